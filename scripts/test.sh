@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs everything the tests need on a fresh Debian machine of this kind, builds, and runs
+# the unit and end-to-end suites with node's test runner.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v python3 >/dev/null && python3 -c 'import kubernetes' 2>/dev/null || need_apt+=(python3-kubernetes)
+if [ "$(id -u)" = 0 ] && [ ${#need_apt[@]} -gt 0 ]; then
+  echo "--- installing Debian packages: ${need_apt[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+if ! command -v kubectl >/dev/null; then
+  echo "kubectl is required for the end-to-end tests and is not on PATH" >&2
+  exit 1
+fi
+
+echo "--- npm ci && npm run build"
+npm ci --no-audit --no-fund >/dev/null
+npm run build >/dev/null
+
+echo "--- tests"
+node --test --test-concurrency=2 --test-timeout=600000 \
+  dist/test/unit dist/test/e2e

@@ -1,0 +1,58 @@
+// Objects every cluster starts with: the system namespaces and the `kubernetes` Service with
+// its Endpoints pointing at this API server.
+import type { ApiServer } from './server.js';
+import type { WriteContext } from './store.js';
+import { ApiError } from '../machinery/errors.js';
+
+const SYSTEM_NAMESPACES = ['default', 'kube-system', 'kube-public', 'kube-node-lease'];
+
+export const systemWriteContext = (manager = 'kube-apiserver'): WriteContext => ({
+  dryRun: false,
+  fieldManager: manager,
+  user: { name: 'system:apiserver', groups: ['system:masters'] },
+  warnings: [],
+});
+
+async function ensure(create: () => Promise<unknown>): Promise<void> {
+  try {
+    await create();
+  } catch (err) {
+    if (!(err instanceof ApiError && err.code === 409)) throw err;
+  }
+}
+
+export async function bootstrap(api: ApiServer, opts: { advertiseAddress?: string; port: number }): Promise<void> {
+  const ctx = systemWriteContext();
+  const namespaces = api.store('', 'namespaces');
+  for (const name of SYSTEM_NAMESPACES) {
+    if (!namespaces.tryGet(undefined, name)) await ensure(() => namespaces.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } }, ctx));
+  }
+  const services = api.store('', 'services');
+  if (!services.tryGet('default', 'kubernetes')) {
+    await ensure(() =>
+      services.create(
+        {
+          apiVersion: 'v1',
+          kind: 'Service',
+          metadata: { name: 'kubernetes', namespace: 'default', labels: { component: 'apiserver', provider: 'kubernetes' } },
+          spec: {
+            type: 'ClusterIP',
+            clusterIP: api.allocators.apiServerServiceIP,
+            ports: [{ name: 'https', port: 443, protocol: 'TCP', targetPort: opts.port }],
+            sessionAffinity: 'None',
+          },
+        },
+        ctx,
+      ),
+    );
+  }
+  if (!opts.advertiseAddress) return;
+  const endpoints = api.store('', 'endpoints');
+  const subsets = [{ addresses: [{ ip: opts.advertiseAddress }], ports: [{ name: 'https', port: opts.port, protocol: 'TCP' }] }];
+  const current = endpoints.tryGet('default', 'kubernetes');
+  if (!current) {
+    await ensure(() => endpoints.create({ apiVersion: 'v1', kind: 'Endpoints', metadata: { name: 'kubernetes', namespace: 'default' }, subsets }, ctx));
+  } else if (JSON.stringify(current.obj.subsets) !== JSON.stringify(subsets)) {
+    await endpoints.update('default', 'kubernetes', (cur) => ({ ...cur.obj, subsets }), ctx);
+  }
+}

@@ -1,0 +1,72 @@
+// Unknown-field handling for built-in kinds, driven by the published OpenAPI definitions: a
+// field the schema doesn't know is dropped (as decoding into upstream's Go structs drops it)
+// and reported according to fieldValidation.
+import { definitionForGVK, getDefinition, resolveRef, type Schema, type Definitions } from '../machinery/openapi/definitions.js';
+import type { FieldSchema } from './rest.js';
+
+/** Schemas that accept anything: free-form values must never be pruned. */
+function isOpaque(s: Schema): boolean {
+  return (
+    s['x-kubernetes-preserve-unknown-fields'] === true ||
+    s['x-kubernetes-int-or-string'] === true ||
+    s.format === 'int-or-string' ||
+    (s.type === 'object' && !s.properties && s.additionalProperties === undefined) ||
+    (!s.type && !s.properties && !s.items && !s.additionalProperties)
+  );
+}
+
+export function pruneUnknown(value: unknown, schema: Schema | undefined, at: string, found: string[], extra?: Definitions): void {
+  const s = resolveRef(schema, extra);
+  if (!s || value === null || typeof value !== 'object' || isOpaque(s)) return;
+  if (Array.isArray(value)) {
+    const items = s.items;
+    if (items) value.forEach((v, i) => pruneUnknown(v, items, `${at}[${i}]`, found, extra));
+    return;
+  }
+  const obj = value as Record<string, unknown>;
+  if (s.properties) {
+    for (const key of Object.keys(obj)) {
+      const prop = s.properties[key];
+      const here = at ? `${at}.${key}` : key;
+      if (!prop) {
+        // apiVersion/kind are always known for top-level objects.
+        if (!at && (key === 'apiVersion' || key === 'kind')) continue;
+        found.push(here);
+        delete obj[key];
+      } else {
+        pruneUnknown(obj[key], prop, here, found, extra);
+      }
+    }
+  } else if (s.additionalProperties && typeof s.additionalProperties === 'object') {
+    for (const key of Object.keys(obj)) pruneUnknown(obj[key], s.additionalProperties, at ? `${at}.${key}` : key, found, extra);
+  }
+}
+
+export class BuiltinFieldSchema implements FieldSchema {
+  /** Extra definitions and GVK lookups for kinds not built in (custom resources register here). */
+  private custom = new Map<string, { definition: string; extra: Definitions }>();
+
+  register(group: string, version: string, kind: string, definition: string, extra: Definitions): void {
+    this.custom.set(`${group}/${version}/${kind}`, { definition, extra });
+  }
+
+  unregister(group: string, version: string, kind: string): void {
+    this.custom.delete(`${group}/${version}/${kind}`);
+  }
+
+  definitionFor(group: string, version: string, kind: string): string | undefined {
+    return definitionForGVK(group, version, kind);
+  }
+
+  prune(group: string, version: string, kind: string, obj: any): string[] {
+    const found: string[] = [];
+    const custom = this.custom.get(`${group}/${version}/${kind}`);
+    if (custom) {
+      pruneUnknown(obj, custom.extra[custom.definition], '', found, custom.extra);
+      return found;
+    }
+    const name = definitionForGVK(group, version, kind);
+    if (name) pruneUnknown(obj, getDefinition(name), '', found);
+    return found;
+  }
+}

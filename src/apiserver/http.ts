@@ -1,0 +1,176 @@
+// HTTP plumbing: bodies in (size limit, JSON/YAML), responses out (JSON, YAML, Status errors),
+// and content negotiation of the Accept header (plain objects, Tables, PartialObjectMetadata,
+// aggregated discovery).
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import YAML from 'yaml';
+import * as errors from '../machinery/errors.js';
+
+export const MAX_BODY_BYTES = 3 * 1024 * 1024;
+
+export function readBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers['content-length']);
+    if (declared > limit) {
+      req.resume();
+      reject(errors.entityTooLarge(limit));
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let failed = false;
+    req.on('data', (c: Buffer) => {
+      if (failed) return;
+      size += c.length;
+      if (size > limit) {
+        failed = true;
+        reject(errors.entityTooLarge(limit));
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => !failed && resolve(Buffer.concat(chunks)));
+    req.on('error', (e) => !failed && reject(e));
+  });
+}
+
+export function mediaTypeOf(contentType: string | undefined): string {
+  return (contentType ?? '').split(';')[0].trim().toLowerCase();
+}
+
+/** Decode a JSON or YAML request body into a value. Errors name what was wrong. */
+export function decodeBody(body: Buffer, contentType: string | undefined): unknown {
+  const mt = mediaTypeOf(contentType);
+  const text = body.toString('utf8');
+  if (!text.trim()) throw errors.badRequest('the request body is empty');
+  if (mt.includes('yaml')) {
+    const doc = YAML.parseDocument(text, { uniqueKeys: true, intAsBigInt: false });
+    if (doc.errors.length) throw errors.badRequest(`error converting YAML to JSON: ${doc.errors[0].message}`);
+    return doc.toJS({ maxAliasCount: 100 });
+  }
+  if (mt === 'application/vnd.kubernetes.protobuf') {
+    throw errors.unsupportedMediaType(mt, ['application/json', 'application/yaml']);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw errors.badRequest(`couldn't decode request body as JSON: ${(e as Error).message}`);
+  }
+}
+
+/** JSON object keys that appear twice in the same object (strict field validation reports them). */
+export function duplicateJSONKeys(text: string): string[] {
+  // A light scanner: tracks keys per object nesting level without building values.
+  const dups: string[] = [];
+  const stack: Set<string>[] = [];
+  const kinds: ('o' | 'a')[] = [];
+  let i = 0;
+  let expectKey = false;
+  while (i < text.length) {
+    const c = text[i];
+    if (c === '"') {
+      let j = i + 1;
+      while (j < text.length && text[j] !== '"') j += text[j] === '\\' ? 2 : 1;
+      const s = text.slice(i + 1, j);
+      if (expectKey && kinds[kinds.length - 1] === 'o') {
+        const keys = stack[stack.length - 1];
+        if (keys.has(s)) dups.push(s);
+        keys.add(s);
+        expectKey = false;
+      }
+      i = j + 1;
+      continue;
+    }
+    if (c === '{') {
+      stack.push(new Set());
+      kinds.push('o');
+      expectKey = true;
+    } else if (c === '[') {
+      kinds.push('a');
+      stack.push(new Set());
+    } else if (c === '}' || c === ']') {
+      kinds.pop();
+      stack.pop();
+    } else if (c === ',') {
+      expectKey = kinds[kinds.length - 1] === 'o';
+    }
+    i++;
+  }
+  return dups;
+}
+
+export type OutputKind = 'object' | 'table' | 'partial' | 'discovery';
+
+export interface Negotiated {
+  kind: OutputKind;
+  yaml: boolean;
+  /** For discovery: the apidiscovery version asked for. */
+  discoveryVersion?: 'v2' | 'v2beta1';
+}
+
+interface MediaRange {
+  type: string;
+  params: Record<string, string>;
+}
+
+function parseAccept(accept: string | undefined): MediaRange[] {
+  if (!accept) return [];
+  return accept.split(',').map((part) => {
+    const [type, ...params] = part.split(';').map((s) => s.trim());
+    const p: Record<string, string> = {};
+    for (const kv of params) {
+      const eq = kv.indexOf('=');
+      if (eq > 0) p[kv.slice(0, eq).trim()] = kv.slice(eq + 1).trim();
+    }
+    return { type: type.toLowerCase(), params: p };
+  });
+}
+
+/** Pick what to send for this Accept header. Throws 406 when nothing acceptable is offered. */
+export function negotiate(accept: string | undefined, opts: { discovery?: boolean } = {}): Negotiated {
+  const ranges = parseAccept(accept);
+  if (!ranges.length) return { kind: 'object', yaml: false };
+  for (const r of ranges) {
+    const json = r.type === 'application/json' || r.type === '*/*' || r.type === 'application/*';
+    const yaml = r.type === 'application/yaml';
+    if (!json && !yaml) continue;
+    const as = r.params.as;
+    if (!as) return { kind: 'object', yaml };
+    if (as === 'Table' && r.params.g === 'meta.k8s.io' && (r.params.v === 'v1' || r.params.v === 'v1beta1')) return { kind: 'table', yaml };
+    if ((as === 'PartialObjectMetadata' || as === 'PartialObjectMetadataList') && r.params.g === 'meta.k8s.io') return { kind: 'partial', yaml };
+    if (opts.discovery && as === 'APIGroupDiscoveryList' && r.params.g === 'apidiscovery.k8s.io' && (r.params.v === 'v2' || r.params.v === 'v2beta1')) {
+      return { kind: 'discovery', yaml, discoveryVersion: r.params.v };
+    }
+  }
+  if (ranges.some((r) => r.type === 'application/vnd.kubernetes.protobuf' && !r.params.as)) {
+    // Clients that prefer protobuf always list JSON too; reaching here means they did not.
+    throw errors.notAcceptable('only the following media types are accepted: application/json, application/yaml');
+  }
+  throw errors.notAcceptable('only the following media types are accepted: application/json, application/yaml, application/json;as=Table;v=v1;g=meta.k8s.io');
+}
+
+export function send(res: ServerResponse, code: number, body: string, contentType = 'application/json', headers: Record<string, string | string[]> = {}): void {
+  if (res.headersSent) {
+    res.end();
+    return;
+  }
+  res.writeHead(code, { 'Content-Type': contentType, 'Cache-Control': 'no-cache, private', ...headers });
+  res.end(body);
+}
+
+export function sendObject(res: ServerResponse, code: number, obj: unknown, yaml = false, headers: Record<string, string | string[]> = {}): void {
+  if (yaml) send(res, code, YAML.stringify(obj), 'application/yaml', headers);
+  else send(res, code, typeof obj === 'string' ? obj : JSON.stringify(obj), 'application/json', headers);
+}
+
+export function sendError(res: ServerResponse, err: unknown, headers: Record<string, string | string[]> = {}): void {
+  const e = errors.toApiError(err);
+  const extra = { ...headers };
+  if (e.details?.retryAfterSeconds) extra['Retry-After'] = String(e.details.retryAfterSeconds);
+  send(res, e.code, JSON.stringify(e.toStatus()), 'application/json', extra);
+}
+
+/** Warning headers in the RFC 7234 form upstream uses: `299 - "text"`. */
+export function warningHeaders(warnings: string[]): Record<string, string[]> {
+  if (!warnings.length) return {};
+  return { Warning: [...new Set(warnings)].map((w) => `299 - ${JSON.stringify(w)}`) };
+}

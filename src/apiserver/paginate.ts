@@ -1,0 +1,144 @@
+// Lists with limit/continue, consistent at one resourceVersion. The first page is cut from the
+// watch cache and the whole (filtered) result kept briefly as a snapshot, so later pages come
+// from memory at the same revision; without a snapshot (another server, a restart) pages are
+// read from storage at the token's revision, or 410 Gone once that history is compacted.
+import { LRUCache } from 'lru-cache';
+import * as errors from '../machinery/errors.js';
+import type { StoredObject } from '../storage/cacher.js';
+import { makeStored } from '../storage/cacher.js';
+import { StorageError } from '../storage/interface.js';
+import { Store } from './store.js';
+
+export interface PageRequest {
+  store: Store;
+  keyPrefix: string;
+  matches(obj: any): boolean;
+  /** Identifies the selectors, so snapshots are not shared between different queries. */
+  selectorKey: string;
+  hasSelector: boolean;
+  limit: number;
+  continueToken: string;
+  resourceVersion: string;
+  /** The list must be exactly at resourceVersion (resourceVersionMatch=Exact, or legacy limit+rv). */
+  exact: boolean;
+}
+
+export interface Page {
+  items: StoredObject[];
+  meta: { resourceVersion: string; continue?: string; remainingItemCount?: number };
+}
+
+interface Token {
+  rv: number;
+  start: string;
+}
+
+const encodeToken = (t: Token) => Buffer.from(JSON.stringify({ v: 'meta.k8s.io/v1', rv: t.rv, start: t.start })).toString('base64url');
+
+function decodeToken(s: string): Token {
+  try {
+    const t = JSON.parse(Buffer.from(s, 'base64url').toString('utf8'));
+    if (t.v !== 'meta.k8s.io/v1' || typeof t.rv !== 'number' || typeof t.start !== 'string') throw new Error('bad token');
+    return { rv: t.rv, start: t.start };
+  } catch {
+    throw errors.badRequest('continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)');
+  }
+}
+
+const EXPIRED =
+  'The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.';
+
+export class Paginator {
+  private snapshots = new LRUCache<string, StoredObject[]>({ max: 64, ttl: 5 * 60_000 });
+
+  page(r: PageRequest): Page {
+    const cache = r.store.cache;
+    if (r.continueToken) {
+      const token = decodeToken(r.continueToken);
+      const snap = this.snapshots.get(this.snapKey(r, token.rv));
+      if (snap) return this.cut(r, snap, token.rv, indexAfter(snap, token.start));
+      return this.fromStorage(r, token.rv, token.start);
+    }
+    const current = cache.revision;
+    const rv = r.resourceVersion ? Number(r.resourceVersion) : 0;
+    if (rv > current) {
+      throw new errors.ApiError(504, 'Timeout', `Too large resource version: ${rv}, current: ${current}`, {
+        causes: [{ reason: 'ResourceVersionTooLarge', message: 'Too large resource version' }],
+        retryAfterSeconds: 1,
+      });
+    }
+    if (r.exact && rv && rv !== current) return this.fromStorage(r, rv, '');
+    const all = cache.list(r.keyPrefix).filter((s) => r.matches(s.obj));
+    if (r.limit > 0 && all.length > r.limit) this.snapshots.set(this.snapKey(r, current), all);
+    return this.cut(r, all, current, 0);
+  }
+
+  private snapKey(r: PageRequest, rv: number): string {
+    return `${r.keyPrefix}|${r.selectorKey}|${rv}`;
+  }
+
+  private cut(r: PageRequest, all: StoredObject[], rv: number, from: number): Page {
+    const meta: Page['meta'] = { resourceVersion: String(rv) };
+    if (r.limit <= 0 || all.length - from <= r.limit) return { items: from ? all.slice(from) : all, meta };
+    const items = all.slice(from, from + r.limit);
+    meta.continue = encodeToken({ rv, start: items[items.length - 1].key });
+    if (!r.hasSelector) meta.remainingItemCount = all.length - from - r.limit;
+    return { items, meta };
+  }
+
+  /** Read a page at an older revision from storage (synchronous enough: SQLite reads are local). */
+  private fromStorage(r: PageRequest, rv: number, after: string): never | Page {
+    throw new DeferredPage(r, rv, after);
+  }
+}
+
+/** Signals that a page must be read from storage asynchronously; see readPageFromStorage. */
+export class DeferredPage extends Error {
+  constructor(
+    readonly request: PageRequest,
+    readonly rv: number,
+    readonly after: string,
+  ) {
+    super('deferred page');
+  }
+}
+
+export async function readPageFromStorage(d: DeferredPage, backend: { list: Store['cache'] extends never ? never : any }): Promise<Page> {
+  const { request: r, rv, after } = d;
+  const items: StoredObject[] = [];
+  let cursor = after;
+  let more = true;
+  try {
+    while (more && (r.limit <= 0 || items.length < r.limit)) {
+      const res = await backend.list(r.keyPrefix, { revision: rv, after: cursor || undefined, limit: r.limit > 0 ? r.limit : undefined });
+      for (const kv of res.items) {
+        const obj = Store.decode(kv.value, kv.modRevision);
+        cursor = kv.key;
+        if (r.matches(obj)) items.push(makeStored(kv.key, obj, kv.modRevision, kv.createRevision));
+        if (r.limit > 0 && items.length >= r.limit) break;
+      }
+      more = res.more || (r.limit > 0 && items.length >= r.limit && res.items[res.items.length - 1]?.key !== cursor);
+      if (!res.items.length) more = false;
+    }
+  } catch (err) {
+    if (err instanceof StorageError && err.code === 'Compacted') {
+      if (after) throw errors.gone(EXPIRED);
+      throw errors.tooOldResourceVersion(rv, err.compactedRevision ?? 0);
+    }
+    throw err;
+  }
+  const meta: Page['meta'] = { resourceVersion: String(rv) };
+  if (r.limit > 0 && items.length >= r.limit && more) meta.continue = encodeToken({ rv, start: items[items.length - 1].key });
+  return { items, meta };
+}
+
+function indexAfter(sorted: StoredObject[], key: string): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (sorted[mid].key <= key) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}

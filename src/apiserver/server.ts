@@ -1,0 +1,382 @@
+// The API server: HTTPS, authentication, routing to discovery/OpenAPI/REST, and the wiring of
+// stores and watch caches for every served resource.
+import https from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import { WebSocketServer } from 'ws';
+import type { Logger } from 'pino';
+import type { ClusterSettings, ResourceDef, StrategyContext } from '../api/types.js';
+import * as errors from '../machinery/errors.js';
+import { recordUpdate } from '../machinery/managedfields.js';
+import { OpenAPIDocumentCache } from '../machinery/openapi/documents.js';
+import { definitionForGVK } from '../machinery/openapi/definitions.js';
+import type { Backend } from '../storage/interface.js';
+import { WatchCache } from '../storage/cacher.js';
+import { ServiceAllocators } from './allocators.js';
+import { AGGREGATED_CONTENT_TYPE, Discovery, definedSubresources, type SubresourceInfo } from './discovery.js';
+import { BuiltinFieldSchema } from './fieldschema.js';
+import { negotiate, send, sendError, sendObject } from './http.js';
+import { DeferredPage, readPageFromStorage } from './paginate.js';
+import { applyPatch } from './patching.js';
+import { parseRequestPath, type ResourceRequest } from './requestinfo.js';
+import { ResourceRegistry, storagePrefixOf, verbsOf } from './resources.js';
+import { RestHandler, type RequestScope } from './rest.js';
+import { Store, type UserInfo } from './store.js';
+import { websocketSink } from './watch.js';
+import { userFromSubject } from './pki.js';
+import { ApiMetrics } from './metrics.js';
+
+export const KUBERNETES_VERSION = { major: '1', minor: '30', gitVersion: 'v1.30.0+k8ts' };
+
+export interface TokenAuthenticator {
+  authenticate(token: string): UserInfo | undefined | Promise<UserInfo | undefined>;
+}
+
+export interface ApiServerConfig {
+  bindAddress: string;
+  port: number;
+  tls: { cert: string; key: string; ca: string };
+  backend: Backend;
+  cluster: ClusterSettings;
+  resources: ResourceDef[];
+  logger: Logger;
+  /** Address clients use (discovery's serverAddressByClientCIDRs). */
+  advertiseAddress?: string;
+  version?: string;
+}
+
+const PUBLIC_PATHS = new Set(['/healthz', '/livez', '/readyz', '/version', '/version/']);
+
+export class ApiServer {
+  readonly registry = new ResourceRegistry();
+  readonly allocators: ServiceAllocators;
+  readonly tokenAuthenticators: TokenAuthenticator[] = [];
+  /** Extra subresources served for a resource (pods/binding, namespaces/finalize, ...). */
+  readonly extraSubresources = new Map<string, { info: SubresourceInfo; handle: (scope: RequestScope) => Promise<void> }>();
+  private readonly caches = new Map<string, WatchCache>();
+  private readonly stores = new Map<string, Store>();
+  private readonly schema = new BuiltinFieldSchema();
+  private readonly rest: RestHandler;
+  private readonly discovery: Discovery;
+  private readonly openapi: OpenAPIDocumentCache;
+  private readonly metrics = new ApiMetrics();
+  private server?: https.Server;
+  private readonly wss = new WebSocketServer({ noServer: true });
+  private readonly sockets = new Set<Socket>();
+  private readonly watches = new Set<() => void>();
+  private inflight = 0;
+  private stopping = false;
+
+  constructor(readonly config: ApiServerConfig) {
+    this.allocators = new ServiceAllocators(config.cluster.serviceCIDR, config.cluster.nodePortRange);
+    this.rest = new RestHandler({ storeFor: (d) => this.storeFor(d), schema: this.schema, patch: applyPatch });
+    this.discovery = new Discovery(this.registry, (d) => this.subresourcesOf(d), () => config.advertiseAddress ?? `${config.bindAddress}:${config.port}`);
+    this.openapi = new OpenAPIDocumentCache([], undefined, { title: 'Kubernetes', version: config.version ?? KUBERNETES_VERSION.gitVersion });
+    this.registry.onChange(() => this.openapi.update(this.openAPIResources()));
+  }
+
+  get log(): Logger {
+    return this.config.logger;
+  }
+
+  private subresourcesOf(def: ResourceDef): SubresourceInfo[] {
+    const out = definedSubresources(def);
+    for (const [key, sub] of this.extraSubresources) if (key.startsWith(`${def.group}/${def.plural}/`)) out.push(sub.info);
+    return out;
+  }
+
+  private openAPIResources() {
+    return this.registry.all().flatMap((def) =>
+      def.versions
+        .filter((v) => v.served !== false)
+        .map((v) => ({
+          group: def.group,
+          version: v.name,
+          kind: def.kind,
+          plural: def.plural,
+          namespaced: def.namespaced,
+          verbs: [...verbsOf(def)],
+          subresources: this.subresourcesOf(def).map((s) => s.name),
+          definition: definitionForGVK(def.group, v.name, def.kind),
+        })),
+    );
+  }
+
+  storeFor(def: ResourceDef): Store {
+    const store = this.stores.get(storagePrefixOf(def));
+    if (!store) throw errors.internalError(`no storage for ${def.plural}`);
+    return store;
+  }
+
+  /** Look up a resource's store by group and plural (for components inside the server). */
+  store(group: string, plural: string): Store {
+    const def = this.registry.all().find((d) => d.group === group && d.plural === plural);
+    if (!def) throw errors.internalError(`unknown resource ${plural}.${group}`);
+    return this.storeFor(def);
+  }
+
+  strategyContext(operation: StrategyContext['operation'], warnings: string[], subresource?: string): StrategyContext {
+    return { operation, subresource, cluster: this.config.cluster, warnings, allocators: this.allocators };
+  }
+
+  /** Serve a resource (at start, or a custom resource at run time). */
+  async addResource(def: ResourceDef): Promise<void> {
+    const prefix = storagePrefixOf(def);
+    if (!this.stores.has(prefix)) {
+      let cache = this.caches.get(prefix);
+      if (!cache) {
+        cache = new WatchCache(this.config.backend, prefix, (_key, value, rev) => Store.decode(value, rev));
+        await cache.start();
+        this.caches.set(prefix, cache);
+      }
+      this.stores.set(
+        prefix,
+        new Store(def, {
+          backend: this.config.backend,
+          cache,
+          strategyContext: (op, w, sub) => this.strategyContext(op, w, sub),
+          checkNamespace: (ns, op, ref, name) => this.checkNamespace(ns, op, ref, name),
+          manageFields: (obj, old, ctx, apiVersion) => recordUpdate(obj, old, ctx.fieldManager, apiVersion, ctx.subresource),
+        }),
+      );
+    }
+    this.registry.add(def);
+  }
+
+  async removeResource(def: ResourceDef): Promise<void> {
+    this.registry.remove(def);
+    const prefix = storagePrefixOf(def);
+    if (!this.registry.all().some((d) => storagePrefixOf(d) === prefix)) {
+      this.stores.delete(prefix);
+      this.caches.get(prefix)?.stop();
+      this.caches.delete(prefix);
+    }
+  }
+
+  private checkNamespace(namespace: string, operation: 'create' | 'update', ref: errors.ResourceRef, name: string): void {
+    const ns = this.caches.get('/core/namespaces/')?.get(`/core/namespaces/${namespace}`);
+    if (!ns) throw errors.notFound({ group: '', resource: 'namespaces' }, namespace);
+    if (operation === 'create' && (ns.obj.metadata.deletionTimestamp || ns.obj.status?.phase === 'Terminating')) {
+      const e = errors.forbidden(ref, name, `unable to create new content in namespace ${namespace} because it is being terminated`);
+      e.details!.causes = [{ reason: 'NamespaceTerminating', message: `namespace ${namespace} is being terminated`, field: 'metadata.namespace' }];
+      throw e;
+    }
+  }
+
+  async start(): Promise<void> {
+    for (const def of this.config.resources) await this.addResource(def);
+    const services = this.caches.get('/core/services/');
+    for (const s of services?.list() ?? []) this.allocators.observe(s.obj);
+    const { tls } = this.config;
+    const server = https.createServer({
+      cert: tls.cert,
+      key: tls.key,
+      ca: tls.ca,
+      requestCert: true,
+      rejectUnauthorized: false,
+      keepAliveTimeout: 65_000,
+      requestTimeout: 0,
+    });
+    this.server = server;
+    server.on('connection', (s: Socket) => {
+      this.sockets.add(s);
+      s.on('close', () => this.sockets.delete(s));
+    });
+    server.on('secureConnection', (s: TLSSocket) => {
+      s.setNoDelay(true);
+    });
+    server.on('request', (req, res) => void this.handle(req, res));
+    server.on('upgrade', (req, socket, head) => void this.upgrade(req, socket as Socket, head));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.config.port, this.config.bindAddress, () => resolve());
+    });
+  }
+
+  get port(): number {
+    const addr = this.server?.address();
+    return typeof addr === 'object' && addr ? addr.port : this.config.port;
+  }
+
+  /** Stop accepting, end watches, let in-flight requests finish, close storage. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    const closed = new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    for (const end of this.watches) end();
+    for (const ws of this.wss.clients) ws.close(1001);
+    const deadline = Date.now() + 10_000;
+    while (this.inflight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    this.server?.closeIdleConnections();
+    setTimeout(() => {
+      for (const s of this.sockets) s.destroy();
+    }, 1000).unref();
+    await Promise.race([closed, new Promise((r) => setTimeout(r, 1500))]);
+    for (const c of this.caches.values()) c.stop();
+    await this.config.backend.close();
+  }
+
+  private async authenticate(req: IncomingMessage): Promise<UserInfo | undefined> {
+    const sock = req.socket as TLSSocket;
+    if (sock.authorized) {
+      const user = userFromSubject(sock.getPeerCertificate()?.subject as any);
+      if (user) return { name: user.name, groups: [...user.groups, 'system:authenticated'] };
+    }
+    const auth = req.headers.authorization;
+    if (auth?.startsWith('Bearer ')) {
+      const token = auth.slice(7).trim();
+      for (const a of this.tokenAuthenticators) {
+        const user = await a.authenticate(token);
+        if (user) return { ...user, groups: [...user.groups, 'system:authenticated'] };
+      }
+    }
+    return undefined;
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const started = process.hrtime.bigint();
+    this.inflight++;
+    let info: ReturnType<typeof parseRequestPath> | undefined;
+    let watching = false;
+    try {
+      const url = new URL(req.url ?? '/', 'https://localhost');
+      const pathname = url.pathname;
+      if (PUBLIC_PATHS.has(pathname)) return this.publicPath(pathname, req, res);
+      const user = await this.authenticate(req);
+      if (!user) throw errors.unauthorized();
+      info = parseRequestPath(pathname);
+      if (info.kind === 'other') return await this.nonResource(pathname, url, req, res);
+      const served = this.registry.lookup(info.group, info.version, info.resource);
+      if (!served) throw new errors.ApiError(404, 'NotFound', 'the server could not find the requested resource', {});
+      if (info.legacyWatch) url.searchParams.set('watch', 'true');
+      watching = req.method === 'GET' && !info.name && ['true', '1'].includes(url.searchParams.get('watch') ?? '');
+      const scope: RequestScope = { req, res, info, served, query: url.searchParams, user, warnings: [] };
+      if (watching) {
+        this.trackWatch(res);
+        this.inflight--;
+      }
+      const extra = info.subresource && this.extraSubresources.get(`${served.def.group}/${served.def.plural}/${info.subresource}`);
+      if (extra) return await extra.handle(scope);
+      await this.rest.handle(scope);
+    } catch (err) {
+      if (err instanceof DeferredPage) return this.deferredPage(err, req, res, info as ResourceRequest);
+      const e = errors.toApiError(err);
+      if (e.code >= 500) this.log.error({ err, url: req.url, method: req.method }, 'request failed');
+      sendError(res, e);
+    } finally {
+      if (!watching) this.inflight--;
+      this.metrics.observe(req, res, info, started, watching);
+    }
+  }
+
+  private async deferredPage(d: DeferredPage, req: IncomingMessage, res: ServerResponse, info: ResourceRequest): Promise<void> {
+    try {
+      const page = await readPageFromStorage(d, this.config.backend);
+      const served = this.registry.lookup(info.group, info.version, info.resource)!;
+      const def = served.def;
+      const apiVersion = def.group ? `${def.group}/${served.version.name}` : served.version.name;
+      sendObject(res, 200, { kind: def.listKind ?? `${def.kind}List`, apiVersion, metadata: page.meta, items: page.items.map((s) => s.obj) });
+    } catch (err) {
+      sendError(res, err);
+    }
+  }
+
+  private trackWatch(res: ServerResponse) {
+    const end = () => res.end();
+    this.watches.add(end);
+    res.on('close', () => this.watches.delete(end));
+  }
+
+  private publicPath(pathname: string, req: IncomingMessage, res: ServerResponse): void {
+    if (pathname.startsWith('/version')) {
+      return sendObject(res, 200, {
+        ...KUBERNETES_VERSION,
+        gitCommit: '0000000000000000000000000000000000000000',
+        gitTreeState: 'clean',
+        buildDate: '2026-11-22T00:00:00Z',
+        goVersion: `node${process.versions.node}`,
+        compiler: 'tsc',
+        platform: `${process.platform}/${process.arch === 'x64' ? 'amd64' : process.arch}`,
+      });
+    }
+    if (this.stopping && pathname === '/readyz') return send(res, 500, '[-]shutdown failed: reason withheld\nreadyz check failed\n', 'text/plain; charset=utf-8');
+    const verbose = new URL(req.url ?? '/', 'https://x').searchParams.has('verbose');
+    send(res, 200, verbose ? `[+]ping ok\n[+]etcd ok\n${pathname.slice(1)} check passed\n` : 'ok', 'text/plain; charset=utf-8');
+  }
+
+  private async nonResource(pathname: string, url: URL, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const p = pathname.replace(/\/+$/, '') || '/';
+    const accept = req.headers.accept;
+    if (p === '/api' || p === '/apis') {
+      const neg = negotiate(accept, { discovery: true });
+      if (neg.kind === 'discovery') {
+        return send(res, 200, this.discovery.aggregated(p === '/api', neg.discoveryVersion!), AGGREGATED_CONTENT_TYPE(neg.discoveryVersion!));
+      }
+      return send(res, 200, p === '/api' ? this.discovery.coreVersions() : this.discovery.groupList());
+    }
+    const parts = p.split('/').filter(Boolean);
+    if (parts[0] === 'api' && parts.length === 2) {
+      const doc = this.discovery.resourceList('', parts[1]);
+      if (doc) return send(res, 200, doc);
+    }
+    if (parts[0] === 'apis' && parts.length === 2) {
+      const doc = this.discovery.group(parts[1]);
+      if (doc) return send(res, 200, doc);
+    }
+    if (parts[0] === 'apis' && parts.length === 3) {
+      const doc = this.discovery.resourceList(parts[1], parts[2]);
+      if (doc) return send(res, 200, doc);
+    }
+    if (p === '/openapi/v2') {
+      const doc = this.openapi.v2();
+      if (req.headers['if-none-match'] === doc.etag) return send(res, 304, '');
+      return send(res, 200, doc.json, 'application/json', { ETag: doc.etag });
+    }
+    if (p === '/openapi/v3') return send(res, 200, this.openapi.v3Index().json);
+    if (p.startsWith('/openapi/v3/')) {
+      const doc = this.openapi.v3(p.slice('/openapi/v3/'.length));
+      if (doc) {
+        if (req.headers['if-none-match'] === doc.etag) return send(res, 304, '');
+        const headers: Record<string, string> = { ETag: doc.etag };
+        if (url.searchParams.get('hash') === doc.hash) headers['Cache-Control'] = 'public, immutable';
+        return send(res, 200, doc.json, 'application/json', headers);
+      }
+    }
+    if (p === '/metrics') return send(res, 200, await this.metrics.render(), this.metrics.contentType);
+    if (p === '/') {
+      return sendObject(res, 200, { paths: ['/api', '/api/v1', '/apis', ...this.registry.groups().filter((g) => g.name).map((g) => `/apis/${g.name}`), '/healthz', '/livez', '/metrics', '/openapi/v2', '/openapi/v3', '/readyz', '/version'] });
+    }
+    send(res, 404, '404 page not found\n', 'text/plain; charset=utf-8');
+  }
+
+  /** WebSocket upgrades: watches (and, later, streaming subresources). */
+  private async upgrade(req: IncomingMessage, socket: Socket, head: Buffer): Promise<void> {
+    const reject = (err: unknown) => {
+      const e = errors.toApiError(err);
+      socket.end(`HTTP/1.1 ${e.code} ${e.reason}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${JSON.stringify(e.toStatus())}`);
+    };
+    try {
+      const user = await this.authenticate(req);
+      if (!user) throw errors.unauthorized();
+      const url = new URL(req.url ?? '/', 'https://localhost');
+      const info = parseRequestPath(url.pathname);
+      if (info.kind !== 'resource') throw new errors.ApiError(404, 'NotFound', 'the server could not find the requested resource');
+      const served = this.registry.lookup(info.group, info.version, info.resource);
+      if (!served) throw new errors.ApiError(404, 'NotFound', 'the server could not find the requested resource');
+      if (info.legacyWatch) url.searchParams.set('watch', 'true');
+      const isWatch = !info.name && ['true', '1'].includes(url.searchParams.get('watch') ?? '');
+      if (!isWatch) throw errors.badRequest('only watch requests can be upgraded to a WebSocket here');
+      this.wss.handleUpgrade(req, socket, head, (ws) => {
+        const scope: RequestScope = { req, res: undefined as never, info, served, query: url.searchParams, user, warnings: [] };
+        try {
+          this.rest.watch(scope, websocketSink(ws));
+        } catch (err) {
+          ws.send(JSON.stringify({ type: 'ERROR', object: errors.toApiError(err).toStatus() }));
+          ws.close(1000);
+        }
+      });
+    } catch (err) {
+      reject(err);
+    }
+  }
+}

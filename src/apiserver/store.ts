@@ -1,0 +1,332 @@
+// The generic store: create/get/list/update/delete semantics shared by every resource, in the
+// manner of upstream's generic registry. A resource contributes only its ResourceDef strategy.
+// Objects here are always in the storage version; conversion happens at the HTTP edge.
+import { randomUUID } from 'node:crypto';
+import type { KObject, ResourceDef, StrategyContext } from '../api/types.js';
+import * as errors from '../machinery/errors.js';
+import type { FieldError } from '../machinery/fielderrors.js';
+import { FieldErrors, path } from '../machinery/fielderrors.js';
+import { validateObjectMeta, validateObjectMetaUpdate } from '../machinery/validation.js';
+import type { Backend } from '../storage/interface.js';
+import { StorageError } from '../storage/interface.js';
+import type { StoredObject, WatchCache } from '../storage/cacher.js';
+import { apiVersionOf, storagePrefixOf, storageVersionOf } from './resources.js';
+import { deepEqual } from '../machinery/objects.js';
+
+export interface UserInfo {
+  name: string;
+  groups: string[];
+  uid?: string;
+}
+
+export interface WriteContext {
+  dryRun: boolean;
+  fieldManager: string;
+  user: UserInfo;
+  warnings: string[];
+  subresource?: string;
+}
+
+export interface DeleteOptions {
+  gracePeriodSeconds?: number;
+  propagationPolicy?: 'Orphan' | 'Background' | 'Foreground';
+  preconditions?: { uid?: string; resourceVersion?: string };
+}
+
+export interface DeleteResult {
+  /** The object: gone (finalized) or only marked for deletion. */
+  obj: any;
+  deleted: boolean;
+}
+
+export interface StoreDeps {
+  backend: Backend;
+  cache: WatchCache;
+  strategyContext(operation: StrategyContext['operation'], warnings: string[], subresource?: string): StrategyContext;
+  /** Throws if objects can't be created in this namespace (missing or terminating). */
+  checkNamespace(namespace: string, operation: 'create' | 'update', ref: errors.ResourceRef, name: string): void;
+  /** Records managedFields for a write. */
+  manageFields(obj: any, old: any | undefined, ctx: WriteContext, apiVersion: string): void;
+}
+
+const NAME_CHARS = 'bcdfghjklmnpqrstvwxz2456789';
+export function generateNameSuffix(): string {
+  let s = '';
+  for (let i = 0; i < 5; i++) s += NAME_CHARS[Math.floor(Math.random() * NAME_CHARS.length)];
+  return s;
+}
+
+/** Fields of metadata owned by the server, never taken from a client's update. */
+const SYSTEM_META = ['uid', 'creationTimestamp', 'deletionTimestamp', 'deletionGracePeriodSeconds', 'generation', 'selfLink'] as const;
+
+export class Store {
+  readonly prefix: string;
+  readonly ref: errors.ResourceRef;
+  readonly storageApiVersion: string;
+
+  constructor(
+    readonly def: ResourceDef,
+    private readonly deps: StoreDeps,
+  ) {
+    this.prefix = storagePrefixOf(def);
+    this.ref = { group: def.group, resource: def.plural };
+    this.storageApiVersion = apiVersionOf(def.group, storageVersionOf(def));
+  }
+
+  get cache(): WatchCache {
+    return this.deps.cache;
+  }
+
+  key(namespace: string | undefined, name: string): string {
+    return this.def.namespaced ? `${this.prefix}${namespace}/${name}` : `${this.prefix}${name}`;
+  }
+
+  /** Key prefix of a namespace's objects (or of all objects). */
+  keyPrefix(namespace?: string): string {
+    return this.def.namespaced && namespace ? `${this.prefix}${namespace}/` : this.prefix;
+  }
+
+  /** Storage form: resourceVersion is the row's revision, never stored inside the value. */
+  static encode(obj: any): string {
+    const { resourceVersion: _rv, ...meta } = obj.metadata;
+    return JSON.stringify({ ...obj, metadata: meta });
+  }
+
+  static decode(value: string, rev: number): any {
+    const obj = JSON.parse(value);
+    if (rev) obj.metadata.resourceVersion = String(rev);
+    return obj;
+  }
+
+  get(namespace: string | undefined, name: string): StoredObject {
+    const found = this.deps.cache.get(this.key(namespace, name));
+    if (!found) throw errors.notFound(this.ref, name);
+    return found;
+  }
+
+  tryGet(namespace: string | undefined, name: string): StoredObject | undefined {
+    return this.deps.cache.get(this.key(namespace, name));
+  }
+
+  private fail(name: string, errs: FieldError[]): never {
+    throw errors.invalid(this.def.group, this.def.kind, name, errs);
+  }
+
+  /** Run a strategy hook, turning FieldErrors it throws into a 422 for this object. */
+  private guard(name: string, hook: () => void): void {
+    try {
+      hook();
+    } catch (err) {
+      if (err instanceof FieldErrors) this.fail(name, err.errors);
+      throw err;
+    }
+  }
+
+  private validateCommon(obj: KObject, ctx: StrategyContext, old?: any): FieldError[] {
+    const errs = validateObjectMeta(obj.metadata, { namespaced: this.def.namespaced, nameRule: this.def.nameRule ?? 'dns1123-subdomain' }, path('metadata'));
+    if (old) errs.push(...validateObjectMetaUpdate(obj.metadata, old.metadata, path('metadata')));
+    if (this.def.validate) errs.push(...this.def.validate(obj, ctx));
+    if (old && this.def.validateUpdate) errs.push(...this.def.validateUpdate(obj, old, ctx));
+    return errs;
+  }
+
+  async create(input: any, ctx: WriteContext): Promise<StoredObject> {
+    const obj = structuredClone(input);
+    obj.apiVersion = this.storageApiVersion;
+    obj.kind = this.def.kind;
+    const meta = (obj.metadata ??= {});
+    if (!meta.name && meta.generateName) meta.name = `${meta.generateName}${generateNameSuffix()}`;
+    if (this.def.namespaced && meta.namespace) this.deps.checkNamespace(meta.namespace, 'create', this.ref, meta.name ?? '');
+    for (const f of SYSTEM_META) delete meta[f];
+    delete meta.resourceVersion;
+    meta.uid = randomUUID();
+    meta.creationTimestamp = nowSeconds();
+    if (this.def.generationTracksSpec) meta.generation = 1;
+    const sctx = this.deps.strategyContext('create', ctx.warnings);
+    this.def.defaults?.(obj);
+    this.guard(meta.name ?? meta.generateName ?? '', () => this.def.prepareForCreate?.(obj, sctx));
+    const errs = this.validateCommon(obj, sctx);
+    if (errs.length) {
+      this.def.afterDelete?.(obj, sctx);
+      this.fail(meta.name ?? meta.generateName ?? '', errs);
+    }
+    this.deps.manageFields(obj, undefined, ctx, this.storageApiVersion);
+    const key = this.key(meta.namespace, meta.name);
+    if (ctx.dryRun) {
+      this.def.afterDelete?.(obj, sctx);
+      if (this.deps.cache.get(key)) throw errors.alreadyExists(this.ref, meta.name);
+      return { key, obj, json: JSON.stringify(obj), rev: 0, createRev: 0 };
+    }
+    try {
+      const kv = await this.deps.backend.create(key, Store.encode(obj));
+      return this.deps.cache.get(key) ?? fallbackStored(key, obj, kv.modRevision);
+    } catch (err) {
+      this.def.afterDelete?.(obj, sctx);
+      if (err instanceof StorageError && err.code === 'KeyExists') throw errors.alreadyExists(this.ref, meta.name);
+      throw err;
+    }
+  }
+
+  /**
+   * Replace an object. `mutate` computes the new object from the current one (a PUT body, a
+   * patch applied to it); it is retried on a storage conflict unless the result carries an
+   * explicit resourceVersion that no longer matches.
+   */
+  async update(namespace: string | undefined, name: string, mutate: (current: StoredObject) => any, ctx: WriteContext): Promise<StoredObject> {
+    for (let attempt = 0; ; attempt++) {
+      const current = this.get(namespace, name);
+      const next = mutate(current);
+      try {
+        return await this.applyUpdate(current, next, ctx);
+      } catch (err) {
+        if (err instanceof StorageError && err.code === 'Conflict' && attempt < 5 && !next.metadata?.resourceVersion) continue;
+        if (err instanceof StorageError && err.code === 'Conflict') throw errors.conflict(this.ref, name, errors.OBJECT_MODIFIED);
+        if (err instanceof StorageError && err.code === 'NotFound') throw errors.notFound(this.ref, name);
+        throw err;
+      }
+    }
+  }
+
+  private async applyUpdate(current: StoredObject, input: any, ctx: WriteContext): Promise<StoredObject> {
+    const old = current.obj;
+    const name = old.metadata.name;
+    const obj = structuredClone(input);
+    obj.apiVersion = this.storageApiVersion;
+    obj.kind = this.def.kind;
+    const meta = (obj.metadata ??= {});
+    if (meta.resourceVersion && meta.resourceVersion !== old.metadata.resourceVersion) {
+      throw errors.conflict(this.ref, name, errors.OBJECT_MODIFIED);
+    }
+    // Unconditional updates (no resourceVersion) apply to the current version.
+    meta.resourceVersion = old.metadata.resourceVersion;
+    if (meta.uid && meta.uid !== old.metadata.uid) {
+      throw errors.conflict(this.ref, name, `Precondition failed: UID in precondition: ${meta.uid}, UID in object meta: ${old.metadata.uid}`);
+    }
+    if (this.def.namespaced) this.deps.checkNamespace(old.metadata.namespace, 'update', this.ref, name);
+    for (const f of SYSTEM_META) {
+      if (old.metadata[f] === undefined) delete meta[f];
+      else meta[f] = old.metadata[f];
+    }
+    const sub = ctx.subresource;
+    if (sub === 'status') {
+      // A status write changes status only (and, as upstream, none of the metadata a user owns).
+      const merged: any = { ...structuredClone(old), status: obj.status };
+      merged.metadata.managedFields = meta.managedFields ?? old.metadata.managedFields;
+      if (obj.status === undefined) delete merged.status;
+      return this.commitUpdate(current, merged, ctx);
+    }
+    if (this.def.subresources?.status && sub !== 'status') {
+      // A main-resource write never changes status.
+      if (old.status === undefined) delete obj.status;
+      else obj.status = structuredClone(old.status);
+    }
+    return this.commitUpdate(current, obj, ctx);
+  }
+
+  private async commitUpdate(current: StoredObject, obj: any, ctx: WriteContext): Promise<StoredObject> {
+    const old = current.obj;
+    const sctx = this.deps.strategyContext('update', ctx.warnings, ctx.subresource);
+    if (!ctx.subresource) this.def.defaults?.(obj);
+    this.guard(old.metadata.name, () => this.def.prepareForUpdate?.(obj, old, sctx));
+    if (this.def.generationTracksSpec && specChanged(obj, old)) obj.metadata.generation = (old.metadata.generation ?? 0) + 1;
+    const errs = this.validateCommon(obj, sctx, old);
+    if (errs.length) this.fail(old.metadata.name, errs);
+    this.deps.manageFields(obj, old, ctx, this.storageApiVersion);
+    obj.metadata.resourceVersion = old.metadata.resourceVersion;
+    // No change, no write: resourceVersion stays, no event (kubectl apply relies on this).
+    if (deepEqual(withoutVolatile(obj), withoutVolatile(old))) return current;
+    if (ctx.dryRun) return { key: current.key, obj, json: JSON.stringify(obj), rev: current.rev, createRev: current.createRev };
+    // The last finalizer removed from an object being deleted: it goes now.
+    if (obj.metadata.deletionTimestamp && !obj.metadata.finalizers?.length && !this.def.deletionHeld?.(obj) && !obj.metadata.deletionGracePeriodSeconds) {
+      const { deleted } = await this.deps.backend.delete(current.key, current.rev);
+      this.def.afterDelete?.(obj, sctx);
+      return fallbackStored(current.key, Store.decode(Store.encode(obj), deleted.modRevision), deleted.modRevision);
+    }
+    const kv = await this.deps.backend.update(current.key, Store.encode(obj), current.rev);
+    return this.deps.cache.get(current.key) ?? fallbackStored(current.key, obj, kv.modRevision);
+  }
+
+  async delete(namespace: string | undefined, name: string, opts: DeleteOptions, ctx: WriteContext): Promise<DeleteResult> {
+    for (let attempt = 0; ; attempt++) {
+      const current = this.get(namespace, name);
+      try {
+        return await this.deleteOnce(current, opts, ctx);
+      } catch (err) {
+        if (err instanceof StorageError && err.code === 'Conflict' && attempt < 5 && !opts.preconditions?.resourceVersion) continue;
+        if (err instanceof StorageError && err.code === 'Conflict') throw errors.conflict(this.ref, name, errors.OBJECT_MODIFIED);
+        if (err instanceof StorageError && err.code === 'NotFound') throw errors.notFound(this.ref, name);
+        throw err;
+      }
+    }
+  }
+
+  private async deleteOnce(current: StoredObject, opts: DeleteOptions, ctx: WriteContext): Promise<DeleteResult> {
+    const old = current.obj;
+    const name = old.metadata.name;
+    const pre = opts.preconditions;
+    if (pre?.uid && pre.uid !== old.metadata.uid) {
+      throw errors.conflict(this.ref, name, `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${old.metadata.uid}`);
+    }
+    if (pre?.resourceVersion && pre.resourceVersion !== old.metadata.resourceVersion) {
+      throw errors.conflict(this.ref, name, `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${old.metadata.resourceVersion}`);
+    }
+    const sctx = this.deps.strategyContext('delete', ctx.warnings);
+    const finalizers = [...(old.metadata.finalizers ?? [])];
+    const policy = opts.propagationPolicy;
+    if (policy === 'Orphan' && !finalizers.includes('orphan')) finalizers.push('orphan');
+    if (policy === 'Foreground' && !finalizers.includes('foregroundDeletion')) finalizers.push('foregroundDeletion');
+    if (policy === 'Background') {
+      const i = finalizers.indexOf('orphan');
+      if (i >= 0) finalizers.splice(i, 1);
+    }
+    const grace = this.def.gracefulDelete?.(old, opts.gracePeriodSeconds);
+    const graceful = grace !== undefined && grace > 0;
+    if (finalizers.length || graceful || this.def.deletionHeld?.(old)) {
+      // Only mark: finalizers (or the node, for a graceful pod deletion) finish the job.
+      const marked = structuredClone(old);
+      const m = marked.metadata;
+      if (!m.deletionTimestamp || (graceful && grace! < (m.deletionGracePeriodSeconds ?? Infinity))) {
+        m.deletionTimestamp = new Date(Date.now() + (graceful ? grace! * 1000 : 0)).toISOString().replace(/\.\d+Z$/, 'Z');
+        m.deletionGracePeriodSeconds = graceful ? grace : 0;
+      }
+      if (finalizers.length) m.finalizers = finalizers;
+      else delete m.finalizers;
+      this.def.onMarkedForDeletion?.(marked);
+      if (deepEqual(marked, old)) return { obj: old, deleted: false };
+      if (ctx.dryRun) return { obj: marked, deleted: false };
+      await this.deps.backend.update(current.key, Store.encode(marked), current.rev);
+      return { obj: this.deps.cache.get(current.key)?.obj ?? marked, deleted: false };
+    }
+    if (ctx.dryRun) return { obj: old, deleted: true };
+    const { revision } = await this.deps.backend.delete(current.key, current.rev);
+    this.def.afterDelete?.(old, sctx);
+    const gone = structuredClone(old);
+    gone.metadata.resourceVersion = String(revision);
+    return { obj: gone, deleted: true };
+  }
+}
+
+function nowSeconds(): string {
+  return new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+}
+
+function fallbackStored(key: string, obj: any, rev: number): StoredObject {
+  const o = structuredClone(obj);
+  o.metadata.resourceVersion = String(rev);
+  return { key, obj: o, json: JSON.stringify(o), rev, createRev: rev };
+}
+
+/** Did anything outside metadata and status change? */
+function specChanged(a: any, b: any): boolean {
+  const strip = (o: any) => {
+    const { metadata: _m, status: _s, apiVersion: _a, kind: _k, ...rest } = o;
+    return rest;
+  };
+  return !deepEqual(strip(a), strip(b));
+}
+
+/** Fields that change on every write without meaning a change (timestamps in managedFields). */
+function withoutVolatile(o: any): any {
+  const { managedFields: _mf, resourceVersion: _rv, ...meta } = o.metadata ?? {};
+  return { ...o, metadata: meta };
+}

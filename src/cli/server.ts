@@ -1,0 +1,111 @@
+// `k8ts server`: one process with the datastore and API server (controllers, scheduler and the
+// node agent join it as they land). Flags follow k3s.
+import { hostname, homedir, networkInterfaces } from 'node:os';
+import { join, resolve } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import pino from 'pino';
+import { builtinResources } from '../api/builtin.js';
+import { ApiServer } from '../apiserver/server.js';
+import { loadOrCreateCA, loadOrIssue } from '../apiserver/pki.js';
+import { bootstrap } from '../apiserver/bootstrap.js';
+import { openBackend } from '../storage/open.js';
+import { Compactor } from '../storage/compactor.js';
+import { writeKubeconfig } from './kubeconfig.js';
+
+export interface ServerFlags {
+  dataDir?: string;
+  httpsListenPort: string;
+  bindAddress: string;
+  writeKubeconfig?: string;
+  writeKubeconfigMode?: string;
+  datastoreEndpoint?: string;
+  serviceCidr: string;
+  serviceNodePortRange: string;
+  clusterDomain: string;
+  tlsSan: string[];
+  logLevel: string;
+}
+
+export const defaultDataDir = () => (process.getuid?.() === 0 ? '/var/lib/k8ts' : join(homedir(), '.k8ts'));
+
+function parsePortRange(s: string): [number, number] {
+  const m = /^(\d+)-(\d+)$/.exec(s);
+  if (!m || +m[1] > +m[2] || +m[2] > 65535) throw new Error(`--service-node-port-range: invalid range ${JSON.stringify(s)} (want e.g. 30000-32767)`);
+  return [+m[1], +m[2]];
+}
+
+/** The address other machines (and pods) reach this server at: never loopback. */
+function advertiseAddress(bind: string): string | undefined {
+  if (bind !== '0.0.0.0' && bind !== '::' && !bind.startsWith('127.') && bind !== '::1') return bind;
+  for (const addrs of Object.values(networkInterfaces())) {
+    for (const a of addrs ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
+  }
+  return undefined;
+}
+
+export async function runServer(flags: ServerFlags): Promise<void> {
+  const logger = pino({ level: flags.logLevel, base: { component: 'k8ts-server' } }, pino.destination(2));
+  const dataDir = resolve(flags.dataDir ?? defaultDataDir());
+  const tlsDir = join(dataDir, 'server', 'tls');
+  mkdirSync(tlsDir, { recursive: true, mode: 0o700 });
+  const port = Number(flags.httpsListenPort);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--https-listen-port: invalid port ${flags.httpsListenPort}`);
+  const nodePortRange = parsePortRange(flags.serviceNodePortRange);
+
+  const backend = openBackend(flags.datastoreEndpoint, join(dataDir, 'server', 'db'));
+  await backend.start();
+
+  const ca = await loadOrCreateCA(tlsDir);
+  const api = new ApiServer({
+    bindAddress: flags.bindAddress,
+    port,
+    tls: { cert: '', key: '', ca: ca.certPem },
+    backend,
+    cluster: { serviceCIDR: flags.serviceCidr, nodePortRange, clusterDomain: flags.clusterDomain },
+    resources: builtinResources(),
+    logger,
+  });
+  const host = hostname();
+  const domain = flags.clusterDomain;
+  const sans = [
+    'localhost',
+    '127.0.0.1',
+    '::1',
+    host,
+    'kubernetes',
+    'kubernetes.default',
+    'kubernetes.default.svc',
+    `kubernetes.default.svc.${domain}`,
+    api.allocators.apiServerServiceIP,
+    ...(flags.bindAddress !== '0.0.0.0' && flags.bindAddress !== '::' ? [flags.bindAddress] : []),
+    ...flags.tlsSan,
+  ];
+  const serving = await loadOrIssue(ca, tlsDir, 'serving-kube-apiserver', { commonName: 'kube-apiserver', sans: [...new Set(sans)], server: true });
+  const admin = await loadOrIssue(ca, tlsDir, 'client-admin', { commonName: 'system:admin', organizations: ['system:masters'], client: true });
+  api.config.tls.cert = serving.certPem;
+  api.config.tls.key = serving.keyPem;
+
+  await api.start();
+  await bootstrap(api, { advertiseAddress: advertiseAddress(flags.bindAddress), port: api.port });
+  const compactor = new Compactor(backend);
+  compactor.start();
+
+  const kubeconfigPath = resolve(flags.writeKubeconfig ?? join(dataDir, 'kubeconfig.yaml'));
+  const clientHost = flags.bindAddress === '0.0.0.0' || flags.bindAddress === '::' ? '127.0.0.1' : flags.bindAddress;
+  const server = `https://${clientHost.includes(':') ? `[${clientHost}]` : clientHost}:${api.port}`;
+  writeKubeconfig(kubeconfigPath, { server, caPem: ca.certPem, certPem: admin.certPem, keyPem: admin.keyPem }, flags.writeKubeconfigMode ? parseInt(flags.writeKubeconfigMode, 8) : 0o600);
+
+  process.stdout.write(`k8ts server ready: ${server} (data ${dataDir}, kubeconfig ${kubeconfigPath})\n`);
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    compactor.stop();
+    await api.stop();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}

@@ -1,0 +1,129 @@
+// The one place that builds metav1.Status errors. Everything a client sees as an error goes
+// through ApiError, with the reasons, codes, messages and details upstream uses
+// (k8s.io/apimachinery/pkg/api/errors), because clients branch on them.
+import { type FieldError, formatFieldError } from './fielderrors.js';
+
+export interface StatusCause {
+  reason?: string;
+  message?: string;
+  field?: string;
+}
+
+export interface StatusDetails {
+  name?: string;
+  group?: string;
+  kind?: string;
+  uid?: string;
+  causes?: StatusCause[];
+  retryAfterSeconds?: number;
+}
+
+export interface Status {
+  kind: 'Status';
+  apiVersion: 'v1';
+  metadata: Record<string, unknown>;
+  status: 'Success' | 'Failure';
+  message?: string;
+  reason?: string;
+  details?: StatusDetails;
+  code: number;
+}
+
+export class ApiError extends Error {
+  constructor(
+    readonly code: number,
+    readonly reason: string,
+    message: string,
+    readonly details?: StatusDetails,
+  ) {
+    super(message);
+  }
+  toStatus(): Status {
+    const s: Status = { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: this.message, reason: this.reason, code: this.code };
+    if (this.details) s.details = this.details;
+    return s;
+  }
+}
+
+/** Identifies the resource an error is about: `kind` is the plural resource name for most errors. */
+export interface ResourceRef {
+  group: string;
+  resource: string;
+}
+
+const qualified = (r: ResourceRef) => (r.group ? `${r.resource}.${r.group}` : r.resource);
+const detailsOf = (r: ResourceRef, name: string): StatusDetails => {
+  const d: StatusDetails = { name };
+  if (r.group) d.group = r.group;
+  d.kind = r.resource;
+  return d;
+};
+
+export const notFound = (r: ResourceRef, name: string) =>
+  new ApiError(404, 'NotFound', `${qualified(r)} "${name}" not found`, detailsOf(r, name));
+
+export const alreadyExists = (r: ResourceRef, name: string) =>
+  new ApiError(409, 'AlreadyExists', `${qualified(r)} "${name}" already exists`, detailsOf(r, name));
+
+export const conflict = (r: ResourceRef, name: string, why: string) =>
+  new ApiError(409, 'Conflict', `Operation cannot be fulfilled on ${qualified(r)} "${name}": ${why}`, detailsOf(r, name));
+
+export const OBJECT_MODIFIED = 'the object has been modified; please apply your changes to the latest version and try again';
+
+/** 422: kind is the Kind here (not the resource), as upstream's NewInvalid. */
+export function invalid(group: string, kind: string, name: string, errs: FieldError[]): ApiError {
+  const text = errs.length === 1 ? formatFieldError(errs[0]) : `[${errs.map(formatFieldError).join(', ')}]`;
+  const details: StatusDetails = { name };
+  if (group) details.group = group;
+  details.kind = kind;
+  details.causes = errs.map((e) => ({ reason: e.type, message: e.detail, field: e.field }));
+  return new ApiError(422, 'Invalid', `${kind}${group ? `.${group}` : ''} "${name}" is invalid: ${text}`, details);
+}
+
+export const badRequest = (message: string, causes?: StatusCause[]) =>
+  new ApiError(400, 'BadRequest', message, causes ? { causes } : undefined);
+
+export const unauthorized = (message = 'Unauthorized') => new ApiError(401, 'Unauthorized', message);
+
+export const forbidden = (r: ResourceRef, name: string, why: string) =>
+  new ApiError(403, 'Forbidden', `${qualified(r)}${name ? ` "${name}"` : ''} is forbidden: ${why}`, detailsOf(r, name));
+
+export const methodNotSupported = (r: ResourceRef, verb: string) =>
+  new ApiError(405, 'MethodNotAllowed', `${verb} is not supported on resources of kind "${qualified(r)}"`, { group: r.group || undefined, kind: r.resource });
+
+export const notAcceptable = (message: string) => new ApiError(406, 'NotAcceptable', message);
+
+export const gone = (message: string) => new ApiError(410, 'Expired', message);
+
+export const tooOldResourceVersion = (requested: number | string, oldest: number) =>
+  gone(`too old resource version: ${requested} (${oldest})`);
+
+export const entityTooLarge = (limit: number) =>
+  new ApiError(413, 'RequestEntityTooLarge', `Request entity too large: limit is ${limit}`);
+
+export const unsupportedMediaType = (contentType: string, accepted: string[]) =>
+  new ApiError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: ${accepted.join(', ')}`, {
+    causes: contentType ? [{ reason: 'UnexpectedServerResponse', message: contentType }] : undefined,
+  });
+
+export const tooManyRequests = (message: string, retryAfterSeconds = 1) =>
+  new ApiError(429, 'TooManyRequests', message, { retryAfterSeconds });
+
+export const internalError = (err: unknown) => {
+  const msg = err instanceof Error ? err.message : String(err);
+  return new ApiError(500, 'InternalError', `Internal error occurred: ${msg}`, { causes: [{ message: msg }] });
+};
+
+export const serviceUnavailable = (message: string) => new ApiError(503, 'ServiceUnavailable', message);
+
+export const timeout = (message: string) => new ApiError(504, 'Timeout', message);
+
+export function toApiError(err: unknown): ApiError {
+  return err instanceof ApiError ? err : internalError(err);
+}
+
+export function successStatus(details?: StatusDetails): Status {
+  const s: Status = { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 200 };
+  if (details) s.details = details;
+  return s;
+}

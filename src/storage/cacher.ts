@@ -1,0 +1,193 @@
+// The watch cache: one backend watch per storage prefix feeds an in-memory copy of every live
+// object plus a window of recent events. Lists, gets and watches are served from it, so N
+// watchers cost one storage watch, and each event is serialised once for all of them.
+//
+// Consistency: backends dispatch a commit's events before acknowledging the write, so the cache
+// already holds every acknowledged write; its state equals the store's at the store's current
+// revision.
+import type { Backend, StorageEvent, Unsubscribe } from './interface.js';
+import { StorageError } from './interface.js';
+
+export interface StoredObject {
+  readonly key: string;
+  /** Parsed object with metadata.resourceVersion set. Shared: never mutate. */
+  readonly obj: any;
+  /** JSON text of `obj`, computed once. */
+  readonly json: string;
+  readonly rev: number;
+  readonly createRev: number;
+}
+
+export type EventType = 'ADDED' | 'MODIFIED' | 'DELETED';
+
+export interface CacheEvent {
+  readonly type: EventType;
+  readonly rev: number;
+  /** ADDED/MODIFIED: the new state. DELETED: the last state, with resourceVersion = rev. */
+  readonly cur: StoredObject;
+  /** MODIFIED/DELETED: the state before. */
+  readonly prev?: StoredObject;
+  readonly at: number;
+}
+
+export interface CacheWatcher {
+  /** Called for each event after `fromRev`, in order. Return false to stop. */
+  onEvent(ev: CacheEvent): void;
+}
+
+export type Decoder = (key: string, value: string, rev: number) => any;
+
+export interface WatchCacheOptions {
+  /** How long events are kept for watches that resume from a resourceVersion (ms). */
+  historyMs?: number;
+}
+
+export function makeStored(key: string, obj: any, rev: number, createRev: number): StoredObject {
+  return { key, obj, json: JSON.stringify(obj), rev, createRev };
+}
+
+export class WatchCache {
+  readonly items = new Map<string, StoredObject>();
+  private history: CacheEvent[] = [];
+  private historyStart = 0;
+  /** Watches may resume from any revision >= this one. */
+  private oldestResumable = 0;
+  private watchers = new Set<CacheWatcher>();
+  private unsubscribe?: Unsubscribe;
+  private readonly historyMs: number;
+  private ready = false;
+
+  constructor(
+    private readonly backend: Backend,
+    readonly prefix: string,
+    private readonly decode: Decoder,
+    opts: WatchCacheOptions = {},
+  ) {
+    this.historyMs = opts.historyMs ?? 10 * 60_000;
+  }
+
+  async start(): Promise<void> {
+    const listed = await this.backend.list(this.prefix);
+    for (const kv of listed.items) {
+      this.items.set(kv.key, makeStored(kv.key, this.decode(kv.key, kv.value, kv.modRevision), kv.modRevision, kv.createRevision));
+    }
+    const from = this.backend.compactedRevision();
+    this.oldestResumable = from;
+    // Replay the stored history (for watches resuming across a restart) and go on live. Events
+    // at or below the listed revision are already reflected in `items`: they only fill history.
+    this.unsubscribe = await this.backend.watch(this.prefix, from, (events) => this.apply(events, listed.revision));
+    this.ready = true;
+  }
+
+  stop(): void {
+    this.unsubscribe?.();
+    this.watchers.clear();
+  }
+
+  get isReady(): boolean {
+    return this.ready;
+  }
+
+  /** The revision the cache is consistent at (the store's current revision). */
+  get revision(): number {
+    return this.backend.currentRevision();
+  }
+
+  get oldestResumableRevision(): number {
+    return this.oldestResumable;
+  }
+
+  private apply(events: StorageEvent[], listedRev: number) {
+    const now = Date.now();
+    for (const e of events) {
+      const replay = e.revision <= listedRev;
+      let ev: CacheEvent;
+      if (e.type === 'put') {
+        const cur = replay ? makeStored(e.key, this.decode(e.key, e.value, e.revision), e.revision, e.createRevision) : this.storedFromEvent(e);
+        const prevKnown = replay ? undefined : this.items.get(e.key);
+        const prev = prevKnown ?? (e.prevValue !== undefined && e.revision !== e.createRevision ? this.decodePrev(e) : undefined);
+        ev = { type: e.revision === e.createRevision ? 'ADDED' : 'MODIFIED', rev: e.revision, cur, prev, at: now };
+        if (!replay) this.items.set(e.key, cur);
+      } else {
+        const last = (!replay && this.items.get(e.key)) || undefined;
+        const lastObj = last ? last.obj : this.decode(e.key, e.value, e.revision);
+        const gone = structuredClone(lastObj);
+        gone.metadata.resourceVersion = String(e.revision);
+        ev = { type: 'DELETED', rev: e.revision, cur: makeStored(e.key, gone, e.revision, e.createRevision), prev: last, at: now };
+        if (!replay) this.items.delete(e.key);
+      }
+      this.history.push(ev);
+      if (!replay) for (const w of this.watchers) w.onEvent(ev);
+    }
+    this.trim(now);
+  }
+
+  private storedFromEvent(e: StorageEvent): StoredObject {
+    return makeStored(e.key, this.decode(e.key, e.value, e.revision), e.revision, e.createRevision);
+  }
+
+  private decodePrev(e: StorageEvent): StoredObject | undefined {
+    try {
+      return makeStored(e.key, this.decode(e.key, e.prevValue!, 0), 0, e.createRevision);
+    } catch {
+      return undefined;
+    }
+  }
+
+  private trim(now: number) {
+    const cutoff = now - this.historyMs;
+    let i = this.historyStart;
+    while (i < this.history.length && this.history[i].at < cutoff) i++;
+    if (i > this.historyStart) {
+      this.oldestResumable = this.history[i - 1].rev;
+      this.historyStart = i;
+    }
+    // Compact the array now and then rather than shifting on every event.
+    if (this.historyStart > 4096 && this.historyStart > this.history.length / 2) {
+      this.history = this.history.slice(this.historyStart);
+      this.historyStart = 0;
+    }
+  }
+
+  /** Throws StorageError('Compacted') when events after `fromRev` are no longer kept. */
+  eventsSince(fromRev: number): CacheEvent[] {
+    if (fromRev < this.oldestResumable) throw new StorageError('Compacted', this.prefix, undefined, this.oldestResumable);
+    // Binary search for the first event with rev > fromRev.
+    let lo = this.historyStart;
+    let hi = this.history.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.history[mid].rev <= fromRev) lo = mid + 1;
+      else hi = mid;
+    }
+    return this.history.slice(lo);
+  }
+
+  /**
+   * Register a watcher receiving every event after `fromRev`: past ones from history first, then
+   * live ones. Synchronous, so nothing can be missed or sent twice in between.
+   */
+  watch(fromRev: number, w: CacheWatcher): () => void {
+    const past = this.eventsSince(fromRev);
+    for (const ev of past) w.onEvent(ev);
+    this.watchers.add(w);
+    return () => this.watchers.delete(w);
+  }
+
+  get watcherCount(): number {
+    return this.watchers.size;
+  }
+
+  /** Live objects whose key starts with `keyPrefix`, sorted by key (for namespace-scoped lists). */
+  list(keyPrefix: string = this.prefix): StoredObject[] {
+    const out: StoredObject[] = [];
+    if (keyPrefix === this.prefix) for (const v of this.items.values()) out.push(v);
+    else for (const [k, v] of this.items) if (k.startsWith(keyPrefix)) out.push(v);
+    out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    return out;
+  }
+
+  get(key: string): StoredObject | undefined {
+    return this.items.get(key);
+  }
+}

@@ -1,0 +1,51 @@
+// SQLite layout, in the manner of kine: an append-only log whose row id is the revision, plus
+// an index of the live row per key so current reads don't scan history.
+import Database from 'better-sqlite3';
+
+export const SCHEMA = `
+CREATE TABLE IF NOT EXISTS kv (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  name TEXT NOT NULL,
+  deleted INTEGER NOT NULL DEFAULT 0,
+  create_revision INTEGER NOT NULL,
+  prev_revision INTEGER NOT NULL DEFAULT 0,
+  value TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS kv_name_id ON kv(name, id);
+CREATE TABLE IF NOT EXISTS live (
+  name TEXT PRIMARY KEY,
+  id INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS meta (
+  k TEXT PRIMARY KEY,
+  v INTEGER NOT NULL
+) WITHOUT ROWID;
+`;
+
+export interface Row {
+  id: number;
+  name: string;
+  deleted: number;
+  create_revision: number;
+  prev_revision: number;
+  value: string;
+}
+
+export function openDatabase(file: string, readonly = false): Database.Database {
+  const db = new Database(file, { readonly, fileMustExist: readonly });
+  if (!readonly) {
+    db.pragma('journal_mode = WAL');
+    // FULL: the WAL is fsynced at every commit, so an acknowledged write survives power loss
+    // too, not only kill -9. Commits are batched by the writer to keep this cheap.
+    db.pragma('synchronous = FULL');
+    db.exec(SCHEMA);
+  }
+  db.pragma('busy_timeout = 5000');
+  db.pragma('cache_size = -65536');
+  return db;
+}
+
+/** The next key after every key with this prefix, for range scans. */
+export function prefixEnd(prefix: string): string {
+  return prefix + '\uffff';
+}

@@ -1,0 +1,106 @@
+// Starts real `k8ts server` processes for end-to-end tests and drives them with the real kubectl.
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = resolve(fileURLToPath(new URL('../../..', import.meta.url)));
+export const K8TS_BIN = join(ROOT, 'bin', 'k8ts');
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface Cluster {
+  url: string;
+  dataDir: string;
+  kubeconfig: string;
+  proc: ChildProcess;
+  kubectl(args: string[], opts?: { input?: string; timeoutMs?: number; bin?: string }): Promise<RunResult>;
+  /** kubectl that must succeed; returns stdout. */
+  k(args: string[], input?: string): Promise<string>;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+  restart(): Promise<void>;
+  cleanup(): Promise<void>;
+}
+
+export function run(cmd: string, args: string[], opts: { input?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> {
+  return new Promise((resolvePromise) => {
+    const child = execFile(cmd, args, { timeout: opts.timeoutMs ?? 60_000, maxBuffer: 64 * 1024 * 1024, env: opts.env ?? process.env }, (err, stdout, stderr) => {
+      const code = err ? (typeof (err as any).code === 'number' ? (err as any).code : 1) : 0;
+      resolvePromise({ code, stdout: String(stdout), stderr: String(stderr) });
+    });
+    if (opts.input !== undefined) child.stdin!.end(opts.input);
+  });
+}
+
+function launch(dataDir: string, extraArgs: string[]): Promise<{ proc: ChildProcess; url: string; kubeconfig: string }> {
+  return new Promise((resolvePromise, reject) => {
+    const proc = spawn(process.execPath, [K8TS_BIN, 'server', '--data-dir', dataDir, '--https-listen-port', '0', '--bind-address', '127.0.0.1', '--log-level', 'warn', ...extraArgs], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    const timer = setTimeout(() => {
+      proc.kill('SIGKILL');
+      reject(new Error(`k8ts server did not become ready in time:\n${out}\n${err}`));
+    }, 60_000);
+    proc.stdout!.on('data', (d) => {
+      out += d;
+      const m = /k8ts server ready: (\S+) \(data .*, kubeconfig (\S+)\)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolvePromise({ proc, url: m[1], kubeconfig: m[2] });
+      }
+    });
+    proc.stderr!.on('data', (d) => {
+      err += d;
+      if (process.env.K8TS_TEST_LOGS) process.stderr.write(d);
+    });
+    proc.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`k8ts server exited with ${code} before ready:\n${out}\n${err}`));
+    });
+  });
+}
+
+export async function startCluster(opts: { dataDir?: string; args?: string[] } = {}): Promise<Cluster> {
+  const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'k8ts-e2e-'));
+  const extra = opts.args ?? [];
+  let started = await launch(dataDir, extra);
+  const cluster: Cluster = {
+    url: started.url,
+    dataDir,
+    kubeconfig: started.kubeconfig,
+    proc: started.proc,
+    kubectl: (args, o = {}) => run(o.bin ?? 'kubectl', ['--kubeconfig', cluster.kubeconfig, ...args], o),
+    async k(args, input) {
+      const r = await cluster.kubectl(args, { input });
+      if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed (${r.code}):\n${r.stderr}${r.stdout}`);
+      return r.stdout;
+    },
+    stop(signal = 'SIGTERM') {
+      const proc = cluster.proc;
+      if (proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve(proc.exitCode);
+      return new Promise((res) => {
+        proc.once('exit', (code) => res(code));
+        proc.kill(signal);
+      });
+    },
+    async restart() {
+      await cluster.stop();
+      started = await launch(dataDir, extra);
+      cluster.url = started.url;
+      cluster.kubeconfig = started.kubeconfig;
+      cluster.proc = started.proc;
+    },
+    async cleanup() {
+      await cluster.stop('SIGKILL');
+      if (!opts.dataDir) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+  return cluster;
+}

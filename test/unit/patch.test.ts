@@ -1,0 +1,195 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { jsonPatch, mergePatch, strategicMergePatch, PatchError } from '../../src/machinery/patch/index.js';
+
+const POD = 'io.k8s.api.core.v1.Pod';
+const DEPLOYMENT = 'io.k8s.api.apps.v1.Deployment';
+
+function frozenCopy<T>(v: T): T {
+  const c = structuredClone(v);
+  const freeze = (x: unknown): void => {
+    if (x && typeof x === 'object') {
+      Object.freeze(x);
+      Object.values(x).forEach(freeze);
+    }
+  };
+  freeze(c);
+  return c;
+}
+
+// ------------------------------------------------------------------------------ JSON patch
+
+test('jsonPatch applies operations without touching inputs', () => {
+  const obj = frozenCopy({ spec: { replicas: 1, list: ['a'] } });
+  const ops = frozenCopy([
+    { op: 'test', path: '/spec/replicas', value: 1 },
+    { op: 'replace', path: '/spec/replicas', value: 3 },
+    { op: 'add', path: '/spec/list/-', value: 'b' },
+    { op: 'add', path: '/spec/extra', value: { x: 1 } },
+  ]);
+  const out = jsonPatch(obj, ops) as { spec: { replicas: number; list: string[]; extra: { x: number } } };
+  assert.deepEqual(out, { spec: { replicas: 3, list: ['a', 'b'], extra: { x: 1 } } });
+  assert.notEqual(out.spec.extra, (ops[3] as { value: unknown }).value);
+});
+
+test('jsonPatch: failed test op is an error', () => {
+  assert.throws(
+    () => jsonPatch({ a: 1 }, [{ op: 'test', path: '/a', value: 2 }]),
+    (err: unknown) => err instanceof PatchError && err.reason === 'Invalid' && /testing value \/a failed/.test(err.message),
+  );
+});
+
+test('jsonPatch: missing path and bad ops give clear errors', () => {
+  assert.throws(() => jsonPatch({ a: 1 }, [{ op: 'remove', path: '/b' }]), /remove operation does not apply.*\/b/);
+  assert.throws(() => jsonPatch({ a: 1 }, [{ op: 'frobnicate', path: '/a' }]), PatchError);
+  assert.throws(() => jsonPatch({ a: 1 }, { op: 'add' }), /JSON array/);
+  assert.throws(() => jsonPatch({ a: 1 }, [{ op: 'add', path: '/x' }]), /missing "value"/);
+});
+
+// ------------------------------------------------------------------------------ merge patch
+
+test('mergePatch follows RFC 7386', () => {
+  const target = frozenCopy({ a: 'b', c: { d: 'e', f: 'g' }, l: [1, 2] });
+  assert.deepEqual(mergePatch(target, { a: 'z', c: { f: null }, l: [3] }), { a: 'z', c: { d: 'e' }, l: [3] });
+  assert.deepEqual(mergePatch({ a: 'b' }, { a: { x: null, y: 1 } }), { a: { y: 1 } });
+  assert.deepEqual(mergePatch({ a: 1 }, ['x']), ['x']);
+  const out = mergePatch(target, {}) as typeof target;
+  assert.notEqual(out.c, target.c);
+});
+
+// ------------------------------------------------------------------------------ strategic merge patch
+
+const pod = frozenCopy({
+  metadata: { name: 'p', labels: { a: '1', b: '2' }, finalizers: ['x', 'y'] },
+  spec: {
+    containers: [
+      { name: 'app', image: 'app:1', env: [{ name: 'A', value: '1' }, { name: 'B', value: '2' }] },
+      { name: 'side', image: 'side:1' },
+    ],
+    tolerations: [{ key: 'k1', operator: 'Exists' }],
+    volumes: [{ name: 'v', emptyDir: {} }],
+  },
+});
+
+test('SMP merges containers and env by name', () => {
+  const out = strategicMergePatch(pod, {
+    spec: { containers: [{ name: 'app', image: 'app:2', env: [{ name: 'B', value: 'b' }, { name: 'C', value: '3' }] }] },
+  }, POD) as typeof pod;
+  assert.equal(out.spec.containers.length, 2);
+  assert.deepEqual(out.spec.containers[0], {
+    name: 'app',
+    image: 'app:2',
+    env: [{ name: 'A', value: '1' }, { name: 'B', value: 'b' }, { name: 'C', value: '3' }],
+  });
+  assert.deepEqual(out.spec.containers[1], { name: 'side', image: 'side:1' });
+});
+
+test('SMP $patch: delete removes a list element; null removes a key', () => {
+  const out = strategicMergePatch(pod, {
+    metadata: { labels: { a: null, c: '3' } },
+    spec: { containers: [{ name: 'side', $patch: 'delete' }] },
+  }, POD) as typeof pod;
+  assert.deepEqual(out.spec.containers.map((c) => c.name), ['app']);
+  assert.deepEqual(out.metadata.labels, { b: '2', c: '3' });
+});
+
+test('SMP $patch: replace on a list and on a map', () => {
+  const out = strategicMergePatch(pod, {
+    metadata: { labels: { z: '9', $patch: 'replace' } },
+    spec: { containers: [{ name: 'only', image: 'o' }, { $patch: 'replace' }] },
+  }, POD) as typeof pod;
+  assert.deepEqual(out.spec.containers, [{ name: 'only', image: 'o' }]);
+  assert.deepEqual(out.metadata.labels, { z: '9' });
+  const deleted = strategicMergePatch(pod, { metadata: { labels: { $patch: 'delete' } } }, POD) as typeof pod;
+  assert.deepEqual(deleted.metadata.labels, {});
+});
+
+test('SMP primitive merge list (finalizers): union and $deleteFromPrimitiveList', () => {
+  const out = strategicMergePatch(pod, { metadata: { finalizers: ['z', 'x'] } }, POD) as typeof pod;
+  assert.deepEqual([...out.metadata.finalizers].sort(), ['x', 'y', 'z']);
+  const del = strategicMergePatch(pod, { metadata: { '$deleteFromPrimitiveList/finalizers': ['x'] } }, POD) as typeof pod;
+  assert.deepEqual(del.metadata.finalizers, ['y']);
+});
+
+test('SMP tolerations are replaced (atomic list, no merge strategy)', () => {
+  const out = strategicMergePatch(pod, { spec: { tolerations: [{ key: 'k2', operator: 'Exists' }] } }, POD) as typeof pod;
+  assert.deepEqual(out.spec.tolerations, [{ key: 'k2', operator: 'Exists' }]);
+});
+
+test('SMP $retainKeys clears volume source fields not retained', () => {
+  const out = strategicMergePatch(pod, {
+    spec: { volumes: [{ name: 'v', hostPath: { path: '/tmp' }, $retainKeys: ['name', 'hostPath'] }] },
+  }, POD) as typeof pod;
+  assert.deepEqual(out.spec.volumes, [{ name: 'v', hostPath: { path: '/tmp' } }]);
+  assert.throws(
+    () => strategicMergePatch(pod, { spec: { volumes: [{ name: 'v', secret: {}, $retainKeys: ['name'] }] } }, POD),
+    /retainKeys/,
+  );
+});
+
+test('SMP deployment strategy uses retainKeys', () => {
+  const dep = frozenCopy({ spec: { strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1 } } } });
+  const out = strategicMergePatch(dep, { spec: { strategy: { type: 'Recreate', $retainKeys: ['type'] } } }, DEPLOYMENT);
+  assert.deepEqual(out, { spec: { strategy: { type: 'Recreate' } } });
+});
+
+test('SMP $setElementOrder orders the merged list', () => {
+  const out = strategicMergePatch(pod, {
+    spec: {
+      '$setElementOrder/containers': [{ name: 'side' }, { name: 'new' }, { name: 'app' }],
+      containers: [{ name: 'new', image: 'n' }],
+    },
+  }, POD) as typeof pod;
+  assert.deepEqual(out.spec.containers.map((c) => c.name), ['side', 'new', 'app']);
+});
+
+test('SMP applies the patch kubectl apply computes (setElementOrder + deletes)', () => {
+  const dep = frozenCopy({
+    spec: {
+      template: {
+        spec: {
+          containers: [
+            { name: 'c', image: 'nginx', env: [{ name: 'A', value: '1' }] },
+            { name: 'd', image: 'busybox' },
+          ],
+        },
+      },
+    },
+  });
+  const patch = {
+    spec: {
+      template: {
+        spec: {
+          '$setElementOrder/containers': [{ name: 'c' }],
+          containers: [
+            { '$setElementOrder/env': [{ name: 'B' }], env: [{ name: 'B', value: '2' }, { $patch: 'delete', name: 'A' }], image: 'nginx:2', name: 'c' },
+            { $patch: 'delete', name: 'd' },
+          ],
+        },
+      },
+    },
+  };
+  assert.deepEqual(strategicMergePatch(dep, patch, DEPLOYMENT), {
+    spec: { template: { spec: { containers: [{ name: 'c', image: 'nginx:2', env: [{ name: 'B', value: '2' }] }] } } },
+  });
+});
+
+test('SMP: unknown fields and schemaless patches behave like merge patch', () => {
+  const obj = frozenCopy({ spec: { custom: { a: 1, list: [1, 2] } } });
+  const patch = { spec: { custom: { b: 2, list: [3] } } };
+  assert.deepEqual(strategicMergePatch(obj, patch, POD), { spec: { custom: { a: 1, b: 2, list: [3] } } });
+  assert.deepEqual(strategicMergePatch(obj, patch), { spec: { custom: { a: 1, b: 2, list: [3] } } });
+});
+
+test('SMP errors: missing merge key, bad directive', () => {
+  assert.throws(() => strategicMergePatch(pod, { spec: { containers: [{ image: 'x' }] } }, POD), /does not contain declared merge key: name/);
+  assert.throws(() => strategicMergePatch(pod, { metadata: { $patch: 'bogus' } }, POD), /unknown patch type: bogus/);
+  assert.throws(() => strategicMergePatch(pod, [] as unknown, POD), PatchError);
+});
+
+test('SMP new list elements lose nulls and directives, and go first as upstream orders them', () => {
+  const out = strategicMergePatch(pod, { spec: { containers: [{ name: 'n', image: null, env: [{ name: 'X', $patch: 'delete' }] }] } }, POD) as typeof pod;
+  // Without $setElementOrder upstream places patch-only elements before server-only ones.
+  assert.deepEqual(out.spec.containers.map((c) => c.name), ['n', 'app', 'side']);
+  assert.deepEqual(out.spec.containers[0], { name: 'n', env: [] });
+});
