@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
-command -v python3 >/dev/null && python3 -c 'import kubernetes' 2>/dev/null || need_apt+=(python3-kubernetes)
+/usr/bin/python3 -c 'import kubernetes' 2>/dev/null || need_apt+=(python3 python3-kubernetes)
 if [ "$(id -u)" = 0 ] && [ ${#need_apt[@]} -gt 0 ]; then
   echo "--- installing Debian packages: ${need_apt[*]}"
   apt-get update -qq

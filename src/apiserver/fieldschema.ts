@@ -15,8 +15,44 @@ function isOpaque(s: Schema): boolean {
   );
 }
 
+/** JSON type names as Go's decoder reports them. */
+function jsonType(v: unknown): string {
+  if (Array.isArray(v)) return 'array';
+  if (v === null) return 'null';
+  if (typeof v === 'number') return 'number';
+  if (typeof v === 'object') return 'object';
+  return typeof v;
+}
+
+/** Does a value fit the schema's declared type? (null fits anything: it means "unset".) */
+function typeFits(v: unknown, s: Schema): boolean {
+  if (v === null || !s.type || isOpaque(s)) return true;
+  switch (s.type) {
+    case 'string':
+      return typeof v === 'string';
+    case 'integer':
+      return typeof v === 'number' && Number.isInteger(v);
+    case 'number':
+      return typeof v === 'number';
+    case 'boolean':
+      return typeof v === 'boolean';
+    case 'array':
+      return Array.isArray(v);
+    case 'object':
+      return typeof v === 'object' && !Array.isArray(v);
+    default:
+      return true;
+  }
+}
+
+/** A value whose JSON type contradicts the schema: decoding fails upstream with a 400. */
+export class TypeMismatch extends Error {}
+
 export function pruneUnknown(value: unknown, schema: Schema | undefined, at: string, found: string[], extra?: Definitions): void {
   const s = resolveRef(schema, extra);
+  if (s && !typeFits(value, s)) {
+    throw new TypeMismatch(`json: cannot unmarshal ${jsonType(value)} into Go struct field ${at || '.'} of type ${s.type === 'integer' ? (s.format === 'int64' ? 'int64' : 'int32') : s.type === 'object' ? 'object' : s.type}`);
+  }
   if (!s || value === null || typeof value !== 'object' || isOpaque(s)) return;
   if (Array.isArray(value)) {
     const items = s.items;

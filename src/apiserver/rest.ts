@@ -17,6 +17,7 @@ import type { DeleteOptions, Store, UserInfo, WriteContext } from './store.js';
 import { partialList, partialMetadata, toTable, type IncludeObject } from './table.js';
 import { type WatchSink, httpSink, runWatch } from './watch.js';
 import { Paginator } from './paginate.js';
+import { TypeMismatch } from './fieldschema.js';
 
 export type FieldValidation = 'Ignore' | 'Warn' | 'Strict';
 
@@ -146,7 +147,14 @@ export class RestHandler {
   private validateFields(scope: RequestScope, obj: any, raw?: Buffer, warnings?: string[]): void {
     const mode = this.fieldValidation(scope);
     const { def, version } = scope.served;
-    const problems = this.deps.schema.prune(def.group, version.name, def.kind, obj).map((p) => `unknown field "${p}"`);
+    let pruned: string[];
+    try {
+      pruned = this.deps.schema.prune(def.group, version.name, def.kind, obj);
+    } catch (err) {
+      if (err instanceof TypeMismatch) throw errors.badRequest(err.message);
+      throw err;
+    }
+    const problems = pruned.map((p) => `unknown field "${p}"`);
     if (raw && mediaTypeOf(scope.req.headers['content-type']) !== 'application/yaml' && !mediaTypeOf(scope.req.headers['content-type']).includes('yaml')) {
       for (const k of duplicateJSONKeys(raw.toString('utf8'))) problems.push(`duplicate field "${k}"`);
     }

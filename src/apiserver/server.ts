@@ -26,6 +26,7 @@ import { Store, type UserInfo } from './store.js';
 import { websocketSink } from './watch.js';
 import { userFromSubject } from './pki.js';
 import { ApiMetrics } from './metrics.js';
+import { registerSubresources } from './subresources.js';
 
 export const KUBERNETES_VERSION = { major: '1', minor: '30', gitVersion: 'v1.30.0+k8ts' };
 
@@ -165,6 +166,7 @@ export class ApiServer {
   }
 
   async start(): Promise<void> {
+    registerSubresources(this);
     for (const def of this.config.resources) await this.addResource(def);
     const services = this.caches.get('/core/services/');
     for (const s of services?.list() ?? []) this.allocators.observe(s.obj);

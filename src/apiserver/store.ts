@@ -246,6 +246,36 @@ export class Store {
     return this.deps.cache.get(current.key) ?? fallbackStored(current.key, obj, kv.modRevision);
   }
 
+  /**
+   * A write that bypasses the strategy (no defaulting, no validation), for subresources with
+   * their own rules (pods/binding, namespaces/finalize). Retries on conflict like update().
+   */
+  async rawUpdate(namespace: string | undefined, name: string, mutate: (current: StoredObject) => any, ctx: WriteContext): Promise<StoredObject> {
+    for (let attempt = 0; ; attempt++) {
+      const current = this.get(namespace, name);
+      const obj = mutate(current);
+      obj.metadata.resourceVersion = current.obj.metadata.resourceVersion;
+      this.deps.manageFields(obj, current.obj, ctx, this.storageApiVersion);
+      if (deepEqual(withoutVolatile(obj), withoutVolatile(current.obj))) return current;
+      if (ctx.dryRun) return { ...current, obj, json: JSON.stringify(obj) };
+      try {
+        const m = obj.metadata;
+        if (m.deletionTimestamp && !m.finalizers?.length && !this.def.deletionHeld?.(obj) && !m.deletionGracePeriodSeconds) {
+          const { deleted } = await this.deps.backend.delete(current.key, current.rev);
+          this.def.afterDelete?.(obj, this.deps.strategyContext('delete', ctx.warnings));
+          return fallbackStored(current.key, obj, deleted.modRevision);
+        }
+        const kv = await this.deps.backend.update(current.key, Store.encode(obj), current.rev);
+        return this.deps.cache.get(current.key) ?? fallbackStored(current.key, obj, kv.modRevision);
+      } catch (err) {
+        if (err instanceof StorageError && err.code === 'Conflict' && attempt < 5) continue;
+        if (err instanceof StorageError && err.code === 'Conflict') throw errors.conflict(this.ref, name, errors.OBJECT_MODIFIED);
+        if (err instanceof StorageError && err.code === 'NotFound') throw errors.notFound(this.ref, name);
+        throw err;
+      }
+    }
+  }
+
   async delete(namespace: string | undefined, name: string, opts: DeleteOptions, ctx: WriteContext): Promise<DeleteResult> {
     for (let attempt = 0; ; attempt++) {
       const current = this.get(namespace, name);

@@ -1,0 +1,124 @@
+// Subresources with their own semantics: pods/binding (schedulers), pods/eviction (drain,
+// honouring PodDisruptionBudgets) and namespaces/finalize (the namespace controller).
+import * as errors from '../machinery/errors.js';
+import { selectorFromLabelSelector } from '../machinery/labels.js';
+import { isPlainObject } from '../machinery/objects.js';
+import { decodeBody, readBody, sendObject } from './http.js';
+import type { RequestScope } from './rest.js';
+import type { ApiServer } from './server.js';
+import type { WriteContext } from './store.js';
+
+const nowSeconds = () => new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+
+async function readJSONObject(scope: RequestScope, kind: string): Promise<any> {
+  const body = decodeBody(await readBody(scope.req), scope.req.headers['content-type']);
+  if (!isPlainObject(body)) throw errors.badRequest(`the request body must be a ${kind} object`);
+  if (body.kind !== undefined && body.kind !== kind) {
+    throw errors.badRequest(`the kind in the data (${String(body.kind)}) does not match the expected kind (${kind})`);
+  }
+  return body;
+}
+
+function writeContext(scope: RequestScope, subresource: string): WriteContext {
+  const dryRun = scope.query.getAll('dryRun').length > 0;
+  return { dryRun, fieldManager: scope.query.get('fieldManager') ?? (scope.req.headers['user-agent'] ?? 'unknown').split('/')[0], user: scope.user, warnings: [], subresource };
+}
+
+const podsRef = { group: '', resource: 'pods' };
+
+/** POST pods/{name}/binding: assign a pod to a node, once. */
+async function bind(api: ApiServer, scope: RequestScope): Promise<void> {
+  if (scope.req.method !== 'POST') throw errors.methodNotSupported(podsRef, (scope.req.method ?? '').toLowerCase());
+  const binding = await readJSONObject(scope, 'Binding');
+  const target = binding.target;
+  const name = scope.info.name!;
+  const ns = scope.info.namespace;
+  if (binding.metadata?.name && binding.metadata.name !== name) throw errors.badRequest(`the name of the object (${binding.metadata.name}) does not match the name on the URL (${name})`);
+  if (!target?.name) throw errors.invalid('', 'Binding', name, [{ type: 'FieldValueRequired', field: 'target.name', detail: 'Required value' }]);
+  if (target.kind && target.kind !== 'Node') throw errors.invalid('', 'Binding', name, [{ type: 'FieldValueNotSupported', field: 'target.kind', detail: `Unsupported value: ${JSON.stringify(target.kind)}: supported values: "Node"` }]);
+  const store = api.store('', 'pods');
+  const ctx = writeContext(scope, 'binding');
+  await store.rawUpdate(ns, name, (cur) => {
+    const pod = structuredClone(cur.obj);
+    if (pod.metadata.deletionTimestamp) throw errors.conflict(podsRef, name, `pod ${name} is being deleted, cannot be assigned to a host`);
+    if (pod.spec.nodeName) throw errors.conflict(podsRef, name, `pod ${name} is already assigned to node "${pod.spec.nodeName}"`);
+    if (binding.metadata?.uid && binding.metadata.uid !== pod.metadata.uid) {
+      throw errors.conflict(podsRef, name, `Precondition failed: UID in precondition: ${binding.metadata.uid}, UID in object meta: ${pod.metadata.uid}`);
+    }
+    pod.spec.nodeName = target.name;
+    if (binding.metadata?.annotations) pod.metadata.annotations = { ...pod.metadata.annotations, ...binding.metadata.annotations };
+    const conditions = (pod.status ??= {}).conditions ?? [];
+    const scheduled = { type: 'PodScheduled', status: 'True', lastProbeTime: null, lastTransitionTime: nowSeconds() };
+    const i = conditions.findIndex((c: any) => c.type === 'PodScheduled');
+    if (i >= 0) conditions[i] = scheduled;
+    else conditions.push(scheduled);
+    pod.status.conditions = conditions;
+    return pod;
+  }, ctx);
+  sendObject(scope.res, 201, errors.successStatus());
+}
+
+/** POST pods/{name}/eviction: a delete that a PodDisruptionBudget may refuse. */
+async function evict(api: ApiServer, scope: RequestScope): Promise<void> {
+  if (scope.req.method !== 'POST') throw errors.methodNotSupported(podsRef, (scope.req.method ?? '').toLowerCase());
+  const eviction = await readJSONObject(scope, 'Eviction');
+  const name = scope.info.name!;
+  const ns = scope.info.namespace!;
+  const pods = api.store('', 'pods');
+  const pod = pods.get(ns, name).obj;
+  const ctx = writeContext(scope, 'eviction');
+  const opts = eviction.deleteOptions ?? {};
+  const terminal = pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed';
+  if (!terminal && !pod.metadata.deletionTimestamp) {
+    const pdbs = api.store('policy', 'poddisruptionbudgets');
+    const matching = pdbs.cache.list(pdbs.keyPrefix(ns)).filter((s) => selectorFromLabelSelector(s.obj.spec?.selector).matches(pod.metadata.labels));
+    if (matching.length > 1) throw new errors.ApiError(500, 'InternalError', 'This pod has more than one PodDisruptionBudget, which the eviction subresource does not support.');
+    if (matching.length === 1) {
+      const pdbName = matching[0].obj.metadata.name;
+      await pdbs.update(ns, pdbName, (cur) => {
+        const pdb = structuredClone(cur.obj);
+        const st = pdb.status ?? {};
+        const refuse = (why: string) =>
+          new errors.ApiError(429, 'TooManyRequests', "Cannot evict pod as it would violate the pod's disruption budget.", {
+            causes: [{ reason: 'DisruptionBudget', message: why }],
+            retryAfterSeconds: 10,
+          });
+        if ((st.observedGeneration ?? 0) < (pdb.metadata.generation ?? 0)) throw refuse(`The disruption budget ${pdbName} is still being processed by the server.`);
+        if ((st.disruptionsAllowed ?? 0) < 1) {
+          throw refuse(`The disruption budget ${pdbName} needs ${st.desiredHealthy ?? 0} healthy pods and has ${st.currentHealthy ?? 0} currently`);
+        }
+        st.disruptionsAllowed -= 1;
+        st.disruptedPods = { ...(st.disruptedPods ?? {}), [name]: nowSeconds() };
+        pdb.status = st;
+        return pdb;
+      }, { ...ctx, subresource: 'status' });
+    }
+  }
+  await pods.delete(ns, name, { gracePeriodSeconds: opts.gracePeriodSeconds, preconditions: opts.preconditions }, { ...ctx, subresource: undefined, dryRun: ctx.dryRun || (opts.dryRun?.length ?? 0) > 0 });
+  sendObject(scope.res, 201, errors.successStatus());
+}
+
+/** PUT namespaces/{name}/finalize: only spec.finalizers change. */
+async function finalize(api: ApiServer, scope: RequestScope): Promise<void> {
+  if (scope.req.method !== 'PUT') throw errors.methodNotSupported({ group: '', resource: 'namespaces' }, (scope.req.method ?? '').toLowerCase());
+  const body = await readJSONObject(scope, 'Namespace');
+  const name = scope.info.name!;
+  const store = api.store('', 'namespaces');
+  const ctx = writeContext(scope, 'finalize');
+  const stored = await store.rawUpdate(undefined, name, (cur) => {
+    const ns = structuredClone(cur.obj);
+    if (body.metadata?.resourceVersion && body.metadata.resourceVersion !== ns.metadata.resourceVersion) {
+      throw errors.conflict({ group: '', resource: 'namespaces' }, name, errors.OBJECT_MODIFIED);
+    }
+    ns.spec = { ...(ns.spec ?? {}), finalizers: body.spec?.finalizers ?? [] };
+    if (!ns.spec.finalizers.length) delete ns.spec.finalizers;
+    return ns;
+  }, ctx);
+  sendObject(scope.res, 200, stored.obj);
+}
+
+export function registerSubresources(api: ApiServer): void {
+  api.extraSubresources.set('/pods/binding', { info: { name: 'binding', kind: 'Binding', verbs: ['create'] }, handle: (s) => bind(api, s) });
+  api.extraSubresources.set('/pods/eviction', { info: { name: 'eviction', kind: 'Eviction', group: 'policy', version: 'v1', verbs: ['create'] }, handle: (s) => evict(api, s) });
+  api.extraSubresources.set('/namespaces/finalize', { info: { name: 'finalize', kind: 'Namespace', verbs: ['update'] }, handle: (s) => finalize(api, s) });
+}
