@@ -6,11 +6,13 @@ import { LRUCache } from 'lru-cache';
 import * as errors from '../machinery/errors.js';
 import type { StoredObject } from '../storage/cacher.js';
 import { makeStored } from '../storage/cacher.js';
-import { StorageError } from '../storage/interface.js';
+import { type Backend, StorageError } from '../storage/interface.js';
 import { Store } from './store.js';
 
 export interface PageRequest {
   store: Store;
+  /** For pages at a revision the cache no longer has. */
+  backend: Backend;
   keyPrefix: string;
   matches(obj: any): boolean;
   /** Identifies the selectors, so snapshots are not shared between different queries. */
@@ -51,7 +53,7 @@ const EXPIRED =
 export class Paginator {
   private snapshots = new LRUCache<string, StoredObject[]>({ max: 64, ttl: 5 * 60_000 });
 
-  page(r: PageRequest): Page {
+  async page(r: PageRequest): Promise<Page> {
     const cache = r.store.cache;
     if (r.continueToken) {
       const token = decodeToken(r.continueToken);
@@ -86,50 +88,37 @@ export class Paginator {
     return { items, meta };
   }
 
-  /** Read a page at an older revision from storage (synchronous enough: SQLite reads are local). */
-  private fromStorage(r: PageRequest, rv: number, after: string): never | Page {
-    throw new DeferredPage(r, rv, after);
-  }
-}
-
-/** Signals that a page must be read from storage asynchronously; see readPageFromStorage. */
-export class DeferredPage extends Error {
-  constructor(
-    readonly request: PageRequest,
-    readonly rv: number,
-    readonly after: string,
-  ) {
-    super('deferred page');
-  }
-}
-
-export async function readPageFromStorage(d: DeferredPage, backend: { list: Store['cache'] extends never ? never : any }): Promise<Page> {
-  const { request: r, rv, after } = d;
-  const items: StoredObject[] = [];
-  let cursor = after;
-  let more = true;
-  try {
-    while (more && (r.limit <= 0 || items.length < r.limit)) {
-      const res = await backend.list(r.keyPrefix, { revision: rv, after: cursor || undefined, limit: r.limit > 0 ? r.limit : undefined });
-      for (const kv of res.items) {
-        const obj = Store.decode(kv.value, kv.modRevision);
-        cursor = kv.key;
-        if (r.matches(obj)) items.push(makeStored(kv.key, obj, kv.modRevision, kv.createRevision));
-        if (r.limit > 0 && items.length >= r.limit) break;
+  /** Read a page at an older revision from storage. */
+  private async fromStorage(r: PageRequest, rv: number, after: string): Promise<Page> {
+    const items: StoredObject[] = [];
+    let cursor = after;
+    let more = true;
+    try {
+      while (more && (r.limit <= 0 || items.length < r.limit)) {
+        const res = await r.backend.list(r.keyPrefix, { revision: rv, after: cursor || undefined, limit: r.limit > 0 ? r.limit : undefined });
+        more = res.more;
+        for (const kv of res.items) {
+          if (r.limit > 0 && items.length >= r.limit) {
+            more = true;
+            break;
+          }
+          cursor = kv.key;
+          const obj = Store.decode(kv.value, kv.modRevision);
+          if (r.matches(obj)) items.push(makeStored(kv.key, obj, kv.modRevision, kv.createRevision));
+        }
+        if (!res.items.length) more = false;
       }
-      more = res.more || (r.limit > 0 && items.length >= r.limit && res.items[res.items.length - 1]?.key !== cursor);
-      if (!res.items.length) more = false;
+    } catch (err) {
+      if (err instanceof StorageError && err.code === 'Compacted') {
+        if (after) throw errors.gone(EXPIRED);
+        throw errors.tooOldResourceVersion(rv, err.compactedRevision ?? 0);
+      }
+      throw err;
     }
-  } catch (err) {
-    if (err instanceof StorageError && err.code === 'Compacted') {
-      if (after) throw errors.gone(EXPIRED);
-      throw errors.tooOldResourceVersion(rv, err.compactedRevision ?? 0);
-    }
-    throw err;
+    const meta: Page['meta'] = { resourceVersion: String(rv) };
+    if (more && items.length) meta.continue = encodeToken({ rv, start: cursor });
+    return { items, meta };
   }
-  const meta: Page['meta'] = { resourceVersion: String(rv) };
-  if (r.limit > 0 && items.length >= r.limit && more) meta.continue = encodeToken({ rv, start: items[items.length - 1].key });
-  return { items, meta };
 }
 
 function indexAfter(sorted: StoredObject[], key: string): number {

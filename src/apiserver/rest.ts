@@ -8,9 +8,9 @@ import { FieldSelector, parseFieldSelector } from '../machinery/fields.js';
 import { Selector, parseSelector, formatLabelSelector } from '../machinery/labels.js';
 import { getPath, isPlainObject, setPath } from '../machinery/objects.js';
 import type { StoredObject } from '../storage/cacher.js';
-import { StorageError } from '../storage/interface.js';
+import { type Backend, StorageError } from '../storage/interface.js';
 import { type Served, fromServed, servedAsStored, toServed } from './convert.js';
-import { decodeBody, duplicateJSONKeys, mediaTypeOf, type Negotiated, negotiate, readBody, sendObject, send, warningHeaders } from './http.js';
+import { decodeBody, duplicateJSONKeys, mediaTypeOf, type Negotiated, negotiate, queryBool, readBody, sendObject, send, warningHeaders } from './http.js';
 import type { ResourceRequest } from './requestinfo.js';
 import { apiVersionOf, verbsOf } from './resources.js';
 import type { DeleteOptions, Store, UserInfo, WriteContext } from './store.js';
@@ -33,6 +33,7 @@ export type PatchFn = (type: PatchType, current: any, patch: any, definition: st
 
 export interface RestDeps {
   storeFor(def: ResourceDef): Store;
+  backend: Backend;
   schema: FieldSchema;
   patch: PatchFn;
 }
@@ -78,8 +79,7 @@ export class RestHandler {
     if (sub) return this.subresource(scope);
     if (method === 'GET' && info.name) return allow('get'), this.get(scope);
     if (method === 'GET') {
-      const watch = query.get('watch');
-      if (watch === 'true' || watch === '1') return allow('watch'), this.watch(scope, httpSink(scope.res));
+      if (queryBool(query, 'watch')) return allow('watch'), this.watch(scope, httpSink(scope.res));
       return allow('list'), this.list(scope);
     }
     if (method === 'POST' && !info.name) return allow('create'), this.create(scope);
@@ -220,7 +220,7 @@ export class RestHandler {
     };
   }
 
-  private list(scope: RequestScope): void {
+  private async list(scope: RequestScope): Promise<void> {
     const { query, served } = scope;
     const store = this.store(scope);
     const sel = this.selectors(scope);
@@ -236,8 +236,9 @@ export class RestHandler {
     if (rv && !/^\d+$/.test(rv)) throw errors.badRequest(`resourceVersion: Invalid value: ${JSON.stringify(rv)}: must be a non-negative integer`);
     const cont = query.get('continue') ?? '';
     if (cont && rv) throw errors.badRequest('specifying resource version is not allowed when using continue');
-    const page = this.paginator.page({
+    const page = await this.paginator.page({
       store,
+      backend: this.deps.backend,
       keyPrefix: store.keyPrefix(served.def.namespaced ? scope.info.namespace : undefined),
       matches: sel.matches,
       selectorKey: `${sel.labels.toString()}|${query.get('fieldSelector') ?? ''}`,
@@ -271,7 +272,7 @@ export class RestHandler {
     const store = this.store(scope);
     const sel = this.selectors(scope);
     const rv = query.get('resourceVersion') ?? '';
-    const sendInitialEvents = query.get('sendInitialEvents') === 'true';
+    const sendInitialEvents = queryBool(query, 'sendInitialEvents') === true;
     if (rv && !/^\d+$/.test(rv)) throw errors.badRequest(`resourceVersion: Invalid value: ${JSON.stringify(rv)}: must be a non-negative integer`);
     const timeoutText = query.get('timeoutSeconds');
     const timeoutMs = timeoutText ? Math.max(0, Number(timeoutText)) * 1000 : DEFAULT_WATCH_TIMEOUT_MS();
@@ -309,7 +310,7 @@ export class RestHandler {
         bookmark,
         fromRev,
         sendInitialEvents,
-        bookmarks: query.get('allowWatchBookmarks') === 'true',
+        bookmarks: queryBool(query, 'allowWatchBookmarks') === true,
         timeoutMs,
       },
       sink,
@@ -381,7 +382,7 @@ export class RestHandler {
     if (type === 'apply' && !scope.query.get('fieldManager')) {
       throw errors.badRequest('PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch');
     }
-    return { type, body, force: forceText === 'true' };
+    return { type, body, force: queryBool(scope.query, 'force') === true };
   }
 
   private async patchObject(scope: RequestScope, subresource?: string): Promise<void> {

@@ -11,13 +11,13 @@ import * as errors from '../machinery/errors.js';
 import { recordUpdate } from '../machinery/managedfields.js';
 import { OpenAPIDocumentCache } from '../machinery/openapi/documents.js';
 import { definitionForGVK } from '../machinery/openapi/definitions.js';
+import { OPENAPI_V2_PROTOBUF_CONTENT_TYPE, acceptsOpenAPIV2Protobuf, encodeOpenAPIV2 } from '../machinery/openapi/protobuf.js';
 import type { Backend } from '../storage/interface.js';
 import { WatchCache } from '../storage/cacher.js';
 import { ServiceAllocators } from './allocators.js';
 import { AGGREGATED_CONTENT_TYPE, Discovery, definedSubresources, type SubresourceInfo } from './discovery.js';
 import { BuiltinFieldSchema } from './fieldschema.js';
-import { negotiate, send, sendError, sendObject } from './http.js';
-import { DeferredPage, readPageFromStorage } from './paginate.js';
+import { negotiate, queryBool, send, sendError, sendObject } from './http.js';
 import { applyPatch } from './patching.js';
 import { parseRequestPath, type ResourceRequest } from './requestinfo.js';
 import { ResourceRegistry, storagePrefixOf, verbsOf } from './resources.js';
@@ -61,6 +61,7 @@ export class ApiServer {
   private readonly rest: RestHandler;
   private readonly discovery: Discovery;
   private readonly openapi: OpenAPIDocumentCache;
+  private readonly openapiV2Protobuf = new WeakMap<object, Buffer>();
   private readonly metrics = new ApiMetrics();
   private server?: https.Server;
   private readonly wss = new WebSocketServer({ noServer: true });
@@ -71,7 +72,7 @@ export class ApiServer {
 
   constructor(readonly config: ApiServerConfig) {
     this.allocators = new ServiceAllocators(config.cluster.serviceCIDR, config.cluster.nodePortRange);
-    this.rest = new RestHandler({ storeFor: (d) => this.storeFor(d), schema: this.schema, patch: applyPatch });
+    this.rest = new RestHandler({ storeFor: (d) => this.storeFor(d), backend: config.backend, schema: this.schema, patch: applyPatch });
     this.discovery = new Discovery(this.registry, (d) => this.subresourcesOf(d), () => config.advertiseAddress ?? `${config.bindAddress}:${config.port}`);
     this.openapi = new OpenAPIDocumentCache([], undefined, { title: 'Kubernetes', version: config.version ?? KUBERNETES_VERSION.gitVersion });
     this.registry.onChange(() => this.openapi.update(this.openAPIResources()));
@@ -251,7 +252,7 @@ export class ApiServer {
       const served = this.registry.lookup(info.group, info.version, info.resource);
       if (!served) throw new errors.ApiError(404, 'NotFound', 'the server could not find the requested resource', {});
       if (info.legacyWatch) url.searchParams.set('watch', 'true');
-      watching = req.method === 'GET' && !info.name && ['true', '1'].includes(url.searchParams.get('watch') ?? '');
+      watching = req.method === 'GET' && !info.name && queryBool(url.searchParams, 'watch') === true;
       const scope: RequestScope = { req, res, info, served, query: url.searchParams, user, warnings: [] };
       if (watching) {
         this.trackWatch(res);
@@ -261,25 +262,12 @@ export class ApiServer {
       if (extra) return await extra.handle(scope);
       await this.rest.handle(scope);
     } catch (err) {
-      if (err instanceof DeferredPage) return this.deferredPage(err, req, res, info as ResourceRequest);
       const e = errors.toApiError(err);
       if (e.code >= 500) this.log.error({ err, url: req.url, method: req.method }, 'request failed');
       sendError(res, e);
     } finally {
       if (!watching) this.inflight--;
       this.metrics.observe(req, res, info, started, watching);
-    }
-  }
-
-  private async deferredPage(d: DeferredPage, req: IncomingMessage, res: ServerResponse, info: ResourceRequest): Promise<void> {
-    try {
-      const page = await readPageFromStorage(d, this.config.backend);
-      const served = this.registry.lookup(info.group, info.version, info.resource)!;
-      const def = served.def;
-      const apiVersion = def.group ? `${def.group}/${served.version.name}` : served.version.name;
-      sendObject(res, 200, { kind: def.listKind ?? `${def.kind}List`, apiVersion, metadata: page.meta, items: page.items.map((s) => s.obj) });
-    } catch (err) {
-      sendError(res, err);
     }
   }
 
@@ -331,6 +319,14 @@ export class ApiServer {
     }
     if (p === '/openapi/v2') {
       const doc = this.openapi.v2();
+      if (acceptsOpenAPIV2Protobuf(req.headers.accept)) {
+        // kubectl <= 1.28 reads only the protobuf form (gnostic openapi_v2.Document).
+        let pb = this.openapiV2Protobuf.get(doc);
+        if (!pb) this.openapiV2Protobuf.set(doc, (pb = encodeOpenAPIV2(JSON.parse(doc.json))));
+        const etag = doc.etag.replace(/"$/, '-pb"');
+        if (req.headers['if-none-match'] === etag) return send(res, 304, '');
+        return send(res, 200, pb, OPENAPI_V2_PROTOBUF_CONTENT_TYPE, { ETag: etag });
+      }
       if (req.headers['if-none-match'] === doc.etag) return send(res, 304, '');
       return send(res, 200, doc.json, 'application/json', { ETag: doc.etag });
     }
@@ -366,7 +362,7 @@ export class ApiServer {
       const served = this.registry.lookup(info.group, info.version, info.resource);
       if (!served) throw new errors.ApiError(404, 'NotFound', 'the server could not find the requested resource');
       if (info.legacyWatch) url.searchParams.set('watch', 'true');
-      const isWatch = !info.name && ['true', '1'].includes(url.searchParams.get('watch') ?? '');
+      const isWatch = !info.name && queryBool(url.searchParams, 'watch') === true;
       if (!isWatch) throw errors.badRequest('only watch requests can be upgraded to a WebSocket here');
       this.wss.handleUpgrade(req, socket, head, (ws) => {
         const scope: RequestScope = { req, res: undefined as never, info, served, query: url.searchParams, user, warnings: [] };

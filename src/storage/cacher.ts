@@ -48,6 +48,7 @@ export function makeStored(key: string, obj: any, rev: number, createRev: number
 
 export class WatchCache {
   readonly items = new Map<string, StoredObject>();
+  private sorted: string[] | null = null;
   private history: CacheEvent[] = [];
   private historyStart = 0;
   /** Watches may resume from any revision >= this one. */
@@ -107,14 +108,17 @@ export class WatchCache {
         const prevKnown = replay ? undefined : this.items.get(e.key);
         const prev = prevKnown ?? (e.prevValue !== undefined && e.revision !== e.createRevision ? this.decodePrev(e) : undefined);
         ev = { type: e.revision === e.createRevision ? 'ADDED' : 'MODIFIED', rev: e.revision, cur, prev, at: now };
-        if (!replay) this.items.set(e.key, cur);
+        if (!replay) {
+          if (!this.items.has(e.key)) this.sorted = null;
+          this.items.set(e.key, cur);
+        }
       } else {
         const last = (!replay && this.items.get(e.key)) || undefined;
         const lastObj = last ? last.obj : this.decode(e.key, e.value, e.revision);
         const gone = structuredClone(lastObj);
         gone.metadata.resourceVersion = String(e.revision);
         ev = { type: 'DELETED', rev: e.revision, cur: makeStored(e.key, gone, e.revision, e.createRevision), prev: last, at: now };
-        if (!replay) this.items.delete(e.key);
+        if (!replay && this.items.delete(e.key)) this.sorted = null;
       }
       this.history.push(ev);
       if (!replay) for (const w of this.watchers) w.onEvent(ev);
@@ -178,12 +182,27 @@ export class WatchCache {
     return this.watchers.size;
   }
 
+  /** Keys in order, rebuilt lazily after keys come or go (updates keep the order). */
+  private sortedKeys(): string[] {
+    if (!this.sorted) this.sorted = [...this.items.keys()].sort();
+    return this.sorted;
+  }
+
   /** Live objects whose key starts with `keyPrefix`, sorted by key (for namespace-scoped lists). */
   list(keyPrefix: string = this.prefix): StoredObject[] {
+    const keys = this.sortedKeys();
+    let lo = 0;
+    if (keyPrefix !== this.prefix) {
+      // Binary search to the first key >= keyPrefix, then walk while the prefix matches.
+      let hi = keys.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (keys[mid] < keyPrefix) lo = mid + 1;
+        else hi = mid;
+      }
+    }
     const out: StoredObject[] = [];
-    if (keyPrefix === this.prefix) for (const v of this.items.values()) out.push(v);
-    else for (const [k, v] of this.items) if (k.startsWith(keyPrefix)) out.push(v);
-    out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    for (let i = lo; i < keys.length && keys[i].startsWith(keyPrefix); i++) out.push(this.items.get(keys[i])!);
     return out;
   }
 
