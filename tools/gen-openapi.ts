@@ -268,10 +268,39 @@ function sortKeys<T>(obj: Record<string, T>): Record<string, T> {
   return out;
 }
 
+const JSON_SCHEMA_PROPS = 'io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.JSONSchemaProps';
+
+/**
+ * kubernetes-types leaves out JSONSchemaProps' `x-kubernetes-*` fields (their names aren't
+ * identifiers), but CRDs use them: without them here they would be pruned as unknown fields.
+ */
+function addSchemaExtensions(definitions: Record<string, Schema>): void {
+  const props = definitions[JSON_SCHEMA_PROPS]?.properties as Record<string, Schema> | undefined;
+  if (!props) return;
+  const bool = (description: string): Schema => ({ type: 'boolean', description });
+  props['x-kubernetes-embedded-resource'] = bool('The value is a whole Kubernetes object (apiVersion, kind, metadata).');
+  props['x-kubernetes-int-or-string'] = bool('The value may be an integer or a string.');
+  props['x-kubernetes-preserve-unknown-fields'] = bool('Fields not in the schema are kept instead of pruned.');
+  props['x-kubernetes-list-map-keys'] = { type: 'array', items: { type: 'string', default: '' }, description: 'Keys identifying the items of a list of type map.', 'x-kubernetes-list-type': 'atomic' };
+  props['x-kubernetes-list-type'] = { type: 'string', description: 'How a list merges: atomic, set or map.' };
+  props['x-kubernetes-map-type'] = { type: 'string', description: 'How a map merges: granular or atomic.' };
+  const rule = 'io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.ValidationRule';
+  props['x-kubernetes-validations'] = {
+    type: 'array',
+    items: definitions[rule] ? { $ref: `#/definitions/${rule}` } : { type: 'object' },
+    description: 'CEL validation rules for this value.',
+    'x-kubernetes-list-type': 'map',
+    'x-kubernetes-list-map-keys': ['rule'],
+    'x-kubernetes-patch-merge-key': 'rule',
+    'x-kubernetes-patch-strategy': 'merge',
+  };
+}
+
 function main(): void {
   const require = createRequire(import.meta.url);
   const root = dirname(require.resolve('kubernetes-types/package.json'));
   const { definitions, warnings } = new Generator(root).run();
+  addSchemaExtensions(definitions as Record<string, Schema>);
   for (const w of warnings) process.stderr.write(`gen-openapi: warning: ${w}\n`);
   // dist/tools/gen-openapi.js -> dist/openapi/definitions.json
   const outFile = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'openapi', 'definitions.json');
