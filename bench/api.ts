@@ -22,6 +22,7 @@
 //   BENCH_OUT              where the JSON results go (bench/results/api-<scale>.json)
 //   BENCH_SERVER_NODE_ARGS extra node flags for the server, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
 //   BENCH_ONLY             comma-separated phases to run: crud,seq,list,watch,rss (all)
+//   BENCH_VERBS            verbs of the crud phase: create,get,update,list (all; get/update need create)
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -63,6 +64,7 @@ const cfg = {
   out: process.env.BENCH_OUT ?? join(repo, 'bench', 'results', `api-${scale}.json`),
   serverNodeArgs: (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(/\s+/).filter(Boolean),
   only: new Set((process.env.BENCH_ONLY ?? 'crud,seq,list,watch,rss').split(',').map((s) => s.trim())),
+  verbs: new Set((process.env.BENCH_VERBS ?? 'create,get,update,list').split(',').map((s) => s.trim())),
 };
 
 // ---- small helpers ------------------------------------------------------------------------------
@@ -83,6 +85,13 @@ interface Stats {
   p99: number;
   max: number;
   errors: number;
+  /** CPU time the process under test spent per operation (µs), and its average cores in use. */
+  serverCpuUsPerOp?: number;
+  serverCores?: number;
+  /** Cores the benchmark client itself used meanwhile (it shares the machine). */
+  clientCores?: number;
+  /** Cores used by everything else on the machine meanwhile. */
+  otherCores?: number;
 }
 
 function stats(lat: number[], seconds: number, errors = 0): Stats {
@@ -91,13 +100,45 @@ function stats(lat: number[], seconds: number, errors = 0): Stats {
   return { ops: lat.length, seconds, opsPerSec: lat.length / seconds, p50: pct(a, 0.5), p99: pct(a, 0.99), max: a[a.length - 1] ?? NaN, errors };
 }
 
+/** CPU seconds (user + system, all threads) a process has used so far. */
+function cpuSecondsOf(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / CLK_TCK;
+  } catch {
+    return NaN;
+  }
+}
+const CLK_TCK = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** Busy and total CPU seconds of the whole machine so far (from /proc/stat). */
+function machineCpu(): { busy: number; total: number } {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  const total = f.reduce((a, b) => a + b, 0);
+  const idle = f[3] + (f[4] ?? 0);
+  return { busy: (total - idle) / CLK_TCK, total: total / CLK_TCK };
+}
+
+/** Processes whose CPU time each load phase reports (the server under test, etcd). */
+const watched: { server?: number } = {};
+
 /** Run `n` operations with `concurrency` in flight; latencies in ms. */
-async function load(n: number, concurrency: number, op: (i: number) => Promise<void>): Promise<Stats> {
+async function load(n: number, concurrency: number, op: (i: number) => Promise<void>, serverPid = watched.server): Promise<Stats> {
   const lat: number[] = new Array(n);
   let next = 0;
   let errors = 0;
   let firstError: unknown;
   const t0 = performance.now();
+  const cpu0 = serverPid ? cpuSecondsOf(serverPid) : NaN;
+  const m0 = machineCpu();
+  const self0 = process.cpuUsage();
   const worker = async () => {
     for (let i = next++; i < n; i = next++) {
       const s = performance.now();
@@ -112,8 +153,14 @@ async function load(n: number, concurrency: number, op: (i: number) => Promise<v
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, n) }, worker));
   const seconds = (performance.now() - t0) / 1000;
+  const serverCpu = serverPid ? cpuSecondsOf(serverPid) - cpu0 : NaN;
+  const self = process.cpuUsage(self0);
+  const clientCpu = (self.user + self.system) / 1e6;
+  const m1 = machineCpu();
+  // Cores busy with anything else on the machine meanwhile (other workloads skew the results).
+  const otherCores = (m1.busy - m0.busy - serverCpu - clientCpu) / seconds;
   if (errors) log(`  ${errors} errors, first: ${firstError instanceof Error ? firstError.message : String(firstError)}`);
-  return stats(lat, seconds, errors);
+  return { ...stats(lat, seconds, errors), serverCpuUsPerOp: (serverCpu * 1e6) / n, serverCores: serverCpu / seconds, clientCores: clientCpu / seconds, otherCores };
 }
 
 function freePort(): Promise<number> {
@@ -263,7 +310,7 @@ async function startEtcd(): Promise<Etcd> {
   });
   let exited = false;
   child.once('exit', () => (exited = true));
-  const client = new Etcd3({ hosts: endpoint, dialTimeout: 2000 });
+  const client = new Etcd3({ hosts: endpoint, dialTimeout: 2000, grpcOptions: { 'grpc.max_receive_message_length': 512 * 1024 * 1024 } });
   const deadline = Date.now() + 30_000;
   for (;;) {
     if (exited) throw new Error(`etcd exited before it was ready:\n${stderr}`);
@@ -311,33 +358,39 @@ async function crudPhase(k: K8ts, e: Etcd | undefined, r: Results) {
   log(`k8ts: ${n} creates, ${c} in flight`);
   r.k8ts.create = await load(n, c, (i) => k8tsRequest(k.pool, 'POST', cmPath(ns), configMap(ns, `cm-${i}`, i)).then(() => {}));
   storedPerNs.set(ns, n);
-  log(`k8ts: ${n} gets`);
-  r.k8ts.get = await load(n, c, (i) => k8tsRequest(k.pool, 'GET', cmPath(ns, `cm-${(i * 7919) % n}`)).then(() => {}));
-  log(`k8ts: ${n} updates`);
-  r.k8ts.update = await load(n, c, (i) => k8tsRequest(k.pool, 'PUT', cmPath(ns, `cm-${i}`), configMap(ns, `cm-${i}`, i + n)).then(() => {}));
+  if (cfg.verbs.has('get')) {
+    log(`k8ts: ${n} gets`);
+    r.k8ts.get = await load(n, c, (i) => k8tsRequest(k.pool, 'GET', cmPath(ns, `cm-${(i * 7919) % n}`)).then(() => {}));
+  }
+  if (cfg.verbs.has('update')) {
+    log(`k8ts: ${n} updates`);
+    r.k8ts.update = await load(n, c, (i) => k8tsRequest(k.pool, 'PUT', cmPath(ns, `cm-${i}`), configMap(ns, `cm-${i}`, i + n)).then(() => {}));
+  }
   const lns = 'bench-list100';
   await createNamespace(k.pool, lns);
   await load(cfg.listSize, c, (i) => k8tsRequest(k.pool, 'POST', cmPath(lns), configMap(lns, `cm-${i}`, i)).then(() => {}));
   storedPerNs.set(lns, cfg.listSize);
-  log(`k8ts: ${cfg.listOps} lists of ${cfg.listSize} objects`);
-  r.k8ts.list = await load(cfg.listOps, c, () => k8tsRequest(k.pool, 'GET', cmPath(lns)).then(() => {}));
+  if (cfg.verbs.has('list')) {
+    log(`k8ts: ${cfg.listOps} lists of ${cfg.listSize} objects`);
+    r.k8ts.list = await load(cfg.listOps, c, () => k8tsRequest(k.pool, 'GET', cmPath(lns)).then(() => {}));
+  }
 
   if (!e) return;
   const value = (i: number) => JSON.stringify(configMap(ns, `cm-${i}`, i));
   r.etcd.valueBytes = Buffer.byteLength(value(0));
-  await load(Math.min(2000, n), c, (i) => e.client.put(`/warm/${i}`).value(value(i)).then(() => {}));
+  await load(Math.min(2000, n), c, (i) => e.client.put(`/warm/${i}`).value(value(i)).then(() => {}), e.pid);
   await e.client.delete().prefix('/warm/');
   log(`etcd: ${n} puts, ${c} in flight`);
-  r.etcd.put = await load(n, c, (i) => e.client.put(`/registry/configmaps/${ns}/cm-${i}`).value(value(i)).then(() => {}));
+  r.etcd.put = await load(n, c, (i) => e.client.put(`/registry/configmaps/${ns}/cm-${i}`).value(value(i)).then(() => {}), e.pid);
   etcdStored += n;
   log(`etcd: ${n} gets`);
-  r.etcd.get = await load(n, c, (i) => e.client.get(`/registry/configmaps/${ns}/cm-${(i * 7919) % n}`).buffer().then(() => {}));
+  r.etcd.get = await load(n, c, (i) => e.client.get(`/registry/configmaps/${ns}/cm-${(i * 7919) % n}`).buffer().then(() => {}), e.pid);
   log(`etcd: ${n} puts over existing keys (update reference)`);
-  r.etcd.update = await load(n, c, (i) => e.client.put(`/registry/configmaps/${ns}/cm-${i}`).value(value(i + n)).then(() => {}));
-  await load(cfg.listSize, c, (i) => e.client.put(`/registry/configmaps/${lns}/cm-${i}`).value(value(i)).then(() => {}));
+  r.etcd.update = await load(n, c, (i) => e.client.put(`/registry/configmaps/${ns}/cm-${i}`).value(value(i + n)).then(() => {}), e.pid);
+  await load(cfg.listSize, c, (i) => e.client.put(`/registry/configmaps/${lns}/cm-${i}`).value(value(i)).then(() => {}), e.pid);
   etcdStored += cfg.listSize;
   log(`etcd: ${cfg.listOps} prefix ranges of ${cfg.listSize} keys`);
-  r.etcd.list = await load(cfg.listOps, c, () => e.client.getAll().prefix(`/registry/configmaps/${lns}/`).exec().then(() => {}));
+  r.etcd.list = await load(cfg.listOps, c, () => e.client.getAll().prefix(`/registry/configmaps/${lns}/`).exec().then(() => {}), e.pid);
 }
 
 async function seqPhase(k: K8ts, e: Etcd | undefined, r: Results) {
@@ -348,7 +401,7 @@ async function seqPhase(k: K8ts, e: Etcd | undefined, r: Results) {
   storedPerNs.set(ns, cfg.seqWrites);
   if (!e) return;
   log(`etcd: ${cfg.seqWrites} puts, one at a time`);
-  r.etcd.seqPut = await load(cfg.seqWrites, 1, (i) => e.client.put(`/registry/configmaps/${ns}/cm-${i}`).value(JSON.stringify(configMap(ns, `cm-${i}`, i))).then(() => {}));
+  r.etcd.seqPut = await load(cfg.seqWrites, 1, (i) => e.client.put(`/registry/configmaps/${ns}/cm-${i}`).value(JSON.stringify(configMap(ns, `cm-${i}`, i))).then(() => {}), e.pid);
   etcdStored += cfg.seqWrites;
 }
 
@@ -402,7 +455,7 @@ async function listPhase(k: K8ts, e: Etcd | undefined, r: Results) {
 
   if (!e) return;
   const prefix = `/registry/configmaps/${ns}/`;
-  await load(n, cfg.concurrency, (i) => e.client.put(`${prefix}cm-${String(i).padStart(6, '0')}`).value(JSON.stringify(configMap(ns, `cm-${i}`, i))).then(() => {}));
+  await load(n, cfg.concurrency, (i) => e.client.put(`${prefix}cm-${String(i).padStart(6, '0')}`).value(JSON.stringify(configMap(ns, `cm-${i}`, i))).then(() => {}), e.pid);
   etcdStored += n;
   const efull: number[] = [];
   for (let i = 0; i < reps; i++) efull.push((await timeIt(() => e.client.getAll().prefix(prefix).exec()))[0]);
@@ -442,6 +495,10 @@ interface WatchResult {
   writeP50: number;
   writeP99: number;
   setupMs: number;
+  serverCpuUsPerEvent?: number;
+  serverCores?: number;
+  clientCores?: number;
+  otherCores?: number;
 }
 
 function summarizeWatch(W: number, N: number, recv: Float64Array, sendT: Float64Array, ackT: Float64Array, established: number, setupMs: number, writeLat: number[]): WatchResult {
@@ -512,6 +569,29 @@ async function pacedWrites(N: number, rate: number, write: (i: number) => Promis
   return { sendT, ackT, lat };
 }
 
+/** CPU used by the server, this client and everything else from now until stop(). */
+function startAccounting(pid: number) {
+  const t0 = performance.now();
+  const s0 = cpuSecondsOf(pid);
+  const c0 = process.cpuUsage();
+  const m0 = machineCpu();
+  return {
+    stop(events: number) {
+      const seconds = (performance.now() - t0) / 1000;
+      const server = cpuSecondsOf(pid) - s0;
+      const c = process.cpuUsage(c0);
+      const client = (c.user + c.system) / 1e6;
+      const m1 = machineCpu();
+      return {
+        serverCpuUsPerEvent: (server * 1e6) / Math.max(1, events),
+        serverCores: server / seconds,
+        clientCores: client / seconds,
+        otherCores: (m1.busy - m0.busy - server - client) / seconds,
+      };
+    },
+  };
+}
+
 async function waitDelivered(recv: Float64Array, total: () => number, expected: number, timeoutMs: number) {
   const deadline = performance.now() + timeoutMs;
   while (total() < expected && performance.now() < deadline) await sleep(50);
@@ -572,10 +652,11 @@ async function watchPhase(k: K8ts, e: Etcd | undefined, r: Results) {
   const setupMs = performance.now() - tSetup;
   log(`k8ts: ${established}/${W} watches open in ${setupMs.toFixed(0)} ms; ${N} creates at ${cfg.watchRate}/s`);
   const writer = new Pool(k.url, { connections: 4, connect: { ...k.tls, servername: 'localhost' } });
+  const acct = startAccounting(k.pid);
   const { sendT, ackT, lat } = await pacedWrites(N, cfg.watchRate, (i) => k8tsRequest(writer, 'POST', cmPath(ns), configMap(ns, `w-${i}`, i)).then(() => {}));
   storedPerNs.set(ns, N);
   await waitDelivered(recv, () => delivered, established * N, 30_000);
-  r.k8ts.watch = summarizeWatch(W, N, recv, sendT, ackT, established, setupMs, lat);
+  r.k8ts.watch = { ...summarizeWatch(W, N, recv, sendT, ackT, established, setupMs, lat), ...acct.stop(delivered) };
   for (const req of requests) req.destroy();
   agent.destroy();
   await writer.close();
@@ -601,12 +682,24 @@ async function watchPhase(k: K8ts, e: Etcd | undefined, r: Results) {
     watchers.push(watcher);
   }
   const esetup = performance.now() - te;
+  const eacct = startAccounting(e.pid);
   const ew = await pacedWrites(N, cfg.watchRate, (i) => e.client.put(`${prefix}w-${i}`).value(JSON.stringify(configMap(ns, `w-${i}`, i))).then(() => {}));
   etcdStored += N;
   await waitDelivered(erecv, () => edelivered, W * N, 30_000);
-  r.etcd.watch = summarizeWatch(W, N, erecv, ew.sendT, ew.ackT, W, esetup, ew.lat);
+  r.etcd.watch = { ...summarizeWatch(W, N, erecv, ew.sendT, ew.ackT, W, esetup, ew.lat), ...eacct.stop(edelivered) };
   await Promise.all(watchers.map((w) => w.cancel().catch(() => {})));
   log(`etcd: delivered ${edelivered}/${W * N}; ack->receipt p99 ${r.etcd.watch.ackP99.toFixed(1)} ms`);
+}
+
+/** The server's own view of its memory, from its Prometheus /metrics (prom-client defaults). */
+async function heapOf(pool: Pool): Promise<Record<string, number>> {
+  try {
+    const text = await k8tsRequest(pool, 'GET', '/metrics');
+    const get = (name: string) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? NaN) / 2 ** 20;
+    return { heapUsedMiB: get('nodejs_heap_size_used_bytes'), heapTotalMiB: get('nodejs_heap_size_total_bytes'), externalMiB: get('nodejs_external_memory_bytes') };
+  } catch {
+    return {};
+  }
 }
 
 async function rssPhase(k: K8ts, e: Etcd | undefined, r: Results) {
@@ -618,11 +711,11 @@ async function rssPhase(k: K8ts, e: Etcd | undefined, r: Results) {
   r.k8ts.fill = await load(more, cfg.concurrency, (i) => k8tsRequest(k.pool, 'POST', cmPath(ns), configMap(ns, `cm-${i}`, i)).then(() => {}));
   storedPerNs.set(ns, more);
   await sleep(2000);
-  r.k8ts.rss = { objects: k8tsStored(), ...rssOf(k.pid) };
+  r.k8ts.rss = { objects: k8tsStored(), ...rssOf(k.pid), ...(await heapOf(k.pool)) };
   log(`k8ts: RSS ${r.k8ts.rss.rssMiB.toFixed(0)} MiB with ${r.k8ts.rss.objects} objects`);
   if (!e) return;
   const emore = Math.max(0, cfg.rssObjects - etcdStored);
-  r.etcd.fill = await load(emore, cfg.concurrency, (i) => e.client.put(`/registry/configmaps/${ns}/cm-${i}`).value(JSON.stringify(configMap(ns, `cm-${i}`, i))).then(() => {}));
+  r.etcd.fill = await load(emore, cfg.concurrency, (i) => e.client.put(`/registry/configmaps/${ns}/cm-${i}`).value(JSON.stringify(configMap(ns, `cm-${i}`, i))).then(() => {}), e.pid);
   etcdStored += emore;
   await sleep(2000);
   r.etcd.rss = { objects: etcdStored, ...rssOf(e.pid) };
@@ -644,6 +737,7 @@ function table(r: Results): string {
     if (!ks) return;
     rows.push([`${label} ops/s`, f0(ks.opsPerSec), f0(es?.opsPerSec), ratio(ks.opsPerSec, es?.opsPerSec), target]);
     rows.push([`${label} p50 / p99 ms`, `${f1(ks.p50)} / ${f1(ks.p99)}`, es ? `${f1(es.p50)} / ${f1(es.p99)}` : '-', '', '']);
+    rows.push([`${label} server CPU µs/op`, f0(ks.serverCpuUsPerOp), f0(es?.serverCpuUsPerOp), ratio(ks.serverCpuUsPerOp, es?.serverCpuUsPerOp), '']);
   };
   verb(`create (${cfg.concurrency} in flight; etcd: put)`, k.create, e.put, '≥ 1.0× etcd puts');
   verb('get (etcd: get)', k.get, e.get);
@@ -662,9 +756,13 @@ function table(r: Results): string {
     rows.push([`watchers: events delivered / expected`, `${w.delivered} / ${w.expected}`, ew ? `${ew.delivered} / ${ew.expected}` : '-', '', 'all']);
     rows.push([`watch delivery, ack → receipt p50 / p99 ms`, `${f1(w.ackP50)} / ${f1(w.ackP99)}`, ew ? `${f1(ew.ackP50)} / ${f1(ew.ackP99)}` : '-', ratio(w.ackP99, ew?.ackP99), 'p99 < 100 ms']);
     rows.push([`watch delivery, send → receipt p50 / p99 ms`, `${f1(w.sendP50)} / ${f1(w.sendP99)}`, ew ? `${f1(ew.sendP50)} / ${f1(ew.sendP99)}` : '-', ratio(w.sendP99, ew?.sendP99), '']);
+    rows.push([`writes during the watch: p50 / p99 ms`, `${f1(w.writeP50)} / ${f1(w.writeP99)}`, ew ? `${f1(ew.writeP50)} / ${f1(ew.writeP99)}` : '-', '', '']);
+    rows.push([`watch: server CPU µs per delivered event`, f1(w.serverCpuUsPerEvent), f1(ew?.serverCpuUsPerEvent), ratio(w.serverCpuUsPerEvent, ew?.serverCpuUsPerEvent), '']);
+    rows.push([`watch: cores used by server / bench client`, `${f2(w.serverCores)} / ${f2(w.clientCores)}`, ew ? `${f2(ew.serverCores)} / ${f2(ew.clientCores)}` : '-', '', '']);
   }
   if (k.rss) {
     rows.push([`RSS with ${k.rss.objects} objects (MiB)`, f0(k.rss.rssMiB), e.rss ? `${f0(e.rss.rssMiB)} (${e.rss.objects} keys)` : '-', ratio(k.rss.rssMiB, e.rss?.rssMiB), '']);
+    if (k.rss.heapUsedMiB !== undefined) rows.push(['  of which JS heap used / external (MiB)', `${f0(k.rss.heapUsedMiB)} / ${f0(k.rss.externalMiB)}`, '', '', '']);
   }
   if (k.fill) rows.push([`bulk create during fill ops/s`, f0(k.fill.opsPerSec), f0(e.fill?.opsPerSec), ratio(k.fill.opsPerSec, e.fill?.opsPerSec), '']);
   const widths = rows[0].map((_, c) => Math.max(...rows.map((row) => row[c].length)));
@@ -675,7 +773,7 @@ function table(r: Results): string {
 // ---- main ---------------------------------------------------------------------------------------
 
 async function main() {
-  const machine = {
+  const machine: Record<string, any> = {
     cpu: os.cpus()[0]?.model,
     cpus: os.cpus().length,
     memGiB: +(os.totalmem() / 2 ** 30).toFixed(1),
@@ -684,7 +782,7 @@ async function main() {
     date: new Date().toISOString(),
   };
   const r: Results = { config: cfg, machine, k8ts: {}, etcd: {} };
-  log(`scale ${cfg.scale}: ${JSON.stringify({ ...cfg, only: [...cfg.only] })}`);
+  log(`scale ${cfg.scale}: ${JSON.stringify({ ...cfg, only: [...cfg.only], verbs: [...cfg.verbs] })}`);
   let k: K8ts | undefined;
   let e: Etcd | undefined;
   const cleanup = async () => {
@@ -696,10 +794,11 @@ async function main() {
   };
   try {
     k = await startK8ts();
+    watched.server = k.pid;
     log(`k8ts server pid ${k.pid} at ${k.url} (data ${k.dataDir})`);
     if (cfg.etcd) {
       e = await startEtcd();
-      (machine as any).etcd = e.version;
+      machine.etcd = e.version;
       log(`etcd ${e.version} pid ${e.pid} at ${e.endpoint} (data ${e.dataDir})`);
     }
     if (cfg.only.has('crud')) await crudPhase(k, e, r);
@@ -710,10 +809,14 @@ async function main() {
   } finally {
     await cleanup();
   }
-  const out = table(r);
+  const phases = [...Object.values(r.k8ts), ...Object.values(r.etcd)].filter((x): x is Stats => typeof x?.otherCores === 'number');
+  const other = phases.map((p) => p.otherCores!).filter((x) => Number.isFinite(x));
+  machine.otherCoresAvg = other.length ? +(other.reduce((a, b) => a + b, 0) / other.length).toFixed(2) : undefined;
+  machine.otherCoresMax = other.length ? +Math.max(...other).toFixed(2) : undefined;
+  const out = table(r) + (other.length ? `\n\nother processes on the machine used ${machine.otherCoresAvg} cores on average (max ${machine.otherCoresMax}) during the load phases` : '');
   process.stdout.write(`\nk8ts API benchmark (scale ${cfg.scale}; ${machine.cpus}× ${machine.cpu}, node ${machine.node}${e ? `, etcd ${e.version}` : ''})\n\n${out}\n\n`);
   mkdirSync(dirname(cfg.out), { recursive: true });
-  writeFileSync(cfg.out, JSON.stringify({ ...r, config: { ...cfg, only: [...cfg.only] }, table: out }, null, 2) + '\n');
+  writeFileSync(cfg.out, JSON.stringify({ ...r, config: { ...cfg, only: [...cfg.only], verbs: [...cfg.verbs] }, table: out }, null, 2) + '\n');
   process.stdout.write(`results written to ${cfg.out}\n`);
 }
 

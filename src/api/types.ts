@@ -133,6 +133,11 @@ export interface ResourceDef {
    * (namespaces wait for spec.finalizers)?
    */
   deletionHeld?(obj: any): boolean;
+  /**
+   * Admission on delete: throw an ApiError to refuse the deletion (namespaces: the system ones
+   * may not be deleted, as upstream's NamespaceLifecycle plugin).
+   */
+  admitDelete?(obj: any, ctx: StrategyContext): void;
   /** Adjust an object being marked for deletion (namespaces: status.phase Terminating). */
   onMarkedForDeletion?(obj: any): void;
   /** Pods: delete gracefully (deletionGracePeriodSeconds) instead of at once. */

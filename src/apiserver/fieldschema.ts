@@ -48,15 +48,16 @@ function typeFits(v: unknown, s: Schema): boolean {
 /** A value whose JSON type contradicts the schema: decoding fails upstream with a 400. */
 export class TypeMismatch extends Error {}
 
-export function pruneUnknown(value: unknown, schema: Schema | undefined, at: string, found: string[], extra?: Definitions): void {
+export function pruneUnknown(value: unknown, schema: Schema | undefined, at: string, found: string[], extra?: Definitions, checkTypes = true): void {
   const s = resolveRef(schema, extra);
-  if (s && !typeFits(value, s)) {
+  // Custom resources decode into unstructured objects: their schema validation reports types.
+  if (s && checkTypes && !typeFits(value, s)) {
     throw new TypeMismatch(`json: cannot unmarshal ${jsonType(value)} into Go struct field ${at || '.'} of type ${s.type === 'integer' ? (s.format === 'int64' ? 'int64' : 'int32') : s.type === 'object' ? 'object' : s.type}`);
   }
   if (!s || value === null || typeof value !== 'object' || isOpaque(s)) return;
   if (Array.isArray(value)) {
     const items = s.items;
-    if (items) value.forEach((v, i) => pruneUnknown(v, items, `${at}[${i}]`, found, extra));
+    if (items) value.forEach((v, i) => pruneUnknown(v, items, `${at}[${i}]`, found, extra, checkTypes));
     return;
   }
   const obj = value as Record<string, unknown>;
@@ -70,11 +71,11 @@ export function pruneUnknown(value: unknown, schema: Schema | undefined, at: str
         found.push(here);
         delete obj[key];
       } else {
-        pruneUnknown(obj[key], prop, here, found, extra);
+        pruneUnknown(obj[key], prop, here, found, extra, checkTypes);
       }
     }
   } else if (s.additionalProperties && typeof s.additionalProperties === 'object') {
-    for (const key of Object.keys(obj)) pruneUnknown(obj[key], s.additionalProperties, at ? `${at}.${key}` : key, found, extra);
+    for (const key of Object.keys(obj)) pruneUnknown(obj[key], s.additionalProperties, at ? `${at}.${key}` : key, found, extra, checkTypes);
   }
 }
 
@@ -94,11 +95,19 @@ export class BuiltinFieldSchema implements FieldSchema {
     return definitionForGVK(group, version, kind);
   }
 
+  /** The schema of a kind for server-side apply: a custom kind's own, else the built-in one. */
+  typeFor(group: string, version: string, kind: string): { schema: Schema | undefined; extra?: Definitions } | undefined {
+    const custom = this.custom.get(`${group}/${version}/${kind}`);
+    if (custom) return { schema: custom.extra[custom.definition], extra: custom.extra };
+    const name = definitionForGVK(group, version, kind);
+    return name ? { schema: getDefinition(name) } : undefined;
+  }
+
   prune(group: string, version: string, kind: string, obj: any): string[] {
     const found: string[] = [];
     const custom = this.custom.get(`${group}/${version}/${kind}`);
     if (custom) {
-      pruneUnknown(obj, custom.extra[custom.definition], '', found, custom.extra);
+      pruneUnknown(obj, custom.extra[custom.definition], '', found, custom.extra, false);
       return found;
     }
     const name = definitionForGVK(group, version, kind);

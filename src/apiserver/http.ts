@@ -33,6 +33,17 @@ export function readBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Promise<
   });
 }
 
+/**
+ * A boolean query parameter as upstream decodes it (runtime.Convert_Slice_string_To_bool): absent
+ * is undefined; "0" and "false" (any case) are false; anything else, even "True" (Python clients)
+ * or an empty value, is true.
+ */
+export function queryBool(query: URLSearchParams, name: string): boolean | undefined {
+  const v = query.get(name);
+  if (v === null) return undefined;
+  return !(v === '0' || v.toLowerCase() === 'false');
+}
+
 export function mediaTypeOf(contentType: string | undefined): string {
   return (contentType ?? '').split(';')[0].trim().toLowerCase();
 }
@@ -148,7 +159,7 @@ export function negotiate(accept: string | undefined, opts: { discovery?: boolea
   throw errors.notAcceptable('only the following media types are accepted: application/json, application/yaml, application/json;as=Table;v=v1;g=meta.k8s.io');
 }
 
-export function send(res: ServerResponse, code: number, body: string, contentType = 'application/json', headers: Record<string, string | string[]> = {}): void {
+export function send(res: ServerResponse, code: number, body: string | Buffer, contentType = 'application/json', headers: Record<string, string | string[]> = {}): void {
   if (res.headersSent) {
     res.end();
     return;

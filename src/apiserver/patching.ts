@@ -2,8 +2,10 @@
 import * as errors from '../machinery/errors.js';
 import { jsonPatch, mergePatch, PatchError, strategicMergePatch } from '../machinery/patch/index.js';
 import type { PatchFn } from './rest.js';
+import { applyOperation } from '../machinery/ssa/manager.js';
+import { getDefinition } from '../machinery/openapi/definitions.js';
 
-export const applyPatch: PatchFn = (type, current, patch, definition) => {
+export const applyPatch: PatchFn = (type, current, patch, definition, ctx) => {
   try {
     switch (type) {
       case 'json':
@@ -12,9 +14,18 @@ export const applyPatch: PatchFn = (type, current, patch, definition) => {
         return mergePatch(current, patch);
       case 'strategic':
         return strategicMergePatch(current, patch, definition);
-      case 'apply':
-        // Until field ownership lands, an apply patch merges like a strategic merge patch.
-        return definition ? strategicMergePatch(current, patch, definition) : mergePatch(current, patch);
+      case 'apply': {
+        // Server-side apply: a typed merge with field ownership (src/machinery/ssa).
+        const type = ctx.type ?? { schema: definition ? getDefinition(definition) : undefined };
+        return applyOperation(current, patch, {
+          manager: ctx.fieldManager,
+          force: ctx.force,
+          apiVersion: typeof current?.apiVersion === 'string' ? current.apiVersion : String(patch?.apiVersion ?? ''),
+          type,
+          subresource: ctx.subresource,
+          statusSubresource: ctx.statusSubresource,
+        });
+      }
     }
   } catch (err) {
     if (err instanceof PatchError) {

@@ -18,6 +18,7 @@ import { partialList, partialMetadata, toTable, type IncludeObject } from './tab
 import { type WatchSink, httpSink, runWatch } from './watch.js';
 import { Paginator } from './paginate.js';
 import { TypeMismatch } from './fieldschema.js';
+import type { Definitions, Schema } from '../machinery/openapi/definitions.js';
 
 export type FieldValidation = 'Ignore' | 'Warn' | 'Strict';
 
@@ -26,10 +27,26 @@ export interface FieldSchema {
   prune(group: string, version: string, kind: string, obj: any): string[];
   /** The OpenAPI definition name of a kind, for strategic merge patch. */
   definitionFor(group: string, version: string, kind: string): string | undefined;
+  /** The schema of a kind (with the definitions its $refs need), for server-side apply. */
+  typeFor?(group: string, version: string, kind: string): SchemaType | undefined;
+}
+
+/** A schema and the extra (non built-in) definitions it refers to. */
+export interface SchemaType {
+  schema: Schema | undefined;
+  extra?: Definitions;
 }
 
 export type PatchType = 'json' | 'merge' | 'strategic' | 'apply';
-export type PatchFn = (type: PatchType, current: any, patch: any, definition: string | undefined, ctx: { fieldManager: string; force: boolean }) => any;
+export interface PatchContext {
+  fieldManager: string;
+  force: boolean;
+  /** For apply: the kind's schema, the subresource written, and whether status is a subresource. */
+  type?: SchemaType;
+  subresource?: string;
+  statusSubresource?: boolean;
+}
+export type PatchFn = (type: PatchType, current: any, patch: any, definition: string | undefined, ctx: PatchContext) => any;
 
 export interface RestDeps {
   storeFor(def: ResourceDef): Store;
@@ -394,8 +411,11 @@ export class RestHandler {
     if (type === 'strategic' && !definition) {
       throw errors.unsupportedMediaType('application/strategic-merge-patch+json', ['application/json-patch+json', 'application/merge-patch+json', 'application/apply-patch+yaml']);
     }
+    if (type === 'apply') ctx.operation = 'Apply';
+    const schemaType = type === 'apply' ? this.deps.schema.typeFor?.(served.def.group, served.version.name, served.def.kind) : undefined;
+    const patchCtx: PatchContext = { fieldManager: ctx.fieldManager, force, type: schemaType, subresource, statusSubresource: !!served.def.subresources?.status };
     const apply = (current: any) => {
-      const patched = this.deps.patch(type, current, body, definition, { fieldManager: ctx.fieldManager, force });
+      const patched = this.deps.patch(type, current, body, definition, patchCtx);
       if (!isPlainObject(patched)) throw errors.badRequest('the patch produced something that is not an object');
       patched.apiVersion = this.apiVersion(scope);
       patched.kind = served.def.kind;
@@ -432,7 +452,7 @@ export class RestHandler {
       opts.gracePeriodSeconds = g;
     }
     let policy = query.get('propagationPolicy') ?? body.propagationPolicy;
-    const orphan = query.get('orphanDependents') ?? body.orphanDependents;
+    const orphan = queryBool(query, 'orphanDependents') ?? body.orphanDependents;
     if (orphan !== undefined && orphan !== null) {
       if (policy) throw errors.badRequest('DeleteOptions "" is invalid: propagationPolicy: Invalid value: "": orphanDependents and deletionPropagation cannot be both set');
       policy = String(orphan) === 'true' ? 'Orphan' : 'Background';

@@ -8,11 +8,11 @@ import { WebSocketServer } from 'ws';
 import type { Logger } from 'pino';
 import type { ClusterSettings, ResourceDef, StrategyContext } from '../api/types.js';
 import * as errors from '../machinery/errors.js';
-import { recordUpdate } from '../machinery/managedfields.js';
+import { manageFields } from '../machinery/managedfields.js';
 import { OpenAPIDocumentCache } from '../machinery/openapi/documents.js';
-import { definitionForGVK } from '../machinery/openapi/definitions.js';
+import { definitionForGVK, type Definitions } from '../machinery/openapi/definitions.js';
 import { OPENAPI_V2_PROTOBUF_CONTENT_TYPE, acceptsOpenAPIV2Protobuf, encodeOpenAPIV2 } from '../machinery/openapi/protobuf.js';
-import type { Backend } from '../storage/interface.js';
+import { type Backend, StorageError } from '../storage/interface.js';
 import { WatchCache } from '../storage/cacher.js';
 import { ServiceAllocators } from './allocators.js';
 import { AGGREGATED_CONTENT_TYPE, Discovery, definedSubresources, type SubresourceInfo } from './discovery.js';
@@ -22,10 +22,11 @@ import { applyPatch } from './patching.js';
 import { parseRequestPath, type ResourceRequest } from './requestinfo.js';
 import { ResourceRegistry, storagePrefixOf, verbsOf } from './resources.js';
 import { RestHandler, type RequestScope } from './rest.js';
-import { Store, type UserInfo } from './store.js';
+import { Store, type UserInfo, type WriteContext } from './store.js';
 import { websocketSink } from './watch.js';
 import { userFromSubject } from './pki.js';
 import { ApiMetrics } from './metrics.js';
+import { CRDController } from './crd/controller.js';
 import { registerSubresources } from './subresources.js';
 
 export const KUBERNETES_VERSION = { major: '1', minor: '30', gitVersion: 'v1.30.0+k8ts' };
@@ -47,6 +48,16 @@ export interface ApiServerConfig {
   version?: string;
 }
 
+/** A subresource with its own semantics: `handle` serves HTTP, `call` in-process clients. */
+export interface ExtraSubresource {
+  info: SubresourceInfo;
+  handle: (scope: RequestScope) => Promise<void>;
+  call?: (namespace: string | undefined, name: string, body: any, ctx: WriteContext) => Promise<any>;
+}
+
+/** The user a TLS connection's client certificate names (null: none), decoded once per connection. */
+const certUsers = new WeakMap<TLSSocket, UserInfo | null>();
+
 const PUBLIC_PATHS = new Set(['/healthz', '/livez', '/readyz', '/version', '/version/']);
 
 export class ApiServer {
@@ -54,10 +65,14 @@ export class ApiServer {
   readonly allocators: ServiceAllocators;
   readonly tokenAuthenticators: TokenAuthenticator[] = [];
   /** Extra subresources served for a resource (pods/binding, namespaces/finalize, ...). */
-  readonly extraSubresources = new Map<string, { info: SubresourceInfo; handle: (scope: RequestScope) => Promise<void> }>();
+  readonly extraSubresources = new Map<string, ExtraSubresource>();
   private readonly caches = new Map<string, WatchCache>();
   private readonly stores = new Map<string, Store>();
   private readonly schema = new BuiltinFieldSchema();
+  /** OpenAPI definitions of custom resources, by group/version/kind (published and used for pruning). */
+  private readonly customSchemas = new Map<string, { definition: string; extra: Definitions }>();
+  /** Serves CustomResourceDefinitions (started with the server). */
+  readonly crds = new CRDController(this);
   private readonly rest: RestHandler;
   private readonly discovery: Discovery;
   private readonly openapi: OpenAPIDocumentCache;
@@ -75,7 +90,7 @@ export class ApiServer {
     this.rest = new RestHandler({ storeFor: (d) => this.storeFor(d), backend: config.backend, schema: this.schema, patch: applyPatch });
     this.discovery = new Discovery(this.registry, (d) => this.subresourcesOf(d), () => config.advertiseAddress ?? `${config.bindAddress}:${config.port}`);
     this.openapi = new OpenAPIDocumentCache([], undefined, { title: 'Kubernetes', version: config.version ?? KUBERNETES_VERSION.gitVersion });
-    this.registry.onChange(() => this.openapi.update(this.openAPIResources()));
+    this.registry.onChange(() => this.refreshOpenAPI());
   }
 
   get log(): Logger {
@@ -86,6 +101,23 @@ export class ApiServer {
     const out = definedSubresources(def);
     for (const [key, sub] of this.extraSubresources) if (key.startsWith(`${def.group}/${def.plural}/`)) out.push(sub.info);
     return out;
+  }
+
+  private refreshOpenAPI(): void {
+    const extra: Record<string, any> = {};
+    for (const s of this.customSchemas.values()) Object.assign(extra, s.extra);
+    this.openapi.update(this.openAPIResources(), extra);
+  }
+
+  /** Publish (and prune by) the schema of a custom kind; `extra` holds `definition` and its list. */
+  registerSchema(group: string, version: string, kind: string, definition: string, extra: Definitions): void {
+    this.schema.register(group, version, kind, definition, extra);
+    this.customSchemas.set(`${group}/${version}/${kind}`, { definition, extra });
+  }
+
+  unregisterSchema(group: string, version: string, kind: string): void {
+    this.schema.unregister(group, version, kind);
+    this.customSchemas.delete(`${group}/${version}/${kind}`);
   }
 
   private openAPIResources() {
@@ -100,7 +132,7 @@ export class ApiServer {
           namespaced: def.namespaced,
           verbs: [...verbsOf(def)],
           subresources: this.subresourcesOf(def).map((s) => s.name),
-          definition: definitionForGVK(def.group, v.name, def.kind),
+          definition: definitionForGVK(def.group, v.name, def.kind) ?? this.customSchemas.get(`${def.group}/${v.name}/${def.kind}`)?.definition,
         })),
     );
   }
@@ -132,18 +164,29 @@ export class ApiServer {
         await cache.start();
         this.caches.set(prefix, cache);
       }
-      this.stores.set(
-        prefix,
-        new Store(def, {
-          backend: this.config.backend,
-          cache,
-          strategyContext: (op, w, sub) => this.strategyContext(op, w, sub),
-          checkNamespace: (ns, op, ref, name) => this.checkNamespace(ns, op, ref, name),
-          manageFields: (obj, old, ctx, apiVersion) => recordUpdate(obj, old, ctx.fieldManager, apiVersion, ctx.subresource),
-        }),
-      );
+      this.stores.set(prefix, this.newStore(def, cache));
     }
     this.registry.add(def);
+  }
+
+  private newStore(def: ResourceDef, cache: WatchCache): Store {
+    return new Store(def, {
+      backend: this.config.backend,
+      cache,
+      strategyContext: (op, w, sub) => this.strategyContext(op, w, sub),
+      checkNamespace: (ns, op, ref, name) => this.checkNamespace(ns, op, ref, name),
+      manageFields: (obj, old, ctx, apiVersion) =>
+        manageFields(obj, old, ctx, apiVersion, this.schema.typeFor(def.group, apiVersion.slice(apiVersion.indexOf('/') + 1), def.kind), !!def.subresources?.status),
+    });
+  }
+
+  /** Swap a served resource's definition in place (a CRD changed): same storage, new strategy. */
+  replaceResource(old: ResourceDef, next: ResourceDef): void {
+    const prefix = storagePrefixOf(old);
+    const cache = this.caches.get(prefix);
+    if (!cache || storagePrefixOf(next) !== prefix) throw errors.internalError(`cannot replace ${old.plural}: storage differs`);
+    this.stores.set(prefix, this.newStore(next, cache));
+    this.registry.replace(old, next);
   }
 
   async removeResource(def: ResourceDef): Promise<void> {
@@ -171,6 +214,8 @@ export class ApiServer {
     for (const def of this.config.resources) await this.addResource(def);
     const services = this.caches.get('/core/services/');
     for (const s of services?.list() ?? []) this.allocators.observe(s.obj);
+    // Custom resources of established CRDs are served before the server reports ready.
+    await this.crds.start();
     const { tls } = this.config;
     const server = https.createServer({
       cert: tls.cert,
@@ -188,6 +233,9 @@ export class ApiServer {
     });
     server.on('secureConnection', (s: TLSSocket) => {
       s.setNoDelay(true);
+      // The client certificate of a connection can't change under us (as in Go's TLS server),
+      // so the identity it carries is worked out once per connection; see authenticate.
+      s.disableRenegotiation();
     });
     server.on('request', (req, res) => void this.handle(req, res));
     server.on('upgrade', (req, socket, head) => void this.upgrade(req, socket as Socket, head));
@@ -215,6 +263,7 @@ export class ApiServer {
       for (const s of this.sockets) s.destroy();
     }, 1000).unref();
     await Promise.race([closed, new Promise((r) => setTimeout(r, 1500))]);
+    this.crds.stop();
     for (const c of this.caches.values()) c.stop();
     await this.config.backend.close();
   }
@@ -222,8 +271,15 @@ export class ApiServer {
   private async authenticate(req: IncomingMessage): Promise<UserInfo | undefined> {
     const sock = req.socket as TLSSocket;
     if (sock.authorized) {
-      const user = userFromSubject(sock.getPeerCertificate()?.subject as any);
-      if (user) return { name: user.name, groups: [...user.groups, 'system:authenticated'] };
+      // getPeerCertificate() decodes the whole certificate on every call (10% of the CPU of a
+      // small request): decode it once per connection.
+      let user = certUsers.get(sock);
+      if (user === undefined) {
+        const u = userFromSubject(sock.getPeerCertificate()?.subject as any);
+        user = u ? { name: u.name, groups: [...u.groups, 'system:authenticated'] } : null;
+        certUsers.set(sock, user);
+      }
+      if (user) return { name: user.name, groups: [...user.groups] };
     }
     const auth = req.headers.authorization;
     if (auth?.startsWith('Bearer ')) {
@@ -239,6 +295,9 @@ export class ApiServer {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = process.hrtime.bigint();
     this.inflight++;
+    // Shutting down: finish this request, but close the connection after it (as Go's
+    // Server.Shutdown does), so busy keep-alive connections don't keep bringing new work.
+    if (this.stopping) res.setHeader('Connection', 'close');
     let info: ReturnType<typeof parseRequestPath> | undefined;
     let watching = false;
     try {
@@ -262,8 +321,8 @@ export class ApiServer {
       if (extra) return await extra.handle(scope);
       await this.rest.handle(scope);
     } catch (err) {
-      const e = errors.toApiError(err);
-      if (e.code >= 500) this.log.error({ err, url: req.url, method: req.method }, 'request failed');
+      const e = err instanceof StorageError && err.code === 'Unavailable' ? errors.serviceUnavailable('the storage is shutting down') : errors.toApiError(err);
+      if (e.code >= 500 && e.code !== 503) this.log.error({ err, url: req.url, method: req.method }, 'request failed');
       sendError(res, e);
     } finally {
       if (!watching) this.inflight--;

@@ -25,6 +25,8 @@ export interface WriteContext {
   user: UserInfo;
   warnings: string[];
   subresource?: string;
+  /** 'Apply' for server-side apply: the object already carries its final managedFields. */
+  operation?: 'Apply' | 'Update';
 }
 
 export interface DeleteOptions {
@@ -301,6 +303,7 @@ export class Store {
       throw errors.conflict(this.ref, name, `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${old.metadata.resourceVersion}`);
     }
     const sctx = this.deps.strategyContext('delete', ctx.warnings);
+    this.def.admitDelete?.(old, sctx);
     const finalizers = [...(old.metadata.finalizers ?? [])];
     const policy = opts.propagationPolicy;
     if (policy === 'Orphan' && !finalizers.includes('orphan')) finalizers.push('orphan');
@@ -357,6 +360,8 @@ function specChanged(a: any, b: any): boolean {
 
 /** Fields that change on every write without meaning a change (timestamps in managedFields). */
 function withoutVolatile(o: any): any {
-  const { managedFields: _mf, resourceVersion: _rv, ...meta } = o.metadata ?? {};
+  const { managedFields: mf, resourceVersion: _rv, ...meta } = o.metadata ?? {};
+  // Ownership changes are changes; a timestamp alone is not.
+  if (Array.isArray(mf) && mf.length) meta.managedFields = mf.map((e: any) => (e && typeof e === 'object' ? { ...e, time: undefined } : e));
   return { ...o, metadata: meta };
 }

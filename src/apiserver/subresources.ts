@@ -7,6 +7,7 @@ import { decodeBody, readBody, sendObject } from './http.js';
 import type { RequestScope } from './rest.js';
 import type { ApiServer } from './server.js';
 import type { WriteContext } from './store.js';
+import type { StoredObject } from '../storage/cacher.js';
 
 const nowSeconds = () => new Date().toISOString().replace(/\.\d+Z$/, 'Z');
 
@@ -30,14 +31,17 @@ const podsRef = { group: '', resource: 'pods' };
 async function bind(api: ApiServer, scope: RequestScope): Promise<void> {
   if (scope.req.method !== 'POST') throw errors.methodNotSupported(podsRef, (scope.req.method ?? '').toLowerCase());
   const binding = await readJSONObject(scope, 'Binding');
+  await bindPod(api, scope.info.namespace, scope.info.name!, binding, writeContext(scope, 'binding'));
+  sendObject(scope.res, 201, errors.successStatus());
+}
+
+/** The binding itself (also called in-process by the client transport). */
+export async function bindPod(api: ApiServer, ns: string | undefined, name: string, binding: any, ctx: WriteContext): Promise<void> {
   const target = binding.target;
-  const name = scope.info.name!;
-  const ns = scope.info.namespace;
   if (binding.metadata?.name && binding.metadata.name !== name) throw errors.badRequest(`the name of the object (${binding.metadata.name}) does not match the name on the URL (${name})`);
   if (!target?.name) throw errors.invalid('', 'Binding', name, [{ type: 'FieldValueRequired', field: 'target.name', detail: 'Required value' }]);
   if (target.kind && target.kind !== 'Node') throw errors.invalid('', 'Binding', name, [{ type: 'FieldValueNotSupported', field: 'target.kind', detail: `Unsupported value: ${JSON.stringify(target.kind)}: supported values: "Node"` }]);
   const store = api.store('', 'pods');
-  const ctx = writeContext(scope, 'binding');
   await store.rawUpdate(ns, name, (cur) => {
     const pod = structuredClone(cur.obj);
     if (pod.metadata.deletionTimestamp) throw errors.conflict(podsRef, name, `pod ${name} is being deleted, cannot be assigned to a host`);
@@ -55,18 +59,20 @@ async function bind(api: ApiServer, scope: RequestScope): Promise<void> {
     pod.status.conditions = conditions;
     return pod;
   }, ctx);
-  sendObject(scope.res, 201, errors.successStatus());
 }
 
 /** POST pods/{name}/eviction: a delete that a PodDisruptionBudget may refuse. */
 async function evict(api: ApiServer, scope: RequestScope): Promise<void> {
   if (scope.req.method !== 'POST') throw errors.methodNotSupported(podsRef, (scope.req.method ?? '').toLowerCase());
   const eviction = await readJSONObject(scope, 'Eviction');
-  const name = scope.info.name!;
-  const ns = scope.info.namespace!;
+  await evictPod(api, scope.info.namespace!, scope.info.name!, eviction, writeContext(scope, 'eviction'));
+  sendObject(scope.res, 201, errors.successStatus());
+}
+
+/** The eviction itself (also called in-process by the client transport). */
+export async function evictPod(api: ApiServer, ns: string, name: string, eviction: any, ctx: WriteContext): Promise<void> {
   const pods = api.store('', 'pods');
   const pod = pods.get(ns, name).obj;
-  const ctx = writeContext(scope, 'eviction');
   const opts = eviction.deleteOptions ?? {};
   const terminal = pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed';
   if (!terminal && !pod.metadata.deletionTimestamp) {
@@ -95,17 +101,20 @@ async function evict(api: ApiServer, scope: RequestScope): Promise<void> {
     }
   }
   await pods.delete(ns, name, { gracePeriodSeconds: opts.gracePeriodSeconds, preconditions: opts.preconditions }, { ...ctx, subresource: undefined, dryRun: ctx.dryRun || (opts.dryRun?.length ?? 0) > 0 });
-  sendObject(scope.res, 201, errors.successStatus());
 }
 
 /** PUT namespaces/{name}/finalize: only spec.finalizers change. */
 async function finalize(api: ApiServer, scope: RequestScope): Promise<void> {
   if (scope.req.method !== 'PUT') throw errors.methodNotSupported({ group: '', resource: 'namespaces' }, (scope.req.method ?? '').toLowerCase());
   const body = await readJSONObject(scope, 'Namespace');
-  const name = scope.info.name!;
+  const stored = await finalizeNamespace(api, scope.info.name!, body, writeContext(scope, 'finalize'));
+  sendObject(scope.res, 200, stored.obj);
+}
+
+/** The finalize write itself (also called in-process by the client transport). */
+export async function finalizeNamespace(api: ApiServer, name: string, body: any, ctx: WriteContext): Promise<StoredObject> {
   const store = api.store('', 'namespaces');
-  const ctx = writeContext(scope, 'finalize');
-  const stored = await store.rawUpdate(undefined, name, (cur) => {
+  return store.rawUpdate(undefined, name, (cur) => {
     const ns = structuredClone(cur.obj);
     if (body.metadata?.resourceVersion && body.metadata.resourceVersion !== ns.metadata.resourceVersion) {
       throw errors.conflict({ group: '', resource: 'namespaces' }, name, errors.OBJECT_MODIFIED);
@@ -114,11 +123,23 @@ async function finalize(api: ApiServer, scope: RequestScope): Promise<void> {
     if (!ns.spec.finalizers.length) delete ns.spec.finalizers;
     return ns;
   }, ctx);
-  sendObject(scope.res, 200, stored.obj);
 }
 
 export function registerSubresources(api: ApiServer): void {
-  api.extraSubresources.set('/pods/binding', { info: { name: 'binding', kind: 'Binding', verbs: ['create'] }, handle: (s) => bind(api, s) });
-  api.extraSubresources.set('/pods/eviction', { info: { name: 'eviction', kind: 'Eviction', group: 'policy', version: 'v1', verbs: ['create'] }, handle: (s) => evict(api, s) });
-  api.extraSubresources.set('/namespaces/finalize', { info: { name: 'finalize', kind: 'Namespace', verbs: ['update'] }, handle: (s) => finalize(api, s) });
+  // `call` serves the in-process client transport: (namespace, name, body, ctx) → the reply.
+  api.extraSubresources.set('/pods/binding', {
+    info: { name: 'binding', kind: 'Binding', verbs: ['create'] },
+    handle: (s) => bind(api, s),
+    call: async (ns, name, body, ctx) => (await bindPod(api, ns, name, body, ctx), errors.successStatus()),
+  });
+  api.extraSubresources.set('/pods/eviction', {
+    info: { name: 'eviction', kind: 'Eviction', group: 'policy', version: 'v1', verbs: ['create'] },
+    handle: (s) => evict(api, s),
+    call: async (ns, name, body, ctx) => (await evictPod(api, ns!, name, body, ctx), errors.successStatus()),
+  });
+  api.extraSubresources.set('/namespaces/finalize', {
+    info: { name: 'finalize', kind: 'Namespace', verbs: ['update'] },
+    handle: (s) => finalize(api, s),
+    call: async (_ns, name, body, ctx) => (await finalizeNamespace(api, name, body, ctx)).obj,
+  });
 }

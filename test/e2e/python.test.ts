@@ -66,6 +66,18 @@ describe('python3-kubernetes', { timeout: 90_000 }, async () => {
     assert.equal(p.same_rv, true);
   });
 
+  it('drives the dynamic client through discovery', { skip }, () => {
+    assert.deepEqual(out.dynamic, {
+      created: 'dyn-1',
+      patched: 'w',
+      selected: ['s-a1', 's-a2'],
+      deployment_plural: 'deployments',
+      deployment_namespaced: true,
+      scale_subresource: true,
+      status: 'Success',
+    });
+  });
+
   it('resumes a watch from a listed resourceVersion and sees exactly the later changes, in order', { skip }, () => {
     const w = out.watch;
     assert.deepEqual(

@@ -43,6 +43,8 @@ export class SqliteBackend implements Backend {
   private compacted = 0;
   private watchers = new Set<Watcher>();
   private closing = false;
+  /** Set once the queue is drained for good: later writes fail instead of waiting forever. */
+  private closed = false;
   private stmts!: ReturnType<SqliteBackend['prepare']>;
 
   constructor(private readonly file: string) {}
@@ -86,6 +88,7 @@ export class SqliteBackend implements Backend {
     this.closing = true;
     // Let queued writes commit first: nothing acknowledged-to-be may be dropped.
     while (this.inFlight || this.queue.length) await new Promise((r) => setTimeout(r, 5));
+    this.closed = true;
     const worker = this.worker;
     if (worker) {
       await new Promise<void>((resolve) => {
@@ -105,7 +108,7 @@ export class SqliteBackend implements Backend {
   }
 
   private submit(op: WriteOp): Promise<WriteResult> {
-    if (!this.worker) return Promise.reject(new StorageError('Unavailable', 'key' in op ? op.key : ''));
+    if (!this.worker || this.closed) return Promise.reject(new StorageError('Unavailable', 'key' in op ? op.key : ''));
     return new Promise((resolve, reject) => {
       this.queue.push({ op, resolve, reject });
       this.schedule();

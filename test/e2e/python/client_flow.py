@@ -140,7 +140,6 @@ def main():
         seen.append([ev["type"], obj.metadata.name, obj.metadata.resource_version])
         if len(seen) >= len(expected):
             w.stop()
-    sys.stderr.write("SEEN %r\n" % (seen,))
     out["watch"] = {
         "rv": rv,
         "expected": expected,
@@ -178,6 +177,24 @@ def main():
         initial.append([ev["type"], ev["object"].metadata.name])
     out["watch"]["initial"] = initial
     out["final_names"] = names()
+
+    # ---- the dynamic client (discovery-driven, as used by Ansible and friends) ----------------
+    from kubernetes.dynamic import DynamicClient
+    dyn = DynamicClient(client.ApiClient())
+    cms = dyn.resources.get(api_version="v1", kind="ConfigMap")
+    deps = dyn.resources.get(api_version="apps/v1", kind="Deployment")
+    dyn_created = cms.create(namespace=ns, body={"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "dyn-1"}, "data": {"k": "v"}})
+    dyn_patched = cms.patch(namespace=ns, name="dyn-1", body={"data": {"k": "w"}}, content_type="application/merge-patch+json")
+    dyn_list = cms.get(namespace=ns, label_selector="app=a")
+    out["dynamic"] = {
+        "created": dyn_created.metadata.name,
+        "patched": dyn_patched.data.k,
+        "selected": sorted(i.metadata.name for i in dyn_list.items),
+        "deployment_plural": deps.name,
+        "deployment_namespaced": deps.namespaced,
+        "scale_subresource": "scale" in deps.subresources,
+        "status": cms.delete(namespace=ns, name="dyn-1").status,
+    }
 
     print(json.dumps(out))
 

@@ -6,6 +6,10 @@ import { isDNS1035Label, isDNS1123Subdomain } from '../../../machinery/validatio
 import { customResourceDefinitionColumns } from './tables.js';
 import { clone, ensure, immutable, isObject } from '../../apps/v1/workload.js';
 import { validateWebhookService, validateWebhookURL } from '../../admissionregistration/v1/validatingwebhookconfiguration.js';
+import { validatePrinterColumns, validateStructuralSchema } from '../../../apiserver/crd/structural.js';
+
+/** Held by every CRD until the server has deleted all of its custom objects. */
+export const CRD_CLEANUP_FINALIZER = 'customresourcecleanup.apiextensions.k8s.io';
 
 const SCOPES = ['Cluster', 'Namespaced'];
 const CONVERSION_STRATEGIES = ['None', 'Webhook'];
@@ -84,7 +88,9 @@ function validateVersion(v: any, p: FieldPath): FieldError[] {
   } else {
     const s = v.schema.openAPIV3Schema;
     if (s.type !== undefined && s.type !== 'object') errs.push(invalid(p.child('schema', 'openAPIV3Schema', 'type'), s.type, 'must be object at the root'));
+    errs.push(...validateStructuralSchema(s, p.child('schema', 'openAPIV3Schema')));
   }
+  errs.push(...validatePrinterColumns(v?.additionalPrinterColumns, p.child('additionalPrinterColumns')));
   if (!v?.deprecated && isSet(v?.deprecationWarning)) {
     errs.push(invalid(p.child('deprecationWarning'), v.deprecationWarning, 'can only be set for deprecated versions'));
   }
@@ -206,6 +212,19 @@ export const customResourceDefinitionResource: ResourceDef = {
   prepareForCreate(obj) {
     obj.status = {};
     recordStorageVersion(obj);
+    const finalizers: string[] = obj.metadata.finalizers ?? [];
+    if (!finalizers.includes(CRD_CLEANUP_FINALIZER)) obj.metadata.finalizers = [...finalizers, CRD_CLEANUP_FINALIZER];
+  },
+  onMarkedForDeletion(obj) {
+    // As upstream's CRD registry on the first delete request.
+    const status = ensure(obj, 'status');
+    const conds: any[] = Array.isArray(status.conditions) ? status.conditions : [];
+    if (!conds.some((c) => c?.type === 'Terminating' && c?.status === 'True')) {
+      status.conditions = [
+        ...conds.filter((c) => c?.type !== 'Terminating'),
+        { type: 'Terminating', status: 'True', lastTransitionTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z'), reason: 'InstanceDeletionPending', message: 'CustomResourceDefinition marked for deletion; instance deletion will begin soon' },
+      ];
+    }
   },
   prepareForUpdate(obj, old, ctx) {
     if (ctx?.subresource !== 'status') obj.status = clone(old.status ?? {});

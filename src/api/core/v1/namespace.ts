@@ -4,10 +4,13 @@ import type { Namespace } from 'kubernetes-types/core/v1.js';
 import type { ResourceDef, StrategyContext } from '../../types.js';
 import { type FieldError, type FieldPath, invalid, path } from '../../../machinery/fielderrors.js';
 import { isQualifiedName } from '../../../machinery/validation.js';
+import { forbidden } from '../../../machinery/errors.js';
 import { namespaceColumns } from './tables.js';
 
 export const NAME_LABEL = 'kubernetes.io/metadata.name';
 const STANDARD_FINALIZERS = new Set(['kubernetes']);
+/** Namespaces upstream's NamespaceLifecycle admission refuses to delete. */
+const IMMORTAL_NAMESPACES = new Set(['default', 'kube-system', 'kube-public']);
 
 /** SetDefaults_Namespace (+ NamespaceStatus): the metadata.name label, phase Active. */
 export function defaultNamespace(ns: Namespace): void {
@@ -90,5 +93,18 @@ export const namespaces: ResourceDef = {
 
   fieldSelectors: {
     'status.phase': (o) => o.status?.phase ?? '',
+  },
+
+  // A namespace goes only once the namespace controller has emptied it and removed its
+  // spec.finalizers (through namespaces/finalize).
+  deletionHeld: (obj: any) => (obj.spec?.finalizers?.length ?? 0) > 0,
+
+  onMarkedForDeletion(obj: any) {
+    obj.status = { ...(obj.status ?? {}), phase: 'Terminating' };
+  },
+
+  admitDelete(obj: any) {
+    const name = obj.metadata?.name;
+    if (IMMORTAL_NAMESPACES.has(name)) throw forbidden({ group: '', resource: 'namespaces' }, name, 'this namespace may not be deleted');
   },
 };

@@ -1,0 +1,246 @@
+// The HTTPS transport: the same Transport over the Kubernetes REST API, with undici. JSON bodies,
+// newline-delimited JSON watch streams, metav1.Status errors turned into ApiErrors.
+import { StringDecoder } from 'node:string_decoder';
+import { Agent, request } from 'undici';
+import { ApiError } from './errors.js';
+import { type ClientConfig, loadKubeconfig } from './kubeconfig.js';
+import type {
+  DeleteOptions,
+  DiscoveredResource,
+  ListOptions,
+  ObjectList,
+  PatchOptions,
+  PatchType,
+  Target,
+  Transport,
+  Watch,
+  WatchEnd,
+  WatchEvent,
+  WatchOptions,
+  WriteOptions,
+} from './types.js';
+
+export interface HttpsOptions {
+  /** The component's name: User-Agent and default fieldManager. */
+  fieldManager: string;
+  /** Per-request timeout for non-watch requests (ms, default 30 s). */
+  timeoutMs?: number;
+}
+
+const PATCH_CONTENT_TYPES: Record<PatchType, string> = {
+  json: 'application/json-patch+json',
+  merge: 'application/merge-patch+json',
+  strategic: 'application/strategic-merge-patch+json',
+  apply: 'application/apply-patch+yaml',
+};
+
+export function pathOf(t: Target): string {
+  const r = t.resource;
+  let p = r.group ? `/apis/${r.group}/${r.version}` : `/api/${r.version}`;
+  if (r.namespaced && t.namespace) p += `/namespaces/${encodeURIComponent(t.namespace)}`;
+  p += `/${r.plural}`;
+  if (t.name) p += `/${encodeURIComponent(t.name)}`;
+  if (t.subresource) p += `/${t.subresource}`;
+  return p;
+}
+
+function query(params: Record<string, string | number | boolean | undefined>): string {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== '' && v !== false) q.set(k, String(v));
+  const s = q.toString();
+  return s ? `?${s}` : '';
+}
+
+export class HttpsTransport implements Transport {
+  readonly kind = 'https';
+  readonly fieldManager: string;
+  private readonly agent: Agent;
+  private readonly server: string;
+  private readonly headers: Record<string, string>;
+  private readonly timeoutMs: number;
+  private readonly watches = new Set<() => void>();
+
+  constructor(config: ClientConfig, opts: HttpsOptions) {
+    this.fieldManager = opts.fieldManager;
+    this.server = config.server;
+    this.timeoutMs = opts.timeoutMs ?? 30_000;
+    this.agent = new Agent({
+      connect: { ca: config.ca, cert: config.cert, key: config.key, rejectUnauthorized: !config.insecureSkipTLSVerify },
+      keepAliveTimeout: 30_000,
+    });
+    this.headers = { 'user-agent': `${opts.fieldManager}/v0.1.0 (k8ts)`, accept: 'application/json' };
+    if (config.token) this.headers.authorization = `Bearer ${config.token}`;
+  }
+
+  static fromKubeconfig(path: string, opts: HttpsOptions & { context?: string }): HttpsTransport {
+    return new HttpsTransport(loadKubeconfig(path, opts.context), opts);
+  }
+
+  private async call(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<any> {
+    let res;
+    try {
+      res = await request(this.server + path, {
+        method: method as any,
+        dispatcher: this.agent,
+        headers: body === undefined ? this.headers : { ...this.headers, 'content-type': contentType },
+        body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+        headersTimeout: this.timeoutMs,
+        bodyTimeout: this.timeoutMs,
+      });
+    } catch (err) {
+      throw new ApiError(503, 'ServiceUnavailable', `${method} ${path}: ${(err as Error).message}`);
+    }
+    const text = await res.body.text();
+    let parsed: any;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      parsed = undefined;
+    }
+    if (res.statusCode >= 200 && res.statusCode < 300) return parsed;
+    if (parsed?.kind === 'Status') throw ApiError.fromStatus(parsed, res.statusCode);
+    throw ApiError.fromStatus({ code: res.statusCode, message: text.trim() || `the server responded with status ${res.statusCode}` }, res.statusCode);
+  }
+
+  private writeQuery(opts: PatchOptions | undefined): string {
+    return query({
+      fieldManager: opts?.fieldManager ?? this.fieldManager,
+      dryRun: opts?.dryRun ? 'All' : undefined,
+      fieldValidation: opts?.fieldValidation,
+      force: opts?.force,
+    });
+  }
+
+  get(t: Target): Promise<any> {
+    return this.call('GET', pathOf(t));
+  }
+
+  list(t: Target, opts: ListOptions = {}): Promise<ObjectList> {
+    return this.call('GET', pathOf(t) + query({ ...opts }));
+  }
+
+  watch(t: Target, opts: WatchOptions, onEvent: (ev: WatchEvent) => void): Watch {
+    const abort = new AbortController();
+    let stopped = false;
+    const stop = () => {
+      stopped = true;
+      abort.abort();
+    };
+    this.watches.add(stop);
+    const q = query({
+      watch: 1,
+      labelSelector: opts.labelSelector,
+      fieldSelector: opts.fieldSelector,
+      resourceVersion: opts.resourceVersion,
+      allowWatchBookmarks: opts.allowWatchBookmarks,
+      sendInitialEvents: opts.sendInitialEvents,
+      resourceVersionMatch: opts.sendInitialEvents ? 'NotOlderThan' : undefined,
+      timeoutSeconds: opts.timeoutSeconds,
+    });
+    const done = (async (): Promise<WatchEnd> => {
+      let endError: ApiError | undefined;
+      try {
+        const res = await request(this.server + pathOf(t) + q, {
+          method: 'GET',
+          dispatcher: this.agent,
+          headers: this.headers,
+          signal: abort.signal,
+          headersTimeout: this.timeoutMs,
+          bodyTimeout: 0,
+        });
+        if (res.statusCode !== 200) {
+          const text = await res.body.text();
+          let status: any;
+          try {
+            status = JSON.parse(text);
+          } catch {
+            status = { code: res.statusCode, message: text };
+          }
+          return { error: ApiError.fromStatus(status, res.statusCode) };
+        }
+        const decoder = new StringDecoder('utf8');
+        let pending = '';
+        for await (const chunk of res.body) {
+          pending += decoder.write(chunk as Buffer);
+          let nl: number;
+          while ((nl = pending.indexOf('\n')) >= 0) {
+            const line = pending.slice(0, nl).trim();
+            pending = pending.slice(nl + 1);
+            if (!line || stopped) continue;
+            const ev = JSON.parse(line) as WatchEvent;
+            if (ev.type === 'ERROR') endError = ApiError.fromStatus(ev.object);
+            try {
+              onEvent(ev);
+            } catch {
+              // A handler's failure is its own; the stream goes on.
+            }
+          }
+        }
+        return endError ? { error: endError } : {};
+      } catch (err) {
+        if (stopped) return {};
+        return { error: endError ?? new ApiError(503, 'ServiceUnavailable', `watch ${pathOf(t)}: ${(err as Error).message}`) };
+      } finally {
+        this.watches.delete(stop);
+      }
+    })();
+    return { stop, done };
+  }
+
+  create(t: Target, body: any, opts?: WriteOptions): Promise<any> {
+    // POST goes to the collection, or to an object's subresource (binding, eviction).
+    const target = t.subresource ? t : { ...t, name: undefined };
+    return this.call('POST', pathOf(target) + this.writeQuery(opts), body);
+  }
+
+  update(t: Target, body: any, opts?: WriteOptions): Promise<any> {
+    return this.call('PUT', pathOf(t) + this.writeQuery(opts), body);
+  }
+
+  patch(t: Target, type: PatchType, patch: any, opts?: PatchOptions): Promise<any> {
+    return this.call('PATCH', pathOf(t) + this.writeQuery(opts), patch, PATCH_CONTENT_TYPES[type]);
+  }
+
+  delete(t: Target, opts: DeleteOptions = {}): Promise<any> {
+    const body: any = { kind: 'DeleteOptions', apiVersion: 'v1' };
+    if (opts.gracePeriodSeconds !== undefined) body.gracePeriodSeconds = opts.gracePeriodSeconds;
+    if (opts.propagationPolicy) body.propagationPolicy = opts.propagationPolicy;
+    if (opts.preconditions) body.preconditions = opts.preconditions;
+    if (opts.dryRun) body.dryRun = ['All'];
+    return this.call('DELETE', pathOf(t), body);
+  }
+
+  deleteCollection(t: Target, opts: ListOptions & DeleteOptions = {}): Promise<any> {
+    const body: any = { kind: 'DeleteOptions', apiVersion: 'v1' };
+    if (opts.gracePeriodSeconds !== undefined) body.gracePeriodSeconds = opts.gracePeriodSeconds;
+    if (opts.propagationPolicy) body.propagationPolicy = opts.propagationPolicy;
+    if (opts.dryRun) body.dryRun = ['All'];
+    return this.call('DELETE', pathOf({ ...t, name: undefined }) + query({ labelSelector: opts.labelSelector, fieldSelector: opts.fieldSelector }), body);
+  }
+
+  async discover(): Promise<DiscoveredResource[]> {
+    const out: DiscoveredResource[] = [];
+    const add = (group: string, version: string, list: any) => {
+      for (const r of list?.resources ?? []) {
+        if (String(r.name).includes('/')) continue;
+        out.push({ group, version, plural: r.name, namespaced: !!r.namespaced, kind: r.kind, verbs: r.verbs ?? [] });
+      }
+    };
+    const core = await this.call('GET', '/api');
+    for (const v of (core?.versions ?? []).slice(0, 1)) add('', v, await this.call('GET', `/api/${v}`));
+    const groups = await this.call('GET', '/apis');
+    await Promise.all(
+      (groups?.groups ?? []).map(async (g: any) => {
+        const v = g.preferredVersion?.version ?? g.versions?.[0]?.version;
+        if (!v) return;
+        add(g.name, v, await this.call('GET', `/apis/${g.name}/${v}`));
+      }),
+    );
+    return out;
+  }
+
+  async close(): Promise<void> {
+    for (const stop of [...this.watches]) stop();
+    await this.agent.destroy().catch(() => undefined);
+  }
+}

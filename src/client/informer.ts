@@ -1,0 +1,439 @@
+// Informers in the manner of client-go's tools/cache: a reflector lists and then watches a
+// resource into a local indexed store; handlers hear about adds, updates and deletes; a relist
+// happens on 410 Gone or a failed watch (with backoff); hasSynced() turns true after the first
+// list. A SharedInformerFactory gives every controller the same informer per resource.
+//
+// Objects in the cache are shared between all handlers and readers: never mutate them (copy
+// with structuredClone first).
+import type { Logger } from 'pino';
+import { ResourceClient } from './client.js';
+import type { ApiError } from './errors.js';
+import type { ResourceSpec, Watch, WatchEvent } from './types.js';
+
+export type IndexFunc = (obj: any) => string[];
+
+export const NAMESPACE_INDEX = 'namespace';
+
+/** `namespace/name`, or `name` for cluster-scoped objects (client-go's MetaNamespaceKeyFunc). */
+export function keyOf(obj: any): string {
+  const m = obj?.metadata ?? {};
+  return m.namespace ? `${m.namespace}/${m.name}` : m.name;
+}
+
+export function splitKey(key: string): { namespace?: string; name: string } {
+  const i = key.indexOf('/');
+  return i < 0 ? { name: key } : { namespace: key.slice(0, i), name: key.slice(i + 1) };
+}
+
+export const namespaceIndexFunc: IndexFunc = (obj) => [obj?.metadata?.namespace ?? ''];
+
+/** A thread-safe-store-like map of objects by key, with secondary indexes. */
+export class Indexer<T = any> {
+  private readonly items = new Map<string, T>();
+  private readonly indexers = new Map<string, IndexFunc>();
+  private readonly indices = new Map<string, Map<string, Set<string>>>();
+
+  constructor(indexers: Record<string, IndexFunc> = { [NAMESPACE_INDEX]: namespaceIndexFunc }) {
+    for (const [name, fn] of Object.entries(indexers)) this.indexers.set(name, fn);
+    for (const name of this.indexers.keys()) this.indices.set(name, new Map());
+  }
+
+  addIndexers(indexers: Record<string, IndexFunc>): void {
+    for (const [name, fn] of Object.entries(indexers)) {
+      if (this.indexers.has(name)) throw new Error(`indexer ${name} already exists`);
+      this.indexers.set(name, fn);
+      const index = new Map<string, Set<string>>();
+      this.indices.set(name, index);
+      for (const [key, obj] of this.items) this.indexInto(index, fn, key, obj);
+    }
+  }
+
+  private indexInto(index: Map<string, Set<string>>, fn: IndexFunc, key: string, obj: T): void {
+    for (const v of fn(obj)) {
+      let set = index.get(v);
+      if (!set) index.set(v, (set = new Set()));
+      set.add(key);
+    }
+  }
+
+  private unindex(key: string, obj: T): void {
+    for (const [name, fn] of this.indexers) {
+      const index = this.indices.get(name)!;
+      for (const v of fn(obj)) {
+        const set = index.get(v);
+        if (!set) continue;
+        set.delete(key);
+        if (!set.size) index.delete(v);
+      }
+    }
+  }
+
+  set(key: string, obj: T): T | undefined {
+    const old = this.items.get(key);
+    if (old !== undefined) this.unindex(key, old);
+    this.items.set(key, obj);
+    for (const [name, fn] of this.indexers) this.indexInto(this.indices.get(name)!, fn, key, obj);
+    return old;
+  }
+
+  delete(key: string): T | undefined {
+    const old = this.items.get(key);
+    if (old === undefined) return undefined;
+    this.unindex(key, old);
+    this.items.delete(key);
+    return old;
+  }
+
+  get(key: string): T | undefined {
+    return this.items.get(key);
+  }
+
+  /** By namespace and name (name alone for cluster-scoped objects). */
+  getByName(namespace: string | undefined, name: string): T | undefined {
+    return this.items.get(namespace ? `${namespace}/${name}` : name);
+  }
+
+  list(): T[] {
+    return [...this.items.values()];
+  }
+
+  listKeys(): string[] {
+    return [...this.items.keys()];
+  }
+
+  get size(): number {
+    return this.items.size;
+  }
+
+  byIndex(indexName: string, value: string): T[] {
+    const index = this.indices.get(indexName);
+    if (!index) throw new Error(`no indexer ${indexName}`);
+    const keys = index.get(value);
+    if (!keys) return [];
+    const out: T[] = [];
+    for (const k of keys) out.push(this.items.get(k)!);
+    return out;
+  }
+
+  indexKeys(indexName: string, value: string): string[] {
+    const index = this.indices.get(indexName);
+    if (!index) throw new Error(`no indexer ${indexName}`);
+    return [...(index.get(value) ?? [])];
+  }
+
+  /** Objects in a namespace (through the namespace index). */
+  listByNamespace(namespace: string): T[] {
+    return this.byIndex(NAMESPACE_INDEX, namespace);
+  }
+}
+
+export interface EventHandler<T = any> {
+  add?(obj: T, isInInitialList: boolean): void;
+  update?(oldObj: T, newObj: T): void;
+  /** `finalStateUnknown`: the deletion was inferred by a relist; `obj` is the last state seen. */
+  delete?(obj: T, finalStateUnknown: boolean): void;
+}
+
+export interface InformerOptions {
+  /** Watch one namespace only (default: all). */
+  namespace?: string;
+  labelSelector?: string;
+  fieldSelector?: string;
+  /** Call update(obj, obj) for every object this often (ms; 0: never). */
+  resyncPeriodMs?: number;
+  indexers?: Record<string, IndexFunc>;
+  logger?: Logger;
+  /** Relist backoff after failures: initial and maximum delay (ms). */
+  backoffInitialMs?: number;
+  backoffMaxMs?: number;
+  /** Page size of lists (0: one list). */
+  pageSize?: number;
+  /** Server-side watch timeout (s); a random value in [min, 2·min) as client-go (default 300). */
+  watchTimeoutSeconds?: number;
+}
+
+export class SharedIndexInformer<T = any> {
+  readonly indexer: Indexer<T>;
+  private readonly handlers = new Set<EventHandler<T>>();
+  private readonly client: ResourceClient<T>;
+  private synced = false;
+  private syncWaiters: (() => void)[] = [];
+  private running = false;
+  private stopped = false;
+  private watch?: Watch;
+  private timers = new Set<NodeJS.Timeout>();
+  private lastResourceVersion = '';
+  private failures = 0;
+  private loop?: Promise<void>;
+  private wakeUp?: () => void;
+
+  constructor(
+    client: ResourceClient<T> | { resource(spec: ResourceSpec): ResourceClient<any> },
+    readonly spec: ResourceSpec,
+    private readonly opts: InformerOptions = {},
+  ) {
+    const rc = client instanceof ResourceClient ? client : client.resource(spec);
+    this.client = opts.namespace ? rc.namespace(opts.namespace) : rc;
+    this.indexer = new Indexer<T>({ [NAMESPACE_INDEX]: namespaceIndexFunc, ...(opts.indexers ?? {}) });
+  }
+
+  /** Add a handler; once running, it hears add() for every object already in the cache. */
+  addEventHandler(h: EventHandler<T>): () => void {
+    this.handlers.add(h);
+    if (this.synced) for (const obj of this.indexer.list()) safe(() => h.add?.(obj, true));
+    return () => this.handlers.delete(h);
+  }
+
+  addIndexers(indexers: Record<string, IndexFunc>): void {
+    this.indexer.addIndexers(indexers);
+  }
+
+  get store(): Indexer<T> {
+    return this.indexer;
+  }
+
+  hasSynced(): boolean {
+    return this.synced;
+  }
+
+  /** Resolves once the first list is in the cache (false if the informer stopped first). */
+  waitForSync(timeoutMs?: number): Promise<boolean> {
+    if (this.synced) return Promise.resolve(true);
+    if (this.stopped) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      const done = () => {
+        if (timer) clearTimeout(timer);
+        resolve(this.synced);
+      };
+      this.syncWaiters.push(done);
+      if (timeoutMs !== undefined) timer = setTimeout(done, timeoutMs);
+    });
+  }
+
+  get lastSyncResourceVersion(): string {
+    return this.lastResourceVersion;
+  }
+
+  start(): void {
+    if (this.running || this.stopped) return;
+    this.running = true;
+    this.loop = this.run();
+    const resync = this.opts.resyncPeriodMs ?? 0;
+    if (resync > 0) {
+      const t = setInterval(() => {
+        if (!this.synced) return;
+        for (const obj of this.indexer.list()) this.emitUpdate(obj, obj);
+      }, resync);
+      t.unref?.();
+      this.timers.add(t);
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const t of this.timers) clearInterval(t), clearTimeout(t);
+    this.timers.clear();
+    this.watch?.stop();
+    this.wakeUp?.();
+    for (const w of this.syncWaiters.splice(0)) w();
+    await this.loop;
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(() => {
+        this.timers.delete(t);
+        this.wakeUp = undefined;
+        resolve();
+      }, ms);
+      this.timers.add(t);
+      this.wakeUp = () => {
+        clearTimeout(t);
+        this.timers.delete(t);
+        resolve();
+      };
+    });
+  }
+
+  private backoffMs(): number {
+    const initial = this.opts.backoffInitialMs ?? 800;
+    const max = this.opts.backoffMaxMs ?? 30_000;
+    const d = Math.min(max, initial * Math.pow(2, Math.max(0, this.failures - 1)));
+    return d * (1 + Math.random() * 0.2);
+  }
+
+  /** List, then watch until the watch fails; relist on 410 Gone or errors. */
+  private async run(): Promise<void> {
+    let needList = true;
+    while (!this.stopped) {
+      if (needList) {
+        try {
+          await this.list();
+          this.failures = 0;
+          needList = false;
+        } catch (err) {
+          this.failures++;
+          this.opts.logger?.warn({ err, resource: this.spec.plural }, 'informer list failed');
+          await this.sleep(this.backoffMs());
+          continue;
+        }
+      }
+      const end = await this.watchOnce();
+      if (this.stopped) break;
+      if (!end.error) {
+        this.failures = 0;
+        continue; // a clean end (timeout): resume from the last resourceVersion
+      }
+      if (end.error.isGone()) {
+        // Too old: what happened in between is lost, so list again at once.
+        this.opts.logger?.debug({ resource: this.spec.plural, rv: this.lastResourceVersion }, 'watch expired; relisting');
+        needList = true;
+        continue;
+      }
+      this.failures++;
+      this.opts.logger?.debug({ err: end.error, resource: this.spec.plural }, 'watch failed; relisting after backoff');
+      await this.sleep(this.backoffMs());
+      needList = true;
+    }
+  }
+
+  private async list(): Promise<void> {
+    const listOpts = { labelSelector: this.opts.labelSelector, fieldSelector: this.opts.fieldSelector };
+    const pageSize = this.opts.pageSize ?? (this.client.transport.kind === 'in-process' ? 0 : 500);
+    const list = pageSize > 0 ? await this.client.listAll(listOpts, pageSize) : await this.client.list(listOpts);
+    if (this.stopped) return;
+    this.replace(list.items, list.metadata.resourceVersion ?? '');
+  }
+
+  /** Make the cache equal `items`, telling handlers what changed. */
+  private replace(items: T[], rv: string): void {
+    const initial = !this.synced;
+    const seen = new Set<string>();
+    for (const obj of items) {
+      const key = keyOf(obj);
+      seen.add(key);
+      const old = this.indexer.set(key, obj);
+      if (old === undefined) this.emitAdd(obj, initial);
+      else if (rvOf(old) !== rvOf(obj)) this.emitUpdate(old, obj);
+    }
+    for (const key of this.indexer.listKeys()) {
+      if (seen.has(key)) continue;
+      const old = this.indexer.delete(key)!;
+      this.emitDelete(old, true);
+    }
+    this.lastResourceVersion = rv;
+    if (!this.synced) {
+      this.synced = true;
+      for (const w of this.syncWaiters.splice(0)) w();
+    }
+  }
+
+  private watchOnce(): Promise<{ error?: ApiError }> {
+    const min = this.opts.watchTimeoutSeconds ?? 300;
+    const w = this.client.watch(
+      {
+        resourceVersion: this.lastResourceVersion,
+        allowWatchBookmarks: true,
+        labelSelector: this.opts.labelSelector,
+        fieldSelector: this.opts.fieldSelector,
+        timeoutSeconds: Math.floor(min * (1 + Math.random())),
+      },
+      (ev) => this.onWatchEvent(ev),
+    );
+    this.watch = w;
+    return w.done;
+  }
+
+  private onWatchEvent(ev: WatchEvent<T>): void {
+    if (this.stopped) return;
+    const obj: any = ev.object;
+    const rv = obj?.metadata?.resourceVersion;
+    switch (ev.type) {
+      case 'ADDED':
+      case 'MODIFIED': {
+        const key = keyOf(obj);
+        const old = this.indexer.set(key, obj);
+        if (old === undefined) this.emitAdd(obj, false);
+        else this.emitUpdate(old, obj);
+        break;
+      }
+      case 'DELETED': {
+        const key = keyOf(obj);
+        const old = this.indexer.delete(key);
+        this.emitDelete(obj ?? old, false);
+        break;
+      }
+      case 'BOOKMARK':
+        break;
+      case 'ERROR':
+        return;
+    }
+    if (rv) this.lastResourceVersion = rv;
+  }
+
+  private emitAdd(obj: T, initial: boolean): void {
+    for (const h of this.handlers) safe(() => h.add?.(obj, initial));
+  }
+
+  private emitUpdate(old: T, obj: T): void {
+    for (const h of this.handlers) safe(() => h.update?.(old, obj));
+  }
+
+  private emitDelete(obj: T, unknown: boolean): void {
+    for (const h of this.handlers) safe(() => h.delete?.(obj, unknown));
+  }
+}
+
+function rvOf(obj: any): string | undefined {
+  return obj?.metadata?.resourceVersion;
+}
+
+function safe(fn: () => void): void {
+  try {
+    fn();
+  } catch {
+    // A handler's exception must not break the informer.
+  }
+}
+
+/** One informer per resource (and namespace/selector), shared by every controller. */
+export class SharedInformerFactory {
+  private readonly informers = new Map<string, SharedIndexInformer>();
+  private started = false;
+
+  constructor(
+    readonly client: { resource(spec: ResourceSpec): ResourceClient },
+    private readonly defaults: Omit<InformerOptions, 'indexers'> = {},
+  ) {}
+
+  /** The shared informer of a resource (created on first use; started by start()). */
+  forResource<T = any>(spec: ResourceSpec, opts: Pick<InformerOptions, 'namespace' | 'labelSelector' | 'fieldSelector'> = {}): SharedIndexInformer<T> {
+    const o = { ...this.defaults, ...opts };
+    const key = `${spec.group}/${spec.version}/${spec.plural}|${o.namespace ?? ''}|${o.labelSelector ?? ''}|${o.fieldSelector ?? ''}`;
+    let inf = this.informers.get(key);
+    if (!inf) {
+      inf = new SharedIndexInformer(this.client, spec, o);
+      this.informers.set(key, inf);
+      if (this.started) inf.start();
+    }
+    return inf as SharedIndexInformer<T>;
+  }
+
+  start(): void {
+    this.started = true;
+    for (const inf of this.informers.values()) inf.start();
+  }
+
+  /** Wait until every informer created so far has synced. */
+  async waitForCacheSync(timeoutMs?: number): Promise<boolean> {
+    const results = await Promise.all([...this.informers.values()].map((i) => i.waitForSync(timeoutMs)));
+    return results.every(Boolean);
+  }
+
+  async shutdown(): Promise<void> {
+    await Promise.all([...this.informers.values()].map((i) => i.stop()));
+    this.informers.clear();
+    this.started = false;
+  }
+}

@@ -1,0 +1,452 @@
+// The in-process transport: components inside `k8ts server` call the API server's stores
+// directly — no HTTP, no JSON on the request path. Semantics match the REST layer: the same
+// strategies, version conversion, selectors, watch event rules (via runWatch) and Status errors.
+// Objects handed out are private copies, so a caller can never corrupt the watch cache.
+import type { ApiServer } from '../apiserver/server.js';
+import type { Store, UserInfo, WriteContext } from '../apiserver/store.js';
+import { type Served, fromServed, servedAsStored, toServed } from '../apiserver/convert.js';
+import { apiVersionOf, verbsOf } from '../apiserver/resources.js';
+import { runWatch, type WatchSink } from '../apiserver/watch.js';
+import { applyPatch } from '../apiserver/patching.js';
+import * as serverErrors from '../machinery/errors.js';
+import { parseFieldSelector } from '../machinery/fields.js';
+import { parseSelector } from '../machinery/labels.js';
+import { isPlainObject } from '../machinery/objects.js';
+import { definitionForGVK } from '../machinery/openapi/definitions.js';
+import type { StoredObject } from '../storage/cacher.js';
+import { ApiError } from './errors.js';
+import type {
+  DeleteOptions,
+  DiscoveredResource,
+  ListOptions,
+  ObjectList,
+  PatchOptions,
+  PatchType,
+  Target,
+  Transport,
+  Watch,
+  WatchEnd,
+  WatchEvent,
+  WatchOptions,
+  WriteOptions,
+} from './types.js';
+
+export interface InProcessOptions {
+  /** The component's name: the field manager of its writes. */
+  fieldManager: string;
+  user?: UserInfo;
+}
+
+const DEFAULT_USER: UserInfo = { name: 'system:kube-controller-manager', groups: ['system:masters', 'system:authenticated'] };
+
+/** Run `fn`, turning whatever it throws into a client ApiError. */
+async function guarded<T>(fn: () => T | Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw ApiError.from(err);
+  }
+}
+
+interface Token {
+  rv: number;
+  start: string;
+}
+
+export class InProcessTransport implements Transport {
+  readonly kind = 'in-process';
+  readonly fieldManager: string;
+  private readonly user: UserInfo;
+
+  constructor(
+    private readonly api: ApiServer,
+    opts: InProcessOptions,
+  ) {
+    this.fieldManager = opts.fieldManager;
+    this.user = opts.user ?? DEFAULT_USER;
+  }
+
+  // ---- helpers -------------------------------------------------------------------------------
+
+  private served(t: Target): { served: Served; store: Store } {
+    const r = t.resource;
+    const served = this.api.registry.lookup(r.group, r.version, r.plural);
+    if (!served) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource', {});
+    return { served, store: this.api.storeFor(served.def) };
+  }
+
+  private allow(served: Served, verb: string): void {
+    if (!(verbsOf(served.def) as readonly string[]).includes(verb)) {
+      throw serverErrors.methodNotSupported({ group: served.def.group, resource: served.def.plural }, verb);
+    }
+  }
+
+  /** A private copy of a stored object, in the served version. */
+  private out(served: Served, store: Store, s: StoredObject): any {
+    if (servedAsStored(served, store.storageApiVersion)) return JSON.parse(s.json);
+    return structuredClone(toServed(served, s.obj, store.storageApiVersion));
+  }
+
+  private outObj(served: Served, store: Store, obj: any): any {
+    return structuredClone(toServed(served, obj, store.storageApiVersion));
+  }
+
+  private ctx(opts: WriteOptions | undefined, subresource?: string): WriteContext {
+    return { dryRun: !!opts?.dryRun, fieldManager: opts?.fieldManager ?? this.fieldManager, user: this.user, warnings: [], subresource };
+  }
+
+  private matcher(served: Served, labelSelector?: string, fieldSelector?: string) {
+    const labels = parseSelector(labelSelector ?? '');
+    const fields = parseFieldSelector(fieldSelector ?? '');
+    const getters = served.def.fieldSelectors ?? {};
+    for (const f of fields.fields()) {
+      if (f !== 'metadata.name' && f !== 'metadata.namespace' && !getters[f]) throw serverErrors.badRequest(`field label not supported: ${f}`);
+    }
+    const fieldOf = (obj: any) => (f: string) =>
+      f === 'metadata.name' ? obj.metadata?.name : f === 'metadata.namespace' ? (obj.metadata?.namespace ?? '') : getters[f](obj);
+    const all = labels.isEmpty() && fields.isEmpty();
+    return {
+      fields,
+      empty: all,
+      matches: all ? () => true : (obj: any) => labels.matches(obj.metadata?.labels) && fields.matches(fieldOf(obj)),
+    };
+  }
+
+  private checkBody(served: Served, body: any): any {
+    if (!isPlainObject(body)) throw serverErrors.badRequest('the request body must be a JSON or YAML object');
+    const apiVersion = apiVersionOf(served.def.group, served.version.name);
+    if (body.apiVersion !== undefined && body.apiVersion !== apiVersion) {
+      throw serverErrors.badRequest(`the API version in the data (${body.apiVersion}) does not match the expected API version (${apiVersion})`);
+    }
+    if (body.kind !== undefined && body.kind !== served.def.kind) {
+      throw serverErrors.badRequest(`the kind in the data (${body.kind}) does not match the expected kind (${served.def.kind})`);
+    }
+    // Never change the caller's object: a shallow copy with its own metadata.
+    return { ...body, apiVersion, kind: served.def.kind, metadata: { ...(body.metadata ?? {}) } };
+  }
+
+  private checkNameAndNamespace(served: Served, t: Target, obj: any): void {
+    const meta = obj.metadata;
+    if (meta.name !== undefined && meta.name !== t.name) {
+      throw serverErrors.badRequest(`the name of the object (${meta.name}) does not match the name on the URL (${t.name})`);
+    }
+    meta.name = t.name;
+    if (served.def.namespaced) {
+      if (meta.namespace && meta.namespace !== t.namespace) {
+        throw serverErrors.badRequest('the namespace of the provided object does not match the namespace sent on the request');
+      }
+      meta.namespace = t.namespace;
+    }
+  }
+
+  private requireName(served: Served, t: Target): string {
+    if (!t.name) throw serverErrors.badRequest('resource name may not be empty');
+    if (served.def.namespaced && !t.namespace) throw serverErrors.notFound({ group: served.def.group, resource: served.def.plural }, t.name);
+    return t.name;
+  }
+
+  private extra(served: Served, sub: string) {
+    return this.api.extraSubresources.get(`${served.def.group}/${served.def.plural}/${sub}`)?.call;
+  }
+
+  // ---- reads ---------------------------------------------------------------------------------
+
+  get(t: Target): Promise<any> {
+    return guarded(() => {
+      const { served, store } = this.served(t);
+      this.allow(served, 'get');
+      const name = this.requireName(served, t);
+      if (t.subresource && !(t.subresource === 'status' && served.def.subresources?.status)) {
+        throw serverErrors.notFound({ group: served.def.group, resource: served.def.plural }, `${name}/${t.subresource}`);
+      }
+      return this.out(served, store, store.get(t.namespace, name));
+    });
+  }
+
+  list(t: Target, opts: ListOptions = {}): Promise<ObjectList> {
+    return guarded(() => {
+      const { served, store } = this.served(t);
+      this.allow(served, 'list');
+      const m = this.matcher(served, opts.labelSelector, opts.fieldSelector);
+      const prefix = store.keyPrefix(served.def.namespaced ? t.namespace : undefined);
+      let rv = store.cache.revision;
+      let all = store.cache.list(prefix);
+      let from = 0;
+      if (opts.continue) {
+        const token = decodeToken(opts.continue);
+        // Served from the live cache: consistent with the token's revision while nothing changed.
+        rv = token.rv;
+        from = indexAfter(all, token.start);
+      }
+      const items: any[] = [];
+      let last: StoredObject | undefined;
+      let more = false;
+      let matched = 0;
+      for (let i = from; i < all.length; i++) {
+        const s = all[i];
+        if (!m.matches(s.obj)) continue;
+        if (opts.limit && opts.limit > 0 && items.length >= opts.limit) {
+          more = true;
+          matched++;
+          continue;
+        }
+        items.push(this.out(served, store, s));
+        last = s;
+      }
+      all = [];
+      const meta: ObjectList['metadata'] = { resourceVersion: String(rv) };
+      if (more && last) {
+        meta.continue = encodeToken({ rv, start: last.key });
+        if (m.empty) meta.remainingItemCount = matched;
+      }
+      return { apiVersion: apiVersionOf(served.def.group, served.version.name), kind: served.def.listKind ?? `${served.def.kind}List`, metadata: meta, items };
+    });
+  }
+
+  watch(t: Target, opts: WatchOptions, onEvent: (ev: WatchEvent) => void): Watch {
+    let resolveDone!: (end: WatchEnd) => void;
+    const done = new Promise<WatchEnd>((r) => (resolveDone = r));
+    let stopped = false;
+    let ended = false;
+    let endError: ApiError | undefined;
+    let buffer: WatchEvent[] = [];
+    let scheduled = false;
+    const closeCallbacks: (() => void)[] = [];
+    const finish = () => {
+      if (stopped) return;
+      stopped = true;
+      for (const cb of closeCallbacks) cb();
+      resolveDone(endError ? { error: endError } : {});
+    };
+    const flush = () => {
+      scheduled = false;
+      const events = buffer;
+      buffer = [];
+      for (const ev of events) {
+        if (stopped) return;
+        try {
+          onEvent(ev);
+        } catch {
+          // A handler's failure is its own; the stream goes on.
+        }
+      }
+      if (ended && !buffer.length) finish();
+    };
+    const schedule = () => {
+      if (!scheduled) {
+        scheduled = true;
+        queueMicrotask(flush);
+      }
+    };
+    const sink: WatchSink = {
+      write: (line) => {
+        if (stopped) return true;
+        const ev = JSON.parse(line) as WatchEvent;
+        if (ev.type === 'ERROR') endError = ApiError.fromStatus(ev.object);
+        buffer.push(ev);
+        schedule();
+        return true;
+      },
+      backlog: () => 0,
+      end: () => {
+        ended = true;
+        schedule();
+      },
+      onClose: (cb) => closeCallbacks.push(cb),
+    };
+    try {
+      const { served, store } = this.served(t);
+      this.allow(served, 'watch');
+      const m = this.matcher(served, opts.labelSelector, opts.fieldSelector);
+      const rv = opts.resourceVersion ?? '';
+      if (rv && !/^\d+$/.test(rv)) throw serverErrors.badRequest(`resourceVersion: Invalid value: ${JSON.stringify(rv)}: must be a non-negative integer`);
+      const fast = servedAsStored(served, store.storageApiVersion);
+      const apiVersion = apiVersionOf(served.def.group, served.version.name);
+      const nameSel = m.fields.requirements.find((r) => r.field === 'metadata.name' && r.op === '=');
+      const namespace = served.def.namespaced ? t.namespace : undefined;
+      const exactKey = nameSel && (namespace || !served.def.namespaced) ? store.key(namespace, nameSel.value) : undefined;
+      const fromRev = rv === '' || rv === '0' || opts.sendInitialEvents ? undefined : Number(rv);
+      const timeoutMs = opts.timeoutSeconds !== undefined ? Math.max(0, opts.timeoutSeconds) * 1000 : (1800 + Math.floor(Math.random() * 1800)) * 1000;
+      runWatch(
+        {
+          cache: store.cache,
+          keyPrefix: store.keyPrefix(namespace),
+          exactKey,
+          matches: m.matches,
+          render: (s) => (fast ? s.json : JSON.stringify(toServed(served, s.obj, store.storageApiVersion))),
+          bookmark: (r, end) => {
+            const meta: any = { resourceVersion: String(r) };
+            if (end) meta.annotations = { 'k8s.io/initial-events-end': 'true' };
+            return JSON.stringify({ kind: served.def.kind, apiVersion, metadata: meta });
+          },
+          fromRev,
+          sendInitialEvents: !!opts.sendInitialEvents,
+          bookmarks: !!opts.allowWatchBookmarks,
+          timeoutMs,
+        },
+        sink,
+      );
+    } catch (err) {
+      endError = ApiError.from(err);
+      queueMicrotask(finish);
+    }
+    return { stop: finish, done };
+  }
+
+  // ---- writes --------------------------------------------------------------------------------
+
+  create(t: Target, body: any, opts?: WriteOptions): Promise<any> {
+    return guarded(async () => {
+      const { served, store } = this.served(t);
+      if (t.subresource) {
+        const call = this.extra(served, t.subresource);
+        if (!call) throw serverErrors.notFound({ group: served.def.group, resource: served.def.plural }, `${t.name}/${t.subresource}`);
+        return structuredClone(await call(t.namespace, this.requireName(served, t), body, this.ctx(opts, t.subresource)));
+      }
+      this.allow(served, 'create');
+      const obj = this.checkBody(served, body);
+      if (served.def.namespaced) {
+        const ns = t.namespace ?? obj.metadata.namespace;
+        if (!ns) throw serverErrors.badRequest('the server could not find the requested resource: a namespace is required');
+        if (obj.metadata.namespace && obj.metadata.namespace !== ns) {
+          throw serverErrors.badRequest('the namespace of the provided object does not match the namespace sent on the request');
+        }
+        obj.metadata.namespace = ns;
+      } else {
+        delete obj.metadata.namespace;
+      }
+      const stored = await store.create(fromServed(served, obj, store.storageApiVersion, store.def.kind), this.ctx(opts));
+      return this.out(served, store, stored);
+    });
+  }
+
+  update(t: Target, body: any, opts?: WriteOptions): Promise<any> {
+    return guarded(async () => {
+      const { served, store } = this.served(t);
+      const name = this.requireName(served, t);
+      const sub = t.subresource;
+      if (sub && sub !== 'status') {
+        const call = this.extra(served, sub);
+        if (!call) throw serverErrors.notFound({ group: served.def.group, resource: served.def.plural }, `${name}/${sub}`);
+        return structuredClone(await call(t.namespace, name, body, this.ctx(opts, sub)));
+      }
+      if (sub === 'status' && !served.def.subresources?.status) throw serverErrors.notFound({ group: served.def.group, resource: served.def.plural }, `${name}/status`);
+      this.allow(served, 'update');
+      const obj = this.checkBody(served, body);
+      this.checkNameAndNamespace(served, t, obj);
+      const stored = await store.update(t.namespace, name, () => fromServed(served, obj, store.storageApiVersion, store.def.kind), this.ctx(opts, sub));
+      return this.out(served, store, stored);
+    });
+  }
+
+  patch(t: Target, type: PatchType, patch: any, opts?: PatchOptions): Promise<any> {
+    return guarded(async () => {
+      const { served, store } = this.served(t);
+      const name = this.requireName(served, t);
+      const sub = t.subresource;
+      if (sub && !(sub === 'status' && served.def.subresources?.status)) {
+        throw serverErrors.notFound({ group: served.def.group, resource: served.def.plural }, `${name}/${sub}`);
+      }
+      this.allow(served, 'patch');
+      if (type === 'json' ? !Array.isArray(patch) : !isPlainObject(patch)) {
+        throw serverErrors.badRequest(type === 'json' ? 'the JSON patch must be a list of operations' : 'the patch must be a JSON object');
+      }
+      const ctx = this.ctx(opts, sub);
+      const definition = definitionForGVK(served.def.group, served.version.name, served.def.kind);
+      if (type === 'strategic' && !definition) {
+        throw serverErrors.unsupportedMediaType('application/strategic-merge-patch+json', ['application/json-patch+json', 'application/merge-patch+json', 'application/apply-patch+yaml']);
+      }
+      const apiVersion = apiVersionOf(served.def.group, served.version.name);
+      const apply = (current: any) => {
+        const patched = applyPatch(type, current, patch, definition, { fieldManager: ctx.fieldManager, force: !!opts?.force });
+        if (!isPlainObject(patched)) throw serverErrors.badRequest('the patch produced something that is not an object');
+        patched.apiVersion = apiVersion;
+        patched.kind = served.def.kind;
+        patched.metadata ??= {};
+        this.checkNameAndNamespace(served, t, patched);
+        return fromServed(served, patched as any, store.storageApiVersion, store.def.kind);
+      };
+      if (type === 'apply' && !sub && !store.tryGet(t.namespace, name)) {
+        const created = apply({ apiVersion, kind: served.def.kind, metadata: { name, namespace: t.namespace } });
+        return this.out(served, store, await store.create(created, ctx));
+      }
+      const stored = await store.update(t.namespace, name, (cur) => apply(structuredClone(toServed(served, cur.obj, store.storageApiVersion))), ctx);
+      return this.out(served, store, stored);
+    });
+  }
+
+  delete(t: Target, opts: DeleteOptions = {}): Promise<any> {
+    return guarded(async () => {
+      const { served, store } = this.served(t);
+      this.allow(served, 'delete');
+      const name = this.requireName(served, t);
+      const result = await store.delete(t.namespace, name, deleteOpts(opts), this.ctx(opts));
+      if (!result.deleted || served.def.gracefulDelete) return this.outObj(served, store, result.obj);
+      const details: serverErrors.StatusDetails = { name };
+      if (served.def.group) details.group = served.def.group;
+      details.kind = served.def.plural;
+      details.uid = result.obj.metadata.uid;
+      return serverErrors.successStatus(details);
+    });
+  }
+
+  deleteCollection(t: Target, opts: ListOptions & DeleteOptions = {}): Promise<any> {
+    return guarded(async () => {
+      const { served, store } = this.served(t);
+      this.allow(served, 'deletecollection');
+      const m = this.matcher(served, opts.labelSelector, opts.fieldSelector);
+      const targets = store.cache.list(store.keyPrefix(served.def.namespaced ? t.namespace : undefined)).filter((s) => m.matches(s.obj));
+      const ctx = this.ctx(opts);
+      const items: any[] = [];
+      for (const s of targets) {
+        try {
+          const r = await store.delete(s.obj.metadata.namespace, s.obj.metadata.name, deleteOpts(opts), ctx);
+          items.push(this.outObj(served, store, r.obj));
+        } catch (err) {
+          if (err instanceof serverErrors.ApiError && err.code === 404) continue;
+          throw err;
+        }
+      }
+      return { apiVersion: apiVersionOf(served.def.group, served.version.name), kind: served.def.listKind ?? `${served.def.kind}List`, metadata: { resourceVersion: String(store.cache.revision) }, items };
+    });
+  }
+
+  async discover(): Promise<DiscoveredResource[]> {
+    const out: DiscoveredResource[] = [];
+    for (const def of this.api.registry.all()) {
+      const v = def.versions.find((x) => x.served !== false);
+      if (!v) continue;
+      out.push({ group: def.group, version: v.name, plural: def.plural, namespaced: def.namespaced, kind: def.kind, verbs: [...verbsOf(def)] });
+    }
+    return out;
+  }
+
+  async close(): Promise<void> {}
+}
+
+function deleteOpts(o: DeleteOptions) {
+  return { gracePeriodSeconds: o.gracePeriodSeconds, propagationPolicy: o.propagationPolicy, preconditions: o.preconditions };
+}
+
+const encodeToken = (t: Token) => Buffer.from(JSON.stringify({ v: 'meta.k8s.io/v1', rv: t.rv, start: t.start })).toString('base64url');
+
+function decodeToken(s: string): Token {
+  try {
+    const t = JSON.parse(Buffer.from(s, 'base64url').toString('utf8'));
+    if (typeof t.rv !== 'number' || typeof t.start !== 'string') throw new Error('bad token');
+    return { rv: t.rv, start: t.start };
+  } catch {
+    throw serverErrors.badRequest('continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)');
+  }
+}
+
+function indexAfter(sorted: StoredObject[], key: string): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (sorted[mid].key <= key) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}

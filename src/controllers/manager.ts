@@ -1,0 +1,119 @@
+// The controller manager: runs the controllers over one client (in-process inside `k8ts server`,
+// HTTPS for a standalone controller manager), sharing informers between them, and — unless
+// disabled — only while holding the kube-system/kube-controller-manager Lease, so two managers
+// never act at once.
+import { hostname } from 'node:os';
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { Client } from '../client/client.js';
+import { SharedInformerFactory } from '../client/informer.js';
+import { LeaderElector } from '../client/leaderelection.js';
+import { NamespaceController } from './namespace/controller.js';
+import type { Controller, ControllerInit } from './types.js';
+
+export type { Controller, ControllerContext, ControllerInit } from './types.js';
+
+/** Every controller k8ts has, by upstream name. */
+export const DEFAULT_CONTROLLERS: Record<string, ControllerInit> = {
+  namespace: (ctx) => new NamespaceController(ctx),
+};
+
+export interface LeaderElectionOptions {
+  namespace?: string;
+  name?: string;
+  identity?: string;
+  leaseDurationMs?: number;
+  renewDeadlineMs?: number;
+  retryPeriodMs?: number;
+}
+
+export interface ControllerManagerOptions {
+  client: Client;
+  logger: Logger;
+  /** Default: DEFAULT_CONTROLLERS. */
+  controllers?: Record<string, ControllerInit>;
+  /** false: run without a lease (tests, a single manager by design). */
+  leaderElection?: false | LeaderElectionOptions;
+  /** Informer resync period (ms, default none). */
+  resyncPeriodMs?: number;
+}
+
+export class ControllerManager {
+  private readonly log: Logger;
+  private elector?: LeaderElector;
+  private running?: { factory: SharedInformerFactory; controllers: Controller[] };
+  /** Starting and stopping the controllers happen one after the other. */
+  private transitions: Promise<void> = Promise.resolve();
+  readonly identity: string;
+
+  constructor(private readonly opts: ControllerManagerOptions) {
+    this.log = opts.logger.child({ component: 'kube-controller-manager' });
+    const le = opts.leaderElection;
+    this.identity = (le && le.identity) || `${hostname()}_${randomUUID()}`;
+  }
+
+  get isLeader(): boolean {
+    return this.opts.leaderElection === false ? !!this.running : !!this.elector?.isLeader;
+  }
+
+  start(): void {
+    const le = this.opts.leaderElection;
+    if (le === false) {
+      this.transitions = this.transitions.then(() => this.startControllers());
+      return;
+    }
+    this.elector = new LeaderElector({
+      client: this.opts.client,
+      namespace: le?.namespace ?? 'kube-system',
+      name: le?.name ?? 'kube-controller-manager',
+      identity: this.identity,
+      leaseDurationMs: le?.leaseDurationMs,
+      renewDeadlineMs: le?.renewDeadlineMs,
+      retryPeriodMs: le?.retryPeriodMs,
+      logger: this.log,
+      onStartedLeading: () => {
+        this.transitions = this.transitions.then(() => this.startControllers());
+      },
+      onStoppedLeading: () => {
+        this.transitions = this.transitions.then(() => this.stopControllers());
+        return this.transitions;
+      },
+    });
+    this.elector.start();
+  }
+
+  private async startControllers(): Promise<void> {
+    if (this.running) return;
+    const factory = new SharedInformerFactory(this.opts.client, { logger: this.log, resyncPeriodMs: this.opts.resyncPeriodMs });
+    const ctx = { client: this.opts.client, informers: factory, logger: this.log };
+    const controllers: Controller[] = [];
+    for (const [name, init] of Object.entries(this.opts.controllers ?? DEFAULT_CONTROLLERS)) {
+      try {
+        controllers.push(init(ctx));
+      } catch (err) {
+        this.log.error({ err, controller: name }, 'failed to create controller');
+      }
+    }
+    this.running = { factory, controllers };
+    factory.start();
+    await factory.waitForCacheSync();
+    if (this.running?.factory !== factory) return;
+    for (const c of controllers) c.start();
+    this.log.info({ controllers: controllers.map((c) => c.name) }, 'controllers started');
+  }
+
+  private async stopControllers(): Promise<void> {
+    const r = this.running;
+    if (!r) return;
+    this.running = undefined;
+    await Promise.all(r.controllers.map((c) => c.stop().catch((err) => this.log.error({ err, controller: c.name }, 'controller stop failed'))));
+    await r.factory.shutdown();
+  }
+
+  /** Stop the controllers and give the lease back. */
+  async stop(): Promise<void> {
+    if (this.elector) await this.elector.stop();
+    this.transitions = this.transitions.then(() => this.stopControllers());
+    await this.transitions;
+  }
+}

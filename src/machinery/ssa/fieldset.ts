@@ -1,0 +1,216 @@
+// Sets of field paths, the unit of field ownership in server-side apply, in the manner of
+// sigs.k8s.io/structured-merge-diff's fieldpath.Set: a tree whose nodes hold the path elements
+// that are members (owned) and the child sets below path elements. Path elements are kept in
+// their FieldsV1 spelling: `f:<name>` (struct field or map key), `k:<json object>` (an element
+// of an associative list, by its keys), `v:<json>` (an element of a set), `i:<n>` (an index).
+
+export type PathElement = string;
+export type Path = PathElement[];
+
+export class FieldSetError extends Error {}
+
+export class FieldSet {
+  readonly members = new Set<PathElement>();
+  readonly children = new Map<PathElement, FieldSet>();
+
+  static of(...paths: Path[]): FieldSet {
+    const s = new FieldSet();
+    for (const p of paths) s.insert(p);
+    return s;
+  }
+
+  isEmpty(): boolean {
+    if (this.members.size) return false;
+    for (const c of this.children.values()) if (!c.isEmpty()) return false;
+    return true;
+  }
+
+  insert(path: Path): void {
+    if (!path.length) return;
+    let node: FieldSet = this;
+    for (let i = 0; i < path.length - 1; i++) node = node.child(path[i]!);
+    node.members.add(path[path.length - 1]!);
+  }
+
+  /** The child set below a path element, created on demand. */
+  child(pe: PathElement): FieldSet {
+    let c = this.children.get(pe);
+    if (!c) {
+      c = new FieldSet();
+      this.children.set(pe, c);
+    }
+    return c;
+  }
+
+  has(path: Path): boolean {
+    if (!path.length) return false;
+    let node: FieldSet | undefined = this;
+    for (let i = 0; i < path.length - 1; i++) {
+      node = node.children.get(path[i]!);
+      if (!node) return false;
+    }
+    return node.members.has(path[path.length - 1]!);
+  }
+
+  /** The set below one path element (empty when there is none). */
+  withPrefix(pe: PathElement): FieldSet {
+    return this.children.get(pe) ?? new FieldSet();
+  }
+
+  clone(): FieldSet {
+    const s = new FieldSet();
+    for (const m of this.members) s.members.add(m);
+    for (const [k, c] of this.children) s.children.set(k, c.clone());
+    return s;
+  }
+
+  union(o: FieldSet): FieldSet {
+    const s = this.clone();
+    for (const m of o.members) s.members.add(m);
+    for (const [k, c] of o.children) {
+      const mine = s.children.get(k);
+      s.children.set(k, mine ? mine.union(c) : c.clone());
+    }
+    return s;
+  }
+
+  intersection(o: FieldSet): FieldSet {
+    const s = new FieldSet();
+    for (const m of this.members) if (o.members.has(m)) s.members.add(m);
+    for (const [k, c] of this.children) {
+      const theirs = o.children.get(k);
+      if (!theirs) continue;
+      const i = c.intersection(theirs);
+      if (!i.isEmpty()) s.children.set(k, i);
+    }
+    return s;
+  }
+
+  /** Members of this set that are not members of `o` (children compared recursively). */
+  difference(o: FieldSet): FieldSet {
+    const s = new FieldSet();
+    for (const m of this.members) if (!o.members.has(m)) s.members.add(m);
+    for (const [k, c] of this.children) {
+      const theirs = o.children.get(k);
+      const d = theirs ? c.difference(theirs) : c.clone();
+      if (!d.isEmpty()) s.children.set(k, d);
+    }
+    return s;
+  }
+
+  /** Like difference, but a member of `o` also removes everything below it. */
+  recursiveDifference(o: FieldSet): FieldSet {
+    const s = new FieldSet();
+    for (const m of this.members) if (!o.members.has(m)) s.members.add(m);
+    for (const [k, c] of this.children) {
+      if (o.members.has(k)) continue;
+      const theirs = o.children.get(k);
+      const d = theirs ? c.recursiveDifference(theirs) : c.clone();
+      if (!d.isEmpty()) s.children.set(k, d);
+    }
+    return s;
+  }
+
+  /** Every member path, members of a node before its children, in FieldsV1 order. */
+  paths(prefix: Path = []): Path[] {
+    const out: Path[] = [];
+    for (const m of [...this.members].sort(comparePathElements)) out.push([...prefix, m]);
+    for (const k of [...this.children.keys()].sort(comparePathElements)) out.push(...this.children.get(k)!.paths([...prefix, k]));
+    return out;
+  }
+
+  equals(o: FieldSet): boolean {
+    return this.difference(o).isEmpty() && o.difference(this).isEmpty();
+  }
+
+  /** The FieldsV1 JSON form. */
+  toFieldsV1(): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    const keys = new Set<PathElement>([...this.members, ...[...this.children].filter(([, c]) => !c.isEmpty()).map(([k]) => k)]);
+    for (const k of [...keys].sort(comparePathElements)) {
+      const c = this.children.get(k);
+      const inner = c && !c.isEmpty() ? c.toFieldsV1() : undefined;
+      if (this.members.has(k)) out[k] = inner ? { '.': {}, ...inner } : {};
+      else out[k] = inner!;
+    }
+    return out;
+  }
+
+  static fromFieldsV1(v: unknown): FieldSet {
+    const s = new FieldSet();
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new FieldSetError('expected an object in FieldsV1');
+    for (const [k, sub] of Object.entries(v)) {
+      if (k === '.') continue;
+      validatePathElement(k);
+      if (sub === null || typeof sub !== 'object' || Array.isArray(sub)) throw new FieldSetError(`expected an object at ${JSON.stringify(k)} in FieldsV1`);
+      const entries = Object.keys(sub);
+      if (!entries.length || '.' in sub) s.members.add(k);
+      if (entries.some((e) => e !== '.')) {
+        const c = FieldSet.fromFieldsV1(sub);
+        if (!c.isEmpty()) s.children.set(k, c);
+      }
+    }
+    return s;
+  }
+}
+
+function validatePathElement(k: string): void {
+  const kind = k.slice(0, 2);
+  const rest = k.slice(2);
+  switch (kind) {
+    case 'f:':
+      return;
+    case 'k:':
+    case 'v:': {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(rest);
+      } catch {
+        throw new FieldSetError(`invalid path element ${JSON.stringify(k)}`);
+      }
+      if (kind === 'k:' && (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))) throw new FieldSetError(`invalid key in path element ${JSON.stringify(k)}`);
+      return;
+    }
+    case 'i:':
+      if (/^\d+$/.test(rest)) return;
+  }
+  throw new FieldSetError(`unknown path element ${JSON.stringify(k)}`);
+}
+
+const ORDER: Record<string, number> = { 'f:': 0, 'k:': 1, 'v:': 2, 'i:': 3 };
+
+export function comparePathElements(a: PathElement, b: PathElement): number {
+  const ta = ORDER[a.slice(0, 2)] ?? 4;
+  const tb = ORDER[b.slice(0, 2)] ?? 4;
+  if (ta !== tb) return ta - tb;
+  if (ta === 3) return Number(a.slice(2)) - Number(b.slice(2));
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Upstream's Path.String(): `.spec.containers[name="nginx"].image`. */
+export function pathToString(path: Path): string {
+  return path
+    .map((pe) => {
+      const rest = pe.slice(2);
+      switch (pe.slice(0, 2)) {
+        case 'f:':
+          return `.${rest}`;
+        case 'k:': {
+          const keys = JSON.parse(rest) as Record<string, unknown>;
+          return `[${Object.keys(keys)
+            .sort()
+            .map((name) => `${name}=${JSON.stringify(keys[name])}`)
+            .join(',')}]`;
+        }
+        case 'v:':
+          return `[=${rest}]`;
+        case 'i:':
+          return `[${rest}]`;
+        default:
+          return pe;
+      }
+    })
+    .join('');
+}
+
+export const fieldPE = (name: string): PathElement => `f:${name}`;

@@ -1,0 +1,388 @@
+// Field management as upstream's fieldmanager (k8s.io/apimachinery/pkg/util/managedfields):
+// decoding/encoding metadata.managedFields, recording Update operations and performing Apply
+// operations (merge, conflicts, force, pruning of fields a manager stopped applying), and the
+// client-side-apply -> server-side-apply bridge for kubectl (last-applied annotation).
+import * as errors from '../errors.js';
+import { deepEqual, isPlainObject } from '../objects.js';
+import { FieldSet, FieldSetError, pathToString, type Path } from './fieldset.js';
+import { compare, ensureNamedFieldsAreMembers, merge, removeItems, toFieldSet, TypedError, validateApplied, type TypeRef } from './typed.js';
+
+export const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
+
+export interface ManagedFieldsEntry {
+  manager?: string;
+  operation: 'Apply' | 'Update';
+  apiVersion: string;
+  time?: string;
+  fieldsType: 'FieldsV1';
+  fieldsV1: Record<string, unknown>;
+  subresource?: string;
+}
+
+interface VersionedSet {
+  manager: string;
+  operation: 'Apply' | 'Update';
+  apiVersion: string;
+  subresource?: string;
+  set: FieldSet;
+  time?: string;
+}
+
+/** Managers by identifier (upstream's BuildManagerIdentifier). */
+export type Managed = Map<string, VersionedSet>;
+
+export function managerId(manager: string, operation: 'Apply' | 'Update', apiVersion: string, subresource?: string): string {
+  const id: Record<string, string> = { manager, operation };
+  if (operation === 'Update' && apiVersion) id.apiVersion = apiVersion;
+  if (subresource) id.subresource = subresource;
+  return JSON.stringify(id);
+}
+
+/** Decodes managedFields; throws on anything upstream refuses to decode. */
+export function decodeManaged(entries: unknown): Managed {
+  const out: Managed = new Map();
+  if (entries === undefined || entries === null) return out;
+  if (!Array.isArray(entries)) throw new Error('managedFields must be a list');
+  entries.forEach((e, i) => {
+    if (!isPlainObject(e)) throw new Error(`managed fields entry ${i} is not an object`);
+    if (e.operation !== 'Apply' && e.operation !== 'Update') throw new Error('operation must be `Apply` or `Update`');
+    if (typeof e.apiVersion !== 'string' || !e.apiVersion) throw new Error('apiVersion must not be empty');
+    if (e.fieldsType === undefined || e.fieldsType === '') throw new Error(`missing fieldsType in managed fields entry ${i}`);
+    if (e.fieldsType !== 'FieldsV1') throw new Error(`invalid fieldsType ${JSON.stringify(e.fieldsType)} in managed fields entry ${i}`);
+    const manager = typeof e.manager === 'string' ? e.manager : '';
+    const subresource = typeof e.subresource === 'string' && e.subresource ? e.subresource : undefined;
+    let set: FieldSet;
+    try {
+      set = e.fieldsV1 === undefined || e.fieldsV1 === null ? new FieldSet() : FieldSet.fromFieldsV1(e.fieldsV1);
+    } catch (err) {
+      throw new Error(`error decoding versioned set: ${(err as FieldSetError).message}`);
+    }
+    const vs: VersionedSet = { manager, operation: e.operation, apiVersion: e.apiVersion, subresource, set };
+    if (typeof e.time === 'string') vs.time = e.time;
+    out.set(managerId(manager, e.operation, e.apiVersion, subresource), vs);
+  });
+  return out;
+}
+
+/** Encodes managers in upstream's order: Apply before Update, then by time, manager, version. */
+export function encodeManaged(m: Managed): ManagedFieldsEntry[] {
+  const out: ManagedFieldsEntry[] = [];
+  for (const vs of m.values()) {
+    if (vs.set.isEmpty()) continue;
+    const e: ManagedFieldsEntry = { manager: vs.manager, operation: vs.operation, apiVersion: vs.apiVersion } as ManagedFieldsEntry;
+    if (vs.time) e.time = vs.time;
+    e.fieldsType = 'FieldsV1';
+    e.fieldsV1 = vs.set.toFieldsV1();
+    if (vs.subresource) e.subresource = vs.subresource;
+    out.push(e);
+  }
+  const secs = (t?: string) => (t ? Math.floor(Date.parse(t) / 1000) : 0);
+  const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+  return out.sort(
+    (p, q) =>
+      cmp(p.operation, q.operation) ||
+      secs(p.time) - secs(q.time) ||
+      cmp(p.manager ?? '', q.manager ?? '') ||
+      cmp(p.apiVersion, q.apiVersion) ||
+      cmp(p.subresource ?? '', q.subresource ?? ''),
+  );
+}
+
+/** Fields the server owns: never part of anyone's set (upstream's stripMetaManager). */
+const STRIP = (() => {
+  const s = FieldSet.of(['f:apiVersion'], ['f:kind'], ['f:metadata']);
+  for (const f of ['name', 'namespace', 'creationTimestamp', 'selfLink', 'uid', 'clusterName', 'generation', 'managedFields', 'resourceVersion']) {
+    s.insert(['f:metadata', `f:${f}`]);
+  }
+  return s;
+})();
+
+export function nowTime(): string {
+  return new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+}
+
+function withoutManagedFields(obj: any): any {
+  if (!isPlainObject(obj)) return obj;
+  const copy: any = { ...obj };
+  if (isPlainObject(copy.metadata)) {
+    const { managedFields: _mf, ...meta } = copy.metadata as any;
+    copy.metadata = meta;
+  }
+  return copy;
+}
+
+/** Fields a request through this (sub)resource may not own (upstream's reset fields). */
+function ignoredFields(objs: any[], subresource: string | undefined, statusSubresource: boolean): FieldSet {
+  const s = new FieldSet();
+  if (subresource === 'status') {
+    for (const o of objs) if (isPlainObject(o)) for (const k of Object.keys(o)) if (k !== 'status') s.insert([`f:${k}`]);
+  } else if (statusSubresource) {
+    s.insert(['f:status']);
+  }
+  return s;
+}
+
+interface UpdateResult {
+  managed: Managed;
+  conflicts: Map<string, FieldSet>;
+}
+
+/** Upstream's Updater.update: other managers lose what changed (conflicts unless forced). */
+function updateOthers(managed: Managed, live: unknown, next: unknown, t: TypeRef, self: string, ignored: FieldSet, force: boolean): UpdateResult & { changed: FieldSet; removed: FieldSet } {
+  const c = compare(live, next, t);
+  const changed = c.modified.union(c.added).recursiveDifference(ignored);
+  const removed = c.removed.recursiveDifference(ignored);
+  const conflicts = new Map<string, FieldSet>();
+  for (const [id, vs] of managed) {
+    if (id === self) continue;
+    const conflict = vs.set.intersection(changed);
+    if (!conflict.isEmpty()) conflicts.set(id, conflict);
+  }
+  if (!force && conflicts.size) return { managed, conflicts, changed, removed };
+  const out: Managed = new Map();
+  for (const [id, vs] of managed) {
+    if (id === self) {
+      out.set(id, vs);
+      continue;
+    }
+    let set = vs.set;
+    const conflict = conflicts.get(id);
+    if (conflict) set = set.difference(conflict);
+    if (!removed.isEmpty()) set = set.difference(removed);
+    if (!set.isEmpty()) out.set(id, { ...vs, set });
+  }
+  return { managed: out, conflicts: new Map(), changed, removed };
+}
+
+function stripAll(m: Managed): void {
+  for (const [id, vs] of m) {
+    const set = vs.set.difference(STRIP);
+    if (set.isEmpty()) m.delete(id);
+    else vs.set = set;
+  }
+}
+
+function isResetManagedFields(mf: unknown): boolean {
+  if (!Array.isArray(mf)) return false;
+  if (mf.length === 0) return true;
+  return mf.length === 1 && isPlainObject(mf[0]) && Object.keys(mf[0]).length === 0;
+}
+
+export interface UpdateOptions {
+  manager: string;
+  apiVersion: string;
+  type: TypeRef;
+  subresource?: string;
+  statusSubresource?: boolean;
+  now?: () => string;
+}
+
+/**
+ * Records an Update (create, update, non-apply patch) by `manager` in obj.metadata.managedFields
+ * (in place). managedFields the request set explicitly are taken when valid (that is how clients
+ * rewrite or reset them); invalid ones are ignored in favour of the live object's.
+ */
+export function recordUpdateOperation(obj: any, old: any | undefined, opts: UpdateOptions): void {
+  const meta = obj.metadata ?? (obj.metadata = {});
+  const liveManaged = (): Managed => {
+    try {
+      return decodeManaged(old?.metadata?.managedFields);
+    } catch {
+      return new Map();
+    }
+  };
+  let managed: Managed;
+  if (opts.subresource) managed = liveManaged();
+  else if (isResetManagedFields(meta.managedFields)) managed = new Map();
+  else {
+    try {
+      managed = decodeManaged(meta.managedFields);
+      if (!managed.size) managed = liveManaged();
+    } catch {
+      managed = liveManaged();
+    }
+  }
+  const next = withoutManagedFields(obj);
+  let live: any;
+  if (old) live = withoutManagedFields(old);
+  else {
+    // A create compares with an empty object of the type, whose structs exist but are empty.
+    live = {};
+    for (const k of Object.keys(next)) if (isPlainObject(next[k]) && k !== 'apiVersion' && k !== 'kind') live[k] = {};
+  }
+  const ignored = ignoredFields([next], opts.subresource, !!opts.statusSubresource);
+  const self = '\u0000current-operation';
+  const r = updateOthers(managed, live, next, opts.type, self, ignored, true);
+  managed = r.managed;
+  const mine = r.changed.difference(STRIP);
+  if (!mine.isEmpty()) {
+    const id = managerId(opts.manager, 'Update', opts.apiVersion, opts.subresource);
+    const prev = managed.get(id);
+    managed.set(id, {
+      manager: opts.manager,
+      operation: 'Update',
+      apiVersion: opts.apiVersion,
+      subresource: opts.subresource,
+      set: prev ? prev.set.union(mine) : mine,
+      time: (opts.now ?? nowTime)(),
+    });
+  }
+  stripAll(managed);
+  const entries = encodeManaged(managed);
+  if (entries.length) meta.managedFields = entries;
+  else delete meta.managedFields;
+}
+
+export interface ApplyOptions {
+  manager: string;
+  force: boolean;
+  /** The apiVersion of the request (the applied configuration must use it). */
+  apiVersion: string;
+  type: TypeRef;
+  subresource?: string;
+  statusSubresource?: boolean;
+  now?: () => string;
+}
+
+/** The 409 upstream returns for apply conflicts. */
+export function conflictError(conflicts: Map<string, FieldSet>, managed: Managed): errors.ApiError {
+  const list: { manager: string; path: Path }[] = [];
+  const ids = [...conflicts.keys()].sort();
+  for (const id of ids) for (const path of conflicts.get(id)!.paths()) list.push({ manager: id, path });
+  const printManager = (id: string): string => {
+    const vs = managed.get(id);
+    if (!vs) return JSON.stringify(id);
+    let s = JSON.stringify(vs.manager);
+    if (vs.subresource) s = `${s} with subresource ${JSON.stringify(vs.subresource)}`;
+    if (vs.operation === 'Update') s = `${s} using ${vs.apiVersion}`;
+    return s;
+  };
+  const causes = list.map((c) => ({ reason: 'FieldManagerConflict', message: `conflict with ${printManager(c.manager)}`, field: pathToString(c.path) }));
+  let message: string;
+  if (list.length === 1) {
+    message = `Apply failed with 1 conflict: conflict with ${printManager(list[0]!.manager)}: ${pathToString(list[0]!.path)}`;
+  } else {
+    const lines: string[] = [];
+    for (const id of ids) {
+      lines.push(`conflicts with ${printManager(id)}:`);
+      for (const path of conflicts.get(id)!.paths()) lines.push(`- ${pathToString(path)}`);
+    }
+    message = `Apply failed with ${list.length} conflicts: ${lines.join('\n')}`;
+  }
+  return new errors.ApiError(409, 'Conflict', message, { causes });
+}
+
+/**
+ * Applies `config` (an applied configuration) to `live` (the current object, or a stub with
+ * only apiVersion/kind/metadata name and namespace when it doesn't exist yet) on behalf of
+ * `opts.manager`. Returns the new object, with its managedFields. Throws ApiError 409 on
+ * conflicts (unless forced) and 400 on malformed configurations.
+ */
+export function applyOperation(live: any, config: any, opts: ApplyOptions): any {
+  if (config === null || typeof config !== 'object' || Array.isArray(config)) throw errors.badRequest('the apply patch must be an object');
+  if (config.metadata?.managedFields !== undefined && config.metadata?.managedFields !== null) throw errors.badRequest('metadata.managedFields must be nil');
+  if (config.apiVersion !== undefined && config.apiVersion !== opts.apiVersion) {
+    throw errors.badRequest(`Incorrect version specified in apply patch. Specified patch version: ${config.apiVersion}, expected: ${opts.apiVersion}`);
+  }
+  let managed: Managed;
+  try {
+    managed = decodeManaged(live?.metadata?.managedFields);
+  } catch (err) {
+    throw errors.internalError(`failed to decode managed fields: ${(err as Error).message}`);
+  }
+  try {
+    validateApplied(config, opts.type);
+  } catch (err) {
+    if (err instanceof TypedError) throw errors.badRequest(`error while validating applied configuration: ${err.message}`);
+    throw err;
+  }
+  const liveObj = withoutManagedFields(live);
+  const cfg = withoutManagedFields(config);
+  if (isPlainObject(cfg.metadata) && cfg.metadata.managedFields === null) delete cfg.metadata.managedFields;
+
+  let result = runApply(liveObj, cfg, managed, opts, opts.force);
+  if ('conflicts' in result && opts.manager === 'kubectl') {
+    // Upgrading from client-side apply: conflicts on fields the last-applied annotation shows
+    // kubectl set before are not conflicts.
+    const allowed = allowedFromLastApplied(liveObj, opts.type);
+    if (allowed) {
+      const remaining = new Map<string, FieldSet>();
+      for (const [id, set] of result.conflicts) {
+        const rest = set.difference(allowed);
+        if (!rest.isEmpty()) remaining.set(id, rest);
+      }
+      result = remaining.size ? { conflicts: remaining, managed } : runApply(liveObj, cfg, managed, opts, true);
+    }
+  }
+  if ('conflicts' in result) throw conflictError(result.conflicts, managed);
+  const { object, managed: out } = result;
+  // kubectl keeps the client-side apply annotation in step when it applies server-side.
+  if (opts.manager === 'kubectl' && typeof liveObj?.metadata?.annotations?.[LAST_APPLIED] === 'string') {
+    const annotated = structuredClone(config);
+    if (annotated.metadata?.annotations) {
+      delete annotated.metadata.annotations[LAST_APPLIED];
+      if (!Object.keys(annotated.metadata.annotations).length) delete annotated.metadata.annotations;
+    }
+    object.metadata ??= {};
+    object.metadata.annotations = { ...(object.metadata.annotations ?? {}), [LAST_APPLIED]: JSON.stringify(annotated) };
+  }
+  const entries = encodeManaged(out);
+  object.metadata ??= {};
+  if (entries.length) object.metadata.managedFields = entries;
+  else delete object.metadata.managedFields;
+  return object;
+}
+
+function runApply(live: any, config: any, managedIn: Managed, opts: ApplyOptions, force: boolean): { object: any; managed: Managed } | { conflicts: Map<string, FieldSet>; managed: Managed } {
+  const managed: Managed = new Map([...managedIn].map(([id, vs]) => [id, { ...vs }]));
+  const t = opts.type;
+  let merged: any;
+  try {
+    merged = merge(live, config, t);
+  } catch (err) {
+    if (err instanceof TypedError) throw errors.badRequest(`failed to merge config: ${err.message}`);
+    throw err;
+  }
+  const id = managerId(opts.manager, 'Apply', opts.apiVersion, opts.subresource);
+  const last = managed.get(id);
+  const ignored = ignoredFields([live, config], opts.subresource, !!opts.statusSubresource);
+  const set = toFieldSet(config, t).recursiveDifference(ignored).difference(STRIP);
+  managed.set(id, { manager: opts.manager, operation: 'Apply', apiVersion: opts.apiVersion, subresource: opts.subresource, set, time: last?.time });
+  // Prune: fields this manager applied last time, applies no more, and nobody else owns.
+  if (last && !last.set.isEmpty()) {
+    let owned = new FieldSet();
+    for (const vs of managed.values()) owned = owned.union(vs.set);
+    const mergedSet = ensureNamedFieldsAreMembers(toFieldSet(merged, t), t, merged);
+    const lastSet = ensureNamedFieldsAreMembers(last.set, t, merged);
+    const ownedSet = ensureNamedFieldsAreMembers(owned, t, merged);
+    const remove = mergedSet.intersection(lastSet).difference(ownedSet);
+    if (!remove.isEmpty()) merged = removeItems(merged, remove, t);
+  }
+  const r = updateOthers(managed, live, merged, t, id, ignored, force);
+  if (r.conflicts.size) return { conflicts: r.conflicts, managed };
+  const changed = !deepEqual(live, merged);
+  const mine = r.managed.get(id);
+  if (mine && (changed || !mine.time)) mine.time = (opts.now ?? nowTime)();
+  stripAll(r.managed);
+  return { object: merged, managed: r.managed };
+}
+
+/** The fields kubectl's last-applied annotation shows it set, where they still match the object. */
+function allowedFromLastApplied(live: any, t: TypeRef): FieldSet | undefined {
+  const text = live?.metadata?.annotations?.[LAST_APPLIED];
+  if (typeof text !== 'string' || !text) return undefined;
+  let last: unknown;
+  try {
+    last = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (!isPlainObject(last)) return undefined;
+  try {
+    const set = toFieldSet(last, t);
+    const c = compare(last, live, t);
+    return set.difference(c.modified).difference(c.added).difference(c.removed);
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,140 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ApiError, Client, InProcessTransport, R, SharedIndexInformer, SharedInformerFactory, type Transport, type WatchEvent } from '../../src/client/index.js';
+import { eventually, sleep, startTestApi, type TestApi } from './client-fixture.js';
+
+let t: TestApi;
+let client: Client;
+
+before(async () => {
+  t = await startTestApi();
+  client = Client.inProcess(t.api, { fieldManager: 'informer-test' });
+  for (const ns of ['inf-a', 'inf-b']) await client.resource(R.namespaces).create({ metadata: { name: ns } });
+});
+
+after(async () => {
+  await client.close();
+  await t.stop();
+});
+
+const cm = (ns: string, name: string, labels: Record<string, string> = {}) => ({ metadata: { name, namespace: ns, labels }, data: { v: '1' } });
+
+test('list+watch into an indexed cache; add/update/delete handlers; hasSynced', async () => {
+  await client.resource(R.configmaps).create(cm('inf-a', 'pre'));
+  const factory = new SharedInformerFactory(client);
+  const inf = factory.forResource(R.configmaps);
+  assert.equal(factory.forResource(R.configmaps), inf, 'one shared informer per resource');
+  inf.addIndexers({ byApp: (o) => (o.metadata.labels?.app ? [o.metadata.labels.app] : []) });
+  const seen: string[] = [];
+  inf.addEventHandler({
+    add: (o, initial) => seen.push(`add ${o.metadata.namespace}/${o.metadata.name}${initial ? ' (initial)' : ''}`),
+    update: (_old, o) => seen.push(`update ${o.metadata.name} ${o.data.v}`),
+    delete: (o, unknown) => seen.push(`delete ${o.metadata.name}${unknown ? ' (unknown)' : ''}`),
+  });
+  assert.equal(inf.hasSynced(), false);
+  factory.start();
+  assert.equal(await factory.waitForCacheSync(5000), true);
+  assert.ok(inf.hasSynced());
+  assert.ok(seen.includes('add inf-a/pre (initial)'));
+  const cms = client.resource(R.configmaps);
+  await cms.create(cm('inf-a', 'x', { app: 'web' }));
+  await cms.create(cm('inf-b', 'y', { app: 'web' }));
+  await cms.namespace('inf-a').patch('x', 'merge', { data: { v: '2' } });
+  await cms.namespace('inf-b').delete('y');
+  await eventually(() => seen.includes('delete y'), 3000);
+  assert.deepEqual(seen.filter((s) => !s.includes('kube-root')).slice(-4), ['add inf-a/x', 'add inf-b/y', 'update x 2', 'delete y']);
+  assert.equal(inf.store.getByName('inf-a', 'x').data.v, '2');
+  assert.deepEqual(inf.store.listByNamespace('inf-a').map((o) => o.metadata.name).sort(), ['pre', 'x']);
+  assert.deepEqual(inf.store.byIndex('byApp', 'web').map((o) => o.metadata.name), ['x']);
+  // A handler added late hears about everything already cached.
+  const late: string[] = [];
+  inf.addEventHandler({ add: (o) => late.push(o.metadata.name) });
+  assert.ok(late.includes('x') && late.includes('pre'));
+  await factory.shutdown();
+});
+
+test('resync calls update(obj, obj) periodically', async () => {
+  const inf = new SharedIndexInformer(client, R.namespaces, { resyncPeriodMs: 50 });
+  let resyncs = 0;
+  inf.addEventHandler({ update: (a, b) => void (a === b && resyncs++) });
+  inf.start();
+  await eventually(() => resyncs >= 4, 2000);
+  await inf.stop();
+});
+
+/** A transport wrapper whose watches fail on demand, to drive the informer's recovery paths. */
+function flaky(inner: Transport) {
+  const state = { failNext: 0 as number | 'gone' | 'error', lists: 0, watches: 0 };
+  const transport: Transport = Object.create(inner);
+  transport.list = (tg, opts) => (state.lists++, inner.list(tg, opts));
+  transport.watch = (tg, opts, onEvent) => {
+    state.watches++;
+    const mode = state.failNext;
+    state.failNext = 0;
+    if (mode === 'gone') {
+      const err = new ApiError(410, 'Expired', `too old resource version: ${opts.resourceVersion} (999)`);
+      queueMicrotask(() => onEvent({ type: 'ERROR', object: err.toStatus() } as WatchEvent));
+      return { stop() {}, done: Promise.resolve({ error: err }) };
+    }
+    if (mode === 'error') return { stop() {}, done: Promise.resolve({ error: new ApiError(503, 'ServiceUnavailable', 'connection refused') }) };
+    return inner.watch(tg, opts, onEvent);
+  };
+  return { transport, state };
+}
+
+test('relist on 410 Gone (deletions seen as final-state-unknown) and after watch errors with backoff', async () => {
+  const { transport, state } = flaky(new InProcessTransport(t.api, { fieldManager: 'informer-test' }));
+  const c = new Client(transport);
+  const inf = new SharedIndexInformer(c, R.configmaps, { namespace: 'inf-b', backoffInitialMs: 20, backoffMaxMs: 100, watchTimeoutSeconds: 1 });
+  const deleted: string[] = [];
+  inf.addEventHandler({ delete: (o, unknown) => deleted.push(`${o.metadata.name}${unknown ? ' unknown' : ''}`) });
+  await client.resource(R.configmaps).create(cm('inf-b', 'gone-1'));
+  inf.start();
+  assert.ok(await inf.waitForSync(3000));
+  assert.ok(inf.store.getByName('inf-b', 'gone-1'));
+  assert.equal(state.lists, 1);
+
+  // The next watch reports 410: the informer lists again, and learns of a deletion it missed.
+  state.failNext = 'gone';
+  await client.resource(R.configmaps).namespace('inf-b').delete('gone-1');
+  // Make the current watch end (server-side timeout is 1-2 s); wait for the relist.
+  await eventually(() => state.lists >= 2, 5000);
+  await eventually(() => deleted.length > 0, 3000);
+  assert.ok(deleted[0] === 'gone-1' || deleted[0] === 'gone-1 unknown');
+  assert.equal(inf.store.getByName('inf-b', 'gone-1'), undefined);
+
+  // A failed watch: backoff, then relist; the cache keeps working.
+  state.failNext = 'error';
+  const lists = state.lists;
+  await eventually(() => state.lists > lists, 5000);
+  await client.resource(R.configmaps).create(cm('inf-b', 'after'));
+  await eventually(() => inf.store.getByName('inf-b', 'after'), 3000);
+  await inf.stop();
+});
+
+test('the informer resumes watching from its last resourceVersion after a clean timeout', async () => {
+  const { transport, state } = flaky(new InProcessTransport(t.api, { fieldManager: 'informer-test' }));
+  const inf = new SharedIndexInformer(new Client(transport), R.configmaps, { namespace: 'inf-a', watchTimeoutSeconds: 0.2 });
+  inf.start();
+  await inf.waitForSync(3000);
+  await sleep(700);
+  assert.ok(state.watches >= 2, `watches ${state.watches}`);
+  assert.equal(state.lists, 1, 'no relist after a clean watch end');
+  await client.resource(R.configmaps).create(cm('inf-a', 'later'));
+  await eventually(() => inf.store.getByName('inf-a', 'later'), 3000);
+  await inf.stop();
+});
+
+test('an informer over HTTPS behaves the same', async () => {
+  const https = Client.fromKubeconfig(t.kubeconfig, { fieldManager: 'informer-test' });
+  const inf = new SharedIndexInformer(https, R.configmaps, { namespace: 'inf-a', pageSize: 1 });
+  const adds: string[] = [];
+  inf.addEventHandler({ add: (o) => adds.push(o.metadata.name) });
+  inf.start();
+  assert.ok(await inf.waitForSync(5000));
+  await client.resource(R.configmaps).create(cm('inf-a', 'via-https'));
+  await eventually(() => adds.includes('via-https'), 3000);
+  assert.ok(adds.includes('pre') && adds.includes('x'));
+  await inf.stop();
+  await https.close();
+});
