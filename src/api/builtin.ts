@@ -15,12 +15,16 @@ import { resources as storage } from './storage/v1/index.js';
 import { resources as scheduling } from './scheduling/v1/index.js';
 import { resources as admissionregistration } from './admissionregistration/v1/index.js';
 import { resources as apiextensions } from './apiextensions/v1/index.js';
+import { resources as authentication } from './authentication/v1/index.js';
+import { resources as authorization } from './authorization/v1/index.js';
 
 export function builtinResources(): ResourceDef[] {
   return [
     ...core,
     ...apps,
     ...events,
+    ...authentication,
+    ...authorization,
     ...autoscaling,
     ...batch,
     ...networking,

@@ -73,10 +73,18 @@ export interface VersionDef {
   deprecationWarning?: string;
   /**
    * Converters between this version's shape and the storage version's shape. Absent means the
-   * shapes are the same and only apiVersion changes.
+   * shapes are the same and only apiVersion changes. Built-in conversions are synchronous and
+   * return the object; a conversion that must call out (a CRD's conversion webhook) returns a
+   * Promise, and the REST flow awaits it — only then, so synchronous conversions stay on the
+   * fast path. `fromStorage` receives a private copy it may modify.
    */
-  toStorage?(obj: KObject): KObject;
-  fromStorage?(obj: KObject): KObject;
+  toStorage?(obj: KObject): KObject | Promise<KObject>;
+  fromStorage?(obj: KObject): KObject | Promise<KObject>;
+  /**
+   * Optional: convert many stored objects at once (a list, the initial events of a watch), as
+   * upstream sends one ConversionReview per list. Without it, fromStorage runs per object.
+   */
+  fromStorageMany?(objs: KObject[]): KObject[] | Promise<KObject[]>;
   /** Printer columns if they differ from the resource's. */
   table?: TableColumn[];
 }
@@ -140,6 +148,11 @@ export interface ResourceDef {
   admitDelete?(obj: any, ctx: StrategyContext): void;
   /** Adjust an object being marked for deletion (namespaces: status.phase Terminating). */
   onMarkedForDeletion?(obj: any): void;
+  /**
+   * Create-only resources that are answered, not stored (SelfSubjectReview, access reviews):
+   * the response to a create of `obj` by `user`. Such resources have no storage.
+   */
+  answerCreate?(obj: any, user: { name: string; groups: string[]; uid?: string }): any;
   /** Pods: delete gracefully (deletionGracePeriodSeconds) instead of at once. */
   gracefulDelete?(obj: any, requestedGrace: number | undefined): number | undefined;
 }

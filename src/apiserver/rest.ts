@@ -9,7 +9,7 @@ import { Selector, parseSelector, formatLabelSelector } from '../machinery/label
 import { getPath, isPlainObject, setPath } from '../machinery/objects.js';
 import type { StoredObject } from '../storage/cacher.js';
 import { type Backend, StorageError } from '../storage/interface.js';
-import { type Served, fromServed, servedAsStored, toServed } from './convert.js';
+import { type MaybePromise, type Served, fromServed, isPromise, servedAsStored, then, toServed, toServedMany } from './convert.js';
 import { decodeBody, duplicateJSONKeys, mediaTypeOf, type Negotiated, negotiate, queryBool, readBody, sendObject, send, warningHeaders } from './http.js';
 import type { ResourceRequest } from './requestinfo.js';
 import { apiVersionOf, verbsOf } from './resources.js';
@@ -93,6 +93,10 @@ export class RestHandler {
       // e.g. POST /api/v1/pods/x: namespaced resources need a namespace to write.
       throw errors.notFound({ group: served.def.group, resource: served.def.plural }, info.name);
     }
+    if (served.def.answerCreate) {
+      if (method !== 'POST' || info.name || sub) throw errors.methodNotSupported({ group: served.def.group, resource: served.def.plural }, method.toLowerCase());
+      return this.answer(scope);
+    }
     if (sub) return this.subresource(scope);
     if (method === 'GET' && info.name) return allow('get'), this.get(scope);
     if (method === 'GET') {
@@ -121,9 +125,22 @@ export class RestHandler {
     return apiVersionOf(scope.served.def.group, scope.served.version.name);
   }
 
-  private out(scope: RequestScope, stored: any): any {
+  /** A stored object in the served version: a Promise only behind a conversion webhook. */
+  private out(scope: RequestScope, stored: any): MaybePromise<any> {
     const store = this.store(scope);
     return toServed(scope.served, stored, store.storageApiVersion);
+  }
+
+  /** Many stored objects in the served version, converted in one batch (one ConversionReview). */
+  private outMany(scope: RequestScope, stored: any[]): MaybePromise<any[]> {
+    return toServedMany(scope.served, stored, this.store(scope).storageApiVersion);
+  }
+
+  /** Reply with a stored object converted to the served version. */
+  private replyOut(scope: RequestScope, code: number, stored: any, ctx?: WriteContext): void | Promise<void> {
+    const obj = this.out(scope, stored);
+    if (isPromise(obj)) return obj.then((o) => this.reply(scope, code, o, ctx));
+    this.reply(scope, code, obj, ctx);
   }
 
   private writeContext(scope: RequestScope, subresource?: string): WriteContext {
@@ -203,18 +220,18 @@ export class RestHandler {
 
   // ---- read ----------------------------------------------------------------------------------
 
-  private get(scope: RequestScope): void {
+  private get(scope: RequestScope): void | Promise<void> {
     const stored = this.store(scope).get(scope.info.namespace, scope.info.name!);
-    this.replyStored(scope, stored);
+    return this.replyStored(scope, stored);
   }
 
-  private replyStored(scope: RequestScope, stored: StoredObject, code = 200): void {
+  private replyStored(scope: RequestScope, stored: StoredObject, code = 200): void | Promise<void> {
     const neg = negotiate(scope.req.headers.accept);
     const dep = this.deprecation(scope);
     if (neg.kind === 'object' && !neg.yaml && servedAsStored(scope.served, this.store(scope).storageApiVersion) && !dep.length) {
       return send(scope.res, code, stored.json);
     }
-    this.reply(scope, code, this.out(scope, stored.obj));
+    return this.replyOut(scope, code, stored.obj);
   }
 
   private selectors(scope: RequestScope): { labels: Selector; fields: FieldSelector; matches: (obj: any) => boolean } {
@@ -265,15 +282,17 @@ export class RestHandler {
       resourceVersion: rv,
       exact: match === 'Exact' || (!!rv && rv !== '0' && limit > 0 && !match),
     });
-    this.sendList(scope, page.items, page.meta);
+    return this.sendList(scope, page.items, page.meta);
   }
 
-  private sendList(scope: RequestScope, items: StoredObject[], meta: Record<string, unknown>): void {
+  private sendList(scope: RequestScope, items: StoredObject[], meta: Record<string, unknown>): void | Promise<void> {
     const neg = negotiate(scope.req.headers.accept);
     const { def } = scope.served;
     const store = this.store(scope);
     const headers = warningHeaders(this.deprecation(scope));
-    if (neg.kind === 'table') return sendObject(scope.res, 200, this.table(scope, items.map((s) => this.out(scope, s.obj)), meta), neg.yaml, headers);
+    if (neg.kind === 'table') {
+      return then(this.outMany(scope, items.map((s) => s.obj)), (objs) => sendObject(scope.res, 200, this.table(scope, objs, meta), neg.yaml, headers));
+    }
     if (neg.kind === 'partial') return sendObject(scope.res, 200, partialList(items.map((s) => s.obj), meta), neg.yaml, headers);
     const listKind = def.listKind ?? `${def.kind}List`;
     if (!neg.yaml && servedAsStored(scope.served, store.storageApiVersion)) {
@@ -281,7 +300,9 @@ export class RestHandler {
       const head = `{"kind":${JSON.stringify(listKind)},"apiVersion":${JSON.stringify(this.apiVersion(scope))},"metadata":${JSON.stringify(meta)},"items":[`;
       return send(scope.res, 200, head + items.map((s) => s.json).join(',') + ']}', 'application/json', headers);
     }
-    sendObject(scope.res, 200, { kind: listKind, apiVersion: this.apiVersion(scope), metadata: meta, items: items.map((s) => this.out(scope, s.obj)) }, neg.yaml, headers);
+    return then(this.outMany(scope, items.map((s) => s.obj)), (objs) =>
+      sendObject(scope.res, 200, { kind: listKind, apiVersion: this.apiVersion(scope), metadata: meta, items: objs }, neg.yaml, headers),
+    );
   }
 
   watch(scope: RequestScope, sink: WatchSink): void {
@@ -298,13 +319,18 @@ export class RestHandler {
     const listKind = served.def.kind;
     const apiVersion = this.apiVersion(scope);
     const include = (query.get('includeObject') ?? 'Metadata') as IncludeObject;
-    const render = (s: StoredObject): string => {
-      if (fast) return s.json;
-      const obj = this.out(scope, s.obj);
+    const renderObj = (obj: any): string => {
       if (neg.kind === 'table') return JSON.stringify(toTable(served.version.table ?? served.def.table, [obj], { resourceVersion: obj.metadata?.resourceVersion }, { includeObject: include }));
       if (neg.kind === 'partial') return JSON.stringify(partialMetadata(obj));
       return JSON.stringify(obj);
     };
+    // Synchronous unless a conversion webhook converts: then runWatch keeps events in order.
+    const render = (s: StoredObject): MaybePromise<string> => {
+      if (fast) return s.json;
+      const obj = this.out(scope, s.obj);
+      return isPromise(obj) ? obj.then(renderObj) : renderObj(obj);
+    };
+    const renderMany = fast ? undefined : (items: StoredObject[]): MaybePromise<string[]> => then(this.outMany(scope, items.map((s) => s.obj)), (objs) => objs.map(renderObj));
     const bookmark = (r: number, end: boolean) => {
       const meta: any = { resourceVersion: String(r) };
       if (end) meta.annotations = { 'k8s.io/initial-events-end': 'true' };
@@ -324,6 +350,7 @@ export class RestHandler {
         exactKey,
         matches: sel.matches,
         render,
+        renderMany,
         bookmark,
         fromRev,
         sendInitialEvents,
@@ -335,6 +362,13 @@ export class RestHandler {
   }
 
   // ---- write ---------------------------------------------------------------------------------
+
+  /** Create-only reviews: answered from the request, nothing stored. */
+  private async answer(scope: RequestScope): Promise<void> {
+    const obj = await this.readObject(scope, scope.served.def.kind, this.apiVersion(scope));
+    const answer = scope.served.def.answerCreate!(obj, scope.user);
+    sendObject(scope.res, 201, { ...answer, apiVersion: this.apiVersion(scope), kind: scope.served.def.kind });
+  }
 
   private async create(scope: RequestScope): Promise<void> {
     const { served, info } = scope;
@@ -351,13 +385,15 @@ export class RestHandler {
     } else {
       delete meta.namespace;
     }
-    const stored = await store.create(fromServed(served, obj, store.storageApiVersion, store.def.kind), ctx);
-    this.replyWritten(scope, stored, 201, ctx);
+    let converted = fromServed(served, obj, store.storageApiVersion, store.def.kind);
+    if (isPromise(converted)) converted = await converted;
+    const stored = await store.create(converted, ctx);
+    return this.replyWritten(scope, stored, 201, ctx);
   }
 
-  private replyWritten(scope: RequestScope, stored: StoredObject, code: number, ctx: WriteContext): void {
+  private replyWritten(scope: RequestScope, stored: StoredObject, code: number, ctx: WriteContext): void | Promise<void> {
     if (!ctx.warnings.length && !scope.warnings.length) return this.replyStored(scope, stored, code);
-    this.reply(scope, code, this.out(scope, stored.obj), ctx);
+    return this.replyOut(scope, code, stored.obj, ctx);
   }
 
   private async update(scope: RequestScope): Promise<void> {
@@ -367,7 +403,7 @@ export class RestHandler {
     const obj = await this.readObject(scope, served.def.kind, this.apiVersion(scope));
     this.checkNameAndNamespace(scope, obj);
     const stored = await store.update(info.namespace, info.name!, () => fromServed(served, obj, store.storageApiVersion, store.def.kind), ctx);
-    this.replyWritten(scope, stored, 200, ctx);
+    return this.replyWritten(scope, stored, 200, ctx);
   }
 
   private checkNameAndNamespace(scope: RequestScope, obj: any): void {
@@ -414,7 +450,7 @@ export class RestHandler {
     if (type === 'apply') ctx.operation = 'Apply';
     const schemaType = type === 'apply' ? this.deps.schema.typeFor?.(served.def.group, served.version.name, served.def.kind) : undefined;
     const patchCtx: PatchContext = { fieldManager: ctx.fieldManager, force, type: schemaType, subresource, statusSubresource: !!served.def.subresources?.status };
-    const apply = (current: any) => {
+    const apply = (current: any): MaybePromise<any> => {
       const patched = this.deps.patch(type, current, body, definition, patchCtx);
       if (!isPlainObject(patched)) throw errors.badRequest('the patch produced something that is not an object');
       patched.apiVersion = this.apiVersion(scope);
@@ -424,16 +460,19 @@ export class RestHandler {
       return fromServed(served, patched as any, store.storageApiVersion, store.def.kind);
     };
     if (type === 'apply' && !store.tryGet(info.namespace, info.name!) && !subresource) {
-      const created = apply({ apiVersion: this.apiVersion(scope), kind: served.def.kind, metadata: { name: info.name, namespace: info.namespace } });
+      let created = apply({ apiVersion: this.apiVersion(scope), kind: served.def.kind, metadata: { name: info.name, namespace: info.namespace } });
+      if (isPromise(created)) created = await created;
       const stored = await store.create(created, ctx);
       return this.replyWritten(scope, stored, 201, ctx);
     }
-    const stored = await store.update(info.namespace, info.name!, (cur) => {
-      const current = this.out(scope, cur.obj);
+    const stored = await store.update(
+      info.namespace,
+      info.name!,
       // A patch computes its result from a copy; the current object is shared with the cache.
-      return apply(structuredClone(current));
-    }, ctx);
-    this.replyWritten(scope, stored, 200, ctx);
+      (cur) => then(this.out(scope, cur.obj), (current) => apply(structuredClone(current))),
+      ctx,
+    );
+    return this.replyWritten(scope, stored, 200, ctx);
   }
 
   private async deleteOptions(scope: RequestScope): Promise<DeleteOptions & { dryRun: boolean }> {
@@ -476,7 +515,7 @@ export class RestHandler {
     const opts = await this.deleteOptions(scope);
     const ctx = { ...this.writeContext(scope), dryRun: opts.dryRun };
     const result = await store.delete(info.namespace, info.name!, opts, ctx);
-    if (!result.deleted || served.def.gracefulDelete) return this.reply(scope, 200, this.out(scope, result.obj), ctx);
+    if (!result.deleted || served.def.gracefulDelete) return this.replyOut(scope, 200, result.obj, ctx);
     const details: errors.StatusDetails = { name: info.name };
     if (served.def.group) details.group = served.def.group;
     details.kind = served.def.plural;
@@ -495,14 +534,16 @@ export class RestHandler {
     for (const t of targets) {
       try {
         const r = await store.delete(t.obj.metadata.namespace, t.obj.metadata.name, opts, ctx);
-        deleted.push(this.out(scope, r.obj));
+        deleted.push(r.obj);
       } catch (err) {
         if (err instanceof errors.ApiError && err.code === 404) continue;
         throw err;
       }
     }
     const listKind = served.def.listKind ?? `${served.def.kind}List`;
-    sendObject(scope.res, 200, { kind: listKind, apiVersion: this.apiVersion(scope), metadata: { resourceVersion: String(store.cache.revision) }, items: deleted });
+    let items = this.outMany(scope, deleted);
+    if (isPromise(items)) items = await items;
+    sendObject(scope.res, 200, { kind: listKind, apiVersion: this.apiVersion(scope), metadata: { resourceVersion: String(store.cache.revision) }, items });
   }
 
   // ---- subresources --------------------------------------------------------------------------
@@ -549,7 +590,7 @@ export class RestHandler {
     const method = req.method ?? 'GET';
     const store = this.store(scope);
     const scaleDef = served.def.subresources!.scale!;
-    if (method === 'GET') return sendObject(scope.res, 200, this.toScale(scope, this.out(scope, store.get(info.namespace, info.name!).obj)));
+    if (method === 'GET') return then(this.out(scope, store.get(info.namespace, info.name!).obj), (obj) => sendObject(scope.res, 200, this.toScale(scope, obj)));
     const ctx = this.writeContext(scope, 'scale');
     let mutateScale: (scale: any) => any;
     if (method === 'PUT') {
@@ -561,8 +602,8 @@ export class RestHandler {
     } else {
       throw errors.methodNotSupported(this.ref(scope), method.toLowerCase());
     }
-    const stored = await store.update(info.namespace, info.name!, (cur) => {
-      const obj = structuredClone(this.out(scope, cur.obj));
+    const stored = await store.update(info.namespace, info.name!, (cur) => then(this.out(scope, cur.obj), (served_) => {
+      const obj = structuredClone(served_);
       const scale = mutateScale(this.toScale(scope, obj));
       const replicas = scale?.spec?.replicas;
       if (replicas !== undefined && (!Number.isInteger(replicas) || replicas < 0)) {
@@ -573,8 +614,10 @@ export class RestHandler {
       }
       setPath(obj, scaleDef.specReplicasPath, replicas ?? 0);
       return fromServed(served, obj, store.storageApiVersion, store.def.kind);
-    }, ctx);
-    sendObject(scope.res, 200, this.toScale(scope, this.out(scope, stored.obj)), false, warningHeaders(ctx.warnings));
+    }), ctx);
+    let out = this.out(scope, stored.obj);
+    if (isPromise(out)) out = await out;
+    sendObject(scope.res, 200, this.toScale(scope, out), false, warningHeaders(ctx.warnings));
   }
 }
 

@@ -156,6 +156,7 @@ export class ApiServer {
 
   /** Serve a resource (at start, or a custom resource at run time). */
   async addResource(def: ResourceDef): Promise<void> {
+    if (def.answerCreate) return this.registry.add(def);
     const prefix = storagePrefixOf(def);
     if (!this.stores.has(prefix)) {
       let cache = this.caches.get(prefix);

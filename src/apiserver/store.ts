@@ -11,6 +11,7 @@ import type { Backend } from '../storage/interface.js';
 import { StorageError } from '../storage/interface.js';
 import type { StoredObject, WatchCache } from '../storage/cacher.js';
 import { apiVersionOf, storagePrefixOf, storageVersionOf } from './resources.js';
+import { isPromise } from './convert.js';
 import { deepEqual } from '../machinery/objects.js';
 
 export interface UserInfo {
@@ -91,7 +92,17 @@ export class Store {
   /** Storage form: resourceVersion is the row's revision, never stored inside the value. */
   static encode(obj: any): string {
     const { resourceVersion: _rv, ...meta } = obj.metadata;
-    return JSON.stringify({ ...obj, metadata: meta });
+    const { apiVersion, kind, metadata: _m, ...rest } = obj;
+    // metadata comes right after apiVersion and kind: the watch cache splices the
+    // resourceVersion in there instead of re-serialising (see cacher.ts).
+    return JSON.stringify({ apiVersion, kind, metadata: meta, ...rest });
+  }
+
+  /** Write `obj` to storage, telling the watch cache the parsed form so it needn't parse it again. */
+  private put(key: string, obj: any, expectedRev?: number) {
+    const value = Store.encode(obj);
+    this.deps.cache.expect(key, value, obj);
+    return expectedRev === undefined ? this.deps.backend.create(key, value) : this.deps.backend.update(key, value, expectedRev);
   }
 
   static decode(value: string, rev: number): any {
@@ -160,7 +171,7 @@ export class Store {
       return { key, obj, json: JSON.stringify(obj), rev: 0, createRev: 0 };
     }
     try {
-      const kv = await this.deps.backend.create(key, Store.encode(obj));
+      const kv = await this.put(key, obj);
       return this.deps.cache.get(key) ?? fallbackStored(key, obj, kv.modRevision);
     } catch (err) {
       this.def.afterDelete?.(obj, sctx);
@@ -172,12 +183,16 @@ export class Store {
   /**
    * Replace an object. `mutate` computes the new object from the current one (a PUT body, a
    * patch applied to it); it is retried on a storage conflict unless the result carries an
-   * explicit resourceVersion that no longer matches.
+   * explicit resourceVersion that no longer matches. It may return a Promise (a conversion
+   * webhook converts the result); it is awaited only then.
    */
-  async update(namespace: string | undefined, name: string, mutate: (current: StoredObject) => any, ctx: WriteContext): Promise<StoredObject> {
+  async update(namespace: string | undefined, name: string, mutate: (current: StoredObject) => any | Promise<any>, ctx: WriteContext): Promise<StoredObject> {
     for (let attempt = 0; ; attempt++) {
       const current = this.get(namespace, name);
-      const next = mutate(current);
+      let next = mutate(current);
+      // An asynchronous mutation (a conversion webhook): if the object changes meanwhile, the
+      // write conflicts and is retried from the new current object.
+      if (isPromise(next)) next = await next;
       try {
         return await this.applyUpdate(current, next, ctx);
       } catch (err) {
@@ -244,7 +259,7 @@ export class Store {
       this.def.afterDelete?.(obj, sctx);
       return fallbackStored(current.key, Store.decode(Store.encode(obj), deleted.modRevision), deleted.modRevision);
     }
-    const kv = await this.deps.backend.update(current.key, Store.encode(obj), current.rev);
+    const kv = await this.put(current.key, obj, current.rev);
     return this.deps.cache.get(current.key) ?? fallbackStored(current.key, obj, kv.modRevision);
   }
 
@@ -267,7 +282,7 @@ export class Store {
           this.def.afterDelete?.(obj, this.deps.strategyContext('delete', ctx.warnings));
           return fallbackStored(current.key, obj, deleted.modRevision);
         }
-        const kv = await this.deps.backend.update(current.key, Store.encode(obj), current.rev);
+        const kv = await this.put(current.key, obj, current.rev);
         return this.deps.cache.get(current.key) ?? fallbackStored(current.key, obj, kv.modRevision);
       } catch (err) {
         if (err instanceof StorageError && err.code === 'Conflict' && attempt < 5) continue;
@@ -327,7 +342,7 @@ export class Store {
       this.def.onMarkedForDeletion?.(marked);
       if (deepEqual(marked, old)) return { obj: old, deleted: false };
       if (ctx.dryRun) return { obj: marked, deleted: false };
-      await this.deps.backend.update(current.key, Store.encode(marked), current.rev);
+      await this.put(current.key, marked, current.rev);
       return { obj: this.deps.cache.get(current.key)?.obj ?? marked, deleted: false };
     }
     if (ctx.dryRun) return { obj: old, deleted: true };

@@ -1,12 +1,15 @@
 // Watch streams: newline-delimited JSON events over a chunked HTTP response, or one event per
 // WebSocket message. Events come from the watch cache in revision order with no gap and no
 // duplicate; selectors are applied per watcher with upstream's transition rules (an object that
-// stops matching is DELETED for that watcher, one that starts matching is ADDED).
+// stops matching is DELETED for that watcher, one that starts matching is ADDED). Rendering is
+// synchronous except behind a conversion webhook: then each watcher keeps a promise chain, so its
+// events still go out strictly in order, and a conversion failure ends the watch with an ERROR.
 import type { ServerResponse } from 'node:http';
 import type { WebSocket } from 'ws';
 import type { CacheEvent, StoredObject, WatchCache } from '../storage/cacher.js';
 import { StorageError } from '../storage/interface.js';
 import * as errors from '../machinery/errors.js';
+import { isPromise, type MaybePromise } from './convert.js';
 
 export interface WatchSink {
   write(line: string): boolean;
@@ -45,8 +48,13 @@ export interface WatchSpec {
   keyPrefix: string;
   exactKey?: string;
   matches(obj: any): boolean;
-  /** Render an object as the client asked for it (version conversion, Table, metadata only). */
-  render(stored: StoredObject): string;
+  /**
+   * Render an object as the client asked for it (version conversion, Table, metadata only). A
+   * Promise only when the conversion is asynchronous (a CRD conversion webhook).
+   */
+  render(stored: StoredObject): MaybePromise<string>;
+  /** Optional: render many objects at once (the initial ADDED events: one conversion call). */
+  renderMany?(stored: StoredObject[]): MaybePromise<string[]>;
   /** A bookmark object for this resource at a revision. */
   bookmark(rev: number, initialEventsEnd: boolean): string;
   /** undefined: start with ADDED events for every matching object, then go on live. */
@@ -57,6 +65,8 @@ export interface WatchSpec {
 }
 
 const MAX_BACKLOG = 32 * 1024 * 1024;
+/** Events waiting for an asynchronous render: a watcher further behind is dropped. */
+const MAX_PENDING_RENDERS = 10_000;
 const BOOKMARK_EVERY_MS = 30_000;
 
 export function errorEvent(err: errors.ApiError): string {
@@ -90,6 +100,51 @@ export function runWatch(spec: WatchSpec, sink: WatchSink): void {
     sink.write(line);
     if (sink.backlog() > MAX_BACKLOG) finish();
   };
+  // Ordered delivery: while an asynchronous render is outstanding, every later line (even a
+  // synchronous one, or a bookmark) waits behind it on this watcher's chain.
+  let chain: Promise<void> | undefined;
+  let pending = 0;
+  const failed = (err: unknown) => {
+    if (closed) return;
+    send(errorEvent(errors.toApiError(err)));
+    finish();
+  };
+  const sendLines = (lines: string | string[]) => {
+    if (typeof lines === 'string') return send(lines);
+    for (const l of lines) send(l);
+  };
+  const emit = (line: MaybePromise<string | string[]>) => {
+    if (closed) return;
+    if (!chain && !isPromise(line)) return sendLines(line);
+    if (++pending > MAX_PENDING_RENDERS) return finish();
+    // A render may fail while it still waits behind an earlier one: it is handled on the chain.
+    if (isPromise(line)) line.catch(() => undefined);
+    const prev = chain ?? Promise.resolve();
+    const next: Promise<void> = prev
+      .then(() => line)
+      .then(sendLines)
+      .catch(failed)
+      .finally(() => {
+        pending--;
+        if (chain === next) chain = undefined;
+      });
+    chain = next;
+  };
+  /** Render, turning a synchronous failure into an ERROR event too. */
+  const render = (s: StoredObject): MaybePromise<string> | undefined => {
+    try {
+      return spec.render(s);
+    } catch (err) {
+      // Behind earlier asynchronous lines, the error waits its turn.
+      emit(Promise.reject(err));
+      return undefined;
+    }
+  };
+  const event = (type: string, s: StoredObject) => {
+    const body = render(s);
+    if (body === undefined) return;
+    emit(isPromise(body) ? body.then((b) => eventLine(type, b)) : eventLine(type, body));
+  };
 
   const onEvent = (ev: CacheEvent) => {
     if (closed) return;
@@ -97,16 +152,16 @@ export function runWatch(spec: WatchSpec, sink: WatchSink): void {
     const curPasses = ev.type !== 'DELETED' && spec.matches(ev.cur.obj);
     const prevPasses = ev.prev !== undefined && spec.matches(ev.prev.obj);
     if (ev.type === 'DELETED') {
-      if (spec.matches(ev.cur.obj)) send(eventLine('DELETED', spec.render(ev.cur)));
+      if (spec.matches(ev.cur.obj)) event('DELETED', ev.cur);
     } else if (curPasses && prevPasses) {
-      send(eventLine('MODIFIED', spec.render(ev.cur)));
+      event('MODIFIED', ev.cur);
     } else if (curPasses) {
-      send(eventLine(ev.type === 'MODIFIED' && ev.prev ? 'ADDED' : ev.type, spec.render(ev.cur)));
+      event(ev.type === 'MODIFIED' && ev.prev ? 'ADDED' : ev.type, ev.cur);
     } else if (prevPasses) {
       // Left the selector: the last matching state, at this event's revision.
       const gone = structuredClone(ev.prev!.obj);
       gone.metadata.resourceVersion = String(ev.rev);
-      send(eventLine('DELETED', spec.render({ ...ev.prev!, obj: gone, json: JSON.stringify(gone), rev: ev.rev })));
+      event('DELETED', { ...ev.prev!, obj: gone, json: JSON.stringify(gone), rev: ev.rev });
     }
   };
 
@@ -114,10 +169,12 @@ export function runWatch(spec: WatchSpec, sink: WatchSink): void {
     if (spec.fromRev === undefined) {
       // Initial state as synthetic ADDED events, then everything after that revision.
       const rev = cache.revision;
-      for (const s of cache.list(spec.keyPrefix)) {
-        if (inScope(s) && spec.matches(s.obj)) send(eventLine('ADDED', spec.render(s)));
-      }
-      if (spec.sendInitialEvents && spec.bookmarks) send(eventLine('BOOKMARK', spec.bookmark(rev, true)));
+      const initial = cache.list(spec.keyPrefix).filter((s) => inScope(s) && spec.matches(s.obj));
+      const many = spec.renderMany && initial.length > 1 ? spec.renderMany(initial) : undefined;
+      if (many && isPromise(many)) emit(many.then((lines) => lines.map((b) => eventLine('ADDED', b))));
+      else if (many) for (const b of many) send(eventLine('ADDED', b));
+      else for (const s of initial) event('ADDED', s);
+      if (spec.sendInitialEvents && spec.bookmarks) emit(eventLine('BOOKMARK', spec.bookmark(rev, true)));
       stop = cache.watch(rev, { onEvent });
     } else {
       stop = cache.watch(spec.fromRev, { onEvent });
@@ -138,7 +195,7 @@ export function runWatch(spec: WatchSpec, sink: WatchSink): void {
   timers.push(setTimeout(finish, spec.timeoutMs));
   if (spec.bookmarks) {
     const tick = () => {
-      send(eventLine('BOOKMARK', spec.bookmark(cache.revision, false)));
+      emit(eventLine('BOOKMARK', spec.bookmark(cache.revision, false)));
       timers.push(setTimeout(tick, BOOKMARK_EVERY_MS));
     };
     timers.push(setTimeout(tick, BOOKMARK_EVERY_MS));

@@ -4,7 +4,7 @@
 // Objects handed out are private copies, so a caller can never corrupt the watch cache.
 import type { ApiServer } from '../apiserver/server.js';
 import type { Store, UserInfo, WriteContext } from '../apiserver/store.js';
-import { type Served, fromServed, servedAsStored, toServed } from '../apiserver/convert.js';
+import { type MaybePromise, type Served, fromServed, isPromise, servedAsStored, then, toServed, toServedMany } from '../apiserver/convert.js';
 import { apiVersionOf, verbsOf } from '../apiserver/resources.js';
 import { runWatch, type WatchSink } from '../apiserver/watch.js';
 import { applyPatch } from '../apiserver/patching.js';
@@ -81,14 +81,14 @@ export class InProcessTransport implements Transport {
     }
   }
 
-  /** A private copy of a stored object, in the served version. */
-  private out(served: Served, store: Store, s: StoredObject): any {
+  /** A private copy of a stored object, in the served version (a Promise behind a conversion webhook). */
+  private out(served: Served, store: Store, s: StoredObject): MaybePromise<any> {
     if (servedAsStored(served, store.storageApiVersion)) return JSON.parse(s.json);
-    return structuredClone(toServed(served, s.obj, store.storageApiVersion));
+    return this.outObj(served, store, s.obj);
   }
 
-  private outObj(served: Served, store: Store, obj: any): any {
-    return structuredClone(toServed(served, obj, store.storageApiVersion));
+  private outObj(served: Served, store: Store, obj: any): MaybePromise<any> {
+    return then(toServed(served, obj, store.storageApiVersion), (o) => structuredClone(o));
   }
 
   private ctx(opts: WriteOptions | undefined, subresource?: string): WriteContext {
@@ -178,19 +178,19 @@ export class InProcessTransport implements Transport {
         rv = token.rv;
         from = indexAfter(all, token.start);
       }
-      const items: any[] = [];
+      const matching: StoredObject[] = [];
       let last: StoredObject | undefined;
       let more = false;
       let matched = 0;
       for (let i = from; i < all.length; i++) {
         const s = all[i];
         if (!m.matches(s.obj)) continue;
-        if (opts.limit && opts.limit > 0 && items.length >= opts.limit) {
+        if (opts.limit && opts.limit > 0 && matching.length >= opts.limit) {
           more = true;
           matched++;
           continue;
         }
-        items.push(this.out(served, store, s));
+        matching.push(s);
         last = s;
       }
       all = [];
@@ -199,7 +199,10 @@ export class InProcessTransport implements Transport {
         meta.continue = encodeToken({ rv, start: last.key });
         if (m.empty) meta.remainingItemCount = matched;
       }
-      return { apiVersion: apiVersionOf(served.def.group, served.version.name), kind: served.def.listKind ?? `${served.def.kind}List`, metadata: meta, items };
+      const list = (items: any[]): ObjectList => ({ apiVersion: apiVersionOf(served.def.group, served.version.name), kind: served.def.listKind ?? `${served.def.kind}List`, metadata: meta, items });
+      if (servedAsStored(served, store.storageApiVersion)) return list(matching.map((s) => JSON.parse(s.json)));
+      // One conversion for the whole list (one ConversionReview behind a webhook).
+      return then(toServedMany(served, matching.map((s) => s.obj), store.storageApiVersion), (objs) => list(objs.map((o) => structuredClone(o))));
     });
   }
 
@@ -273,7 +276,7 @@ export class InProcessTransport implements Transport {
           keyPrefix: store.keyPrefix(namespace),
           exactKey,
           matches: m.matches,
-          render: (s) => (fast ? s.json : JSON.stringify(toServed(served, s.obj, store.storageApiVersion))),
+          render: (s) => (fast ? s.json : then(toServed(served, s.obj, store.storageApiVersion), (o) => JSON.stringify(o))),
           bookmark: (r, end) => {
             const meta: any = { resourceVersion: String(r) };
             if (end) meta.annotations = { 'k8s.io/initial-events-end': 'true' };
@@ -315,7 +318,9 @@ export class InProcessTransport implements Transport {
       } else {
         delete obj.metadata.namespace;
       }
-      const stored = await store.create(fromServed(served, obj, store.storageApiVersion, store.def.kind), this.ctx(opts));
+      let converted = fromServed(served, obj, store.storageApiVersion, store.def.kind);
+      if (isPromise(converted)) converted = await converted;
+      const stored = await store.create(converted, this.ctx(opts));
       return this.out(served, store, stored);
     });
   }
@@ -368,9 +373,9 @@ export class InProcessTransport implements Transport {
       };
       if (type === 'apply' && !sub && !store.tryGet(t.namespace, name)) {
         const created = apply({ apiVersion, kind: served.def.kind, metadata: { name, namespace: t.namespace } });
-        return this.out(served, store, await store.create(created, ctx));
+        return this.out(served, store, await store.create(isPromise(created) ? await created : created, ctx));
       }
-      const stored = await store.update(t.namespace, name, (cur) => apply(structuredClone(toServed(served, cur.obj, store.storageApiVersion))), ctx);
+      const stored = await store.update(t.namespace, name, (cur) => then(toServed(served, cur.obj, store.storageApiVersion), (c) => apply(structuredClone(c))), ctx);
       return this.out(served, store, stored);
     });
   }
@@ -401,7 +406,7 @@ export class InProcessTransport implements Transport {
       for (const s of targets) {
         try {
           const r = await store.delete(s.obj.metadata.namespace, s.obj.metadata.name, deleteOpts(opts), ctx);
-          items.push(this.outObj(served, store, r.obj));
+          items.push(await this.outObj(served, store, r.obj));
         } catch (err) {
           if (err instanceof serverErrors.ApiError && err.code === 404) continue;
           throw err;

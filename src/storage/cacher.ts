@@ -42,18 +42,34 @@ export interface WatchCacheOptions {
   historyMs?: number;
 }
 
-export function makeStored(key: string, obj: any, rev: number, createRev: number): StoredObject {
-  return { key, obj, json: JSON.stringify(obj), rev, createRev };
+export function makeStored(key: string, obj: any, rev: number, createRev: number, json?: string): StoredObject {
+  return { key, obj, json: json ?? JSON.stringify(obj), rev, createRev };
+}
+
+const META = '"metadata":{';
+
+/**
+ * The JSON of a stored value with its resourceVersion, without re-serialising: values are stored
+ * with metadata right after apiVersion and kind, so the first `"metadata":{` is the object's own.
+ */
+export function spliceResourceVersion(value: string, rev: number): string | undefined {
+  const i = value.indexOf(META);
+  if (i < 0 || i > 200) return undefined;
+  const at = i + META.length;
+  return `${value.slice(0, at)}"resourceVersion":"${rev}"${value[at] === '}' ? '' : ','}${value.slice(at)}`;
 }
 
 export class WatchCache {
   readonly items = new Map<string, StoredObject>();
   private sorted: string[] | null = null;
+  private hints = new Map<string, { value: string; obj: any }>();
   private history: CacheEvent[] = [];
   private historyStart = 0;
   /** Watches may resume from any revision >= this one. */
   private oldestResumable = 0;
-  private watchers = new Set<CacheWatcher>();
+  private watchers = new Set<{ watcher: CacheWatcher; lastRev: number }>();
+  private fanout: CacheEvent[] = [];
+  private fanoutScheduled = false;
   private unsubscribe?: Unsubscribe;
   private readonly historyMs: number;
   private ready = false;
@@ -121,13 +137,48 @@ export class WatchCache {
         if (!replay && this.items.delete(e.key)) this.sorted = null;
       }
       this.history.push(ev);
-      if (!replay) for (const w of this.watchers) w.onEvent(ev);
+      if (!replay) this.fanout.push(ev);
     }
     this.trim(now);
+    // Watchers get their events after the writers' acknowledgements went out: a write's latency
+    // doesn't grow with the number of watchers. Order per watcher is unchanged.
+    if (this.fanout.length && !this.fanoutScheduled) {
+      this.fanoutScheduled = true;
+      setImmediate(() => this.flushFanout());
+    }
+  }
+
+  private flushFanout() {
+    this.fanoutScheduled = false;
+    const events = this.fanout;
+    this.fanout = [];
+    for (const ev of events) {
+      for (const reg of this.watchers) {
+        if (ev.rev > reg.lastRev) {
+          reg.lastRev = ev.rev;
+          reg.watcher.onEvent(ev);
+        }
+      }
+    }
   }
 
   private storedFromEvent(e: StorageEvent): StoredObject {
-    return makeStored(e.key, this.decode(e.key, e.value, e.revision), e.revision, e.createRevision);
+    const hint = this.hints.get(e.key);
+    if (hint) this.hints.delete(e.key);
+    const json = spliceResourceVersion(e.value, e.revision);
+    if (hint && hint.value === e.value && json) {
+      const obj = { ...hint.obj, metadata: { ...hint.obj.metadata, resourceVersion: String(e.revision) } };
+      return makeStored(e.key, obj, e.revision, e.createRevision, json);
+    }
+    return makeStored(e.key, this.decode(e.key, e.value, e.revision), e.revision, e.createRevision, json);
+  }
+
+  /**
+   * The writer of `value` at `key` has it parsed already: when its change arrives, the cache
+   * uses that object instead of parsing the value again. The object must not change afterwards.
+   */
+  expect(key: string, value: string, obj: any): void {
+    this.hints.set(key, { value, obj });
   }
 
   private decodePrev(e: StorageEvent): StoredObject | undefined {
@@ -173,9 +224,14 @@ export class WatchCache {
    */
   watch(fromRev: number, w: CacheWatcher): () => void {
     const past = this.eventsSince(fromRev);
-    for (const ev of past) w.onEvent(ev);
-    this.watchers.add(w);
-    return () => this.watchers.delete(w);
+    // Events still waiting for fan-out are in history too: `lastRev` keeps them from coming twice.
+    const reg = { watcher: w, lastRev: fromRev };
+    for (const ev of past) {
+      reg.lastRev = ev.rev;
+      w.onEvent(ev);
+    }
+    this.watchers.add(reg);
+    return () => this.watchers.delete(reg);
   }
 
   get watcherCount(): number {

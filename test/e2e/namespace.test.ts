@@ -97,6 +97,38 @@ test('kubectl delete ns removes everything in it, then the namespace', async () 
   await cluster.k(['delete', 'ns', 'doomed']);
 });
 
+test('custom resources in a namespace are deleted with it', async () => {
+  await cluster.k(['apply', '-f', '-'], `
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: gadgets.ns.example.com}
+spec:
+  group: ns.example.com
+  scope: Namespaced
+  names: {plural: gadgets, singular: gadget, kind: Gadget}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}
+`);
+  await cluster.k(['wait', '--for=condition=Established', 'crd/gadgets.ns.example.com', '--timeout=10s']);
+  await cluster.k(['create', 'ns', 'with-crs']);
+  let created = false;
+  for (let i = 0; i < 50 && !created; i++) {
+    const r = await cluster.kubectl(['apply', '-f', '-'], { input: 'apiVersion: ns.example.com/v1\nkind: Gadget\nmetadata: {name: g1, namespace: with-crs}\nspec: {size: 3}\n' });
+    created = r.code === 0;
+    if (!created) await sleep(100);
+  }
+  assert.ok(created, 'custom object created');
+  const del = await cluster.kubectl(['delete', 'ns', 'with-crs', '--timeout=20s'], { timeoutMs: 30_000 });
+  assert.equal(del.code, 0, del.stderr);
+  assert.match((await cluster.kubectl(['get', 'ns', 'with-crs'])).stderr, /not found/);
+  const left = await cluster.kubectl(['get', 'gadgets', '-A', '-o', 'name']);
+  assert.equal(left.stdout.trim(), '', left.stderr);
+  await cluster.k(['delete', 'crd', 'gadgets.ns.example.com']);
+});
+
 test('content with finalizers keeps the namespace Terminating, with upstream conditions', async () => {
   await cluster.k(['create', 'ns', 'held']);
   await cluster.k(['apply', '-f', '-'], 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: keep, namespace: held, finalizers: [example.com/hold]}\n');

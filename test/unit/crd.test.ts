@@ -124,7 +124,7 @@ function crd(extra: any = {}): any {
   return c;
 }
 
-test('a CRD builds a resource definition', () => {
+test('a CRD builds a resource definition', async () => {
   const { def, schemas } = buildResource(crd());
   assert.equal(def.kind, 'Widget');
   assert.equal(def.listKind, 'WidgetList');
@@ -140,10 +140,10 @@ test('a CRD builds a resource definition', () => {
   assert.equal(def.generationTracksSpec, true);
   assert.deepEqual(schemas.map((s) => s.version), ['v1', 'v1beta1']);
   // Conversion (None): only apiVersion changes; request-version defaults apply.
-  const stored = def.versions[1].toStorage!({ apiVersion: 'stable.example.com/v1beta1', kind: 'Widget', metadata: { name: 'w' }, spec: { name: 'abc' } });
+  const stored = await def.versions[1].toStorage!({ apiVersion: 'stable.example.com/v1beta1', kind: 'Widget', metadata: { name: 'w' }, spec: { name: 'abc' } });
   assert.equal(stored.apiVersion, 'stable.example.com/v1');
   assert.equal((stored as any).spec.replicas, 1);
-  const served = def.versions[1].fromStorage!({ apiVersion: 'stable.example.com/v1', kind: 'Widget', metadata: { name: 'w' }, spec: { name: 'abc' } });
+  const served = await def.versions[1].fromStorage!({ apiVersion: 'stable.example.com/v1', kind: 'Widget', metadata: { name: 'w' }, spec: { name: 'abc' } });
   assert.equal(served.apiVersion, 'stable.example.com/v1beta1');
   assert.equal((served as any).spec.size, 'a');
   // Validation of the storage version through the strategy.
@@ -209,39 +209,65 @@ test('names: a kind conflict in the same group is reported, not served', () => {
   assert.equal(ok.established.reason, 'InitialNamesAccepted');
 });
 
-test('webhook conversion posts a ConversionReview v1 and uses the converted objects', async () => {
-  const { Worker } = await import('node:worker_threads');
-  // The webhook runs in its own thread: conversion blocks the calling thread until it answers.
-  const server = new Worker(
-    `const http = require('node:http'); const { parentPort } = require('node:worker_threads');
-     const s = http.createServer((req, res) => { let b = ''; req.on('data', (c) => b += c); req.on('end', () => {
-       const review = JSON.parse(b);
-       const objs = review.request.objects.map((o) => ({ ...o, apiVersion: review.request.desiredAPIVersion, spec: { ...o.spec, converted: review.apiVersion } }));
-       res.setHeader('Content-Type', 'application/json');
-       res.end(JSON.stringify({ apiVersion: 'apiextensions.k8s.io/v1', kind: 'ConversionReview', response: { uid: review.request.uid, convertedObjects: objs, result: { status: 'Success' } } }));
-     }); });
-     s.listen(0, '127.0.0.1', () => parentPort.postMessage(s.address().port));`,
-    { eval: true },
-  );
-  const port: number = await new Promise((r) => server.once('message', r));
+test('webhook conversion posts one ConversionReview v1 per batch, asynchronously', async () => {
+  const http = await import('node:http');
+  // The webhook runs on this thread: conversion must not block the event loop.
+  const reviews: any[] = [];
+  const server = http.createServer((req, res) => {
+    let b = '';
+    req.on('data', (c) => (b += c));
+    req.on('end', () => {
+      const review = JSON.parse(b);
+      reviews.push(review);
+      const objs = review.request.objects.map((o: any) => ({ ...o, apiVersion: review.request.desiredAPIVersion, spec: { ...o.spec, converted: review.apiVersion } }));
+      res.setHeader('Content-Type', 'application/json');
+      res.end(JSON.stringify({ apiVersion: 'apiextensions.k8s.io/v1', kind: 'ConversionReview', response: { uid: review.request.uid, convertedObjects: objs, result: { status: 'Success' } } }));
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as any).port;
   try {
     const { webhookConverter } = await import('../../src/apiserver/crd/conversion.js');
     const conv = webhookConverter('widgets.stable.example.com', 'Widget', {
       strategy: 'Webhook',
       webhook: { conversionReviewVersions: ['v1'], clientConfig: { url: `http://127.0.0.1:${port}/convert` } },
     });
-    const out = conv.convert([{ apiVersion: 'stable.example.com/v1beta1', kind: 'Widget', metadata: { name: 'w' }, spec: { a: 1 } }], 'stable.example.com/v1');
+    const same = { apiVersion: 'stable.example.com/v1', kind: 'Widget', metadata: { name: 'x' } };
+    // Nothing to convert: no call, synchronous.
+    assert.ok(Array.isArray(conv.convert([same], 'stable.example.com/v1')));
+    const pending = conv.convert(
+      [
+        { apiVersion: 'stable.example.com/v1beta1', kind: 'Widget', metadata: { name: 'w' }, spec: { a: 1 } },
+        same,
+        { apiVersion: 'stable.example.com/v1beta1', kind: 'Widget', metadata: { name: 'z' }, spec: { a: 2 } },
+      ],
+      'stable.example.com/v1',
+    );
+    assert.ok(pending instanceof Promise);
+    const out = await pending;
+    assert.equal(reviews.length, 1);
+    assert.equal(reviews[0].request.objects.length, 2);
+    assert.deepEqual(out.map((o) => o.metadata.name), ['w', 'x', 'z']);
     assert.equal(out[0].apiVersion, 'stable.example.com/v1');
     assert.deepEqual((out[0] as any).spec, { a: 1, converted: 'apiextensions.k8s.io/v1' });
+    assert.equal(out[1], same);
     const svc = webhookConverter('widgets.stable.example.com', 'Widget', {
       strategy: 'Webhook',
       webhook: { conversionReviewVersions: ['v1'], clientConfig: { service: { namespace: 'default', name: 'conv' } } },
     });
-    assert.throws(
-      () => svc.convert([{ apiVersion: 'stable.example.com/v1beta1', kind: 'Widget', metadata: { name: 'w' } }], 'stable.example.com/v1'),
-      (err: any) => err.code === 500 && /conversion webhook for stable.example.com\/v1beta1, Kind=Widget failed: service reference default\/conv/.test(err.message),
+    await assert.rejects(
+      async () => svc.convert([{ apiVersion: 'stable.example.com/v1beta1', kind: 'Widget', metadata: { name: 'w' } }], 'stable.example.com/v1'),
+      (err: any) => err.code === 500 && err.reason === 'InternalError' && /conversion webhook for stable.example.com\/v1beta1, Kind=Widget failed: service reference default\/conv/.test(err.message),
+    );
+    const down = webhookConverter('widgets.stable.example.com', 'Widget', {
+      strategy: 'Webhook',
+      webhook: { conversionReviewVersions: ['v1'], clientConfig: { url: 'http://127.0.0.1:1/convert' } },
+    });
+    await assert.rejects(
+      async () => down.convert([{ apiVersion: 'stable.example.com/v1beta1', kind: 'Widget', metadata: { name: 'w' } }], 'stable.example.com/v1'),
+      (err: any) => err.code === 500 && /^Internal error occurred: conversion webhook for stable.example.com\/v1beta1, Kind=Widget failed: Post "http:\/\/127.0.0.1:1\/convert": /.test(err.message),
     );
   } finally {
-    await server.terminate();
+    server.close();
   }
 });

@@ -129,6 +129,7 @@ test('watch cache serves state and resumes watchers from history', () =>
     const types: string[] = [];
     const stop = cache.watch(from, { onEvent: (e) => types.push(`${e.type}:${e.cur.obj.metadata.name}`) });
     await b.create('/x/c', JSON.stringify({ metadata: { name: 'c' } }));
+    await new Promise((r) => setImmediate(r)); // live events fan out after the write's acknowledgement
     stop();
     assert.deepEqual(types, ['ADDED:b', 'DELETED:a', 'ADDED:c']);
     assert.deepEqual(cache.list().map((s) => s.obj.metadata.name), ['b', 'c']);

@@ -9,6 +9,7 @@ import { path } from '../../machinery/fielderrors.js';
 import { JSONPath, formatValue } from '../../machinery/jsonpath.js';
 import { getDefinition } from '../../machinery/openapi/definitions.js';
 import { compareVersions } from '../resources.js';
+import { isPromise } from '../convert.js';
 import { type Converter, converterFor } from './conversion.js';
 import { type JSONSchemaProps, type PublishedSchema, SchemaValidator, applyDefaults, hasDefaults, publishedSchema } from './schema.js';
 
@@ -115,16 +116,27 @@ export function buildResource(crd: any, opts: BuildOptions = {}): BuiltResource 
       const errs = validators.get(v.name)!.validate(obj);
       if (errs.length) throw invalidObject(obj, errs);
       obj.apiVersion = apiVersion;
-      return converter.convert([obj], storageApiVersion)[0];
+      const out = converter.convert([obj], storageApiVersion);
+      return isPromise(out) ? out.then((r) => r[0]) : out[0];
     };
     // Objects may sit in storage at an earlier storage version (status.storedVersions).
     const mixed = (crd.status?.storedVersions ?? []).length > 1;
     if (!isStorage || webhook || mixed || hasDefaults(schema)) {
-      vd.fromStorage = (obj) => {
-        const out = obj.apiVersion === apiVersion ? obj : converter.convert([obj], apiVersion)[0];
-        out.apiVersion = apiVersion;
-        applyDefaults(out, schema);
+      const finish = (out: KObject[]): KObject[] => {
+        for (const o of out) {
+          o.apiVersion = apiVersion;
+          applyDefaults(o, schema);
+        }
         return out;
+      };
+      // One conversion (one ConversionReview for a webhook) for a whole batch of objects.
+      vd.fromStorageMany = (objs) => {
+        const out = converter.convert(objs, apiVersion);
+        return isPromise(out) ? out.then(finish) : finish(out);
+      };
+      vd.fromStorage = (obj) => {
+        const out = vd.fromStorageMany!([obj]);
+        return isPromise(out) ? out.then((r) => r[0]) : out[0];
       };
     }
     return vd;

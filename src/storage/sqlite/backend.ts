@@ -29,6 +29,8 @@ interface Watcher {
 }
 
 const MAX_BATCH = 2000;
+/** Batches queued at the writer at once: it commits all that wait together, in one fsync. */
+const MAX_IN_FLIGHT = 16;
 
 const toKV = (r: Row): KeyValue => ({ key: r.name, value: r.value, modRevision: r.id, createRevision: r.create_revision });
 
@@ -36,7 +38,8 @@ export class SqliteBackend implements Backend {
   private worker?: Worker;
   private reader!: Database.Database;
   private queue: Pending[] = [];
-  private inFlight: Pending[] | null = null;
+  /** Batches sent to the writer, oldest first; it answers them in order. */
+  private inFlight: Pending[][] = [];
   private scheduled = false;
   private batchSeq = 0;
   private revision = 0;
@@ -57,7 +60,9 @@ export class SqliteBackend implements Backend {
       worker.once('message', () => resolve());
       worker.once('error', reject);
     });
-    worker.on('message', (m: WriteReply) => this.onReply(m));
+    worker.on('message', (m: WriteReply[]) => {
+      for (const r of m) this.onReply(r);
+    });
     worker.on('error', (err) => this.failAll(err));
     this.reader = openDatabase(this.file);
     this.stmts = this.prepare(this.reader);
@@ -87,7 +92,7 @@ export class SqliteBackend implements Backend {
   async close(): Promise<void> {
     this.closing = true;
     // Let queued writes commit first: nothing acknowledged-to-be may be dropped.
-    while (this.inFlight || this.queue.length) await new Promise((r) => setTimeout(r, 5));
+    while (this.inFlight.length || this.queue.length) await new Promise((r) => setTimeout(r, 5));
     this.closed = true;
     const worker = this.worker;
     if (worker) {
@@ -116,9 +121,9 @@ export class SqliteBackend implements Backend {
   }
 
   private schedule() {
-    if (this.inFlight || this.scheduled || !this.queue.length) return;
+    if (this.scheduled || !this.queue.length || this.inFlight.length >= MAX_IN_FLIGHT) return;
     this.scheduled = true;
-    // Collect everything submitted in this turn of the event loop into one transaction.
+    // Collect everything submitted in this turn of the event loop into one batch.
     setImmediate(() => {
       this.scheduled = false;
       this.flush();
@@ -126,24 +131,27 @@ export class SqliteBackend implements Backend {
   }
 
   private flush() {
-    if (this.inFlight || !this.queue.length) return;
-    const batch = this.queue.splice(0, MAX_BATCH);
-    this.inFlight = batch;
-    this.worker!.postMessage({ id: ++this.batchSeq, ops: batch.map((p) => p.op) });
+    while (this.queue.length && this.inFlight.length < MAX_IN_FLIGHT) {
+      const batch = this.queue.splice(0, MAX_BATCH);
+      this.inFlight.push(batch);
+      this.worker!.postMessage({ id: ++this.batchSeq, ops: batch.map((p) => p.op) });
+    }
   }
 
   private onReply(reply: WriteReply) {
-    const batch = this.inFlight;
-    this.inFlight = null;
+    const batch = this.inFlight.shift();
     if (!batch) return;
     if (reply.error || !reply.results) {
       const err = new Error(`storage write failed: ${reply.error}`);
       for (const p of batch) p.reject(err);
     } else {
+      const results = reply.results;
       const events: StorageEvent[] = [];
-      reply.results.forEach((r, i) => {
+      results.forEach((r, i) => {
         const op = batch[i].op;
         if (!r.ok || op.op === 'compact') return;
+        // The writer leaves out the values we sent it.
+        if (op.op !== 'delete') r.row.value = op.value;
         this.revision = Math.max(this.revision, r.row.id);
         events.push({
           type: r.row.deleted ? 'delete' : 'put',
@@ -157,14 +165,14 @@ export class SqliteBackend implements Backend {
       // Watchers (the watch cache) see a change before its writer is acknowledged, so a client
       // that reads after its write was acknowledged always finds it in the cache.
       if (events.length) this.dispatch(events);
-      batch.forEach((p, i) => p.resolve(reply.results![i]));
+      batch.forEach((p, i) => p.resolve(results[i]));
     }
     this.schedule();
   }
 
   private failAll(err: Error) {
-    const all = [...(this.inFlight ?? []), ...this.queue];
-    this.inFlight = null;
+    const all = [...this.inFlight.flat(), ...this.queue];
+    this.inFlight = [];
     this.queue = [];
     for (const p of all) p.reject(err);
   }
@@ -241,7 +249,7 @@ export class SqliteBackend implements Backend {
 
   /** For tests and benchmarks: how many writes are waiting. */
   get pendingWrites(): number {
-    return this.queue.length + (this.inFlight?.length ?? 0);
+    return this.queue.length + this.inFlight.reduce((n, b) => n + b.length, 0);
   }
   get isClosing(): boolean {
     return this.closing;

@@ -1,7 +1,7 @@
 // The SQLite writer runs in a worker thread so that fsync never blocks request handling.
 // It applies batches of writes in one transaction (group commit) and answers only after the
 // commit returned, i.e. after the WAL was fsynced: nothing is acknowledged before it is durable.
-import { parentPort, workerData } from 'node:worker_threads';
+import { type MessagePort, parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { openDatabase, type Row } from './schema.js';
 
 export type WriteOp =
@@ -27,11 +27,14 @@ export interface WriteReply {
 
 function run(file: string) {
   const db = openDatabase(file);
+  const port = parentPort!;
   const liveRow = db.prepare<[string], Row>('SELECT kv.* FROM live JOIN kv ON kv.id = live.id WHERE live.name = ?');
-  const insert = db.prepare<[string, number, number, number, string], { id: number }>(
-    'INSERT INTO kv(name, deleted, create_revision, prev_revision, value) VALUES (?, ?, ?, ?, ?) RETURNING id',
+  // Revisions are assigned here (this thread is the only writer), so a create knows its own
+  // revision without a second statement.
+  const insert = db.prepare<[number, string, number, number, number, string]>(
+    'INSERT INTO kv(id, name, deleted, create_revision, prev_revision, value) VALUES (?, ?, ?, ?, ?, ?)',
   );
-  const fixCreateRev = db.prepare<[number]>('UPDATE kv SET create_revision = id WHERE id = ?');
+  const lastRevision = db.prepare<[], { seq: number }>("SELECT seq FROM sqlite_sequence WHERE name = 'kv'");
   const setLive = db.prepare<[string, number]>('INSERT INTO live(name, id) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET id = excluded.id');
   const dropLive = db.prepare<[string]>('DELETE FROM live WHERE name = ?');
   // Keep, for every key, its state as of the compacted revision (the newest row at or below it,
@@ -40,7 +43,9 @@ function run(file: string) {
     `DELETE FROM kv WHERE id <= @rev AND (deleted = 1 OR id < (SELECT MAX(k2.id) FROM kv k2 WHERE k2.name = kv.name AND k2.id <= @rev))`,
   );
   const setMeta = db.prepare<[string, number]>('INSERT INTO meta(k, v) VALUES (?, ?) ON CONFLICT(k) DO UPDATE SET v = excluded.v');
+  let last = lastRevision.get()?.seq ?? 0;
 
+  // Replies leave out values the caller sent itself (create/update): copying them back costs.
   const apply = (o: WriteOp): WriteResult => {
     if (o.op === 'compact') {
       compactRows.run({ rev: o.revision });
@@ -50,41 +55,55 @@ function run(file: string) {
     const cur = liveRow.get(o.key);
     if (o.op === 'create') {
       if (cur) return { ok: false, code: 'KeyExists', current: cur };
-      const { id } = insert.get(o.key, 0, 0, 0, o.value)!;
-      fixCreateRev.run(id);
+      const id = ++last;
+      insert.run(id, o.key, 0, id, 0, o.value);
       setLive.run(o.key, id);
-      return { ok: true, row: { id, name: o.key, deleted: 0, create_revision: id, prev_revision: 0, value: o.value } };
+      return { ok: true, row: { id, name: o.key, deleted: 0, create_revision: id, prev_revision: 0, value: '' } };
     }
     if (!cur) return { ok: false, code: 'NotFound' };
     if (o.expected !== undefined && o.expected !== cur.id) return { ok: false, code: 'Conflict', current: cur };
+    const id = ++last;
     if (o.op === 'update') {
-      const { id } = insert.get(o.key, 0, cur.create_revision, cur.id, o.value)!;
+      insert.run(id, o.key, 0, cur.create_revision, cur.id, o.value);
       setLive.run(o.key, id);
-      return { ok: true, row: { id, name: o.key, deleted: 0, create_revision: cur.create_revision, prev_revision: cur.id, value: o.value }, prevValue: cur.value };
+      return { ok: true, row: { id, name: o.key, deleted: 0, create_revision: cur.create_revision, prev_revision: cur.id, value: '' } };
     }
     // delete: the tombstone keeps the last value so that watchers and history can show it.
-    const { id } = insert.get(o.key, 1, cur.create_revision, cur.id, cur.value)!;
+    insert.run(id, o.key, 1, cur.create_revision, cur.id, cur.value);
     dropLive.run(o.key);
     return { ok: true, row: { id, name: o.key, deleted: 1, create_revision: cur.create_revision, prev_revision: cur.id, value: cur.value }, prevValue: cur.value };
   };
-  const applyAll = db.transaction((ops: WriteOp[]) => ops.map(apply));
+  const applyAll = db.transaction((batches: WriteBatch[]) => batches.map((b) => b.ops.map(apply)));
 
-  parentPort!.on('message', (msg: WriteBatch | 'close') => {
-    if (msg === 'close') {
-      db.pragma('wal_checkpoint(TRUNCATE)');
-      db.close();
-      parentPort!.postMessage({ id: -1 });
-      return;
-    }
-    let reply: WriteReply;
+  const commit = (batches: WriteBatch[]) => {
+    if (!batches.length) return;
+    let replies: WriteReply[];
     try {
-      reply = { id: msg.id, results: applyAll(msg.ops) };
+      replies = applyAll(batches).map((results, i) => ({ id: batches[i].id, results }));
     } catch (err) {
-      reply = { id: msg.id, error: err instanceof Error ? err.message : String(err) };
+      last = lastRevision.get()?.seq ?? 0; // the transaction rolled back: so did the revisions
+      const error = err instanceof Error ? err.message : String(err);
+      replies = batches.map((b) => ({ id: b.id, error }));
     }
-    parentPort!.postMessage(reply);
+    port.postMessage(replies);
+  };
+
+  port.on('message', (first: WriteBatch | 'close') => {
+    // Group commit: everything queued while the last commit was fsyncing goes into one transaction.
+    const batches: WriteBatch[] = [];
+    for (let msg: WriteBatch | 'close' | undefined = first; msg !== undefined; msg = receiveMessageOnPort(port as unknown as MessagePort)?.message) {
+      if (msg === 'close') {
+        commit(batches.splice(0));
+        db.pragma('wal_checkpoint(TRUNCATE)');
+        db.close();
+        port.postMessage([{ id: -1 }]);
+        return;
+      }
+      batches.push(msg);
+    }
+    commit(batches);
   });
-  parentPort!.postMessage({ id: 0 });
+  port.postMessage([{ id: 0 }]);
 }
 
 if (parentPort && workerData?.file) run(workerData.file as string);

@@ -1,0 +1,97 @@
+// Events as upstream components record them (client-go's record.EventRecorder): core/v1 Events
+// with reason, message, involvedObject and source; a repeat of the same event (same object,
+// reason, message, type) within the aggregation window bumps count and lastTimestamp instead of
+// creating a new object. Recording never throws: events are best effort, as upstream.
+import type { Logger } from 'pino';
+import { R, type Client } from './client.js';
+import { isNotFound } from './errors.js';
+
+export type EventType = 'Normal' | 'Warning';
+
+export interface EventSource {
+  /** e.g. 'deployment-controller', 'default-scheduler', 'kubelet'. */
+  component: string;
+  host?: string;
+}
+
+interface Seen {
+  name: string;
+  namespace: string;
+  count: number;
+  at: number;
+}
+
+/** A repeat after this long starts a new Event object, as upstream's correlator does (10 min). */
+const AGGREGATION_WINDOW_MS = 10 * 60_000;
+const MAX_REMEMBERED = 4096;
+
+const now = () => new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+
+export function objectReference(obj: any): Record<string, string> {
+  const ref: Record<string, string> = { kind: obj.kind, name: obj.metadata?.name, uid: obj.metadata?.uid, apiVersion: obj.apiVersion };
+  if (obj.metadata?.namespace) ref.namespace = obj.metadata.namespace;
+  if (obj.metadata?.resourceVersion) ref.resourceVersion = obj.metadata.resourceVersion;
+  return ref;
+}
+
+export class EventRecorder {
+  private seen = new Map<string, Seen>();
+
+  constructor(
+    private readonly client: Client,
+    readonly source: EventSource,
+    private readonly log?: Logger,
+  ) {}
+
+  /** Record `reason`/`message` about `obj` (a full object with apiVersion, kind and metadata). */
+  event(obj: any, type: EventType, reason: string, message: string): void {
+    void this.record(obj, type, reason, message).catch((err) => this.log?.debug({ err, reason }, 'event not recorded'));
+  }
+
+  eventf(obj: any, type: EventType, reason: string, format: string, ...args: unknown[]): void {
+    let i = 0;
+    this.event(obj, type, reason, format.replace(/%[sdvq]/g, () => String(args[i++])));
+  }
+
+  private async record(obj: any, type: EventType, reason: string, message: string): Promise<void> {
+    const involved = objectReference(obj);
+    // Events about cluster-scoped objects live in the default namespace, as upstream.
+    const namespace = involved.namespace ?? 'default';
+    const key = [involved.kind, namespace, involved.name, involved.uid, type, reason, message].join('\u0000');
+    const events = this.client.resource(R.events).namespace(namespace);
+    const prior = this.seen.get(key);
+    const t = now();
+    if (prior && Date.now() - prior.at < AGGREGATION_WINDOW_MS) {
+      prior.count++;
+      prior.at = Date.now();
+      try {
+        await events.patch(prior.name, 'merge', { count: prior.count, lastTimestamp: t });
+        return;
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+        this.seen.delete(key);
+      }
+    }
+    const name = `${involved.name}.${(Date.now() * 1e6 + Math.floor(Math.random() * 1e6)).toString(16)}`;
+    await events.create({
+      apiVersion: 'v1',
+      kind: 'Event',
+      metadata: { name, namespace },
+      involvedObject: involved,
+      reason,
+      message,
+      type,
+      source: this.source.host ? { component: this.source.component, host: this.source.host } : { component: this.source.component },
+      reportingComponent: this.source.component,
+      reportingInstance: this.source.host ?? '',
+      firstTimestamp: t,
+      lastTimestamp: t,
+      eventTime: null,
+      count: 1,
+    });
+    if (this.seen.size >= MAX_REMEMBERED) this.seen.delete(this.seen.keys().next().value!);
+    this.seen.set(key, { name, namespace, count: 1, at: Date.now() });
+  }
+}
+
+
