@@ -153,6 +153,20 @@ export interface ResourceDef {
    * the response to a create of `obj` by `user`. Such resources have no storage.
    */
   answerCreate?(obj: any, user: { name: string; groups: string[]; uid?: string }): any;
+  /**
+   * Read-only resources computed on request instead of stored (metrics.k8s.io NodeMetrics and
+   * PodMetrics): only get and list are served, from the objects this returns (in the served
+   * version, namespace-filtered); `read` gives the stored objects of other resources. The REST
+   * layer applies names and label/field selectors (metadata.name, metadata.namespace).
+   */
+  virtualList?(read: VirtualReader, namespace: string | undefined): KObject[] | Promise<KObject[]>;
   /** Pods: delete gracefully (deletionGracePeriodSeconds) instead of at once. */
   gracefulDelete?(obj: any, requestedGrace: number | undefined): number | undefined;
+}
+
+/** Read access to stored objects, for resources computed from others (ResourceDef.virtualList). */
+export interface VirtualReader {
+  /** Live objects of a resource (storage version), in one namespace or all; [] if not served. */
+  list(group: string, plural: string, namespace?: string): any[];
+  get(group: string, plural: string, namespace: string | undefined, name: string): any | undefined;
 }

@@ -2,7 +2,8 @@
 // deletecollection (and the status and scale subresources) for every resource. Resource-specific
 // behaviour comes from the ResourceDef strategy; storage from the Store.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { ResourceDef } from '../api/types.js';
+import type { ResourceDef, VirtualReader } from '../api/types.js';
+import { readVirtual } from './virtual.js';
 import * as errors from '../machinery/errors.js';
 import { FieldSelector, parseFieldSelector } from '../machinery/fields.js';
 import { Selector, parseSelector, formatLabelSelector } from '../machinery/labels.js';
@@ -50,6 +51,8 @@ export type PatchFn = (type: PatchType, current: any, patch: any, definition: st
 
 export interface RestDeps {
   storeFor(def: ResourceDef): Store;
+  /** Stored objects for virtual resources (ResourceDef.virtualList). */
+  virtualReader?: VirtualReader;
   backend: Backend;
   schema: FieldSchema;
   patch: PatchFn;
@@ -97,10 +100,14 @@ export class RestHandler {
       if (method !== 'POST' || info.name || sub) throw errors.methodNotSupported({ group: served.def.group, resource: served.def.plural }, method.toLowerCase());
       return this.answer(scope);
     }
+    if (served.def.virtualList) {
+      if (method !== 'GET' || sub || queryBool(query, 'watch')) throw errors.methodNotSupported({ group: served.def.group, resource: served.def.plural }, queryBool(query, 'watch') ? 'watch' : method.toLowerCase());
+      return this.virtual(scope);
+    }
     if (sub) return this.subresource(scope);
     if (method === 'GET' && info.name) return allow('get'), this.get(scope);
     if (method === 'GET') {
-      if (queryBool(query, 'watch')) return allow('watch'), this.watch(scope, httpSink(scope.res));
+      if (queryBool(query, 'watch')) return allow('watch'), this.watch(scope, () => httpSink(scope.res));
       return allow('list'), this.list(scope);
     }
     if (method === 'POST' && !info.name) return allow('create'), this.create(scope);
@@ -220,6 +227,25 @@ export class RestHandler {
 
   // ---- read ----------------------------------------------------------------------------------
 
+  /** get/list of a virtual resource (computed on request, nothing stored). */
+  private async virtual(scope: RequestScope): Promise<void> {
+    const { def } = scope.served;
+    const reader = this.deps.virtualReader ?? { list: () => [], get: () => undefined };
+    const r = await readVirtual(def, reader, {
+      namespace: scope.info.namespace,
+      name: scope.info.name,
+      labelSelector: scope.query.get('labelSelector') ?? undefined,
+      fieldSelector: scope.query.get('fieldSelector') ?? undefined,
+    });
+    const typed = (o: any) => ({ kind: def.kind, apiVersion: this.apiVersion(scope), ...o });
+    if (r.item) return this.reply(scope, 200, typed(r.item));
+    const neg = negotiate(scope.req.headers.accept);
+    const items = r.items.map(typed);
+    if (neg.kind === 'table') return sendObject(scope.res, 200, this.table(scope, items, {}), neg.yaml);
+    if (neg.kind === 'partial') return sendObject(scope.res, 200, partialList(items, {}), neg.yaml);
+    sendObject(scope.res, 200, { kind: def.listKind ?? `${def.kind}List`, apiVersion: this.apiVersion(scope), metadata: {}, items }, neg.yaml);
+  }
+
   private get(scope: RequestScope): void | Promise<void> {
     const stored = this.store(scope).get(scope.info.namespace, scope.info.name!);
     return this.replyStored(scope, stored);
@@ -305,7 +331,8 @@ export class RestHandler {
     );
   }
 
-  watch(scope: RequestScope, sink: WatchSink): void {
+  /** Start a watch; the sink (and with it the 200 response) opens only once the request is valid. */
+  watch(scope: RequestScope, openSink: () => WatchSink): void {
     const { query, served, info } = scope;
     const store = this.store(scope);
     const sel = this.selectors(scope);
@@ -356,8 +383,9 @@ export class RestHandler {
         sendInitialEvents,
         bookmarks: queryBool(query, 'allowWatchBookmarks') === true,
         timeoutMs,
+        asStored: fast,
       },
-      sink,
+      openSink(),
     );
   }
 

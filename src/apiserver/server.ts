@@ -28,6 +28,8 @@ import { userFromSubject } from './pki.js';
 import { ApiMetrics } from './metrics.js';
 import { CRDController } from './crd/controller.js';
 import { registerSubresources } from './subresources.js';
+import { type AdmissionChain, defaultAdmissionChain } from './admission/index.js';
+import { storeReader } from './virtual.js';
 
 export const KUBERNETES_VERSION = { major: '1', minor: '30', gitVersion: 'v1.30.0+k8ts' };
 
@@ -68,6 +70,8 @@ export class ApiServer {
   readonly extraSubresources = new Map<string, ExtraSubresource>();
   private readonly caches = new Map<string, WatchCache>();
   private readonly stores = new Map<string, Store>();
+  /** Admission plugins every write passes (NamespaceLifecycle, LimitRanger, ResourceQuota); webhooks register here. */
+  readonly admission: AdmissionChain = defaultAdmissionChain({ tryStore: (g, p) => this.tryStore(g, p) });
   private readonly schema = new BuiltinFieldSchema();
   /** OpenAPI definitions of custom resources, by group/version/kind (published and used for pruning). */
   private readonly customSchemas = new Map<string, { definition: string; extra: Definitions }>();
@@ -87,7 +91,7 @@ export class ApiServer {
 
   constructor(readonly config: ApiServerConfig) {
     this.allocators = new ServiceAllocators(config.cluster.serviceCIDR, config.cluster.nodePortRange);
-    this.rest = new RestHandler({ storeFor: (d) => this.storeFor(d), backend: config.backend, schema: this.schema, patch: applyPatch });
+    this.rest = new RestHandler({ storeFor: (d) => this.storeFor(d), virtualReader: storeReader((g, p) => this.tryStore(g, p)), backend: config.backend, schema: this.schema, patch: applyPatch });
     this.discovery = new Discovery(this.registry, (d) => this.subresourcesOf(d), () => config.advertiseAddress ?? `${config.bindAddress}:${config.port}`);
     this.openapi = new OpenAPIDocumentCache([], undefined, { title: 'Kubernetes', version: config.version ?? KUBERNETES_VERSION.gitVersion });
     this.registry.onChange(() => this.refreshOpenAPI());
@@ -150,13 +154,22 @@ export class ApiServer {
     return this.storeFor(def);
   }
 
+  /** A served resource's store, or undefined. */
+  tryStore(group: string, plural: string): Store | undefined {
+    // Fast path: the default storage prefix (this runs on every write).
+    const store = this.stores.get(`/${group || 'core'}/${plural}/`);
+    if (store && store.def.group === group && store.def.plural === plural) return store;
+    const def = this.registry.all().find((d) => d.group === group && d.plural === plural);
+    return def ? this.stores.get(storagePrefixOf(def)) : undefined;
+  }
+
   strategyContext(operation: StrategyContext['operation'], warnings: string[], subresource?: string): StrategyContext {
     return { operation, subresource, cluster: this.config.cluster, warnings, allocators: this.allocators };
   }
 
   /** Serve a resource (at start, or a custom resource at run time). */
   async addResource(def: ResourceDef): Promise<void> {
-    if (def.answerCreate) return this.registry.add(def);
+    if (def.answerCreate || def.virtualList) return this.registry.add(def);
     const prefix = storagePrefixOf(def);
     if (!this.stores.has(prefix)) {
       let cache = this.caches.get(prefix);
@@ -175,7 +188,7 @@ export class ApiServer {
       backend: this.config.backend,
       cache,
       strategyContext: (op, w, sub) => this.strategyContext(op, w, sub),
-      checkNamespace: (ns, op, ref, name) => this.checkNamespace(ns, op, ref, name),
+      admission: this.admission,
       manageFields: (obj, old, ctx, apiVersion) =>
         manageFields(obj, old, ctx, apiVersion, this.schema.typeFor(def.group, apiVersion.slice(apiVersion.indexOf('/') + 1), def.kind), !!def.subresources?.status),
     });
@@ -197,16 +210,6 @@ export class ApiServer {
       this.stores.delete(prefix);
       this.caches.get(prefix)?.stop();
       this.caches.delete(prefix);
-    }
-  }
-
-  private checkNamespace(namespace: string, operation: 'create' | 'update', ref: errors.ResourceRef, name: string): void {
-    const ns = this.caches.get('/core/namespaces/')?.get(`/core/namespaces/${namespace}`);
-    if (!ns) throw errors.notFound({ group: '', resource: 'namespaces' }, namespace);
-    if (operation === 'create' && (ns.obj.metadata.deletionTimestamp || ns.obj.status?.phase === 'Terminating')) {
-      const e = errors.forbidden(ref, name, `unable to create new content in namespace ${namespace} because it is being terminated`);
-      e.details!.causes = [{ reason: 'NamespaceTerminating', message: `namespace ${namespace} is being terminated`, field: 'metadata.namespace' }];
-      throw e;
     }
   }
 
@@ -427,7 +430,7 @@ export class ApiServer {
       this.wss.handleUpgrade(req, socket, head, (ws) => {
         const scope: RequestScope = { req, res: undefined as never, info, served, query: url.searchParams, user, warnings: [] };
         try {
-          this.rest.watch(scope, websocketSink(ws));
+          this.rest.watch(scope, () => websocketSink(ws));
         } catch (err) {
           ws.send(JSON.stringify({ type: 'ERROR', object: errors.toApiError(err).toStatus() }));
           ws.close(1000);

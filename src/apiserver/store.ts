@@ -13,6 +13,7 @@ import type { StoredObject, WatchCache } from '../storage/cacher.js';
 import { apiVersionOf, storagePrefixOf, storageVersionOf } from './resources.js';
 import { isPromise } from './convert.js';
 import { deepEqual } from '../machinery/objects.js';
+import type { AdmissionAttributes, AdmissionChain, Operation } from './admission/interfaces.js';
 
 export interface UserInfo {
   name: string;
@@ -46,8 +47,8 @@ export interface StoreDeps {
   backend: Backend;
   cache: WatchCache;
   strategyContext(operation: StrategyContext['operation'], warnings: string[], subresource?: string): StrategyContext;
-  /** Throws if objects can't be created in this namespace (missing or terminating). */
-  checkNamespace(namespace: string, operation: 'create' | 'update', ref: errors.ResourceRef, name: string): void;
+  /** Admission plugins every write passes through (NamespaceLifecycle, LimitRanger, ResourceQuota, ...). */
+  admission?: AdmissionChain;
   /** Records managedFields for a write. */
   manageFields(obj: any, old: any | undefined, ctx: WriteContext, apiVersion: string): void;
 }
@@ -121,6 +122,27 @@ export class Store {
     return this.deps.cache.get(this.key(namespace, name));
   }
 
+  /** The request as admission plugins see it (undefined: no chain configured). */
+  private admissionAttributes(operation: Operation, obj: any, old: any, ctx: WriteContext): AdmissionAttributes | undefined {
+    if (!this.deps.admission) return undefined;
+    const meta = (obj ?? old).metadata;
+    return {
+      operation,
+      group: this.def.group,
+      version: storageVersionOf(this.def),
+      resource: this.def.plural,
+      kind: this.def.kind,
+      subresource: ctx.subresource ?? '',
+      namespace: this.def.namespaced ? (meta.namespace ?? '') : '',
+      name: meta.name ?? '',
+      object: obj,
+      oldObject: old,
+      user: ctx.user,
+      dryRun: ctx.dryRun,
+      def: this.def,
+    };
+  }
+
   private fail(name: string, errs: FieldError[]): never {
     throw errors.invalid(this.def.group, this.def.kind, name, errs);
   }
@@ -149,7 +171,6 @@ export class Store {
     obj.kind = this.def.kind;
     const meta = (obj.metadata ??= {});
     if (!meta.name && meta.generateName) meta.name = `${meta.generateName}${generateNameSuffix()}`;
-    if (this.def.namespaced && meta.namespace) this.deps.checkNamespace(meta.namespace, 'create', this.ref, meta.name ?? '');
     for (const f of SYSTEM_META) delete meta[f];
     delete meta.resourceVersion;
     meta.uid = randomUUID();
@@ -157,11 +178,21 @@ export class Store {
     if (this.def.generationTracksSpec) meta.generation = 1;
     const sctx = this.deps.strategyContext('create', ctx.warnings);
     this.def.defaults?.(obj);
+    const attrs = this.admissionAttributes('CREATE', obj, undefined, ctx);
+    if (attrs) await this.deps.admission!.admit(attrs);
     this.guard(meta.name ?? meta.generateName ?? '', () => this.def.prepareForCreate?.(obj, sctx));
     const errs = this.validateCommon(obj, sctx);
     if (errs.length) {
       this.def.afterDelete?.(obj, sctx);
       this.fail(meta.name ?? meta.generateName ?? '', errs);
+    }
+    if (attrs) {
+      try {
+        await this.deps.admission!.validate(attrs);
+      } catch (err) {
+        this.def.afterDelete?.(obj, sctx);
+        throw err;
+      }
     }
     this.deps.manageFields(obj, undefined, ctx, this.storageApiVersion);
     const key = this.key(meta.namespace, meta.name);
@@ -219,7 +250,6 @@ export class Store {
     if (meta.uid && meta.uid !== old.metadata.uid) {
       throw errors.conflict(this.ref, name, `Precondition failed: UID in precondition: ${meta.uid}, UID in object meta: ${old.metadata.uid}`);
     }
-    if (this.def.namespaced) this.deps.checkNamespace(old.metadata.namespace, 'update', this.ref, name);
     for (const f of SYSTEM_META) {
       if (old.metadata[f] === undefined) delete meta[f];
       else meta[f] = old.metadata[f];
@@ -244,10 +274,13 @@ export class Store {
     const old = current.obj;
     const sctx = this.deps.strategyContext('update', ctx.warnings, ctx.subresource);
     if (!ctx.subresource) this.def.defaults?.(obj);
+    const attrs = this.admissionAttributes('UPDATE', obj, old, ctx);
+    if (attrs) await this.deps.admission!.admit(attrs);
     this.guard(old.metadata.name, () => this.def.prepareForUpdate?.(obj, old, sctx));
     if (this.def.generationTracksSpec && specChanged(obj, old)) obj.metadata.generation = (old.metadata.generation ?? 0) + 1;
     const errs = this.validateCommon(obj, sctx, old);
     if (errs.length) this.fail(old.metadata.name, errs);
+    if (attrs) await this.deps.admission!.validate(attrs);
     this.deps.manageFields(obj, old, ctx, this.storageApiVersion);
     obj.metadata.resourceVersion = old.metadata.resourceVersion;
     // No change, no write: resourceVersion stays, no event (kubectl apply relies on this).
@@ -319,6 +352,11 @@ export class Store {
     }
     const sctx = this.deps.strategyContext('delete', ctx.warnings);
     this.def.admitDelete?.(old, sctx);
+    const attrs = this.admissionAttributes('DELETE', undefined, old, ctx);
+    if (attrs) {
+      await this.deps.admission!.admit(attrs);
+      await this.deps.admission!.validate(attrs);
+    }
     const finalizers = [...(old.metadata.finalizers ?? [])];
     const policy = opts.propagationPolicy;
     if (policy === 'Orphan' && !finalizers.includes('orphan')) finalizers.push('orphan');

@@ -13,6 +13,8 @@ import { isPromise, type MaybePromise } from './convert.js';
 
 export interface WatchSink {
   write(line: string): boolean;
+  /** An already encoded event line, newline included (shared between watchers). */
+  writeEncoded?(line: Buffer): boolean;
   /** Bytes waiting to be sent: a watcher far behind is dropped rather than buffered forever. */
   backlog(): number;
   end(): void;
@@ -24,6 +26,7 @@ export function httpSink(res: ServerResponse): WatchSink {
   res.flushHeaders();
   return {
     write: (line) => res.write(line + '\n'),
+    writeEncoded: (line) => res.write(line),
     backlog: () => res.writableLength,
     end: () => res.end(),
     onClose: (cb) => res.on('close', cb),
@@ -57,6 +60,8 @@ export interface WatchSpec {
   renderMany?(stored: StoredObject[]): MaybePromise<string[]>;
   /** A bookmark object for this resource at a revision. */
   bookmark(rev: number, initialEventsEnd: boolean): string;
+  /** Objects are sent as stored (no conversion, no Table): events can be encoded once for all watchers. */
+  asStored?: boolean;
   /** undefined: start with ADDED events for every matching object, then go on live. */
   fromRev?: number;
   sendInitialEvents: boolean;
@@ -140,7 +145,18 @@ export function runWatch(spec: WatchSpec, sink: WatchSink): void {
       return undefined;
     }
   };
-  const event = (type: string, s: StoredObject) => {
+  const encodedEvent = (ev: CacheEvent, type: string): Buffer => {
+    const memo = ((ev as { encoded?: Record<string, Buffer> }).encoded ??= {});
+    return (memo[type] ??= Buffer.from(`${eventLine(type, ev.cur.json)}\n`));
+  };
+  const event = (type: string, s: StoredObject, ev?: CacheEvent) => {
+    // The common case (plain objects as stored, nothing queued): one encoding shared by every
+    // watcher of this event, instead of one string-to-bytes conversion per watcher.
+    if (ev && s === ev.cur && spec.asStored && sink.writeEncoded && !chain && !closed) {
+      sink.writeEncoded(encodedEvent(ev, type));
+      if (sink.backlog() > MAX_BACKLOG) finish();
+      return;
+    }
     const body = render(s);
     if (body === undefined) return;
     emit(isPromise(body) ? body.then((b) => eventLine(type, b)) : eventLine(type, body));
@@ -152,11 +168,11 @@ export function runWatch(spec: WatchSpec, sink: WatchSink): void {
     const curPasses = ev.type !== 'DELETED' && spec.matches(ev.cur.obj);
     const prevPasses = ev.prev !== undefined && spec.matches(ev.prev.obj);
     if (ev.type === 'DELETED') {
-      if (spec.matches(ev.cur.obj)) event('DELETED', ev.cur);
+      if (spec.matches(ev.cur.obj)) event('DELETED', ev.cur, ev);
     } else if (curPasses && prevPasses) {
-      event('MODIFIED', ev.cur);
+      event('MODIFIED', ev.cur, ev);
     } else if (curPasses) {
-      event(ev.type === 'MODIFIED' && ev.prev ? 'ADDED' : ev.type, ev.cur);
+      event(ev.type === 'MODIFIED' && ev.prev ? 'ADDED' : ev.type, ev.cur, ev);
     } else if (prevPasses) {
       // Left the selector: the last matching state, at this event's revision.
       const gone = structuredClone(ev.prev!.obj);

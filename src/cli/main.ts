@@ -4,13 +4,14 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { runServer, defaultDataDir } from './server.js';
+import { addSimFlags } from '../sim/config.js';
 
 const collect = (v: string, prev: string[]) => [...prev, ...v.split(',').filter(Boolean)];
 
 export async function main(argv: string[]): Promise<void> {
   const program = new Command('k8ts').description('A Kubernetes-compatible container orchestrator').version('0.1.0');
 
-  program
+  addSimFlags(program
     .command('server')
     .description('Run the API server with its embedded datastore (and the control plane)')
     .option('--data-dir <dir>', 'where state, certificates and the kubeconfig live (default /var/lib/k8ts as root, ~/.k8ts otherwise)')
@@ -23,11 +24,74 @@ export async function main(argv: string[]): Promise<void> {
     .option('--service-node-port-range <range>', 'range of NodePorts', '30000-32767')
     .option('--cluster-domain <domain>', 'cluster DNS domain', 'cluster.local')
     .option('--tls-san <names>', 'extra hostnames or IPs for the serving certificate (repeatable, comma-separated)', collect, [])
+    .option('--cluster-cidr <cidr>', 'range of pod IPs; node IPAM gives each node a /24 of it', '10.42.0.0/16')
+    .option('--disable-scheduler', 'do not run the scheduler in this process (run `k8ts scheduler` instead)')
+    .option('--disable-controller-manager', 'do not run the controller manager in this process (run `k8ts controller-manager` instead)')
+    .option('--simulated-nodes <n>', 'run N simulated nodes in this process (see docs/simulation.md and the --sim-* flags)', '0')
+    .option('--node-cidr-mask-size <bits>', 'size of the podCIDR node IPAM gives each node', '24')
+    .option('--node-monitor-grace-period <duration>', 'a node not heard from this long is marked Unknown and tainted unreachable', '40s')
+    .option('--node-monitor-period <duration>', 'how often the node lifecycle controller checks node health', '5s')
+    .option('--node-startup-grace-period <duration>', 'grace period for a node that never reported status', '60s')
     .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error']).default('info'))
     .option('-v, --v <n>', 'upstream-style verbosity (>=4 debug, >=6 trace)')
     .action(async (opts) => {
       if (opts.v !== undefined) opts.logLevel = Number(opts.v) >= 6 ? 'trace' : Number(opts.v) >= 4 ? 'debug' : opts.logLevel;
       await runServer(opts);
+    }));
+
+  addSimFlags(program
+    .command('sim')
+    .description('Run simulated nodes (kwok-like) against an API server')
+    .requiredOption('--nodes <n>', 'how many nodes to simulate')
+    .option('--kubeconfig <file>', 'kubeconfig of the API server (default $KUBECONFIG)')
+    .option('--context <name>', 'kubeconfig context')
+    .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error']).default('info'))
+    .action(async (opts) => {
+      const { runSim } = await import('../sim/cli.js');
+      await runSim(opts);
+    }));
+
+  program
+    .command('scheduler')
+    .description('Run the scheduler alone against an API server (leader-elected, for HA)')
+    .option('--kubeconfig <file>', 'kubeconfig of the API server (default $KUBECONFIG)')
+    .option('--context <name>', 'kubeconfig context')
+    .option('--scheduler-name <name>', 'schedule pods whose spec.schedulerName is this', 'default-scheduler')
+    .option('--leader-elect [bool]', 'take the kube-system/kube-scheduler Lease before acting', 'true')
+    .option('--leader-elect-lease-duration <duration>', 'how long a standby waits before taking over a lease that stopped being renewed', '15s')
+    .option('--leader-elect-renew-deadline <duration>', 'how long the leader keeps trying to renew before giving up leading', '10s')
+    .option('--leader-elect-retry-period <duration>', 'how often candidates try to acquire or renew the lease', '2s')
+    .option('--leader-elect-resource-name <name>', 'name of the Lease', 'kube-scheduler')
+    .option('--leader-elect-resource-namespace <ns>', 'namespace of the Lease', 'kube-system')
+    .option('--percentage-of-nodes-to-score <pct>', 'share of nodes to find feasible before scoring (0: adaptive, as upstream)', '0')
+    .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error']).default('info'))
+    .option('-v, --v <n>', 'upstream-style verbosity (>=4 debug, >=6 trace)')
+    .action(async (opts) => {
+      if (opts.v !== undefined) opts.logLevel = Number(opts.v) >= 6 ? 'trace' : Number(opts.v) >= 4 ? 'debug' : opts.logLevel;
+      const { runScheduler } = await import('./scheduler.js');
+      await runScheduler(opts);
+    });
+
+  program
+    .command('controller-manager')
+    .description('Run the controller manager alone against an API server (leader-elected, for HA)')
+    .option('--kubeconfig <file>', 'kubeconfig of the API server (default $KUBECONFIG)')
+    .option('--context <name>', 'kubeconfig context')
+    .option('--leader-elect [bool]', 'take the kube-system/kube-controller-manager Lease before acting', 'true')
+    .option('--leader-elect-lease-duration <duration>', 'how long a standby waits before taking over a lease that stopped being renewed', '15s')
+    .option('--leader-elect-renew-deadline <duration>', 'how long the leader keeps trying to renew before giving up leading', '10s')
+    .option('--leader-elect-retry-period <duration>', 'how often candidates try to acquire or renew the lease', '2s')
+    .option('--leader-elect-resource-name <name>', 'name of the Lease', 'kube-controller-manager')
+    .option('--leader-elect-resource-namespace <ns>', 'namespace of the Lease', 'kube-system')
+    .option('--controllers <list>', "controllers to run: '*' for all, 'foo' to enable, '-foo' to disable", '*')
+    .option('--terminated-pod-gc-threshold <n>', 'terminated pods kept before the pod GC deletes the oldest (0 disables)', '12500')
+    .option('--root-ca-file <file>', 'CA published in every namespace as kube-root-ca.crt (default: the kubeconfig CA)')
+    .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error']).default('info'))
+    .option('-v, --v <n>', 'upstream-style verbosity (>=4 debug, >=6 trace)')
+    .action(async (opts) => {
+      if (opts.v !== undefined) opts.logLevel = Number(opts.v) >= 6 ? 'trace' : Number(opts.v) >= 4 ? 'debug' : opts.logLevel;
+      const { runControllerManager } = await import('./controllermanager.js');
+      await runControllerManager(opts);
     });
 
   program

@@ -13,6 +13,11 @@ import { Compactor } from '../storage/compactor.js';
 import { writeKubeconfig } from './kubeconfig.js';
 import { Client } from '../client/client.js';
 import { ControllerManager } from '../controllers/manager.js';
+import { SchedulerRunner } from '../scheduler/runner.js';
+import { NodeSimulator } from '../sim/simulator.js';
+import { simOptionsFromFlags } from '../sim/config.js';
+import { parseDurationMs } from '../controllers/nodelifecycle/duration.js';
+import type { ControllerOptions } from '../controllers/types.js';
 
 export interface ServerFlags {
   dataDir?: string;
@@ -26,6 +31,29 @@ export interface ServerFlags {
   clusterDomain: string;
   tlsSan: string[];
   logLevel: string;
+  /** Run no controller manager in this process. */
+  disableControllerManager?: boolean;
+  /** Run no scheduler in this process. */
+  disableScheduler?: boolean;
+  /** Range of pod IPs (node IPAM hands out /24s of it). */
+  clusterCidr?: string;
+  /** Simulated nodes run in this process (and the --sim-* flags that shape them). */
+  simulatedNodes?: string;
+  nodeCidrMaskSize?: string;
+  nodeMonitorGracePeriod?: string;
+  nodeMonitorPeriod?: string;
+  nodeStartupGracePeriod?: string;
+  [simFlag: `sim${string}`]: unknown;
+}
+
+/** Settings of the controllers from the server's flags (upstream kube-controller-manager names). */
+export function controllerOptionsFromFlags(flags: Partial<ServerFlags>): ControllerOptions {
+  const o: ControllerOptions = { clusterCIDR: flags.clusterCidr ?? '10.42.0.0/16' };
+  if (flags.nodeCidrMaskSize !== undefined) o.nodeCIDRMaskSize = Number(flags.nodeCidrMaskSize);
+  if (flags.nodeMonitorGracePeriod !== undefined) o.nodeMonitorGracePeriodMs = parseDurationMs(flags.nodeMonitorGracePeriod, '--node-monitor-grace-period');
+  if (flags.nodeMonitorPeriod !== undefined) o.nodeMonitorPeriodMs = parseDurationMs(flags.nodeMonitorPeriod, '--node-monitor-period');
+  if (flags.nodeStartupGracePeriod !== undefined) o.nodeStartupGracePeriodMs = parseDurationMs(flags.nodeStartupGracePeriod, '--node-startup-grace-period');
+  return o;
 }
 
 export const defaultDataDir = () => (process.getuid?.() === 0 ? '/var/lib/k8ts' : join(homedir(), '.k8ts'));
@@ -94,8 +122,15 @@ export async function runServer(flags: ServerFlags): Promise<void> {
   const controllerManager = new ControllerManager({
     client: Client.inProcess(api, { fieldManager: 'kube-controller-manager' }),
     logger,
+    options: { ...controllerOptionsFromFlags(flags), rootCA: ca.certPem },
   });
-  controllerManager.start();
+  if (!flags.disableControllerManager) controllerManager.start();
+  const scheduler = new SchedulerRunner({ client: Client.inProcess(api, { fieldManager: 'kube-scheduler' }), logger });
+  if (!flags.disableScheduler) scheduler.start();
+  const simCount = Number(flags.simulatedNodes ?? 0);
+  if (!Number.isInteger(simCount) || simCount < 0) throw new Error(`--simulated-nodes: invalid count ${flags.simulatedNodes}`);
+  const simulator = simCount > 0 ? new NodeSimulator(Client.inProcess(api, { fieldManager: 'kubelet', user: { name: 'system:node:sim', groups: ['system:nodes', 'system:masters'] } }), simOptionsFromFlags(simCount, flags), logger) : undefined;
+  await simulator?.start();
 
   const kubeconfigPath = resolve(flags.writeKubeconfig ?? join(dataDir, 'kubeconfig.yaml'));
   const clientHost = flags.bindAddress === '0.0.0.0' || flags.bindAddress === '::' ? '127.0.0.1' : flags.bindAddress;
@@ -110,6 +145,8 @@ export async function runServer(flags: ServerFlags): Promise<void> {
     stopping = true;
     logger.info({ signal }, 'shutting down');
     compactor.stop();
+    await simulator?.stop();
+    await scheduler.stop();
     await controllerManager.stop();
     await api.stop();
     process.exit(0);

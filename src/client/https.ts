@@ -34,6 +34,9 @@ const PATCH_CONTENT_TYPES: Record<PatchType, string> = {
   apply: 'application/apply-patch+yaml',
 };
 
+const METADATA_ACCEPT = 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1, application/json';
+const METADATA_LIST_ACCEPT = 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1, application/json';
+
 export function pathOf(t: Target): string {
   const r = t.resource;
   let p = r.group ? `/apis/${r.group}/${r.version}` : `/api/${r.version}`;
@@ -76,13 +79,14 @@ export class HttpsTransport implements Transport {
     return new HttpsTransport(loadKubeconfig(path, opts.context), opts);
   }
 
-  private async call(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<any> {
+  private async call(method: string, path: string, body?: unknown, contentType = 'application/json', accept?: string): Promise<any> {
     let res;
     try {
+      const headers = accept ? { ...this.headers, accept } : this.headers;
       res = await request(this.server + path, {
         method: method as any,
         dispatcher: this.agent,
-        headers: body === undefined ? this.headers : { ...this.headers, 'content-type': contentType },
+        headers: body === undefined ? headers : { ...headers, 'content-type': contentType },
         body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
         headersTimeout: this.timeoutMs,
         bodyTimeout: this.timeoutMs,
@@ -116,7 +120,8 @@ export class HttpsTransport implements Transport {
   }
 
   list(t: Target, opts: ListOptions = {}): Promise<ObjectList> {
-    return this.call('GET', pathOf(t) + query({ ...opts }));
+    const { asMetadata, ...rest } = opts;
+    return this.call('GET', pathOf(t) + query({ ...rest }), undefined, undefined, asMetadata ? METADATA_LIST_ACCEPT : undefined);
   }
 
   watch(t: Target, opts: WatchOptions, onEvent: (ev: WatchEvent) => void): Watch {
@@ -143,8 +148,8 @@ export class HttpsTransport implements Transport {
         const res = await request(this.server + pathOf(t) + q, {
           method: 'GET',
           dispatcher: this.agent,
-          headers: this.headers,
           signal: abort.signal,
+          headers: opts.asMetadata ? { ...this.headers, accept: METADATA_ACCEPT } : this.headers,
           headersTimeout: this.timeoutMs,
           bodyTimeout: 0,
         });

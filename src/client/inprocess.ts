@@ -8,6 +8,7 @@ import { type MaybePromise, type Served, fromServed, isPromise, servedAsStored, 
 import { apiVersionOf, verbsOf } from '../apiserver/resources.js';
 import { runWatch, type WatchSink } from '../apiserver/watch.js';
 import { applyPatch } from '../apiserver/patching.js';
+import { getScale, updateScale } from '../apiserver/scale.js';
 import * as serverErrors from '../machinery/errors.js';
 import { parseFieldSelector } from '../machinery/fields.js';
 import { parseSelector } from '../machinery/labels.js';
@@ -15,6 +16,8 @@ import { isPlainObject } from '../machinery/objects.js';
 import { definitionForGVK } from '../machinery/openapi/definitions.js';
 import type { StoredObject } from '../storage/cacher.js';
 import { ApiError } from './errors.js';
+import { readVirtual, storeReader } from '../apiserver/virtual.js';
+import { apiVersionOf as apiVersionOfSpec } from './types.js';
 import type {
   DeleteOptions,
   DiscoveredResource,
@@ -67,6 +70,23 @@ export class InProcessTransport implements Transport {
   }
 
   // ---- helpers -------------------------------------------------------------------------------
+
+  /** get/list of a virtual (computed, read-only) resource; undefined for stored ones. */
+  private virtual(t: Target, opts: ListOptions = {}): Promise<{ item?: any; items: any[] }> | undefined {
+    const served = this.api.registry.lookup(t.resource.group, t.resource.version, t.resource.plural);
+    if (!served?.def.virtualList) return undefined;
+    if (t.subresource) throw serverErrors.notFound({ group: served.def.group, resource: served.def.plural }, `${t.name}/${t.subresource}`);
+    const apiVersion = apiVersionOfSpec(t.resource);
+    return readVirtual(served.def, storeReader((g, p) => this.api.tryStore(g, p)), {
+      namespace: t.namespace,
+      name: t.name,
+      labelSelector: opts.labelSelector,
+      fieldSelector: opts.fieldSelector,
+    }).then((r) => {
+      const typed = (o: any) => ({ kind: served.def.kind, apiVersion, ...o });
+      return { item: r.item ? typed(r.item) : undefined, items: r.items.map(typed) };
+    });
+  }
 
   private served(t: Target): { served: Served; store: Store } {
     const r = t.resource;
@@ -153,9 +173,12 @@ export class InProcessTransport implements Transport {
 
   get(t: Target): Promise<any> {
     return guarded(() => {
+      const v = this.virtual(t);
+      if (v) return v.then((r) => structuredClone(r.item));
       const { served, store } = this.served(t);
       this.allow(served, 'get');
       const name = this.requireName(served, t);
+      if (t.subresource === 'scale' && served.def.subresources?.scale) return getScale(served, store, t.namespace, name);
       if (t.subresource && !(t.subresource === 'status' && served.def.subresources?.status)) {
         throw serverErrors.notFound({ group: served.def.group, resource: served.def.plural }, `${name}/${t.subresource}`);
       }
@@ -165,6 +188,11 @@ export class InProcessTransport implements Transport {
 
   list(t: Target, opts: ListOptions = {}): Promise<ObjectList> {
     return guarded(() => {
+      const v = this.virtual(t, opts);
+      if (v) {
+        const def = this.api.registry.lookup(t.resource.group, t.resource.version, t.resource.plural)!.def;
+        return v.then((r) => ({ kind: def.listKind ?? `${def.kind}List`, apiVersion: apiVersionOfSpec(t.resource), metadata: {}, items: structuredClone(r.items) }));
+      }
       const { served, store } = this.served(t);
       this.allow(served, 'list');
       const m = this.matcher(served, opts.labelSelector, opts.fieldSelector);
@@ -330,6 +358,7 @@ export class InProcessTransport implements Transport {
       const { served, store } = this.served(t);
       const name = this.requireName(served, t);
       const sub = t.subresource;
+      if (sub === 'scale' && served.def.subresources?.scale) return updateScale(served, store, t.namespace, name, () => body, this.ctx(opts, sub));
       if (sub && sub !== 'status') {
         const call = this.extra(served, sub);
         if (!call) throw serverErrors.notFound({ group: served.def.group, resource: served.def.plural }, `${name}/${sub}`);
@@ -349,6 +378,10 @@ export class InProcessTransport implements Transport {
       const { served, store } = this.served(t);
       const name = this.requireName(served, t);
       const sub = t.subresource;
+      if (sub === 'scale' && served.def.subresources?.scale) {
+        const ctx = this.ctx(opts, sub);
+        return updateScale(served, store, t.namespace, name, (scale) => applyPatch(type, scale, patch, 'io.k8s.api.autoscaling.v1.Scale', { fieldManager: ctx.fieldManager, force: !!opts?.force }), ctx);
+      }
       if (sub && !(sub === 'status' && served.def.subresources?.status)) {
         throw serverErrors.notFound({ group: served.def.group, resource: served.def.plural }, `${name}/${sub}`);
       }

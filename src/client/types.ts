@@ -27,6 +27,8 @@ export interface ListOptions {
   continue?: string;
   resourceVersion?: string;
   resourceVersionMatch?: 'Exact' | 'NotOlderThan';
+  /** Ask for PartialObjectMetadata (metadata only) where the transport can; items keep full shape otherwise. */
+  asMetadata?: boolean;
 }
 
 export interface WatchOptions {
@@ -37,6 +39,8 @@ export interface WatchOptions {
   allowWatchBookmarks?: boolean;
   sendInitialEvents?: boolean;
   timeoutSeconds?: number;
+  /** As ListOptions.asMetadata. */
+  asMetadata?: boolean;
 }
 
 export interface WriteOptions {

@@ -9,13 +9,49 @@ import type { Client } from '../client/client.js';
 import { SharedInformerFactory } from '../client/informer.js';
 import { LeaderElector } from '../client/leaderelection.js';
 import { NamespaceController } from './namespace/controller.js';
-import type { Controller, ControllerInit } from './types.js';
+import { NodeIpamController } from './nodeipam/controller.js';
+import { NodeLifecycleController } from './nodelifecycle/controller.js';
+import { GarbageCollector } from './garbagecollector/controller.js';
+import { EndpointsController } from './endpoints/endpoints.js';
+import { EndpointSliceController } from './endpoints/endpointslice.js';
+import { RootCACertPublisher, ServiceAccountsController } from './serviceaccount/controller.js';
+import { PodGCController } from './podgc/controller.js';
+import { DeploymentController } from './deployment/controller.js';
+import { ReplicaSetController, newReplicationManager } from './replicaset/controller.js';
+import { StatefulSetController } from './statefulset/controller.js';
+import { DaemonSetController } from './daemonset/controller.js';
+import { JobController } from './job/controller.js';
+import { TTLAfterFinishedController } from './job/ttl.js';
+import { CronJobController } from './cronjob/controller.js';
+import { ResourceQuotaController } from './resourcequota/controller.js';
+import { DisruptionController } from './disruption/controller.js';
+import { HorizontalPodAutoscalerController } from './podautoscaler/controller.js';
+import type { Controller, ControllerInit, ControllerOptions } from './types.js';
 
-export type { Controller, ControllerContext, ControllerInit } from './types.js';
+export type { Controller, ControllerContext, ControllerInit, ControllerOptions } from './types.js';
 
 /** Every controller k8ts has, by upstream name. */
 export const DEFAULT_CONTROLLERS: Record<string, ControllerInit> = {
   namespace: (ctx) => new NamespaceController(ctx),
+  nodeipam: (ctx) => new NodeIpamController(ctx),
+  nodelifecycle: (ctx) => new NodeLifecycleController(ctx),
+  garbagecollector: (ctx) => new GarbageCollector(ctx),
+  endpoint: (ctx) => new EndpointsController(ctx),
+  endpointslice: (ctx) => new EndpointSliceController(ctx),
+  serviceaccount: (ctx) => new ServiceAccountsController(ctx),
+  'root-ca-cert-publisher': (ctx) => new RootCACertPublisher(ctx, ctx.options?.rootCA ?? ''),
+  podgc: (ctx) => new PodGCController(ctx, { terminatedPodThreshold: ctx.options?.terminatedPodGCThreshold }),
+  deployment: (ctx) => new DeploymentController(ctx),
+  replicaset: (ctx) => new ReplicaSetController(ctx),
+  replicationcontroller: (ctx) => newReplicationManager(ctx),
+  statefulset: (ctx) => new StatefulSetController(ctx),
+  daemonset: (ctx) => new DaemonSetController(ctx),
+  job: (ctx) => new JobController(ctx, { backoffBaseMs: ctx.options?.jobBackoffBaseMs as number | undefined }),
+  'ttl-after-finished': (ctx) => new TTLAfterFinishedController(ctx),
+  cronjob: (ctx) => new CronJobController(ctx),
+  resourcequota: (ctx) => new ResourceQuotaController(ctx),
+  disruption: (ctx) => new DisruptionController(ctx),
+  horizontalpodautoscaling: (ctx) => new HorizontalPodAutoscalerController(ctx),
 };
 
 export interface LeaderElectionOptions {
@@ -36,6 +72,8 @@ export interface ControllerManagerOptions {
   leaderElection?: false | LeaderElectionOptions;
   /** Informer resync period (ms, default none). */
   resyncPeriodMs?: number;
+  /** Settings handed to every controller (ControllerContext.options). */
+  options?: ControllerOptions;
 }
 
 export class ControllerManager {
@@ -85,7 +123,7 @@ export class ControllerManager {
   private async startControllers(): Promise<void> {
     if (this.running) return;
     const factory = new SharedInformerFactory(this.opts.client, { logger: this.log, resyncPeriodMs: this.opts.resyncPeriodMs });
-    const ctx = { client: this.opts.client, informers: factory, logger: this.log };
+    const ctx = { client: this.opts.client, informers: factory, logger: this.log, options: this.opts.options ?? {} };
     const controllers: Controller[] = [];
     for (const [name, init] of Object.entries(this.opts.controllers ?? DEFAULT_CONTROLLERS)) {
       try {

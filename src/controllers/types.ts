@@ -7,6 +7,27 @@ export interface ControllerContext {
   client: Client;
   informers: SharedInformerFactory;
   logger: Logger;
+  /** Settings from the command line that some controllers need (see ControllerOptions). */
+  options?: ControllerOptions;
+}
+
+/** Cluster-wide controller settings (upstream kube-controller-manager flags). */
+export interface ControllerOptions {
+  /** --cluster-cidr: pod IP range node IPAM allocates node podCIDRs from (default 10.42.0.0/16). */
+  clusterCIDR?: string;
+  /** --node-cidr-mask-size (default 24). */
+  nodeCIDRMaskSize?: number;
+  /** --node-monitor-grace-period: a node whose lease is older is NotReady/Unknown (default 40 s). */
+  nodeMonitorGracePeriodMs?: number;
+  /** --node-monitor-period: how often node health is checked (default 5 s). */
+  nodeMonitorPeriodMs?: number;
+  /** --node-startup-grace-period: grace for a node that never reported (default 60 s). */
+  nodeStartupGracePeriodMs?: number;
+  /** The cluster CA (PEM) the root-ca-cert-publisher puts in every namespace's kube-root-ca.crt. */
+  rootCA?: string;
+  /** --terminated-pod-gc-threshold (default 12500; 0 disables). */
+  terminatedPodGCThreshold?: number;
+  [option: string]: unknown;
 }
 
 export interface Controller {

@@ -194,12 +194,14 @@ describe('an operator on @kubernetes/client-node', { timeout: 120_000 }, () => {
     await kc.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: NS } } });
     const created = await kc.makeApiClient(ApiextensionsV1Api).createCustomResourceDefinition({ body: CRD as any });
     assert.equal(created.metadata?.name, `${PLURAL}.${GROUP}`);
+    await eventually('the CRD to be Established', async () => {
+      const crd = await kc.makeApiClient(ApiextensionsV1Api).readCustomResourceDefinition({ name: `${PLURAL}.${GROUP}` });
+      return crd.status?.conditions?.find((c) => c.type === 'Established')?.status === 'True';
+    });
     await eventually('the CRD to be served', async () => {
       const list = await custom.listNamespacedCustomObject(co);
       return Array.isArray(list.items);
     });
-    const crd = await kc.makeApiClient(ApiextensionsV1Api).readCustomResourceDefinition({ name: `${PLURAL}.${GROUP}` });
-    assert.equal(crd.status?.conditions?.find((c) => c.type === 'Established')?.status, 'True');
   });
 
   after(async () => {

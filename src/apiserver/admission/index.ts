@@ -1,0 +1,37 @@
+// The admission plugins the API server runs, in upstream's order.
+import type { Store } from '../store.js';
+import { AdmissionChain } from './interfaces.js';
+import { LimitRanger } from './limitranger.js';
+import { NamespaceLifecycle } from './namespacelifecycle.js';
+import { PriorityAdmission } from './priority.js';
+import { DefaultTolerationSeconds } from './defaulttolerationseconds.js';
+import { ResourceQuotaAdmission } from './resourcequota.js';
+
+export * from './interfaces.js';
+export { LimitRanger } from './limitranger.js';
+export { NamespaceLifecycle } from './namespacelifecycle.js';
+export { PriorityAdmission } from './priority.js';
+export { DefaultTolerationSeconds } from './defaulttolerationseconds.js';
+export { ResourceQuotaAdmission } from './resourcequota.js';
+
+export interface AdmissionDeps {
+  /** A resource's store once served (undefined before). */
+  tryStore(group: string, plural: string): Store | undefined;
+}
+
+export function defaultAdmissionChain(deps: AdmissionDeps): AdmissionChain {
+  const objectsIn = (plural: string, namespace: string): any[] => {
+    const s = deps.tryStore('', plural);
+    return s ? s.cache.list(s.keyPrefix(namespace)).map((x) => x.obj) : [];
+  };
+  return new AdmissionChain([
+    new NamespaceLifecycle((name) => deps.tryStore('', 'namespaces')?.tryGet(undefined, name)?.obj),
+    new LimitRanger((ns) => objectsIn('limitranges', ns)),
+    new PriorityAdmission(() => {
+      const s = deps.tryStore('scheduling.k8s.io', 'priorityclasses');
+      return s ? s.cache.list(s.keyPrefix()).map((x) => x.obj) : [];
+    }),
+    new DefaultTolerationSeconds(),
+    new ResourceQuotaAdmission(() => deps.tryStore('', 'resourcequotas')),
+  ]);
+}

@@ -1,0 +1,76 @@
+// The admission chain, in the manner of upstream k8s.io/apiserver/pkg/admission: every write the
+// generic store performs (create, update, delete, subresources included) passes first through the
+// mutating plugins (after defaulting, before the strategy prepares and validates the object),
+// then, once the object validated, through the validating plugins. A plugin refuses by throwing
+// an ApiError (forbiddenFor builds upstream's admission.NewForbidden). Admission webhooks plug in
+// later as one more MutatingPlugin / ValidatingPlugin each.
+import type { ResourceDef } from '../../api/types.js';
+import * as errors from '../../machinery/errors.js';
+import type { UserInfo } from '../store.js';
+
+export type Operation = 'CREATE' | 'UPDATE' | 'DELETE' | 'CONNECT';
+
+/** Everything a plugin learns about one request (upstream admission.Attributes). */
+export interface AdmissionAttributes {
+  operation: Operation;
+  /** The resource: group, storage version and plural, and its kind. */
+  group: string;
+  version: string;
+  resource: string;
+  kind: string;
+  /** '' for the main resource. */
+  subresource: string;
+  namespace: string;
+  name: string;
+  /** The new object (storage version); mutating plugins change it in place. Absent on DELETE. */
+  object?: any;
+  /** The current object on UPDATE and DELETE. */
+  oldObject?: any;
+  user: UserInfo;
+  dryRun: boolean;
+  /** The resource's strategy, for plugins that need more than names. */
+  def: ResourceDef;
+}
+
+export interface AdmissionPlugin {
+  readonly name: string;
+  /** Whether the plugin wants this request at all (cheap; called for every write). */
+  handles(a: AdmissionAttributes): boolean;
+}
+
+export interface MutatingPlugin extends AdmissionPlugin {
+  admit(a: AdmissionAttributes): void | Promise<void>;
+}
+
+export interface ValidatingPlugin extends AdmissionPlugin {
+  validate(a: AdmissionAttributes): void | Promise<void>;
+}
+
+/** upstream admission.NewForbidden: `<resource> "<name>" is forbidden: <why>`, 403. */
+export function forbiddenFor(a: Pick<AdmissionAttributes, 'group' | 'resource' | 'name'>, why: string): errors.ApiError {
+  return errors.forbidden({ group: a.group, resource: a.resource }, a.name, why);
+}
+
+/** An ordered set of plugins; mutating ones run first, validating ones after validation. */
+export class AdmissionChain {
+  readonly mutating: MutatingPlugin[] = [];
+  readonly validating: ValidatingPlugin[] = [];
+
+  constructor(plugins: (MutatingPlugin | ValidatingPlugin | (MutatingPlugin & ValidatingPlugin))[] = []) {
+    for (const p of plugins) this.register(p);
+  }
+
+  /** Append a plugin (webhooks register themselves here at run time). */
+  register(p: MutatingPlugin | ValidatingPlugin | (MutatingPlugin & ValidatingPlugin)): void {
+    if ('admit' in p && typeof p.admit === 'function') this.mutating.push(p as MutatingPlugin);
+    if ('validate' in p && typeof p.validate === 'function') this.validating.push(p as ValidatingPlugin);
+  }
+
+  async admit(a: AdmissionAttributes): Promise<void> {
+    for (const p of this.mutating) if (p.handles(a)) await p.admit(a);
+  }
+
+  async validate(a: AdmissionAttributes): Promise<void> {
+    for (const p of this.validating) if (p.handles(a)) await p.validate(a);
+  }
+}

@@ -1,0 +1,128 @@
+// Helpers shared by the Endpoints and EndpointSlice controllers (upstream
+// pkg/controller/util/endpoint and pkg/api/v1/pod): which pods belong in a service's endpoints,
+// target-port resolution, readiness, and the pod → services mapping.
+import type { Indexer } from '../../client/informer.js';
+
+export const LAST_CHANGE_TRIGGER_TIME = 'endpoints.kubernetes.io/last-change-trigger-time';
+export const HEADLESS_LABEL = 'service.kubernetes.io/headless';
+
+export function isPodReady(pod: any): boolean {
+  return (pod.status?.conditions ?? []).some((c: any) => c.type === 'Ready' && c.status === 'True');
+}
+
+export function isPodTerminal(pod: any): boolean {
+  const phase = pod.status?.phase;
+  return phase === 'Failed' || phase === 'Succeeded';
+}
+
+export function podIPsOf(pod: any): string[] {
+  const ips: string[] = (pod.status?.podIPs ?? []).map((x: any) => x?.ip).filter(Boolean);
+  if (!ips.length && pod.status?.podIP) ips.push(pod.status.podIP);
+  return ips;
+}
+
+/** Upstream ShouldPodBeInEndpoints. */
+export function shouldPodBeInEndpoints(pod: any, includeTerminating: boolean): boolean {
+  if (isPodTerminal(pod)) return false;
+  if (!podIPsOf(pod).length) return false;
+  if (!includeTerminating && pod.metadata?.deletionTimestamp) return false;
+  return true;
+}
+
+export const isHeadless = (svc: any) => svc.spec?.clusterIP === 'None';
+
+/** The container port a service port targets on this pod (named ports resolved per pod). */
+export function findPort(pod: any, svcPort: any): number | undefined {
+  const target = svcPort.targetPort;
+  const protocol = svcPort.protocol ?? 'TCP';
+  if (target === undefined || target === null || target === '' || target === 0) return svcPort.port;
+  if (typeof target === 'number') return target;
+  const containers = [...(pod.spec?.containers ?? []), ...(pod.spec?.initContainers ?? []).filter((c: any) => c.restartPolicy === 'Always')];
+  for (const c of containers) {
+    for (const p of c.ports ?? []) if (p.name === target && (p.protocol ?? 'TCP') === protocol) return p.containerPort;
+  }
+  return undefined;
+}
+
+/** Does the service's selector select this pod? (A service without a selector selects nothing.) */
+export function serviceSelects(svc: any, pod: any): boolean {
+  const sel = svc.spec?.selector;
+  if (!sel || !Object.keys(sel).length) return false;
+  if (svc.metadata?.namespace !== pod.metadata?.namespace) return false;
+  const labels = pod.metadata?.labels ?? {};
+  return Object.entries(sel).every(([k, v]) => labels[k] === v);
+}
+
+export function selectorString(sel: Record<string, string>): string {
+  return Object.entries(sel)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
+}
+
+/** Pods of a namespace selected by the service (from the pod cache). */
+export function selectedPods(pods: Indexer, svc: any): any[] {
+  return pods.listByNamespace(svc.metadata.namespace).filter((p: any) => serviceSelects(svc, p));
+}
+
+/** Keys of the services selecting a pod (in its old and new states). */
+export function servicesForPod(services: Indexer, ...pods: any[]): Set<string> {
+  const keys = new Set<string>();
+  for (const pod of pods) {
+    if (!pod) continue;
+    for (const svc of services.listByNamespace(pod.metadata.namespace)) {
+      if (serviceSelects(svc, pod)) keys.add(`${svc.metadata.namespace}/${svc.metadata.name}`);
+    }
+  }
+  return keys;
+}
+
+/** Does a pod change matter to endpoints? (upstream podEndpointsChanged / GetPodServiceMemberships) */
+export function podChanged(oldPod: any, pod: any): { labelsChanged: boolean; changed: boolean } {
+  const labelsChanged = JSON.stringify(oldPod.metadata?.labels ?? {}) !== JSON.stringify(pod.metadata?.labels ?? {});
+  const relevant = (p: any) =>
+    JSON.stringify([
+      podIPsOf(p),
+      isPodReady(p),
+      p.metadata?.deletionTimestamp ?? null,
+      p.status?.phase,
+      p.spec?.nodeName,
+      p.spec?.hostname,
+      p.spec?.subdomain,
+      (p.spec?.containers ?? []).map((c: any) => c.ports ?? []),
+    ]);
+  return { labelsChanged, changed: labelsChanged || relevant(oldPod) !== relevant(pod) };
+}
+
+export const nowRFC3339 = () => new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+
+/**
+ * The time of the last pod or service change that triggered a sync of a service, as upstream's
+ * TriggerTimeTracker reports it in the last-change-trigger-time annotation.
+ */
+export class TriggerTimes {
+  private readonly times = new Map<string, string>();
+  observe(key: string, at = nowRFC3339()): void {
+    const prev = this.times.get(key);
+    if (!prev || prev < at) this.times.set(key, at);
+  }
+  take(key: string): string | undefined {
+    const t = this.times.get(key);
+    this.times.delete(key);
+    return t;
+  }
+  peek(key: string): string | undefined {
+    return this.times.get(key);
+  }
+  forget(key: string): void {
+    this.times.delete(key);
+  }
+}
+
+/** The endpoint address upstream builds for a pod (ip, nodeName, targetRef, hostname). */
+export function endpointAddress(pod: any, svc: any, ip: string): any {
+  const epa: any = { ip };
+  if (pod.spec?.nodeName) epa.nodeName = pod.spec.nodeName;
+  epa.targetRef = { kind: 'Pod', namespace: pod.metadata.namespace, name: pod.metadata.name, uid: pod.metadata.uid };
+  if (pod.spec?.hostname && pod.spec?.subdomain === svc.metadata.name && svc.metadata.namespace === pod.metadata.namespace) epa.hostname = pod.spec.hostname;
+  return epa;
+}

@@ -1,0 +1,121 @@
+// Node IPAM (upstream pkg/controller/nodeipam, the RangeAllocator): every node gets a
+// spec.podCIDR (and podCIDRs) carved out of --cluster-cidr, /24 by default, so the node agent
+// (or a simulated node) hands out pod IPs from its own range. A deleted node's range is freed.
+import type { Logger } from 'pino';
+import { R, type Client } from '../../client/client.js';
+import { ControllerRunner } from '../../client/controller.js';
+import { EventRecorder } from '../../client/events.js';
+import { isNotFound } from '../../client/errors.js';
+import type { SharedIndexInformer } from '../../client/informer.js';
+import type { Controller, ControllerContext } from '../types.js';
+
+const ipToNumber = (s: string) => s.split('.').reduce((a, b) => ((a << 8) | Number(b)) >>> 0, 0) >>> 0;
+const ipToString = (n: number) => [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
+
+/** The /maskSize subnets of an IPv4 CIDR, by index. */
+export class CidrSet {
+  readonly base: number;
+  readonly count: number;
+  constructor(
+    cidr: string,
+    readonly maskSize: number,
+  ) {
+    const m = /^(\d+\.\d+\.\d+\.\d+)\/(\d+)$/.exec(cidr);
+    if (!m) throw new Error(`--cluster-cidr: only IPv4 CIDRs are supported, got ${JSON.stringify(cidr)}`);
+    const bits = Number(m[2]);
+    if (maskSize < bits || maskSize > 30) throw new Error(`--node-cidr-mask-size ${maskSize} does not fit in ${cidr}`);
+    const size = 2 ** (32 - bits);
+    this.base = (ipToNumber(m[1]) - (ipToNumber(m[1]) % size)) >>> 0;
+    this.count = 2 ** (maskSize - bits);
+  }
+  cidr(i: number): string {
+    return `${ipToString((this.base + i * 2 ** (32 - this.maskSize)) >>> 0)}/${this.maskSize}`;
+  }
+  indexOf(cidr: string): number | undefined {
+    const m = /^(\d+\.\d+\.\d+\.\d+)\/(\d+)$/.exec(cidr);
+    if (!m || Number(m[2]) !== this.maskSize) return undefined;
+    const off = ipToNumber(m[1]) - this.base;
+    const step = 2 ** (32 - this.maskSize);
+    if (off < 0 || off % step !== 0 || off / step >= this.count) return undefined;
+    return off / step;
+  }
+}
+
+export class NodeIpamController implements Controller {
+  readonly name = 'nodeipam';
+  private readonly client: Client;
+  private readonly log: Logger;
+  private readonly informer: SharedIndexInformer;
+  private readonly runner: ControllerRunner;
+  private readonly set: CidrSet;
+  /** index → node name. */
+  private readonly used = new Map<number, string>();
+  private cursor = 0;
+  private readonly recorder: EventRecorder;
+
+  constructor(ctx: ControllerContext) {
+    this.client = ctx.client;
+    this.log = ctx.logger.child({ controller: 'nodeipam' });
+    this.set = new CidrSet(ctx.options?.clusterCIDR ?? '10.42.0.0/16', ctx.options?.nodeCIDRMaskSize ?? 24);
+    this.recorder = new EventRecorder(ctx.client, { component: 'cidrAllocator' }, this.log);
+    this.informer = ctx.informers.forResource(R.nodes);
+    this.runner = new ControllerRunner({ name: 'nodeipam', workers: 1, reconcile: (key) => this.sync(key), logger: this.log });
+    this.informer.addEventHandler({
+      add: (n) => this.observe(n),
+      update: (_o, n) => this.observe(n),
+      delete: (n) => {
+        for (const c of n?.spec?.podCIDRs ?? (n?.spec?.podCIDR ? [n.spec.podCIDR] : [])) {
+          const i = this.set.indexOf(c);
+          if (i !== undefined && this.used.get(i) === n.metadata.name) this.used.delete(i);
+        }
+      },
+    });
+  }
+
+  private observe(n: any): void {
+    const cidr = n?.spec?.podCIDR;
+    if (cidr) {
+      const i = this.set.indexOf(cidr);
+      if (i !== undefined) this.used.set(i, n.metadata.name);
+    } else this.runner.enqueue(n.metadata.name);
+  }
+
+  start(): void {
+    this.runner.start();
+  }
+
+  stop(): Promise<void> {
+    return this.runner.stop();
+  }
+
+  private async sync(name: string): Promise<void> {
+    const node = this.informer.store.get(name);
+    if (!node || node.spec?.podCIDR || node.metadata?.deletionTimestamp) return;
+    // A range this node already holds (a write we made that the cache has not seen yet).
+    let index = [...this.used.entries()].find(([, n]) => n === name)?.[0];
+    if (index === undefined) {
+      for (let k = 0; k < this.set.count; k++) {
+        const i = (this.cursor + k) % this.set.count;
+        if (!this.used.has(i)) {
+          index = i;
+          this.cursor = (i + 1) % this.set.count;
+          break;
+        }
+      }
+    }
+    if (index === undefined) {
+      this.recorder.event(node, 'Normal', 'CIDRNotAvailable', `Node ${name} status is now: CIDRNotAvailable`);
+      throw new Error(`no CIDR left in ${this.set.cidr(0)}… for node ${name}`);
+    }
+    this.used.set(index, name);
+    const cidr = this.set.cidr(index);
+    try {
+      await this.client.resource(R.nodes).patch(name, 'merge', { spec: { podCIDR: cidr, podCIDRs: [cidr] } });
+      this.log.debug({ node: name, cidr }, 'allocated podCIDR');
+    } catch (err) {
+      this.used.delete(index);
+      if (isNotFound(err)) return;
+      throw err;
+    }
+  }
+}

@@ -1,0 +1,434 @@
+// The StatefulSet controller (upstream pkg/controller/statefulset): pods with stable identities
+// <set>-<ordinal>, created in order (OrderedReady: ordinal i only once 0..i-1 are Running and
+// Ready) or all at once (Parallel), removed in reverse order; one PVC per volumeClaimTemplate and
+// ordinal, kept on scale-down unless persistentVolumeClaimRetentionPolicy says Delete (done, as
+// upstream, by owner references the garbage collector follows); RollingUpdate from the highest
+// ordinal down to the partition, one pod at a time, or OnDelete; ControllerRevisions record the
+// templates (currentRevision / updateRevision).
+import type { Logger } from 'pino';
+import { R, type Client, type ResourceClient } from '../../client/client.js';
+import { ControllerRunner, type ReconcileResult } from '../../client/controller.js';
+import { isAlreadyExists, isConflict, isNotFound } from '../../client/errors.js';
+import { EventRecorder } from '../../client/events.js';
+import { keyOf, type SharedIndexInformer } from '../../client/informer.js';
+import { labelSelectorMatches } from '../../machinery/labels.js';
+import type { Controller, ControllerContext } from '../types.js';
+import {
+  CONTROLLER_REVISION_HASH_LABEL,
+  RESOURCES,
+  addControllerIndex,
+  controllerRefOf,
+  ensureRevision,
+  isPodAvailable,
+  isPodFailed,
+  isPodReady,
+  isPodRunning,
+  isPodSucceeded,
+  isPodTerminating,
+  msUntilAvailable,
+  ownedBy,
+  templatePatch,
+  truncateHistory,
+} from './common.js';
+import {
+  POD_INDEX_LABEL,
+  STATEFULSET_POD_NAME_LABEL,
+  claimsFor,
+  getOrdinal,
+  newStatefulSetPod,
+  ordinalInRange,
+  revisionForNewPod,
+  startOrdinal,
+  templateFromRevision,
+} from './identity.js';
+
+export interface StatefulSetControllerOptions {
+  workers?: number;
+  now?: () => number;
+}
+
+const healthy = (pod: any) => isPodRunning(pod) && isPodReady(pod) && !isPodTerminating(pod);
+
+export class StatefulSetController implements Controller {
+  readonly name = 'statefulset';
+  private readonly client: Client;
+  private readonly log: Logger;
+  private readonly sets: SharedIndexInformer;
+  private readonly pods: SharedIndexInformer;
+  private readonly revisions: SharedIndexInformer;
+  private readonly claims: SharedIndexInformer;
+  private readonly runner: ControllerRunner;
+  private readonly recorder: EventRecorder;
+  private readonly now: () => number;
+
+  constructor(ctx: ControllerContext, opts: StatefulSetControllerOptions = {}) {
+    this.client = ctx.client;
+    this.log = ctx.logger.child({ controller: 'statefulset' });
+    this.now = opts.now ?? Date.now;
+    this.sets = ctx.informers.forResource(R.statefulsets);
+    this.pods = ctx.informers.forResource(R.pods);
+    this.revisions = ctx.informers.forResource(RESOURCES.controllerrevisions);
+    this.claims = ctx.informers.forResource(RESOURCES.persistentvolumeclaims);
+    addControllerIndex(this.pods);
+    addControllerIndex(this.revisions);
+    this.recorder = new EventRecorder(this.client, { component: 'statefulset-controller' }, this.log);
+    this.runner = new ControllerRunner({ name: 'statefulset', workers: opts.workers ?? 5, reconcile: (k) => this.sync(k), logger: this.log });
+    this.sets.addEventHandler({
+      add: (s) => this.runner.enqueue(keyOf(s)),
+      update: (_o, s) => this.runner.enqueue(keyOf(s)),
+      delete: (s) => this.runner.enqueue(keyOf(s)),
+    });
+    const onPod = (pod: any) => {
+      const ref = controllerRefOf(pod);
+      if (ref) {
+        if (ref.kind === 'StatefulSet') this.runner.enqueue(`${pod.metadata.namespace}/${ref.name}`);
+        return;
+      }
+      // An orphan: the sets that could adopt it.
+      for (const s of this.sets.store.listByNamespace(pod.metadata.namespace)) {
+        if (labelSelectorMatches(s.spec?.selector, pod.metadata?.labels)) this.runner.enqueue(keyOf(s));
+      }
+    };
+    this.pods.addEventHandler({
+      add: onPod,
+      update: (old, pod) => {
+        onPod(pod);
+        const oldRef = controllerRefOf(old);
+        if (oldRef?.kind === 'StatefulSet' && oldRef.uid !== controllerRefOf(pod)?.uid) this.runner.enqueue(`${old.metadata.namespace}/${oldRef.name}`);
+      },
+      delete: onPod,
+    });
+  }
+
+  start(): void {
+    this.runner.start();
+  }
+
+  stop(): Promise<void> {
+    return this.runner.stop();
+  }
+
+  private podsClient(ns: string): ResourceClient {
+    return this.client.resource(R.pods).namespace(ns);
+  }
+
+  /** Pods of the set: owned ones, plus orphans adopted (selector and name match, as upstream). */
+  private async getPods(set: any): Promise<any[]> {
+    const owned = ownedBy(this.pods, set.metadata.uid).filter((p) => labelSelectorMatches(set.spec?.selector, p.metadata?.labels));
+    const orphans = this.pods.store
+      .listByNamespace(set.metadata.namespace)
+      .filter((p) => !controllerRefOf(p) && !isPodTerminating(p) && getOrdinal(set.metadata.name, p.metadata.name) >= 0 && labelSelectorMatches(set.spec?.selector, p.metadata?.labels));
+    if (set.metadata.deletionTimestamp) return owned;
+    for (const p of orphans) {
+      try {
+        const adopted = await this.podsClient(p.metadata.namespace).patch(p.metadata.name, 'json', [
+          { op: 'test', path: '/metadata/uid', value: p.metadata.uid },
+          { op: 'add', path: '/metadata/ownerReferences', value: [...(p.metadata.ownerReferences ?? []), { apiVersion: 'apps/v1', kind: 'StatefulSet', name: set.metadata.name, uid: set.metadata.uid, controller: true, blockOwnerDeletion: true }] },
+        ]);
+        owned.push(adopted);
+      } catch (err) {
+        if (!isNotFound(err)) this.log.debug({ err, pod: p.metadata.name }, 'adoption failed');
+      }
+    }
+    return owned;
+  }
+
+  async sync(key: string): Promise<ReconcileResult | void> {
+    const cached = this.sets.store.get(key);
+    if (!cached) return;
+    const set = structuredClone(cached);
+    const ns = set.metadata.namespace;
+    const pods = await this.getPods(set);
+
+    // Revisions.
+    const revs = ownedBy(this.revisions, set.metadata.uid);
+    const revClient = this.client.resource(RESOURCES.controllerrevisions);
+    let collisionCount = set.status?.collisionCount ?? 0;
+    const ensured = await ensureRevision({
+      client: revClient,
+      owner: set,
+      ownerApiVersion: 'apps/v1',
+      ownerKind: 'StatefulSet',
+      data: templatePatch(set.spec?.template),
+      revisions: revs,
+      collisionCount,
+      labels: { ...(set.spec?.template?.metadata?.labels ?? {}) },
+      log: this.log,
+    });
+    collisionCount = ensured.collisionCount;
+    const updateRevision = ensured.revision;
+    const allRevs = [...revs.filter((r) => r.metadata.name !== updateRevision.metadata.name), updateRevision];
+    const currentRevision = allRevs.find((r) => r.metadata.name === set.status?.currentRevision) ?? updateRevision;
+
+    let requeueAfterMs: number | undefined;
+    const wake = (ms: number) => (requeueAfterMs = requeueAfterMs === undefined ? ms : Math.min(requeueAfterMs, ms));
+    let status: any;
+    if (set.metadata.deletionTimestamp) {
+      status = this.computeStatus(set, pods, currentRevision, updateRevision, collisionCount, wake);
+    } else {
+      status = await this.updatePods(set, pods, currentRevision, updateRevision, collisionCount, wake);
+    }
+    await this.writeStatus(set, status);
+
+    // History: keep revisions live pods use, current and update, plus revisionHistoryLimit more.
+    const live = new Set<string>([currentRevision.metadata.name, updateRevision.metadata.name]);
+    for (const p of pods) {
+      const h = p.metadata?.labels?.[CONTROLLER_REVISION_HASH_LABEL];
+      if (h) live.add(h);
+    }
+    await truncateHistory(revClient, allRevs, live, set.spec?.revisionHistoryLimit ?? 10);
+    if (requeueAfterMs !== undefined) return { requeueAfterMs };
+  }
+
+  private computeStatus(set: any, pods: any[], current: any, update: any, collisionCount: number, wake: (ms: number) => void): any {
+    const now = this.now();
+    const minReady = set.spec?.minReadySeconds ?? 0;
+    const status: any = {
+      observedGeneration: set.metadata.generation,
+      replicas: 0,
+      readyReplicas: 0,
+      currentReplicas: 0,
+      updatedReplicas: 0,
+      availableReplicas: 0,
+      currentRevision: current.metadata.name,
+      updateRevision: update.metadata.name,
+    };
+    if (collisionCount) status.collisionCount = collisionCount;
+    for (const p of pods) {
+      if (isPodTerminating(p)) continue;
+      status.replicas++;
+      if (isPodRunning(p) && isPodReady(p)) {
+        status.readyReplicas++;
+        if (isPodAvailable(p, minReady, now)) status.availableReplicas++;
+        else {
+          const ms = msUntilAvailable(p, minReady, now);
+          if (ms !== undefined) wake(ms + 50);
+        }
+      }
+      const rev = p.metadata?.labels?.[CONTROLLER_REVISION_HASH_LABEL];
+      if (rev === current.metadata.name) status.currentReplicas++;
+      if (rev === update.metadata.name) status.updatedReplicas++;
+    }
+    return status;
+  }
+
+  /** Upstream updateStatefulSet (defaultStatefulSetControl). */
+  private async updatePods(set: any, pods: any[], current: any, update: any, collisionCount: number, wake: (ms: number) => void): Promise<any> {
+    const name = set.metadata.name;
+    const replicaCount = set.spec?.replicas ?? 1;
+    const start = startOrdinal(set);
+    const monotonic = (set.spec?.podManagementPolicy ?? 'OrderedReady') !== 'Parallel';
+    const minReady = set.spec?.minReadySeconds ?? 0;
+    const now = this.now();
+    const replicas: (any | undefined)[] = new Array(replicaCount).fill(undefined);
+    const condemned: any[] = [];
+    for (const p of pods) {
+      const ord = getOrdinal(name, p.metadata.name);
+      if (ord >= 0 && ordinalInRange(set, ord)) replicas[ord - start] = p;
+      else condemned.push(p);
+    }
+    condemned.sort((a, b) => getOrdinal(name, b.metadata.name) - getOrdinal(name, a.metadata.name));
+    const status = this.computeStatus(set, pods, current, update, collisionCount, wake);
+    // A rolling update finished: the update revision becomes current.
+    const finish = () => {
+      const us = set.spec?.updateStrategy?.type ?? 'RollingUpdate';
+      if (us === 'RollingUpdate' && status.updatedReplicas === status.replicas && status.readyReplicas === status.replicas && status.replicas === replicaCount) {
+        status.currentRevision = status.updateRevision;
+        status.currentReplicas = status.updatedReplicas;
+      }
+      return status;
+    };
+
+    const firstUnhealthy = [...replicas, ...condemned.slice().reverse()].find((p) => p && !healthy(p));
+    let unhealthy = 0;
+    for (const p of [...replicas, ...condemned]) if (p && !healthy(p)) unhealthy++;
+
+    // Create missing pods, replace failed ones; in OrderedReady wait for each to be Running and Ready.
+    for (let i = 0; i < replicas.length; i++) {
+      const ord = start + i;
+      let pod = replicas[i];
+      if (pod && (isPodFailed(pod) || (isPodSucceeded(pod) && set.spec?.template?.spec?.restartPolicy !== 'Never')) && !isPodTerminating(pod)) {
+        await this.deletePod(set, pod);
+        if (monotonic) return finish();
+        continue;
+      }
+      if (!pod) {
+        const rev = revisionForNewPod(set, ord, current, update);
+        pod = newStatefulSetPod(set, templateFromRevision(rev), rev.metadata.name, ord);
+        await this.createClaims(set, pod, ord);
+        await this.createPod(set, pod);
+        if (monotonic) return finish();
+        continue;
+      }
+      if (isPodTerminating(pod)) {
+        if (monotonic) return finish();
+        continue;
+      }
+      // The identity labels and claims of an existing pod.
+      await this.ensureIdentity(set, pod, ord);
+      if (!healthy(pod)) {
+        if (monotonic) return finish();
+        continue;
+      }
+      if (!isPodAvailable(pod, minReady, now)) {
+        const ms = msUntilAvailable(pod, minReady, now);
+        if (ms !== undefined) wake(ms + 50);
+        if (monotonic) return finish();
+      }
+    }
+
+    // Scale down: the highest ordinal first; in OrderedReady one at a time, and only while the
+    // rest is healthy (or the pod to delete is the first unhealthy one).
+    for (const pod of condemned) {
+      if (isPodTerminating(pod)) {
+        if (monotonic) return finish();
+        continue;
+      }
+      if (monotonic && unhealthy > 0 && pod !== firstUnhealthy) return finish();
+      await this.condemnClaims(set, pod);
+      await this.deletePod(set, pod);
+      if (monotonic) return finish();
+    }
+
+    const us = set.spec?.updateStrategy ?? {};
+    if (us.type === 'OnDelete') return finish();
+
+    // Rolling update: from the highest ordinal down to the partition, one (maxUnavailable) at a time.
+    const partition = Number(us.rollingUpdate?.partition ?? 0);
+    const maxUnavailable = Math.max(1, Number(typeof us.rollingUpdate?.maxUnavailable === 'number' ? us.rollingUpdate.maxUnavailable : 1));
+    let unavailable = 0;
+    for (let i = replicas.length - 1; i >= 0; i--) {
+      const ord = start + i;
+      if (ord < partition) break;
+      const pod = replicas[i];
+      if (!pod) continue;
+      const rev = pod.metadata?.labels?.[CONTROLLER_REVISION_HASH_LABEL];
+      if (rev !== update.metadata.name && !isPodTerminating(pod)) {
+        this.log.debug({ statefulset: keyOf(set), pod: pod.metadata.name }, 'terminating pod for update');
+        await this.deletePod(set, pod);
+        status.currentReplicas = Math.max(0, status.currentReplicas - (rev === current.metadata.name ? 1 : 0));
+        unavailable++;
+        if (unavailable >= maxUnavailable) return finish();
+        continue;
+      }
+      if (!healthy(pod) || !isPodAvailable(pod, minReady, now)) {
+        unavailable++;
+        if (unavailable >= maxUnavailable) return finish();
+      }
+    }
+    return finish();
+  }
+
+  private async createPod(set: any, pod: any): Promise<void> {
+    try {
+      await this.podsClient(set.metadata.namespace).create(pod);
+      this.recorder.event(set, 'Normal', 'SuccessfulCreate', `create Pod ${pod.metadata.name} in StatefulSet ${set.metadata.name} successful`);
+    } catch (err) {
+      if (isAlreadyExists(err)) return;
+      this.recorder.event(set, 'Warning', 'FailedCreate', `create Pod ${pod.metadata.name} in StatefulSet ${set.metadata.name} failed error: ${(err as Error).message}`);
+      throw err;
+    }
+  }
+
+  private async deletePod(set: any, pod: any): Promise<void> {
+    try {
+      await this.podsClient(set.metadata.namespace).delete(pod.metadata.name, { preconditions: { uid: pod.metadata.uid } });
+      this.recorder.event(set, 'Normal', 'SuccessfulDelete', `delete Pod ${pod.metadata.name} in StatefulSet ${set.metadata.name} successful`);
+    } catch (err) {
+      if (isNotFound(err) || isConflict(err)) return;
+      this.recorder.event(set, 'Warning', 'FailedDelete', `delete Pod ${pod.metadata.name} in StatefulSet ${set.metadata.name} failed error: ${(err as Error).message}`);
+      throw err;
+    }
+  }
+
+  private claimsClient(ns: string): ResourceClient {
+    return this.client.resource(RESOURCES.persistentvolumeclaims).namespace(ns);
+  }
+
+  /** Owner references a claim should carry under the retention policy (upstream claim owner-ref logic). */
+  private claimOwnerRefs(set: any, claim: any, pod: any | undefined, condemned: boolean): any[] {
+    const policy = set.spec?.persistentVolumeClaimRetentionPolicy ?? {};
+    const refs: any[] = (claim.metadata?.ownerReferences ?? []).filter(
+      (r: any) => !(r.kind === 'StatefulSet' && r.uid === set.metadata.uid) && !(r.kind === 'Pod' && pod && r.name === pod.metadata.name),
+    );
+    if (policy.whenDeleted === 'Delete') refs.push({ apiVersion: 'apps/v1', kind: 'StatefulSet', name: set.metadata.name, uid: set.metadata.uid, controller: true, blockOwnerDeletion: true });
+    if (condemned && pod && policy.whenScaled === 'Delete') refs.push({ apiVersion: 'v1', kind: 'Pod', name: pod.metadata.name, uid: pod.metadata.uid });
+    return refs;
+  }
+
+  private async createClaims(set: any, pod: any, ordinal: number): Promise<void> {
+    const ns = set.metadata.namespace;
+    for (const claim of claimsFor(set, ordinal).values()) {
+      const existing = this.claims.store.getByName(ns, claim.metadata.name);
+      if (existing && !existing.metadata.deletionTimestamp) continue;
+      if (existing) throw new Error(`pvc ${claim.metadata.name} is being deleted`);
+      const refs = this.claimOwnerRefs(set, claim, undefined, false);
+      if (refs.length) claim.metadata.ownerReferences = refs;
+      try {
+        await this.claimsClient(ns).create(claim);
+        this.recorder.event(set, 'Normal', 'SuccessfulCreate', `create Claim ${claim.metadata.name} Pod ${pod.metadata.name} in StatefulSet ${set.metadata.name} success`);
+      } catch (err) {
+        if (isAlreadyExists(err)) continue;
+        this.recorder.event(set, 'Warning', 'FailedCreate', `create Claim ${claim.metadata.name} for Pod ${pod.metadata.name} in StatefulSet ${set.metadata.name} failed error: ${(err as Error).message}`);
+        throw err;
+      }
+    }
+  }
+
+  /** Before a scale-down deletes `pod`: with whenScaled=Delete its claims become owned by it. */
+  private async condemnClaims(set: any, pod: any): Promise<void> {
+    const policy = set.spec?.persistentVolumeClaimRetentionPolicy ?? {};
+    if (policy.whenScaled !== 'Delete') return;
+    const ord = getOrdinal(set.metadata.name, pod.metadata.name);
+    if (ord < 0) return;
+    for (const claim of claimsFor(set, ord).values()) {
+      const existing = this.claims.store.getByName(set.metadata.namespace, claim.metadata.name);
+      if (!existing) continue;
+      const refs = this.claimOwnerRefs(set, existing, pod, true);
+      try {
+        await this.claimsClient(set.metadata.namespace).patch(existing.metadata.name, 'merge', { metadata: { ownerReferences: refs } });
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+      }
+    }
+  }
+
+  /** Labels of the identity, the claims of the pod (a claim removed meanwhile is recreated). */
+  private async ensureIdentity(set: any, pod: any, ordinal: number): Promise<void> {
+    const labels = pod.metadata?.labels ?? {};
+    if (labels[STATEFULSET_POD_NAME_LABEL] !== pod.metadata.name || labels[POD_INDEX_LABEL] !== String(ordinal)) {
+      await this.podsClient(set.metadata.namespace).patch(pod.metadata.name, 'merge', {
+        metadata: { labels: { [STATEFULSET_POD_NAME_LABEL]: pod.metadata.name, [POD_INDEX_LABEL]: String(ordinal) } },
+      });
+    }
+    const policy = set.spec?.persistentVolumeClaimRetentionPolicy ?? {};
+    for (const claim of claimsFor(set, ordinal).values()) {
+      const existing = this.claims.store.getByName(set.metadata.namespace, claim.metadata.name);
+      if (!existing) {
+        if (this.claims.hasSynced()) await this.createClaims(set, pod, ordinal);
+        continue;
+      }
+      // A pod back in range after a scale-down keeps its claim: drop the pod owner reference.
+      const hasPodRef = (existing.metadata.ownerReferences ?? []).some((r: any) => r.kind === 'Pod');
+      const hasSetRef = (existing.metadata.ownerReferences ?? []).some((r: any) => r.kind === 'StatefulSet' && r.uid === set.metadata.uid);
+      if (hasPodRef || hasSetRef !== (policy.whenDeleted === 'Delete')) {
+        const refs = this.claimOwnerRefs(set, existing, pod, false).filter((r) => r.kind !== 'Pod');
+        await this.claimsClient(set.metadata.namespace).patch(existing.metadata.name, 'merge', { metadata: { ownerReferences: refs.length ? refs : null } });
+      }
+    }
+  }
+
+  private async writeStatus(set: any, status: any): Promise<void> {
+    const old = set.status ?? {};
+    const keys = Object.keys(status);
+    if (keys.every((k) => old[k] === status[k])) return;
+    const next = { ...old, ...status };
+    if (!next.collisionCount) delete next.collisionCount;
+    try {
+      await this.client.resource(R.statefulsets).namespace(set.metadata.namespace).updateStatus({ ...set, status: next });
+    } catch (err) {
+      if (isNotFound(err)) return;
+      throw err;
+    }
+  }
+}

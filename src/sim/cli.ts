@@ -1,0 +1,37 @@
+// `k8ts sim --nodes N --kubeconfig F`: simulated nodes against any API server.
+import pino from 'pino';
+import { Client } from '../client/client.js';
+import { simOptionsFromFlags } from './config.js';
+import { NodeSimulator } from './simulator.js';
+
+export interface SimFlags {
+  nodes: string;
+  kubeconfig?: string;
+  context?: string;
+  logLevel: string;
+  [flag: string]: unknown;
+}
+
+export async function runSim(flags: SimFlags): Promise<void> {
+  const logger = pino({ level: flags.logLevel, base: { component: 'k8ts-sim' } }, pino.destination(2));
+  const n = Number(flags.nodes);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--nodes: invalid count ${JSON.stringify(flags.nodes)}`);
+  const opts = simOptionsFromFlags(n, flags);
+  const kubeconfig = flags.kubeconfig ?? process.env.KUBECONFIG;
+  if (!kubeconfig) throw new Error('--kubeconfig (or KUBECONFIG) is required');
+  const client = Client.fromKubeconfig(kubeconfig, { fieldManager: 'kubelet', context: flags.context });
+  const sim = new NodeSimulator(client, opts, logger);
+  await sim.start();
+  process.stdout.write(`k8ts sim ready: ${n} nodes (${opts.namePrefix}-${opts.startIndex}..${opts.namePrefix}-${opts.startIndex + n - 1})\n`);
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    await sim.stop().catch(() => undefined);
+    await client.close().catch(() => undefined);
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}

@@ -1,0 +1,294 @@
+// Scheduler: queue ordering and backoff, plugins against hand-built NodeInfos, the upstream
+// failure message, and the whole scheduler against an in-process API server.
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import pino from 'pino';
+import { SchedulingQueue, EVENTS } from '../../src/scheduler/queue.js';
+import { NodeInfo, PodInfo, podRequests, Status } from '../../src/scheduler/types.js';
+import { CycleState, fitErrorMessage, numFeasibleNodesToFind } from '../../src/scheduler/framework.js';
+import { NodeResourcesFit } from '../../src/scheduler/plugins/noderesources.js';
+import { NodeAffinity, NodePorts, TaintToleration } from '../../src/scheduler/plugins/node.js';
+import { SchedulerCache } from '../../src/scheduler/cache.js';
+import { Scheduler } from '../../src/scheduler/scheduler.js';
+import { Client, R } from '../../src/client/index.js';
+import { startTestApi, eventually, type TestApi } from './client-fixture.js';
+
+let uid = 0;
+function pod(name: string, spec: any = {}, meta: any = {}): any {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, namespace: 'default', uid: `u${++uid}`, creationTimestamp: new Date().toISOString(), ...meta },
+    spec: { containers: [{ name: 'c', image: 'x' }], ...spec },
+  };
+}
+function node(name: string, opts: { cpu?: string; memory?: string; pods?: string; labels?: any; taints?: any[]; extra?: any } = {}): any {
+  const alloc = { cpu: opts.cpu ?? '4', memory: opts.memory ?? '8Gi', pods: opts.pods ?? '110', ...(opts.extra ?? {}) };
+  return {
+    apiVersion: 'v1',
+    kind: 'Node',
+    metadata: { name, labels: { 'kubernetes.io/hostname': name, ...(opts.labels ?? {}) } },
+    spec: { taints: opts.taints },
+    status: { capacity: alloc, allocatable: alloc },
+  };
+}
+const ni = (n: any, pods: any[] = []) => {
+  const x = new NodeInfo(n.metadata.name);
+  x.setNode(n);
+  for (const p of pods) x.addPod(new PodInfo({ ...p, spec: { ...p.spec, nodeName: n.metadata.name } }));
+  return x;
+};
+const req = (cpu?: string, memory?: string, extra: any = {}) => ({
+  containers: [{ name: 'c', image: 'x', resources: { requests: { ...(cpu ? { cpu } : {}), ...(memory ? { memory } : {}), ...extra } } }],
+});
+
+describe('scheduling queue', () => {
+  test('pops by priority, then by arrival', async () => {
+    let t = 1000;
+    const q = new SchedulingQueue({ now: () => t });
+    q.add(new PodInfo(pod('low', { priority: 1 })));
+    t++;
+    q.add(new PodInfo(pod('high', { priority: 100 })));
+    t++;
+    q.add(new PodInfo(pod('low2', { priority: 1 })));
+    assert.equal(q.tryPop()!.pi.name, 'high');
+    assert.equal(q.tryPop()!.pi.name, 'low');
+    assert.equal(q.tryPop()!.pi.name, 'low2');
+  });
+
+  test('backoff doubles from 1 s to at most 10 s', () => {
+    const q = new SchedulingQueue();
+    const qi: any = { attempts: 1 };
+    const ds = [1, 2, 3, 4, 5, 6].map((a) => q.backoffDuration({ ...qi, attempts: a }));
+    assert.deepEqual(ds, [1000, 2000, 4000, 8000, 10000, 10000]);
+  });
+
+  test('unschedulable pods move back on a cluster event, into backoff while it lasts', () => {
+    let t = 0;
+    const q = new SchedulingQueue({ now: () => t });
+    q.add(new PodInfo(pod('a')));
+    const a = q.tryPop()!;
+    const cycle = q.schedulingCycle;
+    a.unschedulablePlugins = new Set(['NodeResourcesFit']);
+    q.addUnschedulableIfNotPresent(a, cycle);
+    assert.ok(q.isUnschedulable('default/a'));
+    // An event that cannot help it leaves it parked.
+    q.moveAllToActiveOrBackoffQueue(EVENTS.AssignedPodAdd);
+    assert.ok(q.isUnschedulable('default/a'));
+    q.moveAllToActiveOrBackoffQueue(EVENTS.NodeAdd);
+    assert.ok(q.inBackoff('default/a'));
+    t = 1001;
+    q.flushBackoffQCompleted();
+    assert.ok(q.inActive('default/a'));
+  });
+
+  test('an event during the attempt sends the failed pod to backoff, not unschedulable', () => {
+    const q = new SchedulingQueue();
+    q.add(new PodInfo(pod('a')));
+    const a = q.tryPop()!;
+    const cycle = q.schedulingCycle;
+    q.moveAllToActiveOrBackoffQueue(EVENTS.NodeAdd);
+    q.addUnschedulableIfNotPresent(a, cycle);
+    assert.ok(q.inBackoff('default/a'));
+  });
+});
+
+describe('plugins', () => {
+  test('pod requests: init-container max rule, sidecars and overhead', () => {
+    const r = podRequests({
+      spec: {
+        containers: [{ resources: { requests: { cpu: '100m', memory: '100Mi' } } }, { resources: { requests: { cpu: '200m' } } }],
+        initContainers: [{ resources: { requests: { cpu: '1', memory: '50Mi' } } }, { restartPolicy: 'Always', resources: { requests: { cpu: '50m' } } }],
+        overhead: { cpu: '10m' },
+      },
+    });
+    assert.equal(r.get('cpu'), 1000 + 10); // max(300+50, 1000) + overhead
+    assert.equal(r.get('memory'), 100 * 1024 * 1024);
+  });
+
+  test('NodeResourcesFit: cpu, memory, extended resources, pods count', () => {
+    const fit = new NodeResourcesFit();
+    const s = new CycleState();
+    const n = ni(node('n1', { cpu: '1', pods: '2', extra: { 'nvidia.com/gpu': '1' } }), [pod('x', req('600m'))]);
+    assert.equal(fit.filter(s, new PodInfo(pod('p', req('300m'))), n), null);
+    assert.deepEqual(fit.filter(s, new PodInfo(pod('p', req('500m'))), n)!.reasons, ['Insufficient cpu']);
+    assert.deepEqual(fit.filter(s, new PodInfo(pod('p', req(undefined, undefined, { 'nvidia.com/gpu': '2' }))), n)!.reasons, ['Insufficient nvidia.com/gpu']);
+    n.addPod(new PodInfo(pod('y', {})));
+    assert.deepEqual(fit.filter(s, new PodInfo(pod('p')), n)!.reasons, ['Too many pods']);
+  });
+
+  test('TaintToleration: NoSchedule filter and PreferNoSchedule score', () => {
+    const tt = new TaintToleration();
+    const s = new CycleState();
+    const n = ni(node('cp', { taints: [{ key: 'node-role.kubernetes.io/control-plane', effect: 'NoSchedule' }] }));
+    const st = tt.filter(s, new PodInfo(pod('p')), n)!;
+    assert.equal(st.message, 'node(s) had untolerated taint {node-role.kubernetes.io/control-plane: }');
+    assert.equal(tt.filter(s, new PodInfo(pod('p', { tolerations: [{ key: 'node-role.kubernetes.io/control-plane', operator: 'Exists', effect: 'NoSchedule' }] })), n), null);
+    assert.equal(tt.filter(s, new PodInfo(pod('p', { tolerations: [{ operator: 'Exists' }] })), n), null);
+    const soft = ni(node('soft', { taints: [{ key: 'a', value: 'b', effect: 'PreferNoSchedule' }] }));
+    const p = new PodInfo(pod('p'));
+    tt.preScore(s, p);
+    const scores = [tt.score(s, p, soft), tt.score(s, p, ni(node('clean')))];
+    tt.normalizeScore(s, p, scores);
+    assert.deepEqual(scores, [0, 100]);
+  });
+
+  test('NodeAffinity: nodeSelector, required terms, preferred weights', () => {
+    const na = new NodeAffinity();
+    const a = ni(node('a', { labels: { disk: 'ssd', zone: 'z1' } }));
+    const b = ni(node('b', { labels: { disk: 'hdd', zone: 'z2' } }));
+    let s = new CycleState();
+    let p = new PodInfo(pod('p', { nodeSelector: { disk: 'ssd' } }));
+    assert.equal(na.preFilter(s, p), null);
+    assert.equal(na.filter(s, p, a), null);
+    assert.equal(na.filter(s, p, b)!.message, "node(s) didn't match Pod's node affinity/selector");
+    s = new CycleState();
+    p = new PodInfo(
+      pod('p', {
+        affinity: {
+          nodeAffinity: {
+            requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'zone', operator: 'In', values: ['z2'] }] }] },
+            preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 10, preference: { matchExpressions: [{ key: 'disk', operator: 'In', values: ['ssd'] }] } }],
+          },
+        },
+      }),
+    );
+    na.preFilter(s, p);
+    assert.ok(na.filter(s, p, a));
+    assert.equal(na.filter(s, p, b), null);
+    na.preScore(s, p);
+    const scores = [na.score(s, p, a), na.score(s, p, b)];
+    na.normalizeScore(s, p, scores);
+    assert.deepEqual(scores, [100, 0]);
+  });
+
+  test('NodePorts: hostPort conflicts honour hostIP wildcards', () => {
+    const np = new NodePorts();
+    const withPort = (ip?: string) => pod('p', { containers: [{ name: 'c', image: 'x', ports: [{ containerPort: 80, hostPort: 8080, hostIP: ip }] }] });
+    const n = ni(node('n'), [withPort('10.0.0.1')]);
+    const s = new CycleState();
+    assert.ok(np.filter(s, new PodInfo(withPort()), n));
+    assert.ok(np.filter(s, new PodInfo(withPort('10.0.0.1')), n));
+    assert.equal(np.filter(s, new PodInfo(withPort('10.0.0.2')), n), null);
+  });
+
+  test('the failure message has upstream format', () => {
+    const statuses = new Map<string, Status>([
+      ['a', Status.unschedulable('Insufficient cpu')],
+      ['b', Status.unresolvable('node(s) had untolerated taint {node-role.kubernetes.io/control-plane: }')],
+      ['c', Status.unresolvable('node(s) had untolerated taint {node-role.kubernetes.io/control-plane: }')],
+    ]);
+    assert.equal(
+      fitErrorMessage(3, statuses, '', 'preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling'),
+      '0/3 nodes are available: 1 Insufficient cpu, 2 node(s) had untolerated taint {node-role.kubernetes.io/control-plane: }. preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling.',
+    );
+  });
+
+  test('numFeasibleNodesToFind samples large clusters like upstream', () => {
+    assert.equal(numFeasibleNodesToFind(50), 50);
+    assert.equal(numFeasibleNodesToFind(1000), 420);
+    assert.equal(numFeasibleNodesToFind(5000), 500);
+  });
+
+  test('cache: assume, forget, confirm', () => {
+    const c = new SchedulerCache();
+    c.addNode(node('n1'));
+    const p = new PodInfo({ ...pod('p', req('1')), spec: { ...req('1'), nodeName: 'n1' } });
+    c.assumePod(p);
+    assert.equal(c.node('n1')!.requested.get('cpu'), 1000);
+    c.forgetPod(p);
+    assert.equal(c.node('n1')!.requested.get('cpu'), 0);
+    c.assumePod(p);
+    c.addPod(p);
+    assert.equal(c.isAssumed(p.uid), false);
+    assert.equal(c.node('n1')!.pods.size, 1);
+  });
+});
+
+describe('scheduler against an in-process API server', () => {
+  let t: TestApi;
+  let sched: Scheduler;
+  let client: Client;
+  before(async () => {
+    t = await startTestApi();
+    client = Client.inProcess(t.api, { fieldManager: 'test' });
+    for (const n of ['n1', 'n2', 'n3']) await client.resource(R.nodes).create(node(n, { cpu: '2', labels: { zone: n === 'n3' ? 'b' : 'a' } }));
+    sched = new Scheduler({ client: Client.inProcess(t.api, { fieldManager: 'kube-scheduler' }), logger: pino({ level: 'silent' }) });
+    await sched.start();
+  });
+  after(async () => {
+    await sched?.stop();
+    await t?.stop();
+  });
+  const pods = () => client.resource(R.pods).namespace('default');
+  const mk = (name: string, spec: any = {}, labels: any = {}) => pods().create({ metadata: { name, labels }, spec: { containers: [{ name: 'c', image: 'x' }], ...spec } } as any);
+  const nodeOf = async (name: string) => (await pods().get(name)).spec?.nodeName;
+
+  test('binds pods and records Scheduled events', async () => {
+    await mk('plain');
+    const n = await eventually(() => nodeOf('plain'));
+    assert.match(n, /^n[123]$/);
+    const evs = await eventually(async () => (await client.resource(R.events).namespace('default').list()).items.filter((e: any) => e.involvedObject.name === 'plain' && e.reason === 'Scheduled'));
+    assert.equal(evs[0].message, `Successfully assigned default/plain to ${n}`);
+    const p = await pods().get('plain');
+    assert.equal(p.status.conditions.find((c: any) => c.type === 'PodScheduled').status, 'True');
+  });
+
+  test('an unschedulable pod gets PodScheduled=False with the upstream message', async () => {
+    await mk('huge', req('3'));
+    const cond = await eventually(async () => (await pods().get('huge')).status?.conditions?.find((c: any) => c.type === 'PodScheduled' && c.status === 'False'));
+    assert.equal(cond.reason, 'Unschedulable');
+    assert.equal(cond.message, '0/3 nodes are available: 3 Insufficient cpu. preemption: 0/3 nodes are available: 3 No preemption victims found for incoming pod.');
+    await pods().delete('huge');
+  });
+
+  test('required anti-affinity spreads replicas over nodes', async () => {
+    const aa = { podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ labelSelector: { matchLabels: { app: 'spread' } }, topologyKey: 'kubernetes.io/hostname' }] } };
+    for (const i of [1, 2, 3]) await mk(`spread-${i}`, { affinity: aa }, { app: 'spread' });
+    const ns = await eventually(async () => {
+      const all = await Promise.all([1, 2, 3].map((i) => nodeOf(`spread-${i}`)));
+      return all.every(Boolean) ? all : null;
+    });
+    assert.equal(new Set(ns).size, 3);
+    await mk('spread-4', { affinity: aa }, { app: 'spread' });
+    const cond = await eventually(async () => (await pods().get('spread-4')).status?.conditions?.find((c: any) => c.type === 'PodScheduled' && c.status === 'False'));
+    assert.match(cond.message, /^0\/3 nodes are available: 3 node\(s\) didn't match pod anti-affinity rules\./);
+    for (const i of [1, 2, 3, 4]) await pods().delete(`spread-${i}`, { gracePeriodSeconds: 0 });
+  });
+
+  test('pod affinity follows a zone; topology spread balances', async () => {
+    await mk('db', {}, { app: 'db' });
+    const dbNode = await eventually(() => nodeOf('db'));
+    const zone = dbNode === 'n3' ? 'b' : 'a';
+    await mk('web', { affinity: { podAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ labelSelector: { matchLabels: { app: 'db' } }, topologyKey: 'zone' }] } } });
+    const webNode = await eventually(() => nodeOf('web'));
+    assert.equal(webNode === 'n3' ? 'b' : 'a', zone);
+    const tsc = [{ maxSkew: 1, topologyKey: 'zone', whenUnsatisfiable: 'DoNotSchedule', labelSelector: { matchLabels: { app: 'ts' } } }];
+    for (const i of [1, 2, 3, 4]) await mk(`ts-${i}`, { topologySpreadConstraints: tsc }, { app: 'ts' });
+    const ns = await eventually(async () => {
+      const all = await Promise.all([1, 2, 3, 4].map((i) => nodeOf(`ts-${i}`)));
+      return all.every(Boolean) ? all : null;
+    });
+    const inB = ns.filter((n: string) => n === 'n3').length;
+    assert.equal(inB, 2);
+  });
+
+  test('a high-priority pod preempts a low-priority one', async () => {
+    await client.resource({ group: 'scheduling.k8s.io', version: 'v1', plural: 'priorityclasses', namespaced: false, kind: 'PriorityClass' }).create({
+      metadata: { name: 'high' },
+      value: 1000,
+    } as any);
+    // Fill every node's cpu with low-priority pods.
+    for (const n of ['n1', 'n2', 'n3']) await mk(`filler-${n}`, { ...req('1500m'), nodeName: n, terminationGracePeriodSeconds: 0 });
+    await mk('vip', { ...req('1'), priorityClassName: 'high' });
+    const p = await eventually(async () => {
+      const v = await pods().get('vip');
+      return v.spec.nodeName ? v : null;
+    }, 15_000);
+    assert.equal(p.spec.priority, 1000);
+    const remaining = (await pods().list()).items.filter((x: any) => x.metadata.name.startsWith('filler-'));
+    assert.equal(remaining.length, 2);
+    const evs = (await client.resource(R.events).namespace('default').list()).items.filter((e: any) => e.reason === 'Preempted');
+    assert.match(evs[0].message, new RegExp(`^Preempted by pod ${p.metadata.uid} on node ${p.spec.nodeName}$`));
+  });
+});
