@@ -17,6 +17,7 @@ import { resources as admissionregistration } from './admissionregistration/v1/i
 import { resources as apiextensions } from './apiextensions/v1/index.js';
 import { resources as authentication } from './authentication/v1/index.js';
 import { resources as authorization } from './authorization/v1/index.js';
+import { resources as metrics } from './metrics/v1beta1/index.js';
 
 export function builtinResources(): ResourceDef[] {
   return [
@@ -36,5 +37,6 @@ export function builtinResources(): ResourceDef[] {
     ...scheduling,
     ...coordination,
     ...discovery,
+    ...metrics,
   ];
 }

@@ -113,7 +113,7 @@ export class FitError extends Error {
     public postFilterMsg = '',
     readonly unschedulablePlugins = new Set<string>(),
   ) {
-    super('');
+    super();
   }
 
   override get message(): string {

@@ -164,6 +164,11 @@ export class PodInfo {
     this.startTime = st ? Date.parse(st) : 0;
   }
 
+  /** Terms that matter when scoring other pods (required affinity, preferred terms). */
+  get hasScoringAffinity(): boolean {
+    return this.requiredAffinity.length + this.preferredAffinity.length + this.preferredAntiAffinity.length > 0;
+  }
+
   get hasAffinity(): boolean {
     return this.requiredAffinity.length + this.requiredAntiAffinity.length + this.preferredAffinity.length + this.preferredAntiAffinity.length > 0;
   }
@@ -195,6 +200,7 @@ export class NodeInfo {
   nonZeroMem = 0;
   /** `protocol/port` → IPs using it. */
   usedPorts = new Map<string, string[]>();
+  /** Pods whose terms count when scoring others (required affinity, preferred (anti-)affinity). */
   podsWithAffinity = 0;
   podsWithRequiredAntiAffinity = 0;
   /** Bumped on every change (cache consumers use it to notice changes). */
@@ -225,7 +231,7 @@ export class NodeInfo {
       if (ips) ips.push(hp.ip);
       else this.usedPorts.set(k, [hp.ip]);
     }
-    if (pi.hasAffinity) this.podsWithAffinity++;
+    if (pi.hasScoringAffinity) this.podsWithAffinity++;
     if (pi.requiredAntiAffinity.length) this.podsWithRequiredAntiAffinity++;
     this.generation++;
   }
@@ -245,7 +251,7 @@ export class NodeInfo {
       if (i >= 0) ips.splice(i, 1);
       if (!ips.length) this.usedPorts.delete(k);
     }
-    if (cur.hasAffinity) this.podsWithAffinity--;
+    if (cur.hasScoringAffinity) this.podsWithAffinity--;
     if (cur.requiredAntiAffinity.length) this.podsWithRequiredAntiAffinity--;
     this.generation++;
     return true;

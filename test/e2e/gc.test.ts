@@ -48,7 +48,7 @@ metadata:
   name: dep-cm
   namespace: ${ns}
   ownerReferences: ${ref}${fin}
-data: {x: y}
+data: {x: "one"}
 ---
 apiVersion: v1
 kind: Secret
@@ -56,7 +56,7 @@ metadata:
   name: dep-secret
   namespace: ${ns}
   ownerReferences: ${ref}${fin}
-stringData: {x: y}
+stringData: {x: "one"}
 `,
   );
   return uid;

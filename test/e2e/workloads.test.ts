@@ -134,6 +134,97 @@ spec:
     }
   });
 
+  test('StatefulSet: RollingUpdate with partition, then Parallel scale-out', async () => {
+    const ns = 'sts-roll';
+    await cluster.k(['create', 'namespace', ns]);
+    await cluster.k(
+      ['apply', '-n', ns, '-f', '-'],
+      `
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: web}
+spec:
+  serviceName: web
+  replicas: 3
+  podManagementPolicy: Parallel
+  updateStrategy: {type: RollingUpdate, rollingUpdate: {partition: 1}}
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: c, image: nginx:1.27}]}
+`,
+    );
+    await eventually('3 ready', async () => (await getJSON(['get', 'sts', 'web', '-n', ns])).status?.readyReplicas === 3, 30_000);
+    const before = (await getJSON(['get', 'sts', 'web', '-n', ns])).status;
+    await cluster.k(['set', 'image', 'sts/web', '-n', ns, 'c=nginx:1.28']);
+    // Ordinals >= partition (2, then 1) are updated; 0 keeps the old revision.
+    const st = await eventually('2 updated', async () => {
+      const s = (await getJSON(['get', 'sts', 'web', '-n', ns])).status;
+      return s.updatedReplicas === 2 && s.readyReplicas === 3 && s;
+    }, 30_000);
+    assert.equal(st.currentRevision, before.currentRevision);
+    assert.notEqual(st.updateRevision, before.updateRevision);
+    const pods = (await getJSON(['get', 'pods', '-n', ns])).items;
+    const image = (n: string) => pods.find((p: any) => p.metadata.name === n).spec.containers[0].image;
+    assert.deepEqual(['web-0', 'web-1', 'web-2'].map(image), ['nginx:1.27', 'nginx:1.28', 'nginx:1.28']);
+    // Partition 0: the rollout completes and the update revision becomes current.
+    await cluster.k(['patch', 'sts', 'web', '-n', ns, '-p', '{"spec":{"updateStrategy":{"rollingUpdate":{"partition":0}}}}']);
+    const done = await eventually('rolled out', async () => {
+      const s = (await getJSON(['get', 'sts', 'web', '-n', ns])).status;
+      return s.updatedReplicas === 3 && s.readyReplicas === 3 && s.currentRevision === s.updateRevision && s;
+    }, 30_000);
+    assert.equal(done.currentReplicas, 3);
+    const out = await cluster.k(['rollout', 'status', 'sts/web', '-n', ns, '--timeout=20s']);
+    assert.match(out, /complete|roll out complete/i);
+    // Parallel: a scale-out creates the new ordinals together.
+    await cluster.k(['scale', 'sts', 'web', '-n', ns, '--replicas=5']);
+    await eventually('5 ready', async () => (await getJSON(['get', 'sts', 'web', '-n', ns])).status?.readyReplicas === 5, 30_000);
+  });
+
+  test('DaemonSet: rolling update with maxUnavailable', async () => {
+    const ns = 'ds-roll';
+    await cluster.k(['create', 'namespace', ns]);
+    await cluster.k(
+      ['apply', '-n', ns, '-f', '-'],
+      `
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: logger}
+spec:
+  selector: {matchLabels: {app: logger}}
+  updateStrategy: {type: RollingUpdate, rollingUpdate: {maxUnavailable: 1}}
+  template:
+    metadata: {labels: {app: logger}}
+    spec:
+      nodeSelector: {kubernetes.io/os: linux}
+      containers: [{name: a, image: fluentd:1}]
+`,
+    );
+    await eventually('ready', async () => {
+      const s = (await getJSON(['get', 'ds', 'logger', '-n', ns])).status ?? {};
+      return s.desiredNumberScheduled >= 3 && s.numberReady === s.desiredNumberScheduled;
+    }, 30_000);
+    let maxUnavailable = 0;
+    const w = client.resource(R.daemonsets).namespace(ns).watch({ resourceVersion: '0' }, (ev) => {
+      const s = ev.object?.status ?? {};
+      if (ev.object?.metadata?.generation === 2 && s.observedGeneration === 2) maxUnavailable = Math.max(maxUnavailable, s.numberUnavailable ?? 0);
+    });
+    try {
+      await cluster.k(['set', 'image', 'ds/logger', '-n', ns, 'a=fluentd:2']);
+      await eventually('updated', async () => {
+        const s = (await getJSON(['get', 'ds', 'logger', '-n', ns])).status ?? {};
+        return s.observedGeneration === 2 && s.updatedNumberScheduled === s.desiredNumberScheduled && s.numberAvailable === s.desiredNumberScheduled;
+      }, 40_000);
+      const pods = (await getJSON(['get', 'pods', '-n', ns])).items.filter((p: any) => !p.metadata.deletionTimestamp);
+      assert.ok(pods.every((p: any) => p.spec.containers[0].image === 'fluentd:2'));
+      assert.ok(maxUnavailable <= 1, `numberUnavailable reached ${maxUnavailable}`);
+      const revs = (await getJSON(['get', 'controllerrevisions', '-n', ns])).items;
+      assert.equal(revs.length, 2);
+    } finally {
+      w.stop();
+    }
+  });
+
   test('DaemonSet: one pod per node, including a node added later', async () => {
     const ns = 'ds';
     await cluster.k(['create', 'namespace', ns]);

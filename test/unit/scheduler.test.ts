@@ -269,7 +269,7 @@ describe('scheduler against an in-process API server', () => {
       const all = await Promise.all([1, 2, 3, 4].map((i) => nodeOf(`ts-${i}`)));
       return all.every(Boolean) ? all : null;
     });
-    const inB = ns.filter((n: string) => n === 'n3').length;
+    const inB = ns!.filter((n: string) => n === 'n3').length;
     assert.equal(inB, 2);
   });
 

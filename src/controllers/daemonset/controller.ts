@@ -74,11 +74,14 @@ export class DaemonSetController implements Controller {
     this.runner = new ControllerRunner({ name: 'daemonset', workers: opts.workers ?? 2, reconcile: (k) => this.sync(k), logger: this.log });
     const enqueue = (ds: any) => this.runner.enqueue(keyOf(ds));
     this.sets.addEventHandler({ add: enqueue, update: (_o, ds) => enqueue(ds), delete: enqueue });
-    const onPod = (pod: any) => {
+    const onPod = (pod: any, deleted = false) => {
       const ref = controllerRefOf(pod);
-      if (ref?.kind === 'DaemonSet') this.runner.enqueue(`${pod.metadata.namespace}/${ref.name}`);
+      if (ref?.kind !== 'DaemonSet') return;
+      const key = `${pod.metadata.namespace}/${ref.name}`;
+      this.expectations.observe(key, pod, deleted);
+      this.runner.enqueue(key);
     };
-    this.pods.addEventHandler({ add: onPod, update: (_o, p) => onPod(p), delete: onPod });
+    this.pods.addEventHandler({ add: (p) => onPod(p), update: (_o, p) => onPod(p), delete: (p) => onPod(p, true) });
     const all = () => {
       for (const ds of this.sets.store.list()) enqueue(ds);
     };

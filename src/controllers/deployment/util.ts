@@ -194,10 +194,17 @@ export function computeHash(template: any, collisionCount?: number | null): stri
   return safeEncodeString(String(h));
 }
 
+/** Missing, null, an empty list, or a map of nothing but empty values (a Go zero struct/map). */
+function isEmptyValue(v: unknown): boolean {
+  if (v === undefined || v === null) return true;
+  if (Array.isArray(v)) return v.length === 0;
+  if (typeof v === 'object') return Object.values(v as object).every(isEmptyValue);
+  return false;
+}
+
 /** Deep equality where missing, null, empty maps and empty lists are the same (Semantic.DeepEqual). */
 export function semanticEqual(a: unknown, b: unknown): boolean {
-  const empty = (v: unknown) => v === undefined || v === null || (Array.isArray(v) ? v.length === 0 : typeof v === 'object' && Object.keys(v as object).length === 0);
-  if (empty(a) && empty(b)) return true;
+  if (isEmptyValue(a) && isEmptyValue(b)) return true;
   if (a === b) return true;
   if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
   if (Array.isArray(a) !== Array.isArray(b)) return false;

@@ -94,13 +94,14 @@ export class JobController implements Controller {
         for (const p of ownedBy(this.pods, j.metadata.uid)) if (hasFinalizer(p)) this.releasePod(p);
       },
     });
-    const onPod = (pod: any) => {
+    const onPod = (pod: any, deleted = false) => {
       const ref = controllerRefOf(pod);
       if (ref?.kind !== 'Job') {
         if (!ref && hasFinalizer(pod) && (isPodFinished(pod) || isPodTerminating(pod))) this.releasePod(pod);
         return;
       }
       const key = `${pod.metadata.namespace}/${ref.name}`;
+      this.expectations.observe(key, pod, deleted);
       const job = this.jobs.store.get(key);
       if ((!job || job.metadata.uid !== ref.uid) && this.jobs.hasSynced()) {
         if (hasFinalizer(pod)) this.releasePod(pod);
@@ -108,7 +109,7 @@ export class JobController implements Controller {
       }
       this.runner.enqueue(key);
     };
-    this.pods.addEventHandler({ add: onPod, update: (_o, p) => onPod(p), delete: onPod });
+    this.pods.addEventHandler({ add: (p) => onPod(p), update: (_o, p) => onPod(p), delete: (p) => onPod(p, true) });
   }
 
   start(): void {

@@ -321,6 +321,14 @@ export class Expectations {
     this.entry(key).deletes.add(uid);
   }
 
+  /** The informer saw a pod of `key` (added, or deleted/terminating). */
+  observe(key: string, pod: any, deleted = false): void {
+    const e = this.pending.get(key);
+    if (!e) return;
+    e.creates.delete(pod?.metadata?.name);
+    if (deleted || pod?.metadata?.deletionTimestamp) e.deletes.delete(pod?.metadata?.uid);
+  }
+
   /** A create or delete that failed: no longer expected. */
   lower(key: string, nameOrUid: string): void {
     const e = this.pending.get(key);

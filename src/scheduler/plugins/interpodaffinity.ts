@@ -120,8 +120,10 @@ export class InterPodAffinity implements PreFilterPlugin, FilterPlugin, PreScore
       if (v !== undefined && (s.anti.get(pairKey(t.topologyKey, v)) ?? 0) > 0) return Status.unschedulable(ERR_ANTI_AFFINITY);
     }
     if (s.existingAnti.size) {
-      for (const [k, v] of Object.entries(node.labels)) {
-        if ((s.existingAnti.get(pairKey(k, v)) ?? 0) > 0) return Status.unschedulable(ERR_EXISTING_ANTI_AFFINITY);
+      for (const [pair, n] of s.existingAnti) {
+        if (n <= 0) continue;
+        const i = pair.indexOf('\u0000');
+        if (node.labels[pair.slice(0, i)] === pair.slice(i + 1)) return Status.unschedulable(ERR_EXISTING_ANTI_AFFINITY);
       }
     }
     return null;
@@ -160,7 +162,7 @@ export class InterPodAffinity implements PreFilterPlugin, FilterPlugin, PreScore
     for (const ni of cache.nodesWithAffinity()) {
       if (!ni.node) continue;
       for (const p of ni.pods.values()) {
-        if (!p.hasAffinity) continue;
+        if (!p.hasScoringAffinity) continue;
         if (this.hardPodAffinityWeight > 0) for (const t of p.requiredAffinity) if (termMatches(t, pod, this.nsLabels)) add(ni, t.topologyKey, this.hardPodAffinityWeight);
         for (const t of p.preferredAffinity) if (termMatches(t, pod, this.nsLabels)) add(ni, t.topologyKey, t.weight);
         for (const t of p.preferredAntiAffinity) if (termMatches(t, pod, this.nsLabels)) add(ni, t.topologyKey, -t.weight);

@@ -1,0 +1,118 @@
+// `k8ts controller-manager --kubeconfig F` over HTTPS with leader election: against a server that
+// runs no controllers itself (--disable-controller-manager), two instances elect one leader; only
+// it runs controllers (a new namespace gets its default ServiceAccount); when it is killed, the
+// standby takes the Lease over within the lease duration and acts.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { startCluster, K8TS_BIN, type Cluster } from './harness.js';
+
+let cluster: Cluster;
+const procs: ChildProcess[] = [];
+
+before(async () => {
+  cluster = await startCluster({ args: ['--disable-controller-manager'] });
+});
+after(async () => {
+  for (const p of procs) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+  await cluster?.cleanup();
+});
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const LEASE_MS = 4000;
+
+interface Instance {
+  proc: ChildProcess;
+  identity: string;
+  log: () => string;
+}
+
+function startInstance(): Promise<Instance> {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(
+      process.execPath,
+      [
+        K8TS_BIN,
+        'controller-manager',
+        '--kubeconfig',
+        cluster.kubeconfig,
+        '--leader-elect=true',
+        `--leader-elect-lease-duration=${LEASE_MS / 1000}s`,
+        '--leader-elect-renew-deadline=3s',
+        '--leader-elect-retry-period=500ms',
+        '--log-level',
+        'info',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    procs.push(proc);
+    let out = '';
+    let err = '';
+    const timer = setTimeout(() => reject(new Error(`controller-manager did not start:\n${out}\n${err}`)), 20_000);
+    proc.stderr!.on('data', (d) => (err += d));
+    proc.stdout!.on('data', (d) => {
+      out += d;
+      const m = /identity (\S+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ proc, identity: m[1], log: () => err });
+      }
+    });
+    proc.on('exit', (code) => reject(new Error(`controller-manager exited with ${code}:\n${out}\n${err}`)));
+  });
+}
+
+async function holder(): Promise<string> {
+  const r = await cluster.kubectl(['get', 'lease', 'kube-controller-manager', '-n', 'kube-system', '-o', 'jsonpath={.spec.holderIdentity}']);
+  return r.code === 0 ? r.stdout.trim() : '';
+}
+
+async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    const v = await fn();
+    if (v) return v;
+    await sleep(100);
+  }
+  assert.fail(`timed out waiting for ${what}`);
+}
+
+const hasSA = async (ns: string) => (await cluster.kubectl(['get', 'serviceaccount', 'default', '-n', ns])).code === 0;
+
+test('two controller managers: one leader acts; the standby takes over within the lease duration', async () => {
+  // Nothing runs controllers yet: a new namespace gets no default ServiceAccount.
+  await cluster.k(['create', 'namespace', 'cm-none']);
+  await sleep(1000);
+  assert.equal(await hasSA('cm-none'), false, 'the server must run no controllers with --disable-controller-manager');
+
+  const a = await startInstance();
+  const b = await startInstance();
+  const first = await until('a leader', async () => {
+    const h = await holder();
+    return (h === a.identity || h === b.identity) && h;
+  });
+  const [leader, standby] = first === a.identity ? [a, b] : [b, a];
+  // The leader's controllers act (the namespace created before gets its ServiceAccount too).
+  await until('leader acts', async () => (await hasSA('cm-none')) && true);
+  await cluster.k(['create', 'namespace', 'cm-one']);
+  await until('leader acts on a new namespace', async () => (await hasSA('cm-one')) && true);
+  // The lease stays with the leader; the standby never started its controllers.
+  await sleep(1500);
+  assert.equal(await holder(), leader.identity);
+  assert.match(leader.log(), /controllers started/);
+  assert.doesNotMatch(standby.log(), /controllers started/);
+
+  // Kill the leader without letting it release the lease.
+  const killedAt = Date.now();
+  leader.proc.kill('SIGKILL');
+  await until('standby takes over', async () => (await holder()) === standby.identity, LEASE_MS + 6000);
+  const tookMs = Date.now() - killedAt;
+  assert.ok(tookMs <= LEASE_MS + 2500, `took over after ${tookMs} ms (lease duration ${LEASE_MS} ms)`);
+  await until('new leader runs controllers', async () => /controllers started/.test(standby.log()));
+  await cluster.k(['create', 'namespace', 'cm-two']);
+  await until('new leader acts', async () => (await hasSA('cm-two')) && true);
+
+  // A clean stop releases the lease at once.
+  standby.proc.kill('SIGTERM');
+  await until('lease released', async () => (await holder()) === '', 5000);
+});
