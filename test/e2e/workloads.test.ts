@@ -172,7 +172,10 @@ spec:
     const done = await eventually('rolled out', async () => {
       const s = (await getJSON(['get', 'sts', 'web', '-n', ns])).status;
       return s.updatedReplicas === 3 && s.readyReplicas === 3 && s.currentRevision === s.updateRevision && s;
-    }, 30_000);
+    }, 30_000).catch(async (err) => {
+      const diag = await cluster.k(['get', 'sts,pods', '-n', ns, '-o', 'yaml']);
+      throw new Error(`${err.message}\n${diag}`);
+    });
     assert.equal(done.currentReplicas, 3);
     const out = await cluster.k(['rollout', 'status', 'sts/web', '-n', ns, '--timeout=20s']);
     assert.match(out, /complete|roll out complete/i);
