@@ -415,7 +415,8 @@ export class RestHandler {
     }
     let converted = fromServed(served, obj, store.storageApiVersion, store.def.kind);
     if (isPromise(converted)) converted = await converted;
-    const stored = await store.create(converted, ctx);
+    // The decoded body is this request's own: the store needn't copy it.
+    const stored = await store.create(converted, ctx, true);
     return this.replyWritten(scope, stored, 201, ctx);
   }
 

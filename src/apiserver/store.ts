@@ -165,8 +165,12 @@ export class Store {
     return errs;
   }
 
-  async create(input: any, ctx: WriteContext): Promise<StoredObject> {
-    const obj = structuredClone(input);
+  /**
+   * Create an object. `owned`: the caller hands `input` over (a body it just decoded and keeps
+   * no reference to), so it is written to in place instead of being copied first.
+   */
+  async create(input: any, ctx: WriteContext, owned = false): Promise<StoredObject> {
+    const obj = owned ? input : structuredClone(input);
     obj.apiVersion = this.storageApiVersion;
     obj.kind = this.def.kind;
     const meta = (obj.metadata ??= {});
@@ -392,8 +396,17 @@ export class Store {
   }
 }
 
+/** RFC 3339 time in whole seconds; formatted once per second (every write asks for it). */
+let lastSecond = NaN;
+let lastSecondText = '';
 function nowSeconds(): string {
-  return new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+  const now = Date.now();
+  const sec = Math.floor(now / 1000);
+  if (sec !== lastSecond) {
+    lastSecond = sec;
+    lastSecondText = new Date(sec * 1000).toISOString().replace(/\.\d+Z$/, 'Z');
+  }
+  return lastSecondText;
 }
 
 function fallbackStored(key: string, obj: any, rev: number): StoredObject {

@@ -228,7 +228,7 @@ export class InProcessTransport implements Transport {
         if (m.empty) meta.remainingItemCount = matched;
       }
       const list = (items: any[]): ObjectList => ({ apiVersion: apiVersionOf(served.def.group, served.version.name), kind: served.def.listKind ?? `${served.def.kind}List`, metadata: meta, items });
-      if (servedAsStored(served, store.storageApiVersion)) return list(matching.map((s) => JSON.parse(s.json)));
+      if (servedAsStored(served, store.storageApiVersion)) return list(matching.map((s) => (opts.asMetadata ? metadataCopy(s.obj) : JSON.parse(s.json))));
       // One conversion for the whole list (one ConversionReview behind a webhook).
       return then(toServedMany(served, matching.map((s) => s.obj), store.storageApiVersion), (objs) => list(objs.map((o) => structuredClone(o))));
     });
@@ -304,7 +304,9 @@ export class InProcessTransport implements Transport {
           keyPrefix: store.keyPrefix(namespace),
           exactKey,
           matches: m.matches,
-          render: (s) => (fast ? s.json : then(toServed(served, s.obj, store.storageApiVersion), (o) => JSON.stringify(o))),
+          // Metadata-only watchers (the garbage collector watches every resource) get no more
+          // than they asked for: a full object would be copied only to be cut down.
+          render: (s) => (fast ? (opts.asMetadata ? JSON.stringify(metadataOnly(s.obj)) : s.json) : then(toServed(served, s.obj, store.storageApiVersion), (o) => JSON.stringify(o))),
           bookmark: (r, end) => {
             const meta: any = { resourceVersion: String(r) };
             if (end) meta.annotations = { 'k8s.io/initial-events-end': 'true' };
@@ -460,6 +462,16 @@ export class InProcessTransport implements Transport {
   }
 
   async close(): Promise<void> {}
+}
+
+/** An object cut down to its type and metadata (PartialObjectMetadata, keeping the object's own apiVersion and kind). */
+function metadataOnly(obj: any): any {
+  return { apiVersion: obj.apiVersion, kind: obj.kind, metadata: obj.metadata };
+}
+
+/** A private copy of an object's metadata-only form. */
+function metadataCopy(obj: any): any {
+  return JSON.parse(JSON.stringify(metadataOnly(obj)));
 }
 
 function deleteOpts(o: DeleteOptions) {

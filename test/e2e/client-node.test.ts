@@ -39,6 +39,20 @@ function until<T>(what: string, check: () => T | undefined, timeoutMs = 10_000):
   });
 }
 
+/** Re-runs a read-modify-write on 409 Conflict, as client-go's RetryOnConflict does. */
+async function retryOnConflict<T>(fn: () => Promise<T>, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (err) {
+      const conflict = err instanceof ApiException && err.code === 409 && statusOf(err).reason === 'Conflict';
+      if (!conflict || Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+}
+
 describe('@kubernetes/client-node', { timeout: 60_000 }, () => {
   let cluster: Cluster;
   let kc: KubeConfig;
@@ -53,6 +67,20 @@ describe('@kubernetes/client-node', { timeout: 60_000 }, () => {
     apps = kc.makeApiClient(AppsV1Api);
     await core.createNamespace({ body: { metadata: { name: NS } } });
   });
+
+  /** The root CA publisher puts kube-root-ca.crt into every namespace; wait until it is there. */
+  async function rootCAPublished(ns: string): Promise<void> {
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      try {
+        await core.readNamespacedConfigMap({ name: 'kube-root-ca.crt', namespace: ns });
+        return;
+      } catch (err) {
+        if (!(err instanceof ApiException && err.code === 404) || Date.now() > deadline) throw err;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }
+  }
 
   after(async () => {
     await cluster?.cleanup();
@@ -123,17 +151,22 @@ describe('@kubernetes/client-node', { timeout: 60_000 }, () => {
     const list = await apps.listNamespacedDeployment({ namespace: NS });
     assert.deepEqual(list.items.map((d) => d.metadata?.name), ['web']);
 
-    const scale = await apps.readNamespacedDeploymentScale({ name: 'web', namespace: NS });
-    assert.equal(scale.spec?.replicas, 2);
-    scale.spec = { replicas: 5 };
-    const scaled = await apps.replaceNamespacedDeploymentScale({ name: 'web', namespace: NS, body: scale });
+    // The deployment controller writes status meanwhile (a new resourceVersion), so a
+    // read-modify-write re-reads on a conflict, as a real client does.
+    const scaled = await retryOnConflict(async () => {
+      const scale = await apps.readNamespacedDeploymentScale({ name: 'web', namespace: NS });
+      assert.equal(scale.spec?.replicas, 2);
+      scale.spec = { replicas: 5 };
+      return apps.replaceNamespacedDeploymentScale({ name: 'web', namespace: NS, body: scale });
+    });
     assert.equal(scaled.spec?.replicas, 5);
-    const after = await apps.readNamespacedDeployment({ name: 'web', namespace: NS });
-    assert.equal(after.spec?.replicas, 5);
-    assert.equal(after.metadata?.generation, 2);
-
-    after.spec!.template.spec!.containers[0].image = 'nginx:1.28';
-    const updated = await apps.replaceNamespacedDeployment({ name: 'web', namespace: NS, body: after });
+    const updated = await retryOnConflict(async () => {
+      const after = await apps.readNamespacedDeployment({ name: 'web', namespace: NS });
+      assert.equal(after.spec?.replicas, 5);
+      assert.equal(after.metadata?.generation, 2);
+      after.spec!.template.spec!.containers[0].image = 'nginx:1.28';
+      return apps.replaceNamespacedDeployment({ name: 'web', namespace: NS, body: after });
+    });
     assert.equal(updated.spec?.template.spec?.containers[0].image, 'nginx:1.28');
     assert.equal(updated.metadata?.generation, 3);
 
@@ -190,7 +223,8 @@ describe('@kubernetes/client-node', { timeout: 60_000 }, () => {
     const names = (l: { items: V1ConfigMap[] }) => l.items.map((i) => i.metadata!.name).sort();
     assert.deepEqual(names(await core.listNamespacedConfigMap({ namespace: ns, labelSelector: 'app=a' })), ['a1', 'a2']);
     assert.deepEqual(names(await core.listNamespacedConfigMap({ namespace: ns, labelSelector: 'app in (a,b),tier=front' })), ['a1', 'b1']);
-    assert.deepEqual(names(await core.listNamespacedConfigMap({ namespace: ns, labelSelector: '!app' })), ['c1']);
+    // kube-root-ca.crt (published into every namespace, no labels) also has no app label.
+    assert.deepEqual(names(await core.listNamespacedConfigMap({ namespace: ns, labelSelector: '!app', fieldSelector: 'metadata.name!=kube-root-ca.crt' })), ['c1']);
     assert.deepEqual(names(await core.listNamespacedConfigMap({ namespace: ns, labelSelector: 'app,tier!=front' })), ['a2']);
     assert.deepEqual(names(await core.listNamespacedConfigMap({ namespace: ns, fieldSelector: 'metadata.name=b1' })), ['b1']);
     assert.deepEqual(names(await core.listNamespacedConfigMap({ namespace: ns, fieldSelector: 'metadata.name!=b1', labelSelector: 'app' })), ['a1', 'a2']);
@@ -204,8 +238,11 @@ describe('@kubernetes/client-node', { timeout: 60_000 }, () => {
   it('paginates with limit and continue at one resourceVersion', async () => {
     const ns = `${NS}-page`;
     await core.createNamespace({ body: { metadata: { name: ns } } });
-    const all = Array.from({ length: 23 }, (_, i) => `cm-${String(i).padStart(2, '0')}`);
-    await Promise.all(all.map((name) => core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name } } })));
+    const mine = Array.from({ length: 23 }, (_, i) => `cm-${String(i).padStart(2, '0')}`);
+    await Promise.all(mine.map((name) => core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name } } })));
+    // The namespace also holds the published kube-root-ca.crt (sorted after cm-*): 24 objects.
+    await rootCAPublished(ns);
+    const all = [...mine, 'kube-root-ca.crt'];
     const seen: string[] = [];
     let cont: string | undefined;
     let rv: string | undefined;
@@ -234,6 +271,8 @@ describe('@kubernetes/client-node', { timeout: 60_000 }, () => {
     const ns = `${NS}-watch`;
     await core.createNamespace({ body: { metadata: { name: ns } } });
     await core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'before' } } });
+    // kube-root-ca.crt is published before the watch's starting point, so it is no event.
+    await rootCAPublished(ns);
     const list = await core.listNamespacedConfigMap({ namespace: ns });
     const rv = list.metadata!.resourceVersion!;
 
@@ -332,6 +371,8 @@ describe('@kubernetes/client-node', { timeout: 60_000 }, () => {
     await core.createNamespace({ body: { metadata: { name: ns } } });
     await core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'pre1' }, data: { k: 'a' } } });
     await core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'pre2' } } });
+    // The namespace's published kube-root-ca.crt is there before the informer starts.
+    await rootCAPublished(ns);
     const path = `/api/v1/namespaces/${ns}/configmaps`;
     const informer = new ListWatch<V1ConfigMap>(path, new Watch(kc), () => core.listNamespacedConfigMap({ namespace: ns }), false);
     const log: string[] = [];
@@ -342,8 +383,8 @@ describe('@kubernetes/client-node', { timeout: 60_000 }, () => {
     informer.on('error', (e) => errs.push(e));
     await informer.start();
     try {
-      assert.deepEqual(informer.list(ns).map((o) => o.metadata!.name).sort(), ['pre1', 'pre2']);
-      assert.deepEqual(log.sort(), ['add pre1', 'add pre2']);
+      assert.deepEqual(informer.list(ns).map((o) => o.metadata!.name).sort(), ['kube-root-ca.crt', 'pre1', 'pre2']);
+      assert.deepEqual(log.sort(), ['add kube-root-ca.crt', 'add pre1', 'add pre2']);
       log.length = 0;
       // Give the watch a moment to connect, then change things.
       await new Promise((r) => setTimeout(r, 100));
@@ -353,7 +394,7 @@ describe('@kubernetes/client-node', { timeout: 60_000 }, () => {
       await core.deleteNamespacedConfigMap({ name: 'pre2', namespace: ns });
       await until('informer catches up', () => log.length >= 3);
       assert.deepEqual(log, ['update pre1 {"k":"b"}', 'add new1', 'delete pre2']);
-      assert.deepEqual(informer.list(ns).map((o) => o.metadata!.name).sort(), ['new1', 'pre1']);
+      assert.deepEqual(informer.list(ns).map((o) => o.metadata!.name).sort(), ['kube-root-ca.crt', 'new1', 'pre1']);
       assert.deepEqual(informer.get('pre1', ns)?.data, { k: 'b' });
       const cur = await core.listNamespacedConfigMap({ namespace: ns });
       await until('resourceVersion tracked', () => Number(informer.latestResourceVersion()) >= Math.max(...cur.items.map((i) => Number(i.metadata!.resourceVersion))) || undefined);

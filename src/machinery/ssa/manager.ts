@@ -97,8 +97,17 @@ const STRIP = (() => {
   return s;
 })();
 
+/** RFC 3339 time in whole seconds; formatted once per second (every write asks for it). */
+let lastSecond = NaN;
+let lastSecondText = '';
 export function nowTime(): string {
-  return new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+  const now = Date.now();
+  const sec = Math.floor(now / 1000);
+  if (sec !== lastSecond) {
+    lastSecond = sec;
+    lastSecondText = new Date(sec * 1000).toISOString().replace(/\.\d+Z$/, 'Z');
+  }
+  return lastSecondText;
 }
 
 function withoutManagedFields(obj: any): any {

@@ -1,0 +1,530 @@
+// Control plane at scale: `k8ts server` (API server + controllers + scheduler, one process) with
+// thousands of simulated nodes run by a separate `k8ts sim` process, and tens of thousands of pods
+// created the way a user's cluster gets them: Deployments. It reports how long the pods take to be
+// scheduled and Running, the server's memory (VmRSS, JS heap) and CPU once everything has settled
+// (only leases renewing and node status reports), API latency of representative calls at that
+// scale, and the simulator's own memory. It is a measurement, not a test.
+//
+//   npm run build && npm run bench:scale                 # 5,000 nodes / 50,000 pods (~15 min on 2 cores)
+//   BENCH_SCALE=small npm run bench:scale                # 1,000 nodes / 10,000 pods (~3 min)
+//
+// Environment (all optional):
+//   BENCH_SCALE              small | full (default full): picks the defaults below
+//   BENCH_NODES              simulated nodes (5000 / 1000)
+//   BENCH_PODS               pods (50000 / 10000), as Deployments of BENCH_REPLICAS replicas
+//   BENCH_REPLICAS           replicas per Deployment (100)
+//   BENCH_DEPLOYMENTS_PER_NS Deployments per namespace (10: 1,000 pods per namespace)
+//   BENCH_HEARTBEAT_SECONDS  the sim's --sim-heartbeat-seconds (10, the kubelet's default)
+//   BENCH_STEADY_SECONDS     length of the steady-state CPU window (60)
+//   BENCH_SAMPLES            requests per latency measurement (30)
+//   BENCH_TIMEOUT_SECONDS    give up waiting for convergence after this long (900)
+//   BENCH_DIR                where the server's temporary data dir goes (os.tmpdir())
+//   BENCH_OUT                where the JSON results go (bench/results/scale-<scale>.json)
+//   BENCH_SERVER_NODE_ARGS   extra node flags for the server, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
+//                            (the profile is written when the server stops at the end)
+//   BENCH_SIM_NODE_ARGS      extra node flags for the simulator process
+import { spawn, execFile, execFileSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { join, dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { performance } from 'node:perf_hooks';
+import { Pool } from 'undici';
+import YAML from 'yaml';
+import { Client, R } from '../src/client/index.js';
+
+// ---- configuration ------------------------------------------------------------------------------
+
+const here = dirname(fileURLToPath(import.meta.url));
+const repo = resolve(here, '..', '..');
+const scale = process.env.BENCH_SCALE === 'small' ? 'small' : 'full';
+const pick = (name: string, full: number, small: number) => {
+  const v = process.env[name];
+  return v !== undefined && v !== '' ? Number(v) : scale === 'small' ? small : full;
+};
+const cfg = {
+  scale,
+  nodes: pick('BENCH_NODES', 5000, 1000),
+  pods: pick('BENCH_PODS', 50000, 10000),
+  replicas: pick('BENCH_REPLICAS', 100, 100),
+  deploymentsPerNs: pick('BENCH_DEPLOYMENTS_PER_NS', 10, 10),
+  heartbeatSeconds: pick('BENCH_HEARTBEAT_SECONDS', 10, 10),
+  steadySeconds: pick('BENCH_STEADY_SECONDS', 60, 60),
+  samples: pick('BENCH_SAMPLES', 30, 30),
+  timeoutSeconds: pick('BENCH_TIMEOUT_SECONDS', 900, 600),
+  dir: process.env.BENCH_DIR ?? os.tmpdir(),
+  out: process.env.BENCH_OUT ?? join(repo, 'bench', 'results', `scale-${scale}.json`),
+  serverNodeArgs: (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(/\s+/).filter(Boolean),
+  simNodeArgs: (process.env.BENCH_SIM_NODE_ARGS ?? '').split(/\s+/).filter(Boolean),
+};
+const deployments = Math.ceil(cfg.pods / cfg.replicas);
+const namespaces = Math.ceil(deployments / cfg.deploymentsPerNs);
+
+// ---- small helpers (as in bench/api.ts) ---------------------------------------------------------
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const t0 = performance.now();
+const log = (msg: string) => process.stderr.write(`[bench ${((performance.now() - t0) / 1000).toFixed(0).padStart(4)}s] ${msg}\n`);
+const f1 = (n: number | undefined) => (n === undefined || Number.isNaN(n) ? '—' : n.toFixed(1));
+const f0 = (n: number | undefined) => (n === undefined || Number.isNaN(n) ? '—' : n.toFixed(0));
+
+function pct(sorted: number[], q: number): number {
+  if (!sorted.length) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
+}
+
+const CLK_TCK = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** CPU seconds (user + system, all threads) a process has used so far. */
+function cpuSecondsOf(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / CLK_TCK;
+  } catch {
+    return NaN;
+  }
+}
+
+/** Busy CPU seconds of the whole machine so far (from /proc/stat). */
+function machineBusy(): number {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  return (f.reduce((a, b) => a + b, 0) - f[3] - (f[4] ?? 0)) / CLK_TCK;
+}
+
+function rssOf(pid: number): { rssMiB: number; hwmMiB: number } {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
+    return { rssMiB: kb('VmRSS') / 1024, hwmMiB: kb('VmHWM') / 1024 };
+  } catch {
+    return { rssMiB: NaN, hwmMiB: NaN };
+  }
+}
+
+async function stopProcess(child: ChildProcess, name: string, graceMs = 60_000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => {
+    log(`${name} did not stop in ${graceMs} ms; killing pid ${child.pid}`);
+    child.kill('SIGKILL');
+  }, graceMs);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** Spawn a process and wait for a line on stdout matching `ready`. */
+function launch(name: string, args: string[], ready: RegExp, timeoutMs: number): Promise<{ child: ChildProcess; match: RegExpExecArray; stderr: () => string }> {
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => {
+    stderr += d.toString();
+    if (stderr.length > 200_000) stderr = stderr.slice(-100_000);
+  });
+  return new Promise((ok, fail) => {
+    let out = '';
+    const timer = setTimeout(() => fail(new Error(`${name} not ready in ${timeoutMs} ms:\n${stderr.slice(-5000)}`)), timeoutMs);
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = ready.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        ok({ child, match: m, stderr: () => stderr });
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      fail(new Error(`${name} exited (${code}) before it was ready:\n${stderr.slice(-5000)}`));
+    });
+  });
+}
+
+/** The server's own view of its memory, from its Prometheus /metrics (prom-client defaults). */
+async function heapOf(pool: Pool): Promise<{ heapUsedMiB?: number; heapTotalMiB?: number; externalMiB?: number }> {
+  try {
+    const res = await pool.request({ method: 'GET', path: '/metrics' });
+    const text = await res.body.text();
+    const get = (name: string) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? NaN) / 2 ** 20;
+    return { heapUsedMiB: get('nodejs_heap_size_used_bytes'), heapTotalMiB: get('nodejs_heap_size_total_bytes'), externalMiB: get('nodejs_external_memory_bytes') };
+  } catch {
+    return {};
+  }
+}
+
+async function request(pool: Pool, path: string, accept = 'application/json', method: 'GET' | 'POST' | 'DELETE' = 'GET', body?: unknown): Promise<{ status: number; text: string }> {
+  const res = await pool.request({
+    method,
+    path,
+    headers: body !== undefined ? { accept, 'content-type': 'application/json' } : { accept },
+    body: body !== undefined ? JSON.stringify(body) : undefined,
+  });
+  const text = await res.body.text();
+  if (res.statusCode >= 300) throw new Error(`${method} ${path}: ${res.statusCode} ${text.slice(0, 300)}`);
+  return { status: res.statusCode, text };
+}
+
+interface Latency {
+  what: string;
+  samples: number;
+  p50: number;
+  p99: number;
+  max: number;
+  bytes?: number;
+  items?: number;
+}
+
+/** `n` sequential calls; latencies in ms. */
+async function measure(what: string, n: number, op: (i: number) => Promise<{ bytes?: number; items?: number } | void>): Promise<Latency> {
+  const lat: number[] = [];
+  let extra: { bytes?: number; items?: number } | void = undefined;
+  for (let i = 0; i < n; i++) {
+    const s = performance.now();
+    extra = await op(i);
+    lat.push(performance.now() - s);
+  }
+  lat.sort((a, b) => a - b);
+  const r = { what, samples: n, p50: pct(lat, 0.5), p99: pct(lat, 0.99), max: lat[lat.length - 1], ...(extra ?? {}) };
+  log(`  ${what}: p50 ${f1(r.p50)} ms, p99 ${f1(r.p99)} ms, max ${f1(r.max)} ms${r.items !== undefined ? ` (${r.items} items)` : ''}`);
+  return r;
+}
+
+function runKubectl(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((res) => {
+    execFile('kubectl', args, { maxBuffer: 256 * 1024 * 1024, timeout: 120_000 }, (err, stdout, stderr) => {
+      res({ code: err ? (typeof (err as any).code === 'number' ? (err as any).code : 1) : 0, stdout: String(stdout), stderr: String(stderr) });
+    });
+  });
+}
+
+// ---- the workload -------------------------------------------------------------------------------
+
+const nsName = (i: number) => `scale-${i}`;
+const deployment = (i: number, replicas: number) => ({
+  apiVersion: 'apps/v1',
+  kind: 'Deployment',
+  metadata: { name: `app-${i}`, namespace: nsName(Math.floor(i / cfg.deploymentsPerNs)), labels: { bench: 'scale' } },
+  spec: {
+    replicas,
+    selector: { matchLabels: { app: `app-${i}` } },
+    template: {
+      metadata: { labels: { app: `app-${i}`, bench: 'scale' } },
+      spec: {
+        containers: [
+          {
+            name: 'web',
+            image: 'nginx:1.27',
+            ports: [{ containerPort: 80 }],
+            resources: { requests: { cpu: '10m', memory: '16Mi' }, limits: { memory: '64Mi' } },
+          },
+        ],
+      },
+    },
+  },
+});
+
+// ---- main ---------------------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  const results: Record<string, any> = {
+    when: new Date().toISOString(),
+    config: { ...cfg, deployments, namespaces },
+    machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memGiB: +(os.totalmem() / 2 ** 30).toFixed(1), node: process.version, kernel: os.release() },
+  };
+  log(`${cfg.nodes} simulated nodes, ${cfg.pods} pods as ${deployments} Deployments × ${cfg.replicas} in ${namespaces} namespaces; heartbeat ${cfg.heartbeatSeconds} s`);
+
+  // The server: API server + controllers + scheduler, nothing simulated in it.
+  const dataDir = mkdtempSync(join(cfg.dir, 'k8ts-scale-'));
+  let server: ChildProcess | undefined;
+  let sim: ChildProcess | undefined;
+  let client: Client | undefined;
+  let pool: Pool | undefined;
+  let podWatch: { stop(): void } | undefined;
+  try {
+    const srv = await launch(
+      'k8ts server',
+      [...cfg.serverNodeArgs, join(repo, 'bin', 'k8ts'), 'server', '--data-dir', dataDir, '--https-listen-port', '0', '--bind-address', '127.0.0.1', '--cluster-cidr', '10.64.0.0/10', '--log-level', 'warn'],
+      /k8ts server ready: (\S+) \(data .*, kubeconfig (\S+)\)/,
+      120_000,
+    );
+    server = srv.child;
+    const serverPid = server.pid!;
+    const kubeconfig = srv.match[2];
+    log(`server pid ${serverPid} at ${srv.match[1]}; RSS ${f0(rssOf(serverPid).rssMiB)} MiB`);
+    const kc = YAML.parse(readFileSync(kubeconfig, 'utf8'));
+    const b64 = (s: string) => Buffer.from(s, 'base64').toString('utf8');
+    const tls = {
+      ca: b64(kc.clusters[0].cluster['certificate-authority-data']),
+      cert: b64(kc.users[0].user['client-certificate-data']),
+      key: b64(kc.users[0].user['client-key-data']),
+    };
+    pool = new Pool(srv.match[1], { connections: 4, pipelining: 1, connect: { ...tls, servername: 'localhost' } });
+    client = Client.fromKubeconfig(kubeconfig, { fieldManager: 'bench', timeoutMs: 300_000 });
+    const idle = { ...rssOf(serverPid), ...(await heapOf(pool)) };
+    results.serverIdle = idle;
+
+    // The simulated nodes, in a process of their own.
+    const simStart = performance.now();
+    const s = await launch(
+      'k8ts sim',
+      [...cfg.simNodeArgs, join(repo, 'bin', 'k8ts'), 'sim', '--nodes', String(cfg.nodes), '--kubeconfig', kubeconfig, '--sim-heartbeat-seconds', String(cfg.heartbeatSeconds), '--log-level', 'warn'],
+      /k8ts sim ready/,
+      cfg.timeoutSeconds * 1000,
+    );
+    sim = s.child;
+    const simPid = sim.pid!;
+    const deadline = Date.now() + cfg.timeoutSeconds * 1000;
+    for (;;) {
+      const list = await client.resource(R.nodes).listAll({}, 1000);
+      const ready = list.items.filter((n: any) => n.spec?.podCIDR && (n.status?.conditions ?? []).some((c: any) => c.type === 'Ready' && c.status === 'True')).length;
+      if (ready >= cfg.nodes) break;
+      if (Date.now() > deadline) throw new Error(`only ${ready}/${cfg.nodes} nodes Ready with a podCIDR`);
+      await sleep(2000);
+    }
+    results.nodesReadyS = +((performance.now() - simStart) / 1000).toFixed(1);
+    results.serverWithNodes = { ...rssOf(serverPid), ...(await heapOf(pool)) };
+    log(`${cfg.nodes} nodes Ready in ${results.nodesReadyS} s; server RSS ${f0(results.serverWithNodes.rssMiB)} MiB, sim RSS ${f0(rssOf(simPid).rssMiB)} MiB`);
+
+    // Namespaces first (each gets its ServiceAccount and root CA ConfigMap from controllers).
+    for (let i = 0; i < namespaces; i++) await client.resource(R.namespaces).create({ metadata: { name: nsName(i) } });
+
+    // Watch every pod from the bench (as a monitoring agent would) to time scheduling and start.
+    const seen = new Map<string, { created: number; scheduled?: number; running?: number }>();
+    let lastCreatedAt = 0;
+    let scheduled = 0;
+    let running = 0;
+    let lastScheduledAt = 0;
+    let lastRunningAt = 0;
+    let rv = (await client.resource(R.pods).list({ limit: 1 })).metadata.resourceVersion;
+    let watching = true;
+    const onPod = (ev: { type: string; object: any }) => {
+      const p = ev.object;
+      if (ev.type === 'BOOKMARK') {
+        rv = p?.metadata?.resourceVersion ?? rv;
+        return;
+      }
+      if (ev.type === 'ERROR' || !p?.metadata?.uid) return;
+      rv = p.metadata.resourceVersion ?? rv;
+      if (p.metadata.labels?.bench !== 'scale') return;
+      let st = seen.get(p.metadata.uid);
+      const now = performance.now();
+      if (!st) {
+        seen.set(p.metadata.uid, (st = { created: now }));
+        lastCreatedAt = now;
+      }
+      if (st.scheduled === undefined && p.spec?.nodeName) {
+        st.scheduled = now;
+        scheduled++;
+        lastScheduledAt = now;
+      }
+      if (st.running === undefined && p.status?.phase === 'Running' && (p.status?.conditions ?? []).some((c: any) => c.type === 'Ready' && c.status === 'True')) {
+        st.running = now;
+        running++;
+        lastRunningAt = now;
+      }
+    };
+    const watchLoop = (async () => {
+      while (watching) {
+        const w = client!.resource(R.pods).watch({ resourceVersion: rv, allowWatchBookmarks: true }, onPod);
+        podWatch = w;
+        const end = await w.done;
+        if (end.error && watching) log(`pod watch ended: ${end.error.message}; reopening from ${rv}`);
+      }
+    })();
+
+    // The workload: Deployments, 16 creates in flight.
+    const createStart = performance.now();
+    const cpu0 = cpuSecondsOf(serverPid);
+    const simCpu0 = cpuSecondsOf(simPid);
+    const busy0 = machineBusy();
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 16 }, async () => {
+        while (next < deployments) {
+          const i = next++;
+          const replicas = Math.min(cfg.replicas, cfg.pods - i * cfg.replicas);
+          await client!.resource(R.deployments).namespace(nsName(Math.floor(i / cfg.deploymentsPerNs))).create(deployment(i, replicas));
+        }
+      }),
+    );
+    const createdS = (performance.now() - createStart) / 1000;
+    log(`${deployments} Deployments created in ${createdS.toFixed(1)} s`);
+
+    let peakRss = 0;
+    let lastLog = 0;
+    let lastProgress = { scheduled: -1, running: -1, at: performance.now() };
+    for (;;) {
+      const now = performance.now();
+      const rss = rssOf(serverPid).rssMiB;
+      peakRss = Math.max(peakRss, rss);
+      if (running >= cfg.pods) break;
+      if (scheduled !== lastProgress.scheduled || running !== lastProgress.running) lastProgress = { scheduled, running, at: now };
+      if (now - lastLog > 10_000) {
+        lastLog = now;
+        const cores = (cpuSecondsOf(serverPid) - cpu0) / ((now - createStart) / 1000);
+        log(`pods created ${seen.size}, scheduled ${scheduled}/${cfg.pods}, Running+Ready ${running}/${cfg.pods}; server RSS ${f0(rss)} MiB, avg ${cores.toFixed(2)} cores; sim RSS ${f0(rssOf(simPid).rssMiB)} MiB`);
+      }
+      if (Date.now() > deadline) throw new Error(`timed out: ${scheduled}/${cfg.pods} scheduled, ${running}/${cfg.pods} Running after ${cfg.timeoutSeconds} s`);
+      if (now - lastProgress.at > 180_000) throw new Error(`no progress for 3 minutes: ${scheduled}/${cfg.pods} scheduled, ${running}/${cfg.pods} Running`);
+      if (server.exitCode !== null) throw new Error(`server exited (${server.exitCode}):\n${srv.stderr().slice(-5000)}`);
+      await sleep(500);
+    }
+    const convergeS = (performance.now() - createStart) / 1000;
+    const convergeCpu = cpuSecondsOf(serverPid) - cpu0;
+    const dist = (f: (x: { created: number; scheduled?: number; running?: number }) => number | undefined) => {
+      const v = [...seen.values()].map(f).filter((x): x is number => x !== undefined).sort((a, b) => a - b);
+      return { p50: +pct(v, 0.5).toFixed(0), p99: +pct(v, 0.99).toFixed(0), max: +(v[v.length - 1] ?? NaN).toFixed(0) };
+    };
+    results.converge = {
+      deploymentsCreatedS: +createdS.toFixed(1),
+      allPodsCreatedS: +((lastCreatedAt - createStart) / 1000).toFixed(1),
+      createToScheduledMs: dist((x) => (x.scheduled !== undefined ? x.scheduled - x.created : undefined)),
+      scheduledToRunningMs: dist((x) => (x.scheduled !== undefined && x.running !== undefined ? x.running - x.scheduled : undefined)),
+      allScheduledS: +((lastScheduledAt - createStart) / 1000).toFixed(1),
+      allRunningS: +((lastRunningAt - createStart) / 1000).toFixed(1),
+      podsPerSecond: +(cfg.pods / convergeS).toFixed(0),
+      serverCpuS: +convergeCpu.toFixed(1),
+      serverCores: +(convergeCpu / convergeS).toFixed(2),
+      simCores: +((cpuSecondsOf(simPid) - simCpu0) / convergeS).toFixed(2),
+      otherCores: +((machineBusy() - busy0 - convergeCpu - (cpuSecondsOf(simPid) - simCpu0)) / convergeS).toFixed(2),
+      serverPeakRssMiB: +peakRss.toFixed(0),
+    };
+    log(`pods: last created ${results.converge.allPodsCreatedS} s; create→scheduled ${JSON.stringify(results.converge.createToScheduledMs)} ms; scheduled→Running+Ready ${JSON.stringify(results.converge.scheduledToRunningMs)} ms`);
+    log(`all ${cfg.pods} pods scheduled after ${results.converge.allScheduledS} s, Running and Ready after ${results.converge.allRunningS} s (server ${results.converge.serverCores} cores)`);
+
+    // Deployments agree?
+    const deps = await client.resource(R.deployments).listAll({ labelSelector: 'bench=scale' });
+    const available = deps.items.reduce((n: number, d: any) => n + (d.status?.availableReplicas ?? 0), 0);
+    log(`Deployments report ${available} available replicas`);
+    results.deploymentsAvailable = available;
+
+    // Steady state: let controllers finish status updates, then a minute of leases renewing.
+    await sleep(15_000);
+    watching = false;
+    podWatch?.stop();
+    await watchLoop;
+    const steady0 = { cpu: cpuSecondsOf(serverPid), sim: cpuSecondsOf(simPid), busy: machineBusy(), t: performance.now() };
+    const rssSamples: number[] = [];
+    while (performance.now() - steady0.t < cfg.steadySeconds * 1000) {
+      await sleep(5000);
+      rssSamples.push(rssOf(serverPid).rssMiB);
+    }
+    const steadyWall = (performance.now() - steady0.t) / 1000;
+    const steadyCpu = cpuSecondsOf(serverPid) - steady0.cpu;
+    const steadySim = cpuSecondsOf(simPid) - steady0.sim;
+    results.steady = {
+      seconds: +steadyWall.toFixed(1),
+      serverCores: +(steadyCpu / steadyWall).toFixed(3),
+      simCores: +(steadySim / steadyWall).toFixed(3),
+      otherCores: +((machineBusy() - steady0.busy - steadyCpu - steadySim) / steadyWall).toFixed(2),
+      leaseRenewalsPerSecond: +(cfg.nodes / cfg.heartbeatSeconds).toFixed(0),
+      server: { ...rssOf(serverPid), ...(await heapOf(pool)), rssMinMiB: Math.min(...rssSamples), rssMaxMiB: Math.max(...rssSamples) },
+      sim: rssOf(simPid),
+    };
+    log(`steady state over ${f0(steadyWall)} s: server ${results.steady.serverCores} cores, RSS ${f0(results.steady.server.rssMiB)} MiB (heap used ${f0(results.steady.server.heapUsedMiB)} MiB); sim ${results.steady.simCores} cores, RSS ${f0(results.steady.sim.rssMiB)} MiB`);
+
+    // API latency at this scale (sequential calls, while leases keep renewing).
+    const lat: Latency[] = [];
+    const ns0 = nsName(0);
+    const n = cfg.samples;
+    lat.push(await measure(`GET /api/v1/nodes/NAME (random node)`, n, async () => {
+      const r = await request(pool!, `/api/v1/nodes/sim-node-${Math.floor(Math.random() * cfg.nodes)}`);
+      return { bytes: r.text.length };
+    }));
+    const somePods = (await client.resource(R.pods).namespace(ns0).list({ limit: 100 })).items.map((p: any) => p.metadata.name);
+    lat.push(await measure(`GET a pod`, n, async (i) => {
+      const r = await request(pool!, `/api/v1/namespaces/${ns0}/pods/${somePods[i % somePods.length]}`);
+      return { bytes: r.text.length };
+    }));
+    lat.push(await measure(`POST + DELETE a ConfigMap (create, delete)`, n, async (i) => {
+      await request(pool!, `/api/v1/namespaces/${ns0}/configmaps`, 'application/json', 'POST', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: `lat-${i}` }, data: { k: 'v' } });
+      await request(pool!, `/api/v1/namespaces/${ns0}/configmaps/lat-${i}`, 'application/json', 'DELETE');
+    }));
+    lat.push(await measure(`LIST pods in one namespace (${cfg.deploymentsPerNs * cfg.replicas} pods)`, n, async () => {
+      const r = await request(pool!, `/api/v1/namespaces/${ns0}/pods`);
+      return { bytes: r.text.length, items: (JSON.parse(r.text).items ?? []).length };
+    }));
+    lat.push(await measure(`LIST pods in one namespace, label selector (one Deployment, ${cfg.replicas} pods)`, n, async () => {
+      const r = await request(pool!, `/api/v1/namespaces/${ns0}/pods?labelSelector=app%3Dapp-0`);
+      return { bytes: r.text.length, items: (JSON.parse(r.text).items ?? []).length };
+    }));
+    const tableAccept = 'application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json';
+    const chunked = async (path: string, accept: string) => {
+      let cont = '';
+      let items = 0;
+      let bytes = 0;
+      let pages = 0;
+      do {
+        const r = await request(pool!, `${path}${path.includes('?') ? '&' : '?'}limit=500${cont ? `&continue=${encodeURIComponent(cont)}` : ''}`, accept);
+        const body = JSON.parse(r.text);
+        items += (body.items ?? body.rows ?? []).length;
+        bytes += r.text.length;
+        pages++;
+        cont = body.metadata?.continue ?? '';
+      } while (cont);
+      return { items, bytes, pages };
+    };
+    lat.push(await measure(`LIST nodes as kubectl get nodes does (Table, limit=500, all pages)`, Math.min(n, 10), () => chunked('/api/v1/nodes', tableAccept)));
+    lat.push(await measure(`LIST nodes, full objects (limit=500, all pages)`, Math.min(n, 10), () => chunked('/api/v1/nodes', 'application/json')));
+    lat.push(await measure(`LIST all pods, all namespaces (limit=500, all pages)`, 3, () => chunked('/api/v1/pods', 'application/json')));
+    // The real kubectl, wall time of the whole command (process start, discovery from cache, pages).
+    const kubectlGet = await runKubectl(['--kubeconfig', kubeconfig, 'get', 'nodes', '--no-headers']);
+    if (kubectlGet.code === 0) {
+      lat.push(await measure(`kubectl get nodes (whole command, --chunk-size=500 default)`, 5, async () => {
+        const r = await runKubectl(['--kubeconfig', kubeconfig, 'get', 'nodes', '--no-headers']);
+        if (r.code !== 0) throw new Error(r.stderr);
+        return { items: r.stdout.trim().split('\n').length };
+      }));
+      lat.push(await measure(`kubectl get pods -n ${ns0} (whole command)`, 5, async () => {
+        const r = await runKubectl(['--kubeconfig', kubeconfig, 'get', 'pods', '-n', ns0, '--no-headers']);
+        if (r.code !== 0) throw new Error(r.stderr);
+        return { items: r.stdout.trim().split('\n').length };
+      }));
+    } else log(`kubectl not usable, skipped: ${kubectlGet.stderr.slice(0, 200)}`);
+    results.latency = lat;
+    results.final = { server: { ...rssOf(serverPid), ...(await heapOf(pool)) }, sim: rssOf(simPid) };
+
+    // Print the table.
+    const st = results.steady;
+    const rows: [string, string][] = [
+      ['simulated nodes / pods (Deployments × replicas)', `${cfg.nodes} / ${cfg.pods} (${deployments} × ${cfg.replicas})`],
+      ['nodes registered and Ready (sim start → all Ready)', `${results.nodesReadyS} s`],
+      ['Deployments created (16 in flight)', `${results.converge.deploymentsCreatedS} s`],
+      ['all pods created by the ReplicaSet controller (seen by a watch)', `${results.converge.allPodsCreatedS} s`],
+      ['pod created → scheduled, p50 / p99', `${results.converge.createToScheduledMs.p50} / ${results.converge.createToScheduledMs.p99} ms`],
+      ['pod scheduled → Running and Ready, p50 / p99', `${results.converge.scheduledToRunningMs.p50} / ${results.converge.scheduledToRunningMs.p99} ms`],
+      ['all pods scheduled (from the first Deployment create)', `${results.converge.allScheduledS} s`],
+      ['all pods Running and Ready', `${results.converge.allRunningS} s (${results.converge.podsPerSecond} pods/s)`],
+      ['server CPU while converging', `${results.converge.serverCores} cores`],
+      ['server RSS: idle / with nodes / peak converging', `${f0(idle.rssMiB)} / ${f0(results.serverWithNodes.rssMiB)} / ${f0(results.converge.serverPeakRssMiB)} MiB`],
+      ['server RSS, steady state (VmRSS)', `${f0(st.server.rssMiB)} MiB (${f0(st.server.rssMinMiB)}–${f0(st.server.rssMaxMiB)})`],
+      ['  JS heap used / total, external', `${f0(st.server.heapUsedMiB)} / ${f0(st.server.heapTotalMiB)} MiB, ${f0(st.server.externalMiB)} MiB`],
+      [`server CPU, steady state (${st.leaseRenewalsPerSecond} lease renewals/s)`, `${st.serverCores} cores`],
+      ['sim RSS / CPU steady state', `${f0(st.sim.rssMiB)} MiB / ${st.simCores} cores`],
+      ...lat.map((l): [string, string] => [l.what, `p50 ${f1(l.p50)} ms, p99 ${f1(l.p99)} ms, max ${f1(l.max)} ms (n=${l.samples}${l.items !== undefined ? `, ${l.items} items` : ''})`]),
+    ];
+    console.log('\n| measure | value |\n| --- | --- |');
+    for (const [a, b] of rows) console.log(`| ${a} | ${b} |`);
+  } finally {
+    podWatch?.stop();
+    await client?.close().catch(() => undefined);
+    await pool?.close().catch(() => undefined);
+    if (sim) await stopProcess(sim, 'k8ts sim');
+    if (server) await stopProcess(server, 'k8ts server');
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+  mkdirSync(dirname(cfg.out), { recursive: true });
+  writeFileSync(cfg.out, JSON.stringify(results, null, 2) + '\n');
+  console.log(`results: ${cfg.out}`);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
