@@ -24,7 +24,7 @@
 //                            (the profile is written when the server stops at the end)
 //   BENCH_SIM_NODE_ARGS      extra node flags for the simulator process
 import { spawn, execFile, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -90,6 +90,29 @@ function cpuSecondsOf(pid: number): number {
   } catch {
     return NaN;
   }
+}
+
+/**
+ * Seconds a process's threads have spent running and waiting in the run queue for a CPU
+ * (/proc/PID/task/TID/schedstat): on a shared machine, the second says how starved it was.
+ */
+function schedOf(pid: number): { run: number; wait: number } {
+  let run = 0;
+  let wait = 0;
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        const [a, b] = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').trim().split(/\s+/).map(Number);
+        run += a / 1e9;
+        wait += b / 1e9;
+      } catch {
+        /* thread gone */
+      }
+    }
+  } catch {
+    return { run: NaN, wait: NaN };
+  }
+  return { run, wait };
 }
 
 /** Busy CPU seconds of the whole machine so far (from /proc/stat). */
@@ -246,6 +269,7 @@ async function main(): Promise<void> {
   let client: Client | undefined;
   let pool: Pool | undefined;
   let podWatch: { stop(): void } | undefined;
+  const state = { watching: true };
   try {
     const srv = await launch(
       'k8ts server',
@@ -302,7 +326,6 @@ async function main(): Promise<void> {
     let lastScheduledAt = 0;
     let lastRunningAt = 0;
     let rv = (await client.resource(R.pods).list({ limit: 1 })).metadata.resourceVersion;
-    let watching = true;
     const onPod = (ev: { type: string; object: any }) => {
       const p = ev.object;
       if (ev.type === 'BOOKMARK') {
@@ -330,11 +353,11 @@ async function main(): Promise<void> {
       }
     };
     const watchLoop = (async () => {
-      while (watching) {
+      while (state.watching) {
         const w = client!.resource(R.pods).watch({ resourceVersion: rv, allowWatchBookmarks: true }, onPod);
         podWatch = w;
         const end = await w.done;
-        if (end.error && watching) log(`pod watch ended: ${end.error.message}; reopening from ${rv}`);
+        if (end.error && state.watching) log(`pod watch ended: ${end.error.message}; reopening from ${rv}`);
       }
     })();
 
@@ -343,6 +366,7 @@ async function main(): Promise<void> {
     const cpu0 = cpuSecondsOf(serverPid);
     const simCpu0 = cpuSecondsOf(simPid);
     const busy0 = machineBusy();
+    const sched0 = schedOf(serverPid);
     let next = 0;
     await Promise.all(
       Array.from({ length: 16 }, async () => {
@@ -368,6 +392,8 @@ async function main(): Promise<void> {
       if (now - lastLog > 10_000) {
         lastLog = now;
         const cores = (cpuSecondsOf(serverPid) - cpu0) / ((now - createStart) / 1000);
+        const sc = schedOf(serverPid);
+        log(`server waited for a CPU ${((sc.wait - sched0.wait) / ((now - createStart) / 1000)).toFixed(2)} cores-worth on average; machine load ${os.loadavg()[0].toFixed(1)}`);
         log(`pods created ${seen.size}, scheduled ${scheduled}/${cfg.pods}, Running+Ready ${running}/${cfg.pods}; server RSS ${f0(rss)} MiB, avg ${cores.toFixed(2)} cores; sim RSS ${f0(rssOf(simPid).rssMiB)} MiB`);
       }
       if (Date.now() > deadline) throw new Error(`timed out: ${scheduled}/${cfg.pods} scheduled, ${running}/${cfg.pods} Running after ${cfg.timeoutSeconds} s`);
@@ -391,6 +417,7 @@ async function main(): Promise<void> {
       podsPerSecond: +(cfg.pods / convergeS).toFixed(0),
       serverCpuS: +convergeCpu.toFixed(1),
       serverCores: +(convergeCpu / convergeS).toFixed(2),
+      serverRunQueueWaitCores: +((schedOf(serverPid).wait - sched0.wait) / convergeS).toFixed(2),
       simCores: +((cpuSecondsOf(simPid) - simCpu0) / convergeS).toFixed(2),
       otherCores: +((machineBusy() - busy0 - convergeCpu - (cpuSecondsOf(simPid) - simCpu0)) / convergeS).toFixed(2),
       serverPeakRssMiB: +peakRss.toFixed(0),
@@ -406,10 +433,10 @@ async function main(): Promise<void> {
 
     // Steady state: let controllers finish status updates, then a minute of leases renewing.
     await sleep(15_000);
-    watching = false;
+    state.watching = false;
     podWatch?.stop();
     await watchLoop;
-    const steady0 = { cpu: cpuSecondsOf(serverPid), sim: cpuSecondsOf(simPid), busy: machineBusy(), t: performance.now() };
+    const steady0 = { cpu: cpuSecondsOf(serverPid), sim: cpuSecondsOf(simPid), busy: machineBusy(), t: performance.now(), sched: schedOf(serverPid) };
     const rssSamples: number[] = [];
     while (performance.now() - steady0.t < cfg.steadySeconds * 1000) {
       await sleep(5000);
@@ -421,6 +448,7 @@ async function main(): Promise<void> {
     results.steady = {
       seconds: +steadyWall.toFixed(1),
       serverCores: +(steadyCpu / steadyWall).toFixed(3),
+      serverRunQueueWaitCores: +((schedOf(serverPid).wait - steady0.sched.wait) / steadyWall).toFixed(3),
       simCores: +(steadySim / steadyWall).toFixed(3),
       otherCores: +((machineBusy() - steady0.busy - steadyCpu - steadySim) / steadyWall).toFixed(2),
       leaseRenewalsPerSecond: +(cfg.nodes / cfg.heartbeatSeconds).toFixed(0),
@@ -501,17 +529,18 @@ async function main(): Promise<void> {
       ['pod scheduled → Running and Ready, p50 / p99', `${results.converge.scheduledToRunningMs.p50} / ${results.converge.scheduledToRunningMs.p99} ms`],
       ['all pods scheduled (from the first Deployment create)', `${results.converge.allScheduledS} s`],
       ['all pods Running and Ready', `${results.converge.allRunningS} s (${results.converge.podsPerSecond} pods/s)`],
-      ['server CPU while converging', `${results.converge.serverCores} cores`],
+      ['server CPU while converging (and time it waited for a CPU)', `${results.converge.serverCores} cores (waited ${results.converge.serverRunQueueWaitCores}); other processes ${results.converge.otherCores} cores`],
       ['server RSS: idle / with nodes / peak converging', `${f0(idle.rssMiB)} / ${f0(results.serverWithNodes.rssMiB)} / ${f0(results.converge.serverPeakRssMiB)} MiB`],
       ['server RSS, steady state (VmRSS)', `${f0(st.server.rssMiB)} MiB (${f0(st.server.rssMinMiB)}–${f0(st.server.rssMaxMiB)})`],
       ['  JS heap used / total, external', `${f0(st.server.heapUsedMiB)} / ${f0(st.server.heapTotalMiB)} MiB, ${f0(st.server.externalMiB)} MiB`],
-      [`server CPU, steady state (${st.leaseRenewalsPerSecond} lease renewals/s)`, `${st.serverCores} cores`],
+      [`server CPU, steady state (${st.leaseRenewalsPerSecond} lease renewals/s)`, `${st.serverCores} cores (waited ${st.serverRunQueueWaitCores}); other processes ${st.otherCores} cores`],
       ['sim RSS / CPU steady state', `${f0(st.sim.rssMiB)} MiB / ${st.simCores} cores`],
       ...lat.map((l): [string, string] => [l.what, `p50 ${f1(l.p50)} ms, p99 ${f1(l.p99)} ms, max ${f1(l.max)} ms (n=${l.samples}${l.items !== undefined ? `, ${l.items} items` : ''})`]),
     ];
     console.log('\n| measure | value |\n| --- | --- |');
     for (const [a, b] of rows) console.log(`| ${a} | ${b} |`);
   } finally {
+    state.watching = false;
     podWatch?.stop();
     await client?.close().catch(() => undefined);
     await pool?.close().catch(() => undefined);

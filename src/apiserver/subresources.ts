@@ -6,7 +6,7 @@ import { isPlainObject } from '../machinery/objects.js';
 import { decodeBody, readBody, sendObject } from './http.js';
 import type { RequestScope } from './rest.js';
 import type { ApiServer } from './server.js';
-import type { WriteContext } from './store.js';
+import type { Store, WriteContext } from './store.js';
 import type { StoredObject } from '../storage/cacher.js';
 
 const nowSeconds = () => new Date().toISOString().replace(/\.\d+Z$/, 'Z');
@@ -81,26 +81,47 @@ export async function evictPod(api: ApiServer, ns: string, name: string, evictio
     if (matching.length > 1) throw new errors.ApiError(500, 'InternalError', 'This pod has more than one PodDisruptionBudget, which the eviction subresource does not support.');
     if (matching.length === 1) {
       const pdbName = matching[0].obj.metadata.name;
-      await pdbs.update(ns, pdbName, (cur) => {
-        const pdb = structuredClone(cur.obj);
-        const st = pdb.status ?? {};
-        const refuse = (why: string) =>
-          new errors.ApiError(429, 'TooManyRequests', "Cannot evict pod as it would violate the pod's disruption budget.", {
-            causes: [{ reason: 'DisruptionBudget', message: why }],
-            retryAfterSeconds: 10,
-          });
-        if ((st.observedGeneration ?? 0) < (pdb.metadata.generation ?? 0)) throw refuse(`The disruption budget ${pdbName} is still being processed by the server.`);
-        if ((st.disruptionsAllowed ?? 0) < 1) {
-          throw refuse(`The disruption budget ${pdbName} needs ${st.desiredHealthy ?? 0} healthy pods and has ${st.currentHealthy ?? 0} currently`);
+      // Concurrent evictions (kubectl drain evicts every pod of a node at once) and the
+      // disruption controller all write the budget's status: as upstream, a conflict re-reads
+      // the budget and checks again (the store retries the mutation on the current object,
+      // hence no resourceVersion in its result; this loop covers longer races).
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await decrementBudget(pdbs, ns, pdbName, name, ctx);
+          break;
+        } catch (err) {
+          if (!(err instanceof errors.ApiError && err.code === 409) || attempt >= 20) throw err;
+          await new Promise((r) => setTimeout(r, 20 + Math.random() * 80));
         }
-        st.disruptionsAllowed -= 1;
-        st.disruptedPods = { ...(st.disruptedPods ?? {}), [name]: nowSeconds() };
-        pdb.status = st;
-        return pdb;
-      }, { ...ctx, subresource: 'status' });
+      }
     }
   }
   await pods.delete(ns, name, { gracePeriodSeconds: opts.gracePeriodSeconds, preconditions: opts.preconditions }, { ...ctx, subresource: undefined, dryRun: ctx.dryRun || (opts.dryRun?.length ?? 0) > 0 });
+}
+
+/** Take one disruption from a budget's status, or refuse with 429 as upstream. */
+async function decrementBudget(pdbs: Store, ns: string, pdbName: string, name: string, ctx: WriteContext): Promise<void> {
+  await pdbs.update(ns, pdbName, (cur) => {
+    const pdb = structuredClone(cur.obj);
+    delete pdb.metadata.resourceVersion;
+    const st = pdb.status ?? {};
+    // As upstream: only a budget the controller has not processed yet suggests a Retry-After;
+    // a budget at 0 allowed disruptions answers without one (clients such as kubectl drain
+    // retry on their own; with the header client-go would retry silently, 10 × 10 s).
+    const refuse = (why: string, retryAfterSeconds?: number) =>
+      new errors.ApiError(429, 'TooManyRequests', "Cannot evict pod as it would violate the pod's disruption budget.", {
+        causes: [{ reason: 'DisruptionBudget', message: why }],
+        ...(retryAfterSeconds ? { retryAfterSeconds } : {}),
+      });
+    if ((st.observedGeneration ?? 0) < (pdb.metadata.generation ?? 0)) throw refuse(`The disruption budget ${pdbName} is still being processed by the server.`, 10);
+    if ((st.disruptionsAllowed ?? 0) < 1) {
+      throw refuse(`The disruption budget ${pdbName} needs ${st.desiredHealthy ?? 0} healthy pods and has ${st.currentHealthy ?? 0} currently`);
+    }
+    st.disruptionsAllowed -= 1;
+    st.disruptedPods = { ...(st.disruptedPods ?? {}), [name]: nowSeconds() };
+    pdb.status = st;
+    return pdb;
+  }, { ...ctx, subresource: 'status' });
 }
 
 /** PUT namespaces/{name}/finalize: only spec.finalizers change. */

@@ -15,6 +15,8 @@ export interface WatchSink {
   write(line: string): boolean;
   /** An already encoded event line, newline included (shared between watchers). */
   writeEncoded?(line: Buffer): boolean;
+  /** An event as an object (in-process watchers: no JSON text to build and parse again). */
+  writeObject?(type: string, object: unknown): void;
   /** Bytes waiting to be sent: a watcher far behind is dropped rather than buffered forever. */
   backlog(): number;
   end(): void;
@@ -56,6 +58,8 @@ export interface WatchSpec {
    * Promise only when the conversion is asynchronous (a CRD conversion webhook).
    */
   render(stored: StoredObject): MaybePromise<string>;
+  /** Optional, for sinks taking objects: render an object as a private copy (synchronous only). */
+  renderObject?(stored: StoredObject): unknown;
   /** Optional: render many objects at once (the initial ADDED events: one conversion call). */
   renderMany?(stored: StoredObject[]): MaybePromise<string[]>;
   /** A bookmark object for this resource at a revision. */
@@ -154,6 +158,18 @@ export function runWatch(spec: WatchSpec, sink: WatchSink): void {
     // watcher of this event, instead of one string-to-bytes conversion per watcher.
     if (ev && s === ev.cur && spec.asStored && sink.writeEncoded && !chain && !closed) {
       sink.writeEncoded(encodedEvent(ev, type));
+      if (sink.backlog() > MAX_BACKLOG) finish();
+      return;
+    }
+    if (spec.renderObject && sink.writeObject && !chain && !closed) {
+      let obj: unknown;
+      try {
+        obj = spec.renderObject(s);
+      } catch (err) {
+        emit(Promise.reject(err));
+        return;
+      }
+      sink.writeObject(type, obj);
       if (sink.backlog() > MAX_BACKLOG) finish();
       return;
     }

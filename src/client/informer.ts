@@ -7,6 +7,7 @@
 // with structuredClone first).
 import type { Logger } from 'pino';
 import { ResourceClient } from './client.js';
+import { MetadataTransport } from './metadata.js';
 import type { ApiError } from './errors.js';
 import type { ResourceSpec, Watch, WatchEvent } from './types.js';
 
@@ -408,12 +409,20 @@ export class SharedInformerFactory {
   ) {}
 
   /** The shared informer of a resource (created on first use; started by start()). */
-  forResource<T = any>(spec: ResourceSpec, opts: Pick<InformerOptions, 'namespace' | 'labelSelector' | 'fieldSelector'> = {}): SharedIndexInformer<T> {
-    const o = { ...this.defaults, ...opts };
-    const key = `${spec.group}/${spec.version}/${spec.plural}|${o.namespace ?? ''}|${o.labelSelector ?? ''}|${o.fieldSelector ?? ''}`;
+  forResource<T = any>(
+    spec: ResourceSpec,
+    opts: Pick<InformerOptions, 'namespace' | 'labelSelector' | 'fieldSelector'> & {
+      /** Objects cut down to apiVersion, kind and the metadata the garbage collector keeps (PartialObjectMetadata). */
+      metadataOnly?: boolean;
+    } = {},
+  ): SharedIndexInformer<T> {
+    const { metadataOnly, ...rest } = opts;
+    const o = { ...this.defaults, ...rest };
+    const key = `${spec.group}/${spec.version}/${spec.plural}|${o.namespace ?? ''}|${o.labelSelector ?? ''}|${o.fieldSelector ?? ''}${metadataOnly ? '|metadata' : ''}`;
     let inf = this.informers.get(key);
     if (!inf) {
-      inf = new SharedIndexInformer(this.client, spec, o);
+      const client = metadataOnly ? new ResourceClient(new MetadataTransport(this.client.resource(spec).transport), spec) : this.client;
+      inf = new SharedIndexInformer(client, spec, o);
       this.informers.set(key, inf);
       if (this.started) inf.start();
     }

@@ -278,6 +278,11 @@ export class InProcessTransport implements Transport {
         schedule();
         return true;
       },
+      writeObject: (type, object) => {
+        if (stopped) return;
+        buffer.push({ type, object } as WatchEvent);
+        schedule();
+      },
       backlog: () => 0,
       end: () => {
         ended = true;
@@ -307,6 +312,9 @@ export class InProcessTransport implements Transport {
           // Metadata-only watchers (the garbage collector watches every resource) get no more
           // than they asked for: a full object would be copied only to be cut down.
           render: (s) => (fast ? (opts.asMetadata ? JSON.stringify(metadataOnly(s.obj)) : s.json) : then(toServed(served, s.obj, store.storageApiVersion), (o) => JSON.stringify(o))),
+          // Objects as stored: the event goes to the handler as an object, without wrapping it
+          // in an event line to parse again.
+          renderObject: fast ? (s) => (opts.asMetadata ? metadataCopy(s.obj) : JSON.parse(s.json)) : undefined,
           bookmark: (r, end) => {
             const meta: any = { resourceVersion: String(r) };
             if (end) meta.annotations = { 'k8s.io/initial-events-end': 'true' };
@@ -469,9 +477,31 @@ function metadataOnly(obj: any): any {
   return { apiVersion: obj.apiVersion, kind: obj.kind, metadata: obj.metadata };
 }
 
-/** A private copy of an object's metadata-only form. */
+/** A private copy of an object's metadata-only form (as a JSON round trip would make it). */
 function metadataCopy(obj: any): any {
-  return JSON.parse(JSON.stringify(metadataOnly(obj)));
+  return jsonCopy(metadataOnly(obj));
+}
+
+/** A deep copy of JSON data, equal to JSON.parse(JSON.stringify(v)) for plain objects, arrays and primitives. */
+function jsonCopy(v: any): any {
+  if (v === null || typeof v !== 'object') return v;
+  if (typeof v.toJSON === 'function') return JSON.parse(JSON.stringify(v));
+  if (Array.isArray(v)) {
+    const out = new Array(v.length);
+    for (let i = 0; i < v.length; i++) {
+      const e = v[i];
+      out[i] = e === undefined || typeof e === 'function' || typeof e === 'symbol' ? null : jsonCopy(e);
+    }
+    return out;
+  }
+  const out: any = {};
+  for (const k in v) {
+    if (!Object.prototype.hasOwnProperty.call(v, k)) continue;
+    const e = v[k];
+    if (e === undefined || typeof e === 'function' || typeof e === 'symbol') continue;
+    out[k] = jsonCopy(e);
+  }
+  return out;
 }
 
 function deleteOpts(o: DeleteOptions) {

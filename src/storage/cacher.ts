@@ -40,10 +40,33 @@ export type Decoder = (key: string, value: string, rev: number) => any;
 export interface WatchCacheOptions {
   /** How long events are kept for watches that resume from a resourceVersion (ms). */
   historyMs?: number;
+  /**
+   * At most this many events are kept per cache (upstream's watch cache upper bound, 100 × 1024):
+   * with thousands of nodes renewing leases, time alone would keep millions.
+   */
+  maxEvents?: number;
 }
 
 export function makeStored(key: string, obj: any, rev: number, createRev: number, json?: string): StoredObject {
   return { key, obj, json: json ?? JSON.stringify(obj), rev, createRev };
+}
+
+/**
+ * A past state kept in history only by its JSON text (shared with the event fanned out when it
+ * happened); the object is parsed again on access, for the rare watch resuming from the past.
+ * Keeps the history from pinning every parsed version (and its encoded watch lines) in memory.
+ */
+class PastObject implements StoredObject {
+  constructor(
+    readonly key: string,
+    readonly json: string,
+    readonly rev: number,
+    readonly createRev: number,
+    private readonly decode: Decoder,
+  ) {}
+  get obj(): any {
+    return this.decode(this.key, this.json, this.rev);
+  }
 }
 
 const META = '"metadata":{';
@@ -72,6 +95,7 @@ export class WatchCache {
   private fanoutScheduled = false;
   private unsubscribe?: Unsubscribe;
   private readonly historyMs: number;
+  private readonly maxEvents: number;
   private ready = false;
 
   constructor(
@@ -81,6 +105,7 @@ export class WatchCache {
     opts: WatchCacheOptions = {},
   ) {
     this.historyMs = opts.historyMs ?? 10 * 60_000;
+    this.maxEvents = opts.maxEvents ?? 100 * 1024;
   }
 
   async start(): Promise<void> {
@@ -136,7 +161,9 @@ export class WatchCache {
         ev = { type: 'DELETED', rev: e.revision, cur: makeStored(e.key, gone, e.revision, e.createRevision), prev: last, at: now };
         if (!replay && this.items.delete(e.key)) this.sorted = null;
       }
-      this.history.push(ev);
+      // History holds its own, slim copy; the event itself (parsed objects, encoded lines) goes
+      // once the watchers had it.
+      this.history.push({ type: ev.type, rev: ev.rev, cur: this.past(ev.cur), prev: ev.prev && this.past(ev.prev), at: ev.at });
       if (!replay) this.fanout.push(ev);
     }
     this.trim(now);
@@ -181,6 +208,10 @@ export class WatchCache {
     this.hints.set(key, { value, obj });
   }
 
+  private past(s: StoredObject): StoredObject {
+    return s instanceof PastObject ? s : new PastObject(s.key, s.json, s.rev, s.createRev, this.decode);
+  }
+
   private decodePrev(e: StorageEvent): StoredObject | undefined {
     try {
       return makeStored(e.key, this.decode(e.key, e.prevValue!, 0), 0, e.createRevision);
@@ -192,7 +223,7 @@ export class WatchCache {
   private trim(now: number) {
     const cutoff = now - this.historyMs;
     let i = this.historyStart;
-    while (i < this.history.length && this.history[i].at < cutoff) i++;
+    while (i < this.history.length && (this.history[i].at < cutoff || this.history.length - i > this.maxEvents)) i++;
     if (i > this.historyStart) {
       this.oldestResumable = this.history[i - 1].rev;
       this.historyStart = i;

@@ -60,7 +60,6 @@ const getJSON = async (args: string[]) => JSON.parse(await cluster.k([...args, '
 const isReady = (p: any) => (p.status?.conditions ?? []).some((c: any) => c.type === 'Ready' && c.status === 'True');
 const live = (items: any[]) => items.filter((p: any) => !p.metadata.deletionTimestamp);
 const pods = async (ns: string, selector?: string) => (await getJSON(['get', 'pods', '-n', ns, ...(selector ? ['-l', selector] : [])])).items as any[];
-const ok = async (args: string[]) => (await cluster.kubectl(args)).code === 0;
 const notFound = async (args: string[]) => {
   const r = await cluster.kubectl(args);
   return r.code !== 0 && /NotFound|not found/.test(r.stderr);
@@ -352,10 +351,12 @@ spec:
       assert.deepEqual(ps.map((p) => p.spec.nodeName).sort(), ['extra-0', 'sim-node-0', 'sim-node-1', 'sim-node-2']);
       assert.ok(ps.every(isReady));
     } finally {
-      // The extra node leaves again so that later scenarios see three nodes.
+      // The extra node leaves again so that later scenarios see three nodes: drained (nothing
+      // new lands on it), deleted, its simulator stopped.
+      await cluster.kubectl(['drain', 'extra-0', '--ignore-daemonsets', '--delete-emptydir-data', '--force', '--timeout=30s'], { timeoutMs: 40_000 });
+      await cluster.kubectl(['delete', 'node', 'extra-0', '--wait=false']);
       sim.kill('SIGTERM');
       await new Promise((r) => (sim.exitCode !== null || sim.signalCode !== null ? r(null) : sim.once('exit', r)));
-      await cluster.kubectl(['delete', 'node', 'extra-0', '--wait=false']);
     }
     await eventually('back to 3 desired', async () => /^agent\s+3\s+3\s+3\s+3\s+3\s/m.test(await cluster.k(['get', 'ds', 'agent', '-n', ns])), 30_000);
   });
@@ -419,8 +420,12 @@ spec:
     assert.equal(job.metadata.ownerReferences?.[0]?.kind, 'CronJob');
     assert.equal(job.metadata.ownerReferences?.[0]?.name, 'tick');
     const r = await cluster.kubectl(['wait', '--for=condition=complete', `job/${job.metadata.name}`, '-n', ns, '--timeout=20s'], { timeoutMs: 25_000 });
-    assert.equal(r.code, 0, r.stderr);
-    await eventually('LAST SCHEDULE set', async () => !/\s<none>\s/.test((await cluster.k(['get', 'cronjob', 'tick', '-n', ns, '--no-headers'])).replace(/\s+$/, ' ')));
+    assert.equal(r.code, 0, r.stderr + (await cluster.kubectl(['get', 'cronjob,jobs,pods', '-n', ns, '-o', 'wide'])).stdout);
+    // NAME SCHEDULE TIMEZONE SUSPEND ACTIVE LAST-SCHEDULE AGE
+    await eventually('LAST SCHEDULE set', async () => /^tick\s+\*\/1 \* \* \* \*\s+(<none>\s+)?False\s+0\s+\d+[sm]\S*\s+\d+[sm]\S*\s*$/m.test(await cluster.k(['get', 'cronjob', 'tick', '-n', ns])));
+    const cj = await getJSON(['get', 'cronjob', 'tick', '-n', ns]);
+    assert.equal(Date.parse(cj.status.lastScheduleTime), Date.parse(job.metadata.annotations['batch.kubernetes.io/cronjob-scheduled-timestamp']));
+    assert.equal(Date.parse(cj.status.lastScheduleTime) % 60_000, 0);
     const ev = await cluster.k(['get', 'events', '-n', ns, '--field-selector', 'involvedObject.kind=CronJob']);
     assert.match(ev, /SuccessfulCreate\s+cronjob\/tick\s+Created job tick-\d+/);
   });
@@ -633,8 +638,15 @@ spec:
     // The load goes away: back to 1 replica, not before the 5 s stabilization window.
     const dropAt = Date.now();
     await cluster.k(['annotate', 'pods', '-n', ns, '-l', 'app=api', 'sim.k8ts.io/cpu-millicores=5', '--overwrite']);
-    await eventually('scaled down to 1', async () => (await getJSON(['get', 'deploy', 'api', '-n', ns])).spec.replicas === 1, 40_000);
-    assert.ok(Date.now() - dropAt >= 5000, `scaled down after ${Date.now() - dropAt} ms, before the 5 s stabilization window`);
+    let stabilizedSeen = false;
+    await eventually('scaled down to 1', async () => {
+      const h = await getJSON(['get', 'hpa', 'api', '-n', ns]);
+      if (h.status?.conditions?.some((c: any) => c.type === 'AbleToScale' && c.reason === 'ScaleDownStabilized')) stabilizedSeen = true;
+      return (await getJSON(['get', 'deploy', 'api', '-n', ns])).spec.replicas === 1;
+    }, 40_000);
+    // The window runs from the last high recommendation, at most one sync period (1 s) before the drop.
+    assert.ok(Date.now() - dropAt >= 4000, `scaled down after ${Date.now() - dropAt} ms, before the 5 s stabilization window`);
+    assert.ok(stabilizedSeen, 'the HPA never reported ScaleDownStabilized during the window');
     const down = await cluster.k(['describe', 'hpa', 'api', '-n', ns]);
     assert.match(down, /New size: 1; reason: All metrics below target/);
   });
@@ -709,7 +721,14 @@ spec:
   selector: {matchLabels: {app: guarded}}
   template:
     metadata: {labels: {app: guarded}}
-    spec: {containers: [{name: c, image: nginx}]}
+    spec:
+      # Both replicas prefer the node that will be drained: drain evicts them concurrently.
+      affinity:
+        nodeAffinity:
+          preferredDuringSchedulingIgnoredDuringExecution:
+          - weight: 100
+            preference: {matchExpressions: [{key: kubernetes.io/hostname, operator: In, values: [sim-node-1]}]}
+      containers: [{name: c, image: nginx}]
 ---
 apiVersion: policy/v1
 kind: PodDisruptionBudget
@@ -721,46 +740,49 @@ spec:
     );
     await cluster.k(['rollout', 'status', 'deploy/guarded', '-n', ns, '--timeout=60s']);
     await eventually('pdb allows 0', async () => /^guarded\s+2\s+N\/A\s+0\s/m.test(await cluster.k(['get', 'pdb', 'guarded', '-n', ns])));
-    const node = live(await pods(ns, 'app=guarded'))[0].spec.nodeName as string;
+    const node = 'sim-node-1';
     drained = node;
+    assert.deepEqual(live(await pods(ns, 'app=guarded')).map((p) => p.spec.nodeName), [node, node]);
+    try {
+      // The budget allows no disruption: drain cordons the node, retries, and gives up at its timeout.
+      const blocked = await cluster.kubectl(['drain', node, '--ignore-daemonsets', '--delete-emptydir-data', '--timeout=8s'], { timeoutMs: 30_000 });
+      assert.notEqual(blocked.code, 0, blocked.stdout);
+      assert.match(blocked.stderr, /error when evicting pods\/"guarded-\S+" -n "drain" \(will retry after 5s\): Cannot evict pod as it would violate the pod's disruption budget\./);
+      assert.match(blocked.stdout, new RegExp(`node/${node} cordoned`));
+      assert.match(await cluster.k(['get', 'node', node]), /Ready,SchedulingDisabled/);
+      assert.ok(live(await pods(ns, 'app=guarded')).some((p) => p.spec.nodeName === node), 'a pod protected by the PDB was evicted');
 
-    // The budget allows no disruption: drain cordons the node, retries, and gives up at its timeout.
-    const blocked = await cluster.kubectl(['drain', node, '--ignore-daemonsets', '--delete-emptydir-data', '--timeout=8s'], { timeoutMs: 30_000 });
-    assert.notEqual(blocked.code, 0, blocked.stdout);
-    assert.match(blocked.stdout + blocked.stderr, /Cannot evict pod as it would violate the pod's disruption budget/);
-    assert.match(blocked.stdout, new RegExp(`node/${node} cordoned`));
-    assert.match(await cluster.k(['get', 'node', node]), /Ready,SchedulingDisabled/);
-    assert.ok(live(await pods(ns, 'app=guarded')).some((p) => p.spec.nodeName === node), 'a pod protected by the PDB was evicted');
-
-    // With a third replica (scheduled elsewhere: the node is cordoned) the budget allows one
-    // eviction at a time; drain then succeeds. The ready guarded pods never drop below 2.
-    let minReady = Infinity;
-    let watching = true;
-    const sampler = (async () => {
-      while (watching) {
-        minReady = Math.min(minReady, live(await pods(ns, 'app=guarded')).filter(isReady).length);
-        await sleep(100);
-      }
-    })();
-    const drain = cluster.kubectl(['drain', node, '--ignore-daemonsets', '--delete-emptydir-data', '--timeout=70s'], { timeoutMs: 80_000 });
-    await sleep(2000);
-    await cluster.k(['scale', 'deploy', 'guarded', '-n', ns, '--replicas=3']);
-    const r = await drain;
-    watching = false;
-    await sampler;
-    assert.equal(r.code, 0, r.stderr + r.stdout);
-    assert.match(r.stdout, new RegExp(`evicting pod ${ns}/guarded-`));
-    assert.match(r.stdout, new RegExp(`node/${node} drained`));
-    assert.ok(minReady >= 2, `ready guarded pods dropped to ${minReady} (PDB minAvailable 2)`);
-    const left = (await getJSON(['get', 'pods', '-A', '--field-selector', `spec.nodeName=${node}`])).items.filter(
-      (p: any) => !p.metadata.deletionTimestamp && p.metadata.ownerReferences?.[0]?.kind !== 'DaemonSet' && !['Succeeded', 'Failed'].includes(p.status?.phase),
-    );
-    assert.deepEqual(left.map((p: any) => `${p.metadata.namespace}/${p.metadata.name}`), []);
-    await eventually('guarded back to 3 ready elsewhere', async () => {
-      const p = live(await pods(ns, 'app=guarded'));
-      return p.length === 3 && p.every(isReady) && p.every((x) => x.spec.nodeName !== node);
-    });
-    await cluster.k(['uncordon', node]);
+      // With a third replica (scheduled elsewhere: the node is cordoned) the budget allows one
+      // eviction at a time; drain then succeeds. The ready guarded pods never drop below 2.
+      let minReady = Infinity;
+      let watching = true;
+      const sampler = (async () => {
+        while (watching) {
+          minReady = Math.min(minReady, live(await pods(ns, 'app=guarded')).filter(isReady).length);
+          await sleep(100);
+        }
+      })();
+      const drain = cluster.kubectl(['drain', node, '--ignore-daemonsets', '--delete-emptydir-data', '--timeout=70s'], { timeoutMs: 80_000 });
+      await sleep(2000);
+      await cluster.k(['scale', 'deploy', 'guarded', '-n', ns, '--replicas=3']);
+      const r = await drain;
+      watching = false;
+      await sampler;
+      assert.equal(r.code, 0, r.stderr + r.stdout);
+      assert.match(r.stdout, new RegExp(`evicting pod ${ns}/guarded-`));
+      assert.match(r.stdout, new RegExp(`node/${node} drained`));
+      assert.ok(minReady >= 2, `ready guarded pods dropped to ${minReady} (PDB minAvailable 2)`);
+      const left = (await getJSON(['get', 'pods', '-A', '--field-selector', `spec.nodeName=${node}`])).items.filter(
+        (p: any) => !p.metadata.deletionTimestamp && p.metadata.ownerReferences?.[0]?.kind !== 'DaemonSet' && !['Succeeded', 'Failed'].includes(p.status?.phase),
+      );
+      assert.deepEqual(left.map((p: any) => `${p.metadata.namespace}/${p.metadata.name}`), []);
+      await eventually('guarded back to 3 ready elsewhere', async () => {
+        const p = live(await pods(ns, 'app=guarded'));
+        return p.length === 3 && p.every(isReady) && p.every((x) => x.spec.nodeName !== node);
+      });
+    } finally {
+      await cluster.k(['uncordon', node]);
+    }
     assert.doesNotMatch(await cluster.k(['get', 'node', node]), /SchedulingDisabled/);
   });
 
@@ -796,7 +818,7 @@ spec:
     metadata: {labels: {app: plain}}
     spec:
       topologySpreadConstraints:
-      - {maxSkew: 1, topologyKey: kubernetes.io/hostname, whenUnsatisfiable: DoNotSchedule, labelSelector: {matchLabels: {app: plain}}}
+      - {maxSkew: 1, topologyKey: kubernetes.io/hostname, whenUnsatisfiable: DoNotSchedule, nodeTaintsPolicy: Honor, labelSelector: {matchLabels: {app: plain}}}
       containers: [{name: c, image: nginx}]
 `,
     );

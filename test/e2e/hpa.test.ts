@@ -93,8 +93,17 @@ spec:
   });
   const dropAt = Date.now();
   await cluster.k(['annotate', 'pods', '-l', 'app=web', 'sim.k8ts.io/cpu-millicores=10', '--overwrite']);
-  await waitFor('scale down to 1', async () => ((await getJSON(['get', 'deploy', 'web'])).spec.replicas === 1 ? true : undefined));
-  assert.ok(Date.now() - dropAt >= 3000, 'scaled down before the stabilization window passed');
+  // Meanwhile the HPA holds the size, saying so in its AbleToScale condition.
+  let stabilizedSeen = false;
+  await waitFor('scale down to 1', async () => {
+    const h = await getJSON(['get', 'hpa', 'web']);
+    if (h.status?.conditions?.some((c: any) => c.type === 'AbleToScale' && c.reason === 'ScaleDownStabilized')) stabilizedSeen = true;
+    return (await getJSON(['get', 'deploy', 'web'])).spec.replicas === 1 ? true : undefined;
+  });
+  // The window runs from the last high recommendation, made by the last sync before the load
+  // dropped, so up to one HPA sync period (1 s here) before it: at least 3 s - 1 s after the drop.
+  assert.ok(Date.now() - dropAt >= 2000, 'scaled down before the stabilization window passed');
+  assert.ok(stabilizedSeen, 'the HPA never reported ScaleDownStabilized during the window');
   const down = await cluster.k(['get', 'events', '--field-selector', 'involvedObject.kind=HorizontalPodAutoscaler,reason=SuccessfulRescale', '-o', 'jsonpath={.items[*].message}']);
   assert.match(down, /New size: 1; reason: All metrics below target/);
   const described = await cluster.k(['describe', 'hpa', 'web']);

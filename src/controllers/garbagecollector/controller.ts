@@ -24,7 +24,7 @@ import {
   type ObjectIdentity,
   type OwnerReference,
 } from './graph.js';
-import { MetadataTransport } from './metadata.js';
+import { MetadataTransport } from '../../client/metadata.js';
 
 /** Resources the collector never watches (upstream DefaultIgnoredResources). */
 const IGNORED = new Set(['/events', 'events.k8s.io/events']);

@@ -27,6 +27,9 @@ const WATCHED: ResourceSpec[] = [
   { group: '', version: 'v1', plural: 'replicationcontrollers', namespaced: true, kind: 'ReplicationController' },
 ];
 
+/** Watched resources whose usage is their count alone (objectCountEvaluator, scopes ignored). */
+const COUNT_ONLY = new Set(['configmaps', 'secrets']);
+
 export interface ResourceQuotaControllerOptions {
   workers?: number;
   /** Full recount of every quota this often (ms; default 5 minutes as upstream). */
@@ -59,7 +62,9 @@ export class ResourceQuotaController implements Controller {
       },
     });
     for (const spec of WATCHED) {
-      const inf = ctx.informers.forResource(spec);
+      // Object-count resources (configmaps, secrets) cost one each: their metadata is enough,
+      // and the controller does not keep (or copy on every write) objects nobody reads.
+      const inf = ctx.informers.forResource(spec, { metadataOnly: COUNT_ONLY.has(spec.plural) });
       this.watched.set(spec.plural, inf);
       const evaluator = evaluatorFor('', spec.plural);
       inf.addEventHandler({

@@ -76,7 +76,8 @@ export class RootCACertPublisher implements Controller {
     this.client = ctx.client;
     this.log = ctx.logger.child({ controller: 'root-ca-cert-publisher' });
     this.namespaces = ctx.informers.forResource(R.namespaces);
-    this.configMaps = ctx.informers.forResource(R.configmaps);
+    // Only the published ConfigMaps: every other ConfigMap's event would be decoded for nothing.
+    this.configMaps = ctx.informers.forResource(R.configmaps, { fieldSelector: `metadata.name=${ROOT_CA_CONFIGMAP}` });
     this.runner = new ControllerRunner({ name: 'root_ca_cert_publisher', workers: 1, reconcile: (ns) => this.syncNamespace(ns), logger: this.log });
     const onNs = (ns: any) => active(ns) && this.runner.enqueue(ns.metadata.name);
     this.namespaces.addEventHandler({ add: onNs, update: (_o, n) => onNs(n) });

@@ -1,9 +1,9 @@
-// A metadata-only view of a transport, for the garbage collector's monitors: lists and watches
+// A metadata-only view of a transport (the garbage collector and counting-only informers): lists and watches
 // ask for PartialObjectMetadata where the transport supports it (HTTPS) and every object is cut
 // down to apiVersion, kind and the metadata the graph needs, so caching every object of every
 // resource costs little.
-import type { DeleteOptions, ListOptions, ObjectList, PatchOptions, PatchType, Target, Transport, Watch, WatchEvent, WatchOptions, WriteOptions } from '../../client/types.js';
-import { apiVersionOf } from '../../client/types.js';
+import type { DeleteOptions, ListOptions, ObjectList, PatchOptions, PatchType, Target, Transport, Watch, WatchEvent, WatchOptions, WriteOptions } from './types.js';
+import { apiVersionOf } from './types.js';
 
 export function toMetadata(obj: any, apiVersion: string, kind: string): any {
   const m = obj?.metadata ?? {};
