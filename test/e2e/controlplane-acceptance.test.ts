@@ -17,7 +17,8 @@
 //     controller manager stays standby and takes over within the lease duration.
 //
 // Phase 1 runs the namespaced scenarios concurrently (the CronJob's wait for the next minute
-// bounds it); phase 2 runs the node-level ones (drain, taint, restart) one after the other.
+// bounds it); phase 2 runs the node-level ones (a node added then removed, drain, taint, restart)
+// one after the other, so that no scenario sees its pods moved by another.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -321,46 +322,6 @@ spec:
     }
   });
 
-  test('DaemonSet: one pod per node, including a node added later', { timeout: 90_000 }, async () => {
-    const ns = 'ds';
-    await cluster.k(['create', 'namespace', ns]);
-    await cluster.k(
-      ['apply', '-n', ns, '-f', '-'],
-      `
-apiVersion: apps/v1
-kind: DaemonSet
-metadata: {name: agent}
-spec:
-  selector: {matchLabels: {app: agent}}
-  template:
-    metadata: {labels: {app: agent}}
-    spec: {containers: [{name: a, image: "fluent-bit:3"}]}
-`,
-    );
-    await eventually('3 scheduled and ready', async () => /^agent\s+3\s+3\s+3\s+3\s+3\s/m.test(await cluster.k(['get', 'ds', 'agent', '-n', ns])));
-    let ps = live(await pods(ns, 'app=agent'));
-    assert.deepEqual(ps.map((p) => p.spec.nodeName).sort(), ['sim-node-0', 'sim-node-1', 'sim-node-2']);
-
-    // A node joins: a second simulator process with its own name prefix.
-    const sim = spawn(process.execPath, [K8TS_BIN, 'sim', '--nodes', '1', '--sim-node-prefix', 'extra', '--sim-heartbeat-seconds', '1', '--kubeconfig', cluster.kubeconfig, '--log-level', 'warn'], { stdio: 'ignore' });
-    procs.push(sim);
-    try {
-      await eventually('extra-0 Ready', async () => /^extra-0\s+Ready\s/m.test(await cluster.k(['get', 'nodes'])), 30_000);
-      await eventually('4 scheduled and ready', async () => /^agent\s+4\s+4\s+4\s+4\s+4\s/m.test(await cluster.k(['get', 'ds', 'agent', '-n', ns])), 30_000);
-      ps = live(await pods(ns, 'app=agent'));
-      assert.deepEqual(ps.map((p) => p.spec.nodeName).sort(), ['extra-0', 'sim-node-0', 'sim-node-1', 'sim-node-2']);
-      assert.ok(ps.every(isReady));
-    } finally {
-      // The extra node leaves again so that later scenarios see three nodes: drained (nothing
-      // new lands on it), deleted, its simulator stopped.
-      await cluster.kubectl(['drain', 'extra-0', '--ignore-daemonsets', '--delete-emptydir-data', '--force', '--timeout=30s'], { timeoutMs: 40_000 });
-      await cluster.kubectl(['delete', 'node', 'extra-0', '--wait=false']);
-      sim.kill('SIGTERM');
-      await new Promise((r) => (sim.exitCode !== null || sim.signalCode !== null ? r(null) : sim.once('exit', r)));
-    }
-    await eventually('back to 3 desired', async () => /^agent\s+3\s+3\s+3\s+3\s+3\s/m.test(await cluster.k(['get', 'ds', 'agent', '-n', ns])), 30_000);
-  });
-
   test('Job: completions 4, parallelism 2 completes', { timeout: 60_000 }, async () => {
     const ns = 'job';
     await cluster.k(['create', 'namespace', ns]);
@@ -428,6 +389,8 @@ spec:
     assert.equal(Date.parse(cj.status.lastScheduleTime) % 60_000, 0);
     const ev = await cluster.k(['get', 'events', '-n', ns, '--field-selector', 'involvedObject.kind=CronJob']);
     assert.match(ev, /SuccessfulCreate\s+cronjob\/tick\s+Created job tick-\d+/);
+    // No more runs while the node scenarios go on.
+    await cluster.k(['delete', 'cronjob', 'tick', '-n', ns]);
   });
 
   test('kubectl delete --cascade=background|foreground|orphan', { timeout: 90_000 }, async () => {
@@ -704,8 +667,48 @@ spec:
   });
 });
 
-describe('phase 2: nodes (drain, taints) and restart', () => {
+describe('phase 2: nodes (DaemonSet on a new node, drain, taints) and restart', () => {
   let drained = '';
+
+  test('DaemonSet: one pod per node, including a node added later', { timeout: 90_000 }, async () => {
+    const ns = 'ds';
+    await cluster.k(['create', 'namespace', ns]);
+    await cluster.k(
+      ['apply', '-n', ns, '-f', '-'],
+      `
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: agent}
+spec:
+  selector: {matchLabels: {app: agent}}
+  template:
+    metadata: {labels: {app: agent}}
+    spec: {containers: [{name: a, image: "fluent-bit:3"}]}
+`,
+    );
+    await eventually('3 scheduled and ready', async () => /^agent\s+3\s+3\s+3\s+3\s+3\s/m.test(await cluster.k(['get', 'ds', 'agent', '-n', ns])));
+    let ps = live(await pods(ns, 'app=agent'));
+    assert.deepEqual(ps.map((p) => p.spec.nodeName).sort(), ['sim-node-0', 'sim-node-1', 'sim-node-2']);
+
+    // A node joins: a second simulator process with its own name prefix.
+    const sim = spawn(process.execPath, [K8TS_BIN, 'sim', '--nodes', '1', '--sim-node-prefix', 'extra', '--sim-heartbeat-seconds', '1', '--kubeconfig', cluster.kubeconfig, '--log-level', 'warn'], { stdio: 'ignore' });
+    procs.push(sim);
+    try {
+      await eventually('extra-0 Ready', async () => /^extra-0\s+Ready\s/m.test(await cluster.k(['get', 'nodes'])), 30_000);
+      await eventually('4 scheduled and ready', async () => /^agent\s+4\s+4\s+4\s+4\s+4\s/m.test(await cluster.k(['get', 'ds', 'agent', '-n', ns])), 30_000);
+      ps = live(await pods(ns, 'app=agent'));
+      assert.deepEqual(ps.map((p) => p.spec.nodeName).sort(), ['extra-0', 'sim-node-0', 'sim-node-1', 'sim-node-2']);
+      assert.ok(ps.every(isReady));
+    } finally {
+      // The extra node leaves again so that later scenarios see three nodes: drained (nothing
+      // new lands on it), deleted, its simulator stopped.
+      await cluster.kubectl(['drain', 'extra-0', '--ignore-daemonsets', '--delete-emptydir-data', '--force', '--timeout=30s'], { timeoutMs: 40_000 });
+      await cluster.kubectl(['delete', 'node', 'extra-0', '--wait=false']);
+      sim.kill('SIGTERM');
+      await new Promise((r) => (sim.exitCode !== null || sim.signalCode !== null ? r(null) : sim.once('exit', r)));
+    }
+    await eventually('back to 3 desired', async () => /^agent\s+3\s+3\s+3\s+3\s+3\s/m.test(await cluster.k(['get', 'ds', 'agent', '-n', ns])), 30_000);
+  });
 
   test('kubectl drain evicts while respecting a PodDisruptionBudget', { timeout: 120_000 }, async () => {
     const ns = 'drain';
