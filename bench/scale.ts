@@ -5,8 +5,9 @@
 // (only leases renewing and node status reports), API latency of representative calls at that
 // scale, and the simulator's own memory. It is a measurement, not a test.
 //
-//   npm run build && npm run bench:scale                 # 5,000 nodes / 50,000 pods (~15 min on 2 cores)
-//   BENCH_SCALE=small npm run bench:scale                # 1,000 nodes / 10,000 pods (~3 min)
+//   npm run build && npm run bench:scale                 # 5,000 nodes / 50,000 pods (~9 min on a quiet 2-core machine;
+//                                                        #   at this size pass BENCH_SERVER_NODE_ARGS=--max-old-space-size=8192)
+//   BENCH_SCALE=small npm run bench:scale                # 1,000 nodes / 10,000 pods (~2 min)
 //
 // Environment (all optional):
 //   BENCH_SCALE              small | full (default full): picks the defaults below
