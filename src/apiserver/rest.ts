@@ -500,6 +500,7 @@ export class RestHandler {
       // A patch computes its result from a copy; the current object is shared with the cache.
       (cur) => then(this.out(scope, cur.obj), (current) => apply(structuredClone(current))),
       ctx,
+      patchSetsResourceVersion(type, body),
     );
     return this.replyWritten(scope, stored, 200, ctx);
   }
@@ -622,12 +623,15 @@ export class RestHandler {
     if (method === 'GET') return then(this.out(scope, store.get(info.namespace, info.name!).obj), (obj) => sendObject(scope.res, 200, this.toScale(scope, obj)));
     const ctx = this.writeContext(scope, 'scale');
     let mutateScale: (scale: any) => any;
+    let conditional: boolean;
     if (method === 'PUT') {
       const body = await this.readObject(scope, 'Scale', 'autoscaling/v1', { validate: false });
       mutateScale = () => body;
+      conditional = !!body.metadata?.resourceVersion;
     } else if (method === 'PATCH') {
       const { type, body, force } = await this.readPatch(scope);
       mutateScale = (scale) => this.deps.patch(type, scale, body, 'io.k8s.api.autoscaling.v1.Scale', { fieldManager: ctx.fieldManager, force });
+      conditional = patchSetsResourceVersion(type, body);
     } else {
       throw errors.methodNotSupported(this.ref(scope), method.toLowerCase());
     }
@@ -643,11 +647,18 @@ export class RestHandler {
       }
       setPath(obj, scaleDef.specReplicasPath, replicas ?? 0);
       return fromServed(served, obj, store.storageApiVersion, store.def.kind);
-    }), ctx);
+    }), ctx, conditional);
     let out = this.out(scope, stored.obj);
     if (isPromise(out)) out = await out;
     sendObject(scope.res, 200, this.toScale(scope, out), false, warningHeaders(ctx.warnings));
   }
+}
+
+/** Does a patch itself name a resourceVersion (a precondition), rather than inherit the current one? */
+function patchSetsResourceVersion(type: PatchType, body: any): boolean {
+  if (type === 'json') return Array.isArray(body) && body.some((op: any) => op?.path === '/metadata/resourceVersion' && op.op !== 'remove');
+  const rv = body?.metadata?.resourceVersion;
+  return rv !== undefined && rv !== null && rv !== '';
 }
 
 /** Upstream's default field manager: the user agent's program name. */

@@ -53,6 +53,12 @@ export interface StoreDeps {
   manageFields(obj: any, old: any | undefined, ctx: WriteContext, apiVersion: string): void;
 }
 
+/**
+ * Unconditional writes re-read and retry after losing a race (upstream's GuaranteedUpdate retries
+ * until it succeeds); each loser of a round sees the winner's write, so N racers need N rounds.
+ */
+const MAX_CONFLICT_RETRIES = 100;
+
 const NAME_CHARS = 'bcdfghjklmnpqrstvwxz2456789';
 export function generateNameSuffix(): string {
   let s = '';
@@ -221,7 +227,18 @@ export class Store {
    * explicit resourceVersion that no longer matches. It may return a Promise (a conversion
    * webhook converts the result); it is awaited only then.
    */
-  async update(namespace: string | undefined, name: string, mutate: (current: StoredObject) => any | Promise<any>, ctx: WriteContext): Promise<StoredObject> {
+  /**
+   * `conditional`: the client asked for a resourceVersion precondition, so a conflict is final.
+   * By default that is when the new object names a resourceVersion (a PUT body); patches, whose
+   * result always carries the version they were applied to, say whether the patch itself set one.
+   */
+  async update(
+    namespace: string | undefined,
+    name: string,
+    mutate: (current: StoredObject) => any | Promise<any>,
+    ctx: WriteContext,
+    conditional?: boolean,
+  ): Promise<StoredObject> {
     for (let attempt = 0; ; attempt++) {
       const current = this.get(namespace, name);
       let next = mutate(current);
@@ -231,7 +248,8 @@ export class Store {
       try {
         return await this.applyUpdate(current, next, ctx);
       } catch (err) {
-        if (err instanceof StorageError && err.code === 'Conflict' && attempt < 5 && !next.metadata?.resourceVersion) continue;
+        const final = conditional ?? !!next.metadata?.resourceVersion;
+        if (err instanceof StorageError && err.code === 'Conflict' && attempt < MAX_CONFLICT_RETRIES && !final) continue;
         if (err instanceof StorageError && err.code === 'Conflict') throw errors.conflict(this.ref, name, errors.OBJECT_MODIFIED);
         if (err instanceof StorageError && err.code === 'NotFound') throw errors.notFound(this.ref, name);
         throw err;
@@ -322,7 +340,7 @@ export class Store {
         const kv = await this.put(current.key, obj, current.rev);
         return this.deps.cache.get(current.key) ?? fallbackStored(current.key, obj, kv.modRevision);
       } catch (err) {
-        if (err instanceof StorageError && err.code === 'Conflict' && attempt < 5) continue;
+        if (err instanceof StorageError && err.code === 'Conflict' && attempt < MAX_CONFLICT_RETRIES) continue;
         if (err instanceof StorageError && err.code === 'Conflict') throw errors.conflict(this.ref, name, errors.OBJECT_MODIFIED);
         if (err instanceof StorageError && err.code === 'NotFound') throw errors.notFound(this.ref, name);
         throw err;
@@ -336,7 +354,7 @@ export class Store {
       try {
         return await this.deleteOnce(current, opts, ctx);
       } catch (err) {
-        if (err instanceof StorageError && err.code === 'Conflict' && attempt < 5 && !opts.preconditions?.resourceVersion) continue;
+        if (err instanceof StorageError && err.code === 'Conflict' && attempt < MAX_CONFLICT_RETRIES && !opts.preconditions?.resourceVersion) continue;
         if (err instanceof StorageError && err.code === 'Conflict') throw errors.conflict(this.ref, name, errors.OBJECT_MODIFIED);
         if (err instanceof StorageError && err.code === 'NotFound') throw errors.notFound(this.ref, name);
         throw err;

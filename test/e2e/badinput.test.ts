@@ -136,3 +136,18 @@ test('a burst of garbage does not crash the server', async () => {
   const after = await api.json('POST', CM, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'after-burst' } });
   assert.equal(after.status, 201);
 });
+
+test('concurrent patches without a resourceVersion all apply (retried on conflict, as upstream)', async () => {
+  assert.equal((await api.json('POST', CM, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'racy' }, data: {} })).status, 201);
+  const results = await Promise.all(
+    Array.from({ length: 20 }, (_, i) =>
+      api.json('PATCH', `${CM}/racy`, { data: { [`k${i}`]: String(i) } }, { 'Content-Type': 'application/merge-patch+json' }),
+    ),
+  );
+  for (const r of results) assert.equal(r.status, 200, JSON.stringify(r.body));
+  const final = await api.json('GET', `${CM}/racy`);
+  assert.equal(Object.keys(final.body.data).length, 20);
+  // A patch that names a stale resourceVersion is a precondition: 409, not retried.
+  const stale = await api.json('PATCH', `${CM}/racy`, { metadata: { resourceVersion: '1' }, data: { x: 'y' } }, { 'Content-Type': 'application/merge-patch+json' });
+  assert.equal(stale.status, 409);
+});

@@ -145,11 +145,15 @@ test('Deployment: scale, rolling update within bounds, history, undo, pause/resu
   await watcher.waitForSync(5000);
   await rsWatcher.waitForSync(5000);
   started = true;
-  await cluster.k(['-n', ns, 'set', 'image', 'deploy/web', 'nginx=nginx:1.28']);
-  await cluster.k(['-n', ns, 'annotate', 'deploy/web', '--overwrite', 'kubernetes.io/change-cause=upgrade to 1.28']);
-  await rolloutStatus(ns, 'web');
-  await watcher.stop();
-  await rsWatcher.stop();
+  try {
+    await cluster.k(['-n', ns, 'set', 'image', 'deploy/web', 'nginx=nginx:1.28']);
+    await cluster.k(['-n', ns, 'annotate', 'deploy/web', '--overwrite', 'kubernetes.io/change-cause=upgrade to 1.28']);
+    await rolloutStatus(ns, 'web');
+  } finally {
+    // Informers left running would keep the test process alive after a failure.
+    await watcher.stop();
+    await rsWatcher.stop();
+  }
   kubelet.readyDelayMs = 50;
   assert.ok(maxWanted <= 7, `ReplicaSets wanted ${maxWanted} pods (max 7)`);
   assert.ok(minReady >= 5, `only ${minReady} pods were ready during the rollout (min 5)`);

@@ -228,8 +228,12 @@ describe('scheduler against an in-process API server', () => {
     await mk('plain');
     const n = await eventually(() => nodeOf('plain'));
     assert.match(n, /^n[123]$/);
-    const evs = await eventually(async () => (await client.resource(R.events).namespace('default').list()).items.filter((e: any) => e.involvedObject.name === 'plain' && e.reason === 'Scheduled'));
-    assert.equal(evs[0].message, `Successfully assigned default/plain to ${n}`);
+    // An empty list is truthy: wait until the event exists.
+    const evs = await eventually(async () => {
+      const found = (await client.resource(R.events).namespace('default').list()).items.filter((e: any) => e.involvedObject.name === 'plain' && e.reason === 'Scheduled');
+      return found.length ? found : undefined;
+    });
+    assert.equal(evs![0].message, `Successfully assigned default/plain to ${n}`);
     const p = await pods().get('plain');
     assert.equal(p.status.conditions.find((c: any) => c.type === 'PodScheduled').status, 'True');
   });
