@@ -3,6 +3,8 @@
 // cannot renew within renewDeadline; others take it over once it has not changed for
 // leaseDuration (measured on their own clock, so clock skew does not matter). Writes carry the
 // lease's resourceVersion, so two candidates can never both win one round.
+import { hostname } from 'node:os';
+import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { R, type Client, type ResourceClient } from './client.js';
 import { isConflict, isNotFound, isAlreadyExists } from './errors.js';
@@ -205,5 +207,93 @@ export class LeaderElector {
     } catch (err) {
       this.cfg.logger?.debug({ err }, 'failed to release lease');
     }
+  }
+}
+
+/** Where a component's Lease lives and how it is held (defaults as upstream: 15 s / 10 s / 2 s). */
+export interface LeaseOptions {
+  namespace?: string;
+  name?: string;
+  identity?: string;
+  leaseDurationMs?: number;
+  renewDeadlineMs?: number;
+  retryPeriodMs?: number;
+}
+
+export interface LeaderRunnerOptions {
+  client: Client;
+  logger: Logger;
+  /** false: run without a lease (tests, benchmarks, a single instance by design). */
+  leaderElection?: false | LeaseOptions;
+  /** The Lease's name when leaderElection doesn't give one (kube-controller-manager, kube-scheduler). */
+  defaultLeaseName: string;
+  /** Start the component's work; called when leadership is won. */
+  start(): Promise<void>;
+  /** Stop it; called when leadership is lost and on stop(). */
+  stop(): Promise<void>;
+}
+
+/**
+ * Runs a component only while holding its kube-system Lease, so two instances never act at once;
+ * a standby takes over within the lease duration when the leader dies. Starting and stopping
+ * happen one after the other, never interleaved.
+ */
+export class LeaderRunner {
+  private elector?: LeaderElector;
+  private transitions: Promise<void> = Promise.resolve();
+  private running = false;
+  readonly identity: string;
+
+  constructor(private readonly opts: LeaderRunnerOptions) {
+    const le = opts.leaderElection;
+    this.identity = (le && le.identity) || `${hostname()}_${randomUUID()}`;
+  }
+
+  get isLeader(): boolean {
+    return this.opts.leaderElection === false ? this.running : !!this.elector?.isLeader;
+  }
+
+  private begin(): void {
+    this.transitions = this.transitions
+      .then(async () => {
+        this.running = true;
+        await this.opts.start();
+      })
+      .catch((err) => this.opts.logger.error({ err }, 'failed to start'));
+  }
+
+  private end(): Promise<void> {
+    this.transitions = this.transitions
+      .then(async () => {
+        if (!this.running) return;
+        this.running = false;
+        await this.opts.stop();
+      })
+      .catch((err) => this.opts.logger.error({ err }, 'failed to stop'));
+    return this.transitions;
+  }
+
+  start(): void {
+    const le = this.opts.leaderElection;
+    if (le === false) return this.begin();
+    this.elector = new LeaderElector({
+      client: this.opts.client,
+      namespace: le?.namespace ?? 'kube-system',
+      name: le?.name ?? this.opts.defaultLeaseName,
+      identity: this.identity,
+      leaseDurationMs: le?.leaseDurationMs,
+      renewDeadlineMs: le?.renewDeadlineMs,
+      retryPeriodMs: le?.retryPeriodMs,
+      logger: this.opts.logger,
+      onStartedLeading: () => this.begin(),
+      onStoppedLeading: () => this.end(),
+    });
+    this.elector.start();
+  }
+
+  /** Stop working and give the lease back. */
+  async stop(): Promise<void> {
+    if (this.elector) await this.elector.stop();
+    await this.end();
   }
 }

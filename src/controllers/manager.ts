@@ -2,12 +2,10 @@
 // HTTPS for a standalone controller manager), sharing informers between them, and — unless
 // disabled — only while holding the kube-system/kube-controller-manager Lease, so two managers
 // never act at once.
-import { hostname } from 'node:os';
-import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Client } from '../client/client.js';
 import { SharedInformerFactory } from '../client/informer.js';
-import { LeaderElector } from '../client/leaderelection.js';
+import { LeaderRunner, type LeaseOptions } from '../client/leaderelection.js';
 import { NamespaceController } from './namespace/controller.js';
 import { NodeIpamController } from './nodeipam/controller.js';
 import { NodeLifecycleController } from './nodelifecycle/controller.js';
@@ -54,14 +52,7 @@ export const DEFAULT_CONTROLLERS: Record<string, ControllerInit> = {
   horizontalpodautoscaling: (ctx) => new HorizontalPodAutoscalerController(ctx),
 };
 
-export interface LeaderElectionOptions {
-  namespace?: string;
-  name?: string;
-  identity?: string;
-  leaseDurationMs?: number;
-  renewDeadlineMs?: number;
-  retryPeriodMs?: number;
-}
+export type LeaderElectionOptions = LeaseOptions;
 
 export interface ControllerManagerOptions {
   client: Client;
@@ -78,46 +69,31 @@ export interface ControllerManagerOptions {
 
 export class ControllerManager {
   private readonly log: Logger;
-  private elector?: LeaderElector;
+  private readonly runner: LeaderRunner;
   private running?: { factory: SharedInformerFactory; controllers: Controller[] };
-  /** Starting and stopping the controllers happen one after the other. */
-  private transitions: Promise<void> = Promise.resolve();
-  readonly identity: string;
 
   constructor(private readonly opts: ControllerManagerOptions) {
     this.log = opts.logger.child({ component: 'kube-controller-manager' });
-    const le = opts.leaderElection;
-    this.identity = (le && le.identity) || `${hostname()}_${randomUUID()}`;
+    this.runner = new LeaderRunner({
+      client: opts.client,
+      logger: this.log,
+      leaderElection: opts.leaderElection,
+      defaultLeaseName: 'kube-controller-manager',
+      start: () => this.startControllers(),
+      stop: () => this.stopControllers(),
+    });
+  }
+
+  get identity(): string {
+    return this.runner.identity;
   }
 
   get isLeader(): boolean {
-    return this.opts.leaderElection === false ? !!this.running : !!this.elector?.isLeader;
+    return this.runner.isLeader;
   }
 
   start(): void {
-    const le = this.opts.leaderElection;
-    if (le === false) {
-      this.transitions = this.transitions.then(() => this.startControllers());
-      return;
-    }
-    this.elector = new LeaderElector({
-      client: this.opts.client,
-      namespace: le?.namespace ?? 'kube-system',
-      name: le?.name ?? 'kube-controller-manager',
-      identity: this.identity,
-      leaseDurationMs: le?.leaseDurationMs,
-      renewDeadlineMs: le?.renewDeadlineMs,
-      retryPeriodMs: le?.retryPeriodMs,
-      logger: this.log,
-      onStartedLeading: () => {
-        this.transitions = this.transitions.then(() => this.startControllers());
-      },
-      onStoppedLeading: () => {
-        this.transitions = this.transitions.then(() => this.stopControllers());
-        return this.transitions;
-      },
-    });
-    this.elector.start();
+    this.runner.start();
   }
 
   private async startControllers(): Promise<void> {
@@ -149,9 +125,7 @@ export class ControllerManager {
   }
 
   /** Stop the controllers and give the lease back. */
-  async stop(): Promise<void> {
-    if (this.elector) await this.elector.stop();
-    this.transitions = this.transitions.then(() => this.stopControllers());
-    await this.transitions;
+  stop(): Promise<void> {
+    return this.runner.stop();
   }
 }

@@ -1,21 +1,12 @@
 // Runs the scheduler over one client (in-process inside `k8ts server`, HTTPS for `k8ts
 // scheduler`) while holding the kube-system/kube-scheduler Lease, so two schedulers never bind
 // at once: a standby waits and takes over within the lease duration when the leader dies.
-import { hostname } from 'node:os';
-import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Client } from '../client/client.js';
-import { LeaderElector } from '../client/leaderelection.js';
+import { LeaderRunner, type LeaseOptions } from '../client/leaderelection.js';
 import { Scheduler, type SchedulerOptions } from './scheduler.js';
 
-export interface SchedulerLeaderElection {
-  namespace?: string;
-  name?: string;
-  identity?: string;
-  leaseDurationMs?: number;
-  renewDeadlineMs?: number;
-  retryPeriodMs?: number;
-}
+export type SchedulerLeaderElection = LeaseOptions;
 
 export interface SchedulerRunnerOptions extends Omit<SchedulerOptions, 'client' | 'logger' | 'informers'> {
   client: Client;
@@ -26,19 +17,27 @@ export interface SchedulerRunnerOptions extends Omit<SchedulerOptions, 'client' 
 
 export class SchedulerRunner {
   private readonly log: Logger;
-  private elector?: LeaderElector;
+  private readonly runner: LeaderRunner;
   private scheduler?: Scheduler;
-  private transitions: Promise<void> = Promise.resolve();
-  readonly identity: string;
 
   constructor(private readonly opts: SchedulerRunnerOptions) {
     this.log = opts.logger.child({ component: 'kube-scheduler' });
-    const le = opts.leaderElection;
-    this.identity = (le && le.identity) || `${hostname()}_${randomUUID()}`;
+    this.runner = new LeaderRunner({
+      client: opts.client,
+      logger: this.log,
+      leaderElection: opts.leaderElection,
+      defaultLeaseName: 'kube-scheduler',
+      start: () => this.startScheduler(),
+      stop: () => this.stopScheduler(),
+    });
+  }
+
+  get identity(): string {
+    return this.runner.identity;
   }
 
   get isLeader(): boolean {
-    return this.opts.leaderElection === false ? !!this.scheduler : !!this.elector?.isLeader;
+    return this.runner.isLeader;
   }
 
   /** The running scheduler (while leading). */
@@ -47,29 +46,7 @@ export class SchedulerRunner {
   }
 
   start(): void {
-    const le = this.opts.leaderElection;
-    if (le === false) {
-      this.transitions = this.transitions.then(() => this.startScheduler());
-      return;
-    }
-    this.elector = new LeaderElector({
-      client: this.opts.client,
-      namespace: le?.namespace ?? 'kube-system',
-      name: le?.name ?? 'kube-scheduler',
-      identity: this.identity,
-      leaseDurationMs: le?.leaseDurationMs,
-      renewDeadlineMs: le?.renewDeadlineMs,
-      retryPeriodMs: le?.retryPeriodMs,
-      logger: this.log,
-      onStartedLeading: () => {
-        this.transitions = this.transitions.then(() => this.startScheduler());
-      },
-      onStoppedLeading: () => {
-        this.transitions = this.transitions.then(() => this.stopScheduler());
-        return this.transitions;
-      },
-    });
-    this.elector.start();
+    this.runner.start();
   }
 
   private async startScheduler(): Promise<void> {
@@ -91,9 +68,8 @@ export class SchedulerRunner {
     await s.stop().catch((err) => this.log.error({ err }, 'scheduler stop failed'));
   }
 
-  async stop(): Promise<void> {
-    if (this.elector) await this.elector.stop();
-    this.transitions = this.transitions.then(() => this.stopScheduler());
-    await this.transitions;
+  /** Stop scheduling and give the lease back. */
+  stop(): Promise<void> {
+    return this.runner.stop();
   }
 }
