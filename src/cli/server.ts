@@ -16,7 +16,7 @@ import { ControllerManager } from '../controllers/manager.js';
 import { SchedulerRunner } from '../scheduler/runner.js';
 import { NodeSimulator } from '../sim/simulator.js';
 import { simOptionsFromFlags } from '../sim/config.js';
-import { parseDurationMs } from '../controllers/nodelifecycle/duration.js';
+import { parseDurationMs } from './component.js';
 import type { ControllerOptions } from '../controllers/types.js';
 
 export interface ServerFlags {

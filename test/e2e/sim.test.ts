@@ -71,7 +71,11 @@ test('simulated nodes are Ready with kubelet-like status', async () => {
   // Node IPAM gave it a /24 of --cluster-cidr.
   const cidr = await until('a podCIDR', async () => JSON.parse(await cluster.k(['get', 'node', 'sim-node-1', '-o', 'json'])).spec.podCIDR);
   assert.match(cidr, /^10\.42\.\d+\.0\/24$/);
-  const lease = JSON.parse(await cluster.k(['get', 'lease', 'sim-node-1', '-n', 'kube-node-lease', '-o', 'json']));
+  // The node's Lease comes with its first heartbeat: wait for it rather than race it.
+  const lease = await until('the node lease', async () => {
+    const r = await cluster.kubectl(['get', 'lease', 'sim-node-1', '-n', 'kube-node-lease', '-o', 'json']);
+    return r.code === 0 ? JSON.parse(r.stdout) : undefined;
+  });
   assert.equal(lease.spec.holderIdentity, 'sim-node-1');
   assert.equal(lease.metadata.ownerReferences?.[0]?.kind, 'Node');
 });

@@ -6,7 +6,8 @@ import { DependencyGraph, partitionDependents, referencesDiffs, type ObjectMetad
 import { computeSubsets, repackSubsets } from '../../src/controllers/endpoints/endpoints.js';
 import { desiredEndpoints, planSlices } from '../../src/controllers/endpoints/endpointslice.js';
 import { findPort } from '../../src/controllers/endpoints/util.js';
-import { parseDurationMs, selectControllers } from '../../src/cli/controllermanager.js';
+import { parseDurationMs } from '../../src/cli/component.js';
+import { selectControllers } from '../../src/cli/controllermanager.js';
 
 function recorder() {
   const calls = { del: [] as string[], orphan: [] as string[], invalid: [] as string[] };

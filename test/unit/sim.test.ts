@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { DEFAULT_TIMING, podUsage, runOf, simulatePod, terminatedStatus } from '../../src/sim/pod.js';
 import { parseLabels, parseTaints, simOptionsFromFlags } from '../../src/sim/config.js';
 import { desiredTaints, evictionTime, reconcileTaints, toleratesTaint } from '../../src/controllers/nodelifecycle/controller.js';
-import { parseDurationMs } from '../../src/controllers/nodelifecycle/duration.js';
+import { parseDurationMs } from '../../src/cli/component.js';
 import { CidrSet } from '../../src/controllers/nodeipam/controller.js';
 import { DefaultTolerationSeconds } from '../../src/apiserver/admission/defaulttolerationseconds.js';
 import { nodeMetrics, podMetrics } from '../../src/api/metrics/v1beta1/index.js';

@@ -1,0 +1,66 @@
+// What the standalone components (`k8ts controller-manager`, `k8ts scheduler`) share: upstream's
+// flag formats, leader-election flags, and a clean stop on SIGTERM/SIGINT.
+import { hostname } from 'node:os';
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { LeaseOptions } from '../client/leaderelection.js';
+
+/** Go-style durations as the upstream flags take them: 15s, 1m30s, 500ms (a bare number: seconds). */
+export function parseDurationMs(s: string, flag: string): number {
+  const t = String(s).trim();
+  if (/^\d+(\.\d+)?$/.test(t)) return Number(t) * 1000;
+  const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+  const re = /(\d+(?:\.\d+)?)(ms|s|m|h)/gy;
+  let total = 0;
+  let consumed = 0;
+  for (let m = re.exec(t); m; m = re.exec(t)) {
+    total += Number(m[1]) * units[m[2]];
+    consumed = re.lastIndex;
+  }
+  if (!t || consumed !== t.length) throw new Error(`${flag}: invalid duration ${JSON.stringify(s)} (want e.g. 40s, 500ms, 1m)`);
+  return total;
+}
+
+export function parseBool(v: string | boolean, flag: string): boolean {
+  if (typeof v === 'boolean') return v;
+  if (/^(true|1|t)$/i.test(v)) return true;
+  if (/^(false|0|f)$/i.test(v)) return false;
+  throw new Error(`${flag}: invalid boolean ${JSON.stringify(v)}`);
+}
+
+/** The --leader-elect* flags, as kube-controller-manager and kube-scheduler spell them. */
+export interface LeaderElectFlags {
+  leaderElect: string | boolean;
+  leaderElectLeaseDuration: string;
+  leaderElectRenewDeadline: string;
+  leaderElectRetryPeriod: string;
+  leaderElectResourceName: string;
+  leaderElectResourceNamespace: string;
+}
+
+/** Lease options from the flags, or false when --leader-elect=false. */
+export function leaseFromFlags(flags: LeaderElectFlags): LeaseOptions | false {
+  if (!parseBool(flags.leaderElect, '--leader-elect')) return false;
+  return {
+    identity: `${hostname()}_${randomUUID()}`,
+    name: flags.leaderElectResourceName,
+    namespace: flags.leaderElectResourceNamespace,
+    leaseDurationMs: parseDurationMs(flags.leaderElectLeaseDuration, '--leader-elect-lease-duration'),
+    renewDeadlineMs: parseDurationMs(flags.leaderElectRenewDeadline, '--leader-elect-renew-deadline'),
+    retryPeriodMs: parseDurationMs(flags.leaderElectRetryPeriod, '--leader-elect-retry-period'),
+  };
+}
+
+/** On SIGTERM or SIGINT: run `stop` once (giving leases back), then exit 0. */
+export function stopOnSignals(logger: Logger, stop: () => Promise<void>): void {
+  let stopping = false;
+  const onSignal = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    await stop().catch((err) => logger.error({ err }, 'stop failed'));
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void onSignal('SIGTERM'));
+  process.on('SIGINT', () => void onSignal('SIGINT'));
+}
