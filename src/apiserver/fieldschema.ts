@@ -2,7 +2,22 @@
 // field the schema doesn't know is dropped (as decoding into upstream's Go structs drops it)
 // and reported according to fieldValidation.
 import { definitionForGVK, getDefinition, resolveRef, type Schema, type Definitions } from '../machinery/openapi/definitions.js';
-import type { FieldSchema } from './rest.js';
+
+export interface FieldSchema {
+  /** Drop fields the schema doesn't know from obj (in place); return their paths. */
+  prune(group: string, version: string, kind: string, obj: any): string[];
+  /** The OpenAPI definition name of a kind, for strategic merge patch. */
+  definitionFor(group: string, version: string, kind: string): string | undefined;
+  /** The schema of a kind (with the definitions its $refs need), for server-side apply. */
+  typeFor?(group: string, version: string, kind: string): SchemaType | undefined;
+}
+
+/** A schema and the extra (non built-in) definitions it refers to. */
+export interface SchemaType {
+  schema: Schema | undefined;
+  extra?: Definitions;
+}
+
 
 /** Schemas that accept anything: free-form values must never be pruned. */
 function isOpaque(s: Schema): boolean {

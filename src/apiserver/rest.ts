@@ -18,25 +18,12 @@ import type { DeleteOptions, Store, UserInfo, WriteContext } from './store.js';
 import { partialList, partialMetadata, toTable, type IncludeObject } from './table.js';
 import { type WatchSink, httpSink, runWatch } from './watch.js';
 import { Paginator } from './paginate.js';
-import { TypeMismatch } from './fieldschema.js';
+import { TypeMismatch, type FieldSchema, type SchemaType } from './fieldschema.js';
 import type { Definitions, Schema } from '../machinery/openapi/definitions.js';
 
 export type FieldValidation = 'Ignore' | 'Warn' | 'Strict';
 
-export interface FieldSchema {
-  /** Drop fields the schema doesn't know from obj (in place); return their paths. */
-  prune(group: string, version: string, kind: string, obj: any): string[];
-  /** The OpenAPI definition name of a kind, for strategic merge patch. */
-  definitionFor(group: string, version: string, kind: string): string | undefined;
-  /** The schema of a kind (with the definitions its $refs need), for server-side apply. */
-  typeFor?(group: string, version: string, kind: string): SchemaType | undefined;
-}
-
-/** A schema and the extra (non built-in) definitions it refers to. */
-export interface SchemaType {
-  schema: Schema | undefined;
-  extra?: Definitions;
-}
+export type { FieldSchema, SchemaType } from './fieldschema.js';
 
 export type PatchType = 'json' | 'merge' | 'strategic' | 'apply';
 export interface PatchContext {

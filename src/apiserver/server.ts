@@ -28,6 +28,7 @@ import { userFromSubject } from './pki.js';
 import { ApiMetrics } from './metrics.js';
 import { CRDController } from './crd/controller.js';
 import { registerSubresources } from './subresources.js';
+import type { ExtraSubresource, ServingApi } from './serving.js';
 import { type AdmissionChain, defaultAdmissionChain } from './admission/index.js';
 import { storeReader } from './virtual.js';
 
@@ -50,19 +51,14 @@ export interface ApiServerConfig {
   version?: string;
 }
 
-/** A subresource with its own semantics: `handle` serves HTTP, `call` in-process clients. */
-export interface ExtraSubresource {
-  info: SubresourceInfo;
-  handle: (scope: RequestScope) => Promise<void>;
-  call?: (namespace: string | undefined, name: string, body: any, ctx: WriteContext) => Promise<any>;
-}
-
 /** The user a TLS connection's client certificate names (null: none), decoded once per connection. */
 const certUsers = new WeakMap<TLSSocket, UserInfo | null>();
 
 const PUBLIC_PATHS = new Set(['/healthz', '/livez', '/readyz', '/version', '/version/']);
 
-export class ApiServer {
+export type { ExtraSubresource } from './serving.js';
+
+export class ApiServer implements ServingApi {
   readonly registry = new ResourceRegistry();
   readonly allocators: ServiceAllocators;
   readonly tokenAuthenticators: TokenAuthenticator[] = [];

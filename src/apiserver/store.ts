@@ -15,11 +15,8 @@ import { isPromise } from './convert.js';
 import { deepEqual } from '../machinery/objects.js';
 import type { AdmissionAttributes, AdmissionChain, Operation } from './admission/interfaces.js';
 
-export interface UserInfo {
-  name: string;
-  groups: string[];
-  uid?: string;
-}
+import type { UserInfo } from './user.js';
+export type { UserInfo } from './user.js';
 
 export interface WriteContext {
   dryRun: boolean;

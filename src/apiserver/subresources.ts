@@ -5,7 +5,7 @@ import { selectorFromLabelSelector } from '../machinery/labels.js';
 import { isPlainObject } from '../machinery/objects.js';
 import { decodeBody, readBody, sendObject } from './http.js';
 import type { RequestScope } from './rest.js';
-import type { ApiServer } from './server.js';
+import type { ServingApi } from './serving.js';
 import type { Store, WriteContext } from './store.js';
 import type { StoredObject } from '../storage/cacher.js';
 
@@ -28,7 +28,7 @@ function writeContext(scope: RequestScope, subresource: string): WriteContext {
 const podsRef = { group: '', resource: 'pods' };
 
 /** POST pods/{name}/binding: assign a pod to a node, once. */
-async function bind(api: ApiServer, scope: RequestScope): Promise<void> {
+async function bind(api: ServingApi, scope: RequestScope): Promise<void> {
   if (scope.req.method !== 'POST') throw errors.methodNotSupported(podsRef, (scope.req.method ?? '').toLowerCase());
   const binding = await readJSONObject(scope, 'Binding');
   await bindPod(api, scope.info.namespace, scope.info.name!, binding, writeContext(scope, 'binding'));
@@ -36,7 +36,7 @@ async function bind(api: ApiServer, scope: RequestScope): Promise<void> {
 }
 
 /** The binding itself (also called in-process by the client transport). */
-export async function bindPod(api: ApiServer, ns: string | undefined, name: string, binding: any, ctx: WriteContext): Promise<void> {
+export async function bindPod(api: ServingApi, ns: string | undefined, name: string, binding: any, ctx: WriteContext): Promise<void> {
   const target = binding.target;
   if (binding.metadata?.name && binding.metadata.name !== name) throw errors.badRequest(`the name of the object (${binding.metadata.name}) does not match the name on the URL (${name})`);
   if (!target?.name) throw errors.invalid('', 'Binding', name, [{ type: 'FieldValueRequired', field: 'target.name', detail: 'Required value' }]);
@@ -62,7 +62,7 @@ export async function bindPod(api: ApiServer, ns: string | undefined, name: stri
 }
 
 /** POST pods/{name}/eviction: a delete that a PodDisruptionBudget may refuse. */
-async function evict(api: ApiServer, scope: RequestScope): Promise<void> {
+async function evict(api: ServingApi, scope: RequestScope): Promise<void> {
   if (scope.req.method !== 'POST') throw errors.methodNotSupported(podsRef, (scope.req.method ?? '').toLowerCase());
   const eviction = await readJSONObject(scope, 'Eviction');
   await evictPod(api, scope.info.namespace!, scope.info.name!, eviction, writeContext(scope, 'eviction'));
@@ -70,7 +70,7 @@ async function evict(api: ApiServer, scope: RequestScope): Promise<void> {
 }
 
 /** The eviction itself (also called in-process by the client transport). */
-export async function evictPod(api: ApiServer, ns: string, name: string, eviction: any, ctx: WriteContext): Promise<void> {
+export async function evictPod(api: ServingApi, ns: string, name: string, eviction: any, ctx: WriteContext): Promise<void> {
   const pods = api.store('', 'pods');
   const pod = pods.get(ns, name).obj;
   const opts = eviction.deleteOptions ?? {};
@@ -125,7 +125,7 @@ async function decrementBudget(pdbs: Store, ns: string, pdbName: string, name: s
 }
 
 /** PUT namespaces/{name}/finalize: only spec.finalizers change. */
-async function finalize(api: ApiServer, scope: RequestScope): Promise<void> {
+async function finalize(api: ServingApi, scope: RequestScope): Promise<void> {
   if (scope.req.method !== 'PUT') throw errors.methodNotSupported({ group: '', resource: 'namespaces' }, (scope.req.method ?? '').toLowerCase());
   const body = await readJSONObject(scope, 'Namespace');
   const stored = await finalizeNamespace(api, scope.info.name!, body, writeContext(scope, 'finalize'));
@@ -133,7 +133,7 @@ async function finalize(api: ApiServer, scope: RequestScope): Promise<void> {
 }
 
 /** The finalize write itself (also called in-process by the client transport). */
-export async function finalizeNamespace(api: ApiServer, name: string, body: any, ctx: WriteContext): Promise<StoredObject> {
+export async function finalizeNamespace(api: ServingApi, name: string, body: any, ctx: WriteContext): Promise<StoredObject> {
   const store = api.store('', 'namespaces');
   return store.rawUpdate(undefined, name, (cur) => {
     const ns = structuredClone(cur.obj);
@@ -146,7 +146,7 @@ export async function finalizeNamespace(api: ApiServer, name: string, body: any,
   }, ctx);
 }
 
-export function registerSubresources(api: ApiServer): void {
+export function registerSubresources(api: ServingApi): void {
   // `call` serves the in-process client transport: (namespace, name, body, ctx) → the reply.
   api.extraSubresources.set('/pods/binding', {
     info: { name: 'binding', kind: 'Binding', verbs: ['create'] },

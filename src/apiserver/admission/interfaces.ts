@@ -6,7 +6,7 @@
 // later as one more MutatingPlugin / ValidatingPlugin each.
 import type { ResourceDef } from '../../api/types.js';
 import * as errors from '../../machinery/errors.js';
-import type { UserInfo } from '../store.js';
+import type { UserInfo } from '../user.js';
 
 export type Operation = 'CREATE' | 'UPDATE' | 'DELETE' | 'CONNECT';
 

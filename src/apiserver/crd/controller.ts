@@ -6,7 +6,7 @@
 import type { ResourceDef } from '../../api/types.js';
 import { CRD_CLEANUP_FINALIZER } from '../../api/apiextensions/v1/customresourcedefinition.js';
 import * as errors from '../../machinery/errors.js';
-import type { ApiServer } from '../server.js';
+import type { ServingApi } from '../serving.js';
 import type { Store, WriteContext } from '../store.js';
 import { buildResource } from './builder.js';
 
@@ -107,7 +107,7 @@ export class CRDController {
   private unwatch?: () => void;
   private stopped = false;
 
-  constructor(private readonly api: ApiServer) {}
+  constructor(private readonly api: ServingApi) {}
 
   private crdStore(): Store | undefined {
     try {
