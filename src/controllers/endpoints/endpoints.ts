@@ -22,6 +22,7 @@ import {
   selectedPods,
   servicesForPod,
   shouldPodBeInEndpoints,
+  watchServicesAndPods,
 } from './util.js';
 
 /** Upstream truncates Endpoints at 1000 addresses and says so in an annotation. */
@@ -144,28 +145,7 @@ export class EndpointsController implements Controller {
     this.pods = ctx.informers.forResource(R.pods);
     this.endpoints = ctx.informers.forResource(R.endpoints);
     this.runner = new ControllerRunner({ name: 'endpoint', workers: opts.workers ?? 5, reconcile: (key) => this.syncService(key), logger: this.log });
-    const enqueueSvc = (svc: any) => {
-      const key = keyOf(svc);
-      this.triggers.observe(key);
-      this.runner.enqueue(key);
-    };
-    this.services.addEventHandler({ add: enqueueSvc, update: (_o, n) => enqueueSvc(n), delete: enqueueSvc });
-    const onPod = (oldPod: any, pod: any) => {
-      for (const key of servicesForPod(this.services.indexer, oldPod, pod)) {
-        this.triggers.observe(key);
-        this.runner.enqueue(key);
-      }
-    };
-    this.pods.addEventHandler({
-      add: (pod) => onPod(undefined, pod),
-      update: (oldPod, pod) => {
-        if (oldPod.metadata?.resourceVersion === pod.metadata?.resourceVersion) return;
-        const { labelsChanged, changed } = podChanged(oldPod, pod);
-        if (!changed) return;
-        onPod(labelsChanged ? oldPod : undefined, pod);
-      },
-      delete: (pod) => onPod(undefined, pod),
-    });
+    watchServicesAndPods(this.services, this.pods, this.triggers, (key) => this.runner.enqueue(key));
     // Someone changed or deleted an Endpoints object we manage: put it right.
     const onEndpoints = (ep: any) => {
       if (this.services.indexer.get(keyOf(ep))?.spec?.selector) this.runner.enqueue(keyOf(ep));

@@ -23,6 +23,7 @@ import {
   selectedPods,
   servicesForPod,
   shouldPodBeInEndpoints,
+  watchServicesAndPods,
 } from './util.js';
 
 export const LABEL_SERVICE_NAME = 'kubernetes.io/service-name';
@@ -235,27 +236,7 @@ export class EndpointSliceController implements Controller {
       // Another instance registered it on the shared informer already.
     }
     this.runner = new ControllerRunner({ name: 'endpointslice', workers: opts.workers ?? 5, reconcile: (key) => this.syncService(key), logger: this.log });
-    const enqueueSvc = (svc: any) => {
-      const key = keyOf(svc);
-      this.triggers.observe(key);
-      this.runner.enqueue(key);
-    };
-    this.services.addEventHandler({ add: enqueueSvc, update: (_o, n) => enqueueSvc(n), delete: enqueueSvc });
-    const onPod = (oldPod: any, pod: any) => {
-      for (const key of servicesForPod(this.services.indexer, oldPod, pod)) {
-        this.triggers.observe(key);
-        this.runner.enqueue(key);
-      }
-    };
-    this.pods.addEventHandler({
-      add: (pod) => onPod(undefined, pod),
-      update: (oldPod, pod) => {
-        if (oldPod.metadata?.resourceVersion === pod.metadata?.resourceVersion) return;
-        const { labelsChanged, changed } = podChanged(oldPod, pod);
-        if (changed) onPod(labelsChanged ? oldPod : undefined, pod);
-      },
-      delete: (pod) => onPod(undefined, pod),
-    });
+    watchServicesAndPods(this.services, this.pods, this.triggers, (key) => this.runner.enqueue(key));
     const onSlice = (s: any) => {
       const l = s.metadata?.labels ?? {};
       if (l[LABEL_MANAGED_BY] === CONTROLLER_NAME && l[LABEL_SERVICE_NAME]) this.runner.enqueue(`${s.metadata.namespace}/${l[LABEL_SERVICE_NAME]}`);

@@ -1,7 +1,7 @@
 // Helpers shared by the Endpoints and EndpointSlice controllers (upstream
 // pkg/controller/util/endpoint and pkg/api/v1/pod): which pods belong in a service's endpoints,
 // target-port resolution, readiness, and the pod → services mapping.
-import type { Indexer } from '../../client/informer.js';
+import { keyOf, type Indexer, type SharedIndexInformer } from '../../client/informer.js';
 
 export const LAST_CHANGE_TRIGGER_TIME = 'endpoints.kubernetes.io/last-change-trigger-time';
 export const HEADLESS_LABEL = 'service.kubernetes.io/headless';
@@ -116,6 +116,32 @@ export class TriggerTimes {
   forget(key: string): void {
     this.times.delete(key);
   }
+}
+
+/**
+ * What both endpoint controllers react to: a Service changing (sync it) and a pod changing in a
+ * way that matters to the Services selecting it (its labels, readiness, IPs, deletion). Each
+ * such change is stamped in `triggers` for the last-change-trigger-time annotation.
+ */
+export function watchServicesAndPods(services: SharedIndexInformer, pods: SharedIndexInformer, triggers: TriggerTimes, enqueue: (key: string) => void): void {
+  const touch = (key: string) => {
+    triggers.observe(key);
+    enqueue(key);
+  };
+  const enqueueSvc = (svc: any) => touch(keyOf(svc));
+  services.addEventHandler({ add: enqueueSvc, update: (_o, n) => enqueueSvc(n), delete: enqueueSvc });
+  const onPod = (oldPod: any, pod: any) => {
+    for (const key of servicesForPod(services.indexer, oldPod, pod)) touch(key);
+  };
+  pods.addEventHandler({
+    add: (pod) => onPod(undefined, pod),
+    update: (oldPod, pod) => {
+      if (oldPod.metadata?.resourceVersion === pod.metadata?.resourceVersion) return;
+      const { labelsChanged, changed } = podChanged(oldPod, pod);
+      if (changed) onPod(labelsChanged ? oldPod : undefined, pod);
+    },
+    delete: (pod) => onPod(undefined, pod),
+  });
 }
 
 /** The endpoint address upstream builds for a pod (ip, nodeName, targetRef, hostname). */
