@@ -7,7 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { Client, R, SharedIndexInformer } from '../../src/client/index.js';
-import { K8TS_BIN, startCluster, type Cluster } from './harness.js';
+import { K8TS_BIN, startCluster, type Cluster, until } from './harness.js';
 import { FakeKubelet } from './fakekubelet.js';
 
 let cluster: Cluster;
@@ -17,20 +17,7 @@ let simulated = false;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function eventually<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${last}` : ''}`);
-    await sleep(100);
-  }
-}
+const eventually = <T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> => until(what, fn, timeoutMs, 100);
 
 before(async () => {
   let help = '';

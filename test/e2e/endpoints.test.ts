@@ -6,7 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startCluster, type Cluster } from './harness.js';
+import { startCluster, type Cluster, until as poll } from './harness.js';
 
 let cluster: Cluster;
 
@@ -19,20 +19,7 @@ after(async () => {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 15_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < end) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (err) {
-      last = err;
-    }
-    await sleep(150);
-  }
-  assert.fail(`timed out waiting for ${what}${last ? `: ${last}` : ''}`);
-}
+const until = <T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 15_000): Promise<T> => poll(what, fn, timeoutMs, 150);
 
 const getJSON = async (args: string[]) => JSON.parse(await cluster.k([...args, '-o', 'json']));
 

@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { startCluster, K8TS_BIN, type Cluster } from './harness.js';
+import { startCluster, K8TS_BIN, type Cluster, until } from './harness.js';
 
 let cluster: Cluster;
 
@@ -21,20 +21,6 @@ after(async () => {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${last}` : ''}`);
-    await sleep(200);
-  }
-}
 
 const podJSON = async (name: string, ns = 'default') => JSON.parse(await cluster.k(['get', 'pod', name, '-n', ns, '-o', 'json']));
 

@@ -6,7 +6,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { K8TS_BIN, startCluster, type Cluster } from './harness.js';
+import { K8TS_BIN, startCluster, type Cluster, until } from './harness.js';
 import { Client } from '../../src/client/client.js';
 import { R } from '../../src/client/client.js';
 
@@ -26,20 +26,7 @@ after(async () => {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function eventually<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 30_000, stepMs = 250): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > end) throw new Error(`${what}: not within ${timeoutMs} ms${last ? ` (${(last as Error).message})` : ''}`);
-    await sleep(stepMs);
-  }
-}
+const eventually = <T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 30_000, stepMs = 250): Promise<T> => until(what, fn, timeoutMs, stepMs);
 
 const getJSON = async (args: string[]) => JSON.parse(await cluster.k([...args, '-o', 'json']));
 const ready = (p: any) => (p.status?.conditions ?? []).some((c: any) => c.type === 'Ready' && c.status === 'True');
