@@ -34,16 +34,10 @@ import { performance } from 'node:perf_hooks';
 import { Pool } from 'undici';
 import YAML from 'yaml';
 import { Etcd3 } from 'etcd3';
+import { CLK_TCK, cpuSecondsOf, pct, pick, repo, scale, sleep } from './common.js';
 
 // ---- configuration ------------------------------------------------------------------------------
 
-const here = dirname(fileURLToPath(import.meta.url));
-const repo = resolve(here, '..', '..');
-const scale = process.env.BENCH_SCALE === 'small' ? 'small' : 'full';
-const pick = (name: string, full: number, small: number) => {
-  const v = process.env[name];
-  return v !== undefined && v !== '' ? Number(v) : scale === 'small' ? small : full;
-};
 const cfg = {
   scale,
   concurrency: pick('BENCH_CONCURRENCY', 64, 64),
@@ -69,13 +63,8 @@ const cfg = {
 
 // ---- small helpers ------------------------------------------------------------------------------
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
 
-function pct(sorted: number[], q: number): number {
-  if (!sorted.length) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
-}
 
 interface Stats {
   ops: number;
@@ -101,22 +90,6 @@ function stats(lat: number[], seconds: number, errors = 0): Stats {
 }
 
 /** CPU seconds (user + system, all threads) a process has used so far. */
-function cpuSecondsOf(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / CLK_TCK;
-  } catch {
-    return NaN;
-  }
-}
-const CLK_TCK = (() => {
-  try {
-    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-  } catch {
-    return 100;
-  }
-})();
 
 /** Busy and total CPU seconds of the whole machine so far (from /proc/stat). */
 function machineCpu(): { busy: number; total: number } {

@@ -33,16 +33,10 @@ import { performance } from 'node:perf_hooks';
 import { Pool } from 'undici';
 import YAML from 'yaml';
 import { Client, R } from '../src/client/index.js';
+import { CLK_TCK, cpuSecondsOf, pct, pick, repo, scale, sleep } from './common.js';
 
 // ---- configuration ------------------------------------------------------------------------------
 
-const here = dirname(fileURLToPath(import.meta.url));
-const repo = resolve(here, '..', '..');
-const scale = process.env.BENCH_SCALE === 'small' ? 'small' : 'full';
-const pick = (name: string, full: number, small: number) => {
-  const v = process.env[name];
-  return v !== undefined && v !== '' ? Number(v) : scale === 'small' ? small : full;
-};
 const cfg = {
   scale,
   nodes: pick('BENCH_NODES', 5000, 1000),
@@ -63,35 +57,14 @@ const namespaces = Math.ceil(deployments / cfg.deploymentsPerNs);
 
 // ---- small helpers (as in bench/api.ts) ---------------------------------------------------------
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const t0 = performance.now();
 const log = (msg: string) => process.stderr.write(`[bench ${((performance.now() - t0) / 1000).toFixed(0).padStart(4)}s] ${msg}\n`);
 const f1 = (n: number | undefined) => (n === undefined || Number.isNaN(n) ? '—' : n.toFixed(1));
 const f0 = (n: number | undefined) => (n === undefined || Number.isNaN(n) ? '—' : n.toFixed(0));
 
-function pct(sorted: number[], q: number): number {
-  if (!sorted.length) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
-}
 
-const CLK_TCK = (() => {
-  try {
-    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-  } catch {
-    return 100;
-  }
-})();
 
 /** CPU seconds (user + system, all threads) a process has used so far. */
-function cpuSecondsOf(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / CLK_TCK;
-  } catch {
-    return NaN;
-  }
-}
 
 /**
  * Seconds a process's threads have spent running and waiting in the run queue for a CPU

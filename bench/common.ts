@@ -1,0 +1,44 @@
+// Helpers every benchmark shares: configuration from the environment, percentiles, process CPU.
+import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The repository root (benchmarks run from dist/bench/). */
+export const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** BENCH_SCALE=small picks the small defaults of `pick`. */
+export const scale: 'small' | 'full' = process.env.BENCH_SCALE === 'small' ? 'small' : 'full';
+
+/** A numeric setting: the environment variable if set, else the default for this scale. */
+export const pick = (name: string, full: number, small: number): number => {
+  const v = process.env[name];
+  return v !== undefined && v !== '' ? Number(v) : scale === 'small' ? small : full;
+};
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The q-quantile (0..1) of an ascending array, nearest-rank. */
+export function pct(sorted: number[], q: number): number {
+  if (!sorted.length) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
+}
+
+export const CLK_TCK = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** User + system CPU seconds a process has used so far (all its threads), from /proc. */
+export function cpuSecondsOf(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / CLK_TCK;
+  } catch {
+    return NaN;
+  }
+}
