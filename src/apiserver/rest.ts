@@ -649,7 +649,7 @@ function patchSetsResourceVersion(type: PatchType, body: any): boolean {
 }
 
 /** Upstream's default field manager: the user agent's program name. */
-function defaultFieldManager(userAgent: string | undefined): string {
+export function defaultFieldManager(userAgent: string | undefined): string {
   if (!userAgent) return 'unknown';
   return userAgent.split('/')[0].slice(0, 128) || 'unknown';
 }

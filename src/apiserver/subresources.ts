@@ -4,7 +4,7 @@ import * as errors from '../machinery/errors.js';
 import { selectorFromLabelSelector } from '../machinery/labels.js';
 import { isPlainObject } from '../machinery/objects.js';
 import { decodeBody, readBody, sendObject } from './http.js';
-import type { RequestScope } from './rest.js';
+import { defaultFieldManager, type RequestScope } from './rest.js';
 import type { ServingApi } from './serving.js';
 import type { Store, WriteContext } from './store.js';
 import type { StoredObject } from '../storage/cacher.js';
@@ -22,7 +22,7 @@ async function readJSONObject(scope: RequestScope, kind: string): Promise<any> {
 
 function writeContext(scope: RequestScope, subresource: string): WriteContext {
   const dryRun = scope.query.getAll('dryRun').length > 0;
-  return { dryRun, fieldManager: scope.query.get('fieldManager') ?? (scope.req.headers['user-agent'] ?? 'unknown').split('/')[0], user: scope.user, warnings: [], subresource };
+  return { dryRun, fieldManager: scope.query.get('fieldManager') ?? defaultFieldManager(scope.req.headers['user-agent']), user: scope.user, warnings: [], subresource };
 }
 
 const podsRef = { group: '', resource: 'pods' };
