@@ -31,6 +31,7 @@ import { registerSubresources } from './subresources.js';
 import type { ExtraSubresource, ServingApi } from './serving.js';
 import { type AdmissionChain, defaultAdmissionChain } from './admission/index.js';
 import { storeReader } from './virtual.js';
+import { type KubeletClientConfig, type NodeProxy, registerNodeProxy } from './nodeproxy.js';
 
 export const KUBERNETES_VERSION = { major: '1', minor: '30', gitVersion: 'v1.30.0+k8ts' };
 
@@ -49,6 +50,8 @@ export interface ApiServerConfig {
   /** Address clients use (discovery's serverAddressByClientCIDRs). */
   advertiseAddress?: string;
   version?: string;
+  /** The API server's client certificate towards node agents (logs, exec, attach, port-forward, nodes/proxy). */
+  kubeletClient?: KubeletClientConfig;
 }
 
 /** The user a TLS connection's client certificate names (null: none), decoded once per connection. */
@@ -84,6 +87,8 @@ export class ApiServer implements ServingApi {
   private readonly watches = new Set<() => void>();
   private inflight = 0;
   private stopping = false;
+  /** pods/log, exec, attach, portforward and nodes/proxy: requests passed to node agents. */
+  private nodeProxy?: NodeProxy;
 
   constructor(readonly config: ApiServerConfig) {
     this.allocators = new ServiceAllocators(config.cluster.serviceCIDR, config.cluster.nodePortRange);
@@ -211,6 +216,7 @@ export class ApiServer implements ServingApi {
 
   async start(): Promise<void> {
     registerSubresources(this);
+    this.nodeProxy = registerNodeProxy(this, this.config.kubeletClient);
     for (const def of this.config.resources) await this.addResource(def);
     const services = this.caches.get('/core/services/');
     for (const s of services?.list() ?? []) this.allocators.observe(s.obj);
@@ -312,6 +318,8 @@ export class ApiServer implements ServingApi {
       if (!served) throw new errors.ApiError(404, 'NotFound', 'the server could not find the requested resource', {});
       if (info.legacyWatch) url.searchParams.set('watch', 'true');
       watching = req.method === 'GET' && !info.name && queryBool(url.searchParams, 'watch') === true;
+      // A followed log is long-lived like a watch (ended at shutdown instead of awaited).
+      if (info.subresource === 'log' && queryBool(url.searchParams, 'follow') === true) watching = true;
       const scope: RequestScope = { req, res, info, served, query: url.searchParams, user, warnings: [] };
       if (watching) {
         this.trackWatch(res);
@@ -406,7 +414,7 @@ export class ApiServer implements ServingApi {
     send(res, 404, '404 page not found\n', 'text/plain; charset=utf-8');
   }
 
-  /** WebSocket upgrades: watches (and, later, streaming subresources). */
+  /** Upgrades: WebSocket watches, and exec/attach/portforward (proxied to the pod's node agent). */
   private async upgrade(req: IncomingMessage, socket: Socket, head: Buffer): Promise<void> {
     const reject = (err: unknown) => {
       const e = errors.toApiError(err);
@@ -420,6 +428,7 @@ export class ApiServer implements ServingApi {
       if (info.kind !== 'resource') throw new errors.ApiError(404, 'NotFound', 'the server could not find the requested resource');
       const served = this.registry.lookup(info.group, info.version, info.resource);
       if (!served) throw new errors.ApiError(404, 'NotFound', 'the server could not find the requested resource');
+      if (this.nodeProxy?.handles(info)) return this.nodeProxy.upgrade(info, url.searchParams, req, socket, head);
       if (info.legacyWatch) url.searchParams.set('watch', 'true');
       const isWatch = !info.name && queryBool(url.searchParams, 'watch') === true;
       if (!isWatch) throw errors.badRequest('only watch requests can be upgraded to a WebSocket here');

@@ -5,6 +5,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { runServer, defaultDataDir } from './server.js';
 import { addSimFlags } from '../sim/config.js';
+import { registerImageCommands } from './image.js';
 
 const collect = (v: string, prev: string[]) => [...prev, ...v.split(',').filter(Boolean)];
 
@@ -32,6 +33,13 @@ export async function main(argv: string[]): Promise<void> {
     .option('--node-monitor-grace-period <duration>', 'a node not heard from this long is marked Unknown and tainted unreachable', '40s')
     .option('--node-monitor-period <duration>', 'how often the node lifecycle controller checks node health', '5s')
     .option('--node-startup-grace-period <duration>', 'grace period for a node that never reported status', '60s')
+    .option('--disable-agent', 'run no node agent on this host (control plane only)')
+    .option('--node-name <name>', 'name of this host\'s node (default: the hostname)')
+    .option('--node-ip <ip>', 'InternalIP of this host\'s node (default: the first non-loopback IPv4 address)')
+    .addOption(new Option('--runtime <name>', 'container runtime: containerd (k8ts starts its own), process (host processes, not isolated), or auto').choices(['auto', 'containerd', 'process']).default('auto'))
+    .option('--container-runtime-endpoint <socket>', 'use this CRI socket instead of starting containerd')
+    .option('--cluster-dns <ips>', 'DNS server IPs pods use (comma-separated); default: the host\'s resolvers', collect, [])
+    .option('--kubelet-port <port>', 'port of the node agent\'s HTTPS server (logs, exec, port-forward); 0 picks a free one', '10250')
     .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error']).default('info'))
     .option('-v, --v <n>', 'upstream-style verbosity (>=4 debug, >=6 trace)')
     .action(async (opts) => {
@@ -108,6 +116,17 @@ export async function main(argv: string[]): Promise<void> {
       }
       const r = spawnSync('kubectl', args, { stdio: 'inherit', env: { ...process.env, KUBECONFIG: kubeconfig } });
       process.exit(r.status ?? 1);
+    });
+
+  registerImageCommands(program);
+
+  program
+    .command('killall')
+    .description("Stop every container of this host's agent, its containerd and pod network (the cluster's objects are kept)")
+    .option('--data-dir <dir>', 'data dir of the server or agent (default /var/lib/k8ts as root, ~/.k8ts otherwise)')
+    .action(async (opts) => {
+      const { killall } = await import('./killall.js');
+      await killall(opts);
     });
 
   try {

@@ -18,6 +18,8 @@ import { NodeSimulator } from '../sim/simulator.js';
 import { simOptionsFromFlags } from '../sim/config.js';
 import { parseDurationMs } from './component.js';
 import type { ControllerOptions } from '../controllers/types.js';
+import { startLocalAgent } from './agent.js';
+import { LocalPathProvisioner } from '../agent/provisioner/localpath.js';
 
 export interface ServerFlags {
   dataDir?: string;
@@ -43,6 +45,14 @@ export interface ServerFlags {
   nodeMonitorGracePeriod?: string;
   nodeMonitorPeriod?: string;
   nodeStartupGracePeriod?: string;
+  /** Run no node agent in this process. */
+  disableAgent?: boolean;
+  nodeName?: string;
+  nodeIp?: string;
+  runtime?: string;
+  containerRuntimeEndpoint?: string;
+  clusterDns?: string[];
+  kubeletPort?: string;
   [simFlag: `sim${string}`]: unknown;
 }
 
@@ -114,6 +124,9 @@ export async function runServer(flags: ServerFlags): Promise<void> {
   const admin = await loadOrIssue(ca, tlsDir, 'client-admin', { commonName: 'system:admin', organizations: ['system:masters'], client: true });
   api.config.tls.cert = serving.certPem;
   api.config.tls.key = serving.keyPem;
+  // The API server's identity towards node agents (logs, exec, port-forward).
+  const kubeletClient = await loadOrIssue(ca, tlsDir, 'client-kube-apiserver-kubelet', { commonName: 'kube-apiserver-kubelet-client', organizations: ['system:masters'], client: true });
+  api.config.kubeletClient = { cert: kubeletClient.certPem, key: kubeletClient.keyPem, ca: ca.certPem };
 
   await api.start();
   await bootstrap(api, { advertiseAddress: advertiseAddress(flags.bindAddress), port: api.port });
@@ -131,6 +144,13 @@ export async function runServer(flags: ServerFlags): Promise<void> {
   if (!Number.isInteger(simCount) || simCount < 0) throw new Error(`--simulated-nodes: invalid count ${flags.simulatedNodes}`);
   const simulator = simCount > 0 ? new NodeSimulator(Client.inProcess(api, { fieldManager: 'kubelet', user: { name: 'system:node:sim', groups: ['system:nodes', 'system:masters'] } }), simOptionsFromFlags(simCount, flags), logger) : undefined;
   await simulator?.start();
+  // Simulated nodes get local-path volumes too (directories on this host), so PVCs bind there.
+  const simNodes = new Set(simulator?.nodeNames ?? []);
+  const simStorage = simulator
+    ? new LocalPathProvisioner({ client: Client.inProcess(api, { fieldManager: 'local-path-provisioner' }), nodeName: 'k8ts-sim', servesNode: (n) => simNodes.has(n), storageDir: join(dataDir, 'sim', 'storage'), logger })
+    : undefined;
+  await simStorage?.start();
+  const agent = flags.disableAgent ? undefined : await startLocalAgent(api, ca, flags, dataDir, logger);
 
   const kubeconfigPath = resolve(flags.writeKubeconfig ?? join(dataDir, 'kubeconfig.yaml'));
   const clientHost = flags.bindAddress === '0.0.0.0' || flags.bindAddress === '::' ? '127.0.0.1' : flags.bindAddress;
@@ -145,6 +165,8 @@ export async function runServer(flags: ServerFlags): Promise<void> {
     stopping = true;
     logger.info({ signal }, 'shutting down');
     compactor.stop();
+    await agent?.stop();
+    await simStorage?.stop();
     await simulator?.stop();
     await scheduler.stop();
     await controllerManager.stop();

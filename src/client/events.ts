@@ -44,8 +44,9 @@ export class EventRecorder {
   ) {}
 
   /** Record `reason`/`message` about `obj` (a full object with apiVersion, kind and metadata). */
-  event(obj: any, type: EventType, reason: string, message: string): void {
-    void this.record(obj, type, reason, message).catch((err) => this.log?.debug({ err, reason }, 'event not recorded'));
+  /** `fieldPath` names the part of the object the event is about (e.g. `spec.containers{web}`), as the kubelet sets it. */
+  event(obj: any, type: EventType, reason: string, message: string, fieldPath?: string): void {
+    void this.record(obj, type, reason, message, fieldPath).catch((err) => this.log?.debug({ err, reason }, 'event not recorded'));
   }
 
   eventf(obj: any, type: EventType, reason: string, format: string, ...args: unknown[]): void {
@@ -53,11 +54,12 @@ export class EventRecorder {
     this.event(obj, type, reason, format.replace(/%[sdvq]/g, () => String(args[i++])));
   }
 
-  private async record(obj: any, type: EventType, reason: string, message: string): Promise<void> {
+  private async record(obj: any, type: EventType, reason: string, message: string, fieldPath?: string): Promise<void> {
     const involved = objectReference(obj);
+    if (fieldPath) involved.fieldPath = fieldPath;
     // Events about cluster-scoped objects live in the default namespace, as upstream.
     const namespace = involved.namespace ?? 'default';
-    const key = [involved.kind, namespace, involved.name, involved.uid, type, reason, message].join('\u0000');
+    const key = [involved.kind, namespace, involved.name, involved.uid, involved.fieldPath, type, reason, message].join('\u0000');
     const events = this.client.resource(R.events).namespace(namespace);
     const prior = this.seen.get(key);
     const t = now();

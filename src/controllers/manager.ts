@@ -24,6 +24,8 @@ import { CronJobController } from './cronjob/controller.js';
 import { ResourceQuotaController } from './resourcequota/controller.js';
 import { DisruptionController } from './disruption/controller.js';
 import { HorizontalPodAutoscalerController } from './podautoscaler/controller.js';
+import { PersistentVolumeController } from './persistentvolume/binder.js';
+import { PVCProtectionController, PVProtectionController } from './persistentvolume/protection.js';
 import type { Controller, ControllerInit, ControllerOptions } from './types.js';
 
 export type { Controller, ControllerContext, ControllerInit, ControllerOptions } from './types.js';
@@ -50,6 +52,9 @@ export const DEFAULT_CONTROLLERS: Record<string, ControllerInit> = {
   resourcequota: (ctx) => new ResourceQuotaController(ctx),
   disruption: (ctx) => new DisruptionController(ctx),
   horizontalpodautoscaling: (ctx) => new HorizontalPodAutoscalerController(ctx),
+  'persistentvolume-binder': (ctx) => new PersistentVolumeController(ctx),
+  'pvc-protection': (ctx) => new PVCProtectionController(ctx),
+  'pv-protection': (ctx) => new PVProtectionController(ctx),
 };
 
 export type LeaderElectionOptions = LeaseOptions;

@@ -1,6 +1,6 @@
 // The scheduling framework (upstream pkg/scheduler/framework): plugins at extension points
 // PreFilter → Filter → PostFilter (preemption) → PreScore → Score → NormalizeScore → Reserve →
-// Bind, a CycleState per attempt, and the algorithm of one scheduling cycle: find feasible
+// PreBind → Bind, a CycleState per attempt, and the algorithm of one scheduling cycle: find feasible
 // nodes (sampling a share of them in large clusters, as percentageOfNodesToScore), score them,
 // pick the best (ties broken at random).
 import type { SchedulerCache } from './cache.js';
@@ -89,6 +89,11 @@ export interface ReservePlugin extends Plugin {
   unreserve(state: CycleState, pod: PodInfo, node: string): void;
 }
 
+/** Work before the binding that may take time (volume binding); runs off the scheduling loop. */
+export interface PreBindPlugin extends Plugin {
+  preBind(state: CycleState, pod: PodInfo, node: string): Promise<Status | null>;
+}
+
 export interface BindPlugin extends Plugin {
   bind(state: CycleState, pod: PodInfo, node: string): Promise<Status | null>;
 }
@@ -100,6 +105,7 @@ export interface PluginSet {
   preScore: PreScorePlugin[];
   score: { plugin: ScorePlugin; weight: number }[];
   reserve: ReservePlugin[];
+  preBind?: PreBindPlugin[];
   bind: BindPlugin[];
 }
 
@@ -318,6 +324,14 @@ export class Framework {
 
   runUnreserve(state: CycleState, pod: PodInfo, node: string): void {
     for (let j = this.plugins.reserve.length - 1; j >= 0; j--) this.plugins.reserve[j].unreserve(state, pod, node);
+  }
+
+  async runPreBind(state: CycleState, pod: PodInfo, node: string): Promise<Status | null> {
+    for (const p of this.plugins.preBind ?? []) {
+      const st = await p.preBind(state, pod, node);
+      if (st && !st.isSuccess()) return st.withPlugin(p.name);
+    }
+    return null;
   }
 
   async runBind(state: CycleState, pod: PodInfo, node: string): Promise<Status | null> {

@@ -15,6 +15,7 @@ import { InterPodAffinity } from './plugins/interpodaffinity.js';
 import { NodeAffinity, NodeName, NodePorts, NodeUnschedulable, TaintToleration } from './plugins/node.js';
 import { NodeResourcesBalancedAllocation, NodeResourcesFit, type ScoringStrategy } from './plugins/noderesources.js';
 import { PodTopologySpread } from './plugins/podtopologyspread.js';
+import { VolumeBinding } from './plugins/volumebinding.js';
 import { EVENTS, SchedulingQueue, type QueuedPodInfo } from './queue.js';
 import { PodInfo, Status } from './types.js';
 
@@ -103,6 +104,7 @@ export class Scheduler {
   private inFlightBindings = 0;
   private bindingSlots: (() => void)[] = [];
   private readonly bindings = new Set<Promise<void>>();
+  private readonly volumeBinding: VolumeBinding;
 
   constructor(private readonly opts: SchedulerOptions) {
     this.name = opts.schedulerName ?? DEFAULT_SCHEDULER_NAME;
@@ -131,9 +133,10 @@ export class Scheduler {
     const ipa = new InterPodAffinity(handle);
     const spread = new PodTopologySpread(handle);
     const ports = new NodePorts();
+    const volumes = (this.volumeBinding = new VolumeBinding({ client: opts.client }));
     const plugins: PluginSet = {
-      preFilter: [fit, ports, nodeAffinity, spread, ipa],
-      filter: [new NodeUnschedulable(), new NodeName(), taints, nodeAffinity, ports, fit, spread, ipa],
+      preFilter: [fit, ports, nodeAffinity, spread, ipa, volumes],
+      filter: [new NodeUnschedulable(), new NodeName(), taints, nodeAffinity, ports, fit, volumes, spread, ipa],
       postFilter: [new DefaultPreemption(handle)],
       preScore: [taints, nodeAffinity, spread, ipa],
       score: [
@@ -145,6 +148,7 @@ export class Scheduler {
         { plugin: new NodeResourcesBalancedAllocation(), weight: 1 },
       ],
       reserve: [],
+      preBind: [volumes],
       bind: [new DefaultBinder(opts.client)],
     };
     this.framework = new Framework(plugins, handle, opts.percentageOfNodesToScore ?? 0);
@@ -161,6 +165,7 @@ export class Scheduler {
     this.podInformer = f.forResource(R.pods);
     this.nsInformer = f.forResource(R.namespaces);
     this.pdbInformer = f.forResource(PDB);
+    this.volumeBinding.attach(f, (ev) => this.queue.moveAllToActiveOrBackoffQueue(ev));
     nodes.addEventHandler({
       add: (n) => {
         this.cache.addNode(n);
@@ -192,6 +197,7 @@ export class Scheduler {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.volumeBinding.close();
     this.queue.close();
     await this.loop;
     await Promise.allSettled([...this.bindings]);
@@ -335,6 +341,8 @@ export class Scheduler {
 
   private async bindingCycle(q: QueuedPodInfo, assumed: PodInfo, state: CycleState, node: string): Promise<void> {
     try {
+      const pre = await this.framework.runPreBind(state, assumed, node);
+      if (pre && !pre.isSuccess()) throw new Error(`running PreBind plugin "${pre.plugin}": ${pre.message}`);
       const st = await this.framework.runBind(state, assumed, node);
       if (st && !st.isSuccess()) throw new Error(st.message);
     } catch (err) {

@@ -67,9 +67,14 @@ function launch(dataDir: string, extraArgs: string[]): Promise<{ proc: ChildProc
   });
 }
 
-export async function startCluster(opts: { dataDir?: string; args?: string[] } = {}): Promise<Cluster> {
+/**
+ * Starts `k8ts server` on a fresh data dir. Without `agent: true` it runs no node agent (tests
+ * that need nodes use --simulated-nodes); with it, the agent runs real containers and cleanup()
+ * removes them with `k8ts killall`.
+ */
+export async function startCluster(opts: { dataDir?: string; args?: string[]; agent?: boolean } = {}): Promise<Cluster> {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'k8ts-e2e-'));
-  const extra = opts.args ?? [];
+  const extra = [...(opts.agent ? ['--kubelet-port', '0'] : ['--disable-agent']), ...(opts.args ?? [])];
   let started = await launch(dataDir, extra);
   const cluster: Cluster = {
     url: started.url,
@@ -98,7 +103,8 @@ export async function startCluster(opts: { dataDir?: string; args?: string[] } =
       cluster.proc = started.proc;
     },
     async cleanup() {
-      await cluster.stop('SIGKILL');
+      await cluster.stop(opts.agent ? 'SIGTERM' : 'SIGKILL');
+      if (opts.agent) await run(process.execPath, [K8TS_BIN, 'killall', '--data-dir', dataDir], {});
       if (!opts.dataDir) rmSync(dataDir, { recursive: true, force: true });
     },
   };

@@ -6,6 +6,7 @@ import { NamespaceLifecycle } from './namespacelifecycle.js';
 import { PriorityAdmission } from './priority.js';
 import { DefaultTolerationSeconds } from './defaulttolerationseconds.js';
 import { ResourceQuotaAdmission } from './resourcequota.js';
+import { DefaultStorageClass } from './defaultstorageclass.js';
 
 export * from './interfaces.js';
 export { LimitRanger } from './limitranger.js';
@@ -13,6 +14,7 @@ export { NamespaceLifecycle } from './namespacelifecycle.js';
 export { PriorityAdmission } from './priority.js';
 export { DefaultTolerationSeconds } from './defaulttolerationseconds.js';
 export { ResourceQuotaAdmission } from './resourcequota.js';
+export { DefaultStorageClass } from './defaultstorageclass.js';
 
 export interface AdmissionDeps {
   /** A resource's store once served (undefined before). */
@@ -32,6 +34,10 @@ export function defaultAdmissionChain(deps: AdmissionDeps): AdmissionChain {
       return s ? s.cache.list(s.keyPrefix()).map((x) => x.obj) : [];
     }),
     new DefaultTolerationSeconds(),
+    new DefaultStorageClass(() => {
+      const s = deps.tryStore('storage.k8s.io', 'storageclasses');
+      return s ? s.cache.list(s.keyPrefix()).map((x) => x.obj) : [];
+    }),
     new ResourceQuotaAdmission(() => deps.tryStore('', 'resourcequotas')),
   ]);
 }

@@ -1,0 +1,374 @@
+// The node agent (kubelet): registers the node, runs the pods the scheduler binds to it through
+// a container runtime (containerd over CRI, or host processes), probes them, reports their status
+// and the node's, serves logs/exec/port-forward to the API server, and provisions local volumes.
+// Everything goes through the API, so the same agent runs inside `k8ts server` and as `k8ts agent`.
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { R, type Client } from '../client/client.js';
+import { ControllerRunner } from '../client/controller.js';
+import { EventRecorder } from '../client/events.js';
+import { SharedIndexInformer, keyOf } from '../client/informer.js';
+import { ItemExponentialFailureRateLimiter } from '../client/workqueue.js';
+import { NodeReporter } from './node.js';
+import { primaryIPv4, meminfo } from './hostinfo.js';
+import { StatsCollector } from './stats.js';
+import { PodSyncer } from './pods/sync.js';
+import { parseResolvConf } from './pods/sandbox.js';
+import type { Runtime } from './runtime/types.js';
+import { LABEL } from './runtime/types.js';
+import { CriRuntime } from './runtime/cri/runtime.js';
+import { ContainerdProcess, bridgeName, cniConfig, containerdPaths, missingForContainerd, writeCniConfig } from './runtime/containerd.js';
+import { ProcessRuntime } from './runtime/process/runtime.js';
+import { buildTestImage, PAUSE_IMAGE } from './images/testimages.js';
+import { hasImage, importImage } from './images/containerd.js';
+import { ProbeManager } from './probes/manager.js';
+import { probeKillingEvent, probeResultEvent } from './probes/events.js';
+import { VolumeManager } from './volumes/manager.js';
+import { containerEnv } from './env.js';
+import { AgentServer, type PodLocator } from './server.js';
+import { LocalPathProvisioner } from './provisioner/localpath.js';
+
+export type RuntimeChoice = 'auto' | 'containerd' | 'process';
+
+export interface AgentOptions {
+  client: Client;
+  nodeName: string;
+  /** The data dir of this k8ts installation; the agent keeps its files in <dataDir>/agent. */
+  dataDir: string;
+  isDefaultDataDir: boolean;
+  runtime: RuntimeChoice;
+  /** An existing CRI socket to use instead of starting k8ts' own containerd. */
+  containerRuntimeEndpoint?: string;
+  nodeIP?: string;
+  /** Port of the agent's HTTPS server (logs, exec, port-forward); 0 picks a free one. */
+  port: number;
+  /** Serving certificate of the agent and the CA that signs API server client certificates. */
+  tls: { cert: string; key: string; ca: string };
+  clusterDNS: string[];
+  clusterDomain: string;
+  labels?: Record<string, string>;
+  taints?: any[];
+  logger: Logger;
+}
+
+const RELIST_MS = 1_000;
+const STATS_MS = 10_000;
+
+export class NodeAgent {
+  readonly dir: string;
+  runtime!: Runtime;
+  private containerd?: ContainerdProcess;
+  private reporter!: NodeReporter;
+  private pods!: SharedIndexInformer;
+  /** Services, for the environment variables every container gets (FOO_SERVICE_HOST ...). */
+  private services!: SharedIndexInformer;
+  private runner!: ControllerRunner;
+  private syncer!: PodSyncer;
+  private probes!: ProbeManager;
+  private server?: AgentServer;
+  private provisioner?: LocalPathProvisioner;
+  private stats?: StatsCollector;
+  private timers: NodeJS.Timeout[] = [];
+  private fingerprints = new Map<string, string>();
+  private networkReady = false;
+  private stopped = false;
+  private log: Logger;
+  private nodeIP: string;
+
+  constructor(private o: AgentOptions) {
+    this.dir = join(o.dataDir, 'agent');
+    this.log = o.logger.child({ component: 'k8ts-agent', node: o.nodeName });
+    this.nodeIP = o.nodeIP ?? primaryIPv4();
+  }
+
+  /** Picks and starts the container runtime; says what is missing when containerd cannot be used. */
+  private async startRuntime(): Promise<Runtime> {
+    mkdirSync(this.dir, { recursive: true });
+    const paths = containerdPaths(this.dir);
+    let choice = this.o.runtime;
+    if (this.o.containerRuntimeEndpoint) return new CriRuntime(this.o.containerRuntimeEndpoint);
+    if (choice !== 'process') {
+      const missing = missingForContainerd(paths);
+      if (missing.length) {
+        const msg = `the containerd runtime needs: ${missing.join('; ')}`;
+        if (choice === 'containerd') throw new Error(msg);
+        this.log.warn(`${msg}. Falling back to the process runtime (containers run as host processes, not isolated).`);
+        process.stderr.write(`k8ts agent: ${msg}.\nk8ts agent: using the process runtime instead: containers run as host processes without isolation.\n`);
+        choice = 'process';
+      } else choice = 'containerd';
+    }
+    writeFileSync(join(this.dir, 'runtime'), `${choice}\n`);
+    if (choice === 'process') return new ProcessRuntime(join(this.dir, 'process'));
+    this.containerd = new ContainerdProcess(paths, PAUSE_IMAGE, this.log);
+    await this.containerd.start();
+    if (!(await hasImage(paths.socket, PAUSE_IMAGE))) {
+      // The sandbox image is built here from the host's busybox: no registry needed.
+      await importImage(paths.socket, buildTestImage('pause').tar);
+      this.log.info({ image: PAUSE_IMAGE }, 'sandbox image imported');
+    }
+    return new CriRuntime(paths.socket);
+  }
+
+  private notReady(): string | undefined {
+    if (!this.networkReady) return 'container runtime network not ready: NetworkReady=false reason:NetworkPluginNotReady message:Network plugin returns error: cni plugin not initialized (waiting for the node podCIDR)';
+    return undefined;
+  }
+
+  /** Writes the CNI network for the node's podCIDR once the control plane assigned it. */
+  private setUpNetwork(podCIDR: string | undefined): void {
+    if (this.runtime.name !== 'containerd') {
+      this.networkReady = true;
+      return;
+    }
+    if (!podCIDR || this.networkReady) return;
+    const paths = containerdPaths(this.dir);
+    writeCniConfig(paths, cniConfig({ podCIDR, bridge: bridgeName(this.dir, this.o.isDefaultDataDir), ipamDir: join(this.dir, 'cni', 'ipam') }));
+    this.networkReady = true;
+    this.log.info({ podCIDR }, 'pod network configured');
+    void this.reporter.reportStatus(true).catch(() => undefined);
+  }
+
+  async start(): Promise<void> {
+    this.runtime = await this.startRuntime();
+    const version = await this.runtime.version();
+    const client = this.o.client;
+    const recorder = new EventRecorder(client, { component: 'kubelet', host: this.o.nodeName }, this.log);
+    this.stats = new StatsCollector(this.runtime);
+    this.server = new AgentServer({
+      port: this.o.port,
+      bindAddress: '0.0.0.0',
+      tls: this.o.tls,
+      locator: this.locator(),
+      logger: this.log,
+    });
+    const port = await this.server.start();
+    this.reporter = new NodeReporter({
+      client,
+      nodeName: this.o.nodeName,
+      nodeIP: this.nodeIP,
+      hostname: this.o.nodeName,
+      dataDir: this.o.dataDir,
+      port,
+      runtimeVersion: `${version.runtimeName}://${version.runtimeVersion}`,
+      isolated: this.runtime.isolated,
+      labels: this.o.labels ?? {},
+      taints: this.o.taints ?? [],
+      notReady: () => this.notReady(),
+      usage: () => this.stats?.encoded(),
+      extendedResources: () => ({}),
+      logger: this.log,
+    });
+    await this.reporter.register();
+    this.reporter.start();
+
+    const hostResolv = parseResolvConf(readFileSafe('/etc/resolv.conf'));
+    this.probes = new ProbeManager({
+      onResult: (uid, name, kind, outcome) => {
+        const pod = this.podByUID(uid);
+        const ev = probeResultEvent(kind, outcome);
+        if (pod && ev) recorder.event(podRef(pod), ev.type, ev.reason, ev.message, `spec.containers{${name}}`);
+      },
+      onLivenessFailure: (uid, name, id) => this.restartUnhealthy(recorder, uid, name, id, 'liveness'),
+      onStartupFailure: (uid, name, id) => this.restartUnhealthy(recorder, uid, name, id, 'startup'),
+      onStatusChanged: (uid) => this.enqueueUID(uid),
+    });
+    const volumes = new VolumeManager({ client, podsDir: join(this.dir, 'pods'), nodeName: this.o.nodeName, logger: this.log });
+    this.syncer = new PodSyncer({
+      client,
+      runtime: this.runtime,
+      recorder,
+      volumes,
+      probes: this.probes,
+      containerEnv: (pod, c, ctx) =>
+        containerEnv(pod, c, {
+          client,
+          nodeName: this.o.nodeName,
+          hostIP: this.nodeIP,
+          podIP: ctx.podIP,
+          podIPs: ctx.podIPs,
+          services: this.services.store.list(),
+          nodeAllocatable: this.reporter.allocatable,
+          onWarning: (reason, message) => recorder.event(podRef(pod), 'Warning', reason, message),
+        }),
+      nodeName: this.o.nodeName,
+      hostIP: this.nodeIP,
+      podsDir: join(this.dir, 'pods'),
+      logsDir: join(this.dir, 'logs', 'pods'),
+      dns: { clusterDNS: this.o.clusterDNS, clusterDomain: this.o.clusterDomain, hostResolv },
+      clusterDomain: this.o.clusterDomain,
+      nodeMemoryBytes: meminfo().totalBytes,
+      logger: this.log,
+    });
+
+    this.pods = new SharedIndexInformer(client, R.pods, {
+      fieldSelector: `spec.nodeName=${this.o.nodeName}`,
+      indexers: { uid: (p: any) => [p.metadata.uid] },
+      logger: this.log,
+    });
+    this.runner = new ControllerRunner({
+      name: 'agent-pods',
+      workers: 4,
+      reconcile: async (key) => {
+        const pod = this.pods.store.get(key);
+        if (!pod || this.stopped) return;
+        const next = await this.syncer.sync(pod);
+        return next !== undefined ? { requeueAfterMs: next } : undefined;
+      },
+      rateLimiter: new ItemExponentialFailureRateLimiter<string>(500, 30_000),
+      logger: this.log,
+    });
+    this.pods.addEventHandler({
+      add: (p) => this.runner.enqueue(keyOf(p)),
+      update: (_o, n) => this.runner.enqueue(keyOf(n)),
+      delete: (p) => void this.syncer.cleanup(p.metadata.uid).catch((err) => this.log.warn({ err }, 'pod cleanup failed')),
+    });
+    this.services = new SharedIndexInformer(client, R.services, { logger: this.log });
+    this.services.start();
+    this.pods.start();
+    await Promise.all([this.pods.waitForSync(), this.services.waitForSync()]);
+    this.setUpNetwork(this.reporter.podCIDR);
+    this.waitForPodCIDR();
+    this.runner.start();
+    this.every(RELIST_MS, () => this.relist());
+    this.every(STATS_MS, () => this.stats!.sample());
+    void this.stats.sample().catch(() => undefined);
+
+    this.provisioner = new LocalPathProvisioner({ client, nodeName: this.o.nodeName, storageDir: join(this.o.dataDir, 'storage'), logger: this.log });
+    await this.provisioner.start();
+    this.log.info({ runtime: this.runtime.name, port, nodeIP: this.nodeIP }, 'node agent running');
+  }
+
+  private waitForPodCIDR(): void {
+    if (this.networkReady) return;
+    const t = setInterval(() => {
+      if (this.networkReady || this.stopped) return clearInterval(t);
+      void this.o.client
+        .resource(R.nodes)
+        .get(this.o.nodeName)
+        .then((n) => this.setUpNetwork(n.spec?.podCIDR))
+        .catch(() => undefined);
+    }, 500);
+    t.unref?.();
+  }
+
+  private every(ms: number, fn: () => Promise<void>): void {
+    let running = false;
+    const t = setInterval(() => {
+      if (running || this.stopped) return;
+      running = true;
+      fn()
+        .catch((err) => this.log.debug({ err }, 'periodic task failed'))
+        .finally(() => (running = false));
+    }, ms);
+    t.unref?.();
+    this.timers.push(t);
+  }
+
+  private podByUID(uid: string): any | undefined {
+    return this.pods.store.byIndex('uid', uid)[0];
+  }
+
+  private enqueueUID(uid: string): void {
+    const pod = this.podByUID(uid);
+    if (pod) this.runner.enqueue(keyOf(pod));
+  }
+
+  private restartUnhealthy(recorder: EventRecorder, uid: string, name: string, id: string, kind: 'liveness' | 'startup'): void {
+    const pod = this.podByUID(uid);
+    if (!pod) return;
+    const ev = probeKillingEvent(kind, name);
+    recorder.event(podRef(pod), ev.type, ev.reason, ev.message, `spec.containers{${name}}`);
+    this.probes.removeContainer(uid, name);
+    const grace = pod.spec?.terminationGracePeriodSeconds ?? 30;
+    void this.runtime
+      .stopContainer(id, grace)
+      .catch((err) => this.log.warn({ err }, 'stopping an unhealthy container failed'))
+      .finally(() => this.enqueueUID(uid));
+  }
+
+  /** The kubelet's PLEG: look at the runtime every second and sync the pods whose containers changed. */
+  private async relist(): Promise<void> {
+    const sandboxes = await this.runtime.listPodSandboxes();
+    const containers = await this.runtime.listContainers();
+    const bySandbox = new Map<string, string[]>();
+    for (const c of containers) {
+      const l = bySandbox.get(c.podSandboxId) ?? [];
+      l.push(`${c.id}:${c.state}`);
+      bySandbox.set(c.podSandboxId, l);
+    }
+    const perPod = new Map<string, string[]>();
+    for (const s of sandboxes) {
+      const uid = s.labels?.[LABEL.podUID];
+      if (!uid) continue;
+      const l = perPod.get(uid) ?? [];
+      l.push(`${s.id}:${s.state}`, ...(bySandbox.get(s.id) ?? []).sort());
+      perPod.set(uid, l);
+    }
+    for (const [uid, parts] of perPod) {
+      const fp = parts.join(',');
+      if (this.fingerprints.get(uid) !== fp) {
+        this.fingerprints.set(uid, fp);
+        if (this.podByUID(uid)) this.enqueueUID(uid);
+      }
+      // Sandboxes of pods the API no longer has (deleted while the agent was away).
+      if (!this.podByUID(uid) && this.pods.hasSynced()) {
+        this.fingerprints.delete(uid);
+        await this.syncer.cleanup(uid);
+      }
+    }
+    for (const uid of this.fingerprints.keys()) if (!perPod.has(uid)) this.fingerprints.delete(uid);
+  }
+
+  /** What the agent's HTTPS server needs to find a pod's containers. */
+  private locator(): PodLocator {
+    const find = (namespace: string, name: string) => this.pods?.store.get(`${namespace}/${name}`);
+    const agent = this;
+    return {
+      get runtime() {
+        return agent.runtime;
+      },
+      container: async (namespace, pod, container) => {
+        const p = find(namespace, pod);
+        if (!p) return undefined;
+        const view = await this.syncer.observe(p.metadata.uid);
+        const [cur, prev] = view.containers.get(container) ?? [];
+        return {
+          current: cur ? { id: cur.id, logPath: cur.logPath, running: cur.state === 'CONTAINER_RUNNING' } : undefined,
+          previous: prev ? { id: prev.id, logPath: prev.logPath } : undefined,
+        };
+      },
+      sandbox: async (namespace, pod) => {
+        const p = find(namespace, pod);
+        if (!p) return undefined;
+        return (await this.syncer.observe(p.metadata.uid)).sandbox?.id;
+      },
+    };
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const t of this.timers) clearInterval(t);
+    this.reporter?.stop();
+    this.probes?.stop();
+    await this.provisioner?.stop();
+    await this.runner?.stop();
+    await this.pods?.stop();
+    await this.services?.stop();
+    await this.server?.stop();
+    await this.runtime?.close();
+    await this.containerd?.stop();
+  }
+}
+
+function podRef(pod: any) {
+  return { apiVersion: 'v1', kind: 'Pod', metadata: pod.metadata };
+}
+
+function readFileSafe(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
+}

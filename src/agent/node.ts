@@ -1,0 +1,267 @@
+// The agent's Node object: registration with labels, capacity and identity, status reports with
+// the upstream conditions (Ready and the three pressure conditions, by the default eviction
+// thresholds), and the heartbeat Lease in kube-node-lease that carries resource usage for
+// metrics.k8s.io (see src/api/metrics/v1beta1/usage.ts).
+import type { Logger } from 'pino';
+import { R, type Client } from '../client/client.js';
+import { isAlreadyExists, isConflict, isNotFound } from '../client/errors.js';
+import { NODE_LEASE_NAMESPACE, USAGE_ANNOTATION } from '../api/metrics/v1beta1/usage.js';
+import { cpuCount, diskinfo, goArch, meminfo, nodeInfo, pidinfo } from './hostinfo.js';
+import { timeOf } from './pods/status.js';
+
+export const KUBELET_VERSION = 'v1.30.0+k8ts';
+/** Upstream's default hard eviction thresholds. */
+const EVICTION_MEMORY_BYTES = 100 * 1024 * 1024;
+const EVICTION_NODEFS_FRACTION = 0.1;
+const PID_PRESSURE_FRACTION = 0.05;
+const MAX_PODS = 110;
+const microTime = (ms: number) => new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
+
+export interface NodeReporterOptions {
+  client: Client;
+  nodeName: string;
+  nodeIP: string;
+  hostname: string;
+  dataDir: string;
+  port: number;
+  runtimeVersion: string;
+  /** False for the process runtime: reported as a label and a condition. */
+  isolated: boolean;
+  labels: Record<string, string>;
+  taints: any[];
+  /** Why the node cannot run pods yet (undefined: ready). */
+  notReady(): string | undefined;
+  /** Latest usage sample (encoded) for the lease annotation. */
+  usage(): string | undefined;
+  /** Extended resources (e.g. from device plugins): name → count. */
+  extendedResources(): Record<string, number>;
+  logger: Logger;
+}
+
+export class NodeReporter {
+  uid?: string;
+  podCIDR?: string;
+  private lease?: any;
+  private timer?: NodeJS.Timeout;
+  private lastStatus = '';
+  private lastStatusAt = 0;
+  private stopped = false;
+
+  constructor(private o: NodeReporterOptions) {}
+
+  labels(): Record<string, string> {
+    const os = 'linux';
+    return {
+      'beta.kubernetes.io/arch': goArch(),
+      'beta.kubernetes.io/os': os,
+      'kubernetes.io/arch': goArch(),
+      'kubernetes.io/hostname': this.o.hostname,
+      'kubernetes.io/os': os,
+      'node.kubernetes.io/instance-type': 'k8ts',
+      ...(this.o.isolated ? {} : { 'k8ts.io/runtime': 'process' }),
+      ...this.o.labels,
+    };
+  }
+
+  /** Allocatable resources last reported (for resourceFieldRef defaults). */
+  allocatable: Record<string, string> = {};
+
+  private capacity(): { capacity: Record<string, string>; allocatable: Record<string, string> } {
+    const mem = meminfo();
+    const disk = diskinfo(this.o.dataDir);
+    const ext = Object.fromEntries(Object.entries(this.o.extendedResources()).map(([k, v]) => [k, String(v)]));
+    const capacity = {
+      cpu: String(cpuCount()),
+      'ephemeral-storage': `${Math.floor(disk.totalBytes / 1024)}Ki`,
+      'hugepages-1Gi': '0',
+      'hugepages-2Mi': '0',
+      memory: `${Math.floor(mem.totalBytes / 1024)}Ki`,
+      pods: String(MAX_PODS),
+      ...ext,
+    };
+    const allocatable = {
+      ...capacity,
+      'ephemeral-storage': String(Math.floor(disk.totalBytes * (1 - EVICTION_NODEFS_FRACTION))),
+      memory: `${Math.floor(Math.max(0, mem.totalBytes - EVICTION_MEMORY_BYTES) / 1024)}Ki`,
+    };
+    this.allocatable = allocatable;
+    return { capacity, allocatable };
+  }
+
+  private conditions(current: any, now: number): any[] {
+    const old: any[] = current?.status?.conditions ?? [];
+    const cond = (type: string, ok: boolean, reasons: [string, string], messages: [string, string]) => {
+      const status = ok ? 'False' : 'True';
+      const prev = old.find((c) => c.type === type);
+      return {
+        type,
+        status,
+        lastHeartbeatTime: timeOf(now),
+        lastTransitionTime: prev && prev.status === status ? prev.lastTransitionTime : timeOf(now),
+        reason: ok ? reasons[0] : reasons[1],
+        message: ok ? messages[0] : messages[1],
+      };
+    };
+    const mem = meminfo();
+    const disk = diskinfo(this.o.dataDir);
+    const pids = pidinfo();
+    const notReady = this.o.notReady();
+    const ready = {
+      ...cond('Ready', !notReady, ['KubeletNotReady', 'KubeletReady'], [notReady ?? '', 'kubelet is posting ready status']),
+    };
+    // Ready is the one condition where True is good: flip the helper's sense.
+    ready.status = notReady ? 'False' : 'True';
+    ready.reason = notReady ? 'KubeletNotReady' : 'KubeletReady';
+    ready.message = notReady ?? 'kubelet is posting ready status';
+    const prevReady = old.find((c) => c.type === 'Ready');
+    ready.lastTransitionTime = prevReady && prevReady.status === ready.status ? prevReady.lastTransitionTime : timeOf(now);
+    const out = [
+      cond('MemoryPressure', mem.availableBytes >= EVICTION_MEMORY_BYTES, ['KubeletHasSufficientMemory', 'KubeletHasInsufficientMemory'], ['kubelet has sufficient memory available', 'kubelet has insufficient memory available']),
+      cond('DiskPressure', disk.totalBytes === 0 || disk.availableBytes >= disk.totalBytes * EVICTION_NODEFS_FRACTION, ['KubeletHasNoDiskPressure', 'KubeletHasDiskPressure'], ['kubelet has no disk pressure', 'kubelet has disk pressure']),
+      cond('PIDPressure', pids.max - pids.running >= pids.max * PID_PRESSURE_FRACTION, ['KubeletHasSufficientPID', 'KubeletHasInsufficientPID'], ['kubelet has sufficient PID available', 'kubelet has insufficient PID available']),
+      ready,
+    ];
+    if (!this.o.isolated) {
+      const prev = old.find((c) => c.type === 'ContainersIsolated');
+      out.push({
+        type: 'ContainersIsolated',
+        status: 'False',
+        lastHeartbeatTime: timeOf(now),
+        lastTransitionTime: prev?.status === 'False' ? prev.lastTransitionTime : timeOf(now),
+        reason: 'ProcessRuntime',
+        message: 'containers run as host processes (process runtime): no namespaces, no cgroup limits',
+      });
+    }
+    return out;
+  }
+
+  private status(current: any, now: number): any {
+    return {
+      ...(current?.status ?? {}),
+      ...this.capacity(),
+      conditions: this.conditions(current, now),
+      addresses: [
+        { type: 'InternalIP', address: this.o.nodeIP },
+        { type: 'Hostname', address: this.o.hostname },
+      ],
+      daemonEndpoints: { kubeletEndpoint: { Port: this.o.port } },
+      nodeInfo: nodeInfo(this.o.runtimeVersion, KUBELET_VERSION),
+    };
+  }
+
+  /** Creates the Node, or takes over an existing one with this name (a restarted agent). */
+  async register(): Promise<void> {
+    const nodes = this.o.client.resource(R.nodes);
+    const now = Date.now();
+    const body = {
+      apiVersion: 'v1',
+      kind: 'Node',
+      metadata: {
+        name: this.o.nodeName,
+        labels: this.labels(),
+        annotations: { 'node.alpha.kubernetes.io/ttl': '0', 'volumes.kubernetes.io/controller-managed-attach-detach': 'true' },
+      },
+      spec: this.o.taints.length ? { taints: this.o.taints } : {},
+      status: this.status(undefined, now),
+    };
+    try {
+      const created = await nodes.create(body);
+      this.uid = created.metadata.uid;
+      this.podCIDR = created.spec?.podCIDR;
+      this.o.logger.info({ node: this.o.nodeName }, 'node registered');
+    } catch (err) {
+      if (!isAlreadyExists(err)) throw err;
+      const cur = await nodes.get(this.o.nodeName);
+      this.uid = cur.metadata.uid;
+      this.podCIDR = cur.spec?.podCIDR;
+      const labels = { ...(cur.metadata.labels ?? {}), ...this.labels() };
+      if (JSON.stringify(labels) !== JSON.stringify(cur.metadata.labels ?? {})) await nodes.patch(this.o.nodeName, 'merge', { metadata: { labels } });
+      await this.reportStatus(true);
+    }
+  }
+
+  /** Heartbeats: the lease every 10 s, the status when it changed or every minute (upstream defaults). */
+  start(leaseMs = 10_000): void {
+    const tick = async () => {
+      if (this.stopped) return;
+      try {
+        await this.renewLease();
+        await this.reportStatus(false);
+      } catch (err) {
+        this.o.logger.warn({ err }, 'node heartbeat failed');
+      }
+      if (!this.stopped) {
+        this.timer = setTimeout(() => void tick(), leaseMs);
+        this.timer.unref?.();
+      }
+    };
+    void tick();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.timer);
+  }
+
+  async reportStatus(force: boolean): Promise<void> {
+    const nodes = this.o.client.resource(R.nodes);
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const cur = await nodes.get(this.o.nodeName);
+      this.podCIDR = cur.spec?.podCIDR;
+      const now = Date.now();
+      const status = this.status(cur, now);
+      const fingerprint = JSON.stringify({ ...status, conditions: status.conditions.map((c: any) => [c.type, c.status, c.reason]) });
+      if (!force && fingerprint === this.lastStatus && now - this.lastStatusAt < 60_000) return;
+      try {
+        await nodes.updateStatus({ ...cur, status });
+        this.lastStatus = fingerprint;
+        this.lastStatusAt = now;
+        return;
+      } catch (err) {
+        if (isNotFound(err)) {
+          // Deleted from the API: register again, as the kubelet does.
+          await this.register();
+          return;
+        }
+        if (!isConflict(err)) throw err;
+      }
+    }
+  }
+
+  private async renewLease(): Promise<void> {
+    const leases = this.o.client.resource(R.leases).namespace(NODE_LEASE_NAMESPACE);
+    const now = Date.now();
+    const usage = this.o.usage();
+    const fill = (l: any) => ({
+      ...l,
+      apiVersion: 'coordination.k8s.io/v1',
+      kind: 'Lease',
+      metadata: { ...l.metadata, annotations: { ...(l.metadata?.annotations ?? {}), ...(usage ? { [USAGE_ANNOTATION]: usage } : {}) } },
+      spec: { ...(l.spec ?? {}), holderIdentity: this.o.nodeName, leaseDurationSeconds: 40, renewTime: microTime(now) },
+    });
+    for (let attempt = 0; attempt < 3; attempt++) {
+      if (!this.lease) {
+        try {
+          this.lease = await leases.get(this.o.nodeName);
+        } catch (err) {
+          if (!isNotFound(err)) throw err;
+          const owner = this.uid ? [{ apiVersion: 'v1', kind: 'Node', name: this.o.nodeName, uid: this.uid }] : undefined;
+          try {
+            this.lease = await leases.create(fill({ metadata: { name: this.o.nodeName, namespace: NODE_LEASE_NAMESPACE, ...(owner ? { ownerReferences: owner } : {}) } }));
+            return;
+          } catch (e) {
+            if (!isAlreadyExists(e)) throw e;
+            continue;
+          }
+        }
+      }
+      try {
+        this.lease = await leases.update(fill(this.lease));
+        return;
+      } catch (err) {
+        this.lease = undefined;
+        if (!isConflict(err) && !isNotFound(err)) throw err;
+      }
+    }
+  }
+}

@@ -1,0 +1,553 @@
+// One pod's reconciliation on its node (the kubelet's SyncPod, SyncTerminatingPod and
+// computePodActions): make the runtime match the pod spec — sandbox, init containers in order,
+// sidecars, main containers with restart policy and back-off — then report the status. Every call
+// is idempotent and looks at the runtime afresh, so the agent can restart at any moment.
+import { mkdirSync, readFileSync, writeFileSync, existsSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { R, type Client } from '../../client/client.js';
+import { isConflict, isNotFound } from '../../client/errors.js';
+import type { EventRecorder } from '../../client/events.js';
+import type { ContainerStatus, Mount, PodSandboxConfig, Runtime } from '../runtime/types.js';
+import { LABEL } from '../runtime/types.js';
+import { Backoff, goDuration } from './backoff.js';
+import { containerConfig } from './container.js';
+import { sandboxConfig, type DnsSettings } from './sandbox.js';
+import { isSidecar, podStatus } from './status.js';
+import { runHook } from './hooks.js';
+
+export interface VolumePort {
+  setUp(pod: any): Promise<any>;
+  refresh(pod: any): Promise<boolean>;
+  tearDown(podUID: string): Promise<void>;
+  mountsFor(pod: any, container: any, volumes: any, env: { key: string; value: string }[]): Promise<Mount[]>;
+}
+
+export interface ProbePort {
+  addContainer(pod: any, container: any, containerId: string, target: { podIP: string; ports: any[]; execSync(cmd: string[], timeoutSeconds: number): Promise<any> }): void;
+  removeContainer(podUID: string, containerName: string): void;
+  removePod(podUID: string): void;
+  isReady(podUID: string, containerName: string): boolean;
+  isStarted(podUID: string, containerName: string): boolean;
+}
+
+export interface PodSyncDeps {
+  client: Client;
+  runtime: Runtime;
+  recorder: EventRecorder;
+  volumes: VolumePort;
+  probes: ProbePort;
+  containerEnv(pod: any, c: any, ctx: { podIP: string; podIPs: string[] }): Promise<{ key: string; value: string }[]>;
+  nodeName: string;
+  hostIP: string;
+  podsDir: string;
+  logsDir: string;
+  dns: DnsSettings;
+  clusterDomain: string;
+  nodeMemoryBytes: number;
+  logger: Logger;
+}
+
+interface Sandbox {
+  id: string;
+  attempt: number;
+  ready: boolean;
+  ips: string[];
+}
+
+/** Keep this many exited attempts of a container (the newest and the one before, for --previous). */
+const KEEP_ATTEMPTS = 2;
+const TERMINATION_MESSAGE_MAX = 4096;
+
+export class PodSyncer {
+  readonly backoff = new Backoff();
+  readonly imageBackoff = new Backoff(10_000, 300_000);
+  /** Why containers are waiting, by "<uid>/<name>". */
+  private waiting = new Map<string, { reason: string; message?: string }>();
+  /** Containers the agent is killing on purpose (liveness failure, pod termination): id set. */
+  readonly killing = new Set<string>();
+  private log: Logger;
+
+  constructor(private deps: PodSyncDeps) {
+    this.log = deps.logger;
+  }
+
+  private ref(pod: any) {
+    return { apiVersion: 'v1', kind: 'Pod', metadata: pod.metadata };
+  }
+
+  private event(pod: any, type: 'Normal' | 'Warning', reason: string, message: string, fieldPath?: string) {
+    this.deps.recorder.event(this.ref(pod), type, reason, message, fieldPath);
+  }
+
+  podDir(uid: string) {
+    return join(this.deps.podsDir, uid);
+  }
+
+  logDir(pod: any) {
+    return join(this.deps.logsDir, `${pod.metadata.namespace}_${pod.metadata.name}_${pod.metadata.uid}`);
+  }
+
+  // ---- runtime view ---------------------------------------------------------------------------
+
+  /** The pod's sandboxes (newest first) and, for the newest, its containers by name (newest attempt first). */
+  async observe(uid: string): Promise<{ sandbox?: Sandbox; old: string[]; containers: Map<string, ContainerStatus[]> }> {
+    const rt = this.deps.runtime;
+    const sandboxes = (await rt.listPodSandboxes()).filter((s) => s.labels?.[LABEL.podUID] === uid).sort((a, b) => b.metadata.attempt - a.metadata.attempt || b.createdAt - a.createdAt);
+    const containers = new Map<string, ContainerStatus[]>();
+    if (!sandboxes.length) return { old: [], containers };
+    const [s] = sandboxes;
+    const st = await rt.podSandboxStatus(s.id);
+    const ips = st?.network?.ip ? [st.network.ip, ...(st.network.additionalIps ?? []).map((a) => a.ip)] : [];
+    const sandbox: Sandbox = { id: s.id, attempt: s.metadata.attempt, ready: st?.state === 'SANDBOX_READY', ips };
+    for (const c of await rt.listContainers({ podSandboxId: s.id })) {
+      const status = await rt.containerStatus(c.id);
+      if (!status) continue;
+      const list = containers.get(c.metadata.name) ?? [];
+      list.push(status);
+      containers.set(c.metadata.name, list);
+    }
+    for (const list of containers.values()) list.sort((a, b) => b.metadata.attempt - a.metadata.attempt);
+    return { sandbox, old: sandboxes.slice(1).map((x) => x.id), containers };
+  }
+
+  // ---- sync ---------------------------------------------------------------------------------
+
+  /** Brings a live pod's containers to its spec; returns when to look again (ms), if needed. */
+  async sync(pod: any): Promise<number | undefined> {
+    if (pod.metadata.deletionTimestamp) return this.terminate(pod, true);
+    const phase = pod.status?.phase;
+    if (phase === 'Succeeded' || phase === 'Failed') return this.terminate(pod, false);
+
+    const uid = pod.metadata.uid;
+    let volumes: any;
+    try {
+      volumes = await this.deps.volumes.setUp(pod);
+    } catch (err: any) {
+      this.event(pod, 'Warning', err.reason ?? 'FailedMount', err.message);
+      await this.report(pod, await this.observe(uid));
+      return 5_000;
+    }
+    let view = await this.observe(uid);
+    let sandbox = view.sandbox;
+    const logDirectory = this.logDir(pod);
+    if (!sandbox || !sandbox.ready) {
+      const attempt = sandbox ? sandbox.attempt + 1 : 0;
+      if (sandbox) {
+        this.event(pod, 'Normal', 'SandboxChanged', 'Pod sandbox changed, it will be killed and re-created.');
+        await this.stopAll(pod, view.containers, 0);
+        await this.deps.runtime.stopPodSandbox(sandbox.id).catch(() => undefined);
+      }
+      mkdirSync(logDirectory, { recursive: true });
+      const cfg = this.sandboxConfig(pod, attempt);
+      try {
+        await this.deps.runtime.runPodSandbox(cfg);
+      } catch (err: any) {
+        this.event(pod, 'Warning', 'FailedCreatePodSandBox', `Failed to create pod sandbox: ${err.message}`);
+        throw err;
+      }
+      view = await this.observe(uid);
+      sandbox = view.sandbox;
+      if (!sandbox) throw new Error('pod sandbox vanished after creation');
+    }
+    for (const id of view.old) await this.removeSandbox(id);
+    const cfg = this.sandboxConfig(pod, sandbox.attempt);
+    const podIPs = pod.spec?.hostNetwork ? [this.deps.hostIP] : sandbox.ips;
+    this.writeHostsFile(pod, podIPs[0]);
+
+    let next: number | undefined;
+    const after = (ms: number | undefined) => {
+      if (ms !== undefined && (next === undefined || ms < next)) next = ms;
+    };
+    const policy = pod.spec?.restartPolicy ?? 'Always';
+    const ctx = { pod, sandbox, cfg, volumes, podIPs };
+
+    // Init containers, in order: each regular one must exit 0 before the next; sidecars must have started.
+    let initBlocked = false;
+    for (const c of pod.spec?.initContainers ?? []) {
+      const latest = (view.containers.get(c.name) ?? [])[0];
+      if (isSidecar(c)) {
+        if (!latest || latest.state === 'CONTAINER_EXITED' || latest.state === 'CONTAINER_CREATED') {
+          after(await this.start(ctx, c, latest));
+          if (!latest) {
+            initBlocked = true;
+            break;
+          }
+        } else if (latest.state === 'CONTAINER_RUNNING' && !this.deps.probes.isStarted(uid, c.name)) {
+          initBlocked = true;
+          break;
+        }
+        continue;
+      }
+      if (latest?.state === 'CONTAINER_EXITED' && latest.exitCode === 0) continue;
+      initBlocked = true;
+      if (latest?.state === 'CONTAINER_RUNNING') break;
+      if (latest?.state === 'CONTAINER_EXITED' && policy === 'Never') break; // the pod fails
+      after(await this.start(ctx, c, latest));
+      break;
+    }
+
+    if (!initBlocked) {
+      for (const c of pod.spec?.containers ?? []) {
+        const latest = (view.containers.get(c.name) ?? [])[0];
+        if (latest?.state === 'CONTAINER_RUNNING') continue;
+        if (latest?.state === 'CONTAINER_EXITED') {
+          const restart = policy === 'Always' || (policy === 'OnFailure' && latest.exitCode !== 0);
+          if (!restart) continue;
+        }
+        after(await this.start(ctx, c, latest));
+      }
+    }
+    await this.gcAttempts(view.containers);
+    const fresh = await this.observe(uid);
+    const status = await this.report(pod, fresh);
+    if (status?.phase === 'Succeeded' || status?.phase === 'Failed') {
+      // Nothing will run again: stop the sidecars and release the sandbox (and its IP).
+      await this.stopAll(pod, fresh.containers, pod.spec?.terminationGracePeriodSeconds ?? 30);
+      await this.deps.runtime.stopPodSandbox(sandbox.id).catch(() => undefined);
+    }
+    // ConfigMaps and Secrets may change under running pods; look again now and then.
+    const refreshed = await this.deps.volumes.refresh(pod).catch(() => false);
+    if (refreshed) this.log.debug({ pod: pod.metadata.name }, 'volume contents updated');
+    return next ?? 10_000;
+  }
+
+  private sandboxConfig(pod: any, attempt: number): PodSandboxConfig {
+    return sandboxConfig(pod, attempt, { logDirectory: this.logDir(pod), dns: this.deps.dns });
+  }
+
+  /** Starts (or restarts, after back-off) one container; returns when to look again if it has to wait. */
+  private async start(ctx: { pod: any; sandbox: Sandbox; cfg: PodSandboxConfig; volumes: any; podIPs: string[] }, c: any, latest: ContainerStatus | undefined): Promise<number | undefined> {
+    const { pod } = ctx;
+    const uid = pod.metadata.uid;
+    const key = `${uid}/${c.name}`;
+    const fieldPath = `spec.${(pod.spec?.initContainers ?? []).includes(c) ? 'initContainers' : 'containers'}{${c.name}}`;
+    if (latest?.state === 'CONTAINER_CREATED') {
+      // Created by an earlier sync that did not get to start it.
+      await this.deps.runtime.removeContainer(latest.id).catch(() => undefined);
+    } else if (latest) {
+      const wait = this.backoff.remaining(key, Math.floor(latest.finishedAt / 1e6));
+      if (wait > 0) {
+        const msg = `back-off ${goDuration(this.backoff.current(key))} restarting failed container=${c.name} pod=${pod.metadata.name}_${pod.metadata.namespace}(${uid})`;
+        this.waiting.set(key, { reason: 'CrashLoopBackOff', message: msg });
+        this.event(pod, 'Warning', 'BackOff', `Back-off restarting failed container ${c.name} in pod ${pod.metadata.name}_${pod.metadata.namespace}(${uid})`, fieldPath);
+        return wait;
+      }
+      this.backoff.next(key);
+    }
+    if (!(await this.ensureImage(pod, c, key, fieldPath))) return this.imageBackoff.remaining(key, Date.now()) || 5_000;
+    let env: { key: string; value: string }[];
+    try {
+      env = await this.deps.containerEnv(pod, c, { podIP: ctx.podIPs[0] ?? '', podIPs: ctx.podIPs });
+    } catch (err: any) {
+      this.waiting.set(key, { reason: 'CreateContainerConfigError', message: err.message });
+      this.event(pod, 'Warning', 'Failed', `Error: ${err.message}`, fieldPath);
+      return 5_000;
+    }
+    const attempt = latest ? latest.metadata.attempt + 1 : 0;
+    let mounts: Mount[];
+    try {
+      mounts = [...(await this.deps.volumes.mountsFor(pod, c, ctx.volumes, env)), ...this.podMounts(pod, c, attempt)];
+    } catch (err: any) {
+      this.waiting.set(key, { reason: 'CreateContainerConfigError', message: err.message });
+      this.event(pod, 'Warning', 'Failed', `Error: ${err.message}`, fieldPath);
+      return 5_000;
+    }
+    const config = containerConfig(pod, c, ctx.cfg, { env, mounts, attempt, nodeMemoryBytes: this.deps.nodeMemoryBytes });
+    let id: string;
+    try {
+      id = await this.deps.runtime.createContainer(ctx.sandbox.id, config, ctx.cfg);
+    } catch (err: any) {
+      this.waiting.set(key, { reason: 'CreateContainerError', message: err.message });
+      this.event(pod, 'Warning', 'Failed', `Error: ${err.message}`, fieldPath);
+      return 5_000;
+    }
+    this.event(pod, 'Normal', 'Created', `Created container ${c.name}`, fieldPath);
+    try {
+      await this.deps.runtime.startContainer(id);
+    } catch (err: any) {
+      this.waiting.set(key, { reason: 'RunContainerError', message: err.message });
+      this.event(pod, 'Warning', 'Failed', `Error: ${err.message}`, fieldPath);
+      return 5_000;
+    }
+    this.waiting.delete(key);
+    this.event(pod, 'Normal', 'Started', `Started container ${c.name}`, fieldPath);
+    const target = { podIP: ctx.podIPs[0] ?? '', ports: c.ports ?? [], execSync: (cmd: string[], t: number) => this.deps.runtime.execSync(id, cmd, t) };
+    if (c.lifecycle?.postStart) {
+      const err = await runHook(c.lifecycle.postStart, target, pod.spec?.terminationGracePeriodSeconds ?? 30);
+      if (err) {
+        this.event(pod, 'Warning', 'FailedPostStartHook', err, fieldPath);
+        this.killing.add(id);
+        await this.deps.runtime.stopContainer(id, pod.spec?.terminationGracePeriodSeconds ?? 30).catch(() => undefined);
+        return 0;
+      }
+    }
+    this.deps.probes.addContainer(pod, c, id, target);
+    return undefined;
+  }
+
+  /** Image pull by policy; false when the container must wait (the reason is recorded). */
+  private async ensureImage(pod: any, c: any, key: string, fieldPath: string): Promise<boolean> {
+    const image: string = c.image;
+    const policy = c.imagePullPolicy ?? (/:latest$|^[^:@]*$/.test(image.split('/').pop() ?? '') ? 'Always' : 'IfNotPresent');
+    const present = policy === 'Always' ? undefined : await this.deps.runtime.imageStatus(image).catch(() => undefined);
+    if (present) {
+      this.event(pod, 'Normal', 'Pulled', `Container image "${image}" already present on machine`, fieldPath);
+      return true;
+    }
+    if (policy === 'Never') {
+      const msg = `Container image "${image}" is not present with pull policy of Never`;
+      this.waiting.set(key, { reason: 'ErrImageNeverPull', message: msg });
+      this.event(pod, 'Warning', 'ErrImageNeverPull', msg, fieldPath);
+      return false;
+    }
+    const wait = this.imageBackoff.remaining(`pull/${key}`, Date.now());
+    if (wait > 0 && this.waiting.get(key)?.reason?.startsWith('ErrImagePull')) {
+      this.waiting.set(key, { reason: 'ImagePullBackOff', message: `Back-off pulling image "${image}"` });
+      this.event(pod, 'Normal', 'BackOff', `Back-off pulling image "${image}"`, fieldPath);
+      return false;
+    }
+    this.event(pod, 'Normal', 'Pulling', `Pulling image "${image}"`, fieldPath);
+    const t0 = Date.now();
+    try {
+      await this.deps.runtime.pullImage(image, await this.pullAuth(pod, image));
+    } catch (err: any) {
+      this.imageBackoff.next(`pull/${key}`);
+      const msg = `Failed to pull image "${image}": ${err.message}`;
+      this.waiting.set(key, { reason: 'ErrImagePull', message: msg });
+      this.event(pod, 'Warning', 'Failed', msg, fieldPath);
+      this.event(pod, 'Warning', 'Failed', 'Error: ErrImagePull', fieldPath);
+      return false;
+    }
+    const took = ((Date.now() - t0) / 1000).toFixed(3);
+    this.event(pod, 'Normal', 'Pulled', `Successfully pulled image "${image}" in ${took}s (${took}s including waiting)`, fieldPath);
+    return true;
+  }
+
+  /** Credentials for an image from the pod's imagePullSecrets (dockerconfigjson / dockercfg). */
+  private async pullAuth(pod: any, image: string) {
+    const host = registryHost(image);
+    for (const ref of pod.spec?.imagePullSecrets ?? []) {
+      let secret: any;
+      try {
+        secret = await this.deps.client.resource(R.secrets).namespace(pod.metadata.namespace).get(ref.name);
+      } catch {
+        continue;
+      }
+      const raw = secret.data?.['.dockerconfigjson'] ?? secret.data?.['.dockercfg'];
+      if (!raw) continue;
+      try {
+        const parsed = JSON.parse(Buffer.from(raw, 'base64').toString('utf8'));
+        const auths = parsed.auths ?? parsed;
+        for (const [server, a] of Object.entries<any>(auths)) {
+          const h = server.replace(/^https?:\/\//, '').split('/')[0];
+          if (h !== host && !(host === 'docker.io' && /(^|\.)docker\.io$/.test(h))) continue;
+          return { username: a.username, password: a.password, auth: a.auth, serverAddress: h };
+        }
+      } catch {
+        continue;
+      }
+    }
+    return undefined;
+  }
+
+  /** Mounts the kubelet adds to every container: /etc/hosts and the termination-message file. */
+  private podMounts(pod: any, c: any, attempt: number): Mount[] {
+    const out: Mount[] = [];
+    const dir = this.podDir(pod.metadata.uid);
+    const hosts = join(dir, 'etc-hosts');
+    const mountsEtcHosts = (c.volumeMounts ?? []).some((m: any) => m.mountPath === '/etc/hosts');
+    if (existsSync(hosts) && !mountsEtcHosts) out.push({ containerPath: '/etc/hosts', hostPath: hosts });
+    const termDir = join(dir, 'containers', c.name);
+    mkdirSync(termDir, { recursive: true });
+    const term = join(termDir, `termination-${attempt}`);
+    writeFileSync(term, '');
+    out.push({ containerPath: c.terminationMessagePath ?? '/dev/termination-log', hostPath: term });
+    return out;
+  }
+
+  /** The kubelet-managed /etc/hosts of a pod (its own name and IP, hostAliases). */
+  private writeHostsFile(pod: any, ip: string | undefined): void {
+    const dir = this.podDir(pod.metadata.uid);
+    mkdirSync(dir, { recursive: true });
+    let text: string;
+    if (pod.spec?.hostNetwork) {
+      text = existsSync('/etc/hosts') ? readFileSync('/etc/hosts', 'utf8') : '';
+    } else {
+      const lines = ['# Kubernetes-managed hosts file.', '127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6-loopback', 'fe00::0\tip6-localnet', 'fe00::0\tip6-mcastprefix', 'fe00::1\tip6-allnodes', 'fe00::2\tip6-allrouters'];
+      const hostname = pod.spec?.hostname || pod.metadata.name;
+      if (ip) {
+        const fqdn = pod.spec?.subdomain ? `${hostname}.${pod.spec.subdomain}.${pod.metadata.namespace}.svc.${this.deps.clusterDomain}\t` : '';
+        lines.push(`${ip}\t${fqdn}${hostname}`);
+      }
+      const aliases = pod.spec?.hostAliases ?? [];
+      if (aliases.length) {
+        lines.push('', '# Entries added by HostAliases.');
+        for (const a of aliases) lines.push(`${a.ip}\t${(a.hostnames ?? []).join('\t')}`);
+      }
+      text = lines.join('\n') + '\n';
+    }
+    const file = join(dir, 'etc-hosts');
+    if (!existsSync(file) || readFileSync(file, 'utf8') !== text) writeFileSync(file, text);
+  }
+
+  /** A container's termination message, by its terminationMessagePolicy. */
+  terminationMessage(pod: any, c: ContainerStatus): string | undefined {
+    const spec = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])].find((x: any) => x.name === c.metadata.name);
+    const file = join(this.podDir(pod.metadata.uid), 'containers', c.metadata.name, `termination-${c.metadata.attempt}`);
+    let msg = '';
+    try {
+      msg = readFileSync(file, 'utf8').slice(0, TERMINATION_MESSAGE_MAX);
+    } catch {
+      /* no file */
+    }
+    if (!msg && spec?.terminationMessagePolicy === 'FallbackToLogsOnError' && c.exitCode !== 0 && c.logPath) {
+      try {
+        const lines = readFileSync(c.logPath, 'utf8').split('\n').filter(Boolean).slice(-80);
+        msg = lines.map((l) => l.split(' ').slice(3).join(' ')).join('\n').slice(-2048);
+      } catch {
+        /* no log */
+      }
+    }
+    return msg || c.message || undefined;
+  }
+
+  /** Computes the pod's status from the runtime and writes it when it changed; returns it. */
+  async report(pod: any, view: { sandbox?: Sandbox; containers: Map<string, ContainerStatus[]> }): Promise<any> {
+    const uid = pod.metadata.uid;
+    const status = podStatus(pod, {
+      hostIP: this.deps.hostIP,
+      podIPs: pod.spec?.hostNetwork ? [this.deps.hostIP] : view.sandbox?.ips ?? [],
+      sandboxReady: !!view.sandbox?.ready,
+      containers: view.containers,
+      ready: (n) => this.deps.probes.isReady(uid, n),
+      started: (n) => this.deps.probes.isStarted(uid, n),
+      waiting: (n) => {
+        const w = this.waiting.get(`${uid}/${n}`);
+        if (!w) return undefined;
+        const latest = (view.containers.get(n) ?? [])[0];
+        // A container running again no longer waits.
+        return latest?.state === 'CONTAINER_RUNNING' ? undefined : w;
+      },
+      terminationMessage: (c) => this.terminationMessage(pod, c),
+      now: Date.now(),
+    });
+    if (!statusChanged(pod.status, status)) return status;
+    try {
+      await this.deps.client.resource(R.pods).namespace(pod.metadata.namespace).updateStatus({ ...pod, status });
+    } catch (err) {
+      if (isNotFound(err) || isConflict(err)) return status; // the next event brings the new pod
+      throw err;
+    }
+    return status;
+  }
+
+  // ---- termination ---------------------------------------------------------------------------
+
+  /** Kills running containers: preStop hooks, then the stop signal with the grace period; main containers before sidecars. */
+  async stopAll(pod: any, containers: Map<string, ContainerStatus[]>, graceSeconds: number): Promise<void> {
+    const specs = new Map<string, any>([...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])].map((c: any) => [c.name, c]));
+    const sidecars = new Set((pod.spec?.initContainers ?? []).filter(isSidecar).map((c: any) => c.name));
+    const running = [...containers.values()].map((l) => l[0]).filter((c) => c && (c.state === 'CONTAINER_RUNNING' || c.state === 'CONTAINER_CREATED'));
+    const deadline = Date.now() + graceSeconds * 1000;
+    const stopOne = async (c: ContainerStatus) => {
+      const spec = specs.get(c.metadata.name);
+      this.killing.add(c.id);
+      if (spec) this.event(pod, 'Normal', 'Killing', `Stopping container ${c.metadata.name}`, `spec.containers{${c.metadata.name}}`);
+      if (spec?.lifecycle?.preStop && c.state === 'CONTAINER_RUNNING' && graceSeconds > 0) {
+        const target = { podIP: pod.status?.podIP ?? '', ports: spec.ports ?? [], execSync: (cmd: string[], t: number) => this.deps.runtime.execSync(c.id, cmd, t) };
+        const err = await runHook(spec.lifecycle.preStop, target, graceSeconds);
+        if (err) this.event(pod, 'Warning', 'FailedPreStopHook', err, `spec.containers{${c.metadata.name}}`);
+      }
+      const left = Math.max(0, Math.ceil((deadline - Date.now()) / 1000));
+      await this.deps.runtime.stopContainer(c.id, left).catch((err) => this.log.debug({ err }, 'stop container'));
+      this.deps.probes.removeContainer(pod.metadata.uid, c.metadata.name);
+    };
+    await Promise.all(running.filter((c) => !sidecars.has(c.metadata.name)).map(stopOne));
+    await Promise.all(running.filter((c) => sidecars.has(c.metadata.name)).map(stopOne));
+  }
+
+  /** A pod being deleted (or finished): stop everything; a deleted pod is then removed from the API and the node. */
+  private async terminate(pod: any, deleting: boolean): Promise<number | undefined> {
+    const uid = pod.metadata.uid;
+    const view = await this.observe(uid);
+    const grace = deleting ? pod.metadata.deletionGracePeriodSeconds ?? pod.spec?.terminationGracePeriodSeconds ?? 30 : 0;
+    await this.stopAll(pod, view.containers, grace);
+    if (view.sandbox) await this.deps.runtime.stopPodSandbox(view.sandbox.id).catch(() => undefined);
+    this.deps.probes.removePod(uid);
+    if (!deleting) return undefined;
+    const after = await this.observe(uid);
+    const status = podStatus(pod, {
+      hostIP: this.deps.hostIP,
+      podIPs: [],
+      sandboxReady: false,
+      containers: after.containers,
+      ready: () => false,
+      started: () => false,
+      waiting: () => undefined,
+      terminationMessage: (c) => this.terminationMessage(pod, c),
+      now: Date.now(),
+    });
+    // Keep the IPs the pod had while its final status is read, as upstream.
+    if (pod.status?.podIP) {
+      status.podIP = pod.status.podIP;
+      status.podIPs = pod.status.podIPs;
+    }
+    if (status.phase !== 'Succeeded' && status.phase !== 'Failed' && pod.status?.phase !== 'Succeeded' && pod.status?.phase !== 'Failed') {
+      status.phase = pod.spec?.restartPolicy === 'Always' ? 'Failed' : status.phase;
+    }
+    const pods = this.deps.client.resource(R.pods).namespace(pod.metadata.namespace);
+    try {
+      if (statusChanged(pod.status, status)) await pods.updateStatus({ ...pod, status });
+      await pods.delete(pod.metadata.name, { gracePeriodSeconds: 0, preconditions: { uid } });
+    } catch (err) {
+      if (!isNotFound(err) && !isConflict(err)) throw err;
+    }
+    return undefined;
+  }
+
+  /** Removes everything of a pod that is gone from the API. */
+  async cleanup(uid: string): Promise<void> {
+    const sandboxes = (await this.deps.runtime.listPodSandboxes()).filter((s) => s.labels?.[LABEL.podUID] === uid);
+    for (const s of sandboxes) await this.removeSandbox(s.id);
+    this.deps.probes.removePod(uid);
+    this.backoff.forgetPrefix(`${uid}/`);
+    this.imageBackoff.forgetPrefix(`pull/${uid}/`);
+    for (const k of this.waiting.keys()) if (k.startsWith(`${uid}/`)) this.waiting.delete(k);
+    await this.deps.volumes.tearDown(uid).catch((err) => this.log.warn({ err, uid }, 'volume teardown failed'));
+    rmSync(this.podDir(uid), { recursive: true, force: true });
+    const ns = sandboxes[0]?.metadata;
+    if (ns) rmSync(join(this.deps.logsDir, `${ns.namespace}_${ns.name}_${uid}`), { recursive: true, force: true });
+  }
+
+  private async removeSandbox(id: string): Promise<void> {
+    const rt = this.deps.runtime;
+    for (const c of await rt.listContainers({ podSandboxId: id })) {
+      if (c.state === 'CONTAINER_RUNNING') await rt.stopContainer(c.id, 0).catch(() => undefined);
+      await rt.removeContainer(c.id).catch(() => undefined);
+    }
+    await rt.stopPodSandbox(id).catch(() => undefined);
+    await rt.removePodSandbox(id).catch((err) => this.log.debug({ err, id }, 'remove sandbox'));
+  }
+
+  /** Removes exited attempts beyond the newest two of each container. */
+  private async gcAttempts(containers: Map<string, ContainerStatus[]>): Promise<void> {
+    for (const list of containers.values()) {
+      for (const old of list.slice(KEEP_ATTEMPTS)) {
+        if (old.state === 'CONTAINER_EXITED') await this.deps.runtime.removeContainer(old.id).catch(() => undefined);
+      }
+    }
+  }
+}
+
+/** The registry host of an image reference (docker.io for short names). */
+export function registryHost(image: string): string {
+  const first = image.split('/')[0];
+  if (!image.includes('/') || (!first.includes('.') && !first.includes(':') && first !== 'localhost')) return 'docker.io';
+  return first;
+}
+
+/** Whether two pod statuses differ in anything but condition probe/heartbeat times. */
+function statusChanged(a: any, b: any): boolean {
+  return JSON.stringify(a ?? {}) !== JSON.stringify(b);
+}

@@ -1,0 +1,265 @@
+// The local-path provisioner (in the manner of rancher's local-path-provisioner, which k3s ships):
+// an external provisioner, k8ts.io/local-path, running in every node agent. Volumes are
+// directories under <data-dir>/storage on the node the pod was scheduled to, exposed as hostPath
+// PersistentVolumes pinned to that node by node affinity.
+//
+// The protocol is upstream's external-provisioner one: the PV controller marks a claim it cannot
+// bind with volume.kubernetes.io/storage-provisioner; for WaitForFirstConsumer classes the
+// scheduler adds volume.kubernetes.io/selected-node. The agent of that node makes the directory
+// and a PV pre-bound to the claim (spec.claimRef), which the PV controller then binds. Immediate
+// classes have no selected node: every agent tries, and the PV's name pvc-<claim uid> makes the
+// API server pick one winner (the others get AlreadyExists).
+//
+// Deletion: a Released volume this node made, with reclaim policy Delete, loses its directory and
+// then its API object.
+import { chmod, mkdir, rm } from 'node:fs/promises';
+import { join, resolve, sep } from 'node:path';
+import type { Logger } from 'pino';
+import { R, type Client } from '../../client/client.js';
+import { ControllerRunner } from '../../client/controller.js';
+import { isAlreadyExists, isNotFound } from '../../client/errors.js';
+import { EventRecorder } from '../../client/events.js';
+import { SharedInformerFactory, type SharedIndexInformer } from '../../client/informer.js';
+import {
+  ANN_BETA_STORAGE_PROVISIONER,
+  ANN_DEFAULT_STORAGE_CLASS,
+  ANN_DYNAMICALLY_PROVISIONED,
+  ANN_SELECTED_NODE,
+  ANN_STORAGE_PROVISIONER,
+  PV,
+  PVC,
+  STORAGE_CLASS,
+  claimClass,
+  isDelayBinding,
+} from '../../controllers/persistentvolume/match.js';
+
+export const LOCAL_PATH_PROVISIONER = 'k8ts.io/local-path';
+export const LOCAL_PATH_CLASS = 'local-path';
+/** Which node a volume lives on (its directory is only there). */
+export const ANN_LOCAL_PATH_NODE = 'k8ts.io/local-path-node';
+const HOSTNAME_LABEL = 'kubernetes.io/hostname';
+/** rancher's provisioner serves these only: a directory on one node cannot be shared across nodes. */
+const SUPPORTED_ACCESS_MODES = new Set(['ReadWriteOnce', 'ReadWriteOncePod']);
+
+export interface LocalPathProvisionerOptions {
+  client: Client;
+  nodeName: string;
+  /** Where volume directories go, e.g. <data-dir>/storage. */
+  storageDir: string;
+  logger: Logger;
+  /**
+   * Serve several nodes from one instance (the node simulator: its nodes share this host): the
+   * nodes whose claims and volumes are ours. Default: nodeName alone.
+   */
+  servesNode?: (node: string) => boolean;
+}
+
+/** The class every node agent makes sure exists (created only when absent: users may change it). */
+export function localPathStorageClass(): any {
+  return {
+    apiVersion: 'storage.k8s.io/v1',
+    kind: 'StorageClass',
+    metadata: { name: LOCAL_PATH_CLASS, annotations: { [ANN_DEFAULT_STORAGE_CLASS]: 'true' } },
+    provisioner: LOCAL_PATH_PROVISIONER,
+    reclaimPolicy: 'Delete',
+    volumeBindingMode: 'WaitForFirstConsumer',
+  };
+}
+
+export class LocalPathProvisioner {
+  readonly storageDir: string;
+  private readonly client: Client;
+  private readonly nodeName: string;
+  private readonly log: Logger;
+  private readonly recorder: EventRecorder;
+  private readonly factory: SharedInformerFactory;
+  private readonly claims: SharedIndexInformer;
+  private readonly volumes: SharedIndexInformer;
+  private readonly classes: SharedIndexInformer;
+  private readonly runner: ControllerRunner;
+  private readonly hostnames = new Map<string, string>();
+  private readonly servesNode: (node: string) => boolean;
+
+  constructor(opts: LocalPathProvisionerOptions) {
+    this.client = opts.client;
+    this.nodeName = opts.nodeName;
+    this.servesNode = opts.servesNode ?? ((n) => n === opts.nodeName);
+    this.storageDir = resolve(opts.storageDir);
+    this.log = opts.logger.child({ component: 'local-path-provisioner', node: opts.nodeName });
+    // Events name the provisioner and its instance, as external provisioners do.
+    this.recorder = new EventRecorder(opts.client, { component: `${LOCAL_PATH_PROVISIONER}_${opts.nodeName}` }, this.log);
+    this.factory = new SharedInformerFactory(opts.client, { logger: this.log });
+    this.claims = this.factory.forResource(PVC);
+    this.volumes = this.factory.forResource(PV);
+    this.classes = this.factory.forResource(STORAGE_CLASS);
+    this.runner = new ControllerRunner({ name: 'local-path-provisioner', workers: 2, reconcile: (k) => this.sync(k), logger: this.log });
+    const onClaim = (c: any) => this.runner.enqueue(`claim:${c.metadata.namespace}/${c.metadata.name}`);
+    this.claims.addEventHandler({ add: onClaim, update: (_o, n) => onClaim(n) });
+    const onVolume = (pv: any) => this.runner.enqueue(`volume:${pv.metadata.name}`);
+    this.volumes.addEventHandler({ add: onVolume, update: (_o, n) => onVolume(n) });
+  }
+
+  async start(): Promise<void> {
+    await mkdir(this.storageDir, { recursive: true });
+    await this.ensureStorageClass();
+    this.factory.start();
+    await this.factory.waitForCacheSync();
+    this.runner.start();
+    this.log.info({ storageDir: this.storageDir }, 'local-path provisioner started');
+  }
+
+  async stop(): Promise<void> {
+    await this.runner.stop();
+    await this.factory.shutdown();
+  }
+
+  private async ensureStorageClass(): Promise<void> {
+    const rc = this.client.resource(STORAGE_CLASS);
+    try {
+      await rc.get(LOCAL_PATH_CLASS);
+      return;
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+    try {
+      await rc.create(localPathStorageClass());
+      this.log.info({ storageClass: LOCAL_PATH_CLASS }, 'created storage class');
+    } catch (err) {
+      if (!isAlreadyExists(err)) throw err; // another node was first
+    }
+  }
+
+  async sync(key: string): Promise<void> {
+    if (key.startsWith('claim:')) {
+      const rest = key.slice('claim:'.length);
+      const i = rest.indexOf('/');
+      await this.syncClaim(rest.slice(0, i), rest.slice(i + 1));
+    } else if (key.startsWith('volume:')) {
+      await this.syncVolume(key.slice('volume:'.length));
+    }
+  }
+
+  // ---- provisioning ---------------------------------------------------------------------------
+
+  private async syncClaim(ns: string, name: string): Promise<void> {
+    const claim = this.claims.indexer.getByName(ns, name);
+    if (!claim || claim.metadata.deletionTimestamp || claim.spec?.volumeName) return;
+    const ann = claim.metadata.annotations ?? {};
+    if ((ann[ANN_STORAGE_PROVISIONER] ?? ann[ANN_BETA_STORAGE_PROVISIONER]) !== LOCAL_PATH_PROVISIONER) return;
+    const className = claimClass(claim);
+    const sc = this.classes.indexer.get(className);
+    if (!sc || sc.provisioner !== LOCAL_PATH_PROVISIONER) return;
+    const selected: string | undefined = ann[ANN_SELECTED_NODE];
+    if (selected !== undefined ? !this.servesNode(selected) : isDelayBinding(sc)) return;
+    const node = selected ?? this.nodeName;
+    const pvName = `pvc-${claim.metadata.uid}`;
+    if (this.volumes.indexer.get(pvName)) return; // made already (here or by a faster node)
+
+    this.recorder.event(claim, 'Normal', 'Provisioning', `External provisioner is provisioning volume for claim "${ns}/${name}"`);
+    try {
+      const unsupported = (claim.spec?.accessModes ?? []).filter((m: string) => !SUPPORTED_ACCESS_MODES.has(m));
+      if (unsupported.length) throw new Error(`only ReadWriteOnce and ReadWriteOncePod access modes are supported, not ${unsupported.join(', ')}`);
+      if (claim.spec?.volumeMode === 'Block') throw new Error('block volumes are not supported');
+      const path = join(this.storageDir, `${pvName}_${ns}_${name}`);
+      const pv = await this.volumeFor(claim, sc, node, pvName, path);
+      // The API object first: with Immediate classes several nodes race and only the one whose
+      // create succeeds may make a directory.
+      try {
+        await this.client.resource(PV).create(pv);
+      } catch (err) {
+        if (isAlreadyExists(err)) return;
+        throw err;
+      }
+      try {
+        await mkdir(path, { recursive: true });
+        // World-writable as rancher's: pods running as any user can write their volume.
+        await chmod(path, 0o777);
+      } catch (err) {
+        await this.client.resource(PV).delete(pvName).catch(() => undefined);
+        throw err;
+      }
+      this.log.info({ claim: `${ns}/${name}`, volume: pvName, path }, 'provisioned volume');
+      this.recorder.event(claim, 'Normal', 'ProvisioningSucceeded', `Successfully provisioned volume ${pvName}`);
+    } catch (err) {
+      this.recorder.event(claim, 'Warning', 'ProvisioningFailed', `failed to provision volume with StorageClass "${className}": ${(err as Error).message}`);
+      throw err;
+    }
+  }
+
+  private async volumeFor(claim: any, sc: any, node: string, pvName: string, path: string): Promise<any> {
+    const hostname = await this.hostnameLabel(node);
+    const pv: any = {
+      apiVersion: 'v1',
+      kind: 'PersistentVolume',
+      metadata: {
+        name: pvName,
+        annotations: { [ANN_DYNAMICALLY_PROVISIONED]: LOCAL_PATH_PROVISIONER, [ANN_LOCAL_PATH_NODE]: node },
+      },
+      spec: {
+        capacity: { storage: claim.spec?.resources?.requests?.storage },
+        accessModes: [...(claim.spec?.accessModes ?? ['ReadWriteOnce'])],
+        persistentVolumeReclaimPolicy: sc.reclaimPolicy ?? 'Delete',
+        storageClassName: claimClass(claim),
+        volumeMode: claim.spec?.volumeMode ?? 'Filesystem',
+        hostPath: { path, type: 'DirectoryOrCreate' },
+        nodeAffinity: { required: { nodeSelectorTerms: [{ matchExpressions: [{ key: HOSTNAME_LABEL, operator: 'In', values: [hostname] }] }] } },
+        // Pre-bound: the PV controller binds exactly this claim to it.
+        claimRef: {
+          kind: 'PersistentVolumeClaim',
+          apiVersion: 'v1',
+          namespace: claim.metadata.namespace,
+          name: claim.metadata.name,
+          uid: claim.metadata.uid,
+          resourceVersion: claim.metadata.resourceVersion,
+        },
+      },
+    };
+    if (sc.mountOptions?.length) pv.spec.mountOptions = [...sc.mountOptions];
+    return pv;
+  }
+
+  /** The node's kubernetes.io/hostname label (what node affinity matches), else its name. */
+  private async hostnameLabel(nodeName: string): Promise<string> {
+    const known = this.hostnames.get(nodeName);
+    if (known) return known;
+    let hostname = nodeName;
+    try {
+      const node = await this.client.resource(R.nodes).get(nodeName);
+      hostname = node.metadata?.labels?.[HOSTNAME_LABEL] ?? nodeName;
+      this.hostnames.set(nodeName, hostname);
+    } catch (err) {
+      if (!isNotFound(err)) throw err; // not registered yet: its label will be its name
+    }
+    return hostname;
+  }
+
+  // ---- deletion -------------------------------------------------------------------------------
+
+  /** Made by this instance: our provisioner, a node we serve, a directory inside our storage dir. */
+  private ownVolume(pv: any): boolean {
+    const ann = pv.metadata?.annotations ?? {};
+    if (ann[ANN_DYNAMICALLY_PROVISIONED] !== LOCAL_PATH_PROVISIONER || !ann[ANN_LOCAL_PATH_NODE] || !this.servesNode(ann[ANN_LOCAL_PATH_NODE])) return false;
+    const path: string | undefined = pv.spec?.hostPath?.path;
+    return !!path && resolve(path).startsWith(this.storageDir + sep);
+  }
+
+  private async syncVolume(name: string): Promise<void> {
+    const pv = this.volumes.indexer.get(name);
+    if (!pv || !this.ownVolume(pv)) return;
+    if (pv.status?.phase !== 'Released' || pv.spec?.persistentVolumeReclaimPolicy !== 'Delete') return;
+    // ownVolume() made sure the path lies inside our storage directory.
+    const path: string = pv.spec.hostPath.path;
+    try {
+      await rm(path, { recursive: true, force: true });
+    } catch (err) {
+      this.recorder.event(pv, 'Warning', 'VolumeFailedDelete', `failed to delete volume directory ${path}: ${(err as Error).message}`);
+      throw err;
+    }
+    try {
+      await this.client.resource(PV).delete(name, { preconditions: { uid: pv.metadata.uid } });
+      this.log.info({ volume: name, path }, 'deleted volume');
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+  }
+}

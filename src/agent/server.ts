@@ -1,0 +1,452 @@
+// The node agent's HTTPS server: the kubelet's API on port 10250 that the API server calls for
+// `kubectl logs`, `exec`, `attach`, `port-forward` and `nodes/<n>/proxy`.
+//
+// Only clients with a certificate signed by the cluster CA get in (the API server presents its
+// kubelet-client certificate). Logs are read from the CRI log files here (logs.ts). Exec, attach
+// and port-forward are not implemented here at all: the runtime's Exec/Attach/PortForward calls
+// return a URL on its own streaming server (containerd speaks remotecommand over SPDY and
+// WebSocket, and the port-forward protocol), so the agent only replays the client's upgrade
+// request there and then copies bytes both ways — whatever the backend answers, including a
+// refusal (kubectl tries WebSocket first and falls back to SPDY only if it sees the refusal).
+import { access } from 'node:fs/promises';
+import https from 'node:https';
+import net from 'node:net';
+import tls from 'node:tls';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import { readLogs, sinceOf, type LogOptions } from './logs.js';
+import type { Runtime } from './runtime/types.js';
+
+export interface LocatedContainer {
+  current?: { id: string; logPath: string; running: boolean };
+  previous?: { id: string; logPath: string };
+}
+
+/** What the server needs from the agent: its runtime and where a pod's containers are (sync or async). */
+export interface PodLocator {
+  runtime: Runtime;
+  /** Current and previous runtime containers of a pod's container (by pod namespace/name and container name); undefined: no such pod here. */
+  container(namespace: string, pod: string, container: string): LocatedContainer | undefined | Promise<LocatedContainer | undefined>;
+  /** The pod's sandbox id, if it has one. */
+  sandbox(namespace: string, pod: string): string | undefined | Promise<string | undefined>;
+}
+
+export interface AgentServerOptions {
+  locator: PodLocator;
+  /** Serving certificate and key, and the CA client certificates must be signed by. */
+  tls: { cert: string; key: string; ca: string };
+  /** Default 10250, as the kubelet; 0 picks a free port. */
+  port?: number;
+  bindAddress?: string;
+  logger?: Logger;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Raw HTTP upgrade proxying (shared with the API server's side, apiserver/nodeproxy.ts).
+
+/** Request headers that belong to the upgrade handshake and are passed on to the backend. */
+const UPGRADE_HEADERS = /^(connection|upgrade|x-stream-protocol-version|sec-websocket-.*|origin|user-agent)$/i;
+
+export interface UpgradeTarget {
+  /** Opens the connection to the backend (plain or TLS); resolves once it can be written to. */
+  dial(): Promise<Duplex>;
+  /** Value of the Host header. */
+  host: string;
+  /** Path and query the request is sent to. */
+  path: string;
+  /** Answers the client when the backend can't be reached (the socket is still untouched). */
+  onDialError(err: Error, client: Duplex): void;
+}
+
+/** Writes a complete HTTP response on a raw socket and closes it. */
+export function writeRawResponse(socket: Duplex, code: number, body: string, contentType = 'text/plain; charset=utf-8'): void {
+  if (socket.destroyed) return;
+  const payload = Buffer.from(body);
+  socket.end(
+    `HTTP/1.1 ${code} ${STATUS_TEXT[code] ?? 'Error'}\r\nContent-Type: ${contentType}\r\nX-Content-Type-Options: nosniff\r\nContent-Length: ${payload.length}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}
+
+const STATUS_TEXT: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  422: 'Unprocessable Entity',
+  429: 'Too Many Requests',
+  500: 'Internal Server Error',
+  502: 'Bad Gateway',
+  503: 'Service Unavailable',
+};
+
+/** The upgrade request's head as the backend gets it: target path, Host, and the handshake headers. */
+function requestHead(req: IncomingMessage, target: UpgradeTarget): string {
+  let head = `${req.method ?? 'GET'} ${target.path} HTTP/1.1\r\nHost: ${target.host}\r\n`;
+  const raw = req.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) if (UPGRADE_HEADERS.test(raw[i])) head += `${raw[i]}: ${raw[i + 1]}\r\n`;
+  return `${head}\r\n`;
+}
+
+/**
+ * Proxies an HTTP upgrade byte for byte: sends the request to the target, hands the backend's
+ * response back verbatim (status line, headers, body); on 101 Switching Protocols both
+ * directions are then piped until either side closes, otherwise the response body is passed on
+ * and the client connection closed, as upstream's UpgradeAwareHandler does.
+ */
+export function proxyUpgrade(req: IncomingMessage, client: Duplex, head: Buffer, target: UpgradeTarget, log?: Logger): void {
+  let backend: Duplex | undefined;
+  const teardown = () => {
+    client.destroy();
+    backend?.destroy();
+  };
+  client.on('error', teardown);
+  target.dial().then(
+    (b) => {
+      backend = b;
+      if (client.destroyed) return b.destroy();
+      b.on('error', (err) => {
+        log?.debug({ err }, 'upgrade backend failed');
+        teardown();
+      });
+      b.write(requestHead(req, target));
+      if (head.length) b.write(head);
+      relayResponse(client, b, teardown);
+    },
+    (err: Error) => {
+      if (client.destroyed) return;
+      target.onDialError(err, client);
+    },
+  );
+}
+
+/** Reads the backend's response head, forwards it, then pipes (101) or forwards the body and closes. */
+function relayResponse(client: Duplex, backend: Duplex, teardown: () => void): void {
+  let pending: Buffer = Buffer.alloc(0);
+  const onData = (d: Buffer) => {
+    pending = pending.length ? Buffer.concat([pending, d]) : d;
+    const end = pending.indexOf('\r\n\r\n');
+    if (end < 0) {
+      if (pending.length > 64 * 1024) teardown();
+      return;
+    }
+    backend.off('data', onData);
+    backend.pause();
+    const headText = pending.toString('latin1', 0, end);
+    const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(headText)?.[1] ?? 0);
+    client.write(pending);
+    if (status === 101) {
+      // From here on the connection is the backend's protocol (SPDY or WebSocket): bytes only.
+      backend.pipe(client);
+      client.pipe(backend);
+      client.once('close', () => backend.destroy());
+      backend.once('close', () => client.destroy());
+      backend.resume();
+      return;
+    }
+    forwardBody(client, backend, headText, pending.subarray(end + 4), teardown);
+  };
+  backend.on('data', onData);
+  backend.once('end', () => {
+    if (pending.indexOf('\r\n\r\n') < 0) teardown();
+  });
+}
+
+/** A refused upgrade: pass the response body on (by its framing), then close both connections. */
+function forwardBody(client: Duplex, backend: Duplex, headText: string, already: Buffer, teardown: () => void): void {
+  const length = /\r\ncontent-length:\s*(\d+)/i.exec(headText);
+  const chunked = /\r\ntransfer-encoding:[^\r]*chunked/i.test(headText);
+  let left = length ? Number(length[1]) - already.length : Infinity;
+  let tail = already.subarray(-7).toString('latin1');
+  // As upstream: a refused upgrade gets 10 seconds to deliver its answer.
+  const timer = setTimeout(finish, 10_000);
+  function finish() {
+    clearTimeout(timer);
+    backend.destroy();
+    client.end();
+  }
+  const complete = () => (length ? left <= 0 : chunked ? /(^|\r\n)0\r\n\r\n$/.test(tail) : false);
+  if (complete() || (!length && !chunked && headText.startsWith('HTTP/1.1 1'))) return finish();
+  backend.on('data', (d: Buffer) => {
+    client.write(d);
+    left -= d.length;
+    tail = (tail + d.toString('latin1')).slice(-7);
+    if (complete()) finish();
+  });
+  backend.once('end', finish);
+  backend.once('close', finish);
+  client.once('close', teardown);
+  backend.resume();
+}
+
+/** Dial a plain http(s) URL for proxyUpgrade (the runtime's streaming server). */
+export function dialURL(url: URL): () => Promise<Duplex> {
+  const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  return () =>
+    new Promise((resolve, reject) => {
+      const sock =
+        url.protocol === 'https:'
+          ? tls.connect({ host, port, servername: net.isIP(host) ? undefined : host, rejectUnauthorized: false }, () => resolve(sock))
+          : net.connect({ host, port }, () => resolve(sock));
+      sock.once('error', reject);
+      sock.setNoDelay(true);
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// The server.
+
+/** A boolean query parameter as Go's API machinery decodes it: "false"/"0" are false, anything else (even empty) true. */
+function flag(q: URLSearchParams, name: string): boolean {
+  const v = q.get(name);
+  return v !== null && v.toLowerCase() !== 'false' && v !== '0';
+}
+
+/** The streaming flags of exec/attach as the kubelet reads them ("1", or "true" from other clients). */
+function streamFlag(q: URLSearchParams, name: string): boolean {
+  const v = q.get(name);
+  return v === '1' || v?.toLowerCase() === 'true';
+}
+
+class HttpError extends Error {
+  constructor(
+    readonly code: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The kubelet's log options from a /containerLogs query (errors as the kubelet words them). */
+export function logOptionsFromQuery(q: URLSearchParams, nowMs = Date.now()): LogOptions & { previous: boolean } {
+  const int = (name: string): number | undefined => {
+    const v = q.get(name);
+    if (v === null) return undefined;
+    if (!/^-?\d+$/.test(v)) throw new HttpError(400, '{"message": "Unable to decode query."}');
+    return Number(v);
+  };
+  // Backwards compatibility: "tail" (with "all" meaning no limit) stands for tailLines.
+  const tail = q.get('tail');
+  if (tail) {
+    if (tail === 'all') q.delete('tailLines');
+    else q.set('tailLines', tail);
+  }
+  const tailLines = int('tailLines');
+  const limitBytes = int('limitBytes');
+  const sinceSeconds = int('sinceSeconds');
+  const sinceTimeText = q.get('sinceTime') ?? undefined;
+  let sinceTime: Date | undefined;
+  if (sinceTimeText !== undefined) {
+    sinceTime = new Date(sinceTimeText);
+    if (Number.isNaN(sinceTime.getTime())) throw new HttpError(400, '{"message": "Unable to decode query."}');
+  }
+  const invalid =
+    (tailLines !== undefined && tailLines < 0) ||
+    (limitBytes !== undefined && limitBytes < 1) ||
+    (sinceSeconds !== undefined && sinceTime !== undefined) ||
+    (sinceSeconds !== undefined && sinceSeconds < 1);
+  if (invalid) throw new HttpError(422, '{"message": "Invalid request."}');
+  return {
+    follow: flag(q, 'follow'),
+    previous: flag(q, 'previous'),
+    timestamps: flag(q, 'timestamps'),
+    tailLines,
+    limitBytes,
+    sinceNs: sinceOf(sinceSeconds, sinceTime, nowMs),
+  };
+}
+
+/** A CRI error's HTTP status as the kubelet's streaming.WriteError maps it (gRPC NotFound → 404). */
+function runtimeErrorCode(err: unknown): number {
+  const code = (err as { code?: unknown })?.code;
+  if (code === 5) return 404;
+  if (code === 8) return 429;
+  return 500;
+}
+
+export class AgentServer {
+  private server?: https.Server;
+  private readonly sockets = new Set<Duplex>();
+  private readonly follows = new Set<AbortController>();
+
+  constructor(readonly options: AgentServerOptions) {}
+
+  get log(): Logger | undefined {
+    return this.options.logger;
+  }
+
+  get port(): number {
+    const addr = this.server?.address();
+    return typeof addr === 'object' && addr ? addr.port : (this.options.port ?? 10250);
+  }
+
+  /** Listens; resolves with the port. */
+  async start(): Promise<number> {
+    const { tls: t } = this.options;
+    const server = https.createServer({ cert: t.cert, key: t.key, ca: t.ca, requestCert: true, rejectUnauthorized: false, requestTimeout: 0 });
+    this.server = server;
+    server.on('connection', (s: Duplex) => {
+      this.sockets.add(s);
+      s.once('close', () => this.sockets.delete(s));
+    });
+    server.on('secureConnection', (s: tls.TLSSocket) => s.setNoDelay(true));
+    server.on('request', (req, res) => void this.handle(req, res));
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => void this.upgrade(req, socket, head));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.options.port ?? 10250, this.options.bindAddress ?? '0.0.0.0', () => resolve());
+    });
+    return this.port;
+  }
+
+  async stop(): Promise<void> {
+    for (const f of this.follows) f.abort();
+    const closed = new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    this.server?.closeIdleConnections();
+    for (const s of this.sockets) s.destroy();
+    await closed;
+  }
+
+  /** Client certificates must chain to the cluster CA (the kubelet with anonymous auth off). */
+  private authenticated(req: IncomingMessage): boolean {
+    return (req.socket as tls.TLSSocket).authorized === true;
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const send = (code: number, body: string) => {
+      if (res.headersSent) return void res.end();
+      res.writeHead(code, { 'Content-Type': 'text/plain; charset=utf-8', 'X-Content-Type-Options': 'nosniff' });
+      res.end(body);
+    };
+    try {
+      if (!this.authenticated(req)) return send(401, 'Unauthorized');
+      const url = new URL(req.url ?? '/', 'https://localhost');
+      const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
+      if (url.pathname === '/healthz') return send(200, 'ok');
+      switch (parts[0]) {
+        case 'containerLogs':
+          if (req.method !== 'GET') return send(405, 'Method Not Allowed');
+          if (parts.length !== 4) return send(404, '404 page not found\n');
+          return await this.containerLogs(parts[1], parts[2], parts[3], url.searchParams, req, res);
+        case 'exec':
+        case 'attach':
+        case 'portForward':
+          // Only upgrades reach the streaming endpoints (those arrive through 'upgrade').
+          return send(400, 'Upgrade request required');
+      }
+      send(404, '404 page not found\n');
+    } catch (err) {
+      if (err instanceof HttpError) return send(err.code, err.message);
+      this.log?.error({ err, url: req.url }, 'agent request failed');
+      send(500, (err as Error).message);
+    }
+  }
+
+  private async containerLogs(ns: string, pod: string, name: string, query: URLSearchParams, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const opts = logOptionsFromQuery(query);
+    const { locator } = this.options;
+    const found = await locator.container(ns, pod, name);
+    if (!found) {
+      if (!(await locator.sandbox(ns, pod))) throw new HttpError(404, `pod "${pod}" does not exist`);
+      throw new HttpError(404, `container "${name}" not found in pod "${pod}"`);
+    }
+    let logPath: string;
+    let running: () => boolean | Promise<boolean>;
+    if (opts.previous) {
+      if (!found.previous) throw new HttpError(400, `previous terminated container "${name}" in pod "${pod}" not found`);
+      logPath = found.previous.logPath;
+      running = () => false;
+    } else {
+      const current = found.current ?? (found.previous && { ...found.previous, running: false });
+      if (!current) throw new HttpError(400, `container "${name}" in pod "${pod}" is waiting to start - no logs yet`);
+      logPath = current.logPath;
+      // Follow ends when this container (not a later restart of it) stops.
+      running = async () => {
+        const now = (await locator.container(ns, pod, name))?.current;
+        return !!now && now.id === current.id && now.running;
+      };
+      if (!current.running) running = () => false;
+    }
+    const abort = new AbortController();
+    req.once('close', () => abort.abort());
+    this.follows.add(abort);
+    try {
+      // The kubelet's error for a missing file, before any byte of the answer is sent.
+      await access(logPath).catch((e: NodeJS.ErrnoException) => {
+        throw new HttpError(400, `failed to try resolving symlinks in path "${logPath}": lstat ${logPath}: ${e.code === 'ENOENT' ? 'no such file or directory' : e.message}`);
+      });
+      res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8', 'Transfer-Encoding': 'chunked' });
+      // Headers go out at once, so a following client sees the stream open before any line.
+      res.flushHeaders();
+      await readLogs(logPath, opts, res, { running, signal: abort.signal });
+      res.end();
+    } finally {
+      this.follows.delete(abort);
+    }
+  }
+
+  private async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    try {
+      if (!this.authenticated(req)) return writeRawResponse(socket, 401, 'Unauthorized');
+      const url = new URL(req.url ?? '/', 'https://localhost');
+      const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
+      const q = url.searchParams;
+      const { locator } = this.options;
+      let streamURL: string;
+      if (parts[0] === 'exec' || parts[0] === 'attach') {
+        // /exec/{ns}/{pod}/{container} or /exec/{ns}/{pod}/{uid}/{container}.
+        if (parts.length !== 4 && parts.length !== 5) return writeRawResponse(socket, 404, '404 page not found\n');
+        const [ns, pod] = [parts[1], parts[2]];
+        const name = parts[parts.length - 1];
+        const tty = streamFlag(q, 'tty');
+        const stdin = streamFlag(q, 'input') || streamFlag(q, 'stdin');
+        const stdout = streamFlag(q, 'output') || streamFlag(q, 'stdout');
+        // A terminal merges stderr into stdout (the kubelet drops the stderr stream then).
+        const stderr = !tty && (streamFlag(q, 'error') || streamFlag(q, 'stderr'));
+        if (!stdin && !stdout && !stderr) return writeRawResponse(socket, 400, 'you must specify at least 1 of stdin, stdout, stderr');
+        const found = await locator.container(ns, pod, name);
+        if (!found && !(await locator.sandbox(ns, pod))) return writeRawResponse(socket, 404, 'pod does not exist');
+        const current = found?.current;
+        if (!current) return writeRawResponse(socket, 500, `container not found ("${name}")`);
+        streamURL =
+          parts[0] === 'exec'
+            ? await locator.runtime.exec({ containerId: current.id, cmd: q.getAll('command'), tty, stdin, stdout, stderr })
+            : await locator.runtime.attach({ containerId: current.id, tty, stdin, stdout, stderr });
+      } else if (parts[0] === 'portForward') {
+        if (parts.length !== 3 && parts.length !== 4) return writeRawResponse(socket, 404, '404 page not found\n');
+        const sandbox = await locator.sandbox(parts[1], parts[2]);
+        if (!sandbox) return writeRawResponse(socket, 404, 'pod does not exist');
+        const ports: number[] = [];
+        for (const list of q.getAll('port')) {
+          for (const p of list.split(',')) {
+            const n = Number(p);
+            if (!/^\d+$/.test(p) || n > 65535) return writeRawResponse(socket, 400, `unable to parse "${p}" as a port: strconv.ParseUint: parsing "${p}": invalid syntax`);
+            if (n === 0) return writeRawResponse(socket, 400, `port "${p}" must be > 0`);
+            ports.push(n);
+          }
+        }
+        streamURL = await locator.runtime.portForward({ podSandboxId: sandbox, port: ports });
+      } else {
+        return writeRawResponse(socket, 404, '404 page not found\n');
+      }
+      const target = new URL(streamURL);
+      proxyUpgrade(
+        req,
+        socket,
+        head,
+        {
+          dial: dialURL(target),
+          host: target.host,
+          path: `${target.pathname}${target.search}`,
+          onDialError: (err, client) => writeRawResponse(client, 500, `error dialing backend: ${err.message}`),
+        },
+        this.log,
+      );
+    } catch (err) {
+      this.log?.warn({ err, url: req.url }, 'streaming request failed');
+      writeRawResponse(socket, runtimeErrorCode(err), (err as Error).message ?? String(err));
+    }
+  }
+}

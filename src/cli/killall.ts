@@ -1,0 +1,77 @@
+// `k8ts killall`: stop every container this installation's agent started, its containerd and the
+// pod network, and unmount what the agent mounted (as k3s-killall.sh does). The cluster state in
+// the datastore is kept: a later `k8ts server` starts the pods again.
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { CriRuntime } from '../agent/runtime/cri/runtime.js';
+import { ProcessRuntime } from '../agent/runtime/process/runtime.js';
+import { bridgeName, containerdPaths } from '../agent/runtime/containerd.js';
+import type { Runtime } from '../agent/runtime/types.js';
+import { defaultDataDir } from './server.js';
+
+async function removeAll(rt: Runtime): Promise<number> {
+  const sandboxes = await rt.listPodSandboxes();
+  for (const c of await rt.listContainers()) {
+    await rt.stopContainer(c.id, 0).catch(() => undefined);
+    await rt.removeContainer(c.id).catch(() => undefined);
+  }
+  for (const s of sandboxes) {
+    await rt.stopPodSandbox(s.id).catch(() => undefined);
+    await rt.removePodSandbox(s.id).catch(() => undefined);
+  }
+  return sandboxes.length;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function stopPid(pid: number): Promise<void> {
+  if (!alive(pid)) return;
+  process.kill(pid, 'SIGTERM');
+  for (let i = 0; i < 100 && alive(pid); i++) await new Promise((r) => setTimeout(r, 100));
+  if (alive(pid)) process.kill(pid, 'SIGKILL');
+}
+
+/** Mount points under `dir`, deepest first. */
+function mountsUnder(dir: string): string[] {
+  const text = existsSync('/proc/self/mountinfo') ? readFileSync('/proc/self/mountinfo', 'utf8') : '';
+  const points = text
+    .split('\n')
+    .map((l) => l.split(' ')[4])
+    .filter((p): p is string => !!p && (p === dir || p.startsWith(`${dir}/`)))
+    .map((p) => p.replace(/\\040/g, ' '));
+  return [...new Set(points)].sort((a, b) => b.length - a.length);
+}
+
+export async function killall(opts: { dataDir?: string }): Promise<void> {
+  const dataDir = resolve(opts.dataDir ?? defaultDataDir());
+  const agentDir = join(dataDir, 'agent');
+  const runtimeFile = join(agentDir, 'runtime');
+  const kind = existsSync(runtimeFile) ? readFileSync(runtimeFile, 'utf8').trim() : '';
+  const paths = containerdPaths(agentDir);
+  let removed = 0;
+  if (kind === 'process') {
+    const rt = new ProcessRuntime(join(agentDir, 'process'));
+    removed = await removeAll(rt).catch(() => 0);
+    await rt.close();
+  } else if (existsSync(paths.socket)) {
+    const rt = new CriRuntime(paths.socket, 30_000);
+    removed = await removeAll(rt).catch(() => 0);
+    await rt.close();
+  }
+  if (existsSync(paths.pidFile)) await stopPid(Number(readFileSync(paths.pidFile, 'utf8').trim()));
+  // Shims of this containerd outlive it; they name its socket on their command line.
+  const shims = spawnSync('pgrep', ['-f', `containerd-shim.*-address ${paths.socket}`], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).map(Number);
+  for (const pid of shims) await stopPid(pid);
+  for (const m of mountsUnder(dataDir)) spawnSync('umount', ['-l', m], { stdio: 'ignore' });
+  const isDefault = dataDir === resolve(defaultDataDir());
+  spawnSync('ip', ['link', 'delete', bridgeName(agentDir, isDefault)], { stdio: 'ignore' });
+  process.stdout.write(`k8ts killall: removed ${removed} pod sandbox(es), stopped the runtime of ${dataDir}\n`);
+}
