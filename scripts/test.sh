@@ -6,6 +6,15 @@ cd "$(dirname "$0")/.."
 
 need_apt=()
 /usr/bin/python3 -c 'import kubernetes' 2>/dev/null || need_apt+=(python3 python3-kubernetes)
+# Real containers: containerd + runc, CNI plugins, iptables; busybox-static for the test images;
+# a registry and skopeo for the pull tests.
+command -v containerd >/dev/null || need_apt+=(containerd)
+command -v runc >/dev/null || need_apt+=(runc)
+[ -x /usr/lib/cni/bridge ] || need_apt+=(containernetworking-plugins)
+command -v iptables >/dev/null || need_apt+=(iptables)
+[ -x /bin/busybox ] && /bin/busybox --list | grep -qx httpd || need_apt+=(busybox-static)
+command -v docker-registry >/dev/null || need_apt+=(docker-registry)
+command -v skopeo >/dev/null || need_apt+=(skopeo)
 if [ "$(id -u)" = 0 ] && [ ${#need_apt[@]} -gt 0 ]; then
   echo "--- installing Debian packages: ${need_apt[*]}"
   apt-get update -qq

@@ -13,6 +13,7 @@ import { ItemExponentialFailureRateLimiter } from '../client/workqueue.js';
 import { NodeReporter } from './node.js';
 import { primaryIPv4, meminfo } from './hostinfo.js';
 import { StatsCollector } from './stats.js';
+import { ImageGC } from './imagegc.js';
 import { PodSyncer } from './pods/sync.js';
 import { parseResolvConf } from './pods/sandbox.js';
 import type { Runtime } from './runtime/types.js';
@@ -22,7 +23,10 @@ import { ContainerdProcess, bridgeName, cniConfig, containerdPaths, missingForCo
 import { ProcessRuntime } from './runtime/process/runtime.js';
 import { buildTestImage, PAUSE_IMAGE } from './images/testimages.js';
 import { hasImage, importImage } from './images/containerd.js';
+import { authFor, loadRegistries, type Registries } from './runtime/registries.js';
 import { ProbeManager } from './probes/manager.js';
+import { DeviceManager } from './devices/manager.js';
+import { PLUGIN_DIR_NAME } from './devices/api.js';
 import { probeKillingEvent, probeResultEvent } from './probes/events.js';
 import { VolumeManager } from './volumes/manager.js';
 import { containerEnv } from './env.js';
@@ -40,6 +44,8 @@ export interface AgentOptions {
   runtime: RuntimeChoice;
   /** An existing CRI socket to use instead of starting k8ts' own containerd. */
   containerRuntimeEndpoint?: string;
+  /** registries.yaml (k3s format) with mirrors and credentials; default <dataDir>/registries.yaml if present. */
+  privateRegistry?: string;
   nodeIP?: string;
   /** Port of the agent's HTTPS server (logs, exec, port-forward); 0 picks a free one. */
   port: number;
@@ -49,16 +55,20 @@ export interface AgentOptions {
   clusterDomain: string;
   labels?: Record<string, string>;
   taints?: any[];
+  /** Most processes a pod may run (--pod-max-pids; -1: no limit). */
+  podMaxPids?: number;
   logger: Logger;
 }
 
 const RELIST_MS = 1_000;
 const STATS_MS = 10_000;
+const IMAGE_GC_MS = 5 * 60_000;
 
 export class NodeAgent {
   readonly dir: string;
   runtime!: Runtime;
   private containerd?: ContainerdProcess;
+  private registries?: Registries;
   private reporter!: NodeReporter;
   private pods!: SharedIndexInformer;
   /** Services, for the environment variables every container gets (FOO_SERVICE_HOST ...). */
@@ -69,6 +79,8 @@ export class NodeAgent {
   private server?: AgentServer;
   private provisioner?: LocalPathProvisioner;
   private stats?: StatsCollector;
+  /** Device plugins (extended resources): registration, device health, allocation. */
+  private devices?: DeviceManager;
   private timers: NodeJS.Timeout[] = [];
   private fingerprints = new Map<string, string>();
   private networkReady = false;
@@ -87,6 +99,7 @@ export class NodeAgent {
     mkdirSync(this.dir, { recursive: true });
     const paths = containerdPaths(this.dir);
     let choice = this.o.runtime;
+    this.registries = loadRegistries(this.o.privateRegistry, this.o.dataDir);
     if (this.o.containerRuntimeEndpoint) return new CriRuntime(this.o.containerRuntimeEndpoint);
     if (choice !== 'process') {
       const missing = missingForContainerd(paths);
@@ -100,7 +113,7 @@ export class NodeAgent {
     }
     writeFileSync(join(this.dir, 'runtime'), `${choice}\n`);
     if (choice === 'process') return new ProcessRuntime(join(this.dir, 'process'));
-    this.containerd = new ContainerdProcess(paths, PAUSE_IMAGE, this.log);
+    this.containerd = new ContainerdProcess(paths, PAUSE_IMAGE, this.log, this.registries);
     await this.containerd.start();
     if (!(await hasImage(paths.socket, PAUSE_IMAGE))) {
       // The sandbox image is built here from the host's busybox: no registry needed.
@@ -122,6 +135,12 @@ export class NodeAgent {
       return;
     }
     if (!podCIDR || this.networkReady) return;
+    // Pods reach beyond the node through it (the CNI bridge masquerades their traffic).
+    try {
+      writeFileSync('/proc/sys/net/ipv4/ip_forward', '1');
+    } catch (err) {
+      this.log.warn({ err }, 'could not enable IP forwarding; pods will not reach other hosts');
+    }
     const paths = containerdPaths(this.dir);
     writeCniConfig(paths, cniConfig({ podCIDR, bridge: bridgeName(this.dir, this.o.isDefaultDataDir), ipamDir: join(this.dir, 'cni', 'ipam') }));
     this.networkReady = true;
@@ -143,6 +162,18 @@ export class NodeAgent {
       logger: this.log,
     });
     const port = await this.server.start();
+    // ---- device plugins: registration on <agent dir>/device-plugins/kubelet.sock ----
+    this.devices = new DeviceManager({
+      dir: join(this.dir, PLUGIN_DIR_NAME),
+      logger: this.log,
+      onChange: () => void this.reporter?.reportStatus(true).catch((err) => this.log.warn({ err }, 'node status update failed')),
+      isActive: (uid) => {
+        if (!this.pods?.hasSynced()) return true;
+        const phase = this.podByUID(uid)?.status?.phase;
+        return !!this.podByUID(uid) && phase !== 'Succeeded' && phase !== 'Failed';
+      },
+    });
+    await this.devices.start();
     this.reporter = new NodeReporter({
       client,
       nodeName: this.o.nodeName,
@@ -156,7 +187,7 @@ export class NodeAgent {
       taints: this.o.taints ?? [],
       notReady: () => this.notReady(),
       usage: () => this.stats?.encoded(),
-      extendedResources: () => ({}),
+      extendedResources: () => this.devices?.resources() ?? {},
       logger: this.log,
     });
     await this.reporter.register();
@@ -198,6 +229,10 @@ export class NodeAgent {
       dns: { clusterDNS: this.o.clusterDNS, clusterDomain: this.o.clusterDomain, hostResolv },
       clusterDomain: this.o.clusterDomain,
       nodeMemoryBytes: meminfo().totalBytes,
+      devices: this.devices,
+      registryAuth: (image) => authFor(this.registries, image),
+      podCgroups: this.runtime.isolated,
+      podMaxPids: this.o.podMaxPids ?? -1,
       logger: this.log,
     });
 
@@ -232,6 +267,9 @@ export class NodeAgent {
     this.runner.start();
     this.every(RELIST_MS, () => this.relist());
     this.every(STATS_MS, () => this.stats!.sample());
+    const imageGC = new ImageGC({ runtime: this.runtime, imageFsPath: this.containerd ? join(this.containerd.paths.dir, 'root') : this.dir, pinned: [PAUSE_IMAGE], logger: this.log });
+    this.every(STATS_MS, () => imageGC.observe());
+    this.every(IMAGE_GC_MS, async () => void (await imageGC.collect()));
     void this.stats.sample().catch(() => undefined);
 
     this.provisioner = new LocalPathProvisioner({ client, nodeName: this.o.nodeName, storageDir: join(this.o.dataDir, 'storage'), logger: this.log });
@@ -356,6 +394,7 @@ export class NodeAgent {
     await this.pods?.stop();
     await this.services?.stop();
     await this.server?.stop();
+    await this.devices?.stop();
     await this.runtime?.close();
     await this.containerd?.stop();
   }

@@ -65,6 +65,8 @@ export class ApiServer implements ServingApi {
   readonly registry = new ResourceRegistry();
   readonly allocators: ServiceAllocators;
   readonly tokenAuthenticators: TokenAuthenticator[] = [];
+  /** Paths served before (and without) authentication, e.g. the node join endpoints (join.ts). */
+  readonly publicHandlers = new Map<string, (req: IncomingMessage, res: ServerResponse) => void | Promise<void>>();
   /** Extra subresources served for a resource (pods/binding, namespaces/finalize, ...). */
   readonly extraSubresources = new Map<string, ExtraSubresource>();
   private readonly caches = new Map<string, WatchCache>();
@@ -310,6 +312,8 @@ export class ApiServer implements ServingApi {
       const url = new URL(req.url ?? '/', 'https://localhost');
       const pathname = url.pathname;
       if (PUBLIC_PATHS.has(pathname)) return this.publicPath(pathname, req, res);
+      const publicHandler = this.publicHandlers.get(pathname);
+      if (publicHandler) return await publicHandler(req, res);
       const user = await this.authenticate(req);
       if (!user) throw errors.unauthorized();
       info = parseRequestPath(pathname);

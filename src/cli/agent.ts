@@ -26,12 +26,14 @@ export async function startLocalAgent(api: ApiServer, ca: CA, flags: ServerFlags
     isDefaultDataDir: resolve(dataDir) === resolve(defaultDataDir()),
     runtime: (flags.runtime ?? 'auto') as RuntimeChoice,
     containerRuntimeEndpoint: flags.containerRuntimeEndpoint,
+    privateRegistry: flags.privateRegistry,
     nodeIP,
     port,
     tls: { cert: serving.certPem, key: serving.keyPem, ca: ca.certPem },
     clusterDNS: flags.clusterDns ?? [],
     clusterDomain: flags.clusterDomain,
     labels: { 'node-role.kubernetes.io/control-plane': 'true' },
+    podMaxPids: Number(flags.podMaxPids ?? -1),
     logger,
   });
   await agent.start();

@@ -20,6 +20,7 @@ import { parseDurationMs } from './component.js';
 import type { ControllerOptions } from '../controllers/types.js';
 import { startLocalAgent } from './agent.js';
 import { LocalPathProvisioner } from '../agent/provisioner/localpath.js';
+import { JoinService, loadOrCreateServerToken } from '../apiserver/join.js';
 
 export interface ServerFlags {
   dataDir?: string;
@@ -51,8 +52,13 @@ export interface ServerFlags {
   nodeIp?: string;
   runtime?: string;
   containerRuntimeEndpoint?: string;
+  /** registries.yaml for the node agent (--private-registry). */
+  privateRegistry?: string;
   clusterDns?: string[];
   kubeletPort?: string;
+  podMaxPids?: string;
+  /** Join secret (or full K10 token) for agents; default: the stored one, else a new random one. */
+  token?: string;
   [simFlag: `sim${string}`]: unknown;
 }
 
@@ -105,6 +111,9 @@ export async function runServer(flags: ServerFlags): Promise<void> {
     resources: builtinResources(),
     logger,
   });
+  // The join token agents present (`k8ts agent --server URL --token T`); see apiserver/join.ts.
+  const joinToken = loadOrCreateServerToken(dataDir, ca.certPem, flags.token);
+  new JoinService({ ca, secret: joinToken.secret, logger }).register(api.publicHandlers);
   const host = hostname();
   const domain = flags.clusterDomain;
   const sans = [
@@ -157,6 +166,7 @@ export async function runServer(flags: ServerFlags): Promise<void> {
   const server = `https://${clientHost.includes(':') ? `[${clientHost}]` : clientHost}:${api.port}`;
   writeKubeconfig(kubeconfigPath, { server, caPem: ca.certPem, certPem: admin.certPem, keyPem: admin.keyPem }, flags.writeKubeconfigMode ? parseInt(flags.writeKubeconfigMode, 8) : 0o600);
 
+  process.stdout.write(`k8ts server: node join token in ${joinToken.path}\n`);
   process.stdout.write(`k8ts server ready: ${server} (data ${dataDir}, kubeconfig ${kubeconfigPath})\n`);
 
   let stopping = false;

@@ -1,6 +1,6 @@
 // Starts real `k8ts server` processes for end-to-end tests and drives them with the real kubectl.
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn, spawnSync, execFile, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -74,7 +74,10 @@ function launch(dataDir: string, extraArgs: string[]): Promise<{ proc: ChildProc
  */
 export async function startCluster(opts: { dataDir?: string; args?: string[]; agent?: boolean } = {}): Promise<Cluster> {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'k8ts-e2e-'));
-  const extra = [...(opts.agent ? ['--kubelet-port', '0'] : ['--disable-agent']), ...(opts.args ?? [])];
+  // Agent clusters get a pod range of their own, so two at once on this host never share routes.
+  const podRange = `10.${100 + Math.floor(Math.random() * 150)}.0.0/16`;
+  const agentArgs = ['--kubelet-port', '0', ...((opts.args ?? []).includes('--cluster-cidr') ? [] : ['--cluster-cidr', podRange])];
+  const extra = [...(opts.agent ? agentArgs : ['--disable-agent']), ...(opts.args ?? [])];
   let started = await launch(dataDir, extra);
   const cluster: Cluster = {
     url: started.url,
@@ -127,5 +130,26 @@ export async function until<T>(what: string, fn: () => Promise<T | undefined | f
     }
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${last instanceof Error ? last.message : String(last)}` : ''}`);
     await new Promise((r) => setTimeout(r, stepMs));
+  }
+}
+
+/** Why tests that run real containers cannot run here (undefined: they can). */
+export function realContainersUnavailable(): string | undefined {
+  if (process.env.K8TS_SKIP_CONTAINERD) return 'K8TS_SKIP_CONTAINERD is set';
+  if (process.getuid?.() !== 0) return 'real containers need root';
+  const r = spawnSync('sh', ['-c', 'command -v containerd && command -v runc'], { stdio: 'ignore' });
+  return r.status === 0 ? undefined : 'containerd/runc are not installed';
+}
+
+/** Builds the named test images (from the host's busybox) and imports them with `k8ts image import`. */
+export async function importTestImages(cluster: Cluster, names: string[]): Promise<void> {
+  const { buildTestImage } = await import('../../src/agent/images/testimages.js');
+  const dir = join(cluster.dataDir, 'test-images');
+  mkdirSync(dir, { recursive: true });
+  for (const name of names) {
+    const file = join(dir, `${name}.tar`);
+    writeFileSync(file, buildTestImage(name as any).tar);
+    const r = await run(process.execPath, [K8TS_BIN, 'image', 'import', '--data-dir', cluster.dataDir, file], { timeoutMs: 120_000 });
+    if (r.code !== 0) throw new Error(`k8ts image import ${name} failed: ${r.stderr}${r.stdout}`);
   }
 }

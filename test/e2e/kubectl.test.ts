@@ -147,7 +147,7 @@ test('get with every output format', async () => {
   const json = JSON.parse(await k(['-n', 'demo', 'get', 'deploy', 'app', '-o', 'json']));
   assert.equal(json.kind, 'Deployment');
   assert.equal(json.apiVersion, 'apps/v1');
-  assert.equal(json.spec.template.spec.containers[0].image, 'busybox:1.36');
+  assert.equal(json.spec.template.spec.containers[0].image, 'k8ts.local/busybox:1.35');
   // Defaults are filled as upstream does.
   assert.equal(json.spec.strategy.type, 'RollingUpdate');
   assert.equal(json.spec.revisionHistoryLimit, 10);
@@ -161,7 +161,7 @@ test('get with every output format', async () => {
 
   const wide = await k(['-n', 'demo', 'get', 'deploy', '-o', 'wide']);
   assert.match(wide, /^NAME\s+READY\s+UP-TO-DATE\s+AVAILABLE\s+AGE\s+CONTAINERS\s+IMAGES\s+SELECTOR$/m);
-  assert.match(wide, /^app\s+\d+\/3\s+\d+\s+\d+\s+\S+\s+web\s+busybox:1\.36\s+app=demo$/m);
+  assert.match(wide, /^app\s+\d+\/3\s+\d+\s+\d+\s+\S+\s+web\s+k8ts\.local\/busybox:1\.35\s+app=demo$/m);
 
   const svc = await k(['-n', 'demo', 'get', 'svc', 'app', '-o', 'wide']);
   assert.match(svc, /^app\s+ClusterIP\s+10\.43\.\d+\.\d+\s+<none>\s+80\/TCP\s+\S+\s+app=demo$/m);
@@ -174,7 +174,7 @@ test('get with every output format', async () => {
   assert.equal(await k(['get', 'ns', '-o', 'jsonpath={range .items[*]}{.metadata.name}{" "}{end}']), 'default demo kube-node-lease kube-public kube-system ');
   const cc = await k(['-n', 'demo', 'get', 'deploy', '-o', 'custom-columns=NAME:.metadata.name,REPLICAS:.spec.replicas,IMAGE:.spec.template.spec.containers[0].image']);
   assert.match(cc, /^NAME\s+REPLICAS\s+IMAGE$/m);
-  assert.match(cc, /^app\s+3\s+busybox:1\.36$/m);
+  assert.match(cc, /^app\s+3\s+k8ts\.local\/busybox:1\.35$/m);
   const noHeaders = await k(['-n', 'demo', 'get', 'cm', '--no-headers', '-o', 'custom-columns=N:.metadata.name']);
   assert.ok(noHeaders.split('\n').includes('app-config'));
   const labels = await k(['-n', 'demo', 'get', 'deploy', '--show-labels']);

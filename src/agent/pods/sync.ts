@@ -8,13 +8,15 @@ import type { Logger } from 'pino';
 import { R, type Client } from '../../client/client.js';
 import { isConflict, isNotFound } from '../../client/errors.js';
 import type { EventRecorder } from '../../client/events.js';
-import type { ContainerStatus, Mount, PodSandboxConfig, Runtime } from '../runtime/types.js';
+import type { ContainerStatus, Mount, PodSandboxConfig, RegistryAuth, Runtime } from '../runtime/types.js';
 import { LABEL } from '../runtime/types.js';
 import { Backoff, goDuration } from './backoff.js';
-import { containerConfig } from './container.js';
+import { containerConfig, qosClass } from './container.js';
+import { podCgroupParent, removePodCgroups, setPodPidsLimit } from './cgroups.js';
 import { sandboxConfig, type DnsSettings } from './sandbox.js';
 import { isSidecar, podStatus } from './status.js';
 import { runHook } from './hooks.js';
+import { applyDevices, type ContainerDevices, type DevicePort } from '../devices/manager.js';
 
 export interface VolumePort {
   setUp(pod: any): Promise<any>;
@@ -45,6 +47,13 @@ export interface PodSyncDeps {
   dns: DnsSettings;
   clusterDomain: string;
   nodeMemoryBytes: number;
+  /** Device plugins: devices for containers that ask for extended resources (optional). */
+  devices?: DevicePort;
+  /** Credentials from the node's registries file for an image (used when no imagePullSecret matches). */
+  registryAuth?: (image: string) => RegistryAuth | undefined;
+  /** Put pods in cgroups of their own (real containers only) and cap their PIDs (-1: no cap). */
+  podCgroups: boolean;
+  podMaxPids: number;
   logger: Logger;
 }
 
@@ -131,6 +140,12 @@ export class PodSyncer {
     let view = await this.observe(uid);
     let sandbox = view.sandbox;
     const logDirectory = this.logDir(pod);
+    if (sandbox && !sandbox.ready && this.finished(pod, view.containers)) {
+      // The pod ran to completion and its sandbox was released: nothing is started again (as
+      // upstream, a pod that must not restart never gets a new sandbox), only the status is told.
+      await this.report(pod, view);
+      return undefined;
+    }
     if (!sandbox || !sandbox.ready) {
       const attempt = sandbox ? sandbox.attempt + 1 : 0;
       if (sandbox) {
@@ -140,6 +155,7 @@ export class PodSyncer {
       }
       mkdirSync(logDirectory, { recursive: true });
       const cfg = this.sandboxConfig(pod, attempt);
+      if (cfg.linux.cgroupParent) setPodPidsLimit(cfg.linux.cgroupParent, this.deps.podMaxPids);
       try {
         await this.deps.runtime.runPodSandbox(cfg);
       } catch (err: any) {
@@ -212,8 +228,18 @@ export class PodSyncer {
     return next ?? 10_000;
   }
 
+  /** Whether the pod's restart policy lets none of its exited main containers run again. */
+  private finished(pod: any, containers: Map<string, ContainerStatus[]>): boolean {
+    const policy = pod.spec?.restartPolicy ?? 'Always';
+    if (policy === 'Always') return false;
+    const latest = (pod.spec?.containers ?? []).map((c: any) => (containers.get(c.name) ?? [])[0]);
+    if (latest.some((c: ContainerStatus | undefined) => !c || c.state !== 'CONTAINER_EXITED')) return false;
+    return policy === 'Never' || latest.every((c: ContainerStatus) => c.exitCode === 0);
+  }
+
   private sandboxConfig(pod: any, attempt: number): PodSandboxConfig {
-    return sandboxConfig(pod, attempt, { logDirectory: this.logDir(pod), dns: this.deps.dns });
+    const cgroupParent = this.deps.podCgroups ? podCgroupParent(pod.metadata.uid, qosClass(pod)) : undefined;
+    return sandboxConfig(pod, attempt, { logDirectory: this.logDir(pod), dns: this.deps.dns, cgroupParent });
   }
 
   /** Starts (or restarts, after back-off) one container; returns when to look again if it has to wait. */
@@ -244,6 +270,16 @@ export class PodSyncer {
       this.event(pod, 'Warning', 'Failed', `Error: ${err.message}`, fieldPath);
       return 5_000;
     }
+    // ---- device plugins: allocate the container's extended resources (their envs come first) ----
+    let devs: ContainerDevices | undefined;
+    try {
+      devs = await this.deps.devices?.allocate(pod, c);
+    } catch (err: any) {
+      this.waiting.set(key, { reason: 'CreateContainerConfigError', message: err.message });
+      this.event(pod, 'Warning', 'UnexpectedAdmissionError', `Allocate failed due to ${err.message}, which is unexpected`, fieldPath);
+      return 5_000;
+    }
+    if (devs) env = [...devs.envs, ...env];
     const attempt = latest ? latest.metadata.attempt + 1 : 0;
     let mounts: Mount[];
     try {
@@ -254,6 +290,7 @@ export class PodSyncer {
       return 5_000;
     }
     const config = containerConfig(pod, c, ctx.cfg, { env, mounts, attempt, nodeMemoryBytes: this.deps.nodeMemoryBytes });
+    applyDevices(config, devs);
     let id: string;
     try {
       id = await this.deps.runtime.createContainer(ctx.sandbox.id, config, ctx.cfg);
@@ -324,8 +361,8 @@ export class PodSyncer {
     return true;
   }
 
-  /** Credentials for an image from the pod's imagePullSecrets (dockerconfigjson / dockercfg). */
-  private async pullAuth(pod: any, image: string) {
+  /** Credentials for an image from the pod's imagePullSecrets (dockerconfigjson / dockercfg), else from the registries file. */
+  private async pullAuth(pod: any, image: string): Promise<RegistryAuth | undefined> {
     const host = registryHost(image);
     for (const ref of pod.spec?.imagePullSecrets ?? []) {
       let secret: any;
@@ -348,7 +385,7 @@ export class PodSyncer {
         continue;
       }
     }
-    return undefined;
+    return this.deps.registryAuth?.(image);
   }
 
   /** Mounts the kubelet adds to every container: /etc/hosts and the termination-message file. */
@@ -511,10 +548,12 @@ export class PodSyncer {
     const sandboxes = (await this.deps.runtime.listPodSandboxes()).filter((s) => s.labels?.[LABEL.podUID] === uid);
     for (const s of sandboxes) await this.removeSandbox(s.id);
     this.deps.probes.removePod(uid);
+    this.deps.devices?.free(uid);
     this.backoff.forgetPrefix(`${uid}/`);
     this.imageBackoff.forgetPrefix(`pull/${uid}/`);
     for (const k of this.waiting.keys()) if (k.startsWith(`${uid}/`)) this.waiting.delete(k);
     await this.deps.volumes.tearDown(uid).catch((err) => this.log.warn({ err, uid }, 'volume teardown failed'));
+    if (this.deps.podCgroups) for (const qos of ['Guaranteed', 'Burstable', 'BestEffort'] as const) removePodCgroups(podCgroupParent(uid, qos));
     rmSync(this.podDir(uid), { recursive: true, force: true });
     const ns = sandboxes[0]?.metadata;
     if (ns) rmSync(join(this.deps.logsDir, `${ns.namespace}_${ns.name}_${uid}`), { recursive: true, force: true });

@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync, renameSyn
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { registryWarnings, writeHostsTree, type Registries } from './registries.js';
 
 /** Where the Debian packages put things; overridable for other layouts. */
 export const CNI_BIN_DIRS = ['/usr/lib/cni', '/opt/cni/bin', '/usr/libexec/cni'];
@@ -151,11 +152,21 @@ export class ContainerdProcess {
     readonly paths: ContainerdPaths,
     private sandboxImage: string,
     private logger: Logger,
+    /** Private registries and mirrors (registries.yaml), written as the hosts.toml tree. */
+    private registries?: Registries,
   ) {}
+
+  /** Writes certs.d/<host>/hosts.toml for the configured registries (containerd reads them at each pull). */
+  writeRegistryHosts(): void {
+    const written = writeHostsTree(this.paths.registryDir, this.registries);
+    for (const w of this.registries ? registryWarnings(this.registries) : []) this.logger.warn(w);
+    if (written.length) this.logger.info({ source: this.registries?.source, files: written }, 'registry hosts configured');
+  }
 
   async start(): Promise<void> {
     const p = this.paths;
     for (const d of [p.dir, p.cniConfDir, p.registryDir]) mkdirSync(d, { recursive: true });
+    this.writeRegistryHosts();
     const template = `${p.config}.tmpl`;
     writeFileSync(p.config, existsSync(template) ? readFileSync(template, 'utf8') : containerdConfig(p, this.sandboxImage));
     if (await socketAnswers(p.socket)) {

@@ -102,7 +102,7 @@ export function validateStatefulSetSpec(spec: any, p: FieldPath): FieldError[] {
   errs.push(...validateNonnegative(spec.revisionHistoryLimit, p.child('revisionHistoryLimit')));
   errs.push(...validateSelectorAndTemplate(spec, p, 'statefulset'));
   errs.push(
-    ...validateAlwaysRestartingTemplate(spec.template, p.child('template'), (fp, v) => invalid(fp, v, 'must not be specified')),
+    ...validateAlwaysRestartingTemplate(withClaimVolumes(spec), p.child('template'), (fp, v) => invalid(fp, v, 'must not be specified')),
   );
   if (Array.isArray(spec.volumeClaimTemplates)) {
     spec.volumeClaimTemplates.forEach((pvc: any, i: number) => {
@@ -110,6 +110,22 @@ export function validateStatefulSetSpec(spec: any, p: FieldPath): FieldError[] {
     });
   }
   return errs;
+}
+
+/**
+ * The template as its pods will be: each volumeClaimTemplate becomes a volume, so container
+ * volumeMounts may name one (upstream does not check template volumes of StatefulSets at all).
+ */
+function withClaimVolumes(spec: any): any {
+  const tpl = spec?.template;
+  const claims = Array.isArray(spec?.volumeClaimTemplates) ? spec.volumeClaimTemplates : [];
+  if (!tpl || typeof tpl !== 'object' || !claims.length) return tpl;
+  const volumes = [...(tpl.spec?.volumes ?? [])];
+  for (const c of claims) {
+    const name = c?.metadata?.name;
+    if (typeof name === 'string' && !volumes.some((v: any) => v?.name === name)) volumes.push({ name, persistentVolumeClaim: { claimName: name } });
+  }
+  return { ...tpl, spec: { ...(tpl.spec ?? {}), volumes } };
 }
 
 const MUTABLE_SPEC_FIELDS = ['replicas', 'ordinals', 'template', 'updateStrategy', 'persistentVolumeClaimRetentionPolicy', 'minReadySeconds'];

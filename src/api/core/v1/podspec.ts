@@ -68,6 +68,8 @@ function defaultProbe(p: any): void {
   if (!p.successThreshold) p.successThreshold = 1;
   if (!p.failureThreshold) p.failureThreshold = 3;
   defaultHTTPGet(p.httpGet);
+  // Upstream defaults the gRPC service name to "" (kubectl describe dereferences it).
+  if (p.grpc && typeof p.grpc === 'object' && p.grpc.service === undefined) p.grpc.service = '';
 }
 
 function defaultFieldRef(ref: any): void {

@@ -1,0 +1,249 @@
+// Joining nodes to a server, in the manner of k3s: the server keeps a join token
+// `K10<sha256 of the CA PEM>::server:<secret>` under its data dir. A joining agent first fetches
+// the CA from /cacerts without verifying TLS, checks it against the hash in its token (so it
+// knows it talks to the right cluster before sending the secret), then POSTs to
+// /k8ts/v1/node-certs with the secret as a bearer token and gets back its node client
+// certificate (CN=system:node:<name>, O=system:nodes) and a serving certificate for its HTTPS
+// server. Both paths are served without client-certificate authentication.
+import 'reflect-metadata';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { isIP } from 'node:net';
+import { dirname, join } from 'node:path';
+import { webcrypto } from 'node:crypto';
+import * as x509 from '@peculiar/x509';
+import type { Logger } from 'pino';
+import * as errors from '../machinery/errors.js';
+import { readBody, send, sendObject } from './http.js';
+import { issue, type CA } from './pki.js';
+
+export const TOKEN_PREFIX = 'K10';
+export const CACERTS_PATH = '/cacerts';
+export const NODE_CERTS_PATH = '/k8ts/v1/node-certs';
+
+/** The CA hash of a secure token: sha256 of the CA certificate's PEM text, as stored on disk. */
+export function caHash(caPem: string): string {
+  return createHash('sha256').update(caPem).digest('hex');
+}
+
+export interface ParsedToken {
+  /** Hash of the cluster CA (secure tokens only). */
+  caHash?: string;
+  /** User part of the credentials ("server", "node"), when the token has one. */
+  user?: string;
+  /** What authenticates the node to the server. */
+  secret: string;
+}
+
+/**
+ * Reads a token in the secure form (`K10<hash>::<user>:<secret>` or `K10<hash>::<secret>`) or the
+ * short form (the secret alone). Throws with a message naming what is wrong.
+ */
+export function parseToken(token: string): ParsedToken {
+  const t = token.trim();
+  if (!t) throw new Error('the token is empty');
+  if (t.startsWith(TOKEN_PREFIX) && t.includes('::')) {
+    const sep = t.indexOf('::');
+    const hash = t.slice(TOKEN_PREFIX.length, sep).toLowerCase();
+    const creds = t.slice(sep + 2);
+    if (!/^[0-9a-f]{64}$/.test(hash)) throw new Error('the token\'s CA hash is not 64 hex digits (expected K10<sha256>::server:<secret>)');
+    const colon = creds.indexOf(':');
+    const user = colon >= 0 ? creds.slice(0, colon) : undefined;
+    const secret = colon >= 0 ? creds.slice(colon + 1) : creds;
+    if (!secret) throw new Error('the token has no secret after its CA hash');
+    return { caHash: hash, user, secret };
+  }
+  return { secret: t };
+}
+
+export function formatToken(caPem: string, secret: string): string {
+  return `${TOKEN_PREFIX}${caHash(caPem)}::server:${secret}`;
+}
+
+export interface ServerToken {
+  secret: string;
+  /** The file holding the full token. */
+  path: string;
+}
+
+/**
+ * The server's join token: from `--token` when given (a secret, or a full token whose CA hash must
+ * be this server's), else the one stored under the data dir, else a new random secret. The full
+ * token is (re)written to <dataDir>/server/token, mode 0600.
+ */
+export function loadOrCreateServerToken(dataDir: string, caPem: string, flagToken?: string): ServerToken {
+  const path = join(dataDir, 'server', 'token');
+  let secret: string | undefined;
+  if (flagToken !== undefined && flagToken !== '') {
+    const parsed = parseToken(flagToken);
+    if (parsed.caHash && parsed.caHash !== caHash(caPem)) {
+      throw new Error(`--token: the token's CA hash does not match this server's CA (${join(dataDir, 'server', 'tls', 'ca.crt')})`);
+    }
+    secret = parsed.secret;
+  } else if (existsSync(path)) {
+    try {
+      secret = parseToken(readFileSync(path, 'utf8')).secret;
+    } catch {
+      secret = undefined;
+    }
+  }
+  secret ??= randomBytes(16).toString('hex');
+  const full = `${formatToken(caPem, secret)}\n`;
+  let current: string | undefined;
+  try {
+    current = readFileSync(path, 'utf8');
+  } catch {
+    current = undefined;
+  }
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  if (current !== full) writeFileSync(path, full, { mode: 0o600 });
+  chmodSync(path, 0o600);
+  return { secret, path };
+}
+
+/** What POST /k8ts/v1/node-certs answers. */
+export interface NodeCertsResponse {
+  ca: string;
+  /** Node client certificate; key only when the server made the key pair (no csr sent). */
+  client: { cert: string; key?: string };
+  /** Serving certificate of the node agent's HTTPS server (SANs: node name and IP). */
+  serving: { cert: string; key: string };
+}
+
+const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const SIGNING_ALG = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
+const YEAR_MS = 365 * 24 * 3600 * 1000;
+
+function sameSecret(a: string, b: string): boolean {
+  const x = createHash('sha256').update(a).digest();
+  const y = createHash('sha256').update(b).digest();
+  return timingSafeEqual(x, y);
+}
+
+/** Signs a PKCS#10 request's public key as a node client certificate (its subject is ignored). */
+async function signNodeCSR(ca: CA, csrPem: string, nodeName: string): Promise<string> {
+  let csr: x509.Pkcs10CertificateRequest;
+  try {
+    csr = new x509.Pkcs10CertificateRequest(csrPem);
+  } catch {
+    throw errors.badRequest('csr: not a PEM-encoded PKCS#10 certificate request', [{ reason: 'FieldValueInvalid', message: 'not a PKCS#10 request', field: 'csr' }]);
+  }
+  if (!(await csr.verify())) throw errors.badRequest('csr: the request\'s signature does not verify', [{ reason: 'FieldValueInvalid', message: 'bad signature', field: 'csr' }]);
+  const publicKey = await csr.publicKey.export();
+  const now = Date.now();
+  const cert = await x509.X509CertificateGenerator.create({
+    serialNumber: randomBytes(16).toString('hex').replace(/^[89a-f]/, '1'),
+    subject: `CN=system:node:${nodeName}, O=system:nodes`,
+    issuer: ca.cert.subject,
+    notBefore: new Date(now - 60_000),
+    notAfter: new Date(now + YEAR_MS),
+    signingAlgorithm: SIGNING_ALG,
+    publicKey,
+    signingKey: ca.key,
+    extensions: [
+      new x509.BasicConstraintsExtension(false, undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
+      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth], false),
+      await x509.AuthorityKeyIdentifierExtension.create(ca.cert, false),
+    ],
+  });
+  return cert.toString('pem');
+}
+
+function fieldError(field: string, message: string): errors.ApiError {
+  return errors.badRequest(`${field}: ${message}`, [{ reason: 'FieldValueInvalid', message, field }]);
+}
+
+/** Validated body of a node-certs request. */
+export function parseNodeCertsRequest(body: unknown): { nodeName: string; nodeIP: string; csr?: string } {
+  if (!body || typeof body !== 'object' || Array.isArray(body)) throw errors.badRequest('the body must be a JSON object {"nodeName": ..., "nodeIP": ...}');
+  const b = body as Record<string, unknown>;
+  if (typeof b.nodeName !== 'string' || !b.nodeName) throw fieldError('nodeName', 'Required value: a node name');
+  if (b.nodeName.length > 253 || !DNS1123_SUBDOMAIN.test(b.nodeName)) {
+    throw fieldError('nodeName', `Invalid value: ${JSON.stringify(b.nodeName)}: a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character`);
+  }
+  if (typeof b.nodeIP !== 'string' || !b.nodeIP) throw fieldError('nodeIP', 'Required value: the node\'s IP address');
+  if (!isIP(b.nodeIP)) throw fieldError('nodeIP', `Invalid value: ${JSON.stringify(b.nodeIP)}: must be a valid IP address`);
+  if (b.csr !== undefined && typeof b.csr !== 'string') throw fieldError('csr', 'Invalid value: must be a PEM string');
+  return { nodeName: b.nodeName, nodeIP: b.nodeIP, csr: b.csr as string | undefined };
+}
+
+export interface JoinServiceOptions {
+  ca: CA;
+  secret: string;
+  logger: Logger;
+}
+
+/** The two unauthenticated join endpoints, registered on the API server's HTTPS port. */
+export class JoinService {
+  private readonly log: Logger;
+
+  constructor(private readonly o: JoinServiceOptions) {
+    this.log = o.logger.child({ component: 'join' });
+  }
+
+  /** Registers /cacerts and /k8ts/v1/node-certs on a server's public handlers. */
+  register(handlers: Map<string, (req: IncomingMessage, res: ServerResponse) => void | Promise<void>>): void {
+    handlers.set(CACERTS_PATH, (req, res) => this.cacerts(req, res));
+    handlers.set(NODE_CERTS_PATH, (req, res) => this.nodeCerts(req, res));
+  }
+
+  private cacerts(req: IncomingMessage, res: ServerResponse): void {
+    if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'only GET is supported here\n', 'text/plain; charset=utf-8', { Allow: 'GET, HEAD' });
+    send(res, 200, req.method === 'HEAD' ? '' : this.o.ca.certPem, 'application/x-pem-file');
+  }
+
+  /** Whether an Authorization header carries the server's secret (as a bearer token or basic password). */
+  authorized(header: string | undefined): boolean {
+    if (!header) return false;
+    let presented: string | undefined;
+    if (/^bearer /i.test(header)) {
+      const raw = header.slice(7).trim();
+      try {
+        const parsed = parseToken(raw);
+        if (parsed.caHash && parsed.caHash !== caHash(this.o.ca.certPem)) return false;
+        presented = parsed.secret;
+      } catch {
+        return false;
+      }
+    } else if (/^basic /i.test(header)) {
+      const decoded = Buffer.from(header.slice(6).trim(), 'base64').toString('utf8');
+      const colon = decoded.indexOf(':');
+      presented = colon >= 0 ? decoded.slice(colon + 1) : undefined;
+    }
+    return presented !== undefined && sameSecret(presented, this.o.secret);
+  }
+
+  private async nodeCerts(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (req.method !== 'POST') return send(res, 405, 'only POST is supported here\n', 'text/plain; charset=utf-8', { Allow: 'POST' });
+    if (!this.authorized(req.headers.authorization)) {
+      this.log.warn({ remote: req.socket.remoteAddress }, 'node join refused: wrong or missing token');
+      throw errors.unauthorized('Unauthorized: the join token is not valid for this server');
+    }
+    const raw = await readBody(req, 64 * 1024);
+    let body: unknown;
+    try {
+      body = JSON.parse(raw.toString('utf8'));
+    } catch (err) {
+      throw errors.badRequest(`the body is not valid JSON: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    const { nodeName, nodeIP, csr } = parseNodeCertsRequest(body);
+    const { ca } = this.o;
+    const client = csr
+      ? { cert: await signNodeCSR(ca, csr, nodeName) }
+      : await issue(ca, { commonName: `system:node:${nodeName}`, organizations: ['system:nodes'], client: true }).then((p) => ({ cert: p.certPem, key: p.keyPem }));
+    const serving = await issue(ca, { commonName: nodeName, sans: [...new Set([nodeName, nodeIP])], server: true });
+    this.log.info({ node: nodeName, nodeIP, remote: req.socket.remoteAddress }, 'issued node certificates');
+    const answer: NodeCertsResponse = { ca: ca.certPem, client, serving: { cert: serving.certPem, key: serving.keyPem } };
+    sendObject(res, 200, answer);
+  }
+}
+
+// Key material for a CSR made by the agent itself (kept here so both sides agree on the algorithm).
+export async function makeNodeCSR(nodeName: string): Promise<{ csrPem: string; keyPem: string }> {
+  const keys = (await webcrypto.subtle.generateKey(SIGNING_ALG, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+  const csr = await x509.Pkcs10CertificateRequestGenerator.create({ name: `CN=system:node:${nodeName}, O=system:nodes`, keys, signingAlgorithm: SIGNING_ALG });
+  const der = await webcrypto.subtle.exportKey('pkcs8', keys.privateKey);
+  return { csrPem: csr.toString('pem'), keyPem: x509.PemConverter.encode(der, 'PRIVATE KEY') };
+}
