@@ -173,7 +173,10 @@ export class NodeAgent {
         return !!this.podByUID(uid) && phase !== 'Succeeded' && phase !== 'Failed';
       },
     });
-    await this.devices.start();
+    await this.devices.start().catch((err) => {
+      this.log.warn({ err }, 'device plugin registration unavailable; extended resources from device plugins are disabled');
+      this.devices = undefined;
+    });
     this.reporter = new NodeReporter({
       client,
       nodeName: this.o.nodeName,

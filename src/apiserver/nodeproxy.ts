@@ -16,7 +16,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import * as errors from '../machinery/errors.js';
 import { forbidden as forbiddenField, invalid as invalidField, path as fieldPath, type FieldError } from '../machinery/fielderrors.js';
-import { proxyUpgrade, writeRawResponse } from '../agent/server.js';
+import { proxyUpgrade, writeRawResponse } from '../machinery/upgradeproxy.js';
 import { queryBool, sendError } from './http.js';
 import type { ResourceRequest } from './requestinfo.js';
 import type { RequestScope } from './rest.js';

@@ -1,9 +1,10 @@
 // `k8ts killall`: stop every container this installation's agent started, its containerd and the
 // pod network, and unmount what the agent mounted (as k3s-killall.sh does). The cluster state in
 // the datastore is kept: a later `k8ts server` starts the pods again.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join, resolve } from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { CriRuntime } from '../agent/runtime/cri/runtime.js';
 import { ProcessRuntime } from '../agent/runtime/process/runtime.js';
 import { bridgeName, containerdPaths } from '../agent/runtime/containerd.js';
@@ -39,6 +40,61 @@ async function stopPid(pid: number): Promise<void> {
   if (alive(pid)) process.kill(pid, 'SIGKILL');
 }
 
+function socketAnswers(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(path);
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+async function startTemporary(config: string, socket: string): Promise<number | undefined> {
+  const child = spawn('containerd', ['--config', config], { stdio: 'ignore', detached: true });
+  child.unref();
+  for (let i = 0; i < 100; i++) {
+    if (await socketAnswers(socket)) return child.pid;
+    if (child.exitCode !== null) return undefined;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return child.pid;
+}
+
+function killNow(pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    /* gone */
+  }
+}
+
+/** PIDs whose cgroup is one of the task ids containerd keeps state for under `taskDir`. */
+function taskProcesses(taskDir: string): number[] {
+  let ids: string[];
+  try {
+    ids = readdirSync(taskDir);
+  } catch {
+    return [];
+  }
+  if (!ids.length) return [];
+  const wanted = new Set(ids);
+  const out: number[] = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    let cg = '';
+    try {
+      cg = readFileSync(`/proc/${d}/cgroup`, 'utf8');
+    } catch {
+      continue;
+    }
+    const leaf = cg.split('\n')[0]?.split('/').pop() ?? '';
+    if (wanted.has(leaf)) out.push(Number(d));
+  }
+  return out;
+}
+
 /** Mount points under `dir`, deepest first. */
 function mountsUnder(dir: string): string[] {
   const text = existsSync('/proc/self/mountinfo') ? readFileSync('/proc/self/mountinfo', 'utf8') : '';
@@ -61,12 +117,18 @@ export async function killall(opts: { dataDir?: string }): Promise<void> {
     const rt = new ProcessRuntime(join(agentDir, 'process'));
     removed = await removeAll(rt).catch(() => 0);
     await rt.close();
-  } else if (existsSync(paths.socket)) {
+  } else if (existsSync(paths.config)) {
+    // Containers are removed through containerd; when the server already stopped it, a
+    // containerd of this data dir is started just for that.
+    const temporary = (await socketAnswers(paths.socket)) ? undefined : await startTemporary(paths.config, paths.socket);
     const rt = new CriRuntime(paths.socket, 30_000);
     removed = await removeAll(rt).catch(() => 0);
     await rt.close();
+    if (temporary) await stopPid(temporary);
   }
   if (existsSync(paths.pidFile)) await stopPid(Number(readFileSync(paths.pidFile, 'utf8').trim()));
+  // Whatever survived (containerd unusable): the processes in the cgroups of this data dir's tasks.
+  for (const pid of taskProcesses(join(paths.dir, 'state', 'io.containerd.runtime.v2.task', 'k8s.io'))) killNow(pid);
   // Shims of this containerd outlive it; they name its socket on their command line.
   const shims = spawnSync('pgrep', ['-f', `containerd-shim.*-address ${paths.socket}`], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).map(Number);
   for (const pid of shims) await stopPid(pid);

@@ -115,13 +115,13 @@ test('authFor: mirror endpoint credentials first, then the registry', () => {
   assert.equal(imageRegistry('library/busybox:1'), 'docker.io');
   assert.equal(imageRegistry('localhost/x'), 'localhost');
   assert.equal(imageRegistry('127.0.0.1:5002/k8ts/busybox:pushed'), '127.0.0.1:5002');
-  assert.deepEqual(authFor(r, 'nginx:1.25'), { username: 'alice', password: 'secret', serverAddress: 'mirror.example.com:5000' });
-  assert.deepEqual(authFor(r, 'registry.example.test/k8ts/busybox:pushed'), { auth: Buffer.from('bob:pw').toString('base64'), serverAddress: '127.0.0.1:5002' });
-  assert.deepEqual(authFor(r, '127.0.0.1:5002/k8ts/busybox:pushed')?.serverAddress, '127.0.0.1:5002');
+  assert.deepEqual(authFor(r, 'nginx:1.25'), { username: 'alice', password: 'secret', serverAddress: 'https://mirror.example.com:5000' });
+  assert.deepEqual(authFor(r, 'registry.example.test/k8ts/busybox:pushed'), { auth: Buffer.from('bob:pw').toString('base64'), serverAddress: 'https://127.0.0.1:5002' });
+  assert.deepEqual(authFor(r, '127.0.0.1:5002/k8ts/busybox:pushed')?.serverAddress, 'https://127.0.0.1:5002');
   assert.equal(authFor(r, 'quay.io/x/y:1'), undefined);
   assert.equal(authFor(undefined, 'nginx'), undefined);
   const direct = parseRegistries('configs: {docker.io: {auth: {identity_token: tok}}}');
-  assert.deepEqual(authFor(direct, 'busybox'), { identityToken: 'tok', serverAddress: 'registry-1.docker.io' });
+  assert.deepEqual(authFor(direct, 'busybox'), { identityToken: 'tok', serverAddress: 'https://registry-1.docker.io' });
 });
 
 test('loadRegistries: the flag, the default file in the data dir, or none', () => {

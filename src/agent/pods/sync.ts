@@ -379,7 +379,8 @@ export class PodSyncer {
         for (const [server, a] of Object.entries<any>(auths)) {
           const h = server.replace(/^https?:\/\//, '').split('/')[0];
           if (h !== host && !(host === 'docker.io' && /(^|\.)docker\.io$/.test(h))) continue;
-          return { username: a.username, password: a.password, auth: a.auth, serverAddress: h };
+          // containerd parses serverAddress as a URL and gives the credentials to that host only.
+          return { username: a.username, password: a.password, auth: a.auth, serverAddress: `https://${host === 'docker.io' ? 'registry-1.docker.io' : host}` };
         }
       } catch {
         continue;

@@ -302,7 +302,7 @@ function upstreamAuthority(host: string): string {
 /**
  * Credentials from the registries file for pulling `image`: those of the first mirror endpoint of
  * its registry that has some, else those of the registry itself. The answer names the host it is
- * for (serverAddress), so containerd offers it to that host only.
+ * for (serverAddress, as https://host[:port]), so containerd offers it to that host only.
  */
 export function authFor(reg: Registries | undefined, image: string): RegistryCredentials | undefined {
   if (!reg) return undefined;
@@ -312,7 +312,8 @@ export function authFor(reg: Registries | undefined, image: string): RegistryCre
   candidates.push(host);
   for (const h of candidates) {
     const auth = reg.configs[h]?.auth ?? (h === 'registry-1.docker.io' ? reg.configs['docker.io']?.auth : undefined);
-    if (auth) return { ...auth, serverAddress: upstreamAuthority(h) };
+    // containerd 1.6 parses serverAddress as a URL and offers the credentials to its host only.
+    if (auth) return { ...auth, serverAddress: `https://${upstreamAuthority(h)}` };
   }
   return undefined;
 }
