@@ -24,11 +24,10 @@
 //   BENCH_SERVER_NODE_ARGS   extra node flags for the server, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
 //                            (the profile is written when the server stops at the end)
 //   BENCH_SIM_NODE_ARGS      extra node flags for the simulator process
-import { spawn, execFile, execFileSync, type ChildProcess } from 'node:child_process';
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
-import { join, dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, dirname } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Pool } from 'undici';
 import YAML from 'yaml';

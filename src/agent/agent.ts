@@ -321,6 +321,7 @@ export class NodeAgent {
     const ev = probeKillingEvent(kind, name);
     recorder.event(podRef(pod), ev.type, ev.reason, ev.message, `spec.containers{${name}}`);
     this.probes.removeContainer(uid, name);
+    this.syncer.killing.add(id);
     const grace = pod.spec?.terminationGracePeriodSeconds ?? 30;
     void this.runtime
       .stopContainer(id, grace)

@@ -5,7 +5,8 @@
 import type { Logger } from 'pino';
 import { R, type Client } from '../client/client.js';
 import { isAlreadyExists, isConflict, isNotFound } from '../client/errors.js';
-import { NODE_LEASE_NAMESPACE, USAGE_ANNOTATION } from '../api/metrics/v1beta1/usage.js';
+import { USAGE_ANNOTATION } from '../api/metrics/v1beta1/usage.js';
+import { renewNodeLease, type NodeLeaseState } from '../client/nodelease.js';
 import { cpuCount, diskinfo, goArch, meminfo, nodeInfo, pidinfo } from './hostinfo.js';
 import { timeOf } from './pods/status.js';
 
@@ -15,7 +16,6 @@ const EVICTION_MEMORY_BYTES = 100 * 1024 * 1024;
 const EVICTION_NODEFS_FRACTION = 0.1;
 const PID_PRESSURE_FRACTION = 0.05;
 const MAX_PODS = 110;
-const microTime = (ms: number) => new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
 
 export interface NodeReporterOptions {
   client: Client;
@@ -41,7 +41,7 @@ export interface NodeReporterOptions {
 export class NodeReporter {
   uid?: string;
   podCIDR?: string;
-  private lease?: any;
+  private leaseState: NodeLeaseState = {};
   private timer?: NodeJS.Timeout;
   private lastStatus = '';
   private lastStatusAt = 0;
@@ -229,39 +229,7 @@ export class NodeReporter {
   }
 
   private async renewLease(): Promise<void> {
-    const leases = this.o.client.resource(R.leases).namespace(NODE_LEASE_NAMESPACE);
-    const now = Date.now();
     const usage = this.o.usage();
-    const fill = (l: any) => ({
-      ...l,
-      apiVersion: 'coordination.k8s.io/v1',
-      kind: 'Lease',
-      metadata: { ...l.metadata, annotations: { ...(l.metadata?.annotations ?? {}), ...(usage ? { [USAGE_ANNOTATION]: usage } : {}) } },
-      spec: { ...(l.spec ?? {}), holderIdentity: this.o.nodeName, leaseDurationSeconds: 40, renewTime: microTime(now) },
-    });
-    for (let attempt = 0; attempt < 3; attempt++) {
-      if (!this.lease) {
-        try {
-          this.lease = await leases.get(this.o.nodeName);
-        } catch (err) {
-          if (!isNotFound(err)) throw err;
-          const owner = this.uid ? [{ apiVersion: 'v1', kind: 'Node', name: this.o.nodeName, uid: this.uid }] : undefined;
-          try {
-            this.lease = await leases.create(fill({ metadata: { name: this.o.nodeName, namespace: NODE_LEASE_NAMESPACE, ...(owner ? { ownerReferences: owner } : {}) } }));
-            return;
-          } catch (e) {
-            if (!isAlreadyExists(e)) throw e;
-            continue;
-          }
-        }
-      }
-      try {
-        this.lease = await leases.update(fill(this.lease));
-        return;
-      } catch (err) {
-        this.lease = undefined;
-        if (!isConflict(err) && !isNotFound(err)) throw err;
-      }
-    }
+    await renewNodeLease(this.o.client, this.leaseState, { name: this.o.nodeName, uid: this.uid }, { durationSeconds: 40, annotations: usage ? { [USAGE_ANNOTATION]: usage } : undefined });
   }
 }

@@ -317,6 +317,11 @@ export class NodeProxy {
    * (the caller answers them as a Status); after that the connection belongs to the proxy.
    */
   upgrade(info: ResourceRequest, query: URLSearchParams, req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    // kubectl 1.31+ first tunnels port-forward's SPDY inside a WebSocket; the runtime's streaming
+    // server speaks plain SPDY only, so refuse the upgrade: kubectl then falls back to SPDY.
+    if (info.subresource === 'portforward' && /websocket/i.test(String(req.headers.upgrade ?? ''))) {
+      throw errors.badRequest('port-forward over WebSocket is not supported by this cluster; use SPDY');
+    }
     const { ep, path } = this.resolveStreaming(info, query);
     const tlsOpts = this.tlsOptions();
     proxyUpgrade(req, socket, head, {

@@ -2,12 +2,11 @@
 // pod network, and unmount what the agent mounted (as k3s-killall.sh does). The cluster state in
 // the datastore is kept: a later `k8ts server` starts the pods again.
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { connect } from 'node:net';
 import { join, resolve } from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 import { CriRuntime } from '../agent/runtime/cri/runtime.js';
 import { ProcessRuntime } from '../agent/runtime/process/runtime.js';
-import { bridgeName, containerdPaths } from '../agent/runtime/containerd.js';
+import { bridgeName, containerdPaths, socketAnswers } from '../agent/runtime/containerd.js';
 import type { Runtime } from '../agent/runtime/types.js';
 import { defaultDataDir } from './server.js';
 
@@ -38,17 +37,6 @@ async function stopPid(pid: number): Promise<void> {
   process.kill(pid, 'SIGTERM');
   for (let i = 0; i < 100 && alive(pid); i++) await new Promise((r) => setTimeout(r, 100));
   if (alive(pid)) process.kill(pid, 'SIGKILL');
-}
-
-function socketAnswers(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect(path);
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
 }
 
 async function startTemporary(config: string, socket: string): Promise<number | undefined> {

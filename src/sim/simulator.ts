@@ -11,7 +11,8 @@ import { ControllerRunner } from '../client/controller.js';
 import { isAlreadyExists, isConflict, isNotFound } from '../client/errors.js';
 import { SharedIndexInformer, keyOf } from '../client/informer.js';
 import { ItemExponentialFailureRateLimiter } from '../client/workqueue.js';
-import { NODE_LEASE_NAMESPACE, USAGE_ANNOTATION, encodeUsage } from '../api/metrics/v1beta1/usage.js';
+import { USAGE_ANNOTATION, encodeUsage } from '../api/metrics/v1beta1/usage.js';
+import { renewNodeLease } from '../client/nodelease.js';
 import type { SimOptions } from './config.js';
 import { ANN, podUsage, simulatePod, terminatedStatus, timeOf } from './pod.js';
 
@@ -26,7 +27,6 @@ const NODE_BASE_MEMORY = 256 * 1024 * 1024;
 const POD_CIDR_WAIT_MS = 5_000;
 
 const NODE_INDEX = 'nodeName';
-const microTime = (ms: number) => new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
 const ipToString = (n: number) => [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
 const ipToNumber = (s: string) => s.split('.').reduce((a, b) => ((a << 8) | Number(b)) >>> 0, 0) >>> 0;
 
@@ -347,42 +347,8 @@ export class NodeSimulator {
   }
 
   private async renewLease(node: SimNode): Promise<void> {
-    const leases = this.client.resource(R.leases).namespace(NODE_LEASE_NAMESPACE);
     const now = Date.now();
-    const fill = (l: any) => ({
-      ...l,
-      apiVersion: 'coordination.k8s.io/v1',
-      kind: 'Lease',
-      metadata: {
-        ...l.metadata,
-        annotations: { ...(l.metadata?.annotations ?? {}), [USAGE_ANNOTATION]: this.usage(node, now) },
-      },
-      spec: { ...(l.spec ?? {}), holderIdentity: node.name, leaseDurationSeconds: this.opts.leaseDurationSeconds, renewTime: microTime(now) },
-    });
-    for (let attempt = 0; attempt < 3; attempt++) {
-      if (!node.lease) {
-        try {
-          node.lease = await leases.get(node.name);
-        } catch (err) {
-          if (!isNotFound(err)) throw err;
-          const owner = node.uid ? [{ apiVersion: 'v1', kind: 'Node', name: node.name, uid: node.uid }] : undefined;
-          try {
-            node.lease = await leases.create(fill({ metadata: { name: node.name, namespace: NODE_LEASE_NAMESPACE, ...(owner ? { ownerReferences: owner } : {}) } }));
-            return;
-          } catch (e) {
-            if (!isAlreadyExists(e)) throw e;
-            continue;
-          }
-        }
-      }
-      try {
-        node.lease = await leases.update(fill(node.lease));
-        return;
-      } catch (err) {
-        node.lease = undefined;
-        if (!isConflict(err) && !isNotFound(err)) throw err;
-      }
-    }
+    await renewNodeLease(this.client, node, node, { durationSeconds: this.opts.leaseDurationSeconds, annotations: { [USAGE_ANNOTATION]: this.usage(node, now) }, now });
   }
 
   /** A usage annotation changed on a pod: report soon rather than at the next heartbeat. */

@@ -277,3 +277,13 @@ test('kubectl top shows real usage and an HPA scales a CPU-burning Deployment up
   await until('scaled up', async () => Number(await jsonpath(['deployment', 'burn'], '{.spec.replicas}')) > 1, 90_000, 2000);
   await until('scaled back down', async () => Number(await jsonpath(['deployment', 'burn'], '{.spec.replicas}')) === 1, 180_000, 3000);
 });
+
+test('a restarted server keeps the running containers and their readiness', { skip, timeout: 120_000 }, async () => {
+  const before = await jsonpath(['pod', 'client'], '{.status.containerStatuses[0].containerID}');
+  await c.restart();
+  await until('a Ready node again', async () => (await jsonpath(['nodes'], '{.items[*].status.conditions[?(@.type=="Ready")].status}')).includes('True'), 60_000, 500);
+  await c.k(['wait', '--for=condition=Ready', 'pod/client', 'pod/ready-yes', '--timeout=60s']);
+  assert.equal(await jsonpath(['pod', 'client'], '{.status.containerStatuses[0].containerID}'), before);
+  assert.equal(await jsonpath(['pod', 'client'], '{.status.containerStatuses[0].restartCount}'), '0');
+  assert.match(await c.k(['exec', 'client', '--', 'echo', 'still here']), /still here/);
+});

@@ -359,7 +359,7 @@ test('real containers: logs, exec, cp, port-forward, attach, --previous', { skip
     const pods = [
       { name: 'talker', image: TEST_IMAGES.busybox, command: ['sh', '-c', 'i=0; while true; do i=$((i+1)); echo "line-$i"; sleep 0.3; done'] },
       { name: 'web', image: TEST_IMAGES.httpd },
-      { name: 'crasher', image: TEST_IMAGES.busybox, command: ['sh', '-c', 'echo "run at $(date +%s%N)"; sleep 1; exit 3'] },
+      { name: 'crasher', image: TEST_IMAGES.busybox, command: ['sh', '-c', 'echo "run at $(date +%s)"; sleep 1; exit 3'] },
     ];
     for (const p of pods) {
       const spec = { containers: [{ name: 'c', image: p.image, imagePullPolicy: 'IfNotPresent', ...(p.command ? { command: p.command } : {}) }], terminationGracePeriodSeconds: 1 };

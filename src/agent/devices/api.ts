@@ -1,3 +1,4 @@
+import { rmSync } from 'node:fs';
 // The device plugin API (package v1beta1, as the kubelet serves and consumes it), declared from
 // the published field numbers. The agent serves Registration on <agent dir>/device-plugins/
 // kubelet.sock; each plugin serves DevicePlugin on its own socket in the same directory. Names
@@ -145,4 +146,21 @@ export function isExtendedResourceName(name: string): boolean {
   const domain = m[1];
   if (domain === 'kubernetes.io' || domain.endsWith('.kubernetes.io')) return false;
   return !name.startsWith('requests.') && name.length <= 253 && m[5].length <= 63;
+}
+
+/** Stops a gRPC server: gracefully, or forcibly after a second, then removes its unix socket. */
+export async function shutdownServer(server: grpc.Server | undefined, socket: string): Promise<void> {
+  if (server) {
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(() => {
+        server.forceShutdown();
+        resolve();
+      }, 1_000);
+      server.tryShutdown(() => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
+  }
+  rmSync(socket, { force: true });
 }

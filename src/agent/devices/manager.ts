@@ -25,6 +25,7 @@ import {
   type ListAndWatchResponse,
   type PreferredAllocationResponse,
   type RegisterRequest,
+  shutdownServer,
 } from './api.js';
 import { DeviceBook } from './allocations.js';
 
@@ -102,21 +103,9 @@ export class DeviceManager {
     clearTimeout(this.notifyTimer);
     for (const ep of this.endpoints.values()) this.closeEndpoint(ep);
     this.endpoints.clear();
-    if (this.server) {
-      const server = this.server;
-      this.server = undefined;
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(() => {
-          server.forceShutdown();
-          resolve();
-        }, 1_000);
-        server.tryShutdown(() => {
-          clearTimeout(t);
-          resolve();
-        });
-      });
-    }
-    rmSync(this.socket, { force: true });
+    const server = this.server;
+    this.server = undefined;
+    await shutdownServer(server, this.socket);
   }
 
   /** Healthy device count per resource, for the node's capacity and allocatable. */

@@ -21,6 +21,7 @@ import {
   type PluginDevice,
   type PreferredAllocationRequest,
   type PreferredAllocationResponse,
+  shutdownServer,
 } from './api.js';
 
 export interface SamplePluginOptions {
@@ -200,18 +201,6 @@ export class SamplePlugin {
     this.watchers.clear();
     const server = this.server;
     this.server = undefined;
-    if (server) {
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(() => {
-          server.forceShutdown();
-          resolve();
-        }, 1_000);
-        server.tryShutdown(() => {
-          clearTimeout(t);
-          resolve();
-        });
-      });
-    }
-    rmSync(this.socket, { force: true });
+    await shutdownServer(server, this.socket);
   }
 }

@@ -26,7 +26,7 @@ export interface VolumePort {
 }
 
 export interface ProbePort {
-  addContainer(pod: any, container: any, containerId: string, target: { podIP: string; ports: any[]; execSync(cmd: string[], timeoutSeconds: number): Promise<any> }): void;
+  addContainer(pod: any, container: any, containerId: string, target: { podIP: string; ports: any[]; startedAt?: number; execSync(cmd: string[], timeoutSeconds: number): Promise<any> }): void;
   removeContainer(podUID: string, containerName: string): void;
   removePod(podUID: string): void;
   isReady(podUID: string, containerName: string): boolean;
@@ -75,6 +75,8 @@ export class PodSyncer {
   private waiting = new Map<string, { reason: string; message?: string }>();
   /** Containers the agent is killing on purpose (liveness failure, pod termination): id set. */
   readonly killing = new Set<string>();
+  /** Last status seen of each container (see containerStatus). */
+  private statuses = new Map<string, ContainerStatus>();
   private log: Logger;
 
   constructor(private deps: PodSyncDeps) {
@@ -102,7 +104,7 @@ export class PodSyncer {
   /** The pod's sandboxes (newest first) and, for the newest, its containers by name (newest attempt first). */
   async observe(uid: string): Promise<{ sandbox?: Sandbox; old: string[]; containers: Map<string, ContainerStatus[]> }> {
     const rt = this.deps.runtime;
-    const sandboxes = (await rt.listPodSandboxes()).filter((s) => s.labels?.[LABEL.podUID] === uid).sort((a, b) => b.metadata.attempt - a.metadata.attempt || b.createdAt - a.createdAt);
+    const sandboxes = (await rt.listPodSandboxes({ labelSelector: { [LABEL.podUID]: uid } })).sort((a, b) => b.metadata.attempt - a.metadata.attempt || b.createdAt - a.createdAt);
     const containers = new Map<string, ContainerStatus[]>();
     if (!sandboxes.length) return { old: [], containers };
     const [s] = sandboxes;
@@ -110,7 +112,7 @@ export class PodSyncer {
     const ips = st?.network?.ip ? [st.network.ip, ...(st.network.additionalIps ?? []).map((a) => a.ip)] : [];
     const sandbox: Sandbox = { id: s.id, attempt: s.metadata.attempt, ready: st?.state === 'SANDBOX_READY', ips };
     for (const c of await rt.listContainers({ podSandboxId: s.id })) {
-      const status = await rt.containerStatus(c.id);
+      const status = await this.containerStatus(c.id, c.state);
       if (!status) continue;
       const list = containers.get(c.metadata.name) ?? [];
       list.push(status);
@@ -118,6 +120,19 @@ export class PodSyncer {
     }
     for (const list of containers.values()) list.sort((a, b) => b.metadata.attempt - a.metadata.attempt);
     return { sandbox, old: sandboxes.slice(1).map((x) => x.id), containers };
+  }
+
+  /**
+   * A container's status, asked of the runtime only when its state changed since the last time
+   * (a status does not change while the state stays the same), which keeps syncs of many pods cheap.
+   */
+  private async containerStatus(id: string, state: string): Promise<ContainerStatus | undefined> {
+    const cached = this.statuses.get(id);
+    if (cached && cached.state === state) return cached;
+    const status = await this.deps.runtime.containerStatus(id);
+    if (status) this.statuses.set(id, status);
+    else this.statuses.delete(id);
+    return status;
   }
 
   // ---- sync ---------------------------------------------------------------------------------
@@ -216,6 +231,7 @@ export class PodSyncer {
     }
     await this.gcAttempts(view.containers);
     const fresh = await this.observe(uid);
+    this.probeRunning(pod, fresh.containers, podIPs);
     const status = await this.report(pod, fresh);
     if (status?.phase === 'Succeeded' || status?.phase === 'Failed') {
       // Nothing will run again: stop the sidecars and release the sandbox (and its IP).
@@ -309,7 +325,7 @@ export class PodSyncer {
     }
     this.waiting.delete(key);
     this.event(pod, 'Normal', 'Started', `Started container ${c.name}`, fieldPath);
-    const target = { podIP: ctx.podIPs[0] ?? '', ports: c.ports ?? [], execSync: (cmd: string[], t: number) => this.deps.runtime.execSync(id, cmd, t) };
+    const target = this.probeTarget(id, c, ctx.podIPs);
     if (c.lifecycle?.postStart) {
       const err = await runHook(c.lifecycle.postStart, target, pod.spec?.terminationGracePeriodSeconds ?? 30);
       if (err) {
@@ -321,6 +337,23 @@ export class PodSyncer {
     }
     this.deps.probes.addContainer(pod, c, id, target);
     return undefined;
+  }
+
+  /**
+   * Every running container is probed, including those an earlier run of the agent started
+   * (the probe manager ignores containers it already has).
+   */
+  private probeRunning(pod: any, containers: Map<string, ContainerStatus[]>, podIPs: string[]): void {
+    for (const list of containers.values()) for (const c of list) if (c.state === 'CONTAINER_EXITED') this.killing.delete(c.id);
+    for (const c of [...(pod.spec?.initContainers ?? []).filter(isSidecar), ...(pod.spec?.containers ?? [])]) {
+      const latest = (containers.get(c.name) ?? [])[0];
+      if (latest?.state !== 'CONTAINER_RUNNING' || this.killing.has(latest.id)) continue;
+      this.deps.probes.addContainer(pod, c, latest.id, this.probeTarget(latest.id, c, podIPs, Math.floor(latest.startedAt / 1e6)));
+    }
+  }
+
+  private probeTarget(id: string, c: any, podIPs: string[], startedAt?: number) {
+    return { podIP: podIPs[0] ?? '', ports: c.ports ?? [], startedAt, execSync: (cmd: string[], t: number) => this.deps.runtime.execSync(id, cmd, t) };
   }
 
   /** Image pull by policy; false when the container must wait (the reason is recorded). */
@@ -546,7 +579,7 @@ export class PodSyncer {
 
   /** Removes everything of a pod that is gone from the API. */
   async cleanup(uid: string): Promise<void> {
-    const sandboxes = (await this.deps.runtime.listPodSandboxes()).filter((s) => s.labels?.[LABEL.podUID] === uid);
+    const sandboxes = await this.deps.runtime.listPodSandboxes({ labelSelector: { [LABEL.podUID]: uid } });
     for (const s of sandboxes) await this.removeSandbox(s.id);
     this.deps.probes.removePod(uid);
     this.deps.devices?.free(uid);
@@ -563,6 +596,7 @@ export class PodSyncer {
   private async removeSandbox(id: string): Promise<void> {
     const rt = this.deps.runtime;
     for (const c of await rt.listContainers({ podSandboxId: id })) {
+      this.statuses.delete(c.id);
       if (c.state === 'CONTAINER_RUNNING') await rt.stopContainer(c.id, 0).catch(() => undefined);
       await rt.removeContainer(c.id).catch(() => undefined);
     }
@@ -574,7 +608,9 @@ export class PodSyncer {
   private async gcAttempts(containers: Map<string, ContainerStatus[]>): Promise<void> {
     for (const list of containers.values()) {
       for (const old of list.slice(KEEP_ATTEMPTS)) {
-        if (old.state === 'CONTAINER_EXITED') await this.deps.runtime.removeContainer(old.id).catch(() => undefined);
+        if (old.state !== 'CONTAINER_EXITED') continue;
+        await this.deps.runtime.removeContainer(old.id).catch(() => undefined);
+        this.statuses.delete(old.id);
       }
     }
   }

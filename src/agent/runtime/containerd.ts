@@ -132,7 +132,8 @@ export function writeCniConfig(paths: ContainerdPaths, content: string): void {
   renameSync(`${file}.tmp`, file);
 }
 
-function socketAnswers(path: string): Promise<boolean> {
+/** Whether something accepts connections on the unix socket `path`. */
+export function socketAnswers(path: string): Promise<boolean> {
   return new Promise((resolve) => {
     const s = connect(path);
     s.once('connect', () => {

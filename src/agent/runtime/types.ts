@@ -189,7 +189,8 @@ export interface Runtime {
   stopPodSandbox(id: string): Promise<void>;
   removePodSandbox(id: string): Promise<void>;
   podSandboxStatus(id: string): Promise<PodSandboxStatus | undefined>;
-  listPodSandboxes(): Promise<PodSandbox[]>;
+  /** All sandboxes, or those carrying every label of `labelSelector`. */
+  listPodSandboxes(filter?: { labelSelector?: Record<string, string> }): Promise<PodSandbox[]>;
 
   createContainer(sandboxId: string, config: ContainerConfig, sandboxConfig: PodSandboxConfig): Promise<string>;
   startContainer(id: string): Promise<void>;

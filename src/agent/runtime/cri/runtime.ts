@@ -110,8 +110,8 @@ export class CriRuntime implements Runtime {
     }
   }
 
-  async listPodSandboxes(): Promise<PodSandbox[]> {
-    return (await this.rt('ListPodSandbox', {})).items ?? [];
+  async listPodSandboxes(filter?: { labelSelector?: Record<string, string> }): Promise<PodSandbox[]> {
+    return (await this.rt('ListPodSandbox', filter?.labelSelector ? { filter: { labelSelector: filter.labelSelector } } : {})).items ?? [];
   }
 
   async createContainer(sandboxId: string, config: ContainerConfig, sandboxConfig: PodSandboxConfig): Promise<string> {

@@ -156,8 +156,9 @@ export class ProcessRuntime implements Runtime {
     };
   }
 
-  async listPodSandboxes(): Promise<PodSandbox[]> {
-    return [...this.sandboxes.values()].map((sb) => ({ id: sb.id, metadata: sb.config.metadata, state: sb.state, createdAt: sb.createdAt, labels: sb.config.labels, annotations: sb.config.annotations }));
+  async listPodSandboxes(filter?: { labelSelector?: Record<string, string> }): Promise<PodSandbox[]> {
+    const sel = Object.entries(filter?.labelSelector ?? {});
+    return [...this.sandboxes.values()].filter((sb) => sel.every(([k, v]) => sb.config.labels?.[k] === v)).map((sb) => ({ id: sb.id, metadata: sb.config.metadata, state: sb.state, createdAt: sb.createdAt, labels: sb.config.labels, annotations: sb.config.annotations }));
   }
 
   // ------------------------------------------------------------------------------------------

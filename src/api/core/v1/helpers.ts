@@ -2,7 +2,6 @@
 // names and quantities as the core validation uses them.
 import {
   type FieldError,
-  type FieldErrorType,
   type FieldPath,
   invalid,
   notSupported,

@@ -1,6 +1,5 @@
 // core/v1 ResourceQuota: hard quantities, scopes and scope selectors; status is the quota
 // controller's.
-import type { ResourceQuota } from 'kubernetes-types/core/v1.js';
 import type { ResourceDef, StrategyContext } from '../../types.js';
 import { type FieldError, type FieldPath, invalid, path, required } from '../../../machinery/fielderrors.js';
 import { resourceQuotaColumns } from './tables.js';
