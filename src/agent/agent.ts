@@ -14,6 +14,7 @@ import { NodeReporter } from './node.js';
 import { primaryIPv4, meminfo } from './hostinfo.js';
 import { StatsCollector } from './stats.js';
 import { ImageGC } from './imagegc.js';
+import { DEFAULT_EVICTION_HARD, EvictionManager, parseEvictionHard, thresholdAmount } from './eviction.js';
 import { PodSyncer } from './pods/sync.js';
 import { parseResolvConf } from './pods/sandbox.js';
 import type { Runtime } from './runtime/types.js';
@@ -55,6 +56,8 @@ export interface AgentOptions {
   clusterDomain: string;
   labels?: Record<string, string>;
   taints?: any[];
+  /** Hard eviction thresholds (--eviction-hard), e.g. memory.available<100Mi. */
+  evictionHard?: string;
   /** Most processes a pod may run (--pod-max-pids; -1: no limit). */
   podMaxPids?: number;
   logger: Logger;
@@ -63,6 +66,8 @@ export interface AgentOptions {
 const RELIST_MS = 1_000;
 const STATS_MS = 10_000;
 const IMAGE_GC_MS = 5 * 60_000;
+/** How often the eviction manager looks at the signals (upstream: 10 s). */
+const EVICTION_MS = 10_000;
 
 export class NodeAgent {
   readonly dir: string;
@@ -79,6 +84,7 @@ export class NodeAgent {
   private server?: AgentServer;
   private provisioner?: LocalPathProvisioner;
   private stats?: StatsCollector;
+  private eviction?: EvictionManager;
   /** Device plugins (extended resources): registration, device health, allocation. */
   private devices?: DeviceManager;
   private timers: NodeJS.Timeout[] = [];
@@ -177,6 +183,19 @@ export class NodeAgent {
       this.log.warn({ err }, 'device plugin registration unavailable; extended resources from device plugins are disabled');
       this.devices = undefined;
     });
+    const thresholds = parseEvictionHard(this.o.evictionHard ?? DEFAULT_EVICTION_HARD);
+    const memoryThreshold = thresholds.find((t) => t.signal === 'memory.available');
+    const imageFsPath = this.containerd ? join(this.containerd.paths.dir, 'root') : this.dir;
+    const imageGC = new ImageGC({ runtime: this.runtime, imageFsPath, pinned: [PAUSE_IMAGE], logger: this.log });
+    this.eviction = new EvictionManager({
+      thresholds,
+      nodefsPath: this.o.dataDir,
+      imagefsPath: imageFsPath,
+      pods: () => this.pods.store.list().filter((p: any) => p.status?.phase !== 'Succeeded' && p.status?.phase !== 'Failed' && !p.metadata.deletionTimestamp),
+      memoryUsage: (p) => this.stats?.podMemory(`${p.metadata.namespace}/${p.metadata.name}`) ?? 0,
+      reclaimDisk: async () => (await imageGC.collect()).length > 0,
+      evict: (pod, message) => this.syncer.evict(pod, message),
+    });
     this.reporter = new NodeReporter({
       client,
       nodeName: this.o.nodeName,
@@ -190,6 +209,8 @@ export class NodeAgent {
       taints: this.o.taints ?? [],
       notReady: () => this.notReady(),
       usage: () => this.stats?.encoded(),
+      underPressure: (p) => this.eviction?.underPressure(p) ?? false,
+      memoryReserveBytes: memoryThreshold ? thresholdAmount(memoryThreshold, meminfo().totalBytes) : 0,
       extendedResources: () => this.devices?.resources() ?? {},
       logger: this.log,
     });
@@ -270,8 +291,14 @@ export class NodeAgent {
     this.runner.start();
     this.every(RELIST_MS, () => this.relist());
     this.every(STATS_MS, () => this.stats!.sample());
-    const imageGC = new ImageGC({ runtime: this.runtime, imageFsPath: this.containerd ? join(this.containerd.paths.dir, 'root') : this.dir, pinned: [PAUSE_IMAGE], logger: this.log });
     this.every(STATS_MS, () => imageGC.observe());
+    this.every(EVICTION_MS, async () => {
+      const before = ['memory', 'disk', 'pid'].map((p) => this.eviction!.underPressure(p as any)).join();
+      const evicted = await this.eviction!.check();
+      if (evicted) this.log.warn({ pod: evicted }, 'evicted a pod under node pressure');
+      const after = ['memory', 'disk', 'pid'].map((p) => this.eviction!.underPressure(p as any)).join();
+      if (before !== after) await this.reporter.reportStatus(true);
+    });
     this.every(IMAGE_GC_MS, async () => void (await imageGC.collect()));
     void this.stats.sample().catch(() => undefined);
 

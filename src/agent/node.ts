@@ -7,14 +7,12 @@ import { R, type Client } from '../client/client.js';
 import { isAlreadyExists, isConflict, isNotFound } from '../client/errors.js';
 import { USAGE_ANNOTATION } from '../api/metrics/v1beta1/usage.js';
 import { renewNodeLease, type NodeLeaseState } from '../client/nodelease.js';
-import { cpuCount, diskinfo, goArch, meminfo, nodeInfo, pidinfo } from './hostinfo.js';
+import { cpuCount, diskinfo, goArch, meminfo, nodeInfo } from './hostinfo.js';
 import { timeOf } from './pods/status.js';
 
 export const KUBELET_VERSION = 'v1.30.0+k8ts';
-/** Upstream's default hard eviction thresholds. */
-const EVICTION_MEMORY_BYTES = 100 * 1024 * 1024;
+/** Share of the node filesystem held back from allocatable ephemeral storage (nodefs.available default). */
 const EVICTION_NODEFS_FRACTION = 0.1;
-const PID_PRESSURE_FRACTION = 0.05;
 const MAX_PODS = 110;
 
 export interface NodeReporterOptions {
@@ -33,6 +31,10 @@ export interface NodeReporterOptions {
   notReady(): string | undefined;
   /** Latest usage sample (encoded) for the lease annotation. */
   usage(): string | undefined;
+  /** Whether the eviction manager sees this pressure now (node conditions). */
+  underPressure(p: 'memory' | 'disk' | 'pid'): boolean;
+  /** Memory held back from allocatable: the memory.available eviction threshold (bytes). */
+  memoryReserveBytes: number;
   /** Extended resources (e.g. from device plugins): name → count. */
   extendedResources(): Record<string, number>;
   logger: Logger;
@@ -82,7 +84,7 @@ export class NodeReporter {
     const allocatable = {
       ...capacity,
       'ephemeral-storage': String(Math.floor(disk.totalBytes * (1 - EVICTION_NODEFS_FRACTION))),
-      memory: `${Math.floor(Math.max(0, mem.totalBytes - EVICTION_MEMORY_BYTES) / 1024)}Ki`,
+      memory: `${Math.floor(Math.max(0, mem.totalBytes - this.o.memoryReserveBytes) / 1024)}Ki`,
     };
     this.allocatable = allocatable;
     return { capacity, allocatable };
@@ -102,23 +104,22 @@ export class NodeReporter {
         message: ok ? messages[0] : messages[1],
       };
     };
-    const mem = meminfo();
-    const disk = diskinfo(this.o.dataDir);
-    const pids = pidinfo();
     const notReady = this.o.notReady();
     const ready = {
-      ...cond('Ready', !notReady, ['KubeletNotReady', 'KubeletReady'], [notReady ?? '', 'kubelet is posting ready status']),
+      type: 'Ready',
+      status: notReady ? 'False' : 'True',
+      lastHeartbeatTime: timeOf(now),
+      lastTransitionTime: timeOf(now),
+      reason: notReady ? 'KubeletNotReady' : 'KubeletReady',
+      message: notReady ?? 'kubelet is posting ready status',
     };
-    // Ready is the one condition where True is good: flip the helper's sense.
-    ready.status = notReady ? 'False' : 'True';
-    ready.reason = notReady ? 'KubeletNotReady' : 'KubeletReady';
-    ready.message = notReady ?? 'kubelet is posting ready status';
     const prevReady = old.find((c) => c.type === 'Ready');
-    ready.lastTransitionTime = prevReady && prevReady.status === ready.status ? prevReady.lastTransitionTime : timeOf(now);
+    if (prevReady && prevReady.status === ready.status) ready.lastTransitionTime = prevReady.lastTransitionTime;
+    const press = this.o.underPressure;
     const out = [
-      cond('MemoryPressure', mem.availableBytes >= EVICTION_MEMORY_BYTES, ['KubeletHasSufficientMemory', 'KubeletHasInsufficientMemory'], ['kubelet has sufficient memory available', 'kubelet has insufficient memory available']),
-      cond('DiskPressure', disk.totalBytes === 0 || disk.availableBytes >= disk.totalBytes * EVICTION_NODEFS_FRACTION, ['KubeletHasNoDiskPressure', 'KubeletHasDiskPressure'], ['kubelet has no disk pressure', 'kubelet has disk pressure']),
-      cond('PIDPressure', pids.max - pids.running >= pids.max * PID_PRESSURE_FRACTION, ['KubeletHasSufficientPID', 'KubeletHasInsufficientPID'], ['kubelet has sufficient PID available', 'kubelet has insufficient PID available']),
+      cond('MemoryPressure', !press('memory'), ['KubeletHasSufficientMemory', 'KubeletHasInsufficientMemory'], ['kubelet has sufficient memory available', 'kubelet has insufficient memory available']),
+      cond('DiskPressure', !press('disk'), ['KubeletHasNoDiskPressure', 'KubeletHasDiskPressure'], ['kubelet has no disk pressure', 'kubelet has disk pressure']),
+      cond('PIDPressure', !press('pid'), ['KubeletHasSufficientPID', 'KubeletHasInsufficientPID'], ['kubelet has sufficient PID available', 'kubelet has insufficient PID available']),
       ready,
     ];
     if (!this.o.isolated) {

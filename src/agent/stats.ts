@@ -50,6 +50,11 @@ export class StatsCollector {
     this.latest = { t: timeOf(now), w: windowSeconds, n: [Math.round(nodeCpuMilli), mem.totalBytes - mem.availableBytes], p: prev ? pods : {} };
   }
 
+  /** Memory working set of a pod ("namespace/name") in the latest sample (bytes). */
+  podMemory(key: string): number {
+    return (this.latest?.p[key] ?? []).reduce((sum, [, , mem]) => sum + mem, 0);
+  }
+
   encoded(): string | undefined {
     return this.latest ? encodeUsage(this.latest) : undefined;
   }

@@ -11,7 +11,7 @@ import { getPath, isPlainObject, setPath } from '../machinery/objects.js';
 import type { StoredObject } from '../storage/cacher.js';
 import { type Backend, StorageError } from '../storage/interface.js';
 import { type MaybePromise, type Served, fromServed, isPromise, servedAsStored, then, toServed, toServedMany } from './convert.js';
-import { decodeBody, duplicateJSONKeys, mediaTypeOf, type Negotiated, negotiate, queryBool, readBody, sendObject, send, warningHeaders } from './http.js';
+import { decodeBody, duplicateJSONKeys, mediaTypeOf, negotiate, queryBool, readBody, sendObject, send, warningHeaders } from './http.js';
 import type { ResourceRequest } from './requestinfo.js';
 import { apiVersionOf, verbsOf } from './resources.js';
 import type { DeleteOptions, Store, UserInfo, WriteContext } from './store.js';
@@ -19,7 +19,6 @@ import { partialList, partialMetadata, toTable, type IncludeObject } from './tab
 import { type WatchSink, httpSink, runWatch } from './watch.js';
 import { Paginator } from './paginate.js';
 import { TypeMismatch, type FieldSchema, type SchemaType } from './fieldschema.js';
-import type { Definitions, Schema } from '../machinery/openapi/definitions.js';
 
 export type FieldValidation = 'Ignore' | 'Warn' | 'Strict';
 

@@ -19,10 +19,10 @@ import { AGGREGATED_CONTENT_TYPE, Discovery, definedSubresources, type Subresour
 import { BuiltinFieldSchema } from './fieldschema.js';
 import { negotiate, queryBool, send, sendError, sendObject } from './http.js';
 import { applyPatch } from './patching.js';
-import { parseRequestPath, type ResourceRequest } from './requestinfo.js';
+import { parseRequestPath } from './requestinfo.js';
 import { ResourceRegistry, storagePrefixOf, verbsOf } from './resources.js';
 import { RestHandler, type RequestScope } from './rest.js';
-import { Store, type UserInfo, type WriteContext } from './store.js';
+import { Store, type UserInfo } from './store.js';
 import { websocketSink } from './watch.js';
 import { userFromSubject } from './pki.js';
 import { ApiMetrics } from './metrics.js';

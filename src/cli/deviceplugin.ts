@@ -4,7 +4,7 @@
 import type { Command } from 'commander';
 import { join, resolve } from 'node:path';
 import { PLUGIN_DIR_NAME, isExtendedResourceName } from '../agent/devices/api.js';
-import { defaultDataDir } from './server.js';
+import { defaultDataDir } from './datadir.js';
 
 export function registerDevicePluginCommand(program: Command): void {
   const dp = program.command('device-plugin').description('Run a device plugin for the node agent on this host');

@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path';
 import * as containerd from '../agent/images/containerd.js';
 import { normalizeRef } from '../agent/images/oci.js';
 import { ProcessImageStore } from '../agent/runtime/process/imagestore.js';
-import { defaultDataDir } from './server.js';
+import { defaultDataDir } from './datadir.js';
 
 type Target = { kind: 'containerd'; socket: string } | { kind: 'process'; store: ProcessImageStore };
 

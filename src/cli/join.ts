@@ -13,22 +13,17 @@ import * as x509 from '@peculiar/x509';
 import { notAfter, sansOf } from '../apiserver/pki.js';
 import { CACERTS_PATH, NODE_CERTS_PATH, caHash, makeNodeCSR, parseToken, type NodeCertsResponse, type ParsedToken } from '../apiserver/join.js';
 import { Client } from '../client/client.js';
-import { NodeAgent, type RuntimeChoice } from '../agent/agent.js';
+import { NodeAgent } from '../agent/agent.js';
+import { agentOptionsFromFlags, type AgentFlags } from './agentflags.js';
 import { primaryIPv4 } from '../agent/hostinfo.js';
 import { writeKubeconfig } from './kubeconfig.js';
-import { defaultDataDir } from './server.js';
+import { defaultDataDir } from './datadir.js';
 
-export interface AgentFlags {
+export interface JoinFlags extends AgentFlags {
   server?: string;
   token?: string;
   tokenFile?: string;
   dataDir?: string;
-  nodeName?: string;
-  nodeIp?: string;
-  runtime?: string;
-  kubeletPort?: string;
-  containerRuntimeEndpoint?: string;
-  clusterDns?: string[];
   clusterDomain?: string;
   nodeLabel?: string[];
   logLevel: string;
@@ -204,7 +199,7 @@ function parseLabels(list: string[] | undefined): Record<string, string> {
   return out;
 }
 
-export async function runAgent(flags: AgentFlags): Promise<void> {
+export async function runAgent(flags: JoinFlags): Promise<void> {
   const logger = pino({ level: flags.logLevel, base: { component: 'k8ts-agent' } }, pino.destination(2));
   const server = (flags.server ?? '').replace(/\/+$/, '');
   if (!server) throw new Error('--server is required (or K8TS_URL): the URL of the k8ts server, e.g. https://10.0.0.1:6443');
@@ -227,8 +222,7 @@ export async function runAgent(flags: AgentFlags): Promise<void> {
   const dataDir = resolve(flags.dataDir ?? defaultDataDir());
   const nodeName = (flags.nodeName ?? hostname()).toLowerCase();
   const nodeIP = flags.nodeIp ?? primaryIPv4();
-  const port = Number(flags.kubeletPort ?? 10250);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--kubelet-port: invalid port ${flags.kubeletPort}`);
+  const agentOptions = agentOptionsFromFlags(flags);
   const labels = parseLabels(flags.nodeLabel);
   const tlsDir = join(dataDir, 'agent', 'tls');
 
@@ -261,12 +255,9 @@ export async function runAgent(flags: AgentFlags): Promise<void> {
     nodeName,
     dataDir,
     isDefaultDataDir: dataDir === resolve(defaultDataDir()),
-    runtime: (flags.runtime ?? 'auto') as RuntimeChoice,
-    containerRuntimeEndpoint: flags.containerRuntimeEndpoint,
+    ...agentOptions,
     nodeIP,
-    port,
     tls: { cert: id.servingCert, key: id.servingKey, ca: id.ca },
-    clusterDNS: flags.clusterDns ?? [],
     clusterDomain: flags.clusterDomain ?? 'cluster.local',
     labels,
     logger,

@@ -8,7 +8,7 @@ import { CriRuntime } from '../agent/runtime/cri/runtime.js';
 import { ProcessRuntime } from '../agent/runtime/process/runtime.js';
 import { bridgeName, containerdPaths, socketAnswers } from '../agent/runtime/containerd.js';
 import type { Runtime } from '../agent/runtime/types.js';
-import { defaultDataDir } from './server.js';
+import { defaultDataDir } from './datadir.js';
 
 async function removeAll(rt: Runtime): Promise<number> {
   const sandboxes = await rt.listPodSandboxes();

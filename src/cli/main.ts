@@ -3,9 +3,11 @@ import { Command, Option } from 'commander';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { runServer, defaultDataDir } from './server.js';
+import { runServer } from './server.js';
+import { defaultDataDir } from './datadir.js';
 import { addSimFlags } from '../sim/config.js';
 import { registerImageCommands } from './image.js';
+import { addAgentFlags } from './agentflags.js';
 import { registerDevicePluginCommand } from './deviceplugin.js';
 
 const collect = (v: string, prev: string[]) => [...prev, ...v.split(',').filter(Boolean)];
@@ -13,7 +15,7 @@ const collect = (v: string, prev: string[]) => [...prev, ...v.split(',').filter(
 export async function main(argv: string[]): Promise<void> {
   const program = new Command('k8ts').description('A Kubernetes-compatible container orchestrator').version('0.1.0');
 
-  addSimFlags(program
+  addSimFlags(addAgentFlags(program
     .command('server')
     .description('Run the API server with its embedded datastore (and the control plane)')
     .option('--data-dir <dir>', 'where state, certificates and the kubeconfig live (default /var/lib/k8ts as root, ~/.k8ts otherwise)')
@@ -35,44 +37,30 @@ export async function main(argv: string[]): Promise<void> {
     .option('--node-monitor-period <duration>', 'how often the node lifecycle controller checks node health', '5s')
     .option('--node-startup-grace-period <duration>', 'grace period for a node that never reported status', '60s')
     .option('--disable-agent', 'run no node agent on this host (control plane only)')
-    .option('--node-name <name>', 'name of this host\'s node (default: the hostname)')
-    .option('--node-ip <ip>', 'InternalIP of this host\'s node (default: the first non-loopback IPv4 address)')
-    .addOption(new Option('--runtime <name>', 'container runtime: containerd (k8ts starts its own), process (host processes, not isolated), or auto').choices(['auto', 'containerd', 'process']).default('auto'))
-    .option('--container-runtime-endpoint <socket>', 'use this CRI socket instead of starting containerd')
-    .option('--private-registry <file>', 'registries.yaml (k3s format): registry mirrors, credentials and TLS (default: <data-dir>/registries.yaml if it exists; see docs/registries.md)')
-    .option('--cluster-dns <ips>', 'DNS server IPs pods use (comma-separated); default: the host\'s resolvers', collect, [])
-    .option('--pod-max-pids <n>', 'most processes one pod may run (-1: unlimited)', '-1')
-    .option('--kubelet-port <port>', 'port of the node agent\'s HTTPS server (logs, exec, port-forward); 0 picks a free one', '10250')
     .addOption(new Option('--token <secret>', 'join secret (or full K10 token) agents use; default: the stored one, else a random one (written to DATA/server/token)').env('K8TS_TOKEN'))
     .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error']).default('info'))
     .option('-v, --v <n>', 'upstream-style verbosity (>=4 debug, >=6 trace)')
     .action(async (opts) => {
       if (opts.v !== undefined) opts.logLevel = Number(opts.v) >= 6 ? 'trace' : Number(opts.v) >= 4 ? 'debug' : opts.logLevel;
       await runServer(opts);
-    }));
+    })));
 
-  program
+  addAgentFlags(program
     .command('agent')
     .description('Run a node agent on this machine and join it to a k8ts server')
     .addOption(new Option('--server <url>', 'URL of the k8ts server to join, e.g. https://10.0.0.1:6443').env('K8TS_URL'))
     .addOption(new Option('--token <token>', 'join token: the content of <server data dir>/server/token').env('K8TS_TOKEN'))
     .addOption(new Option('--token-file <file>', 'read the join token from this file').env('K8TS_TOKEN_FILE'))
     .option('--data-dir <dir>', 'where the agent keeps certificates, pods and images (default /var/lib/k8ts as root, ~/.k8ts otherwise)')
-    .addOption(new Option('--node-name <name>', 'name of this node (default: the hostname)').env('K8TS_NODE_NAME'))
-    .option('--node-ip <ip>', 'InternalIP of this node (default: the first non-loopback IPv4 address)')
     .option('--node-label <key=value>', 'label to register the node with (repeatable, comma-separated)', collect, [])
-    .addOption(new Option('--runtime <name>', 'container runtime: containerd (k8ts starts its own), process (host processes, not isolated), or auto').choices(['auto', 'containerd', 'process']).default('auto'))
-    .option('--container-runtime-endpoint <socket>', 'use this CRI socket instead of starting containerd')
-    .option('--cluster-dns <ips>', 'DNS server IPs pods use (comma-separated); default: the host\'s resolvers', collect, [])
     .option('--cluster-domain <domain>', 'cluster DNS domain', 'cluster.local')
-    .option('--kubelet-port <port>', 'port of the node agent\'s HTTPS server (logs, exec, port-forward); 0 picks a free one', '10250')
     .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error']).default('info'))
     .option('-v, --v <n>', 'upstream-style verbosity (>=4 debug, >=6 trace)')
     .action(async (opts) => {
       if (opts.v !== undefined) opts.logLevel = Number(opts.v) >= 6 ? 'trace' : Number(opts.v) >= 4 ? 'debug' : opts.logLevel;
       const { runAgent } = await import('./join.js');
       await runAgent(opts);
-    });
+    }));
 
   addSimFlags(program
     .command('sim')

@@ -1,6 +1,6 @@
 // `k8ts server`: one process with the datastore and API server (controllers, scheduler and the
 // node agent join it as they land). Flags follow k3s.
-import { hostname, homedir, networkInterfaces } from 'node:os';
+import { hostname, networkInterfaces } from 'node:os';
 import { join, resolve } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import pino from 'pino';
@@ -19,10 +19,13 @@ import { simOptionsFromFlags } from '../sim/config.js';
 import { parseDurationMs } from './component.js';
 import type { ControllerOptions } from '../controllers/types.js';
 import { startLocalAgent } from './agent.js';
+import { defaultDataDir } from './datadir.js';
+import type { AgentFlags } from './agentflags.js';
 import { LocalPathProvisioner } from '../agent/provisioner/localpath.js';
 import { JoinService, loadOrCreateServerToken } from '../apiserver/join.js';
+import { installServiceAccountTokens, loadOrCreateServiceAccountKeys } from '../apiserver/serviceaccount/index.js';
 
-export interface ServerFlags {
+export interface ServerFlags extends AgentFlags {
   dataDir?: string;
   httpsListenPort: string;
   bindAddress: string;
@@ -48,15 +51,6 @@ export interface ServerFlags {
   nodeStartupGracePeriod?: string;
   /** Run no node agent in this process. */
   disableAgent?: boolean;
-  nodeName?: string;
-  nodeIp?: string;
-  runtime?: string;
-  containerRuntimeEndpoint?: string;
-  /** registries.yaml for the node agent (--private-registry). */
-  privateRegistry?: string;
-  clusterDns?: string[];
-  kubeletPort?: string;
-  podMaxPids?: string;
   /** Join secret (or full K10 token) for agents; default: the stored one, else a new random one. */
   token?: string;
   [simFlag: `sim${string}`]: unknown;
@@ -72,7 +66,6 @@ export function controllerOptionsFromFlags(flags: Partial<ServerFlags>): Control
   return o;
 }
 
-export const defaultDataDir = () => (process.getuid?.() === 0 ? '/var/lib/k8ts' : join(homedir(), '.k8ts'));
 
 function parsePortRange(s: string): [number, number] {
   const m = /^(\d+)-(\d+)$/.exec(s);
@@ -111,6 +104,8 @@ export async function runServer(flags: ServerFlags): Promise<void> {
     resources: builtinResources(),
     logger,
   });
+  // Service-account tokens: TokenRequest, bearer-token authentication, ServiceAccount admission.
+  installServiceAccountTokens(api, { keys: loadOrCreateServiceAccountKeys(join(tlsDir, 'service-account.key')) });
   // The join token agents present (`k8ts agent --server URL --token T`); see apiserver/join.ts.
   const joinToken = loadOrCreateServerToken(dataDir, ca.certPem, flags.token);
   new JoinService({ ca, secret: joinToken.secret, logger }).register(api.publicHandlers);

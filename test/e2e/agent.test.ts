@@ -25,7 +25,7 @@ const HTTPD = 'k8ts.local/httpd:1.35';
 
 before(async () => {
   if (skip) return;
-  c = await startCluster({ agent: true });
+  c = await startCluster({ agent: true, args: ['--pod-max-pids', '64'] });
   await until('a Ready node', async () => (await jsonpath(['nodes'], '{.items[*].status.conditions[?(@.type=="Ready")].status}')).includes('True'), 60_000, 500);
   await importTestImages(c, ['busybox', 'httpd', 'node']);
 });
@@ -199,6 +199,14 @@ test('a container over its memory limit is OOMKilled', { skip, timeout: 60_000 }
   await until('OOMKilled', async () => (await jsonpath(['pod', 'oom'], '{.status.containerStatuses[0].state.terminated.reason}')) === 'OOMKilled', 45_000, 500);
   assert.equal(await jsonpath(['pod', 'oom'], '{.status.containerStatuses[0].state.terminated.exitCode}'), '137');
   assert.match(await c.k(['get', 'pod', 'oom']), /OOMKilled/);
+});
+
+test('--pod-max-pids caps the processes of a pod', { skip, timeout: 60_000 }, async () => {
+  await apply([pod('forks', { restartPolicy: 'Never', containers: [{ name: 'c', image: BUSYBOX, command: ['sh', '-c', 'i=0; while [ $i -lt 100 ]; do sleep 60 & i=$((i+1)); done; echo all-started'] }] })]);
+  await until('forks finished', async () => ['Succeeded', 'Failed'].includes(await jsonpath(['pod', 'forks'], '{.status.phase}')), 45_000, 500);
+  const logs = await c.k(['logs', 'forks']);
+  assert.match(logs, /can't fork/);
+  assert.doesNotMatch(logs, /all-started/);
 });
 
 test('Jobs: a failing one backs off and ends Failed after backoffLimit; a succeeding one completes', { skip, timeout: 150_000 }, async () => {

@@ -5,21 +5,11 @@
 // and the plugin registering again after a server restart.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import YAML from 'yaml';
-import { K8TS_BIN, startCluster, until } from './harness.js';
+import { K8TS_BIN, importTestImages, realContainersUnavailable, startCluster, until } from './harness.js';
 
 const W = 'example.com/widget';
-
-function containerdMissing(): string | false {
-  if (process.env.K8TS_SKIP_CONTAINERD) return 'K8TS_SKIP_CONTAINERD is set';
-  try {
-    execFileSync('containerd', ['--version'], { stdio: 'ignore' });
-    return false;
-  } catch {
-    return 'containerd is not installed on this machine';
-  }
-}
 
 const widgetPod = (name: string, n: number) =>
   YAML.stringify({
@@ -40,7 +30,7 @@ const widgetPod = (name: string, n: number) =>
     },
   });
 
-test('device plugin: widgets become node capacity and are allocated to pods', { skip: containerdMissing(), timeout: 240_000 }, async (t) => {
+test('device plugin: widgets become node capacity and are allocated to pods', { skip: realContainersUnavailable(), timeout: 240_000 }, async (t) => {
   const c = await startCluster({ agent: true });
   let plugin: ReturnType<typeof spawn> | undefined;
   let pluginErr = '';
@@ -53,10 +43,7 @@ test('device plugin: widgets become node capacity and are allocated to pods', { 
       t.skip('the node agent did not report a Ready node within 60 s (containerd not usable here?)');
       return;
     }
-    const { importImage } = await import('../../src/agent/images/containerd.js');
-    const { buildTestImage } = await import('../../src/agent/images/testimages.js');
-    const { containerdSocket } = await import('../../src/cli/image.js');
-    await importImage(containerdSocket(c.dataDir), buildTestImage('busybox').tar);
+    await importTestImages(c, ['busybox']);
 
     plugin = spawn(process.execPath, [K8TS_BIN, 'device-plugin', 'sample', '--resource', W, '--count', '4', '--data-dir', c.dataDir], { stdio: ['ignore', 'ignore', 'pipe'] });
     plugin.stderr!.on('data', (d) => (pluginErr += d));

@@ -19,9 +19,6 @@ after(async () => {
   await cluster?.cleanup();
 });
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-
 const podJSON = async (name: string, ns = 'default') => JSON.parse(await cluster.k(['get', 'pod', name, '-n', ns, '-o', 'json']));
 
 function pod(name: string, node: string, extra: Record<string, unknown> = {}, container: Record<string, unknown> = {}): string {

@@ -11,7 +11,6 @@
 // containers run by `k8ts server`'s own agent.
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
@@ -22,8 +21,9 @@ import tls from 'node:tls';
 import YAML from 'yaml';
 import { AgentServer, type PodLocator } from '../../src/agent/server.js';
 import type { Runtime } from '../../src/agent/runtime/types.js';
+import { TEST_IMAGES } from '../../src/agent/images/testimages.js';
 import { issue, loadOrCreateCA } from '../../src/apiserver/pki.js';
-import { startCluster, until, type Cluster } from './harness.js';
+import { importTestImages, realContainersUnavailable, startCluster, until, type Cluster } from './harness.js';
 import { rawClient } from './rawclient.js';
 import { sleep, streamKubectl } from './streams.js';
 
@@ -329,17 +329,7 @@ test('the agent only serves clients with a certificate from the cluster CA', asy
 // ---------------------------------------------------------------------------------------------
 // Part 2: the real thing (containerd), skipped where it can't run.
 
-function containerdMissing(): string | false {
-  if (process.env.K8TS_SKIP_CONTAINERD) return 'K8TS_SKIP_CONTAINERD is set';
-  try {
-    execFileSync('containerd', ['--version'], { stdio: 'ignore' });
-    return false;
-  } catch {
-    return 'containerd is not installed on this machine';
-  }
-}
-
-test('real containers: logs, exec, cp, port-forward, attach, --previous', { skip: containerdMissing(), timeout: 240_000 }, async (t) => {
+test('real containers: logs, exec, cp, port-forward, attach, --previous', { skip: realContainersUnavailable(), timeout: 240_000 }, async (t) => {
   const real = await startCluster({ agent: true });
   try {
     const ready = await until('a Ready node', async () => {
@@ -351,10 +341,7 @@ test('real containers: logs, exec, cp, port-forward, attach, --previous', { skip
       return;
     }
     // The test images, built from the host's busybox, into the agent's containerd.
-    const { importImage } = await import('../../src/agent/images/containerd.js');
-    const { buildTestImage, TEST_IMAGES } = await import('../../src/agent/images/testimages.js');
-    const { containerdSocket } = await import('../../src/cli/image.js');
-    for (const name of ['busybox', 'httpd'] as const) await importImage(containerdSocket(real.dataDir), buildTestImage(name).tar);
+    await importTestImages(real, ['busybox', 'httpd']);
 
     const pods = [
       { name: 'talker', image: TEST_IMAGES.busybox, command: ['sh', '-c', 'i=0; while true; do i=$((i+1)); echo "line-$i"; sleep 0.3; done'] },

@@ -147,7 +147,7 @@ describe('VolumeManager', () => {
             name: 'kube-api-access',
             projected: {
               sources: [
-                { serviceAccountToken: { path: 'token', expirationSeconds: 3600 } },
+                // serviceAccountToken sources need the TokenRequest API (serviceaccount-token.test.ts).
                 { configMap: { name: 'cfg', items: [{ key: 'app.conf', path: 'ca.crt' }] } },
                 { downwardAPI: { items: [{ path: 'namespace', fieldRef: { fieldPath: 'metadata.namespace' } }] } },
                 { secret: { name: 'sec' } },

@@ -2,7 +2,7 @@
 // computePodActions): make the runtime match the pod spec — sandbox, init containers in order,
 // sidecars, main containers with restart policy and back-off — then report the status. Every call
 // is idempotent and looks at the runtime afresh, so the agent can restart at any moment.
-import { mkdirSync, readFileSync, writeFileSync, existsSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { R, type Client } from '../../client/client.js';
@@ -11,6 +11,8 @@ import type { EventRecorder } from '../../client/events.js';
 import type { ContainerStatus, Mount, PodSandboxConfig, RegistryAuth, Runtime } from '../runtime/types.js';
 import { LABEL } from '../runtime/types.js';
 import { Backoff, goDuration } from './backoff.js';
+import { ImagePuller } from './images.js';
+import { PodFiles } from './files.js';
 import { containerConfig, qosClass } from './container.js';
 import { podCgroupParent, removePodCgroups, setPodPidsLimit } from './cgroups.js';
 import { sandboxConfig, type DnsSettings } from './sandbox.js';
@@ -66,11 +68,9 @@ interface Sandbox {
 
 /** Keep this many exited attempts of a container (the newest and the one before, for --previous). */
 const KEEP_ATTEMPTS = 2;
-const TERMINATION_MESSAGE_MAX = 4096;
 
 export class PodSyncer {
   readonly backoff = new Backoff();
-  readonly imageBackoff = new Backoff(10_000, 300_000);
   /** Why containers are waiting, by "<uid>/<name>". */
   private waiting = new Map<string, { reason: string; message?: string }>();
   /** Containers the agent is killing on purpose (liveness failure, pod termination): id set. */
@@ -79,8 +79,13 @@ export class PodSyncer {
   private statuses = new Map<string, ContainerStatus>();
   private log: Logger;
 
+  private images: ImagePuller;
+  private files: PodFiles;
+
   constructor(private deps: PodSyncDeps) {
     this.log = deps.logger;
+    this.images = new ImagePuller({ client: deps.client, runtime: deps.runtime, registryAuth: deps.registryAuth, event: (...a) => this.event(...a) });
+    this.files = new PodFiles(deps.podsDir, deps.clusterDomain);
   }
 
   private ref(pod: any) {
@@ -92,7 +97,7 @@ export class PodSyncer {
   }
 
   podDir(uid: string) {
-    return join(this.deps.podsDir, uid);
+    return this.files.dir(uid);
   }
 
   logDir(pod: any) {
@@ -184,7 +189,7 @@ export class PodSyncer {
     for (const id of view.old) await this.removeSandbox(id);
     const cfg = this.sandboxConfig(pod, sandbox.attempt);
     const podIPs = pod.spec?.hostNetwork ? [this.deps.hostIP] : sandbox.ips;
-    this.writeHostsFile(pod, podIPs[0]);
+    this.files.writeHosts(pod, podIPs[0]);
 
     let next: number | undefined;
     const after = (ms: number | undefined) => {
@@ -277,7 +282,11 @@ export class PodSyncer {
       }
       this.backoff.next(key);
     }
-    if (!(await this.ensureImage(pod, c, key, fieldPath))) return this.imageBackoff.remaining(key, Date.now()) || 5_000;
+    const pullWait = await this.images.ensure(pod, c, key, fieldPath, this.waiting.get(key));
+    if (pullWait) {
+      this.waiting.set(key, pullWait);
+      return this.images.remaining(key) || 5_000;
+    }
     let env: { key: string; value: string }[];
     try {
       env = await this.deps.containerEnv(pod, c, { podIP: ctx.podIPs[0] ?? '', podIPs: ctx.podIPs });
@@ -299,7 +308,7 @@ export class PodSyncer {
     const attempt = latest ? latest.metadata.attempt + 1 : 0;
     let mounts: Mount[];
     try {
-      mounts = [...(await this.deps.volumes.mountsFor(pod, c, ctx.volumes, env)), ...this.podMounts(pod, c, attempt)];
+      mounts = [...(await this.deps.volumes.mountsFor(pod, c, ctx.volumes, env)), ...this.files.mounts(pod, c, attempt)];
     } catch (err: any) {
       this.waiting.set(key, { reason: 'CreateContainerConfigError', message: err.message });
       this.event(pod, 'Warning', 'Failed', `Error: ${err.message}`, fieldPath);
@@ -356,133 +365,6 @@ export class PodSyncer {
     return { podIP: podIPs[0] ?? '', ports: c.ports ?? [], startedAt, execSync: (cmd: string[], t: number) => this.deps.runtime.execSync(id, cmd, t) };
   }
 
-  /** Image pull by policy; false when the container must wait (the reason is recorded). */
-  private async ensureImage(pod: any, c: any, key: string, fieldPath: string): Promise<boolean> {
-    const image: string = c.image;
-    const policy = c.imagePullPolicy ?? (/:latest$|^[^:@]*$/.test(image.split('/').pop() ?? '') ? 'Always' : 'IfNotPresent');
-    const present = policy === 'Always' ? undefined : await this.deps.runtime.imageStatus(image).catch(() => undefined);
-    if (present) {
-      this.event(pod, 'Normal', 'Pulled', `Container image "${image}" already present on machine`, fieldPath);
-      return true;
-    }
-    if (policy === 'Never') {
-      const msg = `Container image "${image}" is not present with pull policy of Never`;
-      this.waiting.set(key, { reason: 'ErrImageNeverPull', message: msg });
-      this.event(pod, 'Warning', 'ErrImageNeverPull', msg, fieldPath);
-      return false;
-    }
-    const wait = this.imageBackoff.remaining(`pull/${key}`, Date.now());
-    if (wait > 0 && this.waiting.get(key)?.reason?.startsWith('ErrImagePull')) {
-      this.waiting.set(key, { reason: 'ImagePullBackOff', message: `Back-off pulling image "${image}"` });
-      this.event(pod, 'Normal', 'BackOff', `Back-off pulling image "${image}"`, fieldPath);
-      return false;
-    }
-    this.event(pod, 'Normal', 'Pulling', `Pulling image "${image}"`, fieldPath);
-    const t0 = Date.now();
-    try {
-      await this.deps.runtime.pullImage(image, await this.pullAuth(pod, image));
-    } catch (err: any) {
-      this.imageBackoff.next(`pull/${key}`);
-      const msg = `Failed to pull image "${image}": ${err.message}`;
-      this.waiting.set(key, { reason: 'ErrImagePull', message: msg });
-      this.event(pod, 'Warning', 'Failed', msg, fieldPath);
-      this.event(pod, 'Warning', 'Failed', 'Error: ErrImagePull', fieldPath);
-      return false;
-    }
-    const took = ((Date.now() - t0) / 1000).toFixed(3);
-    this.event(pod, 'Normal', 'Pulled', `Successfully pulled image "${image}" in ${took}s (${took}s including waiting)`, fieldPath);
-    return true;
-  }
-
-  /** Credentials for an image from the pod's imagePullSecrets (dockerconfigjson / dockercfg), else from the registries file. */
-  private async pullAuth(pod: any, image: string): Promise<RegistryAuth | undefined> {
-    const host = registryHost(image);
-    for (const ref of pod.spec?.imagePullSecrets ?? []) {
-      let secret: any;
-      try {
-        secret = await this.deps.client.resource(R.secrets).namespace(pod.metadata.namespace).get(ref.name);
-      } catch {
-        continue;
-      }
-      const raw = secret.data?.['.dockerconfigjson'] ?? secret.data?.['.dockercfg'];
-      if (!raw) continue;
-      try {
-        const parsed = JSON.parse(Buffer.from(raw, 'base64').toString('utf8'));
-        const auths = parsed.auths ?? parsed;
-        for (const [server, a] of Object.entries<any>(auths)) {
-          const h = server.replace(/^https?:\/\//, '').split('/')[0];
-          if (h !== host && !(host === 'docker.io' && /(^|\.)docker\.io$/.test(h))) continue;
-          // containerd parses serverAddress as a URL and gives the credentials to that host only.
-          return { username: a.username, password: a.password, auth: a.auth, serverAddress: `https://${host === 'docker.io' ? 'registry-1.docker.io' : host}` };
-        }
-      } catch {
-        continue;
-      }
-    }
-    return this.deps.registryAuth?.(image);
-  }
-
-  /** Mounts the kubelet adds to every container: /etc/hosts and the termination-message file. */
-  private podMounts(pod: any, c: any, attempt: number): Mount[] {
-    const out: Mount[] = [];
-    const dir = this.podDir(pod.metadata.uid);
-    const hosts = join(dir, 'etc-hosts');
-    const mountsEtcHosts = (c.volumeMounts ?? []).some((m: any) => m.mountPath === '/etc/hosts');
-    if (existsSync(hosts) && !mountsEtcHosts) out.push({ containerPath: '/etc/hosts', hostPath: hosts });
-    const termDir = join(dir, 'containers', c.name);
-    mkdirSync(termDir, { recursive: true });
-    const term = join(termDir, `termination-${attempt}`);
-    writeFileSync(term, '');
-    out.push({ containerPath: c.terminationMessagePath ?? '/dev/termination-log', hostPath: term });
-    return out;
-  }
-
-  /** The kubelet-managed /etc/hosts of a pod (its own name and IP, hostAliases). */
-  private writeHostsFile(pod: any, ip: string | undefined): void {
-    const dir = this.podDir(pod.metadata.uid);
-    mkdirSync(dir, { recursive: true });
-    let text: string;
-    if (pod.spec?.hostNetwork) {
-      text = existsSync('/etc/hosts') ? readFileSync('/etc/hosts', 'utf8') : '';
-    } else {
-      const lines = ['# Kubernetes-managed hosts file.', '127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6-loopback', 'fe00::0\tip6-localnet', 'fe00::0\tip6-mcastprefix', 'fe00::1\tip6-allnodes', 'fe00::2\tip6-allrouters'];
-      const hostname = pod.spec?.hostname || pod.metadata.name;
-      if (ip) {
-        const fqdn = pod.spec?.subdomain ? `${hostname}.${pod.spec.subdomain}.${pod.metadata.namespace}.svc.${this.deps.clusterDomain}\t` : '';
-        lines.push(`${ip}\t${fqdn}${hostname}`);
-      }
-      const aliases = pod.spec?.hostAliases ?? [];
-      if (aliases.length) {
-        lines.push('', '# Entries added by HostAliases.');
-        for (const a of aliases) lines.push(`${a.ip}\t${(a.hostnames ?? []).join('\t')}`);
-      }
-      text = lines.join('\n') + '\n';
-    }
-    const file = join(dir, 'etc-hosts');
-    if (!existsSync(file) || readFileSync(file, 'utf8') !== text) writeFileSync(file, text);
-  }
-
-  /** A container's termination message, by its terminationMessagePolicy. */
-  terminationMessage(pod: any, c: ContainerStatus): string | undefined {
-    const spec = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])].find((x: any) => x.name === c.metadata.name);
-    const file = join(this.podDir(pod.metadata.uid), 'containers', c.metadata.name, `termination-${c.metadata.attempt}`);
-    let msg = '';
-    try {
-      msg = readFileSync(file, 'utf8').slice(0, TERMINATION_MESSAGE_MAX);
-    } catch {
-      /* no file */
-    }
-    if (!msg && spec?.terminationMessagePolicy === 'FallbackToLogsOnError' && c.exitCode !== 0 && c.logPath) {
-      try {
-        const lines = readFileSync(c.logPath, 'utf8').split('\n').filter(Boolean).slice(-80);
-        msg = lines.map((l) => l.split(' ').slice(3).join(' ')).join('\n').slice(-2048);
-      } catch {
-        /* no log */
-      }
-    }
-    return msg || c.message || undefined;
-  }
-
   /** Computes the pod's status from the runtime and writes it when it changed; returns it. */
   async report(pod: any, view: { sandbox?: Sandbox; containers: Map<string, ContainerStatus[]> }): Promise<any> {
     const uid = pod.metadata.uid;
@@ -500,7 +382,7 @@ export class PodSyncer {
         // A container running again no longer waits.
         return latest?.state === 'CONTAINER_RUNNING' ? undefined : w;
       },
-      terminationMessage: (c) => this.terminationMessage(pod, c),
+      terminationMessage: (c) => this.files.terminationMessage(pod, c),
       now: Date.now(),
     });
     if (!statusChanged(pod.status, status)) return status;
@@ -514,6 +396,21 @@ export class PodSyncer {
   }
 
   // ---- termination ---------------------------------------------------------------------------
+
+  /** The status of a pod whose containers were all stopped (deleted or evicted). */
+  private stoppedStatus(pod: any, containers: Map<string, ContainerStatus[]>): any {
+    return podStatus(pod, {
+      hostIP: this.deps.hostIP,
+      podIPs: [],
+      sandboxReady: false,
+      containers,
+      ready: () => false,
+      started: () => false,
+      waiting: () => undefined,
+      terminationMessage: (c) => this.files.terminationMessage(pod, c),
+      now: Date.now(),
+    });
+  }
 
   /** Kills running containers: preStop hooks, then the stop signal with the grace period; main containers before sidecars. */
   async stopAll(pod: any, containers: Map<string, ContainerStatus[]>, graceSeconds: number): Promise<void> {
@@ -548,17 +445,7 @@ export class PodSyncer {
     this.deps.probes.removePod(uid);
     if (!deleting) return undefined;
     const after = await this.observe(uid);
-    const status = podStatus(pod, {
-      hostIP: this.deps.hostIP,
-      podIPs: [],
-      sandboxReady: false,
-      containers: after.containers,
-      ready: () => false,
-      started: () => false,
-      waiting: () => undefined,
-      terminationMessage: (c) => this.terminationMessage(pod, c),
-      now: Date.now(),
-    });
+    const status = this.stoppedStatus(pod, after.containers);
     // Keep the IPs the pod had while its final status is read, as upstream.
     if (pod.status?.podIP) {
       status.podIP = pod.status.podIP;
@@ -577,6 +464,30 @@ export class PodSyncer {
     return undefined;
   }
 
+  /**
+   * Node-pressure eviction: the pod's containers are killed at once, its sandbox released, and
+   * its status says Failed/Evicted with the DisruptionTarget condition, as the kubelet reports it.
+   */
+  async evict(pod: any, message: string): Promise<void> {
+    const uid = pod.metadata.uid;
+    const view = await this.observe(uid);
+    await this.stopAll(pod, view.containers, 0);
+    if (view.sandbox) await this.deps.runtime.stopPodSandbox(view.sandbox.id).catch(() => undefined);
+    this.deps.probes.removePod(uid);
+    const after = await this.observe(uid);
+    const status = this.stoppedStatus(pod, after.containers);
+    const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+    status.phase = 'Failed';
+    status.reason = 'Evicted';
+    status.message = message;
+    status.conditions = [
+      ...status.conditions.filter((c: any) => c.type !== 'DisruptionTarget'),
+      { type: 'DisruptionTarget', status: 'True', lastProbeTime: null, lastTransitionTime: now, reason: 'TerminationByKubelet', message },
+    ];
+    this.event(pod, 'Warning', 'Evicted', message);
+    await this.deps.client.resource(R.pods).namespace(pod.metadata.namespace).updateStatus({ ...pod, status });
+  }
+
   /** Removes everything of a pod that is gone from the API. */
   async cleanup(uid: string): Promise<void> {
     const sandboxes = await this.deps.runtime.listPodSandboxes({ labelSelector: { [LABEL.podUID]: uid } });
@@ -584,7 +495,7 @@ export class PodSyncer {
     this.deps.probes.removePod(uid);
     this.deps.devices?.free(uid);
     this.backoff.forgetPrefix(`${uid}/`);
-    this.imageBackoff.forgetPrefix(`pull/${uid}/`);
+    this.images.forgetPod(uid);
     for (const k of this.waiting.keys()) if (k.startsWith(`${uid}/`)) this.waiting.delete(k);
     await this.deps.volumes.tearDown(uid).catch((err) => this.log.warn({ err, uid }, 'volume teardown failed'));
     if (this.deps.podCgroups) for (const qos of ['Guaranteed', 'Burstable', 'BestEffort'] as const) removePodCgroups(podCgroupParent(uid, qos));
@@ -614,13 +525,6 @@ export class PodSyncer {
       }
     }
   }
-}
-
-/** The registry host of an image reference (docker.io for short names). */
-export function registryHost(image: string): string {
-  const first = image.split('/')[0];
-  if (!image.includes('/') || (!first.includes('.') && !first.includes(':') && first !== 'localhost')) return 'docker.io';
-  return first;
 }
 
 /** Whether two pod statuses differ in anything but condition probe/heartbeat times. */

@@ -16,6 +16,7 @@ import { pvcPlugin } from './pvc.js';
 import { SourceReader } from './sources.js';
 import { VolumeError, type PodVolume, type PodVolumes, type VolumeContext, type VolumePlugin } from './types.js';
 
+import { tokensFor } from './satoken.js';
 export { VolumeError } from './types.js';
 export type { PodVolume, PodVolumes, VolumeContext } from './types.js';
 
@@ -74,6 +75,7 @@ export class VolumeManager {
    * so data of hostPath volumes and persistent volumes (which live outside) is never touched.
    */
   async tearDown(podUID: string): Promise<void> {
+    tokensFor(this.ctx.client).forgetPod(podUID);
     const dir = this.podDir(podUID);
     let real: string;
     try {

@@ -1,13 +1,12 @@
-// projected volume: several sources (configMap, secret, downwardAPI) merged into one directory.
-//
-// serviceAccountToken sources are skipped with a warning: k8ts has no TokenRequest API
-// (serviceaccounts/token) yet, so there is no bound token to write. The other sources of the same
-// volume (e.g. ca.crt and namespace in a kube-api-access volume) are still written, so a pod using
-// such a volume starts; a client inside it finds no `token` file. clusterTrustBundle sources are
-// not supported either and fail the mount unless optional.
+// projected volume: several sources (configMap, secret, downwardAPI, serviceAccountToken) merged
+// into one directory. A serviceAccountToken source is a TokenRequest bound to the pod (see
+// satoken.ts), written at its path with the volume's mode and renewed on refresh once 80% of its
+// lifetime has passed. clusterTrustBundle sources are not supported and fail the mount unless
+// optional.
 import { configMapData, isSourceNotFound, secretData, type KeyData } from './sources.js';
 import { aggregate, DEFAULT_MODE, downwardPayload, keysPayload, writeProjection } from './payload.js';
 import type { Payload } from './atomicwriter.js';
+import { tokensFor } from './satoken.js';
 import type { PluginCall, SetUpResult, VolumePlugin } from './types.js';
 
 const EMPTY: KeyData = { strings: new Map(), bytes: new Map() };
@@ -44,10 +43,8 @@ export const projectedPlugin: VolumePlugin = {
         } else if (s.downwardAPI) {
           merge(downwardPayload(call.pod, s.downwardAPI.items, mode, call.ctx.nodeAllocatable));
         } else if (s.serviceAccountToken) {
-          call.ctx.logger?.warn(
-            { pod: `${ns}/${call.pod.metadata?.name}`, volume: call.volume.name, path: s.serviceAccountToken.path },
-            'serviceAccountToken projection skipped: no TokenRequest API in k8ts yet',
-          );
+          const token = await tokensFor(call.ctx.client).get(call.ctx.client, call.pod, s.serviceAccountToken, call.ctx.logger);
+          payload.set(s.serviceAccountToken.path, { data: Buffer.from(token, 'utf8'), mode });
         } else if (s.clusterTrustBundle) {
           if (s.clusterTrustBundle.optional !== true) throw new Error('clusterTrustBundle projections are not supported');
         }

@@ -7,6 +7,7 @@ import { PriorityAdmission } from './priority.js';
 import { DefaultTolerationSeconds } from './defaulttolerationseconds.js';
 import { ResourceQuotaAdmission } from './resourcequota.js';
 import { DefaultStorageClass } from './defaultstorageclass.js';
+import { ServiceAccountAdmission } from './serviceaccount.js';
 
 export * from './interfaces.js';
 export { LimitRanger } from './limitranger.js';
@@ -15,6 +16,7 @@ export { PriorityAdmission } from './priority.js';
 export { DefaultTolerationSeconds } from './defaulttolerationseconds.js';
 export { ResourceQuotaAdmission } from './resourcequota.js';
 export { DefaultStorageClass } from './defaultstorageclass.js';
+export { ServiceAccountAdmission } from './serviceaccount.js';
 
 export interface AdmissionDeps {
   /** A resource's store once served (undefined before). */
@@ -29,6 +31,7 @@ export function defaultAdmissionChain(deps: AdmissionDeps): AdmissionChain {
   return new AdmissionChain([
     new NamespaceLifecycle((name) => deps.tryStore('', 'namespaces')?.tryGet(undefined, name)?.obj),
     new LimitRanger((ns) => objectsIn('limitranges', ns)),
+    new ServiceAccountAdmission((ns, name) => deps.tryStore('', 'serviceaccounts')?.tryGet(ns, name)?.obj),
     new PriorityAdmission(() => {
       const s = deps.tryStore('scheduling.k8s.io', 'priorityclasses');
       return s ? s.cache.list(s.keyPrefix()).map((x) => x.obj) : [];

@@ -4,7 +4,7 @@
 // history cleanup, the Progressing/Available/ReplicaFailure conditions and ScalingReplicaSet
 // events. `kubectl rollout undo` works by itself (it copies a ReplicaSet's template back).
 import type { Logger } from 'pino';
-import { R, type Client, type ResourceClient } from '../../client/client.js';
+import { R, type ResourceClient } from '../../client/client.js';
 import { ControllerRunner, type ReconcileResult } from '../../client/controller.js';
 import { isAlreadyExists, isNotFound } from '../../client/errors.js';
 import { EventRecorder } from '../../client/events.js';
@@ -19,7 +19,6 @@ const API_VERSION = 'apps/v1';
 
 export class DeploymentController implements Controller {
   readonly name = 'deployment';
-  private readonly client: Client;
   private readonly log: Logger;
   private readonly dInformer: SharedIndexInformer;
   private readonly rsInformer: SharedIndexInformer;
@@ -30,7 +29,6 @@ export class DeploymentController implements Controller {
   private readonly replicasets: ResourceClient;
 
   constructor(ctx: ControllerContext, opts: { workers?: number } = {}) {
-    this.client = ctx.client;
     this.log = ctx.logger.child({ controller: 'deployment' });
     this.recorder = new EventRecorder(ctx.client, { component: 'deployment-controller' }, this.log);
     this.deployments = ctx.client.resource(R.deployments);

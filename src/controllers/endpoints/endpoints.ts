@@ -17,10 +17,8 @@ import {
   findPort,
   isHeadless,
   isPodReady,
-  podChanged,
   podIPsOf,
   selectedPods,
-  servicesForPod,
   shouldPodBeInEndpoints,
   watchServicesAndPods,
 } from './util.js';
@@ -28,12 +26,6 @@ import {
 /** Upstream truncates Endpoints at 1000 addresses and says so in an annotation. */
 export const MAX_CAPACITY = 1000;
 export const OVER_CAPACITY = 'endpoints.kubernetes.io/over-capacity';
-
-interface Subset {
-  addresses: any[];
-  notReadyAddresses: any[];
-  ports: any[];
-}
 
 const addrKey = (a: any) => `${a.ip}|${a.targetRef?.uid ?? ''}`;
 const portKey = (p: any) => `${p.name ?? ''}|${p.port}|${p.protocol ?? 'TCP'}|${p.appProtocol ?? ''}`;

@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import { R, type Client } from '../../client/client.js';
 import { ControllerRunner } from '../../client/controller.js';
 import { isNotFound } from '../../client/errors.js';
-import { keyOf, splitKey, type SharedIndexInformer } from '../../client/informer.js';
+import { splitKey, type SharedIndexInformer } from '../../client/informer.js';
 import type { Controller, ControllerContext } from '../types.js';
 import {
   HEADLESS_LABEL,
@@ -18,10 +18,8 @@ import {
   findPort,
   isHeadless,
   isPodReady,
-  podChanged,
   podIPsOf,
   selectedPods,
-  servicesForPod,
   shouldPodBeInEndpoints,
   watchServicesAndPods,
 } from './util.js';

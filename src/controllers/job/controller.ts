@@ -136,7 +136,6 @@ export class JobController implements Controller {
       return;
     }
     const job = structuredClone(cached);
-    const ns = job.metadata.namespace;
     const uid = job.metadata.uid;
     const now = this.now();
     const nowStr = rfc3339(now);
@@ -144,7 +143,6 @@ export class JobController implements Controller {
     const spec = job.spec ?? {};
     const indexed = spec.completionMode === 'Indexed';
     const completions: number | undefined = spec.completions ?? undefined;
-    const parallelism: number = spec.parallelism ?? 1;
     const backoffLimit: number = spec.backoffLimit ?? 6;
     const suspended = spec.suspend === true;
     const status: any = structuredClone(job.status ?? {});

@@ -129,7 +129,6 @@ export class NodeLifecycleController implements Controller {
   private readonly startupGraceMs: number;
   private readonly periodMs: number;
   private timer?: NodeJS.Timeout;
-  private startedAt = Date.now();
 
   constructor(ctx: ControllerContext) {
     this.client = ctx.client;
@@ -180,7 +179,6 @@ export class NodeLifecycleController implements Controller {
   }
 
   start(): void {
-    this.startedAt = Date.now();
     // Nodes seen at start get a full grace period from now, as upstream.
     for (const n of this.nodes.store.list()) {
       const h = this.health.get(n.metadata.name);

@@ -6,7 +6,7 @@
 // matching, and keep status (replicas, fullyLabeledReplicas, readyReplicas, availableReplicas,
 // observedGeneration, the ReplicaFailure condition) up to date.
 import type { Logger } from 'pino';
-import { R, type Client, type ResourceClient } from '../../client/client.js';
+import { R, type ResourceClient } from '../../client/client.js';
 import { ControllerRunner, type ReconcileResult } from '../../client/controller.js';
 import { ApiError, isConflict, isNotFound } from '../../client/errors.js';
 import { EventRecorder } from '../../client/events.js';
@@ -78,7 +78,6 @@ const SLOW_START_INITIAL_BATCH = 1;
 
 export class ReplicaSetController implements Controller {
   readonly name: string;
-  private readonly client: Client;
   private readonly log: Logger;
   private readonly rsInformer: SharedIndexInformer;
   private readonly podInformer: SharedIndexInformer;
@@ -90,7 +89,6 @@ export class ReplicaSetController implements Controller {
 
   constructor(ctx: ControllerContext, private readonly k: ReplicaKind = REPLICASET_KIND, opts: { workers?: number; burstReplicas?: number } = {}) {
     this.name = k.name;
-    this.client = ctx.client;
     this.log = ctx.logger.child({ controller: k.name });
     this.recorder = new EventRecorder(ctx.client, { component: k.component }, this.log);
     this.pods = ctx.client.resource(R.pods);

@@ -137,7 +137,6 @@ export class StatefulSetController implements Controller {
     const cached = this.sets.store.get(key);
     if (!cached) return;
     const set = structuredClone(cached);
-    const ns = set.metadata.namespace;
     const pods = await this.getPods(set);
 
     // Revisions.

@@ -6,9 +6,11 @@
 //
 // Nothing is adopted across restarts: a new instance kills the process groups a previous one left
 // (pidfile.ts) and starts with no sandboxes; the agent then recreates its pods.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import type { Duplex, Readable, Writable } from 'node:stream';
 import { constants, networkInterfaces } from 'node:os';
 import { dirname, isAbsolute, join } from 'node:path';
 import type {
@@ -18,7 +20,9 @@ import type {
 import { processSpec, type ProcessSpec } from './command.js';
 import { CriLogStream, nowNs } from './crilog.js';
 import { ProcessImageStore, type StoredImage } from './imagestore.js';
-import { chrootCommand, hostCommand, nsenterCommand, probeChroot, type LaunchMode, type Tools } from './launcher.js';
+import { chrootCommand, hostCommand, nsenterCommand, probeChroot, shq, type LaunchMode, type Tools } from './launcher.js';
+import { StreamingServer } from '../../streaming/server.js';
+import type { CommandIO, CommandResult } from '../../streaming/remotecommand.js';
 import { PidFile } from './pidfile.js';
 import { groupUsage } from './procstat.js';
 
@@ -54,6 +58,10 @@ interface ContainerRec {
   message: string;
   pid?: number;
   exited?: Promise<void>;
+  /** The main process's stdin, when the container asked for one (config.stdin): attach writes here. */
+  stdin?: Writable;
+  /** Attached sessions: each gets the container's output as it is produced. */
+  taps: Set<(stream: 'stdout' | 'stderr', chunk: Buffer) => void>;
 }
 
 const now = () => Number(nowNs());
@@ -70,6 +78,46 @@ export function hostIPv4(): string {
 
 function killGroup(pid: number, signal: NodeJS.Signals): void {
   try { process.kill(-pid, signal); } catch { /* already gone */ }
+}
+
+function which(cmd: string): string | undefined {
+  for (const d of (process.env.PATH ?? '').split(':').concat(['/usr/bin', '/bin', '/usr/sbin', '/sbin'])) {
+    if (d && existsSync(join(d, cmd))) return join(d, cmd);
+  }
+  return undefined;
+}
+
+/** Sets the window size of the pty that `script` (pid) runs its command on, found as its child's stdin. */
+function resizePty(scriptPid: number, cols: number, rows: number): void {
+  try {
+    const children = readFileSync(`/proc/${scriptPid}/task/${scriptPid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+    for (const child of children) {
+      const tty = readlinkSync(`/proc/${child}/fd/0`);
+      if (!tty.startsWith('/dev/pts/')) continue;
+      spawnSync('stty', ['-F', tty, 'rows', String(rows), 'cols', String(cols)], { stdio: 'ignore', timeout: 2000 });
+      return;
+    }
+  } catch {
+    /* best effort: the command may be gone already */
+  }
+}
+
+/** Port forwarding: pods share the host's network, so the port is on 127.0.0.1. */
+function forwardPort(port: number, stream: Duplex): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const sock = net.connect({ host: '127.0.0.1', port, allowHalfOpen: true });
+    sock.once('error', reject);
+    sock.once('connect', () => {
+      sock.off('error', reject);
+      sock.setNoDelay(true);
+      sock.on('error', () => sock.destroy());
+      stream.pipe(sock);
+      sock.pipe(stream);
+      stream.once('reset', () => sock.destroy());
+      stream.once('close', () => { if (!sock.readableEnded) sock.destroy(); });
+      sock.once('close', () => resolve());
+    });
+  });
 }
 
 /** Looks up an id by full value or unique prefix, as the CRI tools accept. */
@@ -178,7 +226,7 @@ export class ProcessRuntime implements Runtime {
     const logPath = config.logPath ? (isAbsolute(config.logPath) ? config.logPath : join(logDir, config.logPath)) : '';
     this.containers.set(id, {
       id, sandboxId: sb.id, config, image, spec, dir, logPath, state: 'CONTAINER_CREATED', createdAt: now(),
-      startedAt: 0, finishedAt: 0, exitCode: 0, reason: '', message: '',
+      startedAt: 0, finishedAt: 0, exitCode: 0, reason: '', message: '', taps: new Set(),
     });
     return id;
   }
@@ -194,12 +242,12 @@ export class ProcessRuntime implements Runtime {
         rootfs: c.image.rootfs, containerDir: c.dir, sandboxDir: sb.dir, mounts: c.config.mounts ?? [], cwd: c.spec.cwd,
         uid, gid, readonlyRootfs: sc.readonlyRootfs,
       }, c.spec.argv);
-      return spawn(cmd.file, cmd.args, { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+      return spawn(cmd.file, cmd.args, { env, detached: true, stdio: [c.config.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
     }
     const hc = hostCommand(c.image.rootfs, c.spec.argv, c.spec.env, c.spec.cwd);
     const asRoot = process.getuid?.() === 0;
     return spawn(hc.file, hc.args, {
-      env: { ...env, PATH: hc.path }, argv0: hc.argv0, cwd: hc.cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...env, PATH: hc.path }, argv0: hc.argv0, cwd: hc.cwd, detached: true, stdio: [c.config.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
       ...(asRoot && uid !== undefined ? { uid, gid } : {}),
     });
   }
@@ -234,6 +282,10 @@ export class ProcessRuntime implements Runtime {
     });
     const pid = child.pid!;
     c.pid = pid;
+    if (child.stdin) {
+      child.stdin.on('error', () => { /* the process closed its stdin */ });
+      c.stdin = child.stdin;
+    }
     c.state = 'CONTAINER_RUNNING';
     c.startedAt = now();
     this.pids.add(c.id, pid);
@@ -246,7 +298,10 @@ export class ProcessRuntime implements Runtime {
     const pipe = (stream: NodeJS.ReadableStream | null, name: 'stdout' | 'stderr') => {
       const w = log ? new CriLogStream(log as unknown as import('node:stream').Writable, name) : undefined;
       if (!stream) { if (--open === 0) closeLog(); return; }
-      stream.on('data', (b: Buffer) => w?.write(b));
+      stream.on('data', (b: Buffer) => {
+        w?.write(b);
+        for (const tap of c.taps) tap(name, b);
+      });
       stream.on('close', () => { w?.end(); if (--open === 0) closeLog(); });
     };
     pipe(child.stdout, 'stdout');
@@ -263,6 +318,7 @@ export class ProcessRuntime implements Runtime {
         c.exitCode = code ?? 128 + (signal ? constants.signals[signal] ?? 0 : 0);
         c.reason = c.exitCode === 0 ? 'Completed' : 'Error';
         c.state = 'CONTAINER_EXITED';
+        c.stdin = undefined;
         resolve();
       });
     });
@@ -348,9 +404,144 @@ export class ProcessRuntime implements Runtime {
     });
   }
 
-  async exec(): Promise<string> { throw new Error(`exec: ${NOT_SUPPORTED}`); }
-  async attach(): Promise<string> { throw new Error(`attach: ${NOT_SUPPORTED}`); }
-  async portForward(): Promise<string> { throw new Error(`port-forward: ${NOT_SUPPORTED}`); }
+  // ------------------------------------------------------------------------------------------
+  // Streaming: URLs on this runtime's own streaming server (streaming/server.ts), which calls back
+  // into execStream / attachStream / forwardPort below once the client has connected.
+
+  private streamingServer?: StreamingServer;
+
+  private get streaming(): StreamingServer {
+    this.streamingServer ??= new StreamingServer({
+      exec: (id, cmd, io) => this.execStream(id, cmd, io),
+      attach: (id, io) => this.attachStream(id, io),
+      portForward: (_sandbox, port, stream) => forwardPort(port, stream),
+    });
+    return this.streamingServer;
+  }
+
+  private running(id: string): ContainerRec {
+    const c = lookup(this.containers, id);
+    if (!c) throw Object.assign(new Error(`container ${id} not found`), { code: 5 });
+    if (c.state !== 'CONTAINER_RUNNING' || !c.pid) throw new Error(`container ${id} is not running`);
+    return c;
+  }
+
+  async exec(req: { containerId: string; cmd: string[]; tty: boolean; stdin: boolean; stdout: boolean; stderr: boolean }): Promise<string> {
+    const c = this.running(req.containerId);
+    if (!req.cmd.length) throw new Error('cmd must not be empty');
+    return this.streaming.getExec({ ...req, containerId: c.id });
+  }
+
+  async attach(req: { containerId: string; tty: boolean; stdin: boolean; stdout: boolean; stderr: boolean }): Promise<string> {
+    const c = this.running(req.containerId);
+    return this.streaming.getAttach({ ...req, containerId: c.id });
+  }
+
+  async portForward(req: { podSandboxId: string; port: number[] }): Promise<string> {
+    const sb = lookup(this.sandboxes, req.podSandboxId);
+    if (!sb) throw Object.assign(new Error(`pod sandbox ${req.podSandboxId} not found`), { code: 5 });
+    if (sb.state !== 'SANDBOX_READY') throw new Error(`pod sandbox ${req.podSandboxId} is not ready`);
+    return this.streaming.getPortForward({ podSandboxId: sb.id, port: req.port });
+  }
+
+  /**
+   * Runs `cmd` in the container the way execSync does (same environment, namespaces and root),
+   * its standard streams wired to the session. A terminal comes from util-linux `script`, which
+   * runs the command on a new pty; resizes are applied to that pty with `stty`.
+   */
+  private async execStream(id: string, cmd: string[], io: CommandIO): Promise<CommandResult> {
+    const c = this.running(id);
+    const env = Object.fromEntries(c.spec.env);
+    let file: string;
+    let args: string[];
+    let opts: SpawnOptions;
+    if (this.tools) {
+      const n = nsenterCommand(this.tools, c.pid!, cmd);
+      [file, args, opts] = [n.file, n.args, { env }];
+    } else {
+      const hc = hostCommand(c.image.rootfs, cmd, c.spec.env, c.spec.cwd);
+      [file, args, opts] = [hc.file, hc.args, { env: { ...env, PATH: hc.path }, argv0: hc.argv0, cwd: hc.cwd }];
+    }
+    if (io.tty) {
+      const script = which('script');
+      if (!script) return { error: 'a terminal (tty) needs util-linux script on the node' };
+      args = ['-qfec', [file, ...args].map(shq).join(' '), '/dev/null'];
+      file = script;
+      opts.argv0 = undefined;
+      opts.env = { ...opts.env, SHELL: '/bin/sh', TERM: (opts.env as Record<string, string>).TERM ?? 'xterm' };
+    }
+    const child = spawn(file, args, { ...opts, detached: true, stdio: [io.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+    const spawned = await new Promise<Error | undefined>((resolve) => {
+      child.once('spawn', () => resolve(undefined));
+      child.once('error', (e) => resolve(e));
+    });
+    if (spawned) return { error: spawned.message };
+    const pid = child.pid!;
+    const kill = () => killGroup(pid, 'SIGKILL');
+    io.signal.addEventListener('abort', kill);
+    if (io.tty) {
+      io.resize.on('resize', (size) => resizePty(pid, size.width, size.height));
+    }
+    if (io.stdin && child.stdin) {
+      const input = child.stdin;
+      input.on('error', () => { /* the command stopped reading */ });
+      io.stdin.pipe(input);
+    }
+    // Output: written in order; `idle` notices when nothing more comes after the exit.
+    let lastData = Date.now();
+    const forward = (from: Readable | null, to: Writable | undefined) => {
+      from?.on('data', (b: Buffer) => {
+        lastData = Date.now();
+        if (to && !to.destroyed && !to.writableEnded && !to.write(b)) {
+          from.pause();
+          to.once('drain', () => from.resume());
+        }
+      });
+    };
+    forward(child.stdout, io.stdout);
+    forward(child.stderr, io.tty ? io.stdout : io.stderr);
+    const closed = new Promise<void>((resolve) => child.once('close', () => resolve()));
+    const exitCode = await new Promise<number>((resolve) => {
+      child.once('exit', (code, signal) => resolve(code ?? 128 + (signal ? constants.signals[signal] ?? 0 : 0)));
+    });
+    // A background process may keep the pipes open: stop waiting once they have been quiet a while.
+    await Promise.race([closed, (async () => { while (Date.now() - lastData < 2000) await sleep(250); })()]);
+    io.signal.removeEventListener('abort', kill);
+    if (io.stdin) io.stdin.unpipe();
+    child.stdout?.destroy();
+    child.stderr?.destroy();
+    return { exitCode };
+  }
+
+  /**
+   * Attaches to the main process: its output from now on, and its stdin when the container was
+   * created with one (closed after this session if stdinOnce). Ends when the container exits or
+   * the client leaves.
+   */
+  private async attachStream(id: string, io: CommandIO): Promise<CommandResult> {
+    const c = this.running(id);
+    const tap = (stream: 'stdout' | 'stderr', chunk: Buffer) => {
+      const to = stream === 'stdout' || c.config.tty || io.tty ? io.stdout : io.stderr;
+      if (to && !to.destroyed && !to.writableEnded) to.write(chunk);
+    };
+    c.taps.add(tap);
+    const input = c.stdin;
+    const onData = (b: Buffer) => input?.write(b);
+    const onEnd = () => { if (c.config.stdinOnce) input?.end(); };
+    if (io.stdin) {
+      if (input) {
+        io.stdin.on('data', onData);
+        io.stdin.once('end', onEnd);
+      } else {
+        io.stdin.resume();
+      }
+    }
+    await Promise.race([c.exited, new Promise<void>((resolve) => (io.signal.aborted ? resolve() : io.signal.addEventListener('abort', () => resolve(), { once: true })))]);
+    c.taps.delete(tap);
+    io.stdin?.off('data', onData);
+    io.stdin?.off('end', onEnd);
+    return { exitCode: 0 };
+  }
 
   async listContainerStats(): Promise<ContainerStats[]> {
     const ts = now();
@@ -391,6 +582,7 @@ export class ProcessRuntime implements Runtime {
 
   /** Stops every running container (their processes would otherwise outlive the agent). */
   async close(): Promise<void> {
+    await this.streamingServer?.stop();
     await Promise.all([...this.containers.values()].filter((c) => c.state === 'CONTAINER_RUNNING').map((c) => this.stopContainer(c.id, 2)));
   }
 }

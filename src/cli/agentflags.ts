@@ -1,0 +1,50 @@
+// The node agent's flags, shared by `k8ts server` (its own host's agent) and `k8ts agent`
+// (joining another machine), and their conversion to NodeAgent options.
+import { Command, Option } from 'commander';
+import type { AgentOptions, RuntimeChoice } from '../agent/agent.js';
+import { parseEvictionHard } from '../agent/eviction.js';
+
+const collect = (v: string, prev: string[]) => [...prev, ...v.split(',').filter(Boolean)];
+
+export interface AgentFlags {
+  nodeName?: string;
+  nodeIp?: string;
+  runtime?: string;
+  containerRuntimeEndpoint?: string;
+  privateRegistry?: string;
+  clusterDns?: string[];
+  evictionHard?: string;
+  podMaxPids?: string;
+  kubeletPort?: string;
+}
+
+export function addAgentFlags(cmd: Command): Command {
+  return cmd
+    .addOption(new Option('--node-name <name>', "name of this host's node (default: the hostname)").env('K8TS_NODE_NAME'))
+    .option('--node-ip <ip>', "InternalIP of this host's node (default: the first non-loopback IPv4 address)")
+    .addOption(new Option('--runtime <name>', 'container runtime: containerd (k8ts starts its own), process (host processes, not isolated), or auto').choices(['auto', 'containerd', 'process']).default('auto'))
+    .option('--container-runtime-endpoint <socket>', 'use this CRI socket instead of starting containerd')
+    .option('--private-registry <file>', 'registries.yaml (k3s format): registry mirrors, credentials and TLS (default: <data-dir>/registries.yaml if it exists; see docs/registries.md)')
+    .option('--cluster-dns <ips>', "DNS server IPs pods use (comma-separated); default: the host's resolvers", collect, [])
+    .option('--eviction-hard <thresholds>', 'node-pressure eviction thresholds (default: memory.available<100Mi,nodefs.available<10%,nodefs.inodesFree<5%,imagefs.available<15%)')
+    .option('--pod-max-pids <n>', 'most processes one pod may run (-1: unlimited)', '-1')
+    .option('--kubelet-port <port>', "port of the node agent's HTTPS server (logs, exec, port-forward); 0 picks a free one", '10250');
+}
+
+/** The NodeAgent options the flags decide; bad values fail here, naming the flag. */
+export function agentOptionsFromFlags(flags: AgentFlags): Pick<AgentOptions, 'runtime' | 'containerRuntimeEndpoint' | 'privateRegistry' | 'clusterDNS' | 'evictionHard' | 'podMaxPids' | 'port'> {
+  const port = Number(flags.kubeletPort ?? 10250);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--kubelet-port: invalid port ${flags.kubeletPort}`);
+  const podMaxPids = Number(flags.podMaxPids ?? -1);
+  if (!Number.isInteger(podMaxPids) || podMaxPids < -1) throw new Error(`--pod-max-pids: invalid count ${flags.podMaxPids} (want -1 or more)`);
+  if (flags.evictionHard !== undefined) parseEvictionHard(flags.evictionHard);
+  return {
+    runtime: (flags.runtime ?? 'auto') as RuntimeChoice,
+    containerRuntimeEndpoint: flags.containerRuntimeEndpoint,
+    privateRegistry: flags.privateRegistry,
+    clusterDNS: flags.clusterDns ?? [],
+    evictionHard: flags.evictionHard,
+    podMaxPids,
+    port,
+  };
+}
