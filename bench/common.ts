@@ -1,6 +1,6 @@
 // Helpers every benchmark shares: configuration from the environment, percentiles, process CPU.
 import { readFileSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -41,4 +41,30 @@ export function cpuSecondsOf(pid: number): number {
   } catch {
     return NaN;
   }
+}
+
+/** Spawn a process and wait for a line on stdout matching `ready`. */
+export function launch(name: string, args: string[], ready: RegExp, timeoutMs: number): Promise<{ child: ChildProcess; match: RegExpExecArray; stderr: () => string }> {
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => {
+    stderr += d.toString();
+    if (stderr.length > 200_000) stderr = stderr.slice(-100_000);
+  });
+  return new Promise((ok, fail) => {
+    let out = '';
+    const timer = setTimeout(() => fail(new Error(`${name} not ready in ${timeoutMs} ms:\n${stderr.slice(-5000)}`)), timeoutMs);
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = ready.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        ok({ child, match: m, stderr: () => stderr });
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      fail(new Error(`${name} exited (${code}) before it was ready:\n${stderr.slice(-5000)}`));
+    });
+  });
 }

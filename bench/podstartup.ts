@@ -21,7 +21,7 @@
 //   BENCH_REF_WORKERS     concurrent pods in the CRI reference (4, the agent's pod workers)
 //   BENCH_DIR             parent of the temporary data dir (os.tmpdir())
 //   BENCH_OUT             JSON results (bench/results/podstartup.json)
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
@@ -33,7 +33,7 @@ import { containerdPaths } from '../src/agent/runtime/containerd.js';
 import { sandboxConfig, parseResolvConf } from '../src/agent/pods/sandbox.js';
 import { containerConfig } from '../src/agent/pods/container.js';
 import { LABEL } from '../src/agent/runtime/types.js';
-import { CLK_TCK, cpuSecondsOf, pct, repo, sleep } from './common.js';
+import { CLK_TCK, cpuSecondsOf, launch, pct, repo, sleep } from './common.js';
 
 const PODS = Number(process.env.BENCH_PODS ?? 100);
 const RATE = Number(process.env.BENCH_RATE ?? 10);
@@ -153,30 +153,10 @@ async function sampleUsage(serverPid: number, containerdPid: number, socket: str
 
 // ---- the server ----------------------------------------------------------------------------------
 
-function launchServer(dataDir: string, cidr: string): Promise<{ child: ChildProcess; url: string; kubeconfig: string; stderr: () => string }> {
+async function launchServer(dataDir: string, cidr: string): Promise<{ child: ChildProcess; url: string; kubeconfig: string; stderr: () => string }> {
   const args = [join(repo, 'bin', 'k8ts'), 'server', '--data-dir', dataDir, '--https-listen-port', '0', '--bind-address', '127.0.0.1', '--kubelet-port', '0', '--cluster-cidr', cidr, '--log-level', 'warn'];
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => {
-    stderr += d.toString();
-    if (stderr.length > 200_000) stderr = stderr.slice(-100_000);
-  });
-  return new Promise((ok, fail) => {
-    let out = '';
-    const timer = setTimeout(() => fail(new Error(`k8ts server not ready in 120 s:\n${stderr.slice(-5000)}`)), 120_000);
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /k8ts server ready: (\S+) \(data .*, kubeconfig (\S+)\)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        ok({ child, url: m[1], kubeconfig: m[2], stderr: () => stderr });
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      fail(new Error(`k8ts server exited (${code}) before it was ready:\n${stderr.slice(-5000)}`));
-    });
-  });
+  const { child, match, stderr } = await launch('k8ts server', args, /k8ts server ready: (\S+) \(data .*, kubeconfig (\S+)\)/, 120_000);
+  return { child, url: match[1], kubeconfig: match[2], stderr };
 }
 
 async function stopServer(child: ChildProcess): Promise<void> {

@@ -24,7 +24,7 @@
 //   BENCH_SERVER_NODE_ARGS   extra node flags for the server, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
 //                            (the profile is written when the server stops at the end)
 //   BENCH_SIM_NODE_ARGS      extra node flags for the simulator process
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join, dirname } from 'node:path';
@@ -32,7 +32,7 @@ import { performance } from 'node:perf_hooks';
 import { Pool } from 'undici';
 import YAML from 'yaml';
 import { Client, R } from '../src/client/index.js';
-import { CLK_TCK, cpuSecondsOf, pct, pick, repo, scale, sleep } from './common.js';
+import { CLK_TCK, cpuSecondsOf, launch, pct, pick, repo, scale, sleep } from './common.js';
 
 // ---- configuration ------------------------------------------------------------------------------
 
@@ -114,32 +114,6 @@ async function stopProcess(child: ChildProcess, name: string, graceMs = 60_000):
   }, graceMs);
   await exited;
   clearTimeout(timer);
-}
-
-/** Spawn a process and wait for a line on stdout matching `ready`. */
-function launch(name: string, args: string[], ready: RegExp, timeoutMs: number): Promise<{ child: ChildProcess; match: RegExpExecArray; stderr: () => string }> {
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => {
-    stderr += d.toString();
-    if (stderr.length > 200_000) stderr = stderr.slice(-100_000);
-  });
-  return new Promise((ok, fail) => {
-    let out = '';
-    const timer = setTimeout(() => fail(new Error(`${name} not ready in ${timeoutMs} ms:\n${stderr.slice(-5000)}`)), timeoutMs);
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = ready.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        ok({ child, match: m, stderr: () => stderr });
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      fail(new Error(`${name} exited (${code}) before it was ready:\n${stderr.slice(-5000)}`));
-    });
-  });
 }
 
 /** The server's own view of its memory, from its Prometheus /metrics (prom-client defaults). */
