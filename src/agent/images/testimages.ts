@@ -99,7 +99,9 @@ export function testImageSpec(name: TestImageName, opts: TestImageOptions = {}):
       return {
         ref: TEST_IMAGES.httpd,
         files: [...busyboxFiles(busybox), { path: '/www/index.html', type: 'file', data: Buffer.from(INDEX_HTML) }],
-        config: { Cmd: ['httpd', '-f', '-v', '-p', '8080', '-h', '/www'], Env: [PATH_ENV], ExposedPorts: { '8080/tcp': {} } },
+        // busybox httpd as PID 1 would ignore SIGTERM and every delete would wait out the grace
+        // period: a shell that exits on TERM runs it instead.
+        config: { Cmd: ['sh', '-c', "trap 'exit 0' TERM INT; httpd -f -v -p 8080 -h /www & wait"], Env: [PATH_ENV], ExposedPorts: { '8080/tcp': {} } },
       };
     case 'pause':
       return {
