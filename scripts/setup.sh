@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Everything `k8ts server` needs on a fresh Debian machine of this kind: the packages for real
+# containers (as root: containerd, runc, CNI plugins, iptables, and busybox-static for the test
+# images), then `npm ci` and the build. Extra Debian packages can be named as arguments.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=("$@")
+command -v containerd >/dev/null || need_apt+=(containerd)
+command -v runc >/dev/null || need_apt+=(runc)
+[ -x /usr/lib/cni/bridge ] || need_apt+=(containernetworking-plugins)
+command -v iptables >/dev/null || need_apt+=(iptables)
+{ [ -x /bin/busybox ] && /bin/busybox --list | grep -qx httpd; } || need_apt+=(busybox-static)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "--- installing Debian packages: ${need_apt[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+  else
+    echo "--- not root: skipping Debian packages (${need_apt[*]}); k8ts will use the process runtime" >&2
+  fi
+fi
+
+echo "--- npm ci && npm run build"
+npm ci --no-audit --no-fund >/dev/null
+npm run build >/dev/null
