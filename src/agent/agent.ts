@@ -33,6 +33,7 @@ import { VolumeManager } from './volumes/manager.js';
 import { containerEnv } from './env.js';
 import { AgentServer, type PodLocator } from './server.js';
 import { LocalPathProvisioner } from './provisioner/localpath.js';
+import { PodRoutes } from './network/routes.js';
 
 export type RuntimeChoice = 'auto' | 'containerd' | 'process';
 
@@ -90,6 +91,8 @@ export class NodeAgent {
   private timers: NodeJS.Timeout[] = [];
   private fingerprints = new Map<string, string>();
   private networkReady = false;
+  /** Routes to the other nodes' podCIDRs (containerd only; see network/routes.ts). */
+  private podRoutes?: PodRoutes;
   private stopped = false;
   private log: Logger;
   private nodeIP: string;
@@ -148,8 +151,13 @@ export class NodeAgent {
       this.log.warn({ err }, 'could not enable IP forwarding; pods will not reach other hosts');
     }
     const paths = containerdPaths(this.dir);
-    writeCniConfig(paths, cniConfig({ podCIDR, bridge: bridgeName(this.dir, this.o.isDefaultDataDir), ipamDir: join(this.dir, 'cni', 'ipam') }));
+    const bridge = bridgeName(this.dir, this.o.isDefaultDataDir);
+    writeCniConfig(paths, cniConfig({ podCIDR, bridge, ipamDir: join(this.dir, 'cni', 'ipam') }));
     this.networkReady = true;
+    if (!this.stopped) {
+      this.podRoutes = new PodRoutes({ client: this.o.client, nodeName: this.o.nodeName, podCIDR, bridge, stateFile: join(this.dir, 'network', 'routes.json'), logger: this.log });
+      this.podRoutes.start();
+    }
     this.log.info({ podCIDR }, 'pod network configured');
     void this.reporter.reportStatus(true).catch(() => undefined);
   }
@@ -424,6 +432,7 @@ export class NodeAgent {
     await this.runner?.stop();
     await this.pods?.stop();
     await this.services?.stop();
+    await this.podRoutes?.stop();
     await this.server?.stop();
     await this.devices?.stop();
     await this.runtime?.close();

@@ -7,6 +7,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { CriRuntime } from '../agent/runtime/cri/runtime.js';
 import { ProcessRuntime } from '../agent/runtime/process/runtime.js';
 import { bridgeName, containerdPaths, socketAnswers } from '../agent/runtime/containerd.js';
+import { cleanUpPodRoutes } from '../agent/network/routes.js';
 import type { Runtime } from '../agent/runtime/types.js';
 import { defaultDataDir } from './datadir.js';
 
@@ -122,6 +123,9 @@ export async function killall(opts: { dataDir?: string }): Promise<void> {
   for (const pid of shims) await stopPid(pid);
   for (const m of mountsUnder(dataDir)) spawnSync('umount', ['-l', m], { stdio: 'ignore' });
   const isDefault = dataDir === resolve(defaultDataDir());
-  spawnSync('ip', ['link', 'delete', bridgeName(agentDir, isDefault)], { stdio: 'ignore' });
+  const bridge = bridgeName(agentDir, isDefault);
+  // Routes to other nodes' pods and the iptables chains that keep their traffic unmasqueraded.
+  cleanUpPodRoutes(join(agentDir, 'network', 'routes.json'), bridge);
+  spawnSync('ip', ['link', 'delete', bridge], { stdio: 'ignore' });
   process.stdout.write(`k8ts killall: removed ${removed} pod sandbox(es), stopped the runtime of ${dataDir}\n`);
 }
