@@ -164,19 +164,27 @@ export class NodeAgent {
 
   async start(): Promise<void> {
     this.runtime = await this.startRuntime();
-    const version = await this.runtime.version();
     const client = this.o.client;
     const recorder = new EventRecorder(client, { component: 'kubelet', host: this.o.nodeName }, this.log);
     this.stats = new StatsCollector(this.runtime);
-    this.server = new AgentServer({
-      port: this.o.port,
-      bindAddress: '0.0.0.0',
-      tls: this.o.tls,
-      locator: this.locator(),
-      logger: this.log,
-    });
+    this.server = new AgentServer({ port: this.o.port, bindAddress: '0.0.0.0', tls: this.o.tls, locator: this.locator(), logger: this.log });
     const port = await this.server.start();
-    // ---- device plugins: registration on <agent dir>/device-plugins/kubelet.sock ----
+    await this.startDevices();
+    const imageFsPath = this.containerd ? join(this.containerd.paths.dir, 'root') : this.dir;
+    const imageGC = new ImageGC({ runtime: this.runtime, imageFsPath, pinned: [PAUSE_IMAGE], logger: this.log });
+    await this.startNode(port, imageFsPath, imageGC);
+    await this.startPods(recorder);
+    this.setUpNetwork(this.reporter.podCIDR);
+    this.waitForPodCIDR();
+    this.runner.start();
+    this.startHousekeeping(imageGC);
+    this.provisioner = new LocalPathProvisioner({ client, nodeName: this.o.nodeName, storageDir: join(this.o.dataDir, 'storage'), logger: this.log });
+    await this.provisioner.start();
+    this.log.info({ runtime: this.runtime.name, port, nodeIP: this.nodeIP }, 'node agent running');
+  }
+
+  /** Device plugins register on <agent dir>/device-plugins/kubelet.sock (optional: a failure only disables them). */
+  private async startDevices(): Promise<void> {
     this.devices = new DeviceManager({
       dir: join(this.dir, PLUGIN_DIR_NAME),
       logger: this.log,
@@ -191,10 +199,13 @@ export class NodeAgent {
       this.log.warn({ err }, 'device plugin registration unavailable; extended resources from device plugins are disabled');
       this.devices = undefined;
     });
+  }
+
+  /** The Node object, its status and Lease, with the eviction manager whose pressures it reports. */
+  private async startNode(port: number, imageFsPath: string, imageGC: ImageGC): Promise<void> {
+    const version = await this.runtime.version();
     const thresholds = parseEvictionHard(this.o.evictionHard ?? DEFAULT_EVICTION_HARD);
     const memoryThreshold = thresholds.find((t) => t.signal === 'memory.available');
-    const imageFsPath = this.containerd ? join(this.containerd.paths.dir, 'root') : this.dir;
-    const imageGC = new ImageGC({ runtime: this.runtime, imageFsPath, pinned: [PAUSE_IMAGE], logger: this.log });
     this.eviction = new EvictionManager({
       thresholds,
       nodefsPath: this.o.dataDir,
@@ -205,7 +216,7 @@ export class NodeAgent {
       evict: (pod, message) => this.syncer.evict(pod, message),
     });
     this.reporter = new NodeReporter({
-      client,
+      client: this.o.client,
       nodeName: this.o.nodeName,
       nodeIP: this.nodeIP,
       hostname: this.o.nodeName,
@@ -225,6 +236,11 @@ export class NodeAgent {
     await this.reporter.register();
     this.reporter.start();
 
+  }
+
+  /** Probes, volumes and the pod syncer, driven by an informer over the pods bound to this node. */
+  private async startPods(recorder: EventRecorder): Promise<void> {
+    const client = this.o.client;
     const hostResolv = parseResolvConf(readFileSafe('/etc/resolv.conf'));
     this.probes = new ProbeManager({
       onResult: (uid, name, kind, outcome) => {
@@ -294,25 +310,23 @@ export class NodeAgent {
     this.services.start();
     this.pods.start();
     await Promise.all([this.pods.waitForSync(), this.services.waitForSync()]);
-    this.setUpNetwork(this.reporter.podCIDR);
-    this.waitForPodCIDR();
-    this.runner.start();
+  }
+
+  /** The periodic work: runtime relist (PLEG), stats, image GC and eviction. */
+  private startHousekeeping(imageGC: ImageGC): void {
     this.every(RELIST_MS, () => this.relist());
     this.every(STATS_MS, () => this.stats!.sample());
     this.every(STATS_MS, () => imageGC.observe());
+    const pressures = () => (['memory', 'disk', 'pid'] as const).map((p) => this.eviction!.underPressure(p)).join();
     this.every(EVICTION_MS, async () => {
-      const before = ['memory', 'disk', 'pid'].map((p) => this.eviction!.underPressure(p as any)).join();
+      const before = pressures();
       const evicted = await this.eviction!.check();
       if (evicted) this.log.warn({ pod: evicted }, 'evicted a pod under node pressure');
-      const after = ['memory', 'disk', 'pid'].map((p) => this.eviction!.underPressure(p as any)).join();
-      if (before !== after) await this.reporter.reportStatus(true);
+      // A pressure that came or went shows in the node's conditions at once.
+      if (before !== pressures()) await this.reporter.reportStatus(true);
     });
     this.every(IMAGE_GC_MS, async () => void (await imageGC.collect()));
-    void this.stats.sample().catch(() => undefined);
-
-    this.provisioner = new LocalPathProvisioner({ client, nodeName: this.o.nodeName, storageDir: join(this.o.dataDir, 'storage'), logger: this.log });
-    await this.provisioner.start();
-    this.log.info({ runtime: this.runtime.name, port, nodeIP: this.nodeIP }, 'node agent running');
+    void this.stats!.sample().catch(() => undefined);
   }
 
   private waitForPodCIDR(): void {
