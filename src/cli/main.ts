@@ -8,14 +8,20 @@ import { defaultDataDir } from './datadir.js';
 import { addSimFlags } from '../sim/config.js';
 import { registerImageCommands } from './image.js';
 import { addAgentFlags } from './agentflags.js';
+import { withKubeconfigFlags, withLeaderElectFlags, withLogFlags } from './flags.js';
 import { registerDevicePluginCommand } from './deviceplugin.js';
 
 const collect = (v: string, prev: string[]) => [...prev, ...v.split(',').filter(Boolean)];
 
+/** A standalone control-plane component: remote kubeconfig, leader election on its Lease, logging. */
+function componentCommand(program: Command, name: string, lease: string): Command {
+  return withLogFlags(withLeaderElectFlags(withKubeconfigFlags(program.command(name)), lease));
+}
+
 export async function main(argv: string[]): Promise<void> {
   const program = new Command('k8ts').description('A Kubernetes-compatible container orchestrator').version('0.1.0');
 
-  addSimFlags(addAgentFlags(program
+  addSimFlags(addAgentFlags(withLogFlags(program
     .command('server')
     .description('Run the API server with its embedded datastore (and the control plane)')
     .option('--data-dir <dir>', 'where state, certificates and the kubeconfig live (default /var/lib/k8ts as root, ~/.k8ts otherwise)')
@@ -37,15 +43,12 @@ export async function main(argv: string[]): Promise<void> {
     .option('--node-monitor-period <duration>', 'how often the node lifecycle controller checks node health', '5s')
     .option('--node-startup-grace-period <duration>', 'grace period for a node that never reported status', '60s')
     .option('--disable-agent', 'run no node agent on this host (control plane only)')
-    .addOption(new Option('--token <secret>', 'join secret (or full K10 token) agents use; default: the stored one, else a random one (written to DATA/server/token)').env('K8TS_TOKEN'))
-    .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error']).default('info'))
-    .option('-v, --v <n>', 'upstream-style verbosity (>=4 debug, >=6 trace)')
+    .addOption(new Option('--token <secret>', 'join secret (or full K10 token) agents use; default: the stored one, else a random one (written to DATA/server/token)').env('K8TS_TOKEN')))
     .action(async (opts) => {
-      if (opts.v !== undefined) opts.logLevel = Number(opts.v) >= 6 ? 'trace' : Number(opts.v) >= 4 ? 'debug' : opts.logLevel;
       await runServer(opts);
     })));
 
-  addAgentFlags(program
+  addAgentFlags(withLogFlags(program
     .command('agent')
     .description('Run a node agent on this machine and join it to a k8ts server')
     .addOption(new Option('--server <url>', 'URL of the k8ts server to join, e.g. https://10.0.0.1:6443').env('K8TS_URL'))
@@ -53,66 +56,36 @@ export async function main(argv: string[]): Promise<void> {
     .addOption(new Option('--token-file <file>', 'read the join token from this file').env('K8TS_TOKEN_FILE'))
     .option('--data-dir <dir>', 'where the agent keeps certificates, pods and images (default /var/lib/k8ts as root, ~/.k8ts otherwise)')
     .option('--node-label <key=value>', 'label to register the node with (repeatable, comma-separated)', collect, [])
-    .option('--cluster-domain <domain>', 'cluster DNS domain', 'cluster.local')
-    .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error']).default('info'))
-    .option('-v, --v <n>', 'upstream-style verbosity (>=4 debug, >=6 trace)')
+    .option('--cluster-domain <domain>', 'cluster DNS domain', 'cluster.local'))
     .action(async (opts) => {
-      if (opts.v !== undefined) opts.logLevel = Number(opts.v) >= 6 ? 'trace' : Number(opts.v) >= 4 ? 'debug' : opts.logLevel;
       const { runAgent } = await import('./join.js');
       await runAgent(opts);
     }));
 
-  addSimFlags(program
+  addSimFlags(withLogFlags(withKubeconfigFlags(program
     .command('sim')
-    .description('Run simulated nodes (kwok-like) against an API server')
+    .description('Run simulated nodes (kwok-like) against an API server')), false)
     .requiredOption('--nodes <n>', 'how many nodes to simulate')
-    .option('--kubeconfig <file>', 'kubeconfig of the API server (default $KUBECONFIG)')
-    .option('--context <name>', 'kubeconfig context')
-    .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error']).default('info'))
     .action(async (opts) => {
       const { runSim } = await import('../sim/cli.js');
       await runSim(opts);
     }));
 
-  program
-    .command('scheduler')
+  componentCommand(program, 'scheduler', 'kube-scheduler')
     .description('Run the scheduler alone against an API server (leader-elected, for HA)')
-    .option('--kubeconfig <file>', 'kubeconfig of the API server (default $KUBECONFIG)')
-    .option('--context <name>', 'kubeconfig context')
     .option('--scheduler-name <name>', 'schedule pods whose spec.schedulerName is this', 'default-scheduler')
-    .option('--leader-elect [bool]', 'take the kube-system/kube-scheduler Lease before acting', 'true')
-    .option('--leader-elect-lease-duration <duration>', 'how long a standby waits before taking over a lease that stopped being renewed', '15s')
-    .option('--leader-elect-renew-deadline <duration>', 'how long the leader keeps trying to renew before giving up leading', '10s')
-    .option('--leader-elect-retry-period <duration>', 'how often candidates try to acquire or renew the lease', '2s')
-    .option('--leader-elect-resource-name <name>', 'name of the Lease', 'kube-scheduler')
-    .option('--leader-elect-resource-namespace <ns>', 'namespace of the Lease', 'kube-system')
     .option('--percentage-of-nodes-to-score <pct>', 'share of nodes to find feasible before scoring (0: adaptive, as upstream)', '0')
-    .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error']).default('info'))
-    .option('-v, --v <n>', 'upstream-style verbosity (>=4 debug, >=6 trace)')
     .action(async (opts) => {
-      if (opts.v !== undefined) opts.logLevel = Number(opts.v) >= 6 ? 'trace' : Number(opts.v) >= 4 ? 'debug' : opts.logLevel;
       const { runScheduler } = await import('./scheduler.js');
       await runScheduler(opts);
     });
 
-  program
-    .command('controller-manager')
+  componentCommand(program, 'controller-manager', 'kube-controller-manager')
     .description('Run the controller manager alone against an API server (leader-elected, for HA)')
-    .option('--kubeconfig <file>', 'kubeconfig of the API server (default $KUBECONFIG)')
-    .option('--context <name>', 'kubeconfig context')
-    .option('--leader-elect [bool]', 'take the kube-system/kube-controller-manager Lease before acting', 'true')
-    .option('--leader-elect-lease-duration <duration>', 'how long a standby waits before taking over a lease that stopped being renewed', '15s')
-    .option('--leader-elect-renew-deadline <duration>', 'how long the leader keeps trying to renew before giving up leading', '10s')
-    .option('--leader-elect-retry-period <duration>', 'how often candidates try to acquire or renew the lease', '2s')
-    .option('--leader-elect-resource-name <name>', 'name of the Lease', 'kube-controller-manager')
-    .option('--leader-elect-resource-namespace <ns>', 'namespace of the Lease', 'kube-system')
     .option('--controllers <list>', "controllers to run: '*' for all, 'foo' to enable, '-foo' to disable", '*')
     .option('--terminated-pod-gc-threshold <n>', 'terminated pods kept before the pod GC deletes the oldest (0 disables)', '12500')
     .option('--root-ca-file <file>', 'CA published in every namespace as kube-root-ca.crt (default: the kubeconfig CA)')
-    .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error']).default('info'))
-    .option('-v, --v <n>', 'upstream-style verbosity (>=4 debug, >=6 trace)')
     .action(async (opts) => {
-      if (opts.v !== undefined) opts.logLevel = Number(opts.v) >= 6 ? 'trace' : Number(opts.v) >= 4 ? 'debug' : opts.logLevel;
       const { runControllerManager } = await import('./controllermanager.js');
       await runControllerManager(opts);
     });
