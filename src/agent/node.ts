@@ -7,8 +7,8 @@ import { R, type Client } from '../client/client.js';
 import { isAlreadyExists, isConflict, isNotFound } from '../client/errors.js';
 import { USAGE_ANNOTATION } from '../api/metrics/v1beta1/usage.js';
 import { renewNodeLease, type NodeLeaseState } from '../client/nodelease.js';
+import { nodeCondition } from '../client/nodecondition.js';
 import { cpuCount, diskinfo, goArch, meminfo, nodeInfo } from './hostinfo.js';
-import { timeOf } from './pods/status.js';
 
 export const KUBELET_VERSION = 'v1.30.0+k8ts';
 /** Share of the node filesystem held back from allocatable ephemeral storage (nodefs.available default). */
@@ -91,48 +91,19 @@ export class NodeReporter {
   }
 
   private conditions(current: any, now: number): any[] {
-    const old: any[] = current?.status?.conditions ?? [];
-    const cond = (type: string, ok: boolean, reasons: [string, string], messages: [string, string]) => {
-      const status = ok ? 'False' : 'True';
-      const prev = old.find((c) => c.type === type);
-      return {
-        type,
-        status,
-        lastHeartbeatTime: timeOf(now),
-        lastTransitionTime: prev && prev.status === status ? prev.lastTransitionTime : timeOf(now),
-        reason: ok ? reasons[0] : reasons[1],
-        message: ok ? messages[0] : messages[1],
-      };
-    };
-    const notReady = this.o.notReady();
-    const ready = {
-      type: 'Ready',
-      status: notReady ? 'False' : 'True',
-      lastHeartbeatTime: timeOf(now),
-      lastTransitionTime: timeOf(now),
-      reason: notReady ? 'KubeletNotReady' : 'KubeletReady',
-      message: notReady ?? 'kubelet is posting ready status',
-    };
-    const prevReady = old.find((c) => c.type === 'Ready');
-    if (prevReady && prevReady.status === ready.status) ready.lastTransitionTime = prevReady.lastTransitionTime;
+    const cond = (type: string, status: string, reason: string, message: string) => nodeCondition(current?.status?.conditions, now, type, status, reason, message);
+    // The pressure conditions are "False" when all is well.
+    const pressure = (type: string, on: boolean, reasons: [string, string], messages: [string, string]) =>
+      cond(type, on ? 'True' : 'False', on ? reasons[1] : reasons[0], on ? messages[1] : messages[0]);
     const press = this.o.underPressure;
+    const notReady = this.o.notReady();
     const out = [
-      cond('MemoryPressure', !press('memory'), ['KubeletHasSufficientMemory', 'KubeletHasInsufficientMemory'], ['kubelet has sufficient memory available', 'kubelet has insufficient memory available']),
-      cond('DiskPressure', !press('disk'), ['KubeletHasNoDiskPressure', 'KubeletHasDiskPressure'], ['kubelet has no disk pressure', 'kubelet has disk pressure']),
-      cond('PIDPressure', !press('pid'), ['KubeletHasSufficientPID', 'KubeletHasInsufficientPID'], ['kubelet has sufficient PID available', 'kubelet has insufficient PID available']),
-      ready,
+      pressure('MemoryPressure', press('memory'), ['KubeletHasSufficientMemory', 'KubeletHasInsufficientMemory'], ['kubelet has sufficient memory available', 'kubelet has insufficient memory available']),
+      pressure('DiskPressure', press('disk'), ['KubeletHasNoDiskPressure', 'KubeletHasDiskPressure'], ['kubelet has no disk pressure', 'kubelet has disk pressure']),
+      pressure('PIDPressure', press('pid'), ['KubeletHasSufficientPID', 'KubeletHasInsufficientPID'], ['kubelet has sufficient PID available', 'kubelet has insufficient PID available']),
+      notReady ? cond('Ready', 'False', 'KubeletNotReady', notReady) : cond('Ready', 'True', 'KubeletReady', 'kubelet is posting ready status'),
     ];
-    if (!this.o.isolated) {
-      const prev = old.find((c) => c.type === 'ContainersIsolated');
-      out.push({
-        type: 'ContainersIsolated',
-        status: 'False',
-        lastHeartbeatTime: timeOf(now),
-        lastTransitionTime: prev?.status === 'False' ? prev.lastTransitionTime : timeOf(now),
-        reason: 'ProcessRuntime',
-        message: 'containers run as host processes (process runtime): no namespaces, no cgroup limits',
-      });
-    }
+    if (!this.o.isolated) out.push(cond('ContainersIsolated', 'False', 'ProcessRuntime', 'containers run as host processes (process runtime): no namespaces, no cgroup limits'));
     return out;
   }
 

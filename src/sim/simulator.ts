@@ -13,6 +13,7 @@ import { SharedIndexInformer, keyOf } from '../client/informer.js';
 import { ItemExponentialFailureRateLimiter } from '../client/workqueue.js';
 import { USAGE_ANNOTATION, encodeUsage } from '../api/metrics/v1beta1/usage.js';
 import { renewNodeLease } from '../client/nodelease.js';
+import { nodeCondition } from '../client/nodecondition.js';
 import type { SimOptions } from './config.js';
 import { ANN, podUsage, simulatePod, terminatedStatus, timeOf } from './pod.js';
 
@@ -209,18 +210,7 @@ export class NodeSimulator {
       memory: this.opts.memory,
       pods: this.opts.pods,
     };
-    const old: any[] = current?.status?.conditions ?? [];
-    const cond = (type: string, status: string, reason: string, message: string) => {
-      const prev = old.find((c) => c.type === type);
-      return {
-        type,
-        status,
-        lastHeartbeatTime: timeOf(now),
-        lastTransitionTime: prev && prev.status === status ? prev.lastTransitionTime : timeOf(now),
-        reason,
-        message,
-      };
-    };
+    const cond = (type: string, status: string, reason: string, message: string) => nodeCondition(current?.status?.conditions, now, type, status, reason, message);
     const id = createHash('sha256').update(node.name).digest('hex');
     return {
       ...(current?.status ?? {}),
