@@ -5,7 +5,7 @@ import { encodeUsage, type UsageSample } from '../api/metrics/v1beta1/usage.js';
 import type { Runtime } from './runtime/types.js';
 import { LABEL } from './runtime/types.js';
 import { hostCpuNanos, meminfo } from './hostinfo.js';
-import { timeOf } from './pods/status.js';
+import { rfc3339 } from '../machinery/time.js';
 
 interface CpuPoint {
   at: number;
@@ -47,7 +47,7 @@ export class StatsCollector {
     }
     for (const id of this.prevContainers.keys()) if (!seen.has(id)) this.prevContainers.delete(id);
     const windowSeconds = prev ? Math.max(1, Math.round((now - prev.at) / 1000)) : 10;
-    this.latest = { t: timeOf(now), w: windowSeconds, n: [Math.round(nodeCpuMilli), mem.totalBytes - mem.availableBytes], p: prev ? pods : {} };
+    this.latest = { t: rfc3339(now), w: windowSeconds, n: [Math.round(nodeCpuMilli), mem.totalBytes - mem.availableBytes], p: prev ? pods : {} };
   }
 
   /** Memory working set of a pod ("namespace/name") in the latest sample (bytes). */

@@ -7,6 +7,7 @@ import type { TableColumn } from './types.js';
 import { age } from '../machinery/duration.js';
 import { formatLabelSelector } from '../machinery/labels.js';
 import { Quantity } from '../machinery/quantity.js';
+import * as time from '../machinery/time.js';
 
 /** A label map as `a=b,c=d` with sorted keys, `<none>` when empty (labels.FormatLabels). */
 export { formatLabels } from '../machinery/labels.js';
@@ -70,7 +71,7 @@ export function listWithMore(list: string[], count: number, max: number): string
 export function rfc3339(timestamp: string | undefined): string {
   const ms = timestamp ? Date.parse(timestamp) : NaN;
   if (Number.isNaN(ms)) return '0001-01-01T00:00:00Z';
-  return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+  return time.rfc3339(ms);
 }
 
 /** Sorted unique IPs (or hostnames when there is no IP) of a load-balancer status, comma-joined. */

@@ -21,6 +21,7 @@ import { queryBool, sendError } from './http.js';
 import type { ResourceRequest } from './requestinfo.js';
 import type { RequestScope } from './rest.js';
 import type { ServingApi } from './serving.js';
+import { rfc3339 } from '../machinery/time.js';
 
 /** The API server's client certificate towards agents, and the CA their serving certificates chain to. */
 export interface KubeletClientConfig {
@@ -125,7 +126,7 @@ export function podLogOptions(q: URLSearchParams, podName: string): PodLogOption
       throw errors.badRequest(`parsing time ${JSON.stringify(st)} as "2006-01-02T15:04:05Z07:00": cannot parse ${JSON.stringify(st)} as "2006"`);
     }
     // metav1.Time in a query has second precision.
-    sinceTime = new Date(Math.floor(t.getTime() / 1000) * 1000).toISOString().replace(/\.\d+Z$/, 'Z');
+    sinceTime = rfc3339(t.getTime());
   }
   const opts: PodLogOptions = {
     container: q.get('container') || undefined,

@@ -16,6 +16,7 @@ import { deepEqual } from '../machinery/objects.js';
 import type { AdmissionAttributes, AdmissionChain, Operation } from './admission/interfaces.js';
 
 import type { UserInfo } from './user.js';
+import { nowRFC3339, rfc3339 } from '../machinery/time.js';
 export type { UserInfo } from './user.js';
 
 export interface WriteContext {
@@ -181,7 +182,7 @@ export class Store {
     for (const f of SYSTEM_META) delete meta[f];
     delete meta.resourceVersion;
     meta.uid = randomUUID();
-    meta.creationTimestamp = nowSeconds();
+    meta.creationTimestamp = nowRFC3339();
     if (this.def.generationTracksSpec) meta.generation = 1;
     const sctx = this.deps.strategyContext('create', ctx.warnings);
     this.def.defaults?.(obj);
@@ -391,7 +392,7 @@ export class Store {
       const marked = structuredClone(old);
       const m = marked.metadata;
       if (!m.deletionTimestamp || (graceful && grace! < (m.deletionGracePeriodSeconds ?? Infinity))) {
-        m.deletionTimestamp = new Date(Date.now() + (graceful ? grace! * 1000 : 0)).toISOString().replace(/\.\d+Z$/, 'Z');
+        m.deletionTimestamp = rfc3339(Date.now() + (graceful ? grace! * 1000 : 0));
         m.deletionGracePeriodSeconds = graceful ? grace : 0;
       }
       if (finalizers.length) m.finalizers = finalizers;
@@ -409,19 +410,6 @@ export class Store {
     gone.metadata.resourceVersion = String(revision);
     return { obj: gone, deleted: true };
   }
-}
-
-/** RFC 3339 time in whole seconds; formatted once per second (every write asks for it). */
-let lastSecond = NaN;
-let lastSecondText = '';
-function nowSeconds(): string {
-  const now = Date.now();
-  const sec = Math.floor(now / 1000);
-  if (sec !== lastSecond) {
-    lastSecond = sec;
-    lastSecondText = new Date(sec * 1000).toISOString().replace(/\.\d+Z$/, 'Z');
-  }
-  return lastSecondText;
 }
 
 function fallbackStored(key: string, obj: any, rev: number): StoredObject {

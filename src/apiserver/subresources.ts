@@ -8,8 +8,8 @@ import { defaultFieldManager, type RequestScope } from './rest.js';
 import type { ServingApi } from './serving.js';
 import type { Store, WriteContext } from './store.js';
 import type { StoredObject } from '../storage/cacher.js';
+import { rfc3339 } from '../machinery/time.js';
 
-const nowSeconds = () => new Date().toISOString().replace(/\.\d+Z$/, 'Z');
 
 async function readJSONObject(scope: RequestScope, kind: string): Promise<any> {
   const body = decodeBody(await readBody(scope.req), scope.req.headers['content-type']);
@@ -52,7 +52,7 @@ export async function bindPod(api: ServingApi, ns: string | undefined, name: str
     pod.spec.nodeName = target.name;
     if (binding.metadata?.annotations) pod.metadata.annotations = { ...pod.metadata.annotations, ...binding.metadata.annotations };
     const conditions = (pod.status ??= {}).conditions ?? [];
-    const scheduled = { type: 'PodScheduled', status: 'True', lastProbeTime: null, lastTransitionTime: nowSeconds() };
+    const scheduled = { type: 'PodScheduled', status: 'True', lastProbeTime: null, lastTransitionTime: rfc3339() };
     const i = conditions.findIndex((c: any) => c.type === 'PodScheduled');
     if (i >= 0) conditions[i] = scheduled;
     else conditions.push(scheduled);
@@ -118,7 +118,7 @@ async function decrementBudget(pdbs: Store, ns: string, pdbName: string, name: s
       throw refuse(`The disruption budget ${pdbName} needs ${st.desiredHealthy ?? 0} healthy pods and has ${st.currentHealthy ?? 0} currently`);
     }
     st.disruptionsAllowed -= 1;
-    st.disruptedPods = { ...(st.disruptedPods ?? {}), [name]: nowSeconds() };
+    st.disruptedPods = { ...(st.disruptedPods ?? {}), [name]: rfc3339() };
     pdb.status = st;
     return pdb;
   }, { ...ctx, subresource: 'status' });

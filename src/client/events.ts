@@ -5,6 +5,7 @@
 import type { Logger } from 'pino';
 import { R, type Client } from './client.js';
 import { isNotFound } from './errors.js';
+import { rfc3339 } from '../machinery/time.js';
 
 export type EventType = 'Normal' | 'Warning';
 
@@ -25,7 +26,6 @@ interface Seen {
 const AGGREGATION_WINDOW_MS = 10 * 60_000;
 const MAX_REMEMBERED = 4096;
 
-const now = () => new Date().toISOString().replace(/\.\d+Z$/, 'Z');
 
 export function objectReference(obj: any): Record<string, string> {
   const ref: Record<string, string> = { kind: obj.kind, name: obj.metadata?.name, uid: obj.metadata?.uid, apiVersion: obj.apiVersion };
@@ -62,7 +62,7 @@ export class EventRecorder {
     const key = [involved.kind, namespace, involved.name, involved.uid, involved.fieldPath, type, reason, message].join('\u0000');
     const events = this.client.resource(R.events).namespace(namespace);
     const prior = this.seen.get(key);
-    const t = now();
+    const t = rfc3339();
     if (prior && Date.now() - prior.at < AGGREGATION_WINDOW_MS) {
       prior.count++;
       prior.at = Date.now();

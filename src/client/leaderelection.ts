@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { R, type Client, type ResourceClient } from './client.js';
 import { isConflict, isNotFound, isAlreadyExists } from './errors.js';
+import { microTime } from '../machinery/time.js';
 
 export interface LeaderElectionConfig {
   client: Client;
@@ -25,11 +26,6 @@ export interface LeaderElectionConfig {
   onStoppedLeading?(): void | Promise<void>;
   onNewLeader?(identity: string): void;
   logger?: Logger;
-}
-
-/** metav1.MicroTime: RFC 3339 with microseconds. */
-export function microTime(d = new Date()): string {
-  return d.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
 }
 
 export class LeaderElector {
@@ -146,7 +142,7 @@ export class LeaderElector {
 
   /** One round: create the lease, renew ours, or take over an expired one. */
   async tryAcquireOrRenew(): Promise<boolean> {
-    const now = new Date();
+    const now = Date.now();
     const durationSeconds = Math.max(1, Math.ceil(this.leaseDurationMs / 1000));
     let lease: any;
     try {

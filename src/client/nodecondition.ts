@@ -1,17 +1,18 @@
 // A node condition as a kubelet reports it: the heartbeat time is now; the transition time moves
 // only when the status changes (kept from the previous report otherwise). Real agents and
 // simulated nodes build their conditions with it.
+import { rfc3339 } from '../machinery/time.js';
+
 
 /** metav1.Time: RFC 3339 in whole seconds. */
-const timeOf = (ms: number) => new Date(Math.floor(ms / 1000) * 1000).toISOString().replace(/\.\d+Z$/, 'Z');
 
 export function nodeCondition(previous: any[] | undefined, now: number, type: string, status: string, reason: string, message: string): any {
   const prev = (previous ?? []).find((c) => c.type === type);
   return {
     type,
     status,
-    lastHeartbeatTime: timeOf(now),
-    lastTransitionTime: prev && prev.status === status ? prev.lastTransitionTime : timeOf(now),
+    lastHeartbeatTime: rfc3339(now),
+    lastTransitionTime: prev && prev.status === status ? prev.lastTransitionTime : rfc3339(now),
     reason,
     message,
   };

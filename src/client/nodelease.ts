@@ -4,9 +4,9 @@
 import { R, type Client } from './client.js';
 import { isAlreadyExists, isConflict, isNotFound } from './errors.js';
 import { NODE_LEASE_NAMESPACE } from '../api/metrics/v1beta1/usage.js';
+import { microTime } from '../machinery/time.js';
 
 
-const microTime = (ms: number) => new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
 
 export interface NodeLeaseState {
   /** The lease as last written (undefined: read it first). */

@@ -5,6 +5,7 @@
 // the next moment something is due (`next`). Conventions (annotations) are in docs/simulation.md.
 import { createHash } from 'node:crypto';
 import { parseQuantityOrNull } from '../machinery/quantity.js';
+import { rfc3339 } from '../machinery/time.js';
 
 export const ANN = {
   runSeconds: 'sim.k8ts.io/run-seconds',
@@ -46,7 +47,6 @@ export interface PodResult {
 }
 
 /** metav1.Time: RFC 3339 in whole seconds. */
-export const timeOf = (ms: number) => new Date(Math.floor(ms / 1000) * 1000).toISOString().replace(/\.\d+Z$/, 'Z');
 
 const sha = (s: string) => createHash('sha256').update(s).digest('hex');
 
@@ -99,7 +99,7 @@ function backoffMs(restartCount: number, t: PodTiming): number {
 
 function setCondition(conds: any[], old: any[], type: string, status: string, now: number, reason?: string, message?: string): void {
   const prev = old.find((c) => c.type === type);
-  const c: any = { type, status, lastProbeTime: null, lastTransitionTime: prev && prev.status === status ? prev.lastTransitionTime : timeOf(now) };
+  const c: any = { type, status, lastProbeTime: null, lastTransitionTime: prev && prev.status === status ? prev.lastTransitionTime : rfc3339(now) };
   if (reason) c.reason = reason;
   if (message) c.message = message;
   conds.push(c);
@@ -148,18 +148,18 @@ export function simulatePod(pod: any, env: PodEnv): PodResult {
     }
     const ids = { imageID: imageID(c.image), containerID: containerID(pod, c.name, 0, runtime) };
     if (sidecar) {
-      initStatuses.push({ ...base, ...ids, ready: true, started: true, state: { running: { startedAt: timeOf(t) } }, lastState: {} });
+      initStatuses.push({ ...base, ...ids, ready: true, started: true, state: { running: { startedAt: rfc3339(t) } }, lastState: {} });
       continue;
     }
     const end = t + initMs;
     if (now < end) {
-      initStatuses.push({ ...base, ...ids, started: true, state: { running: { startedAt: timeOf(t) } }, lastState: {} });
+      initStatuses.push({ ...base, ...ids, started: true, state: { running: { startedAt: rfc3339(t) } }, lastState: {} });
       incompleteInit.push(c.name);
       due(end);
       t = end;
       continue;
     }
-    initStatuses.push({ ...base, ...ids, ready: true, state: { terminated: { exitCode: 0, reason: 'Completed', startedAt: timeOf(t), finishedAt: timeOf(end), containerID: ids.containerID } }, lastState: {} });
+    initStatuses.push({ ...base, ...ids, ready: true, state: { terminated: { exitCode: 0, reason: 'Completed', startedAt: rfc3339(t), finishedAt: rfc3339(end), containerID: ids.containerID } }, lastState: {} });
     t = end;
   }
   // Later init containers wait for the earlier ones.
@@ -204,7 +204,7 @@ export function simulatePod(pod: any, env: PodEnv): PodResult {
     // Run (and restart) until now.
     for (let i = 0; startedAt !== undefined && i < 1000; i++) {
       if (runMs === undefined || now < startedAt + runMs) {
-        state = { running: { startedAt: timeOf(startedAt) } };
+        state = { running: { startedAt: rfc3339(startedAt) } };
         if (runMs !== undefined) due(startedAt + runMs);
         break;
       }
@@ -212,8 +212,8 @@ export function simulatePod(pod: any, env: PodEnv): PodResult {
       const terminated = {
         exitCode,
         reason: exitCode === 0 ? 'Completed' : 'Error',
-        startedAt: timeOf(startedAt),
-        finishedAt: timeOf(finishedAt),
+        startedAt: rfc3339(startedAt),
+        finishedAt: rfc3339(finishedAt),
         containerID: containerID(pod, c.name, restartCount, runtime),
       };
       const restart = policy === 'Always' || (policy === 'OnFailure' && exitCode !== 0);
@@ -296,7 +296,7 @@ export function simulatePod(pod: any, env: PodEnv): PodResult {
     hostIPs: [{ ip: env.hostIP }],
     podIP,
     podIPs: [{ ip: podIP }],
-    startTime: old.startTime ?? timeOf(start),
+    startTime: old.startTime ?? rfc3339(start),
     containerStatuses: statuses,
   };
   if (initStatuses.length) status.initContainerStatuses = initStatuses;
@@ -324,7 +324,7 @@ export function terminatedStatus(pod: any, env: PodEnv, exitCode: number, reason
     if (s.state?.terminated) return s;
     const startedAt = s.state?.running?.startedAt;
     const containerID = s.containerID ?? containerID_(pod, s.name, s.restartCount ?? 0, runtime);
-    return { ...s, ready: false, started: false, containerID, state: { terminated: { exitCode, reason, ...(startedAt ? { startedAt } : {}), finishedAt: timeOf(env.now), containerID } } };
+    return { ...s, ready: false, started: false, containerID, state: { terminated: { exitCode, reason, ...(startedAt ? { startedAt } : {}), finishedAt: rfc3339(env.now), containerID } } };
   };
   const containerStatuses = (old.containerStatuses ?? (pod.spec?.containers ?? []).map((c: any) => ({ name: c.name, image: c.image, imageID: '', restartCount: 0, ready: false, started: false, lastState: {}, state: {} }))).map(stop);
   const allZero = containerStatuses.every((s: any) => s.state.terminated.exitCode === 0);
@@ -340,7 +340,7 @@ export function terminatedStatus(pod: any, env: PodEnv, exitCode: number, reason
     conditions: conds,
     hostIP: old.hostIP ?? env.hostIP,
     hostIPs: old.hostIPs ?? [{ ip: env.hostIP }],
-    startTime: old.startTime ?? timeOf(env.now),
+    startTime: old.startTime ?? rfc3339(env.now),
     containerStatuses,
     ...(old.initContainerStatuses ? { initContainerStatuses: old.initContainerStatuses.map((s: any) => (s.state?.terminated ? s : stop(s))) } : {}),
   };

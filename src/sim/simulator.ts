@@ -15,7 +15,8 @@ import { USAGE_ANNOTATION, encodeUsage } from '../api/metrics/v1beta1/usage.js';
 import { renewNodeLease } from '../client/nodelease.js';
 import { nodeCondition } from '../client/nodecondition.js';
 import type { SimOptions } from './config.js';
-import { ANN, podUsage, simulatePod, terminatedStatus, timeOf } from './pod.js';
+import { ANN, podUsage, simulatePod, terminatedStatus } from './pod.js';
+import { rfc3339 } from '../machinery/time.js';
 
 export const KUBELET_VERSION = 'v1.30.0+k8ts';
 export const RUNTIME_VERSION = 'sim://0.1.0';
@@ -333,7 +334,7 @@ export class NodeSimulator {
         mem += m;
       }
     }
-    return encodeUsage({ t: timeOf(now), w: Math.max(1, Math.round(this.opts.heartbeatMs / 1000)), n: [cpu, mem], p });
+    return encodeUsage({ t: rfc3339(now), w: Math.max(1, Math.round(this.opts.heartbeatMs / 1000)), n: [cpu, mem], p });
   }
 
   private async renewLease(node: SimNode): Promise<void> {

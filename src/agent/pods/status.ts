@@ -4,6 +4,7 @@
 // generateAPIPodStatus.
 import type { ContainerStatus } from '../runtime/types.js';
 import { qosClass } from './container.js';
+import { rfc3339 } from '../../machinery/time.js';
 
 export interface Observed {
   hostIP: string;
@@ -21,8 +22,7 @@ export interface Observed {
 }
 
 /** metav1.Time: RFC 3339 in whole seconds. */
-export const timeOf = (ms: number) => new Date(Math.floor(ms / 1000) * 1000).toISOString().replace(/\.\d+Z$/, 'Z');
-const nsTime = (ns: number) => timeOf(Math.floor(ns / 1e6));
+const nsTime = (ns: number) => rfc3339(Math.floor(ns / 1e6));
 
 export const isSidecar = (c: any) => c.restartPolicy === 'Always';
 
@@ -75,7 +75,7 @@ function condition(pod: any, type: string, ok: boolean, now: number, reason?: st
     type,
     status,
     lastProbeTime: null,
-    lastTransitionTime: prev && prev.status === status ? prev.lastTransitionTime : timeOf(now),
+    lastTransitionTime: prev && prev.status === status ? prev.lastTransitionTime : rfc3339(now),
     ...(ok || !reason ? {} : { reason, message }),
   };
 }
@@ -166,7 +166,7 @@ export function podStatus(pod: any, obs: Observed): any {
     conditions: [...conditions, ...others],
     hostIP: obs.hostIP,
     hostIPs: [{ ip: obs.hostIP }],
-    startTime: pod.status?.startTime ?? timeOf(now),
+    startTime: pod.status?.startTime ?? rfc3339(now),
     qosClass: qosClass(pod),
     containerStatuses: mainStatuses,
   };

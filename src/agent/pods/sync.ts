@@ -19,6 +19,7 @@ import { sandboxConfig, type DnsSettings } from './sandbox.js';
 import { isSidecar, podStatus } from './status.js';
 import { runHook } from './hooks.js';
 import { applyDevices, type ContainerDevices, type DevicePort } from '../devices/manager.js';
+import { rfc3339 } from '../../machinery/time.js';
 
 export interface VolumePort {
   setUp(pod: any): Promise<any>;
@@ -476,7 +477,7 @@ export class PodSyncer {
     this.deps.probes.removePod(uid);
     const after = await this.observe(uid);
     const status = this.stoppedStatus(pod, after.containers);
-    const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+    const now = rfc3339();
     status.phase = 'Failed';
     status.reason = 'Evicted';
     status.message = message;

@@ -9,6 +9,7 @@ import * as errors from '../../machinery/errors.js';
 import type { ServingApi } from '../serving.js';
 import type { Store, WriteContext } from '../store.js';
 import { buildResource } from './builder.js';
+import { rfc3339 } from '../../machinery/time.js';
 
 const GROUP = 'apiextensions.k8s.io';
 const PLURAL = 'customresourcedefinitions';
@@ -29,13 +30,12 @@ interface Condition {
   message?: string;
 }
 
-const now = () => new Date().toISOString().replace(/\.\d+Z$/, 'Z');
 
 /** Sets a condition, keeping lastTransitionTime when the status did not change. */
 export function setCondition(conditions: Condition[], c: Condition): Condition[] {
   const out = conditions.filter((x) => x.type !== c.type);
   const old = conditions.find((x) => x.type === c.type);
-  const next: Condition = { type: c.type, status: c.status, lastTransitionTime: old && old.status === c.status ? old.lastTransitionTime : now(), reason: c.reason, message: c.message };
+  const next: Condition = { type: c.type, status: c.status, lastTransitionTime: old && old.status === c.status ? old.lastTransitionTime : rfc3339(), reason: c.reason, message: c.message };
   const i = conditions.findIndex((x) => x.type === c.type);
   if (i < 0) out.push(next);
   else out.splice(i, 0, next);

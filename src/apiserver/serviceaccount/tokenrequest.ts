@@ -8,6 +8,7 @@ import { decodeBody, readBody, sendObject } from '../http.js';
 import type { RequestScope } from '../rest.js';
 import type { ServingApi } from '../serving.js';
 import { EXPIRATION_EXTENSION_SECONDS, WARN_ONLY_BOUND_TOKEN_EXPIRATION_SECONDS, type TokenIssuer } from './tokens.js';
+import { rfc3339 } from '../../machinery/time.js';
 
 export const TOKEN_REQUEST_GROUP = 'authentication.k8s.io';
 export const DEFAULT_EXPIRATION_SECONDS = 3600;
@@ -25,7 +26,6 @@ export interface TokenRequestOptions {
 }
 
 const saRef = { group: '', resource: 'serviceaccounts' };
-const rfc3339 = (ms: number) => new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
 
 function validate(req: any, name: string): void {
   const errs: field.FieldError[] = [];

@@ -10,9 +10,10 @@ import { isAlreadyExists, isNotFound } from '../../client/errors.js';
 import { EventRecorder } from '../../client/events.js';
 import { keyOf, type SharedIndexInformer } from '../../client/informer.js';
 import type { Controller, ControllerContext } from '../types.js';
-import { addControllerIndex, controllerRefOf, newControllerRef, ownedBy, parseTime, rfc3339 } from '../statefulset/common.js';
+import { addControllerIndex, controllerRefOf, newControllerRef, ownedBy, parseTime } from '../statefulset/common.js';
 import { isJobFinished } from '../job/util.js';
 import { formatRFC3339In, mostRecentScheduleTime, parseSchedule } from './schedule.js';
+import { rfc3339 } from '../../machinery/time.js';
 
 export const CRONJOB_SCHEDULED_TIMESTAMP = 'batch.kubernetes.io/cronjob-scheduled-timestamp';
 

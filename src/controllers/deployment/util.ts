@@ -1,6 +1,8 @@
 // Deployment arithmetic and bookkeeping as upstream's pkg/controller/deployment/util: fenceposts
 // of maxSurge/maxUnavailable, the size of the new ReplicaSet in a rolling update, proportional
 // scaling, revisions and the annotations on ReplicaSets, conditions, the pod-template hash.
+import { rfc3339 } from '../../machinery/time.js';
+
 
 export const REVISION_ANNOTATION = 'deployment.kubernetes.io/revision';
 export const REVISION_HISTORY_ANNOTATION = 'deployment.kubernetes.io/revision-history';
@@ -34,7 +36,6 @@ export const MINIMUM_REPLICAS_UNAVAILABLE = 'MinimumReplicasUnavailable';
 
 const MAX_INT32 = 2147483647;
 
-export const nowIso = () => new Date().toISOString().replace(/\.\d+Z$/, 'Z');
 
 // ---- int-or-percent and fenceposts ----
 
@@ -382,7 +383,7 @@ export interface DeploymentCondition {
 }
 
 export function newCondition(type: string, status: DeploymentCondition['status'], reason: string, message: string): DeploymentCondition {
-  const t = nowIso();
+  const t = rfc3339();
   return { type, status, lastUpdateTime: t, lastTransitionTime: t, reason, message };
 }
 

@@ -14,6 +14,7 @@ import { keyOf, type SharedIndexInformer } from '../../client/informer.js';
 import type { DiscoveredResource, ResourceSpec } from '../../client/types.js';
 import { selectorFromLabelSelectorRaw } from '../../machinery/labels.js';
 import type { Controller, ControllerContext } from '../types.js';
+import { rfc3339 } from '../../machinery/time.js';
 
 const PDBS: ResourceSpec = { group: 'policy', version: 'v1', plural: 'poddisruptionbudgets', namespaced: true, kind: 'PodDisruptionBudget' };
 const RCS: ResourceSpec = { group: '', version: 'v1', plural: 'replicationcontrollers', namespaced: true, kind: 'ReplicationController' };
@@ -21,7 +22,6 @@ const RCS: ResourceSpec = { group: '', version: 'v1', plural: 'replicationcontro
 /** How long an evicted pod may take to disappear before it counts again (upstream DeletionTimeout). */
 export const DELETION_TIMEOUT_MS = 2 * 60_000;
 
-const nowSeconds = (ms = Date.now()) => new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
 
 /** intstr.GetScaledValueFromIntOrPercent(v, total, roundUp). */
 export function scaledValue(v: number | string, total: number, roundUp: boolean): number {
@@ -85,7 +85,7 @@ export function countHealthyPods(pods: any[], disrupted: Record<string, string>,
 }
 
 /** meta.SetStatusCondition for metav1.Conditions. */
-export function setCondition(conditions: any[], c: { type: string; status: string; reason: string; message: string; observedGeneration?: number }, now = nowSeconds()): any[] {
+export function setCondition(conditions: any[], c: { type: string; status: string; reason: string; message: string; observedGeneration?: number }, now = rfc3339()): any[] {
   const out = conditions.filter((x) => x.type !== c.type);
   const prev = conditions.find((x) => x.type === c.type);
   const lastTransitionTime = prev && prev.status === c.status ? prev.lastTransitionTime : now;

@@ -2,6 +2,7 @@
 // pkg/controller/util/endpoint and pkg/api/v1/pod): which pods belong in a service's endpoints,
 // target-port resolution, readiness, and the pod → services mapping.
 import { keyOf, type Indexer, type SharedIndexInformer } from '../../client/informer.js';
+import { rfc3339 } from '../../machinery/time.js';
 
 export const LAST_CHANGE_TRIGGER_TIME = 'endpoints.kubernetes.io/last-change-trigger-time';
 export const HEADLESS_LABEL = 'service.kubernetes.io/headless';
@@ -93,7 +94,6 @@ export function podChanged(oldPod: any, pod: any): { labelsChanged: boolean; cha
   return { labelsChanged, changed: labelsChanged || relevant(oldPod) !== relevant(pod) };
 }
 
-export const nowRFC3339 = () => new Date().toISOString().replace(/\.\d+Z$/, 'Z');
 
 /**
  * The time of the last pod or service change that triggered a sync of a service, as upstream's
@@ -101,7 +101,7 @@ export const nowRFC3339 = () => new Date().toISOString().replace(/\.\d+Z$/, 'Z')
  */
 export class TriggerTimes {
   private readonly times = new Map<string, string>();
-  observe(key: string, at = nowRFC3339()): void {
+  observe(key: string, at = rfc3339()): void {
     const prev = this.times.get(key);
     if (!prev || prev < at) this.times.set(key, at);
   }

@@ -27,7 +27,6 @@ import {
   ownedBy,
   parseTime,
   removeFinalizer,
-  rfc3339,
 } from '../statefulset/common.js';
 import {
   JOB_COMPLETION_INDEX,
@@ -44,6 +43,7 @@ import {
   DEFAULT_BACKOFF_MS,
   MAX_BACKOFF_MS,
 } from './util.js';
+import { rfc3339 } from '../../machinery/time.js';
 
 export interface JobControllerOptions {
   workers?: number;

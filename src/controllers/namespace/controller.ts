@@ -11,6 +11,7 @@ import type { SharedIndexInformer } from '../../client/informer.js';
 import type { DiscoveredResource } from '../../client/types.js';
 import { BucketRateLimiter, ItemExponentialFailureRateLimiter, MaxOfRateLimiter } from '../../client/workqueue.js';
 import type { Controller, ControllerContext } from '../types.js';
+import { rfc3339 } from '../../machinery/time.js';
 
 export const FINALIZER_KUBERNETES = 'kubernetes';
 
@@ -45,7 +46,6 @@ interface Condition {
   lastTransitionTime?: string;
 }
 
-const nowSeconds = () => new Date().toISOString().replace(/\.\d+Z$/, 'Z');
 
 /** The outcome of one pass over a namespace's content. */
 export interface ContentResult {
@@ -232,7 +232,7 @@ export class NamespaceController implements Controller {
       const old = current.find((x) => x.type === c.type);
       if (old && old.status === c.status && old.reason === c.reason && old.message === c.message) return old;
       changed = true;
-      return { type: c.type, status: c.status, lastTransitionTime: nowSeconds(), reason: c.reason, message: c.message };
+      return { type: c.type, status: c.status, lastTransitionTime: rfc3339(), reason: c.reason, message: c.message };
     });
     if (!changed) return ns;
     try {

@@ -20,6 +20,7 @@ import { EventRecorder } from '../../client/events.js';
 import { isConflict, isNotFound } from '../../client/errors.js';
 import { type SharedIndexInformer, keyOf } from '../../client/informer.js';
 import type { Controller, ControllerContext } from '../types.js';
+import { rfc3339 } from '../../machinery/time.js';
 
 export const TAINT_NOT_READY = 'node.kubernetes.io/not-ready';
 export const TAINT_UNREACHABLE = 'node.kubernetes.io/unreachable';
@@ -31,7 +32,6 @@ const MANAGED_NOSCHEDULE = [TAINT_NOT_READY, TAINT_UNREACHABLE, TAINT_UNSCHEDULA
 const MANAGED_NOEXECUTE = [TAINT_NOT_READY, TAINT_UNREACHABLE];
 
 const POD_NODE_INDEX = 'nodelifecycle/nodeName';
-const now = () => new Date().toISOString().replace(/\.\d+Z$/, 'Z');
 
 export interface Taint {
   key: string;
@@ -243,7 +243,7 @@ export class NodeLifecycleController implements Controller {
       const cur = attempt === 0 ? this.nodes.store.get(name) : await nodes.get(name).catch(() => undefined);
       if (!cur) return;
       const node = structuredClone(cur);
-      const ts = now();
+      const ts = rfc3339();
       const conds: any[] = (node.status ??= {}).conditions ??= [];
       const ready = conds.find((c) => c.type === 'Ready');
       if (ready?.status === 'Unknown') return;
@@ -287,7 +287,7 @@ export class NodeLifecycleController implements Controller {
       for (const c of next.status.conditions) {
         if (c.type === 'Ready') {
           c.status = 'False';
-          c.lastTransitionTime = now();
+          c.lastTransitionTime = rfc3339();
         }
       }
       try {
@@ -303,7 +303,7 @@ export class NodeLifecycleController implements Controller {
     const nodes = this.client.resource(R.nodes);
     let cur = this.nodes.store.get(name);
     for (let attempt = 0; attempt < 3 && cur; attempt++) {
-      const taints = reconcileTaints(cur, now());
+      const taints = reconcileTaints(cur, rfc3339());
       if (!taints) return;
       const next = structuredClone(cur);
       next.spec ??= {};
@@ -337,7 +337,7 @@ export class NodeLifecycleController implements Controller {
       const next = structuredClone(pod);
       next.status ??= {};
       const conds: any[] = (next.status.conditions ??= []).filter((c: any) => c.type !== 'DisruptionTarget');
-      conds.push({ type: 'DisruptionTarget', status: 'True', reason: 'DeletionByTaintManager', message: 'Taint manager: deleting due to NoExecute taint', lastProbeTime: null, lastTransitionTime: now() });
+      conds.push({ type: 'DisruptionTarget', status: 'True', reason: 'DeletionByTaintManager', message: 'Taint manager: deleting due to NoExecute taint', lastProbeTime: null, lastTransitionTime: rfc3339() });
       next.status.conditions = conds;
       await pods.updateStatus(next);
     } catch (err) {

@@ -17,11 +17,11 @@ import { Quantity, parseQuantityOrNull } from '../../machinery/quantity.js';
 import type { Controller, ControllerContext } from '../types.js';
 import { ScalingState } from './behavior.js';
 import { type PodMetricsInfo, type Tolerances, DEFAULT_TOLERANCE, plainMetricReplicas, resourceReplicas } from './replicas.js';
+import { rfc3339 } from '../../machinery/time.js';
 
 const HPAS: ResourceSpec = { group: 'autoscaling', version: 'v2', plural: 'horizontalpodautoscalers', namespaced: true, kind: 'HorizontalPodAutoscaler' };
 const POD_METRICS: ResourceSpec = { group: 'metrics.k8s.io', version: 'v1beta1', plural: 'pods', namespaced: true, kind: 'PodMetrics' };
 
-const nowSeconds = () => new Date().toISOString().replace(/\.\d+Z$/, 'Z');
 
 /** Source of pod resource usage (metrics.k8s.io by default; tests may substitute one). */
 export interface MetricsSource {
@@ -94,7 +94,7 @@ function setCondition(hpa: any, type: string, status: 'True' | 'False', reason: 
   const conditions: any[] = st.conditions ?? [];
   const i = conditions.findIndex((c) => c.type === type);
   const prev = i >= 0 ? conditions[i] : undefined;
-  const next = { type, status, lastTransitionTime: prev && prev.status === status ? prev.lastTransitionTime : nowSeconds(), reason, message };
+  const next = { type, status, lastTransitionTime: prev && prev.status === status ? prev.lastTransitionTime : rfc3339(), reason, message };
   if (i >= 0) conditions[i] = next;
   else conditions.push(next);
   st.conditions = conditions;
@@ -269,7 +269,7 @@ export class HorizontalPodAutoscalerController implements Controller {
     const st = hpa.status ?? {};
     const next: any = { currentReplicas: current, desiredReplicas: desired };
     if (metrics.length) next.currentMetrics = metrics;
-    const lastScaleTime = rescale ? nowSeconds() : st.lastScaleTime;
+    const lastScaleTime = rescale ? rfc3339() : st.lastScaleTime;
     if (lastScaleTime) next.lastScaleTime = lastScaleTime;
     if (st.conditions) next.conditions = st.conditions;
     if (st.observedGeneration !== undefined) next.observedGeneration = st.observedGeneration;

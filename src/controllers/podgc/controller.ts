@@ -14,6 +14,7 @@ import { R, type Client } from '../../client/client.js';
 import { isNotFound } from '../../client/errors.js';
 import type { SharedIndexInformer } from '../../client/informer.js';
 import type { Controller, ControllerContext } from '../types.js';
+import { rfc3339 } from '../../machinery/time.js';
 
 export const DEFAULT_TERMINATED_POD_GC_THRESHOLD = 12500;
 export const GC_CHECK_PERIOD_MS = 20_000;
@@ -26,7 +27,6 @@ export interface PodGCOptions {
 }
 
 const isTerminal = (p: any) => p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed';
-const nowSeconds = () => new Date().toISOString().replace(/\.\d+Z$/, 'Z');
 
 export class PodGCController implements Controller {
   readonly name = 'pod-garbage-collector';
@@ -141,7 +141,7 @@ export class PodGCController implements Controller {
     const rc = this.client.resource(R.pods).namespace(pod.metadata.namespace);
     if (force && !isTerminal(pod)) {
       const conditions = (pod.status?.conditions ?? []).filter((c: any) => c.type !== 'DisruptionTarget');
-      conditions.push({ type: 'DisruptionTarget', status: 'True', reason: 'DeletionByPodGC', message, lastTransitionTime: nowSeconds() });
+      conditions.push({ type: 'DisruptionTarget', status: 'True', reason: 'DeletionByPodGC', message, lastTransitionTime: rfc3339() });
       try {
         await rc.patch(pod.metadata.name, 'merge', { status: { phase: 'Failed', conditions } }, { subresource: 'status' });
       } catch (err) {

@@ -23,11 +23,11 @@ import {
   isPodAvailable,
   isPodReady,
   newControllerRef,
-  nowIso,
   podFromTemplate,
   podsToDelete,
   slowStartBatch,
 } from './podutil.js';
+import { rfc3339 } from '../../machinery/time.js';
 
 /** What differs between ReplicaSets and ReplicationControllers. */
 export interface ReplicaKind {
@@ -407,7 +407,7 @@ export function calculateStatus(rs: any, pods: any[], manageErr: unknown, now = 
   if (manageErr && !failure) {
     const diff = pods.length - (rs.spec?.replicas ?? 1);
     const reason = diff < 0 ? 'FailedCreate' : diff > 0 ? 'FailedDelete' : '';
-    conditions.push({ type: 'ReplicaFailure', status: 'True', lastTransitionTime: nowIso(), reason, message: (manageErr as Error).message ?? String(manageErr) });
+    conditions.push({ type: 'ReplicaFailure', status: 'True', lastTransitionTime: rfc3339(), reason, message: (manageErr as Error).message ?? String(manageErr) });
   } else if (!manageErr && failure) {
     conditions = conditions.filter((c) => c.type !== 'ReplicaFailure');
   }

@@ -3,7 +3,7 @@
 // pods, controller references, the pod template → pod conversion, the ranking of pods for
 // deletion, expectations and slow-start batching.
 
-export const nowIso = () => new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+
 
 export function podReadyCondition(pod: any): any | undefined {
   return (pod?.status?.conditions ?? []).find((c: any) => c.type === 'Ready');

@@ -15,7 +15,6 @@ export const RESOURCES = {
 } as const;
 
 /** Seconds-precision RFC 3339, as metav1.Time serialises. */
-export const rfc3339 = (ms: number): string => new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
 
 export const parseTime = (t: string | undefined | null): number | undefined => (t ? Date.parse(t) : undefined);
 

@@ -7,6 +7,7 @@ import { customResourceDefinitionColumns } from './tables.js';
 import { clone, ensure, immutable, isObject } from '../../apps/v1/workload.js';
 import { validateWebhookService, validateWebhookURL } from '../../admissionregistration/v1/validatingwebhookconfiguration.js';
 import { validatePrinterColumns, validateStructuralSchema } from '../../../apiserver/crd/structural.js';
+import { rfc3339 } from '../../../machinery/time.js';
 
 /** Held by every CRD until the server has deleted all of its custom objects. */
 export const CRD_CLEANUP_FINALIZER = 'customresourcecleanup.apiextensions.k8s.io';
@@ -222,7 +223,7 @@ export const customResourceDefinitionResource: ResourceDef = {
     if (!conds.some((c) => c?.type === 'Terminating' && c?.status === 'True')) {
       status.conditions = [
         ...conds.filter((c) => c?.type !== 'Terminating'),
-        { type: 'Terminating', status: 'True', lastTransitionTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z'), reason: 'InstanceDeletionPending', message: 'CustomResourceDefinition marked for deletion; instance deletion will begin soon' },
+        { type: 'Terminating', status: 'True', lastTransitionTime: rfc3339(), reason: 'InstanceDeletionPending', message: 'CustomResourceDefinition marked for deletion; instance deletion will begin soon' },
       ];
     }
   },

@@ -7,6 +7,7 @@ import { isDNS1123Subdomain } from '../../../machinery/validation.js';
 import { parseQuantityOrNull } from '../../../machinery/quantity.js';
 import { persistentVolumeColumns } from './tables.js';
 import { describeDiff, semanticEqual, validateImmutableField, validateResourceQuantityValue } from './helpers.js';
+import { rfc3339 } from '../../../machinery/time.js';
 
 export const ACCESS_MODES = ['ReadOnlyMany', 'ReadWriteMany', 'ReadWriteOnce', 'ReadWriteOncePod'];
 export const VOLUME_MODES = ['Block', 'Filesystem'];
@@ -17,7 +18,6 @@ export const PV_SOURCES = [
   'portworxVolume', 'azureDisk', 'scaleIO', 'local', 'storageos', 'csi',
 ];
 
-export const nowRFC3339 = () => new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
 
 export function defaultPersistentVolume(pv: PersistentVolume): void {
   const p = pv as any;
@@ -124,13 +124,13 @@ export const persistentVolumes: ResourceDef = {
   table: persistentVolumeColumns,
   defaults: defaultPersistentVolume,
   prepareForCreate(obj: any) {
-    obj.status = { phase: 'Pending', lastPhaseTransitionTime: nowRFC3339() };
+    obj.status = { phase: 'Pending', lastPhaseTransitionTime: rfc3339() };
   },
   prepareForUpdate(obj: any, old: any, ctx: StrategyContext) {
     if (ctx.subresource === 'status') {
       obj.spec = old.spec;
       obj.status ??= {};
-      if (obj.status.phase !== old.status?.phase) obj.status.lastPhaseTransitionTime = nowRFC3339();
+      if (obj.status.phase !== old.status?.phase) obj.status.lastPhaseTransitionTime = rfc3339();
     } else if (!ctx.subresource) {
       obj.status = old.status;
     }

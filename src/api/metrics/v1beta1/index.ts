@@ -3,6 +3,7 @@
 // computes them from kubelets' summaries. `kubectl top nodes|pods` and the HPA read these.
 import type { ResourceDef, TableColumn, VirtualReader } from '../../types.js';
 import { NODE_LEASE_NAMESPACE, USAGE_ANNOTATION, type UsageSample, cpuQuantity, decodeUsage, memoryQuantity } from './usage.js';
+import { rfc3339 } from '../../../machinery/time.js';
 
 /** A sample older than this is not served (the node stopped reporting), as metrics-server drops unreachable nodes. */
 export function maxSampleAgeMs(windowSeconds: number): number {
@@ -45,7 +46,7 @@ export const nodeMetrics: ResourceDef = {
       const node = read.get('', 'nodes', undefined, name);
       if (!node) continue;
       out.push({
-        metadata: { name, creationTimestamp: new Date(now).toISOString().replace(/\.\d+Z$/, 'Z'), labels: node.metadata?.labels ?? {} },
+        metadata: { name, creationTimestamp: rfc3339(now), labels: node.metadata?.labels ?? {} },
         timestamp: s.t,
         window: `${s.w}s`,
         usage: { cpu: cpuQuantity(s.n[0]), memory: memoryQuantity(s.n[1]) },
@@ -71,7 +72,7 @@ export const podMetrics: ResourceDef = {
   virtualList(read, namespace) {
     const now = Date.now();
     const out: any[] = [];
-    const created = new Date(now).toISOString().replace(/\.\d+Z$/, 'Z');
+    const created = rfc3339(now);
     for (const s of samples(read, now).values()) {
       for (const [key, containers] of Object.entries(s.p)) {
         const i = key.indexOf('/');
