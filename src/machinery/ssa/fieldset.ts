@@ -88,34 +88,44 @@ export class FieldSet {
 
   /** Members of this set that are not members of `o` (children compared recursively). */
   difference(o: FieldSet): FieldSet {
-    const s = new FieldSet();
-    for (const m of this.members) if (!o.members.has(m)) s.members.add(m);
-    for (const [k, c] of this.children) {
-      const theirs = o.children.get(k);
-      const d = theirs ? c.difference(theirs) : c.clone();
-      if (!d.isEmpty()) s.children.set(k, d);
-    }
-    return s;
+    return this.clone().subtract(o);
   }
 
   /** Like difference, but a member of `o` also removes everything below it. */
   recursiveDifference(o: FieldSet): FieldSet {
-    const s = new FieldSet();
-    for (const m of this.members) if (!o.members.has(m)) s.members.add(m);
-    for (const [k, c] of this.children) {
-      if (o.members.has(k)) continue;
-      const theirs = o.children.get(k);
-      const d = theirs ? c.recursiveDifference(theirs) : c.clone();
-      if (!d.isEmpty()) s.children.set(k, d);
+    return this.clone().subtractRecursive(o);
+  }
+
+  /** difference in place, for sets nothing else refers to: saves the copy. Returns this. */
+  subtract(o: FieldSet): this {
+    for (const m of o.members) this.members.delete(m);
+    for (const [k, theirs] of o.children) this.subtractBelow(k, theirs, false);
+    return this;
+  }
+
+  /** recursiveDifference in place. Returns this. */
+  subtractRecursive(o: FieldSet): this {
+    for (const m of o.members) {
+      this.members.delete(m);
+      this.children.delete(m);
     }
-    return s;
+    for (const [k, theirs] of o.children) this.subtractBelow(k, theirs, true);
+    return this;
+  }
+
+  private subtractBelow(pe: PathElement, theirs: FieldSet, recursive: boolean): void {
+    const mine = this.children.get(pe);
+    if (!mine) return;
+    if (recursive) mine.subtractRecursive(theirs);
+    else mine.subtract(theirs);
+    if (mine.isEmpty()) this.children.delete(pe);
   }
 
   /** Every member path, members of a node before its children, in FieldsV1 order. */
   paths(prefix: Path = []): Path[] {
     const out: Path[] = [];
-    for (const m of [...this.members].sort(comparePathElements)) out.push([...prefix, m]);
-    for (const k of [...this.children.keys()].sort(comparePathElements)) out.push(...this.children.get(k)!.paths([...prefix, k]));
+    for (const m of sortPathElements([...this.members])) out.push([...prefix, m]);
+    for (const k of sortPathElements([...this.children.keys()])) out.push(...this.children.get(k)!.paths([...prefix, k]));
     return out;
   }
 
@@ -126,14 +136,35 @@ export class FieldSet {
   /** The FieldsV1 JSON form. */
   toFieldsV1(): Record<string, unknown> {
     const out: Record<string, unknown> = {};
-    const keys = new Set<PathElement>([...this.members, ...[...this.children].filter(([, c]) => !c.isEmpty()).map(([k]) => k)]);
-    for (const k of [...keys].sort(comparePathElements)) {
-      const c = this.children.get(k);
-      const inner = c && !c.isEmpty() ? c.toFieldsV1() : undefined;
-      if (this.members.has(k)) out[k] = inner ? { '.': {}, ...inner } : {};
-      else out[k] = inner!;
-    }
+    this.encodeInto(out);
     return out;
+  }
+
+  /**
+   * Writes the FieldsV1 entries of this set into `out`, keys in path element order; returns
+   * whether there were any (a set is empty exactly when its encoding is).
+   */
+  private encodeInto(out: Record<string, unknown>): boolean {
+    const keys = [...this.members];
+    for (const k of this.children.keys()) if (!this.members.has(k)) keys.push(k);
+    sortPathElements(keys);
+    let any = false;
+    for (const k of keys) {
+      const c = this.children.get(k);
+      if (this.members.has(k)) {
+        // A member with children is marked by a "." entry ahead of theirs.
+        const inner: Record<string, unknown> = { '.': {} };
+        out[k] = c?.encodeInto(inner) ? inner : {};
+        any = true;
+      } else {
+        const inner: Record<string, unknown> = {};
+        if (c!.encodeInto(inner)) {
+          out[k] = inner;
+          any = true;
+        }
+      }
+    }
+    return any;
   }
 
   static fromFieldsV1(v: unknown): FieldSet {
@@ -177,14 +208,39 @@ function validatePathElement(k: string): void {
   throw new FieldSetError(`unknown path element ${JSON.stringify(k)}`);
 }
 
-const ORDER: Record<string, number> = { 'f:': 0, 'k:': 1, 'v:': 2, 'i:': 3 };
+/** The rank of a path element's kind: f:, k:, v:, i:, then anything else. */
+function peRank(pe: PathElement): number {
+  if (pe.charCodeAt(1) !== 58 /* : */) return 4;
+  switch (pe.charCodeAt(0)) {
+    case 102 /* f */:
+      return 0;
+    case 107 /* k */:
+      return 1;
+    case 118 /* v */:
+      return 2;
+    case 105 /* i */:
+      return 3;
+    default:
+      return 4;
+  }
+}
 
 export function comparePathElements(a: PathElement, b: PathElement): number {
-  const ta = ORDER[a.slice(0, 2)] ?? 4;
-  const tb = ORDER[b.slice(0, 2)] ?? 4;
+  const ta = peRank(a);
+  const tb = peRank(b);
   if (ta !== tb) return ta - tb;
   if (ta === 3) return Number(a.slice(2)) - Number(b.slice(2));
   return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Sorts (in place) by comparePathElements. */
+function sortPathElements(pes: PathElement[]): PathElement[] {
+  if (pes.length < 2) return pes;
+  // Elements of one kind other than indexes (nearly always the case) compare as plain strings,
+  // which the default sort does without calling back into a comparator.
+  const rank = peRank(pes[0]!);
+  if (rank === 3 || pes.some((pe) => peRank(pe) !== rank)) return pes.sort(comparePathElements);
+  return pes.sort();
 }
 
 /** Upstream's Path.String(): `.spec.containers[name="nginx"].image`. */

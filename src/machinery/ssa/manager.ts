@@ -5,7 +5,8 @@
 import * as errors from '../errors.js';
 import { deepEqual, isPlainObject } from '../objects.js';
 import { FieldSet, FieldSetError, pathToString, type Path } from './fieldset.js';
-import { compare, ensureNamedFieldsAreMembers, merge, removeItems, toFieldSet, TypedError, validateApplied, type TypeRef } from './typed.js';
+import { changes, compare, ensureNamedFieldsAreMembers, merge, removeItems, toFieldSet, TypedError, validateApplied, type TypeRef } from './typed.js';
+import { nowRFC3339 } from '../time.js';
 
 export const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
 
@@ -32,10 +33,12 @@ interface VersionedSet {
 export type Managed = Map<string, VersionedSet>;
 
 export function managerId(manager: string, operation: 'Apply' | 'Update', apiVersion: string, subresource?: string): string {
-  const id: Record<string, string> = { manager, operation };
-  if (operation === 'Update' && apiVersion) id.apiVersion = apiVersion;
-  if (subresource) id.subresource = subresource;
-  return JSON.stringify(id);
+  // The JSON of {manager, operation, apiVersion?, subresource?}, written out: every write
+  // makes a few of these and the object was only built to be stringified.
+  let id = `{"manager":${JSON.stringify(manager)},"operation":"${operation}"`;
+  if (operation === 'Update' && apiVersion) id += `,"apiVersion":${JSON.stringify(apiVersion)}`;
+  if (subresource) id += `,"subresource":${JSON.stringify(subresource)}`;
+  return `${id}}`;
 }
 
 /** Decodes managedFields; throws on anything upstream refuses to decode. */
@@ -97,27 +100,11 @@ const STRIP = (() => {
   return s;
 })();
 
-/** RFC 3339 time in whole seconds; formatted once per second (every write asks for it). */
-let lastSecond = NaN;
-let lastSecondText = '';
-export function nowTime(): string {
-  const now = Date.now();
-  const sec = Math.floor(now / 1000);
-  if (sec !== lastSecond) {
-    lastSecond = sec;
-    lastSecondText = new Date(sec * 1000).toISOString().replace(/\.\d+Z$/, 'Z');
-  }
-  return lastSecondText;
-}
-
+/** obj without metadata.managedFields: a shallow copy, or obj itself when it has none (a create, usually). */
 function withoutManagedFields(obj: any): any {
-  if (!isPlainObject(obj)) return obj;
-  const copy: any = { ...obj };
-  if (isPlainObject(copy.metadata)) {
-    const { managedFields: _mf, ...meta } = copy.metadata as any;
-    copy.metadata = meta;
-  }
-  return copy;
+  if (!isPlainObject(obj) || !isPlainObject(obj.metadata) || !Object.prototype.hasOwnProperty.call(obj.metadata, 'managedFields')) return obj;
+  const { managedFields: _mf, ...meta } = obj.metadata as any;
+  return { ...obj, metadata: meta };
 }
 
 /** Fields a request through this (sub)resource may not own (upstream's reset fields). */
@@ -136,11 +123,22 @@ interface UpdateResult {
   conflicts: Map<string, FieldSet>;
 }
 
+/**
+ * obj without its top-level fields that `ignored` holds whole: whatever changed below them is
+ * ignored anyway, so they need no comparing (a status write leaves out spec, metadata...).
+ */
+function withoutIgnored(obj: unknown, ignored: FieldSet): unknown {
+  if (!isPlainObject(obj) || !ignored.members.size) return obj;
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(obj)) if (!ignored.members.has(`f:${k}`)) out[k] = obj[k];
+  return out;
+}
+
 /** Upstream's Updater.update: other managers lose what changed (conflicts unless forced). */
 function updateOthers(managed: Managed, live: unknown, next: unknown, t: TypeRef, self: string, ignored: FieldSet, force: boolean): UpdateResult & { changed: FieldSet; removed: FieldSet } {
-  const c = compare(live, next, t);
-  const changed = c.modified.union(c.added).recursiveDifference(ignored);
-  const removed = c.removed.recursiveDifference(ignored);
+  const { changed, removed } = changes(withoutIgnored(live, ignored), withoutIgnored(next, ignored), t);
+  changed.subtractRecursive(ignored);
+  removed.subtractRecursive(ignored);
   const conflicts = new Map<string, FieldSet>();
   for (const [id, vs] of managed) {
     if (id === self) continue;
@@ -165,7 +163,9 @@ function updateOthers(managed: Managed, live: unknown, next: unknown, t: TypeRef
 
 function stripAll(m: Managed): void {
   for (const [id, vs] of m) {
-    const set = vs.set.difference(STRIP);
+    // Most sets hold none of these (stored ones were stripped when written, a new Update entry
+    // already is): they need no copy.
+    const set = vs.set.intersection(STRIP).isEmpty() ? vs.set : vs.set.difference(STRIP);
     if (set.isEmpty()) m.delete(id);
     else vs.set = set;
   }
@@ -223,7 +223,8 @@ export function recordUpdateOperation(obj: any, old: any | undefined, opts: Upda
   const self = '\u0000current-operation';
   const r = updateOthers(managed, live, next, opts.type, self, ignored, true);
   managed = r.managed;
-  const mine = r.changed.difference(STRIP);
+  // changed is this call's own set: stripped in place rather than copied.
+  const mine = r.changed.subtract(STRIP);
   if (!mine.isEmpty()) {
     const id = managerId(opts.manager, 'Update', opts.apiVersion, opts.subresource);
     const prev = managed.get(id);
@@ -233,7 +234,7 @@ export function recordUpdateOperation(obj: any, old: any | undefined, opts: Upda
       apiVersion: opts.apiVersion,
       subresource: opts.subresource,
       set: prev ? prev.set.union(mine) : mine,
-      time: (opts.now ?? nowTime)(),
+      time: (opts.now ?? nowRFC3339)(),
     });
   }
   stripAll(managed);
@@ -371,7 +372,7 @@ function runApply(live: any, config: any, managedIn: Managed, opts: ApplyOptions
   if (r.conflicts.size) return { conflicts: r.conflicts, managed };
   const changed = !deepEqual(live, merged);
   const mine = r.managed.get(id);
-  if (mine && (changed || !mine.time)) mine.time = (opts.now ?? nowTime)();
+  if (mine && (changed || !mine.time)) mine.time = (opts.now ?? nowRFC3339)();
   stripAll(r.managed);
   return { object: merged, managed: r.managed };
 }

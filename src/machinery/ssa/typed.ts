@@ -19,92 +19,150 @@ export interface TypeRef {
 
 export class TypedError extends Error {}
 
-type Resolved =
-  | { kind: 'scalar' }
-  | { kind: 'map'; atomic: boolean; fields?: Record<string, Schema>; elem: Schema | undefined; declaredOnly: boolean }
-  | { kind: 'list'; rel: 'atomic' | 'set' | 'map'; keys: string[]; items: Schema | undefined };
+type Resolved = Scalar | MapType | ListType;
+type Scalar = { kind: 'scalar' };
+type MapType = { kind: 'map'; atomic: boolean; fields?: Record<string, Schema>; declared: ReadonlyMap<string, Field>; elem: TypeRef };
+type ListType = { kind: 'list'; rel: 'atomic' | 'set' | 'map'; keys: string[]; item: TypeRef; keyFields: KeyField[] };
+/**
+ * A declared field's path element and type, made once per schema: the same path element string
+ * every write is hashed and internalized (as a FieldsV1 key) once instead of every time.
+ */
+type Field = { pe: PathElement; type: TypeRef };
+/** A key of an associative list, in path element order, with the value an item that omits it has. */
+type KeyField = { name: string; fallback: unknown };
 
 const FREE: TypeRef = { schema: undefined };
 
 /** Keys of associative lists that upstream defaults in the schema (`+default=`). */
 const KEY_DEFAULTS: Record<string, unknown> = { protocol: 'TCP' };
 
+// Resolved types carry no per-value state, so these are shared (and must never be mutated).
+const SCALAR: Scalar = { kind: 'scalar' };
+const FREE_MAP: MapType = { kind: 'map', atomic: false, declared: new Map(), elem: FREE };
+const ATOMIC_LIST: ListType = { kind: 'list', rel: 'atomic', keys: [], item: FREE, keyFields: [] };
+
 function ext(field: Schema | undefined, resolved: Schema | undefined, name: string): unknown {
   return field?.[name] ?? resolved?.[name];
 }
 
+/** How a value is treated where no schema decides. */
+function deduced(value: unknown): Resolved {
+  if (isPlainObject(value)) return FREE_MAP;
+  if (Array.isArray(value)) return ATOMIC_LIST;
+  return SCALAR;
+}
+
 /** How a value of type `t` is treated (the value decides for free-form types and mismatches). */
 function resolveType(t: TypeRef, value: unknown): Resolved {
-  const field = t.schema;
-  const s = field ? resolveRef(field, t.extra) : undefined;
-  const deduced = (): Resolved => {
-    if (isPlainObject(value)) return { kind: 'map', atomic: false, elem: undefined, declaredOnly: false };
-    if (Array.isArray(value)) return { kind: 'list', rel: 'atomic', keys: [], items: undefined };
-    return { kind: 'scalar' };
-  };
-  if (!s) return deduced();
-  if (s['x-kubernetes-int-or-string'] === true || s.format === 'int-or-string') return { kind: 'scalar' };
+  const r = t.schema ? schemaType(t.schema, t.extra) : undefined;
+  if (!r) return deduced(value);
+  if (value === undefined || value === null) return r;
+  if (r.kind === 'list' && !Array.isArray(value)) return SCALAR;
+  if (r.kind === 'map' && !isPlainObject(value)) return Array.isArray(value) ? ATOMIC_LIST : SCALAR;
+  return r;
+}
+
+// What a schema says, resolved once per schema object: every node of every write asks, and
+// schemas (built-in definitions, published CRD schemas) are never changed once loaded. $refs
+// resolve through `extra`, so each extra definitions object has its own cache.
+const builtinTypes = new WeakMap<Schema, Resolved | null>();
+const customTypes = new WeakMap<Definitions, WeakMap<Schema, Resolved | null>>();
+
+/** The type a schema declares, or undefined when the value decides (see resolveType). */
+function schemaType(field: Schema, extra: Definitions | undefined): Resolved | undefined {
+  // (Published schemas are objects throughout; anything else can't key a cache.)
+  if (typeof field !== 'object') return declaredType(field, extra);
+  let cache = builtinTypes;
+  if (extra) {
+    cache = customTypes.get(extra)!;
+    if (!cache) customTypes.set(extra, (cache = new WeakMap()));
+  }
+  let r = cache.get(field);
+  if (r === undefined) {
+    r = declaredType(field, extra) ?? null;
+    cache.set(field, r);
+  }
+  return r ?? undefined;
+}
+
+function declaredType(field: Schema, extra: Definitions | undefined): Resolved | undefined {
+  const s = resolveRef(field, extra);
+  if (!s) return undefined;
+  if (s['x-kubernetes-int-or-string'] === true || s.format === 'int-or-string') return SCALAR;
   const isList = s.type === 'array' || (!s.type && s.items !== undefined);
   const isMap = s.type === 'object' || (!s.type && (s.properties !== undefined || s.additionalProperties !== undefined));
-  if (isList) {
-    if (value !== undefined && value !== null && !Array.isArray(value)) return { kind: 'scalar' };
-    const items = s.items;
-    const listType = ext(field, s, 'x-kubernetes-list-type') as string | undefined;
-    if (listType === 'map') {
-      const keys = (ext(field, s, 'x-kubernetes-list-map-keys') as string[] | undefined) ?? [];
-      return { kind: 'list', rel: 'map', keys, items };
-    }
-    if (listType === 'set') return { kind: 'list', rel: 'set', keys: [], items };
-    if (listType === 'atomic') return { kind: 'list', rel: 'atomic', keys: [], items };
-    const strategy = String(ext(field, s, 'x-kubernetes-patch-strategy') ?? '');
-    if (strategy.split(',').includes('merge')) {
-      const mergeKey = ext(field, s, 'x-kubernetes-patch-merge-key') as string | undefined;
-      if (mergeKey) return { kind: 'list', rel: 'map', keys: [mergeKey], items };
-      const itemSchema = items ? resolveRef(items, t.extra) : undefined;
-      const scalarItems = itemSchema && itemSchema.type !== 'object' && itemSchema.type !== 'array' && !itemSchema.properties;
-      if (scalarItems) return { kind: 'list', rel: 'set', keys: [], items };
-    }
-    return { kind: 'list', rel: 'atomic', keys: [], items };
-  }
+  if (isList) return declaredListType(field, s, extra);
   if (isMap || s['x-kubernetes-preserve-unknown-fields'] === true || s['x-kubernetes-embedded-resource'] === true) {
-    if (value !== undefined && value !== null && !isPlainObject(value)) return Array.isArray(value) ? deduced() : { kind: 'scalar' };
     const atomic = ext(field, s, 'x-kubernetes-map-type') === 'atomic';
     const additional = s.additionalProperties;
-    const elem = typeof additional === 'object' ? additional : undefined;
-    return { kind: 'map', atomic, fields: s.properties, elem, declaredOnly: !!s.properties && additional === undefined && s['x-kubernetes-preserve-unknown-fields'] !== true };
+    return { kind: 'map', atomic, fields: s.properties, declared: declaredFields(s.properties, extra), elem: typeOf(typeof additional === 'object' ? additional : undefined, extra) };
   }
-  if (!s.type) return deduced();
-  return { kind: 'scalar' };
+  return s.type ? SCALAR : undefined;
 }
 
-function fieldType(r: Resolved & { kind: 'map' }, key: string, extra: Definitions | undefined): TypeRef {
+function typeOf(schema: Schema | undefined, extra: Definitions | undefined): TypeRef {
+  return schema ? { schema, extra } : FREE;
+}
+
+function declaredFields(properties: Record<string, Schema> | undefined, extra: Definitions | undefined): Map<string, Field> {
+  const out = new Map<string, Field>();
+  for (const [name, prop] of Object.entries(properties ?? {})) if (prop) out.set(name, { pe: `f:${name}`, type: { schema: prop, extra } });
+  return out;
+}
+
+function declaredListType(field: Schema, s: Schema, extra: Definitions | undefined): ListType {
+  const items = s.items;
+  const list = (rel: ListType['rel'], keys: string[] = []): ListType => ({ kind: 'list', rel, keys, item: typeOf(items, extra), keyFields: keyFields(keys, items, extra) });
+  const listType = ext(field, s, 'x-kubernetes-list-type') as string | undefined;
+  if (listType === 'map') return list('map', (ext(field, s, 'x-kubernetes-list-map-keys') as string[] | undefined) ?? []);
+  if (listType === 'set') return list('set');
+  if (listType === 'atomic') return list('atomic');
+  const strategy = String(ext(field, s, 'x-kubernetes-patch-strategy') ?? '');
+  if (strategy.split(',').includes('merge')) {
+    const mergeKey = ext(field, s, 'x-kubernetes-patch-merge-key') as string | undefined;
+    if (mergeKey) return list('map', [mergeKey]);
+    const itemSchema = items ? resolveRef(items, extra) : undefined;
+    const scalarItems = itemSchema && itemSchema.type !== 'object' && itemSchema.type !== 'array' && !itemSchema.properties;
+    if (scalarItems) return list('set');
+  }
+  return list('atomic');
+}
+
+/** The keys in path element order, each with its schema default (or upstream's built-in one). */
+function keyFields(keys: string[], items: Schema | undefined, extra: Definitions | undefined): KeyField[] {
+  const itemSchema = items ? resolveRef(items, extra) : undefined;
+  return [...keys].sort().map((name) => {
+    const def = itemSchema?.properties?.[name] ? resolveRef(itemSchema.properties[name], extra)?.default : undefined;
+    return { name, fallback: def !== undefined ? def : !extra ? KEY_DEFAULTS[name] : undefined };
+  });
+}
+
+function fieldType(r: MapType, key: string, extra: Definitions | undefined): TypeRef {
+  const declared = r.declared.get(key);
+  if (declared) return declared.type;
+  // Not an own property: only names Object.prototype has (constructor, toString...) find one.
   const prop = r.fields?.[key];
   if (prop) return { schema: prop, extra };
-  if (r.elem) return { schema: r.elem, extra };
-  return FREE;
+  return r.elem;
 }
 
-function isDeclared(r: Resolved & { kind: 'map' }, key: string): boolean {
+/** The path element of a map key. */
+function fieldPE(r: MapType, key: string): PathElement {
+  return r.declared.get(key)?.pe ?? `f:${key}`;
+}
+
+function isDeclared(r: MapType, key: string): boolean {
   return !!r.fields && Object.prototype.hasOwnProperty.call(r.fields, key);
 }
 
-function itemType(r: Resolved & { kind: 'list' }, extra: Definitions | undefined): TypeRef {
-  return r.items ? { schema: r.items, extra } : FREE;
-}
-
 /** The path element of a list item (associative lists and sets only). */
-export function itemPathElement(r: Resolved & { kind: 'list' }, item: unknown, t: TypeRef): PathElement {
+export function itemPathElement(r: ListType, item: unknown): PathElement {
   if (r.rel === 'map') {
     if (!isPlainObject(item)) throw new TypedError('associative list with keys may not have non-map elements');
     const key: Record<string, unknown> = {};
-    const itemSchema = r.items ? resolveRef(r.items, t.extra) : undefined;
-    for (const name of [...r.keys].sort()) {
-      if (item[name] !== undefined) key[name] = item[name];
-      else {
-        const def = itemSchema?.properties?.[name] ? resolveRef(itemSchema.properties[name], t.extra)?.default : undefined;
-        if (def !== undefined) key[name] = def;
-        else if (KEY_DEFAULTS[name] !== undefined && !t.extra) key[name] = KEY_DEFAULTS[name];
-      }
+    for (const { name, fallback } of r.keyFields) {
+      const v = item[name] !== undefined ? item[name] : fallback;
+      if (v !== undefined) key[name] = v;
     }
     if (!Object.keys(key).length) {
       throw new TypedError(`associative list with keys has an element that omits all key fields ${JSON.stringify(r.keys)} (and doesn't have default values for any key fields)`);
@@ -137,7 +195,7 @@ function collect(value: unknown, t: TypeRef, out: FieldSet): void {
   if (r.kind === 'map' && isPlainObject(value)) {
     for (const [k, v] of Object.entries(value)) {
       if (v === undefined) continue;
-      const pe = `f:${k}`;
+      const pe = fieldPE(r, k);
       const ct = fieldType(r, k, t.extra);
       const cr = resolveType(ct, v);
       if (isLeaf(cr, v)) {
@@ -150,12 +208,11 @@ function collect(value: unknown, t: TypeRef, out: FieldSet): void {
       if ((isPlainObject(v) && !Object.keys(v).length) || !isDeclared(r, k)) out.members.add(pe);
     }
   } else if (r.kind === 'list' && Array.isArray(value)) {
-    const it = itemType(r, t.extra);
     for (const item of value) {
-      const pe = itemPathElement(r, item, t);
+      const pe = itemPathElement(r, item);
       out.members.add(pe);
       const sub = new FieldSet();
-      collect(item, it, sub);
+      collect(item, r.item, sub);
       if (!sub.isEmpty()) out.children.set(pe, sub.union(out.children.get(pe) ?? new FieldSet()));
     }
   }
@@ -169,17 +226,16 @@ export function validateApplied(value: unknown, t: TypeRef, at = ''): void {
     for (const [k, v] of Object.entries(value)) validateApplied(v, fieldType(r, k, t.extra), `${at}.${k}`);
   } else if (r.kind === 'list' && Array.isArray(value)) {
     const seen = new Set<string>();
-    const it = itemType(r, t.extra);
     value.forEach((item, i) => {
       let pe: string;
       try {
-        pe = itemPathElement(r, item, t);
+        pe = itemPathElement(r, item);
       } catch (err) {
         throw new TypedError(`${at}: element ${i}: ${(err as Error).message}`);
       }
       if (seen.has(pe)) throw new TypedError(`${at}: duplicate entries for key ${pe.startsWith('k:') ? keyString(pe) : `[=${pe.slice(2)}]`}`);
       seen.add(pe);
-      validateApplied(item, it, `${at}[${i}]`);
+      validateApplied(item, r.item, `${at}[${i}]`);
     });
   }
 }
@@ -207,8 +263,8 @@ export function ensureNamedFieldsAreMembers(set: FieldSet, t: TypeRef, value?: u
       child = isPlainObject(value) ? value[name] : undefined;
       if (isDeclared(r, name)) out.members.add(pe);
     } else if (r.kind === 'list') {
-      ct = itemType(r, t.extra);
-      if (Array.isArray(value)) child = value.find((item) => safePE(r, item, t) === pe);
+      ct = r.item;
+      if (Array.isArray(value)) child = value.find((item) => safePE(r, item) === pe);
     }
     const e = ensureNamedFieldsAreMembers(sub, ct, child);
     if (!e.isEmpty()) out.children.set(pe, e);
@@ -216,9 +272,9 @@ export function ensureNamedFieldsAreMembers(set: FieldSet, t: TypeRef, value?: u
   return out;
 }
 
-function safePE(r: Resolved & { kind: 'list' }, item: unknown, t: TypeRef): string | undefined {
+function safePE(r: ListType, item: unknown): string | undefined {
   try {
-    return itemPathElement(r, item, t);
+    return itemPathElement(r, item);
   } catch {
     return undefined;
   }
@@ -239,47 +295,79 @@ export function compare(lhs: unknown, rhs: unknown, t: TypeRef): Comparison {
   return c;
 }
 
+/**
+ * compare's added and modified fields as one set (upstream's updater only uses their union),
+ * collected directly rather than copied together, and the removed ones.
+ */
+export function changes(lhs: unknown, rhs: unknown, t: TypeRef): { changed: FieldSet; removed: FieldSet } {
+  const changed = new FieldSet();
+  const removed = new FieldSet();
+  compareNode(lhs, rhs, t, [], { added: changed, modified: changed, removed });
+  return { changed, removed };
+}
+
 function isEmptyContainer(v: unknown): boolean {
   return v === undefined || v === null || (Array.isArray(v) && !v.length) || (isPlainObject(v) && !Object.keys(v).length);
 }
 
+/** Stands in for a missing map; lookups in it see Object.prototype, as they always have. */
+const NO_MAP: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;
+
+// `path` is one array for the whole walk, extended and restored around each child: the field
+// sets only read it (FieldSet.insert), so no node needs a copy.
 function compareNode(l: unknown, r: unknown, t: TypeRef, path: Path, c: Comparison): void {
   const rl = resolveType(t, l === undefined ? r : l);
-  const rr = resolveType(t, r === undefined ? l : r);
-  const leaf = () => {
-    if (!path.length) return;
-    if (l === undefined) c.added.insert(path);
-    else if (r === undefined) c.removed.insert(path);
-    else if (!deepEqual(l, r)) c.modified.insert(path);
-  };
-  if (rl.kind !== rr.kind || isLeaf(rl, l) || isLeaf(rr, r) || (isEmptyContainer(l) && isEmptyContainer(r))) return leaf();
-  if (rr.kind === 'map') {
-    const lm = isPlainObject(l) ? l : {};
-    const rm = isPlainObject(r) ? r : {};
-    const keys = new Set([...Object.keys(lm), ...Object.keys(rm)]);
-    for (const k of keys) {
-      const lv = lm[k];
-      const rv = rm[k];
-      if (lv === undefined && rv === undefined) continue;
-      compareNode(lv, rv, fieldType(rr, k, t.extra), [...path, `f:${k}`], c);
-    }
-  } else if (rr.kind === 'list') {
-    const it = itemType(rr, t.extra);
-    const li = indexItems(rr, Array.isArray(l) ? l : [], t);
-    const ri = indexItems(rr, Array.isArray(r) ? r : [], t);
-    for (const [pe, rv] of ri) compareNode(li.get(pe), rv, it, [...path, pe], c);
-    for (const [pe, lv] of li) if (!ri.has(pe)) compareNode(lv, undefined, it, [...path, pe], c);
+  // With a side missing, both sides resolve against the same value.
+  const rr = l === undefined || r === undefined ? rl : resolveType(t, r);
+  if (rl.kind !== rr.kind || isLeaf(rl, l) || isLeaf(rr, r) || (isEmptyContainer(l) && isEmptyContainer(r))) {
+    compareLeaf(l, r, path, c);
+    return;
   }
+  if (rr.kind === 'map') compareMaps(isPlainObject(l) ? l : NO_MAP, isPlainObject(r) ? r : NO_MAP, rr, t, path, c);
+  else if (rr.kind === 'list') compareLists(Array.isArray(l) ? l : [], Array.isArray(r) ? r : [], rr, path, c);
   if (path.length) {
     if (l === undefined) c.added.insert(path);
     else if (r === undefined) c.removed.insert(path);
   }
 }
 
-function indexItems(r: Resolved & { kind: 'list' }, list: unknown[], t: TypeRef): Map<string, unknown> {
+function compareLeaf(l: unknown, r: unknown, path: Path, c: Comparison): void {
+  if (!path.length) return;
+  if (l === undefined) c.added.insert(path);
+  else if (r === undefined) c.removed.insert(path);
+  else if (!deepEqual(l, r)) c.modified.insert(path);
+}
+
+/** Every key of either map, lhs's first, in their order. */
+function compareMaps(lm: Record<string, unknown>, rm: Record<string, unknown>, rr: MapType, t: TypeRef, path: Path, c: Comparison): void {
+  for (const k of Object.keys(lm)) compareField(k, lm[k], rm[k], rr, t, path, c);
+  for (const k of Object.keys(rm)) if (!Object.prototype.hasOwnProperty.call(lm, k)) compareField(k, lm[k], rm[k], rr, t, path, c);
+}
+
+function compareField(k: string, lv: unknown, rv: unknown, rr: MapType, t: TypeRef, path: Path, c: Comparison): void {
+  if (lv === undefined && rv === undefined) return;
+  path.push(fieldPE(rr, k));
+  compareNode(lv, rv, fieldType(rr, k, t.extra), path, c);
+  path.pop();
+}
+
+function compareLists(l: unknown[], r: unknown[], rr: ListType, path: Path, c: Comparison): void {
+  const li = indexItems(rr, l);
+  const ri = indexItems(rr, r);
+  for (const [pe, rv] of ri) compareItem(pe, li.get(pe), rv, rr.item, path, c);
+  for (const [pe, lv] of li) if (!ri.has(pe)) compareItem(pe, lv, undefined, rr.item, path, c);
+}
+
+function compareItem(pe: PathElement, lv: unknown, rv: unknown, it: TypeRef, path: Path, c: Comparison): void {
+  path.push(pe);
+  compareNode(lv, rv, it, path, c);
+  path.pop();
+}
+
+function indexItems(r: ListType, list: unknown[]): Map<string, unknown> {
   const out = new Map<string, unknown>();
   list.forEach((item, i) => {
-    const pe = safePE(r, item, t) ?? `i:${i}`;
+    const pe = safePE(r, item) ?? `i:${i}`;
     if (!out.has(pe)) out.set(pe, item);
   });
   return out;
@@ -311,10 +399,9 @@ function mergeNode(l: unknown, r: unknown, t: TypeRef): unknown {
 }
 
 /** Upstream's list merge: rhs order wins for shared items, lhs-only items keep their place. */
-function mergeList(r: Resolved & { kind: 'list' }, lhs: unknown[], rhs: unknown[], t: TypeRef): unknown[] {
-  const it = itemType(r, t.extra);
-  const lPEs = lhs.map((item, i) => safePE(r, item, t) ?? `i:${i}`);
-  const rPEs = rhs.map((item) => itemPathElement(r, item, t));
+function mergeList(r: ListType, lhs: unknown[], rhs: unknown[], t: TypeRef): unknown[] {
+  const lPEs = lhs.map((item, i) => safePE(r, item) ?? `i:${i}`);
+  const rPEs = rhs.map((item) => itemPathElement(r, item));
   const lByPE = new Map<string, unknown>();
   lPEs.forEach((pe, i) => {
     if (!lByPE.has(pe)) lByPE.set(pe, lhs[i]);
@@ -332,7 +419,7 @@ function mergeList(r: Resolved & { kind: 'list' }, lhs: unknown[], rhs: unknown[
       const pe = lPEs[lI]!;
       if (pe === rPEs[rI]) {
         merged.add(pe);
-        out.push(mergeNode(lByPE.get(pe), rByPE.get(pe), it));
+        out.push(mergeNode(lByPE.get(pe), rByPE.get(pe), r.item));
         lI++;
         rI++;
         next = shared.shift();
@@ -356,7 +443,7 @@ function mergeList(r: Resolved & { kind: 'list' }, lhs: unknown[], rhs: unknown[
     if (rI < rPEs.length) {
       const pe = rPEs[rI]!;
       merged.add(pe);
-      out.push(mergeNode(lByPE.get(pe), rByPE.get(pe), it));
+      out.push(mergeNode(lByPE.get(pe), rByPE.get(pe), r.item));
       rI++;
       if (next !== undefined && next === pe) next = shared.shift();
     }
@@ -373,7 +460,7 @@ export function removeItems(value: unknown, set: FieldSet, t: TypeRef): unknown 
   if (r.kind === 'map' && isPlainObject(value)) {
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value)) {
-      const pe = `f:${k}`;
+      const pe = fieldPE(r, k);
       if (set.members.has(pe)) continue;
       const sub = set.children.get(pe);
       if (!sub) {
@@ -388,13 +475,12 @@ export function removeItems(value: unknown, set: FieldSet, t: TypeRef): unknown 
     return out;
   }
   if (r.kind === 'list' && Array.isArray(value)) {
-    const it = itemType(r, t.extra);
     const out: unknown[] = [];
     for (const item of value) {
-      const pe = safePE(r, item, t);
+      const pe = safePE(r, item);
       if (pe && set.members.has(pe)) continue;
       const sub = pe ? set.children.get(pe) : undefined;
-      out.push(sub ? removeItems(item, sub, it) : structuredClone(item));
+      out.push(sub ? removeItems(item, sub, r.item) : structuredClone(item));
     }
     return out;
   }
