@@ -64,34 +64,70 @@ function typeFits(v: unknown, s: Schema): boolean {
 export class TypeMismatch extends Error {}
 
 export function pruneUnknown(value: unknown, schema: Schema | undefined, at: string, found: string[], extra?: Definitions, checkTypes = true): void {
-  const s = resolveRef(schema, extra);
-  // Custom resources decode into unstructured objects: their schema validation reports types.
-  if (s && checkTypes && !typeFits(value, s)) {
-    throw new TypeMismatch(`json: cannot unmarshal ${jsonType(value)} into Go struct field ${at || '.'} of type ${s.type === 'integer' ? (s.format === 'int64' ? 'int64' : 'int32') : s.type === 'object' ? 'object' : s.type}`);
-  }
-  if (!s || value === null || typeof value !== 'object' || isOpaque(s)) return;
-  if (Array.isArray(value)) {
-    const items = s.items;
-    if (items) value.forEach((v, i) => pruneUnknown(v, items, `${at}[${i}]`, found, extra, checkTypes));
-    return;
-  }
-  const obj = value as Record<string, unknown>;
-  if (s.properties) {
-    for (const key of Object.keys(obj)) {
-      const prop = s.properties[key];
-      const here = at ? `${at}.${key}` : key;
-      if (!prop) {
-        // apiVersion/kind are always known for top-level objects.
-        if (!at && (key === 'apiVersion' || key === 'kind')) continue;
-        found.push(here);
-        delete obj[key];
-      } else {
-        pruneUnknown(obj[key], prop, here, found, extra, checkTypes);
+  new Pruner(found, extra, checkTypes).walk(value, schema, at ? [at] : []);
+}
+
+/**
+ * The walk behind pruneUnknown. Every request body goes through it, so the path of a field is
+ * kept as a stack of segments and only joined into text when something is reported.
+ */
+class Pruner {
+  constructor(
+    private readonly found: string[],
+    private readonly extra: Definitions | undefined,
+    private readonly checkTypes: boolean,
+  ) {}
+
+  walk(value: unknown, schema: Schema | undefined, path: (string | number)[]): void {
+    const s = resolveRef(schema, this.extra);
+    // Custom resources decode into unstructured objects: their schema validation reports types.
+    if (s && this.checkTypes && !typeFits(value, s)) {
+      const type = s.type === 'integer' ? (s.format === 'int64' ? 'int64' : 'int32') : s.type === 'object' ? 'object' : s.type;
+      throw new TypeMismatch(`json: cannot unmarshal ${jsonType(value)} into Go struct field ${pathText(path) || '.'} of type ${type}`);
+    }
+    if (!s || value === null || typeof value !== 'object' || isOpaque(s)) return;
+    if (Array.isArray(value)) {
+      const items = s.items;
+      if (!items) return;
+      for (let i = 0; i < value.length; i++) {
+        path.push(i);
+        this.walk(value[i], items, path);
+        path.pop();
+      }
+      return;
+    }
+    const obj = value as Record<string, unknown>;
+    if (s.properties) {
+      for (const key of Object.keys(obj)) {
+        const prop = s.properties[key];
+        if (!prop) {
+          // apiVersion/kind are always known for top-level objects.
+          if (!path.length && (key === 'apiVersion' || key === 'kind')) continue;
+          path.push(key);
+          this.found.push(pathText(path));
+          path.pop();
+          delete obj[key];
+        } else {
+          path.push(key);
+          this.walk(obj[key], prop, path);
+          path.pop();
+        }
+      }
+    } else if (s.additionalProperties && typeof s.additionalProperties === 'object') {
+      for (const key of Object.keys(obj)) {
+        path.push(key);
+        this.walk(obj[key], s.additionalProperties, path);
+        path.pop();
       }
     }
-  } else if (s.additionalProperties && typeof s.additionalProperties === 'object') {
-    for (const key of Object.keys(obj)) pruneUnknown(obj[key], s.additionalProperties, at ? `${at}.${key}` : key, found, extra, checkTypes);
   }
+}
+
+/** `spec.containers[0].name`: names joined with dots, indices (numbers) in brackets. */
+function pathText(path: (string | number)[]): string {
+  let out = '';
+  for (const seg of path) out += typeof seg === 'number' ? `[${seg}]` : out ? `.${seg}` : seg;
+  return out;
 }
 
 export class BuiltinFieldSchema implements FieldSchema {

@@ -49,9 +49,9 @@ export function mediaTypeOf(contentType: string | undefined): string {
 }
 
 /** Decode a JSON or YAML request body into a value. Errors name what was wrong. */
-export function decodeBody(body: Buffer, contentType: string | undefined): unknown {
+export function decodeBody(body: Buffer | string, contentType: string | undefined): unknown {
   const mt = mediaTypeOf(contentType);
-  const text = body.toString('utf8');
+  const text = typeof body === 'string' ? body : body.toString('utf8');
   if (!text.trim()) throw errors.badRequest('the request body is empty');
   if (mt.includes('yaml')) {
     const doc = YAML.parseDocument(text, { uniqueKeys: true, intAsBigInt: false });
@@ -68,6 +68,17 @@ export function decodeBody(body: Buffer, contentType: string | undefined): unkno
   }
 }
 
+/** The index of the quote that ends the JSON string starting at `from` (text.length if none). */
+function closingQuote(text: string, from: number): number {
+  for (let j = text.indexOf('"', from); j >= 0; j = text.indexOf('"', j + 1)) {
+    // Escaped when preceded by an odd number of backslashes.
+    let backslashes = 0;
+    while (text.charCodeAt(j - 1 - backslashes) === 92) backslashes++;
+    if (backslashes % 2 === 0) return j;
+  }
+  return text.length;
+}
+
 /** JSON object keys that appear twice in the same object (strict field validation reports them). */
 export function duplicateJSONKeys(text: string): string[] {
   // A light scanner: tracks keys per object nesting level without building values.
@@ -79,10 +90,9 @@ export function duplicateJSONKeys(text: string): string[] {
   while (i < text.length) {
     const c = text[i];
     if (c === '"') {
-      let j = i + 1;
-      while (j < text.length && text[j] !== '"') j += text[j] === '\\' ? 2 : 1;
-      const s = text.slice(i + 1, j);
+      const j = closingQuote(text, i + 1);
       if (expectKey && kinds[kinds.length - 1] === 'o') {
+        const s = text.slice(i + 1, j);
         const keys = stack[stack.length - 1];
         if (keys.has(s)) dups.push(s);
         keys.add(s);

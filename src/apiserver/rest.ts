@@ -154,7 +154,7 @@ export class RestHandler {
 
   /** Read a body object and check it is addressed to this resource. */
   private async readObject(scope: RequestScope, kindExpected: string, apiVersionExpected: string, opts: { validate?: boolean } = {}): Promise<any> {
-    const raw = await readBody(scope.req);
+    const raw = (await readBody(scope.req)).toString('utf8');
     const obj = decodeBody(raw, scope.req.headers['content-type']);
     if (!isPlainObject(obj)) throw errors.badRequest('the request body must be a JSON or YAML object');
     if (obj.apiVersion !== undefined && obj.apiVersion !== apiVersionExpected) {
@@ -171,7 +171,7 @@ export class RestHandler {
   }
 
   /** Unknown and duplicate fields: dropped always; reported per fieldValidation. */
-  private validateFields(scope: RequestScope, obj: any, raw?: Buffer, warnings?: string[]): void {
+  private validateFields(scope: RequestScope, obj: any, raw?: string, warnings?: string[]): void {
     const mode = this.fieldValidation(scope);
     const { def, version } = scope.served;
     let pruned: string[];
@@ -182,8 +182,8 @@ export class RestHandler {
       throw err;
     }
     const problems = pruned.map((p) => `unknown field "${p}"`);
-    if (raw && mediaTypeOf(scope.req.headers['content-type']) !== 'application/yaml' && !mediaTypeOf(scope.req.headers['content-type']).includes('yaml')) {
-      for (const k of duplicateJSONKeys(raw.toString('utf8'))) problems.push(`duplicate field "${k}"`);
+    if (raw && !mediaTypeOf(scope.req.headers['content-type']).includes('yaml')) {
+      for (const k of duplicateJSONKeys(raw)) problems.push(`duplicate field "${k}"`);
     }
     if (!problems.length || mode === 'Ignore') return;
     if (mode === 'Strict') throw errors.badRequest(`strict decoding error: ${problems.join(', ')}`);
