@@ -120,7 +120,7 @@ export class HttpsTransport implements Transport {
   }
 
   list(t: Target, opts: ListOptions = {}): Promise<ObjectList> {
-    const { asMetadata, ...rest } = opts;
+    const { asMetadata, omitManagedFields: _ignored, ...rest } = opts;
     return this.call('GET', pathOf(t) + query({ ...rest }), undefined, undefined, asMetadata ? METADATA_LIST_ACCEPT : undefined);
   }
 

@@ -151,6 +151,12 @@ export interface InformerOptions {
   pageSize?: number;
   /** Server-side watch timeout (s); a random value in [min, 2·min) as client-go (default 300). */
   watchTimeoutSeconds?: number;
+  /**
+   * Keep objects without metadata.managedFields, as kube-controller-manager's and the scheduler's
+   * informers do: they are often the largest part of metadata and no controller reads them. (An
+   * update of such an object leaves the stored managedFields as they are.)
+   */
+  dropManagedFields?: boolean;
 }
 
 export class SharedIndexInformer<T = any> {
@@ -300,10 +306,11 @@ export class SharedIndexInformer<T = any> {
   }
 
   private async list(): Promise<void> {
-    const listOpts = { labelSelector: this.opts.labelSelector, fieldSelector: this.opts.fieldSelector };
+    const listOpts = { labelSelector: this.opts.labelSelector, fieldSelector: this.opts.fieldSelector, omitManagedFields: this.opts.dropManagedFields };
     const pageSize = this.opts.pageSize ?? (this.client.transport.kind === 'in-process' ? 0 : 500);
     const list = pageSize > 0 ? await this.client.listAll(listOpts, pageSize) : await this.client.list(listOpts);
     if (this.stopped) return;
+    if (this.opts.dropManagedFields) for (const obj of list.items) dropManagedFields(obj);
     this.replace(list.items, list.metadata.resourceVersion ?? '');
   }
 
@@ -339,6 +346,7 @@ export class SharedIndexInformer<T = any> {
         labelSelector: this.opts.labelSelector,
         fieldSelector: this.opts.fieldSelector,
         timeoutSeconds: Math.floor(min * (1 + Math.random())),
+        omitManagedFields: this.opts.dropManagedFields,
       },
       (ev) => this.onWatchEvent(ev),
     );
@@ -349,6 +357,7 @@ export class SharedIndexInformer<T = any> {
   private onWatchEvent(ev: WatchEvent<T>): void {
     if (this.stopped) return;
     const obj: any = ev.object;
+    if (this.opts.dropManagedFields && ev.type !== 'ERROR') dropManagedFields(obj);
     const rv = obj?.metadata?.resourceVersion;
     switch (ev.type) {
       case 'ADDED':
@@ -384,6 +393,10 @@ export class SharedIndexInformer<T = any> {
   private emitDelete(obj: T, unknown: boolean): void {
     for (const h of this.handlers) safe(() => h.delete?.(obj, unknown));
   }
+}
+
+function dropManagedFields(obj: any): void {
+  if (obj?.metadata?.managedFields !== undefined) delete obj.metadata.managedFields;
 }
 
 function rvOf(obj: any): string | undefined {

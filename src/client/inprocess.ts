@@ -228,7 +228,7 @@ export class InProcessTransport implements Transport {
         if (m.empty) meta.remainingItemCount = matched;
       }
       const list = (items: any[]): ObjectList => ({ apiVersion: apiVersionOf(served.def.group, served.version.name), kind: served.def.listKind ?? `${served.def.kind}List`, metadata: meta, items });
-      if (servedAsStored(served, store.storageApiVersion)) return list(matching.map((s) => (opts.asMetadata ? metadataCopy(s.obj) : JSON.parse(s.json))));
+      if (servedAsStored(served, store.storageApiVersion)) return list(matching.map((s) => storedCopy(s, opts)));
       // One conversion for the whole list (one ConversionReview behind a webhook).
       return then(toServedMany(served, matching.map((s) => s.obj), store.storageApiVersion), (objs) => list(objs.map((o) => structuredClone(o))));
     });
@@ -314,7 +314,7 @@ export class InProcessTransport implements Transport {
           render: (s) => (fast ? (opts.asMetadata ? JSON.stringify(metadataOnly(s.obj)) : s.json) : then(toServed(served, s.obj, store.storageApiVersion), (o) => JSON.stringify(o))),
           // Objects as stored: the event goes to the handler as an object, without wrapping it
           // in an event line to parse again.
-          renderObject: fast ? (s) => (opts.asMetadata ? metadataCopy(s.obj) : JSON.parse(s.json)) : undefined,
+          renderObject: fast ? (s) => storedCopy(s, opts) : undefined,
           bookmark: (r, end) => {
             const meta: any = { resourceVersion: String(r) };
             if (end) meta.annotations = { 'k8s.io/initial-events-end': 'true' };
@@ -477,9 +477,22 @@ function metadataOnly(obj: any): any {
   return { apiVersion: obj.apiVersion, kind: obj.kind, metadata: obj.metadata };
 }
 
-/** A private copy of an object's metadata-only form (as a JSON round trip would make it). */
-function metadataCopy(obj: any): any {
-  return jsonCopy(metadataOnly(obj));
+/**
+ * A private copy of a stored object for a list or watch: whole, or its metadata-only form (as a
+ * JSON round trip would make it); without managedFields when the caller does not want them.
+ */
+function storedCopy(s: StoredObject, opts: ListOptions | WatchOptions): any {
+  if (!opts.asMetadata) {
+    const obj = JSON.parse(s.json);
+    if (opts.omitManagedFields && obj.metadata) delete obj.metadata.managedFields;
+    return obj;
+  }
+  return jsonCopy({ apiVersion: s.obj.apiVersion, kind: s.obj.kind, metadata: opts.omitManagedFields ? withoutManagedFields(s.obj.metadata) : s.obj.metadata });
+}
+
+function withoutManagedFields(meta: any): any {
+  const { managedFields: _dropped, ...rest } = meta;
+  return rest;
 }
 
 /** A deep copy of JSON data, equal to JSON.parse(JSON.stringify(v)) for plain objects, arrays and primitives. */

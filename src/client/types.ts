@@ -29,6 +29,8 @@ export interface ListOptions {
   resourceVersionMatch?: 'Exact' | 'NotOlderThan';
   /** Ask for PartialObjectMetadata (metadata only) where the transport can; items keep full shape otherwise. */
   asMetadata?: boolean;
+  /** Leave metadata.managedFields out where the transport can (in-process); it may still come. */
+  omitManagedFields?: boolean;
 }
 
 export interface WatchOptions {
@@ -41,6 +43,8 @@ export interface WatchOptions {
   timeoutSeconds?: number;
   /** As ListOptions.asMetadata. */
   asMetadata?: boolean;
+  /** As ListOptions.omitManagedFields. */
+  omitManagedFields?: boolean;
 }
 
 export interface WriteOptions {

@@ -103,7 +103,8 @@ export class ControllerManager {
 
   private async startControllers(): Promise<void> {
     if (this.running) return;
-    const factory = new SharedInformerFactory(this.opts.client, { logger: this.log, resyncPeriodMs: this.opts.resyncPeriodMs });
+    // Controllers never read managedFields: kube-controller-manager trims them from its informers too.
+    const factory = new SharedInformerFactory(this.opts.client, { logger: this.log, resyncPeriodMs: this.opts.resyncPeriodMs, dropManagedFields: true });
     const ctx = { client: this.opts.client, informers: factory, logger: this.log, options: this.opts.options ?? {} };
     const controllers: Controller[] = [];
     for (const [name, init] of Object.entries(this.opts.controllers ?? DEFAULT_CONTROLLERS)) {

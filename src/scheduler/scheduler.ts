@@ -18,6 +18,7 @@ import { PodTopologySpread } from './plugins/podtopologyspread.js';
 import { VolumeBinding } from './plugins/volumebinding.js';
 import { EVENTS, SchedulingQueue, type QueuedPodInfo } from './queue.js';
 import { PodInfo, Status } from './types.js';
+import { rfc3339 } from '../machinery/time.js';
 
 export const DEFAULT_SCHEDULER_NAME = 'default-scheduler';
 const PDB = { group: 'policy', version: 'v1', plural: 'poddisruptionbudgets', namespaced: true, kind: 'PodDisruptionBudget' };
@@ -48,7 +49,6 @@ export interface SchedulerStats {
   preemptions: number;
 }
 
-const now = () => new Date().toISOString().replace(/\.\d+Z$/, 'Z');
 const isTerminal = (pod: any) => pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed';
 
 /** Did anything the scheduler cares about change (not status, resourceVersion, managedFields)? */
@@ -112,7 +112,7 @@ export class Scheduler {
     this.queue = new SchedulingQueue({ initialBackoffMs: opts.initialBackoffMs, maxBackoffMs: opts.maxBackoffMs });
     this.recorder = new EventRecorder(opts.client, { component: this.name }, this.log);
     this.ownFactory = !opts.informers;
-    this.factory = opts.informers ?? new SharedInformerFactory(opts.client, { logger: this.log });
+    this.factory = opts.informers ?? new SharedInformerFactory(opts.client, { logger: this.log, dropManagedFields: true });
     const self = this;
     const handle: Handle = {
       cache: this.cache,
@@ -385,7 +385,7 @@ export class Scheduler {
     const nominatedChanged = nominatedNode !== undefined && pod.status?.nominatedNodeName !== nominatedNode;
     if (sameCond && !nominatedChanged) return;
     const status: any = {
-      conditions: [{ type: 'PodScheduled', status: 'False', reason, message: msg, lastProbeTime: null, lastTransitionTime: cond?.status === 'False' ? cond.lastTransitionTime : now() }],
+      conditions: [{ type: 'PodScheduled', status: 'False', reason, message: msg, lastProbeTime: null, lastTransitionTime: cond?.status === 'False' ? cond.lastTransitionTime : rfc3339() }],
     };
     if (nominatedChanged) status.nominatedNodeName = nominatedNode;
     try {
@@ -409,7 +409,7 @@ export class Scheduler {
                 status: 'True',
                 reason: 'PreemptionByScheduler',
                 message: `${this.name}: preempting to accommodate a higher priority pod`,
-                lastTransitionTime: now(),
+                lastTransitionTime: rfc3339(),
               },
             ],
           },

@@ -138,3 +138,35 @@ test('an informer over HTTPS behaves the same', async () => {
   await inf.stop();
   await https.close();
 });
+
+for (const kind of ['in-process', 'https'] as const) {
+  test(`dropManagedFields (${kind}): cached objects (full and metadata-only) carry no managedFields; writes keep the stored ones`, async () => {
+    const c = kind === 'https' ? Client.fromKubeconfig(t.kubeconfig, { fieldManager: 'informer-test' }) : client;
+    const ns = `mf-${kind}`;
+    await client.resource(R.namespaces).create({ metadata: { name: ns } });
+    const cms = c.resource(R.configmaps);
+    await cms.create(cm(ns, 'listed'));
+    const full = new SharedIndexInformer(c, R.configmaps, { namespace: ns, dropManagedFields: true });
+    const meta = new SharedInformerFactory(c, { namespace: ns, dropManagedFields: true }).forResource(R.configmaps, { metadataOnly: true });
+    full.start();
+    meta.start();
+    assert.ok((await full.waitForSync(5000)) && (await meta.waitForSync(5000)));
+    await cms.create(cm(ns, 'watched'));
+    await eventually(() => !!full.store.getByName(ns, 'watched') && !!meta.store.getByName(ns, 'watched'), 3000);
+    for (const inf of [full, meta]) {
+      for (const name of ['listed', 'watched']) {
+        const o = inf.store.getByName(ns, name);
+        assert.equal(o.metadata.managedFields, undefined, `${name} without managedFields`);
+        assert.ok(o.metadata.uid && o.metadata.resourceVersion);
+      }
+    }
+    // The server still has them, and an update of a cached copy does not remove them.
+    const cached = structuredClone(full.store.getByName(ns, 'listed'));
+    cached.data.v = '2';
+    const updated = await cms.namespace(ns).update(cached);
+    assert.deepEqual(updated.metadata.managedFields.map((m: any) => m.manager), ['informer-test']);
+    await full.stop();
+    await meta.stop();
+    if (c !== client) await c.close();
+  });
+}

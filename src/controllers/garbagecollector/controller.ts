@@ -150,7 +150,7 @@ export class GarbageCollector implements Controller {
     }
     for (const [key, r] of wanted) {
       if (this.monitors.has(key) || this.stopped) continue;
-      const informer = new SharedIndexInformer(this.metaClient, r, { logger: this.log });
+      const informer = new SharedIndexInformer(this.metaClient, r, { logger: this.log, dropManagedFields: true });
       informer.addEventHandler({
         add: (obj) => this.graph.process({ type: 'add', obj }),
         update: (oldObj, obj) => this.graph.process({ type: 'update', obj, oldObj }),
