@@ -26,7 +26,8 @@ export class ResourceQuotaAdmission implements ValidatingPlugin {
 
   async validate(a: AdmissionAttributes): Promise<void> {
     const store = this.quotas();
-    if (!store) return;
+    // Most namespaces have no quota: nothing to charge, so no usage to work out either.
+    if (!store || !store.cache.list(store.keyPrefix(a.namespace)).length) return;
     const evaluator = evaluatorFor(a.group, a.resource);
     let delta = evaluator.usage(a.object);
     if (a.operation === 'UPDATE' && a.oldObject) {
