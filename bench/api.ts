@@ -8,6 +8,7 @@
 //   BENCH_SCALE            small | full (default full): picks the defaults below
 //   BENCH_CONCURRENCY      requests in flight for the throughput phases (64)
 //   BENCH_OPS              creates, gets, updates (and etcd puts/gets) per phase (20000 / 2000)
+//   BENCH_CREATE_ROUNDS    creates and etcd puts alternate in this many rounds (5 / 3)
 //   BENCH_LIST_OPS         lists of a 100-object namespace (2000 / 300)
 //   BENCH_SEQ_WRITES       one-at-a-time creates for the single-object write latency (1000 / 200)
 //   BENCH_LIST_OBJECTS     objects in the big list (10000 / 2000)
@@ -33,7 +34,7 @@ import { performance } from 'node:perf_hooks';
 import { Pool } from 'undici';
 import YAML from 'yaml';
 import { Etcd3 } from 'etcd3';
-import { CLK_TCK, cpuSecondsOf, pct, pick, repo, scale, sleep } from './common.js';
+import { CLK_TCK, cpuSecondsOf, k8tsNodeFlags, pct, pick, repo, scale, sleep } from './common.js';
 
 // ---- configuration ------------------------------------------------------------------------------
 
@@ -41,6 +42,7 @@ const cfg = {
   scale,
   concurrency: pick('BENCH_CONCURRENCY', 64, 64),
   ops: pick('BENCH_OPS', 20000, 2000),
+  createRounds: pick('BENCH_CREATE_ROUNDS', 5, 3),
   listOps: pick('BENCH_LIST_OPS', 2000, 300),
   listSize: 100,
   seqWrites: pick('BENCH_SEQ_WRITES', 1000, 200),
@@ -101,8 +103,18 @@ function machineCpu(): { busy: number; total: number } {
 /** Processes whose CPU time each load phase reports (the server under test, etcd). */
 const watched: { server?: number } = {};
 
-/** Run `n` operations with `concurrency` in flight; latencies in ms. */
-async function load(n: number, concurrency: number, op: (i: number) => Promise<void>, serverPid = watched.server): Promise<Stats> {
+/** One load run as measured: latencies (ms) and the CPU seconds spent meanwhile. */
+interface Run {
+  lat: number[];
+  seconds: number;
+  errors: number;
+  serverCpu: number;
+  clientCpu: number;
+  otherCpu: number;
+}
+
+/** Run `n` operations with `concurrency` in flight. */
+async function run(n: number, concurrency: number, op: (i: number) => Promise<void>, serverPid = watched.server): Promise<Run> {
   const lat: number[] = new Array(n);
   let next = 0;
   let errors = 0;
@@ -129,10 +141,29 @@ async function load(n: number, concurrency: number, op: (i: number) => Promise<v
   const self = process.cpuUsage(self0);
   const clientCpu = (self.user + self.system) / 1e6;
   const m1 = machineCpu();
-  // Cores busy with anything else on the machine meanwhile (other workloads skew the results).
-  const otherCores = (m1.busy - m0.busy - serverCpu - clientCpu) / seconds;
   if (errors) log(`  ${errors} errors, first: ${firstError instanceof Error ? firstError.message : String(firstError)}`);
-  return { ...stats(lat, seconds, errors), serverCpuUsPerOp: (serverCpu * 1e6) / n, serverCores: serverCpu / seconds, clientCores: clientCpu / seconds, otherCores };
+  return { lat, seconds, errors, serverCpu, clientCpu, otherCpu: m1.busy - m0.busy - serverCpu - clientCpu };
+}
+
+/** The statistics of one or more runs of the same operation taken together. */
+function summarize(runs: Run[]): Stats {
+  const sum = (f: (r: Run) => number) => runs.reduce((a, r) => a + f(r), 0);
+  const seconds = sum((r) => r.seconds);
+  const ops = sum((r) => r.lat.length);
+  const serverCpu = sum((r) => r.serverCpu);
+  const clientCpu = sum((r) => r.clientCpu);
+  return {
+    ...stats(runs.flatMap((r) => r.lat), seconds, sum((r) => r.errors)),
+    serverCpuUsPerOp: (serverCpu * 1e6) / ops,
+    serverCores: serverCpu / seconds,
+    clientCores: clientCpu / seconds,
+    // Cores busy with anything else on the machine meanwhile (other workloads skew the results).
+    otherCores: sum((r) => r.otherCpu) / seconds,
+  };
+}
+
+async function load(n: number, concurrency: number, op: (i: number) => Promise<void>, serverPid = watched.server): Promise<Stats> {
+  return summarize([await run(n, concurrency, op, serverPid)]);
 }
 
 function freePort(): Promise<number> {
@@ -190,7 +221,7 @@ interface K8ts {
 
 async function startK8ts(): Promise<K8ts> {
   const dataDir = mkdtempSync(join(cfg.dir, 'k8ts-bench-'));
-  const args = [...cfg.serverNodeArgs, join(repo, 'bin', 'k8ts'), 'server', '--data-dir', dataDir, '--https-listen-port', '0', '--bind-address', '127.0.0.1'];
+  const args = [...k8tsNodeFlags, ...cfg.serverNodeArgs, join(repo, 'bin', 'k8ts'), 'server', '--data-dir', dataDir, '--https-listen-port', '0', '--bind-address', '127.0.0.1', '--disable-agent'];
   const child = spawn(process.execPath, args, { cwd: dataDir, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => {
@@ -310,6 +341,8 @@ interface Results {
   machine: Record<string, unknown>;
   k8ts: Record<string, any>;
   etcd: Record<string, any>;
+  /** Throughput of each interleaved round of creates (k8ts) and puts (etcd), ops/s. */
+  createRounds?: { k8ts: number; etcd: number }[];
 }
 
 const storedPerNs = new Map<string, number>();
@@ -327,8 +360,35 @@ async function crudPhase(k: K8ts, e: Etcd | undefined, r: Results) {
   await load(warm, c, (i) => k8tsRequest(k.pool, 'POST', cmPath('bench-warm'), configMap('bench-warm', `warm-${i}`, i)).then(() => {}));
   await load(warm, c, (i) => k8tsRequest(k.pool, 'GET', cmPath('bench-warm', `warm-${i}`)).then(() => {}));
   storedPerNs.set('bench-warm', warm);
-  log(`k8ts: ${n} creates, ${c} in flight`);
-  r.k8ts.create = await load(n, c, (i) => k8tsRequest(k.pool, 'POST', cmPath(ns), configMap(ns, `cm-${i}`, i)).then(() => {}));
+  const value = (i: number) => JSON.stringify(configMap(ns, `cm-${i}`, i));
+  if (e) {
+    r.etcd.valueBytes = Buffer.byteLength(value(0));
+    await load(Math.min(2000, n), c, (i) => e.client.put(`/warm/${i}`).value(value(i)).then(() => {}), e.pid);
+    await e.client.delete().prefix('/warm/');
+  }
+  // Creates and etcd puts alternate in rounds, the order flipped every round: a change in the
+  // machine's load during the run (it may be shared) hits both sides alike.
+  const rounds = e ? Math.max(1, Math.min(cfg.createRounds, n)) : 1;
+  log(`k8ts: ${n} creates${e ? ` and etcd: ${n} puts, in ${rounds} alternating rounds` : ''}, ${c} in flight`);
+  const creates: Run[] = [];
+  const puts: Run[] = [];
+  r.createRounds = [];
+  for (let round = 0, from = 0; round < rounds; round++) {
+    const size = Math.floor(n / rounds) + (round < n % rounds ? 1 : 0);
+    const at = from;
+    const create = () => run(size, c, (i) => k8tsRequest(k.pool, 'POST', cmPath(ns), configMap(ns, `cm-${at + i}`, at + i)).then(() => {}));
+    const put = () => run(size, c, (i) => e!.client.put(`/registry/configmaps/${ns}/cm-${at + i}`).value(value(at + i)).then(() => {}), e!.pid);
+    if (round % 2 === 0 || !e) creates.push(await create());
+    if (e) puts.push(await put());
+    if (round % 2 === 1 && e) creates.push(await create());
+    if (e) r.createRounds.push({ k8ts: size / creates[round].seconds, etcd: size / puts[round].seconds });
+    from += size;
+  }
+  r.k8ts.create = summarize(creates);
+  if (e) {
+    r.etcd.put = summarize(puts);
+    etcdStored += n;
+  }
   storedPerNs.set(ns, n);
   if (cfg.verbs.has('get')) {
     log(`k8ts: ${n} gets`);
@@ -348,13 +408,6 @@ async function crudPhase(k: K8ts, e: Etcd | undefined, r: Results) {
   }
 
   if (!e) return;
-  const value = (i: number) => JSON.stringify(configMap(ns, `cm-${i}`, i));
-  r.etcd.valueBytes = Buffer.byteLength(value(0));
-  await load(Math.min(2000, n), c, (i) => e.client.put(`/warm/${i}`).value(value(i)).then(() => {}), e.pid);
-  await e.client.delete().prefix('/warm/');
-  log(`etcd: ${n} puts, ${c} in flight`);
-  r.etcd.put = await load(n, c, (i) => e.client.put(`/registry/configmaps/${ns}/cm-${i}`).value(value(i)).then(() => {}), e.pid);
-  etcdStored += n;
   log(`etcd: ${n} gets`);
   r.etcd.get = await load(n, c, (i) => e.client.get(`/registry/configmaps/${ns}/cm-${(i * 7919) % n}`).buffer().then(() => {}), e.pid);
   log(`etcd: ${n} puts over existing keys (update reference)`);
@@ -712,6 +765,11 @@ function table(r: Results): string {
     rows.push([`${label} server CPU µs/op`, f0(ks.serverCpuUsPerOp), f0(es?.serverCpuUsPerOp), ratio(ks.serverCpuUsPerOp, es?.serverCpuUsPerOp), '']);
   };
   verb(`create (${cfg.concurrency} in flight; etcd: put)`, k.create, e.put, '≥ 1.0× etcd puts');
+  if (r.createRounds && r.createRounds.length > 1) {
+    const ratios = r.createRounds.map((x) => x.k8ts / x.etcd).sort((a, b) => a - b);
+    const cell = `${ratios.length} rounds: median ${ratios[Math.floor((ratios.length - 1) / 2)].toFixed(2)}× (${ratios[0].toFixed(2)}–${ratios[ratios.length - 1].toFixed(2)}×)`;
+    rows.push(['create ÷ put, per interleaved round', '', '', cell, '']);
+  }
   verb('get (etcd: get)', k.get, e.get);
   verb('update (etcd: put over existing key)', k.update, e.update);
   verb(`list of ${cfg.listSize} (etcd: prefix range)`, k.list, e.list);

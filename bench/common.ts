@@ -7,6 +7,12 @@ import { fileURLToPath } from 'node:url';
 /** The repository root (benchmarks run from dist/bench/). */
 export const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
+/**
+ * The Node flags on bin/k8ts' `#!/usr/bin/env -S node ...` line: benchmarks that start the server
+ * with `node bin/k8ts` (to add their own flags) run it as `./bin/k8ts` runs for a user.
+ */
+export const k8tsNodeFlags: string[] = readFileSync(resolve(repo, 'bin', 'k8ts'), 'utf8').split('\n')[0].split(/\s+/).filter((a) => a.startsWith('--'));
+
 /** BENCH_SCALE=small picks the small defaults of `pick`. */
 export const scale: 'small' | 'full' = process.env.BENCH_SCALE === 'small' ? 'small' : 'full';
 

@@ -32,7 +32,7 @@ import { performance } from 'node:perf_hooks';
 import { Pool } from 'undici';
 import YAML from 'yaml';
 import { Client, R } from '../src/client/index.js';
-import { CLK_TCK, cpuSecondsOf, launch, pct, pick, repo, scale, sleep } from './common.js';
+import { CLK_TCK, cpuSecondsOf, k8tsNodeFlags, launch, pct, pick, repo, scale, sleep } from './common.js';
 
 // ---- configuration ------------------------------------------------------------------------------
 
@@ -220,7 +220,7 @@ async function main(): Promise<void> {
   try {
     const srv = await launch(
       'k8ts server',
-      [...cfg.serverNodeArgs, join(repo, 'bin', 'k8ts'), 'server', '--data-dir', dataDir, '--https-listen-port', '0', '--bind-address', '127.0.0.1', '--cluster-cidr', '10.64.0.0/10', '--log-level', 'warn'],
+      [...k8tsNodeFlags, ...cfg.serverNodeArgs, join(repo, 'bin', 'k8ts'), 'server', '--data-dir', dataDir, '--https-listen-port', '0', '--bind-address', '127.0.0.1', '--cluster-cidr', '10.64.0.0/10', '--log-level', 'warn'],
       /k8ts server ready: (\S+) \(data .*, kubeconfig (\S+)\)/,
       120_000,
     );
