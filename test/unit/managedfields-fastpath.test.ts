@@ -1,13 +1,18 @@
 // recordUpdateOperation (the managedFields bookkeeping of every create, update and non-apply
 // patch) must produce exactly what it produced before it was optimised: the same entries, in
-// the same order, with the same FieldsV1 key order. This file runs it side by side with a
-// verbatim copy of the previous algorithm (the reference oracle at the bottom) over a corpus of
-// built-in and custom objects, creates, updates, subresource writes and request-supplied
-// managedFields, plus seeded random edit chains.
+// the same order, with the same FieldsV1 key order. Every write below is checked against a digest
+// of the object the previous algorithm produced for it (test/fixtures/managedfields-golden.json),
+// over a corpus of built-in and custom objects, creates, updates, subresource writes and
+// request-supplied managedFields, plus seeded random edit chains.
+//
+// The digests were recorded from the previous implementation. Only when an output change is
+// intended: `MF_RECORD=test/fixtures/managedfields-golden.json node --test <this file>` records
+// the current outputs instead of checking them.
 import { test } from 'node:test';
+import { createHash } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
 import assert from 'node:assert/strict';
-import { resolveRef, type Definitions, type Schema } from '../../src/machinery/openapi/definitions.js';
-import { deepEqual, isPlainObject } from '../../src/machinery/objects.js';
+import { isPlainObject } from '../../src/machinery/objects.js';
 import { recordUpdateOperation, type UpdateOptions } from '../../src/machinery/ssa/manager.js';
 import type { TypeRef } from '../../src/machinery/ssa/typed.js';
 import { BuiltinFieldSchema } from '../../src/apiserver/fieldschema.js';
@@ -191,15 +196,28 @@ interface Step {
   time: string;
 }
 
-/** Runs one write both ways; returns the new implementation's result (equal to the oracle's). */
+const GOLDEN_FILE = new URL('../../../test/fixtures/managedfields-golden.json', import.meta.url);
+const golden: Record<string, string[]> = JSON.parse(readFileSync(GOLDEN_FILE, 'utf8'));
+const RECORD = process.env.MF_RECORD;
+const recorded: Record<string, string[]> = {};
+if (RECORD) process.on('exit', () => writeFileSync(RECORD, JSON.stringify(recorded)));
+
+/** The test whose writes check() is checking, and how many it checked so far. */
+let current = '';
+const begin = (name: string) => {
+  current = name;
+  recorded[name] = [];
+};
+
+/** Runs one write; its result must be the one the previous algorithm gave (by digest). */
 function check(step: Step, label: string): any {
   const oldBefore = structuredClone(step.old);
   const actual = structuredClone(step.obj);
-  const expected = structuredClone(step.obj);
   recordUpdateOperation(actual, step.old, { ...step.opts, now: () => step.time });
-  oracle.recordUpdateOperation(expected, structuredClone(step.old), { ...step.opts, now: () => step.time });
-  assert.deepStrictEqual(actual, expected, label);
-  assert.equal(JSON.stringify(actual), JSON.stringify(expected), `${label}: key order`);
+  const digest = createHash('sha256').update(JSON.stringify(actual)).digest('base64url').slice(0, 12);
+  const seen = recorded[current]!;
+  if (!RECORD) assert.equal(digest, golden[current]?.[seen.length], `${label} (write ${seen.length} of ${current}): ${JSON.stringify(actual.metadata?.managedFields)}`);
+  seen.push(digest);
   assert.deepStrictEqual(step.old, oldBefore, `${label}: the live object is not modified`);
   return actual;
 }
@@ -262,6 +280,7 @@ const REQUEST_MANAGED: Record<string, unknown> = {
 
 for (const [name, kind] of Object.entries(KINDS)) {
   test(`recordUpdateOperation matches the previous algorithm: ${name}`, () => {
+    begin(name);
     for (const [mfName, mf] of Object.entries(REQUEST_MANAGED)) {
       const withMF = (o: any) => {
         const c = structuredClone(o);
@@ -290,6 +309,7 @@ for (const [name, kind] of Object.entries(KINDS)) {
 }
 
 test('recordUpdateOperation matches the previous algorithm on edge shapes', () => {
+  begin('edge shapes');
   const cm = KINDS.configmap!;
   const cases: [string, any, any][] = [
     ['no metadata', { apiVersion: 'v1', kind: 'ConfigMap', data: { a: 'b' } }, undefined],
@@ -386,6 +406,7 @@ function randomEdit(obj: any, rnd: () => number): any {
 }
 
 test('recordUpdateOperation matches the previous algorithm on random edit chains', () => {
+  begin('random edit chains');
   const rnd = prng(20240501);
   const managers = ['a', 'b', 'kubectl', 'controller'];
   for (const [name, kind] of Object.entries(KINDS)) {
@@ -404,506 +425,3 @@ test('recordUpdateOperation matches the previous algorithm on random edit chains
     }
   }
 });
-
-// ---- reference oracle -------------------------------------------------------------------------
-// REFERENCE ORACLE: a verbatim copy of recordUpdateOperation and everything it used
-// (src/machinery/ssa/{manager,typed,fieldset}.ts) as it was before the managedFields fast path.
-// It exists only to check the optimised code against; do not optimise or reuse it.
-
-namespace oracle {
-  type PathElement = string;
-  type Path = PathElement[];
-
-  class FieldSet {
-    readonly members = new Set<PathElement>();
-    readonly children = new Map<PathElement, FieldSet>();
-
-    static of(...paths: Path[]): FieldSet {
-      const s = new FieldSet();
-      for (const p of paths) s.insert(p);
-      return s;
-    }
-
-    isEmpty(): boolean {
-      if (this.members.size) return false;
-      for (const c of this.children.values()) if (!c.isEmpty()) return false;
-      return true;
-    }
-
-    insert(path: Path): void {
-      if (!path.length) return;
-      let node: FieldSet = this;
-      for (let i = 0; i < path.length - 1; i++) node = node.child(path[i]!);
-      node.members.add(path[path.length - 1]!);
-    }
-
-    child(pe: PathElement): FieldSet {
-      let c = this.children.get(pe);
-      if (!c) {
-        c = new FieldSet();
-        this.children.set(pe, c);
-      }
-      return c;
-    }
-
-    clone(): FieldSet {
-      const s = new FieldSet();
-      for (const m of this.members) s.members.add(m);
-      for (const [k, c] of this.children) s.children.set(k, c.clone());
-      return s;
-    }
-
-    union(o: FieldSet): FieldSet {
-      const s = this.clone();
-      for (const m of o.members) s.members.add(m);
-      for (const [k, c] of o.children) {
-        const mine = s.children.get(k);
-        s.children.set(k, mine ? mine.union(c) : c.clone());
-      }
-      return s;
-    }
-
-    intersection(o: FieldSet): FieldSet {
-      const s = new FieldSet();
-      for (const m of this.members) if (o.members.has(m)) s.members.add(m);
-      for (const [k, c] of this.children) {
-        const theirs = o.children.get(k);
-        if (!theirs) continue;
-        const i = c.intersection(theirs);
-        if (!i.isEmpty()) s.children.set(k, i);
-      }
-      return s;
-    }
-
-    difference(o: FieldSet): FieldSet {
-      const s = new FieldSet();
-      for (const m of this.members) if (!o.members.has(m)) s.members.add(m);
-      for (const [k, c] of this.children) {
-        const theirs = o.children.get(k);
-        const d = theirs ? c.difference(theirs) : c.clone();
-        if (!d.isEmpty()) s.children.set(k, d);
-      }
-      return s;
-    }
-
-    recursiveDifference(o: FieldSet): FieldSet {
-      const s = new FieldSet();
-      for (const m of this.members) if (!o.members.has(m)) s.members.add(m);
-      for (const [k, c] of this.children) {
-        if (o.members.has(k)) continue;
-        const theirs = o.children.get(k);
-        const d = theirs ? c.recursiveDifference(theirs) : c.clone();
-        if (!d.isEmpty()) s.children.set(k, d);
-      }
-      return s;
-    }
-
-    toFieldsV1(): Record<string, unknown> {
-      const out: Record<string, unknown> = {};
-      const keys = new Set<PathElement>([...this.members, ...[...this.children].filter(([, c]) => !c.isEmpty()).map(([k]) => k)]);
-      for (const k of [...keys].sort(comparePathElements)) {
-        const c = this.children.get(k);
-        const inner = c && !c.isEmpty() ? c.toFieldsV1() : undefined;
-        if (this.members.has(k)) out[k] = inner ? { '.': {}, ...inner } : {};
-        else out[k] = inner!;
-      }
-      return out;
-    }
-
-    static fromFieldsV1(v: unknown): FieldSet {
-      const s = new FieldSet();
-      if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new Error('expected an object in FieldsV1');
-      for (const [k, sub] of Object.entries(v)) {
-        if (k === '.') continue;
-        validatePathElement(k);
-        if (sub === null || typeof sub !== 'object' || Array.isArray(sub)) throw new Error(`expected an object at ${JSON.stringify(k)} in FieldsV1`);
-        const entries = Object.keys(sub);
-        if (!entries.length || '.' in sub) s.members.add(k);
-        if (entries.some((e) => e !== '.')) {
-          const c = FieldSet.fromFieldsV1(sub);
-          if (!c.isEmpty()) s.children.set(k, c);
-        }
-      }
-      return s;
-    }
-  }
-
-  function validatePathElement(k: string): void {
-    const kind = k.slice(0, 2);
-    const rest = k.slice(2);
-    switch (kind) {
-      case 'f:':
-        return;
-      case 'k:':
-      case 'v:': {
-        let parsed: unknown;
-        try {
-          parsed = JSON.parse(rest);
-        } catch {
-          throw new Error(`invalid path element ${JSON.stringify(k)}`);
-        }
-        if (kind === 'k:' && (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))) throw new Error(`invalid key in path element ${JSON.stringify(k)}`);
-        return;
-      }
-      case 'i:':
-        if (/^\d+$/.test(rest)) return;
-    }
-    throw new Error(`unknown path element ${JSON.stringify(k)}`);
-  }
-
-  const ORDER: Record<string, number> = { 'f:': 0, 'k:': 1, 'v:': 2, 'i:': 3 };
-
-  function comparePathElements(a: PathElement, b: PathElement): number {
-    const ta = ORDER[a.slice(0, 2)] ?? 4;
-    const tb = ORDER[b.slice(0, 2)] ?? 4;
-    if (ta !== tb) return ta - tb;
-    if (ta === 3) return Number(a.slice(2)) - Number(b.slice(2));
-    return a < b ? -1 : a > b ? 1 : 0;
-  }
-
-  // -- typed.ts
-
-  type Resolved =
-    | { kind: 'scalar' }
-    | { kind: 'map'; atomic: boolean; fields?: Record<string, Schema>; elem: Schema | undefined; declaredOnly: boolean }
-    | { kind: 'list'; rel: 'atomic' | 'set' | 'map'; keys: string[]; items: Schema | undefined };
-
-  const FREE: TypeRef = { schema: undefined };
-  const KEY_DEFAULTS: Record<string, unknown> = { protocol: 'TCP' };
-
-  function ext(field: Schema | undefined, resolved: Schema | undefined, name: string): unknown {
-    return field?.[name] ?? resolved?.[name];
-  }
-
-  function resolveType(t: TypeRef, value: unknown): Resolved {
-    const field = t.schema;
-    const s = field ? resolveRef(field, t.extra) : undefined;
-    const deduced = (): Resolved => {
-      if (isPlainObject(value)) return { kind: 'map', atomic: false, elem: undefined, declaredOnly: false };
-      if (Array.isArray(value)) return { kind: 'list', rel: 'atomic', keys: [], items: undefined };
-      return { kind: 'scalar' };
-    };
-    if (!s) return deduced();
-    if (s['x-kubernetes-int-or-string'] === true || s.format === 'int-or-string') return { kind: 'scalar' };
-    const isList = s.type === 'array' || (!s.type && s.items !== undefined);
-    const isMap = s.type === 'object' || (!s.type && (s.properties !== undefined || s.additionalProperties !== undefined));
-    if (isList) {
-      if (value !== undefined && value !== null && !Array.isArray(value)) return { kind: 'scalar' };
-      const items = s.items;
-      const listType = ext(field, s, 'x-kubernetes-list-type') as string | undefined;
-      if (listType === 'map') {
-        const keys = (ext(field, s, 'x-kubernetes-list-map-keys') as string[] | undefined) ?? [];
-        return { kind: 'list', rel: 'map', keys, items };
-      }
-      if (listType === 'set') return { kind: 'list', rel: 'set', keys: [], items };
-      if (listType === 'atomic') return { kind: 'list', rel: 'atomic', keys: [], items };
-      const strategy = String(ext(field, s, 'x-kubernetes-patch-strategy') ?? '');
-      if (strategy.split(',').includes('merge')) {
-        const mergeKey = ext(field, s, 'x-kubernetes-patch-merge-key') as string | undefined;
-        if (mergeKey) return { kind: 'list', rel: 'map', keys: [mergeKey], items };
-        const itemSchema = items ? resolveRef(items, t.extra) : undefined;
-        const scalarItems = itemSchema && itemSchema.type !== 'object' && itemSchema.type !== 'array' && !itemSchema.properties;
-        if (scalarItems) return { kind: 'list', rel: 'set', keys: [], items };
-      }
-      return { kind: 'list', rel: 'atomic', keys: [], items };
-    }
-    if (isMap || s['x-kubernetes-preserve-unknown-fields'] === true || s['x-kubernetes-embedded-resource'] === true) {
-      if (value !== undefined && value !== null && !isPlainObject(value)) return Array.isArray(value) ? deduced() : { kind: 'scalar' };
-      const atomic = ext(field, s, 'x-kubernetes-map-type') === 'atomic';
-      const additional = s.additionalProperties;
-      const elem = typeof additional === 'object' ? additional : undefined;
-      return { kind: 'map', atomic, fields: s.properties, elem, declaredOnly: !!s.properties && additional === undefined && s['x-kubernetes-preserve-unknown-fields'] !== true };
-    }
-    if (!s.type) return deduced();
-    return { kind: 'scalar' };
-  }
-
-  function fieldType(r: Resolved & { kind: 'map' }, key: string, extra: Definitions | undefined): TypeRef {
-    const prop = r.fields?.[key];
-    if (prop) return { schema: prop, extra };
-    if (r.elem) return { schema: r.elem, extra };
-    return FREE;
-  }
-
-  function itemType(r: Resolved & { kind: 'list' }, extra: Definitions | undefined): TypeRef {
-    return r.items ? { schema: r.items, extra } : FREE;
-  }
-
-  function itemPathElement(r: Resolved & { kind: 'list' }, item: unknown, t: TypeRef): PathElement {
-    if (r.rel === 'map') {
-      if (!isPlainObject(item)) throw new Error('associative list with keys may not have non-map elements');
-      const key: Record<string, unknown> = {};
-      const itemSchema = r.items ? resolveRef(r.items, t.extra) : undefined;
-      for (const name of [...r.keys].sort()) {
-        if (item[name] !== undefined) key[name] = item[name];
-        else {
-          const def = itemSchema?.properties?.[name] ? resolveRef(itemSchema.properties[name], t.extra)?.default : undefined;
-          if (def !== undefined) key[name] = def;
-          else if (KEY_DEFAULTS[name] !== undefined && !t.extra) key[name] = KEY_DEFAULTS[name];
-        }
-      }
-      if (!Object.keys(key).length) throw new Error('associative list with keys has an element that omits all key fields');
-      return `k:${JSON.stringify(key)}`;
-    }
-    if (isPlainObject(item)) throw new Error("associative list without keys has an element that's a map type");
-    if (Array.isArray(item)) throw new Error('not supported: associative list with lists as elements');
-    return `v:${JSON.stringify(item)}`;
-  }
-
-  function isLeaf(r: Resolved, value: unknown): boolean {
-    if (r.kind === 'scalar') return true;
-    if (r.kind === 'map') return r.atomic || value === null;
-    return r.rel === 'atomic' || value === null;
-  }
-
-  function safePE(r: Resolved & { kind: 'list' }, item: unknown, t: TypeRef): string | undefined {
-    try {
-      return itemPathElement(r, item, t);
-    } catch {
-      return undefined;
-    }
-  }
-
-  interface Comparison {
-    added: FieldSet;
-    removed: FieldSet;
-    modified: FieldSet;
-  }
-
-  function compare(lhs: unknown, rhs: unknown, t: TypeRef): Comparison {
-    const c: Comparison = { added: new FieldSet(), removed: new FieldSet(), modified: new FieldSet() };
-    compareNode(lhs, rhs, t, [], c);
-    return c;
-  }
-
-  function isEmptyContainer(v: unknown): boolean {
-    return v === undefined || v === null || (Array.isArray(v) && !v.length) || (isPlainObject(v) && !Object.keys(v).length);
-  }
-
-  function compareNode(l: unknown, r: unknown, t: TypeRef, path: Path, c: Comparison): void {
-    const rl = resolveType(t, l === undefined ? r : l);
-    const rr = resolveType(t, r === undefined ? l : r);
-    const leaf = () => {
-      if (!path.length) return;
-      if (l === undefined) c.added.insert(path);
-      else if (r === undefined) c.removed.insert(path);
-      else if (!deepEqual(l, r)) c.modified.insert(path);
-    };
-    if (rl.kind !== rr.kind || isLeaf(rl, l) || isLeaf(rr, r) || (isEmptyContainer(l) && isEmptyContainer(r))) return leaf();
-    if (rr.kind === 'map') {
-      const lm = isPlainObject(l) ? l : {};
-      const rm = isPlainObject(r) ? r : {};
-      const keys = new Set([...Object.keys(lm), ...Object.keys(rm)]);
-      for (const k of keys) {
-        const lv = lm[k];
-        const rv = rm[k];
-        if (lv === undefined && rv === undefined) continue;
-        compareNode(lv, rv, fieldType(rr, k, t.extra), [...path, `f:${k}`], c);
-      }
-    } else if (rr.kind === 'list') {
-      const it = itemType(rr, t.extra);
-      const li = indexItems(rr, Array.isArray(l) ? l : [], t);
-      const ri = indexItems(rr, Array.isArray(r) ? r : [], t);
-      for (const [pe, rv] of ri) compareNode(li.get(pe), rv, it, [...path, pe], c);
-      for (const [pe, lv] of li) if (!ri.has(pe)) compareNode(lv, undefined, it, [...path, pe], c);
-    }
-    if (path.length) {
-      if (l === undefined) c.added.insert(path);
-      else if (r === undefined) c.removed.insert(path);
-    }
-  }
-
-  function indexItems(r: Resolved & { kind: 'list' }, list: unknown[], t: TypeRef): Map<string, unknown> {
-    const out = new Map<string, unknown>();
-    list.forEach((item, i) => {
-      const pe = safePE(r, item, t) ?? `i:${i}`;
-      if (!out.has(pe)) out.set(pe, item);
-    });
-    return out;
-  }
-
-  // -- manager.ts
-
-  interface VersionedSet {
-    manager: string;
-    operation: 'Apply' | 'Update';
-    apiVersion: string;
-    subresource?: string;
-    set: FieldSet;
-    time?: string;
-  }
-
-  type Managed = Map<string, VersionedSet>;
-
-  function managerId(manager: string, operation: 'Apply' | 'Update', apiVersion: string, subresource?: string): string {
-    const id: Record<string, string> = { manager, operation };
-    if (operation === 'Update' && apiVersion) id.apiVersion = apiVersion;
-    if (subresource) id.subresource = subresource;
-    return JSON.stringify(id);
-  }
-
-  function decodeManaged(entries: unknown): Managed {
-    const out: Managed = new Map();
-    if (entries === undefined || entries === null) return out;
-    if (!Array.isArray(entries)) throw new Error('managedFields must be a list');
-    entries.forEach((e, i) => {
-      if (!isPlainObject(e)) throw new Error(`managed fields entry ${i} is not an object`);
-      if (e.operation !== 'Apply' && e.operation !== 'Update') throw new Error('operation must be `Apply` or `Update`');
-      if (typeof e.apiVersion !== 'string' || !e.apiVersion) throw new Error('apiVersion must not be empty');
-      if (e.fieldsType === undefined || e.fieldsType === '') throw new Error(`missing fieldsType in managed fields entry ${i}`);
-      if (e.fieldsType !== 'FieldsV1') throw new Error(`invalid fieldsType ${JSON.stringify(e.fieldsType)} in managed fields entry ${i}`);
-      const manager = typeof e.manager === 'string' ? e.manager : '';
-      const subresource = typeof e.subresource === 'string' && e.subresource ? e.subresource : undefined;
-      let set: FieldSet;
-      try {
-        set = e.fieldsV1 === undefined || e.fieldsV1 === null ? new FieldSet() : FieldSet.fromFieldsV1(e.fieldsV1);
-      } catch (err) {
-        throw new Error(`error decoding versioned set: ${(err as Error).message}`);
-      }
-      const vs: VersionedSet = { manager, operation: e.operation, apiVersion: e.apiVersion, subresource, set };
-      if (typeof e.time === 'string') vs.time = e.time;
-      out.set(managerId(manager, e.operation, e.apiVersion, subresource), vs);
-    });
-    return out;
-  }
-
-  function encodeManaged(m: Managed): unknown[] {
-    const out: any[] = [];
-    for (const vs of m.values()) {
-      if (vs.set.isEmpty()) continue;
-      const e: any = { manager: vs.manager, operation: vs.operation, apiVersion: vs.apiVersion };
-      if (vs.time) e.time = vs.time;
-      e.fieldsType = 'FieldsV1';
-      e.fieldsV1 = vs.set.toFieldsV1();
-      if (vs.subresource) e.subresource = vs.subresource;
-      out.push(e);
-    }
-    const secs = (t?: string) => (t ? Math.floor(Date.parse(t) / 1000) : 0);
-    const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
-    return out.sort(
-      (p, q) =>
-        cmp(p.operation, q.operation) ||
-        secs(p.time) - secs(q.time) ||
-        cmp(p.manager ?? '', q.manager ?? '') ||
-        cmp(p.apiVersion, q.apiVersion) ||
-        cmp(p.subresource ?? '', q.subresource ?? ''),
-    );
-  }
-
-  const STRIP = (() => {
-    const s = FieldSet.of(['f:apiVersion'], ['f:kind'], ['f:metadata']);
-    for (const f of ['name', 'namespace', 'creationTimestamp', 'selfLink', 'uid', 'clusterName', 'generation', 'managedFields', 'resourceVersion']) {
-      s.insert(['f:metadata', `f:${f}`]);
-    }
-    return s;
-  })();
-
-  function withoutManagedFields(obj: any): any {
-    if (!isPlainObject(obj)) return obj;
-    const copy: any = { ...obj };
-    if (isPlainObject(copy.metadata)) {
-      const { managedFields: _mf, ...meta } = copy.metadata as any;
-      copy.metadata = meta;
-    }
-    return copy;
-  }
-
-  function ignoredFields(objs: any[], subresource: string | undefined, statusSubresource: boolean): FieldSet {
-    const s = new FieldSet();
-    if (subresource === 'status') {
-      for (const o of objs) if (isPlainObject(o)) for (const k of Object.keys(o)) if (k !== 'status') s.insert([`f:${k}`]);
-    } else if (statusSubresource) {
-      s.insert(['f:status']);
-    }
-    return s;
-  }
-
-  function updateOthers(managed: Managed, live: unknown, next: unknown, t: TypeRef, self: string, ignored: FieldSet): { managed: Managed; changed: FieldSet } {
-    const c = compare(live, next, t);
-    const changed = c.modified.union(c.added).recursiveDifference(ignored);
-    const removed = c.removed.recursiveDifference(ignored);
-    const conflicts = new Map<string, FieldSet>();
-    for (const [id, vs] of managed) {
-      if (id === self) continue;
-      const conflict = vs.set.intersection(changed);
-      if (!conflict.isEmpty()) conflicts.set(id, conflict);
-    }
-    const out: Managed = new Map();
-    for (const [id, vs] of managed) {
-      if (id === self) {
-        out.set(id, vs);
-        continue;
-      }
-      let set = vs.set;
-      const conflict = conflicts.get(id);
-      if (conflict) set = set.difference(conflict);
-      if (!removed.isEmpty()) set = set.difference(removed);
-      if (!set.isEmpty()) out.set(id, { ...vs, set });
-    }
-    return { managed: out, changed };
-  }
-
-  function stripAll(m: Managed): void {
-    for (const [id, vs] of m) {
-      const set = vs.set.difference(STRIP);
-      if (set.isEmpty()) m.delete(id);
-      else vs.set = set;
-    }
-  }
-
-  function isResetManagedFields(mf: unknown): boolean {
-    if (!Array.isArray(mf)) return false;
-    if (mf.length === 0) return true;
-    return mf.length === 1 && isPlainObject(mf[0]) && Object.keys(mf[0]).length === 0;
-  }
-
-  export function recordUpdateOperation(obj: any, old: any | undefined, opts: UpdateOptions & { now: () => string }): void {
-    const meta = obj.metadata ?? (obj.metadata = {});
-    const liveManaged = (): Managed => {
-      try {
-        return decodeManaged(old?.metadata?.managedFields);
-      } catch {
-        return new Map();
-      }
-    };
-    let managed: Managed;
-    if (opts.subresource) managed = liveManaged();
-    else if (isResetManagedFields(meta.managedFields)) managed = new Map();
-    else {
-      try {
-        managed = decodeManaged(meta.managedFields);
-        if (!managed.size) managed = liveManaged();
-      } catch {
-        managed = liveManaged();
-      }
-    }
-    const next = withoutManagedFields(obj);
-    let live: any;
-    if (old) live = withoutManagedFields(old);
-    else {
-      live = {};
-      for (const k of Object.keys(next)) if (isPlainObject(next[k]) && k !== 'apiVersion' && k !== 'kind') live[k] = {};
-    }
-    const ignored = ignoredFields([next], opts.subresource, !!opts.statusSubresource);
-    const self = '\u0000current-operation';
-    const r = updateOthers(managed, live, next, opts.type, self, ignored);
-    managed = r.managed;
-    const mine = r.changed.difference(STRIP);
-    if (!mine.isEmpty()) {
-      const id = managerId(opts.manager, 'Update', opts.apiVersion, opts.subresource);
-      const prev = managed.get(id);
-      managed.set(id, {
-        manager: opts.manager,
-        operation: 'Update',
-        apiVersion: opts.apiVersion,
-        subresource: opts.subresource,
-        set: prev ? prev.set.union(mine) : mine,
-        time: opts.now(),
-      });
-    }
-    stripAll(managed);
-    const entries = encodeManaged(managed);
-    if (entries.length) meta.managedFields = entries;
-    else delete meta.managedFields;
-  }
-}
