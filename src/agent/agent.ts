@@ -95,11 +95,14 @@ export class NodeAgent {
   private podRoutes?: PodRoutes;
   private stopped = false;
   private log: Logger;
+  /** For the agent's parts that name themselves (pino would repeat a `component` key). */
+  private nodeLog: Logger;
   private nodeIP: string;
 
   constructor(private o: AgentOptions) {
     this.dir = join(o.dataDir, 'agent');
-    this.log = o.logger.child({ component: 'k8ts-agent', node: o.nodeName });
+    this.nodeLog = o.logger.child({ node: o.nodeName });
+    this.log = this.nodeLog.child({ component: 'k8ts-agent' });
     this.nodeIP = o.nodeIP ?? primaryIPv4();
   }
 
@@ -155,7 +158,7 @@ export class NodeAgent {
     writeCniConfig(paths, cniConfig({ podCIDR, bridge, ipamDir: join(this.dir, 'cni', 'ipam') }));
     this.networkReady = true;
     if (!this.stopped) {
-      this.podRoutes = new PodRoutes({ client: this.o.client, nodeName: this.o.nodeName, podCIDR, bridge, stateFile: join(this.dir, 'network', 'routes.json'), logger: this.log });
+      this.podRoutes = new PodRoutes({ client: this.o.client, nodeName: this.o.nodeName, podCIDR, bridge, stateFile: join(this.dir, 'network', 'routes.json'), logger: this.nodeLog });
       this.podRoutes.start();
     }
     this.log.info({ podCIDR }, 'pod network configured');
@@ -178,7 +181,7 @@ export class NodeAgent {
     this.waitForPodCIDR();
     this.runner.start();
     this.startHousekeeping(imageGC);
-    this.provisioner = new LocalPathProvisioner({ client, nodeName: this.o.nodeName, storageDir: join(this.o.dataDir, 'storage'), logger: this.log });
+    this.provisioner = new LocalPathProvisioner({ client, nodeName: this.o.nodeName, storageDir: join(this.o.dataDir, 'storage'), logger: this.nodeLog });
     await this.provisioner.start();
     this.log.info({ runtime: this.runtime.name, port, nodeIP: this.nodeIP }, 'node agent running');
   }
@@ -187,7 +190,7 @@ export class NodeAgent {
   private async startDevices(): Promise<void> {
     this.devices = new DeviceManager({
       dir: join(this.dir, PLUGIN_DIR_NAME),
-      logger: this.log,
+      logger: this.nodeLog,
       onChange: () => void this.reporter?.reportStatus(true).catch((err) => this.log.warn({ err }, 'node status update failed')),
       isActive: (uid) => {
         if (!this.pods?.hasSynced()) return true;

@@ -140,7 +140,7 @@ export class NodeReporter {
       const created = await nodes.create(body);
       this.uid = created.metadata.uid;
       this.podCIDR = created.spec?.podCIDR;
-      this.o.logger.info({ node: this.o.nodeName }, 'node registered');
+      this.o.logger.info('node registered');
     } catch (err) {
       if (!isAlreadyExists(err)) throw err;
       const cur = await nodes.get(this.o.nodeName);

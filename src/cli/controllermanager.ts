@@ -36,7 +36,7 @@ export function selectControllers(spec: string, all: Record<string, ControllerIn
 }
 
 export async function runControllerManager(flags: ControllerManagerFlags): Promise<void> {
-  const logger = pino({ level: flags.logLevel, base: { component: 'k8ts-controller-manager' } }, pino.destination(2));
+  const logger = pino({ level: flags.logLevel, name: 'k8ts-controller-manager', base: {} }, pino.destination(2));
   const kubeconfig = flags.kubeconfig ?? process.env.KUBECONFIG;
   if (!kubeconfig) throw new Error('--kubeconfig (or KUBECONFIG) is required');
   const lease = leaseFromFlags(flags);

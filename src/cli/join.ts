@@ -200,7 +200,7 @@ function parseLabels(list: string[] | undefined): Record<string, string> {
 }
 
 export async function runAgent(flags: JoinFlags): Promise<void> {
-  const logger = pino({ level: flags.logLevel, base: { component: 'k8ts-agent' } }, pino.destination(2));
+  const logger = pino({ level: flags.logLevel, name: 'k8ts-agent', base: {} }, pino.destination(2));
   const server = (flags.server ?? '').replace(/\/+$/, '');
   if (!server) throw new Error('--server is required (or K8TS_URL): the URL of the k8ts server, e.g. https://10.0.0.1:6443');
   let url: URL;

@@ -15,7 +15,7 @@ export interface SchedulerFlags extends LeaderElectFlags {
 }
 
 export async function runScheduler(flags: SchedulerFlags): Promise<void> {
-  const logger = pino({ level: flags.logLevel, base: { component: 'k8ts-scheduler' } }, pino.destination(2));
+  const logger = pino({ level: flags.logLevel, name: 'k8ts-scheduler', base: {} }, pino.destination(2));
   const kubeconfig = flags.kubeconfig ?? process.env.KUBECONFIG;
   if (!kubeconfig) throw new Error('--kubeconfig (or KUBECONFIG) is required');
   const lease = leaseFromFlags(flags);

@@ -83,7 +83,7 @@ function advertiseAddress(bind: string): string | undefined {
 }
 
 export async function runServer(flags: ServerFlags): Promise<void> {
-  const logger = pino({ level: flags.logLevel, base: { component: 'k8ts-server' } }, pino.destination(2));
+  const logger = pino({ level: flags.logLevel, name: 'k8ts-server', base: {} }, pino.destination(2));
   const dataDir = resolve(flags.dataDir ?? defaultDataDir());
   const tlsDir = join(dataDir, 'server', 'tls');
   mkdirSync(tlsDir, { recursive: true, mode: 0o700 });
@@ -151,7 +151,7 @@ export async function runServer(flags: ServerFlags): Promise<void> {
   // Simulated nodes get local-path volumes too (directories on this host), so PVCs bind there.
   const simNodes = new Set(simulator?.nodeNames ?? []);
   const simStorage = simulator
-    ? new LocalPathProvisioner({ client: Client.inProcess(api, { fieldManager: 'local-path-provisioner' }), nodeName: 'k8ts-sim', servesNode: (n) => simNodes.has(n), storageDir: join(dataDir, 'sim', 'storage'), logger })
+    ? new LocalPathProvisioner({ client: Client.inProcess(api, { fieldManager: 'local-path-provisioner' }), nodeName: 'k8ts-sim', servesNode: (n) => simNodes.has(n), storageDir: join(dataDir, 'sim', 'storage'), logger: logger.child({ node: 'k8ts-sim' }) })
     : undefined;
   await simStorage?.start();
   const agent = flags.disableAgent ? undefined : await startLocalAgent(api, ca, flags, dataDir, logger);

@@ -56,10 +56,10 @@ export class ControllerRunner {
       } catch (err) {
         const max = this.opts.maxRetries;
         if (max !== undefined && this.queue.numRequeues(key) >= max) {
-          this.opts.logger?.warn({ err, key, controller: this.name }, 'dropping key after repeated failures');
+          this.opts.logger?.warn({ err, key, queue: this.name }, 'dropping key after repeated failures');
           this.queue.forget(key);
         } else {
-          this.opts.logger?.debug({ err, key, controller: this.name }, 'reconcile failed; requeued');
+          this.opts.logger?.debug({ err, key, queue: this.name }, 'reconcile failed; requeued');
           this.queue.addRateLimited(key);
         }
       } finally {

@@ -13,7 +13,7 @@ export interface SimFlags {
 }
 
 export async function runSim(flags: SimFlags): Promise<void> {
-  const logger = pino({ level: flags.logLevel, base: {} }, pino.destination(2));
+  const logger = pino({ level: flags.logLevel, name: 'k8ts-sim', base: {} }, pino.destination(2));
   const n = Number(flags.nodes);
   if (!Number.isInteger(n) || n < 1) throw new Error(`--nodes: invalid count ${JSON.stringify(flags.nodes)}`);
   const opts = simOptionsFromFlags(n, flags);

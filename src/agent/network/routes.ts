@@ -206,7 +206,7 @@ export class PodRoutes {
     for (const u of want.unreachable) {
       if (this.warned.get(u.node) === u.ip) continue;
       this.warned.set(u.node, u.ip);
-      this.log.warn({ node: u.node, nodeIP: u.ip }, `node ${u.node}'s InternalIP ${u.ip} is not on a subnet directly connected to this host: no route to its pods is installed (pod networking between nodes needs them on one L2 network)`);
+      this.log.warn({ peer: u.node, peerIP: u.ip }, `node ${u.node}'s InternalIP ${u.ip} is not on a subnet directly connected to this host: no route to its pods is installed (pod networking between nodes needs them on one L2 network)`);
     }
     for (const name of this.warned.keys()) if (!want.unreachable.some((u) => u.node === name)) this.warned.delete(name);
     const plan = planRoutes(this.installed, want.routes);

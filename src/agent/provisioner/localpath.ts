@@ -85,7 +85,7 @@ export class LocalPathProvisioner {
     this.nodeName = opts.nodeName;
     this.servesNode = opts.servesNode ?? ((n) => n === opts.nodeName);
     this.storageDir = resolve(opts.storageDir);
-    this.log = opts.logger.child({ component: 'local-path-provisioner', node: opts.nodeName });
+    this.log = opts.logger.child({ component: 'local-path-provisioner' });
     // Events name the provisioner and its instance, as external provisioners do.
     this.recorder = new EventRecorder(opts.client, { component: `${LOCAL_PATH_PROVISIONER}_${opts.nodeName}` }, this.log);
     this.factory = new SharedInformerFactory(opts.client, { logger: this.log });
