@@ -12,17 +12,13 @@
 //   BENCH_CREATE_QPS       pod creation rate limit (0: as fast as possible, 100 in flight)
 //   BENCH_ONLY             plain,antiaffinity (both)
 //   BENCH_OUT              JSON results (bench/results/scheduler.json)
-import { mkdtempSync, rmSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import pino from 'pino';
 import os from 'node:os';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
-import pino from 'pino';
-import { builtinResources } from '../src/api/builtin.js';
-import { bootstrap } from '../src/apiserver/bootstrap.js';
-import { issue, loadOrCreateCA } from '../src/apiserver/pki.js';
-import { ApiServer } from '../src/apiserver/server.js';
-import { openBackend } from '../src/storage/open.js';
+import { startEmbeddedApi } from '../src/apiserver/embedded.js';
 import { Client, R } from '../src/client/index.js';
 import { Scheduler } from '../src/scheduler/scheduler.js';
 
@@ -54,25 +50,6 @@ interface Result {
 
 const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 
-async function startApi(dir: string): Promise<ApiServer> {
-  const backend = openBackend(undefined, join(dir, 'db'));
-  await backend.start();
-  const ca = await loadOrCreateCA(join(dir, 'tls'));
-  const serving = await issue(ca, { commonName: 'kube-apiserver', sans: ['127.0.0.1'], server: true });
-  const api = new ApiServer({
-    bindAddress: '127.0.0.1',
-    port: 0,
-    tls: { cert: serving.certPem, key: serving.keyPem, ca: ca.certPem },
-    backend,
-    cluster: { serviceCIDR: '10.43.0.0/16', nodePortRange: [30000, 32767], clusterDomain: 'cluster.local' },
-    resources: builtinResources(),
-    logger: pino({ level: 'silent' }),
-  });
-  await api.start();
-  await bootstrap(api, { port: api.port });
-  return api;
-}
-
 async function inParallel<T>(items: T[], limit: number, fn: (t: T) => Promise<void>, qps = 0): Promise<void> {
   let i = 0;
   const start = performance.now();
@@ -102,8 +79,8 @@ function podFor(i: number, antiAffinity: boolean, appSize: number): any {
 }
 
 async function scenario(name: string, antiAffinity: boolean): Promise<Result> {
-  const dir = mkdtempSync(join(os.tmpdir(), 'k8ts-bench-sched-'));
-  const api = await startApi(dir);
+  const embedded = await startEmbeddedApi('k8ts-bench-sched-');
+  const api = embedded.api;
   const client = Client.inProcess(api, { fieldManager: 'bench' });
   try {
     await client.resource(R.namespaces).create({ metadata: { name: 'bench' } } as any);
@@ -165,8 +142,7 @@ async function scenario(name: string, antiAffinity: boolean): Promise<Result> {
     };
   } finally {
     await client.close().catch(() => undefined);
-    await api.stop();
-    rmSync(dir, { recursive: true, force: true });
+    await embedded.stop();
   }
 }
 
