@@ -18,7 +18,7 @@ import os from 'node:os';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
-import { startEmbeddedApi } from '../src/apiserver/embedded.js';
+import { startEmbeddedApi } from '../src/cli/embedded.js';
 import { Client, R } from '../src/client/index.js';
 import { Scheduler } from '../src/scheduler/scheduler.js';
 

@@ -1,6 +1,6 @@
 // An API server started inside the test process (SQLite in a temporary directory, HTTPS on a
 // free port, an admin kubeconfig), for client, informer and leader election tests.
-import { startEmbeddedApi, type EmbeddedApi } from '../../src/apiserver/embedded.js';
+import { startEmbeddedApi, type EmbeddedApi } from '../../src/cli/embedded.js';
 
 export type TestApi = EmbeddedApi;
 

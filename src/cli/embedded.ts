@@ -1,16 +1,17 @@
-// An API server inside the calling process: SQLite and certificates in a directory of its own,
-// HTTPS on a free loopback port, an admin kubeconfig. For tests and benchmarks that drive the API
-// server (in-process or over HTTPS) without starting `k8ts server`.
+// An API server inside the calling process, put together as `k8ts server` does it: SQLite and
+// certificates in a directory of its own, HTTPS on a free loopback port, an admin kubeconfig.
+// For tests and benchmarks that drive the API server (in-process or over HTTPS) without starting
+// `k8ts server`.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { builtinResources } from '../api/builtin.js';
-import { writeKubeconfig } from '../cli/kubeconfig.js';
+import { bootstrap } from '../apiserver/bootstrap.js';
+import { issue, loadOrCreateCA } from '../apiserver/pki.js';
+import { ApiServer } from '../apiserver/server.js';
 import { openBackend } from '../storage/open.js';
-import { bootstrap } from './bootstrap.js';
-import { issue, loadOrCreateCA } from './pki.js';
-import { ApiServer } from './server.js';
+import { writeKubeconfig } from './kubeconfig.js';
 
 export interface EmbeddedApi {
   api: ApiServer;
