@@ -191,6 +191,11 @@ export class SharedIndexInformer<T = any> {
     return () => this.handlers.delete(h);
   }
 
+  /** How many handlers listen (a factory stops an informer nobody listens to any more). */
+  get handlerCount(): number {
+    return this.handlers.size;
+  }
+
   addIndexers(indexers: Record<string, IndexFunc>): void {
     this.indexer.addIndexers(indexers);
   }
@@ -411,6 +416,11 @@ function safe(fn: () => void): void {
   }
 }
 
+export type SharedInformerOptions = Pick<InformerOptions, 'namespace' | 'labelSelector' | 'fieldSelector'> & {
+  /** Objects cut down to apiVersion, kind and the metadata the garbage collector keeps (PartialObjectMetadata). */
+  metadataOnly?: boolean;
+};
+
 /** One informer per resource (and namespace/selector), shared by every controller. */
 export class SharedInformerFactory {
   private readonly informers = new Map<string, SharedIndexInformer>();
@@ -422,24 +432,31 @@ export class SharedInformerFactory {
   ) {}
 
   /** The shared informer of a resource (created on first use; started by start()). */
-  forResource<T = any>(
-    spec: ResourceSpec,
-    opts: Pick<InformerOptions, 'namespace' | 'labelSelector' | 'fieldSelector'> & {
-      /** Objects cut down to apiVersion, kind and the metadata the garbage collector keeps (PartialObjectMetadata). */
-      metadataOnly?: boolean;
-    } = {},
-  ): SharedIndexInformer<T> {
-    const { metadataOnly, ...rest } = opts;
-    const o = { ...this.defaults, ...rest };
-    const key = `${spec.group}/${spec.version}/${spec.plural}|${o.namespace ?? ''}|${o.labelSelector ?? ''}|${o.fieldSelector ?? ''}${metadataOnly ? '|metadata' : ''}`;
+  forResource<T = any>(spec: ResourceSpec, opts: SharedInformerOptions = {}): SharedIndexInformer<T> {
+    const key = this.keyOf(spec, opts);
     let inf = this.informers.get(key);
     if (!inf) {
+      const { metadataOnly, ...rest } = opts;
       const client = metadataOnly ? new ResourceClient(new MetadataTransport(this.client.resource(spec).transport), spec) : this.client;
-      inf = new SharedIndexInformer(client, spec, o);
+      inf = new SharedIndexInformer(client, spec, { ...this.defaults, ...rest });
       this.informers.set(key, inf);
       if (this.started) inf.start();
     }
     return inf as SharedIndexInformer<T>;
+  }
+
+  /** Stop and forget a resource's informer once no handler listens to it (the resource went away). */
+  async releaseIfUnused(spec: ResourceSpec, opts: SharedInformerOptions = {}): Promise<void> {
+    const key = this.keyOf(spec, opts);
+    const inf = this.informers.get(key);
+    if (!inf || inf.handlerCount > 0) return;
+    this.informers.delete(key);
+    await inf.stop();
+  }
+
+  private keyOf(spec: ResourceSpec, opts: SharedInformerOptions): string {
+    const o = { ...this.defaults, ...opts };
+    return `${spec.group}/${spec.version}/${spec.plural}|${o.namespace ?? ''}|${o.labelSelector ?? ''}|${o.fieldSelector ?? ''}${opts.metadataOnly ? '|metadata' : ''}`;
   }
 
   start(): void {

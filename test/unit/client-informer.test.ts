@@ -170,3 +170,23 @@ for (const kind of ['in-process', 'https'] as const) {
     if (c !== client) await c.close();
   });
 }
+
+test('releaseIfUnused: an informer is stopped and forgotten only when no handler listens', async () => {
+  const factory = new SharedInformerFactory(client);
+  factory.start();
+  const meta = factory.forResource(R.configmaps, { metadataOnly: true });
+  assert.equal(factory.forResource(R.configmaps, { metadataOnly: true }), meta, 'one shared metadata informer');
+  assert.notEqual(factory.forResource(R.configmaps), meta, 'full and metadata-only informers are distinct');
+  const first = meta.addEventHandler({});
+  const second = meta.addEventHandler({});
+  assert.ok(await meta.waitForSync(5000));
+  first();
+  await factory.releaseIfUnused(R.configmaps, { metadataOnly: true });
+  assert.equal(factory.forResource(R.configmaps, { metadataOnly: true }), meta, 'kept while a handler listens');
+  second();
+  await factory.releaseIfUnused(R.configmaps, { metadataOnly: true });
+  const again = factory.forResource(R.configmaps, { metadataOnly: true });
+  assert.notEqual(again, meta, 'released: a new informer on the next use');
+  assert.ok(await again.waitForSync(5000));
+  await factory.shutdown();
+});

@@ -12,7 +12,7 @@ import { Client, ResourceClient } from '../../client/client.js';
 import { ControllerRunner } from '../../client/controller.js';
 import { isConflict, isNotFound } from '../../client/errors.js';
 import { EventRecorder } from '../../client/events.js';
-import { SharedIndexInformer } from '../../client/informer.js';
+import type { SharedIndexInformer, SharedInformerFactory } from '../../client/informer.js';
 import type { DiscoveredResource, ResourceSpec } from '../../client/types.js';
 import type { Controller, ControllerContext } from '../types.js';
 import {
@@ -24,7 +24,6 @@ import {
   type ObjectIdentity,
   type OwnerReference,
 } from './graph.js';
-import { MetadataTransport } from '../../client/metadata.js';
 
 /** Resources the collector never watches (upstream DefaultIgnoredResources). */
 const IGNORED = new Set(['/events', 'events.k8s.io/events']);
@@ -39,13 +38,18 @@ const groupOf = (apiVersion: string) => (apiVersion.includes('/') ? apiVersion.s
 interface Monitor {
   resource: DiscoveredResource;
   informer: SharedIndexInformer;
+  /** Removes the graph's handler from the (shared) informer. */
+  unsubscribe: () => void;
 }
+
+/** Monitors are the shared metadata-only informers (the quota controller counts with the same ones). */
+const MONITOR = { metadataOnly: true } as const;
 
 export class GarbageCollector implements Controller {
   readonly name = 'garbage-collector';
   readonly graph: DependencyGraph;
   private readonly client: Client;
-  private readonly metaClient: Client;
+  private readonly informers: SharedInformerFactory;
   private readonly log: Logger;
   private readonly recorder: EventRecorder;
   private readonly deleteRunner: ControllerRunner;
@@ -64,7 +68,7 @@ export class GarbageCollector implements Controller {
     private readonly opts: { workers?: number; resyncPeriodMs?: number } = {},
   ) {
     this.client = ctx.client;
-    this.metaClient = new Client(new MetadataTransport(ctx.client.transport));
+    this.informers = ctx.informers;
     this.log = ctx.logger.child({ controller: 'garbagecollector' });
     this.recorder = new EventRecorder(ctx.client, { component: 'garbage-collector-controller' }, this.log);
     this.graph = new DependencyGraph({
@@ -110,7 +114,7 @@ export class GarbageCollector implements Controller {
     if (this.pendingResync) clearTimeout(this.pendingResync);
     await this.syncing.catch(() => undefined);
     await Promise.all([this.deleteRunner.stop(), this.orphanRunner.stop()]);
-    await Promise.all([...this.monitors.values()].map((m) => m.informer.stop()));
+    await Promise.all([...this.monitors.values()].map((m) => this.stopMonitor(m)));
     this.monitors.clear();
   }
 
@@ -146,19 +150,23 @@ export class GarbageCollector implements Controller {
     for (const [key, m] of this.monitors) {
       if (wanted.has(key)) continue;
       this.monitors.delete(key);
-      void m.informer.stop();
+      void this.stopMonitor(m);
     }
     for (const [key, r] of wanted) {
       if (this.monitors.has(key) || this.stopped) continue;
-      const informer = new SharedIndexInformer(this.metaClient, r, { logger: this.log, dropManagedFields: true });
-      informer.addEventHandler({
+      const informer = this.informers.forResource(r, MONITOR);
+      const unsubscribe = informer.addEventHandler({
         add: (obj) => this.graph.process({ type: 'add', obj }),
         update: (oldObj, obj) => this.graph.process({ type: 'update', obj, oldObj }),
         delete: (obj) => this.graph.process({ type: 'delete', obj }),
       });
-      this.monitors.set(key, { resource: r, informer });
-      informer.start();
+      this.monitors.set(key, { resource: r, informer, unsubscribe });
     }
+  }
+
+  private stopMonitor(m: Monitor): Promise<void> {
+    m.unsubscribe();
+    return this.informers.releaseIfUnused(m.resource, MONITOR);
   }
 
   /** The resource serving an apiVersion/kind (its group's preferred version). */
