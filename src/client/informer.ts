@@ -291,6 +291,8 @@ export class SharedIndexInformer<T = any> {
           continue;
         }
       }
+      // stop() may have come while listing: there is no watch for it to end yet.
+      if (this.stopped) break;
       const end = await this.watchOnce();
       if (this.stopped) break;
       if (!end.error) {
