@@ -4,6 +4,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import YAML from 'yaml';
 import * as errors from '../machinery/errors.js';
+import { parseYAMLOffThread } from './yaml/decode.js';
+import { jsonNestedDeeperThan, skipDoubleQuoted, yamlNestedDeeperThan } from '../machinery/nesting.js';
 
 export const MAX_BODY_BYTES = 3 * 1024 * 1024;
 
@@ -48,35 +50,61 @@ export function mediaTypeOf(contentType: string | undefined): string {
   return (contentType ?? '').split(';')[0].trim().toLowerCase();
 }
 
-/** Decode a JSON or YAML request body into a value. Errors name what was wrong. */
-export function decodeBody(body: Buffer | string, contentType: string | undefined): unknown {
+/** Nesting deeper than this is refused before any recursive work starts (Go's decoders cap it at 10,000). */
+export const MAX_NESTING_DEPTH = 10_000;
+
+/** Media types a request body may be decoded from (patches name theirs in rest.ts). */
+const BODY_MEDIA_TYPES = ['application/json', 'application/yaml', 'application/vnd.kubernetes.protobuf'];
+
+function tooDeep(limit: number): errors.ApiError {
+  return errors.badRequest(`the request body is nested too deeply: exceeded max depth of ${limit}`);
+}
+
+/** JSON text, which YAML bodies usually are (kubectl's apply patches): the fast, iterative parser. */
+function looksLikeJSON(text: string): boolean {
+  const c = text.trimStart().charCodeAt(0);
+  return c === 0x7b /* { */ || c === 0x5b; /* [ */
+}
+
+/**
+ * Decode a JSON or YAML request body into a value. Errors name what was wrong; a body in a
+ * media type we don't decode is a 415 (so a browser's cross-site text/plain or form post, which
+ * needs no preflight, can't act with the user's client certificate).
+ */
+export async function decodeBody(body: Buffer | string, contentType: string | undefined): Promise<unknown> {
   const mt = mediaTypeOf(contentType);
+  if (mt !== 'application/json' && mt !== 'application/yaml') {
+    throw errors.unsupportedMediaType(mt, BODY_MEDIA_TYPES);
+  }
   const text = typeof body === 'string' ? body : body.toString('utf8');
   if (!text.trim()) throw errors.badRequest('the request body is empty');
-  if (mt.includes('yaml')) {
-    const doc = YAML.parseDocument(text, { uniqueKeys: true, intAsBigInt: false });
-    if (doc.errors.length) throw errors.badRequest(`error converting YAML to JSON: ${doc.errors[0].message}`);
-    return doc.toJS({ maxAliasCount: 100 });
+  if (mt === 'application/json') return decodeJSON(text);
+  // YAML bodies are mostly JSON (kubectl's apply patches): those take the fast, iterative parser.
+  if (looksLikeJSON(text)) {
+    const value = decodeJSON(text, true);
+    if (value !== NOT_JSON) {
+      // As YAML, a repeated key is an error (JSON.parse would keep the last one).
+      const dups = duplicateJSONKeys(text);
+      if (dups.length) throw errors.badRequest(`error converting YAML to JSON: Map keys must be unique: ${JSON.stringify(dups[0])}`);
+      return value;
+    }
   }
-  if (mt === 'application/vnd.kubernetes.protobuf') {
-    throw errors.unsupportedMediaType(mt, ['application/json', 'application/yaml']);
-  }
+  if (yamlNestedDeeperThan(text, MAX_NESTING_DEPTH)) throw tooDeep(MAX_NESTING_DEPTH);
+  return parseYAMLOffThread(text).catch((e) => {
+    throw errors.badRequest(`error converting YAML to JSON: ${(e as Error).message}`);
+  });
+}
+
+const NOT_JSON = Symbol('not JSON');
+
+function decodeJSON(text: string, orNotJSON = false): unknown {
+  if (jsonNestedDeeperThan(text, MAX_NESTING_DEPTH)) throw tooDeep(MAX_NESTING_DEPTH);
   try {
     return JSON.parse(text);
   } catch (e) {
+    if (orNotJSON) return NOT_JSON;
     throw errors.badRequest(`couldn't decode request body as JSON: ${(e as Error).message}`);
   }
-}
-
-/** The index of the quote that ends the JSON string starting at `from` (text.length if none). */
-function closingQuote(text: string, from: number): number {
-  for (let j = text.indexOf('"', from); j >= 0; j = text.indexOf('"', j + 1)) {
-    // Escaped when preceded by an odd number of backslashes.
-    let backslashes = 0;
-    while (text.charCodeAt(j - 1 - backslashes) === 92) backslashes++;
-    if (backslashes % 2 === 0) return j;
-  }
-  return text.length;
 }
 
 /** JSON object keys that appear twice in the same object (strict field validation reports them). */
@@ -90,7 +118,7 @@ export function duplicateJSONKeys(text: string): string[] {
   while (i < text.length) {
     const c = text[i];
     if (c === '"') {
-      const j = closingQuote(text, i + 1);
+      const j = skipDoubleQuoted(text, i + 1) - 1;
       if (expectKey && kinds[kinds.length - 1] === 'o') {
         const s = text.slice(i + 1, j);
         const keys = stack[stack.length - 1];
@@ -190,8 +218,36 @@ export function sendError(res: ServerResponse, err: unknown, headers: Record<str
   send(res, e.code, JSON.stringify(e.toStatus()), 'application/json', extra);
 }
 
-/** Warning headers in the RFC 7234 form upstream uses: `299 - "text"`. */
+/** Past this many characters of warnings in one response, each warning is cut (upstream's recorder). */
+const WARNINGS_TOTAL_RUNES = 4 * 1024;
+const WARNING_ITEM_RUNES = 256;
+
+/** One warning as an RFC 7234 header value, `299 - "text"`, carried as UTF-8 bytes (as Go sends it). */
+function warningHeader(text: string): string {
+  // Quoted-string escapes; control characters can't travel in a header and become spaces.
+  const quoted = text.replace(/["\\]/g, (c) => `\\${c}`).replace(/[\x00-\x08\x0a-\x1f\x7f]/g, ' ');
+  // Node writes header strings as Latin-1: hand it the UTF-8 bytes one per character.
+  return `299 - "${Buffer.from(quoted, 'utf8').toString('latin1')}"`;
+}
+
+/**
+ * Warning headers as upstream's warning recorder writes them: deduplicated, and once their
+ * total passes 4096 characters every warning is cut to 256 and the ones past the total dropped.
+ */
 export function warningHeaders(warnings: string[]): Record<string, string[]> {
   if (!warnings.length) return {};
-  return { Warning: [...new Set(warnings)].map((w) => `299 - ${JSON.stringify(w)}`) };
+  const unique = [...new Set(warnings.filter((w) => w.length > 0))];
+  const runes = (t: string) => [...t];
+  const total = unique.reduce((n, w) => n + runes(w).length, 0);
+  if (total <= WARNINGS_TOTAL_RUNES) return { Warning: unique.map(warningHeader) };
+  const out: string[] = [];
+  let written = 0;
+  for (const w of unique) {
+    if (written >= WARNINGS_TOTAL_RUNES) break;
+    const r = runes(w);
+    const cut = r.length > WARNING_ITEM_RUNES ? r.slice(0, WARNING_ITEM_RUNES).join('') : w;
+    written += Math.min(r.length, WARNING_ITEM_RUNES);
+    out.push(warningHeader(cut));
+  }
+  return { Warning: out };
 }

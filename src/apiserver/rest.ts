@@ -155,7 +155,7 @@ export class RestHandler {
   /** Read a body object and check it is addressed to this resource. */
   private async readObject(scope: RequestScope, kindExpected: string, apiVersionExpected: string, opts: { validate?: boolean } = {}): Promise<any> {
     const raw = (await readBody(scope.req)).toString('utf8');
-    const obj = decodeBody(raw, scope.req.headers['content-type']);
+    const obj = await decodeBody(raw, scope.req.headers['content-type']);
     if (!isPlainObject(obj)) throw errors.badRequest('the request body must be a JSON or YAML object');
     if (obj.apiVersion !== undefined && obj.apiVersion !== apiVersionExpected) {
       throw errors.badRequest(`the API version in the data (${obj.apiVersion}) does not match the expected API version (${apiVersionExpected})`);
@@ -441,7 +441,7 @@ export class RestHandler {
     const type = PATCH_TYPES[mt];
     if (!type) throw errors.unsupportedMediaType(mt, Object.keys(PATCH_TYPES));
     const raw = await readBody(scope.req);
-    const body = decodeBody(raw, type === 'apply' ? 'application/yaml' : 'application/json');
+    const body = await decodeBody(raw, type === 'apply' ? 'application/yaml' : 'application/json');
     if (type === 'json' ? !Array.isArray(body) : !isPlainObject(body)) {
       throw errors.badRequest(type === 'json' ? 'the JSON patch must be a list of operations' : 'the patch must be a JSON object');
     }
@@ -496,7 +496,7 @@ export class RestHandler {
     let body: any = {};
     const raw = await readBody(scope.req);
     if (raw.length && raw.toString('utf8').trim()) {
-      body = decodeBody(raw, scope.req.headers['content-type'] ?? 'application/json');
+      body = await decodeBody(raw, scope.req.headers['content-type'] ?? 'application/json');
       if (!isPlainObject(body)) throw errors.badRequest('DeleteOptions must be an object');
     }
     const opts: DeleteOptions & { dryRun: boolean } = { dryRun: false };

@@ -1,7 +1,7 @@
 // The API server: HTTPS, authentication, routing to discovery/OpenAPI/REST, and the wiring of
 // stores and watch caches for every served resource.
 import https from 'node:https';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { WebSocketServer } from 'ws';
@@ -19,7 +19,7 @@ import { AGGREGATED_CONTENT_TYPE, Discovery, definedSubresources, type Subresour
 import { BuiltinFieldSchema } from './fieldschema.js';
 import { negotiate, queryBool, send, sendError, sendObject } from './http.js';
 import { applyPatch } from './patching.js';
-import { parseRequestPath } from './requestinfo.js';
+import { type RequestTarget, parseRequestPath, splitRequestTarget } from './requestinfo.js';
 import { ResourceRegistry, storagePrefixOf, verbsOf } from './resources.js';
 import { RestHandler, type RequestScope } from './rest.js';
 import { Store, type UserInfo } from './store.js';
@@ -31,6 +31,7 @@ import { registerSubresources } from './subresources.js';
 import type { ExtraSubresource, ServingApi } from './serving.js';
 import { type AdmissionChain, defaultAdmissionChain } from './admission/index.js';
 import { storeReader } from './virtual.js';
+import { ConnectionDeadlines, DEFAULT_SERVING_LIMITS, InflightLimiter, type ServingLimits, UnauthenticatedConnections, isLongRunning, requestDeadlineMs } from './limits.js';
 import { type KubeletClientConfig, type NodeProxy, registerNodeProxy } from './nodeproxy.js';
 
 export const KUBERNETES_VERSION = { major: '1', minor: '30', gitVersion: 'v1.30.0+k8ts' };
@@ -52,6 +53,51 @@ export interface ApiServerConfig {
   version?: string;
   /** The API server's client certificate towards node agents (logs, exec, attach, port-forward, nodes/proxy). */
   kubeletClient?: KubeletClientConfig;
+  /** Timeouts and in-flight caps (defaults: DEFAULT_SERVING_LIMITS, as kube-apiserver's). */
+  limits?: Partial<ServingLimits>;
+}
+
+/**
+ * TLS 1.2 only with forward secrecy and AEAD ciphers (ECDHE with AES-GCM or ChaCha20), as Go's
+ * defaults; TLS 1.3's suites are all of that kind.
+ */
+const TLS_CIPHERS = [
+  'TLS_AES_128_GCM_SHA256',
+  'TLS_AES_256_GCM_SHA384',
+  'TLS_CHACHA20_POLY1305_SHA256',
+  'ECDHE-ECDSA-AES128-GCM-SHA256',
+  'ECDHE-RSA-AES128-GCM-SHA256',
+  'ECDHE-ECDSA-AES256-GCM-SHA384',
+  'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-CHACHA20-POLY1305',
+  'ECDHE-RSA-CHACHA20-POLY1305',
+].join(':');
+
+/** Request headers beyond this are refused with 431 (Go's http.Server: MaxHeaderBytes 1 MiB). */
+const MAX_HEADER_BYTES = 1 << 20;
+
+/**
+ * A connection's protocol error: answered as Node does by default (400, 408, 431 for headers
+ * over the limit), except for one that isn't the connection's fault. Verifying a client
+ * certificate whose issuer has our CA's name but another key leaves an OpenSSL error queued,
+ * and Node reports it on the socket later although the connection works: that one is ignored,
+ * so the request goes on to be answered 401 (its certificate authenticates nobody).
+ */
+function onClientError(err: NodeJS.ErrnoException, socket: Socket): void {
+  const tlsSocket = socket as TLSSocket;
+  if (err.code === 'ERR_SSL_EVP_LIB' && tlsSocket.encrypted && tlsSocket.authorized === false) return;
+  if (socket.writable && err.code?.startsWith('HPE_')) {
+    const code = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+    socket.end(`HTTP/1.1 ${code} ${STATUS_CODES[code]}\r\nConnection: close\r\n\r\n`);
+  } else if (socket.writable && err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+    socket.end('HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n');
+  }
+  socket.destroy();
+}
+
+/** The TCP socket under a server-side TLS socket (connections are counted before their handshake). */
+function rawSocketOf(s: Socket): Socket {
+  return ((s as unknown as { _parent?: Socket })._parent ?? s) as Socket;
 }
 
 /** The user a TLS connection's client certificate names (null: none), decoded once per connection. */
@@ -89,10 +135,17 @@ export class ApiServer implements ServingApi {
   private readonly watches = new Set<() => void>();
   private inflight = 0;
   private stopping = false;
+  readonly limits: ServingLimits;
+  private readonly inflightLimiter: InflightLimiter;
+  private readonly unauthenticated: UnauthenticatedConnections;
+  private readonly deadlines = new ConnectionDeadlines();
   /** pods/log, exec, attach, portforward and nodes/proxy: requests passed to node agents. */
   private nodeProxy?: NodeProxy;
 
   constructor(readonly config: ApiServerConfig) {
+    this.limits = { ...DEFAULT_SERVING_LIMITS, ...config.limits };
+    this.inflightLimiter = new InflightLimiter(this.limits);
+    this.unauthenticated = new UnauthenticatedConnections(this.limits.maxUnauthenticatedConnections);
     this.allocators = new ServiceAllocators(config.cluster.serviceCIDR, config.cluster.nodePortRange);
     this.rest = new RestHandler({ storeFor: (d) => this.storeFor(d), virtualReader: storeReader((g, p) => this.tryStore(g, p)), backend: config.backend, schema: this.schema, patch: applyPatch });
     this.discovery = new Discovery(this.registry, (d) => this.subresourcesOf(d), () => config.advertiseAddress ?? `${config.bindAddress}:${config.port}`);
@@ -217,6 +270,7 @@ export class ApiServer implements ServingApi {
   }
 
   async start(): Promise<void> {
+    const limits = this.limits;
     registerSubresources(this);
     this.nodeProxy = registerNodeProxy(this, this.config.kubeletClient);
     for (const def of this.config.resources) await this.addResource(def);
@@ -231,22 +285,43 @@ export class ApiServer implements ServingApi {
       ca: tls.ca,
       requestCert: true,
       rejectUnauthorized: false,
-      keepAliveTimeout: 65_000,
-      requestTimeout: 0,
+      minVersion: 'TLSv1.2',
+      ciphers: TLS_CIPHERS,
+      handshakeTimeout: limits.tlsHandshakeTimeoutMs,
+      headersTimeout: limits.readHeaderTimeoutMs,
+      // Node's deadline for receiving the whole request (headers and body); a watch's request
+      // is complete once its headers are in, so this never ends a long-running response.
+      requestTimeout: limits.requestTimeoutMs,
+      keepAliveTimeout: limits.idleTimeoutMs,
+      // How often those deadlines are checked (Node's default is every 30 s).
+      connectionsCheckingInterval: 1_000,
+      maxHeaderSize: MAX_HEADER_BYTES,
     });
     this.server = server;
     server.on('connection', (s: Socket) => {
       this.sockets.add(s);
+      this.unauthenticated.opened(s);
       s.on('close', () => this.sockets.delete(s));
     });
     server.on('secureConnection', (s: TLSSocket) => {
+      if (s.authorized) this.unauthenticated.authenticated(rawSocketOf(s));
+      this.deadlines.arm(s, limits.readHeaderTimeoutMs);
       s.setNoDelay(true);
       // The client certificate of a connection can't change under us (as in Go's TLS server),
       // so the identity it carries is worked out once per connection; see authenticate.
       s.disableRenegotiation();
     });
-    server.on('request', (req, res) => void this.handle(req, res));
-    server.on('upgrade', (req, socket, head) => void this.upgrade(req, socket as Socket, head));
+    server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => onClientError(err, socket));
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+      // Served: no deadline while the handler works; idle (keep-alive) once it has answered.
+      this.deadlines.disarm(req.socket);
+      res.once('finish', () => this.deadlines.arm(req.socket, limits.idleTimeoutMs));
+      void this.handle(req, res);
+    });
+    server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+      this.deadlines.disarm(socket);
+      void this.upgrade(req, socket, head);
+    });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(this.config.port, this.config.bindAddress, () => resolve());
@@ -308,23 +383,33 @@ export class ApiServer implements ServingApi {
     if (this.stopping) res.setHeader('Connection', 'close');
     let info: ReturnType<typeof parseRequestPath> | undefined;
     let watching = false;
+    let release: (() => void) | undefined;
+    let deadline: NodeJS.Timeout | undefined;
     try {
-      const url = new URL(req.url ?? '/', 'https://localhost');
-      const pathname = url.pathname;
+      const url = splitRequestTarget(req.url);
+      const pathname = url.path;
       if (PUBLIC_PATHS.has(pathname)) return this.publicPath(pathname, req, res);
       const publicHandler = this.publicHandlers.get(pathname);
       if (publicHandler) return await publicHandler(req, res);
       const user = await this.authenticate(req);
       if (!user) throw errors.unauthorized();
+      this.unauthenticated.authenticated(rawSocketOf(req.socket));
       info = parseRequestPath(pathname);
+      if (info.kind === 'resource') {
+        if (info.legacyWatch) url.query.set('watch', 'true');
+        watching = req.method === 'GET' && !info.name && queryBool(url.query, 'watch') === true;
+        // A followed log is long-lived like a watch (ended at shutdown instead of awaited).
+        if (info.subresource === 'log' && queryBool(url.query, 'follow') === true) watching = true;
+      }
+      if (!isLongRunning(req.method, watching, info.kind === 'resource' ? info.subresource : undefined)) {
+        // system:masters is exempt from the in-flight limits, as upstream's filter exempts it.
+        if (!user.groups.includes('system:masters')) release = this.inflightLimiter.acquire(req.method);
+        deadline = this.requestDeadline(res, requestDeadlineMs(url.query, this.limits.requestTimeoutMs));
+      }
       if (info.kind === 'other') return await this.nonResource(pathname, url, req, res);
       const served = this.registry.lookup(info.group, info.version, info.resource);
       if (!served) throw new errors.ApiError(404, 'NotFound', 'the server could not find the requested resource', {});
-      if (info.legacyWatch) url.searchParams.set('watch', 'true');
-      watching = req.method === 'GET' && !info.name && queryBool(url.searchParams, 'watch') === true;
-      // A followed log is long-lived like a watch (ended at shutdown instead of awaited).
-      if (info.subresource === 'log' && queryBool(url.searchParams, 'follow') === true) watching = true;
-      const scope: RequestScope = { req, res, info, served, query: url.searchParams, user, warnings: [] };
+      const scope: RequestScope = { req, res, info, served, query: url.query, user, warnings: [] };
       if (watching) {
         this.trackWatch(res);
         this.inflight--;
@@ -337,9 +422,21 @@ export class ApiServer implements ServingApi {
       if (e.code >= 500 && e.code !== 503) this.log.error({ err, url: req.url, method: req.method }, 'request failed');
       sendError(res, e);
     } finally {
+      clearTimeout(deadline);
+      release?.();
       if (!watching) this.inflight--;
       this.metrics.observe(req, res, info, started, watching);
     }
+  }
+
+  /**
+   * Answer 504 if the handler has not answered in time (upstream's timeout filter). The work
+   * itself is not interrupted: a write that was under way still completes or fails on its own.
+   */
+  private requestDeadline(res: ServerResponse, ms: number): NodeJS.Timeout {
+    return setTimeout(() => {
+      if (!res.headersSent) sendError(res, errors.timeout('request did not complete within requested timeout - context deadline exceeded'));
+    }, ms);
   }
 
   private trackWatch(res: ServerResponse) {
@@ -361,11 +458,11 @@ export class ApiServer implements ServingApi {
       });
     }
     if (this.stopping && pathname === '/readyz') return send(res, 500, '[-]shutdown failed: reason withheld\nreadyz check failed\n', 'text/plain; charset=utf-8');
-    const verbose = new URL(req.url ?? '/', 'https://x').searchParams.has('verbose');
+    const verbose = splitRequestTarget(req.url).query.has('verbose');
     send(res, 200, verbose ? `[+]ping ok\n[+]etcd ok\n${pathname.slice(1)} check passed\n` : 'ok', 'text/plain; charset=utf-8');
   }
 
-  private async nonResource(pathname: string, url: URL, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  private async nonResource(pathname: string, url: RequestTarget, req: IncomingMessage, res: ServerResponse): Promise<void> {
     const p = pathname.replace(/\/+$/, '') || '/';
     const accept = req.headers.accept;
     if (p === '/api' || p === '/apis') {
@@ -407,7 +504,7 @@ export class ApiServer implements ServingApi {
       if (doc) {
         if (req.headers['if-none-match'] === doc.etag) return send(res, 304, '');
         const headers: Record<string, string> = { ETag: doc.etag };
-        if (url.searchParams.get('hash') === doc.hash) headers['Cache-Control'] = 'public, immutable';
+        if (url.query.get('hash') === doc.hash) headers['Cache-Control'] = 'public, immutable';
         return send(res, 200, doc.json, 'application/json', headers);
       }
     }
@@ -427,17 +524,17 @@ export class ApiServer implements ServingApi {
     try {
       const user = await this.authenticate(req);
       if (!user) throw errors.unauthorized();
-      const url = new URL(req.url ?? '/', 'https://localhost');
-      const info = parseRequestPath(url.pathname);
+      const url = splitRequestTarget(req.url);
+      const info = parseRequestPath(url.path);
       if (info.kind !== 'resource') throw new errors.ApiError(404, 'NotFound', 'the server could not find the requested resource');
       const served = this.registry.lookup(info.group, info.version, info.resource);
       if (!served) throw new errors.ApiError(404, 'NotFound', 'the server could not find the requested resource');
-      if (this.nodeProxy?.handles(info)) return this.nodeProxy.upgrade(info, url.searchParams, req, socket, head);
-      if (info.legacyWatch) url.searchParams.set('watch', 'true');
-      const isWatch = !info.name && queryBool(url.searchParams, 'watch') === true;
+      if (this.nodeProxy?.handles(info)) return this.nodeProxy.upgrade(info, url.query, req, socket, head);
+      if (info.legacyWatch) url.query.set('watch', 'true');
+      const isWatch = !info.name && queryBool(url.query, 'watch') === true;
       if (!isWatch) throw errors.badRequest('only watch requests can be upgraded to a WebSocket here');
       this.wss.handleUpgrade(req, socket, head, (ws) => {
-        const scope: RequestScope = { req, res: undefined as never, info, served, query: url.searchParams, user, warnings: [] };
+        const scope: RequestScope = { req, res: undefined as never, info, served, query: url.query, user, warnings: [] };
         try {
           this.rest.watch(scope, () => websocketSink(ws));
         } catch (err) {

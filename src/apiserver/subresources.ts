@@ -12,7 +12,7 @@ import { rfc3339 } from '../machinery/time.js';
 
 
 async function readJSONObject(scope: RequestScope, kind: string): Promise<any> {
-  const body = decodeBody(await readBody(scope.req), scope.req.headers['content-type']);
+  const body = await decodeBody(await readBody(scope.req), scope.req.headers['content-type']);
   if (!isPlainObject(body)) throw errors.badRequest(`the request body must be a ${kind} object`);
   if (body.kind !== undefined && body.kind !== kind) {
     throw errors.badRequest(`the kind in the data (${String(body.kind)}) does not match the expected kind (${kind})`);

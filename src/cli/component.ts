@@ -4,21 +4,26 @@ import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { LeaseOptions } from '../client/leaderelection.js';
+import { parseGoDuration } from '../machinery/duration.js';
 
 /** Go-style durations as the upstream flags take them: 15s, 1m30s, 500ms (a bare number: seconds). */
 export function parseDurationMs(s: string, flag: string): number {
   const t = String(s).trim();
   if (/^\d+(\.\d+)?$/.test(t)) return Number(t) * 1000;
-  const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-  const re = /(\d+(?:\.\d+)?)(ms|s|m|h)/gy;
-  let total = 0;
-  let consumed = 0;
-  for (let m = re.exec(t); m; m = re.exec(t)) {
-    total += Number(m[1]) * units[m[2]];
-    consumed = re.lastIndex;
+  try {
+    const ms = parseGoDuration(t);
+    if (ms >= 0) return ms;
+  } catch {
+    // reported below
   }
-  if (!t || consumed !== t.length) throw new Error(`${flag}: invalid duration ${JSON.stringify(s)} (want e.g. 40s, 500ms, 1m)`);
-  return total;
+  throw new Error(`${flag}: invalid duration ${JSON.stringify(s)} (want e.g. 40s, 500ms, 1m)`);
+}
+
+/** A non-negative whole number flag. */
+export function parseCount(s: string, flag: string): number {
+  const n = Number(s);
+  if (!/^\d+$/.test(String(s).trim()) || !Number.isSafeInteger(n)) throw new Error(`${flag}: want a non-negative whole number, got ${JSON.stringify(s)}`);
+  return n;
 }
 
 export function parseBool(v: string | boolean, flag: string): boolean {

@@ -16,7 +16,7 @@ import { ControllerManager } from '../controllers/manager.js';
 import { SchedulerRunner } from '../scheduler/runner.js';
 import { NodeSimulator } from '../sim/simulator.js';
 import { simOptionsFromFlags } from '../sim/config.js';
-import { parseDurationMs } from './component.js';
+import { parseCount, parseDurationMs } from './component.js';
 import type { ControllerOptions } from '../controllers/types.js';
 import { startLocalAgent } from './agent.js';
 import { defaultDataDir } from './datadir.js';
@@ -35,6 +35,9 @@ export interface ServerFlags extends AgentFlags {
   serviceCidr: string;
   serviceNodePortRange: string;
   clusterDomain: string;
+  requestTimeout: string;
+  maxRequestsInflight: string;
+  maxMutatingRequestsInflight: string;
   tlsSan: string[];
   logLevel: string;
   /** Run no controller manager in this process. */
@@ -103,6 +106,11 @@ export async function runServer(flags: ServerFlags): Promise<void> {
     cluster: { serviceCIDR: flags.serviceCidr, nodePortRange, clusterDomain: flags.clusterDomain },
     resources: builtinResources(),
     logger,
+    limits: {
+      requestTimeoutMs: parseDurationMs(flags.requestTimeout, '--request-timeout'),
+      maxRequestsInflight: parseCount(flags.maxRequestsInflight, '--max-requests-inflight'),
+      maxMutatingRequestsInflight: parseCount(flags.maxMutatingRequestsInflight, '--max-mutating-requests-inflight'),
+    },
   });
   // Service-account tokens: TokenRequest, bearer-token authentication, ServiceAccount admission.
   installServiceAccountTokens(api, { keys: loadOrCreateServiceAccountKeys(join(tlsDir, 'service-account.key')) });

@@ -116,10 +116,20 @@ export const internalError = (err: unknown) => {
 
 export const serviceUnavailable = (message: string) => new ApiError(503, 'ServiceUnavailable', message);
 
-export const timeout = (message: string) => new ApiError(504, 'Timeout', message);
+export const timeout = (message: string) => new ApiError(504, 'Timeout', `Timeout: ${message}`);
+
+/**
+ * Recursion that ran out of stack on a value nested deeper than our walkers can follow (Go's
+ * grow their stacks): the input's fault, so a 400. Decoders refuse most such bodies earlier.
+ */
+function isStackOverflow(err: unknown): boolean {
+  return err instanceof RangeError && err.message.includes('Maximum call stack size exceeded');
+}
 
 export function toApiError(err: unknown): ApiError {
-  return err instanceof ApiError ? err : internalError(err);
+  if (err instanceof ApiError) return err;
+  if (isStackOverflow(err)) return badRequest('the object is nested too deeply to be processed');
+  return internalError(err);
 }
 
 export function successStatus(details?: StatusDetails): Status {

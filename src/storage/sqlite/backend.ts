@@ -2,7 +2,7 @@
 // time, so concurrent requests share an fsync); reads run here on a second connection, which in
 // WAL mode sees every commit that finished before the read began.
 import { Worker } from 'node:worker_threads';
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type Database from 'better-sqlite3';
 import { openDatabase, prefixEnd, type Row } from './schema.js';
@@ -53,7 +53,11 @@ export class SqliteBackend implements Backend {
   constructor(private readonly file: string) {}
 
   async start(): Promise<void> {
-    mkdirSync(dirname(this.file), { recursive: true });
+    // The store holds Secrets: only its owner may read it, wherever --datastore-endpoint puts it.
+    // (SQLite gives its -wal and -shm files the database file's mode.)
+    mkdirSync(dirname(this.file), { recursive: true, mode: 0o700 });
+    closeSync(openSync(this.file, 'a', 0o600));
+    chmodSync(this.file, 0o600);
     const worker = new Worker(new URL('./writer.js', import.meta.url), { workerData: { file: this.file } });
     this.worker = worker;
     await new Promise<void>((resolve, reject) => {

@@ -6,6 +6,7 @@ import { validateAnnotations, validateLabels, validateNonnegative } from '../../
 import { cronJobColumns } from './tables.js';
 import { clearStatus, defaultTemplate, ensure, isObject } from '../../apps/v1/workload.js';
 import { validateJobSpec } from './job.js';
+import { parseGoDuration } from '../../../machinery/duration.js';
 
 interface Bounds {
   min: number;
@@ -77,31 +78,6 @@ function checkRange(expr: string, r: Bounds): void {
   if (end > r.max) throw new Error(`end of range (${end}) above maximum (${r.max}): ${expr}`);
   if (start > end) throw new Error(`beginning of range (${start}) beyond end of range (${end}): ${expr}`);
   if (step === 0) throw new Error(`step of range should be a positive number: ${expr}`);
-}
-
-const DURATION_UNITS: Record<string, number> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, 'μs': 1e-3, ms: 1, s: 1000, m: 60000, h: 3600000 };
-
-/** Go's time.ParseDuration, enough to accept what it accepts; returns milliseconds. */
-function parseGoDuration(s: string): number {
-  const orig = s;
-  const bad = () => new Error(`time: invalid duration ${JSON.stringify(orig)}`);
-  let neg = false;
-  if (s.startsWith('-') || s.startsWith('+')) {
-    neg = s[0] === '-';
-    s = s.slice(1);
-  }
-  if (s === '0') return 0;
-  if (s === '') throw bad();
-  let total = 0;
-  while (s.length > 0) {
-    const m = /^([0-9]*(?:\.[0-9]*)?)([a-zµμ]+)/.exec(s);
-    if (!m || m[1] === '' || m[1] === '.') throw bad();
-    const unit = DURATION_UNITS[m[2]];
-    if (unit === undefined) throw new Error(`time: unknown unit ${JSON.stringify(m[2])} in duration ${JSON.stringify(orig)}`);
-    total += Number.parseFloat(m[1]) * unit;
-    s = s.slice(m[0].length);
-  }
-  return neg ? -total : total;
 }
 
 function validTimeZoneName(tz: string): string | undefined {
