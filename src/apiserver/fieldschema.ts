@@ -1,6 +1,7 @@
 // Unknown-field handling for built-in kinds, driven by the published OpenAPI definitions: a
 // field the schema doesn't know is dropped (as decoding into upstream's Go structs drops it)
 // and reported according to fieldValidation.
+import { literalAt } from './jsonliteral.js';
 import { definitionForGVK, getDefinition, resolveRef, type Schema, type Definitions } from '../machinery/openapi/definitions.js';
 
 export interface FieldSchema {
@@ -82,7 +83,24 @@ function typeFits(v: unknown, s: Schema): boolean {
 }
 
 /** A value whose JSON type or range contradicts the schema: decoding fails upstream with a 400. */
-export class TypeMismatch extends Error {}
+export class TypeMismatch extends Error {
+  constructor(
+    message: string,
+    /** Where the value sits in the body, and the number it parsed to (when it is one). */
+    readonly at: (string | number)[] = [],
+    readonly number?: number,
+  ) {
+    super(message);
+  }
+
+  /** The message quoting the number as the request body wrote it (Go prints the literal). */
+  quoting(body: string): string {
+    if (this.number === undefined) return this.message;
+    const literal = literalAt(body, this.at);
+    if (literal === undefined || Number(literal) !== this.number) return this.message;
+    return this.message.replace(`cannot unmarshal number ${this.number} into`, `cannot unmarshal number ${literal} into`);
+  }
+}
 
 export function pruneUnknown(value: unknown, schema: Schema | undefined, at: string, found: string[], extra?: Definitions, checkTypes = true, rootName = ''): void {
   new Pruner(found, extra, checkTypes, schema, rootName).walk(value, schema, at ? [at] : []);
@@ -150,7 +168,7 @@ class Pruner {
   private mismatch(value: unknown, schema: Schema, s: Schema, path: (string | number)[]): TypeMismatch {
     const { struct, fields } = this.goFieldContext(path);
     const into = fields.length ? `Go struct field ${struct}.${fields.join('.')}` : 'Go value';
-    return new TypeMismatch(`json: cannot unmarshal ${jsonType(value, s)} into ${into} of type ${this.goType(schema)}`);
+    return new TypeMismatch(`json: cannot unmarshal ${jsonType(value, s)} into ${into} of type ${this.goType(schema)}`, [...path], typeof value === 'number' ? value : undefined);
   }
 
   /** Re-walks the schema along path (only when reporting) to name the struct and its fields. */
@@ -267,7 +285,7 @@ export class BuiltinFieldSchema implements FieldSchema {
       pruneUnknown(obj, getDefinition(name), '', found, undefined, true, name);
     } catch (err) {
       // Upstream's transformDecodeError wraps every decoding error this way.
-      if (err instanceof TypeMismatch) throw new TypeMismatch(`${kind} in version "${version}" cannot be handled as a ${kind}: ${err.message}`);
+      if (err instanceof TypeMismatch) throw new TypeMismatch(`${kind} in version "${version}" cannot be handled as a ${kind}: ${err.message}`, err.at, err.number);
       throw err;
     }
     return found;
