@@ -19,6 +19,11 @@ import { partialList, partialMetadata, toTable, type IncludeObject } from './tab
 import { type WatchSink, httpSink, runWatch } from './watch.js';
 import { Paginator } from './paginate.js';
 import { TypeMismatch, type FieldSchema, type SchemaType } from './fieldschema.js';
+import { scaleReplicas } from './scale.js';
+import { queryInt64 } from './queryint.js';
+
+/** setTimeout's largest delay: longer ones fire after 1 ms instead. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export type FieldValidation = 'Ignore' | 'Warn' | 'Strict';
 
@@ -178,7 +183,7 @@ export class RestHandler {
     try {
       pruned = this.deps.schema.prune(def.group, version.name, def.kind, obj);
     } catch (err) {
-      if (err instanceof TypeMismatch) throw errors.badRequest(err.message);
+      if (err instanceof TypeMismatch) throw errors.badRequest(raw ? err.quoting(raw) : err.message);
       throw err;
     }
     const problems = pruned.map((p) => `unknown field "${p}"`);
@@ -325,8 +330,9 @@ export class RestHandler {
     const rv = query.get('resourceVersion') ?? '';
     const sendInitialEvents = queryBool(query, 'sendInitialEvents') === true;
     if (rv && !/^\d+$/.test(rv)) throw errors.badRequest(`resourceVersion: Invalid value: ${JSON.stringify(rv)}: must be a non-negative integer`);
-    const timeoutText = query.get('timeoutSeconds');
-    const timeoutMs = timeoutText ? Math.max(0, Number(timeoutText)) * 1000 : DEFAULT_WATCH_TIMEOUT_MS();
+    // Upstream: 0 (or none) means the server's own timeout; a timer cannot exceed 2^31-1 ms.
+    const timeoutSeconds = queryInt64(query, 'timeoutSeconds') ?? 0;
+    const timeoutMs = timeoutSeconds ? Math.min(Math.max(0, timeoutSeconds * 1000), MAX_TIMER_MS) : DEFAULT_WATCH_TIMEOUT_MS();
     const neg = negotiate(scope.req.headers.accept);
     const fast = neg.kind === 'object' && servedAsStored(served, store.storageApiVersion);
     const listKind = served.def.kind;
@@ -624,10 +630,7 @@ export class RestHandler {
     const stored = await store.update(info.namespace, info.name!, (cur) => then(this.out(scope, cur.obj), (served_) => {
       const obj = structuredClone(served_);
       const scale = mutateScale(this.toScale(scope, obj));
-      const replicas = scale?.spec?.replicas;
-      if (replicas !== undefined && (!Number.isInteger(replicas) || replicas < 0)) {
-        throw errors.invalid('autoscaling', 'Scale', info.name!, [{ type: 'FieldValueInvalid', field: 'spec.replicas', detail: `Invalid value: ${replicas}: must be greater than or equal to 0` }]);
-      }
+      const replicas = scaleReplicas(scale, info.name!);
       if (scale?.metadata?.resourceVersion && scale.metadata.resourceVersion !== obj.metadata.resourceVersion) {
         throw errors.conflict(this.ref(scope), info.name!, errors.OBJECT_MODIFIED);
       }

@@ -4,7 +4,31 @@ import * as errors from '../machinery/errors.js';
 import { formatLabelSelector } from '../machinery/labels.js';
 import { getPath, setPath } from '../machinery/objects.js';
 import { type Served, fromServed, isPromise, toServed } from './convert.js';
+import { BuiltinFieldSchema, TypeMismatch } from './fieldschema.js';
 import type { Store, WriteContext } from './store.js';
+
+const scaleSchema = new BuiltinFieldSchema();
+
+/**
+ * The spec.replicas a Scale written by a client asks for. Upstream decodes the body into an
+ * autoscaling/v1 Scale, so a value that is no int32 fails there (400, the decoder's text) before
+ * validation refuses a negative one (422).
+ */
+export function scaleReplicas(scale: any, name: string): number | undefined {
+  if (scale && typeof scale === 'object' && !Array.isArray(scale)) {
+    try {
+      scaleSchema.prune('autoscaling', 'v1', 'Scale', scale);
+    } catch (err) {
+      if (err instanceof TypeMismatch) throw errors.badRequest(err.message);
+      throw err;
+    }
+  }
+  const replicas = scale?.spec?.replicas ?? undefined;
+  if (replicas !== undefined && replicas < 0) {
+    throw errors.invalid('autoscaling', 'Scale', name, [{ type: 'FieldValueInvalid', field: 'spec.replicas', detail: `Invalid value: ${replicas}: must be greater than or equal to 0` }]);
+  }
+  return replicas;
+}
 
 /** The Scale of an object in its served version. */
 export function toScale(served: Served, obj: any): any {
@@ -36,10 +60,7 @@ export async function updateScale(served: Served, store: Store, namespace: strin
     if (isPromise(obj)) obj = await obj;
     obj = structuredClone(obj);
     const scale = mutate(toScale(served, obj));
-    const replicas = scale?.spec?.replicas;
-    if (replicas !== undefined && (!Number.isInteger(replicas) || replicas < 0)) {
-      throw errors.invalid('autoscaling', 'Scale', name, [{ type: 'FieldValueInvalid', field: 'spec.replicas', detail: `Invalid value: ${replicas}: must be greater than or equal to 0` }]);
-    }
+    const replicas = scaleReplicas(scale, name);
     if (scale?.metadata?.resourceVersion && scale.metadata.resourceVersion !== obj.metadata.resourceVersion) {
       throw errors.conflict(ref, name, errors.OBJECT_MODIFIED);
     }

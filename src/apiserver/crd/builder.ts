@@ -11,6 +11,7 @@ import { getDefinition } from '../../machinery/openapi/definitions.js';
 import { compareVersions } from '../resources.js';
 import { isPromise } from '../convert.js';
 import { type Converter, converterFor } from './conversion.js';
+import { validateCustomScale } from './scalevalidation.js';
 import { type JSONSchemaProps, type PublishedSchema, SchemaValidator, applyDefaults, hasDefaults, publishedSchema } from './schema.js';
 
 export interface BuiltResource {
@@ -170,7 +171,8 @@ export function buildResource(crd: any, opts: BuildOptions = {}): BuiltResource 
       if (status) delete obj.status;
     },
     validate(obj) {
-      return storageValidator.validate(obj, path());
+      const errs = storageValidator.validate(obj, path());
+      return scale ? [...errs, ...validateCustomScale(obj, scale)] : errs;
     },
   };
   if (!def.shortNames) delete def.shortNames;

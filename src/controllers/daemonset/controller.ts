@@ -30,6 +30,7 @@ import {
   templatePatch,
   truncateHistory,
 } from '../statefulset/common.js';
+import { slowStartBatch } from '../replicaset/podutil.js';
 import { addDaemonTolerations, nodeShouldRunDaemonPod, targetNodeOf, withNodeAffinity } from './eligibility.js';
 
 export const POD_TEMPLATE_GENERATION_LABEL = 'pod-template-generation';
@@ -43,6 +44,9 @@ export interface DaemonSetControllerOptions {
 
 const created = (p: any) => Date.parse(p.metadata?.creationTimestamp ?? '') || 0;
 const byAge = (a: any, b: any) => created(a) - created(b) || String(a.metadata.name).localeCompare(String(b.metadata.name));
+
+/** Upstream's burstReplicas for DaemonSets: pods created or deleted by one sync, at most. */
+export const BURST_REPLICAS = 250;
 
 export class DaemonSetController implements Controller {
   readonly name = 'daemonset';
@@ -205,8 +209,14 @@ export class DaemonSetController implements Controller {
         for (const n of roll.create) if (!toCreate.includes(n)) toCreate.push(n);
       }
 
-      await Promise.all(toCreate.map((n) => this.createPod(ds, n, hash, generation)));
+      // Upstream's burstReplicas bounds one sync's creates and deletes (the rest: next syncs);
+      // creates go in batches of 1, 2, 4, ... so a template the API refuses fails once.
+      toCreate.length = Math.min(toCreate.length, BURST_REPLICAS);
+      toDelete.length = Math.min(toDelete.length, BURST_REPLICAS);
+      let next = 0;
+      const { error } = await slowStartBatch(toCreate.length, 1, () => this.createPod(ds, toCreate[next++], hash, generation));
       await Promise.all(toDelete.map((p) => this.deletePod(ds, p)));
+      if (error) throw error;
     }
 
     // Status.

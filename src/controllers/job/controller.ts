@@ -28,6 +28,7 @@ import {
   parseTime,
   removeFinalizer,
 } from '../statefulset/common.js';
+import { slowStartBatch } from '../replicaset/podutil.js';
 import {
   JOB_COMPLETION_INDEX,
   JOB_COMPLETION_INDEX_ENV,
@@ -59,6 +60,9 @@ interface BackoffRecord {
   failuresAfterLastSuccess: number;
   lastFailureAt: number;
 }
+
+/** Upstream's MaxPodCreateDeletePerSync: pods created or deleted by one sync of a Job, at most. */
+export const MAX_POD_CREATE_DELETE_PER_SYNC = 500;
 
 export class JobController implements Controller {
   readonly name = 'job';
@@ -348,8 +352,10 @@ export class JobController implements Controller {
       toDelete.push(...excess);
       keep = keep.filter((p) => !excess.includes(p));
     }
+    // Upstream MaxPodCreateDeletePerSync: a huge (valid) parallelism makes bounded progress per sync.
+    if (toDelete.length > MAX_POD_CREATE_DELETE_PER_SYNC) toDelete.length = MAX_POD_CREATE_DELETE_PER_SYNC;
     await Promise.all(toDelete.map((p) => this.deletePod(key, job, p)));
-    let diff = wantActive - keep.length;
+    let diff = Math.min(wantActive - keep.length, MAX_POD_CREATE_DELETE_PER_SYNC);
     let requeueAfterMs: number | undefined;
     if (diff > 0) {
       const rec = this.backoff.get(key);
@@ -368,8 +374,13 @@ export class JobController implements Controller {
       } else {
         for (let i = 0; i < diff; i++) indexes.push(undefined);
       }
-      const created = await Promise.all(indexes.map((ix) => this.createPod(key, job, ix)));
-      keep.push(...created.filter(Boolean));
+      // Batches of 1, 2, 4, ...: a template the API refuses fails once, not `diff` times.
+      let next = 0;
+      const { error } = await slowStartBatch(indexes.length, 1, async () => {
+        const created = await this.createPod(key, job, indexes[next++]);
+        if (created) keep.push(created);
+      });
+      if (error) throw error;
     }
     return { active: keep, requeueAfterMs };
   }

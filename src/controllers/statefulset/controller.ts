@@ -47,6 +47,9 @@ export interface StatefulSetControllerOptions {
   now?: () => number;
 }
 
+/** Pods one sync of a Parallel StatefulSet creates at most (as the ReplicaSet controller's burstReplicas). */
+export const BURST_REPLICAS = 500;
+
 const healthy = (pod: any) => isPodRunning(pod) && isPodReady(pod) && !isPodTerminating(pod);
 
 export class StatefulSetController implements Controller {
@@ -219,13 +222,15 @@ export class StatefulSetController implements Controller {
     const monotonic = (set.spec?.podManagementPolicy ?? 'OrderedReady') !== 'Parallel';
     const minReady = set.spec?.minReadySeconds ?? 0;
     const now = this.now();
-    const replicas: (any | undefined)[] = new Array(replicaCount).fill(undefined);
+    // Pods by index (ordinal - start), sparse: spec.replicas may be 2^31-1 while few pods exist.
+    const replicas = new Map<number, any>();
     const condemned: any[] = [];
     for (const p of pods) {
       const ord = getOrdinal(name, p.metadata.name);
-      if (ord >= 0 && ordinalInRange(set, ord)) replicas[ord - start] = p;
+      if (ord >= 0 && ordinalInRange(set, ord)) replicas.set(ord - start, p);
       else condemned.push(p);
     }
+    const present = [...replicas.entries()].sort((a, b) => a[0] - b[0]);
     condemned.sort((a, b) => getOrdinal(name, b.metadata.name) - getOrdinal(name, a.metadata.name));
     const status = this.computeStatus(set, pods, current, update, collisionCount, wake);
     // A rolling update finished: the update revision becomes current.
@@ -238,14 +243,17 @@ export class StatefulSetController implements Controller {
       return status;
     };
 
-    const firstUnhealthy = [...replicas, ...condemned.slice().reverse()].find((p) => p && !healthy(p));
+    const firstUnhealthy = [...present.map(([, p]) => p), ...condemned.slice().reverse()].find((p) => !healthy(p));
     let unhealthy = 0;
-    for (const p of [...replicas, ...condemned]) if (p && !healthy(p)) unhealthy++;
+    for (const p of [...replicas.values(), ...condemned]) if (!healthy(p)) unhealthy++;
 
     // Create missing pods, replace failed ones; in OrderedReady wait for each to be Running and Ready.
-    for (let i = 0; i < replicas.length; i++) {
+    // Parallel creates at most burstReplicas per sync (the pods' events bring the next sync), so
+    // a huge valid spec.replicas makes bounded progress; the loop visits existing pods + burst.
+    let created = 0;
+    for (let i = 0; i < replicaCount; i++) {
       const ord = start + i;
-      let pod = replicas[i];
+      let pod = replicas.get(i);
       if (pod && (isPodFailed(pod) || (isPodSucceeded(pod) && set.spec?.template?.spec?.restartPolicy !== 'Never')) && !isPodTerminating(pod)) {
         await this.deletePod(set, pod);
         if (monotonic) return finish();
@@ -256,7 +264,7 @@ export class StatefulSetController implements Controller {
         pod = newStatefulSetPod(set, templateFromRevision(rev), rev.metadata.name, ord);
         await this.createClaims(set, pod, ord);
         await this.createPod(set, pod);
-        if (monotonic) return finish();
+        if (monotonic || ++created >= BURST_REPLICAS) return finish();
         continue;
       }
       if (isPodTerminating(pod)) {
@@ -296,11 +304,10 @@ export class StatefulSetController implements Controller {
     const partition = Number(us.rollingUpdate?.partition ?? 0);
     const maxUnavailable = Math.max(1, Number(typeof us.rollingUpdate?.maxUnavailable === 'number' ? us.rollingUpdate.maxUnavailable : 1));
     let unavailable = 0;
-    for (let i = replicas.length - 1; i >= 0; i--) {
+    for (let k = present.length - 1; k >= 0; k--) {
+      const [i, pod] = present[k];
       const ord = start + i;
       if (ord < partition) break;
-      const pod = replicas[i];
-      if (!pod) continue;
       const rev = pod.metadata?.labels?.[CONTROLLER_REVISION_HASH_LABEL];
       if (rev !== update.metadata.name && !isPodTerminating(pod)) {
         this.log.debug({ statefulset: keyOf(set), pod: pod.metadata.name }, 'terminating pod for update');
