@@ -2,6 +2,7 @@
 // field the schema doesn't know is dropped (as decoding into upstream's Go structs drops it)
 // and reported according to fieldValidation.
 import { definitionForGVK, getDefinition, resolveRef, type Schema, type Definitions } from '../machinery/openapi/definitions.js';
+import { goTimeParseError, type TimeLayout } from '../machinery/gotime.js';
 
 export interface FieldSchema {
   /** Drop fields the schema doesn't know from obj (in place); return their paths. */
@@ -63,6 +64,14 @@ function typeFits(v: unknown, s: Schema): boolean {
 /** A value whose JSON type contradicts the schema: decoding fails upstream with a 400. */
 export class TypeMismatch extends Error {}
 
+/** The layout a metav1.Time or MicroTime field's UnmarshalJSON parses with (by its $ref). */
+function timeLayoutOf(schema: Schema | undefined): TimeLayout | undefined {
+  const ref = schema?.$ref ?? (schema?.allOf?.length === 1 ? schema.allOf[0]!.$ref : undefined);
+  if (ref?.endsWith('/io.k8s.apimachinery.pkg.apis.meta.v1.Time')) return 'RFC3339';
+  if (ref?.endsWith('/io.k8s.apimachinery.pkg.apis.meta.v1.MicroTime')) return 'RFC3339Micro';
+  return undefined;
+}
+
 export function pruneUnknown(value: unknown, schema: Schema | undefined, at: string, found: string[], extra?: Definitions, checkTypes = true): void {
   new Pruner(found, extra, checkTypes).walk(value, schema, at ? [at] : []);
 }
@@ -84,6 +93,12 @@ class Pruner {
     if (s && this.checkTypes && !typeFits(value, s)) {
       const type = s.type === 'integer' ? (s.format === 'int64' ? 'int64' : 'int32') : s.type === 'object' ? 'object' : s.type;
       throw new TypeMismatch(`json: cannot unmarshal ${jsonType(value)} into Go struct field ${pathText(path) || '.'} of type ${type}`);
+    }
+    // metav1.Time and MicroTime parse their text while decoding: a malformed one fails the request.
+    const timeLayout = this.checkTypes && typeof value === 'string' ? timeLayoutOf(schema) : undefined;
+    if (timeLayout) {
+      const problem = goTimeParseError(timeLayout, value as string);
+      if (problem) throw new TypeMismatch(problem);
     }
     if (!s || value === null || typeof value !== 'object' || isOpaque(s)) return;
     if (Array.isArray(value)) {
