@@ -202,16 +202,19 @@ const DELETE_OPTION_FIELDS: Record<string, { goType: string; fits: (v: unknown) 
 };
 const PRECONDITION_FIELDS: Record<string, string> = { uid: 'types.UID', resourceVersion: 'string' };
 
-/** JSON value kinds as encoding/json's UnmarshalTypeError names them. */
-function jsonValueText(v: unknown): string {
+/**
+ * JSON values as encoding/json's UnmarshalTypeError names them: the number itself only when it
+ * went into an integer and didn't fit.
+ */
+function jsonValueText(v: unknown, goType: string): string {
   if (Array.isArray(v)) return 'array';
-  if (typeof v === 'number') return `number ${v}`;
+  if (typeof v === 'number') return goType === 'int64' ? `number ${v}` : 'number';
   if (typeof v === 'object') return 'object';
   return typeof v;
 }
 
 const typeError = (v: unknown, struct: string, field: string, goType: string) =>
-  errors.badRequest(`json: cannot unmarshal ${jsonValueText(v)} into Go struct field ${struct}.${field} of type ${goType}`);
+  errors.badRequest(`json: cannot unmarshal ${jsonValueText(v, goType)} into Go struct field ${struct}.${field} of type ${goType}`);
 
 /** Kinds the meta scheme decodes as DeleteOptions: any apiVersion (it is an unversioned type). */
 const META_SCHEME = 'k8s.io/apimachinery/pkg/apis/meta/internalversion/scheme/register.go:27';
