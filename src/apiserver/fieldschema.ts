@@ -3,6 +3,7 @@
 // and reported according to fieldValidation.
 import { literalAt } from './jsonliteral.js';
 import { definitionForGVK, getDefinition, resolveRef, type Schema, type Definitions } from '../machinery/openapi/definitions.js';
+import { goTimeParseError, type TimeLayout } from '../machinery/gotime.js';
 
 export interface FieldSchema {
   /** Drop fields the schema doesn't know from obj (in place); return their paths. */
@@ -102,6 +103,14 @@ export class TypeMismatch extends Error {
   }
 }
 
+/** The layout a metav1.Time or MicroTime field's UnmarshalJSON parses with (by its $ref). */
+function timeLayoutOf(schema: Schema | undefined): TimeLayout | undefined {
+  const ref = schema?.$ref ?? (schema?.allOf?.length === 1 ? schema.allOf[0]!.$ref : undefined);
+  if (ref?.endsWith('/io.k8s.apimachinery.pkg.apis.meta.v1.Time')) return 'RFC3339';
+  if (ref?.endsWith('/io.k8s.apimachinery.pkg.apis.meta.v1.MicroTime')) return 'RFC3339Micro';
+  return undefined;
+}
+
 export function pruneUnknown(value: unknown, schema: Schema | undefined, at: string, found: string[], extra?: Definitions, checkTypes = true, rootName = ''): void {
   new Pruner(found, extra, checkTypes, schema, rootName).walk(value, schema, at ? [at] : []);
 }
@@ -123,6 +132,12 @@ class Pruner {
     const s = resolveRef(schema, this.extra);
     // Custom resources decode into unstructured objects: their schema validation reports types.
     if (s && this.checkTypes && !typeFits(value, s)) throw this.mismatch(value, schema!, s, path);
+    // metav1.Time and MicroTime parse their text while decoding: a malformed one fails the request.
+    const timeLayout = this.checkTypes && typeof value === 'string' ? timeLayoutOf(schema) : undefined;
+    if (timeLayout) {
+      const problem = goTimeParseError(timeLayout, value as string);
+      if (problem) throw new TypeMismatch(problem);
+    }
     if (!s || value === null || typeof value !== 'object' || isOpaque(s)) return;
     if (Array.isArray(value)) {
       const items = s.items;

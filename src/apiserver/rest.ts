@@ -20,10 +20,7 @@ import { type WatchSink, httpSink, runWatch } from './watch.js';
 import { Paginator } from './paginate.js';
 import { TypeMismatch, type FieldSchema, type SchemaType } from './fieldschema.js';
 import { scaleReplicas } from './scale.js';
-import { queryInt64 } from './queryint.js';
-
-/** setTimeout's largest delay: longer ones fire after 1 ms instead. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
+import { type DeleteOptionsValue, type ListOptions, type WriteOptionsKind, deleteOptionsFromBody, deleteOptionsFromQuery, listOptions, validateDeleteOptions, writeOptions } from './options.js';
 
 export type FieldValidation = 'Ignore' | 'Warn' | 'Strict';
 
@@ -68,6 +65,8 @@ const PATCH_TYPES: Record<string, PatchType> = {
   'application/apply-patch+cbor': 'apply',
 };
 
+/** The longest delay a Node timer takes (longer ones fire at once). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 const DEFAULT_WATCH_TIMEOUT_MS = () => (1800 + Math.floor(Math.random() * 1800)) * 1000;
 
 export class RestHandler {
@@ -83,10 +82,6 @@ export class RestHandler {
     const allow = (verb: string) => {
       if (!(verbs as readonly string[]).includes(verb)) throw errors.methodNotSupported({ group: served.def.group, resource: served.def.plural }, verb);
     };
-    if (served.def.namespaced && !info.namespace && info.name && method !== 'GET') {
-      // e.g. POST /api/v1/pods/x: namespaced resources need a namespace to write.
-      throw errors.notFound({ group: served.def.group, resource: served.def.plural }, info.name);
-    }
     if (served.def.answerCreate) {
       if (method !== 'POST' || info.name || sub) throw errors.methodNotSupported({ group: served.def.group, resource: served.def.plural }, method.toLowerCase());
       return this.answer(scope);
@@ -141,20 +136,20 @@ export class RestHandler {
     this.reply(scope, code, obj, ctx);
   }
 
-  private writeContext(scope: RequestScope, subresource?: string): WriteContext {
-    const dryRun = scope.query.getAll('dryRun');
-    for (const d of dryRun) if (d !== 'All') throw errors.badRequest(`Invalid dry run value: ${JSON.stringify(d)}`);
-    const manager = scope.query.get('fieldManager') ?? defaultFieldManager(scope.req.headers['user-agent']);
-    if (manager.length > 128) throw errors.badRequest('fieldManager: Too long: may not be more than 128 bytes');
-    return { dryRun: dryRun.length > 0, fieldManager: manager, user: scope.user, warnings: [], subresource };
+  /** The options of a create, update or patch (a 422 when invalid, as upstream), as a WriteContext. */
+  private writeContext(scope: RequestScope, kind: WriteOptionsKind, subresource?: string, apply = false): WriteContext {
+    const opts = writeOptions(scope.query, kind, apply);
+    return this.context(scope, opts.dryRun, subresource);
   }
 
+  private context(scope: RequestScope, dryRun: boolean, subresource?: string): WriteContext {
+    const manager = scope.query.get('fieldManager') || defaultFieldManager(scope.req.headers['user-agent']);
+    return { dryRun, fieldManager: manager, user: scope.user, warnings: [], subresource };
+  }
+
+  /** Validated with the other write options (writeContext); unset means Warn. */
   private fieldValidation(scope: RequestScope): FieldValidation {
-    const v = scope.query.get('fieldValidation') ?? 'Warn';
-    if (v !== 'Ignore' && v !== 'Warn' && v !== 'Strict') {
-      throw errors.badRequest(`fieldValidation parameter unsupported value: ${JSON.stringify(v)}; supported values are "Ignore", "Warn", "Strict"`);
-    }
-    return v;
+    return (scope.query.get('fieldValidation') || 'Warn') as FieldValidation;
   }
 
   /** Read a body object and check it is addressed to this resource. */
@@ -171,18 +166,25 @@ export class RestHandler {
     if (obj.metadata !== undefined && !isPlainObject(obj.metadata)) throw errors.badRequest('metadata: must be an object');
     obj.apiVersion = apiVersionExpected;
     obj.kind = kindExpected;
-    if (opts.validate !== false) this.validateFields(scope, obj, raw);
+    // A body the decoder refuses: upstream's transformDecodeError names the kind and version.
+    const kind = scope.served.def.kind;
+    const decodeError = `${kind} in version ${JSON.stringify(scope.served.version.name)} cannot be handled as a ${kind}: `;
+    if (opts.validate !== false) this.validateFields(scope, obj, raw, undefined, decodeError);
     return obj;
   }
 
-  /** Unknown and duplicate fields: dropped always; reported per fieldValidation. */
-  private validateFields(scope: RequestScope, obj: any, raw?: string, warnings?: string[]): void {
+  /**
+   * Unknown and duplicate fields: dropped always; reported per fieldValidation. Values the
+   * decoder can't take (wrong JSON type, malformed time) are a 400, prefixed with `decodeError`.
+   */
+  private validateFields(scope: RequestScope, obj: any, raw?: string, warnings?: string[], decodeError = ''): void {
     const mode = this.fieldValidation(scope);
     const { def, version } = scope.served;
     let pruned: string[];
     try {
       pruned = this.deps.schema.prune(def.group, version.name, def.kind, obj);
     } catch (err) {
+      // The schema's walk already says "<Kind> in version ... cannot be handled as ...".
       if (err instanceof TypeMismatch) throw errors.badRequest(raw ? err.quoting(raw) : err.message);
       throw err;
     }
@@ -191,7 +193,7 @@ export class RestHandler {
       for (const k of duplicateJSONKeys(raw)) problems.push(`duplicate field "${k}"`);
     }
     if (!problems.length || mode === 'Ignore') return;
-    if (mode === 'Strict') throw errors.badRequest(`strict decoding error: ${problems.join(', ')}`);
+    if (mode === 'Strict') throw errors.badRequest(`${decodeError}strict decoding error: ${problems.join(', ')}`);
     (warnings ?? scope.warnings).push(...problems);
   }
 
@@ -251,9 +253,9 @@ export class RestHandler {
     return this.replyOut(scope, code, stored.obj);
   }
 
-  private selectors(scope: RequestScope): { labels: Selector; fields: FieldSelector; matches: (obj: any) => boolean } {
-    const labels = parseSelector(scope.query.get('labelSelector') ?? '');
-    const fields = parseFieldSelector(scope.query.get('fieldSelector') ?? '');
+  private selectors(scope: RequestScope, opts: ListOptions): { labels: Selector; fields: FieldSelector; matches: (obj: any) => boolean } {
+    const labels = parseSelector(opts.labelSelector);
+    const fields = parseFieldSelector(opts.fieldSelector);
     const def = this.store(scope).def;
     const getters = def.fieldSelectors ?? {};
     for (const f of fields.fields()) {
@@ -274,18 +276,14 @@ export class RestHandler {
   private async list(scope: RequestScope): Promise<void> {
     const { query, served } = scope;
     const store = this.store(scope);
-    const sel = this.selectors(scope);
-    const limitText = query.get('limit');
-    const limit = limitText ? Number(limitText) : 0;
-    if (limitText && (!Number.isInteger(limit) || limit < 0)) throw errors.badRequest(`limit: Invalid value: ${JSON.stringify(limitText)}`);
-    const rv = query.get('resourceVersion') ?? '';
-    const match = query.get('resourceVersionMatch') ?? '';
-    if (match && !['Exact', 'NotOlderThan'].includes(match)) {
-      throw errors.badRequest(`resourceVersionMatch: Unsupported value: ${JSON.stringify(match)}: supported values: "Exact", "NotOlderThan"`);
-    }
-    if (match && !rv) throw errors.badRequest('resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden unless resourceVersion is provided');
+    const opts = listOptions(query, false);
+    const sel = this.selectors(scope, opts);
+    // A limit of zero or less lists everything, as upstream's storage does.
+    const limit = Math.max(0, opts.limit);
+    const rv = opts.resourceVersion;
+    const match = opts.resourceVersionMatch;
     if (rv && !/^\d+$/.test(rv)) throw errors.badRequest(`resourceVersion: Invalid value: ${JSON.stringify(rv)}: must be a non-negative integer`);
-    const cont = query.get('continue') ?? '';
+    const cont = opts.continue;
     if (cont && rv) throw errors.badRequest('specifying resource version is not allowed when using continue');
     const page = await this.paginator.page({
       store,
@@ -326,13 +324,13 @@ export class RestHandler {
   watch(scope: RequestScope, openSink: () => WatchSink): void {
     const { query, served, info } = scope;
     const store = this.store(scope);
-    const sel = this.selectors(scope);
-    const rv = query.get('resourceVersion') ?? '';
-    const sendInitialEvents = queryBool(query, 'sendInitialEvents') === true;
+    const opts = listOptions(query, true);
+    const sel = this.selectors(scope, opts);
+    const rv = opts.resourceVersion;
+    const sendInitialEvents = opts.sendInitialEvents === true;
     if (rv && !/^\d+$/.test(rv)) throw errors.badRequest(`resourceVersion: Invalid value: ${JSON.stringify(rv)}: must be a non-negative integer`);
-    // Upstream: 0 (or none) means the server's own timeout; a timer cannot exceed 2^31-1 ms.
-    const timeoutSeconds = queryInt64(query, 'timeoutSeconds') ?? 0;
-    const timeoutMs = timeoutSeconds ? Math.min(Math.max(0, timeoutSeconds * 1000), MAX_TIMER_MS) : DEFAULT_WATCH_TIMEOUT_MS();
+    // As upstream: no timeout (or 0) means the server's randomised default; a negative one ends at once.
+    const timeoutMs = opts.timeoutSeconds ? Math.min(Math.max(0, opts.timeoutSeconds) * 1000, MAX_TIMER_MS) : DEFAULT_WATCH_TIMEOUT_MS();
     const neg = negotiate(scope.req.headers.accept);
     const fast = neg.kind === 'object' && servedAsStored(served, store.storageApiVersion);
     const listKind = served.def.kind;
@@ -373,7 +371,7 @@ export class RestHandler {
         bookmark,
         fromRev,
         sendInitialEvents,
-        bookmarks: queryBool(query, 'allowWatchBookmarks') === true,
+        bookmarks: opts.allowWatchBookmarks,
         timeoutMs,
         asStored: fast,
       },
@@ -385,6 +383,7 @@ export class RestHandler {
 
   /** Create-only reviews: answered from the request, nothing stored. */
   private async answer(scope: RequestScope): Promise<void> {
+    this.writeContext(scope, 'CreateOptions');
     const obj = await this.readObject(scope, scope.served.def.kind, this.apiVersion(scope));
     const answer = scope.served.def.answerCreate!(obj, scope.user);
     sendObject(scope.res, 201, { ...answer, apiVersion: this.apiVersion(scope), kind: scope.served.def.kind });
@@ -393,7 +392,7 @@ export class RestHandler {
   private async create(scope: RequestScope): Promise<void> {
     const { served, info } = scope;
     const store = this.store(scope);
-    const ctx = this.writeContext(scope);
+    const ctx = this.writeContext(scope, 'CreateOptions');
     const obj = await this.readObject(scope, served.def.kind, this.apiVersion(scope));
     const meta = (obj.metadata ??= {});
     if (served.def.namespaced) {
@@ -420,7 +419,7 @@ export class RestHandler {
   private async update(scope: RequestScope): Promise<void> {
     const { served, info } = scope;
     const store = this.store(scope);
-    const ctx = this.writeContext(scope);
+    const ctx = this.writeContext(scope, 'UpdateOptions');
     const obj = await this.readObject(scope, served.def.kind, this.apiVersion(scope));
     this.checkNameAndNamespace(scope, obj);
     const stored = await store.update(info.namespace, info.name!, () => fromServed(served, obj, store.storageApiVersion, store.def.kind), ctx);
@@ -428,42 +427,33 @@ export class RestHandler {
   }
 
   private checkNameAndNamespace(scope: RequestScope, obj: any): void {
-    const meta = (obj.metadata ??= {});
-    const { info, served } = scope;
-    if (meta.name !== undefined && meta.name !== info.name) {
-      throw errors.badRequest(`the name of the object (${meta.name}) does not match the name on the URL (${info.name})`);
-    }
-    meta.name = info.name;
-    if (served.def.namespaced) {
-      if (meta.namespace && meta.namespace !== info.namespace) {
-        throw errors.badRequest('the namespace of the provided object does not match the namespace sent on the request');
-      }
-      meta.namespace = info.namespace;
-    }
+    checkObjectAddress(obj, scope.info.name!, scope.served.def.namespaced ? scope.info.namespace : undefined);
   }
 
-  private async readPatch(scope: RequestScope): Promise<{ type: PatchType; body: any; force: boolean }> {
+  /** The patch type named by the Content-Type (415 for another), checked before anything else. */
+  private patchType(scope: RequestScope): PatchType {
     const mt = mediaTypeOf(scope.req.headers['content-type']);
     const type = PATCH_TYPES[mt];
     if (!type) throw errors.unsupportedMediaType(mt, Object.keys(PATCH_TYPES));
+    return type;
+  }
+
+  /** A patch request's options (PatchOptions, validated) and body. */
+  private async readPatch(scope: RequestScope, subresource?: string): Promise<{ type: PatchType; body: any; force: boolean; ctx: WriteContext }> {
+    const type = this.patchType(scope);
+    const ctx = this.writeContext(scope, 'PatchOptions', subresource, type === 'apply');
     const raw = await readBody(scope.req);
     const body = await decodeBody(raw, type === 'apply' ? 'application/yaml' : 'application/json');
     if (type === 'json' ? !Array.isArray(body) : !isPlainObject(body)) {
       throw errors.badRequest(type === 'json' ? 'the JSON patch must be a list of operations' : 'the patch must be a JSON object');
     }
-    const forceText = scope.query.get('force');
-    if (forceText && type !== 'apply') throw errors.badRequest('force: Forbidden: may not be specified for non-apply patch');
-    if (type === 'apply' && !scope.query.get('fieldManager')) {
-      throw errors.badRequest('PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch');
-    }
-    return { type, body, force: queryBool(scope.query, 'force') === true };
+    return { type, body, force: queryBool(scope.query, 'force') === true, ctx };
   }
 
   private async patchObject(scope: RequestScope, subresource?: string): Promise<void> {
     const { served, info } = scope;
     const store = this.store(scope);
-    const ctx = this.writeContext(scope, subresource);
-    const { type, body, force } = await this.readPatch(scope);
+    const { type, body, force, ctx } = await this.readPatch(scope, subresource);
     const definition = this.deps.schema.definitionFor(served.def.group, served.version.name, served.def.kind);
     if (type === 'strategic' && !definition) {
       throw errors.unsupportedMediaType('application/strategic-merge-patch+json', ['application/json-patch+json', 'application/merge-patch+json', 'application/apply-patch+yaml']);
@@ -497,37 +487,24 @@ export class RestHandler {
     return this.replyWritten(scope, stored, 200, ctx);
   }
 
+  /**
+   * DeleteOptions as upstream's delete handler reads them: from the body when there is one (the
+   * query is then ignored), else from the query; then ValidateDeleteOptions (422).
+   */
   private async deleteOptions(scope: RequestScope): Promise<DeleteOptions & { dryRun: boolean }> {
-    const { query } = scope;
-    let body: any = {};
     const raw = await readBody(scope.req);
+    let decoded: DeleteOptionsValue;
     if (raw.length && raw.toString('utf8').trim()) {
-      body = await decodeBody(raw, scope.req.headers['content-type'] ?? 'application/json');
-      if (!isPlainObject(body)) throw errors.badRequest('DeleteOptions must be an object');
+      decoded = deleteOptionsFromBody(await decodeBody(raw, scope.req.headers['content-type'] ?? 'application/json'));
+    } else {
+      decoded = deleteOptionsFromQuery(scope.query);
     }
-    const opts: DeleteOptions & { dryRun: boolean } = { dryRun: false };
-    const grace = query.get('gracePeriodSeconds') ?? body.gracePeriodSeconds;
-    if (grace !== undefined && grace !== null) {
-      const g = Number(grace);
-      if (!Number.isInteger(g)) throw errors.badRequest(`gracePeriodSeconds: Invalid value: ${JSON.stringify(grace)}`);
-      opts.gracePeriodSeconds = g;
-    }
-    let policy = query.get('propagationPolicy') ?? body.propagationPolicy;
-    const orphan = queryBool(query, 'orphanDependents') ?? body.orphanDependents;
-    if (orphan !== undefined && orphan !== null) {
-      if (policy) throw errors.badRequest('DeleteOptions "" is invalid: propagationPolicy: Invalid value: "": orphanDependents and deletionPropagation cannot be both set');
-      policy = String(orphan) === 'true' ? 'Orphan' : 'Background';
-    }
-    if (policy !== undefined && policy !== null) {
-      if (!['Orphan', 'Background', 'Foreground'].includes(policy)) {
-        throw errors.badRequest(`DeleteOptions "" is invalid: propagationPolicy: Unsupported value: ${JSON.stringify(policy)}: supported values: "Foreground", "Background", "Orphan", "nil"`);
-      }
-      opts.propagationPolicy = policy;
-    }
-    if (body.preconditions) opts.preconditions = body.preconditions;
-    const dry = [...query.getAll('dryRun'), ...(Array.isArray(body.dryRun) ? body.dryRun : [])];
-    for (const d of dry) if (d !== 'All') throw errors.badRequest(`Invalid dry run value: ${JSON.stringify(d)}`);
-    opts.dryRun = dry.length > 0;
+    validateDeleteOptions(decoded);
+    const opts: DeleteOptions & { dryRun: boolean } = { dryRun: (decoded.dryRun?.length ?? 0) > 0 };
+    if (decoded.gracePeriodSeconds !== undefined) opts.gracePeriodSeconds = decoded.gracePeriodSeconds;
+    if (decoded.orphanDependents !== undefined) opts.propagationPolicy = decoded.orphanDependents ? 'Orphan' : 'Background';
+    else if (decoded.propagationPolicy !== undefined) opts.propagationPolicy = decoded.propagationPolicy as DeleteOptions['propagationPolicy'];
+    if (decoded.preconditions) opts.preconditions = decoded.preconditions;
     return opts;
   }
 
@@ -535,7 +512,7 @@ export class RestHandler {
     const { info, served } = scope;
     const store = this.store(scope);
     const opts = await this.deleteOptions(scope);
-    const ctx = { ...this.writeContext(scope), dryRun: opts.dryRun };
+    const ctx = this.context(scope, opts.dryRun);
     const result = await store.delete(info.namespace, info.name!, opts, ctx);
     if (!result.deleted || served.def.gracefulDelete) return this.replyOut(scope, 200, result.obj, ctx);
     const details: errors.StatusDetails = { name: info.name };
@@ -548,9 +525,9 @@ export class RestHandler {
   private async deleteCollection(scope: RequestScope): Promise<void> {
     const { info, served } = scope;
     const store = this.store(scope);
+    const sel = this.selectors(scope, listOptions(scope.query, false));
     const opts = await this.deleteOptions(scope);
-    const ctx = { ...this.writeContext(scope), dryRun: opts.dryRun };
-    const sel = this.selectors(scope);
+    const ctx = this.context(scope, opts.dryRun);
     const targets = store.cache.list(store.keyPrefix(served.def.namespaced ? info.namespace : undefined)).filter((s) => sel.matches(s.obj));
     const deleted: any[] = [];
     for (const t of targets) {
@@ -579,7 +556,7 @@ export class RestHandler {
       if (method === 'GET') return this.get(scope);
       if (method === 'PUT') {
         const store = this.store(scope);
-        const ctx = this.writeContext(scope, 'status');
+        const ctx = this.writeContext(scope, 'UpdateOptions', 'status');
         const obj = await this.readObject(scope, served.def.kind, this.apiVersion(scope));
         this.checkNameAndNamespace(scope, obj);
         const stored = await store.update(info.namespace, info.name!, () => fromServed(served, obj, store.storageApiVersion, store.def.kind), ctx);
@@ -613,15 +590,19 @@ export class RestHandler {
     const store = this.store(scope);
     const scaleDef = served.def.subresources!.scale!;
     if (method === 'GET') return then(this.out(scope, store.get(info.namespace, info.name!).obj), (obj) => sendObject(scope.res, 200, this.toScale(scope, obj)));
-    const ctx = this.writeContext(scope, 'scale');
+    let ctx: WriteContext;
     let mutateScale: (scale: any) => any;
     let conditional: boolean;
     if (method === 'PUT') {
+      ctx = this.writeContext(scope, 'UpdateOptions', 'scale');
       const body = await this.readObject(scope, 'Scale', 'autoscaling/v1', { validate: false });
+      this.checkNameAndNamespace(scope, body);
       mutateScale = () => body;
       conditional = !!body.metadata?.resourceVersion;
     } else if (method === 'PATCH') {
-      const { type, body, force } = await this.readPatch(scope);
+      const patch = await this.readPatch(scope, 'scale');
+      const { type, body, force } = patch;
+      ctx = patch.ctx;
       mutateScale = (scale) => this.deps.patch(type, scale, body, 'io.k8s.api.autoscaling.v1.Scale', { fieldManager: ctx.fieldManager, force });
       conditional = patchSetsResourceVersion(type, body);
     } else {
@@ -648,6 +629,36 @@ function patchSetsResourceVersion(type: PatchType, body: any): boolean {
   if (type === 'json') return Array.isArray(body) && body.some((op: any) => op?.path === '/metadata/resourceVersion' && op.op !== 'remove');
   const rv = body?.metadata?.resourceVersion;
   return rv !== undefined && rv !== null && rv !== '';
+}
+
+/** No route upstream: go-restful's 404, as the generic API server renders it. */
+const noRoute = () => new errors.ApiError(404, 'NotFound', 'the server could not find the requested resource', {});
+
+/**
+ * The routes upstream installs for a resource: a cluster-scoped one has none under
+ * /namespaces/{ns}/, and a namespaced one is reached without a namespace only to list or watch
+ * across namespaces (another method there is a 405, any object path a 404).
+ */
+export function checkRoute(def: ResourceDef, info: ResourceRequest, method: string): void {
+  if (!def.namespaced && info.namespace !== undefined) throw noRoute();
+  if (def.namespaced && info.namespace === undefined) {
+    if (info.name !== undefined) throw noRoute();
+    if (method !== 'GET') throw new errors.ApiError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource', {});
+  }
+}
+
+/**
+ * Upstream's checks of an update body against the URL (EnsureObjectNamespaceMatchesRequestNamespace,
+ * then checkName): the namespace must match the request's (filled in when missing, cleared for a
+ * cluster-scoped resource: `namespace` undefined), and the name must be given and match.
+ */
+export function checkObjectAddress(obj: any, name: string, namespace: string | undefined): void {
+  const meta = (obj.metadata ??= {});
+  if (namespace === undefined) delete meta.namespace;
+  else if (!meta.namespace) meta.namespace = namespace;
+  else if (meta.namespace !== namespace) throw errors.badRequest('the namespace of the provided object does not match the namespace sent on the request');
+  if (!meta.name) throw errors.badRequest(`the name of the object (${name} based on URL) was undeterminable: name must be provided`);
+  if (meta.name !== name) throw errors.badRequest(`the name of the object (${meta.name}) does not match the name on the URL (${name})`);
 }
 
 /** Upstream's default field manager: the user agent's program name. */

@@ -21,7 +21,7 @@ import { negotiate, queryBool, send, sendError, sendObject } from './http.js';
 import { applyPatch } from './patching.js';
 import { type RequestTarget, parseRequestPath, splitRequestTarget } from './requestinfo.js';
 import { ResourceRegistry, storagePrefixOf, verbsOf } from './resources.js';
-import { RestHandler, type RequestScope } from './rest.js';
+import { RestHandler, checkRoute, type RequestScope } from './rest.js';
 import { Store, type UserInfo } from './store.js';
 import { websocketSink } from './watch.js';
 import { userFromSubject } from './pki.js';
@@ -409,6 +409,7 @@ export class ApiServer implements ServingApi {
       if (info.kind === 'other') return await this.nonResource(pathname, url, req, res);
       const served = this.registry.lookup(info.group, info.version, info.resource);
       if (!served) throw new errors.ApiError(404, 'NotFound', 'the server could not find the requested resource', {});
+      checkRoute(served.def, info, req.method ?? 'GET');
       const scope: RequestScope = { req, res, info, served, query: url.query, user, warnings: [] };
       if (watching) {
         this.trackWatch(res);
@@ -529,6 +530,7 @@ export class ApiServer implements ServingApi {
       if (info.kind !== 'resource') throw new errors.ApiError(404, 'NotFound', 'the server could not find the requested resource');
       const served = this.registry.lookup(info.group, info.version, info.resource);
       if (!served) throw new errors.ApiError(404, 'NotFound', 'the server could not find the requested resource');
+      checkRoute(served.def, info, req.method ?? 'GET');
       if (this.nodeProxy?.handles(info)) return this.nodeProxy.upgrade(info, url.query, req, socket, head);
       if (info.legacyWatch) url.query.set('watch', 'true');
       const isWatch = !info.name && queryBool(url.query, 'watch') === true;

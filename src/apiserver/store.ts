@@ -180,6 +180,7 @@ export class Store {
     const meta = (obj.metadata ??= {});
     if (!meta.name && meta.generateName) meta.name = `${meta.generateName}${generateNameSuffix()}`;
     for (const f of SYSTEM_META) delete meta[f];
+    const requestedVersion = meta.resourceVersion;
     delete meta.resourceVersion;
     meta.uid = randomUUID();
     meta.creationTimestamp = nowRFC3339();
@@ -204,6 +205,13 @@ export class Store {
     }
     this.deps.manageFields(obj, undefined, ctx, this.storageApiVersion);
     const key = this.key(meta.namespace, meta.name);
+    if (!ctx.dryRun && ctx.operation !== 'Apply' && setsResourceVersion(requestedVersion)) {
+      // Upstream's storage refuses this after validation and admission (a dry run never gets
+      // there, and an apply that creates goes through an update, which drops it). Its answer
+      // is a 500 (the error is no Status); a client's mistake is a 400 here.
+      this.def.afterDelete?.(obj, sctx);
+      throw errors.badRequest('resourceVersion should not be set on objects to be created');
+    }
     if (ctx.dryRun) {
       this.def.afterDelete?.(obj, sctx);
       if (this.deps.cache.get(key)) throw errors.alreadyExists(this.ref, meta.name);
@@ -410,6 +418,11 @@ export class Store {
     gone.metadata.resourceVersion = String(revision);
     return { obj: gone, deleted: true };
   }
+}
+
+/** A resourceVersion the storage layer would take as set: it parses as a non-zero uint64. */
+function setsResourceVersion(rv: unknown): boolean {
+  return typeof rv === 'string' && /^\d+$/.test(rv) && BigInt(rv) !== 0n && BigInt(rv) < 1n << 64n;
 }
 
 function fallbackStored(key: string, obj: any, rev: number): StoredObject {

@@ -4,8 +4,9 @@ import * as errors from '../machinery/errors.js';
 import { selectorFromLabelSelector } from '../machinery/labels.js';
 import { isPlainObject } from '../machinery/objects.js';
 import { decodeBody, readBody, sendObject } from './http.js';
-import { defaultFieldManager, type RequestScope } from './rest.js';
+import { checkObjectAddress, defaultFieldManager, type RequestScope } from './rest.js';
 import type { ServingApi } from './serving.js';
+import { type WriteOptionsKind, writeOptions } from './options.js';
 import type { Store, WriteContext } from './store.js';
 import type { StoredObject } from '../storage/cacher.js';
 import { rfc3339 } from '../machinery/time.js';
@@ -20,9 +21,10 @@ async function readJSONObject(scope: RequestScope, kind: string): Promise<any> {
   return body;
 }
 
-function writeContext(scope: RequestScope, subresource: string): WriteContext {
-  const dryRun = scope.query.getAll('dryRun').length > 0;
-  return { dryRun, fieldManager: scope.query.get('fieldManager') ?? defaultFieldManager(scope.req.headers['user-agent']), user: scope.user, warnings: [], subresource };
+/** The request's options (validated as upstream's Create/UpdateOptions) as a WriteContext. */
+function writeContext(scope: RequestScope, subresource: string, kind: WriteOptionsKind = 'CreateOptions'): WriteContext {
+  const { dryRun } = writeOptions(scope.query, kind);
+  return { dryRun, fieldManager: scope.query.get('fieldManager') || defaultFieldManager(scope.req.headers['user-agent']), user: scope.user, warnings: [], subresource };
 }
 
 const podsRef = { group: '', resource: 'pods' };
@@ -128,12 +130,14 @@ async function decrementBudget(pdbs: Store, ns: string, pdbName: string, name: s
 async function finalize(api: ServingApi, scope: RequestScope): Promise<void> {
   if (scope.req.method !== 'PUT') throw errors.methodNotSupported({ group: '', resource: 'namespaces' }, (scope.req.method ?? '').toLowerCase());
   const body = await readJSONObject(scope, 'Namespace');
-  const stored = await finalizeNamespace(api, scope.info.name!, body, writeContext(scope, 'finalize'));
+  const stored = await finalizeNamespace(api, scope.info.name!, body, writeContext(scope, 'finalize', 'UpdateOptions'));
   sendObject(scope.res, 200, stored.obj);
 }
 
 /** The finalize write itself (also called in-process by the client transport). */
 export async function finalizeNamespace(api: ServingApi, name: string, body: any, ctx: WriteContext): Promise<StoredObject> {
+  // An update like any other upstream (FinalizeREST): the body must name this namespace.
+  checkObjectAddress(body, name, undefined);
   const store = api.store('', 'namespaces');
   return store.rawUpdate(undefined, name, (cur) => {
     const ns = structuredClone(cur.obj);

@@ -275,39 +275,58 @@ interface Item {
   lit: string;
 }
 
+/**
+ * Upstream's Lexer, which reads bytes and takes a NUL for "no more input": a NUL ends the word
+ * or symbol being read (and is consumed with it), and ends the input only where a token would
+ * start. So "a\0b" is two words, "a \0b" one.
+ */
 function lex(s: string): Item[] {
   const items: Item[] = [];
   let pos = 0;
-  // Go reads bytes and treats NUL as the end of input; mirror that.
-  const end = s.indexOf('\0') >= 0 ? s.indexOf('\0') : s.length;
+  const read = (): string => (pos < s.length ? s[pos++] : '\0');
+  const unread = () => void pos--;
+  const scanWord = (): Item => {
+    let word = '';
+    for (;;) {
+      const ch = read();
+      if (ch === '\0') break;
+      if (isSpecial(ch) || isWhitespace(ch)) {
+        unread();
+        break;
+      }
+      word += ch;
+    }
+    return { tok: tokenOf(word) ?? Tok.Identifier, lit: word };
+  };
+  const scanSymbol = (): Item => {
+    let buf = '';
+    let last: Item | null = null;
+    for (;;) {
+      const ch = read();
+      if (ch === '\0') break;
+      if (!isSpecial(ch)) {
+        unread();
+        break;
+      }
+      buf += ch;
+      const t = tokenOf(buf);
+      if (t !== undefined) last = { tok: t, lit: buf };
+      else if (last) {
+        unread();
+        break;
+      }
+    }
+    return last ?? { tok: Tok.Error, lit: `error expected: keyword found '${buf}'` };
+  };
   for (;;) {
-    while (pos < end && isWhitespace(s[pos])) pos++;
-    if (pos >= end) {
+    let ch = read();
+    while (isWhitespace(ch)) ch = read();
+    if (ch === '\0') {
       items.push({ tok: Tok.End, lit: '' });
       return items;
     }
-    if (isSpecial(s[pos])) {
-      let buf = '';
-      let last: Item | null = null;
-      while (pos < end && isSpecial(s[pos])) {
-        buf += s[pos];
-        const t = tokenOf(buf);
-        if (t !== undefined) {
-          last = { tok: t, lit: buf };
-          pos++;
-        } else if (last) {
-          break;
-        } else {
-          pos++;
-        }
-      }
-      items.push(last ?? { tok: Tok.Error, lit: `error expected: keyword found '${buf}'` });
-    } else {
-      const start = pos;
-      while (pos < end && !isSpecial(s[pos]) && !isWhitespace(s[pos])) pos++;
-      const word = s.slice(start, pos);
-      items.push({ tok: tokenOf(word) ?? Tok.Identifier, lit: word });
-    }
+    unread();
+    items.push(isSpecial(ch) ? scanSymbol() : scanWord());
   }
 }
 

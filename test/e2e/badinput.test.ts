@@ -102,13 +102,15 @@ test('conflicts: stale resourceVersion and existing name are 409', async () => {
   assert.match(stale.body.message, /the object has been modified; please apply your changes to the latest version and try again/);
 });
 
-test('bad query parameters are 400', async () => {
+test('bad query parameters are 400 (unparseable) or 422 (invalid options), as upstream', async () => {
   assert.equal((await api.json('GET', `${CM}?labelSelector=a%20in%20(`)).status, 400);
   assert.equal((await api.json('GET', `${CM}?fieldSelector=spec.nope%3Dx`)).status, 400);
-  assert.equal((await api.json('GET', `${CM}?limit=-3`)).status, 400);
+  assert.equal((await api.json('GET', `${CM}?limit=abc`)).status, 400);
   assert.equal((await api.json('GET', `${CM}?continue=garbage`)).status, 400);
-  assert.equal((await api.json('POST', `${CM}?dryRun=Some`, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'q' } })).status, 400);
-  assert.equal((await api.json('POST', `${CM}?fieldValidation=Loud`, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'q' } })).status, 400);
+  // A negative limit means no limit upstream.
+  assert.equal((await api.json('GET', `${CM}?limit=-3`)).status, 200);
+  assert.equal((await api.json('POST', `${CM}?dryRun=Some`, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'q' } })).status, 422);
+  assert.equal((await api.json('POST', `${CM}?fieldValidation=Loud`, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'q' } })).status, 422);
 });
 
 test('strict field validation names unknown and duplicate fields', async () => {

@@ -125,6 +125,28 @@ test('upstream parse error messages', () => {
   assert.equal(parseErr('x=<'), "unable to parse requirement: found '<', expected: identifier");
 });
 
+test('edge cases: bare keywords, empty sets, unfinished lists, NUL, newline, long values', () => {
+  // "in" alone is a key (keywords are identifiers where a key is expected); "()" is {""}.
+  assert.deepEqual(reqs('in'), [{ key: 'in', operator: 'Exists', values: [] }]);
+  assert.deepEqual(reqs('a in ()'), [{ key: 'a', operator: 'In', values: [''] }]);
+  assert.equal(parseErr('a in'), "unable to parse requirement: found '' expected: '('");
+  assert.equal(parseErr('a in (b,'), "unable to parse requirement: found '', expected: ',', or identifier");
+  assert.equal(parseErr('a in (b'), "unable to parse requirement: found '', expected: ',' or ')'");
+  // Upstream's lexer reads a NUL as "end of input": it ends the word being read (which goes
+  // on after it), and where a token would start it ends the selector.
+  assert.equal(parseErr('a\u0000b=c'), "unable to parse requirement: found 'b', expected: in, notin, =, ==, !=, gt, lt");
+  assert.deepEqual(reqs('a \u0000b=c'), [{ key: 'a', operator: 'Exists', values: [] }]);
+  assert.deepEqual(reqs('a=b\u0000,c'), [
+    { key: 'a', operator: 'Equals', values: ['b'] },
+    { key: 'c', operator: 'Exists', values: [] },
+  ]);
+  assert.deepEqual(reqs('a=\u0000'), [{ key: 'a', operator: 'Equals', values: [''] }]);
+  assert.equal(parseErr('a\nb=c'), "unable to parse requirement: found 'b', expected: in, notin, =, ==, !=, gt, lt");
+  const long = 'x'.repeat(64);
+  assert.equal(parseErr(`a=${long}`), `unable to parse requirement: values[0][a]: Invalid value: "${long}": must be no more than 63 characters`);
+  assert.equal(parseErr(long), `unable to parse requirement: <nil>: Invalid value: "${long}": name part must be no more than 63 characters`);
+});
+
 test('lexer: multi-char operators and keywords', () => {
   assert.deepEqual(reqs('x!=y'), [{ key: 'x', operator: 'NotEquals', values: ['y'] }]);
   assert.deepEqual(reqs('x==in'), [{ key: 'x', operator: 'DoubleEquals', values: ['in'] }]);
