@@ -13,7 +13,7 @@ import { ProtobufError, WireReader, WIRE_BYTES, WIRE_FIXED32, WIRE_FIXED64, WIRE
 import { formatGoDuration, parseGoDuration } from './goduration.js';
 
 const { Writer } = protobufMinimal;
-type Writer = protobufMinimal.Writer;
+export type Writer = protobufMinimal.Writer;
 
 /** Upstream has no nesting limit on the wire; this bounds recursion well above any real object. */
 export const MAX_DEPTH = 256;
@@ -571,24 +571,50 @@ export function messageFor(apiVersion: string, kind: string): string | undefined
   return undefined;
 }
 
-/** Whole object with envelope: magic, then Unknown{typeMeta, raw, contentEncoding, contentType}. */
-export function encodeEnvelope(obj: any, typeMeta: TypeMeta = obj): Buffer {
-  const apiVersion = typeMeta.apiVersion ?? '';
-  const kind = typeMeta.kind ?? '';
+/** The message of (apiVersion, kind), or a ProtobufError naming the type. */
+export function requireMessage(apiVersion: string, kind: string): string {
   const name = messageFor(apiVersion, kind);
   if (!name) throw new ProtobufError(`object ${apiVersion}, Kind=${kind} has no protobuf encoding`);
+  return name;
+}
+
+/** Magic, then Unknown{typeMeta, raw, contentEncoding, contentType} around a message's bytes. */
+export function envelope(apiVersion: string, kind: string, raw: Uint8Array): Buffer {
   const w = Writer.create();
   w.uint32(0x0a).fork();
   w.uint32(0x0a).string(apiVersion);
   w.uint32(0x12).string(kind);
   w.ldelim();
-  w.uint32(0x12).fork();
-  writeMessageBody(w, name, obj, 0, kind);
-  w.ldelim();
+  w.uint32(0x12).bytes(raw);
   w.uint32(0x1a).string('');
   w.uint32(0x22).string('');
   const body = w.finish();
   return Buffer.concat([MAGIC, body], MAGIC.length + body.length);
+}
+
+/** A whole object with its envelope. */
+export function encodeEnvelope(obj: any, typeMeta: TypeMeta = obj): Buffer {
+  const apiVersion = typeMeta.apiVersion ?? '';
+  const kind = typeMeta.kind ?? '';
+  return envelope(apiVersion, kind, encodeMessage(requireMessage(apiVersion, kind), obj));
+}
+
+/** A varint's bytes (tags and lengths of hand-assembled messages). */
+export function varint(n: number): Buffer {
+  const out: number[] = [];
+  while (n > 0x7f) {
+    out.push((n & 0x7f) | 0x80);
+    n = Math.floor(n / 128);
+  }
+  out.push(n);
+  return Buffer.from(out);
+}
+
+/** The number of a message's field with this JSON name (list `items`, `metadata`). */
+export function fieldNumber(name: string, json: string): number {
+  const f = message(name).fields.find((x) => x.json === json);
+  if (!f) throw new ProtobufError(`${name} has no field ${json}`);
+  return f.num;
 }
 
 /** Object JSON from an envelope. `defaults` fill a missing apiVersion or kind (as upstream does). */
