@@ -54,7 +54,10 @@ interface Message {
   fields: Field[];
   /** In wire (field number) order. */
   wireOrder: Field[];
-  byNumber: Map<number, Field>;
+  /** Field number -> index into `fields` (undefined for numbers this message lacks). */
+  slots: (number | undefined)[];
+  /** Time, Quantity, IntOrString...: JSON not made of its fields (see the special cases). */
+  special: boolean;
   /** A named slice type: JSON is the bare array of the `items` field. */
   wrapper: boolean;
 }
@@ -94,7 +97,8 @@ function message(name: string): Message {
     name,
     fields,
     wireOrder: [...fields].sort((a, b) => a.num - b.num),
-    byNumber: new Map(fields.map((f) => [f.num, f])),
+    slots: fields.reduce<(number | undefined)[]>((slots, f, i) => ((slots[f.num] = i), slots), []),
+    special: SPECIAL.has(name),
     wrapper: row.w === 1,
   };
   compiled.set(name, m);
@@ -115,10 +119,22 @@ const SCHEMA_OR_ARRAY = 'apiextensions.v1.JSONSchemaPropsOrArray';
 const SCHEMA_OR_BOOL = 'apiextensions.v1.JSONSchemaPropsOrBool';
 const SCHEMA_OR_STRINGS = 'apiextensions.v1.JSONSchemaPropsOrStringArray';
 const SCHEMA = 'apiextensions.v1.JSONSchemaProps';
+const SPECIAL = new Set([TIME, MICRO_TIME, DURATION, QUANTITY, INT_OR_STRING, RAW_EXTENSION, FIELDS_V1, SCHEMA_JSON, SCHEMA_OR_ARRAY, SCHEMA_OR_BOOL, SCHEMA_OR_STRINGS]);
 
 /** RFC 3339 text to [seconds, nanoseconds]; undefined for no time. */
+let lastTimeText = '';
+let lastTime: [number, number] = [0, 0];
+
 function parseTime(value: unknown, ctx: string): [number, number] | undefined {
   if (value === undefined || value === null || value === '') return undefined;
+  if (value === lastTimeText) return lastTime;
+  const t = parseTimeText(value, ctx);
+  lastTimeText = value as string;
+  lastTime = t;
+  return t;
+}
+
+function parseTimeText(value: unknown, ctx: string): [number, number] {
   if (typeof value !== 'string') throw new ProtobufError(`${ctx}: a time must be a string`);
   const m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)$/i.exec(value);
   const ms = m ? Date.parse(`${m[1]}${m[3]}`) : NaN;
@@ -127,17 +143,25 @@ function parseTime(value: unknown, ctx: string): [number, number] | undefined {
   return [Math.floor(ms / 1000), nanos];
 }
 
+// Objects repeat their timestamps (creation, managedFields, conditions): the last one is kept.
+let lastSeconds = NaN;
+let lastBase = '';
+
 function formatTime(seconds: number, nanos: number, micro: boolean): string {
-  const d = new Date(seconds * 1000);
-  if (Number.isNaN(d.getTime())) throw new ProtobufError(`time out of range: ${seconds}`);
-  const base = d.toISOString().slice(0, 19);
+  if (seconds !== lastSeconds) {
+    const d = new Date(seconds * 1000);
+    if (Number.isNaN(d.getTime())) throw new ProtobufError(`time out of range: ${seconds}`);
+    lastBase = d.toISOString().slice(0, 19);
+    lastSeconds = seconds;
+  }
+  const base = lastBase;
   if (!micro) return `${base}Z`;
   return `${base}.${String(Math.floor(Math.max(0, nanos) / 1000) % 1e6).padStart(6, '0')}Z`;
 }
 
 /** JSON of a raw-bytes field (RawExtension, FieldsV1, JSON): embedded protobuf objects included. */
 function parseRaw(raw: Buffer, depth: number): unknown {
-  if (raw.length >= 4 && raw.subarray(0, 4).equals(MAGIC)) return decodeEnvelope(raw, undefined, depth + 1);
+  if (raw.length >= 4 && raw[0] === 0x6b && raw[1] === 0x38 && raw[2] === 0x73 && raw[3] === 0) return decodeEnvelope(raw, undefined, depth + 1);
   try {
     return JSON.parse(raw.toString('utf8'));
   } catch (e) {
@@ -208,6 +232,21 @@ function writeValue(w: Writer, tag: number, vt: ValueType, v: unknown, depth: nu
 /** The fields of one message (no length prefix). `value` undefined means the Go zero value. */
 export function writeMessageBody(w: Writer, name: string, value: any, depth: number, ctx = name): void {
   if (depth > MAX_DEPTH) throw new ProtobufError('object nesting exceeds the limit');
+  const m = message(name);
+  if (m.special) return writeSpecial(w, name, value, depth, ctx);
+  if (m.wrapper) {
+    if (Array.isArray(value)) writeField(w, m.fields[0], value, depth, ctx);
+    return;
+  }
+  if (value !== undefined && (value === null || typeof value !== 'object' || Array.isArray(value))) {
+    if (value === null) value = undefined;
+    else throw new ProtobufError(`${ctx}: expected an object`);
+  }
+  for (const f of m.wireOrder) writeField(w, f, f.inline ? value : value?.[f.json], depth, ctx);
+}
+
+/** Types whose JSON is not the JSON of their fields. */
+function writeSpecial(w: Writer, name: string, value: any, depth: number, ctx: string): void {
   switch (name) {
     case TIME:
     case MICRO_TIME: {
@@ -259,16 +298,6 @@ export function writeMessageBody(w: Writer, name: string, value: any, depth: num
       else if (value !== undefined && value !== null) writeValue(w, 0x0a, { message: SCHEMA }, value, depth, ctx);
       return;
   }
-  const m = message(name);
-  if (m.wrapper) {
-    if (Array.isArray(value)) writeField(w, m.fields[0], value, depth, ctx);
-    return;
-  }
-  if (value !== undefined && (value === null || typeof value !== 'object' || Array.isArray(value))) {
-    if (value === null) value = undefined;
-    else throw new ProtobufError(`${ctx}: expected an object`);
-  }
-  for (const f of m.wireOrder) writeField(w, f, f.inline ? value : value?.[f.json], depth, ctx);
 }
 
 function writeField(w: Writer, f: Field, v: any, depth: number, ctx: string): void {
@@ -389,6 +418,75 @@ function zeroIsAbsent(name: string | undefined, v: unknown): boolean {
 /** One message's JSON from buf[start, end). */
 export function decodeMessageBody(buf: Buffer, start: number, end: number, name: string, depth: number): any {
   if (depth > MAX_DEPTH) throw new ProtobufError('object nesting exceeds the limit');
+  const m = message(name);
+  if (m.special) return decodeSpecial(buf, start, end, name, depth);
+  const r = new WireReader(buf, start, end);
+  // Values per field, in the order fields were met; lists and maps accumulate.
+  const values: unknown[] = new Array(m.fields.length);
+  while (!r.done()) {
+    const tag = r.uint32();
+    const num = tag >>> 3;
+    const wire = tag & 7;
+    if (num === 0) throw new ProtobufError(`proto: ${name}: illegal tag 0 (wire type ${wire})`);
+    const i = m.slots[num];
+    if (i === undefined) {
+      r.skip(wire);
+      continue;
+    }
+    const f = m.fields[i];
+    if (f.map) {
+      checkWire(wire, WIRE_BYTES, f.json);
+      const [k, v] = readMapEntry(r, f, depth);
+      const obj = (values[i] ??= {}) as Record<string, unknown>;
+      // "__proto__" is an ordinary key in JSON: kept as one, not as the prototype.
+      if (k === '__proto__') Object.defineProperty(obj, k, { value: v, enumerable: true, writable: true, configurable: true });
+      else obj[k] = v;
+    } else if (f.repeated) {
+      const list = (values[i] ??= []) as unknown[];
+      if (f.scalar && wire === WIRE_BYTES && WIRE_OF[f.scalar] !== WIRE_BYTES) {
+        // Packed numbers: accepted as proto2 parsers accept them.
+        const [s, e] = r.delimited();
+        const pr = new WireReader(buf, s, e);
+        while (!pr.done()) list.push(readScalar(pr, f.scalar));
+      } else list.push(readValue(r, wire, f, depth, f.json));
+    } else {
+      values[i] = readValue(r, wire, f, depth, f.json);
+    }
+  }
+  if (m.wrapper) return values[0] ?? [];
+  const out: Record<string, unknown> = {};
+  for (let i = 0; i < m.fields.length; i++) {
+    const f = m.fields[i];
+    let v = values[i];
+    if (f.inline) {
+      Object.assign(out, v ?? decodeMessageBody(buf, 0, 0, f.message!, depth + 1));
+      continue;
+    }
+    if (f.map || f.repeated) {
+      if (v !== undefined) out[f.json] = v;
+      continue;
+    }
+    if (f.pointer || f.scalar === 'bytes') {
+      // A pointer to a zero Time or an empty RawExtension is null in Go's JSON: left out here.
+      if (v !== undefined && v !== null) out[f.json] = v;
+      continue;
+    }
+    if (f.scalar) {
+      if (v === undefined) v = zeroOf(f.scalar);
+      if (f.omitEmpty && isZeroScalar(v)) continue;
+      out[f.json] = v;
+      continue;
+    }
+    // A Go value struct: present in JSON even when empty (omitempty does not omit structs).
+    if (v === undefined) v = decodeMessageBody(buf, 0, 0, f.message!, depth + 1);
+    if (zeroIsAbsent(f.message, v)) continue;
+    out[f.json] = v;
+  }
+  return out;
+}
+
+/** Types whose JSON is not the JSON of their fields. */
+function decodeSpecial(buf: Buffer, start: number, end: number, name: string, depth: number): unknown {
   const r = new WireReader(buf, start, end);
   switch (name) {
     case TIME:
@@ -468,78 +566,7 @@ export function decodeMessageBody(buf: Buffer, start: number, end: number, name:
       return list.length ? list : undefined;
     }
   }
-  const m = message(name);
-  // Values per field, in the order fields were met; lists and maps accumulate.
-  const values: unknown[] = new Array(m.fields.length);
-  const index = fieldIndex(m);
-  while (!r.done()) {
-    const tag = r.uint32();
-    const num = tag >>> 3;
-    const wire = tag & 7;
-    if (num === 0) throw new ProtobufError(`proto: ${name}: illegal tag 0 (wire type ${wire})`);
-    const i = index.get(num);
-    if (i === undefined) {
-      r.skip(wire);
-      continue;
-    }
-    const f = m.fields[i];
-    if (f.map) {
-      if (wire !== WIRE_BYTES) checkWire(wire, WIRE_BYTES, f.json);
-      const [k, v] = readMapEntry(r, f, depth);
-      const obj = (values[i] ??= {}) as Record<string, unknown>;
-      Object.defineProperty(obj, k, { value: v, enumerable: true, writable: true, configurable: true });
-    } else if (f.repeated) {
-      const list = (values[i] ??= []) as unknown[];
-      if (f.scalar && wire === WIRE_BYTES && WIRE_OF[f.scalar] !== WIRE_BYTES) {
-        // Packed numbers: accepted as proto2 parsers accept them.
-        const [s, e] = r.delimited();
-        const pr = new WireReader(buf, s, e);
-        while (!pr.done()) list.push(readScalar(pr, f.scalar));
-      } else list.push(readValue(r, wire, f, depth, f.json));
-    } else {
-      values[i] = readValue(r, wire, f, depth, f.json);
-    }
-  }
-  if (m.wrapper) return values[0] ?? [];
-  const out: Record<string, unknown> = {};
-  for (let i = 0; i < m.fields.length; i++) {
-    const f = m.fields[i];
-    let v = values[i];
-    if (f.inline) {
-      Object.assign(out, v ?? decodeMessageBody(buf, 0, 0, f.message!, depth + 1));
-      continue;
-    }
-    if (f.map || f.repeated) {
-      if (v !== undefined) out[f.json] = v;
-      continue;
-    }
-    if (f.pointer || f.scalar === 'bytes') {
-      // A pointer to a zero Time or an empty RawExtension is null in Go's JSON: left out here.
-      if (v !== undefined && v !== null) out[f.json] = v;
-      continue;
-    }
-    if (f.scalar) {
-      if (v === undefined) v = zeroOf(f.scalar);
-      if (f.omitEmpty && isZeroScalar(v)) continue;
-      out[f.json] = v;
-      continue;
-    }
-    // A Go value struct: present in JSON even when empty (omitempty does not omit structs).
-    if (v === undefined) v = decodeMessageBody(buf, 0, 0, f.message!, depth + 1);
-    if (zeroIsAbsent(f.message, v)) continue;
-    out[f.json] = v;
-  }
-  return out;
-}
-
-const indexes = new WeakMap<Message, Map<number, number>>();
-function fieldIndex(m: Message): Map<number, number> {
-  let ix = indexes.get(m);
-  if (!ix) {
-    ix = new Map(m.fields.map((f, i) => [f.num, i]));
-    indexes.set(m, ix);
-  }
-  return ix;
+  return undefined;
 }
 
 /** A message's JSON from its bytes (no envelope). */

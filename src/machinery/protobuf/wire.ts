@@ -126,6 +126,17 @@ export class WireReader {
 
   string(): string {
     const [s, e] = this.delimited();
+    // Short ASCII strings (names, keys, enums) are most strings: decoded here, without the cost
+    // of a call into the runtime's UTF-8 decoder.
+    if (e - s <= 64) {
+      let out = '';
+      for (let i = s; i < e; i++) {
+        const c = this.buf[i];
+        if (c >= 0x80) return this.buf.toString('utf8', s, e);
+        out += String.fromCharCode(c);
+      }
+      return out;
+    }
     return this.buf.toString('utf8', s, e);
   }
 
