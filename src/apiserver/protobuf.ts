@@ -4,7 +4,7 @@
 import type { ServerResponse } from 'node:http';
 import * as errors from '../machinery/errors.js';
 import protobufMinimal from 'protobufjs/minimal.js';
-import { ProtobufError, decodeEnvelope, encodeEnvelope, encodeMessage, envelope, fieldNumber, messageFor, requireMessage, varint } from '../machinery/protobuf/index.js';
+import { ProtobufError, decodeEnvelope, encodeEnvelope, encodeListEnvelope, encodeMessage, envelope, messageFor, requireMessage } from '../machinery/protobuf/index.js';
 import type { WatchSink } from './watch.js';
 
 export const PROTOBUF = 'application/vnd.kubernetes.protobuf';
@@ -63,19 +63,18 @@ export function encodeStoredProtobuf(obj: any): Buffer {
 /** A list: ListMeta, then each item's message bytes (kept ones for objects as stored). */
 export function encodeProtobufList(apiVersion: string, listKind: string, meta: Record<string, unknown>, items: any[], asStored: boolean): Buffer {
   try {
-    const listName = requireMessage(apiVersion, listKind);
-    const itemsTag = varint((fieldNumber(listName, 'items') << 3) | 2);
-    const metaBytes = encodeMessage('meta.v1.ListMeta', meta);
-    const parts: Uint8Array[] = [varint((fieldNumber(listName, 'metadata') << 3) | 2), varint(metaBytes.length), metaBytes];
-    let size = parts[0].length + parts[1].length + metaBytes.length;
-    for (const obj of items) {
-      const name = requireMessage(obj.apiVersion ?? apiVersion, obj.kind);
-      const bytes = asStored ? storedMessage(name, obj) : encodeMessage(name, obj);
-      const len = varint(bytes.length);
-      parts.push(itemsTag, len, bytes);
-      size += itemsTag.length + len.length + bytes.length;
-    }
-    return envelope(apiVersion, listKind, Buffer.concat(parts, size));
+    // Items of a list share their type: resolved once.
+    let itemKey = '';
+    let itemName = '';
+    const bytes = items.map((obj) => {
+      const key = `${obj.apiVersion ?? apiVersion}/${obj.kind}`;
+      if (key !== itemKey) {
+        itemName = requireMessage(obj.apiVersion ?? apiVersion, obj.kind);
+        itemKey = key;
+      }
+      return asStored ? storedMessage(itemName, obj) : encodeMessage(itemName, obj);
+    });
+    return encodeListEnvelope(apiVersion, listKind, encodeMessage('meta.v1.ListMeta', meta), bytes);
   } catch (err) {
     if (err instanceof ProtobufError) throw errors.internalError(err);
     throw err;
@@ -88,7 +87,18 @@ export function protobufWatchSink(res: ServerResponse): WatchSink {
   res.flushHeaders();
   return {
     // Event lines come rendered as JSON (shared with JSON watchers); each is re-encoded here.
-    write: (line) => res.write(watchFrame(JSON.parse(line))),
+    write: (line) => {
+      let frame: Buffer;
+      try {
+        frame = watchFrame(JSON.parse(line));
+      } catch (err) {
+        // An object that cannot be encoded ends this watch (the client re-lists), not the others.
+        frame = watchFrame({ type: 'ERROR', object: errors.internalError(err).toStatus() });
+        res.end(frame);
+        return false;
+      }
+      return res.write(frame);
+    },
     backlog: () => res.writableLength,
     end: () => res.end(),
     onClose: (cb) => res.on('close', cb),

@@ -618,7 +618,8 @@ export class RestHandler {
     const method = req.method ?? 'GET';
     const store = this.store(scope);
     const scaleDef = served.def.subresources!.scale!;
-    if (method === 'GET') return then(this.out(scope, store.get(info.namespace, info.name!).obj), (obj) => sendObject(scope.res, 200, this.toScale(scope, obj)));
+    const neg = negotiate(scope.req.headers.accept, { protobuf: 'objects' });
+    if (method === 'GET') return then(this.out(scope, store.get(info.namespace, info.name!).obj), (obj) => sendNegotiated(scope.res, 200, this.toScale(scope, obj), neg));
     const ctx = this.writeContext(scope, 'scale');
     let mutateScale: (scale: any) => any;
     let conditional: boolean;
@@ -648,7 +649,7 @@ export class RestHandler {
     }), ctx, conditional);
     let out = this.out(scope, stored.obj);
     if (isPromise(out)) out = await out;
-    sendObject(scope.res, 200, this.toScale(scope, out), false, warningHeaders(ctx.warnings));
+    sendNegotiated(scope.res, 200, this.toScale(scope, out), neg, warningHeaders(ctx.warnings));
   }
 }
 

@@ -69,14 +69,14 @@ function valueType(t: string): ValueType {
 }
 
 export function hasMessage(name: string): boolean {
-  return name in MESSAGES;
+  return Object.hasOwn(MESSAGES, name);
 }
 
 function message(name: string): Message {
   let m = compiled.get(name);
   if (m) return m;
+  if (!hasMessage(name)) throw new ProtobufError(`no protobuf message ${name}`);
   const row = MESSAGES[name];
-  if (!row) throw new ProtobufError(`no protobuf message ${name}`);
   const fields = row.f.map((r: FieldRow): Field => {
     const [json, num, type, flags] = r;
     const mapMatch = /^map<(\w+),(.+)>$/.exec(type);
@@ -121,10 +121,11 @@ const SCHEMA_OR_STRINGS = 'apiextensions.v1.JSONSchemaPropsOrStringArray';
 const SCHEMA = 'apiextensions.v1.JSONSchemaProps';
 const SPECIAL = new Set([TIME, MICRO_TIME, DURATION, QUANTITY, INT_OR_STRING, RAW_EXTENSION, FIELDS_V1, SCHEMA_JSON, SCHEMA_OR_ARRAY, SCHEMA_OR_BOOL, SCHEMA_OR_STRINGS]);
 
-/** RFC 3339 text to [seconds, nanoseconds]; undefined for no time. */
+// Objects repeat their timestamps (creation, managedFields, conditions): the last one is kept.
 let lastTimeText = '';
 let lastTime: [number, number] = [0, 0];
 
+/** RFC 3339 text to [seconds, nanoseconds]; undefined for no time. */
 function parseTime(value: unknown, ctx: string): [number, number] | undefined {
   if (value === undefined || value === null || value === '') return undefined;
   if (value === lastTimeText) return lastTime;
@@ -590,10 +591,9 @@ const META_KINDS = new Set(['Status', 'WatchEvent', 'DeleteOptions', 'ListOption
  * resources, groups served only as JSON, Table).
  */
 export function messageFor(apiVersion: string, kind: string): string | undefined {
-  const pkg = PACKAGES[apiVersion];
-  if (!pkg) return undefined;
-  const own = `${pkg}.${kind}`;
-  if (MESSAGES[own] && !MESSAGES[own].w) return own;
+  if (!Object.hasOwn(PACKAGES, apiVersion)) return undefined;
+  const own = `${PACKAGES[apiVersion]}.${kind}`;
+  if (hasMessage(own) && !MESSAGES[own].w) return own;
   if (META_KINDS.has(kind)) return `meta.v1.${kind}`;
   return undefined;
 }
@@ -612,11 +612,67 @@ export function envelope(apiVersion: string, kind: string, raw: Uint8Array): Buf
   w.uint32(0x0a).string(apiVersion);
   w.uint32(0x12).string(kind);
   w.ldelim();
-  w.uint32(0x12).bytes(raw);
-  w.uint32(0x1a).string('');
-  w.uint32(0x22).string('');
-  const body = w.finish();
-  return Buffer.concat([MAGIC, body], MAGIC.length + body.length);
+  w.uint32(0x12).uint32(raw.length);
+  const head = w.finish();
+  return Buffer.concat([MAGIC, head, raw, UNKNOWN_TAIL], MAGIC.length + head.length + raw.length + UNKNOWN_TAIL.length);
+}
+
+/** Unknown's contentEncoding and contentType: both empty, both written (Go value fields). */
+const UNKNOWN_TAIL = Buffer.from([0x1a, 0x00, 0x22, 0x00]);
+
+/** Bytes a varint takes. */
+function varintSize(n: number): number {
+  let size = 1;
+  while (n > 0x7f) {
+    n = Math.floor(n / 128);
+    size++;
+  }
+  return size;
+}
+
+function putVarint(buf: Buffer, pos: number, n: number): number {
+  while (n > 0x7f) {
+    buf[pos++] = (n & 0x7f) | 0x80;
+    n = Math.floor(n / 128);
+  }
+  buf[pos++] = n;
+  return pos;
+}
+
+/**
+ * A list with its envelope, from message bytes encoded before (ListMeta and each item), written
+ * into one buffer sized up front: large lists cost one allocation and one copy per item.
+ */
+export function encodeListEnvelope(apiVersion: string, listKind: string, meta: Uint8Array, items: Uint8Array[]): Buffer {
+  const listName = requireMessage(apiVersion, listKind);
+  const metaTag = (fieldNumber(listName, 'metadata') << 3) | WIRE_BYTES;
+  const itemsTag = (fieldNumber(listName, 'items') << 3) | WIRE_BYTES;
+  let rawLength = varintSize(metaTag) + varintSize(meta.length) + meta.length;
+  const itemTagSize = varintSize(itemsTag);
+  for (const item of items) rawLength += itemTagSize + varintSize(item.length) + item.length;
+  const w = Writer.create();
+  w.uint32(0x0a).fork();
+  w.uint32(0x0a).string(apiVersion);
+  w.uint32(0x12).string(listKind);
+  w.ldelim();
+  w.uint32(0x12).uint32(rawLength);
+  const head = w.finish();
+  const out = Buffer.allocUnsafe(MAGIC.length + head.length + rawLength + UNKNOWN_TAIL.length);
+  MAGIC.copy(out, 0);
+  out.set(head, MAGIC.length);
+  let pos = MAGIC.length + head.length;
+  pos = putVarint(out, pos, metaTag);
+  pos = putVarint(out, pos, meta.length);
+  out.set(meta, pos);
+  pos += meta.length;
+  for (const item of items) {
+    pos = putVarint(out, pos, itemsTag);
+    pos = putVarint(out, pos, item.length);
+    out.set(item, pos);
+    pos += item.length;
+  }
+  UNKNOWN_TAIL.copy(out, pos);
+  return out;
 }
 
 /** A whole object with its envelope. */
@@ -626,16 +682,6 @@ export function encodeEnvelope(obj: any, typeMeta: TypeMeta = obj): Buffer {
   return envelope(apiVersion, kind, encodeMessage(requireMessage(apiVersion, kind), obj));
 }
 
-/** A varint's bytes (tags and lengths of hand-assembled messages). */
-export function varint(n: number): Buffer {
-  const out: number[] = [];
-  while (n > 0x7f) {
-    out.push((n & 0x7f) | 0x80);
-    n = Math.floor(n / 128);
-  }
-  out.push(n);
-  return Buffer.from(out);
-}
 
 /** The number of a message's field with this JSON name (list `items`, `metadata`). */
 export function fieldNumber(name: string, json: string): number {
