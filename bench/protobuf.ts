@@ -6,8 +6,8 @@
 //   npm run build && node dist/bench/protobuf.js
 //   BENCH_SCALE=small node dist/bench/protobuf.js
 //
-// Environment: BENCH_CONCURRENCY (32), BENCH_CREATES per round (3000 / 1000), BENCH_ROUNDS (4 / 2),
-// BENCH_LISTS per round of a 100-object namespace (1000 / 200), BENCH_BIG_LIST objects (5000 / 1000),
+// Environment: BENCH_CONCURRENCY (32), BENCH_CREATES per round (1500 / 500), BENCH_ROUNDS (8 / 4),
+// BENCH_LISTS per round of a 100-object namespace (500 / 100), BENCH_BIG_LIST objects (5000 / 1000),
 // BENCH_VALUE_BYTES payload per ConfigMap (1024), BENCH_OUT (bench/results/protobuf-<scale>.json).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -22,9 +22,9 @@ import { encodeEnvelope } from '../src/machinery/protobuf/index.js';
 const PROTOBUF = 'application/vnd.kubernetes.protobuf';
 const cfg = {
   concurrency: pick('BENCH_CONCURRENCY', 32, 32),
-  creates: pick('BENCH_CREATES', 3000, 1000),
-  rounds: pick('BENCH_ROUNDS', 4, 2),
-  lists: pick('BENCH_LISTS', 1000, 200),
+  creates: pick('BENCH_CREATES', 1500, 500),
+  rounds: pick('BENCH_ROUNDS', 8, 4),
+  lists: pick('BENCH_LISTS', 500, 100),
   bigList: pick('BENCH_BIG_LIST', 5000, 1000),
   valueBytes: pick('BENCH_VALUE_BYTES', 1024, 1024),
   out: process.env.BENCH_OUT ?? join(repo, 'bench', 'results', `protobuf-${scale}.json`),
@@ -127,7 +127,7 @@ function combine(results: Result[]): Result & { rounds: number[] } {
   const ops = results.reduce((a, r) => a + r.ops, 0);
   const seconds = results.reduce((a, r) => a + r.seconds, 0);
   const avg = (k: keyof Result) => results.reduce((a, r) => a + r[k], 0) / results.length;
-  return { ops, seconds, opsPerSec: ops / seconds, p50ms: avg('p50ms'), p99ms: avg('p99ms'), serverCpuUsPerOp: avg('serverCpuUsPerOp'), responseBytes: avg('responseBytes'), rounds: results.map((r) => Math.round(r.opsPerSec)) };
+  return { ops, seconds, opsPerSec: ops / seconds, p50ms: avg('p50ms'), p99ms: avg('p99ms'), serverCpuUsPerOp: avg('serverCpuUsPerOp'), responseBytes: avg('responseBytes'), rounds: results.map((r) => r.opsPerSec) };
 }
 
 async function main(): Promise<void> {
@@ -137,7 +137,7 @@ async function main(): Promise<void> {
   try {
     // Warm up both paths (JIT, caches) before anything is timed.
     await createNamespace(server, 'warm');
-    for (const f of FORMATS) await measure(server, 300, (i) => request(server.pool, 'POST', '/api/v1/namespaces/warm/configmaps', f, encode(f, configMap('warm', `${f}-${i}`))));
+    for (const f of FORMATS) await measure(server, 1000, (i) => request(server.pool, 'POST', '/api/v1/namespaces/warm/configmaps', f, encode(f, configMap('warm', `${f}-${i}`))));
 
     const creates: Record<Format, Result[]> = { json: [], protobuf: [] };
     for (let round = 0; round < cfg.rounds; round++) {
@@ -169,7 +169,7 @@ async function main(): Promise<void> {
         const r = await measure(server, cfg.lists, () => request(server.pool, 'GET', '/api/v1/namespaces/list100/configmaps', f));
         lists[f].push(r);
         log(`list of 100 ${f} round ${round}: ${Math.round(r.opsPerSec)}/s p50 ${r.p50ms.toFixed(1)} ms, ${r.responseBytes} bytes`);
-        const big = await measure(server, 20, () => request(server.pool, 'GET', '/api/v1/namespaces/listbig/configmaps', f));
+        const big = await measure(server, 10, () => request(server.pool, 'GET', '/api/v1/namespaces/listbig/configmaps', f));
         bigLists[f].push(big);
         log(`list of ${cfg.bigList} ${f} round ${round}: ${big.opsPerSec.toFixed(1)}/s p50 ${big.p50ms.toFixed(1)} ms, ${big.responseBytes} bytes`);
       }
@@ -182,11 +182,17 @@ async function main(): Promise<void> {
     rmSync(server.dataDir, { recursive: true, force: true });
   }
 
+  // Neighbouring rounds ran under the same load: their ratio is the least noisy comparison.
+  const medianRatio = (r: (typeof out)[string]) => {
+    const ratios = r.protobuf.rounds.map((p, i) => p / r.json.rounds[i]).sort((a, b) => a - b);
+    return ratios[Math.floor(ratios.length / 2)];
+  };
   const rows = Object.entries(out).map(([phase, r]) => ({
     phase,
     'json ops/s': Math.round(r.json.opsPerSec),
     'protobuf ops/s': Math.round(r.protobuf.opsPerSec),
     'protobuf/json': (r.protobuf.opsPerSec / r.json.opsPerSec).toFixed(2),
+    'median round ratio': medianRatio(r).toFixed(2),
     'json p50 ms': r.json.p50ms.toFixed(1),
     'protobuf p50 ms': r.protobuf.p50ms.toFixed(1),
     'json µs/op': Math.round(r.json.serverCpuUsPerOp),
