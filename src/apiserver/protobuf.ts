@@ -83,32 +83,46 @@ export function encodeProtobufList(apiVersion: string, listKind: string, meta: R
 
 /** A watch stream: each event a 4-byte big-endian length, then a WatchEvent (no envelope). */
 export function protobufWatchSink(res: ServerResponse): WatchSink {
+  let ended = false;
+  const send = (frame: () => Buffer): boolean => {
+    if (ended) return false;
+    try {
+      return res.write(frame());
+    } catch (err) {
+      // An object that cannot be encoded ends this watch (the client re-lists), not the others.
+      ended = true;
+      res.end(watchFrame({ type: 'ERROR', object: errors.internalError(err).toStatus() }));
+      return false;
+    }
+  };
   res.writeHead(200, { 'Content-Type': PROTOBUF_WATCH, 'Transfer-Encoding': 'chunked', 'Cache-Control': 'no-cache, private' });
   res.flushHeaders();
   return {
     // Event lines come rendered as JSON (shared with JSON watchers); each is re-encoded here.
-    write: (line) => {
-      let frame: Buffer;
-      try {
-        frame = watchFrame(JSON.parse(line));
-      } catch (err) {
-        // An object that cannot be encoded ends this watch (the client re-lists), not the others.
-        frame = watchFrame({ type: 'ERROR', object: errors.internalError(err).toStatus() });
-        res.end(frame);
-        return false;
-      }
-      return res.write(frame);
-    },
+    write: (line) => send(() => watchFrame(JSON.parse(line))),
+    // Objects as stored: their kept message bytes, no JSON in between.
+    writeStored: (type, stored) => send(() => storedWatchFrame(type, stored.obj)),
     backlog: () => res.writableLength,
-    end: () => res.end(),
+    end: () => {
+      ended = true;
+      res.end();
+    },
     onClose: (cb) => res.on('close', cb),
   };
 }
 
 export function watchFrame(event: { type: string; object: any }): Buffer {
-  const object = encodeEnvelope(event.object);
+  return frameOf(event.type, encodeEnvelope(event.object));
+}
+
+function storedWatchFrame(type: string, obj: any): Buffer {
+  return frameOf(type, encodeStoredProtobuf(obj));
+}
+
+/** 4-byte big-endian length, then WatchEvent{type, object: RawExtension{raw: the object's envelope}}. */
+function frameOf(type: string, object: Buffer): Buffer {
   const w = protobufMinimal.Writer.create();
-  w.uint32(0x0a).string(event.type);
+  w.uint32(0x0a).string(type);
   w.uint32(0x12).fork();
   w.uint32(0x0a).bytes(object);
   w.ldelim();

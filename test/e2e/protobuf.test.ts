@@ -152,7 +152,10 @@ test('raw protobuf: create, get, list, Status errors, watch frames', async () =>
   assert.equal(updated.status, 200, updated.body.toString());
   assert.deepEqual(decodeEnvelope(updated.body).data, { k: 'v2' });
 
-  // Watch: length-prefixed WatchEvent frames.
+  // Watch: length-prefixed WatchEvent frames (the initial ADDED, then a live MODIFIED).
+  const later = setTimeout(() => {
+    void bytes('PUT', '/api/v1/namespaces/default/configmaps/raw-pb', encodeEnvelope({ ...decodeEnvelope(updated.body), data: { k: 'v3' } }), { 'Content-Type': PROTOBUF });
+  }, 500);
   const frames = await new Promise<any[]>((resolve, reject) => {
     const req = https.request(new URL(`/api/v1/namespaces/default/configmaps?watch=1&fieldSelector=metadata.name%3Draw-pb&timeoutSeconds=2`, raw.base), { agent: raw.agent, headers: { Accept: PROTOBUF } }, (res) => {
       assert.equal(res.headers['content-type'], `${PROTOBUF};stream=watch`);
@@ -172,9 +175,24 @@ test('raw protobuf: create, get, list, Status errors, watch frames', async () =>
     req.on('error', reject);
     req.end();
   });
-  assert.equal(frames.length, 1);
-  assert.equal(frames[0].type, 'ADDED');
+  clearTimeout(later);
+  assert.deepEqual(frames.map((f) => f.type), ['ADDED', 'MODIFIED']);
   assert.deepEqual(frames[0].object.data, { k: 'v2' });
+  assert.deepEqual(frames[1].object.data, { k: 'v3' });
+
+  // Subresources: an Eviction in protobuf; the scale subresource answers in protobuf.
+  const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'pb-pod', namespace: 'default' }, spec: { containers: [{ name: 'c', image: 'busybox' }] } };
+  assert.equal((await bytes('POST', '/api/v1/namespaces/default/pods', encodeEnvelope(pod), { 'Content-Type': PROTOBUF })).status, 201);
+  const eviction = { apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name: 'pb-pod', namespace: 'default' } };
+  const evicted = await bytes('POST', '/api/v1/namespaces/default/pods/pb-pod/eviction', encodeEnvelope(eviction), { 'Content-Type': PROTOBUF, Accept: `${PROTOBUF}, application/json` });
+  assert.equal(evicted.status, 201, evicted.body.toString());
+  const dep = { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'pb-dep', namespace: 'default' }, spec: { replicas: 0, selector: { matchLabels: { a: 'b' } }, template: { metadata: { labels: { a: 'b' } }, spec: { containers: [{ name: 'c', image: 'busybox' }] } } } };
+  const depCreated = decodeEnvelope((await bytes('POST', '/apis/apps/v1/namespaces/default/deployments', encodeEnvelope(dep), { 'Content-Type': PROTOBUF, Accept: PROTOBUF })).body);
+  assert.equal(depCreated.spec.replicas, 0, 'a present zero survives');
+  const scale = await bytes('GET', '/apis/apps/v1/namespaces/default/deployments/pb-dep/scale', undefined, { Accept: PROTOBUF });
+  assert.equal(scale.type, PROTOBUF);
+  // Scale's replicas is a Go value field with omitempty: 0 reads back absent, as upstream's JSON.
+  assert.deepEqual([decodeEnvelope(scale.body).kind, decodeEnvelope(scale.body).spec], ['Scale', {}]);
 
   const del = await bytes('DELETE', '/api/v1/namespaces/default/configmaps/raw-pb', undefined, { Accept: PROTOBUF });
   assert.equal(del.type, PROTOBUF);
