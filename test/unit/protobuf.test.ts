@@ -70,19 +70,29 @@ test('Go duration text', () => {
   assert.throws(() => parseGoDuration(''));
 });
 
-test('a Pod: value fields written even when zero, pointers only when set', () => {
-  const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', namespace: 'n' }, spec: { containers: [{ name: 'c', image: 'i' }], terminationGracePeriodSeconds: 0 } };
-  const bytes = encodeEnvelope(pod);
-  const h = hex(bytes);
-  // The container: name (1), image (2), then its value fields; spec.terminationGracePeriodSeconds
-  // (field 4, a pointer) set to 0 is written as 20 00, restartPolicy (3, a value) as 1a 00.
-  assert.ok(h.includes(ld(0x0a, str('c')) + ld(0x12, str('i'))), 'container name and image');
-  const spec = decodeEnvelope(bytes).spec;
-  assert.equal(spec.terminationGracePeriodSeconds, 0);
-  assert.equal(spec.activeDeadlineSeconds, undefined);
-  assert.equal(spec.hostNetwork, undefined, 'omitempty value field left out when false');
-  assert.deepEqual(spec.containers, [{ name: 'c', image: 'i', resources: {} }]);
-  assert.deepEqual(decodeEnvelope(bytes).status, {});
+test('a Pod encodes to the bytes upstream writes: value fields even when zero, pointers only when set', () => {
+  const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', namespace: 'n' }, spec: { containers: [{ name: 'c', image: 'i' }] } };
+  // Container: name, image, then its value fields in number order: workingDir (5), resources (8,
+  // an empty ResourceRequirements), terminationMessagePath (13), imagePullPolicy (14), stdin (16),
+  // stdinOnce (17), tty (18), terminationMessagePolicy (20).
+  const container = ld(0x0a, str('c')) + ld(0x12, str('i')) + '2a00' + '4200' + '6a00' + '7200' + '800100' + '880100' + '900100' + 'a20100';
+  // PodSpec: containers (2), restartPolicy (3), dnsPolicy (6), serviceAccountName (8),
+  // serviceAccount (9), nodeName (10), hostNetwork/PID/IPC (11-13), hostname (16), subdomain (17),
+  // schedulerName (19), priorityClassName (24); pointers such as terminationGracePeriodSeconds absent.
+  const spec = ld(0x12, container) + '1a00' + '3200' + '4200' + '4a00' + '5200' + '5800' + '6000' + '6800' + '820100' + '8a0100' + '9a0100' + 'c20100';
+  // PodStatus (a value field of Pod, written though unset): phase (1), message (3), reason (4),
+  // hostIP (5), podIP (6), qosClass (9), nominatedNodeName (11), resize (14), observedGeneration (17).
+  const status = '0a00' + '1a00' + '2200' + '2a00' + '3200' + '4a00' + '5a00' + '7200' + '880100';
+  const raw = ld(0x0a, objectMeta('p', 'n')) + ld(0x12, spec) + ld(0x1a, status);
+  assert.equal(hex(encodeEnvelope(pod)), envelopeHex('v1', 'Pod', raw));
+
+  const decoded = decodeEnvelope(Buffer.from(envelopeHex('v1', 'Pod', raw), 'hex'));
+  // Upstream's JSON of that Pod: zero value fields with omitempty left out, empty structs kept.
+  assert.deepEqual(decoded, { ...pod, spec: { containers: [{ name: 'c', image: 'i', resources: {} }] }, status: {} });
+  // A pointer set to zero is written, and read back.
+  const grace = decodeEnvelope(encodeEnvelope({ ...pod, spec: { ...pod.spec, terminationGracePeriodSeconds: 0 } }));
+  assert.equal(grace.spec.terminationGracePeriodSeconds, 0);
+  assert.equal(grace.spec.activeDeadlineSeconds, undefined);
 });
 
 // ---- round trips of every built-in kind ---------------------------------------------------------
