@@ -169,13 +169,16 @@ export class RestHandler {
     if (obj.metadata !== undefined && !isPlainObject(obj.metadata)) throw errors.badRequest('metadata: must be an object');
     obj.apiVersion = apiVersionExpected;
     obj.kind = kindExpected;
-    if (opts.validate !== false) this.validateFields(scope, obj, raw);
+    // Protobuf has no unknown or duplicate fields to report (upstream: no strict decoding for
+    // it); fields newer than this server's schema are still dropped.
+    if (opts.validate !== false) this.validateFields(scope, obj, raw, undefined, protobuf ? 'Ignore' : undefined);
     return obj;
   }
 
   /** Unknown and duplicate fields: dropped always; reported per fieldValidation. */
-  private validateFields(scope: RequestScope, obj: any, raw?: string, warnings?: string[]): void {
-    const mode = this.fieldValidation(scope);
+  private validateFields(scope: RequestScope, obj: any, raw?: string, warnings?: string[], modeOverride?: FieldValidation): void {
+    const asked = this.fieldValidation(scope);
+    const mode = modeOverride ?? asked;
     const { def, version } = scope.served;
     let pruned: string[];
     try {
