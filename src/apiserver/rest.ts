@@ -177,6 +177,7 @@ export class RestHandler {
 
   /** Unknown and duplicate fields: dropped always; reported per fieldValidation. */
   private validateFields(scope: RequestScope, obj: any, raw?: string, warnings?: string[], modeOverride?: FieldValidation): void {
+    // The parameter is checked even when overridden (a bad value is a 400 either way).
     const asked = this.fieldValidation(scope);
     const mode = modeOverride ?? asked;
     const { def, version } = scope.served;
