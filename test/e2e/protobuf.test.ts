@@ -52,6 +52,12 @@ for (const version of VERSIONS) {
       return r.stdout;
     };
     await k(['create', 'namespace', ns]);
+    // Errors come back as a Status (in protobuf for kubectl 1.32+) that kubectl reads.
+    const again = await cluster.kubectl(['create', 'namespace', ns], { bin });
+    assert.notEqual(again.code, 0);
+    assert.match(again.stderr, new RegExp(`AlreadyExists.*namespaces "${ns}" already exists`));
+    const invalid = await cluster.kubectl(['create', 'configmap', 'Bad_Name', '-n', ns], { bin });
+    assert.match(invalid.stderr, /is invalid: metadata.name: Invalid value: "Bad_Name"/);
     await k(['create', 'deployment', 'web', '--image=nginx', '--replicas=2', '-n', ns]);
     await k(['create', 'configmap', 'cfg', '--from-literal=greeting=hello', '-n', ns]);
     await k(['create', 'secret', 'generic', 'sec', '--from-literal=password=s3cr3t', '-n', ns]);
