@@ -6,6 +6,7 @@ import YAML from 'yaml';
 import * as errors from '../machinery/errors.js';
 import { parseYAMLOffThread } from './yaml/decode.js';
 import { jsonNestedDeeperThan, skipDoubleQuoted, yamlNestedDeeperThan } from '../machinery/nesting.js';
+import { PROTOBUF, decodeProtobufBody, encodeProtobuf, isProtobuf } from './protobuf.js';
 
 export const MAX_BODY_BYTES = 3 * 1024 * 1024;
 
@@ -73,6 +74,10 @@ function looksLikeJSON(text: string): boolean {
  */
 export async function decodeBody(body: Buffer | string, contentType: string | undefined): Promise<unknown> {
   const mt = mediaTypeOf(contentType);
+  if (isProtobuf(mt)) {
+    if (typeof body !== 'string') return decodeProtobufBody(body);
+    throw errors.unsupportedMediaType(mt, ['application/json', 'application/yaml']);
+  }
   if (mt !== 'application/json' && mt !== 'application/yaml') {
     throw errors.unsupportedMediaType(mt, BODY_MEDIA_TYPES);
   }
@@ -152,49 +157,109 @@ export type OutputKind = 'object' | 'table' | 'partial' | 'discovery';
 export interface Negotiated {
   kind: OutputKind;
   yaml: boolean;
+  /** Kubernetes protobuf (only where the caller offered it). */
+  protobuf?: boolean;
   /** For discovery: the apidiscovery version asked for. */
   discoveryVersion?: 'v2' | 'v2beta1';
 }
 
 interface MediaRange {
   type: string;
+  subtype: string;
+  q: number;
   params: Record<string, string>;
 }
 
+/** Accept as upstream parses it (goautoneg): q defaults to 1, then sorted as its comparator does. */
 function parseAccept(accept: string | undefined): MediaRange[] {
   if (!accept) return [];
-  return accept.split(',').map((part) => {
-    const [type, ...params] = part.split(';').map((s) => s.trim());
-    const p: Record<string, string> = {};
+  const ranges: MediaRange[] = [];
+  for (const part of accept.split(',')) {
+    const [range, ...params] = part.split(';');
+    const sp = range.split('/');
+    const type = sp[0].trim().toLowerCase();
+    let subtype: string;
+    if (sp.length === 1 && type === '*') subtype = '*';
+    else if (sp.length === 2) subtype = sp[1].trim().toLowerCase();
+    else continue;
+    const r: MediaRange = { type, subtype, q: 1, params: {} };
     for (const kv of params) {
       const eq = kv.indexOf('=');
-      if (eq > 0) p[kv.slice(0, eq).trim()] = kv.slice(eq + 1).trim();
+      if (eq < 0) continue;
+      const key = kv.slice(0, eq).trim();
+      if (key === 'q') r.q = parseFloat(kv.slice(eq + 1)) || 0;
+      else r.params[key] = kv.slice(eq + 1).trim();
     }
-    return { type: type.toLowerCase(), params: p };
-  });
+    ranges.push(r);
+  }
+  // goautoneg's less(): higher q first, then a concrete type before */*, then a concrete subtype
+  // before type/*. Insertion sort, as Go's sort does for the short lists Accept headers are.
+  const less = (a: MediaRange, b: MediaRange) => a.q > b.q || (a.type !== '*' && b.type === '*') || (a.subtype !== '*' && b.subtype === '*');
+  for (let i = 1; i < ranges.length; i++) {
+    for (let j = i; j > 0 && less(ranges[j], ranges[j - 1]); j--) [ranges[j - 1], ranges[j]] = [ranges[j], ranges[j - 1]];
+  }
+  return ranges;
 }
 
-/** Pick what to send for this Accept header. Throws 406 when nothing acceptable is offered. */
-export function negotiate(accept: string | undefined, opts: { discovery?: boolean } = {}): Negotiated {
+export interface NegotiateOptions {
+  discovery?: boolean;
+  /**
+   * What a resource endpoint offers in protobuf: 'objects' (built-in types: everything but
+   * Tables) or 'metadata' (custom resources: only PartialObjectMetadata, as upstream).
+   */
+  protobuf?: 'objects' | 'metadata';
+}
+
+const SERIALIZERS = [
+  { type: 'application', subtype: 'json' },
+  { type: 'application', subtype: 'yaml' },
+  { type: 'application', subtype: 'vnd.kubernetes.protobuf' },
+];
+
+/**
+ * Pick what to send for this Accept header, as upstream's NegotiateMediaTypeOptions: ranges in
+ * preference order, each tried against JSON, YAML, protobuf in that order; a range whose
+ * parameters ask for something this endpoint cannot produce is passed over. 406 when none fits.
+ */
+export function negotiate(accept: string | undefined, opts: NegotiateOptions = {}): Negotiated {
   const ranges = parseAccept(accept);
   if (!ranges.length) return { kind: 'object', yaml: false };
   for (const r of ranges) {
-    const json = r.type === 'application/json' || r.type === '*/*' || r.type === 'application/*';
-    const yaml = r.type === 'application/yaml';
-    if (!json && !yaml) continue;
-    const as = r.params.as;
-    if (!as) return { kind: 'object', yaml };
-    if (as === 'Table' && r.params.g === 'meta.k8s.io' && (r.params.v === 'v1' || r.params.v === 'v1beta1')) return { kind: 'table', yaml };
-    if ((as === 'PartialObjectMetadata' || as === 'PartialObjectMetadataList') && r.params.g === 'meta.k8s.io') return { kind: 'partial', yaml };
-    if (opts.discovery && as === 'APIGroupDiscoveryList' && r.params.g === 'apidiscovery.k8s.io' && (r.params.v === 'v2' || r.params.v === 'v2beta1')) {
-      return { kind: 'discovery', yaml, discoveryVersion: r.params.v };
+    for (const s of SERIALIZERS) {
+      if (!((r.type === s.type && (r.subtype === s.subtype || r.subtype === '*')) || (r.type === '*' && r.subtype === '*'))) continue;
+      const found = offered(r.params, s.subtype, opts);
+      if (found) return found;
     }
   }
-  if (ranges.some((r) => r.type === 'application/vnd.kubernetes.protobuf' && !r.params.as)) {
-    // Clients that prefer protobuf always list JSON too; reaching here means they did not.
-    throw errors.notAcceptable('only the following media types are accepted: application/json, application/yaml');
+  const types = ['application/json', 'application/yaml'];
+  if (opts.protobuf === 'objects') types.push('application/vnd.kubernetes.protobuf');
+  if (ranges.some((r) => r.type === 'application' && r.subtype === 'vnd.kubernetes.protobuf' && !r.params.as)) {
+    throw errors.notAcceptable(`only the following media types are accepted: ${types.join(', ')}`);
   }
-  throw errors.notAcceptable('only the following media types are accepted: application/json, application/yaml, application/json;as=Table;v=v1;g=meta.k8s.io');
+  throw errors.notAcceptable(`only the following media types are accepted: ${types.join(', ')}, application/json;as=Table;v=v1;g=meta.k8s.io`);
+}
+
+/** What a range's parameters ask of one serializer, if this endpoint offers it. */
+function offered(params: Record<string, string>, subtype: string, opts: NegotiateOptions): Negotiated | undefined {
+  if (params.stream && params.stream !== 'watch') return undefined;
+  const yaml = subtype === 'yaml';
+  const protobuf = subtype === 'vnd.kubernetes.protobuf';
+  const as = params.as;
+  if (!as) {
+    if (protobuf && opts.protobuf !== 'objects') return undefined;
+    return { kind: 'object', yaml, protobuf };
+  }
+  const metaVersion = params.g === 'meta.k8s.io' && (params.v === 'v1' || params.v === 'v1beta1');
+  // Tables are JSON or YAML only (upstream's AllowsMediaTypeTransform).
+  if (as === 'Table' && metaVersion && !protobuf) return { kind: 'table', yaml };
+  if ((as === 'PartialObjectMetadata' || as === 'PartialObjectMetadataList') && params.g === 'meta.k8s.io') {
+    if (protobuf && !opts.protobuf) return undefined;
+    return { kind: 'partial', yaml, protobuf };
+  }
+  if (opts.discovery && !protobuf && as === 'APIGroupDiscoveryList' && params.g === 'apidiscovery.k8s.io' && (params.v === 'v2' || params.v === 'v2beta1')) {
+    return { kind: 'discovery', yaml, discoveryVersion: params.v };
+  }
+  return undefined;
 }
 
 export function send(res: ServerResponse, code: number, body: string | Buffer, contentType = 'application/json', headers: Record<string, string | string[]> = {}): void {
@@ -206,6 +271,12 @@ export function send(res: ServerResponse, code: number, body: string | Buffer, c
   res.end(body);
 }
 
+/** An object in the negotiated form (protobuf for objects whose type has that form). */
+export function sendNegotiated(res: ServerResponse, code: number, obj: unknown, neg: Negotiated, headers: Record<string, string | string[]> = {}): void {
+  if (neg.protobuf) send(res, code, encodeProtobuf(obj), PROTOBUF, headers);
+  else sendObject(res, code, obj, neg.yaml, headers);
+}
+
 export function sendObject(res: ServerResponse, code: number, obj: unknown, yaml = false, headers: Record<string, string | string[]> = {}): void {
   if (yaml) send(res, code, YAML.stringify(obj), 'application/yaml', headers);
   else send(res, code, typeof obj === 'string' ? obj : JSON.stringify(obj), 'application/json', headers);
@@ -215,8 +286,20 @@ export function sendError(res: ServerResponse, err: unknown, headers: Record<str
   const e = errors.toApiError(err);
   const extra = { ...headers };
   if (e.details?.retryAfterSeconds) extra['Retry-After'] = String(e.details.retryAfterSeconds);
+  if (prefersProtobuf(res.req?.headers.accept)) return send(res, e.code, encodeProtobuf(e.toStatus()), PROTOBUF, extra);
   send(res, e.code, JSON.stringify(e.toStatus()), 'application/json', extra);
 }
+
+/** Would this Accept header get a Status in protobuf (as upstream encodes errors for built-ins)? */
+function prefersProtobuf(accept: string | undefined): boolean {
+  if (!accept || !accept.includes('protobuf')) return false;
+  try {
+    return negotiate(accept, { protobuf: 'objects' }).protobuf === true;
+  } catch {
+    return false;
+  }
+}
+
 
 /** Past this many characters of warnings in one response, each warning is cut (upstream's recorder). */
 const WARNINGS_TOTAL_RUNES = 4 * 1024;

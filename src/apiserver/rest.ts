@@ -11,7 +11,8 @@ import { getPath, isPlainObject, setPath } from '../machinery/objects.js';
 import type { StoredObject } from '../storage/cacher.js';
 import { type Backend, StorageError } from '../storage/interface.js';
 import { type MaybePromise, type Served, fromServed, isPromise, servedAsStored, then, toServed, toServedMany } from './convert.js';
-import { decodeBody, duplicateJSONKeys, mediaTypeOf, negotiate, queryBool, readBody, sendObject, send, warningHeaders } from './http.js';
+import { type Negotiated, decodeBody, duplicateJSONKeys, mediaTypeOf, negotiate, queryBool, readBody, sendNegotiated, sendObject, send, warningHeaders } from './http.js';
+import { PROTOBUF, decodeProtobufBody, encodeProtobufList, encodeStoredProtobuf, hasProtobuf, isProtobuf, protobufWatchSink } from './protobuf.js';
 import type { ResourceRequest } from './requestinfo.js';
 import { apiVersionOf, verbsOf } from './resources.js';
 import type { DeleteOptions, Store, UserInfo, WriteContext } from './store.js';
@@ -93,7 +94,7 @@ export class RestHandler {
     if (sub) return this.subresource(scope);
     if (method === 'GET' && info.name) return allow('get'), this.get(scope);
     if (method === 'GET') {
-      if (queryBool(query, 'watch')) return allow('watch'), this.watch(scope, () => httpSink(scope.res));
+      if (queryBool(query, 'watch')) return allow('watch'), this.watch(scope, () => (this.negotiateFor(scope).protobuf ? protobufWatchSink : httpSink)(scope.res));
       return allow('list'), this.list(scope);
     }
     if (method === 'POST' && !info.name) return allow('create'), this.create(scope);
@@ -154,8 +155,10 @@ export class RestHandler {
 
   /** Read a body object and check it is addressed to this resource. */
   private async readObject(scope: RequestScope, kindExpected: string, apiVersionExpected: string, opts: { validate?: boolean } = {}): Promise<any> {
-    const raw = (await readBody(scope.req)).toString('utf8');
-    const obj = await decodeBody(raw, scope.req.headers['content-type']);
+    const bytes = await readBody(scope.req);
+    const protobuf = isProtobuf(mediaTypeOf(scope.req.headers['content-type']));
+    const raw = protobuf ? undefined : bytes.toString('utf8');
+    const obj = protobuf ? decodeProtobufBody(bytes, { apiVersion: apiVersionExpected, kind: kindExpected }) : await decodeBody(raw!, scope.req.headers['content-type']);
     if (!isPlainObject(obj)) throw errors.badRequest('the request body must be a JSON or YAML object');
     if (obj.apiVersion !== undefined && obj.apiVersion !== apiVersionExpected) {
       throw errors.badRequest(`the API version in the data (${obj.apiVersion}) does not match the expected API version (${apiVersionExpected})`);
@@ -169,7 +172,9 @@ export class RestHandler {
     // A body the decoder refuses: upstream's transformDecodeError names the kind and version.
     const kind = scope.served.def.kind;
     const decodeError = `${kind} in version ${JSON.stringify(scope.served.version.name)} cannot be handled as a ${kind}: `;
-    if (opts.validate !== false) this.validateFields(scope, obj, raw, undefined, decodeError);
+    // Protobuf has no unknown or duplicate fields to report (upstream: no strict decoding for
+    // it); fields newer than this server's schema are still dropped.
+    if (opts.validate !== false) this.validateFields(scope, obj, raw, undefined, decodeError, protobuf ? 'Ignore' : undefined);
     return obj;
   }
 
@@ -177,8 +182,10 @@ export class RestHandler {
    * Unknown and duplicate fields: dropped always; reported per fieldValidation. Values the
    * decoder can't take (wrong JSON type, malformed time) are a 400, prefixed with `decodeError`.
    */
-  private validateFields(scope: RequestScope, obj: any, raw?: string, warnings?: string[], decodeError = ''): void {
-    const mode = this.fieldValidation(scope);
+  private validateFields(scope: RequestScope, obj: any, raw?: string, warnings?: string[], decodeError = '', modeOverride?: FieldValidation): void {
+    // The parameter is checked even when overridden (a bad value is a 400 either way).
+    const asked = this.fieldValidation(scope);
+    const mode = modeOverride ?? asked;
     const { def, version } = scope.served;
     let pruned: string[];
     try {
@@ -198,11 +205,16 @@ export class RestHandler {
   }
 
   private reply(scope: RequestScope, code: number, obj: any, ctx?: WriteContext): void {
-    const neg = negotiate(scope.req.headers.accept);
+    const neg = this.negotiateFor(scope);
     const headers = warningHeaders([...(ctx?.warnings ?? []), ...scope.warnings, ...this.deprecation(scope)]);
     if (neg.kind === 'table') return sendObject(scope.res, code, this.table(scope, [obj], {}), neg.yaml, headers);
-    if (neg.kind === 'partial') return sendObject(scope.res, code, partialMetadata(obj), neg.yaml, headers);
-    sendObject(scope.res, code, obj, neg.yaml, headers);
+    if (neg.kind === 'partial') return sendNegotiated(scope.res, code, partialMetadata(obj), neg, headers);
+    sendNegotiated(scope.res, code, obj, neg, headers);
+  }
+
+  /** Negotiate the response: protobuf is offered for built-in types (and object metadata). */
+  private negotiateFor(scope: RequestScope): Negotiated {
+    return negotiate(scope.req.headers.accept, { protobuf: hasProtobuf(this.apiVersion(scope), scope.served.def.kind) ? 'objects' : 'metadata' });
   }
 
   private deprecation(scope: RequestScope): string[] {
@@ -232,11 +244,11 @@ export class RestHandler {
     });
     const typed = (o: any) => ({ kind: def.kind, apiVersion: this.apiVersion(scope), ...o });
     if (r.item) return this.reply(scope, 200, typed(r.item));
-    const neg = negotiate(scope.req.headers.accept);
+    const neg = this.negotiateFor(scope);
     const items = r.items.map(typed);
     if (neg.kind === 'table') return sendObject(scope.res, 200, this.table(scope, items, {}), neg.yaml);
-    if (neg.kind === 'partial') return sendObject(scope.res, 200, partialList(items, {}), neg.yaml);
-    sendObject(scope.res, 200, { kind: def.listKind ?? `${def.kind}List`, apiVersion: this.apiVersion(scope), metadata: {}, items }, neg.yaml);
+    if (neg.kind === 'partial') return sendNegotiated(scope.res, 200, partialList(items, {}), neg);
+    sendNegotiated(scope.res, 200, { kind: def.listKind ?? `${def.kind}List`, apiVersion: this.apiVersion(scope), metadata: {}, items }, neg);
   }
 
   private get(scope: RequestScope): void | Promise<void> {
@@ -245,10 +257,10 @@ export class RestHandler {
   }
 
   private replyStored(scope: RequestScope, stored: StoredObject, code = 200): void | Promise<void> {
-    const neg = negotiate(scope.req.headers.accept);
+    const neg = this.negotiateFor(scope);
     const dep = this.deprecation(scope);
     if (neg.kind === 'object' && !neg.yaml && servedAsStored(scope.served, this.store(scope).storageApiVersion) && !dep.length) {
-      return send(scope.res, code, stored.json);
+      return neg.protobuf ? send(scope.res, code, encodeStoredProtobuf(stored.obj), PROTOBUF) : send(scope.res, code, stored.json);
     }
     return this.replyOut(scope, code, stored.obj);
   }
@@ -301,22 +313,26 @@ export class RestHandler {
   }
 
   private sendList(scope: RequestScope, items: StoredObject[], meta: Record<string, unknown>): void | Promise<void> {
-    const neg = negotiate(scope.req.headers.accept);
+    const neg = this.negotiateFor(scope);
     const { def } = scope.served;
     const store = this.store(scope);
     const headers = warningHeaders(this.deprecation(scope));
     if (neg.kind === 'table') {
       return then(this.outMany(scope, items.map((s) => s.obj)), (objs) => sendObject(scope.res, 200, this.table(scope, objs, meta), neg.yaml, headers));
     }
-    if (neg.kind === 'partial') return sendObject(scope.res, 200, partialList(items.map((s) => s.obj), meta), neg.yaml, headers);
+    if (neg.kind === 'partial') return sendNegotiated(scope.res, 200, partialList(items.map((s) => s.obj), meta), neg, headers);
     const listKind = def.listKind ?? `${def.kind}List`;
-    if (!neg.yaml && servedAsStored(scope.served, store.storageApiVersion)) {
+    if (neg.protobuf && servedAsStored(scope.served, store.storageApiVersion)) {
+      // Each item's message bytes are kept with the stored object: encoded once, like its JSON.
+      return send(scope.res, 200, encodeProtobufList(this.apiVersion(scope), listKind, meta, items.map((s) => s.obj), true), PROTOBUF, headers);
+    }
+    if (!neg.yaml && !neg.protobuf && servedAsStored(scope.served, store.storageApiVersion)) {
       // Fast path: each object's JSON was rendered once, when it was stored.
       const head = `{"kind":${JSON.stringify(listKind)},"apiVersion":${JSON.stringify(this.apiVersion(scope))},"metadata":${JSON.stringify(meta)},"items":[`;
       return send(scope.res, 200, head + items.map((s) => s.json).join(',') + ']}', 'application/json', headers);
     }
     return then(this.outMany(scope, items.map((s) => s.obj)), (objs) =>
-      sendObject(scope.res, 200, { kind: listKind, apiVersion: this.apiVersion(scope), metadata: meta, items: objs }, neg.yaml, headers),
+      sendNegotiated(scope.res, 200, { kind: listKind, apiVersion: this.apiVersion(scope), metadata: meta, items: objs }, neg, headers),
     );
   }
 
@@ -331,7 +347,7 @@ export class RestHandler {
     if (rv && !/^\d+$/.test(rv)) throw errors.badRequest(`resourceVersion: Invalid value: ${JSON.stringify(rv)}: must be a non-negative integer`);
     // As upstream: no timeout (or 0) means the server's randomised default; a negative one ends at once.
     const timeoutMs = opts.timeoutSeconds ? Math.min(Math.max(0, opts.timeoutSeconds) * 1000, MAX_TIMER_MS) : DEFAULT_WATCH_TIMEOUT_MS();
-    const neg = negotiate(scope.req.headers.accept);
+    const neg = this.negotiateFor(scope);
     const fast = neg.kind === 'object' && servedAsStored(served, store.storageApiVersion);
     const listKind = served.def.kind;
     const apiVersion = this.apiVersion(scope);
@@ -386,7 +402,7 @@ export class RestHandler {
     this.writeContext(scope, 'CreateOptions');
     const obj = await this.readObject(scope, scope.served.def.kind, this.apiVersion(scope));
     const answer = scope.served.def.answerCreate!(obj, scope.user);
-    sendObject(scope.res, 201, { ...answer, apiVersion: this.apiVersion(scope), kind: scope.served.def.kind });
+    sendNegotiated(scope.res, 201, { ...answer, apiVersion: this.apiVersion(scope), kind: scope.served.def.kind }, this.negotiateFor(scope));
   }
 
   private async create(scope: RequestScope): Promise<void> {
@@ -519,7 +535,7 @@ export class RestHandler {
     if (served.def.group) details.group = served.def.group;
     details.kind = served.def.plural;
     details.uid = result.obj.metadata.uid;
-    sendObject(scope.res, 200, errors.successStatus(details), false, warningHeaders(ctx.warnings));
+    sendNegotiated(scope.res, 200, errors.successStatus(details), this.negotiateFor(scope), warningHeaders(ctx.warnings));
   }
 
   private async deleteCollection(scope: RequestScope): Promise<void> {
@@ -542,7 +558,7 @@ export class RestHandler {
     const listKind = served.def.listKind ?? `${served.def.kind}List`;
     let items = this.outMany(scope, deleted);
     if (isPromise(items)) items = await items;
-    sendObject(scope.res, 200, { kind: listKind, apiVersion: this.apiVersion(scope), metadata: { resourceVersion: String(store.cache.revision) }, items });
+    sendNegotiated(scope.res, 200, { kind: listKind, apiVersion: this.apiVersion(scope), metadata: { resourceVersion: String(store.cache.revision) }, items }, this.negotiateFor(scope));
   }
 
   // ---- subresources --------------------------------------------------------------------------
@@ -589,7 +605,8 @@ export class RestHandler {
     const method = req.method ?? 'GET';
     const store = this.store(scope);
     const scaleDef = served.def.subresources!.scale!;
-    if (method === 'GET') return then(this.out(scope, store.get(info.namespace, info.name!).obj), (obj) => sendObject(scope.res, 200, this.toScale(scope, obj)));
+    const neg = negotiate(scope.req.headers.accept, { protobuf: 'objects' });
+    if (method === 'GET') return then(this.out(scope, store.get(info.namespace, info.name!).obj), (obj) => sendNegotiated(scope.res, 200, this.toScale(scope, obj), neg));
     let ctx: WriteContext;
     let mutateScale: (scale: any) => any;
     let conditional: boolean;
@@ -620,7 +637,7 @@ export class RestHandler {
     }), ctx, conditional);
     let out = this.out(scope, stored.obj);
     if (isPromise(out)) out = await out;
-    sendObject(scope.res, 200, this.toScale(scope, out), false, warningHeaders(ctx.warnings));
+    sendNegotiated(scope.res, 200, this.toScale(scope, out), neg, warningHeaders(ctx.warnings));
   }
 }
 

@@ -15,6 +15,8 @@ export interface WatchSink {
   write(line: string): boolean;
   /** An already encoded event line, newline included (shared between watchers). */
   writeEncoded?(line: Buffer): boolean;
+  /** An event of an object as stored (protobuf watchers: its message bytes are kept with it). */
+  writeStored?(type: string, stored: StoredObject): boolean;
   /** An event as an object (in-process watchers: no JSON text to build and parse again). */
   writeObject?(type: string, object: unknown): void;
   /** Bytes waiting to be sent: a watcher far behind is dropped rather than buffered forever. */
@@ -154,6 +156,11 @@ export function runWatch(spec: WatchSpec, sink: WatchSink): void {
     return (memo[type] ??= Buffer.from(`${eventLine(type, ev.cur.json)}\n`));
   };
   const event = (type: string, s: StoredObject, ev?: CacheEvent) => {
+    if ((!ev || s === ev.cur) && spec.asStored && sink.writeStored && !chain && !closed) {
+      sink.writeStored(type, s);
+      if (sink.backlog() > MAX_BACKLOG) finish();
+      return;
+    }
     // The common case (plain objects as stored, nothing queued): one encoding shared by every
     // watcher of this event, instead of one string-to-bytes conversion per watcher.
     if (ev && s === ev.cur && spec.asStored && sink.writeEncoded && !chain && !closed) {
