@@ -199,9 +199,11 @@ export class HostileRunner {
     let why: string | undefined;
     if (proc.exitCode !== null || proc.signalCode !== null) why = `server process exited (${proc.exitCode ?? proc.signalCode})`;
     else {
-      const r = await this.send({ method: 'GET', path: '/readyz' }, 5_000);
+      // Two tries of 10 s: a busy server on a loaded machine is slow, not dead.
+      let r = await this.send({ method: 'GET', path: '/readyz' }, 10_000);
+      if (r.status !== 200 && proc.exitCode === null) r = await this.send({ method: 'GET', path: '/readyz' }, 10_000);
       if (r.status === 200) return undefined;
-      why = `server unresponsive (/readyz: ${r.error ?? r.status})`;
+      why = `server unresponsive (/readyz: ${r.error ?? r.status}, twice)`;
       proc.kill('SIGKILL');
     }
     this.restarts.push(after);
@@ -242,10 +244,13 @@ export class HostileRunner {
     // HOSTILE_CASE=<id> runs one case; a trailing * makes it a prefix (HOSTILE_CASE='deep/*').
     const todo = only ? cases.filter((c) => (only.endsWith('*') ? c.id.startsWith(only.slice(0, -1)) : c.id === only)) : cases;
     let next = 0;
+    const slowest: [number, string][] = [];
     const worker = async () => {
       while (next < todo.length) {
         const c = todo[next++];
+        const started = Date.now();
         const o = await this.send(c);
+        slowest.push([Date.now() - started, c.id]);
         const problem = this.judge(c, o);
         if (problem) failures.push({ id: c.id, problem, repro: this.repro(c) });
         if (o.error || (o.status ?? 0) >= 500) {
@@ -263,6 +268,8 @@ export class HostileRunner {
       }
     };
     await Promise.all(Array.from({ length: Math.min(concurrency, todo.length) }, worker));
+    slowest.sort((a, b) => b[0] - a[0]);
+    console.log(`# hostile slowest: ${slowest.slice(0, 3).map(([ms, id]) => `${id} ${ms} ms`).join(', ')}`);
     const bad = await this.checkpoint();
     if (bad) failures.push({ id: '(end of class)', problem: `health check: ${bad}`, repro: '' });
     for (const f of failures) {
