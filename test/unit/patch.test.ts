@@ -40,7 +40,8 @@ test('jsonPatch: failed test op is an error', () => {
 });
 
 test('jsonPatch: missing path and bad ops give clear errors', () => {
-  assert.throws(() => jsonPatch({ a: 1 }, [{ op: 'remove', path: '/b' }]), /remove operation does not apply.*\/b/);
+  assert.throws(() => jsonPatch({ a: 1 }, [{ op: 'remove', path: '/b' }]), /^PatchError: error in remove for path: '\/b': Unable to remove nonexistent key: b: missing value$/);
+  assert.throws(() => jsonPatch({ a: 1 }, [{ op: 'remove', path: '/b/c' }]), /^PatchError: remove operation does not apply: doc is missing path: "\/b\/c": missing value$/);
   assert.throws(() => jsonPatch({ a: 1 }, [{ op: 'frobnicate', path: '/a' }]), PatchError);
   assert.throws(() => jsonPatch({ a: 1 }, { op: 'add' }), /JSON array/);
   assert.throws(() => jsonPatch({ a: 1 }, [{ op: 'add', path: '/x' }]), /missing "value"/);

@@ -3,7 +3,7 @@
 // operations (merge, conflicts, force, pruning of fields a manager stopped applying), and the
 // client-side-apply -> server-side-apply bridge for kubectl (last-applied annotation).
 import * as errors from '../errors.js';
-import { deepEqual, isPlainObject } from '../objects.js';
+import { deepEqual, isPlainObject, setOwn } from '../objects.js';
 import { FieldSet, FieldSetError, pathToString, type Path } from './fieldset.js';
 import { changes, compare, ensureNamedFieldsAreMembers, merge, removeItems, toFieldSet, TypedError, validateApplied, type TypeRef } from './typed.js';
 import { nowRFC3339 } from '../time.js';
@@ -130,7 +130,7 @@ interface UpdateResult {
 function withoutIgnored(obj: unknown, ignored: FieldSet): unknown {
   if (!isPlainObject(obj) || !ignored.members.size) return obj;
   const out: Record<string, unknown> = {};
-  for (const k of Object.keys(obj)) if (!ignored.members.has(`f:${k}`)) out[k] = obj[k];
+  for (const k of Object.keys(obj)) if (!ignored.members.has(`f:${k}`)) setOwn(out, k, obj[k]);
   return out;
 }
 
@@ -217,7 +217,7 @@ export function recordUpdateOperation(obj: any, old: any | undefined, opts: Upda
   else {
     // A create compares with an empty object of the type, whose structs exist but are empty.
     live = {};
-    for (const k of Object.keys(next)) if (isPlainObject(next[k]) && k !== 'apiVersion' && k !== 'kind') live[k] = {};
+    for (const k of Object.keys(next)) if (isPlainObject(next[k]) && k !== 'apiVersion' && k !== 'kind') setOwn(live, k, {});
   }
   const ignored = ignoredFields([next], opts.subresource, !!opts.statusSubresource);
   const self = '\u0000current-operation';
