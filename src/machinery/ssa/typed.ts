@@ -12,7 +12,7 @@
 // keys such as `constructor` or `__proto__` are ordinary fields.
 import { resolveRef, type Definitions, type Schema } from '../openapi/definitions.js';
 import { deepEqual, isPlainObject, ownValue, setOwn } from '../objects.js';
-import { FieldSet, type Path, type PathElement } from './fieldset.js';
+import { FieldSet, pathToString, type Path, type PathElement } from './fieldset.js';
 
 /** A type: a schema (undefined = free-form) and the definitions its $refs resolve in. */
 export interface TypeRef {
@@ -24,7 +24,8 @@ export class TypedError extends Error {}
 
 type Resolved = Scalar | MapType | ListType;
 type Scalar = { kind: 'scalar' };
-type MapType = { kind: 'map'; atomic: boolean; fields?: Record<string, Schema>; declared: ReadonlyMap<string, Field>; elem: TypeRef };
+/** `closed`: a struct (declared properties, nothing else): any other key is not in the schema. */
+type MapType = { kind: 'map'; atomic: boolean; closed: boolean; fields?: Record<string, Schema>; declared: ReadonlyMap<string, Field>; elem: TypeRef };
 type ListType = { kind: 'list'; rel: 'atomic' | 'set' | 'map'; keys: string[]; item: TypeRef; keyFields: KeyField[] };
 /**
  * A declared field's path element and type, made once per schema: the same path element string
@@ -41,7 +42,7 @@ const KEY_DEFAULTS: Record<string, unknown> = { protocol: 'TCP' };
 
 // Resolved types carry no per-value state, so these are shared (and must never be mutated).
 const SCALAR: Scalar = { kind: 'scalar' };
-const FREE_MAP: MapType = { kind: 'map', atomic: false, declared: new Map(), elem: FREE };
+const FREE_MAP: MapType = { kind: 'map', atomic: false, closed: false, declared: new Map(), elem: FREE };
 const ATOMIC_LIST: ListType = { kind: 'list', rel: 'atomic', keys: [], item: FREE, keyFields: [] };
 
 function ext(field: Schema | undefined, resolved: Schema | undefined, name: string): unknown {
@@ -98,7 +99,8 @@ function declaredType(field: Schema, extra: Definitions | undefined): Resolved |
   if (isMap || s['x-kubernetes-preserve-unknown-fields'] === true || s['x-kubernetes-embedded-resource'] === true) {
     const atomic = ext(field, s, 'x-kubernetes-map-type') === 'atomic';
     const additional = s.additionalProperties;
-    return { kind: 'map', atomic, fields: s.properties, declared: declaredFields(s.properties, extra), elem: typeOf(typeof additional === 'object' ? additional : undefined, extra) };
+    const closed = s.properties !== undefined && (additional === undefined || additional === false) && s['x-kubernetes-preserve-unknown-fields'] !== true;
+    return { kind: 'map', atomic, closed, fields: s.properties, declared: declaredFields(s.properties, extra), elem: typeOf(typeof additional === 'object' ? additional : undefined, extra) };
   }
   return s.type ? SCALAR : undefined;
 }
@@ -235,6 +237,37 @@ export function validateApplied(value: unknown, t: TypeRef, at = ''): void {
       if (seen.has(pe)) throw new TypedError(`${at}: duplicate entries for key ${pe.startsWith('k:') ? keyString(pe) : `[=${pe.slice(2)}]`}`);
       seen.add(pe);
       validateApplied(item, r.item, `${at}[${i}]`);
+    });
+  }
+}
+
+/**
+ * The fields of an applied configuration that its schema doesn't declare, in upstream's path
+ * spelling (`.metadata.foo`, `.spec.containers[name="app"].bar`). Upstream's conversion of the
+ * configuration to a typed value refuses them whatever fieldValidation says, so they never
+ * reach the object or its managedFields.
+ */
+export function undeclaredFields(value: unknown, t: TypeRef): string[] {
+  const found: string[] = [];
+  findUndeclared(value, t, [], found);
+  return found;
+}
+
+function findUndeclared(value: unknown, t: TypeRef, path: Path, found: string[]): void {
+  // Atomic maps and lists are checked too: atomicity is about ownership, not the schema.
+  const r = resolveType(t, value);
+  if (r.kind === 'map' && isPlainObject(value)) {
+    for (const k of Object.keys(value)) {
+      path.push(fieldPE(r, k));
+      if (r.closed && !r.declared.has(k)) found.push(`${pathToString(path)}: field not declared in schema`);
+      else findUndeclared(value[k], fieldType(r, k), path, found);
+      path.pop();
+    }
+  } else if (r.kind === 'list' && Array.isArray(value)) {
+    value.forEach((item, i) => {
+      path.push(r.rel === 'atomic' ? `i:${i}` : (safePE(r, item) ?? `i:${i}`));
+      findUndeclared(item, r.item, path, found);
+      path.pop();
     });
   }
 }
