@@ -31,12 +31,18 @@ export function deepEqual(a: unknown, b: unknown): boolean {
   if (Array.isArray(b)) return false;
   const ao = a as Record<string, unknown>;
   const bo = b as Record<string, unknown>;
-  for (const k of Object.keys(ao)) {
+  // Every defined member of a must equal b's, and b must have no more defined members. An
+  // inherited member of b (constructor, toString...) is a function, which equals no JSON value;
+  // only __proto__ must be read as an own property (otherwise it is b's prototype).
+  let defined = 0;
+  for (const k in ao) {
     const av = ao[k];
-    if (av !== undefined && !deepEqual(av, ownValue(bo, k))) return false;
+    if (av === undefined) continue;
+    defined++;
+    if (!deepEqual(av, k === '__proto__' ? ownValue(bo, k) : bo[k])) return false;
   }
-  for (const k of Object.keys(bo)) if (bo[k] !== undefined && ownValue(ao, k) === undefined) return false;
-  return true;
+  for (const k in bo) if (bo[k] !== undefined) defined--;
+  return defined === 0;
 }
 
 export function isPlainObject(v: unknown): v is Record<string, unknown> {
