@@ -21,6 +21,7 @@ import { Indexer } from '../../src/client/informer.js';
 import { defaultSecret } from '../../src/api/core/v1/secret.js';
 import { defaultLimitRange } from '../../src/api/core/v1/limitrange.js';
 import * as errors from '../../src/machinery/errors.js';
+import { applyDefaults, publishedSchema } from '../../src/apiserver/crd/schema.js';
 
 const PROTO_NAMES = Object.getOwnPropertyNames(Object.prototype).sort();
 const OBJECT_NAMES = Object.getOwnPropertyNames(Object).sort();
@@ -255,4 +256,25 @@ test('informer indexer: index values named like Object.prototype members are ord
   assert.deepEqual(idx.indexKeys('label', 'constructor'), ['n/a']);
   assert.deepEqual(idx.indexKeys('label', '__proto__'), ['n/a']);
   assert.deepEqual(idx.indexKeys('label', 'toString'), []);
+});
+
+test('custom resources: schema properties named __proto__/constructor default, prune and publish as ordinary names', () => {
+  const crdSchema = body(
+    '{"type":"object","properties":{"spec":{"type":"object","properties":{"__proto__":{"type":"object","default":{},"properties":{"polluted":{"type":"string","default":"yes"}}},"constructor":{"type":"string","default":"c"},"size":{"type":"integer"}}}}}',
+  );
+  const value: any = { spec: {} };
+  applyDefaults(value, crdSchema);
+  assert.equal(JSON.stringify(value), '{"spec":{"__proto__":{"polluted":"yes"},"constructor":"c"}}');
+  assert.equal(Object.getPrototypeOf(value.spec), Object.prototype);
+
+  const published = publishedSchema('example.com', 'v1', 'Gadget', 'GadgetList', crdSchema);
+  const root = published.definitions[published.definition]!;
+  assert.deepEqual(Object.keys(root.properties!.spec!.properties!), ['__proto__', 'constructor', 'size']);
+  const schemas = new BuiltinFieldSchema();
+  schemas.register('example.com', 'v1', 'Gadget', published.definition, published.definitions);
+  const cr = body('{"apiVersion":"example.com/v1","kind":"Gadget","metadata":{"name":"g","constructor":{}},"spec":{"__proto__":{"polluted":"yes","toString":"t"},"size":1,"hasOwnProperty":"h"},"valueOf":1}');
+  assert.deepEqual(schemas.prune('example.com', 'v1', 'Gadget', cr), ['metadata.constructor', 'spec.__proto__.toString', 'spec.hasOwnProperty', 'valueOf']);
+  assert.equal(JSON.stringify(cr), '{"apiVersion":"example.com/v1","kind":"Gadget","metadata":{"name":"g"},"spec":{"__proto__":{"polluted":"yes"},"size":1}}');
+  const type = schemas.typeFor('example.com', 'v1', 'Gadget')!;
+  assert.deepEqual(undeclaredFields(body('{"spec":{"__proto__":{"polluted":"yes"},"constructor":"x","toString":1}}'), type), ['.spec.toString: field not declared in schema']);
 });

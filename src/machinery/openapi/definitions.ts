@@ -55,18 +55,19 @@ export function loadDefinitions(): Definitions {
     );
   }
   const parsed = JSON.parse(text) as Record<string, Schema>;
-  for (const name of Object.keys(parsed)) withoutInheritedProperties(parsed[name]!);
+  for (const name of Object.keys(parsed)) withoutInheritedProperties(parsed[name]);
   definitions = Object.setPrototypeOf(parsed, null) as Definitions;
   return definitions;
 }
 
 /**
- * Makes every `properties` map of a schema tree prototype-less, once, when it is loaded. Those
- * maps are indexed with keys from request data (`properties[key]`), and with a prototype a key
- * such as `constructor` or `__proto__` would find a member of Object.prototype and pass for a
- * declared field (the unknown-field pruner would then keep it).
+ * Makes every `properties` map of a schema tree prototype-less (in place), once, when the schema
+ * is loaded or published. Those maps are indexed with keys from request data
+ * (`properties[key]`), and with a prototype a key such as `constructor` or `__proto__` would
+ * find a member of Object.prototype and pass for a declared field (the unknown-field pruner
+ * would then keep it).
  */
-function withoutInheritedProperties(schema: unknown): void {
+export function withoutInheritedProperties(schema: unknown): void {
   if (schema === null || typeof schema !== 'object') return;
   if (Array.isArray(schema)) {
     for (const item of schema) withoutInheritedProperties(item);
