@@ -52,7 +52,6 @@ function checkOperation(op: unknown, index: number): void {
   if (typeof path !== 'string') {
     throw new PatchError(`json patch operation ${index} (${name}) is missing "path"`);
   }
-  if (path !== '' && !path.startsWith('/')) throw new PatchError(`${name} operation has an invalid path "${path}"`);
   if ((name === 'move' || name === 'copy') && typeof ownValue(record, 'from') !== 'string') {
     throw new PatchError(`json patch operation ${index} (${name}) is missing "from"`);
   }
@@ -176,7 +175,7 @@ function existingIndex(list: unknown[], key: string): number | undefined {
 function read(at: Location, context: string): unknown {
   if (!Array.isArray(at.container)) return ownValue(at.container, at.key);
   const i = existingIndex(at.container, at.key);
-  if (i === undefined) throw invalidIndex(context, at.key);
+  if (i === undefined) throw badIndex(context, at.key);
   return at.container[i];
 }
 
@@ -191,10 +190,10 @@ function insert(at: Location, value: unknown, context: string): void {
     return;
   }
   const n = parseIndex(key);
-  if (n === undefined) throw new PatchError(`${context}: value was not a proper array index: '${key}'`);
+  if (n === undefined) throw new PatchError(`${context}: value was not a proper array index: '${key}': ${atoiError(key)}`);
   // Inserting may also append: the list is one longer afterwards.
   const size = container.length + 1;
-  if (n >= size || n < -size) throw invalidIndex(context, key);
+  if (n >= size || n < -size) throw badIndex(context, key);
   container.splice(n < 0 ? n + size : n, 0, value);
 }
 
@@ -206,7 +205,7 @@ function remove(at: Location, context: string): void {
     return;
   }
   const i = existingIndex(container, key);
-  if (i === undefined) throw invalidIndex(context, key);
+  if (i === undefined) throw badIndex(context, key);
   container.splice(i, 1);
 }
 
@@ -214,6 +213,13 @@ function missing(message: string): PatchError {
   return new PatchError(`${message}: ${MISSING}`);
 }
 
-function invalidIndex(context: string, key: string): PatchError {
-  return new PatchError(`${context}: Unable to access invalid index: ${key}: ${INVALID_INDEX}`);
+/** A list index that is not a number (Go's strconv error) or out of range. */
+function badIndex(context: string, key: string): PatchError {
+  const n = parseIndex(key);
+  if (n === undefined) return new PatchError(`${context}: ${atoiError(key)}`);
+  return new PatchError(`${context}: Unable to access invalid index: ${n}: ${INVALID_INDEX}`);
+}
+
+function atoiError(key: string): string {
+  return `strconv.Atoi: parsing ${JSON.stringify(key)}: invalid syntax`;
 }
