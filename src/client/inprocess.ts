@@ -12,6 +12,7 @@ import { getScale, updateScale } from '../apiserver/scale.js';
 import * as serverErrors from '../machinery/errors.js';
 import { parseFieldSelector } from '../machinery/fields.js';
 import { parseSelector } from '../machinery/labels.js';
+import { setOwn } from '../machinery/objects.js';
 import { isPlainObject } from '../machinery/objects.js';
 import { definitionForGVK } from '../machinery/openapi/definitions.js';
 import type { StoredObject } from '../storage/cacher.js';
@@ -512,7 +513,7 @@ function jsonCopy(v: any): any {
     if (!Object.prototype.hasOwnProperty.call(v, k)) continue;
     const e = v[k];
     if (e === undefined || typeof e === 'function' || typeof e === 'symbol') continue;
-    out[k] = jsonCopy(e);
+    setOwn(out, k, jsonCopy(e));
   }
   return out;
 }

@@ -1,4 +1,23 @@
 // Small structural helpers for JSON-shaped objects.
+//
+// Keys of these objects come from request data, so lookups go through own properties only:
+// `constructor`, `toString`... must read as missing when the object doesn't have them, and
+// `__proto__` (which JSON.parse creates as an ordinary own property) must never reach
+// Object.prototype's accessor, which would read or replace the object's prototype instead.
+
+/** The value of an own property, or undefined: inherited members never count. */
+export function ownValue(obj: object, key: string): unknown {
+  return Object.hasOwn(obj, key) ? (obj as Record<string, unknown>)[key] : undefined;
+}
+
+/**
+ * Sets an own data property. `obj[key] = value` would call the `__proto__` setter and replace
+ * obj's prototype (or, on an object from `{}`, quietly drop a non-object value).
+ */
+export function setOwn(obj: object, key: string, value: unknown): void {
+  if (key === '__proto__') Object.defineProperty(obj, key, { value, writable: true, enumerable: true, configurable: true });
+  else (obj as Record<string, unknown>)[key] = value;
+}
 
 /** Structural equality of JSON values; a missing key equals an undefined one. */
 export function deepEqual(a: unknown, b: unknown): boolean {
@@ -12,32 +31,42 @@ export function deepEqual(a: unknown, b: unknown): boolean {
   if (Array.isArray(b)) return false;
   const ao = a as Record<string, unknown>;
   const bo = b as Record<string, unknown>;
-  for (const k in ao) if (ao[k] !== undefined && !deepEqual(ao[k], bo[k])) return false;
-  for (const k in bo) if (bo[k] !== undefined && ao[k] === undefined) return false;
-  return true;
+  // Every defined member of a must equal b's, and b must have no more defined members. An
+  // inherited member of b (constructor, toString...) is a function, which equals no JSON value;
+  // only __proto__ must be read as an own property (otherwise it is b's prototype).
+  let defined = 0;
+  for (const k in ao) {
+    const av = ao[k];
+    if (av === undefined) continue;
+    defined++;
+    if (!deepEqual(av, k === '__proto__' ? ownValue(bo, k) : bo[k])) return false;
+  }
+  for (const k in bo) if (bo[k] !== undefined) defined--;
+  return defined === 0;
 }
 
 export function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** Read a dotted path (".spec.replicas" or "spec.replicas"). */
+/** Read a dotted path (".spec.replicas" or "spec.replicas"); only own properties are followed. */
 export function getPath(obj: unknown, dotted: string): unknown {
-  let cur: any = obj;
+  let cur: unknown = obj;
   for (const part of dotted.replace(/^\./, '').split('.')) {
     if (cur === null || typeof cur !== 'object') return undefined;
-    cur = cur[part];
+    cur = ownValue(cur, part);
   }
   return cur;
 }
 
-/** Write a dotted path, creating intermediate objects. */
+/** Write a dotted path, creating intermediate objects (own properties only, as getPath). */
 export function setPath(obj: any, dotted: string, value: unknown): void {
   const parts = dotted.replace(/^\./, '').split('.');
   let cur = obj;
   for (const part of parts.slice(0, -1)) {
-    if (!isPlainObject(cur[part])) cur[part] = {};
-    cur = cur[part];
+    let next = ownValue(cur, part);
+    if (!isPlainObject(next)) setOwn(cur, part, (next = {}));
+    cur = next;
   }
-  cur[parts[parts.length - 1]] = value;
+  setOwn(cur, parts[parts.length - 1]!, value);
 }

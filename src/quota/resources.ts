@@ -1,6 +1,7 @@
 // Resource lists as upstream's quota helpers (k8s.io/apiserver/pkg/quota/v1): exact Quantity
 // arithmetic over maps of resource name → quantity.
 import { Quantity, parseQuantityOrNull } from '../machinery/quantity.js';
+import { setOwn } from '../machinery/objects.js';
 
 export type ResourceList = Map<string, Quantity>;
 
@@ -15,7 +16,7 @@ export function fromObject(o: Record<string, unknown> | undefined | null): Resou
 
 export function toObject(l: ResourceList): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const k of [...l.keys()].sort()) out[k] = l.get(k)!.toString();
+  for (const k of [...l.keys()].sort()) setOwn(out, k, l.get(k)!.toString());
   return out;
 }
 

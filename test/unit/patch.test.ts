@@ -40,10 +40,25 @@ test('jsonPatch: failed test op is an error', () => {
 });
 
 test('jsonPatch: missing path and bad ops give clear errors', () => {
-  assert.throws(() => jsonPatch({ a: 1 }, [{ op: 'remove', path: '/b' }]), /remove operation does not apply.*\/b/);
+  assert.throws(() => jsonPatch({ a: 1 }, [{ op: 'remove', path: '/b' }]), /^PatchError: error in remove for path: '\/b': Unable to remove nonexistent key: b: missing value$/);
+  assert.throws(() => jsonPatch({ a: 1 }, [{ op: 'remove', path: '/b/c' }]), /^PatchError: remove operation does not apply: doc is missing path: "\/b\/c": missing value$/);
   assert.throws(() => jsonPatch({ a: 1 }, [{ op: 'frobnicate', path: '/a' }]), PatchError);
   assert.throws(() => jsonPatch({ a: 1 }, { op: 'add' }), /JSON array/);
   assert.throws(() => jsonPatch({ a: 1 }, [{ op: 'add', path: '/x' }]), /missing "value"/);
+});
+
+test('jsonPatch: upstream (evanphx/json-patch v4) rules and messages for lists and odd paths', () => {
+  const fails = (ops: unknown[], message: string) => assert.throws(() => jsonPatch({ l: [1] }, ops), (err: unknown) => err instanceof PatchError && err.message === message);
+  fails([{ op: 'add', path: '/l/+5', value: 1 }], "error in add for path: '/l/+5': Unable to access invalid index: 5: invalid index referenced");
+  fails([{ op: 'add', path: '/l/x', value: 1 }], `error in add for path: '/l/x': value was not a proper array index: 'x': strconv.Atoi: parsing "x": invalid syntax`);
+  fails([{ op: 'remove', path: '/l/x' }], `error in remove for path: '/l/x': strconv.Atoi: parsing "x": invalid syntax`);
+  fails([{ op: 'test', path: '/l/9', value: 1 }], "error in test for path: '/l/9': Unable to access invalid index: 9: invalid index referenced");
+  fails([{ op: 'add', path: '', value: {} }], 'add operation does not apply: doc is missing path: "": missing value');
+  fails([{ op: 'copy', from: '/m/x', path: '/y' }], 'copy operation does not apply: doc is missing from path: /m/x: missing value');
+  assert.deepEqual(jsonPatch({ l: [1, 2] }, [{ op: 'remove', path: '/l/-1' }, { op: 'add', path: '/l/0', value: 0 }]), { l: [0, 1] });
+  // A missing member copies as null, and replace of one adds it.
+  assert.deepEqual(jsonPatch({ a: 1 }, [{ op: 'copy', from: '/b', path: '/c' }, { op: 'replace', path: '/d', value: 2 }]), { a: 1, c: null, d: 2 });
+  assert.deepEqual(jsonPatch({ a: 1 }, [{ op: 'replace', path: '', value: { b: 2 } }]), { b: 2 });
 });
 
 // ------------------------------------------------------------------------------ merge patch

@@ -7,6 +7,7 @@ import type { Quantity } from '../../machinery/quantity.js';
 import { podResources } from '../../quota/evaluators.js';
 import { type ResourceList, fromObject } from '../../quota/resources.js';
 import { type AdmissionAttributes, type MutatingPlugin, type ValidatingPlugin, forbiddenFor } from './interfaces.js';
+import { setOwn } from '../../machinery/objects.js';
 
 export const LIMIT_RANGER_ANNOTATION = 'kubernetes.io/limit-ranger';
 
@@ -80,13 +81,13 @@ export function applyDefaults(pod: any, limitRange: any): string[] {
     const setLimits: string[] = [];
     const setRequests: string[] = [];
     for (const [k, v] of Object.entries(defLimits)) {
-      if (res.limits && k in res.limits) continue;
-      (res.limits ??= {})[k] = v;
+      if (res.limits && Object.hasOwn(res.limits, k)) continue;
+      setOwn((res.limits ??= {}), k, v);
       setLimits.push(k);
     }
     for (const [k, v] of Object.entries(defRequests)) {
-      if (res.requests && k in res.requests) continue;
-      (res.requests ??= {})[k] = v;
+      if (res.requests && Object.hasOwn(res.requests, k)) continue;
+      setOwn((res.requests ??= {}), k, v);
       setRequests.push(k);
     }
     if (setRequests.length) notes.push(`${setRequests.sort().join(', ')} request for ${prefix} ${c.name}`);

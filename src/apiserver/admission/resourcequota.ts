@@ -76,7 +76,7 @@ export class ResourceQuotaAdmission implements ValidatingPlugin {
       const why = evaluator.constraints(restricted, a.object);
       if (why) throw forbiddenFor(a, `failed quota: ${q.metadata.name}: ${why}`);
       const used = q.status?.used ?? {};
-      const unknown = restricted.filter((r) => !(r in used));
+      const unknown = restricted.filter((r) => !Object.hasOwn(used, r));
       if (unknown.length) throw forbiddenFor(a, `status unknown for quota: ${q.metadata.name}, resources: ${[...restricted].sort().join(',')}`);
       interesting.push(q);
     }

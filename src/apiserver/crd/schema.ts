@@ -4,8 +4,8 @@
 import AjvModule, { type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { type FieldError, FieldPath, duplicate, invalid, notSupported, path, required, tooMany, typeInvalid } from '../../machinery/fielderrors.js';
-import { getDefinition, type Definitions, type Schema } from '../../machinery/openapi/definitions.js';
-import { deepEqual, isPlainObject as isObj } from '../../machinery/objects.js';
+import { getDefinition, withoutInheritedProperties, type Definitions, type Schema } from '../../machinery/openapi/definitions.js';
+import { deepEqual, isPlainObject as isObj, ownValue, setOwn } from '../../machinery/objects.js';
 
 const isPlainObject = (v: unknown): v is Record<string, any> => isObj(v);
 
@@ -79,7 +79,7 @@ export function toAjvSchema(s: JSONSchemaProps | undefined): any {
   if (s['x-kubernetes-embedded-resource'] === true && out.type === undefined) out.type = 'object';
   if (isPlainObject(s.properties)) {
     out.properties = {};
-    for (const [k, v] of Object.entries(s.properties)) out.properties[k] = toAjvSchema(v as JSONSchemaProps);
+    for (const [k, v] of Object.entries(s.properties)) setOwn(out.properties, k, toAjvSchema(v as JSONSchemaProps));
   }
   if (isPlainObject(s.additionalProperties)) out.additionalProperties = toAjvSchema(s.additionalProperties);
   if (isPlainObject(s.items)) out.items = toAjvSchema(s.items);
@@ -229,7 +229,8 @@ function extensionErrors(value: unknown, s: JSONSchemaProps | undefined, p: Fiel
     if (typeof value.kind !== 'string' || !value.kind) out.push(required(p.child('kind'), 'must not be empty'));
   }
   for (const [k, v] of Object.entries(value)) {
-    const child = isPlainObject(s.properties) && s.properties[k] ? s.properties[k] : isPlainObject(s.additionalProperties) ? s.additionalProperties : undefined;
+    const declared = isPlainObject(s.properties) ? ownValue(s.properties, k) : undefined;
+    const child = declared ? declared : isPlainObject(s.additionalProperties) ? s.additionalProperties : undefined;
     if (child) extensionErrors(v, child, p.child(k), out);
   }
 }
@@ -287,12 +288,14 @@ export function applyDefaults(value: unknown, s: JSONSchemaProps | undefined): v
   if (isPlainObject(s.properties)) {
     for (const [k, prop] of Object.entries(s.properties as Record<string, JSONSchemaProps>)) {
       if (!isPlainObject(prop)) continue;
-      if (value[k] === null && prop.nullable !== true) {
-        if (prop.default !== undefined) value[k] = structuredClone(prop.default);
+      // Property names are data too (`__proto__`, `constructor`): own members only.
+      if (ownValue(value, k) === null && prop.nullable !== true) {
+        if (prop.default !== undefined) setOwn(value, k, structuredClone(prop.default));
         else delete value[k];
       }
-      if (value[k] === undefined && prop.default !== undefined) value[k] = structuredClone(prop.default);
-      if (value[k] !== undefined) applyDefaults(value[k], prop);
+      if (ownValue(value, k) === undefined && prop.default !== undefined) setOwn(value, k, structuredClone(prop.default));
+      const child = ownValue(value, k);
+      if (child !== undefined) applyDefaults(child, prop);
     }
   } else if (isPlainObject(s.additionalProperties)) {
     for (const k of Object.keys(value)) applyDefaults(value[k], s.additionalProperties);
@@ -341,7 +344,7 @@ function publishNode(s: JSONSchemaProps): Schema {
   }
   if (isPlainObject(s.properties)) {
     out.properties = {};
-    for (const [k, v] of Object.entries(s.properties)) out.properties[k] = publishNode(v as JSONSchemaProps);
+    for (const [k, v] of Object.entries(s.properties)) setOwn(out.properties, k, publishNode(v as JSONSchemaProps));
   }
   if (isPlainObject(s.items)) out.items = publishNode(s.items);
   if (isPlainObject(s.additionalProperties)) out.additionalProperties = publishNode(s.additionalProperties);
@@ -386,7 +389,7 @@ export function publishedSchema(group: string, version: string, kind: string, li
     kind: { type: 'string', description: d.kind },
     metadata: { $ref: META_REF, description: d.metadata },
   };
-  for (const [k, v] of Object.entries(own)) if (k !== 'apiVersion' && k !== 'kind' && k !== 'metadata') root.properties[k] = v;
+  for (const [k, v] of Object.entries(own)) if (k !== 'apiVersion' && k !== 'kind' && k !== 'metadata') setOwn(root.properties, k, v);
   if (schema && isPlainObject(schema.properties?.metadata)) {
     // Root metadata may only restrict name/generateName; published as ObjectMeta.
   }
@@ -403,5 +406,7 @@ export function publishedSchema(group: string, version: string, kind: string, li
     },
     'x-kubernetes-group-version-kind': [{ group, kind: listKind, version }],
   };
+  withoutInheritedProperties(root);
+  withoutInheritedProperties(list);
   return { definition, definitions: { [definition]: root, [`${definition}List`]: list } };
 }

@@ -54,8 +54,32 @@ export function loadDefinitions(): Definitions {
       `OpenAPI definitions not found at ${file} (run "npm run build", which runs tools/gen-openapi): ${String(err)}`,
     );
   }
-  definitions = JSON.parse(text) as Definitions;
+  const parsed = JSON.parse(text) as Record<string, Schema>;
+  for (const name of Object.keys(parsed)) withoutInheritedProperties(parsed[name]);
+  definitions = Object.setPrototypeOf(parsed, null) as Definitions;
   return definitions;
+}
+
+/**
+ * Makes every `properties` map of a schema tree prototype-less (in place), once, when the schema
+ * is loaded or published. Those maps are indexed with keys from request data
+ * (`properties[key]`), and with a prototype a key such as `constructor` or `__proto__` would
+ * find a member of Object.prototype and pass for a declared field (the unknown-field pruner
+ * would then keep it).
+ */
+export function withoutInheritedProperties(schema: unknown): void {
+  if (schema === null || typeof schema !== 'object') return;
+  if (Array.isArray(schema)) {
+    for (const item of schema) withoutInheritedProperties(item);
+    return;
+  }
+  const s = schema as Record<string, unknown>;
+  const props = s.properties;
+  if (props !== null && typeof props === 'object' && !Array.isArray(props)) {
+    Object.setPrototypeOf(props, null);
+    for (const key of Object.keys(props)) withoutInheritedProperties((props as Record<string, unknown>)[key]);
+  }
+  for (const key of ['items', 'additionalProperties', 'allOf', 'anyOf', 'oneOf', 'not']) withoutInheritedProperties(s[key]);
 }
 
 export function getDefinition(name: string): Schema | undefined {
@@ -109,7 +133,9 @@ export function resolveRef(schema: Schema | undefined, extra?: Definitions): Sch
 export function childSchema(schema: Schema | undefined, key: string, extra?: Definitions): Schema | undefined {
   const resolved = resolveRef(schema, extra);
   if (!resolved) return undefined;
-  const prop = resolved.properties?.[key];
+  // Own properties only: extra definitions (CRD schemas) have ordinary objects as `properties`.
+  const props = resolved.properties;
+  const prop = props && Object.hasOwn(props, key) ? props[key] : undefined;
   if (prop) return prop;
   const additional = resolved.additionalProperties;
   return typeof additional === 'object' ? additional : undefined;

@@ -12,6 +12,7 @@
  */
 import { createHash } from 'node:crypto';
 import { loadDefinitions, refName, type Definitions, type Schema } from './definitions.js';
+import { setOwn } from '../objects.js';
 import {
   PATCH_CONTENT_TYPES,
   discoveryPath,
@@ -229,7 +230,7 @@ function toV3Schema(schema: unknown): unknown {
     else if (k === 'properties' || k === 'definitions' || k === 'patternProperties') {
       // Maps of schemas: keys are names, not keywords.
       const m: Json = {};
-      for (const [name, sub] of Object.entries(v as Json)) m[name] = toV3Schema(sub);
+      for (const [name, sub] of Object.entries(v as Json)) setOwn(m, name, toV3Schema(sub));
       out[k] = m;
     } else out[k] = toV3Schema(v);
   }

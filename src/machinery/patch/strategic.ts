@@ -12,8 +12,11 @@
  *
  * The inputs are deep-copied first; the algorithm then works in place on the copies, which
  * keeps it close to upstream's structure (and so easy to compare when behaviour is in doubt).
+ * Keys are data: members are looked up and set as own properties only (ownValue / setOwn), so
+ * `constructor` and `__proto__` merge like any other unknown field.
  */
 import { childSchema, itemsSchema, resolveRef, getDefinition, type Definitions, type Schema } from '../openapi/definitions.js';
+import { ownValue, setOwn } from '../objects.js';
 import { PatchError } from './errors.js';
 
 type JsonMap = Record<string, unknown>;
@@ -162,12 +165,12 @@ function mergeMap(original: JsonMap, patch: JsonMap, ctx: Ctx): JsonMap {
       continue;
     }
 
-    if (!(key in original) || original[key] === undefined) {
+    const originalV = ownValue(original, key);
+    if (originalV === undefined) {
       if (!isDeleteList) setWithoutDirectives(original, key, discardNulls(patchV));
       continue;
     }
 
-    const originalV = original[key];
     const originalKind = kindOf(originalV);
     if (originalKind !== kindOf(patchV)) {
       if (!isDeleteList) setWithoutDirectives(original, key, discardNulls(patchV));
@@ -177,19 +180,11 @@ function mergeMap(original: JsonMap, patch: JsonMap, ctx: Ctx): JsonMap {
     if (originalKind === 'map') {
       const [sub, meta] = lookupStruct(ctx, key);
       const strategy = extractRetainKeysStrategy(meta.strategies);
-      original[key] =
-        strategy === REPLACE ? (patchV as JsonMap) : mergeMap(originalV as JsonMap, patchV as JsonMap, sub);
+      setOwn(original, key, strategy === REPLACE ? (patchV as JsonMap) : mergeMap(originalV as JsonMap, patchV as JsonMap, sub));
     } else if (originalKind === 'slice') {
       const [sub, meta] = lookupSlice(ctx, key);
       const strategy = extractRetainKeysStrategy(meta.strategies);
-      original[key] = mergeSliceHandler(
-        originalV as unknown[],
-        patchV as unknown[],
-        sub,
-        strategy,
-        meta.mergeKey,
-        isDeleteList,
-      );
+      setOwn(original, key, mergeSliceHandler(originalV as unknown[], patchV as unknown[], sub, strategy, meta.mergeKey, isDeleteList));
     } else {
       setWithoutDirectives(original, key, patchV);
     }
@@ -199,7 +194,7 @@ function mergeMap(original: JsonMap, patch: JsonMap, ctx: Ctx): JsonMap {
 
 function setWithoutDirectives(target: JsonMap, key: string, value: unknown): void {
   const [cleaned, keep] = removeDirectives(value);
-  if (keep) target[key] = cleaned;
+  if (keep) setOwn(target, key, cleaned);
   else delete target[key];
 }
 
@@ -278,10 +273,10 @@ function mergeSetElementOrderLists(original: JsonMap, patch: JsonMap, ctx: Ctx):
     if (!Array.isArray(order)) throw badArgType('slice', order);
     const key = extractKey(directiveKey, SET_ELEMENT_ORDER);
 
-    const foundOriginal = key in original && original[key] !== undefined && original[key] !== null;
-    const foundPatch = key in patch && patch[key] !== null;
-    const originalList = foundOriginal ? original[key] : undefined;
-    const patchList = foundPatch ? patch[key] : undefined;
+    const originalList = ownValue(original, key) ?? undefined;
+    const patchList = ownValue(patch, key) ?? undefined;
+    const foundOriginal = originalList !== undefined;
+    const foundPatch = patchList !== undefined;
     if (foundOriginal && !Array.isArray(originalList)) throw badArgType('slice', originalList);
     if (foundPatch && !Array.isArray(patchList)) throw badArgType('slice', patchList);
     const originalItems = (originalList as unknown[] | undefined) ?? [];
@@ -302,7 +297,7 @@ function mergeSetElementOrderLists(original: JsonMap, patch: JsonMap, ctx: Ctx):
       ? partitionMapsByPresence(merged, order, meta.mergeKey)
       : partitionPrimitivesByPresence(merged, order);
     const mapKind = elementKind([originalItems, patchItems]) === 'map';
-    original[key] = normalizeElementOrder(inOrder, serverOnly, order, originalItems, meta.mergeKey, mapKind);
+    setOwn(original, key, normalizeElementOrder(inOrder, serverOnly, order, originalItems, meta.mergeKey, mapKind));
     delete patch[key];
   }
 }

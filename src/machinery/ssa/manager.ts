@@ -3,9 +3,9 @@
 // operations (merge, conflicts, force, pruning of fields a manager stopped applying), and the
 // client-side-apply -> server-side-apply bridge for kubectl (last-applied annotation).
 import * as errors from '../errors.js';
-import { deepEqual, isPlainObject } from '../objects.js';
+import { deepEqual, isPlainObject, setOwn } from '../objects.js';
 import { FieldSet, FieldSetError, pathToString, type Path } from './fieldset.js';
-import { changes, compare, ensureNamedFieldsAreMembers, merge, removeItems, toFieldSet, TypedError, validateApplied, type TypeRef } from './typed.js';
+import { changes, compare, ensureNamedFieldsAreMembers, merge, removeItems, toFieldSet, TypedError, undeclaredFields, validateApplied, type TypeRef } from './typed.js';
 import { nowRFC3339 } from '../time.js';
 
 export const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
@@ -130,7 +130,7 @@ interface UpdateResult {
 function withoutIgnored(obj: unknown, ignored: FieldSet): unknown {
   if (!isPlainObject(obj) || !ignored.members.size) return obj;
   const out: Record<string, unknown> = {};
-  for (const k of Object.keys(obj)) if (!ignored.members.has(`f:${k}`)) out[k] = obj[k];
+  for (const k of Object.keys(obj)) if (!ignored.members.has(`f:${k}`)) setOwn(out, k, obj[k]);
   return out;
 }
 
@@ -217,7 +217,7 @@ export function recordUpdateOperation(obj: any, old: any | undefined, opts: Upda
   else {
     // A create compares with an empty object of the type, whose structs exist but are empty.
     live = {};
-    for (const k of Object.keys(next)) if (isPlainObject(next[k]) && k !== 'apiVersion' && k !== 'kind') live[k] = {};
+    for (const k of Object.keys(next)) if (isPlainObject(next[k]) && k !== 'apiVersion' && k !== 'kind') setOwn(live, k, {});
   }
   const ignored = ignoredFields([next], opts.subresource, !!opts.statusSubresource);
   const self = '\u0000current-operation';
@@ -300,6 +300,12 @@ export function applyOperation(live: any, config: any, opts: ApplyOptions): any 
   } catch (err) {
     throw errors.internalError(`failed to decode managed fields: ${(err as Error).message}`);
   }
+  const undeclared = undeclaredFields(config, opts.type);
+  if (undeclared.length) {
+    // Upstream's message and status: a plain error from the typed conversion (500, no reason).
+    const text = undeclared.length === 1 ? undeclared[0] : ['errors:', ...undeclared.map((e) => `  ${e}`)].join('\n');
+    throw new errors.ApiError(500, '', `failed to create typed patch object (${objectRef(config, live, opts.apiVersion)}): ${text}`);
+  }
   try {
     validateApplied(config, opts.type);
   } catch (err) {
@@ -341,6 +347,16 @@ export function applyOperation(live: any, config: any, opts: ApplyOptions): any 
   if (entries.length) object.metadata.managedFields = entries;
   else delete object.metadata.managedFields;
   return object;
+}
+
+/** Upstream's objectGVKNN: `namespace/name; group/version, Kind=Kind` of the applied object. */
+function objectRef(config: any, live: any, apiVersion: string): string {
+  const meta = isPlainObject(config.metadata) ? config.metadata : {};
+  const namespace = typeof meta.namespace === 'string' ? meta.namespace : '';
+  const name = typeof meta.name === 'string' ? meta.name : '';
+  const gv = apiVersion.includes('/') ? apiVersion : `/${apiVersion}`;
+  const kind = typeof config.kind === 'string' ? config.kind : String(live?.kind ?? '');
+  return `${namespace}/${name}; ${gv}, Kind=${kind}`;
 }
 
 function runApply(live: any, config: any, managedIn: Managed, opts: ApplyOptions, force: boolean): { object: any; managed: Managed } | { conflicts: Map<string, FieldSet>; managed: Managed } {

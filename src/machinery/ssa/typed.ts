@@ -7,9 +7,12 @@
 // without it, the strategic-merge metadata (patch-merge-key -> map keyed by it, patch-strategy
 // merge on scalars -> set). Maps and structs are granular unless x-kubernetes-map-type is
 // atomic. Where no schema applies (free-form values) objects are granular maps and lists atomic.
+//
+// Map keys are data: values are read and written as own properties only (ownValue / setOwn), so
+// keys such as `constructor` or `__proto__` are ordinary fields.
 import { resolveRef, type Definitions, type Schema } from '../openapi/definitions.js';
-import { deepEqual, isPlainObject } from '../objects.js';
-import { FieldSet, type Path, type PathElement } from './fieldset.js';
+import { deepEqual, isPlainObject, ownValue, setOwn } from '../objects.js';
+import { FieldSet, pathToString, type Path, type PathElement } from './fieldset.js';
 
 /** A type: a schema (undefined = free-form) and the definitions its $refs resolve in. */
 export interface TypeRef {
@@ -21,7 +24,8 @@ export class TypedError extends Error {}
 
 type Resolved = Scalar | MapType | ListType;
 type Scalar = { kind: 'scalar' };
-type MapType = { kind: 'map'; atomic: boolean; fields?: Record<string, Schema>; declared: ReadonlyMap<string, Field>; elem: TypeRef };
+/** `closed`: a struct (declared properties, nothing else): any other key is not in the schema. */
+type MapType = { kind: 'map'; atomic: boolean; closed: boolean; fields?: Record<string, Schema>; declared: ReadonlyMap<string, Field>; elem: TypeRef };
 type ListType = { kind: 'list'; rel: 'atomic' | 'set' | 'map'; keys: string[]; item: TypeRef; keyFields: KeyField[] };
 /**
  * A declared field's path element and type, made once per schema: the same path element string
@@ -38,7 +42,7 @@ const KEY_DEFAULTS: Record<string, unknown> = { protocol: 'TCP' };
 
 // Resolved types carry no per-value state, so these are shared (and must never be mutated).
 const SCALAR: Scalar = { kind: 'scalar' };
-const FREE_MAP: MapType = { kind: 'map', atomic: false, declared: new Map(), elem: FREE };
+const FREE_MAP: MapType = { kind: 'map', atomic: false, closed: false, declared: new Map(), elem: FREE };
 const ATOMIC_LIST: ListType = { kind: 'list', rel: 'atomic', keys: [], item: FREE, keyFields: [] };
 
 function ext(field: Schema | undefined, resolved: Schema | undefined, name: string): unknown {
@@ -95,7 +99,8 @@ function declaredType(field: Schema, extra: Definitions | undefined): Resolved |
   if (isMap || s['x-kubernetes-preserve-unknown-fields'] === true || s['x-kubernetes-embedded-resource'] === true) {
     const atomic = ext(field, s, 'x-kubernetes-map-type') === 'atomic';
     const additional = s.additionalProperties;
-    return { kind: 'map', atomic, fields: s.properties, declared: declaredFields(s.properties, extra), elem: typeOf(typeof additional === 'object' ? additional : undefined, extra) };
+    const closed = s.properties !== undefined && (additional === undefined || additional === false) && s['x-kubernetes-preserve-unknown-fields'] !== true;
+    return { kind: 'map', atomic, closed, fields: s.properties, declared: declaredFields(s.properties, extra), elem: typeOf(typeof additional === 'object' ? additional : undefined, extra) };
   }
   return s.type ? SCALAR : undefined;
 }
@@ -137,13 +142,8 @@ function keyFields(keys: string[], items: Schema | undefined, extra: Definitions
   });
 }
 
-function fieldType(r: MapType, key: string, extra: Definitions | undefined): TypeRef {
-  const declared = r.declared.get(key);
-  if (declared) return declared.type;
-  // Not an own property: only names Object.prototype has (constructor, toString...) find one.
-  const prop = r.fields?.[key];
-  if (prop) return { schema: prop, extra };
-  return r.elem;
+function fieldType(r: MapType, key: string): TypeRef {
+  return r.declared.get(key)?.type ?? r.elem;
 }
 
 /** The path element of a map key. */
@@ -161,8 +161,9 @@ export function itemPathElement(r: ListType, item: unknown): PathElement {
     if (!isPlainObject(item)) throw new TypedError('associative list with keys may not have non-map elements');
     const key: Record<string, unknown> = {};
     for (const { name, fallback } of r.keyFields) {
-      const v = item[name] !== undefined ? item[name] : fallback;
-      if (v !== undefined) key[name] = v;
+      const own = ownValue(item, name);
+      const v = own !== undefined ? own : fallback;
+      if (v !== undefined) setOwn(key, name, v);
     }
     if (!Object.keys(key).length) {
       throw new TypedError(`associative list with keys has an element that omits all key fields ${JSON.stringify(r.keys)} (and doesn't have default values for any key fields)`);
@@ -196,7 +197,7 @@ function collect(value: unknown, t: TypeRef, out: FieldSet): void {
     for (const [k, v] of Object.entries(value)) {
       if (v === undefined) continue;
       const pe = fieldPE(r, k);
-      const ct = fieldType(r, k, t.extra);
+      const ct = fieldType(r, k);
       const cr = resolveType(ct, v);
       if (isLeaf(cr, v)) {
         out.members.add(pe);
@@ -223,7 +224,7 @@ export function validateApplied(value: unknown, t: TypeRef, at = ''): void {
   const r = resolveType(t, value);
   if (isLeaf(r, value)) return;
   if (r.kind === 'map' && isPlainObject(value)) {
-    for (const [k, v] of Object.entries(value)) validateApplied(v, fieldType(r, k, t.extra), `${at}.${k}`);
+    for (const [k, v] of Object.entries(value)) validateApplied(v, fieldType(r, k), `${at}.${k}`);
   } else if (r.kind === 'list' && Array.isArray(value)) {
     const seen = new Set<string>();
     value.forEach((item, i) => {
@@ -236,6 +237,37 @@ export function validateApplied(value: unknown, t: TypeRef, at = ''): void {
       if (seen.has(pe)) throw new TypedError(`${at}: duplicate entries for key ${pe.startsWith('k:') ? keyString(pe) : `[=${pe.slice(2)}]`}`);
       seen.add(pe);
       validateApplied(item, r.item, `${at}[${i}]`);
+    });
+  }
+}
+
+/**
+ * The fields of an applied configuration that its schema doesn't declare, in upstream's path
+ * spelling (`.metadata.foo`, `.spec.containers[name="app"].bar`). Upstream's conversion of the
+ * configuration to a typed value refuses them whatever fieldValidation says, so they never
+ * reach the object or its managedFields.
+ */
+export function undeclaredFields(value: unknown, t: TypeRef): string[] {
+  const found: string[] = [];
+  findUndeclared(value, t, [], found);
+  return found;
+}
+
+function findUndeclared(value: unknown, t: TypeRef, path: Path, found: string[]): void {
+  // Atomic maps and lists are checked too: atomicity is about ownership, not the schema.
+  const r = resolveType(t, value);
+  if (r.kind === 'map' && isPlainObject(value)) {
+    for (const k of Object.keys(value)) {
+      path.push(fieldPE(r, k));
+      if (r.closed && !r.declared.has(k)) found.push(`${pathToString(path)}: field not declared in schema`);
+      else findUndeclared(value[k], fieldType(r, k), path, found);
+      path.pop();
+    }
+  } else if (r.kind === 'list' && Array.isArray(value)) {
+    value.forEach((item, i) => {
+      path.push(r.rel === 'atomic' ? `i:${i}` : (safePE(r, item) ?? `i:${i}`));
+      findUndeclared(item, r.item, path, found);
+      path.pop();
     });
   }
 }
@@ -259,8 +291,8 @@ export function ensureNamedFieldsAreMembers(set: FieldSet, t: TypeRef, value?: u
     let child: unknown;
     if (r.kind === 'map' && pe.startsWith('f:')) {
       const name = pe.slice(2);
-      ct = fieldType(r, name, t.extra);
-      child = isPlainObject(value) ? value[name] : undefined;
+      ct = fieldType(r, name);
+      child = isPlainObject(value) ? ownValue(value, name) : undefined;
       if (isDeclared(r, name)) out.members.add(pe);
     } else if (r.kind === 'list') {
       ct = r.item;
@@ -310,7 +342,7 @@ function isEmptyContainer(v: unknown): boolean {
   return v === undefined || v === null || (Array.isArray(v) && !v.length) || (isPlainObject(v) && !Object.keys(v).length);
 }
 
-/** Stands in for a missing map; lookups in it see Object.prototype, as they always have. */
+/** Stands in for a missing map. */
 const NO_MAP: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;
 
 // `path` is one array for the whole walk, extended and restored around each child: the field
@@ -340,14 +372,14 @@ function compareLeaf(l: unknown, r: unknown, path: Path, c: Comparison): void {
 
 /** Every key of either map, lhs's first, in their order. */
 function compareMaps(lm: Record<string, unknown>, rm: Record<string, unknown>, rr: MapType, t: TypeRef, path: Path, c: Comparison): void {
-  for (const k of Object.keys(lm)) compareField(k, lm[k], rm[k], rr, t, path, c);
-  for (const k of Object.keys(rm)) if (!Object.prototype.hasOwnProperty.call(lm, k)) compareField(k, lm[k], rm[k], rr, t, path, c);
+  for (const k of Object.keys(lm)) compareField(k, lm[k], ownValue(rm, k), rr, t, path, c);
+  for (const k of Object.keys(rm)) if (!Object.hasOwn(lm, k)) compareField(k, undefined, rm[k], rr, t, path, c);
 }
 
 function compareField(k: string, lv: unknown, rv: unknown, rr: MapType, t: TypeRef, path: Path, c: Comparison): void {
   if (lv === undefined && rv === undefined) return;
   path.push(fieldPE(rr, k));
-  compareNode(lv, rv, fieldType(rr, k, t.extra), path, c);
+  compareNode(lv, rv, fieldType(rr, k), path, c);
   path.pop();
 }
 
@@ -390,8 +422,8 @@ function mergeNode(l: unknown, r: unknown, t: TypeRef): unknown {
     const lm = l as Record<string, unknown>;
     const rm = r as Record<string, unknown>;
     const out: Record<string, unknown> = {};
-    for (const k of Object.keys(lm)) out[k] = k in rm ? mergeNode(lm[k], rm[k], fieldType(rr, k, t.extra)) : structuredClone(lm[k]);
-    for (const k of Object.keys(rm)) if (!(k in lm)) out[k] = structuredClone(rm[k]);
+    for (const k of Object.keys(lm)) setOwn(out, k, Object.hasOwn(rm, k) ? mergeNode(lm[k], rm[k], fieldType(rr, k)) : structuredClone(lm[k]));
+    for (const k of Object.keys(rm)) if (!Object.hasOwn(lm, k)) setOwn(out, k, structuredClone(rm[k]));
     return out;
   }
   if (rr.kind === 'list') return mergeList(rr, l as unknown[], r as unknown[], t);
@@ -464,13 +496,13 @@ export function removeItems(value: unknown, set: FieldSet, t: TypeRef): unknown 
       if (set.members.has(pe)) continue;
       const sub = set.children.get(pe);
       if (!sub) {
-        out[k] = structuredClone(v);
+        setOwn(out, k, structuredClone(v));
         continue;
       }
-      const nv = removeItems(v, sub, fieldType(r, k, t.extra));
+      const nv = removeItems(v, sub, fieldType(r, k));
       // A container emptied by the removal goes too (as omitempty fields vanish upstream).
       if (!isEmptyContainer(v) && isEmptyContainer(nv)) continue;
-      out[k] = nv;
+      setOwn(out, k, nv);
     }
     return out;
   }

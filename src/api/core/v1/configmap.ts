@@ -19,7 +19,7 @@ export function validateConfigMap(cm: ConfigMap): FieldError[] {
   for (const [k, v] of Object.entries(data)) {
     const p = path('data').key(k);
     for (const m of isConfigMapKey(k)) errs.push(invalid(p, k, m));
-    if (k in bin) errs.push(invalid(p, k, 'duplicate of key present in binaryData'));
+    if (Object.hasOwn(bin, k)) errs.push(invalid(p, k, 'duplicate of key present in binaryData'));
     total += Buffer.byteLength(String(v ?? ''), 'utf8');
   }
   for (const [k, v] of Object.entries(bin)) {

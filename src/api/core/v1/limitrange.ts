@@ -6,6 +6,7 @@ import { isQualifiedName } from '../../../machinery/validation.js';
 import { parseQuantityOrNull, type Quantity } from '../../../machinery/quantity.js';
 import { limitRangeColumns } from './tables.js';
 import { isOvercommitAllowed, validateContainerResourceName, validateResourceName } from './helpers.js';
+import { setOwn } from '../../../machinery/objects.js';
 
 const LIMIT_TYPES = new Set(['Pod', 'Container', 'PersistentVolumeClaim']);
 
@@ -14,9 +15,10 @@ export function defaultLimitRange(lr: LimitRange): void {
     if (item.type !== 'Container') continue;
     item.default ??= {};
     item.defaultRequest ??= {};
-    for (const [k, v] of Object.entries(item.max ?? {})) if (!(k in item.default)) item.default[k] = v;
-    for (const [k, v] of Object.entries(item.default)) if (!(k in item.defaultRequest)) item.defaultRequest[k] = v;
-    for (const [k, v] of Object.entries(item.min ?? {})) if (!(k in item.defaultRequest)) item.defaultRequest[k] = v;
+    // Resource names are data: own-property checks and sets (see machinery/objects.ts).
+    for (const [k, v] of Object.entries(item.max ?? {})) if (!Object.hasOwn(item.default, k)) setOwn(item.default, k, v);
+    for (const [k, v] of Object.entries(item.default)) if (!Object.hasOwn(item.defaultRequest, k)) setOwn(item.defaultRequest, k, v);
+    for (const [k, v] of Object.entries(item.min ?? {})) if (!Object.hasOwn(item.defaultRequest, k)) setOwn(item.defaultRequest, k, v);
   }
 }
 

@@ -8,13 +8,14 @@ import { podColumns } from './tables.js';
 import { defaultPodSpec, validatePodSpec, validateTolerations } from './podspec.js';
 import { Quantity, parseQuantityOrNull } from '../../../machinery/quantity.js';
 import { clone, describeDiff, semanticEqual, validateImmutableField } from './helpers.js';
+import { setOwn } from '../../../machinery/objects.js';
 
 function defaultRequestsFromLimits(containers: any[] | undefined): void {
   for (const c of containers ?? []) {
     const limits = c.resources?.limits;
     if (!limits) continue;
     c.resources.requests ??= {};
-    for (const [k, v] of Object.entries(limits)) if (!(k in c.resources.requests)) c.resources.requests[k] = v;
+    for (const [k, v] of Object.entries(limits)) if (!Object.hasOwn(c.resources.requests, k)) setOwn(c.resources.requests, k, v);
   }
 }
 

@@ -530,7 +530,7 @@ function validateResources(res: any, p: FieldPath): FieldError[] {
     const fp = reqPath.key(name);
     errs.push(...validateContainerResourceName(name, fp));
     errs.push(...validateResourceQuantityValue(name, q, fp));
-    if (name in limits) {
+    if (Object.hasOwn(limits, name)) {
       const c = compareQuantity(q, limits[name]);
       if (c !== undefined && c !== 0 && !isOvercommitAllowed(name)) {
         errs.push(invalid(reqPath, quantityString(q), `must be equal to ${name} limit of ${quantityString(limits[name])}`));

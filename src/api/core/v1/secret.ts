@@ -7,6 +7,7 @@ import { isConfigMapKey } from '../../../machinery/validation.js';
 import { secretColumns } from './tables.js';
 import { MAX_SIZE, base64Length, validateImmutableData } from './configmap.js';
 import { validateImmutableField } from './helpers.js';
+import { setOwn } from '../../../machinery/objects.js';
 
 export const SERVICE_ACCOUNT_NAME_KEY = 'kubernetes.io/service-account.name';
 
@@ -18,7 +19,7 @@ export function defaultSecret(secret: Secret): void {
     const entries = Object.entries(s.stringData as Record<string, unknown>);
     if (entries.length) {
       s.data ??= {};
-      for (const [k, v] of entries) s.data[k] = Buffer.from(String(v ?? ''), 'utf8').toString('base64');
+      for (const [k, v] of entries) setOwn(s.data, k, Buffer.from(String(v ?? ''), 'utf8').toString('base64'));
     }
   }
   delete s.stringData;
