@@ -172,7 +172,7 @@ test('server-side apply: undeclared fields (hostile or not) are refused before a
     () => applyOperation(cm(), config, { manager: 'm', force: false, apiVersion: 'v1', type: CM_TYPE }),
     (err: unknown) =>
       err instanceof errors.ApiError &&
-      err.code === 500 &&
+      err.code === 400 &&
       err.message ===
         'failed to create typed patch object (d/c; /v1, Kind=ConfigMap): errors:\n  .metadata.__proto__: field not declared in schema\n  .metadata.constructor: field not declared in schema\n  .zzz: field not declared in schema',
   );

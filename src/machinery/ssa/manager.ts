@@ -302,9 +302,10 @@ export function applyOperation(live: any, config: any, opts: ApplyOptions): any 
   }
   const undeclared = undeclaredFields(config, opts.type);
   if (undeclared.length) {
-    // Upstream's message and status: a plain error from the typed conversion (500, no reason).
+    // Upstream's message. Upstream answers it with a plain error from the typed conversion, a
+    // 500; the request is what is wrong, so here it is a 400 (as upstream means to make it).
     const text = undeclared.length === 1 ? undeclared[0] : ['errors:', ...undeclared.map((e) => `  ${e}`)].join('\n');
-    throw new errors.ApiError(500, '', `failed to create typed patch object (${objectRef(config, live, opts.apiVersion)}): ${text}`);
+    throw errors.badRequest(`failed to create typed patch object (${objectRef(config, live, opts.apiVersion)}): ${text}`);
   }
   try {
     validateApplied(config, opts.type);
