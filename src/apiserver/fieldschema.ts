@@ -83,6 +83,24 @@ function typeFits(v: unknown, s: Schema): boolean {
   }
 }
 
+/** The zero value Go's decoder leaves for a null element of this schema's type (null: none). */
+function zeroValue(s: Schema | undefined): unknown {
+  if (!s || isOpaque(s)) return null;
+  switch (s.type) {
+    case 'object':
+      return {};
+    case 'string':
+      return '';
+    case 'integer':
+    case 'number':
+      return 0;
+    case 'boolean':
+      return false;
+    default:
+      return null;
+  }
+}
+
 /** A value whose JSON type or range contradicts the schema: decoding fails upstream with a 400. */
 export class TypeMismatch extends Error {
   constructor(
@@ -143,6 +161,9 @@ class Pruner {
       const items = s.items;
       if (!items) return;
       for (let i = 0; i < value.length; i++) {
+        // Go decodes a null list item into the element type's zero value (a null container is
+        // an empty Container, for validation to report), never a hole for later code to trip on.
+        if (value[i] === null && this.checkTypes) value[i] = zeroValue(resolveRef(items, this.extra));
         path.push(i);
         this.walk(value[i], items, path);
         path.pop();

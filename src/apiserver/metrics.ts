@@ -32,10 +32,24 @@ interface Series {
  * format (it is registered as a metric object); the counter is a prom-client Counter brought up
  * to date when /metrics is scraped.
  */
+/**
+ * Past this many series, new label sets share one series whose resource is "other": label
+ * values come from request paths, and a client must not be able to grow the server's memory
+ * by asking for made-up subresources.
+ */
+const MAX_SERIES = 5_000;
+
 class RequestSeries {
   readonly series = new Map<string, Series>();
 
   get(verb: string, r: ResourceRequest | undefined): Series {
+    const s = this.find(verb, r);
+    if (s) return s;
+    if (this.series.size >= MAX_SERIES) return this.find(verb, { kind: 'resource', group: '', version: '', resource: 'other' }, true)!;
+    return this.find(verb, r, true)!;
+  }
+
+  private find(verb: string, r: ResourceRequest | undefined, create = false): Series | undefined {
     const group = r?.group ?? '';
     const version = r?.version ?? '';
     const resource = r?.resource ?? '';
@@ -43,7 +57,7 @@ class RequestSeries {
     const scope = r ? (r.name ? 'resource' : r.namespace ? 'namespace' : 'cluster') : '';
     const key = `${verb}\u0000${group}\u0000${version}\u0000${resource}\u0000${subresource}\u0000${scope}`;
     let s = this.series.get(key);
-    if (!s) {
+    if (!s && create) {
       const labels: RequestLabels = { verb, group, version, resource, subresource, scope, component: 'apiserver' };
       s = { labels, buckets: new Float64Array(DURATION_BUCKETS.length + 1), sum: 0, count: 0, codes: new Map() };
       this.series.set(key, s);

@@ -92,7 +92,21 @@ export function listOptions(query: URLSearchParams, watch: boolean): ListOptions
   };
   const errs = watch ? watchOptionErrors(opts) : listOptionErrors(opts);
   if (errs.length) throw invalidOptions('ListOptions', errs);
+  checkResourceVersion(opts.resourceVersion);
   return opts;
+}
+
+const MAX_UINT64 = 2n ** 64n - 1n;
+
+/** A resourceVersion to read at is a uint64 (storage's ParseResourceVersion); the client's error if not. */
+function checkResourceVersion(rv: string): void {
+  if (!rv) return;
+  let problem: string | undefined;
+  if (!/^\d+$/.test(rv)) problem = 'invalid syntax';
+  else if (BigInt(rv) > MAX_UINT64) problem = 'value out of range';
+  if (problem) {
+    throw errors.badRequest(`resourceVersion: Invalid value: ${JSON.stringify(rv)}: strconv.ParseUint: parsing ${JSON.stringify(rv)}: ${problem}`);
+  }
 }
 
 const RVM = path('resourceVersionMatch');

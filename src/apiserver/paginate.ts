@@ -47,6 +47,16 @@ function decodeToken(s: string): Token {
   }
 }
 
+/**
+ * A token's start key is the client's to send back, so it is checked as upstream does: a clean
+ * path (no '.', '..' or empty segments) inside the listed prefix, so it can't range elsewhere.
+ */
+function checkStartKey(start: string, keyPrefix: string): void {
+  const segments = start.split('/').slice(1);
+  const clean = start.startsWith('/') && !segments.slice(0, -1).some((s) => s === '' || s === '.' || s === '..') && segments.at(-1) !== '.' && segments.at(-1) !== '..';
+  if (!clean || !start.startsWith(keyPrefix)) throw errors.badRequest(`continue key is not valid: ${start} is not a valid key`);
+}
+
 const EXPIRED =
   'The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.';
 
@@ -57,6 +67,7 @@ export class Paginator {
     const cache = r.store.cache;
     if (r.continueToken) {
       const token = decodeToken(r.continueToken);
+      checkStartKey(token.start, r.keyPrefix);
       const snap = this.snapshots.get(this.snapKey(r, token.rv));
       if (snap) return this.cut(r, snap, token.rv, indexAfter(snap, token.start));
       return this.fromStorage(r, token.rv, token.start);

@@ -89,11 +89,8 @@ export function parseRequestPath(pathname: string): RequestInfo {
   }
   const rawRest = parts.slice(i);
   const req: ResourceRequest = { kind: 'resource', group, version, resource: '' };
-  if (rawRest.some((s) => s === '')) {
-    // e.g. /api/v1/namespaces//pods: no resource lives there (the router's 404).
-    req.resource = '';
-    return req;
-  }
+  // e.g. /apis//v1/... or /api/v1/namespaces//pods: nothing lives there (the router's 404).
+  if (parts.some((s) => s === '')) return req;
   const rest = rawRest.map(unescapeSegment);
   // Deprecated /watch/ prefix: /api/v1/watch/namespaces/ns/pods.
   if (rest[0] === 'watch') {

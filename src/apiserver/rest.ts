@@ -68,6 +68,19 @@ const PATCH_TYPES: Record<string, PatchType> = {
 
 /** The longest delay a Node timer takes (longer ones fire at once). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
+/** A body's apiVersion and kind, where given, must be those the URL addresses. */
+function checkTypeMeta(obj: any, kind: string, apiVersion: string): void {
+  if (obj.apiVersion !== undefined && obj.apiVersion !== apiVersion) {
+    throw errors.badRequest(`the API version in the data (${obj.apiVersion}) does not match the expected API version (${apiVersion})`);
+  }
+  if (obj.kind !== undefined && obj.kind !== kind) {
+    throw errors.badRequest(`the kind in the data (${obj.kind}) does not match the expected kind (${kind})`);
+  }
+}
+
+/** Upstream's cap on the operations of one JSON patch (413 past it). */
+const MAX_JSON_PATCH_OPERATIONS = 10_000;
+
 const DEFAULT_WATCH_TIMEOUT_MS = () => (1800 + Math.floor(Math.random() * 1800)) * 1000;
 
 export class RestHandler {
@@ -160,12 +173,7 @@ export class RestHandler {
     const raw = protobuf ? undefined : bytes.toString('utf8');
     const obj = protobuf ? decodeProtobufBody(bytes, { apiVersion: apiVersionExpected, kind: kindExpected }) : await decodeBody(raw!, scope.req.headers['content-type']);
     if (!isPlainObject(obj)) throw errors.badRequest('the request body must be a JSON or YAML object');
-    if (obj.apiVersion !== undefined && obj.apiVersion !== apiVersionExpected) {
-      throw errors.badRequest(`the API version in the data (${obj.apiVersion}) does not match the expected API version (${apiVersionExpected})`);
-    }
-    if (obj.kind !== undefined && obj.kind !== kindExpected) {
-      throw errors.badRequest(`the kind in the data (${obj.kind}) does not match the expected kind (${kindExpected})`);
-    }
+    checkTypeMeta(obj, kindExpected, apiVersionExpected);
     if (obj.metadata !== undefined && !isPlainObject(obj.metadata)) throw errors.badRequest('metadata: must be an object');
     obj.apiVersion = apiVersionExpected;
     obj.kind = kindExpected;
@@ -459,9 +467,12 @@ export class RestHandler {
     const type = this.patchType(scope);
     const ctx = this.writeContext(scope, 'PatchOptions', subresource, type === 'apply');
     const raw = await readBody(scope.req);
-    const body = await decodeBody(raw, type === 'apply' ? 'application/yaml' : 'application/json');
+    const body: any = await decodeBody(raw, type === 'apply' ? 'application/yaml' : 'application/json');
     if (type === 'json' ? !Array.isArray(body) : !isPlainObject(body)) {
       throw errors.badRequest(type === 'json' ? 'the JSON patch must be a list of operations' : 'the patch must be a JSON object');
+    }
+    if (type === 'json' && body.length > MAX_JSON_PATCH_OPERATIONS) {
+      throw errors.entityTooLargeMessage(`The allowed maximum operations in a JSON patch is ${MAX_JSON_PATCH_OPERATIONS}, got ${body.length}`);
     }
     return { type, body, force: queryBool(scope.query, 'force') === true, ctx };
   }
@@ -474,12 +485,20 @@ export class RestHandler {
     if (type === 'strategic' && !definition) {
       throw errors.unsupportedMediaType('application/strategic-merge-patch+json', ['application/json-patch+json', 'application/merge-patch+json', 'application/apply-patch+yaml']);
     }
-    if (type === 'apply') ctx.operation = 'Apply';
+    if (type === 'apply') {
+      ctx.operation = 'Apply';
+      // An applied configuration is a whole object of the URL's kind (it is typed by its kind).
+      if (body.kind !== served.def.kind) {
+        throw errors.badRequest(`the kind in the apply patch (${body.kind ?? ''}) does not match the expected kind (${served.def.kind})`);
+      }
+    }
     const schemaType = type === 'apply' ? this.deps.schema.typeFor?.(served.def.group, served.version.name, served.def.kind) : undefined;
     const patchCtx: PatchContext = { fieldManager: ctx.fieldManager, force, type: schemaType, subresource, statusSubresource: !!served.def.subresources?.status };
     const apply = (current: any): MaybePromise<any> => {
       const patched = this.deps.patch(type, current, body, definition, patchCtx);
       if (!isPlainObject(patched)) throw errors.badRequest('the patch produced something that is not an object');
+      // A patch may not turn the object into another kind (the result is decoded as this one).
+      checkTypeMeta(patched, served.def.kind, this.apiVersion(scope));
       patched.apiVersion = this.apiVersion(scope);
       patched.kind = served.def.kind;
       this.validateFields(scope, patched, undefined, ctx.warnings);

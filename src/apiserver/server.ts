@@ -87,12 +87,19 @@ function onClientError(err: NodeJS.ErrnoException, socket: Socket): void {
   const tlsSocket = socket as TLSSocket;
   if (err.code === 'ERR_SSL_EVP_LIB' && tlsSocket.encrypted && tlsSocket.authorized === false) return;
   if (socket.writable && err.code?.startsWith('HPE_')) {
-    const code = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
-    socket.end(`HTTP/1.1 ${code} ${STATUS_CODES[code]}\r\nConnection: close\r\n\r\n`);
-  } else if (socket.writable && err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
-    socket.end('HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n');
+    if (err.code === 'HPE_HEADER_OVERFLOW') return refuseConnection(socket, new errors.ApiError(431, 'BadRequest', `the request's headers are larger than ${MAX_HEADER_BYTES} bytes`));
+    return refuseConnection(socket, errors.badRequest(`the request could not be parsed: ${err.message}`));
   }
+  if (socket.writable && err.code === 'ERR_HTTP_REQUEST_TIMEOUT') return refuseConnection(socket, new errors.ApiError(408, 'Timeout', 'the request was not received in time'));
   socket.destroy();
+}
+
+/** A last answer on a connection the HTTP parser gave up on: a Status, then close. */
+function refuseConnection(socket: Socket, e: errors.ApiError): void {
+  const body = JSON.stringify(e.toStatus());
+  socket.end(`HTTP/1.1 ${e.code} ${STATUS_CODES[e.code]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  // end() closes once the answer is out; a peer that never reads it doesn't keep the socket.
+  setTimeout(() => socket.destroy(), 5_000).unref();
 }
 
 /** The TCP socket under a server-side TLS socket (connections are counted before their handshake). */
@@ -298,6 +305,9 @@ export class ApiServer implements ServingApi {
       maxHeaderSize: MAX_HEADER_BYTES,
     });
     this.server = server;
+    // Headers are bounded by their size (maxHeaderSize), as in Go, not their count: past Node's count
+    // limit the rest are dropped silently, Host included, and the request is refused for lacking one.
+    server.maxHeadersCount = 0;
     server.on('connection', (s: Socket) => {
       this.sockets.add(s);
       this.unauthenticated.opened(s);
@@ -408,7 +418,11 @@ export class ApiServer implements ServingApi {
       }
       if (info.kind === 'other') return await this.nonResource(pathname, url, req, res);
       const served = this.registry.lookup(info.group, info.version, info.resource);
-      if (!served) throw new errors.ApiError(404, 'NotFound', 'the server could not find the requested resource', {});
+      if (!served) {
+        // Not a resource we serve: its path's parts are not metric labels (they are the client's to choose).
+        info = undefined;
+        throw new errors.ApiError(404, 'NotFound', 'the server could not find the requested resource', {});
+      }
       checkRoute(served.def, info, req.method ?? 'GET');
       const scope: RequestScope = { req, res, info, served, query: url.query, user, warnings: [] };
       if (watching) {

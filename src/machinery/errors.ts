@@ -98,8 +98,9 @@ export const gone = (message: string) => new ApiError(410, 'Expired', message);
 export const tooOldResourceVersion = (requested: number | string, oldest: number) =>
   gone(`too old resource version: ${requested} (${oldest})`);
 
-export const entityTooLarge = (limit: number) =>
-  new ApiError(413, 'RequestEntityTooLarge', `Request entity too large: limit is ${limit}`);
+export const entityTooLarge = (limit: number) => entityTooLargeMessage(`Request entity too large: limit is ${limit}`);
+
+export const entityTooLargeMessage = (message: string) => new ApiError(413, 'RequestEntityTooLarge', message);
 
 export const unsupportedMediaType = (contentType: string, accepted: string[]) =>
   new ApiError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: ${accepted.join(', ')}`, {

@@ -19,6 +19,8 @@ export interface Cluster {
   dataDir: string;
   kubeconfig: string;
   proc: ChildProcess;
+  /** The server's inspector WebSocket, when started with nodeArgs ['--inspect=127.0.0.1:0']. */
+  inspector?: string;
   kubectl(args: string[], opts?: { input?: string; timeoutMs?: number; bin?: string }): Promise<RunResult>;
   /** kubectl that must succeed; returns stdout. */
   k(args: string[], input?: string): Promise<string>;
@@ -37,9 +39,10 @@ export function run(cmd: string, args: string[], opts: { input?: string; timeout
   });
 }
 
-function launch(dataDir: string, extraArgs: string[]): Promise<{ proc: ChildProcess; url: string; kubeconfig: string }> {
+function launch(dataDir: string, extraArgs: string[], nodeArgs: string[] = []): Promise<{ proc: ChildProcess; url: string; kubeconfig: string; inspector?: string }> {
   return new Promise((resolvePromise, reject) => {
-    const proc = spawn(process.execPath, [K8TS_BIN, 'server', '--data-dir', dataDir, '--https-listen-port', '0', '--bind-address', '127.0.0.1', '--log-level', 'warn', ...extraArgs], {
+    let inspector: string | undefined;
+    const proc = spawn(process.execPath, [...nodeArgs, K8TS_BIN, 'server', '--data-dir', dataDir, '--https-listen-port', '0', '--bind-address', '127.0.0.1', '--log-level', 'warn', ...extraArgs], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
@@ -53,11 +56,12 @@ function launch(dataDir: string, extraArgs: string[]): Promise<{ proc: ChildProc
       const m = /k8ts server ready: (\S+) \(data .*, kubeconfig (\S+)\)/.exec(out);
       if (m) {
         clearTimeout(timer);
-        resolvePromise({ proc, url: m[1], kubeconfig: m[2] });
+        resolvePromise({ proc, url: m[1], kubeconfig: m[2], inspector });
       }
     });
     proc.stderr!.on('data', (d) => {
       err += d;
+      inspector ??= /Debugger listening on (ws:\/\/\S+)/.exec(err)?.[1];
       if (process.env.K8TS_TEST_LOGS) process.stderr.write(d);
     });
     proc.on('exit', (code) => {
@@ -72,15 +76,16 @@ function launch(dataDir: string, extraArgs: string[]): Promise<{ proc: ChildProc
  * that need nodes use --simulated-nodes); with it, the agent runs real containers and cleanup()
  * removes them with `k8ts killall`.
  */
-export async function startCluster(opts: { dataDir?: string; args?: string[]; agent?: boolean } = {}): Promise<Cluster> {
+export async function startCluster(opts: { dataDir?: string; args?: string[]; agent?: boolean; nodeArgs?: string[] } = {}): Promise<Cluster> {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'k8ts-e2e-'));
   // Agent clusters get a pod range of their own, so two at once on this host never share routes.
   const podRange = `10.${100 + Math.floor(Math.random() * 150)}.0.0/16`;
   const agentArgs = ['--kubelet-port', '0', ...((opts.args ?? []).includes('--cluster-cidr') ? [] : ['--cluster-cidr', podRange])];
   const extra = [...(opts.agent ? agentArgs : ['--disable-agent']), ...(opts.args ?? [])];
-  let started = await launch(dataDir, extra);
+  let started = await launch(dataDir, extra, opts.nodeArgs);
   const cluster: Cluster = {
     url: started.url,
+    inspector: started.inspector,
     dataDir,
     kubeconfig: started.kubeconfig,
     proc: started.proc,
@@ -100,8 +105,9 @@ export async function startCluster(opts: { dataDir?: string; args?: string[]; ag
     },
     async restart() {
       await cluster.stop();
-      started = await launch(dataDir, extra);
+      started = await launch(dataDir, extra, opts.nodeArgs);
       cluster.url = started.url;
+      cluster.inspector = started.inspector;
       cluster.kubeconfig = started.kubeconfig;
       cluster.proc = started.proc;
     },
@@ -151,5 +157,37 @@ export async function importTestImages(cluster: Cluster, names: string[]): Promi
     writeFileSync(file, buildTestImage(name as any).tar);
     const r = await run(process.execPath, [K8TS_BIN, 'image', 'import', '--data-dir', cluster.dataDir, file], { timeoutMs: 120_000 });
     if (r.code !== 0) throw new Error(`k8ts image import ${name} failed: ${r.stderr}${r.stdout}`);
+  }
+}
+
+/**
+ * Runs a full garbage collection in the server through its inspector: memory checks then see
+ * what the server keeps, not how lazily V8 collects (it may hold hundreds of MiB of garbage
+ * from large bodies until its next major GC).
+ */
+export async function collectServerGarbage(cluster: Cluster): Promise<void> {
+  if (!cluster.inspector) throw new Error('the server was not started with --inspect');
+  const { WebSocket } = await import('ws');
+  const ws = new WebSocket(cluster.inspector);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('error', reject);
+    });
+    const call = (id: number, method: string) =>
+      new Promise<void>((resolve) => {
+        const onMessage = (m: Buffer) => {
+          if (JSON.parse(String(m)).id === id) {
+            ws.off('message', onMessage);
+            resolve();
+          }
+        };
+        ws.on('message', onMessage);
+        ws.send(JSON.stringify({ id, method }));
+      });
+    await call(1, 'HeapProfiler.enable');
+    await call(2, 'HeapProfiler.collectGarbage');
+  } finally {
+    ws.close();
   }
 }

@@ -9,6 +9,12 @@ import type { YAMLJob, YAMLResult } from './worker.js';
 /** A parse that takes longer than this is abandoned (the client gets a 400). */
 export const YAML_PARSE_TIMEOUT_MS = 5_000;
 
+/**
+ * The thread stops after this long without work: most clients send JSON, and a thread that
+ * parsed a large body keeps its grown heap (tens of MiB) for as long as it lives.
+ */
+const IDLE_STOP_MS = 10_000;
+
 export class YAMLDecodeError extends Error {}
 
 interface Pending {
@@ -23,6 +29,7 @@ class YAMLThread {
   private readonly queue: Pending[] = [];
   private current?: Pending;
   private timer?: NodeJS.Timeout;
+  private idleTimer?: NodeJS.Timeout;
   private nextId = 1;
 
   parse(text: string): Promise<unknown> {
@@ -47,7 +54,13 @@ class YAMLThread {
   }
 
   private pump(): void {
-    if (this.current || !this.queue.length) return;
+    if (this.current) return;
+    clearTimeout(this.idleTimer);
+    if (!this.queue.length) {
+      this.idleTimer = setTimeout(() => this.stopIdle(), IDLE_STOP_MS);
+      this.idleTimer.unref();
+      return;
+    }
     this.current = this.queue.shift()!;
     this.worker ??= this.start();
     this.worker.postMessage(this.current.job);
@@ -76,6 +89,13 @@ class YAMLThread {
     this.settle();
     p?.reject(err);
     this.pump();
+  }
+
+  private stopIdle(): void {
+    const w = this.worker;
+    if (!w || this.current || this.queue.length) return;
+    this.worker = undefined;
+    void w.terminate();
   }
 
   private settle(): void {

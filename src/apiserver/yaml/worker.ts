@@ -13,9 +13,16 @@ parentPort?.on('message', ({ id, text }: YAMLJob) => {
   let result: YAMLResult;
   try {
     const doc = YAML.parseDocument(text, { uniqueKeys: true, intAsBigInt: false });
-    result = doc.errors.length ? { id, error: doc.errors[0].message } : { id, value: doc.toJS({ maxAliasCount: 100 }) };
+    if (doc.errors.length) {
+      result = { id, error: doc.errors[0].message };
+    } else {
+      const value = doc.toJS({ maxAliasCount: 100 });
+      // An alias inside its own anchor (`a: &x [*x]`) makes a cycle, which JSON can't hold.
+      JSON.stringify(value);
+      result = { id, value };
+    }
   } catch (e) {
-    // Alias bombs and undefined aliases are reported by throwing.
+    // Alias bombs, undefined aliases and cycles are reported by throwing.
     result = { id, error: (e as Error).message };
   }
   parentPort!.postMessage(result);

@@ -157,6 +157,8 @@ function mergeMap(original: JsonMap, patch: JsonMap, ctx: Ctx): JsonMap {
     if (rawKey.startsWith(DELETE_FROM_PRIMITIVE_LIST)) {
       key = extractKey(rawKey, DELETE_FROM_PRIMITIVE_LIST);
       isDeleteList = true;
+      // The directive's value lists the primitives to delete; nothing else is a patch.
+      if (!Array.isArray(patchV)) throw new PatchError('invalid patch format of primitive list');
     }
 
     if (patchV === null) {
@@ -250,7 +252,7 @@ function applyRetainKeysDirective(original: JsonMap, patch: JsonMap): void {
   if (!(RETAIN_KEYS_DIRECTIVE in patch)) return;
   const retain = patch[RETAIN_KEYS_DIRECTIVE];
   delete patch[RETAIN_KEYS_DIRECTIVE];
-  if (!Array.isArray(retain)) throw new PatchError('invalid patch format of retainKeys');
+  if (!Array.isArray(retain) || !retain.every((k) => typeof k === 'string')) throw new PatchError('invalid patch format of retainKeys');
   const keep = new Set(retain);
   for (const [key, value] of Object.entries(patch)) {
     if (value === null || key.startsWith(DELETE_FROM_PRIMITIVE_LIST) || key.startsWith(SET_ELEMENT_ORDER)) continue;

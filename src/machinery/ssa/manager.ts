@@ -291,8 +291,9 @@ export function conflictError(conflicts: Map<string, FieldSet>, managed: Managed
 export function applyOperation(live: any, config: any, opts: ApplyOptions): any {
   if (config === null || typeof config !== 'object' || Array.isArray(config)) throw errors.badRequest('the apply patch must be an object');
   if (config.metadata?.managedFields !== undefined && config.metadata?.managedFields !== null) throw errors.badRequest('metadata.managedFields must be nil');
-  if (config.apiVersion !== undefined && config.apiVersion !== opts.apiVersion) {
-    throw errors.badRequest(`Incorrect version specified in apply patch. Specified patch version: ${config.apiVersion}, expected: ${opts.apiVersion}`);
+  // An applied configuration names its version (upstream compares it even when missing).
+  if (config.apiVersion !== opts.apiVersion) {
+    throw errors.badRequest(`Incorrect version specified in apply patch. Specified patch version: ${config.apiVersion ?? ''}, expected: ${opts.apiVersion}`);
   }
   let managed: Managed;
   try {
