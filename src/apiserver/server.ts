@@ -77,8 +77,8 @@ const TLS_CIPHERS = [
 const MAX_HEADER_BYTES = 1 << 20;
 
 /**
- * A connection's protocol error: answered as Node does by default (400, 408, 431 for headers
- * over the limit), except for one that isn't the connection's fault. Verifying a client
+ * A connection's protocol error: answered as Node does by default (400, 431 for headers over
+ * the limit) but with a Status body, except for one that isn't the connection's fault. Verifying a client
  * certificate whose issuer has our CA's name but another key leaves an OpenSSL error queued,
  * and Node reports it on the socket later although the connection works: that one is ignored,
  * so the request goes on to be answered 401 (its certificate authenticates nobody).
@@ -90,7 +90,6 @@ function onClientError(err: NodeJS.ErrnoException, socket: Socket): void {
     if (err.code === 'HPE_HEADER_OVERFLOW') return refuseConnection(socket, new errors.ApiError(431, 'BadRequest', `the request's headers are larger than ${MAX_HEADER_BYTES} bytes`));
     return refuseConnection(socket, errors.badRequest(`the request could not be parsed: ${err.message}`));
   }
-  if (socket.writable && err.code === 'ERR_HTTP_REQUEST_TIMEOUT') return refuseConnection(socket, new errors.ApiError(408, 'Timeout', 'the request was not received in time'));
   socket.destroy();
 }
 
@@ -295,13 +294,12 @@ export class ApiServer implements ServingApi {
       minVersion: 'TLSv1.2',
       ciphers: TLS_CIPHERS,
       handshakeTimeout: limits.tlsHandshakeTimeoutMs,
-      headersTimeout: limits.readHeaderTimeoutMs,
-      // Node's deadline for receiving the whole request (headers and body); a watch's request
-      // is complete once its headers are in, so this never ends a long-running response.
-      requestTimeout: limits.requestTimeoutMs,
+      // Node's own header and request deadlines are off: on a TLS connection that has sent
+      // nothing they never fire, and when they do fire they can leave the TCP connection open
+      // (Node 20). ConnectionDeadlines and the request deadline in handle() do their work.
+      headersTimeout: 0,
+      requestTimeout: 0,
       keepAliveTimeout: limits.idleTimeoutMs,
-      // How often those deadlines are checked (Node's default is every 30 s).
-      connectionsCheckingInterval: 1_000,
       maxHeaderSize: MAX_HEADER_BYTES,
     });
     this.server = server;
@@ -414,7 +412,7 @@ export class ApiServer implements ServingApi {
       if (!isLongRunning(req.method, watching, info.kind === 'resource' ? info.subresource : undefined)) {
         // system:masters is exempt from the in-flight limits, as upstream's filter exempts it.
         if (!user.groups.includes('system:masters')) release = this.inflightLimiter.acquire(req.method);
-        deadline = this.requestDeadline(res, requestDeadlineMs(url.query, this.limits.requestTimeoutMs));
+        deadline = this.requestDeadline(req, res, requestDeadlineMs(url.query, this.limits.requestTimeoutMs));
       }
       if (info.kind === 'other') return await this.nonResource(pathname, url, req, res);
       const served = this.registry.lookup(info.group, info.version, info.resource);
@@ -448,9 +446,12 @@ export class ApiServer implements ServingApi {
    * Answer 504 if the handler has not answered in time (upstream's timeout filter). The work
    * itself is not interrupted: a write that was under way still completes or fails on its own.
    */
-  private requestDeadline(res: ServerResponse, ms: number): NodeJS.Timeout {
+  private requestDeadline(req: IncomingMessage, res: ServerResponse, ms: number): NodeJS.Timeout {
     return setTimeout(() => {
-      if (!res.headersSent) sendError(res, errors.timeout('request did not complete within requested timeout - context deadline exceeded'));
+      if (res.headersSent) return;
+      sendError(res, errors.timeout('request did not complete within requested timeout - context deadline exceeded'));
+      // A body still arriving (slowly) is not read to its end: the connection goes with it.
+      if (!req.complete) res.once('finish', () => req.socket.destroy());
     }, ms);
   }
 
