@@ -194,9 +194,9 @@ test('schemas: declared properties are own properties only; the pruner drops and
   assert.equal(JSON.stringify(obj), '{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c"},"data":{"__proto__":"p","constructor":"c"}}');
 });
 
-test('decoding: JSON and YAML bodies keep __proto__ as an own key', () => {
-  const json: any = decodeBody('{"metadata":{"__proto__":{"polluted":"yes"}}}', 'application/json');
-  const yaml: any = decodeBody('metadata:\n  __proto__: {polluted: "yes"}\n  constructor: {prototype: {polluted: "yes"}}\n', 'application/yaml');
+test('decoding: JSON and YAML bodies keep __proto__ as an own key', async () => {
+  const json: any = await decodeBody('{"metadata":{"__proto__":{"polluted":"yes"}}}', 'application/json');
+  const yaml: any = await decodeBody('metadata:\n  __proto__: {polluted: "yes"}\n  constructor: {prototype: {polluted: "yes"}}\n', 'application/yaml');
   for (const o of [json, yaml]) {
     assert.ok(hasOwn(o.metadata, '__proto__'));
     assert.equal(Object.getPrototypeOf(o.metadata), Object.prototype);

@@ -48,8 +48,6 @@ class YAMLThread {
     w.on('message', (r: YAMLResult) => this.finish(r));
     w.on('error', (e) => this.fail(w, new YAMLDecodeError(`the YAML parser failed: ${e.message}`)));
     w.on('exit', () => this.fail(w, new YAMLDecodeError('the YAML parser stopped')));
-    // After the listeners: adding a 'message' listener refs the thread again.
-    w.unref();
     return w;
   }
 
@@ -63,6 +61,8 @@ class YAMLThread {
     }
     this.current = this.queue.shift()!;
     this.worker ??= this.start();
+    // Held (ref'd) while it has work, so a caller awaiting it keeps the process alive.
+    this.worker.ref();
     this.worker.postMessage(this.current.job);
     const w = this.worker;
     this.timer = setTimeout(() => {
@@ -101,6 +101,7 @@ class YAMLThread {
   private settle(): void {
     clearTimeout(this.timer);
     this.current = undefined;
+    this.worker?.unref();
   }
 }
 
