@@ -7,7 +7,7 @@ import { readVirtual } from './virtual.js';
 import * as errors from '../machinery/errors.js';
 import { FieldSelector, parseFieldSelector } from '../machinery/fields.js';
 import { Selector, parseSelector, formatLabelSelector } from '../machinery/labels.js';
-import { getPath, isPlainObject, setPath } from '../machinery/objects.js';
+import { deepCopy, getPath, isPlainObject, setPath } from '../machinery/objects.js';
 import type { StoredObject } from '../storage/cacher.js';
 import { type Backend, StorageError } from '../storage/interface.js';
 import { type MaybePromise, type Served, fromServed, isPromise, servedAsStored, then, toServed, toServedMany } from './convert.js';
@@ -484,7 +484,7 @@ export class RestHandler {
       info.namespace,
       info.name!,
       // A patch computes its result from a copy; the current object is shared with the cache.
-      (cur) => then(this.out(scope, cur.obj), (current) => apply(structuredClone(current))),
+      (cur) => then(this.out(scope, cur.obj), (current) => apply(deepCopy(current))),
       ctx,
       patchSetsResourceVersion(type, body),
     );
@@ -622,7 +622,7 @@ export class RestHandler {
       throw errors.methodNotSupported(this.ref(scope), method.toLowerCase());
     }
     const stored = await store.update(info.namespace, info.name!, (cur) => then(this.out(scope, cur.obj), (served_) => {
-      const obj = structuredClone(served_);
+      const obj = deepCopy(served_);
       const scale = mutateScale(this.toScale(scope, obj));
       const replicas = scale?.spec?.replicas;
       if (replicas !== undefined && (!Number.isInteger(replicas) || replicas < 0)) {

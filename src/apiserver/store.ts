@@ -12,7 +12,7 @@ import { StorageError } from '../storage/interface.js';
 import type { StoredObject, WatchCache } from '../storage/cacher.js';
 import { apiVersionOf, storagePrefixOf, storageVersionOf } from './resources.js';
 import { isPromise } from './convert.js';
-import { deepEqual } from '../machinery/objects.js';
+import { deepCopy, deepEqual } from '../machinery/objects.js';
 import type { AdmissionAttributes, AdmissionChain, Operation } from './admission/interfaces.js';
 
 import type { UserInfo } from './user.js';
@@ -174,7 +174,7 @@ export class Store {
    * no reference to), so it is written to in place instead of being copied first.
    */
   async create(input: any, ctx: WriteContext, owned = false): Promise<StoredObject> {
-    const obj = owned ? input : structuredClone(input);
+    const obj = owned ? input : deepCopy(input);
     obj.apiVersion = this.storageApiVersion;
     obj.kind = this.def.kind;
     const meta = (obj.metadata ??= {});
@@ -258,7 +258,7 @@ export class Store {
   private async applyUpdate(current: StoredObject, input: any, ctx: WriteContext): Promise<StoredObject> {
     const old = current.obj;
     const name = old.metadata.name;
-    const obj = structuredClone(input);
+    const obj = deepCopy(input);
     obj.apiVersion = this.storageApiVersion;
     obj.kind = this.def.kind;
     const meta = (obj.metadata ??= {});
@@ -277,7 +277,7 @@ export class Store {
     const sub = ctx.subresource;
     if (sub === 'status') {
       // A status write changes status only (and, as upstream, none of the metadata a user owns).
-      const merged: any = { ...structuredClone(old), status: obj.status };
+      const merged: any = { ...deepCopy(old), status: obj.status };
       merged.metadata.managedFields = meta.managedFields ?? old.metadata.managedFields;
       if (obj.status === undefined) delete merged.status;
       return this.commitUpdate(current, merged, ctx);
@@ -285,7 +285,7 @@ export class Store {
     if (this.def.subresources?.status && sub !== 'status') {
       // A main-resource write never changes status.
       if (old.status === undefined) delete obj.status;
-      else obj.status = structuredClone(old.status);
+      else obj.status = deepCopy(old.status);
     }
     return this.commitUpdate(current, obj, ctx);
   }
@@ -389,7 +389,7 @@ export class Store {
     const graceful = grace !== undefined && grace > 0;
     if (finalizers.length || graceful || this.def.deletionHeld?.(old)) {
       // Only mark: finalizers (or the node, for a graceful pod deletion) finish the job.
-      const marked = structuredClone(old);
+      const marked = deepCopy(old);
       const m = marked.metadata;
       if (!m.deletionTimestamp || (graceful && grace! < (m.deletionGracePeriodSeconds ?? Infinity))) {
         m.deletionTimestamp = rfc3339(Date.now() + (graceful ? grace! * 1000 : 0));
@@ -406,14 +406,14 @@ export class Store {
     if (ctx.dryRun) return { obj: old, deleted: true };
     const { revision } = await this.deps.backend.delete(current.key, current.rev);
     this.def.afterDelete?.(old, sctx);
-    const gone = structuredClone(old);
+    const gone = deepCopy(old);
     gone.metadata.resourceVersion = String(revision);
     return { obj: gone, deleted: true };
   }
 }
 
 function fallbackStored(key: string, obj: any, rev: number): StoredObject {
-  const o = structuredClone(obj);
+  const o = deepCopy(obj);
   o.metadata.resourceVersion = String(rev);
   return { key, obj: o, json: JSON.stringify(o), rev, createRev: rev };
 }

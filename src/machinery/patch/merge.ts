@@ -3,6 +3,8 @@
  * else (arrays included) replaces the target value.
  */
 
+import { deepCopy } from '../objects.js';
+
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
 function isObject(value: unknown): value is Record<string, unknown> {
@@ -15,7 +17,7 @@ export function mergePatch<T = unknown>(obj: T, patch: unknown): T {
 }
 
 function apply(target: unknown, patch: unknown): unknown {
-  if (!isObject(patch)) return structuredClone(patch as Json);
+  if (!isObject(patch)) return deepCopy(patch as Json);
   const result: Record<string, unknown> = isObject(target) ? { ...target } : {};
   for (const [key, value] of Object.entries(patch)) {
     if (value === null) {
@@ -27,7 +29,7 @@ function apply(target: unknown, patch: unknown): unknown {
   // Untouched members are still the caller's objects; copy them so the result is independent.
   for (const key of Object.keys(result)) {
     if (!(key in patch) && result[key] !== null && typeof result[key] === 'object') {
-      result[key] = structuredClone(result[key] as Json);
+      result[key] = deepCopy(result[key] as Json);
     }
   }
   return result;
