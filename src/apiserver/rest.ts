@@ -15,6 +15,7 @@ import { decodeBody, duplicateJSONKeys, mediaTypeOf, negotiate, queryBool, readB
 import type { ResourceRequest } from './requestinfo.js';
 import { apiVersionOf, verbsOf } from './resources.js';
 import type { DeleteOptions, Store, UserInfo, WriteContext } from './store.js';
+import { pause } from './store.js';
 import { partialList, partialMetadata, toTable, type IncludeObject } from './table.js';
 import { type WatchSink, httpSink, runWatch } from './watch.js';
 import { Paginator } from './paginate.js';
@@ -141,7 +142,8 @@ export class RestHandler {
     for (const d of dryRun) if (d !== 'All') throw errors.badRequest(`Invalid dry run value: ${JSON.stringify(d)}`);
     const manager = scope.query.get('fieldManager') ?? defaultFieldManager(scope.req.headers['user-agent']);
     if (manager.length > 128) throw errors.badRequest('fieldManager: Too long: may not be more than 128 bytes');
-    return { dryRun: dryRun.length > 0, fieldManager: manager, user: scope.user, warnings: [], subresource };
+    const declared = Number(scope.req.headers['content-length']);
+    return { dryRun: dryRun.length > 0, fieldManager: manager, user: scope.user, warnings: [], subresource, bodyBytes: declared > 0 ? declared : undefined };
   }
 
   private fieldValidation(scope: RequestScope): FieldValidation {
@@ -156,6 +158,7 @@ export class RestHandler {
   private async readObject(scope: RequestScope, kindExpected: string, apiVersionExpected: string, opts: { validate?: boolean } = {}): Promise<any> {
     const raw = (await readBody(scope.req)).toString('utf8');
     const obj = decodeBody(raw, scope.req.headers['content-type']);
+    await pause(raw.length);
     if (!isPlainObject(obj)) throw errors.badRequest('the request body must be a JSON or YAML object');
     if (obj.apiVersion !== undefined && obj.apiVersion !== apiVersionExpected) {
       throw errors.badRequest(`the API version in the data (${obj.apiVersion}) does not match the expected API version (${apiVersionExpected})`);
@@ -166,7 +169,10 @@ export class RestHandler {
     if (obj.metadata !== undefined && !isPlainObject(obj.metadata)) throw errors.badRequest('metadata: must be an object');
     obj.apiVersion = apiVersionExpected;
     obj.kind = kindExpected;
-    if (opts.validate !== false) this.validateFields(scope, obj, raw);
+    if (opts.validate !== false) {
+      this.validateFields(scope, obj, raw);
+      await pause(raw.length);
+    }
     return obj;
   }
 
@@ -442,6 +448,7 @@ export class RestHandler {
     if (!type) throw errors.unsupportedMediaType(mt, Object.keys(PATCH_TYPES));
     const raw = await readBody(scope.req);
     const body = decodeBody(raw, type === 'apply' ? 'application/yaml' : 'application/json');
+    await pause(raw.length);
     if (type === 'json' ? !Array.isArray(body) : !isPlainObject(body)) {
       throw errors.badRequest(type === 'json' ? 'the JSON patch must be a list of operations' : 'the patch must be a JSON object');
     }

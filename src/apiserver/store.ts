@@ -27,6 +27,20 @@ export interface WriteContext {
   subresource?: string;
   /** 'Apply' for server-side apply: the object already carries its final managedFields. */
   operation?: 'Apply' | 'Update';
+  /** Bytes of the request body, when there was one: big writes are done in slices (see pause). */
+  bodyBytes?: number;
+}
+
+/**
+ * Writes of objects at least this big (request body or stored JSON) let the event loop run
+ * between their phases (admission, validation, managedFields, encoding): each phase of a 3 MiB
+ * object takes tens of milliseconds, and together they would hold up every other request.
+ */
+export const SLICED_WRITE_BYTES = 256 * 1024;
+
+/** Lets pending I/O (other requests) run before the rest of a big write, when it is one. */
+export function pause(bytes: number | undefined): Promise<void> | undefined {
+  return bytes !== undefined && bytes >= SLICED_WRITE_BYTES ? new Promise((r) => setImmediate(r)) : undefined;
 }
 
 export interface DeleteOptions {
@@ -189,6 +203,7 @@ export class Store {
     const attrs = this.admissionAttributes('CREATE', obj, undefined, ctx);
     if (attrs) await this.deps.admission!.admit(attrs);
     this.guard(meta.name ?? meta.generateName ?? '', () => this.def.prepareForCreate?.(obj, sctx));
+    await pause(ctx.bodyBytes);
     const errs = this.validateCommon(obj, sctx);
     if (errs.length) {
       this.def.afterDelete?.(obj, sctx);
@@ -202,7 +217,9 @@ export class Store {
         throw err;
       }
     }
+    await pause(ctx.bodyBytes);
     this.deps.manageFields(obj, undefined, ctx, this.storageApiVersion);
+    await pause(ctx.bodyBytes);
     const key = this.key(meta.namespace, meta.name);
     if (ctx.dryRun) {
       this.def.afterDelete?.(obj, sctx);
@@ -243,6 +260,7 @@ export class Store {
       // An asynchronous mutation (a conversion webhook): if the object changes meanwhile, the
       // write conflicts and is retried from the new current object.
       if (isPromise(next)) next = await next;
+      await pause(Math.max(ctx.bodyBytes ?? 0, current.json.length));
       try {
         return await this.applyUpdate(current, next, ctx);
       } catch (err) {
@@ -292,19 +310,24 @@ export class Store {
 
   private async commitUpdate(current: StoredObject, obj: any, ctx: WriteContext): Promise<StoredObject> {
     const old = current.obj;
+    const size = Math.max(ctx.bodyBytes ?? 0, current.json.length);
     const sctx = this.deps.strategyContext('update', ctx.warnings, ctx.subresource);
     if (!ctx.subresource) this.def.defaults?.(obj);
     const attrs = this.admissionAttributes('UPDATE', obj, old, ctx);
     if (attrs) await this.deps.admission!.admit(attrs);
     this.guard(old.metadata.name, () => this.def.prepareForUpdate?.(obj, old, sctx));
+    await pause(size);
     if (this.def.generationTracksSpec && specChanged(obj, old)) obj.metadata.generation = (old.metadata.generation ?? 0) + 1;
     const errs = this.validateCommon(obj, sctx, old);
     if (errs.length) this.fail(old.metadata.name, errs);
     if (attrs) await this.deps.admission!.validate(attrs);
+    await pause(size);
     this.deps.manageFields(obj, old, ctx, this.storageApiVersion);
+    await pause(size);
     obj.metadata.resourceVersion = old.metadata.resourceVersion;
     // No change, no write: resourceVersion stays, no event (kubectl apply relies on this).
     if (deepEqual(withoutVolatile(obj), withoutVolatile(old))) return current;
+    await pause(size);
     if (ctx.dryRun) return { key: current.key, obj, json: JSON.stringify(obj), rev: current.rev, createRev: current.createRev };
     // The last finalizer removed from an object being deleted: it goes now.
     if (obj.metadata.deletionTimestamp && !obj.metadata.finalizers?.length && !this.def.deletionHeld?.(obj) && !obj.metadata.deletionGracePeriodSeconds) {
