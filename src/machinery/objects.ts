@@ -45,8 +45,9 @@ export function setPath(obj: any, dotted: string, value: unknown): void {
 /**
  * A deep copy of a JSON-shaped value, about ten times faster than structuredClone on API
  * objects (which serializes through V8's value serializer): big objects are copied on every
- * write. Own "__proto__" keys (JSON.parse makes them) stay plain data properties. Values that
- * are not plain objects or arrays (a Date, a Map) fall back to structuredClone.
+ * write. As in JSON, object properties whose value is undefined are left out. Own "__proto__"
+ * keys (JSON.parse makes them) stay plain data properties. Values that are not plain objects or
+ * arrays (a Date, a Map) fall back to structuredClone.
  */
 export function deepCopy<T>(value: T): T {
   if (typeof value !== 'object' || value === null) return value;
@@ -60,6 +61,7 @@ export function deepCopy<T>(value: T): T {
   const out: Record<string, unknown> = {};
   for (const k of Object.keys(value)) {
     const v = deepCopy((value as Record<string, unknown>)[k]);
+    if (v === undefined) continue;
     if (k === '__proto__') Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
     else out[k] = v;
   }

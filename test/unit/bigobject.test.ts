@@ -100,6 +100,7 @@ test('deepCopy: a faithful copy of JSON data, own "__proto__" keys stay data', (
   assert.equal(Object.getPrototypeOf(copy), Object.prototype);
   assert.ok(Object.prototype.hasOwnProperty.call(copy, '__proto__'));
   assert.equal(({} as any).polluted, undefined);
+  assert.deepEqual(Object.keys(deepCopy({ a: undefined, b: 1 })), ['b']);
   const when = new Date(0);
   assert.deepEqual(deepCopy({ when }), { when });
 });
