@@ -4,6 +4,7 @@
 // back (isPromise), so the synchronous paths allocate nothing extra.
 import type { KObject, ResourceDef, VersionDef } from '../api/types.js';
 import { apiVersionOf } from './resources.js';
+import { deepCopy } from '../machinery/objects.js';
 
 export interface Served {
   def: ResourceDef;
@@ -25,7 +26,7 @@ export function then<T, U>(v: MaybePromise<T>, f: (t: T) => MaybePromise<U>): Ma
 export function toServed(served: Served, stored: KObject, storedApiVersion: string): MaybePromise<KObject> {
   const apiVersion = apiVersionOf(served.def.group, served.version.name);
   if (served.version.fromStorage) {
-    const out = served.version.fromStorage(structuredClone(stored));
+    const out = served.version.fromStorage(deepCopy(stored));
     const kind = served.def.kind;
     if (isPromise(out)) {
       return out.then((o) => {
@@ -66,7 +67,7 @@ export function toServedMany(served: Served, stored: KObject[], storedApiVersion
     }
     return objs;
   };
-  const out = fromStorageMany(stored.map((s) => structuredClone(s)));
+  const out = fromStorageMany(stored.map((s) => deepCopy(s)));
   return isPromise(out) ? out.then(finish) : finish(out);
 }
 

@@ -7,7 +7,7 @@ import { readVirtual } from './virtual.js';
 import * as errors from '../machinery/errors.js';
 import { FieldSelector, parseFieldSelector } from '../machinery/fields.js';
 import { Selector, parseSelector, formatLabelSelector } from '../machinery/labels.js';
-import { getPath, isPlainObject, setPath } from '../machinery/objects.js';
+import { deepCopy, getPath, isPlainObject, setPath } from '../machinery/objects.js';
 import type { StoredObject } from '../storage/cacher.js';
 import { type Backend, StorageError } from '../storage/interface.js';
 import { type MaybePromise, type Served, fromServed, isPromise, servedAsStored, then, toServed, toServedMany } from './convert.js';
@@ -16,6 +16,7 @@ import { PROTOBUF, decodeProtobufBody, encodeProtobufList, encodeStoredProtobuf,
 import type { ResourceRequest } from './requestinfo.js';
 import { apiVersionOf, verbsOf } from './resources.js';
 import type { DeleteOptions, Store, UserInfo, WriteContext } from './store.js';
+import { pause } from './store.js';
 import { partialList, partialMetadata, toTable, type IncludeObject } from './table.js';
 import { type WatchSink, httpSink, runWatch } from './watch.js';
 import { Paginator } from './paginate.js';
@@ -158,7 +159,9 @@ export class RestHandler {
 
   private context(scope: RequestScope, dryRun: boolean, subresource?: string): WriteContext {
     const manager = scope.query.get('fieldManager') || defaultFieldManager(scope.req.headers['user-agent']);
-    return { dryRun, fieldManager: manager, user: scope.user, warnings: [], subresource };
+    // The body's size decides whether the write's steps yield to other requests (see pause()).
+    const declared = Number(scope.req.headers['content-length']);
+    return { dryRun, fieldManager: manager, user: scope.user, warnings: [], subresource, bodyBytes: declared > 0 ? declared : undefined };
   }
 
   /** Validated with the other write options (writeContext); unset means Warn. */
@@ -172,6 +175,7 @@ export class RestHandler {
     const protobuf = isProtobuf(mediaTypeOf(scope.req.headers['content-type']));
     const raw = protobuf ? undefined : bytes.toString('utf8');
     const obj = protobuf ? decodeProtobufBody(bytes, { apiVersion: apiVersionExpected, kind: kindExpected }) : await decodeBody(raw!, scope.req.headers['content-type']);
+    await pause(bytes.length);
     if (!isPlainObject(obj)) throw errors.badRequest('the request body must be a JSON or YAML object');
     checkTypeMeta(obj, kindExpected, apiVersionExpected);
     if (obj.metadata !== undefined && !isPlainObject(obj.metadata)) throw errors.badRequest('metadata: must be an object');
@@ -180,9 +184,12 @@ export class RestHandler {
     // A body the decoder refuses: upstream's transformDecodeError names the kind and version.
     const kind = scope.served.def.kind;
     const decodeError = `${kind} in version ${JSON.stringify(scope.served.version.name)} cannot be handled as a ${kind}: `;
-    // Protobuf has no unknown or duplicate fields to report (upstream: no strict decoding for
-    // it); fields newer than this server's schema are still dropped.
-    if (opts.validate !== false) this.validateFields(scope, obj, raw, undefined, decodeError, protobuf ? 'Ignore' : undefined);
+    if (opts.validate !== false) {
+      // Protobuf has no unknown or duplicate fields to report (upstream: no strict decoding for
+      // it); fields newer than this server's schema are still dropped.
+      this.validateFields(scope, obj, raw, undefined, decodeError, protobuf ? 'Ignore' : undefined);
+      await pause(bytes.length);
+    }
     return obj;
   }
 
@@ -468,6 +475,7 @@ export class RestHandler {
     const ctx = this.writeContext(scope, 'PatchOptions', subresource, type === 'apply');
     const raw = await readBody(scope.req);
     const body: any = await decodeBody(raw, type === 'apply' ? 'application/yaml' : 'application/json');
+    await pause(raw.length);
     if (type === 'json' ? !Array.isArray(body) : !isPlainObject(body)) {
       throw errors.badRequest(type === 'json' ? 'the JSON patch must be a list of operations' : 'the patch must be a JSON object');
     }
@@ -515,7 +523,7 @@ export class RestHandler {
       info.namespace,
       info.name!,
       // A patch computes its result from a copy; the current object is shared with the cache.
-      (cur) => then(this.out(scope, cur.obj), (current) => apply(structuredClone(current))),
+      (cur) => then(this.out(scope, cur.obj), (current) => apply(deepCopy(current))),
       ctx,
       patchSetsResourceVersion(type, body),
     );
@@ -645,7 +653,7 @@ export class RestHandler {
       throw errors.methodNotSupported(this.ref(scope), method.toLowerCase());
     }
     const stored = await store.update(info.namespace, info.name!, (cur) => then(this.out(scope, cur.obj), (served_) => {
-      const obj = structuredClone(served_);
+      const obj = deepCopy(served_);
       const scale = mutateScale(this.toScale(scope, obj));
       const replicas = scaleReplicas(scale, info.name!);
       if (scale?.metadata?.resourceVersion && scale.metadata.resourceVersion !== obj.metadata.resourceVersion) {

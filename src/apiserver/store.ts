@@ -12,7 +12,7 @@ import { StorageError } from '../storage/interface.js';
 import type { StoredObject, WatchCache } from '../storage/cacher.js';
 import { apiVersionOf, storagePrefixOf, storageVersionOf } from './resources.js';
 import { isPromise } from './convert.js';
-import { deepEqual } from '../machinery/objects.js';
+import { deepCopy, deepEqual } from '../machinery/objects.js';
 import type { AdmissionAttributes, AdmissionChain, Operation } from './admission/interfaces.js';
 
 import type { UserInfo } from './user.js';
@@ -27,6 +27,20 @@ export interface WriteContext {
   subresource?: string;
   /** 'Apply' for server-side apply: the object already carries its final managedFields. */
   operation?: 'Apply' | 'Update';
+  /** Bytes of the request body, when there was one: big writes are done in slices (see pause). */
+  bodyBytes?: number;
+}
+
+/**
+ * Writes of objects at least this big (request body or stored JSON) let the event loop run
+ * between their phases (admission, validation, managedFields, encoding): each phase of a 3 MiB
+ * object takes tens of milliseconds, and together they would hold up every other request.
+ */
+export const SLICED_WRITE_BYTES = 256 * 1024;
+
+/** Lets pending I/O (other requests) run before the rest of a big write, when it is one. */
+export function pause(bytes: number | undefined): Promise<void> | undefined {
+  return bytes !== undefined && bytes >= SLICED_WRITE_BYTES ? new Promise((r) => setImmediate(r)) : undefined;
 }
 
 export interface DeleteOptions {
@@ -174,7 +188,7 @@ export class Store {
    * no reference to), so it is written to in place instead of being copied first.
    */
   async create(input: any, ctx: WriteContext, owned = false): Promise<StoredObject> {
-    const obj = owned ? input : structuredClone(input);
+    const obj = owned ? input : deepCopy(input);
     obj.apiVersion = this.storageApiVersion;
     obj.kind = this.def.kind;
     const meta = (obj.metadata ??= {});
@@ -190,6 +204,7 @@ export class Store {
     const attrs = this.admissionAttributes('CREATE', obj, undefined, ctx);
     if (attrs) await this.deps.admission!.admit(attrs);
     this.guard(meta.name ?? meta.generateName ?? '', () => this.def.prepareForCreate?.(obj, sctx));
+    await pause(ctx.bodyBytes);
     const errs = this.validateCommon(obj, sctx);
     if (errs.length) {
       this.def.afterDelete?.(obj, sctx);
@@ -203,7 +218,9 @@ export class Store {
         throw err;
       }
     }
+    await pause(ctx.bodyBytes);
     this.deps.manageFields(obj, undefined, ctx, this.storageApiVersion);
+    await pause(ctx.bodyBytes);
     const key = this.key(meta.namespace, meta.name);
     if (!ctx.dryRun && ctx.operation !== 'Apply' && setsResourceVersion(requestedVersion)) {
       // Upstream's storage refuses this after validation and admission (a dry run never gets
@@ -251,6 +268,7 @@ export class Store {
       // An asynchronous mutation (a conversion webhook): if the object changes meanwhile, the
       // write conflicts and is retried from the new current object.
       if (isPromise(next)) next = await next;
+      await pause(Math.max(ctx.bodyBytes ?? 0, current.json.length));
       try {
         return await this.applyUpdate(current, next, ctx);
       } catch (err) {
@@ -266,7 +284,7 @@ export class Store {
   private async applyUpdate(current: StoredObject, input: any, ctx: WriteContext): Promise<StoredObject> {
     const old = current.obj;
     const name = old.metadata.name;
-    const obj = structuredClone(input);
+    const obj = deepCopy(input);
     obj.apiVersion = this.storageApiVersion;
     obj.kind = this.def.kind;
     const meta = (obj.metadata ??= {});
@@ -285,7 +303,7 @@ export class Store {
     const sub = ctx.subresource;
     if (sub === 'status') {
       // A status write changes status only (and, as upstream, none of the metadata a user owns).
-      const merged: any = { ...structuredClone(old), status: obj.status };
+      const merged: any = { ...deepCopy(old), status: obj.status };
       merged.metadata.managedFields = meta.managedFields ?? old.metadata.managedFields;
       if (obj.status === undefined) delete merged.status;
       return this.commitUpdate(current, merged, ctx);
@@ -293,26 +311,31 @@ export class Store {
     if (this.def.subresources?.status && sub !== 'status') {
       // A main-resource write never changes status.
       if (old.status === undefined) delete obj.status;
-      else obj.status = structuredClone(old.status);
+      else obj.status = deepCopy(old.status);
     }
     return this.commitUpdate(current, obj, ctx);
   }
 
   private async commitUpdate(current: StoredObject, obj: any, ctx: WriteContext): Promise<StoredObject> {
     const old = current.obj;
+    const size = Math.max(ctx.bodyBytes ?? 0, current.json.length);
     const sctx = this.deps.strategyContext('update', ctx.warnings, ctx.subresource);
     if (!ctx.subresource) this.def.defaults?.(obj);
     const attrs = this.admissionAttributes('UPDATE', obj, old, ctx);
     if (attrs) await this.deps.admission!.admit(attrs);
     this.guard(old.metadata.name, () => this.def.prepareForUpdate?.(obj, old, sctx));
+    await pause(size);
     if (this.def.generationTracksSpec && specChanged(obj, old)) obj.metadata.generation = (old.metadata.generation ?? 0) + 1;
     const errs = this.validateCommon(obj, sctx, old);
     if (errs.length) this.fail(old.metadata.name, errs);
     if (attrs) await this.deps.admission!.validate(attrs);
+    await pause(size);
     this.deps.manageFields(obj, old, ctx, this.storageApiVersion);
+    await pause(size);
     obj.metadata.resourceVersion = old.metadata.resourceVersion;
     // No change, no write: resourceVersion stays, no event (kubectl apply relies on this).
     if (deepEqual(withoutVolatile(obj), withoutVolatile(old))) return current;
+    await pause(size);
     if (ctx.dryRun) return { key: current.key, obj, json: JSON.stringify(obj), rev: current.rev, createRev: current.createRev };
     // The last finalizer removed from an object being deleted: it goes now.
     if (obj.metadata.deletionTimestamp && !obj.metadata.finalizers?.length && !this.def.deletionHeld?.(obj) && !obj.metadata.deletionGracePeriodSeconds) {
@@ -397,7 +420,7 @@ export class Store {
     const graceful = grace !== undefined && grace > 0;
     if (finalizers.length || graceful || this.def.deletionHeld?.(old)) {
       // Only mark: finalizers (or the node, for a graceful pod deletion) finish the job.
-      const marked = structuredClone(old);
+      const marked = deepCopy(old);
       const m = marked.metadata;
       if (!m.deletionTimestamp || (graceful && grace! < (m.deletionGracePeriodSeconds ?? Infinity))) {
         m.deletionTimestamp = rfc3339(Date.now() + (graceful ? grace! * 1000 : 0));
@@ -414,7 +437,7 @@ export class Store {
     if (ctx.dryRun) return { obj: old, deleted: true };
     const { revision } = await this.deps.backend.delete(current.key, current.rev);
     this.def.afterDelete?.(old, sctx);
-    const gone = structuredClone(old);
+    const gone = deepCopy(old);
     gone.metadata.resourceVersion = String(revision);
     return { obj: gone, deleted: true };
   }
@@ -426,7 +449,7 @@ function setsResourceVersion(rv: unknown): boolean {
 }
 
 function fallbackStored(key: string, obj: any, rev: number): StoredObject {
-  const o = structuredClone(obj);
+  const o = deepCopy(obj);
   o.metadata.resourceVersion = String(rev);
   return { key, obj: o, json: JSON.stringify(o), rev, createRev: rev };
 }

@@ -9,6 +9,7 @@ import type { WebSocket } from 'ws';
 import type { CacheEvent, StoredObject, WatchCache } from '../storage/cacher.js';
 import { StorageError } from '../storage/interface.js';
 import * as errors from '../machinery/errors.js';
+import { deepCopy } from '../machinery/objects.js';
 import { isPromise, type MaybePromise } from './convert.js';
 
 export interface WatchSink {
@@ -198,7 +199,7 @@ export function runWatch(spec: WatchSpec, sink: WatchSink): void {
       event(ev.type === 'MODIFIED' && ev.prev ? 'ADDED' : ev.type, ev.cur, ev);
     } else if (prevPasses) {
       // Left the selector: the last matching state, at this event's revision.
-      const gone = structuredClone(ev.prev!.obj);
+      const gone = deepCopy(ev.prev!.obj);
       gone.metadata.resourceVersion = String(ev.rev);
       event('DELETED', { ...ev.prev!, obj: gone, json: JSON.stringify(gone), rev: ev.rev });
     }

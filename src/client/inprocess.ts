@@ -12,8 +12,7 @@ import { getScale, updateScale } from '../apiserver/scale.js';
 import * as serverErrors from '../machinery/errors.js';
 import { parseFieldSelector } from '../machinery/fields.js';
 import { parseSelector } from '../machinery/labels.js';
-import { setOwn } from '../machinery/objects.js';
-import { isPlainObject } from '../machinery/objects.js';
+import { deepCopy, isPlainObject, setOwn } from '../machinery/objects.js';
 import { definitionForGVK } from '../machinery/openapi/definitions.js';
 import type { StoredObject } from '../storage/cacher.js';
 import { ApiError } from './errors.js';
@@ -104,12 +103,12 @@ export class InProcessTransport implements Transport {
 
   /** A private copy of a stored object, in the served version (a Promise behind a conversion webhook). */
   private out(served: Served, store: Store, s: StoredObject): MaybePromise<any> {
-    if (servedAsStored(served, store.storageApiVersion)) return JSON.parse(s.json);
+    if (servedAsStored(served, store.storageApiVersion)) return deepCopy(s.obj);
     return this.outObj(served, store, s.obj);
   }
 
   private outObj(served: Served, store: Store, obj: any): MaybePromise<any> {
-    return then(toServed(served, obj, store.storageApiVersion), (o) => structuredClone(o));
+    return then(toServed(served, obj, store.storageApiVersion), (o) => deepCopy(o));
   }
 
   private ctx(opts: WriteOptions | undefined, subresource?: string): WriteContext {
@@ -175,7 +174,7 @@ export class InProcessTransport implements Transport {
   get(t: Target): Promise<any> {
     return guarded(() => {
       const v = this.virtual(t);
-      if (v) return v.then((r) => structuredClone(r.item));
+      if (v) return v.then((r) => deepCopy(r.item));
       const { served, store } = this.served(t);
       this.allow(served, 'get');
       const name = this.requireName(served, t);
@@ -192,7 +191,7 @@ export class InProcessTransport implements Transport {
       const v = this.virtual(t, opts);
       if (v) {
         const def = this.api.registry.lookup(t.resource.group, t.resource.version, t.resource.plural)!.def;
-        return v.then((r) => ({ kind: def.listKind ?? `${def.kind}List`, apiVersion: apiVersionOfSpec(t.resource), metadata: {}, items: structuredClone(r.items) }));
+        return v.then((r) => ({ kind: def.listKind ?? `${def.kind}List`, apiVersion: apiVersionOfSpec(t.resource), metadata: {}, items: deepCopy(r.items) }));
       }
       const { served, store } = this.served(t);
       this.allow(served, 'list');
@@ -231,7 +230,7 @@ export class InProcessTransport implements Transport {
       const list = (items: any[]): ObjectList => ({ apiVersion: apiVersionOf(served.def.group, served.version.name), kind: served.def.listKind ?? `${served.def.kind}List`, metadata: meta, items });
       if (servedAsStored(served, store.storageApiVersion)) return list(matching.map((s) => storedCopy(s, opts)));
       // One conversion for the whole list (one ConversionReview behind a webhook).
-      return then(toServedMany(served, matching.map((s) => s.obj), store.storageApiVersion), (objs) => list(objs.map((o) => structuredClone(o))));
+      return then(toServedMany(served, matching.map((s) => s.obj), store.storageApiVersion), (objs) => list(objs.map((o) => deepCopy(o))));
     });
   }
 
@@ -343,7 +342,7 @@ export class InProcessTransport implements Transport {
       if (t.subresource) {
         const call = this.extra(served, t.subresource);
         if (!call) throw serverErrors.notFound({ group: served.def.group, resource: served.def.plural }, `${t.name}/${t.subresource}`);
-        return structuredClone(await call(t.namespace, this.requireName(served, t), body, this.ctx(opts, t.subresource)));
+        return deepCopy(await call(t.namespace, this.requireName(served, t), body, this.ctx(opts, t.subresource)));
       }
       this.allow(served, 'create');
       const obj = this.checkBody(served, body);
@@ -373,7 +372,7 @@ export class InProcessTransport implements Transport {
       if (sub && sub !== 'status') {
         const call = this.extra(served, sub);
         if (!call) throw serverErrors.notFound({ group: served.def.group, resource: served.def.plural }, `${name}/${sub}`);
-        return structuredClone(await call(t.namespace, name, body, this.ctx(opts, sub)));
+        return deepCopy(await call(t.namespace, name, body, this.ctx(opts, sub)));
       }
       if (sub === 'status' && !served.def.subresources?.status) throw serverErrors.notFound({ group: served.def.group, resource: served.def.plural }, `${name}/status`);
       this.allow(served, 'update');
@@ -419,7 +418,7 @@ export class InProcessTransport implements Transport {
         const created = apply({ apiVersion, kind: served.def.kind, metadata: { name, namespace: t.namespace } });
         return this.out(served, store, await store.create(isPromise(created) ? await created : created, ctx));
       }
-      const stored = await store.update(t.namespace, name, (cur) => then(toServed(served, cur.obj, store.storageApiVersion), (c) => apply(structuredClone(c))), ctx);
+      const stored = await store.update(t.namespace, name, (cur) => then(toServed(served, cur.obj, store.storageApiVersion), (c) => apply(deepCopy(c))), ctx);
       return this.out(served, store, stored);
     });
   }
@@ -484,7 +483,7 @@ function metadataOnly(obj: any): any {
  */
 function storedCopy(s: StoredObject, opts: ListOptions | WatchOptions): any {
   if (!opts.asMetadata) {
-    const obj = JSON.parse(s.json);
+    const obj = deepCopy(s.obj);
     if (opts.omitManagedFields && obj.metadata) delete obj.metadata.managedFields;
     return obj;
   }

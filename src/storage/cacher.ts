@@ -8,6 +8,9 @@
 import type { Backend, StorageEvent, Unsubscribe } from './interface.js';
 import { StorageError } from './interface.js';
 
+/** How long one turn of the event loop may spend handing events to watchers (see flushFanout). */
+const FANOUT_SLICE_MS = 20;
+
 export interface StoredObject {
   readonly key: string;
   /** Parsed object with metadata.resourceVersion set. Shared: never mutate. */
@@ -175,16 +178,33 @@ export class WatchCache {
     }
   }
 
+  /**
+   * Delivers queued events to the watchers, for at most FANOUT_SLICE_MS at a time: an event of a
+   * big object costs each in-process watcher a copy (and its handler's work), and a thousand
+   * watchers of small events add up too; other requests get the event loop in between. A
+   * watcher already given an event skips it when delivery resumes (its lastRev), so the order
+   * per watcher stays the same.
+   */
   private flushFanout() {
     this.fanoutScheduled = false;
-    const events = this.fanout;
-    this.fanout = [];
-    for (const ev of events) {
-      for (const reg of this.watchers) {
-        if (ev.rev > reg.lastRev) {
-          reg.lastRev = ev.rev;
-          reg.watcher.onEvent(ev);
+    const until = performance.now() + FANOUT_SLICE_MS;
+    let done = 0;
+    try {
+      for (; done < this.fanout.length; done++) {
+        const ev = this.fanout[done]!;
+        for (const reg of this.watchers) {
+          if (ev.rev > reg.lastRev) {
+            reg.lastRev = ev.rev;
+            reg.watcher.onEvent(ev);
+            if (performance.now() > until) return;
+          }
         }
+      }
+    } finally {
+      this.fanout.splice(0, done);
+      if (this.fanout.length && !this.fanoutScheduled) {
+        this.fanoutScheduled = true;
+        setImmediate(() => this.flushFanout());
       }
     }
   }

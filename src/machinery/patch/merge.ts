@@ -7,6 +7,8 @@
  */
 import { ownValue, setOwn } from '../objects.js';
 
+import { deepCopy } from '../objects.js';
+
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
 function isObject(value: unknown): value is Record<string, unknown> {
@@ -19,7 +21,7 @@ export function mergePatch<T = unknown>(obj: T, patch: unknown): T {
 }
 
 function apply(target: unknown, patch: unknown): unknown {
-  if (!isObject(patch)) return structuredClone(patch as Json);
+  if (!isObject(patch)) return deepCopy(patch as Json);
   // (Spread copies own properties as own properties, `__proto__` included.)
   const result: Record<string, unknown> = isObject(target) ? { ...target } : {};
   for (const key of Object.keys(patch)) {
@@ -34,7 +36,7 @@ function apply(target: unknown, patch: unknown): unknown {
   for (const key of Object.keys(result)) {
     const value = result[key];
     if (value !== null && typeof value === 'object' && !Object.hasOwn(patch, key)) {
-      result[key] = structuredClone(value as Json);
+      result[key] = deepCopy(value as Json);
     }
   }
   return result;

@@ -18,6 +18,7 @@
 import { childSchema, itemsSchema, resolveRef, getDefinition, type Definitions, type Schema } from '../openapi/definitions.js';
 import { ownValue, setOwn } from '../objects.js';
 import { PatchError } from './errors.js';
+import { deepCopy } from '../objects.js';
 
 type JsonMap = Record<string, unknown>;
 
@@ -67,7 +68,7 @@ export function strategicMergePatch<T = unknown>(
     schema = resolveRef(extra?.[definitionName] ?? getDefinition(definitionName), extra);
     if (!schema) throw new PatchError(`no schema found for ${definitionName}`);
   }
-  const result = mergeMap(structuredClone(originalMap), structuredClone(patch), { schema, extra });
+  const result = mergeMap(deepCopy(originalMap), deepCopy(patch), { schema, extra });
   return result as T;
 }
 
@@ -395,7 +396,8 @@ function mergeSlice(original: unknown[], patch: unknown[], ctx: Ctx, mergeKey: s
 function mergeSliceWithSpecialElements(original: unknown[], patch: unknown[], mergeKey: string): [unknown[], unknown[]] {
   const plain: unknown[] = [];
   let replace = false;
-  let current = original;
+  // Deleted keys are collected and removed in one pass (a filter per directive is quadratic).
+  const deleted = new Set<unknown>();
   for (const item of patch) {
     const element = item as JsonMap;
     if (!(DIRECTIVE in element)) {
@@ -405,8 +407,7 @@ function mergeSliceWithSpecialElements(original: unknown[], patch: unknown[], me
     const directive = element[DIRECTIVE];
     if (directive === DELETE) {
       if (!(mergeKey in element)) throw noMergeKey(element, mergeKey);
-      const value = element[mergeKey];
-      current = current.filter((v) => !(isMap(v) && v[mergeKey] === value));
+      deleted.add(element[mergeKey]);
     } else if (directive === REPLACE) {
       // Keep scanning so the other directives are pruned from the patch.
       replace = true;
@@ -416,25 +417,31 @@ function mergeSliceWithSpecialElements(original: unknown[], patch: unknown[], me
       throw new PatchError(`unknown patch type: ${String(directive)} in map: ${show(element)}`);
     }
   }
-  return replace ? [plain, []] : [current, plain];
+  if (replace) return [plain, []];
+  return [deleted.size ? original.filter((v) => !(isMap(v) && deleted.has(v[mergeKey]))) : original, plain];
 }
 
 function mergeSliceWithoutSpecialElements(original: unknown[], patch: unknown[], mergeKey: string, ctx: Ctx): unknown[] {
   const out = [...original];
+  // Position of the first element with each merge key value: a lookup per patch element instead
+  // of a scan (quadratic for big lists).
+  const at = new Map<unknown, number>();
+  out.forEach((v, i) => {
+    if (!isMap(v)) throw new PatchError('value for key is not a map');
+    if (mergeKey in v && !at.has(v[mergeKey])) at.set(v[mergeKey], i);
+  });
   for (const item of patch) {
     const element = item as JsonMap;
     if (!(mergeKey in element)) throw noMergeKey(element, mergeKey);
-    const value = element[mergeKey];
-    const index = out.findIndex((v) => {
-      if (!isMap(v)) throw new PatchError('value for key is not a map');
-      return mergeKey in v && v[mergeKey] === value;
-    });
-    if (index >= 0) out[index] = mergeMap(out[index] as JsonMap, element, ctx);
+    const index = at.get(element[mergeKey]);
+    if (index !== undefined) out[index] = mergeMap(out[index] as JsonMap, element, ctx);
     else {
       // A new element has nothing to merge with: drop its nulls and directives (upstream keeps
       // them, but its decode into Go structs drops them right after; we store the result as is).
       const [cleaned, keep] = removeDirectives(discardNulls(item));
-      if (keep) out.push(cleaned);
+      if (!keep) continue;
+      if (isMap(cleaned) && mergeKey in cleaned && !at.has(cleaned[mergeKey])) at.set(cleaned[mergeKey], out.length);
+      out.push(cleaned);
     }
   }
   return out;
@@ -463,9 +470,18 @@ function identity(item: unknown, mergeKey: string, mapKind: boolean): unknown {
   return mapKind ? (isMap(item) ? item[mergeKey] : undefined) : item;
 }
 
-function indexIn(list: unknown[], item: unknown, mergeKey: string, mapKind: boolean): number {
-  const id = identity(item, mergeKey, mapKind);
-  return list.findIndex((v) => identity(v, mergeKey, mapKind) === id);
+/** Each identity's first position in `list`: indexIn lookups in constant time. */
+function positionsIn(list: unknown[], mergeKey: string, mapKind: boolean): Map<unknown, number> {
+  const at = new Map<unknown, number>();
+  list.forEach((v, i) => {
+    const id = identity(v, mergeKey, mapKind);
+    if (!at.has(id)) at.set(id, i);
+  });
+  return at;
+}
+
+function indexIn(positions: Map<unknown, number>, item: unknown, mergeKey: string, mapKind: boolean): number {
+  return positions.get(identity(item, mergeKey, mapKind)) ?? -1;
 }
 
 /** Sorts by position in `order` (stable); `$patch: delete` elements go last. */
@@ -477,7 +493,8 @@ function normalizeSliceOrder(toSort: unknown[], order: unknown[], mergeKey: stri
     items = toSort.filter((v) => (v as JsonMap)[DIRECTIVE] !== DELETE);
     deleted = toSort.filter((v) => (v as JsonMap)[DIRECTIVE] === DELETE);
   }
-  const keyed = items.map((v, i) => ({ v, i, at: indexIn(order, v, mergeKey, mapKind) }));
+  const positions = positionsIn(order, mergeKey, mapKind);
+  const keyed = items.map((v, i) => ({ v, i, at: indexIn(positions, v, mergeKey, mapKind) }));
   keyed.sort((a, b) => (a.at >= 0 && b.at >= 0 ? a.at - b.at : a.i - b.i));
   return [...keyed.map((k) => k.v), ...deleted];
 }
@@ -496,6 +513,7 @@ function normalizeElementOrder(
 ): unknown[] {
   const right = normalizeSliceOrder(patchItems, patchOrder, mergeKey, mapKind);
   const left = normalizeSliceOrder(serverOnly, serverOrder, mergeKey, mapKind);
+  const serverPositions = positionsIn(serverOrder, mergeKey, mapKind);
   const out: unknown[] = [];
   let i = 0;
   let j = 0;
@@ -503,8 +521,8 @@ function normalizeElementOrder(
     if (i >= left.length) out.push(right[j++]);
     else if (j >= right.length) out.push(left[i++]);
     else {
-      const li = indexIn(serverOrder, left[i], mergeKey, mapKind);
-      const ri = indexIn(serverOrder, right[j], mergeKey, mapKind);
+      const li = indexIn(serverPositions, left[i], mergeKey, mapKind);
+      const ri = indexIn(serverPositions, right[j], mergeKey, mapKind);
       if (li >= 0 && ri >= 0 && li < ri) out.push(left[i++]);
       else out.push(right[j++]);
     }
