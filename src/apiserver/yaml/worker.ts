@@ -9,30 +9,29 @@ export interface YAMLJob {
 }
 export type YAMLResult = { id: number; value: unknown } | { id: number; error: string };
 
-parentPort?.on('message', ({ id, text }: YAMLJob) => {
-  let result: YAMLResult;
+parentPort?.on('message', ({ id, text }: YAMLJob) => parentPort!.postMessage({ id, ...parseYAMLText(text) }));
+
+/** One YAML document as a JSON value, or the reason it is not one (the work of the thread). */
+export function parseYAMLText(text: string): { value: unknown } | { error: string } {
   try {
     // The library's own duplicate-key check compares each key with every earlier key of its map
     // (minutes for a 100,000-key map): keys are checked below with one Set per map instead.
     const doc = YAML.parseDocument(text, { uniqueKeys: false, intAsBigInt: false });
-    const dup = doc.errors.length ? undefined : firstDuplicateKey(doc.contents);
-    if (doc.errors.length) {
-      result = { id, error: doc.errors[0].message };
-    } else if (dup !== undefined) {
+    if (doc.errors.length) return { error: doc.errors[0].message };
+    const dup = firstDuplicateKey(doc.contents);
+    if (dup !== undefined) {
       const before = text.slice(0, dup).split('\n');
-      result = { id, error: `Map keys must be unique at line ${before.length}, column ${before[before.length - 1].length + 1}` };
-    } else {
-      const value = doc.toJS({ maxAliasCount: 100 });
-      // An alias inside its own anchor (`a: &x [*x]`) makes a cycle, which JSON can't hold.
-      JSON.stringify(value);
-      result = { id, value };
+      return { error: `Map keys must be unique at line ${before.length}, column ${before[before.length - 1].length + 1}` };
     }
+    const value = doc.toJS({ maxAliasCount: 100 });
+    // An alias inside its own anchor (`a: &x [*x]`) makes a cycle, which JSON can't hold.
+    JSON.stringify(value);
+    return { value };
   } catch (e) {
     // Alias bombs, undefined aliases and cycles are reported by throwing.
-    result = { id, error: (e as Error).message };
+    return { error: (e as Error).message };
   }
-  parentPort!.postMessage(result);
-});
+}
 
 /** The offset of the first key that repeats an earlier key of the same map, if any. */
 function firstDuplicateKey(root: unknown): number | undefined {
