@@ -68,12 +68,13 @@ function looksLikeJSON(text: string): boolean {
 }
 
 /**
- * Decode a JSON or YAML request body into a value. Errors name what was wrong; a body in a
- * media type we don't decode is a 415 (so a browser's cross-site text/plain or form post, which
- * needs no preflight, can't act with the user's client certificate).
+ * Decode a JSON, YAML or protobuf request body into a value. Errors name what was wrong; a body
+ * in another media type is a 415 (so a browser's cross-site text/plain or form post, which needs
+ * no preflight, can't act with the user's client certificate). A body without a Content-Type is
+ * JSON, as upstream takes it: kubectl's scale client sends its Scale that way.
  */
 export async function decodeBody(body: Buffer | string, contentType: string | undefined): Promise<unknown> {
-  const mt = mediaTypeOf(contentType);
+  const mt = mediaTypeOf(contentType) || 'application/json';
   if (isProtobuf(mt)) {
     if (typeof body !== 'string') return decodeProtobufBody(body);
     throw errors.unsupportedMediaType(mt, ['application/json', 'application/yaml']);

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BuiltinFieldSchema, TypeMismatch, fitsInteger } from '../../src/apiserver/fieldschema.js';
 import { literalAt } from '../../src/apiserver/jsonliteral.js';
-import { parseInt64 } from '../../src/apiserver/queryint.js';
+import { parseInt64Param as parseInt64 } from '../../src/apiserver/options.js';
 import { scaleReplicas } from '../../src/apiserver/scale.js';
 import { validateCustomScale } from '../../src/apiserver/crd/scalevalidation.js';
 import { ApiError } from '../../src/machinery/errors.js';
