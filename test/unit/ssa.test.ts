@@ -269,3 +269,14 @@ test('kubectl server-side apply over client-side apply: no conflicts with kubect
   const kubectl = out.metadata.managedFields.find((e: any) => e.manager === 'kubectl');
   assert.equal(kubectl.operation, 'Apply');
 });
+
+test('apply: dropping the last label a manager set keeps the metadata nobody owns (name, uid)', () => {
+  const live = { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'd', namespace: 'ns', uid: 'u1', resourceVersion: '5' }, spec: { replicas: 1 } };
+  const first = apply(live, { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'd', labels: { tier: 'web' } }, spec: { replicas: 2 } }, 'm');
+  assert.equal(first.metadata.labels.tier, 'web');
+  const second = apply(first, { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'd' }, spec: { replicas: 2 } }, 'm');
+  assert.equal(second.metadata.labels, undefined);
+  assert.equal(second.metadata.name, 'd');
+  assert.equal(second.metadata.namespace, 'ns');
+  assert.equal(second.metadata.uid, 'u1');
+});

@@ -381,7 +381,11 @@ function runApply(live: any, config: any, managedIn: Managed, opts: ApplyOptions
     let owned = new FieldSet();
     for (const vs of managed.values()) owned = owned.union(vs.set);
     const mergedSet = ensureNamedFieldsAreMembers(toFieldSet(merged, t), t, merged);
-    const lastSet = ensureNamedFieldsAreMembers(last.set, t, merged);
+    // Only what the manager set itself: a struct field it merely had fields inside (metadata,
+    // for a label) is not removed wholesale, or the fields nobody owns there (name, uid) would go
+    // with it. Upstream removes it and adds those "dangling" items back; emptied containers are
+    // dropped by removeItems.
+    const lastSet = last.set;
     const ownedSet = ensureNamedFieldsAreMembers(owned, t, merged);
     const remove = mergedSet.intersection(lastSet).difference(ownedSet);
     if (!remove.isEmpty()) merged = removeItems(merged, remove, t);
