@@ -74,7 +74,8 @@ function looksLikeJSON(text: string): boolean {
  * JSON, as upstream takes it: kubectl's scale client sends its Scale that way.
  */
 export async function decodeBody(body: Buffer | string, contentType: string | undefined): Promise<unknown> {
-  const mt = mediaTypeOf(contentType) || 'application/json';
+  // Only an absent (or empty) header means JSON; one that doesn't parse (";;;") is refused.
+  const mt = contentType === undefined || contentType.trim() === '' ? 'application/json' : mediaTypeOf(contentType);
   if (isProtobuf(mt)) {
     if (typeof body !== 'string') return decodeProtobufBody(body);
     throw errors.unsupportedMediaType(mt, ['application/json', 'application/yaml']);
