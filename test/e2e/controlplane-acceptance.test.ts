@@ -411,10 +411,15 @@ spec:
     // foreground: the Deployment stays (deletionTimestamp, foregroundDeletion finalizer) until
     // its ReplicaSet and pods are gone.
     const fgDeploy = await getJSON(['get', 'deploy', 'fg', '-n', ns]);
+    // A finalizer on one pod holds the deletion, so the in-between state can be seen (pods on
+    // simulated nodes otherwise go faster than a second kubectl can look).
+    const heldPod = (await cluster.k(['get', 'pods', '-n', ns, '-l', 'app=fg', '-o', 'name'])).trim().split('\n')[0];
+    await cluster.k(['patch', heldPod, '-n', ns, '--type=merge', '-p', '{"metadata":{"finalizers":["k8ts.test/hold"]}}']);
     await cluster.k(['delete', 'deploy', 'fg', '-n', ns, '--cascade=foreground', '--wait=false']);
     const during = await getJSON(['get', 'deploy', 'fg', '-n', ns]);
     assert.ok(during.metadata.deletionTimestamp, 'no deletionTimestamp during foreground deletion');
     assert.ok(during.metadata.finalizers?.includes('foregroundDeletion'), JSON.stringify(during.metadata));
+    await cluster.k(['patch', heldPod, '-n', ns, '--type=merge', '-p', '{"metadata":{"finalizers":null}}']);
     let ownerGoneWithDependents = false;
     await eventually('fg gone', async () => {
       // kubectl gets the kinds in the order given: the Deployment first, then what it owned.
