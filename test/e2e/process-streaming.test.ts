@@ -73,7 +73,10 @@ for (const bin of KUBECTLS) {
 
 test('exec -it: a terminal (from script(1)) of the client\'s size, exit code kept', { timeout: 60_000, skip: !existsSync('/usr/bin/script') && 'needs util-linux script' }, async () => {
   for (const bin of KUBECTLS.slice(0, 2)) {
-    const cmd = `stty cols 100 rows 30; ${bin} --kubeconfig ${c.kubeconfig} exec -it shell -- sh -c 'sleep 1; tty; stty size; exit 4'`;
+    // The client's size arrives on the resize stream after the process starts; on a loaded
+    // machine it can take longer than the first second (stty then fails): ask again, up to 10 s.
+    const size = 'i=0; until s=$(stty size 2>&1) && [ "$s" != "0 0" ] || [ $i -ge 20 ]; do sleep 0.5; i=$((i+1)); done; echo "$s"';
+    const cmd = `stty cols 100 rows 30; ${bin} --kubeconfig ${c.kubeconfig} exec -it shell -- sh -c 'sleep 1; tty; ${size}; exit 4'`;
     const r = await run('script', ['-qec', cmd, '/dev/null'], { timeoutMs: 30_000 });
     assert.equal(r.code, 4, r.stdout + r.stderr);
     assert.match(r.stdout, /^\/dev\/pts\/\d+\r\n30 100\r\n/);
