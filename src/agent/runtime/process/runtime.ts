@@ -87,19 +87,52 @@ function which(cmd: string): string | undefined {
   return undefined;
 }
 
-/** Sets the window size of the pty that `script` (pid) runs its command on, found as its child's stdin. */
-function resizePty(scriptPid: number, cols: number, rows: number): void {
+/**
+ * Sets the window size of the pty that `script` (pid) runs its command on, found as its child's
+ * stdin. False while there is no such child yet (script has not forked) or it is gone.
+ */
+function resizePty(scriptPid: number, cols: number, rows: number): boolean {
   try {
     const children = readFileSync(`/proc/${scriptPid}/task/${scriptPid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
     for (const child of children) {
       const tty = readlinkSync(`/proc/${child}/fd/0`);
       if (!tty.startsWith('/dev/pts/')) continue;
-      spawnSync('stty', ['-F', tty, 'rows', String(rows), 'cols', String(cols)], { stdio: 'ignore', timeout: 2000 });
-      return;
+      return spawnSync('stty', ['-F', tty, 'rows', String(rows), 'cols', String(cols)], { stdio: 'ignore', timeout: 2000 }).status === 0;
     }
   } catch {
     /* best effort: the command may be gone already */
   }
+  return false;
+}
+
+/**
+ * Follows the client's terminal size for a command run under `script`. The first size comes
+ * with the connection, usually before script has made its pty: the latest size is kept and
+ * applied as soon as the pty exists (retried for a few seconds), later ones at once.
+ */
+function followTerminalSize(io: CommandIO): { start(scriptPid: number): void; stop(): void } {
+  let latest: { width: number; height: number } | undefined;
+  let pid: number | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let tries = 0;
+  const apply = () => {
+    clearTimeout(timer);
+    if (!latest || pid === undefined) return;
+    if (resizePty(pid, latest.width, latest.height) || ++tries > 100) return;
+    timer = setTimeout(apply, 50);
+  };
+  io.resize.on('resize', (size) => {
+    latest = size;
+    tries = 0;
+    apply();
+  });
+  return {
+    start(scriptPid) {
+      pid = scriptPid;
+      apply();
+    },
+    stop: () => clearTimeout(timer),
+  };
 }
 
 /** Port forwarding: pods share the host's network, so the port is on 127.0.0.1. */
@@ -470,6 +503,8 @@ export class ProcessRuntime implements Runtime {
       opts.argv0 = undefined;
       opts.env = { ...opts.env, SHELL: '/bin/sh', TERM: (opts.env as Record<string, string>).TERM ?? 'xterm' };
     }
+    // Listening before the spawn: the client's first size may arrive while it happens.
+    const terminal = io.tty ? followTerminalSize(io) : undefined;
     const child = spawn(file, args, { ...opts, detached: true, stdio: [io.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
     const spawned = await new Promise<Error | undefined>((resolve) => {
       child.once('spawn', () => resolve(undefined));
@@ -479,9 +514,8 @@ export class ProcessRuntime implements Runtime {
     const pid = child.pid!;
     const kill = () => killGroup(pid, 'SIGKILL');
     io.signal.addEventListener('abort', kill);
-    if (io.tty) {
-      io.resize.on('resize', (size) => resizePty(pid, size.width, size.height));
-    }
+    terminal?.start(pid);
+    child.once('exit', () => terminal?.stop());
     if (io.stdin && child.stdin) {
       const input = child.stdin;
       input.on('error', () => { /* the command stopped reading */ });
