@@ -58,8 +58,8 @@ export interface ApiServerConfig {
 }
 
 /**
- * TLS 1.2 only with forward secrecy and AEAD ciphers (ECDHE with AES-GCM or ChaCha20), as Go's
- * defaults; TLS 1.3's suites are all of that kind.
+ * TLS 1.2 suites limited to forward secrecy with AEAD ciphers (ECDHE with AES-GCM or ChaCha20),
+ * as Go's defaults; TLS 1.3's suites are all of that kind.
  */
 const TLS_CIPHERS = [
   'TLS_AES_128_GCM_SHA256',
@@ -78,8 +78,9 @@ const MAX_HEADER_BYTES = 1 << 20;
 
 /**
  * A connection's protocol error: answered as Node does by default (400, 431 for headers over
- * the limit) but with a Status body, except for one that isn't the connection's fault. Verifying a client
- * certificate whose issuer has our CA's name but another key leaves an OpenSSL error queued,
+ * the limit) but with a Status body, except for one that isn't the connection's fault.
+ * Verifying a client certificate whose issuer has our CA's name but another key leaves an
+ * OpenSSL error queued,
  * and Node reports it on the socket later although the connection works: that one is ignored,
  * so the request goes on to be answered 401 (its certificate authenticates nobody).
  */
