@@ -14,13 +14,12 @@
 //   BENCH_SERVER_NODE_ARGS extra node flags for the server, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
 //   BENCH_SERVER_ARGS      extra server flags, e.g. "--disable-scheduler --disable-controller-manager"
 //                          to measure the API server alone (upstream runs those as other processes)
-import { mkdtempSync, readFileSync, rmSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join, dirname } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Pool } from 'undici';
-import YAML from 'yaml';
-import { cpuSecondsOf, k8tsNodeFlags, launch, pct, repo, sleep } from './common.js';
+import { clientTLS, cpuSecondsOf, k8tsNodeFlags, launch, pct, repo, sleep } from './common.js';
 
 const MAX_BODY = 3 * 1024 * 1024;
 const cfg = {
@@ -212,13 +211,7 @@ async function startServer() {
   const dataDir = mkdtempSync(join(cfg.dir, 'k8ts-bigobject-'));
   const args = [...k8tsNodeFlags, ...cfg.serverNodeArgs, join(repo, 'bin', 'k8ts'), 'server', '--data-dir', dataDir, '--https-listen-port', '0', '--bind-address', '127.0.0.1', '--disable-agent', '--log-level', 'warn', ...cfg.serverArgs];
   const { child, match } = await launch('k8ts server', args, /ready: (\S+) \(data .*, kubeconfig (\S+)\)/, 60_000);
-  const kc = YAML.parse(readFileSync(match[2], 'utf8'));
-  const b64 = (s: string) => Buffer.from(s, 'base64').toString('utf8');
-  const tls = {
-    ca: b64(kc.clusters[0].cluster['certificate-authority-data']),
-    cert: b64(kc.users[0].user['client-certificate-data']),
-    key: b64(kc.users[0].user['client-key-data']),
-  };
+  const tls = clientTLS(match[2]);
   const pool = () => new Pool(match[1], { connections: 1, pipelining: 1, connect: { ...tls, servername: 'localhost' } });
   return { child, dataDir, big: pool(), probe: pool() };
 }

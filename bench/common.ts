@@ -1,4 +1,5 @@
 // Helpers every benchmark shares: configuration from the environment, percentiles, process CPU.
+import YAML from 'yaml';
 import { readFileSync } from 'node:fs';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { dirname, resolve } from 'node:path';
@@ -73,4 +74,15 @@ export function launch(name: string, args: string[], ready: RegExp, timeoutMs: n
       fail(new Error(`${name} exited (${code}) before it was ready:\n${stderr.slice(-5000)}`));
     });
   });
+}
+
+/** The cluster CA and client certificate of a kubeconfig k8ts wrote, for a TLS client. */
+export function clientTLS(kubeconfigPath: string): { ca: string; cert: string; key: string } {
+  const kc = YAML.parse(readFileSync(kubeconfigPath, 'utf8'));
+  const b64 = (s: string) => Buffer.from(s, 'base64').toString('utf8');
+  return {
+    ca: b64(kc.clusters[0].cluster['certificate-authority-data']),
+    cert: b64(kc.users[0].user['client-certificate-data']),
+    key: b64(kc.users[0].user['client-key-data']),
+  };
 }

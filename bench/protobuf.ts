@@ -9,14 +9,13 @@
 // Environment: BENCH_CONCURRENCY (32), BENCH_CREATES per round (1500 / 500), BENCH_ROUNDS (8 / 4),
 // BENCH_LISTS per round of a 100-object namespace (500 / 100), BENCH_BIG_LIST objects (5000 / 1000),
 // BENCH_VALUE_BYTES payload per ConfigMap (1024), BENCH_OUT (bench/results/protobuf-<scale>.json).
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, mkdirSync, writeFileSync } from 'node:fs';
+import { type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join, dirname } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Pool } from 'undici';
-import YAML from 'yaml';
-import { cpuSecondsOf, k8tsNodeFlags, pct, pick, repo, scale } from './common.js';
+import { clientTLS, cpuSecondsOf, k8tsNodeFlags, launch, pct, pick, repo, scale } from './common.js';
 import { encodeEnvelope } from '../src/machinery/protobuf/index.js';
 
 const PROTOBUF = 'application/vnd.kubernetes.protobuf';
@@ -43,25 +42,8 @@ interface Server {
 async function startServer(): Promise<Server> {
   const dataDir = mkdtempSync(join(os.tmpdir(), 'k8ts-pb-bench-'));
   const args = [...k8tsNodeFlags, join(repo, 'bin', 'k8ts'), 'server', '--data-dir', dataDir, '--https-listen-port', '0', '--bind-address', '127.0.0.1', '--disable-agent', '--log-level', 'warn'];
-  const child = spawn(process.execPath, args, { cwd: dataDir, stdio: ['ignore', 'pipe', 'inherit'] });
-  const line = await new Promise<string>((ok, fail) => {
-    let out = '';
-    const timer = setTimeout(() => fail(new Error('k8ts server did not start in 60 s')), 60_000);
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /k8ts server ready: .*\n/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        ok(m[0]);
-      }
-    });
-    child.once('exit', (code) => fail(new Error(`k8ts server exited (${code}) before it was ready`)));
-  });
-  const kubeconfig = /kubeconfig (.*)\)/.exec(line)![1];
-  const kc = YAML.parse(readFileSync(kubeconfig, 'utf8'));
-  const b64 = (s: string) => Buffer.from(s, 'base64').toString('utf8');
-  const tls = { ca: b64(kc.clusters[0].cluster['certificate-authority-data']), cert: b64(kc.users[0].user['client-certificate-data']), key: b64(kc.users[0].user['client-key-data']) };
-  const pool = new Pool(kc.clusters[0].cluster.server, { connections: cfg.concurrency, pipelining: 1, connect: { ...tls, servername: 'localhost' } });
+  const { child, match } = await launch('k8ts server', args, /ready: (\S+) \(data .*, kubeconfig (\S+)\)/, 60_000);
+  const pool = new Pool(match[1], { connections: cfg.concurrency, pipelining: 1, connect: { ...clientTLS(match[2]), servername: 'localhost' } });
   return { child, pool, dataDir };
 }
 
