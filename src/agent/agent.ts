@@ -112,7 +112,11 @@ export class NodeAgent {
     const paths = containerdPaths(this.dir);
     let choice = this.o.runtime;
     this.registries = loadRegistries(this.o.privateRegistry, this.o.dataDir);
-    if (this.o.containerRuntimeEndpoint) return new CriRuntime(this.o.containerRuntimeEndpoint);
+    if (this.o.containerRuntimeEndpoint) {
+      const external = new CriRuntime(this.o.containerRuntimeEndpoint);
+      await external.waitServing(60_000);
+      return external;
+    }
     if (choice !== 'process') {
       const missing = missingForContainerd(paths);
       if (missing.length) {
@@ -132,7 +136,9 @@ export class NodeAgent {
       await importImage(paths.socket, buildTestImage('pause').tar);
       this.log.info({ image: PAUSE_IMAGE }, 'sandbox image imported');
     }
-    return new CriRuntime(paths.socket);
+    const cri = new CriRuntime(paths.socket);
+    await cri.waitServing(60_000);
+    return cri;
   }
 
   private notReady(): string | undefined {

@@ -21,10 +21,15 @@ import type {
 } from './types.js';
 import { apiVersionOf } from './types.js';
 
+/** A resource spec whose clients and informers carry `T` (a kubernetes-types interface). */
+export function spec<T>(s: ResourceSpec): ResourceSpec<T> {
+  return s as ResourceSpec<T>;
+}
+
 export class ResourceClient<T = any> {
   constructor(
     readonly transport: Transport,
-    readonly spec: ResourceSpec,
+    readonly spec: ResourceSpec<T>,
     /** The namespace this client is scoped to (undefined: all namespaces / cluster-scoped). */
     readonly ns?: string,
   ) {}
@@ -120,7 +125,7 @@ export class Client {
     return this.transport.fieldManager;
   }
 
-  resource<T = any>(spec: ResourceSpec): ResourceClient<T> {
+  resource<T = any>(spec: ResourceSpec<T>): ResourceClient<T> {
     return new ResourceClient<T>(this.transport, spec);
   }
 

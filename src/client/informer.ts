@@ -176,7 +176,7 @@ export class SharedIndexInformer<T = any> {
 
   constructor(
     client: ResourceClient<T> | { resource(spec: ResourceSpec): ResourceClient<any> },
-    readonly spec: ResourceSpec,
+    readonly spec: ResourceSpec<T>,
     private readonly opts: InformerOptions = {},
   ) {
     const rc = client instanceof ResourceClient ? client : client.resource(spec);
@@ -434,7 +434,7 @@ export class SharedInformerFactory {
   ) {}
 
   /** The shared informer of a resource (created on first use; started by start()). */
-  forResource<T = any>(spec: ResourceSpec, opts: SharedInformerOptions = {}): SharedIndexInformer<T> {
+  forResource<T = any>(spec: ResourceSpec<T>, opts: SharedInformerOptions = {}): SharedIndexInformer<T> {
     const key = this.keyOf(spec, opts);
     let inf = this.informers.get(key);
     if (!inf) {

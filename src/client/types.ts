@@ -2,14 +2,19 @@
 // A Transport speaks in resources and objects; it never exposes HTTP or storage.
 import type { ApiError } from './errors.js';
 
-/** Which resource a client addresses (a GroupVersionResource plus its scope). */
-export interface ResourceSpec {
+/**
+ * Which resource a client addresses (a GroupVersionResource plus its scope). `T` is the object type
+ * its clients and informers carry (a kubernetes-types interface); it exists only for the compiler.
+ */
+export interface ResourceSpec<T = any> {
   group: string;
   version: string;
   plural: string;
   namespaced: boolean;
   /** Optional: the Kind, filled in on objects sent without one. */
   kind?: string;
+  /** Never set: carries `T` so that `client.resource(spec)` is typed without a type argument. */
+  readonly __object?: T;
 }
 
 /** One request's target: a collection, an object or an object's subresource. */

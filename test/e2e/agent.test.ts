@@ -128,7 +128,8 @@ test('a failing readiness probe keeps the pod out of the endpoints', { skip, tim
   const notReady = (eps.subsets ?? []).flatMap((s: any) => (s.notReadyAddresses ?? []).map((a: any) => a.ip));
   assert.deepEqual(ready, [yes]);
   assert.deepEqual(notReady, [no]);
-  assert.match(await c.k(['describe', 'pod', 'ready-no']), /Readiness probe failed: HTTP probe failed with statuscode: 404/);
+  // The first probes may run before httpd listens ("connection refused"); the 404 comes after.
+  await until('the 404 probe event', async () => /Readiness probe failed: HTTP probe failed with statuscode: 404/.test(await c.k(['describe', 'pod', 'ready-no'])), 30_000, 500);
 });
 
 test('a gRPC probe checks a grpc.health.v1 server', { skip, timeout: 90_000 }, async () => {

@@ -81,6 +81,23 @@ export class CriRuntime implements Runtime {
     return this.rt('Version', { version: 'v1' });
   }
 
+  /**
+   * Waits until the CRI service answers. A just-started containerd accepts connections before its
+   * CRI plugin has loaded its state and answers "server is not initialized yet" meanwhile.
+   */
+  async waitServing(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      try {
+        await this.rt('Version', { version: 'v1' }, 5_000);
+        return;
+      } catch (err) {
+        if (Date.now() > deadline) throw new Error(`the CRI service at ${this.endpoint} did not answer within ${timeoutMs / 1000} s: ${(err as Error).message}`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+  }
+
   /** Runtime conditions (RuntimeReady, NetworkReady) as the runtime reports them. */
   async status(): Promise<{ type: string; status: boolean; reason: string; message: string }[]> {
     const res = await this.rt('Status', {});
