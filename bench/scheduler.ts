@@ -18,7 +18,7 @@ import os from 'node:os';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
-import { startEmbeddedApi } from '../src/cli/embedded.js';
+import { startCluster } from '../src/embed/cluster.js';
 import { Client, R } from '../src/client/index.js';
 import { Scheduler } from '../src/scheduler/scheduler.js';
 
@@ -79,7 +79,7 @@ function podFor(i: number, antiAffinity: boolean, appSize: number): any {
 }
 
 async function scenario(name: string, antiAffinity: boolean): Promise<Result> {
-  const embedded = await startEmbeddedApi('k8ts-bench-sched-');
+  const embedded = await startCluster({ controllers: false, scheduler: false });
   const api = embedded.api;
   const client = Client.inProcess(api, { fieldManager: 'bench' });
   try {

@@ -354,7 +354,9 @@ export class ApiServer implements ServingApi {
     setTimeout(() => {
       for (const s of this.sockets) s.destroy();
     }, 1000).unref();
-    await Promise.race([closed, new Promise((r) => setTimeout(r, 1500))]);
+    let grace: NodeJS.Timeout | undefined;
+    await Promise.race([closed, new Promise((r) => (grace = setTimeout(r, 1500)))]);
+    clearTimeout(grace); // a pending timer would keep an embedding process alive for 1.5 s
     this.crds.stop();
     for (const c of this.caches.values()) c.stop();
     await this.config.backend.close();

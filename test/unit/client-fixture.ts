@@ -1,11 +1,20 @@
 // An API server started inside the test process (SQLite in a temporary directory, HTTPS on a
 // free port, an admin kubeconfig), for client, informer and leader election tests.
-import { startEmbeddedApi, type EmbeddedApi } from '../../src/cli/embedded.js';
+import type { ApiServer } from '../../src/apiserver/server.js';
+import { startCluster } from '../../src/embed/cluster.js';
 
-export type TestApi = EmbeddedApi;
+export interface TestApi {
+  api: ApiServer;
+  /** Path of an admin kubeconfig. */
+  kubeconfig: string;
+  dir: string;
+  stop(): Promise<void>;
+}
 
-export function startTestApi(): Promise<TestApi> {
-  return startEmbeddedApi('k8ts-client-');
+/** The API server alone: tests start the controllers they exercise themselves. */
+export async function startTestApi(): Promise<TestApi> {
+  const c = await startCluster({ controllers: false, scheduler: false });
+  return { api: c.api, kubeconfig: c.kubeconfigPath, dir: c.dataDir, stop: () => c.stop() };
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
