@@ -63,7 +63,8 @@ export interface Allocators {
   releaseNodePort(port: number): void;
 }
 
-export type NameRule = 'dns1123-subdomain' | 'dns1123-label' | 'rfc1035-label' | 'path-segment';
+import type { NameRule } from '../machinery/validation.js';
+export type { NameRule };
 
 export interface VersionDef {
   name: string;

@@ -3,8 +3,10 @@
 // The `is*` functions return plain messages (empty when valid); the `validate*` functions return
 // FieldErrors built with the helpers of fielderrors.ts.
 import type { LabelSelector, ObjectMeta, OwnerReference } from 'kubernetes-types/meta/v1.js';
-import type { NameRule } from '../api/types.js';
 import { type FieldError, type FieldPath, forbidden, invalid, required, tooLong } from './fielderrors.js';
+
+/** How a resource's object names are validated (upstream's ValidateNameFunc choices). */
+export type NameRule = 'dns1123-subdomain' | 'dns1123-label' | 'rfc1035-label' | 'path-segment';
 
 // ---------------------------------------------------------------------------------------------
 // Message helpers (upstream EmptyError, MaxLenError, RegexError, InclusiveRangeError)

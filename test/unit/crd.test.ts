@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SchemaValidator, applyDefaults, publishedSchema } from '../../src/apiserver/crd/schema.js';
+import { SchemaValidator, applyDefaults, publishedSchema } from '../../src/machinery/crdschema/schema.js';
 import { buildResource, tableFor } from '../../src/apiserver/crd/builder.js';
 import { calculateNames } from '../../src/apiserver/crd/controller.js';
 import { pruneUnknown } from '../../src/apiserver/fieldschema.js';

@@ -16,7 +16,7 @@ import { isPlainObject } from '../../src/machinery/objects.js';
 import { recordUpdateOperation, type UpdateOptions } from '../../src/machinery/ssa/manager.js';
 import type { TypeRef } from '../../src/machinery/ssa/typed.js';
 import { BuiltinFieldSchema } from '../../src/apiserver/fieldschema.js';
-import { publishedSchema } from '../../src/apiserver/crd/schema.js';
+import { publishedSchema } from '../../src/machinery/crdschema/schema.js';
 
 // ---- types, as the store's manageFields hook gets them ---------------------------------------
 

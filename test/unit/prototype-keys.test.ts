@@ -21,7 +21,7 @@ import { Indexer } from '../../src/client/informer.js';
 import { defaultSecret } from '../../src/api/core/v1/secret.js';
 import { defaultLimitRange } from '../../src/api/core/v1/limitrange.js';
 import * as errors from '../../src/machinery/errors.js';
-import { applyDefaults, publishedSchema } from '../../src/apiserver/crd/schema.js';
+import { applyDefaults, publishedSchema } from '../../src/machinery/crdschema/schema.js';
 
 const PROTO_NAMES = Object.getOwnPropertyNames(Object.prototype).sort();
 const OBJECT_NAMES = Object.getOwnPropertyNames(Object).sort();

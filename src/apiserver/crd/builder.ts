@@ -12,7 +12,7 @@ import { compareVersions } from '../resources.js';
 import { isPromise } from '../convert.js';
 import { type Converter, converterFor } from './conversion.js';
 import { validateCustomScale } from './scalevalidation.js';
-import { type JSONSchemaProps, type PublishedSchema, SchemaValidator, applyDefaults, hasDefaults, publishedSchema } from './schema.js';
+import { type JSONSchemaProps, type PublishedSchema, SchemaValidator, applyDefaults, hasDefaults, publishedSchema } from '../../machinery/crdschema/schema.js';
 
 export interface BuiltResource {
   def: ResourceDef;

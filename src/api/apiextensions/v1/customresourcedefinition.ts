@@ -6,7 +6,7 @@ import { isDNS1035Label, isDNS1123Subdomain } from '../../../machinery/validatio
 import { customResourceDefinitionColumns } from './tables.js';
 import { clone, ensure, immutable, isObject } from '../../apps/v1/workload.js';
 import { validateWebhookService, validateWebhookURL } from '../../admissionregistration/v1/validatingwebhookconfiguration.js';
-import { validatePrinterColumns, validateStructuralSchema } from '../../../apiserver/crd/structural.js';
+import { validatePrinterColumns, validateStructuralSchema } from '../../../machinery/crdschema/structural.js';
 import { rfc3339 } from '../../../machinery/time.js';
 
 /** Held by every CRD until the server has deleted all of its custom objects. */

@@ -1,11 +1,11 @@
 // Checks that a CRD version's openAPIV3Schema is structural (upstream
 // apiextensions-apiserver/pkg/apiserver/schema ValidateStructural and the v1 CRD schema rules),
 // with upstream's field paths (properties[spec].type) and reasons. Also its printer columns.
-import { type FieldError, type FieldPath, forbidden, invalid, notSupported, path, required } from '../../machinery/fielderrors.js';
-import { isPlainObject as isObj } from '../../machinery/objects.js';
+import { type FieldError, type FieldPath, forbidden, invalid, notSupported, path, required } from '../fielderrors.js';
+import { isPlainObject as isObj } from '../objects.js';
 
 const isPlainObject = (v: unknown): v is Record<string, any> => isObj(v);
-import { parseJSONPath } from '../../machinery/jsonpath.js';
+import { parseJSONPath } from '../jsonpath.js';
 import { SchemaValidator, type JSONSchemaProps } from './schema.js';
 
 const TYPES = ['array', 'boolean', 'integer', 'number', 'object', 'string'];

@@ -3,9 +3,9 @@
 // and the OpenAPI definitions published for them (also used for pruning unknown fields).
 import AjvModule, { type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
-import { type FieldError, FieldPath, duplicate, invalid, notSupported, path, required, tooMany, typeInvalid } from '../../machinery/fielderrors.js';
-import { getDefinition, withoutInheritedProperties, type Definitions, type Schema } from '../../machinery/openapi/definitions.js';
-import { deepEqual, isPlainObject as isObj, ownValue, setOwn } from '../../machinery/objects.js';
+import { type FieldError, FieldPath, duplicate, invalid, notSupported, path, required, tooMany, typeInvalid } from '../fielderrors.js';
+import { getDefinition, withoutInheritedProperties, type Definitions, type Schema } from '../openapi/definitions.js';
+import { deepEqual, isPlainObject as isObj, ownValue, setOwn } from '../objects.js';
 
 const isPlainObject = (v: unknown): v is Record<string, any> => isObj(v);
 

@@ -1,0 +1,36 @@
+// Layer rules of src/ (../shared/DESIGN.md, docs/architecture.md): imports only point down.
+//   machinery  <- api, storage  <- apiserver
+//   machinery, api  <- client  <- controllers, scheduler, agent, sim, proxy, dns
+//   cli and embed wire everything together and sit on top.
+// Type-only imports count too: a layer should not need to know the shapes of the layers above it.
+const layer = (name, mayImport) => ({
+  name: `${name}-imports-only-below`,
+  comment: `src/${name} may import only ${mayImport.length ? mayImport.map((l) => `src/${l}`).join(', ') : 'itself'} (and node_modules)`,
+  severity: 'error',
+  from: { path: `^src/${name}/` },
+  to: { path: '^src/', pathNot: [`^src/${name}/`, ...mayImport.map((l) => `^src/${l}/`)] },
+});
+
+module.exports = {
+  forbidden: [
+    layer('machinery', []),
+    layer('api', ['machinery']),
+    layer('storage', ['machinery']),
+    layer('apiserver', ['machinery', 'api', 'storage', 'quota']),
+    layer('quota', ['machinery', 'api']),
+    layer('client', ['machinery', 'api']),
+    layer('controllers', ['machinery', 'api', 'client', 'quota']),
+    layer('scheduler', ['machinery', 'api', 'client']),
+    layer('agent', ['machinery', 'api', 'client']),
+    layer('sim', ['machinery', 'api', 'client']),
+    layer('proxy', ['machinery', 'api', 'client']),
+    layer('dns', ['machinery', 'api', 'client']),
+    { name: 'no-circular-layers', severity: 'warn', from: { path: '^src/' }, to: { circular: true } },
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: 'tsconfig.json' },
+    exclude: { path: '^(dist|test|bench)/' },
+  },
+};
