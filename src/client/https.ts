@@ -1,7 +1,10 @@
 // The HTTPS transport: the same Transport over the Kubernetes REST API, with undici. JSON bodies,
 // newline-delimited JSON watch streams, metav1.Status errors turned into ApiErrors.
 import { StringDecoder } from 'node:string_decoder';
-import { Agent, request } from 'undici';
+// undici is loaded on first use: programs that only talk in process (k8ts server, startCluster)
+// never pay for loading it.
+import type { Agent } from 'undici';
+const undici = () => import('undici');
 import { ApiError } from './errors.js';
 import { type ClientConfig, loadKubeconfig } from './kubeconfig.js';
 import type {
@@ -57,7 +60,8 @@ function query(params: Record<string, string | number | boolean | undefined>): s
 export class HttpsTransport implements Transport {
   readonly kind = 'https';
   readonly fieldManager: string;
-  private readonly agent: Agent;
+  private agent?: Promise<Agent>;
+  private readonly connect: { ca?: string; cert?: string; key?: string; rejectUnauthorized: boolean };
   private readonly server: string;
   private readonly headers: Record<string, string>;
   private readonly timeoutMs: number;
@@ -67,12 +71,14 @@ export class HttpsTransport implements Transport {
     this.fieldManager = opts.fieldManager;
     this.server = config.server;
     this.timeoutMs = opts.timeoutMs ?? 30_000;
-    this.agent = new Agent({
-      connect: { ca: config.ca, cert: config.cert, key: config.key, rejectUnauthorized: !config.insecureSkipTLSVerify },
-      keepAliveTimeout: 30_000,
-    });
+    this.connect = { ca: config.ca, cert: config.cert, key: config.key, rejectUnauthorized: !config.insecureSkipTLSVerify };
     this.headers = { 'user-agent': `${opts.fieldManager}/v0.1.0 (k8ts)`, accept: 'application/json' };
     if (config.token) this.headers.authorization = `Bearer ${config.token}`;
+  }
+
+  /** The connection pool, made on first use. */
+  private dispatcher(): Promise<Agent> {
+    return (this.agent ??= undici().then(({ Agent }) => new Agent({ connect: this.connect, keepAliveTimeout: 30_000 })));
   }
 
   static fromKubeconfig(path: string, opts: HttpsOptions & { context?: string }): HttpsTransport {
@@ -83,9 +89,10 @@ export class HttpsTransport implements Transport {
     let res;
     try {
       const headers = accept ? { ...this.headers, accept } : this.headers;
+      const { request } = await undici();
       res = await request(this.server + path, {
         method: method as any,
-        dispatcher: this.agent,
+        dispatcher: await this.dispatcher(),
         headers: body === undefined ? headers : { ...headers, 'content-type': contentType },
         body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
         headersTimeout: this.timeoutMs,
@@ -145,9 +152,10 @@ export class HttpsTransport implements Transport {
     const done = (async (): Promise<WatchEnd> => {
       let endError: ApiError | undefined;
       try {
+        const { request } = await undici();
         const res = await request(this.server + pathOf(t) + q, {
           method: 'GET',
-          dispatcher: this.agent,
+          dispatcher: await this.dispatcher(),
           signal: abort.signal,
           headers: opts.asMetadata ? { ...this.headers, accept: METADATA_ACCEPT } : this.headers,
           headersTimeout: this.timeoutMs,
@@ -246,6 +254,7 @@ export class HttpsTransport implements Transport {
 
   async close(): Promise<void> {
     for (const stop of [...this.watches]) stop();
-    await this.agent.destroy().catch(() => undefined);
+    const agent = await this.agent?.catch(() => undefined);
+    await agent?.destroy().catch(() => undefined);
   }
 }

@@ -3,7 +3,7 @@
 // batch of objects, asynchronously — the REST flow awaits it without blocking other requests).
 // Service references are refused until services route.
 import { randomUUID } from 'node:crypto';
-import { Agent, request } from 'undici';
+import type { Agent } from 'undici';
 import type { KObject } from '../../api/types.js';
 import * as errors from '../../machinery/errors.js';
 
@@ -51,23 +51,25 @@ export function webhookConverter(crdName: string, kind: string, conversion: any)
     const msg = `conversion webhook for ${gv}, Kind=${kind} failed: ${why}`;
     return new errors.ApiError(500, 'InternalError', `Internal error occurred: ${msg}`, { name: crdName, causes: [{ reason: 'ConversionFailed', message: msg }] });
   };
-  let agent: Agent | undefined;
+  // undici is loaded when a webhook is first called (most servers never call one).
+  let agent: Promise<Agent> | undefined;
   const agentFor = () =>
-    (agent ??= new Agent({
+    (agent ??= import('undici').then(({ Agent }) => new Agent({
       keepAliveTimeout: 30_000,
       connect: { ca: cfg.caBundle ? Buffer.from(cfg.caBundle, 'base64').toString('utf8') : undefined, timeout: WEBHOOK_TIMEOUT_MS },
       headersTimeout: WEBHOOK_TIMEOUT_MS,
       bodyTimeout: WEBHOOK_TIMEOUT_MS,
-    }));
+    })));
 
   const post = async (from: string, body: string): Promise<any> => {
     const url = cfg.url!;
     let status: number;
     let text: string;
     try {
+      const { request } = await import('undici');
       const res = await request(url, {
         method: 'POST',
-        dispatcher: agentFor(),
+        dispatcher: await agentFor(),
         headers: { 'content-type': 'application/json', accept: 'application/json' },
         body,
         signal: AbortSignal.timeout(WEBHOOK_TIMEOUT_MS),
