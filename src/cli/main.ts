@@ -87,6 +87,7 @@ export async function main(argv: string[]): Promise<void> {
     .description('Run the controller manager alone against an API server (leader-elected, for HA)')
     .option('--controllers <list>', "controllers to run: '*' for all, 'foo' to enable, '-foo' to disable", '*')
     .option('--terminated-pod-gc-threshold <n>', 'terminated pods kept before the pod GC deletes the oldest (0 disables)', '12500')
+    .option('--cluster-cidr <cidr>', 'range of pod IPs the node IPAM controller hands out (default 10.42.0.0/16, as k8ts server)')
     .option('--root-ca-file <file>', 'CA published in every namespace as kube-root-ca.crt (default: the kubeconfig CA)')
     .action(async (opts) => {
       const { runControllerManager } = await import('./controllermanager.js');

@@ -6,6 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { startCluster, K8TS_BIN, type Cluster } from './harness.js';
+import { sleep, until } from '../support/until.js';
 
 let cluster: Cluster;
 const procs: ChildProcess[] = [];
@@ -18,7 +19,6 @@ after(async () => {
   await cluster?.cleanup();
 });
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const LEASE_MS = 4000;
 
 interface Instance {
@@ -67,15 +67,6 @@ async function holder(): Promise<string> {
   return r.code === 0 ? r.stdout.trim() : '';
 }
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    const v = await fn();
-    if (v) return v;
-    await sleep(100);
-  }
-  assert.fail(`timed out waiting for ${what}`);
-}
 
 const hasSA = async (ns: string) => (await cluster.kubectl(['get', 'serviceaccount', 'default', '-n', ns])).code === 0;
 

@@ -23,6 +23,7 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { K8TS_BIN, startCluster, type Cluster } from './harness.js';
+import { sleep, until } from '../support/until.js';
 
 let cluster: Cluster;
 const procs: ChildProcess[] = [];
@@ -37,25 +38,7 @@ after(async () => {
   await cluster?.cleanup();
 });
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function eventually<T>(what: string, fn: () => Promise<T | undefined | false | null>, timeoutMs = 30_000, stepMs = 300, diag?: () => Promise<string>): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > end) {
-      const extra = diag ? await diag().catch((e) => String(e)) : '';
-      throw new Error(`${what}: not within ${timeoutMs} ms${last ? ` (${(last as Error).message})` : ''}${extra ? `\n${extra}` : ''}`);
-    }
-    await sleep(stepMs);
-  }
-}
 
 const getJSON = async (args: string[]) => JSON.parse(await cluster.k([...args, '-o', 'json']));
 const isReady = (p: any) => (p.status?.conditions ?? []).some((c: any) => c.type === 'Ready' && c.status === 'True');
@@ -138,7 +121,7 @@ spec:
     assert.equal(ps.length, 3);
     assert.ok(ps.every(isReady));
     // Endpoints: the three ready pods, by name and IP.
-    await eventually('3 endpoints', async () => {
+    await until('3 endpoints', async () => {
       const ep = await endpoints(ns, 'web');
       return ep.ready.length === 3 && ep.notReady.length === 0 && ep;
     });
@@ -147,10 +130,10 @@ spec:
     // Scale 3 → 6.
     await cluster.k(['scale', 'deploy', 'web', '-n', ns, '--replicas=6']);
     await cluster.k(['rollout', 'status', 'deploy/web', '-n', ns, '--timeout=60s']);
-    await eventually('6/6 in kubectl get', async () => /^web\s+6\/6\s+6\s+6\s/m.test(await cluster.k(['get', 'deploy', 'web', '-n', ns])));
+    await until('6/6 in kubectl get', async () => /^web\s+6\/6\s+6\s+6\s/m.test(await cluster.k(['get', 'deploy', 'web', '-n', ns])));
     ps = live(await pods(ns, 'app=web'));
     assert.equal(ps.length, 6);
-    await eventually('6 endpoints', async () => (await endpoints(ns, 'web')).ready.length === 6);
+    await until('6 endpoints', async () => (await endpoints(ns, 'web')).ready.length === 6);
     const epText = await cluster.k(['get', 'endpoints', 'web', '-n', ns]);
     assert.match(epText, /^web\s+\S+:80,\S+:80,\S+:80 \+ 3 more\.\.\./m);
 
@@ -198,7 +181,7 @@ spec:
     const undo = await cluster.k(['rollout', 'undo', 'deploy/web', '-n', ns]);
     assert.match(undo, /deployment.apps\/web rolled back/);
     await cluster.k(['rollout', 'status', 'deploy/web', '-n', ns, '--timeout=90s']);
-    await eventually('old image back', async () => {
+    await until('old image back', async () => {
       const lp = live(await pods(ns, 'app=web'));
       return lp.length === 6 && lp.every((p) => p.spec.containers[0].image === 'nginx:1.27') && lp.every(isReady);
     });
@@ -209,7 +192,7 @@ spec:
     assert.match(hist2, /^2\s/m);
     assert.match(hist2, /^3\s/m);
     assert.doesNotMatch(hist2, /^1\s/m);
-    await eventually('6 endpoints after undo', async () => {
+    await until('6 endpoints after undo', async () => {
       const ep = await endpoints(ns, 'web');
       const lp = live(await pods(ns, 'app=web'));
       return ep.ready.length === 6 && JSON.stringify(ep.ready) === JSON.stringify(lp.map((p) => p.metadata.name).sort());
@@ -218,11 +201,11 @@ spec:
     // A deleted pod is replaced, and leaves the endpoints.
     const victim = live(await pods(ns, 'app=web'))[0].metadata.name;
     await cluster.k(['delete', 'pod', victim, '-n', ns]);
-    await eventually('replacement ready', async () => {
+    await until('replacement ready', async () => {
       const lp = live(await pods(ns, 'app=web'));
       return lp.length === 6 && lp.every(isReady) && !lp.some((p) => p.metadata.name === victim);
     });
-    await eventually('endpoints without the deleted pod', async () => {
+    await until('endpoints without the deleted pod', async () => {
       const ep = await endpoints(ns, 'web');
       return ep.ready.length === 6 && !ep.ready.includes(victim);
     });
@@ -242,13 +225,13 @@ spec:
   containers: [{name: nginx, image: "nginx:1.27", ports: [{containerPort: 80}]}]
 `,
     );
-    await eventually('late is not ready yet', async () => (await endpoints(ns, 'web')).notReady.includes('late'), 10_000, 100);
-    await eventually('late becomes ready', async () => {
+    await until('late is not ready yet', async () => (await endpoints(ns, 'web')).notReady.includes('late'), 10_000, 100);
+    await until('late becomes ready', async () => {
       const ep = await endpoints(ns, 'web');
       return ep.ready.includes('late') && !ep.notReady.includes('late') && ep.ready.length === 7;
     });
     await cluster.k(['delete', 'pod', 'late', '-n', ns]);
-    await eventually('late gone', async () => {
+    await until('late gone', async () => {
       const ep = await endpoints(ns, 'web');
       return !ep.ready.includes('late') && !ep.notReady.includes('late') && ep.ready.length === 6;
     });
@@ -294,7 +277,7 @@ spec:
 `,
       );
       await cluster.k(['rollout', 'status', 'sts/db', '-n', ns, '--timeout=60s']);
-      await eventually('3/3', async () => /^db\s+3\/3\s/m.test(await cluster.k(['get', 'sts', 'db', '-n', ns])));
+      await until('3/3', async () => /^db\s+3\/3\s/m.test(await cluster.k(['get', 'sts', 'db', '-n', ns])));
       assert.deepEqual(live(await pods(ns, 'app=db')).map((p) => p.metadata.name).sort(), ['db-0', 'db-1', 'db-2']);
       // Creation order: db-i appears only once db-(i-1) was Ready.
       const added = events.filter((e) => e.type === 'ADDED').map((e) => e.name);
@@ -306,7 +289,7 @@ spec:
       }
       const mark = events.length;
       await cluster.k(['scale', 'sts', 'db', '-n', ns, '--replicas=0']);
-      await eventually('pods gone', async () => (await pods(ns, 'app=db')).length === 0, 40_000);
+      await until('pods gone', async () => (await pods(ns, 'app=db')).length === 0, 40_000);
       await sleep(300);
       const order: string[] = [];
       for (const e of events.slice(mark)) if ((e.deleting || e.type === 'DELETED') && !order.includes(e.name)) order.push(e.name);
@@ -371,7 +354,7 @@ spec:
     await cluster.k(['create', 'cronjob', 'tick', '-n', ns, '--image=busybox', '--schedule=*/1 * * * *', '--', 'sh', '-c', 'date']);
     assert.match(await cluster.k(['get', 'cronjob', 'tick', '-n', ns]), /^tick\s+\*\/1 \* \* \* \*\s+(<none>\s+)?False\s+0\s+<none>\s/m);
     // The next minute boundary: at most 60 s away.
-    const job = await eventually(
+    const job = await until(
       'a scheduled Job',
       async () => (await getJSON(['get', 'jobs', '-n', ns])).items[0],
       75_000,
@@ -383,7 +366,7 @@ spec:
     const r = await cluster.kubectl(['wait', '--for=condition=complete', `job/${job.metadata.name}`, '-n', ns, '--timeout=20s'], { timeoutMs: 25_000 });
     assert.equal(r.code, 0, r.stderr + (await cluster.kubectl(['get', 'cronjob,jobs,pods', '-n', ns, '-o', 'wide'])).stdout);
     // NAME SCHEDULE TIMEZONE SUSPEND ACTIVE LAST-SCHEDULE AGE
-    await eventually('LAST SCHEDULE set', async () => /^tick\s+\*\/1 \* \* \* \*\s+(<none>\s+)?False\s+0\s+\d+[sm]\S*\s+\d+[sm]\S*\s*$/m.test(await cluster.k(['get', 'cronjob', 'tick', '-n', ns])));
+    await until('LAST SCHEDULE set', async () => /^tick\s+\*\/1 \* \* \* \*\s+(<none>\s+)?False\s+0\s+\d+[sm]\S*\s+\d+[sm]\S*\s*$/m.test(await cluster.k(['get', 'cronjob', 'tick', '-n', ns])));
     const cj = await getJSON(['get', 'cronjob', 'tick', '-n', ns]);
     assert.equal(Date.parse(cj.status.lastScheduleTime), Date.parse(job.metadata.annotations['batch.kubernetes.io/cronjob-scheduled-timestamp']));
     assert.equal(Date.parse(cj.status.lastScheduleTime) % 60_000, 0);
@@ -403,7 +386,7 @@ spec:
     const bg = await cluster.k(['delete', 'deploy', 'bg', '-n', ns, '--cascade=background']);
     assert.match(bg, /deployment.apps "bg" deleted/);
     assert.ok(await notFound(['get', 'deploy', 'bg', '-n', ns]));
-    await eventually('bg dependents gone', async () => {
+    await until('bg dependents gone', async () => {
       const out = await cluster.k(['get', 'rs,pods', '-n', ns, '-l', 'app=bg', '-o', 'name']);
       return out.trim() === '';
     });
@@ -421,7 +404,7 @@ spec:
     assert.ok(during.metadata.finalizers?.includes('foregroundDeletion'), JSON.stringify(during.metadata));
     await cluster.k(['patch', heldPod, '-n', ns, '--type=merge', '-p', '{"metadata":{"finalizers":null}}']);
     let ownerGoneWithDependents = false;
-    await eventually('fg gone', async () => {
+    await until('fg gone', async () => {
       // kubectl gets the kinds in the order given: the Deployment first, then what it owned.
       const r = await cluster.kubectl(['get', 'deploy/fg', '-n', ns, '-o', 'name']);
       if (r.code === 0) return false;
@@ -436,7 +419,7 @@ spec:
     // orphan: the Deployment goes, its ReplicaSet and pods stay, no longer owned.
     await cluster.k(['delete', 'deploy', 'or', '-n', ns, '--cascade=orphan']);
     assert.ok(await notFound(['get', 'deploy', 'or', '-n', ns]));
-    await eventually('rs released', async () => {
+    await until('rs released', async () => {
       const rs = (await getJSON(['get', 'rs', '-n', ns, '-l', 'app=or'])).items;
       return rs.length === 1 && !(rs[0].metadata.ownerReferences ?? []).length;
     });
@@ -461,7 +444,7 @@ spec:
     await cluster.k(['delete', 'namespace', ns, '--wait=false']);
     const terminating = await cluster.kubectl(['get', 'namespace', ns]);
     if (terminating.code === 0) assert.match(terminating.stdout, new RegExp(`^${ns}\\s+Terminating\\s`, 'm'));
-    await eventually('namespace gone', () => notFound(['get', 'namespace', ns]), 60_000, 500, () => cluster.k(['get', 'namespace', ns, '-o', 'yaml']));
+    await until('namespace gone', () => notFound(['get', 'namespace', ns]), { timeoutMs: 60_000, stepMs: 500, diag: () => cluster.k(['get', 'namespace', ns, '-o', 'yaml']) });
     for (const kind of ['pods', 'deployments', 'replicasets', 'services', 'endpoints', 'configmaps', 'secrets', 'jobs', 'serviceaccounts', 'events']) {
       const out = await cluster.k(['get', kind, '-A', '--field-selector', `metadata.namespace=${ns}`, '-o', 'name']);
       assert.equal(out.trim(), '', `${kind} left in ${ns}: ${out}`);
@@ -484,7 +467,7 @@ spec:
     resources: {requests: {cpu: "100", memory: 1Gi}}
 `,
     );
-    const described = await eventually('FailedScheduling in describe', async () => {
+    const described = await until('FailedScheduling in describe', async () => {
       const d = await cluster.k(['describe', 'pod', 'hog', '-n', ns]);
       return /FailedScheduling/.test(d) && d;
     });
@@ -522,7 +505,7 @@ spec:
 `,
     );
     // Three nodes: three pods run, one per node; the fourth has nowhere to go and says why.
-    const ps = await eventually('3 running, 1 pending', async () => {
+    const ps = await until('3 running, 1 pending', async () => {
       const p = live(await pods(ns, 'app=spread'));
       const running = p.filter((x) => x.spec.nodeName && isReady(x));
       const pending = p.filter((x) => !x.spec.nodeName);
@@ -533,7 +516,7 @@ spec:
     const wide = await cluster.k(['get', 'pods', '-n', ns, '-o', 'wide']);
     for (const n of nodes) assert.match(wide, new RegExp(`Running\\s.*\\s${n}\\s`));
     const pending = ps.find((p: any) => !p.spec.nodeName);
-    const d = await eventually('describe says why', async () => {
+    const d = await until('describe says why', async () => {
       const out = await cluster.k(['describe', 'pod', pending.metadata.name, '-n', ns]);
       return /FailedScheduling/.test(out) && out;
     });
@@ -582,12 +565,12 @@ spec:
 `,
     );
     // kubectl top sees the simulated usage.
-    const topPods = await eventually('kubectl top pods', async () => {
+    const topPods = await until('kubectl top pods', async () => {
       const r = await cluster.kubectl(['top', 'pods', '-n', ns]);
       return r.code === 0 && /^api-\S+\s+250m\s+\d+Mi/m.test(r.stdout) && r.stdout;
     });
     assert.match(topPods, /NAME\s+CPU\(cores\)\s+MEMORY\(bytes\)/);
-    const topNodes = await eventually('kubectl top nodes', async () => {
+    const topNodes = await until('kubectl top nodes', async () => {
       const r = await cluster.kubectl(['top', 'nodes']);
       return r.code === 0 && r.stdout;
     });
@@ -597,17 +580,17 @@ spec:
     assert.match(containers, /^api-\S+\s+api\s+250m\s/m);
 
     // 250m used of 100m requested, target 50%: up to maxReplicas.
-    await eventually('scaled up to 4', async () => (await getJSON(['get', 'deploy', 'api', '-n', ns])).spec.replicas === 4, 40_000);
-    await eventually('hpa table', async () => /^api\s+Deployment\/api\s+cpu: \d+%\/50%\s+1\s+4\s+4\s/m.test(await cluster.k(['get', 'hpa', 'api', '-n', ns])), 20_000);
+    await until('scaled up to 4', async () => (await getJSON(['get', 'deploy', 'api', '-n', ns])).spec.replicas === 4, 40_000);
+    await until('hpa table', async () => /^api\s+Deployment\/api\s+cpu: \d+%\/50%\s+1\s+4\s+4\s/m.test(await cluster.k(['get', 'hpa', 'api', '-n', ns])), 20_000);
     const upEvents = await cluster.k(['describe', 'hpa', 'api', '-n', ns]);
     assert.match(upEvents, /SuccessfulRescale\s+.*New size: 4; reason: cpu resource utilization \(percentage of request\) above target/);
-    await eventually('4 running', async () => live(await pods(ns, 'app=api')).filter(isReady).length === 4, 30_000);
+    await until('4 running', async () => live(await pods(ns, 'app=api')).filter(isReady).length === 4, 30_000);
 
     // The load goes away: back to 1 replica, not before the 5 s stabilization window.
     const dropAt = Date.now();
     await cluster.k(['annotate', 'pods', '-n', ns, '-l', 'app=api', 'sim.k8ts.io/cpu-millicores=5', '--overwrite']);
     let stabilizedSeen = false;
-    await eventually('scaled down to 1', async () => {
+    await until('scaled down to 1', async () => {
       const h = await getJSON(['get', 'hpa', 'api', '-n', ns]);
       if (h.status?.conditions?.some((c: any) => c.type === 'AbleToScale' && c.reason === 'ScaleDownStabilized')) stabilizedSeen = true;
       return (await getJSON(['get', 'deploy', 'api', '-n', ns])).spec.replicas === 1;
@@ -658,7 +641,7 @@ spec:
     const lease = ['--leader-elect-resource-name=acceptance-cm', '--leader-elect-lease-duration=4s', '--leader-elect-renew-deadline=3s', '--leader-elect-retry-period=500ms', '--controllers=serviceaccount'];
     const a = await start(lease);
     const b = await start(lease);
-    const first = await eventually('a leader', async () => {
+    const first = await until('a leader', async () => {
       const h = await holder('acceptance-cm');
       return (h === a.identity || h === b.identity) && h;
     }, 15_000, 200);
@@ -667,7 +650,7 @@ spec:
     assert.equal(await holder('acceptance-cm'), leader.identity);
     const killedAt = Date.now();
     leader.proc.kill('SIGKILL');
-    await eventually('standby takes over', async () => (await holder('acceptance-cm')) === other.identity, 12_000, 200);
+    await until('standby takes over', async () => (await holder('acceptance-cm')) === other.identity, 12_000, 200);
     assert.ok(Date.now() - killedAt <= 4000 + 2500, `took over after ${Date.now() - killedAt} ms (lease duration 4 s)`);
     other.proc.kill('SIGTERM');
   });
@@ -692,7 +675,7 @@ spec:
     spec: {containers: [{name: a, image: "fluent-bit:3"}]}
 `,
     );
-    await eventually('3 scheduled and ready', async () => /^agent\s+3\s+3\s+3\s+3\s+3\s/m.test(await cluster.k(['get', 'ds', 'agent', '-n', ns])));
+    await until('3 scheduled and ready', async () => /^agent\s+3\s+3\s+3\s+3\s+3\s/m.test(await cluster.k(['get', 'ds', 'agent', '-n', ns])));
     let ps = live(await pods(ns, 'app=agent'));
     assert.deepEqual(ps.map((p) => p.spec.nodeName).sort(), ['sim-node-0', 'sim-node-1', 'sim-node-2']);
 
@@ -700,8 +683,8 @@ spec:
     const sim = spawn(process.execPath, [K8TS_BIN, 'sim', '--nodes', '1', '--sim-node-prefix', 'extra', '--sim-heartbeat-seconds', '1', '--kubeconfig', cluster.kubeconfig, '--log-level', 'warn'], { stdio: 'ignore' });
     procs.push(sim);
     try {
-      await eventually('extra-0 Ready', async () => /^extra-0\s+Ready\s/m.test(await cluster.k(['get', 'nodes'])), 30_000);
-      await eventually('4 scheduled and ready', async () => /^agent\s+4\s+4\s+4\s+4\s+4\s/m.test(await cluster.k(['get', 'ds', 'agent', '-n', ns])), 30_000);
+      await until('extra-0 Ready', async () => /^extra-0\s+Ready\s/m.test(await cluster.k(['get', 'nodes'])), 30_000);
+      await until('4 scheduled and ready', async () => /^agent\s+4\s+4\s+4\s+4\s+4\s/m.test(await cluster.k(['get', 'ds', 'agent', '-n', ns])), 30_000);
       ps = live(await pods(ns, 'app=agent'));
       assert.deepEqual(ps.map((p) => p.spec.nodeName).sort(), ['extra-0', 'sim-node-0', 'sim-node-1', 'sim-node-2']);
       assert.ok(ps.every(isReady));
@@ -713,7 +696,7 @@ spec:
       sim.kill('SIGTERM');
       await new Promise((r) => (sim.exitCode !== null || sim.signalCode !== null ? r(null) : sim.once('exit', r)));
     }
-    await eventually('back to 3 desired', async () => /^agent\s+3\s+3\s+3\s+3\s+3\s/m.test(await cluster.k(['get', 'ds', 'agent', '-n', ns])), 30_000);
+    await until('back to 3 desired', async () => /^agent\s+3\s+3\s+3\s+3\s+3\s/m.test(await cluster.k(['get', 'ds', 'agent', '-n', ns])), 30_000);
   });
 
   test('kubectl drain evicts while respecting a PodDisruptionBudget', { timeout: 120_000 }, async () => {
@@ -748,7 +731,7 @@ spec:
 `,
     );
     await cluster.k(['rollout', 'status', 'deploy/guarded', '-n', ns, '--timeout=60s']);
-    await eventually('pdb allows 0', async () => /^guarded\s+2\s+N\/A\s+0\s/m.test(await cluster.k(['get', 'pdb', 'guarded', '-n', ns])));
+    await until('pdb allows 0', async () => /^guarded\s+2\s+N\/A\s+0\s/m.test(await cluster.k(['get', 'pdb', 'guarded', '-n', ns])));
     const node = 'sim-node-1';
     drained = node;
     assert.deepEqual(live(await pods(ns, 'app=guarded')).map((p) => p.spec.nodeName), [node, node]);
@@ -785,7 +768,7 @@ spec:
         (p: any) => !p.metadata.deletionTimestamp && p.metadata.ownerReferences?.[0]?.kind !== 'DaemonSet' && !['Succeeded', 'Failed'].includes(p.status?.phase),
       );
       assert.deepEqual(left.map((p: any) => `${p.metadata.namespace}/${p.metadata.name}`), []);
-      await eventually('guarded back to 3 ready elsewhere', async () => {
+      await until('guarded back to 3 ready elsewhere', async () => {
         const p = live(await pods(ns, 'app=guarded'));
         return p.length === 3 && p.every(isReady) && p.every((x) => x.spec.nodeName !== node);
       });
@@ -839,8 +822,8 @@ spec:
     const out = await cluster.k(['taint', 'nodes', node, 'dedicated=special:NoExecute']);
     assert.match(out, new RegExp(`node/${node} tainted`));
     try {
-      await eventually('victim evicted', () => notFound(['get', 'pod', 'victim', '-n', ns]), 30_000);
-      await eventually('Deployment pods moved off the node', async () => {
+      await until('victim evicted', () => notFound(['get', 'pod', 'victim', '-n', ns]), 30_000);
+      await until('Deployment pods moved off the node', async () => {
         const p = live(await pods(ns, 'app=plain'));
         return p.length === 3 && p.every(isReady) && p.every((x) => x.spec.nodeName !== node);
       }, 30_000);
@@ -880,7 +863,7 @@ spec:
     await cluster.k(['rollout', 'status', 'deploy/slow', '-n', ns, '--timeout=60s']);
     await cluster.k(['set', 'image', 'deploy/slow', '-n', ns, 'c=app:2']);
     // Mid-rollout: some, not all, pods of the new template.
-    await eventually('rollout under way', async () => {
+    await until('rollout under way', async () => {
       const d = await getJSON(['get', 'deploy', 'slow', '-n', ns]);
       const u = d.status?.updatedReplicas ?? 0;
       return d.status?.observedGeneration === 2 && u >= 1 && u < 4;
@@ -900,7 +883,7 @@ spec:
     assert.deepEqual(rs.map((x: any) => x.spec.replicas).sort(), [0, 4]);
     assert.match(await cluster.k(['get', 'deploy', 'slow', '-n', ns]), /^slow\s+4\/4\s+4\s+4\s/m);
     // The cluster is whole again: three Ready nodes.
-    await eventually('nodes Ready after restart', async () => {
+    await until('nodes Ready after restart', async () => {
       const out = await cluster.k(['get', 'nodes', '--no-headers']);
       return out.trim().split('\n').filter((l) => /^sim-node-\d\s+Ready\s/.test(l)).length === 3;
     }, 30_000);

@@ -4,6 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startCluster, type Cluster } from './harness.js';
+import { until } from '../support/until.js';
 
 const CRD = `
 apiVersion: apiextensions.k8s.io/v1
@@ -111,14 +112,6 @@ async function kfail(args: string[], input?: string): Promise<string> {
   return r.stderr + r.stdout;
 }
 
-async function eventually(what: string, check: () => Promise<boolean>, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 const rows = (out: string) => out.trim().split('\n').map((l) => l.trim().split(/\s{2,}/));
 
@@ -133,7 +126,7 @@ after(async () => {
 test('a CRD is served within 2 s with NamesAccepted and Established', async () => {
   const started = Date.now();
   assert.match(await k(['apply', '-f', '-'], CRD), /customresourcedefinition.apiextensions.k8s.io\/widgets.stable.example.com created/);
-  await eventually('widgets in discovery', async () => (await kr(['api-resources', '--api-group=stable.example.com'])).stdout.includes('widgets'), 2000);
+  await until('widgets in discovery', async () => (await kr(['api-resources', '--api-group=stable.example.com'])).stdout.includes('widgets'), 2000, 100);
   assert.ok(Date.now() - started < 2500);
   await k(['wait', '--for=condition=Established', '--timeout=5s', 'crd/widgets.stable.example.com']);
   const crd = JSON.parse(await k(['get', 'crd', 'widgets.stable.example.com', '-o', 'json']));
@@ -254,7 +247,7 @@ test('a name conflict in the same group is reported without serving', async () =
     .replace('shortNames: [wd]', 'shortNames: [gd]')
     .replace('kind: Widget\n', 'kind: Widget\n    listKind: GadgetList\n');
   await k(['apply', '-f', '-'], other);
-  await eventually('NamesAccepted False', async () => {
+  await until('NamesAccepted False', async () => {
     const crd = JSON.parse(await k(['get', 'crd', 'gadgets.stable.example.com', '-o', 'json']));
     const c = crd.status?.conditions?.find((x: any) => x.type === 'NamesAccepted');
     return c?.status === 'False' && c.reason === 'KindConflict' && c.message === '"Widget" is already in use';
@@ -278,9 +271,9 @@ test('CRD updates re-serve: served:false leaves discovery, schema changes apply'
     { op: 'replace', path: '/spec/versions/0/schema/openAPIV3Schema/properties/spec/properties/replicas/maximum', value: 5 },
   ]);
   await k(['patch', 'crd', 'widgets.stable.example.com', '--type=json', '-p', patch]);
-  await eventually('v1beta1 gone from discovery', async () => !(await k(['api-versions'])).includes('stable.example.com/v1beta1'));
+  await until('v1beta1 gone from discovery', async () => !(await k(['api-versions'])).includes('stable.example.com/v1beta1'));
   assert.match(await kfail(['get', 'widgets.v1beta1.stable.example.com', 'alpha']), /doesn't have a resource type|could not find the requested resource/);
-  await eventually('the new maximum', async () => {
+  await until('the new maximum', async () => {
     const r = await kr(['scale', 'widget', 'beta', '--replicas=6']);
     return r.code !== 0 && /should be less than or equal to 5/.test(r.stderr);
   });
@@ -291,14 +284,14 @@ test('deleting the CRD deletes every object and the resource', async () => {
   await k(['create', 'namespace', 'other']);
   await k(['create', '-n', 'other', '-f', '-'], widget('epsilon', { color: 'white' }));
   assert.match(await k(['delete', 'crd', 'widgets.stable.example.com', '--timeout=20s']), /deleted/);
-  await eventually('the CRD to be gone', async () => (await kr(['get', 'crd', 'widgets.stable.example.com'])).code !== 0);
+  await until('the CRD to be gone', async () => (await kr(['get', 'crd', 'widgets.stable.example.com'])).code !== 0);
   assert.doesNotMatch(await k(['api-resources']), /widgets/);
   const gone = await kfail(['get', 'widgets']);
   assert.match(gone, /the server doesn't have a resource type "widgets"/);
   // Recreated: no objects are left from before.
   await k(['apply', '-f', '-'], CRD);
   await k(['wait', '--for=condition=Established', '--timeout=5s', 'crd/widgets.stable.example.com']);
-  await eventually('widgets served again', async () => (await kr(['get', 'widgets', '-A'])).code === 0);
+  await until('widgets served again', async () => (await kr(['get', 'widgets', '-A'])).code === 0);
   const left = await kr(['get', 'widgets', '-A', '-o', 'name']);
   assert.equal(left.stdout.trim(), '');
 });

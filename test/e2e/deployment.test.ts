@@ -9,13 +9,13 @@ import { execFileSync } from 'node:child_process';
 import { Client, R, SharedIndexInformer } from '../../src/client/index.js';
 import { K8TS_BIN, startCluster, type Cluster, until } from './harness.js';
 import { FakeKubelet } from './fakekubelet.js';
+import { sleep } from '../support/until.js';
 
 let cluster: Cluster;
 let kubelet: FakeKubelet;
 let client: Client;
 let simulated = false;
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const eventually = <T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> => until(what, fn, timeoutMs, 100);
 

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startCluster, type Cluster, until as poll } from './harness.js';
+import { sleep } from '../support/until.js';
 
 let cluster: Cluster;
 
@@ -17,7 +18,6 @@ after(async () => {
   await cluster?.cleanup();
 });
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const until = <T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 15_000): Promise<T> => poll(what, fn, timeoutMs, 150);
 

@@ -4,6 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startCluster, type Cluster } from './harness.js';
+import { sleep, until } from '../support/until.js';
 
 let cluster: Cluster;
 
@@ -14,16 +15,7 @@ after(async () => {
   await cluster?.cleanup();
 });
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function until(what: string, fn: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (await fn()) return;
-    await sleep(150);
-  }
-  assert.fail(`timed out waiting for ${what}`);
-}
 
 async function exists(kind: string, name: string, ns: string): Promise<boolean> {
   const r = await cluster.kubectl(['get', kind, name, '-n', ns, '-o', 'name']);

@@ -120,24 +120,7 @@ export async function startCluster(opts: { dataDir?: string; args?: string[]; ag
   return cluster;
 }
 
-/**
- * Poll `fn` until it returns something truthy (errors count as "not yet"), or fail after
- * `timeoutMs` naming what was awaited and the last error seen.
- */
-export async function until<T>(what: string, fn: () => Promise<T | undefined | false | null>, timeoutMs = 20_000, stepMs = 200): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${last instanceof Error ? last.message : String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, stepMs));
-  }
-}
+export { until } from '../support/until.js';
 
 /** Why tests that run real containers cannot run here (undefined: they can). */
 export function realContainersUnavailable(): string | undefined {

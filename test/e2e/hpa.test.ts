@@ -5,6 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startCluster, type Cluster } from './harness.js';
+import { until } from '../support/until.js';
 
 let cluster: Cluster;
 
@@ -16,17 +17,7 @@ after(async () => {
   await cluster?.cleanup();
 });
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function waitFor<T>(what: string, f: () => Promise<T | undefined>, timeoutMs = 40_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(250);
-  }
-}
 
 const getJSON = async (args: string[]) => JSON.parse(await cluster.k([...args, '-o', 'json']));
 
@@ -67,14 +58,14 @@ spec:
       policies: [{type: Percent, value: 100, periodSeconds: 1}]
 `);
   // kubectl top sees the synthetic load.
-  await waitFor('pod metrics', async () => {
+  await until('pod metrics', async () => {
     const r = await cluster.kubectl(['top', 'pods', '-l', 'app=web']);
     return r.code === 0 && /web-\S+\s+250m/.test(r.stdout) ? true : undefined;
   });
-  await waitFor('scale up to 5', async () => ((await getJSON(['get', 'deploy', 'web'])).spec.replicas === 5 ? true : undefined));
+  await until('scale up to 5', async () => ((await getJSON(['get', 'deploy', 'web'])).spec.replicas === 5 ? true : undefined));
   const events = await cluster.k(['get', 'events', '--field-selector', 'involvedObject.kind=HorizontalPodAutoscaler,reason=SuccessfulRescale', '-o', 'jsonpath={.items[*].message}']);
   assert.match(events, /New size: 5; reason: cpu resource utilization \(percentage of request\) above target/);
-  const hpa = await waitFor('hpa status', async () => {
+  const hpa = await until('hpa status', async () => {
     const h = await getJSON(['get', 'hpa', 'web']);
     return h.status?.currentReplicas === 5 && h.status?.currentMetrics?.[0]?.resource?.current?.averageUtilization !== undefined ? h : undefined;
   });
@@ -87,7 +78,7 @@ spec:
   assert.match(table, /web\s+Deployment\/web\s+cpu: \d+%\/50%\s+1\s+5\s+5/);
 
   // The load drops: after the 3 s scale-down window the HPA goes back to minReplicas.
-  await waitFor('all pods ready', async () => {
+  await until('all pods ready', async () => {
     const pods = (await getJSON(['get', 'pods', '-l', 'app=web'])).items;
     return pods.length === 5 && pods.every((p: any) => p.status?.phase === 'Running') ? true : undefined;
   });
@@ -95,7 +86,7 @@ spec:
   await cluster.k(['annotate', 'pods', '-l', 'app=web', 'sim.k8ts.io/cpu-millicores=10', '--overwrite']);
   // Meanwhile the HPA holds the size, saying so in its AbleToScale condition.
   let stabilizedSeen = false;
-  await waitFor('scale down to 1', async () => {
+  await until('scale down to 1', async () => {
     const h = await getJSON(['get', 'hpa', 'web']);
     if (h.status?.conditions?.some((c: any) => c.type === 'AbleToScale' && c.reason === 'ScaleDownStabilized')) stabilizedSeen = true;
     return (await getJSON(['get', 'deploy', 'web'])).spec.replicas === 1 ? true : undefined;
@@ -119,7 +110,7 @@ spec:
   scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: ghost}
   maxReplicas: 3
 `);
-  const h = await waitFor('FailedGetScale', async () => {
+  const h = await until('FailedGetScale', async () => {
     const x = await getJSON(['get', 'hpa', 'ghost']);
     return x.status?.conditions?.some((c: any) => c.type === 'AbleToScale' && c.reason === 'FailedGetScale') ? x : undefined;
   });

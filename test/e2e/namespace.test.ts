@@ -4,6 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startCluster, type Cluster } from './harness.js';
+import { sleep } from '../support/until.js';
 
 let cluster: Cluster;
 
@@ -14,7 +15,6 @@ after(async () => {
   await cluster?.cleanup();
 });
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const APP = (ns: string) => `
 apiVersion: v1

@@ -19,6 +19,7 @@ import {
   type ObjectCache,
 } from '@kubernetes/client-node';
 import { startCluster, type Cluster } from './harness.js';
+import { until } from '../support/until.js';
 
 const GROUP = 'ops.example.com';
 const VERSION = 'v1';
@@ -111,20 +112,6 @@ async function rejectsWith(p: Promise<unknown>, code: number, reason: string): P
   assert.fail(`expected ${code} ${reason}`);
 }
 
-async function eventually<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await check();
-      if (v !== undefined && v !== false) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}${last ? `: ${last}` : ''}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /** The operator: an informer over Databases and a reconcile that writes status. */
 class Operator {
@@ -194,11 +181,11 @@ describe('an operator on @kubernetes/client-node', { timeout: 120_000 }, () => {
     await kc.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: NS } } });
     const created = await kc.makeApiClient(ApiextensionsV1Api).createCustomResourceDefinition({ body: CRD as any });
     assert.equal(created.metadata?.name, `${PLURAL}.${GROUP}`);
-    await eventually('the CRD to be Established', async () => {
+    await until('the CRD to be Established', async () => {
       const crd = await kc.makeApiClient(ApiextensionsV1Api).readCustomResourceDefinition({ name: `${PLURAL}.${GROUP}` });
       return crd.status?.conditions?.find((c) => c.type === 'Established')?.status === 'True';
     });
-    await eventually('the CRD to be served', async () => {
+    await until('the CRD to be served', async () => {
       const list = await custom.listNamespacedCustomObject(co);
       return Array.isArray(list.items);
     });
@@ -313,14 +300,14 @@ describe('an operator on @kubernetes/client-node', { timeout: 120_000 }, () => {
     try {
       await new Promise((r) => setTimeout(r, 200));
       await custom.createNamespacedCustomObject({ ...co, body: { apiVersion: `${GROUP}/${VERSION}`, kind: 'Database', metadata: { name: 'main' }, spec: { engine: 'postgres', replicas: 1 } } });
-      const s1 = await eventually('main reconciled at generation 1', () => status('main', 1));
+      const s1 = await until('main reconciled at generation 1', () => status('main', 1));
       assert.equal(s1.metadata.generation, 1, 'a status write does not bump the generation');
       assert.match(s1.status.conditions[0].message, /postgres with 1 replicas/);
       await custom.patchNamespacedCustomObject({ ...co, name: 'main', body: { spec: { replicas: 3 } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
-      const s2 = await eventually('main reconciled at generation 2', () => status('main', 2));
+      const s2 = await until('main reconciled at generation 2', () => status('main', 2));
       assert.match(s2.status.conditions[0].message, /postgres with 3 replicas/);
       // The informer saw the operator's own status writes (updates) and left them alone.
-      await eventually('the cache to see the status', async () => op.informer.get('main', NS)?.status?.observedGeneration === 2);
+      await until('the cache to see the status', async () => op.informer.get('main', NS)?.status?.observedGeneration === 2);
       assert.deepEqual(op.reconciled.filter((r) => r.startsWith('main@')), ['main@1', 'main@2']);
       const table = await cluster.k(['get', 'databases', '-n', NS]);
       assert.match(table, /^main\s+postgres\s+True\s/m);
@@ -347,10 +334,10 @@ describe('an operator on @kubernetes/client-node', { timeout: 120_000 }, () => {
       await new Promise((r) => setTimeout(r, 300));
       assert.deepEqual(op.reconciled.filter((r) => r.startsWith('main@')), []);
       await custom.patchNamespacedCustomObject({ ...co, name: 'main', body: { spec: { engine: 'mysql' } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
-      const s3 = await eventually('main reconciled at generation 3 after the restart', () => status('main', 3));
+      const s3 = await until('main reconciled at generation 3 after the restart', () => status('main', 3));
       assert.match(s3.status.conditions[0].message, /mysql with 3 replicas/);
       await custom.createNamespacedCustomObject({ ...co, body: { apiVersion: `${GROUP}/${VERSION}`, kind: 'Database', metadata: { name: 'second' }, spec: { engine: 'mysql' } } });
-      await eventually('second reconciled', () => status('second', 1));
+      await until('second reconciled', () => status('second', 1));
       assert.deepEqual(op.reconciled.filter((r) => /^(main|second)@/.test(r)), ['main@3', 'second@1']);
     } finally {
       await op.stop();

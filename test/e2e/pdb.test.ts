@@ -5,6 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startCluster, type Cluster } from './harness.js';
+import { until } from '../support/until.js';
 
 let cluster: Cluster;
 
@@ -15,17 +16,7 @@ after(async () => {
   await cluster?.cleanup();
 });
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function waitFor<T>(what: string, f: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(200);
-  }
-}
 
 const getJSON = async (args: string[]) => JSON.parse(await cluster.k([...args, '-o', 'json']));
 
@@ -50,7 +41,7 @@ const evict = (pod: string) =>
 test('PDB status and evictions', { timeout: 90_000 }, async () => {
   await cluster.k(['apply', '-f', '-'], deployment('web', 3));
   await cluster.k(['create', 'pdb', 'web', '--selector=app=web', '--min-available=2']);
-  const pdb = await waitFor('pdb status', async () => {
+  const pdb = await until('pdb status', async () => {
     const p = await getJSON(['get', 'pdb', 'web']);
     return p.status?.currentHealthy === 3 ? p : undefined;
   });
@@ -67,14 +58,14 @@ test('PDB status and evictions', { timeout: 90_000 }, async () => {
   const first = await evict(pods[0]);
   assert.equal(first.code, 0, first.stderr);
   // Once the replacement pod is ready, the budget allows one disruption again.
-  await waitFor('budget restored', async () => {
+  await until('budget restored', async () => {
     const p = await getJSON(['get', 'pdb', 'web']);
     return p.status?.disruptionsAllowed === 1 && p.status.currentHealthy === 3 && !p.status.disruptedPods?.[pods[0]] ? p : undefined;
   });
 
   // A budget that allows nothing refuses the eviction with 429 and upstream's message.
   await cluster.k(['patch', 'pdb', 'web', '--type=merge', '-p', '{"spec":{"minAvailable":3}}']);
-  const strict = await waitFor('strict budget', async () => {
+  const strict = await until('strict budget', async () => {
     const p = await getJSON(['get', 'pdb', 'web']);
     return p.status?.observedGeneration === p.metadata.generation && p.status.disruptionsAllowed === 0 ? p : undefined;
   });
@@ -89,7 +80,7 @@ test('PDB status and evictions', { timeout: 90_000 }, async () => {
 test('percentages are taken of the controller scale', { timeout: 60_000 }, async () => {
   await cluster.k(['apply', '-f', '-'], deployment('api', 4));
   await cluster.k(['create', 'pdb', 'api', '--selector=app=api', '--max-unavailable=30%']);
-  const p = await waitFor('pdb status', async () => {
+  const p = await until('pdb status', async () => {
     const x = await getJSON(['get', 'pdb', 'api']);
     return x.status?.currentHealthy === 4 ? x : undefined;
   });
@@ -99,7 +90,7 @@ test('percentages are taken of the controller scale', { timeout: 60_000 }, async
   assert.equal(p.status.disruptionsAllowed, 2);
 
   await cluster.k(['create', 'pdb', 'none', '--selector=app=nothing', '--min-available=1']);
-  const none = await waitFor('empty pdb status', async () => {
+  const none = await until('empty pdb status', async () => {
     const x = await getJSON(['get', 'pdb', 'none']);
     return x.status?.conditions?.length ? x : undefined;
   });

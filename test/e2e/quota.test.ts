@@ -5,6 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startCluster, type Cluster } from './harness.js';
+import { until } from '../support/until.js';
 
 let cluster: Cluster;
 
@@ -15,17 +16,7 @@ after(async () => {
   await cluster?.cleanup();
 });
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function waitFor<T>(what: string, f: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 const pod = (name: string, ns: string, resources: string) => `
 apiVersion: v1
@@ -39,7 +30,7 @@ spec:
 `;
 
 async function quotaSynced(ns: string, name: string, used: Record<string, string>): Promise<any> {
-  return waitFor(`quota ${name} used ${JSON.stringify(used)}`, async () => {
+  return until(`quota ${name} used ${JSON.stringify(used)}`, async () => {
     const q = JSON.parse(await cluster.k(['get', 'quota', name, '-n', ns, '-o', 'json']));
     const u = q.status?.used ?? {};
     return Object.entries(used).every(([k, v]) => u[k] === v) ? q : undefined;

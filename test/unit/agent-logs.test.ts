@@ -7,6 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { findTailStart, formatTimestamp, parseRecord, parseTimestamp, readLogs, sinceOf, type LogOptions } from '../../src/agent/logs.js';
+import { until } from '../support/until.js';
+
+const waitUntil = (cond: () => boolean, ms = 3000) => until('condition', cond, ms, 10);
 
 const dir = mkdtempSync(join(tmpdir(), 'k8ts-logs-'));
 test.after(() => rmSync(dir, { recursive: true, force: true }));
@@ -128,13 +131,13 @@ test('follow: lines appended later arrive; ends once the container stopped and t
   const out = sink();
   let running = true;
   const done = readLogs(path, { follow: true }, out, { running: () => running, pollMs: 20 });
-  await until(() => out.text() === 'first\n');
+  await waitUntil(() => out.text() === 'first\n');
   appendFileSync(path, `${T(2)} stdout F sec`);
   await new Promise((r) => setTimeout(r, 60));
   // An unfinished record is held back until its line break arrives.
   assert.equal(out.text(), 'first\n');
   appendFileSync(path, 'ond\n');
-  await until(() => out.text() === 'first\nsecond\n');
+  await waitUntil(() => out.text() === 'first\nsecond\n');
   running = false;
   appendFileSync(path, rec(T(3), 'stdout', 'F', 'last words'));
   await done;
@@ -148,24 +151,17 @@ test('follow: a rotated file is followed at its new incarnation; the client goin
   const done = readLogs(path, { follow: true, tailLines: 0 }, out, { signal: abort.signal, pollMs: 20 });
   await new Promise((r) => setTimeout(r, 50));
   appendFileSync(path, rec(T(2), 'stdout', 'F', 'b'));
-  await until(() => out.text() === 'b\n');
+  await waitUntil(() => out.text() === 'b\n');
   renameSync(path, `${path}.20240501-100000`);
   writeFileSync(path, rec(T(3), 'stdout', 'F', 'c'));
-  await until(() => out.text() === 'b\nc\n');
+  await waitUntil(() => out.text() === 'b\nc\n');
   abort.abort();
   await done;
   // A destroyed output ends a follow too.
   const out2 = sink();
   const done2 = readLogs(path, { follow: true }, out2, { pollMs: 20 });
-  await until(() => out2.text() === 'c\n');
+  await waitUntil(() => out2.text() === 'c\n');
   out2.destroy();
   await done2;
 });
 
-async function until(cond: () => boolean, ms = 3000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}

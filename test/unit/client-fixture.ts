@@ -2,6 +2,7 @@
 // free port, an admin kubeconfig), for client, informer and leader election tests.
 import type { ApiServer } from '../../src/apiserver/server.js';
 import { startCluster } from '../../src/embed/cluster.js';
+import { until } from '../support/until.js';
 
 export interface TestApi {
   api: ApiServer;
@@ -17,15 +18,7 @@ export async function startTestApi(): Promise<TestApi> {
   return { api: c.api, kubeconfig: c.kubeconfigPath, dir: c.dataDir, stop: () => c.stop() };
 }
 
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+export { sleep } from '../support/until.js';
 
-/** Poll until `fn` returns truthy or the time is up. */
-export async function eventually<T>(fn: () => T | Promise<T>, timeoutMs = 5000, stepMs = 20): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await sleep(stepMs);
-  }
-}
+/** Poll until `fn` returns truthy or the time is up (the unit tests' short defaults). */
+export const eventually = <T>(fn: () => T | Promise<T>, timeoutMs = 5000, stepMs = 20) => until('condition', fn, timeoutMs, stepMs);

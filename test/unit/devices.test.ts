@@ -12,6 +12,7 @@ import { DeviceBook, InsufficientDevicesError } from '../../src/agent/devices/al
 import { DeviceManager, applyDevices, reusableContainers } from '../../src/agent/devices/manager.js';
 import { SamplePlugin } from '../../src/agent/devices/sample.js';
 import { API_VERSION, CHECKPOINT_FILE, KUBELET_SOCKET, deviceServices, isExtendedResourceName, unary, unixTarget } from '../../src/agent/devices/api.js';
+import { until } from '../support/until.js';
 
 const W = 'example.com/widget';
 const logger = pino({ level: 'silent' });
@@ -85,15 +86,6 @@ test('extended resource names and applying devices to a container config', () =>
   assert.deepEqual(cfg.annotations, { a: '1', b: '3' });
 });
 
-async function until<T>(what: string, fn: () => T | undefined | false, ms = 10_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 const pod = (uid: string, n: number | string) => ({
   metadata: { uid, name: uid, namespace: 'default' },

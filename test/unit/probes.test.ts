@@ -19,6 +19,7 @@ import { probeResultEvent, probeKillingEvent } from '../../src/agent/probes/even
 import { ProbeManager, type ProbeEvents } from '../../src/agent/probes/manager.js';
 import type { ExecSyncFn, ProbeContext, ProbeKind, ProbeOutcome } from '../../src/agent/probes/types.js';
 import type { ExecSyncResult } from '../../src/agent/runtime/types.js';
+import { until } from '../support/until.js';
 
 const noExec: ExecSyncFn = () => Promise.reject(new Error('no exec in this test'));
 
@@ -42,13 +43,9 @@ function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-async function waitFor(cond: () => boolean, timeoutMs = 2000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not reached in time');
-    await sleep(5);
-  }
-}
+/** Probe windows are short (SECOND is a few ms): look often. */
+const waitFor = (cond: () => boolean, timeoutMs = 2000) => until('condition', cond, timeoutMs, 5);
+
 
 describe('httpGet probe', () => {
   const server = http.createServer((req, res) => {

@@ -8,6 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { buildTestImage } from '../../src/agent/images/testimages.js';
 import { ProcessRuntime } from '../../src/agent/runtime/process/runtime.js';
 import type { ContainerConfig, PodSandboxConfig } from '../../src/agent/runtime/types.js';
+import { until } from '../support/until.js';
 
 const haveBusybox = existsSync('/bin/busybox');
 const CRI_LINE = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z (stdout|stderr) [FP] .*$/;
@@ -28,15 +29,6 @@ function containerConfig(name: string, image: string, command: string[], args: s
   };
 }
 
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, ms = 10_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 for (const mode of ['auto', 'host'] as const) {
   describe(`process runtime (${mode} mode)`, { skip: !haveBusybox && 'needs /bin/busybox (busybox-static)' }, () => {
@@ -71,7 +63,7 @@ for (const mode of ['auto', 'host'] as const) {
       const id = await rt.createContainer(sb, containerConfig('httpd', 'k8ts.local/httpd:1.35', [], ['httpd', '-f', '-v', '-p', String(port), '-h', www]), sbc);
       await rt.startContainer(id);
       assert.equal((await rt.containerStatus(id))!.state, 'CONTAINER_RUNNING');
-      const body = await waitFor('httpd', async () => {
+      const body = await until('httpd', async () => {
         const r = await fetch(`http://127.0.0.1:${port}/`);
         return r.ok ? r.text() : undefined;
       });
@@ -99,16 +91,16 @@ for (const mode of ['auto', 'host'] as const) {
     test('exit codes, reasons and stdout/stderr records', async () => {
       const fail = await rt.createContainer(sb, containerConfig('fail', 'k8ts.local/busybox:1.35', ['sh', '-c', 'exit 3']), sbc);
       await rt.startContainer(fail);
-      const st = await waitFor('exit', async () => { const s = await rt.containerStatus(fail); return s?.state === 'CONTAINER_EXITED' ? s : undefined; });
+      const st = await until('exit', async () => { const s = await rt.containerStatus(fail); return s?.state === 'CONTAINER_EXITED' ? s : undefined; });
       assert.equal(st.exitCode, 3);
       assert.equal(st.reason, 'Error');
 
       const ok = await rt.createContainer(sb, containerConfig('ok', 'k8ts.local/busybox:1.35', ['sh', '-c', 'echo out; echo err >&2; printf tail']), sbc);
       await rt.startContainer(ok);
-      const st2 = await waitFor('exit', async () => { const s = await rt.containerStatus(ok); return s?.state === 'CONTAINER_EXITED' ? s : undefined; });
+      const st2 = await until('exit', async () => { const s = await rt.containerStatus(ok); return s?.state === 'CONTAINER_EXITED' ? s : undefined; });
       assert.equal(st2.exitCode, 0);
       assert.equal(st2.reason, 'Completed');
-      const log = await waitFor('log', async () => { const t = readFileSync(st2.logPath, 'utf8'); return t.includes('tail') ? t : undefined; });
+      const log = await until('log', async () => { const t = readFileSync(st2.logPath, 'utf8'); return t.includes('tail') ? t : undefined; });
       const recs = log.trimEnd().split('\n').map((l) => l.split(' ').slice(1).join(' ')).sort();
       assert.deepEqual(recs, ['stderr F err', 'stdout F out', 'stdout F tail']);
 
