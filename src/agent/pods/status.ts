@@ -68,6 +68,14 @@ function containerStatus(spec: any, obs: Observed, defaultWaiting: string): any 
   return out;
 }
 
+/** An ephemeral container's status: it runs once, has no probes and never counts as ready. */
+function ephemeralContainerStatus(spec: any, obs: Observed): any {
+  const out = containerStatus(spec, obs, 'ContainerCreating');
+  out.ready = false;
+  out.started = !!out.state.running;
+  return out;
+}
+
 function condition(pod: any, type: string, ok: boolean, now: number, reason?: string, message?: string): any {
   const prev = (pod.status?.conditions ?? []).find((c: any) => c.type === type);
   const status = ok ? 'True' : 'False';
@@ -176,5 +184,8 @@ export function podStatus(pod: any, obs: Observed): any {
   }
   if (initStatuses.length) status.initContainerStatuses = initStatuses;
   else delete status.initContainerStatuses;
+  const ephemeralStatuses = (spec.ephemeralContainers ?? []).map((c: any) => ephemeralContainerStatus(c, obs));
+  if (ephemeralStatuses.length) status.ephemeralContainerStatuses = ephemeralStatuses;
+  else delete status.ephemeralContainerStatuses;
   return status;
 }
