@@ -158,11 +158,12 @@ test('ephemeral containers: subresource, agent, kubectl debug', { skip: realCont
       assert.ok(pod.status.conditions.some((c: any) => c.type === 'Ready' && c.status === 'True'));
     });
 
-    for (const version of ['1.27', '1.33']) {
-      await t.test(`kubectl ${version} debug -i --target: sees the target's processes, stdin piped`, async () => {
+    // -it as a user types it (kubectl drops the terminal when its input is a pipe, the container keeps tty).
+    for (const [version, flags] of [['1.27', '-i'], ['1.27', '-it'], ['1.33', '-i'], ['1.33', '-it']]) {
+      await t.test(`kubectl ${version} debug ${flags} --target: sees the target's processes, stdin piped`, async () => {
         const bin = kubectlBinary(version);
-        const name = `dbg-${version.replace('.', '-')}`;
-        const r = await pipeKubectl(cluster, bin, ['debug', '-i', 'target', `--image=${BUSYBOX}`, '--target=main', `--container=${name}`, '--', 'sh'], 'echo "stdin-ok-$((6*7))"; ps; exit\n', /stdin-ok-42[\s\S]*sleep 31337/);
+        const name = `dbg${flags}-${version.replace('.', '-')}`;
+        const r = await pipeKubectl(cluster, bin, ['debug', flags, 'target', `--image=${BUSYBOX}`, '--target=main', `--container=${name}`, '--', 'sh'], 'echo "stdin-ok-$((6*7))"; ps; exit\n', /stdin-ok-42[\s\S]*sleep 31337/);
         assert.equal(r.code, 0, `kubectl debug failed:\n${r.stderr}\n${r.stdout}`);
         assert.match(r.stdout, /stdin-ok-42/);
         assert.match(r.stdout, new RegExp(TARGET_COMMAND.join(' ')), `ps in the debug container shows the target's command:\n${r.stdout}`);
@@ -171,6 +172,7 @@ test('ephemeral containers: subresource, agent, kubectl debug', { skip: realCont
         const spec = JSON.parse(await cluster.k(['get', 'pod', 'target', '-o', 'json'])).spec.ephemeralContainers.find((c: any) => c.name === name);
         assert.equal(spec.targetContainerName, 'main');
         assert.equal(spec.stdin, true);
+        assert.equal(!!spec.tty, flags === '-it');
         // Its output stays readable.
         assert.match(await cluster.k(['logs', 'target', '-c', name]), /stdin-ok-42/);
       });
