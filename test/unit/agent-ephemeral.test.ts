@@ -43,6 +43,18 @@ test('ephemeral container statuses: waiting, running (started, never ready), ter
   assert.equal(podStatus(pod({ ephemeralContainers: undefined }), observe({})).ephemeralContainerStatuses, undefined);
 });
 
+test('an ephemeral container that ran is not run again: a lost one is reported terminated, as upstream', () => {
+  const ran = pod();
+  const running = { name: 'debugger', containerID: 'containerd://old', state: { running: { startedAt: '2026-12-06T11:00:00Z' } }, ready: false, started: true, restartCount: 0, image: 'busybox', imageID: '' };
+  (ran.status as any).ephemeralContainerStatuses = [running];
+  const s = podStatus(ran, observe({ main: [ctr('main', 'CONTAINER_RUNNING')] }));
+  const es = s.ephemeralContainerStatuses[0];
+  assert.deepEqual([es.state.terminated.reason, es.state.terminated.exitCode, es.containerID], ['ContainerStatusUnknown', 137, 'containerd://old']);
+  const done = { ...running, state: { terminated: { exitCode: 0, reason: 'Completed' } }, started: false };
+  (ran.status as any).ephemeralContainerStatuses = [done];
+  assert.deepEqual(podStatus(ran, observe({})).ephemeralContainerStatuses[0], done);
+});
+
 test("an ephemeral container with a target joins the target's pid namespace (CRI TARGET)", () => {
   const p = pod();
   const sandbox = sandboxConfig(p, 0, { logDirectory: '/tmp/logs', dns: { clusterDNS: ['10.43.0.10'], clusterDomain: 'cluster.local', hostResolv: { servers: [], searches: [], options: [] } } });

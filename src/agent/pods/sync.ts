@@ -16,7 +16,7 @@ import { PodFiles } from './files.js';
 import { containerConfig, qosClass } from './container.js';
 import { podCgroupParent, removePodCgroups, setPodPidsLimit } from './cgroups.js';
 import { sandboxConfig, type DnsSettings } from './sandbox.js';
-import { isSidecar, podStatus } from './status.js';
+import { ephemeralContainerRan, isSidecar, podStatus } from './status.js';
 import { runHook } from './hooks.js';
 import { applyDevices, type ContainerDevices, type DevicePort } from '../devices/manager.js';
 import { rfc3339 } from '../../machinery/time.js';
@@ -250,7 +250,7 @@ export class PodSyncer {
     // containers need not have finished, as upstream), and never restarted once it ran.
     for (const c of pod.spec?.ephemeralContainers ?? []) {
       const latest = (view.containers.get(c.name) ?? [])[0];
-      if (latest && latest.state !== 'CONTAINER_CREATED') continue;
+      if (latest ? latest.state !== 'CONTAINER_CREATED' : ephemeralContainerRan(pod, c.name)) continue;
       after(await this.start(ctx, c, latest));
     }
     await this.gcAttempts(view.containers);
