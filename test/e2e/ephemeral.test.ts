@@ -196,3 +196,28 @@ test('ephemeral containers: subresource, agent, kubectl debug', { skip: realCont
     await cluster.cleanup();
   }
 });
+
+// The process runtime has no namespaces to share: the ephemeral container is a process like the
+// others, and sees the target's process among the host's.
+test('ephemeral containers on the process runtime: kubectl debug starts one as a process', { timeout: 240_000 }, async () => {
+  const cluster = await startCluster({ agent: true, args: ['--runtime', 'process'] });
+  try {
+    await until('a Ready node', async () => (await cluster.kubectl(['get', 'nodes', '-o', 'jsonpath={.items[*].status.conditions[?(@.type=="Ready")].status}'])).stdout.includes('True'), 60_000, 500);
+    await importTestImages(cluster, ['busybox']);
+    // A distinctive argument, so the test finds this target among the host's processes.
+    const marker = String(40000 + Math.floor(Math.random() * 20000));
+    const spec = { containers: [{ name: 'main', image: BUSYBOX, imagePullPolicy: 'IfNotPresent', command: ['sleep', marker] }], terminationGracePeriodSeconds: 1 };
+    await cluster.k(['apply', '-f', '-'], YAML.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'target' }, spec }));
+    await cluster.k(['wait', '--for=condition=Ready', 'pod/target', '--timeout=90s']);
+    for (const version of ['1.27', '1.33']) {
+      const name = `dbg-${version.replace('.', '-')}`;
+      const r = await pipeKubectl(cluster, kubectlBinary(version), ['debug', '-i', 'target', `--image=${BUSYBOX}`, '--target=main', `--container=${name}`, '--', 'sh'], 'echo "stdin-ok-$((6*7))"; ps; exit\n', new RegExp(`stdin-ok-42[\\s\\S]*sleep ${marker}`));
+      assert.equal(r.code, 0, `${r.stderr}\n${r.stdout}`);
+      const st = await until(`${name} Terminated`, async () => (await ephemeralStatus(cluster, 'target', name))?.state?.terminated, 30_000, 500);
+      assert.equal(st.exitCode, 0);
+      assert.match(await cluster.k(['logs', 'target', '-c', name]), /stdin-ok-42/);
+    }
+  } finally {
+    await cluster.cleanup();
+  }
+});
