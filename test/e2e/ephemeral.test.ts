@@ -24,11 +24,12 @@ function kubectlBinary(version: string): string {
 }
 
 /**
- * Runs an attaching kubectl (debug -i) with input piped in: the input is written, and stdin
- * stays open until `done` matches the output, then closes, as a user who types and leaves. (An
- * attach whose stdin ends at once loses the output: containerd detaches stdout and stderr from a
- * container whose stdin is not stdinOnce when the client's stdin closes, and kubectl debug
- * creates its container so.)
+ * Runs an attaching kubectl (debug -i) with input piped in, as a user who types, reads the
+ * answer and types `exit`: `input` is written, and once `done` matches the output, `exit` follows
+ * and stdin closes. (An attach whose stdin ends at once loses the output: containerd detaches
+ * stdout and stderr from a container whose stdin is not stdinOnce when the client's stdin closes,
+ * and kubectl debug creates its container so. Output written just before the container exits
+ * may also miss the attach that the exit ends, hence `exit` only after the answer.)
  */
 function pipeKubectl(cluster: Cluster, bin: string, args: string[], input: string, done: RegExp, timeoutMs = 120_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
@@ -41,7 +42,7 @@ function pipeKubectl(cluster: Cluster, bin: string, args: string[], input: strin
     }, timeoutMs);
     proc.stdout.on('data', (d) => {
       stdout += d;
-      if (done.test(stdout)) proc.stdin.end();
+      if (done.test(stdout) && proc.stdin.writable) proc.stdin.end('exit\n');
     });
     proc.stderr.on('data', (d) => (stderr += d));
     proc.stdin.on('error', () => undefined);
@@ -159,11 +160,13 @@ test('ephemeral containers: subresource, agent, kubectl debug', { skip: realCont
     });
 
     // -it as a user types it (kubectl drops the terminal when its input is a pipe, the container keeps tty).
-    for (const [version, flags] of [['1.27', '-i'], ['1.27', '-it'], ['1.33', '-i'], ['1.33', '-it']]) {
-      await t.test(`kubectl ${version} debug ${flags} --target: sees the target's processes, stdin piped`, async () => {
+    const variants: [string, string[]][] = [['1.27', ['-i', '--attach=true']], ['1.27', ['-it']], ['1.33', ['-i']], ['1.33', ['-it']]];
+    for (const [version, flags] of variants) {
+      const tty = flags.includes('-it');
+      await t.test(`kubectl ${version} debug ${flags.join(' ')} --target: sees the target's processes, stdin piped`, async () => {
         const bin = kubectlBinary(version);
-        const name = `dbg${flags}-${version.replace('.', '-')}`;
-        const r = await pipeKubectl(cluster, bin, ['debug', flags, 'target', `--image=${BUSYBOX}`, '--target=main', `--container=${name}`, '--', 'sh'], 'echo "stdin-ok-$((6*7))"; ps; exit\n', /stdin-ok-42[\s\S]*sleep 31337/);
+        const name = `dbg-${tty ? 'tty' : 'i'}-${version.replace('.', '-')}`;
+        const r = await pipeKubectl(cluster, bin, ['debug', ...flags, 'target', `--image=${BUSYBOX}`, '--target=main', `--container=${name}`, '--', 'sh'], 'echo "stdin-ok-$((6*7))"; ps\n', /stdin-ok-42[\s\S]*sleep 31337/);
         assert.equal(r.code, 0, `kubectl debug failed:\n${r.stderr}\n${r.stdout}`);
         assert.match(r.stdout, /stdin-ok-42/);
         assert.match(r.stdout, new RegExp(TARGET_COMMAND.join(' ')), `ps in the debug container shows the target's command:\n${r.stdout}`);
@@ -172,7 +175,7 @@ test('ephemeral containers: subresource, agent, kubectl debug', { skip: realCont
         const spec = JSON.parse(await cluster.k(['get', 'pod', 'target', '-o', 'json'])).spec.ephemeralContainers.find((c: any) => c.name === name);
         assert.equal(spec.targetContainerName, 'main');
         assert.equal(spec.stdin, true);
-        assert.equal(!!spec.tty, flags === '-it');
+        assert.equal(!!spec.tty, tty);
         // Its output stays readable.
         assert.match(await cluster.k(['logs', 'target', '-c', name]), /stdin-ok-42/);
       });
@@ -187,7 +190,7 @@ test('ephemeral containers: subresource, agent, kubectl debug', { skip: realCont
       assert.deepEqual(copied.spec.containers.map((c: any) => c.name), ['main', 'copydbg']);
 
       const node = (await cluster.k(['get', 'nodes', '-o', 'jsonpath={.items[0].metadata.name}'])).trim();
-      const r = await pipeKubectl(cluster, bin, ['debug', `node/${node}`, '-i', `--image=${BUSYBOX}`, '--', 'sh'], 'echo "on-node-$((2+3))"; test -d /host/proc && echo host-root-mounted; exit\n', /host-root-mounted/);
+      const r = await pipeKubectl(cluster, bin, ['debug', `node/${node}`, '-i', `--image=${BUSYBOX}`, '--', 'sh'], 'echo "on-node-$((2+3))"; test -d /host/proc && echo host-root-mounted\n', /host-root-mounted/);
       assert.equal(r.code, 0, `${r.stderr}\n${r.stdout}`);
       assert.match(r.stdout, /on-node-5/);
       assert.match(r.stdout, /host-root-mounted/);
@@ -211,7 +214,7 @@ test('ephemeral containers on the process runtime: kubectl debug starts one as a
     await cluster.k(['wait', '--for=condition=Ready', 'pod/target', '--timeout=90s']);
     for (const version of ['1.27', '1.33']) {
       const name = `dbg-${version.replace('.', '-')}`;
-      const r = await pipeKubectl(cluster, kubectlBinary(version), ['debug', '-i', 'target', `--image=${BUSYBOX}`, '--target=main', `--container=${name}`, '--', 'sh'], 'echo "stdin-ok-$((6*7))"; ps; exit\n', new RegExp(`stdin-ok-42[\\s\\S]*sleep ${marker}`));
+      const r = await pipeKubectl(cluster, kubectlBinary(version), ['debug', '-i', 'target', `--image=${BUSYBOX}`, '--target=main', `--container=${name}`, '--', 'sh'], 'echo "stdin-ok-$((6*7))"; ps\n', new RegExp(`stdin-ok-42[\\s\\S]*sleep ${marker}`));
       assert.equal(r.code, 0, `${r.stderr}\n${r.stdout}`);
       const st = await until(`${name} Terminated`, async () => (await ephemeralStatus(cluster, 'target', name))?.state?.terminated, 30_000, 500);
       assert.equal(st.exitCode, 0);
