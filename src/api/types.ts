@@ -110,6 +110,12 @@ export interface ResourceDef {
   subresources?: {
     status?: boolean;
     scale?: ScaleDef;
+    /**
+     * Further subresources that, like status, read and write the whole object (get, update,
+     * patch), e.g. pods/ephemeralcontainers: what such a write may change is the strategy's
+     * to decide (prepareForUpdate and validateUpdate see it as ctx.subresource).
+     */
+    object?: readonly string[];
   };
   /**
    * Storage prefix override, for two resources that share storage (core/v1 events and
@@ -170,4 +176,10 @@ export interface VirtualReader {
   /** Live objects of a resource (storage version), in one namespace or all; [] if not served. */
   list(group: string, plural: string, namespace?: string): any[];
   get(group: string, plural: string, namespace: string | undefined, name: string): any | undefined;
+}
+
+/** Whether `sub` is a subresource of `def` that serves the whole object (status and `object` ones). */
+export function isObjectSubresource(def: ResourceDef, sub: string | undefined): boolean {
+  if (!sub) return false;
+  return (sub === 'status' && !!def.subresources?.status) || !!def.subresources?.object?.includes(sub);
 }

@@ -20,6 +20,7 @@ export function definedSubresources(def: ResourceDef): SubresourceInfo[] {
   const out: SubresourceInfo[] = [];
   if (def.subresources?.status) out.push({ name: 'status', kind: def.kind, verbs: ['get', 'patch', 'update'] });
   if (def.subresources?.scale) out.push({ name: 'scale', kind: 'Scale', group: 'autoscaling', version: 'v1', verbs: ['get', 'patch', 'update'] });
+  for (const name of def.subresources?.object ?? []) out.push({ name, kind: def.kind, verbs: ['get', 'patch', 'update'] });
   return out;
 }
 

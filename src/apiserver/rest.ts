@@ -2,7 +2,7 @@
 // deletecollection (and the status and scale subresources) for every resource. Resource-specific
 // behaviour comes from the ResourceDef strategy; storage from the Store.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { ResourceDef, VirtualReader } from '../api/types.js';
+import { type ResourceDef, type VirtualReader, isObjectSubresource } from '../api/types.js';
 import { readVirtual } from './virtual.js';
 import * as errors from '../machinery/errors.js';
 import { FieldSelector, parseFieldSelector } from '../machinery/fields.js';
@@ -595,17 +595,17 @@ export class RestHandler {
     const method = req.method ?? 'GET';
     const sub = info.subresource!;
     const ref = this.ref(scope);
-    if (sub === 'status' && served.def.subresources?.status) {
+    if (isObjectSubresource(served.def, sub)) {
       if (method === 'GET') return this.get(scope);
       if (method === 'PUT') {
         const store = this.store(scope);
-        const ctx = this.writeContext(scope, 'UpdateOptions', 'status');
+        const ctx = this.writeContext(scope, 'UpdateOptions', sub);
         const obj = await this.readObject(scope, served.def.kind, this.apiVersion(scope));
         this.checkNameAndNamespace(scope, obj);
         const stored = await store.update(info.namespace, info.name!, () => fromServed(served, obj, store.storageApiVersion, store.def.kind), ctx);
         return this.replyWritten(scope, stored, 200, ctx);
       }
-      if (method === 'PATCH') return this.patchObject(scope, 'status');
+      if (method === 'PATCH') return this.patchObject(scope, sub);
       throw errors.methodNotSupported(ref, method.toLowerCase());
     }
     if (sub === 'scale' && served.def.subresources?.scale) return this.scale(scope);

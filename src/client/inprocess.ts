@@ -6,6 +6,7 @@ import type { ApiServer } from '../apiserver/server.js';
 import type { Store, UserInfo, WriteContext } from '../apiserver/store.js';
 import { type MaybePromise, type Served, fromServed, isPromise, servedAsStored, then, toServed, toServedMany } from '../apiserver/convert.js';
 import { apiVersionOf, verbsOf } from '../apiserver/resources.js';
+import { isObjectSubresource } from '../api/types.js';
 import { runWatch, type WatchSink } from '../apiserver/watch.js';
 import { applyPatch } from '../apiserver/patching.js';
 import { getScale, updateScale } from '../apiserver/scale.js';
@@ -179,7 +180,7 @@ export class InProcessTransport implements Transport {
       this.allow(served, 'get');
       const name = this.requireName(served, t);
       if (t.subresource === 'scale' && served.def.subresources?.scale) return getScale(served, store, t.namespace, name);
-      if (t.subresource && !(t.subresource === 'status' && served.def.subresources?.status)) {
+      if (t.subresource && !isObjectSubresource(served.def, t.subresource)) {
         throw serverErrors.notFound({ group: served.def.group, resource: served.def.plural }, `${name}/${t.subresource}`);
       }
       return this.out(served, store, store.get(t.namespace, name));
@@ -369,12 +370,11 @@ export class InProcessTransport implements Transport {
       const name = this.requireName(served, t);
       const sub = t.subresource;
       if (sub === 'scale' && served.def.subresources?.scale) return updateScale(served, store, t.namespace, name, () => body, this.ctx(opts, sub));
-      if (sub && sub !== 'status') {
+      if (sub && !isObjectSubresource(served.def, sub)) {
         const call = this.extra(served, sub);
         if (!call) throw serverErrors.notFound({ group: served.def.group, resource: served.def.plural }, `${name}/${sub}`);
         return deepCopy(await call(t.namespace, name, body, this.ctx(opts, sub)));
       }
-      if (sub === 'status' && !served.def.subresources?.status) throw serverErrors.notFound({ group: served.def.group, resource: served.def.plural }, `${name}/status`);
       this.allow(served, 'update');
       const obj = this.checkBody(served, body);
       this.checkNameAndNamespace(served, t, obj);
@@ -392,7 +392,7 @@ export class InProcessTransport implements Transport {
         const ctx = this.ctx(opts, sub);
         return updateScale(served, store, t.namespace, name, (scale) => applyPatch(type, scale, patch, 'io.k8s.api.autoscaling.v1.Scale', { fieldManager: ctx.fieldManager, force: !!opts?.force }), ctx);
       }
-      if (sub && !(sub === 'status' && served.def.subresources?.status)) {
+      if (sub && !isObjectSubresource(served.def, sub)) {
         throw serverErrors.notFound({ group: served.def.group, resource: served.def.plural }, `${name}/${sub}`);
       }
       this.allow(served, 'patch');

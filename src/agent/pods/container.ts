@@ -1,6 +1,6 @@
 // The CRI configuration of one container: command and args with $(VAR) references expanded, env,
 // mounts, log path, resources as cgroup settings (the kubelet's conversion) and the security context.
-import type { ContainerConfig, LinuxResources, Mount, PodSandboxConfig } from '../runtime/types.js';
+import type { ContainerConfig, LinuxResources, Mount, NamespaceMode, PodSandboxConfig } from '../runtime/types.js';
 import { LABEL } from '../runtime/types.js';
 import { parseQuantityOrNull } from '../../machinery/quantity.js';
 
@@ -73,9 +73,21 @@ export interface ContainerInputs {
   mounts: Mount[];
   attempt: number;
   nodeMemoryBytes: number;
+  /** Runtime id of the container whose process namespace this one joins (an ephemeral container's target). */
+  targetId?: string;
 }
 
 export const containerLogPath = (name: string, attempt: number) => `${name}/${attempt}.log`;
+
+/**
+ * The pid namespace: the node's or the pod's when the pod says so (a target then sees its
+ * processes anyway), else the target container's when there is one, else the container's own.
+ */
+function pidNamespace(pod: any, targetId: string | undefined): { pid: NamespaceMode; targetId?: string } {
+  if (pod.spec?.hostPID) return { pid: 'NODE' };
+  if (pod.spec?.shareProcessNamespace) return { pid: 'POD' };
+  return targetId ? { pid: 'TARGET', targetId } : { pid: 'CONTAINER' };
+}
 
 export function containerConfig(pod: any, c: any, sandbox: PodSandboxConfig, input: ContainerInputs): ContainerConfig {
   const vars = new Map(input.env.map((e) => [e.key, e.value]));
@@ -107,7 +119,7 @@ export function containerConfig(pod: any, c: any, sandbox: PodSandboxConfig, inp
         privileged: !!sc.privileged,
         namespaceOptions: {
           network: pod.spec?.hostNetwork ? 'NODE' : 'POD',
-          pid: pod.spec?.hostPID ? 'NODE' : pod.spec?.shareProcessNamespace ? 'POD' : 'CONTAINER',
+          ...pidNamespace(pod, input.targetId),
           ipc: pod.spec?.hostIPC ? 'NODE' : 'POD',
         },
         ...(sc.runAsUser !== undefined ? { runAsUser: { value: sc.runAsUser } } : {}),

@@ -68,6 +68,29 @@ function containerStatus(spec: any, obs: Observed, defaultWaiting: string): any 
   return out;
 }
 
+/**
+ * Whether an ephemeral container ran already, by what was last reported (the runtime may no
+ * longer show it: a new sandbox, or an agent that started over): it is never run again.
+ */
+export function ephemeralContainerRan(pod: any, name: string): boolean {
+  return !!(pod.status?.ephemeralContainerStatuses ?? []).find((s: any) => s.name === name)?.containerID;
+}
+
+/** An ephemeral container's status: it runs once, has no probes and never counts as ready. */
+function ephemeralContainerStatus(pod: any, spec: any, obs: Observed): any {
+  if (!obs.containers.get(spec.name)?.length && ephemeralContainerRan(pod, spec.name)) {
+    // Gone from the runtime: what was last reported stays, a running one as upstream reports a lost container.
+    const reported = pod.status.ephemeralContainerStatuses.find((s: any) => s.name === spec.name);
+    if (reported.state?.terminated) return reported;
+    const terminated = { exitCode: 137, reason: 'ContainerStatusUnknown', message: 'The container could not be located when the pod was terminated', startedAt: null, finishedAt: null };
+    return { ...reported, ready: false, started: false, state: { terminated } };
+  }
+  const out = containerStatus(spec, obs, 'ContainerCreating');
+  out.ready = false;
+  out.started = !!out.state.running;
+  return out;
+}
+
 function condition(pod: any, type: string, ok: boolean, now: number, reason?: string, message?: string): any {
   const prev = (pod.status?.conditions ?? []).find((c: any) => c.type === type);
   const status = ok ? 'True' : 'False';
@@ -176,5 +199,8 @@ export function podStatus(pod: any, obs: Observed): any {
   }
   if (initStatuses.length) status.initContainerStatuses = initStatuses;
   else delete status.initContainerStatuses;
+  const ephemeralStatuses = (spec.ephemeralContainers ?? []).map((c: any) => ephemeralContainerStatus(pod, c, obs));
+  if (ephemeralStatuses.length) status.ephemeralContainerStatuses = ephemeralStatuses;
+  else delete status.ephemeralContainerStatuses;
   return status;
 }

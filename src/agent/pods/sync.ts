@@ -16,7 +16,7 @@ import { PodFiles } from './files.js';
 import { containerConfig, qosClass } from './container.js';
 import { podCgroupParent, removePodCgroups, setPodPidsLimit } from './cgroups.js';
 import { sandboxConfig, type DnsSettings } from './sandbox.js';
-import { isSidecar, podStatus } from './status.js';
+import { ephemeralContainerRan, isSidecar, podStatus } from './status.js';
 import { runHook } from './hooks.js';
 import { applyDevices, type ContainerDevices, type DevicePort } from '../devices/manager.js';
 import { rfc3339 } from '../../machinery/time.js';
@@ -65,6 +65,17 @@ interface Sandbox {
   attempt: number;
   ready: boolean;
   ips: string[];
+}
+
+/** What starting a container needs to know of its pod and the runtime. */
+interface StartContext {
+  pod: any;
+  sandbox: Sandbox;
+  cfg: PodSandboxConfig;
+  volumes: any;
+  podIPs: string[];
+  /** The runtime's containers of the pod, by name (an ephemeral container's target is found here). */
+  containers: Map<string, ContainerStatus[]>;
 }
 
 /** Keep this many exited attempts of a container (the newest and the one before, for --previous). */
@@ -197,7 +208,7 @@ export class PodSyncer {
       if (ms !== undefined && (next === undefined || ms < next)) next = ms;
     };
     const policy = pod.spec?.restartPolicy ?? 'Always';
-    const ctx = { pod, sandbox, cfg, volumes, podIPs };
+    const ctx: StartContext = { pod, sandbox, cfg, volumes, podIPs, containers: view.containers };
 
     // Init containers, in order: each regular one must exit 0 before the next; sidecars must have started.
     let initBlocked = false;
@@ -235,6 +246,13 @@ export class PodSyncer {
         after(await this.start(ctx, c, latest));
       }
     }
+    // Ephemeral containers (kubectl debug): each started once, as soon as the sandbox is up (init
+    // containers need not have finished, as upstream), and never restarted once it ran.
+    for (const c of pod.spec?.ephemeralContainers ?? []) {
+      const latest = (view.containers.get(c.name) ?? [])[0];
+      if (latest ? latest.state !== 'CONTAINER_CREATED' : ephemeralContainerRan(pod, c.name)) continue;
+      after(await this.start(ctx, c, latest));
+    }
     await this.gcAttempts(view.containers);
     const fresh = await this.observe(uid);
     this.probeRunning(pod, fresh.containers, podIPs);
@@ -265,11 +283,23 @@ export class PodSyncer {
   }
 
   /** Starts (or restarts, after back-off) one container; returns when to look again if it has to wait. */
-  private async start(ctx: { pod: any; sandbox: Sandbox; cfg: PodSandboxConfig; volumes: any; podIPs: string[] }, c: any, latest: ContainerStatus | undefined): Promise<number | undefined> {
+  private async start(ctx: StartContext, c: any, latest: ContainerStatus | undefined): Promise<number | undefined> {
     const { pod } = ctx;
     const uid = pod.metadata.uid;
     const key = `${uid}/${c.name}`;
-    const fieldPath = `spec.${(pod.spec?.initContainers ?? []).includes(c) ? 'initContainers' : 'containers'}{${c.name}}`;
+    const ephemeral = (pod.spec?.ephemeralContainers ?? []).includes(c);
+    const fieldPath = `spec.${ephemeral ? 'ephemeralContainers' : (pod.spec?.initContainers ?? []).includes(c) ? 'initContainers' : 'containers'}{${c.name}}`;
+    // An ephemeral container with a target joins the target's process namespace (kubectl debug --target).
+    let targetId: string | undefined;
+    if (ephemeral && c.targetContainerName) {
+      targetId = (ctx.containers.get(c.targetContainerName) ?? [])[0]?.id;
+      if (!targetId) {
+        const message = `unable to find target container ${c.targetContainerName}`;
+        this.waiting.set(key, { reason: 'CreateContainerConfigError', message });
+        this.event(pod, 'Warning', 'Failed', `Error: ${message}`, fieldPath);
+        return 5_000;
+      }
+    }
     if (latest?.state === 'CONTAINER_CREATED') {
       // Created by an earlier sync that did not get to start it.
       await this.deps.runtime.removeContainer(latest.id).catch(() => undefined);
@@ -315,7 +345,7 @@ export class PodSyncer {
       this.event(pod, 'Warning', 'Failed', `Error: ${err.message}`, fieldPath);
       return 5_000;
     }
-    const config = containerConfig(pod, c, ctx.cfg, { env, mounts, attempt, nodeMemoryBytes: this.deps.nodeMemoryBytes });
+    const config = containerConfig(pod, c, ctx.cfg, { env, mounts, attempt, nodeMemoryBytes: this.deps.nodeMemoryBytes, targetId });
     applyDevices(config, devs);
     let id: string;
     try {
@@ -335,6 +365,7 @@ export class PodSyncer {
     }
     this.waiting.delete(key);
     this.event(pod, 'Normal', 'Started', `Started container ${c.name}`, fieldPath);
+    if (ephemeral) return undefined; // no hooks, no probes
     const target = this.probeTarget(id, c, ctx.podIPs);
     if (c.lifecycle?.postStart) {
       const err = await runHook(c.lifecycle.postStart, target, pod.spec?.terminationGracePeriodSeconds ?? 30);
@@ -415,7 +446,7 @@ export class PodSyncer {
 
   /** Kills running containers: preStop hooks, then the stop signal with the grace period; main containers before sidecars. */
   async stopAll(pod: any, containers: Map<string, ContainerStatus[]>, graceSeconds: number): Promise<void> {
-    const specs = new Map<string, any>([...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])].map((c: any) => [c.name, c]));
+    const specs = new Map<string, any>([...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? []), ...(pod.spec?.ephemeralContainers ?? [])].map((c: any) => [c.name, c]));
     const sidecars = new Set((pod.spec?.initContainers ?? []).filter(isSidecar).map((c: any) => c.name));
     const running = [...containers.values()].map((l) => l[0]).filter((c) => c && (c.state === 'CONTAINER_RUNNING' || c.state === 'CONTAINER_CREATED'));
     const deadline = Date.now() + graceSeconds * 1000;

@@ -110,7 +110,8 @@ export interface ContainerConfig {
     securityContext: {
       capabilities?: { addCapabilities: string[]; dropCapabilities: string[] };
       privileged?: boolean;
-      namespaceOptions: { network: NamespaceMode; pid: NamespaceMode; ipc: NamespaceMode };
+      /** targetId: the container whose namespace a TARGET mode joins (ephemeral containers' pid). */
+      namespaceOptions: { network: NamespaceMode; pid: NamespaceMode; ipc: NamespaceMode; targetId?: string };
       runAsUser?: { value: number };
       runAsGroup?: { value: number };
       runAsUsername?: string;

@@ -9,6 +9,7 @@ import { defaultPodSpec, validatePodSpec, validateTolerations } from './podspec.
 import { Quantity, parseQuantityOrNull } from '../../../machinery/quantity.js';
 import { clone, describeDiff, semanticEqual, validateImmutableField } from './helpers.js';
 import { setOwn } from '../../../machinery/objects.js';
+import { EPHEMERAL_CONTAINERS_SUBRESOURCE, keepOnlyEphemeralContainerChanges, validatePodEphemeralContainersUpdate } from './ephemeralcontainers.js';
 
 function defaultRequestsFromLimits(containers: any[] | undefined): void {
   for (const c of containers ?? []) {
@@ -229,7 +230,7 @@ export const pods: ResourceDef = {
   categories: ['all'],
   namespaced: true,
   nameRule: 'dns1123-subdomain',
-  subresources: { status: true },
+  subresources: { status: true, object: [EPHEMERAL_CONTAINERS_SUBRESOURCE] },
   generationTracksSpec: true,
   table: podColumns,
   defaults: defaultPod,
@@ -249,6 +250,8 @@ export const pods: ResourceDef = {
       obj.spec = old.spec;
       if (!obj.status) obj.status = {};
       if (old.status?.qosClass && !obj.status.qosClass) obj.status.qosClass = old.status.qosClass;
+    } else if (ctx.subresource === EPHEMERAL_CONTAINERS_SUBRESOURCE) {
+      keepOnlyEphemeralContainerChanges(obj, old);
     } else if (!ctx.subresource) {
       obj.status = old.status;
     }
@@ -268,6 +271,7 @@ export const pods: ResourceDef = {
 
   validateUpdate(obj: any, old: any, ctx: StrategyContext) {
     if (ctx.subresource === 'status') return validatePodStatusUpdate(obj, old);
+    if (ctx.subresource === EPHEMERAL_CONTAINERS_SUBRESOURCE) return validatePodEphemeralContainersUpdate(obj, old);
     if (ctx.subresource) return [];
     return validatePodSpecUpdate(obj, old);
   },

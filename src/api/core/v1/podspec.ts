@@ -650,6 +650,44 @@ function validateInitContainers(inits: Container[] | undefined, containers: Cont
   return errs;
 }
 
+/**
+ * Fields of EphemeralContainerCommon an ephemeral container may not set (upstream keeps an allow
+ * list; these are the fields left out of it): ephemeral containers are not part of the pod's
+ * service, so no ports, resources, restart rules, probes or lifecycle hooks.
+ */
+const EPHEMERAL_FORBIDDEN_FIELDS = [
+  'ports', 'resources', 'resizePolicy', 'restartPolicy', 'restartPolicyRules',
+  'livenessProbe', 'readinessProbe', 'startupProbe', 'lifecycle',
+] as const;
+const EPHEMERAL_FORBIDDEN = 'cannot be set for an Ephemeral Container';
+
+/** Whether a field differs from Go's zero value (resources is a struct: `{}` is unset). */
+function fieldSet(name: string, v: unknown): boolean {
+  if (v === undefined || v === null) return false;
+  if (name === 'resources' && typeof v === 'object') return Object.values(v as object).some((x) => x !== undefined && x !== null);
+  return true;
+}
+
+/** validateEphemeralContainers: names unique across all containers, targets that exist, no service fields. */
+function validateEphemeralContainers(ephemerals: any[] | undefined, s: any, volumes: Set<string>, p: FieldPath, opts: PodSpecValidationOptions): FieldError[] {
+  const errs: FieldError[] = [];
+  if (!ephemerals?.length) return errs;
+  const others = new Set<string>([...(s.containers ?? []), ...(s.initContainers ?? [])].map((c: any) => c.name).filter(Boolean));
+  const names = new Set(others);
+  ephemerals.forEach((c: any, i) => {
+    const ip = p.index(i);
+    errs.push(...validateContainerName(c, names, ip));
+    errs.push(...validateContainerCommon(c, volumes, ip, opts));
+    if (c.targetContainerName && !others.has(c.targetContainerName)) errs.push(notFound(ip.child('targetContainerName'), c.targetContainerName));
+    for (const f of EPHEMERAL_FORBIDDEN_FIELDS) if (fieldSet(f, c[f])) errs.push(forbidden(ip.child(f), EPHEMERAL_FORBIDDEN));
+    (c.volumeMounts ?? []).forEach((m: any, j: number) => {
+      if (m.subPath) errs.push(forbidden(ip.child('volumeMounts').index(j).child('subPath'), EPHEMERAL_FORBIDDEN));
+      if (m.subPathExpr) errs.push(forbidden(ip.child('volumeMounts').index(j).child('subPathExpr'), EPHEMERAL_FORBIDDEN));
+    });
+  });
+  return errs;
+}
+
 const TAINT_EFFECTS = ['NoSchedule', 'PreferNoSchedule', 'NoExecute'];
 
 export function validateTaintEffect(effect: unknown, allowEmpty: boolean, p: FieldPath): FieldError[] {
@@ -818,6 +856,7 @@ export function validatePodSpec(spec: PodSpec | undefined, p: FieldPath, opts: P
   errs.push(...vols.errors);
   errs.push(...validateContainers(s.containers, vols.names, p.child('containers'), opts));
   errs.push(...validateInitContainers(s.initContainers, s.containers, vols.names, p.child('initContainers'), opts));
+  errs.push(...validateEphemeralContainers(s.ephemeralContainers, s, vols.names, p.child('ephemeralContainers'), opts));
   if (s.hostNetwork && opts.isPod) {
     (s.containers ?? []).forEach((c: any, i: number) => {
       (c.ports ?? []).forEach((port: any, j: number) => {
