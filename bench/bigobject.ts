@@ -149,15 +149,15 @@ const shapes: Shape[] = [
   },
   {
     name: 'configmap-update',
-    what: 'a PUT replacing every value of the 100,000-key ConfigMap',
-    setup: () => post(cmPath, JSON.stringify(configMap('upd', CM_KEYS, 'v'))),
-    request: () => ({ method: 'PUT', path: `${cmPath}/upd`, contentType: 'application/json', body: JSON.stringify(configMap('upd', CM_KEYS, 'w')) }),
+    what: `a PUT replacing every value of a ${STORABLE_CM_KEYS.toLocaleString('en')}-key ConfigMap (as big as the store keeps)`,
+    setup: () => post(cmPath, JSON.stringify(configMap('upd', STORABLE_CM_KEYS, 'v'))),
+    request: () => ({ method: 'PUT', path: `${cmPath}/upd`, contentType: 'application/json', body: JSON.stringify(configMap('upd', STORABLE_CM_KEYS, 'w')) }),
   },
   {
     name: 'configmap-apply',
-    what: 'server-side apply of the 100,000-key ConfigMap by a second manager (force)',
-    setup: () => post(cmPath, JSON.stringify(configMap('apl', CM_KEYS, 'v'))),
-    request: () => ({ method: 'PATCH', path: `${cmPath}/apl?fieldManager=bench&force=true`, contentType: 'application/apply-patch+yaml', body: JSON.stringify(configMap('apl', CM_KEYS, 'w')) }),
+    what: `server-side apply of a ${STORABLE_CM_KEYS.toLocaleString('en')}-key ConfigMap by a second manager (force)`,
+    setup: () => post(cmPath, JSON.stringify(configMap('apl', STORABLE_CM_KEYS, 'v'))),
+    request: () => ({ method: 'PATCH', path: `${cmPath}/apl?fieldManager=bench&force=true`, contentType: 'application/apply-patch+yaml', body: JSON.stringify(configMap('apl', STORABLE_CM_KEYS, 'w')) }),
   },
   {
     name: 'pod-apply',
@@ -178,12 +178,6 @@ const shapes: Shape[] = [
     name: 'configmap-storable',
     what: `a ConfigMap with ${STORABLE_CM_KEYS.toLocaleString('en')} keys: about as big as the store keeps`,
     request: () => post(cmPath, JSON.stringify(configMap('storable', STORABLE_CM_KEYS, 'v'))),
-  },
-  {
-    name: 'configmap-storable-apply',
-    what: `server-side apply of the ${STORABLE_CM_KEYS.toLocaleString('en')}-key ConfigMap by a second manager (force)`,
-    setup: () => post(cmPath, JSON.stringify(configMap('storable-apl', STORABLE_CM_KEYS, 'v'))),
-    request: () => ({ method: 'PATCH', path: `${cmPath}/storable-apl?fieldManager=bench&force=true`, contentType: 'application/apply-patch+yaml', body: JSON.stringify(configMap('storable-apl', STORABLE_CM_KEYS, 'w')) }),
   },
   {
     name: 'pod-update',
