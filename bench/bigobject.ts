@@ -88,6 +88,13 @@ const configMap = (name: string, keys: number, value: string) => ({
   data: Object.fromEntries(range(keys).map((i) => [`k${i}`, value])),
 });
 const CM_KEYS = 100_000;
+/**
+ * The biggest objects of these shapes the store keeps (1.5 MiB as JSON: etcd's limit): a
+ * defaulted container with its managedFields entry is ~590 bytes, a ConfigMap key with its
+ * entry ~27.
+ */
+const STORABLE_CONTAINERS = 2_500;
+const STORABLE_CM_KEYS = 50_000;
 
 const blob = (name: string, spec: unknown) => ({ apiVersion: 'bench.k8ts.io/v1', kind: 'Blob', metadata: { name, namespace: NS }, spec });
 
@@ -142,15 +149,15 @@ const shapes: Shape[] = [
   },
   {
     name: 'configmap-update',
-    what: 'a PUT replacing every value of the 100,000-key ConfigMap',
-    setup: () => post(cmPath, JSON.stringify(configMap('upd', CM_KEYS, 'v'))),
-    request: () => ({ method: 'PUT', path: `${cmPath}/upd`, contentType: 'application/json', body: JSON.stringify(configMap('upd', CM_KEYS, 'w')) }),
+    what: `a PUT replacing every value of a ${STORABLE_CM_KEYS.toLocaleString('en')}-key ConfigMap (as big as the store keeps)`,
+    setup: () => post(cmPath, JSON.stringify(configMap('upd', STORABLE_CM_KEYS, 'v'))),
+    request: () => ({ method: 'PUT', path: `${cmPath}/upd`, contentType: 'application/json', body: JSON.stringify(configMap('upd', STORABLE_CM_KEYS, 'w')) }),
   },
   {
     name: 'configmap-apply',
-    what: 'server-side apply of the 100,000-key ConfigMap by a second manager (force)',
-    setup: () => post(cmPath, JSON.stringify(configMap('apl', CM_KEYS, 'v'))),
-    request: () => ({ method: 'PATCH', path: `${cmPath}/apl?fieldManager=bench&force=true`, contentType: 'application/apply-patch+yaml', body: JSON.stringify(configMap('apl', CM_KEYS, 'w')) }),
+    what: `server-side apply of a ${STORABLE_CM_KEYS.toLocaleString('en')}-key ConfigMap by a second manager (force)`,
+    setup: () => post(cmPath, JSON.stringify(configMap('apl', STORABLE_CM_KEYS, 'v'))),
+    request: () => ({ method: 'PATCH', path: `${cmPath}/apl?fieldManager=bench&force=true`, contentType: 'application/apply-patch+yaml', body: JSON.stringify(configMap('apl', STORABLE_CM_KEYS, 'w')) }),
   },
   {
     name: 'pod-apply',
@@ -163,12 +170,22 @@ const shapes: Shape[] = [
     }),
   },
   {
+    name: 'pod-storable',
+    what: `a Pod with ${STORABLE_CONTAINERS.toLocaleString('en')} containers: about as big as the store keeps (1.5 MiB with defaults and managedFields)`,
+    request: () => post(podsPath, JSON.stringify(pod('storable', { containers: range(STORABLE_CONTAINERS).map((i) => container(`c${i}`)) }))),
+  },
+  {
+    name: 'configmap-storable',
+    what: `a ConfigMap with ${STORABLE_CM_KEYS.toLocaleString('en')} keys: about as big as the store keeps`,
+    request: () => post(cmPath, JSON.stringify(configMap('storable', STORABLE_CM_KEYS, 'v'))),
+  },
+  {
     name: 'pod-update',
-    what: 'a PUT of a 8,000-container Pod changing every image (old and new both near the limit)',
-    // 8,000: the pod as stored (defaulted container fields) still fits the body limit.
-    setup: () => post(podsPath, JSON.stringify(pod('upd', { containers: range(8_000).map((i) => container(`c${i}`)) }))),
+    what: `a PUT of a ${STORABLE_CONTAINERS.toLocaleString('en')}-container Pod changing every image (old and new both near the store's limit)`,
+    setup: () => post(podsPath, JSON.stringify(pod('upd', { containers: range(STORABLE_CONTAINERS).map((i) => container(`c${i}`)) }))),
     request: (prior) => {
       delete prior.metadata.managedFields; // a client may send them back, but they would not fit
+      delete prior.metadata.resourceVersion; // unconditional: controllers may have written the pod meanwhile
       for (const c of prior.spec.containers) c.image = 'j';
       return { method: 'PUT', path: `${podsPath}/upd`, contentType: 'application/json', body: JSON.stringify(prior) };
     },

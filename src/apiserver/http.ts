@@ -33,6 +33,8 @@ export function readBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Promise<
     });
     req.on('end', () => !failed && resolve(Buffer.concat(chunks)));
     req.on('error', (e) => !failed && reject(e));
+    // A body cut off by its client (an HTTP/2 stream reset emits no error): the request ends here.
+    req.on('close', () => !failed && !req.complete && reject(errors.badRequest('the request body was not received completely')));
   });
 }
 

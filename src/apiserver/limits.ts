@@ -1,7 +1,6 @@
 // What the API server allows a connection and a request before it stops serving them: the
 // timeouts of Go's http.Server as kube-apiserver sets them, the legacy max-in-flight filter, and
 // a cap on connections that have not shown who they are.
-import type { Socket } from 'node:net';
 import * as errors from '../machinery/errors.js';
 import { parseGoDuration } from '../machinery/duration.js';
 
@@ -19,6 +18,8 @@ export interface ServingLimits {
   maxMutatingRequestsInflight: number;
   /** Connections that have not authenticated yet (TLS without a client certificate and no request served). */
   maxUnauthenticatedConnections: number;
+  /** --http2-max-streams-per-connection: concurrent HTTP/2 streams a connection may open. */
+  http2MaxStreamsPerConnection: number;
 }
 
 export const DEFAULT_SERVING_LIMITS: ServingLimits = {
@@ -29,7 +30,22 @@ export const DEFAULT_SERVING_LIMITS: ServingLimits = {
   maxRequestsInflight: 400,
   maxMutatingRequestsInflight: 200,
   maxUnauthenticatedConnections: 256,
+  // kube-apiserver's default since the HTTP/2 rapid-reset fixes (it matches Go clients' initial limit).
+  http2MaxStreamsPerConnection: 100,
 };
+
+/**
+ * HTTP/2 as kube-apiserver configures Go's http2.Server: 256 KiB frames and per-stream upload
+ * buffer ("99% of serialized resources are smaller"), a connection buffer of that times the
+ * stream limit, and a header list as large as HTTP/1.1's header limit.
+ */
+export function http2Settings(limits: Pick<ServingLimits, 'http2MaxStreamsPerConnection'>, maxHeaderBytes: number) {
+  const perStream = 256 * 1024;
+  return {
+    settings: { maxConcurrentStreams: limits.http2MaxStreamsPerConnection, maxFrameSize: perStream, initialWindowSize: perStream, maxHeaderListSize: maxHeaderBytes },
+    connectionWindow: perStream * limits.http2MaxStreamsPerConnection,
+  };
+}
 
 const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
@@ -64,7 +80,7 @@ export class InflightLimiter {
  */
 export class UnauthenticatedConnections {
   // A Set iterates in insertion order: the first entry is the oldest.
-  private readonly pending = new Set<Socket>();
+  private readonly pending = new Set<Closable>();
 
   constructor(private readonly max: number) {}
 
@@ -72,31 +88,38 @@ export class UnauthenticatedConnections {
     return this.pending.size;
   }
 
-  opened(socket: Socket): void {
+  opened(socket: Closable & { once(event: 'close', f: () => void): unknown }): void {
     this.pending.add(socket);
     socket.once('close', () => this.pending.delete(socket));
     while (this.max > 0 && this.pending.size > this.max) {
-      const oldest = this.pending.values().next().value as Socket;
+      const oldest = this.pending.values().next().value as Closable;
       this.pending.delete(oldest);
       oldest.destroy();
     }
   }
 
-  authenticated(socket: Socket): void {
+  authenticated(socket: Closable): void {
     this.pending.delete(socket);
   }
+}
+
+/** A connection: a TLS socket (HTTP/1.1) or an HTTP/2 session, closed by destroying it. */
+export interface Closable {
+  destroy(): void;
+  readonly destroyed: boolean;
 }
 
 /**
  * Deadlines on a connection between requests, kept by the server itself: Node's own header
  * timeout goes unchecked on HTTPS servers in Node 20, so a connection that completes its TLS
  * handshake and then sends nothing, or half a request line, would stay open for ever.
- * Armed when a connection is ready for a request; disarmed while one is being served.
+ * Armed when a connection is ready for a request; disarmed while one is being served (for
+ * HTTP/2, while any of its streams is open).
  */
 export class ConnectionDeadlines {
-  private readonly timers = new WeakMap<Socket, NodeJS.Timeout>();
+  private readonly timers = new WeakMap<Closable, NodeJS.Timeout>();
 
-  arm(socket: Socket, ms: number): void {
+  arm(socket: Closable, ms: number): void {
     this.disarm(socket);
     if (socket.destroyed) return;
     const timer = setTimeout(() => socket.destroy(), ms);
@@ -104,7 +127,7 @@ export class ConnectionDeadlines {
     this.timers.set(socket, timer);
   }
 
-  disarm(socket: Socket): void {
+  disarm(socket: Closable): void {
     clearTimeout(this.timers.get(socket));
     this.timers.delete(socket);
   }

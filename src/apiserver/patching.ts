@@ -3,7 +3,10 @@ import * as errors from '../machinery/errors.js';
 import { jsonPatch, mergePatch, PatchError, strategicMergePatch } from '../machinery/patch/index.js';
 import type { PatchFn } from './rest.js';
 import { applyOperation } from '../machinery/ssa/manager.js';
+import { applyOffThread } from '../machinery/ssa/thread.js';
 import { getDefinition } from '../machinery/openapi/definitions.js';
+import { OFF_THREAD_BYTES } from '../machinery/managedfields.js';
+import { jsonLengthExceeds } from '../machinery/jsonsize.js';
 
 export const applyPatch: PatchFn = (type, current, patch, definition, ctx) => {
   try {
@@ -17,7 +20,9 @@ export const applyPatch: PatchFn = (type, current, patch, definition, ctx) => {
       case 'apply': {
         // Server-side apply: a typed merge with field ownership (src/machinery/ssa).
         const type = ctx.type ?? { schema: definition ? getDefinition(definition) : undefined };
-        return applyOperation(current, patch, {
+        // A big object or configuration is applied off the event loop (a Promise comes back).
+        const big = jsonLengthExceeds(patch, OFF_THREAD_BYTES) || jsonLengthExceeds(current, OFF_THREAD_BYTES);
+        return (big ? applyOffThread : applyOperation)(current, patch, {
           manager: ctx.fieldManager,
           force: ctx.force,
           apiVersion: typeof current?.apiVersion === 'string' ? current.apiVersion : String(patch?.apiVersion ?? ''),

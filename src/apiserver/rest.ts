@@ -16,7 +16,7 @@ import { PROTOBUF, decodeProtobufBody, encodeProtobufList, encodeStoredProtobuf,
 import type { ResourceRequest } from './requestinfo.js';
 import { apiVersionOf, verbsOf } from './resources.js';
 import type { DeleteOptions, Store, UserInfo, WriteContext } from './store.js';
-import { pause } from './store.js';
+import { checkStorableSize, pause } from './store.js';
 import { partialList, partialMetadata, toTable, type IncludeObject } from './table.js';
 import { type WatchSink, httpSink, runWatch } from './watch.js';
 import { Paginator } from './paginate.js';
@@ -37,6 +37,7 @@ export interface PatchContext {
   subresource?: string;
   statusSubresource?: boolean;
 }
+/** Returns the patched object; a Promise when the work went off the event loop (a big server-side apply). */
 export type PatchFn = (type: PatchType, current: any, patch: any, definition: string | undefined, ctx: PatchContext) => any;
 
 export interface RestDeps {
@@ -184,6 +185,8 @@ export class RestHandler {
     // A body the decoder refuses: upstream's transformDecodeError names the kind and version.
     const kind = scope.served.def.kind;
     const decodeError = `${kind} in version ${JSON.stringify(scope.served.version.name)} cannot be handled as a ${kind}: `;
+    // An object too big to store is refused before the walks below (bounded work; see checkStorableSize).
+    checkStorableSize(obj);
     if (opts.validate !== false) {
       // Protobuf has no unknown or duplicate fields to report (upstream: no strict decoding for
       // it); fields newer than this server's schema are still dropped.
@@ -482,6 +485,8 @@ export class RestHandler {
     if (type === 'json' && body.length > MAX_JSON_PATCH_OPERATIONS) {
       throw errors.entityTooLargeMessage(`The allowed maximum operations in a JSON patch is ${MAX_JSON_PATCH_OPERATIONS}, got ${body.length}`);
     }
+    // An applied configuration ends up in the object whole: one too big to store goes no further.
+    if (type === 'apply') checkStorableSize(body);
     return { type, body, force: queryBool(scope.query, 'force') === true, ctx };
   }
 
@@ -502,8 +507,7 @@ export class RestHandler {
     }
     const schemaType = type === 'apply' ? this.deps.schema.typeFor?.(served.def.group, served.version.name, served.def.kind) : undefined;
     const patchCtx: PatchContext = { fieldManager: ctx.fieldManager, force, type: schemaType, subresource, statusSubresource: !!served.def.subresources?.status };
-    const apply = (current: any): MaybePromise<any> => {
-      const patched = this.deps.patch(type, current, body, definition, patchCtx);
+    const apply = (current: any): MaybePromise<any> => then(this.deps.patch(type, current, body, definition, patchCtx), (patched) => {
       if (!isPlainObject(patched)) throw errors.badRequest('the patch produced something that is not an object');
       // A patch may not turn the object into another kind (the result is decoded as this one).
       checkTypeMeta(patched, served.def.kind, this.apiVersion(scope));
@@ -512,7 +516,7 @@ export class RestHandler {
       this.validateFields(scope, patched, undefined, ctx.warnings);
       this.checkNameAndNamespace(scope, patched);
       return fromServed(served, patched as any, store.storageApiVersion, store.def.kind);
-    };
+    });
     if (type === 'apply' && !store.tryGet(info.namespace, info.name!) && !subresource) {
       let created = apply({ apiVersion: this.apiVersion(scope), kind: served.def.kind, metadata: { name: info.name, namespace: info.namespace } });
       if (isPromise(created)) created = await created;

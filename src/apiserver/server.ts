@@ -1,6 +1,6 @@
 // The API server: HTTPS, authentication, routing to discovery/OpenAPI/REST, and the wiring of
 // stores and watch caches for every served resource.
-import https from 'node:https';
+import http2 from 'node:http2';
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
@@ -31,7 +31,8 @@ import { registerSubresources } from './subresources.js';
 import type { ExtraSubresource, ServingApi } from './serving.js';
 import { type AdmissionChain, defaultAdmissionChain } from './admission/index.js';
 import { storeReader } from './virtual.js';
-import { ConnectionDeadlines, DEFAULT_SERVING_LIMITS, InflightLimiter, type ServingLimits, UnauthenticatedConnections, isLongRunning, requestDeadlineMs } from './limits.js';
+import { ConnectionDeadlines, DEFAULT_SERVING_LIMITS, InflightLimiter, type ServingLimits, UnauthenticatedConnections, http2Settings, isLongRunning, requestDeadlineMs } from './limits.js';
+import { Http2Response, asHttp1, connectionOf, isHttp2, rawSocketOf, trackSessionDeadlines } from './transport.js';
 import { type KubeletClientConfig, type NodeProxy, registerNodeProxy } from './nodeproxy.js';
 
 export const KUBERNETES_VERSION = { major: '1', minor: '30', gitVersion: 'v1.30.0+k8ts' };
@@ -102,13 +103,8 @@ function refuseConnection(socket: Socket, e: errors.ApiError): void {
   setTimeout(() => socket.destroy(), 5_000).unref();
 }
 
-/** The TCP socket under a server-side TLS socket (connections are counted before their handshake). */
-function rawSocketOf(s: Socket): Socket {
-  return ((s as unknown as { _parent?: Socket })._parent ?? s) as Socket;
-}
-
-/** The user a TLS connection's client certificate names (null: none), decoded once per connection. */
-const certUsers = new WeakMap<TLSSocket, UserInfo | null>();
+/** The user a connection's client certificate names (null: none), decoded once per connection. */
+const certUsers = new WeakMap<object, UserInfo | null>();
 
 const PUBLIC_PATHS = new Set(['/healthz', '/livez', '/readyz', '/version', '/version/']);
 
@@ -136,7 +132,8 @@ export class ApiServer implements ServingApi {
   private readonly openapi: OpenAPIDocumentCache;
   private readonly openapiV2Protobuf = new WeakMap<object, Buffer>();
   private readonly metrics = new ApiMetrics();
-  private server?: https.Server;
+  private server?: http2.Http2SecureServer<typeof IncomingMessage, typeof ServerResponse, typeof http2.Http2ServerRequest, typeof Http2Response>;
+  private readonly sessions = new Set<http2.ServerHttp2Session>();
   private readonly wss = new WebSocketServer({ noServer: true });
   private readonly sockets = new Set<Socket>();
   private readonly watches = new Set<() => void>();
@@ -286,7 +283,16 @@ export class ApiServer implements ServingApi {
     // Custom resources of established CRDs are served before the server reports ready.
     await this.crds.start();
     const { tls } = this.config;
-    const server = https.createServer({
+    const h2 = http2Settings(limits, MAX_HEADER_BYTES);
+    // One listener for both protocols: ALPN picks h2 for clients that offer it, HTTP/1.1 for the rest.
+    const server = http2.createSecureServer({
+      allowHTTP1: true,
+      settings: h2.settings,
+      // Go has no count limit on header fields (only their size); Node's default is 128.
+      maxHeaderListPairs: 1 << 16,
+      // Room for every stream's full upload window (Node refuses new streams past this).
+      maxSessionMemory: Math.ceil((2 * h2.connectionWindow) / (1 << 20)),
+      Http2ServerResponse: Http2Response,
       cert: tls.cert,
       key: tls.key,
       ca: tls.ca,
@@ -295,6 +301,9 @@ export class ApiServer implements ServingApi {
       minVersion: 'TLSv1.2',
       ciphers: TLS_CIPHERS,
       handshakeTimeout: limits.tlsHandshakeTimeoutMs,
+    });
+    // HTTP/1.1 connections go to Node's HTTP/1 server code, which reads its options from here.
+    Object.assign(server, {
       // Node's own header and request deadlines are off: on a TLS connection that has sent
       // nothing they never fire, and when they do fire they can leave the TCP connection open
       // (Node 20). ConnectionDeadlines and the request deadline in handle() do their work.
@@ -302,29 +311,42 @@ export class ApiServer implements ServingApi {
       requestTimeout: 0,
       keepAliveTimeout: limits.idleTimeoutMs,
       maxHeaderSize: MAX_HEADER_BYTES,
+      // Headers are bounded by their size (maxHeaderSize), as in Go, not their count: past Node's count
+      // limit the rest are dropped silently, Host included, and the request is refused for lacking one.
+      maxHeadersCount: 0,
+      requireHostHeader: true,
     });
     this.server = server;
-    // Headers are bounded by their size (maxHeaderSize), as in Go, not their count: past Node's count
-    // limit the rest are dropped silently, Host included, and the request is refused for lacking one.
-    server.maxHeadersCount = 0;
     server.on('connection', (s: Socket) => {
       this.sockets.add(s);
       this.unauthenticated.opened(s);
       s.on('close', () => this.sockets.delete(s));
     });
+    server.on('session', (session: http2.ServerHttp2Session) => {
+      this.sessions.add(session);
+      session.once('close', () => this.sessions.delete(session));
+      session.setLocalWindowSize(h2.connectionWindow);
+      trackSessionDeadlines(session, this.deadlines, limits);
+    });
+    // A session's socket error (a reset, a protocol error) ends that session only.
+    server.on('sessionError', (err: Error) => this.log.debug({ err }, 'HTTP/2 session error'));
     server.on('secureConnection', (s: TLSSocket) => {
       if (s.authorized) this.unauthenticated.authenticated(rawSocketOf(s));
-      this.deadlines.arm(s, limits.readHeaderTimeoutMs);
+      // An HTTP/2 connection's deadlines follow its session (see trackSessionDeadlines).
+      if (s.alpnProtocol !== 'h2') this.deadlines.arm(s, limits.readHeaderTimeoutMs);
       s.setNoDelay(true);
       // The client certificate of a connection can't change under us (as in Go's TLS server),
       // so the identity it carries is worked out once per connection; see authenticate.
       s.disableRenegotiation();
     });
     server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => onClientError(err, socket));
-    server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-      // Served: no deadline while the handler works; idle (keep-alive) once it has answered.
-      this.deadlines.disarm(req.socket);
-      res.once('finish', () => this.deadlines.arm(req.socket, limits.idleTimeoutMs));
+    server.on('request', (request: http2.Http2ServerRequest | IncomingMessage, response: http2.Http2ServerResponse | ServerResponse) => {
+      const [req, res] = asHttp1(request, response);
+      if (!isHttp2(req)) {
+        // Served: no deadline while the handler works; idle (keep-alive) once it has answered.
+        this.deadlines.disarm(req.socket);
+        res.once('finish', () => this.deadlines.arm(req.socket, limits.idleTimeoutMs));
+      }
       void this.handle(req, res);
     });
     server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
@@ -348,9 +370,12 @@ export class ApiServer implements ServingApi {
     const closed = new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
     for (const end of this.watches) end();
     for (const ws of this.wss.clients) ws.close(1001);
+    // HTTP/2: GOAWAY now, so clients open no new streams; open ones may finish.
+    for (const session of this.sessions) session.close();
     const deadline = Date.now() + 10_000;
     while (this.inflight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-    this.server?.closeIdleConnections();
+    // (Node's HTTP/2 server has closeIdleConnections for its HTTP/1.1 connections; its types lack it.)
+    (this.server as unknown as { closeIdleConnections?: () => void } | undefined)?.closeIdleConnections?.();
     setTimeout(() => {
       for (const s of this.sockets) s.destroy();
     }, 1000).unref();
@@ -363,15 +388,17 @@ export class ApiServer implements ServingApi {
   }
 
   private async authenticate(req: IncomingMessage): Promise<UserInfo | undefined> {
+    // For HTTP/2, req.socket stands in for the session's TLS socket.
     const sock = req.socket as TLSSocket;
     if (sock.authorized) {
       // getPeerCertificate() decodes the whole certificate on every call (10% of the CPU of a
       // small request): decode it once per connection.
-      let user = certUsers.get(sock);
+      const connection = connectionOf(req);
+      let user = certUsers.get(connection);
       if (user === undefined) {
         const u = userFromSubject(sock.getPeerCertificate()?.subject as any);
         user = u ? { name: u.name, groups: [...u.groups, 'system:authenticated'] } : null;
-        certUsers.set(sock, user);
+        certUsers.set(connection, user);
       }
       if (user) return { name: user.name, groups: [...user.groups] };
     }
@@ -453,7 +480,8 @@ export class ApiServer implements ServingApi {
     return setTimeout(() => {
       if (res.headersSent) return;
       sendError(res, errors.timeout('request did not complete within requested timeout - context deadline exceeded'));
-      // A body still arriving (slowly) is not read to its end: the connection goes with it.
+      // A body still arriving (slowly) is not read to its end: the connection goes with it
+      // (for HTTP/2 only the stream: req.socket.destroy() resets the request's stream).
       if (!req.complete) res.once('finish', () => req.socket.destroy());
     }, ms);
   }

@@ -13,6 +13,7 @@ import type { StoredObject, WatchCache } from '../storage/cacher.js';
 import { apiVersionOf, storagePrefixOf, storageVersionOf } from './resources.js';
 import { isPromise } from './convert.js';
 import { deepCopy, deepEqual } from '../machinery/objects.js';
+import { jsonLengthExceeds } from '../machinery/jsonsize.js';
 import type { AdmissionAttributes, AdmissionChain, Operation } from './admission/interfaces.js';
 
 import type { UserInfo } from './user.js';
@@ -43,6 +44,38 @@ export function pause(bytes: number | undefined): Promise<void> | undefined {
   return bytes !== undefined && bytes >= SLICED_WRITE_BYTES ? new Promise((r) => setImmediate(r)) : undefined;
 }
 
+/**
+ * The largest object the store keeps, as JSON: etcd's default request limit (--max-request-bytes,
+ * 1.5 MiB), which is what bounds kube-apiserver's objects. Request bodies may be twice that (3 MiB,
+ * as upstream); an object that would be stored bigger is refused before the costly steps (field
+ * management, encoding) run, and, when defaulting or field management make it grow past the
+ * limit, as soon as that is known.
+ */
+export const MAX_STORED_OBJECT_BYTES = 1.5 * 1024 * 1024;
+
+function tooLargeToStore(): errors.ApiError {
+  // etcd's message (upstream passes it through, as a 500); a client's object, so a 413 here.
+  return errors.entityTooLargeMessage(`etcdserver: request is too large (objects are stored up to ${MAX_STORED_OBJECT_BYTES} bytes)`);
+}
+
+/** Refuse an encoded object longer (in UTF-8 bytes) than the store takes. */
+function checkStoredLength(json: string): void {
+  // A UTF-8 encoding is at least as long as the string and at most three times as long.
+  if (json.length > MAX_STORED_OBJECT_BYTES || (json.length > MAX_STORED_OBJECT_BYTES / 3 && Buffer.byteLength(json) > MAX_STORED_OBJECT_BYTES)) throw tooLargeToStore();
+}
+
+/** A dry run's result as JSON, held to the same limit as a real write (it does the same work). */
+function storableJSON(obj: unknown): string {
+  const json = JSON.stringify(obj);
+  checkStoredLength(json);
+  return json;
+}
+
+/** Refuse an object whose JSON is certainly longer than the store takes (bounded work: see jsonLengthExceeds). */
+export function checkStorableSize(obj: unknown): void {
+  if (jsonLengthExceeds(obj, MAX_STORED_OBJECT_BYTES)) throw tooLargeToStore();
+}
+
 export interface DeleteOptions {
   gracePeriodSeconds?: number;
   propagationPolicy?: 'Orphan' | 'Background' | 'Foreground';
@@ -61,8 +94,8 @@ export interface StoreDeps {
   strategyContext(operation: StrategyContext['operation'], warnings: string[], subresource?: string): StrategyContext;
   /** Admission plugins every write passes through (NamespaceLifecycle, LimitRanger, ResourceQuota, ...). */
   admission?: AdmissionChain;
-  /** Records managedFields for a write. */
-  manageFields(obj: any, old: any | undefined, ctx: WriteContext, apiVersion: string): void;
+  /** Records managedFields for a write (big objects: off the event loop, hence the Promise). */
+  manageFields(obj: any, old: any | undefined, ctx: WriteContext, apiVersion: string): void | Promise<void>;
 }
 
 /**
@@ -120,6 +153,7 @@ export class Store {
   /** Write `obj` to storage, telling the watch cache the parsed form so it needn't parse it again. */
   private put(key: string, obj: any, expectedRev?: number) {
     const value = Store.encode(obj);
+    checkStoredLength(value);
     this.deps.cache.expect(key, value, obj);
     return expectedRev === undefined ? this.deps.backend.create(key, value) : this.deps.backend.update(key, value, expectedRev);
   }
@@ -200,7 +234,9 @@ export class Store {
     meta.creationTimestamp = nowRFC3339();
     if (this.def.generationTracksSpec) meta.generation = 1;
     const sctx = this.deps.strategyContext('create', ctx.warnings);
+    // (A request body was checked when it was read: here defaulting may have made it too big.)
     this.def.defaults?.(obj);
+    checkStorableSize(obj);
     const attrs = this.admissionAttributes('CREATE', obj, undefined, ctx);
     if (attrs) await this.deps.admission!.admit(attrs);
     this.guard(meta.name ?? meta.generateName ?? '', () => this.def.prepareForCreate?.(obj, sctx));
@@ -219,7 +255,7 @@ export class Store {
       }
     }
     await pause(ctx.bodyBytes);
-    this.deps.manageFields(obj, undefined, ctx, this.storageApiVersion);
+    await this.deps.manageFields(obj, undefined, ctx, this.storageApiVersion);
     await pause(ctx.bodyBytes);
     const key = this.key(meta.namespace, meta.name);
     if (!ctx.dryRun && ctx.operation !== 'Apply' && setsResourceVersion(requestedVersion)) {
@@ -232,7 +268,7 @@ export class Store {
     if (ctx.dryRun) {
       this.def.afterDelete?.(obj, sctx);
       if (this.deps.cache.get(key)) throw errors.alreadyExists(this.ref, meta.name);
-      return { key, obj, json: JSON.stringify(obj), rev: 0, createRev: 0 };
+      return { key, obj, json: storableJSON(obj), rev: 0, createRev: 0 };
     }
     try {
       const kv = await this.put(key, obj);
@@ -320,7 +356,10 @@ export class Store {
     const old = current.obj;
     const size = Math.max(ctx.bodyBytes ?? 0, current.json.length);
     const sctx = this.deps.strategyContext('update', ctx.warnings, ctx.subresource);
+    await pause(size);
+    // After the patch or body and defaulting: the object as it would be stored.
     if (!ctx.subresource) this.def.defaults?.(obj);
+    checkStorableSize(obj);
     const attrs = this.admissionAttributes('UPDATE', obj, old, ctx);
     if (attrs) await this.deps.admission!.admit(attrs);
     this.guard(old.metadata.name, () => this.def.prepareForUpdate?.(obj, old, sctx));
@@ -330,13 +369,13 @@ export class Store {
     if (errs.length) this.fail(old.metadata.name, errs);
     if (attrs) await this.deps.admission!.validate(attrs);
     await pause(size);
-    this.deps.manageFields(obj, old, ctx, this.storageApiVersion);
+    await this.deps.manageFields(obj, old, ctx, this.storageApiVersion);
     await pause(size);
     obj.metadata.resourceVersion = old.metadata.resourceVersion;
     // No change, no write: resourceVersion stays, no event (kubectl apply relies on this).
     if (deepEqual(withoutVolatile(obj), withoutVolatile(old))) return current;
     await pause(size);
-    if (ctx.dryRun) return { key: current.key, obj, json: JSON.stringify(obj), rev: current.rev, createRev: current.createRev };
+    if (ctx.dryRun) return { key: current.key, obj, json: storableJSON(obj), rev: current.rev, createRev: current.createRev };
     // The last finalizer removed from an object being deleted: it goes now.
     if (obj.metadata.deletionTimestamp && !obj.metadata.finalizers?.length && !this.def.deletionHeld?.(obj) && !obj.metadata.deletionGracePeriodSeconds) {
       const { deleted } = await this.deps.backend.delete(current.key, current.rev);
@@ -356,7 +395,7 @@ export class Store {
       const current = this.get(namespace, name);
       const obj = mutate(current);
       obj.metadata.resourceVersion = current.obj.metadata.resourceVersion;
-      this.deps.manageFields(obj, current.obj, ctx, this.storageApiVersion);
+      await this.deps.manageFields(obj, current.obj, ctx, this.storageApiVersion);
       if (deepEqual(withoutVolatile(obj), withoutVolatile(current.obj))) return current;
       if (ctx.dryRun) return { ...current, obj, json: JSON.stringify(obj) };
       try {

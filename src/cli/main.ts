@@ -36,6 +36,7 @@ export async function main(argv: string[]): Promise<void> {
     .option('--request-timeout <duration>', 'deadline of requests that are not long-running (504 past it)', '60s')
     .option('--max-requests-inflight <n>', 'concurrent non-mutating requests before 429 (0: no limit)', '400')
     .option('--max-mutating-requests-inflight <n>', 'concurrent mutating requests before 429 (0: no limit)', '200')
+    .option('--http2-max-streams-per-connection <n>', 'concurrent HTTP/2 streams per client connection', '100')
     .option('--tls-san <names>', 'extra hostnames or IPs for the serving certificate (repeatable, comma-separated)', collect, [])
     .option('--cluster-cidr <cidr>', 'range of pod IPs; node IPAM gives each node a /24 of it', '10.42.0.0/16')
     .option('--disable-scheduler', 'do not run the scheduler in this process (run `k8ts scheduler` instead)')

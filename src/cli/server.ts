@@ -6,6 +6,7 @@ import { mkdirSync } from 'node:fs';
 import pino from 'pino';
 import { builtinResources } from '../api/builtin.js';
 import { ApiServer } from '../apiserver/server.js';
+import { DEFAULT_SERVING_LIMITS } from '../apiserver/limits.js';
 import { loadOrCreateCA, loadOrIssue } from '../apiserver/pki.js';
 import { bootstrap } from '../apiserver/bootstrap.js';
 import { openBackend } from '../storage/open.js';
@@ -38,6 +39,7 @@ export interface ServerFlags extends AgentFlags {
   requestTimeout: string;
   maxRequestsInflight: string;
   maxMutatingRequestsInflight: string;
+  http2MaxStreamsPerConnection: string;
   tlsSan: string[];
   logLevel: string;
   /** Run no controller manager in this process. */
@@ -110,6 +112,7 @@ export async function runServer(flags: ServerFlags): Promise<void> {
       requestTimeoutMs: parseDurationMs(flags.requestTimeout, '--request-timeout'),
       maxRequestsInflight: parseCount(flags.maxRequestsInflight, '--max-requests-inflight'),
       maxMutatingRequestsInflight: parseCount(flags.maxMutatingRequestsInflight, '--max-mutating-requests-inflight'),
+      http2MaxStreamsPerConnection: parseCount(flags.http2MaxStreamsPerConnection, '--http2-max-streams-per-connection') || DEFAULT_SERVING_LIMITS.http2MaxStreamsPerConnection,
     },
   });
   // Service-account tokens: TokenRequest, bearer-token authentication, ServiceAccount admission.

@@ -4,6 +4,14 @@
 // schema-aware: associative lists by their keys, sets by value, atomic values as leaves.
 import { recordUpdateOperation, type ManagedFieldsEntry } from './ssa/manager.js';
 import type { TypeRef } from './ssa/typed.js';
+import { recordUpdateOffThread } from './ssa/thread.js';
+import { jsonLengthExceeds } from './jsonsize.js';
+
+/**
+ * Objects whose JSON is longer than this have their managedFields worked out off the event loop
+ * (ssa/thread.ts): below it the work takes a few milliseconds, less than the trip to the thread.
+ */
+export const OFF_THREAD_BYTES = 128 * 1024;
 
 export type { ManagedFieldsEntry };
 export { FieldSet } from './ssa/fieldset.js';
@@ -23,8 +31,13 @@ export function recordUpdate(obj: any, old: any | undefined, manager: string, ap
   recordUpdateOperation(obj, old, { manager, apiVersion, subresource, type, statusSubresource });
 }
 
-/** The store's manageFields hook. */
-export function manageFields(obj: any, old: any | undefined, ctx: ManageFieldsContext, apiVersion: string, type: TypeRef | undefined, statusSubresource: boolean): void {
+/** The store's manageFields hook: a Promise when the work went to the field-management thread. */
+export function manageFields(obj: any, old: any | undefined, ctx: ManageFieldsContext, apiVersion: string, type: TypeRef | undefined, statusSubresource: boolean): void | Promise<void> {
   if (ctx.operation === 'Apply') return;
-  recordUpdate(obj, old, ctx.fieldManager, apiVersion, ctx.subresource, type ?? { schema: undefined }, statusSubresource);
+  const t = type ?? { schema: undefined };
+  // The size test stops at the threshold, so a small object costs what its size costs.
+  if (jsonLengthExceeds(obj, OFF_THREAD_BYTES) || (old !== undefined && jsonLengthExceeds(old, OFF_THREAD_BYTES))) {
+    return recordUpdateOffThread(obj, old, { manager: ctx.fieldManager, apiVersion, subresource: ctx.subresource, type: t, statusSubresource });
+  }
+  recordUpdate(obj, old, ctx.fieldManager, apiVersion, ctx.subresource, t, statusSubresource);
 }

@@ -11,7 +11,7 @@
 // Map keys are data: values are read and written as own properties only (ownValue / setOwn), so
 // keys such as `constructor` or `__proto__` are ordinary fields.
 import { resolveRef, type Definitions, type Schema } from '../openapi/definitions.js';
-import { deepEqual, isPlainObject, ownValue, setOwn } from '../objects.js';
+import { deepCopy, deepEqual, isPlainObject, ownValue, setOwn } from '../objects.js';
 import { FieldSet, pathToString, type Path, type PathElement } from './fieldset.js';
 
 /** A type: a schema (undefined = free-form) and the definitions its $refs resolve in. */
@@ -413,21 +413,21 @@ export function merge(lhs: unknown, rhs: unknown, t: TypeRef): unknown {
 }
 
 function mergeNode(l: unknown, r: unknown, t: TypeRef): unknown {
-  if (r === undefined) return structuredClone(l);
-  if (l === undefined) return structuredClone(r);
+  if (r === undefined) return deepCopy(l);
+  if (l === undefined) return deepCopy(r);
   const rl = resolveType(t, l);
   const rr = resolveType(t, r);
-  if (rl.kind !== rr.kind || isLeaf(rr, r) || isLeaf(rl, l)) return structuredClone(r);
+  if (rl.kind !== rr.kind || isLeaf(rr, r) || isLeaf(rl, l)) return deepCopy(r);
   if (rr.kind === 'map') {
     const lm = l as Record<string, unknown>;
     const rm = r as Record<string, unknown>;
     const out: Record<string, unknown> = {};
-    for (const k of Object.keys(lm)) setOwn(out, k, Object.hasOwn(rm, k) ? mergeNode(lm[k], rm[k], fieldType(rr, k)) : structuredClone(lm[k]));
-    for (const k of Object.keys(rm)) if (!Object.hasOwn(lm, k)) setOwn(out, k, structuredClone(rm[k]));
+    for (const k of Object.keys(lm)) setOwn(out, k, Object.hasOwn(rm, k) ? mergeNode(lm[k], rm[k], fieldType(rr, k)) : deepCopy(lm[k]));
+    for (const k of Object.keys(rm)) if (!Object.hasOwn(lm, k)) setOwn(out, k, deepCopy(rm[k]));
     return out;
   }
   if (rr.kind === 'list') return mergeList(rr, l as unknown[], r as unknown[], t);
-  return structuredClone(r);
+  return deepCopy(r);
 }
 
 /** Upstream's list merge: rhs order wins for shared items, lhs-only items keep their place. */
@@ -465,7 +465,7 @@ function mergeList(r: ListType, lhs: unknown[], rhs: unknown[], t: TypeRef): unk
     if (lI < lPEs.length) {
       const pe = lPEs[lI]!;
       if (!rByPE.has(pe)) {
-        out.push(structuredClone(lhs[lI]));
+        out.push(deepCopy(lhs[lI]));
         lI++;
         continue;
       } else if (merged.has(pe)) {
@@ -488,7 +488,7 @@ function mergeList(r: ListType, lhs: unknown[], rhs: unknown[], t: TypeRef): unk
 /** A copy of value without the members of `set` (whole subtrees go with a member). */
 export function removeItems(value: unknown, set: FieldSet, t: TypeRef): unknown {
   const r = resolveType(t, value);
-  if (isLeaf(r, value) || set.isEmpty()) return structuredClone(value);
+  if (isLeaf(r, value) || set.isEmpty()) return deepCopy(value);
   if (r.kind === 'map' && isPlainObject(value)) {
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value)) {
@@ -496,7 +496,7 @@ export function removeItems(value: unknown, set: FieldSet, t: TypeRef): unknown 
       if (set.members.has(pe)) continue;
       const sub = set.children.get(pe);
       if (!sub) {
-        setOwn(out, k, structuredClone(v));
+        setOwn(out, k, deepCopy(v));
         continue;
       }
       const nv = removeItems(v, sub, fieldType(r, k));
@@ -512,9 +512,9 @@ export function removeItems(value: unknown, set: FieldSet, t: TypeRef): unknown 
       const pe = safePE(r, item);
       if (pe && set.members.has(pe)) continue;
       const sub = pe ? set.children.get(pe) : undefined;
-      out.push(sub ? removeItems(item, sub, r.item) : structuredClone(item));
+      out.push(sub ? removeItems(item, sub, r.item) : deepCopy(item));
     }
     return out;
   }
-  return structuredClone(value);
+  return deepCopy(value);
 }
