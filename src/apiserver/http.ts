@@ -289,7 +289,7 @@ export function sendError(res: ServerResponse, err: unknown, headers: Record<str
   const extra = { ...headers };
   if (e.details?.retryAfterSeconds) extra['Retry-After'] = String(e.details.retryAfterSeconds);
   if (prefersProtobuf(res.req?.headers.accept)) return send(res, e.code, encodeProtobuf(e.toStatus()), PROTOBUF, extra);
-  send(res, e.code, JSON.stringify(e.toStatus()), 'application/json', extra);
+  send(res, e.code, e.toStatusJSON(), 'application/json', extra);
 }
 
 /** Would this Accept header get a Status in protobuf (as upstream encodes errors for built-ins)? */
