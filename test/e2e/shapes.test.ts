@@ -1,0 +1,64 @@
+// Response and request shapes official clients and kubectl depend on (k8ts issue 19): error
+// Status bytes, body decoding errors, and the objects kube-apiserver serves on its own.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startCluster, type Cluster } from './harness.js';
+import { rawClient, type RawClient } from './rawclient.js';
+
+let cluster: Cluster;
+let api: RawClient;
+
+before(async () => {
+  cluster = await startCluster({ args: ['--simulated-nodes', '1'] });
+  api = rawClient(cluster.kubeconfig);
+});
+after(async () => {
+  api?.agent.destroy();
+  await cluster?.cleanup();
+});
+
+const CONFIGMAP_YAML = 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: from-yaml\ndata:\n  a: "1"\n';
+
+test('an error Status is written in metav1.Status field order with a trailing newline', async () => {
+  const r = await api.request('GET', '/api/v1/namespaces/default/configmaps/missing');
+  assert.equal(r.status, 404);
+  assert.equal(
+    r.body,
+    '{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"configmaps \\"missing\\" not found","reason":"NotFound","details":{"name":"missing","kind":"configmaps"},"code":404}\n',
+  );
+});
+
+test('a YAML body to a raw create decodes as YAML', async () => {
+  const r = await api.request('POST', '/api/v1/namespaces/default/configmaps', CONFIGMAP_YAML, { 'Content-Type': 'application/yaml' });
+  assert.equal(r.status, 201, r.body);
+  assert.deepEqual(JSON.parse(r.body).data, { a: '1' });
+});
+
+test('a body of another kind, or not in its declared media type, gets upstream decode errors', async () => {
+  const asJSON = await api.request('POST', '/api/v1/namespaces', CONFIGMAP_YAML, { 'Content-Type': 'application/json' });
+  assert.equal(asJSON.status, 400);
+  assert.equal(
+    JSON.parse(asJSON.body).message,
+    "the object provided is unrecognized (must be of type Namespace): couldn't get version/kind; json parse error: invalid character 'a' looking for beginning of value (61706956657273696f6e3a2076310a6b696e643a20436f6e6669674d6170 ...)",
+  );
+  const otherKind = await api.request('POST', '/api/v1/namespaces', CONFIGMAP_YAML, { 'Content-Type': 'application/yaml' });
+  assert.equal(otherKind.status, 400);
+  assert.deepEqual(JSON.parse(otherKind.body), {
+    kind: 'Status',
+    apiVersion: 'v1',
+    metadata: {},
+    status: 'Failure',
+    message: 'ConfigMap in version "v1" cannot be handled as a Namespace: converting (v1.ConfigMap) to (core.Namespace): unknown conversion',
+    reason: 'BadRequest',
+    code: 400,
+  });
+  const deployment = { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'd' } };
+  const otherGroup = await api.json('POST', '/api/v1/namespaces/default/pods', deployment);
+  assert.equal(otherGroup.body.message, 'Deployment in version "v1" cannot be handled as a Pod: converting (v1.Deployment) to (core.Pod): unknown conversion');
+  const unknown = await api.json('POST', '/apis/apps/v1/namespaces/default/deployments', { ...deployment, kind: 'Nope' });
+  assert.equal(unknown.body.message, 'Nope in version "v1" cannot be handled as a Deployment: no kind "Nope" is registered for version "apps/v1" in scheme "pkg/api/legacyscheme/scheme.go:30"');
+  // kubectl create --raw sends files as they are, declared JSON (test-cmd's own check).
+  const r = await cluster.kubectl(['create', '--raw', '/api/v1/namespaces', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p' } }) });
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /cannot be handled as a Namespace: converting \(v1\.Pod\)/);
+});
