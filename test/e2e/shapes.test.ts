@@ -2,7 +2,7 @@
 // Status bytes, body decoding errors, and the objects kube-apiserver serves on its own.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startCluster, type Cluster } from './harness.js';
+import { startCluster, until, type Cluster } from './harness.js';
 import { rawClient, type RawClient } from './rawclient.js';
 
 let cluster: Cluster;
@@ -61,4 +61,37 @@ test('a body of another kind, or not in its declared media type, gets upstream d
   const r = await cluster.kubectl(['create', '--raw', '/api/v1/namespaces', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p' } }) });
   assert.notEqual(r.code, 0);
   assert.match(r.stderr, /cannot be handled as a Namespace: converting \(v1\.Pod\)/);
+});
+
+const workload = (kind: 'StatefulSet' | 'DaemonSet', name: string, cause: string) => `apiVersion: apps/v1
+kind: ${kind}
+metadata:
+  name: ${name}
+  annotations:
+    kubernetes.io/change-cause: ${cause}
+spec:
+${kind === 'StatefulSet' ? '  serviceName: web\n  replicas: 1\n' : ''}  selector:
+    matchLabels: {app: ${name}}
+  template:
+    metadata:
+      labels: {app: ${name}}
+    spec:
+      containers:
+      - name: c
+        image: busybox:1.36
+`;
+
+test('ControllerRevisions carry their owner annotations: rollout history shows CHANGE-CAUSE', async () => {
+  for (const [kind, resource] of [['StatefulSet', 'sts'], ['DaemonSet', 'ds']] as const) {
+    const name = `hist-${resource}`;
+    await cluster.k(['apply', '-f', '-'], workload(kind, name, 'first-cause'));
+    await until(`${kind} revision 1`, async () => (await cluster.k(['rollout', 'history', `${resource}/${name}`])).includes('first-cause'));
+    const patched = workload(kind, name, 'second-cause').replace('image: busybox:1.36', 'image: busybox:1.37');
+    await cluster.k(['apply', '-f', '-'], patched);
+    const history = await until(`${kind} revision 2`, async () => {
+      const out = await cluster.k(['rollout', 'history', `${resource}/${name}`]);
+      return out.includes('second-cause') && out;
+    });
+    assert.match(history, /REVISION\s+CHANGE-CAUSE\n1\s+first-cause\n2\s+second-cause/, history);
+  }
 });
