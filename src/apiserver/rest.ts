@@ -276,9 +276,10 @@ export class RestHandler {
     if (r.item) return this.reply(scope, 200, typed(r.item));
     const neg = this.negotiateFor(scope);
     const items = r.items.map(typed);
-    if (neg.kind === 'table') return sendObject(scope.res, 200, this.table(scope, items, {}), neg.yaml);
-    if (neg.kind === 'partial') return sendNegotiated(scope.res, 200, partialList(items, {}), neg);
-    sendNegotiated(scope.res, 200, { kind: def.listKind ?? `${def.kind}List`, apiVersion: this.apiVersion(scope), metadata: {}, items }, neg);
+    const headers = warningHeaders(this.deprecation(scope));
+    if (neg.kind === 'table') return sendObject(scope.res, 200, this.table(scope, items, {}), neg.yaml, headers);
+    if (neg.kind === 'partial') return sendNegotiated(scope.res, 200, partialList(items, {}), neg, headers);
+    sendNegotiated(scope.res, 200, { kind: def.listKind ?? `${def.kind}List`, apiVersion: this.apiVersion(scope), metadata: {}, items }, neg, headers);
   }
 
   private get(scope: RequestScope): void | Promise<void> {

@@ -95,3 +95,43 @@ test('ControllerRevisions carry their owner annotations: rollout history shows C
     assert.match(history, /REVISION\s+CHANGE-CAUSE\n1\s+first-cause\n2\s+second-cause/, history);
   }
 });
+
+test('kubectl get cs lists the scheduler, controller manager and etcd as Healthy, with upstream columns', async () => {
+  const out = await until('components healthy', async () => {
+    const r = await cluster.kubectl(['get', 'cs']);
+    return r.code === 0 && (r.stdout.match(/Healthy/g) ?? []).length === 3 && r;
+  });
+  const lines = out.stdout.trim().split('\n');
+  assert.match(lines[0], /^NAME\s+STATUS\s+MESSAGE\s+ERROR$/);
+  assert.match(lines[1], /^controller-manager\s+Healthy\s+ok\s*$/);
+  assert.match(lines[2], /^etcd-0\s+Healthy\s+\{"health":"true","reason":""\}\s*$/);
+  assert.match(lines[3], /^scheduler\s+Healthy\s+ok\s*$/);
+  assert.match(out.stderr, /Warning: v1 ComponentStatus is deprecated in v1\.19\+/);
+  const created = await api.json('POST', '/api/v1/componentstatuses', { apiVersion: 'v1', kind: 'ComponentStatus', metadata: { name: 'x' } });
+  assert.equal(created.status, 405);
+});
+
+test('kubectl get apiservices lists every served group/version as Local and Available', async () => {
+  await cluster.k(['apply', '-f', '-'], `apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: widgets.shapes.example.com}
+spec:
+  group: shapes.example.com
+  scope: Namespaced
+  names: {plural: widgets, singular: widget, kind: Widget}
+  versions:
+  - {name: v1, served: true, storage: true, schema: {openAPIV3Schema: {type: object}}}
+`);
+  const out = await cluster.k(['get', 'apiservices']);
+  const lines = out.trim().split('\n');
+  assert.match(lines[0], /^NAME\s+SERVICE\s+AVAILABLE\s+AGE$/);
+  const rows = new Map(lines.slice(1).map((l) => [l.split(/\s+/)[0], l.split(/\s+/).slice(1, 3).join(' ')]));
+  const groups = JSON.parse(await cluster.k(['get', '--raw', '/apis'])).groups.flatMap((g: any) => g.versions.map((v: any) => `${v.version}.${g.name}`));
+  for (const name of ['v1.', ...groups, 'v1.shapes.example.com']) assert.equal(rows.get(name), 'Local True', `${name} in\n${out}`);
+  const apps = JSON.parse(await cluster.k(['get', 'apiservice', 'v1.apps', '-o', 'json']));
+  assert.deepEqual(apps.spec, { group: 'apps', version: 'v1', groupPriorityMinimum: 17800, versionPriority: 15 });
+  assert.deepEqual(
+    apps.status.conditions.map((c: any) => [c.type, c.status, c.reason, c.message]),
+    [['Available', 'True', 'Local', 'Local APIServices are always available']],
+  );
+});
