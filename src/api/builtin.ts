@@ -18,10 +18,12 @@ import { resources as apiextensions } from './apiextensions/v1/index.js';
 import { resources as authentication } from './authentication/v1/index.js';
 import { resources as authorization } from './authorization/v1/index.js';
 import { resources as metrics } from './metrics/v1beta1/index.js';
+import { resources as apiregistration } from './apiregistration/v1/index.js';
 
 export function builtinResources(): ResourceDef[] {
   return [
     ...core,
+    ...apiregistration,
     ...apps,
     ...events,
     ...authentication,

@@ -5,6 +5,7 @@
 import type { KObject, ResourceDef, VersionDef } from '../api/types.js';
 import { apiVersionOf } from './resources.js';
 import { deepCopy } from '../machinery/objects.js';
+import { hasZeroValuedFields, withZeroValuedFields } from '../api/zerovalues.js';
 
 export interface Served {
   def: ResourceDef;
@@ -32,15 +33,15 @@ export function toServed(served: Served, stored: KObject, storedApiVersion: stri
       return out.then((o) => {
         o.apiVersion = apiVersion;
         o.kind = kind;
-        return o;
+        return withZeroValuedFields(o);
       });
     }
     out.apiVersion = apiVersion;
     out.kind = kind;
-    return out;
+    return withZeroValuedFields(out);
   }
-  if (stored.apiVersion === apiVersion && storedApiVersion === apiVersion) return stored;
-  return { ...stored, apiVersion, kind: served.def.kind };
+  if (stored.apiVersion === apiVersion && storedApiVersion === apiVersion) return withZeroValuedFields(stored);
+  return withZeroValuedFields({ ...stored, apiVersion, kind: served.def.kind });
 }
 
 /**
@@ -60,13 +61,12 @@ export function toServedMany(served: Served, stored: KObject[], storedApiVersion
   }
   const apiVersion = apiVersionOf(served.def.group, served.version.name);
   const kind = served.def.kind;
-  const finish = (objs: KObject[]) => {
-    for (const o of objs) {
+  const finish = (objs: KObject[]) =>
+    objs.map((o) => {
       o.apiVersion = apiVersion;
       o.kind = kind;
-    }
-    return objs;
-  };
+      return withZeroValuedFields(o);
+    });
   const out = fromStorageMany(stored.map((s) => deepCopy(s)));
   return isPromise(out) ? out.then(finish) : finish(out);
 }
@@ -89,7 +89,11 @@ export function fromServed(served: Served, obj: KObject, storageApiVersion: stri
   return { ...obj, apiVersion: storageApiVersion, kind: storageKind };
 }
 
-/** True when objects at `served` are byte-identical to the stored ones (the fast path). */
+/**
+ * True when objects at `served` are byte-identical to the stored ones (the fast path): not for
+ * types whose zero-valued fields are filled in on the way out (api/zerovalues.ts).
+ */
 export function servedAsStored(served: Served, storageApiVersion: string): boolean {
-  return !served.version.fromStorage && apiVersionOf(served.def.group, served.version.name) === storageApiVersion;
+  const apiVersion = apiVersionOf(served.def.group, served.version.name);
+  return !served.version.fromStorage && apiVersion === storageApiVersion && !hasZeroValuedFields(apiVersion, served.def.kind);
 }

@@ -4,6 +4,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import YAML from 'yaml';
 import * as errors from '../machinery/errors.js';
+import { goJSONSyntaxError } from './decodeerrors.js';
 import { parseYAMLOffThread } from './yaml/decode.js';
 import { jsonNestedDeeperThan, skipDoubleQuoted, yamlNestedDeeperThan } from '../machinery/nesting.js';
 import { PROTOBUF, decodeProtobufBody, encodeProtobuf, isProtobuf } from './protobuf.js';
@@ -100,11 +101,25 @@ export async function decodeBody(body: Buffer | string, contentType: string | un
   }
   if (yamlNestedDeeperThan(text, MAX_NESTING_DEPTH)) throw tooDeep(MAX_NESTING_DEPTH);
   return parseYAMLOffThread(text).catch((e) => {
-    throw errors.badRequest(`error converting YAML to JSON: ${(e as Error).message}`);
+    const message = `error converting YAML to JSON: ${(e as Error).message}`;
+    throw new BodySyntaxError(message, message);
   });
 }
 
 const NOT_JSON = Symbol('not JSON');
+
+/**
+ * A body that doesn't parse in its media type. `upstreamCause` is the decoder's error as
+ * upstream words it: object bodies of built-in types report it as transformDecodeError does.
+ */
+export class BodySyntaxError extends errors.ApiError {
+  constructor(
+    message: string,
+    readonly upstreamCause: string,
+  ) {
+    super(400, 'BadRequest', message);
+  }
+}
 
 function decodeJSON(text: string, orNotJSON = false): unknown {
   if (jsonNestedDeeperThan(text, MAX_NESTING_DEPTH)) throw tooDeep(MAX_NESTING_DEPTH);
@@ -112,7 +127,8 @@ function decodeJSON(text: string, orNotJSON = false): unknown {
     return JSON.parse(text);
   } catch (e) {
     if (orNotJSON) return NOT_JSON;
-    throw errors.badRequest(`couldn't decode request body as JSON: ${(e as Error).message}`);
+    const cause = `couldn't get version/kind; json parse error: ${goJSONSyntaxError(text, e as Error)}`;
+    throw new BodySyntaxError(`couldn't decode request body as JSON: ${(e as Error).message}`, cause);
   }
 }
 
@@ -291,7 +307,7 @@ export function sendError(res: ServerResponse, err: unknown, headers: Record<str
   const extra = { ...headers };
   if (e.details?.retryAfterSeconds) extra['Retry-After'] = String(e.details.retryAfterSeconds);
   if (prefersProtobuf(res.req?.headers.accept)) return send(res, e.code, encodeProtobuf(e.toStatus()), PROTOBUF, extra);
-  send(res, e.code, JSON.stringify(e.toStatus()), 'application/json', extra);
+  send(res, e.code, e.toStatusJSON(), 'application/json', extra);
 }
 
 /** Would this Accept header get a Status in protobuf (as upstream encodes errors for built-ins)? */

@@ -335,8 +335,8 @@ export class NodeProxy {
           s.setNoDelay(true);
         }),
       onDialError: (err, client) => {
-        const status = new errors.ApiError(500, '', `error dialing backend: ${err.message}`).toStatus();
-        writeRawResponse(client, 500, JSON.stringify(status), 'application/json');
+        const status = new errors.ApiError(500, '', `error dialing backend: ${err.message}`);
+        writeRawResponse(client, 500, status.toStatusJSON(), 'application/json');
       },
     }, this.api.log);
   }

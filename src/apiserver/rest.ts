@@ -11,7 +11,8 @@ import { deepCopy, getPath, isPlainObject, setPath } from '../machinery/objects.
 import type { StoredObject } from '../storage/cacher.js';
 import { type Backend, StorageError } from '../storage/interface.js';
 import { type MaybePromise, type Served, fromServed, isPromise, servedAsStored, then, toServed, toServedMany } from './convert.js';
-import { type Negotiated, decodeBody, duplicateJSONKeys, mediaTypeOf, negotiate, queryBool, readBody, sendNegotiated, sendObject, send, warningHeaders } from './http.js';
+import { decodeMismatch, isBuiltinKind, unrecognizedBody } from './decodeerrors.js';
+import { type Negotiated, BodySyntaxError, decodeBody, duplicateJSONKeys, mediaTypeOf, negotiate, queryBool, readBody, sendNegotiated, sendObject, send, warningHeaders } from './http.js';
 import { PROTOBUF, decodeProtobufBody, encodeProtobufList, encodeStoredProtobuf, hasProtobuf, isProtobuf, protobufWatchSink } from './protobuf.js';
 import type { ResourceRequest } from './requestinfo.js';
 import { apiVersionOf, verbsOf } from './resources.js';
@@ -71,7 +72,13 @@ const PATCH_TYPES: Record<string, PatchType> = {
 /** The longest delay a Node timer takes (longer ones fire at once). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 /** A body's apiVersion and kind, where given, must be those the URL addresses. */
-function checkTypeMeta(obj: any, kind: string, apiVersion: string): void {
+function checkTypeMeta(obj: any, kind: string, apiVersion: string, group?: string): void {
+  // Upstream decodes a built-in body as the type it names first: a type that doesn't convert
+  // into the resource's fails there, before the API version is compared.
+  if (group !== undefined) {
+    const mismatch = decodeMismatch(obj.apiVersion, obj.kind, apiVersion, group, kind);
+    if (mismatch) throw mismatch;
+  }
   if (obj.apiVersion !== undefined && obj.apiVersion !== apiVersion) {
     throw errors.badRequest(`the API version in the data (${obj.apiVersion}) does not match the expected API version (${apiVersion})`);
   }
@@ -175,10 +182,18 @@ export class RestHandler {
     const bytes = await readBody(scope.req);
     const protobuf = isProtobuf(mediaTypeOf(scope.req.headers['content-type']));
     const raw = protobuf ? undefined : bytes.toString('utf8');
-    const obj = protobuf ? decodeProtobufBody(bytes, { apiVersion: apiVersionExpected, kind: kindExpected }) : await decodeBody(raw!, scope.req.headers['content-type']);
+    const { def, version } = scope.served;
+    const builtin = isBuiltinKind(def.group, def.kind, version.name);
+    let obj: any;
+    try {
+      obj = protobuf ? decodeProtobufBody(bytes, { apiVersion: apiVersionExpected, kind: kindExpected }) : await decodeBody(raw!, scope.req.headers['content-type']);
+    } catch (err) {
+      if (builtin && err instanceof BodySyntaxError) throw unrecognizedBody(kindExpected, err.upstreamCause, bytes);
+      throw err;
+    }
     await pause(bytes.length);
     if (!isPlainObject(obj)) throw errors.badRequest('the request body must be a JSON or YAML object');
-    checkTypeMeta(obj, kindExpected, apiVersionExpected);
+    checkTypeMeta(obj, kindExpected, apiVersionExpected, builtin ? def.group : undefined);
     if (obj.metadata !== undefined && !isPlainObject(obj.metadata)) throw errors.badRequest('metadata: must be an object');
     obj.apiVersion = apiVersionExpected;
     obj.kind = kindExpected;
@@ -264,9 +279,10 @@ export class RestHandler {
     if (r.item) return this.reply(scope, 200, typed(r.item));
     const neg = this.negotiateFor(scope);
     const items = r.items.map(typed);
-    if (neg.kind === 'table') return sendObject(scope.res, 200, this.table(scope, items, {}), neg.yaml);
-    if (neg.kind === 'partial') return sendNegotiated(scope.res, 200, partialList(items, {}), neg);
-    sendNegotiated(scope.res, 200, { kind: def.listKind ?? `${def.kind}List`, apiVersion: this.apiVersion(scope), metadata: {}, items }, neg);
+    const headers = warningHeaders(this.deprecation(scope));
+    if (neg.kind === 'table') return sendObject(scope.res, 200, this.table(scope, items, {}), neg.yaml, headers);
+    if (neg.kind === 'partial') return sendNegotiated(scope.res, 200, partialList(items, {}), neg, headers);
+    sendNegotiated(scope.res, 200, { kind: def.listKind ?? `${def.kind}List`, apiVersion: this.apiVersion(scope), metadata: {}, items }, neg, headers);
   }
 
   private get(scope: RequestScope): void | Promise<void> {

@@ -97,7 +97,7 @@ function onClientError(err: NodeJS.ErrnoException, socket: Socket): void {
 
 /** A last answer on a connection the HTTP parser gave up on: a Status, then close. */
 function refuseConnection(socket: Socket, e: errors.ApiError): void {
-  const body = JSON.stringify(e.toStatus());
+  const body = e.toStatusJSON();
   socket.end(`HTTP/1.1 ${e.code} ${STATUS_CODES[e.code]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
   // end() closes once the answer is out; a peer that never reads it doesn't keep the socket.
   setTimeout(() => socket.destroy(), 5_000).unref();
@@ -566,7 +566,7 @@ export class ApiServer implements ServingApi {
   private async upgrade(req: IncomingMessage, socket: Socket, head: Buffer): Promise<void> {
     const reject = (err: unknown) => {
       const e = errors.toApiError(err);
-      socket.end(`HTTP/1.1 ${e.code} ${e.reason}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${JSON.stringify(e.toStatus())}`);
+      socket.end(`HTTP/1.1 ${e.code} ${e.reason}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${e.toStatusJSON()}`);
     };
     try {
       const user = await this.authenticate(req);

@@ -38,11 +38,44 @@ export class ApiError extends Error {
   ) {
     super(message);
   }
+  /**
+   * The Status in upstream's field order (metav1.Status's struct order: kind, apiVersion,
+   * metadata, status, message, reason, details, code), empty optional fields left out as Go's
+   * omitempty does: clients and tests that compare bytes see what kube-apiserver writes.
+   */
   toStatus(): Status {
-    const s: Status = { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: this.message, reason: this.reason, code: this.code };
-    if (this.details) s.details = this.details;
+    const s: Status = { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure' } as Status;
+    if (this.message) s.message = this.message;
+    if (this.reason) s.reason = this.reason;
+    if (this.details) s.details = orderedDetails(this.details);
+    s.code = this.code;
     return s;
   }
+
+  /** The Status as kube-apiserver's JSON encoder writes it: one line, newline-terminated. */
+  toStatusJSON(): string {
+    return `${JSON.stringify(this.toStatus())}\n`;
+  }
+}
+
+/** StatusDetails (and its causes) in metav1's struct order, empty fields omitted. */
+function orderedDetails(d: StatusDetails): StatusDetails {
+  const out: StatusDetails = {};
+  if (d.name) out.name = d.name;
+  if (d.group) out.group = d.group;
+  if (d.kind) out.kind = d.kind;
+  if (d.uid) out.uid = d.uid;
+  if (d.causes?.length) {
+    out.causes = d.causes.map((c) => {
+      const cause: StatusCause = {};
+      if (c.reason) cause.reason = c.reason;
+      if (c.message) cause.message = c.message;
+      if (c.field) cause.field = c.field;
+      return cause;
+    });
+  }
+  if (d.retryAfterSeconds) out.retryAfterSeconds = d.retryAfterSeconds;
+  return out;
 }
 
 /** Identifies the resource an error is about: `kind` is the plural resource name for most errors. */
@@ -134,7 +167,8 @@ export function toApiError(err: unknown): ApiError {
 }
 
 export function successStatus(details?: StatusDetails): Status {
-  const s: Status = { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 200 };
-  if (details) s.details = details;
+  const s = { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success' } as Status;
+  if (details) s.details = orderedDetails(details);
+  s.code = 200;
   return s;
 }

@@ -50,10 +50,16 @@ test('a YAML body creates an object', async () => {
 test('wrong kind or apiVersion for the URL is 400', async () => {
   const r = await api.json('POST', CM, { apiVersion: 'apps/v1', kind: 'ConfigMap', metadata: { name: 'x' } });
   assert.equal(r.status, 400);
-  assert.match(r.body.message, /API version in the data \(apps\/v1\) does not match the expected API version \(v1\)/);
+  // Upstream decodes the type the body names first: apps/v1 has no ConfigMap.
+  assert.equal(r.body.message, 'ConfigMap in version "v1" cannot be handled as a ConfigMap: no kind "ConfigMap" is registered for version "apps/v1" in scheme "pkg/api/legacyscheme/scheme.go:30"');
   const k = await api.json('POST', CM, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'x' } });
   assert.equal(k.status, 400);
-  assert.match(k.body.message, /kind/);
+  assert.equal(k.body.message, 'Secret in version "v1" cannot be handled as a ConfigMap: converting (v1.Secret) to (core.ConfigMap): unknown conversion');
+  // Another served version of the same kind decodes, and then its API version is refused.
+  const hpa = { apiVersion: 'autoscaling/v1', kind: 'HorizontalPodAutoscaler', metadata: { name: 'h' } };
+  const v = await api.json('POST', '/apis/autoscaling/v2/namespaces/default/horizontalpodautoscalers', hpa);
+  assert.equal(v.status, 400);
+  assert.match(v.body.message, /API version in the data \(autoscaling\/v1\) does not match the expected API version \(autoscaling\/v2\)/);
 });
 
 test('a body over 3 MiB is 413 and nothing is stored', async () => {

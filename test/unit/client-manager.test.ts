@@ -45,7 +45,7 @@ test('namespace deletion over HTTPS with two managers, one leading; failover kee
       } catch (err) {
         return isNotFound(err);
       }
-    }, 5000);
+    }, 15_000); // the controller first looks 5 s after the deletion, as upstream's does
     assert.equal((await admin.resource(R.configmaps).namespace(name).list()).items.length, 0);
   };
   await deleteAndWait('over-https');

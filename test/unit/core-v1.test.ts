@@ -66,9 +66,10 @@ const minimalPod = () => ({
   spec: { containers: [{ name: 'c', image: 'nginx' }] },
 });
 
-test('resources: 15 core/v1 definitions with upstream names', () => {
+test('resources: 16 core/v1 definitions with upstream names', () => {
   const byPlural = new Map(resources.map((r) => [r.plural, r]));
-  assert.equal(resources.length, 15);
+  assert.equal(resources.length, 16);
+  assert.deepEqual(byPlural.get('componentstatuses')!.shortNames, ['cs']);
   assert.deepEqual(byPlural.get('pods')!.categories, ['all']);
   assert.deepEqual(byPlural.get('services')!.shortNames, ['svc']);
   assert.equal(byPlural.get('services')!.nameRule, 'rfc1035-label');

@@ -15,6 +15,9 @@ import { rfc3339 } from '../../machinery/time.js';
 
 export const FINALIZER_KUBERNETES = 'kubernetes';
 
+/** Upstream's namespaceDeletionGracePeriod: how long after a deletion the controller first looks. */
+export const NAMESPACE_DELETION_GRACE_PERIOD_MS = 5_000;
+
 type ConditionType =
   | 'NamespaceDeletionDiscoveryFailure'
   | 'NamespaceDeletionGroupVersionParsingFailure'
@@ -65,8 +68,11 @@ export class NamespaceController implements Controller {
   private readonly informer: SharedIndexInformer;
   private readonly runner: ControllerRunner;
 
-  constructor(ctx: ControllerContext, opts: { workers?: number } = {}) {
+  private readonly deletionGracePeriodMs: number;
+
+  constructor(ctx: ControllerContext, opts: { workers?: number; deletionGracePeriodMs?: number } = {}) {
     this.client = ctx.client;
+    this.deletionGracePeriodMs = opts.deletionGracePeriodMs ?? NAMESPACE_DELETION_GRACE_PERIOD_MS;
     this.log = ctx.logger.child({ controller: 'namespace' });
     this.informer = ctx.informers.forResource(R.namespaces);
     // Upstream's namespace rate limiter: 5 ms → 60 s per item, 10 qps / 100 burst overall.
@@ -77,8 +83,11 @@ export class NamespaceController implements Controller {
       rateLimiter: new MaxOfRateLimiter(new ItemExponentialFailureRateLimiter<string>(5, 60_000), new BucketRateLimiter<string>(10, 100)),
       logger: this.log,
     });
+    // Upstream delays each look by namespaceDeletionGracePeriod (5 s) so every API server sees
+    // the deletion and creations racing it land first. Clients rely on it too: `kubectl delete
+    // -f` of a namespace and its objects still finds the objects after deleting the namespace.
     const enqueue = (ns: any) => {
-      if (ns?.metadata?.deletionTimestamp) this.runner.enqueue(ns.metadata.name);
+      if (ns?.metadata?.deletionTimestamp) this.runner.queue.addAfter(ns.metadata.name, this.deletionGracePeriodMs);
     };
     this.informer.addEventHandler({ add: enqueue, update: (_old, ns) => enqueue(ns) });
   }

@@ -239,6 +239,9 @@ export async function ensureRevision(opts: {
         name,
         namespace: ns,
         labels: { ...opts.labels, [CONTROLLER_REVISION_HASH_LABEL]: hash },
+        // Upstream copies the owner's annotations (newRevision, DaemonSet snapshot): kubectl
+        // rollout history shows a revision's kubernetes.io/change-cause from them.
+        ...(owner.metadata.annotations ? { annotations: { ...owner.metadata.annotations } } : {}),
         ownerReferences: [newControllerRef(owner, opts.ownerApiVersion, opts.ownerKind)],
       },
       data,

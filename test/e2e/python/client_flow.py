@@ -196,7 +196,66 @@ def main():
         "status": cms.delete(namespace=ns, name="dyn-1").status,
     }
 
+    out["workloads"] = workloads(ns)
     print(json.dumps(out))
+
+
+def workloads(ns):
+    """Creates, reads and lists each workload kind with the typed API: the client's models raise
+    when a field upstream always writes (a zero replica count, say) is missing."""
+    apps = client.AppsV1Api()
+    batch = client.BatchV1Api()
+    hpa_v1 = client.AutoscalingV1Api()
+    labels = {"app": "shapes"}
+    template = client.V1PodTemplateSpec(
+        metadata=client.V1ObjectMeta(labels=labels),
+        spec=client.V1PodSpec(containers=[client.V1Container(name="c", image="busybox:1.36")]))
+    selector = client.V1LabelSelector(match_labels=labels)
+    meta = lambda name: client.V1ObjectMeta(name=name)  # noqa: E731
+    results = {}
+
+    def attempt(name, fn):
+        try:
+            fn()
+            results[name] = "ok"
+        except Exception as e:  # noqa: BLE001 - the model's ValueError is what this looks for
+            results[name] = f"{type(e).__name__}: {e}"
+
+    def daemonset():
+        apps.create_namespaced_daemon_set(ns, client.V1DaemonSet(metadata=meta("ds"), spec=client.V1DaemonSetSpec(selector=selector, template=template)))
+        apps.read_namespaced_daemon_set("ds", ns)
+        apps.list_namespaced_daemon_set(ns)
+
+    def replicaset():
+        apps.create_namespaced_replica_set(ns, client.V1ReplicaSet(metadata=meta("rs"), spec=client.V1ReplicaSetSpec(replicas=0, selector=selector, template=template)))
+        apps.read_namespaced_replica_set("rs", ns)
+        apps.list_namespaced_replica_set(ns)
+
+    def statefulset():
+        apps.create_namespaced_stateful_set(ns, client.V1StatefulSet(metadata=meta("sts"), spec=client.V1StatefulSetSpec(replicas=0, selector=selector, template=template, service_name="sts")))
+        apps.read_namespaced_stateful_set("sts", ns)
+        apps.list_namespaced_stateful_set(ns)
+
+    def deployment():
+        apps.create_namespaced_deployment(ns, client.V1Deployment(metadata=meta("dep"), spec=client.V1DeploymentSpec(replicas=0, selector=selector, template=template)))
+        apps.read_namespaced_deployment("dep", ns)
+
+    def job():
+        job_template = client.V1PodTemplateSpec(spec=client.V1PodSpec(restart_policy="Never", containers=[client.V1Container(name="c", image="busybox:1.36")]))
+        batch.create_namespaced_job(ns, client.V1Job(metadata=meta("job"), spec=client.V1JobSpec(template=job_template, suspend=True)))
+        batch.read_namespaced_job("job", ns)
+
+    target = client.V1CrossVersionObjectReference(api_version="apps/v1", kind="Deployment", name="dep")
+
+    def hpa_autoscaling_v1():
+        hpa_v1.create_namespaced_horizontal_pod_autoscaler(ns, client.V1HorizontalPodAutoscaler(metadata=meta("hpa1"), spec=client.V1HorizontalPodAutoscalerSpec(scale_target_ref=target, max_replicas=3)))
+        hpa_v1.read_namespaced_horizontal_pod_autoscaler("hpa1", ns)
+        hpa_v1.list_namespaced_horizontal_pod_autoscaler(ns)
+
+    for name, fn in [("daemonset", daemonset), ("replicaset", replicaset), ("statefulset", statefulset), ("deployment", deployment),
+                     ("job", job), ("hpa_v1", hpa_autoscaling_v1)]:
+        attempt(name, fn)
+    return results
 
 
 if __name__ == "__main__":

@@ -15,14 +15,15 @@ import { replicationControllers } from './replicationcontroller.js';
 import { persistentVolumes } from './persistentvolume.js';
 import { persistentVolumeClaims } from './persistentvolumeclaim.js';
 import { podTemplates } from './podtemplate.js';
+import { componentStatuses } from './componentstatus.js';
 
 export {
   namespaces, pods, services, endpoints, configMaps, secrets, serviceAccounts, nodes, events, limitRanges,
-  resourceQuotas, replicationControllers, persistentVolumes, persistentVolumeClaims, podTemplates,
+  resourceQuotas, replicationControllers, persistentVolumes, persistentVolumeClaims, podTemplates, componentStatuses,
 };
 export { defaultPodSpec, validatePodSpec, defaultPodTemplateSpec, validatePodTemplateSpec } from './podspec.js';
 
 export const resources: ResourceDef[] = [
   namespaces, pods, services, endpoints, configMaps, secrets, serviceAccounts, nodes, events, limitRanges,
-  resourceQuotas, replicationControllers, persistentVolumes, persistentVolumeClaims, podTemplates,
+  resourceQuotas, replicationControllers, persistentVolumes, persistentVolumeClaims, podTemplates, componentStatuses,
 ];
