@@ -86,7 +86,8 @@ export class DnsServer {
     this.tcp = tcp;
   }
 
-  private async answer(msg: Buffer, transport: 'udp' | 'tcp', remote: string, maxSize?: number, onTransfer?: (r: DnsRequest) => boolean): Promise<Buffer | undefined> {
+  /** The reply bytes for one received message (undefined: dropped, or a transfer already streamed). */
+  async respond(msg: Buffer, transport: 'udp' | 'tcp', remote: string, maxSize?: number, onTransfer?: (r: DnsRequest) => boolean): Promise<Buffer | undefined> {
     const parsed = parseQuery(msg);
     if (parsed.kind === 'drop') return undefined;
     if (parsed.kind === 'error') return encodeError(parsed);
@@ -104,7 +105,7 @@ export class DnsServer {
 
   private async onUdp(msg: Buffer, address: string, port: number): Promise<void> {
     try {
-      const out = await this.answer(msg, 'udp', address);
+      const out = await this.respond(msg, 'udp', address);
       if (out) this.udp?.send(out, port, address);
     } catch (err) {
       this.o.logger?.debug({ err }, 'dns: UDP query failed');
@@ -140,7 +141,7 @@ export class DnsServer {
       s.write(frame);
     };
     let transferring: Promise<void> | undefined;
-    const out = await this.answer(msg, 'tcp', s.remoteAddress ?? '', undefined, (req) => {
+    const out = await this.respond(msg, 'tcp', s.remoteAddress ?? '', undefined, (req) => {
       const stream = this.o.transfer?.transfer(req);
       if (!stream) return false;
       transferring = (async () => {
