@@ -10,6 +10,7 @@ import { Registry } from 'prom-client';
 import type { ConfigMap } from 'kubernetes-types/core/v1.js';
 import { R, spec, type Client } from '../client/client.js';
 import { EventRecorder } from '../client/events.js';
+import { isConflict } from '../client/errors.js';
 import { SharedIndexInformer } from '../client/informer.js';
 import { buildConfig, type BuiltConfig } from './build.js';
 import { defaultCorefile, parseCorefile } from './corefile.js';
@@ -52,6 +53,7 @@ export class ClusterDNS {
   private readonly recorder: EventRecorder;
   private log: Logger;
   private ready = false;
+  private reannounce?: NodeJS.Timeout;
 
   constructor(private readonly o: ClusterDNSOptions) {
     this.log = o.logger.child({ component: 'dns' });
@@ -79,7 +81,11 @@ export class ClusterDNS {
     await this.server.start();
     await this.startHttp();
     this.ready = true;
-    if (this.o.announce !== false) await this.announce(this.o.address);
+    if (this.o.announce !== false) {
+      await this.announce(this.o.address);
+      this.reannounce = setInterval(() => void this.announce(this.o.address), 15_000);
+      this.reannounce.unref();
+    }
     this.log.info({ address: this.o.address, port: this.server.port }, 'cluster DNS listening');
   }
 
@@ -139,16 +145,32 @@ export class ClusterDNS {
     });
   }
 
-  /** Annotates this node with the listener address (or removes it). */
+  /**
+   * Annotates this node with the listener address (or removes it). The node's status writer
+   * updates the same object, so a conflict is retried; while serving, the annotation is checked
+   * again now and then (an update from an older copy of the node may have dropped it).
+   */
   private async announce(address: string | null): Promise<void> {
-    await this.o.client
-      .resource(R.nodes)
-      .patch(this.o.nodeName, 'merge', { metadata: { annotations: { [DNS_LISTENER_ANNOTATION]: address } } })
-      .catch((err: unknown) => this.log.warn({ err }, 'could not publish the DNS listener on the node'));
+    const nodes = this.o.client.resource(R.nodes);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const node = await nodes.get(this.o.nodeName);
+        if ((node.metadata?.annotations?.[DNS_LISTENER_ANNOTATION] ?? null) === address) return;
+        await nodes.patch(this.o.nodeName, 'merge', { metadata: { annotations: { [DNS_LISTENER_ANNOTATION]: address } } });
+        return;
+      } catch (err) {
+        if (!isConflict(err) || attempt >= 20) {
+          this.log.warn({ err }, 'could not publish the DNS listener on the node');
+          return;
+        }
+        await new Promise((r) => setTimeout(r, 100 + Math.random() * 200));
+      }
+    }
   }
 
   async stop(): Promise<void> {
     this.ready = false;
+    if (this.reannounce) clearInterval(this.reannounce);
     if (this.o.announce !== false) await this.announce(null);
     await this.server?.stop();
     await new Promise<void>((resolve) => (this.http ? this.http.close(() => resolve()) : resolve()));
