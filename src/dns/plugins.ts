@@ -161,18 +161,32 @@ export class DnsMetrics {
 /** prometheus: counts and times every request with CoreDNS's names. */
 export class MetricsPlugin implements Plugin {
   readonly name = 'prometheus';
+  // prom-client hashes a label object on every call; the bound children are looked up once.
+  private readonly requestChildren = new Map<string, { inc(): void }>();
+  private readonly responseChildren = new Map<number, { inc(): void }>();
+  private readonly durationChildren = new Map<string, { observe(v: number): void }>();
+
   constructor(
     private readonly metrics: DnsMetrics,
     private readonly server: string,
     private readonly zone: string,
   ) {}
+
   async serve(req: DnsRequest, next: Next): Promise<DnsReply> {
     const t0 = performance.now();
     const r = await next(req);
     const type = req.query.question.type;
-    this.metrics.requests.inc({ server: this.server, zone: this.zone, proto: req.transport, family: req.remoteAddress.includes(':') ? '2' : '1', type });
-    this.metrics.responses.inc({ server: this.server, zone: this.zone, rcode: rcodeName(r.rcode) });
-    this.metrics.duration.observe({ server: this.server, zone: this.zone, type }, (performance.now() - t0) / 1000);
+    const family = req.remoteAddress.includes(':') ? '2' : '1';
+    const rk = `${req.transport}|${family}|${type}`;
+    let rc = this.requestChildren.get(rk);
+    if (!rc) this.requestChildren.set(rk, (rc = this.metrics.requests.labels({ server: this.server, zone: this.zone, proto: req.transport, family, type })));
+    rc.inc();
+    let sc = this.responseChildren.get(r.rcode);
+    if (!sc) this.responseChildren.set(r.rcode, (sc = this.metrics.responses.labels({ server: this.server, zone: this.zone, rcode: rcodeName(r.rcode) })));
+    sc.inc();
+    let dc = this.durationChildren.get(type);
+    if (!dc) this.durationChildren.set(type, (dc = this.metrics.duration.labels({ server: this.server, zone: this.zone, type })));
+    dc.observe((performance.now() - t0) / 1000);
     return r;
   }
 }
