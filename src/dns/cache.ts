@@ -64,12 +64,12 @@ export class CachePlugin implements Plugin {
       // Most recently used last: eviction takes the first.
       this.entries.delete(key);
       this.entries.set(key, hit);
-      return this.aged(hit, now, 0);
+      return this.asAsked(this.aged(hit, now, 0), q.question.name);
     }
     this.stats?.miss();
     const r = await next(req);
     if (r.rcode === RCODE.SERVFAIL || r.rcode === RCODE.REFUSED) {
-      if (hit && now - hit.expires < this.opts.serveStaleSeconds) return this.aged(hit, now, 30, true);
+      if (hit && now - hit.expires < this.opts.serveStaleSeconds) return this.asAsked(this.aged(hit, now, 30, true), q.question.name);
       return r;
     }
     const ttl = this.ttlOf(r);
@@ -79,6 +79,13 @@ export class CachePlugin implements Plugin {
       while (this.entries.size > this.opts.capacity) this.entries.delete(this.entries.keys().next().value!);
     }
     return r;
+  }
+
+  /** The cached reply with the asked name's spelling (clients may randomize case, 0x20). */
+  private asAsked(r: DnsReply, asked: string): DnsReply {
+    const lower = asked.toLowerCase().replace(/\.$/, '');
+    const rename = (a: Answer) => (a.name.toLowerCase().replace(/\.$/, '') === lower && a.name !== asked ? ({ ...a, name: asked } as Answer) : a);
+    return { ...r, answers: r.answers.map(rename), authorities: r.authorities };
   }
 
   private ttlOf(r: DnsReply): number {
