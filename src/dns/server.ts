@@ -154,8 +154,12 @@ export class DnsServer {
   }
 
   async stop(): Promise<void> {
+    // Stopping twice is harmless (a test or a reload may stop a server already stopped).
+    const { tcp, udp } = this;
+    this.tcp = undefined;
+    this.udp = undefined;
     for (const c of this.conns) c.destroy();
-    await new Promise<void>((resolve) => (this.tcp ? this.tcp.close(() => resolve()) : resolve()));
-    await new Promise<void>((resolve) => (this.udp ? this.udp.close(() => resolve()) : resolve()));
+    await new Promise<void>((resolve) => (tcp ? tcp.close(() => resolve()) : resolve()));
+    await new Promise<void>((resolve) => (udp ? udp.close(() => resolve()) : resolve()));
   }
 }
