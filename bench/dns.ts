@@ -13,11 +13,12 @@ import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import type { Service } from 'kubernetes-types/core/v1.js';
 import type { EndpointSlice } from 'kubernetes-types/discovery/v1.js';
-import { pick } from './common.js';
+import { pct, pick } from './common.js';
 
 const SERVICES = pick('DNS_SERVICES', 1000, 200);
 const SECONDS = pick('DNS_SECONDS', 10, 3);
 const EXTERNAL = 200;
+const CREATED = pick('DNS_CREATED', 200, 50);
 
 const svcIP = (i: number) => `10.43.${Math.floor(i / 250) + 1}.${(i % 250) + 1}`;
 const podIP = (i: number) => `10.42.${Math.floor(i / 250) + 1}.${(i % 250) + 1}`;
@@ -69,6 +70,44 @@ async function serve(upstreamPort: number): Promise<void> {
   const server = new DnsServer({ address: '127.0.0.1', port: 0, handler: { current: built.handler } });
   await server.start();
   process.stdout.write(`ready ${server.port} ${heapMB.toFixed(3)}\n`);
+}
+
+/**
+ * From `kubectl create service` to the name resolving: Services created one at a time on an
+ * embedded API server, watched over HTTPS by ClusterWatch (as an agent watches), the name asked
+ * every millisecond through the chain until it answers.
+ */
+async function createToResolve(): Promise<number[]> {
+  const { startEmbeddedApi } = await import('../src/cli/embedded.js');
+  const { Client } = await import('../src/client/client.js');
+  const { ClusterWatch, SERVICES: SVC } = await import('../src/dns/view.js');
+  const { KubernetesPlugin } = await import('../src/dns/kubernetes.js');
+  const { chain } = await import('../src/dns/plugin.js');
+  const { handle } = await import('../src/dns/server.js');
+  const embedded = await startEmbeddedApi('k8ts-bench-dns-');
+  const client = Client.fromKubeconfig(embedded.kubeconfig, { fieldManager: 'bench' });
+  const watch = new ClusterWatch(client, { watchPods: false });
+  await watch.start();
+  const handler = { current: chain([new KubernetesPlugin(watch)]) };
+  const latencies: number[] = [];
+  try {
+    for (let i = 0; i < CREATED; i++) {
+      const name = `new-${i}.default.svc.cluster.local`;
+      const t0 = performance.now();
+      await client.resource(SVC).namespace('default').create({ metadata: { name: `new-${i}` }, spec: { ports: [{ port: 80 }] } });
+      for (;;) {
+        const r = await handle(handler, { id: 1, opcode: 0, question: { name, type: 'A', class: 'IN' }, qname: name, rd: true, cd: false }, 'udp', '127.0.0.1');
+        if (r.answers.length) break;
+        await new Promise((res) => setTimeout(res, 1));
+      }
+      latencies.push(performance.now() - t0);
+    }
+  } finally {
+    await watch.stop();
+    await client.close();
+    await embedded.stop();
+  }
+  return latencies.sort((a, b) => a - b);
 }
 
 function cpuSeconds(pid: number): number {
@@ -132,6 +171,8 @@ async function main(): Promise<void> {
       console.log(`| ${label} | ${r.qps.toFixed(0)} | ${r.avgMs.toFixed(2)} | ${r.lost} | ${r.cpu.toFixed(2)} | ${(r.qps * SECONDS / Math.max(r.cpu, 0.01)).toFixed(0)} |`);
     }
     console.log(`\nk8ts / dnsmasq, cluster names: ${(results[runs[0][0]] / results[runs[1][0]]).toFixed(2)}x; external names: ${(results[runs[2][0]] / results[runs[3][0]]).toFixed(2)}x`);
+    const created = await createToResolve();
+    console.log(`Service created -> name resolves (${CREATED} services, over an HTTPS watch): p50 ${pct(created, 0.5).toFixed(1)} ms, p99 ${pct(created, 0.99).toFixed(1)} ms, max ${created[created.length - 1].toFixed(1)} ms`);
     console.log(`heap of the DNS stores: ${heapMB.toFixed(2)} MB for ${SERVICES} services + ${SERVICES} endpoints = ${((heapMB / (2 * SERVICES)) * 1000).toFixed(2)} MB per 1,000 services+pods`);
   } finally {
     for (const c of children) c.kill('SIGTERM');
