@@ -34,6 +34,8 @@ import { containerEnv } from './env.js';
 import { AgentServer, type PodLocator } from './server.js';
 import { LocalPathProvisioner } from './provisioner/localpath.js';
 import { PodRoutes } from './network/routes.js';
+import { ensureBridgeGateway } from './network/bridge.js';
+import { ClusterDNS } from '../dns/service.js';
 
 export type RuntimeChoice = 'auto' | 'containerd' | 'process';
 
@@ -53,8 +55,11 @@ export interface AgentOptions {
   port: number;
   /** Serving certificate of the agent and the CA that signs API server client certificates. */
   tls: { cert: string; key: string; ca: string };
+  /** The cluster DNS address pods use (--cluster-dns, the kube-dns Service IP). */
   clusterDNS: string[];
   clusterDomain: string;
+  /** Port of this node's DNS listener on its pod-bridge gateway (53; 0 picks one, for tests). */
+  dnsPort?: number;
   labels?: Record<string, string>;
   taints?: any[];
   /** Hard eviction thresholds (--eviction-hard), e.g. memory.available<100Mi. */
@@ -93,6 +98,8 @@ export class NodeAgent {
   private networkReady = false;
   /** Routes to the other nodes' podCIDRs (containerd only; see network/routes.ts). */
   private podRoutes?: PodRoutes;
+  /** This node's cluster DNS listener (containerd only: it answers on the pod bridge's gateway). */
+  private dns?: ClusterDNS;
   private stopped = false;
   private log: Logger;
   /** For the agent's parts that name themselves (pino would repeat a `component` key). */
@@ -166,9 +173,38 @@ export class NodeAgent {
     if (!this.stopped) {
       this.podRoutes = new PodRoutes({ client: this.o.client, nodeName: this.o.nodeName, podCIDR, bridge, stateFile: join(this.dir, 'network', 'routes.json'), logger: this.nodeLog });
       this.podRoutes.start();
+      void this.startDNS(podCIDR, bridge);
     }
     this.log.info({ podCIDR }, 'pod network configured');
     void this.reporter.reportStatus(true).catch(() => undefined);
+  }
+
+  /** The node's DNS listener on the pod bridge's gateway, where this node's pods reach it. */
+  private async startDNS(podCIDR: string, bridge: string): Promise<void> {
+    const gw = ensureBridgeGateway(bridge, podCIDR);
+    if ('error' in gw) {
+      this.log.warn({ error: gw.error }, 'no cluster DNS on this node: the pod bridge could not be prepared');
+      return;
+    }
+    const resolvText = readFileSafe('/etc/resolv.conf');
+    const dns = new ClusterDNS({
+      client: this.o.client,
+      nodeName: this.o.nodeName,
+      clusterDomain: this.o.clusterDomain,
+      address: gw.gateway,
+      port: this.o.dnsPort ?? 53,
+      hostResolvConf: resolvText,
+      hostSearch: parseResolvConf(resolvText).searches,
+      logger: this.nodeLog,
+    });
+    try {
+      await dns.start();
+      if (this.stopped) await dns.stop();
+      else this.dns = dns;
+    } catch (err) {
+      this.log.warn({ err, address: gw.gateway }, 'cluster DNS listener could not start');
+      await dns.stop().catch(() => undefined);
+    }
   }
 
   async start(): Promise<void> {
@@ -455,6 +491,7 @@ export class NodeAgent {
     await this.runner?.stop();
     await this.pods?.stop();
     await this.services?.stop();
+    await this.dns?.stop();
     await this.podRoutes?.stop();
     await this.server?.stop();
     await this.devices?.stop();

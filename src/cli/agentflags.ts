@@ -3,6 +3,8 @@
 import { Command, Option } from 'commander';
 import type { AgentOptions, RuntimeChoice } from '../agent/agent.js';
 import { parseEvictionHard } from '../agent/eviction.js';
+import ipaddr from 'ipaddr.js';
+import { tenthAddress } from '../dns/kubedns.js';
 
 const collect = (v: string, prev: string[]) => [...prev, ...v.split(',').filter(Boolean)];
 
@@ -13,6 +15,8 @@ export interface AgentFlags {
   containerRuntimeEndpoint?: string;
   privateRegistry?: string;
   clusterDns?: string[];
+  /** The server's --service-cidr (only `k8ts server` has it): --cluster-dns defaults to its 10th address. */
+  serviceCidr?: string;
   evictionHard?: string;
   podMaxPids?: string;
   kubeletPort?: string;
@@ -25,10 +29,17 @@ export function addAgentFlags(cmd: Command): Command {
     .addOption(new Option('--runtime <name>', 'container runtime: containerd (k8ts starts its own), process (host processes, not isolated), or auto').choices(['auto', 'containerd', 'process']).default('auto'))
     .option('--container-runtime-endpoint <socket>', 'use this CRI socket instead of starting containerd')
     .option('--private-registry <file>', 'registries.yaml (k3s format): registry mirrors, credentials and TLS (default: <data-dir>/registries.yaml if it exists; see docs/registries.md)')
-    .option('--cluster-dns <ips>', "DNS server IPs pods use (comma-separated); default: the host's resolvers", collect, [])
+    .option('--cluster-dns <ips>', 'cluster DNS address pods use (the kube-dns Service IP; comma-separated); default: the 10th address of the service CIDR, 10.43.0.10', collect, [])
     .option('--eviction-hard <thresholds>', 'node-pressure eviction thresholds (default: memory.available<100Mi,nodefs.available<10%,nodefs.inodesFree<5%,imagefs.available<15%)')
     .option('--pod-max-pids <n>', 'most processes one pod may run (-1: unlimited)', '-1')
     .option('--kubelet-port <port>', "port of the node agent's HTTPS server (logs, exec, port-forward); 0 picks a free one", '10250');
+}
+
+/** --cluster-dns, or k3s's default: the 10th address of the service CIDR. */
+export function clusterDNSFromFlags(flags: AgentFlags): string[] {
+  const ips = flags.clusterDns?.length ? flags.clusterDns : [tenthAddress(flags.serviceCidr ?? '10.43.0.0/16')];
+  for (const ip of ips) if (!ipaddr.isValid(ip)) throw new Error(`--cluster-dns: not an IP address: ${ip}`);
+  return ips.slice(0, 3);
 }
 
 /** The NodeAgent options the flags decide; bad values fail here, naming the flag. */
@@ -42,7 +53,7 @@ export function agentOptionsFromFlags(flags: AgentFlags): Pick<AgentOptions, 'ru
     runtime: (flags.runtime ?? 'auto') as RuntimeChoice,
     containerRuntimeEndpoint: flags.containerRuntimeEndpoint,
     privateRegistry: flags.privateRegistry,
-    clusterDNS: flags.clusterDns ?? [],
+    clusterDNS: clusterDNSFromFlags(flags),
     evictionHard: flags.evictionHard,
     podMaxPids,
     port,

@@ -19,6 +19,8 @@ import { NodeSimulator } from '../sim/simulator.js';
 import { simOptionsFromFlags } from '../sim/config.js';
 import { parseCount, parseDurationMs } from './component.js';
 import type { ControllerOptions } from '../controllers/types.js';
+import { KubeDNSController } from '../dns/kubedns.js';
+import { clusterDNSFromFlags } from './agentflags.js';
 import { startLocalAgent } from './agent.js';
 import { defaultDataDir } from './datadir.js';
 import type { AgentFlags } from './agentflags.js';
@@ -155,6 +157,9 @@ export async function runServer(flags: ServerFlags): Promise<void> {
   if (!flags.disableControllerManager) controllerManager.start();
   const scheduler = new SchedulerRunner({ client: Client.inProcess(api, { fieldManager: 'kube-scheduler' }), logger });
   if (!flags.disableScheduler) scheduler.start();
+  // kube-system/kube-dns (at --cluster-dns) with the node agents' DNS listeners as endpoints.
+  const kubeDNS = new KubeDNSController({ client: Client.inProcess(api, { fieldManager: 'k8ts-dns' }), clusterDNS: clusterDNSFromFlags(flags)[0], clusterDomain: flags.clusterDomain, logger });
+  await kubeDNS.start();
   const simCount = Number(flags.simulatedNodes ?? 0);
   if (!Number.isInteger(simCount) || simCount < 0) throw new Error(`--simulated-nodes: invalid count ${flags.simulatedNodes}`);
   const simulator = simCount > 0 ? new NodeSimulator(Client.inProcess(api, { fieldManager: 'kubelet', user: { name: 'system:node:sim', groups: ['system:nodes', 'system:masters'] } }), simOptionsFromFlags(simCount, flags), logger) : undefined;
@@ -185,6 +190,7 @@ export async function runServer(flags: ServerFlags): Promise<void> {
     await simStorage?.stop();
     await simulator?.stop();
     await scheduler.stop();
+    await kubeDNS.stop();
     await controllerManager.stop();
     await api.stop();
     process.exit(0);

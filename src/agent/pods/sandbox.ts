@@ -22,7 +22,8 @@ export function podDNS(pod: any, dns: DnsSettings): { servers: string[]; searche
   if (policy === 'ClusterFirst' && dns.clusterDNS.length) {
     const ns = pod.metadata.namespace;
     const d = dns.clusterDomain;
-    out = { servers: [...dns.clusterDNS], searches: [`${ns}.svc.${d}`, `svc.${d}`, d, ...dns.hostResolv.searches], options: ['ndots:5'] };
+    const searches = [`${ns}.svc.${d}`, `svc.${d}`, d, ...dns.hostResolv.searches];
+    out = { servers: [...dns.clusterDNS], searches: searches.filter((s, i) => searches.indexOf(s) === i), options: ['ndots:5'] };
   } else if (policy !== 'None') {
     out = { servers: [...dns.hostResolv.servers], searches: [...dns.hostResolv.searches], options: [...dns.hostResolv.options] };
   }
@@ -34,8 +35,26 @@ export function podDNS(pod: any, dns: DnsSettings): { servers: string[]; searche
     for (const o of cfg.options ?? []) opts.set(o.name, o.value !== undefined ? `${o.name}:${o.value}` : o.name);
     out.options = [...opts.values()];
   }
-  out.searches = out.searches.slice(0, 32);
-  return out;
+  return fitDNSLimits(out);
+}
+
+/** Upstream's resolver limits (kubelet pkg/kubelet/network/dns): 3 nameservers, 32 search domains, 2048 characters of them. */
+export const MAX_DNS_NAMESERVERS = 3;
+export const MAX_DNS_SEARCH_PATHS = 32;
+export const MAX_DNS_SEARCH_LIST_CHARS = 2048;
+
+/** Cuts a resolv.conf to the limits as the kubelet does (it reports the cut in an event; the agent logs it). */
+export function fitDNSLimits(c: { servers: string[]; searches: string[]; options: string[] }): { servers: string[]; searches: string[]; options: string[] } {
+  const searches: string[] = [];
+  let chars = 0;
+  for (const s of c.searches.filter((x) => x !== '.' && x !== '').slice(0, MAX_DNS_SEARCH_PATHS)) {
+    // The length of the search line: names joined by spaces.
+    const next = chars + (searches.length ? 1 : 0) + s.length;
+    if (next > MAX_DNS_SEARCH_LIST_CHARS) break;
+    chars = next;
+    searches.push(s);
+  }
+  return { servers: c.servers.slice(0, MAX_DNS_NAMESERVERS), searches, options: c.options };
 }
 
 /** The hostname a pod's containers see: spec.hostname (or the pod name), cut to 63 characters as upstream. */

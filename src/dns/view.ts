@@ -1,0 +1,117 @@
+// What the kubernetes plugin reads: Services, EndpointSlices, Pods and Namespaces, in indexed
+// stores. The agent fills them from informers (ClusterWatch); tests fill Indexers with objects.
+import ipaddr from 'ipaddr.js';
+import type { Namespace, Pod, Service } from 'kubernetes-types/core/v1.js';
+import type { EndpointSlice } from 'kubernetes-types/discovery/v1.js';
+import { spec, type Client } from '../client/client.js';
+import { Indexer, SharedIndexInformer, type IndexFunc } from '../client/informer.js';
+
+export const SERVICES = spec<Service>({ group: '', version: 'v1', plural: 'services', namespaced: true, kind: 'Service' });
+export const ENDPOINT_SLICES = spec<EndpointSlice>({ group: 'discovery.k8s.io', version: 'v1', plural: 'endpointslices', namespaced: true, kind: 'EndpointSlice' });
+export const PODS = spec<Pod>({ group: '', version: 'v1', plural: 'pods', namespaced: true, kind: 'Pod' });
+export const NAMESPACES = spec<Namespace>({ group: '', version: 'v1', plural: 'namespaces', namespaced: false, kind: 'Namespace' });
+
+export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
+
+/** An address in one canonical spelling (IPv6 compressed, lower case), or undefined if it is none. */
+export function canonicalIP(ip: string | undefined): string | undefined {
+  if (!ip || !ipaddr.isValid(ip)) return undefined;
+  const a = ipaddr.parse(ip);
+  return a.kind() === 'ipv6' && (a as ipaddr.IPv6).isIPv4MappedAddress() ? (a as ipaddr.IPv6).toIPv4Address().toString() : a.toString();
+}
+
+const byClusterIP: IndexFunc = (s: Service) => [...new Set([s.spec?.clusterIP, ...(s.spec?.clusterIPs ?? [])].map(canonicalIP).filter((x): x is string => !!x))];
+const byService: IndexFunc = (s: EndpointSlice) => {
+  const svc = s.metadata?.labels?.[SERVICE_NAME_LABEL];
+  return svc ? [`${s.metadata?.namespace}/${svc}`] : [];
+};
+const byAddress: IndexFunc = (s: EndpointSlice) => [...new Set((s.endpoints ?? []).flatMap((e) => e.addresses ?? []).map(canonicalIP).filter((x): x is string => !!x))];
+const byPodIP: IndexFunc = (p: Pod) => [...new Set([p.status?.podIP, ...(p.status?.podIPs ?? []).map((x) => x.ip)].map(canonicalIP).filter((x): x is string => !!x))];
+
+export const INDEXERS = {
+  services: { clusterIP: byClusterIP },
+  slices: { service: byService, address: byAddress },
+  pods: { podIP: byPodIP },
+};
+
+/** The stores the DNS reads; `pods` only exists when a feature needs every pod (pods verified, autopath). */
+export interface ClusterView {
+  services: Indexer<Service>;
+  slices: Indexer<EndpointSlice>;
+  namespaces: Indexer<Namespace>;
+  pods?: Indexer<Pod>;
+  /** Changes with every change of the data (the SOA serial). */
+  serial(): number;
+}
+
+/** Stores filled by hand (unit tests, benchmarks). */
+export function staticView(objects: { services?: Service[]; slices?: EndpointSlice[]; namespaces?: string[]; pods?: Pod[] }): ClusterView {
+  const services = new Indexer<Service>();
+  services.addIndexers(INDEXERS.services);
+  const slices = new Indexer<EndpointSlice>();
+  slices.addIndexers(INDEXERS.slices);
+  const namespaces = new Indexer<Namespace>();
+  const pods = new Indexer<Pod>();
+  pods.addIndexers(INDEXERS.pods);
+  const key = (o: { metadata?: { namespace?: string; name?: string } }) => (o.metadata?.namespace ? `${o.metadata.namespace}/${o.metadata.name}` : `${o.metadata?.name}`);
+  for (const s of objects.services ?? []) services.set(key(s), s);
+  for (const s of objects.slices ?? []) slices.set(key(s), s);
+  for (const n of objects.namespaces ?? []) namespaces.set(n, { metadata: { name: n } });
+  for (const p of objects.pods ?? []) pods.set(key(p), p);
+  return { services, slices, namespaces, pods, serial: () => 1 };
+}
+
+/** Informers over the API that keep a ClusterView current. */
+export class ClusterWatch implements ClusterView {
+  private readonly informers: SharedIndexInformer<any>[] = [];
+  private readonly svcInformer: SharedIndexInformer<Service>;
+  private readonly sliceInformer: SharedIndexInformer<EndpointSlice>;
+  private readonly nsInformer: SharedIndexInformer<Namespace>;
+  private readonly podInformer?: SharedIndexInformer<Pod>;
+  private changed = Math.floor(Date.now() / 1000);
+
+  constructor(client: Client, opts: { watchPods: boolean }) {
+    this.svcInformer = new SharedIndexInformer(client, SERVICES, { indexers: INDEXERS.services, dropManagedFields: true });
+    this.sliceInformer = new SharedIndexInformer(client, ENDPOINT_SLICES, { indexers: INDEXERS.slices, dropManagedFields: true });
+    this.nsInformer = new SharedIndexInformer(client, NAMESPACES, { dropManagedFields: true });
+    this.informers.push(this.svcInformer, this.sliceInformer, this.nsInformer);
+    if (opts.watchPods) {
+      this.podInformer = new SharedIndexInformer(client, PODS, { indexers: INDEXERS.pods, dropManagedFields: true });
+      this.informers.push(this.podInformer);
+    }
+    const bump = () => (this.changed = Math.max(this.changed + 1, Math.floor(Date.now() / 1000)));
+    for (const inf of this.informers) inf.addEventHandler({ add: bump, update: bump, delete: bump });
+  }
+
+  get services() {
+    return this.svcInformer.store;
+  }
+  get slices() {
+    return this.sliceInformer.store;
+  }
+  get namespaces() {
+    return this.nsInformer.store;
+  }
+  get pods() {
+    return this.podInformer?.store;
+  }
+
+  serial(): number {
+    return this.changed >>> 0;
+  }
+
+  /** Registers for every change (the Corefile's reload and the metrics use it). */
+  onChange(fn: () => void): void {
+    for (const inf of this.informers) inf.addEventHandler({ add: fn, update: () => fn(), delete: fn });
+  }
+
+  async start(timeoutMs = 60_000): Promise<boolean> {
+    for (const inf of this.informers) inf.start();
+    const synced = await Promise.all(this.informers.map((i) => i.waitForSync(timeoutMs)));
+    return synced.every(Boolean);
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.informers.map((i) => i.stop()));
+  }
+}
