@@ -17,6 +17,7 @@ import type { Duplex } from 'node:stream';
 import * as errors from '../machinery/errors.js';
 import { forbidden as forbiddenField, invalid as invalidField, path as fieldPath, type FieldError } from '../machinery/fielderrors.js';
 import { proxyUpgrade, writeRawResponse } from '../machinery/upgradeproxy.js';
+import { tunnelSpdyOverWebSocket, tunneledProtocols } from './streamtunnel.js';
 import { queryBool, sendError } from './http.js';
 import type { ResourceRequest } from './requestinfo.js';
 import type { RequestScope } from './rest.js';
@@ -318,27 +319,26 @@ export class NodeProxy {
    * (the caller answers them as a Status); after that the connection belongs to the proxy.
    */
   upgrade(info: ResourceRequest, query: URLSearchParams, req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    // kubectl 1.31+ first tunnels port-forward's SPDY inside a WebSocket; the runtime's streaming
-    // server speaks plain SPDY only, so refuse the upgrade: kubectl then falls back to SPDY.
-    if (info.subresource === 'portforward' && /websocket/i.test(String(req.headers.upgrade ?? ''))) {
-      throw errors.badRequest('port-forward over WebSocket is not supported by this cluster; use SPDY');
-    }
     const { ep, path } = this.resolveStreaming(info, query);
     const tlsOpts = this.tlsOptions();
-    proxyUpgrade(req, socket, head, {
+    const target = {
       host: hostPort(ep),
       path,
       dial: () =>
-        new Promise((resolve, reject) => {
+        new Promise<Duplex>((resolve, reject) => {
           const s = tls.connect({ host: ep.host, port: ep.port, servername: net.isIP(ep.host) ? undefined : ep.host, ...tlsOpts }, () => resolve(s));
           s.once('error', reject);
           s.setNoDelay(true);
         }),
-      onDialError: (err, client) => {
+      onDialError: (err: Error, client: Duplex) => {
         const status = new errors.ApiError(500, '', `error dialing backend: ${err.message}`).toStatus();
         writeRawResponse(client, 500, JSON.stringify(status), 'application/json');
       },
-    }, this.api.log);
+    };
+    // kubectl 1.31+ tunnels port-forward's SPDY inside a WebSocket: the agent gets plain SPDY.
+    // A plain WebSocket port-forward (the Python client's) goes through like any upgrade.
+    if (info.subresource === 'portforward' && tunneledProtocols(req).length) return tunnelSpdyOverWebSocket(req, socket, head, target, this.api.log);
+    proxyUpgrade(req, socket, head, target, this.api.log);
   }
 
   /** nodes/{name}/proxy/{path}: the request passed to the node's agent, the answer passed back. */
