@@ -84,7 +84,11 @@ export function tunnelSpdyOverWebSocket(req: IncomingMessage, client: Duplex, he
         return writeRawResponse(client, 500, 'unable to upgrade: missing upgrade headers in response\n');
       }
       const chosen = headerOf(responseHead, 'x-stream-protocol-version');
-      const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, handleProtocols: () => (chosen ? SPDY_TUNNELING_PREFIX + chosen : false) });
+      // ws refuses subprotocols that are not HTTP tokens ('/' is not allowed in one, gorilla
+      // takes it): the offer is removed before the handshake and the answer added to it.
+      delete req.headers['sec-websocket-protocol'];
+      const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false });
+      if (chosen) wss.on('headers', (headers) => headers.push(`Sec-WebSocket-Protocol: ${SPDY_TUNNELING_PREFIX}${chosen}`));
       wss.handleUpgrade(req, client, head, (ws) => bridge(ws, backend, rest));
     },
   }, log);

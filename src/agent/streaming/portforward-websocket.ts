@@ -27,6 +27,13 @@ class PortChannel extends Duplex {
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
     this.send(chunk).then(() => cb(), cb);
   }
+
+  // The protocol can't half-close a channel: once the pod's side has ended, the client's input
+  // ends too, so the connection to the pod closes and the forwarding is over.
+  override _final(cb: (err?: Error | null) => void): void {
+    this.push(null);
+    cb();
+  }
 }
 
 /** Resolves once what was written to the channel has been sent (or the channel is gone). */
