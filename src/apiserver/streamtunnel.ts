@@ -50,7 +50,10 @@ function bridge(ws: WebSocket, backend: Duplex, initial: Buffer): void {
       backend.once('drain', () => ws.resume());
     }
   });
+  let closing = false;
   const closeWs = () => {
+    if (closing) return;
+    closing = true;
     if (ws.readyState === ws.OPEN) ws.close(1000);
     const timer = setTimeout(() => ws.terminate(), 5000);
     timer.unref();
