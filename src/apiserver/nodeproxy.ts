@@ -1,5 +1,5 @@
 // The API server's side of the node agents' API (upstream's pods/log, pods/exec, pods/attach,
-// pods/portforward and nodes/proxy REST, and the kubelet client):
+// pods/portforward REST, and the kubelet client; nodes/proxy is one of the API proxies, proxy/):
 //
 //   - pods/{name}/log: the options are validated, the container chosen and checked here, then the
 //     agent's /containerLogs answer is streamed through (each chunk as it comes, so
@@ -7,8 +7,7 @@
 //   - exec/attach/portforward: the pod's node is resolved to an address and the kubelet port,
 //     a TLS connection to the agent is opened with the API server's kubelet-client certificate,
 //     the upgrade request is replayed with the agent's path, and from then on bytes are copied
-//     both ways — the agent's answer (101, or a refusal kubectl falls back on) included;
-//   - nodes/{name}/proxy/{path}: a plain request to the agent.
+//     both ways — the agent's answer (101, or a refusal kubectl falls back on) included.
 import https from 'node:https';
 import net from 'node:net';
 import tls from 'node:tls';
@@ -17,6 +16,7 @@ import type { Duplex } from 'node:stream';
 import * as errors from '../machinery/errors.js';
 import { forbidden as forbiddenField, invalid as invalidField, path as fieldPath, type FieldError } from '../machinery/fielderrors.js';
 import { proxyUpgrade, writeRawResponse } from '../machinery/upgradeproxy.js';
+import { tunnelSpdyOverWebSocket, tunneledProtocols } from './streamtunnel.js';
 import { queryBool, sendError } from './http.js';
 import type { ResourceRequest } from './requestinfo.js';
 import type { RequestScope } from './rest.js';
@@ -45,6 +45,12 @@ export function nodeEndpoint(node: any): Endpoint {
     throw new errors.ApiError(500, '', `no preferred addresses found; known addresses: [${addresses.map((a) => `{${a.type} ${a.address}}`).join(' ')}]`);
   }
   return { host: pick.address, port: node.status?.daemonEndpoints?.kubeletEndpoint?.Port || 10250 };
+}
+
+/** TLS options towards an agent: our client certificate; the agent's certificate checked against the CA unless told not to. */
+export function agentTLSOptions(c: KubeletClientConfig | undefined, insecure = false): tls.ConnectionOptions {
+  if (!c) return { rejectUnauthorized: false };
+  return { cert: c.cert, key: c.key, ca: c.ca, rejectUnauthorized: !insecure };
 }
 
 const hostPort = (ep: Endpoint) => (net.isIPv6(ep.host) ? `[${ep.host}]:${ep.port}` : `${ep.host}:${ep.port}`);
@@ -203,7 +209,6 @@ export class NodeProxy {
     set('/pods/exec', 'exec', 'PodExecOptions', ['create', 'get'], refuse);
     set('/pods/attach', 'attach', 'PodAttachOptions', ['create', 'get'], refuse);
     set('/pods/portforward', 'portforward', 'PodPortForwardOptions', ['create', 'get'], refuse);
-    set('/nodes/proxy', 'proxy', 'NodeProxyOptions', ['create', 'delete', 'get', 'patch', 'update'], (s) => this.nodeProxy(s));
   }
 
   /** Whether an upgrade request is one of ours (the server routes it to upgrade()). */
@@ -215,11 +220,8 @@ export class NodeProxy {
     return this.api.store('', 'nodes').get(undefined, name).obj;
   }
 
-  /** TLS options towards an agent: our client certificate; the agent's certificate checked against the CA unless told not to. */
   private tlsOptions(insecure = false): tls.ConnectionOptions {
-    const c = this.kubeletClient;
-    if (!c) return { rejectUnauthorized: false };
-    return { cert: c.cert, key: c.key, ca: c.ca, rejectUnauthorized: !insecure };
+    return agentTLSOptions(this.kubeletClient, insecure);
   }
 
   private async podLog(scope: RequestScope): Promise<void> {
@@ -318,68 +320,30 @@ export class NodeProxy {
    * (the caller answers them as a Status); after that the connection belongs to the proxy.
    */
   upgrade(info: ResourceRequest, query: URLSearchParams, req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    // kubectl 1.31+ first tunnels port-forward's SPDY inside a WebSocket; the runtime's streaming
-    // server speaks plain SPDY only, so refuse the upgrade: kubectl then falls back to SPDY.
-    if (info.subresource === 'portforward' && /websocket/i.test(String(req.headers.upgrade ?? ''))) {
-      throw errors.badRequest('port-forward over WebSocket is not supported by this cluster; use SPDY');
-    }
     const { ep, path } = this.resolveStreaming(info, query);
     const tlsOpts = this.tlsOptions();
-    proxyUpgrade(req, socket, head, {
+    const target = {
       host: hostPort(ep),
       path,
       dial: () =>
-        new Promise((resolve, reject) => {
+        new Promise<Duplex>((resolve, reject) => {
           const s = tls.connect({ host: ep.host, port: ep.port, servername: net.isIP(ep.host) ? undefined : ep.host, ...tlsOpts }, () => resolve(s));
           s.once('error', reject);
           s.setNoDelay(true);
         }),
-      onDialError: (err, client) => {
+      onDialError: (err: Error, client: Duplex) => {
         const status = new errors.ApiError(500, '', `error dialing backend: ${err.message}`);
         writeRawResponse(client, 500, status.toStatusJSON(), 'application/json');
       },
-    }, this.api.log);
-  }
-
-  /** nodes/{name}/proxy/{path}: the request passed to the node's agent, the answer passed back. */
-  private async nodeProxy(scope: RequestScope): Promise<void> {
-    const { info, req, res } = scope;
-    // "name" or "name:port" (upstream also takes a scheme in front).
-    const parts = info.name!.split(':');
-    const nodeName = parts.length === 3 ? parts[1] : parts[0];
-    const ep = nodeEndpoint(this.node(nodeName));
-    if (parts.length >= 2 && /^\d+$/.test(parts[parts.length - 1])) ep.port = Number(parts[parts.length - 1]);
-    const search = scope.query.toString();
-    const path = `/${(info.rest ?? '').split('/').map(encodeURIComponent).join('/')}${search ? `?${search}` : ''}`;
-    const headers: Record<string, string> = {};
-    for (const h of ['content-type', 'accept', 'content-length', 'user-agent']) {
-      const v = req.headers[h];
-      if (typeof v === 'string') headers[h] = v;
-    }
-    await new Promise<void>((resolve) => {
-      const up = https.request({ host: ep.host, port: ep.port, path, method: req.method, headers, agent: false, ...this.tlsOptions() });
-      up.once('error', (err) => {
-        if (!res.headersSent) sendError(res, new errors.ApiError(503, 'ServiceUnavailable', `error trying to reach service: ${err.message}`));
-        else res.destroy();
-        resolve();
-      });
-      res.once('close', () => {
-        up.destroy();
-        resolve();
-      });
-      up.once('response', (ur) => {
-        const out: Record<string, string | string[]> = {};
-        for (const [k, v] of Object.entries(ur.headers)) if (v !== undefined && !/^(connection|keep-alive|transfer-encoding)$/i.test(k)) out[k] = v;
-        res.writeHead(ur.statusCode ?? 502, out);
-        ur.pipe(res);
-        ur.once('end', () => resolve());
-      });
-      req.pipe(up);
-    });
+    };
+    // kubectl 1.31+ tunnels port-forward's SPDY inside a WebSocket: the agent gets plain SPDY.
+    // A plain WebSocket port-forward (the Python client's) goes through like any upgrade.
+    if (info.subresource === 'portforward' && tunneledProtocols(req).length) return tunnelSpdyOverWebSocket(req, socket, head, target, this.api.log);
+    proxyUpgrade(req, socket, head, target, this.api.log);
   }
 }
 
-/** Serve pods/log, pods/exec|attach|portforward and nodes/proxy on a server. */
+/** Serve pods/log and pods/exec|attach|portforward on a server. */
 export function registerNodeProxy(api: ServingApi, kubeletClient?: KubeletClientConfig): NodeProxy {
   const proxy = new NodeProxy(api, kubeletClient);
   proxy.register();

@@ -34,6 +34,7 @@ import { storeReader } from './virtual.js';
 import { ConnectionDeadlines, DEFAULT_SERVING_LIMITS, InflightLimiter, type ServingLimits, UnauthenticatedConnections, http2Settings, isLongRunning, requestDeadlineMs } from './limits.js';
 import { Http2Response, asHttp1, connectionOf, isHttp2, rawSocketOf, trackSessionDeadlines } from './transport.js';
 import { type KubeletClientConfig, type NodeProxy, registerNodeProxy } from './nodeproxy.js';
+import { type ApiProxy, registerApiProxy } from './proxy/index.js';
 
 export const KUBERNETES_VERSION = { major: '1', minor: '30', gitVersion: 'v1.30.0+k8ts' };
 
@@ -145,6 +146,7 @@ export class ApiServer implements ServingApi {
   private readonly deadlines = new ConnectionDeadlines();
   /** pods/log, exec, attach, portforward and nodes/proxy: requests passed to node agents. */
   private nodeProxy?: NodeProxy;
+  private apiProxy?: ApiProxy;
 
   constructor(readonly config: ApiServerConfig) {
     this.limits = { ...DEFAULT_SERVING_LIMITS, ...config.limits };
@@ -277,6 +279,7 @@ export class ApiServer implements ServingApi {
     const limits = this.limits;
     registerSubresources(this);
     this.nodeProxy = registerNodeProxy(this, this.config.kubeletClient);
+    this.apiProxy = registerApiProxy(this, this.config.kubeletClient);
     for (const def of this.config.resources) await this.addResource(def);
     const services = this.caches.get('/core/services/');
     for (const s of services?.list() ?? []) this.allocators.observe(s.obj);
@@ -562,7 +565,7 @@ export class ApiServer implements ServingApi {
     send(res, 404, '404 page not found\n', 'text/plain; charset=utf-8');
   }
 
-  /** Upgrades: WebSocket watches, and exec/attach/portforward (proxied to the pod's node agent). */
+  /** Upgrades: WebSocket watches, exec/attach/portforward (proxied to the pod's node agent), and the proxy subresources. */
   private async upgrade(req: IncomingMessage, socket: Socket, head: Buffer): Promise<void> {
     const reject = (err: unknown) => {
       const e = errors.toApiError(err);
@@ -578,6 +581,7 @@ export class ApiServer implements ServingApi {
       if (!served) throw new errors.ApiError(404, 'NotFound', 'the server could not find the requested resource');
       checkRoute(served.def, info, req.method ?? 'GET');
       if (this.nodeProxy?.handles(info)) return this.nodeProxy.upgrade(info, url.query, req, socket, head);
+      if (this.apiProxy?.handles(info)) return this.apiProxy.upgrade(info, req, socket, head);
       if (info.legacyWatch) url.query.set('watch', 'true');
       const isWatch = !info.name && queryBool(url.query, 'watch') === true;
       if (!isWatch) throw errors.badRequest('only watch requests can be upgraded to a WebSocket here');

@@ -19,6 +19,17 @@ export interface UpgradeTarget {
   path: string;
   /** Answers the client when the backend can't be reached (the socket is still untouched). */
   onDialError(err: Error, client: Duplex): void;
+  /**
+   * The request to send instead of the client's handshake (method and every header but Host):
+   * for a translated upgrade (a WebSocket tunnel sent on as SPDY) or a proxy passing on more
+   * than the handshake headers.
+   */
+  request?: { method: string; headers: [string, string][] };
+  /**
+   * Takes over a 101 answer instead of relaying it: gets the backend's response head and any
+   * bytes read past it (the backend is paused). Without it the answer goes to the client verbatim.
+   */
+  onSwitched?(backend: Duplex, responseHead: string, rest: Buffer): void;
 }
 
 /** Writes a complete HTTP response on a raw socket and closes it. */
@@ -45,9 +56,13 @@ const STATUS_TEXT: Record<number, string> = {
 
 /** The upgrade request's head as the backend gets it: target path, Host, and the handshake headers. */
 function requestHead(req: IncomingMessage, target: UpgradeTarget): string {
-  let head = `${req.method ?? 'GET'} ${target.path} HTTP/1.1\r\nHost: ${target.host}\r\n`;
-  const raw = req.rawHeaders;
-  for (let i = 0; i < raw.length; i += 2) if (UPGRADE_HEADERS.test(raw[i])) head += `${raw[i]}: ${raw[i + 1]}\r\n`;
+  let head = `${target.request?.method ?? req.method ?? 'GET'} ${target.path} HTTP/1.1\r\nHost: ${target.host}\r\n`;
+  if (target.request) {
+    for (const [k, v] of target.request.headers) head += `${k}: ${v}\r\n`;
+  } else {
+    const raw = req.rawHeaders;
+    for (let i = 0; i < raw.length; i += 2) if (UPGRADE_HEADERS.test(raw[i])) head += `${raw[i]}: ${raw[i + 1]}\r\n`;
+  }
   return `${head}\r\n`;
 }
 
@@ -74,7 +89,7 @@ export function proxyUpgrade(req: IncomingMessage, client: Duplex, head: Buffer,
       });
       b.write(requestHead(req, target));
       if (head.length) b.write(head);
-      relayResponse(client, b, teardown);
+      relayResponse(client, b, teardown, target.onSwitched);
     },
     (err: Error) => {
       if (client.destroyed) return;
@@ -84,7 +99,7 @@ export function proxyUpgrade(req: IncomingMessage, client: Duplex, head: Buffer,
 }
 
 /** Reads the backend's response head, forwards it, then pipes (101) or forwards the body and closes. */
-function relayResponse(client: Duplex, backend: Duplex, teardown: () => void): void {
+function relayResponse(client: Duplex, backend: Duplex, teardown: () => void, onSwitched?: UpgradeTarget['onSwitched']): void {
   let pending: Buffer = Buffer.alloc(0);
   const onData = (d: Buffer) => {
     pending = pending.length ? Buffer.concat([pending, d]) : d;
@@ -97,6 +112,9 @@ function relayResponse(client: Duplex, backend: Duplex, teardown: () => void): v
     backend.pause();
     const headText = pending.toString('latin1', 0, end);
     const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(headText)?.[1] ?? 0);
+    if (status === 101 && onSwitched) {
+      return onSwitched(backend, headText, pending.subarray(end + 4));
+    }
     client.write(pending);
     if (status === 101) {
       // From here on the connection is the backend's protocol (SPDY or WebSocket): bytes only.

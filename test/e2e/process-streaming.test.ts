@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import YAML from 'yaml';
 import { importTestImages, run, startCluster, until, type Cluster } from './harness.js';
+import { portForwardPages, pythonClientUnavailable, pythonPortForward, versionedKubectl } from './streams.js';
 
 let c: Cluster;
 const PORT = 20000 + Math.floor(Math.random() * 20000);
@@ -22,13 +23,14 @@ before(async () => {
   const pod = (name: string, args: string[]) => ({
     apiVersion: 'v1',
     kind: 'Pod',
-    metadata: { name },
+    metadata: { name, labels: { app: name } },
     spec: { terminationGracePeriodSeconds: 1, containers: [{ name: 'main', image: 'k8ts.local/busybox:1.35', command: ['sh', '-c'], args }] },
   });
   const docs = [
     pod('shell', ['sleep 3600']),
     // Pods share the host's network here: the server listens on a port no other test uses.
     pod('web', [`mkdir -p /tmp/www && echo hello-from-the-pod > /tmp/www/index.html && exec httpd -f -p ${PORT} -h /tmp/www`]),
+    { apiVersion: 'v1', kind: 'Service', metadata: { name: 'web' }, spec: { selector: { app: 'web' }, ports: [{ name: 'http', port: 8080, targetPort: PORT }] } },
     // Attach target: echoes its stdin, which closes when the first attached session's does.
     { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'att' }, spec: { restartPolicy: 'Never', terminationGracePeriodSeconds: 1, containers: [{ name: 'main', image: 'k8ts.local/busybox:1.35', stdin: true, stdinOnce: true, command: ['sh', '-c', 'while read l; do echo "echo:$l"; done; echo bye; exit 5'] }] } },
   ];
@@ -125,3 +127,31 @@ for (const bin of KUBECTLS.slice(0, 2)) {
     }
   });
 }
+
+// kubectl >= 1.31 tunnels port-forward's SPDY through a WebSocket (no fallback to plain SPDY
+// needed: its dialer would say so at -v=4); 1.29 speaks SPDY; the Python client the plain
+// WebSocket channel protocol.
+for (const version of ['1.33', '1.31', '1.29']) {
+  const bin = versionedKubectl(version);
+  test(`kubectl ${version}: port-forward to a pod's port`, { timeout: 90_000, skip: !bin && `no kubectl.${version}` }, async () => {
+    const r = await portForwardPages(c, bin!, 'pod/web', PORT, { extra: ['-v=4'] });
+    assert.deepEqual(r.pages, ['hello-from-the-pod\n', 'hello-from-the-pod\n'], r.stderr);
+    assert.doesNotMatch(r.stderr, /fallback/i);
+    // kubectl's tunneling dialer logs the protocol negotiated inside the WebSocket.
+    if (version !== '1.29') assert.match(r.stderr, /negotiated protocol: portforward\.k8s\.io/);
+  });
+}
+
+test('python3-kubernetes: kubernetes.stream.portforward gets the pod\'s answer', { timeout: 90_000, skip: pythonClientUnavailable() }, async () => {
+  const r = await pythonPortForward(c, 'default', 'web', PORT);
+  assert.match(r.answer, /^HTTP\/1\.[01] 200 OK\r\n/);
+  assert.match(r.answer, /\r\n\r\nhello-from-the-pod\n$/);
+  assert.equal(r.error, null);
+});
+
+test('services/proxy and pods/proxy reach the pod (it listens on the host\'s address)', { timeout: 60_000 }, async () => {
+  await until('the service\'s endpoints', async () => (await c.kubectl(['get', 'endpoints', 'web', '-o', 'jsonpath={.subsets[0].addresses[0].ip}'])).stdout, 30_000, 300);
+  assert.equal(await c.k(['get', '--raw', '/api/v1/namespaces/default/services/web:8080/proxy/']), 'hello-from-the-pod\n');
+  assert.equal(await c.k(['get', '--raw', '/api/v1/namespaces/default/services/web:http/proxy/index.html']), 'hello-from-the-pod\n');
+  assert.equal(await c.k(['get', '--raw', `/api/v1/namespaces/default/pods/web:${PORT}/proxy/`]), 'hello-from-the-pod\n');
+});

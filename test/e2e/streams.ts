@@ -1,7 +1,10 @@
 // Long-running kubectl commands (get -w) for end-to-end tests: spawned, read while they run,
 // and always stopped by PID within a time bound.
-import { spawn, type ChildProcess } from 'node:child_process';
-import type { Cluster } from './harness.js';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { run, type Cluster } from './harness.js';
 
 export interface Stream {
   proc: ChildProcess;
@@ -73,3 +76,43 @@ export function streamKubectl(cluster: Cluster, args: string[], opts: { bin?: st
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A versioned kubectl binary beside the `kubectl` dispatcher on PATH (kubectl.1.33 …), if there is one. */
+export function versionedKubectl(version: string): string | undefined {
+  const which = spawnSync('sh', ['-c', 'readlink -f "$(command -v kubectl)"'], { encoding: 'utf8' }).stdout.trim();
+  if (!which) return undefined;
+  const bin = join(dirname(which), `kubectl.${version}`);
+  return existsSync(bin) ? bin : undefined;
+}
+
+/**
+ * `kubectl port-forward POD :PORT` with the given binary, then `fetches` GETs of the local port;
+ * returns the pages and kubectl's stderr (the caller may pass -v=4 in `extra` to see the dialer).
+ */
+export async function portForwardPages(cluster: Cluster, bin: string, pod: string, port: number, opts: { fetches?: number; extra?: string[] } = {}): Promise<{ pages: string[]; stderr: string }> {
+  const pf = streamKubectl(cluster, ['port-forward', pod, `:${port}`, ...(opts.extra ?? [])], { bin, maxMs: 60_000 });
+  try {
+    const local = Number(/Forwarding from 127\.0\.0\.1:(\d+)/.exec(await pf.waitFor(/Forwarding from 127\.0\.0\.1:\d+/, 30_000))![1]);
+    const pages: string[] = [];
+    for (let i = 0; i < (opts.fetches ?? 2); i++) pages.push(await fetch(`http://127.0.0.1:${local}/`, { headers: { connection: 'close' } }).then((r) => r.text()));
+    return { pages, stderr: pf.err };
+  } finally {
+    await pf.stop();
+  }
+}
+
+const PYTHON = '/usr/bin/python3';
+const PYTHON_PORTFORWARD = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'test', 'e2e', 'python', 'portforward.py');
+
+/** Why the Python client can't be used here (undefined: it can). */
+export function pythonClientUnavailable(): string | undefined {
+  const r = spawnSync(PYTHON, ['-c', 'import kubernetes'], { stdio: 'ignore', timeout: 20_000 });
+  return r.status === 0 ? undefined : `${PYTHON} with the kubernetes module is not installed (apt-get install python3-kubernetes)`;
+}
+
+/** The Python client's port-forward (test/e2e/python/portforward.py): the pod's answer to an HTTP GET. */
+export async function pythonPortForward(cluster: Cluster, namespace: string, pod: string, port: number): Promise<{ answer: string; error: string | null }> {
+  const r = await run(PYTHON, [PYTHON_PORTFORWARD, cluster.kubeconfig, namespace, pod, String(port)], { timeoutMs: 60_000, env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' } });
+  if (r.code !== 0) throw new Error(`portforward.py failed (${r.code}):\n${r.stderr}\n${r.stdout}`);
+  return JSON.parse(r.stdout.trim().split('\n').at(-1)!);
+}

@@ -11,9 +11,10 @@
 //   the message [255, channel] that half-closes a channel (kubectl's end of stdin). The server
 //   closes the connection normally after the status.
 import { EventEmitter } from 'node:events';
-import { PassThrough, Writable, type Readable } from 'node:stream';
+import { PassThrough, type Readable, type Writable } from 'node:stream';
 import type { WebSocket } from 'ws';
 import type { SpdyConnection, SpdyStream } from './spdy.js';
+import { ChannelWriter } from './wschannel.js';
 
 export const StreamProtocolV2 = 'v2.channel.k8s.io';
 export const StreamProtocolV3 = 'v3.channel.k8s.io';
@@ -185,17 +186,6 @@ export async function serveRemoteCommandSpdy(conn: SpdyConnection, protocol: str
 // WebSocket
 
 const CHANNEL = { stdin: 0, stdout: 1, stderr: 2, error: 3, resize: 4, close: 255 } as const;
-
-/** A writable channel of a WebSocket session: each write is one binary message. */
-class ChannelWriter extends Writable {
-  constructor(private readonly ws: WebSocket, private readonly channel: number) {
-    super();
-  }
-  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
-    if (this.ws.readyState !== this.ws.OPEN) return cb();
-    this.ws.send(Buffer.concat([Buffer.from([this.channel]), chunk]), { binary: true }, () => cb());
-  }
-}
 
 /** Serves one exec/attach session on an accepted WebSocket (protocol = the negotiated subprotocol). */
 export async function serveRemoteCommandWebSocket(ws: WebSocket, protocol: string, opts: StreamOptions, handler: CommandHandler, cmd?: string[]): Promise<void> {

@@ -2,7 +2,7 @@
 // containerd embeds it): the runtime's Exec/Attach/PortForward calls register the request under a
 // one-time token and return a URL here (http://127.0.0.1:<port>/exec/<token>); the agent replays
 // the client's upgrade request to that URL and copies bytes both ways. Here the upgrade is
-// answered — SPDY/3.1 for every protocol, WebSocket for exec/attach — and the session driven
+// answered — SPDY/3.1 or WebSocket, for every protocol — and the session driven
 // through the runtime's StreamingRuntime callbacks.
 import http from 'node:http';
 import { randomBytes } from 'node:crypto';
@@ -15,7 +15,8 @@ import {
   SPDY_REMOTECOMMAND_PROTOCOLS, WS_REMOTECOMMAND_PROTOCOLS, serveRemoteCommandSpdy, serveRemoteCommandWebSocket,
   type CommandIO, type CommandResult, type StreamOptions,
 } from './remotecommand.js';
-import { PORT_FORWARD_PROTOCOL, servePortForwardSpdy } from './portforward.js';
+import { PORT_FORWARD_PROTOCOL, servePortForwardSpdy, type PortForwardHandler } from './portforward.js';
+import { WS_PORT_FORWARD_PROTOCOLS, servePortForwardWebSocket } from './portforward-websocket.js';
 
 /** What the server drives; the runtime implements it. */
 export interface StreamingRuntime {
@@ -164,23 +165,32 @@ export class StreamingServer {
       case 'attach':
         serveRemoteCommandSpdy(conn, protocol, p.req, (io) => this.runtime.attach(p.req.containerId, io), undefined, timeout).catch(failed);
         break;
-      case 'portforward': {
-        const allowed = p.req.port;
-        const sandbox = p.req.podSandboxId;
-        servePortForwardSpdy(conn, (port, stream) => {
-          // The ports of the request are the ones the API server authorised.
-          if (allowed.length && !allowed.includes(port)) return Promise.reject(new Error(`port ${port} was not requested`));
-          return this.runtime.portForward(sandbox, port, stream);
-        }, `${sandbox}, uid `, timeout).catch(failed);
+      case 'portforward':
+        servePortForwardSpdy(conn, this.portForwarder(p.req), `${p.req.podSandboxId}, uid `, timeout).catch(failed);
         break;
-      }
     }
   }
 
+  /** Forwards to the sandbox's ports — only those the request named, when it named any (the API server authorised those). */
+  private portForwarder(req: PortForwardRequest): PortForwardHandler {
+    return (port, stream) => {
+      if (req.port.length && !req.port.includes(port)) return Promise.reject(new Error(`port ${port} was not requested`));
+      return this.runtime.portForward(req.podSandboxId, port, stream);
+    };
+  }
+
   private upgradeWebSocket(p: Pending, req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
-    // Port forwarding over WebSocket is not served: kubectl falls back to SPDY on a refusal.
-    if (p.kind === 'portforward') return refuse(socket, 400, 'unable to upgrade: port forwarding over WebSocket is not supported; use SPDY');
     const offered = header(req, 'sec-websocket-protocol').split(',').map((s) => s.trim()).filter(Boolean);
+    if (p.kind === 'portforward') {
+      // The ports come with the request here (one connection each), so they are required.
+      if (!p.req.port.length) return refuse(socket, 400, 'query parameter "port" is required');
+      const protocol = offered.length ? negotiate(offered, WS_PORT_FORWARD_PROTOCOLS) : '';
+      if (protocol === undefined) return refuse(socket, 400, `unable to upgrade: unable to negotiate a WebSocket subprotocol: client offers [${offered.join(' ')}], server accepts [${WS_PORT_FORWARD_PROTOCOLS.join(' ')}]`);
+      const pf = p.req;
+      const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, handleProtocols: () => protocol || false });
+      wss.handleUpgrade(req, socket, head, (ws) => void servePortForwardWebSocket(ws, protocol, pf.port, this.portForwarder(pf), `${pf.podSandboxId}, uid `));
+      return;
+    }
     const protocol = negotiate(offered, WS_REMOTECOMMAND_PROTOCOLS);
     if (!protocol) return refuse(socket, 400, `unable to upgrade: unable to negotiate a WebSocket subprotocol: client offers [${offered.join(' ')}], server accepts [${WS_REMOTECOMMAND_PROTOCOLS.join(' ')}]`);
     const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, handleProtocols: () => protocol });
