@@ -19,6 +19,7 @@ import { VolumeBinding } from './plugins/volumebinding.js';
 import { EVENTS, SchedulingQueue, type QueuedPodInfo } from './queue.js';
 import { PodInfo, Status } from './types.js';
 import { rfc3339 } from '../machinery/time.js';
+import { nameOf } from '../machinery/meta.js';
 
 export const DEFAULT_SCHEDULER_NAME = 'default-scheduler';
 const PDB = { group: 'policy', version: 'v1', plural: 'poddisruptionbudgets', namespaced: true, kind: 'PodDisruptionBudget' };
@@ -175,7 +176,7 @@ export class Scheduler {
         this.cache.updateNode(n);
         if (nodeSchedulingChanged(o, n)) this.queue.moveAllToActiveOrBackoffQueue(EVENTS.NodeUpdate);
       },
-      delete: (n) => this.cache.removeNode(n.metadata.name),
+      delete: (n) => this.cache.removeNode(nameOf(n)),
     });
     this.podInformer.addEventHandler({
       add: (p) => this.onPodAdd(p),
