@@ -1,14 +1,16 @@
 // Table tests for src/api/helpers, with cases taken from upstream's tests of the same functions
-// (core/v1 toleration_test.go, component-helpers nodeaffinity_test.go, pkg/api/v1/pod util_test.go,
-// volume/util GetDefaultClass).
+// (core/v1 toleration_test.go, component-helpers nodeaffinity_test.go and resource helpers_test.go,
+// pkg/api/v1/pod util_test.go, qos_test.go, volume/util GetDefaultClass).
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Node, NodeSelectorTerm, Pod, Taint, Toleration } from 'kubernetes-types/core/v1.js';
+import type { Container, Node, NodeSelectorTerm, Pod, Taint, Toleration } from 'kubernetes-types/core/v1.js';
 import type { StorageClass } from 'kubernetes-types/storage/v1.js';
 import { findUntoleratedTaint, isHardTaint, toleratesTaint } from '../../src/api/helpers/taints.js';
 import { nodeSelectorTermMatches, podMatchesNodeSelectorAndAffinity, preferredTermMatchers } from '../../src/api/helpers/nodeaffinity.js';
 import { isPodAvailable, isPodReady } from '../../src/api/helpers/podready.js';
 import { defaultStorageClass, isDefaultStorageClass } from '../../src/api/helpers/storageclass.js';
+import { podLimits, podQOSClass, podRequests } from '../../src/api/helpers/podresources.js';
+import { Quantity } from '../../src/machinery/quantity.js';
 
 describe('toleratesTaint', () => {
   const taint: Taint = { key: 'foo', value: 'bar', effect: 'NoSchedule' };
@@ -151,4 +153,49 @@ describe('default StorageClass', () => {
     assert.equal(defaultStorageClass(tie)?.metadata?.name, 'a');
     assert.equal(defaultStorageClass([sc('plain', '')]), undefined);
   });
+});
+
+describe('pod requests, limits and QoS class', () => {
+  const c = (name: string, requests?: Record<string, string>, limits?: Record<string, string>, restartPolicy?: string): Container => ({
+    name,
+    ...(restartPolicy ? { restartPolicy } : {}),
+    resources: { ...(requests ? { requests } : {}), ...(limits ? { limits } : {}) },
+  });
+  const pod = (containers: Container[], initContainers: Container[] = [], overhead?: Record<string, string>): Pick<Pod, 'spec'> => ({
+    spec: { containers, initContainers, ...(overhead ? { overhead } : {}) },
+  });
+  const str = (m: Map<string, { toString(): string }>) => Object.fromEntries([...m].map(([k, v]) => [k, v.toString()]));
+
+  const requestCases: [string, Pick<Pod, 'spec'>, Record<string, string>][] = [
+    ['containers add up', pod([c('a', { cpu: '100m' }), c('b', { cpu: '200m', memory: '1Gi' })]), { cpu: '300m', memory: '1Gi' }],
+    ['a larger init container sets the floor', pod([c('a', { cpu: '100m' })], [c('i', { cpu: '1' })]), { cpu: '1' }],
+    ['sidecars add to the containers', pod([c('a', { cpu: '100m' })], [c('s', { cpu: '50m' }, undefined, 'Always')]), { cpu: '150m' }],
+    // An init container after a sidecar runs beside it: 50m + 200m > 100m + 50m.
+    ['an init container after a sidecar counts with it', pod([c('a', { cpu: '100m' })], [c('s', { cpu: '50m' }, undefined, 'Always'), c('i', { cpu: '200m' })]), { cpu: '250m' }],
+    ['an init container before a sidecar does not', pod([c('a', { cpu: '100m' })], [c('i', { cpu: '200m' }), c('s', { cpu: '50m' }, undefined, 'Always')]), { cpu: '200m' }],
+    ['overhead is added', pod([c('a', { cpu: '100m' })], [], { cpu: '10m', memory: '5Mi' }), { cpu: '110m', memory: '5Mi' }],
+  ];
+  for (const [name, p, want] of requestCases) test(`requests: ${name}`, () => assert.deepEqual(str(podRequests(p)), want));
+
+  test('requests: defaults for containers that state none (NonMissingContainerRequests)', () => {
+    const defaults = new Map([['cpu', Quantity.parse('100m')]]);
+    assert.deepEqual(str(podRequests(pod([c('a'), c('b', { cpu: '1' })]), { nonMissingContainerRequests: defaults })), { cpu: '1100m' });
+  });
+
+  test('limits: overhead only where there is a limit', () => {
+    assert.deepEqual(str(podLimits(pod([c('a', undefined, { cpu: '1' })], [], { cpu: '10m', memory: '5Mi' }))), { cpu: '1010m' });
+  });
+
+  const qosCases: [string, Pick<Pod, 'spec'>, string][] = [
+    ['nothing stated', pod([c('a')]), 'BestEffort'],
+    ['only other resources', pod([c('a', { 'ephemeral-storage': '1Gi' })]), 'BestEffort'],
+    ['zero quantities count as unset', pod([c('a', { cpu: '0' }, { memory: '0' })]), 'BestEffort'],
+    ['limits equal requests for cpu and memory', pod([c('a', { cpu: '1', memory: '1Gi' }, { cpu: '1', memory: '1Gi' })]), 'Guaranteed'],
+    ['limits alone, before defaulting copies them to requests', pod([c('a', undefined, { cpu: '1', memory: '1Gi' })]), 'Burstable'],
+    ['equal amounts in other spellings', pod([c('a', { cpu: '1000m', memory: '1024Mi' }, { cpu: '1', memory: '1Gi' })]), 'Guaranteed'],
+    ['requests below limits', pod([c('a', { cpu: '500m', memory: '1Gi' }, { cpu: '1', memory: '1Gi' })]), 'Burstable'],
+    ['a memory limit missing', pod([c('a', { cpu: '1' }, { cpu: '1' })]), 'Burstable'],
+    ['an init container without limits', pod([c('a', undefined, { cpu: '1', memory: '1Gi' })], [c('i', { cpu: '1' })]), 'Burstable'],
+  ];
+  for (const [name, p, want] of qosCases) test(`QoS: ${name}`, () => assert.equal(podQOSClass(p), want));
 });

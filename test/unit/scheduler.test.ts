@@ -98,8 +98,8 @@ describe('plugins', () => {
   test('pod requests: init-container max rule, sidecars and overhead', () => {
     const r = podRequests({
       spec: {
-        containers: [{ resources: { requests: { cpu: '100m', memory: '100Mi' } } }, { resources: { requests: { cpu: '200m' } } }],
-        initContainers: [{ resources: { requests: { cpu: '1', memory: '50Mi' } } }, { restartPolicy: 'Always', resources: { requests: { cpu: '50m' } } }],
+        containers: [{ name: 'a', resources: { requests: { cpu: '100m', memory: '100Mi' } } }, { name: 'b', resources: { requests: { cpu: '200m' } } }],
+        initContainers: [{ name: 'i', resources: { requests: { cpu: '1', memory: '50Mi' } } }, { name: 's', restartPolicy: 'Always', resources: { requests: { cpu: '50m' } } }],
         overhead: { cpu: '10m' },
       },
     });
