@@ -1,7 +1,7 @@
 // The scheduler's view of pods and nodes, as upstream's framework.PodInfo / framework.NodeInfo:
 // everything a plugin needs is computed once per object (requests as integers, parsed affinity
 // terms, host ports, taints), so the per-node work of a scheduling cycle is cheap arithmetic.
-import type { Pod } from 'kubernetes-types/core/v1.js';
+import type { Node, Pod, PodAffinityTerm, WeightedPodAffinityTerm } from 'kubernetes-types/core/v1.js';
 import { podRequests as podRequestAmounts } from '../api/helpers/podresources.js';
 import { Quantity, parseQuantityOrNull } from '../machinery/quantity.js';
 import { selectorFromLabelSelectorRaw, Selector } from '../machinery/labels.js';
@@ -56,7 +56,7 @@ export interface ParsedTerm {
   requiredPairs: string[];
 }
 
-function parseTerm(term: any, podNamespace: string, weight = 1): ParsedTerm | null {
+function parseTerm(term: PodAffinityTerm, podNamespace: string, weight = 1): ParsedTerm | null {
   let selector: Selector;
   let namespaceSelector: Selector | null = null;
   try {
@@ -81,14 +81,14 @@ export interface HostPort {
   port: number;
 }
 
-export function podHostPorts(pod: any): HostPort[] {
+export function podHostPorts(pod: Pick<Pod, 'spec'>): HostPort[] {
   const out: HostPort[] = [];
   for (const c of pod.spec?.containers ?? []) {
-    for (const p of c.ports ?? []) if (p.hostPort > 0) out.push({ ip: p.hostIP || '0.0.0.0', protocol: p.protocol || 'TCP', port: p.hostPort });
+    for (const p of c.ports ?? []) if (p.hostPort && p.hostPort > 0) out.push({ ip: p.hostIP || '0.0.0.0', protocol: p.protocol || 'TCP', port: p.hostPort });
   }
   for (const c of pod.spec?.initContainers ?? []) {
     if (c.restartPolicy !== 'Always') continue;
-    for (const p of c.ports ?? []) if (p.hostPort > 0) out.push({ ip: p.hostIP || '0.0.0.0', protocol: p.protocol || 'TCP', port: p.hostPort });
+    for (const p of c.ports ?? []) if (p.hostPort && p.hostPort > 0) out.push({ ip: p.hostIP || '0.0.0.0', protocol: p.protocol || 'TCP', port: p.hostPort });
   }
   return out;
 }
@@ -112,7 +112,7 @@ export class PodInfo {
   readonly hostPorts: HostPort[];
   readonly startTime: number;
 
-  constructor(readonly pod: any) {
+  constructor(readonly pod: Pod) {
     const m = pod.metadata ?? {};
     this.namespace = m.namespace ?? '';
     this.name = m.name ?? '';
@@ -125,9 +125,9 @@ export class PodInfo {
     this.nonZeroCpu = nz.get(CPU) ?? 0;
     this.nonZeroMem = nz.get(MEMORY) ?? 0;
     const aff = pod.spec?.affinity ?? {};
-    const parse = (terms: any[] | undefined): ParsedTerm[] => (terms ?? []).map((t) => parseTerm(t, this.namespace)).filter((t): t is ParsedTerm => !!t);
-    const parseW = (terms: any[] | undefined): ParsedTerm[] =>
-      (terms ?? []).map((t) => parseTerm(t.podAffinityTerm ?? {}, this.namespace, t.weight ?? 0)).filter((t): t is ParsedTerm => !!t);
+    const parse = (terms: PodAffinityTerm[] | undefined): ParsedTerm[] => (terms ?? []).map((t) => parseTerm(t, this.namespace)).filter((t): t is ParsedTerm => !!t);
+    const parseW = (terms: WeightedPodAffinityTerm[] | undefined): ParsedTerm[] =>
+      (terms ?? []).map((t) => parseTerm(t.podAffinityTerm ?? { topologyKey: '' }, this.namespace, t.weight ?? 0)).filter((t): t is ParsedTerm => !!t);
     this.requiredAffinity = parse(aff.podAffinity?.requiredDuringSchedulingIgnoredDuringExecution);
     this.requiredAntiAffinity = parse(aff.podAntiAffinity?.requiredDuringSchedulingIgnoredDuringExecution);
     this.preferredAffinity = parseW(aff.podAffinity?.preferredDuringSchedulingIgnoredDuringExecution);
@@ -162,7 +162,7 @@ export function termMatches(term: ParsedTerm, target: PodInfo, nsLabels: (ns: st
 
 /** Aggregated state of one node: its pods, what they request, ports in use. */
 export class NodeInfo {
-  node: any = null;
+  node: Node | null = null;
   name: string;
   labels: Record<string, string> = {};
   allocatable: Resources = new Map();
@@ -183,7 +183,7 @@ export class NodeInfo {
     this.name = name;
   }
 
-  setNode(node: any): void {
+  setNode(node: Node): void {
     this.node = node;
     this.labels = node.metadata?.labels ?? {};
     this.allocatable = resourceList(node.status?.allocatable ?? node.status?.capacity);

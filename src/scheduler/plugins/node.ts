@@ -77,7 +77,7 @@ export class NodeAffinity implements PreFilterPlugin, FilterPlugin, PreScorePlug
 
   filter(state: CycleState, _pod: PodInfo, node: NodeInfo): Status | null {
     const s = state.read<NodeAffinityState>(this.name);
-    if (s?.required && !s.required(node.node)) return Status.unresolvable(ERR_NODE_AFFINITY);
+    if (s?.required && !(node.node && s.required(node.node))) return Status.unresolvable(ERR_NODE_AFFINITY);
     return null;
   }
 
@@ -91,7 +91,7 @@ export class NodeAffinity implements PreFilterPlugin, FilterPlugin, PreScorePlug
   score(state: CycleState, _pod: PodInfo, node: NodeInfo): number {
     const pref = state.read<{ weight: number; match: NodeMatcher }[]>(`${this.name}/score`) ?? [];
     let s = 0;
-    for (const p of pref) if (p.match(node.node)) s += p.weight;
+    for (const p of pref) if (node.node && p.match(node.node)) s += p.weight;
     return s;
   }
 
