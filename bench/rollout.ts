@@ -72,11 +72,11 @@ async function main(): Promise<void> {
       const d = await deployments.get('web');
       const s = d.status ?? {};
       return (
-        s.observedGeneration === d.metadata.generation &&
+        s.observedGeneration === d.metadata?.generation &&
         s.updatedReplicas === REPLICAS &&
         s.availableReplicas === REPLICAS &&
         s.replicas === REPLICAS &&
-        d.spec.template.spec.containers[0].image === image
+        d.spec?.template.spec?.containers[0].image === image
       );
     };
     t0 = performance.now();

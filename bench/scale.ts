@@ -29,6 +29,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, mkdirSync, writeFileSyn
 import os from 'node:os';
 import { join, dirname } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import type { Deployment } from 'kubernetes-types/apps/v1.js';
 import { Pool } from 'undici';
 import YAML from 'yaml';
 import { Client, R } from '../src/client/index.js';
@@ -176,7 +177,7 @@ function runKubectl(args: string[]): Promise<{ code: number; stdout: string; std
 // ---- the workload -------------------------------------------------------------------------------
 
 const nsName = (i: number) => `scale-${i}`;
-const deployment = (i: number, replicas: number) => ({
+const deployment = (i: number, replicas: number): Deployment => ({
   apiVersion: 'apps/v1',
   kind: 'Deployment',
   metadata: { name: `app-${i}`, namespace: nsName(Math.floor(i / cfg.deploymentsPerNs)), labels: { bench: 'scale' } },

@@ -2,6 +2,7 @@
 // the upstream conditions (Ready and the three pressure conditions, by the default eviction
 // thresholds), and the heartbeat Lease in kube-node-lease that carries resource usage for
 // metrics.k8s.io (see src/api/metrics/v1beta1/usage.ts).
+import type { Node } from 'kubernetes-types/core/v1.js';
 import type { Logger } from 'pino';
 import { R, type Client } from '../client/client.js';
 import { isAlreadyExists, isConflict, isNotFound } from '../client/errors.js';
@@ -125,7 +126,7 @@ export class NodeReporter {
   async register(): Promise<void> {
     const nodes = this.o.client.resource(R.nodes);
     const now = Date.now();
-    const body = {
+    const body: Node = {
       apiVersion: 'v1',
       kind: 'Node',
       metadata: {
@@ -138,16 +139,16 @@ export class NodeReporter {
     };
     try {
       const created = await nodes.create(body);
-      this.uid = created.metadata.uid;
+      this.uid = created.metadata?.uid;
       this.podCIDR = created.spec?.podCIDR;
       this.o.logger.info('node registered');
     } catch (err) {
       if (!isAlreadyExists(err)) throw err;
       const cur = await nodes.get(this.o.nodeName);
-      this.uid = cur.metadata.uid;
+      this.uid = cur.metadata?.uid;
       this.podCIDR = cur.spec?.podCIDR;
-      const labels = { ...(cur.metadata.labels ?? {}), ...this.labels() };
-      if (JSON.stringify(labels) !== JSON.stringify(cur.metadata.labels ?? {})) await nodes.patch(this.o.nodeName, 'merge', { metadata: { labels } });
+      const labels = { ...(cur.metadata?.labels ?? {}), ...this.labels() };
+      if (JSON.stringify(labels) !== JSON.stringify(cur.metadata?.labels ?? {})) await nodes.patch(this.o.nodeName, 'merge', { metadata: { labels } });
       await this.reportStatus(true);
     }
   }

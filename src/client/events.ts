@@ -3,7 +3,9 @@
 // reason, message, type) within the aggregation window bumps count and lastTimestamp instead of
 // creating a new object. Recording never throws: events are best effort, as upstream.
 import type { Logger } from 'pino';
-import { R, type Client } from './client.js';
+import type { Event as CoreEvent, ObjectReference } from 'kubernetes-types/core/v1.js';
+import { R, spec, type Client } from './client.js';
+import type { KubeObject } from './types.js';
 import { isNotFound } from './errors.js';
 import { rfc3339 } from '../machinery/time.js';
 
@@ -26,9 +28,13 @@ interface Seen {
 const AGGREGATION_WINDOW_MS = 10 * 60_000;
 const MAX_REMEMBERED = 4096;
 
+/** A core/v1 Event as client-go sends it: its eventTime is a non-pointer MicroTime, so it goes out as null. */
+type RecordedEvent = Omit<CoreEvent, 'eventTime'> & { eventTime: null };
+const RECORDED_EVENTS = spec<RecordedEvent>(R.events);
 
-export function objectReference(obj: any): Record<string, string> {
-  const ref: Record<string, string> = { kind: obj.kind, name: obj.metadata?.name, uid: obj.metadata?.uid, apiVersion: obj.apiVersion };
+
+export function objectReference(obj: KubeObject): ObjectReference {
+  const ref: ObjectReference = { kind: obj.kind, name: obj.metadata?.name, uid: obj.metadata?.uid, apiVersion: obj.apiVersion };
   if (obj.metadata?.namespace) ref.namespace = obj.metadata.namespace;
   if (obj.metadata?.resourceVersion) ref.resourceVersion = obj.metadata.resourceVersion;
   return ref;
@@ -45,22 +51,22 @@ export class EventRecorder {
 
   /** Record `reason`/`message` about `obj` (a full object with apiVersion, kind and metadata). */
   /** `fieldPath` names the part of the object the event is about (e.g. `spec.containers{web}`), as the kubelet sets it. */
-  event(obj: any, type: EventType, reason: string, message: string, fieldPath?: string): void {
+  event(obj: KubeObject, type: EventType, reason: string, message: string, fieldPath?: string): void {
     void this.record(obj, type, reason, message, fieldPath).catch((err) => this.log?.debug({ err, reason }, 'event not recorded'));
   }
 
-  eventf(obj: any, type: EventType, reason: string, format: string, ...args: unknown[]): void {
+  eventf(obj: KubeObject, type: EventType, reason: string, format: string, ...args: unknown[]): void {
     let i = 0;
     this.event(obj, type, reason, format.replace(/%[sdvq]/g, () => String(args[i++])));
   }
 
-  private async record(obj: any, type: EventType, reason: string, message: string, fieldPath?: string): Promise<void> {
+  private async record(obj: KubeObject, type: EventType, reason: string, message: string, fieldPath?: string): Promise<void> {
     const involved = objectReference(obj);
     if (fieldPath) involved.fieldPath = fieldPath;
     // Events about cluster-scoped objects live in the default namespace, as upstream.
     const namespace = involved.namespace ?? 'default';
     const key = [involved.kind, namespace, involved.name, involved.uid, involved.fieldPath, type, reason, message].join('\u0000');
-    const events = this.client.resource(R.events).namespace(namespace);
+    const events = this.client.resource(RECORDED_EVENTS).namespace(namespace);
     const prior = this.seen.get(key);
     const t = rfc3339();
     if (prior && Date.now() - prior.at < AGGREGATION_WINDOW_MS) {

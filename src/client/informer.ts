@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import { ResourceClient } from './client.js';
 import { MetadataTransport } from './metadata.js';
 import type { ApiError } from './errors.js';
-import type { ResourceSpec, Watch, WatchEvent } from './types.js';
+import type { ResourceSpec, Stored, Watch, WatchEvent } from './types.js';
 
 export type IndexFunc = (obj: any) => string[];
 
@@ -160,8 +160,8 @@ export interface InformerOptions {
 }
 
 export class SharedIndexInformer<T = any> {
-  readonly indexer: Indexer<T>;
-  private readonly handlers = new Set<EventHandler<T>>();
+  readonly indexer: Indexer<Stored<T>>;
+  private readonly handlers = new Set<EventHandler<Stored<T>>>();
   private readonly client: ResourceClient<T>;
   private synced = false;
   private syncWaiters: (() => void)[] = [];
@@ -181,11 +181,11 @@ export class SharedIndexInformer<T = any> {
   ) {
     const rc = client instanceof ResourceClient ? client : client.resource(spec);
     this.client = opts.namespace ? rc.namespace(opts.namespace) : rc;
-    this.indexer = new Indexer<T>({ [NAMESPACE_INDEX]: namespaceIndexFunc, ...(opts.indexers ?? {}) });
+    this.indexer = new Indexer<Stored<T>>({ [NAMESPACE_INDEX]: namespaceIndexFunc, ...(opts.indexers ?? {}) });
   }
 
   /** Add a handler; once running, it hears add() for every object already in the cache. */
-  addEventHandler(h: EventHandler<T>): () => void {
+  addEventHandler(h: EventHandler<Stored<T>>): () => void {
     this.handlers.add(h);
     if (this.synced) for (const obj of this.indexer.list()) safe(() => h.add?.(obj, true));
     return () => this.handlers.delete(h);
@@ -200,7 +200,7 @@ export class SharedIndexInformer<T = any> {
     this.indexer.addIndexers(indexers);
   }
 
-  get store(): Indexer<T> {
+  get store(): Indexer<Stored<T>> {
     return this.indexer;
   }
 
@@ -322,7 +322,7 @@ export class SharedIndexInformer<T = any> {
   }
 
   /** Make the cache equal `items`, telling handlers what changed. */
-  private replace(items: T[], rv: string): void {
+  private replace(items: Stored<T>[], rv: string): void {
     const initial = !this.synced;
     const seen = new Set<string>();
     for (const obj of items) {
@@ -361,7 +361,7 @@ export class SharedIndexInformer<T = any> {
     return w.done;
   }
 
-  private onWatchEvent(ev: WatchEvent<T>): void {
+  private onWatchEvent(ev: WatchEvent<Stored<T>>): void {
     if (this.stopped) return;
     const obj: any = ev.object;
     if (this.opts.dropManagedFields && ev.type !== 'ERROR') dropManagedFields(obj);
@@ -389,15 +389,15 @@ export class SharedIndexInformer<T = any> {
     if (rv) this.lastResourceVersion = rv;
   }
 
-  private emitAdd(obj: T, initial: boolean): void {
+  private emitAdd(obj: Stored<T>, initial: boolean): void {
     for (const h of this.handlers) safe(() => h.add?.(obj, initial));
   }
 
-  private emitUpdate(old: T, obj: T): void {
+  private emitUpdate(old: Stored<T>, obj: Stored<T>): void {
     for (const h of this.handlers) safe(() => h.update?.(old, obj));
   }
 
-  private emitDelete(obj: T, unknown: boolean): void {
+  private emitDelete(obj: Stored<T>, unknown: boolean): void {
     for (const h of this.handlers) safe(() => h.delete?.(obj, unknown));
   }
 }

@@ -1,5 +1,6 @@
 // The contract between typed clients and the transports under them (in-process or HTTPS).
 // A Transport speaks in resources and objects; it never exposes HTTP or storage.
+import type { ObjectMeta } from 'kubernetes-types/meta/v1.js';
 import type { ApiError } from './errors.js';
 
 /**
@@ -16,6 +17,22 @@ export interface ResourceSpec<T = any> {
   /** Never set: carries `T` so that `client.resource(spec)` is typed without a type argument. */
   readonly __object?: T;
 }
+
+/** What every Kubernetes object has (its type and metadata); the rest is the resource's own. */
+export interface KubeObject {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: ObjectMeta;
+}
+
+/** The metadata the API server sets on every object it returns. */
+export type StoredMeta = ObjectMeta & { name: string; uid: string; resourceVersion: string; creationTimestamp: string };
+
+/**
+ * An object as read from the API (a client's result, an informer's cache): kubernetes-types marks
+ * all metadata optional because a request may omit it, but a stored object always has these.
+ */
+export type Stored<T> = T & { metadata: StoredMeta };
 
 /** One request's target: a collection, an object or an object's subresource. */
 export interface Target {

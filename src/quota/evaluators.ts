@@ -4,6 +4,8 @@
 // when a quota limits cpu or memory. Shared by the ResourceQuota admission plugin (charging a
 // request) and the resourcequota controller (recomputing status.used).
 import { computeQOSClass } from '../api/core/v1/pod.js';
+import type { Pod } from 'kubernetes-types/core/v1.js';
+import { podLimits, podRequests } from '../api/helpers/podresources.js';
 import { Quantity } from '../machinery/quantity.js';
 import { type ResourceList, add, count, fromObject, one } from './resources.js';
 
@@ -109,31 +111,9 @@ const POD_VALIDATION = new Set(['cpu', 'memory', 'requests.cpu', 'requests.memor
 const isNativeName = (n: string): boolean => !n.includes('/') || n.includes('kubernetes.io/');
 const isExtendedResource = (n: string): boolean => !isNativeName(n) && !n.startsWith('requests.');
 
-/** Sum of containers, at least each (non-sidecar) init container, plus overhead: upstream PodRequests/PodLimits. */
-export function podResources(pod: any, which: 'requests' | 'limits'): ResourceList {
-  const spec = pod?.spec ?? {};
-  let sum: ResourceList = new Map();
-  for (const c of spec.containers ?? []) sum = add(sum, fromObject(c.resources?.[which]));
-  let sidecars: ResourceList = new Map();
-  let initMax: ResourceList = new Map();
-  for (const c of spec.initContainers ?? []) {
-    const r = fromObject(c.resources?.[which]);
-    if (c.restartPolicy === 'Always') {
-      sum = add(sum, r);
-      sidecars = add(sidecars, r);
-      continue;
-    }
-    // A regular init container runs alongside the sidecars started before it.
-    const during = add(r, sidecars);
-    for (const [k, v] of during) if (!initMax.has(k) || initMax.get(k)!.cmp(v) < 0) initMax.set(k, v);
-  }
-  for (const [k, v] of initMax) if (!sum.has(k) || sum.get(k)!.cmp(v) < 0) sum.set(k, v);
-  if (spec.overhead) {
-    const overhead = fromObject(spec.overhead);
-    if (which === 'requests') sum = add(sum, overhead);
-    else for (const [k, v] of overhead) if (sum.has(k)) sum.set(k, sum.get(k)!.add(v));
-  }
-  return sum;
+/** upstream PodRequests/PodLimits (one implementation in api/helpers). */
+export function podResources(pod: Pick<Pod, 'spec'>, which: 'requests' | 'limits'): ResourceList {
+  return which === 'requests' ? podRequests(pod) : podLimits(pod);
 }
 
 function podComputeUsage(requests: ResourceList, limits: ResourceList): ResourceList {

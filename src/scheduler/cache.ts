@@ -3,6 +3,8 @@
 // flight (assume → finishBinding → confirmed by the informer, or forget on failure). A label
 // index over the cached pods lets affinity and spread plugins find matching pods without
 // walking every pod.
+import type { Node } from 'kubernetes-types/core/v1.js';
+import type { Stored } from '../client/types.js';
 import { NodeInfo, PodInfo, type ParsedTerm } from './types.js';
 
 export interface AntiTerm {
@@ -32,7 +34,7 @@ export class SchedulerCache {
 
   // ---- nodes
 
-  addNode(node: any): NodeInfo {
+  addNode(node: Stored<Node>): NodeInfo {
     const name = node.metadata.name;
     let ni = this.nodeInfos.get(name);
     if (!ni) {
@@ -45,7 +47,7 @@ export class SchedulerCache {
     return ni;
   }
 
-  updateNode(node: any): NodeInfo {
+  updateNode(node: Stored<Node>): NodeInfo {
     return this.addNode(node);
   }
 

@@ -3,6 +3,7 @@
 // PreBind → Bind, a CycleState per attempt, and the algorithm of one scheduling cycle: find feasible
 // nodes (sampling a share of them in large clusters, as percentageOfNodesToScore), score them,
 // pick the best (ties broken at random).
+import type { Pod } from 'kubernetes-types/core/v1.js';
 import type { SchedulerCache } from './cache.js';
 import { Code, MAX_NODE_SCORE, NodeInfo, PodInfo, Status } from './types.js';
 
@@ -45,7 +46,7 @@ export interface Handle {
   /** Remove/add a pod from the PreFilter states (preemption what-ifs). */
   runRemovePod(state: CycleState, pod: PodInfo, victim: PodInfo, node: NodeInfo): void;
   runAddPod(state: CycleState, pod: PodInfo, added: PodInfo, node: NodeInfo): void;
-  deletePod(pod: any, preemptor: PodInfo, node: string): Promise<void>;
+  deletePod(pod: Pod, preemptor: PodInfo, node: string): Promise<void>;
   setNominatedNode(pod: PodInfo, node: string): Promise<void>;
   schedulerName: string;
 }

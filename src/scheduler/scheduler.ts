@@ -3,6 +3,8 @@
 // scheduling cycle on the cache (filter, score; preemption when nothing fits), assumes the pod
 // onto the chosen node and binds it through pods/binding asynchronously, so the next cycle
 // starts at once. Failures set PodScheduled=False and record FailedScheduling, as upstream.
+import type { Node, Pod } from 'kubernetes-types/core/v1.js';
+import type { Stored } from '../client/types.js';
 import type { Logger } from 'pino';
 import { R, type Client } from '../client/client.js';
 import { isConflict, isNotFound } from '../client/errors.js';
@@ -19,6 +21,7 @@ import { VolumeBinding } from './plugins/volumebinding.js';
 import { EVENTS, SchedulingQueue, type QueuedPodInfo } from './queue.js';
 import { PodInfo, Status } from './types.js';
 import { rfc3339 } from '../machinery/time.js';
+import { nameOf, namespaceOf, uidOf } from '../machinery/meta.js';
 
 export const DEFAULT_SCHEDULER_NAME = 'default-scheduler';
 const PDB = { group: 'policy', version: 'v1', plural: 'poddisruptionbudgets', namespaced: true, kind: 'PodDisruptionBudget' };
@@ -49,10 +52,10 @@ export interface SchedulerStats {
   preemptions: number;
 }
 
-const isTerminal = (pod: any) => pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed';
+const isTerminal = (pod: Pod) => pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed';
 
 /** Did anything the scheduler cares about change (not status, resourceVersion, managedFields)? */
-function podSpecChanged(a: any, b: any): boolean {
+function podSpecChanged(a: Pod, b: Pod): boolean {
   if (a.metadata?.generation !== b.metadata?.generation) return true;
   const la = JSON.stringify(a.metadata?.labels ?? {});
   const lb = JSON.stringify(b.metadata?.labels ?? {});
@@ -60,7 +63,7 @@ function podSpecChanged(a: any, b: any): boolean {
   return JSON.stringify(a.metadata?.annotations ?? {}) !== JSON.stringify(b.metadata?.annotations ?? {});
 }
 
-function nodeSchedulingChanged(a: any, b: any): boolean {
+function nodeSchedulingChanged(a: Node, b: Node): boolean {
   return (
     JSON.stringify(a.metadata?.labels ?? {}) !== JSON.stringify(b.metadata?.labels ?? {}) ||
     JSON.stringify(a.spec?.taints ?? []) !== JSON.stringify(b.spec?.taints ?? []) ||
@@ -154,7 +157,7 @@ export class Scheduler {
     this.framework = new Framework(plugins, handle, opts.percentageOfNodesToScore ?? 0);
   }
 
-  private responsible(pod: any): boolean {
+  private responsible(pod: Pod): boolean {
     return (pod.spec?.schedulerName || DEFAULT_SCHEDULER_NAME) === this.name;
   }
 
@@ -175,7 +178,7 @@ export class Scheduler {
         this.cache.updateNode(n);
         if (nodeSchedulingChanged(o, n)) this.queue.moveAllToActiveOrBackoffQueue(EVENTS.NodeUpdate);
       },
-      delete: (n) => this.cache.removeNode(n.metadata.name),
+      delete: (n) => this.cache.removeNode(nameOf(n)),
     });
     this.podInformer.addEventHandler({
       add: (p) => this.onPodAdd(p),
@@ -206,7 +209,7 @@ export class Scheduler {
 
   // ---- informer events
 
-  private onPodAdd(pod: any): void {
+  private onPodAdd(pod: Stored<Pod>): void {
     if (pod.spec?.nodeName) {
       if (isTerminal(pod)) return;
       this.cache.addPod(new PodInfo(pod));
@@ -218,7 +221,7 @@ export class Scheduler {
     this.queue.add(new PodInfo(pod));
   }
 
-  private onPodUpdate(old: any, pod: any): void {
+  private onPodUpdate(old: Stored<Pod>, pod: Stored<Pod>): void {
     const key = `${pod.metadata.namespace}/${pod.metadata.name}`;
     if (pod.spec?.nodeName) {
       if (isTerminal(pod)) {
@@ -248,7 +251,7 @@ export class Scheduler {
     else this.queue.refresh(new PodInfo(pod));
   }
 
-  private onPodDelete(pod: any): void {
+  private onPodDelete(pod: Stored<Pod>): void {
     const key = `${pod.metadata.namespace}/${pod.metadata.name}`;
     this.queue.delete(key);
     if (this.cache.removePod(pod.metadata.uid) || pod.spec?.nodeName) this.queue.moveAllToActiveOrBackoffQueue(EVENTS.AssignedPodDelete);
@@ -276,7 +279,7 @@ export class Scheduler {
   }
 
   /** The latest version of a pod the informer knows, or undefined when it is gone or no longer pending. */
-  private current(pi: PodInfo): any | undefined {
+  private current(pi: PodInfo): Pod | undefined {
     const pod = this.podInformer?.store.getByName(pi.namespace, pi.name);
     if (!pod || pod.metadata?.uid !== pi.uid || pod.spec?.nodeName || pod.metadata?.deletionTimestamp) return undefined;
     return pod;
@@ -313,7 +316,7 @@ export class Scheduler {
       return;
     }
     // Assume: the cache counts the pod on its node from now on.
-    const assumed = new PodInfo({ ...pi.pod, spec: { ...pi.pod.spec, nodeName: node } });
+    const assumed = new PodInfo({ ...pi.pod, spec: { containers: [], ...pi.pod.spec, nodeName: node } });
     this.cache.assumePod(assumed);
     this.queue.done(pi.key);
     this.queue.deleteNominated(pi.key);
@@ -380,7 +383,7 @@ export class Scheduler {
     else this.log.warn({ err, pod: pi.key }, 'error scheduling pod; retrying');
     this.recorder.event(pod, 'Warning', 'FailedScheduling', msg);
     const reason = fit ? 'Unschedulable' : 'SchedulerError';
-    const cond = (pod.status?.conditions ?? []).find((c: any) => c.type === 'PodScheduled');
+    const cond = (pod.status?.conditions ?? []).find((c) => c.type === 'PodScheduled');
     const sameCond = cond && cond.status === 'False' && cond.reason === reason && cond.message === msg;
     const nominatedChanged = nominatedNode !== undefined && pod.status?.nominatedNodeName !== nominatedNode;
     if (sameCond && !nominatedChanged) return;
@@ -395,11 +398,11 @@ export class Scheduler {
     }
   }
 
-  private async deleteVictim(victim: any, preemptor: PodInfo, node: string): Promise<void> {
-    const pods = this.opts.client.resource(R.pods).namespace(victim.metadata.namespace);
+  private async deleteVictim(victim: Pod, preemptor: PodInfo, node: string): Promise<void> {
+    const pods = this.opts.client.resource(R.pods).namespace(namespaceOf(victim));
     try {
       await pods.patch(
-        victim.metadata.name,
+        nameOf(victim),
         'strategic',
         {
           status: {
@@ -420,7 +423,7 @@ export class Scheduler {
       /* best effort, as upstream */
     }
     try {
-      await pods.delete(victim.metadata.name, { preconditions: { uid: victim.metadata.uid } });
+      await pods.delete(nameOf(victim), { preconditions: { uid: uidOf(victim) } });
     } catch (err) {
       if (!isNotFound(err)) throw err;
     }

@@ -1,7 +1,9 @@
 // The scheduler's view of pods and nodes, as upstream's framework.PodInfo / framework.NodeInfo:
 // everything a plugin needs is computed once per object (requests as integers, parsed affinity
 // terms, host ports, taints), so the per-node work of a scheduling cycle is cheap arithmetic.
-import { parseQuantityOrNull } from '../machinery/quantity.js';
+import type { Node, Pod, PodAffinityTerm, WeightedPodAffinityTerm } from 'kubernetes-types/core/v1.js';
+import { podRequests as podRequestAmounts } from '../api/helpers/podresources.js';
+import { Quantity, parseQuantityOrNull } from '../machinery/quantity.js';
 import { selectorFromLabelSelectorRaw, Selector } from '../machinery/labels.js';
 
 /** Resource amounts: cpu in millicores, everything else in base units. */
@@ -28,47 +30,18 @@ export function resourceList(list: Record<string, unknown> | undefined | null): 
   return out;
 }
 
-function addInto(dst: Resources, src: Resources): void {
-  for (const [k, v] of src) dst.set(k, (dst.get(k) ?? 0) + v);
-}
+/** Scoring assumes this much for a container that requests no cpu or memory (upstream schedutil). */
+const NON_ZERO_DEFAULTS = new Map([
+  [CPU, Quantity.fromMilli(DEFAULT_MILLI_CPU_REQUEST)],
+  [MEMORY, Quantity.fromValue(DEFAULT_MEMORY_REQUEST, 'BinarySI')],
+]);
 
-function maxInto(dst: Resources, src: Resources): void {
-  for (const [k, v] of src) if (v > (dst.get(k) ?? 0)) dst.set(k, v);
-}
-
-/**
- * resource.PodRequests: the sum of the containers' requests, at least the largest init container
- * (with the restartable sidecars started before it), sidecars added, plus the pod overhead.
- */
-export function podRequests(pod: any, nonZero = false): Resources {
-  const spec = pod.spec ?? {};
-  const req: Resources = new Map();
-  const containerReq = (c: any): Resources => {
-    const r = resourceList(c.resources?.requests);
-    if (nonZero) {
-      if (!r.has(CPU)) r.set(CPU, DEFAULT_MILLI_CPU_REQUEST);
-      if (!r.has(MEMORY)) r.set(MEMORY, DEFAULT_MEMORY_REQUEST);
-    }
-    return r;
-  };
-  for (const c of spec.containers ?? []) addInto(req, containerReq(c));
-  const restartable: Resources = new Map();
-  const initMax: Resources = new Map();
-  for (const c of spec.initContainers ?? []) {
-    const r = containerReq(c);
-    if (c.restartPolicy === 'Always') {
-      addInto(req, r);
-      addInto(restartable, r);
-      maxInto(initMax, restartable);
-    } else {
-      const tmp: Resources = new Map(r);
-      addInto(tmp, restartable);
-      maxInto(initMax, tmp);
-    }
-  }
-  maxInto(req, initMax);
-  if (spec.overhead) addInto(req, resourceList(spec.overhead));
-  return req;
+/** resource.PodRequests (api/helpers) in the scheduler's integer units; `nonZero`: with the scoring defaults. */
+export function podRequests(pod: Pick<Pod, 'spec'>, nonZero = false): Resources {
+  const out: Resources = new Map();
+  const amounts = podRequestAmounts(pod, nonZero ? { nonMissingContainerRequests: NON_ZERO_DEFAULTS } : {});
+  for (const [k, q] of amounts) out.set(k, k === CPU ? q.milliValue() : q.value());
+  return out;
 }
 
 export interface ParsedTerm {
@@ -83,7 +56,7 @@ export interface ParsedTerm {
   requiredPairs: string[];
 }
 
-function parseTerm(term: any, podNamespace: string, weight = 1): ParsedTerm | null {
+function parseTerm(term: PodAffinityTerm, podNamespace: string, weight = 1): ParsedTerm | null {
   let selector: Selector;
   let namespaceSelector: Selector | null = null;
   try {
@@ -108,14 +81,14 @@ export interface HostPort {
   port: number;
 }
 
-export function podHostPorts(pod: any): HostPort[] {
+export function podHostPorts(pod: Pick<Pod, 'spec'>): HostPort[] {
   const out: HostPort[] = [];
   for (const c of pod.spec?.containers ?? []) {
-    for (const p of c.ports ?? []) if (p.hostPort > 0) out.push({ ip: p.hostIP || '0.0.0.0', protocol: p.protocol || 'TCP', port: p.hostPort });
+    for (const p of c.ports ?? []) if (p.hostPort && p.hostPort > 0) out.push({ ip: p.hostIP || '0.0.0.0', protocol: p.protocol || 'TCP', port: p.hostPort });
   }
   for (const c of pod.spec?.initContainers ?? []) {
     if (c.restartPolicy !== 'Always') continue;
-    for (const p of c.ports ?? []) if (p.hostPort > 0) out.push({ ip: p.hostIP || '0.0.0.0', protocol: p.protocol || 'TCP', port: p.hostPort });
+    for (const p of c.ports ?? []) if (p.hostPort && p.hostPort > 0) out.push({ ip: p.hostIP || '0.0.0.0', protocol: p.protocol || 'TCP', port: p.hostPort });
   }
   return out;
 }
@@ -139,7 +112,7 @@ export class PodInfo {
   readonly hostPorts: HostPort[];
   readonly startTime: number;
 
-  constructor(readonly pod: any) {
+  constructor(readonly pod: Pod) {
     const m = pod.metadata ?? {};
     this.namespace = m.namespace ?? '';
     this.name = m.name ?? '';
@@ -152,9 +125,9 @@ export class PodInfo {
     this.nonZeroCpu = nz.get(CPU) ?? 0;
     this.nonZeroMem = nz.get(MEMORY) ?? 0;
     const aff = pod.spec?.affinity ?? {};
-    const parse = (terms: any[] | undefined): ParsedTerm[] => (terms ?? []).map((t) => parseTerm(t, this.namespace)).filter((t): t is ParsedTerm => !!t);
-    const parseW = (terms: any[] | undefined): ParsedTerm[] =>
-      (terms ?? []).map((t) => parseTerm(t.podAffinityTerm ?? {}, this.namespace, t.weight ?? 0)).filter((t): t is ParsedTerm => !!t);
+    const parse = (terms: PodAffinityTerm[] | undefined): ParsedTerm[] => (terms ?? []).map((t) => parseTerm(t, this.namespace)).filter((t): t is ParsedTerm => !!t);
+    const parseW = (terms: WeightedPodAffinityTerm[] | undefined): ParsedTerm[] =>
+      (terms ?? []).map((t) => parseTerm(t.podAffinityTerm ?? { topologyKey: '' }, this.namespace, t.weight ?? 0)).filter((t): t is ParsedTerm => !!t);
     this.requiredAffinity = parse(aff.podAffinity?.requiredDuringSchedulingIgnoredDuringExecution);
     this.requiredAntiAffinity = parse(aff.podAntiAffinity?.requiredDuringSchedulingIgnoredDuringExecution);
     this.preferredAffinity = parseW(aff.podAffinity?.preferredDuringSchedulingIgnoredDuringExecution);
@@ -189,7 +162,7 @@ export function termMatches(term: ParsedTerm, target: PodInfo, nsLabels: (ns: st
 
 /** Aggregated state of one node: its pods, what they request, ports in use. */
 export class NodeInfo {
-  node: any = null;
+  node: Node | null = null;
   name: string;
   labels: Record<string, string> = {};
   allocatable: Resources = new Map();
@@ -210,7 +183,7 @@ export class NodeInfo {
     this.name = name;
   }
 
-  setNode(node: any): void {
+  setNode(node: Node): void {
     this.node = node;
     this.labels = node.metadata?.labels ?? {};
     this.allocatable = resourceList(node.status?.allocatable ?? node.status?.capacity);

@@ -5,6 +5,7 @@
 // A node marked down (annotation sim.k8ts.io/down=true) or a stopped simulator stops renewing
 // leases and reporting, which the control plane sees as a failed node.
 import { createHash } from 'node:crypto';
+import type { Node } from 'kubernetes-types/core/v1.js';
 import type { Logger } from 'pino';
 import { R, type Client } from '../client/client.js';
 import { ControllerRunner } from '../client/controller.js';
@@ -246,7 +247,7 @@ export class NodeSimulator {
   private async register(node: SimNode): Promise<void> {
     const nodes = this.client.resource(R.nodes);
     const now = Date.now();
-    const body = {
+    const body: Node = {
       apiVersion: 'v1',
       kind: 'Node',
       metadata: {
@@ -259,18 +260,18 @@ export class NodeSimulator {
     };
     try {
       const created = await nodes.create(body);
-      node.uid = created.metadata.uid;
+      node.uid = created.metadata?.uid;
       node.podCIDR = created.spec?.podCIDR;
       node.lastStatusAt = now;
     } catch (err) {
       if (!isAlreadyExists(err)) throw err;
       // Re-registration: the kubelet keeps the node and reports its status.
       const cur = await nodes.get(node.name);
-      node.uid = cur.metadata.uid;
+      node.uid = cur.metadata?.uid;
       node.podCIDR = cur.spec?.podCIDR;
       node.down = cur.metadata?.annotations?.[ANN.down] === 'true';
-      const labels = { ...(cur.metadata.labels ?? {}), ...this.labels(node) };
-      if (JSON.stringify(labels) !== JSON.stringify(cur.metadata.labels ?? {})) {
+      const labels = { ...(cur.metadata?.labels ?? {}), ...this.labels(node) };
+      if (JSON.stringify(labels) !== JSON.stringify(cur.metadata?.labels ?? {})) {
         await nodes.patch(node.name, 'merge', { metadata: { labels } }).catch((e) => this.log.debug({ err: e }, 'label update failed'));
       }
       if (!node.down) await this.reportStatus(node, true);

@@ -194,8 +194,8 @@ spec:
     }, 30_000);
     let maxUnavailable = 0;
     const w = client.resource(R.daemonsets).namespace(ns).watch({ resourceVersion: '0' }, (ev) => {
-      const s = ev.object?.status ?? {};
-      if (ev.object?.metadata?.generation === 2 && s.observedGeneration === 2) maxUnavailable = Math.max(maxUnavailable, s.numberUnavailable ?? 0);
+      const s = ev.object?.status;
+      if (ev.object?.metadata?.generation === 2 && s?.observedGeneration === 2) maxUnavailable = Math.max(maxUnavailable, s.numberUnavailable ?? 0);
     });
     try {
       await cluster.k(['set', 'image', 'ds/logger', '-n', ns, 'a=fluentd:2']);

@@ -18,6 +18,12 @@ export async function startTestApi(): Promise<TestApi> {
   return { api: c.api, kubeconfig: c.kubeconfigPath, dir: c.dataDir, stop: () => c.stop() };
 }
 
+/** `v`, asserted present (a test fails with `what` otherwise): narrows optional API fields. */
+export function defined<T>(v: T | undefined | null, what = 'value'): T {
+  if (v === undefined || v === null) throw new Error(`${what} is missing`);
+  return v;
+}
+
 export { sleep } from '../support/until.js';
 
 /** Poll until `fn` returns truthy or the time is up (the unit tests' short defaults). */

@@ -1,7 +1,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ApiError, Client, InProcessTransport, R, SharedIndexInformer, SharedInformerFactory, type Transport, type WatchEvent } from '../../src/client/index.js';
-import { eventually, sleep, startTestApi, type TestApi } from './client-fixture.js';
+import { defined, eventually, sleep, startTestApi, type TestApi } from './client-fixture.js';
 
 let t: TestApi;
 let client: Client;
@@ -28,7 +28,7 @@ test('list+watch into an indexed cache; add/update/delete handlers; hasSynced', 
   const seen: string[] = [];
   inf.addEventHandler({
     add: (o, initial) => seen.push(`add ${o.metadata.namespace}/${o.metadata.name}${initial ? ' (initial)' : ''}`),
-    update: (_old, o) => seen.push(`update ${o.metadata.name} ${o.data.v}`),
+    update: (_old, o) => seen.push(`update ${o.metadata.name} ${o.data?.v}`),
     delete: (o, unknown) => seen.push(`delete ${o.metadata.name}${unknown ? ' (unknown)' : ''}`),
   });
   assert.equal(inf.hasSynced(), false);
@@ -43,7 +43,7 @@ test('list+watch into an indexed cache; add/update/delete handlers; hasSynced', 
   await cms.namespace('inf-b').delete('y');
   await eventually(() => seen.includes('delete y'), 3000);
   assert.deepEqual(seen.filter((s) => !s.includes('kube-root')).slice(-4), ['add inf-a/x', 'add inf-b/y', 'update x 2', 'delete y']);
-  assert.equal(inf.store.getByName('inf-a', 'x').data.v, '2');
+  assert.equal(inf.store.getByName('inf-a', 'x')?.data?.v, '2');
   assert.deepEqual(inf.store.listByNamespace('inf-a').map((o) => o.metadata.name).sort(), ['pre', 'x']);
   assert.deepEqual(inf.store.byIndex('byApp', 'web').map((o) => o.metadata.name), ['x']);
   // A handler added late hears about everything already cached.
@@ -155,16 +155,16 @@ for (const kind of ['in-process', 'https'] as const) {
     await eventually(() => !!full.store.getByName(ns, 'watched') && !!meta.store.getByName(ns, 'watched'), 3000);
     for (const inf of [full, meta]) {
       for (const name of ['listed', 'watched']) {
-        const o = inf.store.getByName(ns, name);
+        const o = defined(inf.store.getByName(ns, name), name);
         assert.equal(o.metadata.managedFields, undefined, `${name} without managedFields`);
         assert.ok(o.metadata.uid && o.metadata.resourceVersion);
       }
     }
     // The server still has them, and an update of a cached copy does not remove them.
-    const cached = structuredClone(full.store.getByName(ns, 'listed'));
-    cached.data.v = '2';
+    const cached = structuredClone(defined(full.store.getByName(ns, 'listed'), 'listed'));
+    cached.data = { ...cached.data, v: '2' };
     const updated = await cms.namespace(ns).update(cached);
-    assert.deepEqual(updated.metadata.managedFields.map((m: any) => m.manager), ['informer-test']);
+    assert.deepEqual(updated.metadata.managedFields?.map((m) => m.manager), ['informer-test']);
     await full.stop();
     await meta.stop();
     if (c !== client) await c.close();

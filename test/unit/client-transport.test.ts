@@ -1,8 +1,9 @@
 // The same client API over both transports: in-process (the ApiServer's stores) and HTTPS.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import type { ConfigMap } from 'kubernetes-types/core/v1.js';
 import { ApiError, Client, R, type WatchEvent } from '../../src/client/index.js';
-import { eventually, startTestApi, type TestApi } from './client-fixture.js';
+import { defined, eventually, startTestApi, type TestApi } from './client-fixture.js';
 
 let t: TestApi;
 const clients: Record<string, Client> = {};
@@ -18,7 +19,7 @@ after(async () => {
   await t.stop();
 });
 
-const cm = (name: string, data: Record<string, string> = { a: '1' }, labels?: Record<string, string>) => ({
+const cm = (name: string, data: Record<string, string> = { a: '1' }, labels?: Record<string, string>): ConfigMap => ({
   apiVersion: 'v1',
   kind: 'ConfigMap',
   metadata: { name, ...(labels ? { labels } : {}) },
@@ -40,15 +41,15 @@ for (const kind of ['in-process', 'https']) {
       await assert.rejects(cms().create(cm('one')), (e: any) => e instanceof ApiError && e.isAlreadyExists() && e.code === 409);
       await assert.rejects(cms().get('missing'), (e: any) => e instanceof ApiError && e.isNotFound() && e.code === 404 && e.reason === 'NotFound');
       const got = await cms().get('one');
-      got.data.a = '2';
+      got.data = { ...got.data, a: '2' };
       const updated = await cms().update(got);
-      assert.equal(updated.data.a, '2');
-      got.data.a = '3'; // stale resourceVersion
+      assert.equal(updated.data?.a, '2');
+      got.data = { ...got.data, a: '3' }; // stale resourceVersion
       await assert.rejects(cms().update(got), (e: any) => e instanceof ApiError && e.isConflict() && /has been modified/.test(e.message));
       const patched = await cms().patch('one', 'merge', { data: { b: 'x' } });
       assert.deepEqual(patched.data, { a: '2', b: 'x' });
       const sp = await cms().patch('one', 'strategic', { metadata: { labels: { l: 'v' } } });
-      assert.equal(sp.metadata.labels.l, 'v');
+      assert.equal(sp.metadata.labels?.l, 'v');
       const jp = await cms().patch('one', 'json', [{ op: 'remove', path: '/data/b' }]);
       assert.deepEqual(jp.data, { a: '2' });
       const del = await cms().delete('one');
@@ -63,12 +64,12 @@ for (const kind of ['in-process', 'https']) {
 
     test('objects handed out are copies', async () => {
       const a = await cms().create(cm('copy'));
-      a.data.a = 'mutated';
+      defined(a.data).a = 'mutated';
       const b = await cms().get('copy');
-      assert.equal(b.data.a, '1');
-      b.data.a = 'mutated again';
+      assert.equal(b.data?.a, '1');
+      defined(b.data).a = 'mutated again';
       const list = await cms().list();
-      assert.equal(list.items.find((i: any) => i.metadata.name === 'copy').data.a, '1');
+      assert.equal(list.items.find((i) => i.metadata.name === 'copy')?.data?.a, '1');
     });
 
     test('list with selectors and pagination', async () => {
@@ -140,9 +141,9 @@ for (const kind of ['in-process', 'https']) {
         spec: { selector: { matchLabels: { app: 'web' } }, template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'c', image: 'nginx' }] } } },
       });
       const withStatus = await deps.updateStatus({ ...d, status: { replicas: 0, observedGeneration: 1 } });
-      assert.equal(withStatus.status.observedGeneration, 1);
+      assert.equal(withStatus.status?.observedGeneration, 1);
       const ignored = await deps.update({ ...withStatus, status: { observedGeneration: 7 } });
-      assert.equal(ignored.status.observedGeneration, 1, 'a main-resource write never changes status');
+      assert.equal(ignored.status?.observedGeneration, 1, 'a main-resource write never changes status');
     });
   });
 }

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import pino from 'pino';
 import { Client, R } from '../../src/client/client.js';
 import { SharedInformerFactory } from '../../src/client/informer.js';
+import type { ResourceSpec } from '../../src/client/types.js';
 import { DaemonSetController } from '../../src/controllers/daemonset/controller.js';
 import { JobController } from '../../src/controllers/job/controller.js';
 import { ReplicaSetController } from '../../src/controllers/replicaset/controller.js';
@@ -43,7 +44,7 @@ async function podCount(ns: string): Promise<number> {
 }
 
 /** Start the informers a controller registered, and wait until they hold `obj`. */
-async function synced(resource: (typeof R)[keyof typeof R], ns: string, name: string): Promise<void> {
+async function synced(resource: ResourceSpec, ns: string, name: string): Promise<void> {
   factory.start();
   await factory.waitForCacheSync();
   await eventually(() => factory.forResource(resource).store.getByName(ns, name));

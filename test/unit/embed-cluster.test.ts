@@ -14,7 +14,7 @@ test('two clusters in one process are independent, and stop() removes their data
     await a.client().resource(R.configmaps).namespace('default').create({ metadata: { name: 'only-in-a' }, data: { k: 'v' } });
     const overHttps = Client.fromKubeconfig(a.kubeconfigPath, { fieldManager: 'test' });
     try {
-      assert.equal((await overHttps.resource(R.configmaps).namespace('default').get('only-in-a')).data.k, 'v');
+      assert.equal((await overHttps.resource(R.configmaps).namespace('default').get('only-in-a')).data?.k, 'v');
     } finally {
       await overHttps.close();
     }

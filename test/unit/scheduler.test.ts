@@ -3,6 +3,7 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import pino from 'pino';
+import type { PodSpec } from 'kubernetes-types/core/v1.js';
 import { SchedulingQueue, EVENTS } from '../../src/scheduler/queue.js';
 import { NodeInfo, PodInfo, podRequests, Status } from '../../src/scheduler/types.js';
 import { CycleState, fitErrorMessage, numFeasibleNodesToFind } from '../../src/scheduler/framework.js';
@@ -97,8 +98,8 @@ describe('plugins', () => {
   test('pod requests: init-container max rule, sidecars and overhead', () => {
     const r = podRequests({
       spec: {
-        containers: [{ resources: { requests: { cpu: '100m', memory: '100Mi' } } }, { resources: { requests: { cpu: '200m' } } }],
-        initContainers: [{ resources: { requests: { cpu: '1', memory: '50Mi' } } }, { restartPolicy: 'Always', resources: { requests: { cpu: '50m' } } }],
+        containers: [{ name: 'a', resources: { requests: { cpu: '100m', memory: '100Mi' } } }, { name: 'b', resources: { requests: { cpu: '200m' } } }],
+        initContainers: [{ name: 'i', resources: { requests: { cpu: '1', memory: '50Mi' } } }, { name: 's', restartPolicy: 'Always', resources: { requests: { cpu: '50m' } } }],
         overhead: { cpu: '10m' },
       },
     });
@@ -221,7 +222,7 @@ describe('scheduler against an in-process API server', () => {
     await t?.stop();
   });
   const pods = () => client.resource(R.pods).namespace('default');
-  const mk = (name: string, spec: any = {}, labels: any = {}) => pods().create({ metadata: { name, labels }, spec: { containers: [{ name: 'c', image: 'x' }], ...spec } } as any);
+  const mk = (name: string, spec: Partial<PodSpec> = {}, labels: Record<string, string> = {}) => pods().create({ metadata: { name, labels }, spec: { containers: [{ name: 'c', image: 'x' }], ...spec } });
   const nodeOf = async (name: string) => (await pods().get(name)).spec?.nodeName;
 
   test('binds pods and records Scheduled events', async () => {
@@ -230,17 +231,17 @@ describe('scheduler against an in-process API server', () => {
     assert.match(n, /^n[123]$/);
     // An empty list is truthy: wait until the event exists.
     const evs = await eventually(async () => {
-      const found = (await client.resource(R.events).namespace('default').list()).items.filter((e: any) => e.involvedObject.name === 'plain' && e.reason === 'Scheduled');
+      const found = (await client.resource(R.events).namespace('default').list()).items.filter((e) => e.involvedObject.name === 'plain' && e.reason === 'Scheduled');
       return found.length ? found : undefined;
     });
     assert.equal(evs![0].message, `Successfully assigned default/plain to ${n}`);
     const p = await pods().get('plain');
-    assert.equal(p.status.conditions.find((c: any) => c.type === 'PodScheduled').status, 'True');
+    assert.equal(p.status?.conditions?.find((c) => c.type === 'PodScheduled')?.status, 'True');
   });
 
   test('an unschedulable pod gets PodScheduled=False with the upstream message', async () => {
     await mk('huge', req('3'));
-    const cond = await eventually(async () => (await pods().get('huge')).status?.conditions?.find((c: any) => c.type === 'PodScheduled' && c.status === 'False'));
+    const cond = await eventually(async () => (await pods().get('huge')).status?.conditions?.find((c) => c.type === 'PodScheduled' && c.status === 'False'));
     assert.equal(cond.reason, 'Unschedulable');
     assert.equal(cond.message, '0/3 nodes are available: 3 Insufficient cpu. preemption: 0/3 nodes are available: 3 No preemption victims found for incoming pod.');
     await pods().delete('huge');
@@ -255,8 +256,8 @@ describe('scheduler against an in-process API server', () => {
     });
     assert.equal(new Set(ns).size, 3);
     await mk('spread-4', { affinity: aa }, { app: 'spread' });
-    const cond = await eventually(async () => (await pods().get('spread-4')).status?.conditions?.find((c: any) => c.type === 'PodScheduled' && c.status === 'False'));
-    assert.match(cond.message, /^0\/3 nodes are available: 3 node\(s\) didn't match pod anti-affinity rules\./);
+    const cond = await eventually(async () => (await pods().get('spread-4')).status?.conditions?.find((c) => c.type === 'PodScheduled' && c.status === 'False'));
+    assert.match(cond.message ?? '', /^0\/3 nodes are available: 3 node\(s\) didn't match pod anti-affinity rules\./);
     for (const i of [1, 2, 3, 4]) await pods().delete(`spread-${i}`, { gracePeriodSeconds: 0 });
   });
 
@@ -273,26 +274,23 @@ describe('scheduler against an in-process API server', () => {
       const all = await Promise.all([1, 2, 3, 4].map((i) => nodeOf(`ts-${i}`)));
       return all.every(Boolean) ? all : null;
     });
-    const inB = ns!.filter((n: string) => n === 'n3').length;
+    const inB = ns.filter((n) => n === 'n3').length;
     assert.equal(inB, 2);
   });
 
   test('a high-priority pod preempts a low-priority one', async () => {
-    await client.resource({ group: 'scheduling.k8s.io', version: 'v1', plural: 'priorityclasses', namespaced: false, kind: 'PriorityClass' }).create({
-      metadata: { name: 'high' },
-      value: 1000,
-    } as any);
+    await client.resource(R.priorityclasses).create({ metadata: { name: 'high' }, value: 1000 });
     // Fill every node's cpu with low-priority pods.
     for (const n of ['n1', 'n2', 'n3']) await mk(`filler-${n}`, { ...req('1500m'), nodeName: n, terminationGracePeriodSeconds: 0 });
     await mk('vip', { ...req('1'), priorityClassName: 'high' });
     const p = await eventually(async () => {
       const v = await pods().get('vip');
-      return v.spec.nodeName ? v : null;
+      return v.spec?.nodeName ? v : null;
     }, 15_000);
-    assert.equal(p.spec.priority, 1000);
-    const remaining = (await pods().list()).items.filter((x: any) => x.metadata.name.startsWith('filler-'));
+    assert.equal(p.spec?.priority, 1000);
+    const remaining = (await pods().list()).items.filter((x) => x.metadata.name.startsWith('filler-'));
     assert.equal(remaining.length, 2);
-    const evs = (await client.resource(R.events).namespace('default').list()).items.filter((e: any) => e.reason === 'Preempted');
-    assert.match(evs[0].message, new RegExp(`^Preempted by pod ${p.metadata.uid} on node ${p.spec.nodeName}$`));
+    const evs = (await client.resource(R.events).namespace('default').list()).items.filter((e) => e.reason === 'Preempted');
+    assert.match(evs[0].message ?? '', new RegExp(`^Preempted by pod ${p.metadata.uid} on node ${p.spec?.nodeName}$`));
   });
 });

@@ -2,6 +2,8 @@
 // are rejected up front, which nodes each claim allows, what PreBind writes and how it waits; and
 // the volume matching the PV controller shares with it.
 import { test, describe } from 'node:test';
+import type { ObjectMeta } from 'kubernetes-types/meta/v1.js';
+import type { StorageClass } from 'kubernetes-types/storage/v1.js';
 import assert from 'node:assert/strict';
 import { NodeInfo, PodInfo, Code } from '../../src/scheduler/types.js';
 import { CycleState } from '../../src/scheduler/framework.js';
@@ -46,7 +48,7 @@ function volume(name: string, opts: { size?: string; cls?: string; node?: string
   };
 }
 
-const sc = (name: string, provisioner: string, mode = 'WaitForFirstConsumer', meta: any = {}) => ({
+const sc = (name: string, provisioner: string, mode = 'WaitForFirstConsumer', meta: ObjectMeta = {}): StorageClass => ({
   apiVersion: 'storage.k8s.io/v1',
   kind: 'StorageClass',
   metadata: { name, ...meta },
@@ -285,7 +287,7 @@ describe('DefaultStorageClass admission', () => {
   };
 
   test('the newest default class is given to a claim without one', () => {
-    assert.equal(defaultClass(classes)?.metadata.name, 'new');
+    assert.equal(defaultClass(classes)?.metadata?.name, 'new');
     assert.equal(admit(claim('x')).spec.storageClassName, 'new');
   });
 

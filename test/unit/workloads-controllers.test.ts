@@ -4,11 +4,13 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import pino from 'pino';
+import type { Pod } from 'kubernetes-types/core/v1.js';
 import { Client, R } from '../../src/client/client.js';
 import { SharedInformerFactory } from '../../src/client/informer.js';
+import type { Stored } from '../../src/client/types.js';
 import { CronJobController } from '../../src/controllers/cronjob/controller.js';
 import { JobController } from '../../src/controllers/job/controller.js';
-import { eventually, startTestApi, type TestApi } from './client-fixture.js';
+import { defined, eventually, startTestApi, type TestApi } from './client-fixture.js';
 
 let t: TestApi;
 let client: Client;
@@ -94,12 +96,12 @@ test('cronjob: creates the job of the most recent minute, once; requeues for the
   assert.equal(js.length, 1);
   const expected = Math.floor(clock / MIN) * MIN;
   assert.equal(js[0].metadata.name, `tick-${expected / MIN}`);
-  assert.equal(js[0].metadata.annotations['batch.kubernetes.io/cronjob-scheduled-timestamp'], new Date(expected).toISOString().replace('.000Z', 'Z'));
+  assert.equal(js[0].metadata.annotations?.['batch.kubernetes.io/cronjob-scheduled-timestamp'], new Date(expected).toISOString().replace('.000Z', 'Z'));
   assert.ok(r && r.requeueAfterMs! > 54_000 && r.requeueAfterMs! <= 55_200, String(r?.requeueAfterMs));
-  const st = (await client.resource(R.cronjobs).namespace('cj-allow').get('tick')).status;
-  assert.equal(Date.parse(st.lastScheduleTime), expected);
-  assert.equal(st.active.length, 1);
-  assert.equal(st.active[0].name, js[0].metadata.name);
+  const st = defined((await client.resource(R.cronjobs).namespace('cj-allow').get('tick')).status, 'status');
+  assert.equal(Date.parse(st.lastScheduleTime ?? ''), expected);
+  assert.equal(st.active?.length, 1);
+  assert.equal(st.active?.[0].name, js[0].metadata.name);
   // Same minute again: nothing new.
   await syncCron('cj-allow', 'tick');
   assert.equal((await listJobs('cj-allow')).length, 1);
@@ -111,8 +113,8 @@ test('cronjob: creates the job of the most recent minute, once; requeues for the
   await finishJob('cj-allow', js[0].metadata.name, 'Complete');
   await syncCron('cj-allow', 'tick');
   const st2 = (await client.resource(R.cronjobs).namespace('cj-allow').get('tick')).status;
-  assert.equal(st2.active.length, 1);
-  assert.ok(st2.lastSuccessfulTime);
+  assert.equal(st2?.active?.length, 1);
+  assert.ok(st2?.lastSuccessfulTime);
   await eventually(async () => (await events('cj-allow')).some((e) => e === `SawCompletedJob: Saw completed job: ${js[0].metadata.name}, status: Complete`));
   assert.ok((await events('cj-allow')).some((e) => e.startsWith('SuccessfulCreate: Created job tick-')));
 });
@@ -139,7 +141,7 @@ test('cronjob: Forbid skips while a job runs; Replace replaces it', async () => 
   assert.ok(!replaceNames.includes(`replace-${Math.floor(clock / MIN) - 1}`), 'Replace: the old job was deleted');
   await eventually(async () => (await events('cj-policy')).some((e) => e.startsWith('JobAlreadyActive: Not starting job because prior execution is running and concurrency policy is Forbid')));
   const fst = (await client.resource(R.cronjobs).namespace('cj-policy').get('forbid')).status;
-  assert.equal(Date.parse(fst.lastScheduleTime), Math.floor(clock / MIN) * MIN - MIN, 'Forbid does not record the skipped time');
+  assert.equal(Date.parse(fst?.lastScheduleTime ?? ''), Math.floor(clock / MIN) * MIN - MIN, 'Forbid does not record the skipped time');
 });
 
 test('cronjob: startingDeadlineSeconds, too many missed, suspend, time zone, history limits', async () => {
@@ -166,7 +168,7 @@ test('cronjob: startingDeadlineSeconds, too many missed, suspend, time zone, his
   await syncCron('cj-misc', 'tokyo');
   const tj = (await listJobs('cj-misc')).filter((j: any) => j.metadata.name.startsWith('tokyo-'));
   assert.equal(tj.length, 1);
-  assert.match(tj[0].metadata.annotations['batch.kubernetes.io/cronjob-scheduled-timestamp'], /T09:00:00\+09:00$/);
+  assert.match(tj[0].metadata.annotations?.['batch.kubernetes.io/cronjob-scheduled-timestamp'] ?? '', /T09:00:00\+09:00$/);
   // History: successfulJobsHistoryLimit 1 keeps the newest finished one.
   const hist = await createCronJob('cj-misc', 'hist', { successfulJobsHistoryLimit: 1, failedJobsHistoryLimit: 0 });
   clock = Math.floor(Date.parse(hist.metadata.creationTimestamp) / MIN) * MIN + MIN + 1000;
@@ -183,7 +185,7 @@ test('cronjob: startingDeadlineSeconds, too many missed, suspend, time zone, his
   // Newest complete kept (1), failed ones removed (limit 0), the one just created is running.
   const finished = left.filter((j: any) => (j.status?.conditions ?? []).some((c: any) => c.status === 'True' && (c.type === 'Complete' || c.type === 'Failed')));
   assert.equal(finished.length, 1);
-  assert.equal(finished[0].status.conditions.find((c: any) => c.type === 'Complete')?.status, 'True');
+  assert.equal(finished[0].status?.conditions?.find((c) => c.type === 'Complete')?.status, 'True');
 });
 
 // ---- Job ----
@@ -194,18 +196,17 @@ async function syncJob(namespace: string, name: string) {
   const ps = await client.resource(R.pods).namespace(namespace).list();
   await eventually(() => {
     const cached = podInformer().store.listByNamespace(namespace);
-    return cached.length === ps.items.length && ps.items.every((p: any) => podInformer().store.getByName(namespace, p.metadata.name)?.metadata.resourceVersion === p.metadata.resourceVersion);
+    return cached.length === ps.items.length && ps.items.every((p) => podInformer().store.getByName(namespace, p.metadata.name)?.metadata.resourceVersion === p.metadata.resourceVersion);
   });
   return jobs.sync(`${namespace}/${name}`);
 }
 
-async function setPhase(namespace: string, pod: any, phase: string) {
+async function setPhase(namespace: string, pod: Stored<Pod>, phase: string) {
   const p = await client.resource(R.pods).namespace(namespace).get(pod.metadata.name);
-  p.status = { ...(p.status ?? {}), phase };
-  await client.resource(R.pods).namespace(namespace).updateStatus(p);
+  await client.resource(R.pods).namespace(namespace).updateStatus({ ...p, status: { ...p.status, phase } });
 }
 
-const activePods = async (namespace: string) => (await client.resource(R.pods).namespace(namespace).list()).items.filter((p: any) => !p.metadata.deletionTimestamp && !['Succeeded', 'Failed'].includes(p.status?.phase));
+const activePods = async (namespace: string) => (await client.resource(R.pods).namespace(namespace).list()).items.filter((p) => !p.metadata.deletionTimestamp && !['Succeeded', 'Failed'].includes(p.status?.phase ?? ''));
 
 test('job: back-off, activeDeadlineSeconds, suspend and resume', async () => {
   await ns('jobs');
@@ -222,7 +223,7 @@ test('job: back-off, activeDeadlineSeconds, suspend and resume', async () => {
   await setPhase('jobs', pods[0], 'Failed');
   const r = await syncJob('jobs', 'dl');
   let job = await client.resource(R.jobs).namespace('jobs').get('dl');
-  assert.equal(job.status.failed, 1);
+  assert.equal(job.status?.failed, 1);
   assert.equal((await activePods('jobs')).length, 1);
   assert.ok(r && r.requeueAfterMs! > 0 && r.requeueAfterMs! <= 60, `back-off requeue ${r?.requeueAfterMs}`);
   clock += 100;
@@ -233,29 +234,29 @@ test('job: back-off, activeDeadlineSeconds, suspend and resume', async () => {
   await syncJob('jobs', 'dl');
   job = await client.resource(R.jobs).namespace('jobs').get('dl');
   assert.equal((await activePods('jobs')).length, 0);
-  assert.equal(job.status.conditions.find((c: any) => c.type === 'Suspended').reason, 'JobSuspended');
+  assert.equal(job.status?.conditions?.find((c) => c.type === 'Suspended')?.reason, 'JobSuspended');
   await syncJob('jobs', 'dl');
   job = await client.resource(R.jobs).namespace('jobs').get('dl');
-  assert.equal(job.status.failed, 1);
+  assert.equal(job.status?.failed, 1);
   // Resume: startTime reset, pods again.
   clock += 1000;
   await client.resource(R.jobs).namespace('jobs').patch('dl', 'merge', { spec: { suspend: false } });
   await syncJob('jobs', 'dl');
   job = await client.resource(R.jobs).namespace('jobs').get('dl');
-  assert.equal(job.status.conditions.find((c: any) => c.type === 'Suspended').status, 'False', JSON.stringify(job.status));
-  assert.equal(Date.parse(job.status.startTime), Math.floor(clock / 1000) * 1000);
+  assert.equal(job.status?.conditions?.find((c) => c.type === 'Suspended')?.status, 'False', JSON.stringify(job.status));
+  assert.equal(Date.parse(job.status?.startTime ?? ''), Math.floor(clock / 1000) * 1000);
   assert.equal((await activePods('jobs')).length, 2);
   // Past the deadline: DeadlineExceeded, pods removed, Failed once they are accounted for.
   clock += 31_000;
   await syncJob('jobs', 'dl');
   await syncJob('jobs', 'dl');
   job = await client.resource(R.jobs).namespace('jobs').get('dl');
-  const failed = job.status.conditions.find((c: any) => c.type === 'Failed');
+  const failed = job.status?.conditions?.find((c) => c.type === 'Failed');
   assert.equal(failed?.status, 'True');
-  assert.equal(failed.reason, 'DeadlineExceeded');
-  assert.equal(failed.message, 'Job was active longer than specified deadline');
-  assert.equal(job.status.failed, 3);
-  assert.ok(!job.status.active);
+  assert.equal(failed?.reason, 'DeadlineExceeded');
+  assert.equal(failed?.message, 'Job was active longer than specified deadline');
+  assert.equal(job.status?.failed, 3);
+  assert.ok(!job.status?.active);
   pods = (await client.resource(R.pods).namespace('jobs').list()).items;
   assert.ok(pods.every((p: any) => !(p.metadata.finalizers ?? []).includes('batch.kubernetes.io/job-tracking')));
 });

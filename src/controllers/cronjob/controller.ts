@@ -122,7 +122,7 @@ export class CronJobController implements Controller {
       if (children.has(r.uid)) continue;
       try {
         const j = await jobsClient.get(r.name);
-        if (j.metadata.uid === r.uid) continue;
+        if (j.metadata?.uid === r.uid) continue;
       } catch (err) {
         if (!isNotFound(err)) throw err;
       }

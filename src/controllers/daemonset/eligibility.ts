@@ -1,6 +1,9 @@
 // Which nodes a DaemonSet's pods belong on (upstream pkg/controller/daemon: NodeShouldRunDaemonPod
 // and the scheduler predicates it uses): spec.nodeName, nodeSelector, required node affinity and
 // taints against the pod's tolerations, including the tolerations every daemon pod gets.
+import type { Node, PodSpec, Taint, Toleration } from 'kubernetes-types/core/v1.js';
+import { podMatchesNodeSelectorAndAffinity as podMatches } from '../../api/helpers/nodeaffinity.js';
+import { findUntoleratedTaint } from '../../api/helpers/taints.js';
 
 export const DEFAULT_DAEMON_TOLERATIONS: any[] = [
   { key: 'node.kubernetes.io/not-ready', operator: 'Exists', effect: 'NoExecute' },
@@ -24,68 +27,16 @@ export function addDaemonTolerations(spec: any): any[] {
   return tolerations;
 }
 
-/** v1 Toleration.ToleratesTaint. */
-export function toleratesTaint(toleration: any, taint: any): boolean {
-  if (toleration.effect && toleration.effect !== taint.effect) return false;
-  if (toleration.key && toleration.key !== taint.key) return false;
-  const op = toleration.operator || 'Equal';
-  if (op === 'Exists') return true;
-  if (op === 'Equal') return (toleration.value ?? '') === (taint.value ?? '');
-  return false;
-}
+export { toleratesTaint } from '../../api/helpers/taints.js';
+export { nodeSelectorTermMatches } from '../../api/helpers/nodeaffinity.js';
 
-export function untoleratedTaint(taints: any[], tolerations: any[], effects: string[]): any | undefined {
-  return taints.find((t) => effects.includes(t.effect) && !tolerations.some((tol) => toleratesTaint(tol, t)));
-}
-
-function requirementMatches(req: any, value: string | undefined, has: boolean): boolean {
-  const values: string[] = req.values ?? [];
-  switch (req.operator) {
-    case 'In':
-      return has && values.includes(value!);
-    case 'NotIn':
-      return !has || !values.includes(value!);
-    case 'Exists':
-      return has;
-    case 'DoesNotExist':
-      return !has;
-    case 'Gt':
-    case 'Lt': {
-      if (!has || values.length !== 1) return false;
-      const a = Number.parseInt(value!, 10);
-      const b = Number.parseInt(values[0], 10);
-      if (!Number.isFinite(a) || !Number.isFinite(b)) return false;
-      return req.operator === 'Gt' ? a > b : a < b;
-    }
-    default:
-      return false;
-  }
-}
-
-/** A NodeSelectorTerm: every matchExpression (labels) and matchField (metadata.name) holds. */
-export function nodeSelectorTermMatches(term: any, node: any): boolean {
-  const exprs: any[] = term?.matchExpressions ?? [];
-  const fields: any[] = term?.matchFields ?? [];
-  if (!exprs.length && !fields.length) return false;
-  const labels: Record<string, string> = node.metadata?.labels ?? {};
-  for (const r of exprs) if (!requirementMatches(r, labels[r.key], r.key in labels)) return false;
-  for (const r of fields) {
-    if (r.key !== 'metadata.name') return false;
-    if (!requirementMatches(r, node.metadata?.name, true)) return false;
-  }
-  return true;
+export function untoleratedTaint(taints: Taint[], tolerations: Toleration[], effects: string[]): Taint | undefined {
+  return findUntoleratedTaint(taints, tolerations, (t) => effects.includes(t.effect));
 }
 
 /** nodeSelector and required node affinity (terms ORed). */
-export function podMatchesNodeSelectorAndAffinity(spec: any, node: any): boolean {
-  const labels: Record<string, string> = node.metadata?.labels ?? {};
-  for (const [k, v] of Object.entries(spec?.nodeSelector ?? {})) if (labels[k] !== v) return false;
-  const required = spec?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution;
-  if (required) {
-    const terms: any[] = required.nodeSelectorTerms ?? [];
-    if (!terms.some((t) => nodeSelectorTermMatches(t, node))) return false;
-  }
-  return true;
+export function podMatchesNodeSelectorAndAffinity(spec: PodSpec | undefined, node: Node): boolean {
+  return podMatches({ spec }, node);
 }
 
 export interface NodeFit {

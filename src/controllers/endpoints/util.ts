@@ -7,9 +7,9 @@ import { rfc3339 } from '../../machinery/time.js';
 export const LAST_CHANGE_TRIGGER_TIME = 'endpoints.kubernetes.io/last-change-trigger-time';
 export const HEADLESS_LABEL = 'service.kubernetes.io/headless';
 
-export function isPodReady(pod: any): boolean {
-  return (pod.status?.conditions ?? []).some((c: any) => c.type === 'Ready' && c.status === 'True');
-}
+import { isPodReady } from '../../api/helpers/podready.js';
+
+export { isPodReady };
 
 export function isPodTerminal(pod: any): boolean {
   const phase = pod.status?.phase;

@@ -21,6 +21,7 @@ import { isConflict, isNotFound } from '../../client/errors.js';
 import { type SharedIndexInformer, keyOf } from '../../client/informer.js';
 import type { Controller, ControllerContext } from '../types.js';
 import { rfc3339 } from '../../machinery/time.js';
+import { toleratesTaint } from '../../api/helpers/taints.js';
 
 export const TAINT_NOT_READY = 'node.kubernetes.io/not-ready';
 export const TAINT_UNREACHABLE = 'node.kubernetes.io/unreachable';
@@ -40,14 +41,7 @@ export interface Taint {
   timeAdded?: string;
 }
 
-/** Does a toleration tolerate a taint (v1helper.ToleratesTaint)? */
-export function toleratesTaint(tol: any, taint: Taint): boolean {
-  if (tol.effect && tol.effect !== taint.effect) return false;
-  if (tol.key !== undefined && tol.key !== null && tol.key !== '' && tol.key !== taint.key) return false;
-  if (tol.operator === 'Exists') return true;
-  if ((tol.operator ?? 'Equal') === 'Equal') return (tol.key ?? '') !== '' && (tol.value ?? '') === (taint.value ?? '');
-  return false;
-}
+export { toleratesTaint };
 
 /**
  * When a pod on a node with these NoExecute taints must go: 0 now, a time (ms) later, or

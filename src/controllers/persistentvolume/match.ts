@@ -4,7 +4,12 @@
 // scheduler's VolumeBinding plugin, so both agree on what a match is.
 import { labelSelectorMatches } from '../../machinery/labels.js';
 import { parseQuantityOrNull } from '../../machinery/quantity.js';
-import { nodeSelectorTermMatcher } from '../../scheduler/plugins/helpers.js';
+import type { NodeSelectorTerm } from 'kubernetes-types/core/v1.js';
+import { nodeSelectorTermMatches } from '../../api/helpers/nodeaffinity.js';
+import { ANN_BETA_STORAGE_CLASS } from '../../api/helpers/storageclass.js';
+import { R } from '../../client/client.js';
+
+export { ANN_BETA_STORAGE_CLASS, ANN_DEFAULT_STORAGE_CLASS, ANN_BETA_DEFAULT_STORAGE_CLASS, defaultStorageClass as defaultClass, isDefaultStorageClass as isDefaultClass } from '../../api/helpers/storageclass.js';
 
 // Annotations, as upstream names them.
 export const ANN_BIND_COMPLETED = 'pv.kubernetes.io/bind-completed';
@@ -13,18 +18,15 @@ export const ANN_DYNAMICALLY_PROVISIONED = 'pv.kubernetes.io/provisioned-by';
 export const ANN_SELECTED_NODE = 'volume.kubernetes.io/selected-node';
 export const ANN_STORAGE_PROVISIONER = 'volume.kubernetes.io/storage-provisioner';
 export const ANN_BETA_STORAGE_PROVISIONER = 'volume.beta.kubernetes.io/storage-provisioner';
-export const ANN_BETA_STORAGE_CLASS = 'volume.beta.kubernetes.io/storage-class';
-export const ANN_DEFAULT_STORAGE_CLASS = 'storageclass.kubernetes.io/is-default-class';
-export const ANN_BETA_DEFAULT_STORAGE_CLASS = 'storageclass.beta.kubernetes.io/is-default-class';
 
 export const PVC_PROTECTION_FINALIZER = 'kubernetes.io/pvc-protection';
 export const PV_PROTECTION_FINALIZER = 'kubernetes.io/pv-protection';
 /** The provisioner of classes whose volumes are only ever created by hand (local volumes). */
 export const NO_PROVISIONER = 'kubernetes.io/no-provisioner';
 
-export const PVC = { group: '', version: 'v1', plural: 'persistentvolumeclaims', namespaced: true, kind: 'PersistentVolumeClaim' } as const;
-export const PV = { group: '', version: 'v1', plural: 'persistentvolumes', namespaced: false, kind: 'PersistentVolume' } as const;
-export const STORAGE_CLASS = { group: 'storage.k8s.io', version: 'v1', plural: 'storageclasses', namespaced: false, kind: 'StorageClass' } as const;
+export const PVC = R.persistentvolumeclaims;
+export const PV = R.persistentvolumes;
+export const STORAGE_CLASS = R.storageclasses;
 
 /** The class of a claim: the beta annotation wins over spec.storageClassName, as upstream. */
 export function claimClass(claim: any): string {
@@ -37,26 +39,6 @@ export function volumeClass(pv: any): string {
   const beta = pv?.metadata?.annotations?.[ANN_BETA_STORAGE_CLASS];
   if (beta !== undefined) return beta;
   return pv?.spec?.storageClassName ?? '';
-}
-
-export function isDefaultClass(sc: any): boolean {
-  const a = sc?.metadata?.annotations ?? {};
-  return a[ANN_DEFAULT_STORAGE_CLASS] === 'true' || a[ANN_BETA_DEFAULT_STORAGE_CLASS] === 'true';
-}
-
-/** The default class among `classes`: the newest one when several claim to be (then the name decides). */
-export function defaultClass(classes: any[]): any | undefined {
-  let best: any;
-  for (const sc of classes) {
-    if (!isDefaultClass(sc)) continue;
-    if (!best) best = sc;
-    else {
-      const a = sc.metadata?.creationTimestamp ?? '';
-      const b = best.metadata?.creationTimestamp ?? '';
-      if (a > b || (a === b && String(sc.metadata?.name) < String(best.metadata?.name))) best = sc;
-    }
-  }
-  return best;
 }
 
 /** WaitForFirstConsumer: binding waits until a pod using the claim is scheduled. */
@@ -89,9 +71,9 @@ const volumeModeOf = (o: any): string => o?.spec?.volumeMode ?? 'Filesystem';
 
 /** Whether a node (a Node object) satisfies the volume's required node affinity (none: any). */
 export function volumeNodeAffinityMatches(pv: any, node: any): boolean {
-  const terms: any[] | undefined = pv?.spec?.nodeAffinity?.required?.nodeSelectorTerms;
+  const terms: NodeSelectorTerm[] | undefined = pv?.spec?.nodeAffinity?.required?.nodeSelectorTerms;
   if (!terms) return true;
-  return terms.some((t) => nodeSelectorTermMatcher(t)(node));
+  return terms.some((t) => nodeSelectorTermMatches(t, node));
 }
 
 /**

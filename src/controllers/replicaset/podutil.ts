@@ -5,22 +5,9 @@
 
 
 
-export function podReadyCondition(pod: any): any | undefined {
-  return (pod?.status?.conditions ?? []).find((c: any) => c.type === 'Ready');
-}
+import { isPodAvailable, isPodReady, podReadyCondition } from '../../api/helpers/podready.js';
 
-export function isPodReady(pod: any): boolean {
-  return podReadyCondition(pod)?.status === 'True';
-}
-
-/** Ready for at least minReadySeconds (upstream podutil.IsPodAvailable). */
-export function isPodAvailable(pod: any, minReadySeconds: number, now = Date.now()): boolean {
-  const c = podReadyCondition(pod);
-  if (c?.status !== 'True') return false;
-  if (!minReadySeconds) return true;
-  const t = c.lastTransitionTime ? Date.parse(c.lastTransitionTime) : NaN;
-  return !Number.isNaN(t) && t + minReadySeconds * 1000 < now;
-}
+export { isPodAvailable, isPodReady, podReadyCondition };
 
 /** Not terminated and not being deleted (upstream controller.IsPodActive). */
 export function isPodActive(pod: any): boolean {

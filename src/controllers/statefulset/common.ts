@@ -20,22 +20,9 @@ export const parseTime = (t: string | undefined | null): number | undefined => (
 
 // ---- pods ----
 
-export function podCondition(pod: any, type: string): any | undefined {
-  return (pod?.status?.conditions ?? []).find((c: any) => c?.type === type);
-}
+import { isPodAvailable, isPodReady, podCondition } from '../../api/helpers/podready.js';
 
-export function isPodReady(pod: any): boolean {
-  return podCondition(pod, 'Ready')?.status === 'True';
-}
-
-/** Ready for at least minReadySeconds (upstream podutil.IsPodAvailable). */
-export function isPodAvailable(pod: any, minReadySeconds: number, now: number): boolean {
-  const c = podCondition(pod, 'Ready');
-  if (c?.status !== 'True') return false;
-  if (!minReadySeconds) return true;
-  const since = parseTime(c.lastTransitionTime);
-  return since !== undefined && since + minReadySeconds * 1000 <= now;
-}
+export { isPodAvailable, isPodReady, podCondition };
 
 /** ms until a ready pod becomes available (0 if it is, undefined if it is not ready). */
 export function msUntilAvailable(pod: any, minReadySeconds: number, now: number): number | undefined {

@@ -1,7 +1,9 @@
 // Node-only plugins: NodeName, NodeUnschedulable, TaintToleration, NodeAffinity, NodePorts.
 import { CycleState, defaultNormalizeScore, type FilterPlugin, type PreFilterPlugin, type PreScorePlugin, type ScorePlugin } from '../framework.js';
 import { Code, NodeInfo, PodInfo, Status } from '../types.js';
-import { findUntoleratedTaint, nodeSelectorTermMatcher, requiredNodeAffinity, tolerated, type NodeMatcher } from './helpers.js';
+import type { NodeSelectorTerm, Taint, Toleration } from 'kubernetes-types/core/v1.js';
+import { hasRequiredNodeAffinity, preferredTermMatchers, requiredNodeAffinityMatcher, type NodeMatcher } from '../../api/helpers/nodeaffinity.js';
+import { findUntoleratedTaint, isHardTaint, tolerationsTolerateTaint } from '../../api/helpers/taints.js';
 
 export const ERR_NODE_NAME = "node(s) didn't match the requested node name";
 export const ERR_UNSCHEDULABLE = 'node(s) were unschedulable';
@@ -17,38 +19,36 @@ export class NodeName implements FilterPlugin {
   }
 }
 
-const UNSCHEDULABLE_TAINT = { key: 'node.kubernetes.io/unschedulable', effect: 'NoSchedule' };
+const UNSCHEDULABLE_TAINT: Taint = { key: 'node.kubernetes.io/unschedulable', effect: 'NoSchedule' };
 
 export class NodeUnschedulable implements FilterPlugin {
   readonly name = 'NodeUnschedulable';
   filter(_s: CycleState, pod: PodInfo, node: NodeInfo): Status | null {
     if (!node.node?.spec?.unschedulable) return null;
-    if (tolerated(pod.pod.spec?.tolerations, UNSCHEDULABLE_TAINT)) return null;
+    if (tolerationsTolerateTaint(pod.pod.spec?.tolerations, UNSCHEDULABLE_TAINT)) return null;
     return Status.unresolvable(ERR_UNSCHEDULABLE);
   }
 }
-
-const hardEffect = (t: any) => t.effect === 'NoSchedule' || t.effect === 'NoExecute';
 
 export class TaintToleration implements FilterPlugin, PreScorePlugin, ScorePlugin {
   readonly name = 'TaintToleration';
 
   filter(_s: CycleState, pod: PodInfo, node: NodeInfo): Status | null {
-    const taint = findUntoleratedTaint(node.node?.spec?.taints, pod.pod.spec?.tolerations, hardEffect);
+    const taint = findUntoleratedTaint(node.node?.spec?.taints, pod.pod.spec?.tolerations, isHardTaint);
     if (!taint) return null;
     return Status.unresolvable(`node(s) had untolerated taint {${taint.key}: ${taint.value ?? ''}}`);
   }
 
   preScore(state: CycleState, pod: PodInfo): Status | null {
-    const tols = (pod.pod.spec?.tolerations ?? []).filter((t: any) => !t.effect || t.effect === 'PreferNoSchedule');
+    const tols = (pod.pod.spec?.tolerations ?? []).filter((t: Toleration) => !t.effect || t.effect === 'PreferNoSchedule');
     state.write(this.name, tols);
     return null;
   }
 
   score(state: CycleState, _pod: PodInfo, node: NodeInfo): number {
-    const tols = state.read<any[]>(this.name) ?? [];
+    const tols = state.read<Toleration[]>(this.name) ?? [];
     let n = 0;
-    for (const taint of node.node?.spec?.taints ?? []) if (taint.effect === 'PreferNoSchedule' && !tolerated(tols, taint)) n++;
+    for (const taint of node.node?.spec?.taints ?? []) if (taint.effect === 'PreferNoSchedule' && !tolerationsTolerateTaint(tols, taint)) n++;
     return n;
   }
 
@@ -66,33 +66,32 @@ export class NodeAffinity implements PreFilterPlugin, FilterPlugin, PreScorePlug
   readonly name = 'NodeAffinity';
 
   preFilter(state: CycleState, pod: PodInfo): Status | null {
-    const required = requiredNodeAffinity(pod.pod);
     const terms = pod.pod.spec?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms;
-    if (terms && terms.length && terms.every((t: any) => !(t.matchExpressions?.length || t.matchFields?.length))) {
+    if (terms && terms.length && terms.every((t: NodeSelectorTerm) => !(t.matchExpressions?.length || t.matchFields?.length))) {
       return Status.unresolvable(ERR_NODE_AFFINITY);
     }
-    if (!required) return new Status(Code.Skip);
-    state.write(this.name, { required, preferred: [] } satisfies NodeAffinityState);
+    if (!hasRequiredNodeAffinity(pod.pod)) return new Status(Code.Skip);
+    state.write(this.name, { required: requiredNodeAffinityMatcher(pod.pod), preferred: [] } satisfies NodeAffinityState);
     return null;
   }
 
   filter(state: CycleState, _pod: PodInfo, node: NodeInfo): Status | null {
     const s = state.read<NodeAffinityState>(this.name);
-    if (s?.required && !s.required(node.node)) return Status.unresolvable(ERR_NODE_AFFINITY);
+    if (s?.required && !(node.node && s.required(node.node))) return Status.unresolvable(ERR_NODE_AFFINITY);
     return null;
   }
 
   preScore(state: CycleState, pod: PodInfo): Status | null {
-    const pref: any[] = pod.pod.spec?.affinity?.nodeAffinity?.preferredDuringSchedulingIgnoredDuringExecution ?? [];
+    const pref = pod.pod.spec?.affinity?.nodeAffinity?.preferredDuringSchedulingIgnoredDuringExecution ?? [];
     if (!pref.length) return new Status(Code.Skip);
-    state.write(`${this.name}/score`, pref.filter((p) => p.weight).map((p) => ({ weight: p.weight, match: nodeSelectorTermMatcher(p.preference) })));
+    state.write(`${this.name}/score`, preferredTermMatchers(pref));
     return null;
   }
 
   score(state: CycleState, _pod: PodInfo, node: NodeInfo): number {
     const pref = state.read<{ weight: number; match: NodeMatcher }[]>(`${this.name}/score`) ?? [];
     let s = 0;
-    for (const p of pref) if (p.match(node.node)) s += p.weight;
+    for (const p of pref) if (node.node && p.match(node.node)) s += p.weight;
     return s;
   }
 

@@ -5,7 +5,8 @@
 import { CycleState, type FilterPlugin, type Handle, type PreFilterPlugin, type PreScorePlugin, type ScorePlugin } from '../framework.js';
 import { selectorFromLabelSelectorRaw, type Selector } from '../../machinery/labels.js';
 import { Code, MAX_NODE_SCORE, NodeInfo, PodInfo, Status } from '../types.js';
-import { findUntoleratedTaint, requiredNodeAffinity } from './helpers.js';
+import { hasRequiredNodeAffinity, requiredNodeAffinityMatcher } from '../../api/helpers/nodeaffinity.js';
+import { findUntoleratedTaint, isHardTaint } from '../../api/helpers/taints.js';
 
 export const ERR_SPREAD = "node(s) didn't match pod topology spread constraints";
 export const ERR_SPREAD_LABEL = "node(s) didn't match pod topology spread constraints (missing required label)";
@@ -75,7 +76,7 @@ export class PodTopologySpread implements PreFilterPlugin, FilterPlugin, PreScor
 
   /** Matching pods per topology value over eligible nodes, for each constraint. */
   private count(pod: PodInfo, constraints: Constraint[], nodes: NodeInfo[]): Map<string, number>[] {
-    const affinity = requiredNodeAffinity(pod.pod);
+    const affinity = hasRequiredNodeAffinity(pod.pod) ? requiredNodeAffinityMatcher(pod.pod) : null;
     const tolerations = pod.pod.spec?.tolerations;
     return constraints.map((c) => {
       const perNode = new Map<string, number>();
@@ -91,7 +92,7 @@ export class PodTopologySpread implements PreFilterPlugin, FilterPlugin, PreScor
         if (v === undefined) continue;
         if (!constraints.every((o) => ni.labels[o.topologyKey] !== undefined)) continue;
         if (c.honorAffinity && affinity && !affinity(ni.node)) continue;
-        if (c.honorTaints && findUntoleratedTaint(ni.node.spec?.taints, tolerations, (t) => t.effect === 'NoSchedule' || t.effect === 'NoExecute')) continue;
+        if (c.honorTaints && findUntoleratedTaint(ni.node.spec?.taints, tolerations, isHardTaint)) continue;
         counts.set(v, (counts.get(v) ?? 0) + (perNode.get(ni.name) ?? 0));
       }
       return counts;

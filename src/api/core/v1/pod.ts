@@ -6,10 +6,10 @@ import { type FieldError, type FieldPath, forbidden, invalid, path } from '../..
 import { isDNS1123Subdomain, isQualifiedName } from '../../../machinery/validation.js';
 import { podColumns } from './tables.js';
 import { defaultPodSpec, validatePodSpec, validateTolerations } from './podspec.js';
-import { Quantity, parseQuantityOrNull } from '../../../machinery/quantity.js';
 import { clone, describeDiff, semanticEqual, validateImmutableField } from './helpers.js';
 import { setOwn } from '../../../machinery/objects.js';
 import { EPHEMERAL_CONTAINERS_SUBRESOURCE, keepOnlyEphemeralContainerChanges, validatePodEphemeralContainersUpdate } from './ephemeralcontainers.js';
+import { podQOSClass } from '../../helpers/podresources.js';
 
 function defaultRequestsFromLimits(containers: any[] | undefined): void {
   for (const c of containers ?? []) {
@@ -35,59 +35,8 @@ export function defaultPod(pod: Pod): void {
   }
 }
 
-/** The pod's QoS class, as qos.ComputePodQOS computes it from cpu and memory. */
-export function computeQOSClass(pod: Pod): 'Guaranteed' | 'Burstable' | 'BestEffort' {
-  const requests = new Map<string, Quantity>();
-  const limits = new Map<string, Quantity>();
-  const add = (m: Map<string, Quantity>, name: string, q: Quantity) => m.set(name, m.has(name) ? m.get(name)!.add(q) : q);
-  const qos = (name: string, v: unknown): Quantity | null => {
-    if (name !== 'cpu' && name !== 'memory') return null;
-    const q = parseQuantityOrNull(v);
-    return q && !q.isZero() ? q : null;
-  };
-  let guaranteed = true;
-  const spec = (pod.spec ?? {}) as any;
-  if (spec.resources && (spec.resources.requests || spec.resources.limits)) {
-    // Pod-level resources decide when set.
-    for (const [name, v] of Object.entries(spec.resources.requests ?? {})) {
-      const q = qos(name, v);
-      if (q) requests.set(name, q);
-    }
-    for (const [name, v] of Object.entries(spec.resources.limits ?? {})) {
-      const q = qos(name, v);
-      if (q) limits.set(name, q);
-    }
-    if (!limits.has('cpu') || !limits.has('memory')) guaranteed = false;
-  } else {
-    for (const c of [...(spec.containers ?? []), ...(spec.initContainers ?? [])]) {
-      for (const [name, v] of Object.entries(c.resources?.requests ?? {})) {
-        const q = qos(name, v);
-        if (q) add(requests, name, q);
-      }
-      const found = new Set<string>();
-      for (const [name, v] of Object.entries(c.resources?.limits ?? {})) {
-        const q = qos(name, v);
-        if (q) {
-          found.add(name);
-          add(limits, name, q);
-        }
-      }
-      if (!found.has('cpu') || !found.has('memory')) guaranteed = false;
-    }
-  }
-  if (requests.size === 0 && limits.size === 0) return 'BestEffort';
-  if (guaranteed) {
-    for (const [name, req] of requests) {
-      const lim = limits.get(name);
-      if (!lim || lim.cmp(req) !== 0) {
-        guaranteed = false;
-        break;
-      }
-    }
-  }
-  if (guaranteed && requests.size === limits.size) return 'Guaranteed';
-  return 'Burstable';
-}
+/** The pod's QoS class (qos.ComputePodQOS); one implementation in api/helpers. */
+export const computeQOSClass = podQOSClass;
 
 const UPDATABLE_POD_SPEC_FIELDS = [
   '`spec.containers[*].image`',

@@ -2,12 +2,7 @@
 import type { CSIDriver, CSINode, StorageClass, VolumeAttachment } from 'kubernetes-types/storage/v1.js';
 import type { TableColumn } from '../../types.js';
 import { NONE, UNSET, ageColumn, nameColumn } from '../../printing.js';
-
-/** Whether the class carries the default-class annotation (GA or beta key) set to "true". */
-export function isDefaultStorageClass(o: StorageClass): boolean {
-  const ann = o.metadata?.annotations ?? {};
-  return ann['storageclass.kubernetes.io/is-default-class'] === 'true' || ann['storageclass.beta.kubernetes.io/is-default-class'] === 'true';
-}
+import { isDefaultStorageClass } from '../../helpers/storageclass.js';
 
 export const storageClassColumns: TableColumn[] = [
   {
