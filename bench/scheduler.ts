@@ -19,8 +19,9 @@ import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { startCluster } from '../src/embed/cluster.js';
-import { Client, R } from '../src/client/index.js';
+import { R } from '../src/client/index.js';
 import { Scheduler } from '../src/scheduler/scheduler.js';
+import { inProcessClient } from '../src/apiserver/inprocess.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, '..', '..');
@@ -81,7 +82,7 @@ function podFor(i: number, antiAffinity: boolean, appSize: number): any {
 async function scenario(name: string, antiAffinity: boolean): Promise<Result> {
   const embedded = await startCluster({ controllers: false, scheduler: false });
   const api = embedded.api;
-  const client = Client.inProcess(api, { fieldManager: 'bench' });
+  const client = inProcessClient(api, { fieldManager: 'bench' });
   try {
     await client.resource(R.namespaces).create({ metadata: { name: 'bench' } } as any);
     const nodes = Array.from({ length: cfg.nodes }, (_, i) => i);
@@ -98,7 +99,7 @@ async function scenario(name: string, antiAffinity: boolean): Promise<Result> {
     let resolveAll!: () => void;
     const allBound = new Promise<void>((r) => (resolveAll = r));
     const sched = new Scheduler({
-      client: Client.inProcess(api, { fieldManager: 'kube-scheduler' }),
+      client: inProcessClient(api, { fieldManager: 'kube-scheduler' }),
       logger: pino({ level: 'warn' }),
       onBound: (key, _lat, node) => {
         bound.set(key, performance.now());

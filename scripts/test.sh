@@ -15,6 +15,9 @@ if ! command -v kubectl >/dev/null; then
 fi
 bash scripts/setup.sh "${extra[@]}"
 
+echo "--- layer rules (imports only point down; .dependency-cruiser.cjs)"
+npm run --silent lint:layers
+
 echo "--- tests"
 node --test --test-concurrency=2 --test-timeout=600000 \
   dist/test/unit dist/test/e2e

@@ -4,13 +4,13 @@ import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
-import { Client } from '../client/client.js';
 import type { ApiServer } from '../apiserver/server.js';
 import { loadOrIssue, type CA } from '../apiserver/pki.js';
 import { NodeAgent } from '../agent/agent.js';
 import { agentOptionsFromFlags, type AgentFlags } from './agentflags.js';
 import { primaryIPv4 } from '../agent/hostinfo.js';
 import { defaultDataDir } from './datadir.js';
+import { inProcessClient } from '../apiserver/inprocess.js';
 
 export async function startLocalAgent(api: ApiServer, ca: CA, flags: AgentFlags & { clusterDomain: string }, dataDir: string, logger: Logger): Promise<NodeAgent> {
   const nodeName = (flags.nodeName ?? hostname()).toLowerCase();
@@ -19,7 +19,7 @@ export async function startLocalAgent(api: ApiServer, ca: CA, flags: AgentFlags 
   mkdirSync(tlsDir, { recursive: true, mode: 0o700 });
   const serving = await loadOrIssue(ca, tlsDir, 'serving-kubelet', { commonName: nodeName, sans: [nodeName, nodeIP, '127.0.0.1', 'localhost'], server: true });
   const agent = new NodeAgent({
-    client: Client.inProcess(api, { fieldManager: 'kubelet', user: { name: `system:node:${nodeName}`, groups: ['system:nodes', 'system:masters', 'system:authenticated'] } }),
+    client: inProcessClient(api, { fieldManager: 'kubelet', user: { name: `system:node:${nodeName}`, groups: ['system:nodes', 'system:masters', 'system:authenticated'] } }),
     nodeName,
     dataDir,
     isDefaultDataDir: resolve(dataDir) === resolve(defaultDataDir()),

@@ -12,7 +12,6 @@ import { bootstrap } from '../apiserver/bootstrap.js';
 import { openBackend } from '../storage/open.js';
 import { Compactor } from '../storage/compactor.js';
 import { writeKubeconfig } from './kubeconfig.js';
-import { Client } from '../client/client.js';
 import { ControllerManager } from '../controllers/manager.js';
 import { SchedulerRunner } from '../scheduler/runner.js';
 import { NodeSimulator } from '../sim/simulator.js';
@@ -27,6 +26,7 @@ import type { AgentFlags } from './agentflags.js';
 import { LocalPathProvisioner } from '../agent/provisioner/localpath.js';
 import { JoinService, loadOrCreateServerToken } from '../apiserver/join.js';
 import { installServiceAccountTokens, loadOrCreateServiceAccountKeys } from '../apiserver/serviceaccount/index.js';
+import { inProcessClient } from '../apiserver/inprocess.js';
 
 export interface ServerFlags extends AgentFlags {
   dataDir?: string;
@@ -150,24 +150,24 @@ export async function runServer(flags: ServerFlags): Promise<void> {
   const compactor = new Compactor(backend);
   compactor.start();
   const controllerManager = new ControllerManager({
-    client: Client.inProcess(api, { fieldManager: 'kube-controller-manager' }),
+    client: inProcessClient(api, { fieldManager: 'kube-controller-manager' }),
     logger,
     options: { ...controllerOptionsFromFlags(flags), rootCA: ca.certPem },
   });
   if (!flags.disableControllerManager) controllerManager.start();
-  const scheduler = new SchedulerRunner({ client: Client.inProcess(api, { fieldManager: 'kube-scheduler' }), logger });
+  const scheduler = new SchedulerRunner({ client: inProcessClient(api, { fieldManager: 'kube-scheduler' }), logger });
   if (!flags.disableScheduler) scheduler.start();
   // kube-system/kube-dns (at --cluster-dns) with the node agents' DNS listeners as endpoints.
-  const kubeDNS = new KubeDNSController({ client: Client.inProcess(api, { fieldManager: 'k8ts-dns' }), clusterDNS: clusterDNSFromFlags(flags)[0], clusterDomain: flags.clusterDomain, logger });
+  const kubeDNS = new KubeDNSController({ client: inProcessClient(api, { fieldManager: 'k8ts-dns' }), clusterDNS: clusterDNSFromFlags(flags)[0], clusterDomain: flags.clusterDomain, logger });
   await kubeDNS.start();
   const simCount = Number(flags.simulatedNodes ?? 0);
   if (!Number.isInteger(simCount) || simCount < 0) throw new Error(`--simulated-nodes: invalid count ${flags.simulatedNodes}`);
-  const simulator = simCount > 0 ? new NodeSimulator(Client.inProcess(api, { fieldManager: 'kubelet', user: { name: 'system:node:sim', groups: ['system:nodes', 'system:masters'] } }), simOptionsFromFlags(simCount, flags), logger) : undefined;
+  const simulator = simCount > 0 ? new NodeSimulator(inProcessClient(api, { fieldManager: 'kubelet', user: { name: 'system:node:sim', groups: ['system:nodes', 'system:masters'] } }), simOptionsFromFlags(simCount, flags), logger) : undefined;
   await simulator?.start();
   // Simulated nodes get local-path volumes too (directories on this host), so PVCs bind there.
   const simNodes = new Set(simulator?.nodeNames ?? []);
   const simStorage = simulator
-    ? new LocalPathProvisioner({ client: Client.inProcess(api, { fieldManager: 'local-path-provisioner' }), nodeName: 'k8ts-sim', servesNode: (n) => simNodes.has(n), storageDir: join(dataDir, 'sim', 'storage'), logger: logger.child({ node: 'k8ts-sim' }) })
+    ? new LocalPathProvisioner({ client: inProcessClient(api, { fieldManager: 'local-path-provisioner' }), nodeName: 'k8ts-sim', servesNode: (n) => simNodes.has(n), storageDir: join(dataDir, 'sim', 'storage'), logger: logger.child({ node: 'k8ts-sim' }) })
     : undefined;
   await simStorage?.start();
   const agent = flags.disableAgent ? undefined : await startLocalAgent(api, ca, flags, dataDir, logger);

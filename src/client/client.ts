@@ -26,10 +26,7 @@ import type { Ingress, IngressClass } from 'kubernetes-types/networking/v1.js';
 import type { PodDisruptionBudget } from 'kubernetes-types/policy/v1.js';
 import type { PriorityClass } from 'kubernetes-types/scheduling/v1.js';
 import type { CSINode, StorageClass, VolumeAttachment } from 'kubernetes-types/storage/v1.js';
-import type { ApiServer } from '../apiserver/server.js';
-import type { UserInfo } from '../apiserver/store.js';
 import { HttpsTransport } from './https.js';
-import { InProcessTransport } from './inprocess.js';
 import type {
   DeleteOptions,
   DiscoveredResource,
@@ -138,10 +135,6 @@ export class ResourceClient<T = any> {
 export class Client {
   constructor(readonly transport: Transport) {}
 
-  /** A client calling the API server's stores directly (inside `k8ts server`). */
-  static inProcess(api: ApiServer, opts: { fieldManager: string; user?: UserInfo }): Client {
-    return new Client(new InProcessTransport(api, opts));
-  }
 
   /** A client over HTTPS with the identity of a kubeconfig file. */
   static fromKubeconfig(path: string, opts: { fieldManager: string; context?: string; timeoutMs?: number }): Client {

@@ -3,7 +3,6 @@
 export * from './types.js';
 export * from './errors.js';
 export { Client, ResourceClient, R } from './client.js';
-export { InProcessTransport, type InProcessOptions } from './inprocess.js';
 export { HttpsTransport, type HttpsOptions } from './https.js';
 export { loadKubeconfig, type ClientConfig } from './kubeconfig.js';
 export * from './informer.js';

@@ -20,6 +20,7 @@ import { DEFAULT_SIM_OPTIONS, type SimOptions } from '../sim/config.js';
 import { NodeSimulator } from '../sim/simulator.js';
 import { openBackend } from '../storage/open.js';
 import { writeKubeconfig } from '../cli/kubeconfig.js';
+import { inProcessClient } from '../apiserver/inprocess.js';
 
 export interface ClusterOptions {
   /** Run the controller manager (Deployments, ReplicaSets, garbage collection, namespaces...). Default true. */
@@ -106,7 +107,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
   const kubeconfigPath = join(dataDir, 'kubeconfig.yaml');
   writeKubeconfig(kubeconfigPath, { server: url, caPem: ca.certPem, certPem: admin.certPem, keyPem: admin.keyPem });
 
-  const client = (fieldManager = 'k8ts-embedded') => Client.inProcess(api, { fieldManager });
+  const client = (fieldManager = 'k8ts-embedded') => inProcessClient(api, { fieldManager });
   const nodes = opts.nodes ?? 0;
   // One process, one cluster per component: no leader election (nothing else competes).
   const controllers = opts.controllers !== false ? new ControllerManager({ client: client('kube-controller-manager'), logger, options: { clusterCIDR: '10.42.0.0/16', rootCA: ca.certPem }, leaderElection: false }) : undefined;
@@ -115,7 +116,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
   scheduler?.start();
   const simulator = nodes > 0
     ? new NodeSimulator(
-        Client.inProcess(api, { fieldManager: 'kubelet', user: { name: 'system:node:sim', groups: ['system:nodes', 'system:masters'] } }),
+        inProcessClient(api, { fieldManager: 'kubelet', user: { name: 'system:node:sim', groups: ['system:nodes', 'system:masters'] } }),
         { ...DEFAULT_SIM_OPTIONS, ...opts.nodeOptions, nodes },
         logger,
       )

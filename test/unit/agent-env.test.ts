@@ -4,6 +4,7 @@ import type { Container, Pod, Service } from 'kubernetes-types/core/v1.js';
 import { Client, R } from '../../src/client/client.js';
 import { ContainerConfigError, containerEnv, expand, mappingFor, serviceEnv, type EnvContext } from '../../src/agent/env.js';
 import { startTestApi, type TestApi } from './client-fixture.js';
+import { inProcessClient } from '../../src/apiserver/inprocess.js';
 
 test('expand: $(VAR), $$ escapes, unresolved and malformed references', () => {
   const m = mappingFor(new Map([['A', 'a'], ['B', 'b']]));
@@ -60,7 +61,7 @@ describe('containerEnv', () => {
 
   before(async () => {
     t = await startTestApi();
-    client = Client.inProcess(t.api, { fieldManager: 'test' });
+    client = inProcessClient(t.api, { fieldManager: 'test' });
     ctx = {
       client,
       nodeName: 'node1',

@@ -11,6 +11,7 @@ import { isMountPoint } from '../../src/agent/volumes/mounts.js';
 import { VolumeError, VolumeManager } from '../../src/agent/volumes/manager.js';
 import { PVCS, PVS } from '../../src/agent/volumes/sources.js';
 import { startTestApi, type TestApi } from './client-fixture.js';
+import { inProcessClient } from '../../src/apiserver/inprocess.js';
 
 const isRoot = process.getuid?.() === 0;
 const payload = (o: Record<string, string | [string, number]>): Payload =>
@@ -78,7 +79,7 @@ describe('VolumeManager', () => {
 
   before(async () => {
     t = await startTestApi();
-    client = Client.inProcess(t.api, { fieldManager: 'test' });
+    client = inProcessClient(t.api, { fieldManager: 'test' });
     podsDir = join(t.dir, 'pods');
     vm = new VolumeManager({ client, podsDir, nodeName: 'node1' });
     await client.resource(R.configmaps).namespace(ns).create({ metadata: { name: 'cfg' }, data: { 'app.conf': 'x=1', other: 'o' }, binaryData: { bin: Buffer.from([0, 1, 2]).toString('base64') } });

@@ -1,14 +1,15 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ApiError, Client, InProcessTransport, R, SharedIndexInformer, SharedInformerFactory, type Transport, type WatchEvent } from '../../src/client/index.js';
+import { ApiError, Client, R, SharedIndexInformer, SharedInformerFactory, type Transport, type WatchEvent } from '../../src/client/index.js';
 import { defined, eventually, sleep, startTestApi, type TestApi } from './client-fixture.js';
+import { InProcessTransport, inProcessClient } from '../../src/apiserver/inprocess.js';
 
 let t: TestApi;
 let client: Client;
 
 before(async () => {
   t = await startTestApi();
-  client = Client.inProcess(t.api, { fieldManager: 'informer-test' });
+  client = inProcessClient(t.api, { fieldManager: 'informer-test' });
   for (const ns of ['inf-a', 'inf-b']) await client.resource(R.namespaces).create({ metadata: { name: ns } });
 });
 

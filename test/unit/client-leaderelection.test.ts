@@ -2,13 +2,14 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Client, LeaderElector, R } from '../../src/client/index.js';
 import { eventually, sleep, startTestApi, type TestApi } from './client-fixture.js';
+import { inProcessClient } from '../../src/apiserver/inprocess.js';
 
 let t: TestApi;
 let client: Client;
 
 before(async () => {
   t = await startTestApi();
-  client = Client.inProcess(t.api, { fieldManager: 'le-test' });
+  client = inProcessClient(t.api, { fieldManager: 'le-test' });
 });
 
 after(async () => {

@@ -6,13 +6,14 @@ import pino from 'pino';
 import { Client, R, isNotFound } from '../../src/client/index.js';
 import { ControllerManager } from '../../src/controllers/manager.js';
 import { eventually, startTestApi, type TestApi } from './client-fixture.js';
+import { inProcessClient } from '../../src/apiserver/inprocess.js';
 
 let t: TestApi;
 let admin: Client;
 
 before(async () => {
   t = await startTestApi();
-  admin = Client.inProcess(t.api, { fieldManager: 'test' });
+  admin = inProcessClient(t.api, { fieldManager: 'test' });
 });
 
 after(async () => {

@@ -4,13 +4,14 @@ import assert from 'node:assert/strict';
 import type { ConfigMap } from 'kubernetes-types/core/v1.js';
 import { ApiError, Client, R, type WatchEvent } from '../../src/client/index.js';
 import { defined, eventually, startTestApi, type TestApi } from './client-fixture.js';
+import { inProcessClient } from '../../src/apiserver/inprocess.js';
 
 let t: TestApi;
 const clients: Record<string, Client> = {};
 
 before(async () => {
   t = await startTestApi();
-  clients['in-process'] = Client.inProcess(t.api, { fieldManager: 'test-controller' });
+  clients['in-process'] = inProcessClient(t.api, { fieldManager: 'test-controller' });
   clients.https = Client.fromKubeconfig(t.kubeconfig, { fieldManager: 'test-controller' });
 });
 

@@ -13,6 +13,7 @@ import { JobController } from '../../src/controllers/job/controller.js';
 import { ReplicaSetController } from '../../src/controllers/replicaset/controller.js';
 import { StatefulSetController } from '../../src/controllers/statefulset/controller.js';
 import { eventually, startTestApi, type TestApi } from './client-fixture.js';
+import { inProcessClient } from '../../src/apiserver/inprocess.js';
 
 const MAX_INT32 = 2 ** 31 - 1;
 const QUOTAS = { group: '', version: 'v1', plural: 'resourcequotas', namespaced: true, kind: 'ResourceQuota' } as const;
@@ -24,7 +25,7 @@ let ctx: { client: Client; informers: SharedInformerFactory; logger: typeof logg
 
 before(async () => {
   t = await startTestApi();
-  client = Client.inProcess(t.api, { fieldManager: 'test' });
+  client = inProcessClient(t.api, { fieldManager: 'test' });
   factory = new SharedInformerFactory(client, { logger });
   ctx = { client, informers: factory, logger };
 });

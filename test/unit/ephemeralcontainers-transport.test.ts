@@ -4,13 +4,14 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ApiError, Client, R } from '../../src/client/index.js';
 import { startTestApi, type TestApi } from './client-fixture.js';
+import { inProcessClient } from '../../src/apiserver/inprocess.js';
 
 let t: TestApi;
 const clients: Record<string, Client> = {};
 
 before(async () => {
   t = await startTestApi();
-  clients['in-process'] = Client.inProcess(t.api, { fieldManager: 'test' });
+  clients['in-process'] = inProcessClient(t.api, { fieldManager: 'test' });
   clients.https = Client.fromKubeconfig(t.kubeconfig, { fieldManager: 'test' });
 });
 

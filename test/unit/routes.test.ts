@@ -6,9 +6,10 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
-import { Client, R } from '../../src/client/index.js';
+import { R } from '../../src/client/index.js';
 import { eventually, sleep, startTestApi } from './client-fixture.js';
 import { chainNames, cleanUpPodRoutes, desiredRoutes, directlyConnected, forwardRules, natRules, planRoutes, PodRoutes, splitRule, type NodeRoute } from '../../src/agent/network/routes.js';
+import { inProcessClient } from '../../src/apiserver/inprocess.js';
 
 function node(name: string, podCIDR?: string, ip?: string, extra: any = {}) {
   return {
@@ -94,7 +95,7 @@ test('PodRoutes installs, changes and removes routes and cleans its chains on st
   };
   const t = await startTestApi();
   try {
-    const client = Client.inProcess(t.api, { fieldManager: 'routes-test' });
+    const client = inProcessClient(t.api, { fieldManager: 'routes-test' });
     for (const n of [node('self', '10.42.0.0/24', '192.168.1.1'), node('b', '10.42.1.0/24', '192.168.1.2')]) {
       const created = await client.resource(R.nodes).create({ apiVersion: 'v1', kind: 'Node', ...n });
       if (!created.status?.addresses?.length) await client.resource(R.nodes).updateStatus({ ...created, status: n.status });

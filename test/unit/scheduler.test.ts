@@ -13,6 +13,7 @@ import { SchedulerCache } from '../../src/scheduler/cache.js';
 import { Scheduler } from '../../src/scheduler/scheduler.js';
 import { Client, R } from '../../src/client/index.js';
 import { startTestApi, eventually, type TestApi } from './client-fixture.js';
+import { inProcessClient } from '../../src/apiserver/inprocess.js';
 
 let uid = 0;
 function pod(name: string, spec: any = {}, meta: any = {}): any {
@@ -212,9 +213,9 @@ describe('scheduler against an in-process API server', () => {
   let client: Client;
   before(async () => {
     t = await startTestApi();
-    client = Client.inProcess(t.api, { fieldManager: 'test' });
+    client = inProcessClient(t.api, { fieldManager: 'test' });
     for (const n of ['n1', 'n2', 'n3']) await client.resource(R.nodes).create(node(n, { cpu: '2', labels: { zone: n === 'n3' ? 'b' : 'a' } }));
-    sched = new Scheduler({ client: Client.inProcess(t.api, { fieldManager: 'kube-scheduler' }), logger: pino({ level: 'silent' }) });
+    sched = new Scheduler({ client: inProcessClient(t.api, { fieldManager: 'kube-scheduler' }), logger: pino({ level: 'silent' }) });
     await sched.start();
   });
   after(async () => {

@@ -15,7 +15,7 @@ import {
   ERR_UNBOUND_IMMEDIATE,
   type VolumeListers,
 } from '../../src/scheduler/plugins/volumebinding.js';
-import { defaultClass, findMatchingVolume } from '../../src/controllers/persistentvolume/match.js';
+import { defaultClass, findMatchingVolume } from '../../src/api/helpers/volumes.js';
 import { DefaultStorageClass } from '../../src/apiserver/admission/defaultstorageclass.js';
 
 function claim(name: string, spec: any = {}, meta: any = {}): any {

@@ -11,6 +11,7 @@ import type { Stored } from '../../src/client/types.js';
 import { CronJobController } from '../../src/controllers/cronjob/controller.js';
 import { JobController } from '../../src/controllers/job/controller.js';
 import { defined, eventually, startTestApi, type TestApi } from './client-fixture.js';
+import { inProcessClient } from '../../src/apiserver/inprocess.js';
 
 let t: TestApi;
 let client: Client;
@@ -22,7 +23,7 @@ const logger = pino({ level: 'silent' });
 
 before(async () => {
   t = await startTestApi();
-  client = Client.inProcess(t.api, { fieldManager: 'test' });
+  client = inProcessClient(t.api, { fieldManager: 'test' });
   factory = new SharedInformerFactory(client, { logger });
   const ctx = { client, informers: factory, logger };
   cron = new CronJobController(ctx, { now: () => clock });

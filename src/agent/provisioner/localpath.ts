@@ -26,12 +26,9 @@ import {
   ANN_DYNAMICALLY_PROVISIONED,
   ANN_SELECTED_NODE,
   ANN_STORAGE_PROVISIONER,
-  PV,
-  PVC,
-  STORAGE_CLASS,
   claimClass,
   isDelayBinding,
-} from '../../controllers/persistentvolume/match.js';
+} from '../../api/helpers/volumes.js';
 
 export const LOCAL_PATH_PROVISIONER = 'k8ts.io/local-path';
 export const LOCAL_PATH_CLASS = 'local-path';
@@ -89,9 +86,9 @@ export class LocalPathProvisioner {
     // Events name the provisioner and its instance, as external provisioners do.
     this.recorder = new EventRecorder(opts.client, { component: `${LOCAL_PATH_PROVISIONER}_${opts.nodeName}` }, this.log);
     this.factory = new SharedInformerFactory(opts.client, { logger: this.log });
-    this.claims = this.factory.forResource(PVC);
-    this.volumes = this.factory.forResource(PV);
-    this.classes = this.factory.forResource(STORAGE_CLASS);
+    this.claims = this.factory.forResource(R.persistentvolumeclaims);
+    this.volumes = this.factory.forResource(R.persistentvolumes);
+    this.classes = this.factory.forResource(R.storageclasses);
     this.runner = new ControllerRunner({ name: 'local-path-provisioner', workers: 2, reconcile: (k) => this.sync(k), logger: this.log });
     const onClaim = (c: any) => this.runner.enqueue(`claim:${c.metadata.namespace}/${c.metadata.name}`);
     this.claims.addEventHandler({ add: onClaim, update: (_o, n) => onClaim(n) });
@@ -114,7 +111,7 @@ export class LocalPathProvisioner {
   }
 
   private async ensureStorageClass(): Promise<void> {
-    const rc = this.client.resource(STORAGE_CLASS);
+    const rc = this.client.resource(R.storageclasses);
     try {
       await rc.get(LOCAL_PATH_CLASS);
       return;
@@ -165,7 +162,7 @@ export class LocalPathProvisioner {
       // The API object first: with Immediate classes several nodes race and only the one whose
       // create succeeds may make a directory.
       try {
-        await this.client.resource(PV).create(pv);
+        await this.client.resource(R.persistentvolumes).create(pv);
       } catch (err) {
         if (isAlreadyExists(err)) return;
         throw err;
@@ -175,7 +172,7 @@ export class LocalPathProvisioner {
         // World-writable as rancher's: pods running as any user can write their volume.
         await chmod(path, 0o777);
       } catch (err) {
-        await this.client.resource(PV).delete(pvName).catch(() => undefined);
+        await this.client.resource(R.persistentvolumes).delete(pvName).catch(() => undefined);
         throw err;
       }
       this.log.info({ claim: `${ns}/${name}`, volume: pvName, path }, 'provisioned volume');
@@ -256,7 +253,7 @@ export class LocalPathProvisioner {
       throw err;
     }
     try {
-      await this.client.resource(PV).delete(name, { preconditions: { uid: pv.metadata.uid } });
+      await this.client.resource(R.persistentvolumes).delete(name, { preconditions: { uid: pv.metadata.uid } });
       this.log.info({ volume: name, path }, 'deleted volume');
     } catch (err) {
       if (!isNotFound(err)) throw err;

@@ -27,9 +27,6 @@ import {
   ANN_DYNAMICALLY_PROVISIONED,
   ANN_SELECTED_NODE,
   ANN_STORAGE_PROVISIONER,
-  PV,
-  PVC,
-  STORAGE_CLASS,
   claimClass,
   defaultClass,
   findMatchingVolume,
@@ -38,7 +35,8 @@ import {
   isVolumeBoundToClaim,
   volumeClass,
   volumeMismatch,
-} from './match.js';
+} from '../../api/helpers/volumes.js';
+import { R } from '../../client/client.js';
 
 const CLAIM_REF_INDEX = 'k8ts.io/claim-ref';
 const CLASS_INDEX = 'k8ts.io/storage-class';
@@ -68,9 +66,9 @@ export class PersistentVolumeController implements Controller {
     this.client = ctx.client;
     this.log = ctx.logger.child({ controller: 'persistentvolume-binder' });
     this.recorder = new EventRecorder(ctx.client, { component: 'persistentvolume-controller' }, this.log);
-    this.claims = ctx.informers.forResource(PVC);
-    this.volumes = ctx.informers.forResource(PV);
-    this.classes = ctx.informers.forResource(STORAGE_CLASS);
+    this.claims = ctx.informers.forResource(R.persistentvolumeclaims);
+    this.volumes = ctx.informers.forResource(R.persistentvolumes);
+    this.classes = ctx.informers.forResource(R.storageclasses);
     try {
       this.volumes.addIndexers({
         [CLAIM_REF_INDEX]: (pv) => (pv.spec?.claimRef?.name ? [`${pv.spec.claimRef.namespace ?? ''}/${pv.spec.claimRef.name}`] : []),
@@ -125,11 +123,11 @@ export class PersistentVolumeController implements Controller {
   }
 
   private claimClient(ns: string): ResourceClient {
-    return this.client.resource(PVC).namespace(ns);
+    return this.client.resource(R.persistentvolumeclaims).namespace(ns);
   }
 
   private volumeClient(): ResourceClient {
-    return this.client.resource(PV);
+    return this.client.resource(R.persistentvolumes);
   }
 
   // ---- claims ---------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ import { ControllerRunner } from '../../client/controller.js';
 import { isNotFound } from '../../client/errors.js';
 import type { SharedIndexInformer } from '../../client/informer.js';
 import type { Controller, ControllerContext } from '../types.js';
-import { PV, PVC, PVC_PROTECTION_FINALIZER, PV_PROTECTION_FINALIZER, podClaimNames } from './match.js';
+import { PVC_PROTECTION_FINALIZER, PV_PROTECTION_FINALIZER, podClaimNames } from '../../api/helpers/volumes.js';
 
 const POD_CLAIM_INDEX = 'k8ts.io/pod-claims';
 
@@ -33,7 +33,7 @@ export class PVCProtectionController implements Controller {
   constructor(ctx: ControllerContext) {
     this.client = ctx.client;
     this.log = ctx.logger.child({ controller: 'pvc-protection' });
-    this.claims = ctx.informers.forResource(PVC);
+    this.claims = ctx.informers.forResource(R.persistentvolumeclaims);
     this.pods = ctx.informers.forResource(R.pods);
     try {
       this.pods.addIndexers({ [POD_CLAIM_INDEX]: (pod) => podClaimNames(pod).map((c) => `${pod.metadata?.namespace}/${c}`) });
@@ -70,7 +70,7 @@ export class PVCProtectionController implements Controller {
     const claim = this.claims.indexer.getByName(ns, name);
     if (!claim) return;
     const has = (claim.metadata.finalizers ?? []).includes(PVC_PROTECTION_FINALIZER);
-    const rc = this.client.resource(PVC).namespace(ns);
+    const rc = this.client.resource(R.persistentvolumeclaims).namespace(ns);
     if (!claim.metadata.deletionTimestamp) {
       if (!has) await this.write(() => rc.update(withFinalizer(claim, PVC_PROTECTION_FINALIZER, true)));
       return;
@@ -110,7 +110,7 @@ export class PVProtectionController implements Controller {
   constructor(ctx: ControllerContext) {
     this.client = ctx.client;
     this.log = ctx.logger.child({ controller: 'pv-protection' });
-    this.volumes = ctx.informers.forResource(PV);
+    this.volumes = ctx.informers.forResource(R.persistentvolumes);
     this.runner = new ControllerRunner({ name: 'pvprotection', workers: 1, reconcile: (k) => this.sync(k), logger: this.log });
     const onVolume = (pv: any) => this.runner.enqueue(pv.metadata.name);
     this.volumes.addEventHandler({ add: onVolume, update: (_o, n) => onVolume(n) });
@@ -128,7 +128,7 @@ export class PVProtectionController implements Controller {
     const pv = this.volumes.indexer.get(name);
     if (!pv) return;
     const has = (pv.metadata.finalizers ?? []).includes(PV_PROTECTION_FINALIZER);
-    const rc = this.client.resource(PV);
+    const rc = this.client.resource(R.persistentvolumes);
     try {
       if (!pv.metadata.deletionTimestamp) {
         if (!has) await rc.update(withFinalizer(pv, PV_PROTECTION_FINALIZER, true));

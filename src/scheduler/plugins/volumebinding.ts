@@ -22,16 +22,13 @@ import {
   ANN_BOUND_BY_CONTROLLER,
   ANN_SELECTED_NODE,
   NO_PROVISIONER,
-  PV,
-  PVC,
-  STORAGE_CLASS,
   claimClass,
   findMatchingVolume,
   isDelayBinding,
   isVolumeBoundToClaim,
   podClaims,
   volumeNodeAffinityMatches,
-} from '../../controllers/persistentvolume/match.js';
+} from '../../api/helpers/volumes.js';
 import type { CycleState, FilterPlugin, PreBindPlugin, PreFilterPlugin } from '../framework.js';
 import type { ClusterEvent } from '../queue.js';
 import { Code, type NodeInfo, type PodInfo, Status } from '../types.js';
@@ -100,9 +97,9 @@ export class VolumeBinding implements PreFilterPlugin, FilterPlugin, PreBindPlug
 
   /** Use the factory's claim, volume and class informers; `onEvent` requeues waiting pods. */
   attach(factory: SharedInformerFactory, onEvent: (ev: ClusterEvent) => void): void {
-    const claims = factory.forResource(PVC);
-    const volumes = factory.forResource(PV);
-    const classes = factory.forResource(STORAGE_CLASS);
+    const claims = factory.forResource(R.persistentvolumeclaims);
+    const volumes = factory.forResource(R.persistentvolumes);
+    const classes = factory.forResource(R.storageclasses);
     this.listers = {
       claim: (ns, name) => claims.store.getByName(ns, name),
       volume: (name) => volumes.store.get(name),
@@ -203,13 +200,13 @@ export class VolumeBinding implements PreFilterPlugin, FilterPlugin, PreBindPlug
     const next = structuredClone(pv);
     next.spec.claimRef = { kind: 'PersistentVolumeClaim', apiVersion: 'v1', namespace: claim.metadata.namespace, name: claim.metadata.name, uid: claim.metadata.uid };
     next.metadata.annotations = { ...(next.metadata.annotations ?? {}), [ANN_BOUND_BY_CONTROLLER]: 'yes' };
-    await this.client!.resource(PV).update(next);
+    await this.client!.resource(R.persistentvolumes).update(next);
   }
 
   /** Tell the claim's provisioner where the pod runs (volume.kubernetes.io/selected-node). */
   private async selectNode(claim: any, node: string): Promise<void> {
     if (claim.metadata?.annotations?.[ANN_SELECTED_NODE] === node) return;
-    await this.client!.resource(PVC).namespace(claim.metadata.namespace).patch(claim.metadata.name, 'merge', { metadata: { annotations: { [ANN_SELECTED_NODE]: node } } });
+    await this.client!.resource(R.persistentvolumeclaims).namespace(claim.metadata.namespace).patch(claim.metadata.name, 'merge', { metadata: { annotations: { [ANN_SELECTED_NODE]: node } } });
   }
 
   /** Until every claim is bound to a volume reachable from the node (upstream checkBindings). */

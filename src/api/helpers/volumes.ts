@@ -5,11 +5,10 @@
 import { labelSelectorMatches } from '../../machinery/labels.js';
 import { parseQuantityOrNull } from '../../machinery/quantity.js';
 import type { NodeSelectorTerm } from 'kubernetes-types/core/v1.js';
-import { nodeSelectorTermMatches } from '../../api/helpers/nodeaffinity.js';
-import { ANN_BETA_STORAGE_CLASS } from '../../api/helpers/storageclass.js';
-import { R } from '../../client/client.js';
+import { nodeSelectorTermMatches } from './nodeaffinity.js';
+import { ANN_BETA_STORAGE_CLASS } from './storageclass.js';
 
-export { ANN_BETA_STORAGE_CLASS, ANN_DEFAULT_STORAGE_CLASS, ANN_BETA_DEFAULT_STORAGE_CLASS, defaultStorageClass as defaultClass, isDefaultStorageClass as isDefaultClass } from '../../api/helpers/storageclass.js';
+export { ANN_BETA_STORAGE_CLASS, ANN_DEFAULT_STORAGE_CLASS, ANN_BETA_DEFAULT_STORAGE_CLASS, defaultStorageClass as defaultClass, isDefaultStorageClass as isDefaultClass } from './storageclass.js';
 
 // Annotations, as upstream names them.
 export const ANN_BIND_COMPLETED = 'pv.kubernetes.io/bind-completed';
@@ -24,9 +23,6 @@ export const PV_PROTECTION_FINALIZER = 'kubernetes.io/pv-protection';
 /** The provisioner of classes whose volumes are only ever created by hand (local volumes). */
 export const NO_PROVISIONER = 'kubernetes.io/no-provisioner';
 
-export const PVC = R.persistentvolumeclaims;
-export const PV = R.persistentvolumes;
-export const STORAGE_CLASS = R.storageclasses;
 
 /** The class of a claim: the beta annotation wins over spec.storageClassName, as upstream. */
 export function claimClass(claim: any): string {

@@ -2,23 +2,24 @@
 // directly — no HTTP, no JSON on the request path. Semantics match the REST layer: the same
 // strategies, version conversion, selectors, watch event rules (via runWatch) and Status errors.
 // Objects handed out are private copies, so a caller can never corrupt the watch cache.
-import type { ApiServer } from '../apiserver/server.js';
-import type { Store, UserInfo, WriteContext } from '../apiserver/store.js';
-import { type MaybePromise, type Served, fromServed, isPromise, servedAsStored, then, toServed, toServedMany } from '../apiserver/convert.js';
-import { apiVersionOf, verbsOf } from '../apiserver/resources.js';
+import type { ApiServer } from './server.js';
+import type { Store, UserInfo, WriteContext } from './store.js';
+import { type MaybePromise, type Served, fromServed, isPromise, servedAsStored, then, toServed, toServedMany } from './convert.js';
+import { apiVersionOf, verbsOf } from './resources.js';
 import { isObjectSubresource } from '../api/types.js';
-import { runWatch, type WatchSink } from '../apiserver/watch.js';
-import { applyPatch } from '../apiserver/patching.js';
-import { getScale, updateScale } from '../apiserver/scale.js';
+import { runWatch, type WatchSink } from './watch.js';
+import { applyPatch } from './patching.js';
+import { getScale, updateScale } from './scale.js';
 import * as serverErrors from '../machinery/errors.js';
 import { parseFieldSelector } from '../machinery/fields.js';
 import { parseSelector } from '../machinery/labels.js';
 import { deepCopy, isPlainObject, setOwn } from '../machinery/objects.js';
 import { definitionForGVK } from '../machinery/openapi/definitions.js';
 import type { StoredObject } from '../storage/cacher.js';
-import { ApiError } from './errors.js';
-import { readVirtual, storeReader } from '../apiserver/virtual.js';
-import { apiVersionOf as apiVersionOfSpec } from './types.js';
+import { ApiError } from '../client/errors.js';
+import { Client } from '../client/client.js';
+import { readVirtual, storeReader } from './virtual.js';
+import { apiVersionOf as apiVersionOfSpec } from '../client/types.js';
 import type {
   DeleteOptions,
   DiscoveredResource,
@@ -33,7 +34,7 @@ import type {
   WatchEvent,
   WatchOptions,
   WriteOptions,
-} from './types.js';
+} from '../client/types.js';
 
 export interface InProcessOptions {
   /** The component's name: the field manager of its writes. */
@@ -542,4 +543,9 @@ function indexAfter(sorted: StoredObject[], key: string): number {
     else hi = mid;
   }
   return lo;
+}
+
+/** A client calling the API server's stores directly (components inside `k8ts server`). */
+export function inProcessClient(api: ApiServer, opts: InProcessOptions): Client {
+  return new Client(new InProcessTransport(api, opts));
 }
