@@ -16,6 +16,8 @@ export function nft(script: string, args: string[] = ['-f', '-']): Promise<strin
     child.stderr.on('data', (d) => (err += d));
     child.once('error', reject);
     child.once('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`nft failed (${code}): ${err.trim().slice(0, 2000)}`))));
+    // nft may exit without reading stdin (listings, early errors): that is no error of ours.
+    child.stdin.on('error', () => undefined);
     child.stdin.end(script);
   });
 }
