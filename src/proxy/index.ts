@@ -8,6 +8,7 @@ import { bridgeName } from '../agent/runtime/containerd.js';
 import type { Scheduler } from './model.js';
 import { NftablesBackend } from './nftbackend.js';
 import { Proxier, type ProxyBackend } from './proxier.js';
+import { UserspaceBackend } from './userspace.js';
 
 export type ProxyMode = 'nftables' | 'iptables' | 'userspace';
 export const PROXY_MODES = ['auto', 'nftables', 'iptables', 'userspace'] as const;
@@ -32,10 +33,12 @@ export function resolveMode(mode: ProxySettings['mode']): ProxyMode {
   return process.getuid?.() === 0 && has('nft') ? 'nftables' : 'userspace';
 }
 
-export function makeBackend(mode: ProxyMode, table: string, settings: ProxySettings): ProxyBackend {
+export function makeBackend(mode: ProxyMode, table: string, settings: ProxySettings, log: Logger): ProxyBackend {
   switch (mode) {
     case 'nftables':
       return new NftablesBackend({ table, clusterCIDR: settings.clusterCIDR });
+    case 'userspace':
+      return new UserspaceBackend(table, log.child({ component: 'userspace-proxy' }), process.getuid?.() === 0 && has('nft'));
     default:
       throw new Error(`--proxy-mode ${mode} is not available yet`);
   }
@@ -59,7 +62,7 @@ export async function startServiceProxy(o: { client: Client; nodeName: string; a
   const mode = resolveMode(o.settings.mode);
   const table = proxyTableName(o.agentDir, o.isDefaultDataDir);
   if (mode !== 'userspace') enableForwarding(o.logger);
-  const backend = makeBackend(mode, table, o.settings);
+  const backend = makeBackend(mode, table, o.settings, o.logger);
   const proxier = new Proxier({ client: o.client, nodeName: o.nodeName, backend, defaultScheduler: o.settings.scheduler, logger: o.logger });
   await proxier.start();
   return proxier;

@@ -21,6 +21,8 @@ export interface ProxyBackend {
   sync(ports: ServicePort[]): Promise<void>;
   /** Removes everything this backend added. */
   cleanup(): Promise<void>;
+  /** Lets go of what lives only in this process (the userspace proxy's listeners); rules stay. */
+  stop?(): Promise<void>;
 }
 
 export interface ProxierOptions {
@@ -156,5 +158,6 @@ export class Proxier {
     await this.syncing?.catch(() => undefined);
     await this.factory.shutdown();
     if (cleanup) await this.o.backend.cleanup();
+    else await this.o.backend.stop?.();
   }
 }
