@@ -9,6 +9,7 @@ import type { Scheduler } from './model.js';
 import { NftablesBackend } from './nftbackend.js';
 import { Proxier, type ProxyBackend } from './proxier.js';
 import { UserspaceBackend } from './userspace.js';
+import { IptablesBackend, chainPrefix, cleanUpIptables } from './iptables.js';
 
 export type ProxyMode = 'nftables' | 'iptables' | 'userspace';
 export const PROXY_MODES = ['auto', 'nftables', 'iptables', 'userspace'] as const;
@@ -39,8 +40,8 @@ export function makeBackend(mode: ProxyMode, table: string, settings: ProxySetti
       return new NftablesBackend({ table, clusterCIDR: settings.clusterCIDR });
     case 'userspace':
       return new UserspaceBackend(table, log.child({ component: 'userspace-proxy' }), process.getuid?.() === 0 && has('nft'));
-    default:
-      throw new Error(`--proxy-mode ${mode} is not available yet`);
+    case 'iptables':
+      return new IptablesBackend({ prefix: chainPrefix(table), clusterCIDR: settings.clusterCIDR });
   }
 }
 
@@ -71,5 +72,7 @@ export async function startServiceProxy(o: { client: Client; nodeName: string; a
 /** Removes every rule and address any proxy mode of this data dir added (for `k8ts killall`). */
 export async function cleanUpServiceProxy(agentDir: string, isDefaultDataDir: boolean): Promise<void> {
   const table = proxyTableName(agentDir, isDefaultDataDir);
+  // nftables and userspace modes: the table; iptables mode: the chains named after it.
   await new NftablesBackend({ table }).cleanup().catch(() => undefined);
+  if (has('iptables')) cleanUpIptables(chainPrefix(table));
 }
