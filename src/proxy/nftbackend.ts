@@ -48,9 +48,16 @@ export class NftablesBackend implements ProxyBackend {
     this.installed = want;
   }
 
+  /**
+   * Whether our table still exists (someone may have flushed the ruleset). Not by listing: a dump
+   * of 10,000 Services takes seconds, and restarts whenever another process changes the ruleset
+   * meanwhile. `add chain` of a chain the table always has changes nothing, and fails without it.
+   */
   private async tablePresent(): Promise<boolean> {
-    const listed = await nft('', ['list', 'tables', 'ip']).catch(() => '');
-    return listed.split('\n').some((l) => l.trim() === `table ip ${this.cfg.table}`);
+    return nft(`add chain ip ${this.cfg.table} services\n`).then(
+      () => true,
+      () => false,
+    );
   }
 
   async cleanup(): Promise<void> {
