@@ -35,8 +35,11 @@ export class NftablesBackend implements ProxyBackend {
   async sync(ports: ServicePort[]): Promise<void> {
     const want = new Map<string, Fragment>();
     for (const sp of ports) want.set(`${sp.key}/${sp.protocol}`, serviceFragment(sp, this.cfg));
-    if (this.installed && !(await this.tablePresent())) this.installed = undefined;
-    const script = this.installed ? partialSync(this.cfg, this.installed, reuseUnchanged(this.installed, want)) : fullSync(this.cfg, want.values());
+    let script = this.installed ? partialSync(this.cfg, this.installed, reuseUnchanged(this.installed, want)) : fullSync(this.cfg, want.values());
+    // A partial transaction fails by itself when the table is gone (then the next sync is a full
+    // one); one with nothing to do must ask. Each nft run reads the table, seconds at 10,000
+    // Services, so the question is asked only then.
+    if (this.installed && !script && !(await this.tablePresent())) script = fullSync(this.cfg, want.values());
     if (script) {
       try {
         await nft(script);

@@ -102,3 +102,22 @@ test('the kernel takes a full sync and every partial sync after it (root with nf
   }
   assert.doesNotMatch(spawnSync('nft', ['list', 'tables'], { encoding: 'utf8' }).stdout, new RegExp(table));
 });
+
+test('a table removed by someone else is rebuilt: by the next sync if nothing changed, by the one after a failed partial sync otherwise (root with nft only)', { skip: nftAccepts('') === undefined ? 'needs root and nft' : false }, async () => {
+  const { NftablesBackend } = await import('../../src/proxy/nftbackend.js');
+  const table = `k8tsunitgone${process.pid}`;
+  const backend = new NftablesBackend({ table, clusterCIDR: '10.42.0.0/16' });
+  const present = () => spawnSync('nft', ['list', 'table', 'ip', table], { encoding: 'utf8' }).stdout;
+  try {
+    await backend.sync(buildModel([web], [webSlice('10.42.0.2')], opts));
+    spawnSync('nft', ['delete', 'table', 'ip', table]);
+    await backend.sync(buildModel([web], [webSlice('10.42.0.2')], opts));
+    assert.match(present(), /dnat to 10\.42\.0\.2:8080/);
+    spawnSync('nft', ['delete', 'table', 'ip', table]);
+    await assert.rejects(backend.sync(buildModel([web], [webSlice('10.42.0.3')], opts)), /No such file or directory/);
+    await backend.sync(buildModel([web], [webSlice('10.42.0.3')], opts));
+    assert.match(present(), /dnat to 10\.42\.0\.3:8080/);
+  } finally {
+    await backend.cleanup();
+  }
+});
