@@ -5,7 +5,7 @@
 //     returning (the rules are then live in the kernel). The path measured is the proxier's own:
 //     model from all Services and slices, render, diff, program; the watch delivering the change
 //     to the agent is not included. Addresses are from 198.18.0.0/15 (benchmarking range).
-//  2. Data path (PROXY_DATAPATH=0 skips it): a k8ts server with its agent per mode, one busybox
+//  2. Data path (PROXY_DATAPATH=0 skips it, PROXY_PROGRAMMING=0 skips part 1): a k8ts server with its agent per mode, one busybox
 //     httpd pod behind a Service, wrk -c64 for PROXY_WRK_SECONDS against the ClusterIP and
 //     against the pod IP directly.
 import { spawnSync } from 'node:child_process';
@@ -95,11 +95,13 @@ async function dataPath(mode: string): Promise<void> {
 
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('bench:proxy programs kernel rules: run it as root');
-  const table = `k8tsbench${process.pid % 10000}`;
-  const nftBackend = new NftablesBackend({ table, clusterCIDR: '10.42.0.0/16' });
-  await programming('nftables', nftBackend, () => nftBackend.cleanup());
-  const prefix = `K8TSB${process.pid % 10000}`;
-  await programming('iptables', new IptablesBackend({ prefix, clusterCIDR: '10.42.0.0/16' }), () => cleanUpIptables(prefix));
+  if (process.env.PROXY_PROGRAMMING !== '0') {
+    const table = `k8tsbench${process.pid % 10000}`;
+    const nftBackend = new NftablesBackend({ table, clusterCIDR: '10.42.0.0/16' });
+    await programming('nftables', nftBackend, () => nftBackend.cleanup());
+    const prefix = `K8TSB${process.pid % 10000}`;
+    await programming('iptables', new IptablesBackend({ prefix, clusterCIDR: '10.42.0.0/16' }), () => cleanUpIptables(prefix));
+  }
   if (process.env.PROXY_DATAPATH !== '0') for (const mode of ['nftables', 'iptables', 'userspace']) await dataPath(mode);
 }
 
