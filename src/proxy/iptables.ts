@@ -143,7 +143,7 @@ function restore(input: string): Promise<void> {
   });
 }
 
-const iptables = (args: string[]) => spawnSync('iptables', ['-w', '5', ...args], { encoding: 'utf8' });
+const iptables = (args: string[]) => spawnSync('iptables', ['-w', '5', ...args], { encoding: 'utf8', maxBuffer: 1 << 30 });
 
 export class IptablesBackend implements ProxyBackend {
   readonly mode = 'iptables';
@@ -190,14 +190,19 @@ export class IptablesBackend implements ProxyBackend {
 
 /** Removes the jumps to this prefix's chains and every chain named with the prefix (killall). */
 export function cleanUpIptables(prefix: string): void {
+  // One iptables-restore per table: a command per chain would re-read the ruleset each time.
   for (const table of ['nat', 'filter']) {
     const listed = iptables(['-t', table, '-S']).stdout ?? '';
+    const lines = [`*${table}`];
     for (const line of listed.split('\n')) {
       const m = /^-A (PREROUTING|OUTPUT|POSTROUTING|INPUT|FORWARD) (.*)-j (\S+)\s*$/.exec(line);
-      if (m && m[3].startsWith(`${prefix}-`)) iptables(['-t', table, '-D', m[1], ...`${m[2]}-j ${m[3]}`.split(/\s+/).filter(Boolean)]);
+      if (m && m[3].startsWith(`${prefix}-`)) lines.push(`-D ${m[1]} ${m[2]}-j ${m[3]}`);
     }
     const chains = listed.split('\n').filter((l) => l.startsWith(`-N ${prefix}-`)).map((l) => l.slice(3).trim());
-    for (const c of chains) iptables(['-t', table, '-F', c]);
-    for (const c of chains) iptables(['-t', table, '-X', c]);
+    if (lines.length === 1 && !chains.length) continue;
+    for (const c of chains) lines.push(`:${c} - [0:0]`); // declaring a chain under --noflush flushes it
+    for (const c of chains) lines.push(`-X ${c}`);
+    lines.push('COMMIT', '');
+    spawnSync('iptables-restore', ['--noflush', '-w', '5'], { input: lines.join('\n'), stdio: ['pipe', 'ignore', 'ignore'] });
   }
 }
