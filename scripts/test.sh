@@ -9,6 +9,9 @@ extra=()
 /usr/bin/python3 -c 'import kubernetes' 2>/dev/null || extra+=(python3 python3-kubernetes)
 command -v docker-registry >/dev/null || extra+=(docker-registry)
 command -v skopeo >/dev/null || extra+=(skopeo)
+# The service proxy programs nftables and flushes stale UDP flows with conntrack.
+command -v nft >/dev/null || extra+=(nftables)
+command -v conntrack >/dev/null || extra+=(conntrack)
 if ! command -v kubectl >/dev/null; then
   echo "kubectl is required for the end-to-end tests and is not on PATH" >&2
   exit 1

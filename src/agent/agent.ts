@@ -36,6 +36,8 @@ import { LocalPathProvisioner } from './provisioner/localpath.js';
 import { PodRoutes } from './network/routes.js';
 import { ensureBridgeGateway } from './network/bridge.js';
 import { ClusterDNS } from '../dns/service.js';
+import { startServiceProxy, type ProxySettings } from '../proxy/index.js';
+import type { Proxier } from '../proxy/proxier.js';
 
 export type RuntimeChoice = 'auto' | 'containerd' | 'process';
 
@@ -66,6 +68,8 @@ export interface AgentOptions {
   evictionHard?: string;
   /** Most processes a pod may run (--pod-max-pids; -1: no limit). */
   podMaxPids?: number;
+  /** The service proxy (kube-proxy's job; undefined: --disable-kube-proxy). */
+  proxy?: ProxySettings;
   logger: Logger;
 }
 
@@ -100,6 +104,8 @@ export class NodeAgent {
   private podRoutes?: PodRoutes;
   /** This node's cluster DNS listener (containerd only: it answers on the pod bridge's gateway). */
   private dns?: ClusterDNS;
+  /** Services' cluster IPs, NodePorts and external addresses on this node (src/proxy). */
+  private proxier?: Proxier;
   private stopped = false;
   private log: Logger;
   /** For the agent's parts that name themselves (pino would repeat a `component` key). */
@@ -223,6 +229,9 @@ export class NodeAgent {
     this.waitForPodCIDR();
     this.runner.start();
     this.startHousekeeping(imageGC);
+    if (this.o.proxy) {
+      this.proxier = await startServiceProxy({ client, nodeName: this.o.nodeName, agentDir: this.dir, isDefaultDataDir: this.o.isDefaultDataDir, settings: this.o.proxy, logger: this.nodeLog });
+    }
     this.provisioner = new LocalPathProvisioner({ client, nodeName: this.o.nodeName, storageDir: join(this.o.dataDir, 'storage'), logger: this.nodeLog });
     await this.provisioner.start();
     this.log.info({ runtime: this.runtime.name, port, nodeIP: this.nodeIP }, 'node agent running');
@@ -493,6 +502,8 @@ export class NodeAgent {
     await this.services?.stop();
     await this.dns?.stop();
     await this.podRoutes?.stop();
+    // The rules stay (pods keep running and serving, as with k3s); `k8ts killall` removes them.
+    await this.proxier?.stop();
     await this.server?.stop();
     await this.devices?.stop();
     await this.runtime?.close();

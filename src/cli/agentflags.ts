@@ -5,6 +5,8 @@ import type { AgentOptions, RuntimeChoice } from '../agent/agent.js';
 import { parseEvictionHard } from '../agent/eviction.js';
 import ipaddr from 'ipaddr.js';
 import { tenthAddress } from '../dns/kubedns.js';
+import { PROXY_MODES, type ProxySettings } from '../proxy/index.js';
+import { SCHEDULERS, type Scheduler } from '../proxy/model.js';
 
 const collect = (v: string, prev: string[]) => [...prev, ...v.split(',').filter(Boolean)];
 
@@ -20,6 +22,11 @@ export interface AgentFlags {
   evictionHard?: string;
   podMaxPids?: string;
   kubeletPort?: string;
+  disableKubeProxy?: boolean;
+  proxyMode?: string;
+  lbScheduler?: string;
+  /** The pod range (the server's --cluster-cidr; `k8ts agent --cluster-cidr`). */
+  clusterCidr?: string;
 }
 
 export function addAgentFlags(cmd: Command): Command {
@@ -32,7 +39,10 @@ export function addAgentFlags(cmd: Command): Command {
     .option('--cluster-dns <ips>', 'cluster DNS address pods use (the kube-dns Service IP; comma-separated); default: the 10th address of the service CIDR, 10.43.0.10', collect, [])
     .option('--eviction-hard <thresholds>', 'node-pressure eviction thresholds (default: memory.available<100Mi,nodefs.available<10%,nodefs.inodesFree<5%,imagefs.available<15%)')
     .option('--pod-max-pids <n>', 'most processes one pod may run (-1: unlimited)', '-1')
-    .option('--kubelet-port <port>', "port of the node agent's HTTPS server (logs, exec, port-forward); 0 picks a free one", '10250');
+    .option('--kubelet-port <port>', "port of the node agent's HTTPS server (logs, exec, port-forward); 0 picks a free one", '10250')
+    .option('--disable-kube-proxy', 'run no service proxy on this node (ClusterIPs and NodePorts are then not served here)')
+    .addOption(new Option('--proxy-mode <mode>', 'service proxy mode (docs/networking.md): nftables, iptables, userspace, or auto (nftables as root with nft, else userspace)').choices([...PROXY_MODES]).default('auto'))
+    .addOption(new Option('--lb-scheduler <name>', `default scheduler of the userspace proxy (IPVS names; per Service: annotation k8ts.io/lb-scheduler)`).choices([...SCHEDULERS]).default('rr'));
 }
 
 /** --cluster-dns, or k3s's default: the 10th address of the service CIDR. */
@@ -43,7 +53,7 @@ export function clusterDNSFromFlags(flags: AgentFlags): string[] {
 }
 
 /** The NodeAgent options the flags decide; bad values fail here, naming the flag. */
-export function agentOptionsFromFlags(flags: AgentFlags): Pick<AgentOptions, 'runtime' | 'containerRuntimeEndpoint' | 'privateRegistry' | 'clusterDNS' | 'evictionHard' | 'podMaxPids' | 'port'> {
+export function agentOptionsFromFlags(flags: AgentFlags): Pick<AgentOptions, 'runtime' | 'containerRuntimeEndpoint' | 'privateRegistry' | 'clusterDNS' | 'evictionHard' | 'podMaxPids' | 'port' | 'proxy'> {
   const port = Number(flags.kubeletPort ?? 10250);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--kubelet-port: invalid port ${flags.kubeletPort}`);
   const podMaxPids = Number(flags.podMaxPids ?? -1);
@@ -57,5 +67,14 @@ export function agentOptionsFromFlags(flags: AgentFlags): Pick<AgentOptions, 'ru
     evictionHard: flags.evictionHard,
     podMaxPids,
     port,
+    proxy: flags.disableKubeProxy ? undefined : proxySettings(flags),
   };
+}
+
+function proxySettings(flags: AgentFlags): ProxySettings {
+  const mode = (flags.proxyMode ?? 'auto') as ProxySettings['mode'];
+  if (!(PROXY_MODES as readonly string[]).includes(mode)) throw new Error(`--proxy-mode: invalid mode ${flags.proxyMode} (want ${PROXY_MODES.join(', ')})`);
+  const scheduler = (flags.lbScheduler ?? 'rr') as Scheduler;
+  if (!(SCHEDULERS as readonly string[]).includes(scheduler)) throw new Error(`--lb-scheduler: invalid scheduler ${flags.lbScheduler} (want ${SCHEDULERS.join(', ')})`);
+  return { mode, scheduler, clusterCIDR: flags.clusterCidr };
 }

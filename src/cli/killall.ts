@@ -8,6 +8,7 @@ import { CriRuntime } from '../agent/runtime/cri/runtime.js';
 import { ProcessRuntime } from '../agent/runtime/process/runtime.js';
 import { bridgeName, containerdPaths, socketAnswers } from '../agent/runtime/containerd.js';
 import { cleanUpPodRoutes } from '../agent/network/routes.js';
+import { cleanUpServiceProxy } from '../proxy/index.js';
 import type { Runtime } from '../agent/runtime/types.js';
 import { defaultDataDir } from './datadir.js';
 
@@ -127,5 +128,7 @@ export async function killall(opts: { dataDir?: string }): Promise<void> {
   // Routes to other nodes' pods and the iptables chains that keep their traffic unmasqueraded.
   cleanUpPodRoutes(join(agentDir, 'network', 'routes.json'), bridge);
   spawnSync('ip', ['link', 'delete', bridge], { stdio: 'ignore' });
+  // The service proxy's table (and, for the other modes, its chains and addresses).
+  await cleanUpServiceProxy(agentDir, isDefault);
   process.stdout.write(`k8ts killall: removed ${removed} pod sandbox(es), stopped the runtime of ${dataDir}\n`);
 }

@@ -60,6 +60,7 @@ export async function main(argv: string[]): Promise<void> {
     .addOption(new Option('--token-file <file>', 'read the join token from this file').env('K8TS_TOKEN_FILE'))
     .option('--data-dir <dir>', 'where the agent keeps certificates, pods and images (default /var/lib/k8ts as root, ~/.k8ts otherwise)')
     .option('--node-label <key=value>', 'label to register the node with (repeatable, comma-separated)', collect, [])
+    .option('--cluster-cidr <cidr>', "the cluster's pod range (the server's --cluster-cidr): the service proxy masquerades traffic to cluster IPs from outside it")
     .option('--cluster-domain <domain>', 'cluster DNS domain', 'cluster.local'))
     .action(async (opts) => {
       const { runAgent } = await import('./join.js');

@@ -26,6 +26,7 @@ import { DisruptionController } from './disruption/controller.js';
 import { HorizontalPodAutoscalerController } from './podautoscaler/controller.js';
 import { PersistentVolumeController } from './persistentvolume/binder.js';
 import { PVCProtectionController, PVProtectionController } from './persistentvolume/protection.js';
+import { ServiceLBController } from './servicelb/controller.js';
 import type { Controller, ControllerInit, ControllerOptions } from './types.js';
 
 export type { Controller, ControllerContext, ControllerInit, ControllerOptions } from './types.js';
@@ -55,6 +56,7 @@ export const DEFAULT_CONTROLLERS: Record<string, ControllerInit> = {
   'persistentvolume-binder': (ctx) => new PersistentVolumeController(ctx),
   'pvc-protection': (ctx) => new PVCProtectionController(ctx),
   'pv-protection': (ctx) => new PVProtectionController(ctx),
+  servicelb: (ctx) => new ServiceLBController(ctx),
 };
 
 export type LeaderElectionOptions = LeaseOptions;

@@ -79,8 +79,12 @@ function launch(dataDir: string, extraArgs: string[], nodeArgs: string[] = []): 
 export async function startCluster(opts: { dataDir?: string; args?: string[]; agent?: boolean; nodeArgs?: string[] } = {}): Promise<Cluster> {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'k8ts-e2e-'));
   // Agent clusters get a pod range of their own, so two at once on this host never share routes.
+  // So do their Services: every agent runs a service proxy, and two proxies programming the same
+  // cluster IPs on one host would answer for each other. Pod and service ranges never overlap.
   const podRange = `10.${100 + Math.floor(Math.random() * 150)}.0.0/16`;
-  const agentArgs = ['--kubelet-port', '0', ...((opts.args ?? []).includes('--cluster-cidr') ? [] : ['--cluster-cidr', podRange])];
+  const serviceRange = `10.${20 + Math.floor(Math.random() * 60)}.${Math.floor(Math.random() * 256)}.0/24`;
+  const given = opts.args ?? [];
+  const agentArgs = ['--kubelet-port', '0', ...(given.includes('--cluster-cidr') ? [] : ['--cluster-cidr', podRange]), ...(given.includes('--service-cidr') ? [] : ['--service-cidr', serviceRange])];
   const extra = [...(opts.agent ? agentArgs : ['--disable-agent']), ...(opts.args ?? [])];
   let started = await launch(dataDir, extra, opts.nodeArgs);
   const cluster: Cluster = {

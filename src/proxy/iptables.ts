@@ -1,0 +1,208 @@
+// The iptables proxy mode, after kube-proxy's (pkg/proxy/iptables/proxier.go), for hosts whose
+// nftables is too old: chains of this cluster's own (named <PREFIX>-SERVICES, <PREFIX>-SVC-…,
+// <PREFIX>-SEP-…, the prefix derived from the data dir) programmed with `iptables-restore
+// --noflush`, so rules k8ts did not write are never touched. <PREFIX>-SERVICES matches each
+// Service address and port in turn (cost grows with the number of Services, as upstream's); a
+// Service chain picks an endpoint with `statistic --mode random` (or `recent` for
+// sessionAffinity), an endpoint chain DNATs. A sync after the first rewrites the top-level chains
+// and only the Service and endpoint chains whose rules changed.
+import { createHash } from 'node:crypto';
+import { spawn, spawnSync } from 'node:child_process';
+import type { Endpoint, ServicePort } from './model.js';
+import type { ProxyBackend } from './proxier.js';
+
+export interface IptConfig {
+  /** Upper-case prefix of every chain (from the cluster's table name). */
+  prefix: string;
+  clusterCIDR?: string;
+}
+
+const MARK = '0x4000';
+const hash = (s: string) => createHash('sha256').update(s).digest('base64url').replace(/[-_]/g, 'X').slice(0, 10).toUpperCase();
+
+export interface IptRules {
+  /** chain → rules (without `-A chain`), per table. */
+  nat: Map<string, string[]>;
+  filter: Map<string, string[]>;
+}
+
+export function chainPrefix(table: string): string {
+  return table.toUpperCase();
+}
+
+/** The top-level chains and where they are jumped to from the built-in chains. */
+export function hookJumps(p: string): [table: string, builtin: string, chain: string, extra: string[]][] {
+  return [
+    ['nat', 'PREROUTING', `${p}-SERVICES`, []],
+    ['nat', 'OUTPUT', `${p}-SERVICES`, []],
+    ['nat', 'POSTROUTING', `${p}-POSTROUTING`, []],
+    ['filter', 'INPUT', `${p}-REJECTS`, ['-m', 'conntrack', '--ctstate', 'NEW']],
+    ['filter', 'FORWARD', `${p}-REJECTS`, ['-m', 'conntrack', '--ctstate', 'NEW']],
+    ['filter', 'OUTPUT', `${p}-REJECTS`, ['-m', 'conntrack', '--ctstate', 'NEW']],
+  ];
+}
+
+/** Every chain and rule of the model. */
+export function renderIptables(ports: ServicePort[], cfg: IptConfig): IptRules {
+  const p = cfg.prefix;
+  const nat = new Map<string, string[]>();
+  const filter = new Map<string, string[]>();
+  const services: string[] = [];
+  const nodeports: string[] = [];
+  const rejects: string[] = [];
+  nat.set(`${p}-MARK-MASQ`, [`-j MARK --or-mark ${MARK}`]);
+  nat.set(`${p}-POSTROUTING`, [`-m mark ! --mark ${MARK}/${MARK} -j RETURN`, `-j MARK --xor-mark ${MARK}`, '-j MASQUERADE --random-fully']);
+  for (const sp of ports) {
+    const id = hash(`${sp.key}/${sp.protocol}`);
+    const proto = sp.protocol.toLowerCase();
+    const svcChain = `${p}-SVC-${id}`;
+    const extChain = `${p}-EXT-${id}`;
+    const sepChain = (ep: Endpoint) => `${p}-SEP-${hash(`${sp.key}/${sp.protocol}/${ep.ip}:${ep.port}`)}`;
+    const comment = `-m comment --comment "${sp.key}"`;
+    const dispatch = (eps: Endpoint[]): string[] => {
+      const rules: string[] = [];
+      if (sp.affinitySeconds !== undefined) for (const ep of eps) rules.push(`-m recent --name ${sepChain(ep)} --mask 255.255.255.255 --rsource --rcheck --seconds ${sp.affinitySeconds} --reap -j ${sepChain(ep)}`);
+      eps.forEach((ep, i) => {
+        const left = eps.length - i;
+        rules.push(left > 1 ? `-m statistic --mode random --probability ${(1 / left).toFixed(10)} -j ${sepChain(ep)}` : `-j ${sepChain(ep)}`);
+      });
+      return rules;
+    };
+    const reject = (match: string) => rejects.push(`${comment} ${match} -j REJECT`);
+    if (sp.clusterEndpoints.length) {
+      const rules: string[] = [];
+      if (cfg.clusterCIDR) for (const ip of sp.clusterIPs) rules.push(`! -s ${cfg.clusterCIDR} -d ${ip}/32 -p ${proto} --dport ${sp.port} -j ${p}-MARK-MASQ`);
+      nat.set(svcChain, [...rules, ...dispatch(sp.clusterEndpoints)]);
+      for (const ip of sp.clusterIPs) services.push(`${comment} -d ${ip}/32 -p ${proto} --dport ${sp.port} -j ${svcChain}`);
+    } else if (!(sp.internalPolicyLocal && sp.allEndpoints.length)) {
+      for (const ip of sp.clusterIPs) reject(`-d ${ip}/32 -p ${proto} --dport ${sp.port}`);
+    }
+    const externalIPs = [...new Set([...sp.externalIPs, ...sp.loadBalancerIPs])];
+    if (sp.nodePort || externalIPs.length) {
+      if (sp.allEndpoints.length) {
+        const rules: string[] = [];
+        if (!sp.externalPolicyLocal) rules.push(`-j ${p}-MARK-MASQ`, ...dispatch(sp.externalEndpoints));
+        else {
+          if (sp.clusterEndpoints.length) {
+            if (cfg.clusterCIDR) rules.push(`-s ${cfg.clusterCIDR} -j ${svcChain}`);
+            rules.push(`-m addrtype --src-type LOCAL -j ${p}-MARK-MASQ`, `-m addrtype --src-type LOCAL -j ${svcChain}`);
+          }
+          rules.push(...(sp.externalEndpoints.length ? dispatch(sp.externalEndpoints) : ['-j DROP']));
+        }
+        nat.set(extChain, rules);
+        for (const ip of externalIPs) services.push(`${comment} -d ${ip}/32 -p ${proto} --dport ${sp.port} -j ${extChain}`);
+        if (sp.nodePort) nodeports.push(`${comment} -p ${proto} --dport ${sp.nodePort} -j ${extChain}`);
+      } else {
+        for (const ip of externalIPs) reject(`-d ${ip}/32 -p ${proto} --dport ${sp.port}`);
+        if (sp.nodePort) reject(`-m addrtype --dst-type LOCAL ! -d 127.0.0.0/8 -p ${proto} --dport ${sp.nodePort}`);
+      }
+    }
+    for (const ep of new Map([...sp.clusterEndpoints, ...sp.externalEndpoints].map((e) => [`${e.ip}:${e.port}`, e])).values()) {
+      const set = sp.affinitySeconds !== undefined ? `-m recent --name ${sepChain(ep)} --mask 255.255.255.255 --rsource --set ` : '';
+      nat.set(sepChain(ep), [`-s ${ep.ip}/32 -j ${p}-MARK-MASQ`, `-p ${proto} ${set}-j DNAT --to-destination ${ep.ip}:${ep.port}`]);
+    }
+  }
+  services.push(`-m addrtype --dst-type LOCAL ! -d 127.0.0.0/8 -j ${p}-NODEPORTS`);
+  nat.set(`${p}-SERVICES`, services);
+  nat.set(`${p}-NODEPORTS`, nodeports);
+  filter.set(`${p}-REJECTS`, rejects);
+  return { nat, filter };
+}
+
+/**
+ * The iptables-restore input from `before` (undefined: nothing known, write every chain) to `after`:
+ * changed chains are declared (which flushes them) and refilled, vanished ones deleted at the end.
+ */
+export function restoreInput(before: IptRules | undefined, after: IptRules): string {
+  const out: string[] = [];
+  for (const table of ['nat', 'filter'] as const) {
+    const old = before?.[table];
+    const now = after[table];
+    const changed = [...now].filter(([name, rules]) => old?.get(name)?.join('\n') !== rules.join('\n'));
+    const gone = [...(old?.keys() ?? [])].filter((name) => !now.has(name));
+    if (!changed.length && !gone.length) continue;
+    out.push(`*${table}`);
+    for (const [name] of changed) out.push(`:${name} - [0:0]`);
+    for (const name of gone) out.push(`:${name} - [0:0]`);
+    for (const [name, rules] of changed) for (const r of rules) out.push(`-A ${name} ${r}`);
+    for (const name of gone) out.push(`-X ${name}`);
+    out.push('COMMIT');
+  }
+  return out.length ? `${out.join('\n')}\n` : '';
+}
+
+function restore(input: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('iptables-restore', ['--noflush', '-w', '5'], { stdio: ['pipe', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (d) => (err += d));
+    child.once('error', reject);
+    child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`iptables-restore failed (${code}): ${err.trim().slice(0, 2000)}`))));
+    child.stdin.on('error', () => undefined);
+    child.stdin.end(input);
+  });
+}
+
+const iptables = (args: string[]) => spawnSync('iptables', ['-w', '5', ...args], { encoding: 'utf8', maxBuffer: 1 << 30 });
+
+export class IptablesBackend implements ProxyBackend {
+  readonly mode = 'iptables';
+  private installed?: IptRules;
+
+  constructor(private cfg: IptConfig) {}
+
+  async sync(ports: ServicePort[]): Promise<void> {
+    const want = renderIptables(ports, this.cfg);
+    if (!this.installed || !this.jumpsInPlace()) {
+      // First sync (or someone flushed the built-in chains): every chain from scratch, then the jumps.
+      this.installed = undefined;
+      await restore(restoreInput(undefined, want));
+      this.ensureJumps();
+    } else {
+      const input = restoreInput(this.installed, want);
+      if (input) {
+        try {
+          await restore(input);
+        } catch (err) {
+          this.installed = undefined;
+          throw err;
+        }
+      }
+    }
+    this.installed = want;
+  }
+
+  private jumpsInPlace(): boolean {
+    return hookJumps(this.cfg.prefix).every(([table, builtin, chain, extra]) => iptables(['-t', table, '-C', builtin, ...extra, '-j', chain]).status === 0);
+  }
+
+  private ensureJumps(): void {
+    for (const [table, builtin, chain, extra] of hookJumps(this.cfg.prefix)) {
+      if (iptables(['-t', table, '-C', builtin, ...extra, '-j', chain]).status !== 0) iptables(['-t', table, '-I', builtin, '1', ...extra, '-j', chain]);
+    }
+  }
+
+  async cleanup(): Promise<void> {
+    cleanUpIptables(this.cfg.prefix);
+    this.installed = undefined;
+  }
+}
+
+/** Removes the jumps to this prefix's chains and every chain named with the prefix (killall). */
+export function cleanUpIptables(prefix: string): void {
+  // One iptables-restore per table: a command per chain would re-read the ruleset each time.
+  for (const table of ['nat', 'filter']) {
+    const listed = iptables(['-t', table, '-S']).stdout ?? '';
+    const lines = [`*${table}`];
+    for (const line of listed.split('\n')) {
+      const m = /^-A (PREROUTING|OUTPUT|POSTROUTING|INPUT|FORWARD) (.*)-j (\S+)\s*$/.exec(line);
+      if (m && m[3].startsWith(`${prefix}-`)) lines.push(`-D ${m[1]} ${m[2]}-j ${m[3]}`);
+    }
+    const chains = listed.split('\n').filter((l) => l.startsWith(`-N ${prefix}-`)).map((l) => l.slice(3).trim());
+    if (lines.length === 1 && !chains.length) continue;
+    for (const c of chains) lines.push(`:${c} - [0:0]`); // declaring a chain under --noflush flushes it
+    for (const c of chains) lines.push(`-X ${c}`);
+    lines.push('COMMIT', '');
+    spawnSync('iptables-restore', ['--noflush', '-w', '5'], { input: lines.join('\n'), stdio: ['pipe', 'ignore', 'ignore'] });
+  }
+}

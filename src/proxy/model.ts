@@ -1,0 +1,177 @@
+// The mode-independent view of what the service proxy must do: every proxied Service port with the
+// endpoints its traffic may go to, following kube-proxy's rules (pkg/proxy/topology.go and
+// servicechangetracker.go): only ready endpoints, falling back to serving-terminating ones when no
+// endpoint is ready; headless and ExternalName services are not proxied; named targetPorts are
+// resolved per endpoint (each EndpointSlice names its port numbers); internalTrafficPolicy and
+// externalTrafficPolicy Local restrict traffic to endpoints on this node. Renderers (nftables,
+// iptables, userspace) turn this into rules; they never look at API objects themselves.
+import type { Service } from 'kubernetes-types/core/v1.js';
+import type { EndpointSlice } from 'kubernetes-types/discovery/v1.js';
+
+export type Protocol = 'TCP' | 'UDP' | 'SCTP';
+
+/** The annotation choosing the userspace proxy's scheduler for one Service (IPVS names). */
+export const SCHEDULER_ANNOTATION = 'k8ts.io/lb-scheduler';
+export const SCHEDULERS = ['rr', 'wrr', 'lc', 'wlc', 'sh', 'dh', 'sed', 'nq'] as const;
+export type Scheduler = (typeof SCHEDULERS)[number];
+/** Upstream's default sessionAffinityConfig.clientIP.timeoutSeconds (3 hours). */
+export const DEFAULT_AFFINITY_SECONDS = 10_800;
+
+export interface Endpoint {
+  ip: string;
+  port: number;
+  nodeName?: string;
+  ready: boolean;
+  serving: boolean;
+  terminating: boolean;
+  /** The endpoint runs on this node. */
+  local: boolean;
+  /** Relative weight (the userspace wrr/wlc schedulers); 1 for every endpoint unless annotated. */
+  weight: number;
+}
+
+export interface ServicePort {
+  /** `ns/name:portName` as upstream's ServicePortName (portName may be empty). */
+  key: string;
+  namespace: string;
+  name: string;
+  portName: string;
+  protocol: Protocol;
+  /** The IPv4 cluster IPs (this proxy handles IPv4 only). */
+  clusterIPs: string[];
+  port: number;
+  nodePort?: number;
+  externalIPs: string[];
+  /** status.loadBalancer.ingress IPs. */
+  loadBalancerIPs: string[];
+  internalPolicyLocal: boolean;
+  externalPolicyLocal: boolean;
+  /** sessionAffinity ClientIP: how long a client stays with its endpoint (undefined: no affinity). */
+  affinitySeconds?: number;
+  healthCheckNodePort?: number;
+  scheduler: Scheduler;
+  /** Every usable endpoint (ready, or serving-terminating when none is ready). */
+  allEndpoints: Endpoint[];
+  /** Where traffic to the cluster IPs goes (local ones only with internalTrafficPolicy Local). */
+  clusterEndpoints: Endpoint[];
+  /** Where traffic to NodePort, externalIPs and LoadBalancer IPs goes (local only with externalTrafficPolicy Local). */
+  externalEndpoints: Endpoint[];
+}
+
+const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
+export const isIPv4 = (s: unknown): s is string => typeof s === 'string' && IPV4.test(s) && s.split('.').every((o) => Number(o) <= 255);
+
+/** Ready endpoints if any, else the serving-terminating ones (upstream's graceful-termination fallback). */
+export function usableEndpoints(eps: Endpoint[]): Endpoint[] {
+  const ready = eps.filter((e) => e.ready);
+  return ready.length ? ready : eps.filter((e) => e.serving && e.terminating);
+}
+
+export interface ModelOptions {
+  nodeName: string;
+  /** Cluster default scheduler (--lb-scheduler). */
+  defaultScheduler: Scheduler;
+}
+
+function schedulerOf(svc: Service, fallback: Scheduler): Scheduler {
+  const wanted = svc.metadata?.annotations?.[SCHEDULER_ANNOTATION];
+  return (SCHEDULERS as readonly string[]).includes(wanted ?? '') ? (wanted as Scheduler) : fallback;
+}
+
+/** Whether a Service gets proxy rules at all (headless and ExternalName do not). */
+export function isProxied(svc: Service): boolean {
+  const type = svc.spec?.type ?? 'ClusterIP';
+  if (type === 'ExternalName') return false;
+  const ip = svc.spec?.clusterIP;
+  return !!ip && ip !== 'None';
+}
+
+/** The endpoints EndpointSlices give one port (matched by name and protocol), deduplicated by address. */
+function endpointsFor(slices: EndpointSlice[], portName: string, protocol: Protocol, nodeName: string): Endpoint[] {
+  const byAddress = new Map<string, Endpoint>();
+  for (const slice of slices) {
+    if (slice.addressType !== 'IPv4') continue;
+    const sp = (slice.ports ?? []).find((p) => (p.name ?? '') === portName && (p.protocol ?? 'TCP') === protocol);
+    if (!sp || typeof sp.port !== 'number') continue;
+    for (const ep of slice.endpoints ?? []) {
+      const c = ep.conditions ?? {};
+      // Upstream: a nil ready counts as ready, a nil serving as the value of ready.
+      const ready = c.ready ?? true;
+      const serving = c.serving ?? ready;
+      const terminating = c.terminating ?? false;
+      for (const ip of (ep.addresses ?? []).slice(0, 1)) {
+        if (!isIPv4(ip)) continue;
+        const key = `${ip}:${sp.port}`;
+        if (byAddress.has(key)) continue;
+        byAddress.set(key, { ip, port: sp.port, nodeName: ep.nodeName, ready, serving, terminating, local: !!ep.nodeName && ep.nodeName === nodeName, weight: 1 });
+      }
+    }
+  }
+  return [...byAddress.values()].sort((a, b) => (a.ip === b.ip ? a.port - b.port : compareIPv4(a.ip, b.ip)));
+}
+
+export function compareIPv4(a: string, b: string): number {
+  const n = (s: string) => s.split('.').reduce((acc, o) => acc * 256 + Number(o), 0);
+  return n(a) - n(b);
+}
+
+/**
+ * The proxied ports of one Service given its EndpointSlices (those labelled
+ * kubernetes.io/service-name with its name, in its namespace).
+ */
+export function servicePorts(svc: Service, slices: EndpointSlice[], o: ModelOptions): ServicePort[] {
+  if (!isProxied(svc)) return [];
+  const spec = svc.spec!;
+  const namespace = svc.metadata?.namespace ?? 'default';
+  const name = svc.metadata?.name ?? '';
+  const clusterIPs = [...new Set([spec.clusterIP, ...(spec.clusterIPs ?? [])].filter(isIPv4))];
+  if (!clusterIPs.length) return [];
+  const type = spec.type ?? 'ClusterIP';
+  const externalCapable = type === 'NodePort' || type === 'LoadBalancer';
+  const lbIPs = type === 'LoadBalancer' ? (svc.status?.loadBalancer?.ingress ?? []).map((i) => i.ip).filter(isIPv4) : [];
+  const affinity = spec.sessionAffinity === 'ClientIP' ? (spec.sessionAffinityConfig?.clientIP?.timeoutSeconds ?? DEFAULT_AFFINITY_SECONDS) : undefined;
+  const out: ServicePort[] = [];
+  for (const p of spec.ports ?? []) {
+    const protocol = (p.protocol ?? 'TCP') as Protocol;
+    const portName = p.name ?? '';
+    const all = endpointsFor(slices, portName, protocol, o.nodeName);
+    const usable = usableEndpoints(all);
+    const local = usableEndpoints(all.filter((e) => e.local));
+    const internalPolicyLocal = spec.internalTrafficPolicy === 'Local';
+    const externalPolicyLocal = externalCapable && spec.externalTrafficPolicy === 'Local';
+    out.push({
+      key: `${namespace}/${name}:${portName}`,
+      namespace,
+      name,
+      portName,
+      protocol,
+      clusterIPs,
+      port: p.port,
+      nodePort: externalCapable && p.nodePort ? p.nodePort : undefined,
+      externalIPs: (spec.externalIPs ?? []).filter(isIPv4),
+      loadBalancerIPs: lbIPs,
+      internalPolicyLocal,
+      externalPolicyLocal,
+      affinitySeconds: affinity,
+      healthCheckNodePort: externalPolicyLocal ? spec.healthCheckNodePort : undefined,
+      scheduler: schedulerOf(svc, o.defaultScheduler),
+      allEndpoints: usable,
+      clusterEndpoints: internalPolicyLocal ? local : usable,
+      externalEndpoints: externalPolicyLocal ? local : usable,
+    });
+  }
+  return out;
+}
+
+/** Every proxied Service port of the cluster, sorted by key (renderers produce stable output). */
+export function buildModel(services: Service[], slices: EndpointSlice[], o: ModelOptions): ServicePort[] {
+  const byService = new Map<string, EndpointSlice[]>();
+  for (const s of slices) {
+    const svcName = s.metadata?.labels?.['kubernetes.io/service-name'];
+    if (!svcName) continue;
+    const key = `${s.metadata?.namespace}/${svcName}`;
+    byService.set(key, [...(byService.get(key) ?? []), s]);
+  }
+  const out = services.flatMap((svc) => servicePorts(svc, byService.get(`${svc.metadata?.namespace}/${svc.metadata?.name}`) ?? [], o));
+  return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.protocol.localeCompare(b.protocol)));
+}
