@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { Client } from '../client/client.js';
-import { bridgeName } from '../agent/runtime/containerd.js';
+import { hostObjectName } from '../machinery/hostnames.js';
 import type { Scheduler } from './model.js';
 import { NftablesBackend } from './nftbackend.js';
 import { Proxier, type ProxyBackend } from './proxier.js';
@@ -23,7 +23,7 @@ export interface ProxySettings {
 
 /** The name of this cluster's nftables table (and prefix of its iptables chains). */
 export function proxyTableName(agentDir: string, isDefaultDataDir: boolean): string {
-  return bridgeName(agentDir, isDefaultDataDir);
+  return hostObjectName(agentDir, isDefaultDataDir);
 }
 
 const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;

@@ -14,6 +14,8 @@ const skip = realContainersUnavailable();
 let c: Cluster;
 let listener = '';
 let webIP = '';
+let kubernetesIP = '';
+let clusterDNS = '';
 const DB_IP = '10.99.0.5';
 
 const apply = (docs: unknown[]) => c.k(['apply', '-f', '-'], docs.map((d) => YAML.stringify(d)).join('---\n'));
@@ -57,6 +59,10 @@ before(async () => {
     { apiVersion: 'v1', kind: 'Service', metadata: { name: 'ext' }, spec: { type: 'ExternalName', externalName: 'db.default.svc.cluster.local' } },
   ]);
   webIP = await jsonpath(['service', 'web'], '{.spec.clusterIP}');
+  // The harness gives each cluster a service range of its own: `kubernetes` has its 1st address,
+  // the cluster DNS its 10th.
+  kubernetesIP = await jsonpath(['service', 'kubernetes'], '{.spec.clusterIP}');
+  clusterDNS = kubernetesIP.replace(/\d+$/, (last) => String(Number(last) + 9));
 });
 
 after(async () => {
@@ -65,7 +71,7 @@ after(async () => {
 
 test('kube-system/kube-dns: the cluster DNS address, its ports, and the node listener as endpoint', { skip }, async () => {
   const svc = JSON.parse(await c.k(['get', 'service', '-n', 'kube-system', 'kube-dns', '-o', 'json']));
-  assert.equal(svc.spec.clusterIP, '10.43.0.10');
+  assert.equal(svc.spec.clusterIP, clusterDNS);
   assert.deepEqual(svc.spec.ports.map((p: { name: string; port: number; protocol: string }) => `${p.name} ${p.port}/${p.protocol}`), ['dns 53/UDP', 'dns-tcp 53/TCP', 'metrics 9153/TCP']);
   assert.equal(svc.metadata.labels['k8s-app'], 'kube-dns');
   const podCIDR = await jsonpath(['nodes'], '{.items[0].spec.podCIDR}');
@@ -83,7 +89,7 @@ test('records asked from the host: A, SRV, headless hostname, ExternalName, PTR,
   const ext = await ask('ext.default.svc.cluster.local', 'A');
   assert.deepEqual(datas(ext), [JSON.stringify(dbIP), JSON.stringify('db.default.svc.cluster.local')]);
   assert.deepEqual(datas(await ask(reverseName(webIP), 'PTR')), [JSON.stringify('web.default.svc.cluster.local')]);
-  assert.deepEqual(datas(await ask('kubernetes.default.svc.cluster.local', 'A')), [JSON.stringify('10.43.0.1')]);
+  assert.deepEqual(datas(await ask('kubernetes.default.svc.cluster.local', 'A')), [JSON.stringify(kubernetesIP)]);
   const nx = await ask('nope.default.svc.cluster.local', 'A');
   assert.equal(nx.rcode, RCODE.NXDOMAIN);
   assert.equal(nx.authorities?.[0]?.type, 'SOA');
@@ -96,16 +102,16 @@ test('a pod resolves through the node listener (nslookup), and its resolv.conf n
   const out = await c.k(['exec', 'client', '--', 'nslookup', 'web.default.svc.cluster.local', listener]);
   assert.ok(out.includes(webIP), out);
   const resolv = await c.k(['exec', 'client', '--', 'cat', '/etc/resolv.conf']);
-  assert.match(resolv, /^nameserver 10\.43\.0\.10$/m);
+  assert.match(resolv, new RegExp(`^nameserver ${clusterDNS.replaceAll('.', '\\.')}$`, 'm'));
   assert.match(resolv, /^search default\.svc\.cluster\.local svc\.cluster\.local cluster\.local/m);
   assert.match(resolv, /^options ndots:5$/m);
 });
 
-test('short names through the pod resolv.conf and the kube-dns ClusterIP', {
-  skip: skip ?? 'needs the service proxy (src/proxy, issue 11 item 1) to route the kube-dns ClusterIP 10.43.0.10 to the node listeners; enable once it is merged',
-}, async () => {
+test('short names through the pod resolv.conf and the kube-dns ClusterIP (the service proxy routes it)', { skip }, async () => {
   const out = await c.k(['exec', 'client', '--', 'nslookup', 'web']);
   assert.ok(out.includes(webIP), out);
+  const full = await c.k(['exec', 'client', '--', 'nslookup', 'kubernetes.default']);
+  assert.ok(full.includes(kubernetesIP), full);
 });
 
 test('a Corefile change is reloaded; a line it cannot use is reported in an event naming it', { skip }, async () => {

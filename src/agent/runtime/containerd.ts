@@ -2,7 +2,7 @@
 // under the agent's data dir, so it never disturbs a containerd the host already has. The CRI plugin
 // does the pod networking through CNI with the config written here, from the node's podCIDR.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { hostObjectName } from '../../machinery/hostnames.js';
 import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync, renameSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
@@ -52,9 +52,7 @@ export function missingForContainerd(paths: ContainerdPaths): string[] {
 }
 
 /** A bridge name that is stable for a data dir (two clusters on one host do not share a bridge). */
-export function bridgeName(agentDir: string, isDefaultDataDir: boolean): string {
-  return isDefaultDataDir ? 'k8ts0' : `k8ts${createHash('sha256').update(agentDir).digest('hex').slice(0, 6)}`;
-}
+export const bridgeName = hostObjectName;
 
 function tomlString(s: string): string {
   return JSON.stringify(s);
