@@ -28,6 +28,12 @@ function connectionTokens(headers: http.IncomingHttpHeaders): Set<string> {
   return new Set((Array.isArray(v) ? v.join(',') : (v ?? '')).split(',').map((t) => t.trim().toLowerCase()).filter(Boolean));
 }
 
+/** The Host the client asked for: HTTP/2 carries it as the `:authority` pseudo-header. */
+function requestHost(req: IncomingMessage): string | undefined {
+  const authority = req.headers[':authority'];
+  return req.headers.host ?? (typeof authority === 'string' ? authority : undefined);
+}
+
 /** What the backend gets of the request's headers: end-to-end ones without credentials, plus X-Forwarded-*. */
 function forwardedHeaders(req: IncomingMessage, originalPath: string, keepUpgrade: boolean): [string, string][] {
   const listed = connectionTokens(req.headers);
@@ -35,7 +41,8 @@ function forwardedHeaders(req: IncomingMessage, originalPath: string, keepUpgrad
   const raw = req.rawHeaders;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i].toLowerCase();
-    if (name === 'host' || CREDENTIALS.test(name) || name.startsWith('x-forwarded-')) continue;
+    // HTTP/2's pseudo-headers (:method, :path, :authority, :scheme) are not headers of an HTTP/1.1 request.
+    if (name.startsWith(':') || name === 'host' || CREDENTIALS.test(name) || name.startsWith('x-forwarded-')) continue;
     const upgradeHeader = name === 'connection' || name === 'upgrade';
     if ((HOP_BY_HOP.has(name) || listed.has(name)) && !(keepUpgrade && upgradeHeader)) continue;
     out.push([raw[i], raw[i + 1]]);
@@ -44,7 +51,8 @@ function forwardedHeaders(req: IncomingMessage, originalPath: string, keepUpgrad
   const client = req.socket.remoteAddress ?? '';
   out.push(['X-Forwarded-For', prior ? `${prior}, ${client}` : client]);
   out.push(['X-Forwarded-Uri', originalPath]);
-  if (req.headers.host) out.push(['X-Forwarded-Host', req.headers.host]);
+  const host = requestHost(req);
+  if (host) out.push(['X-Forwarded-Host', host]);
   out.push(['X-Forwarded-Proto', 'https']);
   return out;
 }
@@ -101,7 +109,7 @@ export function forwardRequest(req: IncomingMessage, res: ServerResponse, target
     headers[k] = prev === undefined ? v : ([] as string[]).concat(prev as string | string[], v);
   }
   // The client's Host goes on, as upstream's proxy leaves the request's Host alone.
-  headers.host = req.headers.host ?? hostPort(loc);
+  headers.host = requestHost(req) ?? hostPort(loc);
   const options: https.RequestOptions = { host: loc.host, port: defaultPort(loc), path: target.path + search, method: req.method, headers, agent: false };
   return new Promise<void>((resolve) => {
     const up = loc.scheme === 'https' ? https.request({ ...options, ...loc.tls, servername: net.isIP(loc.host) ? undefined : loc.host }) : http.request(options);
@@ -138,7 +146,7 @@ export function forwardUpgrade(req: IncomingMessage, socket: Duplex, head: Buffe
   const { location: loc } = target;
   const port = defaultPort(loc);
   proxyUpgrade(req, socket, head, {
-    host: req.headers.host ?? hostPort(loc),
+    host: requestHost(req) ?? hostPort(loc),
     path: (target.path || '/') + (target.query ? `?${target.query}` : ''),
     request: { method: req.method ?? 'GET', headers: forwardedHeaders(req, target.prefix + target.path, true) },
     dial: () =>
