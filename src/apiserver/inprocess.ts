@@ -8,6 +8,7 @@ import { type MaybePromise, type Served, fromServed, isPromise, servedAsStored, 
 import { apiVersionOf, verbsOf } from './resources.js';
 import { isObjectSubresource } from '../api/types.js';
 import { runWatch, type WatchSink } from './watch.js';
+import { decodeToken, encodeToken, indexAfter } from './paginate.js';
 import { applyPatch } from './patching.js';
 import { getScale, updateScale } from './scale.js';
 import * as serverErrors from '../machinery/errors.js';
@@ -53,10 +54,6 @@ async function guarded<T>(fn: () => T | Promise<T>): Promise<T> {
   }
 }
 
-interface Token {
-  rv: number;
-  start: string;
-}
 
 export class InProcessTransport implements Transport {
   readonly kind = 'in-process';
@@ -520,29 +517,6 @@ function jsonCopy(v: any): any {
 
 function deleteOpts(o: DeleteOptions) {
   return { gracePeriodSeconds: o.gracePeriodSeconds, propagationPolicy: o.propagationPolicy, preconditions: o.preconditions };
-}
-
-const encodeToken = (t: Token) => Buffer.from(JSON.stringify({ v: 'meta.k8s.io/v1', rv: t.rv, start: t.start })).toString('base64url');
-
-function decodeToken(s: string): Token {
-  try {
-    const t = JSON.parse(Buffer.from(s, 'base64url').toString('utf8'));
-    if (typeof t.rv !== 'number' || typeof t.start !== 'string') throw new Error('bad token');
-    return { rv: t.rv, start: t.start };
-  } catch {
-    throw serverErrors.badRequest('continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)');
-  }
-}
-
-function indexAfter(sorted: StoredObject[], key: string): number {
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (sorted[mid].key <= key) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }
 
 /** A client calling the API server's stores directly (components inside `k8ts server`). */

@@ -30,14 +30,15 @@ export interface Page {
   meta: { resourceVersion: string; continue?: string; remainingItemCount?: number };
 }
 
-interface Token {
+/** A continue token's content (shared with the in-process transport's pagination). */
+export interface Token {
   rv: number;
   start: string;
 }
 
-const encodeToken = (t: Token) => Buffer.from(JSON.stringify({ v: 'meta.k8s.io/v1', rv: t.rv, start: t.start })).toString('base64url');
+export const encodeToken = (t: Token) => Buffer.from(JSON.stringify({ v: 'meta.k8s.io/v1', rv: t.rv, start: t.start })).toString('base64url');
 
-function decodeToken(s: string): Token {
+export function decodeToken(s: string): Token {
   try {
     const t = JSON.parse(Buffer.from(s, 'base64url').toString('utf8'));
     if (t.v !== 'meta.k8s.io/v1' || typeof t.rv !== 'number' || typeof t.start !== 'string') throw new Error('bad token');
@@ -132,7 +133,8 @@ export class Paginator {
   }
 }
 
-function indexAfter(sorted: StoredObject[], key: string): number {
+/** Index of the first key after `key` in key-sorted objects. */
+export function indexAfter(sorted: StoredObject[], key: string): number {
   let lo = 0;
   let hi = sorted.length;
   while (lo < hi) {
