@@ -66,7 +66,6 @@ const cfg = {
 
 const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
 
-
 interface Stats {
   ops: number;
   seconds: number;
@@ -87,7 +86,15 @@ interface Stats {
 function stats(lat: number[], seconds: number, errors = 0): Stats {
   const s = Float64Array.from(lat).sort();
   const a = Array.from(s);
-  return { ops: lat.length, seconds, opsPerSec: lat.length / seconds, p50: pct(a, 0.5), p99: pct(a, 0.99), max: a[a.length - 1] ?? NaN, errors };
+  return {
+    ops: lat.length,
+    seconds,
+    opsPerSec: lat.length / seconds,
+    p50: pct(a, 0.5),
+    p99: pct(a, 0.99),
+    max: a[a.length - 1] ?? NaN,
+    errors,
+  };
 }
 
 /** CPU seconds (user + system, all threads) a process has used so far. */
@@ -114,7 +121,12 @@ interface Run {
 }
 
 /** Run `n` operations with `concurrency` in flight. */
-async function run(n: number, concurrency: number, op: (i: number) => Promise<void>, serverPid = watched.server): Promise<Run> {
+async function run(
+  n: number,
+  concurrency: number,
+  op: (i: number) => Promise<void>,
+  serverPid = watched.server,
+): Promise<Run> {
   const lat: number[] = new Array(n);
   let next = 0;
   let errors = 0;
@@ -141,7 +153,8 @@ async function run(n: number, concurrency: number, op: (i: number) => Promise<vo
   const self = process.cpuUsage(self0);
   const clientCpu = (self.user + self.system) / 1e6;
   const m1 = machineCpu();
-  if (errors) log(`  ${errors} errors, first: ${firstError instanceof Error ? firstError.message : String(firstError)}`);
+  if (errors)
+    log(`  ${errors} errors, first: ${firstError instanceof Error ? firstError.message : String(firstError)}`);
   return { lat, seconds, errors, serverCpu, clientCpu, otherCpu: m1.busy - m0.busy - serverCpu - clientCpu };
 }
 
@@ -153,7 +166,11 @@ function summarize(runs: Run[]): Stats {
   const serverCpu = sum((r) => r.serverCpu);
   const clientCpu = sum((r) => r.clientCpu);
   return {
-    ...stats(runs.flatMap((r) => r.lat), seconds, sum((r) => r.errors)),
+    ...stats(
+      runs.flatMap((r) => r.lat),
+      seconds,
+      sum((r) => r.errors),
+    ),
     serverCpuUsPerOp: (serverCpu * 1e6) / ops,
     serverCores: serverCpu / seconds,
     clientCores: clientCpu / seconds,
@@ -162,7 +179,12 @@ function summarize(runs: Run[]): Stats {
   };
 }
 
-async function load(n: number, concurrency: number, op: (i: number) => Promise<void>, serverPid = watched.server): Promise<Stats> {
+async function load(
+  n: number,
+  concurrency: number,
+  op: (i: number) => Promise<void>,
+  serverPid = watched.server,
+): Promise<Stats> {
   return summarize([await run(n, concurrency, op, serverPid)]);
 }
 
@@ -221,7 +243,19 @@ interface K8ts {
 
 async function startK8ts(): Promise<K8ts> {
   const dataDir = mkdtempSync(join(cfg.dir, 'k8ts-bench-'));
-  const args = [...k8tsNodeFlags, ...cfg.serverNodeArgs, join(repo, 'bin', 'k8ts'), 'server', '--data-dir', dataDir, '--https-listen-port', '0', '--bind-address', '127.0.0.1', '--disable-agent'];
+  const args = [
+    ...k8tsNodeFlags,
+    ...cfg.serverNodeArgs,
+    join(repo, 'bin', 'k8ts'),
+    'server',
+    '--data-dir',
+    dataDir,
+    '--https-listen-port',
+    '0',
+    '--bind-address',
+    '127.0.0.1',
+    '--disable-agent',
+  ];
   const child = spawn(process.execPath, args, { cwd: dataDir, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => {
@@ -251,26 +285,46 @@ async function startK8ts(): Promise<K8ts> {
     key: b64(kc.users[0].user['client-key-data']),
   };
   const url = kc.clusters[0].cluster.server as string;
-  const pool = new Pool(url, { connections: cfg.concurrency, pipelining: 1, connect: { ...tls, servername: 'localhost' } });
+  const pool = new Pool(url, {
+    connections: cfg.concurrency,
+    pipelining: 1,
+    connect: { ...tls, servername: 'localhost' },
+  });
   return { child, pid: child.pid!, url, dataDir, tls, pool };
 }
 
-async function k8tsRequest(pool: Pool, method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown, expect?: number[]): Promise<string> {
+async function k8tsRequest(
+  pool: Pool,
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE',
+  path: string,
+  body?: unknown,
+  expect?: number[],
+): Promise<string> {
   const res = await pool.request({
     method,
     path,
-    headers: body !== undefined ? { 'content-type': 'application/json', accept: 'application/json' } : { accept: 'application/json' },
+    headers:
+      body !== undefined
+        ? { 'content-type': 'application/json', accept: 'application/json' }
+        : { accept: 'application/json' },
     body: body !== undefined ? JSON.stringify(body) : undefined,
   });
   const text = await res.body.text();
-  if (expect ? !expect.includes(res.statusCode) : res.statusCode >= 300) throw new Error(`${method} ${path}: ${res.statusCode} ${text.slice(0, 300)}`);
+  if (expect ? !expect.includes(res.statusCode) : res.statusCode >= 300)
+    throw new Error(`${method} ${path}: ${res.statusCode} ${text.slice(0, 300)}`);
   return text;
 }
 
 const cmPath = (ns: string, name?: string) => `/api/v1/namespaces/${ns}/configmaps${name ? `/${name}` : ''}`;
 
 async function createNamespace(pool: Pool, name: string) {
-  await k8tsRequest(pool, 'POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name } }, [201, 409]);
+  await k8tsRequest(
+    pool,
+    'POST',
+    '/api/v1/namespaces',
+    { apiVersion: 'v1', kind: 'Namespace', metadata: { name } },
+    [201, 409],
+  );
 }
 
 // ---- etcd ---------------------------------------------------------------------------------------
@@ -292,17 +346,28 @@ async function startEtcd(): Promise<Etcd> {
   const child = spawn(
     cfg.etcdBin,
     [
-      '--name', 'bench',
-      '--data-dir', dataDir,
-      '--listen-client-urls', endpoint,
-      '--advertise-client-urls', endpoint,
-      '--listen-peer-urls', peer,
-      '--initial-advertise-peer-urls', peer,
-      '--initial-cluster', `bench=${peer}`,
-      '--initial-cluster-state', 'new',
-      '--quota-backend-bytes', String(8 * 1024 * 1024 * 1024),
-      '--log-level', 'warn',
-      '--logger', 'zap',
+      '--name',
+      'bench',
+      '--data-dir',
+      dataDir,
+      '--listen-client-urls',
+      endpoint,
+      '--advertise-client-urls',
+      endpoint,
+      '--listen-peer-urls',
+      peer,
+      '--initial-advertise-peer-urls',
+      peer,
+      '--initial-cluster',
+      `bench=${peer}`,
+      '--initial-cluster-state',
+      'new',
+      '--quota-backend-bytes',
+      String(8 * 1024 * 1024 * 1024),
+      '--log-level',
+      'warn',
+      '--logger',
+      'zap',
     ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
@@ -313,7 +378,11 @@ async function startEtcd(): Promise<Etcd> {
   });
   let exited = false;
   child.once('exit', () => (exited = true));
-  const client = new Etcd3({ hosts: endpoint, dialTimeout: 2000, grpcOptions: { 'grpc.max_receive_message_length': 512 * 1024 * 1024 } });
+  const client = new Etcd3({
+    hosts: endpoint,
+    dialTimeout: 2000,
+    grpcOptions: { 'grpc.max_receive_message_length': 512 * 1024 * 1024 },
+  });
   const deadline = Date.now() + 30_000;
   for (;;) {
     if (exited) throw new Error(`etcd exited before it was ready:\n${stderr}`);
@@ -357,13 +426,24 @@ async function crudPhase(k: K8ts, e: Etcd | undefined, r: Results) {
   // Warm-up: JIT, TLS sessions, SQLite pages (not measured).
   await createNamespace(k.pool, 'bench-warm');
   const warm = Math.min(2000, n);
-  await load(warm, c, (i) => k8tsRequest(k.pool, 'POST', cmPath('bench-warm'), configMap('bench-warm', `warm-${i}`, i)).then(() => {}));
+  await load(warm, c, (i) =>
+    k8tsRequest(k.pool, 'POST', cmPath('bench-warm'), configMap('bench-warm', `warm-${i}`, i)).then(() => {}),
+  );
   await load(warm, c, (i) => k8tsRequest(k.pool, 'GET', cmPath('bench-warm', `warm-${i}`)).then(() => {}));
   storedPerNs.set('bench-warm', warm);
   const value = (i: number) => JSON.stringify(configMap(ns, `cm-${i}`, i));
   if (e) {
     r.etcd.valueBytes = Buffer.byteLength(value(0));
-    await load(Math.min(2000, n), c, (i) => e.client.put(`/warm/${i}`).value(value(i)).then(() => {}), e.pid);
+    await load(
+      Math.min(2000, n),
+      c,
+      (i) =>
+        e.client
+          .put(`/warm/${i}`)
+          .value(value(i))
+          .then(() => {}),
+      e.pid,
+    );
     await e.client.delete().prefix('/warm/');
   }
   // Creates and etcd puts alternate in rounds, the order flipped every round: a change in the
@@ -376,8 +456,21 @@ async function crudPhase(k: K8ts, e: Etcd | undefined, r: Results) {
   for (let round = 0, from = 0; round < rounds; round++) {
     const size = Math.floor(n / rounds) + (round < n % rounds ? 1 : 0);
     const at = from;
-    const create = () => run(size, c, (i) => k8tsRequest(k.pool, 'POST', cmPath(ns), configMap(ns, `cm-${at + i}`, at + i)).then(() => {}));
-    const put = () => run(size, c, (i) => e!.client.put(`/registry/configmaps/${ns}/cm-${at + i}`).value(value(at + i)).then(() => {}), e!.pid);
+    const create = () =>
+      run(size, c, (i) =>
+        k8tsRequest(k.pool, 'POST', cmPath(ns), configMap(ns, `cm-${at + i}`, at + i)).then(() => {}),
+      );
+    const put = () =>
+      run(
+        size,
+        c,
+        (i) =>
+          e!.client
+            .put(`/registry/configmaps/${ns}/cm-${at + i}`)
+            .value(value(at + i))
+            .then(() => {}),
+        e!.pid,
+      );
     if (round % 2 === 0 || !e) creates.push(await create());
     if (e) puts.push(await put());
     if (round % 2 === 1 && e) creates.push(await create());
@@ -396,11 +489,15 @@ async function crudPhase(k: K8ts, e: Etcd | undefined, r: Results) {
   }
   if (cfg.verbs.has('update')) {
     log(`k8ts: ${n} updates`);
-    r.k8ts.update = await load(n, c, (i) => k8tsRequest(k.pool, 'PUT', cmPath(ns, `cm-${i}`), configMap(ns, `cm-${i}`, i + n)).then(() => {}));
+    r.k8ts.update = await load(n, c, (i) =>
+      k8tsRequest(k.pool, 'PUT', cmPath(ns, `cm-${i}`), configMap(ns, `cm-${i}`, i + n)).then(() => {}),
+    );
   }
   const lns = 'bench-list100';
   await createNamespace(k.pool, lns);
-  await load(cfg.listSize, c, (i) => k8tsRequest(k.pool, 'POST', cmPath(lns), configMap(lns, `cm-${i}`, i)).then(() => {}));
+  await load(cfg.listSize, c, (i) =>
+    k8tsRequest(k.pool, 'POST', cmPath(lns), configMap(lns, `cm-${i}`, i)).then(() => {}),
+  );
   storedPerNs.set(lns, cfg.listSize);
   if (cfg.verbs.has('list')) {
     log(`k8ts: ${cfg.listOps} lists of ${cfg.listSize} objects`);
@@ -409,24 +506,72 @@ async function crudPhase(k: K8ts, e: Etcd | undefined, r: Results) {
 
   if (!e) return;
   log(`etcd: ${n} gets`);
-  r.etcd.get = await load(n, c, (i) => e.client.get(`/registry/configmaps/${ns}/cm-${(i * 7919) % n}`).buffer().then(() => {}), e.pid);
+  r.etcd.get = await load(
+    n,
+    c,
+    (i) =>
+      e.client
+        .get(`/registry/configmaps/${ns}/cm-${(i * 7919) % n}`)
+        .buffer()
+        .then(() => {}),
+    e.pid,
+  );
   log(`etcd: ${n} puts over existing keys (update reference)`);
-  r.etcd.update = await load(n, c, (i) => e.client.put(`/registry/configmaps/${ns}/cm-${i}`).value(value(i + n)).then(() => {}), e.pid);
-  await load(cfg.listSize, c, (i) => e.client.put(`/registry/configmaps/${lns}/cm-${i}`).value(value(i)).then(() => {}), e.pid);
+  r.etcd.update = await load(
+    n,
+    c,
+    (i) =>
+      e.client
+        .put(`/registry/configmaps/${ns}/cm-${i}`)
+        .value(value(i + n))
+        .then(() => {}),
+    e.pid,
+  );
+  await load(
+    cfg.listSize,
+    c,
+    (i) =>
+      e.client
+        .put(`/registry/configmaps/${lns}/cm-${i}`)
+        .value(value(i))
+        .then(() => {}),
+    e.pid,
+  );
   etcdStored += cfg.listSize;
   log(`etcd: ${cfg.listOps} prefix ranges of ${cfg.listSize} keys`);
-  r.etcd.list = await load(cfg.listOps, c, () => e.client.getAll().prefix(`/registry/configmaps/${lns}/`).exec().then(() => {}), e.pid);
+  r.etcd.list = await load(
+    cfg.listOps,
+    c,
+    () =>
+      e.client
+        .getAll()
+        .prefix(`/registry/configmaps/${lns}/`)
+        .exec()
+        .then(() => {}),
+    e.pid,
+  );
 }
 
 async function seqPhase(k: K8ts, e: Etcd | undefined, r: Results) {
   const ns = 'bench-seq';
   await createNamespace(k.pool, ns);
   log(`k8ts: ${cfg.seqWrites} creates, one at a time`);
-  r.k8ts.seqCreate = await load(cfg.seqWrites, 1, (i) => k8tsRequest(k.pool, 'POST', cmPath(ns), configMap(ns, `cm-${i}`, i)).then(() => {}));
+  r.k8ts.seqCreate = await load(cfg.seqWrites, 1, (i) =>
+    k8tsRequest(k.pool, 'POST', cmPath(ns), configMap(ns, `cm-${i}`, i)).then(() => {}),
+  );
   storedPerNs.set(ns, cfg.seqWrites);
   if (!e) return;
   log(`etcd: ${cfg.seqWrites} puts, one at a time`);
-  r.etcd.seqPut = await load(cfg.seqWrites, 1, (i) => e.client.put(`/registry/configmaps/${ns}/cm-${i}`).value(JSON.stringify(configMap(ns, `cm-${i}`, i))).then(() => {}), e.pid);
+  r.etcd.seqPut = await load(
+    cfg.seqWrites,
+    1,
+    (i) =>
+      e.client
+        .put(`/registry/configmaps/${ns}/cm-${i}`)
+        .value(JSON.stringify(configMap(ns, `cm-${i}`, i)))
+        .then(() => {}),
+    e.pid,
+  );
   etcdStored += cfg.seqWrites;
 }
 
@@ -443,7 +588,9 @@ async function listPhase(k: K8ts, e: Etcd | undefined, r: Results) {
   const n = cfg.listObjects;
   await createNamespace(k.pool, ns);
   log(`k8ts: filling ${n} objects for the big list`);
-  await load(n, cfg.concurrency, (i) => k8tsRequest(k.pool, 'POST', cmPath(ns), configMap(ns, `cm-${String(i).padStart(6, '0')}`, i)).then(() => {}));
+  await load(n, cfg.concurrency, (i) =>
+    k8tsRequest(k.pool, 'POST', cmPath(ns), configMap(ns, `cm-${String(i).padStart(6, '0')}`, i)).then(() => {}),
+  );
   storedPerNs.set(ns, n);
   const reps = 5;
   const full: number[] = [];
@@ -475,12 +622,30 @@ async function listPhase(k: K8ts, e: Etcd | undefined, r: Results) {
     if (count !== n) log(`  paged list returned ${count} items, expected ${n}`);
     paged.push(ms);
   }
-  r.k8ts.bigList = { objects: n, bytes, fullMs: median(full), fullMsAll: full, pagedMs: median(paged), pagedMsAll: paged, pages, pageLimit: cfg.pageLimit };
+  r.k8ts.bigList = {
+    objects: n,
+    bytes,
+    fullMs: median(full),
+    fullMsAll: full,
+    pagedMs: median(paged),
+    pagedMsAll: paged,
+    pages,
+    pageLimit: cfg.pageLimit,
+  };
   log(`k8ts: list of ${n}: full ${median(full).toFixed(1)} ms, paged ${median(paged).toFixed(1)} ms`);
 
   if (!e) return;
   const prefix = `/registry/configmaps/${ns}/`;
-  await load(n, cfg.concurrency, (i) => e.client.put(`${prefix}cm-${String(i).padStart(6, '0')}`).value(JSON.stringify(configMap(ns, `cm-${i}`, i))).then(() => {}), e.pid);
+  await load(
+    n,
+    cfg.concurrency,
+    (i) =>
+      e.client
+        .put(`${prefix}cm-${String(i).padStart(6, '0')}`)
+        .value(JSON.stringify(configMap(ns, `cm-${i}`, i)))
+        .then(() => {}),
+    e.pid,
+  );
   etcdStored += n;
   const efull: number[] = [];
   for (let i = 0; i < reps; i++) efull.push((await timeIt(() => e.client.getAll().prefix(prefix).exec()))[0]);
@@ -491,7 +656,11 @@ async function listPhase(k: K8ts, e: Etcd | undefined, r: Results) {
       let from = prefix;
       const end = prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
       for (;;) {
-        const res = await e.client.kv.range({ key: Buffer.from(from), range_end: Buffer.from(end), limit: cfg.pageLimit });
+        const res = await e.client.kv.range({
+          key: Buffer.from(from),
+          range_end: Buffer.from(end),
+          limit: cfg.pageLimit,
+        });
         if (!res.more || !res.kvs.length) break;
         from = res.kvs[res.kvs.length - 1].key.toString() + '\x00';
       }
@@ -526,7 +695,16 @@ interface WatchResult {
   otherCores?: number;
 }
 
-function summarizeWatch(W: number, N: number, recv: Float64Array, sendT: Float64Array, ackT: Float64Array, established: number, setupMs: number, writeLat: number[]): WatchResult {
+function summarizeWatch(
+  W: number,
+  N: number,
+  recv: Float64Array,
+  sendT: Float64Array,
+  ackT: Float64Array,
+  established: number,
+  setupMs: number,
+  writeLat: number[],
+): WatchResult {
   const fromAck: number[] = [];
   const fromSend: number[] = [];
   let complete = 0;
@@ -629,7 +807,14 @@ async function watchPhase(k: K8ts, e: Etcd | undefined, r: Results) {
   const N = cfg.watchWrites;
   const recv = new Float64Array(W * N);
   let delivered = 0;
-  const agent = new https.Agent({ keepAlive: true, maxSockets: Infinity, ca: k.tls.ca, cert: k.tls.cert, key: k.tls.key, servername: 'localhost' });
+  const agent = new https.Agent({
+    keepAlive: true,
+    maxSockets: Infinity,
+    ca: k.tls.ca,
+    cert: k.tls.cert,
+    key: k.tls.key,
+    servername: 'localhost',
+  });
   const { hostname, port } = new URL(k.url);
   const nameRe = /"name":"w-(\d+)"/;
   const requests: ReturnType<typeof https.request>[] = [];
@@ -638,7 +823,14 @@ async function watchPhase(k: K8ts, e: Etcd | undefined, r: Results) {
   const open = (w: number) =>
     new Promise<void>((ok, fail) => {
       const req = https.request(
-        { agent, hostname, port, method: 'GET', path: `${cmPath(ns)}?watch=true&timeoutSeconds=3600`, headers: { accept: 'application/json' } },
+        {
+          agent,
+          hostname,
+          port,
+          method: 'GET',
+          path: `${cmPath(ns)}?watch=true&timeoutSeconds=3600`,
+          headers: { accept: 'application/json' },
+        },
         (res) => {
           if (res.statusCode !== 200) return fail(new Error(`watch ${w}: HTTP ${res.statusCode}`));
           let buf = '';
@@ -678,7 +870,9 @@ async function watchPhase(k: K8ts, e: Etcd | undefined, r: Results) {
   log(`k8ts: ${established}/${W} watches open in ${setupMs.toFixed(0)} ms; ${N} creates at ${cfg.watchRate}/s`);
   const writer = new Pool(k.url, { connections: 4, connect: { ...k.tls, servername: 'localhost' } });
   const acct = startAccounting(k.pid);
-  const { sendT, ackT, lat } = await pacedWrites(N, cfg.watchRate, (i) => k8tsRequest(writer, 'POST', cmPath(ns), configMap(ns, `w-${i}`, i)).then(() => {}));
+  const { sendT, ackT, lat } = await pacedWrites(N, cfg.watchRate, (i) =>
+    k8tsRequest(writer, 'POST', cmPath(ns), configMap(ns, `w-${i}`, i)).then(() => {}),
+  );
   storedPerNs.set(ns, N);
   await waitDelivered(recv, () => delivered, established * N, 30_000);
   r.k8ts.watch = { ...summarizeWatch(W, N, recv, sendT, ackT, established, setupMs, lat), ...acct.stop(delivered) };
@@ -708,7 +902,12 @@ async function watchPhase(k: K8ts, e: Etcd | undefined, r: Results) {
   }
   const esetup = performance.now() - te;
   const eacct = startAccounting(e.pid);
-  const ew = await pacedWrites(N, cfg.watchRate, (i) => e.client.put(`${prefix}w-${i}`).value(JSON.stringify(configMap(ns, `w-${i}`, i))).then(() => {}));
+  const ew = await pacedWrites(N, cfg.watchRate, (i) =>
+    e.client
+      .put(`${prefix}w-${i}`)
+      .value(JSON.stringify(configMap(ns, `w-${i}`, i)))
+      .then(() => {}),
+  );
   etcdStored += N;
   await waitDelivered(erecv, () => edelivered, W * N, 30_000);
   r.etcd.watch = { ...summarizeWatch(W, N, erecv, ew.sendT, ew.ackT, W, esetup, ew.lat), ...eacct.stop(edelivered) };
@@ -720,8 +919,13 @@ async function watchPhase(k: K8ts, e: Etcd | undefined, r: Results) {
 async function heapOf(pool: Pool): Promise<Record<string, number>> {
   try {
     const text = await k8tsRequest(pool, 'GET', '/metrics');
-    const get = (name: string) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? NaN) / 2 ** 20;
-    return { heapUsedMiB: get('nodejs_heap_size_used_bytes'), heapTotalMiB: get('nodejs_heap_size_total_bytes'), externalMiB: get('nodejs_external_memory_bytes') };
+    const get = (name: string) =>
+      Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? NaN) / 2 ** 20;
+    return {
+      heapUsedMiB: get('nodejs_heap_size_used_bytes'),
+      heapTotalMiB: get('nodejs_heap_size_total_bytes'),
+      externalMiB: get('nodejs_external_memory_bytes'),
+    };
   } catch {
     return {};
   }
@@ -733,14 +937,25 @@ async function rssPhase(k: K8ts, e: Etcd | undefined, r: Results) {
   const have = k8tsStored();
   const more = Math.max(0, cfg.rssObjects - have);
   log(`k8ts: filling ${more} more objects to ${cfg.rssObjects}`);
-  r.k8ts.fill = await load(more, cfg.concurrency, (i) => k8tsRequest(k.pool, 'POST', cmPath(ns), configMap(ns, `cm-${i}`, i)).then(() => {}));
+  r.k8ts.fill = await load(more, cfg.concurrency, (i) =>
+    k8tsRequest(k.pool, 'POST', cmPath(ns), configMap(ns, `cm-${i}`, i)).then(() => {}),
+  );
   storedPerNs.set(ns, more);
   await sleep(2000);
   r.k8ts.rss = { objects: k8tsStored(), ...rssOf(k.pid), ...(await heapOf(k.pool)) };
   log(`k8ts: RSS ${r.k8ts.rss.rssMiB.toFixed(0)} MiB with ${r.k8ts.rss.objects} objects`);
   if (!e) return;
   const emore = Math.max(0, cfg.rssObjects - etcdStored);
-  r.etcd.fill = await load(emore, cfg.concurrency, (i) => e.client.put(`/registry/configmaps/${ns}/cm-${i}`).value(JSON.stringify(configMap(ns, `cm-${i}`, i))).then(() => {}), e.pid);
+  r.etcd.fill = await load(
+    emore,
+    cfg.concurrency,
+    (i) =>
+      e.client
+        .put(`/registry/configmaps/${ns}/cm-${i}`)
+        .value(JSON.stringify(configMap(ns, `cm-${i}`, i)))
+        .then(() => {}),
+    e.pid,
+  );
   etcdStored += emore;
   await sleep(2000);
   r.etcd.rss = { objects: etcdStored, ...rssOf(e.pid) };
@@ -752,7 +967,8 @@ async function rssPhase(k: K8ts, e: Etcd | undefined, r: Results) {
 const f0 = (x: number | undefined) => (x === undefined || Number.isNaN(x) ? '-' : x.toFixed(0));
 const f1 = (x: number | undefined) => (x === undefined || Number.isNaN(x) ? '-' : x.toFixed(1));
 const f2 = (x: number | undefined) => (x === undefined || Number.isNaN(x) ? '-' : x.toFixed(2));
-const ratio = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined || !b ? '-' : `${(a / b).toFixed(2)}×`);
+const ratio = (a: number | undefined, b: number | undefined) =>
+  a === undefined || b === undefined || !b ? '-' : `${(a / b).toFixed(2)}×`;
 
 function table(r: Results): string {
   const k = r.k8ts;
@@ -761,8 +977,20 @@ function table(r: Results): string {
   const verb = (label: string, ks: Stats | undefined, es: Stats | undefined, target = '') => {
     if (!ks) return;
     rows.push([`${label} ops/s`, f0(ks.opsPerSec), f0(es?.opsPerSec), ratio(ks.opsPerSec, es?.opsPerSec), target]);
-    rows.push([`${label} p50 / p99 ms`, `${f1(ks.p50)} / ${f1(ks.p99)}`, es ? `${f1(es.p50)} / ${f1(es.p99)}` : '-', '', '']);
-    rows.push([`${label} server CPU µs/op`, f0(ks.serverCpuUsPerOp), f0(es?.serverCpuUsPerOp), ratio(ks.serverCpuUsPerOp, es?.serverCpuUsPerOp), '']);
+    rows.push([
+      `${label} p50 / p99 ms`,
+      `${f1(ks.p50)} / ${f1(ks.p99)}`,
+      es ? `${f1(es.p50)} / ${f1(es.p99)}` : '-',
+      '',
+      '',
+    ]);
+    rows.push([
+      `${label} server CPU µs/op`,
+      f0(ks.serverCpuUsPerOp),
+      f0(es?.serverCpuUsPerOp),
+      ratio(ks.serverCpuUsPerOp, es?.serverCpuUsPerOp),
+      '',
+    ]);
   };
   verb(`create (${cfg.concurrency} in flight; etcd: put)`, k.create, e.put, '≥ 1.0× etcd puts');
   if (r.createRounds && r.createRounds.length > 1) {
@@ -774,27 +1002,101 @@ function table(r: Results): string {
   verb('update (etcd: put over existing key)', k.update, e.update);
   verb(`list of ${cfg.listSize} (etcd: prefix range)`, k.list, e.list);
   if (k.seqCreate) {
-    rows.push(['single write, 1 in flight: p50 / p99 ms', `${f1(k.seqCreate.p50)} / ${f1(k.seqCreate.p99)}`, e.seqPut ? `${f1(e.seqPut.p50)} / ${f1(e.seqPut.p99)}` : '-', ratio(k.seqCreate.p99, e.seqPut?.p99), 'p99 < 50 ms']);
+    rows.push([
+      'single write, 1 in flight: p50 / p99 ms',
+      `${f1(k.seqCreate.p50)} / ${f1(k.seqCreate.p99)}`,
+      e.seqPut ? `${f1(e.seqPut.p50)} / ${f1(e.seqPut.p99)}` : '-',
+      ratio(k.seqCreate.p99, e.seqPut?.p99),
+      'p99 < 50 ms',
+    ]);
   }
   if (k.bigList) {
-    rows.push([`list ${k.bigList.objects} objects, one request (ms)`, f1(k.bigList.fullMs), f1(e.bigList?.fullMs), ratio(k.bigList.fullMs, e.bigList?.fullMs), '< 1000 ms']);
-    rows.push([`list ${k.bigList.objects} objects, limit=${cfg.pageLimit} pages (ms)`, f1(k.bigList.pagedMs), f1(e.bigList?.pagedMs), ratio(k.bigList.pagedMs, e.bigList?.pagedMs), '< 1000 ms']);
+    rows.push([
+      `list ${k.bigList.objects} objects, one request (ms)`,
+      f1(k.bigList.fullMs),
+      f1(e.bigList?.fullMs),
+      ratio(k.bigList.fullMs, e.bigList?.fullMs),
+      '< 1000 ms',
+    ]);
+    rows.push([
+      `list ${k.bigList.objects} objects, limit=${cfg.pageLimit} pages (ms)`,
+      f1(k.bigList.pagedMs),
+      f1(e.bigList?.pagedMs),
+      ratio(k.bigList.pagedMs, e.bigList?.pagedMs),
+      '< 1000 ms',
+    ]);
   }
   if (k.watch) {
     const w: WatchResult = k.watch;
     const ew: WatchResult | undefined = e.watch;
-    rows.push([`watchers: events delivered / expected`, `${w.delivered} / ${w.expected}`, ew ? `${ew.delivered} / ${ew.expected}` : '-', '', 'all']);
-    rows.push([`watch delivery, ack → receipt p50 / p99 ms`, `${f1(w.ackP50)} / ${f1(w.ackP99)}`, ew ? `${f1(ew.ackP50)} / ${f1(ew.ackP99)}` : '-', '', 'p99 < 100 ms']);
-    rows.push([`watch delivery, send → receipt p50 / p99 ms`, `${f1(w.sendP50)} / ${f1(w.sendP99)}`, ew ? `${f1(ew.sendP50)} / ${f1(ew.sendP99)}` : '-', ratio(w.sendP99, ew?.sendP99), '']);
-    rows.push([`writes during the watch: p50 / p99 ms`, `${f1(w.writeP50)} / ${f1(w.writeP99)}`, ew ? `${f1(ew.writeP50)} / ${f1(ew.writeP99)}` : '-', '', '']);
-    rows.push([`watch: server CPU µs per delivered event`, f1(w.serverCpuUsPerEvent), f1(ew?.serverCpuUsPerEvent), ratio(w.serverCpuUsPerEvent, ew?.serverCpuUsPerEvent), '']);
-    rows.push([`watch: cores used by server / bench client`, `${f2(w.serverCores)} / ${f2(w.clientCores)}`, ew ? `${f2(ew.serverCores)} / ${f2(ew.clientCores)}` : '-', '', '']);
+    rows.push([
+      `watchers: events delivered / expected`,
+      `${w.delivered} / ${w.expected}`,
+      ew ? `${ew.delivered} / ${ew.expected}` : '-',
+      '',
+      'all',
+    ]);
+    rows.push([
+      `watch delivery, ack → receipt p50 / p99 ms`,
+      `${f1(w.ackP50)} / ${f1(w.ackP99)}`,
+      ew ? `${f1(ew.ackP50)} / ${f1(ew.ackP99)}` : '-',
+      '',
+      'p99 < 100 ms',
+    ]);
+    rows.push([
+      `watch delivery, send → receipt p50 / p99 ms`,
+      `${f1(w.sendP50)} / ${f1(w.sendP99)}`,
+      ew ? `${f1(ew.sendP50)} / ${f1(ew.sendP99)}` : '-',
+      ratio(w.sendP99, ew?.sendP99),
+      '',
+    ]);
+    rows.push([
+      `writes during the watch: p50 / p99 ms`,
+      `${f1(w.writeP50)} / ${f1(w.writeP99)}`,
+      ew ? `${f1(ew.writeP50)} / ${f1(ew.writeP99)}` : '-',
+      '',
+      '',
+    ]);
+    rows.push([
+      `watch: server CPU µs per delivered event`,
+      f1(w.serverCpuUsPerEvent),
+      f1(ew?.serverCpuUsPerEvent),
+      ratio(w.serverCpuUsPerEvent, ew?.serverCpuUsPerEvent),
+      '',
+    ]);
+    rows.push([
+      `watch: cores used by server / bench client`,
+      `${f2(w.serverCores)} / ${f2(w.clientCores)}`,
+      ew ? `${f2(ew.serverCores)} / ${f2(ew.clientCores)}` : '-',
+      '',
+      '',
+    ]);
   }
   if (k.rss) {
-    rows.push([`RSS with ${k.rss.objects} objects (MiB)`, f0(k.rss.rssMiB), e.rss ? `${f0(e.rss.rssMiB)} (${e.rss.objects} keys)` : '-', ratio(k.rss.rssMiB, e.rss?.rssMiB), '']);
-    if (k.rss.heapUsedMiB !== undefined) rows.push(['  of which JS heap used / external (MiB)', `${f0(k.rss.heapUsedMiB)} / ${f0(k.rss.externalMiB)}`, '', '', '']);
+    rows.push([
+      `RSS with ${k.rss.objects} objects (MiB)`,
+      f0(k.rss.rssMiB),
+      e.rss ? `${f0(e.rss.rssMiB)} (${e.rss.objects} keys)` : '-',
+      ratio(k.rss.rssMiB, e.rss?.rssMiB),
+      '',
+    ]);
+    if (k.rss.heapUsedMiB !== undefined)
+      rows.push([
+        '  of which JS heap used / external (MiB)',
+        `${f0(k.rss.heapUsedMiB)} / ${f0(k.rss.externalMiB)}`,
+        '',
+        '',
+        '',
+      ]);
   }
-  if (k.fill) rows.push([`bulk create during fill ops/s`, f0(k.fill.opsPerSec), f0(e.fill?.opsPerSec), ratio(k.fill.opsPerSec, e.fill?.opsPerSec), '']);
+  if (k.fill)
+    rows.push([
+      `bulk create during fill ops/s`,
+      f0(k.fill.opsPerSec),
+      f0(e.fill?.opsPerSec),
+      ratio(k.fill.opsPerSec, e.fill?.opsPerSec),
+      '',
+    ]);
   const widths = rows[0].map((_, c) => Math.max(...rows.map((row) => row[c].length)));
   const line = (row: string[]) => `| ${row.map((cell, c) => cell.padEnd(widths[c])).join(' | ')} |`;
   return [line(rows[0]), `| ${widths.map((w) => '-'.repeat(w)).join(' | ')} |`, ...rows.slice(1).map(line)].join('\n');
@@ -839,14 +1141,26 @@ async function main() {
   } finally {
     await cleanup();
   }
-  const phases = [...Object.values(r.k8ts), ...Object.values(r.etcd)].filter((x): x is Stats => typeof x?.otherCores === 'number');
+  const phases = [...Object.values(r.k8ts), ...Object.values(r.etcd)].filter(
+    (x): x is Stats => typeof x?.otherCores === 'number',
+  );
   const other = phases.map((p) => p.otherCores!).filter((x) => Number.isFinite(x));
   machine.otherCoresAvg = other.length ? +(other.reduce((a, b) => a + b, 0) / other.length).toFixed(2) : undefined;
   machine.otherCoresMax = other.length ? +Math.max(...other).toFixed(2) : undefined;
-  const out = table(r) + (other.length ? `\n\nother processes on the machine used ${machine.otherCoresAvg} cores on average (max ${machine.otherCoresMax}) during the load phases` : '');
-  process.stdout.write(`\nk8ts API benchmark (scale ${cfg.scale}; ${machine.cpus}× ${machine.cpu}, node ${machine.node}${e ? `, etcd ${e.version}` : ''})\n\n${out}\n\n`);
+  const out =
+    table(r) +
+    (other.length
+      ? `\n\nother processes on the machine used ${machine.otherCoresAvg} cores on average (max ${machine.otherCoresMax}) during the load phases`
+      : '');
+  process.stdout.write(
+    `\nk8ts API benchmark (scale ${cfg.scale}; ${machine.cpus}× ${machine.cpu}, node ${machine.node}${e ? `, etcd ${e.version}` : ''})\n\n${out}\n\n`,
+  );
   mkdirSync(dirname(cfg.out), { recursive: true });
-  writeFileSync(cfg.out, JSON.stringify({ ...r, config: { ...cfg, only: [...cfg.only], verbs: [...cfg.verbs] }, table: out }, null, 2) + '\n');
+  writeFileSync(
+    cfg.out,
+    JSON.stringify({ ...r, config: { ...cfg, only: [...cfg.only], verbs: [...cfg.verbs] }, table: out }, null, 2) +
+      '\n',
+  );
   process.stdout.write(`results written to ${cfg.out}\n`);
 }
 

@@ -73,12 +73,22 @@ function fill(build: (n: number) => unknown, slack = 0): string {
 }
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
-const pod = (name: string, spec: object) => ({ apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: NS }, spec });
+const pod = (name: string, spec: object) => ({
+  apiVersion: 'v1',
+  kind: 'Pod',
+  metadata: { name, namespace: NS },
+  spec,
+});
 const container = (name: string, extra: object = {}) => ({ name, image: 'i', ...extra });
 const podsPath = `/api/v1/namespaces/${NS}/pods`;
 const cmPath = `/api/v1/namespaces/${NS}/configmaps`;
 const crPath = `/apis/bench.k8ts.io/v1/namespaces/${NS}/blobs`;
-const post = (path: string, body: string): BigRequest => ({ method: 'POST', path, contentType: 'application/json', body });
+const post = (path: string, body: string): BigRequest => ({
+  method: 'POST',
+  path,
+  contentType: 'application/json',
+  body,
+});
 
 /** A ConfigMap whose data stays within upstream's 1 MiB total (core.MaxSecretSize). */
 const configMap = (name: string, keys: number, value: string) => ({
@@ -96,23 +106,39 @@ const CM_KEYS = 100_000;
 const STORABLE_CONTAINERS = 2_500;
 const STORABLE_CM_KEYS = 50_000;
 
-const blob = (name: string, spec: unknown) => ({ apiVersion: 'bench.k8ts.io/v1', kind: 'Blob', metadata: { name, namespace: NS }, spec });
+const blob = (name: string, spec: unknown) => ({
+  apiVersion: 'bench.k8ts.io/v1',
+  kind: 'Blob',
+  metadata: { name, namespace: NS },
+  spec,
+});
 
 const shapes: Shape[] = [
   {
     name: 'pod-50k-containers',
     what: 'the reported case: a Pod with 50,000 containers (1.7 MB)',
-    request: () => post(podsPath, JSON.stringify(pod('c50k', { containers: range(50_000).map((i) => container(`c${i}`)) }))),
+    request: () =>
+      post(podsPath, JSON.stringify(pod('c50k', { containers: range(50_000).map((i) => container(`c${i}`)) }))),
   },
   {
     name: 'pod-containers',
     what: 'a Pod with as many containers as 3 MiB holds',
-    request: () => post(podsPath, fill((n) => pod('cmax', { containers: range(n).map((i) => container(`c${i}`)) }))),
+    request: () =>
+      post(
+        podsPath,
+        fill((n) => pod('cmax', { containers: range(n).map((i) => container(`c${i}`)) })),
+      ),
   },
   {
     name: 'pod-env',
     what: 'one container with as many env vars as 3 MiB holds',
-    request: () => post(podsPath, fill((n) => pod('env', { containers: [container('c', { env: range(n).map((i) => ({ name: `E${i}`, value: 'v' })) })] }))),
+    request: () =>
+      post(
+        podsPath,
+        fill((n) =>
+          pod('env', { containers: [container('c', { env: range(n).map((i) => ({ name: `E${i}`, value: 'v' })) })] }),
+        ),
+      ),
   },
   {
     name: 'pod-ports',
@@ -120,7 +146,18 @@ const shapes: Shape[] = [
     request: () =>
       post(
         podsPath,
-        fill((n) => pod('ports', { containers: [container('c', { ports: range(n).map((i) => ({ containerPort: (i % 65535) + 1, protocol: ['TCP', 'UDP', 'SCTP'][Math.floor(i / 65535) % 3] })) })] })),
+        fill((n) =>
+          pod('ports', {
+            containers: [
+              container('c', {
+                ports: range(n).map((i) => ({
+                  containerPort: (i % 65535) + 1,
+                  protocol: ['TCP', 'UDP', 'SCTP'][Math.floor(i / 65535) % 3],
+                })),
+              }),
+            ],
+          }),
+        ),
       ),
   },
   {
@@ -132,7 +169,9 @@ const shapes: Shape[] = [
         fill((n) =>
           pod('vols', {
             volumes: range(n).map((i) => ({ name: `v${i}`, emptyDir: {} })),
-            containers: [container('c', { volumeMounts: range(n).map((i) => ({ name: `v${i}`, mountPath: `/m/${i}` })) })],
+            containers: [
+              container('c', { volumeMounts: range(n).map((i) => ({ name: `v${i}`, mountPath: `/m/${i}` })) }),
+            ],
           }),
         ),
       ),
@@ -145,19 +184,37 @@ const shapes: Shape[] = [
   {
     name: 'configmap-labels',
     what: 'a ConfigMap with as many labels as 3 MiB holds',
-    request: () => post(cmPath, fill((n) => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'labels', namespace: NS, labels: Object.fromEntries(range(n).map((i) => [`l${i}`, 'v'])) } }))),
+    request: () =>
+      post(
+        cmPath,
+        fill((n) => ({
+          apiVersion: 'v1',
+          kind: 'ConfigMap',
+          metadata: { name: 'labels', namespace: NS, labels: Object.fromEntries(range(n).map((i) => [`l${i}`, 'v'])) },
+        })),
+      ),
   },
   {
     name: 'configmap-update',
     what: `a PUT replacing every value of a ${STORABLE_CM_KEYS.toLocaleString('en')}-key ConfigMap (as big as the store keeps)`,
     setup: () => post(cmPath, JSON.stringify(configMap('upd', STORABLE_CM_KEYS, 'v'))),
-    request: () => ({ method: 'PUT', path: `${cmPath}/upd`, contentType: 'application/json', body: JSON.stringify(configMap('upd', STORABLE_CM_KEYS, 'w')) }),
+    request: () => ({
+      method: 'PUT',
+      path: `${cmPath}/upd`,
+      contentType: 'application/json',
+      body: JSON.stringify(configMap('upd', STORABLE_CM_KEYS, 'w')),
+    }),
   },
   {
     name: 'configmap-apply',
     what: `server-side apply of a ${STORABLE_CM_KEYS.toLocaleString('en')}-key ConfigMap by a second manager (force)`,
     setup: () => post(cmPath, JSON.stringify(configMap('apl', STORABLE_CM_KEYS, 'v'))),
-    request: () => ({ method: 'PATCH', path: `${cmPath}/apl?fieldManager=bench&force=true`, contentType: 'application/apply-patch+yaml', body: JSON.stringify(configMap('apl', STORABLE_CM_KEYS, 'w')) }),
+    request: () => ({
+      method: 'PATCH',
+      path: `${cmPath}/apl?fieldManager=bench&force=true`,
+      contentType: 'application/apply-patch+yaml',
+      body: JSON.stringify(configMap('apl', STORABLE_CM_KEYS, 'w')),
+    }),
   },
   {
     name: 'pod-apply',
@@ -172,7 +229,11 @@ const shapes: Shape[] = [
   {
     name: 'pod-storable',
     what: `a Pod with ${STORABLE_CONTAINERS.toLocaleString('en')} containers: about as big as the store keeps (1.5 MiB with defaults and managedFields)`,
-    request: () => post(podsPath, JSON.stringify(pod('storable', { containers: range(STORABLE_CONTAINERS).map((i) => container(`c${i}`)) }))),
+    request: () =>
+      post(
+        podsPath,
+        JSON.stringify(pod('storable', { containers: range(STORABLE_CONTAINERS).map((i) => container(`c${i}`)) })),
+      ),
   },
   {
     name: 'configmap-storable',
@@ -182,7 +243,11 @@ const shapes: Shape[] = [
   {
     name: 'pod-update',
     what: `a PUT of a ${STORABLE_CONTAINERS.toLocaleString('en')}-container Pod changing every image (old and new both near the store's limit)`,
-    setup: () => post(podsPath, JSON.stringify(pod('upd', { containers: range(STORABLE_CONTAINERS).map((i) => container(`c${i}`)) }))),
+    setup: () =>
+      post(
+        podsPath,
+        JSON.stringify(pod('upd', { containers: range(STORABLE_CONTAINERS).map((i) => container(`c${i}`)) })),
+      ),
     request: (prior) => {
       delete prior.metadata.managedFields; // a client may send them back, but they would not fit
       delete prior.metadata.resourceVersion; // unconditional: controllers may have written the pod meanwhile
@@ -193,13 +258,21 @@ const shapes: Shape[] = [
   {
     name: 'cr-wide',
     what: 'a custom resource with free-form (preserve-unknown-fields) data as wide as 3 MiB holds',
-    request: () => post(crPath, fill((n) => blob('wide', Object.fromEntries(range(n).map((i) => [`f${i}`, { x: i }]))))),
+    request: () =>
+      post(
+        crPath,
+        fill((n) => blob('wide', Object.fromEntries(range(n).map((i) => [`f${i}`, { x: i }])))),
+      ),
   },
   {
     name: 'cr-deep',
     what: 'a custom resource with free-form data nested 10,000 levels deep',
     // Built as text: JSON.stringify itself recurses too deep for this.
-    request: () => post(crPath, JSON.stringify(blob('deep', 0)).replace('"spec":0', `"spec":${'{"a":'.repeat(10_000)}1${'}'.repeat(10_000)}`)),
+    request: () =>
+      post(
+        crPath,
+        JSON.stringify(blob('deep', 0)).replace('"spec":0', `"spec":${'{"a":'.repeat(10_000)}1${'}'.repeat(10_000)}`),
+      ),
   },
 ];
 
@@ -216,7 +289,12 @@ const blobCRD = {
         name: 'v1',
         served: true,
         storage: true,
-        schema: { openAPIV3Schema: { type: 'object', properties: { spec: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } } } },
+        schema: {
+          openAPIV3Schema: {
+            type: 'object',
+            properties: { spec: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } },
+          },
+        },
       },
     ],
   },
@@ -226,15 +304,38 @@ const blobCRD = {
 
 async function startServer() {
   const dataDir = mkdtempSync(join(cfg.dir, 'k8ts-bigobject-'));
-  const args = [...k8tsNodeFlags, ...cfg.serverNodeArgs, join(repo, 'bin', 'k8ts'), 'server', '--data-dir', dataDir, '--https-listen-port', '0', '--bind-address', '127.0.0.1', '--disable-agent', '--log-level', 'warn', ...cfg.serverArgs];
+  const args = [
+    ...k8tsNodeFlags,
+    ...cfg.serverNodeArgs,
+    join(repo, 'bin', 'k8ts'),
+    'server',
+    '--data-dir',
+    dataDir,
+    '--https-listen-port',
+    '0',
+    '--bind-address',
+    '127.0.0.1',
+    '--disable-agent',
+    '--log-level',
+    'warn',
+    ...cfg.serverArgs,
+  ];
   const { child, match } = await launch('k8ts server', args, /ready: (\S+) \(data .*, kubeconfig (\S+)\)/, 60_000);
   const tls = clientTLS(match[2]);
-  const pool = () => new Pool(match[1], { connections: 1, pipelining: 1, connect: { ...tls, servername: 'localhost' } });
+  const pool = () =>
+    new Pool(match[1], { connections: 1, pipelining: 1, connect: { ...tls, servername: 'localhost' } });
   return { child, dataDir, big: pool(), probe: pool() };
 }
 
 async function send(pool: Pool, r: BigRequest): Promise<{ status: number; text: string }> {
-  const res = await pool.request({ method: r.method, path: r.path, headers: { 'content-type': r.contentType, accept: 'application/json' }, body: r.body, headersTimeout: 600_000, bodyTimeout: 600_000 });
+  const res = await pool.request({
+    method: r.method,
+    path: r.path,
+    headers: { 'content-type': r.contentType, accept: 'application/json' },
+    body: r.body,
+    headersTimeout: 600_000,
+    bodyTimeout: 600_000,
+  });
   return { status: res.statusCode, text: await res.body.text() };
 }
 
@@ -301,10 +402,25 @@ async function main() {
     const created = (s: { status: number; text: string }) => {
       if (s.status >= 300 && s.status !== 409) throw new Error(`setup failed: ${s.status} ${s.text.slice(0, 300)}`);
     };
-    created(await send(server.big, post('/api/v1/namespaces', JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } }))));
+    created(
+      await send(
+        server.big,
+        post('/api/v1/namespaces', JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } })),
+      ),
+    );
     // Made by the controller manager, which BENCH_SERVER_ARGS may leave out; pods need it.
-    created(await send(server.big, post(`/api/v1/namespaces/${NS}/serviceaccounts`, JSON.stringify({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'default', namespace: NS } }))));
-    created(await send(server.big, post('/apis/apiextensions.k8s.io/v1/customresourcedefinitions', JSON.stringify(blobCRD))));
+    created(
+      await send(
+        server.big,
+        post(
+          `/api/v1/namespaces/${NS}/serviceaccounts`,
+          JSON.stringify({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'default', namespace: NS } }),
+        ),
+      ),
+    );
+    created(
+      await send(server.big, post('/apis/apiextensions.k8s.io/v1/customresourcedefinitions', JSON.stringify(blobCRD))),
+    );
     // The CRD is served once established; wait until its resource answers.
     for (let i = 0; ; i++) {
       const res = await server.probe.request({ method: 'GET', path: crPath });
@@ -356,7 +472,9 @@ async function main() {
       };
       if (result.status >= 300) row.error = result.text.slice(0, 200);
       rows.push(row);
-      log(`  -> ${row.status} in ${row.requestMs} ms (server CPU ${row.serverCpuMs} ms); probe GET delay max ${row.maxDelayMs} ms, p99 ${row.p99DelayMs} ms over ${row.probes} GETs; after: max ${row.afterMaxDelayMs} ms${row.error ? `; ${row.error}` : ''}`);
+      log(
+        `  -> ${row.status} in ${row.requestMs} ms (server CPU ${row.serverCpuMs} ms); probe GET delay max ${row.maxDelayMs} ms, p99 ${row.p99DelayMs} ms over ${row.probes} GETs; after: max ${row.afterMaxDelayMs} ms${row.error ? `; ${row.error}` : ''}`,
+      );
     }
   } finally {
     await server.big.close();
@@ -367,15 +485,26 @@ async function main() {
   }
 
   const pad = (s: string | number, n: number) => String(s).padStart(n);
-  console.log(`\nGET delay: a probe GET's latency beyond its idle p50, while the big request ran / in the ${cfg.settleMs} ms after`);
-  console.log(`${'shape'.padEnd(20)} ${pad('body MB', 8)} ${pad('status', 6)} ${pad('request ms', 10)} ${pad('server CPU', 10)} ${pad('delay max', 9)} ${pad('p99', 6)} ${pad('GETs', 5)} ${pad('after max', 9)}`);
+  console.log(
+    `\nGET delay: a probe GET's latency beyond its idle p50, while the big request ran / in the ${cfg.settleMs} ms after`,
+  );
+  console.log(
+    `${'shape'.padEnd(20)} ${pad('body MB', 8)} ${pad('status', 6)} ${pad('request ms', 10)} ${pad('server CPU', 10)} ${pad('delay max', 9)} ${pad('p99', 6)} ${pad('GETs', 5)} ${pad('after max', 9)}`,
+  );
   for (const r of rows) {
     console.log(
       `${r.shape.padEnd(20)} ${pad((r.bodyBytes / 1e6).toFixed(2), 8)} ${pad(r.status, 6)} ${pad(r.requestMs, 10)} ${pad(r.serverCpuMs, 10)} ${pad(r.maxDelayMs, 9)} ${pad(r.p99DelayMs, 6)} ${pad(r.probes, 5)} ${pad(r.afterMaxDelayMs, 9)}`,
     );
   }
   mkdirSync(dirname(cfg.out), { recursive: true });
-  writeFileSync(cfg.out, JSON.stringify({ date: new Date().toISOString(), node: process.version, cpus: os.cpus().length, probeMs: cfg.probeMs, rows }, null, 2) + '\n');
+  writeFileSync(
+    cfg.out,
+    JSON.stringify(
+      { date: new Date().toISOString(), node: process.version, cpus: os.cpus().length, probeMs: cfg.probeMs, rows },
+      null,
+      2,
+    ) + '\n',
+  );
   log(`results written to ${cfg.out}`);
 }
 

@@ -12,7 +12,10 @@ export const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
  * The Node flags on bin/k8ts' `#!/usr/bin/env -S node ...` line: benchmarks that start the server
  * with `node bin/k8ts` (to add their own flags) run it as `./bin/k8ts` runs for a user.
  */
-export const k8tsNodeFlags: string[] = readFileSync(resolve(repo, 'bin', 'k8ts'), 'utf8').split('\n')[0].split(/\s+/).filter((a) => a.startsWith('--'));
+export const k8tsNodeFlags: string[] = readFileSync(resolve(repo, 'bin', 'k8ts'), 'utf8')
+  .split('\n')[0]
+  .split(/\s+/)
+  .filter((a) => a.startsWith('--'));
 
 /** BENCH_SCALE=small picks the small defaults of `pick`. */
 export const scale: 'small' | 'full' = process.env.BENCH_SCALE === 'small' ? 'small' : 'full';
@@ -51,7 +54,12 @@ export function cpuSecondsOf(pid: number): number {
 }
 
 /** Spawn a process and wait for a line on stdout matching `ready`. */
-export function launch(name: string, args: string[], ready: RegExp, timeoutMs: number): Promise<{ child: ChildProcess; match: RegExpExecArray; stderr: () => string }> {
+export function launch(
+  name: string,
+  args: string[],
+  ready: RegExp,
+  timeoutMs: number,
+): Promise<{ child: ChildProcess; match: RegExpExecArray; stderr: () => string }> {
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => {
@@ -60,7 +68,10 @@ export function launch(name: string, args: string[], ready: RegExp, timeoutMs: n
   });
   return new Promise((ok, fail) => {
     let out = '';
-    const timer = setTimeout(() => fail(new Error(`${name} not ready in ${timeoutMs} ms:\n${stderr.slice(-5000)}`)), timeoutMs);
+    const timer = setTimeout(
+      () => fail(new Error(`${name} not ready in ${timeoutMs} ms:\n${stderr.slice(-5000)}`)),
+      timeoutMs,
+    );
     child.stdout!.on('data', (d: Buffer) => {
       out += d.toString();
       const m = ready.exec(out);

@@ -34,16 +34,53 @@ function clusterObjects(n: number): { services: Service[]; slices: EndpointSlice
     services.push({
       apiVersion: 'v1',
       kind: 'Service',
-      metadata: { name, namespace: 'default', uid: `00000000-0000-0000-0000-${String(i).padStart(12, '0')}`, resourceVersion: String(1000 + i), creationTimestamp: '2026-12-06T00:00:00Z', labels: { app: name } },
-      spec: { type: 'ClusterIP', clusterIP: headless ? 'None' : svcIP(i), clusterIPs: [headless ? 'None' : svcIP(i)], selector: { app: name }, ports: [{ name: 'http', port: 80, protocol: 'TCP', targetPort: 8080 }], sessionAffinity: 'None', ipFamilies: ['IPv4'], ipFamilyPolicy: 'SingleStack' },
+      metadata: {
+        name,
+        namespace: 'default',
+        uid: `00000000-0000-0000-0000-${String(i).padStart(12, '0')}`,
+        resourceVersion: String(1000 + i),
+        creationTimestamp: '2026-12-06T00:00:00Z',
+        labels: { app: name },
+      },
+      spec: {
+        type: 'ClusterIP',
+        clusterIP: headless ? 'None' : svcIP(i),
+        clusterIPs: [headless ? 'None' : svcIP(i)],
+        selector: { app: name },
+        ports: [{ name: 'http', port: 80, protocol: 'TCP', targetPort: 8080 }],
+        sessionAffinity: 'None',
+        ipFamilies: ['IPv4'],
+        ipFamilyPolicy: 'SingleStack',
+      },
       status: { loadBalancer: {} },
     });
     slices.push({
       apiVersion: 'discovery.k8s.io/v1',
       kind: 'EndpointSlice',
-      metadata: { name: `${name}-abcde`, namespace: 'default', uid: `10000000-0000-0000-0000-${String(i).padStart(12, '0')}`, resourceVersion: String(5000 + i), labels: { 'kubernetes.io/service-name': name, 'endpointslice.kubernetes.io/managed-by': 'endpointslice-controller.k8s.io' } },
+      metadata: {
+        name: `${name}-abcde`,
+        namespace: 'default',
+        uid: `10000000-0000-0000-0000-${String(i).padStart(12, '0')}`,
+        resourceVersion: String(5000 + i),
+        labels: {
+          'kubernetes.io/service-name': name,
+          'endpointslice.kubernetes.io/managed-by': 'endpointslice-controller.k8s.io',
+        },
+      },
       addressType: 'IPv4',
-      endpoints: [{ addresses: [podIP(i)], conditions: { ready: true, serving: true, terminating: false }, nodeName: 'node-1', targetRef: { kind: 'Pod', namespace: 'default', name: `${name}-pod`, uid: `20000000-0000-0000-0000-${String(i).padStart(12, '0')}` } }],
+      endpoints: [
+        {
+          addresses: [podIP(i)],
+          conditions: { ready: true, serving: true, terminating: false },
+          nodeName: 'node-1',
+          targetRef: {
+            kind: 'Pod',
+            namespace: 'default',
+            name: `${name}-pod`,
+            uid: `20000000-0000-0000-0000-${String(i).padStart(12, '0')}`,
+          },
+        },
+      ],
       ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
     });
   }
@@ -66,7 +103,14 @@ async function serve(upstreamPort: number): Promise<void> {
   gc?.();
   const heapMB = (process.memoryUsage().heapUsed - before) / 1024 / 1024;
   const corefile = `.:53 {\n errors\n kubernetes cluster.local in-addr.arpa ip6.arpa {\n  pods insecure\n  fallthrough in-addr.arpa ip6.arpa\n }\n prometheus :9153\n forward . 127.0.0.1:${upstreamPort}\n cache 30\n loadbalance\n}\n`;
-  const built = buildConfig(parseCorefile(corefile).blocks, { view, logger: pino({ level: 'silent' }), metrics: new DnsMetrics(new Registry()), resolvConf: '', ownAddresses: [], hostSearch: [] });
+  const built = buildConfig(parseCorefile(corefile).blocks, {
+    view,
+    logger: pino({ level: 'silent' }),
+    metrics: new DnsMetrics(new Registry()),
+    resolvConf: '',
+    ownAddresses: [],
+    hostSearch: [],
+  });
   const server = new DnsServer({ address: '127.0.0.1', port: 0, handler: { current: built.handler } });
   await server.start();
   process.stdout.write(`ready ${server.port} ${heapMB.toFixed(3)}\n`);
@@ -94,9 +138,17 @@ async function createToResolve(): Promise<number[]> {
     for (let i = 0; i < CREATED; i++) {
       const name = `new-${i}.default.svc.cluster.local`;
       const t0 = performance.now();
-      await client.resource(SVC).namespace('default').create({ metadata: { name: `new-${i}` }, spec: { ports: [{ port: 80 }] } });
+      await client
+        .resource(SVC)
+        .namespace('default')
+        .create({ metadata: { name: `new-${i}` }, spec: { ports: [{ port: 80 }] } });
       for (;;) {
-        const r = await handle(handler, { id: 1, opcode: 0, question: { name, type: 'A', class: 'IN' }, qname: name, rd: true, cd: false }, 'udp', '127.0.0.1');
+        const r = await handle(
+          handler,
+          { id: 1, opcode: 0, question: { name, type: 'A', class: 'IN' }, qname: name, rd: true, cd: false },
+          'udp',
+          '127.0.0.1',
+        );
         if (r.answers.length) break;
         await new Promise((res) => setTimeout(res, 1));
       }
@@ -115,9 +167,17 @@ function cpuSeconds(pid: number): number {
   return (Number(f[11]) + Number(f[12])) / 100; // utime + stime, in clock ticks of 1/100 s
 }
 
-function dnsperf(port: number, queries: string, pid: number): { qps: number; avgMs: number; lost: string; cpu: number } {
+function dnsperf(
+  port: number,
+  queries: string,
+  pid: number,
+): { qps: number; avgMs: number; lost: string; cpu: number } {
   const c0 = cpuSeconds(pid);
-  const out = execFileSync('dnsperf', ['-s', '127.0.0.1', '-p', String(port), '-d', queries, '-l', String(SECONDS), '-c', '4', '-q', '200', '-t', '2'], { encoding: 'utf8' });
+  const out = execFileSync(
+    'dnsperf',
+    ['-s', '127.0.0.1', '-p', String(port), '-d', queries, '-l', String(SECONDS), '-c', '4', '-q', '200', '-t', '2'],
+    { encoding: 'utf8' },
+  );
   const cpu = cpuSeconds(pid) - c0;
   const qps = Number(/Queries per second:\s+([\d.]+)/.exec(out)?.[1]);
   const avgMs = Number(/Average Latency \(s\):\s+([\d.]+)/.exec(out)?.[1]) * 1000;
@@ -133,15 +193,37 @@ async function main(): Promise<void> {
     for (let i = 0; i < SERVICES; i++) hosts.push(`${i % 2 ? podIP(i) : svcIP(i)} svc-${i}.default.svc.cluster.local`);
     for (let i = 0; i < EXTERNAL; i++) hosts.push(`${extIP(i)} ext-${i}.example.com`);
     writeFileSync(join(dir, 'hosts'), hosts.join('\n') + '\n');
-    const clusterQ = Array.from({ length: SERVICES }, (_, i) => `svc-${i}.default.svc.cluster.local A`).join('\n') + '\n';
+    const clusterQ =
+      Array.from({ length: SERVICES }, (_, i) => `svc-${i}.default.svc.cluster.local A`).join('\n') + '\n';
     const externalQ = Array.from({ length: EXTERNAL }, (_, i) => `ext-${i}.example.com A`).join('\n') + '\n';
     writeFileSync(join(dir, 'cluster.txt'), clusterQ);
     writeFileSync(join(dir, 'external.txt'), externalQ);
     const dnsmasqPort = 20000 + Math.floor(Math.random() * 20000);
-    const dnsmasq = spawn('dnsmasq', ['-k', '-C', '/dev/null', '--no-resolv', '--no-hosts', `--addn-hosts=${join(dir, 'hosts')}`, `--port=${dnsmasqPort}`, '--listen-address=127.0.0.1', '--bind-interfaces', '--cache-size=10000', '--pid-file=', '-u', 'root'], { stdio: 'ignore' });
+    const dnsmasq = spawn(
+      'dnsmasq',
+      [
+        '-k',
+        '-C',
+        '/dev/null',
+        '--no-resolv',
+        '--no-hosts',
+        `--addn-hosts=${join(dir, 'hosts')}`,
+        `--port=${dnsmasqPort}`,
+        '--listen-address=127.0.0.1',
+        '--bind-interfaces',
+        '--cache-size=10000',
+        '--pid-file=',
+        '-u',
+        'root',
+      ],
+      { stdio: 'ignore' },
+    );
     children.push(dnsmasq);
     const self = fileURLToPath(import.meta.url);
-    const k8ts = spawn(process.execPath, ['--expose-gc', self, '--serve', String(dnsmasqPort)], { stdio: ['ignore', 'pipe', 'inherit'], env: process.env });
+    const k8ts = spawn(process.execPath, ['--expose-gc', self, '--serve', String(dnsmasqPort)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: process.env,
+    });
     children.push(k8ts);
     const [port, heapMB] = await new Promise<[number, number]>((resolve, reject) => {
       let out = '';
@@ -160,20 +242,34 @@ async function main(): Promise<void> {
       ['dnsmasq, external names (hosts file)', dnsmasqPort, join(dir, 'external.txt'), dnsmasq.pid!],
     ];
     // Warm up (JIT, k8ts' cache of the external names).
-    for (const [, p, q, pid] of runs) void pid, execFileSync('dnsperf', ['-s', '127.0.0.1', '-p', String(p), '-d', q, '-l', '1', '-c', '2', '-q', '50'], { encoding: 'utf8' });
-    console.log(`cluster DNS benchmark: ${SERVICES} services (half headless), ${EXTERNAL} external names, dnsperf -l ${SECONDS} -c 4 -q 200, ${new Date().toISOString()}`);
+    for (const [, p, q, pid] of runs)
+      (void pid,
+        execFileSync('dnsperf', ['-s', '127.0.0.1', '-p', String(p), '-d', q, '-l', '1', '-c', '2', '-q', '50'], {
+          encoding: 'utf8',
+        }));
+    console.log(
+      `cluster DNS benchmark: ${SERVICES} services (half headless), ${EXTERNAL} external names, dnsperf -l ${SECONDS} -c 4 -q 200, ${new Date().toISOString()}`,
+    );
     console.log('| target | queries/s | avg latency ms | lost | server CPU s | queries per CPU-second |');
     console.log('|---|---|---|---|---|---|');
     const results: Record<string, number> = {};
     for (const [label, p, q, pid] of runs) {
       const r = dnsperf(p, q, pid);
       results[label] = r.qps;
-      console.log(`| ${label} | ${r.qps.toFixed(0)} | ${r.avgMs.toFixed(2)} | ${r.lost} | ${r.cpu.toFixed(2)} | ${(r.qps * SECONDS / Math.max(r.cpu, 0.01)).toFixed(0)} |`);
+      console.log(
+        `| ${label} | ${r.qps.toFixed(0)} | ${r.avgMs.toFixed(2)} | ${r.lost} | ${r.cpu.toFixed(2)} | ${((r.qps * SECONDS) / Math.max(r.cpu, 0.01)).toFixed(0)} |`,
+      );
     }
-    console.log(`\nk8ts / dnsmasq, cluster names: ${(results[runs[0][0]] / results[runs[1][0]]).toFixed(2)}x; external names: ${(results[runs[2][0]] / results[runs[3][0]]).toFixed(2)}x`);
+    console.log(
+      `\nk8ts / dnsmasq, cluster names: ${(results[runs[0][0]] / results[runs[1][0]]).toFixed(2)}x; external names: ${(results[runs[2][0]] / results[runs[3][0]]).toFixed(2)}x`,
+    );
     const created = await createToResolve();
-    console.log(`Service created -> name resolves (${CREATED} services, over an HTTPS watch): p50 ${pct(created, 0.5).toFixed(1)} ms, p99 ${pct(created, 0.99).toFixed(1)} ms, max ${created[created.length - 1].toFixed(1)} ms`);
-    console.log(`heap of the DNS stores: ${heapMB.toFixed(2)} MB for ${SERVICES} services + ${SERVICES} endpoints = ${((heapMB / (2 * SERVICES)) * 1000).toFixed(2)} MB per 1,000 services+pods`);
+    console.log(
+      `Service created -> name resolves (${CREATED} services, over an HTTPS watch): p50 ${pct(created, 0.5).toFixed(1)} ms, p99 ${pct(created, 0.99).toFixed(1)} ms, max ${created[created.length - 1].toFixed(1)} ms`,
+    );
+    console.log(
+      `heap of the DNS stores: ${heapMB.toFixed(2)} MB for ${SERVICES} services + ${SERVICES} endpoints = ${((heapMB / (2 * SERVICES)) * 1000).toFixed(2)} MB per 1,000 services+pods`,
+    );
   } finally {
     for (const c of children) c.kill('SIGTERM');
     rmSync(dir, { recursive: true, force: true });

@@ -48,7 +48,8 @@ const IMAGE = TEST_IMAGES.busybox;
 const SLO_P99_MS = 5000;
 
 const t0 = performance.now();
-const log = (msg: string) => process.stderr.write(`[bench ${((performance.now() - t0) / 1000).toFixed(0).padStart(4)}s] ${msg}\n`);
+const log = (msg: string) =>
+  process.stderr.write(`[bench ${((performance.now() - t0) / 1000).toFixed(0).padStart(4)}s] ${msg}\n`);
 
 // ---- processes ---------------------------------------------------------------------------------
 
@@ -112,7 +113,12 @@ function memOf(pid: number): { rssKiB: number; pssKiB: number } {
 }
 
 const sumMem = (pids: number[]) =>
-  pids.map(memOf).reduce((a, m) => ({ rssKiB: a.rssKiB + (m.rssKiB || 0), pssKiB: a.pssKiB + (m.pssKiB || 0) }), { rssKiB: 0, pssKiB: 0 });
+  pids
+    .map(memOf)
+    .reduce((a, m) => ({ rssKiB: a.rssKiB + (m.rssKiB || 0), pssKiB: a.pssKiB + (m.pssKiB || 0) }), {
+      rssKiB: 0,
+      pssKiB: 0,
+    });
 
 /** Busy CPU seconds of the whole machine so far (from /proc/stat). */
 function machineBusy(): number {
@@ -131,7 +137,13 @@ interface Usage {
 }
 
 /** CPU of each group over `seconds` (per pid present at both ends) and memory at the end. */
-async function sampleUsage(serverPid: number, containerdPid: number, socket: string, seconds: number, pods: number): Promise<Usage> {
+async function sampleUsage(
+  serverPid: number,
+  containerdPid: number,
+  socket: string,
+  seconds: number,
+  pods: number,
+): Promise<Usage> {
   const before = runtimeProcesses(socket);
   const cpu0 = new Map<number, number>();
   for (const p of [serverPid, containerdPid, ...before.shims, ...before.containers]) cpu0.set(p, cpuSecondsOf(p));
@@ -141,21 +153,61 @@ async function sampleUsage(serverPid: number, containerdPid: number, socket: str
   const wall = (performance.now() - w0) / 1000;
   const busy = machineBusy() - busy0;
   const after = runtimeProcesses(socket);
-  const cores = (pids: number[]) => pids.reduce((s, p) => (cpu0.has(p) ? s + (cpuSecondsOf(p) - cpu0.get(p)! || 0) : s), 0) / wall;
-  const mib = (m: { rssKiB: number; pssKiB: number }) => ({ rssMiB: +(m.rssKiB / 1024).toFixed(1), pssMiB: +(m.pssKiB / 1024).toFixed(1) });
+  const cores = (pids: number[]) =>
+    pids.reduce((s, p) => (cpu0.has(p) ? s + (cpuSecondsOf(p) - cpu0.get(p)! || 0) : s), 0) / wall;
+  const mib = (m: { rssKiB: number; pssKiB: number }) => ({
+    rssMiB: +(m.rssKiB / 1024).toFixed(1),
+    pssMiB: +(m.pssKiB / 1024).toFixed(1),
+  });
   const k8ts = { cores: +cores([serverPid]).toFixed(3), ...mib(memOf(serverPid)) };
   const ctrd = { cores: +cores([containerdPid]).toFixed(3), ...mib(memOf(containerdPid)) };
   const shims = { count: after.shims.length, cores: +cores(after.shims).toFixed(3), ...mib(sumMem(after.shims)) };
-  const ctrs = { count: after.containers.length, cores: +cores(after.containers).toFixed(3), ...mib(sumMem(after.containers)) };
+  const ctrs = {
+    count: after.containers.length,
+    cores: +cores(after.containers).toFixed(3),
+    ...mib(sumMem(after.containers)),
+  };
   const ours = k8ts.cores + ctrd.cores + shims.cores + ctrs.cores;
-  return { seconds: +wall.toFixed(1), pods, k8ts, containerd: ctrd, shims, containerProcesses: ctrs, otherCores: +(busy / wall - ours).toFixed(2) };
+  return {
+    seconds: +wall.toFixed(1),
+    pods,
+    k8ts,
+    containerd: ctrd,
+    shims,
+    containerProcesses: ctrs,
+    otherCores: +(busy / wall - ours).toFixed(2),
+  };
 }
 
 // ---- the server ----------------------------------------------------------------------------------
 
-async function launchServer(dataDir: string, cidr: string): Promise<{ child: ChildProcess; url: string; kubeconfig: string; stderr: () => string }> {
-  const args = [...k8tsNodeFlags, join(repo, 'bin', 'k8ts'), 'server', '--data-dir', dataDir, '--https-listen-port', '0', '--bind-address', '127.0.0.1', '--kubelet-port', '0', '--cluster-cidr', cidr, '--log-level', 'warn'];
-  const { child, match, stderr } = await launch('k8ts server', args, /k8ts server ready: (\S+) \(data .*, kubeconfig (\S+)\)/, 120_000);
+async function launchServer(
+  dataDir: string,
+  cidr: string,
+): Promise<{ child: ChildProcess; url: string; kubeconfig: string; stderr: () => string }> {
+  const args = [
+    ...k8tsNodeFlags,
+    join(repo, 'bin', 'k8ts'),
+    'server',
+    '--data-dir',
+    dataDir,
+    '--https-listen-port',
+    '0',
+    '--bind-address',
+    '127.0.0.1',
+    '--kubelet-port',
+    '0',
+    '--cluster-cidr',
+    cidr,
+    '--log-level',
+    'warn',
+  ];
+  const { child, match, stderr } = await launch(
+    'k8ts server',
+    args,
+    /k8ts server ready: (\S+) \(data .*, kubeconfig (\S+)\)/,
+    120_000,
+  );
   return { child, url: match[1], kubeconfig: match[2], stderr };
 }
 
@@ -168,7 +220,12 @@ async function stopServer(child: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
-async function until(what: string, fn: () => Promise<boolean> | boolean, timeoutMs = PHASE_TIMEOUT_MS, stepMs = 200): Promise<void> {
+async function until(
+  what: string,
+  fn: () => Promise<boolean> | boolean,
+  timeoutMs = PHASE_TIMEOUT_MS,
+  stepMs = 200,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
@@ -193,7 +250,13 @@ interface Dist {
 
 function dist(values: (number | undefined)[]): Dist {
   const v = values.filter((x): x is number => x !== undefined && Number.isFinite(x)).sort((a, b) => a - b);
-  return { n: v.length, p50: Math.round(pct(v, 0.5)), p90: Math.round(pct(v, 0.9)), p99: Math.round(pct(v, 0.99)), max: Math.round(v[v.length - 1] ?? NaN) };
+  return {
+    n: v.length,
+    p50: Math.round(pct(v, 0.5)),
+    p90: Math.round(pct(v, 0.9)),
+    p99: Math.round(pct(v, 0.99)),
+    max: Math.round(v[v.length - 1] ?? NaN),
+  };
 }
 
 /** Paced arrivals: i-th item at i/rate seconds (rate 0: all at once). */
@@ -218,8 +281,17 @@ async function arrive(n: number, rate: number, fn: (i: number) => Promise<void>)
  * taking pods from a queue as they arrive. No podUID label, so the agent's relist ignores them.
  * Returns per-pod latency from arrival to container started (ms).
  */
-async function criReference(rt: CriRuntime, dir: string, rate: number, tag: string): Promise<{ latencyMs: Dist; totalMs: number; sandboxMs: Dist; containerMs: Dist }> {
-  const dns = { clusterDNS: [], clusterDomain: 'cluster.local', hostResolv: parseResolvConf(readFileSync('/etc/resolv.conf', 'utf8')) };
+async function criReference(
+  rt: CriRuntime,
+  dir: string,
+  rate: number,
+  tag: string,
+): Promise<{ latencyMs: Dist; totalMs: number; sandboxMs: Dist; containerMs: Dist }> {
+  const dns = {
+    clusterDNS: [],
+    clusterDomain: 'cluster.local',
+    hostResolv: parseResolvConf(readFileSync('/etc/resolv.conf', 'utf8')),
+  };
   const nodeMemoryBytes = os.totalmem();
   const queue: { i: number; arrived: number }[] = [];
   const lat: number[] = [];
@@ -238,7 +310,10 @@ async function criReference(rt: CriRuntime, dir: string, rate: number, tag: stri
       const name = `ref-${tag}-${item.i}`;
       const pod = {
         metadata: { name, namespace: 'bench-ref', uid: `ref-${tag}-${item.i}-${process.pid}` },
-        spec: { containers: [{ name: 'c', image: IMAGE, command: ['sleep', '3600'], imagePullPolicy: 'IfNotPresent' }], terminationGracePeriodSeconds: 1 },
+        spec: {
+          containers: [{ name: 'c', image: IMAGE, command: ['sleep', '3600'], imagePullPolicy: 'IfNotPresent' }],
+          terminationGracePeriodSeconds: 1,
+        },
       };
       const logDirectory = join(dir, name);
       mkdirSync(logDirectory, { recursive: true });
@@ -250,7 +325,11 @@ async function criReference(rt: CriRuntime, dir: string, rate: number, tag: stri
       const s1 = performance.now();
       await rt.imageStatus(IMAGE);
       const c = pod.spec.containers[0];
-      const cid = await rt.createContainer(id, containerConfig(pod, c, cfg, { env: [], mounts: [], attempt: 0, nodeMemoryBytes }), cfg);
+      const cid = await rt.createContainer(
+        id,
+        containerConfig(pod, c, cfg, { env: [], mounts: [], attempt: 0, nodeMemoryBytes }),
+        cfg,
+      );
       await rt.startContainer(cid);
       const s2 = performance.now();
       sandboxMs.push(s1 - s0);
@@ -264,7 +343,12 @@ async function criReference(rt: CriRuntime, dir: string, rate: number, tag: stri
   });
   arrivedAll = true;
   await Promise.all(workers);
-  return { latencyMs: dist(lat), totalMs: Math.round(performance.now() - start), sandboxMs: dist(sandboxMs), containerMs: dist(containerMs) };
+  return {
+    latencyMs: dist(lat),
+    totalMs: Math.round(performance.now() - start),
+    sandboxMs: dist(sandboxMs),
+    containerMs: dist(containerMs),
+  };
 }
 
 /** Stops and removes the sandboxes (and their containers) the reference made, 4 at a time. */
@@ -304,10 +388,17 @@ const isReady = (p: any) => (p.status?.conditions ?? []).some((c: any) => c.type
 function podSpec(name: string, phase: string): any {
   const c: any = { name: 'c', image: IMAGE, command: ['sleep', '3600'], imagePullPolicy: 'IfNotPresent' };
   if (READINESS === 'exec') c.readinessProbe = { exec: { command: ['true'] }, periodSeconds: 10 };
-  return { metadata: { name, labels: { bench: 'podstartup', phase } }, spec: { containers: [c], terminationGracePeriodSeconds: 1 } };
+  return {
+    metadata: { name, labels: { bench: 'podstartup', phase } },
+    spec: { containers: [c], terminationGracePeriodSeconds: 1 },
+  };
 }
 
-async function k8tsPhase(client: Client, phase: string, rate: number): Promise<{ times: PodTimes[]; allReadyMs: number }> {
+async function k8tsPhase(
+  client: Client,
+  phase: string,
+  rate: number,
+): Promise<{ times: PodTimes[]; allReadyMs: number }> {
   const pods = client.resource(R.pods).namespace(NS);
   const times = new Map<string, PodTimes>();
   let readyCount = 0;
@@ -342,7 +433,12 @@ async function k8tsPhase(client: Client, phase: string, rate: number): Promise<{
       await pods.create(podSpec(name, phase));
       t.acked = Date.now();
     });
-    await until(`${phase}: all ${PODS} pods Ready (seen by the watch)`, () => readyCount >= PODS, PHASE_TIMEOUT_MS, 100);
+    await until(
+      `${phase}: all ${PODS} pods Ready (seen by the watch)`,
+      () => readyCount >= PODS,
+      PHASE_TIMEOUT_MS,
+      100,
+    );
   } finally {
     w.stop();
   }
@@ -368,7 +464,11 @@ async function deleteAll(client: Client, rt: CriRuntime, phase: string): Promise
   const labelSelector = phase ? `phase=${phase}` : 'bench=podstartup';
   const s = performance.now();
   await pods.deleteCollection({ labelSelector });
-  await until(`${phase || 'all'}: pods gone`, async () => (await pods.list({ labelSelector })).items.length === 0, 120_000);
+  await until(
+    `${phase || 'all'}: pods gone`,
+    async () => (await pods.list({ labelSelector })).items.length === 0,
+    120_000,
+  );
   await until(`${phase || 'all'}: sandboxes removed`, async () => (await rt.listPodSandboxes()).length === 0, 120_000);
   return Math.round(performance.now() - s);
 }
@@ -400,7 +500,13 @@ async function main(): Promise<void> {
     image: IMAGE,
     refWorkers: REF_WORKERS,
     sloP99Ms: SLO_P99_MS,
-    machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memGiB: +(os.totalmem() / 2 ** 30).toFixed(1), node: process.version, kernel: os.release() },
+    machine: {
+      cpus: os.cpus().length,
+      cpuModel: os.cpus()[0]?.model,
+      memGiB: +(os.totalmem() / 2 ** 30).toFixed(1),
+      node: process.version,
+      kernel: os.release(),
+    },
   };
   const containerdVersion = spawnSync('containerd', ['--version'], { encoding: 'utf8' }).stdout.trim();
   const runcVersion = spawnSync('runc', ['--version'], { encoding: 'utf8' }).stdout.split('\n')[0];
@@ -424,19 +530,37 @@ async function main(): Promise<void> {
     server = await launchServer(dataDir, cidr);
     const serverPid = server.child.pid!;
     client = Client.fromKubeconfig(server.kubeconfig, { fieldManager: 'bench', timeoutMs: 120_000 });
-    await until('node Ready', async () => (await client!.resource(R.nodes).list()).items.some((n: any) => n.spec?.podCIDR && isReady({ status: n.status })), 120_000, 250);
+    await until(
+      'node Ready',
+      async () =>
+        (await client!.resource(R.nodes).list()).items.some(
+          (n: any) => n.spec?.podCIDR && isReady({ status: n.status }),
+        ),
+      120_000,
+      250,
+    );
     results.serverStartToNodeReadyMs = Math.round(performance.now() - s0);
     const paths = containerdPaths(join(dataDir, 'agent'));
     const containerdPid = Number(readFileSync(paths.pidFile, 'utf8').trim());
-    log(`server pid ${serverPid}, containerd pid ${containerdPid}; node Ready after ${results.serverStartToNodeReadyMs} ms`);
+    log(
+      `server pid ${serverPid}, containerd pid ${containerdPid}; node Ready after ${results.serverStartToNodeReadyMs} ms`,
+    );
 
     // The image, present before any pod asks for it.
     const tar = join(dataDir, 'busybox.tar');
     writeFileSync(tar, buildTestImage('busybox').tar);
-    const imp = spawnSync(process.execPath, [join(repo, 'bin', 'k8ts'), 'image', 'import', '--data-dir', dataDir, tar], { encoding: 'utf8', timeout: 120_000 });
+    const imp = spawnSync(
+      process.execPath,
+      [join(repo, 'bin', 'k8ts'), 'image', 'import', '--data-dir', dataDir, tar],
+      { encoding: 'utf8', timeout: 120_000 },
+    );
     if (imp.status !== 0) throw new Error(`image import failed: ${imp.stderr}${imp.stdout}`);
     log(imp.stdout.trim());
-    await until('ServiceAccount default', async () => !!(await client!.resource(R.serviceaccounts).namespace(NS).get('default')), 60_000);
+    await until(
+      'ServiceAccount default',
+      async () => !!(await client!.resource(R.serviceaccounts).namespace(NS).get('default')),
+      60_000,
+    );
     rt = new CriRuntime(paths.socket);
 
     // Idle: the k8ts process and containerd with 0 pods.
@@ -454,26 +578,44 @@ async function main(): Promise<void> {
       const last = mi === modes.length - 1;
       // Reference first, on the same containerd, then removed.
       const ref = await criReference(rt, refDir, m.rate, m.name);
-      log(`CRI reference (${m.name}): ${PODS} pods in ${ref.totalMs} ms; arrival → started ${JSON.stringify(ref.latencyMs)} ms`);
+      log(
+        `CRI reference (${m.name}): ${PODS} pods in ${ref.totalMs} ms; arrival → started ${JSON.stringify(ref.latencyMs)} ms`,
+      );
       await removeReference(rt);
       await until('reference sandboxes removed', async () => (await rt!.listPodSandboxes()).length === 0, 60_000);
       await sleep(3000);
 
-      const cpu0 = { k8ts: cpuSecondsOf(serverPid), ctrd: cpuSecondsOf(containerdPid), busy: machineBusy(), t: performance.now() };
+      const cpu0 = {
+        k8ts: cpuSecondsOf(serverPid),
+        ctrd: cpuSecondsOf(containerdPid),
+        busy: machineBusy(),
+        t: performance.now(),
+      };
       const run = await k8tsPhase(client, m.name, m.rate);
       const wall = (performance.now() - cpu0.t) / 1000;
       const sum = summarize(run.times);
       const verdict = sum.sentToReadySeenMs.p99 <= SLO_P99_MS;
       results.phases[m.name] = {
         arrival: m.rate > 0 ? `${m.rate}/s` : 'all at once',
-        k8ts: { allReadyMs: run.allReadyMs, ...sum, sloMet: verdict, k8tsCores: +((cpuSecondsOf(serverPid) - cpu0.k8ts) / wall).toFixed(2), containerdCores: +((cpuSecondsOf(containerdPid) - cpu0.ctrd) / wall).toFixed(2), machineBusyCores: +((machineBusy() - cpu0.busy) / wall).toFixed(2) },
+        k8ts: {
+          allReadyMs: run.allReadyMs,
+          ...sum,
+          sloMet: verdict,
+          k8tsCores: +((cpuSecondsOf(serverPid) - cpu0.k8ts) / wall).toFixed(2),
+          containerdCores: +((cpuSecondsOf(containerdPid) - cpu0.ctrd) / wall).toFixed(2),
+          machineBusyCores: +((machineBusy() - cpu0.busy) / wall).toFixed(2),
+        },
         criReference: ref,
         ratioP50: +(sum.sentToReadySeenMs.p50 / ref.latencyMs.p50).toFixed(2),
         ratioP99: +(sum.sentToReadySeenMs.p99 / ref.latencyMs.p99).toFixed(2),
         ratioTotal: +(run.allReadyMs / ref.totalMs).toFixed(2),
       };
-      log(`k8ts (${m.name}): all Ready after ${run.allReadyMs} ms; create → Ready seen ${JSON.stringify(sum.sentToReadySeenMs)} ms; SLO p99 ≤ 5 s ${verdict ? 'met' : 'NOT met'}`);
-      log(`  breakdown: scheduled ${JSON.stringify(sum.sentToScheduledSeenMs)}, scheduled→running ${JSON.stringify(sum.scheduledToRunningSeenMs)}, running→ready ${JSON.stringify(sum.runningToReadySeenMs)}; Ready condition − creationTimestamp ${JSON.stringify(sum.readyConditionMinusCreationS)} s`);
+      log(
+        `k8ts (${m.name}): all Ready after ${run.allReadyMs} ms; create → Ready seen ${JSON.stringify(sum.sentToReadySeenMs)} ms; SLO p99 ≤ 5 s ${verdict ? 'met' : 'NOT met'}`,
+      );
+      log(
+        `  breakdown: scheduled ${JSON.stringify(sum.sentToScheduledSeenMs)}, scheduled→running ${JSON.stringify(sum.scheduledToRunningSeenMs)}, running→ready ${JSON.stringify(sum.runningToReadySeenMs)}; Ready condition − creationTimestamp ${JSON.stringify(sum.readyConditionMinusCreationS)} s`,
+      );
       if (!last) {
         const ms = await deleteAll(client, rt, m.name);
         log(`${m.name}: ${PODS} pods deleted and their sandboxes removed in ${ms} ms`);
@@ -487,7 +629,9 @@ async function main(): Promise<void> {
       log(`sampling ${SAMPLE_S} s with ${PODS} pods running`);
       results.usageRunning = await sampleUsage(serverPid, containerdPid, paths.socket, SAMPLE_S, PODS);
       log(`${PODS} pods: ${JSON.stringify(results.usageRunning)}`);
-      const stillReady = (await client.resource(R.pods).namespace(NS).list({ labelSelector: 'bench=podstartup' })).items.filter(isReady).length;
+      const stillReady = (
+        await client.resource(R.pods).namespace(NS).list({ labelSelector: 'bench=podstartup' })
+      ).items.filter(isReady).length;
       results.usageRunning.podsReadyAtEnd = stillReady;
     }
     results.totalS = +((performance.now() - t0) / 1000).toFixed(0);
@@ -503,7 +647,10 @@ async function main(): Promise<void> {
     await rt?.close();
     await client?.close();
     if (server) await stopServer(server.child);
-    spawnSync(process.execPath, [join(repo, 'bin', 'k8ts'), 'killall', '--data-dir', dataDir], { stdio: 'inherit', timeout: 180_000 });
+    spawnSync(process.execPath, [join(repo, 'bin', 'k8ts'), 'killall', '--data-dir', dataDir], {
+      stdio: 'inherit',
+      timeout: 180_000,
+    });
     rmSync(dataDir, { recursive: true, force: true });
   }
   mkdirSync(dirname(OUT), { recursive: true });
@@ -518,14 +665,22 @@ function printTable(r: any): void {
   const d = (x: Dist) => `${x.p50} / ${x.p90} / ${x.p99} / ${x.max}`;
   rows.push(['k8ts create → Ready seen by watch, ms p50/p90/p99/max', ...ph.map((p) => d(p.k8ts.sentToReadySeenMs))]);
   rows.push(['SLO p99 ≤ 5 s', ...ph.map((p) => (p.k8ts.sloMet ? 'met' : 'NOT met'))]);
-  rows.push(['Ready lastTransitionTime − creationTimestamp, s (1 s resolution)', ...ph.map((p) => d(p.k8ts.readyConditionMinusCreationS))]);
+  rows.push([
+    'Ready lastTransitionTime − creationTimestamp, s (1 s resolution)',
+    ...ph.map((p) => d(p.k8ts.readyConditionMinusCreationS)),
+  ]);
   rows.push(['CRI reference arrival → container started, ms', ...ph.map((p) => d(p.criReference.latencyMs))]);
   rows.push(['ratio k8ts ÷ reference p50 / p99', ...ph.map((p) => `${p.ratioP50} / ${p.ratioP99}`)]);
-  rows.push([`all ${r.pods} Ready, k8ts / reference, ms`, ...ph.map((p) => `${p.k8ts.allReadyMs} / ${p.criReference.totalMs}`)]);
+  rows.push([
+    `all ${r.pods} Ready, k8ts / reference, ms`,
+    ...ph.map((p) => `${p.k8ts.allReadyMs} / ${p.criReference.totalMs}`),
+  ]);
   const widths = rows[0].map((_, c) => Math.max(...rows.map((x) => x[c].length)));
   process.stdout.write(rows.map((x) => x.map((cell, c) => cell.padEnd(widths[c])).join('  ')).join('\n') + '\n');
   for (const u of [r.usageIdle, r.usageRunning].filter(Boolean)) {
-    process.stdout.write(`${u.pods} pods over ${u.seconds} s: k8ts ${u.k8ts.cores} cores ${u.k8ts.rssMiB} MiB; containerd ${u.containerd.cores} cores ${u.containerd.rssMiB} MiB; ${u.shims.count} shims ${u.shims.cores} cores ${u.shims.rssMiB} MiB RSS (${u.shims.pssMiB} MiB PSS); container processes ${u.containerProcesses.count}: ${u.containerProcesses.cores} cores ${u.containerProcesses.pssMiB} MiB PSS; other ${u.otherCores} cores\n`);
+    process.stdout.write(
+      `${u.pods} pods over ${u.seconds} s: k8ts ${u.k8ts.cores} cores ${u.k8ts.rssMiB} MiB; containerd ${u.containerd.cores} cores ${u.containerd.rssMiB} MiB; ${u.shims.count} shims ${u.shims.cores} cores ${u.shims.rssMiB} MiB RSS (${u.shims.pssMiB} MiB PSS); container processes ${u.containerProcesses.count}: ${u.containerProcesses.cores} cores ${u.containerProcesses.pssMiB} MiB PSS; other ${u.otherCores} cores\n`,
+    );
   }
 }
 

@@ -41,16 +41,41 @@ interface Server {
 
 async function startServer(): Promise<Server> {
   const dataDir = mkdtempSync(join(os.tmpdir(), 'k8ts-pb-bench-'));
-  const args = [...k8tsNodeFlags, join(repo, 'bin', 'k8ts'), 'server', '--data-dir', dataDir, '--https-listen-port', '0', '--bind-address', '127.0.0.1', '--disable-agent', '--log-level', 'warn'];
+  const args = [
+    ...k8tsNodeFlags,
+    join(repo, 'bin', 'k8ts'),
+    'server',
+    '--data-dir',
+    dataDir,
+    '--https-listen-port',
+    '0',
+    '--bind-address',
+    '127.0.0.1',
+    '--disable-agent',
+    '--log-level',
+    'warn',
+  ];
   const { child, match } = await launch('k8ts server', args, /ready: (\S+) \(data .*, kubeconfig (\S+)\)/, 60_000);
-  const pool = new Pool(match[1], { connections: cfg.concurrency, pipelining: 1, connect: { ...clientTLS(match[2]), servername: 'localhost' } });
+  const pool = new Pool(match[1], {
+    connections: cfg.concurrency,
+    pipelining: 1,
+    connect: { ...clientTLS(match[2]), servername: 'localhost' },
+  });
   return { child, pool, dataDir };
 }
 
 const headers = (f: Format, body: boolean): Record<string, string> =>
-  f === 'json' ? { accept: 'application/json', ...(body ? { 'content-type': 'application/json' } : {}) } : { accept: PROTOBUF, ...(body ? { 'content-type': PROTOBUF } : {}) };
+  f === 'json'
+    ? { accept: 'application/json', ...(body ? { 'content-type': 'application/json' } : {}) }
+    : { accept: PROTOBUF, ...(body ? { 'content-type': PROTOBUF } : {}) };
 
-async function request(pool: Pool, method: 'GET' | 'POST', path: string, f: Format, body?: Buffer | string): Promise<{ code: number; bytes: number }> {
+async function request(
+  pool: Pool,
+  method: 'GET' | 'POST',
+  path: string,
+  f: Format,
+  body?: Buffer | string,
+): Promise<{ code: number; bytes: number }> {
   const res = await pool.request({ method, path, headers: headers(f, body !== undefined), body });
   const buf = Buffer.from(await res.body.arrayBuffer());
   if (res.statusCode >= 300) throw new Error(`${method} ${path}: ${res.statusCode} ${buf.toString().slice(0, 300)}`);
@@ -88,7 +113,15 @@ async function measure(server: Server, ops: number, op: (i: number) => Promise<{
   const seconds = (performance.now() - t0) / 1000;
   const cpu = cpuSecondsOf(server.child.pid!) - cpu0;
   lat.sort((a, b) => a - b);
-  return { ops, seconds, opsPerSec: ops / seconds, p50ms: pct(lat, 0.5), p99ms: pct(lat, 0.99), serverCpuUsPerOp: (cpu * 1e6) / ops, responseBytes: Math.round(bytes / ops) };
+  return {
+    ops,
+    seconds,
+    opsPerSec: ops / seconds,
+    p50ms: pct(lat, 0.5),
+    p99ms: pct(lat, 0.99),
+    serverCpuUsPerOp: (cpu * 1e6) / ops,
+    responseBytes: Math.round(bytes / ops),
+  };
 }
 
 const configMap = (ns: string, name: string) => ({
@@ -101,7 +134,13 @@ const configMap = (ns: string, name: string) => ({
 const encode = (f: Format, obj: unknown): Buffer | string => (f === 'json' ? JSON.stringify(obj) : encodeEnvelope(obj));
 
 async function createNamespace(server: Server, name: string): Promise<void> {
-  await request(server.pool, 'POST', '/api/v1/namespaces', 'json', JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } }));
+  await request(
+    server.pool,
+    'POST',
+    '/api/v1/namespaces',
+    'json',
+    JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } }),
+  );
 }
 
 /** Merge the rounds of one format: total ops over total time, latencies averaged. */
@@ -109,7 +148,16 @@ function combine(results: Result[]): Result & { rounds: number[] } {
   const ops = results.reduce((a, r) => a + r.ops, 0);
   const seconds = results.reduce((a, r) => a + r.seconds, 0);
   const avg = (k: keyof Result) => results.reduce((a, r) => a + r[k], 0) / results.length;
-  return { ops, seconds, opsPerSec: ops / seconds, p50ms: avg('p50ms'), p99ms: avg('p99ms'), serverCpuUsPerOp: avg('serverCpuUsPerOp'), responseBytes: avg('responseBytes'), rounds: results.map((r) => r.opsPerSec) };
+  return {
+    ops,
+    seconds,
+    opsPerSec: ops / seconds,
+    p50ms: avg('p50ms'),
+    p99ms: avg('p99ms'),
+    serverCpuUsPerOp: avg('serverCpuUsPerOp'),
+    responseBytes: avg('responseBytes'),
+    rounds: results.map((r) => r.opsPerSec),
+  };
 }
 
 async function main(): Promise<void> {
@@ -119,7 +167,16 @@ async function main(): Promise<void> {
   try {
     // Warm up both paths (JIT, caches) before anything is timed.
     await createNamespace(server, 'warm');
-    for (const f of FORMATS) await measure(server, 1000, (i) => request(server.pool, 'POST', '/api/v1/namespaces/warm/configmaps', f, encode(f, configMap('warm', `${f}-${i}`))));
+    for (const f of FORMATS)
+      await measure(server, 1000, (i) =>
+        request(
+          server.pool,
+          'POST',
+          '/api/v1/namespaces/warm/configmaps',
+          f,
+          encode(f, configMap('warm', `${f}-${i}`)),
+        ),
+      );
 
     const creates: Record<Format, Result[]> = { json: [], protobuf: [] };
     for (let round = 0; round < cfg.rounds; round++) {
@@ -130,30 +187,58 @@ async function main(): Promise<void> {
         const path = `/api/v1/namespaces/${ns}/configmaps`;
         const r = await measure(server, cfg.creates, (i) => request(server.pool, 'POST', path, f, bodies[i]));
         creates[f].push(r);
-        log(`create ${f} round ${round}: ${Math.round(r.opsPerSec)}/s p50 ${r.p50ms.toFixed(1)} ms, server ${Math.round(r.serverCpuUsPerOp)} µs/op`);
+        log(
+          `create ${f} round ${round}: ${Math.round(r.opsPerSec)}/s p50 ${r.p50ms.toFixed(1)} ms, server ${Math.round(r.serverCpuUsPerOp)} µs/op`,
+        );
       }
     }
     out.create = { json: combine(creates.json), protobuf: combine(creates.protobuf) };
 
     // Lists: a 100-object namespace many times, and one big namespace a few times.
     await createNamespace(server, 'list100');
-    await measure(server, 100, (i) => request(server.pool, 'POST', '/api/v1/namespaces/list100/configmaps', 'json', JSON.stringify(configMap('list100', `cm-${i}`))));
+    await measure(server, 100, (i) =>
+      request(
+        server.pool,
+        'POST',
+        '/api/v1/namespaces/list100/configmaps',
+        'json',
+        JSON.stringify(configMap('list100', `cm-${i}`)),
+      ),
+    );
     await createNamespace(server, 'listbig');
-    await measure(server, cfg.bigList, (i) => request(server.pool, 'POST', '/api/v1/namespaces/listbig/configmaps', 'json', JSON.stringify(configMap('listbig', `cm-${i}`))));
+    await measure(server, cfg.bigList, (i) =>
+      request(
+        server.pool,
+        'POST',
+        '/api/v1/namespaces/listbig/configmaps',
+        'json',
+        JSON.stringify(configMap('listbig', `cm-${i}`)),
+      ),
+    );
     const lists: Record<Format, Result[]> = { json: [], protobuf: [] };
     const bigLists: Record<Format, Result[]> = { json: [], protobuf: [] };
     for (const f of FORMATS) {
-      const first = await measure(server, 1, () => request(server.pool, 'GET', '/api/v1/namespaces/listbig/configmaps', f));
+      const first = await measure(server, 1, () =>
+        request(server.pool, 'GET', '/api/v1/namespaces/listbig/configmaps', f),
+      );
       log(`first big list ${f} (${cfg.bigList} objects, encodings not yet kept): ${first.seconds * 1000} ms`);
     }
     for (let round = 0; round < cfg.rounds; round++) {
       for (const f of round % 2 ? [...FORMATS].reverse() : FORMATS) {
-        const r = await measure(server, cfg.lists, () => request(server.pool, 'GET', '/api/v1/namespaces/list100/configmaps', f));
+        const r = await measure(server, cfg.lists, () =>
+          request(server.pool, 'GET', '/api/v1/namespaces/list100/configmaps', f),
+        );
         lists[f].push(r);
-        log(`list of 100 ${f} round ${round}: ${Math.round(r.opsPerSec)}/s p50 ${r.p50ms.toFixed(1)} ms, ${r.responseBytes} bytes`);
-        const big = await measure(server, 10, () => request(server.pool, 'GET', '/api/v1/namespaces/listbig/configmaps', f));
+        log(
+          `list of 100 ${f} round ${round}: ${Math.round(r.opsPerSec)}/s p50 ${r.p50ms.toFixed(1)} ms, ${r.responseBytes} bytes`,
+        );
+        const big = await measure(server, 10, () =>
+          request(server.pool, 'GET', '/api/v1/namespaces/listbig/configmaps', f),
+        );
         bigLists[f].push(big);
-        log(`list of ${cfg.bigList} ${f} round ${round}: ${big.opsPerSec.toFixed(1)}/s p50 ${big.p50ms.toFixed(1)} ms, ${big.responseBytes} bytes`);
+        log(
+          `list of ${cfg.bigList} ${f} round ${round}: ${big.opsPerSec.toFixed(1)}/s p50 ${big.p50ms.toFixed(1)} ms, ${big.responseBytes} bytes`,
+        );
       }
     }
     out.list100 = { json: combine(lists.json), protobuf: combine(lists.protobuf) };
@@ -184,7 +269,11 @@ async function main(): Promise<void> {
   }));
   console.table(rows);
   mkdirSync(dirname(cfg.out), { recursive: true });
-  writeFileSync(cfg.out, JSON.stringify({ date: new Date().toISOString(), scale, cfg, cpus: os.cpus().length, results: out }, null, 2) + '\n');
+  writeFileSync(
+    cfg.out,
+    JSON.stringify({ date: new Date().toISOString(), scale, cfg, cpus: os.cpus().length, results: out }, null, 2) +
+      '\n',
+  );
   log(`results in ${cfg.out}`);
 }
 

@@ -29,7 +29,10 @@ function objects(): { services: Service[]; slices: EndpointSlice[] } {
   const slices: EndpointSlice[] = [];
   for (let i = 0; i < SERVICES; i++) {
     const name = `svc-${i}`;
-    services.push({ metadata: { name, namespace: 'bench' }, spec: { clusterIP: ip(i), ports: [{ name: 'http', port: 80 }] } });
+    services.push({
+      metadata: { name, namespace: 'bench' },
+      spec: { clusterIP: ip(i), ports: [{ name: 'http', port: 80 }] },
+    });
     slices.push(slice(name, i, 0));
   }
   return { services, slices };
@@ -37,11 +40,24 @@ function objects(): { services: Service[]; slices: EndpointSlice[] } {
 
 /** The slice of Service `i`; `generation` shifts its endpoint addresses (a rollout). */
 function slice(name: string, i: number, generation: number): EndpointSlice {
-  const endpoints = Array.from({ length: ENDPOINTS }, (_, j) => ({ addresses: [ip(65_536 + ((i * ENDPOINTS + j + generation) % 65_536))], conditions: { ready: true }, nodeName: 'bench' }));
-  return { metadata: { name: `${name}-x`, namespace: 'bench', labels: { 'kubernetes.io/service-name': name } }, addressType: 'IPv4', ports: [{ name: 'http', port: 8080 }], endpoints };
+  const endpoints = Array.from({ length: ENDPOINTS }, (_, j) => ({
+    addresses: [ip(65_536 + ((i * ENDPOINTS + j + generation) % 65_536))],
+    conditions: { ready: true },
+    nodeName: 'bench',
+  }));
+  return {
+    metadata: { name: `${name}-x`, namespace: 'bench', labels: { 'kubernetes.io/service-name': name } },
+    addressType: 'IPv4',
+    ports: [{ name: 'http', port: 8080 }],
+    endpoints,
+  };
 }
 
-async function programming(mode: string, backend: ProxyBackend, cleanup: () => Promise<void> | void): Promise<Record<string, number>> {
+async function programming(
+  mode: string,
+  backend: ProxyBackend,
+  cleanup: () => Promise<void> | void,
+): Promise<Record<string, number>> {
   const { services, slices } = objects();
   const opts = { nodeName: 'bench', defaultScheduler: 'rr' as const };
   try {
@@ -58,7 +74,9 @@ async function programming(mode: string, backend: ProxyBackend, cleanup: () => P
     }
     delays.sort((a, b) => a - b);
     const r = { fullMs: Math.round(full), p50Ms: Math.round(pct(delays, 0.5)), p99Ms: Math.round(pct(delays, 0.99)) };
-    console.log(`${mode}: ${SERVICES} services x ${ENDPOINTS} endpoints programmed in ${r.fullMs} ms; EndpointSlice change -> live p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms (${CHANGES} changes)`);
+    console.log(
+      `${mode}: ${SERVICES} services x ${ENDPOINTS} endpoints programmed in ${r.fullMs} ms; EndpointSlice change -> live p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms (${CHANGES} changes)`,
+    );
     return r;
   } finally {
     await cleanup();
@@ -76,18 +94,44 @@ async function dataPath(mode: string): Promise<void> {
   const { startCluster, importTestImages, until } = await import('../test/e2e/harness.js');
   const c = await startCluster({ agent: true, args: ['--proxy-mode', mode] });
   try {
-    await until('a Ready node', async () => (await c.k(['get', 'nodes', '-o', 'jsonpath={.items[*].status.conditions[?(@.type=="Ready")].status}'])).includes('True'), 60_000, 500);
+    await until(
+      'a Ready node',
+      async () =>
+        (
+          await c.k(['get', 'nodes', '-o', 'jsonpath={.items[*].status.conditions[?(@.type=="Ready")].status}'])
+        ).includes('True'),
+      60_000,
+      500,
+    );
     await importTestImages(c, ['httpd']);
     // busybox httpd has no index of its own: it would answer 404 to every request.
-    await c.k(['create', 'deployment', 'web', '--image=k8ts.local/httpd:1.35', '--replicas=1', '--port=8080', '--', 'sh', '-c', "echo ok > /www/index.html; trap 'exit 0' TERM; httpd -f -p 8080 -h /www & wait"]);
+    await c.k([
+      'create',
+      'deployment',
+      'web',
+      '--image=k8ts.local/httpd:1.35',
+      '--replicas=1',
+      '--port=8080',
+      '--',
+      'sh',
+      '-c',
+      "echo ok > /www/index.html; trap 'exit 0' TERM; httpd -f -p 8080 -h /www & wait",
+    ]);
     await c.k(['expose', 'deploy', 'web', '--port', '80', '--target-port', '8080']);
     await c.k(['rollout', 'status', 'deploy/web', '--timeout=120s']);
     const clusterIP = (await c.k(['get', 'svc', 'web', '-o', 'jsonpath={.spec.clusterIP}'])).trim();
     const podIP = (await c.k(['get', 'pods', '-l', 'app=web', '-o', 'jsonpath={.items[0].status.podIP}'])).trim();
-    await until('the ClusterIP answers', async () => spawnSync('wget', ['-qO/dev/null', '-T', '2', `http://${clusterIP}/`]).status === 0, 30_000, 500);
+    await until(
+      'the ClusterIP answers',
+      async () => spawnSync('wget', ['-qO/dev/null', '-T', '2', `http://${clusterIP}/`]).status === 0,
+      30_000,
+      500,
+    );
     const direct = wrk(`http://${podIP}:8080/`);
     const viaService = wrk(`http://${clusterIP}/`);
-    console.log(`${mode}: wrk c=64 ${WRK_SECONDS}s: pod IP ${direct.rps.toFixed(0)} req/s (p99 ${direct.p99}); ClusterIP ${viaService.rps.toFixed(0)} req/s (p99 ${viaService.p99}); ratio ${(viaService.rps / direct.rps).toFixed(2)}`);
+    console.log(
+      `${mode}: wrk c=64 ${WRK_SECONDS}s: pod IP ${direct.rps.toFixed(0)} req/s (p99 ${direct.p99}); ClusterIP ${viaService.rps.toFixed(0)} req/s (p99 ${viaService.p99}); ratio ${(viaService.rps / direct.rps).toFixed(2)}`,
+    );
   } finally {
     await c.cleanup();
   }
@@ -100,9 +144,12 @@ async function main(): Promise<void> {
     const nftBackend = new NftablesBackend({ table, clusterCIDR: '10.42.0.0/16' });
     await programming('nftables', nftBackend, () => nftBackend.cleanup());
     const prefix = `K8TSB${process.pid % 10000}`;
-    await programming('iptables', new IptablesBackend({ prefix, clusterCIDR: '10.42.0.0/16' }), () => cleanUpIptables(prefix));
+    await programming('iptables', new IptablesBackend({ prefix, clusterCIDR: '10.42.0.0/16' }), () =>
+      cleanUpIptables(prefix),
+    );
   }
-  if (process.env.PROXY_DATAPATH !== '0') for (const mode of ['nftables', 'iptables', 'userspace']) await dataPath(mode);
+  if (process.env.PROXY_DATAPATH !== '0')
+    for (const mode of ['nftables', 'iptables', 'userspace']) await dataPath(mode);
 }
 
 main().then(

@@ -38,9 +38,16 @@ async function until(what: string, fn: () => Promise<boolean>): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const cluster = await startCluster({ args: ['--simulated-nodes', String(NODES), '--sim-pods', String(PODS_PER_NODE)] });
+  const cluster = await startCluster({
+    args: ['--simulated-nodes', String(NODES), '--sim-pods', String(PODS_PER_NODE)],
+  });
   const client = Client.fromKubeconfig(cluster.kubeconfig, { fieldManager: 'bench', timeoutMs: 120_000 });
-  const results: Record<string, unknown> = { replicas: REPLICAS, nodes: NODES, podsPerNode: PODS_PER_NODE, when: new Date().toISOString() };
+  const results: Record<string, unknown> = {
+    replicas: REPLICAS,
+    nodes: NODES,
+    podsPerNode: PODS_PER_NODE,
+    when: new Date().toISOString(),
+  };
   try {
     await until('nodes ready', async () => (await client.resource(R.nodes).list()).items.length >= NODES);
 
@@ -54,11 +61,17 @@ async function main(): Promise<void> {
       Array.from({ length: CONCURRENCY }, async () => {
         while (next < REPLICAS) {
           const i = next++;
-          await pods.create({ metadata: { name: `bare-${i}`, labels: { app: 'bare' } }, spec: { containers: [{ name: 'c', image: 'nginx:1.27' }] } });
+          await pods.create({
+            metadata: { name: `bare-${i}`, labels: { app: 'bare' } },
+            spec: { containers: [{ name: 'c', image: 'nginx:1.27' }] },
+          });
         }
       }),
     );
-    await until('bare pods ready', async () => (await pods.list({ labelSelector: 'app=bare' })).items.filter(ready).length >= REPLICAS);
+    await until(
+      'bare pods ready',
+      async () => (await pods.list({ labelSelector: 'app=bare' })).items.filter(ready).length >= REPLICAS,
+    );
     const refMs = performance.now() - t0;
     results.barePodsReadyMs = Math.round(refMs);
     console.log(`reference: ${REPLICAS} bare pods created and Ready in ${(refMs / 1000).toFixed(1)} s`);
@@ -87,13 +100,18 @@ async function main(): Promise<void> {
       spec: {
         replicas: REPLICAS,
         selector: { matchLabels: { app: 'web' } },
-        template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'nginx', image: 'nginx:1.27' }] } },
+        template: {
+          metadata: { labels: { app: 'web' } },
+          spec: { containers: [{ name: 'nginx', image: 'nginx:1.27' }] },
+        },
       },
     });
     await until('deployment available', () => complete('nginx:1.27'));
     const createMs = performance.now() - t0;
     results.createToAvailableMs = Math.round(createMs);
-    console.log(`deployment: ${REPLICAS} replicas available ${(createMs / 1000).toFixed(1)} s after create (${(createMs / refMs).toFixed(2)}× bare pods)`);
+    console.log(
+      `deployment: ${REPLICAS} replicas available ${(createMs / 1000).toFixed(1)} s after create (${(createMs / refMs).toFixed(2)}× bare pods)`,
+    );
 
     // A full rolling update (defaults: maxSurge 25%, maxUnavailable 25%).
     let maxWanted = 0;
@@ -101,12 +119,17 @@ async function main(): Promise<void> {
     const poller = (async () => {
       while (polling) {
         const rss = (await replicasets.list()).items;
-        maxWanted = Math.max(maxWanted, rss.reduce((n: number, r: any) => n + (r.spec.replicas ?? 0), 0));
+        maxWanted = Math.max(
+          maxWanted,
+          rss.reduce((n: number, r: any) => n + (r.spec.replicas ?? 0), 0),
+        );
         await sleep(200);
       }
     })();
     t0 = performance.now();
-    await deployments.patch('web', 'strategic', { spec: { template: { spec: { containers: [{ name: 'nginx', image: 'nginx:1.28' }] } } } });
+    await deployments.patch('web', 'strategic', {
+      spec: { template: { spec: { containers: [{ name: 'nginx', image: 'nginx:1.28' }] } } },
+    });
     await until('rolling update complete', () => complete('nginx:1.28'));
     const rollMs = performance.now() - t0;
     polling = false;
@@ -115,7 +138,9 @@ async function main(): Promise<void> {
     results.maxPodsWantedDuringRollout = maxWanted;
     results.ratioCreateToReference = +(createMs / refMs).toFixed(2);
     results.ratioRolloutToReference = +(rollMs / refMs).toFixed(2);
-    console.log(`rolling update: ${REPLICAS} replicas replaced in ${(rollMs / 1000).toFixed(1)} s (${(rollMs / refMs).toFixed(2)}× bare pods); at most ${maxWanted} pods wanted (limit ${REPLICAS + Math.ceil(REPLICAS / 4)})`);
+    console.log(
+      `rolling update: ${REPLICAS} replicas replaced in ${(rollMs / 1000).toFixed(1)} s (${(rollMs / refMs).toFixed(2)}× bare pods); at most ${maxWanted} pods wanted (limit ${REPLICAS + Math.ceil(REPLICAS / 4)})`,
+    );
   } finally {
     await client.close();
     await cluster.cleanup();

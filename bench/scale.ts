@@ -58,11 +58,10 @@ const namespaces = Math.ceil(deployments / cfg.deploymentsPerNs);
 // ---- small helpers (as in bench/api.ts) ---------------------------------------------------------
 
 const t0 = performance.now();
-const log = (msg: string) => process.stderr.write(`[bench ${((performance.now() - t0) / 1000).toFixed(0).padStart(4)}s] ${msg}\n`);
+const log = (msg: string) =>
+  process.stderr.write(`[bench ${((performance.now() - t0) / 1000).toFixed(0).padStart(4)}s] ${msg}\n`);
 const f1 = (n: number | undefined) => (n === undefined || Number.isNaN(n) ? '—' : n.toFixed(1));
 const f0 = (n: number | undefined) => (n === undefined || Number.isNaN(n) ? '—' : n.toFixed(0));
-
-
 
 /** CPU seconds (user + system, all threads) a process has used so far. */
 
@@ -122,14 +121,25 @@ async function heapOf(pool: Pool): Promise<{ heapUsedMiB?: number; heapTotalMiB?
   try {
     const res = await pool.request({ method: 'GET', path: '/metrics' });
     const text = await res.body.text();
-    const get = (name: string) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? NaN) / 2 ** 20;
-    return { heapUsedMiB: get('nodejs_heap_size_used_bytes'), heapTotalMiB: get('nodejs_heap_size_total_bytes'), externalMiB: get('nodejs_external_memory_bytes') };
+    const get = (name: string) =>
+      Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? NaN) / 2 ** 20;
+    return {
+      heapUsedMiB: get('nodejs_heap_size_used_bytes'),
+      heapTotalMiB: get('nodejs_heap_size_total_bytes'),
+      externalMiB: get('nodejs_external_memory_bytes'),
+    };
   } catch {
     return {};
   }
 }
 
-async function request(pool: Pool, path: string, accept = 'application/json', method: 'GET' | 'POST' | 'DELETE' = 'GET', body?: unknown): Promise<{ status: number; text: string }> {
+async function request(
+  pool: Pool,
+  path: string,
+  accept = 'application/json',
+  method: 'GET' | 'POST' | 'DELETE' = 'GET',
+  body?: unknown,
+): Promise<{ status: number; text: string }> {
   const res = await pool.request({
     method,
     path,
@@ -152,7 +162,11 @@ interface Latency {
 }
 
 /** `n` sequential calls; latencies in ms. */
-async function measure(what: string, n: number, op: (i: number) => Promise<{ bytes?: number; items?: number } | void>): Promise<Latency> {
+async function measure(
+  what: string,
+  n: number,
+  op: (i: number) => Promise<{ bytes?: number; items?: number } | void>,
+): Promise<Latency> {
   const lat: number[] = [];
   let extra: { bytes?: number; items?: number } | void = undefined;
   for (let i = 0; i < n; i++) {
@@ -162,14 +176,20 @@ async function measure(what: string, n: number, op: (i: number) => Promise<{ byt
   }
   lat.sort((a, b) => a - b);
   const r = { what, samples: n, p50: pct(lat, 0.5), p99: pct(lat, 0.99), max: lat[lat.length - 1], ...(extra ?? {}) };
-  log(`  ${what}: p50 ${f1(r.p50)} ms, p99 ${f1(r.p99)} ms, max ${f1(r.max)} ms${r.items !== undefined ? ` (${r.items} items)` : ''}`);
+  log(
+    `  ${what}: p50 ${f1(r.p50)} ms, p99 ${f1(r.p99)} ms, max ${f1(r.max)} ms${r.items !== undefined ? ` (${r.items} items)` : ''}`,
+  );
   return r;
 }
 
 function runKubectl(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((res) => {
     execFile('kubectl', args, { maxBuffer: 256 * 1024 * 1024, timeout: 120_000 }, (err, stdout, stderr) => {
-      res({ code: err ? (typeof (err as any).code === 'number' ? (err as any).code : 1) : 0, stdout: String(stdout), stderr: String(stderr) });
+      res({
+        code: err ? (typeof (err as any).code === 'number' ? (err as any).code : 1) : 0,
+        stdout: String(stdout),
+        stderr: String(stderr),
+      });
     });
   });
 }
@@ -206,9 +226,17 @@ async function main(): Promise<void> {
   const results: Record<string, any> = {
     when: new Date().toISOString(),
     config: { ...cfg, deployments, namespaces },
-    machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memGiB: +(os.totalmem() / 2 ** 30).toFixed(1), node: process.version, kernel: os.release() },
+    machine: {
+      cpus: os.cpus().length,
+      cpuModel: os.cpus()[0]?.model,
+      memGiB: +(os.totalmem() / 2 ** 30).toFixed(1),
+      node: process.version,
+      kernel: os.release(),
+    },
   };
-  log(`${cfg.nodes} simulated nodes, ${cfg.pods} pods as ${deployments} Deployments × ${cfg.replicas} in ${namespaces} namespaces; heartbeat ${cfg.heartbeatSeconds} s`);
+  log(
+    `${cfg.nodes} simulated nodes, ${cfg.pods} pods as ${deployments} Deployments × ${cfg.replicas} in ${namespaces} namespaces; heartbeat ${cfg.heartbeatSeconds} s`,
+  );
 
   // The server: API server + controllers + scheduler, nothing simulated in it.
   const dataDir = mkdtempSync(join(cfg.dir, 'k8ts-scale-'));
@@ -221,7 +249,22 @@ async function main(): Promise<void> {
   try {
     const srv = await launch(
       'k8ts server',
-      [...k8tsNodeFlags, ...cfg.serverNodeArgs, join(repo, 'bin', 'k8ts'), 'server', '--data-dir', dataDir, '--https-listen-port', '0', '--bind-address', '127.0.0.1', '--cluster-cidr', '10.64.0.0/10', '--log-level', 'warn'],
+      [
+        ...k8tsNodeFlags,
+        ...cfg.serverNodeArgs,
+        join(repo, 'bin', 'k8ts'),
+        'server',
+        '--data-dir',
+        dataDir,
+        '--https-listen-port',
+        '0',
+        '--bind-address',
+        '127.0.0.1',
+        '--cluster-cidr',
+        '10.64.0.0/10',
+        '--log-level',
+        'warn',
+      ],
       /k8ts server ready: (\S+) \(data .*, kubeconfig (\S+)\)/,
       120_000,
     );
@@ -245,7 +288,19 @@ async function main(): Promise<void> {
     const simStart = performance.now();
     const s = await launch(
       'k8ts sim',
-      [...cfg.simNodeArgs, join(repo, 'bin', 'k8ts'), 'sim', '--nodes', String(cfg.nodes), '--kubeconfig', kubeconfig, '--sim-heartbeat-seconds', String(cfg.heartbeatSeconds), '--log-level', 'warn'],
+      [
+        ...cfg.simNodeArgs,
+        join(repo, 'bin', 'k8ts'),
+        'sim',
+        '--nodes',
+        String(cfg.nodes),
+        '--kubeconfig',
+        kubeconfig,
+        '--sim-heartbeat-seconds',
+        String(cfg.heartbeatSeconds),
+        '--log-level',
+        'warn',
+      ],
       /k8ts sim ready/,
       cfg.timeoutSeconds * 1000,
     );
@@ -254,14 +309,19 @@ async function main(): Promise<void> {
     const deadline = Date.now() + cfg.timeoutSeconds * 1000;
     for (;;) {
       const list = await client.resource(R.nodes).listAll({}, 1000);
-      const ready = list.items.filter((n: any) => n.spec?.podCIDR && (n.status?.conditions ?? []).some((c: any) => c.type === 'Ready' && c.status === 'True')).length;
+      const ready = list.items.filter(
+        (n: any) =>
+          n.spec?.podCIDR && (n.status?.conditions ?? []).some((c: any) => c.type === 'Ready' && c.status === 'True'),
+      ).length;
       if (ready >= cfg.nodes) break;
       if (Date.now() > deadline) throw new Error(`only ${ready}/${cfg.nodes} nodes Ready with a podCIDR`);
       await sleep(2000);
     }
     results.nodesReadyS = +((performance.now() - simStart) / 1000).toFixed(1);
     results.serverWithNodes = { ...rssOf(serverPid), ...(await heapOf(pool)) };
-    log(`${cfg.nodes} nodes Ready in ${results.nodesReadyS} s; server RSS ${f0(results.serverWithNodes.rssMiB)} MiB, sim RSS ${f0(rssOf(simPid).rssMiB)} MiB`);
+    log(
+      `${cfg.nodes} nodes Ready in ${results.nodesReadyS} s; server RSS ${f0(results.serverWithNodes.rssMiB)} MiB, sim RSS ${f0(rssOf(simPid).rssMiB)} MiB`,
+    );
 
     // Namespaces first (each gets its ServiceAccount and root CA ConfigMap from controllers).
     for (let i = 0; i < namespaces; i++) await client.resource(R.namespaces).create({ metadata: { name: nsName(i) } });
@@ -294,7 +354,11 @@ async function main(): Promise<void> {
         scheduled++;
         lastScheduledAt = now;
       }
-      if (st.running === undefined && p.status?.phase === 'Running' && (p.status?.conditions ?? []).some((c: any) => c.type === 'Ready' && c.status === 'True')) {
+      if (
+        st.running === undefined &&
+        p.status?.phase === 'Running' &&
+        (p.status?.conditions ?? []).some((c: any) => c.type === 'Ready' && c.status === 'True')
+      ) {
         st.running = now;
         running++;
         lastRunningAt = now;
@@ -321,7 +385,10 @@ async function main(): Promise<void> {
         while (next < deployments) {
           const i = next++;
           const replicas = Math.min(cfg.replicas, cfg.pods - i * cfg.replicas);
-          await client!.resource(R.deployments).namespace(nsName(Math.floor(i / cfg.deploymentsPerNs))).create(deployment(i, replicas));
+          await client!
+            .resource(R.deployments)
+            .namespace(nsName(Math.floor(i / cfg.deploymentsPerNs)))
+            .create(deployment(i, replicas));
         }
       }),
     );
@@ -336,30 +403,47 @@ async function main(): Promise<void> {
       const rss = rssOf(serverPid).rssMiB;
       peakRss = Math.max(peakRss, rss);
       if (running >= cfg.pods) break;
-      if (scheduled !== lastProgress.scheduled || running !== lastProgress.running) lastProgress = { scheduled, running, at: now };
+      if (scheduled !== lastProgress.scheduled || running !== lastProgress.running)
+        lastProgress = { scheduled, running, at: now };
       if (now - lastLog > 10_000) {
         lastLog = now;
         const cores = (cpuSecondsOf(serverPid) - cpu0) / ((now - createStart) / 1000);
         const sc = schedOf(serverPid);
-        log(`server waited for a CPU ${((sc.wait - sched0.wait) / ((now - createStart) / 1000)).toFixed(2)} cores-worth on average; machine load ${os.loadavg()[0].toFixed(1)}`);
-        log(`pods created ${seen.size}, scheduled ${scheduled}/${cfg.pods}, Running+Ready ${running}/${cfg.pods}; server RSS ${f0(rss)} MiB, avg ${cores.toFixed(2)} cores; sim RSS ${f0(rssOf(simPid).rssMiB)} MiB`);
+        log(
+          `server waited for a CPU ${((sc.wait - sched0.wait) / ((now - createStart) / 1000)).toFixed(2)} cores-worth on average; machine load ${os.loadavg()[0].toFixed(1)}`,
+        );
+        log(
+          `pods created ${seen.size}, scheduled ${scheduled}/${cfg.pods}, Running+Ready ${running}/${cfg.pods}; server RSS ${f0(rss)} MiB, avg ${cores.toFixed(2)} cores; sim RSS ${f0(rssOf(simPid).rssMiB)} MiB`,
+        );
       }
-      if (Date.now() > deadline) throw new Error(`timed out: ${scheduled}/${cfg.pods} scheduled, ${running}/${cfg.pods} Running after ${cfg.timeoutSeconds} s`);
-      if (now - lastProgress.at > 180_000) throw new Error(`no progress for 3 minutes: ${scheduled}/${cfg.pods} scheduled, ${running}/${cfg.pods} Running`);
-      if (server.exitCode !== null) throw new Error(`server exited (${server.exitCode}):\n${srv.stderr().slice(-5000)}`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `timed out: ${scheduled}/${cfg.pods} scheduled, ${running}/${cfg.pods} Running after ${cfg.timeoutSeconds} s`,
+        );
+      if (now - lastProgress.at > 180_000)
+        throw new Error(
+          `no progress for 3 minutes: ${scheduled}/${cfg.pods} scheduled, ${running}/${cfg.pods} Running`,
+        );
+      if (server.exitCode !== null)
+        throw new Error(`server exited (${server.exitCode}):\n${srv.stderr().slice(-5000)}`);
       await sleep(500);
     }
     const convergeS = (performance.now() - createStart) / 1000;
     const convergeCpu = cpuSecondsOf(serverPid) - cpu0;
     const dist = (f: (x: { created: number; scheduled?: number; running?: number }) => number | undefined) => {
-      const v = [...seen.values()].map(f).filter((x): x is number => x !== undefined).sort((a, b) => a - b);
+      const v = [...seen.values()]
+        .map(f)
+        .filter((x): x is number => x !== undefined)
+        .sort((a, b) => a - b);
       return { p50: +pct(v, 0.5).toFixed(0), p99: +pct(v, 0.99).toFixed(0), max: +(v[v.length - 1] ?? NaN).toFixed(0) };
     };
     results.converge = {
       deploymentsCreatedS: +createdS.toFixed(1),
       allPodsCreatedS: +((lastCreatedAt - createStart) / 1000).toFixed(1),
       createToScheduledMs: dist((x) => (x.scheduled !== undefined ? x.scheduled - x.created : undefined)),
-      scheduledToRunningMs: dist((x) => (x.scheduled !== undefined && x.running !== undefined ? x.running - x.scheduled : undefined)),
+      scheduledToRunningMs: dist((x) =>
+        x.scheduled !== undefined && x.running !== undefined ? x.running - x.scheduled : undefined,
+      ),
       allScheduledS: +((lastScheduledAt - createStart) / 1000).toFixed(1),
       allRunningS: +((lastRunningAt - createStart) / 1000).toFixed(1),
       podsPerSecond: +(cfg.pods / convergeS).toFixed(0),
@@ -370,8 +454,12 @@ async function main(): Promise<void> {
       otherCores: +((machineBusy() - busy0 - convergeCpu - (cpuSecondsOf(simPid) - simCpu0)) / convergeS).toFixed(2),
       serverPeakRssMiB: +peakRss.toFixed(0),
     };
-    log(`pods: last created ${results.converge.allPodsCreatedS} s; create→scheduled ${JSON.stringify(results.converge.createToScheduledMs)} ms; scheduled→Running+Ready ${JSON.stringify(results.converge.scheduledToRunningMs)} ms`);
-    log(`all ${cfg.pods} pods scheduled after ${results.converge.allScheduledS} s, Running and Ready after ${results.converge.allRunningS} s (server ${results.converge.serverCores} cores)`);
+    log(
+      `pods: last created ${results.converge.allPodsCreatedS} s; create→scheduled ${JSON.stringify(results.converge.createToScheduledMs)} ms; scheduled→Running+Ready ${JSON.stringify(results.converge.scheduledToRunningMs)} ms`,
+    );
+    log(
+      `all ${cfg.pods} pods scheduled after ${results.converge.allScheduledS} s, Running and Ready after ${results.converge.allRunningS} s (server ${results.converge.serverCores} cores)`,
+    );
 
     // Deployments agree?
     const deps = await client.resource(R.deployments).listAll({ labelSelector: 'bench=scale' });
@@ -384,7 +472,13 @@ async function main(): Promise<void> {
     state.watching = false;
     podWatch?.stop();
     await watchLoop;
-    const steady0 = { cpu: cpuSecondsOf(serverPid), sim: cpuSecondsOf(simPid), busy: machineBusy(), t: performance.now(), sched: schedOf(serverPid) };
+    const steady0 = {
+      cpu: cpuSecondsOf(serverPid),
+      sim: cpuSecondsOf(simPid),
+      busy: machineBusy(),
+      t: performance.now(),
+      sched: schedOf(serverPid),
+    };
     const rssSamples: number[] = [];
     while (performance.now() - steady0.t < cfg.steadySeconds * 1000) {
       await sleep(5000);
@@ -400,44 +494,77 @@ async function main(): Promise<void> {
       simCores: +(steadySim / steadyWall).toFixed(3),
       otherCores: +((machineBusy() - steady0.busy - steadyCpu - steadySim) / steadyWall).toFixed(2),
       leaseRenewalsPerSecond: +(cfg.nodes / cfg.heartbeatSeconds).toFixed(0),
-      server: { ...rssOf(serverPid), ...(await heapOf(pool)), rssMinMiB: Math.min(...rssSamples), rssMaxMiB: Math.max(...rssSamples) },
+      server: {
+        ...rssOf(serverPid),
+        ...(await heapOf(pool)),
+        rssMinMiB: Math.min(...rssSamples),
+        rssMaxMiB: Math.max(...rssSamples),
+      },
       sim: rssOf(simPid),
     };
-    log(`steady state over ${f0(steadyWall)} s: server ${results.steady.serverCores} cores, RSS ${f0(results.steady.server.rssMiB)} MiB (heap used ${f0(results.steady.server.heapUsedMiB)} MiB); sim ${results.steady.simCores} cores, RSS ${f0(results.steady.sim.rssMiB)} MiB`);
+    log(
+      `steady state over ${f0(steadyWall)} s: server ${results.steady.serverCores} cores, RSS ${f0(results.steady.server.rssMiB)} MiB (heap used ${f0(results.steady.server.heapUsedMiB)} MiB); sim ${results.steady.simCores} cores, RSS ${f0(results.steady.sim.rssMiB)} MiB`,
+    );
 
     // API latency at this scale (sequential calls, while leases keep renewing).
     const lat: Latency[] = [];
     const ns0 = nsName(0);
     const n = cfg.samples;
-    lat.push(await measure(`GET /api/v1/nodes/NAME (random node)`, n, async () => {
-      const r = await request(pool!, `/api/v1/nodes/sim-node-${Math.floor(Math.random() * cfg.nodes)}`);
-      return { bytes: r.text.length };
-    }));
-    const somePods = (await client.resource(R.pods).namespace(ns0).list({ limit: 100 })).items.map((p: any) => p.metadata.name);
-    lat.push(await measure(`GET a pod`, n, async (i) => {
-      const r = await request(pool!, `/api/v1/namespaces/${ns0}/pods/${somePods[i % somePods.length]}`);
-      return { bytes: r.text.length };
-    }));
-    lat.push(await measure(`POST + DELETE a ConfigMap (create, delete)`, n, async (i) => {
-      await request(pool!, `/api/v1/namespaces/${ns0}/configmaps`, 'application/json', 'POST', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: `lat-${i}` }, data: { k: 'v' } });
-      await request(pool!, `/api/v1/namespaces/${ns0}/configmaps/lat-${i}`, 'application/json', 'DELETE');
-    }));
-    lat.push(await measure(`LIST pods in one namespace (${cfg.deploymentsPerNs * cfg.replicas} pods)`, n, async () => {
-      const r = await request(pool!, `/api/v1/namespaces/${ns0}/pods`);
-      return { bytes: r.text.length, items: (JSON.parse(r.text).items ?? []).length };
-    }));
-    lat.push(await measure(`LIST pods in one namespace, label selector (one Deployment, ${cfg.replicas} pods)`, n, async () => {
-      const r = await request(pool!, `/api/v1/namespaces/${ns0}/pods?labelSelector=app%3Dapp-0`);
-      return { bytes: r.text.length, items: (JSON.parse(r.text).items ?? []).length };
-    }));
-    const tableAccept = 'application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json';
+    lat.push(
+      await measure(`GET /api/v1/nodes/NAME (random node)`, n, async () => {
+        const r = await request(pool!, `/api/v1/nodes/sim-node-${Math.floor(Math.random() * cfg.nodes)}`);
+        return { bytes: r.text.length };
+      }),
+    );
+    const somePods = (await client.resource(R.pods).namespace(ns0).list({ limit: 100 })).items.map(
+      (p: any) => p.metadata.name,
+    );
+    lat.push(
+      await measure(`GET a pod`, n, async (i) => {
+        const r = await request(pool!, `/api/v1/namespaces/${ns0}/pods/${somePods[i % somePods.length]}`);
+        return { bytes: r.text.length };
+      }),
+    );
+    lat.push(
+      await measure(`POST + DELETE a ConfigMap (create, delete)`, n, async (i) => {
+        await request(pool!, `/api/v1/namespaces/${ns0}/configmaps`, 'application/json', 'POST', {
+          apiVersion: 'v1',
+          kind: 'ConfigMap',
+          metadata: { name: `lat-${i}` },
+          data: { k: 'v' },
+        });
+        await request(pool!, `/api/v1/namespaces/${ns0}/configmaps/lat-${i}`, 'application/json', 'DELETE');
+      }),
+    );
+    lat.push(
+      await measure(`LIST pods in one namespace (${cfg.deploymentsPerNs * cfg.replicas} pods)`, n, async () => {
+        const r = await request(pool!, `/api/v1/namespaces/${ns0}/pods`);
+        return { bytes: r.text.length, items: (JSON.parse(r.text).items ?? []).length };
+      }),
+    );
+    lat.push(
+      await measure(
+        `LIST pods in one namespace, label selector (one Deployment, ${cfg.replicas} pods)`,
+        n,
+        async () => {
+          const r = await request(pool!, `/api/v1/namespaces/${ns0}/pods?labelSelector=app%3Dapp-0`);
+          return { bytes: r.text.length, items: (JSON.parse(r.text).items ?? []).length };
+        },
+      ),
+    );
+    const tableAccept =
+      'application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json';
     const chunked = async (path: string, accept: string) => {
       let cont = '';
       let items = 0;
       let bytes = 0;
       let pages = 0;
       do {
-        const r = await request(pool!, `${path}${path.includes('?') ? '&' : '?'}limit=500${cont ? `&continue=${encodeURIComponent(cont)}` : ''}`, accept);
+        const r = await request(
+          pool!,
+          `${path}${path.includes('?') ? '&' : '?'}limit=500${cont ? `&continue=${encodeURIComponent(cont)}` : ''}`,
+          accept,
+        );
         const body = JSON.parse(r.text);
         items += (body.items ?? body.rows ?? []).length;
         bytes += r.text.length;
@@ -446,22 +573,38 @@ async function main(): Promise<void> {
       } while (cont);
       return { items, bytes, pages };
     };
-    lat.push(await measure(`LIST nodes as kubectl get nodes does (Table, limit=500, all pages)`, Math.min(n, 10), () => chunked('/api/v1/nodes', tableAccept)));
-    lat.push(await measure(`LIST nodes, full objects (limit=500, all pages)`, Math.min(n, 10), () => chunked('/api/v1/nodes', 'application/json')));
-    lat.push(await measure(`LIST all pods, all namespaces (limit=500, all pages)`, 3, () => chunked('/api/v1/pods', 'application/json')));
+    lat.push(
+      await measure(`LIST nodes as kubectl get nodes does (Table, limit=500, all pages)`, Math.min(n, 10), () =>
+        chunked('/api/v1/nodes', tableAccept),
+      ),
+    );
+    lat.push(
+      await measure(`LIST nodes, full objects (limit=500, all pages)`, Math.min(n, 10), () =>
+        chunked('/api/v1/nodes', 'application/json'),
+      ),
+    );
+    lat.push(
+      await measure(`LIST all pods, all namespaces (limit=500, all pages)`, 3, () =>
+        chunked('/api/v1/pods', 'application/json'),
+      ),
+    );
     // The real kubectl, wall time of the whole command (process start, discovery from cache, pages).
     const kubectlGet = await runKubectl(['--kubeconfig', kubeconfig, 'get', 'nodes', '--no-headers']);
     if (kubectlGet.code === 0) {
-      lat.push(await measure(`kubectl get nodes (whole command, --chunk-size=500 default)`, 5, async () => {
-        const r = await runKubectl(['--kubeconfig', kubeconfig, 'get', 'nodes', '--no-headers']);
-        if (r.code !== 0) throw new Error(r.stderr);
-        return { items: r.stdout.trim().split('\n').length };
-      }));
-      lat.push(await measure(`kubectl get pods -n ${ns0} (whole command)`, 5, async () => {
-        const r = await runKubectl(['--kubeconfig', kubeconfig, 'get', 'pods', '-n', ns0, '--no-headers']);
-        if (r.code !== 0) throw new Error(r.stderr);
-        return { items: r.stdout.trim().split('\n').length };
-      }));
+      lat.push(
+        await measure(`kubectl get nodes (whole command, --chunk-size=500 default)`, 5, async () => {
+          const r = await runKubectl(['--kubeconfig', kubeconfig, 'get', 'nodes', '--no-headers']);
+          if (r.code !== 0) throw new Error(r.stderr);
+          return { items: r.stdout.trim().split('\n').length };
+        }),
+      );
+      lat.push(
+        await measure(`kubectl get pods -n ${ns0} (whole command)`, 5, async () => {
+          const r = await runKubectl(['--kubeconfig', kubeconfig, 'get', 'pods', '-n', ns0, '--no-headers']);
+          if (r.code !== 0) throw new Error(r.stderr);
+          return { items: r.stdout.trim().split('\n').length };
+        }),
+      );
     } else log(`kubectl not usable, skipped: ${kubectlGet.stderr.slice(0, 200)}`);
     results.latency = lat;
     results.final = { server: { ...rssOf(serverPid), ...(await heapOf(pool)) }, sim: rssOf(simPid) };
@@ -469,21 +612,48 @@ async function main(): Promise<void> {
     // Print the table.
     const st = results.steady;
     const rows: [string, string][] = [
-      ['simulated nodes / pods (Deployments × replicas)', `${cfg.nodes} / ${cfg.pods} (${deployments} × ${cfg.replicas})`],
+      [
+        'simulated nodes / pods (Deployments × replicas)',
+        `${cfg.nodes} / ${cfg.pods} (${deployments} × ${cfg.replicas})`,
+      ],
       ['nodes registered and Ready (sim start → all Ready)', `${results.nodesReadyS} s`],
       ['Deployments created (16 in flight)', `${results.converge.deploymentsCreatedS} s`],
       ['all pods created by the ReplicaSet controller (seen by a watch)', `${results.converge.allPodsCreatedS} s`],
-      ['pod created → scheduled, p50 / p99', `${results.converge.createToScheduledMs.p50} / ${results.converge.createToScheduledMs.p99} ms`],
-      ['pod scheduled → Running and Ready, p50 / p99', `${results.converge.scheduledToRunningMs.p50} / ${results.converge.scheduledToRunningMs.p99} ms`],
+      [
+        'pod created → scheduled, p50 / p99',
+        `${results.converge.createToScheduledMs.p50} / ${results.converge.createToScheduledMs.p99} ms`,
+      ],
+      [
+        'pod scheduled → Running and Ready, p50 / p99',
+        `${results.converge.scheduledToRunningMs.p50} / ${results.converge.scheduledToRunningMs.p99} ms`,
+      ],
       ['all pods scheduled (from the first Deployment create)', `${results.converge.allScheduledS} s`],
       ['all pods Running and Ready', `${results.converge.allRunningS} s (${results.converge.podsPerSecond} pods/s)`],
-      ['server CPU while converging (and time it waited for a CPU)', `${results.converge.serverCores} cores (waited ${results.converge.serverRunQueueWaitCores}); other processes ${results.converge.otherCores} cores`],
-      ['server RSS: idle / with nodes / peak converging', `${f0(idle.rssMiB)} / ${f0(results.serverWithNodes.rssMiB)} / ${f0(results.converge.serverPeakRssMiB)} MiB`],
-      ['server RSS, steady state (VmRSS)', `${f0(st.server.rssMiB)} MiB (${f0(st.server.rssMinMiB)}–${f0(st.server.rssMaxMiB)})`],
-      ['  JS heap used / total, external', `${f0(st.server.heapUsedMiB)} / ${f0(st.server.heapTotalMiB)} MiB, ${f0(st.server.externalMiB)} MiB`],
-      [`server CPU, steady state (${st.leaseRenewalsPerSecond} lease renewals/s)`, `${st.serverCores} cores (waited ${st.serverRunQueueWaitCores}); other processes ${st.otherCores} cores`],
+      [
+        'server CPU while converging (and time it waited for a CPU)',
+        `${results.converge.serverCores} cores (waited ${results.converge.serverRunQueueWaitCores}); other processes ${results.converge.otherCores} cores`,
+      ],
+      [
+        'server RSS: idle / with nodes / peak converging',
+        `${f0(idle.rssMiB)} / ${f0(results.serverWithNodes.rssMiB)} / ${f0(results.converge.serverPeakRssMiB)} MiB`,
+      ],
+      [
+        'server RSS, steady state (VmRSS)',
+        `${f0(st.server.rssMiB)} MiB (${f0(st.server.rssMinMiB)}–${f0(st.server.rssMaxMiB)})`,
+      ],
+      [
+        '  JS heap used / total, external',
+        `${f0(st.server.heapUsedMiB)} / ${f0(st.server.heapTotalMiB)} MiB, ${f0(st.server.externalMiB)} MiB`,
+      ],
+      [
+        `server CPU, steady state (${st.leaseRenewalsPerSecond} lease renewals/s)`,
+        `${st.serverCores} cores (waited ${st.serverRunQueueWaitCores}); other processes ${st.otherCores} cores`,
+      ],
       ['sim RSS / CPU steady state', `${f0(st.sim.rssMiB)} MiB / ${st.simCores} cores`],
-      ...lat.map((l): [string, string] => [l.what, `p50 ${f1(l.p50)} ms, p99 ${f1(l.p99)} ms, max ${f1(l.max)} ms (n=${l.samples}${l.items !== undefined ? `, ${l.items} items` : ''})`]),
+      ...lat.map((l): [string, string] => [
+        l.what,
+        `p50 ${f1(l.p50)} ms, p99 ${f1(l.p99)} ms, max ${f1(l.max)} ms (n=${l.samples}${l.items !== undefined ? `, ${l.items} items` : ''})`,
+      ]),
     ];
     console.log('\n| measure | value |\n| --- | --- |');
     for (const [a, b] of rows) console.log(`| ${a} | ${b} |`);

@@ -71,10 +71,18 @@ async function inParallel<T>(items: T[], limit: number, fn: (t: T) => Promise<vo
 function podFor(i: number, antiAffinity: boolean, appSize: number): any {
   const app = `app-${Math.floor(i / appSize)}`;
   const spec: any = {
-    containers: [{ name: 'c', image: 'registry.k8s.io/pause:3.9', resources: { requests: { cpu: '100m', memory: '128Mi' } } }],
+    containers: [
+      { name: 'c', image: 'registry.k8s.io/pause:3.9', resources: { requests: { cpu: '100m', memory: '128Mi' } } },
+    ],
   };
   if (antiAffinity) {
-    spec.affinity = { podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ labelSelector: { matchLabels: { app } }, topologyKey: 'kubernetes.io/hostname' }] } };
+    spec.affinity = {
+      podAntiAffinity: {
+        requiredDuringSchedulingIgnoredDuringExecution: [
+          { labelSelector: { matchLabels: { app } }, topologyKey: 'kubernetes.io/hostname' },
+        ],
+      },
+    };
   }
   return { apiVersion: 'v1', kind: 'Pod', metadata: { name: `pod-${i}`, namespace: 'bench', labels: { app } }, spec };
 }
@@ -89,7 +97,10 @@ async function scenario(name: string, antiAffinity: boolean): Promise<Result> {
     await inParallel(nodes, 50, async (i) => {
       const alloc = { cpu: '32', memory: '128Gi', pods: '110' };
       await client.resource(R.nodes).create({
-        metadata: { name: `node-${i}`, labels: { 'kubernetes.io/hostname': `node-${i}`, 'topology.kubernetes.io/zone': `zone-${i % 3}` } },
+        metadata: {
+          name: `node-${i}`,
+          labels: { 'kubernetes.io/hostname': `node-${i}`, 'topology.kubernetes.io/zone': `zone-${i % 3}` },
+        },
         status: { capacity: alloc, allocatable: alloc, conditions: [{ type: 'Ready', status: 'True' }] },
       } as any);
     });
@@ -120,7 +131,17 @@ async function scenario(name: string, antiAffinity: boolean): Promise<Result> {
       cfg.createQps,
     );
     const tCreated = performance.now();
-    const timeout = new Promise<void>((_, rej) => setTimeout(() => rej(new Error(`only ${bound.size}/${cfg.pods} pods bound within 300 s (${JSON.stringify(sched.queue.pending())})`)), 300_000).unref());
+    const timeout = new Promise<void>((_, rej) =>
+      setTimeout(
+        () =>
+          rej(
+            new Error(
+              `only ${bound.size}/${cfg.pods} pods bound within 300 s (${JSON.stringify(sched.queue.pending())})`,
+            ),
+          ),
+        300_000,
+      ).unref(),
+    );
     await Promise.race([allBound, timeout]);
     const t1 = performance.now();
     const lat = [...bound].map(([k, t]) => t - created.get(k)!).sort((a, b) => a - b);
@@ -134,7 +155,12 @@ async function scenario(name: string, antiAffinity: boolean): Promise<Result> {
       nodes: cfg.nodes,
       seconds: +seconds.toFixed(2),
       podsPerSecond: Math.round(cfg.pods / seconds),
-      latencyMs: { p50: Math.round(pct(lat, 50)), p90: Math.round(pct(lat, 90)), p99: Math.round(pct(lat, 99)), max: Math.round(lat[lat.length - 1]) },
+      latencyMs: {
+        p50: Math.round(pct(lat, 50)),
+        p90: Math.round(pct(lat, 90)),
+        p99: Math.round(pct(lat, 99)),
+        max: Math.round(lat[lat.length - 1]),
+      },
       createPerSecond: Math.round(cfg.pods / ((tCreated - t0) / 1000)),
       attempts,
       distinctNodes: perNode.size,
@@ -151,15 +177,25 @@ async function main(): Promise<void> {
   const results: Result[] = [];
   console.log(`scheduling ${cfg.pods} pods on ${cfg.nodes} nodes (node ${process.version}, ${os.cpus().length} cores)`);
   if (cfg.only.includes('plain')) results.push(await scenario('plain', false));
-  if (cfg.only.includes('antiaffinity')) results.push(await scenario(`required anti-affinity (apps of ${cfg.appSize})`, true));
-  console.log('\n| scenario | pods/s | p50 ms | p90 ms | p99 ms | max ms | create/s | attempts | nodes used | max pods/node |');
+  if (cfg.only.includes('antiaffinity'))
+    results.push(await scenario(`required anti-affinity (apps of ${cfg.appSize})`, true));
+  console.log(
+    '\n| scenario | pods/s | p50 ms | p90 ms | p99 ms | max ms | create/s | attempts | nodes used | max pods/node |',
+  );
   console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const r of results) {
-    console.log(`| ${r.scenario} | ${r.podsPerSecond} | ${r.latencyMs.p50} | ${r.latencyMs.p90} | ${r.latencyMs.p99} | ${r.latencyMs.max} | ${r.createPerSecond} | ${r.attempts} | ${r.distinctNodes} | ${r.maxPodsPerNode} |`);
+    console.log(
+      `| ${r.scenario} | ${r.podsPerSecond} | ${r.latencyMs.p50} | ${r.latencyMs.p90} | ${r.latencyMs.p99} | ${r.latencyMs.max} | ${r.createPerSecond} | ${r.attempts} | ${r.distinctNodes} | ${r.maxPodsPerNode} |`,
+    );
   }
-  console.log('\nupstream reference: kube-scheduler schedules ~100–300 pods/s on such loads (scheduler_perf SchedulingBasic / SchedulingPodAntiAffinity, 5000 nodes)');
+  console.log(
+    '\nupstream reference: kube-scheduler schedules ~100–300 pods/s on such loads (scheduler_perf SchedulingBasic / SchedulingPodAntiAffinity, 5000 nodes)',
+  );
   mkdirSync(dirname(cfg.out), { recursive: true });
-  writeFileSync(cfg.out, JSON.stringify({ config: cfg, node: process.version, cores: os.cpus().length, results }, null, 2));
+  writeFileSync(
+    cfg.out,
+    JSON.stringify({ config: cfg, node: process.version, cores: os.cpus().length, results }, null, 2),
+  );
   console.log(`results written to ${cfg.out}`);
   process.exit(0);
 }

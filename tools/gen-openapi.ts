@@ -104,7 +104,9 @@ class Generator {
   }
 
   private readModule(file: string): void {
-    const modulePath = relative(this.root, file).replace(/\\/g, '/').replace(/\.d\.ts$/, '');
+    const modulePath = relative(this.root, file)
+      .replace(/\\/g, '/')
+      .replace(/\.d\.ts$/, '');
     const source = ts.createSourceFile(file, readFileSync(file, 'utf8'), ts.ScriptTarget.ES2022, true);
     const ctx: ModuleContext = { pkg: upstreamPackage(modulePath), imports: new Map(), local: new Set() };
     for (const stmt of source.statements) {
@@ -208,7 +210,11 @@ class Generator {
     if (ts.isUnionTypeNode(node)) {
       const kinds = node.types.map((t) => t.kind).sort();
       // kubernetes-types inlines IntOrString as `number | string`.
-      if (kinds.length === 2 && kinds.includes(ts.SyntaxKind.NumberKeyword) && kinds.includes(ts.SyntaxKind.StringKeyword)) {
+      if (
+        kinds.length === 2 &&
+        kinds.includes(ts.SyntaxKind.NumberKeyword) &&
+        kinds.includes(ts.SyntaxKind.StringKeyword)
+      ) {
         return { $ref: `#/definitions/${INT_OR_STRING}` };
       }
       throw new Error(`unsupported union type ${node.getText()} in ${ctx.pkg}`);
@@ -244,7 +250,7 @@ class Generator {
       }
     }
     for (const [defName, fields] of Object.entries(NUMBER_FORMATS)) {
-      const props = ((this.definitions[defName]?.properties ?? {}) as Record<string, Schema>);
+      const props = (this.definitions[defName]?.properties ?? {}) as Record<string, Schema>;
       for (const field of Object.keys(fields)) {
         if (!props[field]) this.warnings.push(`formats: no property ${defName}.${field}`);
       }
@@ -278,10 +284,17 @@ function addSchemaExtensions(definitions: Record<string, Schema>): void {
   const props = definitions[JSON_SCHEMA_PROPS]?.properties as Record<string, Schema> | undefined;
   if (!props) return;
   const bool = (description: string): Schema => ({ type: 'boolean', description });
-  props['x-kubernetes-embedded-resource'] = bool('The value is a whole Kubernetes object (apiVersion, kind, metadata).');
+  props['x-kubernetes-embedded-resource'] = bool(
+    'The value is a whole Kubernetes object (apiVersion, kind, metadata).',
+  );
   props['x-kubernetes-int-or-string'] = bool('The value may be an integer or a string.');
   props['x-kubernetes-preserve-unknown-fields'] = bool('Fields not in the schema are kept instead of pruned.');
-  props['x-kubernetes-list-map-keys'] = { type: 'array', items: { type: 'string', default: '' }, description: 'Keys identifying the items of a list of type map.', 'x-kubernetes-list-type': 'atomic' };
+  props['x-kubernetes-list-map-keys'] = {
+    type: 'array',
+    items: { type: 'string', default: '' },
+    description: 'Keys identifying the items of a list of type map.',
+    'x-kubernetes-list-type': 'atomic',
+  };
   props['x-kubernetes-list-type'] = { type: 'string', description: 'How a list merges: atomic, set or map.' };
   props['x-kubernetes-map-type'] = { type: 'string', description: 'How a map merges: granular or atomic.' };
   const rule = 'io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.ValidationRule';

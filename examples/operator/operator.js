@@ -15,21 +15,23 @@ export const greetingCRD = {
     group: GROUP,
     scope: 'Namespaced',
     names: { plural: PLURAL, singular: 'greeting', kind: 'Greeting' },
-    versions: [{
-      name: VERSION,
-      served: true,
-      storage: true,
-      subresources: { status: {} },
-      schema: {
-        openAPIV3Schema: {
-          type: 'object',
-          properties: {
-            spec: { type: 'object', required: ['message'], properties: { message: { type: 'string' } } },
-            status: { type: 'object', properties: { configMap: { type: 'string' } } },
+    versions: [
+      {
+        name: VERSION,
+        served: true,
+        storage: true,
+        subresources: { status: {} },
+        schema: {
+          openAPIV3Schema: {
+            type: 'object',
+            properties: {
+              spec: { type: 'object', required: ['message'], properties: { message: { type: 'string' } } },
+              status: { type: 'object', properties: { configMap: { type: 'string' } } },
+            },
           },
         },
       },
-    }],
+    ],
   },
 };
 
@@ -44,7 +46,9 @@ async function reconcile(kc, greeting) {
     metadata: {
       name: `${name}-greeting`,
       namespace,
-      ownerReferences: [{ apiVersion: `${GROUP}/${VERSION}`, kind: 'Greeting', name, uid, controller: true, blockOwnerDeletion: true }],
+      ownerReferences: [
+        { apiVersion: `${GROUP}/${VERSION}`, kind: 'Greeting', name, uid, controller: true, blockOwnerDeletion: true },
+      ],
     },
     data: { message: greeting.spec.message },
   };
@@ -55,7 +59,14 @@ async function reconcile(kc, greeting) {
   );
   if (greeting.status?.configMap !== configMap.metadata.name) {
     await custom.patchNamespacedCustomObjectStatus(
-      { group: GROUP, version: VERSION, namespace, plural: PLURAL, name, body: { status: { configMap: configMap.metadata.name } } },
+      {
+        group: GROUP,
+        version: VERSION,
+        namespace,
+        plural: PLURAL,
+        name,
+        body: { status: { configMap: configMap.metadata.name } },
+      },
       setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
     );
   }

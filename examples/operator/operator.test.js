@@ -30,7 +30,14 @@ before(async () => {
   kc = await cluster.kubeConfig();
   await KubernetesObjectApi.makeApiClient(kc).create(greetingCRD);
   // The new resource is served once the CRD is Established.
-  await eventually(async () => (await kc.makeApiClient(CustomObjectsApi).listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL })).items);
+  await eventually(
+    async () =>
+      (
+        await kc
+          .makeApiClient(CustomObjectsApi)
+          .listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL })
+      ).items,
+  );
   stopOperator = await runOperator(kc);
 });
 
@@ -42,13 +49,29 @@ after(async () => {
 test('a Greeting gets its ConfigMap and status', async () => {
   const custom = kc.makeApiClient(CustomObjectsApi);
   await custom.createNamespacedCustomObject({
-    group: GROUP, version: VERSION, namespace: 'default', plural: PLURAL,
-    body: { apiVersion: `${GROUP}/${VERSION}`, kind: 'Greeting', metadata: { name: 'hello' }, spec: { message: 'hi there' } },
+    group: GROUP,
+    version: VERSION,
+    namespace: 'default',
+    plural: PLURAL,
+    body: {
+      apiVersion: `${GROUP}/${VERSION}`,
+      kind: 'Greeting',
+      metadata: { name: 'hello' },
+      spec: { message: 'hi there' },
+    },
   });
-  const cm = await eventually(() => kc.makeApiClient(CoreV1Api).readNamespacedConfigMap({ name: 'hello-greeting', namespace: 'default' }));
+  const cm = await eventually(() =>
+    kc.makeApiClient(CoreV1Api).readNamespacedConfigMap({ name: 'hello-greeting', namespace: 'default' }),
+  );
   assert.equal(cm.data.message, 'hi there');
   const g = await eventually(async () => {
-    const o = await custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: 'default', plural: PLURAL, name: 'hello' });
+    const o = await custom.getNamespacedCustomObject({
+      group: GROUP,
+      version: VERSION,
+      namespace: 'default',
+      plural: PLURAL,
+      name: 'hello',
+    });
     return o.status?.configMap && o;
   });
   assert.equal(g.status.configMap, 'hello-greeting');
@@ -56,7 +79,13 @@ test('a Greeting gets its ConfigMap and status', async () => {
 
 test('deleting the Greeting deletes its ConfigMap (garbage collection)', async () => {
   const custom = kc.makeApiClient(CustomObjectsApi);
-  await custom.deleteNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: 'default', plural: PLURAL, name: 'hello' });
+  await custom.deleteNamespacedCustomObject({
+    group: GROUP,
+    version: VERSION,
+    namespace: 'default',
+    plural: PLURAL,
+    name: 'hello',
+  });
   await eventually(async () => {
     try {
       await kc.makeApiClient(CoreV1Api).readNamespacedConfigMap({ name: 'hello-greeting', namespace: 'default' });

@@ -20,7 +20,14 @@ import { parseResolvConf } from './pods/sandbox.js';
 import type { Runtime } from './runtime/types.js';
 import { LABEL } from './runtime/types.js';
 import { CriRuntime } from './runtime/cri/runtime.js';
-import { ContainerdProcess, bridgeName, cniConfig, containerdPaths, missingForContainerd, writeCniConfig } from './runtime/containerd.js';
+import {
+  ContainerdProcess,
+  bridgeName,
+  cniConfig,
+  containerdPaths,
+  missingForContainerd,
+  writeCniConfig,
+} from './runtime/containerd.js';
 import { ProcessRuntime } from './runtime/process/runtime.js';
 import { buildTestImage, PAUSE_IMAGE } from './images/testimages.js';
 import { hasImage, importImage } from './images/containerd.js';
@@ -136,7 +143,9 @@ export class NodeAgent {
         const msg = `the containerd runtime needs: ${missing.join('; ')}`;
         if (choice === 'containerd') throw new Error(msg);
         this.log.warn(`${msg}. Falling back to the process runtime (containers run as host processes, not isolated).`);
-        process.stderr.write(`k8ts agent: ${msg}.\nk8ts agent: using the process runtime instead: containers run as host processes without isolation.\n`);
+        process.stderr.write(
+          `k8ts agent: ${msg}.\nk8ts agent: using the process runtime instead: containers run as host processes without isolation.\n`,
+        );
         choice = 'process';
       } else choice = 'containerd';
     }
@@ -155,7 +164,8 @@ export class NodeAgent {
   }
 
   private notReady(): string | undefined {
-    if (!this.networkReady) return 'container runtime network not ready: NetworkReady=false reason:NetworkPluginNotReady message:Network plugin returns error: cni plugin not initialized (waiting for the node podCIDR)';
+    if (!this.networkReady)
+      return 'container runtime network not ready: NetworkReady=false reason:NetworkPluginNotReady message:Network plugin returns error: cni plugin not initialized (waiting for the node podCIDR)';
     return undefined;
   }
 
@@ -177,7 +187,14 @@ export class NodeAgent {
     writeCniConfig(paths, cniConfig({ podCIDR, bridge, ipamDir: join(this.dir, 'cni', 'ipam') }));
     this.networkReady = true;
     if (!this.stopped) {
-      this.podRoutes = new PodRoutes({ client: this.o.client, nodeName: this.o.nodeName, podCIDR, bridge, stateFile: join(this.dir, 'network', 'routes.json'), logger: this.nodeLog });
+      this.podRoutes = new PodRoutes({
+        client: this.o.client,
+        nodeName: this.o.nodeName,
+        podCIDR,
+        bridge,
+        stateFile: join(this.dir, 'network', 'routes.json'),
+        logger: this.nodeLog,
+      });
       this.podRoutes.start();
       void this.startDNS(podCIDR, bridge);
     }
@@ -218,7 +235,13 @@ export class NodeAgent {
     const client = this.o.client;
     const recorder = new EventRecorder(client, { component: 'kubelet', host: this.o.nodeName }, this.log);
     this.stats = new StatsCollector(this.runtime);
-    this.server = new AgentServer({ port: this.o.port, bindAddress: '0.0.0.0', tls: this.o.tls, locator: this.locator(), logger: this.log });
+    this.server = new AgentServer({
+      port: this.o.port,
+      bindAddress: '0.0.0.0',
+      tls: this.o.tls,
+      locator: this.locator(),
+      logger: this.log,
+    });
     const port = await this.server.start();
     await this.startDevices();
     const imageFsPath = this.containerd ? join(this.containerd.paths.dir, 'root') : this.dir;
@@ -230,9 +253,21 @@ export class NodeAgent {
     this.runner.start();
     this.startHousekeeping(imageGC);
     if (this.o.proxy) {
-      this.proxier = await startServiceProxy({ client, nodeName: this.o.nodeName, agentDir: this.dir, isDefaultDataDir: this.o.isDefaultDataDir, settings: this.o.proxy, logger: this.nodeLog });
+      this.proxier = await startServiceProxy({
+        client,
+        nodeName: this.o.nodeName,
+        agentDir: this.dir,
+        isDefaultDataDir: this.o.isDefaultDataDir,
+        settings: this.o.proxy,
+        logger: this.nodeLog,
+      });
     }
-    this.provisioner = new LocalPathProvisioner({ client, nodeName: this.o.nodeName, storageDir: join(this.o.dataDir, 'storage'), logger: this.nodeLog });
+    this.provisioner = new LocalPathProvisioner({
+      client,
+      nodeName: this.o.nodeName,
+      storageDir: join(this.o.dataDir, 'storage'),
+      logger: this.nodeLog,
+    });
     await this.provisioner.start();
     this.log.info({ runtime: this.runtime.name, port, nodeIP: this.nodeIP }, 'node agent running');
   }
@@ -242,7 +277,8 @@ export class NodeAgent {
     this.devices = new DeviceManager({
       dir: join(this.dir, PLUGIN_DIR_NAME),
       logger: this.nodeLog,
-      onChange: () => void this.reporter?.reportStatus(true).catch((err) => this.log.warn({ err }, 'node status update failed')),
+      onChange: () =>
+        void this.reporter?.reportStatus(true).catch((err) => this.log.warn({ err }, 'node status update failed')),
       isActive: (uid) => {
         if (!this.pods?.hasSynced()) return true;
         const phase = this.podByUID(uid)?.status?.phase;
@@ -250,7 +286,10 @@ export class NodeAgent {
       },
     });
     await this.devices.start().catch((err) => {
-      this.log.warn({ err }, 'device plugin registration unavailable; extended resources from device plugins are disabled');
+      this.log.warn(
+        { err },
+        'device plugin registration unavailable; extended resources from device plugins are disabled',
+      );
       this.devices = undefined;
     });
   }
@@ -264,7 +303,13 @@ export class NodeAgent {
       thresholds,
       nodefsPath: this.o.dataDir,
       imagefsPath: imageFsPath,
-      pods: () => this.pods.store.list().filter((p: any) => p.status?.phase !== 'Succeeded' && p.status?.phase !== 'Failed' && !p.metadata.deletionTimestamp),
+      pods: () =>
+        this.pods.store
+          .list()
+          .filter(
+            (p: any) =>
+              p.status?.phase !== 'Succeeded' && p.status?.phase !== 'Failed' && !p.metadata.deletionTimestamp,
+          ),
       memoryUsage: (p) => this.stats?.podMemory(`${p.metadata.namespace}/${p.metadata.name}`) ?? 0,
       reclaimDisk: async () => (await imageGC.collect()).length > 0,
       evict: (pod, message) => this.syncer.evict(pod, message),
@@ -289,7 +334,6 @@ export class NodeAgent {
     });
     await this.reporter.register();
     this.reporter.start();
-
   }
 
   /** Probes, volumes and the pod syncer, driven by an informer over the pods bound to this node. */
@@ -306,7 +350,12 @@ export class NodeAgent {
       onStartupFailure: (uid, name, id) => this.restartUnhealthy(recorder, uid, name, id, 'startup'),
       onStatusChanged: (uid) => this.enqueueUID(uid),
     });
-    const volumes = new VolumeManager({ client, podsDir: join(this.dir, 'pods'), nodeName: this.o.nodeName, logger: this.log });
+    const volumes = new VolumeManager({
+      client,
+      podsDir: join(this.dir, 'pods'),
+      nodeName: this.o.nodeName,
+      logger: this.log,
+    });
     this.syncer = new PodSyncer({
       client,
       runtime: this.runtime,
@@ -358,7 +407,8 @@ export class NodeAgent {
     this.pods.addEventHandler({
       add: (p) => this.runner.enqueue(keyOf(p)),
       update: (_o, n) => this.runner.enqueue(keyOf(n)),
-      delete: (p) => void this.syncer.cleanup(p.metadata.uid).catch((err) => this.log.warn({ err }, 'pod cleanup failed')),
+      delete: (p) =>
+        void this.syncer.cleanup(p.metadata.uid).catch((err) => this.log.warn({ err }, 'pod cleanup failed')),
     });
     this.services = new SharedIndexInformer(client, R.services, { logger: this.log });
     this.services.start();
@@ -418,7 +468,13 @@ export class NodeAgent {
     if (pod) this.runner.enqueue(keyOf(pod));
   }
 
-  private restartUnhealthy(recorder: EventRecorder, uid: string, name: string, id: string, kind: 'liveness' | 'startup'): void {
+  private restartUnhealthy(
+    recorder: EventRecorder,
+    uid: string,
+    name: string,
+    id: string,
+    kind: 'liveness' | 'startup',
+  ): void {
     const pod = this.podByUID(uid);
     if (!pod) return;
     const ev = probeKillingEvent(kind, name);

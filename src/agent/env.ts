@@ -103,14 +103,20 @@ export function serviceVars(svc: Service): KeyValue[] {
   const ports = svc.spec?.ports ?? [];
   out.push({ key: `${prefix}_SERVICE_HOST`, value: ip });
   if (ports.length) out.push({ key: `${prefix}_SERVICE_PORT`, value: String(ports[0]!.port) });
-  for (const p of ports) if (p.name) out.push({ key: `${prefix}_SERVICE_PORT_${envName(p.name)}`, value: String(p.port) });
+  for (const p of ports)
+    if (p.name) out.push({ key: `${prefix}_SERVICE_PORT_${envName(p.name)}`, value: String(p.port) });
   ports.forEach((p, i) => {
     const proto = p.protocol ?? 'TCP';
     const url = `${proto.toLowerCase()}://${joinHostPort(ip, p.port)}`;
     // Docker links special-case the first port.
     if (i === 0) out.push({ key: `${prefix}_PORT`, value: url });
     const pp = `${prefix}_PORT_${p.port}_${proto.toUpperCase()}`;
-    out.push({ key: pp, value: url }, { key: `${pp}_PROTO`, value: proto.toLowerCase() }, { key: `${pp}_PORT`, value: String(p.port) }, { key: `${pp}_ADDR`, value: ip });
+    out.push(
+      { key: pp, value: url },
+      { key: `${pp}_PROTO`, value: proto.toLowerCase() },
+      { key: `${pp}_PORT`, value: String(p.port) },
+      { key: `${pp}_ADDR`, value: ip },
+    );
   });
   return out;
 }
@@ -181,7 +187,9 @@ export async function containerEnv(pod: Pod, container: Container, ctx: EnvConte
 async function build(pod: Pod, container: Container, ctx: EnvContext): Promise<KeyValue[]> {
   const ns = pod.metadata?.namespace ?? 'default';
   const reader = new SourceReader(ctx.client);
-  const svcEnv = ctx.services ? serviceEnv(ctx.services, ns, pod.spec?.enableServiceLinks !== false) : new Map<string, string>();
+  const svcEnv = ctx.services
+    ? serviceEnv(ctx.services, ns, pod.spec?.enableServiceLinks !== false)
+    : new Map<string, string>();
   const env = new Map<string, string>();
   const mapping = mappingFor(env, svcEnv);
 
@@ -190,7 +198,10 @@ async function build(pod: Pod, container: Container, ctx: EnvContext): Promise<K
     if (!ref) continue;
     const isCM = !!from.configMapRef;
     const name = ref.name ?? '';
-    const data = await keyData(isCM ? reader.configMap(ns, name).then(configMapData) : reader.secret(ns, name).then(secretData), ref.optional === true);
+    const data = await keyData(
+      isCM ? reader.configMap(ns, name).then(configMapData) : reader.secret(ns, name).then(secretData),
+      ref.optional === true,
+    );
     if (!data) continue;
     const invalid: string[] = [];
     for (const [k, v] of data.strings) {
@@ -240,12 +251,17 @@ async function envValue(
     const isCM = !!from.configMapKeyRef;
     const name = keyRef.name ?? '';
     const optional = keyRef.optional === true;
-    const data = await keyData(isCM ? reader.configMap(ns, name).then(configMapData) : reader.secret(ns, name).then(secretData), optional);
+    const data = await keyData(
+      isCM ? reader.configMap(ns, name).then(configMapData) : reader.secret(ns, name).then(secretData),
+      optional,
+    );
     if (!data) return undefined;
     const value = data.strings.get(keyRef.key);
     if (value === undefined) {
       if (optional) return undefined;
-      throw new ContainerConfigError(`couldn't find key ${keyRef.key} in ${isCM ? 'ConfigMap' : 'Secret'} ${ns}/${name}`);
+      throw new ContainerConfigError(
+        `couldn't find key ${keyRef.key} in ${isCM ? 'ConfigMap' : 'Secret'} ${ns}/${name}`,
+      );
     }
     return value;
   }

@@ -6,8 +6,15 @@
 import { parseQuantityOrNull } from '../machinery/quantity.js';
 import { diskinfo, meminfo, pidinfo } from './hostinfo.js';
 
-export type Signal = 'memory.available' | 'nodefs.available' | 'nodefs.inodesFree' | 'imagefs.available' | 'pid.available';
-const SIGNALS: Signal[] = ['memory.available', 'nodefs.available', 'nodefs.inodesFree', 'imagefs.available', 'pid.available'];
+export type Signal =
+  'memory.available' | 'nodefs.available' | 'nodefs.inodesFree' | 'imagefs.available' | 'pid.available';
+const SIGNALS: Signal[] = [
+  'memory.available',
+  'nodefs.available',
+  'nodefs.inodesFree',
+  'imagefs.available',
+  'pid.available',
+];
 
 export interface Threshold {
   signal: Signal;
@@ -17,18 +24,25 @@ export interface Threshold {
 }
 
 /** Upstream's default --eviction-hard on Linux. */
-export const DEFAULT_EVICTION_HARD = 'memory.available<100Mi,nodefs.available<10%,nodefs.inodesFree<5%,imagefs.available<15%';
+export const DEFAULT_EVICTION_HARD =
+  'memory.available<100Mi,nodefs.available<10%,nodefs.inodesFree<5%,imagefs.available<15%';
 
 export function parseEvictionHard(spec: string): Threshold[] {
   const out: Threshold[] = [];
-  for (const part of spec.split(',').map((p) => p.trim()).filter(Boolean)) {
+  for (const part of spec
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
     const m = /^([a-zA-Z.]+)<(.+)$/.exec(part);
-    if (!m) throw new Error(`--eviction-hard: invalid threshold ${JSON.stringify(part)} (want e.g. memory.available<100Mi)`);
+    if (!m)
+      throw new Error(`--eviction-hard: invalid threshold ${JSON.stringify(part)} (want e.g. memory.available<100Mi)`);
     const signal = m[1] as Signal;
-    if (!SIGNALS.includes(signal)) throw new Error(`--eviction-hard: unknown signal ${JSON.stringify(m[1])} (one of ${SIGNALS.join(', ')})`);
+    if (!SIGNALS.includes(signal))
+      throw new Error(`--eviction-hard: unknown signal ${JSON.stringify(m[1])} (one of ${SIGNALS.join(', ')})`);
     if (m[2].endsWith('%')) {
       const percent = Number(m[2].slice(0, -1));
-      if (!Number.isFinite(percent) || percent < 0 || percent > 100) throw new Error(`--eviction-hard: invalid percentage in ${JSON.stringify(part)}`);
+      if (!Number.isFinite(percent) || percent < 0 || percent > 100)
+        throw new Error(`--eviction-hard: invalid percentage in ${JSON.stringify(part)}`);
       out.push({ signal, percent });
     } else {
       const q = parseQuantityOrNull(m[2]);
@@ -61,11 +75,14 @@ export function thresholdAmount(t: Threshold, capacity: number): number {
 
 /** The thresholds the observations cross (a signal with no capacity never crosses). */
 export function crossed(thresholds: Threshold[], obs: Observations): Threshold[] {
-  return thresholds.filter((t) => obs[t.signal].capacity > 0 && obs[t.signal].available < thresholdAmount(t, obs[t.signal].capacity));
+  return thresholds.filter(
+    (t) => obs[t.signal].capacity > 0 && obs[t.signal].available < thresholdAmount(t, obs[t.signal].capacity),
+  );
 }
 
 export type Pressure = 'memory' | 'disk' | 'pid';
-export const pressureOf = (s: Signal): Pressure => (s === 'memory.available' ? 'memory' : s === 'pid.available' ? 'pid' : 'disk');
+export const pressureOf = (s: Signal): Pressure =>
+  s === 'memory.available' ? 'memory' : s === 'pid.available' ? 'pid' : 'disk';
 
 function memoryRequest(pod: any): number {
   let sum = 0;
@@ -92,10 +109,18 @@ export function rankByMemory(pods: any[], usage: (pod: any) => number): any[] {
 
 /** The status message of an evicted pod, in upstream's words. */
 export function evictionMessage(t: Threshold, obs: Observations): string {
-  const resource = t.signal === 'memory.available' ? 'memory' : t.signal === 'pid.available' ? 'pids' : t.signal === 'nodefs.inodesFree' ? 'inodes' : 'ephemeral-storage';
+  const resource =
+    t.signal === 'memory.available'
+      ? 'memory'
+      : t.signal === 'pid.available'
+        ? 'pids'
+        : t.signal === 'nodefs.inodesFree'
+          ? 'inodes'
+          : 'ephemeral-storage';
   const o = obs[t.signal];
   const amount = thresholdAmount(t, o.capacity);
-  const fmt = (n: number) => (resource === 'inodes' || resource === 'pids' ? String(Math.round(n)) : `${Math.round(n / 1024)}Ki`);
+  const fmt = (n: number) =>
+    resource === 'inodes' || resource === 'pids' ? String(Math.round(n)) : `${Math.round(n / 1024)}Ki`;
   return `The node was low on resource: ${resource}. Threshold quantity: ${fmt(amount)}, available: ${fmt(o.available)}. `;
 }
 
@@ -131,7 +156,10 @@ export class EvictionManager {
     if (!hit.length) return undefined;
     const t = hit[0];
     if (pressureOf(t.signal) === 'disk' && (await this.o.reclaimDisk())) return undefined;
-    const [victim] = rankByMemory(this.o.pods().filter((p) => !isCritical(p)), (p) => this.o.memoryUsage(p));
+    const [victim] = rankByMemory(
+      this.o.pods().filter((p) => !isCritical(p)),
+      (p) => this.o.memoryUsage(p),
+    );
     if (!victim) return undefined;
     await this.o.evict(victim, evictionMessage(t, obs));
     return `${victim.metadata.namespace}/${victim.metadata.name}`;

@@ -18,7 +18,12 @@ export function meminfo(): { totalBytes: number; availableBytes: number } {
   return { totalBytes: kb('MemTotal'), availableBytes: kb('MemAvailable') };
 }
 
-export function diskinfo(path: string): { totalBytes: number; availableBytes: number; inodes: number; inodesFree: number } {
+export function diskinfo(path: string): {
+  totalBytes: number;
+  availableBytes: number;
+  inodes: number;
+  inodesFree: number;
+} {
   try {
     const s = statfsSync(path);
     return { totalBytes: s.blocks * s.bsize, availableBytes: s.bavail * s.bsize, inodes: s.files, inodesFree: s.ffree };
@@ -54,7 +59,9 @@ export function osImage(): string {
 
 export function nodeInfo(runtimeVersion: string, kubeletVersion: string) {
   const machineID = read('/etc/machine-id') || createHash('sha256').update(hostname()).digest('hex').slice(0, 32);
-  const uuid = read('/sys/class/dmi/id/product_uuid') || `${machineID.slice(0, 8)}-${machineID.slice(8, 12)}-${machineID.slice(12, 16)}-${machineID.slice(16, 20)}-${machineID.slice(20, 32)}`;
+  const uuid =
+    read('/sys/class/dmi/id/product_uuid') ||
+    `${machineID.slice(0, 8)}-${machineID.slice(8, 12)}-${machineID.slice(12, 16)}-${machineID.slice(16, 20)}-${machineID.slice(20, 32)}`;
   return {
     machineID,
     systemUUID: uuid,
@@ -83,7 +90,8 @@ export function primaryIPv4(): string {
   for (const [name, addrs] of Object.entries(networkInterfaces())) {
     // Bridges and veths of pod networks are not the host's address.
     if (/^(k8ts|cni|veth|docker|br-|flannel)/.test(name)) continue;
-    for (const a of addrs ?? []) if (a.family === 'IPv4' && !a.internal && !a.address.startsWith('169.254.')) return a.address;
+    for (const a of addrs ?? [])
+      if (a.family === 'IPv4' && !a.internal && !a.address.startsWith('169.254.')) return a.address;
   }
   return '127.0.0.1';
 }

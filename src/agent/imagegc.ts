@@ -52,7 +52,8 @@ export class ImageGC {
         this.o.logger.warn({ err, image: img.id }, 'image garbage collection could not remove an image');
       }
     }
-    if (removed.length) this.o.logger.info({ removed, usedPercent: Math.round(usedPercent) }, 'image garbage collection');
+    if (removed.length)
+      this.o.logger.info({ removed, usedPercent: Math.round(usedPercent) }, 'image garbage collection');
     return removed;
   }
 }

@@ -56,7 +56,11 @@ const HEADER_BYTES = 128;
  * The instant of `sinceSeconds` / `sinceTime` as the kubelet combines them (the later one wins),
  * in nanoseconds since the epoch; undefined when neither is set.
  */
-export function sinceOf(sinceSeconds: number | undefined, sinceTime: string | Date | undefined, nowMs = Date.now()): bigint | undefined {
+export function sinceOf(
+  sinceSeconds: number | undefined,
+  sinceTime: string | Date | undefined,
+  nowMs = Date.now(),
+): bigint | undefined {
   let since: bigint | undefined;
   if (sinceSeconds !== undefined) since = BigInt(Math.trunc(nowMs) - sinceSeconds * 1000) * 1_000_000n;
   if (sinceTime !== undefined) {
@@ -230,7 +234,8 @@ export async function readLogs(path: string, opts: LogOptions, out: Writable, ct
         if (!rec.partial) linesLeft--;
         if (opts.sinceNs !== undefined && parseTimestamp(rec.time)! < opts.sinceNs) continue;
         let piece = rec.content;
-        if (opts.timestamps && wasLineStart) piece = Buffer.concat([Buffer.from(`${formatTimestamp(rec.time)} `), piece]);
+        if (opts.timestamps && wasLineStart)
+          piece = Buffer.concat([Buffer.from(`${formatTimestamp(rec.time)} `), piece]);
         if (piece.length > remain) piece = piece.subarray(0, remain);
         remain -= piece.length;
         parts.push(piece);
@@ -247,7 +252,9 @@ export async function readLogs(path: string, opts: LogOptions, out: Writable, ct
       const { bytesRead } = await fh.read(chunk, 0, READ_CHUNK, pos);
       if (bytesRead > 0) {
         pos += bytesRead;
-        const data = carry.length ? Buffer.concat([carry, chunk.subarray(0, bytesRead)]) : Buffer.from(chunk.subarray(0, bytesRead));
+        const data = carry.length
+          ? Buffer.concat([carry, chunk.subarray(0, bytesRead)])
+          : Buffer.from(chunk.subarray(0, bytesRead));
         const records: Buffer[] = [];
         let from = 0;
         for (let nl = data.indexOf(NL); nl >= 0; nl = data.indexOf(NL, from)) {

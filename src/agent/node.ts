@@ -92,19 +92,45 @@ export class NodeReporter {
   }
 
   private conditions(current: any, now: number): any[] {
-    const cond = (type: string, status: string, reason: string, message: string) => nodeCondition(current?.status?.conditions, now, type, status, reason, message);
+    const cond = (type: string, status: string, reason: string, message: string) =>
+      nodeCondition(current?.status?.conditions, now, type, status, reason, message);
     // The pressure conditions are "False" when all is well.
     const pressure = (type: string, on: boolean, reasons: [string, string], messages: [string, string]) =>
       cond(type, on ? 'True' : 'False', on ? reasons[1] : reasons[0], on ? messages[1] : messages[0]);
     const press = this.o.underPressure;
     const notReady = this.o.notReady();
     const out = [
-      pressure('MemoryPressure', press('memory'), ['KubeletHasSufficientMemory', 'KubeletHasInsufficientMemory'], ['kubelet has sufficient memory available', 'kubelet has insufficient memory available']),
-      pressure('DiskPressure', press('disk'), ['KubeletHasNoDiskPressure', 'KubeletHasDiskPressure'], ['kubelet has no disk pressure', 'kubelet has disk pressure']),
-      pressure('PIDPressure', press('pid'), ['KubeletHasSufficientPID', 'KubeletHasInsufficientPID'], ['kubelet has sufficient PID available', 'kubelet has insufficient PID available']),
-      notReady ? cond('Ready', 'False', 'KubeletNotReady', notReady) : cond('Ready', 'True', 'KubeletReady', 'kubelet is posting ready status'),
+      pressure(
+        'MemoryPressure',
+        press('memory'),
+        ['KubeletHasSufficientMemory', 'KubeletHasInsufficientMemory'],
+        ['kubelet has sufficient memory available', 'kubelet has insufficient memory available'],
+      ),
+      pressure(
+        'DiskPressure',
+        press('disk'),
+        ['KubeletHasNoDiskPressure', 'KubeletHasDiskPressure'],
+        ['kubelet has no disk pressure', 'kubelet has disk pressure'],
+      ),
+      pressure(
+        'PIDPressure',
+        press('pid'),
+        ['KubeletHasSufficientPID', 'KubeletHasInsufficientPID'],
+        ['kubelet has sufficient PID available', 'kubelet has insufficient PID available'],
+      ),
+      notReady
+        ? cond('Ready', 'False', 'KubeletNotReady', notReady)
+        : cond('Ready', 'True', 'KubeletReady', 'kubelet is posting ready status'),
     ];
-    if (!this.o.isolated) out.push(cond('ContainersIsolated', 'False', 'ProcessRuntime', 'containers run as host processes (process runtime): no namespaces, no cgroup limits'));
+    if (!this.o.isolated)
+      out.push(
+        cond(
+          'ContainersIsolated',
+          'False',
+          'ProcessRuntime',
+          'containers run as host processes (process runtime): no namespaces, no cgroup limits',
+        ),
+      );
     return out;
   }
 
@@ -132,7 +158,10 @@ export class NodeReporter {
       metadata: {
         name: this.o.nodeName,
         labels: this.labels(),
-        annotations: { 'node.alpha.kubernetes.io/ttl': '0', 'volumes.kubernetes.io/controller-managed-attach-detach': 'true' },
+        annotations: {
+          'node.alpha.kubernetes.io/ttl': '0',
+          'volumes.kubernetes.io/controller-managed-attach-detach': 'true',
+        },
       },
       spec: this.o.taints.length ? { taints: this.o.taints } : {},
       status: this.status(undefined, now),
@@ -148,7 +177,8 @@ export class NodeReporter {
       this.uid = cur.metadata?.uid;
       this.podCIDR = cur.spec?.podCIDR;
       const labels = { ...(cur.metadata?.labels ?? {}), ...this.labels() };
-      if (JSON.stringify(labels) !== JSON.stringify(cur.metadata?.labels ?? {})) await nodes.patch(this.o.nodeName, 'merge', { metadata: { labels } });
+      if (JSON.stringify(labels) !== JSON.stringify(cur.metadata?.labels ?? {}))
+        await nodes.patch(this.o.nodeName, 'merge', { metadata: { labels } });
       await this.reportStatus(true);
     }
   }
@@ -183,7 +213,10 @@ export class NodeReporter {
       this.podCIDR = cur.spec?.podCIDR;
       const now = Date.now();
       const status = this.status(cur, now);
-      const fingerprint = JSON.stringify({ ...status, conditions: status.conditions.map((c: any) => [c.type, c.status, c.reason]) });
+      const fingerprint = JSON.stringify({
+        ...status,
+        conditions: status.conditions.map((c: any) => [c.type, c.status, c.reason]),
+      });
       if (!force && fingerprint === this.lastStatus && now - this.lastStatusAt < 60_000) return;
       try {
         await nodes.updateStatus({ ...cur, status });
@@ -203,6 +236,11 @@ export class NodeReporter {
 
   private async renewLease(): Promise<void> {
     const usage = this.o.usage();
-    await renewNodeLease(this.o.client, this.leaseState, { name: this.o.nodeName, uid: this.uid }, { durationSeconds: 40, annotations: usage ? { [USAGE_ANNOTATION]: usage } : undefined });
+    await renewNodeLease(
+      this.o.client,
+      this.leaseState,
+      { name: this.o.nodeName, uid: this.uid },
+      { durationSeconds: 40, annotations: usage ? { [USAGE_ANNOTATION]: usage } : undefined },
+    );
   }
 }

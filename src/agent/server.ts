@@ -27,7 +27,11 @@ export interface LocatedContainer {
 export interface PodLocator {
   runtime: Runtime;
   /** Current and previous runtime containers of a pod's container (by pod namespace/name and container name); undefined: no such pod here. */
-  container(namespace: string, pod: string, container: string): LocatedContainer | undefined | Promise<LocatedContainer | undefined>;
+  container(
+    namespace: string,
+    pod: string,
+    container: string,
+  ): LocatedContainer | undefined | Promise<LocatedContainer | undefined>;
   /** The pod's sandbox id, if it has one. */
   sandbox(namespace: string, pod: string): string | undefined | Promise<string | undefined>;
 }
@@ -132,7 +136,14 @@ export class AgentServer {
   /** Listens; resolves with the port. */
   async start(): Promise<number> {
     const { tls: t } = this.options;
-    const server = https.createServer({ cert: t.cert, key: t.key, ca: t.ca, requestCert: true, rejectUnauthorized: false, requestTimeout: 0 });
+    const server = https.createServer({
+      cert: t.cert,
+      key: t.key,
+      ca: t.ca,
+      requestCert: true,
+      rejectUnauthorized: false,
+      requestTimeout: 0,
+    });
     this.server = server;
     server.on('connection', (s: Duplex) => {
       this.sockets.add(s);
@@ -191,7 +202,14 @@ export class AgentServer {
     }
   }
 
-  private async containerLogs(ns: string, pod: string, name: string, query: URLSearchParams, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  private async containerLogs(
+    ns: string,
+    pod: string,
+    name: string,
+    query: URLSearchParams,
+    req: IncomingMessage,
+    res: ServerResponse,
+  ): Promise<void> {
     const opts = logOptionsFromQuery(query);
     const { locator } = this.options;
     const found = await locator.container(ns, pod, name);
@@ -202,7 +220,8 @@ export class AgentServer {
     let logPath: string;
     let running: () => boolean | Promise<boolean>;
     if (opts.previous) {
-      if (!found.previous) throw new HttpError(400, `previous terminated container "${name}" in pod "${pod}" not found`);
+      if (!found.previous)
+        throw new HttpError(400, `previous terminated container "${name}" in pod "${pod}" not found`);
       logPath = found.previous.logPath;
       running = () => false;
     } else {
@@ -222,7 +241,10 @@ export class AgentServer {
     try {
       // The kubelet's error for a missing file, before any byte of the answer is sent.
       await access(logPath).catch((e: NodeJS.ErrnoException) => {
-        throw new HttpError(400, `failed to try resolving symlinks in path "${logPath}": lstat ${logPath}: ${e.code === 'ENOENT' ? 'no such file or directory' : e.message}`);
+        throw new HttpError(
+          400,
+          `failed to try resolving symlinks in path "${logPath}": lstat ${logPath}: ${e.code === 'ENOENT' ? 'no such file or directory' : e.message}`,
+        );
       });
       res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8', 'Transfer-Encoding': 'chunked' });
       // Headers go out at once, so a following client sees the stream open before any line.
@@ -252,14 +274,22 @@ export class AgentServer {
         const stdout = streamFlag(q, 'output') || streamFlag(q, 'stdout');
         // A terminal merges stderr into stdout (the kubelet drops the stderr stream then).
         const stderr = !tty && (streamFlag(q, 'error') || streamFlag(q, 'stderr'));
-        if (!stdin && !stdout && !stderr) return writeRawResponse(socket, 400, 'you must specify at least 1 of stdin, stdout, stderr');
+        if (!stdin && !stdout && !stderr)
+          return writeRawResponse(socket, 400, 'you must specify at least 1 of stdin, stdout, stderr');
         const found = await locator.container(ns, pod, name);
         if (!found && !(await locator.sandbox(ns, pod))) return writeRawResponse(socket, 404, 'pod does not exist');
         const current = found?.current;
         if (!current) return writeRawResponse(socket, 500, `container not found ("${name}")`);
         streamURL =
           parts[0] === 'exec'
-            ? await locator.runtime.exec({ containerId: current.id, cmd: q.getAll('command'), tty, stdin, stdout, stderr })
+            ? await locator.runtime.exec({
+                containerId: current.id,
+                cmd: q.getAll('command'),
+                tty,
+                stdin,
+                stdout,
+                stderr,
+              })
             : await locator.runtime.attach({ containerId: current.id, tty, stdin, stdout, stderr });
       } else if (parts[0] === 'portForward') {
         if (parts.length !== 3 && parts.length !== 4) return writeRawResponse(socket, 404, '404 page not found\n');
@@ -269,7 +299,12 @@ export class AgentServer {
         for (const list of q.getAll('port')) {
           for (const p of list.split(',')) {
             const n = Number(p);
-            if (!/^\d+$/.test(p) || n > 65535) return writeRawResponse(socket, 400, `unable to parse "${p}" as a port: strconv.ParseUint: parsing "${p}": invalid syntax`);
+            if (!/^\d+$/.test(p) || n > 65535)
+              return writeRawResponse(
+                socket,
+                400,
+                `unable to parse "${p}" as a port: strconv.ParseUint: parsing "${p}": invalid syntax`,
+              );
             if (n === 0) return writeRawResponse(socket, 400, `port "${p}" must be > 0`);
             ports.push(n);
           }

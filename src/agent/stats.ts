@@ -41,13 +41,19 @@ export class StatsCollector {
       const at = s.cpu?.timestamp ? Math.floor(Number(s.cpu.timestamp) / 1e6) : now;
       const before = this.prevContainers.get(id);
       this.prevContainers.set(id, { at, nanos: cpuNanos });
-      const cpuMilli = before && at > before.at ? Math.max(0, ((cpuNanos - before.nanos) / 1e6 / (at - before.at)) * 1000) : 0;
+      const cpuMilli =
+        before && at > before.at ? Math.max(0, ((cpuNanos - before.nanos) / 1e6 / (at - before.at)) * 1000) : 0;
       const memory = Number(s.memory?.workingSetBytes?.value ?? 0);
       (pods[`${ns}/${pod}`] ??= []).push([name, Math.round(cpuMilli), memory]);
     }
     for (const id of this.prevContainers.keys()) if (!seen.has(id)) this.prevContainers.delete(id);
     const windowSeconds = prev ? Math.max(1, Math.round((now - prev.at) / 1000)) : 10;
-    this.latest = { t: rfc3339(now), w: windowSeconds, n: [Math.round(nodeCpuMilli), mem.totalBytes - mem.availableBytes], p: prev ? pods : {} };
+    this.latest = {
+      t: rfc3339(now),
+      w: windowSeconds,
+      n: [Math.round(nodeCpuMilli), mem.totalBytes - mem.availableBytes],
+      p: prev ? pods : {},
+    };
   }
 
   /** Memory working set of a pod ("namespace/name") in the latest sample (bytes). */

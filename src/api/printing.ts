@@ -142,6 +142,9 @@ export function containerColumns(containers: (obj: any) => Container[] | undefin
 }
 
 /** A wide SELECTOR column printed with metav1.FormatLabelSelector. */
-export function labelSelectorColumn(selector: (obj: any) => LabelSelector | undefined, description: string): TableColumn {
+export function labelSelectorColumn(
+  selector: (obj: any) => LabelSelector | undefined,
+  description: string,
+): TableColumn {
   return { name: 'Selector', type: 'string', priority: 1, description, cell: (o) => selectorString(selector(o)) };
 }

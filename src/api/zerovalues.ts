@@ -70,7 +70,10 @@ const ZERO_VALUED_FIELDS: Record<string, Record<string, Record<string, Zero>>> =
 const PATHS = new Map<string, [string[], Zero][]>();
 for (const [apiVersion, kinds] of Object.entries(ZERO_VALUED_FIELDS)) {
   for (const [kind, fields] of Object.entries(kinds)) {
-    PATHS.set(`${apiVersion}/${kind}`, Object.entries(fields).map(([path, zero]) => [path.split('.'), zero]));
+    PATHS.set(
+      `${apiVersion}/${kind}`,
+      Object.entries(fields).map(([path, zero]) => [path.split('.'), zero]),
+    );
   }
 }
 

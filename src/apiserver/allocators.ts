@@ -56,14 +56,19 @@ export class ServiceAllocators implements Allocators {
   clusterIP(requested: string | undefined, family: 'IPv4' | 'IPv6', fieldPath: string): string {
     const fp = path(fieldPath);
     if ((family === 'IPv6') !== (this.cidr.kind === 'ipv6')) {
-      throw new FieldErrors([invalid(fp, requested ?? family, `no ${family} service CIDR is configured on this cluster`)]);
+      throw new FieldErrors([
+        invalid(fp, requested ?? family, `no ${family} service CIDR is configured on this cluster`),
+      ]);
     }
     if (requested) {
-      const fail = (why: string) => new FieldErrors([invalid(fp, [requested], `failed to allocate IP ${requested}: ${why}`)]);
+      const fail = (why: string) =>
+        new FieldErrors([invalid(fp, [requested], `failed to allocate IP ${requested}: ${why}`)]);
       if (!ipaddr.isValid(requested)) throw fail('not a valid IP address');
       const n = toNumber(requested);
       if (n <= this.cidr.base || n >= this.cidr.base + this.cidr.size - (this.cidr.kind === 'ipv4' ? 1n : 0n)) {
-        throw fail(`the provided IP (${requested}) is not in the valid range. The range of valid IPs is ${this.serviceCIDR}`);
+        throw fail(
+          `the provided IP (${requested}) is not in the valid range. The range of valid IPs is ${this.serviceCIDR}`,
+        );
       }
       const ip = ipaddr.parse(requested).toString();
       if (this.usedIPs.has(ip)) throw fail('provided IP is already allocated');
@@ -93,9 +98,16 @@ export class ServiceAllocators implements Allocators {
     const [lo, hi] = this.portRange;
     if (requested) {
       if (requested < lo || requested > hi) {
-        throw new FieldErrors([invalid(path(fieldPath), requested, `provided port is not in the valid range. The range of valid ports is ${lo}-${hi}`)]);
+        throw new FieldErrors([
+          invalid(
+            path(fieldPath),
+            requested,
+            `provided port is not in the valid range. The range of valid ports is ${lo}-${hi}`,
+          ),
+        ]);
       }
-      if (this.usedPorts.has(requested)) throw new FieldErrors([invalid(path(fieldPath), requested, 'provided port is already allocated')]);
+      if (this.usedPorts.has(requested))
+        throw new FieldErrors([invalid(path(fieldPath), requested, 'provided port is already allocated')]);
       this.usedPorts.add(requested);
       return requested;
     }

@@ -26,18 +26,30 @@ export async function bootstrap(api: ApiServer, opts: { advertiseAddress?: strin
   const ctx = systemWriteContext();
   const namespaces = api.store('', 'namespaces');
   for (const name of SYSTEM_NAMESPACES) {
-    if (!namespaces.tryGet(undefined, name)) await ensure(() => namespaces.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } }, ctx));
+    if (!namespaces.tryGet(undefined, name))
+      await ensure(() => namespaces.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } }, ctx));
   }
   // The built-in PriorityClasses (upstream's apiserver bootstraps them the same way).
   const priorityClasses = api.store('scheduling.k8s.io', 'priorityclasses');
   const pcDescriptions: Record<string, string> = {
     'system-node-critical': 'Used for system critical pods that must not be moved from their current node.',
-    'system-cluster-critical': 'Used for system critical pods that must run in the cluster, but can be moved to another node if necessary.',
+    'system-cluster-critical':
+      'Used for system critical pods that must run in the cluster, but can be moved to another node if necessary.',
   };
   for (const [name, value] of Object.entries(SYSTEM_PRIORITY_CLASSES)) {
     if (priorityClasses.tryGet(undefined, name)) continue;
     await ensure(() =>
-      priorityClasses.create({ apiVersion: 'scheduling.k8s.io/v1', kind: 'PriorityClass', metadata: { name }, value, description: pcDescriptions[name], preemptionPolicy: 'PreemptLowerPriority' }, ctx),
+      priorityClasses.create(
+        {
+          apiVersion: 'scheduling.k8s.io/v1',
+          kind: 'PriorityClass',
+          metadata: { name },
+          value,
+          description: pcDescriptions[name],
+          preemptionPolicy: 'PreemptLowerPriority',
+        },
+        ctx,
+      ),
     );
   }
   const services = api.store('', 'services');
@@ -47,7 +59,11 @@ export async function bootstrap(api: ApiServer, opts: { advertiseAddress?: strin
         {
           apiVersion: 'v1',
           kind: 'Service',
-          metadata: { name: 'kubernetes', namespace: 'default', labels: { component: 'apiserver', provider: 'kubernetes' } },
+          metadata: {
+            name: 'kubernetes',
+            namespace: 'default',
+            labels: { component: 'apiserver', provider: 'kubernetes' },
+          },
           spec: {
             type: 'ClusterIP',
             clusterIP: api.allocators.apiServerServiceIP,
@@ -61,10 +77,17 @@ export async function bootstrap(api: ApiServer, opts: { advertiseAddress?: strin
   }
   if (!opts.advertiseAddress) return;
   const endpoints = api.store('', 'endpoints');
-  const subsets = [{ addresses: [{ ip: opts.advertiseAddress }], ports: [{ name: 'https', port: opts.port, protocol: 'TCP' }] }];
+  const subsets = [
+    { addresses: [{ ip: opts.advertiseAddress }], ports: [{ name: 'https', port: opts.port, protocol: 'TCP' }] },
+  ];
   const current = endpoints.tryGet('default', 'kubernetes');
   if (!current) {
-    await ensure(() => endpoints.create({ apiVersion: 'v1', kind: 'Endpoints', metadata: { name: 'kubernetes', namespace: 'default' }, subsets }, ctx));
+    await ensure(() =>
+      endpoints.create(
+        { apiVersion: 'v1', kind: 'Endpoints', metadata: { name: 'kubernetes', namespace: 'default' }, subsets },
+        ctx,
+      ),
+    );
   } else if (JSON.stringify(current.obj.subsets) !== JSON.stringify(subsets)) {
     await endpoints.update('default', 'kubernetes', (cur) => ({ ...cur.obj, subsets }), ctx);
   }
@@ -82,7 +105,15 @@ export async function bootstrap(api: ApiServer, opts: { advertiseAddress?: strin
   const currentSlice = slices.tryGet('default', 'kubernetes');
   if (!currentSlice) {
     await ensure(() => slices.create(slice, ctx));
-  } else if (JSON.stringify([currentSlice.obj.endpoints, currentSlice.obj.ports]) !== JSON.stringify([slice.endpoints, slice.ports])) {
-    await slices.update('default', 'kubernetes', (cur) => ({ ...cur.obj, endpoints: slice.endpoints, ports: slice.ports }), ctx);
+  } else if (
+    JSON.stringify([currentSlice.obj.endpoints, currentSlice.obj.ports]) !==
+    JSON.stringify([slice.endpoints, slice.ports])
+  ) {
+    await slices.update(
+      'default',
+      'kubernetes',
+      (cur) => ({ ...cur.obj, endpoints: slice.endpoints, ports: slice.ports }),
+      ctx,
+    );
   }
 }

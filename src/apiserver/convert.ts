@@ -72,7 +72,12 @@ export function toServedMany(served: Served, stored: KObject[], storedApiVersion
 }
 
 /** A client's object at `served` → storage form. */
-export function fromServed(served: Served, obj: KObject, storageApiVersion: string, storageKind: string): MaybePromise<KObject> {
+export function fromServed(
+  served: Served,
+  obj: KObject,
+  storageApiVersion: string,
+  storageKind: string,
+): MaybePromise<KObject> {
   if (served.version.toStorage) {
     const out = served.version.toStorage(obj);
     if (isPromise(out)) {
@@ -95,5 +100,7 @@ export function fromServed(served: Served, obj: KObject, storageApiVersion: stri
  */
 export function servedAsStored(served: Served, storageApiVersion: string): boolean {
   const apiVersion = apiVersionOf(served.def.group, served.version.name);
-  return !served.version.fromStorage && apiVersion === storageApiVersion && !hasZeroValuedFields(apiVersion, served.def.kind);
+  return (
+    !served.version.fromStorage && apiVersion === storageApiVersion && !hasZeroValuedFields(apiVersion, served.def.kind)
+  );
 }

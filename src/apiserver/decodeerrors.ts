@@ -42,7 +42,13 @@ const versionOf = (apiVersion: string) => apiVersion.split('/').at(-1)!;
  * converting it into the resource's internal type unless both share it (another version of the
  * same kind, whose API version the handler then refuses). Undefined when decoding would succeed.
  */
-export function decodeMismatch(dataApiVersion: unknown, dataKind: unknown, apiVersion: string, group: string, kind: string): errors.ApiError | undefined {
+export function decodeMismatch(
+  dataApiVersion: unknown,
+  dataKind: unknown,
+  apiVersion: string,
+  group: string,
+  kind: string,
+): errors.ApiError | undefined {
   const av = typeof dataApiVersion === 'string' && dataApiVersion ? dataApiVersion : apiVersion;
   const k = typeof dataKind === 'string' && dataKind ? dataKind : kind;
   if (av === apiVersion && k === kind) return undefined;
@@ -67,7 +73,9 @@ export function summarizeBody(body: Buffer): string {
 
 /** A body that isn't an object of any kind (not JSON when declared JSON, broken YAML). */
 export function unrecognizedBody(kind: string, cause: string, body: Buffer): errors.ApiError {
-  return errors.badRequest(`the object provided is unrecognized (must be of type ${kind}): ${cause} (${summarizeBody(body)})`);
+  return errors.badRequest(
+    `the object provided is unrecognized (must be of type ${kind}): ${cause} (${summarizeBody(body)})`,
+  );
 }
 
 /** Go's encoding/json wording for the commonest syntax error: text that doesn't start a value. */

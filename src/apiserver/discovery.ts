@@ -19,8 +19,10 @@ export type SubresourceLister = (def: ResourceDef) => SubresourceInfo[];
 export function definedSubresources(def: ResourceDef): SubresourceInfo[] {
   const out: SubresourceInfo[] = [];
   if (def.subresources?.status) out.push({ name: 'status', kind: def.kind, verbs: ['get', 'patch', 'update'] });
-  if (def.subresources?.scale) out.push({ name: 'scale', kind: 'Scale', group: 'autoscaling', version: 'v1', verbs: ['get', 'patch', 'update'] });
-  for (const name of def.subresources?.object ?? []) out.push({ name, kind: def.kind, verbs: ['get', 'patch', 'update'] });
+  if (def.subresources?.scale)
+    out.push({ name: 'scale', kind: 'Scale', group: 'autoscaling', version: 'v1', verbs: ['get', 'patch', 'update'] });
+  for (const name of def.subresources?.object ?? [])
+    out.push({ name, kind: def.kind, verbs: ['get', 'patch', 'update'] });
   return out;
 }
 
@@ -77,7 +79,11 @@ export class Discovery {
   group(name: string): string | undefined {
     const g = this.registry.groups().find((x) => x.name === name && name !== '');
     if (!g) return undefined;
-    return this.memo(`group:${name}`, () => ({ kind: 'APIGroup', apiVersion: 'v1', ...this.groupDoc(g.name, g.versions) }));
+    return this.memo(`group:${name}`, () => ({
+      kind: 'APIGroup',
+      apiVersion: 'v1',
+      ...this.groupDoc(g.name, g.versions),
+    }));
   }
 
   /** undefined when nothing is served at group/version. */
@@ -104,7 +110,13 @@ export class Discovery {
     if (def.categories?.length) main.categories = def.categories;
     main.storageVersionHash = hash(`${def.group}/${def.plural}`);
     const subs = this.subresources(def).map((s) => {
-      const r: any = { name: `${def.plural}/${s.name}`, singularName: '', namespaced: def.namespaced, kind: s.kind, verbs: s.verbs };
+      const r: any = {
+        name: `${def.plural}/${s.name}`,
+        singularName: '',
+        namespaced: def.namespaced,
+        kind: s.kind,
+        verbs: s.verbs,
+      };
       if (s.group !== undefined) r.group = s.group;
       if (s.version !== undefined) r.version = s.version;
       return r;
@@ -154,4 +166,5 @@ export class Discovery {
   }
 }
 
-export const AGGREGATED_CONTENT_TYPE = (v: string) => `application/json;g=apidiscovery.k8s.io;v=${v};as=APIGroupDiscoveryList`;
+export const AGGREGATED_CONTENT_TYPE = (v: string) =>
+  `application/json;g=apidiscovery.k8s.io;v=${v};as=APIGroupDiscoveryList`;

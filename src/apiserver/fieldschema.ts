@@ -2,7 +2,13 @@
 // field the schema doesn't know is dropped (as decoding into upstream's Go structs drops it)
 // and reported according to fieldValidation.
 import { literalAt } from './jsonliteral.js';
-import { definitionForGVK, getDefinition, resolveRef, type Schema, type Definitions } from '../machinery/openapi/definitions.js';
+import {
+  definitionForGVK,
+  getDefinition,
+  resolveRef,
+  type Schema,
+  type Definitions,
+} from '../machinery/openapi/definitions.js';
 import { goTimeParseError, type TimeLayout } from '../machinery/gotime.js';
 
 export interface FieldSchema {
@@ -19,7 +25,6 @@ export interface SchemaType {
   schema: Schema | undefined;
   extra?: Definitions;
 }
-
 
 /** Schemas that accept anything: free-form values must never be pruned. */
 function isOpaque(s: Schema): boolean {
@@ -117,7 +122,10 @@ export class TypeMismatch extends Error {
     if (this.number === undefined) return this.message;
     const literal = literalAt(body, this.at);
     if (literal === undefined || Number(literal) !== this.number) return this.message;
-    return this.message.replace(`cannot unmarshal number ${this.number} into`, `cannot unmarshal number ${literal} into`);
+    return this.message.replace(
+      `cannot unmarshal number ${this.number} into`,
+      `cannot unmarshal number ${literal} into`,
+    );
   }
 }
 
@@ -129,7 +137,15 @@ function timeLayoutOf(schema: Schema | undefined): TimeLayout | undefined {
   return undefined;
 }
 
-export function pruneUnknown(value: unknown, schema: Schema | undefined, at: string, found: string[], extra?: Definitions, checkTypes = true, rootName = ''): void {
+export function pruneUnknown(
+  value: unknown,
+  schema: Schema | undefined,
+  at: string,
+  found: string[],
+  extra?: Definitions,
+  checkTypes = true,
+  rootName = '',
+): void {
   new Pruner(found, extra, checkTypes, schema, rootName).walk(value, schema, at ? [at] : []);
 }
 
@@ -204,7 +220,11 @@ class Pruner {
   private mismatch(value: unknown, schema: Schema, s: Schema, path: (string | number)[]): TypeMismatch {
     const { struct, fields } = this.goFieldContext(path);
     const into = fields.length ? `Go struct field ${struct}.${fields.join('.')}` : 'Go value';
-    return new TypeMismatch(`json: cannot unmarshal ${jsonType(value, s)} into ${into} of type ${this.goType(schema)}`, [...path], typeof value === 'number' ? value : undefined);
+    return new TypeMismatch(
+      `json: cannot unmarshal ${jsonType(value, s)} into ${into} of type ${this.goType(schema)}`,
+      [...path],
+      typeof value === 'number' ? value : undefined,
+    );
   }
 
   /** Re-walks the schema along path (only when reporting) to name the struct and its fields. */
@@ -259,7 +279,9 @@ class Pruner {
       case 'array':
         return `[]${this.goType(s.items, depth + 1)}`;
       case 'object':
-        return typeof s.additionalProperties === 'object' ? `map[string]${this.goType(s.additionalProperties, depth + 1)}` : 'map[string]interface {}';
+        return typeof s.additionalProperties === 'object'
+          ? `map[string]${this.goType(s.additionalProperties, depth + 1)}`
+          : 'map[string]interface {}';
       default:
         return 'interface {}';
     }
@@ -301,7 +323,11 @@ export class BuiltinFieldSchema implements FieldSchema {
   }
 
   /** The schema of a kind for server-side apply: a custom kind's own, else the built-in one. */
-  typeFor(group: string, version: string, kind: string): { schema: Schema | undefined; extra?: Definitions } | undefined {
+  typeFor(
+    group: string,
+    version: string,
+    kind: string,
+  ): { schema: Schema | undefined; extra?: Definitions } | undefined {
     const custom = this.custom.get(`${group}/${version}/${kind}`);
     if (custom) return { schema: custom.extra[custom.definition], extra: custom.extra };
     const name = definitionForGVK(group, version, kind);
@@ -321,7 +347,12 @@ export class BuiltinFieldSchema implements FieldSchema {
       pruneUnknown(obj, getDefinition(name), '', found, undefined, true, name);
     } catch (err) {
       // Upstream's transformDecodeError wraps every decoding error this way.
-      if (err instanceof TypeMismatch) throw new TypeMismatch(`${kind} in version "${version}" cannot be handled as a ${kind}: ${err.message}`, err.at, err.number);
+      if (err instanceof TypeMismatch)
+        throw new TypeMismatch(
+          `${kind} in version "${version}" cannot be handled as a ${kind}: ${err.message}`,
+          err.at,
+          err.number,
+        );
       throw err;
     }
     return found;

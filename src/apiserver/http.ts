@@ -35,7 +35,10 @@ export function readBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Promise<
     req.on('end', () => !failed && resolve(Buffer.concat(chunks)));
     req.on('error', (e) => !failed && reject(e));
     // A body cut off by its client (an HTTP/2 stream reset emits no error): the request ends here.
-    req.on('close', () => !failed && !req.complete && reject(errors.badRequest('the request body was not received completely')));
+    req.on(
+      'close',
+      () => !failed && !req.complete && reject(errors.badRequest('the request body was not received completely')),
+    );
   });
 }
 
@@ -95,7 +98,8 @@ export async function decodeBody(body: Buffer | string, contentType: string | un
     if (value !== NOT_JSON) {
       // As YAML, a repeated key is an error (JSON.parse would keep the last one).
       const dups = duplicateJSONKeys(text);
-      if (dups.length) throw errors.badRequest(`error converting YAML to JSON: Map keys must be unique: ${JSON.stringify(dups[0])}`);
+      if (dups.length)
+        throw errors.badRequest(`error converting YAML to JSON: Map keys must be unique: ${JSON.stringify(dups[0])}`);
       return value;
     }
   }
@@ -214,9 +218,11 @@ function parseAccept(accept: string | undefined): MediaRange[] {
   }
   // goautoneg's less(): higher q first, then a concrete type before */*, then a concrete subtype
   // before type/*. Insertion sort, as Go's sort does for the short lists Accept headers are.
-  const less = (a: MediaRange, b: MediaRange) => a.q > b.q || (a.type !== '*' && b.type === '*') || (a.subtype !== '*' && b.subtype === '*');
+  const less = (a: MediaRange, b: MediaRange) =>
+    a.q > b.q || (a.type !== '*' && b.type === '*') || (a.subtype !== '*' && b.subtype === '*');
   for (let i = 1; i < ranges.length; i++) {
-    for (let j = i; j > 0 && less(ranges[j], ranges[j - 1]); j--) [ranges[j - 1], ranges[j]] = [ranges[j], ranges[j - 1]];
+    for (let j = i; j > 0 && less(ranges[j], ranges[j - 1]); j--)
+      [ranges[j - 1], ranges[j]] = [ranges[j], ranges[j - 1]];
   }
   return ranges;
 }
@@ -246,7 +252,11 @@ export function negotiate(accept: string | undefined, opts: NegotiateOptions = {
   if (!ranges.length) return { kind: 'object', yaml: false };
   for (const r of ranges) {
     for (const s of SERIALIZERS) {
-      if (!((r.type === s.type && (r.subtype === s.subtype || r.subtype === '*')) || (r.type === '*' && r.subtype === '*'))) continue;
+      if (!(
+        (r.type === s.type && (r.subtype === s.subtype || r.subtype === '*')) ||
+        (r.type === '*' && r.subtype === '*')
+      ))
+        continue;
       const found = offered(r.params, s.subtype, opts);
       if (found) return found;
     }
@@ -256,7 +266,9 @@ export function negotiate(accept: string | undefined, opts: NegotiateOptions = {
   if (ranges.some((r) => r.type === 'application' && r.subtype === 'vnd.kubernetes.protobuf' && !r.params.as)) {
     throw errors.notAcceptable(`only the following media types are accepted: ${types.join(', ')}`);
   }
-  throw errors.notAcceptable(`only the following media types are accepted: ${types.join(', ')}, application/json;as=Table;v=v1;g=meta.k8s.io`);
+  throw errors.notAcceptable(
+    `only the following media types are accepted: ${types.join(', ')}, application/json;as=Table;v=v1;g=meta.k8s.io`,
+  );
 }
 
 /** What a range's parameters ask of one serializer, if this endpoint offers it. */
@@ -276,13 +288,25 @@ function offered(params: Record<string, string>, subtype: string, opts: Negotiat
     if (protobuf && !opts.protobuf) return undefined;
     return { kind: 'partial', yaml, protobuf };
   }
-  if (opts.discovery && !protobuf && as === 'APIGroupDiscoveryList' && params.g === 'apidiscovery.k8s.io' && (params.v === 'v2' || params.v === 'v2beta1')) {
+  if (
+    opts.discovery &&
+    !protobuf &&
+    as === 'APIGroupDiscoveryList' &&
+    params.g === 'apidiscovery.k8s.io' &&
+    (params.v === 'v2' || params.v === 'v2beta1')
+  ) {
     return { kind: 'discovery', yaml, discoveryVersion: params.v };
   }
   return undefined;
 }
 
-export function send(res: ServerResponse, code: number, body: string | Buffer, contentType = 'application/json', headers: Record<string, string | string[]> = {}): void {
+export function send(
+  res: ServerResponse,
+  code: number,
+  body: string | Buffer,
+  contentType = 'application/json',
+  headers: Record<string, string | string[]> = {},
+): void {
   if (res.headersSent) {
     res.end();
     return;
@@ -292,12 +316,24 @@ export function send(res: ServerResponse, code: number, body: string | Buffer, c
 }
 
 /** An object in the negotiated form (protobuf for objects whose type has that form). */
-export function sendNegotiated(res: ServerResponse, code: number, obj: unknown, neg: Negotiated, headers: Record<string, string | string[]> = {}): void {
+export function sendNegotiated(
+  res: ServerResponse,
+  code: number,
+  obj: unknown,
+  neg: Negotiated,
+  headers: Record<string, string | string[]> = {},
+): void {
   if (neg.protobuf) send(res, code, encodeProtobuf(obj), PROTOBUF, headers);
   else sendObject(res, code, obj, neg.yaml, headers);
 }
 
-export function sendObject(res: ServerResponse, code: number, obj: unknown, yaml = false, headers: Record<string, string | string[]> = {}): void {
+export function sendObject(
+  res: ServerResponse,
+  code: number,
+  obj: unknown,
+  yaml = false,
+  headers: Record<string, string | string[]> = {},
+): void {
   if (yaml) send(res, code, YAML.stringify(obj), 'application/yaml', headers);
   else send(res, code, typeof obj === 'string' ? obj : JSON.stringify(obj), 'application/json', headers);
 }
@@ -319,7 +355,6 @@ function prefersProtobuf(accept: string | undefined): boolean {
     return false;
   }
 }
-
 
 /** Past this many characters of warnings in one response, each warning is cut (upstream's recorder). */
 const WARNINGS_TOTAL_RUNES = 4 * 1024;

@@ -4,7 +4,16 @@
 // Objects handed out are private copies, so a caller can never corrupt the watch cache.
 import type { ApiServer } from './server.js';
 import type { Store, UserInfo, WriteContext } from './store.js';
-import { type MaybePromise, type Served, fromServed, isPromise, servedAsStored, then, toServed, toServedMany } from './convert.js';
+import {
+  type MaybePromise,
+  type Served,
+  fromServed,
+  isPromise,
+  servedAsStored,
+  then,
+  toServed,
+  toServedMany,
+} from './convert.js';
 import { apiVersionOf, verbsOf } from './resources.js';
 import { isObjectSubresource } from '../api/types.js';
 import { runWatch, type WatchSink } from './watch.js';
@@ -43,7 +52,10 @@ export interface InProcessOptions {
   user?: UserInfo;
 }
 
-const DEFAULT_USER: UserInfo = { name: 'system:kube-controller-manager', groups: ['system:masters', 'system:authenticated'] };
+const DEFAULT_USER: UserInfo = {
+  name: 'system:kube-controller-manager',
+  groups: ['system:masters', 'system:authenticated'],
+};
 
 /** Run `fn`, turning whatever it throws into a client ApiError. */
 async function guarded<T>(fn: () => T | Promise<T>): Promise<T> {
@@ -53,7 +65,6 @@ async function guarded<T>(fn: () => T | Promise<T>): Promise<T> {
     throw ApiError.from(err);
   }
 }
-
 
 export class InProcessTransport implements Transport {
   readonly kind = 'in-process';
@@ -74,14 +85,22 @@ export class InProcessTransport implements Transport {
   private virtual(t: Target, opts: ListOptions = {}): Promise<{ item?: any; items: any[] }> | undefined {
     const served = this.api.registry.lookup(t.resource.group, t.resource.version, t.resource.plural);
     if (!served?.def.virtualList) return undefined;
-    if (t.subresource) throw serverErrors.notFound({ group: served.def.group, resource: served.def.plural }, `${t.name}/${t.subresource}`);
+    if (t.subresource)
+      throw serverErrors.notFound(
+        { group: served.def.group, resource: served.def.plural },
+        `${t.name}/${t.subresource}`,
+      );
     const apiVersion = apiVersionOfSpec(t.resource);
-    return readVirtual(served.def, storeReader((g, p) => this.api.tryStore(g, p)), {
-      namespace: t.namespace,
-      name: t.name,
-      labelSelector: opts.labelSelector,
-      fieldSelector: opts.fieldSelector,
-    }).then((r) => {
+    return readVirtual(
+      served.def,
+      storeReader((g, p) => this.api.tryStore(g, p)),
+      {
+        namespace: t.namespace,
+        name: t.name,
+        labelSelector: opts.labelSelector,
+        fieldSelector: opts.fieldSelector,
+      },
+    ).then((r) => {
       const typed = (o: any) => ({ kind: served.def.kind, apiVersion, ...o });
       return { item: r.item ? typed(r.item) : undefined, items: r.items.map(typed) };
     });
@@ -111,7 +130,13 @@ export class InProcessTransport implements Transport {
   }
 
   private ctx(opts: WriteOptions | undefined, subresource?: string): WriteContext {
-    return { dryRun: !!opts?.dryRun, fieldManager: opts?.fieldManager ?? this.fieldManager, user: this.user, warnings: [], subresource };
+    return {
+      dryRun: !!opts?.dryRun,
+      fieldManager: opts?.fieldManager ?? this.fieldManager,
+      user: this.user,
+      warnings: [],
+      subresource,
+    };
   }
 
   private matcher(served: Served, labelSelector?: string, fieldSelector?: string) {
@@ -119,10 +144,15 @@ export class InProcessTransport implements Transport {
     const fields = parseFieldSelector(fieldSelector ?? '');
     const getters = served.def.fieldSelectors ?? {};
     for (const f of fields.fields()) {
-      if (f !== 'metadata.name' && f !== 'metadata.namespace' && !getters[f]) throw serverErrors.badRequest(`field label not supported: ${f}`);
+      if (f !== 'metadata.name' && f !== 'metadata.namespace' && !getters[f])
+        throw serverErrors.badRequest(`field label not supported: ${f}`);
     }
     const fieldOf = (obj: any) => (f: string) =>
-      f === 'metadata.name' ? obj.metadata?.name : f === 'metadata.namespace' ? (obj.metadata?.namespace ?? '') : getters[f](obj);
+      f === 'metadata.name'
+        ? obj.metadata?.name
+        : f === 'metadata.namespace'
+          ? (obj.metadata?.namespace ?? '')
+          : getters[f](obj);
     const all = labels.isEmpty() && fields.isEmpty();
     return {
       fields,
@@ -135,10 +165,14 @@ export class InProcessTransport implements Transport {
     if (!isPlainObject(body)) throw serverErrors.badRequest('the request body must be a JSON or YAML object');
     const apiVersion = apiVersionOf(served.def.group, served.version.name);
     if (body.apiVersion !== undefined && body.apiVersion !== apiVersion) {
-      throw serverErrors.badRequest(`the API version in the data (${body.apiVersion}) does not match the expected API version (${apiVersion})`);
+      throw serverErrors.badRequest(
+        `the API version in the data (${body.apiVersion}) does not match the expected API version (${apiVersion})`,
+      );
     }
     if (body.kind !== undefined && body.kind !== served.def.kind) {
-      throw serverErrors.badRequest(`the kind in the data (${body.kind}) does not match the expected kind (${served.def.kind})`);
+      throw serverErrors.badRequest(
+        `the kind in the data (${body.kind}) does not match the expected kind (${served.def.kind})`,
+      );
     }
     // Never change the caller's object: a shallow copy with its own metadata.
     return { ...body, apiVersion, kind: served.def.kind, metadata: { ...(body.metadata ?? {}) } };
@@ -147,12 +181,16 @@ export class InProcessTransport implements Transport {
   private checkNameAndNamespace(served: Served, t: Target, obj: any): void {
     const meta = obj.metadata;
     if (meta.name !== undefined && meta.name !== t.name) {
-      throw serverErrors.badRequest(`the name of the object (${meta.name}) does not match the name on the URL (${t.name})`);
+      throw serverErrors.badRequest(
+        `the name of the object (${meta.name}) does not match the name on the URL (${t.name})`,
+      );
     }
     meta.name = t.name;
     if (served.def.namespaced) {
       if (meta.namespace && meta.namespace !== t.namespace) {
-        throw serverErrors.badRequest('the namespace of the provided object does not match the namespace sent on the request');
+        throw serverErrors.badRequest(
+          'the namespace of the provided object does not match the namespace sent on the request',
+        );
       }
       meta.namespace = t.namespace;
     }
@@ -160,7 +198,8 @@ export class InProcessTransport implements Transport {
 
   private requireName(served: Served, t: Target): string {
     if (!t.name) throw serverErrors.badRequest('resource name may not be empty');
-    if (served.def.namespaced && !t.namespace) throw serverErrors.notFound({ group: served.def.group, resource: served.def.plural }, t.name);
+    if (served.def.namespaced && !t.namespace)
+      throw serverErrors.notFound({ group: served.def.group, resource: served.def.plural }, t.name);
     return t.name;
   }
 
@@ -177,9 +216,13 @@ export class InProcessTransport implements Transport {
       const { served, store } = this.served(t);
       this.allow(served, 'get');
       const name = this.requireName(served, t);
-      if (t.subresource === 'scale' && served.def.subresources?.scale) return getScale(served, store, t.namespace, name);
+      if (t.subresource === 'scale' && served.def.subresources?.scale)
+        return getScale(served, store, t.namespace, name);
       if (t.subresource && !isObjectSubresource(served.def, t.subresource)) {
-        throw serverErrors.notFound({ group: served.def.group, resource: served.def.plural }, `${name}/${t.subresource}`);
+        throw serverErrors.notFound(
+          { group: served.def.group, resource: served.def.plural },
+          `${name}/${t.subresource}`,
+        );
       }
       return this.out(served, store, store.get(t.namespace, name));
     });
@@ -190,7 +233,12 @@ export class InProcessTransport implements Transport {
       const v = this.virtual(t, opts);
       if (v) {
         const def = this.api.registry.lookup(t.resource.group, t.resource.version, t.resource.plural)!.def;
-        return v.then((r) => ({ kind: def.listKind ?? `${def.kind}List`, apiVersion: apiVersionOfSpec(t.resource), metadata: {}, items: deepCopy(r.items) }));
+        return v.then((r) => ({
+          kind: def.listKind ?? `${def.kind}List`,
+          apiVersion: apiVersionOfSpec(t.resource),
+          metadata: {},
+          items: deepCopy(r.items),
+        }));
       }
       const { served, store } = this.served(t);
       this.allow(served, 'list');
@@ -226,10 +274,22 @@ export class InProcessTransport implements Transport {
         meta.continue = encodeToken({ rv, start: last.key });
         if (m.empty) meta.remainingItemCount = matched;
       }
-      const list = (items: any[]): ObjectList => ({ apiVersion: apiVersionOf(served.def.group, served.version.name), kind: served.def.listKind ?? `${served.def.kind}List`, metadata: meta, items });
+      const list = (items: any[]): ObjectList => ({
+        apiVersion: apiVersionOf(served.def.group, served.version.name),
+        kind: served.def.listKind ?? `${served.def.kind}List`,
+        metadata: meta,
+        items,
+      });
       if (servedAsStored(served, store.storageApiVersion)) return list(matching.map((s) => storedCopy(s, opts)));
       // One conversion for the whole list (one ConversionReview behind a webhook).
-      return then(toServedMany(served, matching.map((s) => s.obj), store.storageApiVersion), (objs) => list(objs.map((o) => deepCopy(o))));
+      return then(
+        toServedMany(
+          served,
+          matching.map((s) => s.obj),
+          store.storageApiVersion,
+        ),
+        (objs) => list(objs.map((o) => deepCopy(o))),
+      );
     });
   }
 
@@ -294,14 +354,21 @@ export class InProcessTransport implements Transport {
       this.allow(served, 'watch');
       const m = this.matcher(served, opts.labelSelector, opts.fieldSelector);
       const rv = opts.resourceVersion ?? '';
-      if (rv && !/^\d+$/.test(rv)) throw serverErrors.badRequest(`resourceVersion: Invalid value: ${JSON.stringify(rv)}: must be a non-negative integer`);
+      if (rv && !/^\d+$/.test(rv))
+        throw serverErrors.badRequest(
+          `resourceVersion: Invalid value: ${JSON.stringify(rv)}: must be a non-negative integer`,
+        );
       const fast = servedAsStored(served, store.storageApiVersion);
       const apiVersion = apiVersionOf(served.def.group, served.version.name);
       const nameSel = m.fields.requirements.find((r) => r.field === 'metadata.name' && r.op === '=');
       const namespace = served.def.namespaced ? t.namespace : undefined;
-      const exactKey = nameSel && (namespace || !served.def.namespaced) ? store.key(namespace, nameSel.value) : undefined;
+      const exactKey =
+        nameSel && (namespace || !served.def.namespaced) ? store.key(namespace, nameSel.value) : undefined;
       const fromRev = rv === '' || rv === '0' || opts.sendInitialEvents ? undefined : Number(rv);
-      const timeoutMs = opts.timeoutSeconds !== undefined ? Math.max(0, opts.timeoutSeconds) * 1000 : (1800 + Math.floor(Math.random() * 1800)) * 1000;
+      const timeoutMs =
+        opts.timeoutSeconds !== undefined
+          ? Math.max(0, opts.timeoutSeconds) * 1000
+          : (1800 + Math.floor(Math.random() * 1800)) * 1000;
       runWatch(
         {
           cache: store.cache,
@@ -310,7 +377,12 @@ export class InProcessTransport implements Transport {
           matches: m.matches,
           // Metadata-only watchers (the garbage collector watches every resource) get no more
           // than they asked for: a full object would be copied only to be cut down.
-          render: (s) => (fast ? (opts.asMetadata ? JSON.stringify(metadataOnly(s.obj)) : s.json) : then(toServed(served, s.obj, store.storageApiVersion), (o) => JSON.stringify(o))),
+          render: (s) =>
+            fast
+              ? opts.asMetadata
+                ? JSON.stringify(metadataOnly(s.obj))
+                : s.json
+              : then(toServed(served, s.obj, store.storageApiVersion), (o) => JSON.stringify(o)),
           // Objects as stored: the event goes to the handler as an object, without wrapping it
           // in an event line to parse again.
           renderObject: fast ? (s) => storedCopy(s, opts) : undefined,
@@ -340,16 +412,23 @@ export class InProcessTransport implements Transport {
       const { served, store } = this.served(t);
       if (t.subresource) {
         const call = this.extra(served, t.subresource);
-        if (!call) throw serverErrors.notFound({ group: served.def.group, resource: served.def.plural }, `${t.name}/${t.subresource}`);
+        if (!call)
+          throw serverErrors.notFound(
+            { group: served.def.group, resource: served.def.plural },
+            `${t.name}/${t.subresource}`,
+          );
         return deepCopy(await call(t.namespace, this.requireName(served, t), body, this.ctx(opts, t.subresource)));
       }
       this.allow(served, 'create');
       const obj = this.checkBody(served, body);
       if (served.def.namespaced) {
         const ns = t.namespace ?? obj.metadata.namespace;
-        if (!ns) throw serverErrors.badRequest('the server could not find the requested resource: a namespace is required');
+        if (!ns)
+          throw serverErrors.badRequest('the server could not find the requested resource: a namespace is required');
         if (obj.metadata.namespace && obj.metadata.namespace !== ns) {
-          throw serverErrors.badRequest('the namespace of the provided object does not match the namespace sent on the request');
+          throw serverErrors.badRequest(
+            'the namespace of the provided object does not match the namespace sent on the request',
+          );
         }
         obj.metadata.namespace = ns;
       } else {
@@ -367,16 +446,23 @@ export class InProcessTransport implements Transport {
       const { served, store } = this.served(t);
       const name = this.requireName(served, t);
       const sub = t.subresource;
-      if (sub === 'scale' && served.def.subresources?.scale) return updateScale(served, store, t.namespace, name, () => body, this.ctx(opts, sub));
+      if (sub === 'scale' && served.def.subresources?.scale)
+        return updateScale(served, store, t.namespace, name, () => body, this.ctx(opts, sub));
       if (sub && !isObjectSubresource(served.def, sub)) {
         const call = this.extra(served, sub);
-        if (!call) throw serverErrors.notFound({ group: served.def.group, resource: served.def.plural }, `${name}/${sub}`);
+        if (!call)
+          throw serverErrors.notFound({ group: served.def.group, resource: served.def.plural }, `${name}/${sub}`);
         return deepCopy(await call(t.namespace, name, body, this.ctx(opts, sub)));
       }
       this.allow(served, 'update');
       const obj = this.checkBody(served, body);
       this.checkNameAndNamespace(served, t, obj);
-      const stored = await store.update(t.namespace, name, () => fromServed(served, obj, store.storageApiVersion, store.def.kind), this.ctx(opts, sub));
+      const stored = await store.update(
+        t.namespace,
+        name,
+        () => fromServed(served, obj, store.storageApiVersion, store.def.kind),
+        this.ctx(opts, sub),
+      );
       return this.out(served, store, stored);
     });
   }
@@ -388,24 +474,45 @@ export class InProcessTransport implements Transport {
       const sub = t.subresource;
       if (sub === 'scale' && served.def.subresources?.scale) {
         const ctx = this.ctx(opts, sub);
-        return updateScale(served, store, t.namespace, name, (scale) => applyPatch(type, scale, patch, 'io.k8s.api.autoscaling.v1.Scale', { fieldManager: ctx.fieldManager, force: !!opts?.force }), ctx);
+        return updateScale(
+          served,
+          store,
+          t.namespace,
+          name,
+          (scale) =>
+            applyPatch(type, scale, patch, 'io.k8s.api.autoscaling.v1.Scale', {
+              fieldManager: ctx.fieldManager,
+              force: !!opts?.force,
+            }),
+          ctx,
+        );
       }
       if (sub && !isObjectSubresource(served.def, sub)) {
         throw serverErrors.notFound({ group: served.def.group, resource: served.def.plural }, `${name}/${sub}`);
       }
       this.allow(served, 'patch');
       if (type === 'json' ? !Array.isArray(patch) : !isPlainObject(patch)) {
-        throw serverErrors.badRequest(type === 'json' ? 'the JSON patch must be a list of operations' : 'the patch must be a JSON object');
+        throw serverErrors.badRequest(
+          type === 'json' ? 'the JSON patch must be a list of operations' : 'the patch must be a JSON object',
+        );
       }
       const ctx = this.ctx(opts, sub);
       const definition = definitionForGVK(served.def.group, served.version.name, served.def.kind);
       if (type === 'strategic' && !definition) {
-        throw serverErrors.unsupportedMediaType('application/strategic-merge-patch+json', ['application/json-patch+json', 'application/merge-patch+json', 'application/apply-patch+yaml']);
+        throw serverErrors.unsupportedMediaType('application/strategic-merge-patch+json', [
+          'application/json-patch+json',
+          'application/merge-patch+json',
+          'application/apply-patch+yaml',
+        ]);
       }
       const apiVersion = apiVersionOf(served.def.group, served.version.name);
       const apply = (current: any) => {
-        const patched = applyPatch(type, current, patch, definition, { fieldManager: ctx.fieldManager, force: !!opts?.force });
-        if (!isPlainObject(patched)) throw serverErrors.badRequest('the patch produced something that is not an object');
+        const patched = applyPatch(type, current, patch, definition, {
+          fieldManager: ctx.fieldManager,
+          force: !!opts?.force,
+        });
+        if (!isPlainObject(patched))
+          throw serverErrors.badRequest('the patch produced something that is not an object');
         patched.apiVersion = apiVersion;
         patched.kind = served.def.kind;
         patched.metadata ??= {};
@@ -416,7 +523,12 @@ export class InProcessTransport implements Transport {
         const created = apply({ apiVersion, kind: served.def.kind, metadata: { name, namespace: t.namespace } });
         return this.out(served, store, await store.create(isPromise(created) ? await created : created, ctx));
       }
-      const stored = await store.update(t.namespace, name, (cur) => then(toServed(served, cur.obj, store.storageApiVersion), (c) => apply(deepCopy(c))), ctx);
+      const stored = await store.update(
+        t.namespace,
+        name,
+        (cur) => then(toServed(served, cur.obj, store.storageApiVersion), (c) => apply(deepCopy(c))),
+        ctx,
+      );
       return this.out(served, store, stored);
     });
   }
@@ -441,7 +553,9 @@ export class InProcessTransport implements Transport {
       const { served, store } = this.served(t);
       this.allow(served, 'deletecollection');
       const m = this.matcher(served, opts.labelSelector, opts.fieldSelector);
-      const targets = store.cache.list(store.keyPrefix(served.def.namespaced ? t.namespace : undefined)).filter((s) => m.matches(s.obj));
+      const targets = store.cache
+        .list(store.keyPrefix(served.def.namespaced ? t.namespace : undefined))
+        .filter((s) => m.matches(s.obj));
       const ctx = this.ctx(opts);
       const items: any[] = [];
       for (const s of targets) {
@@ -453,7 +567,12 @@ export class InProcessTransport implements Transport {
           throw err;
         }
       }
-      return { apiVersion: apiVersionOf(served.def.group, served.version.name), kind: served.def.listKind ?? `${served.def.kind}List`, metadata: { resourceVersion: String(store.cache.revision) }, items };
+      return {
+        apiVersion: apiVersionOf(served.def.group, served.version.name),
+        kind: served.def.listKind ?? `${served.def.kind}List`,
+        metadata: { resourceVersion: String(store.cache.revision) },
+        items,
+      };
     });
   }
 
@@ -462,7 +581,14 @@ export class InProcessTransport implements Transport {
     for (const def of this.api.registry.all()) {
       const v = def.versions.find((x) => x.served !== false);
       if (!v) continue;
-      out.push({ group: def.group, version: v.name, plural: def.plural, namespaced: def.namespaced, kind: def.kind, verbs: [...verbsOf(def)] });
+      out.push({
+        group: def.group,
+        version: v.name,
+        plural: def.plural,
+        namespaced: def.namespaced,
+        kind: def.kind,
+        verbs: [...verbsOf(def)],
+      });
     }
     return out;
   }
@@ -485,7 +611,11 @@ function storedCopy(s: StoredObject, opts: ListOptions | WatchOptions): any {
     if (opts.omitManagedFields && obj.metadata) delete obj.metadata.managedFields;
     return obj;
   }
-  return jsonCopy({ apiVersion: s.obj.apiVersion, kind: s.obj.kind, metadata: opts.omitManagedFields ? withoutManagedFields(s.obj.metadata) : s.obj.metadata });
+  return jsonCopy({
+    apiVersion: s.obj.apiVersion,
+    kind: s.obj.kind,
+    metadata: opts.omitManagedFields ? withoutManagedFields(s.obj.metadata) : s.obj.metadata,
+  });
 }
 
 function withoutManagedFields(meta: any): any {
@@ -516,7 +646,11 @@ function jsonCopy(v: any): any {
 }
 
 function deleteOpts(o: DeleteOptions) {
-  return { gracePeriodSeconds: o.gracePeriodSeconds, propagationPolicy: o.propagationPolicy, preconditions: o.preconditions };
+  return {
+    gracePeriodSeconds: o.gracePeriodSeconds,
+    propagationPolicy: o.propagationPolicy,
+    preconditions: o.preconditions,
+  };
 }
 
 /** A client calling the API server's stores directly (components inside `k8ts server`). */

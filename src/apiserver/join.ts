@@ -47,7 +47,8 @@ export function parseToken(token: string): ParsedToken {
     const sep = t.indexOf('::');
     const hash = t.slice(TOKEN_PREFIX.length, sep).toLowerCase();
     const creds = t.slice(sep + 2);
-    if (!/^[0-9a-f]{64}$/.test(hash)) throw new Error('the token\'s CA hash is not 64 hex digits (expected K10<sha256>::server:<secret>)');
+    if (!/^[0-9a-f]{64}$/.test(hash))
+      throw new Error("the token's CA hash is not 64 hex digits (expected K10<sha256>::server:<secret>)");
     const colon = creds.indexOf(':');
     const user = colon >= 0 ? creds.slice(0, colon) : undefined;
     const secret = colon >= 0 ? creds.slice(colon + 1) : creds;
@@ -78,7 +79,9 @@ export function loadOrCreateServerToken(dataDir: string, caPem: string, flagToke
   if (flagToken !== undefined && flagToken !== '') {
     const parsed = parseToken(flagToken);
     if (parsed.caHash && parsed.caHash !== caHash(caPem)) {
-      throw new Error(`--token: the token's CA hash does not match this server's CA (${join(dataDir, 'server', 'tls', 'ca.crt')})`);
+      throw new Error(
+        `--token: the token's CA hash does not match this server's CA (${join(dataDir, 'server', 'tls', 'ca.crt')})`,
+      );
     }
     secret = parsed.secret;
   } else if (existsSync(path)) {
@@ -127,13 +130,20 @@ async function signNodeCSR(ca: CA, csrPem: string, nodeName: string): Promise<st
   try {
     csr = new x509.Pkcs10CertificateRequest(csrPem);
   } catch {
-    throw errors.badRequest('csr: not a PEM-encoded PKCS#10 certificate request', [{ reason: 'FieldValueInvalid', message: 'not a PKCS#10 request', field: 'csr' }]);
+    throw errors.badRequest('csr: not a PEM-encoded PKCS#10 certificate request', [
+      { reason: 'FieldValueInvalid', message: 'not a PKCS#10 request', field: 'csr' },
+    ]);
   }
-  if (!(await csr.verify())) throw errors.badRequest('csr: the request\'s signature does not verify', [{ reason: 'FieldValueInvalid', message: 'bad signature', field: 'csr' }]);
+  if (!(await csr.verify()))
+    throw errors.badRequest("csr: the request's signature does not verify", [
+      { reason: 'FieldValueInvalid', message: 'bad signature', field: 'csr' },
+    ]);
   const publicKey = await csr.publicKey.export();
   const now = Date.now();
   const cert = await x509.X509CertificateGenerator.create({
-    serialNumber: randomBytes(16).toString('hex').replace(/^[89a-f]/, '1'),
+    serialNumber: randomBytes(16)
+      .toString('hex')
+      .replace(/^[89a-f]/, '1'),
     subject: `CN=system:node:${nodeName}, O=system:nodes`,
     issuer: ca.cert.subject,
     notBefore: new Date(now - 60_000),
@@ -157,14 +167,19 @@ function fieldError(field: string, message: string): errors.ApiError {
 
 /** Validated body of a node-certs request. */
 export function parseNodeCertsRequest(body: unknown): { nodeName: string; nodeIP: string; csr?: string } {
-  if (!body || typeof body !== 'object' || Array.isArray(body)) throw errors.badRequest('the body must be a JSON object {"nodeName": ..., "nodeIP": ...}');
+  if (!body || typeof body !== 'object' || Array.isArray(body))
+    throw errors.badRequest('the body must be a JSON object {"nodeName": ..., "nodeIP": ...}');
   const b = body as Record<string, unknown>;
   if (typeof b.nodeName !== 'string' || !b.nodeName) throw fieldError('nodeName', 'Required value: a node name');
   if (b.nodeName.length > 253 || !DNS1123_SUBDOMAIN.test(b.nodeName)) {
-    throw fieldError('nodeName', `Invalid value: ${JSON.stringify(b.nodeName)}: a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character`);
+    throw fieldError(
+      'nodeName',
+      `Invalid value: ${JSON.stringify(b.nodeName)}: a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character`,
+    );
   }
-  if (typeof b.nodeIP !== 'string' || !b.nodeIP) throw fieldError('nodeIP', 'Required value: the node\'s IP address');
-  if (!isIP(b.nodeIP)) throw fieldError('nodeIP', `Invalid value: ${JSON.stringify(b.nodeIP)}: must be a valid IP address`);
+  if (typeof b.nodeIP !== 'string' || !b.nodeIP) throw fieldError('nodeIP', "Required value: the node's IP address");
+  if (!isIP(b.nodeIP))
+    throw fieldError('nodeIP', `Invalid value: ${JSON.stringify(b.nodeIP)}: must be a valid IP address`);
   if (b.csr !== undefined && typeof b.csr !== 'string') throw fieldError('csr', 'Invalid value: must be a PEM string');
   return { nodeName: b.nodeName, nodeIP: b.nodeIP, csr: b.csr as string | undefined };
 }
@@ -190,7 +205,8 @@ export class JoinService {
   }
 
   private cacerts(req: IncomingMessage, res: ServerResponse): void {
-    if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'only GET is supported here\n', 'text/plain; charset=utf-8', { Allow: 'GET, HEAD' });
+    if (req.method !== 'GET' && req.method !== 'HEAD')
+      return send(res, 405, 'only GET is supported here\n', 'text/plain; charset=utf-8', { Allow: 'GET, HEAD' });
     send(res, 200, req.method === 'HEAD' ? '' : this.o.ca.certPem, 'application/x-pem-file');
   }
 
@@ -216,7 +232,8 @@ export class JoinService {
   }
 
   private async nodeCerts(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (req.method !== 'POST') return send(res, 405, 'only POST is supported here\n', 'text/plain; charset=utf-8', { Allow: 'POST' });
+    if (req.method !== 'POST')
+      return send(res, 405, 'only POST is supported here\n', 'text/plain; charset=utf-8', { Allow: 'POST' });
     if (!this.authorized(req.headers.authorization)) {
       this.log.warn({ remote: req.socket.remoteAddress }, 'node join refused: wrong or missing token');
       throw errors.unauthorized('Unauthorized: the join token is not valid for this server');
@@ -232,10 +249,16 @@ export class JoinService {
     const { ca } = this.o;
     const client = csr
       ? { cert: await signNodeCSR(ca, csr, nodeName) }
-      : await issue(ca, { commonName: `system:node:${nodeName}`, organizations: ['system:nodes'], client: true }).then((p) => ({ cert: p.certPem, key: p.keyPem }));
+      : await issue(ca, { commonName: `system:node:${nodeName}`, organizations: ['system:nodes'], client: true }).then(
+          (p) => ({ cert: p.certPem, key: p.keyPem }),
+        );
     const serving = await issue(ca, { commonName: nodeName, sans: [...new Set([nodeName, nodeIP])], server: true });
     this.log.info({ node: nodeName, nodeIP, remote: req.socket.remoteAddress }, 'issued node certificates');
-    const answer: NodeCertsResponse = { ca: ca.certPem, client, serving: { cert: serving.certPem, key: serving.keyPem } };
+    const answer: NodeCertsResponse = {
+      ca: ca.certPem,
+      client,
+      serving: { cert: serving.certPem, key: serving.keyPem },
+    };
     sendObject(res, 200, answer);
   }
 }
@@ -243,7 +266,11 @@ export class JoinService {
 // Key material for a CSR made by the agent itself (kept here so both sides agree on the algorithm).
 export async function makeNodeCSR(nodeName: string): Promise<{ csrPem: string; keyPem: string }> {
   const keys = (await webcrypto.subtle.generateKey(SIGNING_ALG, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
-  const csr = await x509.Pkcs10CertificateRequestGenerator.create({ name: `CN=system:node:${nodeName}, O=system:nodes`, keys, signingAlgorithm: SIGNING_ALG });
+  const csr = await x509.Pkcs10CertificateRequestGenerator.create({
+    name: `CN=system:node:${nodeName}, O=system:nodes`,
+    keys,
+    signingAlgorithm: SIGNING_ALG,
+  });
   const der = await webcrypto.subtle.exportKey('pkcs8', keys.privateKey);
   return { csrPem: csr.toString('pem'), keyPem: x509.PemConverter.encode(der, 'PRIVATE KEY') };
 }

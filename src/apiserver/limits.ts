@@ -42,7 +42,12 @@ export const DEFAULT_SERVING_LIMITS: ServingLimits = {
 export function http2Settings(limits: Pick<ServingLimits, 'http2MaxStreamsPerConnection'>, maxHeaderBytes: number) {
   const perStream = 256 * 1024;
   return {
-    settings: { maxConcurrentStreams: limits.http2MaxStreamsPerConnection, maxFrameSize: perStream, initialWindowSize: perStream, maxHeaderListSize: maxHeaderBytes },
+    settings: {
+      maxConcurrentStreams: limits.http2MaxStreamsPerConnection,
+      maxFrameSize: perStream,
+      initialWindowSize: perStream,
+      maxHeaderListSize: maxHeaderBytes,
+    },
     connectionWindow: perStream * limits.http2MaxStreamsPerConnection,
   };
 }
@@ -62,7 +67,8 @@ export class InflightLimiter {
   acquire(method: string | undefined): () => void {
     const pool = MUTATING.has(method ?? 'GET') ? 'mutating' : 'readonly';
     const max = pool === 'mutating' ? this.limits.maxMutatingRequestsInflight : this.limits.maxRequestsInflight;
-    if (max > 0 && this.used[pool] >= max) throw errors.tooManyRequests('Too many requests, please try again later.', 1);
+    if (max > 0 && this.used[pool] >= max)
+      throw errors.tooManyRequests('Too many requests, please try again later.', 1);
     this.used[pool]++;
     let released = false;
     return () => {
@@ -136,7 +142,8 @@ export class ConnectionDeadlines {
 /** Long-running requests (watches, streams, proxies) have no request deadline and no in-flight slot. */
 export function isLongRunning(method: string | undefined, watching: boolean, subresource: string | undefined): boolean {
   if (watching) return true;
-  if (subresource === 'proxy' || subresource === 'exec' || subresource === 'attach' || subresource === 'portforward') return true;
+  if (subresource === 'proxy' || subresource === 'exec' || subresource === 'attach' || subresource === 'portforward')
+    return true;
   // A log is a stream whether followed or not; upstream counts it as long-running.
   return method === 'GET' && subresource === 'log';
 }

@@ -11,7 +11,9 @@ function verbOf(method: string, info: RequestInfo | undefined, watching: boolean
   return method === 'POST' ? 'POST' : method;
 }
 
-const DURATION_BUCKETS = [0.005, 0.025, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 1, 1.25, 1.5, 2, 3, 4, 5, 6, 8, 10, 15, 20, 30, 45, 60];
+const DURATION_BUCKETS = [
+  0.005, 0.025, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 1, 1.25, 1.5, 2, 3, 4, 5, 6, 8, 10, 15, 20, 30, 45, 60,
+];
 
 type RequestLabels = Record<'verb' | 'group' | 'version' | 'resource' | 'subresource' | 'scope' | 'component', string>;
 
@@ -45,7 +47,8 @@ class RequestSeries {
   get(verb: string, r: ResourceRequest | undefined): Series {
     const s = this.find(verb, r);
     if (s) return s;
-    if (this.series.size >= MAX_SERIES) return this.find(verb, { kind: 'resource', group: '', version: '', resource: 'other' }, true)!;
+    if (this.series.size >= MAX_SERIES)
+      return this.find(verb, { kind: 'resource', group: '', version: '', resource: 'other' }, true)!;
     return this.find(verb, r, true)!;
   }
 
@@ -69,7 +72,8 @@ class RequestSeries {
 /** A histogram over RequestSeries, exported exactly as a prom-client Histogram would be. */
 class DurationHistogram {
   readonly name = 'apiserver_request_duration_seconds';
-  readonly help = 'Response latency distribution in seconds for each verb, group, version, resource, subresource and scope.';
+  readonly help =
+    'Response latency distribution in seconds for each verb, group, version, resource, subresource and scope.';
   readonly type = 'histogram';
   readonly aggregator = 'sum';
 
@@ -84,15 +88,33 @@ class DurationHistogram {
   }
 
   getForPromString() {
-    const values: { labels: Record<string, string | number>; value: number; metricName: string; exemplar?: null; sharedLabels: RequestLabels }[] = [];
+    const values: {
+      labels: Record<string, string | number>;
+      value: number;
+      metricName: string;
+      exemplar?: null;
+      sharedLabels: RequestLabels;
+    }[] = [];
     for (const s of this.data.series.values()) {
       if (!s.count) continue;
       let acc = 0;
       DURATION_BUCKETS.forEach((le, i) => {
         acc += s.buckets[i];
-        values.push({ labels: { le }, value: acc, metricName: `${this.name}_bucket`, exemplar: null, sharedLabels: s.labels });
+        values.push({
+          labels: { le },
+          value: acc,
+          metricName: `${this.name}_bucket`,
+          exemplar: null,
+          sharedLabels: s.labels,
+        });
       });
-      values.push({ labels: { le: '+Inf' }, value: s.count, metricName: `${this.name}_bucket`, exemplar: null, sharedLabels: s.labels });
+      values.push({
+        labels: { le: '+Inf' },
+        value: s.count,
+        metricName: `${this.name}_bucket`,
+        exemplar: null,
+        sharedLabels: s.labels,
+      });
       values.push({ labels: {}, value: s.sum, metricName: `${this.name}_sum`, sharedLabels: s.labels });
       values.push({ labels: {}, value: s.count, metricName: `${this.name}_count`, sharedLabels: s.labels });
     }
@@ -101,7 +123,10 @@ class DurationHistogram {
 
   get() {
     const m = this.getForPromString();
-    return { ...m, values: m.values.map(({ sharedLabels, labels, ...v }) => ({ ...v, labels: { ...labels, ...sharedLabels } })) };
+    return {
+      ...m,
+      values: m.values.map(({ sharedLabels, labels, ...v }) => ({ ...v, labels: { ...labels, ...sharedLabels } })),
+    };
   }
 
   reset(): void {
@@ -164,7 +189,13 @@ export class ApiMetrics {
     return this.registry.metrics();
   }
 
-  observe(req: IncomingMessage, res: ServerResponse, info: RequestInfo | undefined, started: bigint, watching: boolean): void {
+  observe(
+    req: IncomingMessage,
+    res: ServerResponse,
+    info: RequestInfo | undefined,
+    started: bigint,
+    watching: boolean,
+  ): void {
     const verb = verbOf(req.method ?? 'GET', info, watching);
     if (watching) {
       this.watchers.inc({ verb });

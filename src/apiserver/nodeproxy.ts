@@ -14,7 +14,12 @@ import tls from 'node:tls';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import * as errors from '../machinery/errors.js';
-import { forbidden as forbiddenField, invalid as invalidField, path as fieldPath, type FieldError } from '../machinery/fielderrors.js';
+import {
+  forbidden as forbiddenField,
+  invalid as invalidField,
+  path as fieldPath,
+  type FieldError,
+} from '../machinery/fielderrors.js';
 import { proxyUpgrade, writeRawResponse } from '../machinery/upgradeproxy.js';
 import { tunnelSpdyOverWebSocket, tunneledProtocols } from './streamtunnel.js';
 import { queryBool, sendError } from './http.js';
@@ -42,7 +47,11 @@ export function nodeEndpoint(node: any): Endpoint {
   const addresses: { type: string; address: string }[] = node.status?.addresses ?? [];
   const pick = addresses.find((a) => a.type === 'InternalIP') ?? addresses.find((a) => a.type === 'Hostname');
   if (!pick) {
-    throw new errors.ApiError(500, '', `no preferred addresses found; known addresses: [${addresses.map((a) => `{${a.type} ${a.address}}`).join(' ')}]`);
+    throw new errors.ApiError(
+      500,
+      '',
+      `no preferred addresses found; known addresses: [${addresses.map((a) => `{${a.type} ${a.address}}`).join(' ')}]`,
+    );
   }
   return { host: pick.address, port: node.status?.daemonEndpoints?.kubeletEndpoint?.Port || 10250 };
 }
@@ -58,7 +67,9 @@ const hostPort = (ep: Endpoint) => (net.isIPv6(ep.host) ? `[${ep.host}]:${ep.por
 /** Container names of a pod in upstream's visiting order (init, regular, ephemeral). */
 function containerNames(pod: any): string[] {
   const s = pod.spec ?? {};
-  return [...(s.initContainers ?? []), ...(s.containers ?? []), ...(s.ephemeralContainers ?? [])].map((c: any) => c.name);
+  return [...(s.initContainers ?? []), ...(s.containers ?? []), ...(s.ephemeralContainers ?? [])].map(
+    (c: any) => c.name,
+  );
 }
 
 /** Upstream's validateContainer: the container named, or the pod's only one. */
@@ -68,9 +79,12 @@ export function chooseContainer(pod: any, container: string | null | undefined):
     const regular = pod.spec?.containers ?? [];
     if (regular.length === 1) return regular[0].name;
     if (regular.length === 0) throw errors.badRequest(`a container name must be specified for pod ${name}`);
-    throw errors.badRequest(`a container name must be specified for pod ${name}, choose one of: [${containerNames(pod).join(' ')}]`);
+    throw errors.badRequest(
+      `a container name must be specified for pod ${name}, choose one of: [${containerNames(pod).join(' ')}]`,
+    );
   }
-  if (!containerNames(pod).includes(container)) throw errors.badRequest(`container ${container} is not valid for pod ${name}`);
+  if (!containerNames(pod).includes(container))
+    throw errors.badRequest(`container ${container} is not valid for pod ${name}`);
   return container;
 }
 
@@ -81,8 +95,13 @@ export function chooseContainer(pod: any, container: string | null | undefined):
 export function checkLogStatus(pod: any, container: string, previous: boolean): void {
   const podName = pod.metadata.name;
   const st = pod.status ?? {};
-  const cs = [...(st.containerStatuses ?? []), ...(st.initContainerStatuses ?? []), ...(st.ephemeralContainerStatuses ?? [])].find((c: any) => c.name === container);
-  const waiting = (reason: string) => errors.badRequest(`container "${container}" in pod "${podName}" is waiting to start: ${reason}`);
+  const cs = [
+    ...(st.containerStatuses ?? []),
+    ...(st.initContainerStatuses ?? []),
+    ...(st.ephemeralContainerStatuses ?? []),
+  ].find((c: any) => c.name === container);
+  const waiting = (reason: string) =>
+    errors.badRequest(`container "${container}" in pod "${podName}" is waiting to start: ${reason}`);
   if (!cs) {
     // The agent has not reported the container yet: it is being created (after the init containers).
     const isInit = (pod.spec?.initContainers ?? []).some((c: any) => c.name === container);
@@ -121,7 +140,8 @@ export function podLogOptions(q: URLSearchParams, podName: string): PodLogOption
   const int = (name: string): number | undefined => {
     const v = q.get(name);
     if (v === null) return undefined;
-    if (!/^[+-]?\d+$/.test(v)) throw errors.badRequest(`strconv.ParseInt: parsing ${JSON.stringify(v)}: invalid syntax`);
+    if (!/^[+-]?\d+$/.test(v))
+      throw errors.badRequest(`strconv.ParseInt: parsing ${JSON.stringify(v)}: invalid syntax`);
     return Number(v);
   };
   let sinceTime: string | undefined;
@@ -129,7 +149,9 @@ export function podLogOptions(q: URLSearchParams, podName: string): PodLogOption
   if (st !== null && st !== '') {
     const t = new Date(st);
     if (!/^\d{4}-\d\d-\d\dT/.test(st) || Number.isNaN(t.getTime())) {
-      throw errors.badRequest(`parsing time ${JSON.stringify(st)} as "2006-01-02T15:04:05Z07:00": cannot parse ${JSON.stringify(st)} as "2006"`);
+      throw errors.badRequest(
+        `parsing time ${JSON.stringify(st)} as "2006-01-02T15:04:05Z07:00": cannot parse ${JSON.stringify(st)} as "2006"`,
+      );
     }
     // metav1.Time in a query has second precision.
     sinceTime = rfc3339(t.getTime());
@@ -146,10 +168,14 @@ export function podLogOptions(q: URLSearchParams, podName: string): PodLogOption
     insecureSkipTLSVerifyBackend: queryBool(q, 'insecureSkipTLSVerifyBackend') === true,
   };
   const errs: FieldError[] = [];
-  if (opts.tailLines !== undefined && opts.tailLines < 0) errs.push(invalidField(fieldPath('tailLines'), opts.tailLines, 'must be greater than or equal to 0'));
-  if (opts.limitBytes !== undefined && opts.limitBytes < 1) errs.push(invalidField(fieldPath('limitBytes'), opts.limitBytes, 'must be greater than 0'));
-  if (opts.sinceSeconds !== undefined && opts.sinceTime !== undefined) errs.push(forbiddenField(fieldPath(''), 'at most one of `sinceTime` or `sinceSeconds` may be specified'));
-  else if (opts.sinceSeconds !== undefined && opts.sinceSeconds < 1) errs.push(invalidField(fieldPath('sinceSeconds'), opts.sinceSeconds, 'must be greater than 0'));
+  if (opts.tailLines !== undefined && opts.tailLines < 0)
+    errs.push(invalidField(fieldPath('tailLines'), opts.tailLines, 'must be greater than or equal to 0'));
+  if (opts.limitBytes !== undefined && opts.limitBytes < 1)
+    errs.push(invalidField(fieldPath('limitBytes'), opts.limitBytes, 'must be greater than 0'));
+  if (opts.sinceSeconds !== undefined && opts.sinceTime !== undefined)
+    errs.push(forbiddenField(fieldPath(''), 'at most one of `sinceTime` or `sinceSeconds` may be specified'));
+  else if (opts.sinceSeconds !== undefined && opts.sinceSeconds < 1)
+    errs.push(invalidField(fieldPath('sinceSeconds'), opts.sinceSeconds, 'must be greater than 0'));
   if (errs.length) throw errors.invalid('', 'PodLogOptions', podName, errs);
   return opts;
 }
@@ -180,9 +206,15 @@ export function agentError(code: number, body: string, resource: string, name: s
     422: ['Invalid', 'the server rejected our request due to an error in our request'],
     429: ['TooManyRequests', 'the server has received too many requests and has asked us to try again later'],
     503: ['ServiceUnavailable', 'the server is currently unable to handle the request'],
-    504: ['Timeout', 'the server was unable to return a response in the time allotted, but may still be processing the request'],
+    504: [
+      'Timeout',
+      'the server was unable to return a response in the time allotted, but may still be processing the request',
+    ],
   };
-  const [reason, message] = messages[code] ?? ['', `the server responded with the status code ${code} but did not return more information`];
+  const [reason, message] = messages[code] ?? [
+    '',
+    `the server responded with the status code ${code} but did not return more information`,
+  ];
   return new errors.ApiError(code, reason, message, {
     name,
     kind: resource,
@@ -198,8 +230,13 @@ export class NodeProxy {
 
   /** Declare the subresources (discovery) and serve their plain HTTP requests. */
   register(): void {
-    const set = (key: string, name: string, kind: string, verbs: string[], handle: (s: RequestScope) => Promise<void>) =>
-      this.api.extraSubresources.set(key, { info: { name, kind, verbs }, handle });
+    const set = (
+      key: string,
+      name: string,
+      kind: string,
+      verbs: string[],
+      handle: (s: RequestScope) => Promise<void>,
+    ) => this.api.extraSubresources.set(key, { info: { name, kind, verbs }, handle });
     set('/pods/log', 'log', 'Pod', ['get'], (s) => this.podLog(s));
     // Streaming subresources reach here only without an upgrade: upstream refuses those.
     const refuse = async (s: RequestScope) => {
@@ -213,7 +250,13 @@ export class NodeProxy {
 
   /** Whether an upgrade request is one of ours (the server routes it to upgrade()). */
   handles(info: ResourceRequest): boolean {
-    return info.group === '' && info.resource === 'pods' && !!info.name && !!info.subresource && STREAMING.has(info.subresource);
+    return (
+      info.group === '' &&
+      info.resource === 'pods' &&
+      !!info.name &&
+      !!info.subresource &&
+      STREAMING.has(info.subresource)
+    );
   }
 
   private node(name: string): any {
@@ -226,7 +269,8 @@ export class NodeProxy {
 
   private async podLog(scope: RequestScope): Promise<void> {
     const { info, res } = scope;
-    if (scope.req.method !== 'GET') throw errors.methodNotSupported({ group: '', resource: 'pods/log' }, (scope.req.method ?? '').toLowerCase());
+    if (scope.req.method !== 'GET')
+      throw errors.methodNotSupported({ group: '', resource: 'pods/log' }, (scope.req.method ?? '').toLowerCase());
     const name = info.name!;
     const opts = podLogOptions(scope.query, name);
     const pod = this.api.store('', 'pods').get(info.namespace, name).obj;
@@ -241,7 +285,14 @@ export class NodeProxy {
     const ep = nodeEndpoint(this.node(pod.spec.nodeName));
     const path = `/containerLogs/${encodeURIComponent(pod.metadata.namespace)}/${encodeURIComponent(name)}/${encodeURIComponent(container)}${agentLogQuery(opts)}`;
     await new Promise<void>((resolve) => {
-      const up = https.request({ host: ep.host, port: ep.port, path, method: 'GET', agent: false, ...this.tlsOptions(opts.insecureSkipTLSVerifyBackend) });
+      const up = https.request({
+        host: ep.host,
+        port: ep.port,
+        path,
+        method: 'GET',
+        agent: false,
+        ...this.tlsOptions(opts.insecureSkipTLSVerifyBackend),
+      });
       const fail = (err: unknown) => {
         if (!res.headersSent) sendError(res, err);
         else res.destroy();
@@ -251,7 +302,9 @@ export class NodeProxy {
         up.destroy();
         resolve();
       });
-      up.once('error', (err) => fail(new errors.ApiError(500, '', `Get "https://${hostPort(ep)}${path}": ${err.message}`)));
+      up.once('error', (err) =>
+        fail(new errors.ApiError(500, '', `Get "https://${hostPort(ep)}${path}": ${err.message}`)),
+      );
       up.once('response', (ur) => {
         const code = ur.statusCode ?? 500;
         if (code < 200 || code > 206) {
@@ -262,7 +315,9 @@ export class NodeProxy {
             if (size < 50_000) chunks.push(d);
             size += d.length;
           });
-          ur.once('end', () => fail(agentError(code, Buffer.concat(chunks).toString('utf8').slice(0, 50_000), 'pods/log', name)));
+          ur.once('end', () =>
+            fail(agentError(code, Buffer.concat(chunks).toString('utf8').slice(0, 50_000), 'pods/log', name)),
+          );
           ur.once('error', fail);
           return;
         }
@@ -296,7 +351,10 @@ export class NodeProxy {
     const params = new URLSearchParams();
     let path: string;
     if (info.subresource === 'portforward') {
-      const ports = q.getAll('ports').flatMap((p) => p.split(',')).filter(Boolean);
+      const ports = q
+        .getAll('ports')
+        .flatMap((p) => p.split(','))
+        .filter(Boolean);
       if (ports.length) params.set('port', ports.join(','));
       path = `/portForward/${ns}/${encodeURIComponent(name)}`;
     } else {
@@ -327,7 +385,10 @@ export class NodeProxy {
       path,
       dial: () =>
         new Promise<Duplex>((resolve, reject) => {
-          const s = tls.connect({ host: ep.host, port: ep.port, servername: net.isIP(ep.host) ? undefined : ep.host, ...tlsOpts }, () => resolve(s));
+          const s = tls.connect(
+            { host: ep.host, port: ep.port, servername: net.isIP(ep.host) ? undefined : ep.host, ...tlsOpts },
+            () => resolve(s),
+          );
           s.once('error', reject);
           s.setNoDelay(true);
         }),
@@ -338,7 +399,8 @@ export class NodeProxy {
     };
     // kubectl 1.31+ tunnels port-forward's SPDY inside a WebSocket: the agent gets plain SPDY.
     // A plain WebSocket port-forward (the Python client's) goes through like any upgrade.
-    if (info.subresource === 'portforward' && tunneledProtocols(req).length) return tunnelSpdyOverWebSocket(req, socket, head, target, this.api.log);
+    if (info.subresource === 'portforward' && tunneledProtocols(req).length)
+      return tunnelSpdyOverWebSocket(req, socket, head, target, this.api.log);
     proxyUpgrade(req, socket, head, target, this.api.log);
   }
 }

@@ -35,7 +35,8 @@ const INT64_MAX = (1n << 63n) - 1n;
 export function parseInt64Param(s: string): number {
   if (!/^[+-]?[0-9]+$/.test(s)) throw errors.badRequest(`strconv.ParseInt: parsing ${goQuote(s)}: invalid syntax`);
   const n = BigInt(s);
-  if (n < INT64_MIN || n > INT64_MAX) throw errors.badRequest(`strconv.ParseInt: parsing ${goQuote(s)}: value out of range`);
+  if (n < INT64_MIN || n > INT64_MAX)
+    throw errors.badRequest(`strconv.ParseInt: parsing ${goQuote(s)}: value out of range`);
   return Number(n);
 }
 
@@ -105,7 +106,9 @@ function checkResourceVersion(rv: string): void {
   if (!/^\d+$/.test(rv)) problem = 'invalid syntax';
   else if (BigInt(rv) > MAX_UINT64) problem = 'value out of range';
   if (problem) {
-    throw errors.badRequest(`resourceVersion: Invalid value: ${JSON.stringify(rv)}: strconv.ParseUint: parsing ${JSON.stringify(rv)}: ${problem}`);
+    throw errors.badRequest(
+      `resourceVersion: Invalid value: ${JSON.stringify(rv)}: strconv.ParseUint: parsing ${JSON.stringify(rv)}: ${problem}`,
+    );
   }
 }
 
@@ -115,12 +118,16 @@ function listOptionErrors(o: ListOptions): FieldError[] {
   const errs: FieldError[] = [];
   const match = o.resourceVersionMatch;
   if (match) {
-    if (!o.resourceVersion) errs.push(forbidden(RVM, 'resourceVersionMatch is forbidden unless resourceVersion is provided'));
+    if (!o.resourceVersion)
+      errs.push(forbidden(RVM, 'resourceVersionMatch is forbidden unless resourceVersion is provided'));
     if (o.continue) errs.push(forbidden(RVM, 'resourceVersionMatch is forbidden when continue is provided'));
-    if (match !== 'Exact' && match !== 'NotOlderThan') errs.push(notSupported(RVM, match, ['Exact', 'NotOlderThan', '']));
-    if (match === 'Exact' && o.resourceVersion === '0') errs.push(forbidden(RVM, 'resourceVersionMatch "exact" is forbidden for resourceVersion "0"'));
+    if (match !== 'Exact' && match !== 'NotOlderThan')
+      errs.push(notSupported(RVM, match, ['Exact', 'NotOlderThan', '']));
+    if (match === 'Exact' && o.resourceVersion === '0')
+      errs.push(forbidden(RVM, 'resourceVersionMatch "exact" is forbidden for resourceVersion "0"'));
   }
-  if (o.sendInitialEvents !== undefined) errs.push(forbidden(path('sendInitialEvents'), 'sendInitialEvents is forbidden for list'));
+  if (o.sendInitialEvents !== undefined)
+    errs.push(forbidden(path('sendInitialEvents'), 'sendInitialEvents is forbidden for list'));
   return errs;
 }
 
@@ -131,7 +138,8 @@ function watchOptionErrors(o: ListOptions): FieldError[] {
     errs.push(forbidden(RVM, 'sendInitialEvents requires setting resourceVersionMatch to NotOlderThan'));
   }
   if (match) {
-    if (o.sendInitialEvents === undefined) errs.push(forbidden(RVM, 'resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided'));
+    if (o.sendInitialEvents === undefined)
+      errs.push(forbidden(RVM, 'resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided'));
     if (match !== 'NotOlderThan') errs.push(notSupported(RVM, match, ['NotOlderThan']));
     if (o.continue) errs.push(forbidden(RVM, 'resourceVersionMatch is forbidden when continue is provided'));
   }
@@ -147,7 +155,13 @@ const goStringSlice = (vs: string[]): string => `[]string{${vs.map((v) => JSON.s
 
 function dryRunErrors(dryRun: string[]): FieldError[] {
   if (dryRun.every((d) => d === 'All')) return [];
-  return [{ type: 'FieldValueNotSupported', field: 'dryRun', detail: `Unsupported value: ${goStringSlice(dryRun)}: supported values: "All"` }];
+  return [
+    {
+      type: 'FieldValueNotSupported',
+      field: 'dryRun',
+      detail: `Unsupported value: ${goStringSlice(dryRun)}: supported values: "All"`,
+    },
+  ];
 }
 
 /** ValidateFieldManager: at most 128 bytes, printable characters only. */
@@ -159,7 +173,13 @@ function fieldManagerErrors(manager: string): FieldError[] {
   for (const ch of manager) {
     if (!/^[\p{L}\p{M}\p{N}\p{P}\p{S} ]$/u.test(ch)) {
       const cp = ch.codePointAt(0)!;
-      errs.push(invalid(p, manager, `invalid character U+${cp.toString(16).toUpperCase().padStart(4, '0')} (at position ${at})`));
+      errs.push(
+        invalid(
+          p,
+          manager,
+          `invalid character U+${cp.toString(16).toUpperCase().padStart(4, '0')} (at position ${at})`,
+        ),
+      );
     }
     at += Buffer.byteLength(ch);
   }
@@ -186,13 +206,24 @@ export function writeOptions(query: URLSearchParams, kind: WriteOptionsKind, app
   const force = kind === 'PatchOptions' ? boolQuery(query, 'force') : undefined;
   const errs: FieldError[] = [];
   if (kind === 'PatchOptions') {
-    if (apply && !fieldManager) errs.push({ type: 'FieldValueRequired', field: 'fieldManager', detail: 'Required value: is required for apply patch' });
+    if (apply && !fieldManager)
+      errs.push({
+        type: 'FieldValueRequired',
+        field: 'fieldManager',
+        detail: 'Required value: is required for apply patch',
+      });
     if (!apply && force !== undefined) errs.push(forbidden(path('force'), 'may not be specified for non-apply patch'));
   }
   errs.push(...fieldManagerErrors(fieldManager), ...dryRunErrors(dryRun));
-  if (!['', 'Ignore', 'Strict', 'Warn'].includes(fieldValidation)) errs.push(notSupported(path('fieldValidation'), fieldValidation, ['', 'Ignore', 'Strict', 'Warn']));
+  if (!['', 'Ignore', 'Strict', 'Warn'].includes(fieldValidation))
+    errs.push(notSupported(path('fieldValidation'), fieldValidation, ['', 'Ignore', 'Strict', 'Warn']));
   if (errs.length) throw invalidOptions(kind, errs);
-  return { dryRun: dryRun.length > 0, fieldManager, fieldValidation: fieldValidation as WriteOptions['fieldValidation'], force };
+  return {
+    dryRun: dryRun.length > 0,
+    fieldManager,
+    fieldValidation: fieldValidation as WriteOptions['fieldValidation'],
+    force,
+  };
 }
 
 // ---- delete ----------------------------------------------------------------------------------
@@ -207,7 +238,10 @@ export interface DeleteOptionsValue {
 
 /** Where DeleteOptions' fields are decoded from a JSON body: Go type names for the messages. */
 const DELETE_OPTION_FIELDS: Record<string, { goType: string; fits: (v: unknown) => boolean }> = {
-  gracePeriodSeconds: { goType: 'int64', fits: (v) => typeof v === 'number' && Number.isInteger(v) && Math.abs(v) < 2 ** 63 },
+  gracePeriodSeconds: {
+    goType: 'int64',
+    fits: (v) => typeof v === 'number' && Number.isInteger(v) && Math.abs(v) < 2 ** 63,
+  },
   preconditions: { goType: 'v1.Preconditions', fits: isPlainObject },
   orphanDependents: { goType: 'bool', fits: (v) => typeof v === 'boolean' },
   propagationPolicy: { goType: 'v1.DeletionPropagation', fits: (v) => typeof v === 'string' },
@@ -228,7 +262,9 @@ function jsonValueText(v: unknown, goType: string): string {
 }
 
 const typeError = (v: unknown, struct: string, field: string, goType: string) =>
-  errors.badRequest(`json: cannot unmarshal ${jsonValueText(v, goType)} into Go struct field ${struct}.${field} of type ${goType}`);
+  errors.badRequest(
+    `json: cannot unmarshal ${jsonValueText(v, goType)} into Go struct field ${struct}.${field} of type ${goType}`,
+  );
 
 /** Kinds the meta scheme decodes as DeleteOptions: any apiVersion (it is an unversioned type). */
 const META_SCHEME = 'k8s.io/apimachinery/pkg/apis/meta/internalversion/scheme/register.go:27';
@@ -239,7 +275,9 @@ export function deleteOptionsFromBody(body: unknown): DeleteOptionsValue {
   const kind = typeof body.kind === 'string' && body.kind ? body.kind : 'DeleteOptions';
   if (kind !== 'DeleteOptions') {
     const apiVersion = typeof body.apiVersion === 'string' && body.apiVersion ? body.apiVersion : 'meta.k8s.io/v1';
-    throw errors.badRequest(`no kind ${JSON.stringify(kind)} is registered for version ${JSON.stringify(apiVersion)} in scheme ${JSON.stringify(META_SCHEME)}`);
+    throw errors.badRequest(
+      `no kind ${JSON.stringify(kind)} is registered for version ${JSON.stringify(apiVersion)} in scheme ${JSON.stringify(META_SCHEME)}`,
+    );
   }
   const out: DeleteOptionsValue = {};
   for (const [field, spec] of Object.entries(DELETE_OPTION_FIELDS)) {

@@ -36,15 +36,19 @@ export interface Token {
   start: string;
 }
 
-export const encodeToken = (t: Token) => Buffer.from(JSON.stringify({ v: 'meta.k8s.io/v1', rv: t.rv, start: t.start })).toString('base64url');
+export const encodeToken = (t: Token) =>
+  Buffer.from(JSON.stringify({ v: 'meta.k8s.io/v1', rv: t.rv, start: t.start })).toString('base64url');
 
 export function decodeToken(s: string): Token {
   try {
     const t = JSON.parse(Buffer.from(s, 'base64url').toString('utf8'));
-    if (t.v !== 'meta.k8s.io/v1' || typeof t.rv !== 'number' || typeof t.start !== 'string') throw new Error('bad token');
+    if (t.v !== 'meta.k8s.io/v1' || typeof t.rv !== 'number' || typeof t.start !== 'string')
+      throw new Error('bad token');
     return { rv: t.rv, start: t.start };
   } catch {
-    throw errors.badRequest('continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)');
+    throw errors.badRequest(
+      'continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)',
+    );
   }
 }
 
@@ -54,8 +58,13 @@ export function decodeToken(s: string): Token {
  */
 function checkStartKey(start: string, keyPrefix: string): void {
   const segments = start.split('/').slice(1);
-  const clean = start.startsWith('/') && !segments.slice(0, -1).some((s) => s === '' || s === '.' || s === '..') && segments.at(-1) !== '.' && segments.at(-1) !== '..';
-  if (!clean || !start.startsWith(keyPrefix)) throw errors.badRequest(`continue key is not valid: ${start} is not a valid key`);
+  const clean =
+    start.startsWith('/') &&
+    !segments.slice(0, -1).some((s) => s === '' || s === '.' || s === '..') &&
+    segments.at(-1) !== '.' &&
+    segments.at(-1) !== '..';
+  if (!clean || !start.startsWith(keyPrefix))
+    throw errors.badRequest(`continue key is not valid: ${start} is not a valid key`);
 }
 
 const EXPIRED =
@@ -107,7 +116,11 @@ export class Paginator {
     let more = true;
     try {
       while (more && (r.limit <= 0 || items.length < r.limit)) {
-        const res = await r.backend.list(r.keyPrefix, { revision: rv, after: cursor || undefined, limit: r.limit > 0 ? r.limit : undefined });
+        const res = await r.backend.list(r.keyPrefix, {
+          revision: rv,
+          after: cursor || undefined,
+          limit: r.limit > 0 ? r.limit : undefined,
+        });
         more = res.more;
         for (const kv of res.items) {
           if (r.limit > 0 && items.length >= r.limit) {

@@ -35,7 +35,10 @@ async function importKey(pem: string): Promise<CryptoKey> {
   return webcrypto.subtle.importKey('pkcs8', der, ALG, true, ['sign']) as Promise<CryptoKey>;
 }
 
-const serial = () => randomBytes(16).toString('hex').replace(/^[89a-f]/, '1');
+const serial = () =>
+  randomBytes(16)
+    .toString('hex')
+    .replace(/^[89a-f]/, '1');
 const generateKeys = () => webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify']) as Promise<CryptoKeyPair>;
 
 export async function loadOrCreateCA(dir: string, commonName = 'k8ts-ca'): Promise<CA> {
@@ -58,7 +61,10 @@ export async function loadOrCreateCA(dir: string, commonName = 'k8ts-ca'): Promi
     keys,
     extensions: [
       new x509.BasicConstraintsExtension(true, undefined, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature, true),
+      new x509.KeyUsagesExtension(
+        x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature,
+        true,
+      ),
       await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
     ],
   });
@@ -92,7 +98,11 @@ export async function issue(ca: CA, opts: IssueOptions): Promise<KeyPair> {
     await x509.AuthorityKeyIdentifierExtension.create(ca.cert, false),
   ];
   if (opts.sans?.length) {
-    extensions.push(new x509.SubjectAlternativeNameExtension(opts.sans.map((s) => (isIP(s) ? { type: 'ip', value: s } : { type: 'dns', value: s }))));
+    extensions.push(
+      new x509.SubjectAlternativeNameExtension(
+        opts.sans.map((s) => (isIP(s) ? { type: 'ip', value: s } : { type: 'dns', value: s })),
+      ),
+    );
   }
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber: serial(),
@@ -136,7 +146,9 @@ export async function loadOrIssue(ca: CA, dir: string, name: string, opts: Issue
 }
 
 /** Subject of a verified peer certificate, as node's TLS socket reports it. */
-export function userFromSubject(subject: { CN?: string | string[]; O?: string | string[] } | undefined): { name: string; groups: string[] } | undefined {
+export function userFromSubject(
+  subject: { CN?: string | string[]; O?: string | string[] } | undefined,
+): { name: string; groups: string[] } | undefined {
   if (!subject?.CN) return undefined;
   const cn = Array.isArray(subject.CN) ? subject.CN[0] : subject.CN;
   const o = subject.O === undefined ? [] : Array.isArray(subject.O) ? subject.O : [subject.O];

@@ -4,7 +4,16 @@
 import type { ServerResponse } from 'node:http';
 import * as errors from '../machinery/errors.js';
 import protobufMinimal from 'protobufjs/minimal.js';
-import { ProtobufError, decodeEnvelope, encodeEnvelope, encodeListEnvelope, encodeMessage, envelope, messageFor, requireMessage } from '../machinery/protobuf/index.js';
+import {
+  ProtobufError,
+  decodeEnvelope,
+  encodeEnvelope,
+  encodeListEnvelope,
+  encodeMessage,
+  envelope,
+  messageFor,
+  requireMessage,
+} from '../machinery/protobuf/index.js';
 import type { WatchSink } from './watch.js';
 
 export const PROTOBUF = 'application/vnd.kubernetes.protobuf';
@@ -28,7 +37,8 @@ export function decodeProtobufBody(body: Buffer, expected?: { apiVersion: string
   try {
     return decodeEnvelope(body, expected);
   } catch (err) {
-    if (err instanceof ProtobufError || err instanceof RangeError) throw errors.badRequest(`the body of the request could not be decoded as protobuf: ${err.message}`);
+    if (err instanceof ProtobufError || err instanceof RangeError)
+      throw errors.badRequest(`the body of the request could not be decoded as protobuf: ${err.message}`);
     throw err;
   }
 }
@@ -61,7 +71,13 @@ export function encodeStoredProtobuf(obj: any): Buffer {
 }
 
 /** A list: ListMeta, then each item's message bytes (kept ones for objects as stored). */
-export function encodeProtobufList(apiVersion: string, listKind: string, meta: Record<string, unknown>, items: any[], asStored: boolean): Buffer {
+export function encodeProtobufList(
+  apiVersion: string,
+  listKind: string,
+  meta: Record<string, unknown>,
+  items: any[],
+  asStored: boolean,
+): Buffer {
   try {
     // Items of a list share their type: resolved once.
     let itemKey = '';
@@ -95,7 +111,11 @@ export function protobufWatchSink(res: ServerResponse): WatchSink {
       return false;
     }
   };
-  res.writeHead(200, { 'Content-Type': PROTOBUF_WATCH, 'Transfer-Encoding': 'chunked', 'Cache-Control': 'no-cache, private' });
+  res.writeHead(200, {
+    'Content-Type': PROTOBUF_WATCH,
+    'Transfer-Encoding': 'chunked',
+    'Cache-Control': 'no-cache, private',
+  });
   res.flushHeaders();
   return {
     // Event lines come rendered as JSON (shared with JSON watchers); each is re-encoded here.

@@ -65,7 +65,8 @@ export function pathSegmentProblems(name: string): string[] {
 
 function checkSegment(what: 'Name' | 'Namespace', value: string): void {
   const problems = pathSegmentProblems(value);
-  if (problems.length) throw errors.badRequest(`${what} parameter invalid: ${JSON.stringify(value)}: ${problems.join(';')}`);
+  if (problems.length)
+    throw errors.badRequest(`${what} parameter invalid: ${JSON.stringify(value)}: ${problems.join(';')}`);
 }
 
 export function parseRequestPath(pathname: string): RequestInfo {

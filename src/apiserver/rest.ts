@@ -10,10 +10,40 @@ import { Selector, parseSelector, formatLabelSelector } from '../machinery/label
 import { deepCopy, getPath, isPlainObject, setPath } from '../machinery/objects.js';
 import type { StoredObject } from '../storage/cacher.js';
 import { type Backend, StorageError } from '../storage/interface.js';
-import { type MaybePromise, type Served, fromServed, isPromise, servedAsStored, then, toServed, toServedMany } from './convert.js';
+import {
+  type MaybePromise,
+  type Served,
+  fromServed,
+  isPromise,
+  servedAsStored,
+  then,
+  toServed,
+  toServedMany,
+} from './convert.js';
 import { decodeMismatch, isBuiltinKind, unrecognizedBody } from './decodeerrors.js';
-import { type Negotiated, BodySyntaxError, decodeBody, duplicateJSONKeys, mediaTypeOf, negotiate, queryBool, readBody, sendNegotiated, sendObject, send, warningHeaders } from './http.js';
-import { PROTOBUF, decodeProtobufBody, encodeProtobufList, encodeStoredProtobuf, hasProtobuf, isProtobuf, protobufWatchSink } from './protobuf.js';
+import {
+  type Negotiated,
+  BodySyntaxError,
+  decodeBody,
+  duplicateJSONKeys,
+  mediaTypeOf,
+  negotiate,
+  queryBool,
+  readBody,
+  sendNegotiated,
+  sendObject,
+  send,
+  warningHeaders,
+} from './http.js';
+import {
+  PROTOBUF,
+  decodeProtobufBody,
+  encodeProtobufList,
+  encodeStoredProtobuf,
+  hasProtobuf,
+  isProtobuf,
+  protobufWatchSink,
+} from './protobuf.js';
 import type { ResourceRequest } from './requestinfo.js';
 import { apiVersionOf, verbsOf } from './resources.js';
 import type { DeleteOptions, Store, UserInfo, WriteContext } from './store.js';
@@ -23,7 +53,16 @@ import { type WatchSink, httpSink, runWatch } from './watch.js';
 import { Paginator } from './paginate.js';
 import { TypeMismatch, type FieldSchema, type SchemaType } from './fieldschema.js';
 import { scaleReplicas } from './scale.js';
-import { type DeleteOptionsValue, type ListOptions, type WriteOptionsKind, deleteOptionsFromBody, deleteOptionsFromQuery, listOptions, validateDeleteOptions, writeOptions } from './options.js';
+import {
+  type DeleteOptionsValue,
+  type ListOptions,
+  type WriteOptionsKind,
+  deleteOptionsFromBody,
+  deleteOptionsFromQuery,
+  listOptions,
+  validateDeleteOptions,
+  writeOptions,
+} from './options.js';
 
 export type FieldValidation = 'Ignore' | 'Warn' | 'Strict';
 
@@ -39,7 +78,13 @@ export interface PatchContext {
   statusSubresource?: boolean;
 }
 /** Returns the patched object; a Promise when the work went off the event loop (a big server-side apply). */
-export type PatchFn = (type: PatchType, current: any, patch: any, definition: string | undefined, ctx: PatchContext) => any;
+export type PatchFn = (
+  type: PatchType,
+  current: any,
+  patch: any,
+  definition: string | undefined,
+  ctx: PatchContext,
+) => any;
 
 export interface RestDeps {
   storeFor(def: ResourceDef): Store;
@@ -80,7 +125,9 @@ function checkTypeMeta(obj: any, kind: string, apiVersion: string, group?: strin
     if (mismatch) throw mismatch;
   }
   if (obj.apiVersion !== undefined && obj.apiVersion !== apiVersion) {
-    throw errors.badRequest(`the API version in the data (${obj.apiVersion}) does not match the expected API version (${apiVersion})`);
+    throw errors.badRequest(
+      `the API version in the data (${obj.apiVersion}) does not match the expected API version (${apiVersion})`,
+    );
   }
   if (obj.kind !== undefined && obj.kind !== kind) {
     throw errors.badRequest(`the kind in the data (${obj.kind}) does not match the expected kind (${kind})`);
@@ -103,27 +150,37 @@ export class RestHandler {
     const method = req.method ?? 'GET';
     const sub = info.subresource;
     const allow = (verb: string) => {
-      if (!(verbs as readonly string[]).includes(verb)) throw errors.methodNotSupported({ group: served.def.group, resource: served.def.plural }, verb);
+      if (!(verbs as readonly string[]).includes(verb))
+        throw errors.methodNotSupported({ group: served.def.group, resource: served.def.plural }, verb);
     };
     if (served.def.answerCreate) {
-      if (method !== 'POST' || info.name || sub) throw errors.methodNotSupported({ group: served.def.group, resource: served.def.plural }, method.toLowerCase());
+      if (method !== 'POST' || info.name || sub)
+        throw errors.methodNotSupported({ group: served.def.group, resource: served.def.plural }, method.toLowerCase());
       return this.answer(scope);
     }
     if (served.def.virtualList) {
-      if (method !== 'GET' || sub || queryBool(query, 'watch')) throw errors.methodNotSupported({ group: served.def.group, resource: served.def.plural }, queryBool(query, 'watch') ? 'watch' : method.toLowerCase());
+      if (method !== 'GET' || sub || queryBool(query, 'watch'))
+        throw errors.methodNotSupported(
+          { group: served.def.group, resource: served.def.plural },
+          queryBool(query, 'watch') ? 'watch' : method.toLowerCase(),
+        );
       return this.virtual(scope);
     }
     if (sub) return this.subresource(scope);
-    if (method === 'GET' && info.name) return allow('get'), this.get(scope);
+    if (method === 'GET' && info.name) return (allow('get'), this.get(scope));
     if (method === 'GET') {
-      if (queryBool(query, 'watch')) return allow('watch'), this.watch(scope, () => (this.negotiateFor(scope).protobuf ? protobufWatchSink : httpSink)(scope.res));
-      return allow('list'), this.list(scope);
+      if (queryBool(query, 'watch'))
+        return (
+          allow('watch'),
+          this.watch(scope, () => (this.negotiateFor(scope).protobuf ? protobufWatchSink : httpSink)(scope.res))
+        );
+      return (allow('list'), this.list(scope));
     }
-    if (method === 'POST' && !info.name) return allow('create'), this.create(scope);
-    if (method === 'PUT' && info.name) return allow('update'), this.update(scope);
-    if (method === 'PATCH' && info.name) return allow('patch'), this.patchObject(scope);
-    if (method === 'DELETE' && info.name) return allow('delete'), this.delete(scope);
-    if (method === 'DELETE') return allow('deletecollection'), this.deleteCollection(scope);
+    if (method === 'POST' && !info.name) return (allow('create'), this.create(scope));
+    if (method === 'PUT' && info.name) return (allow('update'), this.update(scope));
+    if (method === 'PATCH' && info.name) return (allow('patch'), this.patchObject(scope));
+    if (method === 'DELETE' && info.name) return (allow('delete'), this.delete(scope));
+    if (method === 'DELETE') return (allow('deletecollection'), this.deleteCollection(scope));
     throw errors.methodNotSupported({ group: served.def.group, resource: served.def.plural }, method.toLowerCase());
   }
 
@@ -169,7 +226,14 @@ export class RestHandler {
     const manager = scope.query.get('fieldManager') || defaultFieldManager(scope.req.headers['user-agent']);
     // The body's size decides whether the write's steps yield to other requests (see pause()).
     const declared = Number(scope.req.headers['content-length']);
-    return { dryRun, fieldManager: manager, user: scope.user, warnings: [], subresource, bodyBytes: declared > 0 ? declared : undefined };
+    return {
+      dryRun,
+      fieldManager: manager,
+      user: scope.user,
+      warnings: [],
+      subresource,
+      bodyBytes: declared > 0 ? declared : undefined,
+    };
   }
 
   /** Validated with the other write options (writeContext); unset means Warn. */
@@ -178,7 +242,12 @@ export class RestHandler {
   }
 
   /** Read a body object and check it is addressed to this resource. */
-  private async readObject(scope: RequestScope, kindExpected: string, apiVersionExpected: string, opts: { validate?: boolean } = {}): Promise<any> {
+  private async readObject(
+    scope: RequestScope,
+    kindExpected: string,
+    apiVersionExpected: string,
+    opts: { validate?: boolean } = {},
+  ): Promise<any> {
     const bytes = await readBody(scope.req);
     const protobuf = isProtobuf(mediaTypeOf(scope.req.headers['content-type']));
     const raw = protobuf ? undefined : bytes.toString('utf8');
@@ -186,7 +255,9 @@ export class RestHandler {
     const builtin = isBuiltinKind(def.group, def.kind, version.name);
     let obj: any;
     try {
-      obj = protobuf ? decodeProtobufBody(bytes, { apiVersion: apiVersionExpected, kind: kindExpected }) : await decodeBody(raw!, scope.req.headers['content-type']);
+      obj = protobuf
+        ? decodeProtobufBody(bytes, { apiVersion: apiVersionExpected, kind: kindExpected })
+        : await decodeBody(raw!, scope.req.headers['content-type']);
     } catch (err) {
       if (builtin && err instanceof BodySyntaxError) throw unrecognizedBody(kindExpected, err.upstreamCause, bytes);
       throw err;
@@ -194,7 +265,8 @@ export class RestHandler {
     await pause(bytes.length);
     if (!isPlainObject(obj)) throw errors.badRequest('the request body must be a JSON or YAML object');
     checkTypeMeta(obj, kindExpected, apiVersionExpected, builtin ? def.group : undefined);
-    if (obj.metadata !== undefined && !isPlainObject(obj.metadata)) throw errors.badRequest('metadata: must be an object');
+    if (obj.metadata !== undefined && !isPlainObject(obj.metadata))
+      throw errors.badRequest('metadata: must be an object');
     obj.apiVersion = apiVersionExpected;
     obj.kind = kindExpected;
     // A body the decoder refuses: upstream's transformDecodeError names the kind and version.
@@ -215,7 +287,14 @@ export class RestHandler {
    * Unknown and duplicate fields: dropped always; reported per fieldValidation. Values the
    * decoder can't take (wrong JSON type, malformed time) are a 400, prefixed with `decodeError`.
    */
-  private validateFields(scope: RequestScope, obj: any, raw?: string, warnings?: string[], decodeError = '', modeOverride?: FieldValidation): void {
+  private validateFields(
+    scope: RequestScope,
+    obj: any,
+    raw?: string,
+    warnings?: string[],
+    decodeError = '',
+    modeOverride?: FieldValidation,
+  ): void {
     // The parameter is checked even when overridden (a bad value is a 400 either way).
     const asked = this.fieldValidation(scope);
     const mode = modeOverride ?? asked;
@@ -247,7 +326,9 @@ export class RestHandler {
 
   /** Negotiate the response: protobuf is offered for built-in types (and object metadata). */
   private negotiateFor(scope: RequestScope): Negotiated {
-    return negotiate(scope.req.headers.accept, { protobuf: hasProtobuf(this.apiVersion(scope), scope.served.def.kind) ? 'objects' : 'metadata' });
+    return negotiate(scope.req.headers.accept, {
+      protobuf: hasProtobuf(this.apiVersion(scope), scope.served.def.kind) ? 'objects' : 'metadata',
+    });
   }
 
   private deprecation(scope: RequestScope): string[] {
@@ -258,7 +339,8 @@ export class RestHandler {
 
   private table(scope: RequestScope, objs: any[], listMeta: Record<string, unknown>): any {
     const include = (scope.query.get('includeObject') ?? 'Metadata') as IncludeObject;
-    if (!['None', 'Metadata', 'Object'].includes(include)) throw errors.badRequest(`includeObject: Unsupported value: ${JSON.stringify(include)}`);
+    if (!['None', 'Metadata', 'Object'].includes(include))
+      throw errors.badRequest(`includeObject: Unsupported value: ${JSON.stringify(include)}`);
     const columns = scope.served.version.table ?? scope.served.def.table;
     return toTable(columns, objs, listMeta, { includeObject: include });
   }
@@ -282,7 +364,13 @@ export class RestHandler {
     const headers = warningHeaders(this.deprecation(scope));
     if (neg.kind === 'table') return sendObject(scope.res, 200, this.table(scope, items, {}), neg.yaml, headers);
     if (neg.kind === 'partial') return sendNegotiated(scope.res, 200, partialList(items, {}), neg, headers);
-    sendNegotiated(scope.res, 200, { kind: def.listKind ?? `${def.kind}List`, apiVersion: this.apiVersion(scope), metadata: {}, items }, neg, headers);
+    sendNegotiated(
+      scope.res,
+      200,
+      { kind: def.listKind ?? `${def.kind}List`, apiVersion: this.apiVersion(scope), metadata: {}, items },
+      neg,
+      headers,
+    );
   }
 
   private get(scope: RequestScope): void | Promise<void> {
@@ -293,13 +381,23 @@ export class RestHandler {
   private replyStored(scope: RequestScope, stored: StoredObject, code = 200): void | Promise<void> {
     const neg = this.negotiateFor(scope);
     const dep = this.deprecation(scope);
-    if (neg.kind === 'object' && !neg.yaml && servedAsStored(scope.served, this.store(scope).storageApiVersion) && !dep.length) {
-      return neg.protobuf ? send(scope.res, code, encodeStoredProtobuf(stored.obj), PROTOBUF) : send(scope.res, code, stored.json);
+    if (
+      neg.kind === 'object' &&
+      !neg.yaml &&
+      servedAsStored(scope.served, this.store(scope).storageApiVersion) &&
+      !dep.length
+    ) {
+      return neg.protobuf
+        ? send(scope.res, code, encodeStoredProtobuf(stored.obj), PROTOBUF)
+        : send(scope.res, code, stored.json);
     }
     return this.replyOut(scope, code, stored.obj);
   }
 
-  private selectors(scope: RequestScope, opts: ListOptions): { labels: Selector; fields: FieldSelector; matches: (obj: any) => boolean } {
+  private selectors(
+    scope: RequestScope,
+    opts: ListOptions,
+  ): { labels: Selector; fields: FieldSelector; matches: (obj: any) => boolean } {
     const labels = parseSelector(opts.labelSelector);
     const fields = parseFieldSelector(opts.fieldSelector);
     const def = this.store(scope).def;
@@ -310,7 +408,11 @@ export class RestHandler {
       }
     }
     const fieldOf = (obj: any) => (f: string) =>
-      f === 'metadata.name' ? obj.metadata?.name : f === 'metadata.namespace' ? (obj.metadata?.namespace ?? '') : getters[f](obj);
+      f === 'metadata.name'
+        ? obj.metadata?.name
+        : f === 'metadata.namespace'
+          ? (obj.metadata?.namespace ?? '')
+          : getters[f](obj);
     const matchAll = labels.isEmpty() && fields.isEmpty();
     return {
       labels,
@@ -328,7 +430,8 @@ export class RestHandler {
     const limit = Math.max(0, opts.limit);
     const rv = opts.resourceVersion;
     const match = opts.resourceVersionMatch;
-    if (rv && !/^\d+$/.test(rv)) throw errors.badRequest(`resourceVersion: Invalid value: ${JSON.stringify(rv)}: must be a non-negative integer`);
+    if (rv && !/^\d+$/.test(rv))
+      throw errors.badRequest(`resourceVersion: Invalid value: ${JSON.stringify(rv)}: must be a non-negative integer`);
     const cont = opts.continue;
     if (cont && rv) throw errors.badRequest('specifying resource version is not allowed when using continue');
     const page = await this.paginator.page({
@@ -352,21 +455,60 @@ export class RestHandler {
     const store = this.store(scope);
     const headers = warningHeaders(this.deprecation(scope));
     if (neg.kind === 'table') {
-      return then(this.outMany(scope, items.map((s) => s.obj)), (objs) => sendObject(scope.res, 200, this.table(scope, objs, meta), neg.yaml, headers));
+      return then(
+        this.outMany(
+          scope,
+          items.map((s) => s.obj),
+        ),
+        (objs) => sendObject(scope.res, 200, this.table(scope, objs, meta), neg.yaml, headers),
+      );
     }
-    if (neg.kind === 'partial') return sendNegotiated(scope.res, 200, partialList(items.map((s) => s.obj), meta), neg, headers);
+    if (neg.kind === 'partial')
+      return sendNegotiated(
+        scope.res,
+        200,
+        partialList(
+          items.map((s) => s.obj),
+          meta,
+        ),
+        neg,
+        headers,
+      );
     const listKind = def.listKind ?? `${def.kind}List`;
     if (neg.protobuf && servedAsStored(scope.served, store.storageApiVersion)) {
       // Each item's message bytes are kept with the stored object: encoded once, like its JSON.
-      return send(scope.res, 200, encodeProtobufList(this.apiVersion(scope), listKind, meta, items.map((s) => s.obj), true), PROTOBUF, headers);
+      return send(
+        scope.res,
+        200,
+        encodeProtobufList(
+          this.apiVersion(scope),
+          listKind,
+          meta,
+          items.map((s) => s.obj),
+          true,
+        ),
+        PROTOBUF,
+        headers,
+      );
     }
     if (!neg.yaml && !neg.protobuf && servedAsStored(scope.served, store.storageApiVersion)) {
       // Fast path: each object's JSON was rendered once, when it was stored.
       const head = `{"kind":${JSON.stringify(listKind)},"apiVersion":${JSON.stringify(this.apiVersion(scope))},"metadata":${JSON.stringify(meta)},"items":[`;
       return send(scope.res, 200, head + items.map((s) => s.json).join(',') + ']}', 'application/json', headers);
     }
-    return then(this.outMany(scope, items.map((s) => s.obj)), (objs) =>
-      sendNegotiated(scope.res, 200, { kind: listKind, apiVersion: this.apiVersion(scope), metadata: meta, items: objs }, neg, headers),
+    return then(
+      this.outMany(
+        scope,
+        items.map((s) => s.obj),
+      ),
+      (objs) =>
+        sendNegotiated(
+          scope.res,
+          200,
+          { kind: listKind, apiVersion: this.apiVersion(scope), metadata: meta, items: objs },
+          neg,
+          headers,
+        ),
     );
   }
 
@@ -378,16 +520,27 @@ export class RestHandler {
     const sel = this.selectors(scope, opts);
     const rv = opts.resourceVersion;
     const sendInitialEvents = opts.sendInitialEvents === true;
-    if (rv && !/^\d+$/.test(rv)) throw errors.badRequest(`resourceVersion: Invalid value: ${JSON.stringify(rv)}: must be a non-negative integer`);
+    if (rv && !/^\d+$/.test(rv))
+      throw errors.badRequest(`resourceVersion: Invalid value: ${JSON.stringify(rv)}: must be a non-negative integer`);
     // As upstream: no timeout (or 0) means the server's randomised default; a negative one ends at once.
-    const timeoutMs = opts.timeoutSeconds ? Math.min(Math.max(0, opts.timeoutSeconds) * 1000, MAX_TIMER_MS) : DEFAULT_WATCH_TIMEOUT_MS();
+    const timeoutMs = opts.timeoutSeconds
+      ? Math.min(Math.max(0, opts.timeoutSeconds) * 1000, MAX_TIMER_MS)
+      : DEFAULT_WATCH_TIMEOUT_MS();
     const neg = this.negotiateFor(scope);
     const fast = neg.kind === 'object' && servedAsStored(served, store.storageApiVersion);
     const listKind = served.def.kind;
     const apiVersion = this.apiVersion(scope);
     const include = (query.get('includeObject') ?? 'Metadata') as IncludeObject;
     const renderObj = (obj: any): string => {
-      if (neg.kind === 'table') return JSON.stringify(toTable(served.version.table ?? served.def.table, [obj], { resourceVersion: obj.metadata?.resourceVersion }, { includeObject: include }));
+      if (neg.kind === 'table')
+        return JSON.stringify(
+          toTable(
+            served.version.table ?? served.def.table,
+            [obj],
+            { resourceVersion: obj.metadata?.resourceVersion },
+            { includeObject: include },
+          ),
+        );
       if (neg.kind === 'partial') return JSON.stringify(partialMetadata(obj));
       return JSON.stringify(obj);
     };
@@ -397,15 +550,29 @@ export class RestHandler {
       const obj = this.out(scope, s.obj);
       return isPromise(obj) ? obj.then(renderObj) : renderObj(obj);
     };
-    const renderMany = fast ? undefined : (items: StoredObject[]): MaybePromise<string[]> => then(this.outMany(scope, items.map((s) => s.obj)), (objs) => objs.map(renderObj));
+    const renderMany = fast
+      ? undefined
+      : (items: StoredObject[]): MaybePromise<string[]> =>
+          then(
+            this.outMany(
+              scope,
+              items.map((s) => s.obj),
+            ),
+            (objs) => objs.map(renderObj),
+          );
     const bookmark = (r: number, end: boolean) => {
       const meta: any = { resourceVersion: String(r) };
       if (end) meta.annotations = { 'k8s.io/initial-events-end': 'true' };
-      return JSON.stringify({ kind: neg.kind === 'partial' ? 'PartialObjectMetadata' : listKind, apiVersion: neg.kind === 'partial' ? 'meta.k8s.io/v1' : apiVersion, metadata: meta });
+      return JSON.stringify({
+        kind: neg.kind === 'partial' ? 'PartialObjectMetadata' : listKind,
+        apiVersion: neg.kind === 'partial' ? 'meta.k8s.io/v1' : apiVersion,
+        metadata: meta,
+      });
     };
     const nameSel = sel.fields.requirements.find((r) => r.field === 'metadata.name' && r.op === '=');
     const keyPrefix = store.keyPrefix(served.def.namespaced ? info.namespace : undefined);
-    const exactKey = nameSel && (info.namespace || !served.def.namespaced) ? store.key(info.namespace, nameSel.value) : undefined;
+    const exactKey =
+      nameSel && (info.namespace || !served.def.namespaced) ? store.key(info.namespace, nameSel.value) : undefined;
     let fromRev: number | undefined;
     if (rv === '' || rv === '0') fromRev = undefined;
     else fromRev = Number(rv);
@@ -436,7 +603,12 @@ export class RestHandler {
     this.writeContext(scope, 'CreateOptions');
     const obj = await this.readObject(scope, scope.served.def.kind, this.apiVersion(scope));
     const answer = scope.served.def.answerCreate!(obj, scope.user);
-    sendNegotiated(scope.res, 201, { ...answer, apiVersion: this.apiVersion(scope), kind: scope.served.def.kind }, this.negotiateFor(scope));
+    sendNegotiated(
+      scope.res,
+      201,
+      { ...answer, apiVersion: this.apiVersion(scope), kind: scope.served.def.kind },
+      this.negotiateFor(scope),
+    );
   }
 
   private async create(scope: RequestScope): Promise<void> {
@@ -446,9 +618,12 @@ export class RestHandler {
     const obj = await this.readObject(scope, served.def.kind, this.apiVersion(scope));
     const meta = (obj.metadata ??= {});
     if (served.def.namespaced) {
-      if (!info.namespace) throw errors.badRequest('the server could not find the requested resource: a namespace is required');
+      if (!info.namespace)
+        throw errors.badRequest('the server could not find the requested resource: a namespace is required');
       if (meta.namespace && meta.namespace !== info.namespace) {
-        throw errors.badRequest('the namespace of the provided object does not match the namespace sent on the request');
+        throw errors.badRequest(
+          'the namespace of the provided object does not match the namespace sent on the request',
+        );
       }
       meta.namespace = info.namespace;
     } else {
@@ -461,7 +636,12 @@ export class RestHandler {
     return this.replyWritten(scope, stored, 201, ctx);
   }
 
-  private replyWritten(scope: RequestScope, stored: StoredObject, code: number, ctx: WriteContext): void | Promise<void> {
+  private replyWritten(
+    scope: RequestScope,
+    stored: StoredObject,
+    code: number,
+    ctx: WriteContext,
+  ): void | Promise<void> {
     if (!ctx.warnings.length && !scope.warnings.length) return this.replyStored(scope, stored, code);
     return this.replyOut(scope, code, stored.obj, ctx);
   }
@@ -472,7 +652,12 @@ export class RestHandler {
     const ctx = this.writeContext(scope, 'UpdateOptions');
     const obj = await this.readObject(scope, served.def.kind, this.apiVersion(scope));
     this.checkNameAndNamespace(scope, obj);
-    const stored = await store.update(info.namespace, info.name!, () => fromServed(served, obj, store.storageApiVersion, store.def.kind), ctx);
+    const stored = await store.update(
+      info.namespace,
+      info.name!,
+      () => fromServed(served, obj, store.storageApiVersion, store.def.kind),
+      ctx,
+    );
     return this.replyWritten(scope, stored, 200, ctx);
   }
 
@@ -489,17 +674,24 @@ export class RestHandler {
   }
 
   /** A patch request's options (PatchOptions, validated) and body. */
-  private async readPatch(scope: RequestScope, subresource?: string): Promise<{ type: PatchType; body: any; force: boolean; ctx: WriteContext }> {
+  private async readPatch(
+    scope: RequestScope,
+    subresource?: string,
+  ): Promise<{ type: PatchType; body: any; force: boolean; ctx: WriteContext }> {
     const type = this.patchType(scope);
     const ctx = this.writeContext(scope, 'PatchOptions', subresource, type === 'apply');
     const raw = await readBody(scope.req);
     const body: any = await decodeBody(raw, type === 'apply' ? 'application/yaml' : 'application/json');
     await pause(raw.length);
     if (type === 'json' ? !Array.isArray(body) : !isPlainObject(body)) {
-      throw errors.badRequest(type === 'json' ? 'the JSON patch must be a list of operations' : 'the patch must be a JSON object');
+      throw errors.badRequest(
+        type === 'json' ? 'the JSON patch must be a list of operations' : 'the patch must be a JSON object',
+      );
     }
     if (type === 'json' && body.length > MAX_JSON_PATCH_OPERATIONS) {
-      throw errors.entityTooLargeMessage(`The allowed maximum operations in a JSON patch is ${MAX_JSON_PATCH_OPERATIONS}, got ${body.length}`);
+      throw errors.entityTooLargeMessage(
+        `The allowed maximum operations in a JSON patch is ${MAX_JSON_PATCH_OPERATIONS}, got ${body.length}`,
+      );
     }
     // An applied configuration ends up in the object whole: one too big to store goes no further.
     if (type === 'apply') checkStorableSize(body);
@@ -512,29 +704,47 @@ export class RestHandler {
     const { type, body, force, ctx } = await this.readPatch(scope, subresource);
     const definition = this.deps.schema.definitionFor(served.def.group, served.version.name, served.def.kind);
     if (type === 'strategic' && !definition) {
-      throw errors.unsupportedMediaType('application/strategic-merge-patch+json', ['application/json-patch+json', 'application/merge-patch+json', 'application/apply-patch+yaml']);
+      throw errors.unsupportedMediaType('application/strategic-merge-patch+json', [
+        'application/json-patch+json',
+        'application/merge-patch+json',
+        'application/apply-patch+yaml',
+      ]);
     }
     if (type === 'apply') {
       ctx.operation = 'Apply';
       // An applied configuration is a whole object of the URL's kind (it is typed by its kind).
       if (body.kind !== served.def.kind) {
-        throw errors.badRequest(`the kind in the apply patch (${body.kind ?? ''}) does not match the expected kind (${served.def.kind})`);
+        throw errors.badRequest(
+          `the kind in the apply patch (${body.kind ?? ''}) does not match the expected kind (${served.def.kind})`,
+        );
       }
     }
-    const schemaType = type === 'apply' ? this.deps.schema.typeFor?.(served.def.group, served.version.name, served.def.kind) : undefined;
-    const patchCtx: PatchContext = { fieldManager: ctx.fieldManager, force, type: schemaType, subresource, statusSubresource: !!served.def.subresources?.status };
-    const apply = (current: any): MaybePromise<any> => then(this.deps.patch(type, current, body, definition, patchCtx), (patched) => {
-      if (!isPlainObject(patched)) throw errors.badRequest('the patch produced something that is not an object');
-      // A patch may not turn the object into another kind (the result is decoded as this one).
-      checkTypeMeta(patched, served.def.kind, this.apiVersion(scope));
-      patched.apiVersion = this.apiVersion(scope);
-      patched.kind = served.def.kind;
-      this.validateFields(scope, patched, undefined, ctx.warnings);
-      this.checkNameAndNamespace(scope, patched);
-      return fromServed(served, patched as any, store.storageApiVersion, store.def.kind);
-    });
+    const schemaType =
+      type === 'apply' ? this.deps.schema.typeFor?.(served.def.group, served.version.name, served.def.kind) : undefined;
+    const patchCtx: PatchContext = {
+      fieldManager: ctx.fieldManager,
+      force,
+      type: schemaType,
+      subresource,
+      statusSubresource: !!served.def.subresources?.status,
+    };
+    const apply = (current: any): MaybePromise<any> =>
+      then(this.deps.patch(type, current, body, definition, patchCtx), (patched) => {
+        if (!isPlainObject(patched)) throw errors.badRequest('the patch produced something that is not an object');
+        // A patch may not turn the object into another kind (the result is decoded as this one).
+        checkTypeMeta(patched, served.def.kind, this.apiVersion(scope));
+        patched.apiVersion = this.apiVersion(scope);
+        patched.kind = served.def.kind;
+        this.validateFields(scope, patched, undefined, ctx.warnings);
+        this.checkNameAndNamespace(scope, patched);
+        return fromServed(served, patched as any, store.storageApiVersion, store.def.kind);
+      });
     if (type === 'apply' && !store.tryGet(info.namespace, info.name!) && !subresource) {
-      let created = apply({ apiVersion: this.apiVersion(scope), kind: served.def.kind, metadata: { name: info.name, namespace: info.namespace } });
+      let created = apply({
+        apiVersion: this.apiVersion(scope),
+        kind: served.def.kind,
+        metadata: { name: info.name, namespace: info.namespace },
+      });
       if (isPromise(created)) created = await created;
       const stored = await store.create(created, ctx);
       return this.replyWritten(scope, stored, 201, ctx);
@@ -565,8 +775,10 @@ export class RestHandler {
     validateDeleteOptions(decoded);
     const opts: DeleteOptions & { dryRun: boolean } = { dryRun: (decoded.dryRun?.length ?? 0) > 0 };
     if (decoded.gracePeriodSeconds !== undefined) opts.gracePeriodSeconds = decoded.gracePeriodSeconds;
-    if (decoded.orphanDependents !== undefined) opts.propagationPolicy = decoded.orphanDependents ? 'Orphan' : 'Background';
-    else if (decoded.propagationPolicy !== undefined) opts.propagationPolicy = decoded.propagationPolicy as DeleteOptions['propagationPolicy'];
+    if (decoded.orphanDependents !== undefined)
+      opts.propagationPolicy = decoded.orphanDependents ? 'Orphan' : 'Background';
+    else if (decoded.propagationPolicy !== undefined)
+      opts.propagationPolicy = decoded.propagationPolicy as DeleteOptions['propagationPolicy'];
     if (decoded.preconditions) opts.preconditions = decoded.preconditions;
     return opts;
   }
@@ -582,7 +794,13 @@ export class RestHandler {
     if (served.def.group) details.group = served.def.group;
     details.kind = served.def.plural;
     details.uid = result.obj.metadata.uid;
-    sendNegotiated(scope.res, 200, errors.successStatus(details), this.negotiateFor(scope), warningHeaders(ctx.warnings));
+    sendNegotiated(
+      scope.res,
+      200,
+      errors.successStatus(details),
+      this.negotiateFor(scope),
+      warningHeaders(ctx.warnings),
+    );
   }
 
   private async deleteCollection(scope: RequestScope): Promise<void> {
@@ -591,7 +809,9 @@ export class RestHandler {
     const sel = this.selectors(scope, listOptions(scope.query, false));
     const opts = await this.deleteOptions(scope);
     const ctx = this.context(scope, opts.dryRun);
-    const targets = store.cache.list(store.keyPrefix(served.def.namespaced ? info.namespace : undefined)).filter((s) => sel.matches(s.obj));
+    const targets = store.cache
+      .list(store.keyPrefix(served.def.namespaced ? info.namespace : undefined))
+      .filter((s) => sel.matches(s.obj));
     const deleted: any[] = [];
     for (const t of targets) {
       try {
@@ -605,7 +825,17 @@ export class RestHandler {
     const listKind = served.def.listKind ?? `${served.def.kind}List`;
     let items = this.outMany(scope, deleted);
     if (isPromise(items)) items = await items;
-    sendNegotiated(scope.res, 200, { kind: listKind, apiVersion: this.apiVersion(scope), metadata: { resourceVersion: String(store.cache.revision) }, items }, this.negotiateFor(scope));
+    sendNegotiated(
+      scope.res,
+      200,
+      {
+        kind: listKind,
+        apiVersion: this.apiVersion(scope),
+        metadata: { resourceVersion: String(store.cache.revision) },
+        items,
+      },
+      this.negotiateFor(scope),
+    );
   }
 
   // ---- subresources --------------------------------------------------------------------------
@@ -622,7 +852,12 @@ export class RestHandler {
         const ctx = this.writeContext(scope, 'UpdateOptions', sub);
         const obj = await this.readObject(scope, served.def.kind, this.apiVersion(scope));
         this.checkNameAndNamespace(scope, obj);
-        const stored = await store.update(info.namespace, info.name!, () => fromServed(served, obj, store.storageApiVersion, store.def.kind), ctx);
+        const stored = await store.update(
+          info.namespace,
+          info.name!,
+          () => fromServed(served, obj, store.storageApiVersion, store.def.kind),
+          ctx,
+        );
         return this.replyWritten(scope, stored, 200, ctx);
       }
       if (method === 'PATCH') return this.patchObject(scope, sub);
@@ -634,14 +869,24 @@ export class RestHandler {
 
   private toScale(scope: RequestScope, obj: any): any {
     const scale = scope.served.def.subresources!.scale!;
-    const selector = scale.selector ? scale.selector(obj) : scale.labelSelectorPath ? getPath(obj, scale.labelSelectorPath) : undefined;
+    const selector = scale.selector
+      ? scale.selector(obj)
+      : scale.labelSelectorPath
+        ? getPath(obj, scale.labelSelectorPath)
+        : undefined;
     const status: any = { replicas: Number(getPath(obj, scale.statusReplicasPath) ?? 0) };
     if (selector) status.selector = typeof selector === 'string' ? selector : formatLabelSelector(selector as any);
     const m = obj.metadata;
     return {
       kind: 'Scale',
       apiVersion: 'autoscaling/v1',
-      metadata: { name: m.name, namespace: m.namespace, uid: m.uid, resourceVersion: m.resourceVersion, creationTimestamp: m.creationTimestamp },
+      metadata: {
+        name: m.name,
+        namespace: m.namespace,
+        uid: m.uid,
+        resourceVersion: m.resourceVersion,
+        creationTimestamp: m.creationTimestamp,
+      },
       spec: { replicas: Number(getPath(obj, scale.specReplicasPath) ?? 0) },
       status,
     };
@@ -653,7 +898,10 @@ export class RestHandler {
     const store = this.store(scope);
     const scaleDef = served.def.subresources!.scale!;
     const neg = negotiate(scope.req.headers.accept, { protobuf: 'objects' });
-    if (method === 'GET') return then(this.out(scope, store.get(info.namespace, info.name!).obj), (obj) => sendNegotiated(scope.res, 200, this.toScale(scope, obj), neg));
+    if (method === 'GET')
+      return then(this.out(scope, store.get(info.namespace, info.name!).obj), (obj) =>
+        sendNegotiated(scope.res, 200, this.toScale(scope, obj), neg),
+      );
     let ctx: WriteContext;
     let mutateScale: (scale: any) => any;
     let conditional: boolean;
@@ -667,21 +915,32 @@ export class RestHandler {
       const patch = await this.readPatch(scope, 'scale');
       const { type, body, force } = patch;
       ctx = patch.ctx;
-      mutateScale = (scale) => this.deps.patch(type, scale, body, 'io.k8s.api.autoscaling.v1.Scale', { fieldManager: ctx.fieldManager, force });
+      mutateScale = (scale) =>
+        this.deps.patch(type, scale, body, 'io.k8s.api.autoscaling.v1.Scale', {
+          fieldManager: ctx.fieldManager,
+          force,
+        });
       conditional = patchSetsResourceVersion(type, body);
     } else {
       throw errors.methodNotSupported(this.ref(scope), method.toLowerCase());
     }
-    const stored = await store.update(info.namespace, info.name!, (cur) => then(this.out(scope, cur.obj), (served_) => {
-      const obj = deepCopy(served_);
-      const scale = mutateScale(this.toScale(scope, obj));
-      const replicas = scaleReplicas(scale, info.name!);
-      if (scale?.metadata?.resourceVersion && scale.metadata.resourceVersion !== obj.metadata.resourceVersion) {
-        throw errors.conflict(this.ref(scope), info.name!, errors.OBJECT_MODIFIED);
-      }
-      setPath(obj, scaleDef.specReplicasPath, replicas ?? 0);
-      return fromServed(served, obj, store.storageApiVersion, store.def.kind);
-    }), ctx, conditional);
+    const stored = await store.update(
+      info.namespace,
+      info.name!,
+      (cur) =>
+        then(this.out(scope, cur.obj), (served_) => {
+          const obj = deepCopy(served_);
+          const scale = mutateScale(this.toScale(scope, obj));
+          const replicas = scaleReplicas(scale, info.name!);
+          if (scale?.metadata?.resourceVersion && scale.metadata.resourceVersion !== obj.metadata.resourceVersion) {
+            throw errors.conflict(this.ref(scope), info.name!, errors.OBJECT_MODIFIED);
+          }
+          setPath(obj, scaleDef.specReplicasPath, replicas ?? 0);
+          return fromServed(served, obj, store.storageApiVersion, store.def.kind);
+        }),
+      ctx,
+      conditional,
+    );
     let out = this.out(scope, stored.obj);
     if (isPromise(out)) out = await out;
     sendNegotiated(scope.res, 200, this.toScale(scope, out), neg, warningHeaders(ctx.warnings));
@@ -690,7 +949,10 @@ export class RestHandler {
 
 /** Does a patch itself name a resourceVersion (a precondition), rather than inherit the current one? */
 function patchSetsResourceVersion(type: PatchType, body: any): boolean {
-  if (type === 'json') return Array.isArray(body) && body.some((op: any) => op?.path === '/metadata/resourceVersion' && op.op !== 'remove');
+  if (type === 'json')
+    return (
+      Array.isArray(body) && body.some((op: any) => op?.path === '/metadata/resourceVersion' && op.op !== 'remove')
+    );
   const rv = body?.metadata?.resourceVersion;
   return rv !== undefined && rv !== null && rv !== '';
 }
@@ -707,7 +969,13 @@ export function checkRoute(def: ResourceDef, info: ResourceRequest, method: stri
   if (!def.namespaced && info.namespace !== undefined) throw noRoute();
   if (def.namespaced && info.namespace === undefined) {
     if (info.name !== undefined) throw noRoute();
-    if (method !== 'GET') throw new errors.ApiError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource', {});
+    if (method !== 'GET')
+      throw new errors.ApiError(
+        405,
+        'MethodNotAllowed',
+        'the server does not allow this method on the requested resource',
+        {},
+      );
   }
 }
 
@@ -720,9 +988,12 @@ export function checkObjectAddress(obj: any, name: string, namespace: string | u
   const meta = (obj.metadata ??= {});
   if (namespace === undefined) delete meta.namespace;
   else if (!meta.namespace) meta.namespace = namespace;
-  else if (meta.namespace !== namespace) throw errors.badRequest('the namespace of the provided object does not match the namespace sent on the request');
-  if (!meta.name) throw errors.badRequest(`the name of the object (${name} based on URL) was undeterminable: name must be provided`);
-  if (meta.name !== name) throw errors.badRequest(`the name of the object (${meta.name}) does not match the name on the URL (${name})`);
+  else if (meta.namespace !== namespace)
+    throw errors.badRequest('the namespace of the provided object does not match the namespace sent on the request');
+  if (!meta.name)
+    throw errors.badRequest(`the name of the object (${name} based on URL) was undeterminable: name must be provided`);
+  if (meta.name !== name)
+    throw errors.badRequest(`the name of the object (${meta.name}) does not match the name on the URL (${name})`);
 }
 
 /** Upstream's default field manager: the user agent's program name. */

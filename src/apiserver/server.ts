@@ -11,7 +11,11 @@ import * as errors from '../machinery/errors.js';
 import { manageFields } from '../machinery/managedfields.js';
 import { OpenAPIDocumentCache } from '../machinery/openapi/documents.js';
 import { definitionForGVK, type Definitions } from '../machinery/openapi/definitions.js';
-import { OPENAPI_V2_PROTOBUF_CONTENT_TYPE, acceptsOpenAPIV2Protobuf, encodeOpenAPIV2 } from '../machinery/openapi/protobuf.js';
+import {
+  OPENAPI_V2_PROTOBUF_CONTENT_TYPE,
+  acceptsOpenAPIV2Protobuf,
+  encodeOpenAPIV2,
+} from '../machinery/openapi/protobuf.js';
 import { type Backend, StorageError } from '../storage/interface.js';
 import { WatchCache } from '../storage/cacher.js';
 import { ServiceAllocators } from './allocators.js';
@@ -31,7 +35,16 @@ import { registerSubresources } from './subresources.js';
 import type { ExtraSubresource, ServingApi } from './serving.js';
 import { type AdmissionChain, defaultAdmissionChain } from './admission/index.js';
 import { storeReader } from './virtual.js';
-import { ConnectionDeadlines, DEFAULT_SERVING_LIMITS, InflightLimiter, type ServingLimits, UnauthenticatedConnections, http2Settings, isLongRunning, requestDeadlineMs } from './limits.js';
+import {
+  ConnectionDeadlines,
+  DEFAULT_SERVING_LIMITS,
+  InflightLimiter,
+  type ServingLimits,
+  UnauthenticatedConnections,
+  http2Settings,
+  isLongRunning,
+  requestDeadlineMs,
+} from './limits.js';
 import { Http2Response, asHttp1, connectionOf, isHttp2, rawSocketOf, trackSessionDeadlines } from './transport.js';
 import { type KubeletClientConfig, type NodeProxy, registerNodeProxy } from './nodeproxy.js';
 import { type ApiProxy, registerApiProxy } from './proxy/index.js';
@@ -90,7 +103,11 @@ function onClientError(err: NodeJS.ErrnoException, socket: Socket): void {
   const tlsSocket = socket as TLSSocket;
   if (err.code === 'ERR_SSL_EVP_LIB' && tlsSocket.encrypted && tlsSocket.authorized === false) return;
   if (socket.writable && err.code?.startsWith('HPE_')) {
-    if (err.code === 'HPE_HEADER_OVERFLOW') return refuseConnection(socket, new errors.ApiError(431, 'BadRequest', `the request's headers are larger than ${MAX_HEADER_BYTES} bytes`));
+    if (err.code === 'HPE_HEADER_OVERFLOW')
+      return refuseConnection(
+        socket,
+        new errors.ApiError(431, 'BadRequest', `the request's headers are larger than ${MAX_HEADER_BYTES} bytes`),
+      );
     return refuseConnection(socket, errors.badRequest(`the request could not be parsed: ${err.message}`));
   }
   socket.destroy();
@@ -99,7 +116,9 @@ function onClientError(err: NodeJS.ErrnoException, socket: Socket): void {
 /** A last answer on a connection the HTTP parser gave up on: a Status, then close. */
 function refuseConnection(socket: Socket, e: errors.ApiError): void {
   const body = e.toStatusJSON();
-  socket.end(`HTTP/1.1 ${e.code} ${STATUS_CODES[e.code]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  socket.end(
+    `HTTP/1.1 ${e.code} ${STATUS_CODES[e.code]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
   // end() closes once the answer is out; a peer that never reads it doesn't keep the socket.
   setTimeout(() => socket.destroy(), 5_000).unref();
 }
@@ -133,7 +152,12 @@ export class ApiServer implements ServingApi {
   private readonly openapi: OpenAPIDocumentCache;
   private readonly openapiV2Protobuf = new WeakMap<object, Buffer>();
   private readonly metrics = new ApiMetrics();
-  private server?: http2.Http2SecureServer<typeof IncomingMessage, typeof ServerResponse, typeof http2.Http2ServerRequest, typeof Http2Response>;
+  private server?: http2.Http2SecureServer<
+    typeof IncomingMessage,
+    typeof ServerResponse,
+    typeof http2.Http2ServerRequest,
+    typeof Http2Response
+  >;
   private readonly sessions = new Set<http2.ServerHttp2Session>();
   private readonly wss = new WebSocketServer({ noServer: true });
   private readonly sockets = new Set<Socket>();
@@ -153,9 +177,22 @@ export class ApiServer implements ServingApi {
     this.inflightLimiter = new InflightLimiter(this.limits);
     this.unauthenticated = new UnauthenticatedConnections(this.limits.maxUnauthenticatedConnections);
     this.allocators = new ServiceAllocators(config.cluster.serviceCIDR, config.cluster.nodePortRange);
-    this.rest = new RestHandler({ storeFor: (d) => this.storeFor(d), virtualReader: storeReader((g, p) => this.tryStore(g, p)), backend: config.backend, schema: this.schema, patch: applyPatch });
-    this.discovery = new Discovery(this.registry, (d) => this.subresourcesOf(d), () => config.advertiseAddress ?? `${config.bindAddress}:${config.port}`);
-    this.openapi = new OpenAPIDocumentCache([], undefined, { title: 'Kubernetes', version: config.version ?? KUBERNETES_VERSION.gitVersion });
+    this.rest = new RestHandler({
+      storeFor: (d) => this.storeFor(d),
+      virtualReader: storeReader((g, p) => this.tryStore(g, p)),
+      backend: config.backend,
+      schema: this.schema,
+      patch: applyPatch,
+    });
+    this.discovery = new Discovery(
+      this.registry,
+      (d) => this.subresourcesOf(d),
+      () => config.advertiseAddress ?? `${config.bindAddress}:${config.port}`,
+    );
+    this.openapi = new OpenAPIDocumentCache([], undefined, {
+      title: 'Kubernetes',
+      version: config.version ?? KUBERNETES_VERSION.gitVersion,
+    });
     this.registry.onChange(() => this.refreshOpenAPI());
   }
 
@@ -165,7 +202,8 @@ export class ApiServer implements ServingApi {
 
   private subresourcesOf(def: ResourceDef): SubresourceInfo[] {
     const out = definedSubresources(def);
-    for (const [key, sub] of this.extraSubresources) if (key.startsWith(`${def.group}/${def.plural}/`)) out.push(sub.info);
+    for (const [key, sub] of this.extraSubresources)
+      if (key.startsWith(`${def.group}/${def.plural}/`)) out.push(sub.info);
     return out;
   }
 
@@ -198,7 +236,9 @@ export class ApiServer implements ServingApi {
           namespaced: def.namespaced,
           verbs: [...verbsOf(def)],
           subresources: this.subresourcesOf(def).map((s) => s.name),
-          definition: definitionForGVK(def.group, v.name, def.kind) ?? this.customSchemas.get(`${def.group}/${v.name}/${def.kind}`)?.definition,
+          definition:
+            definitionForGVK(def.group, v.name, def.kind) ??
+            this.customSchemas.get(`${def.group}/${v.name}/${def.kind}`)?.definition,
         })),
     );
   }
@@ -252,7 +292,14 @@ export class ApiServer implements ServingApi {
       strategyContext: (op, w, sub) => this.strategyContext(op, w, sub),
       admission: this.admission,
       manageFields: (obj, old, ctx, apiVersion) =>
-        manageFields(obj, old, ctx, apiVersion, this.schema.typeFor(def.group, apiVersion.slice(apiVersion.indexOf('/') + 1), def.kind), !!def.subresources?.status),
+        manageFields(
+          obj,
+          old,
+          ctx,
+          apiVersion,
+          this.schema.typeFor(def.group, apiVersion.slice(apiVersion.indexOf('/') + 1), def.kind),
+          !!def.subresources?.status,
+        ),
     });
   }
 
@@ -260,7 +307,8 @@ export class ApiServer implements ServingApi {
   replaceResource(old: ResourceDef, next: ResourceDef): void {
     const prefix = storagePrefixOf(old);
     const cache = this.caches.get(prefix);
-    if (!cache || storagePrefixOf(next) !== prefix) throw errors.internalError(`cannot replace ${old.plural}: storage differs`);
+    if (!cache || storagePrefixOf(next) !== prefix)
+      throw errors.internalError(`cannot replace ${old.plural}: storage differs`);
     this.stores.set(prefix, this.newStore(next, cache));
     this.registry.replace(old, next);
   }
@@ -343,15 +391,18 @@ export class ApiServer implements ServingApi {
       s.disableRenegotiation();
     });
     server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => onClientError(err, socket));
-    server.on('request', (request: http2.Http2ServerRequest | IncomingMessage, response: http2.Http2ServerResponse | ServerResponse) => {
-      const [req, res] = asHttp1(request, response);
-      if (!isHttp2(req)) {
-        // Served: no deadline while the handler works; idle (keep-alive) once it has answered.
-        this.deadlines.disarm(req.socket);
-        res.once('finish', () => this.deadlines.arm(req.socket, limits.idleTimeoutMs));
-      }
-      void this.handle(req, res);
-    });
+    server.on(
+      'request',
+      (request: http2.Http2ServerRequest | IncomingMessage, response: http2.Http2ServerResponse | ServerResponse) => {
+        const [req, res] = asHttp1(request, response);
+        if (!isHttp2(req)) {
+          // Served: no deadline while the handler works; idle (keep-alive) once it has answered.
+          this.deadlines.disarm(req.socket);
+          res.once('finish', () => this.deadlines.arm(req.socket, limits.idleTimeoutMs));
+        }
+        void this.handle(req, res);
+      },
+    );
     server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
       this.deadlines.disarm(socket);
       void this.upgrade(req, socket, head);
@@ -460,11 +511,15 @@ export class ApiServer implements ServingApi {
         this.trackWatch(res);
         this.inflight--;
       }
-      const extra = info.subresource && this.extraSubresources.get(`${served.def.group}/${served.def.plural}/${info.subresource}`);
+      const extra =
+        info.subresource && this.extraSubresources.get(`${served.def.group}/${served.def.plural}/${info.subresource}`);
       if (extra) return await extra.handle(scope);
       await this.rest.handle(scope);
     } catch (err) {
-      const e = err instanceof StorageError && err.code === 'Unavailable' ? errors.serviceUnavailable('the storage is shutting down') : errors.toApiError(err);
+      const e =
+        err instanceof StorageError && err.code === 'Unavailable'
+          ? errors.serviceUnavailable('the storage is shutting down')
+          : errors.toApiError(err);
       if (e.code >= 500 && e.code !== 503) this.log.error({ err, url: req.url, method: req.method }, 'request failed');
       sendError(res, e);
     } finally {
@@ -507,18 +562,34 @@ export class ApiServer implements ServingApi {
         platform: `${process.platform}/${process.arch === 'x64' ? 'amd64' : process.arch}`,
       });
     }
-    if (this.stopping && pathname === '/readyz') return send(res, 500, '[-]shutdown failed: reason withheld\nreadyz check failed\n', 'text/plain; charset=utf-8');
+    if (this.stopping && pathname === '/readyz')
+      return send(res, 500, '[-]shutdown failed: reason withheld\nreadyz check failed\n', 'text/plain; charset=utf-8');
     const verbose = splitRequestTarget(req.url).query.has('verbose');
-    send(res, 200, verbose ? `[+]ping ok\n[+]etcd ok\n${pathname.slice(1)} check passed\n` : 'ok', 'text/plain; charset=utf-8');
+    send(
+      res,
+      200,
+      verbose ? `[+]ping ok\n[+]etcd ok\n${pathname.slice(1)} check passed\n` : 'ok',
+      'text/plain; charset=utf-8',
+    );
   }
 
-  private async nonResource(pathname: string, url: RequestTarget, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  private async nonResource(
+    pathname: string,
+    url: RequestTarget,
+    req: IncomingMessage,
+    res: ServerResponse,
+  ): Promise<void> {
     const p = pathname.replace(/\/+$/, '') || '/';
     const accept = req.headers.accept;
     if (p === '/api' || p === '/apis') {
       const neg = negotiate(accept, { discovery: true });
       if (neg.kind === 'discovery') {
-        return send(res, 200, this.discovery.aggregated(p === '/api', neg.discoveryVersion!), AGGREGATED_CONTENT_TYPE(neg.discoveryVersion!));
+        return send(
+          res,
+          200,
+          this.discovery.aggregated(p === '/api', neg.discoveryVersion!),
+          AGGREGATED_CONTENT_TYPE(neg.discoveryVersion!),
+        );
       }
       return send(res, 200, p === '/api' ? this.discovery.coreVersions() : this.discovery.groupList());
     }
@@ -560,7 +631,24 @@ export class ApiServer implements ServingApi {
     }
     if (p === '/metrics') return send(res, 200, await this.metrics.render(), this.metrics.contentType);
     if (p === '/') {
-      return sendObject(res, 200, { paths: ['/api', '/api/v1', '/apis', ...this.registry.groups().filter((g) => g.name).map((g) => `/apis/${g.name}`), '/healthz', '/livez', '/metrics', '/openapi/v2', '/openapi/v3', '/readyz', '/version'] });
+      return sendObject(res, 200, {
+        paths: [
+          '/api',
+          '/api/v1',
+          '/apis',
+          ...this.registry
+            .groups()
+            .filter((g) => g.name)
+            .map((g) => `/apis/${g.name}`),
+          '/healthz',
+          '/livez',
+          '/metrics',
+          '/openapi/v2',
+          '/openapi/v3',
+          '/readyz',
+          '/version',
+        ],
+      });
     }
     send(res, 404, '404 page not found\n', 'text/plain; charset=utf-8');
   }
@@ -569,14 +657,17 @@ export class ApiServer implements ServingApi {
   private async upgrade(req: IncomingMessage, socket: Socket, head: Buffer): Promise<void> {
     const reject = (err: unknown) => {
       const e = errors.toApiError(err);
-      socket.end(`HTTP/1.1 ${e.code} ${e.reason}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${e.toStatusJSON()}`);
+      socket.end(
+        `HTTP/1.1 ${e.code} ${e.reason}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${e.toStatusJSON()}`,
+      );
     };
     try {
       const user = await this.authenticate(req);
       if (!user) throw errors.unauthorized();
       const url = splitRequestTarget(req.url);
       const info = parseRequestPath(url.path);
-      if (info.kind !== 'resource') throw new errors.ApiError(404, 'NotFound', 'the server could not find the requested resource');
+      if (info.kind !== 'resource')
+        throw new errors.ApiError(404, 'NotFound', 'the server could not find the requested resource');
       const served = this.registry.lookup(info.group, info.version, info.resource);
       if (!served) throw new errors.ApiError(404, 'NotFound', 'the server could not find the requested resource');
       checkRoute(served.def, info, req.method ?? 'GET');
@@ -586,7 +677,15 @@ export class ApiServer implements ServingApi {
       const isWatch = !info.name && queryBool(url.query, 'watch') === true;
       if (!isWatch) throw errors.badRequest('only watch requests can be upgraded to a WebSocket here');
       this.wss.handleUpgrade(req, socket, head, (ws) => {
-        const scope: RequestScope = { req, res: undefined as never, info, served, query: url.query, user, warnings: [] };
+        const scope: RequestScope = {
+          req,
+          res: undefined as never,
+          info,
+          served,
+          query: url.query,
+          user,
+          warnings: [],
+        };
         try {
           this.rest.watch(scope, () => websocketSink(ws));
         } catch (err) {

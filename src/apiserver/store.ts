@@ -55,13 +55,19 @@ export const MAX_STORED_OBJECT_BYTES = 1.5 * 1024 * 1024;
 
 function tooLargeToStore(): errors.ApiError {
   // etcd's message (upstream passes it through, as a 500); a client's object, so a 413 here.
-  return errors.entityTooLargeMessage(`etcdserver: request is too large (objects are stored up to ${MAX_STORED_OBJECT_BYTES} bytes)`);
+  return errors.entityTooLargeMessage(
+    `etcdserver: request is too large (objects are stored up to ${MAX_STORED_OBJECT_BYTES} bytes)`,
+  );
 }
 
 /** Refuse an encoded object longer (in UTF-8 bytes) than the store takes. */
 function checkStoredLength(json: string): void {
   // A UTF-8 encoding is at least as long as the string and at most three times as long.
-  if (json.length > MAX_STORED_OBJECT_BYTES || (json.length > MAX_STORED_OBJECT_BYTES / 3 && Buffer.byteLength(json) > MAX_STORED_OBJECT_BYTES)) throw tooLargeToStore();
+  if (
+    json.length > MAX_STORED_OBJECT_BYTES ||
+    (json.length > MAX_STORED_OBJECT_BYTES / 3 && Buffer.byteLength(json) > MAX_STORED_OBJECT_BYTES)
+  )
+    throw tooLargeToStore();
 }
 
 /** A dry run's result as JSON, held to the same limit as a real write (it does the same work). */
@@ -112,7 +118,14 @@ export function generateNameSuffix(): string {
 }
 
 /** Fields of metadata owned by the server, never taken from a client's update. */
-const SYSTEM_META = ['uid', 'creationTimestamp', 'deletionTimestamp', 'deletionGracePeriodSeconds', 'generation', 'selfLink'] as const;
+const SYSTEM_META = [
+  'uid',
+  'creationTimestamp',
+  'deletionTimestamp',
+  'deletionGracePeriodSeconds',
+  'generation',
+  'selfLink',
+] as const;
 
 export class Store {
   readonly prefix: string;
@@ -155,7 +168,9 @@ export class Store {
     const value = Store.encode(obj);
     checkStoredLength(value);
     this.deps.cache.expect(key, value, obj);
-    return expectedRev === undefined ? this.deps.backend.create(key, value) : this.deps.backend.update(key, value, expectedRev);
+    return expectedRev === undefined
+      ? this.deps.backend.create(key, value)
+      : this.deps.backend.update(key, value, expectedRev);
   }
 
   static decode(value: string, rev: number): any {
@@ -175,7 +190,12 @@ export class Store {
   }
 
   /** The request as admission plugins see it (undefined: no chain configured). */
-  private admissionAttributes(operation: Operation, obj: any, old: any, ctx: WriteContext): AdmissionAttributes | undefined {
+  private admissionAttributes(
+    operation: Operation,
+    obj: any,
+    old: any,
+    ctx: WriteContext,
+  ): AdmissionAttributes | undefined {
     if (!this.deps.admission) return undefined;
     const meta = (obj ?? old).metadata;
     return {
@@ -210,7 +230,11 @@ export class Store {
   }
 
   private validateCommon(obj: KObject, ctx: StrategyContext, old?: any): FieldError[] {
-    const errs = validateObjectMeta(obj.metadata, { namespaced: this.def.namespaced, nameRule: this.def.nameRule ?? 'dns1123-subdomain' }, path('metadata'));
+    const errs = validateObjectMeta(
+      obj.metadata,
+      { namespaced: this.def.namespaced, nameRule: this.def.nameRule ?? 'dns1123-subdomain' },
+      path('metadata'),
+    );
     if (old) errs.push(...validateObjectMetaUpdate(obj.metadata, old.metadata, path('metadata')));
     if (this.def.validate) errs.push(...this.def.validate(obj, ctx));
     if (old && this.def.validateUpdate) errs.push(...this.def.validateUpdate(obj, old, ctx));
@@ -309,8 +333,10 @@ export class Store {
         return await this.applyUpdate(current, next, ctx);
       } catch (err) {
         const final = conditional ?? !!next.metadata?.resourceVersion;
-        if (err instanceof StorageError && err.code === 'Conflict' && attempt < MAX_CONFLICT_RETRIES && !final) continue;
-        if (err instanceof StorageError && err.code === 'Conflict') throw errors.conflict(this.ref, name, errors.OBJECT_MODIFIED);
+        if (err instanceof StorageError && err.code === 'Conflict' && attempt < MAX_CONFLICT_RETRIES && !final)
+          continue;
+        if (err instanceof StorageError && err.code === 'Conflict')
+          throw errors.conflict(this.ref, name, errors.OBJECT_MODIFIED);
         if (err instanceof StorageError && err.code === 'NotFound') throw errors.notFound(this.ref, name);
         throw err;
       }
@@ -330,7 +356,11 @@ export class Store {
     // Unconditional updates (no resourceVersion) apply to the current version.
     meta.resourceVersion = old.metadata.resourceVersion;
     if (meta.uid && meta.uid !== old.metadata.uid) {
-      throw errors.conflict(this.ref, name, `Precondition failed: UID in precondition: ${meta.uid}, UID in object meta: ${old.metadata.uid}`);
+      throw errors.conflict(
+        this.ref,
+        name,
+        `Precondition failed: UID in precondition: ${meta.uid}, UID in object meta: ${old.metadata.uid}`,
+      );
     }
     for (const f of SYSTEM_META) {
       if (old.metadata[f] === undefined) delete meta[f];
@@ -364,7 +394,8 @@ export class Store {
     if (attrs) await this.deps.admission!.admit(attrs);
     this.guard(old.metadata.name, () => this.def.prepareForUpdate?.(obj, old, sctx));
     await pause(size);
-    if (this.def.generationTracksSpec && specChanged(obj, old)) obj.metadata.generation = (old.metadata.generation ?? 0) + 1;
+    if (this.def.generationTracksSpec && specChanged(obj, old))
+      obj.metadata.generation = (old.metadata.generation ?? 0) + 1;
     const errs = this.validateCommon(obj, sctx, old);
     if (errs.length) this.fail(old.metadata.name, errs);
     if (attrs) await this.deps.admission!.validate(attrs);
@@ -375,9 +406,15 @@ export class Store {
     // No change, no write: resourceVersion stays, no event (kubectl apply relies on this).
     if (deepEqual(withoutVolatile(obj), withoutVolatile(old))) return current;
     await pause(size);
-    if (ctx.dryRun) return { key: current.key, obj, json: storableJSON(obj), rev: current.rev, createRev: current.createRev };
+    if (ctx.dryRun)
+      return { key: current.key, obj, json: storableJSON(obj), rev: current.rev, createRev: current.createRev };
     // The last finalizer removed from an object being deleted: it goes now.
-    if (obj.metadata.deletionTimestamp && !obj.metadata.finalizers?.length && !this.def.deletionHeld?.(obj) && !obj.metadata.deletionGracePeriodSeconds) {
+    if (
+      obj.metadata.deletionTimestamp &&
+      !obj.metadata.finalizers?.length &&
+      !this.def.deletionHeld?.(obj) &&
+      !obj.metadata.deletionGracePeriodSeconds
+    ) {
       const { deleted } = await this.deps.backend.delete(current.key, current.rev);
       this.def.afterDelete?.(obj, sctx);
       return fallbackStored(current.key, Store.decode(Store.encode(obj), deleted.modRevision), deleted.modRevision);
@@ -390,7 +427,12 @@ export class Store {
    * A write that bypasses the strategy (no defaulting, no validation), for subresources with
    * their own rules (pods/binding, namespaces/finalize). Retries on conflict like update().
    */
-  async rawUpdate(namespace: string | undefined, name: string, mutate: (current: StoredObject) => any, ctx: WriteContext): Promise<StoredObject> {
+  async rawUpdate(
+    namespace: string | undefined,
+    name: string,
+    mutate: (current: StoredObject) => any,
+    ctx: WriteContext,
+  ): Promise<StoredObject> {
     for (let attempt = 0; ; attempt++) {
       const current = this.get(namespace, name);
       const obj = mutate(current);
@@ -400,7 +442,12 @@ export class Store {
       if (ctx.dryRun) return { ...current, obj, json: JSON.stringify(obj) };
       try {
         const m = obj.metadata;
-        if (m.deletionTimestamp && !m.finalizers?.length && !this.def.deletionHeld?.(obj) && !m.deletionGracePeriodSeconds) {
+        if (
+          m.deletionTimestamp &&
+          !m.finalizers?.length &&
+          !this.def.deletionHeld?.(obj) &&
+          !m.deletionGracePeriodSeconds
+        ) {
           const { deleted } = await this.deps.backend.delete(current.key, current.rev);
           this.def.afterDelete?.(obj, this.deps.strategyContext('delete', ctx.warnings));
           return fallbackStored(current.key, obj, deleted.modRevision);
@@ -409,21 +456,34 @@ export class Store {
         return this.deps.cache.get(current.key) ?? fallbackStored(current.key, obj, kv.modRevision);
       } catch (err) {
         if (err instanceof StorageError && err.code === 'Conflict' && attempt < MAX_CONFLICT_RETRIES) continue;
-        if (err instanceof StorageError && err.code === 'Conflict') throw errors.conflict(this.ref, name, errors.OBJECT_MODIFIED);
+        if (err instanceof StorageError && err.code === 'Conflict')
+          throw errors.conflict(this.ref, name, errors.OBJECT_MODIFIED);
         if (err instanceof StorageError && err.code === 'NotFound') throw errors.notFound(this.ref, name);
         throw err;
       }
     }
   }
 
-  async delete(namespace: string | undefined, name: string, opts: DeleteOptions, ctx: WriteContext): Promise<DeleteResult> {
+  async delete(
+    namespace: string | undefined,
+    name: string,
+    opts: DeleteOptions,
+    ctx: WriteContext,
+  ): Promise<DeleteResult> {
     for (let attempt = 0; ; attempt++) {
       const current = this.get(namespace, name);
       try {
         return await this.deleteOnce(current, opts, ctx);
       } catch (err) {
-        if (err instanceof StorageError && err.code === 'Conflict' && attempt < MAX_CONFLICT_RETRIES && !opts.preconditions?.resourceVersion) continue;
-        if (err instanceof StorageError && err.code === 'Conflict') throw errors.conflict(this.ref, name, errors.OBJECT_MODIFIED);
+        if (
+          err instanceof StorageError &&
+          err.code === 'Conflict' &&
+          attempt < MAX_CONFLICT_RETRIES &&
+          !opts.preconditions?.resourceVersion
+        )
+          continue;
+        if (err instanceof StorageError && err.code === 'Conflict')
+          throw errors.conflict(this.ref, name, errors.OBJECT_MODIFIED);
         if (err instanceof StorageError && err.code === 'NotFound') throw errors.notFound(this.ref, name);
         throw err;
       }
@@ -435,10 +495,18 @@ export class Store {
     const name = old.metadata.name;
     const pre = opts.preconditions;
     if (pre?.uid && pre.uid !== old.metadata.uid) {
-      throw errors.conflict(this.ref, name, `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${old.metadata.uid}`);
+      throw errors.conflict(
+        this.ref,
+        name,
+        `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${old.metadata.uid}`,
+      );
     }
     if (pre?.resourceVersion && pre.resourceVersion !== old.metadata.resourceVersion) {
-      throw errors.conflict(this.ref, name, `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${old.metadata.resourceVersion}`);
+      throw errors.conflict(
+        this.ref,
+        name,
+        `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${old.metadata.resourceVersion}`,
+      );
     }
     const sctx = this.deps.strategyContext('delete', ctx.warnings);
     this.def.admitDelete?.(old, sctx);
@@ -506,6 +574,7 @@ function specChanged(a: any, b: any): boolean {
 function withoutVolatile(o: any): any {
   const { managedFields: mf, resourceVersion: _rv, ...meta } = o.metadata ?? {};
   // Ownership changes are changes; a timestamp alone is not.
-  if (Array.isArray(mf) && mf.length) meta.managedFields = mf.map((e: any) => (e && typeof e === 'object' ? { ...e, time: undefined } : e));
+  if (Array.isArray(mf) && mf.length)
+    meta.managedFields = mf.map((e: any) => (e && typeof e === 'object' ? { ...e, time: undefined } : e));
   return { ...o, metadata: meta };
 }

@@ -20,7 +20,9 @@ export function tunneledProtocols(req: IncomingMessage): string[] {
   if (String(req.headers.upgrade ?? '').toLowerCase() !== 'websocket') return [];
   const raw = req.headers['sec-websocket-protocol'];
   const offered = (Array.isArray(raw) ? raw.join(',') : (raw ?? '')).split(',').map((p) => p.trim());
-  return offered.filter((p) => p.startsWith(SPDY_TUNNELING_PREFIX) && p.endsWith('.k8s.io')).map((p) => p.slice(SPDY_TUNNELING_PREFIX.length));
+  return offered
+    .filter((p) => p.startsWith(SPDY_TUNNELING_PREFIX) && p.endsWith('.k8s.io'))
+    .map((p) => p.slice(SPDY_TUNNELING_PREFIX.length));
 }
 
 /** A response header's value from a raw response head. */
@@ -71,28 +73,48 @@ function bridge(ws: WebSocket, backend: Duplex, initial: Buffer): void {
  * Serves a WebSocket request that tunnels SPDY (tunneledProtocols(req) is not empty) by sending it
  * to `target` as a SPDY upgrade. `target` is the same as for a plain upgrade proxy.
  */
-export function tunnelSpdyOverWebSocket(req: IncomingMessage, client: Duplex, head: Buffer, target: Omit<UpgradeTarget, 'request' | 'onSwitched'>, log?: Logger): void {
+export function tunnelSpdyOverWebSocket(
+  req: IncomingMessage,
+  client: Duplex,
+  head: Buffer,
+  target: Omit<UpgradeTarget, 'request' | 'onSwitched'>,
+  log?: Logger,
+): void {
   const protocols = tunneledProtocols(req);
-  const headers: [string, string][] = [['Connection', 'Upgrade'], ['Upgrade', 'SPDY/3.1'], ...protocols.map((p): [string, string] => ['X-Stream-Protocol-Version', p])];
+  const headers: [string, string][] = [
+    ['Connection', 'Upgrade'],
+    ['Upgrade', 'SPDY/3.1'],
+    ...protocols.map((p): [string, string] => ['X-Stream-Protocol-Version', p]),
+  ];
   const agent = req.headers['user-agent'];
   if (agent) headers.push(['User-Agent', agent]);
   headers.push(['Content-Length', '0']);
-  proxyUpgrade(req, client, Buffer.alloc(0), {
-    ...target,
-    request: { method: 'POST', headers },
-    onSwitched(backend, responseHead, rest) {
-      client.once('close', () => backend.destroy());
-      if (!/upgrade/i.test(headerOf(responseHead, 'connection')) || !/spdy\/3\.1/i.test(headerOf(responseHead, 'upgrade'))) {
-        backend.destroy();
-        return writeRawResponse(client, 500, 'unable to upgrade: missing upgrade headers in response\n');
-      }
-      const chosen = headerOf(responseHead, 'x-stream-protocol-version');
-      // ws refuses subprotocols that are not HTTP tokens ('/' is not allowed in one, gorilla
-      // takes it): the offer is removed before the handshake and the answer added to it.
-      delete req.headers['sec-websocket-protocol'];
-      const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false });
-      if (chosen) wss.on('headers', (headers) => headers.push(`Sec-WebSocket-Protocol: ${SPDY_TUNNELING_PREFIX}${chosen}`));
-      wss.handleUpgrade(req, client, head, (ws) => bridge(ws, backend, rest));
+  proxyUpgrade(
+    req,
+    client,
+    Buffer.alloc(0),
+    {
+      ...target,
+      request: { method: 'POST', headers },
+      onSwitched(backend, responseHead, rest) {
+        client.once('close', () => backend.destroy());
+        if (
+          !/upgrade/i.test(headerOf(responseHead, 'connection')) ||
+          !/spdy\/3\.1/i.test(headerOf(responseHead, 'upgrade'))
+        ) {
+          backend.destroy();
+          return writeRawResponse(client, 500, 'unable to upgrade: missing upgrade headers in response\n');
+        }
+        const chosen = headerOf(responseHead, 'x-stream-protocol-version');
+        // ws refuses subprotocols that are not HTTP tokens ('/' is not allowed in one, gorilla
+        // takes it): the offer is removed before the handshake and the answer added to it.
+        delete req.headers['sec-websocket-protocol'];
+        const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false });
+        if (chosen)
+          wss.on('headers', (headers) => headers.push(`Sec-WebSocket-Protocol: ${SPDY_TUNNELING_PREFIX}${chosen}`));
+        wss.handleUpgrade(req, client, head, (ws) => bridge(ws, backend, rest));
+      },
     },
-  }, log);
+    log,
+  );
 }

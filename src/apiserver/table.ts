@@ -5,8 +5,21 @@ import type { TableColumn } from '../api/types.js';
 export type IncludeObject = 'None' | 'Metadata' | 'Object';
 
 const DEFAULT_COLUMNS: TableColumn[] = [
-  { name: 'Name', type: 'string', format: 'name', description: 'Name of the object', priority: 0, cell: (o) => o.metadata?.name },
-  { name: 'Created At', type: 'date', description: 'When the object was created', priority: 0, cell: (o) => o.metadata?.creationTimestamp },
+  {
+    name: 'Name',
+    type: 'string',
+    format: 'name',
+    description: 'Name of the object',
+    priority: 0,
+    cell: (o) => o.metadata?.name,
+  },
+  {
+    name: 'Created At',
+    type: 'date',
+    description: 'When the object was created',
+    priority: 0,
+    cell: (o) => o.metadata?.creationTimestamp,
+  },
 ];
 
 export function partialMetadata(obj: any): any {
@@ -14,7 +27,12 @@ export function partialMetadata(obj: any): any {
 }
 
 export function partialList(items: any[], listMeta: Record<string, unknown>): any {
-  return { kind: 'PartialObjectMetadataList', apiVersion: 'meta.k8s.io/v1', metadata: listMeta, items: items.map(partialMetadata) };
+  return {
+    kind: 'PartialObjectMetadataList',
+    apiVersion: 'meta.k8s.io/v1',
+    metadata: listMeta,
+    items: items.map(partialMetadata),
+  };
 }
 
 export interface TableOptions {
@@ -23,7 +41,12 @@ export interface TableOptions {
   noHeaders?: boolean;
 }
 
-export function toTable(columns: TableColumn[] | undefined, objs: any[], listMeta: Record<string, unknown>, opts: TableOptions): any {
+export function toTable(
+  columns: TableColumn[] | undefined,
+  objs: any[],
+  listMeta: Record<string, unknown>,
+  opts: TableOptions,
+): any {
   const cols = columns?.length ? columns : DEFAULT_COLUMNS;
   const now = Date.now();
   const rows = objs.map((o) => {
@@ -47,7 +70,13 @@ export function toTable(columns: TableColumn[] | undefined, objs: any[], listMet
     metadata: listMeta,
     columnDefinitions: opts.noHeaders
       ? []
-      : cols.map((c) => ({ name: c.name, type: c.type, format: c.format ?? '', description: c.description ?? '', priority: c.priority ?? 0 })),
+      : cols.map((c) => ({
+          name: c.name,
+          type: c.type,
+          format: c.format ?? '',
+          description: c.description ?? '',
+          priority: c.priority ?? 0,
+        })),
     rows,
   };
 }

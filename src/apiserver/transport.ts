@@ -29,7 +29,9 @@ export class Http2Response extends http2.Http2ServerResponse {
   }
 
   override writeHead(statusCode: number, ...rest: unknown[]): this {
-    const args = rest.map((a) => (a !== null && typeof a === 'object' ? withoutConnectionHeaders(a as OutgoingHttpHeaders) : a));
+    const args = rest.map((a) =>
+      a !== null && typeof a === 'object' ? withoutConnectionHeaders(a as OutgoingHttpHeaders) : a,
+    );
     return (super.writeHead as (code: number, ...a: unknown[]) => this)(statusCode, ...args);
   }
 }
@@ -55,7 +57,11 @@ export function connectionOf(req: IncomingMessage): object {
  * Keeps an HTTP/2 connection's deadlines as Go's server does: the header deadline until its
  * first stream, then an idle deadline whenever it has no open stream (a watch keeps it open).
  */
-export function trackSessionDeadlines(session: http2.ServerHttp2Session, deadlines: ConnectionDeadlines, timeouts: { readHeaderTimeoutMs: number; idleTimeoutMs: number }): void {
+export function trackSessionDeadlines(
+  session: http2.ServerHttp2Session,
+  deadlines: ConnectionDeadlines,
+  timeouts: { readHeaderTimeoutMs: number; idleTimeoutMs: number },
+): void {
   let open = 0;
   deadlines.arm(session, timeouts.readHeaderTimeoutMs);
   session.on('stream', (stream: http2.ServerHttp2Stream) => {
@@ -74,6 +80,9 @@ export function rawSocketOf(s: Socket): Socket {
 }
 
 /** Handlers take HTTP/1's types; Node's HTTP/2 compatibility objects implement what they use. */
-export function asHttp1(req: http2.Http2ServerRequest | IncomingMessage, res: http2.Http2ServerResponse | ServerResponse): [IncomingMessage, ServerResponse] {
+export function asHttp1(
+  req: http2.Http2ServerRequest | IncomingMessage,
+  res: http2.Http2ServerResponse | ServerResponse,
+): [IncomingMessage, ServerResponse] {
   return [req as unknown as IncomingMessage, res as unknown as ServerResponse];
 }

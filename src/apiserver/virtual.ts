@@ -27,12 +27,17 @@ export interface VirtualQuery {
 }
 
 /** The object named (404 if none) or the list matching the selectors. */
-export async function readVirtual(def: ResourceDef, reader: VirtualReader, q: VirtualQuery): Promise<{ item?: any; items: any[] }> {
+export async function readVirtual(
+  def: ResourceDef,
+  reader: VirtualReader,
+  q: VirtualQuery,
+): Promise<{ item?: any; items: any[] }> {
   const ref = { group: def.group, resource: def.plural };
   const ns = def.namespaced ? q.namespace : undefined;
   const labels = parseSelector(q.labelSelector ?? '');
   const fields = parseFieldSelector(q.fieldSelector ?? '');
-  for (const f of fields.fields()) if (f !== 'metadata.name' && f !== 'metadata.namespace') throw errors.badRequest(`field label not supported: ${f}`);
+  for (const f of fields.fields())
+    if (f !== 'metadata.name' && f !== 'metadata.namespace') throw errors.badRequest(`field label not supported: ${f}`);
   const all = await def.virtualList!(reader, ns);
   if (q.name !== undefined) {
     const item = all.find((o) => o.metadata?.name === q.name && (!ns || o.metadata?.namespace === ns));
@@ -45,6 +50,10 @@ export async function readVirtual(def: ResourceDef, reader: VirtualReader, q: Vi
       labels.matches(o.metadata?.labels ?? {}) &&
       fields.matches((f: string) => (f === 'metadata.name' ? o.metadata?.name : (o.metadata?.namespace ?? ''))),
   );
-  items.sort((a, b) => `${a.metadata?.namespace ?? ''}/${a.metadata?.name}`.localeCompare(`${b.metadata?.namespace ?? ''}/${b.metadata?.name}`));
+  items.sort((a, b) =>
+    `${a.metadata?.namespace ?? ''}/${a.metadata?.name}`.localeCompare(
+      `${b.metadata?.namespace ?? ''}/${b.metadata?.name}`,
+    ),
+  );
   return { items };
 }

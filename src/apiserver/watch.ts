@@ -27,7 +27,11 @@ export interface WatchSink {
 }
 
 export function httpSink(res: ServerResponse): WatchSink {
-  res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked', 'Cache-Control': 'no-cache, private' });
+  res.writeHead(200, {
+    'Content-Type': 'application/json',
+    'Transfer-Encoding': 'chunked',
+    'Cache-Control': 'no-cache, private',
+  });
   res.flushHeaders();
   return {
     write: (line) => res.write(line + '\n'),

@@ -12,14 +12,27 @@ import { primaryIPv4 } from '../agent/hostinfo.js';
 import { defaultDataDir } from './datadir.js';
 import { inProcessClient } from '../apiserver/inprocess.js';
 
-export async function startLocalAgent(api: ApiServer, ca: CA, flags: AgentFlags & { clusterDomain: string }, dataDir: string, logger: Logger): Promise<NodeAgent> {
+export async function startLocalAgent(
+  api: ApiServer,
+  ca: CA,
+  flags: AgentFlags & { clusterDomain: string },
+  dataDir: string,
+  logger: Logger,
+): Promise<NodeAgent> {
   const nodeName = (flags.nodeName ?? hostname()).toLowerCase();
   const nodeIP = flags.nodeIp ?? primaryIPv4();
   const tlsDir = join(dataDir, 'agent', 'tls');
   mkdirSync(tlsDir, { recursive: true, mode: 0o700 });
-  const serving = await loadOrIssue(ca, tlsDir, 'serving-kubelet', { commonName: nodeName, sans: [nodeName, nodeIP, '127.0.0.1', 'localhost'], server: true });
+  const serving = await loadOrIssue(ca, tlsDir, 'serving-kubelet', {
+    commonName: nodeName,
+    sans: [nodeName, nodeIP, '127.0.0.1', 'localhost'],
+    server: true,
+  });
   const agent = new NodeAgent({
-    client: inProcessClient(api, { fieldManager: 'kubelet', user: { name: `system:node:${nodeName}`, groups: ['system:nodes', 'system:masters', 'system:authenticated'] } }),
+    client: inProcessClient(api, {
+      fieldManager: 'kubelet',
+      user: { name: `system:node:${nodeName}`, groups: ['system:nodes', 'system:masters', 'system:authenticated'] },
+    }),
     nodeName,
     dataDir,
     isDefaultDataDir: resolve(dataDir) === resolve(defaultDataDir()),

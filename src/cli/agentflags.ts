@@ -31,18 +31,59 @@ export interface AgentFlags {
 
 export function addAgentFlags(cmd: Command): Command {
   return cmd
-    .addOption(new Option('--node-name <name>', "name of this host's node (default: the hostname)").env('K8TS_NODE_NAME'))
+    .addOption(
+      new Option('--node-name <name>', "name of this host's node (default: the hostname)").env('K8TS_NODE_NAME'),
+    )
     .option('--node-ip <ip>', "InternalIP of this host's node (default: the first non-loopback IPv4 address)")
-    .addOption(new Option('--runtime <name>', 'container runtime: containerd (k8ts starts its own), process (host processes, not isolated), or auto').choices(['auto', 'containerd', 'process']).default('auto'))
+    .addOption(
+      new Option(
+        '--runtime <name>',
+        'container runtime: containerd (k8ts starts its own), process (host processes, not isolated), or auto',
+      )
+        .choices(['auto', 'containerd', 'process'])
+        .default('auto'),
+    )
     .option('--container-runtime-endpoint <socket>', 'use this CRI socket instead of starting containerd')
-    .option('--private-registry <file>', 'registries.yaml (k3s format): registry mirrors, credentials and TLS (default: <data-dir>/registries.yaml if it exists; see docs/registries.md)')
-    .option('--cluster-dns <ips>', 'cluster DNS address pods use (the kube-dns Service IP; comma-separated); default: the 10th address of the service CIDR, 10.43.0.10', collect, [])
-    .option('--eviction-hard <thresholds>', 'node-pressure eviction thresholds (default: memory.available<100Mi,nodefs.available<10%,nodefs.inodesFree<5%,imagefs.available<15%)')
+    .option(
+      '--private-registry <file>',
+      'registries.yaml (k3s format): registry mirrors, credentials and TLS (default: <data-dir>/registries.yaml if it exists; see docs/registries.md)',
+    )
+    .option(
+      '--cluster-dns <ips>',
+      'cluster DNS address pods use (the kube-dns Service IP; comma-separated); default: the 10th address of the service CIDR, 10.43.0.10',
+      collect,
+      [],
+    )
+    .option(
+      '--eviction-hard <thresholds>',
+      'node-pressure eviction thresholds (default: memory.available<100Mi,nodefs.available<10%,nodefs.inodesFree<5%,imagefs.available<15%)',
+    )
     .option('--pod-max-pids <n>', 'most processes one pod may run (-1: unlimited)', '-1')
-    .option('--kubelet-port <port>', "port of the node agent's HTTPS server (logs, exec, port-forward); 0 picks a free one", '10250')
-    .option('--disable-kube-proxy', 'run no service proxy on this node (ClusterIPs and NodePorts are then not served here)')
-    .addOption(new Option('--proxy-mode <mode>', 'service proxy mode (docs/networking.md): nftables, iptables, userspace, or auto (nftables as root with nft, else userspace)').choices([...PROXY_MODES]).default('auto'))
-    .addOption(new Option('--lb-scheduler <name>', `default scheduler of the userspace proxy (IPVS names; per Service: annotation k8ts.io/lb-scheduler)`).choices([...SCHEDULERS]).default('rr'));
+    .option(
+      '--kubelet-port <port>',
+      "port of the node agent's HTTPS server (logs, exec, port-forward); 0 picks a free one",
+      '10250',
+    )
+    .option(
+      '--disable-kube-proxy',
+      'run no service proxy on this node (ClusterIPs and NodePorts are then not served here)',
+    )
+    .addOption(
+      new Option(
+        '--proxy-mode <mode>',
+        'service proxy mode (docs/networking.md): nftables, iptables, userspace, or auto (nftables as root with nft, else userspace)',
+      )
+        .choices([...PROXY_MODES])
+        .default('auto'),
+    )
+    .addOption(
+      new Option(
+        '--lb-scheduler <name>',
+        `default scheduler of the userspace proxy (IPVS names; per Service: annotation k8ts.io/lb-scheduler)`,
+      )
+        .choices([...SCHEDULERS])
+        .default('rr'),
+    );
 }
 
 /** --cluster-dns, or k3s's default: the 10th address of the service CIDR. */
@@ -53,11 +94,25 @@ export function clusterDNSFromFlags(flags: AgentFlags): string[] {
 }
 
 /** The NodeAgent options the flags decide; bad values fail here, naming the flag. */
-export function agentOptionsFromFlags(flags: AgentFlags): Pick<AgentOptions, 'runtime' | 'containerRuntimeEndpoint' | 'privateRegistry' | 'clusterDNS' | 'evictionHard' | 'podMaxPids' | 'port' | 'proxy'> {
+export function agentOptionsFromFlags(
+  flags: AgentFlags,
+): Pick<
+  AgentOptions,
+  | 'runtime'
+  | 'containerRuntimeEndpoint'
+  | 'privateRegistry'
+  | 'clusterDNS'
+  | 'evictionHard'
+  | 'podMaxPids'
+  | 'port'
+  | 'proxy'
+> {
   const port = Number(flags.kubeletPort ?? 10250);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--kubelet-port: invalid port ${flags.kubeletPort}`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new Error(`--kubelet-port: invalid port ${flags.kubeletPort}`);
   const podMaxPids = Number(flags.podMaxPids ?? -1);
-  if (!Number.isInteger(podMaxPids) || podMaxPids < -1) throw new Error(`--pod-max-pids: invalid count ${flags.podMaxPids} (want -1 or more)`);
+  if (!Number.isInteger(podMaxPids) || podMaxPids < -1)
+    throw new Error(`--pod-max-pids: invalid count ${flags.podMaxPids} (want -1 or more)`);
   if (flags.evictionHard !== undefined) parseEvictionHard(flags.evictionHard);
   return {
     runtime: (flags.runtime ?? 'auto') as RuntimeChoice,
@@ -73,8 +128,10 @@ export function agentOptionsFromFlags(flags: AgentFlags): Pick<AgentOptions, 'ru
 
 function proxySettings(flags: AgentFlags): ProxySettings {
   const mode = (flags.proxyMode ?? 'auto') as ProxySettings['mode'];
-  if (!(PROXY_MODES as readonly string[]).includes(mode)) throw new Error(`--proxy-mode: invalid mode ${flags.proxyMode} (want ${PROXY_MODES.join(', ')})`);
+  if (!(PROXY_MODES as readonly string[]).includes(mode))
+    throw new Error(`--proxy-mode: invalid mode ${flags.proxyMode} (want ${PROXY_MODES.join(', ')})`);
   const scheduler = (flags.lbScheduler ?? 'rr') as Scheduler;
-  if (!(SCHEDULERS as readonly string[]).includes(scheduler)) throw new Error(`--lb-scheduler: invalid scheduler ${flags.lbScheduler} (want ${SCHEDULERS.join(', ')})`);
+  if (!(SCHEDULERS as readonly string[]).includes(scheduler))
+    throw new Error(`--lb-scheduler: invalid scheduler ${flags.lbScheduler} (want ${SCHEDULERS.join(', ')})`);
   return { mode, scheduler, clusterCIDR: flags.clusterCidr };
 }

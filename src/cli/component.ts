@@ -22,7 +22,8 @@ export function parseDurationMs(s: string, flag: string): number {
 /** A non-negative whole number flag. */
 export function parseCount(s: string, flag: string): number {
   const n = Number(s);
-  if (!/^\d+$/.test(String(s).trim()) || !Number.isSafeInteger(n)) throw new Error(`${flag}: want a non-negative whole number, got ${JSON.stringify(s)}`);
+  if (!/^\d+$/.test(String(s).trim()) || !Number.isSafeInteger(n))
+    throw new Error(`${flag}: want a non-negative whole number, got ${JSON.stringify(s)}`);
   return n;
 }
 

@@ -21,7 +21,10 @@ export interface ControllerManagerFlags extends LeaderElectFlags {
 
 /** Upstream --controllers: '*' all, 'foo' enable, '-foo' disable. */
 export function selectControllers(spec: string, all: Record<string, ControllerInit>): Record<string, ControllerInit> {
-  const items = spec.split(',').map((s) => s.trim()).filter(Boolean);
+  const items = spec
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   const star = items.includes('*') || items.length === 0;
   const out: Record<string, ControllerInit> = {};
   for (const [name, init] of Object.entries(all)) {
@@ -30,7 +33,8 @@ export function selectControllers(spec: string, all: Record<string, ControllerIn
   }
   for (const i of items) {
     const n = i.replace(/^-/, '');
-    if (n !== '*' && !all[n]) throw new Error(`--controllers: unknown controller ${JSON.stringify(n)} (known: ${Object.keys(all).join(', ')})`);
+    if (n !== '*' && !all[n])
+      throw new Error(`--controllers: unknown controller ${JSON.stringify(n)} (known: ${Object.keys(all).join(', ')})`);
   }
   return out;
 }
@@ -41,8 +45,11 @@ export async function runControllerManager(flags: ControllerManagerFlags): Promi
   if (!kubeconfig) throw new Error('--kubeconfig (or KUBECONFIG) is required');
   const lease = leaseFromFlags(flags);
   const threshold = Number(flags.terminatedPodGcThreshold);
-  if (!Number.isInteger(threshold) || threshold < 0) throw new Error(`--terminated-pod-gc-threshold: invalid value ${flags.terminatedPodGcThreshold}`);
-  const rootCA = flags.rootCaFile ? readFileSync(flags.rootCaFile, 'utf8') : loadKubeconfig(kubeconfig, flags.context).ca;
+  if (!Number.isInteger(threshold) || threshold < 0)
+    throw new Error(`--terminated-pod-gc-threshold: invalid value ${flags.terminatedPodGcThreshold}`);
+  const rootCA = flags.rootCaFile
+    ? readFileSync(flags.rootCaFile, 'utf8')
+    : loadKubeconfig(kubeconfig, flags.context).ca;
   const controllers = selectControllers(flags.controllers, DEFAULT_CONTROLLERS);
   const client = Client.fromKubeconfig(kubeconfig, { fieldManager: 'kube-controller-manager', context: flags.context });
   const manager = new ControllerManager({
@@ -50,10 +57,16 @@ export async function runControllerManager(flags: ControllerManagerFlags): Promi
     logger,
     controllers,
     leaderElection: lease,
-    options: { rootCA, terminatedPodGCThreshold: threshold, ...(flags.clusterCidr ? { clusterCIDR: flags.clusterCidr } : {}) },
+    options: {
+      rootCA,
+      terminatedPodGCThreshold: threshold,
+      ...(flags.clusterCidr ? { clusterCIDR: flags.clusterCidr } : {}),
+    },
   });
   manager.start();
-  process.stdout.write(`k8ts controller-manager started: identity ${manager.identity} (leader election ${lease ? 'on' : 'off'})\n`);
+  process.stdout.write(
+    `k8ts controller-manager started: identity ${manager.identity} (leader election ${lease ? 'on' : 'off'})\n`,
+  );
 
   stopOnSignals(logger, async () => {
     await manager.stop();

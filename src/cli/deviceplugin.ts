@@ -16,13 +16,21 @@ export function registerDevicePluginCommand(program: Command): void {
     .action(async (opts) => {
       const count = Number(opts.count);
       if (!Number.isInteger(count) || count < 0) throw new Error(`--count must be a whole number, not "${opts.count}"`);
-      if (!isExtendedResourceName(opts.resource)) throw new Error(`--resource "${opts.resource}" is not an extended resource name (like example.com/widget)`);
+      if (!isExtendedResourceName(opts.resource))
+        throw new Error(`--resource "${opts.resource}" is not an extended resource name (like example.com/widget)`);
       const dataDir = resolve(opts.dataDir ?? process.env.K8TS_DATA_DIR ?? defaultDataDir());
       const { SamplePlugin } = await import('../agent/devices/sample.js');
       const log = (msg: string) => process.stderr.write(`k8ts device-plugin: ${msg}\n`);
-      const plugin = new SamplePlugin({ pluginDir: join(dataDir, 'agent', PLUGIN_DIR_NAME), resource: opts.resource, count, log });
+      const plugin = new SamplePlugin({
+        pluginDir: join(dataDir, 'agent', PLUGIN_DIR_NAME),
+        resource: opts.resource,
+        count,
+        log,
+      });
       await plugin.start();
-      process.stdout.write(`k8ts device-plugin: serving ${count} ${opts.resource} devices on ${plugin.socket} (pid ${process.pid})\n`);
+      process.stdout.write(
+        `k8ts device-plugin: serving ${count} ${opts.resource} devices on ${plugin.socket} (pid ${process.pid})\n`,
+      );
       process.on('SIGUSR1', () => {
         const d = [...plugin.devices].reverse().find((x) => x.health === 'Healthy');
         if (d) {

@@ -18,12 +18,19 @@ export const containerdSocket = (dataDir: string) => join(dataDir, 'agent', 'con
 function target(dataDirFlag: string | undefined): Target {
   const dataDir = resolve(dataDirFlag ?? process.env.K8TS_DATA_DIR ?? defaultDataDir());
   let runtime = '';
-  try { runtime = readFileSync(join(dataDir, 'agent', 'runtime'), 'utf8').trim(); } catch { /* containerd by default */ }
-  if (runtime === 'process') return { kind: 'process', store: new ProcessImageStore(join(dataDir, 'agent', 'process', 'images')) };
+  try {
+    runtime = readFileSync(join(dataDir, 'agent', 'runtime'), 'utf8').trim();
+  } catch {
+    /* containerd by default */
+  }
+  if (runtime === 'process')
+    return { kind: 'process', store: new ProcessImageStore(join(dataDir, 'agent', 'process', 'images')) };
   const socket = containerdSocket(dataDir);
   if (!existsSync(socket)) {
-    throw new Error(`the k8ts server (with its agent) must be running to manage images: no containerd socket at ${socket}` +
-      (dataDirFlag ? '' : ' (use --data-dir if the server runs with another data dir)'));
+    throw new Error(
+      `the k8ts server (with its agent) must be running to manage images: no containerd socket at ${socket}` +
+        (dataDirFlag ? '' : ' (use --data-dir if the server runs with another data dir)'),
+    );
   }
   return { kind: 'containerd', socket };
 }
@@ -33,14 +40,26 @@ export function humanSize(bytes: number): string {
   const units = ['B', 'kB', 'MB', 'GB', 'TB'];
   let v = bytes;
   let i = 0;
-  while (v >= 1000 && i < units.length - 1) { v /= 1000; i++; }
+  while (v >= 1000 && i < units.length - 1) {
+    v /= 1000;
+    i++;
+  }
   return `${i === 0 ? v : v.toPrecision(3)}${units[i]}`;
 }
 
 /** Left-aligned columns separated by three spaces, as kubectl and crictl print them. */
 function table(rows: string[][]): string {
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
-  return rows.map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c] + 3))).join('').trimEnd()).join('\n') + '\n';
+  return (
+    rows
+      .map((r) =>
+        r
+          .map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c] + 3)))
+          .join('')
+          .trimEnd(),
+      )
+      .join('\n') + '\n'
+  );
 }
 
 /** Progress on a terminal: one rewritten status line on stderr; nothing when not a TTY. */
@@ -57,15 +76,24 @@ function progress(): { update: (line: string) => void; done: () => void } {
       process.stderr.write(`\r\x1b[K${line.slice(0, width)}`);
       shown = true;
     },
-    done() { if (shown) process.stderr.write('\r\x1b[K'); shown = false; },
+    done() {
+      if (shown) process.stderr.write('\r\x1b[K');
+      shown = false;
+    },
   };
 }
 
-interface Row { ref: string; id: string; size: number }
+interface Row {
+  ref: string;
+  id: string;
+  size: number;
+}
 
 async function listRows(t: Target): Promise<Row[]> {
   if (t.kind === 'process') {
-    return t.store.list().flatMap((i) => (i.repoTags.length ? i.repoTags : ['<none>']).map((ref) => ({ ref, id: i.id, size: i.size })));
+    return t.store
+      .list()
+      .flatMap((i) => (i.repoTags.length ? i.repoTags : ['<none>']).map((ref) => ({ ref, id: i.id, size: i.size })));
   }
   const images = await containerd.listImages(t.socket);
   // The CRI plugin adds a "sha256:<id>" ref per image: show it only for images without a name.
@@ -81,7 +109,10 @@ export function registerImageCommands(program: Command): void {
   image
     .command('import')
     .description('Import images from OCI image-layout or docker-archive tar files')
-    .argument('<file...>', 'image archives (e.g. from scripts/build-test-images, `docker save` or `skopeo copy ... oci-archive:`)')
+    .argument(
+      '<file...>',
+      'image archives (e.g. from scripts/build-test-images, `docker save` or `skopeo copy ... oci-archive:`)',
+    )
     .option('--data-dir <dir>', 'data dir of the k8ts server (default /var/lib/k8ts as root, ~/.k8ts otherwise)')
     .action(async (files: string[], opts: { dataDir?: string }) => {
       for (const f of files) if (!existsSync(f)) throw new Error(`no such file: ${f}`);
@@ -90,9 +121,10 @@ export function registerImageCommands(program: Command): void {
         const p = progress();
         p.update(`importing ${f}...`);
         try {
-          const refs = t.kind === 'process'
-            ? t.store.import(readFileSync(f), p.update)
-            : await containerd.importImage(t.socket, resolve(f), { onProgress: p.update });
+          const refs =
+            t.kind === 'process'
+              ? t.store.import(readFileSync(f), p.update)
+              : await containerd.importImage(t.socket, resolve(f), { onProgress: p.update });
           p.done();
           for (const r of refs) process.stdout.write(`imported ${r}\n`);
         } catch (e) {
@@ -110,8 +142,16 @@ export function registerImageCommands(program: Command): void {
     .option('-q, --quiet', 'print only image references')
     .action(async (opts: { dataDir?: string; quiet?: boolean }) => {
       const rows = (await listRows(target(opts.dataDir))).sort((a, b) => a.ref.localeCompare(b.ref));
-      if (opts.quiet) { for (const r of rows) process.stdout.write(`${r.ref}\n`); return; }
-      process.stdout.write(table([['IMAGE', 'ID', 'SIZE'], ...rows.map((r) => [r.ref, r.id.replace(/^sha256:/, '').slice(0, 13), humanSize(r.size)])]));
+      if (opts.quiet) {
+        for (const r of rows) process.stdout.write(`${r.ref}\n`);
+        return;
+      }
+      process.stdout.write(
+        table([
+          ['IMAGE', 'ID', 'SIZE'],
+          ...rows.map((r) => [r.ref, r.id.replace(/^sha256:/, '').slice(0, 13), humanSize(r.size)]),
+        ]),
+      );
     });
 
   image
@@ -157,6 +197,7 @@ async function containerdRefs(socket: string, ref: string): Promise<string[]> {
   if (!hits.length) throw new Error(`image ${ref} not found`);
   const id = hits[0].id;
   const otherNames = images.filter((i) => i.id === id && !i.ref.startsWith('sha256:') && !hits.includes(i));
-  if (!otherNames.length) hits.push(...images.filter((i) => i.id === id && i.ref.startsWith('sha256:') && !hits.includes(i)));
+  if (!otherNames.length)
+    hits.push(...images.filter((i) => i.id === id && i.ref.startsWith('sha256:') && !hits.includes(i)));
   return hits.map((i) => i.ref);
 }

@@ -11,7 +11,15 @@ import pino, { type Logger } from 'pino';
 import { Agent, request } from 'undici';
 import * as x509 from '@peculiar/x509';
 import { notAfter, sansOf } from '../apiserver/pki.js';
-import { CACERTS_PATH, NODE_CERTS_PATH, caHash, makeNodeCSR, parseToken, type NodeCertsResponse, type ParsedToken } from '../apiserver/join.js';
+import {
+  CACERTS_PATH,
+  NODE_CERTS_PATH,
+  caHash,
+  makeNodeCSR,
+  parseToken,
+  type NodeCertsResponse,
+  type ParsedToken,
+} from '../apiserver/join.js';
 import { Client } from '../client/client.js';
 import { NodeAgent } from '../agent/agent.js';
 import { agentOptionsFromFlags, type AgentFlags } from './agentflags.js';
@@ -99,10 +107,17 @@ function describe(err: unknown): string {
 export async function fetchCACerts(server: string): Promise<string> {
   const dispatcher = new Agent({ connect: { rejectUnauthorized: false } });
   try {
-    const res = await request(`${server}${CACERTS_PATH}`, { method: 'GET', dispatcher, headersTimeout: 15_000, bodyTimeout: 15_000 });
+    const res = await request(`${server}${CACERTS_PATH}`, {
+      method: 'GET',
+      dispatcher,
+      headersTimeout: 15_000,
+      bodyTimeout: 15_000,
+    });
     const body = await res.body.text();
-    if (res.statusCode !== 200) throw new JoinError(`${server}${CACERTS_PATH} answered ${res.statusCode}: is this a k8ts server?`);
-    if (!body.includes('-----BEGIN CERTIFICATE-----')) throw new JoinError(`${server}${CACERTS_PATH} did not return a PEM certificate: is this a k8ts server?`);
+    if (res.statusCode !== 200)
+      throw new JoinError(`${server}${CACERTS_PATH} answered ${res.statusCode}: is this a k8ts server?`);
+    if (!body.includes('-----BEGIN CERTIFICATE-----'))
+      throw new JoinError(`${server}${CACERTS_PATH} did not return a PEM certificate: is this a k8ts server?`);
     return body;
   } finally {
     await dispatcher.close();
@@ -125,7 +140,13 @@ export function verifyCA(caPem: string, token: ParsedToken, server: string, log?
 }
 
 /** Exchanges the token for node certificates, verifying the server against its CA. */
-export async function requestNodeCerts(server: string, caPem: string, token: ParsedToken, nodeName: string, nodeIP: string): Promise<NodeIdentity> {
+export async function requestNodeCerts(
+  server: string,
+  caPem: string,
+  token: ParsedToken,
+  nodeName: string,
+  nodeIP: string,
+): Promise<NodeIdentity> {
   const dispatcher = new Agent({ connect: { ca: caPem, rejectUnauthorized: true } });
   const { csrPem, keyPem } = await makeNodeCSR(nodeName);
   try {
@@ -134,20 +155,32 @@ export async function requestNodeCerts(server: string, caPem: string, token: Par
       res = await request(`${server}${NODE_CERTS_PATH}`, {
         method: 'POST',
         dispatcher,
-        headers: { 'content-type': 'application/json', accept: 'application/json', authorization: `Bearer ${token.secret}` },
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/json',
+          authorization: `Bearer ${token.secret}`,
+        },
         body: JSON.stringify({ nodeName, nodeIP, csr: csrPem }),
         headersTimeout: 30_000,
         bodyTimeout: 30_000,
       });
     } catch (err) {
       const code = (err as any)?.cause?.code ?? (err as any)?.code;
-      if (typeof code === 'string' && (code.startsWith('ERR_TLS') || code.includes('CERT') || code === 'DEPTH_ZERO_SELF_SIGNED_CERT')) {
-        throw new JoinError(`the serving certificate of ${server} does not verify against its CA (${describe(err)}); if you reach the server by a name or IP it does not know, start it with --tls-san <that name>`);
+      if (
+        typeof code === 'string' &&
+        (code.startsWith('ERR_TLS') || code.includes('CERT') || code === 'DEPTH_ZERO_SELF_SIGNED_CERT')
+      ) {
+        throw new JoinError(
+          `the serving certificate of ${server} does not verify against its CA (${describe(err)}); if you reach the server by a name or IP it does not know, start it with --tls-san <that name>`,
+        );
       }
       throw err;
     }
     const text = await res.body.text();
-    if (res.statusCode === 401) throw new JoinError(`${server} refused the join token (401 Unauthorized): the token is wrong for this server; use the one in <server data dir>/server/token`);
+    if (res.statusCode === 401)
+      throw new JoinError(
+        `${server} refused the join token (401 Unauthorized): the token is wrong for this server; use the one in <server data dir>/server/token`,
+      );
     if (res.statusCode !== 200) {
       let message = text;
       try {
@@ -158,14 +191,28 @@ export async function requestNodeCerts(server: string, caPem: string, token: Par
       throw new JoinError(`${server} refused to issue node certificates (${res.statusCode}): ${message}`);
     }
     const answer = JSON.parse(text) as NodeCertsResponse;
-    return { ca: answer.ca, clientCert: answer.client.cert, clientKey: answer.client.key ?? keyPem, servingCert: answer.serving.cert, servingKey: answer.serving.key };
+    return {
+      ca: answer.ca,
+      clientCert: answer.client.cert,
+      clientKey: answer.client.key ?? keyPem,
+      servingCert: answer.serving.cert,
+      servingKey: answer.serving.key,
+    };
   } finally {
     await dispatcher.close();
   }
 }
 
 /** Finds the server, checks it and gets this node's identity (stored or new); retries while unreachable. */
-async function join_(server: string, token: ParsedToken, tlsDir: string, nodeName: string, nodeIP: string, log: Logger, stopped: () => boolean): Promise<NodeIdentity> {
+async function join_(
+  server: string,
+  token: ParsedToken,
+  tlsDir: string,
+  nodeName: string,
+  nodeIP: string,
+  log: Logger,
+  stopped: () => boolean,
+): Promise<NodeIdentity> {
   let delay = 1000;
   for (;;) {
     try {
@@ -202,7 +249,8 @@ function parseLabels(list: string[] | undefined): Record<string, string> {
 export async function runAgent(flags: JoinFlags): Promise<void> {
   const logger = pino({ level: flags.logLevel, name: 'k8ts-agent', base: {} }, pino.destination(2));
   const server = (flags.server ?? '').replace(/\/+$/, '');
-  if (!server) throw new Error('--server is required (or K8TS_URL): the URL of the k8ts server, e.g. https://10.0.0.1:6443');
+  if (!server)
+    throw new Error('--server is required (or K8TS_URL): the URL of the k8ts server, e.g. https://10.0.0.1:6443');
   let url: URL;
   try {
     url = new URL(server);
@@ -212,7 +260,10 @@ export async function runAgent(flags: JoinFlags): Promise<void> {
   if (url.protocol !== 'https:') throw new Error(`--server: ${server} must be an https:// URL`);
   let rawToken = flags.token;
   if (!rawToken && flags.tokenFile) rawToken = readFileSync(flags.tokenFile, 'utf8');
-  if (!rawToken) throw new Error('--token is required (or --token-file, K8TS_TOKEN): the token from the server\'s <data dir>/server/token');
+  if (!rawToken)
+    throw new Error(
+      "--token is required (or --token-file, K8TS_TOKEN): the token from the server's <data dir>/server/token",
+    );
   let token: ParsedToken;
   try {
     token = parseToken(rawToken);
@@ -248,7 +299,11 @@ export async function runAgent(flags: JoinFlags): Promise<void> {
     throw err;
   }
   const kubeconfig = join(dataDir, 'agent', 'kubeconfig.yaml');
-  writeKubeconfig(kubeconfig, { server, caPem: id.ca, certPem: id.clientCert, keyPem: id.clientKey, name: 'k8ts-agent' }, 0o600);
+  writeKubeconfig(
+    kubeconfig,
+    { server, caPem: id.ca, certPem: id.clientCert, keyPem: id.clientKey, name: 'k8ts-agent' },
+    0o600,
+  );
   client = Client.fromKubeconfig(kubeconfig, { fieldManager: 'kubelet' });
   agent = new NodeAgent({
     client,
@@ -264,5 +319,7 @@ export async function runAgent(flags: JoinFlags): Promise<void> {
   });
   await agent.start();
   if (stopping) return;
-  process.stdout.write(`k8ts agent ready: node ${nodeName} (${nodeIP}) joined ${server} (data ${dataDir}, kubeconfig ${kubeconfig})\n`);
+  process.stdout.write(
+    `k8ts agent ready: node ${nodeName} (${nodeIP}) joined ${server} (data ${dataDir}, kubeconfig ${kubeconfig})\n`,
+  );
 }

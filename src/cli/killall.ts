@@ -110,7 +110,9 @@ export async function killall(opts: { dataDir?: string }): Promise<void> {
   } else if (existsSync(paths.config)) {
     // Containers are removed through containerd; when the server already stopped it, a
     // containerd of this data dir is started just for that.
-    const temporary = (await socketAnswers(paths.socket)) ? undefined : await startTemporary(paths.config, paths.socket);
+    const temporary = (await socketAnswers(paths.socket))
+      ? undefined
+      : await startTemporary(paths.config, paths.socket);
     const rt = new CriRuntime(paths.socket, 30_000);
     removed = await removeAll(rt).catch(() => 0);
     await rt.close();
@@ -120,7 +122,10 @@ export async function killall(opts: { dataDir?: string }): Promise<void> {
   // Whatever survived (containerd unusable): the processes in the cgroups of this data dir's tasks.
   for (const pid of taskProcesses(join(paths.dir, 'state', 'io.containerd.runtime.v2.task', 'k8s.io'))) killNow(pid);
   // Shims of this containerd outlive it; they name its socket on their command line.
-  const shims = spawnSync('pgrep', ['-f', `containerd-shim.*-address ${paths.socket}`], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).map(Number);
+  const shims = spawnSync('pgrep', ['-f', `containerd-shim.*-address ${paths.socket}`], { encoding: 'utf8' })
+    .stdout.split('\n')
+    .filter(Boolean)
+    .map(Number);
   for (const pid of shims) await stopPid(pid);
   for (const m of mountsUnder(dataDir)) spawnSync('umount', ['-l', m], { stdio: 'ignore' });
   const isDefault = dataDir === resolve(defaultDataDir());

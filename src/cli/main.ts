@@ -21,65 +21,127 @@ function componentCommand(program: Command, name: string, lease: string): Comman
 export async function main(argv: string[]): Promise<void> {
   const program = new Command('k8ts').description('A Kubernetes-compatible container orchestrator').version('0.1.0');
 
-  addSimFlags(addAgentFlags(withLogFlags(program
-    .command('server')
-    .description('Run the API server with its embedded datastore (and the control plane)')
-    .option('--data-dir <dir>', 'where state, certificates and the kubeconfig live (default /var/lib/k8ts as root, ~/.k8ts otherwise)')
-    .option('--https-listen-port <port>', 'HTTPS port of the API server', '6443')
-    .option('--bind-address <ip>', 'address the API server listens on', '127.0.0.1')
-    .option('--write-kubeconfig <path>', 'where to write the admin kubeconfig (default DATA/kubeconfig.yaml)')
-    .option('--write-kubeconfig-mode <mode>', 'file mode of the kubeconfig, octal (default 600)')
-    .option('--datastore-endpoint <url>', 'datastore: empty for embedded SQLite, or sqlite:///path.db')
-    .option('--service-cidr <cidr>', 'range of Service cluster IPs', '10.43.0.0/16')
-    .option('--service-node-port-range <range>', 'range of NodePorts', '30000-32767')
-    .option('--cluster-domain <domain>', 'cluster DNS domain', 'cluster.local')
-    .option('--request-timeout <duration>', 'deadline of requests that are not long-running (504 past it)', '60s')
-    .option('--max-requests-inflight <n>', 'concurrent non-mutating requests before 429 (0: no limit)', '400')
-    .option('--max-mutating-requests-inflight <n>', 'concurrent mutating requests before 429 (0: no limit)', '200')
-    .option('--http2-max-streams-per-connection <n>', 'concurrent HTTP/2 streams per client connection', '100')
-    .option('--tls-san <names>', 'extra hostnames or IPs for the serving certificate (repeatable, comma-separated)', collect, [])
-    .option('--cluster-cidr <cidr>', 'range of pod IPs; node IPAM gives each node a /24 of it', '10.42.0.0/16')
-    .option('--disable-scheduler', 'do not run the scheduler in this process (run `k8ts scheduler` instead)')
-    .option('--disable-controller-manager', 'do not run the controller manager in this process (run `k8ts controller-manager` instead)')
-    .option('--simulated-nodes <n>', 'run N simulated nodes in this process (see docs/simulation.md and the --sim-* flags)', '0')
-    .option('--node-cidr-mask-size <bits>', 'size of the podCIDR node IPAM gives each node', '24')
-    .option('--node-monitor-grace-period <duration>', 'a node not heard from this long is marked Unknown and tainted unreachable', '40s')
-    .option('--node-monitor-period <duration>', 'how often the node lifecycle controller checks node health', '5s')
-    .option('--node-startup-grace-period <duration>', 'grace period for a node that never reported status', '60s')
-    .option('--disable-agent', 'run no node agent on this host (control plane only)')
-    .addOption(new Option('--token <secret>', 'join secret (or full K10 token) agents use; default: the stored one, else a random one (written to DATA/server/token)').env('K8TS_TOKEN')))
-    .action(async (opts) => {
-      await runServer(opts);
-    })));
+  addSimFlags(
+    addAgentFlags(
+      withLogFlags(
+        program
+          .command('server')
+          .description('Run the API server with its embedded datastore (and the control plane)')
+          .option(
+            '--data-dir <dir>',
+            'where state, certificates and the kubeconfig live (default /var/lib/k8ts as root, ~/.k8ts otherwise)',
+          )
+          .option('--https-listen-port <port>', 'HTTPS port of the API server', '6443')
+          .option('--bind-address <ip>', 'address the API server listens on', '127.0.0.1')
+          .option('--write-kubeconfig <path>', 'where to write the admin kubeconfig (default DATA/kubeconfig.yaml)')
+          .option('--write-kubeconfig-mode <mode>', 'file mode of the kubeconfig, octal (default 600)')
+          .option('--datastore-endpoint <url>', 'datastore: empty for embedded SQLite, or sqlite:///path.db')
+          .option('--service-cidr <cidr>', 'range of Service cluster IPs', '10.43.0.0/16')
+          .option('--service-node-port-range <range>', 'range of NodePorts', '30000-32767')
+          .option('--cluster-domain <domain>', 'cluster DNS domain', 'cluster.local')
+          .option('--request-timeout <duration>', 'deadline of requests that are not long-running (504 past it)', '60s')
+          .option('--max-requests-inflight <n>', 'concurrent non-mutating requests before 429 (0: no limit)', '400')
+          .option(
+            '--max-mutating-requests-inflight <n>',
+            'concurrent mutating requests before 429 (0: no limit)',
+            '200',
+          )
+          .option('--http2-max-streams-per-connection <n>', 'concurrent HTTP/2 streams per client connection', '100')
+          .option(
+            '--tls-san <names>',
+            'extra hostnames or IPs for the serving certificate (repeatable, comma-separated)',
+            collect,
+            [],
+          )
+          .option('--cluster-cidr <cidr>', 'range of pod IPs; node IPAM gives each node a /24 of it', '10.42.0.0/16')
+          .option('--disable-scheduler', 'do not run the scheduler in this process (run `k8ts scheduler` instead)')
+          .option(
+            '--disable-controller-manager',
+            'do not run the controller manager in this process (run `k8ts controller-manager` instead)',
+          )
+          .option(
+            '--simulated-nodes <n>',
+            'run N simulated nodes in this process (see docs/simulation.md and the --sim-* flags)',
+            '0',
+          )
+          .option('--node-cidr-mask-size <bits>', 'size of the podCIDR node IPAM gives each node', '24')
+          .option(
+            '--node-monitor-grace-period <duration>',
+            'a node not heard from this long is marked Unknown and tainted unreachable',
+            '40s',
+          )
+          .option(
+            '--node-monitor-period <duration>',
+            'how often the node lifecycle controller checks node health',
+            '5s',
+          )
+          .option('--node-startup-grace-period <duration>', 'grace period for a node that never reported status', '60s')
+          .option('--disable-agent', 'run no node agent on this host (control plane only)')
+          .addOption(
+            new Option(
+              '--token <secret>',
+              'join secret (or full K10 token) agents use; default: the stored one, else a random one (written to DATA/server/token)',
+            ).env('K8TS_TOKEN'),
+          ),
+      ).action(async (opts) => {
+        await runServer(opts);
+      }),
+    ),
+  );
 
-  addAgentFlags(withLogFlags(program
-    .command('agent')
-    .description('Run a node agent on this machine and join it to a k8ts server')
-    .addOption(new Option('--server <url>', 'URL of the k8ts server to join, e.g. https://10.0.0.1:6443').env('K8TS_URL'))
-    .addOption(new Option('--token <token>', 'join token: the content of <server data dir>/server/token').env('K8TS_TOKEN'))
-    .addOption(new Option('--token-file <file>', 'read the join token from this file').env('K8TS_TOKEN_FILE'))
-    .option('--data-dir <dir>', 'where the agent keeps certificates, pods and images (default /var/lib/k8ts as root, ~/.k8ts otherwise)')
-    .option('--node-label <key=value>', 'label to register the node with (repeatable, comma-separated)', collect, [])
-    .option('--cluster-cidr <cidr>', "the cluster's pod range (the server's --cluster-cidr): the service proxy masquerades traffic to cluster IPs from outside it")
-    .option('--cluster-domain <domain>', 'cluster DNS domain', 'cluster.local'))
-    .action(async (opts) => {
+  addAgentFlags(
+    withLogFlags(
+      program
+        .command('agent')
+        .description('Run a node agent on this machine and join it to a k8ts server')
+        .addOption(
+          new Option('--server <url>', 'URL of the k8ts server to join, e.g. https://10.0.0.1:6443').env('K8TS_URL'),
+        )
+        .addOption(
+          new Option('--token <token>', 'join token: the content of <server data dir>/server/token').env('K8TS_TOKEN'),
+        )
+        .addOption(new Option('--token-file <file>', 'read the join token from this file').env('K8TS_TOKEN_FILE'))
+        .option(
+          '--data-dir <dir>',
+          'where the agent keeps certificates, pods and images (default /var/lib/k8ts as root, ~/.k8ts otherwise)',
+        )
+        .option(
+          '--node-label <key=value>',
+          'label to register the node with (repeatable, comma-separated)',
+          collect,
+          [],
+        )
+        .option(
+          '--cluster-cidr <cidr>',
+          "the cluster's pod range (the server's --cluster-cidr): the service proxy masquerades traffic to cluster IPs from outside it",
+        )
+        .option('--cluster-domain <domain>', 'cluster DNS domain', 'cluster.local'),
+    ).action(async (opts) => {
       const { runAgent } = await import('./join.js');
       await runAgent(opts);
-    }));
+    }),
+  );
 
-  addSimFlags(withLogFlags(withKubeconfigFlags(program
-    .command('sim')
-    .description('Run simulated nodes (kwok-like) against an API server')), false)
-    .requiredOption('--nodes <n>', 'how many nodes to simulate')
-    .action(async (opts) => {
-      const { runSim } = await import('../sim/cli.js');
-      await runSim(opts);
-    }));
+  addSimFlags(
+    withLogFlags(
+      withKubeconfigFlags(program.command('sim').description('Run simulated nodes (kwok-like) against an API server')),
+      false,
+    )
+      .requiredOption('--nodes <n>', 'how many nodes to simulate')
+      .action(async (opts) => {
+        const { runSim } = await import('../sim/cli.js');
+        await runSim(opts);
+      }),
+  );
 
   componentCommand(program, 'scheduler', 'kube-scheduler')
     .description('Run the scheduler alone against an API server (leader-elected, for HA)')
     .option('--scheduler-name <name>', 'schedule pods whose spec.schedulerName is this', 'default-scheduler')
-    .option('--percentage-of-nodes-to-score <pct>', 'share of nodes to find feasible before scoring (0: adaptive, as upstream)', '0')
+    .option(
+      '--percentage-of-nodes-to-score <pct>',
+      'share of nodes to find feasible before scoring (0: adaptive, as upstream)',
+      '0',
+    )
     .action(async (opts) => {
       const { runScheduler } = await import('./scheduler.js');
       await runScheduler(opts);
@@ -88,8 +150,15 @@ export async function main(argv: string[]): Promise<void> {
   componentCommand(program, 'controller-manager', 'kube-controller-manager')
     .description('Run the controller manager alone against an API server (leader-elected, for HA)')
     .option('--controllers <list>', "controllers to run: '*' for all, 'foo' to enable, '-foo' to disable", '*')
-    .option('--terminated-pod-gc-threshold <n>', 'terminated pods kept before the pod GC deletes the oldest (0 disables)', '12500')
-    .option('--cluster-cidr <cidr>', 'range of pod IPs the node IPAM controller hands out (default 10.42.0.0/16, as k8ts server)')
+    .option(
+      '--terminated-pod-gc-threshold <n>',
+      'terminated pods kept before the pod GC deletes the oldest (0 disables)',
+      '12500',
+    )
+    .option(
+      '--cluster-cidr <cidr>',
+      'range of pod IPs the node IPAM controller hands out (default 10.42.0.0/16, as k8ts server)',
+    )
     .option('--root-ca-file <file>', 'CA published in every namespace as kube-root-ca.crt (default: the kubeconfig CA)')
     .action(async (opts) => {
       const { runControllerManager } = await import('./controllermanager.js');
@@ -98,12 +167,13 @@ export async function main(argv: string[]): Promise<void> {
 
   program
     .command('kubectl')
-    .description('Run kubectl against this machine\'s k8ts server (uses DATA/kubeconfig.yaml)')
+    .description("Run kubectl against this machine's k8ts server (uses DATA/kubeconfig.yaml)")
     .allowUnknownOption(true)
     .helpOption(false)
     .argument('[args...]')
     .action((args: string[]) => {
-      const kubeconfig = process.env.KUBECONFIG ?? join(process.env.K8TS_DATA_DIR ?? defaultDataDir(), 'kubeconfig.yaml');
+      const kubeconfig =
+        process.env.KUBECONFIG ?? join(process.env.K8TS_DATA_DIR ?? defaultDataDir(), 'kubeconfig.yaml');
       if (!existsSync(kubeconfig)) {
         process.stderr.write(`k8ts: no kubeconfig at ${kubeconfig}; is \`k8ts server\` running?\n`);
         process.exit(1);
@@ -117,7 +187,9 @@ export async function main(argv: string[]): Promise<void> {
 
   program
     .command('killall')
-    .description("Stop every container of this host's agent, its containerd and pod network (the cluster's objects are kept)")
+    .description(
+      "Stop every container of this host's agent, its containerd and pod network (the cluster's objects are kept)",
+    )
     .option('--data-dir <dir>', 'data dir of the server or agent (default /var/lib/k8ts as root, ~/.k8ts otherwise)')
     .action(async (opts) => {
       const { killall } = await import('./killall.js');

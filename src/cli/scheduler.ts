@@ -20,7 +20,8 @@ export async function runScheduler(flags: SchedulerFlags): Promise<void> {
   if (!kubeconfig) throw new Error('--kubeconfig (or KUBECONFIG) is required');
   const lease = leaseFromFlags(flags);
   const pct = Number(flags.percentageOfNodesToScore);
-  if (!Number.isFinite(pct) || pct < 0 || pct > 100) throw new Error(`--percentage-of-nodes-to-score: invalid value ${flags.percentageOfNodesToScore}`);
+  if (!Number.isFinite(pct) || pct < 0 || pct > 100)
+    throw new Error(`--percentage-of-nodes-to-score: invalid value ${flags.percentageOfNodesToScore}`);
   const client = Client.fromKubeconfig(kubeconfig, { fieldManager: 'kube-scheduler', context: flags.context });
   const runner = new SchedulerRunner({
     client,
@@ -30,7 +31,9 @@ export async function runScheduler(flags: SchedulerFlags): Promise<void> {
     leaderElection: lease,
   });
   runner.start();
-  process.stdout.write(`k8ts scheduler started: identity ${runner.identity} (leader election ${lease ? 'on' : 'off'})\n`);
+  process.stdout.write(
+    `k8ts scheduler started: identity ${runner.identity} (leader election ${lease ? 'on' : 'off'})\n`,
+  );
 
   stopOnSignals(logger, async () => {
     await runner.stop();

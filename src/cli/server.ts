@@ -67,16 +67,19 @@ export interface ServerFlags extends AgentFlags {
 export function controllerOptionsFromFlags(flags: Partial<ServerFlags>): ControllerOptions {
   const o: ControllerOptions = { clusterCIDR: flags.clusterCidr ?? '10.42.0.0/16' };
   if (flags.nodeCidrMaskSize !== undefined) o.nodeCIDRMaskSize = Number(flags.nodeCidrMaskSize);
-  if (flags.nodeMonitorGracePeriod !== undefined) o.nodeMonitorGracePeriodMs = parseDurationMs(flags.nodeMonitorGracePeriod, '--node-monitor-grace-period');
-  if (flags.nodeMonitorPeriod !== undefined) o.nodeMonitorPeriodMs = parseDurationMs(flags.nodeMonitorPeriod, '--node-monitor-period');
-  if (flags.nodeStartupGracePeriod !== undefined) o.nodeStartupGracePeriodMs = parseDurationMs(flags.nodeStartupGracePeriod, '--node-startup-grace-period');
+  if (flags.nodeMonitorGracePeriod !== undefined)
+    o.nodeMonitorGracePeriodMs = parseDurationMs(flags.nodeMonitorGracePeriod, '--node-monitor-grace-period');
+  if (flags.nodeMonitorPeriod !== undefined)
+    o.nodeMonitorPeriodMs = parseDurationMs(flags.nodeMonitorPeriod, '--node-monitor-period');
+  if (flags.nodeStartupGracePeriod !== undefined)
+    o.nodeStartupGracePeriodMs = parseDurationMs(flags.nodeStartupGracePeriod, '--node-startup-grace-period');
   return o;
 }
 
-
 function parsePortRange(s: string): [number, number] {
   const m = /^(\d+)-(\d+)$/.exec(s);
-  if (!m || +m[1] > +m[2] || +m[2] > 65535) throw new Error(`--service-node-port-range: invalid range ${JSON.stringify(s)} (want e.g. 30000-32767)`);
+  if (!m || +m[1] > +m[2] || +m[2] > 65535)
+    throw new Error(`--service-node-port-range: invalid range ${JSON.stringify(s)} (want e.g. 30000-32767)`);
   return [+m[1], +m[2]];
 }
 
@@ -95,7 +98,8 @@ export async function runServer(flags: ServerFlags): Promise<void> {
   const tlsDir = join(dataDir, 'server', 'tls');
   mkdirSync(tlsDir, { recursive: true, mode: 0o700 });
   const port = Number(flags.httpsListenPort);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--https-listen-port: invalid port ${flags.httpsListenPort}`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new Error(`--https-listen-port: invalid port ${flags.httpsListenPort}`);
   const nodePortRange = parsePortRange(flags.serviceNodePortRange);
 
   const backend = openBackend(flags.datastoreEndpoint, join(dataDir, 'server', 'db'));
@@ -114,7 +118,9 @@ export async function runServer(flags: ServerFlags): Promise<void> {
       requestTimeoutMs: parseDurationMs(flags.requestTimeout, '--request-timeout'),
       maxRequestsInflight: parseCount(flags.maxRequestsInflight, '--max-requests-inflight'),
       maxMutatingRequestsInflight: parseCount(flags.maxMutatingRequestsInflight, '--max-mutating-requests-inflight'),
-      http2MaxStreamsPerConnection: parseCount(flags.http2MaxStreamsPerConnection, '--http2-max-streams-per-connection') || DEFAULT_SERVING_LIMITS.http2MaxStreamsPerConnection,
+      http2MaxStreamsPerConnection:
+        parseCount(flags.http2MaxStreamsPerConnection, '--http2-max-streams-per-connection') ||
+        DEFAULT_SERVING_LIMITS.http2MaxStreamsPerConnection,
     },
   });
   // Service-account tokens: TokenRequest, bearer-token authentication, ServiceAccount admission.
@@ -137,12 +143,24 @@ export async function runServer(flags: ServerFlags): Promise<void> {
     ...(flags.bindAddress !== '0.0.0.0' && flags.bindAddress !== '::' ? [flags.bindAddress] : []),
     ...flags.tlsSan,
   ];
-  const serving = await loadOrIssue(ca, tlsDir, 'serving-kube-apiserver', { commonName: 'kube-apiserver', sans: [...new Set(sans)], server: true });
-  const admin = await loadOrIssue(ca, tlsDir, 'client-admin', { commonName: 'system:admin', organizations: ['system:masters'], client: true });
+  const serving = await loadOrIssue(ca, tlsDir, 'serving-kube-apiserver', {
+    commonName: 'kube-apiserver',
+    sans: [...new Set(sans)],
+    server: true,
+  });
+  const admin = await loadOrIssue(ca, tlsDir, 'client-admin', {
+    commonName: 'system:admin',
+    organizations: ['system:masters'],
+    client: true,
+  });
   api.config.tls.cert = serving.certPem;
   api.config.tls.key = serving.keyPem;
   // The API server's identity towards node agents (logs, exec, port-forward).
-  const kubeletClient = await loadOrIssue(ca, tlsDir, 'client-kube-apiserver-kubelet', { commonName: 'kube-apiserver-kubelet-client', organizations: ['system:masters'], client: true });
+  const kubeletClient = await loadOrIssue(ca, tlsDir, 'client-kube-apiserver-kubelet', {
+    commonName: 'kube-apiserver-kubelet-client',
+    organizations: ['system:masters'],
+    client: true,
+  });
   api.config.kubeletClient = { cert: kubeletClient.certPem, key: kubeletClient.keyPem, ca: ca.certPem };
 
   await api.start();
@@ -158,16 +176,38 @@ export async function runServer(flags: ServerFlags): Promise<void> {
   const scheduler = new SchedulerRunner({ client: inProcessClient(api, { fieldManager: 'kube-scheduler' }), logger });
   if (!flags.disableScheduler) scheduler.start();
   // kube-system/kube-dns (at --cluster-dns) with the node agents' DNS listeners as endpoints.
-  const kubeDNS = new KubeDNSController({ client: inProcessClient(api, { fieldManager: 'k8ts-dns' }), clusterDNS: clusterDNSFromFlags(flags)[0], clusterDomain: flags.clusterDomain, logger });
+  const kubeDNS = new KubeDNSController({
+    client: inProcessClient(api, { fieldManager: 'k8ts-dns' }),
+    clusterDNS: clusterDNSFromFlags(flags)[0],
+    clusterDomain: flags.clusterDomain,
+    logger,
+  });
   await kubeDNS.start();
   const simCount = Number(flags.simulatedNodes ?? 0);
-  if (!Number.isInteger(simCount) || simCount < 0) throw new Error(`--simulated-nodes: invalid count ${flags.simulatedNodes}`);
-  const simulator = simCount > 0 ? new NodeSimulator(inProcessClient(api, { fieldManager: 'kubelet', user: { name: 'system:node:sim', groups: ['system:nodes', 'system:masters'] } }), simOptionsFromFlags(simCount, flags), logger) : undefined;
+  if (!Number.isInteger(simCount) || simCount < 0)
+    throw new Error(`--simulated-nodes: invalid count ${flags.simulatedNodes}`);
+  const simulator =
+    simCount > 0
+      ? new NodeSimulator(
+          inProcessClient(api, {
+            fieldManager: 'kubelet',
+            user: { name: 'system:node:sim', groups: ['system:nodes', 'system:masters'] },
+          }),
+          simOptionsFromFlags(simCount, flags),
+          logger,
+        )
+      : undefined;
   await simulator?.start();
   // Simulated nodes get local-path volumes too (directories on this host), so PVCs bind there.
   const simNodes = new Set(simulator?.nodeNames ?? []);
   const simStorage = simulator
-    ? new LocalPathProvisioner({ client: inProcessClient(api, { fieldManager: 'local-path-provisioner' }), nodeName: 'k8ts-sim', servesNode: (n) => simNodes.has(n), storageDir: join(dataDir, 'sim', 'storage'), logger: logger.child({ node: 'k8ts-sim' }) })
+    ? new LocalPathProvisioner({
+        client: inProcessClient(api, { fieldManager: 'local-path-provisioner' }),
+        nodeName: 'k8ts-sim',
+        servesNode: (n) => simNodes.has(n),
+        storageDir: join(dataDir, 'sim', 'storage'),
+        logger: logger.child({ node: 'k8ts-sim' }),
+      })
     : undefined;
   await simStorage?.start();
   const agent = flags.disableAgent ? undefined : await startLocalAgent(api, ca, flags, dataDir, logger);
@@ -175,7 +215,11 @@ export async function runServer(flags: ServerFlags): Promise<void> {
   const kubeconfigPath = resolve(flags.writeKubeconfig ?? join(dataDir, 'kubeconfig.yaml'));
   const clientHost = flags.bindAddress === '0.0.0.0' || flags.bindAddress === '::' ? '127.0.0.1' : flags.bindAddress;
   const server = `https://${clientHost.includes(':') ? `[${clientHost}]` : clientHost}:${api.port}`;
-  writeKubeconfig(kubeconfigPath, { server, caPem: ca.certPem, certPem: admin.certPem, keyPem: admin.keyPem }, flags.writeKubeconfigMode ? parseInt(flags.writeKubeconfigMode, 8) : 0o600);
+  writeKubeconfig(
+    kubeconfigPath,
+    { server, caPem: ca.certPem, certPem: admin.certPem, keyPem: admin.keyPem },
+    flags.writeKubeconfigMode ? parseInt(flags.writeKubeconfigMode, 8) : 0o600,
+  );
 
   process.stdout.write(`k8ts server: node join token in ${joinToken.path}\n`);
   process.stdout.write(`k8ts server ready: ${server} (data ${dataDir}, kubeconfig ${kubeconfigPath})\n`);

@@ -70,7 +70,11 @@ export class ResourceClient<T = any> {
 
   private withType(obj: any): any {
     if (obj.apiVersion && obj.kind) return obj;
-    return { ...obj, apiVersion: obj.apiVersion ?? apiVersionOf(this.spec), ...(this.spec.kind || obj.kind ? { kind: obj.kind ?? this.spec.kind } : {}) };
+    return {
+      ...obj,
+      apiVersion: obj.apiVersion ?? apiVersionOf(this.spec),
+      ...(this.spec.kind || obj.kind ? { kind: obj.kind ?? this.spec.kind } : {}),
+    };
   }
 
   get(name: string): Promise<Stored<T>> {
@@ -135,7 +139,6 @@ export class ResourceClient<T = any> {
 export class Client {
   constructor(readonly transport: Transport) {}
 
-
   /** A client over HTTPS with the identity of a kubeconfig file. */
   static fromKubeconfig(path: string, opts: { fieldManager: string; context?: string; timeoutMs?: number }): Client {
     return new Client(HttpsTransport.fromKubeconfig(path, opts));
@@ -167,29 +170,161 @@ export const R = {
   endpoints: spec<Endpoints>({ group: '', version: 'v1', plural: 'endpoints', namespaced: true, kind: 'Endpoints' }),
   configmaps: spec<ConfigMap>({ group: '', version: 'v1', plural: 'configmaps', namespaced: true, kind: 'ConfigMap' }),
   secrets: spec<Secret>({ group: '', version: 'v1', plural: 'secrets', namespaced: true, kind: 'Secret' }),
-  serviceaccounts: spec<ServiceAccount>({ group: '', version: 'v1', plural: 'serviceaccounts', namespaced: true, kind: 'ServiceAccount' }),
+  serviceaccounts: spec<ServiceAccount>({
+    group: '',
+    version: 'v1',
+    plural: 'serviceaccounts',
+    namespaced: true,
+    kind: 'ServiceAccount',
+  }),
   events: spec<CoreEvent>({ group: '', version: 'v1', plural: 'events', namespaced: true, kind: 'Event' }),
-  persistentvolumes: spec<PersistentVolume>({ group: '', version: 'v1', plural: 'persistentvolumes', namespaced: false, kind: 'PersistentVolume' }),
-  persistentvolumeclaims: spec<PersistentVolumeClaim>({ group: '', version: 'v1', plural: 'persistentvolumeclaims', namespaced: true, kind: 'PersistentVolumeClaim' }),
-  replicationcontrollers: spec<ReplicationController>({ group: '', version: 'v1', plural: 'replicationcontrollers', namespaced: true, kind: 'ReplicationController' }),
-  resourcequotas: spec<ResourceQuota>({ group: '', version: 'v1', plural: 'resourcequotas', namespaced: true, kind: 'ResourceQuota' }),
-  limitranges: spec<LimitRange>({ group: '', version: 'v1', plural: 'limitranges', namespaced: true, kind: 'LimitRange' }),
-  deployments: spec<Deployment>({ group: 'apps', version: 'v1', plural: 'deployments', namespaced: true, kind: 'Deployment' }),
-  replicasets: spec<ReplicaSet>({ group: 'apps', version: 'v1', plural: 'replicasets', namespaced: true, kind: 'ReplicaSet' }),
-  statefulsets: spec<StatefulSet>({ group: 'apps', version: 'v1', plural: 'statefulsets', namespaced: true, kind: 'StatefulSet' }),
-  daemonsets: spec<DaemonSet>({ group: 'apps', version: 'v1', plural: 'daemonsets', namespaced: true, kind: 'DaemonSet' }),
-  controllerrevisions: spec<ControllerRevision>({ group: 'apps', version: 'v1', plural: 'controllerrevisions', namespaced: true, kind: 'ControllerRevision' }),
+  persistentvolumes: spec<PersistentVolume>({
+    group: '',
+    version: 'v1',
+    plural: 'persistentvolumes',
+    namespaced: false,
+    kind: 'PersistentVolume',
+  }),
+  persistentvolumeclaims: spec<PersistentVolumeClaim>({
+    group: '',
+    version: 'v1',
+    plural: 'persistentvolumeclaims',
+    namespaced: true,
+    kind: 'PersistentVolumeClaim',
+  }),
+  replicationcontrollers: spec<ReplicationController>({
+    group: '',
+    version: 'v1',
+    plural: 'replicationcontrollers',
+    namespaced: true,
+    kind: 'ReplicationController',
+  }),
+  resourcequotas: spec<ResourceQuota>({
+    group: '',
+    version: 'v1',
+    plural: 'resourcequotas',
+    namespaced: true,
+    kind: 'ResourceQuota',
+  }),
+  limitranges: spec<LimitRange>({
+    group: '',
+    version: 'v1',
+    plural: 'limitranges',
+    namespaced: true,
+    kind: 'LimitRange',
+  }),
+  deployments: spec<Deployment>({
+    group: 'apps',
+    version: 'v1',
+    plural: 'deployments',
+    namespaced: true,
+    kind: 'Deployment',
+  }),
+  replicasets: spec<ReplicaSet>({
+    group: 'apps',
+    version: 'v1',
+    plural: 'replicasets',
+    namespaced: true,
+    kind: 'ReplicaSet',
+  }),
+  statefulsets: spec<StatefulSet>({
+    group: 'apps',
+    version: 'v1',
+    plural: 'statefulsets',
+    namespaced: true,
+    kind: 'StatefulSet',
+  }),
+  daemonsets: spec<DaemonSet>({
+    group: 'apps',
+    version: 'v1',
+    plural: 'daemonsets',
+    namespaced: true,
+    kind: 'DaemonSet',
+  }),
+  controllerrevisions: spec<ControllerRevision>({
+    group: 'apps',
+    version: 'v1',
+    plural: 'controllerrevisions',
+    namespaced: true,
+    kind: 'ControllerRevision',
+  }),
   jobs: spec<Job>({ group: 'batch', version: 'v1', plural: 'jobs', namespaced: true, kind: 'Job' }),
   cronjobs: spec<CronJob>({ group: 'batch', version: 'v1', plural: 'cronjobs', namespaced: true, kind: 'CronJob' }),
-  leases: spec<Lease>({ group: 'coordination.k8s.io', version: 'v1', plural: 'leases', namespaced: true, kind: 'Lease' }),
-  endpointslices: spec<EndpointSlice>({ group: 'discovery.k8s.io', version: 'v1', plural: 'endpointslices', namespaced: true, kind: 'EndpointSlice' }),
-  ingresses: spec<Ingress>({ group: 'networking.k8s.io', version: 'v1', plural: 'ingresses', namespaced: true, kind: 'Ingress' }),
-  ingressclasses: spec<IngressClass>({ group: 'networking.k8s.io', version: 'v1', plural: 'ingressclasses', namespaced: false, kind: 'IngressClass' }),
-  storageclasses: spec<StorageClass>({ group: 'storage.k8s.io', version: 'v1', plural: 'storageclasses', namespaced: false, kind: 'StorageClass' }),
-  csinodes: spec<CSINode>({ group: 'storage.k8s.io', version: 'v1', plural: 'csinodes', namespaced: false, kind: 'CSINode' }),
-  volumeattachments: spec<VolumeAttachment>({ group: 'storage.k8s.io', version: 'v1', plural: 'volumeattachments', namespaced: false, kind: 'VolumeAttachment' }),
-  horizontalpodautoscalers: spec<HorizontalPodAutoscaler>({ group: 'autoscaling', version: 'v2', plural: 'horizontalpodautoscalers', namespaced: true, kind: 'HorizontalPodAutoscaler' }),
-  poddisruptionbudgets: spec<PodDisruptionBudget>({ group: 'policy', version: 'v1', plural: 'poddisruptionbudgets', namespaced: true, kind: 'PodDisruptionBudget' }),
-  priorityclasses: spec<PriorityClass>({ group: 'scheduling.k8s.io', version: 'v1', plural: 'priorityclasses', namespaced: false, kind: 'PriorityClass' }),
-  customresourcedefinitions: spec<CustomResourceDefinition>({ group: 'apiextensions.k8s.io', version: 'v1', plural: 'customresourcedefinitions', namespaced: false, kind: 'CustomResourceDefinition' }),
+  leases: spec<Lease>({
+    group: 'coordination.k8s.io',
+    version: 'v1',
+    plural: 'leases',
+    namespaced: true,
+    kind: 'Lease',
+  }),
+  endpointslices: spec<EndpointSlice>({
+    group: 'discovery.k8s.io',
+    version: 'v1',
+    plural: 'endpointslices',
+    namespaced: true,
+    kind: 'EndpointSlice',
+  }),
+  ingresses: spec<Ingress>({
+    group: 'networking.k8s.io',
+    version: 'v1',
+    plural: 'ingresses',
+    namespaced: true,
+    kind: 'Ingress',
+  }),
+  ingressclasses: spec<IngressClass>({
+    group: 'networking.k8s.io',
+    version: 'v1',
+    plural: 'ingressclasses',
+    namespaced: false,
+    kind: 'IngressClass',
+  }),
+  storageclasses: spec<StorageClass>({
+    group: 'storage.k8s.io',
+    version: 'v1',
+    plural: 'storageclasses',
+    namespaced: false,
+    kind: 'StorageClass',
+  }),
+  csinodes: spec<CSINode>({
+    group: 'storage.k8s.io',
+    version: 'v1',
+    plural: 'csinodes',
+    namespaced: false,
+    kind: 'CSINode',
+  }),
+  volumeattachments: spec<VolumeAttachment>({
+    group: 'storage.k8s.io',
+    version: 'v1',
+    plural: 'volumeattachments',
+    namespaced: false,
+    kind: 'VolumeAttachment',
+  }),
+  horizontalpodautoscalers: spec<HorizontalPodAutoscaler>({
+    group: 'autoscaling',
+    version: 'v2',
+    plural: 'horizontalpodautoscalers',
+    namespaced: true,
+    kind: 'HorizontalPodAutoscaler',
+  }),
+  poddisruptionbudgets: spec<PodDisruptionBudget>({
+    group: 'policy',
+    version: 'v1',
+    plural: 'poddisruptionbudgets',
+    namespaced: true,
+    kind: 'PodDisruptionBudget',
+  }),
+  priorityclasses: spec<PriorityClass>({
+    group: 'scheduling.k8s.io',
+    version: 'v1',
+    plural: 'priorityclasses',
+    namespaced: false,
+    kind: 'PriorityClass',
+  }),
+  customresourcedefinitions: spec<CustomResourceDefinition>({
+    group: 'apiextensions.k8s.io',
+    version: 'v1',
+    plural: 'customresourcedefinitions',
+    namespaced: false,
+    kind: 'CustomResourceDefinition',
+  }),
 } as const satisfies Record<string, ResourceSpec>;

@@ -61,13 +61,22 @@ export class ApiError extends Error {
   static from(err: unknown): ApiError {
     if (err instanceof ApiError) return err;
     const e = err as any;
-    if (e && typeof e.code === 'number' && typeof e.reason === 'string') return new ApiError(e.code, e.reason, String(e.message ?? ''), e.details);
+    if (e && typeof e.code === 'number' && typeof e.reason === 'string')
+      return new ApiError(e.code, e.reason, String(e.message ?? ''), e.details);
     const msg = err instanceof Error ? err.message : String(err);
     return new ApiError(500, 'InternalError', `Internal error occurred: ${msg}`, { causes: [{ message: msg }] });
   }
 
   toStatus(): Status {
-    const s: Status = { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: this.message, reason: this.reason, code: this.code };
+    const s: Status = {
+      kind: 'Status',
+      apiVersion: 'v1',
+      metadata: {},
+      status: 'Failure',
+      message: this.message,
+      reason: this.reason,
+      code: this.code,
+    };
     if (this.details) s.details = this.details;
     return s;
   }

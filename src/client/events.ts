@@ -32,9 +32,13 @@ const MAX_REMEMBERED = 4096;
 type RecordedEvent = Omit<CoreEvent, 'eventTime'> & { eventTime: null };
 const RECORDED_EVENTS = spec<RecordedEvent>(R.events);
 
-
 export function objectReference(obj: KubeObject): ObjectReference {
-  const ref: ObjectReference = { kind: obj.kind, name: obj.metadata?.name, uid: obj.metadata?.uid, apiVersion: obj.apiVersion };
+  const ref: ObjectReference = {
+    kind: obj.kind,
+    name: obj.metadata?.name,
+    uid: obj.metadata?.uid,
+    apiVersion: obj.apiVersion,
+  };
   if (obj.metadata?.namespace) ref.namespace = obj.metadata.namespace;
   if (obj.metadata?.resourceVersion) ref.resourceVersion = obj.metadata.resourceVersion;
   return ref;
@@ -52,20 +56,35 @@ export class EventRecorder {
   /** Record `reason`/`message` about `obj` (a full object with apiVersion, kind and metadata). */
   /** `fieldPath` names the part of the object the event is about (e.g. `spec.containers{web}`), as the kubelet sets it. */
   event(obj: KubeObject, type: EventType, reason: string, message: string, fieldPath?: string): void {
-    void this.record(obj, type, reason, message, fieldPath).catch((err) => this.log?.debug({ err, reason }, 'event not recorded'));
+    void this.record(obj, type, reason, message, fieldPath).catch((err) =>
+      this.log?.debug({ err, reason }, 'event not recorded'),
+    );
   }
 
   eventf(obj: KubeObject, type: EventType, reason: string, format: string, ...args: unknown[]): void {
     let i = 0;
-    this.event(obj, type, reason, format.replace(/%[sdvq]/g, () => String(args[i++])));
+    this.event(
+      obj,
+      type,
+      reason,
+      format.replace(/%[sdvq]/g, () => String(args[i++])),
+    );
   }
 
-  private async record(obj: KubeObject, type: EventType, reason: string, message: string, fieldPath?: string): Promise<void> {
+  private async record(
+    obj: KubeObject,
+    type: EventType,
+    reason: string,
+    message: string,
+    fieldPath?: string,
+  ): Promise<void> {
     const involved = objectReference(obj);
     if (fieldPath) involved.fieldPath = fieldPath;
     // Events about cluster-scoped objects live in the default namespace, as upstream.
     const namespace = involved.namespace ?? 'default';
-    const key = [involved.kind, namespace, involved.name, involved.uid, involved.fieldPath, type, reason, message].join('\u0000');
+    const key = [involved.kind, namespace, involved.name, involved.uid, involved.fieldPath, type, reason, message].join(
+      '\u0000',
+    );
     const events = this.client.resource(RECORDED_EVENTS).namespace(namespace);
     const prior = this.seen.get(key);
     const t = rfc3339();
@@ -89,7 +108,9 @@ export class EventRecorder {
       reason,
       message,
       type,
-      source: this.source.host ? { component: this.source.component, host: this.source.host } : { component: this.source.component },
+      source: this.source.host
+        ? { component: this.source.component, host: this.source.host }
+        : { component: this.source.component },
       reportingComponent: this.source.component,
       reportingInstance: this.source.host ?? '',
       firstTimestamp: t,
@@ -101,5 +122,3 @@ export class EventRecorder {
     this.seen.set(key, { name, namespace, count: 1, at: Date.now() });
   }
 }
-
-

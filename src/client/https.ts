@@ -71,21 +71,34 @@ export class HttpsTransport implements Transport {
     this.fieldManager = opts.fieldManager;
     this.server = config.server;
     this.timeoutMs = opts.timeoutMs ?? 30_000;
-    this.connect = { ca: config.ca, cert: config.cert, key: config.key, rejectUnauthorized: !config.insecureSkipTLSVerify };
+    this.connect = {
+      ca: config.ca,
+      cert: config.cert,
+      key: config.key,
+      rejectUnauthorized: !config.insecureSkipTLSVerify,
+    };
     this.headers = { 'user-agent': `${opts.fieldManager}/v0.1.0 (k8ts)`, accept: 'application/json' };
     if (config.token) this.headers.authorization = `Bearer ${config.token}`;
   }
 
   /** The connection pool, made on first use. */
   private dispatcher(): Promise<Agent> {
-    return (this.agent ??= undici().then(({ Agent }) => new Agent({ connect: this.connect, keepAliveTimeout: 30_000 })));
+    return (this.agent ??= undici().then(
+      ({ Agent }) => new Agent({ connect: this.connect, keepAliveTimeout: 30_000 }),
+    ));
   }
 
   static fromKubeconfig(path: string, opts: HttpsOptions & { context?: string }): HttpsTransport {
     return new HttpsTransport(loadKubeconfig(path, opts.context), opts);
   }
 
-  private async call(method: string, path: string, body?: unknown, contentType = 'application/json', accept?: string): Promise<any> {
+  private async call(
+    method: string,
+    path: string,
+    body?: unknown,
+    contentType = 'application/json',
+    accept?: string,
+  ): Promise<any> {
     let res;
     try {
       const headers = accept ? { ...this.headers, accept } : this.headers;
@@ -110,7 +123,10 @@ export class HttpsTransport implements Transport {
     }
     if (res.statusCode >= 200 && res.statusCode < 300) return parsed;
     if (parsed?.kind === 'Status') throw ApiError.fromStatus(parsed, res.statusCode);
-    throw ApiError.fromStatus({ code: res.statusCode, message: text.trim() || `the server responded with status ${res.statusCode}` }, res.statusCode);
+    throw ApiError.fromStatus(
+      { code: res.statusCode, message: text.trim() || `the server responded with status ${res.statusCode}` },
+      res.statusCode,
+    );
   }
 
   private writeQuery(opts: PatchOptions | undefined): string {
@@ -128,7 +144,13 @@ export class HttpsTransport implements Transport {
 
   list(t: Target, opts: ListOptions = {}): Promise<ObjectList> {
     const { asMetadata, omitManagedFields: _ignored, ...rest } = opts;
-    return this.call('GET', pathOf(t) + query({ ...rest }), undefined, undefined, asMetadata ? METADATA_LIST_ACCEPT : undefined);
+    return this.call(
+      'GET',
+      pathOf(t) + query({ ...rest }),
+      undefined,
+      undefined,
+      asMetadata ? METADATA_LIST_ACCEPT : undefined,
+    );
   }
 
   watch(t: Target, opts: WatchOptions, onEvent: (ev: WatchEvent) => void): Watch {
@@ -192,7 +214,9 @@ export class HttpsTransport implements Transport {
         return endError ? { error: endError } : {};
       } catch (err) {
         if (stopped) return {};
-        return { error: endError ?? new ApiError(503, 'ServiceUnavailable', `watch ${pathOf(t)}: ${(err as Error).message}`) };
+        return {
+          error: endError ?? new ApiError(503, 'ServiceUnavailable', `watch ${pathOf(t)}: ${(err as Error).message}`),
+        };
       } finally {
         this.watches.delete(stop);
       }
@@ -228,7 +252,12 @@ export class HttpsTransport implements Transport {
     if (opts.gracePeriodSeconds !== undefined) body.gracePeriodSeconds = opts.gracePeriodSeconds;
     if (opts.propagationPolicy) body.propagationPolicy = opts.propagationPolicy;
     if (opts.dryRun) body.dryRun = ['All'];
-    return this.call('DELETE', pathOf({ ...t, name: undefined }) + query({ labelSelector: opts.labelSelector, fieldSelector: opts.fieldSelector }), body);
+    return this.call(
+      'DELETE',
+      pathOf({ ...t, name: undefined }) +
+        query({ labelSelector: opts.labelSelector, fieldSelector: opts.fieldSelector }),
+      body,
+    );
   }
 
   async discover(): Promise<DiscoveredResource[]> {

@@ -244,7 +244,7 @@ export class SharedIndexInformer<T = any> {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    for (const t of this.timers) clearInterval(t), clearTimeout(t);
+    for (const t of this.timers) (clearInterval(t), clearTimeout(t));
     this.timers.clear();
     this.watch?.stop();
     this.wakeUp?.();
@@ -301,7 +301,10 @@ export class SharedIndexInformer<T = any> {
       }
       if (end.error.isGone()) {
         // Too old: what happened in between is lost, so list again at once.
-        this.opts.logger?.debug({ resource: this.spec.plural, rv: this.lastResourceVersion }, 'watch expired; relisting');
+        this.opts.logger?.debug(
+          { resource: this.spec.plural, rv: this.lastResourceVersion },
+          'watch expired; relisting',
+        );
         needList = true;
         continue;
       }
@@ -313,7 +316,11 @@ export class SharedIndexInformer<T = any> {
   }
 
   private async list(): Promise<void> {
-    const listOpts = { labelSelector: this.opts.labelSelector, fieldSelector: this.opts.fieldSelector, omitManagedFields: this.opts.dropManagedFields };
+    const listOpts = {
+      labelSelector: this.opts.labelSelector,
+      fieldSelector: this.opts.fieldSelector,
+      omitManagedFields: this.opts.dropManagedFields,
+    };
     const pageSize = this.opts.pageSize ?? (this.client.transport.kind === 'in-process' ? 0 : 500);
     const list = pageSize > 0 ? await this.client.listAll(listOpts, pageSize) : await this.client.list(listOpts);
     if (this.stopped) return;
@@ -439,7 +446,9 @@ export class SharedInformerFactory {
     let inf = this.informers.get(key);
     if (!inf) {
       const { metadataOnly, ...rest } = opts;
-      const client = metadataOnly ? new ResourceClient(new MetadataTransport(this.client.resource(spec).transport), spec) : this.client;
+      const client = metadataOnly
+        ? new ResourceClient(new MetadataTransport(this.client.resource(spec).transport), spec)
+        : this.client;
       inf = new SharedIndexInformer(client, spec, { ...this.defaults, ...rest });
       this.informers.set(key, inf);
       if (this.started) inf.start();

@@ -28,7 +28,9 @@ export function loadKubeconfig(path: string, context?: string): ClientConfig {
     if (file) return readFileSync(isAbsolute(file) ? file : join(base, file), 'utf8');
     return undefined;
   };
-  const tokenFile = user.tokenFile ? readFileSync(isAbsolute(user.tokenFile) ? user.tokenFile : join(base, user.tokenFile), 'utf8').trim() : undefined;
+  const tokenFile = user.tokenFile
+    ? readFileSync(isAbsolute(user.tokenFile) ? user.tokenFile : join(base, user.tokenFile), 'utf8').trim()
+    : undefined;
   return {
     server: String(cluster.server).replace(/\/+$/, ''),
     ca: read(cluster['certificate-authority-data'], cluster['certificate-authority']),

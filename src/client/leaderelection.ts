@@ -47,7 +47,8 @@ export class LeaderElector {
     this.leaseDurationMs = cfg.leaseDurationMs ?? 15_000;
     this.renewDeadlineMs = cfg.renewDeadlineMs ?? 10_000;
     this.retryPeriodMs = cfg.retryPeriodMs ?? 2_000;
-    if (this.leaseDurationMs <= this.renewDeadlineMs) throw new Error('leaseDuration must be greater than renewDeadline');
+    if (this.leaseDurationMs <= this.renewDeadlineMs)
+      throw new Error('leaseDuration must be greater than renewDeadline');
   }
 
   get isLeader(): boolean {
@@ -93,7 +94,10 @@ export class LeaderElector {
       if (this.stopped) break;
       this.leading = true;
       this.leadAbort = new AbortController();
-      this.cfg.logger?.info({ lease: `${this.cfg.namespace}/${this.cfg.name}`, identity: this.cfg.identity }, 'successfully acquired lease');
+      this.cfg.logger?.info(
+        { lease: `${this.cfg.namespace}/${this.cfg.name}`, identity: this.cfg.identity },
+        'successfully acquired lease',
+      );
       const signal = this.leadAbort.signal;
       void Promise.resolve()
         .then(() => this.cfg.onStartedLeading(signal))
@@ -107,13 +111,21 @@ export class LeaderElector {
           lastRenew = Date.now();
           continue;
         }
-        if (this.observed && this.observed.spec?.holderIdentity !== this.cfg.identity && this.observed.spec?.holderIdentity) break; // someone else holds it
+        if (
+          this.observed &&
+          this.observed.spec?.holderIdentity !== this.cfg.identity &&
+          this.observed.spec?.holderIdentity
+        )
+          break; // someone else holds it
         if (Date.now() - lastRenew >= this.renewDeadlineMs) break;
       }
       this.leading = false;
       this.leadAbort.abort();
       if (this.stopped && this.cfg.releaseOnCancel !== false) await this.release();
-      this.cfg.logger?.info({ lease: `${this.cfg.namespace}/${this.cfg.name}`, identity: this.cfg.identity }, 'stopped leading');
+      this.cfg.logger?.info(
+        { lease: `${this.cfg.namespace}/${this.cfg.name}`, identity: this.cfg.identity },
+        'stopped leading',
+      );
       try {
         await this.cfg.onStoppedLeading?.();
       } catch (err) {
@@ -125,7 +137,12 @@ export class LeaderElector {
   private observe(lease: any): void {
     const prev = this.observed?.spec;
     const cur = lease?.spec;
-    if (!prev || prev.holderIdentity !== cur?.holderIdentity || prev.renewTime !== cur?.renewTime || prev.leaseTransitions !== cur?.leaseTransitions) {
+    if (
+      !prev ||
+      prev.holderIdentity !== cur?.holderIdentity ||
+      prev.renewTime !== cur?.renewTime ||
+      prev.leaseTransitions !== cur?.leaseTransitions
+    ) {
       this.observedAt = Date.now();
     }
     this.observed = lease;
@@ -157,7 +174,13 @@ export class LeaderElector {
           apiVersion: 'coordination.k8s.io/v1',
           kind: 'Lease',
           metadata: { name: this.cfg.name, namespace: this.cfg.namespace },
-          spec: { holderIdentity: this.cfg.identity, leaseDurationSeconds: durationSeconds, acquireTime: microTime(now), renewTime: microTime(now), leaseTransitions: 0 },
+          spec: {
+            holderIdentity: this.cfg.identity,
+            leaseDurationSeconds: durationSeconds,
+            acquireTime: microTime(now),
+            renewTime: microTime(now),
+            leaseTransitions: 0,
+          },
         });
         this.observe(created);
         return true;

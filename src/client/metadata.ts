@@ -2,7 +2,19 @@
 // ask for PartialObjectMetadata where the transport supports it (HTTPS) and every object is cut
 // down to apiVersion, kind and the metadata the graph needs, so caching every object of every
 // resource costs little.
-import type { DeleteOptions, ListOptions, ObjectList, PatchOptions, PatchType, Target, Transport, Watch, WatchEvent, WatchOptions, WriteOptions } from './types.js';
+import type {
+  DeleteOptions,
+  ListOptions,
+  ObjectList,
+  PatchOptions,
+  PatchType,
+  Target,
+  Transport,
+  Watch,
+  WatchEvent,
+  WatchOptions,
+  WriteOptions,
+} from './types.js';
 import { apiVersionOf } from './types.js';
 
 export function toMetadata(obj: any, apiVersion: string, kind: string): any {
@@ -37,7 +49,8 @@ export class MetadataTransport implements Transport {
   watch(t: Target, opts: WatchOptions, onEvent: (ev: WatchEvent) => void): Watch {
     const { apiVersion, kind } = this.shape(t);
     return this.inner.watch(t, { ...opts, asMetadata: true }, (ev) => {
-      if (ev.type === 'ADDED' || ev.type === 'MODIFIED' || ev.type === 'DELETED') onEvent({ type: ev.type, object: toMetadata(ev.object, apiVersion, kind) });
+      if (ev.type === 'ADDED' || ev.type === 'MODIFIED' || ev.type === 'DELETED')
+        onEvent({ type: ev.type, object: toMetadata(ev.object, apiVersion, kind) });
       else onEvent(ev);
     });
   }

@@ -3,10 +3,16 @@
 // simulated nodes build their conditions with it.
 import { rfc3339 } from '../machinery/time.js';
 
-
 /** metav1.Time: RFC 3339 in whole seconds. */
 
-export function nodeCondition(previous: any[] | undefined, now: number, type: string, status: string, reason: string, message: string): any {
+export function nodeCondition(
+  previous: any[] | undefined,
+  now: number,
+  type: string,
+  status: string,
+  reason: string,
+  message: string,
+): any {
   const prev = (previous ?? []).find((c) => c.type === type);
   return {
     type,

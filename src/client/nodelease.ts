@@ -6,8 +6,6 @@ import { isAlreadyExists, isConflict, isNotFound } from './errors.js';
 import { NODE_LEASE_NAMESPACE } from '../api/metrics/v1beta1/usage.js';
 import { microTime } from '../machinery/time.js';
 
-
-
 export interface NodeLeaseState {
   /** The lease as last written (undefined: read it first). */
   lease?: any;
@@ -26,7 +24,12 @@ export async function renewNodeLease(
     apiVersion: 'coordination.k8s.io/v1',
     kind: 'Lease',
     metadata: { ...l.metadata, annotations: { ...(l.metadata?.annotations ?? {}), ...(opts.annotations ?? {}) } },
-    spec: { ...(l.spec ?? {}), holderIdentity: node.name, leaseDurationSeconds: opts.durationSeconds, renewTime: microTime(now) },
+    spec: {
+      ...(l.spec ?? {}),
+      holderIdentity: node.name,
+      leaseDurationSeconds: opts.durationSeconds,
+      renewTime: microTime(now),
+    },
   });
   for (let attempt = 0; attempt < 3; attempt++) {
     if (!state.lease) {
@@ -36,7 +39,15 @@ export async function renewNodeLease(
         if (!isNotFound(err)) throw err;
         const owner = node.uid ? [{ apiVersion: 'v1', kind: 'Node', name: node.name, uid: node.uid }] : undefined;
         try {
-          state.lease = await leases.create(fill({ metadata: { name: node.name, namespace: NODE_LEASE_NAMESPACE, ...(owner ? { ownerReferences: owner } : {}) } }));
+          state.lease = await leases.create(
+            fill({
+              metadata: {
+                name: node.name,
+                namespace: NODE_LEASE_NAMESPACE,
+                ...(owner ? { ownerReferences: owner } : {}),
+              },
+            }),
+          );
           return;
         } catch (e) {
           if (!isAlreadyExists(e)) throw e;

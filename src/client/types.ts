@@ -144,4 +144,5 @@ export interface Transport {
   close(): Promise<void>;
 }
 
-export const apiVersionOf = (r: { group: string; version: string }) => (r.group ? `${r.group}/${r.version}` : r.version);
+export const apiVersionOf = (r: { group: string; version: string }) =>
+  r.group ? `${r.group}/${r.version}` : r.version;

@@ -77,8 +77,13 @@ export class MaxOfRateLimiter<T> implements RateLimiter<T> {
 }
 
 /** client-go's DefaultControllerRateLimiter: max(5 ms·2^n up to 1000 s, 10 qps / burst 100). */
-export function defaultControllerRateLimiter<T>(opts: { baseMs?: number; maxMs?: number; qps?: number; burst?: number } = {}): RateLimiter<T> {
-  return new MaxOfRateLimiter<T>(new ItemExponentialFailureRateLimiter<T>(opts.baseMs ?? 5, opts.maxMs ?? 1000_000), new BucketRateLimiter<T>(opts.qps ?? 10, opts.burst ?? 100));
+export function defaultControllerRateLimiter<T>(
+  opts: { baseMs?: number; maxMs?: number; qps?: number; burst?: number } = {},
+): RateLimiter<T> {
+  return new MaxOfRateLimiter<T>(
+    new ItemExponentialFailureRateLimiter<T>(opts.baseMs ?? 5, opts.maxMs ?? 1000_000),
+    new BucketRateLimiter<T>(opts.qps ?? 10, opts.burst ?? 100),
+  );
 }
 
 export class RateLimitingQueue<T = string> {

@@ -106,7 +106,11 @@ export class ControllerManager {
   private async startControllers(): Promise<void> {
     if (this.running) return;
     // Controllers never read managedFields: kube-controller-manager trims them from its informers too.
-    const factory = new SharedInformerFactory(this.opts.client, { logger: this.log, resyncPeriodMs: this.opts.resyncPeriodMs, dropManagedFields: true });
+    const factory = new SharedInformerFactory(this.opts.client, {
+      logger: this.log,
+      resyncPeriodMs: this.opts.resyncPeriodMs,
+      dropManagedFields: true,
+    });
     const ctx = { client: this.opts.client, informers: factory, logger: this.log, options: this.opts.options ?? {} };
     const controllers: Controller[] = [];
     for (const [name, init] of Object.entries(this.opts.controllers ?? DEFAULT_CONTROLLERS)) {
@@ -128,7 +132,11 @@ export class ControllerManager {
     const r = this.running;
     if (!r) return;
     this.running = undefined;
-    await Promise.all(r.controllers.map((c) => c.stop().catch((err) => this.log.error({ err, controller: c.name }, 'controller stop failed'))));
+    await Promise.all(
+      r.controllers.map((c) =>
+        c.stop().catch((err) => this.log.error({ err, controller: c.name }, 'controller stop failed')),
+      ),
+    );
     await r.factory.shutdown();
   }
 

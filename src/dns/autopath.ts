@@ -31,7 +31,10 @@ export class AutopathPlugin implements Plugin {
     for (const candidate of [...search.map((s) => `${base}.${s}`), base]) {
       const r = await req.resolve(candidate, q.question.type);
       if (r.rcode === RCODE.NOERROR && r.answers.length) {
-        return { ...r, answers: [{ type: 'CNAME', name: q.question.name, ttl: 5, class: 'IN', data: candidate }, ...r.answers] };
+        return {
+          ...r,
+          answers: [{ type: 'CNAME', name: q.question.name, ttl: 5, class: 'IN', data: candidate }, ...r.answers],
+        };
       }
     }
     return direct;

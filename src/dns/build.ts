@@ -13,7 +13,15 @@ import { ForwardPlugin, parseUpstream, type Upstream } from './forward.js';
 import { DEFAULT_KUBERNETES_OPTIONS, KubernetesPlugin } from './kubernetes.js';
 import { RCODE, reply } from './message.js';
 import { chain, inZone, type Next, type Plugin } from './plugin.js';
-import { DnsMetrics, ErrorsPlugin, HostsPlugin, LoadBalancePlugin, LogPlugin, MetricsPlugin, RewritePlugin } from './plugins.js';
+import {
+  DnsMetrics,
+  ErrorsPlugin,
+  HostsPlugin,
+  LoadBalancePlugin,
+  LogPlugin,
+  MetricsPlugin,
+  RewritePlugin,
+} from './plugins.js';
 import type { ClusterView } from './view.js';
 
 export interface BuildDeps {
@@ -44,7 +52,10 @@ function upstreamsOf(to: string[], deps: BuildDeps, problems: string[]): Upstrea
     if (t.startsWith('/')) {
       const text = t === '/etc/resolv.conf' ? deps.resolvConf : (deps.readFile ?? ((p) => readFileSync(p, 'utf8')))(t);
       // parseResolvConf drops loopback resolvers for pods; the agent itself can use them.
-      const servers = text.split('\n').map((l) => /^\s*nameserver\s+(\S+)/.exec(l)?.[1]).filter((s): s is string => !!s);
+      const servers = text
+        .split('\n')
+        .map((l) => /^\s*nameserver\s+(\S+)/.exec(l)?.[1])
+        .filter((s): s is string => !!s);
       for (const s of servers) out.push({ host: s, port: 53 });
       continue;
     }
@@ -53,7 +64,8 @@ function upstreamsOf(to: string[], deps: BuildDeps, problems: string[]): Upstrea
     else problems.push(`forward: not an address: ${t}`);
   }
   const mine = out.filter((u) => deps.ownAddresses.includes(u.host));
-  if (mine.length) problems.push(`forward: skipping ${mine.map((u) => u.host).join(', ')} (this DNS server itself: a loop)`);
+  if (mine.length)
+    problems.push(`forward: skipping ${mine.map((u) => u.host).join(', ')} (this DNS server itself: a loop)`);
   return out.filter((u) => !deps.ownAddresses.includes(u.host));
 }
 
@@ -67,13 +79,21 @@ export function buildConfig(blocks: ServerBlock[], deps: BuildDeps): BuiltConfig
   for (const b of blocks) {
     const plugins: Plugin[] = [];
     const zone = b.zones[0] ?? '';
-    if (b.prometheus && deps.metrics) plugins.push(new MetricsPlugin(deps.metrics, `dns://:${b.port}`, zone === '' ? '.' : `${zone}.`));
+    if (b.prometheus && deps.metrics)
+      plugins.push(new MetricsPlugin(deps.metrics, `dns://:${b.port}`, zone === '' ? '.' : `${zone}.`));
     if (b.errors) plugins.push(new ErrorsPlugin(deps.logger));
     if (b.log) plugins.push(new LogPlugin(deps.logger));
     let k: KubernetesPlugin | undefined;
     if (b.kubernetes) {
       const kz = b.kubernetes.zones.find((z) => !z.endsWith('arpa')) ?? DEFAULT_KUBERNETES_OPTIONS.zone;
-      k = new KubernetesPlugin(deps.view, { ...DEFAULT_KUBERNETES_OPTIONS, zone: kz, ttl: b.kubernetes.ttl, pods: b.kubernetes.pods, endpointPodNames: b.kubernetes.endpointPodNames, fallthrough: b.kubernetes.fallthrough ?? [] });
+      k = new KubernetesPlugin(deps.view, {
+        ...DEFAULT_KUBERNETES_OPTIONS,
+        zone: kz,
+        ttl: b.kubernetes.ttl,
+        pods: b.kubernetes.pods,
+        endpointPodNames: b.kubernetes.endpointPodNames,
+        fallthrough: b.kubernetes.fallthrough ?? [],
+      });
       kubernetes ??= k;
       if (b.kubernetes.pods === 'verified') needsPods = true;
     }
@@ -102,11 +122,31 @@ export function buildConfig(blocks: ServerBlock[], deps: BuildDeps): BuiltConfig
       const m = deps.metrics;
       const server = `dns://:${b.port}`;
       const zonesLabel = b.cache.zones.map((z) => (z === '' ? '.' : `${z}.`)).join(' ');
-      const stats = m ? { hit: (type: 'success' | 'denial') => m.cacheHits.inc({ server, type, zones: zonesLabel }), miss: () => m.cacheMisses.inc({ server, zones: zonesLabel }) } : undefined;
-      plugins.push(new CachePlugin({ zones: b.cache.zones, capacity: b.cache.successCapacity, successTtl: b.cache.successTtl, denialTtl: b.cache.denialTtl, serveStaleSeconds: b.cache.serveStaleSeconds }, stats));
+      const stats = m
+        ? {
+            hit: (type: 'success' | 'denial') => m.cacheHits.inc({ server, type, zones: zonesLabel }),
+            miss: () => m.cacheMisses.inc({ server, zones: zonesLabel }),
+          }
+        : undefined;
+      plugins.push(
+        new CachePlugin(
+          {
+            zones: b.cache.zones,
+            capacity: b.cache.successCapacity,
+            successTtl: b.cache.successTtl,
+            denialTtl: b.cache.denialTtl,
+            serveStaleSeconds: b.cache.serveStaleSeconds,
+          },
+          stats,
+        ),
+      );
     }
     if (b.forward) {
-      const f = new ForwardPlugin({ from: b.forward.from, to: upstreamsOf(b.forward.to, deps, problems), except: b.forward.except });
+      const f = new ForwardPlugin({
+        from: b.forward.from,
+        to: upstreamsOf(b.forward.to, deps, problems),
+        except: b.forward.except,
+      });
       closers.push(() => f.close());
       plugins.push(f);
     }
@@ -122,4 +162,3 @@ export function buildConfig(blocks: ServerBlock[], deps: BuildDeps): BuiltConfig
   };
   return { handler, kubernetes, transferTo, needsPods, problems, close: () => closers.forEach((c) => c()) };
 }
-

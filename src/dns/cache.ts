@@ -16,7 +16,13 @@ export interface CacheOptions {
   serveStaleSeconds: number;
 }
 
-export const DEFAULT_CACHE: CacheOptions = { zones: [''], capacity: 9984, successTtl: 3600, denialTtl: 1800, serveStaleSeconds: 0 };
+export const DEFAULT_CACHE: CacheOptions = {
+  zones: [''],
+  capacity: 9984,
+  successTtl: 3600,
+  denialTtl: 1800,
+  serveStaleSeconds: 0,
+};
 
 interface Entry {
   reply: DnsReply;
@@ -31,12 +37,16 @@ export interface CacheStats {
 
 function minTtl(records: Answer[]): number | undefined {
   let m: number | undefined;
-  for (const r of records) if (r.type !== 'OPT' && typeof r.ttl === 'number') m = m === undefined ? r.ttl : Math.min(m, r.ttl);
+  for (const r of records)
+    if (r.type !== 'OPT' && typeof r.ttl === 'number') m = m === undefined ? r.ttl : Math.min(m, r.ttl);
   return m;
 }
 
 function withTtlLeft(records: Answer[], elapsed: number, floor: number): Answer[] {
-  return records.map((r) => (r.type === 'OPT' || typeof r.ttl !== 'number' ? r : { ...r, ttl: Math.max(floor, r.ttl - elapsed) }) as Answer);
+  return records.map(
+    (r) =>
+      (r.type === 'OPT' || typeof r.ttl !== 'number' ? r : { ...r, ttl: Math.max(floor, r.ttl - elapsed) }) as Answer,
+  );
 }
 
 export class CachePlugin implements Plugin {
@@ -69,7 +79,8 @@ export class CachePlugin implements Plugin {
     this.stats?.miss();
     const r = await next(req);
     if (r.rcode === RCODE.SERVFAIL || r.rcode === RCODE.REFUSED) {
-      if (hit && now - hit.expires < this.opts.serveStaleSeconds) return this.asAsked(this.aged(hit, now, 30, true), q.question.name);
+      if (hit && now - hit.expires < this.opts.serveStaleSeconds)
+        return this.asAsked(this.aged(hit, now, 30, true), q.question.name);
       return r;
     }
     const ttl = this.ttlOf(r);
@@ -84,7 +95,8 @@ export class CachePlugin implements Plugin {
   /** The cached reply with the asked name's spelling (clients may randomize case, 0x20). */
   private asAsked(r: DnsReply, asked: string): DnsReply {
     const lower = asked.toLowerCase().replace(/\.$/, '');
-    const rename = (a: Answer) => (a.name.toLowerCase().replace(/\.$/, '') === lower && a.name !== asked ? ({ ...a, name: asked } as Answer) : a);
+    const rename = (a: Answer) =>
+      a.name.toLowerCase().replace(/\.$/, '') === lower && a.name !== asked ? ({ ...a, name: asked } as Answer) : a;
     return { ...r, answers: r.answers.map(rename), authorities: r.authorities };
   }
 
@@ -101,6 +113,11 @@ export class CachePlugin implements Plugin {
   private aged(e: Entry, now: number, floor: number, stale = false): DnsReply {
     const elapsed = Math.floor(now - e.stored);
     const f = stale ? 30 : floor;
-    return { ...e.reply, answers: withTtlLeft(e.reply.answers, stale ? 1e9 : elapsed, f), authorities: withTtlLeft(e.reply.authorities, stale ? 1e9 : elapsed, f), additionals: withTtlLeft(e.reply.additionals, stale ? 1e9 : elapsed, f) };
+    return {
+      ...e.reply,
+      answers: withTtlLeft(e.reply.answers, stale ? 1e9 : elapsed, f),
+      authorities: withTtlLeft(e.reply.authorities, stale ? 1e9 : elapsed, f),
+      additionals: withTtlLeft(e.reply.additionals, stale ? 1e9 : elapsed, f),
+    };
   }
 }

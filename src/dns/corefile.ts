@@ -27,7 +27,14 @@ export interface ServerBlock {
   loadbalance: boolean;
   kubernetes?: KubernetesDirective;
   forward?: { from: string; to: string[]; except: string[] };
-  cache?: { ttl: number; zones: string[]; successCapacity: number; successTtl: number; denialTtl: number; serveStaleSeconds: number };
+  cache?: {
+    ttl: number;
+    zones: string[];
+    successCapacity: number;
+    successTtl: number;
+    denialTtl: number;
+    serveStaleSeconds: number;
+  };
   hosts?: { file?: string; inline: string[]; zones: string[]; ttl: number; fallthrough: boolean };
   rewrite: RewriteRule[];
   autopath: boolean;
@@ -127,7 +134,16 @@ export function parseCorefile(text: string): { blocks: ServerBlock[]; problems: 
     if (depth > 0) problems.push({ line: start, message: 'server block not closed with "}"' });
     const zones = keys.length ? keys.map(zoneOf) : [''];
     const portMatch = keys.map((k) => /:(\d+)$/.exec(k)?.[1]).find(Boolean);
-    const block: ServerBlock = { zones, port: portMatch ? +portMatch : 53, line: start, errors: false, log: false, loadbalance: false, rewrite: [], autopath: false };
+    const block: ServerBlock = {
+      zones,
+      port: portMatch ? +portMatch : 53,
+      line: start,
+      errors: false,
+      log: false,
+      loadbalance: false,
+      rewrite: [],
+      autopath: false,
+    };
     for (const d of directives) {
       const err = applyDirective(block, d);
       if (err) problems.push({ line: d.line, message: `${d.name}: ${err}` });
@@ -168,7 +184,12 @@ function applyDirective(b: ServerBlock, d: Directive): string | undefined {
       b.autopath = true;
       return undefined;
     case 'kubernetes': {
-      const k: KubernetesDirective = { zones: DEFAULT_ZONES(a, b.zones), pods: 'disabled', ttl: 5, endpointPodNames: false };
+      const k: KubernetesDirective = {
+        zones: DEFAULT_ZONES(a, b.zones),
+        pods: 'disabled',
+        ttl: 5,
+        endpointPodNames: false,
+      };
       for (const l of d.block) {
         const [key, ...rest] = l.args;
         if (key === 'pods' && ['disabled', 'insecure', 'verified'].includes(rest[0])) k.pods = rest[0] as PodsMode;
@@ -186,7 +207,10 @@ function applyDirective(b: ServerBlock, d: Directive): string | undefined {
       for (const l of d.block) {
         const [key, ...rest] = l.args;
         if (key === 'except') f.except.push(...rest.map(zoneOf));
-        else if (['policy', 'max_concurrent', 'health_check', 'max_fails', 'expire', 'prefer_udp', 'force_tcp'].includes(key)) continue;
+        else if (
+          ['policy', 'max_concurrent', 'health_check', 'max_fails', 'expire', 'prefer_udp', 'force_tcp'].includes(key)
+        )
+          continue;
         else return `line ${l.line}: unsupported option "${l.args.join(' ')}"`;
       }
       b.forward = f;
@@ -194,7 +218,14 @@ function applyDirective(b: ServerBlock, d: Directive): string | undefined {
     }
     case 'cache': {
       const ttl = a[0] !== undefined && /^\d+$/.test(a[0]) ? +a[0] : undefined;
-      const c = { ttl: ttl ?? 3600, zones: DEFAULT_ZONES(ttl !== undefined ? a.slice(1) : a, b.zones), successCapacity: 9984, successTtl: ttl ?? 3600, denialTtl: Math.min(ttl ?? 1800, 1800), serveStaleSeconds: 0 };
+      const c = {
+        ttl: ttl ?? 3600,
+        zones: DEFAULT_ZONES(ttl !== undefined ? a.slice(1) : a, b.zones),
+        successCapacity: 9984,
+        successTtl: ttl ?? 3600,
+        denialTtl: Math.min(ttl ?? 1800, 1800),
+        serveStaleSeconds: 0,
+      };
       for (const l of d.block) {
         const [key, ...rest] = l.args;
         if ((key === 'success' || key === 'denial') && /^\d+$/.test(rest[0] ?? '')) {
@@ -217,7 +248,13 @@ function applyDirective(b: ServerBlock, d: Directive): string | undefined {
     }
     case 'hosts': {
       const file = a[0] && a[0].startsWith('/') ? a[0] : undefined;
-      const h = { file, inline: [] as string[], zones: DEFAULT_ZONES(file ? a.slice(1) : a, b.zones), ttl: 3600, fallthrough: false };
+      const h = {
+        file,
+        inline: [] as string[],
+        zones: DEFAULT_ZONES(file ? a.slice(1) : a, b.zones),
+        ttl: 3600,
+        fallthrough: false,
+      };
       for (const l of d.block) {
         const [key, ...rest] = l.args;
         if (key === 'fallthrough') h.fallthrough = true;

@@ -63,7 +63,11 @@ export class ForwardPlugin implements Plugin {
   private async exchange(up: Upstream, req: DnsRequest): Promise<DnsReply | undefined> {
     const q = req.query.question;
     const id = this.freeId();
-    const msg = encodeQuery(id, { name: q.name, type: q.type, class: q.class ?? 'IN' }, { rd: true, udpSize: 1232, do: req.query.edns?.do });
+    const msg = encodeQuery(
+      id,
+      { name: q.name, type: q.type, class: q.class ?? 'IN' },
+      { rd: true, udpSize: 1232, do: req.query.edns?.do },
+    );
     let raw = await this.udpExchange(up, id, msg);
     if (!raw) return undefined;
     let r = decodeReply(raw);
@@ -73,8 +77,15 @@ export class ForwardPlugin implements Plugin {
       r = decodeReply(raw);
     }
     const rq = r.questions?.[0];
-    if (r.id !== id || !rq || rq.name.toLowerCase() !== q.name.toLowerCase().replace(/\.$/, '') || rq.type !== q.type) return undefined;
-    return reply(r.rcode, r.answers ?? [], r.authorities ?? [], (r.additionals ?? []).filter((a) => a.type !== 'OPT'), false);
+    if (r.id !== id || !rq || rq.name.toLowerCase() !== q.name.toLowerCase().replace(/\.$/, '') || rq.type !== q.type)
+      return undefined;
+    return reply(
+      r.rcode,
+      r.answers ?? [],
+      r.authorities ?? [],
+      (r.additionals ?? []).filter((a) => a.type !== 'OPT'),
+      false,
+    );
   }
 
   private freeId(): number {

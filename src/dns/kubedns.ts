@@ -105,8 +105,19 @@ export class KubeDNSController {
     if (cur) return;
     await c
       .create({
-        metadata: { name: KUBE_DNS.name, namespace: KUBE_DNS.namespace, labels: { 'k8s-app': 'kube-dns', 'kubernetes.io/cluster-service': 'true', 'kubernetes.io/name': 'CoreDNS' }, annotations: { 'prometheus.io/port': String(METRICS_PORT), 'prometheus.io/scrape': 'true' } },
-        spec: { type: 'ClusterIP', clusterIP: this.o.clusterDNS, clusterIPs: [this.o.clusterDNS], ports: PORTS.map((p) => ({ ...p, targetPort: p.port })), sessionAffinity: 'None' },
+        metadata: {
+          name: KUBE_DNS.name,
+          namespace: KUBE_DNS.namespace,
+          labels: { 'k8s-app': 'kube-dns', 'kubernetes.io/cluster-service': 'true', 'kubernetes.io/name': 'CoreDNS' },
+          annotations: { 'prometheus.io/port': String(METRICS_PORT), 'prometheus.io/scrape': 'true' },
+        },
+        spec: {
+          type: 'ClusterIP',
+          clusterIP: this.o.clusterDNS,
+          clusterIPs: [this.o.clusterDNS],
+          ports: PORTS.map((p) => ({ ...p, targetPort: p.port })),
+          sessionAffinity: 'None',
+        },
       })
       .catch((e) => (isAlreadyExists(e) ? undefined : Promise.reject(e)));
     this.o.logger.info({ clusterIP: this.o.clusterDNS }, 'kube-dns Service created');
@@ -117,7 +128,10 @@ export class KubeDNSController {
     const cur = await c.get(COREFILE_CONFIGMAP.name).catch((e) => (isNotFound(e) ? undefined : Promise.reject(e)));
     if (cur) return;
     await c
-      .create({ metadata: { name: COREFILE_CONFIGMAP.name, namespace: COREFILE_CONFIGMAP.namespace }, data: { Corefile: defaultCorefile(this.o.clusterDomain) } })
+      .create({
+        metadata: { name: COREFILE_CONFIGMAP.name, namespace: COREFILE_CONFIGMAP.namespace },
+        data: { Corefile: defaultCorefile(this.o.clusterDomain) },
+      })
       .catch((e) => (isAlreadyExists(e) ? undefined : Promise.reject(e)));
   }
 
@@ -125,7 +139,15 @@ export class KubeDNSController {
     const ready = eps.filter((e) => e.ready);
     const notReady = eps.filter((e) => !e.ready);
     const addr = (e: { node: string; ip: string }) => ({ ip: e.ip, nodeName: e.node });
-    const subsets = eps.length ? [{ ...(ready.length ? { addresses: ready.map(addr) } : {}), ...(notReady.length ? { notReadyAddresses: notReady.map(addr) } : {}), ports: PORTS }] : [];
+    const subsets = eps.length
+      ? [
+          {
+            ...(ready.length ? { addresses: ready.map(addr) } : {}),
+            ...(notReady.length ? { notReadyAddresses: notReady.map(addr) } : {}),
+            ports: PORTS,
+          },
+        ]
+      : [];
     const c = this.o.client.resource(ENDPOINTS).namespace(KUBE_DNS.namespace);
     const cur = await c.get(KUBE_DNS.name).catch((e) => (isNotFound(e) ? undefined : Promise.reject(e)));
     const labels = { 'k8s-app': 'kube-dns' };
@@ -135,16 +157,29 @@ export class KubeDNSController {
 
   private async ensureSlice(eps: { node: string; ip: string; ready: boolean }[]): Promise<void> {
     const c = this.o.client.resource(ENDPOINT_SLICES).namespace(KUBE_DNS.namespace);
-    const endpoints = eps.map((e) => ({ addresses: [e.ip], conditions: { ready: e.ready, serving: e.ready, terminating: false }, nodeName: e.node }));
+    const endpoints = eps.map((e) => ({
+      addresses: [e.ip],
+      conditions: { ready: e.ready, serving: e.ready, terminating: false },
+      nodeName: e.node,
+    }));
     const cur = await c.get(KUBE_DNS.name).catch((e) => (isNotFound(e) ? undefined : Promise.reject(e)));
     const want: EndpointSlice = {
-      metadata: { name: KUBE_DNS.name, namespace: KUBE_DNS.namespace, labels: { 'kubernetes.io/service-name': KUBE_DNS.name, 'endpointslice.kubernetes.io/managed-by': 'k8ts-dns', 'k8s-app': 'kube-dns' } },
+      metadata: {
+        name: KUBE_DNS.name,
+        namespace: KUBE_DNS.namespace,
+        labels: {
+          'kubernetes.io/service-name': KUBE_DNS.name,
+          'endpointslice.kubernetes.io/managed-by': 'k8ts-dns',
+          'k8s-app': 'kube-dns',
+        },
+      },
       addressType: 'IPv4',
       endpoints,
       ports: PORTS,
     };
     if (!cur) await c.create(want);
-    else if (JSON.stringify([cur.endpoints ?? [], cur.ports]) !== JSON.stringify([endpoints, PORTS])) await c.update({ ...cur, endpoints, ports: PORTS });
+    else if (JSON.stringify([cur.endpoints ?? [], cur.ports]) !== JSON.stringify([endpoints, PORTS]))
+      await c.update({ ...cur, endpoints, ports: PORTS });
   }
 
   async stop(): Promise<void> {

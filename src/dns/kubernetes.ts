@@ -88,7 +88,10 @@ export function reverseToIP(name: string): string | undefined {
 export function reverseName(ip: string): string {
   const a = ipaddr.parse(ip);
   if (a.kind() === 'ipv4') return `${a.toString().split('.').reverse().join('.')}.in-addr.arpa`;
-  const hex = (a as ipaddr.IPv6).toByteArray().map((b) => b.toString(16).padStart(2, '0')).join('');
+  const hex = (a as ipaddr.IPv6)
+    .toByteArray()
+    .map((b) => b.toString(16).padStart(2, '0'))
+    .join('');
   return `${hex.split('').reverse().join('.')}.ip6.arpa`;
 }
 
@@ -126,7 +129,15 @@ export class KubernetesPlugin implements Plugin {
       name: owner,
       ttl: this.opts.ttl,
       class: 'IN',
-      data: { mname: `ns.dns.${zone}`, rname: `hostmaster.${zone}`, serial: this.view.serial(), refresh: 7200, retry: 1800, expire: 86400, minimum: this.opts.ttl },
+      data: {
+        mname: `ns.dns.${zone}`,
+        rname: `hostmaster.${zone}`,
+        serial: this.view.serial(),
+        refresh: 7200,
+        retry: 1800,
+        expire: 86400,
+        minimum: this.opts.ttl,
+      },
     };
   }
 
@@ -157,10 +168,18 @@ export class KubernetesPlugin implements Plugin {
     const n = labels.length;
     if (n === 0) {
       const ns = this.rr(owner, 'NS', `ns.dns.${zone}`);
-      return this.answer([this.soa(owner), ns], type, type === 'NS' ? this.addressRecords(`ns.dns.${zone}`, this.dnsServiceIPs()) : []);
+      return this.answer(
+        [this.soa(owner), ns],
+        type,
+        type === 'NS' ? this.addressRecords(`ns.dns.${zone}`, this.dnsServiceIPs()) : [],
+      );
     }
     const top = labels[n - 1];
-    if (n === 1 && top === 'dns-version') return this.answer([{ type: 'TXT', name: owner, ttl: this.opts.ttl, class: 'IN', data: DNS_SCHEMA_VERSION }], type);
+    if (n === 1 && top === 'dns-version')
+      return this.answer(
+        [{ type: 'TXT', name: owner, ttl: this.opts.ttl, class: 'IN', data: DNS_SCHEMA_VERSION }],
+        type,
+      );
     if (top === 'dns') {
       if (n === 1) return this.nodata();
       if (n === 2 && labels[0] === 'ns') return this.answer(this.addressRecords(owner, this.dnsServiceIPs()), type);
@@ -199,7 +218,13 @@ export class KubernetesPlugin implements Plugin {
     // _<port>._<proto>.<svc> (n = 4) and its parent _<proto>.<svc> (n = 3, NODATA when it has children).
     const proto = rest[n - 3];
     if (!proto.startsWith('_') || n > 4 || (n === 4 && !first.startsWith('_'))) return this.nxdomain();
-    const srv = this.srvRecords(svc, svcName, owner, (p) => `_${p.protocol.toLowerCase()}` === proto && (n === 3 || `_${p.name.toLowerCase()}` === first), true);
+    const srv = this.srvRecords(
+      svc,
+      svcName,
+      owner,
+      (p) => `_${p.protocol.toLowerCase()}` === proto && (n === 3 || `_${p.name.toLowerCase()}` === first),
+      true,
+    );
     if (!srv.answers.length) return this.nxdomain();
     return n === 3 ? this.nodata() : this.answer(srv.answers, type, srv.additionals);
   }
@@ -210,11 +235,21 @@ export class KubernetesPlugin implements Plugin {
   }
 
   private clusterIPs(svc: Service): { ip: string; v6: boolean }[] {
-    const ips = [...new Set([svc.spec?.clusterIP, ...(svc.spec?.clusterIPs ?? [])].map(canonicalIP).filter((x): x is string => !!x))];
+    const ips = [
+      ...new Set(
+        [svc.spec?.clusterIP, ...(svc.spec?.clusterIPs ?? [])].map(canonicalIP).filter((x): x is string => !!x),
+      ),
+    ];
     return ips.map((ip) => ({ ip, v6: ip.includes(':') }));
   }
 
-  private async serviceRecords(svc: Service, svcName: string, type: RecordType, owner: string, req: DnsRequest): Promise<DnsReply> {
+  private async serviceRecords(
+    svc: Service,
+    svcName: string,
+    type: RecordType,
+    owner: string,
+    req: DnsRequest,
+  ): Promise<DnsReply> {
     if (isExternalName(svc)) {
       const target = (svc.spec?.externalName ?? '').replace(/\.$/, '');
       if (!target) return this.nxdomain();
@@ -223,7 +258,11 @@ export class KubernetesPlugin implements Plugin {
       // Chase the target through the whole chain, as a resolver would have to otherwise.
       const chased = await req.resolve(target, type);
       const rcode = chased.rcode === RCODE.NXDOMAIN ? RCODE.NXDOMAIN : RCODE.NOERROR;
-      return reply(rcode, [cname, ...(chased.rcode === RCODE.NOERROR ? chased.answers : [])], chased.rcode === RCODE.NOERROR ? [] : chased.authorities);
+      return reply(
+        rcode,
+        [cname, ...(chased.rcode === RCODE.NOERROR ? chased.answers : [])],
+        chased.rcode === RCODE.NOERROR ? [] : chased.authorities,
+      );
     }
     const srv = () => this.srvRecords(svc, svcName, owner, () => true, false);
     if (isHeadless(svc)) {
@@ -242,10 +281,22 @@ export class KubernetesPlugin implements Plugin {
    * `namedOnly`: only named ports (the _port._proto names); a query for the service name itself
    * lists every port, as CoreDNS does.
    */
-  private srvRecords(svc: Service, svcName: string, owner: string, want: (p: PortRef) => boolean, namedOnly: boolean): { answers: Answer[]; additionals: Answer[] } {
+  private srvRecords(
+    svc: Service,
+    svcName: string,
+    owner: string,
+    want: (p: PortRef) => boolean,
+    namedOnly: boolean,
+  ): { answers: Answer[]; additionals: Answer[] } {
     const answers: Answer[] = [];
     const additionals: Answer[] = [];
-    const srv = (port: number, target: string, weight: number): Answer => ({ type: 'SRV', name: owner, ttl: this.opts.ttl, class: 'IN', data: { priority: 0, weight, port, target } });
+    const srv = (port: number, target: string, weight: number): Answer => ({
+      type: 'SRV',
+      name: owner,
+      ttl: this.opts.ttl,
+      class: 'IN',
+      data: { priority: 0, weight, port, target },
+    });
     if (isHeadless(svc)) {
       const ports = this.endpointPorts(svc).filter((p) => (!namedOnly || p.name) && want(p));
       const eps = this.endpoints(svc);
@@ -254,12 +305,17 @@ export class KubernetesPlugin implements Plugin {
         for (const e of eps) {
           const target = `${e.hostname}.${svcName}`;
           answers.push(srv(p.port, target, weight));
-          if (!additionals.some((a) => a.name === target && 'data' in a && a.data === e.ip)) additionals.push(...this.addressRecords(target, [e]));
+          if (!additionals.some((a) => a.name === target && 'data' in a && a.data === e.ip))
+            additionals.push(...this.addressRecords(target, [e]));
         }
       }
       return { answers, additionals };
     }
-    const ports: PortRef[] = (svc.spec?.ports ?? []).map((p) => ({ name: (p.name ?? '').toLowerCase(), protocol: p.protocol ?? 'TCP', port: p.port }));
+    const ports: PortRef[] = (svc.spec?.ports ?? []).map((p) => ({
+      name: (p.name ?? '').toLowerCase(),
+      protocol: p.protocol ?? 'TCP',
+      port: p.port,
+    }));
     for (const p of ports.filter((p) => (!namedOnly || p.name) && want(p))) answers.push(srv(p.port, svcName, 100));
     if (answers.length) additionals.push(...this.addressRecords(svcName, this.clusterIPs(svc)));
     return { answers, additionals };
@@ -287,7 +343,9 @@ export class KubernetesPlugin implements Plugin {
    * or all of them with publishNotReadyAddresses or the old tolerate-unready-endpoints annotation.
    */
   endpoints(svc: Service): EndpointAddress[] {
-    const all = svc.spec?.publishNotReadyAddresses === true || svc.metadata?.annotations?.['service.alpha.kubernetes.io/tolerate-unready-endpoints'] === 'true';
+    const all =
+      svc.spec?.publishNotReadyAddresses === true ||
+      svc.metadata?.annotations?.['service.alpha.kubernetes.io/tolerate-unready-endpoints'] === 'true';
     const out: EndpointAddress[] = [];
     const seen = new Set<string>();
     for (const slice of this.slicesOf(svc)) {
@@ -297,7 +355,14 @@ export class KubernetesPlugin implements Plugin {
         for (const raw of ep.addresses ?? []) {
           const ip = canonicalIP(raw);
           if (!ip) continue;
-          const hostname = (ep.hostname ?? (this.opts.endpointPodNames && ep.targetRef?.kind === 'Pod' && /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(ep.targetRef.name ?? '') ? ep.targetRef.name! : dashed(ip))).toLowerCase();
+          const hostname = (
+            ep.hostname ??
+            (this.opts.endpointPodNames &&
+            ep.targetRef?.kind === 'Pod' &&
+            /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(ep.targetRef.name ?? '')
+              ? ep.targetRef.name!
+              : dashed(ip))
+          ).toLowerCase();
           const key = `${hostname}/${ip}`;
           if (seen.has(key)) continue;
           seen.add(key);
@@ -317,7 +382,9 @@ export class KubernetesPlugin implements Plugin {
     if (n === 1) return this.namespaceExists(ns) ? this.nodata() : this.nxdomain();
     if (n !== 2) return this.nxdomain();
     const dashedIP = rest[0];
-    const ip = canonicalIP(/^\d+-\d+-\d+-\d+$/.test(dashedIP) ? dashedIP.replace(/-/g, '.') : dashedIP.replace(/-/g, ':'));
+    const ip = canonicalIP(
+      /^\d+-\d+-\d+-\d+$/.test(dashedIP) ? dashedIP.replace(/-/g, '.') : dashedIP.replace(/-/g, ':'),
+    );
     if (!ip) return this.nxdomain();
     if (this.opts.pods === 'verified') {
       const pods = this.view.pods?.byIndex('podIP', ip) ?? [];
@@ -330,12 +397,15 @@ export class KubernetesPlugin implements Plugin {
     const ip = reverseToIP(qname);
     if (!ip) return [];
     const names = new Set<string>();
-    for (const svc of this.view.services.byIndex('clusterIP', ip)) names.add(`${svc.metadata!.name}.${svc.metadata!.namespace}.svc.${this.opts.zone}`);
+    for (const svc of this.view.services.byIndex('clusterIP', ip))
+      names.add(`${svc.metadata!.name}.${svc.metadata!.namespace}.svc.${this.opts.zone}`);
     for (const slice of this.view.slices.byIndex('address', ip)) {
       const svcName = slice.metadata?.labels?.[SERVICE_NAME_LABEL];
       const svc = svcName ? this.view.services.getByName(slice.metadata!.namespace, svcName) : undefined;
       if (!svc) continue;
-      for (const e of this.endpoints(svc)) if (e.ip === ip) names.add(`${e.hostname}.${svc.metadata!.name}.${svc.metadata!.namespace}.svc.${this.opts.zone}`);
+      for (const e of this.endpoints(svc))
+        if (e.ip === ip)
+          names.add(`${e.hostname}.${svc.metadata!.name}.${svc.metadata!.namespace}.svc.${this.opts.zone}`);
     }
     return [...names].map((n) => this.rr(owner, 'PTR', n));
   }
@@ -358,9 +428,21 @@ export class KubernetesPlugin implements Plugin {
         yield* this.addressRecords(svcName, eps);
         for (const e of eps) yield* this.addressRecords(`${e.hostname}.${svcName}`, [e]);
       } else yield* this.addressRecords(svcName, this.clusterIPs(svc));
-      const ports = isHeadless(svc) ? this.endpointPorts(svc) : (svc.spec?.ports ?? []).map((p) => ({ name: (p.name ?? '').toLowerCase(), protocol: p.protocol ?? 'TCP', port: p.port }));
+      const ports = isHeadless(svc)
+        ? this.endpointPorts(svc)
+        : (svc.spec?.ports ?? []).map((p) => ({
+            name: (p.name ?? '').toLowerCase(),
+            protocol: p.protocol ?? 'TCP',
+            port: p.port,
+          }));
       for (const p of ports.filter((p) => p.name)) {
-        yield* this.srvRecords(svc, svcName, `_${p.name}._${p.protocol.toLowerCase()}.${svcName}`, (q) => q.name === p.name && q.protocol === p.protocol, true).answers;
+        yield* this.srvRecords(
+          svc,
+          svcName,
+          `_${p.name}._${p.protocol.toLowerCase()}.${svcName}`,
+          (q) => q.name === p.name && q.protocol === p.protocol,
+          true,
+        ).answers;
       }
     }
   }

@@ -47,14 +47,29 @@ export interface DnsReply {
   authoritative: boolean;
 }
 
-export function reply(rcode: number, answers: Answer[] = [], authorities: Answer[] = [], additionals: Answer[] = [], authoritative = true): DnsReply {
+export function reply(
+  rcode: number,
+  answers: Answer[] = [],
+  authorities: Answer[] = [],
+  additionals: Answer[] = [],
+  authoritative = true,
+): DnsReply {
   return { rcode, answers, authorities, additionals, authoritative };
 }
 
 export type ParseResult =
   | { kind: 'query'; query: DnsQuery }
   /** Answer with this header only (FORMERR, NOTIMP, BADVERS...). */
-  | { kind: 'error'; id: number; opcode: number; rcode: number; rd: boolean; extendedRcode?: number; edns?: boolean; question?: Question }
+  | {
+      kind: 'error';
+      id: number;
+      opcode: number;
+      rcode: number;
+      rd: boolean;
+      extendedRcode?: number;
+      edns?: boolean;
+      question?: Question;
+    }
   /** Not worth an answer: too short to carry an ID, or a response (answering responses invites loops). */
   | { kind: 'drop' };
 
@@ -76,14 +91,20 @@ export function parseQuery(buf: Buffer): ParseResult {
     return { kind: 'error', id, opcode, rcode: RCODE.FORMERR, rd };
   }
   const q = p.questions?.[0];
-  if (!q || typeof q.name !== 'string' || typeof q.type !== 'string') return { kind: 'error', id, opcode, rcode: RCODE.FORMERR, rd };
+  if (!q || typeof q.name !== 'string' || typeof q.type !== 'string')
+    return { kind: 'error', id, opcode, rcode: RCODE.FORMERR, rd };
   const opts = (p.additionals ?? []).filter((a): a is OptAnswer => a.type === 'OPT');
   if (opts.length > 1) return { kind: 'error', id, opcode, rcode: RCODE.FORMERR, rd, question: q };
   let edns: DnsQuery['edns'];
   if (opts.length === 1) {
     const o = opts[0];
-    edns = { udpSize: Math.min(MAX_UDP_SIZE, Math.max(CLASSIC_UDP_SIZE, o.udpPayloadSize ?? 0)), version: o.ednsVersion ?? 0, do: !!o.flag_do };
-    if (edns.version !== 0) return { kind: 'error', id, opcode, rcode: 0, rd, extendedRcode: BADVERS_EXTENDED, edns: true, question: q };
+    edns = {
+      udpSize: Math.min(MAX_UDP_SIZE, Math.max(CLASSIC_UDP_SIZE, o.udpPayloadSize ?? 0)),
+      version: o.ednsVersion ?? 0,
+      do: !!o.flag_do,
+    };
+    if (edns.version !== 0)
+      return { kind: 'error', id, opcode, rcode: 0, rd, extendedRcode: BADVERS_EXTENDED, edns: true, question: q };
   }
   const qname = q.name.toLowerCase().replace(/\.$/, '');
   return { kind: 'query', query: { id, opcode, question: q, qname, rd, cd: !!(flags & CD), edns } };
@@ -91,8 +112,16 @@ export function parseQuery(buf: Buffer): ParseResult {
 
 function optRecord(extendedRcode = 0, dnssecOk = false): Answer {
   // dns-packet's Answer union leaves OPT out of what encode() takes; the record is valid for it.
-  const opt: OptAnswer =
-{ type: 'OPT', name: '.', udpPayloadSize: OUR_UDP_SIZE, extendedRcode, ednsVersion: 0, flags: dnssecOk ? 0x8000 : 0, flag_do: dnssecOk, options: [] };
+  const opt: OptAnswer = {
+    type: 'OPT',
+    name: '.',
+    udpPayloadSize: OUR_UDP_SIZE,
+    extendedRcode,
+    ednsVersion: 0,
+    flags: dnssecOk ? 0x8000 : 0,
+    flag_do: dnssecOk,
+    options: [],
+  };
   return opt as unknown as Answer;
 }
 
@@ -119,9 +148,19 @@ export function encodeReply(q: DnsQuery, r: DnsReply, maxSize?: number): Buffer 
   const additionals: Answer[] = r.additionals.filter((a) => a.type !== 'OPT');
   if (q.edns) additionals.push(optRecord(0, q.edns.do));
   const base = { type: 'response' as const, id: q.id, questions: [q.question] };
-  const full = packet.encode({ ...base, flags: headerFlags(q.opcode, r.rcode, q.rd, r.authoritative, false), answers: r.answers, authorities: r.authorities, additionals });
+  const full = packet.encode({
+    ...base,
+    flags: headerFlags(q.opcode, r.rcode, q.rd, r.authoritative, false),
+    answers: r.answers,
+    authorities: r.authorities,
+    additionals,
+  });
   if (maxSize === undefined || full.length <= maxSize) return full;
-  return packet.encode({ ...base, flags: headerFlags(q.opcode, r.rcode, q.rd, r.authoritative, true), additionals: q.edns ? [optRecord(0, q.edns.do)] : [] });
+  return packet.encode({
+    ...base,
+    flags: headerFlags(q.opcode, r.rcode, q.rd, r.authoritative, true),
+    additionals: q.edns ? [optRecord(0, q.edns.do)] : [],
+  });
 }
 
 /** The UDP size limit of a reply to this query. */
@@ -130,8 +169,14 @@ export function udpLimit(q: DnsQuery): number {
 }
 
 /** Encodes a query (for forwarding and tests). */
-export function encodeQuery(id: number, question: Question, opts: { rd?: boolean; udpSize?: number; do?: boolean } = {}): Buffer {
-  const additionals: Answer[] = opts.udpSize ? [{ ...optRecord(0, !!opts.do), udpPayloadSize: opts.udpSize } as Answer] : [];
+export function encodeQuery(
+  id: number,
+  question: Question,
+  opts: { rd?: boolean; udpSize?: number; do?: boolean } = {},
+): Buffer {
+  const additionals: Answer[] = opts.udpSize
+    ? [{ ...optRecord(0, !!opts.do), udpPayloadSize: opts.udpSize } as Answer]
+    : [];
   return packet.encode({ type: 'query', id, flags: opts.rd === false ? 0 : RD, questions: [question], additionals });
 }
 

@@ -16,7 +16,11 @@ export class HostsPlugin implements Plugin {
 
   constructor(
     text: string,
-    readonly opts: { zones: string[]; ttl: number; fallthrough: boolean } = { zones: [''], ttl: 3600, fallthrough: true },
+    readonly opts: { zones: string[]; ttl: number; fallthrough: boolean } = {
+      zones: [''],
+      ttl: 3600,
+      fallthrough: true,
+    },
   ) {
     for (const raw of text.split('\n')) {
       const [ip, ...hosts] = raw.replace(/#.*$/, '').trim().split(/\s+/);
@@ -38,12 +42,24 @@ export class HostsPlugin implements Plugin {
       if (question.type === 'PTR') {
         const m = /^(\d+)\.(\d+)\.(\d+)\.(\d+)\.in-addr\.arpa$/.exec(qname);
         const names = m ? this.reverse.get(`${m[4]}.${m[3]}.${m[2]}.${m[1]}`) : undefined;
-        if (names) return reply(RCODE.NOERROR, names.map((n) => ({ type: 'PTR', name: question.name, ttl: this.opts.ttl, class: 'IN', data: n })));
+        if (names)
+          return reply(
+            RCODE.NOERROR,
+            names.map((n) => ({ type: 'PTR', name: question.name, ttl: this.opts.ttl, class: 'IN', data: n })),
+          );
       }
       return this.opts.fallthrough ? next(req) : reply(RCODE.NXDOMAIN);
     }
     const type = question.type;
-    const answers: Answer[] = ips.filter((ip) => (type === 'AAAA') === ip.includes(':') && (type === 'A' || type === 'AAAA')).map((ip) => ({ type: ip.includes(':') ? 'AAAA' : 'A', name: question.name, ttl: this.opts.ttl, class: 'IN', data: ip }));
+    const answers: Answer[] = ips
+      .filter((ip) => (type === 'AAAA') === ip.includes(':') && (type === 'A' || type === 'AAAA'))
+      .map((ip) => ({
+        type: ip.includes(':') ? 'AAAA' : 'A',
+        name: question.name,
+        ttl: this.opts.ttl,
+        class: 'IN',
+        data: ip,
+      }));
     return reply(RCODE.NOERROR, answers);
   }
 }
@@ -118,7 +134,17 @@ export class LogPlugin implements Plugin {
   async serve(req: DnsRequest, next: Next): Promise<DnsReply> {
     const t0 = performance.now();
     const r = await next(req);
-    this.logger.info({ client: req.remoteAddress, name: req.query.question.name, type: req.query.question.type, proto: req.transport, rcode: rcodeName(r.rcode), ms: +(performance.now() - t0).toFixed(3) }, 'dns query');
+    this.logger.info(
+      {
+        client: req.remoteAddress,
+        name: req.query.question.name,
+        type: req.query.question.type,
+        proto: req.transport,
+        rcode: rcodeName(r.rcode),
+        ms: +(performance.now() - t0).toFixed(3),
+      },
+      'dns query',
+    );
     return r;
   }
 }
@@ -129,7 +155,8 @@ export class ErrorsPlugin implements Plugin {
   constructor(private readonly logger: Logger) {}
   async serve(req: DnsRequest, next: Next): Promise<DnsReply> {
     const r = await next(req);
-    if (r.rcode === RCODE.SERVFAIL) this.logger.warn({ name: req.query.question.name, type: req.query.question.type }, 'dns: SERVFAIL');
+    if (r.rcode === RCODE.SERVFAIL)
+      this.logger.warn({ name: req.query.question.name, type: req.query.question.type }, 'dns: SERVFAIL');
     return r;
   }
 }
@@ -144,17 +171,40 @@ export class DnsMetrics {
 
   constructor(registry: Registry) {
     const registers = [registry];
-    this.requests = new Counter({ name: 'coredns_dns_requests_total', help: 'Counter of DNS requests made per zone, protocol and family.', labelNames: ['server', 'zone', 'proto', 'family', 'type'], registers });
-    this.responses = new Counter({ name: 'coredns_dns_responses_total', help: 'Counter of response status codes.', labelNames: ['server', 'zone', 'rcode'], registers });
+    this.requests = new Counter({
+      name: 'coredns_dns_requests_total',
+      help: 'Counter of DNS requests made per zone, protocol and family.',
+      labelNames: ['server', 'zone', 'proto', 'family', 'type'],
+      registers,
+    });
+    this.responses = new Counter({
+      name: 'coredns_dns_responses_total',
+      help: 'Counter of response status codes.',
+      labelNames: ['server', 'zone', 'rcode'],
+      registers,
+    });
     this.duration = new Histogram({
       name: 'coredns_dns_request_duration_seconds',
       help: 'Histogram of the time (in seconds) each request took per zone.',
       labelNames: ['server', 'zone', 'type'],
-      buckets: [0.00025, 0.0005, 0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.256, 0.512, 1.024, 2.048, 4.096, 8.192],
+      buckets: [
+        0.00025, 0.0005, 0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.256, 0.512, 1.024, 2.048, 4.096,
+        8.192,
+      ],
       registers,
     });
-    this.cacheHits = new Counter({ name: 'coredns_cache_hits_total', help: 'The count of cache hits.', labelNames: ['server', 'type', 'zones'], registers });
-    this.cacheMisses = new Counter({ name: 'coredns_cache_misses_total', help: 'The count of cache misses.', labelNames: ['server', 'zones'], registers });
+    this.cacheHits = new Counter({
+      name: 'coredns_cache_hits_total',
+      help: 'The count of cache hits.',
+      labelNames: ['server', 'type', 'zones'],
+      registers,
+    });
+    this.cacheMisses = new Counter({
+      name: 'coredns_cache_misses_total',
+      help: 'The count of cache misses.',
+      labelNames: ['server', 'zones'],
+      registers,
+    });
   }
 }
 
@@ -179,13 +229,31 @@ export class MetricsPlugin implements Plugin {
     const family = req.remoteAddress.includes(':') ? '2' : '1';
     const rk = `${req.transport}|${family}|${type}`;
     let rc = this.requestChildren.get(rk);
-    if (!rc) this.requestChildren.set(rk, (rc = this.metrics.requests.labels({ server: this.server, zone: this.zone, proto: req.transport, family, type })));
+    if (!rc)
+      this.requestChildren.set(
+        rk,
+        (rc = this.metrics.requests.labels({
+          server: this.server,
+          zone: this.zone,
+          proto: req.transport,
+          family,
+          type,
+        })),
+      );
     rc.inc();
     let sc = this.responseChildren.get(r.rcode);
-    if (!sc) this.responseChildren.set(r.rcode, (sc = this.metrics.responses.labels({ server: this.server, zone: this.zone, rcode: rcodeName(r.rcode) })));
+    if (!sc)
+      this.responseChildren.set(
+        r.rcode,
+        (sc = this.metrics.responses.labels({ server: this.server, zone: this.zone, rcode: rcodeName(r.rcode) })),
+      );
     sc.inc();
     let dc = this.durationChildren.get(type);
-    if (!dc) this.durationChildren.set(type, (dc = this.metrics.duration.labels({ server: this.server, zone: this.zone, type })));
+    if (!dc)
+      this.durationChildren.set(
+        type,
+        (dc = this.metrics.duration.labels({ server: this.server, zone: this.zone, type })),
+      );
     dc.observe((performance.now() - t0) / 1000);
     return r;
   }

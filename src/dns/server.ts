@@ -5,7 +5,17 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { createServer, type Server, type Socket as TcpSocket } from 'node:net';
 import type { Logger } from 'pino';
-import { encodeError, encodeReply, parseQuery, RCODE, reply, udpLimit, type DnsQuery, type DnsReply, type RecordType } from './message.js';
+import {
+  encodeError,
+  encodeReply,
+  parseQuery,
+  RCODE,
+  reply,
+  udpLimit,
+  type DnsQuery,
+  type DnsReply,
+  type RecordType,
+} from './message.js';
 import type { DnsRequest, Next } from './plugin.js';
 
 /** CNAME chasing and autopath resolve names again through the chain; this bounds the recursion. */
@@ -32,7 +42,13 @@ export interface DnsServerOptions {
 }
 
 /** Runs one query through the chain (exported for tests and benchmarks without sockets). */
-export async function handle(handler: HandlerRef, query: DnsQuery, transport: 'udp' | 'tcp', remoteAddress: string, depth = 0): Promise<DnsReply> {
+export async function handle(
+  handler: HandlerRef,
+  query: DnsQuery,
+  transport: 'udp' | 'tcp',
+  remoteAddress: string,
+  depth = 0,
+): Promise<DnsReply> {
   const req: DnsRequest = {
     query,
     transport,
@@ -40,7 +56,11 @@ export async function handle(handler: HandlerRef, query: DnsQuery, transport: 'u
     depth,
     resolve: (name: string, type: RecordType) => {
       if (depth + 1 >= MAX_DEPTH) return Promise.resolve(reply(RCODE.SERVFAIL));
-      const q: DnsQuery = { ...query, question: { name, type, class: 'IN' }, qname: name.toLowerCase().replace(/\.$/, '') };
+      const q: DnsQuery = {
+        ...query,
+        question: { name, type, class: 'IN' },
+        qname: name.toLowerCase().replace(/\.$/, ''),
+      };
       return handle(handler, q, transport, remoteAddress, depth + 1);
     },
   };
@@ -87,7 +107,13 @@ export class DnsServer {
   }
 
   /** The reply bytes for one received message (undefined: dropped, or a transfer already streamed). */
-  async respond(msg: Buffer, transport: 'udp' | 'tcp', remote: string, maxSize?: number, onTransfer?: (r: DnsRequest) => boolean): Promise<Buffer | undefined> {
+  async respond(
+    msg: Buffer,
+    transport: 'udp' | 'tcp',
+    remote: string,
+    maxSize?: number,
+    onTransfer?: (r: DnsRequest) => boolean,
+  ): Promise<Buffer | undefined> {
     const parsed = parseQuery(msg);
     if (parsed.kind === 'drop') return undefined;
     if (parsed.kind === 'error') return encodeError(parsed);
@@ -95,7 +121,13 @@ export class DnsServer {
     if (q.question.type === 'AXFR' || q.question.type === 'IXFR') {
       // Zone transfers exist over TCP only (RFC 5936); over UDP they are refused.
       if (transport === 'udp' || !onTransfer) return encodeReply(q, reply(RCODE.REFUSED, [], [], [], false));
-      const req = { query: q, transport, remoteAddress: remote, depth: 0, resolve: () => Promise.resolve(reply(RCODE.SERVFAIL)) } as DnsRequest;
+      const req = {
+        query: q,
+        transport,
+        remoteAddress: remote,
+        depth: 0,
+        resolve: () => Promise.resolve(reply(RCODE.SERVFAIL)),
+      } as DnsRequest;
       if (onTransfer(req)) return undefined;
       return encodeReply(q, reply(RCODE.REFUSED, [], [], [], false));
     }

@@ -45,7 +45,9 @@ export class ClusterDNS {
   private configMaps?: SharedIndexInformer<ConfigMap>;
   private server?: DnsServer;
   private http?: Server;
-  private readonly handler: HandlerRef = { current: async () => ({ rcode: 2, answers: [], authorities: [], additionals: [], authoritative: false }) };
+  private readonly handler: HandlerRef = {
+    current: async () => ({ rcode: 2, answers: [], authorities: [], additionals: [], authoritative: false }),
+  };
   private built?: BuiltConfig;
   private lastCorefile?: string;
   readonly registry = new Registry();
@@ -65,7 +67,10 @@ export class ClusterDNS {
   }
 
   async start(): Promise<void> {
-    this.configMaps = new SharedIndexInformer(this.o.client, CONFIGMAPS, { namespace: COREFILE_CONFIGMAP.namespace, fieldSelector: `metadata.name=${COREFILE_CONFIGMAP.name}` });
+    this.configMaps = new SharedIndexInformer(this.o.client, CONFIGMAPS, {
+      namespace: COREFILE_CONFIGMAP.namespace,
+      fieldSelector: `metadata.name=${COREFILE_CONFIGMAP.name}`,
+    });
     const reload = () => this.configure();
     this.configMaps.addEventHandler({ add: reload, update: reload, delete: reload });
     this.configMaps.start();
@@ -75,7 +80,10 @@ export class ClusterDNS {
       address: this.o.address,
       port: this.o.port,
       handler: this.handler,
-      transfer: new ZoneTransfer(() => this.built?.kubernetes, () => this.built?.transferTo ?? []),
+      transfer: new ZoneTransfer(
+        () => this.built?.kubernetes,
+        () => this.built?.transferTo ?? [],
+      ),
       logger: this.log,
     });
     await this.server.start();
@@ -98,10 +106,24 @@ export class ClusterDNS {
     const { blocks, problems } = parseCorefile(text);
     const needsPods = blocks.some((b) => b.autopath || b.kubernetes?.pods === 'verified');
     void this.ensureWatch(needsPods).then(() => {
-      const built = buildConfig(blocks, { view: this.watch!, logger: this.log, metrics: this.metrics, resolvConf: this.o.hostResolvConf, ownAddresses: [this.o.address], hostSearch: this.o.hostSearch });
+      const built = buildConfig(blocks, {
+        view: this.watch!,
+        logger: this.log,
+        metrics: this.metrics,
+        resolvConf: this.o.hostResolvConf,
+        ownAddresses: [this.o.address],
+        hostSearch: this.o.hostSearch,
+      });
       const all = [...problems.map((p) => `line ${p.line}: ${p.message}`), ...built.problems];
-      for (const p of all) this.log.warn({ configmap: `${COREFILE_CONFIGMAP.namespace}/${COREFILE_CONFIGMAP.name}` }, `Corefile: ${p}`);
-      if (cm && all.length) this.recorder.event({ apiVersion: 'v1', kind: 'ConfigMap', metadata: cm.metadata }, 'Warning', 'CorefileInvalid', `Corefile of node ${this.o.nodeName}: ${all.join('; ')}`.slice(0, 1024));
+      for (const p of all)
+        this.log.warn({ configmap: `${COREFILE_CONFIGMAP.namespace}/${COREFILE_CONFIGMAP.name}` }, `Corefile: ${p}`);
+      if (cm && all.length)
+        this.recorder.event(
+          { apiVersion: 'v1', kind: 'ConfigMap', metadata: cm.metadata },
+          'Warning',
+          'CorefileInvalid',
+          `Corefile of node ${this.o.nodeName}: ${all.join('; ')}`.slice(0, 1024),
+        );
       const old = this.built;
       this.built = built;
       this.handler.current = built.handler;
@@ -156,7 +178,9 @@ export class ClusterDNS {
       try {
         const node = await nodes.get(this.o.nodeName);
         if ((node.metadata?.annotations?.[DNS_LISTENER_ANNOTATION] ?? null) === address) return;
-        await nodes.patch(this.o.nodeName, 'merge', { metadata: { annotations: { [DNS_LISTENER_ANNOTATION]: address } } });
+        await nodes.patch(this.o.nodeName, 'merge', {
+          metadata: { annotations: { [DNS_LISTENER_ANNOTATION]: address } },
+        });
         return;
       } catch (err) {
         if (!isConflict(err) || attempt >= 20) {

@@ -6,10 +6,28 @@ import type { EndpointSlice } from 'kubernetes-types/discovery/v1.js';
 import { spec, type Client } from '../client/client.js';
 import { Indexer, SharedIndexInformer, type IndexFunc } from '../client/informer.js';
 
-export const SERVICES = spec<Service>({ group: '', version: 'v1', plural: 'services', namespaced: true, kind: 'Service' });
-export const ENDPOINT_SLICES = spec<EndpointSlice>({ group: 'discovery.k8s.io', version: 'v1', plural: 'endpointslices', namespaced: true, kind: 'EndpointSlice' });
+export const SERVICES = spec<Service>({
+  group: '',
+  version: 'v1',
+  plural: 'services',
+  namespaced: true,
+  kind: 'Service',
+});
+export const ENDPOINT_SLICES = spec<EndpointSlice>({
+  group: 'discovery.k8s.io',
+  version: 'v1',
+  plural: 'endpointslices',
+  namespaced: true,
+  kind: 'EndpointSlice',
+});
 export const PODS = spec<Pod>({ group: '', version: 'v1', plural: 'pods', namespaced: true, kind: 'Pod' });
-export const NAMESPACES = spec<Namespace>({ group: '', version: 'v1', plural: 'namespaces', namespaced: false, kind: 'Namespace' });
+export const NAMESPACES = spec<Namespace>({
+  group: '',
+  version: 'v1',
+  plural: 'namespaces',
+  namespaced: false,
+  kind: 'Namespace',
+});
 
 export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
 
@@ -17,16 +35,31 @@ export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
 export function canonicalIP(ip: string | undefined): string | undefined {
   if (!ip || !ipaddr.isValid(ip)) return undefined;
   const a = ipaddr.parse(ip);
-  return a.kind() === 'ipv6' && (a as ipaddr.IPv6).isIPv4MappedAddress() ? (a as ipaddr.IPv6).toIPv4Address().toString() : a.toString();
+  return a.kind() === 'ipv6' && (a as ipaddr.IPv6).isIPv4MappedAddress()
+    ? (a as ipaddr.IPv6).toIPv4Address().toString()
+    : a.toString();
 }
 
-const byClusterIP: IndexFunc = (s: Service) => [...new Set([s.spec?.clusterIP, ...(s.spec?.clusterIPs ?? [])].map(canonicalIP).filter((x): x is string => !!x))];
+const byClusterIP: IndexFunc = (s: Service) => [
+  ...new Set([s.spec?.clusterIP, ...(s.spec?.clusterIPs ?? [])].map(canonicalIP).filter((x): x is string => !!x)),
+];
 const byService: IndexFunc = (s: EndpointSlice) => {
   const svc = s.metadata?.labels?.[SERVICE_NAME_LABEL];
   return svc ? [`${s.metadata?.namespace}/${svc}`] : [];
 };
-const byAddress: IndexFunc = (s: EndpointSlice) => [...new Set((s.endpoints ?? []).flatMap((e) => e.addresses ?? []).map(canonicalIP).filter((x): x is string => !!x))];
-const byPodIP: IndexFunc = (p: Pod) => [...new Set([p.status?.podIP, ...(p.status?.podIPs ?? []).map((x) => x.ip)].map(canonicalIP).filter((x): x is string => !!x))];
+const byAddress: IndexFunc = (s: EndpointSlice) => [
+  ...new Set(
+    (s.endpoints ?? [])
+      .flatMap((e) => e.addresses ?? [])
+      .map(canonicalIP)
+      .filter((x): x is string => !!x),
+  ),
+];
+const byPodIP: IndexFunc = (p: Pod) => [
+  ...new Set(
+    [p.status?.podIP, ...(p.status?.podIPs ?? []).map((x) => x.ip)].map(canonicalIP).filter((x): x is string => !!x),
+  ),
+];
 
 export const INDEXERS = {
   services: { clusterIP: byClusterIP },
@@ -45,7 +78,12 @@ export interface ClusterView {
 }
 
 /** Stores filled by hand (unit tests, benchmarks). */
-export function staticView(objects: { services?: Service[]; slices?: EndpointSlice[]; namespaces?: string[]; pods?: Pod[] }): ClusterView {
+export function staticView(objects: {
+  services?: Service[];
+  slices?: EndpointSlice[];
+  namespaces?: string[];
+  pods?: Pod[];
+}): ClusterView {
   const services = new Indexer<Service>();
   services.addIndexers(INDEXERS.services);
   const slices = new Indexer<EndpointSlice>();
@@ -53,7 +91,8 @@ export function staticView(objects: { services?: Service[]; slices?: EndpointSli
   const namespaces = new Indexer<Namespace>();
   const pods = new Indexer<Pod>();
   pods.addIndexers(INDEXERS.pods);
-  const key = (o: { metadata?: { namespace?: string; name?: string } }) => (o.metadata?.namespace ? `${o.metadata.namespace}/${o.metadata.name}` : `${o.metadata?.name}`);
+  const key = (o: { metadata?: { namespace?: string; name?: string } }) =>
+    o.metadata?.namespace ? `${o.metadata.namespace}/${o.metadata.name}` : `${o.metadata?.name}`;
   for (const s of objects.services ?? []) services.set(key(s), s);
   for (const s of objects.slices ?? []) slices.set(key(s), s);
   for (const n of objects.namespaces ?? []) namespaces.set(n, { metadata: { name: n } });
@@ -71,8 +110,14 @@ export class ClusterWatch implements ClusterView {
   private changed = Math.floor(Date.now() / 1000);
 
   constructor(client: Client, opts: { watchPods: boolean }) {
-    this.svcInformer = new SharedIndexInformer(client, SERVICES, { indexers: INDEXERS.services, dropManagedFields: true });
-    this.sliceInformer = new SharedIndexInformer(client, ENDPOINT_SLICES, { indexers: INDEXERS.slices, dropManagedFields: true });
+    this.svcInformer = new SharedIndexInformer(client, SERVICES, {
+      indexers: INDEXERS.services,
+      dropManagedFields: true,
+    });
+    this.sliceInformer = new SharedIndexInformer(client, ENDPOINT_SLICES, {
+      indexers: INDEXERS.slices,
+      dropManagedFields: true,
+    });
     this.nsInformer = new SharedIndexInformer(client, NAMESPACES, { dropManagedFields: true });
     this.informers.push(this.svcInformer, this.sliceInformer, this.nsInformer);
     if (opts.watchPods) {

@@ -97,7 +97,11 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     port: 0,
     tls: { cert: serving.certPem, key: serving.keyPem, ca: ca.certPem },
     backend,
-    cluster: { serviceCIDR: opts.serviceCIDR ?? '10.43.0.0/16', nodePortRange: [30000, 32767], clusterDomain: 'cluster.local' },
+    cluster: {
+      serviceCIDR: opts.serviceCIDR ?? '10.43.0.0/16',
+      nodePortRange: [30000, 32767],
+      clusterDomain: 'cluster.local',
+    },
     resources: builtinResources(),
     logger,
   });
@@ -110,17 +114,32 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
   const client = (fieldManager = 'k8ts-embedded') => inProcessClient(api, { fieldManager });
   const nodes = opts.nodes ?? 0;
   // One process, one cluster per component: no leader election (nothing else competes).
-  const controllers = opts.controllers !== false ? new ControllerManager({ client: client('kube-controller-manager'), logger, options: { clusterCIDR: '10.42.0.0/16', rootCA: ca.certPem }, leaderElection: false }) : undefined;
+  const controllers =
+    opts.controllers !== false
+      ? new ControllerManager({
+          client: client('kube-controller-manager'),
+          logger,
+          options: { clusterCIDR: '10.42.0.0/16', rootCA: ca.certPem },
+          leaderElection: false,
+        })
+      : undefined;
   controllers?.start();
-  const scheduler = (opts.scheduler ?? nodes > 0) ? new SchedulerRunner({ client: client('kube-scheduler'), logger, leaderElection: false }) : undefined;
+  const scheduler =
+    (opts.scheduler ?? nodes > 0)
+      ? new SchedulerRunner({ client: client('kube-scheduler'), logger, leaderElection: false })
+      : undefined;
   scheduler?.start();
-  const simulator = nodes > 0
-    ? new NodeSimulator(
-        inProcessClient(api, { fieldManager: 'kubelet', user: { name: 'system:node:sim', groups: ['system:nodes', 'system:masters'] } }),
-        { ...DEFAULT_SIM_OPTIONS, ...opts.nodeOptions, nodes },
-        logger,
-      )
-    : undefined;
+  const simulator =
+    nodes > 0
+      ? new NodeSimulator(
+          inProcessClient(api, {
+            fieldManager: 'kubelet',
+            user: { name: 'system:node:sim', groups: ['system:nodes', 'system:masters'] },
+          }),
+          { ...DEFAULT_SIM_OPTIONS, ...opts.nodeOptions, nodes },
+          logger,
+        )
+      : undefined;
   await simulator?.start();
 
   let stopped = false;

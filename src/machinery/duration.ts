@@ -64,7 +64,16 @@ export function age(timestamp: string | undefined | null, now: number): string {
   return humanDuration(now - t);
 }
 
-const DURATION_UNITS: Record<string, number> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, 'μs': 1e-3, ms: 1, s: 1000, m: 60000, h: 3600000 };
+const DURATION_UNITS: Record<string, number> = {
+  ns: 1e-6,
+  us: 1e-3,
+  µs: 1e-3,
+  μs: 1e-3,
+  ms: 1,
+  s: 1000,
+  m: 60000,
+  h: 3600000,
+};
 
 /** Go's time.ParseDuration, enough to accept what it accepts; returns milliseconds. */
 export function parseGoDuration(s: string): number {
@@ -82,7 +91,8 @@ export function parseGoDuration(s: string): number {
     const m = /^([0-9]*(?:\.[0-9]*)?)([a-zµμ]+)/.exec(s);
     if (!m || m[1] === '' || m[1] === '.') throw bad();
     const unit = DURATION_UNITS[m[2]];
-    if (unit === undefined) throw new Error(`time: unknown unit ${JSON.stringify(m[2])} in duration ${JSON.stringify(orig)}`);
+    if (unit === undefined)
+      throw new Error(`time: unknown unit ${JSON.stringify(m[2])} in duration ${JSON.stringify(orig)}`);
     total += Number.parseFloat(m[1]) * unit;
     s = s.slice(m[0].length);
   }

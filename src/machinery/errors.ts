@@ -99,9 +99,15 @@ export const alreadyExists = (r: ResourceRef, name: string) =>
   new ApiError(409, 'AlreadyExists', `${qualified(r)} "${name}" already exists`, detailsOf(r, name));
 
 export const conflict = (r: ResourceRef, name: string, why: string) =>
-  new ApiError(409, 'Conflict', `Operation cannot be fulfilled on ${qualified(r)} "${name}": ${why}`, detailsOf(r, name));
+  new ApiError(
+    409,
+    'Conflict',
+    `Operation cannot be fulfilled on ${qualified(r)} "${name}": ${why}`,
+    detailsOf(r, name),
+  );
 
-export const OBJECT_MODIFIED = 'the object has been modified; please apply your changes to the latest version and try again';
+export const OBJECT_MODIFIED =
+  'the object has been modified; please apply your changes to the latest version and try again';
 
 /** 422: kind is the Kind here (not the resource), as upstream's NewInvalid. */
 export function invalid(group: string, kind: string, name: string, errs: FieldError[]): ApiError {
@@ -122,7 +128,10 @@ export const forbidden = (r: ResourceRef, name: string, why: string) =>
   new ApiError(403, 'Forbidden', `${qualified(r)}${name ? ` "${name}"` : ''} is forbidden: ${why}`, detailsOf(r, name));
 
 export const methodNotSupported = (r: ResourceRef, verb: string) =>
-  new ApiError(405, 'MethodNotAllowed', `${verb} is not supported on resources of kind "${qualified(r)}"`, { group: r.group || undefined, kind: r.resource });
+  new ApiError(405, 'MethodNotAllowed', `${verb} is not supported on resources of kind "${qualified(r)}"`, {
+    group: r.group || undefined,
+    kind: r.resource,
+  });
 
 export const notAcceptable = (message: string) => new ApiError(406, 'NotAcceptable', message);
 
@@ -136,9 +145,14 @@ export const entityTooLarge = (limit: number) => entityTooLargeMessage(`Request 
 export const entityTooLargeMessage = (message: string) => new ApiError(413, 'RequestEntityTooLarge', message);
 
 export const unsupportedMediaType = (contentType: string, accepted: string[]) =>
-  new ApiError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: ${accepted.join(', ')}`, {
-    causes: contentType ? [{ reason: 'UnexpectedServerResponse', message: contentType }] : undefined,
-  });
+  new ApiError(
+    415,
+    'UnsupportedMediaType',
+    `the body of the request was in an unknown format - accepted media types include: ${accepted.join(', ')}`,
+    {
+      causes: contentType ? [{ reason: 'UnexpectedServerResponse', message: contentType }] : undefined,
+    },
+  );
 
 export const tooManyRequests = (message: string, retryAfterSeconds = 1) =>
   new ApiError(429, 'TooManyRequests', message, { retryAfterSeconds });

@@ -32,7 +32,8 @@ export function unescapeFieldValue(s: string): string {
       continue;
     }
     if (c === '\\') inSlash = true;
-    else if (c === ',' || c === '=') throw new FieldSelectorError(`invalid field selector: unescaped character in value: ${c.codePointAt(0)}`);
+    else if (c === ',' || c === '=')
+      throw new FieldSelectorError(`invalid field selector: unescaped character in value: ${c.codePointAt(0)}`);
     else out += c;
   }
   if (inSlash) throw new FieldSelectorError('invalid field selector: invalid escape sequence: \\');

@@ -70,7 +70,12 @@ function daysIn(month: number, year: number): number {
 type Step = { rest: string; range?: string } | null;
 
 /** Parse one element from the front of `value`: the rest, a range complaint, or null (bad). */
-function parseElement(chunk: Chunk, value: string, fields: { year: number; month: number; day: number }, next: Chunk | undefined): Step {
+function parseElement(
+  chunk: Chunk,
+  value: string,
+  fields: { year: number; month: number; day: number },
+  next: Chunk | undefined,
+): Step {
   switch (chunk.element) {
     case 'year': {
       if (value.length < 4 || !isDigit(value, 0)) return null;
@@ -107,7 +112,12 @@ function parseElement(chunk: Chunk, value: string, fields: { year: number; month
       if (r.n >= 60) return { rest: r.rest, range: 'second' };
       let rest = r.rest;
       // A fraction the layout doesn't spell out is still accepted (any number of digits).
-      if (next?.element !== 'fraction' && rest.length >= 2 && (rest[0] === '.' || rest[0] === ',') && isDigit(rest, 1)) {
+      if (
+        next?.element !== 'fraction' &&
+        rest.length >= 2 &&
+        (rest[0] === '.' || rest[0] === ',') &&
+        isDigit(rest, 1)
+      ) {
         let n = 2;
         while (isDigit(rest, n)) n++;
         rest = rest.slice(n);
@@ -139,7 +149,8 @@ function parseElement(chunk: Chunk, value: string, fields: { year: number; month
 export function goTimeParseError(layout: TimeLayout, text: string): string | undefined {
   const layoutText = LAYOUT_TEXT[layout];
   const all = Buffer.from(text, 'utf8').toString('latin1');
-  const cannotParse = (elem: string, at: string) => `parsing time ${quote(all)} as ${quote(layoutText)}: cannot parse ${quote(at)} as ${quote(elem)}`;
+  const cannotParse = (elem: string, at: string) =>
+    `parsing time ${quote(all)} as ${quote(layoutText)}: cannot parse ${quote(at)} as ${quote(elem)}`;
   const fields = { year: 0, month: 1, day: 1 };
   const chunks = CHUNKS[layout];
   let value = all;
@@ -155,6 +166,7 @@ export function goTimeParseError(layout: TimeLayout, text: string): string | und
     value = step.rest;
   }
   if (value) return `parsing time ${quote(all)}: extra text: ${quote(value)}`;
-  if (fields.day < 1 || fields.day > daysIn(fields.month, fields.year)) return `parsing time ${quote(all)}: day out of range`;
+  if (fields.day < 1 || fields.day > daysIn(fields.month, fields.year))
+    return `parsing time ${quote(all)}: day out of range`;
   return undefined;
 }

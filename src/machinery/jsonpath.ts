@@ -137,7 +137,9 @@ function children(v: unknown): unknown[] {
   if (Array.isArray(v)) return v;
   if (v !== null && typeof v === 'object') {
     const o = v as Record<string, unknown>;
-    return Object.keys(o).sort().map((k) => o[k]);
+    return Object.keys(o)
+      .sort()
+      .map((k) => o[k]);
   }
   return [];
 }
@@ -147,7 +149,8 @@ function step(values: unknown[], seg: Segment): unknown[] {
   for (const v of values) {
     switch (seg.kind) {
       case 'field':
-        if (v !== null && typeof v === 'object' && !Array.isArray(v) && Object.hasOwn(v, seg.name)) out.push((v as any)[seg.name]);
+        if (v !== null && typeof v === 'object' && !Array.isArray(v) && Object.hasOwn(v, seg.name))
+          out.push((v as any)[seg.name]);
         break;
       case 'wildcard':
         out.push(...children(v));
@@ -161,7 +164,8 @@ function step(values: unknown[], seg: Segment): unknown[] {
       case 'slice':
         if (Array.isArray(v)) {
           const len = v.length;
-          const norm = (n: number | undefined, d: number) => (n === undefined ? d : n < 0 ? Math.max(0, len + n) : Math.min(n, len));
+          const norm = (n: number | undefined, d: number) =>
+            n === undefined ? d : n < 0 ? Math.max(0, len + n) : Math.min(n, len);
           const st = seg.step && seg.step > 0 ? seg.step : 1;
           for (let i = norm(seg.start, 0); i < norm(seg.end, len); i += st) out.push(v[i]);
         }

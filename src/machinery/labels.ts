@@ -7,7 +7,8 @@ import type { LabelSelector } from 'kubernetes-types/meta/v1.js';
 import { badRequest } from './errors.js';
 import { isQualifiedName, isValidLabelValue } from './validation.js';
 
-export type Operator = 'In' | 'NotIn' | 'Exists' | 'DoesNotExist' | 'Equals' | 'DoubleEquals' | 'NotEquals' | 'GreaterThan' | 'LessThan';
+export type Operator =
+  'In' | 'NotIn' | 'Exists' | 'DoesNotExist' | 'Equals' | 'DoubleEquals' | 'NotEquals' | 'GreaterThan' | 'LessThan';
 
 export interface Requirement {
   key: string;
@@ -72,22 +73,29 @@ export function newRequirement(key: string, operator: Operator, values: string[]
   switch (operator) {
     case 'In':
     case 'NotIn':
-      if (values.length === 0) errs.push(`${vp}: Invalid value: ${goStrings(values)}: for 'in', 'notin' operators, values set can't be empty`);
+      if (values.length === 0)
+        errs.push(`${vp}: Invalid value: ${goStrings(values)}: for 'in', 'notin' operators, values set can't be empty`);
       break;
     case 'Equals':
     case 'DoubleEquals':
     case 'NotEquals':
-      if (values.length !== 1) errs.push(`${vp}: Invalid value: ${goStrings(values)}: exact-match compatibility requires one single value`);
+      if (values.length !== 1)
+        errs.push(`${vp}: Invalid value: ${goStrings(values)}: exact-match compatibility requires one single value`);
       break;
     case 'Exists':
     case 'DoesNotExist':
-      if (values.length !== 0) errs.push(`${vp}: Invalid value: ${goStrings(values)}: values set must be empty for exists and does not exist`);
+      if (values.length !== 0)
+        errs.push(`${vp}: Invalid value: ${goStrings(values)}: values set must be empty for exists and does not exist`);
       break;
     case 'GreaterThan':
     case 'LessThan':
-      if (values.length !== 1) errs.push(`${vp}: Invalid value: ${goStrings(values)}: for 'Gt', 'Lt' operators, exactly one value is required`);
+      if (values.length !== 1)
+        errs.push(
+          `${vp}: Invalid value: ${goStrings(values)}: for 'Gt', 'Lt' operators, exactly one value is required`,
+        );
       values.forEach((v, i) => {
-        if (!isInt64(v)) errs.push(`${vp}[${i}]: Invalid value: ${q(v)}: for 'Gt', 'Lt' operators, the value must be an integer`);
+        if (!isInt64(v))
+          errs.push(`${vp}[${i}]: Invalid value: ${q(v)}: for 'Gt', 'Lt' operators, the value must be an integer`);
       });
       break;
     default:
@@ -179,7 +187,10 @@ export class Selector {
   readonly requirements: Requirement[];
 
   /** Requirements are kept sorted by key, as upstream. */
-  constructor(requirements: Requirement[] = [], private readonly nothing = false) {
+  constructor(
+    requirements: Requirement[] = [],
+    private readonly nothing = false,
+  ) {
     this.requirements = sortByKey(requirements);
   }
 
@@ -221,7 +232,8 @@ export class Selector {
   requiresExactMatch(label: string): string | undefined {
     for (const r of this.requirements) {
       if (r.key !== label) continue;
-      if ((r.operator === 'Equals' || r.operator === 'DoubleEquals' || r.operator === 'In') && r.values.length === 1) return r.values[0];
+      if ((r.operator === 'Equals' || r.operator === 'DoubleEquals' || r.operator === 'In') && r.values.length === 1)
+        return r.values[0];
       return undefined;
     }
     return undefined;
@@ -265,7 +277,8 @@ const STRING_TO_TOKEN: Record<string, Tok> = {
   notin: Tok.NotIn,
   '(': Tok.OpenPar,
 };
-const tokenOf = (s: string): Tok | undefined => (Object.prototype.hasOwnProperty.call(STRING_TO_TOKEN, s) ? STRING_TO_TOKEN[s] : undefined);
+const tokenOf = (s: string): Tok | undefined =>
+  Object.prototype.hasOwnProperty.call(STRING_TO_TOKEN, s) ? STRING_TO_TOKEN[s] : undefined;
 
 const isWhitespace = (c: string): boolean => c === ' ' || c === '\t' || c === '\r' || c === '\n';
 const isSpecial = (c: string): boolean => '=!(),><'.includes(c) && c !== '';
@@ -399,7 +412,8 @@ class Parser {
       [Tok.NotEquals]: 'NotEquals',
     };
     const operator = OPS[o.tok];
-    if (!operator) throw new SelectorError(`found '${o.lit}', expected: ${BINARY_OPERATORS.map((x) => OP_TEXT[x]).join(', ')}`);
+    if (!operator)
+      throw new SelectorError(`found '${o.lit}', expected: ${BINARY_OPERATORS.map((x) => OP_TEXT[x]).join(', ')}`);
     const values = operator === 'In' || operator === 'NotIn' ? this.setValues() : this.exactValue();
     return newRequirement(key, operator, [...new Set(values)].sort(byString));
   }
@@ -521,7 +535,10 @@ export function formatLabelSelector(ls: LabelSelector | undefined | null): strin
 }
 
 /** Whether labels match a metav1.LabelSelector (nil matches nothing; invalid matches nothing). */
-export function labelSelectorMatches(ls: LabelSelector | undefined | null, labels: Record<string, string> | undefined | null): boolean {
+export function labelSelectorMatches(
+  ls: LabelSelector | undefined | null,
+  labels: Record<string, string> | undefined | null,
+): boolean {
   try {
     return selectorFromLabelSelectorRaw(ls).matches(labels);
   } catch {

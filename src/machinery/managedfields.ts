@@ -27,17 +27,38 @@ export interface ManageFieldsContext {
  * Record an Update by `manager` on obj (in place). `type` is the object's schema; without one
  * every object is a granular map and every list atomic.
  */
-export function recordUpdate(obj: any, old: any | undefined, manager: string, apiVersion: string, subresource?: string, type: TypeRef = { schema: undefined }, statusSubresource = false): void {
+export function recordUpdate(
+  obj: any,
+  old: any | undefined,
+  manager: string,
+  apiVersion: string,
+  subresource?: string,
+  type: TypeRef = { schema: undefined },
+  statusSubresource = false,
+): void {
   recordUpdateOperation(obj, old, { manager, apiVersion, subresource, type, statusSubresource });
 }
 
 /** The store's manageFields hook: a Promise when the work went to the field-management thread. */
-export function manageFields(obj: any, old: any | undefined, ctx: ManageFieldsContext, apiVersion: string, type: TypeRef | undefined, statusSubresource: boolean): void | Promise<void> {
+export function manageFields(
+  obj: any,
+  old: any | undefined,
+  ctx: ManageFieldsContext,
+  apiVersion: string,
+  type: TypeRef | undefined,
+  statusSubresource: boolean,
+): void | Promise<void> {
   if (ctx.operation === 'Apply') return;
   const t = type ?? { schema: undefined };
   // The size test stops at the threshold, so a small object costs what its size costs.
   if (jsonLengthExceeds(obj, OFF_THREAD_BYTES) || (old !== undefined && jsonLengthExceeds(old, OFF_THREAD_BYTES))) {
-    return recordUpdateOffThread(obj, old, { manager: ctx.fieldManager, apiVersion, subresource: ctx.subresource, type: t, statusSubresource });
+    return recordUpdateOffThread(obj, old, {
+      manager: ctx.fieldManager,
+      apiVersion,
+      subresource: ctx.subresource,
+      type: t,
+      statusSubresource,
+    });
   }
   recordUpdate(obj, old, ctx.fieldManager, apiVersion, ctx.subresource, t, statusSubresource);
 }

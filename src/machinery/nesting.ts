@@ -88,7 +88,10 @@ export function yamlNestedDeeperThan(text: string, limit: number): boolean {
       if (c === 0x22 /* " */) {
         lastToken = j;
         j = skipDoubleQuoted(text, j + 1) - 1;
-      } else if (c === 0x27 /* ' */ && (isBlank(prev) || prev === 0x5b || prev === 0x7b || prev === 0x2c || prev === 0x3a)) {
+      } else if (
+        c === 0x27 /* ' */ &&
+        (isBlank(prev) || prev === 0x5b || prev === 0x7b || prev === 0x2c || prev === 0x3a)
+      ) {
         lastToken = j;
         j = skipSingleQuoted(text, j + 1) - 1;
       } else if (c === 0x23 /* # */ && isBlank(prev)) {
@@ -99,7 +102,11 @@ export function yamlNestedDeeperThan(text: string, limit: number): boolean {
         flow++;
       } else if (c === 0x5d || c === 0x7d) {
         if (flow > 0) flow--;
-      } else if ((c === 0x2d /* - */ || c === 0x3f /* ? */ || c === 0x3a /* : */) && isBlank(text.charCodeAt(j + 1)) && (c === 0x3a || isBlank(prev))) {
+      } else if (
+        (c === 0x2d /* - */ || c === 0x3f /* ? */ || c === 0x3a) /* : */ &&
+        isBlank(text.charCodeAt(j + 1)) &&
+        (c === 0x3a || isBlank(prev))
+      ) {
         levels++;
       } else if (!isBlank(c) && isBlank(prev)) {
         lastToken = j;
@@ -109,7 +116,10 @@ export function yamlNestedDeeperThan(text: string, limit: number): boolean {
     // A line ending in a block scalar header (|, >, with indentation/chomping indicators).
     if (lastToken >= 0 && flow === 0) {
       const h = text.charCodeAt(lastToken);
-      if ((h === 0x7c /* | */ || h === 0x3e /* > */) && /^[|>][0-9+-]{0,2}\s*$/.test(text.slice(lastToken, Math.min(j, lastToken + 8)))) {
+      if (
+        (h === 0x7c /* | */ || h === 0x3e) /* > */ &&
+        /^[|>][0-9+-]{0,2}\s*$/.test(text.slice(lastToken, Math.min(j, lastToken + 8)))
+      ) {
         blockScalarParent = col;
       }
     }

@@ -15,7 +15,8 @@ export function ownValue(obj: object, key: string): unknown {
  * obj's prototype (or, on an object from `{}`, quietly drop a non-object value).
  */
 export function setOwn(obj: object, key: string, value: unknown): void {
-  if (key === '__proto__') Object.defineProperty(obj, key, { value, writable: true, enumerable: true, configurable: true });
+  if (key === '__proto__')
+    Object.defineProperty(obj, key, { value, writable: true, enumerable: true, configurable: true });
   else (obj as Record<string, unknown>)[key] = value;
 }
 
@@ -91,7 +92,8 @@ export function deepCopy<T>(value: T): T {
   for (const k of Object.keys(value)) {
     const v = deepCopy((value as Record<string, unknown>)[k]);
     if (v === undefined) continue;
-    if (k === '__proto__') Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
+    if (k === '__proto__')
+      Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
     else out[k] = v;
   }
   return out as T;

@@ -33,7 +33,12 @@ export interface UpgradeTarget {
 }
 
 /** Writes a complete HTTP response on a raw socket and closes it. */
-export function writeRawResponse(socket: Duplex, code: number, body: string, contentType = 'text/plain; charset=utf-8'): void {
+export function writeRawResponse(
+  socket: Duplex,
+  code: number,
+  body: string,
+  contentType = 'text/plain; charset=utf-8',
+): void {
   if (socket.destroyed) return;
   const payload = Buffer.from(body);
   socket.end(
@@ -72,7 +77,13 @@ function requestHead(req: IncomingMessage, target: UpgradeTarget): string {
  * directions are then piped until either side closes, otherwise the response body is passed on
  * and the client connection closed, as upstream's UpgradeAwareHandler does.
  */
-export function proxyUpgrade(req: IncomingMessage, client: Duplex, head: Buffer, target: UpgradeTarget, log?: Logger): void {
+export function proxyUpgrade(
+  req: IncomingMessage,
+  client: Duplex,
+  head: Buffer,
+  target: UpgradeTarget,
+  log?: Logger,
+): void {
   let backend: Duplex | undefined;
   const teardown = () => {
     client.destroy();
@@ -99,7 +110,12 @@ export function proxyUpgrade(req: IncomingMessage, client: Duplex, head: Buffer,
 }
 
 /** Reads the backend's response head, forwards it, then pipes (101) or forwards the body and closes. */
-function relayResponse(client: Duplex, backend: Duplex, teardown: () => void, onSwitched?: UpgradeTarget['onSwitched']): void {
+function relayResponse(
+  client: Duplex,
+  backend: Duplex,
+  teardown: () => void,
+  onSwitched?: UpgradeTarget['onSwitched'],
+): void {
   let pending: Buffer = Buffer.alloc(0);
   const onData = (d: Buffer) => {
     pending = pending.length ? Buffer.concat([pending, d]) : d;
@@ -168,7 +184,9 @@ export function dialURL(url: URL): () => Promise<Duplex> {
     new Promise((resolve, reject) => {
       const sock =
         url.protocol === 'https:'
-          ? tls.connect({ host, port, servername: net.isIP(host) ? undefined : host, rejectUnauthorized: false }, () => resolve(sock))
+          ? tls.connect({ host, port, servername: net.isIP(host) ? undefined : host, rejectUnauthorized: false }, () =>
+              resolve(sock),
+            )
           : net.connect({ host, port }, () => resolve(sock));
       sock.once('error', reject);
       sock.setNoDelay(true);

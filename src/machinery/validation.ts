@@ -38,7 +38,8 @@ const blen = (s: string): number => Buffer.byteLength(s, 'utf8');
 const qnameCharFmt = '[A-Za-z0-9]';
 const qnameExtCharFmt = '[-A-Za-z0-9_.]';
 const qualifiedNameFmt = `(${qnameCharFmt}${qnameExtCharFmt}*)?${qnameCharFmt}`;
-const qualifiedNameErrMsg = "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character";
+const qualifiedNameErrMsg =
+  "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character";
 const qualifiedNameMaxLength = 63;
 const qualifiedNameRe = new RegExp(`^${qualifiedNameFmt}$`);
 
@@ -63,12 +64,14 @@ export function isQualifiedName(value: string): string[] {
   }
   if (name.length === 0) errs.push(`name part ${emptyError()}`);
   else if (blen(name) > qualifiedNameMaxLength) errs.push(`name part ${maxLenError(qualifiedNameMaxLength)}`);
-  if (!qualifiedNameRe.test(name)) errs.push(`name part ${regexError(qualifiedNameErrMsg, qualifiedNameFmt, 'MyName', 'my.name', '123-abc')}`);
+  if (!qualifiedNameRe.test(name))
+    errs.push(`name part ${regexError(qualifiedNameErrMsg, qualifiedNameFmt, 'MyName', 'my.name', '123-abc')}`);
   return errs;
 }
 
 const labelValueFmt = `(${qualifiedNameFmt})?`;
-const labelValueErrMsg = "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character";
+const labelValueErrMsg =
+  "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character";
 export const LABEL_VALUE_MAX_LENGTH = 63;
 const labelValueRe = new RegExp(`^${labelValueFmt}$`);
 
@@ -80,12 +83,14 @@ export function isValidLabelValue(value: string): string[] {
 }
 
 const dns1123LabelFmt = '[a-z0-9]([-a-z0-9]*[a-z0-9])?';
-const dns1123LabelErrMsg = "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character";
+const dns1123LabelErrMsg =
+  "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character";
 export const DNS1123_LABEL_MAX_LENGTH = 63;
 const dns1123LabelRe = new RegExp(`^${dns1123LabelFmt}$`);
 
 const dns1123SubdomainFmt = `${dns1123LabelFmt}(\\.${dns1123LabelFmt})*`;
-const dns1123SubdomainErrMsg = "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character";
+const dns1123SubdomainErrMsg =
+  "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character";
 export const DNS1123_SUBDOMAIN_MAX_LENGTH = 253;
 const dns1123SubdomainRe = new RegExp(`^${dns1123SubdomainFmt}$`);
 
@@ -103,12 +108,14 @@ export function isDNS1123Label(value: string): string[] {
 export function isDNS1123Subdomain(value: string): string[] {
   const errs: string[] = [];
   if (blen(value) > DNS1123_SUBDOMAIN_MAX_LENGTH) errs.push(maxLenError(DNS1123_SUBDOMAIN_MAX_LENGTH));
-  if (!dns1123SubdomainRe.test(value)) errs.push(regexError(dns1123SubdomainErrMsg, dns1123SubdomainFmt, 'example.com'));
+  if (!dns1123SubdomainRe.test(value))
+    errs.push(regexError(dns1123SubdomainErrMsg, dns1123SubdomainFmt, 'example.com'));
   return errs;
 }
 
 const dns1035LabelFmt = '[a-z]([-a-z0-9]*[a-z0-9])?';
-const dns1035LabelErrMsg = "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character";
+const dns1035LabelErrMsg =
+  "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character";
 export const DNS1035_LABEL_MAX_LENGTH = 63;
 const dns1035LabelRe = new RegExp(`^${dns1035LabelFmt}$`);
 
@@ -265,7 +272,8 @@ export function isValidCIDR(s: string): string[] {
 }
 
 const envVarNameFmt = '[-._a-zA-Z][-._a-zA-Z0-9]*';
-const envVarNameErrMsg = "a valid environment variable name must consist of alphabetic characters, digits, '_', '-', or '.', and must not start with a digit";
+const envVarNameErrMsg =
+  "a valid environment variable name must consist of alphabetic characters, digits, '_', '-', or '.', and must not start with a digit";
 const envVarNameRe = new RegExp(`^${envVarNameFmt}$`);
 
 function hasChDirPrefix(value: string): string[] {
@@ -277,7 +285,8 @@ function hasChDirPrefix(value: string): string[] {
 
 export function isEnvVarName(value: string): string[] {
   const errs: string[] = [];
-  if (!envVarNameRe.test(value)) errs.push(regexError(envVarNameErrMsg, envVarNameFmt, 'my.env-name', 'MY_ENV.NAME', 'MyEnvName1'));
+  if (!envVarNameRe.test(value))
+    errs.push(regexError(envVarNameErrMsg, envVarNameFmt, 'my.env-name', 'MY_ENV.NAME', 'MyEnvName1'));
   errs.push(...hasChDirPrefix(value));
   return errs;
 }
@@ -289,7 +298,8 @@ const configMapKeyRe = new RegExp(`^${configMapKeyFmt}$`);
 export function isConfigMapKey(value: string): string[] {
   const errs: string[] = [];
   if (blen(value) > DNS1123_SUBDOMAIN_MAX_LENGTH) errs.push(maxLenError(DNS1123_SUBDOMAIN_MAX_LENGTH));
-  if (!configMapKeyRe.test(value)) errs.push(regexError(configMapKeyErrMsg, configMapKeyFmt, 'key.name', 'KEY_NAME', 'key-name'));
+  if (!configMapKeyRe.test(value))
+    errs.push(regexError(configMapKeyErrMsg, configMapKeyFmt, 'key.name', 'KEY_NAME', 'key-name'));
   errs.push(...hasChDirPrefix(value));
   return errs;
 }
@@ -303,7 +313,8 @@ export function isDomainPrefixedPath(p: FieldPath, dpPath: string): FieldError[]
   const slash = dpPath.indexOf('/');
   const host = slash < 0 ? dpPath : dpPath.slice(0, slash);
   const rest = slash < 0 ? '' : dpPath.slice(slash + 1);
-  if (slash < 0 || host.length === 0 || rest.length === 0) return [invalid(p, dpPath, 'must be a domain-prefixed path (such as "acme.io/foo")')];
+  if (slash < 0 || host.length === 0 || rest.length === 0)
+    return [invalid(p, dpPath, 'must be a domain-prefixed path (such as "acme.io/foo")')];
   const errs: FieldError[] = isDNS1123Subdomain(host).map((m) => invalid(p, host, m));
   if (!httpPathRe.test(rest)) errs.push(invalid(p, rest, regexError('Invalid path', httpPathFmt)));
   return errs;
@@ -312,7 +323,8 @@ export function isDomainPrefixedPath(p: FieldPath, dpPath: string): FieldError[]
 // ---------------------------------------------------------------------------------------------
 // Labels, annotations, selectors
 
-const isStringMap = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isStringMap = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Upstream ValidateLabelName: every message is reported on `p` with the key as value. */
 export function validateLabelName(key: string, p: FieldPath): FieldError[] {
@@ -358,7 +370,11 @@ export interface LabelSelectorValidationOptions {
 }
 
 /** metav1 validation.ValidateLabelSelector. */
-export function validateLabelSelector(sel: LabelSelector | undefined | null, p: FieldPath, opts: LabelSelectorValidationOptions = {}): FieldError[] {
+export function validateLabelSelector(
+  sel: LabelSelector | undefined | null,
+  p: FieldPath,
+  opts: LabelSelectorValidationOptions = {},
+): FieldError[] {
   if (sel === undefined || sel === null) return [];
   const errs: FieldError[] = validateLabels(sel.matchLabels, p.child('matchLabels'));
   const exprs = sel.matchExpressions ?? [];
@@ -368,11 +384,15 @@ export function validateLabelSelector(sel: LabelSelector | undefined | null, p: 
     switch (expr.operator) {
       case 'In':
       case 'NotIn':
-        if (values.length === 0) errs.push(required(ep.child('values'), "must be specified when `operator` is 'In' or 'NotIn'"));
+        if (values.length === 0)
+          errs.push(required(ep.child('values'), "must be specified when `operator` is 'In' or 'NotIn'"));
         break;
       case 'Exists':
       case 'DoesNotExist':
-        if (values.length > 0) errs.push(forbidden(ep.child('values'), "may not be specified when `operator` is 'Exists' or 'DoesNotExist'"));
+        if (values.length > 0)
+          errs.push(
+            forbidden(ep.child('values'), "may not be specified when `operator` is 'Exists' or 'DoesNotExist'"),
+          );
         break;
       default:
         errs.push(invalid(ep.child('operator'), expr.operator, 'not a valid selector operator'));
@@ -435,7 +455,13 @@ export function validateFinalizers(finalizers: unknown, p: FieldPath): FieldErro
     if (f === FINALIZER_DELETE_DEPENDENTS) foreground = true;
   }
   if (orphan && foreground) {
-    errs.push(invalid(p, finalizers, `finalizer ${FINALIZER_ORPHAN_DEPENDENTS} and ${FINALIZER_DELETE_DEPENDENTS} cannot be both set`));
+    errs.push(
+      invalid(
+        p,
+        finalizers,
+        `finalizer ${FINALIZER_ORPHAN_DEPENDENTS} and ${FINALIZER_DELETE_DEPENDENTS} cannot be both set`,
+      ),
+    );
   }
   return errs;
 }
@@ -459,7 +485,8 @@ export function validateOwnerReferences(refs: unknown, p: FieldPath): FieldError
     const ref: Partial<OwnerReference> = raw && typeof raw === 'object' ? raw : {};
     const gv = splitApiVersion(ref.apiVersion ?? '') ?? { group: '', version: '' };
     const kind = ref.kind ?? '';
-    if (gv.version.length === 0) errs.push(invalid(p.child('apiVersion'), ref.apiVersion ?? '', 'version must not be empty'));
+    if (gv.version.length === 0)
+      errs.push(invalid(p.child('apiVersion'), ref.apiVersion ?? '', 'version must not be empty'));
     if (kind.length === 0) errs.push(invalid(p.child('kind'), kind, 'kind must not be empty'));
     if (!ref.name) errs.push(invalid(p.child('name'), ref.name ?? '', 'name must not be empty'));
     if (!ref.uid) errs.push(invalid(p.child('uid'), ref.uid ?? '', 'uid must not be empty'));
@@ -469,7 +496,13 @@ export function validateOwnerReferences(refs: unknown, p: FieldPath): FieldError
     if (ref.controller === true) {
       const cur = `${kind}/${ref.name ?? ''}`;
       if (firstController !== '') {
-        errs.push(invalid(p, refs, `Only one reference can have Controller set to true. Found "true" in references for ${firstController} and ${cur}`));
+        errs.push(
+          invalid(
+            p,
+            refs,
+            `Only one reference can have Controller set to true. Found "true" in references for ${firstController} and ${cur}`,
+          ),
+        );
       } else {
         firstController = cur;
       }
@@ -488,7 +521,8 @@ export function validateObjectMeta(meta: ObjectMeta | undefined, opts: ObjectMet
   const m: ObjectMeta = meta ?? {};
   const errs: FieldError[] = [];
   if (m.generateName) {
-    for (const msg of nameIsValid(opts.nameRule, m.generateName, true)) errs.push(invalid(p.child('generateName'), m.generateName, msg));
+    for (const msg of nameIsValid(opts.nameRule, m.generateName, true))
+      errs.push(invalid(p.child('generateName'), m.generateName, msg));
   }
   if (!m.name) {
     errs.push(required(p.child('name'), 'name or generateName is required'));
@@ -523,7 +557,11 @@ const sameInstant = (a: string | undefined, b: string | undefined): boolean => {
  * ("must be specified for an update"): the store fills it for unconditional updates before
  * validating.
  */
-export function validateObjectMetaUpdate(newMeta: ObjectMeta | undefined, oldMeta: ObjectMeta | undefined, p: FieldPath): FieldError[] {
+export function validateObjectMetaUpdate(
+  newMeta: ObjectMeta | undefined,
+  oldMeta: ObjectMeta | undefined,
+  p: FieldPath,
+): FieldError[] {
   const n: ObjectMeta = newMeta ?? {};
   const o: ObjectMeta = oldMeta ?? {};
   const errs: FieldError[] = [];
@@ -539,8 +577,10 @@ export function validateObjectMetaUpdate(newMeta: ObjectMeta | undefined, oldMet
       );
     }
   }
-  if (!n.resourceVersion) errs.push(invalid(p.child('resourceVersion'), n.resourceVersion ?? '', 'must be specified for an update'));
-  if ((n.generation ?? 0) < (o.generation ?? 0)) errs.push(invalid(p.child('generation'), n.generation ?? 0, 'must not be decremented'));
+  if (!n.resourceVersion)
+    errs.push(invalid(p.child('resourceVersion'), n.resourceVersion ?? '', 'must be specified for an update'));
+  if ((n.generation ?? 0) < (o.generation ?? 0))
+    errs.push(invalid(p.child('generation'), n.generation ?? 0, 'must not be decremented'));
   errs.push(...validateImmutableField(n.name ?? '', o.name ?? '', p.child('name')));
   errs.push(...validateImmutableField(n.namespace ?? '', o.namespace ?? '', p.child('namespace')));
   errs.push(...validateImmutableField(n.uid ?? '', o.uid ?? '', p.child('uid')));
@@ -550,7 +590,13 @@ export function validateObjectMetaUpdate(newMeta: ObjectMeta | undefined, oldMet
   if (!sameInstant(n.deletionTimestamp, o.deletionTimestamp)) {
     errs.push(invalid(p.child('deletionTimestamp'), n.deletionTimestamp ?? null, FIELD_IMMUTABLE_ERROR_MSG));
   }
-  errs.push(...validateImmutableField(n.deletionGracePeriodSeconds, o.deletionGracePeriodSeconds, p.child('deletionGracePeriodSeconds')));
+  errs.push(
+    ...validateImmutableField(
+      n.deletionGracePeriodSeconds,
+      o.deletionGracePeriodSeconds,
+      p.child('deletionGracePeriodSeconds'),
+    ),
+  );
   errs.push(...validateLabels(n.labels, p.child('labels')));
   errs.push(...validateAnnotations(n.annotations, p.child('annotations')));
   errs.push(...validateOwnerReferences(n.ownerReferences, p.child('ownerReferences')));

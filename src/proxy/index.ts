@@ -39,7 +39,11 @@ export function makeBackend(mode: ProxyMode, table: string, settings: ProxySetti
     case 'nftables':
       return new NftablesBackend({ table, clusterCIDR: settings.clusterCIDR });
     case 'userspace':
-      return new UserspaceBackend(table, log.child({ component: 'userspace-proxy' }), process.getuid?.() === 0 && has('nft'));
+      return new UserspaceBackend(
+        table,
+        log.child({ component: 'userspace-proxy' }),
+        process.getuid?.() === 0 && has('nft'),
+      );
     case 'iptables':
       return new IptablesBackend({ prefix: chainPrefix(table), clusterCIDR: settings.clusterCIDR });
   }
@@ -54,17 +58,33 @@ function enableForwarding(log: Logger): void {
     try {
       writeFileSync(file, '1');
     } catch (err) {
-      log.warn({ err: (err as Error).message }, `could not enable ${what}; pods on one bridge may not reach each other through services`);
+      log.warn(
+        { err: (err as Error).message },
+        `could not enable ${what}; pods on one bridge may not reach each other through services`,
+      );
     }
   }
 }
 
-export async function startServiceProxy(o: { client: Client; nodeName: string; agentDir: string; isDefaultDataDir: boolean; settings: ProxySettings; logger: Logger }): Promise<Proxier> {
+export async function startServiceProxy(o: {
+  client: Client;
+  nodeName: string;
+  agentDir: string;
+  isDefaultDataDir: boolean;
+  settings: ProxySettings;
+  logger: Logger;
+}): Promise<Proxier> {
   const mode = resolveMode(o.settings.mode);
   const table = proxyTableName(o.agentDir, o.isDefaultDataDir);
   if (mode !== 'userspace') enableForwarding(o.logger);
   const backend = makeBackend(mode, table, o.settings, o.logger);
-  const proxier = new Proxier({ client: o.client, nodeName: o.nodeName, backend, defaultScheduler: o.settings.scheduler, logger: o.logger });
+  const proxier = new Proxier({
+    client: o.client,
+    nodeName: o.nodeName,
+    backend,
+    defaultScheduler: o.settings.scheduler,
+    logger: o.logger,
+  });
   await proxier.start();
   return proxier;
 }

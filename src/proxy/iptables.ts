@@ -18,7 +18,8 @@ export interface IptConfig {
 }
 
 const MARK = '0x4000';
-const hash = (s: string) => createHash('sha256').update(s).digest('base64url').replace(/[-_]/g, 'X').slice(0, 10).toUpperCase();
+const hash = (s: string) =>
+  createHash('sha256').update(s).digest('base64url').replace(/[-_]/g, 'X').slice(0, 10).toUpperCase();
 
 export interface IptRules {
   /** chain → rules (without `-A chain`), per table. */
@@ -51,7 +52,11 @@ export function renderIptables(ports: ServicePort[], cfg: IptConfig): IptRules {
   const nodeports: string[] = [];
   const rejects: string[] = [];
   nat.set(`${p}-MARK-MASQ`, [`-j MARK --or-mark ${MARK}`]);
-  nat.set(`${p}-POSTROUTING`, [`-m mark ! --mark ${MARK}/${MARK} -j RETURN`, `-j MARK --xor-mark ${MARK}`, '-j MASQUERADE --random-fully']);
+  nat.set(`${p}-POSTROUTING`, [
+    `-m mark ! --mark ${MARK}/${MARK} -j RETURN`,
+    `-j MARK --xor-mark ${MARK}`,
+    '-j MASQUERADE --random-fully',
+  ]);
   for (const sp of ports) {
     const id = hash(`${sp.key}/${sp.protocol}`);
     const proto = sp.protocol.toLowerCase();
@@ -61,19 +66,30 @@ export function renderIptables(ports: ServicePort[], cfg: IptConfig): IptRules {
     const comment = `-m comment --comment "${sp.key}"`;
     const dispatch = (eps: Endpoint[]): string[] => {
       const rules: string[] = [];
-      if (sp.affinitySeconds !== undefined) for (const ep of eps) rules.push(`-m recent --name ${sepChain(ep)} --mask 255.255.255.255 --rsource --rcheck --seconds ${sp.affinitySeconds} --reap -j ${sepChain(ep)}`);
+      if (sp.affinitySeconds !== undefined)
+        for (const ep of eps)
+          rules.push(
+            `-m recent --name ${sepChain(ep)} --mask 255.255.255.255 --rsource --rcheck --seconds ${sp.affinitySeconds} --reap -j ${sepChain(ep)}`,
+          );
       eps.forEach((ep, i) => {
         const left = eps.length - i;
-        rules.push(left > 1 ? `-m statistic --mode random --probability ${(1 / left).toFixed(10)} -j ${sepChain(ep)}` : `-j ${sepChain(ep)}`);
+        rules.push(
+          left > 1
+            ? `-m statistic --mode random --probability ${(1 / left).toFixed(10)} -j ${sepChain(ep)}`
+            : `-j ${sepChain(ep)}`,
+        );
       });
       return rules;
     };
     const reject = (match: string) => rejects.push(`${comment} ${match} -j REJECT`);
     if (sp.clusterEndpoints.length) {
       const rules: string[] = [];
-      if (cfg.clusterCIDR) for (const ip of sp.clusterIPs) rules.push(`! -s ${cfg.clusterCIDR} -d ${ip}/32 -p ${proto} --dport ${sp.port} -j ${p}-MARK-MASQ`);
+      if (cfg.clusterCIDR)
+        for (const ip of sp.clusterIPs)
+          rules.push(`! -s ${cfg.clusterCIDR} -d ${ip}/32 -p ${proto} --dport ${sp.port} -j ${p}-MARK-MASQ`);
       nat.set(svcChain, [...rules, ...dispatch(sp.clusterEndpoints)]);
-      for (const ip of sp.clusterIPs) services.push(`${comment} -d ${ip}/32 -p ${proto} --dport ${sp.port} -j ${svcChain}`);
+      for (const ip of sp.clusterIPs)
+        services.push(`${comment} -d ${ip}/32 -p ${proto} --dport ${sp.port} -j ${svcChain}`);
     } else if (!(sp.internalPolicyLocal && sp.allEndpoints.length)) {
       for (const ip of sp.clusterIPs) reject(`-d ${ip}/32 -p ${proto} --dport ${sp.port}`);
     }
@@ -90,16 +106,25 @@ export function renderIptables(ports: ServicePort[], cfg: IptConfig): IptRules {
           rules.push(...(sp.externalEndpoints.length ? dispatch(sp.externalEndpoints) : ['-j DROP']));
         }
         nat.set(extChain, rules);
-        for (const ip of externalIPs) services.push(`${comment} -d ${ip}/32 -p ${proto} --dport ${sp.port} -j ${extChain}`);
+        for (const ip of externalIPs)
+          services.push(`${comment} -d ${ip}/32 -p ${proto} --dport ${sp.port} -j ${extChain}`);
         if (sp.nodePort) nodeports.push(`${comment} -p ${proto} --dport ${sp.nodePort} -j ${extChain}`);
       } else {
         for (const ip of externalIPs) reject(`-d ${ip}/32 -p ${proto} --dport ${sp.port}`);
         if (sp.nodePort) reject(`-m addrtype --dst-type LOCAL ! -d 127.0.0.0/8 -p ${proto} --dport ${sp.nodePort}`);
       }
     }
-    for (const ep of new Map([...sp.clusterEndpoints, ...sp.externalEndpoints].map((e) => [`${e.ip}:${e.port}`, e])).values()) {
-      const set = sp.affinitySeconds !== undefined ? `-m recent --name ${sepChain(ep)} --mask 255.255.255.255 --rsource --set ` : '';
-      nat.set(sepChain(ep), [`-s ${ep.ip}/32 -j ${p}-MARK-MASQ`, `-p ${proto} ${set}-j DNAT --to-destination ${ep.ip}:${ep.port}`]);
+    for (const ep of new Map(
+      [...sp.clusterEndpoints, ...sp.externalEndpoints].map((e) => [`${e.ip}:${e.port}`, e]),
+    ).values()) {
+      const set =
+        sp.affinitySeconds !== undefined
+          ? `-m recent --name ${sepChain(ep)} --mask 255.255.255.255 --rsource --set `
+          : '';
+      nat.set(sepChain(ep), [
+        `-s ${ep.ip}/32 -j ${p}-MARK-MASQ`,
+        `-p ${proto} ${set}-j DNAT --to-destination ${ep.ip}:${ep.port}`,
+      ]);
     }
   }
   services.push(`-m addrtype --dst-type LOCAL ! -d 127.0.0.0/8 -j ${p}-NODEPORTS`);
@@ -137,13 +162,16 @@ function restore(input: string): Promise<void> {
     let err = '';
     child.stderr.on('data', (d) => (err += d));
     child.once('error', reject);
-    child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`iptables-restore failed (${code}): ${err.trim().slice(0, 2000)}`))));
+    child.once('exit', (code) =>
+      code === 0 ? resolve() : reject(new Error(`iptables-restore failed (${code}): ${err.trim().slice(0, 2000)}`)),
+    );
     child.stdin.on('error', () => undefined);
     child.stdin.end(input);
   });
 }
 
-const iptables = (args: string[]) => spawnSync('iptables', ['-w', '5', ...args], { encoding: 'utf8', maxBuffer: 1 << 30 });
+const iptables = (args: string[]) =>
+  spawnSync('iptables', ['-w', '5', ...args], { encoding: 'utf8', maxBuffer: 1 << 30 });
 
 export class IptablesBackend implements ProxyBackend {
   readonly mode = 'iptables';
@@ -173,12 +201,15 @@ export class IptablesBackend implements ProxyBackend {
   }
 
   private jumpsInPlace(): boolean {
-    return hookJumps(this.cfg.prefix).every(([table, builtin, chain, extra]) => iptables(['-t', table, '-C', builtin, ...extra, '-j', chain]).status === 0);
+    return hookJumps(this.cfg.prefix).every(
+      ([table, builtin, chain, extra]) => iptables(['-t', table, '-C', builtin, ...extra, '-j', chain]).status === 0,
+    );
   }
 
   private ensureJumps(): void {
     for (const [table, builtin, chain, extra] of hookJumps(this.cfg.prefix)) {
-      if (iptables(['-t', table, '-C', builtin, ...extra, '-j', chain]).status !== 0) iptables(['-t', table, '-I', builtin, '1', ...extra, '-j', chain]);
+      if (iptables(['-t', table, '-C', builtin, ...extra, '-j', chain]).status !== 0)
+        iptables(['-t', table, '-I', builtin, '1', ...extra, '-j', chain]);
     }
   }
 
@@ -198,11 +229,17 @@ export function cleanUpIptables(prefix: string): void {
       const m = /^-A (PREROUTING|OUTPUT|POSTROUTING|INPUT|FORWARD) (.*)-j (\S+)\s*$/.exec(line);
       if (m && m[3].startsWith(`${prefix}-`)) lines.push(`-D ${m[1]} ${m[2]}-j ${m[3]}`);
     }
-    const chains = listed.split('\n').filter((l) => l.startsWith(`-N ${prefix}-`)).map((l) => l.slice(3).trim());
+    const chains = listed
+      .split('\n')
+      .filter((l) => l.startsWith(`-N ${prefix}-`))
+      .map((l) => l.slice(3).trim());
     if (lines.length === 1 && !chains.length) continue;
     for (const c of chains) lines.push(`:${c} - [0:0]`); // declaring a chain under --noflush flushes it
     for (const c of chains) lines.push(`-X ${c}`);
     lines.push('COMMIT', '');
-    spawnSync('iptables-restore', ['--noflush', '-w', '5'], { input: lines.join('\n'), stdio: ['pipe', 'ignore', 'ignore'] });
+    spawnSync('iptables-restore', ['--noflush', '-w', '5'], {
+      input: lines.join('\n'),
+      stdio: ['pipe', 'ignore', 'ignore'],
+    });
   }
 }

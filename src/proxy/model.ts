@@ -59,7 +59,8 @@ export interface ServicePort {
 }
 
 const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
-export const isIPv4 = (s: unknown): s is string => typeof s === 'string' && IPV4.test(s) && s.split('.').every((o) => Number(o) <= 255);
+export const isIPv4 = (s: unknown): s is string =>
+  typeof s === 'string' && IPV4.test(s) && s.split('.').every((o) => Number(o) <= 255);
 
 /** Ready endpoints if any, else the serving-terminating ones (upstream's graceful-termination fallback). */
 export function usableEndpoints(eps: Endpoint[]): Endpoint[] {
@@ -103,7 +104,16 @@ function endpointsFor(slices: EndpointSlice[], portName: string, protocol: Proto
         if (!isIPv4(ip)) continue;
         const key = `${ip}:${sp.port}`;
         if (byAddress.has(key)) continue;
-        byAddress.set(key, { ip, port: sp.port, nodeName: ep.nodeName, ready, serving, terminating, local: !!ep.nodeName && ep.nodeName === nodeName, weight: 1 });
+        byAddress.set(key, {
+          ip,
+          port: sp.port,
+          nodeName: ep.nodeName,
+          ready,
+          serving,
+          terminating,
+          local: !!ep.nodeName && ep.nodeName === nodeName,
+          weight: 1,
+        });
       }
     }
   }
@@ -128,8 +138,12 @@ export function servicePorts(svc: Service, slices: EndpointSlice[], o: ModelOpti
   if (!clusterIPs.length) return [];
   const type = spec.type ?? 'ClusterIP';
   const externalCapable = type === 'NodePort' || type === 'LoadBalancer';
-  const lbIPs = type === 'LoadBalancer' ? (svc.status?.loadBalancer?.ingress ?? []).map((i) => i.ip).filter(isIPv4) : [];
-  const affinity = spec.sessionAffinity === 'ClientIP' ? (spec.sessionAffinityConfig?.clientIP?.timeoutSeconds ?? DEFAULT_AFFINITY_SECONDS) : undefined;
+  const lbIPs =
+    type === 'LoadBalancer' ? (svc.status?.loadBalancer?.ingress ?? []).map((i) => i.ip).filter(isIPv4) : [];
+  const affinity =
+    spec.sessionAffinity === 'ClientIP'
+      ? (spec.sessionAffinityConfig?.clientIP?.timeoutSeconds ?? DEFAULT_AFFINITY_SECONDS)
+      : undefined;
   const out: ServicePort[] = [];
   for (const p of spec.ports ?? []) {
     const protocol = (p.protocol ?? 'TCP') as Protocol;
@@ -172,6 +186,8 @@ export function buildModel(services: Service[], slices: EndpointSlice[], o: Mode
     const key = `${s.metadata?.namespace}/${svcName}`;
     byService.set(key, [...(byService.get(key) ?? []), s]);
   }
-  const out = services.flatMap((svc) => servicePorts(svc, byService.get(`${svc.metadata?.namespace}/${svc.metadata?.name}`) ?? [], o));
+  const out = services.flatMap((svc) =>
+    servicePorts(svc, byService.get(`${svc.metadata?.namespace}/${svc.metadata?.name}`) ?? [], o),
+  );
   return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.protocol.localeCompare(b.protocol)));
 }

@@ -35,7 +35,8 @@ export interface Fragment {
   elements: MapElement[];
 }
 
-const hash = (s: string) => createHash('sha256').update(s).digest('base64url').replace(/[-_]/g, 'x').slice(0, 8).toUpperCase();
+const hash = (s: string) =>
+  createHash('sha256').update(s).digest('base64url').replace(/[-_]/g, 'x').slice(0, 8).toUpperCase();
 
 /** `ns/name/proto/portName`, the readable half of upstream's chain names. */
 const portTag = (sp: ServicePort) => `${sp.namespace}/${sp.name}/${sp.protocol.toLowerCase()}/${sp.portName}`;
@@ -56,7 +57,8 @@ function affinitySetName(sp: ServicePort, ep: Endpoint): string {
 /** The rules that send a packet to one of `eps`: the pinned endpoint first, else a random one. */
 function dispatch(sp: ServicePort, eps: Endpoint[]): string[] {
   const rules: string[] = [];
-  if (sp.affinitySeconds !== undefined) for (const ep of eps) rules.push(`ip saddr @${affinitySetName(sp, ep)} goto ${endpointChainName(sp, ep)}`);
+  if (sp.affinitySeconds !== undefined)
+    for (const ep of eps) rules.push(`ip saddr @${affinitySetName(sp, ep)} goto ${endpointChainName(sp, ep)}`);
   const choices = eps.map((ep, i) => `${i} : goto ${endpointChainName(sp, ep)}`).join(', ');
   rules.push(`numgen random mod ${eps.length} vmap { ${choices} }`);
   return rules;
@@ -74,14 +76,18 @@ export function serviceFragment(sp: ServicePort, cfg: NftConfig): Fragment {
   // Traffic to the cluster IPs.
   if (sp.clusterEndpoints.length) {
     const rules: string[] = [];
-    if (cfg.clusterCIDR) for (const ip of sp.clusterIPs) rules.push(`ip daddr ${ip} ${proto} dport ${sp.port} ip saddr != ${cfg.clusterCIDR} jump mark-for-masquerade`);
+    if (cfg.clusterCIDR)
+      for (const ip of sp.clusterIPs)
+        rules.push(`ip daddr ${ip} ${proto} dport ${sp.port} ip saddr != ${cfg.clusterCIDR} jump mark-for-masquerade`);
     rules.push(...dispatch(sp, sp.clusterEndpoints));
     f.chains.set(svcChain, rules);
-    for (const ip of sp.clusterIPs) f.elements.push({ map: 'service-ips', key: `${ip} . ${proto} . ${sp.port}`, verdict: `goto ${svcChain}` });
+    for (const ip of sp.clusterIPs)
+      f.elements.push({ map: 'service-ips', key: `${ip} . ${proto} . ${sp.port}`, verdict: `goto ${svcChain}` });
   } else {
     // Upstream drops rather than rejects when internalTrafficPolicy Local leaves this node without endpoints others have.
     const verdict = sp.internalPolicyLocal && sp.allEndpoints.length ? 'drop' : 'goto reject-chain';
-    for (const ip of sp.clusterIPs) f.elements.push({ map: 'no-endpoint-services', key: `${ip} . ${proto} . ${sp.port}`, verdict });
+    for (const ip of sp.clusterIPs)
+      f.elements.push({ map: 'no-endpoint-services', key: `${ip} . ${proto} . ${sp.port}`, verdict });
   }
 
   // Traffic to NodePorts, externalIPs and load-balancer IPs.
@@ -103,11 +109,23 @@ export function serviceFragment(sp: ServicePort, cfg: NftConfig): Fragment {
         else rules.push('drop');
       }
       f.chains.set(extChain, rules);
-      for (const ip of externalIPs) f.elements.push({ map: 'service-ips', key: `${ip} . ${proto} . ${sp.port}`, verdict: `goto ${extChain}` });
-      if (sp.nodePort) f.elements.push({ map: 'service-nodeports', key: `${proto} . ${sp.nodePort}`, verdict: `goto ${extChain}` });
+      for (const ip of externalIPs)
+        f.elements.push({ map: 'service-ips', key: `${ip} . ${proto} . ${sp.port}`, verdict: `goto ${extChain}` });
+      if (sp.nodePort)
+        f.elements.push({ map: 'service-nodeports', key: `${proto} . ${sp.nodePort}`, verdict: `goto ${extChain}` });
     } else {
-      for (const ip of externalIPs) f.elements.push({ map: 'no-endpoint-services', key: `${ip} . ${proto} . ${sp.port}`, verdict: 'goto reject-chain' });
-      if (sp.nodePort) f.elements.push({ map: 'no-endpoint-nodeports', key: `${proto} . ${sp.nodePort}`, verdict: 'goto reject-chain' });
+      for (const ip of externalIPs)
+        f.elements.push({
+          map: 'no-endpoint-services',
+          key: `${ip} . ${proto} . ${sp.port}`,
+          verdict: 'goto reject-chain',
+        });
+      if (sp.nodePort)
+        f.elements.push({
+          map: 'no-endpoint-nodeports',
+          key: `${proto} . ${sp.nodePort}`,
+          verdict: 'goto reject-chain',
+        });
     }
   }
 
@@ -162,7 +180,10 @@ export function baseRules(cfg: NftConfig): string[] {
     // NodePorts on every local address but loopback (upstream does not serve them on 127.0.0.1 either).
     rule('services', 'fib daddr type local ip daddr != 127.0.0.0/8 meta l4proto . th dport vmap @service-nodeports'),
     rule('service-endpoints-check', 'ip daddr . meta l4proto . th dport vmap @no-endpoint-services'),
-    rule('nodeport-endpoints-check', 'fib daddr type local ip daddr != 127.0.0.0/8 meta l4proto . th dport vmap @no-endpoint-nodeports'),
+    rule(
+      'nodeport-endpoints-check',
+      'fib daddr type local ip daddr != 127.0.0.0/8 meta l4proto . th dport vmap @no-endpoint-nodeports',
+    ),
     rule('reject-chain', 'reject'),
   ];
 }
@@ -222,14 +243,24 @@ export function partialSync(cfg: NftConfig, before: Map<string, Fragment>, after
       if (was) fill.push(`flush chain ${t} ${name}`);
       for (const r of rules) fill.push(`add rule ${t} ${name} ${r}`);
     }
-    for (const name of old.chains.keys()) if (!now.chains.has(name)) deleteChains.push(`flush chain ${t} ${name}`, `delete chain ${t} ${name}`);
+    for (const name of old.chains.keys())
+      if (!now.chains.has(name)) deleteChains.push(`flush chain ${t} ${name}`, `delete chain ${t} ${name}`);
     for (const name of old.sets.keys()) if (!now.sets.has(name)) deleteSets.push(`delete set ${t} ${name}`);
   }
   // Every chain exists before a rule names it; chains are flushed before any is deleted, since a
   // deleted endpoint chain may still be named by the old rules of a service chain refilled here.
   const flushFirst = deleteChains.filter((l) => l.startsWith('flush'));
   const deletes = deleteChains.filter((l) => l.startsWith('delete'));
-  const lines = [...removeElements, ...addSets, ...addChains, ...flushFirst, ...fill, ...addElements, ...deletes, ...deleteSets];
+  const lines = [
+    ...removeElements,
+    ...addSets,
+    ...addChains,
+    ...flushFirst,
+    ...fill,
+    ...addElements,
+    ...deletes,
+    ...deleteSets,
+  ];
   return lines.length ? `${lines.join('\n')}\n` : '';
 }
 

@@ -15,7 +15,9 @@ export function nft(script: string, args: string[] = ['-f', '-']): Promise<strin
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (err += d));
     child.once('error', reject);
-    child.once('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`nft failed (${code}): ${err.trim().slice(0, 2000)}`))));
+    child.once('exit', (code) =>
+      code === 0 ? resolve(out) : reject(new Error(`nft failed (${code}): ${err.trim().slice(0, 2000)}`)),
+    );
     // nft may exit without reading stdin (listings, early errors): that is no error of ours.
     child.stdin.on('error', () => undefined);
     child.stdin.end(script);
@@ -35,7 +37,9 @@ export class NftablesBackend implements ProxyBackend {
   async sync(ports: ServicePort[]): Promise<void> {
     const want = new Map<string, Fragment>();
     for (const sp of ports) want.set(`${sp.key}/${sp.protocol}`, serviceFragment(sp, this.cfg));
-    let script = this.installed ? partialSync(this.cfg, this.installed, reuseUnchanged(this.installed, want)) : fullSync(this.cfg, want.values());
+    let script = this.installed
+      ? partialSync(this.cfg, this.installed, reuseUnchanged(this.installed, want))
+      : fullSync(this.cfg, want.values());
     // A partial transaction fails by itself when the table is gone (then the next sync is a full
     // one); one with nothing to do must ask. Each nft run reads the table, seconds at 10,000
     // Services, so the question is asked only then.

@@ -12,7 +12,13 @@ import { SharedInformerFactory } from '../client/informer.js';
 import { buildModel, type Scheduler, type ServicePort } from './model.js';
 
 export const SERVICES = spec<Service>(R.services);
-export const ENDPOINT_SLICES = spec<EndpointSlice>({ group: 'discovery.k8s.io', version: 'v1', plural: 'endpointslices', namespaced: true, kind: 'EndpointSlice' });
+export const ENDPOINT_SLICES = spec<EndpointSlice>({
+  group: 'discovery.k8s.io',
+  version: 'v1',
+  plural: 'endpointslices',
+  namespaced: true,
+  kind: 'EndpointSlice',
+});
 
 /** What a proxy mode does with the model. */
 export interface ProxyBackend {
@@ -135,7 +141,10 @@ export class Proxier {
     const started = performance.now();
     const services = this.factory.forResource(SERVICES).store.list();
     const slices = this.factory.forResource(ENDPOINT_SLICES).store.list();
-    const ports = buildModel(services, slices, { nodeName: this.o.nodeName, defaultScheduler: this.o.defaultScheduler });
+    const ports = buildModel(services, slices, {
+      nodeName: this.o.nodeName,
+      defaultScheduler: this.o.defaultScheduler,
+    });
     try {
       await this.o.backend.sync(ports);
     } catch (err) {

@@ -41,7 +41,17 @@ export class PortBalancer {
     this.sp = sp;
     const old = new Map(this.backends.map((b) => [b.id, b]));
     // Counts survive an update: connections in flight keep weighing on their backend.
-    this.backends = sp.clusterEndpoints.map((e) => old.get(`${e.ip}:${e.port}`) ?? { id: `${e.ip}:${e.port}`, ip: e.ip, port: e.port, weight: e.weight, active: 0, inactive: 0 });
+    this.backends = sp.clusterEndpoints.map(
+      (e) =>
+        old.get(`${e.ip}:${e.port}`) ?? {
+          id: `${e.ip}:${e.port}`,
+          ip: e.ip,
+          port: e.port,
+          weight: e.weight,
+          active: 0,
+          inactive: 0,
+        },
+    );
   }
 
   /** The backend for a new connection from `client` (undefined: no endpoints). */
@@ -232,10 +242,15 @@ export class UserspaceBackend implements ProxyBackend {
       }
       if (sp.nodePort && !st.nodePort) {
         try {
-          const l = await (sp.protocol === 'UDP' ? listenUDP(st.balancer, sp.nodePort) : listenTCP(st.balancer, sp.nodePort, this.log));
+          const l = await (sp.protocol === 'UDP'
+            ? listenUDP(st.balancer, sp.nodePort)
+            : listenTCP(st.balancer, sp.nodePort, this.log));
           st.nodePort = { port: sp.nodePort, listener: l };
         } catch (err) {
-          this.log.warn({ service: sp.key, nodePort: sp.nodePort, err: (err as Error).message }, 'cannot listen on the NodePort');
+          this.log.warn(
+            { service: sp.key, nodePort: sp.nodePort, err: (err as Error).message },
+            'cannot listen on the NodePort',
+          );
         }
       }
     }
@@ -255,10 +270,13 @@ export class UserspaceBackend implements ProxyBackend {
       `add rule ${t} nat-prerouting jump services`,
       `add rule ${t} nat-output jump services`,
     ];
-    for (const { balancer, listener } of [...this.ports.values()].sort((a, b) => (a.balancer.sp.key < b.balancer.sp.key ? -1 : 1))) {
+    for (const { balancer, listener } of [...this.ports.values()].sort((a, b) =>
+      a.balancer.sp.key < b.balancer.sp.key ? -1 : 1,
+    )) {
       const sp = balancer.sp;
       const proto = sp.protocol.toLowerCase();
-      for (const ip of [...sp.clusterIPs, ...sp.externalIPs, ...sp.loadBalancerIPs]) lines.push(`add rule ${t} services ip daddr ${ip} ${proto} dport ${sp.port} redirect to :${listener.port}`);
+      for (const ip of [...sp.clusterIPs, ...sp.externalIPs, ...sp.loadBalancerIPs])
+        lines.push(`add rule ${t} services ip daddr ${ip} ${proto} dport ${sp.port} redirect to :${listener.port}`);
     }
     return `${lines.join('\n')}\n`;
   }

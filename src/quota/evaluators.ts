@@ -26,7 +26,8 @@ export interface Evaluator {
 }
 
 /** count/<plural> for the core group, count/<plural>.<group> otherwise. */
-export const objectCountName = (group: string, resource: string): string => (group ? `count/${resource}.${group}` : `count/${resource}`);
+export const objectCountName = (group: string, resource: string): string =>
+  group ? `count/${resource}.${group}` : `count/${resource}`;
 
 /** Resource names quota counted before count/* existed. */
 const LEGACY_COUNT: Record<string, string> = {
@@ -49,12 +50,16 @@ interface ScopeRequirement {
 
 /** The quota's scopes and scopeSelector as one list of requirements. */
 export function scopeRequirements(quota: any): ScopeRequirement[] {
-  const out: ScopeRequirement[] = (quota?.spec?.scopes ?? []).map((s: string) => ({ scopeName: s, operator: 'Exists' }));
+  const out: ScopeRequirement[] = (quota?.spec?.scopes ?? []).map((s: string) => ({
+    scopeName: s,
+    operator: 'Exists',
+  }));
   for (const e of quota?.spec?.scopeSelector?.matchExpressions ?? []) out.push(e);
   return out;
 }
 
-const isTerminating = (pod: any): boolean => typeof pod?.spec?.activeDeadlineSeconds === 'number' && pod.spec.activeDeadlineSeconds >= 0;
+const isTerminating = (pod: any): boolean =>
+  typeof pod?.spec?.activeDeadlineSeconds === 'number' && pod.spec.activeDeadlineSeconds >= 0;
 const isBestEffort = (pod: any): boolean => computeQOSClass(pod) === 'BestEffort';
 
 function crossNamespaceAffinity(pod: any): boolean {
@@ -101,8 +106,17 @@ export function podMatchesScope(req: ScopeRequirement, pod: any): boolean {
 // ---- pods --------------------------------------------------------------------------------------
 
 const POD_RESOURCES = new Set([
-  'count/pods', 'cpu', 'memory', 'ephemeral-storage', 'requests.cpu', 'requests.memory', 'requests.ephemeral-storage',
-  'limits.cpu', 'limits.memory', 'limits.ephemeral-storage', 'pods',
+  'count/pods',
+  'cpu',
+  'memory',
+  'ephemeral-storage',
+  'requests.cpu',
+  'requests.memory',
+  'requests.ephemeral-storage',
+  'limits.cpu',
+  'limits.memory',
+  'limits.ephemeral-storage',
+  'pods',
 ]);
 const POD_PREFIXES = ['hugepages-', 'requests.hugepages-'];
 /** Resources whose quota makes every container state them (upstream validationSet). */
@@ -153,7 +167,12 @@ export const podEvaluator: Evaluator = {
   group: '',
   resource: 'pods',
   matchingResources(names) {
-    return [...names].filter((n) => POD_RESOURCES.has(n) || POD_PREFIXES.some((p) => n.startsWith(p)) || (n.startsWith('requests.') && isExtendedResource(n.slice(9))));
+    return [...names].filter(
+      (n) =>
+        POD_RESOURCES.has(n) ||
+        POD_PREFIXES.some((p) => n.startsWith(p)) ||
+        (n.startsWith('requests.') && isExtendedResource(n.slice(9))),
+    );
   },
   usage(pod, now) {
     const out: ResourceList = new Map([['count/pods', one()]]);
@@ -202,7 +221,8 @@ export const serviceEvaluator: Evaluator = {
     const type = svc?.spec?.type;
     if (type === 'NodePort') out.set('services.nodeports', count(ports.length));
     if (type === 'LoadBalancer') {
-      const n = svc.spec.allocateLoadBalancerNodePorts === false ? ports.filter((p) => p.nodePort).length : ports.length;
+      const n =
+        svc.spec.allocateLoadBalancerNodePorts === false ? ports.filter((p) => p.nodePort).length : ports.length;
       out.set('services.nodeports', count(n));
       out.set('services.loadbalancers', one());
     }
@@ -222,10 +242,16 @@ export const pvcEvaluator: Evaluator = {
   group: '',
   resource: 'persistentvolumeclaims',
   matchingResources: (names) =>
-    [...names].filter((n) => PVC_RESOURCES.has(n) || (n.includes(SC_SUFFIX) && /\/(persistentvolumeclaims|requests\.storage)$/.test(n))),
+    [...names].filter(
+      (n) => PVC_RESOURCES.has(n) || (n.includes(SC_SUFFIX) && /\/(persistentvolumeclaims|requests\.storage)$/.test(n)),
+    ),
   usage(pvc) {
-    const out: ResourceList = new Map([['count/persistentvolumeclaims', one()], ['persistentvolumeclaims', one()]]);
-    const sc: string | undefined = pvc?.spec?.storageClassName ?? pvc?.metadata?.annotations?.['volume.beta.kubernetes.io/storage-class'];
+    const out: ResourceList = new Map([
+      ['count/persistentvolumeclaims', one()],
+      ['persistentvolumeclaims', one()],
+    ]);
+    const sc: string | undefined =
+      pvc?.spec?.storageClassName ?? pvc?.metadata?.annotations?.['volume.beta.kubernetes.io/storage-class'];
     if (sc) out.set(`${sc}${SC_SUFFIX}persistentvolumeclaims`, one());
     let storage = fromObject(pvc?.spec?.resources?.requests).get('storage');
     const allocated = fromObject(pvc?.status?.allocatedResources).get('storage');
@@ -279,7 +305,8 @@ export function evaluatorFor(group: string, resource: string): Evaluator {
 export function resourcesForQuota(hardNames: string[]): { group: string; resource: string }[] {
   const out = new Map<string, { group: string; resource: string }>();
   const put = (group: string, resource: string) => out.set(`${resource}.${group}`, { group, resource });
-  for (const e of [podEvaluator, serviceEvaluator, pvcEvaluator]) if (e.matchingResources(hardNames).length) put(e.group, e.resource);
+  for (const e of [podEvaluator, serviceEvaluator, pvcEvaluator])
+    if (e.matchingResources(hardNames).length) put(e.group, e.resource);
   for (const n of hardNames) {
     if (LEGACY_COUNT[n]) put('', LEGACY_COUNT[n]);
     if (n.startsWith('count/')) {

@@ -67,7 +67,10 @@ export function equals(a: ResourceList, b: ResourceList): boolean {
 
 /** upstream prettyPrint: `k=v,k=v` sorted by name. */
 export function prettyPrint(l: ResourceList): string {
-  return [...l.keys()].sort().map((k) => `${k}=${l.get(k)!.toString()}`).join(',');
+  return [...l.keys()]
+    .sort()
+    .map((k) => `${k}=${l.get(k)!.toString()}`)
+    .join(',');
 }
 
 export const one = (): Quantity => Quantity.fromValue(1);

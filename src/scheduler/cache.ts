@@ -69,7 +69,9 @@ export class SchedulerCache {
   /** Nodes that exist (ordered by name, stable between cycles). */
   nodes(): NodeInfo[] {
     if (!this.list) {
-      this.list = [...this.nodeInfos.values()].filter((n) => n.node).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+      this.list = [...this.nodeInfos.values()]
+        .filter((n) => n.node)
+        .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     }
     return this.list;
   }

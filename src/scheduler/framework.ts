@@ -72,7 +72,11 @@ export interface PostFilterResult {
 }
 
 export interface PostFilterPlugin extends Plugin {
-  postFilter(state: CycleState, pod: PodInfo, statuses: Map<string, Status>): Promise<{ result?: PostFilterResult; status: Status | null }>;
+  postFilter(
+    state: CycleState,
+    pod: PodInfo,
+    statuses: Map<string, Status>,
+  ): Promise<{ result?: PostFilterResult; status: Status | null }>;
 }
 
 export interface PreScorePlugin extends Plugin {
@@ -129,7 +133,12 @@ export class FitError extends Error {
 }
 
 /** Upstream FitError.Error(): "0/N nodes are available: <histogram of reasons>. <postfilter>." */
-export function fitErrorMessage(numAllNodes: number, statuses: Map<string, Status>, preFilterMsg = '', postFilterMsg = ''): string {
+export function fitErrorMessage(
+  numAllNodes: number,
+  statuses: Map<string, Status>,
+  preFilterMsg = '',
+  postFilterMsg = '',
+): string {
   let msg = `0/${numAllNodes} nodes are available:`;
   if (preFilterMsg) msg += ` ${preFilterMsg}.`;
   else {
@@ -200,7 +209,9 @@ export class Framework {
    * RunFilterPluginsWithNominatedPods, simplified to one pass with them added).
    */
   runFiltersWithNominated(state: CycleState, pod: PodInfo, node: NodeInfo): Status | null {
-    const nominated = this.handle.nominatedPods(node.name).filter((n) => n.uid !== pod.uid && n.priority >= pod.priority);
+    const nominated = this.handle
+      .nominatedPods(node.name)
+      .filter((n) => n.uid !== pod.uid && n.priority >= pod.priority);
     if (!nominated.length) return this.runFilters(state, pod, node);
     const copy = node.clone();
     const st2 = state.clone();
@@ -221,7 +232,11 @@ export class Framework {
     for (const p of this.plugins.preFilter) if (!state.skipFilter.has(p.name)) p.addPod?.(state, pod, added, node);
   }
 
-  async runPostFilter(state: CycleState, pod: PodInfo, statuses: Map<string, Status>): Promise<{ result?: PostFilterResult; status: Status | null }> {
+  async runPostFilter(
+    state: CycleState,
+    pod: PodInfo,
+    statuses: Map<string, Status>,
+  ): Promise<{ result?: PostFilterResult; status: Status | null }> {
     let last: { result?: PostFilterResult; status: Status | null } = { status: Status.unschedulable() };
     for (const p of this.plugins.postFilter) {
       const r = await p.postFilter(state, pod, statuses);

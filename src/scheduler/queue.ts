@@ -30,10 +30,25 @@ export const EVENTS = {
   NodeAdd: { label: 'NodeAdd', plugins: '*' } as ClusterEvent,
   NodeUpdate: {
     label: 'NodeUpdate',
-    plugins: new Set(['NodeResourcesFit', 'NodeAffinity', 'TaintToleration', 'NodeUnschedulable', 'NodePorts', 'InterPodAffinity', 'PodTopologySpread', 'NodeName']),
+    plugins: new Set([
+      'NodeResourcesFit',
+      'NodeAffinity',
+      'TaintToleration',
+      'NodeUnschedulable',
+      'NodePorts',
+      'InterPodAffinity',
+      'PodTopologySpread',
+      'NodeName',
+    ]),
   } as ClusterEvent,
-  AssignedPodAdd: { label: 'AssignedPodAdd', plugins: new Set(['InterPodAffinity', 'PodTopologySpread']) } as ClusterEvent,
-  AssignedPodUpdate: { label: 'AssignedPodUpdate', plugins: new Set(['InterPodAffinity', 'PodTopologySpread', 'NodeResourcesFit']) } as ClusterEvent,
+  AssignedPodAdd: {
+    label: 'AssignedPodAdd',
+    plugins: new Set(['InterPodAffinity', 'PodTopologySpread']),
+  } as ClusterEvent,
+  AssignedPodUpdate: {
+    label: 'AssignedPodUpdate',
+    plugins: new Set(['InterPodAffinity', 'PodTopologySpread', 'NodeResourcesFit']),
+  } as ClusterEvent,
   AssignedPodDelete: {
     label: 'AssignedPodDelete',
     plugins: new Set(['NodeResourcesFit', 'NodePorts', 'InterPodAffinity', 'PodTopologySpread', 'DefaultPreemption']),
@@ -51,7 +66,8 @@ export interface QueueOptions {
   now?: () => number;
 }
 
-const byPriority = (a: QueuedPodInfo, b: QueuedPodInfo) => (a.pi.priority !== b.pi.priority ? a.pi.priority > b.pi.priority : a.timestamp < b.timestamp);
+const byPriority = (a: QueuedPodInfo, b: QueuedPodInfo) =>
+  a.pi.priority !== b.pi.priority ? a.pi.priority > b.pi.priority : a.timestamp < b.timestamp;
 
 export class SchedulingQueue {
   private readonly activeQ = new KeyedHeap<QueuedPodInfo>((q) => q.pi.key, byPriority);
@@ -76,7 +92,10 @@ export class SchedulingQueue {
     this.maxBackoffMs = opts.maxBackoffMs ?? 10_000;
     this.maxInUnschedulableMs = opts.maxInUnschedulableMs ?? 5 * 60_000;
     this.now = opts.now ?? Date.now;
-    this.backoffQ = new KeyedHeap<QueuedPodInfo>((q) => q.pi.key, (a, b) => this.backoffExpiry(a) < this.backoffExpiry(b));
+    this.backoffQ = new KeyedHeap<QueuedPodInfo>(
+      (q) => q.pi.key,
+      (a, b) => this.backoffExpiry(a) < this.backoffExpiry(b),
+    );
   }
 
   /** Start the periodic flushes (backoffQ every second, long-unschedulable pods every 30 s). */
@@ -301,7 +320,12 @@ export class SchedulingQueue {
   // ---- introspection
 
   pending(): { active: number; backoff: number; unschedulable: number; inFlight: number } {
-    return { active: this.activeQ.size, backoff: this.backoffQ.size, unschedulable: this.unschedulable.size, inFlight: this.inFlight.size };
+    return {
+      active: this.activeQ.size,
+      backoff: this.backoffQ.size,
+      unschedulable: this.unschedulable.size,
+      inFlight: this.inFlight.size,
+    };
   }
 
   isUnschedulable(key: string): boolean {

@@ -24,7 +24,13 @@ import { rfc3339 } from '../machinery/time.js';
 import { nameOf, namespaceOf, uidOf } from '../machinery/meta.js';
 
 export const DEFAULT_SCHEDULER_NAME = 'default-scheduler';
-const PDB = { group: 'policy', version: 'v1', plural: 'poddisruptionbudgets', namespaced: true, kind: 'PodDisruptionBudget' };
+const PDB = {
+  group: 'policy',
+  version: 'v1',
+  plural: 'poddisruptionbudgets',
+  namespaced: true,
+  kind: 'PodDisruptionBudget',
+};
 
 export interface SchedulerOptions {
   client: Client;
@@ -115,7 +121,8 @@ export class Scheduler {
     this.queue = new SchedulingQueue({ initialBackoffMs: opts.initialBackoffMs, maxBackoffMs: opts.maxBackoffMs });
     this.recorder = new EventRecorder(opts.client, { component: this.name }, this.log);
     this.ownFactory = !opts.informers;
-    this.factory = opts.informers ?? new SharedInformerFactory(opts.client, { logger: this.log, dropManagedFields: true });
+    this.factory =
+      opts.informers ?? new SharedInformerFactory(opts.client, { logger: this.log, dropManagedFields: true });
     const self = this;
     const handle: Handle = {
       cache: this.cache,
@@ -187,7 +194,8 @@ export class Scheduler {
     });
     this.nsInformer.addEventHandler({
       update: (o, n) => {
-        if (JSON.stringify(o.metadata?.labels ?? {}) !== JSON.stringify(n.metadata?.labels ?? {})) this.queue.moveAllToActiveOrBackoffQueue(EVENTS.NamespaceChange);
+        if (JSON.stringify(o.metadata?.labels ?? {}) !== JSON.stringify(n.metadata?.labels ?? {}))
+          this.queue.moveAllToActiveOrBackoffQueue(EVENTS.NamespaceChange);
       },
     });
     if (this.ownFactory) f.start();
@@ -254,7 +262,8 @@ export class Scheduler {
   private onPodDelete(pod: Stored<Pod>): void {
     const key = `${pod.metadata.namespace}/${pod.metadata.name}`;
     this.queue.delete(key);
-    if (this.cache.removePod(pod.metadata.uid) || pod.spec?.nodeName) this.queue.moveAllToActiveOrBackoffQueue(EVENTS.AssignedPodDelete);
+    if (this.cache.removePod(pod.metadata.uid) || pod.spec?.nodeName)
+      this.queue.moveAllToActiveOrBackoffQueue(EVENTS.AssignedPodDelete);
   }
 
   // ---- the loop
@@ -361,7 +370,12 @@ export class Scheduler {
     }
     this.cache.finishBinding(assumed);
     this.stats.scheduled++;
-    this.recorder.event(q.pi.pod, 'Normal', 'Scheduled', `Successfully assigned ${assumed.namespace}/${assumed.name} to ${node}`);
+    this.recorder.event(
+      q.pi.pod,
+      'Normal',
+      'Scheduled',
+      `Successfully assigned ${assumed.namespace}/${assumed.name} to ${node}`,
+    );
     this.opts.onBound?.(assumed.key, Date.now() - q.initialAttemptTimestamp, node);
   }
 
@@ -388,11 +402,23 @@ export class Scheduler {
     const nominatedChanged = nominatedNode !== undefined && pod.status?.nominatedNodeName !== nominatedNode;
     if (sameCond && !nominatedChanged) return;
     const status: any = {
-      conditions: [{ type: 'PodScheduled', status: 'False', reason, message: msg, lastProbeTime: null, lastTransitionTime: cond?.status === 'False' ? cond.lastTransitionTime : rfc3339() }],
+      conditions: [
+        {
+          type: 'PodScheduled',
+          status: 'False',
+          reason,
+          message: msg,
+          lastProbeTime: null,
+          lastTransitionTime: cond?.status === 'False' ? cond.lastTransitionTime : rfc3339(),
+        },
+      ],
     };
     if (nominatedChanged) status.nominatedNodeName = nominatedNode;
     try {
-      await this.opts.client.resource(R.pods).namespace(pi.namespace).patch(pi.name, 'strategic', { status }, { subresource: 'status' });
+      await this.opts.client
+        .resource(R.pods)
+        .namespace(pi.namespace)
+        .patch(pi.name, 'strategic', { status }, { subresource: 'status' });
     } catch (e) {
       if (!isNotFound(e)) this.log.debug({ err: e, pod: pi.key }, 'failed to update pod status');
     }

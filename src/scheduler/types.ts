@@ -84,11 +84,15 @@ export interface HostPort {
 export function podHostPorts(pod: Pick<Pod, 'spec'>): HostPort[] {
   const out: HostPort[] = [];
   for (const c of pod.spec?.containers ?? []) {
-    for (const p of c.ports ?? []) if (p.hostPort && p.hostPort > 0) out.push({ ip: p.hostIP || '0.0.0.0', protocol: p.protocol || 'TCP', port: p.hostPort });
+    for (const p of c.ports ?? [])
+      if (p.hostPort && p.hostPort > 0)
+        out.push({ ip: p.hostIP || '0.0.0.0', protocol: p.protocol || 'TCP', port: p.hostPort });
   }
   for (const c of pod.spec?.initContainers ?? []) {
     if (c.restartPolicy !== 'Always') continue;
-    for (const p of c.ports ?? []) if (p.hostPort && p.hostPort > 0) out.push({ ip: p.hostIP || '0.0.0.0', protocol: p.protocol || 'TCP', port: p.hostPort });
+    for (const p of c.ports ?? [])
+      if (p.hostPort && p.hostPort > 0)
+        out.push({ ip: p.hostIP || '0.0.0.0', protocol: p.protocol || 'TCP', port: p.hostPort });
   }
   return out;
 }
@@ -125,9 +129,12 @@ export class PodInfo {
     this.nonZeroCpu = nz.get(CPU) ?? 0;
     this.nonZeroMem = nz.get(MEMORY) ?? 0;
     const aff = pod.spec?.affinity ?? {};
-    const parse = (terms: PodAffinityTerm[] | undefined): ParsedTerm[] => (terms ?? []).map((t) => parseTerm(t, this.namespace)).filter((t): t is ParsedTerm => !!t);
+    const parse = (terms: PodAffinityTerm[] | undefined): ParsedTerm[] =>
+      (terms ?? []).map((t) => parseTerm(t, this.namespace)).filter((t): t is ParsedTerm => !!t);
     const parseW = (terms: WeightedPodAffinityTerm[] | undefined): ParsedTerm[] =>
-      (terms ?? []).map((t) => parseTerm(t.podAffinityTerm ?? { topologyKey: '' }, this.namespace, t.weight ?? 0)).filter((t): t is ParsedTerm => !!t);
+      (terms ?? [])
+        .map((t) => parseTerm(t.podAffinityTerm ?? { topologyKey: '' }, this.namespace, t.weight ?? 0))
+        .filter((t): t is ParsedTerm => !!t);
     this.requiredAffinity = parse(aff.podAffinity?.requiredDuringSchedulingIgnoredDuringExecution);
     this.requiredAntiAffinity = parse(aff.podAntiAffinity?.requiredDuringSchedulingIgnoredDuringExecution);
     this.preferredAffinity = parseW(aff.podAffinity?.preferredDuringSchedulingIgnoredDuringExecution);
@@ -143,7 +150,13 @@ export class PodInfo {
   }
 
   get hasAffinity(): boolean {
-    return this.requiredAffinity.length + this.requiredAntiAffinity.length + this.preferredAffinity.length + this.preferredAntiAffinity.length > 0;
+    return (
+      this.requiredAffinity.length +
+        this.requiredAntiAffinity.length +
+        this.preferredAffinity.length +
+        this.preferredAntiAffinity.length >
+      0
+    );
   }
 
   get nodeName(): string {
@@ -152,7 +165,11 @@ export class PodInfo {
 }
 
 /** Whether `term` (of a pod) matches pod `target`, given namespace labels for namespaceSelector. */
-export function termMatches(term: ParsedTerm, target: PodInfo, nsLabels: (ns: string) => Record<string, string> | undefined): boolean {
+export function termMatches(
+  term: ParsedTerm,
+  target: PodInfo,
+  nsLabels: (ns: string) => Record<string, string> | undefined,
+): boolean {
   if (!term.namespaces.has(target.namespace)) {
     if (!term.namespaceSelector) return false;
     if (!term.namespaceSelector.matches(nsLabels(target.namespace) ?? {})) return false;

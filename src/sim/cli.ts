@@ -22,7 +22,9 @@ export async function runSim(flags: SimFlags): Promise<void> {
   const client = Client.fromKubeconfig(kubeconfig, { fieldManager: 'kubelet', context: flags.context });
   const sim = new NodeSimulator(client, opts, logger);
   await sim.start();
-  process.stdout.write(`k8ts sim ready: ${n} nodes (${opts.namePrefix}-${opts.startIndex}..${opts.namePrefix}-${opts.startIndex + n - 1})\n`);
+  process.stdout.write(
+    `k8ts sim ready: ${n} nodes (${opts.namePrefix}-${opts.startIndex}..${opts.namePrefix}-${opts.startIndex + n - 1})\n`,
+  );
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;

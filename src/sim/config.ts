@@ -73,7 +73,11 @@ export function parseTaints(s: string[] | string | undefined): SimTaint[] {
   for (const part of (Array.isArray(s) ? s : (s ?? '').split(',')).filter(Boolean)) {
     const m = /^([^=:]+)(?:=([^:]*))?:(NoSchedule|PreferNoSchedule|NoExecute)$/.exec(part);
     if (!m) throw new Error(`--sim-taints: want key[=value]:Effect, got ${JSON.stringify(part)}`);
-    out.push({ key: m[1], ...(m[2] !== undefined && m[2] !== '' ? { value: m[2] } : {}), effect: m[3] as SimTaint['effect'] });
+    out.push({
+      key: m[1],
+      ...(m[2] !== undefined && m[2] !== '' ? { value: m[2] } : {}),
+      effect: m[3] as SimTaint['effect'],
+    });
   }
   return out;
 }
@@ -96,10 +100,26 @@ export function addSimFlags(cmd: Command): Command {
     .option('--sim-arch <arch>', 'kubernetes.io/arch of simulated nodes', d.arch)
     .option('--sim-heartbeat-seconds <s>', 'lease renewal and usage report interval', String(d.heartbeatMs / 1000))
     .option('--sim-node-status-seconds <s>', 'node status report interval', String(d.nodeStatusMs / 1000))
-    .option('--sim-pod-startup-seconds <s>', 'time from a pod bound to a simulated node to its containers running', String(d.timing.startupMs / 1000))
-    .option('--sim-job-seconds <s>', 'how long run-to-completion containers (restartPolicy Never/OnFailure) run by default', String(d.timing.jobRunMs / 1000))
-    .option('--sim-max-grace-seconds <s>', 'cap on the termination grace period of pods on simulated nodes', String(d.maxGraceMs / 1000))
-    .option('--sim-crashloop-seconds <s>', 'first restart back-off of a failed container (doubles per restart)', String(d.timing.crashLoopBaseMs / 1000));
+    .option(
+      '--sim-pod-startup-seconds <s>',
+      'time from a pod bound to a simulated node to its containers running',
+      String(d.timing.startupMs / 1000),
+    )
+    .option(
+      '--sim-job-seconds <s>',
+      'how long run-to-completion containers (restartPolicy Never/OnFailure) run by default',
+      String(d.timing.jobRunMs / 1000),
+    )
+    .option(
+      '--sim-max-grace-seconds <s>',
+      'cap on the termination grace period of pods on simulated nodes',
+      String(d.maxGraceMs / 1000),
+    )
+    .option(
+      '--sim-crashloop-seconds <s>',
+      'first restart back-off of a failed container (doubles per restart)',
+      String(d.timing.crashLoopBaseMs / 1000),
+    );
 }
 
 function num(v: unknown, flag: string, min = 0): number {

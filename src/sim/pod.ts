@@ -30,7 +30,12 @@ export interface PodTiming {
   crashLoopMaxMs: number;
 }
 
-export const DEFAULT_TIMING: PodTiming = { startupMs: 0, jobRunMs: 1000, crashLoopBaseMs: 2000, crashLoopMaxMs: 60_000 };
+export const DEFAULT_TIMING: PodTiming = {
+  startupMs: 0,
+  jobRunMs: 1000,
+  crashLoopBaseMs: 2000,
+  crashLoopMaxMs: 60_000,
+};
 
 export interface PodEnv {
   now: number;
@@ -67,7 +72,8 @@ export function runOf(pod: any, c: any, timing: PodTiming): { runMs?: number; ex
   let exitCode = 0;
   const annExit = ann[ANN.exitCode];
   const exitMatch = /\bexit\s+(\d+)/.exec(cmd);
-  if (annExit !== undefined && annExit !== '' && Number.isFinite(Number(annExit))) exitCode = Math.trunc(Number(annExit));
+  if (annExit !== undefined && annExit !== '' && Number.isFinite(Number(annExit)))
+    exitCode = Math.trunc(Number(annExit));
   else if (exitMatch) exitCode = Number(exitMatch[1]);
   else if (/^(\/bin\/|\/usr\/bin\/)?false$/.test(cmd.trim()) || /(^|[;&|]\s*)false\s*$/.test(cmd)) exitCode = 1;
   let runMs = seconds(ann[ANN.runSeconds]);
@@ -75,8 +81,10 @@ export function runOf(pod: any, c: any, timing: PodTiming): { runMs?: number; ex
     const sleep = /\bsleep\s+(\d+(?:\.\d+)?)\b/.exec(cmd);
     if (sleep) runMs = Number(sleep[1]) * 1000;
   }
-  if (runMs === undefined && (pod.spec?.restartPolicy === 'Never' || pod.spec?.restartPolicy === 'OnFailure')) runMs = timing.jobRunMs;
-  if (runMs === undefined && (exitMatch || exitCode !== 0 || /^(\/bin\/)?true$/.test(cmd.trim()))) runMs = timing.jobRunMs;
+  if (runMs === undefined && (pod.spec?.restartPolicy === 'Never' || pod.spec?.restartPolicy === 'OnFailure'))
+    runMs = timing.jobRunMs;
+  if (runMs === undefined && (exitMatch || exitCode !== 0 || /^(\/bin\/)?true$/.test(cmd.trim())))
+    runMs = timing.jobRunMs;
   return { runMs, exitCode };
 }
 
@@ -97,9 +105,22 @@ function backoffMs(restartCount: number, t: PodTiming): number {
   return Math.min(t.crashLoopBaseMs * 2 ** Math.max(0, restartCount - 1), t.crashLoopMaxMs);
 }
 
-function setCondition(conds: any[], old: any[], type: string, status: string, now: number, reason?: string, message?: string): void {
+function setCondition(
+  conds: any[],
+  old: any[],
+  type: string,
+  status: string,
+  now: number,
+  reason?: string,
+  message?: string,
+): void {
   const prev = old.find((c) => c.type === type);
-  const c: any = { type, status, lastProbeTime: null, lastTransitionTime: prev && prev.status === status ? prev.lastTransitionTime : rfc3339(now) };
+  const c: any = {
+    type,
+    status,
+    lastProbeTime: null,
+    lastTransitionTime: prev && prev.status === status ? prev.lastTransitionTime : rfc3339(now),
+  };
   if (reason) c.reason = reason;
   if (message) c.message = message;
   conds.push(c);
@@ -129,7 +150,15 @@ export function simulatePod(pod: any, env: PodEnv): PodResult {
   // activeDeadlineSeconds: the kubelet fails the pod.
   if (typeof spec.activeDeadlineSeconds === 'number') {
     const deadline = start + spec.activeDeadlineSeconds * 1000;
-    if (now >= deadline) return { status: failedStatus(pod, env, 'DeadlineExceeded', 'Pod was active on the node longer than the specified deadline') };
+    if (now >= deadline)
+      return {
+        status: failedStatus(
+          pod,
+          env,
+          'DeadlineExceeded',
+          'Pod was active on the node longer than the specified deadline',
+        ),
+      };
     due(deadline);
   }
 
@@ -139,7 +168,15 @@ export function simulatePod(pod: any, env: PodEnv): PodResult {
   const incompleteInit: string[] = [];
   for (const c of spec.initContainers ?? []) {
     const sidecar = c.restartPolicy === 'Always';
-    const base = { name: c.name, image: c.image, imageID: '', containerID: undefined as string | undefined, restartCount: 0, ready: false, started: false };
+    const base = {
+      name: c.name,
+      image: c.image,
+      imageID: '',
+      containerID: undefined as string | undefined,
+      restartCount: 0,
+      ready: false,
+      started: false,
+    };
     if (now < t) {
       initStatuses.push({ ...base, state: { waiting: { reason: 'PodInitializing' } }, lastState: {} });
       incompleteInit.push(c.name);
@@ -148,18 +185,45 @@ export function simulatePod(pod: any, env: PodEnv): PodResult {
     }
     const ids = { imageID: imageID(c.image), containerID: containerID(pod, c.name, 0, runtime) };
     if (sidecar) {
-      initStatuses.push({ ...base, ...ids, ready: true, started: true, state: { running: { startedAt: rfc3339(t) } }, lastState: {} });
+      initStatuses.push({
+        ...base,
+        ...ids,
+        ready: true,
+        started: true,
+        state: { running: { startedAt: rfc3339(t) } },
+        lastState: {},
+      });
       continue;
     }
     const end = t + initMs;
     if (now < end) {
-      initStatuses.push({ ...base, ...ids, started: true, state: { running: { startedAt: rfc3339(t) } }, lastState: {} });
+      initStatuses.push({
+        ...base,
+        ...ids,
+        started: true,
+        state: { running: { startedAt: rfc3339(t) } },
+        lastState: {},
+      });
       incompleteInit.push(c.name);
       due(end);
       t = end;
       continue;
     }
-    initStatuses.push({ ...base, ...ids, ready: true, state: { terminated: { exitCode: 0, reason: 'Completed', startedAt: rfc3339(t), finishedAt: rfc3339(end), containerID: ids.containerID } }, lastState: {} });
+    initStatuses.push({
+      ...base,
+      ...ids,
+      ready: true,
+      state: {
+        terminated: {
+          exitCode: 0,
+          reason: 'Completed',
+          startedAt: rfc3339(t),
+          finishedAt: rfc3339(end),
+          containerID: ids.containerID,
+        },
+      },
+      lastState: {},
+    });
     t = end;
   }
   // Later init containers wait for the earlier ones.
@@ -227,7 +291,12 @@ export function simulatePod(pod: any, env: PodEnv): PodResult {
       const resume = Date.parse(terminated.finishedAt) + backoffMs(restartCount, timing);
       if (now < resume) {
         const b = Math.round(backoffMs(restartCount, timing) / 1000);
-        state = { waiting: { reason: 'CrashLoopBackOff', message: `back-off ${b}s restarting failed container=${c.name} pod=${pod.metadata?.name}_${pod.metadata?.namespace}(${pod.metadata?.uid})` } };
+        state = {
+          waiting: {
+            reason: 'CrashLoopBackOff',
+            message: `back-off ${b}s restarting failed container=${c.name} pod=${pod.metadata?.name}_${pod.metadata?.namespace}(${pod.metadata?.uid})`,
+          },
+        };
         due(resume);
         startedAt = undefined;
         break;
@@ -239,7 +308,16 @@ export function simulatePod(pod: any, env: PodEnv): PodResult {
     const runningSince = running ? Date.parse(state.running.startedAt) : 0;
     const ready = running && now >= runningSince + readyDelay;
     if (running && !ready) due(runningSince + readyDelay);
-    const cs: any = { name: c.name, state, lastState, ready, restartCount, image: c.image, imageID: '', started: running };
+    const cs: any = {
+      name: c.name,
+      state,
+      lastState,
+      ready,
+      restartCount,
+      image: c.image,
+      imageID: '',
+      started: running,
+    };
     if (running || state?.terminated || restartCount > 0 || state?.waiting?.reason === 'CrashLoopBackOff') {
       cs.imageID = imageID(c.image);
       cs.containerID = state?.terminated?.containerID ?? containerID(pod, c.name, restartCount, runtime);
@@ -252,7 +330,8 @@ export function simulatePod(pod: any, env: PodEnv): PodResult {
   if (initialized) {
     const terminated = statuses.filter((s) => s.state?.terminated);
     const anyStarted = statuses.some((s) => s.state?.running || s.restartCount > 0);
-    if (statuses.length > 0 && terminated.length === statuses.length) phase = terminated.some((s) => s.state.terminated.exitCode !== 0) ? 'Failed' : 'Succeeded';
+    if (statuses.length > 0 && terminated.length === statuses.length)
+      phase = terminated.some((s) => s.state.terminated.exitCode !== 0) ? 'Failed' : 'Succeeded';
     else if (anyStarted || terminated.length > 0) phase = 'Running';
   }
   const terminal = phase === 'Succeeded' || phase === 'Failed';
@@ -262,7 +341,16 @@ export function simulatePod(pod: any, env: PodEnv): PodResult {
   const conds: any[] = [];
   setCondition(conds, oldConds, 'PodReadyToStartContainers', terminal ? 'False' : 'True', now);
   if (initialized) setCondition(conds, oldConds, 'Initialized', 'True', now);
-  else setCondition(conds, oldConds, 'Initialized', 'False', now, 'ContainersNotInitialized', `containers with incomplete status: [${incompleteInit.join(' ')}]`);
+  else
+    setCondition(
+      conds,
+      oldConds,
+      'Initialized',
+      'False',
+      now,
+      'ContainersNotInitialized',
+      `containers with incomplete status: [${incompleteInit.join(' ')}]`,
+    );
   const unready = statuses.filter((s) => !s.ready).map((s) => s.name);
   const gates: string[] = (spec.readinessGates ?? []).map((g: any) => g.conditionType);
   const missingGate = gates.find((g) => oldConds.find((c) => c.type === g)?.status !== 'True');
@@ -276,7 +364,17 @@ export function simulatePod(pod: any, env: PodEnv): PodResult {
   } else {
     if (missingGate) {
       const exists = oldConds.some((c) => c.type === missingGate);
-      setCondition(conds, oldConds, 'Ready', 'False', now, 'ReadinessGatesNotReady', exists ? `the status of pod readiness gate "${missingGate}" is not "True", but False` : `corresponding condition of pod readiness gate "${missingGate}" does not exist.`);
+      setCondition(
+        conds,
+        oldConds,
+        'Ready',
+        'False',
+        now,
+        'ReadinessGatesNotReady',
+        exists
+          ? `the status of pod readiness gate "${missingGate}" is not "True", but False`
+          : `corresponding condition of pod readiness gate "${missingGate}" does not exist.`,
+      );
     } else setCondition(conds, oldConds, 'Ready', 'True', now);
     setCondition(conds, oldConds, 'ContainersReady', 'True', now);
   }
@@ -324,14 +422,41 @@ export function terminatedStatus(pod: any, env: PodEnv, exitCode: number, reason
     if (s.state?.terminated) return s;
     const startedAt = s.state?.running?.startedAt;
     const containerID = s.containerID ?? containerID_(pod, s.name, s.restartCount ?? 0, runtime);
-    return { ...s, ready: false, started: false, containerID, state: { terminated: { exitCode, reason, ...(startedAt ? { startedAt } : {}), finishedAt: rfc3339(env.now), containerID } } };
+    return {
+      ...s,
+      ready: false,
+      started: false,
+      containerID,
+      state: {
+        terminated: {
+          exitCode,
+          reason,
+          ...(startedAt ? { startedAt } : {}),
+          finishedAt: rfc3339(env.now),
+          containerID,
+        },
+      },
+    };
   };
-  const containerStatuses = (old.containerStatuses ?? (pod.spec?.containers ?? []).map((c: any) => ({ name: c.name, image: c.image, imageID: '', restartCount: 0, ready: false, started: false, lastState: {}, state: {} }))).map(stop);
+  const containerStatuses = (
+    old.containerStatuses ??
+    (pod.spec?.containers ?? []).map((c: any) => ({
+      name: c.name,
+      image: c.image,
+      imageID: '',
+      restartCount: 0,
+      ready: false,
+      started: false,
+      lastState: {},
+      state: {},
+    }))
+  ).map(stop);
   const allZero = containerStatuses.every((s: any) => s.state.terminated.exitCode === 0);
   const conds: any[] = [];
   const oldConds: any[] = old.conditions ?? [];
   setCondition(conds, oldConds, 'PodReadyToStartContainers', 'False', env.now);
-  for (const c of oldConds) if (c.type !== 'PodReadyToStartContainers' && c.type !== 'Ready' && c.type !== 'ContainersReady') conds.push(c);
+  for (const c of oldConds)
+    if (c.type !== 'PodReadyToStartContainers' && c.type !== 'Ready' && c.type !== 'ContainersReady') conds.push(c);
   setCondition(conds, oldConds, 'Ready', 'False', env.now, 'PodCompleted');
   setCondition(conds, oldConds, 'ContainersReady', 'False', env.now, 'PodCompleted');
   return {
@@ -342,7 +467,9 @@ export function terminatedStatus(pod: any, env: PodEnv, exitCode: number, reason
     hostIPs: old.hostIPs ?? [{ ip: env.hostIP }],
     startTime: old.startTime ?? rfc3339(env.now),
     containerStatuses,
-    ...(old.initContainerStatuses ? { initContainerStatuses: old.initContainerStatuses.map((s: any) => (s.state?.terminated ? s : stop(s))) } : {}),
+    ...(old.initContainerStatuses
+      ? { initContainerStatuses: old.initContainerStatuses.map((s: any) => (s.state?.terminated ? s : stop(s))) }
+      : {}),
   };
 }
 
@@ -354,7 +481,8 @@ export function podUsage(pod: any): [string, number, number][] {
   const containers: any[] = pod.spec?.containers ?? [];
   if (!containers.length) return [];
   let cpuTotal: number | undefined;
-  if (ann[ANN.cpuMillicores] !== undefined && Number.isFinite(Number(ann[ANN.cpuMillicores]))) cpuTotal = Number(ann[ANN.cpuMillicores]);
+  if (ann[ANN.cpuMillicores] !== undefined && Number.isFinite(Number(ann[ANN.cpuMillicores])))
+    cpuTotal = Number(ann[ANN.cpuMillicores]);
   else if (ann[ANN.cpu] !== undefined) {
     const q = parseQuantityOrNull(ann[ANN.cpu]);
     if (q) cpuTotal = q.milliValue();
@@ -368,8 +496,10 @@ export function podUsage(pod: any): [string, number, number][] {
     const req = c.resources?.requests ?? {};
     const cpuReq = parseQuantityOrNull(req.cpu)?.milliValue();
     const memReq = parseQuantityOrNull(req.memory)?.value();
-    const cpu = cpuTotal !== undefined ? cpuTotal / containers.length : cpuReq ? Math.max(1, Math.round(cpuReq / 10)) : 2;
-    const mem = memTotal !== undefined ? memTotal / containers.length : memReq ? Math.round(memReq / 2) : 8 * 1024 * 1024;
+    const cpu =
+      cpuTotal !== undefined ? cpuTotal / containers.length : cpuReq ? Math.max(1, Math.round(cpuReq / 10)) : 2;
+    const mem =
+      memTotal !== undefined ? memTotal / containers.length : memReq ? Math.round(memReq / 2) : 8 * 1024 * 1024;
     return [c.name, Math.round(cpu), Math.round(mem)];
   });
 }

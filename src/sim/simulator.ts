@@ -87,7 +87,10 @@ export class NodeSimulator {
         cursor: 0,
       });
     }
-    this.pods = new SharedIndexInformer(client, R.pods, { indexers: { [NODE_INDEX]: (p: any) => (p.spec?.nodeName ? [p.spec.nodeName] : []) }, logger: this.log });
+    this.pods = new SharedIndexInformer(client, R.pods, {
+      indexers: { [NODE_INDEX]: (p: any) => (p.spec?.nodeName ? [p.spec.nodeName] : []) },
+      logger: this.log,
+    });
     this.nodeInformer = new SharedIndexInformer(client, R.nodes, { logger: this.log });
     this.runner = new ControllerRunner({
       name: 'sim-pods',
@@ -103,7 +106,8 @@ export class NodeSimulator {
       add: onPod,
       update: (o, n) => {
         onPod(n);
-        if (n.spec?.nodeName && this.nodes.has(n.spec.nodeName) && usageAnnotationsChanged(o, n)) this.kickUsage(n.spec.nodeName);
+        if (n.spec?.nodeName && this.nodes.has(n.spec.nodeName) && usageAnnotationsChanged(o, n))
+          this.kickUsage(n.spec.nodeName);
       },
       delete: (p) => {
         const node = this.nodes.get(p?.spec?.nodeName);
@@ -165,7 +169,8 @@ export class NodeSimulator {
     for (const node of this.nodes.values()) {
       for (const p of this.pods.store.byIndex(NODE_INDEX, node.name)) {
         const ip = p.status?.podIP;
-        if (ip && !p.spec?.hostNetwork && p.status?.phase !== 'Succeeded' && p.status?.phase !== 'Failed') this.reserveIP(node, keyOf(p), ip);
+        if (ip && !p.spec?.hostNetwork && p.status?.phase !== 'Succeeded' && p.status?.phase !== 'Failed')
+          this.reserveIP(node, keyOf(p), ip);
       }
     }
     this.started = true;
@@ -198,7 +203,7 @@ export class NodeSimulator {
       'node.kubernetes.io/instance-type': 'k8ts-sim',
       'topology.kubernetes.io/region': 'sim',
       'topology.kubernetes.io/zone': node.zone,
-      'type': 'k8ts-sim',
+      type: 'k8ts-sim',
       ...this.opts.labels,
     };
   }
@@ -212,7 +217,8 @@ export class NodeSimulator {
       memory: this.opts.memory,
       pods: this.opts.pods,
     };
-    const cond = (type: string, status: string, reason: string, message: string) => nodeCondition(current?.status?.conditions, now, type, status, reason, message);
+    const cond = (type: string, status: string, reason: string, message: string) =>
+      nodeCondition(current?.status?.conditions, now, type, status, reason, message);
     const id = createHash('sha256').update(node.name).digest('hex');
     return {
       ...(current?.status ?? {}),
@@ -253,7 +259,10 @@ export class NodeSimulator {
       metadata: {
         name: node.name,
         labels: this.labels(node),
-        annotations: { 'node.alpha.kubernetes.io/ttl': '0', 'volumes.kubernetes.io/controller-managed-attach-detach': 'true' },
+        annotations: {
+          'node.alpha.kubernetes.io/ttl': '0',
+          'volumes.kubernetes.io/controller-managed-attach-detach': 'true',
+        },
       },
       spec: this.opts.taints.length ? { taints: this.opts.taints.map((t) => ({ ...t })) } : {},
       status: this.nodeStatus(node, undefined, now),
@@ -272,7 +281,9 @@ export class NodeSimulator {
       node.down = cur.metadata?.annotations?.[ANN.down] === 'true';
       const labels = { ...(cur.metadata?.labels ?? {}), ...this.labels(node) };
       if (JSON.stringify(labels) !== JSON.stringify(cur.metadata?.labels ?? {})) {
-        await nodes.patch(node.name, 'merge', { metadata: { labels } }).catch((e) => this.log.debug({ err: e }, 'label update failed'));
+        await nodes
+          .patch(node.name, 'merge', { metadata: { labels } })
+          .catch((e) => this.log.debug({ err: e }, 'label update failed'));
       }
       if (!node.down) await this.reportStatus(node, true);
     }
@@ -302,7 +313,10 @@ export class NodeSimulator {
     const run = async () => {
       const nodes = this.client.resource(R.nodes);
       for (let attempt = 0; attempt < 5; attempt++) {
-        const cur = attempt === 0 ? (this.nodeInformer.store.get(node.name) ?? (await nodes.get(node.name))) : await nodes.get(node.name);
+        const cur =
+          attempt === 0
+            ? (this.nodeInformer.store.get(node.name) ?? (await nodes.get(node.name)))
+            : await nodes.get(node.name);
         if (!force && node.down) return;
         const now = Date.now();
         try {
@@ -340,7 +354,11 @@ export class NodeSimulator {
 
   private async renewLease(node: SimNode): Promise<void> {
     const now = Date.now();
-    await renewNodeLease(this.client, node, node, { durationSeconds: this.opts.leaseDurationSeconds, annotations: { [USAGE_ANNOTATION]: this.usage(node, now) }, now });
+    await renewNodeLease(this.client, node, node, {
+      durationSeconds: this.opts.leaseDurationSeconds,
+      annotations: { [USAGE_ANNOTATION]: this.usage(node, now) },
+      now,
+    });
   }
 
   /** A usage annotation changed on a pod: report soon rather than at the next heartbeat. */
@@ -479,7 +497,12 @@ function readyStatus(n: any): string | undefined {
 function usageAnnotationsChanged(o: any, n: any): boolean {
   const a = o?.metadata?.annotations ?? {};
   const b = n?.metadata?.annotations ?? {};
-  return a[ANN.cpu] !== b[ANN.cpu] || a[ANN.cpuMillicores] !== b[ANN.cpuMillicores] || a[ANN.memory] !== b[ANN.memory] || o?.status?.phase !== n?.status?.phase;
+  return (
+    a[ANN.cpu] !== b[ANN.cpu] ||
+    a[ANN.cpuMillicores] !== b[ANN.cpuMillicores] ||
+    a[ANN.memory] !== b[ANN.memory] ||
+    o?.status?.phase !== n?.status?.phase
+  );
 }
 
 async function runLimited<T>(items: T[], limit: number, fn: (t: T) => Promise<void>): Promise<void> {

@@ -114,7 +114,10 @@ export class WatchCache {
   async start(): Promise<void> {
     const listed = await this.backend.list(this.prefix);
     for (const kv of listed.items) {
-      this.items.set(kv.key, makeStored(kv.key, this.decode(kv.key, kv.value, kv.modRevision), kv.modRevision, kv.createRevision));
+      this.items.set(
+        kv.key,
+        makeStored(kv.key, this.decode(kv.key, kv.value, kv.modRevision), kv.modRevision, kv.createRevision),
+      );
     }
     const from = this.backend.compactedRevision();
     this.oldestResumable = from;
@@ -148,9 +151,12 @@ export class WatchCache {
       const replay = e.revision <= listedRev;
       let ev: CacheEvent;
       if (e.type === 'put') {
-        const cur = replay ? makeStored(e.key, this.decode(e.key, e.value, e.revision), e.revision, e.createRevision) : this.storedFromEvent(e);
+        const cur = replay
+          ? makeStored(e.key, this.decode(e.key, e.value, e.revision), e.revision, e.createRevision)
+          : this.storedFromEvent(e);
         const prevKnown = replay ? undefined : this.items.get(e.key);
-        const prev = prevKnown ?? (e.prevValue !== undefined && e.revision !== e.createRevision ? this.decodePrev(e) : undefined);
+        const prev =
+          prevKnown ?? (e.prevValue !== undefined && e.revision !== e.createRevision ? this.decodePrev(e) : undefined);
         ev = { type: e.revision === e.createRevision ? 'ADDED' : 'MODIFIED', rev: e.revision, cur, prev, at: now };
         if (!replay) {
           if (!this.items.has(e.key)) this.sorted = null;
@@ -161,12 +167,24 @@ export class WatchCache {
         const lastObj = last ? last.obj : this.decode(e.key, e.value, e.revision);
         const gone = structuredClone(lastObj);
         gone.metadata.resourceVersion = String(e.revision);
-        ev = { type: 'DELETED', rev: e.revision, cur: makeStored(e.key, gone, e.revision, e.createRevision), prev: last, at: now };
+        ev = {
+          type: 'DELETED',
+          rev: e.revision,
+          cur: makeStored(e.key, gone, e.revision, e.createRevision),
+          prev: last,
+          at: now,
+        };
         if (!replay && this.items.delete(e.key)) this.sorted = null;
       }
       // History holds its own, slim copy; the event itself (parsed objects, encoded lines) goes
       // once the watchers had it.
-      this.history.push({ type: ev.type, rev: ev.rev, cur: this.past(ev.cur), prev: ev.prev && this.past(ev.prev), at: ev.at });
+      this.history.push({
+        type: ev.type,
+        rev: ev.rev,
+        cur: this.past(ev.cur),
+        prev: ev.prev && this.past(ev.prev),
+        at: ev.at,
+      });
       if (!replay) this.fanout.push(ev);
     }
     this.trim(now);
@@ -257,7 +275,8 @@ export class WatchCache {
 
   /** Throws StorageError('Compacted') when events after `fromRev` are no longer kept. */
   eventsSince(fromRev: number): CacheEvent[] {
-    if (fromRev < this.oldestResumable) throw new StorageError('Compacted', this.prefix, undefined, this.oldestResumable);
+    if (fromRev < this.oldestResumable)
+      throw new StorageError('Compacted', this.prefix, undefined, this.oldestResumable);
     // Binary search for the first event with rev > fromRev.
     let lo = this.historyStart;
     let hi = this.history.length;

@@ -7,7 +7,9 @@ export function openBackend(endpoint: string | undefined, defaultDir: string): B
   if (!endpoint) return new SqliteBackend(join(defaultDir, 'state.db'));
   if (endpoint.startsWith('sqlite://')) return new SqliteBackend(endpoint.slice('sqlite://'.length).split('?')[0]);
   if (/^(https?|etcd):\/\//.test(endpoint)) {
-    throw new Error(`--datastore-endpoint ${endpoint}: the etcd backend is not available in this build yet; use the embedded SQLite default`);
+    throw new Error(
+      `--datastore-endpoint ${endpoint}: the etcd backend is not available in this build yet; use the embedded SQLite default`,
+    );
   }
   throw new Error(`--datastore-endpoint ${endpoint}: unsupported (use sqlite:///path/to/file.db)`);
 }

@@ -12,17 +12,21 @@ function main(argv: string[]): void {
     const a = argv[i];
     if (a === '--busybox' || a === '--node') opts[a.slice(2) as 'busybox' | 'node'] = argv[++i];
     else if (a === '-h' || a === '--help') {
-      process.stdout.write(`usage: build-test-images [--busybox PATH] [--node PATH] [DIR] [${Object.keys(TEST_IMAGES).join('|')}...]\n`);
+      process.stdout.write(
+        `usage: build-test-images [--busybox PATH] [--node PATH] [DIR] [${Object.keys(TEST_IMAGES).join('|')}...]\n`,
+      );
       return;
     } else if (a in TEST_IMAGES) names.push(a as TestImageName);
     else dir = a;
   }
   const out = resolve(dir);
   const written = writeTestImages(out, names.length ? names : undefined, opts);
-  for (const w of written) process.stdout.write(`${w.ref.padEnd(26)} ${w.path} (${(w.size / 1048576).toFixed(1)} MiB)\n`);
+  for (const w of written)
+    process.stdout.write(`${w.ref.padEnd(26)} ${w.path} (${(w.size / 1048576).toFixed(1)} MiB)\n`);
   process.stdout.write(
     `\nImport them into a running k8ts server's agent with:\n  k8ts image import ${written.map((w) => w.path).join(' ')}\n` +
-    `or into any containerd with:\n  ctr --address /run/containerd/containerd.sock -n k8s.io images import FILE\n`);
+      `or into any containerd with:\n  ctr --address /run/containerd/containerd.sock -n k8s.io images import FILE\n`,
+  );
 }
 
 main(process.argv.slice(2));

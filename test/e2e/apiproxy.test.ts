@@ -16,7 +16,8 @@ import { rawClient, type RawClient } from './rawclient.js';
 
 /** The host's first external IPv4 address (a global unicast one, as a pod IP must be). */
 function hostIP(): string | undefined {
-  for (const list of Object.values(networkInterfaces())) for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
+  for (const list of Object.values(networkInterfaces()))
+    for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
   return undefined;
 }
 
@@ -36,8 +37,21 @@ before(async () => {
     req.on('end', () => {
       if (req.url === '/redirect') return res.writeHead(302, { Location: '/moved/here?x=1' }).end();
       if (req.url === '/elsewhere') return res.writeHead(302, { Location: 'http://example.com/x' }).end();
-      res.writeHead(200, { 'Content-Type': 'application/json', 'Access-Control-Allow-Origin': '*', 'X-Backend': 'yes', Connection: 'X-Private, keep-alive', 'X-Private': 'hop' });
-      res.end(JSON.stringify({ method: req.method, url: req.url, headers: req.headers, body: Buffer.concat(chunks).toString() }));
+      res.writeHead(200, {
+        'Content-Type': 'application/json',
+        'Access-Control-Allow-Origin': '*',
+        'X-Backend': 'yes',
+        Connection: 'X-Private, keep-alive',
+        'X-Private': 'hop',
+      });
+      res.end(
+        JSON.stringify({
+          method: req.method,
+          url: req.url,
+          headers: req.headers,
+          body: Buffer.concat(chunks).toString(),
+        }),
+      );
     });
   });
   const wss = new WebSocketServer({ server: backend });
@@ -52,23 +66,61 @@ before(async () => {
   raw = rawClient(cluster.kubeconfig);
   const docs = [
     { apiVersion: 'v1', kind: 'Node', metadata: { name: NODE } },
-    { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'backend', namespace: 'default' }, spec: { containers: [{ name: 'c', image: 'none', ports: [{ containerPort: port }] }] } },
-    { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'no-ip', namespace: 'default' }, spec: { containers: [{ name: 'c', image: 'none' }] } },
-    { apiVersion: 'v1', kind: 'Service', metadata: { name: 'backend-svc', namespace: 'default' }, spec: { ports: [{ name: 'http', port: 8080, targetPort: port }] } },
+    {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'backend', namespace: 'default' },
+      spec: { containers: [{ name: 'c', image: 'none', ports: [{ containerPort: port }] }] },
+    },
+    {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'no-ip', namespace: 'default' },
+      spec: { containers: [{ name: 'c', image: 'none' }] },
+    },
+    {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'backend-svc', namespace: 'default' },
+      spec: { ports: [{ name: 'http', port: 8080, targetPort: port }] },
+    },
     {
       apiVersion: 'v1',
       kind: 'Endpoints',
       metadata: { name: 'backend-svc', namespace: 'default' },
-      subsets: [{ addresses: [{ ip: HOST, targetRef: { kind: 'Pod', namespace: 'default', name: 'backend' } }], ports: [{ name: 'http', port }] }],
+      subsets: [
+        {
+          addresses: [{ ip: HOST, targetRef: { kind: 'Pod', namespace: 'default', name: 'backend' } }],
+          ports: [{ name: 'http', port }],
+        },
+      ],
     },
-    { apiVersion: 'v1', kind: 'Service', metadata: { name: 'empty', namespace: 'default' }, spec: { ports: [{ port: 80 }] } },
+    {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'empty', namespace: 'default' },
+      spec: { ports: [{ port: 80 }] },
+    },
     { apiVersion: 'v1', kind: 'Endpoints', metadata: { name: 'empty', namespace: 'default' } },
   ];
   await cluster.k(['apply', '-f', '-'], docs.map((d) => YAML.stringify(d)).join('---\n'));
   // The node's agent port is one nothing listens on: only "node:port" reaches the backend.
-  const nodeStatus = { status: { addresses: [{ type: 'InternalIP', address: '127.0.0.1' }], daemonEndpoints: { kubeletEndpoint: { Port: 1 } } } };
+  const nodeStatus = {
+    status: {
+      addresses: [{ type: 'InternalIP', address: '127.0.0.1' }],
+      daemonEndpoints: { kubeletEndpoint: { Port: 1 } },
+    },
+  };
   await cluster.k(['patch', 'node', NODE, '--subresource=status', '--type=merge', '-p', JSON.stringify(nodeStatus)]);
-  await cluster.k(['patch', 'pod', 'backend', '--subresource=status', '--type=merge', '-p', JSON.stringify({ status: { podIP: HOST, podIPs: [{ ip: HOST }] } })]);
+  await cluster.k([
+    'patch',
+    'pod',
+    'backend',
+    '--subresource=status',
+    '--type=merge',
+    '-p',
+    JSON.stringify({ status: { podIP: HOST, podIPs: [{ ip: HOST }] } }),
+  ]);
 });
 
 after(async () => {
@@ -83,7 +135,11 @@ const getRaw = async (path: string) => JSON.parse(await cluster.k(['get', '--raw
 
 test('discovery lists the proxy subresources with upstream verbs', { skip }, async () => {
   const { body } = await raw.json('GET', '/api/v1');
-  for (const [name, kind] of [['pods/proxy', 'PodProxyOptions'], ['services/proxy', 'ServiceProxyOptions'], ['nodes/proxy', 'NodeProxyOptions']]) {
+  for (const [name, kind] of [
+    ['pods/proxy', 'PodProxyOptions'],
+    ['services/proxy', 'ServiceProxyOptions'],
+    ['nodes/proxy', 'NodeProxyOptions'],
+  ]) {
     const r = body.resources.find((x: any) => x.name === name);
     assert.deepEqual(r?.verbs, ['create', 'delete', 'get', 'patch', 'update'], name);
     assert.equal(r.kind, kind);
@@ -97,7 +153,10 @@ test('services/proxy by port number, port name and scheme; pods/proxy; nodes/pro
     assert.equal(got.method, 'GET');
   }
   // Path and query reach the backend as the client escaped them.
-  const exact = await raw.request('GET', '/api/v1/namespaces/default/services/backend-svc:8080/proxy/a%2Fb/c%20d/?r=a%20b&s=%2F');
+  const exact = await raw.request(
+    'GET',
+    '/api/v1/namespaces/default/services/backend-svc:8080/proxy/a%2Fb/c%20d/?r=a%20b&s=%2F',
+  );
   assert.equal(JSON.parse(exact.body).url, '/a%2Fb/c%20d/?r=a%20b&s=%2F');
   // A pod: the port named, else its first container's first port.
   assert.equal((await getRaw(`/api/v1/namespaces/default/pods/backend:${port}/proxy/p`)).url, '/p');
@@ -109,7 +168,10 @@ test('every method with its body; headers as upstream passes them', { skip }, as
   for (const method of ['POST', 'PUT', 'PATCH', 'DELETE']) {
     // (Node's client sends no Content-Length for a DELETE body unless told.)
     const body = `body of ${method}`;
-    const r = await raw.request(method, '/api/v1/namespaces/default/services/backend-svc:8080/proxy/m', body, { 'Content-Type': 'text/plain', 'Content-Length': String(body.length) });
+    const r = await raw.request(method, '/api/v1/namespaces/default/services/backend-svc:8080/proxy/m', body, {
+      'Content-Type': 'text/plain',
+      'Content-Length': String(body.length),
+    });
     assert.equal(r.status, 200, `${method}: ${r.body}`);
     const got = JSON.parse(r.body);
     assert.equal(got.method, method);
@@ -149,35 +211,81 @@ test('redirects: the proxy root gets its slash; backend redirects stay inside th
   assert.equal(r.headers.location, 'http://example.com/x');
 });
 
-test('upstream errors: unknown service or pod 404, no endpoints 503, no port 503, unreachable 503, no pod IP 400', { skip }, async () => {
-  const status = async (path: string) => {
-    const r = await raw.json('GET', path);
-    return { code: r.status, reason: r.body.reason, message: r.body.message };
-  };
-  assert.deepEqual(await status('/api/v1/namespaces/default/services/nope/proxy/'), { code: 404, reason: 'NotFound', message: 'endpoints "nope" not found' });
-  assert.deepEqual(await status('/api/v1/namespaces/default/services/nope:80/proxy/'), { code: 404, reason: 'NotFound', message: 'services "nope" not found' });
-  assert.deepEqual(await status('/api/v1/namespaces/default/services/empty/proxy/'), { code: 503, reason: 'ServiceUnavailable', message: 'no endpoints available for service "empty"' });
-  assert.deepEqual(await status('/api/v1/namespaces/default/services/backend-svc:9999/proxy/'), { code: 503, reason: 'ServiceUnavailable', message: 'no service port 9999 found for service "backend-svc"' });
-  assert.deepEqual(await status('/api/v1/namespaces/default/pods/nope/proxy/'), { code: 404, reason: 'NotFound', message: 'pods "nope" not found' });
-  assert.deepEqual(await status('/api/v1/namespaces/default/pods/no-ip/proxy/'), { code: 400, reason: 'BadRequest', message: 'address not allowed' });
-  assert.deepEqual(await status('/api/v1/nodes/nope/proxy/'), { code: 404, reason: 'NotFound', message: 'nodes "nope" not found' });
-  assert.deepEqual(await status('/api/v1/namespaces/default/services/a:b:c:d/proxy/'), { code: 400, reason: 'BadRequest', message: 'invalid service request "a:b:c:d"' });
-  const down = await status(`/api/v1/nodes/${NODE}/proxy/healthz`);
-  assert.equal(down.code, 503);
-  assert.match(down.message, /^error trying to reach service: .*ECONNREFUSED/);
-  // kubectl shows the same.
-  const k = await cluster.kubectl(['get', '--raw', '/api/v1/namespaces/default/services/empty/proxy/']);
-  assert.notEqual(k.code, 0);
-  assert.match(k.stderr, /ServiceUnavailable|no endpoints available for service/);
-});
+test(
+  'upstream errors: unknown service or pod 404, no endpoints 503, no port 503, unreachable 503, no pod IP 400',
+  { skip },
+  async () => {
+    const status = async (path: string) => {
+      const r = await raw.json('GET', path);
+      return { code: r.status, reason: r.body.reason, message: r.body.message };
+    };
+    assert.deepEqual(await status('/api/v1/namespaces/default/services/nope/proxy/'), {
+      code: 404,
+      reason: 'NotFound',
+      message: 'endpoints "nope" not found',
+    });
+    assert.deepEqual(await status('/api/v1/namespaces/default/services/nope:80/proxy/'), {
+      code: 404,
+      reason: 'NotFound',
+      message: 'services "nope" not found',
+    });
+    assert.deepEqual(await status('/api/v1/namespaces/default/services/empty/proxy/'), {
+      code: 503,
+      reason: 'ServiceUnavailable',
+      message: 'no endpoints available for service "empty"',
+    });
+    assert.deepEqual(await status('/api/v1/namespaces/default/services/backend-svc:9999/proxy/'), {
+      code: 503,
+      reason: 'ServiceUnavailable',
+      message: 'no service port 9999 found for service "backend-svc"',
+    });
+    assert.deepEqual(await status('/api/v1/namespaces/default/pods/nope/proxy/'), {
+      code: 404,
+      reason: 'NotFound',
+      message: 'pods "nope" not found',
+    });
+    assert.deepEqual(await status('/api/v1/namespaces/default/pods/no-ip/proxy/'), {
+      code: 400,
+      reason: 'BadRequest',
+      message: 'address not allowed',
+    });
+    assert.deepEqual(await status('/api/v1/nodes/nope/proxy/'), {
+      code: 404,
+      reason: 'NotFound',
+      message: 'nodes "nope" not found',
+    });
+    assert.deepEqual(await status('/api/v1/namespaces/default/services/a:b:c:d/proxy/'), {
+      code: 400,
+      reason: 'BadRequest',
+      message: 'invalid service request "a:b:c:d"',
+    });
+    const down = await status(`/api/v1/nodes/${NODE}/proxy/healthz`);
+    assert.equal(down.code, 503);
+    assert.match(down.message, /^error trying to reach service: .*ECONNREFUSED/);
+    // kubectl shows the same.
+    const k = await cluster.kubectl(['get', '--raw', '/api/v1/namespaces/default/services/empty/proxy/']);
+    assert.notEqual(k.code, 0);
+    assert.match(k.stderr, /ServiceUnavailable|no endpoints available for service/);
+  },
+);
 
-test('WebSocket through services/proxy and nodes/proxy, without the client\'s credentials', { skip }, async () => {
+test("WebSocket through services/proxy and nodes/proxy, without the client's credentials", { skip }, async () => {
   const cfg = YAML.parse(readFileSync(cluster.kubeconfig, 'utf8'));
   const b64 = (s: string) => Buffer.from(s, 'base64');
-  const tlsOpts = { ca: b64(cfg.clusters[0].cluster['certificate-authority-data']), cert: b64(cfg.users[0].user['client-certificate-data']), key: b64(cfg.users[0].user['client-key-data']) };
+  const tlsOpts = {
+    ca: b64(cfg.clusters[0].cluster['certificate-authority-data']),
+    cert: b64(cfg.users[0].user['client-certificate-data']),
+    key: b64(cfg.users[0].user['client-key-data']),
+  };
   const server = new URL(cluster.url);
-  for (const path of ['/api/v1/namespaces/default/services/backend-svc:http/proxy/ws?x=1', `/api/v1/nodes/${NODE}:${port}/proxy/ws2`]) {
-    const ws = new WebSocket(`wss://${server.host}${path}`, { ...tlsOpts, headers: { Authorization: 'Bearer secret' } });
+  for (const path of [
+    '/api/v1/namespaces/default/services/backend-svc:http/proxy/ws?x=1',
+    `/api/v1/nodes/${NODE}:${port}/proxy/ws2`,
+  ]) {
+    const ws = new WebSocket(`wss://${server.host}${path}`, {
+      ...tlsOpts,
+      headers: { Authorization: 'Bearer secret' },
+    });
     const messages: string[] = [];
     ws.on('message', (m) => messages.push(String(m)));
     await new Promise<void>((resolve, reject) => {
@@ -193,14 +301,25 @@ test('WebSocket through services/proxy and nodes/proxy, without the client\'s cr
 });
 
 test('kubectl proxy, then a plain HTTP client through it', { skip }, async () => {
-  const proc = spawn('kubectl', ['--kubeconfig', cluster.kubeconfig, 'proxy', '--port=0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn('kubectl', ['--kubeconfig', cluster.kubeconfig, 'proxy', '--port=0'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   proc.stdout.on('data', (d) => (out += d));
   try {
-    const local = await until('kubectl proxy to listen', async () => /Starting to serve on 127\.0\.0\.1:(\d+)/.exec(out)?.[1], 20_000, 100);
-    const svc = await fetch(`http://127.0.0.1:${local}/api/v1/namespaces/default/services/backend-svc:8080/proxy/via-kubectl-proxy`).then((r) => r.json() as Promise<{ url: string }>);
+    const local = await until(
+      'kubectl proxy to listen',
+      async () => /Starting to serve on 127\.0\.0\.1:(\d+)/.exec(out)?.[1],
+      20_000,
+      100,
+    );
+    const svc = await fetch(
+      `http://127.0.0.1:${local}/api/v1/namespaces/default/services/backend-svc:8080/proxy/via-kubectl-proxy`,
+    ).then((r) => r.json() as Promise<{ url: string }>);
     assert.equal(svc.url, '/via-kubectl-proxy');
-    const pod = await fetch(`http://127.0.0.1:${local}/api/v1/namespaces/default/pods/backend/proxy/pod`).then((r) => r.json() as Promise<{ url: string }>);
+    const pod = await fetch(`http://127.0.0.1:${local}/api/v1/namespaces/default/pods/backend/proxy/pod`).then(
+      (r) => r.json() as Promise<{ url: string }>,
+    );
     assert.equal(pod.url, '/pod');
     const empty = await fetch(`http://127.0.0.1:${local}/api/v1/namespaces/default/services/empty/proxy/`);
     assert.equal(empty.status, 503);

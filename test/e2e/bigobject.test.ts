@@ -29,16 +29,25 @@ const range = (n: number) => Array.from({ length: n }, (_, i) => i);
  * POST `body`; resolves with the response, when the body was handed to the socket and when the
  * response began (a big response then streams out over many turns of the server's event loop).
  */
-function post(path: string, body: string): Promise<{ status: number; text: string; sentAt: number; repliedAt: number }> {
+function post(
+  path: string,
+  body: string,
+): Promise<{ status: number; text: string; sentAt: number; repliedAt: number }> {
   return new Promise((resolve, reject) => {
     let sentAt = NaN;
-    const req = https.request(new URL(path, api.base), { method: 'POST', agent: api.agent, headers: { 'Content-Type': 'application/json', Accept: 'application/json' } }, (res) => {
-      const repliedAt = performance.now();
-      const chunks: Buffer[] = [];
-      res.on('data', (c) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8'), sentAt, repliedAt }));
-      res.on('error', reject);
-    });
+    const req = https.request(
+      new URL(path, api.base),
+      { method: 'POST', agent: api.agent, headers: { 'Content-Type': 'application/json', Accept: 'application/json' } },
+      (res) => {
+        const repliedAt = performance.now();
+        const chunks: Buffer[] = [];
+        res.on('data', (c) => chunks.push(c));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8'), sentAt, repliedAt }),
+        );
+        res.on('error', reject);
+      },
+    );
     req.on('error', reject);
     req.end(body, () => (sentAt = performance.now()));
   });
@@ -59,7 +68,12 @@ async function getsWhile(done: () => boolean): Promise<{ sent: number; done: num
 test('a Pod with 50,000 containers is too big to store: refused with 413 before the costly steps, dry run or not', async () => {
   // 1.5 MB of body, but defaulted and with its managedFields over 10 MB: more than the store
   // keeps (etcd's 1.5 MiB, as upstream), and found out before field management and encoding run.
-  const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'wide' }, spec: { containers: range(50_000).map((i) => ({ name: `c${i}`, image: 'i' })) } };
+  const pod = {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: 'wide' },
+    spec: { containers: range(50_000).map((i) => ({ name: `c${i}`, image: 'i' })) },
+  };
   for (const query of ['', '?dryRun=All']) {
     const r = await post(`${PODS}${query}`, JSON.stringify(pod));
     assert.equal(r.status, 413, r.text.slice(0, 300));
@@ -74,7 +88,12 @@ test('a Pod with 50,000 containers is too big to store: refused with 413 before 
 });
 
 test('a Pod as big as the store keeps is handled in slices: other requests are answered meanwhile', async () => {
-  const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'wide' }, spec: { containers: range(2_500).map((i) => ({ name: `c${i}`, image: 'i' })) } };
+  const pod = {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: 'wide' },
+    spec: { containers: range(2_500).map((i) => ({ name: `c${i}`, image: 'i' })) },
+  };
   // A dry run: nothing is written, so before slicing the server had no reason at all to answer
   // anyone else between reading this body and replying to it.
   let doneAt = Infinity;
@@ -89,22 +108,41 @@ test('a Pod as big as the store keeps is handled in slices: other requests are a
   if (r.repliedAt - from < 500) return;
   const answered = gets.filter((g) => g.sent >= from && g.done < r.repliedAt);
   const timeline = JSON.stringify(gets.map((g) => [Math.round(g.sent - r.sentAt), Math.round(g.done - r.sentAt)]));
-  assert.ok(answered.length > 0, `the create (reply after ${Math.round(r.repliedAt - r.sentAt)} ms) answered no GET sent after it started; GETs [sent, done] in ms after the body was sent: ${timeline}`);
+  assert.ok(
+    answered.length > 0,
+    `the create (reply after ${Math.round(r.repliedAt - r.sentAt)} ms) answered no GET sent after it started; GETs [sent, done] in ms after the body was sent: ${timeline}`,
+  );
 });
 
-test('server-side apply of a 30,000-key ConfigMap sent as JSON takes seconds, not minutes', { timeout: 120_000 }, async () => {
-  // 30,000 keys: with each key's managedFields entry the stored object stays under the store's limit.
-  const cm = (value: string) => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'keys', namespace: 'default' }, data: Object.fromEntries(range(30_000).map((i) => [`k${i}`, value])) });
-  assert.equal((await api.json('POST', CMS, cm('v'))).status, 201);
-  // kubectl sends apply bodies as JSON with the YAML media type; the YAML parser's own duplicate
-  // key check was quadratic (over two minutes for this body).
-  const r = await api.request('PATCH', `${CMS}/keys?fieldManager=second&force=true`, JSON.stringify(cm('w')), { 'Content-Type': 'application/apply-patch+yaml' });
-  assert.equal(r.status, 200, r.body.slice(0, 300));
-  const applied = JSON.parse(r.body);
-  assert.equal(applied.data.k29999, 'w');
-  assert.ok(applied.metadata.managedFields.some((m: any) => m.manager === 'second' && m.operation === 'Apply'));
-  // Duplicate keys in such a body are still refused.
-  const dup = await api.request('PATCH', `${CMS}/keys?fieldManager=second`, '{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"keys"},"data":{"a":"1","a":"2"}}', { 'Content-Type': 'application/apply-patch+yaml' });
-  assert.equal(dup.status, 400, dup.body);
-  assert.match(JSON.parse(dup.body).message, /Map keys must be unique/);
-});
+test(
+  'server-side apply of a 30,000-key ConfigMap sent as JSON takes seconds, not minutes',
+  { timeout: 120_000 },
+  async () => {
+    // 30,000 keys: with each key's managedFields entry the stored object stays under the store's limit.
+    const cm = (value: string) => ({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'keys', namespace: 'default' },
+      data: Object.fromEntries(range(30_000).map((i) => [`k${i}`, value])),
+    });
+    assert.equal((await api.json('POST', CMS, cm('v'))).status, 201);
+    // kubectl sends apply bodies as JSON with the YAML media type; the YAML parser's own duplicate
+    // key check was quadratic (over two minutes for this body).
+    const r = await api.request('PATCH', `${CMS}/keys?fieldManager=second&force=true`, JSON.stringify(cm('w')), {
+      'Content-Type': 'application/apply-patch+yaml',
+    });
+    assert.equal(r.status, 200, r.body.slice(0, 300));
+    const applied = JSON.parse(r.body);
+    assert.equal(applied.data.k29999, 'w');
+    assert.ok(applied.metadata.managedFields.some((m: any) => m.manager === 'second' && m.operation === 'Apply'));
+    // Duplicate keys in such a body are still refused.
+    const dup = await api.request(
+      'PATCH',
+      `${CMS}/keys?fieldManager=second`,
+      '{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"keys"},"data":{"a":"1","a":"2"}}',
+      { 'Content-Type': 'application/apply-patch+yaml' },
+    );
+    assert.equal(dup.status, 400, dup.body);
+    assert.match(JSON.parse(dup.body).message, /Map keys must be unique/);
+  },
+);

@@ -2,7 +2,18 @@
 // server: CRUD, selectors, pagination, watches from a resourceVersion, informers, Status errors.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ApiException, AppsV1Api, CoreV1Api, KubeConfig, KubernetesObjectApi, ListWatch, PatchStrategy, Watch, setHeaderOptions, type V1ConfigMap } from '@kubernetes/client-node';
+import {
+  ApiException,
+  AppsV1Api,
+  CoreV1Api,
+  KubeConfig,
+  KubernetesObjectApi,
+  ListWatch,
+  PatchStrategy,
+  Watch,
+  setHeaderOptions,
+  type V1ConfigMap,
+} from '@kubernetes/client-node';
 import { startCluster, type Cluster } from './harness.js';
 
 const NS = 'client-node-e2e';
@@ -14,7 +25,11 @@ function statusOf(err: unknown): { code: number; reason?: string; message?: stri
   return { code: err.code, reason: body.reason, message: body.message, details: body.details };
 }
 
-async function rejectsWith(p: Promise<unknown>, code: number, reason: string): Promise<{ message?: string; details?: any }> {
+async function rejectsWith(
+  p: Promise<unknown>,
+  code: number,
+  reason: string,
+): Promise<{ message?: string; details?: any }> {
   try {
     await p;
   } catch (err) {
@@ -114,7 +129,11 @@ describe('@kubernetes/client-node', { timeout: 60_000 }, () => {
       setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
     );
     assert.deepEqual(patched.data, { a: '2', b: '3', c: '4' });
-    const jsonPatched = await core.patchNamespacedConfigMap({ name: 'crud', namespace: NS, body: [{ op: 'remove', path: '/data/a' }] });
+    const jsonPatched = await core.patchNamespacedConfigMap({
+      name: 'crud',
+      namespace: NS,
+      body: [{ op: 'remove', path: '/data/a' }],
+    });
     assert.deepEqual(jsonPatched.data, { b: '3', c: '4' });
     const smp = await core.patchNamespacedConfigMap(
       { name: 'crud', namespace: NS, body: { metadata: { labels: { extra: 'y' } } } },
@@ -137,7 +156,10 @@ describe('@kubernetes/client-node', { timeout: 60_000 }, () => {
         spec: {
           replicas: 2,
           selector: { matchLabels: { app: 'web' } },
-          template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'nginx', image: 'nginx:1.27' }] } },
+          template: {
+            metadata: { labels: { app: 'web' } },
+            spec: { containers: [{ name: 'nginx', image: 'nginx:1.27' }] },
+          },
         },
       },
     });
@@ -149,7 +171,10 @@ describe('@kubernetes/client-node', { timeout: 60_000 }, () => {
     assert.equal(dep.spec?.template.spec?.containers[0].imagePullPolicy, 'IfNotPresent');
 
     const list = await apps.listNamespacedDeployment({ namespace: NS });
-    assert.deepEqual(list.items.map((d) => d.metadata?.name), ['web']);
+    assert.deepEqual(
+      list.items.map((d) => d.metadata?.name),
+      ['web'],
+    );
 
     // The deployment controller writes status meanwhile (a new resourceVersion), so a
     // read-modify-write re-reads on a conflict, as a real client does.
@@ -186,7 +211,10 @@ describe('@kubernetes/client-node', { timeout: 60_000 }, () => {
       'Invalid',
     );
     assert.equal(bad.details?.kind, 'Deployment');
-    assert.ok(bad.details?.causes?.some((c: any) => c.field === 'spec.template.metadata.labels'), JSON.stringify(bad.details));
+    assert.ok(
+      bad.details?.causes?.some((c: any) => c.field === 'spec.template.metadata.labels'),
+      JSON.stringify(bad.details),
+    );
 
     await apps.deleteNamespacedDeployment({ name: 'web', namespace: NS });
     await rejectsWith(apps.readNamespacedDeployment({ name: 'web', namespace: NS }), 404, 'NotFound');
@@ -198,22 +226,35 @@ describe('@kubernetes/client-node', { timeout: 60_000 }, () => {
     assert.deepEqual(nf.details, { name: 'nope', kind: 'configmaps' });
 
     await core.createNamespacedConfigMap({ namespace: NS, body: { metadata: { name: 'dup' } } });
-    const dup = await rejectsWith(core.createNamespacedConfigMap({ namespace: NS, body: { metadata: { name: 'dup' } } }), 409, 'AlreadyExists');
+    const dup = await rejectsWith(
+      core.createNamespacedConfigMap({ namespace: NS, body: { metadata: { name: 'dup' } } }),
+      409,
+      'AlreadyExists',
+    );
     assert.equal(dup.message, 'configmaps "dup" already exists');
 
-    const inv = await rejectsWith(core.createNamespacedConfigMap({ namespace: NS, body: { metadata: { name: 'Bad_Name' } } }), 422, 'Invalid');
+    const inv = await rejectsWith(
+      core.createNamespacedConfigMap({ namespace: NS, body: { metadata: { name: 'Bad_Name' } } }),
+      422,
+      'Invalid',
+    );
     assert.match(inv.message ?? '', /^ConfigMap "Bad_Name" is invalid: metadata.name: Invalid value: "Bad_Name"/);
     assert.equal(inv.details?.causes?.[0]?.field, 'metadata.name');
     assert.equal(inv.details?.causes?.[0]?.reason, 'FieldValueInvalid');
 
     await rejectsWith(core.readNamespacedConfigMap({ name: 'x', namespace: 'no-such-ns' }), 404, 'NotFound');
-    await rejectsWith(core.createNamespacedConfigMap({ namespace: 'no-such-ns', body: { metadata: { name: 'x' } } }), 404, 'NotFound');
+    await rejectsWith(
+      core.createNamespacedConfigMap({ namespace: 'no-such-ns', body: { metadata: { name: 'x' } } }),
+      404,
+      'NotFound',
+    );
   });
 
   it('lists with labelSelector and fieldSelector', async () => {
     const ns = `${NS}-sel`;
     await core.createNamespace({ body: { metadata: { name: ns } } });
-    const mk = (name: string, labels: Record<string, string>) => core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name, labels } } });
+    const mk = (name: string, labels: Record<string, string>) =>
+      core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name, labels } } });
     await Promise.all([
       mk('a1', { app: 'a', tier: 'front' }),
       mk('a2', { app: 'a', tier: 'back' }),
@@ -221,15 +262,44 @@ describe('@kubernetes/client-node', { timeout: 60_000 }, () => {
       mk('c1', { other: 'x' }),
     ]);
     const names = (l: { items: V1ConfigMap[] }) => l.items.map((i) => i.metadata!.name).sort();
-    assert.deepEqual(names(await core.listNamespacedConfigMap({ namespace: ns, labelSelector: 'app=a' })), ['a1', 'a2']);
-    assert.deepEqual(names(await core.listNamespacedConfigMap({ namespace: ns, labelSelector: 'app in (a,b),tier=front' })), ['a1', 'b1']);
+    assert.deepEqual(names(await core.listNamespacedConfigMap({ namespace: ns, labelSelector: 'app=a' })), [
+      'a1',
+      'a2',
+    ]);
+    assert.deepEqual(
+      names(await core.listNamespacedConfigMap({ namespace: ns, labelSelector: 'app in (a,b),tier=front' })),
+      ['a1', 'b1'],
+    );
     // kube-root-ca.crt (published into every namespace, no labels) also has no app label.
-    assert.deepEqual(names(await core.listNamespacedConfigMap({ namespace: ns, labelSelector: '!app', fieldSelector: 'metadata.name!=kube-root-ca.crt' })), ['c1']);
-    assert.deepEqual(names(await core.listNamespacedConfigMap({ namespace: ns, labelSelector: 'app,tier!=front' })), ['a2']);
-    assert.deepEqual(names(await core.listNamespacedConfigMap({ namespace: ns, fieldSelector: 'metadata.name=b1' })), ['b1']);
-    assert.deepEqual(names(await core.listNamespacedConfigMap({ namespace: ns, fieldSelector: 'metadata.name!=b1', labelSelector: 'app' })), ['a1', 'a2']);
+    assert.deepEqual(
+      names(
+        await core.listNamespacedConfigMap({
+          namespace: ns,
+          labelSelector: '!app',
+          fieldSelector: 'metadata.name!=kube-root-ca.crt',
+        }),
+      ),
+      ['c1'],
+    );
+    assert.deepEqual(names(await core.listNamespacedConfigMap({ namespace: ns, labelSelector: 'app,tier!=front' })), [
+      'a2',
+    ]);
+    assert.deepEqual(names(await core.listNamespacedConfigMap({ namespace: ns, fieldSelector: 'metadata.name=b1' })), [
+      'b1',
+    ]);
+    assert.deepEqual(
+      names(
+        await core.listNamespacedConfigMap({ namespace: ns, fieldSelector: 'metadata.name!=b1', labelSelector: 'app' }),
+      ),
+      ['a1', 'a2'],
+    );
     // Cluster-wide with a namespace field selector.
-    assert.deepEqual(names(await core.listConfigMapForAllNamespaces({ fieldSelector: `metadata.namespace=${ns}`, labelSelector: 'tier' })), ['a1', 'a2', 'b1']);
+    assert.deepEqual(
+      names(
+        await core.listConfigMapForAllNamespaces({ fieldSelector: `metadata.namespace=${ns}`, labelSelector: 'tier' }),
+      ),
+      ['a1', 'a2', 'b1'],
+    );
     // An unsupported field is a 400 BadRequest.
     await rejectsWith(core.listNamespacedConfigMap({ namespace: ns, fieldSelector: 'data.x=1' }), 400, 'BadRequest');
     await rejectsWith(core.listNamespacedConfigMap({ namespace: ns, labelSelector: 'a in (' }), 400, 'BadRequest');
@@ -239,7 +309,9 @@ describe('@kubernetes/client-node', { timeout: 60_000 }, () => {
     const ns = `${NS}-page`;
     await core.createNamespace({ body: { metadata: { name: ns } } });
     const mine = Array.from({ length: 23 }, (_, i) => `cm-${String(i).padStart(2, '0')}`);
-    await Promise.all(mine.map((name) => core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name } } })));
+    await Promise.all(
+      mine.map((name) => core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name } } })),
+    );
     // The namespace also holds the published kube-root-ca.crt (sorted after cm-*): 24 objects.
     await rootCAPublished(ns);
     const all = [...mine, 'kube-root-ca.crt'];
@@ -264,7 +336,11 @@ describe('@kubernetes/client-node', { timeout: 60_000 }, () => {
     assert.equal(pages, 5);
     assert.deepEqual(seen, all);
     // An invalid continue token is a 400.
-    await rejectsWith(core.listNamespacedConfigMap({ namespace: ns, limit: 5, _continue: 'garbage' }), 400, 'BadRequest');
+    await rejectsWith(
+      core.listNamespacedConfigMap({ namespace: ns, limit: 5, _continue: 'garbage' }),
+      400,
+      'BadRequest',
+    );
   });
 
   it('watches from a resourceVersion and sees ADDED, MODIFIED, DELETED in order', async () => {
@@ -279,12 +355,16 @@ describe('@kubernetes/client-node', { timeout: 60_000 }, () => {
     const events: { type: string; name: string; rv: string; data?: any }[] = [];
     const watch = new Watch(kc);
     // Changes made before the watch connects must be replayed from rv.
-    const c = await core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'w1' }, data: { v: '1' } } });
+    const c = await core.createNamespacedConfigMap({
+      namespace: ns,
+      body: { metadata: { name: 'w1' }, data: { v: '1' } },
+    });
     const ctl = await watch.watch(
       `/api/v1/namespaces/${ns}/configmaps`,
       { resourceVersion: rv, allowWatchBookmarks: true },
       (type, obj) => {
-        if (type !== 'BOOKMARK') events.push({ type, name: obj.metadata.name, rv: obj.metadata.resourceVersion, data: obj.data });
+        if (type !== 'BOOKMARK')
+          events.push({ type, name: obj.metadata.name, rv: obj.metadata.resourceVersion, data: obj.data });
       },
       () => {},
     );
@@ -306,7 +386,10 @@ describe('@kubernetes/client-node', { timeout: 60_000 }, () => {
       assert.equal(events[1].rv, m.metadata!.resourceVersion);
       assert.deepEqual(events[1].data, { v: '2' });
       const revs = events.map((e) => Number(e.rv));
-      assert.deepEqual([...revs].sort((a, b) => a - b), revs);
+      assert.deepEqual(
+        [...revs].sort((a, b) => a - b),
+        revs,
+      );
       assert.ok(revs[0] > Number(rv));
     } finally {
       ctl.abort();
@@ -314,10 +397,21 @@ describe('@kubernetes/client-node', { timeout: 60_000 }, () => {
 
     // A watch with a label selector only sees matching objects; relabelling is ADDED/DELETED.
     const sel: string[] = [];
-    const ctl2 = await watch.watch(`/api/v1/namespaces/${ns}/configmaps`, { labelSelector: 'pick=yes', resourceVersion: (await core.listNamespacedConfigMap({ namespace: ns })).metadata!.resourceVersion }, (type, obj) => sel.push(`${type} ${obj.metadata.name}`), () => {});
+    const ctl2 = await watch.watch(
+      `/api/v1/namespaces/${ns}/configmaps`,
+      {
+        labelSelector: 'pick=yes',
+        resourceVersion: (await core.listNamespacedConfigMap({ namespace: ns })).metadata!.resourceVersion,
+      },
+      (type, obj) => sel.push(`${type} ${obj.metadata.name}`),
+      () => {},
+    );
     try {
       await core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'nolabel' } } });
-      const p = await core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'picked', labels: { pick: 'yes' } } } });
+      const p = await core.createNamespacedConfigMap({
+        namespace: ns,
+        body: { metadata: { name: 'picked', labels: { pick: 'yes' } } },
+      });
       p.metadata!.labels = { pick: 'no' };
       await core.replaceNamespacedConfigMap({ name: 'picked', namespace: ns, body: p });
       await until('2 selector events', () => sel.length >= 2);
@@ -330,14 +424,31 @@ describe('@kubernetes/client-node', { timeout: 60_000 }, () => {
 
   it('drives any kind through the generic KubernetesObjectApi (discovery + server-side apply)', async () => {
     const objects = KubernetesObjectApi.makeApiClient(kc);
-    const spec = { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'generic', namespace: NS }, spec: { selector: { matchLabels: { app: 'g' } }, template: { metadata: { labels: { app: 'g' } }, spec: { containers: [{ name: 'c', image: 'busybox' }] } } } };
+    const spec = {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'generic', namespace: NS },
+      spec: {
+        selector: { matchLabels: { app: 'g' } },
+        template: { metadata: { labels: { app: 'g' } }, spec: { containers: [{ name: 'c', image: 'busybox' }] } },
+      },
+    };
     const created: any = await objects.create(spec);
     assert.equal(created.kind, 'Deployment');
     assert.equal(created.spec.replicas, 1);
-    const read: any = await objects.read({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'generic', namespace: NS } });
+    const read: any = await objects.read({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'generic', namespace: NS },
+    });
     assert.equal(read.metadata.uid, created.metadata.uid);
     const applied: any = await objects.patch(
-      { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'generic', namespace: NS }, spec: { replicas: 4 } } as any,
+      {
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        metadata: { name: 'generic', namespace: NS },
+        spec: { replicas: 4 },
+      } as any,
       undefined,
       undefined,
       'e2e-apply',
@@ -351,7 +462,11 @@ describe('@kubernetes/client-node', { timeout: 60_000 }, () => {
     const cms = await objects.list('v1', 'ConfigMap', NS, undefined, undefined, undefined, undefined, undefined, 1);
     assert.equal(cms.items.length, 1);
     await objects.delete({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'generic', namespace: NS } });
-    await rejectsWith(objects.read({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'generic', namespace: NS } }), 404, 'NotFound');
+    await rejectsWith(
+      objects.read({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'generic', namespace: NS } }),
+      404,
+      'NotFound',
+    );
   });
 
   it('ends a watch cleanly at timeoutSeconds', async () => {
@@ -373,7 +488,12 @@ describe('@kubernetes/client-node', { timeout: 60_000 }, () => {
     // The namespace's published kube-root-ca.crt is there before the informer starts.
     await rootCAPublished(ns);
     const path = `/api/v1/namespaces/${ns}/configmaps`;
-    const informer = new ListWatch<V1ConfigMap>(path, new Watch(kc), () => core.listNamespacedConfigMap({ namespace: ns }), false);
+    const informer = new ListWatch<V1ConfigMap>(
+      path,
+      new Watch(kc),
+      () => core.listNamespacedConfigMap({ namespace: ns }),
+      false,
+    );
     const log: string[] = [];
     const errs: unknown[] = [];
     informer.on('add', (o) => log.push(`add ${o.metadata!.name}`));
@@ -382,7 +502,13 @@ describe('@kubernetes/client-node', { timeout: 60_000 }, () => {
     informer.on('error', (e) => errs.push(e));
     await informer.start();
     try {
-      assert.deepEqual(informer.list(ns).map((o) => o.metadata!.name).sort(), ['kube-root-ca.crt', 'pre1', 'pre2']);
+      assert.deepEqual(
+        informer
+          .list(ns)
+          .map((o) => o.metadata!.name)
+          .sort(),
+        ['kube-root-ca.crt', 'pre1', 'pre2'],
+      );
       assert.deepEqual(log.sort(), ['add kube-root-ca.crt', 'add pre1', 'add pre2']);
       log.length = 0;
       // Give the watch a moment to connect, then change things.
@@ -393,10 +519,21 @@ describe('@kubernetes/client-node', { timeout: 60_000 }, () => {
       await core.deleteNamespacedConfigMap({ name: 'pre2', namespace: ns });
       await until('informer catches up', () => log.length >= 3);
       assert.deepEqual(log, ['update pre1 {"k":"b"}', 'add new1', 'delete pre2']);
-      assert.deepEqual(informer.list(ns).map((o) => o.metadata!.name).sort(), ['kube-root-ca.crt', 'new1', 'pre1']);
+      assert.deepEqual(
+        informer
+          .list(ns)
+          .map((o) => o.metadata!.name)
+          .sort(),
+        ['kube-root-ca.crt', 'new1', 'pre1'],
+      );
       assert.deepEqual(informer.get('pre1', ns)?.data, { k: 'b' });
       const cur = await core.listNamespacedConfigMap({ namespace: ns });
-      await until('resourceVersion tracked', () => Number(informer.latestResourceVersion()) >= Math.max(...cur.items.map((i) => Number(i.metadata!.resourceVersion))) || undefined);
+      await until(
+        'resourceVersion tracked',
+        () =>
+          Number(informer.latestResourceVersion()) >=
+            Math.max(...cur.items.map((i) => Number(i.metadata!.resourceVersion))) || undefined,
+      );
       assert.deepEqual(errs, []);
     } finally {
       await informer.stop();

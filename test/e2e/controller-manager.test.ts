@@ -63,10 +63,17 @@ function startInstance(): Promise<Instance> {
 }
 
 async function holder(): Promise<string> {
-  const r = await cluster.kubectl(['get', 'lease', 'kube-controller-manager', '-n', 'kube-system', '-o', 'jsonpath={.spec.holderIdentity}']);
+  const r = await cluster.kubectl([
+    'get',
+    'lease',
+    'kube-controller-manager',
+    '-n',
+    'kube-system',
+    '-o',
+    'jsonpath={.spec.holderIdentity}',
+  ]);
   return r.code === 0 ? r.stdout.trim() : '';
 }
-
 
 const hasSA = async (ns: string) => (await cluster.kubectl(['get', 'serviceaccount', 'default', '-n', ns])).code === 0;
 

@@ -31,19 +31,20 @@ const procs: ChildProcess[] = [];
 before(async () => {
   // The HPA controller's sync period (15 s upstream) is read from the server's environment.
   process.env.K8TS_HPA_SYNC_PERIOD_MS = '1000';
-  cluster = await startCluster({ args: ['--simulated-nodes', '3', '--sim-heartbeat-seconds', '1', '--sim-job-seconds', '0.5'] });
+  cluster = await startCluster({
+    args: ['--simulated-nodes', '3', '--sim-heartbeat-seconds', '1', '--sim-job-seconds', '0.5'],
+  });
 });
 after(async () => {
   for (const p of procs) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
   await cluster?.cleanup();
 });
 
-
-
 const getJSON = async (args: string[]) => JSON.parse(await cluster.k([...args, '-o', 'json']));
 const isReady = (p: any) => (p.status?.conditions ?? []).some((c: any) => c.type === 'Ready' && c.status === 'True');
 const live = (items: any[]) => items.filter((p: any) => !p.metadata.deletionTimestamp);
-const pods = async (ns: string, selector?: string) => (await getJSON(['get', 'pods', '-n', ns, ...(selector ? ['-l', selector] : [])])).items as any[];
+const pods = async (ns: string, selector?: string) =>
+  (await getJSON(['get', 'pods', '-n', ns, ...(selector ? ['-l', selector] : [])])).items as any[];
 const notFound = async (args: string[]) => {
   const r = await cluster.kubectl(args);
   return r.code !== 0 && /NotFound|not found/.test(r.stderr);
@@ -85,12 +86,15 @@ function kubectlWatch(args: string[], onLine: (line: string) => void): { stop: (
 const nodeNames = async () => ((await getJSON(['get', 'nodes'])).items as any[]).map((n) => n.metadata.name).sort();
 
 describe('phase 1: workloads, garbage collection, scheduling, autoscaling', { concurrency: true }, () => {
-  test('Deployment: 3 → 6, rolling update within maxSurge/maxUnavailable, undo, pod replaced, endpoints follow', { timeout: 150_000 }, async () => {
-    const ns = 'dep';
-    await cluster.k(['create', 'namespace', ns]);
-    await cluster.k(
-      ['apply', '-n', ns, '-f', '-'],
-      `
+  test(
+    'Deployment: 3 → 6, rolling update within maxSurge/maxUnavailable, undo, pod replaced, endpoints follow',
+    { timeout: 150_000 },
+    async () => {
+      const ns = 'dep';
+      await cluster.k(['create', 'namespace', ns]);
+      await cluster.k(
+        ['apply', '-n', ns, '-f', '-'],
+        `
 apiVersion: apps/v1
 kind: Deployment
 metadata: {name: web}
@@ -114,107 +118,111 @@ spec:
   selector: {app: web}
   ports: [{port: 80, targetPort: 80}]
 `,
-    );
-    const status = await cluster.k(['rollout', 'status', 'deploy/web', '-n', ns, '--timeout=60s']);
-    assert.match(status, /successfully rolled out/);
-    let ps = live(await pods(ns, 'app=web'));
-    assert.equal(ps.length, 3);
-    assert.ok(ps.every(isReady));
-    // Endpoints: the three ready pods, by name and IP.
-    await until('3 endpoints', async () => {
-      const ep = await endpoints(ns, 'web');
-      return ep.ready.length === 3 && ep.notReady.length === 0 && ep;
-    });
-    assert.deepEqual((await endpoints(ns, 'web')).ips, ps.map((p) => p.status.podIP).sort());
+      );
+      const status = await cluster.k(['rollout', 'status', 'deploy/web', '-n', ns, '--timeout=60s']);
+      assert.match(status, /successfully rolled out/);
+      let ps = live(await pods(ns, 'app=web'));
+      assert.equal(ps.length, 3);
+      assert.ok(ps.every(isReady));
+      // Endpoints: the three ready pods, by name and IP.
+      await until('3 endpoints', async () => {
+        const ep = await endpoints(ns, 'web');
+        return ep.ready.length === 3 && ep.notReady.length === 0 && ep;
+      });
+      assert.deepEqual((await endpoints(ns, 'web')).ips, ps.map((p) => p.status.podIP).sort());
 
-    // Scale 3 → 6.
-    await cluster.k(['scale', 'deploy', 'web', '-n', ns, '--replicas=6']);
-    await cluster.k(['rollout', 'status', 'deploy/web', '-n', ns, '--timeout=60s']);
-    await until('6/6 in kubectl get', async () => /^web\s+6\/6\s+6\s+6\s/m.test(await cluster.k(['get', 'deploy', 'web', '-n', ns])));
-    ps = live(await pods(ns, 'app=web'));
-    assert.equal(ps.length, 6);
-    await until('6 endpoints', async () => (await endpoints(ns, 'web')).ready.length === 6);
-    const epText = await cluster.k(['get', 'endpoints', 'web', '-n', ns]);
-    assert.match(epText, /^web\s+\S+:80,\S+:80,\S+:80 \+ 3 more\.\.\./m);
+      // Scale 3 → 6.
+      await cluster.k(['scale', 'deploy', 'web', '-n', ns, '--replicas=6']);
+      await cluster.k(['rollout', 'status', 'deploy/web', '-n', ns, '--timeout=60s']);
+      await until('6/6 in kubectl get', async () =>
+        /^web\s+6\/6\s+6\s+6\s/m.test(await cluster.k(['get', 'deploy', 'web', '-n', ns])),
+      );
+      ps = live(await pods(ns, 'app=web'));
+      assert.equal(ps.length, 6);
+      await until('6 endpoints', async () => (await endpoints(ns, 'web')).ready.length === 6);
+      const epText = await cluster.k(['get', 'endpoints', 'web', '-n', ns]);
+      assert.match(epText, /^web\s+\S+:80,\S+:80,\S+:80 \+ 3 more\.\.\./m);
 
-    // A new image: sample pods and ReplicaSets while it rolls out. 6 replicas, maxSurge 1,
-    // maxUnavailable 1 → never more than 7 pods, never fewer than 5 available.
-    let sampling = true;
-    let maxPods = 0;
-    let minReady = Infinity;
-    let maxRsTotal = 0;
-    let mixedSeen = false;
-    let samples = 0;
-    const sampler = (async () => {
-      while (sampling) {
-        const [p, rs] = await Promise.all([pods(ns, 'app=web'), getJSON(['get', 'rs', '-n', ns, '-l', 'app=web'])]);
-        const lp = live(p);
-        maxPods = Math.max(maxPods, lp.length);
-        minReady = Math.min(minReady, lp.filter(isReady).length);
-        const rsSum = rs.items.reduce((s: number, r: any) => s + (r.spec.replicas ?? 0), 0);
-        maxRsTotal = Math.max(maxRsTotal, rsSum);
-        if (rs.items.filter((r: any) => (r.spec.replicas ?? 0) > 0).length > 1) mixedSeen = true;
-        samples++;
-      }
-    })();
-    await cluster.k(['set', 'image', 'deploy/web', '-n', ns, 'nginx=nginx:1.28']);
-    const rolled = await cluster.k(['rollout', 'status', 'deploy/web', '-n', ns, '--timeout=90s']);
-    sampling = false;
-    await sampler;
-    assert.match(rolled, /successfully rolled out/);
-    assert.ok(samples >= 3, `only ${samples} samples`);
-    assert.ok(mixedSeen, 'never saw old and new ReplicaSets scaled up together');
-    assert.ok(maxPods <= 7, `${maxPods} pods during the rollout (maxSurge 1 over 6)`);
-    assert.ok(maxRsTotal <= 7, `ReplicaSets summed to ${maxRsTotal} replicas (maxSurge 1 over 6)`);
-    assert.ok(minReady >= 5, `only ${minReady} ready pods during the rollout (maxUnavailable 1 of 6)`);
-    ps = live(await pods(ns, 'app=web'));
-    assert.equal(ps.length, 6);
-    assert.ok(ps.every((p) => p.spec.containers[0].image === 'nginx:1.28'));
-    const rsList = (await getJSON(['get', 'rs', '-n', ns, '-l', 'app=web'])).items;
-    assert.equal(rsList.length, 2);
-    assert.deepEqual(rsList.map((r: any) => r.spec.replicas).sort(), [0, 6]);
-    const hist = await cluster.k(['rollout', 'history', 'deploy/web', '-n', ns]);
-    assert.match(hist, /^1\s/m);
-    assert.match(hist, /^2\s/m);
+      // A new image: sample pods and ReplicaSets while it rolls out. 6 replicas, maxSurge 1,
+      // maxUnavailable 1 → never more than 7 pods, never fewer than 5 available.
+      let sampling = true;
+      let maxPods = 0;
+      let minReady = Infinity;
+      let maxRsTotal = 0;
+      let mixedSeen = false;
+      let samples = 0;
+      const sampler = (async () => {
+        while (sampling) {
+          const [p, rs] = await Promise.all([pods(ns, 'app=web'), getJSON(['get', 'rs', '-n', ns, '-l', 'app=web'])]);
+          const lp = live(p);
+          maxPods = Math.max(maxPods, lp.length);
+          minReady = Math.min(minReady, lp.filter(isReady).length);
+          const rsSum = rs.items.reduce((s: number, r: any) => s + (r.spec.replicas ?? 0), 0);
+          maxRsTotal = Math.max(maxRsTotal, rsSum);
+          if (rs.items.filter((r: any) => (r.spec.replicas ?? 0) > 0).length > 1) mixedSeen = true;
+          samples++;
+        }
+      })();
+      await cluster.k(['set', 'image', 'deploy/web', '-n', ns, 'nginx=nginx:1.28']);
+      const rolled = await cluster.k(['rollout', 'status', 'deploy/web', '-n', ns, '--timeout=90s']);
+      sampling = false;
+      await sampler;
+      assert.match(rolled, /successfully rolled out/);
+      assert.ok(samples >= 3, `only ${samples} samples`);
+      assert.ok(mixedSeen, 'never saw old and new ReplicaSets scaled up together');
+      assert.ok(maxPods <= 7, `${maxPods} pods during the rollout (maxSurge 1 over 6)`);
+      assert.ok(maxRsTotal <= 7, `ReplicaSets summed to ${maxRsTotal} replicas (maxSurge 1 over 6)`);
+      assert.ok(minReady >= 5, `only ${minReady} ready pods during the rollout (maxUnavailable 1 of 6)`);
+      ps = live(await pods(ns, 'app=web'));
+      assert.equal(ps.length, 6);
+      assert.ok(ps.every((p) => p.spec.containers[0].image === 'nginx:1.28'));
+      const rsList = (await getJSON(['get', 'rs', '-n', ns, '-l', 'app=web'])).items;
+      assert.equal(rsList.length, 2);
+      assert.deepEqual(rsList.map((r: any) => r.spec.replicas).sort(), [0, 6]);
+      const hist = await cluster.k(['rollout', 'history', 'deploy/web', '-n', ns]);
+      assert.match(hist, /^1\s/m);
+      assert.match(hist, /^2\s/m);
 
-    // rollout undo: back to nginx:1.27 (revision 3).
-    const undo = await cluster.k(['rollout', 'undo', 'deploy/web', '-n', ns]);
-    assert.match(undo, /deployment.apps\/web rolled back/);
-    await cluster.k(['rollout', 'status', 'deploy/web', '-n', ns, '--timeout=90s']);
-    await until('old image back', async () => {
-      const lp = live(await pods(ns, 'app=web'));
-      return lp.length === 6 && lp.every((p) => p.spec.containers[0].image === 'nginx:1.27') && lp.every(isReady);
-    });
-    const dep = await getJSON(['get', 'deploy', 'web', '-n', ns]);
-    assert.equal(dep.metadata.annotations['deployment.kubernetes.io/revision'], '3');
-    assert.equal(dep.spec.template.spec.containers[0].image, 'nginx:1.27');
-    const hist2 = await cluster.k(['rollout', 'history', 'deploy/web', '-n', ns]);
-    assert.match(hist2, /^2\s/m);
-    assert.match(hist2, /^3\s/m);
-    assert.doesNotMatch(hist2, /^1\s/m);
-    await until('6 endpoints after undo', async () => {
-      const ep = await endpoints(ns, 'web');
-      const lp = live(await pods(ns, 'app=web'));
-      return ep.ready.length === 6 && JSON.stringify(ep.ready) === JSON.stringify(lp.map((p) => p.metadata.name).sort());
-    });
+      // rollout undo: back to nginx:1.27 (revision 3).
+      const undo = await cluster.k(['rollout', 'undo', 'deploy/web', '-n', ns]);
+      assert.match(undo, /deployment.apps\/web rolled back/);
+      await cluster.k(['rollout', 'status', 'deploy/web', '-n', ns, '--timeout=90s']);
+      await until('old image back', async () => {
+        const lp = live(await pods(ns, 'app=web'));
+        return lp.length === 6 && lp.every((p) => p.spec.containers[0].image === 'nginx:1.27') && lp.every(isReady);
+      });
+      const dep = await getJSON(['get', 'deploy', 'web', '-n', ns]);
+      assert.equal(dep.metadata.annotations['deployment.kubernetes.io/revision'], '3');
+      assert.equal(dep.spec.template.spec.containers[0].image, 'nginx:1.27');
+      const hist2 = await cluster.k(['rollout', 'history', 'deploy/web', '-n', ns]);
+      assert.match(hist2, /^2\s/m);
+      assert.match(hist2, /^3\s/m);
+      assert.doesNotMatch(hist2, /^1\s/m);
+      await until('6 endpoints after undo', async () => {
+        const ep = await endpoints(ns, 'web');
+        const lp = live(await pods(ns, 'app=web'));
+        return (
+          ep.ready.length === 6 && JSON.stringify(ep.ready) === JSON.stringify(lp.map((p) => p.metadata.name).sort())
+        );
+      });
 
-    // A deleted pod is replaced, and leaves the endpoints.
-    const victim = live(await pods(ns, 'app=web'))[0].metadata.name;
-    await cluster.k(['delete', 'pod', victim, '-n', ns]);
-    await until('replacement ready', async () => {
-      const lp = live(await pods(ns, 'app=web'));
-      return lp.length === 6 && lp.every(isReady) && !lp.some((p) => p.metadata.name === victim);
-    });
-    await until('endpoints without the deleted pod', async () => {
-      const ep = await endpoints(ns, 'web');
-      return ep.ready.length === 6 && !ep.ready.includes(victim);
-    });
+      // A deleted pod is replaced, and leaves the endpoints.
+      const victim = live(await pods(ns, 'app=web'))[0].metadata.name;
+      await cluster.k(['delete', 'pod', victim, '-n', ns]);
+      await until('replacement ready', async () => {
+        const lp = live(await pods(ns, 'app=web'));
+        return lp.length === 6 && lp.every(isReady) && !lp.some((p) => p.metadata.name === victim);
+      });
+      await until('endpoints without the deleted pod', async () => {
+        const ep = await endpoints(ns, 'web');
+        return ep.ready.length === 6 && !ep.ready.includes(victim);
+      });
 
-    // A pod that becomes ready later is first a not-ready address, then a ready one; once
-    // deleted it is gone. (Its labels don't carry the pod-template-hash: no ReplicaSet adopts it.)
-    await cluster.k(
-      ['apply', '-n', ns, '-f', '-'],
-      `
+      // A pod that becomes ready later is first a not-ready address, then a ready one; once
+      // deleted it is gone. (Its labels don't carry the pod-template-hash: no ReplicaSet adopts it.)
+      await cluster.k(
+        ['apply', '-n', ns, '-f', '-'],
+        `
 apiVersion: v1
 kind: Pod
 metadata:
@@ -224,18 +232,24 @@ metadata:
 spec:
   containers: [{name: nginx, image: "nginx:1.27", ports: [{containerPort: 80}]}]
 `,
-    );
-    await until('late is not ready yet', async () => (await endpoints(ns, 'web')).notReady.includes('late'), 10_000, 100);
-    await until('late becomes ready', async () => {
-      const ep = await endpoints(ns, 'web');
-      return ep.ready.includes('late') && !ep.notReady.includes('late') && ep.ready.length === 7;
-    });
-    await cluster.k(['delete', 'pod', 'late', '-n', ns]);
-    await until('late gone', async () => {
-      const ep = await endpoints(ns, 'web');
-      return !ep.ready.includes('late') && !ep.notReady.includes('late') && ep.ready.length === 6;
-    });
-  });
+      );
+      await until(
+        'late is not ready yet',
+        async () => (await endpoints(ns, 'web')).notReady.includes('late'),
+        10_000,
+        100,
+      );
+      await until('late becomes ready', async () => {
+        const ep = await endpoints(ns, 'web');
+        return ep.ready.includes('late') && !ep.notReady.includes('late') && ep.ready.length === 7;
+      });
+      await cluster.k(['delete', 'pod', 'late', '-n', ns]);
+      await until('late gone', async () => {
+        const ep = await endpoints(ns, 'web');
+        return !ep.ready.includes('late') && !ep.notReady.includes('late') && ep.ready.length === 6;
+      });
+    },
+  );
 
   test('StatefulSet: db-0..db-2 created in order, removed in reverse', { timeout: 90_000 }, async () => {
     const ns = 'sts';
@@ -243,7 +257,16 @@ spec:
     // What a user watching `kubectl get pods -w` sees.
     const events: { type: string; name: string; deleting: boolean; ready: boolean }[] = [];
     const w = kubectlWatch(
-      ['get', 'pods', '-n', ns, '-w', '--output-watch-events', '-o', 'jsonpath={.type} {.object.metadata.name} del={.object.metadata.deletionTimestamp} ready={.object.status.conditions[?(@.type=="Ready")].status}{"\\n"}'],
+      [
+        'get',
+        'pods',
+        '-n',
+        ns,
+        '-w',
+        '--output-watch-events',
+        '-o',
+        'jsonpath={.type} {.object.metadata.name} del={.object.metadata.deletionTimestamp} ready={.object.status.conditions[?(@.type=="Ready")].status}{"\\n"}',
+      ],
       (line) => {
         const m = /^(\S+) (\S+) del=(\S*) ready=(\S*)$/.exec(line);
         if (m) events.push({ type: m[1], name: m[2], deleting: m[3] !== '', ready: m[4] === 'True' });
@@ -278,7 +301,12 @@ spec:
       );
       await cluster.k(['rollout', 'status', 'sts/db', '-n', ns, '--timeout=60s']);
       await until('3/3', async () => /^db\s+3\/3\s/m.test(await cluster.k(['get', 'sts', 'db', '-n', ns])));
-      assert.deepEqual(live(await pods(ns, 'app=db')).map((p) => p.metadata.name).sort(), ['db-0', 'db-1', 'db-2']);
+      assert.deepEqual(
+        live(await pods(ns, 'app=db'))
+          .map((p) => p.metadata.name)
+          .sort(),
+        ['db-0', 'db-1', 'db-2'],
+      );
       // Creation order: db-i appears only once db-(i-1) was Ready.
       const added = events.filter((e) => e.type === 'ADDED').map((e) => e.name);
       assert.deepEqual(added, ['db-0', 'db-1', 'db-2'], JSON.stringify(events));
@@ -292,13 +320,17 @@ spec:
       await until('pods gone', async () => (await pods(ns, 'app=db')).length === 0, 40_000);
       await sleep(300);
       const order: string[] = [];
-      for (const e of events.slice(mark)) if ((e.deleting || e.type === 'DELETED') && !order.includes(e.name)) order.push(e.name);
+      for (const e of events.slice(mark))
+        if ((e.deleting || e.type === 'DELETED') && !order.includes(e.name)) order.push(e.name);
       assert.deepEqual(order, ['db-2', 'db-1', 'db-0'], JSON.stringify(events.slice(mark)));
       // db-(i-1) started terminating only after db-i was gone.
       for (const i of [2, 1]) {
         const gone = events.findIndex((e, j) => j >= mark && e.type === 'DELETED' && e.name === `db-${i}`);
         const next = events.findIndex((e, j) => j >= mark && e.deleting && e.name === `db-${i - 1}`);
-        assert.ok(gone >= 0 && next > gone, `db-${i - 1} terminated before db-${i} was gone: ${JSON.stringify(events.slice(mark))}`);
+        assert.ok(
+          gone >= 0 && next > gone,
+          `db-${i - 1} terminated before db-${i} was gone: ${JSON.stringify(events.slice(mark))}`,
+        );
       }
     } finally {
       w.stop();
@@ -328,12 +360,17 @@ spec:
     const sampler = (async () => {
       while (!done) {
         const ps = await pods(ns, 'job-name=work');
-        maxRunning = Math.max(maxRunning, ps.filter((p) => !['Succeeded', 'Failed'].includes(p.status?.phase) && !p.metadata.deletionTimestamp).length);
+        maxRunning = Math.max(
+          maxRunning,
+          ps.filter((p) => !['Succeeded', 'Failed'].includes(p.status?.phase) && !p.metadata.deletionTimestamp).length,
+        );
         await sleep(100);
       }
     })();
     try {
-      const r = await cluster.kubectl(['wait', '--for=condition=complete', 'job/work', '-n', ns, '--timeout=45s'], { timeoutMs: 50_000 });
+      const r = await cluster.kubectl(['wait', '--for=condition=complete', 'job/work', '-n', ns, '--timeout=45s'], {
+        timeoutMs: 50_000,
+      });
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stdout, /job.batch\/work condition met/);
     } finally {
@@ -351,8 +388,23 @@ spec:
   test('CronJob: creates Jobs on schedule', { timeout: 100_000 }, async () => {
     const ns = 'cron';
     await cluster.k(['create', 'namespace', ns]);
-    await cluster.k(['create', 'cronjob', 'tick', '-n', ns, '--image=busybox', '--schedule=*/1 * * * *', '--', 'sh', '-c', 'date']);
-    assert.match(await cluster.k(['get', 'cronjob', 'tick', '-n', ns]), /^tick\s+\*\/1 \* \* \* \*\s+(<none>\s+)?False\s+0\s+<none>\s/m);
+    await cluster.k([
+      'create',
+      'cronjob',
+      'tick',
+      '-n',
+      ns,
+      '--image=busybox',
+      '--schedule=*/1 * * * *',
+      '--',
+      'sh',
+      '-c',
+      'date',
+    ]);
+    assert.match(
+      await cluster.k(['get', 'cronjob', 'tick', '-n', ns]),
+      /^tick\s+\*\/1 \* \* \* \*\s+(<none>\s+)?False\s+0\s+<none>\s/m,
+    );
     // The next minute boundary: at most 60 s away.
     const job = await until(
       'a scheduled Job',
@@ -363,12 +415,26 @@ spec:
     assert.match(job.metadata.name, /^tick-\d+$/);
     assert.equal(job.metadata.ownerReferences?.[0]?.kind, 'CronJob');
     assert.equal(job.metadata.ownerReferences?.[0]?.name, 'tick');
-    const r = await cluster.kubectl(['wait', '--for=condition=complete', `job/${job.metadata.name}`, '-n', ns, '--timeout=20s'], { timeoutMs: 25_000 });
-    assert.equal(r.code, 0, r.stderr + (await cluster.kubectl(['get', 'cronjob,jobs,pods', '-n', ns, '-o', 'wide'])).stdout);
+    const r = await cluster.kubectl(
+      ['wait', '--for=condition=complete', `job/${job.metadata.name}`, '-n', ns, '--timeout=20s'],
+      { timeoutMs: 25_000 },
+    );
+    assert.equal(
+      r.code,
+      0,
+      r.stderr + (await cluster.kubectl(['get', 'cronjob,jobs,pods', '-n', ns, '-o', 'wide'])).stdout,
+    );
     // NAME SCHEDULE TIMEZONE SUSPEND ACTIVE LAST-SCHEDULE AGE
-    await until('LAST SCHEDULE set', async () => /^tick\s+\*\/1 \* \* \* \*\s+(<none>\s+)?False\s+0\s+\d+[sm]\S*\s+\d+[sm]\S*\s*$/m.test(await cluster.k(['get', 'cronjob', 'tick', '-n', ns])));
+    await until('LAST SCHEDULE set', async () =>
+      /^tick\s+\*\/1 \* \* \* \*\s+(<none>\s+)?False\s+0\s+\d+[sm]\S*\s+\d+[sm]\S*\s*$/m.test(
+        await cluster.k(['get', 'cronjob', 'tick', '-n', ns]),
+      ),
+    );
     const cj = await getJSON(['get', 'cronjob', 'tick', '-n', ns]);
-    assert.equal(Date.parse(cj.status.lastScheduleTime), Date.parse(job.metadata.annotations['batch.kubernetes.io/cronjob-scheduled-timestamp']));
+    assert.equal(
+      Date.parse(cj.status.lastScheduleTime),
+      Date.parse(job.metadata.annotations['batch.kubernetes.io/cronjob-scheduled-timestamp']),
+    );
     assert.equal(Date.parse(cj.status.lastScheduleTime) % 60_000, 0);
     const ev = await cluster.k(['get', 'events', '-n', ns, '--field-selector', 'involvedObject.kind=CronJob']);
     assert.match(ev, /SuccessfulCreate\s+cronjob\/tick\s+Created job tick-\d+/);
@@ -379,8 +445,10 @@ spec:
   test('kubectl delete --cascade=background|foreground|orphan', { timeout: 90_000 }, async () => {
     const ns = 'cascade';
     await cluster.k(['create', 'namespace', ns]);
-    for (const name of ['bg', 'fg', 'or']) await cluster.k(['create', 'deployment', name, '-n', ns, '--image=nginx:1.27', '--replicas=2']);
-    for (const name of ['bg', 'fg', 'or']) await cluster.k(['rollout', 'status', `deploy/${name}`, '-n', ns, '--timeout=60s']);
+    for (const name of ['bg', 'fg', 'or'])
+      await cluster.k(['create', 'deployment', name, '-n', ns, '--image=nginx:1.27', '--replicas=2']);
+    for (const name of ['bg', 'fg', 'or'])
+      await cluster.k(['rollout', 'status', `deploy/${name}`, '-n', ns, '--timeout=60s']);
 
     // background: the Deployment goes at once, its ReplicaSet and pods after it.
     const bg = await cluster.k(['delete', 'deploy', 'bg', '-n', ns, '--cascade=background']);
@@ -397,7 +465,15 @@ spec:
     // A finalizer on one pod holds the deletion, so the in-between state can be seen (pods on
     // simulated nodes otherwise go faster than a second kubectl can look).
     const heldPod = (await cluster.k(['get', 'pods', '-n', ns, '-l', 'app=fg', '-o', 'name'])).trim().split('\n')[0];
-    await cluster.k(['patch', heldPod, '-n', ns, '--type=merge', '-p', '{"metadata":{"finalizers":["k8ts.test/hold"]}}']);
+    await cluster.k([
+      'patch',
+      heldPod,
+      '-n',
+      ns,
+      '--type=merge',
+      '-p',
+      '{"metadata":{"finalizers":["k8ts.test/hold"]}}',
+    ]);
     await cluster.k(['delete', 'deploy', 'fg', '-n', ns, '--cascade=foreground', '--wait=false']);
     const during = await getJSON(['get', 'deploy', 'fg', '-n', ns]);
     assert.ok(during.metadata.deletionTimestamp, 'no deletionTimestamp during foreground deletion');
@@ -444,8 +520,23 @@ spec:
     await cluster.k(['delete', 'namespace', ns, '--wait=false']);
     const terminating = await cluster.kubectl(['get', 'namespace', ns]);
     if (terminating.code === 0) assert.match(terminating.stdout, new RegExp(`^${ns}\\s+Terminating\\s`, 'm'));
-    await until('namespace gone', () => notFound(['get', 'namespace', ns]), { timeoutMs: 60_000, stepMs: 500, diag: () => cluster.k(['get', 'namespace', ns, '-o', 'yaml']) });
-    for (const kind of ['pods', 'deployments', 'replicasets', 'services', 'endpoints', 'configmaps', 'secrets', 'jobs', 'serviceaccounts', 'events']) {
+    await until('namespace gone', () => notFound(['get', 'namespace', ns]), {
+      timeoutMs: 60_000,
+      stepMs: 500,
+      diag: () => cluster.k(['get', 'namespace', ns, '-o', 'yaml']),
+    });
+    for (const kind of [
+      'pods',
+      'deployments',
+      'replicasets',
+      'services',
+      'endpoints',
+      'configmaps',
+      'secrets',
+      'jobs',
+      'serviceaccounts',
+      'events',
+    ]) {
       const out = await cluster.k(['get', kind, '-A', '--field-selector', `metadata.namespace=${ns}`, '-o', 'name']);
       assert.equal(out.trim(), '', `${kind} left in ${ns}: ${out}`);
     }
@@ -473,7 +564,10 @@ spec:
     });
     assert.match(described, /Status:\s+Pending/);
     assert.match(described, /PodScheduled\s+False/);
-    assert.match(described, /Warning\s+FailedScheduling\s+.*default-scheduler\s+0\/\d+ nodes are available: \d+ Insufficient cpu\. preemption: 0\/\d+ nodes are available: \d+ No preemption victims found for incoming pod\./);
+    assert.match(
+      described,
+      /Warning\s+FailedScheduling\s+.*default-scheduler\s+0\/\d+ nodes are available: \d+ Insufficient cpu\. preemption: 0\/\d+ nodes are available: \d+ No preemption victims found for incoming pod\./,
+    );
     assert.match(await cluster.k(['get', 'pod', 'hog', '-n', ns]), /^hog\s+0\/1\s+Pending\s/m);
   });
 
@@ -511,7 +605,10 @@ spec:
       const pending = p.filter((x) => !x.spec.nodeName);
       return p.length === 4 && running.length === 3 && pending.length === 1 && p;
     });
-    const nodes = ps.filter((p: any) => p.spec.nodeName).map((p: any) => p.spec.nodeName).sort();
+    const nodes = ps
+      .filter((p: any) => p.spec.nodeName)
+      .map((p: any) => p.spec.nodeName)
+      .sort();
     assert.deepEqual(nodes, ['sim-node-0', 'sim-node-1', 'sim-node-2']);
     const wide = await cluster.k(['get', 'pods', '-n', ns, '-o', 'wide']);
     for (const n of nodes) assert.match(wide, new RegExp(`Running\\s.*\\s${n}\\s`));
@@ -523,12 +620,15 @@ spec:
     assert.match(d, /0\/\d+ nodes are available: .*3 node\(s\) didn't match pod anti-affinity rules/);
   });
 
-  test('HPA scales up under simulated load and back down after stabilization; kubectl top', { timeout: 120_000 }, async () => {
-    const ns = 'hpa';
-    await cluster.k(['create', 'namespace', ns]);
-    await cluster.k(
-      ['apply', '-n', ns, '-f', '-'],
-      `
+  test(
+    'HPA scales up under simulated load and back down after stabilization; kubectl top',
+    { timeout: 120_000 },
+    async () => {
+      const ns = 'hpa';
+      await cluster.k(['create', 'namespace', ns]);
+      await cluster.k(
+        ['apply', '-n', ns, '-f', '-'],
+        `
 apiVersion: apps/v1
 kind: Deployment
 metadata: {name: api}
@@ -563,97 +663,158 @@ spec:
       stabilizationWindowSeconds: 5
       policies: [{type: Percent, value: 100, periodSeconds: 1}]
 `,
-    );
-    // kubectl top sees the simulated usage.
-    const topPods = await until('kubectl top pods', async () => {
-      const r = await cluster.kubectl(['top', 'pods', '-n', ns]);
-      return r.code === 0 && /^api-\S+\s+250m\s+\d+Mi/m.test(r.stdout) && r.stdout;
-    });
-    assert.match(topPods, /NAME\s+CPU\(cores\)\s+MEMORY\(bytes\)/);
-    const topNodes = await until('kubectl top nodes', async () => {
-      const r = await cluster.kubectl(['top', 'nodes']);
-      return r.code === 0 && r.stdout;
-    });
-    assert.match(topNodes, /NAME\s+CPU\(cores\)\s+CPU(%|\(%\))\s+MEMORY\(bytes\)\s+MEMORY(%|\(%\))/);
-    for (const n of ['sim-node-0', 'sim-node-1', 'sim-node-2']) assert.match(topNodes, new RegExp(`^${n}\\s+\\d+m\\s+\\d+%\\s+\\d+Mi\\s+\\d+%`, 'm'));
-    const containers = await cluster.k(['top', 'pods', '-n', ns, '--containers']);
-    assert.match(containers, /^api-\S+\s+api\s+250m\s/m);
-
-    // 250m used of 100m requested, target 50%: up to maxReplicas.
-    await until('scaled up to 4', async () => (await getJSON(['get', 'deploy', 'api', '-n', ns])).spec.replicas === 4, 40_000);
-    await until('hpa table', async () => /^api\s+Deployment\/api\s+cpu: \d+%\/50%\s+1\s+4\s+4\s/m.test(await cluster.k(['get', 'hpa', 'api', '-n', ns])), 20_000);
-    const upEvents = await cluster.k(['describe', 'hpa', 'api', '-n', ns]);
-    assert.match(upEvents, /SuccessfulRescale\s+.*New size: 4; reason: cpu resource utilization \(percentage of request\) above target/);
-    await until('4 running', async () => live(await pods(ns, 'app=api')).filter(isReady).length === 4, 30_000);
-
-    // The load goes away: back to 1 replica, not before the 5 s stabilization window.
-    const dropAt = Date.now();
-    await cluster.k(['annotate', 'pods', '-n', ns, '-l', 'app=api', 'sim.k8ts.io/cpu-millicores=5', '--overwrite']);
-    let stabilizedSeen = false;
-    await until('scaled down to 1', async () => {
-      const h = await getJSON(['get', 'hpa', 'api', '-n', ns]);
-      if (h.status?.conditions?.some((c: any) => c.type === 'AbleToScale' && c.reason === 'ScaleDownStabilized')) stabilizedSeen = true;
-      return (await getJSON(['get', 'deploy', 'api', '-n', ns])).spec.replicas === 1;
-    }, 40_000);
-    // The window runs from the last high recommendation, at most one sync period (1 s) before the drop.
-    assert.ok(Date.now() - dropAt >= 4000, `scaled down after ${Date.now() - dropAt} ms, before the 5 s stabilization window`);
-    assert.ok(stabilizedSeen, 'the HPA never reported ScaleDownStabilized during the window');
-    const down = await cluster.k(['describe', 'hpa', 'api', '-n', ns]);
-    assert.match(down, /New size: 1; reason: All metrics below target/);
-  });
-
-  test('a second controller manager stays standby and takes over within the lease duration', { timeout: 120_000 }, async () => {
-    // Against the server's own lease (kube-system/kube-controller-manager, held by the
-    // in-process manager) a standalone instance never becomes leader.
-    const start = (extra: string[]) =>
-      new Promise<{ proc: ChildProcess; identity: string; log: () => string }>((resolve, reject) => {
-        const proc = spawn(process.execPath, [K8TS_BIN, 'controller-manager', '--kubeconfig', cluster.kubeconfig, '--log-level', 'info', ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
-        procs.push(proc);
-        let out = '';
-        let err = '';
-        // Generous: a process start on a CI machine busy with other suites once took over 20 s.
-        const timer = setTimeout(() => reject(new Error(`controller-manager did not start:\n${out}\n${err}`)), 45_000);
-        proc.stderr!.on('data', (d) => (err += d));
-        proc.stdout!.on('data', (d) => {
-          out += d;
-          const m = /identity (\S+)/.exec(out);
-          if (m) {
-            clearTimeout(timer);
-            resolve({ proc, identity: m[1], log: () => err });
-          }
-        });
-        proc.on('exit', (code) => reject(new Error(`controller-manager exited with ${code}:\n${out}\n${err}`)));
+      );
+      // kubectl top sees the simulated usage.
+      const topPods = await until('kubectl top pods', async () => {
+        const r = await cluster.kubectl(['top', 'pods', '-n', ns]);
+        return r.code === 0 && /^api-\S+\s+250m\s+\d+Mi/m.test(r.stdout) && r.stdout;
       });
-    const holder = async (name: string) => {
-      const r = await cluster.kubectl(['get', 'lease', name, '-n', 'kube-system', '-o', 'jsonpath={.spec.holderIdentity}']);
-      return r.code === 0 ? r.stdout.trim() : '';
-    };
-    const serverHolder = await holder('kube-controller-manager');
-    assert.ok(serverHolder, 'the server holds the controller-manager lease');
-    const standby = await start(['--leader-elect-lease-duration=4s', '--leader-elect-renew-deadline=3s', '--leader-elect-retry-period=500ms']);
-    await sleep(3000);
-    assert.equal(await holder('kube-controller-manager'), serverHolder);
-    assert.doesNotMatch(standby.log(), /controllers started/);
-    standby.proc.kill('SIGKILL');
+      assert.match(topPods, /NAME\s+CPU\(cores\)\s+MEMORY\(bytes\)/);
+      const topNodes = await until('kubectl top nodes', async () => {
+        const r = await cluster.kubectl(['top', 'nodes']);
+        return r.code === 0 && r.stdout;
+      });
+      assert.match(topNodes, /NAME\s+CPU\(cores\)\s+CPU(%|\(%\))\s+MEMORY\(bytes\)\s+MEMORY(%|\(%\))/);
+      for (const n of ['sim-node-0', 'sim-node-1', 'sim-node-2'])
+        assert.match(topNodes, new RegExp(`^${n}\\s+\\d+m\\s+\\d+%\\s+\\d+Mi\\s+\\d+%`, 'm'));
+      const containers = await cluster.k(['top', 'pods', '-n', ns, '--containers']);
+      assert.match(containers, /^api-\S+\s+api\s+250m\s/m);
 
-    // Two standalone instances sharing a lease of their own (running only the idempotent
-    // serviceaccount controller): one leads, the other takes over when it is killed.
-    const lease = ['--leader-elect-resource-name=acceptance-cm', '--leader-elect-lease-duration=4s', '--leader-elect-renew-deadline=3s', '--leader-elect-retry-period=500ms', '--controllers=serviceaccount'];
-    const a = await start(lease);
-    const b = await start(lease);
-    const first = await until('a leader', async () => {
-      const h = await holder('acceptance-cm');
-      return (h === a.identity || h === b.identity) && h;
-    }, 15_000, 200);
-    const [leader, other] = first === a.identity ? [a, b] : [b, a];
-    await sleep(1500);
-    assert.equal(await holder('acceptance-cm'), leader.identity);
-    const killedAt = Date.now();
-    leader.proc.kill('SIGKILL');
-    await until('standby takes over', async () => (await holder('acceptance-cm')) === other.identity, 12_000, 200);
-    assert.ok(Date.now() - killedAt <= 4000 + 2500, `took over after ${Date.now() - killedAt} ms (lease duration 4 s)`);
-    other.proc.kill('SIGTERM');
-  });
+      // 250m used of 100m requested, target 50%: up to maxReplicas.
+      await until(
+        'scaled up to 4',
+        async () => (await getJSON(['get', 'deploy', 'api', '-n', ns])).spec.replicas === 4,
+        40_000,
+      );
+      await until(
+        'hpa table',
+        async () =>
+          /^api\s+Deployment\/api\s+cpu: \d+%\/50%\s+1\s+4\s+4\s/m.test(
+            await cluster.k(['get', 'hpa', 'api', '-n', ns]),
+          ),
+        20_000,
+      );
+      const upEvents = await cluster.k(['describe', 'hpa', 'api', '-n', ns]);
+      assert.match(
+        upEvents,
+        /SuccessfulRescale\s+.*New size: 4; reason: cpu resource utilization \(percentage of request\) above target/,
+      );
+      await until('4 running', async () => live(await pods(ns, 'app=api')).filter(isReady).length === 4, 30_000);
+
+      // The load goes away: back to 1 replica, not before the 5 s stabilization window.
+      const dropAt = Date.now();
+      await cluster.k(['annotate', 'pods', '-n', ns, '-l', 'app=api', 'sim.k8ts.io/cpu-millicores=5', '--overwrite']);
+      let stabilizedSeen = false;
+      await until(
+        'scaled down to 1',
+        async () => {
+          const h = await getJSON(['get', 'hpa', 'api', '-n', ns]);
+          if (h.status?.conditions?.some((c: any) => c.type === 'AbleToScale' && c.reason === 'ScaleDownStabilized'))
+            stabilizedSeen = true;
+          return (await getJSON(['get', 'deploy', 'api', '-n', ns])).spec.replicas === 1;
+        },
+        40_000,
+      );
+      // The window runs from the last high recommendation, at most one sync period (1 s) before the drop.
+      assert.ok(
+        Date.now() - dropAt >= 4000,
+        `scaled down after ${Date.now() - dropAt} ms, before the 5 s stabilization window`,
+      );
+      assert.ok(stabilizedSeen, 'the HPA never reported ScaleDownStabilized during the window');
+      const down = await cluster.k(['describe', 'hpa', 'api', '-n', ns]);
+      assert.match(down, /New size: 1; reason: All metrics below target/);
+    },
+  );
+
+  test(
+    'a second controller manager stays standby and takes over within the lease duration',
+    { timeout: 120_000 },
+    async () => {
+      // Against the server's own lease (kube-system/kube-controller-manager, held by the
+      // in-process manager) a standalone instance never becomes leader.
+      const start = (extra: string[]) =>
+        new Promise<{ proc: ChildProcess; identity: string; log: () => string }>((resolve, reject) => {
+          const proc = spawn(
+            process.execPath,
+            [K8TS_BIN, 'controller-manager', '--kubeconfig', cluster.kubeconfig, '--log-level', 'info', ...extra],
+            { stdio: ['ignore', 'pipe', 'pipe'] },
+          );
+          procs.push(proc);
+          let out = '';
+          let err = '';
+          // Generous: a process start on a CI machine busy with other suites once took over 20 s.
+          const timer = setTimeout(
+            () => reject(new Error(`controller-manager did not start:\n${out}\n${err}`)),
+            45_000,
+          );
+          proc.stderr!.on('data', (d) => (err += d));
+          proc.stdout!.on('data', (d) => {
+            out += d;
+            const m = /identity (\S+)/.exec(out);
+            if (m) {
+              clearTimeout(timer);
+              resolve({ proc, identity: m[1], log: () => err });
+            }
+          });
+          proc.on('exit', (code) => reject(new Error(`controller-manager exited with ${code}:\n${out}\n${err}`)));
+        });
+      const holder = async (name: string) => {
+        const r = await cluster.kubectl([
+          'get',
+          'lease',
+          name,
+          '-n',
+          'kube-system',
+          '-o',
+          'jsonpath={.spec.holderIdentity}',
+        ]);
+        return r.code === 0 ? r.stdout.trim() : '';
+      };
+      const serverHolder = await holder('kube-controller-manager');
+      assert.ok(serverHolder, 'the server holds the controller-manager lease');
+      const standby = await start([
+        '--leader-elect-lease-duration=4s',
+        '--leader-elect-renew-deadline=3s',
+        '--leader-elect-retry-period=500ms',
+      ]);
+      await sleep(3000);
+      assert.equal(await holder('kube-controller-manager'), serverHolder);
+      assert.doesNotMatch(standby.log(), /controllers started/);
+      standby.proc.kill('SIGKILL');
+
+      // Two standalone instances sharing a lease of their own (running only the idempotent
+      // serviceaccount controller): one leads, the other takes over when it is killed.
+      const lease = [
+        '--leader-elect-resource-name=acceptance-cm',
+        '--leader-elect-lease-duration=4s',
+        '--leader-elect-renew-deadline=3s',
+        '--leader-elect-retry-period=500ms',
+        '--controllers=serviceaccount',
+      ];
+      const a = await start(lease);
+      const b = await start(lease);
+      const first = await until(
+        'a leader',
+        async () => {
+          const h = await holder('acceptance-cm');
+          return (h === a.identity || h === b.identity) && h;
+        },
+        15_000,
+        200,
+      );
+      const [leader, other] = first === a.identity ? [a, b] : [b, a];
+      await sleep(1500);
+      assert.equal(await holder('acceptance-cm'), leader.identity);
+      const killedAt = Date.now();
+      leader.proc.kill('SIGKILL');
+      await until('standby takes over', async () => (await holder('acceptance-cm')) === other.identity, 12_000, 200);
+      assert.ok(
+        Date.now() - killedAt <= 4000 + 2500,
+        `took over after ${Date.now() - killedAt} ms (lease duration 4 s)`,
+      );
+      other.proc.kill('SIGTERM');
+    },
+  );
 });
 
 describe('phase 2: nodes (DaemonSet on a new node, drain, taints) and restart', () => {
@@ -675,28 +836,58 @@ spec:
     spec: {containers: [{name: a, image: "fluent-bit:3"}]}
 `,
     );
-    await until('3 scheduled and ready', async () => /^agent\s+3\s+3\s+3\s+3\s+3\s/m.test(await cluster.k(['get', 'ds', 'agent', '-n', ns])));
+    await until('3 scheduled and ready', async () =>
+      /^agent\s+3\s+3\s+3\s+3\s+3\s/m.test(await cluster.k(['get', 'ds', 'agent', '-n', ns])),
+    );
     let ps = live(await pods(ns, 'app=agent'));
     assert.deepEqual(ps.map((p) => p.spec.nodeName).sort(), ['sim-node-0', 'sim-node-1', 'sim-node-2']);
 
     // A node joins: a second simulator process with its own name prefix.
-    const sim = spawn(process.execPath, [K8TS_BIN, 'sim', '--nodes', '1', '--sim-node-prefix', 'extra', '--sim-heartbeat-seconds', '1', '--kubeconfig', cluster.kubeconfig, '--log-level', 'warn'], { stdio: 'ignore' });
+    const sim = spawn(
+      process.execPath,
+      [
+        K8TS_BIN,
+        'sim',
+        '--nodes',
+        '1',
+        '--sim-node-prefix',
+        'extra',
+        '--sim-heartbeat-seconds',
+        '1',
+        '--kubeconfig',
+        cluster.kubeconfig,
+        '--log-level',
+        'warn',
+      ],
+      { stdio: 'ignore' },
+    );
     procs.push(sim);
     try {
       await until('extra-0 Ready', async () => /^extra-0\s+Ready\s/m.test(await cluster.k(['get', 'nodes'])), 30_000);
-      await until('4 scheduled and ready', async () => /^agent\s+4\s+4\s+4\s+4\s+4\s/m.test(await cluster.k(['get', 'ds', 'agent', '-n', ns])), 30_000);
+      await until(
+        '4 scheduled and ready',
+        async () => /^agent\s+4\s+4\s+4\s+4\s+4\s/m.test(await cluster.k(['get', 'ds', 'agent', '-n', ns])),
+        30_000,
+      );
       ps = live(await pods(ns, 'app=agent'));
       assert.deepEqual(ps.map((p) => p.spec.nodeName).sort(), ['extra-0', 'sim-node-0', 'sim-node-1', 'sim-node-2']);
       assert.ok(ps.every(isReady));
     } finally {
       // The extra node leaves again so that later scenarios see three nodes: drained (nothing
       // new lands on it), deleted, its simulator stopped.
-      await cluster.kubectl(['drain', 'extra-0', '--ignore-daemonsets', '--delete-emptydir-data', '--force', '--timeout=30s'], { timeoutMs: 40_000 });
+      await cluster.kubectl(
+        ['drain', 'extra-0', '--ignore-daemonsets', '--delete-emptydir-data', '--force', '--timeout=30s'],
+        { timeoutMs: 40_000 },
+      );
       await cluster.kubectl(['delete', 'node', 'extra-0', '--wait=false']);
       sim.kill('SIGTERM');
       await new Promise((r) => (sim.exitCode !== null || sim.signalCode !== null ? r(null) : sim.once('exit', r)));
     }
-    await until('back to 3 desired', async () => /^agent\s+3\s+3\s+3\s+3\s+3\s/m.test(await cluster.k(['get', 'ds', 'agent', '-n', ns])), 30_000);
+    await until(
+      'back to 3 desired',
+      async () => /^agent\s+3\s+3\s+3\s+3\s+3\s/m.test(await cluster.k(['get', 'ds', 'agent', '-n', ns])),
+      30_000,
+    );
   });
 
   test('kubectl drain evicts while respecting a PodDisruptionBudget', { timeout: 120_000 }, async () => {
@@ -731,18 +922,32 @@ spec:
 `,
     );
     await cluster.k(['rollout', 'status', 'deploy/guarded', '-n', ns, '--timeout=60s']);
-    await until('pdb allows 0', async () => /^guarded\s+2\s+N\/A\s+0\s/m.test(await cluster.k(['get', 'pdb', 'guarded', '-n', ns])));
+    await until('pdb allows 0', async () =>
+      /^guarded\s+2\s+N\/A\s+0\s/m.test(await cluster.k(['get', 'pdb', 'guarded', '-n', ns])),
+    );
     const node = 'sim-node-1';
     drained = node;
-    assert.deepEqual(live(await pods(ns, 'app=guarded')).map((p) => p.spec.nodeName), [node, node]);
+    assert.deepEqual(
+      live(await pods(ns, 'app=guarded')).map((p) => p.spec.nodeName),
+      [node, node],
+    );
     try {
       // The budget allows no disruption: drain cordons the node, retries, and gives up at its timeout.
-      const blocked = await cluster.kubectl(['drain', node, '--ignore-daemonsets', '--delete-emptydir-data', '--timeout=8s'], { timeoutMs: 30_000 });
+      const blocked = await cluster.kubectl(
+        ['drain', node, '--ignore-daemonsets', '--delete-emptydir-data', '--timeout=8s'],
+        { timeoutMs: 30_000 },
+      );
       assert.notEqual(blocked.code, 0, blocked.stdout);
-      assert.match(blocked.stderr, /error when evicting pods\/"guarded-\S+" -n "drain" \(will retry after 5s\): Cannot evict pod as it would violate the pod's disruption budget\./);
+      assert.match(
+        blocked.stderr,
+        /error when evicting pods\/"guarded-\S+" -n "drain" \(will retry after 5s\): Cannot evict pod as it would violate the pod's disruption budget\./,
+      );
       assert.match(blocked.stdout, new RegExp(`node/${node} cordoned`));
       assert.match(await cluster.k(['get', 'node', node]), /Ready,SchedulingDisabled/);
-      assert.ok(live(await pods(ns, 'app=guarded')).some((p) => p.spec.nodeName === node), 'a pod protected by the PDB was evicted');
+      assert.ok(
+        live(await pods(ns, 'app=guarded')).some((p) => p.spec.nodeName === node),
+        'a pod protected by the PDB was evicted',
+      );
 
       // With a third replica (scheduled elsewhere: the node is cordoned) the budget allows one
       // eviction at a time; drain then succeeds. The ready guarded pods never drop below 2.
@@ -754,7 +959,9 @@ spec:
           await sleep(100);
         }
       })();
-      const drain = cluster.kubectl(['drain', node, '--ignore-daemonsets', '--delete-emptydir-data', '--timeout=70s'], { timeoutMs: 80_000 });
+      const drain = cluster.kubectl(['drain', node, '--ignore-daemonsets', '--delete-emptydir-data', '--timeout=70s'], {
+        timeoutMs: 80_000,
+      });
       await sleep(2000);
       await cluster.k(['scale', 'deploy', 'guarded', '-n', ns, '--replicas=3']);
       const r = await drain;
@@ -765,9 +972,15 @@ spec:
       assert.match(r.stdout, new RegExp(`node/${node} drained`));
       assert.ok(minReady >= 2, `ready guarded pods dropped to ${minReady} (PDB minAvailable 2)`);
       const left = (await getJSON(['get', 'pods', '-A', '--field-selector', `spec.nodeName=${node}`])).items.filter(
-        (p: any) => !p.metadata.deletionTimestamp && p.metadata.ownerReferences?.[0]?.kind !== 'DaemonSet' && !['Succeeded', 'Failed'].includes(p.status?.phase),
+        (p: any) =>
+          !p.metadata.deletionTimestamp &&
+          p.metadata.ownerReferences?.[0]?.kind !== 'DaemonSet' &&
+          !['Succeeded', 'Failed'].includes(p.status?.phase),
       );
-      assert.deepEqual(left.map((p: any) => `${p.metadata.namespace}/${p.metadata.name}`), []);
+      assert.deepEqual(
+        left.map((p: any) => `${p.metadata.namespace}/${p.metadata.name}`),
+        [],
+      );
       await until('guarded back to 3 ready elsewhere', async () => {
         const p = live(await pods(ns, 'app=guarded'));
         return p.length === 3 && p.every(isReady) && p.every((x) => x.spec.nodeName !== node);
@@ -816,17 +1029,23 @@ spec:
     );
     await cluster.k(['wait', '--for=condition=Ready', 'pod/victim', 'pod/survivor', '-n', ns, '--timeout=30s']);
     await cluster.k(['rollout', 'status', 'deploy/plain', '-n', ns, '--timeout=60s']);
-    const plainOnNode = live(await pods(ns, 'app=plain')).filter((p) => p.spec.nodeName === node).map((p) => p.metadata.name);
+    const plainOnNode = live(await pods(ns, 'app=plain'))
+      .filter((p) => p.spec.nodeName === node)
+      .map((p) => p.metadata.name);
     assert.ok(plainOnNode.length >= 1, 'no Deployment pod on the node to be tainted');
 
     const out = await cluster.k(['taint', 'nodes', node, 'dedicated=special:NoExecute']);
     assert.match(out, new RegExp(`node/${node} tainted`));
     try {
       await until('victim evicted', () => notFound(['get', 'pod', 'victim', '-n', ns]), 30_000);
-      await until('Deployment pods moved off the node', async () => {
-        const p = live(await pods(ns, 'app=plain'));
-        return p.length === 3 && p.every(isReady) && p.every((x) => x.spec.nodeName !== node);
-      }, 30_000);
+      await until(
+        'Deployment pods moved off the node',
+        async () => {
+          const p = live(await pods(ns, 'app=plain'));
+          return p.length === 3 && p.every(isReady) && p.every((x) => x.spec.nodeName !== node);
+        },
+        30_000,
+      );
       const survivor = await getJSON(['get', 'pod', 'survivor', '-n', ns]);
       assert.equal(survivor.spec.nodeName, node);
       assert.ok(!survivor.metadata.deletionTimestamp);
@@ -863,18 +1082,29 @@ spec:
     await cluster.k(['rollout', 'status', 'deploy/slow', '-n', ns, '--timeout=60s']);
     await cluster.k(['set', 'image', 'deploy/slow', '-n', ns, 'c=app:2']);
     // Mid-rollout: some, not all, pods of the new template.
-    await until('rollout under way', async () => {
-      const d = await getJSON(['get', 'deploy', 'slow', '-n', ns]);
-      const u = d.status?.updatedReplicas ?? 0;
-      return d.status?.observedGeneration === 2 && u >= 1 && u < 4;
-    }, 30_000, 100);
+    await until(
+      'rollout under way',
+      async () => {
+        const d = await getJSON(['get', 'deploy', 'slow', '-n', ns]);
+        const u = d.status?.updatedReplicas ?? 0;
+        return d.status?.observedGeneration === 2 && u >= 1 && u < 4;
+      },
+      30_000,
+      100,
+    );
     const mid = await getJSON(['get', 'deploy', 'slow', '-n', ns]);
     assert.ok((mid.status.updatedReplicas ?? 0) < 4);
 
     await cluster.restart();
 
-    const r = await cluster.kubectl(['rollout', 'status', 'deploy/slow', '-n', ns, '--timeout=90s'], { timeoutMs: 100_000 });
-    assert.equal(r.code, 0, r.stderr + r.stdout + (await cluster.kubectl(['get', 'deploy,rs,pods', '-n', ns, '-o', 'wide'])).stdout);
+    const r = await cluster.kubectl(['rollout', 'status', 'deploy/slow', '-n', ns, '--timeout=90s'], {
+      timeoutMs: 100_000,
+    });
+    assert.equal(
+      r.code,
+      0,
+      r.stderr + r.stdout + (await cluster.kubectl(['get', 'deploy,rs,pods', '-n', ns, '-o', 'wide'])).stdout,
+    );
     assert.match(r.stdout, /successfully rolled out/);
     const p = live(await pods(ns, 'app=slow'));
     assert.equal(p.length, 4);
@@ -883,10 +1113,22 @@ spec:
     assert.deepEqual(rs.map((x: any) => x.spec.replicas).sort(), [0, 4]);
     assert.match(await cluster.k(['get', 'deploy', 'slow', '-n', ns]), /^slow\s+4\/4\s+4\s+4\s/m);
     // The cluster is whole again: three Ready nodes.
-    await until('nodes Ready after restart', async () => {
-      const out = await cluster.k(['get', 'nodes', '--no-headers']);
-      return out.trim().split('\n').filter((l) => /^sim-node-\d\s+Ready\s/.test(l)).length === 3;
-    }, 30_000);
-    assert.deepEqual((await nodeNames()).filter((n) => n.startsWith('sim-node-')), ['sim-node-0', 'sim-node-1', 'sim-node-2']);
+    await until(
+      'nodes Ready after restart',
+      async () => {
+        const out = await cluster.k(['get', 'nodes', '--no-headers']);
+        return (
+          out
+            .trim()
+            .split('\n')
+            .filter((l) => /^sim-node-\d\s+Ready\s/.test(l)).length === 3
+        );
+      },
+      30_000,
+    );
+    assert.deepEqual(
+      (await nodeNames()).filter((n) => n.startsWith('sim-node-')),
+      ['sim-node-0', 'sim-node-1', 'sim-node-2'],
+    );
   });
 });

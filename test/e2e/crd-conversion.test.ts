@@ -55,7 +55,10 @@ function crd(caBundle: string): string {
       names: { plural: 'cubes', singular: 'cube', kind: 'Cube', shortNames: ['cb'] },
       conversion: {
         strategy: 'Webhook',
-        webhook: { conversionReviewVersions: ['v1'], clientConfig: { url: `https://127.0.0.1:${port}/convert`, caBundle } },
+        webhook: {
+          conversionReviewVersions: ['v1'],
+          clientConfig: { url: `https://127.0.0.1:${port}/convert`, caBundle },
+        },
       },
       versions: [
         {
@@ -68,7 +71,13 @@ function crd(caBundle: string): string {
             openAPIV3Schema: {
               type: 'object',
               properties: {
-                spec: { type: 'object', properties: { size: { type: 'integer', description: 'Edge length (v1).' }, color: { type: 'string' } } },
+                spec: {
+                  type: 'object',
+                  properties: {
+                    size: { type: 'integer', description: 'Edge length (v1).' },
+                    color: { type: 'string' },
+                  },
+                },
                 status: { type: 'object', properties: { phase: { type: 'string' } } },
               },
             },
@@ -88,7 +97,11 @@ function crd(caBundle: string): string {
                   type: 'object',
                   properties: {
                     color: { type: 'string' },
-                    dimensions: { type: 'object', description: 'Dimensions of the cube (v2).', properties: { size: { type: 'integer', minimum: 0, description: 'Edge length (v2).' } } },
+                    dimensions: {
+                      type: 'object',
+                      description: 'Dimensions of the cube (v2).',
+                      properties: { size: { type: 'integer', minimum: 0, description: 'Edge length (v2).' } },
+                    },
                   },
                 },
                 status: { type: 'object', properties: { phase: { type: 'string' } } },
@@ -101,9 +114,11 @@ function crd(caBundle: string): string {
   });
 }
 
-const cube = (name: string, apiVersion: string, spec: Record<string, unknown>) => JSON.stringify({ apiVersion: `${GROUP}/${apiVersion}`, kind: 'Cube', metadata: { name }, spec });
+const cube = (name: string, apiVersion: string, spec: Record<string, unknown>) =>
+  JSON.stringify({ apiVersion: `${GROUP}/${apiVersion}`, kind: 'Cube', metadata: { name }, spec });
 const k = (args: string[], input?: string) => cluster.k(args, input);
-const path = (version: string, name = '') => `/apis/${GROUP}/${version}/namespaces/default/cubes${name ? `/${name}` : ''}`;
+const path = (version: string, name = '') =>
+  `/apis/${GROUP}/${version}/namespaces/default/cubes${name ? `/${name}` : ''}`;
 
 before(async () => {
   caDir = mkdtempSync(join(tmpdir(), 'k8ts-webhook-ca-'));
@@ -120,7 +135,11 @@ before(async () => {
       setTimeout(() => {
         const response = failing
           ? { uid, result: { status: 'Failure', message: 'the webhook refuses' } }
-          : { uid, convertedObjects: objects.map((o: any) => convert(o, desiredAPIVersion)), result: { status: 'Success' } };
+          : {
+              uid,
+              convertedObjects: objects.map((o: any) => convert(o, desiredAPIVersion)),
+              result: { status: 'Success' },
+            };
         res.setHeader('Content-Type', 'application/json');
         res.end(JSON.stringify({ apiVersion: 'apiextensions.k8s.io/v1', kind: 'ConversionReview', response }));
       }, delay);
@@ -162,7 +181,9 @@ test('an object created at the storage version is served at both versions', asyn
 });
 
 test('an object created at the non-storage version is stored converted', async () => {
-  const created = JSON.parse(await k(['create', '-o', 'json', '-f', '-'], cube('big', 'v2', { dimensions: { size: 9 }, color: 'blue' })));
+  const created = JSON.parse(
+    await k(['create', '-o', 'json', '-f', '-'], cube('big', 'v2', { dimensions: { size: 9 }, color: 'blue' })),
+  );
   assert.equal(created.apiVersion, `${GROUP}/v2`);
   assert.deepEqual(created.spec, { color: 'blue', dimensions: { size: 9 } });
   const v1 = JSON.parse(await k(['get', `cubes.v1.${GROUP}`, 'big', '-o', 'json']));
@@ -170,11 +191,19 @@ test('an object created at the non-storage version is stored converted', async (
   // Validation runs against the request version's schema before conversion.
   const bad = await cluster.kubectl(['create', '-f', '-'], { input: cube('neg', 'v2', { dimensions: { size: -1 } }) });
   assert.notEqual(bad.code, 0);
-  assert.match(bad.stderr, /spec\.dimensions\.size: Invalid value: -1: spec\.dimensions\.size in body should be greater than or equal to 0/);
+  assert.match(
+    bad.stderr,
+    /spec\.dimensions\.size: Invalid value: -1: spec\.dimensions\.size in body should be greater than or equal to 0/,
+  );
   // Updates and patches at v2 go through the webhook both ways.
   await k(['patch', `cubes.v2.${GROUP}`, 'big', '--type=merge', '-p', '{"spec":{"dimensions":{"size":10}}}']);
   assert.equal(JSON.parse(await k(['get', `cubes.v1.${GROUP}`, 'big', '-o', 'json'])).spec.size, 10);
-  const sub = await raw.json('PATCH', `${path('v2', 'big')}/status`, { status: { phase: 'Ready' } }, { 'Content-Type': 'application/merge-patch+json' });
+  const sub = await raw.json(
+    'PATCH',
+    `${path('v2', 'big')}/status`,
+    { status: { phase: 'Ready' } },
+    { 'Content-Type': 'application/merge-patch+json' },
+  );
   assert.equal(sub.status, 200, JSON.stringify(sub.body));
   assert.equal(sub.body.apiVersion, `${GROUP}/v2`);
   assert.equal(sub.body.status.phase, 'Ready');
@@ -231,14 +260,21 @@ test('a slow webhook does not block the API server', async () => {
 test('a watch at the non-storage version gets converted events in order', async () => {
   const list = await raw.json('GET', path('v2'));
   const rv = list.body.metadata.resourceVersion;
-  const w = streamKubectl(cluster, ['get', '--raw', `${path('v2')}?watch=true&resourceVersion=${rv}`], { maxMs: 30_000 });
+  const w = streamKubectl(cluster, ['get', '--raw', `${path('v2')}?watch=true&resourceVersion=${rv}`], {
+    maxMs: 30_000,
+  });
   // Even sizes convert slowly: without per-watcher ordering the odd ones would overtake them.
   delayFor = (size) => (size % 2 === 0 ? 300 : 0);
   try {
     // The watch is established once the server answered the request; give kubectl a moment.
     await new Promise((r) => setTimeout(r, 500));
     for (const size of [20, 21, 22, 23]) {
-      const r = await raw.json('PATCH', path('v1', 'medium'), { spec: { size } }, { 'Content-Type': 'application/merge-patch+json' });
+      const r = await raw.json(
+        'PATCH',
+        path('v1', 'medium'),
+        { spec: { size } },
+        { 'Content-Type': 'application/merge-patch+json' },
+      );
       assert.equal(r.status, 200, JSON.stringify(r.body));
     }
     await raw.json('POST', path('v2'), JSON.parse(cube('late', 'v2', { dimensions: { size: 24 } })));
@@ -260,7 +296,10 @@ test('a watch at the non-storage version gets converted events in order', async 
       ],
     );
     const rvs = events.map((e) => Number(e.object.metadata.resourceVersion));
-    assert.deepEqual([...rvs].sort((a, b) => a - b), rvs);
+    assert.deepEqual(
+      [...rvs].sort((a, b) => a - b),
+      rvs,
+    );
     for (const e of events) assert.equal(e.object.spec.size, undefined);
   } finally {
     delayFor = () => 0;
@@ -286,10 +325,16 @@ test('a failing webhook gives a 500 InternalError naming the conversion', async 
     assert.equal(r.status, 500);
     assert.equal(r.body.kind, 'Status');
     assert.equal(r.body.reason, 'InternalError');
-    assert.match(r.body.message, new RegExp(`conversion webhook for ${GROUP}/v1, Kind=Cube failed: the webhook refuses`));
+    assert.match(
+      r.body.message,
+      new RegExp(`conversion webhook for ${GROUP}/v1, Kind=Cube failed: the webhook refuses`),
+    );
     const out = await cluster.kubectl(['get', `cubes.v2.${GROUP}`]);
     assert.notEqual(out.code, 0);
-    assert.match(out.stderr, /Error from server \(InternalError\).*conversion webhook for conv\.example\.com\/v1, Kind=Cube failed/);
+    assert.match(
+      out.stderr,
+      /Error from server \(InternalError\).*conversion webhook for conv\.example\.com\/v1, Kind=Cube failed/,
+    );
     // Storage-version reads need no conversion and keep working.
     assert.equal((await raw.json('GET', path('v1', 'small'))).status, 200);
   } finally {
@@ -305,6 +350,11 @@ test('kubectl explain shows each version of the custom resource (OpenAPI v3 and 
   assert.match(v2, /size\s+<integer>/);
   const v1 = await k(['explain', 'cubes.spec.size', `--api-version=${GROUP}/v1`]);
   assert.match(v1, /Edge length \(v1\)/);
-  const openapiV2 = await k(['explain', 'cubes.spec.dimensions.size', `--api-version=${GROUP}/v2`, '--output=plaintext-openapiv2']);
+  const openapiV2 = await k([
+    'explain',
+    'cubes.spec.dimensions.size',
+    `--api-version=${GROUP}/v2`,
+    '--output=plaintext-openapiv2',
+  ]);
   assert.match(openapiV2, /Edge length \(v2\)/);
 });

@@ -112,8 +112,11 @@ async function kfail(args: string[], input?: string): Promise<string> {
   return r.stderr + r.stdout;
 }
 
-
-const rows = (out: string) => out.trim().split('\n').map((l) => l.trim().split(/\s{2,}/));
+const rows = (out: string) =>
+  out
+    .trim()
+    .split('\n')
+    .map((l) => l.trim().split(/\s{2,}/));
 
 before(async () => {
   cluster = await startCluster();
@@ -125,8 +128,16 @@ after(async () => {
 
 test('a CRD is served within 2 s with NamesAccepted and Established', async () => {
   const started = Date.now();
-  assert.match(await k(['apply', '-f', '-'], CRD), /customresourcedefinition.apiextensions.k8s.io\/widgets.stable.example.com created/);
-  await until('widgets in discovery', async () => (await kr(['api-resources', '--api-group=stable.example.com'])).stdout.includes('widgets'), 2000, 100);
+  assert.match(
+    await k(['apply', '-f', '-'], CRD),
+    /customresourcedefinition.apiextensions.k8s.io\/widgets.stable.example.com created/,
+  );
+  await until(
+    'widgets in discovery',
+    async () => (await kr(['api-resources', '--api-group=stable.example.com'])).stdout.includes('widgets'),
+    2000,
+    100,
+  );
   assert.ok(Date.now() - started < 2500);
   await k(['wait', '--for=condition=Established', '--timeout=5s', 'crd/widgets.stable.example.com']);
   const crd = JSON.parse(await k(['get', 'crd', 'widgets.stable.example.com', '-o', 'json']));
@@ -166,7 +177,10 @@ test('invalid objects are rejected naming the field', async () => {
   assert.match(out, /spec\.size: Unsupported value: "huge": supported values: "small", "large"/);
   assert.match(out, /spec\.color: Required value/);
   const typed = await kfail(['create', '-f', '-'], widget('bad2', { color: 'red', replicas: 'two' }));
-  assert.match(typed, /spec\.replicas: Invalid value: "string": spec\.replicas in body must be of type integer: "string"/);
+  assert.match(
+    typed,
+    /spec\.replicas: Invalid value: "string": spec\.replicas in body must be of type integer: "string"/,
+  );
 });
 
 test('unknown fields are dropped (and refused with --validate=strict)', async () => {
@@ -200,7 +214,15 @@ test('status changes only through the status subresource', async () => {
   const main = await kr(['patch', 'widget', 'alpha', '--type=merge', '-p', '{"status":{"phase":"Hacked"}}']);
   assert.equal(main.code, 0, main.stderr);
   assert.equal(JSON.parse(await k(['get', 'widget', 'alpha', '-o', 'json'])).status, undefined);
-  await k(['patch', 'widget', 'alpha', '--subresource=status', '--type=merge', '-p', '{"status":{"phase":"Running","replicas":2,"selector":"app=alpha"}}']);
+  await k([
+    'patch',
+    'widget',
+    'alpha',
+    '--subresource=status',
+    '--type=merge',
+    '-p',
+    '{"status":{"phase":"Running","replicas":2,"selector":"app=alpha"}}',
+  ]);
   const obj = JSON.parse(await k(['get', 'widget', 'alpha', '-o', 'json']));
   assert.equal(obj.status.phase, 'Running');
   assert.equal(obj.metadata.generation, 1);
@@ -215,7 +237,9 @@ test('kubectl scale works through the scale subresource', async () => {
   const obj = JSON.parse(await k(['get', 'widget', 'alpha', '-o', 'json']));
   assert.equal(obj.spec.replicas, 4);
   assert.equal(obj.metadata.generation, 2);
-  const scale = JSON.parse(await k(['get', '--raw', '/apis/stable.example.com/v1/namespaces/default/widgets/alpha/scale']));
+  const scale = JSON.parse(
+    await k(['get', '--raw', '/apis/stable.example.com/v1/namespaces/default/widgets/alpha/scale']),
+  );
   assert.equal(scale.kind, 'Scale');
   assert.equal(scale.spec.replicas, 4);
   assert.equal(scale.status.replicas, 2);
@@ -259,7 +283,12 @@ test('a name conflict in the same group is reported without serving', async () =
 test('custom objects survive a server restart', async () => {
   await cluster.restart();
   const out = await k(['get', 'widgets', '-o', 'name']);
-  assert.deepEqual(out.trim().split('\n').sort(), ['widget.stable.example.com/alpha', 'widget.stable.example.com/beta', 'widget.stable.example.com/delta', 'widget.stable.example.com/gamma']);
+  assert.deepEqual(out.trim().split('\n').sort(), [
+    'widget.stable.example.com/alpha',
+    'widget.stable.example.com/beta',
+    'widget.stable.example.com/delta',
+    'widget.stable.example.com/gamma',
+  ]);
   const obj = JSON.parse(await k(['get', 'widget', 'alpha', '-o', 'json']));
   assert.equal(obj.status.phase, 'Running');
   assert.equal(obj.spec.replicas, 4);
@@ -268,11 +297,21 @@ test('custom objects survive a server restart', async () => {
 test('CRD updates re-serve: served:false leaves discovery, schema changes apply', async () => {
   const patch = JSON.stringify([
     { op: 'replace', path: '/spec/versions/1/served', value: false },
-    { op: 'replace', path: '/spec/versions/0/schema/openAPIV3Schema/properties/spec/properties/replicas/maximum', value: 5 },
+    {
+      op: 'replace',
+      path: '/spec/versions/0/schema/openAPIV3Schema/properties/spec/properties/replicas/maximum',
+      value: 5,
+    },
   ]);
   await k(['patch', 'crd', 'widgets.stable.example.com', '--type=json', '-p', patch]);
-  await until('v1beta1 gone from discovery', async () => !(await k(['api-versions'])).includes('stable.example.com/v1beta1'));
-  assert.match(await kfail(['get', 'widgets.v1beta1.stable.example.com', 'alpha']), /doesn't have a resource type|could not find the requested resource/);
+  await until(
+    'v1beta1 gone from discovery',
+    async () => !(await k(['api-versions'])).includes('stable.example.com/v1beta1'),
+  );
+  assert.match(
+    await kfail(['get', 'widgets.v1beta1.stable.example.com', 'alpha']),
+    /doesn't have a resource type|could not find the requested resource/,
+  );
   await until('the new maximum', async () => {
     const r = await kr(['scale', 'widget', 'beta', '--replicas=6']);
     return r.code !== 0 && /should be less than or equal to 5/.test(r.stderr);

@@ -16,8 +16,8 @@ let kubelet: FakeKubelet;
 let client: Client;
 let simulated = false;
 
-
-const eventually = <T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> => until(what, fn, timeoutMs, 100);
+const eventually = <T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> =>
+  until(what, fn, timeoutMs, 100);
 
 before(async () => {
   let help = '';
@@ -47,7 +47,9 @@ const ready = (p: any) => (p.status?.conditions ?? []).some((c: any) => c.type =
 const images = (pods: any[]) => [...new Set(pods.map((p) => p.spec.containers[0].image))].sort();
 
 async function rolloutStatus(ns: string, name: string): Promise<string> {
-  const r = await cluster.kubectl(['-n', ns, 'rollout', 'status', `deployment/${name}`, '--timeout=90s'], { timeoutMs: 100_000 });
+  const r = await cluster.kubectl(['-n', ns, 'rollout', 'status', `deployment/${name}`, '--timeout=90s'], {
+    timeoutMs: 100_000,
+  });
   assert.equal(r.code, 0, `rollout status failed: ${r.stderr}${r.stdout}`);
   assert.match(r.stdout, new RegExp(`deployment "${name}" successfully rolled out`));
   return r.stdout;
@@ -97,7 +99,10 @@ test('Deployment: scale, rolling update within bounds, history, undo, pause/resu
   for (const p of pods) {
     assert.ok(p.metadata.name.startsWith(`web-${hash}-`));
     const ref = p.metadata.ownerReferences[0];
-    assert.deepEqual([ref.kind, ref.name, ref.controller, ref.blockOwnerDeletion], ['ReplicaSet', rs1.metadata.name, true, true]);
+    assert.deepEqual(
+      [ref.kind, ref.name, ref.controller, ref.blockOwnerDeletion],
+      ['ReplicaSet', rs1.metadata.name, true, true],
+    );
   }
 
   // Scale 3 → 6.
@@ -105,7 +110,16 @@ test('Deployment: scale, rolling update within bounds, history, undo, pause/resu
   await rolloutStatus(ns, 'web');
   pods = await activePods(ns, 'app=web');
   assert.equal(pods.filter(ready).length, 6);
-  const events = await cluster.k(['-n', ns, 'get', 'events', '--field-selector', 'involvedObject.kind=Deployment', '-o', 'jsonpath={range .items[*]}{.reason}: {.message}{"\\n"}{end}']);
+  const events = await cluster.k([
+    '-n',
+    ns,
+    'get',
+    'events',
+    '--field-selector',
+    'involvedObject.kind=Deployment',
+    '-o',
+    'jsonpath={range .items[*]}{.reason}: {.message}{"\\n"}{end}',
+  ]);
   assert.match(events, new RegExp(`ScalingReplicaSet: Scaled up replica set ${rs1.metadata.name} to 6 from 3`));
 
   // Rolling update to nginx:1.28, watched: never more than 6+1 pods wanted, never fewer than 6-1 ready.
@@ -180,7 +194,11 @@ test('Deployment: scale, rolling update within bounds, history, undo, pause/resu
   await cluster.k(['-n', ns, 'set', 'image', 'deploy/web', 'nginx=nginx:1.29']);
   d = await eventually('paused condition', async () => {
     const x = await getJson(['-n', ns, 'get', 'deploy', 'web']);
-    return x.status.observedGeneration === x.metadata.generation && cond(x, 'Progressing')?.reason === 'DeploymentPaused' && x;
+    return (
+      x.status.observedGeneration === x.metadata.generation &&
+      cond(x, 'Progressing')?.reason === 'DeploymentPaused' &&
+      x
+    );
   });
   await sleep(500);
   assert.equal((await rsOf(ns)).length, 2, 'no new ReplicaSet while paused');
@@ -204,7 +222,16 @@ test('Deployment: scale, rolling update within bounds, history, undo, pause/resu
     const now = await activePods(ns, 'app=web');
     return now.length === 6 && now.every(ready) && !now.some((p) => p.metadata.name === victim);
   });
-  const rsEvents = await cluster.k(['-n', ns, 'get', 'events', '--field-selector', 'involvedObject.kind=ReplicaSet', '-o', 'jsonpath={range .items[*]}{.reason}{"\\n"}{end}']);
+  const rsEvents = await cluster.k([
+    '-n',
+    ns,
+    'get',
+    'events',
+    '--field-selector',
+    'involvedObject.kind=ReplicaSet',
+    '-o',
+    'jsonpath={range .items[*]}{.reason}{"\\n"}{end}',
+  ]);
   assert.match(rsEvents, /SuccessfulCreate/);
   assert.match(rsEvents, /SuccessfulDelete/);
 
@@ -217,12 +244,29 @@ test('Recreate strategy: old pods go before new ones come', async () => {
   const ns = 'recreate-e2e';
   await cluster.k(['create', 'ns', ns]);
   await cluster.k(['-n', ns, 'create', 'deployment', 'db', '--image=postgres:15', '--replicas=2']);
-  await cluster.k(['-n', ns, 'patch', 'deploy/db', '--type=json', '-p', '[{"op":"replace","path":"/spec/strategy","value":{"type":"Recreate"}}]']);
+  await cluster.k([
+    '-n',
+    ns,
+    'patch',
+    'deploy/db',
+    '--type=json',
+    '-p',
+    '[{"op":"replace","path":"/spec/strategy","value":{"type":"Recreate"}}]',
+  ]);
   await rolloutStatus(ns, 'db');
   await cluster.k(['-n', ns, 'set', 'image', 'deploy/db', 'postgres=postgres:16']);
   await rolloutStatus(ns, 'db');
   assert.deepEqual(images(await activePods(ns, 'app=db')), ['postgres:16']);
-  const events = await cluster.k(['-n', ns, 'get', 'events', '--field-selector', 'involvedObject.kind=Deployment', '-o', 'jsonpath={range .items[*]}{.message}{"\\n"}{end}']);
+  const events = await cluster.k([
+    '-n',
+    ns,
+    'get',
+    'events',
+    '--field-selector',
+    'involvedObject.kind=Deployment',
+    '-o',
+    'jsonpath={range .items[*]}{.message}{"\\n"}{end}',
+  ]);
   assert.match(events, /Scaled down replica set db-\w+ to 0 from 2/);
 });
 

@@ -37,7 +37,17 @@ function client(c: Creds, sockets: number) {
       const data = body === undefined ? undefined : JSON.stringify(body);
       const req = https.request(
         new URL(path, c.base),
-        { method, agent, timeout: 20_000, headers: { Accept: 'application/json', ...(data ? { 'Content-Type': method === 'PATCH' ? 'application/merge-patch+json' : 'application/json' } : {}) } },
+        {
+          method,
+          agent,
+          timeout: 20_000,
+          headers: {
+            Accept: 'application/json',
+            ...(data
+              ? { 'Content-Type': method === 'PATCH' ? 'application/merge-patch+json' : 'application/json' }
+              : {}),
+          },
+        },
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (d) => chunks.push(d));
@@ -73,40 +83,49 @@ function openWatch(c: Creds, path: string) {
   let endError: Error | undefined;
   let onChange = () => {};
   let buf = '';
-  const req = https.get(new URL(path, c.base), { ca: c.ca, cert: c.cert, key: c.key, agent: false, headers: { Accept: 'application/json' } }, (res) => {
-    if (res.statusCode !== 200) {
-      ended = 'error';
-      endError = new Error(`watch ${path}: HTTP ${res.statusCode}`);
-      onChange();
-    }
-    res.setEncoding('utf8');
-    res.on('data', (d: string) => {
-      buf += d;
-      let nl: number;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, nl).trim();
-        buf = buf.slice(nl + 1);
-        if (!line) continue;
-        const ev = JSON.parse(line);
-        if (ev.type === 'ERROR') errors.push(ev.object);
-        else if (ev.type !== 'BOOKMARK') events.push({ type: ev.type, name: ev.object.metadata.name, rv: Number(ev.object.metadata.resourceVersion) });
+  const req = https.get(
+    new URL(path, c.base),
+    { ca: c.ca, cert: c.cert, key: c.key, agent: false, headers: { Accept: 'application/json' } },
+    (res) => {
+      if (res.statusCode !== 200) {
+        ended = 'error';
+        endError = new Error(`watch ${path}: HTTP ${res.statusCode}`);
+        onChange();
       }
-      onChange();
-    });
-    res.on('end', () => {
-      ended ??= 'end';
-      onChange();
-    });
-    res.on('error', (e) => {
-      ended ??= 'error';
-      endError ??= e;
-      onChange();
-    });
-    res.on('aborted', () => {
-      ended ??= 'error';
-      onChange();
-    });
-  });
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => {
+        buf += d;
+        let nl: number;
+        while ((nl = buf.indexOf('\n')) >= 0) {
+          const line = buf.slice(0, nl).trim();
+          buf = buf.slice(nl + 1);
+          if (!line) continue;
+          const ev = JSON.parse(line);
+          if (ev.type === 'ERROR') errors.push(ev.object);
+          else if (ev.type !== 'BOOKMARK')
+            events.push({
+              type: ev.type,
+              name: ev.object.metadata.name,
+              rv: Number(ev.object.metadata.resourceVersion),
+            });
+        }
+        onChange();
+      });
+      res.on('end', () => {
+        ended ??= 'end';
+        onChange();
+      });
+      res.on('error', (e) => {
+        ended ??= 'error';
+        endError ??= e;
+        onChange();
+      });
+      res.on('aborted', () => {
+        ended ??= 'error';
+        onChange();
+      });
+    },
+  );
   req.on('error', (e) => {
     ended ??= 'error';
     endError ??= e;
@@ -115,7 +134,10 @@ function openWatch(c: Creds, path: string) {
   const waitUntil = (what: string, cond: () => boolean, timeoutMs = 10_000) =>
     new Promise<void>((resolve, reject) => {
       if (cond()) return resolve();
-      const timer = setTimeout(() => reject(new Error(`watch: timed out waiting for ${what} (${events.length} events, ended=${ended})`)), timeoutMs);
+      const timer = setTimeout(
+        () => reject(new Error(`watch: timed out waiting for ${what} (${events.length} events, ended=${ended})`)),
+        timeoutMs,
+      );
       onChange = () => {
         if (cond()) {
           clearTimeout(timer);
@@ -138,10 +160,17 @@ function openWatch(c: Creds, path: string) {
   };
 }
 
-type Outcome = { op: string; name: string; status: number; rv: number; at: number } | { op: string; name: string; error: string; at: number };
+type Outcome =
+  | { op: string; name: string; status: number; rv: number; at: number }
+  | { op: string; name: string; error: string; at: number };
 
 /** Runs ops with `parallel` in flight; records every outcome. Stops issuing new ops once `stop()` is true. */
-async function burst(ops: { op: string; name: string; run: () => Promise<{ status: number; body: any }> }[], parallel: number, stop: () => boolean, onAck: () => void): Promise<Outcome[]> {
+async function burst(
+  ops: { op: string; name: string; run: () => Promise<{ status: number; body: any }> }[],
+  parallel: number,
+  stop: () => boolean,
+  onAck: () => void,
+): Promise<Outcome[]> {
   const out: Outcome[] = [];
   let next = 0;
   const worker = async () => {
@@ -149,7 +178,13 @@ async function burst(ops: { op: string; name: string; run: () => Promise<{ statu
       const o = ops[next++];
       try {
         const r = await o.run();
-        out.push({ op: o.op, name: o.name, status: r.status, rv: Number(r.body?.metadata?.resourceVersion ?? r.body?.details?.resourceVersion ?? 0), at: Date.now() });
+        out.push({
+          op: o.op,
+          name: o.name,
+          status: r.status,
+          rv: Number(r.body?.metadata?.resourceVersion ?? r.body?.details?.resourceVersion ?? 0),
+          at: Date.now(),
+        });
         if (r.status < 300) onAck();
       } catch (e) {
         out.push({ op: o.op, name: o.name, error: (e as Error).message, at: Date.now() });
@@ -160,12 +195,16 @@ async function burst(ops: { op: string; name: string; run: () => Promise<{ statu
   return out;
 }
 
-const acked = (outs: Outcome[]) => outs.filter((o): o is Extract<Outcome, { status: number }> => 'status' in o && o.status < 300);
+const acked = (outs: Outcome[]) =>
+  outs.filter((o): o is Extract<Outcome, { status: number }> => 'status' in o && o.status < 300);
 
 async function listState(cl: ReturnType<typeof client>): Promise<{ rv: number; items: Map<string, number> }> {
   const r = await cl.request('GET', `/api/v1/namespaces/${NS}/configmaps`);
   assert.equal(r.status, 200);
-  return { rv: Number(r.body.metadata.resourceVersion), items: new Map(r.body.items.map((i: any) => [i.metadata.name, Number(i.metadata.resourceVersion)])) };
+  return {
+    rv: Number(r.body.metadata.resourceVersion),
+    items: new Map(r.body.items.map((i: any) => [i.metadata.name, Number(i.metadata.resourceVersion)])),
+  };
 }
 
 /** Apply watch events to a name->rv state. Throws on impossible transitions. */
@@ -208,24 +247,46 @@ describe('durability', { timeout: 90_000 }, () => {
     assert.equal((await cl.request('POST', '/api/v1/namespaces', { metadata: { name: NS } })).status, 201);
     // Objects that the burst updates or deletes.
     for (let i = 0; i < 40; i++) {
-      const r = await cl.request('POST', `/api/v1/namespaces/${NS}/configmaps`, { metadata: { name: `pre-${i}` }, data: { v: '0' } });
+      const r = await cl.request('POST', `/api/v1/namespaces/${NS}/configmaps`, {
+        metadata: { name: `pre-${i}` },
+        data: { v: '0' },
+      });
       assert.equal(r.status, 201);
     }
     const initial = await listState(cl);
-    const watch = openWatch(creds, `/api/v1/namespaces/${NS}/configmaps?watch=true&resourceVersion=${initial.rv}&allowWatchBookmarks=true`);
+    const watch = openWatch(
+      creds,
+      `/api/v1/namespaces/${NS}/configmaps?watch=true&resourceVersion=${initial.rv}&allowWatchBookmarks=true`,
+    );
 
     // 300 creates, interleaved with one update each of pre-0..19 and one delete each of pre-20..39.
     const N = 300;
     const ops: Parameters<typeof burst>[0] = [];
     for (let i = 0; i < N; i++) {
       const name = `burst-${String(i).padStart(3, '0')}`;
-      ops.push({ op: 'create', name, run: () => cl.request('POST', `/api/v1/namespaces/${NS}/configmaps`, { metadata: { name, labels: { burst: 'yes' } }, data: { i: String(i) } }) });
+      ops.push({
+        op: 'create',
+        name,
+        run: () =>
+          cl.request('POST', `/api/v1/namespaces/${NS}/configmaps`, {
+            metadata: { name, labels: { burst: 'yes' } },
+            data: { i: String(i) },
+          }),
+      });
       if (i % 15 === 7) {
         const k = Math.floor(i / 15);
         const upd = `pre-${k}`;
-        ops.push({ op: 'update', name: upd, run: () => cl.request('PATCH', `/api/v1/namespaces/${NS}/configmaps/${upd}`, { data: { v: '1' } }) });
+        ops.push({
+          op: 'update',
+          name: upd,
+          run: () => cl.request('PATCH', `/api/v1/namespaces/${NS}/configmaps/${upd}`, { data: { v: '1' } }),
+        });
         const del = `pre-${20 + k}`;
-        ops.push({ op: 'delete', name: del, run: () => cl.request('DELETE', `/api/v1/namespaces/${NS}/configmaps/${del}`) });
+        ops.push({
+          op: 'delete',
+          name: del,
+          run: () => cl.request('DELETE', `/api/v1/namespaces/${NS}/configmaps/${del}`),
+        });
       }
     }
     let ackCount = 0;
@@ -254,7 +315,9 @@ describe('durability', { timeout: 90_000 }, () => {
     assert.deepEqual(watch.errors, []);
     assertStrictlyIncreasing(watch.events, initial.rv, 'watch before the kill');
     const lastSeen = watch.events.at(-1)?.rv ?? initial.rv;
-    t.diagnostic(`${ok.length} of ${ops.length} writes acknowledged before SIGKILL, ${failed.length} failed; the watch saw ${watch.events.length} events up to ${lastSeen}`);
+    t.diagnostic(
+      `${ok.length} of ${ops.length} writes acknowledged before SIGKILL, ${failed.length} failed; the watch saw ${watch.events.length} events up to ${lastSeen}`,
+    );
     const maxBefore = Math.max(lastSeen, ...ok.map((o) => o.rv));
     cl.close();
 
@@ -267,7 +330,8 @@ describe('durability', { timeout: 90_000 }, () => {
     const lost: string[] = [];
     for (const o of ok) {
       if (o.op === 'create' || o.op === 'update') {
-        if (state.items.get(o.name) !== o.rv) lost.push(`${o.op} ${o.name}@${o.rv} -> ${state.items.get(o.name) ?? 'missing'}`);
+        if (state.items.get(o.name) !== o.rv)
+          lost.push(`${o.op} ${o.name}@${o.rv} -> ${state.items.get(o.name) ?? 'missing'}`);
       } else if (state.items.has(o.name)) {
         lost.push(`delete ${o.name}@${o.rv} -> still there`);
       }
@@ -277,14 +341,18 @@ describe('durability', { timeout: 90_000 }, () => {
     assert.ok(state.rv >= maxBefore, `list resourceVersion ${state.rv} >= ${maxBefore}`);
 
     // New writes get higher resourceVersions than anything handed out before.
-    const fresh = await cl.request('POST', `/api/v1/namespaces/${NS}/configmaps`, { metadata: { name: 'after-restart' } });
+    const fresh = await cl.request('POST', `/api/v1/namespaces/${NS}/configmaps`, {
+      metadata: { name: 'after-restart' },
+    });
     assert.equal(fresh.status, 201);
     const freshRv = Number(fresh.body.metadata.resourceVersion);
     assert.ok(freshRv > state.rv && freshRv > maxBefore, `new rv ${freshRv} > ${Math.max(state.rv, maxBefore)}`);
 
     // Resume from the last resourceVersion seen before the kill.
     const resumed = openWatch(creds, `/api/v1/namespaces/${NS}/configmaps?watch=true&resourceVersion=${lastSeen}`);
-    await resumed.waitUntil('the resumed watch to reach the fresh write', () => resumed.events.some((e) => e.rv >= freshRv));
+    await resumed.waitUntil('the resumed watch to reach the fresh write', () =>
+      resumed.events.some((e) => e.rv >= freshRv),
+    );
     const upd = await cl.request('PATCH', `/api/v1/namespaces/${NS}/configmaps/after-restart`, { data: { x: 'y' } });
     const updRv = Number(upd.body.metadata.resourceVersion);
     await resumed.waitUntil('the live update', () => resumed.events.some((e) => e.rv >= updRv));
@@ -322,12 +390,18 @@ describe('durability', { timeout: 90_000 }, () => {
     const ops: Parameters<typeof burst>[0] = [];
     for (let i = 0; i < 300; i++) {
       const name = `term-${String(i).padStart(3, '0')}`;
-      ops.push({ op: 'create', name, run: () => cl.request('POST', `/api/v1/namespaces/${NS}/configmaps`, { metadata: { name } }) });
+      ops.push({
+        op: 'create',
+        name,
+        run: () => cl.request('POST', `/api/v1/namespaces/${NS}/configmaps`, { metadata: { name } }),
+      });
     }
     let ackCount = 0;
     let termAt = 0;
     const proc = cluster.proc;
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => proc.once('exit', (code, signal) => r({ code, signal })));
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) =>
+      proc.once('exit', (code, signal) => r({ code, signal })),
+    );
     const outcomes = await burst(
       ops,
       16,
@@ -339,7 +413,10 @@ describe('durability', { timeout: 90_000 }, () => {
         }
       },
     );
-    const exit = await Promise.race([exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 15_000).unref())]);
+    const exit = await Promise.race([
+      exited,
+      new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 15_000).unref()),
+    ]);
     assert.notEqual(exit, 'timeout', 'the server exits after SIGTERM');
     assert.deepEqual(exit, { code: 0, signal: null });
     const exitedAt = Date.now();
@@ -365,6 +442,8 @@ describe('durability', { timeout: 90_000 }, () => {
     assertStrictlyIncreasing(watch.events, before.rv, 'watch during SIGTERM');
     for (const e of watch.events) assert.equal(state.items.get(e.name), e.rv, `${e.name}@${e.rv} seen by the watch`);
     cl2.close();
-    t.diagnostic(`${ok.length} of ${ops.length} writes acknowledged, ${ackedAfterTerm} of them after SIGTERM; shutdown took ${exitedAt - termAt}ms; watch saw ${watch.events.length} events`);
+    t.diagnostic(
+      `${ok.length} of ${ops.length} writes acknowledged, ${ackedAfterTerm} of them after SIGTERM; shutdown took ${exitedAt - termAt}ms; watch saw ${watch.events.length} events`,
+    );
   });
 });

@@ -18,8 +18,8 @@ after(async () => {
   await cluster?.cleanup();
 });
 
-
-const until = <T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 15_000): Promise<T> => poll(what, fn, timeoutMs, 150);
+const until = <T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 15_000): Promise<T> =>
+  poll(what, fn, timeoutMs, 150);
 
 const getJSON = async (args: string[]) => JSON.parse(await cluster.k([...args, '-o', 'json']));
 
@@ -34,8 +34,23 @@ spec:${extra}
 }
 
 async function setStatus(ns: string, name: string, ip: string, ready: boolean): Promise<void> {
-  const status = { phase: 'Running', podIP: ip, podIPs: [{ ip }], conditions: [{ type: 'Ready', status: ready ? 'True' : 'False' }] };
-  await cluster.k(['patch', 'pod', name, '-n', ns, '--subresource=status', '--type=merge', '-p', JSON.stringify({ status })]);
+  const status = {
+    phase: 'Running',
+    podIP: ip,
+    podIPs: [{ ip }],
+    conditions: [{ type: 'Ready', status: ready ? 'True' : 'False' }],
+  };
+  await cluster.k([
+    'patch',
+    'pod',
+    name,
+    '-n',
+    ns,
+    '--subresource=status',
+    '--type=merge',
+    '-p',
+    JSON.stringify({ status }),
+  ]);
 }
 
 const ips = (list: any[] | undefined) => (list ?? []).map((a) => a.ip).sort();
@@ -87,7 +102,9 @@ ${podYaml(ns, 'web-a', 8080)}${podYaml(ns, 'web-b', 8081)}`,
     assert.equal(s.metadata.ownerReferences[0].kind, 'Service');
     assert.equal(s.metadata.ownerReferences[0].controller, true);
   }
-  const byPod = Object.fromEntries(slices.flatMap((s: any) => s.endpoints.map((e: any) => [e.targetRef.name, { e, ports: s.ports }])));
+  const byPod = Object.fromEntries(
+    slices.flatMap((s: any) => s.endpoints.map((e: any) => [e.targetRef.name, { e, ports: s.ports }])),
+  );
   assert.deepEqual(byPod['web-a'].e.conditions, { ready: true, serving: true, terminating: false });
   assert.deepEqual(byPod['web-b'].e.conditions, { ready: false, serving: false, terminating: false });
   assert.equal(byPod['web-a'].ports[0].port, 8080);
@@ -127,7 +144,11 @@ ${podYaml(ns, 'web-a', 8080)}${podYaml(ns, 'web-b', 8081)}`,
   // Deleting the service removes its Endpoints, and its slices through the garbage collector.
   await cluster.k(['delete', 'service', 'web', '-n', ns]);
   await until('endpoints gone', async () => (await cluster.kubectl(['get', 'endpoints', 'web', '-n', ns])).code !== 0);
-  await until('slices gone', async () => (await getJSON(['get', 'endpointslices', '-n', ns, '-l', 'kubernetes.io/service-name=web'])).items.length === 0);
+  await until(
+    'slices gone',
+    async () =>
+      (await getJSON(['get', 'endpointslices', '-n', ns, '-l', 'kubernetes.io/service-name=web'])).items.length === 0,
+  );
 });
 
 test('publishNotReadyAddresses, headless hostnames, services without selector', async () => {
@@ -177,13 +198,23 @@ ${podYaml(ns, 'db-0', 5432, '\n  hostname: db-0\n  subdomain: db')}`,
   await sleep(500);
   const manual = await getJSON(['get', 'endpoints', 'manual', '-n', ns]);
   assert.deepEqual(manual.subsets, [{ addresses: [{ ip: '192.0.2.50' }], ports: [{ port: 80, protocol: 'TCP' }] }]);
-  const manualSlices = await getJSON(['get', 'endpointslices', '-n', ns, '-l', 'endpointslice.kubernetes.io/managed-by=endpointslice-controller.k8s.io,kubernetes.io/service-name=manual']);
+  const manualSlices = await getJSON([
+    'get',
+    'endpointslices',
+    '-n',
+    ns,
+    '-l',
+    'endpointslice.kubernetes.io/managed-by=endpointslice-controller.k8s.io,kubernetes.io/service-name=manual',
+  ]);
   assert.equal(manualSlices.items.length, 0);
 });
 
 test('every namespace gets the default ServiceAccount and kube-root-ca.crt (recreated when deleted)', async () => {
   await cluster.k(['create', 'namespace', 'sa-test']);
-  await until('default service account', async () => (await cluster.kubectl(['get', 'serviceaccount', 'default', '-n', 'sa-test'])).code === 0);
+  await until(
+    'default service account',
+    async () => (await cluster.kubectl(['get', 'serviceaccount', 'default', '-n', 'sa-test'])).code === 0,
+  );
   const cm = await until('root CA configmap', async () => {
     const r = await cluster.kubectl(['get', 'configmap', 'kube-root-ca.crt', '-n', 'sa-test', '-o', 'json']);
     return r.code === 0 && JSON.parse(r.stdout);
@@ -191,13 +222,38 @@ test('every namespace gets the default ServiceAccount and kube-root-ca.crt (recr
   const ca = readFileSync(join(cluster.dataDir, 'server', 'tls', 'ca.crt'), 'utf8');
   assert.equal(cm.data['ca.crt'].trim(), ca.trim());
   for (const ns of ['default', 'kube-system', 'kube-public', 'kube-node-lease']) {
-    await until(`${ns} has both`, async () => (await cluster.kubectl(['get', 'serviceaccount/default', 'configmap/kube-root-ca.crt', '-n', ns])).code === 0);
+    await until(
+      `${ns} has both`,
+      async () =>
+        (await cluster.kubectl(['get', 'serviceaccount/default', 'configmap/kube-root-ca.crt', '-n', ns])).code === 0,
+    );
   }
   await cluster.k(['delete', 'serviceaccount', 'default', '-n', 'sa-test']);
   await cluster.k(['delete', 'configmap', 'kube-root-ca.crt', '-n', 'sa-test']);
-  await until('service account recreated', async () => (await cluster.kubectl(['get', 'serviceaccount', 'default', '-n', 'sa-test'])).code === 0);
-  await until('configmap recreated', async () => (await cluster.kubectl(['get', 'configmap', 'kube-root-ca.crt', '-n', 'sa-test'])).code === 0);
+  await until(
+    'service account recreated',
+    async () => (await cluster.kubectl(['get', 'serviceaccount', 'default', '-n', 'sa-test'])).code === 0,
+  );
+  await until(
+    'configmap recreated',
+    async () => (await cluster.kubectl(['get', 'configmap', 'kube-root-ca.crt', '-n', 'sa-test'])).code === 0,
+  );
   // A changed CA bundle is put back.
-  await cluster.k(['patch', 'configmap', 'kube-root-ca.crt', '-n', 'sa-test', '--type=merge', '-p', '{"data":{"ca.crt":"bogus"}}']);
-  await until('configmap restored', async () => (await cluster.k(['get', 'configmap', 'kube-root-ca.crt', '-n', 'sa-test', '-o', 'jsonpath={.data.ca\\.crt}'])).trim() === ca.trim());
+  await cluster.k([
+    'patch',
+    'configmap',
+    'kube-root-ca.crt',
+    '-n',
+    'sa-test',
+    '--type=merge',
+    '-p',
+    '{"data":{"ca.crt":"bogus"}}',
+  ]);
+  await until(
+    'configmap restored',
+    async () =>
+      (
+        await cluster.k(['get', 'configmap', 'kube-root-ca.crt', '-n', 'sa-test', '-o', 'jsonpath={.data.ca\\.crt}'])
+      ).trim() === ca.trim(),
+  );
 });

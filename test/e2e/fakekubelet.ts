@@ -66,7 +66,13 @@ export class FakeKubelet {
     const ip = `10.42.0.${(this.ip++ % 250) + 2}`;
     this.later(this.readyDelayMs, async () => {
       const cur = this.informer.store.getByName(namespace, name);
-      if (!cur || cur.metadata.uid !== pod.metadata.uid || cur.metadata.deletionTimestamp || cur.status?.phase === 'Running') return;
+      if (
+        !cur ||
+        cur.metadata.uid !== pod.metadata.uid ||
+        cur.metadata.deletionTimestamp ||
+        cur.status?.phase === 'Running'
+      )
+        return;
       const t = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
       const cond = (type: string) => ({ type, status: 'True', lastTransitionTime: t, lastProbeTime: null });
       await pods.patch(

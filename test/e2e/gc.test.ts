@@ -15,8 +15,6 @@ after(async () => {
   await cluster?.cleanup();
 });
 
-
-
 async function exists(kind: string, name: string, ns: string): Promise<boolean> {
   const r = await cluster.kubectl(['get', kind, name, '-n', ns, '-o', 'name']);
   return r.code === 0;
@@ -59,16 +57,30 @@ test('background: dependents are deleted after the owner is gone', async () => {
   await family('gc-bg');
   await cluster.k(['delete', 'configmap', 'owner', '-n', 'gc-bg', '--cascade=background']);
   assert.equal(await exists('configmap', 'owner', 'gc-bg'), false);
-  await until('dependents gone', async () => !(await exists('configmap', 'dep-cm', 'gc-bg')) && !(await exists('secret', 'dep-secret', 'gc-bg')));
+  await until(
+    'dependents gone',
+    async () => !(await exists('configmap', 'dep-cm', 'gc-bg')) && !(await exists('secret', 'dep-secret', 'gc-bg')),
+  );
 });
 
 test('foreground: the owner waits for dependents with blockOwnerDeletion', async () => {
   await cluster.k(['create', 'namespace', 'gc-fg']);
   // A finalizer on the dependents keeps them (and therefore the owner) around for a while.
   await family('gc-fg', { block: true, finalizer: 'example.com/hold' });
-  const del = cluster.kubectl(['delete', 'configmap', 'owner', '-n', 'gc-fg', '--cascade=foreground', '--timeout=30s'], { timeoutMs: 40_000 });
+  const del = cluster.kubectl(
+    ['delete', 'configmap', 'owner', '-n', 'gc-fg', '--cascade=foreground', '--timeout=30s'],
+    { timeoutMs: 40_000 },
+  );
   await until('dependents being deleted', async () => {
-    const out = await cluster.k(['get', 'configmap', 'dep-cm', '-n', 'gc-fg', '-o', 'jsonpath={.metadata.deletionTimestamp}']);
+    const out = await cluster.k([
+      'get',
+      'configmap',
+      'dep-cm',
+      '-n',
+      'gc-fg',
+      '-o',
+      'jsonpath={.metadata.deletionTimestamp}',
+    ]);
     return out.trim() !== '';
   });
   // The owner is still there, marked, with the foregroundDeletion finalizer.
@@ -91,7 +103,10 @@ test('foreground without blockOwnerDeletion: the owner goes at once, dependents 
   await cluster.k(['create', 'namespace', 'gc-fg2']);
   await family('gc-fg2');
   await cluster.k(['delete', 'configmap', 'owner', '-n', 'gc-fg2', '--cascade=foreground', '--timeout=20s']);
-  await until('dependents gone', async () => !(await exists('configmap', 'dep-cm', 'gc-fg2')) && !(await exists('secret', 'dep-secret', 'gc-fg2')));
+  await until(
+    'dependents gone',
+    async () => !(await exists('configmap', 'dep-cm', 'gc-fg2')) && !(await exists('secret', 'dep-secret', 'gc-fg2')),
+  );
 });
 
 test('orphan: dependents stay, their ownerReferences are removed', async () => {
@@ -158,7 +173,10 @@ metadata:
   await until('dependent collected', async () => !(await exists('configmap', 'wrong-ns', 'gc-nsb')));
   await until('event recorded', async () => {
     const out = await cluster.k(['get', 'events', '-n', 'gc-nsb', '-o', 'json']);
-    return JSON.parse(out).items.some((e: any) => e.reason === 'OwnerRefInvalidNamespace' && e.involvedObject.name === 'wrong-ns' && e.type === 'Warning');
+    return JSON.parse(out).items.some(
+      (e: any) =>
+        e.reason === 'OwnerRefInvalidNamespace' && e.involvedObject.name === 'wrong-ns' && e.type === 'Warning',
+    );
   });
   assert.equal(await exists('configmap', 'owner', 'gc-nsa'), true);
 });
@@ -184,7 +202,10 @@ spec:
   await cluster.k(['create', 'namespace', 'gc-cr']);
   const mk = async (policy: string) => {
     const owner = `owner-${policy}`;
-    await cluster.k(['apply', '-f', '-'], `apiVersion: gc.example.com/v1\nkind: Gadget\nmetadata: {name: ${owner}, namespace: gc-cr}\n`);
+    await cluster.k(
+      ['apply', '-f', '-'],
+      `apiVersion: gc.example.com/v1\nkind: Gadget\nmetadata: {name: ${owner}, namespace: gc-cr}\n`,
+    );
     const uid = await uidOf('gadget', owner, 'gc-cr');
     const ref = `[{apiVersion: gc.example.com/v1, kind: Gadget, name: ${owner}, uid: ${uid}, blockOwnerDeletion: true}]`;
     await cluster.k(
@@ -201,7 +222,11 @@ metadata: {name: cm-${policy}, namespace: gc-cr, ownerReferences: ${ref}}
     await cluster.k(['delete', 'gadget', owner, '-n', 'gc-cr', `--cascade=${policy}`, '--timeout=20s']);
   };
   await mk('background');
-  await until('CR dependents gone (background)', async () => !(await exists('gadget', 'child-background', 'gc-cr')) && !(await exists('configmap', 'cm-background', 'gc-cr')));
+  await until(
+    'CR dependents gone (background)',
+    async () =>
+      !(await exists('gadget', 'child-background', 'gc-cr')) && !(await exists('configmap', 'cm-background', 'gc-cr')),
+  );
   await mk('foreground');
   // kubectl waited for the owner, which waited for its blocking dependents.
   assert.equal(await exists('gadget', 'child-foreground', 'gc-cr'), false);

@@ -29,22 +29,52 @@ export interface Cluster {
   cleanup(): Promise<void>;
 }
 
-export function run(cmd: string, args: string[], opts: { input?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<RunResult> {
+export function run(
+  cmd: string,
+  args: string[],
+  opts: { input?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv; cwd?: string } = {},
+): Promise<RunResult> {
   return new Promise((resolvePromise) => {
-    const child = execFile(cmd, args, { timeout: opts.timeoutMs ?? 60_000, maxBuffer: 64 * 1024 * 1024, env: opts.env ?? process.env, cwd: opts.cwd }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as any).code === 'number' ? (err as any).code : 1) : 0;
-      resolvePromise({ code, stdout: String(stdout), stderr: String(stderr) });
-    });
+    const child = execFile(
+      cmd,
+      args,
+      { timeout: opts.timeoutMs ?? 60_000, maxBuffer: 64 * 1024 * 1024, env: opts.env ?? process.env, cwd: opts.cwd },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof (err as any).code === 'number' ? (err as any).code : 1) : 0;
+        resolvePromise({ code, stdout: String(stdout), stderr: String(stderr) });
+      },
+    );
     if (opts.input !== undefined) child.stdin!.end(opts.input);
   });
 }
 
-function launch(dataDir: string, extraArgs: string[], nodeArgs: string[] = []): Promise<{ proc: ChildProcess; url: string; kubeconfig: string; inspector?: string }> {
+function launch(
+  dataDir: string,
+  extraArgs: string[],
+  nodeArgs: string[] = [],
+): Promise<{ proc: ChildProcess; url: string; kubeconfig: string; inspector?: string }> {
   return new Promise((resolvePromise, reject) => {
     let inspector: string | undefined;
-    const proc = spawn(process.execPath, [...nodeArgs, K8TS_BIN, 'server', '--data-dir', dataDir, '--https-listen-port', '0', '--bind-address', '127.0.0.1', '--log-level', 'warn', ...extraArgs], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const proc = spawn(
+      process.execPath,
+      [
+        ...nodeArgs,
+        K8TS_BIN,
+        'server',
+        '--data-dir',
+        dataDir,
+        '--https-listen-port',
+        '0',
+        '--bind-address',
+        '127.0.0.1',
+        '--log-level',
+        'warn',
+        ...extraArgs,
+      ],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let out = '';
     let err = '';
     const timer = setTimeout(() => {
@@ -76,7 +106,9 @@ function launch(dataDir: string, extraArgs: string[], nodeArgs: string[] = []): 
  * that need nodes use --simulated-nodes); with it, the agent runs real containers and cleanup()
  * removes them with `k8ts killall`.
  */
-export async function startCluster(opts: { dataDir?: string; args?: string[]; agent?: boolean; nodeArgs?: string[] } = {}): Promise<Cluster> {
+export async function startCluster(
+  opts: { dataDir?: string; args?: string[]; agent?: boolean; nodeArgs?: string[] } = {},
+): Promise<Cluster> {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'k8ts-e2e-'));
   // Agent clusters get a pod range of their own, so two at once on this host never share routes.
   // So do their Services: every agent runs a service proxy, and two proxies programming the same
@@ -84,7 +116,12 @@ export async function startCluster(opts: { dataDir?: string; args?: string[]; ag
   const podRange = `10.${100 + Math.floor(Math.random() * 150)}.0.0/16`;
   const serviceRange = `10.${20 + Math.floor(Math.random() * 60)}.${Math.floor(Math.random() * 256)}.0/24`;
   const given = opts.args ?? [];
-  const agentArgs = ['--kubelet-port', '0', ...(given.includes('--cluster-cidr') ? [] : ['--cluster-cidr', podRange]), ...(given.includes('--service-cidr') ? [] : ['--service-cidr', serviceRange])];
+  const agentArgs = [
+    '--kubelet-port',
+    '0',
+    ...(given.includes('--cluster-cidr') ? [] : ['--cluster-cidr', podRange]),
+    ...(given.includes('--service-cidr') ? [] : ['--service-cidr', serviceRange]),
+  ];
   const extra = [...(opts.agent ? agentArgs : ['--disable-agent']), ...(opts.args ?? [])];
   let started = await launch(dataDir, extra, opts.nodeArgs);
   const cluster: Cluster = {
@@ -142,7 +179,9 @@ export async function importTestImages(cluster: Cluster, names: string[]): Promi
   for (const name of names) {
     const file = join(dir, `${name}.tar`);
     writeFileSync(file, buildTestImage(name as any).tar);
-    const r = await run(process.execPath, [K8TS_BIN, 'image', 'import', '--data-dir', cluster.dataDir, file], { timeoutMs: 120_000 });
+    const r = await run(process.execPath, [K8TS_BIN, 'image', 'import', '--data-dir', cluster.dataDir, file], {
+      timeoutMs: 120_000,
+    });
     if (r.code !== 0) throw new Error(`k8ts image import ${name} failed: ${r.stderr}${r.stdout}`);
   }
 }

@@ -56,16 +56,25 @@ export function mutate(rng: Rng, body: Buffer): { body: Buffer; how: string } {
     }
     case 2: {
       const byte = STRUCTURAL_BYTES[rng.int(STRUCTURAL_BYTES.length)];
-      return { body: Buffer.concat([body.subarray(0, at), Buffer.from([byte]), body.subarray(at)]), how: `insert ${JSON.stringify(String.fromCharCode(byte))} at ${at}` };
+      return {
+        body: Buffer.concat([body.subarray(0, at), Buffer.from([byte]), body.subarray(at)]),
+        how: `insert ${JSON.stringify(String.fromCharCode(byte))} at ${at}`,
+      };
     }
     case 3: {
       const len = 1 + rng.int(16);
-      return { body: Buffer.concat([body.subarray(0, at), body.subarray(at + len)]), how: `delete ${len} bytes at ${at}` };
+      return {
+        body: Buffer.concat([body.subarray(0, at), body.subarray(at + len)]),
+        how: `delete ${len} bytes at ${at}`,
+      };
     }
     default: {
       const len = 1 + rng.int(32);
       const span = body.subarray(at, at + len);
-      return { body: Buffer.concat([body.subarray(0, at), span, span, body.subarray(at + len)]), how: `double ${span.length} bytes at ${at}` };
+      return {
+        body: Buffer.concat([body.subarray(0, at), span, span, body.subarray(at + len)]),
+        how: `double ${span.length} bytes at ${at}`,
+      };
     }
   }
 }
@@ -74,12 +83,16 @@ export type NestShape = 'array' | 'object';
 
 /** A JSON value nested `depth` levels deep: [[[...1...]]] or {"a":{"a":...1...}}. */
 export function nestedJSON(depth: number, shape: NestShape): string {
-  return shape === 'array' ? '['.repeat(depth) + '1' + ']'.repeat(depth) : '{"a":'.repeat(depth) + '1' + '}'.repeat(depth);
+  return shape === 'array'
+    ? '['.repeat(depth) + '1' + ']'.repeat(depth)
+    : '{"a":'.repeat(depth) + '1' + '}'.repeat(depth);
 }
 
 /** The same in YAML flow style. */
 export function nestedYAMLFlow(depth: number, shape: NestShape): string {
-  return shape === 'array' ? '['.repeat(depth) + '1' + ']'.repeat(depth) : '{a: '.repeat(depth) + '1' + '}'.repeat(depth);
+  return shape === 'array'
+    ? '['.repeat(depth) + '1' + ']'.repeat(depth)
+    : '{a: '.repeat(depth) + '1' + '}'.repeat(depth);
 }
 
 /**
@@ -106,7 +119,12 @@ export function blockMappingDepthWithin(budgetBytes: number): number {
 /** A "billion laughs" document: `levels` anchors, each a list of `width` aliases of the one before. */
 export function yamlAliasBomb(prefix: string, levels: number, width: number): string {
   const lines = [prefix.trimEnd(), `l0: &l0 [${Array(width).fill('"lol"').join(', ')}]`];
-  for (let i = 1; i < levels; i++) lines.push(`l${i}: &l${i} [${Array(width).fill(`*l${i - 1}`).join(', ')}]`);
+  for (let i = 1; i < levels; i++)
+    lines.push(
+      `l${i}: &l${i} [${Array(width)
+        .fill(`*l${i - 1}`)
+        .join(', ')}]`,
+    );
   lines.push(`x: *l${levels - 1}`);
   return lines.filter(Boolean).join('\n') + '\n';
 }
@@ -115,6 +133,9 @@ export function yamlAliasBomb(prefix: string, levels: number, width: number): st
 export function describeBody(body: string | Buffer | undefined): string {
   if (body === undefined) return '(no body)';
   const buf = typeof body === 'string' ? Buffer.from(body) : body;
-  const head = buf.subarray(0, 100).toString('latin1').replace(/[^\x20-\x7e]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  const head = buf
+    .subarray(0, 100)
+    .toString('latin1')
+    .replace(/[^\x20-\x7e]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
   return `${buf.length} bytes: ${head}${buf.length > 100 ? '…' : ''}`;
 }

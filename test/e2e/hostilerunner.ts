@@ -94,11 +94,15 @@ export class HostileRunner {
   }
 
   /** One raw request with a client-side timeout; transport failures come back as `error`. */
-  send(c: Pick<Case, 'method' | 'path' | 'body' | 'contentType' | 'headers' | 'expect'>, timeoutMs = TIMEOUT_MS): Promise<Observed> {
+  send(
+    c: Pick<Case, 'method' | 'path' | 'body' | 'contentType' | 'headers' | 'expect'>,
+    timeoutMs = TIMEOUT_MS,
+  ): Promise<Observed> {
     this.requests++;
     this.sinceCheckpoint++;
     const headers: Record<string, string | number> = { Accept: 'application/json', ...c.headers };
-    const contentType = c.contentType === undefined ? (c.body !== undefined ? 'application/json' : undefined) : c.contentType;
+    const contentType =
+      c.contentType === undefined ? (c.body !== undefined ? 'application/json' : undefined) : c.contentType;
     if (contentType !== null && contentType !== undefined) headers['Content-Type'] = contentType;
     if (c.body !== undefined) headers['Content-Length'] = Buffer.byteLength(c.body);
     return new Promise((resolve) => {
@@ -111,19 +115,22 @@ export class HostileRunner {
       };
       let req: ReturnType<typeof https.request>;
       try {
-        req = https.request({ host: this.host, port: this.port, method: c.method, path: c.path, headers, agent: this.agent }, (res) => {
-          const status = res.statusCode ?? 0;
-          const contentType = String(res.headers['content-type'] ?? '');
-          if (c.expect?.stream && status >= 200 && status < 300) {
-            finish({ status, contentType, body: '' });
-            res.destroy();
-            return;
-          }
-          const chunks: Buffer[] = [];
-          res.on('data', (d) => chunks.push(d));
-          res.on('end', () => finish({ status, contentType, body: Buffer.concat(chunks).toString('utf8') }));
-          res.on('error', (e) => finish({ status, error: `response cut off: ${e.message}` }));
-        });
+        req = https.request(
+          { host: this.host, port: this.port, method: c.method, path: c.path, headers, agent: this.agent },
+          (res) => {
+            const status = res.statusCode ?? 0;
+            const contentType = String(res.headers['content-type'] ?? '');
+            if (c.expect?.stream && status >= 200 && status < 300) {
+              finish({ status, contentType, body: '' });
+              res.destroy();
+              return;
+            }
+            const chunks: Buffer[] = [];
+            res.on('data', (d) => chunks.push(d));
+            res.on('end', () => finish({ status, contentType, body: Buffer.concat(chunks).toString('utf8') }));
+            res.on('error', (e) => finish({ status, error: `response cut off: ${e.message}` }));
+          },
+        );
       } catch (e) {
         // The client refused to send it (e.g. a character Node's HTTP client does not allow).
         finish({ error: `client refused: ${(e as Error).message}` });
@@ -160,8 +167,10 @@ export class HostileRunner {
       } catch {
         return `a ${status} without a Status body: ${excerpt}`;
       }
-      if (parsed?.kind !== 'Status' || parsed.code !== status) return `a ${status} whose body is not a matching Status: ${excerpt}`;
-      if (x.message && !x.message.test(String(parsed.message))) return `message does not match ${x.message}: ${excerpt}`;
+      if (parsed?.kind !== 'Status' || parsed.code !== status)
+        return `a ${status} whose body is not a matching Status: ${excerpt}`;
+      if (x.message && !x.message.test(String(parsed.message)))
+        return `message does not match ${x.message}: ${excerpt}`;
     } else if (status >= 200 && status < 300 && x.forbidBody?.test(o.body ?? '')) {
       return `a ${status} that leaks what it must not (${x.forbidBody}): ${excerpt}`;
     } else if (status >= 200 && status < 300 && !x.stream && o.contentType?.startsWith('application/json')) {
@@ -197,7 +206,8 @@ export class HostileRunner {
   private async checkOrRestart(after: string): Promise<string | undefined> {
     const proc = this.cluster.proc;
     let why: string | undefined;
-    if (proc.exitCode !== null || proc.signalCode !== null) why = `server process exited (${proc.exitCode ?? proc.signalCode})`;
+    if (proc.exitCode !== null || proc.signalCode !== null)
+      why = `server process exited (${proc.exitCode ?? proc.signalCode})`;
     else {
       // Two tries of 10 s: a busy server on a loaded machine is slow, not dead.
       let r = await this.send({ method: 'GET', path: '/readyz' }, 10_000);
@@ -222,9 +232,15 @@ export class HostileRunner {
     const created = await this.send({
       method: 'POST',
       path: '/api/v1/namespaces/default/configmaps',
-      body: JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, labels: { 'hostile-suite': 'health' } }, data: { ok: 'yes' } }),
+      body: JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { name, labels: { 'hostile-suite': 'health' } },
+        data: { ok: 'yes' },
+      }),
     });
-    if (created.status !== 201) return `a plain ConfigMap create answered ${created.status ?? created.error}: ${created.body?.slice(0, 200)}`;
+    if (created.status !== 201)
+      return `a plain ConfigMap create answered ${created.status ?? created.error}: ${created.body?.slice(0, 200)}`;
     await this.send({ method: 'DELETE', path: `/api/v1/namespaces/default/configmaps/${name}` });
     return undefined;
   }
@@ -242,7 +258,9 @@ export class HostileRunner {
     }
     const only = this.only;
     // HOSTILE_CASE=<id> runs one case; a trailing * makes it a prefix (HOSTILE_CASE='deep/*').
-    const todo = only ? cases.filter((c) => (only.endsWith('*') ? c.id.startsWith(only.slice(0, -1)) : c.id === only)) : cases;
+    const todo = only
+      ? cases.filter((c) => (only.endsWith('*') ? c.id.startsWith(only.slice(0, -1)) : c.id === only))
+      : cases;
     let next = 0;
     const slowest: [number, string][] = [];
     const worker = async () => {
@@ -269,13 +287,19 @@ export class HostileRunner {
     };
     await Promise.all(Array.from({ length: Math.min(concurrency, todo.length) }, worker));
     slowest.sort((a, b) => b[0] - a[0]);
-    console.log(`# hostile slowest: ${slowest.slice(0, 3).map(([ms, id]) => `${id} ${ms} ms`).join(', ')}`);
+    console.log(
+      `# hostile slowest: ${slowest
+        .slice(0, 3)
+        .map(([ms, id]) => `${id} ${ms} ms`)
+        .join(', ')}`,
+    );
     const bad = await this.checkpoint();
     if (bad) failures.push({ id: '(end of class)', problem: `health check: ${bad}`, repro: '' });
     for (const f of failures) {
       console.log(`# hostile FAIL [seed ${this.seed}] ${f.id}: ${f.problem}\n#   repro: ${f.repro}`);
       // HOSTILE_REPORT=<file>: one JSON line per failure, for triage across runs.
-      if (process.env.HOSTILE_REPORT) appendFileSync(process.env.HOSTILE_REPORT, `${JSON.stringify({ seed: this.seed, ...f })}\n`);
+      if (process.env.HOSTILE_REPORT)
+        appendFileSync(process.env.HOSTILE_REPORT, `${JSON.stringify({ seed: this.seed, ...f })}\n`);
     }
     return failures;
   }

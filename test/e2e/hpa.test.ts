@@ -17,12 +17,12 @@ after(async () => {
   await cluster?.cleanup();
 });
 
-
-
 const getJSON = async (args: string[]) => JSON.parse(await cluster.k([...args, '-o', 'json']));
 
 test('an HPA scales a Deployment up under load and back down after stabilization', { timeout: 120_000 }, async () => {
-  await cluster.k(['apply', '-f', '-'], `
+  await cluster.k(
+    ['apply', '-f', '-'],
+    `
 apiVersion: apps/v1
 kind: Deployment
 metadata: {name: web, namespace: default}
@@ -56,18 +56,31 @@ spec:
     scaleDown:
       stabilizationWindowSeconds: 3
       policies: [{type: Percent, value: 100, periodSeconds: 1}]
-`);
+`,
+  );
   // kubectl top sees the synthetic load.
   await until('pod metrics', async () => {
     const r = await cluster.kubectl(['top', 'pods', '-l', 'app=web']);
     return r.code === 0 && /web-\S+\s+250m/.test(r.stdout) ? true : undefined;
   });
-  await until('scale up to 5', async () => ((await getJSON(['get', 'deploy', 'web'])).spec.replicas === 5 ? true : undefined));
-  const events = await cluster.k(['get', 'events', '--field-selector', 'involvedObject.kind=HorizontalPodAutoscaler,reason=SuccessfulRescale', '-o', 'jsonpath={.items[*].message}']);
+  await until('scale up to 5', async () =>
+    (await getJSON(['get', 'deploy', 'web'])).spec.replicas === 5 ? true : undefined,
+  );
+  const events = await cluster.k([
+    'get',
+    'events',
+    '--field-selector',
+    'involvedObject.kind=HorizontalPodAutoscaler,reason=SuccessfulRescale',
+    '-o',
+    'jsonpath={.items[*].message}',
+  ]);
   assert.match(events, /New size: 5; reason: cpu resource utilization \(percentage of request\) above target/);
   const hpa = await until('hpa status', async () => {
     const h = await getJSON(['get', 'hpa', 'web']);
-    return h.status?.currentReplicas === 5 && h.status?.currentMetrics?.[0]?.resource?.current?.averageUtilization !== undefined ? h : undefined;
+    return h.status?.currentReplicas === 5 &&
+      h.status?.currentMetrics?.[0]?.resource?.current?.averageUtilization !== undefined
+      ? h
+      : undefined;
   });
   const cond = (t: string) => hpa.status.conditions.find((c: any) => c.type === t);
   assert.equal(cond('AbleToScale')?.status, 'True');
@@ -88,33 +101,49 @@ spec:
   let stabilizedSeen = false;
   await until('scale down to 1', async () => {
     const h = await getJSON(['get', 'hpa', 'web']);
-    if (h.status?.conditions?.some((c: any) => c.type === 'AbleToScale' && c.reason === 'ScaleDownStabilized')) stabilizedSeen = true;
+    if (h.status?.conditions?.some((c: any) => c.type === 'AbleToScale' && c.reason === 'ScaleDownStabilized'))
+      stabilizedSeen = true;
     return (await getJSON(['get', 'deploy', 'web'])).spec.replicas === 1 ? true : undefined;
   });
   // The window runs from the last high recommendation, made by the last sync before the load
   // dropped, so up to one HPA sync period (1 s here) before it: at least 3 s - 1 s after the drop.
   assert.ok(Date.now() - dropAt >= 2000, 'scaled down before the stabilization window passed');
   assert.ok(stabilizedSeen, 'the HPA never reported ScaleDownStabilized during the window');
-  const down = await cluster.k(['get', 'events', '--field-selector', 'involvedObject.kind=HorizontalPodAutoscaler,reason=SuccessfulRescale', '-o', 'jsonpath={.items[*].message}']);
+  const down = await cluster.k([
+    'get',
+    'events',
+    '--field-selector',
+    'involvedObject.kind=HorizontalPodAutoscaler,reason=SuccessfulRescale',
+    '-o',
+    'jsonpath={.items[*].message}',
+  ]);
   assert.match(down, /New size: 1; reason: All metrics below target/);
   const described = await cluster.k(['describe', 'hpa', 'web']);
   assert.match(described, /SuccessfulRescale/);
 });
 
 test('an HPA whose target does not exist reports FailedGetScale', async () => {
-  await cluster.k(['apply', '-f', '-'], `
+  await cluster.k(
+    ['apply', '-f', '-'],
+    `
 apiVersion: autoscaling/v2
 kind: HorizontalPodAutoscaler
 metadata: {name: ghost, namespace: default}
 spec:
   scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: ghost}
   maxReplicas: 3
-`);
+`,
+  );
   const h = await until('FailedGetScale', async () => {
     const x = await getJSON(['get', 'hpa', 'ghost']);
-    return x.status?.conditions?.some((c: any) => c.type === 'AbleToScale' && c.reason === 'FailedGetScale') ? x : undefined;
+    return x.status?.conditions?.some((c: any) => c.type === 'AbleToScale' && c.reason === 'FailedGetScale')
+      ? x
+      : undefined;
   });
   const c = h.status.conditions.find((x: any) => x.type === 'AbleToScale');
   assert.equal(c.status, 'False');
-  assert.match(c.message, /the HPA controller was unable to get the target's current scale: deployments\.apps "ghost" not found/);
+  assert.match(
+    c.message,
+    /the HPA controller was unable to get the target's current scale: deployments\.apps "ghost" not found/,
+  );
 });

@@ -25,7 +25,11 @@ before(async () => {
   cluster = await startCluster({ args: ['--request-timeout', '3s'] });
   const cfg = YAML.parse(readFileSync(cluster.kubeconfig, 'utf8'));
   const b64 = (s: string) => Buffer.from(s, 'base64');
-  creds = { ca: b64(cfg.clusters[0].cluster['certificate-authority-data']), cert: b64(cfg.users[0].user['client-certificate-data']), key: b64(cfg.users[0].user['client-key-data']) };
+  creds = {
+    ca: b64(cfg.clusters[0].cluster['certificate-authority-data']),
+    cert: b64(cfg.users[0].user['client-certificate-data']),
+    key: b64(cfg.users[0].user['client-key-data']),
+  };
   const u = new URL(cluster.url);
   host = u.hostname;
   port = Number(u.port);
@@ -54,7 +58,11 @@ interface H2Response {
 
 function request(s: http2.ClientHttp2Session, method: string, path: string, body?: string): Promise<H2Response> {
   return new Promise((resolve, reject) => {
-    const req = s.request({ ':method': method, ':path': path, ...(body === undefined ? {} : { 'content-type': 'application/json' }) });
+    const req = s.request({
+      ':method': method,
+      ':path': path,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    });
     let headers: http2.IncomingHttpHeaders = {};
     let text = '';
     req.setEncoding('utf8');
@@ -85,7 +93,12 @@ test('ALPN: h2 for clients that offer it, HTTP/1.1 for the others', async () => 
 test('requests over HTTP/2: authentication by client certificate, create, get, list, errors as Status', async () => {
   const s = session();
   try {
-    const created = await request(s, 'POST', CM, JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'h2-one' }, data: { a: 'b' } }));
+    const created = await request(
+      s,
+      'POST',
+      CM,
+      JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'h2-one' }, data: { a: 'b' } }),
+    );
     assert.equal(created.status, 201, created.body);
     const got = await request(s, 'GET', `${CM}/h2-one`);
     assert.equal(got.status, 200);
@@ -110,9 +123,45 @@ test('requests over HTTP/2: authentication by client certificate, create, get, l
 });
 
 test('curl --http2 negotiates HTTP/2', { skip: hasCurl() ? false : 'curl not installed' }, () => {
-  const out = execFileSync('curl', ['-sS', '--http2', '--cacert', join(certDir, 'ca.crt'), '--cert', join(certDir, 'client.crt'), '--key', join(certDir, 'client.key'), '-o', '/dev/null', '-w', '%{http_version} %{http_code}', `${cluster.url}/api/v1/namespaces`], { encoding: 'utf8' });
+  const out = execFileSync(
+    'curl',
+    [
+      '-sS',
+      '--http2',
+      '--cacert',
+      join(certDir, 'ca.crt'),
+      '--cert',
+      join(certDir, 'client.crt'),
+      '--key',
+      join(certDir, 'client.key'),
+      '-o',
+      '/dev/null',
+      '-w',
+      '%{http_version} %{http_code}',
+      `${cluster.url}/api/v1/namespaces`,
+    ],
+    { encoding: 'utf8' },
+  );
   assert.equal(out, '2 200');
-  const h1 = execFileSync('curl', ['-sS', '--http1.1', '--cacert', join(certDir, 'ca.crt'), '--cert', join(certDir, 'client.crt'), '--key', join(certDir, 'client.key'), '-o', '/dev/null', '-w', '%{http_version} %{http_code}', `${cluster.url}/api/v1/namespaces`], { encoding: 'utf8' });
+  const h1 = execFileSync(
+    'curl',
+    [
+      '-sS',
+      '--http1.1',
+      '--cacert',
+      join(certDir, 'ca.crt'),
+      '--cert',
+      join(certDir, 'client.crt'),
+      '--key',
+      join(certDir, 'client.key'),
+      '-o',
+      '/dev/null',
+      '-w',
+      '%{http_version} %{http_code}',
+      `${cluster.url}/api/v1/namespaces`,
+    ],
+    { encoding: 'utf8' },
+  );
   assert.equal(h1, '1.1 200');
 });
 
@@ -126,7 +175,11 @@ function hasCurl(): boolean {
 }
 
 test('kubectl (which uses h2 when offered) works: oldest and newest versioned binaries', async () => {
-  const dir = dirname(execFileSync('readlink', ['-f', execFileSync('which', ['kubectl'], { encoding: 'utf8' }).trim()], { encoding: 'utf8' }).trim());
+  const dir = dirname(
+    execFileSync('readlink', ['-f', execFileSync('which', ['kubectl'], { encoding: 'utf8' }).trim()], {
+      encoding: 'utf8',
+    }).trim(),
+  );
   for (const v of ['1.27', '1.33']) {
     const bin = join(dir, `kubectl.${v}`);
     const name = `h2-kubectl-${v.replace('.', '-')}`;
@@ -135,7 +188,15 @@ test('kubectl (which uses h2 when offered) works: oldest and newest versioned bi
     const got = await cluster.kubectl(['get', 'configmap', name, '-o', 'jsonpath={.data.k}'], { bin });
     assert.equal(got.code, 0, got.stderr);
     assert.equal(got.stdout, 'v');
-    const applied = await cluster.kubectl(['apply', '--server-side', '--force-conflicts', '-f', '-'], { bin, input: JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: 'default' }, data: { k: 'w' } }) });
+    const applied = await cluster.kubectl(['apply', '--server-side', '--force-conflicts', '-f', '-'], {
+      bin,
+      input: JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { name, namespace: 'default' },
+        data: { k: 'w' },
+      }),
+    });
     assert.equal(applied.code, 0, applied.stderr);
   }
 });
@@ -144,7 +205,10 @@ test('a watch over HTTP/2 streams events', async () => {
   const s = session();
   try {
     const events: any[] = [];
-    const req = s.request({ ':method': 'GET', ':path': `${CM}?watch=true&fieldSelector=metadata.name%3Dh2-watched&timeoutSeconds=20` });
+    const req = s.request({
+      ':method': 'GET',
+      ':path': `${CM}?watch=true&fieldSelector=metadata.name%3Dh2-watched&timeoutSeconds=20`,
+    });
     req.setEncoding('utf8');
     let buffered = '';
     const seen = new Promise<void>((resolve, reject) => {
@@ -162,10 +226,23 @@ test('a watch over HTTP/2 streams events', async () => {
     const status = await new Promise<number>((resolve) => req.on('response', (h) => resolve(Number(h[':status']))));
     assert.equal(status, 200);
     // On the same connection, while the watch's stream is open.
-    assert.equal((await request(s, 'POST', CM, JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'h2-watched' } }))).status, 201);
+    assert.equal(
+      (
+        await request(
+          s,
+          'POST',
+          CM,
+          JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'h2-watched' } }),
+        )
+      ).status,
+      201,
+    );
     assert.equal((await request(s, 'DELETE', `${CM}/h2-watched`)).status, 200);
     await seen;
-    assert.deepEqual(events.map((e) => `${e.type} ${e.object.metadata.name}`), ['ADDED h2-watched', 'DELETED h2-watched']);
+    assert.deepEqual(
+      events.map((e) => `${e.type} ${e.object.metadata.name}`),
+      ['ADDED h2-watched', 'DELETED h2-watched'],
+    );
     req.close();
   } finally {
     s.close();
@@ -225,7 +302,11 @@ test('the request deadline ends one stream, not the connection', async () => {
 });
 
 test('HTTP/1.1 Upgrade requests still work beside h2: a WebSocket watch', async () => {
-  const ws = new WebSocket(`${cluster.url.replace(/^https:/, 'wss:')}${CM}?watch=true&fieldSelector=metadata.name%3Dh2-ws`, [], { ca: creds.ca, cert: creds.cert, key: creds.key });
+  const ws = new WebSocket(
+    `${cluster.url.replace(/^https:/, 'wss:')}${CM}?watch=true&fieldSelector=metadata.name%3Dh2-ws`,
+    [],
+    { ca: creds.ca, cert: creds.cert, key: creds.key },
+  );
   const first = new Promise<any>((resolve, reject) => {
     ws.once('message', (d) => resolve(JSON.parse(d.toString())));
     ws.once('error', reject);

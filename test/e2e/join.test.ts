@@ -51,7 +51,26 @@ test('the server stores a K10 token (mode 0600) holding its CA hash', () => {
 
 test('a wrong token is refused with a clear message', async () => {
   const secretless = token.replace(/::server:.*$/, '::server:not-the-secret');
-  const r = await run(process.execPath, [K8TS_BIN, 'agent', '--server', cluster.url, '--token', secretless, '--data-dir', agentDir, '--node-name', 'bad-1', '--runtime', 'process', '--kubelet-port', '0'], { timeoutMs: 30_000 });
+  const r = await run(
+    process.execPath,
+    [
+      K8TS_BIN,
+      'agent',
+      '--server',
+      cluster.url,
+      '--token',
+      secretless,
+      '--data-dir',
+      agentDir,
+      '--node-name',
+      'bad-1',
+      '--runtime',
+      'process',
+      '--kubelet-port',
+      '0',
+    ],
+    { timeoutMs: 30_000 },
+  );
   assert.notEqual(r.code, 0);
   assert.match(r.stderr, /refused the join token \(401 Unauthorized\)/);
   assert.ok(!existsSync(join(agentDir, 'agent', 'tls', 'client-kubelet.crt')), 'no certificate was stored');
@@ -59,7 +78,26 @@ test('a wrong token is refused with a clear message', async () => {
 
 test('a token whose CA hash does not match the server is refused', async () => {
   const otherHash = token.replace(/^K10[0-9a-f]{64}/, `K10${'0'.repeat(64)}`);
-  const r = await run(process.execPath, [K8TS_BIN, 'agent', '--server', cluster.url, '--token', otherHash, '--data-dir', agentDir, '--node-name', 'bad-2', '--runtime', 'process', '--kubelet-port', '0'], { timeoutMs: 30_000 });
+  const r = await run(
+    process.execPath,
+    [
+      K8TS_BIN,
+      'agent',
+      '--server',
+      cluster.url,
+      '--token',
+      otherHash,
+      '--data-dir',
+      agentDir,
+      '--node-name',
+      'bad-2',
+      '--runtime',
+      'process',
+      '--kubelet-port',
+      '0',
+    ],
+    { timeoutMs: 30_000 },
+  );
   assert.notEqual(r.code, 0);
   assert.match(r.stderr, /does not match the token/);
   const nodes = await cluster.k(['get', 'nodes', '-o', 'name']);
@@ -67,12 +105,32 @@ test('a token whose CA hash does not match the server is refused', async () => {
 });
 
 test('an agent joins with the token and its node becomes Ready', async () => {
-  agent = startAgent(['--server', cluster.url, '--token', token, '--data-dir', agentDir, '--node-name', 'joined-1', '--runtime', 'process', '--kubelet-port', '0', '--log-level', 'warn']);
-  await until('node joined-1 Ready', async () => {
-    if (agent!.exitCode !== null) throw new Error(`agent exited with ${agent!.exitCode}: ${agentOut}`);
-    const r = await cluster.kubectl(['get', 'nodes', 'joined-1', '--no-headers']);
-    return r.code === 0 && /\sReady\s/.test(r.stdout);
-  }, 60_000, 500);
+  agent = startAgent([
+    '--server',
+    cluster.url,
+    '--token',
+    token,
+    '--data-dir',
+    agentDir,
+    '--node-name',
+    'joined-1',
+    '--runtime',
+    'process',
+    '--kubelet-port',
+    '0',
+    '--log-level',
+    'warn',
+  ]);
+  await until(
+    'node joined-1 Ready',
+    async () => {
+      if (agent!.exitCode !== null) throw new Error(`agent exited with ${agent!.exitCode}: ${agentOut}`);
+      const r = await cluster.kubectl(['get', 'nodes', 'joined-1', '--no-headers']);
+      return r.code === 0 && /\sReady\s/.test(r.stdout);
+    },
+    60_000,
+    500,
+  );
   const node = JSON.parse(await cluster.k(['get', 'node', 'joined-1', '-o', 'json']));
   assert.equal(node.metadata.labels?.['node-role.kubernetes.io/control-plane'], undefined);
   assert.ok(existsSync(join(agentDir, 'agent', 'kubeconfig.yaml')));
@@ -81,19 +139,28 @@ test('an agent joins with the token and its node becomes Ready', async () => {
 });
 
 test('the node keeps its Lease in kube-node-lease', async () => {
-  const renewTime = async () => JSON.parse(await cluster.k(['get', 'lease', '-n', 'kube-node-lease', 'joined-1', '-o', 'json'])).spec.renewTime as string;
+  const renewTime = async () =>
+    JSON.parse(await cluster.k(['get', 'lease', '-n', 'kube-node-lease', 'joined-1', '-o', 'json'])).spec
+      .renewTime as string;
   const first = await until('lease joined-1', renewTime, 20_000, 500);
-  const later = await until('lease joined-1 renewed', async () => {
-    const t = await renewTime();
-    return t !== first ? t : undefined;
-  }, 30_000, 1000);
+  const later = await until(
+    'lease joined-1 renewed',
+    async () => {
+      const t = await renewTime();
+      return t !== first ? t : undefined;
+    },
+    30_000,
+    1000,
+  );
   assert.ok(new Date(later).getTime() > new Date(first).getTime());
 });
 
 test('a pod runs on the joined node and kubectl logs reads it through the agent', async () => {
   const tar = join(agentDir, 'busybox.tar');
   writeFileSync(tar, buildTestImage('busybox').tar);
-  const imp = await run(process.execPath, [K8TS_BIN, 'image', 'import', '--data-dir', agentDir, tar], { timeoutMs: 60_000 });
+  const imp = await run(process.execPath, [K8TS_BIN, 'image', 'import', '--data-dir', agentDir, tar], {
+    timeoutMs: 60_000,
+  });
   assert.equal(imp.code, 0, `image import failed: ${imp.stderr}`);
   const pod = {
     apiVersion: 'v1',
@@ -102,18 +169,35 @@ test('a pod runs on the joined node and kubectl logs reads it through the agent'
     spec: {
       nodeSelector: { 'kubernetes.io/hostname': 'joined-1' },
       restartPolicy: 'Never',
-      containers: [{ name: 'main', image: 'k8ts.local/busybox:1.35', imagePullPolicy: 'IfNotPresent', command: ['sh', '-c', 'echo hello from joined-1; sleep 30'] }],
+      containers: [
+        {
+          name: 'main',
+          image: 'k8ts.local/busybox:1.35',
+          imagePullPolicy: 'IfNotPresent',
+          command: ['sh', '-c', 'echo hello from joined-1; sleep 30'],
+        },
+      ],
     },
   };
   await cluster.k(['apply', '-f', '-'], JSON.stringify(pod));
-  await until('pod hello-joined Running', async () => {
-    const p = JSON.parse(await cluster.k(['get', 'pod', 'hello-joined', '-o', 'json']));
-    return p.status?.phase === 'Running' || p.status?.phase === 'Succeeded';
-  }, 60_000, 500);
-  const logs = await until('logs of hello-joined', async () => {
-    const r = await cluster.kubectl(['logs', 'hello-joined']);
-    return r.code === 0 && r.stdout.includes('hello from joined-1') ? r.stdout : undefined;
-  }, 30_000, 500);
+  await until(
+    'pod hello-joined Running',
+    async () => {
+      const p = JSON.parse(await cluster.k(['get', 'pod', 'hello-joined', '-o', 'json']));
+      return p.status?.phase === 'Running' || p.status?.phase === 'Succeeded';
+    },
+    60_000,
+    500,
+  );
+  const logs = await until(
+    'logs of hello-joined',
+    async () => {
+      const r = await cluster.kubectl(['logs', 'hello-joined']);
+      return r.code === 0 && r.stdout.includes('hello from joined-1') ? r.stdout : undefined;
+    },
+    30_000,
+    500,
+  );
   assert.match(logs, /hello from joined-1/);
   await cluster.k(['delete', 'pod', 'hello-joined', '--grace-period=0', '--force', '--wait=false']);
 });
@@ -129,11 +213,31 @@ test('a restarted agent reuses its stored certificates and comes back Ready', as
   const certFile = join(agentDir, 'agent', 'tls', 'client-kubelet.crt');
   const before = readFileSync(certFile, 'utf8');
   agentOut = '';
-  agent = startAgent(['--server', cluster.url, '--token', token, '--data-dir', agentDir, '--node-name', 'joined-1', '--runtime', 'process', '--kubelet-port', '0', '--log-level', 'warn']);
-  await until('restarted agent ready', async () => {
-    if (agent!.exitCode !== null) throw new Error(`agent exited with ${agent!.exitCode}: ${agentOut}`);
-    return agentOut.includes('k8ts agent ready: node joined-1');
-  }, 60_000, 300);
+  agent = startAgent([
+    '--server',
+    cluster.url,
+    '--token',
+    token,
+    '--data-dir',
+    agentDir,
+    '--node-name',
+    'joined-1',
+    '--runtime',
+    'process',
+    '--kubelet-port',
+    '0',
+    '--log-level',
+    'warn',
+  ]);
+  await until(
+    'restarted agent ready',
+    async () => {
+      if (agent!.exitCode !== null) throw new Error(`agent exited with ${agent!.exitCode}: ${agentOut}`);
+      return agentOut.includes('k8ts agent ready: node joined-1');
+    },
+    60_000,
+    300,
+  );
   assert.equal(readFileSync(certFile, 'utf8'), before, 'the client certificate was reused, not re-issued');
   const exited = new Promise<number | null>((r) => agent!.once('exit', (code) => r(code)));
   agent!.kill('SIGTERM');

@@ -18,7 +18,11 @@ test('a fresh project installs k8ts and tests the example operator against it', 
     const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
     pkg.devDependencies.k8ts = `file:${ROOT}`;
     writeFileSync(join(dir, 'package.json'), JSON.stringify(pkg, null, 2));
-    const install = await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline'], { timeoutMs: 180_000, env: { ...process.env, npm_config_loglevel: 'error' }, cwd: dir });
+    const install = await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline'], {
+      timeoutMs: 180_000,
+      env: { ...process.env, npm_config_loglevel: 'error' },
+      cwd: dir,
+    });
     assert.equal(install.code, 0, install.stderr + install.stdout);
     // NODE_TEST_CONTEXT would make the inner runner report to this one instead of printing TAP.
     const { NODE_TEST_CONTEXT: _, ...env } = process.env;

@@ -18,7 +18,6 @@ after(async () => {
   await cluster?.cleanup();
 });
 
-
 const APP = (ns: string) => `
 apiVersion: v1
 kind: Namespace
@@ -65,12 +64,22 @@ spec: {holderIdentity: me}
 test('the controller manager holds the kube-controller-manager lease', async () => {
   let holder = '';
   for (let i = 0; i < 50 && !holder; i++) {
-    const r = await cluster.kubectl(['get', 'lease', '-n', 'kube-system', 'kube-controller-manager', '-o', 'jsonpath={.spec.holderIdentity}']);
+    const r = await cluster.kubectl([
+      'get',
+      'lease',
+      '-n',
+      'kube-system',
+      'kube-controller-manager',
+      '-o',
+      'jsonpath={.spec.holderIdentity}',
+    ]);
     holder = r.code === 0 ? r.stdout.trim() : '';
     if (!holder) await sleep(100);
   }
   assert.ok(holder, 'a holder identity');
-  const lease = JSON.parse(await cluster.k(['get', 'lease', '-n', 'kube-system', 'kube-controller-manager', '-o', 'json']));
+  const lease = JSON.parse(
+    await cluster.k(['get', 'lease', '-n', 'kube-system', 'kube-controller-manager', '-o', 'json']),
+  );
   assert.equal(lease.spec.leaseDurationSeconds, 15);
   assert.match(lease.spec.renewTime, /\.\d{6}Z$/);
 });
@@ -78,7 +87,14 @@ test('the controller manager holds the kube-controller-manager lease', async () 
 test('kubectl delete ns removes everything in it, then the namespace', async () => {
   await cluster.k(['apply', '-f', '-'], APP('doomed'));
   const before = await cluster.k(['get', 'all,cm,secret,lease', '-n', 'doomed', '-o', 'name']);
-  for (const n of ['configmap/settings', 'configmap/more', 'secret/creds', 'deployment.apps/web', 'service/web', 'lease.coordination.k8s.io/some-lease']) {
+  for (const n of [
+    'configmap/settings',
+    'configmap/more',
+    'secret/creds',
+    'deployment.apps/web',
+    'service/web',
+    'lease.coordination.k8s.io/some-lease',
+  ]) {
     assert.ok(before.includes(n), `${n} exists before:\n${before}`);
   }
   const started = Date.now();
@@ -102,7 +118,9 @@ test('kubectl delete ns removes everything in it, then the namespace', async () 
 });
 
 test('custom resources in a namespace are deleted with it', async () => {
-  await cluster.k(['apply', '-f', '-'], `
+  await cluster.k(
+    ['apply', '-f', '-'],
+    `
 apiVersion: apiextensions.k8s.io/v1
 kind: CustomResourceDefinition
 metadata: {name: gadgets.ns.example.com}
@@ -115,12 +133,16 @@ spec:
     served: true
     storage: true
     schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}
-`);
+`,
+  );
   await cluster.k(['wait', '--for=condition=Established', 'crd/gadgets.ns.example.com', '--timeout=10s']);
   await cluster.k(['create', 'ns', 'with-crs']);
   let created = false;
   for (let i = 0; i < 50 && !created; i++) {
-    const r = await cluster.kubectl(['apply', '-f', '-'], { input: 'apiVersion: ns.example.com/v1\nkind: Gadget\nmetadata: {name: g1, namespace: with-crs}\nspec: {size: 3}\n' });
+    const r = await cluster.kubectl(['apply', '-f', '-'], {
+      input:
+        'apiVersion: ns.example.com/v1\nkind: Gadget\nmetadata: {name: g1, namespace: with-crs}\nspec: {size: 3}\n',
+    });
     created = r.code === 0;
     if (!created) await sleep(100);
   }
@@ -145,7 +167,12 @@ test('kubectl delete -k of a namespace and its objects finds the objects still t
     await cluster.k(['apply', '-k', dir]);
     const del = await cluster.kubectl(['delete', '-k', dir], { timeoutMs: 60_000 });
     assert.equal(del.code, 0, del.stderr);
-    assert.deepEqual(del.stdout.trim().split('\n').sort(), ['configmap "a" deleted', 'namespace "kust" deleted', 'secret "b" deleted', 'service "c" deleted']);
+    assert.deepEqual(del.stdout.trim().split('\n').sort(), [
+      'configmap "a" deleted',
+      'namespace "kust" deleted',
+      'secret "b" deleted',
+      'service "c" deleted',
+    ]);
     const wait = await cluster.kubectl(['wait', '--for=delete', 'ns/kust', '--timeout=30s'], { timeoutMs: 40_000 });
     assert.equal(wait.code, 0, wait.stderr);
   } finally {
@@ -155,7 +182,10 @@ test('kubectl delete -k of a namespace and its objects finds the objects still t
 
 test('content with finalizers keeps the namespace Terminating, with upstream conditions', async () => {
   await cluster.k(['create', 'ns', 'held']);
-  await cluster.k(['apply', '-f', '-'], 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: keep, namespace: held, finalizers: [example.com/hold]}\n');
+  await cluster.k(
+    ['apply', '-f', '-'],
+    'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: keep, namespace: held, finalizers: [example.com/hold]}\n',
+  );
   await cluster.k(['create', 'secret', 'generic', 'gone', '-n', 'held', '--from-literal=a=b']);
   await cluster.k(['delete', 'ns', 'held', '--wait=false']);
   let ns: any;
@@ -171,19 +201,38 @@ test('content with finalizers keeps the namespace Terminating, with upstream con
   const byType = Object.fromEntries(ns.status.conditions.map((c: any) => [c.type, c]));
   assert.deepEqual(
     ns.status.conditions.map((c: any) => c.type),
-    ['NamespaceDeletionDiscoveryFailure', 'NamespaceDeletionGroupVersionParsingFailure', 'NamespaceDeletionContentFailure', 'NamespaceContentRemaining', 'NamespaceFinalizersRemaining'],
+    [
+      'NamespaceDeletionDiscoveryFailure',
+      'NamespaceDeletionGroupVersionParsingFailure',
+      'NamespaceDeletionContentFailure',
+      'NamespaceContentRemaining',
+      'NamespaceFinalizersRemaining',
+    ],
   );
   assert.deepEqual(
-    { s: byType.NamespaceDeletionDiscoveryFailure.status, r: byType.NamespaceDeletionDiscoveryFailure.reason, m: byType.NamespaceDeletionDiscoveryFailure.message },
+    {
+      s: byType.NamespaceDeletionDiscoveryFailure.status,
+      r: byType.NamespaceDeletionDiscoveryFailure.reason,
+      m: byType.NamespaceDeletionDiscoveryFailure.message,
+    },
     { s: 'False', r: 'ResourcesDiscovered', m: 'All resources successfully discovered' },
   );
   assert.equal(byType.NamespaceDeletionContentFailure.reason, 'ContentDeleted');
-  assert.equal(byType.NamespaceDeletionContentFailure.message, 'All content successfully deleted, may be waiting on finalization');
+  assert.equal(
+    byType.NamespaceDeletionContentFailure.message,
+    'All content successfully deleted, may be waiting on finalization',
+  );
   assert.equal(byType.NamespaceContentRemaining.status, 'True');
   assert.equal(byType.NamespaceContentRemaining.reason, 'SomeResourcesRemain');
-  assert.equal(byType.NamespaceContentRemaining.message, 'Some resources are remaining: configmaps. has 1 resource instances');
+  assert.equal(
+    byType.NamespaceContentRemaining.message,
+    'Some resources are remaining: configmaps. has 1 resource instances',
+  );
   assert.equal(byType.NamespaceFinalizersRemaining.reason, 'SomeFinalizersRemain');
-  assert.equal(byType.NamespaceFinalizersRemaining.message, 'Some content in the namespace has finalizers remaining: example.com/hold in 1 resource instances');
+  assert.equal(
+    byType.NamespaceFinalizersRemaining.message,
+    'Some content in the namespace has finalizers remaining: example.com/hold in 1 resource instances',
+  );
   for (const c of ns.status.conditions) assert.ok(c.lastTransitionTime, `${c.type} has lastTransitionTime`);
 
   // The finalizer-free secret is already gone; the held configmap waits, marked for deletion.
@@ -193,7 +242,10 @@ test('content with finalizers keeps the namespace Terminating, with upstream con
   // Nothing new may be created in a terminating namespace.
   const create = await cluster.kubectl(['create', 'cm', 'late', '-n', 'held']);
   assert.notEqual(create.code, 0);
-  assert.match(create.stderr, /forbidden: unable to create new content in namespace held because it is being terminated/);
+  assert.match(
+    create.stderr,
+    /forbidden: unable to create new content in namespace held because it is being terminated/,
+  );
 
   const described = await cluster.k(['describe', 'ns', 'held']);
   assert.match(described, /Status:\s+Terminating/);
@@ -210,7 +262,12 @@ test('the system namespaces may not be deleted', async () => {
   for (const name of ['default', 'kube-system', 'kube-public']) {
     const r = await cluster.kubectl(['delete', 'ns', name]);
     assert.notEqual(r.code, 0, name);
-    assert.match(r.stderr, new RegExp(`Error from server \\(Forbidden\\): namespaces "${name}" is forbidden: this namespace may not be deleted`));
+    assert.match(
+      r.stderr,
+      new RegExp(
+        `Error from server \\(Forbidden\\): namespaces "${name}" is forbidden: this namespace may not be deleted`,
+      ),
+    );
     const ns = JSON.parse(await cluster.k(['get', 'ns', name, '-o', 'json']));
     assert.equal(ns.status.phase, 'Active');
     assert.equal(ns.metadata.deletionTimestamp, undefined);

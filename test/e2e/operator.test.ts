@@ -28,7 +28,10 @@ const NS = 'operator-e2e';
 
 interface Database extends KubernetesObject {
   spec?: { engine?: string; replicas?: number };
-  status?: { observedGeneration?: number; conditions?: { type: string; status: string; reason?: string; message?: string; lastTransitionTime?: string }[] };
+  status?: {
+    observedGeneration?: number;
+    conditions?: { type: string; status: string; reason?: string; message?: string; lastTransitionTime?: string }[];
+  };
 }
 
 // Written with client-node's property names (`_default`, `_enum`, `x_kubernetes_list_type`, ...): its
@@ -112,7 +115,6 @@ async function rejectsWith(p: Promise<unknown>, code: number, reason: string): P
   assert.fail(`expected ${code} ${reason}`);
 }
 
-
 /** The operator: an informer over Databases and a reconcile that writes status. */
 class Operator {
   readonly informer: Informer<Database> & ObjectCache<Database>;
@@ -121,13 +123,20 @@ class Operator {
   private readonly api: CustomObjectsApi;
   private queue = Promise.resolve();
 
-  constructor(kc: KubeConfig, private readonly useReplace = false) {
+  constructor(
+    kc: KubeConfig,
+    private readonly useReplace = false,
+  ) {
     this.api = kc.makeApiClient(CustomObjectsApi);
     const path = `/apis/${GROUP}/${VERSION}/namespaces/${NS}/${PLURAL}`;
-    this.informer = makeInformer<Database>(kc, path, () => this.api.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: NS, plural: PLURAL }));
+    this.informer = makeInformer<Database>(kc, path, () =>
+      this.api.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: NS, plural: PLURAL }),
+    );
     const enqueue = (obj: Database) => {
       // One reconcile at a time, in event order (a work queue of one worker).
-      this.queue = this.queue.then(() => this.reconcile(obj.metadata!.name!)).catch((err) => void this.errors.push(err));
+      this.queue = this.queue
+        .then(() => this.reconcile(obj.metadata!.name!))
+        .catch((err) => void this.errors.push(err));
     };
     this.informer.on('add', enqueue);
     this.informer.on('update', enqueue);
@@ -149,13 +158,34 @@ class Operator {
     if (!db) return;
     const generation = db.metadata!.generation!;
     if (db.status?.observedGeneration === generation) return;
-    const ready = { type: 'Ready', status: 'True', reason: 'Reconciled', message: `${db.spec?.engine} with ${db.spec?.replicas} replicas`, lastTransitionTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z') };
+    const ready = {
+      type: 'Ready',
+      status: 'True',
+      reason: 'Reconciled',
+      message: `${db.spec?.engine} with ${db.spec?.replicas} replicas`,
+      lastTransitionTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+    };
     const status = { observedGeneration: generation, conditions: [ready] };
     if (this.useReplace) {
-      await this.api.replaceNamespacedCustomObjectStatus({ group: GROUP, version: VERSION, namespace: NS, plural: PLURAL, name, body: { ...db, status } });
+      await this.api.replaceNamespacedCustomObjectStatus({
+        group: GROUP,
+        version: VERSION,
+        namespace: NS,
+        plural: PLURAL,
+        name,
+        body: { ...db, status },
+      });
     } else {
       await this.api.patchNamespacedCustomObjectStatus(
-        { group: GROUP, version: VERSION, namespace: NS, plural: PLURAL, name, body: { status }, fieldManager: 'db-operator' },
+        {
+          group: GROUP,
+          version: VERSION,
+          namespace: NS,
+          plural: PLURAL,
+          name,
+          body: { status },
+          fieldManager: 'db-operator',
+        },
         setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
       );
     }
@@ -182,7 +212,9 @@ describe('an operator on @kubernetes/client-node', { timeout: 120_000 }, () => {
     const created = await kc.makeApiClient(ApiextensionsV1Api).createCustomResourceDefinition({ body: CRD as any });
     assert.equal(created.metadata?.name, `${PLURAL}.${GROUP}`);
     await until('the CRD to be Established', async () => {
-      const crd = await kc.makeApiClient(ApiextensionsV1Api).readCustomResourceDefinition({ name: `${PLURAL}.${GROUP}` });
+      const crd = await kc
+        .makeApiClient(ApiextensionsV1Api)
+        .readCustomResourceDefinition({ name: `${PLURAL}.${GROUP}` });
       return crd.status?.conditions?.find((c) => c.type === 'Established')?.status === 'True';
     });
     await until('the CRD to be served', async () => {
@@ -198,7 +230,12 @@ describe('an operator on @kubernetes/client-node', { timeout: 120_000 }, () => {
   it('does CRUD on custom objects through CustomObjectsApi', async () => {
     const created = await custom.createNamespacedCustomObject({
       ...co,
-      body: { apiVersion: `${GROUP}/${VERSION}`, kind: 'Database', metadata: { name: 'crud', labels: { tier: 'gold' } }, spec: { engine: 'postgres', unknown: true } },
+      body: {
+        apiVersion: `${GROUP}/${VERSION}`,
+        kind: 'Database',
+        metadata: { name: 'crud', labels: { tier: 'gold' } },
+        spec: { engine: 'postgres', unknown: true },
+      },
     });
     assert.equal(created.kind, 'Database');
     assert.equal(created.spec.replicas, 1, 'defaulted from the schema');
@@ -212,18 +249,46 @@ describe('an operator on @kubernetes/client-node', { timeout: 120_000 }, () => {
     assert.equal(replaced.metadata.generation, 2);
     // A stale resourceVersion conflicts.
     await rejectsWith(custom.replaceNamespacedCustomObject({ ...co, name: 'crud', body: read }), 409, 'Conflict');
-    const patched = await custom.patchNamespacedCustomObject({ ...co, name: 'crud', body: { spec: { replicas: 4 } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+    const patched = await custom.patchNamespacedCustomObject(
+      { ...co, name: 'crud', body: { spec: { replicas: 4 } } },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    );
     assert.equal(patched.spec.replicas, 4);
-    const jsonPatched = await custom.patchNamespacedCustomObject({ ...co, name: 'crud', body: [{ op: 'replace', path: '/spec/engine', value: 'mysql' }] });
+    const jsonPatched = await custom.patchNamespacedCustomObject({
+      ...co,
+      name: 'crud',
+      body: [{ op: 'replace', path: '/spec/engine', value: 'mysql' }],
+    });
     assert.equal(jsonPatched.spec.engine, 'mysql');
     // Validation names the field.
-    const msg = await rejectsWith(custom.createNamespacedCustomObject({ ...co, body: { apiVersion: `${GROUP}/${VERSION}`, kind: 'Database', metadata: { name: 'bad' }, spec: { engine: 'oracle', replicas: 0 } } }), 422, 'Invalid');
+    const msg = await rejectsWith(
+      custom.createNamespacedCustomObject({
+        ...co,
+        body: {
+          apiVersion: `${GROUP}/${VERSION}`,
+          kind: 'Database',
+          metadata: { name: 'bad' },
+          spec: { engine: 'oracle', replicas: 0 },
+        },
+      }),
+      422,
+      'Invalid',
+    );
     assert.match(msg ?? '', /spec\.engine: Unsupported value: "oracle"/);
-    assert.match(msg ?? '', /spec\.replicas: Invalid value: 0: spec\.replicas in body should be greater than or equal to 1/);
+    assert.match(
+      msg ?? '',
+      /spec\.replicas: Invalid value: 0: spec\.replicas in body should be greater than or equal to 1/,
+    );
     // The main resource ignores status; the status subresource ignores spec.
-    const withStatus = await custom.patchNamespacedCustomObject({ ...co, name: 'crud', body: { status: { observedGeneration: 99 } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+    const withStatus = await custom.patchNamespacedCustomObject(
+      { ...co, name: 'crud', body: { status: { observedGeneration: 99 } } },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    );
     assert.equal(withStatus.status, undefined);
-    const st = await custom.patchNamespacedCustomObjectStatus({ ...co, name: 'crud', body: { spec: { replicas: 9 }, status: { observedGeneration: 5 } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+    const st = await custom.patchNamespacedCustomObjectStatus(
+      { ...co, name: 'crud', body: { spec: { replicas: 9 }, status: { observedGeneration: 5 } } },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    );
     assert.equal(st.status.observedGeneration, 5);
     assert.equal(st.spec.replicas, 4);
     const status = await custom.getNamespacedCustomObjectStatus({ ...co, name: 'crud' });
@@ -235,23 +300,54 @@ describe('an operator on @kubernetes/client-node', { timeout: 120_000 }, () => {
   });
 
   it('lists custom objects with label selectors, across namespaces and in pages', async () => {
-    for (const [name, tier] of [['l1', 'gold'], ['l2', 'silver'], ['l3', 'gold']]) {
-      await custom.createNamespacedCustomObject({ ...co, body: { apiVersion: `${GROUP}/${VERSION}`, kind: 'Database', metadata: { name, labels: { tier, suite: 'list' } }, spec: { engine: 'mysql' } } });
+    for (const [name, tier] of [
+      ['l1', 'gold'],
+      ['l2', 'silver'],
+      ['l3', 'gold'],
+    ]) {
+      await custom.createNamespacedCustomObject({
+        ...co,
+        body: {
+          apiVersion: `${GROUP}/${VERSION}`,
+          kind: 'Database',
+          metadata: { name, labels: { tier, suite: 'list' } },
+          spec: { engine: 'mysql' },
+        },
+      });
     }
     const gold = await custom.listNamespacedCustomObject({ ...co, labelSelector: 'tier=gold,suite=list' });
     assert.equal(gold.kind, 'DatabaseList');
-    assert.deepEqual(gold.items.map((i: any) => i.metadata.name), ['l1', 'l3']);
+    assert.deepEqual(
+      gold.items.map((i: any) => i.metadata.name),
+      ['l1', 'l3'],
+    );
     const notGold = await custom.listNamespacedCustomObject({ ...co, labelSelector: 'suite=list,tier!=gold' });
-    assert.deepEqual(notGold.items.map((i: any) => i.metadata.name), ['l2']);
+    assert.deepEqual(
+      notGold.items.map((i: any) => i.metadata.name),
+      ['l2'],
+    );
     const setBased = await custom.listNamespacedCustomObject({ ...co, labelSelector: 'tier in (gold,silver),suite' });
     assert.equal(setBased.items.length, 3);
-    const all = await custom.listCustomObjectForAllNamespaces({ group: GROUP, version: VERSION, resourcePlural: PLURAL, labelSelector: 'suite=list' });
+    const all = await custom.listCustomObjectForAllNamespaces({
+      group: GROUP,
+      version: VERSION,
+      resourcePlural: PLURAL,
+      labelSelector: 'suite=list',
+    });
     assert.equal(all.items.length, 3);
     const page = await custom.listNamespacedCustomObject({ ...co, labelSelector: 'suite=list', limit: 2 });
     assert.equal(page.items.length, 2);
     assert.ok(page.metadata._continue ?? page.metadata.continue);
-    const rest = await custom.listNamespacedCustomObject({ ...co, labelSelector: 'suite=list', limit: 2, _continue: page.metadata.continue });
-    assert.deepEqual(rest.items.map((i: any) => i.metadata.name), ['l3']);
+    const rest = await custom.listNamespacedCustomObject({
+      ...co,
+      labelSelector: 'suite=list',
+      limit: 2,
+      _continue: page.metadata.continue,
+    });
+    assert.deepEqual(
+      rest.items.map((i: any) => i.metadata.name),
+      ['l3'],
+    );
     await custom.deleteCollectionNamespacedCustomObject({ ...co, labelSelector: 'suite=list' } as any);
     const left = await custom.listNamespacedCustomObject({ ...co, labelSelector: 'suite=list' });
     assert.equal(left.items.length, 0);
@@ -260,7 +356,18 @@ describe('an operator on @kubernetes/client-node', { timeout: 120_000 }, () => {
   it('applies custom objects server-side with field ownership and conflicts', async () => {
     const apply = (manager: string, spec: Record<string, unknown>, force?: boolean) =>
       custom.patchNamespacedCustomObject(
-        { ...co, name: 'applied', fieldManager: manager, force, body: { apiVersion: `${GROUP}/${VERSION}`, kind: 'Database', metadata: { name: 'applied', namespace: NS }, spec } },
+        {
+          ...co,
+          name: 'applied',
+          fieldManager: manager,
+          force,
+          body: {
+            apiVersion: `${GROUP}/${VERSION}`,
+            kind: 'Database',
+            metadata: { name: 'applied', namespace: NS },
+            spec,
+          },
+        },
         setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply),
       );
     const first = await apply('team-a', { engine: 'postgres', replicas: 2, tags: ['a'] });
@@ -299,16 +406,33 @@ describe('an operator on @kubernetes/client-node', { timeout: 120_000 }, () => {
     };
     try {
       await new Promise((r) => setTimeout(r, 200));
-      await custom.createNamespacedCustomObject({ ...co, body: { apiVersion: `${GROUP}/${VERSION}`, kind: 'Database', metadata: { name: 'main' }, spec: { engine: 'postgres', replicas: 1 } } });
+      await custom.createNamespacedCustomObject({
+        ...co,
+        body: {
+          apiVersion: `${GROUP}/${VERSION}`,
+          kind: 'Database',
+          metadata: { name: 'main' },
+          spec: { engine: 'postgres', replicas: 1 },
+        },
+      });
       const s1 = await until('main reconciled at generation 1', () => status('main', 1));
       assert.equal(s1.metadata.generation, 1, 'a status write does not bump the generation');
       assert.match(s1.status.conditions[0].message, /postgres with 1 replicas/);
-      await custom.patchNamespacedCustomObject({ ...co, name: 'main', body: { spec: { replicas: 3 } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+      await custom.patchNamespacedCustomObject(
+        { ...co, name: 'main', body: { spec: { replicas: 3 } } },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      );
       const s2 = await until('main reconciled at generation 2', () => status('main', 2));
       assert.match(s2.status.conditions[0].message, /postgres with 3 replicas/);
       // The informer saw the operator's own status writes (updates) and left them alone.
-      await until('the cache to see the status', async () => op.informer.get('main', NS)?.status?.observedGeneration === 2);
-      assert.deepEqual(op.reconciled.filter((r) => r.startsWith('main@')), ['main@1', 'main@2']);
+      await until(
+        'the cache to see the status',
+        async () => op.informer.get('main', NS)?.status?.observedGeneration === 2,
+      );
+      assert.deepEqual(
+        op.reconciled.filter((r) => r.startsWith('main@')),
+        ['main@1', 'main@2'],
+      );
       const table = await cluster.k(['get', 'databases', '-n', NS]);
       assert.match(table, /^main\s+postgres\s+True\s/m);
     } finally {
@@ -332,13 +456,30 @@ describe('an operator on @kubernetes/client-node', { timeout: 120_000 }, () => {
     try {
       // Nothing to do on the initial sync: everything is reconciled already.
       await new Promise((r) => setTimeout(r, 300));
-      assert.deepEqual(op.reconciled.filter((r) => r.startsWith('main@')), []);
-      await custom.patchNamespacedCustomObject({ ...co, name: 'main', body: { spec: { engine: 'mysql' } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+      assert.deepEqual(
+        op.reconciled.filter((r) => r.startsWith('main@')),
+        [],
+      );
+      await custom.patchNamespacedCustomObject(
+        { ...co, name: 'main', body: { spec: { engine: 'mysql' } } },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      );
       const s3 = await until('main reconciled at generation 3 after the restart', () => status('main', 3));
       assert.match(s3.status.conditions[0].message, /mysql with 3 replicas/);
-      await custom.createNamespacedCustomObject({ ...co, body: { apiVersion: `${GROUP}/${VERSION}`, kind: 'Database', metadata: { name: 'second' }, spec: { engine: 'mysql' } } });
+      await custom.createNamespacedCustomObject({
+        ...co,
+        body: {
+          apiVersion: `${GROUP}/${VERSION}`,
+          kind: 'Database',
+          metadata: { name: 'second' },
+          spec: { engine: 'mysql' },
+        },
+      });
       await until('second reconciled', () => status('second', 1));
-      assert.deepEqual(op.reconciled.filter((r) => /^(main|second)@/.test(r)), ['main@3', 'second@1']);
+      assert.deepEqual(
+        op.reconciled.filter((r) => /^(main|second)@/.test(r)),
+        ['main@3', 'second@1'],
+      );
     } finally {
       await op.stop();
     }

@@ -16,8 +16,6 @@ after(async () => {
   await cluster?.cleanup();
 });
 
-
-
 const getJSON = async (args: string[]) => JSON.parse(await cluster.k([...args, '-o', 'json']));
 
 const deployment = (name: string, replicas: number) => `
@@ -60,7 +58,9 @@ test('PDB status and evictions', { timeout: 90_000 }, async () => {
   // Once the replacement pod is ready, the budget allows one disruption again.
   await until('budget restored', async () => {
     const p = await getJSON(['get', 'pdb', 'web']);
-    return p.status?.disruptionsAllowed === 1 && p.status.currentHealthy === 3 && !p.status.disruptedPods?.[pods[0]] ? p : undefined;
+    return p.status?.disruptionsAllowed === 1 && p.status.currentHealthy === 3 && !p.status.disruptedPods?.[pods[0]]
+      ? p
+      : undefined;
   });
 
   // A budget that allows nothing refuses the eviction with 429 and upstream's message.
@@ -70,10 +70,15 @@ test('PDB status and evictions', { timeout: 90_000 }, async () => {
     return p.status?.observedGeneration === p.metadata.generation && p.status.disruptionsAllowed === 0 ? p : undefined;
   });
   assert.equal(strict.status.conditions.find((c: any) => c.type === 'DisruptionAllowed').reason, 'InsufficientPods');
-  const live = (await getJSON(['get', 'pods', '-l', 'app=web'])).items.filter((p: any) => !p.metadata.deletionTimestamp);
+  const live = (await getJSON(['get', 'pods', '-l', 'app=web'])).items.filter(
+    (p: any) => !p.metadata.deletionTimestamp,
+  );
   const refused = await evict(live[0].metadata.name);
   assert.notEqual(refused.code, 0);
-  assert.match(refused.stderr, /Error from server \(TooManyRequests\): Cannot evict pod as it would violate the pod's disruption budget\./);
+  assert.match(
+    refused.stderr,
+    /Error from server \(TooManyRequests\): Cannot evict pod as it would violate the pod's disruption budget\./,
+  );
   assert.equal((await getJSON(['get', 'pod', live[0].metadata.name])).metadata.deletionTimestamp, undefined);
 });
 
@@ -96,6 +101,13 @@ test('percentages are taken of the controller scale', { timeout: 60_000 }, async
   });
   assert.equal(none.status.disruptionsAllowed, 0);
   assert.equal(none.status.conditions[0].reason, 'InsufficientPods');
-  const ev = await cluster.k(['get', 'events', '--field-selector', 'involvedObject.name=none,reason=NoPods', '-o', 'jsonpath={.items[*].message}']);
+  const ev = await cluster.k([
+    'get',
+    'events',
+    '--field-selector',
+    'involvedObject.name=none,reason=NoPods',
+    '-o',
+    'jsonpath={.items[*].message}',
+  ]);
   assert.match(ev, /No matching pods found/);
 });

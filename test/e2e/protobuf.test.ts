@@ -28,14 +28,29 @@ after(async () => {
 });
 
 /** A request whose response body is kept as bytes. */
-function bytes(method: string, path: string, body?: Buffer | string, headers: Record<string, string> = {}): Promise<{ status: number; type: string; body: Buffer }> {
+function bytes(
+  method: string,
+  path: string,
+  body?: Buffer | string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; type: string; body: Buffer }> {
   return new Promise((resolve, reject) => {
-    const req = https.request(new URL(path, raw.base), { method, agent: raw.agent, headers, timeout: 30_000 }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type']), body: Buffer.concat(chunks) }));
-      res.on('error', reject);
-    });
+    const req = https.request(
+      new URL(path, raw.base),
+      { method, agent: raw.agent, headers, timeout: 30_000 },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c) => chunks.push(c));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            type: String(res.headers['content-type']),
+            body: Buffer.concat(chunks),
+          }),
+        );
+        res.on('error', reject);
+      },
+    );
     req.on('timeout', () => req.destroy(new Error(`${method} ${path} timed out`)));
     req.on('error', reject);
     req.end(body);
@@ -44,71 +59,105 @@ function bytes(method: string, path: string, body?: Buffer | string, headers: Re
 
 for (const version of VERSIONS) {
   const bin = `${BIN_DIR}/kubectl.${version}`;
-  test(`kubectl ${version}: create, get, list, watch, apply, patch, scale, delete`, { skip: !existsSync(bin) && `no ${bin}` }, async () => {
-    const ns = `pb-${version.replace('.', '-')}`;
-    const k = async (args: string[], input?: string) => {
-      const r = await cluster.kubectl(args, { bin, input });
-      assert.equal(r.code, 0, `kubectl ${version} ${args.join(' ')}:\n${r.stderr}${r.stdout}`);
-      return r.stdout;
-    };
-    await k(['create', 'namespace', ns]);
-    // Errors come back as a Status (in protobuf for kubectl 1.32+) that kubectl reads.
-    const again = await cluster.kubectl(['create', 'namespace', ns], { bin });
-    assert.notEqual(again.code, 0);
-    assert.match(again.stderr, new RegExp(`AlreadyExists.*namespaces "${ns}" already exists`));
-    const invalid = await cluster.kubectl(['create', 'configmap', 'Bad_Name', '-n', ns], { bin });
-    assert.match(invalid.stderr, /is invalid: metadata.name: Invalid value: "Bad_Name"/);
-    await k(['create', 'deployment', 'web', '--image=nginx', '--replicas=2', '-n', ns]);
-    await k(['create', 'configmap', 'cfg', '--from-literal=greeting=hello', '-n', ns]);
-    await k(['create', 'secret', 'generic', 'sec', '--from-literal=password=s3cr3t', '-n', ns]);
-    await k(['create', 'service', 'clusterip', 'svc', '--tcp=80:8080', '-n', ns]);
-    await k(['create', 'job', 'once', '--image=busybox', '-n', ns, '--', 'true']);
-    await k(['create', 'cronjob', 'tick', '--image=busybox', '--schedule=*/5 * * * *', '-n', ns, '--', 'true']);
-    await k(['create', 'role', 'reader', '--verb=get,list', '--resource=pods', '-n', ns]);
-    await k(['create', 'quota', 'q', '--hard=pods=10,configmaps=20', '-n', ns]);
+  test(
+    `kubectl ${version}: create, get, list, watch, apply, patch, scale, delete`,
+    { skip: !existsSync(bin) && `no ${bin}` },
+    async () => {
+      const ns = `pb-${version.replace('.', '-')}`;
+      const k = async (args: string[], input?: string) => {
+        const r = await cluster.kubectl(args, { bin, input });
+        assert.equal(r.code, 0, `kubectl ${version} ${args.join(' ')}:\n${r.stderr}${r.stdout}`);
+        return r.stdout;
+      };
+      await k(['create', 'namespace', ns]);
+      // Errors come back as a Status (in protobuf for kubectl 1.32+) that kubectl reads.
+      const again = await cluster.kubectl(['create', 'namespace', ns], { bin });
+      assert.notEqual(again.code, 0);
+      assert.match(again.stderr, new RegExp(`AlreadyExists.*namespaces "${ns}" already exists`));
+      const invalid = await cluster.kubectl(['create', 'configmap', 'Bad_Name', '-n', ns], { bin });
+      assert.match(invalid.stderr, /is invalid: metadata.name: Invalid value: "Bad_Name"/);
+      await k(['create', 'deployment', 'web', '--image=nginx', '--replicas=2', '-n', ns]);
+      await k(['create', 'configmap', 'cfg', '--from-literal=greeting=hello', '-n', ns]);
+      await k(['create', 'secret', 'generic', 'sec', '--from-literal=password=s3cr3t', '-n', ns]);
+      await k(['create', 'service', 'clusterip', 'svc', '--tcp=80:8080', '-n', ns]);
+      await k(['create', 'job', 'once', '--image=busybox', '-n', ns, '--', 'true']);
+      await k(['create', 'cronjob', 'tick', '--image=busybox', '--schedule=*/5 * * * *', '-n', ns, '--', 'true']);
+      await k(['create', 'role', 'reader', '--verb=get,list', '--resource=pods', '-n', ns]);
+      await k(['create', 'quota', 'q', '--hard=pods=10,configmaps=20', '-n', ns]);
 
-    const dep = await k(['get', 'deployment', 'web', '-n', ns, '-o', 'yaml']);
-    assert.match(dep, /replicas: 2/);
-    assert.match(dep, /image: nginx/);
-    assert.match(await k(['get', 'secret', 'sec', '-n', ns, '-o', 'jsonpath={.data.password}']), new RegExp(Buffer.from('s3cr3t').toString('base64')));
-    assert.match(await k(['get', 'svc', 'svc', '-n', ns, '-o', 'jsonpath={.spec.ports[0].targetPort}']), /^8080$/);
-    assert.match(await k(['get', 'cronjob', 'tick', '-n', ns, '-o', 'jsonpath={.spec.schedule}']), /\*\/5/);
-    assert.match(await k(['get', 'quota', 'q', '-n', ns, '-o', 'jsonpath={.spec.hard.pods}']), /^10$/);
-    const listed = await k(['get', 'configmaps,secrets,services,jobs,cronjobs,roles,resourcequotas', '-n', ns, '-o', 'name']);
-    for (const name of ['configmap/cfg', 'secret/sec', 'service/svc', 'job.batch/once', 'cronjob.batch/tick', 'role.rbac.authorization.k8s.io/reader', 'resourcequota/q']) {
-      assert.ok(listed.includes(name), `${name} in\n${listed}`);
-    }
+      const dep = await k(['get', 'deployment', 'web', '-n', ns, '-o', 'yaml']);
+      assert.match(dep, /replicas: 2/);
+      assert.match(dep, /image: nginx/);
+      assert.match(
+        await k(['get', 'secret', 'sec', '-n', ns, '-o', 'jsonpath={.data.password}']),
+        new RegExp(Buffer.from('s3cr3t').toString('base64')),
+      );
+      assert.match(await k(['get', 'svc', 'svc', '-n', ns, '-o', 'jsonpath={.spec.ports[0].targetPort}']), /^8080$/);
+      assert.match(await k(['get', 'cronjob', 'tick', '-n', ns, '-o', 'jsonpath={.spec.schedule}']), /\*\/5/);
+      assert.match(await k(['get', 'quota', 'q', '-n', ns, '-o', 'jsonpath={.spec.hard.pods}']), /^10$/);
+      const listed = await k([
+        'get',
+        'configmaps,secrets,services,jobs,cronjobs,roles,resourcequotas',
+        '-n',
+        ns,
+        '-o',
+        'name',
+      ]);
+      for (const name of [
+        'configmap/cfg',
+        'secret/sec',
+        'service/svc',
+        'job.batch/once',
+        'cronjob.batch/tick',
+        'role.rbac.authorization.k8s.io/reader',
+        'resourcequota/q',
+      ]) {
+        assert.ok(listed.includes(name), `${name} in\n${listed}`);
+      }
 
-    const watch = streamKubectl(cluster, ['get', 'configmaps', '-n', ns, '-w', '-o', 'name'], { bin, maxMs: 20_000 });
-    try {
-      await watch.waitFor(/configmap\/cfg/);
-      await k(['create', 'configmap', 'late', '-n', ns]);
-      await watch.waitFor(/configmap\/late/);
-    } finally {
-      await watch.stop();
-    }
+      const watch = streamKubectl(cluster, ['get', 'configmaps', '-n', ns, '-w', '-o', 'name'], { bin, maxMs: 20_000 });
+      try {
+        await watch.waitFor(/configmap\/cfg/);
+        await k(['create', 'configmap', 'late', '-n', ns]);
+        await watch.waitFor(/configmap\/late/);
+      } finally {
+        await watch.stop();
+      }
 
-    const manifest = `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: applied\n  namespace: ${ns}\ndata:\n  a: "1"\n`;
-    await k(['apply', '-f', '-'], manifest);
-    await k(['apply', '-f', '-'], manifest.replace('a: "1"', 'a: "2"'));
-    assert.equal(await k(['get', 'cm', 'applied', '-n', ns, '-o', 'jsonpath={.data.a}']), '2');
-    await k(['patch', 'configmap', 'cfg', '-n', ns, '-p', '{"data":{"greeting":"bye"}}']);
-    assert.equal(await k(['get', 'cm', 'cfg', '-n', ns, '-o', 'jsonpath={.data.greeting}']), 'bye');
-    await k(['scale', 'deployment', 'web', '-n', ns, '--replicas=0']);
-    assert.equal(await k(['get', 'deploy', 'web', '-n', ns, '-o', 'jsonpath={.spec.replicas}']), '0');
-    await k(['label', 'configmap', 'cfg', '-n', ns, 'tier=web']);
-    await k(['delete', 'configmap', 'cfg', '-n', ns]);
-    await k(['delete', 'namespace', ns, '--wait=false']);
-  });
+      const manifest = `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: applied\n  namespace: ${ns}\ndata:\n  a: "1"\n`;
+      await k(['apply', '-f', '-'], manifest);
+      await k(['apply', '-f', '-'], manifest.replace('a: "1"', 'a: "2"'));
+      assert.equal(await k(['get', 'cm', 'applied', '-n', ns, '-o', 'jsonpath={.data.a}']), '2');
+      await k(['patch', 'configmap', 'cfg', '-n', ns, '-p', '{"data":{"greeting":"bye"}}']);
+      assert.equal(await k(['get', 'cm', 'cfg', '-n', ns, '-o', 'jsonpath={.data.greeting}']), 'bye');
+      await k(['scale', 'deployment', 'web', '-n', ns, '--replicas=0']);
+      assert.equal(await k(['get', 'deploy', 'web', '-n', ns, '-o', 'jsonpath={.spec.replicas}']), '0');
+      await k(['label', 'configmap', 'cfg', '-n', ns, 'tier=web']);
+      await k(['delete', 'configmap', 'cfg', '-n', ns]);
+      await k(['delete', 'namespace', ns, '--wait=false']);
+    },
+  );
 }
 
 test('raw protobuf: create, get, list, Status errors, watch frames', async () => {
-  const cm = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'raw-pb', namespace: 'default' }, data: { k: 'v' }, binaryData: { b: Buffer.from([0, 1, 2]).toString('base64') } };
-  const created = await bytes('POST', '/api/v1/namespaces/default/configmaps', encodeEnvelope(cm), { 'Content-Type': PROTOBUF, Accept: `${PROTOBUF}, application/json` });
+  const cm = {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name: 'raw-pb', namespace: 'default' },
+    data: { k: 'v' },
+    binaryData: { b: Buffer.from([0, 1, 2]).toString('base64') },
+  };
+  const created = await bytes('POST', '/api/v1/namespaces/default/configmaps', encodeEnvelope(cm), {
+    'Content-Type': PROTOBUF,
+    Accept: `${PROTOBUF}, application/json`,
+  });
   assert.equal(created.status, 201, created.body.toString());
   assert.equal(created.type, PROTOBUF);
   const back = decodeEnvelope(created.body);
-  assert.deepEqual([back.kind, back.metadata.name, back.data, back.binaryData], ['ConfigMap', 'raw-pb', { k: 'v' }, cm.binaryData]);
+  assert.deepEqual(
+    [back.kind, back.metadata.name, back.data, back.binaryData],
+    ['ConfigMap', 'raw-pb', { k: 'v' }, cm.binaryData],
+  );
   assert.ok(back.metadata.uid && back.metadata.resourceVersion && back.metadata.creationTimestamp);
 
   // JSON clients see the same object.
@@ -119,7 +168,9 @@ test('raw protobuf: create, get, list, Status errors, watch frames', async () =>
   assert.equal(got.type, PROTOBUF);
   assert.equal(decodeEnvelope(got.body).metadata.resourceVersion, back.metadata.resourceVersion);
   // q-values: JSON preferred.
-  const preferJSON = await bytes('GET', '/api/v1/namespaces/default/configmaps/raw-pb', undefined, { Accept: `${PROTOBUF};q=0.5, application/json` });
+  const preferJSON = await bytes('GET', '/api/v1/namespaces/default/configmaps/raw-pb', undefined, {
+    Accept: `${PROTOBUF};q=0.5, application/json`,
+  });
   assert.equal(preferJSON.type, 'application/json');
 
   const list = await bytes('GET', '/api/v1/namespaces/default/configmaps', undefined, { Accept: PROTOBUF });
@@ -129,79 +180,149 @@ test('raw protobuf: create, get, list, Status errors, watch frames', async () =>
   assert.ok(items.metadata.resourceVersion);
   assert.ok(items.items.some((i: any) => i.metadata.name === 'raw-pb'));
 
-  const partial = await bytes('GET', '/api/v1/namespaces/default/configmaps', undefined, { Accept: `${PROTOBUF};as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json` });
+  const partial = await bytes('GET', '/api/v1/namespaces/default/configmaps', undefined, {
+    Accept: `${PROTOBUF};as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json`,
+  });
   assert.equal(partial.type, PROTOBUF);
   const pl = decodeEnvelope(partial.body);
   assert.equal(pl.kind, 'PartialObjectMetadataList');
   assert.ok(pl.items.some((i: any) => i.metadata.name === 'raw-pb' && !('data' in i)));
 
   // Tables are JSON only: protobuf;as=Table is passed over for the next acceptable range.
-  const table = await bytes('GET', '/api/v1/namespaces/default/configmaps', undefined, { Accept: `${PROTOBUF};as=Table;g=meta.k8s.io;v=v1,application/json` });
+  const table = await bytes('GET', '/api/v1/namespaces/default/configmaps', undefined, {
+    Accept: `${PROTOBUF};as=Table;g=meta.k8s.io;v=v1,application/json`,
+  });
   assert.equal(table.type, 'application/json');
 
-  const missing = await bytes('GET', '/api/v1/namespaces/default/configmaps/nope', undefined, { Accept: `${PROTOBUF}, application/json` });
+  const missing = await bytes('GET', '/api/v1/namespaces/default/configmaps/nope', undefined, {
+    Accept: `${PROTOBUF}, application/json`,
+  });
   assert.equal(missing.status, 404);
   assert.equal(missing.type, PROTOBUF);
   const status = decodeEnvelope(missing.body);
   assert.deepEqual([status.kind, status.reason, status.code], ['Status', 'NotFound', 404]);
 
   // Hostile bodies are a 400, and the server goes on.
-  const garbage = await bytes('POST', '/api/v1/namespaces/default/configmaps', Buffer.concat([Buffer.from('k8s\0'), Buffer.from('12ffffffff0f', 'hex')]), { 'Content-Type': PROTOBUF });
+  const garbage = await bytes(
+    'POST',
+    '/api/v1/namespaces/default/configmaps',
+    Buffer.concat([Buffer.from('k8s\0'), Buffer.from('12ffffffff0f', 'hex')]),
+    { 'Content-Type': PROTOBUF },
+  );
   assert.equal(garbage.status, 400);
   // Patch bodies in protobuf are not a patch type (upstream: 415).
-  const patch = await bytes('PATCH', '/api/v1/namespaces/default/configmaps/raw-pb', encodeEnvelope(cm), { 'Content-Type': PROTOBUF });
+  const patch = await bytes('PATCH', '/api/v1/namespaces/default/configmaps/raw-pb', encodeEnvelope(cm), {
+    'Content-Type': PROTOBUF,
+  });
   assert.equal(patch.status, 415);
 
   // Update in protobuf.
   const update = { ...back, data: { k: 'v2' } };
-  const updated = await bytes('PUT', '/api/v1/namespaces/default/configmaps/raw-pb', encodeEnvelope(update), { 'Content-Type': PROTOBUF, Accept: PROTOBUF });
+  const updated = await bytes('PUT', '/api/v1/namespaces/default/configmaps/raw-pb', encodeEnvelope(update), {
+    'Content-Type': PROTOBUF,
+    Accept: PROTOBUF,
+  });
   assert.equal(updated.status, 200, updated.body.toString());
   assert.deepEqual(decodeEnvelope(updated.body).data, { k: 'v2' });
 
   // Watch: length-prefixed WatchEvent frames (the initial ADDED, then a live MODIFIED).
   const later = setTimeout(() => {
-    void bytes('PUT', '/api/v1/namespaces/default/configmaps/raw-pb', encodeEnvelope({ ...decodeEnvelope(updated.body), data: { k: 'v3' } }), { 'Content-Type': PROTOBUF });
+    void bytes(
+      'PUT',
+      '/api/v1/namespaces/default/configmaps/raw-pb',
+      encodeEnvelope({ ...decodeEnvelope(updated.body), data: { k: 'v3' } }),
+      { 'Content-Type': PROTOBUF },
+    );
   }, 500);
   const frames = await new Promise<any[]>((resolve, reject) => {
-    const req = https.request(new URL(`/api/v1/namespaces/default/configmaps?watch=1&fieldSelector=metadata.name%3Draw-pb&timeoutSeconds=2`, raw.base), { agent: raw.agent, headers: { Accept: PROTOBUF } }, (res) => {
-      assert.equal(res.headers['content-type'], `${PROTOBUF};stream=watch`);
-      const chunks: Buffer[] = [];
-      res.on('data', (c) => chunks.push(c));
-      res.on('end', () => {
-        const all = Buffer.concat(chunks);
-        const events: any[] = [];
-        for (let pos = 0; pos < all.length; ) {
-          const len = all.readUInt32BE(pos);
-          events.push(decodeMessage('meta.v1.WatchEvent', all.subarray(pos + 4, pos + 4 + len)));
-          pos += 4 + len;
-        }
-        resolve(events);
-      });
-    });
+    const req = https.request(
+      new URL(
+        `/api/v1/namespaces/default/configmaps?watch=1&fieldSelector=metadata.name%3Draw-pb&timeoutSeconds=2`,
+        raw.base,
+      ),
+      { agent: raw.agent, headers: { Accept: PROTOBUF } },
+      (res) => {
+        assert.equal(res.headers['content-type'], `${PROTOBUF};stream=watch`);
+        const chunks: Buffer[] = [];
+        res.on('data', (c) => chunks.push(c));
+        res.on('end', () => {
+          const all = Buffer.concat(chunks);
+          const events: any[] = [];
+          for (let pos = 0; pos < all.length;) {
+            const len = all.readUInt32BE(pos);
+            events.push(decodeMessage('meta.v1.WatchEvent', all.subarray(pos + 4, pos + 4 + len)));
+            pos += 4 + len;
+          }
+          resolve(events);
+        });
+      },
+    );
     req.on('error', reject);
     req.end();
   });
   clearTimeout(later);
-  assert.deepEqual(frames.map((f) => f.type), ['ADDED', 'MODIFIED']);
+  assert.deepEqual(
+    frames.map((f) => f.type),
+    ['ADDED', 'MODIFIED'],
+  );
   assert.deepEqual(frames[0].object.data, { k: 'v2' });
   assert.deepEqual(frames[1].object.data, { k: 'v3' });
 
   // Strict field validation has nothing to report for protobuf (upstream: no strict decoding for
   // it), even for fields newer than this server's schema (CSINode.status).
-  const csinode = { apiVersion: 'storage.k8s.io/v1', kind: 'CSINode', metadata: { name: 'strict' }, spec: { drivers: [] } };
-  const strict = await bytes('POST', '/apis/storage.k8s.io/v1/csinodes?fieldValidation=Strict&dryRun=All', encodeEnvelope(csinode), { 'Content-Type': PROTOBUF });
+  const csinode = {
+    apiVersion: 'storage.k8s.io/v1',
+    kind: 'CSINode',
+    metadata: { name: 'strict' },
+    spec: { drivers: [] },
+  };
+  const strict = await bytes(
+    'POST',
+    '/apis/storage.k8s.io/v1/csinodes?fieldValidation=Strict&dryRun=All',
+    encodeEnvelope(csinode),
+    { 'Content-Type': PROTOBUF },
+  );
   assert.equal(strict.status, 201, strict.body.toString());
 
   // Subresources: an Eviction in protobuf; the scale subresource answers in protobuf.
-  const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'pb-pod', namespace: 'default' }, spec: { containers: [{ name: 'c', image: 'busybox' }] } };
-  assert.equal((await bytes('POST', '/api/v1/namespaces/default/pods', encodeEnvelope(pod), { 'Content-Type': PROTOBUF })).status, 201);
+  const pod = {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: 'pb-pod', namespace: 'default' },
+    spec: { containers: [{ name: 'c', image: 'busybox' }] },
+  };
+  assert.equal(
+    (await bytes('POST', '/api/v1/namespaces/default/pods', encodeEnvelope(pod), { 'Content-Type': PROTOBUF })).status,
+    201,
+  );
   const eviction = { apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name: 'pb-pod', namespace: 'default' } };
-  const evicted = await bytes('POST', '/api/v1/namespaces/default/pods/pb-pod/eviction', encodeEnvelope(eviction), { 'Content-Type': PROTOBUF, Accept: `${PROTOBUF}, application/json` });
+  const evicted = await bytes('POST', '/api/v1/namespaces/default/pods/pb-pod/eviction', encodeEnvelope(eviction), {
+    'Content-Type': PROTOBUF,
+    Accept: `${PROTOBUF}, application/json`,
+  });
   assert.equal(evicted.status, 201, evicted.body.toString());
-  const dep = { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'pb-dep', namespace: 'default' }, spec: { replicas: 0, selector: { matchLabels: { a: 'b' } }, template: { metadata: { labels: { a: 'b' } }, spec: { containers: [{ name: 'c', image: 'busybox' }] } } } };
-  const depCreated = decodeEnvelope((await bytes('POST', '/apis/apps/v1/namespaces/default/deployments', encodeEnvelope(dep), { 'Content-Type': PROTOBUF, Accept: PROTOBUF })).body);
+  const dep = {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: 'pb-dep', namespace: 'default' },
+    spec: {
+      replicas: 0,
+      selector: { matchLabels: { a: 'b' } },
+      template: { metadata: { labels: { a: 'b' } }, spec: { containers: [{ name: 'c', image: 'busybox' }] } },
+    },
+  };
+  const depCreated = decodeEnvelope(
+    (
+      await bytes('POST', '/apis/apps/v1/namespaces/default/deployments', encodeEnvelope(dep), {
+        'Content-Type': PROTOBUF,
+        Accept: PROTOBUF,
+      })
+    ).body,
+  );
   assert.equal(depCreated.spec.replicas, 0, 'a present zero survives');
-  const scale = await bytes('GET', '/apis/apps/v1/namespaces/default/deployments/pb-dep/scale', undefined, { Accept: PROTOBUF });
+  const scale = await bytes('GET', '/apis/apps/v1/namespaces/default/deployments/pb-dep/scale', undefined, {
+    Accept: PROTOBUF,
+  });
   assert.equal(scale.type, PROTOBUF);
   // Scale's replicas is a Go value field with omitempty: 0 reads back absent, as upstream's JSON.
   assert.deepEqual([decodeEnvelope(scale.body).kind, decodeEnvelope(scale.body).spec], ['Scale', {}]);
@@ -209,32 +330,65 @@ test('raw protobuf: create, get, list, Status errors, watch frames', async () =>
   const del = await bytes('DELETE', '/api/v1/namespaces/default/configmaps/raw-pb', undefined, { Accept: PROTOBUF });
   assert.equal(del.type, PROTOBUF);
   const gone = decodeEnvelope(del.body);
-  assert.deepEqual([gone.kind, gone.status, gone.details.name, gone.details.kind], ['Status', 'Success', 'raw-pb', 'configmaps']);
+  assert.deepEqual(
+    [gone.kind, gone.status, gone.details.name, gone.details.kind],
+    ['Status', 'Success', 'raw-pb', 'configmaps'],
+  );
 });
 
 test('custom resources: 415 for protobuf bodies, 406 for protobuf-only Accept, metadata in protobuf allowed', async () => {
   const crd = {
-    apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition', metadata: { name: 'gadgets.pb.example.com' },
+    apiVersion: 'apiextensions.k8s.io/v1',
+    kind: 'CustomResourceDefinition',
+    metadata: { name: 'gadgets.pb.example.com' },
     spec: {
-      group: 'pb.example.com', scope: 'Namespaced', names: { plural: 'gadgets', singular: 'gadget', kind: 'Gadget', listKind: 'GadgetList' },
-      versions: [{ name: 'v1', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } } }],
+      group: 'pb.example.com',
+      scope: 'Namespaced',
+      names: { plural: 'gadgets', singular: 'gadget', kind: 'Gadget', listKind: 'GadgetList' },
+      versions: [
+        {
+          name: 'v1',
+          served: true,
+          storage: true,
+          schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } },
+        },
+      ],
     },
   };
   // The CRD itself is a built-in: created in protobuf.
-  const created = await bytes('POST', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions', encodeEnvelope(crd), { 'Content-Type': PROTOBUF, Accept: PROTOBUF });
+  const created = await bytes('POST', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions', encodeEnvelope(crd), {
+    'Content-Type': PROTOBUF,
+    Accept: PROTOBUF,
+  });
   assert.equal(created.status, 201, created.body.toString());
-  assert.equal(decodeEnvelope(created.body).spec.versions[0].schema.openAPIV3Schema['x-kubernetes-preserve-unknown-fields'], true);
+  assert.equal(
+    decodeEnvelope(created.body).spec.versions[0].schema.openAPIV3Schema['x-kubernetes-preserve-unknown-fields'],
+    true,
+  );
   const path = '/apis/pb.example.com/v1/namespaces/default/gadgets';
   await until('gadgets served', async () => (await raw.json('GET', path)).status === 200);
-  const post = await bytes('POST', path, encodeEnvelope({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'g' } }), { 'Content-Type': PROTOBUF });
+  const post = await bytes(
+    'POST',
+    path,
+    encodeEnvelope({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'g' } }),
+    { 'Content-Type': PROTOBUF },
+  );
   assert.equal(post.status, 415);
   assert.match(post.body.toString(), /the body of the request was in an unknown format/);
-  assert.equal((await raw.json('POST', path, { apiVersion: 'pb.example.com/v1', kind: 'Gadget', metadata: { name: 'g' } })).status, 201);
+  assert.equal(
+    (await raw.json('POST', path, { apiVersion: 'pb.example.com/v1', kind: 'Gadget', metadata: { name: 'g' } })).status,
+    201,
+  );
   const onlyProto = await bytes('GET', path, undefined, { Accept: PROTOBUF });
   assert.equal(onlyProto.status, 406);
   const fallback = await bytes('GET', path, undefined, { Accept: `${PROTOBUF}, application/json` });
   assert.equal(fallback.type, 'application/json');
-  const meta = await bytes('GET', path, undefined, { Accept: `${PROTOBUF};as=PartialObjectMetadataList;g=meta.k8s.io;v=v1` });
+  const meta = await bytes('GET', path, undefined, {
+    Accept: `${PROTOBUF};as=PartialObjectMetadataList;g=meta.k8s.io;v=v1`,
+  });
   assert.equal(meta.type, PROTOBUF);
-  assert.deepEqual(decodeEnvelope(meta.body).items.map((i: any) => i.metadata.name), ['g']);
+  assert.deepEqual(
+    decodeEnvelope(meta.body).items.map((i: any) => i.metadata.name),
+    ['g'],
+  );
 });

@@ -56,8 +56,20 @@ async function assertHealthy(probe: string): Promise<void> {
   const inherited = await patch(probe, 'json', '[{"op":"test","path":"/metadata/polluted","value":"yes"}]');
   assert.equal(inherited.status, 422, JSON.stringify(inherited.body));
   assert.deepEqual(Object.keys(made).sort(), ['apiVersion', 'data', 'kind', 'metadata']);
-  assert.deepEqual(Object.keys(made.metadata).sort(), ['creationTimestamp', 'managedFields', 'name', 'namespace', 'resourceVersion', 'uid']);
-  const applied = await patch(probe, 'apply', `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ${probe}}\ndata: {x: y}\n`, '&force=true');
+  assert.deepEqual(Object.keys(made.metadata).sort(), [
+    'creationTimestamp',
+    'managedFields',
+    'name',
+    'namespace',
+    'resourceVersion',
+    'uid',
+  ]);
+  const applied = await patch(
+    probe,
+    'apply',
+    `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ${probe}}\ndata: {x: y}\n`,
+    '&force=true',
+  );
   assert.equal(applied.status, 200, JSON.stringify(applied.body));
   assert.deepEqual(applied.body.data, { a: 'b', x: 'y' });
 }
@@ -70,7 +82,12 @@ test('strategic merge patch of metadata.__proto__ (the reproduction): an unknown
   assert.equal(r.status, 200, JSON.stringify(r.body));
   assert.match(warnings(r), /unknown field \\?"metadata\.__proto__\\?"/);
   assert.equal(Object.hasOwn(r.body.metadata, '__proto__'), false);
-  const strict = await patch('target', 'strategic', '{"metadata":{"__proto__":{"polluted":"yes"}}}', '&fieldValidation=Strict');
+  const strict = await patch(
+    'target',
+    'strategic',
+    '{"metadata":{"__proto__":{"polluted":"yes"}}}',
+    '&fieldValidation=Strict',
+  );
   assert.equal(strict.status, 400);
   assert.equal(strict.body.message, 'strict decoding error: unknown field "metadata.__proto__"');
   assert.doesNotMatch(managedKeys(await get('target')), /__proto__|polluted/);
@@ -79,7 +96,11 @@ test('strategic merge patch of metadata.__proto__ (the reproduction): an unknown
 
 test('merge patch with a constructor key (the reproduction): pruned, not tracked, later applies work', async () => {
   await create('v');
-  const r = await patch('v', 'merge', '{"constructor":{"x":"y"},"metadata":{"__proto__":{"polluted":"yes"},"labels":{"constructor":"l"}}}');
+  const r = await patch(
+    'v',
+    'merge',
+    '{"constructor":{"x":"y"},"metadata":{"__proto__":{"polluted":"yes"},"labels":{"constructor":"l"}}}',
+  );
   assert.equal(r.status, 200, JSON.stringify(r.body));
   assert.match(warnings(r), /unknown field \\?"constructor\\?"/);
   assert.match(warnings(r), /unknown field \\?"metadata\.__proto__\\?"/);
@@ -105,13 +126,24 @@ test('json patch: /metadata/__proto__/x is a missing path, /metadata/__proto__ a
   const plain = await patch('jp', 'json', '[{"op":"add","path":"/metadata/zzz/polluted","value":"yes"}]');
   assert.equal(nested.status, plain.status);
   assert.ok(nested.status >= 400 && nested.status < 500, String(nested.status));
-  assert.equal(nested.body.message, 'add operation does not apply: doc is missing path: "/metadata/__proto__/polluted": missing value');
-  const ctor = await patch('jp', 'json', '[{"op":"add","path":"/metadata/constructor/prototype/polluted","value":"yes"}]');
+  assert.equal(
+    nested.body.message,
+    'add operation does not apply: doc is missing path: "/metadata/__proto__/polluted": missing value',
+  );
+  const ctor = await patch(
+    'jp',
+    'json',
+    '[{"op":"add","path":"/metadata/constructor/prototype/polluted","value":"yes"}]',
+  );
   assert.equal(ctor.status, plain.status);
   const remove = await patch('jp', 'json', '[{"op":"remove","path":"/data/toString"}]');
   assert.equal(remove.status, plain.status);
   assert.match(remove.body.message, /Unable to remove nonexistent key: toString/);
-  const member = await patch('jp', 'json', '[{"op":"add","path":"/metadata/__proto__","value":{"polluted":"yes"}},{"op":"add","path":"/data/__proto__","value":"p"}]');
+  const member = await patch(
+    'jp',
+    'json',
+    '[{"op":"add","path":"/metadata/__proto__","value":{"polluted":"yes"}},{"op":"add","path":"/data/__proto__","value":"p"}]',
+  );
   assert.equal(member.status, 200, JSON.stringify(member.body));
   assert.match(warnings(member), /unknown field \\?"metadata\.__proto__\\?"/);
   assert.equal(Object.hasOwn(member.body.metadata, '__proto__'), false);
@@ -123,8 +155,18 @@ test('json patch: /metadata/__proto__/x is a missing path, /metadata/__proto__ a
 test('server-side apply with __proto__/constructor fields: refused as any undeclared field, nothing recorded', async () => {
   await create('sa');
   for (const validation of ['', '&fieldValidation=Ignore', '&fieldValidation=Strict']) {
-    const hostile = await patch('sa', 'apply', 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: sa\n  __proto__: {polluted: "yes"}\n  constructor: {x: y}\n', validation);
-    const plain = await patch('sa', 'apply', 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: sa\n  zzz: {polluted: "yes"}\n', validation);
+    const hostile = await patch(
+      'sa',
+      'apply',
+      'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: sa\n  __proto__: {polluted: "yes"}\n  constructor: {x: y}\n',
+      validation,
+    );
+    const plain = await patch(
+      'sa',
+      'apply',
+      'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: sa\n  zzz: {polluted: "yes"}\n',
+      validation,
+    );
     assert.equal(hostile.status, plain.status);
     // Upstream's typed conversion error, whatever fieldValidation says (a 400 here; upstream's is a 500).
     assert.equal(hostile.status, 400);
@@ -136,7 +178,11 @@ test('server-side apply with __proto__/constructor fields: refused as any undecl
   const stored = await get('sa');
   assert.doesNotMatch(managedKeys(stored), /__proto__|constructor|zzz|polluted/);
   // Declared maps take such keys as data: they round-trip, are owned and can be removed again.
-  const data = await patch('sa', 'apply', 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: sa\n  labels: {constructor: c}\n  annotations: {toString: t}\ndata: {__proto__: p, constructor: c, hasOwnProperty: h}\n');
+  const data = await patch(
+    'sa',
+    'apply',
+    'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: sa\n  labels: {constructor: c}\n  annotations: {toString: t}\ndata: {__proto__: p, constructor: c, hasOwnProperty: h}\n',
+  );
   assert.equal(data.status, 200, JSON.stringify(data.body));
   assert.equal(JSON.stringify(data.body.data), '{"a":"b","__proto__":"p","constructor":"c","hasOwnProperty":"h"}');
   assert.deepEqual(data.body.metadata.labels, { constructor: 'c' });
@@ -145,7 +191,11 @@ test('server-side apply with __proto__/constructor fields: refused as any undecl
   assert.equal(JSON.stringify(fetched.data), JSON.stringify(data.body.data));
   const mine = fetched.metadata.managedFields.find((e: any) => e.manager === 'tester' && e.operation === 'Apply');
   assert.deepEqual(Object.keys(mine.fieldsV1['f:data']).sort(), ['f:__proto__', 'f:constructor', 'f:hasOwnProperty']);
-  const dropped = await patch('sa', 'apply', 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: sa}\ndata: {constructor: c}\n');
+  const dropped = await patch(
+    'sa',
+    'apply',
+    'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: sa}\ndata: {constructor: c}\n',
+  );
   assert.equal(dropped.status, 200, JSON.stringify(dropped.body));
   assert.deepEqual(dropped.body.data, { a: 'b', constructor: 'c' });
   assert.equal(dropped.body.metadata.labels, undefined);
@@ -155,7 +205,10 @@ test('server-side apply with __proto__/constructor fields: refused as any undecl
 test('a label selector on a constructor label selects only objects that have it', async () => {
   const r = await api.json('GET', `${CM}?labelSelector=constructor`);
   assert.equal(r.status, 200);
-  assert.deepEqual(r.body.items.map((i: any) => i.metadata.name), ['v']);
+  assert.deepEqual(
+    r.body.items.map((i: any) => i.metadata.name),
+    ['v'],
+  );
   const absent = await api.json('GET', `${CM}?labelSelector=toString`);
   assert.deepEqual(absent.body.items, []);
 });

@@ -12,17 +12,23 @@ const ROOT = resolve(fileURLToPath(new URL('../../..', import.meta.url)));
 const SCRIPT = join(ROOT, 'test', 'e2e', 'python', 'client_flow.py');
 const PYTHON = '/usr/bin/python3';
 
-const havePythonClient = async () => existsSync(PYTHON) && (await run(PYTHON, ['-c', 'import kubernetes'], { timeoutMs: 20_000 })).code === 0;
+const havePythonClient = async () =>
+  existsSync(PYTHON) && (await run(PYTHON, ['-c', 'import kubernetes'], { timeoutMs: 20_000 })).code === 0;
 
 describe('python3-kubernetes', { timeout: 90_000 }, async () => {
-  const skip = (await havePythonClient()) ? false : `${PYTHON} with the kubernetes module is not installed (apt-get install python3-kubernetes)`;
+  const skip = (await havePythonClient())
+    ? false
+    : `${PYTHON} with the kubernetes module is not installed (apt-get install python3-kubernetes)`;
   let cluster: Cluster;
   let out: any;
 
   before(async () => {
     if (skip) return;
     cluster = await startCluster();
-    const r = await run(PYTHON, [SCRIPT, cluster.kubeconfig, 'py-e2e'], { timeoutMs: 60_000, env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' } });
+    const r = await run(PYTHON, [SCRIPT, cluster.kubeconfig, 'py-e2e'], {
+      timeoutMs: 60_000,
+      env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' },
+    });
     if (r.code !== 0) throw new Error(`client_flow.py failed (${r.code}):\n${r.stderr}\n${r.stdout}`);
     out = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
   });
@@ -37,18 +43,37 @@ describe('python3-kubernetes', { timeout: 90_000 }, async () => {
 
   it('does CRUD with the upstream errors', { skip }, () => {
     const c = out.crud;
-    assert.ok(Number(c.created_rv) < Number(c.replaced_rv) && Number(c.replaced_rv) < Number(c.patched_rv), JSON.stringify(c));
+    assert.ok(
+      Number(c.created_rv) < Number(c.replaced_rv) && Number(c.replaced_rv) < Number(c.patched_rv),
+      JSON.stringify(c),
+    );
     assert.deepEqual(c.data, { a: '1', b: '2', c: '3' });
     assert.deepEqual(c.labels, { app: 'py', extra: 'yes' });
     assert.equal(c.uid_stable, true);
-    assert.deepEqual({ ...out.conflict, message: undefined }, { status: 409, reason: 'Conflict', kind: 'Status', message: undefined });
-    assert.match(out.conflict.message, /^Operation cannot be fulfilled on configmaps "py-crud": the object has been modified/);
-    assert.deepEqual(out.exists, { status: 409, reason: 'AlreadyExists', kind: 'Status', message: 'configmaps "py-crud" already exists' });
+    assert.deepEqual(
+      { ...out.conflict, message: undefined },
+      { status: 409, reason: 'Conflict', kind: 'Status', message: undefined },
+    );
+    assert.match(
+      out.conflict.message,
+      /^Operation cannot be fulfilled on configmaps "py-crud": the object has been modified/,
+    );
+    assert.deepEqual(out.exists, {
+      status: 409,
+      reason: 'AlreadyExists',
+      kind: 'Status',
+      message: 'configmaps "py-crud" already exists',
+    });
     assert.equal(out.invalid.status, 422);
     assert.equal(out.invalid.reason, 'Invalid');
     assert.match(out.invalid.message, /^ConfigMap "Not_Valid" is invalid: metadata.name/);
     assert.equal(out.delete_status, 'Success');
-    assert.deepEqual(out.not_found, { status: 404, reason: 'NotFound', kind: 'Status', message: 'configmaps "py-crud" not found' });
+    assert.deepEqual(out.not_found, {
+      status: 404,
+      reason: 'NotFound',
+      kind: 'Status',
+      message: 'configmaps "py-crud" not found',
+    });
     assert.deepEqual(out.deployment, { strategy: 'RollingUpdate', scale_replicas: 3, replicas: 3, generation: 2 });
   });
 
@@ -81,7 +106,14 @@ describe('python3-kubernetes', { timeout: 90_000 }, async () => {
   it('creates, reads and lists workloads whose status has always-written zero fields', { skip }, () => {
     const ok = Object.fromEntries(Object.keys(out.workloads).map((k) => [k, 'ok']));
     assert.deepEqual(out.workloads, ok);
-    assert.deepEqual(Object.keys(out.workloads), ['daemonset', 'replicaset', 'statefulset', 'deployment', 'job', 'hpa_v1']);
+    assert.deepEqual(Object.keys(out.workloads), [
+      'daemonset',
+      'replicaset',
+      'statefulset',
+      'deployment',
+      'job',
+      'hpa_v1',
+    ]);
   });
 
   it('resumes a watch from a listed resourceVersion and sees exactly the later changes, in order', { skip }, () => {
@@ -94,7 +126,10 @@ describe('python3-kubernetes', { timeout: 90_000 }, async () => {
       if (e[2] !== null) assert.equal(w.seen[i][2], e[2], `resourceVersion of event ${i}`);
     });
     const revs = w.seen.map((e: string[]) => Number(e[2]));
-    assert.deepEqual([...revs].sort((a, b) => a - b), revs);
+    assert.deepEqual(
+      [...revs].sort((a, b) => a - b),
+      revs,
+    );
     assert.ok(revs[0] > Number(w.rv));
     assert.ok(w.seconds < 4, `the watch delivered the backlog promptly (took ${w.seconds}s)`);
     // Resumed from the 2nd event: the 3rd event onwards.

@@ -16,8 +16,6 @@ after(async () => {
   await cluster?.cleanup();
 });
 
-
-
 const pod = (name: string, ns: string, resources: string) => `
 apiVersion: v1
 kind: Pod
@@ -39,13 +37,16 @@ async function quotaSynced(ns: string, name: string, used: Record<string, string
 
 test('quota status, refusal over quota, describe', async () => {
   await cluster.k(['create', 'namespace', 'q1']);
-  await cluster.k(['apply', '-f', '-'], `
+  await cluster.k(
+    ['apply', '-f', '-'],
+    `
 apiVersion: v1
 kind: ResourceQuota
 metadata: {name: compute, namespace: q1}
 spec:
   hard: {requests.cpu: "2", requests.memory: 1Gi, pods: "3", configmaps: "3"}
-`);
+`,
+  );
   const q = await quotaSynced('q1', 'compute', { 'requests.cpu': '0', pods: '0' });
   assert.deepEqual(q.status.hard, { configmaps: '3', pods: '3', 'requests.cpu': '2', 'requests.memory': '1Gi' });
   // kube-root-ca.crt may or may not exist yet: configmaps are counted as they are.
@@ -53,13 +54,21 @@ spec:
   await cluster.k(['apply', '-f', '-'], pod('a', 'q1', '{requests: {cpu: "1", memory: 256Mi}}'));
   await quotaSynced('q1', 'compute', { 'requests.cpu': '1', 'requests.memory': '256Mi', pods: '1' });
 
-  const r = await cluster.kubectl(['apply', '-f', '-'], { input: pod('b', 'q1', '{requests: {cpu: "2", memory: 256Mi}}') });
+  const r = await cluster.kubectl(['apply', '-f', '-'], {
+    input: pod('b', 'q1', '{requests: {cpu: "2", memory: 256Mi}}'),
+  });
   assert.notEqual(r.code, 0);
-  assert.match(r.stderr, /pods "b" is forbidden: exceeded quota: compute, requested: requests\.cpu=2, used: requests\.cpu=1, limited: requests\.cpu=2/);
+  assert.match(
+    r.stderr,
+    /pods "b" is forbidden: exceeded quota: compute, requested: requests\.cpu=2, used: requests\.cpu=1, limited: requests\.cpu=2/,
+  );
 
   const noReq = await cluster.kubectl(['run', 'c', '-n', 'q1', '--image=busybox']);
   assert.notEqual(noReq.code, 0);
-  assert.match(noReq.stderr, /pods "c" is forbidden: failed quota: compute: must specify requests\.cpu for: c; requests\.memory for: c/);
+  assert.match(
+    noReq.stderr,
+    /pods "c" is forbidden: failed quota: compute: must specify requests\.cpu for: c; requests\.memory for: c/,
+  );
 
   const described = await cluster.k(['describe', 'quota', 'compute', '-n', 'q1']);
   assert.match(described, /Resource\s+Used\s+Hard/);
@@ -76,10 +85,15 @@ test('concurrent creates cannot overshoot a quota', async () => {
   await cluster.k(['create', 'namespace', 'q2']);
   await cluster.k(['create', 'quota', 'counts', '-n', 'q2', '--hard=secrets=3']);
   await quotaSynced('q2', 'counts', { secrets: '0' });
-  const results = await Promise.all(Array.from({ length: 8 }, (_, i) => cluster.kubectl(['create', 'secret', 'generic', `s${i}`, '-n', 'q2', '--from-literal=a=b'])));
+  const results = await Promise.all(
+    Array.from({ length: 8 }, (_, i) =>
+      cluster.kubectl(['create', 'secret', 'generic', `s${i}`, '-n', 'q2', '--from-literal=a=b']),
+    ),
+  );
   const ok = results.filter((r) => r.code === 0).length;
   assert.equal(ok, 3, results.map((r) => r.stderr).join('\n'));
-  for (const r of results.filter((x) => x.code !== 0)) assert.match(r.stderr, /exceeded quota: counts, requested: secrets=1, used: secrets=3, limited: secrets=3/);
+  for (const r of results.filter((x) => x.code !== 0))
+    assert.match(r.stderr, /exceeded quota: counts, requested: secrets=1, used: secrets=3, limited: secrets=3/);
   await quotaSynced('q2', 'counts', { secrets: '3' });
 });
 
@@ -90,12 +104,17 @@ test('object count quota on a group resource', async () => {
   await cluster.k(['create', 'deployment', 'd1', '-n', 'q3', '--image=busybox', '--replicas=0']);
   const r = await cluster.kubectl(['create', 'deployment', 'd2', '-n', 'q3', '--image=busybox', '--replicas=0']);
   assert.notEqual(r.code, 0);
-  assert.match(r.stderr, /deployments\.apps "d2" is forbidden: exceeded quota: deploys, requested: count\/deployments\.apps=1, used: count\/deployments\.apps=1, limited: count\/deployments\.apps=1/);
+  assert.match(
+    r.stderr,
+    /deployments\.apps "d2" is forbidden: exceeded quota: deploys, requested: count\/deployments\.apps=1, used: count\/deployments\.apps=1, limited: count\/deployments\.apps=1/,
+  );
 });
 
 test('LimitRange defaults and min/max', async () => {
   await cluster.k(['create', 'namespace', 'lr']);
-  await cluster.k(['apply', '-f', '-'], `
+  await cluster.k(
+    ['apply', '-f', '-'],
+    `
 apiVersion: v1
 kind: LimitRange
 metadata: {name: limits, namespace: lr}
@@ -106,11 +125,18 @@ spec:
     defaultRequest: {cpu: 250m, memory: 64Mi}
     max: {cpu: "1"}
     min: {cpu: 100m}
-`);
+`,
+  );
   await cluster.k(['run', 'p', '-n', 'lr', '--image=busybox']);
   const p = JSON.parse(await cluster.k(['get', 'pod', 'p', '-n', 'lr', '-o', 'json']));
-  assert.deepEqual(p.spec.containers[0].resources, { limits: { cpu: '500m', memory: '128Mi' }, requests: { cpu: '250m', memory: '64Mi' } });
-  assert.equal(p.metadata.annotations['kubernetes.io/limit-ranger'], 'LimitRanger plugin set: cpu, memory request for container p; cpu, memory limit for container p');
+  assert.deepEqual(p.spec.containers[0].resources, {
+    limits: { cpu: '500m', memory: '128Mi' },
+    requests: { cpu: '250m', memory: '64Mi' },
+  });
+  assert.equal(
+    p.metadata.annotations['kubernetes.io/limit-ranger'],
+    'LimitRanger plugin set: cpu, memory request for container p; cpu, memory limit for container p',
+  );
 
   const over = await cluster.kubectl(['apply', '-f', '-'], { input: pod('x', 'lr', '{limits: {cpu: "2"}}') });
   assert.notEqual(over.code, 0);

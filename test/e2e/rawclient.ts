@@ -14,7 +14,12 @@ export interface RawClient {
   base: string;
   agent: https.Agent;
   request(method: string, path: string, body?: string | Buffer, headers?: Record<string, string>): Promise<RawResponse>;
-  json(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any; headers: RawResponse['headers'] }>;
+  json(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers?: Record<string, string>,
+  ): Promise<{ status: number; body: any; headers: RawResponse['headers'] }>;
 }
 
 export function rawClient(kubeconfigPath: string, opts: { anonymous?: boolean } = {}): RawClient {
@@ -32,12 +37,22 @@ export function rawClient(kubeconfigPath: string, opts: { anonymous?: boolean } 
   const base: string = cluster.server;
   const request = (method: string, path: string, body?: string | Buffer, headers: Record<string, string> = {}) =>
     new Promise<RawResponse>((resolve, reject) => {
-      const req = https.request(new URL(path, base), { method, agent, headers: { Accept: 'application/json', ...headers }, timeout: 30_000 }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
-        res.on('error', reject);
-      });
+      const req = https.request(
+        new URL(path, base),
+        { method, agent, headers: { Accept: 'application/json', ...headers }, timeout: 30_000 },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c) => chunks.push(c));
+          res.on('end', () =>
+            resolve({
+              status: res.statusCode ?? 0,
+              headers: res.headers,
+              body: Buffer.concat(chunks).toString('utf8'),
+            }),
+          );
+          res.on('error', reject);
+        },
+      );
       req.on('timeout', () => req.destroy(new Error(`${method} ${path} timed out`)));
       req.on('error', reject);
       req.end(body);
@@ -47,10 +62,15 @@ export function rawClient(kubeconfigPath: string, opts: { anonymous?: boolean } 
     agent,
     request,
     async json(method, path, body, headers = {}) {
-      const r = await request(method, path, body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body), {
-        'Content-Type': 'application/json',
-        ...headers,
-      });
+      const r = await request(
+        method,
+        path,
+        body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+        {
+          'Content-Type': 'application/json',
+          ...headers,
+        },
+      );
       let parsed: any = r.body;
       try {
         parsed = JSON.parse(r.body);

@@ -16,13 +16,25 @@ import { streamKubectl } from './streams.js';
 
 const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
 const bcryptAvailable = () =>
-  spawnSync('python3', ['-W', 'ignore', '-c', 'import crypt; assert crypt.crypt("x", crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16)).startswith("$2")'], { stdio: 'ignore' }).status === 0;
+  spawnSync(
+    'python3',
+    [
+      '-W',
+      'ignore',
+      '-c',
+      'import crypt; assert crypt.crypt("x", crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16)).startswith("$2")',
+    ],
+    { stdio: 'ignore' },
+  ).status === 0;
 
 const skip =
   realContainersUnavailable() ??
-  (!has('docker-registry') ? 'docker-registry is not installed (Debian: apt-get install docker-registry)' : undefined) ??
+  (!has('docker-registry')
+    ? 'docker-registry is not installed (Debian: apt-get install docker-registry)'
+    : undefined) ??
   (!has('skopeo') ? 'skopeo is not installed (apt-get install skopeo)' : undefined);
-const authSkip = skip ?? (bcryptAvailable() ? undefined : 'no bcrypt for the htpasswd file (python3 crypt with Blowfish)');
+const authSkip =
+  skip ?? (bcryptAvailable() ? undefined : 'no bcrypt for the htpasswd file (python3 crypt with Blowfish)');
 if (skip) process.stderr.write(`registry.test: skipped: ${skip}\n`);
 
 const USER = 'k8ts';
@@ -51,20 +63,34 @@ async function startRegistry(name: string, p: number, htpasswd?: string): Promis
   mkdirSync(join(dir, 'data'), { recursive: true });
   const auth = htpasswd ? `auth:\n  htpasswd:\n    realm: k8ts-test\n    path: ${htpasswd}\n` : '';
   const config = join(dir, 'config.yml');
-  writeFileSync(config, `version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: ${join(dir, 'data')}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:${p}\n${auth}`);
+  writeFileSync(
+    config,
+    `version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: ${join(dir, 'data')}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:${p}\n${auth}`,
+  );
   const proc = spawn('docker-registry', ['serve', config], { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   proc.stderr!.on('data', (d) => (err += d));
   registries.push(proc);
-  await until(`docker-registry ${name} on port ${p}`, async () => {
-    if (proc.exitCode !== null) throw new Error(`docker-registry exited with ${proc.exitCode}: ${err}`);
-    const res = await fetch(`http://127.0.0.1:${p}/v2/`).catch(() => undefined);
-    return res !== undefined && (res.status === 200 || res.status === 401);
-  }, 15_000);
+  await until(
+    `docker-registry ${name} on port ${p}`,
+    async () => {
+      if (proc.exitCode !== null) throw new Error(`docker-registry exited with ${proc.exitCode}: ${err}`);
+      const res = await fetch(`http://127.0.0.1:${p}/v2/`).catch(() => undefined);
+      return res !== undefined && (res.status === 200 || res.status === 401);
+    },
+    15_000,
+  );
 }
 
 async function push(tar: string, dest: string, creds?: string): Promise<void> {
-  const args = ['copy', '--quiet', '--dest-tls-verify=false', ...(creds ? ['--dest-creds', creds] : []), `oci-archive:${tar}`, `docker://${dest}`];
+  const args = [
+    'copy',
+    '--quiet',
+    '--dest-tls-verify=false',
+    ...(creds ? ['--dest-creds', creds] : []),
+    `oci-archive:${tar}`,
+    `docker://${dest}`,
+  ];
   const r = await run('skopeo', args, { timeoutMs: 60_000 });
   if (r.code !== 0) throw new Error(`skopeo ${args.join(' ')} failed: ${r.stderr}${r.stdout}`);
 }
@@ -92,19 +118,37 @@ async function events(name: string): Promise<{ reason: string; type: string; mes
 /** Waits until the pod's container runs and logs its greeting; checks the Pulled event. */
 async function expectRuns(name: string, image: string): Promise<void> {
   try {
-    await until(`pod ${name} running`, async () => (await cluster!.k(['get', 'pod', name, '-o', 'jsonpath={.status.phase}'])) === 'Running', 90_000, 500);
+    await until(
+      `pod ${name} running`,
+      async () => (await cluster!.k(['get', 'pod', name, '-o', 'jsonpath={.status.phase}'])) === 'Running',
+      90_000,
+      500,
+    );
   } catch (err: any) {
     const evs = await events(name).catch(() => []);
     throw new Error(`${err.message}; events:\n${evs.map((e) => `${e.type} ${e.reason}: ${e.message}`).join('\n')}`);
   }
-  const logs = await until(`logs of ${name}`, async () => (await cluster!.k(['logs', name])).includes(`hello from ${name}`) && (await cluster!.k(['logs', name])), 20_000, 500);
+  const logs = await until(
+    `logs of ${name}`,
+    async () => (await cluster!.k(['logs', name])).includes(`hello from ${name}`) && (await cluster!.k(['logs', name])),
+    20_000,
+    500,
+  );
   assert.match(logs, new RegExp(`hello from ${name}`));
-  const evs = await until(`Pulled event of ${name}`, async () => {
-    const all = await events(name);
-    return all.some((e) => e.reason === 'Pulled') && all;
-  }, 20_000, 500);
+  const evs = await until(
+    `Pulled event of ${name}`,
+    async () => {
+      const all = await events(name);
+      return all.some((e) => e.reason === 'Pulled') && all;
+    },
+    20_000,
+    500,
+  );
   const pulled = evs.find((e) => e.reason === 'Pulled')!;
-  assert.match(pulled.message, new RegExp(`^Successfully pulled image "${image.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}" in [0-9.]+s`));
+  assert.match(
+    pulled.message,
+    new RegExp(`^Successfully pulled image "${image.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}" in [0-9.]+s`),
+  );
 }
 
 before(async () => {
@@ -119,7 +163,17 @@ before(async () => {
   let authYaml = '';
   if (!authSkip) {
     authPort = await freePort();
-    const hash = spawnSync('python3', ['-W', 'ignore', '-c', 'import crypt, sys; print(crypt.crypt(sys.argv[1], crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16)))', PASSWORD], { encoding: 'utf8' });
+    const hash = spawnSync(
+      'python3',
+      [
+        '-W',
+        'ignore',
+        '-c',
+        'import crypt, sys; print(crypt.crypt(sys.argv[1], crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16)))',
+        PASSWORD,
+      ],
+      { encoding: 'utf8' },
+    );
     const htpasswd = join(work, 'htpasswd');
     writeFileSync(htpasswd, `${USER}:${hash.stdout.trim()}\n`);
     await startRegistry('auth', authPort, htpasswd);
@@ -132,10 +186,17 @@ before(async () => {
   writeFileSync(
     file,
     `mirrors:\n  registry.example.test:\n    endpoint:\n      - "http://127.0.0.1:${port}"\n${authYaml}` +
-      (authSkip ? '' : `configs:\n  "127.0.0.1:${authPort}":\n    auth:\n      username: ${USER}\n      password: ${PASSWORD}\n`),
+      (authSkip
+        ? ''
+        : `configs:\n  "127.0.0.1:${authPort}":\n    auth:\n      username: ${USER}\n      password: ${PASSWORD}\n`),
   );
   cluster = await startCluster({ agent: true, args: ['--private-registry', file] });
-  await until('node Ready', async () => (await cluster!.k(['get', 'nodes', '--no-headers'])).includes(' Ready'), 90_000, 500);
+  await until(
+    'node Ready',
+    async () => (await cluster!.k(['get', 'nodes', '--no-headers'])).includes(' Ready'),
+    90_000,
+    500,
+  );
 });
 
 after(async () => {
@@ -145,9 +206,15 @@ after(async () => {
 });
 
 test('hosts.toml written from --private-registry', { skip }, async () => {
-  const toml = readFileSync(join(cluster!.dataDir, 'agent', 'containerd', 'certs.d', 'registry.example.test', 'hosts.toml'), 'utf8');
+  const toml = readFileSync(
+    join(cluster!.dataDir, 'agent', 'containerd', 'certs.d', 'registry.example.test', 'hosts.toml'),
+    'utf8',
+  );
   assert.match(toml, /^server = "https:\/\/registry\.example\.test"$/m);
-  assert.match(toml, new RegExp(`\\[host\\."http://127\\.0\\.0\\.1:${port}"\\]\\n {2}capabilities = \\["pull", "resolve"\\]`));
+  assert.match(
+    toml,
+    new RegExp(`\\[host\\."http://127\\.0\\.0\\.1:${port}"\\]\\n {2}capabilities = \\["pull", "resolve"\\]`),
+  );
 });
 
 test('pulls from a plain-http registry on loopback', { skip }, async () => {
@@ -192,11 +259,24 @@ test('imagePullSecrets for a registry the file has no credentials for', { skip: 
   // "localhost:<port>" is the same registry under a host name registries.yaml does not know.
   const image = `localhost:${authPort}/k8ts/busybox:pushed`;
   await cluster!.k(['apply', '-f', '-'], podYaml('nosecret', image));
-  await until('401 for the pod without a secret', async () => {
-    const evs = await events('nosecret');
-    return evs.some((e) => e.reason === 'Failed' && /unauthorized|401|authorization failed/i.test(e.message));
-  }, 45_000, 500);
-  await cluster!.k(['create', 'secret', 'docker-registry', 'regcred', `--docker-server=localhost:${authPort}`, `--docker-username=${USER}`, `--docker-password=${PASSWORD}`]);
+  await until(
+    '401 for the pod without a secret',
+    async () => {
+      const evs = await events('nosecret');
+      return evs.some((e) => e.reason === 'Failed' && /unauthorized|401|authorization failed/i.test(e.message));
+    },
+    45_000,
+    500,
+  );
+  await cluster!.k([
+    'create',
+    'secret',
+    'docker-registry',
+    'regcred',
+    `--docker-server=localhost:${authPort}`,
+    `--docker-username=${USER}`,
+    `--docker-password=${PASSWORD}`,
+  ]);
   await cluster!.k(['apply', '-f', '-'], podYaml('withsecret', image, '  imagePullSecrets:\n  - name: regcred\n'));
   await expectRuns('withsecret', image);
 });

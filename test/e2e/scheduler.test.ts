@@ -13,13 +13,18 @@ const NODES = ['sim-node-0', 'sim-node-1', 'sim-node-2'];
 
 before(async () => {
   cluster = await startCluster({ args: ['--simulated-nodes', '3', '--sim-cpu', '2', '--sim-memory', '4Gi'] });
-  await until('condition', async () => (await cluster.k(['get', 'nodes', '-o', 'name'])).trim().split('\n').length === 3, 30_000);
+  await until(
+    'condition',
+    async () => (await cluster.k(['get', 'nodes', '-o', 'name'])).trim().split('\n').length === 3,
+    30_000,
+  );
 });
 after(async () => {
   await cluster?.cleanup();
 });
 
-const nodeOf = async (pod: string, ns = 'default') => (await cluster.k(['get', 'pod', pod, '-n', ns, '-o', 'jsonpath={.spec.nodeName}'])).trim();
+const nodeOf = async (pod: string, ns = 'default') =>
+  (await cluster.k(['get', 'pod', pod, '-n', ns, '-o', 'jsonpath={.spec.nodeName}'])).trim();
 
 const podYaml = (name: string, extra = '', labels = '{}', cpu = '') => `
 apiVersion: v1
@@ -35,7 +40,14 @@ test('pods get bound and a Scheduled event is recorded', async () => {
   const node = await until('condition', () => nodeOf('hello'));
   assert.ok(NODES.includes(node), node);
   const events = await until('condition', async () => {
-    const out = await cluster.k(['get', 'events', '--field-selector', 'involvedObject.name=hello,reason=Scheduled', '-o', 'jsonpath={.items[*].message}']);
+    const out = await cluster.k([
+      'get',
+      'events',
+      '--field-selector',
+      'involvedObject.name=hello,reason=Scheduled',
+      '-o',
+      'jsonpath={.items[*].message}',
+    ]);
     return out.trim();
   });
   assert.equal(events, `Successfully assigned default/hello to ${node}`);
@@ -43,15 +55,33 @@ test('pods get bound and a Scheduled event is recorded', async () => {
 });
 
 test('a pod that fits nowhere explains why in kubectl describe', async () => {
-  await cluster.k(['run', 'too-big', '--image=nginx:1.27', '--overrides', JSON.stringify({ spec: { containers: [{ name: 'too-big', image: 'nginx:1.27', resources: { requests: { cpu: '3' } } }] } })]);
-  const msg = '0/3 nodes are available: 3 Insufficient cpu. preemption: 0/3 nodes are available: 3 No preemption victims found for incoming pod.';
+  await cluster.k([
+    'run',
+    'too-big',
+    '--image=nginx:1.27',
+    '--overrides',
+    JSON.stringify({
+      spec: { containers: [{ name: 'too-big', image: 'nginx:1.27', resources: { requests: { cpu: '3' } } }] },
+    }),
+  ]);
+  const msg =
+    '0/3 nodes are available: 3 Insufficient cpu. preemption: 0/3 nodes are available: 3 No preemption victims found for incoming pod.';
   const describe = await until('condition', async () => {
     const out = await cluster.k(['describe', 'pod', 'too-big']);
     return out.includes('FailedScheduling') ? out : '';
   });
-  assert.match(describe, /Warning\s+FailedScheduling\s+.*default-scheduler\s+0\/3 nodes are available: 3 Insufficient cpu\./);
+  assert.match(
+    describe,
+    /Warning\s+FailedScheduling\s+.*default-scheduler\s+0\/3 nodes are available: 3 Insufficient cpu\./,
+  );
   assert.ok(describe.includes(msg), describe);
-  const cond = await cluster.k(['get', 'pod', 'too-big', '-o', 'jsonpath={.status.conditions[?(@.type=="PodScheduled")].reason}']);
+  const cond = await cluster.k([
+    'get',
+    'pod',
+    'too-big',
+    '-o',
+    'jsonpath={.status.conditions[?(@.type=="PodScheduled")].reason}',
+  ]);
   assert.equal(cond, 'Unschedulable');
   await cluster.k(['delete', 'pod', 'too-big', '--wait=false']);
 });
@@ -67,8 +97,14 @@ test('taints keep pods off unless tolerated', async () => {
       const out = await cluster.k(['describe', 'pod', 'stuck']);
       return out.includes('FailedScheduling') ? out : '';
     });
-    assert.match(describe, /0\/3 nodes are available: 1 node\(s\) were unschedulable, 2 node\(s\) had untolerated taint \{dedicated: gpu\}\./);
-    await cluster.k(['apply', '-f', '-'], podYaml('tolerant', `  tolerations: [{key: dedicated, operator: Equal, value: gpu, effect: NoSchedule}]`));
+    assert.match(
+      describe,
+      /0\/3 nodes are available: 1 node\(s\) were unschedulable, 2 node\(s\) had untolerated taint \{dedicated: gpu\}\./,
+    );
+    await cluster.k(
+      ['apply', '-f', '-'],
+      podYaml('tolerant', `  tolerations: [{key: dedicated, operator: Equal, value: gpu, effect: NoSchedule}]`),
+    );
     const n = await until('condition', () => nodeOf('tolerant'));
     assert.ok(NODES.slice(0, 2).includes(n));
     // Uncordoning is a node update: the stuck pod is retried and lands.
@@ -101,7 +137,10 @@ test('nodeSelector and node affinity', async () => {
     const out = await cluster.k(['describe', 'pod', 'nowhere']);
     return out.includes('FailedScheduling') ? out : '';
   });
-  assert.match(describe, /0\/3 nodes are available: 3 node\(s\) didn't match Pod's node affinity\/selector\. preemption: 0\/3 nodes are available: 3 Preemption is not helpful for scheduling\./);
+  assert.match(
+    describe,
+    /0\/3 nodes are available: 3 node\(s\) didn't match Pod's node affinity\/selector\. preemption: 0\/3 nodes are available: 3 Preemption is not helpful for scheduling\./,
+  );
   await cluster.kubectl(['delete', 'pod', 'selected', 'affine', 'nowhere', '--wait=false']);
 });
 
@@ -112,10 +151,17 @@ test('required anti-affinity spreads 3 replicas over 3 nodes', async () => {
       - labelSelector: {matchLabels: {app: spread}}
         topologyKey: kubernetes.io/hostname`;
   for (const i of [1, 2, 3]) await cluster.k(['apply', '-f', '-'], podYaml(`spread-${i}`, aa, '{app: spread}'));
-  const nodes = await until('condition', async () => {
-    const out = (await cluster.k(['get', 'pods', '-l', 'app=spread', '-o', 'jsonpath={.items[*].spec.nodeName}'])).trim().split(/\s+/).filter(Boolean);
-    return out.length === 3 ? out : null;
-  }, 30_000);
+  const nodes = await until(
+    'condition',
+    async () => {
+      const out = (await cluster.k(['get', 'pods', '-l', 'app=spread', '-o', 'jsonpath={.items[*].spec.nodeName}']))
+        .trim()
+        .split(/\s+/)
+        .filter(Boolean);
+      return out.length === 3 ? out : null;
+    },
+    30_000,
+  );
   assert.equal(new Set(nodes).size, 3);
   await cluster.k(['apply', '-f', '-'], podYaml('spread-4', aa, '{app: spread}'));
   const describe = await until('condition', async () => {
@@ -147,7 +193,10 @@ value: 100000
     await cluster.k(['apply', '-f', '-'], podYaml(`low-${i}`, `  priorityClassName: low`, '{}', '1500m'));
   }
   await until('condition', async () => {
-    const out = (await cluster.k(['get', 'pods', '-o', 'jsonpath={.items[*].spec.nodeName}'])).trim().split(/\s+/).filter(Boolean);
+    const out = (await cluster.k(['get', 'pods', '-o', 'jsonpath={.items[*].spec.nodeName}']))
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean);
     return out.length === 3;
   });
   await cluster.k(['apply', '-f', '-'], podYaml('vip', `  priorityClassName: high`, '{}', '1'));
@@ -155,16 +204,44 @@ value: 100000
   assert.ok(NODES.includes(node));
   const prio = await cluster.k(['get', 'pod', 'vip', '-o', 'jsonpath={.spec.priority}']);
   assert.equal(prio, '100000');
-  const preempted = await until('condition', async () => (await cluster.k(['get', 'events', '--field-selector', 'reason=Preempted', '-o', 'jsonpath={.items[*].message}'])).trim());
+  const preempted = await until('condition', async () =>
+    (
+      await cluster.k(['get', 'events', '--field-selector', 'reason=Preempted', '-o', 'jsonpath={.items[*].message}'])
+    ).trim(),
+  );
   assert.match(preempted, new RegExp(`Preempted by pod [0-9a-f-]+ on node ${node}`));
-  const left = (await cluster.k(['get', 'pods', '-o', 'name'])).trim().split('\n').filter((l) => l.startsWith('pod/low-'));
+  const left = (await cluster.k(['get', 'pods', '-o', 'name']))
+    .trim()
+    .split('\n')
+    .filter((l) => l.startsWith('pod/low-'));
   assert.equal(left.length, 2);
 });
 
 test('two standalone schedulers: one leader, the other takes over when it dies', async () => {
   const procs: ChildProcess[] = [];
   const startOne = () => {
-    const p = spawn(process.execPath, [K8TS_BIN, 'scheduler', '--kubeconfig', cluster.kubeconfig, '--scheduler-name', 'ha-scheduler', '--leader-elect-resource-name', 'ha-scheduler', '--leader-elect-lease-duration', '4s', '--leader-elect-renew-deadline', '3s', '--leader-elect-retry-period', '500ms', '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(
+      process.execPath,
+      [
+        K8TS_BIN,
+        'scheduler',
+        '--kubeconfig',
+        cluster.kubeconfig,
+        '--scheduler-name',
+        'ha-scheduler',
+        '--leader-elect-resource-name',
+        'ha-scheduler',
+        '--leader-elect-lease-duration',
+        '4s',
+        '--leader-elect-renew-deadline',
+        '3s',
+        '--leader-elect-retry-period',
+        '500ms',
+        '--log-level',
+        'warn',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     procs.push(p);
     let out = '';
     p.stdout!.on('data', (d) => (out += d));
@@ -173,7 +250,10 @@ test('two standalone schedulers: one leader, the other takes over when it dies',
   try {
     const a = startOne();
     const b = startOne();
-    const holder = async () => (await cluster.k(['get', 'lease', 'ha-scheduler', '-n', 'kube-system', '-o', 'jsonpath={.spec.holderIdentity}'])).trim();
+    const holder = async () =>
+      (
+        await cluster.k(['get', 'lease', 'ha-scheduler', '-n', 'kube-system', '-o', 'jsonpath={.spec.holderIdentity}'])
+      ).trim();
     const first = await until('condition', async () => {
       const h = await holder();
       return h && a.id() && b.id() ? h : '';
@@ -184,10 +264,14 @@ test('two standalone schedulers: one leader, the other takes over when it dies',
     assert.ok(NODES.includes(await until('condition', () => nodeOf('ha-1'))));
     const [leader, standby] = first === a.id() ? [a, b] : [b, a];
     leader.p.kill('SIGKILL');
-    const next = await until('condition', async () => {
-      const h = await holder();
-      return h === standby.id() ? h : '';
-    }, 20_000);
+    const next = await until(
+      'condition',
+      async () => {
+        const h = await holder();
+        return h === standby.id() ? h : '';
+      },
+      20_000,
+    );
     assert.equal(next, standby.id());
     await cluster.k(['apply', '-f', '-'], podYaml('ha-2', `  schedulerName: ha-scheduler`));
     assert.ok(NODES.includes(await until('condition', () => nodeOf('ha-2'))));

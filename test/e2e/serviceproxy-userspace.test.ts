@@ -9,7 +9,9 @@ import { join } from 'node:path';
 import { importTestImages, realContainersUnavailable, startCluster, until, type Cluster } from './harness.js';
 import { proxyTableName } from '../../src/proxy/index.js';
 
-const skip = realContainersUnavailable() ?? (spawnSync('sh', ['-c', 'command -v nft'], { stdio: 'ignore' }).status !== 0 ? 'nft is not installed' : undefined);
+const skip =
+  realContainersUnavailable() ??
+  (spawnSync('sh', ['-c', 'command -v nft'], { stdio: 'ignore' }).status !== 0 ? 'nft is not installed' : undefined);
 let c: Cluster;
 
 function get(url: string): Promise<string> {
@@ -30,9 +32,28 @@ const svcJSON = async (name: string) => JSON.parse(await c.k(['get', 'svc', name
 before(async () => {
   if (skip) return;
   c = await startCluster({ agent: true, args: ['--proxy-mode', 'userspace'] });
-  await until('a Ready node', async () => (await c.k(['get', 'nodes', '-o', 'jsonpath={.items[*].status.conditions[?(@.type=="Ready")].status}'])).includes('True'), 60_000, 500);
+  await until(
+    'a Ready node',
+    async () =>
+      (await c.k(['get', 'nodes', '-o', 'jsonpath={.items[*].status.conditions[?(@.type=="Ready")].status}'])).includes(
+        'True',
+      ),
+    60_000,
+    500,
+  );
   await importTestImages(c, ['busybox', 'httpd']);
-  await c.k(['create', 'deployment', 'web', '--image=k8ts.local/httpd:1.35', '--replicas=3', '--port=8080', '--', 'sh', '-c', "hostname > /www/index.html; trap 'exit 0' TERM; httpd -f -p 8080 -h /www & wait"]);
+  await c.k([
+    'create',
+    'deployment',
+    'web',
+    '--image=k8ts.local/httpd:1.35',
+    '--replicas=3',
+    '--port=8080',
+    '--',
+    'sh',
+    '-c',
+    "hostname > /www/index.html; trap 'exit 0' TERM; httpd -f -p 8080 -h /www & wait",
+  ]);
   await c.k(['expose', 'deploy', 'web', '--port', '80', '--target-port', '8080', '--type', 'NodePort']);
   await c.k(['expose', 'deploy', 'web', '--name', 'web-sh', '--port', '80', '--target-port', '8080']);
   await c.k(['annotate', 'svc', 'web-sh', 'k8ts.io/lb-scheduler=sh']);
@@ -45,29 +66,42 @@ after(async () => {
   if (c) await c.cleanup();
 });
 
-test('userspace: the ClusterIP answers from the host (rr spreads) and from a pod', { skip, timeout: 120_000 }, async () => {
-  const ip = (await svcJSON('web')).spec.clusterIP;
-  const seen = new Set<string>();
-  for (let i = 0; i < 9; i++) seen.add(await until('an answer from the ClusterIP', () => get(`http://${ip}/`), 30_000));
-  assert.equal(seen.size, 3, [...seen].join(', '));
-  assert.match(await c.k(['exec', 'client', '--', 'wget', '-qO-', `http://${ip}/`]), /^web-/);
-});
+test(
+  'userspace: the ClusterIP answers from the host (rr spreads) and from a pod',
+  { skip, timeout: 120_000 },
+  async () => {
+    const ip = (await svcJSON('web')).spec.clusterIP;
+    const seen = new Set<string>();
+    for (let i = 0; i < 9; i++)
+      seen.add(await until('an answer from the ClusterIP', () => get(`http://${ip}/`), 30_000));
+    assert.equal(seen.size, 3, [...seen].join(', '));
+    assert.match(await c.k(['exec', 'client', '--', 'wget', '-qO-', `http://${ip}/`]), /^web-/);
+  },
+);
 
-test('userspace: the sh scheduler pins a client; the NodePort answers on the node address', { skip, timeout: 120_000 }, async () => {
-  const ip = (await svcJSON('web-sh')).spec.clusterIP;
-  const seen = new Set<string>();
-  for (let i = 0; i < 10; i++) seen.add(await until('an answer from the sh service', () => get(`http://${ip}/`), 30_000));
-  assert.equal(seen.size, 1, [...seen].join(', '));
-  const node = JSON.parse(await c.k(['get', 'nodes', '-o', 'json'])).items[0];
-  const nodeIP = node.status.addresses.find((a: any) => a.type === 'InternalIP').address;
-  const nodePort = (await svcJSON('web')).spec.ports[0].nodePort;
-  assert.match(await until('an answer on the NodePort', () => get(`http://${nodeIP}:${nodePort}/`), 30_000), /^web-/);
-});
+test(
+  'userspace: the sh scheduler pins a client; the NodePort answers on the node address',
+  { skip, timeout: 120_000 },
+  async () => {
+    const ip = (await svcJSON('web-sh')).spec.clusterIP;
+    const seen = new Set<string>();
+    for (let i = 0; i < 10; i++)
+      seen.add(await until('an answer from the sh service', () => get(`http://${ip}/`), 30_000));
+    assert.equal(seen.size, 1, [...seen].join(', '));
+    const node = JSON.parse(await c.k(['get', 'nodes', '-o', 'json'])).items[0];
+    const nodeIP = node.status.addresses.find((a: any) => a.type === 'InternalIP').address;
+    const nodePort = (await svcJSON('web')).spec.ports[0].nodePort;
+    assert.match(await until('an answer on the NodePort', () => get(`http://${nodeIP}:${nodePort}/`), 30_000), /^web-/);
+  },
+);
 
 test('userspace: killall removes the redirect table', { skip, timeout: 120_000 }, async () => {
   const table = proxyTableName(join(c.dataDir, 'agent'), false);
   assert.match(spawnSync('nft', ['list', 'tables'], { encoding: 'utf8' }).stdout, new RegExp(`table ip ${table}\\b`));
   await c.cleanup();
-  assert.doesNotMatch(spawnSync('nft', ['list', 'tables'], { encoding: 'utf8' }).stdout, new RegExp(`table ip ${table}\\b`));
+  assert.doesNotMatch(
+    spawnSync('nft', ['list', 'tables'], { encoding: 'utf8' }).stdout,
+    new RegExp(`table ip ${table}\\b`),
+  );
   c = undefined as unknown as Cluster;
 });

@@ -7,10 +7,20 @@ import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { importTestImages, realContainersUnavailable, run, startCluster, until, K8TS_BIN, type Cluster } from './harness.js';
+import {
+  importTestImages,
+  realContainersUnavailable,
+  run,
+  startCluster,
+  until,
+  K8TS_BIN,
+  type Cluster,
+} from './harness.js';
 import { proxyTableName } from '../../src/proxy/index.js';
 
-const skip = realContainersUnavailable() ?? (spawnSync('sh', ['-c', 'command -v nft'], { stdio: 'ignore' }).status !== 0 ? 'nft is not installed' : undefined);
+const skip =
+  realContainersUnavailable() ??
+  (spawnSync('sh', ['-c', 'command -v nft'], { stdio: 'ignore' }).status !== 0 ? 'nft is not installed' : undefined);
 let c: Cluster;
 
 /** One GET on a fresh connection (keep-alive would pin every request to one endpoint). */
@@ -38,18 +48,39 @@ async function failure(url: string): Promise<string> {
 const svcJSON = async (name: string) => JSON.parse(await c.k(['get', 'svc', name, '-o', 'json']));
 
 async function readyEndpoints(name: string): Promise<number> {
-  const slices = JSON.parse(await c.k(['get', 'endpointslices', '-l', `kubernetes.io/service-name=${name}`, '-o', 'json'])).items;
+  const slices = JSON.parse(
+    await c.k(['get', 'endpointslices', '-l', `kubernetes.io/service-name=${name}`, '-o', 'json']),
+  ).items;
   return slices.flatMap((s: any) => s.endpoints ?? []).filter((e: any) => e.conditions?.ready !== false).length;
 }
 
 before(async () => {
   if (skip) return;
   c = await startCluster({ agent: true });
-  await until('a Ready node', async () => (await c.k(['get', 'nodes', '-o', 'jsonpath={.items[*].status.conditions[?(@.type=="Ready")].status}'])).includes('True'), 60_000, 500);
+  await until(
+    'a Ready node',
+    async () =>
+      (await c.k(['get', 'nodes', '-o', 'jsonpath={.items[*].status.conditions[?(@.type=="Ready")].status}'])).includes(
+        'True',
+      ),
+    60_000,
+    500,
+  );
   await importTestImages(c, ['busybox', 'httpd']);
   // (busybox wget's -T crashes the static busybox of Debian 12: no timeouts given.)
   // Each pod serves its own name, so answers show which endpoint was chosen.
-  await c.k(['create', 'deployment', 'web', '--image=k8ts.local/httpd:1.35', '--replicas=3', '--port=8080', '--', 'sh', '-c', "hostname > /www/index.html; trap 'exit 0' TERM; httpd -f -p 8080 -h /www & wait"]);
+  await c.k([
+    'create',
+    'deployment',
+    'web',
+    '--image=k8ts.local/httpd:1.35',
+    '--replicas=3',
+    '--port=8080',
+    '--',
+    'sh',
+    '-c',
+    "hostname > /www/index.html; trap 'exit 0' TERM; httpd -f -p 8080 -h /www & wait",
+  ]);
   await c.k(['expose', 'deploy', 'web', '--port', '80', '--target-port', '8080']);
   await c.k(['run', 'client', '--image=k8ts.local/busybox:1.35', '--restart=Never', '--', 'sleep', '3600']);
   await until('3 ready endpoints', async () => (await readyEndpoints('web')) === 3, 120_000, 500);
@@ -60,16 +91,22 @@ after(async () => {
   if (c) await c.cleanup();
 });
 
-test('the ClusterIP answers from the host and from a pod, spread over the three pods', { skip, timeout: 120_000 }, async () => {
-  const ip = (await svcJSON('web')).spec.clusterIP;
-  const seen = new Set<string>();
-  for (let i = 0; i < 30; i++) seen.add(await until('an answer from the ClusterIP', () => get(`http://${ip}/`), 20_000));
-  assert.equal(seen.size, 3, `answers came from ${[...seen].join(', ')}`);
-  for (const name of seen) assert.match(name, /^web-/);
-  const fromPod = new Set<string>();
-  for (let i = 0; i < 12; i++) fromPod.add((await c.k(['exec', 'client', '--', 'wget', '-qO-', `http://${ip}/`])).trim());
-  assert.ok(fromPod.size >= 2, `a pod reaches the service and sees several endpoints: ${[...fromPod].join(', ')}`);
-});
+test(
+  'the ClusterIP answers from the host and from a pod, spread over the three pods',
+  { skip, timeout: 120_000 },
+  async () => {
+    const ip = (await svcJSON('web')).spec.clusterIP;
+    const seen = new Set<string>();
+    for (let i = 0; i < 30; i++)
+      seen.add(await until('an answer from the ClusterIP', () => get(`http://${ip}/`), 20_000));
+    assert.equal(seen.size, 3, `answers came from ${[...seen].join(', ')}`);
+    for (const name of seen) assert.match(name, /^web-/);
+    const fromPod = new Set<string>();
+    for (let i = 0; i < 12; i++)
+      fromPod.add((await c.k(['exec', 'client', '--', 'wget', '-qO-', `http://${ip}/`])).trim());
+    assert.ok(fromPod.size >= 2, `a pod reaches the service and sees several endpoints: ${[...fromPod].join(', ')}`);
+  },
+);
 
 test('a pod reaches itself through its service (hairpin)', { skip, timeout: 60_000 }, async () => {
   const ip = (await svcJSON('web')).spec.clusterIP;
@@ -78,20 +115,50 @@ test('a pod reaches itself through its service (hairpin)', { skip, timeout: 60_0
   for (let i = 0; i < 9; i++) assert.match(await c.k(['exec', pod, '--', 'wget', '-qO-', `http://${ip}/`]), /^web-/);
 });
 
-test('a NodePort answers on the node address; sessionAffinity ClientIP pins the client', { skip, timeout: 120_000 }, async () => {
-  await c.k(['expose', 'deploy', 'web', '--name', 'web-np', '--type', 'NodePort', '--port', '80', '--target-port', '8080']);
-  await c.k(['expose', 'deploy', 'web', '--name', 'web-sticky', '--port', '80', '--target-port', '8080', '--session-affinity', 'ClientIP']);
-  const node = JSON.parse(await c.k(['get', 'nodes', '-o', 'json'])).items[0];
-  const nodeIP = node.status.addresses.find((a: any) => a.type === 'InternalIP').address;
-  const nodePort = (await svcJSON('web-np')).spec.ports[0].nodePort;
-  const seen = new Set<string>();
-  for (let i = 0; i < 15; i++) seen.add(await until('an answer on the NodePort', () => get(`http://${nodeIP}:${nodePort}/`), 20_000));
-  assert.ok(seen.size >= 2, `the NodePort spreads: ${[...seen].join(', ')}`);
-  const sticky = (await svcJSON('web-sticky')).spec.clusterIP;
-  const pinned = new Set<string>();
-  for (let i = 0; i < 15; i++) pinned.add(await until('an answer from the sticky service', () => get(`http://${sticky}/`), 20_000));
-  assert.equal(pinned.size, 1, `one client, one endpoint: ${[...pinned].join(', ')}`);
-});
+test(
+  'a NodePort answers on the node address; sessionAffinity ClientIP pins the client',
+  { skip, timeout: 120_000 },
+  async () => {
+    await c.k([
+      'expose',
+      'deploy',
+      'web',
+      '--name',
+      'web-np',
+      '--type',
+      'NodePort',
+      '--port',
+      '80',
+      '--target-port',
+      '8080',
+    ]);
+    await c.k([
+      'expose',
+      'deploy',
+      'web',
+      '--name',
+      'web-sticky',
+      '--port',
+      '80',
+      '--target-port',
+      '8080',
+      '--session-affinity',
+      'ClientIP',
+    ]);
+    const node = JSON.parse(await c.k(['get', 'nodes', '-o', 'json'])).items[0];
+    const nodeIP = node.status.addresses.find((a: any) => a.type === 'InternalIP').address;
+    const nodePort = (await svcJSON('web-np')).spec.ports[0].nodePort;
+    const seen = new Set<string>();
+    for (let i = 0; i < 15; i++)
+      seen.add(await until('an answer on the NodePort', () => get(`http://${nodeIP}:${nodePort}/`), 20_000));
+    assert.ok(seen.size >= 2, `the NodePort spreads: ${[...seen].join(', ')}`);
+    const sticky = (await svcJSON('web-sticky')).spec.clusterIP;
+    const pinned = new Set<string>();
+    for (let i = 0; i < 15; i++)
+      pinned.add(await until('an answer from the sticky service', () => get(`http://${sticky}/`), 20_000));
+    assert.equal(pinned.size, 1, `one client, one endpoint: ${[...pinned].join(', ')}`);
+  },
+);
 
 test('scaled to zero, the service rejects at once instead of hanging', { skip, timeout: 120_000 }, async () => {
   const ip = (await svcJSON('web')).spec.clusterIP;
@@ -117,5 +184,8 @@ test('k8ts killall removes the service proxy table', { skip, timeout: 120_000 },
   assert.match(spawnSync('nft', ['list', 'tables'], { encoding: 'utf8' }).stdout, new RegExp(`table ip ${table}\\b`));
   const r = await run(process.execPath, [K8TS_BIN, 'killall', '--data-dir', c.dataDir], { timeoutMs: 120_000 });
   assert.equal(r.code, 0, r.stderr);
-  assert.doesNotMatch(spawnSync('nft', ['list', 'tables'], { encoding: 'utf8' }).stdout, new RegExp(`table ip ${table}\\b`));
+  assert.doesNotMatch(
+    spawnSync('nft', ['list', 'tables'], { encoding: 'utf8' }).stdout,
+    new RegExp(`table ip ${table}\\b`),
+  );
 });

@@ -29,36 +29,54 @@ test('an error Status is written in metav1.Status field order with a trailing ne
 });
 
 test('a YAML body to a raw create decodes as YAML', async () => {
-  const r = await api.request('POST', '/api/v1/namespaces/default/configmaps', CONFIGMAP_YAML, { 'Content-Type': 'application/yaml' });
+  const r = await api.request('POST', '/api/v1/namespaces/default/configmaps', CONFIGMAP_YAML, {
+    'Content-Type': 'application/yaml',
+  });
   assert.equal(r.status, 201, r.body);
   assert.deepEqual(JSON.parse(r.body).data, { a: '1' });
 });
 
 test('a body of another kind, or not in its declared media type, gets upstream decode errors', async () => {
-  const asJSON = await api.request('POST', '/api/v1/namespaces', CONFIGMAP_YAML, { 'Content-Type': 'application/json' });
+  const asJSON = await api.request('POST', '/api/v1/namespaces', CONFIGMAP_YAML, {
+    'Content-Type': 'application/json',
+  });
   assert.equal(asJSON.status, 400);
   assert.equal(
     JSON.parse(asJSON.body).message,
     "the object provided is unrecognized (must be of type Namespace): couldn't get version/kind; json parse error: invalid character 'a' looking for beginning of value (61706956657273696f6e3a2076310a6b696e643a20436f6e6669674d6170 ...)",
   );
-  const otherKind = await api.request('POST', '/api/v1/namespaces', CONFIGMAP_YAML, { 'Content-Type': 'application/yaml' });
+  const otherKind = await api.request('POST', '/api/v1/namespaces', CONFIGMAP_YAML, {
+    'Content-Type': 'application/yaml',
+  });
   assert.equal(otherKind.status, 400);
   assert.deepEqual(JSON.parse(otherKind.body), {
     kind: 'Status',
     apiVersion: 'v1',
     metadata: {},
     status: 'Failure',
-    message: 'ConfigMap in version "v1" cannot be handled as a Namespace: converting (v1.ConfigMap) to (core.Namespace): unknown conversion',
+    message:
+      'ConfigMap in version "v1" cannot be handled as a Namespace: converting (v1.ConfigMap) to (core.Namespace): unknown conversion',
     reason: 'BadRequest',
     code: 400,
   });
   const deployment = { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'd' } };
   const otherGroup = await api.json('POST', '/api/v1/namespaces/default/pods', deployment);
-  assert.equal(otherGroup.body.message, 'Deployment in version "v1" cannot be handled as a Pod: converting (v1.Deployment) to (core.Pod): unknown conversion');
-  const unknown = await api.json('POST', '/apis/apps/v1/namespaces/default/deployments', { ...deployment, kind: 'Nope' });
-  assert.equal(unknown.body.message, 'Nope in version "v1" cannot be handled as a Deployment: no kind "Nope" is registered for version "apps/v1" in scheme "pkg/api/legacyscheme/scheme.go:30"');
+  assert.equal(
+    otherGroup.body.message,
+    'Deployment in version "v1" cannot be handled as a Pod: converting (v1.Deployment) to (core.Pod): unknown conversion',
+  );
+  const unknown = await api.json('POST', '/apis/apps/v1/namespaces/default/deployments', {
+    ...deployment,
+    kind: 'Nope',
+  });
+  assert.equal(
+    unknown.body.message,
+    'Nope in version "v1" cannot be handled as a Deployment: no kind "Nope" is registered for version "apps/v1" in scheme "pkg/api/legacyscheme/scheme.go:30"',
+  );
   // kubectl create --raw sends files as they are, declared JSON (test-cmd's own check).
-  const r = await cluster.kubectl(['create', '--raw', '/api/v1/namespaces', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p' } }) });
+  const r = await cluster.kubectl(['create', '--raw', '/api/v1/namespaces', '-f', '-'], {
+    input: JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p' } }),
+  });
   assert.notEqual(r.code, 0);
   assert.match(r.stderr, /cannot be handled as a Namespace: converting \(v1\.Pod\)/);
 });
@@ -82,10 +100,15 @@ ${kind === 'StatefulSet' ? '  serviceName: web\n  replicas: 1\n' : ''}  selector
 `;
 
 test('ControllerRevisions carry their owner annotations: rollout history shows CHANGE-CAUSE', async () => {
-  for (const [kind, resource] of [['StatefulSet', 'sts'], ['DaemonSet', 'ds']] as const) {
+  for (const [kind, resource] of [
+    ['StatefulSet', 'sts'],
+    ['DaemonSet', 'ds'],
+  ] as const) {
     const name = `hist-${resource}`;
     await cluster.k(['apply', '-f', '-'], workload(kind, name, 'first-cause'));
-    await until(`${kind} revision 1`, async () => (await cluster.k(['rollout', 'history', `${resource}/${name}`])).includes('first-cause'));
+    await until(`${kind} revision 1`, async () =>
+      (await cluster.k(['rollout', 'history', `${resource}/${name}`])).includes('first-cause'),
+    );
     const patched = workload(kind, name, 'second-cause').replace('image: busybox:1.36', 'image: busybox:1.37');
     await cluster.k(['apply', '-f', '-'], patched);
     const history = await until(`${kind} revision 2`, async () => {
@@ -107,12 +130,18 @@ test('kubectl get cs lists the scheduler, controller manager and etcd as Healthy
   assert.match(lines[2], /^etcd-0\s+Healthy\s+\{"health":"true","reason":""\}\s*$/);
   assert.match(lines[3], /^scheduler\s+Healthy\s+ok\s*$/);
   assert.match(out.stderr, /Warning: v1 ComponentStatus is deprecated in v1\.19\+/);
-  const created = await api.json('POST', '/api/v1/componentstatuses', { apiVersion: 'v1', kind: 'ComponentStatus', metadata: { name: 'x' } });
+  const created = await api.json('POST', '/api/v1/componentstatuses', {
+    apiVersion: 'v1',
+    kind: 'ComponentStatus',
+    metadata: { name: 'x' },
+  });
   assert.equal(created.status, 405);
 });
 
 test('kubectl get apiservices lists every served group/version as Local and Available', async () => {
-  await cluster.k(['apply', '-f', '-'], `apiVersion: apiextensions.k8s.io/v1
+  await cluster.k(
+    ['apply', '-f', '-'],
+    `apiVersion: apiextensions.k8s.io/v1
 kind: CustomResourceDefinition
 metadata: {name: widgets.shapes.example.com}
 spec:
@@ -121,13 +150,17 @@ spec:
   names: {plural: widgets, singular: widget, kind: Widget}
   versions:
   - {name: v1, served: true, storage: true, schema: {openAPIV3Schema: {type: object}}}
-`);
+`,
+  );
   const out = await cluster.k(['get', 'apiservices']);
   const lines = out.trim().split('\n');
   assert.match(lines[0], /^NAME\s+SERVICE\s+AVAILABLE\s+AGE$/);
   const rows = new Map(lines.slice(1).map((l) => [l.split(/\s+/)[0], l.split(/\s+/).slice(1, 3).join(' ')]));
-  const groups = JSON.parse(await cluster.k(['get', '--raw', '/apis'])).groups.flatMap((g: any) => g.versions.map((v: any) => `${v.version}.${g.name}`));
-  for (const name of ['v1.', ...groups, 'v1.shapes.example.com']) assert.equal(rows.get(name), 'Local True', `${name} in\n${out}`);
+  const groups = JSON.parse(await cluster.k(['get', '--raw', '/apis'])).groups.flatMap((g: any) =>
+    g.versions.map((v: any) => `${v.version}.${g.name}`),
+  );
+  for (const name of ['v1.', ...groups, 'v1.shapes.example.com'])
+    assert.equal(rows.get(name), 'Local True', `${name} in\n${out}`);
   const apps = JSON.parse(await cluster.k(['get', 'apiservice', 'v1.apps', '-o', 'json']));
   assert.deepEqual(apps.spec, { group: 'apps', version: 'v1', groupPriorityMinimum: 17800, versionPriority: 15 });
   assert.deepEqual(

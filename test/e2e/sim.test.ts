@@ -12,21 +12,44 @@ let cluster: Cluster;
 
 before(async () => {
   cluster = await startCluster({
-    args: ['--simulated-nodes', '3', '--sim-heartbeat-seconds', '1', '--sim-job-seconds', '0.5', '--sim-crashloop-seconds', '0.5', '--node-monitor-grace-period', '3s', '--node-monitor-period', '250ms'],
+    args: [
+      '--simulated-nodes',
+      '3',
+      '--sim-heartbeat-seconds',
+      '1',
+      '--sim-job-seconds',
+      '0.5',
+      '--sim-crashloop-seconds',
+      '0.5',
+      '--node-monitor-grace-period',
+      '3s',
+      '--node-monitor-period',
+      '250ms',
+    ],
   });
 });
 after(async () => {
   await cluster?.cleanup();
 });
 
-const podJSON = async (name: string, ns = 'default') => JSON.parse(await cluster.k(['get', 'pod', name, '-n', ns, '-o', 'json']));
+const podJSON = async (name: string, ns = 'default') =>
+  JSON.parse(await cluster.k(['get', 'pod', name, '-n', ns, '-o', 'json']));
 
-function pod(name: string, node: string, extra: Record<string, unknown> = {}, container: Record<string, unknown> = {}): string {
+function pod(
+  name: string,
+  node: string,
+  extra: Record<string, unknown> = {},
+  container: Record<string, unknown> = {},
+): string {
   return JSON.stringify({
     apiVersion: 'v1',
     kind: 'Pod',
     metadata: { name, ...((extra.metadata as object) ?? {}) },
-    spec: { nodeName: node, containers: [{ name: 'c', image: 'busybox:1.36', ...container }], ...((extra.spec as object) ?? {}) },
+    spec: {
+      nodeName: node,
+      containers: [{ name: 'c', image: 'busybox:1.36', ...container }],
+      ...((extra.spec as object) ?? {}),
+    },
   });
 }
 
@@ -47,12 +70,18 @@ test('simulated nodes are Ready with kubelet-like status', async () => {
   const ready = node.status.conditions.find((c: any) => c.type === 'Ready');
   assert.equal(ready.status, 'True');
   assert.equal(ready.reason, 'KubeletReady');
-  assert.equal(node.status.conditions.find((c: any) => c.type === 'MemoryPressure').reason, 'KubeletHasSufficientMemory');
+  assert.equal(
+    node.status.conditions.find((c: any) => c.type === 'MemoryPressure').reason,
+    'KubeletHasSufficientMemory',
+  );
   assert.equal(node.status.nodeInfo.kubeletVersion, 'v1.30.0+k8ts');
   assert.match(node.status.nodeInfo.containerRuntimeVersion, /^sim:\/\//);
   assert.ok(node.status.addresses.some((a: any) => a.type === 'InternalIP'));
   // Node IPAM gave it a /24 of --cluster-cidr.
-  const cidr = await until('a podCIDR', async () => JSON.parse(await cluster.k(['get', 'node', 'sim-node-1', '-o', 'json'])).spec.podCIDR);
+  const cidr = await until(
+    'a podCIDR',
+    async () => JSON.parse(await cluster.k(['get', 'node', 'sim-node-1', '-o', 'json'])).spec.podCIDR,
+  );
   assert.match(cidr, /^10\.42\.\d+\.0\/24$/);
   // The node's Lease comes with its first heartbeat: wait for it rather than race it.
   const lease = await until('the node lease', async () => {
@@ -64,10 +93,20 @@ test('simulated nodes are Ready with kubelet-like status', async () => {
 });
 
 test('a pod bound to a simulated node runs with an IP from the node podCIDR', async () => {
-  await cluster.k(['apply', '-f', '-'], pod('web', 'sim-node-0', { spec: { initContainers: [{ name: 'init', image: 'busybox:1.36', command: ['true'] }] } }, { image: 'nginx:1.27' }));
+  await cluster.k(
+    ['apply', '-f', '-'],
+    pod(
+      'web',
+      'sim-node-0',
+      { spec: { initContainers: [{ name: 'init', image: 'busybox:1.36', command: ['true'] }] } },
+      { image: 'nginx:1.27' },
+    ),
+  );
   const p = await until('web Running and Ready', async () => {
     const p = await podJSON('web');
-    return p.status.phase === 'Running' && p.status.conditions?.find((c: any) => c.type === 'Ready')?.status === 'True' && p;
+    return (
+      p.status.phase === 'Running' && p.status.conditions?.find((c: any) => c.type === 'Ready')?.status === 'True' && p
+    );
   });
   const node = JSON.parse(await cluster.k(['get', 'node', 'sim-node-0', '-o', 'json']));
   const prefix = node.spec.podCIDR.split('.').slice(0, 3).join('.');
@@ -86,15 +125,30 @@ test('a pod bound to a simulated node runs with an IP from the node podCIDR', as
   assert.match(cs.imageID, /nginx@sha256:/);
   assert.equal(p.status.initContainerStatuses[0].state.terminated.reason, 'Completed');
   const wide = await cluster.k(['get', 'pod', 'web', '-o', 'wide']);
-  assert.match(wide, new RegExp(`web\\s+1/1\\s+Running\\s+0\\s+\\S+\\s+${p.status.podIP.replace(/\./g, '\\.')}\\s+sim-node-0`));
+  assert.match(
+    wide,
+    new RegExp(`web\\s+1/1\\s+Running\\s+0\\s+\\S+\\s+${p.status.podIP.replace(/\./g, '\\.')}\\s+sim-node-0`),
+  );
   // Admission gave it the default not-ready/unreachable tolerations.
-  const tols = p.spec.tolerations.filter((t: any) => t.effect === 'NoExecute').map((t: any) => `${t.key}:${t.tolerationSeconds}`).sort();
+  const tols = p.spec.tolerations
+    .filter((t: any) => t.effect === 'NoExecute')
+    .map((t: any) => `${t.key}:${t.tolerationSeconds}`)
+    .sort();
   assert.deepEqual(tols, ['node.kubernetes.io/not-ready:300', 'node.kubernetes.io/unreachable:300']);
 });
 
 test('run-to-completion pods succeed or fail; restartPolicy is honoured', async () => {
-  await cluster.k(['apply', '-f', '-'], pod('done', 'sim-node-1', { spec: { restartPolicy: 'Never' } }, { command: ['sh', '-c', 'exit 0'] }));
-  await cluster.k(['apply', '-f', '-'], pod('broken', 'sim-node-1', { spec: { restartPolicy: 'Never' }, metadata: { annotations: { 'sim.k8ts.io/exit-code': '2' } } }));
+  await cluster.k(
+    ['apply', '-f', '-'],
+    pod('done', 'sim-node-1', { spec: { restartPolicy: 'Never' } }, { command: ['sh', '-c', 'exit 0'] }),
+  );
+  await cluster.k(
+    ['apply', '-f', '-'],
+    pod('broken', 'sim-node-1', {
+      spec: { restartPolicy: 'Never' },
+      metadata: { annotations: { 'sim.k8ts.io/exit-code': '2' } },
+    }),
+  );
   await cluster.k(['apply', '-f', '-'], pod('crashy', 'sim-node-1', {}, { command: ['sh', '-c', 'exit 1'] }));
   const done = await until('done Succeeded', async () => {
     const p = await podJSON('done');
@@ -137,17 +191,35 @@ test('kubectl cordon and uncordon', async () => {
   await until('SchedulingDisabled and the unschedulable taint', async () => {
     const out = await cluster.k(['get', 'nodes']);
     const n = JSON.parse(await cluster.k(['get', 'node', 'sim-node-1', '-o', 'json']));
-    return /sim-node-1\s+Ready,SchedulingDisabled/.test(out) && (n.spec.taints ?? []).some((t: any) => t.key === 'node.kubernetes.io/unschedulable' && t.effect === 'NoSchedule');
+    return (
+      /sim-node-1\s+Ready,SchedulingDisabled/.test(out) &&
+      (n.spec.taints ?? []).some((t: any) => t.key === 'node.kubernetes.io/unschedulable' && t.effect === 'NoSchedule')
+    );
   });
   await cluster.k(['uncordon', 'sim-node-1']);
   await until('the unschedulable taint gone', async () => {
     const n = JSON.parse(await cluster.k(['get', 'node', 'sim-node-1', '-o', 'json']));
-    return !n.spec.unschedulable && !(n.spec.taints ?? []).some((t: any) => t.key === 'node.kubernetes.io/unschedulable');
+    return (
+      !n.spec.unschedulable && !(n.spec.taints ?? []).some((t: any) => t.key === 'node.kubernetes.io/unschedulable')
+    );
   });
 });
 
 test('kubectl top nodes and pods show simulated usage', async () => {
-  await cluster.k(['apply', '-f', '-'], pod('busy', 'sim-node-0', { metadata: { labels: { app: 'busy' }, annotations: { 'sim.k8ts.io/cpu-millicores': '250', 'sim.k8ts.io/memory': '100Mi' } } }, { command: ['sleep', 'infinity'] }));
+  await cluster.k(
+    ['apply', '-f', '-'],
+    pod(
+      'busy',
+      'sim-node-0',
+      {
+        metadata: {
+          labels: { app: 'busy' },
+          annotations: { 'sim.k8ts.io/cpu-millicores': '250', 'sim.k8ts.io/memory': '100Mi' },
+        },
+      },
+      { command: ['sleep', 'infinity'] },
+    ),
+  );
   const nodes = await until('top nodes', async () => {
     const r = await cluster.kubectl(['top', 'nodes']);
     return r.code === 0 && (r.stdout.match(/sim-node-\d\s+\d+m\s+\d+%\s+\d+Mi\s+\d+%/g) ?? []).length === 3 && r.stdout;
@@ -172,10 +244,20 @@ test('kubectl top nodes and pods show simulated usage', async () => {
 });
 
 test('a node marked down goes Unknown, is tainted unreachable, and its pods are evicted per tolerationSeconds', async () => {
-  const tol = (secs: number) => ({ spec: { tolerations: [{ key: 'node.kubernetes.io/unreachable', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: secs }] } });
+  const tol = (secs: number) => ({
+    spec: {
+      tolerations: [
+        { key: 'node.kubernetes.io/unreachable', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: secs },
+      ],
+    },
+  });
   await cluster.k(['apply', '-f', '-'], pod('short', 'sim-node-2', tol(2), { command: ['sleep', 'infinity'] }));
   await cluster.k(['apply', '-f', '-'], pod('patient', 'sim-node-2', {}, { command: ['sleep', 'infinity'] }));
-  await until('pods Running', async () => (await podJSON('short')).status.phase === 'Running' && (await podJSON('patient')).status.phase === 'Running');
+  await until(
+    'pods Running',
+    async () =>
+      (await podJSON('short')).status.phase === 'Running' && (await podJSON('patient')).status.phase === 'Running',
+  );
   await cluster.k(['annotate', 'node', 'sim-node-2', 'sim.k8ts.io/down=true']);
   const node = await until('sim-node-2 Unknown', async () => {
     const n = JSON.parse(await cluster.k(['get', 'node', 'sim-node-2', '-o', 'json']));
@@ -193,37 +275,83 @@ test('a node marked down goes Unknown, is tainted unreachable, and its pods are 
   assert.deepEqual(taints.map((t: any) => t.effect).sort(), ['NoExecute', 'NoSchedule']);
   assert.ok(taints.find((t: any) => t.effect === 'NoExecute').timeAdded);
   // Pods on it are not Ready any more.
-  await until('patient not Ready', async () => (await podJSON('patient')).status.conditions.find((c: any) => c.type === 'Ready')?.status === 'False');
+  await until(
+    'patient not Ready',
+    async () => (await podJSON('patient')).status.conditions.find((c: any) => c.type === 'Ready')?.status === 'False',
+  );
   // tolerationSeconds 2: evicted (marked for deletion; the node is gone, so it stays Terminating).
   const evicted = await until('short evicted', async () => {
     const p = await podJSON('short');
     return p.metadata.deletionTimestamp && p;
   });
-  assert.equal(evicted.status.conditions.find((c: any) => c.type === 'DisruptionTarget')?.reason, 'DeletionByTaintManager');
-  assert.match(await cluster.k(['get', 'events', '--field-selector', 'involvedObject.name=short']), /TaintManagerEviction/);
+  assert.equal(
+    evicted.status.conditions.find((c: any) => c.type === 'DisruptionTarget')?.reason,
+    'DeletionByTaintManager',
+  );
+  assert.match(
+    await cluster.k(['get', 'events', '--field-selector', 'involvedObject.name=short']),
+    /TaintManagerEviction/,
+  );
   // The default 300 s toleration keeps the other one.
   assert.equal((await podJSON('patient')).metadata.deletionTimestamp, undefined);
   // The node comes back: Ready again, taints gone, the evicted pod finishes going.
   await cluster.k(['annotate', 'node', 'sim-node-2', 'sim.k8ts.io/down-']);
   await until('sim-node-2 Ready without taints', async () => {
     const n = JSON.parse(await cluster.k(['get', 'node', 'sim-node-2', '-o', 'json']));
-    return n.status.conditions.find((c: any) => c.type === 'Ready')?.status === 'True' && !(n.spec.taints ?? []).some((t: any) => t.key === 'node.kubernetes.io/unreachable');
+    return (
+      n.status.conditions.find((c: any) => c.type === 'Ready')?.status === 'True' &&
+      !(n.spec.taints ?? []).some((t: any) => t.key === 'node.kubernetes.io/unreachable')
+    );
   });
   await until('short gone', async () => /NotFound/.test((await cluster.kubectl(['get', 'pod', 'short'])).stderr));
-  await until('patient Ready again', async () => (await podJSON('patient')).status.conditions.find((c: any) => c.type === 'Ready')?.status === 'True');
+  await until(
+    'patient Ready again',
+    async () => (await podJSON('patient')).status.conditions.find((c: any) => c.type === 'Ready')?.status === 'True',
+  );
 });
 
 test('k8ts sim runs nodes against the server over HTTPS; killing it fails them', async () => {
-  const proc = spawn(process.execPath, [K8TS_BIN, 'sim', '--nodes', '2', '--sim-node-prefix', 'ext', '--kubeconfig', cluster.kubeconfig, '--sim-heartbeat-seconds', '1', '--sim-taints', 'dedicated=sim:NoSchedule', '--sim-labels', 'team=a', '--log-level', 'warn'], { stdio: 'ignore' });
+  const proc = spawn(
+    process.execPath,
+    [
+      K8TS_BIN,
+      'sim',
+      '--nodes',
+      '2',
+      '--sim-node-prefix',
+      'ext',
+      '--kubeconfig',
+      cluster.kubeconfig,
+      '--sim-heartbeat-seconds',
+      '1',
+      '--sim-taints',
+      'dedicated=sim:NoSchedule',
+      '--sim-labels',
+      'team=a',
+      '--log-level',
+      'warn',
+    ],
+    { stdio: 'ignore' },
+  );
   try {
-    await until('ext nodes Ready', async () => (((await cluster.k(['get', 'nodes', '-l', 'team=a'])).match(/ext-\d\s+Ready/g) ?? []).length === 2));
+    await until(
+      'ext nodes Ready',
+      async () => ((await cluster.k(['get', 'nodes', '-l', 'team=a'])).match(/ext-\d\s+Ready/g) ?? []).length === 2,
+    );
     const n = JSON.parse(await cluster.k(['get', 'node', 'ext-0', '-o', 'json']));
     assert.ok(n.spec.taints.some((t: any) => t.key === 'dedicated' && t.value === 'sim' && t.effect === 'NoSchedule'));
-    await cluster.k(['apply', '-f', '-'], pod('ext-pod', 'ext-1', { spec: { tolerations: [{ operator: 'Exists' }] } }, { command: ['sleep', 'infinity'] }));
+    await cluster.k(
+      ['apply', '-f', '-'],
+      pod('ext-pod', 'ext-1', { spec: { tolerations: [{ operator: 'Exists' }] } }, { command: ['sleep', 'infinity'] }),
+    );
     await until('ext-pod Running', async () => (await podJSON('ext-pod')).status.phase === 'Running');
     await until('ext-pod in top', async () => /ext-pod\s+\d+m/.test((await cluster.kubectl(['top', 'pods'])).stdout));
   } finally {
     proc.kill('SIGKILL');
   }
-  await until('ext-0 NotReady after the sim died', async () => /ext-0\s+NotReady/.test(await cluster.k(['get', 'nodes'])), 20_000);
+  await until(
+    'ext-0 NotReady after the sim died',
+    async () => /ext-0\s+NotReady/.test(await cluster.k(['get', 'nodes'])),
+    20_000,
+  );
 });

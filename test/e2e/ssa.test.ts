@@ -51,18 +51,26 @@ async function getYaml(kind: string, name: string): Promise<any> {
 }
 
 test('two field managers: conflict, force, managedFields, removal', async () => {
-  const a1 = await k(['apply', '--server-side', '--field-manager=a', '-f', '-'], deployment('ssa-web', 2, 'nginx:1.27', 'extra'));
+  const a1 = await k(
+    ['apply', '--server-side', '--field-manager=a', '-f', '-'],
+    deployment('ssa-web', 2, 'nginx:1.27', 'extra'),
+  );
   assert.match(a1, /deployment.apps\/ssa-web serverside-applied/);
 
   // b sets replicas to another value: a conflict naming the field and manager a.
-  const r = await cluster.kubectl(['apply', '--server-side', '--field-manager=b', '-f', '-'], { input: deployment('ssa-web', 5, 'nginx:1.27') });
+  const r = await cluster.kubectl(['apply', '--server-side', '--field-manager=b', '-f', '-'], {
+    input: deployment('ssa-web', 5, 'nginx:1.27'),
+  });
   assert.notEqual(r.code, 0);
   const out = r.stderr + r.stdout;
   assert.match(out, /conflict with "a"/);
   assert.match(out, /\.spec\.replicas/);
 
   // Forced, b takes replicas.
-  await k(['apply', '--server-side', '--field-manager=b', '--force-conflicts', '-f', '-'], deployment('ssa-web', 5, 'nginx:1.27'));
+  await k(
+    ['apply', '--server-side', '--field-manager=b', '--force-conflicts', '-f', '-'],
+    deployment('ssa-web', 5, 'nginx:1.27'),
+  );
   let obj = await getYaml('deployment', 'ssa-web');
   assert.equal(obj.spec.replicas, 5);
   const managers = obj.metadata.managedFields.map((e: any) => `${e.manager}/${e.operation}`);
@@ -101,7 +109,9 @@ test('shared ownership and removal on a ConfigMap', async () => {
 test('client-side apply then server-side apply migrates without conflicts, and back', async () => {
   await k(['apply', '-f', '-'], deployment('ssa-mig', 1, 'nginx:1.27'));
   let obj = await getYaml('deployment', 'ssa-mig');
-  assert.ok(obj.metadata.managedFields.some((e: any) => e.manager === 'kubectl-client-side-apply' && e.operation === 'Update'));
+  assert.ok(
+    obj.metadata.managedFields.some((e: any) => e.manager === 'kubectl-client-side-apply' && e.operation === 'Update'),
+  );
 
   const out = await k(['apply', '--server-side', '-f', '-'], deployment('ssa-mig', 3, 'nginx:1.28'));
   assert.match(out, /serverside-applied/);
@@ -110,7 +120,10 @@ test('client-side apply then server-side apply migrates without conflicts, and b
   assert.equal(obj.spec.template.spec.containers[0].image, 'nginx:1.28');
   const kubectl = obj.metadata.managedFields.find((e: any) => e.manager === 'kubectl' && e.operation === 'Apply');
   assert.ok(kubectl, JSON.stringify(obj.metadata.managedFields));
-  assert.ok(!obj.metadata.managedFields.some((e: any) => e.manager === 'kubectl-client-side-apply'), 'kubectl migrated the client-side apply entry');
+  assert.ok(
+    !obj.metadata.managedFields.some((e: any) => e.manager === 'kubectl-client-side-apply'),
+    'kubectl migrated the client-side apply entry',
+  );
   // The last-applied annotation follows the server-side apply.
   const last = JSON.parse(obj.metadata.annotations['kubectl.kubernetes.io/last-applied-configuration']);
   assert.equal(last.spec.replicas, 3);
@@ -129,7 +142,10 @@ test('client-side apply then server-side apply migrates without conflicts, and b
 });
 
 test('server-side apply of a new object creates it with an Apply entry; dry run and diff work', async () => {
-  const out = await k(['apply', '--server-side', '--field-manager=creator', '-f', '-'], configMap('ssa-new', { a: '1' }));
+  const out = await k(
+    ['apply', '--server-side', '--field-manager=creator', '-f', '-'],
+    configMap('ssa-new', { a: '1' }),
+  );
   assert.match(out, /configmap\/ssa-new serverside-applied/);
   const obj = await getYaml('configmap', 'ssa-new');
   assert.deepEqual(
@@ -139,10 +155,15 @@ test('server-side apply of a new object creates it with an Apply entry; dry run 
   // As upstream: an applied map field is not itself a member, its keys are.
   assert.deepEqual(obj.metadata.managedFields[0].fieldsV1, { 'f:data': { 'f:a': {} } });
   // kubectl diff uses server-side dry-run apply.
-  const diff = await cluster.kubectl(['diff', '--server-side', '--field-manager=creator', '-f', '-'], { input: configMap('ssa-new', { a: '2' }) });
+  const diff = await cluster.kubectl(['diff', '--server-side', '--field-manager=creator', '-f', '-'], {
+    input: configMap('ssa-new', { a: '2' }),
+  });
   assert.equal(diff.code, 1, diff.stderr);
   assert.match(diff.stdout, /\+\s+a: "2"/);
-  const dry = await k(['apply', '--server-side', '--field-manager=creator', '--dry-run=server', '-f', '-'], configMap('ssa-new', { a: '3' }));
+  const dry = await k(
+    ['apply', '--server-side', '--field-manager=creator', '--dry-run=server', '-f', '-'],
+    configMap('ssa-new', { a: '3' }),
+  );
   assert.match(dry, /serverside-applied \(server dry run\)/);
   assert.equal((await getYaml('configmap', 'ssa-new')).data.a, '1');
 });

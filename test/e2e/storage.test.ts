@@ -20,7 +20,11 @@ let storageDir: string;
 
 before(async () => {
   cluster = await startCluster({ args: ['--simulated-nodes', '1', '--disable-agent'] });
-  await until('the simulated node', async () => (await cluster.k(['get', 'nodes', '-o', 'name'])).includes(NODE), 30_000);
+  await until(
+    'the simulated node',
+    async () => (await cluster.k(['get', 'nodes', '-o', 'name'])).includes(NODE),
+    30_000,
+  );
   client = Client.fromKubeconfig(cluster.kubeconfig, { fieldManager: 'local-path-provisioner' });
   storageDir = join(cluster.dataDir, 'storage');
   provisioner = new LocalPathProvisioner({ client, nodeName: NODE, storageDir, logger: pino({ level: 'warn' }) });
@@ -33,14 +37,17 @@ after(async () => {
   await cluster?.cleanup();
 });
 
-const eventually = <T>(what: string, fn: () => Promise<T | undefined | false | null>, timeoutMs = 30_000) => until(what, fn, timeoutMs, 200);
+const eventually = <T>(what: string, fn: () => Promise<T | undefined | false | null>, timeoutMs = 30_000) =>
+  until(what, fn, timeoutMs, 200);
 const getJSON = async (args: string[]) => JSON.parse(await cluster.k([...args, '-o', 'json']));
 const tryJSON = async (args: string[]) => {
   const r = await cluster.kubectl([...args, '-o', 'json']);
   return r.code === 0 ? JSON.parse(r.stdout) : undefined;
 };
 const events = async (ns: string, name: string) =>
-  (await getJSON(['get', 'events', '-n', ns, '--field-selector', `involvedObject.name=${name}`])).items.map((e: any) => `${e.reason}: ${e.message}`);
+  (await getJSON(['get', 'events', '-n', ns, '--field-selector', `involvedObject.name=${name}`])).items.map(
+    (e: any) => `${e.reason}: ${e.message}`,
+  );
 
 const claimYaml = (name: string, ns: string, extra = '', size = '100Mi') => `
 apiVersion: v1
@@ -74,10 +81,17 @@ test('a WaitForFirstConsumer claim is provisioned on the node of its first pod, 
   // DefaultStorageClass admission gave it the default class; it waits for a consumer.
   const claim = await getJSON(['get', 'pvc', 'data', '-n', ns]);
   assert.equal(claim.spec.storageClassName, 'local-path');
-  await eventually('WaitForFirstConsumer event', async () => (await events(ns, 'data')).includes('WaitForFirstConsumer: waiting for first consumer to be created before binding'));
+  await eventually('WaitForFirstConsumer event', async () =>
+    (await events(ns, 'data')).includes(
+      'WaitForFirstConsumer: waiting for first consumer to be created before binding',
+    ),
+  );
   await new Promise((r) => setTimeout(r, 500));
   assert.equal((await getJSON(['get', 'pvc', 'data', '-n', ns])).status.phase, 'Pending');
-  assert.deepEqual((await getJSON(['get', 'pv'])).items.filter((pv: any) => pv.spec.claimRef?.namespace === ns), []);
+  assert.deepEqual(
+    (await getJSON(['get', 'pv'])).items.filter((pv: any) => pv.spec.claimRef?.namespace === ns),
+    [],
+  );
 
   await cluster.k(['apply', '-f', '-'], podYaml('app', ns, 'data'));
   const bound = await eventually('claim Bound', async () => {
@@ -92,13 +106,18 @@ test('a WaitForFirstConsumer claim is provisioned on the node of its first pod, 
   assert.deepEqual(bound.status.capacity, { storage: '100Mi' });
   assert.deepEqual(bound.status.accessModes, ['ReadWriteOnce']);
   assert.ok(bound.metadata.finalizers.includes('kubernetes.io/pvc-protection'));
-  assert.equal(await eventually('pod scheduled', async () => (await getJSON(['get', 'pod', 'app', '-n', ns])).spec.nodeName), NODE);
+  assert.equal(
+    await eventually('pod scheduled', async () => (await getJSON(['get', 'pod', 'app', '-n', ns])).spec.nodeName),
+    NODE,
+  );
 
   const pv = await eventually('PV Bound', async () => {
     const v = await getJSON(['get', 'pv', pvName]);
     return v.status.phase === 'Bound' && v.metadata.finalizers?.includes('kubernetes.io/pv-protection') ? v : undefined;
   });
-  assert.deepEqual(pv.spec.nodeAffinity.required.nodeSelectorTerms, [{ matchExpressions: [{ key: 'kubernetes.io/hostname', operator: 'In', values: [NODE] }] }]);
+  assert.deepEqual(pv.spec.nodeAffinity.required.nodeSelectorTerms, [
+    { matchExpressions: [{ key: 'kubernetes.io/hostname', operator: 'In', values: [NODE] }] },
+  ]);
   assert.equal(pv.spec.persistentVolumeReclaimPolicy, 'Delete');
   assert.equal(pv.spec.storageClassName, 'local-path');
   assert.equal(pv.metadata.annotations['pv.kubernetes.io/provisioned-by'], 'k8ts.io/local-path');
@@ -111,7 +130,10 @@ test('a WaitForFirstConsumer claim is provisioned on the node of its first pod, 
   assert.equal(statSync(dir).mode & 0o777, 0o777);
   const evs = await events(ns, 'data');
   assert.ok(evs.includes(`ProvisioningSucceeded: Successfully provisioned volume ${pvName}`), evs.join('\n'));
-  assert.ok(evs.includes(`Provisioning: External provisioner is provisioning volume for claim "${ns}/data"`), evs.join('\n'));
+  assert.ok(
+    evs.includes(`Provisioning: External provisioner is provisioning volume for claim "${ns}/data"`),
+    evs.join('\n'),
+  );
 
   // kubectl's columns, as upstream's.
   const pvcTable = await cluster.k(['get', 'pvc', '-n', ns]);
@@ -119,7 +141,10 @@ test('a WaitForFirstConsumer claim is provisioned on the node of its first pod, 
   assert.match(pvcTable, new RegExp(`^data\\s+Bound\\s+${pvName}\\s+100Mi\\s+RWO\\s+local-path\\s+`, 'm'));
   const pvTable = await cluster.k(['get', 'pv', pvName]);
   assert.match(pvTable, /^NAME\s+CAPACITY\s+ACCESS MODES\s+RECLAIM POLICY\s+STATUS\s+CLAIM\s+STORAGECLASS\s+/m);
-  assert.match(pvTable, new RegExp(`^${pvName}\\s+100Mi\\s+RWO\\s+Delete\\s+Bound\\s+${ns}/data\\s+local-path\\s+`, 'm'));
+  assert.match(
+    pvTable,
+    new RegExp(`^${pvName}\\s+100Mi\\s+RWO\\s+Delete\\s+Bound\\s+${ns}/data\\s+local-path\\s+`, 'm'),
+  );
 
   // In use: deleting the claim only marks it while the pod runs.
   await cluster.k(['delete', 'pvc', 'data', '-n', ns, '--wait=false']);
@@ -163,7 +188,10 @@ volumeBindingMode: WaitForFirstConsumer
   await new Promise((r) => setTimeout(r, 500));
   assert.ok(await tryJSON(['get', 'pv', pvName]), 'a retained volume stays');
   assert.ok(existsSync(released.spec.hostPath.path));
-  assert.match(await cluster.k(['get', 'pv', pvName]), new RegExp(`^${pvName}\\s+100Mi\\s+RWO\\s+Retain\\s+Released\\s+${ns}/keep\\s+keep\\s+`, 'm'));
+  assert.match(
+    await cluster.k(['get', 'pv', pvName]),
+    new RegExp(`^${pvName}\\s+100Mi\\s+RWO\\s+Retain\\s+Released\\s+${ns}/keep\\s+keep\\s+`, 'm'),
+  );
   // No longer bound: PV protection lets the administrator delete it.
   await cluster.k(['delete', 'pv', pvName, '--timeout=20s']);
 });
@@ -182,7 +210,10 @@ spec:
   storageClassName: manual
   hostPath: {path: /tmp/${name}}
 `;
-  await cluster.k(['apply', '-f', '-'], [pvYaml('static-big', '5Gi'), pvYaml('static-fit', '1Gi', 'Delete')].join('\n---\n'));
+  await cluster.k(
+    ['apply', '-f', '-'],
+    [pvYaml('static-big', '5Gi'), pvYaml('static-fit', '1Gi', 'Delete')].join('\n---\n'),
+  );
   await eventually('volumes Available', async () => {
     const items = (await getJSON(['get', 'pv', '-l', 'kind=static'])).items;
     return items.length === 2 && items.every((v: any) => v.status.phase === 'Available');
@@ -204,15 +235,22 @@ spec:
   // No class at all and nothing fits.
   await cluster.k(['apply', '-f', '-'], claimYaml('classless', ns, '  storageClassName: ""', '10Gi'));
   await eventually('FailedBinding event', async () =>
-    (await events(ns, 'classless')).includes('FailedBinding: no persistent volumes available for this claim and no storage class is set'),
+    (await events(ns, 'classless')).includes(
+      'FailedBinding: no persistent volumes available for this claim and no storage class is set',
+    ),
   );
   assert.equal((await getJSON(['get', 'pvc', 'classless', '-n', ns])).status.phase, 'Pending');
 
   // Delete policy on a volume no provisioner made: Released, then Failed as upstream (no deleter).
   await cluster.k(['delete', 'pvc', 'claim', '-n', ns]);
-  await eventually('static volume Failed', async () => (await getJSON(['get', 'pv', 'static-fit'])).status.phase === 'Failed');
+  await eventually(
+    'static volume Failed',
+    async () => (await getJSON(['get', 'pv', 'static-fit'])).status.phase === 'Failed',
+  );
   await eventually('VolumeFailedDelete event', async () =>
-    (await events('default', 'static-fit')).some((e: string) => e.startsWith('VolumeFailedDelete: ') && e.includes('no deletable volume plugin matched')),
+    (await events('default', 'static-fit')).some(
+      (e: string) => e.startsWith('VolumeFailedDelete: ') && e.includes('no deletable volume plugin matched'),
+    ),
   );
   await cluster.k(['delete', 'pv', 'static-fit', 'static-big', '--timeout=20s']);
 });
@@ -222,10 +260,15 @@ test('a pod whose claim does not exist yet waits for it', async () => {
   await cluster.k(['create', 'namespace', ns]);
   await cluster.k(['apply', '-f', '-'], podYaml('app', ns, 'later'));
   await eventually('FailedScheduling event', async () =>
-    (await events(ns, 'app')).some((e: string) => e.startsWith('FailedScheduling: 0/1 nodes are available: persistentvolumeclaim "later" not found.')),
+    (await events(ns, 'app')).some((e: string) =>
+      e.startsWith('FailedScheduling: 0/1 nodes are available: persistentvolumeclaim "later" not found.'),
+    ),
   );
   await cluster.k(['apply', '-f', '-'], claimYaml('later', ns));
-  assert.equal(await eventually('pod scheduled', async () => (await getJSON(['get', 'pod', 'app', '-n', ns])).spec.nodeName), NODE);
+  assert.equal(
+    await eventually('pod scheduled', async () => (await getJSON(['get', 'pod', 'app', '-n', ns])).spec.nodeName),
+    NODE,
+  );
   assert.equal((await getJSON(['get', 'pvc', 'later', '-n', ns])).status.phase, 'Bound');
 });
 

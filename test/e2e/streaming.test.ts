@@ -69,10 +69,16 @@ function adminTLS(kubeconfig: string): { host: string; port: number; ca: Buffer;
 }
 
 /** Sends a raw request over TLS; resolves with the socket and everything read until `until` matches (or the end). */
-function rawUpgrade(kubeconfig: string, head: string, untilRe: RegExp = /\r\n\r\n/): Promise<{ sock: tls.TLSSocket; data: () => string; ended: Promise<void> }> {
+function rawUpgrade(
+  kubeconfig: string,
+  head: string,
+  untilRe: RegExp = /\r\n\r\n/,
+): Promise<{ sock: tls.TLSSocket; data: () => string; ended: Promise<void> }> {
   const a = adminTLS(kubeconfig);
   return new Promise((resolve, reject) => {
-    const sock = tls.connect({ host: a.host, port: a.port, ca: a.ca, cert: a.cert, key: a.key }, () => sock.write(head));
+    const sock = tls.connect({ host: a.host, port: a.port, ca: a.ca, cert: a.cert, key: a.key }, () =>
+      sock.write(head),
+    );
     let data = '';
     const ended = new Promise<void>((r) => sock.once('close', () => r()));
     let done = false;
@@ -96,34 +102,50 @@ before(async () => {
     seen.push({ path: req.url ?? '', method: req.method ?? '', headers: req.headers });
     if (String(req.headers.upgrade).toLowerCase() === 'websocket') {
       const body = 'unable to upgrade: v5.channel.k8s.io is not supported\n';
-      socket.end(`HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nX-Backend: fake-containerd\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+      socket.end(
+        `HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nX-Backend: fake-containerd\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      );
       return;
     }
     if (spdyAnswer === 'refuse') {
-      socket.end('HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nContent-Length: 23\r\n\r\nspdy refused by backend');
+      socket.end(
+        'HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nContent-Length: 23\r\n\r\nspdy refused by backend',
+      );
       return;
     }
-    socket.write('HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: v4.channel.k8s.io\r\n\r\n');
+    socket.write(
+      'HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: v4.channel.k8s.io\r\n\r\n',
+    );
     if (head.length) socket.write(head);
     socket.pipe(socket);
   });
   await new Promise<void>((r) => echo.listen(0, '127.0.0.1', () => r()));
   echoPort = (echo.address() as AddressInfo).port;
 
-  writeFileSync(mainLog, `${ts(1)} stdout F hello from main\n${ts(2)} stderr P err-\n${ts(3)} stderr F line\n${ts(4)} stdout F third\n`);
+  writeFileSync(
+    mainLog,
+    `${ts(1)} stdout F hello from main\n${ts(2)} stderr P err-\n${ts(3)} stderr F line\n${ts(4)} stdout F third\n`,
+  );
   writeFileSync(previousLog, `${ts(0)} stdout F I crashed before\n`);
   const runtime = {
     name: 'fake',
     isolated: true,
     exec: async (req: any) => (calls.push({ kind: 'exec', req }), `http://127.0.0.1:${echoPort}/exec/tok-exec`),
     attach: async (req: any) => (calls.push({ kind: 'attach', req }), `http://127.0.0.1:${echoPort}/attach/tok-attach`),
-    portForward: async (req: any) => (calls.push({ kind: 'portforward', req }), `http://127.0.0.1:${echoPort}/portforward/tok-pf`),
+    portForward: async (req: any) => (
+      calls.push({ kind: 'portforward', req }),
+      `http://127.0.0.1:${echoPort}/portforward/tok-pf`
+    ),
   } as unknown as Runtime;
   const locator: PodLocator = {
     runtime,
     container: (ns, pod, c) => {
       if (ns !== 'default' || pod !== 'p') return undefined;
-      if (c === 'main') return { current: { id: 'cid-main', logPath: mainLog, running: mainRunning }, previous: { id: 'cid-old', logPath: previousLog } };
+      if (c === 'main')
+        return {
+          current: { id: 'cid-main', logPath: mainLog, running: mainRunning },
+          previous: { id: 'cid-old', logPath: previousLog },
+        };
       if (c === 'side') return {};
       return undefined;
     },
@@ -133,17 +155,36 @@ before(async () => {
   cluster = await startCluster();
   const ca = await loadOrCreateCA(join(cluster.dataDir, 'server', 'tls'));
   const serving = await issue(ca, { commonName: NODE, sans: ['127.0.0.1'], server: true });
-  agent = new AgentServer({ locator, tls: { cert: serving.certPem, key: serving.keyPem, ca: ca.certPem }, port: 0, bindAddress: '127.0.0.1' });
+  agent = new AgentServer({
+    locator,
+    tls: { cert: serving.certPem, key: serving.keyPem, ca: ca.certPem },
+    port: 0,
+    bindAddress: '127.0.0.1',
+  });
   await agent.start();
 
   await cluster.k(['apply', '-f', '-'], YAML.stringify({ apiVersion: 'v1', kind: 'Node', metadata: { name: NODE } }));
-  const status = { status: { addresses: [{ type: 'InternalIP', address: '127.0.0.1' }, { type: 'Hostname', address: NODE }], daemonEndpoints: { kubeletEndpoint: { Port: agent.port } } } };
+  const status = {
+    status: {
+      addresses: [
+        { type: 'InternalIP', address: '127.0.0.1' },
+        { type: 'Hostname', address: NODE },
+      ],
+      daemonEndpoints: { kubeletEndpoint: { Port: agent.port } },
+    },
+  };
   await cluster.k(['patch', 'node', NODE, '--subresource=status', '--type=merge', '-p', JSON.stringify(status)]);
   const pod = {
     apiVersion: 'v1',
     kind: 'Pod',
     metadata: { name: 'p', namespace: 'default' },
-    spec: { nodeName: NODE, containers: [{ name: 'main', image: 'busybox' }, { name: 'side', image: 'busybox' }] },
+    spec: {
+      nodeName: NODE,
+      containers: [
+        { name: 'main', image: 'busybox' },
+        { name: 'side', image: 'busybox' },
+      ],
+    },
   };
   await cluster.k(['apply', '-f', '-'], YAML.stringify(pod));
   const podStatus = {
@@ -151,11 +192,32 @@ before(async () => {
       phase: 'Running',
       containerStatuses: [
         {
-          name: 'main', ready: true, restartCount: 1, image: 'busybox', imageID: '', containerID: 'containerd://cid-main', started: true,
+          name: 'main',
+          ready: true,
+          restartCount: 1,
+          image: 'busybox',
+          imageID: '',
+          containerID: 'containerd://cid-main',
+          started: true,
           state: { running: { startedAt: '2024-05-01T10:00:00Z' } },
-          lastState: { terminated: { exitCode: 1, reason: 'Error', containerID: 'containerd://cid-old', startedAt: '2024-05-01T09:59:00Z', finishedAt: '2024-05-01T09:59:59Z' } },
+          lastState: {
+            terminated: {
+              exitCode: 1,
+              reason: 'Error',
+              containerID: 'containerd://cid-old',
+              startedAt: '2024-05-01T09:59:00Z',
+              finishedAt: '2024-05-01T09:59:59Z',
+            },
+          },
         },
-        { name: 'side', ready: false, restartCount: 0, image: 'busybox', imageID: '', state: { waiting: { reason: 'ContainerCreating' } } },
+        {
+          name: 'side',
+          ready: false,
+          restartCount: 0,
+          image: 'busybox',
+          imageID: '',
+          state: { waiting: { reason: 'ContainerCreating' } },
+        },
       ],
     },
   };
@@ -184,7 +246,10 @@ test('discovery lists the node subresources with upstream verbs', async () => {
 test('kubectl logs through the API server and the agent', async () => {
   assert.equal(await cluster.k(['logs', 'p', '-c', 'main']), 'hello from main\nerr-line\nthird\n');
   assert.equal(await cluster.k(['logs', 'p', '-c', 'main', '--tail=1']), 'third\n');
-  assert.equal(await cluster.k(['logs', 'p', '-c', 'main', '--tail=2', '--timestamps']), '2024-05-01T10:00:02.5Z err-line\n2024-05-01T10:00:04.5Z third\n');
+  assert.equal(
+    await cluster.k(['logs', 'p', '-c', 'main', '--tail=2', '--timestamps']),
+    '2024-05-01T10:00:02.5Z err-line\n2024-05-01T10:00:04.5Z third\n',
+  );
   assert.equal(await cluster.k(['logs', 'p', '-c', 'main', '--limit-bytes=8']), 'hello fr');
   assert.equal(await cluster.k(['logs', 'p', '-c', 'main', '--since-time=2024-05-01T10:00:04Z']), 'third\n');
   assert.equal(await cluster.k(['logs', 'p', '-c', 'main', '--previous']), 'I crashed before\n');
@@ -196,7 +261,10 @@ test('kubectl logs through the API server and the agent', async () => {
   assert.equal(noContainer.body.message, 'a container name must be specified for pod p, choose one of: [main side]');
   const bad = await raw.json('GET', '/api/v1/namespaces/default/pods/p/log?container=main&tailLines=-1&limitBytes=0');
   assert.equal(bad.status, 422);
-  assert.equal(bad.body.message, 'PodLogOptions "p" is invalid: [tailLines: Invalid value: -1: must be greater than or equal to 0, limitBytes: Invalid value: 0: must be greater than 0]');
+  assert.equal(
+    bad.body.message,
+    'PodLogOptions "p" is invalid: [tailLines: Invalid value: -1: must be greater than or equal to 0, limitBytes: Invalid value: 0: must be greater than 0]',
+  );
   raw.agent.destroy();
   let r = await cluster.kubectl(['logs', 'p', '-c', 'nope']);
   assert.match(r.stderr, /container nope is not valid for pod p/);
@@ -247,7 +315,10 @@ test('exec upgrade: bytes piped both ways to the runtime streaming server', asyn
   assert.equal(await echoed, payload);
   c.sock.end();
   await c.ended;
-  assert.deepEqual(calls[0], { kind: 'exec', req: { containerId: 'cid-main', cmd: ['echo', 'hi'], tty: false, stdin: true, stdout: true, stderr: true } });
+  assert.deepEqual(calls[0], {
+    kind: 'exec',
+    req: { containerId: 'cid-main', cmd: ['echo', 'hi'], tty: false, stdin: true, stdout: true, stderr: true },
+  });
   assert.equal(seen[0].path, '/exec/tok-exec');
   assert.equal(seen[0].method, 'POST');
   assert.equal(seen[0].headers['x-stream-protocol-version'], 'v4.channel.k8s.io, v3.channel.k8s.io');
@@ -288,17 +359,26 @@ test('attach and port-forward upgrades; a plain request gets "Upgrade request re
   calls.length = 0;
   seen.length = 0;
   const spdy = 'Connection: Upgrade\r\nUpgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: portforward.k8s.io\r\n\r\n';
-  let c = await rawUpgrade(cluster.kubeconfig, `POST /api/v1/namespaces/default/pods/p/attach?container=main&stdout=true&tty=true HTTP/1.1\r\nHost: x\r\n${spdy}`);
+  let c = await rawUpgrade(
+    cluster.kubeconfig,
+    `POST /api/v1/namespaces/default/pods/p/attach?container=main&stdout=true&tty=true HTTP/1.1\r\nHost: x\r\n${spdy}`,
+  );
   assert.match(c.data(), /^HTTP\/1\.1 101 /);
   c.sock.destroy();
-  c = await rawUpgrade(cluster.kubeconfig, `POST /api/v1/namespaces/default/pods/p/portforward HTTP/1.1\r\nHost: x\r\n${spdy}`);
+  c = await rawUpgrade(
+    cluster.kubeconfig,
+    `POST /api/v1/namespaces/default/pods/p/portforward HTTP/1.1\r\nHost: x\r\n${spdy}`,
+  );
   assert.match(c.data(), /^HTTP\/1\.1 101 /);
   c.sock.destroy();
   assert.deepEqual(calls, [
     { kind: 'attach', req: { containerId: 'cid-main', tty: true, stdin: false, stdout: true, stderr: false } },
     { kind: 'portforward', req: { podSandboxId: 'sandbox-p', port: [] } },
   ]);
-  assert.deepEqual(seen.map((s) => s.path), ['/attach/tok-attach', '/portforward/tok-pf']);
+  assert.deepEqual(
+    seen.map((s) => s.path),
+    ['/attach/tok-attach', '/portforward/tok-pf'],
+  );
 
   const raw = rawClient(cluster.kubeconfig);
   const plain = await raw.json('POST', '/api/v1/namespaces/default/pods/p/exec?command=ls&container=main&stdout=true');
@@ -316,11 +396,14 @@ test('attach and port-forward upgrades; a plain request gets "Upgrade request re
 test('the agent only serves clients with a certificate from the cluster CA', async () => {
   const r = await new Promise<{ status: number; body: string }>((resolve, reject) => {
     https
-      .get({ host: '127.0.0.1', port: agent.port, path: '/containerLogs/default/p/main', rejectUnauthorized: false }, (res) => {
-        let body = '';
-        res.on('data', (d) => (body += d));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      })
+      .get(
+        { host: '127.0.0.1', port: agent.port, path: '/containerLogs/default/p/main', rejectUnauthorized: false },
+        (res) => {
+          let body = '';
+          res.on('data', (d) => (body += d));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        },
+      )
       .on('error', reject);
   });
   assert.equal(r.status, 401);
@@ -329,86 +412,142 @@ test('the agent only serves clients with a certificate from the cluster CA', asy
 // ---------------------------------------------------------------------------------------------
 // Part 2: the real thing (containerd), skipped where it can't run.
 
-test('real containers: logs, exec, cp, port-forward, attach, --previous', { skip: realContainersUnavailable(), timeout: 240_000 }, async (t) => {
-  const real = await startCluster({ agent: true });
-  try {
-    const ready = await until('a Ready node', async () => {
-      const r = await real.kubectl(['get', 'nodes', '-o', 'jsonpath={.items[*].status.conditions[?(@.type=="Ready")].status}']);
-      return r.stdout.includes('True') ? r.stdout : undefined;
-    }, 60_000, 1000).catch(() => undefined);
-    if (!ready) {
-      t.skip('the node agent did not report a Ready node within 60 s (containerd not usable here?)');
-      return;
-    }
-    // The test images, built from the host's busybox, into the agent's containerd.
-    await importTestImages(real, ['busybox', 'httpd']);
-
-    const pods = [
-      { name: 'talker', image: TEST_IMAGES.busybox, command: ['sh', '-c', 'i=0; while true; do i=$((i+1)); echo "line-$i"; sleep 0.3; done'] },
-      { name: 'web', image: TEST_IMAGES.httpd },
-      { name: 'crasher', image: TEST_IMAGES.busybox, command: ['sh', '-c', 'echo "run at $(date +%s)"; sleep 1; exit 3'] },
-    ];
-    for (const p of pods) {
-      const spec = { containers: [{ name: 'c', image: p.image, imagePullPolicy: 'IfNotPresent', ...(p.command ? { command: p.command } : {}) }], terminationGracePeriodSeconds: 1 };
-      await real.k(['apply', '-f', '-'], YAML.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name: p.name }, spec }));
-    }
-    await real.k(['wait', '--for=condition=Ready', 'pod/talker', 'pod/web', '--timeout=90s']);
-
-    // logs, --tail, --timestamps, -f
-    await until('talker logs', async () => ((await real.k(['logs', 'talker'])).includes('line-3') ? true : undefined));
-    const tail = await real.k(['logs', 'talker', '--tail=2']);
-    assert.equal(tail.trim().split('\n').length, 2);
-    assert.match(await real.k(['logs', 'talker', '--tail=1', '--timestamps']), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d) line-\d+\n$/);
-    const follow = streamKubectl(real, ['logs', '-f', 'talker', '--tail=1'], { maxMs: 20_000 });
+test(
+  'real containers: logs, exec, cp, port-forward, attach, --previous',
+  { skip: realContainersUnavailable(), timeout: 240_000 },
+  async (t) => {
+    const real = await startCluster({ agent: true });
     try {
-      const first = Number(/line-(\d+)/.exec(await follow.waitFor(/line-\d+\n/))![1]);
-      await follow.waitFor(new RegExp(`line-${first + 2}\\n`));
+      const ready = await until(
+        'a Ready node',
+        async () => {
+          const r = await real.kubectl([
+            'get',
+            'nodes',
+            '-o',
+            'jsonpath={.items[*].status.conditions[?(@.type=="Ready")].status}',
+          ]);
+          return r.stdout.includes('True') ? r.stdout : undefined;
+        },
+        60_000,
+        1000,
+      ).catch(() => undefined);
+      if (!ready) {
+        t.skip('the node agent did not report a Ready node within 60 s (containerd not usable here?)');
+        return;
+      }
+      // The test images, built from the host's busybox, into the agent's containerd.
+      await importTestImages(real, ['busybox', 'httpd']);
+
+      const pods = [
+        {
+          name: 'talker',
+          image: TEST_IMAGES.busybox,
+          command: ['sh', '-c', 'i=0; while true; do i=$((i+1)); echo "line-$i"; sleep 0.3; done'],
+        },
+        { name: 'web', image: TEST_IMAGES.httpd },
+        {
+          name: 'crasher',
+          image: TEST_IMAGES.busybox,
+          command: ['sh', '-c', 'echo "run at $(date +%s)"; sleep 1; exit 3'],
+        },
+      ];
+      for (const p of pods) {
+        const spec = {
+          containers: [
+            {
+              name: 'c',
+              image: p.image,
+              imagePullPolicy: 'IfNotPresent',
+              ...(p.command ? { command: p.command } : {}),
+            },
+          ],
+          terminationGracePeriodSeconds: 1,
+        };
+        await real.k(
+          ['apply', '-f', '-'],
+          YAML.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name: p.name }, spec }),
+        );
+      }
+      await real.k(['wait', '--for=condition=Ready', 'pod/talker', 'pod/web', '--timeout=90s']);
+
+      // logs, --tail, --timestamps, -f
+      await until('talker logs', async () =>
+        (await real.k(['logs', 'talker'])).includes('line-3') ? true : undefined,
+      );
+      const tail = await real.k(['logs', 'talker', '--tail=2']);
+      assert.equal(tail.trim().split('\n').length, 2);
+      assert.match(
+        await real.k(['logs', 'talker', '--tail=1', '--timestamps']),
+        /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d) line-\d+\n$/,
+      );
+      const follow = streamKubectl(real, ['logs', '-f', 'talker', '--tail=1'], { maxMs: 20_000 });
+      try {
+        const first = Number(/line-(\d+)/.exec(await follow.waitFor(/line-\d+\n/))![1]);
+        await follow.waitFor(new RegExp(`line-${first + 2}\\n`));
+      } finally {
+        await follow.stop();
+      }
+
+      // exec, with and without stdin; exec -i with piped input
+      assert.equal(await real.k(['exec', 'talker', '--', 'echo', 'hello exec']), 'hello exec\n');
+      assert.equal((await real.kubectl(['exec', 'talker', '--', 'sh', '-c', 'exit 7'])).code, 7);
+      assert.equal(
+        await real.k(['exec', '-i', 'talker', '--', 'sh', '-c', 'tr a-z A-Z'], 'piped input\n'),
+        'PIPED INPUT\n',
+      );
+
+      // cp both directions
+      const local = join(work, 'cp-in.txt');
+      writeFileSync(local, 'copied through tar\n');
+      await real.k(['cp', local, 'talker:/tmp/cp.txt']);
+      assert.equal(await real.k(['exec', 'talker', '--', 'cat', '/tmp/cp.txt']), 'copied through tar\n');
+      const back = join(work, 'cp-out.txt');
+      await real.k(['cp', 'talker:/tmp/cp.txt', back]);
+      assert.equal(readFileSync(back, 'utf8'), 'copied through tar\n');
+
+      // port-forward, then fetch from localhost
+      const pf = streamKubectl(real, ['port-forward', 'pod/web', ':8080'], { maxMs: 30_000 });
+      try {
+        const port = Number(
+          /Forwarding from 127\.0\.0\.1:(\d+)/.exec(await pf.waitFor(/Forwarding from 127\.0\.0\.1:\d+/, 15_000))![1],
+        );
+        const page = await fetch(`http://127.0.0.1:${port}/`).then((r) => r.text());
+        assert.match(page, /It works!/);
+      } finally {
+        await pf.stop();
+      }
+
+      // attach: the running process's output
+      const att = streamKubectl(real, ['attach', 'talker'], { maxMs: 20_000 });
+      try {
+        await att.waitFor(/line-\d+/, 15_000);
+      } finally {
+        await att.stop();
+      }
+
+      // --previous after a restart
+      await until(
+        'crasher restarted',
+        async () => {
+          const r = await real.kubectl([
+            'get',
+            'pod',
+            'crasher',
+            '-o',
+            'jsonpath={.status.containerStatuses[0].restartCount}',
+          ]);
+          return Number(r.stdout) >= 1 ? true : undefined;
+        },
+        90_000,
+        1000,
+      );
+      assert.match(await real.k(['logs', 'crasher', '--previous']), /^run at \d+\n$/);
     } finally {
-      await follow.stop();
+      await real.cleanup();
     }
-
-    // exec, with and without stdin; exec -i with piped input
-    assert.equal(await real.k(['exec', 'talker', '--', 'echo', 'hello exec']), 'hello exec\n');
-    assert.equal((await real.kubectl(['exec', 'talker', '--', 'sh', '-c', 'exit 7'])).code, 7);
-    assert.equal(await real.k(['exec', '-i', 'talker', '--', 'sh', '-c', 'tr a-z A-Z'], 'piped input\n'), 'PIPED INPUT\n');
-
-    // cp both directions
-    const local = join(work, 'cp-in.txt');
-    writeFileSync(local, 'copied through tar\n');
-    await real.k(['cp', local, 'talker:/tmp/cp.txt']);
-    assert.equal(await real.k(['exec', 'talker', '--', 'cat', '/tmp/cp.txt']), 'copied through tar\n');
-    const back = join(work, 'cp-out.txt');
-    await real.k(['cp', 'talker:/tmp/cp.txt', back]);
-    assert.equal(readFileSync(back, 'utf8'), 'copied through tar\n');
-
-    // port-forward, then fetch from localhost
-    const pf = streamKubectl(real, ['port-forward', 'pod/web', ':8080'], { maxMs: 30_000 });
-    try {
-      const port = Number(/Forwarding from 127\.0\.0\.1:(\d+)/.exec(await pf.waitFor(/Forwarding from 127\.0\.0\.1:\d+/, 15_000))![1]);
-      const page = await fetch(`http://127.0.0.1:${port}/`).then((r) => r.text());
-      assert.match(page, /It works!/);
-    } finally {
-      await pf.stop();
-    }
-
-    // attach: the running process's output
-    const att = streamKubectl(real, ['attach', 'talker'], { maxMs: 20_000 });
-    try {
-      await att.waitFor(/line-\d+/, 15_000);
-    } finally {
-      await att.stop();
-    }
-
-    // --previous after a restart
-    await until('crasher restarted', async () => {
-      const r = await real.kubectl(['get', 'pod', 'crasher', '-o', 'jsonpath={.status.containerStatuses[0].restartCount}']);
-      return Number(r.stdout) >= 1 ? true : undefined;
-    }, 90_000, 1000);
-    assert.match(await real.k(['logs', 'crasher', '--previous']), /^run at \d+\n$/);
-  } finally {
-    await real.cleanup();
-  }
-});
+  },
+);
 
 // Keep `sleep` referenced for quick debugging pauses.
 void sleep;

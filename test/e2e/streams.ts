@@ -18,7 +18,9 @@ export interface Stream {
 }
 
 export function streamKubectl(cluster: Cluster, args: string[], opts: { bin?: string; maxMs?: number } = {}): Stream {
-  const proc = spawn(opts.bin ?? 'kubectl', ['--kubeconfig', cluster.kubeconfig, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(opts.bin ?? 'kubectl', ['--kubeconfig', cluster.kubeconfig, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   let err = '';
   const waiters = new Set<() => void>();
@@ -59,7 +61,11 @@ export function streamKubectl(cluster: Cluster, args: string[], opts: { bin?: st
         };
         const timer = setTimeout(() => {
           waiters.delete(check);
-          reject(new Error(`timed out waiting for ${re} in output of kubectl ${args.join(' ')}:\n--- stdout\n${out}\n--- stderr\n${err}`));
+          reject(
+            new Error(
+              `timed out waiting for ${re} in output of kubectl ${args.join(' ')}:\n--- stdout\n${out}\n--- stderr\n${err}`,
+            ),
+          );
         }, timeoutMs);
         waiters.add(check);
         check();
@@ -89,12 +95,21 @@ export function versionedKubectl(version: string): string | undefined {
  * `kubectl port-forward POD :PORT` with the given binary, then `fetches` GETs of the local port;
  * returns the pages and kubectl's stderr (the caller may pass -v=4 in `extra` to see the dialer).
  */
-export async function portForwardPages(cluster: Cluster, bin: string, pod: string, port: number, opts: { fetches?: number; extra?: string[] } = {}): Promise<{ pages: string[]; stderr: string }> {
+export async function portForwardPages(
+  cluster: Cluster,
+  bin: string,
+  pod: string,
+  port: number,
+  opts: { fetches?: number; extra?: string[] } = {},
+): Promise<{ pages: string[]; stderr: string }> {
   const pf = streamKubectl(cluster, ['port-forward', pod, `:${port}`, ...(opts.extra ?? [])], { bin, maxMs: 60_000 });
   try {
-    const local = Number(/Forwarding from 127\.0\.0\.1:(\d+)/.exec(await pf.waitFor(/Forwarding from 127\.0\.0\.1:\d+/, 30_000))![1]);
+    const local = Number(
+      /Forwarding from 127\.0\.0\.1:(\d+)/.exec(await pf.waitFor(/Forwarding from 127\.0\.0\.1:\d+/, 30_000))![1],
+    );
     const pages: string[] = [];
-    for (let i = 0; i < (opts.fetches ?? 2); i++) pages.push(await fetch(`http://127.0.0.1:${local}/`, { headers: { connection: 'close' } }).then((r) => r.text()));
+    for (let i = 0; i < (opts.fetches ?? 2); i++)
+      pages.push(await fetch(`http://127.0.0.1:${local}/`, { headers: { connection: 'close' } }).then((r) => r.text()));
     return { pages, stderr: pf.err };
   } finally {
     await pf.stop();
@@ -102,17 +117,36 @@ export async function portForwardPages(cluster: Cluster, bin: string, pod: strin
 }
 
 const PYTHON = '/usr/bin/python3';
-const PYTHON_PORTFORWARD = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'test', 'e2e', 'python', 'portforward.py');
+const PYTHON_PORTFORWARD = join(
+  dirname(fileURLToPath(import.meta.url)),
+  '..',
+  '..',
+  '..',
+  'test',
+  'e2e',
+  'python',
+  'portforward.py',
+);
 
 /** Why the Python client can't be used here (undefined: it can). */
 export function pythonClientUnavailable(): string | undefined {
   const r = spawnSync(PYTHON, ['-c', 'import kubernetes'], { stdio: 'ignore', timeout: 20_000 });
-  return r.status === 0 ? undefined : `${PYTHON} with the kubernetes module is not installed (apt-get install python3-kubernetes)`;
+  return r.status === 0
+    ? undefined
+    : `${PYTHON} with the kubernetes module is not installed (apt-get install python3-kubernetes)`;
 }
 
 /** The Python client's port-forward (test/e2e/python/portforward.py): the pod's answer to an HTTP GET. */
-export async function pythonPortForward(cluster: Cluster, namespace: string, pod: string, port: number): Promise<{ answer: string; error: string | null }> {
-  const r = await run(PYTHON, [PYTHON_PORTFORWARD, cluster.kubeconfig, namespace, pod, String(port)], { timeoutMs: 60_000, env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' } });
+export async function pythonPortForward(
+  cluster: Cluster,
+  namespace: string,
+  pod: string,
+  port: number,
+): Promise<{ answer: string; error: string | null }> {
+  const r = await run(PYTHON, [PYTHON_PORTFORWARD, cluster.kubeconfig, namespace, pod, String(port)], {
+    timeoutMs: 60_000,
+    env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' },
+  });
   if (r.code !== 0) throw new Error(`portforward.py failed (${r.code}):\n${r.stderr}\n${r.stdout}`);
   return JSON.parse(r.stdout.trim().split('\n').at(-1)!);
 }

@@ -36,7 +36,12 @@ interface WsWatch {
 
 function wsWatch(c: Creds, path: string, opts: { protocols?: string[]; anonymous?: boolean } = {}): WsWatch {
   const url = c.base.replace(/^https:/, 'wss:') + path;
-  const ws = new WebSocket(url, opts.protocols ?? [], { ca: c.ca, cert: opts.anonymous ? undefined : c.cert, key: opts.anonymous ? undefined : c.key, handshakeTimeout: 10_000 });
+  const ws = new WebSocket(url, opts.protocols ?? [], {
+    ca: c.ca,
+    cert: opts.anonymous ? undefined : c.cert,
+    key: opts.anonymous ? undefined : c.key,
+    handshakeTimeout: 10_000,
+  });
   const events: any[] = [];
   let binaryFrames = 0;
   const waiters = new Set<() => void>();
@@ -51,7 +56,9 @@ function wsWatch(c: Creds, path: string, opts: { protocols?: string[]; anonymous
     ws.once('unexpected-response', (_req, res) => {
       let body = '';
       res.on('data', (d) => (body += d));
-      res.on('end', () => reject(Object.assign(new Error(`HTTP ${res.statusCode}: ${body}`), { status: res.statusCode, body })));
+      res.on('end', () =>
+        reject(Object.assign(new Error(`HTTP ${res.statusCode}: ${body}`), { status: res.statusCode, body })),
+      );
     });
     ws.once('error', reject);
   });
@@ -76,7 +83,11 @@ function wsWatch(c: Creds, path: string, opts: { protocols?: string[]; anonymous
         };
         const timer = setTimeout(() => {
           waiters.delete(check);
-          reject(new Error(`timed out waiting for ${n} events, have ${JSON.stringify(events.map((e) => [e.type, e.object?.metadata?.name]))}`));
+          reject(
+            new Error(
+              `timed out waiting for ${n} events, have ${JSON.stringify(events.map((e) => [e.type, e.object?.metadata?.name]))}`,
+            ),
+          );
         }, timeoutMs);
         waiters.add(check);
         check();
@@ -129,7 +140,10 @@ describe('watch over WebSocket', { timeout: 60_000 }, () => {
     await cluster.k(['create', 'configmap', 'ws-b']);
     await cluster.k(['label', 'configmap', 'ws-b', 'pick=1']);
     await cluster.k(['label', 'configmap', 'ws-a', 'pick=1']);
-    const w = wsWatch(creds, `/api/v1/namespaces/default/configmaps?watch=1&resourceVersion=${rv}&labelSelector=pick%3D1&timeoutSeconds=2`);
+    const w = wsWatch(
+      creds,
+      `/api/v1/namespaces/default/configmaps?watch=1&resourceVersion=${rv}&labelSelector=pick%3D1&timeoutSeconds=2`,
+    );
     await w.opened;
     const evs = await w.waitFor(2);
     assert.deepEqual(
@@ -148,7 +162,9 @@ describe('watch over WebSocket', { timeout: 60_000 }, () => {
   });
 
   it('accepts a subprotocol (events stay JSON text, as upstream) and watches cluster-scoped resources', async () => {
-    const w = wsWatch(creds, '/api/v1/namespaces?watch=true&fieldSelector=metadata.name%3Dws-ns', { protocols: ['base64.binary.k8s.io'] });
+    const w = wsWatch(creds, '/api/v1/namespaces?watch=true&fieldSelector=metadata.name%3Dws-ns', {
+      protocols: ['base64.binary.k8s.io'],
+    });
     await w.opened;
     try {
       await cluster.k(['create', 'namespace', 'ws-ns']);
@@ -165,7 +181,10 @@ describe('watch over WebSocket', { timeout: 60_000 }, () => {
 
   it('rejects unauthenticated and malformed watch upgrades with a Status', async () => {
     const anon = wsWatch(creds, '/api/v1/namespaces/default/configmaps?watch=true', { anonymous: true });
-    await assert.rejects(anon.opened, (err: any) => err.status === 401 && JSON.parse(err.body).reason === 'Unauthorized');
+    await assert.rejects(
+      anon.opened,
+      (err: any) => err.status === 401 && JSON.parse(err.body).reason === 'Unauthorized',
+    );
     const bad = wsWatch(creds, '/api/v1/namespaces/default/configmaps?watch=true&resourceVersion=abc');
     // Either the upgrade is refused with 400, or the socket carries one ERROR event and closes.
     try {

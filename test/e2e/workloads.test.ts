@@ -24,7 +24,12 @@ after(async () => {
   await cluster?.cleanup();
 });
 
-const eventually = <T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 30_000, stepMs = 250): Promise<T> => until(what, fn, timeoutMs, stepMs);
+const eventually = <T>(
+  what: string,
+  fn: () => Promise<T | undefined | false>,
+  timeoutMs = 30_000,
+  stepMs = 250,
+): Promise<T> => until(what, fn, timeoutMs, stepMs);
 
 const getJSON = async (args: string[]) => JSON.parse(await cluster.k([...args, '-o', 'json']));
 const ready = (p: any) => (p.status?.conditions ?? []).some((c: any) => c.type === 'Ready' && c.status === 'True');
@@ -37,22 +42,31 @@ describe('workload controllers', { concurrency: true }, () => {
     const seen = new Map<string, any>();
     const violations: string[] = [];
     const deletionOrder: string[] = [];
-    const w = client.resource(R.pods).namespace(ns).watch({ resourceVersion: '0' }, (ev) => {
-      const p = ev.object;
-      const name: string = p?.metadata?.name ?? '';
-      if (ev.type === 'ADDED' && !seen.has(name)) {
-        const ord = Number(name.split('-').pop());
-        if (ord > 0) {
-          const prev = seen.get(`db-${ord - 1}`);
-          if (!prev || !ready(prev) || prev.status?.phase !== 'Running') violations.push(`${name} created before db-${ord - 1} was Running and Ready`);
+    const w = client
+      .resource(R.pods)
+      .namespace(ns)
+      .watch({ resourceVersion: '0' }, (ev) => {
+        const p = ev.object;
+        const name: string = p?.metadata?.name ?? '';
+        if (ev.type === 'ADDED' && !seen.has(name)) {
+          const ord = Number(name.split('-').pop());
+          if (ord > 0) {
+            const prev = seen.get(`db-${ord - 1}`);
+            if (!prev || !ready(prev) || prev.status?.phase !== 'Running')
+              violations.push(`${name} created before db-${ord - 1} was Running and Ready`);
+          }
         }
-      }
-      if ((ev.type === 'MODIFIED' || ev.type === 'DELETED') && p.metadata?.deletionTimestamp && !deletionOrder.includes(name)) deletionOrder.push(name);
-      if (ev.type === 'DELETED') {
-        if (!deletionOrder.includes(name)) deletionOrder.push(name);
-        seen.delete(name);
-      } else seen.set(name, p);
-    });
+        if (
+          (ev.type === 'MODIFIED' || ev.type === 'DELETED') &&
+          p.metadata?.deletionTimestamp &&
+          !deletionOrder.includes(name)
+        )
+          deletionOrder.push(name);
+        if (ev.type === 'DELETED') {
+          if (!deletionOrder.includes(name)) deletionOrder.push(name);
+          seen.delete(name);
+        } else seen.set(name, p);
+      });
     try {
       await cluster.k(
         ['apply', '-n', ns, '-f', '-'],
@@ -82,7 +96,11 @@ spec:
       resources: {requests: {storage: 1Gi}}
 `,
       );
-      await eventually('3 ready replicas', async () => (await getJSON(['get', 'sts', 'db', '-n', ns])).status?.readyReplicas === 3, 40_000);
+      await eventually(
+        '3 ready replicas',
+        async () => (await getJSON(['get', 'sts', 'db', '-n', ns])).status?.readyReplicas === 3,
+        40_000,
+      );
       assert.deepEqual(violations, []);
       const pods = await getJSON(['get', 'pods', '-n', ns, '-l', 'app=db']);
       const names = pods.items.map((p: any) => p.metadata.name).sort();
@@ -93,7 +111,10 @@ spec:
         assert.equal(p.metadata.labels['statefulset.kubernetes.io/pod-name'], p.metadata.name);
         assert.equal(p.metadata.labels['apps.kubernetes.io/pod-index'], p.metadata.name.split('-')[1]);
         assert.match(p.metadata.labels['controller-revision-hash'], /^db-/);
-        assert.equal(p.spec.volumes.find((v: any) => v.name === 'data').persistentVolumeClaim.claimName, `data-${p.metadata.name}`);
+        assert.equal(
+          p.spec.volumes.find((v: any) => v.name === 'data').persistentVolumeClaim.claimName,
+          `data-${p.metadata.name}`,
+        );
       }
       const sts = await getJSON(['get', 'sts', 'db', '-n', ns]);
       assert.equal(sts.status.currentRevision, sts.status.updateRevision);
@@ -101,12 +122,26 @@ spec:
       assert.equal(sts.status.availableReplicas, 3);
       const revs = await getJSON(['get', 'controllerrevisions', '-n', ns]);
       assert.equal(revs.items.length, 1);
-      const events = await cluster.k(['get', 'events', '-n', ns, '--field-selector', 'involvedObject.kind=StatefulSet', '-o', 'custom-columns=R:.reason,M:.message', '--no-headers']);
+      const events = await cluster.k([
+        'get',
+        'events',
+        '-n',
+        ns,
+        '--field-selector',
+        'involvedObject.kind=StatefulSet',
+        '-o',
+        'custom-columns=R:.reason,M:.message',
+        '--no-headers',
+      ]);
       assert.match(events, /SuccessfulCreate\s+create Pod db-0 in StatefulSet db successful/);
       assert.match(events, /SuccessfulCreate\s+create Claim data-db-0 Pod db-0 in StatefulSet db success/);
 
       await cluster.k(['scale', 'sts', 'db', '-n', ns, '--replicas=0']);
-      await eventually('pods gone', async () => (await getJSON(['get', 'pods', '-n', ns, '-l', 'app=db'])).items.length === 0, 40_000);
+      await eventually(
+        'pods gone',
+        async () => (await getJSON(['get', 'pods', '-n', ns, '-l', 'app=db'])).items.length === 0,
+        40_000,
+      );
       assert.deepEqual(deletionOrder, ['db-2', 'db-1', 'db-0']);
       const pvcs = await getJSON(['get', 'pvc', '-n', ns]);
       assert.deepEqual(pvcs.items.map((p: any) => p.metadata.name).sort(), ['data-db-0', 'data-db-1', 'data-db-2']);
@@ -139,25 +174,45 @@ spec:
     spec: {containers: [{name: c, image: nginx:1.27}]}
 `,
     );
-    await eventually('3 ready', async () => (await getJSON(['get', 'sts', 'web', '-n', ns])).status?.readyReplicas === 3, 30_000);
+    await eventually(
+      '3 ready',
+      async () => (await getJSON(['get', 'sts', 'web', '-n', ns])).status?.readyReplicas === 3,
+      30_000,
+    );
     const before = (await getJSON(['get', 'sts', 'web', '-n', ns])).status;
     await cluster.k(['set', 'image', 'sts/web', '-n', ns, 'c=nginx:1.28']);
     // Ordinals >= partition (2, then 1) are updated; 0 keeps the old revision.
-    const st = await eventually('2 updated', async () => {
-      const s = (await getJSON(['get', 'sts', 'web', '-n', ns])).status;
-      return s.updatedReplicas === 2 && s.readyReplicas === 3 && s;
-    }, 30_000);
+    const st = await eventually(
+      '2 updated',
+      async () => {
+        const s = (await getJSON(['get', 'sts', 'web', '-n', ns])).status;
+        return s.updatedReplicas === 2 && s.readyReplicas === 3 && s;
+      },
+      30_000,
+    );
     assert.equal(st.currentRevision, before.currentRevision);
     assert.notEqual(st.updateRevision, before.updateRevision);
     const pods = (await getJSON(['get', 'pods', '-n', ns])).items;
     const image = (n: string) => pods.find((p: any) => p.metadata.name === n).spec.containers[0].image;
     assert.deepEqual(['web-0', 'web-1', 'web-2'].map(image), ['nginx:1.27', 'nginx:1.28', 'nginx:1.28']);
     // Partition 0: the rollout completes and the update revision becomes current.
-    await cluster.k(['patch', 'sts', 'web', '-n', ns, '-p', '{"spec":{"updateStrategy":{"rollingUpdate":{"partition":0}}}}']);
-    const done = await eventually('rolled out', async () => {
-      const s = (await getJSON(['get', 'sts', 'web', '-n', ns])).status;
-      return s.updatedReplicas === 3 && s.readyReplicas === 3 && s.currentRevision === s.updateRevision && s;
-    }, 30_000).catch(async (err) => {
+    await cluster.k([
+      'patch',
+      'sts',
+      'web',
+      '-n',
+      ns,
+      '-p',
+      '{"spec":{"updateStrategy":{"rollingUpdate":{"partition":0}}}}',
+    ]);
+    const done = await eventually(
+      'rolled out',
+      async () => {
+        const s = (await getJSON(['get', 'sts', 'web', '-n', ns])).status;
+        return s.updatedReplicas === 3 && s.readyReplicas === 3 && s.currentRevision === s.updateRevision && s;
+      },
+      30_000,
+    ).catch(async (err) => {
       const diag = await cluster.k(['get', 'sts,pods', '-n', ns, '-o', 'yaml']);
       throw new Error(`${err.message}\n${diag}`);
     });
@@ -166,7 +221,11 @@ spec:
     assert.match(out, /complete|roll out complete/i);
     // Parallel: a scale-out creates the new ordinals together.
     await cluster.k(['scale', 'sts', 'web', '-n', ns, '--replicas=5']);
-    await eventually('5 ready', async () => (await getJSON(['get', 'sts', 'web', '-n', ns])).status?.readyReplicas === 5, 30_000);
+    await eventually(
+      '5 ready',
+      async () => (await getJSON(['get', 'sts', 'web', '-n', ns])).status?.readyReplicas === 5,
+      30_000,
+    );
   });
 
   test('DaemonSet: rolling update with maxUnavailable', async () => {
@@ -188,21 +247,37 @@ spec:
       containers: [{name: a, image: fluentd:1}]
 `,
     );
-    await eventually('ready', async () => {
-      const s = (await getJSON(['get', 'ds', 'logger', '-n', ns])).status ?? {};
-      return s.desiredNumberScheduled >= 3 && s.numberReady === s.desiredNumberScheduled;
-    }, 30_000);
+    await eventually(
+      'ready',
+      async () => {
+        const s = (await getJSON(['get', 'ds', 'logger', '-n', ns])).status ?? {};
+        return s.desiredNumberScheduled >= 3 && s.numberReady === s.desiredNumberScheduled;
+      },
+      30_000,
+    );
     let maxUnavailable = 0;
-    const w = client.resource(R.daemonsets).namespace(ns).watch({ resourceVersion: '0' }, (ev) => {
-      const s = ev.object?.status;
-      if (ev.object?.metadata?.generation === 2 && s?.observedGeneration === 2) maxUnavailable = Math.max(maxUnavailable, s.numberUnavailable ?? 0);
-    });
+    const w = client
+      .resource(R.daemonsets)
+      .namespace(ns)
+      .watch({ resourceVersion: '0' }, (ev) => {
+        const s = ev.object?.status;
+        if (ev.object?.metadata?.generation === 2 && s?.observedGeneration === 2)
+          maxUnavailable = Math.max(maxUnavailable, s.numberUnavailable ?? 0);
+      });
     try {
       await cluster.k(['set', 'image', 'ds/logger', '-n', ns, 'a=fluentd:2']);
-      await eventually('updated', async () => {
-        const s = (await getJSON(['get', 'ds', 'logger', '-n', ns])).status ?? {};
-        return s.observedGeneration === 2 && s.updatedNumberScheduled === s.desiredNumberScheduled && s.numberAvailable === s.desiredNumberScheduled;
-      }, 40_000);
+      await eventually(
+        'updated',
+        async () => {
+          const s = (await getJSON(['get', 'ds', 'logger', '-n', ns])).status ?? {};
+          return (
+            s.observedGeneration === 2 &&
+            s.updatedNumberScheduled === s.desiredNumberScheduled &&
+            s.numberAvailable === s.desiredNumberScheduled
+          );
+        },
+        40_000,
+      );
       const pods = (await getJSON(['get', 'pods', '-n', ns])).items.filter((p: any) => !p.metadata.deletionTimestamp);
       assert.ok(pods.every((p: any) => p.spec.containers[0].image === 'fluentd:2'));
       assert.ok(maxUnavailable <= 1, `numberUnavailable reached ${maxUnavailable}`);
@@ -236,41 +311,79 @@ spec:
     assert.equal(n0, 3);
     await eventually('3 ready', async () => {
       const s = (await getJSON(['get', 'ds', 'agent', '-n', ns])).status ?? {};
-      return s.desiredNumberScheduled === 3 && s.numberReady === 3 && s.updatedNumberScheduled === 3 && s.numberAvailable === 3 && s.observedGeneration === 1;
+      return (
+        s.desiredNumberScheduled === 3 &&
+        s.numberReady === 3 &&
+        s.updatedNumberScheduled === 3 &&
+        s.numberAvailable === 3 &&
+        s.observedGeneration === 1
+      );
     });
     let pods = (await getJSON(['get', 'pods', '-n', ns])).items;
     assert.deepEqual(pods.map((p: any) => p.spec.nodeName).sort(), ['sim-node-0', 'sim-node-1', 'sim-node-2']);
     for (const p of pods) {
       const terms = p.spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms;
       assert.deepEqual(terms, [{ matchFields: [{ key: 'metadata.name', operator: 'In', values: [p.spec.nodeName] }] }]);
-      assert.ok(p.spec.tolerations.some((t: any) => t.key === 'node.kubernetes.io/unschedulable' && t.effect === 'NoSchedule'));
+      assert.ok(
+        p.spec.tolerations.some((t: any) => t.key === 'node.kubernetes.io/unschedulable' && t.effect === 'NoSchedule'),
+      );
       assert.ok(p.metadata.labels['controller-revision-hash']);
     }
     // A fourth node joins (a second simulator); its taint keeps the other scenarios' pods away.
-    const sim = spawn(process.execPath, [K8TS_BIN, 'sim', '--nodes', '1', '--sim-start-index', '3', '--sim-taints', 'late=true:NoSchedule', '--kubeconfig', cluster.kubeconfig, '--log-level', 'warn'], { stdio: 'ignore' });
+    const sim = spawn(
+      process.execPath,
+      [
+        K8TS_BIN,
+        'sim',
+        '--nodes',
+        '1',
+        '--sim-start-index',
+        '3',
+        '--sim-taints',
+        'late=true:NoSchedule',
+        '--kubeconfig',
+        cluster.kubeconfig,
+        '--log-level',
+        'warn',
+      ],
+      { stdio: 'ignore' },
+    );
     extraSims.push(sim);
-    await eventually('4 ready', async () => {
-      const s = (await getJSON(['get', 'ds', 'agent', '-n', ns])).status ?? {};
-      return s.desiredNumberScheduled === 4 && s.numberReady === 4 && s.currentNumberScheduled === 4;
-    }, 40_000);
+    await eventually(
+      '4 ready',
+      async () => {
+        const s = (await getJSON(['get', 'ds', 'agent', '-n', ns])).status ?? {};
+        return s.desiredNumberScheduled === 4 && s.numberReady === 4 && s.currentNumberScheduled === 4;
+      },
+      40_000,
+    );
     pods = (await getJSON(['get', 'pods', '-n', ns])).items;
     assert.ok(pods.some((p: any) => p.spec.nodeName === 'sim-node-3'));
     // A node that stops fitting (a NoExecute taint) loses its pod.
     await cluster.k(['taint', 'node', 'sim-node-3', 'dedicated=x:NoExecute']);
-    await eventually('3 desired again', async () => {
-      const s = (await getJSON(['get', 'ds', 'agent', '-n', ns])).status ?? {};
-      const ps = (await getJSON(['get', 'pods', '-n', ns])).items.filter((p: any) => !p.metadata.deletionTimestamp);
-      return s.desiredNumberScheduled === 3 && ps.every((p: any) => p.spec.nodeName !== 'sim-node-3') && ps.length === 3;
-    }, 30_000);
+    await eventually(
+      '3 desired again',
+      async () => {
+        const s = (await getJSON(['get', 'ds', 'agent', '-n', ns])).status ?? {};
+        const ps = (await getJSON(['get', 'pods', '-n', ns])).items.filter((p: any) => !p.metadata.deletionTimestamp);
+        return (
+          s.desiredNumberScheduled === 3 && ps.every((p: any) => p.spec.nodeName !== 'sim-node-3') && ps.length === 3
+        );
+      },
+      30_000,
+    );
   });
 
   test('Job: completions 4, parallelism 2 completes', async () => {
     const ns = 'job';
     await cluster.k(['create', 'namespace', ns]);
     let maxActive = 0;
-    const w = client.resource(R.jobs).namespace(ns).watch({ resourceVersion: '0' }, (ev) => {
-      maxActive = Math.max(maxActive, ev.object?.status?.active ?? 0);
-    });
+    const w = client
+      .resource(R.jobs)
+      .namespace(ns)
+      .watch({ resourceVersion: '0' }, (ev) => {
+        maxActive = Math.max(maxActive, ev.object?.status?.active ?? 0);
+      });
     try {
       await cluster.k(
         ['apply', '-n', ns, '-f', '-'],
@@ -337,7 +450,10 @@ spec:
     });
     assert.deepEqual(pods.map((p: any) => p.spec.hostname).sort(), ['ix-0', 'ix-1', 'ix-2']);
     for (const p of pods) {
-      assert.equal(p.metadata.labels['batch.kubernetes.io/job-completion-index'], p.metadata.annotations['batch.kubernetes.io/job-completion-index']);
+      assert.equal(
+        p.metadata.labels['batch.kubernetes.io/job-completion-index'],
+        p.metadata.annotations['batch.kubernetes.io/job-completion-index'],
+      );
       assert.ok(p.spec.containers[0].env.some((e: any) => e.name === 'JOB_COMPLETION_INDEX'));
     }
     const job = await eventually('Complete', async () => {
@@ -346,7 +462,11 @@ spec:
     });
     assert.equal(job.status.completedIndexes, '0-2');
     // ttlSecondsAfterFinished: the Job goes away.
-    await eventually('deleted by TTL', async () => (await cluster.kubectl(['get', 'job', 'ix', '-n', ns])).stderr.includes('NotFound'), 20_000);
+    await eventually(
+      'deleted by TTL',
+      async () => (await cluster.kubectl(['get', 'job', 'ix', '-n', ns])).stderr.includes('NotFound'),
+      20_000,
+    );
   });
 
   test('Job: a failing Job ends Failed with BackoffLimitExceeded', async () => {
@@ -402,7 +522,9 @@ spec:
     const job = await eventually(
       'scheduled job',
       async () => {
-        const jobs = (await getJSON(['get', 'jobs', '-n', ns])).items.filter((j: any) => j.metadata.name !== 'tick-manual');
+        const jobs = (await getJSON(['get', 'jobs', '-n', ns])).items.filter(
+          (j: any) => j.metadata.name !== 'tick-manual',
+        );
         return jobs[0];
       },
       68_000,
@@ -417,10 +539,27 @@ spec:
       return c.status?.lastScheduleTime && c;
     });
     assert.equal(Date.parse(cj.status.lastScheduleTime), scheduled);
-    await eventually('SawCompletedJob', async () => {
-      const ev = await cluster.k(['get', 'events', '-n', ns, '--field-selector', 'involvedObject.kind=CronJob', '-o', 'custom-columns=R:.reason,M:.message', '--no-headers']);
-      return /SuccessfulCreate\s+Created job tick-\d+/.test(ev) && /SawCompletedJob\s+Saw completed job: tick-\d+, status: Complete/.test(ev);
-    }, 20_000);
+    await eventually(
+      'SawCompletedJob',
+      async () => {
+        const ev = await cluster.k([
+          'get',
+          'events',
+          '-n',
+          ns,
+          '--field-selector',
+          'involvedObject.kind=CronJob',
+          '-o',
+          'custom-columns=R:.reason,M:.message',
+          '--no-headers',
+        ]);
+        return (
+          /SuccessfulCreate\s+Created job tick-\d+/.test(ev) &&
+          /SawCompletedJob\s+Saw completed job: tick-\d+, status: Complete/.test(ev)
+        );
+      },
+      20_000,
+    );
     const c = await getJSON(['get', 'cronjob', 'tick', '-n', ns]);
     assert.ok(c.status.lastSuccessfulTime);
     assert.ok(!c.status.active);

@@ -17,7 +17,12 @@ export type Truthy<T> = Exclude<T, false | 0 | '' | null | undefined>;
  * Calls `fn` until it returns something truthy, and returns that. An exception counts as "not
  * yet" (the last one is reported at the deadline), so `fn` may read objects that do not exist yet.
  */
-export async function until<T>(what: string, fn: () => T | Promise<T>, timeoutMs: number | UntilOptions = {}, stepMs?: number): Promise<Truthy<T>> {
+export async function until<T>(
+  what: string,
+  fn: () => T | Promise<T>,
+  timeoutMs: number | UntilOptions = {},
+  stepMs?: number,
+): Promise<Truthy<T>> {
   const o: UntilOptions = typeof timeoutMs === 'number' ? { timeoutMs, stepMs } : timeoutMs;
   const deadline = Date.now() + (o.timeoutMs ?? 20_000);
   let last: unknown;
@@ -30,8 +35,14 @@ export async function until<T>(what: string, fn: () => T | Promise<T>, timeoutMs
     }
     if (Date.now() > deadline) {
       const why = last ? `: ${last instanceof Error ? last.message : String(last)}` : '';
-      const extra = o.diag ? await Promise.resolve().then(o.diag).catch((e) => `(diagnosis failed: ${e})`) : '';
-      throw new Error(`timed out after ${o.timeoutMs ?? 20_000} ms waiting for ${what}${why}${extra ? `\n${extra}` : ''}`);
+      const extra = o.diag
+        ? await Promise.resolve()
+            .then(o.diag)
+            .catch((e) => `(diagnosis failed: ${e})`)
+        : '';
+      throw new Error(
+        `timed out after ${o.timeoutMs ?? 20_000} ms waiting for ${what}${why}${extra ? `\n${extra}` : ''}`,
+      );
     }
     await new Promise((r) => setTimeout(r, o.stepMs ?? 200));
   }

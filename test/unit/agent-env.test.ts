@@ -2,12 +2,24 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Container, Pod, Service } from 'kubernetes-types/core/v1.js';
 import { Client, R } from '../../src/client/client.js';
-import { ContainerConfigError, containerEnv, expand, mappingFor, serviceEnv, type EnvContext } from '../../src/agent/env.js';
+import {
+  ContainerConfigError,
+  containerEnv,
+  expand,
+  mappingFor,
+  serviceEnv,
+  type EnvContext,
+} from '../../src/agent/env.js';
 import { startTestApi, type TestApi } from './client-fixture.js';
 import { inProcessClient } from '../../src/apiserver/inprocess.js';
 
 test('expand: $(VAR), $$ escapes, unresolved and malformed references', () => {
-  const m = mappingFor(new Map([['A', 'a'], ['B', 'b']]));
+  const m = mappingFor(
+    new Map([
+      ['A', 'a'],
+      ['B', 'b'],
+    ]),
+  );
   assert.equal(expand('$(A)-$(B)', m), 'a-b');
   assert.equal(expand('$$(A)', m), '$(A)');
   assert.equal(expand('$$$(A)', m), '$a');
@@ -17,7 +29,10 @@ test('expand: $(VAR), $$ escapes, unresolved and malformed references', () => {
   assert.equal(expand('$(A)$(A)', m), 'aa');
 });
 
-const svc = (ns: string, name: string, clusterIP: string, ports: any[]): Service => ({ metadata: { namespace: ns, name }, spec: { clusterIP, ports } });
+const svc = (ns: string, name: string, clusterIP: string, ports: any[]): Service => ({
+  metadata: { namespace: ns, name },
+  spec: { clusterIP, ports },
+});
 const services = [
   svc('default', 'kubernetes', '10.43.0.1', [{ name: 'https', port: 443, protocol: 'TCP' }]),
   svc('app', 'redis-master', '10.43.0.10', [{ port: 6379 }, { name: 'metrics', port: 9121, protocol: 'TCP' }]),
@@ -42,9 +57,15 @@ test('service environment variables', () => {
   assert.equal(env.get('REDIS_MASTER_PORT_6379_TCP_PORT'), '6379');
   assert.equal(env.get('REDIS_MASTER_PORT_9121_TCP_ADDR'), '10.43.0.10');
   assert.equal(env.get('V6_PORT_53_UDP'), 'udp://[fd00::5]:53');
-  assert.equal([...env.keys()].some((k) => k.startsWith('HEADLESS') || k.startsWith('ELSEWHERE')), false);
+  assert.equal(
+    [...env.keys()].some((k) => k.startsWith('HEADLESS') || k.startsWith('ELSEWHERE')),
+    false,
+  );
   const off = serviceEnv(services, 'app', false);
-  assert.deepEqual([...off.keys()].filter((k) => !k.startsWith('KUBERNETES_')), []);
+  assert.deepEqual(
+    [...off.keys()].filter((k) => !k.startsWith('KUBERNETES_')),
+    [],
+  );
   assert.equal(off.get('KUBERNETES_SERVICE_HOST'), '10.43.0.1');
 });
 
@@ -55,7 +76,13 @@ describe('containerEnv', () => {
   const ns = 'default';
   const warnings: string[] = [];
   const pod = (containers: Container[], extra: Partial<Pod['spec']> = {}): Pod => ({
-    metadata: { name: 'web-0', namespace: ns, uid: 'uid-1', labels: { app: 'web' }, annotations: { 'team.io/owner': 'me' } },
+    metadata: {
+      name: 'web-0',
+      namespace: ns,
+      uid: 'uid-1',
+      labels: { app: 'web' },
+      annotations: { 'team.io/owner': 'me' },
+    },
     spec: { nodeName: 'node1', serviceAccountName: 'sa1', containers, ...extra },
   });
 
@@ -72,8 +99,14 @@ describe('containerEnv', () => {
       nodeAllocatable: { cpu: '2', memory: '4Gi', 'ephemeral-storage': '10Gi' },
       onWarning: (reason, msg) => warnings.push(`${reason}: ${msg}`),
     };
-    await client.resource(R.configmaps).namespace(ns).create({ metadata: { name: 'cfg' }, data: { LEVEL: 'debug', '1BAD': 'x', NAME: 'from-cm' } });
-    await client.resource(R.secrets).namespace(ns).create({ metadata: { name: 'sec' }, data: { TOKEN: Buffer.from('t0k').toString('base64') } });
+    await client
+      .resource(R.configmaps)
+      .namespace(ns)
+      .create({ metadata: { name: 'cfg' }, data: { LEVEL: 'debug', '1BAD': 'x', NAME: 'from-cm' } });
+    await client
+      .resource(R.secrets)
+      .namespace(ns)
+      .create({ metadata: { name: 'sec' }, data: { TOKEN: Buffer.from('t0k').toString('base64') } });
   });
   after(() => t.stop());
 
@@ -81,7 +114,11 @@ describe('containerEnv', () => {
     const c: Container = {
       name: 'c',
       image: 'x',
-      envFrom: [{ configMapRef: { name: 'cfg' } }, { prefix: 'S_', secretRef: { name: 'sec' } }, { configMapRef: { name: 'absent', optional: true } }],
+      envFrom: [
+        { configMapRef: { name: 'cfg' } },
+        { prefix: 'S_', secretRef: { name: 'sec' } },
+        { configMapRef: { name: 'absent', optional: true } },
+      ],
       env: [
         { name: 'GREETING', value: 'hello $(NAME) at $(LEVEL), $$(LEVEL) and $(UNKNOWN)' },
         { name: 'NAME', value: 'override' },
@@ -99,7 +136,16 @@ describe('containerEnv', () => {
     const keys = env.map((e) => e.key);
     const get = (k: string) => env.find((e) => e.key === k)?.value;
     // envFrom keys first (in source order), then env, then service variables.
-    assert.deepEqual(keys.slice(0, 8), ['LEVEL', 'NAME', 'S_TOKEN', 'GREETING', 'USES_NEW', 'EMPTY', 'FROM_KEY', 'SECRET']);
+    assert.deepEqual(keys.slice(0, 8), [
+      'LEVEL',
+      'NAME',
+      'S_TOKEN',
+      'GREETING',
+      'USES_NEW',
+      'EMPTY',
+      'FROM_KEY',
+      'SECRET',
+    ]);
     assert.equal(get('GREETING'), 'hello from-cm at debug, $(LEVEL) and $(UNKNOWN)');
     assert.equal(get('NAME'), 'override');
     assert.equal(get('USES_NEW'), 'override');
@@ -120,11 +166,27 @@ describe('containerEnv', () => {
 
   test('errors carry upstream messages and CreateContainerConfigError', async () => {
     const cases: [Container['env'], Container['envFrom'], string][] = [
-      [[{ name: 'A', valueFrom: { configMapKeyRef: { name: 'gone', key: 'k' } } }], undefined, 'configmap "gone" not found'],
-      [[{ name: 'A', valueFrom: { configMapKeyRef: { name: 'cfg', key: 'k' } } }], undefined, "couldn't find key k in ConfigMap default/cfg"],
-      [[{ name: 'A', valueFrom: { secretKeyRef: { name: 'sec', key: 'k' } } }], undefined, "couldn't find key k in Secret default/sec"],
+      [
+        [{ name: 'A', valueFrom: { configMapKeyRef: { name: 'gone', key: 'k' } } }],
+        undefined,
+        'configmap "gone" not found',
+      ],
+      [
+        [{ name: 'A', valueFrom: { configMapKeyRef: { name: 'cfg', key: 'k' } } }],
+        undefined,
+        "couldn't find key k in ConfigMap default/cfg",
+      ],
+      [
+        [{ name: 'A', valueFrom: { secretKeyRef: { name: 'sec', key: 'k' } } }],
+        undefined,
+        "couldn't find key k in Secret default/sec",
+      ],
       [undefined, [{ secretRef: { name: 'gone' } }], 'secret "gone" not found'],
-      [[{ name: 'A', valueFrom: { resourceFieldRef: { resource: 'limits.gpu' } } }], undefined, 'unsupported container resource : limits.gpu'],
+      [
+        [{ name: 'A', valueFrom: { resourceFieldRef: { resource: 'limits.gpu' } } }],
+        undefined,
+        'unsupported container resource : limits.gpu',
+      ],
     ];
     for (const [env, envFrom, msg] of cases) {
       const c: Container = { name: 'c', image: 'x', env, envFrom };
@@ -139,7 +201,9 @@ describe('containerEnv', () => {
 
   test('fieldRef and resourceFieldRef', async () => {
     const f = (fieldPath: string) => ({ valueFrom: { fieldRef: { fieldPath } } });
-    const r = (resource: string, divisor?: string, containerName?: string) => ({ valueFrom: { resourceFieldRef: { resource, divisor, containerName } } });
+    const r = (resource: string, divisor?: string, containerName?: string) => ({
+      valueFrom: { resourceFieldRef: { resource, divisor, containerName } },
+    });
     const c: Container = {
       name: 'c',
       image: 'x',

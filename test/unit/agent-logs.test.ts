@@ -6,7 +6,15 @@ import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { findTailStart, formatTimestamp, parseRecord, parseTimestamp, readLogs, sinceOf, type LogOptions } from '../../src/agent/logs.js';
+import {
+  findTailStart,
+  formatTimestamp,
+  parseRecord,
+  parseTimestamp,
+  readLogs,
+  sinceOf,
+  type LogOptions,
+} from '../../src/agent/logs.js';
 import { until } from '../support/until.js';
 
 const waitUntil = (cond: () => boolean, ms = 3000) => until('condition', cond, ms, 10);
@@ -66,10 +74,17 @@ test('records: parse, partial tag, timestamps as Go prints them', () => {
 });
 
 test('partial records are joined into one line; both streams are shown', async () => {
-  const content = rec(T(1), 'stdout', 'P', 'hel') + rec(T(2), 'stdout', 'P', 'lo ') + rec(T(3), 'stdout', 'F', 'world') + rec(T(4), 'stderr', 'F', 'oops');
+  const content =
+    rec(T(1), 'stdout', 'P', 'hel') +
+    rec(T(2), 'stdout', 'P', 'lo ') +
+    rec(T(3), 'stdout', 'F', 'world') +
+    rec(T(4), 'stderr', 'F', 'oops');
   assert.equal(await read(content), 'hello world\noops\n');
   // Timestamps: the first record's, once per line.
-  assert.equal(await read(content, { timestamps: true }), '2024-05-01T10:00:01.12345Z hello world\n2024-05-01T10:00:04.12345Z oops\n');
+  assert.equal(
+    await read(content, { timestamps: true }),
+    '2024-05-01T10:00:01.12345Z hello world\n2024-05-01T10:00:04.12345Z oops\n',
+  );
 });
 
 test('a last record without its line break is still shown; garbage is skipped', async () => {
@@ -77,7 +92,11 @@ test('a last record without its line break is still shown; garbage is skipped', 
 });
 
 test('tailLines counts lines, not records', async () => {
-  const content = rec(T(1), 'stdout', 'F', 'one') + rec(T(2), 'stdout', 'P', 'tw') + rec(T(3), 'stdout', 'F', 'o') + rec(T(4), 'stdout', 'F', 'three');
+  const content =
+    rec(T(1), 'stdout', 'F', 'one') +
+    rec(T(2), 'stdout', 'P', 'tw') +
+    rec(T(3), 'stdout', 'F', 'o') +
+    rec(T(4), 'stdout', 'F', 'three');
   assert.equal(await read(content, { tailLines: 2 }), 'two\nthree\n');
   assert.equal(await read(content, { tailLines: 1 }), 'three\n');
   assert.equal(await read(content, { tailLines: 0 }), '');
@@ -164,4 +183,3 @@ test('follow: a rotated file is followed at its new incarnation; the client goin
   out2.destroy();
   await done2;
 });
-

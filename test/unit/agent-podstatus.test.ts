@@ -11,14 +11,44 @@ const NOW = Date.parse('2026-11-22T12:00:00Z');
 let seq = 0;
 
 function ctr(name: string, state: ContainerStatus['state'], exitCode = 0, attempt = 0, reason = ''): ContainerStatus {
-  return { id: `id${++seq}`, metadata: { name, attempt }, state, createdAt: 1, startedAt: (NOW - 5000) * 1e6, finishedAt: state === 'CONTAINER_EXITED' ? (NOW - 1000) * 1e6 : 0, exitCode, image: { image: 'img' }, imageRef: 'sha256:x', reason, message: '', labels: {}, annotations: {}, logPath: '' };
+  return {
+    id: `id${++seq}`,
+    metadata: { name, attempt },
+    state,
+    createdAt: 1,
+    startedAt: (NOW - 5000) * 1e6,
+    finishedAt: state === 'CONTAINER_EXITED' ? (NOW - 1000) * 1e6 : 0,
+    exitCode,
+    image: { image: 'img' },
+    imageRef: 'sha256:x',
+    reason,
+    message: '',
+    labels: {},
+    annotations: {},
+    logPath: '',
+  };
 }
 
 function observe(containers: Record<string, ContainerStatus[]>, extra: Partial<Observed> = {}): Observed {
-  return { hostIP: '10.0.0.1', podIPs: ['10.42.0.5'], sandboxReady: true, containers: new Map(Object.entries(containers)), ready: () => true, started: () => true, waiting: () => undefined, terminationMessage: () => undefined, now: NOW, ...extra };
+  return {
+    hostIP: '10.0.0.1',
+    podIPs: ['10.42.0.5'],
+    sandboxReady: true,
+    containers: new Map(Object.entries(containers)),
+    ready: () => true,
+    started: () => true,
+    waiting: () => undefined,
+    terminationMessage: () => undefined,
+    now: NOW,
+    ...extra,
+  };
 }
 
-const pod = (spec: any) => ({ metadata: { name: 'p', namespace: 'default', uid: 'u' }, spec: { containers: [{ name: 'a', image: 'img' }], ...spec }, status: { phase: 'Pending', conditions: [{ type: 'PodScheduled', status: 'True' }] } });
+const pod = (spec: any) => ({
+  metadata: { name: 'p', namespace: 'default', uid: 'u' },
+  spec: { containers: [{ name: 'a', image: 'img' }], ...spec },
+  status: { phase: 'Pending', conditions: [{ type: 'PodScheduled', status: 'True' }] },
+});
 
 test('a running container makes the pod Running and Ready, with IPs and QoS', () => {
   const s = podStatus(pod({}), observe({ a: [ctr('a', 'CONTAINER_RUNNING')] }));
@@ -27,7 +57,13 @@ test('a running container makes the pod Running and Ready, with IPs and QoS', ()
   assert.equal(s.hostIP, '10.0.0.1');
   assert.equal(s.qosClass, 'BestEffort');
   const cond = Object.fromEntries(s.conditions.map((c: any) => [c.type, c.status]));
-  assert.deepEqual(cond, { PodReadyToStartContainers: 'True', Initialized: 'True', Ready: 'True', ContainersReady: 'True', PodScheduled: 'True' });
+  assert.deepEqual(cond, {
+    PodReadyToStartContainers: 'True',
+    Initialized: 'True',
+    Ready: 'True',
+    ContainersReady: 'True',
+    PodScheduled: 'True',
+  });
   assert.equal(s.containerStatuses[0].containerID.startsWith('containerd://'), true);
   assert.ok(s.containerStatuses[0].state.running.startedAt);
 });
@@ -48,7 +84,18 @@ test('phases by restart policy, as upstream getPhase', () => {
 });
 
 test('a crash-looping container waits with the reason and keeps its last termination', () => {
-  const s = podStatus(pod({}), observe({ a: [ctr('a', 'CONTAINER_EXITED', 2, 3)] }, { waiting: () => ({ reason: 'CrashLoopBackOff', message: 'back-off 40s restarting failed container=a pod=p_default(u)' }) }));
+  const s = podStatus(
+    pod({}),
+    observe(
+      { a: [ctr('a', 'CONTAINER_EXITED', 2, 3)] },
+      {
+        waiting: () => ({
+          reason: 'CrashLoopBackOff',
+          message: 'back-off 40s restarting failed container=a pod=p_default(u)',
+        }),
+      },
+    ),
+  );
   const cs = s.containerStatuses[0];
   assert.equal(cs.state.waiting.reason, 'CrashLoopBackOff');
   assert.equal(cs.lastState.terminated.exitCode, 2);
@@ -57,15 +104,26 @@ test('a crash-looping container waits with the reason and keeps its last termina
 });
 
 test('init containers gate the main ones; a failed init fails a Never pod', () => {
-  const spec = { initContainers: [{ name: 'i1', image: 'img' }, { name: 'i2', image: 'img' }] };
-  const s = podStatus(pod(spec), observe({ i1: [ctr('i1', 'CONTAINER_EXITED', 0)], i2: [ctr('i2', 'CONTAINER_RUNNING')] }));
+  const spec = {
+    initContainers: [
+      { name: 'i1', image: 'img' },
+      { name: 'i2', image: 'img' },
+    ],
+  };
+  const s = podStatus(
+    pod(spec),
+    observe({ i1: [ctr('i1', 'CONTAINER_EXITED', 0)], i2: [ctr('i2', 'CONTAINER_RUNNING')] }),
+  );
   assert.equal(s.phase, 'Pending');
   assert.equal(s.containerStatuses[0].state.waiting.reason, 'PodInitializing');
   const init = s.conditions.find((c: any) => c.type === 'Initialized');
   assert.equal(init.status, 'False');
   assert.equal(init.message, 'containers with incomplete status: [i2]');
   assert.equal(s.initContainerStatuses[0].state.terminated.reason, 'Completed');
-  const failed = podStatus(pod({ ...spec, restartPolicy: 'Never' }), observe({ i1: [ctr('i1', 'CONTAINER_EXITED', 1)] }));
+  const failed = podStatus(
+    pod({ ...spec, restartPolicy: 'Never' }),
+    observe({ i1: [ctr('i1', 'CONTAINER_EXITED', 1)] }),
+  );
   assert.equal(failed.phase, 'Failed');
 });
 
@@ -82,15 +140,34 @@ test('DNS: ClusterFirst uses cluster DNS with the namespace search path; Default
   assert.deepEqual(host.servers, ['10.1.1.1']);
   const dns = { clusterDNS: ['10.43.0.10'], clusterDomain: 'cluster.local', hostResolv: host };
   const p = { metadata: { namespace: 'team' }, spec: {} };
-  assert.deepEqual(podDNS(p, dns), { servers: ['10.43.0.10'], searches: ['team.svc.cluster.local', 'svc.cluster.local', 'cluster.local', 'corp.example'], options: ['ndots:5'] });
+  assert.deepEqual(podDNS(p, dns), {
+    servers: ['10.43.0.10'],
+    searches: ['team.svc.cluster.local', 'svc.cluster.local', 'cluster.local', 'corp.example'],
+    options: ['ndots:5'],
+  });
   assert.deepEqual(podDNS({ ...p, spec: { dnsPolicy: 'Default' } }, dns).servers, ['10.1.1.1']);
   assert.deepEqual(podDNS({ ...p, spec: { hostNetwork: true } }, dns).servers, ['10.1.1.1']);
-  const custom = podDNS({ ...p, spec: { dnsPolicy: 'None', dnsConfig: { nameservers: ['1.1.1.1'], options: [{ name: 'ndots', value: '2' }] } } }, dns);
+  const custom = podDNS(
+    {
+      ...p,
+      spec: { dnsPolicy: 'None', dnsConfig: { nameservers: ['1.1.1.1'], options: [{ name: 'ndots', value: '2' }] } },
+    },
+    dns,
+  );
   assert.deepEqual(custom, { servers: ['1.1.1.1'], searches: [], options: ['ndots:2'] });
 });
 
 test('resources become cgroup settings as the kubelet converts them', () => {
-  const p = { spec: { containers: [{ name: 'a', resources: { requests: { cpu: '250m', memory: '64Mi' }, limits: { cpu: '500m', memory: '128Mi' } } }] } };
+  const p = {
+    spec: {
+      containers: [
+        {
+          name: 'a',
+          resources: { requests: { cpu: '250m', memory: '64Mi' }, limits: { cpu: '500m', memory: '128Mi' } },
+        },
+      ],
+    },
+  };
   assert.equal(qosClass(p), 'Burstable');
   const r = linuxResources(p, p.spec.containers[0], 8 * 1024 ** 3);
   assert.equal(r.cpuShares, 256);

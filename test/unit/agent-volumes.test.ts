@@ -1,5 +1,17 @@
 import assert from 'node:assert/strict';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readlinkSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -15,7 +27,12 @@ import { inProcessClient } from '../../src/apiserver/inprocess.js';
 
 const isRoot = process.getuid?.() === 0;
 const payload = (o: Record<string, string | [string, number]>): Payload =>
-  new Map(Object.entries(o).map(([k, v]) => [k, Array.isArray(v) ? { data: Buffer.from(v[0]), mode: v[1] } : { data: Buffer.from(v), mode: 0o644 }]));
+  new Map(
+    Object.entries(o).map(([k, v]) => [
+      k,
+      Array.isArray(v) ? { data: Buffer.from(v[0]), mode: v[1] } : { data: Buffer.from(v), mode: 0o644 },
+    ]),
+  );
 
 describe('AtomicWriter', () => {
   let dir: string;
@@ -53,7 +70,10 @@ describe('AtomicWriter', () => {
 
     // Empty payload (optional source missing) leaves an empty but valid volume.
     assert.equal(await w.write(new Map()), true);
-    assert.deepEqual(readdirSync(target).filter((n) => !n.startsWith('..')), []);
+    assert.deepEqual(
+      readdirSync(target).filter((n) => !n.startsWith('..')),
+      [],
+    );
   });
 
   test('rejects escaping paths', async () => {
@@ -74,7 +94,10 @@ describe('VolumeManager', () => {
   const ns = 'default';
   const mkPod = (spec: Partial<Pod['spec']> & { volumes: any[] }, labels: Record<string, string> = {}): Pod => ({
     metadata: { name: `p${++n}`, namespace: ns, uid: `uid-${n}-${Date.now()}`, labels },
-    spec: { containers: [{ name: 'c', image: 'busybox', resources: { limits: { memory: '64Mi' } } }], ...spec } as Pod['spec'],
+    spec: {
+      containers: [{ name: 'c', image: 'busybox', resources: { limits: { memory: '64Mi' } } }],
+      ...spec,
+    } as Pod['spec'],
   });
 
   before(async () => {
@@ -82,8 +105,18 @@ describe('VolumeManager', () => {
     client = inProcessClient(t.api, { fieldManager: 'test' });
     podsDir = join(t.dir, 'pods');
     vm = new VolumeManager({ client, podsDir, nodeName: 'node1' });
-    await client.resource(R.configmaps).namespace(ns).create({ metadata: { name: 'cfg' }, data: { 'app.conf': 'x=1', other: 'o' }, binaryData: { bin: Buffer.from([0, 1, 2]).toString('base64') } });
-    await client.resource(R.secrets).namespace(ns).create({ metadata: { name: 'sec' }, data: { password: Buffer.from('s3cr3t').toString('base64') } });
+    await client
+      .resource(R.configmaps)
+      .namespace(ns)
+      .create({
+        metadata: { name: 'cfg' },
+        data: { 'app.conf': 'x=1', other: 'o' },
+        binaryData: { bin: Buffer.from([0, 1, 2]).toString('base64') },
+      });
+    await client
+      .resource(R.secrets)
+      .namespace(ns)
+      .create({ metadata: { name: 'sec' }, data: { password: Buffer.from('s3cr3t').toString('base64') } });
   });
   after(async () => {
     await t.stop();
@@ -93,7 +126,14 @@ describe('VolumeManager', () => {
     const pod = mkPod({
       volumes: [
         { name: 'all', configMap: { name: 'cfg' } },
-        { name: 'some', configMap: { name: 'cfg', items: [{ key: 'app.conf', path: 'conf/app.conf', mode: 0o400 }], defaultMode: 0o600 } },
+        {
+          name: 'some',
+          configMap: {
+            name: 'cfg',
+            items: [{ key: 'app.conf', path: 'conf/app.conf', mode: 0o400 }],
+            defaultMode: 0o600,
+          },
+        },
         { name: 'opt', configMap: { name: 'nope', optional: true } },
       ],
     });
@@ -104,12 +144,21 @@ describe('VolumeManager', () => {
     assert.equal(readFileSync(join(all.path, 'app.conf'), 'utf8'), 'x=1');
     assert.deepEqual([...readFileSync(join(all.path, 'bin'))], [0, 1, 2]);
     const some = vols.get('some')!.path;
-    assert.deepEqual(readdirSync(some).filter((x) => !x.startsWith('..')), ['conf']);
+    assert.deepEqual(
+      readdirSync(some).filter((x) => !x.startsWith('..')),
+      ['conf'],
+    );
     assert.equal(statSync(join(some, 'conf/app.conf')).mode & 0o777, 0o400);
-    assert.deepEqual(readdirSync(vols.get('opt')!.path).filter((x) => !x.startsWith('..')), []);
+    assert.deepEqual(
+      readdirSync(vols.get('opt')!.path).filter((x) => !x.startsWith('..')),
+      [],
+    );
 
     assert.equal(await vm.refresh(pod), false);
-    await client.resource(R.configmaps).namespace(ns).patch('cfg', 'merge', { data: { 'app.conf': 'x=2', other: null } });
+    await client
+      .resource(R.configmaps)
+      .namespace(ns)
+      .patch('cfg', 'merge', { data: { 'app.conf': 'x=2', other: null } });
     assert.equal(await vm.refresh(pod), true);
     assert.equal(readFileSync(join(all.path, 'app.conf'), 'utf8'), 'x=2');
     assert.equal(existsSync(join(all.path, 'other')), false);
@@ -169,7 +218,12 @@ describe('VolumeManager', () => {
     assert.equal(readFileSync(join(d, 'tier'), 'utf8'), 'front"end');
     assert.equal(readFileSync(join(d, 'mem'), 'utf8'), '64');
     const p = vols.get('kube-api-access')!.path;
-    assert.deepEqual(readdirSync(p).filter((x) => !x.startsWith('..')).sort(), ['ca.crt', 'namespace', 'password']);
+    assert.deepEqual(
+      readdirSync(p)
+        .filter((x) => !x.startsWith('..'))
+        .sort(),
+      ['ca.crt', 'namespace', 'password'],
+    );
     assert.equal(readFileSync(join(p, 'namespace'), 'utf8'), 'default');
 
     // Label change reaches the downwardAPI volume on refresh.
@@ -220,7 +274,11 @@ describe('VolumeManager', () => {
       ['BlockDevice', '/dev/null', `hostPath type check failed: /dev/null is not a block device`],
       ['FileOrCreate', join(host, 'no/parent'), 'ENOENT'],
     ] as const) {
-      await assert.rejects(vm.setUp(mkPod({ volumes: [{ name: 'x', hostPath: { path, type } }] })), (e: Error) => e.message.includes(msg), type);
+      await assert.rejects(
+        vm.setUp(mkPod({ volumes: [{ name: 'x', hostPath: { path, type } }] })),
+        (e: Error) => e.message.includes(msg),
+        type,
+      );
     }
     await vm.setUp(mkPod({ volumes: [{ name: 'x', hostPath: { path: '/dev/null', type: 'CharDevice' } }] }));
 
@@ -231,29 +289,45 @@ describe('VolumeManager', () => {
     rmSync(host, { recursive: true, force: true });
   });
 
-  test('tmpfs volumes are mounted once, also under a symlinked pods directory', { skip: !isRoot && 'needs root to mount tmpfs' }, async () => {
-    const link = join(t.dir, 'pods-link');
-    mkdirSync(join(t.dir, 'pods-real'));
-    symlinkSync(join(t.dir, 'pods-real'), link);
-    const m = new VolumeManager({ client, podsDir: link, nodeName: 'node1' });
-    const pod = mkPod({ volumes: [{ name: 'mem', emptyDir: { medium: 'Memory' } }, { name: 's', secret: { secretName: 'sec' } }] });
-    await m.setUp(pod);
-    await m.setUp(pod);
-    await m.refresh(pod);
-    const real = join(t.dir, 'pods-real', pod.metadata!.uid!);
-    const count = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.split(' ')[4]?.startsWith(real + '/')).length;
-    assert.equal(count, 2);
-    await m.tearDown(pod.metadata!.uid!);
-    assert.equal(existsSync(real), false);
-    assert.equal(readFileSync('/proc/self/mountinfo', 'utf8').includes(real), false);
-  });
+  test(
+    'tmpfs volumes are mounted once, also under a symlinked pods directory',
+    { skip: !isRoot && 'needs root to mount tmpfs' },
+    async () => {
+      const link = join(t.dir, 'pods-link');
+      mkdirSync(join(t.dir, 'pods-real'));
+      symlinkSync(join(t.dir, 'pods-real'), link);
+      const m = new VolumeManager({ client, podsDir: link, nodeName: 'node1' });
+      const pod = mkPod({
+        volumes: [
+          { name: 'mem', emptyDir: { medium: 'Memory' } },
+          { name: 's', secret: { secretName: 'sec' } },
+        ],
+      });
+      await m.setUp(pod);
+      await m.setUp(pod);
+      await m.refresh(pod);
+      const real = join(t.dir, 'pods-real', pod.metadata!.uid!);
+      const count = readFileSync('/proc/self/mountinfo', 'utf8')
+        .split('\n')
+        .filter((l) => l.split(' ')[4]?.startsWith(real + '/')).length;
+      assert.equal(count, 2);
+      await m.tearDown(pod.metadata!.uid!);
+      assert.equal(existsSync(real), false);
+      assert.equal(readFileSync('/proc/self/mountinfo', 'utf8').includes(real), false);
+    },
+  );
 
   test('persistentVolumeClaim: unbound, bound to hostPath PV', async () => {
     const data = mkdtempSync(join(tmpdir(), 'k8ts-pv-'));
     const pvcs = client.resource(PVCS).namespace(ns);
     const pvc = await pvcs.create({
       metadata: { name: 'claim' },
-      spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } }, volumeName: 'pv1', storageClassName: '' },
+      spec: {
+        accessModes: ['ReadWriteOnce'],
+        resources: { requests: { storage: '1Gi' } },
+        volumeName: 'pv1',
+        storageClassName: '',
+      },
     });
     const pod = mkPod({ volumes: [{ name: 'data', persistentVolumeClaim: { claimName: 'claim', readOnly: true } }] });
     await assert.rejects(vm.setUp(pod), /error processing PVC default\/claim: PVC is not bound/);
@@ -268,13 +342,25 @@ describe('VolumeManager', () => {
       },
     });
     const cur = await pvcs.get('claim');
-    await pvcs.updateStatus({ ...cur, status: { phase: 'Bound', accessModes: ['ReadWriteOnce'], capacity: { storage: '1Gi' } } });
+    await pvcs.updateStatus({
+      ...cur,
+      status: { phase: 'Bound', accessModes: ['ReadWriteOnce'], capacity: { storage: '1Gi' } },
+    });
     const vols = await vm.setUp(pod);
-    assert.deepEqual(vols.get('data'), { name: 'data', plugin: 'kubernetes.io~host-path', path: join(data, 'vol'), readOnly: true, refreshable: false });
+    assert.deepEqual(vols.get('data'), {
+      name: 'data',
+      plugin: 'kubernetes.io~host-path',
+      path: join(data, 'vol'),
+      readOnly: true,
+      refreshable: false,
+    });
     writeFileSync(join(data, 'vol', 'keep'), 'k');
     await vm.tearDown(pod.metadata!.uid!);
     assert.equal(readFileSync(join(data, 'vol', 'keep'), 'utf8'), 'k');
-    await assert.rejects(vm.setUp(mkPod({ volumes: [{ name: 'x', persistentVolumeClaim: { claimName: 'nope' } }] })), /persistentvolumeclaim "nope" not found/);
+    await assert.rejects(
+      vm.setUp(mkPod({ volumes: [{ name: 'x', persistentVolumeClaim: { claimName: 'nope' } }] })),
+      /persistentvolumeclaim "nope" not found/,
+    );
     rmSync(data, { recursive: true, force: true });
   });
 
@@ -312,15 +398,27 @@ describe('VolumeManager', () => {
     );
     assert.equal(statSync(join(scratch, 'logs/web-0')).isDirectory(), true);
     const one = (m: any) => vm.mountsFor(pod, { name: 'c', image: 'x', volumeMounts: [m] }, vols, []);
-    await assert.rejects(one({ name: 'scratch', mountPath: '/x', subPath: 'a/../../etc' }), /unable to provision SubPath `a\/..\/..\/etc`: must not contain '..'/);
+    await assert.rejects(
+      one({ name: 'scratch', mountPath: '/x', subPath: 'a/../../etc' }),
+      /unable to provision SubPath `a\/..\/..\/etc`: must not contain '..'/,
+    );
     await assert.rejects(one({ name: 'scratch', mountPath: '/x', subPath: '/etc' }), /must not be an absolute path/);
     await assert.rejects(one({ name: 'scratch', mountPath: '/x', subPathExpr: '$(NOPE)' }), /missing value for NOPE/);
-    await assert.rejects(one({ name: 'gone', mountPath: '/x' }), /cannot find volume "gone" to mount into container "c"/);
-    await assert.rejects(one({ name: 'scratch', mountPath: '/x', mountPropagation: 'Bidirectional' }), /only to privileged containers/);
+    await assert.rejects(
+      one({ name: 'gone', mountPath: '/x' }),
+      /cannot find volume "gone" to mount into container "c"/,
+    );
+    await assert.rejects(
+      one({ name: 'scratch', mountPath: '/x', mountPropagation: 'Bidirectional' }),
+      /only to privileged containers/,
+    );
     // A symlink planted in the volume cannot lead a subPath outside it.
     mkdirSync(join(scratch, 'trap'));
     symlinkSync('/etc', join(scratch, 'trap', 'link'));
-    await assert.rejects(one({ name: 'scratch', mountPath: '/x', subPath: 'trap/link' }), /failed to create subPath directory for volumeMount "scratch"/);
+    await assert.rejects(
+      one({ name: 'scratch', mountPath: '/x', subPath: 'trap/link' }),
+      /failed to create subPath directory for volumeMount "scratch"/,
+    );
     assert.equal(lstatSync(join(scratch, 'trap', 'link')).isSymbolicLink(), true);
     await vm.tearDown(pod.metadata!.uid!);
   });

@@ -18,17 +18,52 @@ test('splitSchemeNamePort: name, name:port, scheme:name:port; anything else is i
 });
 
 test('isGlobalUnicast: as Go decides which pod IPs may be proxied to', () => {
-  for (const ip of ['10.1.2.3', '192.0.2.2', '172.17.0.4', '2001:db8::1', 'fd00::5']) assert.equal(isGlobalUnicast(ip), true, ip);
-  for (const ip of ['', '0.0.0.0', '127.0.0.1', '169.254.1.1', '224.0.0.1', '255.255.255.255', '::', '::1', 'fe80::1', 'ff02::1', 'web']) assert.equal(isGlobalUnicast(ip), false, ip);
+  for (const ip of ['10.1.2.3', '192.0.2.2', '172.17.0.4', '2001:db8::1', 'fd00::5'])
+    assert.equal(isGlobalUnicast(ip), true, ip);
+  for (const ip of [
+    '',
+    '0.0.0.0',
+    '127.0.0.1',
+    '169.254.1.1',
+    '224.0.0.1',
+    '255.255.255.255',
+    '::',
+    '::1',
+    'fe80::1',
+    'ff02::1',
+    'web',
+  ])
+    assert.equal(isGlobalUnicast(ip), false, ip);
 });
 
 test('splitProxyPath: the raw path after /proxy, escapes and trailing slash kept', () => {
-  const svc = { kind: 'resource' as const, group: '', version: 'v1', namespace: 'ns', resource: 'services', name: 'web:80', subresource: 'proxy' };
-  assert.deepEqual(splitProxyPath('/api/v1/namespaces/ns/services/web:80/proxy/a%2Fb/c/', svc), { prefix: '/api/v1/namespaces/ns/services/web:80/proxy', path: '/a%2Fb/c/' });
+  const svc = {
+    kind: 'resource' as const,
+    group: '',
+    version: 'v1',
+    namespace: 'ns',
+    resource: 'services',
+    name: 'web:80',
+    subresource: 'proxy',
+  };
+  assert.deepEqual(splitProxyPath('/api/v1/namespaces/ns/services/web:80/proxy/a%2Fb/c/', svc), {
+    prefix: '/api/v1/namespaces/ns/services/web:80/proxy',
+    path: '/a%2Fb/c/',
+  });
   assert.deepEqual(splitProxyPath('/api/v1/namespaces/ns/services/web:80/proxy/', svc).path, '/');
   assert.deepEqual(splitProxyPath('/api/v1/namespaces/ns/services/web:80/proxy', svc).path, '');
-  const node = { kind: 'resource' as const, group: '', version: 'v1', resource: 'nodes', name: 'n1', subresource: 'proxy' };
-  assert.deepEqual(splitProxyPath('/api/v1/nodes/n1/proxy/healthz', node), { prefix: '/api/v1/nodes/n1/proxy', path: '/healthz' });
+  const node = {
+    kind: 'resource' as const,
+    group: '',
+    version: 'v1',
+    resource: 'nodes',
+    name: 'n1',
+    subresource: 'proxy',
+  };
+  assert.deepEqual(splitProxyPath('/api/v1/nodes/n1/proxy/healthz', node), {
+    prefix: '/api/v1/nodes/n1/proxy',
+    path: '/healthz',
+  });
 });
 
 test('rewriteLocation: redirects to the backend itself stay inside the proxy', () => {

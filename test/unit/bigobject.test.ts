@@ -34,7 +34,9 @@ const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 test('YAML bodies: duplicate keys are checked in linear time', () => {
   // Block style: the YAML parser (what its thread runs), with the key check done by k8ts.
   assertLinear('YAML map', 2000, (n) => {
-    const text = range(n).map((i) => `k${i}: v`).join('\n');
+    const text = range(n)
+      .map((i) => `k${i}: v`)
+      .join('\n');
     return () => parseYAMLText(text);
   });
   // JSON sent as YAML (kubectl's server-side apply does): parsed as JSON, on the event loop.
@@ -45,13 +47,19 @@ test('YAML bodies: duplicate keys are checked in linear time', () => {
 });
 
 test('YAML bodies: duplicate keys are still refused, whether the YAML is JSON or not', async () => {
-  await assert.rejects(decodeBody('a: 1\nb:\n  c: 1\n  c: 2\n', 'application/yaml'), /Map keys must be unique at line 4, column 3/);
+  await assert.rejects(
+    decodeBody('a: 1\nb:\n  c: 1\n  c: 2\n', 'application/yaml'),
+    /Map keys must be unique at line 4, column 3/,
+  );
   await assert.rejects(decodeBody('{"a":1,"b":{"c":1,"c":2}}', 'application/yaml'), /Map keys must be unique/);
   await assert.rejects(decodeBody('[{"a":1,"a":2}]', 'application/yaml'), /Map keys must be unique/);
   // Same keys in different maps are fine; so are JSON with YAML comments and flow YAML.
   assert.deepEqual(await decodeBody('{"a":{"x":1},"b":{"x":2}}', 'application/yaml'), { a: { x: 1 }, b: { x: 2 } });
   assert.deepEqual(await decodeBody('{a: 1, b: [x, y]} # flow style', 'application/yaml'), { a: 1, b: ['x', 'y'] });
-  assert.deepEqual(await decodeBody('a: 1\nb:\n- {c: 1}\n- {c: 2}\n', 'application/yaml'), { a: 1, b: [{ c: 1 }, { c: 2 }] });
+  assert.deepEqual(await decodeBody('a: 1\nb:\n- {c: 1}\n- {c: 2}\n', 'application/yaml'), {
+    a: 1,
+    b: [{ c: 1 }, { c: 2 }],
+  });
 });
 
 const containers = (n: number, image: string) => range(n).map((i) => ({ name: `c${i}`, image }));
@@ -76,7 +84,13 @@ test('strategic merge patch: keyed list results (order, several deletions, new e
     pod,
     {
       spec: {
-        containers: [{ name: 'c3', image: 'b' }, { $patch: 'delete', name: 'c1' }, { name: 'new', image: 'n' }, { $patch: 'delete', name: 'c4' }, { name: 'c0', image: 'z' }],
+        containers: [
+          { name: 'c3', image: 'b' },
+          { $patch: 'delete', name: 'c1' },
+          { name: 'new', image: 'n' },
+          { $patch: 'delete', name: 'c4' },
+          { name: 'c0', image: 'z' },
+        ],
       },
     },
     'io.k8s.api.core.v1.Pod',
@@ -88,8 +102,22 @@ test('strategic merge patch: keyed list results (order, several deletions, new e
     ['c2=a', 'c3=b', 'new=n', 'c0=z'],
   );
   // A patch element naming a key twice merges into the same element both times.
-  const twice = strategicMergePatch<any>(pod, { spec: { containers: [{ name: 'x', image: '1' }, { name: 'x', command: ['c'] }] } }, 'io.k8s.api.core.v1.Pod');
-  assert.deepEqual(twice.spec.containers.find((c: any) => c.name === 'x'), { name: 'x', image: '1', command: ['c'] });
+  const twice = strategicMergePatch<any>(
+    pod,
+    {
+      spec: {
+        containers: [
+          { name: 'x', image: '1' },
+          { name: 'x', command: ['c'] },
+        ],
+      },
+    },
+    'io.k8s.api.core.v1.Pod',
+  );
+  assert.deepEqual(
+    twice.spec.containers.find((c: any) => c.name === 'x'),
+    { name: 'x', image: '1', command: ['c'] },
+  );
   assert.equal(twice.spec.containers.filter((c: any) => c.name === 'x').length, 1);
 });
 

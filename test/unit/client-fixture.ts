@@ -27,4 +27,5 @@ export function defined<T>(v: T | undefined | null, what = 'value'): T {
 export { sleep } from '../support/until.js';
 
 /** Poll until `fn` returns truthy or the time is up (the unit tests' short defaults). */
-export const eventually = <T>(fn: () => T | Promise<T>, timeoutMs = 5000, stepMs = 20) => until('condition', fn, timeoutMs, stepMs);
+export const eventually = <T>(fn: () => T | Promise<T>, timeoutMs = 5000, stepMs = 20) =>
+  until('condition', fn, timeoutMs, stepMs);

@@ -1,6 +1,14 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ApiError, Client, R, SharedIndexInformer, SharedInformerFactory, type Transport, type WatchEvent } from '../../src/client/index.js';
+import {
+  ApiError,
+  Client,
+  R,
+  SharedIndexInformer,
+  SharedInformerFactory,
+  type Transport,
+  type WatchEvent,
+} from '../../src/client/index.js';
 import { defined, eventually, sleep, startTestApi, type TestApi } from './client-fixture.js';
 import { InProcessTransport, inProcessClient } from '../../src/apiserver/inprocess.js';
 
@@ -18,7 +26,10 @@ after(async () => {
   await t.stop();
 });
 
-const cm = (ns: string, name: string, labels: Record<string, string> = {}) => ({ metadata: { name, namespace: ns, labels }, data: { v: '1' } });
+const cm = (ns: string, name: string, labels: Record<string, string> = {}) => ({
+  metadata: { name, namespace: ns, labels },
+  data: { v: '1' },
+});
 
 test('list+watch into an indexed cache; add/update/delete handlers; hasSynced', async () => {
   await client.resource(R.configmaps).create(cm('inf-a', 'pre'));
@@ -43,10 +54,24 @@ test('list+watch into an indexed cache; add/update/delete handlers; hasSynced', 
   await cms.namespace('inf-a').patch('x', 'merge', { data: { v: '2' } });
   await cms.namespace('inf-b').delete('y');
   await eventually(() => seen.includes('delete y'), 3000);
-  assert.deepEqual(seen.filter((s) => !s.includes('kube-root')).slice(-4), ['add inf-a/x', 'add inf-b/y', 'update x 2', 'delete y']);
+  assert.deepEqual(seen.filter((s) => !s.includes('kube-root')).slice(-4), [
+    'add inf-a/x',
+    'add inf-b/y',
+    'update x 2',
+    'delete y',
+  ]);
   assert.equal(inf.store.getByName('inf-a', 'x')?.data?.v, '2');
-  assert.deepEqual(inf.store.listByNamespace('inf-a').map((o) => o.metadata.name).sort(), ['pre', 'x']);
-  assert.deepEqual(inf.store.byIndex('byApp', 'web').map((o) => o.metadata.name), ['x']);
+  assert.deepEqual(
+    inf.store
+      .listByNamespace('inf-a')
+      .map((o) => o.metadata.name)
+      .sort(),
+    ['pre', 'x'],
+  );
+  assert.deepEqual(
+    inf.store.byIndex('byApp', 'web').map((o) => o.metadata.name),
+    ['x'],
+  );
   // A handler added late hears about everything already cached.
   const late: string[] = [];
   inf.addEventHandler({ add: (o) => late.push(o.metadata.name) });
@@ -77,7 +102,11 @@ function flaky(inner: Transport) {
       queueMicrotask(() => onEvent({ type: 'ERROR', object: err.toStatus() } as WatchEvent));
       return { stop() {}, done: Promise.resolve({ error: err }) };
     }
-    if (mode === 'error') return { stop() {}, done: Promise.resolve({ error: new ApiError(503, 'ServiceUnavailable', 'connection refused') }) };
+    if (mode === 'error')
+      return {
+        stop() {},
+        done: Promise.resolve({ error: new ApiError(503, 'ServiceUnavailable', 'connection refused') }),
+      };
     return inner.watch(tg, opts, onEvent);
   };
   return { transport, state };
@@ -86,7 +115,12 @@ function flaky(inner: Transport) {
 test('relist on 410 Gone (deletions seen as final-state-unknown) and after watch errors with backoff', async () => {
   const { transport, state } = flaky(new InProcessTransport(t.api, { fieldManager: 'informer-test' }));
   const c = new Client(transport);
-  const inf = new SharedIndexInformer(c, R.configmaps, { namespace: 'inf-b', backoffInitialMs: 20, backoffMaxMs: 100, watchTimeoutSeconds: 1 });
+  const inf = new SharedIndexInformer(c, R.configmaps, {
+    namespace: 'inf-b',
+    backoffInitialMs: 20,
+    backoffMaxMs: 100,
+    watchTimeoutSeconds: 1,
+  });
   const deleted: string[] = [];
   inf.addEventHandler({ delete: (o, unknown) => deleted.push(`${o.metadata.name}${unknown ? ' unknown' : ''}`) });
   await client.resource(R.configmaps).create(cm('inf-b', 'gone-1'));
@@ -115,7 +149,10 @@ test('relist on 410 Gone (deletions seen as final-state-unknown) and after watch
 
 test('the informer resumes watching from its last resourceVersion after a clean timeout', async () => {
   const { transport, state } = flaky(new InProcessTransport(t.api, { fieldManager: 'informer-test' }));
-  const inf = new SharedIndexInformer(new Client(transport), R.configmaps, { namespace: 'inf-a', watchTimeoutSeconds: 0.2 });
+  const inf = new SharedIndexInformer(new Client(transport), R.configmaps, {
+    namespace: 'inf-a',
+    watchTimeoutSeconds: 0.2,
+  });
   inf.start();
   await inf.waitForSync(3000);
   await sleep(700);
@@ -148,7 +185,9 @@ for (const kind of ['in-process', 'https'] as const) {
     const cms = c.resource(R.configmaps);
     await cms.create(cm(ns, 'listed'));
     const full = new SharedIndexInformer(c, R.configmaps, { namespace: ns, dropManagedFields: true });
-    const meta = new SharedInformerFactory(c, { namespace: ns, dropManagedFields: true }).forResource(R.configmaps, { metadataOnly: true });
+    const meta = new SharedInformerFactory(c, { namespace: ns, dropManagedFields: true }).forResource(R.configmaps, {
+      metadataOnly: true,
+    });
     full.start();
     meta.start();
     assert.ok((await full.waitForSync(5000)) && (await meta.waitForSync(5000)));
@@ -165,7 +204,10 @@ for (const kind of ['in-process', 'https'] as const) {
     const cached = structuredClone(defined(full.store.getByName(ns, 'listed'), 'listed'));
     cached.data = { ...cached.data, v: '2' };
     const updated = await cms.namespace(ns).update(cached);
-    assert.deepEqual(updated.metadata.managedFields?.map((m) => m.manager), ['informer-test']);
+    assert.deepEqual(
+      updated.metadata.managedFields?.map((m) => m.manager),
+      ['informer-test'],
+    );
     await full.stop();
     await meta.stop();
     if (c !== client) await c.close();

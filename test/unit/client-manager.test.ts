@@ -35,8 +35,14 @@ test('namespace deletion over HTTPS with two managers, one leading; failover kee
   const nsClient = admin.resource(R.namespaces);
   const deleteAndWait = async (name: string) => {
     await nsClient.create({ metadata: { name } });
-    await admin.resource(R.configmaps).namespace(name).create({ metadata: { name: 'c' }, data: {} });
-    await admin.resource(R.secrets).namespace(name).create({ metadata: { name: 's' }, stringData: { a: 'b' } });
+    await admin
+      .resource(R.configmaps)
+      .namespace(name)
+      .create({ metadata: { name: 'c' }, data: {} });
+    await admin
+      .resource(R.secrets)
+      .namespace(name)
+      .create({ metadata: { name: 's' }, stringData: { a: 'b' } });
     const marked = await nsClient.delete(name);
     assert.equal(marked.status.phase, 'Terminating');
     await eventually(async () => {

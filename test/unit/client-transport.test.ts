@@ -34,19 +34,30 @@ for (const kind of ['in-process', 'https']) {
     const cms = () => client().resource(R.configmaps).namespace(ns);
 
     test('create, get, update, conflict, patch, delete with typed errors', async () => {
-      await client().resource(R.namespaces).create({ metadata: { name: ns } });
+      await client()
+        .resource(R.namespaces)
+        .create({ metadata: { name: ns } });
       const created = await cms().create(cm('one'));
       assert.equal(created.metadata.namespace, ns);
       assert.ok(created.metadata.resourceVersion);
       assert.equal(created.metadata.managedFields?.[0]?.manager, 'test-controller');
-      await assert.rejects(cms().create(cm('one')), (e: any) => e instanceof ApiError && e.isAlreadyExists() && e.code === 409);
-      await assert.rejects(cms().get('missing'), (e: any) => e instanceof ApiError && e.isNotFound() && e.code === 404 && e.reason === 'NotFound');
+      await assert.rejects(
+        cms().create(cm('one')),
+        (e: any) => e instanceof ApiError && e.isAlreadyExists() && e.code === 409,
+      );
+      await assert.rejects(
+        cms().get('missing'),
+        (e: any) => e instanceof ApiError && e.isNotFound() && e.code === 404 && e.reason === 'NotFound',
+      );
       const got = await cms().get('one');
       got.data = { ...got.data, a: '2' };
       const updated = await cms().update(got);
       assert.equal(updated.data?.a, '2');
       got.data = { ...got.data, a: '3' }; // stale resourceVersion
-      await assert.rejects(cms().update(got), (e: any) => e instanceof ApiError && e.isConflict() && /has been modified/.test(e.message));
+      await assert.rejects(
+        cms().update(got),
+        (e: any) => e instanceof ApiError && e.isConflict() && /has been modified/.test(e.message),
+      );
       const patched = await cms().patch('one', 'merge', { data: { b: 'x' } });
       assert.deepEqual(patched.data, { a: '2', b: 'x' });
       const sp = await cms().patch('one', 'strategic', { metadata: { labels: { l: 'v' } } });
@@ -59,7 +70,11 @@ for (const kind of ['in-process', 'https']) {
       await assert.rejects(cms().delete('one'), (e: any) => e.isNotFound());
       await assert.rejects(
         client().resource(R.namespaces).delete('kube-system'),
-        (e: any) => e instanceof ApiError && e.code === 403 && e.reason === 'Forbidden' && e.message === 'namespaces "kube-system" is forbidden: this namespace may not be deleted',
+        (e: any) =>
+          e instanceof ApiError &&
+          e.code === 403 &&
+          e.reason === 'Forbidden' &&
+          e.message === 'namespaces "kube-system" is forbidden: this namespace may not be deleted',
       );
     });
 
@@ -76,16 +91,25 @@ for (const kind of ['in-process', 'https']) {
     test('list with selectors and pagination', async () => {
       for (let i = 0; i < 5; i++) await cms().create(cm(`p${i}`, { i: String(i) }, { tier: i % 2 ? 'odd' : 'even' }));
       const odd = await cms().list({ labelSelector: 'tier=odd' });
-      assert.deepEqual(odd.items.map((x: any) => x.metadata.name), ['p1', 'p3']);
+      assert.deepEqual(
+        odd.items.map((x: any) => x.metadata.name),
+        ['p1', 'p3'],
+      );
       const byName = await cms().list({ fieldSelector: 'metadata.name=p2' });
-      assert.deepEqual(byName.items.map((x: any) => x.metadata.name), ['p2']);
+      assert.deepEqual(
+        byName.items.map((x: any) => x.metadata.name),
+        ['p2'],
+      );
       await assert.rejects(cms().list({ labelSelector: 'tier in (' }), (e: any) => e.code === 400);
       const page1 = await cms().list({ limit: 2, labelSelector: 'tier' });
       assert.equal(page1.items.length, 2);
       assert.ok(page1.metadata.continue);
       const page2 = await cms().list({ limit: 2, labelSelector: 'tier', continue: page1.metadata.continue });
       const page3 = await cms().list({ limit: 2, labelSelector: 'tier', continue: page2.metadata.continue });
-      assert.deepEqual([...page1.items, ...page2.items, ...page3.items].map((x: any) => x.metadata.name), ['p0', 'p1', 'p2', 'p3', 'p4']);
+      assert.deepEqual(
+        [...page1.items, ...page2.items, ...page3.items].map((x: any) => x.metadata.name),
+        ['p0', 'p1', 'p2', 'p3', 'p4'],
+      );
       assert.equal(page3.metadata.continue, undefined);
       const all = await cms().listAll({ labelSelector: 'tier' }, 2);
       assert.equal(all.items.length, 5);
@@ -94,7 +118,9 @@ for (const kind of ['in-process', 'https']) {
     test('watch from a resourceVersion: ADDED, MODIFIED, DELETED in order; selector transitions', async () => {
       const list = await cms().list();
       const events: WatchEvent[] = [];
-      const w = cms().watch({ resourceVersion: list.metadata.resourceVersion, labelSelector: 'w=yes' }, (ev) => events.push(ev));
+      const w = cms().watch({ resourceVersion: list.metadata.resourceVersion, labelSelector: 'w=yes' }, (ev) =>
+        events.push(ev),
+      );
       await cms().create(cm('w1', { a: '1' }, { w: 'yes' }));
       await cms().patch('w1', 'merge', { data: { a: '2' } });
       await cms().patch('w1', 'merge', { metadata: { labels: { w: 'no' } } });
@@ -118,7 +144,10 @@ for (const kind of ['in-process', 'https']) {
         const events: WatchEvent[] = [];
         const w = cms().watch({ resourceVersion: '1' }, (ev) => events.push(ev));
         const end = await w.done;
-        assert.ok(end.error instanceof ApiError && end.error.isGone() && end.error.code === 410, `ended with ${end.error?.message}`);
+        assert.ok(
+          end.error instanceof ApiError && end.error.isGone() && end.error.code === 410,
+          `ended with ${end.error?.message}`,
+        );
         assert.match(end.error!.message, /too old resource version: 1/);
         assert.equal(events.at(-1)?.type, 'ERROR');
       } finally {
@@ -134,12 +163,19 @@ for (const kind of ['in-process', 'https']) {
     test('status subresource and discovery', async () => {
       const found = await client().discover();
       const deploy = found.find((r) => r.plural === 'deployments');
-      assert.deepEqual(deploy && { g: deploy.group, v: deploy.version, n: deploy.namespaced }, { g: 'apps', v: 'v1', n: true });
+      assert.deepEqual(deploy && { g: deploy.group, v: deploy.version, n: deploy.namespaced }, {
+        g: 'apps',
+        v: 'v1',
+        n: true,
+      });
       assert.ok(found.find((r) => r.plural === 'namespaces' && !r.namespaced));
       const deps = client().resource(R.deployments).namespace(ns);
       const d = await deps.create({
         metadata: { name: 'web' },
-        spec: { selector: { matchLabels: { app: 'web' } }, template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'c', image: 'nginx' }] } } },
+        spec: {
+          selector: { matchLabels: { app: 'web' } },
+          template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'c', image: 'nginx' }] } },
+        },
       });
       const withStatus = await deps.updateStatus({ ...d, status: { replicas: 0, observedGeneration: 1 } });
       assert.equal(withStatus.status?.observedGeneration, 1);

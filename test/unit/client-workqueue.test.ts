@@ -69,7 +69,10 @@ test('addAfter delays an item; the earliest of two delays wins', async () => {
 
 test('per-item exponential backoff 5 ms → 1000 s, forget resets it', () => {
   const rl = new ItemExponentialFailureRateLimiter<string>(5, 1000_000);
-  assert.deepEqual([1, 2, 3, 4, 5].map(() => rl.when('a')), [5, 10, 20, 40, 80]);
+  assert.deepEqual(
+    [1, 2, 3, 4, 5].map(() => rl.when('a')),
+    [5, 10, 20, 40, 80],
+  );
   assert.equal(rl.when('b'), 5);
   assert.equal(rl.numRequeues('a'), 5);
   for (let i = 0; i < 40; i++) rl.when('a');
@@ -84,7 +87,10 @@ test('the bucket bounds the overall rate; default limiter is the max of both', (
   assert.deepEqual([bucket.when('a'), bucket.when('b'), bucket.when('c')], [0, 0, 0]);
   const d = bucket.when('d');
   assert.ok(d > 50 && d <= 100, `delay ${d}`);
-  const max = new MaxOfRateLimiter<string>(new ItemExponentialFailureRateLimiter(5, 1000), new BucketRateLimiter(1000, 1000));
+  const max = new MaxOfRateLimiter<string>(
+    new ItemExponentialFailureRateLimiter(5, 1000),
+    new BucketRateLimiter(1000, 1000),
+  );
   assert.equal(max.when('x'), 5);
   assert.equal(max.when('x'), 10);
   const def = defaultControllerRateLimiter<string>();

@@ -34,7 +34,10 @@ after(async () => {
   await t?.stop();
 });
 
-const template = (labels: Record<string, string>, extra: any = {}) => ({ metadata: { labels }, spec: { containers: [{ name: 'c', image: 'x' }], ...extra } });
+const template = (labels: Record<string, string>, extra: any = {}) => ({
+  metadata: { labels },
+  spec: { containers: [{ name: 'c', image: 'x' }], ...extra },
+});
 
 async function namespace(name: string): Promise<void> {
   await client.resource(R.namespaces).create({ metadata: { name } });
@@ -54,7 +57,13 @@ async function synced(resource: ResourceSpec, ns: string, name: string): Promise
 test('ReplicaSet: replicas 2^31-1 creates burstReplicas (500) pods in one sync', async () => {
   const rsc = new ReplicaSetController(ctx);
   await namespace('rs');
-  await client.resource(R.replicasets).namespace('rs').create({ metadata: { name: 'huge' }, spec: { replicas: MAX_INT32, selector: { matchLabels: { a: 'rs' } }, template: template({ a: 'rs' }) } });
+  await client
+    .resource(R.replicasets)
+    .namespace('rs')
+    .create({
+      metadata: { name: 'huge' },
+      spec: { replicas: MAX_INT32, selector: { matchLabels: { a: 'rs' } }, template: template({ a: 'rs' }) },
+    });
   await synced(R.replicasets, 'rs', 'huge');
   await rsc.sync('rs/huge');
   assert.equal(await podCount('rs'), 500);
@@ -63,7 +72,13 @@ test('ReplicaSet: replicas 2^31-1 creates burstReplicas (500) pods in one sync',
 test('Job: parallelism 2^31-1 creates MaxPodCreateDeletePerSync (500) pods in one sync', async () => {
   const jobs = new JobController(ctx);
   await namespace('job');
-  await client.resource(R.jobs).namespace('job').create({ metadata: { name: 'huge' }, spec: { parallelism: MAX_INT32, template: template({ a: 'job' }, { restartPolicy: 'Never' }) } });
+  await client
+    .resource(R.jobs)
+    .namespace('job')
+    .create({
+      metadata: { name: 'huge' },
+      spec: { parallelism: MAX_INT32, template: template({ a: 'job' }, { restartPolicy: 'Never' }) },
+    });
   await synced(R.jobs, 'job', 'huge');
   await jobs.sync('job/huge');
   assert.equal(await podCount('job'), 500);
@@ -76,13 +91,21 @@ test('Job: creates go in slow-start batches, so a refused template fails a few t
   const quotas = client.resource(QUOTAS).namespace('jobq');
   const q = await quotas.create({ metadata: { name: 'q' }, spec: { hard: { pods: '3' } } });
   await quotas.updateStatus({ ...q, status: { hard: { pods: '3' }, used: { pods: '0' } } });
-  await client.resource(R.jobs).namespace('jobq').create({ metadata: { name: 'q' }, spec: { parallelism: 100, template: template({ a: 'jobq' }, { restartPolicy: 'Never' }) } });
+  await client
+    .resource(R.jobs)
+    .namespace('jobq')
+    .create({
+      metadata: { name: 'q' },
+      spec: { parallelism: 100, template: template({ a: 'jobq' }, { restartPolicy: 'Never' }) },
+    });
   await synced(R.jobs, 'jobq', 'q');
   await assert.rejects(jobs.sync('jobq/q'));
   // Batches 1 and 2 succeed, the batch of 4 fails (quota 3): 7 attempts, 3 pods.
   assert.equal(await podCount('jobq'), 3);
   const failures = async () =>
-    (await client.resource(R.events).namespace('jobq').list()).items.filter((e: any) => e.reason === 'FailedCreate').reduce((n: number, e: any) => n + (e.count ?? 1), 0);
+    (await client.resource(R.events).namespace('jobq').list()).items
+      .filter((e: any) => e.reason === 'FailedCreate')
+      .reduce((n: number, e: any) => n + (e.count ?? 1), 0);
   await eventually(async () => (await failures()) > 0);
   await new Promise((r) => setTimeout(r, 500));
   assert.ok((await failures()) <= 4, `${await failures()} failed creates`);
@@ -91,15 +114,35 @@ test('Job: creates go in slow-start batches, so a refused template fails a few t
 test('StatefulSet: Parallel with replicas 2^31-1 creates 500 pods in one sync, no array of 2^31', async () => {
   const ssc = new StatefulSetController(ctx);
   await namespace('sts');
-  await client.resource(R.statefulsets).namespace('sts').create({
-    metadata: { name: 'huge' },
-    spec: { replicas: MAX_INT32, podManagementPolicy: 'Parallel', serviceName: 'huge', selector: { matchLabels: { a: 'sts' } }, template: template({ a: 'sts' }) },
-  });
+  await client
+    .resource(R.statefulsets)
+    .namespace('sts')
+    .create({
+      metadata: { name: 'huge' },
+      spec: {
+        replicas: MAX_INT32,
+        podManagementPolicy: 'Parallel',
+        serviceName: 'huge',
+        selector: { matchLabels: { a: 'sts' } },
+        template: template({ a: 'sts' }),
+      },
+    });
   await synced(R.statefulsets, 'sts', 'huge');
   await ssc.sync('sts/huge');
   assert.equal(await podCount('sts'), 500);
   // OrderedReady: one at a time, as before.
-  await client.resource(R.statefulsets).namespace('sts').create({ metadata: { name: 'ordered' }, spec: { replicas: MAX_INT32, serviceName: 'o', selector: { matchLabels: { a: 'ord' } }, template: template({ a: 'ord' }) } });
+  await client
+    .resource(R.statefulsets)
+    .namespace('sts')
+    .create({
+      metadata: { name: 'ordered' },
+      spec: {
+        replicas: MAX_INT32,
+        serviceName: 'o',
+        selector: { matchLabels: { a: 'ord' } },
+        template: template({ a: 'ord' }),
+      },
+    });
   await synced(R.statefulsets, 'sts', 'ordered');
   await ssc.sync('sts/ordered');
   assert.equal(await podCount('sts'), 501);
@@ -109,7 +152,13 @@ test('DaemonSet: 300 eligible nodes get burstReplicas (250) pods in one sync', a
   const dsc = new DaemonSetController(ctx);
   await namespace('ds');
   for (let i = 0; i < 300; i++) await client.resource(R.nodes).create({ metadata: { name: `n${i}` } });
-  await client.resource(R.daemonsets).namespace('ds').create({ metadata: { name: 'd' }, spec: { selector: { matchLabels: { a: 'ds' } }, template: template({ a: 'ds' }) } });
+  await client
+    .resource(R.daemonsets)
+    .namespace('ds')
+    .create({
+      metadata: { name: 'd' },
+      spec: { selector: { matchLabels: { a: 'ds' } }, template: template({ a: 'ds' }) },
+    });
   await synced(R.daemonsets, 'ds', 'd');
   await eventually(() => factory.forResource(R.nodes).store.list().length === 300);
   await dsc.sync('ds/d');

@@ -4,7 +4,13 @@ import { JSONPath, evaluate, parseJSONPath, JSONPathError } from '../../src/mach
 
 const pod = {
   metadata: { name: 'p', labels: { 'app.kubernetes.io/name': 'web', tier: 'front' } },
-  spec: { containers: [{ name: 'a', image: 'nginx' }, { name: 'b', image: 'redis' }], replicas: 3 },
+  spec: {
+    containers: [
+      { name: 'a', image: 'nginx' },
+      { name: 'b', image: 'redis' },
+    ],
+    replicas: 3,
+  },
   status: {
     conditions: [
       { type: 'Ready', status: 'True' },

@@ -25,9 +25,17 @@ const schema = {
           type: 'array',
           'x-kubernetes-list-type': 'map',
           'x-kubernetes-list-map-keys': ['name'],
-          items: { type: 'object', required: ['name'], properties: { name: { type: 'string' }, port: { type: 'integer', default: 80 } } },
+          items: {
+            type: 'object',
+            required: ['name'],
+            properties: { name: { type: 'string' }, port: { type: 'integer', default: 80 } },
+          },
         },
-        template: { type: 'object', 'x-kubernetes-embedded-resource': true, 'x-kubernetes-preserve-unknown-fields': true },
+        template: {
+          type: 'object',
+          'x-kubernetes-embedded-resource': true,
+          'x-kubernetes-preserve-unknown-fields': true,
+        },
         free: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true },
         closed: { type: 'object' },
         labels: { type: 'object', additionalProperties: { type: 'string' } },
@@ -46,22 +54,47 @@ test('valid objects pass', () => {
 });
 
 test('validation messages and paths follow upstream', () => {
-  assert.deepEqual(messages({ spec: { name: 'abc', replicas: 11 } }), ['spec.replicas: Invalid value: 11: spec.replicas in body should be less than or equal to 10']);
-  assert.deepEqual(messages({ spec: { name: 'abc', replicas: -1 } }), ['spec.replicas: Invalid value: -1: spec.replicas in body should be greater than or equal to 0']);
-  assert.deepEqual(messages({ spec: { name: 'abc', size: 'x' } }), ['spec.size: Unsupported value: "x": supported values: "a", "b"']);
+  assert.deepEqual(messages({ spec: { name: 'abc', replicas: 11 } }), [
+    'spec.replicas: Invalid value: 11: spec.replicas in body should be less than or equal to 10',
+  ]);
+  assert.deepEqual(messages({ spec: { name: 'abc', replicas: -1 } }), [
+    'spec.replicas: Invalid value: -1: spec.replicas in body should be greater than or equal to 0',
+  ]);
+  assert.deepEqual(messages({ spec: { name: 'abc', size: 'x' } }), [
+    'spec.size: Unsupported value: "x": supported values: "a", "b"',
+  ]);
   assert.deepEqual(messages({ spec: {} }), ['spec.name: Required value']);
-  assert.deepEqual(messages({ spec: { name: 'abc', replicas: 'three' } }), ['spec.replicas: Invalid value: "string": spec.replicas in body must be of type integer: "string"']);
-  assert.deepEqual(messages({ spec: { name: 'a' } }), ['spec.name: Invalid value: "a": spec.name in body should be at least 2 chars long']);
+  assert.deepEqual(messages({ spec: { name: 'abc', replicas: 'three' } }), [
+    'spec.replicas: Invalid value: "string": spec.replicas in body must be of type integer: "string"',
+  ]);
+  assert.deepEqual(messages({ spec: { name: 'a' } }), [
+    'spec.name: Invalid value: "a": spec.name in body should be at least 2 chars long',
+  ]);
   assert.deepEqual(messages({ spec: { name: 'abcdefghij' } }), ['spec.name: Too long: may not be longer than 8']);
-  assert.deepEqual(messages({ spec: { name: 'ABC' } }), ['spec.name: Invalid value: "ABC": spec.name in body should match \'^[a-z]+$\'']);
-  assert.deepEqual(messages({ spec: { name: 'abc', port: true } }), ['spec.port: Invalid value: "boolean": spec.port in body must be of type integer,string: "boolean"']);
-  assert.deepEqual(messages({ spec: { name: 'abc', tags: ['a', 'b', 'c', 'd'] } }), ['spec.tags: Too many: 4: must have at most 3 items']);
+  assert.deepEqual(messages({ spec: { name: 'ABC' } }), [
+    'spec.name: Invalid value: "ABC": spec.name in body should match \'^[a-z]+$\'',
+  ]);
+  assert.deepEqual(messages({ spec: { name: 'abc', port: true } }), [
+    'spec.port: Invalid value: "boolean": spec.port in body must be of type integer,string: "boolean"',
+  ]);
+  assert.deepEqual(messages({ spec: { name: 'abc', tags: ['a', 'b', 'c', 'd'] } }), [
+    'spec.tags: Too many: 4: must have at most 3 items',
+  ]);
   assert.deepEqual(messages({ spec: { name: 'abc', tags: ['a', 'a'] } }), ['spec.tags[1]: Duplicate value: "a"']);
-  assert.deepEqual(messages({ spec: { name: 'abc', ports: [{ name: 'x' }, { name: 'x', port: 2 }] } }), ['spec.ports[1]: Duplicate value: {"name":"x"}']);
+  assert.deepEqual(messages({ spec: { name: 'abc', ports: [{ name: 'x' }, { name: 'x', port: 2 }] } }), [
+    'spec.ports[1]: Duplicate value: {"name":"x"}',
+  ]);
   assert.deepEqual(messages({ spec: { name: 'abc', ports: [{ port: 1 }] } }), ['spec.ports[0].name: Required value']);
-  assert.deepEqual(messages({ spec: { name: 'abc', template: { foo: 1 } } }), ['spec.template.apiVersion: Required value: must not be empty', 'spec.template.kind: Required value: must not be empty']);
-  assert.deepEqual(messages({ spec: { name: 'abc', email: 'nope' } }), ['spec.email: Invalid value: "nope": spec.email in body must be of type email: "nope"']);
-  assert.deepEqual(messages({ spec: { name: 'abc', labels: { a: 1 } } }), ['spec.labels.a: Invalid value: "integer": spec.labels.a in body must be of type string: "integer"']);
+  assert.deepEqual(messages({ spec: { name: 'abc', template: { foo: 1 } } }), [
+    'spec.template.apiVersion: Required value: must not be empty',
+    'spec.template.kind: Required value: must not be empty',
+  ]);
+  assert.deepEqual(messages({ spec: { name: 'abc', email: 'nope' } }), [
+    'spec.email: Invalid value: "nope": spec.email in body must be of type email: "nope"',
+  ]);
+  assert.deepEqual(messages({ spec: { name: 'abc', labels: { a: 1 } } }), [
+    'spec.labels.a: Invalid value: "integer": spec.labels.a in body must be of type string: "integer"',
+  ]);
 });
 
 test('defaulting fills missing fields, list items and non-nullable nulls', () => {
@@ -80,7 +113,14 @@ test('pruning drops unknown fields except where preserved', () => {
     apiVersion: 'stable.example.com/v1',
     kind: 'Widget',
     metadata: { name: 'w', bogus: 1 },
-    spec: { name: 'abc', extra: 1, free: { anything: { goes: true } }, closed: { gone: 1 }, template: { apiVersion: 'v1', kind: 'Pod', x: 1 }, labels: { a: 'b' } },
+    spec: {
+      name: 'abc',
+      extra: 1,
+      free: { anything: { goes: true } },
+      closed: { gone: 1 },
+      template: { apiVersion: 'v1', kind: 'Pod', x: 1 },
+      labels: { a: 'b' },
+    },
     status: { replicas: 1, nope: 2 },
     top: 1,
   };
@@ -107,7 +147,14 @@ function crd(extra: any = {}): any {
           served: true,
           storage: true,
           schema: { openAPIV3Schema: schema },
-          subresources: { status: {}, scale: { specReplicasPath: '.spec.replicas', statusReplicasPath: '.status.replicas', labelSelectorPath: '.status.selector' } },
+          subresources: {
+            status: {},
+            scale: {
+              specReplicasPath: '.spec.replicas',
+              statusReplicasPath: '.status.replicas',
+              labelSelectorPath: '.status.selector',
+            },
+          },
           additionalPrinterColumns: [
             { name: 'Replicas', type: 'integer', jsonPath: '.spec.replicas' },
             { name: 'Size', type: 'string', jsonPath: '.spec.size', priority: 1 },
@@ -130,7 +177,10 @@ test('a CRD builds a resource definition', async () => {
   assert.equal(def.listKind, 'WidgetList');
   assert.equal(def.namespaced, true);
   assert.equal(def.storageVersion, 'v1');
-  assert.deepEqual(def.versions.map((v) => v.name), ['v1', 'v1beta1']);
+  assert.deepEqual(
+    def.versions.map((v) => v.name),
+    ['v1', 'v1beta1'],
+  );
   assert.equal(def.versions[1].deprecated, true);
   assert.equal(def.versions[1].deprecationWarning, 'stable.example.com/v1beta1 Widget is deprecated');
   assert.deepEqual(def.shortNames, ['wd']);
@@ -138,12 +188,25 @@ test('a CRD builds a resource definition', async () => {
   assert.equal(def.subresources?.status, true);
   assert.equal(def.subresources?.scale?.labelSelectorPath, '.status.selector');
   assert.equal(def.generationTracksSpec, true);
-  assert.deepEqual(schemas.map((s) => s.version), ['v1', 'v1beta1']);
+  assert.deepEqual(
+    schemas.map((s) => s.version),
+    ['v1', 'v1beta1'],
+  );
   // Conversion (None): only apiVersion changes; request-version defaults apply.
-  const stored = await def.versions[1].toStorage!({ apiVersion: 'stable.example.com/v1beta1', kind: 'Widget', metadata: { name: 'w' }, spec: { name: 'abc' } });
+  const stored = await def.versions[1].toStorage!({
+    apiVersion: 'stable.example.com/v1beta1',
+    kind: 'Widget',
+    metadata: { name: 'w' },
+    spec: { name: 'abc' },
+  });
   assert.equal(stored.apiVersion, 'stable.example.com/v1');
   assert.equal((stored as any).spec.replicas, 1);
-  const served = await def.versions[1].fromStorage!({ apiVersion: 'stable.example.com/v1', kind: 'Widget', metadata: { name: 'w' }, spec: { name: 'abc' } });
+  const served = await def.versions[1].fromStorage!({
+    apiVersion: 'stable.example.com/v1',
+    kind: 'Widget',
+    metadata: { name: 'w' },
+    spec: { name: 'abc' },
+  });
   assert.equal(served.apiVersion, 'stable.example.com/v1beta1');
   assert.equal((served as any).spec.size, 'a');
   // Validation of the storage version through the strategy.
@@ -155,39 +218,72 @@ test('a CRD builds a resource definition', async () => {
 test('printer columns: jsonpath cells, priority and default AGE', () => {
   const { def } = buildResource(crd());
   const now = Date.parse('2025-01-01T00:10:00Z');
-  const obj = { metadata: { name: 'w', creationTimestamp: '2025-01-01T00:00:00Z' }, spec: { replicas: 3 }, status: { conditions: [{ type: 'Ready', status: 'True' }] } };
+  const obj = {
+    metadata: { name: 'w', creationTimestamp: '2025-01-01T00:00:00Z' },
+    spec: { replicas: 3 },
+    status: { conditions: [{ type: 'Ready', status: 'True' }] },
+  };
   const t = toTable(def.table, [obj], {}, { includeObject: 'None' });
-  assert.deepEqual(t.columnDefinitions.map((c: any) => [c.name, c.type, c.priority]), [
-    ['Name', 'string', 0],
-    ['Replicas', 'integer', 0],
-    ['Size', 'string', 1],
-    ['Ready', 'string', 0],
-    ['Age', 'date', 0],
-  ]);
+  assert.deepEqual(
+    t.columnDefinitions.map((c: any) => [c.name, c.type, c.priority]),
+    [
+      ['Name', 'string', 0],
+      ['Replicas', 'integer', 0],
+      ['Size', 'string', 1],
+      ['Ready', 'string', 0],
+      ['Age', 'date', 0],
+    ],
+  );
   assert.equal(t.columnDefinitions[0].format, 'name');
   const cells = def.table!.map((c) => c.cell(obj, now));
   assert.deepEqual(cells, ['w', 3, '<none>', 'True', '10m']);
   const plain = tableFor(undefined);
-  assert.deepEqual(plain.map((c) => c.name), ['Name', 'Age']);
+  assert.deepEqual(
+    plain.map((c) => c.name),
+    ['Name', 'Age'],
+  );
 });
 
 test('structural schema rules reject non-structural CRDs with upstream paths', () => {
   const bad = crd();
-  bad.spec.versions[0].schema.openAPIV3Schema = { type: 'object', properties: { spec: { properties: { x: { type: 'string' } } } } };
+  bad.spec.versions[0].schema.openAPIV3Schema = {
+    type: 'object',
+    properties: { spec: { properties: { x: { type: 'string' } } } },
+  };
   const msgs = validateCRD(bad).map(formatFieldError);
-  assert.ok(msgs.includes('spec.versions[0].schema.openAPIV3Schema.properties[spec].type: Required value: must not be empty for specified object fields'), msgs.join('\n'));
+  assert.ok(
+    msgs.includes(
+      'spec.versions[0].schema.openAPIV3Schema.properties[spec].type: Required value: must not be empty for specified object fields',
+    ),
+    msgs.join('\n'),
+  );
   const arr = crd();
   arr.spec.versions[0].schema.openAPIV3Schema = { type: 'object', properties: { list: { type: 'array' } } };
-  assert.ok(validateCRD(arr).map(formatFieldError).includes('spec.versions[0].schema.openAPIV3Schema.properties[list].items: Required value: must be specified'));
-  const dflt = crd();
-  dflt.spec.versions[0].schema.openAPIV3Schema = { type: 'object', properties: { spec: { type: 'object', properties: { n: { type: 'integer', default: 'x' } } } } };
   assert.ok(
-    validateCRD(dflt).map(formatFieldError).includes('spec.versions[0].schema.openAPIV3Schema.properties[spec].properties[n].default: Invalid value: "string": spec.n in body must be of type integer: "string"'),
+    validateCRD(arr)
+      .map(formatFieldError)
+      .includes('spec.versions[0].schema.openAPIV3Schema.properties[list].items: Required value: must be specified'),
+  );
+  const dflt = crd();
+  dflt.spec.versions[0].schema.openAPIV3Schema = {
+    type: 'object',
+    properties: { spec: { type: 'object', properties: { n: { type: 'integer', default: 'x' } } } },
+  };
+  assert.ok(
+    validateCRD(dflt)
+      .map(formatFieldError)
+      .includes(
+        'spec.versions[0].schema.openAPIV3Schema.properties[spec].properties[n].default: Invalid value: "string": spec.n in body must be of type integer: "string"',
+      ),
     validateCRD(dflt).map(formatFieldError).join('\n'),
   );
   const col = crd();
   col.spec.versions[0].additionalPrinterColumns = [{ name: 'X', type: 'text', jsonPath: '.spec.x' }];
-  assert.ok(validateCRD(col).map(formatFieldError).some((m) => m.startsWith('spec.versions[0].additionalPrinterColumns[0].type: Unsupported value: "text"')));
+  assert.ok(
+    validateCRD(col)
+      .map(formatFieldError)
+      .some((m) => m.startsWith('spec.versions[0].additionalPrinterColumns[0].type: Unsupported value: "text"')),
+  );
   assert.deepEqual(validateCRD(crd()), []);
 });
 
@@ -219,9 +315,19 @@ test('webhook conversion posts one ConversionReview v1 per batch, asynchronously
     req.on('end', () => {
       const review = JSON.parse(b);
       reviews.push(review);
-      const objs = review.request.objects.map((o: any) => ({ ...o, apiVersion: review.request.desiredAPIVersion, spec: { ...o.spec, converted: review.apiVersion } }));
+      const objs = review.request.objects.map((o: any) => ({
+        ...o,
+        apiVersion: review.request.desiredAPIVersion,
+        spec: { ...o.spec, converted: review.apiVersion },
+      }));
       res.setHeader('Content-Type', 'application/json');
-      res.end(JSON.stringify({ apiVersion: 'apiextensions.k8s.io/v1', kind: 'ConversionReview', response: { uid: review.request.uid, convertedObjects: objs, result: { status: 'Success' } } }));
+      res.end(
+        JSON.stringify({
+          apiVersion: 'apiextensions.k8s.io/v1',
+          kind: 'ConversionReview',
+          response: { uid: review.request.uid, convertedObjects: objs, result: { status: 'Success' } },
+        }),
+      );
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -247,7 +353,10 @@ test('webhook conversion posts one ConversionReview v1 per batch, asynchronously
     const out = await pending;
     assert.equal(reviews.length, 1);
     assert.equal(reviews[0].request.objects.length, 2);
-    assert.deepEqual(out.map((o) => o.metadata.name), ['w', 'x', 'z']);
+    assert.deepEqual(
+      out.map((o) => o.metadata.name),
+      ['w', 'x', 'z'],
+    );
     assert.equal(out[0].apiVersion, 'stable.example.com/v1');
     assert.deepEqual((out[0] as any).spec, { a: 1, converted: 'apiextensions.k8s.io/v1' });
     assert.equal(out[1], same);
@@ -256,16 +365,33 @@ test('webhook conversion posts one ConversionReview v1 per batch, asynchronously
       webhook: { conversionReviewVersions: ['v1'], clientConfig: { service: { namespace: 'default', name: 'conv' } } },
     });
     await assert.rejects(
-      async () => svc.convert([{ apiVersion: 'stable.example.com/v1beta1', kind: 'Widget', metadata: { name: 'w' } }], 'stable.example.com/v1'),
-      (err: any) => err.code === 500 && err.reason === 'InternalError' && /conversion webhook for stable.example.com\/v1beta1, Kind=Widget failed: service reference default\/conv/.test(err.message),
+      async () =>
+        svc.convert(
+          [{ apiVersion: 'stable.example.com/v1beta1', kind: 'Widget', metadata: { name: 'w' } }],
+          'stable.example.com/v1',
+        ),
+      (err: any) =>
+        err.code === 500 &&
+        err.reason === 'InternalError' &&
+        /conversion webhook for stable.example.com\/v1beta1, Kind=Widget failed: service reference default\/conv/.test(
+          err.message,
+        ),
     );
     const down = webhookConverter('widgets.stable.example.com', 'Widget', {
       strategy: 'Webhook',
       webhook: { conversionReviewVersions: ['v1'], clientConfig: { url: 'http://127.0.0.1:1/convert' } },
     });
     await assert.rejects(
-      async () => down.convert([{ apiVersion: 'stable.example.com/v1beta1', kind: 'Widget', metadata: { name: 'w' } }], 'stable.example.com/v1'),
-      (err: any) => err.code === 500 && /^Internal error occurred: conversion webhook for stable.example.com\/v1beta1, Kind=Widget failed: Post "http:\/\/127.0.0.1:1\/convert": /.test(err.message),
+      async () =>
+        down.convert(
+          [{ apiVersion: 'stable.example.com/v1beta1', kind: 'Widget', metadata: { name: 'w' } }],
+          'stable.example.com/v1',
+        ),
+      (err: any) =>
+        err.code === 500 &&
+        /^Internal error occurred: conversion webhook for stable.example.com\/v1beta1, Kind=Widget failed: Post "http:\/\/127.0.0.1:1\/convert": /.test(
+          err.message,
+        ),
     );
   } finally {
     server.close();

@@ -3,17 +3,31 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as u from '../../src/controllers/deployment/util.js';
-import { comparePodsForDeletion, podsToDelete, slowStartBatch, Expectations } from '../../src/controllers/replicaset/podutil.js';
+import {
+  comparePodsForDeletion,
+  podsToDelete,
+  slowStartBatch,
+  Expectations,
+} from '../../src/controllers/replicaset/podutil.js';
 import { calculateStatus } from '../../src/controllers/replicaset/controller.js';
 
 const dep = (replicas: number, surge: number | string, unavail: number | string, extra: any = {}) => ({
   metadata: { name: 'web', generation: 1, ...(extra.metadata ?? {}) },
-  spec: { replicas, strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: surge, maxUnavailable: unavail } }, template: {}, ...(extra.spec ?? {}) },
+  spec: {
+    replicas,
+    strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: surge, maxUnavailable: unavail } },
+    template: {},
+    ...(extra.spec ?? {}),
+  },
   status: extra.status ?? {},
 });
 let n = 0;
 const rs = (name: string, replicas: number, extra: any = {}) => ({
-  metadata: { name, creationTimestamp: new Date(Date.UTC(2024, 0, 1, 0, 0, n++)).toISOString(), annotations: extra.annotations ?? {} },
+  metadata: {
+    name,
+    creationTimestamp: new Date(Date.UTC(2024, 0, 1, 0, 0, n++)).toISOString(),
+    annotations: extra.annotations ?? {},
+  },
   spec: { replicas },
   status: { replicas, availableReplicas: extra.available ?? replicas },
 });
@@ -64,23 +78,54 @@ test('proportional scaling distributes new replicas by size, leftovers to the la
 
 test('conditions keep lastTransitionTime for the same status and ignore identical reasons', () => {
   const st: any = {};
-  u.setCondition(st, { type: 'Progressing', status: 'True', reason: 'A', lastTransitionTime: 't1', lastUpdateTime: 't1' });
-  u.setCondition(st, { type: 'Progressing', status: 'True', reason: 'B', lastTransitionTime: 't2', lastUpdateTime: 't2' });
+  u.setCondition(st, {
+    type: 'Progressing',
+    status: 'True',
+    reason: 'A',
+    lastTransitionTime: 't1',
+    lastUpdateTime: 't1',
+  });
+  u.setCondition(st, {
+    type: 'Progressing',
+    status: 'True',
+    reason: 'B',
+    lastTransitionTime: 't2',
+    lastUpdateTime: 't2',
+  });
   assert.equal(st.conditions[0].reason, 'B');
   assert.equal(st.conditions[0].lastTransitionTime, 't1');
-  u.setCondition(st, { type: 'Progressing', status: 'True', reason: 'B', lastTransitionTime: 't3', lastUpdateTime: 't3' });
+  u.setCondition(st, {
+    type: 'Progressing',
+    status: 'True',
+    reason: 'B',
+    lastTransitionTime: 't3',
+    lastUpdateTime: 't3',
+  });
   assert.equal(st.conditions[0].lastUpdateTime, 't2');
   const d = dep(3, 1, 1, { spec: { progressDeadlineSeconds: 1 } });
   const old = new Date(Date.now() - 5000).toISOString();
-  assert.equal(u.deploymentTimedOut(d, { conditions: [{ type: 'Progressing', status: 'True', reason: 'ReplicaSetUpdated', lastUpdateTime: old }] }), true);
-  assert.equal(u.deploymentTimedOut(d, { conditions: [{ type: 'Progressing', status: 'True', reason: 'NewReplicaSetAvailable', lastUpdateTime: old }] }), false);
+  assert.equal(
+    u.deploymentTimedOut(d, {
+      conditions: [{ type: 'Progressing', status: 'True', reason: 'ReplicaSetUpdated', lastUpdateTime: old }],
+    }),
+    true,
+  );
+  assert.equal(
+    u.deploymentTimedOut(d, {
+      conditions: [{ type: 'Progressing', status: 'True', reason: 'NewReplicaSetAvailable', lastUpdateTime: old }],
+    }),
+    false,
+  );
   const s = u.calculateStatus([rs('x', 3, { available: 1 })], undefined, dep(3, 1, 1));
   assert.equal(u.getCondition(s, 'Available')!.reason, 'MinimumReplicasUnavailable');
   assert.equal(s.unavailableReplicas, 2);
 });
 
 test('revision annotations: bump, history on rollback, replicas annotations on create', () => {
-  const d = { metadata: { annotations: { 'kubernetes.io/change-cause': 'v2', [u.REVISION_ANNOTATION]: '9' } }, spec: { replicas: 4, strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } } } };
+  const d = {
+    metadata: { annotations: { 'kubernetes.io/change-cause': 'v2', [u.REVISION_ANNOTATION]: '9' } },
+    spec: { replicas: 4, strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } } },
+  };
   const r: any = { metadata: { annotations: { [u.REVISION_ANNOTATION]: '1' } } };
   assert.equal(u.setNewReplicaSetAnnotations(d, r, '3', true), true);
   assert.equal(r.metadata.annotations[u.REVISION_ANNOTATION], '3');
@@ -116,7 +161,14 @@ test('pod-template hash: stable, safe alphabet, changes with template and collis
 test('deletion ranking: unscheduled < pending < not ready < ready; newer first', () => {
   const now = Date.now();
   const at = (s: number) => new Date(now - s * 1000).toISOString();
-  const pod = (name: string, o: any) => ({ metadata: { name, uid: name, creationTimestamp: at(o.age ?? 100) }, spec: { nodeName: o.node }, status: { phase: o.phase, conditions: o.ready ? [{ type: 'Ready', status: 'True', lastTransitionTime: at(o.readyFor ?? 50) }] : [] } });
+  const pod = (name: string, o: any) => ({
+    metadata: { name, uid: name, creationTimestamp: at(o.age ?? 100) },
+    spec: { nodeName: o.node },
+    status: {
+      phase: o.phase,
+      conditions: o.ready ? [{ type: 'Ready', status: 'True', lastTransitionTime: at(o.readyFor ?? 50) }] : [],
+    },
+  });
   const pods = [
     pod('ready-old', { node: 'n1', phase: 'Running', ready: true, readyFor: 5000, age: 6000 }),
     pod('ready-new', { node: 'n2', phase: 'Running', ready: true, readyFor: 5, age: 10 }),
@@ -157,12 +209,22 @@ test('slow start batches double and stop at the first failure; expectations', as
 });
 
 test('ReplicaSet status counts fully labelled, ready and available pods; ReplicaFailure on errors', () => {
-  const set = { metadata: { generation: 2 }, spec: { replicas: 3, minReadySeconds: 10, template: { metadata: { labels: { app: 'x', tier: 'y' } } } }, status: {} };
+  const set = {
+    metadata: { generation: 2 },
+    spec: { replicas: 3, minReadySeconds: 10, template: { metadata: { labels: { app: 'x', tier: 'y' } } } },
+    status: {},
+  };
   const old = new Date(Date.now() - 60_000).toISOString();
   const fresh = new Date().toISOString();
   const pods = [
-    { metadata: { labels: { app: 'x', tier: 'y' } }, status: { conditions: [{ type: 'Ready', status: 'True', lastTransitionTime: old }] } },
-    { metadata: { labels: { app: 'x', tier: 'y' } }, status: { conditions: [{ type: 'Ready', status: 'True', lastTransitionTime: fresh }] } },
+    {
+      metadata: { labels: { app: 'x', tier: 'y' } },
+      status: { conditions: [{ type: 'Ready', status: 'True', lastTransitionTime: old }] },
+    },
+    {
+      metadata: { labels: { app: 'x', tier: 'y' } },
+      status: { conditions: [{ type: 'Ready', status: 'True', lastTransitionTime: fresh }] },
+    },
     { metadata: { labels: { app: 'x' } }, status: {} },
   ];
   const st = calculateStatus(set, pods, new Error('exceeded quota'));

@@ -11,7 +11,15 @@ import * as grpc from '@grpc/grpc-js';
 import { DeviceBook, InsufficientDevicesError } from '../../src/agent/devices/allocations.js';
 import { DeviceManager, applyDevices, reusableContainers } from '../../src/agent/devices/manager.js';
 import { SamplePlugin } from '../../src/agent/devices/sample.js';
-import { API_VERSION, CHECKPOINT_FILE, KUBELET_SOCKET, deviceServices, isExtendedResourceName, unary, unixTarget } from '../../src/agent/devices/api.js';
+import {
+  API_VERSION,
+  CHECKPOINT_FILE,
+  KUBELET_SOCKET,
+  deviceServices,
+  isExtendedResourceName,
+  unary,
+  unixTarget,
+} from '../../src/agent/devices/api.js';
 import { until } from '../support/until.js';
 
 const W = 'example.com/widget';
@@ -28,7 +36,10 @@ test('book: picks free healthy devices, refuses too many, frees by pod', () => {
   assert.deepEqual(a, ['w0', 'w1']);
   b.commit('pod-a', 'main', W, a);
   assert.deepEqual(b.available(W, 'pod-b'), ['w2']);
-  assert.throws(() => b.pick(W, 'pod-b', 2), (e: unknown) => e instanceof InsufficientDevicesError && /Requested: 2, Available: 1/.test(e.message));
+  assert.throws(
+    () => b.pick(W, 'pod-b', 2),
+    (e: unknown) => e instanceof InsufficientDevicesError && /Requested: 2, Available: 1/.test(e.message),
+  );
   assert.equal(b.freePod('pod-a'), true);
   assert.equal(b.freePod('pod-a'), false);
   assert.deepEqual(b.available(W, 'pod-b'), ['w0', 'w1', 'w2']);
@@ -43,7 +54,12 @@ test('book: a container reuses the devices of init containers that ran before it
   assert.deepEqual(b.get('p', 'main', W)?.deviceIds, ['w2']);
   // Taken by main now: a second app container may not have it.
   assert.deepEqual(b.available(W, 'p', ['init']), ['w0', 'w1']);
-  const pod = { spec: { initContainers: [{ name: 'a' }, { name: 'side', restartPolicy: 'Always' }, { name: 'b' }], containers: [{ name: 'main' }] } };
+  const pod = {
+    spec: {
+      initContainers: [{ name: 'a' }, { name: 'side', restartPolicy: 'Always' }, { name: 'b' }],
+      containers: [{ name: 'main' }],
+    },
+  };
   assert.deepEqual(reusableContainers(pod, { name: 'main' }), ['a', 'b']);
   assert.deepEqual(reusableContainers(pod, { name: 'b' }), ['a']);
   assert.deepEqual(reusableContainers(pod, { name: 'a' }), []);
@@ -62,7 +78,10 @@ test('book: checkpoint keeps allocations, devices come back unhealthy; prune fre
   assert.equal(restored.get('p2', 'main', W), undefined);
   restored.setDevices(W, healthy(['w0', 'w1']));
   assert.deepEqual(restored.available(W, 'p3'), ['w1']);
-  assert.deepEqual(restored.prune((uid) => uid !== 'p1'), ['p1']);
+  assert.deepEqual(
+    restored.prune((uid) => uid !== 'p1'),
+    ['p1'],
+  );
   assert.deepEqual(restored.available(W, 'p3'), ['w0', 'w1']);
   assert.equal(DeviceBook.fromJSON({ version: 9 }).list().length, 0);
   assert.equal(DeviceBook.fromJSON(null).list().length, 0);
@@ -74,18 +93,27 @@ test('extended resource names and applying devices to a container config', () =>
   assert.equal(isExtendedResourceName('widget'), false);
   assert.equal(isExtendedResourceName('kubernetes.io/widget'), false);
   assert.equal(isExtendedResourceName('Example.com/widget'), false);
-  const cfg = { mounts: [{ containerPath: '/etc/hosts', hostPath: '/x' }], devices: [], annotations: { a: '1' } as Record<string, string> };
+  const cfg = {
+    mounts: [{ containerPath: '/etc/hosts', hostPath: '/x' }],
+    devices: [],
+    annotations: { a: '1' } as Record<string, string>,
+  };
   applyDevices(cfg, {
     envs: [],
-    mounts: [{ containerPath: '/dev/w/0', hostPath: '/h/0', readonly: true }, { containerPath: '/etc/hosts', hostPath: '/y' }],
+    mounts: [
+      { containerPath: '/dev/w/0', hostPath: '/h/0', readonly: true },
+      { containerPath: '/etc/hosts', hostPath: '/y' },
+    ],
     devices: [{ containerPath: '/dev/null2', hostPath: '/dev/null', permissions: 'rw' }],
     annotations: { a: '2', b: '3' },
   });
-  assert.deepEqual(cfg.mounts.map((m) => m.hostPath), ['/x', '/h/0']);
+  assert.deepEqual(
+    cfg.mounts.map((m) => m.hostPath),
+    ['/x', '/h/0'],
+  );
   assert.equal(cfg.devices.length, 1);
   assert.deepEqual(cfg.annotations, { a: '1', b: '3' });
 });
-
 
 const pod = (uid: string, n: number | string) => ({
   metadata: { uid, name: uid, namespace: 'default' },
@@ -96,7 +124,8 @@ test('manager and sample plugin over gRPC: register, advertise, allocate, health
   const dir = join(work, 'device-plugins');
   let changes = 0;
   const active = new Set<string>(['a', 'b', 'c', 'd']);
-  const newManager = () => new DeviceManager({ dir, logger, onChange: () => changes++, isActive: (uid) => active.has(uid) });
+  const newManager = () =>
+    new DeviceManager({ dir, logger, onChange: () => changes++, isActive: (uid) => active.has(uid) });
   let mgr = newManager();
   await mgr.start();
   assert.ok(existsSync(join(dir, KUBELET_SOCKET)));
@@ -111,7 +140,10 @@ test('manager and sample plugin over gRPC: register, advertise, allocate, health
     const got = await mgr.allocate(pod('a', 2), c);
     assert.ok(got);
     assert.deepEqual(got.envs, [{ key: 'WIDGET_IDS', value: 'widget-0,widget-1' }]);
-    assert.deepEqual(got.mounts.map((m) => m.containerPath), ['/dev/widgets/widget-0', '/dev/widgets/widget-1']);
+    assert.deepEqual(
+      got.mounts.map((m) => m.containerPath),
+      ['/dev/widgets/widget-0', '/dev/widgets/widget-1'],
+    );
     assert.equal(readFileSync(join(got.mounts[0].hostPath, 'id'), 'utf8'), 'widget-0\n');
     assert.equal(got.annotations['k8ts.io/widget-ids'], 'widget-0,widget-1');
     // A container restart gets the same devices without another Allocate.
@@ -168,9 +200,18 @@ test('registration refuses a wrong version or resource name', async () => {
   const { Registration } = deviceServices();
   const client = new Registration(unixTarget(join(dir, KUBELET_SOCKET)), grpc.credentials.createInsecure());
   try {
-    await assert.rejects(unary(client, 'Register', { version: 'v1alpha', endpoint: 'x.sock', resourceName: W }), /unsupported API version/);
-    await assert.rejects(unary(client, 'Register', { version: API_VERSION, endpoint: 'x.sock', resourceName: 'widget' }), /invalid resource name/);
-    await assert.rejects(unary(client, 'Register', { version: API_VERSION, endpoint: '../x.sock', resourceName: W }), /invalid endpoint/);
+    await assert.rejects(
+      unary(client, 'Register', { version: 'v1alpha', endpoint: 'x.sock', resourceName: W }),
+      /unsupported API version/,
+    );
+    await assert.rejects(
+      unary(client, 'Register', { version: API_VERSION, endpoint: 'x.sock', resourceName: 'widget' }),
+      /invalid resource name/,
+    );
+    await assert.rejects(
+      unary(client, 'Register', { version: API_VERSION, endpoint: '../x.sock', resourceName: W }),
+      /invalid endpoint/,
+    );
   } finally {
     client.close();
     await mgr.stop();

@@ -1,8 +1,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildDisruptedPodMap, computeStatus, countHealthyPods, desiredHealthyFor, scaledValue, DELETION_TIMEOUT_MS } from '../../src/controllers/disruption/controller.js';
+import {
+  buildDisruptedPodMap,
+  computeStatus,
+  countHealthyPods,
+  desiredHealthyFor,
+  scaledValue,
+  DELETION_TIMEOUT_MS,
+} from '../../src/controllers/disruption/controller.js';
 
-const ready = (name: string, extra: any = {}) => ({ metadata: { name, ...extra }, status: { conditions: [{ type: 'Ready', status: 'True' }] } });
+const ready = (name: string, extra: any = {}) => ({
+  metadata: { name, ...extra },
+  status: { conditions: [{ type: 'Ready', status: 'True' }] },
+});
 
 test('int-or-percent scaling rounds up', () => {
   assert.equal(scaledValue('30%', 4, true), 2);
@@ -11,10 +21,22 @@ test('int-or-percent scaling rounds up', () => {
 });
 
 test('desired healthy from minAvailable and maxUnavailable', () => {
-  assert.deepEqual(desiredHealthyFor({ minAvailable: 2 }, 3, () => 99), { expectedCount: 3, desiredHealthy: 2 });
-  assert.deepEqual(desiredHealthyFor({ minAvailable: '50%' }, 3, () => 5), { expectedCount: 5, desiredHealthy: 3 });
-  assert.deepEqual(desiredHealthyFor({ maxUnavailable: 1 }, 3, () => 4), { expectedCount: 4, desiredHealthy: 3 });
-  assert.deepEqual(desiredHealthyFor({ maxUnavailable: '100%' }, 3, () => 4), { expectedCount: 4, desiredHealthy: 0 });
+  assert.deepEqual(
+    desiredHealthyFor({ minAvailable: 2 }, 3, () => 99),
+    { expectedCount: 3, desiredHealthy: 2 },
+  );
+  assert.deepEqual(
+    desiredHealthyFor({ minAvailable: '50%' }, 3, () => 5),
+    { expectedCount: 5, desiredHealthy: 3 },
+  );
+  assert.deepEqual(
+    desiredHealthyFor({ maxUnavailable: 1 }, 3, () => 4),
+    { expectedCount: 4, desiredHealthy: 3 },
+  );
+  assert.deepEqual(
+    desiredHealthyFor({ maxUnavailable: '100%' }, 3, () => 4),
+    { expectedCount: 4, desiredHealthy: 0 },
+  );
 });
 
 test('disrupted pods are not healthy until they expire; status and condition', () => {

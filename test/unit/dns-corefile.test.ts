@@ -16,7 +16,13 @@ test('the default Corefile parses without problems', () => {
   const { blocks, problems } = parseCorefile(defaultCorefile('cluster.local'));
   assert.deepEqual(problems, []);
   assert.equal(blocks.length, 1);
-  assert.deepEqual(blocks[0].kubernetes, { zones: ['cluster.local', 'in-addr.arpa', 'ip6.arpa'], pods: 'insecure', ttl: 5, endpointPodNames: false, fallthrough: ['in-addr.arpa', 'ip6.arpa'] });
+  assert.deepEqual(blocks[0].kubernetes, {
+    zones: ['cluster.local', 'in-addr.arpa', 'ip6.arpa'],
+    pods: 'insecure',
+    ttl: 5,
+    endpointPodNames: false,
+    fallthrough: ['in-addr.arpa', 'ip6.arpa'],
+  });
   assert.equal(blocks[0].cache?.successTtl, 30);
   assert.deepEqual(blocks[0].transfer, { zones: ['cluster.local'], to: ['127.0.0.1'] });
 });
@@ -35,21 +41,43 @@ test('lines it cannot use are reported by number; the rest still applies', () =>
     forward .
 }
 `);
-  assert.deepEqual(problems.map((p) => `${p.line}: ${p.message}`), [
-    '3: kubernetes: line 4: unsupported option "pods sometimes"',
-    '6: frobnicate: unknown or unsupported plugin "frobnicate"',
-    '7: rewrite: only "rewrite name ..." is supported',
-    '8: cache: line 9: bad duration forever',
-    '11: forward: want "forward FROM TO..."',
-  ]);
+  assert.deepEqual(
+    problems.map((p) => `${p.line}: ${p.message}`),
+    [
+      '3: kubernetes: line 4: unsupported option "pods sometimes"',
+      '6: frobnicate: unknown or unsupported plugin "frobnicate"',
+      '7: rewrite: only "rewrite name ..." is supported',
+      '8: cache: line 9: bad duration forever',
+      '11: forward: want "forward FROM TO..."',
+    ],
+  );
   assert.equal(blocks[0].errors, true);
   assert.equal(blocks[0].kubernetes, undefined);
 });
 
-const ask = (handler: ReturnType<typeof buildConfig>['handler'], name: string, type: RecordType, remote = '10.42.0.50') =>
-  handle({ current: handler }, { id: 1, opcode: 0, question: { name, type, class: 'IN' }, qname: name.toLowerCase().replace(/\.$/, ''), rd: true, cd: false }, 'udp', remote);
+const ask = (
+  handler: ReturnType<typeof buildConfig>['handler'],
+  name: string,
+  type: RecordType,
+  remote = '10.42.0.50',
+) =>
+  handle(
+    { current: handler },
+    {
+      id: 1,
+      opcode: 0,
+      question: { name, type, class: 'IN' },
+      qname: name.toLowerCase().replace(/\.$/, ''),
+      rd: true,
+      cd: false,
+    },
+    'udp',
+    remote,
+  );
 
-const services: Service[] = [{ metadata: { namespace: 'default', name: 'web' }, spec: { clusterIP: '10.43.0.20', ports: [{ port: 80 }] } }];
+const services: Service[] = [
+  { metadata: { namespace: 'default', name: 'web' }, spec: { clusterIP: '10.43.0.20', ports: [{ port: 80 }] } },
+];
 const pods: Pod[] = [{ metadata: { namespace: 'default', name: 'client' }, status: { podIP: '10.42.0.50' } }];
 
 test('stub domains, rewrite, hosts and the cache keep to their zones and names', async () => {
@@ -69,11 +97,26 @@ stub.example {
 }
 `);
   assert.deepEqual(problems, []);
-  const built = buildConfig(blocks, { view: staticView({ namespaces: ['default'], services }), logger, resolvConf: '', ownAddresses: [], hostSearch: [] });
+  const built = buildConfig(blocks, {
+    view: staticView({ namespaces: ['default'], services }),
+    logger,
+    resolvConf: '',
+    ownAddresses: [],
+    hostSearch: [],
+  });
   const web = await ask(built.handler, 'web.corp.internal', 'A');
-  assert.deepEqual(web.answers.map((a) => [a.name, (a as { data: string }).data]), [['web.corp.internal', '10.43.0.20']]);
-  assert.deepEqual((await ask(built.handler, 'printer.lan', 'A')).answers.map((a) => (a as { data: string }).data), ['192.0.2.9']);
-  assert.deepEqual((await ask(built.handler, 'WWW.stub.example', 'A')).answers.map((a) => [a.name, (a as { data: string }).data]), [['WWW.stub.example', '198.51.100.1']]);
+  assert.deepEqual(
+    web.answers.map((a) => [a.name, (a as { data: string }).data]),
+    [['web.corp.internal', '10.43.0.20']],
+  );
+  assert.deepEqual(
+    (await ask(built.handler, 'printer.lan', 'A')).answers.map((a) => (a as { data: string }).data),
+    ['192.0.2.9'],
+  );
+  assert.deepEqual(
+    (await ask(built.handler, 'WWW.stub.example', 'A')).answers.map((a) => [a.name, (a as { data: string }).data]),
+    [['WWW.stub.example', '198.51.100.1']],
+  );
   // Nothing forwards in this configuration: the end of the chain refuses.
   assert.equal((await ask(built.handler, 'elsewhere.example', 'A')).rcode, RCODE.REFUSED);
 });
@@ -86,14 +129,28 @@ test('the cache answers each question with its own spelling of the name', async 
 });
 
 test('autopath walks the search path of the asking pod on the server', async () => {
-  const { blocks, problems } = parseCorefile('. {\n autopath @kubernetes\n kubernetes cluster.local {\n  pods verified\n }\n hosts {\n  192.0.2.7 www.example.com\n }\n}\n');
+  const { blocks, problems } = parseCorefile(
+    '. {\n autopath @kubernetes\n kubernetes cluster.local {\n  pods verified\n }\n hosts {\n  192.0.2.7 www.example.com\n }\n}\n',
+  );
   assert.deepEqual(problems, []);
-  const built = buildConfig(blocks, { view: staticView({ namespaces: ['default', 'other'], services, pods }), logger, resolvConf: '', ownAddresses: [], hostSearch: [] });
+  const built = buildConfig(blocks, {
+    view: staticView({ namespaces: ['default', 'other'], services, pods }),
+    logger,
+    resolvConf: '',
+    ownAddresses: [],
+    hostSearch: [],
+  });
   assert.equal(built.needsPods, true);
   // The first name of the search path for www.example.com, from a pod in default.
   const r = await ask(built.handler, 'www.example.com.default.svc.cluster.local', 'A');
   assert.equal(r.rcode, RCODE.NOERROR);
-  assert.deepEqual(r.answers.map((a) => `${a.type} ${(a as { data: string }).data}`), ['CNAME www.example.com', 'A 192.0.2.7']);
+  assert.deepEqual(
+    r.answers.map((a) => `${a.type} ${(a as { data: string }).data}`),
+    ['CNAME www.example.com', 'A 192.0.2.7'],
+  );
   // The same question from an address that is no pod: answered as asked (NXDOMAIN).
-  assert.equal((await ask(built.handler, 'www.example.com.default.svc.cluster.local', 'A', '10.9.9.9')).rcode, RCODE.NXDOMAIN);
+  assert.equal(
+    (await ask(built.handler, 'www.example.com.default.svc.cluster.local', 'A', '10.9.9.9')).rcode,
+    RCODE.NXDOMAIN,
+  );
 });

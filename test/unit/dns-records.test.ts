@@ -4,15 +4,30 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Pod, Service } from 'kubernetes-types/core/v1.js';
 import type { EndpointSlice } from 'kubernetes-types/discovery/v1.js';
-import { KubernetesPlugin, DEFAULT_KUBERNETES_OPTIONS, reverseName, type KubernetesOptions } from '../../src/dns/kubernetes.js';
+import {
+  KubernetesPlugin,
+  DEFAULT_KUBERNETES_OPTIONS,
+  reverseName,
+  type KubernetesOptions,
+} from '../../src/dns/kubernetes.js';
 import { HostsPlugin } from '../../src/dns/plugins.js';
 import { chain } from '../../src/dns/plugin.js';
 import { handle } from '../../src/dns/server.js';
 import { RCODE, type Answer, type DnsReply, type RecordType } from '../../src/dns/message.js';
 import { staticView } from '../../src/dns/view.js';
 
-const svc = (ns: string, name: string, spec: Service['spec'], extra: Partial<Service['metadata']> = {}): Service => ({ metadata: { namespace: ns, name, ...extra }, spec });
-const slice = (ns: string, svcName: string, name: string, endpoints: NonNullable<EndpointSlice['endpoints']>, ports: EndpointSlice['ports'], addressType = 'IPv4'): EndpointSlice => ({
+const svc = (ns: string, name: string, spec: Service['spec'], extra: Partial<Service['metadata']> = {}): Service => ({
+  metadata: { namespace: ns, name, ...extra },
+  spec,
+});
+const slice = (
+  ns: string,
+  svcName: string,
+  name: string,
+  endpoints: NonNullable<EndpointSlice['endpoints']>,
+  ports: EndpointSlice['ports'],
+  addressType = 'IPv4',
+): EndpointSlice => ({
   metadata: { namespace: ns, name, labels: { 'kubernetes.io/service-name': svcName } },
   addressType,
   endpoints,
@@ -24,22 +39,53 @@ const objects = {
   services: [
     svc('default', 'kubernetes', { clusterIP: '10.43.0.1', ports: [{ name: 'https', port: 443, protocol: 'TCP' }] }),
     svc('kube-system', 'kube-dns', { clusterIP: '10.43.0.10', ports: [{ name: 'dns', port: 53, protocol: 'UDP' }] }),
-    svc('default', 'web', { clusterIP: '10.43.0.20', clusterIPs: ['10.43.0.20', 'fd00::20'], ports: [{ name: 'http', port: 80, protocol: 'TCP' }, { port: 8080, protocol: 'TCP' }, { name: 'metrics', port: 9090, protocol: 'UDP' }] }),
+    svc('default', 'web', {
+      clusterIP: '10.43.0.20',
+      clusterIPs: ['10.43.0.20', 'fd00::20'],
+      ports: [
+        { name: 'http', port: 80, protocol: 'TCP' },
+        { port: 8080, protocol: 'TCP' },
+        { name: 'metrics', port: 9090, protocol: 'UDP' },
+      ],
+    }),
     svc('default', 'db', { clusterIP: 'None', ports: [{ name: 'mysql', port: 3306 }] }),
     svc('default', 'lonely', { clusterIP: 'None' }),
     svc('default', 'eager', { clusterIP: 'None', publishNotReadyAddresses: true }),
     svc('default', 'ext', { type: 'ExternalName', externalName: 'www.example.com' }),
   ],
   slices: [
-    slice('default', 'db', 'db-abc', [
-      { addresses: ['10.42.0.5'], hostname: 'db-0', conditions: { ready: true }, targetRef: { kind: 'Pod', name: 'db-0' } },
-      { addresses: ['10.42.0.6'], hostname: 'db-1', conditions: {}, targetRef: { kind: 'Pod', name: 'db-1' } },
-      { addresses: ['10.42.0.7'], conditions: { ready: true }, targetRef: { kind: 'Pod', name: 'db-x7' } },
-      { addresses: ['10.42.0.8'], hostname: 'db-2', conditions: { ready: false } },
-    ], [{ name: 'mysql', port: 3306, protocol: 'TCP' }]),
+    slice(
+      'default',
+      'db',
+      'db-abc',
+      [
+        {
+          addresses: ['10.42.0.5'],
+          hostname: 'db-0',
+          conditions: { ready: true },
+          targetRef: { kind: 'Pod', name: 'db-0' },
+        },
+        { addresses: ['10.42.0.6'], hostname: 'db-1', conditions: {}, targetRef: { kind: 'Pod', name: 'db-1' } },
+        { addresses: ['10.42.0.7'], conditions: { ready: true }, targetRef: { kind: 'Pod', name: 'db-x7' } },
+        { addresses: ['10.42.0.8'], hostname: 'db-2', conditions: { ready: false } },
+      ],
+      [{ name: 'mysql', port: 3306, protocol: 'TCP' }],
+    ),
     slice('default', 'lonely', 'lonely-1', [{ addresses: ['10.42.0.9'], conditions: { ready: false } }], []),
-    slice('default', 'eager', 'eager-1', [{ addresses: ['10.42.0.10'], hostname: 'e-0', conditions: { ready: false } }], []),
-    slice('default', 'web', 'web-1', [{ addresses: ['10.42.0.11'], conditions: { ready: true } }], [{ name: 'http', port: 8080, protocol: 'TCP' }]),
+    slice(
+      'default',
+      'eager',
+      'eager-1',
+      [{ addresses: ['10.42.0.10'], hostname: 'e-0', conditions: { ready: false } }],
+      [],
+    ),
+    slice(
+      'default',
+      'web',
+      'web-1',
+      [{ addresses: ['10.42.0.11'], conditions: { ready: true } }],
+      [{ name: 'http', port: 8080, protocol: 'TCP' }],
+    ),
   ],
   pods: [{ metadata: { namespace: 'default', name: 'p' }, status: { podIP: '10.42.0.11' } }] as Pod[],
 };
@@ -49,10 +95,24 @@ function resolver(opts: Partial<KubernetesOptions> = {}) {
   // What the chain finds past the cluster: a hosts table standing for the rest of the world.
   const world = new HostsPlugin('192.0.2.53 www.example.com\n', { zones: [''], ttl: 300, fallthrough: false });
   const handler = { current: chain([k, world]) };
-  return (name: string, type: RecordType, remote = '10.42.0.99') => handle(handler, { id: 1, opcode: 0, question: { name, type, class: 'IN' }, qname: name.toLowerCase().replace(/\.$/, ''), rd: true, cd: false }, 'udp', remote);
+  return (name: string, type: RecordType, remote = '10.42.0.99') =>
+    handle(
+      handler,
+      {
+        id: 1,
+        opcode: 0,
+        question: { name, type, class: 'IN' },
+        qname: name.toLowerCase().replace(/\.$/, ''),
+        rd: true,
+        cd: false,
+      },
+      'udp',
+      remote,
+    );
 }
 
-const data = (r: DnsReply) => r.answers.map((a: Answer) => `${a.type} ${JSON.stringify((a as { data: unknown }).data)}`).sort();
+const data = (r: DnsReply) =>
+  r.answers.map((a: Answer) => `${a.type} ${JSON.stringify((a as { data: unknown }).data)}`).sort();
 
 describe('dns records', () => {
   const q = resolver();
@@ -75,9 +135,24 @@ describe('dns records', () => {
     ['dns-version.cluster.local', 'A', RCODE.NOERROR, []],
     ['ns.dns.cluster.local', 'A', RCODE.NOERROR, ['A "10.43.0.10"']],
     // SRV: named ports only under _port._proto; the service name itself lists every port.
-    ['_http._tcp.web.default.svc.cluster.local', 'SRV', RCODE.NOERROR, ['SRV {"priority":0,"weight":100,"port":80,"target":"web.default.svc.cluster.local"}']],
-    ['_HTTP._TCP.web.default.svc.cluster.local', 'SRV', RCODE.NOERROR, ['SRV {"priority":0,"weight":100,"port":80,"target":"web.default.svc.cluster.local"}']],
-    ['_metrics._udp.web.default.svc.cluster.local', 'SRV', RCODE.NOERROR, ['SRV {"priority":0,"weight":100,"port":9090,"target":"web.default.svc.cluster.local"}']],
+    [
+      '_http._tcp.web.default.svc.cluster.local',
+      'SRV',
+      RCODE.NOERROR,
+      ['SRV {"priority":0,"weight":100,"port":80,"target":"web.default.svc.cluster.local"}'],
+    ],
+    [
+      '_HTTP._TCP.web.default.svc.cluster.local',
+      'SRV',
+      RCODE.NOERROR,
+      ['SRV {"priority":0,"weight":100,"port":80,"target":"web.default.svc.cluster.local"}'],
+    ],
+    [
+      '_metrics._udp.web.default.svc.cluster.local',
+      'SRV',
+      RCODE.NOERROR,
+      ['SRV {"priority":0,"weight":100,"port":9090,"target":"web.default.svc.cluster.local"}'],
+    ],
     ['_metrics._tcp.web.default.svc.cluster.local', 'SRV', RCODE.NXDOMAIN, []],
     ['_tcp.web.default.svc.cluster.local', 'SRV', RCODE.NOERROR, []],
     ['_sctp.web.default.svc.cluster.local', 'SRV', RCODE.NXDOMAIN, []],
@@ -88,11 +163,16 @@ describe('dns records', () => {
     ['db-2.db.default.svc.cluster.local', 'A', RCODE.NXDOMAIN, []],
     ['10-42-0-7.db.default.svc.cluster.local', 'A', RCODE.NOERROR, ['A "10.42.0.7"']],
     ['db-0.db.default.svc.cluster.local', 'AAAA', RCODE.NOERROR, []],
-    ['_mysql._tcp.db.default.svc.cluster.local', 'SRV', RCODE.NOERROR, [
-      'SRV {"priority":0,"weight":33,"port":3306,"target":"10-42-0-7.db.default.svc.cluster.local"}',
-      'SRV {"priority":0,"weight":33,"port":3306,"target":"db-0.db.default.svc.cluster.local"}',
-      'SRV {"priority":0,"weight":33,"port":3306,"target":"db-1.db.default.svc.cluster.local"}',
-    ]],
+    [
+      '_mysql._tcp.db.default.svc.cluster.local',
+      'SRV',
+      RCODE.NOERROR,
+      [
+        'SRV {"priority":0,"weight":33,"port":3306,"target":"10-42-0-7.db.default.svc.cluster.local"}',
+        'SRV {"priority":0,"weight":33,"port":3306,"target":"db-0.db.default.svc.cluster.local"}',
+        'SRV {"priority":0,"weight":33,"port":3306,"target":"db-1.db.default.svc.cluster.local"}',
+      ],
+    ],
     ['lonely.default.svc.cluster.local', 'A', RCODE.NXDOMAIN, []],
     ['eager.default.svc.cluster.local', 'A', RCODE.NOERROR, ['A "10.42.0.10"']],
     ['e-0.eager.default.svc.cluster.local', 'A', RCODE.NOERROR, ['A "10.42.0.10"']],
@@ -117,7 +197,9 @@ describe('dns records', () => {
       const r = await q(name, type);
       assert.equal(r.rcode, rcode, `rcode of ${name} ${type}`);
       assert.deepEqual(data(r), answers);
-      for (const a of r.answers) if (a.type !== 'A' || !name.startsWith('ext.')) assert.equal((a as { ttl?: number }).ttl, a.name === 'www.example.com' ? 300 : 5);
+      for (const a of r.answers)
+        if (a.type !== 'A' || !name.startsWith('ext.'))
+          assert.equal((a as { ttl?: number }).ttl, a.name === 'www.example.com' ? 300 : 5);
       // Negative answers of the cluster zone carry its SOA.
       if (name.endsWith('cluster.local') && !r.answers.length) assert.equal(r.authorities[0]?.type, 'SOA');
     });
@@ -128,9 +210,13 @@ describe('dns records', () => {
     assert.equal(r.answers[0].name, 'KUBERNETES.default.svc.cluster.local');
   });
 
-  test('SRV replies carry the targets\' addresses in the additional section', async () => {
+  test("SRV replies carry the targets' addresses in the additional section", async () => {
     const r = await q('_mysql._tcp.db.default.svc.cluster.local', 'SRV');
-    assert.deepEqual(r.additionals.map((a) => `${a.name} ${(a as { data: string }).data}`).sort(), ['10-42-0-7.db.default.svc.cluster.local 10.42.0.7', 'db-0.db.default.svc.cluster.local 10.42.0.5', 'db-1.db.default.svc.cluster.local 10.42.0.6']);
+    assert.deepEqual(r.additionals.map((a) => `${a.name} ${(a as { data: string }).data}`).sort(), [
+      '10-42-0-7.db.default.svc.cluster.local 10.42.0.7',
+      'db-0.db.default.svc.cluster.local 10.42.0.5',
+      'db-1.db.default.svc.cluster.local 10.42.0.6',
+    ]);
   });
 
   test('pods verified: only addresses of pods in that namespace', async () => {
@@ -141,7 +227,10 @@ describe('dns records', () => {
   });
 
   test('pods disabled: NXDOMAIN', async () => {
-    assert.equal((await resolver({ pods: 'disabled' })('10-42-0-11.default.pod.cluster.local', 'A')).rcode, RCODE.NXDOMAIN);
+    assert.equal(
+      (await resolver({ pods: 'disabled' })('10-42-0-11.default.pod.cluster.local', 'A')).rcode,
+      RCODE.NXDOMAIN,
+    );
   });
 
   test('endpoint_pod_names names endpoints without a hostname after their pod', async () => {
@@ -152,6 +241,9 @@ describe('dns records', () => {
   test('another cluster domain', async () => {
     const r = await resolver({ zone: 'corp.internal' })('kubernetes.default.svc.corp.internal', 'A');
     assert.deepEqual(data(r), ['A "10.43.0.1"']);
-    assert.equal((await resolver({ zone: 'corp.internal' })('kubernetes.default.svc.cluster.local', 'A')).rcode, RCODE.NXDOMAIN);
+    assert.equal(
+      (await resolver({ zone: 'corp.internal' })('kubernetes.default.svc.cluster.local', 'A')).rcode,
+      RCODE.NXDOMAIN,
+    );
   });
 });

@@ -8,33 +8,93 @@ import { clusterDNSFromFlags } from '../../src/cli/agentflags.js';
 import { listeners, tenthAddress } from '../../src/dns/kubedns.js';
 import { bridgeGateway } from '../../src/agent/network/bridge.js';
 
-const dns = { clusterDNS: ['10.43.0.10'], clusterDomain: 'cluster.local', hostResolv: { servers: ['10.1.1.1', '10.1.1.2'], searches: ['corp.example'], options: ['edns0'] } };
+const dns = {
+  clusterDNS: ['10.43.0.10'],
+  clusterDomain: 'cluster.local',
+  hostResolv: { servers: ['10.1.1.1', '10.1.1.2'], searches: ['corp.example'], options: ['edns0'] },
+};
 const pod = (spec: any) => ({ metadata: { name: 'p', namespace: 'team' }, spec });
 
 test('ClusterFirst: the cluster DNS, the namespace search path and the host search domains, ndots:5', () => {
-  assert.deepEqual(podDNS(pod({}), dns), { servers: ['10.43.0.10'], searches: ['team.svc.cluster.local', 'svc.cluster.local', 'cluster.local', 'corp.example'], options: ['ndots:5'] });
+  assert.deepEqual(podDNS(pod({}), dns), {
+    servers: ['10.43.0.10'],
+    searches: ['team.svc.cluster.local', 'svc.cluster.local', 'cluster.local', 'corp.example'],
+    options: ['ndots:5'],
+  });
 });
 
 test('ClusterFirst with hostNetwork falls back to Default; ClusterFirstWithHostNet does not', () => {
-  assert.deepEqual(podDNS(pod({ hostNetwork: true }), dns), { servers: ['10.1.1.1', '10.1.1.2'], searches: ['corp.example'], options: ['edns0'] });
-  assert.deepEqual(podDNS(pod({ hostNetwork: true, dnsPolicy: 'ClusterFirstWithHostNet' }), dns).servers, ['10.43.0.10']);
+  assert.deepEqual(podDNS(pod({ hostNetwork: true }), dns), {
+    servers: ['10.1.1.1', '10.1.1.2'],
+    searches: ['corp.example'],
+    options: ['edns0'],
+  });
+  assert.deepEqual(podDNS(pod({ hostNetwork: true, dnsPolicy: 'ClusterFirstWithHostNet' }), dns).servers, [
+    '10.43.0.10',
+  ]);
 });
 
 test('None takes dnsConfig only; dnsConfig merges into the others, options by name', () => {
-  assert.deepEqual(podDNS(pod({ dnsPolicy: 'None', dnsConfig: { nameservers: ['1.1.1.1'], searches: ['a.example'], options: [{ name: 'ndots', value: '2' }, { name: 'edns0' }] } }), dns), {
-    servers: ['1.1.1.1'],
-    searches: ['a.example'],
-    options: ['ndots:2', 'edns0'],
+  assert.deepEqual(
+    podDNS(
+      pod({
+        dnsPolicy: 'None',
+        dnsConfig: {
+          nameservers: ['1.1.1.1'],
+          searches: ['a.example'],
+          options: [{ name: 'ndots', value: '2' }, { name: 'edns0' }],
+        },
+      }),
+      dns,
+    ),
+    {
+      servers: ['1.1.1.1'],
+      searches: ['a.example'],
+      options: ['ndots:2', 'edns0'],
+    },
+  );
+  const merged = podDNS(
+    pod({
+      dnsConfig: {
+        nameservers: ['10.43.0.10', '9.9.9.9'],
+        searches: ['cluster.local', 'b.example'],
+        options: [
+          { name: 'ndots', value: '1' },
+          { name: 'timeout', value: '2' },
+        ],
+      },
+    }),
+    dns,
+  );
+  assert.deepEqual(merged, {
+    servers: ['10.43.0.10', '9.9.9.9'],
+    searches: ['team.svc.cluster.local', 'svc.cluster.local', 'cluster.local', 'corp.example', 'b.example'],
+    options: ['ndots:1', 'timeout:2'],
   });
-  const merged = podDNS(pod({ dnsConfig: { nameservers: ['10.43.0.10', '9.9.9.9'], searches: ['cluster.local', 'b.example'], options: [{ name: 'ndots', value: '1' }, { name: 'timeout', value: '2' }] } }), dns);
-  assert.deepEqual(merged, { servers: ['10.43.0.10', '9.9.9.9'], searches: ['team.svc.cluster.local', 'svc.cluster.local', 'cluster.local', 'corp.example', 'b.example'], options: ['ndots:1', 'timeout:2'] });
 });
 
 test('limits: 3 nameservers, 32 search domains, 2048 characters', () => {
-  const many = podDNS(pod({ dnsConfig: { nameservers: ['1.1.1.1', '2.2.2.2', '3.3.3.3'], searches: Array.from({ length: 40 }, (_, i) => `s${i}.example`) } }), dns);
+  const many = podDNS(
+    pod({
+      dnsConfig: {
+        nameservers: ['1.1.1.1', '2.2.2.2', '3.3.3.3'],
+        searches: Array.from({ length: 40 }, (_, i) => `s${i}.example`),
+      },
+    }),
+    dns,
+  );
   assert.deepEqual(many.servers, ['10.43.0.10', '1.1.1.1', '2.2.2.2']);
   assert.equal(many.searches.length, 32);
-  const long = podDNS(pod({ dnsPolicy: 'None', dnsConfig: { nameservers: ['1.1.1.1'], searches: Array.from({ length: 10 }, (_, i) => `${String(i).repeat(250)}.example`) } }), dns);
+  const long = podDNS(
+    pod({
+      dnsPolicy: 'None',
+      dnsConfig: {
+        nameservers: ['1.1.1.1'],
+        searches: Array.from({ length: 10 }, (_, i) => `${String(i).repeat(250)}.example`),
+      },
+    }),
+    dns,
+  );
   assert.ok(long.searches.join(' ').length <= MAX_DNS_SEARCH_LIST_CHARS);
   assert.equal(long.searches.length, 7);
 });
@@ -54,10 +114,18 @@ test('kube-dns endpoints: every node announcing a listener, ready with the node'
     metadata: { name, annotations: ip ? { 'k8ts.io/dns-listener': ip } : {} },
     status: { conditions: [{ type: 'Ready', status: ready }] },
   });
-  assert.deepEqual(listeners([node('b', '10.42.1.1', 'False'), node('a', '10.42.0.1', 'True'), node('c', undefined, 'True'), node('d', 'junk', 'True')]), [
-    { node: 'a', ip: '10.42.0.1', ready: true },
-    { node: 'b', ip: '10.42.1.1', ready: false },
-  ]);
+  assert.deepEqual(
+    listeners([
+      node('b', '10.42.1.1', 'False'),
+      node('a', '10.42.0.1', 'True'),
+      node('c', undefined, 'True'),
+      node('d', 'junk', 'True'),
+    ]),
+    [
+      { node: 'a', ip: '10.42.0.1', ready: true },
+      { node: 'b', ip: '10.42.1.1', ready: false },
+    ],
+  );
   assert.deepEqual(bridgeGateway('10.42.7.0/24'), { gateway: '10.42.7.1', prefix: 24 });
   assert.deepEqual(bridgeGateway('10.42.255.0/24'), { gateway: '10.42.255.1', prefix: 24 });
 });

@@ -33,7 +33,12 @@ function udpQuery(port: number, msg: Buffer, timeoutMs = 2000): Promise<Buffer |
 }
 
 /** Sends messages over one TCP connection; resolves with every reply message until `count` arrived or the server closed. */
-function tcpQuery(port: number, msgs: Buffer[], until: (replies: Buffer[]) => boolean, timeoutMs = 3000): Promise<Buffer[]> {
+function tcpQuery(
+  port: number,
+  msgs: Buffer[],
+  until: (replies: Buffer[]) => boolean,
+  timeoutMs = 3000,
+): Promise<Buffer[]> {
   return new Promise((resolve) => {
     const s = connect({ host: '127.0.0.1', port });
     const replies: Buffer[] = [];
@@ -64,7 +69,8 @@ function tcpQuery(port: number, msgs: Buffer[], until: (replies: Buffer[]) => bo
   });
 }
 
-const q = (name: string, type: RecordType, opts: { udpSize?: number } = {}) => encodeQuery(0x1234, { name, type, class: 'IN' }, opts);
+const q = (name: string, type: RecordType, opts: { udpSize?: number } = {}) =>
+  encodeQuery(0x1234, { name, type, class: 'IN' }, opts);
 
 // A headless service with many endpoints: its A reply does not fit in 512 bytes.
 const bigSlice: EndpointSlice = {
@@ -74,7 +80,10 @@ const bigSlice: EndpointSlice = {
   ports: [{ name: 'http', port: 80, protocol: 'TCP' }],
 };
 const services: Service[] = [
-  { metadata: { namespace: 'default', name: 'web' }, spec: { clusterIP: '10.43.0.20', ports: [{ name: 'http', port: 80, protocol: 'TCP' }] } },
+  {
+    metadata: { namespace: 'default', name: 'web' },
+    spec: { clusterIP: '10.43.0.20', ports: [{ name: 'http', port: 80, protocol: 'TCP' }] },
+  },
   { metadata: { namespace: 'default', name: 'big' }, spec: { clusterIP: 'None' } },
 ];
 
@@ -88,7 +97,13 @@ describe('dns server', () => {
     // The upstream: a server answering a few external names from a hosts table.
     const up = parseCorefile('. {\n  hosts {\n    192.0.2.53 www.example.com\n  }\n}\n');
     assert.deepEqual(up.problems, []);
-    upstreamBuilt = buildConfig(up.blocks, { view: staticView({}), logger, resolvConf: '', ownAddresses: [], hostSearch: [] });
+    upstreamBuilt = buildConfig(up.blocks, {
+      view: staticView({}),
+      logger,
+      resolvConf: '',
+      ownAddresses: [],
+      hostSearch: [],
+    });
     upstream = new DnsServer({ address: '127.0.0.1', port: 0, handler: { current: upstreamBuilt.handler }, logger });
     await upstream.start();
     const corefile = `.:53 {
@@ -107,9 +122,24 @@ describe('dns server', () => {
     }`;
     const parsed = parseCorefile(corefile);
     assert.deepEqual(parsed.problems, []);
-    built = buildConfig(parsed.blocks, { view: staticView({ namespaces: ['default'], services, slices: [bigSlice] }), logger, resolvConf: '', ownAddresses: [], hostSearch: [] });
+    built = buildConfig(parsed.blocks, {
+      view: staticView({ namespaces: ['default'], services, slices: [bigSlice] }),
+      logger,
+      resolvConf: '',
+      ownAddresses: [],
+      hostSearch: [],
+    });
     const handler = { current: built.handler };
-    server = new DnsServer({ address: '127.0.0.1', port: 0, handler, transfer: new ZoneTransfer(() => built.kubernetes, () => built.transferTo), logger });
+    server = new DnsServer({
+      address: '127.0.0.1',
+      port: 0,
+      handler,
+      transfer: new ZoneTransfer(
+        () => built.kubernetes,
+        () => built.transferTo,
+      ),
+      logger,
+    });
     await server.start();
   });
 
@@ -124,9 +154,15 @@ describe('dns server', () => {
     const u = decodeReply((await udpQuery(server.port, q('web.default.svc.cluster.local', 'A')))!);
     assert.equal(u.id, 0x1234);
     assert.equal((u as { flag_aa?: boolean }).flag_aa, true);
-    assert.deepEqual(u.answers?.map((a) => (a as { data: string }).data), ['10.43.0.20']);
+    assert.deepEqual(
+      u.answers?.map((a) => (a as { data: string }).data),
+      ['10.43.0.20'],
+    );
     const [t] = await tcpQuery(server.port, [q('web.default.svc.cluster.local', 'A')], (r) => r.length === 1);
-    assert.deepEqual(decodeReply(t).answers?.map((a) => (a as { data: string }).data), ['10.43.0.20']);
+    assert.deepEqual(
+      decodeReply(t).answers?.map((a) => (a as { data: string }).data),
+      ['10.43.0.20'],
+    );
   });
 
   test('a reply too large for UDP is truncated (TC), complete over TCP; EDNS0 raises the limit', async () => {
@@ -137,7 +173,10 @@ describe('dns server', () => {
     const e = decodeReply(edns!);
     assert.equal(e.truncated, false);
     assert.equal(e.answers?.length, 60);
-    assert.equal(e.additionals?.some((a) => a.type === 'OPT'), true);
+    assert.equal(
+      e.additionals?.some((a) => a.type === 'OPT'),
+      true,
+    );
     const [t] = await tcpQuery(server.port, [q('big.default.svc.cluster.local', 'A')], (r) => r.length === 1);
     assert.equal(decodeReply(t).answers?.length, 60);
   });
@@ -160,7 +199,10 @@ describe('dns server', () => {
     const v1 = q('web.default.svc.cluster.local', 'A', { udpSize: 1232 });
     v1[v1.length - 5] = 1; // the OPT TTL's version byte (before 2 flag and 2 length bytes)
     const bv = decodeReply((await udpQuery(server.port, v1))!);
-    assert.equal((bv.additionals?.find((a) => a.type === 'OPT') as { extendedRcode?: number } | undefined)?.extendedRcode, 1);
+    assert.equal(
+      (bv.additionals?.find((a) => a.type === 'OPT') as { extendedRcode?: number } | undefined)?.extendedRcode,
+      1,
+    );
     // Too short for a header, or a response: dropped.
     assert.equal(await udpQuery(server.port, Buffer.from([1, 2, 3]), 300), undefined);
     const resp = q('a.example', 'A');
@@ -172,8 +214,10 @@ describe('dns server', () => {
 
   test('AXFR over TCP: SOA, the records, SOA', async () => {
     const replies = await tcpQuery(server.port, [q('cluster.local', 'AXFR')], (r) => {
-      const last = r.length ? decodeReply(r[r.length - 1]).answers ?? [] : [];
-      return r.length > 0 && (last.length > 0 && last[last.length - 1].type === 'SOA' && (r.length > 1 || last.length > 1));
+      const last = r.length ? (decodeReply(r[r.length - 1]).answers ?? []) : [];
+      return (
+        r.length > 0 && last.length > 0 && last[last.length - 1].type === 'SOA' && (r.length > 1 || last.length > 1)
+      );
     });
     const records = replies.flatMap((b) => decodeReply(b).answers ?? []);
     assert.equal(records[0].type, 'SOA');
@@ -187,7 +231,16 @@ describe('dns server', () => {
 
   test('AXFR from an address `transfer to` does not list: REFUSED', async () => {
     const { ZoneTransfer: ZT } = await import('../../src/dns/transfer.js');
-    const other = new DnsServer({ address: '127.0.0.1', port: 0, handler: { current: built.handler }, transfer: new ZT(() => built.kubernetes, () => ['10.9.9.9']), logger });
+    const other = new DnsServer({
+      address: '127.0.0.1',
+      port: 0,
+      handler: { current: built.handler },
+      transfer: new ZT(
+        () => built.kubernetes,
+        () => ['10.9.9.9'],
+      ),
+      logger,
+    });
     await other.start();
     try {
       const [r] = await tcpQuery(other.port, [q('cluster.local', 'AXFR')], (r) => r.length === 1);
@@ -201,12 +254,18 @@ describe('dns server', () => {
     const r = decodeReply((await udpQuery(server.port, q('www.example.com', 'A')))!);
     assert.equal(r.rcode, RCODE.NOERROR);
     assert.equal((r as { flag_aa?: boolean }).flag_aa, false);
-    assert.deepEqual(r.answers?.map((a) => (a as { data: string }).data), ['192.0.2.53']);
+    assert.deepEqual(
+      r.answers?.map((a) => (a as { data: string }).data),
+      ['192.0.2.53'],
+    );
     const neg = decodeReply((await udpQuery(server.port, q('nothing.example.com', 'A')))!);
     assert.equal(neg.rcode, RCODE.NXDOMAIN);
     await upstream.stop();
     const cached = decodeReply((await udpQuery(server.port, q('www.example.com', 'A')))!);
-    assert.deepEqual(cached.answers?.map((a) => (a as { data: string }).data), ['192.0.2.53']);
+    assert.deepEqual(
+      cached.answers?.map((a) => (a as { data: string }).data),
+      ['192.0.2.53'],
+    );
   });
 
   test('fuzz: 100,000 random and mutated packets never crash or stall the server', async () => {
@@ -218,8 +277,23 @@ describe('dns server', () => {
       q('cluster.local', 'AXFR'),
     ];
     // Its own server without forward: mutated names are answered at once, not after an upstream's timeout.
-    const local = buildConfig(parseCorefile('. {\n kubernetes cluster.local\n transfer {\n to *\n }\n}').blocks, { view: staticView({ namespaces: ['default'], services, slices: [bigSlice] }), logger, resolvConf: '', ownAddresses: [], hostSearch: [] });
-    const fuzzed = new DnsServer({ address: '127.0.0.1', port: 0, handler: { current: local.handler }, transfer: new ZoneTransfer(() => local.kubernetes, () => local.transferTo), logger });
+    const local = buildConfig(parseCorefile('. {\n kubernetes cluster.local\n transfer {\n to *\n }\n}').blocks, {
+      view: staticView({ namespaces: ['default'], services, slices: [bigSlice] }),
+      logger,
+      resolvConf: '',
+      ownAddresses: [],
+      hostSearch: [],
+    });
+    const fuzzed = new DnsServer({
+      address: '127.0.0.1',
+      port: 0,
+      handler: { current: local.handler },
+      transfer: new ZoneTransfer(
+        () => local.kubernetes,
+        () => local.transferTo,
+      ),
+      logger,
+    });
     await fuzzed.start();
     after(() => fuzzed.stop());
     const t0 = Date.now();
@@ -251,6 +325,9 @@ describe('dns server', () => {
     await tcpQuery(fuzzed.port, [randomBytes(300), randomBytes(5)], () => false, 300);
     sender.close();
     const ok = decodeReply((await udpQuery(fuzzed.port, q('web.default.svc.cluster.local', 'A')))!);
-    assert.deepEqual(ok.answers?.map((a) => (a as { data: string }).data), ['10.43.0.20']);
+    assert.deepEqual(
+      ok.answers?.map((a) => (a as { data: string }).data),
+      ['10.43.0.20'],
+    );
   });
 });

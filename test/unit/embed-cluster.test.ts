@@ -11,7 +11,11 @@ test('two clusters in one process are independent, and stop() removes their data
   const [a, b] = await Promise.all([startCluster(), startCluster({ inMemory: true })]);
   try {
     assert.notEqual(a.url, b.url);
-    await a.client().resource(R.configmaps).namespace('default').create({ metadata: { name: 'only-in-a' }, data: { k: 'v' } });
+    await a
+      .client()
+      .resource(R.configmaps)
+      .namespace('default')
+      .create({ metadata: { name: 'only-in-a' }, data: { k: 'v' } });
     const overHttps = Client.fromKubeconfig(a.kubeconfigPath, { fieldManager: 'test' });
     try {
       assert.equal((await overHttps.resource(R.configmaps).namespace('default').get('only-in-a')).data?.k, 'v');
@@ -41,7 +45,15 @@ test('controllers, scheduler and simulated nodes run a Deployment to availabilit
     });
     await eventually(async () => (await deployments.get('web')).status?.availableReplicas === 3, 20_000, 100);
     const pods = await c.client().resource(R.pods).namespace('default').list();
-    assert.deepEqual(new Set(pods.items.map((p: any) => p.spec.nodeName).filter(Boolean).map((n: string) => n.startsWith('sim-node-'))), new Set([true]));
+    assert.deepEqual(
+      new Set(
+        pods.items
+          .map((p: any) => p.spec.nodeName)
+          .filter(Boolean)
+          .map((n: string) => n.startsWith('sim-node-')),
+      ),
+      new Set([true]),
+    );
   } finally {
     await c.stop();
   }

@@ -16,7 +16,8 @@ const parseErr = (s: string): string => {
 };
 
 test('good and bad selectors (upstream TestSelectorParse)', () => {
-  for (const s of ['x=a,y=b,z=c', '', 'x!=a,y=b', 'x=a||y\\=b', 'x=a\\=\\=b']) assert.doesNotThrow(() => parseFieldSelector(s), s);
+  for (const s of ['x=a,y=b,z=c', '', 'x!=a,y=b', 'x=a||y\\=b', 'x=a\\=\\=b'])
+    assert.doesNotThrow(() => parseFieldSelector(s), s);
   for (const s of ['x=a||y=b', 'x==a==b', 'x=a,b', 'x in (a)', 'x in (a,b,c)', 'x']) parseErr(s);
 });
 
@@ -31,9 +32,15 @@ test('upstream error messages', () => {
 });
 
 test('parsing: operators, sorting, escapes', () => {
-  assert.deepEqual(parseFieldSelector('metadata.name=foo').requirements, [{ field: 'metadata.name', op: '=', value: 'foo' }]);
-  assert.deepEqual(parseFieldSelector('status.phase==Running').requirements, [{ field: 'status.phase', op: '=', value: 'Running' }]);
-  assert.deepEqual(parseFieldSelector('spec.nodeName!=').requirements, [{ field: 'spec.nodeName', op: '!=', value: '' }]);
+  assert.deepEqual(parseFieldSelector('metadata.name=foo').requirements, [
+    { field: 'metadata.name', op: '=', value: 'foo' },
+  ]);
+  assert.deepEqual(parseFieldSelector('status.phase==Running').requirements, [
+    { field: 'status.phase', op: '=', value: 'Running' },
+  ]);
+  assert.deepEqual(parseFieldSelector('spec.nodeName!=').requirements, [
+    { field: 'spec.nodeName', op: '!=', value: '' },
+  ]);
   assert.deepEqual(parseFieldSelector('z=1,a=2').requirements, [
     { field: 'a', op: '=', value: '2' },
     { field: 'z', op: '=', value: '1' },
@@ -41,7 +48,11 @@ test('parsing: operators, sorting, escapes', () => {
   assert.deepEqual(parseFieldSelector('x=a\\,b\\=c\\\\d').requirements, [{ field: 'x', op: '=', value: 'a,b=c\\d' }]);
   assert.deepEqual(parseFieldSelector('x=a||y\\=b').requirements, [{ field: 'x', op: '=', value: 'a||y=b' }]);
   assert.deepEqual(parseFieldSelector('x=a,,y=b').requirements.length, 2, 'empty terms are skipped');
-  assert.deepEqual(parseFieldSelector(' x = a ').requirements, [{ field: ' x ', op: '=', value: ' a ' }], 'no whitespace trimming');
+  assert.deepEqual(
+    parseFieldSelector(' x = a ').requirements,
+    [{ field: ' x ', op: '=', value: ' a ' }],
+    'no whitespace trimming',
+  );
   assert.ok(parseFieldSelector('').isEmpty());
   assert.deepEqual(parseFieldSelector('a=1,b!=2,a=3').fields(), ['a', 'b']);
 });
@@ -69,7 +80,14 @@ test('matching', () => {
 });
 
 test('escape / unescape (upstream TestEscapeValue / TestUnescapeValue)', () => {
-  const cases: Record<string, string> = { '': '', a: 'a', '=': '\\=', ',': '\\,', '\\': '\\\\', '\\=\\,\\': '\\\\\\=\\\\\\,\\\\' };
+  const cases: Record<string, string> = {
+    '': '',
+    a: 'a',
+    '=': '\\=',
+    ',': '\\,',
+    '\\': '\\\\',
+    '\\=\\,\\': '\\\\\\=\\\\\\,\\\\',
+  };
   for (const [raw, escaped] of Object.entries(cases)) {
     assert.equal(escapeFieldValue(raw), escaped);
     assert.equal(unescapeFieldValue(escaped), raw);

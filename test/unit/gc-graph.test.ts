@@ -2,7 +2,13 @@
 // transitions, deletions, namespace mismatches; and the endpoints/endpointslice computations.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DependencyGraph, partitionDependents, referencesDiffs, type ObjectMetadata, type OwnerReference } from '../../src/controllers/garbagecollector/graph.js';
+import {
+  DependencyGraph,
+  partitionDependents,
+  referencesDiffs,
+  type ObjectMetadata,
+  type OwnerReference,
+} from '../../src/controllers/garbagecollector/graph.js';
 import { computeSubsets, repackSubsets } from '../../src/controllers/endpoints/endpoints.js';
 import { desiredEndpoints, planSlices } from '../../src/controllers/endpoints/endpointslice.js';
 import { findPort } from '../../src/controllers/endpoints/util.js';
@@ -19,12 +25,23 @@ function recorder() {
   return { calls, graph: new DependencyGraph(sink) };
 }
 
-const cm = (name: string, uid: string, extra: Partial<ObjectMetadata['metadata']> = {}, namespace = 'default'): ObjectMetadata => ({
+const cm = (
+  name: string,
+  uid: string,
+  extra: Partial<ObjectMetadata['metadata']> = {},
+  namespace = 'default',
+): ObjectMetadata => ({
   apiVersion: 'v1',
   kind: 'ConfigMap',
   metadata: { name, uid, namespace, ...extra },
 });
-const ref = (name: string, uid: string, block = false): OwnerReference => ({ apiVersion: 'v1', kind: 'ConfigMap', name, uid, ...(block ? { blockOwnerDeletion: true } : {}) });
+const ref = (name: string, uid: string, block = false): OwnerReference => ({
+  apiVersion: 'v1',
+  kind: 'ConfigMap',
+  name,
+  uid,
+  ...(block ? { blockOwnerDeletion: true } : {}),
+});
 
 test('a dependent seen before its owner creates a virtual owner node, checked by the collector', () => {
   const { graph, calls } = recorder();
@@ -32,7 +49,10 @@ test('a dependent seen before its owner creates a virtual owner node, checked by
   const owner = graph.node('o1')!;
   assert.ok(owner.virtual);
   assert.equal(owner.observed, false);
-  assert.deepEqual([...owner.dependents].map((d) => d.uid), ['d1']);
+  assert.deepEqual(
+    [...owner.dependents].map((d) => d.uid),
+    ['d1'],
+  );
   assert.deepEqual(calls.del, ['o1']);
   // The owner shows up: the node turns observed, keeps its dependents.
   graph.process({ type: 'add', obj: cm('owner', 'o1') });
@@ -47,7 +67,9 @@ test('a virtual delete removes the owner node and queues its dependents', () => 
   graph.process({ type: 'virtualDelete', identity: graph.node('o1')!.identity });
   assert.equal(graph.node('o1'), undefined);
   assert.deepEqual(calls.del, ['d1']);
-  assert.ok(graph.absentOwnerCache.has({ apiVersion: 'v1', kind: 'ConfigMap', name: 'owner', uid: 'o1', namespace: 'default' }));
+  assert.ok(
+    graph.absentOwnerCache.has({ apiVersion: 'v1', kind: 'ConfigMap', name: 'owner', uid: 'o1', namespace: 'default' }),
+  );
 });
 
 test('deleting an owner queues its dependents; changed references move edges', () => {
@@ -76,7 +98,10 @@ test('foreground deletion marks the owner and queues it and its dependents', () 
   const n = graph.node('o1')!;
   assert.ok(n.deletingDependents);
   assert.deepEqual(calls.del.sort(), ['d1', 'd2', 'o1']);
-  assert.deepEqual(n.blockingDependents().map((d) => d.uid), ['d1']);
+  assert.deepEqual(
+    n.blockingDependents().map((d) => d.uid),
+    ['d1'],
+  );
   // A blocking dependent going away asks the collector to look at the owner again.
   calls.del.length = 0;
   graph.process({ type: 'delete', obj: cm('dep', 'd1', { ownerReferences: [ref('owner', 'o1', true)] }) });
@@ -115,37 +140,87 @@ test('an owner observed in another namespace than its dependent is reported and 
 test('partitionDependents and referencesDiffs', () => {
   const { graph } = recorder();
   graph.process({ type: 'add', obj: cm('dep', 'd1', { ownerReferences: [ref('owner', 'o1')] }) });
-  graph.process({ type: 'add', obj: cm('dep2', 'd2', { ownerReferences: [{ ...ref('owner', 'o1'), kind: 'Secret' }] }) });
+  graph.process({
+    type: 'add',
+    obj: cm('dep2', 'd2', { ownerReferences: [{ ...ref('owner', 'o1'), kind: 'Secret' }] }),
+  });
   const o = graph.node('o1')!;
-  const { matching, nonMatching } = partitionDependents(o.dependents, { apiVersion: 'v1', kind: 'ConfigMap', name: 'owner', uid: 'o1', namespace: 'default' });
-  assert.deepEqual(matching.map((d) => d.uid), ['d1']);
-  assert.deepEqual(nonMatching.map((d) => d.uid), ['d2']);
+  const { matching, nonMatching } = partitionDependents(o.dependents, {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    name: 'owner',
+    uid: 'o1',
+    namespace: 'default',
+  });
+  assert.deepEqual(
+    matching.map((d) => d.uid),
+    ['d1'],
+  );
+  assert.deepEqual(
+    nonMatching.map((d) => d.uid),
+    ['d2'],
+  );
   // A virtual delete for one identity leaves the node for the other dependents' identity.
   graph.process({ type: 'virtualDelete', identity: o.identity });
   assert.equal(graph.node('o1')!.identity.kind, 'Secret');
   const d = referencesDiffs([ref('a', '1'), ref('b', '2', true)], [ref('b', '2'), ref('c', '3')]);
-  assert.deepEqual(d.added.map((r) => r.uid), ['3']);
-  assert.deepEqual(d.removed.map((r) => r.uid), ['1']);
-  assert.deepEqual(d.changed.map((c) => c.newRef.uid), ['2']);
+  assert.deepEqual(
+    d.added.map((r) => r.uid),
+    ['3'],
+  );
+  assert.deepEqual(
+    d.removed.map((r) => r.uid),
+    ['1'],
+  );
+  assert.deepEqual(
+    d.changed.map((c) => c.newRef.uid),
+    ['2'],
+  );
 });
 
 // ---- endpoints -----------------------------------------------------------------------------------
 
 const pod = (name: string, ip: string, ready: boolean, extra: any = {}) => ({
   metadata: { name, namespace: 'default', uid: `uid-${name}`, labels: { app: 'web' }, ...(extra.metadata ?? {}) },
-  spec: { nodeName: 'n1', containers: [{ name: 'c', ports: [{ name: 'http', containerPort: extra.port ?? 8080, protocol: 'TCP' }] }], ...(extra.spec ?? {}) },
-  status: { phase: extra.phase ?? 'Running', podIP: ip, conditions: [{ type: 'Ready', status: ready ? 'True' : 'False' }] },
+  spec: {
+    nodeName: 'n1',
+    containers: [{ name: 'c', ports: [{ name: 'http', containerPort: extra.port ?? 8080, protocol: 'TCP' }] }],
+    ...(extra.spec ?? {}),
+  },
+  status: {
+    phase: extra.phase ?? 'Running',
+    podIP: ip,
+    conditions: [{ type: 'Ready', status: ready ? 'True' : 'False' }],
+  },
 });
 const svc = (spec: any = {}) => ({
   metadata: { name: 'web', namespace: 'default', uid: 'svc-uid' },
-  spec: { selector: { app: 'web' }, clusterIP: '10.43.0.10', ports: [{ name: 'http', port: 80, targetPort: 'http', protocol: 'TCP' }, { name: 'm', port: 9000, targetPort: 9100, protocol: 'TCP' }], ...spec },
+  spec: {
+    selector: { app: 'web' },
+    clusterIP: '10.43.0.10',
+    ports: [
+      { name: 'http', port: 80, targetPort: 'http', protocol: 'TCP' },
+      { name: 'm', port: 9000, targetPort: 9100, protocol: 'TCP' },
+    ],
+    ...spec,
+  },
 });
 
 test('endpoints: ready and not-ready addresses, named ports per pod, upstream repacking', () => {
-  const { subsets } = computeSubsets(svc(), [pod('a', '10.0.0.1', true), pod('b', '10.0.0.2', false), pod('c', '10.0.0.3', true, { phase: 'Succeeded' })]);
+  const { subsets } = computeSubsets(svc(), [
+    pod('a', '10.0.0.1', true),
+    pod('b', '10.0.0.2', false),
+    pod('c', '10.0.0.3', true, { phase: 'Succeeded' }),
+  ]);
   assert.equal(subsets.length, 1);
-  assert.deepEqual(subsets[0].addresses.map((a: any) => a.ip), ['10.0.0.1']);
-  assert.deepEqual(subsets[0].notReadyAddresses.map((a: any) => a.ip), ['10.0.0.2']);
+  assert.deepEqual(
+    subsets[0].addresses.map((a: any) => a.ip),
+    ['10.0.0.1'],
+  );
+  assert.deepEqual(
+    subsets[0].notReadyAddresses.map((a: any) => a.ip),
+    ['10.0.0.2'],
+  );
   assert.deepEqual(subsets[0].ports.map((p: any) => p.port).sort(), [8080, 9100]);
   assert.equal(subsets[0].addresses[0].targetRef.name, 'a');
   assert.equal(subsets[0].addresses[0].nodeName, 'n1');
@@ -158,7 +233,9 @@ test('endpoints: ready and not-ready addresses, named ports per pod, upstream re
   const term = computeSubsets(svc(), [pod('a', '10.0.0.1', true, { metadata: { deletionTimestamp: 'x' } })]).subsets;
   assert.deepEqual(term, []);
   // hostname for pods whose subdomain is the service.
-  const host = computeSubsets(svc({ clusterIP: 'None', ports: [] }), [pod('a', '10.0.0.1', true, { spec: { hostname: 'a', subdomain: 'web' } })]).subsets;
+  const host = computeSubsets(svc({ clusterIP: 'None', ports: [] }), [
+    pod('a', '10.0.0.1', true, { spec: { hostname: 'a', subdomain: 'web' } }),
+  ]).subsets;
   assert.equal(host[0].addresses[0].hostname, 'a');
   assert.equal(host[0].ports, undefined);
   assert.deepEqual(repackSubsets([]), []);
@@ -167,7 +244,11 @@ test('endpoints: ready and not-ready addresses, named ports per pod, upstream re
 
 test('endpointslices: conditions, at most N per slice, slices reused, placeholder when empty', () => {
   const s = svc();
-  const eps = desiredEndpoints(s, [pod('a', '10.0.0.1', true), pod('b', '10.0.0.2', false), pod('t', '10.0.0.3', true, { metadata: { deletionTimestamp: 'x' } })]);
+  const eps = desiredEndpoints(s, [
+    pod('a', '10.0.0.1', true),
+    pod('b', '10.0.0.2', false),
+    pod('t', '10.0.0.3', true, { metadata: { deletionTimestamp: 'x' } }),
+  ]);
   const cond = Object.fromEntries(eps.map((e) => [e.endpoint.targetRef.name, e.endpoint.conditions]));
   assert.deepEqual(cond.a, { ready: true, serving: true, terminating: false });
   assert.deepEqual(cond.b, { ready: false, serving: false, terminating: false });
@@ -175,9 +256,15 @@ test('endpointslices: conditions, at most N per slice, slices reused, placeholde
 
   const many = Array.from({ length: 250 }, (_, i) => pod(`p${i}`, `10.1.${i >> 8}.${i & 255}`, true));
   const plan = planSlices(s, desiredEndpoints(s, many), [], 100);
-  assert.deepEqual(plan.create.map((x) => x.endpoints.length), [100, 100, 50]);
+  assert.deepEqual(
+    plan.create.map((x) => x.endpoints.length),
+    [100, 100, 50],
+  );
   assert.equal(plan.create[0].metadata.labels['kubernetes.io/service-name'], 'web');
-  assert.equal(plan.create[0].metadata.labels['endpointslice.kubernetes.io/managed-by'], 'endpointslice-controller.k8s.io');
+  assert.equal(
+    plan.create[0].metadata.labels['endpointslice.kubernetes.io/managed-by'],
+    'endpointslice-controller.k8s.io',
+  );
   assert.equal(plan.create[0].metadata.ownerReferences[0].uid, 'svc-uid');
   // Existing slices keep their endpoints; one pod gone frees room that a new one fills.
   const existing = plan.create.map((x, i) => ({ ...x, metadata: { ...x.metadata, name: `web-${i}`, uid: `s${i}` } }));

@@ -43,18 +43,38 @@ function deployment(): any {
     metadata: { name: 'web', namespace: 'default' },
     spec: {
       selector: { matchLabels: { app: 'web' } },
-      template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'nginx', image: 'nginx:1.25' }] } },
+      template: {
+        metadata: { labels: { app: 'web' } },
+        spec: { containers: [{ name: 'nginx', image: 'nginx:1.25' }] },
+      },
     },
   };
 }
 
 test('every group exports its ResourceDefs with the upstream names', () => {
-  const all = [...apps, ...batch, ...autoscaling, ...networking, ...discovery, ...coordination, ...events, ...policy, ...rbac, ...storage, ...scheduling, ...admission, ...apiextensions];
+  const all = [
+    ...apps,
+    ...batch,
+    ...autoscaling,
+    ...networking,
+    ...discovery,
+    ...coordination,
+    ...events,
+    ...policy,
+    ...rbac,
+    ...storage,
+    ...scheduling,
+    ...admission,
+    ...apiextensions,
+  ];
   assert.equal(all.length, 27);
   const byPlural = new Map(all.map((r) => [`${r.plural}.${r.group}`, r]));
   assert.deepEqual(byPlural.get('deployments.apps')?.shortNames, ['deploy']);
   assert.deepEqual(byPlural.get('cronjobs.batch')?.shortNames, ['cj']);
-  assert.deepEqual(byPlural.get('horizontalpodautoscalers.autoscaling')?.versions.map((v) => v.name), ['v2', 'v1']);
+  assert.deepEqual(
+    byPlural.get('horizontalpodautoscalers.autoscaling')?.versions.map((v) => v.name),
+    ['v2', 'v1'],
+  );
   assert.deepEqual(byPlural.get('customresourcedefinitions.apiextensions.k8s.io')?.shortNames, ['crd', 'crds']);
   assert.equal(byPlural.get('events.events.k8s.io')?.storagePrefix, '/core/events/');
   assert.equal(byPlural.get('storageclasses.storage.k8s.io')?.namespaced, false);
@@ -65,7 +85,10 @@ test('Deployment defaults and a valid minimal object', () => {
   const d = deployment();
   deploymentResource.defaults!(d);
   assert.equal(d.spec.replicas, 1);
-  assert.deepEqual(d.spec.strategy, { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: '25%', maxSurge: '25%' } });
+  assert.deepEqual(d.spec.strategy, {
+    type: 'RollingUpdate',
+    rollingUpdate: { maxUnavailable: '25%', maxSurge: '25%' },
+  });
   assert.equal(d.spec.revisionHistoryLimit, 10);
   assert.equal(d.spec.progressDeadlineSeconds, 600);
   assert.equal(d.spec.template.spec.restartPolicy, 'Always');
@@ -78,17 +101,31 @@ test('Deployment validation: selector mismatch, missing selector, bad strategy',
   d.spec.template.metadata.labels = { app: 'other' };
   deploymentResource.defaults!(d);
   const errs = deploymentResource.validate!(d, ctx());
-  assert.ok(errs.some((e) => e.field === 'spec.template.metadata.labels' && e.detail.includes('`selector` does not match template `labels`')), fields(errs).join('\n'));
+  assert.ok(
+    errs.some(
+      (e) =>
+        e.field === 'spec.template.metadata.labels' && e.detail.includes('`selector` does not match template `labels`'),
+    ),
+    fields(errs).join('\n'),
+  );
 
   const noSel = deployment();
   delete noSel.spec.selector;
   deploymentResource.defaults!(noSel);
-  assert.ok(deploymentResource.validate!(noSel, ctx()).some((e) => e.field === 'spec.selector' && e.type === 'FieldValueRequired'));
+  assert.ok(
+    deploymentResource.validate!(noSel, ctx()).some(
+      (e) => e.field === 'spec.selector' && e.type === 'FieldValueRequired',
+    ),
+  );
 
   const zero = deployment();
   zero.spec.strategy = { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: '0%' } };
   deploymentResource.defaults!(zero);
-  assert.ok(fields(deploymentResource.validate!(zero, ctx())).includes('spec.strategy.rollingUpdate.maxUnavailable: Invalid value: 0: may not be 0 when `maxSurge` is 0'));
+  assert.ok(
+    fields(deploymentResource.validate!(zero, ctx())).includes(
+      'spec.strategy.rollingUpdate.maxUnavailable: Invalid value: 0: may not be 0 when `maxSurge` is 0',
+    ),
+  );
 });
 
 test('Deployment selector is immutable', () => {
@@ -170,7 +207,12 @@ test('Job template restartPolicy must be OnFailure or Never', () => {
   jobResource.defaults!(j);
   jobResource.prepareForCreate!(j, ctx());
   const errs = fields(jobResource.validate!(j, ctx()));
-  assert.ok(errs.includes('spec.template.spec.restartPolicy: Unsupported value: "Always": supported values: "OnFailure", "Never"'), errs.join('\n'));
+  assert.ok(
+    errs.includes(
+      'spec.template.spec.restartPolicy: Unsupported value: "Always": supported values: "OnFailure", "Never"',
+    ),
+    errs.join('\n'),
+  );
 });
 
 test('Job template is immutable unless suspended and never started', () => {
@@ -214,17 +256,29 @@ test('CronJob schedule syntax (robfig/cron messages), TZ and timeZone', () => {
     cronJobResource.defaults!(c);
     return fields(cronJobResource.validate!(c, ctx()));
   };
-  assert.deepEqual(bad('* * *'), ['spec.schedule: Invalid value: "* * *": expected exactly 5 fields, found 3: [* * *]']);
-  assert.deepEqual(bad('61 * * * *'), ['spec.schedule: Invalid value: "61 * * * *": end of range (61) above maximum (59): 61']);
-  assert.deepEqual(bad('@fortnightly'), ['spec.schedule: Invalid value: "@fortnightly": unrecognized descriptor: @fortnightly']);
-  assert.deepEqual(bad('x * * * *'), ['spec.schedule: Invalid value: "x * * * *": failed to parse int from x: strconv.Atoi: parsing "x": invalid syntax']);
-  assert.deepEqual(bad('TZ=UTC 0 * * * *'), ['spec.schedule: Invalid value: "TZ=UTC 0 * * * *": cannot use TZ or CRON_TZ in schedule, use timeZone field instead']);
+  assert.deepEqual(bad('* * *'), [
+    'spec.schedule: Invalid value: "* * *": expected exactly 5 fields, found 3: [* * *]',
+  ]);
+  assert.deepEqual(bad('61 * * * *'), [
+    'spec.schedule: Invalid value: "61 * * * *": end of range (61) above maximum (59): 61',
+  ]);
+  assert.deepEqual(bad('@fortnightly'), [
+    'spec.schedule: Invalid value: "@fortnightly": unrecognized descriptor: @fortnightly',
+  ]);
+  assert.deepEqual(bad('x * * * *'), [
+    'spec.schedule: Invalid value: "x * * * *": failed to parse int from x: strconv.Atoi: parsing "x": invalid syntax',
+  ]);
+  assert.deepEqual(bad('TZ=UTC 0 * * * *'), [
+    'spec.schedule: Invalid value: "TZ=UTC 0 * * * *": cannot use TZ or CRON_TZ in schedule, use timeZone field instead',
+  ]);
   assert.ok(bad('').includes('spec.schedule: Required value'));
 
   const tz = cronJob('0 * * * *');
   tz.spec.timeZone = 'Mars/Olympus';
   cronJobResource.defaults!(tz);
-  assert.deepEqual(fields(cronJobResource.validate!(tz, ctx())), ['spec.timeZone: Invalid value: "Mars/Olympus": unknown time zone Mars/Olympus']);
+  assert.deepEqual(fields(cronJobResource.validate!(tz, ctx())), [
+    'spec.timeZone: Invalid value: "Mars/Olympus": unknown time zone Mars/Olympus',
+  ]);
   tz.spec.timeZone = 'Europe/Paris';
   assert.deepEqual(fields(cronJobResource.validate!(tz, ctx())), []);
   tz.spec.timeZone = 'Local';
@@ -253,7 +307,9 @@ test('HPA defaults: minReplicas, cpu 80% and behavior rules', () => {
   const h = hpaV2();
   horizontalPodAutoscalerResource.defaults!(h);
   assert.equal(h.spec.minReplicas, 1);
-  assert.deepEqual(h.spec.metrics, [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 80 } } }]);
+  assert.deepEqual(h.spec.metrics, [
+    { type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 80 } } },
+  ]);
   assert.equal(h.spec.behavior, undefined);
   assert.deepEqual(fields(horizontalPodAutoscalerResource.validate!(h, ctx())), []);
 
@@ -268,14 +324,20 @@ test('HPA defaults: minReplicas, cpu 80% and behavior rules', () => {
       { type: 'Percent', value: 100, periodSeconds: 15 },
     ],
   });
-  assert.deepEqual(b.spec.behavior.scaleDown, { stabilizationWindowSeconds: 300, selectPolicy: 'Max', policies: [{ type: 'Percent', value: 100, periodSeconds: 15 }] });
+  assert.deepEqual(b.spec.behavior.scaleDown, {
+    stabilizationWindowSeconds: 300,
+    selectPolicy: 'Max',
+    policies: [{ type: 'Percent', value: 100, periodSeconds: 15 }],
+  });
   assert.deepEqual(fields(horizontalPodAutoscalerResource.validate!(b, ctx())), []);
 
   const bad = hpaV2();
   bad.spec.minReplicas = 5;
   bad.spec.maxReplicas = 2;
   horizontalPodAutoscalerResource.defaults!(bad);
-  assert.deepEqual(fields(horizontalPodAutoscalerResource.validate!(bad, ctx())), ['spec.maxReplicas: Invalid value: 2: must be greater than or equal to `minReplicas`']);
+  assert.deepEqual(fields(horizontalPodAutoscalerResource.validate!(bad, ctx())), [
+    'spec.maxReplicas: Invalid value: 2: must be greater than or equal to `minReplicas`',
+  ]);
 });
 
 test('HPA v1 -> v2 -> v1 round trip', () => {
@@ -283,13 +345,22 @@ test('HPA v1 -> v2 -> v1 round trip', () => {
     apiVersion: 'autoscaling/v1',
     kind: 'HorizontalPodAutoscaler',
     metadata: { name: 'web', namespace: 'default' },
-    spec: { scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web' }, minReplicas: 2, maxReplicas: 7, targetCPUUtilizationPercentage: 60 },
+    spec: {
+      scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web' },
+      minReplicas: 2,
+      maxReplicas: 7,
+      targetCPUUtilizationPercentage: 60,
+    },
     status: { currentReplicas: 3, desiredReplicas: 4, currentCPUUtilizationPercentage: 55 },
   };
   const v2: any = hpaV1ToV2(v1);
   assert.equal(v2.apiVersion, 'autoscaling/v2');
-  assert.deepEqual(v2.spec.metrics, [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 60 } } }]);
-  assert.deepEqual(v2.status.currentMetrics, [{ type: 'Resource', resource: { name: 'cpu', current: { averageUtilization: 55 } } }]);
+  assert.deepEqual(v2.spec.metrics, [
+    { type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 60 } } },
+  ]);
+  assert.deepEqual(v2.status.currentMetrics, [
+    { type: 'Resource', resource: { name: 'cpu', current: { averageUtilization: 55 } } },
+  ]);
   assert.equal(v2.metadata.annotations, undefined);
   const back: any = hpaV2ToV1(v2);
   assert.equal(back.spec.targetCPUUtilizationPercentage, 60);
@@ -300,7 +371,11 @@ test('HPA v1 -> v2 -> v1 round trip', () => {
   assert.deepEqual((hpaV1ToV2(back) as any).status, v2.status);
 
   // No target at all in v1 means the implicit 80% CPU.
-  const bare: any = hpaV1ToV2({ ...v1, spec: { scaleTargetRef: (v1 as any).spec.scaleTargetRef, maxReplicas: 3 }, status: undefined });
+  const bare: any = hpaV1ToV2({
+    ...v1,
+    spec: { scaleTargetRef: (v1 as any).spec.scaleTargetRef, maxReplicas: 3 },
+    status: undefined,
+  });
   assert.equal(bare.spec.metrics[0].resource.target.averageUtilization, 80);
 });
 
@@ -310,16 +385,39 @@ test('HPA v2 -> v1 -> v2 keeps v2-only fields in annotations', () => {
   v2.spec.metrics = [
     { type: 'Resource', resource: { name: 'memory', target: { type: 'AverageValue', averageValue: '500Mi' } } },
     { type: 'Pods', pods: { metric: { name: 'qps' }, target: { type: 'AverageValue', averageValue: '10' } } },
-    { type: 'External', external: { metric: { name: 'queue', selector: { matchLabels: { q: 'jobs' } } }, target: { type: 'Value', value: '30' } } },
-    { type: 'Object', object: { describedObject: { apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', name: 'main' }, metric: { name: 'rps' }, target: { type: 'Value', value: '2k' } } },
+    {
+      type: 'External',
+      external: {
+        metric: { name: 'queue', selector: { matchLabels: { q: 'jobs' } } },
+        target: { type: 'Value', value: '30' },
+      },
+    },
+    {
+      type: 'Object',
+      object: {
+        describedObject: { apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', name: 'main' },
+        metric: { name: 'rps' },
+        target: { type: 'Value', value: '2k' },
+      },
+    },
     { type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 70 } } },
   ];
-  v2.spec.behavior = { scaleDown: { stabilizationWindowSeconds: 60, selectPolicy: 'Min', policies: [{ type: 'Pods', value: 1, periodSeconds: 30 }] } };
+  v2.spec.behavior = {
+    scaleDown: {
+      stabilizationWindowSeconds: 60,
+      selectPolicy: 'Min',
+      policies: [{ type: 'Pods', value: 1, periodSeconds: 30 }],
+    },
+  };
   v2.status = {
     currentReplicas: 2,
     desiredReplicas: 2,
-    currentMetrics: [{ type: 'Resource', resource: { name: 'cpu', current: { averageUtilization: 40, averageValue: '200m' } } }],
-    conditions: [{ type: 'AbleToScale', status: 'True', reason: 'ReadyForNewScale', lastTransitionTime: '2024-01-01T00:00:00Z' }],
+    currentMetrics: [
+      { type: 'Resource', resource: { name: 'cpu', current: { averageUtilization: 40, averageValue: '200m' } } },
+    ],
+    conditions: [
+      { type: 'AbleToScale', status: 'True', reason: 'ReadyForNewScale', lastTransitionTime: '2024-01-01T00:00:00Z' },
+    ],
   };
   const v1: any = hpaV2ToV1(v2);
   assert.equal(v1.apiVersion, 'autoscaling/v1');
@@ -400,7 +498,10 @@ test('RBAC binding defaults and roleRef immutability', () => {
   const rb: any = {
     metadata: { name: 'read', namespace: 'default' },
     roleRef: { kind: 'Role', name: 'reader' },
-    subjects: [{ kind: 'User', name: 'alice' }, { kind: 'ServiceAccount', name: 'default', namespace: 'default' }],
+    subjects: [
+      { kind: 'User', name: 'alice' },
+      { kind: 'ServiceAccount', name: 'default', namespace: 'default' },
+    ],
   };
   roleBindingResource.defaults!(rb);
   assert.equal(rb.roleRef.apiGroup, 'rbac.authorization.k8s.io');
@@ -409,7 +510,10 @@ test('RBAC binding defaults and roleRef immutability', () => {
   assert.deepEqual(roleBindingResource.validate!(rb, ctx()), []);
   const next = structuredClone(rb);
   next.roleRef.name = 'admin';
-  assert.match(fields(roleBindingResource.validateUpdate!(next, rb, ctx('update')))[0], /^roleRef: Invalid value: .*: cannot change roleRef$/);
+  assert.match(
+    fields(roleBindingResource.validateUpdate!(next, rb, ctx('update')))[0],
+    /^roleRef: Invalid value: .*: cannot change roleRef$/,
+  );
 });
 
 test('CRD defaults and validation', () => {
@@ -431,9 +535,16 @@ test('CRD defaults and validation', () => {
   assert.deepEqual(crd.status.storedVersions, ['v1']);
   const wrong = structuredClone(crd);
   wrong.metadata.name = 'widget.example.com';
-  wrong.spec.versions.push({ name: 'v2', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object' } } });
+  wrong.spec.versions.push({
+    name: 'v2',
+    served: true,
+    storage: true,
+    schema: { openAPIV3Schema: { type: 'object' } },
+  });
   const errs = fields(customResourceDefinitionResource.validate!(wrong, ctx()));
-  assert.ok(errs.includes('metadata.name: Invalid value: "widget.example.com": must be spec.names.plural+"."+spec.group'));
+  assert.ok(
+    errs.includes('metadata.name: Invalid value: "widget.example.com": must be spec.names.plural+"."+spec.group'),
+  );
   assert.ok(errs.some((e) => e.endsWith('must have exactly one version marked as storage version')));
 });
 
@@ -441,16 +552,42 @@ test('PriorityClass, Ingress, webhook and StorageClass rules', () => {
   const pc: any = { metadata: { name: 'system-custom' }, value: 5 };
   priorityClassResource.defaults!(pc);
   assert.equal(pc.preemptionPolicy, 'PreemptLowerPriority');
-  assert.match(fields(priorityClassResource.validate!(pc, ctx()))[0], /^metadata\.name: Forbidden: priority class names with 'system-' prefix are reserved/);
-  assert.deepEqual(fields(priorityClassResource.validateUpdate!({ ...pc, value: 6 }, pc, ctx('update'))), ['value: Forbidden: may not be changed in an update.']);
+  assert.match(
+    fields(priorityClassResource.validate!(pc, ctx()))[0],
+    /^metadata\.name: Forbidden: priority class names with 'system-' prefix are reserved/,
+  );
+  assert.deepEqual(fields(priorityClassResource.validateUpdate!({ ...pc, value: 6 }, pc, ctx('update'))), [
+    'value: Forbidden: may not be changed in an update.',
+  ]);
 
-  const ing: any = { metadata: { name: 'i', namespace: 'default' }, spec: { rules: [{ host: 'a.example.com', http: { paths: [{ path: 'x', backend: { service: { name: 'web', port: { number: 80 } } } }] } }] } };
+  const ing: any = {
+    metadata: { name: 'i', namespace: 'default' },
+    spec: {
+      rules: [
+        {
+          host: 'a.example.com',
+          http: { paths: [{ path: 'x', backend: { service: { name: 'web', port: { number: 80 } } } }] },
+        },
+      ],
+    },
+  };
   const ingErrs = fields(ingressResource.validate!(ing, ctx()));
   assert.deepEqual(ingErrs, ['spec.rules[0].http.paths[0].pathType: Required value: pathType must be specified']);
   ing.spec.rules[0].http.paths[0].pathType = 'Prefix';
-  assert.deepEqual(fields(ingressResource.validate!(ing, ctx())), ['spec.rules[0].http.paths[0].path: Invalid value: "x": must be an absolute path']);
+  assert.deepEqual(fields(ingressResource.validate!(ing, ctx())), [
+    'spec.rules[0].http.paths[0].path: Invalid value: "x": must be an absolute path',
+  ]);
 
-  const vwc: any = { metadata: { name: 'v' }, webhooks: [{ name: 'check.example.com', clientConfig: { url: 'https://hooks.example.com/check' }, rules: [{ operations: ['CREATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods'] }] }] };
+  const vwc: any = {
+    metadata: { name: 'v' },
+    webhooks: [
+      {
+        name: 'check.example.com',
+        clientConfig: { url: 'https://hooks.example.com/check' },
+        rules: [{ operations: ['CREATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods'] }],
+      },
+    ],
+  };
   validatingWebhookConfigurationResource.defaults!(vwc);
   assert.equal(vwc.webhooks[0].timeoutSeconds, 10);
   assert.equal(vwc.webhooks[0].rules[0].scope, '*');
@@ -464,8 +601,16 @@ test('PriorityClass, Ingress, webhook and StorageClass rules', () => {
   assert.equal(sc.reclaimPolicy, 'Delete');
   assert.equal(sc.volumeBindingMode, 'Immediate');
   assert.deepEqual(storageClassResource.validate!(sc, ctx()), []);
-  assert.deepEqual(fields(storageClassResource.validateUpdate!({ ...sc, parameters: { a: 'b' } }, sc, ctx('update'))), ['parameters: Forbidden: updates to parameters are forbidden.']);
+  assert.deepEqual(fields(storageClassResource.validateUpdate!({ ...sc, parameters: { a: 'b' } }, sc, ctx('update'))), [
+    'parameters: Forbidden: updates to parameters are forbidden.',
+  ]);
 
-  const pdb: any = { metadata: { name: 'p', namespace: 'default' }, spec: { minAvailable: 1, maxUnavailable: '10%', selector: { matchLabels: { a: 'b' } } } };
-  assert.match(fields(podDisruptionBudgetResource.validate!(pdb, ctx()))[0], /minAvailable and maxUnavailable cannot be both set/);
+  const pdb: any = {
+    metadata: { name: 'p', namespace: 'default' },
+    spec: { minAvailable: 1, maxUnavailable: '10%', selector: { matchLabels: { a: 'b' } } },
+  };
+  assert.match(
+    fields(podDisruptionBudgetResource.validate!(pdb, ctx()))[0],
+    /minAvailable and maxUnavailable cannot be both set/,
+  );
 });

@@ -1,15 +1,32 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { resourceReplicas, plainMetricReplicas, defaultTolerances, type PodMetricsInfo } from '../../src/controllers/podautoscaler/replicas.js';
-import { ScalingState, convertDesiredReplicasWithRules, scaleUpLimit, scaleDownLimit, DEFAULT_SCALE_UP } from '../../src/controllers/podautoscaler/behavior.js';
+import {
+  resourceReplicas,
+  plainMetricReplicas,
+  defaultTolerances,
+  type PodMetricsInfo,
+} from '../../src/controllers/podautoscaler/replicas.js';
+import {
+  ScalingState,
+  convertDesiredReplicasWithRules,
+  scaleUpLimit,
+  scaleDownLimit,
+  DEFAULT_SCALE_UP,
+} from '../../src/controllers/podautoscaler/behavior.js';
 
 const long = new Date(Date.now() - 10 * 60_000).toISOString();
 const pod = (name: string, cpu = '100m', extra: any = {}) => ({
   metadata: { name },
   spec: { containers: [{ name: 'c', resources: { requests: { cpu } } }] },
-  status: { phase: 'Running', startTime: long, conditions: [{ type: 'Ready', status: 'True', lastTransitionTime: long }], ...extra },
+  status: {
+    phase: 'Running',
+    startTime: long,
+    conditions: [{ type: 'Ready', status: 'True', lastTransitionTime: long }],
+    ...extra,
+  },
 });
-const metrics = (m: Record<string, number>): PodMetricsInfo => new Map(Object.entries(m).map(([k, v]) => [k, { value: v, timestamp: Date.now(), windowMs: 30_000 }]));
+const metrics = (m: Record<string, number>): PodMetricsInfo =>
+  new Map(Object.entries(m).map(([k, v]) => [k, { value: v, timestamp: Date.now(), windowMs: 30_000 }]));
 
 test('utilization ratio scales replicas, within tolerance keeps them', () => {
   const pods = [pod('a'), pod('b')];
@@ -30,12 +47,26 @@ test('missing metrics count as 100% on scale-down, unready pods 0% on scale-up',
   const u = resourceReplicas(3, 50, 'cpu', defaultTolerances(), withPending, metrics({ a: 200, b: 200 }));
   // (200 + 200 + 0) / 300 = 133% -> ratio 2.66 -> ceil(2.66 * 3) = 8
   assert.equal(u.replicas, 8);
-  assert.throws(() => resourceReplicas(1, 50, 'cpu', defaultTolerances(), [pod('x', undefined as any)].map((p) => ({ ...p, spec: { containers: [{ name: 'c' }] } })), metrics({ x: 1 })), /missing request for cpu in container c of Pod x/);
+  assert.throws(
+    () =>
+      resourceReplicas(
+        1,
+        50,
+        'cpu',
+        defaultTolerances(),
+        [pod('x', undefined as any)].map((p) => ({ ...p, spec: { containers: [{ name: 'c' }] } })),
+        metrics({ x: 1 }),
+      ),
+    /missing request for cpu in container c of Pod x/,
+  );
 });
 
 test('average value targets', () => {
   const pods = [pod('a'), pod('b')];
-  assert.deepEqual(plainMetricReplicas(2, 100, 'memory', defaultTolerances(), pods, metrics({ a: 300, b: 100 })), { replicas: 4, usage: 200 });
+  assert.deepEqual(plainMetricReplicas(2, 100, 'memory', defaultTolerances(), pods, metrics({ a: 300, b: 100 })), {
+    replicas: 4,
+    usage: 200,
+  });
 });
 
 test('legacy rules: scale-up limit and min/max', () => {
@@ -53,14 +84,42 @@ test('policies: Pods and Percent over their period, selectPolicy', () => {
   assert.equal(scaleUpLimit(10, [], [], { ...rules, selectPolicy: 'Min' }, now), 14);
   assert.equal(scaleUpLimit(10, [], [], { ...rules, selectPolicy: 'Disabled' }, now), 10);
   // 3 replicas added 5 s ago count against a 15 s period.
-  assert.equal(scaleUpLimit(6, [{ change: 3, at: now - 5000, outdated: false }], [], { stabilizationWindowSeconds: 0, selectPolicy: 'Max', policies: [{ type: 'Pods', value: 4, periodSeconds: 15 }] }, now), 7);
-  assert.equal(scaleDownLimit(10, [], [], { stabilizationWindowSeconds: 0, selectPolicy: 'Max', policies: [{ type: 'Percent', value: 50, periodSeconds: 60 }, { type: 'Pods', value: 2, periodSeconds: 60 }] }, now), 5);
+  assert.equal(
+    scaleUpLimit(
+      6,
+      [{ change: 3, at: now - 5000, outdated: false }],
+      [],
+      { stabilizationWindowSeconds: 0, selectPolicy: 'Max', policies: [{ type: 'Pods', value: 4, periodSeconds: 15 }] },
+      now,
+    ),
+    7,
+  );
+  assert.equal(
+    scaleDownLimit(
+      10,
+      [],
+      [],
+      {
+        stabilizationWindowSeconds: 0,
+        selectPolicy: 'Max',
+        policies: [
+          { type: 'Percent', value: 50, periodSeconds: 60 },
+          { type: 'Pods', value: 2, periodSeconds: 60 },
+        ],
+      },
+      now,
+    ),
+    5,
+  );
 });
 
 test('stabilization windows', () => {
   let t = 1_000_000;
   const s = new ScalingState(300_000, () => t);
-  const down = { stabilizationWindowSeconds: 60, policies: [{ type: 'Percent' as const, value: 100, periodSeconds: 15 }] };
+  const down = {
+    stabilizationWindowSeconds: 60,
+    policies: [{ type: 'Percent' as const, value: 100, periodSeconds: 15 }],
+  };
   const up = { stabilizationWindowSeconds: 0 };
   // A new HPA starts with its current size in the window: no immediate scale-down.
   let o = s.normalizeWithBehaviors('k', 5, 2, 1, 10, up, down);

@@ -11,7 +11,10 @@ function runtimeWith(images: { id: string; tag: string; size: number }[], inUse:
     removed,
     runtime: {
       listContainers: async () => inUse.map((id, i) => ({ id: `c${i}`, imageRef: id })),
-      listImages: async () => images.filter((i) => !removed.includes(i.id)).map((i) => ({ id: i.id, repoTags: [i.tag], repoDigests: [], size: i.size })),
+      listImages: async () =>
+        images
+          .filter((i) => !removed.includes(i.id))
+          .map((i) => ({ id: i.id, repoTags: [i.tag], repoDigests: [], size: i.size })),
       removeImage: async (id: string) => void removed.push(id),
     } as any,
   };
@@ -27,7 +30,13 @@ test('image GC removes unused images, least recently used first, down to the low
   const inUse = ['sha256:b'];
   const { runtime, removed } = runtimeWith(images, inUse);
   // 90 MiB of 100 used: 10 MiB over the 80% low threshold.
-  const gc = new ImageGC({ runtime, imageFsPath: '/', pinned: ['k8ts.local/pause:1.35'], logger: pino({ level: 'silent' }), usage: () => ({ totalBytes: 100 * MiB, availableBytes: 10 * MiB }) });
+  const gc = new ImageGC({
+    runtime,
+    imageFsPath: '/',
+    pinned: ['k8ts.local/pause:1.35'],
+    logger: pino({ level: 'silent' }),
+    usage: () => ({ totalBytes: 100 * MiB, availableBytes: 10 * MiB }),
+  });
   inUse.push('sha256:c');
   await gc.observe(); // c was used recently, a never
   inUse.pop();
@@ -38,7 +47,13 @@ test('image GC removes unused images, least recently used first, down to the low
 
 test('image GC does nothing under the high threshold', async () => {
   const { runtime, removed } = runtimeWith([{ id: 'sha256:a', tag: 'a:1', size: MiB }], []);
-  const gc = new ImageGC({ runtime, imageFsPath: '/', pinned: [], logger: pino({ level: 'silent' }), usage: () => ({ totalBytes: 100 * MiB, availableBytes: 20 * MiB }) });
+  const gc = new ImageGC({
+    runtime,
+    imageFsPath: '/',
+    pinned: [],
+    logger: pino({ level: 'silent' }),
+    usage: () => ({ totalBytes: 100 * MiB, availableBytes: 20 * MiB }),
+  });
   assert.deepEqual(await gc.collect(), []);
   assert.deepEqual(removed, []);
 });

@@ -25,7 +25,15 @@ test('tar: entries round trip, long and non-ASCII names via pax', () => {
   ]);
   assert.equal(tar.length % 512, 0);
   const back = readTar(tar);
-  assert.deepEqual(back.map((e) => [e.path, e.type, e.mode]), [['a', 'dir', 0o755], ['a/x.txt', 'file', 0o640], ['a/link', 'symlink', 0o777], [longName, 'file', 0o600]]);
+  assert.deepEqual(
+    back.map((e) => [e.path, e.type, e.mode]),
+    [
+      ['a', 'dir', 0o755],
+      ['a/x.txt', 'file', 0o640],
+      ['a/link', 'symlink', 0o777],
+      [longName, 'file', 0o600],
+    ],
+  );
   assert.equal(back[1].data!.toString(), 'hello');
   assert.equal(back[1].mtime, 1234);
   assert.equal(back[2].linkname, 'x.txt');
@@ -45,13 +53,23 @@ const spec: ImageSpec = {
     { path: '/bin/alias', type: 'symlink', target: 'tool' },
     { path: '/tmp', type: 'dir', mode: 0o1777 },
   ],
-  config: { Entrypoint: ['/bin/tool'], Cmd: ['--x'], Env: ['PATH=/bin', 'A=1'], WorkingDir: '/tmp', ExposedPorts: { '80/tcp': {} } },
+  config: {
+    Entrypoint: ['/bin/tool'],
+    Cmd: ['--x'],
+    Env: ['PATH=/bin', 'A=1'],
+    WorkingDir: '/tmp',
+    ExposedPorts: { '80/tcp': {} },
+  },
 };
 
 test('OCI archive: layout, digests and config read back', () => {
   const built = buildOciArchive(spec);
   assert.deepEqual(buildOciArchive(spec).tar, built.tar, 'deterministic');
-  const files = new Map(readTar(built.tar).filter((e) => e.type === 'file').map((e) => [e.path, e.data!]));
+  const files = new Map(
+    readTar(built.tar)
+      .filter((e) => e.type === 'file')
+      .map((e) => [e.path, e.data!]),
+  );
   assert.equal(files.get('oci-layout')!.toString(), '{"imageLayoutVersion":"1.0.0"}');
   // Every blob is stored under its own digest.
   for (const [path, data] of files) {
@@ -69,7 +87,10 @@ test('OCI archive: layout, digests and config read back', () => {
   assert.equal(config.os, 'linux');
   const layer = gunzipSync(files.get(`blobs/sha256/${built.layerDigest.slice(7)}`)!);
   assert.deepEqual(config.rootfs.diff_ids, [sha256(layer)]);
-  assert.deepEqual(readTar(layer).map((e) => e.path), ['bin', 'bin/alias', 'bin/tool', 'tmp']);
+  assert.deepEqual(
+    readTar(layer).map((e) => e.path),
+    ['bin', 'bin/alias', 'bin/tool', 'tmp'],
+  );
 
   const { format, images } = readImageArchive(built.tar);
   assert.equal(format, 'oci');
@@ -82,11 +103,20 @@ test('OCI archive: layout, digests and config read back', () => {
 
 test('docker-archive tars are recognised', () => {
   const layer = writeTar([{ path: 'etc/motd', type: 'file', mode: 0o644, data: Buffer.from('hi') }]);
-  const config = Buffer.from(JSON.stringify({ os: 'linux', config: { Cmd: ['sh'] }, rootfs: { type: 'layers', diff_ids: [sha256(layer)] } }));
+  const config = Buffer.from(
+    JSON.stringify({ os: 'linux', config: { Cmd: ['sh'] }, rootfs: { type: 'layers', diff_ids: [sha256(layer)] } }),
+  );
   const tar = writeTar([
     { path: 'abc.json', type: 'file', mode: 0o644, data: config },
     { path: 'l1/layer.tar', type: 'file', mode: 0o644, data: layer },
-    { path: 'manifest.json', type: 'file', mode: 0o644, data: Buffer.from(JSON.stringify([{ Config: 'abc.json', RepoTags: ['busybox:latest'], Layers: ['l1/layer.tar'] }])) },
+    {
+      path: 'manifest.json',
+      type: 'file',
+      mode: 0o644,
+      data: Buffer.from(
+        JSON.stringify([{ Config: 'abc.json', RepoTags: ['busybox:latest'], Layers: ['l1/layer.tar'] }]),
+      ),
+    },
   ]);
   const { format, images } = readImageArchive(tar);
   assert.equal(format, 'docker');
@@ -99,21 +129,27 @@ test('docker-archive tars are recognised', () => {
 test('layers apply onto a directory with whiteouts; escapes are refused', () => {
   const dir = mkdtempSync(join(tmpdir(), 'k8ts-layer-'));
   try {
-    applyLayer(dir, writeTar([
-      { path: 'bin/tool', type: 'file', mode: 0o755, data: Buffer.from('v1') },
-      { path: 'bin/alias', type: 'symlink', mode: 0o777, linkname: 'tool' },
-      { path: 'etc/a', type: 'file', mode: 0o644, data: Buffer.from('a') },
-      { path: 'etc/b', type: 'file', mode: 0o644, data: Buffer.from('b') },
-      { path: 'var/lib/x', type: 'file', mode: 0o644, data: Buffer.from('x') },
-    ]));
+    applyLayer(
+      dir,
+      writeTar([
+        { path: 'bin/tool', type: 'file', mode: 0o755, data: Buffer.from('v1') },
+        { path: 'bin/alias', type: 'symlink', mode: 0o777, linkname: 'tool' },
+        { path: 'etc/a', type: 'file', mode: 0o644, data: Buffer.from('a') },
+        { path: 'etc/b', type: 'file', mode: 0o644, data: Buffer.from('b') },
+        { path: 'var/lib/x', type: 'file', mode: 0o644, data: Buffer.from('x') },
+      ]),
+    );
     assert.equal(statSync(join(dir, 'bin/tool')).mode & 0o777, 0o755);
     assert.equal(readlinkSync(join(dir, 'bin/alias')), 'tool');
-    applyLayer(dir, writeTar([
-      { path: 'etc/.wh.a', type: 'file', mode: 0o644 },
-      { path: 'var/lib/.wh..wh..opq', type: 'file', mode: 0o644 },
-      { path: 'var/lib/y', type: 'file', mode: 0o644, data: Buffer.from('y') },
-      { path: 'bin/tool', type: 'file', mode: 0o700, data: Buffer.from('v2') },
-    ]));
+    applyLayer(
+      dir,
+      writeTar([
+        { path: 'etc/.wh.a', type: 'file', mode: 0o644 },
+        { path: 'var/lib/.wh..wh..opq', type: 'file', mode: 0o644 },
+        { path: 'var/lib/y', type: 'file', mode: 0o644, data: Buffer.from('y') },
+        { path: 'bin/tool', type: 'file', mode: 0o700, data: Buffer.from('v2') },
+      ]),
+    );
     assert.ok(!existsSync(join(dir, 'etc/a')));
     assert.ok(existsSync(join(dir, 'etc/b')));
     assert.ok(!existsSync(join(dir, 'var/lib/x')));
@@ -121,8 +157,18 @@ test('layers apply onto a directory with whiteouts; escapes are refused', () => 
     assert.equal(readFileSync(join(dir, 'bin/tool'), 'utf8'), 'v2');
     mkdirSync(join(dir, 'outside'));
     applyLayer(join(dir, 'bin'), writeTar([{ path: 'up', type: 'symlink', mode: 0o777, linkname: '../outside' }]));
-    assert.throws(() => applyLayer(join(dir, 'bin'), writeTar([{ path: 'up/evil', type: 'file', mode: 0o644, data: Buffer.from('!') }])), /symlink/);
-    assert.throws(() => applyLayer(join(dir, 'bin'), writeTar([{ path: '../evil', type: 'file', mode: 0o644 }])), /escapes/);
+    assert.throws(
+      () =>
+        applyLayer(
+          join(dir, 'bin'),
+          writeTar([{ path: 'up/evil', type: 'file', mode: 0o644, data: Buffer.from('!') }]),
+        ),
+      /symlink/,
+    );
+    assert.throws(
+      () => applyLayer(join(dir, 'bin'), writeTar([{ path: '../evil', type: 'file', mode: 0o644 }])),
+      /escapes/,
+    );
     assert.ok(!existsSync(join(dir, 'outside/evil')) && !existsSync(join(dir, 'evil')));
     assert.ok(lstatSync(join(dir, 'bin/up')).isSymbolicLink());
   } finally {
@@ -139,8 +185,13 @@ test('references normalise as runtimes report them', () => {
 
 test('ctr output parsing and ldd', () => {
   assert.equal(parseSize('1.0 MiB'), 1048576);
-  const out = 'REF TYPE DIGEST SIZE PLATFORMS LABELS\nk8ts.local/busybox:1.35 application/vnd.oci.image.manifest.v1+json sha256:94fc 1.0 MiB linux/amd64 io.cri-containerd.image=managed\n';
+  const out =
+    'REF TYPE DIGEST SIZE PLATFORMS LABELS\nk8ts.local/busybox:1.35 application/vnd.oci.image.manifest.v1+json sha256:94fc 1.0 MiB linux/amd64 io.cri-containerd.image=managed\n';
   assert.deepEqual(parseImageList(out), [{ ref: 'k8ts.local/busybox:1.35', digest: 'sha256:94fc', size: 1048576 }]);
   const libs = sharedLibraries(process.execPath);
-  if (libs.length) assert.ok(libs.some((l) => /ld-linux|ld-musl/.test(l)), libs.join(' '));
+  if (libs.length)
+    assert.ok(
+      libs.some((l) => /ld-linux|ld-musl/.test(l)),
+      libs.join(' '),
+    );
 });

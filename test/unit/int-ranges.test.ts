@@ -37,7 +37,11 @@ const INT32_FIELDS = [
   { gvk: ['apps', 'v1', 'ReplicaSet'], path: ['spec', 'replicas'], struct: 'ReplicaSetSpec' },
   { gvk: ['apps', 'v1', 'Deployment'], path: ['spec', 'progressDeadlineSeconds'], struct: 'DeploymentSpec' },
   { gvk: ['batch', 'v1', 'Job'], path: ['spec', 'parallelism'], struct: 'JobSpec' },
-  { gvk: ['autoscaling', 'v2', 'HorizontalPodAutoscaler'], path: ['spec', 'maxReplicas'], struct: 'HorizontalPodAutoscalerSpec' },
+  {
+    gvk: ['autoscaling', 'v2', 'HorizontalPodAutoscaler'],
+    path: ['spec', 'maxReplicas'],
+    struct: 'HorizontalPodAutoscalerSpec',
+  },
 ] as const;
 
 const INT64_FIELDS = [
@@ -50,15 +54,22 @@ test('int32 fields: -2^31..2^31-1 accepted, everything else refused with the dec
   for (const f of INT32_FIELDS) {
     const [g, v, k] = f.gvk;
     const field = `${f.struct}.${f.path.join('.')}`;
-    for (const ok of [0, -0, 1, 2 ** 31 - 1, -(2 ** 31)]) assert.equal(decode(g, v, k, withField([...f.path], ok)), 'ok', `${field} = ${ok}`);
+    for (const ok of [0, -0, 1, 2 ** 31 - 1, -(2 ** 31)])
+      assert.equal(decode(g, v, k, withField([...f.path], ok)), 'ok', `${field} = ${ok}`);
     for (const bad of [2 ** 31, -(2 ** 31) - 1, 2 ** 53, 2 ** 63, 1.2e29, 1e308, 1.5, -0.5]) {
       assert.equal(
         decode(g, v, k, withField([...f.path], bad)),
         `${k} in version "${v}" cannot be handled as a ${k}: json: cannot unmarshal number ${bad} into Go struct field ${field} of type int32`,
       );
     }
-    assert.equal(decode(g, v, k, withField([...f.path], '1')), `${k} in version "${v}" cannot be handled as a ${k}: json: cannot unmarshal string into Go struct field ${field} of type int32`);
-    assert.equal(decode(g, v, k, withField([...f.path], true)), `${k} in version "${v}" cannot be handled as a ${k}: json: cannot unmarshal bool into Go struct field ${field} of type int32`);
+    assert.equal(
+      decode(g, v, k, withField([...f.path], '1')),
+      `${k} in version "${v}" cannot be handled as a ${k}: json: cannot unmarshal string into Go struct field ${field} of type int32`,
+    );
+    assert.equal(
+      decode(g, v, k, withField([...f.path], true)),
+      `${k} in version "${v}" cannot be handled as a ${k}: json: cannot unmarshal bool into Go struct field ${field} of type int32`,
+    );
     // null means unset.
     assert.equal(decode(g, v, k, withField([...f.path], null)), 'ok');
   }
@@ -68,14 +79,18 @@ test('int64 fields: up to 2^63 exclusive (2^63-1 is not a double), -2^63 include
   for (const f of INT64_FIELDS) {
     const [g, v, k] = f.gvk;
     const field = `${f.struct}.${f.path.join('.')}`;
-    for (const ok of [0, -0, 2 ** 31, 2 ** 53, 2 ** 62, 2 ** 63 - 2 ** 10, -(2 ** 63)]) assert.equal(decode(g, v, k, withField([...f.path], ok)), 'ok', `${field} = ${ok}`);
+    for (const ok of [0, -0, 2 ** 31, 2 ** 53, 2 ** 62, 2 ** 63 - 2 ** 10, -(2 ** 63)])
+      assert.equal(decode(g, v, k, withField([...f.path], ok)), 'ok', `${field} = ${ok}`);
     for (const bad of [2 ** 63, -(2 ** 63) - 2 ** 11, 1.2e29, 1e308, 1.5, Infinity]) {
       assert.equal(
         decode(g, v, k, withField([...f.path], bad)),
         `${k} in version "${v}" cannot be handled as a ${k}: json: cannot unmarshal number ${bad} into Go struct field ${field} of type int64`,
       );
     }
-    assert.match(decode(g, v, k, withField([...f.path], '1')), /cannot unmarshal string into Go struct field .* of type int64$/);
+    assert.match(
+      decode(g, v, k, withField([...f.path], '1')),
+      /cannot unmarshal string into Go struct field .* of type int64$/,
+    );
   }
   // JSON.parse reads 9223372036854775807 (valid in Go) as 2^63: refused rather than stored as a number Go clients cannot read.
   assert.equal(JSON.parse('9223372036854775807'), 2 ** 63);
@@ -84,7 +99,9 @@ test('int64 fields: up to 2^63 exclusive (2^63-1 is not a double), -2^63 include
 });
 
 test('the struct named is the innermost one; array indices and map keys are not in the field path', () => {
-  const rs = { spec: { template: { spec: { containers: [{ name: 'a' }, { name: 'b', ports: [{ containerPort: 70000.5 }] }] } } } };
+  const rs = {
+    spec: { template: { spec: { containers: [{ name: 'a' }, { name: 'b', ports: [{ containerPort: 70000.5 }] }] } } },
+  };
   assert.equal(
     decode('apps', 'v1', 'ReplicaSet', rs),
     'ReplicaSet in version "v1" cannot be handled as a ReplicaSet: json: cannot unmarshal number 70000.5 into Go struct field ContainerPort.spec.template.spec.containers.ports.containerPort of type int32',
@@ -135,24 +152,55 @@ test('Scale bodies: spec.replicas must be an int32, then non-negative', () => {
   };
   assert.equal(scaleReplicas({ spec: { replicas: 2 ** 31 - 1 } }, 'x'), 2 ** 31 - 1);
   assert.equal(scaleReplicas({ spec: {} }, 'x'), undefined);
-  assert.throws(() => scaleReplicas({ spec: { replicas: 2 ** 31 } }, 'x'), /^.*Scale in version "v1" cannot be handled as a Scale: json: cannot unmarshal number 2147483648 into Go struct field ScaleSpec.spec.replicas of type int32$/);
-  assert.equal(status(() => scaleReplicas({ spec: { replicas: 1e308 } }, 'x')), 400);
-  assert.equal(status(() => scaleReplicas({ spec: { replicas: 1.5 } }, 'x')), 400);
-  assert.equal(status(() => scaleReplicas({ spec: { replicas: '3' } }, 'x')), 400);
-  assert.equal(status(() => scaleReplicas({ spec: { replicas: -1 } }, 'x')), 422);
+  assert.throws(
+    () => scaleReplicas({ spec: { replicas: 2 ** 31 } }, 'x'),
+    /^.*Scale in version "v1" cannot be handled as a Scale: json: cannot unmarshal number 2147483648 into Go struct field ScaleSpec.spec.replicas of type int32$/,
+  );
+  assert.equal(
+    status(() => scaleReplicas({ spec: { replicas: 1e308 } }, 'x')),
+    400,
+  );
+  assert.equal(
+    status(() => scaleReplicas({ spec: { replicas: 1.5 } }, 'x')),
+    400,
+  );
+  assert.equal(
+    status(() => scaleReplicas({ spec: { replicas: '3' } }, 'x')),
+    400,
+  );
+  assert.equal(
+    status(() => scaleReplicas({ spec: { replicas: -1 } }, 'x')),
+    422,
+  );
 });
 
 test('custom resource scale paths: int64 within 0..2^31-1, as ValidateScaleSpec/Status', () => {
-  const scale = { specReplicasPath: '.spec.replicas', statusReplicasPath: '.status.replicas', labelSelectorPath: '.status.selector' };
+  const scale = {
+    specReplicasPath: '.spec.replicas',
+    statusReplicasPath: '.status.replicas',
+    labelSelectorPath: '.status.selector',
+  };
   const details = (obj: any) => validateCustomScale(obj, scale).map((e) => `${e.field}: ${e.detail}`);
   assert.deepEqual(details({ spec: { replicas: 2 ** 31 - 1 }, status: { replicas: 0, selector: 'a=b' } }), []);
   assert.deepEqual(details({}), []);
-  assert.deepEqual(details({ spec: { replicas: 2 ** 31 } }), ['.spec.replicas: Invalid value: 2147483648: should be less than or equal to 2147483647']);
-  assert.deepEqual(details({ spec: { replicas: -1 } }), ['.spec.replicas: Invalid value: -1: should be a non-negative integer']);
-  assert.deepEqual(details({ spec: { replicas: 1e20 } }), ['.spec.replicas: Invalid value: 0: .spec.replicas accessor error: 1e+20 is of the type float64, expected int64']);
-  assert.deepEqual(details({ spec: { replicas: 1.5 } }), ['.spec.replicas: Invalid value: 0: .spec.replicas accessor error: 1.5 is of the type float64, expected int64']);
-  assert.deepEqual(details({ spec: { replicas: '3' } }), ['.spec.replicas: Invalid value: 0: .spec.replicas accessor error: 3 is of the type string, expected int64']);
-  assert.deepEqual(details({ spec: 'x' }), ['.spec.replicas: Invalid value: 0: .spec accessor error: x is of the type string, expected map[string]interface{}']);
+  assert.deepEqual(details({ spec: { replicas: 2 ** 31 } }), [
+    '.spec.replicas: Invalid value: 2147483648: should be less than or equal to 2147483647',
+  ]);
+  assert.deepEqual(details({ spec: { replicas: -1 } }), [
+    '.spec.replicas: Invalid value: -1: should be a non-negative integer',
+  ]);
+  assert.deepEqual(details({ spec: { replicas: 1e20 } }), [
+    '.spec.replicas: Invalid value: 0: .spec.replicas accessor error: 1e+20 is of the type float64, expected int64',
+  ]);
+  assert.deepEqual(details({ spec: { replicas: 1.5 } }), [
+    '.spec.replicas: Invalid value: 0: .spec.replicas accessor error: 1.5 is of the type float64, expected int64',
+  ]);
+  assert.deepEqual(details({ spec: { replicas: '3' } }), [
+    '.spec.replicas: Invalid value: 0: .spec.replicas accessor error: 3 is of the type string, expected int64',
+  ]);
+  assert.deepEqual(details({ spec: 'x' }), [
+    '.spec.replicas: Invalid value: 0: .spec accessor error: x is of the type string, expected map[string]interface{}',
+  ]);
   assert.deepEqual(details({ status: { replicas: 2 ** 40, selector: 7 } }), [
     '.status.replicas: Invalid value: 1099511627776: should be less than or equal to 2147483647',
     '.status.selector: Invalid value: "": .status.selector accessor error: 7 is of the type int64, expected string',

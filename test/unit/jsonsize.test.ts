@@ -17,8 +17,13 @@ test('never claims an object is longer than its JSON', () => {
     true,
     false,
     null,
-    { a: undefined, b: [1, 'two', { c: null }], 'é': 'ü\u2028"\\' },
-    { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', labels: { a: 'b' } }, spec: { containers: range(50).map((i) => ({ name: `c${i}`, image: 'i', ports: [{ containerPort: i + 1 }] })) } },
+    { a: undefined, b: [1, 'two', { c: null }], é: 'ü\u2028"\\' },
+    {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'p', labels: { a: 'b' } },
+      spec: { containers: range(50).map((i) => ({ name: `c${i}`, image: 'i', ports: [{ containerPort: i + 1 }] })) },
+    },
     { data: Object.fromEntries(range(1000).map((i) => [`k${i}`, 'v'.repeat(i % 7)])) },
   ];
   for (const v of samples) {

@@ -64,7 +64,9 @@ const reqs = (s: string): Requirement[] => parseSelector(s).requirements;
 test('set-based parsing (upstream TestSetSelectorParser)', () => {
   assert.deepEqual(reqs(''), []);
   assert.deepEqual(reqs('\rx'), [{ key: 'x', operator: 'Exists', values: [] }]);
-  assert.deepEqual(reqs('this-is-a-dns.domain.com/key-with-dash'), [{ key: 'this-is-a-dns.domain.com/key-with-dash', operator: 'Exists', values: [] }]);
+  assert.deepEqual(reqs('this-is-a-dns.domain.com/key-with-dash'), [
+    { key: 'this-is-a-dns.domain.com/key-with-dash', operator: 'Exists', values: [] },
+  ]);
   assert.deepEqual(reqs('this-is-another-dns.domain.com/key-with-dash in (so,what)'), [
     { key: 'this-is-another-dns.domain.com/key-with-dash', operator: 'In', values: ['so', 'what'] },
   ]);
@@ -98,9 +100,23 @@ test('set-based parsing (upstream TestSetSelectorParser)', () => {
   assert.deepEqual(reqs('x notin ( )'), [{ key: 'x', operator: 'NotIn', values: [''] }]);
   assert.deepEqual(reqs('x notin (, )'), [{ key: 'x', operator: 'NotIn', values: [''] }]);
   assert.deepEqual(reqs('a '), [{ key: 'a', operator: 'Exists', values: [] }]);
-  assert.deepEqual(reqs('a in (x,y,notin, z,in)'), [{ key: 'a', operator: 'In', values: ['in', 'notin', 'x', 'y', 'z'] }]);
+  assert.deepEqual(reqs('a in (x,y,notin, z,in)'), [
+    { key: 'a', operator: 'In', values: ['in', 'notin', 'x', 'y', 'z'] },
+  ]);
   assert.deepEqual(reqs('notin=in'), [{ key: 'notin', operator: 'Equals', values: ['in'] }]);
-  for (const s of ['x=a||y=b', 'x,,y', ',x,y', 'x nott in (y)', 'a in (xyz),', 'a in (xyz)b notin ()', 'a in (xyz abc)', 'a notin(', 'a (', '(']) parseErr(s);
+  for (const s of [
+    'x=a||y=b',
+    'x,,y',
+    ',x,y',
+    'x nott in (y)',
+    'a in (xyz),',
+    'a in (xyz)b notin ()',
+    'a in (xyz abc)',
+    'a notin(',
+    'a (',
+    '(',
+  ])
+    parseErr(s);
 });
 
 test('upstream parse error messages', () => {
@@ -110,7 +126,10 @@ test('upstream parse error messages', () => {
   assert.equal(parseErr('x==a==b'), "found '==', expected: ',' or 'end of string'");
   assert.equal(parseErr('!x=a'), "found '=', expected: ',' or 'end of string'");
   assert.equal(parseErr('a in (xyz)b notin ()'), "found 'b', expected: ',' or 'end of string'");
-  assert.equal(parseErr('x nott in (y)'), "unable to parse requirement: found 'nott', expected: in, notin, =, ==, !=, gt, lt");
+  assert.equal(
+    parseErr('x nott in (y)'),
+    "unable to parse requirement: found 'nott', expected: in, notin, =, ==, !=, gt, lt",
+  );
   assert.equal(parseErr('a ('), "unable to parse requirement: found '(', expected: in, notin, =, ==, !=, gt, lt");
   assert.equal(parseErr('('), "found '(', expected: !, identifier, or 'end of string'");
   assert.equal(parseErr('a notin('), "unable to parse requirement: found '', expected: ',', ')' or identifier");
@@ -118,8 +137,14 @@ test('upstream parse error messages', () => {
   assert.equal(parseErr('a in (xyz abc)'), "unable to parse requirement: found 'abc', expected: ',' or ')'");
   assert.equal(parseErr('x=('), "unable to parse requirement: found '(', expected: identifier");
   assert.equal(parseErr('!'), "unable to parse requirement: found '', expected: identifier");
-  assert.equal(parseErr('x<a'), 'unable to parse requirement: values[0]: Invalid value: "a": for \'Gt\', \'Lt\' operators, the value must be an integer');
-  assert.equal(parseErr('x=a||y'), `unable to parse requirement: values[0][x]: Invalid value: "a||y": ${LABEL_VALUE_MSG}`);
+  assert.equal(
+    parseErr('x<a'),
+    "unable to parse requirement: values[0]: Invalid value: \"a\": for 'Gt', 'Lt' operators, the value must be an integer",
+  );
+  assert.equal(
+    parseErr('x=a||y'),
+    `unable to parse requirement: values[0][x]: Invalid value: "a||y": ${LABEL_VALUE_MSG}`,
+  );
   assert.equal(parseErr('a$b'), `unable to parse requirement: <nil>: Invalid value: "a$b": ${QNAME_PART_MSG}`);
   assert.equal(parseErr('x=a=b'), "found '=', expected: ',' or 'end of string'");
   assert.equal(parseErr('x=<'), "unable to parse requirement: found '<', expected: identifier");
@@ -134,7 +159,10 @@ test('edge cases: bare keywords, empty sets, unfinished lists, NUL, newline, lon
   assert.equal(parseErr('a in (b'), "unable to parse requirement: found '', expected: ',' or ')'");
   // Upstream's lexer reads a NUL as "end of input": it ends the word being read (which goes
   // on after it), and where a token would start it ends the selector.
-  assert.equal(parseErr('a\u0000b=c'), "unable to parse requirement: found 'b', expected: in, notin, =, ==, !=, gt, lt");
+  assert.equal(
+    parseErr('a\u0000b=c'),
+    "unable to parse requirement: found 'b', expected: in, notin, =, ==, !=, gt, lt",
+  );
   assert.deepEqual(reqs('a \u0000b=c'), [{ key: 'a', operator: 'Exists', values: [] }]);
   assert.deepEqual(reqs('a=b\u0000,c'), [
     { key: 'a', operator: 'Equals', values: ['b'] },
@@ -143,8 +171,14 @@ test('edge cases: bare keywords, empty sets, unfinished lists, NUL, newline, lon
   assert.deepEqual(reqs('a=\u0000'), [{ key: 'a', operator: 'Equals', values: [''] }]);
   assert.equal(parseErr('a\nb=c'), "unable to parse requirement: found 'b', expected: in, notin, =, ==, !=, gt, lt");
   const long = 'x'.repeat(64);
-  assert.equal(parseErr(`a=${long}`), `unable to parse requirement: values[0][a]: Invalid value: "${long}": must be no more than 63 characters`);
-  assert.equal(parseErr(long), `unable to parse requirement: <nil>: Invalid value: "${long}": name part must be no more than 63 characters`);
+  assert.equal(
+    parseErr(`a=${long}`),
+    `unable to parse requirement: values[0][a]: Invalid value: "${long}": must be no more than 63 characters`,
+  );
+  assert.equal(
+    parseErr(long),
+    `unable to parse requirement: <nil>: Invalid value: "${long}": name part must be no more than 63 characters`,
+  );
 });
 
 test('lexer: multi-char operators and keywords', () => {
@@ -159,8 +193,10 @@ test('lexer: multi-char operators and keywords', () => {
 });
 
 test('matching (upstream TestEverything / TestSelectorMatches)', () => {
-  const yes = (s: string, l: Record<string, string>) => assert.ok(parseSelector(s).matches(l), `${s} should match ${JSON.stringify(l)}`);
-  const no = (s: string, l: Record<string, string>) => assert.ok(!parseSelector(s).matches(l), `${s} should not match ${JSON.stringify(l)}`);
+  const yes = (s: string, l: Record<string, string>) =>
+    assert.ok(parseSelector(s).matches(l), `${s} should match ${JSON.stringify(l)}`);
+  const no = (s: string, l: Record<string, string>) =>
+    assert.ok(!parseSelector(s).matches(l), `${s} should not match ${JSON.stringify(l)}`);
   yes('', { x: 'y' });
   yes('x=y', { x: 'y' });
   yes('x=y,z=w', { x: 'y', z: 'w' });
@@ -244,12 +280,15 @@ test('selectorFromLabelSelector (metav1.LabelSelectorAsSelector)', () => {
   assert.ok(!s.matches({ app: 'web', tier: 'a', ssd: '', env: 'prod' }));
   assert.ok(!s.matches({ app: 'web', tier: 'c', ssd: '' }));
   assert.ok(!s.matches({ app: 'web', tier: 'a', ssd: '', gpu: 'x' }));
-  assert.throws(() => selectorFromLabelSelector({ matchExpressions: [{ key: 'a', operator: 'Foo' }] }), (e: unknown) => {
-    assert.ok(e instanceof ApiError);
-    assert.equal(e.code, 400);
-    assert.equal(e.message, '"Foo" is not a valid label selector operator');
-    return true;
-  });
+  assert.throws(
+    () => selectorFromLabelSelector({ matchExpressions: [{ key: 'a', operator: 'Foo' }] }),
+    (e: unknown) => {
+      assert.ok(e instanceof ApiError);
+      assert.equal(e.code, 400);
+      assert.equal(e.message, '"Foo" is not a valid label selector operator');
+      return true;
+    },
+  );
   assert.throws(() => selectorFromLabelSelector({ matchExpressions: [{ key: 'a', operator: 'In', values: [] }] }), {
     message: "values: Invalid value: []string{}: for 'in', 'notin' operators, values set can't be empty",
   });
@@ -262,7 +301,13 @@ test('formatLabelSelector (metav1.FormatLabelSelector)', () => {
   assert.equal(formatLabelSelector(undefined), '<none>');
   assert.equal(formatLabelSelector(null), '<none>');
   assert.equal(formatLabelSelector({}), '<none>');
-  assert.equal(formatLabelSelector({ matchLabels: { app: 'web' }, matchExpressions: [{ key: 'tier', operator: 'In', values: ['a', 'b'] }] }), 'app=web,tier in (a,b)');
+  assert.equal(
+    formatLabelSelector({
+      matchLabels: { app: 'web' },
+      matchExpressions: [{ key: 'tier', operator: 'In', values: ['a', 'b'] }],
+    }),
+    'app=web,tier in (a,b)',
+  );
   assert.equal(formatLabelSelector({ matchExpressions: [{ key: 'a', operator: 'Bad' }] }), '<error>');
 });
 
@@ -277,9 +322,15 @@ test('labelSelectorMatches', () => {
 test('newRequirement validation (upstream TestRequirementConstructor)', () => {
   assert.throws(() => newRequirement('x1', 'In', []), /values set can't be empty/);
   assert.doesNotThrow(() => newRequirement('x2', 'NotIn', ['abc']));
-  assert.throws(() => newRequirement('x4', 'Exists', ['abc']), /values set must be empty for exists and does not exist/);
+  assert.throws(
+    () => newRequirement('x4', 'Exists', ['abc']),
+    /values set must be empty for exists and does not exist/,
+  );
   assert.doesNotThrow(() => newRequirement('x5', 'Equals', ['abc']));
-  assert.throws(() => newRequirement('x6', 'Equals', ['abc', 'def']), /exact-match compatibility requires one single value/);
+  assert.throws(
+    () => newRequirement('x6', 'Equals', ['abc', 'def']),
+    /exact-match compatibility requires one single value/,
+  );
   assert.doesNotThrow(() => newRequirement('x7', 'GreaterThan', ['1']));
   assert.throws(() => newRequirement('x8', 'GreaterThan', ['-1.5']), /the value must be an integer/);
   assert.throws(() => newRequirement('x9', 'LessThan', ['1', '2']), /exactly one value is required/);

@@ -31,18 +31,44 @@ const widget = publishedSchema('stable.example.com', 'v1', 'Widget', 'WidgetList
           type: 'array',
           'x-kubernetes-list-type': 'map',
           'x-kubernetes-list-map-keys': ['name', 'protocol'],
-          items: { type: 'object', properties: { name: { type: 'string' }, protocol: { type: 'string', default: 'UDP' }, port: { type: 'integer' } }, required: ['name'] },
+          items: {
+            type: 'object',
+            properties: {
+              name: { type: 'string' },
+              protocol: { type: 'string', default: 'UDP' },
+              port: { type: 'integer' },
+            },
+            required: ['name'],
+          },
         },
         tags: { type: 'array', 'x-kubernetes-list-type': 'set', items: { type: 'string' } },
         plain: { type: 'array', items: { type: 'string' } },
         selector: { type: 'object', 'x-kubernetes-map-type': 'atomic', additionalProperties: { type: 'string' } },
         config: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true },
         size: { 'x-kubernetes-int-or-string': true },
-        template: { type: 'object', 'x-kubernetes-embedded-resource': true, 'x-kubernetes-preserve-unknown-fields': true },
-        nested: { type: 'object', properties: { inner: { type: 'object', additionalProperties: { type: 'integer' } } } },
+        template: {
+          type: 'object',
+          'x-kubernetes-embedded-resource': true,
+          'x-kubernetes-preserve-unknown-fields': true,
+        },
+        nested: {
+          type: 'object',
+          properties: { inner: { type: 'object', additionalProperties: { type: 'integer' } } },
+        },
       },
     },
-    status: { type: 'object', properties: { ready: { type: 'boolean' }, conditions: { type: 'array', 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['type'], items: { type: 'object', properties: { type: { type: 'string' }, status: { type: 'string' } } } } } },
+    status: {
+      type: 'object',
+      properties: {
+        ready: { type: 'boolean' },
+        conditions: {
+          type: 'array',
+          'x-kubernetes-list-type': 'map',
+          'x-kubernetes-list-map-keys': ['type'],
+          items: { type: 'object', properties: { type: { type: 'string' }, status: { type: 'string' } } },
+        },
+      },
+    },
   },
 } as any);
 schemas.register('stable.example.com', 'v1', 'Widget', widget.definition, widget.definitions);
@@ -60,20 +86,38 @@ interface Kind {
   object: () => any;
 }
 
-const META = () => ({ name: 'x', namespace: 'default', uid: '6b1c4a52-8f0e-4f8e-9a51-2b0f3d1e7c11', creationTimestamp: '2024-05-01T10:00:00Z', labels: { app: 'bench' } });
+const META = () => ({
+  name: 'x',
+  namespace: 'default',
+  uid: '6b1c4a52-8f0e-4f8e-9a51-2b0f3d1e7c11',
+  creationTimestamp: '2024-05-01T10:00:00Z',
+  labels: { app: 'bench' },
+});
 
 const KINDS: Record<string, Kind> = {
   configmap: {
     type: typeOf('', 'v1', 'ConfigMap'),
     apiVersion: 'v1',
     statusSubresource: false,
-    object: () => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: META(), data: { payload: 'p'.repeat(64), other: 'o' } }),
+    object: () => ({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: META(),
+      data: { payload: 'p'.repeat(64), other: 'o' },
+    }),
   },
   secret: {
     type: typeOf('', 'v1', 'Secret'),
     apiVersion: 'v1',
     statusSubresource: false,
-    object: () => ({ apiVersion: 'v1', kind: 'Secret', metadata: { ...META(), annotations: { note: 'n' } }, type: 'Opaque', data: { password: 'cGFzcw==' }, stringData: { user: 'u' } }),
+    object: () => ({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { ...META(), annotations: { note: 'n' } },
+      type: 'Opaque',
+      data: { password: 'cGFzcw==' },
+      stringData: { user: 'u' },
+    }),
   },
   pod: {
     type: typeOf('', 'v1', 'Pod'),
@@ -82,7 +126,11 @@ const KINDS: Record<string, Kind> = {
     object: () => ({
       apiVersion: 'v1',
       kind: 'Pod',
-      metadata: { ...META(), finalizers: ['example.com/f'], ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'rs', uid: 'u-1', controller: true }] },
+      metadata: {
+        ...META(),
+        finalizers: ['example.com/f'],
+        ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'rs', uid: 'u-1', controller: true }],
+      },
       spec: {
         initContainers: [{ name: 'init', image: 'busybox', command: ['sh', '-c', 'true'], resources: {} }],
         containers: [
@@ -90,10 +138,20 @@ const KINDS: Record<string, Kind> = {
             name: 'app',
             image: 'nginx:1.27',
             args: ['-g', 'daemon off;'],
-            ports: [{ containerPort: 80, protocol: 'TCP', name: 'http' }, { containerPort: 53, protocol: 'UDP' }, { containerPort: 8080 }],
-            env: [{ name: 'A', value: '1' }, { name: 'B', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } }],
+            ports: [
+              { containerPort: 80, protocol: 'TCP', name: 'http' },
+              { containerPort: 53, protocol: 'UDP' },
+              { containerPort: 8080 },
+            ],
+            env: [
+              { name: 'A', value: '1' },
+              { name: 'B', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+            ],
             resources: { limits: { cpu: '500m' }, requests: { cpu: '100m', memory: '64Mi' } },
-            volumeMounts: [{ name: 'data', mountPath: '/data' }, { name: 'kube-api-access', mountPath: '/var/run/secrets/kubernetes.io/serviceaccount', readOnly: true }],
+            volumeMounts: [
+              { name: 'data', mountPath: '/data' },
+              { name: 'kube-api-access', mountPath: '/var/run/secrets/kubernetes.io/serviceaccount', readOnly: true },
+            ],
             terminationMessagePath: '/dev/termination-log',
             terminationMessagePolicy: 'File',
             imagePullPolicy: 'IfNotPresent',
@@ -103,9 +161,17 @@ const KINDS: Record<string, Kind> = {
         ],
         volumes: [
           { name: 'data', emptyDir: {} },
-          { name: 'kube-api-access', projected: { defaultMode: 420, sources: [{ serviceAccountToken: { expirationSeconds: 3607, path: 'token' } }] } },
+          {
+            name: 'kube-api-access',
+            projected: {
+              defaultMode: 420,
+              sources: [{ serviceAccountToken: { expirationSeconds: 3607, path: 'token' } }],
+            },
+          },
         ],
-        tolerations: [{ key: 'node.kubernetes.io/not-ready', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 300 }],
+        tolerations: [
+          { key: 'node.kubernetes.io/not-ready', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 300 },
+        ],
         nodeSelector: { disk: 'ssd' },
         restartPolicy: 'Always',
         dnsPolicy: 'ClusterFirst',
@@ -131,7 +197,10 @@ const KINDS: Record<string, Kind> = {
         strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: '25%', maxUnavailable: '25%' } },
         template: {
           metadata: { labels: { app: 'web' }, creationTimestamp: null },
-          spec: { containers: [{ name: 'web', image: 'nginx', ports: [{ containerPort: 80 }] }], restartPolicy: 'Always' },
+          spec: {
+            containers: [{ name: 'web', image: 'nginx', ports: [{ containerPort: 80 }] }],
+            restartPolicy: 'Always',
+          },
         },
       },
       status: { replicas: 3, conditions: [{ type: 'Available', status: 'True' }] },
@@ -147,7 +216,10 @@ const KINDS: Record<string, Kind> = {
       metadata: META(),
       spec: {
         selector: { app: 'web' },
-        ports: [{ name: 'http', port: 80, targetPort: 8080, protocol: 'TCP' }, { name: 'dns', port: 53, protocol: 'UDP', targetPort: 'dns' }],
+        ports: [
+          { name: 'http', port: 80, targetPort: 8080, protocol: 'TCP' },
+          { name: 'dns', port: 53, protocol: 'UDP', targetPort: 'dns' },
+        ],
         clusterIP: '10.0.0.10',
         clusterIPs: ['10.0.0.10'],
         type: 'ClusterIP',
@@ -165,7 +237,10 @@ const KINDS: Record<string, Kind> = {
       kind: 'Widget',
       metadata: META(),
       spec: {
-        ports: [{ name: 'a', port: 1 }, { name: 'b', protocol: 'TCP', port: 2 }],
+        ports: [
+          { name: 'a', port: 1 },
+          { name: 'b', protocol: 'TCP', port: 2 },
+        ],
         tags: ['x', 'y'],
         plain: ['p'],
         selector: { a: '1' },
@@ -181,13 +256,25 @@ const KINDS: Record<string, Kind> = {
     type: { schema: undefined },
     apiVersion: 'example.com/v1',
     statusSubresource: false,
-    object: () => ({ apiVersion: 'example.com/v1', kind: 'Thing', metadata: META(), spec: { list: [{ a: 1 }], map: { b: { c: null } }, n: 1 }, status: { ok: true } }),
+    object: () => ({
+      apiVersion: 'example.com/v1',
+      kind: 'Thing',
+      metadata: META(),
+      spec: { list: [{ a: 1 }], map: { b: { c: null } }, n: 1 },
+      status: { ok: true },
+    }),
   },
 };
 
 // ---- running both -------------------------------------------------------------------------------
 
-const TIMES = ['2024-05-01T10:00:00Z', '2024-05-01T10:00:00Z', '2024-05-01T10:00:07Z', '2024-05-01T09:59:00Z', '2024-05-01T11:00:00Z'];
+const TIMES = [
+  '2024-05-01T10:00:00Z',
+  '2024-05-01T10:00:00Z',
+  '2024-05-01T10:00:07Z',
+  '2024-05-01T09:59:00Z',
+  '2024-05-01T11:00:00Z',
+];
 
 interface Step {
   obj: any;
@@ -216,7 +303,12 @@ function check(step: Step, label: string): any {
   recordUpdateOperation(actual, step.old, { ...step.opts, now: () => step.time });
   const digest = createHash('sha256').update(JSON.stringify(actual)).digest('base64url').slice(0, 12);
   const seen = recorded[current]!;
-  if (!RECORD) assert.equal(digest, golden[current]?.[seen.length], `${label} (write ${seen.length} of ${current}): ${JSON.stringify(actual.metadata?.managedFields)}`);
+  if (!RECORD)
+    assert.equal(
+      digest,
+      golden[current]?.[seen.length],
+      `${label} (write ${seen.length} of ${current}): ${JSON.stringify(actual.metadata?.managedFields)}`,
+    );
   seen.push(digest);
   assert.deepStrictEqual(step.old, oldBefore, `${label}: the live object is not modified`);
   return actual;
@@ -268,12 +360,45 @@ const REQUEST_MANAGED: Record<string, unknown> = {
   notAList: 'nope',
   badOperation: [{ manager: 'x', operation: 'Patch', apiVersion: 'v1', fieldsType: 'FieldsV1', fieldsV1: {} }],
   badFieldsType: [{ manager: 'x', operation: 'Update', apiVersion: 'v1', fieldsType: 'FieldsV2', fieldsV1: {} }],
-  badPathElement: [{ manager: 'x', operation: 'Update', apiVersion: 'v1', fieldsType: 'FieldsV1', fieldsV1: { 'z:nope': {} } }],
+  badPathElement: [
+    { manager: 'x', operation: 'Update', apiVersion: 'v1', fieldsType: 'FieldsV1', fieldsV1: { 'z:nope': {} } },
+  ],
   custom: [
-    { manager: 'helm', operation: 'Apply', apiVersion: 'v1', time: '2024-05-01T09:00:00Z', fieldsType: 'FieldsV1', fieldsV1: { 'f:metadata': { 'f:labels': { 'f:app': {} }, 'f:name': {} }, 'f:spec': { 'f:replicas': {}, 'f:ports': { 'k:{"port":80,"protocol":"TCP"}': { '.': {}, 'f:port': {} } } } } },
-    { manager: 'kube-controller-manager', operation: 'Update', apiVersion: 'v1', time: '2024-05-01T09:00:00Z', fieldsType: 'FieldsV1', fieldsV1: { 'f:status': { '.': {}, 'f:phase': {} } }, subresource: 'status' },
-    { manager: 'creator', operation: 'Update', apiVersion: 'v1', fieldsType: 'FieldsV1', fieldsV1: { 'f:data': { 'f:payload': {} }, 'f:metadata': { 'f:uid': {} } } },
-    { manager: 'only-stripped', operation: 'Update', apiVersion: 'v1', time: '2024-05-01T08:00:00Z', fieldsType: 'FieldsV1', fieldsV1: { 'f:metadata': { 'f:resourceVersion': {} }, 'f:kind': {} } },
+    {
+      manager: 'helm',
+      operation: 'Apply',
+      apiVersion: 'v1',
+      time: '2024-05-01T09:00:00Z',
+      fieldsType: 'FieldsV1',
+      fieldsV1: {
+        'f:metadata': { 'f:labels': { 'f:app': {} }, 'f:name': {} },
+        'f:spec': { 'f:replicas': {}, 'f:ports': { 'k:{"port":80,"protocol":"TCP"}': { '.': {}, 'f:port': {} } } },
+      },
+    },
+    {
+      manager: 'kube-controller-manager',
+      operation: 'Update',
+      apiVersion: 'v1',
+      time: '2024-05-01T09:00:00Z',
+      fieldsType: 'FieldsV1',
+      fieldsV1: { 'f:status': { '.': {}, 'f:phase': {} } },
+      subresource: 'status',
+    },
+    {
+      manager: 'creator',
+      operation: 'Update',
+      apiVersion: 'v1',
+      fieldsType: 'FieldsV1',
+      fieldsV1: { 'f:data': { 'f:payload': {} }, 'f:metadata': { 'f:uid': {} } },
+    },
+    {
+      manager: 'only-stripped',
+      operation: 'Update',
+      apiVersion: 'v1',
+      time: '2024-05-01T08:00:00Z',
+      fieldsType: 'FieldsV1',
+      fieldsV1: { 'f:metadata': { 'f:resourceVersion': {} }, 'f:kind': {} },
+    },
     { manager: 'empty', operation: 'Update', apiVersion: 'v2', fieldsType: 'FieldsV1' },
   ],
 };
@@ -289,21 +414,71 @@ for (const [name, kind] of Object.entries(KINDS)) {
         return c;
       };
       // create
-      const created = check({ obj: withMF(kind.object()), old: undefined, opts: opts(kind, 'creator'), time: TIMES[0]! }, `${name} create (${mfName})`);
+      const created = check(
+        { obj: withMF(kind.object()), old: undefined, opts: opts(kind, 'creator'), time: TIMES[0]! },
+        `${name} create (${mfName})`,
+      );
       for (const statusSubresource of [true, false]) {
-        check({ obj: withMF(kind.object()), old: undefined, opts: opts(kind, 'creator', { statusSubresource }), time: TIMES[1]! }, `${name} create statusSubresource=${statusSubresource} (${mfName})`);
+        check(
+          {
+            obj: withMF(kind.object()),
+            old: undefined,
+            opts: opts(kind, 'creator', { statusSubresource }),
+            time: TIMES[1]!,
+          },
+          `${name} create statusSubresource=${statusSubresource} (${mfName})`,
+        );
       }
       // updates by another manager, by the same one, and without a change
       const edited = edit(created);
-      const updated = check({ obj: withMF(edited), old: created, opts: opts(kind, 'editor'), time: TIMES[2]! }, `${name} update (${mfName})`);
-      check({ obj: edited, old: created, opts: opts(kind, 'editor'), time: TIMES[2]! }, `${name} update keeping managedFields`);
-      check({ obj: withMF(edit(updated)), old: updated, opts: opts(kind, 'creator'), time: TIMES[3]! }, `${name} update by the creator (${mfName})`);
-      check({ obj: withMF(updated), old: updated, opts: opts(kind, 'noop'), time: TIMES[3]! }, `${name} no-op update (${mfName})`);
-      check({ obj: withMF(edited), old: created, opts: opts(kind, 'other-version', { apiVersion: 'v9' }), time: TIMES[4]! }, `${name} update at another version (${mfName})`);
+      const updated = check(
+        { obj: withMF(edited), old: created, opts: opts(kind, 'editor'), time: TIMES[2]! },
+        `${name} update (${mfName})`,
+      );
+      check(
+        { obj: edited, old: created, opts: opts(kind, 'editor'), time: TIMES[2]! },
+        `${name} update keeping managedFields`,
+      );
+      check(
+        { obj: withMF(edit(updated)), old: updated, opts: opts(kind, 'creator'), time: TIMES[3]! },
+        `${name} update by the creator (${mfName})`,
+      );
+      check(
+        { obj: withMF(updated), old: updated, opts: opts(kind, 'noop'), time: TIMES[3]! },
+        `${name} no-op update (${mfName})`,
+      );
+      check(
+        { obj: withMF(edited), old: created, opts: opts(kind, 'other-version', { apiVersion: 'v9' }), time: TIMES[4]! },
+        `${name} update at another version (${mfName})`,
+      );
       // status subresource: only status counts, request managedFields are not taken
-      const status = check({ obj: withMF(statusEdit(updated)), old: updated, opts: opts(kind, 'kubelet', { subresource: 'status' }), time: TIMES[4]! }, `${name} status (${mfName})`);
-      check({ obj: withMF(statusEdit(status)), old: status, opts: opts(kind, 'kubelet', { subresource: 'status' }), time: TIMES[0]! }, `${name} status again (${mfName})`);
-      check({ obj: withMF(kind.object()), old: undefined, opts: opts(kind, 'scaler', { subresource: 'scale' }), time: TIMES[0]! }, `${name} other subresource (${mfName})`);
+      const status = check(
+        {
+          obj: withMF(statusEdit(updated)),
+          old: updated,
+          opts: opts(kind, 'kubelet', { subresource: 'status' }),
+          time: TIMES[4]!,
+        },
+        `${name} status (${mfName})`,
+      );
+      check(
+        {
+          obj: withMF(statusEdit(status)),
+          old: status,
+          opts: opts(kind, 'kubelet', { subresource: 'status' }),
+          time: TIMES[0]!,
+        },
+        `${name} status again (${mfName})`,
+      );
+      check(
+        {
+          obj: withMF(kind.object()),
+          old: undefined,
+          opts: opts(kind, 'scaler', { subresource: 'scale' }),
+          time: TIMES[0]!,
+        },
+        `${name} other subresource (${mfName})`,
+      );
     }
   });
 }
@@ -314,14 +489,43 @@ test('recordUpdateOperation matches the previous algorithm on edge shapes', () =
   const cases: [string, any, any][] = [
     ['no metadata', { apiVersion: 'v1', kind: 'ConfigMap', data: { a: 'b' } }, undefined],
     ['nothing owned', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x' } }, undefined],
-    ['nulls and empties', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x', labels: {}, annotations: null }, data: {}, binaryData: null }, undefined],
-    ['wrong shapes', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x', labels: ['a'], finalizers: 'f' }, data: 'str', immutable: { no: 1 } }, undefined],
-    ['update to wrong shapes', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x', labels: 'l' }, data: ['a'] }, cm.object()],
+    [
+      'nulls and empties',
+      {
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { name: 'x', labels: {}, annotations: null },
+        data: {},
+        binaryData: null,
+      },
+      undefined,
+    ],
+    [
+      'wrong shapes',
+      {
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { name: 'x', labels: ['a'], finalizers: 'f' },
+        data: 'str',
+        immutable: { no: 1 },
+      },
+      undefined,
+    ],
+    [
+      'update to wrong shapes',
+      { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x', labels: 'l' }, data: ['a'] },
+      cm.object(),
+    ],
     ['update from nothing', cm.object(), { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x' } }],
-    ['removal of everything', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x' } }, check({ obj: cm.object(), old: undefined, opts: opts(cm, 'creator'), time: TIMES[0]! }, 'seed')],
+    [
+      'removal of everything',
+      { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x' } },
+      check({ obj: cm.object(), old: undefined, opts: opts(cm, 'creator'), time: TIMES[0]! }, 'seed'),
+    ],
   ];
   for (const [label, obj, old] of cases) {
-    for (const subresource of [undefined, 'status']) check({ obj, old, opts: opts(cm, 'm', { subresource }), time: TIMES[0]! }, `${label} (${subresource ?? 'main'})`);
+    for (const subresource of [undefined, 'status'])
+      check({ obj, old, opts: opts(cm, 'm', { subresource }), time: TIMES[0]! }, `${label} (${subresource ?? 'main'})`);
   }
   // Keys Object.prototype also has, at every level (JSON.parse makes "__proto__" an own key).
   const protoKeys = '{"constructor":"c","toString":"t","__proto__":{"hasOwnProperty":"h"}}';
@@ -343,13 +547,22 @@ test('recordUpdateOperation matches the previous algorithm on edge shapes', () =
   ];
   for (const [kind, at] of oddCases) {
     const withKeys = odd(kind, at);
-    const created = check({ obj: withKeys, old: undefined, opts: opts(kind, 'm'), time: TIMES[0]! }, 'prototype keys: create');
+    const created = check(
+      { obj: withKeys, old: undefined, opts: opts(kind, 'm'), time: TIMES[0]! },
+      'prototype keys: create',
+    );
     check({ obj: kind.object(), old: created, opts: opts(kind, 'n'), time: TIMES[2]! }, 'prototype keys: removed');
-    const plain = check({ obj: kind.object(), old: undefined, opts: opts(kind, 'm'), time: TIMES[0]! }, 'prototype keys: plain create');
+    const plain = check(
+      { obj: kind.object(), old: undefined, opts: opts(kind, 'm'), time: TIMES[0]! },
+      'prototype keys: plain create',
+    );
     check({ obj: odd(kind, at), old: plain, opts: opts(kind, 'n'), time: TIMES[2]! }, 'prototype keys: added');
   }
   // Manager names and versions that need escaping in identifiers.
-  check({ obj: cm.object(), old: undefined, opts: opts(cm, 'we"ird\\name\u2028', { apiVersion: '' }), time: '' }, 'odd manager, no time');
+  check(
+    { obj: cm.object(), old: undefined, opts: opts(cm, 'we"ird\\name\u2028', { apiVersion: '' }), time: '' },
+    'odd manager, no time',
+  );
   const pod = KINDS.pod!;
   const bad = pod.object();
   bad.spec.containers.push({ image: 'no-name' }, 'not-a-map');
@@ -377,7 +590,8 @@ function prng(seed: number): () => number {
 /** Every (container, key) in a value, for picking an edit site. */
 function sites(v: unknown, out: [any, string | number][] = []): [any, string | number][] {
   if (Array.isArray(v)) v.forEach((x, i) => (out.push([v, i]), sites(x, out)));
-  else if (isPlainObject(v)) for (const k of Object.keys(v)) if (k !== 'managedFields') out.push([v, k]), sites(v[k], out);
+  else if (isPlainObject(v))
+    for (const k of Object.keys(v)) if (k !== 'managedFields') (out.push([v, k]), sites(v[k], out));
   return out;
 }
 
@@ -418,7 +632,12 @@ test('recordUpdateOperation matches the previous algorithm on random edit chains
         const keepMF = rnd();
         if (keepMF < 0.15) delete obj.metadata?.managedFields;
         else if (keepMF < 0.2 && isPlainObject(obj.metadata)) obj.metadata.managedFields = [];
-        const step: Step = { obj, old: live, opts: opts(kind, managers[Math.floor(rnd() * managers.length)]!, { subresource }), time: TIMES[Math.floor(rnd() * TIMES.length)]! };
+        const step: Step = {
+          obj,
+          old: live,
+          opts: opts(kind, managers[Math.floor(rnd() * managers.length)]!, { subresource }),
+          time: TIMES[Math.floor(rnd() * TIMES.length)]!,
+        };
         live = check(step, `${name} chain ${chain} step ${i}`);
         obj = randomEdit(live, rnd);
       }

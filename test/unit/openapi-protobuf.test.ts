@@ -55,7 +55,10 @@ test('encodes a Swagger document as gnostic openapi_v2.Document', () => {
     definitions: {
       'io.k8s.api.core.v1.ConfigMap': {
         type: 'object',
-        properties: { data: { type: 'object', additionalProperties: { type: 'string' } }, immutable: { type: 'boolean' } },
+        properties: {
+          data: { type: 'object', additionalProperties: { type: 'string' } },
+          immutable: { type: 'boolean' },
+        },
         'x-kubernetes-group-version-kind': [{ group: '', kind: 'ConfigMap', version: 'v1' }],
       },
     },
@@ -93,7 +96,10 @@ test('encodes a Swagger document as gnostic openapi_v2.Document', () => {
   const schema = fields(one(def, 2));
   assert.equal(str(fields(one(schema, 22)), 1), 'object');
   const props = fields(one(schema, 25)).map((f) => fields(f.v as Buffer));
-  assert.deepEqual(props.map((p) => str(p, 1)), ['data', 'immutable']);
+  assert.deepEqual(
+    props.map((p) => str(p, 1)),
+    ['data', 'immutable'],
+  );
   const data = fields(one(props[0], 2));
   const additional = fields(one(data, 21));
   assert.equal(str(fields(one(fields(one(additional, 1)), 22)), 1), 'string');

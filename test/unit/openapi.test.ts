@@ -17,10 +17,46 @@ import {
 
 const VERBS = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
 const RESOURCES: OpenAPIResource[] = [
-  { group: '', version: 'v1', kind: 'Pod', plural: 'pods', namespaced: true, verbs: VERBS, subresources: ['status', 'log', 'exec'], definition: 'io.k8s.api.core.v1.Pod' },
-  { group: '', version: 'v1', kind: 'Namespace', plural: 'namespaces', namespaced: false, verbs: VERBS, subresources: ['status'], definition: 'io.k8s.api.core.v1.Namespace' },
-  { group: 'apps', version: 'v1', kind: 'Deployment', plural: 'deployments', namespaced: true, verbs: VERBS, subresources: ['status', 'scale'], definition: 'io.k8s.api.apps.v1.Deployment' },
-  { group: 'stable.example.com', version: 'v1', kind: 'CronTab', plural: 'crontabs', namespaced: true, verbs: VERBS, subresources: [], definition: 'com.example.stable.v1.CronTab' },
+  {
+    group: '',
+    version: 'v1',
+    kind: 'Pod',
+    plural: 'pods',
+    namespaced: true,
+    verbs: VERBS,
+    subresources: ['status', 'log', 'exec'],
+    definition: 'io.k8s.api.core.v1.Pod',
+  },
+  {
+    group: '',
+    version: 'v1',
+    kind: 'Namespace',
+    plural: 'namespaces',
+    namespaced: false,
+    verbs: VERBS,
+    subresources: ['status'],
+    definition: 'io.k8s.api.core.v1.Namespace',
+  },
+  {
+    group: 'apps',
+    version: 'v1',
+    kind: 'Deployment',
+    plural: 'deployments',
+    namespaced: true,
+    verbs: VERBS,
+    subresources: ['status', 'scale'],
+    definition: 'io.k8s.api.apps.v1.Deployment',
+  },
+  {
+    group: 'stable.example.com',
+    version: 'v1',
+    kind: 'CronTab',
+    plural: 'crontabs',
+    namespaced: true,
+    verbs: VERBS,
+    subresources: [],
+    definition: 'com.example.stable.v1.CronTab',
+  },
 ];
 const CRD_DEFS: Record<string, Schema> = {
   'com.example.stable.v1.CronTab': {
@@ -52,8 +88,14 @@ test('Pod containers carry merge key name and strategy merge', () => {
   assert.equal(ports['x-kubernetes-patch-merge-key'], 'port');
   const finalizers = schemaAtPath('io.k8s.api.core.v1.Pod', ['metadata', 'finalizers'])!;
   assert.equal(finalizers['x-kubernetes-patch-strategy'], 'merge');
-  assert.equal(schemaAtPath('io.k8s.api.apps.v1.Deployment', ['spec', 'strategy'])!['x-kubernetes-patch-strategy'], 'retainKeys');
-  assert.equal(schemaAtPath('io.k8s.api.apps.v1.Deployment', ['status', 'conditions'])!['x-kubernetes-patch-merge-key'], 'type');
+  assert.equal(
+    schemaAtPath('io.k8s.api.apps.v1.Deployment', ['spec', 'strategy'])!['x-kubernetes-patch-strategy'],
+    'retainKeys',
+  );
+  assert.equal(
+    schemaAtPath('io.k8s.api.apps.v1.Deployment', ['status', 'conditions'])!['x-kubernetes-patch-merge-key'],
+    'type',
+  );
 });
 
 test('Deployment has its GVK, descriptions and required fields', () => {
@@ -64,7 +106,10 @@ test('Deployment has its GVK, descriptions and required fields', () => {
   assert.deepEqual(getDefinition('io.k8s.api.core.v1.Container')!.required, ['name']);
   assert.equal(definitionForGVK('apps', 'v1', 'Deployment'), 'io.k8s.api.apps.v1.Deployment');
   assert.equal(definitionForGVK('', 'v1', 'Pod'), 'io.k8s.api.core.v1.Pod');
-  assert.equal(definitionForGVK('apiextensions.k8s.io', 'v1', 'CustomResourceDefinition'), 'io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.CustomResourceDefinition');
+  assert.equal(
+    definitionForGVK('apiextensions.k8s.io', 'v1', 'CustomResourceDefinition'),
+    'io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.CustomResourceDefinition',
+  );
   assert.equal(definitionForGVK('nope', 'v1', 'Pod'), undefined);
 });
 
@@ -72,16 +117,28 @@ test('formats follow upstream: int32/int64, date-time, Quantity, IntOrString', (
   assert.deepEqual(schemaAtPath('io.k8s.api.apps.v1.DeploymentSpec', ['replicas'])!.format, 'int32');
   assert.equal(schemaAtPath('io.k8s.api.apps.v1.DeploymentSpec', ['replicas'])!.type, 'integer');
   assert.equal(schemaAtPath('io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta', ['generation'])!.format, 'int64');
-  assert.equal(resolveRef(schemaAtPath('io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta', ['creationTimestamp']))!.format, 'date-time');
+  assert.equal(
+    resolveRef(schemaAtPath('io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta', ['creationTimestamp']))!.format,
+    'date-time',
+  );
   const quantity = getDefinition('io.k8s.apimachinery.pkg.api.resource.Quantity')!;
   assert.equal(quantity.type, 'string');
   const ios = getDefinition('io.k8s.apimachinery.pkg.util.intstr.IntOrString')!;
   assert.deepEqual([ios.type, ios.format], ['string', 'int-or-string']);
-  assert.equal(schemaAtPath('io.k8s.api.core.v1.ServicePort', ['targetPort'])!.$ref, '#/definitions/io.k8s.apimachinery.pkg.util.intstr.IntOrString');
+  assert.equal(
+    schemaAtPath('io.k8s.api.core.v1.ServicePort', ['targetPort'])!.$ref,
+    '#/definitions/io.k8s.apimachinery.pkg.util.intstr.IntOrString',
+  );
   const limits = schemaAtPath('io.k8s.api.core.v1.ResourceRequirements', ['limits'])!;
   assert.equal(limits.type, 'object');
-  assert.equal((limits.additionalProperties as Schema).$ref, '#/definitions/io.k8s.apimachinery.pkg.api.resource.Quantity');
-  assert.equal(schemaAtPath('io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.JSONSchemaProps', ['maximum'])!.format, 'double');
+  assert.equal(
+    (limits.additionalProperties as Schema).$ref,
+    '#/definitions/io.k8s.apimachinery.pkg.api.resource.Quantity',
+  );
+  assert.equal(
+    schemaAtPath('io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.JSONSchemaProps', ['maximum'])!.format,
+    'double',
+  );
   assert.equal(getDefinition('io.k8s.apimachinery.pkg.runtime.RawExtension')!.type, 'object');
   assert.equal(getDefinition('io.k8s.apimachinery.pkg.apis.meta.v1.LabelSelector')!['x-kubernetes-map-type'], 'atomic');
 });
@@ -91,12 +148,19 @@ test('formats follow upstream: int32/int64, date-time, Quantity, IntOrString', (
 test('v3 group-version document serves schemas, GVKs and fieldValidation on patch', () => {
   const doc = buildV3GroupVersion('apps', 'v1', RESOURCES) as {
     openapi: string;
-    paths: Record<string, Record<string, { parameters?: { name: string; in: string }[]; 'x-kubernetes-group-version-kind'?: unknown }>>;
+    paths: Record<
+      string,
+      Record<string, { parameters?: { name: string; in: string }[]; 'x-kubernetes-group-version-kind'?: unknown }>
+    >;
     components: { schemas: Record<string, Schema> };
   };
   assert.equal(doc.openapi, '3.0.0');
   const item = doc.paths['/apis/apps/v1/namespaces/{namespace}/deployments/{name}']!;
-  assert.deepEqual(item.patch!['x-kubernetes-group-version-kind'], { group: 'apps', kind: 'Deployment', version: 'v1' });
+  assert.deepEqual(item.patch!['x-kubernetes-group-version-kind'], {
+    group: 'apps',
+    kind: 'Deployment',
+    version: 'v1',
+  });
   assert.ok(item.patch!.parameters!.some((p) => p.name === 'fieldValidation' && p.in === 'query'));
   assert.ok(doc.paths['/apis/apps/v1/deployments']);
   const schemas = doc.components.schemas;
@@ -129,7 +193,10 @@ test('v2 document has paths, operation ids, parameters and definitions', () => {
   const doc = buildV2(RESOURCES, CRD_DEFS, { version: 'v1.30.0' }) as {
     swagger: string;
     info: { version: string };
-    paths: Record<string, Record<string, { operationId?: string; parameters?: { name: string }[]; 'x-kubernetes-action'?: string }>>;
+    paths: Record<
+      string,
+      Record<string, { operationId?: string; parameters?: { name: string }[]; 'x-kubernetes-action'?: string }>
+    >;
     definitions: Record<string, Schema>;
   };
   assert.equal(doc.swagger, '2.0');
@@ -138,10 +205,16 @@ test('v2 document has paths, operation ids, parameters and definitions', () => {
   assert.equal(pods.get!.operationId, 'readCoreV1NamespacedPod');
   assert.equal(pods.patch!['x-kubernetes-action'], 'patch');
   for (const name of ['dryRun', 'fieldManager', 'fieldValidation']) {
-    assert.ok(pods.put!.parameters!.some((p) => p.name === name), name);
+    assert.ok(
+      pods.put!.parameters!.some((p) => p.name === name),
+      name,
+    );
   }
   assert.equal(doc.paths['/api/v1/namespaces/{name}']!.get!.operationId, 'readCoreV1Namespace');
-  assert.equal(doc.paths['/apis/apps/v1/namespaces/{namespace}/deployments/{name}/scale']!.patch!.operationId, 'patchAppsV1NamespacedDeploymentScale');
+  assert.equal(
+    doc.paths['/apis/apps/v1/namespaces/{namespace}/deployments/{name}/scale']!.patch!.operationId,
+    'patchAppsV1NamespacedDeploymentScale',
+  );
   assert.ok(doc.definitions['io.k8s.api.core.v1.Pod']);
   assert.ok(doc.definitions['io.k8s.api.autoscaling.v1.Scale']);
   assert.ok(doc.definitions['com.example.stable.v1.CronTab']);

@@ -35,29 +35,67 @@ test('jsonPatch applies operations without touching inputs', () => {
 test('jsonPatch: failed test op is an error', () => {
   assert.throws(
     () => jsonPatch({ a: 1 }, [{ op: 'test', path: '/a', value: 2 }]),
-    (err: unknown) => err instanceof PatchError && err.reason === 'Invalid' && /testing value \/a failed/.test(err.message),
+    (err: unknown) =>
+      err instanceof PatchError && err.reason === 'Invalid' && /testing value \/a failed/.test(err.message),
   );
 });
 
 test('jsonPatch: missing path and bad ops give clear errors', () => {
-  assert.throws(() => jsonPatch({ a: 1 }, [{ op: 'remove', path: '/b' }]), /^PatchError: error in remove for path: '\/b': Unable to remove nonexistent key: b: missing value$/);
-  assert.throws(() => jsonPatch({ a: 1 }, [{ op: 'remove', path: '/b/c' }]), /^PatchError: remove operation does not apply: doc is missing path: "\/b\/c": missing value$/);
+  assert.throws(
+    () => jsonPatch({ a: 1 }, [{ op: 'remove', path: '/b' }]),
+    /^PatchError: error in remove for path: '\/b': Unable to remove nonexistent key: b: missing value$/,
+  );
+  assert.throws(
+    () => jsonPatch({ a: 1 }, [{ op: 'remove', path: '/b/c' }]),
+    /^PatchError: remove operation does not apply: doc is missing path: "\/b\/c": missing value$/,
+  );
   assert.throws(() => jsonPatch({ a: 1 }, [{ op: 'frobnicate', path: '/a' }]), PatchError);
   assert.throws(() => jsonPatch({ a: 1 }, { op: 'add' }), /JSON array/);
   assert.throws(() => jsonPatch({ a: 1 }, [{ op: 'add', path: '/x' }]), /missing "value"/);
 });
 
 test('jsonPatch: upstream (evanphx/json-patch v4) rules and messages for lists and odd paths', () => {
-  const fails = (ops: unknown[], message: string) => assert.throws(() => jsonPatch({ l: [1] }, ops), (err: unknown) => err instanceof PatchError && err.message === message);
-  fails([{ op: 'add', path: '/l/+5', value: 1 }], "error in add for path: '/l/+5': Unable to access invalid index: 5: invalid index referenced");
-  fails([{ op: 'add', path: '/l/x', value: 1 }], `error in add for path: '/l/x': value was not a proper array index: 'x': strconv.Atoi: parsing "x": invalid syntax`);
-  fails([{ op: 'remove', path: '/l/x' }], `error in remove for path: '/l/x': strconv.Atoi: parsing "x": invalid syntax`);
-  fails([{ op: 'test', path: '/l/9', value: 1 }], "error in test for path: '/l/9': Unable to access invalid index: 9: invalid index referenced");
+  const fails = (ops: unknown[], message: string) =>
+    assert.throws(
+      () => jsonPatch({ l: [1] }, ops),
+      (err: unknown) => err instanceof PatchError && err.message === message,
+    );
+  fails(
+    [{ op: 'add', path: '/l/+5', value: 1 }],
+    "error in add for path: '/l/+5': Unable to access invalid index: 5: invalid index referenced",
+  );
+  fails(
+    [{ op: 'add', path: '/l/x', value: 1 }],
+    `error in add for path: '/l/x': value was not a proper array index: 'x': strconv.Atoi: parsing "x": invalid syntax`,
+  );
+  fails(
+    [{ op: 'remove', path: '/l/x' }],
+    `error in remove for path: '/l/x': strconv.Atoi: parsing "x": invalid syntax`,
+  );
+  fails(
+    [{ op: 'test', path: '/l/9', value: 1 }],
+    "error in test for path: '/l/9': Unable to access invalid index: 9: invalid index referenced",
+  );
   fails([{ op: 'add', path: '', value: {} }], 'add operation does not apply: doc is missing path: "": missing value');
-  fails([{ op: 'copy', from: '/m/x', path: '/y' }], 'copy operation does not apply: doc is missing from path: /m/x: missing value');
-  assert.deepEqual(jsonPatch({ l: [1, 2] }, [{ op: 'remove', path: '/l/-1' }, { op: 'add', path: '/l/0', value: 0 }]), { l: [0, 1] });
+  fails(
+    [{ op: 'copy', from: '/m/x', path: '/y' }],
+    'copy operation does not apply: doc is missing from path: /m/x: missing value',
+  );
+  assert.deepEqual(
+    jsonPatch({ l: [1, 2] }, [
+      { op: 'remove', path: '/l/-1' },
+      { op: 'add', path: '/l/0', value: 0 },
+    ]),
+    { l: [0, 1] },
+  );
   // A missing member copies as null, and replace of one adds it.
-  assert.deepEqual(jsonPatch({ a: 1 }, [{ op: 'copy', from: '/b', path: '/c' }, { op: 'replace', path: '/d', value: 2 }]), { a: 1, c: null, d: 2 });
+  assert.deepEqual(
+    jsonPatch({ a: 1 }, [
+      { op: 'copy', from: '/b', path: '/c' },
+      { op: 'replace', path: '/d', value: 2 },
+    ]),
+    { a: 1, c: null, d: 2 },
+  );
   assert.deepEqual(jsonPatch({ a: 1 }, [{ op: 'replace', path: '', value: { b: 2 } }]), { b: 2 });
 });
 
@@ -78,7 +116,14 @@ const pod = frozenCopy({
   metadata: { name: 'p', labels: { a: '1', b: '2' }, finalizers: ['x', 'y'] },
   spec: {
     containers: [
-      { name: 'app', image: 'app:1', env: [{ name: 'A', value: '1' }, { name: 'B', value: '2' }] },
+      {
+        name: 'app',
+        image: 'app:1',
+        env: [
+          { name: 'A', value: '1' },
+          { name: 'B', value: '2' },
+        ],
+      },
       { name: 'side', image: 'side:1' },
     ],
     tolerations: [{ key: 'k1', operator: 'Exists' }],
@@ -87,32 +132,62 @@ const pod = frozenCopy({
 });
 
 test('SMP merges containers and env by name', () => {
-  const out = strategicMergePatch(pod, {
-    spec: { containers: [{ name: 'app', image: 'app:2', env: [{ name: 'B', value: 'b' }, { name: 'C', value: '3' }] }] },
-  }, POD) as typeof pod;
+  const out = strategicMergePatch(
+    pod,
+    {
+      spec: {
+        containers: [
+          {
+            name: 'app',
+            image: 'app:2',
+            env: [
+              { name: 'B', value: 'b' },
+              { name: 'C', value: '3' },
+            ],
+          },
+        ],
+      },
+    },
+    POD,
+  ) as typeof pod;
   assert.equal(out.spec.containers.length, 2);
   assert.deepEqual(out.spec.containers[0], {
     name: 'app',
     image: 'app:2',
-    env: [{ name: 'A', value: '1' }, { name: 'B', value: 'b' }, { name: 'C', value: '3' }],
+    env: [
+      { name: 'A', value: '1' },
+      { name: 'B', value: 'b' },
+      { name: 'C', value: '3' },
+    ],
   });
   assert.deepEqual(out.spec.containers[1], { name: 'side', image: 'side:1' });
 });
 
 test('SMP $patch: delete removes a list element; null removes a key', () => {
-  const out = strategicMergePatch(pod, {
-    metadata: { labels: { a: null, c: '3' } },
-    spec: { containers: [{ name: 'side', $patch: 'delete' }] },
-  }, POD) as typeof pod;
-  assert.deepEqual(out.spec.containers.map((c) => c.name), ['app']);
+  const out = strategicMergePatch(
+    pod,
+    {
+      metadata: { labels: { a: null, c: '3' } },
+      spec: { containers: [{ name: 'side', $patch: 'delete' }] },
+    },
+    POD,
+  ) as typeof pod;
+  assert.deepEqual(
+    out.spec.containers.map((c) => c.name),
+    ['app'],
+  );
   assert.deepEqual(out.metadata.labels, { b: '2', c: '3' });
 });
 
 test('SMP $patch: replace on a list and on a map', () => {
-  const out = strategicMergePatch(pod, {
-    metadata: { labels: { z: '9', $patch: 'replace' } },
-    spec: { containers: [{ name: 'only', image: 'o' }, { $patch: 'replace' }] },
-  }, POD) as typeof pod;
+  const out = strategicMergePatch(
+    pod,
+    {
+      metadata: { labels: { z: '9', $patch: 'replace' } },
+      spec: { containers: [{ name: 'only', image: 'o' }, { $patch: 'replace' }] },
+    },
+    POD,
+  ) as typeof pod;
   assert.deepEqual(out.spec.containers, [{ name: 'only', image: 'o' }]);
   assert.deepEqual(out.metadata.labels, { z: '9' });
   const deleted = strategicMergePatch(pod, { metadata: { labels: { $patch: 'delete' } } }, POD) as typeof pod;
@@ -122,19 +197,31 @@ test('SMP $patch: replace on a list and on a map', () => {
 test('SMP primitive merge list (finalizers): union and $deleteFromPrimitiveList', () => {
   const out = strategicMergePatch(pod, { metadata: { finalizers: ['z', 'x'] } }, POD) as typeof pod;
   assert.deepEqual([...out.metadata.finalizers].sort(), ['x', 'y', 'z']);
-  const del = strategicMergePatch(pod, { metadata: { '$deleteFromPrimitiveList/finalizers': ['x'] } }, POD) as typeof pod;
+  const del = strategicMergePatch(
+    pod,
+    { metadata: { '$deleteFromPrimitiveList/finalizers': ['x'] } },
+    POD,
+  ) as typeof pod;
   assert.deepEqual(del.metadata.finalizers, ['y']);
 });
 
 test('SMP tolerations are replaced (atomic list, no merge strategy)', () => {
-  const out = strategicMergePatch(pod, { spec: { tolerations: [{ key: 'k2', operator: 'Exists' }] } }, POD) as typeof pod;
+  const out = strategicMergePatch(
+    pod,
+    { spec: { tolerations: [{ key: 'k2', operator: 'Exists' }] } },
+    POD,
+  ) as typeof pod;
   assert.deepEqual(out.spec.tolerations, [{ key: 'k2', operator: 'Exists' }]);
 });
 
 test('SMP $retainKeys clears volume source fields not retained', () => {
-  const out = strategicMergePatch(pod, {
-    spec: { volumes: [{ name: 'v', hostPath: { path: '/tmp' }, $retainKeys: ['name', 'hostPath'] }] },
-  }, POD) as typeof pod;
+  const out = strategicMergePatch(
+    pod,
+    {
+      spec: { volumes: [{ name: 'v', hostPath: { path: '/tmp' }, $retainKeys: ['name', 'hostPath'] }] },
+    },
+    POD,
+  ) as typeof pod;
   assert.deepEqual(out.spec.volumes, [{ name: 'v', hostPath: { path: '/tmp' } }]);
   assert.throws(
     () => strategicMergePatch(pod, { spec: { volumes: [{ name: 'v', secret: {}, $retainKeys: ['name'] }] } }, POD),
@@ -149,13 +236,20 @@ test('SMP deployment strategy uses retainKeys', () => {
 });
 
 test('SMP $setElementOrder orders the merged list', () => {
-  const out = strategicMergePatch(pod, {
-    spec: {
-      '$setElementOrder/containers': [{ name: 'side' }, { name: 'new' }, { name: 'app' }],
-      containers: [{ name: 'new', image: 'n' }],
+  const out = strategicMergePatch(
+    pod,
+    {
+      spec: {
+        '$setElementOrder/containers': [{ name: 'side' }, { name: 'new' }, { name: 'app' }],
+        containers: [{ name: 'new', image: 'n' }],
+      },
     },
-  }, POD) as typeof pod;
-  assert.deepEqual(out.spec.containers.map((c) => c.name), ['side', 'new', 'app']);
+    POD,
+  ) as typeof pod;
+  assert.deepEqual(
+    out.spec.containers.map((c) => c.name),
+    ['side', 'new', 'app'],
+  );
 });
 
 test('SMP applies the patch kubectl apply computes (setElementOrder + deletes)', () => {
@@ -177,7 +271,15 @@ test('SMP applies the patch kubectl apply computes (setElementOrder + deletes)',
         spec: {
           '$setElementOrder/containers': [{ name: 'c' }],
           containers: [
-            { '$setElementOrder/env': [{ name: 'B' }], env: [{ name: 'B', value: '2' }, { $patch: 'delete', name: 'A' }], image: 'nginx:2', name: 'c' },
+            {
+              '$setElementOrder/env': [{ name: 'B' }],
+              env: [
+                { name: 'B', value: '2' },
+                { $patch: 'delete', name: 'A' },
+              ],
+              image: 'nginx:2',
+              name: 'c',
+            },
             { $patch: 'delete', name: 'd' },
           ],
         },
@@ -197,14 +299,24 @@ test('SMP: unknown fields and schemaless patches behave like merge patch', () =>
 });
 
 test('SMP errors: missing merge key, bad directive', () => {
-  assert.throws(() => strategicMergePatch(pod, { spec: { containers: [{ image: 'x' }] } }, POD), /does not contain declared merge key: name/);
+  assert.throws(
+    () => strategicMergePatch(pod, { spec: { containers: [{ image: 'x' }] } }, POD),
+    /does not contain declared merge key: name/,
+  );
   assert.throws(() => strategicMergePatch(pod, { metadata: { $patch: 'bogus' } }, POD), /unknown patch type: bogus/);
   assert.throws(() => strategicMergePatch(pod, [] as unknown, POD), PatchError);
 });
 
 test('SMP new list elements lose nulls and directives, and go first as upstream orders them', () => {
-  const out = strategicMergePatch(pod, { spec: { containers: [{ name: 'n', image: null, env: [{ name: 'X', $patch: 'delete' }] }] } }, POD) as typeof pod;
+  const out = strategicMergePatch(
+    pod,
+    { spec: { containers: [{ name: 'n', image: null, env: [{ name: 'X', $patch: 'delete' }] }] } },
+    POD,
+  ) as typeof pod;
   // Without $setElementOrder upstream places patch-only elements before server-only ones.
-  assert.deepEqual(out.spec.containers.map((c) => c.name), ['n', 'app', 'side']);
+  assert.deepEqual(
+    out.spec.containers.map((c) => c.name),
+    ['n', 'app', 'side'],
+  );
   assert.deepEqual(out.spec.containers[0], { name: 'n', env: [] });
 });

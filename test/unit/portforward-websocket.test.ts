@@ -34,7 +34,14 @@ before(async () => {
   podPort = (pod.address() as AddressInfo).port;
   server = http.createServer();
   const wss = new WebSocketServer({ noServer: true, handleProtocols: (p) => (p.has(protocol) ? protocol : false) });
-  server.on('upgrade', (req, socket, head) => wss.handleUpgrade(req, socket, head, (ws) => void servePortForwardWebSocket(ws, protocol, ports, forward, 'p, uid ')));
+  server.on('upgrade', (req, socket, head) =>
+    wss.handleUpgrade(
+      req,
+      socket,
+      head,
+      (ws) => void servePortForwardWebSocket(ws, protocol, ports, forward, 'p, uid '),
+    ),
+  );
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   url = `ws://127.0.0.1:${(server.address() as AddressInfo).port}/`;
 });
@@ -45,7 +52,11 @@ after(() => {
 });
 
 /** Opens a session, sends `input` on the first data channel, collects every message until the server closes. */
-async function session(p: string, list: number[], input: (ws: WebSocket) => void): Promise<{ messages: (Buffer | string)[]; code: number }> {
+async function session(
+  p: string,
+  list: number[],
+  input: (ws: WebSocket) => void,
+): Promise<{ messages: (Buffer | string)[]; code: number }> {
   protocol = p;
   ports.splice(0, ports.length, ...list);
   const ws = new WebSocket(url, p);
@@ -60,8 +71,13 @@ async function session(p: string, list: number[], input: (ws: WebSocket) => void
 const le = (port: number) => Buffer.from([port & 0xff, port >> 8]);
 
 test('binary: each channel opens with its port (LE uint16), data flows both ways, then a normal close', async () => {
-  const { messages, code } = await session('v4.channel.k8s.io', [podPort], (ws) => ws.send(Buffer.concat([Buffer.from([0]), Buffer.from('ping')])));
-  assert.deepEqual(messages.slice(0, 2), [Buffer.concat([Buffer.from([0]), le(podPort)]), Buffer.concat([Buffer.from([1]), le(podPort)])]);
+  const { messages, code } = await session('v4.channel.k8s.io', [podPort], (ws) =>
+    ws.send(Buffer.concat([Buffer.from([0]), Buffer.from('ping')])),
+  );
+  assert.deepEqual(messages.slice(0, 2), [
+    Buffer.concat([Buffer.from([0]), le(podPort)]),
+    Buffer.concat([Buffer.from([1]), le(podPort)]),
+  ]);
   const data = Buffer.concat(messages.slice(2).map((m) => (m as Buffer).subarray(1)));
   assert.equal(data.toString(), 'pong:ping');
   assert.ok(messages.slice(2).every((m) => (m as Buffer)[0] === 0));
@@ -69,10 +85,18 @@ test('binary: each channel opens with its port (LE uint16), data flows both ways
 });
 
 test('base64: text messages, the channel as a digit', async () => {
-  const { messages } = await session('v4.base64.channel.k8s.io', [podPort], (ws) => ws.send('0' + Buffer.from('b64').toString('base64')));
+  const { messages } = await session('v4.base64.channel.k8s.io', [podPort], (ws) =>
+    ws.send('0' + Buffer.from('b64').toString('base64')),
+  );
   assert.equal(messages[0], '0' + le(podPort).toString('base64'));
   assert.equal(messages[1], '1' + le(podPort).toString('base64'));
-  assert.equal(messages.slice(2).map((m) => Buffer.from((m as string).slice(1), 'base64').toString()).join(''), 'pong:b64');
+  assert.equal(
+    messages
+      .slice(2)
+      .map((m) => Buffer.from((m as string).slice(1), 'base64').toString())
+      .join(''),
+    'pong:b64',
+  );
 });
 
 test('a port that refuses: the error on its error channel, the other port still served', async () => {
@@ -80,9 +104,15 @@ test('a port that refuses: the error on its error channel, the other port still 
   await new Promise<void>((r) => closed.listen(0, '127.0.0.1', () => r()));
   const deadPort = (closed.address() as AddressInfo).port;
   await new Promise<void>((r) => closed.close(() => r()));
-  const { messages, code } = await session('v4.channel.k8s.io', [deadPort, podPort], (ws) => ws.send(Buffer.concat([Buffer.from([2]), Buffer.from('two')])));
-  const on = (ch: number) => Buffer.concat(messages.filter((m) => (m as Buffer)[0] === ch).map((m) => (m as Buffer).subarray(1)));
-  assert.match(on(1).subarray(2).toString(), new RegExp(`^error forwarding port ${deadPort} to pod p, uid : connect ECONNREFUSED`));
+  const { messages, code } = await session('v4.channel.k8s.io', [deadPort, podPort], (ws) =>
+    ws.send(Buffer.concat([Buffer.from([2]), Buffer.from('two')])),
+  );
+  const on = (ch: number) =>
+    Buffer.concat(messages.filter((m) => (m as Buffer)[0] === ch).map((m) => (m as Buffer).subarray(1)));
+  assert.match(
+    on(1).subarray(2).toString(),
+    new RegExp(`^error forwarding port ${deadPort} to pod p, uid : connect ECONNREFUSED`),
+  );
   assert.equal(on(2).subarray(2).toString(), 'pong:two');
   assert.equal(code, 1000);
 });

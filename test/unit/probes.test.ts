@@ -28,7 +28,9 @@ function ctx(container: Partial<Container> = {}, timeoutMs = 1000, execSync: Exe
 }
 
 function listen(server: net.Server): Promise<number> {
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as net.AddressInfo).port)));
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () => resolve((server.address() as net.AddressInfo).port)),
+  );
 }
 
 /** A port nothing listens on: bind, note, close. */
@@ -46,26 +48,49 @@ function sleep(ms: number): Promise<void> {
 /** Probe windows are short (SECOND is a few ms): look often. */
 const waitFor = (cond: () => boolean, timeoutMs = 2000) => until('condition', cond, timeoutMs, 5);
 
-
 describe('httpGet probe', () => {
   const server = http.createServer((req, res) => {
     const url = req.url ?? '/';
     if (url === '/ok') res.end('ok');
-    else if (url === '/fail') { res.statusCode = 500; res.end('boom'); }
-    else if (url === '/redirect-local') { res.statusCode = 302; res.setHeader('Location', '/ok'); res.end(); }
-    else if (url === '/redirect-away') { res.statusCode = 302; res.setHeader('Location', 'http://example.invalid/x'); res.end('moved'); }
-    else if (url === '/loop') { res.statusCode = 302; res.setHeader('Location', '/loop'); res.end(); }
-    else if (url === '/headers') res.end(JSON.stringify(req.headers));
+    else if (url === '/fail') {
+      res.statusCode = 500;
+      res.end('boom');
+    } else if (url === '/redirect-local') {
+      res.statusCode = 302;
+      res.setHeader('Location', '/ok');
+      res.end();
+    } else if (url === '/redirect-away') {
+      res.statusCode = 302;
+      res.setHeader('Location', 'http://example.invalid/x');
+      res.end('moved');
+    } else if (url === '/loop') {
+      res.statusCode = 302;
+      res.setHeader('Location', '/loop');
+      res.end();
+    } else if (url === '/headers') res.end(JSON.stringify(req.headers));
     else if (url === '/big') res.end('x'.repeat(20000));
-    else if (url === '/slow') { /* never answers */ }
-    else { res.statusCode = 404; res.end(); }
+    else if (url === '/slow') {
+      /* never answers */
+    } else {
+      res.statusCode = 404;
+      res.end();
+    }
   });
   let port = 0;
-  before(async () => { port = await listen(server); });
-  after(() => { server.closeAllConnections(); server.close(); });
+  before(async () => {
+    port = await listen(server);
+  });
+  after(() => {
+    server.closeAllConnections();
+    server.close();
+  });
 
-  const get = (path: string, extra: Partial<Probe['httpGet']> = {}, timeoutMs = 1000, container: Partial<Container> = {}): Promise<ProbeOutcome> =>
-    runProbe({ httpGet: { port, path, ...extra } }, ctx(container, timeoutMs));
+  const get = (
+    path: string,
+    extra: Partial<Probe['httpGet']> = {},
+    timeoutMs = 1000,
+    container: Partial<Container> = {},
+  ): Promise<ProbeOutcome> => runProbe({ httpGet: { port, path, ...extra } }, ctx(container, timeoutMs));
 
   test('2xx succeeds with the body as output; 500 fails with the upstream message', async () => {
     assert.deepEqual(await get('/ok'), { result: 'success', output: 'ok' });
@@ -74,7 +99,10 @@ describe('httpGet probe', () => {
 
   test('same-host redirects are followed; another host ends with a warning; loops stop after 10', async () => {
     assert.deepEqual(await get('/redirect-local'), { result: 'success', output: 'ok' });
-    assert.deepEqual(await get('/redirect-away'), { result: 'warning', output: 'Probe terminated redirects, Response body: moved' });
+    assert.deepEqual(await get('/redirect-away'), {
+      result: 'warning',
+      output: 'Probe terminated redirects, Response body: moved',
+    });
     const loop = await get('/loop');
     assert.equal(loop.result, 'failure');
     assert.equal(loop.output, `Get "http://127.0.0.1:${port}/loop": stopped after 10 redirects`);
@@ -96,19 +124,25 @@ describe('httpGet probe', () => {
     assert.equal(plain.accept, '*/*');
     assert.equal(plain.host, `127.0.0.1:${port}`);
     assert.equal(plain.connection, 'close');
-    const custom = JSON.parse((await get('/headers', {
-      httpHeaders: [
-        { name: 'x-custom', value: 'a' },
-        { name: 'Host', value: 'example.com' },
-        { name: 'Accept', value: 'application/json' },
-        { name: 'User-Agent', value: 'mine' },
-      ],
-    })).output) as Record<string, string>;
+    const custom = JSON.parse(
+      (
+        await get('/headers', {
+          httpHeaders: [
+            { name: 'x-custom', value: 'a' },
+            { name: 'Host', value: 'example.com' },
+            { name: 'Accept', value: 'application/json' },
+            { name: 'User-Agent', value: 'mine' },
+          ],
+        })
+      ).output,
+    ) as Record<string, string>;
     assert.equal(custom['x-custom'], 'a');
     assert.equal(custom.host, 'example.com');
     assert.equal(custom.accept, 'application/json');
     assert.equal(custom['user-agent'], 'mine');
-    const noAccept = JSON.parse((await get('/headers', { httpHeaders: [{ name: 'accept', value: '' }] })).output) as Record<string, string>;
+    const noAccept = JSON.parse(
+      (await get('/headers', { httpHeaders: [{ name: 'accept', value: '' }] })).output,
+    ) as Record<string, string>;
     assert.equal(noAccept.accept, undefined);
   });
 
@@ -137,13 +171,35 @@ describe('httpGet probe', () => {
   test('HTTPS does not verify the certificate', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'probe-tls-'));
     try {
-      execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-        '-keyout', join(dir, 'k.pem'), '-out', join(dir, 'c.pem'), '-days', '1', '-subj', '/CN=probe-test'], { stdio: 'ignore' });
+      execFileSync(
+        'openssl',
+        [
+          'req',
+          '-x509',
+          '-newkey',
+          'ec',
+          '-pkeyopt',
+          'ec_paramgen_curve:prime256v1',
+          '-nodes',
+          '-keyout',
+          join(dir, 'k.pem'),
+          '-out',
+          join(dir, 'c.pem'),
+          '-days',
+          '1',
+          '-subj',
+          '/CN=probe-test',
+        ],
+        { stdio: 'ignore' },
+      );
     } catch {
       rmSync(dir, { recursive: true, force: true });
       return; // no openssl on this machine
     }
-    const tls = https.createServer({ key: readFileSync(join(dir, 'k.pem')), cert: readFileSync(join(dir, 'c.pem')) }, (_req, res) => res.end('secure'));
+    const tls = https.createServer(
+      { key: readFileSync(join(dir, 'k.pem')), cert: readFileSync(join(dir, 'c.pem')) },
+      (_req, res) => res.end('secure'),
+    );
     const tlsPort = await listen(tls);
     try {
       const out = await runProbe({ httpGet: { port: tlsPort, path: '/', scheme: 'HTTPS' } }, ctx());
@@ -173,13 +229,22 @@ describe('tcpSocket probe', () => {
 });
 
 describe('exec probe', () => {
-  const result = (exitCode: number, stdout = '', stderr = ''): ExecSyncResult =>
-    ({ exitCode, stdout: Buffer.from(stdout), stderr: Buffer.from(stderr) });
+  const result = (exitCode: number, stdout = '', stderr = ''): ExecSyncResult => ({
+    exitCode,
+    stdout: Buffer.from(stdout),
+    stderr: Buffer.from(stderr),
+  });
 
   test('exit 0 succeeds, non-zero fails with stdout then stderr', async () => {
     const seen: string[][] = [];
-    const ok: ExecSyncFn = async (cmd) => { seen.push(cmd); return result(0, 'fine\n'); };
-    assert.deepEqual(await runProbe({ exec: { command: ['cat', '/tmp/healthy'] } }, ctx({}, 1000, ok)), { result: 'success', output: 'fine\n' });
+    const ok: ExecSyncFn = async (cmd) => {
+      seen.push(cmd);
+      return result(0, 'fine\n');
+    };
+    assert.deepEqual(await runProbe({ exec: { command: ['cat', '/tmp/healthy'] } }, ctx({}, 1000, ok)), {
+      result: 'success',
+      output: 'fine\n',
+    });
     assert.deepEqual(seen, [['cat', '/tmp/healthy']]);
     const bad: ExecSyncFn = async () => result(1, 'out ', 'cat: /tmp/healthy: No such file or directory\n');
     assert.deepEqual(await runProbe({ exec: { command: ['cat', '/tmp/healthy'] } }, ctx({}, 1000, bad)), {
@@ -193,13 +258,22 @@ describe('exec probe', () => {
     const hung = await runProbe({ exec: { command: ['sh', '-c', 'sleep 10'] } }, ctx({}, 100, hang));
     assert.deepEqual(hung, { result: 'failure', output: 'command "sh -c sleep 10" timed out' });
     const deadline: ExecSyncFn = () => Promise.reject(Object.assign(new Error('DEADLINE_EXCEEDED'), { code: 4 }));
-    assert.deepEqual(await runProbe({ exec: { command: ['x'] } }, ctx({}, 1000, deadline)), { result: 'failure', output: 'command "x" timed out' });
+    assert.deepEqual(await runProbe({ exec: { command: ['x'] } }, ctx({}, 1000, deadline)), {
+      result: 'failure',
+      output: 'command "x" timed out',
+    });
     const broken: ExecSyncFn = () => Promise.reject(new Error('container not running'));
-    assert.deepEqual(await runProbe({ exec: { command: ['x'] } }, ctx({}, 1000, broken)), { result: 'error', output: 'container not running' });
+    assert.deepEqual(await runProbe({ exec: { command: ['x'] } }, ctx({}, 1000, broken)), {
+      result: 'error',
+      output: 'container not running',
+    });
   });
 
   test('$(VAR) expands from literal env values only', () => {
-    const env = [{ name: 'A', value: '1' }, { name: 'B', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } }];
+    const env = [
+      { name: 'A', value: '1' },
+      { name: 'B', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+    ];
     assert.equal(expandStatic('$(A)-$(B)-$(C)-$$(A)-$x-$', env), '1--$(C)-$(A)-$x-$');
   });
 });
@@ -209,7 +283,9 @@ describe('grpc probe', () => {
   let port = 0;
   const fixture = fileURLToPath(new URL('../../../test/fixtures/grpc-health-server.mjs', import.meta.url));
   before(async () => {
-    child = spawn(process.execPath, [fixture, '0', '127.0.0.1', 'down=NOT_SERVING'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    child = spawn(process.execPath, [fixture, '0', '127.0.0.1', 'down=NOT_SERVING'], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     port = await new Promise<number>((resolve, reject) => {
       child.stdout!.once('data', (d: Buffer) => resolve(Number(/:(\d+)\s*$/.exec(String(d))![1])));
       child.once('exit', (code) => reject(new Error(`fixture exited ${code}`)));
@@ -228,7 +304,10 @@ describe('grpc probe', () => {
       output: 'service unhealthy (responded with "NOT_SERVING")',
     });
     const unknown = await runProbe({ grpc: { port, service: 'other' } }, ctx());
-    assert.deepEqual(unknown, { result: 'failure', output: 'error: health rpc probe failed: rpc error: code = NotFound desc = unknown service' });
+    assert.deepEqual(unknown, {
+      result: 'failure',
+      output: 'error: health rpc probe failed: rpc error: code = NotFound desc = unknown service',
+    });
   });
 
   test('an unreachable server fails after the timeout', async () => {
@@ -243,13 +322,24 @@ describe('grpc probe', () => {
 
 describe('probe messages', () => {
   test('event texts and durations follow upstream', () => {
-    assert.deepEqual(probeResultEvent('liveness', { result: 'failure', output: 'HTTP probe failed with statuscode: 500' }), {
-      type: 'Warning', reason: 'Unhealthy', message: 'Liveness probe failed: HTTP probe failed with statuscode: 500',
-    });
+    assert.deepEqual(
+      probeResultEvent('liveness', { result: 'failure', output: 'HTTP probe failed with statuscode: 500' }),
+      {
+        type: 'Warning',
+        reason: 'Unhealthy',
+        message: 'Liveness probe failed: HTTP probe failed with statuscode: 500',
+      },
+    );
     assert.equal(probeResultEvent('readiness', { result: 'success', output: '' }), undefined);
     assert.equal(probeResultEvent('readiness', { result: 'warning', output: 'x' })?.reason, 'ProbeWarning');
-    assert.equal(probeKillingEvent('liveness', 'web').message, 'Container web failed liveness probe, will be restarted');
-    assert.deepEqual(['1s', '500ms', '1.5s', '1m30s'], [goDuration(1000), goDuration(500), goDuration(1500), goDuration(90000)]);
+    assert.equal(
+      probeKillingEvent('liveness', 'web').message,
+      'Container web failed liveness probe, will be restarted',
+    );
+    assert.deepEqual(
+      ['1s', '500ms', '1.5s', '1m30s'],
+      [goDuration(1000), goDuration(500), goDuration(1500), goDuration(90000)],
+    );
   });
 });
 
@@ -293,7 +383,10 @@ function harness(container: Container, script: Script) {
 
 describe('ProbeManager', () => {
   test('readiness: false until successThreshold successes, false again after failureThreshold failures', async () => {
-    const container: Container = { name: 'c', readinessProbe: { exec: { command: ['x'] }, periodSeconds: 1, successThreshold: 2, failureThreshold: 2 } };
+    const container: Container = {
+      name: 'c',
+      readinessProbe: { exec: { command: ['x'] }, periodSeconds: 1, successThreshold: 2, failureThreshold: 2 },
+    };
     const h = harness(container, { readiness: (n) => (n <= 3 ? OK : BAD) });
     try {
       h.manager.addContainer(h.pod, container, 'id1', h.target);
@@ -305,8 +398,13 @@ describe('ProbeManager', () => {
       await waitFor(() => !h.manager.isReady('uid-1', 'c'));
       // Callbacks run synchronously after each probe, so their order is exact.
       assert.deepEqual(h.log.slice(0, 7), [
-        'readiness:success', 'readiness:success', 'status:c',
-        'readiness:success', 'readiness:failure', 'readiness:failure', 'status:c',
+        'readiness:success',
+        'readiness:success',
+        'status:c',
+        'readiness:success',
+        'readiness:failure',
+        'readiness:failure',
+        'status:c',
       ]);
     } finally {
       h.manager.stop();
@@ -325,13 +423,19 @@ describe('ProbeManager', () => {
   });
 
   test('liveness calls back once after failureThreshold failures, then holds until a new container id', async () => {
-    const container: Container = { name: 'c', livenessProbe: { httpGet: { port: 1 }, periodSeconds: 1, failureThreshold: 3 } };
+    const container: Container = {
+      name: 'c',
+      livenessProbe: { httpGet: { port: 1 }, periodSeconds: 1, failureThreshold: 3 },
+    };
     const h = harness(container, { liveness: (n) => (n === 1 ? OK : BAD) });
     try {
       h.manager.addContainer(h.pod, container, 'id1', h.target);
       await waitFor(() => h.log.some((l) => l.startsWith('liveness-failed')));
       assert.equal(h.calls.liveness.length, 4, 'one success then three failures');
-      assert.deepEqual(h.log.filter((l) => l.startsWith('liveness-failed')), ['liveness-failed:c:id1:nope']);
+      assert.deepEqual(
+        h.log.filter((l) => l.startsWith('liveness-failed')),
+        ['liveness-failed:c:id1:nope'],
+      );
       await sleep(5 * SECOND);
       assert.equal(h.calls.liveness.length, 4, 'no probing while the container is being restarted');
       h.manager.addContainer(h.pod, container, 'id1', h.target); // same id: no-op
@@ -362,7 +466,10 @@ describe('ProbeManager', () => {
       await waitFor(() => h.manager.isReady('uid-1', 'c'), 500);
       await waitFor(() => h.calls.liveness.length >= 1);
       const startedAt = h.statusAt[0];
-      assert.ok([...h.calls.liveness, ...h.calls.readiness].every((t) => t >= startedAt), 'nothing ran before started');
+      assert.ok(
+        [...h.calls.liveness, ...h.calls.readiness].every((t) => t >= startedAt),
+        'nothing ran before started',
+      );
       assert.ok(h.calls.readiness[0] - startedAt < 2 * SECOND);
       await sleep(3 * SECOND);
       assert.equal(h.calls.startup.length, 3, 'the startup probe stops once it passed');
@@ -372,7 +479,10 @@ describe('ProbeManager', () => {
   });
 
   test('startup failure calls back and stops the probe', async () => {
-    const container: Container = { name: 'c', startupProbe: { exec: { command: ['s'] }, periodSeconds: 1, failureThreshold: 2 } };
+    const container: Container = {
+      name: 'c',
+      startupProbe: { exec: { command: ['s'] }, periodSeconds: 1, failureThreshold: 2 },
+    };
     const h = harness(container, { startup: () => BAD });
     try {
       h.manager.addContainer(h.pod, container, 'id1', h.target);
@@ -386,7 +496,10 @@ describe('ProbeManager', () => {
   });
 
   test('initialDelaySeconds counts from startedAt', async () => {
-    const container: Container = { name: 'c', readinessProbe: { exec: { command: ['r'] }, initialDelaySeconds: 10, periodSeconds: 1 } };
+    const container: Container = {
+      name: 'c',
+      readinessProbe: { exec: { command: ['r'] }, initialDelaySeconds: 10, periodSeconds: 1 },
+    };
     const h = harness(container, {});
     try {
       h.manager.addContainer(h.pod, container, 'id1', { ...h.target, startedAt: Date.now() });
@@ -407,7 +520,10 @@ describe('ProbeManager', () => {
   test('a slow probe never overlaps itself, and stop() ends probing', async () => {
     let active = 0;
     let maxActive = 0;
-    const container: Container = { name: 'c', livenessProbe: { exec: { command: ['l'] }, periodSeconds: 1, timeoutSeconds: 5 } };
+    const container: Container = {
+      name: 'c',
+      livenessProbe: { exec: { command: ['l'] }, periodSeconds: 1, timeoutSeconds: 5 },
+    };
     const h = harness(container, {
       liveness: async () => {
         active += 1;
@@ -429,16 +545,29 @@ describe('ProbeManager', () => {
 
   test('real httpGet readiness through the manager', async () => {
     let healthy = false;
-    const server = http.createServer((_req, res) => { res.statusCode = healthy ? 200 : 503; res.end(); });
+    const server = http.createServer((_req, res) => {
+      res.statusCode = healthy ? 200 : 503;
+      res.end();
+    });
     const port = await listen(server);
-    const container: Container = { name: 'web', ports: [{ name: 'http', containerPort: port }], readinessProbe: { httpGet: { port: 'http', path: '/ready' }, periodSeconds: 1, timeoutSeconds: 25 } };
+    const container: Container = {
+      name: 'web',
+      ports: [{ name: 'http', containerPort: port }],
+      readinessProbe: { httpGet: { port: 'http', path: '/ready' }, periodSeconds: 1, timeoutSeconds: 25 },
+    };
     const outcomes: string[] = [];
-    const manager = new ProbeManager({
-      onResult: (_u, _n, kind, o) => { const ev = probeResultEvent(kind, o); if (ev) outcomes.push(ev.message); },
-      onLivenessFailure: () => {},
-      onStartupFailure: () => {},
-      onStatusChanged: () => {},
-    }, { secondMs: SECOND });
+    const manager = new ProbeManager(
+      {
+        onResult: (_u, _n, kind, o) => {
+          const ev = probeResultEvent(kind, o);
+          if (ev) outcomes.push(ev.message);
+        },
+        onLivenessFailure: () => {},
+        onStartupFailure: () => {},
+        onStatusChanged: () => {},
+      },
+      { secondMs: SECOND },
+    );
     try {
       manager.addContainer({ metadata: { uid: 'u' } }, container, 'id', { podIP: '127.0.0.1', execSync: noExec });
       await waitFor(() => outcomes.length >= 1);

@@ -16,19 +16,34 @@ const CRI_LINE = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z (stdout|stderr) [
 function sandboxConfig(logDirectory: string, name = 'web'): PodSandboxConfig {
   return {
     metadata: { name, uid: `uid-${name}`, namespace: 'default', attempt: 0 },
-    hostname: name, logDirectory, portMappings: [], labels: {}, annotations: {},
+    hostname: name,
+    logDirectory,
+    portMappings: [],
+    labels: {},
+    annotations: {},
     linux: { securityContext: { namespaceOptions: { network: 'NODE', pid: 'CONTAINER', ipc: 'POD' } } },
   };
 }
 
 function containerConfig(name: string, image: string, command: string[], args: string[] = []): ContainerConfig {
   return {
-    metadata: { name, attempt: 0 }, image: { image }, command, args, workingDir: '', envs: [{ key: 'GREETING', value: 'hello' }],
-    mounts: [], devices: [], labels: {}, annotations: {}, logPath: `${name}/0.log`, stdin: false, stdinOnce: false, tty: false,
+    metadata: { name, attempt: 0 },
+    image: { image },
+    command,
+    args,
+    workingDir: '',
+    envs: [{ key: 'GREETING', value: 'hello' }],
+    mounts: [],
+    devices: [],
+    labels: {},
+    annotations: {},
+    logPath: `${name}/0.log`,
+    stdin: false,
+    stdinOnce: false,
+    tty: false,
     linux: { resources: {}, securityContext: { namespaceOptions: { network: 'NODE', pid: 'CONTAINER', ipc: 'POD' } } },
   };
 }
-
 
 for (const mode of ['auto', 'host'] as const) {
   describe(`process runtime (${mode} mode)`, { skip: !haveBusybox && 'needs /bin/busybox (busybox-static)' }, () => {
@@ -60,7 +75,11 @@ for (const mode of ['auto', 'host'] as const) {
       const port = mode === 'host' ? 18081 : 18080;
       // Host mode does not remap absolute paths (only the working dir maps into the rootfs).
       const www = rt.mode === 'chroot' ? '/www' : 'www';
-      const id = await rt.createContainer(sb, containerConfig('httpd', 'k8ts.local/httpd:1.35', [], ['httpd', '-f', '-v', '-p', String(port), '-h', www]), sbc);
+      const id = await rt.createContainer(
+        sb,
+        containerConfig('httpd', 'k8ts.local/httpd:1.35', [], ['httpd', '-f', '-v', '-p', String(port), '-h', www]),
+        sbc,
+      );
       await rt.startContainer(id);
       assert.equal((await rt.containerStatus(id))!.state, 'CONTAINER_RUNNING');
       const body = await until('httpd', async () => {
@@ -89,19 +108,40 @@ for (const mode of ['auto', 'host'] as const) {
     });
 
     test('exit codes, reasons and stdout/stderr records', async () => {
-      const fail = await rt.createContainer(sb, containerConfig('fail', 'k8ts.local/busybox:1.35', ['sh', '-c', 'exit 3']), sbc);
+      const fail = await rt.createContainer(
+        sb,
+        containerConfig('fail', 'k8ts.local/busybox:1.35', ['sh', '-c', 'exit 3']),
+        sbc,
+      );
       await rt.startContainer(fail);
-      const st = await until('exit', async () => { const s = await rt.containerStatus(fail); return s?.state === 'CONTAINER_EXITED' ? s : undefined; });
+      const st = await until('exit', async () => {
+        const s = await rt.containerStatus(fail);
+        return s?.state === 'CONTAINER_EXITED' ? s : undefined;
+      });
       assert.equal(st.exitCode, 3);
       assert.equal(st.reason, 'Error');
 
-      const ok = await rt.createContainer(sb, containerConfig('ok', 'k8ts.local/busybox:1.35', ['sh', '-c', 'echo out; echo err >&2; printf tail']), sbc);
+      const ok = await rt.createContainer(
+        sb,
+        containerConfig('ok', 'k8ts.local/busybox:1.35', ['sh', '-c', 'echo out; echo err >&2; printf tail']),
+        sbc,
+      );
       await rt.startContainer(ok);
-      const st2 = await until('exit', async () => { const s = await rt.containerStatus(ok); return s?.state === 'CONTAINER_EXITED' ? s : undefined; });
+      const st2 = await until('exit', async () => {
+        const s = await rt.containerStatus(ok);
+        return s?.state === 'CONTAINER_EXITED' ? s : undefined;
+      });
       assert.equal(st2.exitCode, 0);
       assert.equal(st2.reason, 'Completed');
-      const log = await until('log', async () => { const t = readFileSync(st2.logPath, 'utf8'); return t.includes('tail') ? t : undefined; });
-      const recs = log.trimEnd().split('\n').map((l) => l.split(' ').slice(1).join(' ')).sort();
+      const log = await until('log', async () => {
+        const t = readFileSync(st2.logPath, 'utf8');
+        return t.includes('tail') ? t : undefined;
+      });
+      const recs = log
+        .trimEnd()
+        .split('\n')
+        .map((l) => l.split(' ').slice(1).join(' '))
+        .sort();
       assert.deepEqual(recs, ['stderr F err', 'stdout F out', 'stdout F tail']);
 
       await rt.stopPodSandbox(sb);
@@ -124,7 +164,10 @@ test('CRI log records: full lines, partial pieces of long lines, a last line wit
   s.end();
   const recs = Buffer.concat(chunks).toString().trimEnd().split('\n');
   assert.ok(recs.every((l) => CRI_LINE.test(l)));
-  assert.deepEqual(recs.map((l) => l.split(' ').slice(1, 3).join(' ') + ' ' + l.split(' ')[3].length), ['stdout F 3', 'stdout F 3', `stdout P ${MAX_LINE}`, 'stdout F 10', 'stdout F 4']);
+  assert.deepEqual(
+    recs.map((l) => l.split(' ').slice(1, 3).join(' ') + ' ' + l.split(' ')[3].length),
+    ['stdout F 3', 'stdout F 3', `stdout P ${MAX_LINE}`, 'stdout F 10', 'stdout F 4'],
+  );
   assert.equal(rfc3339Nano(1_700_000_000_120_000_000n), '2023-11-14T22:13:20.12Z');
   assert.equal(rfc3339Nano(1_700_000_000_000_000_000n), '2023-11-14T22:13:20Z');
 });

@@ -41,7 +41,12 @@ const hasOwn = (o: unknown, k: string) => Object.hasOwn(o as object, k);
 
 const CM = 'io.k8s.api.core.v1.ConfigMap';
 const CM_TYPE = { schema: getDefinition(CM) };
-const cm = (extra: Record<string, unknown> = {}) => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'c', namespace: 'd' }, ...extra });
+const cm = (extra: Record<string, unknown> = {}) => ({
+  apiVersion: 'v1',
+  kind: 'ConfigMap',
+  metadata: { name: 'c', namespace: 'd' },
+  ...extra,
+});
 
 // ---- objects.ts ------------------------------------------------------------------------------
 
@@ -71,12 +76,21 @@ test('objects: getPath/setPath follow own members; setOwn and deepEqual treat th
 
 test('merge patch: __proto__/constructor are members to add, merge and delete', () => {
   const target = body('{"metadata":{"name":"a","labels":{"constructor":"c"}}}');
-  const out: any = mergePatch(target, body('{"metadata":{"__proto__":{"polluted":"yes"},"constructor":{"x":"y"},"labels":{"toString":"t"}}}'));
+  const out: any = mergePatch(
+    target,
+    body('{"metadata":{"__proto__":{"polluted":"yes"},"constructor":{"x":"y"},"labels":{"toString":"t"}}}'),
+  );
   assert.ok(hasOwn(out.metadata, '__proto__'));
   assert.equal(Object.getPrototypeOf(out.metadata), Object.prototype);
-  assert.equal(JSON.stringify(out), '{"metadata":{"name":"a","labels":{"constructor":"c","toString":"t"},"__proto__":{"polluted":"yes"},"constructor":{"x":"y"}}}');
+  assert.equal(
+    JSON.stringify(out),
+    '{"metadata":{"name":"a","labels":{"constructor":"c","toString":"t"},"__proto__":{"polluted":"yes"},"constructor":{"x":"y"}}}',
+  );
   // Merging into an existing own __proto__ member, and deleting members.
-  const merged: any = mergePatch(out, body('{"metadata":{"__proto__":{"more":1},"labels":{"constructor":null,"hasOwnProperty":null}}}'));
+  const merged: any = mergePatch(
+    out,
+    body('{"metadata":{"__proto__":{"more":1},"labels":{"constructor":null,"hasOwnProperty":null}}}'),
+  );
   assert.equal(JSON.stringify(merged.metadata.__proto__), '{"polluted":"yes","more":1}');
   assert.deepEqual(merged.metadata.labels, { toString: 't' });
   const removed: any = mergePatch(merged, body('{"metadata":{"__proto__":null,"constructor":null}}'));
@@ -88,10 +102,17 @@ test('strategic merge patch: the reproduction and hostile keys in typed and free
   const out: any = strategicMergePatch(target, body('{"metadata":{"__proto__":{"polluted":"yes"}}}'), CM);
   assert.ok(hasOwn(out.metadata, '__proto__'));
   assertUnpolluted();
-  const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', labels: { constructor: 'x' } }, spec: { containers: [{ name: 'a', image: 'i' }] } };
+  const pod = {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: 'p', labels: { constructor: 'x' } },
+    spec: { containers: [{ name: 'a', image: 'i' }] },
+  };
   const patched: any = strategicMergePatch(
     pod,
-    body('{"metadata":{"labels":{"constructor":null,"toString":"t"},"annotations":{"__proto__":"p"}},"spec":{"constructor":{"prototype":{"polluted":"yes"}},"containers":[{"name":"a","__proto__":{"polluted":"yes"}}]}}'),
+    body(
+      '{"metadata":{"labels":{"constructor":null,"toString":"t"},"annotations":{"__proto__":"p"}},"spec":{"constructor":{"prototype":{"polluted":"yes"}},"containers":[{"name":"a","__proto__":{"polluted":"yes"}}]}}',
+    ),
     'io.k8s.api.core.v1.Pod',
   );
   assert.deepEqual(patched.metadata.labels, { toString: 't' });
@@ -99,18 +120,36 @@ test('strategic merge patch: the reproduction and hostile keys in typed and free
   assert.ok(hasOwn(patched.spec, 'constructor'));
   assert.ok(hasOwn(patched.spec.containers[0], '__proto__'));
   // $setElementOrder and $deleteFromPrimitiveList for such keys are plain (missing) lists.
-  const ordered: any = strategicMergePatch({ a: 1 }, body('{"$setElementOrder/constructor":[],"$deleteFromPrimitiveList/toString":["x"]}'));
+  const ordered: any = strategicMergePatch(
+    { a: 1 },
+    body('{"$setElementOrder/constructor":[],"$deleteFromPrimitiveList/toString":["x"]}'),
+  );
   assert.deepEqual(ordered, { a: 1 });
 });
 
 test('json patch: pointers follow own members only, with upstream messages', () => {
   const doc = () => body('{"metadata":{"name":"a","labels":{"constructor":"c"}},"data":{}}');
   const fails = (ops: unknown[], message: string) =>
-    assert.throws(() => jsonPatch(doc(), ops), (err: unknown) => err instanceof PatchError && err.message === message);
-  fails([{ op: 'add', path: '/metadata/__proto__/polluted', value: 'yes' }], 'add operation does not apply: doc is missing path: "/metadata/__proto__/polluted": missing value');
-  fails([{ op: 'add', path: '/metadata/constructor/prototype/polluted', value: 'yes' }], 'add operation does not apply: doc is missing path: "/metadata/constructor/prototype/polluted": missing value');
-  fails([{ op: 'remove', path: '/data/toString' }], "error in remove for path: '/data/toString': Unable to remove nonexistent key: toString: missing value");
-  fails([{ op: 'move', from: '/data/hasOwnProperty', path: '/data/x' }], "error in move for path: 'hasOwnProperty': Unable to remove nonexistent key: hasOwnProperty: missing value");
+    assert.throws(
+      () => jsonPatch(doc(), ops),
+      (err: unknown) => err instanceof PatchError && err.message === message,
+    );
+  fails(
+    [{ op: 'add', path: '/metadata/__proto__/polluted', value: 'yes' }],
+    'add operation does not apply: doc is missing path: "/metadata/__proto__/polluted": missing value',
+  );
+  fails(
+    [{ op: 'add', path: '/metadata/constructor/prototype/polluted', value: 'yes' }],
+    'add operation does not apply: doc is missing path: "/metadata/constructor/prototype/polluted": missing value',
+  );
+  fails(
+    [{ op: 'remove', path: '/data/toString' }],
+    "error in remove for path: '/data/toString': Unable to remove nonexistent key: toString: missing value",
+  );
+  fails(
+    [{ op: 'move', from: '/data/hasOwnProperty', path: '/data/x' }],
+    "error in move for path: 'hasOwnProperty': Unable to remove nonexistent key: hasOwnProperty: missing value",
+  );
   fails([{ op: 'test', path: '/data/valueOf', value: 'x' }], 'testing value /data/valueOf failed: test failed');
   // __proto__ is a key like any other: added, read, replaced, copied, removed as an own member.
   const out: any = jsonPatch(doc(), [
@@ -123,46 +162,97 @@ test('json patch: pointers follow own members only, with upstream messages', () 
     { op: 'remove', path: '/metadata/__proto__' },
     { op: 'test', path: '/data/toString', value: null },
   ]);
-  assert.equal(JSON.stringify(out), '{"metadata":{"name":"a","labels":{"constructor":"d"}},"data":{"__proto__":{"polluted":"yes","more":1},"constructor":"v"}}');
+  assert.equal(
+    JSON.stringify(out),
+    '{"metadata":{"name":"a","labels":{"constructor":"d"}},"data":{"__proto__":{"polluted":"yes","more":1},"constructor":"v"}}',
+  );
   assert.equal(Object.getPrototypeOf(out.data), Object.prototype);
   // Upstream's other rules hold too: replace of a missing member adds it, negative indexes count from the end.
-  assert.deepEqual(jsonPatch({ a: [1, 2] }, [{ op: 'replace', path: '/b', value: 1 }, { op: 'remove', path: '/a/-1' }, { op: 'add', path: '/a/-', value: 3 }]), { a: [1, 3], b: 1 });
+  assert.deepEqual(
+    jsonPatch({ a: [1, 2] }, [
+      { op: 'replace', path: '/b', value: 1 },
+      { op: 'remove', path: '/a/-1' },
+      { op: 'add', path: '/a/-', value: 3 },
+    ]),
+    { a: [1, 3], b: 1 },
+  );
 });
 
 // ---- server-side apply and managedFields -----------------------------------------------------
 
 test('managedFields: Update operations record hostile keys like any other and compare them as own members', () => {
   const opts = (manager: string) => ({ manager, apiVersion: 'v1', type: CM_TYPE, now: () => '2024-01-01T00:00:00Z' });
-  const created: any = body('{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c","labels":{"constructor":"x"}},"data":{"__proto__":"p","toString":"t"}}');
+  const created: any = body(
+    '{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c","labels":{"constructor":"x"}},"data":{"__proto__":"p","toString":"t"}}',
+  );
   recordUpdateOperation(created, undefined, opts('m'));
-  assert.deepEqual(created.metadata.managedFields[0].fieldsV1, { 'f:data': { 'f:__proto__': {}, 'f:toString': {} }, 'f:metadata': { 'f:labels': { '.': {}, 'f:constructor': {} } } });
+  assert.deepEqual(created.metadata.managedFields[0].fieldsV1, {
+    'f:data': { 'f:__proto__': {}, 'f:toString': {} },
+    'f:metadata': { 'f:labels': { '.': {}, 'f:constructor': {} } },
+  });
   // Another manager removes them: a removal, which takes them from m.
-  const next: any = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'c', labels: {}, managedFields: created.metadata.managedFields }, data: {} };
+  const next: any = {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name: 'c', labels: {}, managedFields: created.metadata.managedFields },
+    data: {},
+  };
   recordUpdateOperation(next, created, opts('n'));
-  assert.deepEqual(next.metadata.managedFields.map((e: any) => [e.manager, e.fieldsV1]), [['m', { 'f:metadata': { 'f:labels': {} } }]]);
+  assert.deepEqual(
+    next.metadata.managedFields.map((e: any) => [e.manager, e.fieldsV1]),
+    [['m', { 'f:metadata': { 'f:labels': {} } }]],
+  );
 });
 
 test('server-side apply: the reproduction (constructor tracked, then apply) and hostile data keys', () => {
-  const opts = (manager: string, force = false) => ({ manager, force, apiVersion: 'v1', type: CM_TYPE, now: () => '2024-01-01T00:00:00Z' });
-  const live: any = body('{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c","namespace":"d","labels":{"constructor":"x"}},"data":{"a":"b"}}');
+  const opts = (manager: string, force = false) => ({
+    manager,
+    force,
+    apiVersion: 'v1',
+    type: CM_TYPE,
+    now: () => '2024-01-01T00:00:00Z',
+  });
+  const live: any = body(
+    '{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c","namespace":"d","labels":{"constructor":"x"}},"data":{"a":"b"}}',
+  );
   recordUpdateOperation(live, undefined, { manager: 'patcher', apiVersion: 'v1', type: CM_TYPE });
-  const applied = applyOperation(live, body('{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c","namespace":"d"},"data":{"__proto__":"p","constructor":"c","c":"d"}}'), opts('applier'));
+  const applied = applyOperation(
+    live,
+    body(
+      '{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c","namespace":"d"},"data":{"__proto__":"p","constructor":"c","c":"d"}}',
+    ),
+    opts('applier'),
+  );
   assert.equal(JSON.stringify(applied.data), '{"a":"b","__proto__":"p","constructor":"c","c":"d"}');
   assert.deepEqual(applied.metadata.labels, { constructor: 'x' });
   const mine = applied.metadata.managedFields.find((e: any) => e.manager === 'applier');
   assert.deepEqual(mine.fieldsV1, { 'f:data': { 'f:__proto__': {}, 'f:c': {}, 'f:constructor': {} } });
   // Applying again without them removes them (they are owned by nobody else).
-  const again = applyOperation(applied, body('{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c","namespace":"d"},"data":{"c":"d"}}'), opts('applier'));
+  const again = applyOperation(
+    applied,
+    body('{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c","namespace":"d"},"data":{"c":"d"}}'),
+    opts('applier'),
+  );
   assert.equal(JSON.stringify(again.data), '{"a":"b","c":"d"}');
   // A conflicting value for a key another manager owns is a conflict, named as upstream names it.
   assert.throws(
-    () => applyOperation(again, body('{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c","namespace":"d","labels":{"constructor":"y"}}}'), opts('other')),
-    (err: unknown) => err instanceof errors.ApiError && err.code === 409 && /\.metadata\.labels\.constructor/.test(err.message),
+    () =>
+      applyOperation(
+        again,
+        body(
+          '{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c","namespace":"d","labels":{"constructor":"y"}}}',
+        ),
+        opts('other'),
+      ),
+    (err: unknown) =>
+      err instanceof errors.ApiError && err.code === 409 && /\.metadata\.labels\.constructor/.test(err.message),
   );
 });
 
 test('server-side apply: undeclared fields (hostile or not) are refused before anything is merged or recorded', () => {
-  const config = body('{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c","namespace":"d","__proto__":{"polluted":"yes"},"constructor":{"x":"y"}},"zzz":1}');
+  const config = body(
+    '{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c","namespace":"d","__proto__":{"polluted":"yes"},"constructor":{"x":"y"}},"zzz":1}',
+  );
   assert.deepEqual(undeclaredFields(config, CM_TYPE), [
     '.metadata.__proto__: field not declared in schema',
     '.metadata.constructor: field not declared in schema',
@@ -177,7 +267,10 @@ test('server-side apply: undeclared fields (hostile or not) are refused before a
         'failed to create typed patch object (d/c; /v1, Kind=ConfigMap): errors:\n  .metadata.__proto__: field not declared in schema\n  .metadata.constructor: field not declared in schema\n  .zzz: field not declared in schema',
   );
   // Free-form maps (data, labels) and schemaless objects take any key.
-  assert.deepEqual(undeclaredFields(body('{"metadata":{"labels":{"constructor":"x"}},"data":{"__proto__":"p"}}'), CM_TYPE), []);
+  assert.deepEqual(
+    undeclaredFields(body('{"metadata":{"labels":{"constructor":"x"}},"data":{"__proto__":"p"}}'), CM_TYPE),
+    [],
+  );
   assert.deepEqual(undeclaredFields(body('{"spec":{"__proto__":{"polluted":"yes"}}}'), { schema: undefined }), []);
 });
 
@@ -189,14 +282,26 @@ test('schemas: declared properties are own properties only; the pruner drops and
   assert.equal(childSchema(meta, '__proto__'), undefined);
   assert.equal(childSchema({ type: 'object', properties: { a: { type: 'string' } } }, 'toString'), undefined);
   assert.equal(getDefinition('constructor'), undefined);
-  const obj = body('{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c","__proto__":{"polluted":"yes"},"constructor":{"x":"y"}},"toString":"t","data":{"__proto__":"p","constructor":"c"}}');
-  assert.deepEqual(new BuiltinFieldSchema().prune('', 'v1', 'ConfigMap', obj), ['metadata.__proto__', 'metadata.constructor', 'toString']);
-  assert.equal(JSON.stringify(obj), '{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c"},"data":{"__proto__":"p","constructor":"c"}}');
+  const obj = body(
+    '{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c","__proto__":{"polluted":"yes"},"constructor":{"x":"y"}},"toString":"t","data":{"__proto__":"p","constructor":"c"}}',
+  );
+  assert.deepEqual(new BuiltinFieldSchema().prune('', 'v1', 'ConfigMap', obj), [
+    'metadata.__proto__',
+    'metadata.constructor',
+    'toString',
+  ]);
+  assert.equal(
+    JSON.stringify(obj),
+    '{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c"},"data":{"__proto__":"p","constructor":"c"}}',
+  );
 });
 
 test('decoding: JSON and YAML bodies keep __proto__ as an own key', async () => {
   const json: any = await decodeBody('{"metadata":{"__proto__":{"polluted":"yes"}}}', 'application/json');
-  const yaml: any = await decodeBody('metadata:\n  __proto__: {polluted: "yes"}\n  constructor: {prototype: {polluted: "yes"}}\n', 'application/yaml');
+  const yaml: any = await decodeBody(
+    'metadata:\n  __proto__: {polluted: "yes"}\n  constructor: {prototype: {polluted: "yes"}}\n',
+    'application/yaml',
+  );
   for (const o of [json, yaml]) {
     assert.ok(hasOwn(o.metadata, '__proto__'));
     assert.equal(Object.getPrototypeOf(o.metadata), Object.prototype);
@@ -242,7 +347,9 @@ test('defaulting: Secret stringData and LimitRange defaults keep hostile keys as
   const secret: any = body('{"stringData":{"__proto__":"a","constructor":"b"},"data":{"toString":"Yw=="}}');
   defaultSecret(secret);
   assert.equal(JSON.stringify(secret.data), '{"toString":"Yw==","__proto__":"YQ==","constructor":"Yg=="}');
-  const lr: any = body('{"spec":{"limits":[{"type":"Container","max":{"constructor":"1","__proto__":"2"},"default":{}}]}}');
+  const lr: any = body(
+    '{"spec":{"limits":[{"type":"Container","max":{"constructor":"1","__proto__":"2"},"default":{}}]}}',
+  );
   defaultLimitRange(lr);
   assert.equal(JSON.stringify(lr.spec.limits[0].default), '{"constructor":"1","__proto__":"2"}');
   assert.equal(JSON.stringify(lr.spec.limits[0].defaultRequest), '{"constructor":"1","__proto__":"2"}');
@@ -272,9 +379,22 @@ test('custom resources: schema properties named __proto__/constructor default, p
   assert.deepEqual(Object.keys(root.properties!.spec!.properties!), ['__proto__', 'constructor', 'size']);
   const schemas = new BuiltinFieldSchema();
   schemas.register('example.com', 'v1', 'Gadget', published.definition, published.definitions);
-  const cr = body('{"apiVersion":"example.com/v1","kind":"Gadget","metadata":{"name":"g","constructor":{}},"spec":{"__proto__":{"polluted":"yes","toString":"t"},"size":1,"hasOwnProperty":"h"},"valueOf":1}');
-  assert.deepEqual(schemas.prune('example.com', 'v1', 'Gadget', cr), ['metadata.constructor', 'spec.__proto__.toString', 'spec.hasOwnProperty', 'valueOf']);
-  assert.equal(JSON.stringify(cr), '{"apiVersion":"example.com/v1","kind":"Gadget","metadata":{"name":"g"},"spec":{"__proto__":{"polluted":"yes"},"size":1}}');
+  const cr = body(
+    '{"apiVersion":"example.com/v1","kind":"Gadget","metadata":{"name":"g","constructor":{}},"spec":{"__proto__":{"polluted":"yes","toString":"t"},"size":1,"hasOwnProperty":"h"},"valueOf":1}',
+  );
+  assert.deepEqual(schemas.prune('example.com', 'v1', 'Gadget', cr), [
+    'metadata.constructor',
+    'spec.__proto__.toString',
+    'spec.hasOwnProperty',
+    'valueOf',
+  ]);
+  assert.equal(
+    JSON.stringify(cr),
+    '{"apiVersion":"example.com/v1","kind":"Gadget","metadata":{"name":"g"},"spec":{"__proto__":{"polluted":"yes"},"size":1}}',
+  );
   const type = schemas.typeFor('example.com', 'v1', 'Gadget')!;
-  assert.deepEqual(undeclaredFields(body('{"spec":{"__proto__":{"polluted":"yes"},"constructor":"x","toString":1}}'), type), ['.spec.toString: field not declared in schema']);
+  assert.deepEqual(
+    undeclaredFields(body('{"spec":{"__proto__":{"polluted":"yes"},"constructor":"x","toString":1}}'), type),
+    ['.spec.toString: field not declared in schema'],
+  );
 });

@@ -8,41 +8,80 @@ import { svc, slice } from './proxy-fixtures.js';
 const cfg = { prefix: 'K8TSTEST', clusterCIDR: '10.42.0.0/16' };
 const opts = { nodeName: 'node-a', defaultScheduler: 'rr' as const };
 const ep = (ip: string) => ({ addresses: [ip], conditions: { ready: true }, nodeName: 'node-a' });
-const web = svc('web', { type: 'NodePort', sessionAffinity: 'ClientIP', sessionAffinityConfig: { clientIP: { timeoutSeconds: 30 } }, ports: [{ name: 'http', port: 80, nodePort: 30080 }] });
+const web = svc('web', {
+  type: 'NodePort',
+  sessionAffinity: 'ClientIP',
+  sessionAffinityConfig: { clientIP: { timeoutSeconds: 30 } },
+  ports: [{ name: 'http', port: 80, nodePort: 30080 }],
+});
 const empty = svc('empty', { clusterIP: '10.43.0.30', ports: [{ port: 53, protocol: 'UDP' }] });
-const model = (...ips: string[]) => buildModel([web, empty], ips.length ? [slice('web', [{ name: 'http', port: 8080 }], ips.map(ep))] : [], opts);
+const model = (...ips: string[]) =>
+  buildModel([web, empty], ips.length ? [slice('web', [{ name: 'http', port: 8080 }], ips.map(ep))] : [], opts);
 
 test('iptables rules: own chains, random probabilities per endpoint, recent for affinity, REJECT without endpoints', () => {
   const text = restoreInput(undefined, renderIptables(model('10.42.0.2', '10.42.0.3'), cfg));
   const lines = text.split('\n');
-  assert.ok(lines.every((l) => !l.startsWith('-A ') || l.startsWith('-A K8TSTEST-')), 'only chains of our own');
-  assert.ok(lines.some((l) => /^-A K8TSTEST-SERVICES -m comment --comment "default\/web:http" -d 10\.43\.0\.20\/32 -p tcp --dport 80 -j K8TSTEST-SVC-\w+$/.test(l)));
+  assert.ok(
+    lines.every((l) => !l.startsWith('-A ') || l.startsWith('-A K8TSTEST-')),
+    'only chains of our own',
+  );
+  assert.ok(
+    lines.some((l) =>
+      /^-A K8TSTEST-SERVICES -m comment --comment "default\/web:http" -d 10\.43\.0\.20\/32 -p tcp --dport 80 -j K8TSTEST-SVC-\w+$/.test(
+        l,
+      ),
+    ),
+  );
   assert.ok(lines.some((l) => /-m statistic --mode random --probability 0\.5000000000 -j K8TSTEST-SEP-/.test(l)));
   assert.ok(lines.some((l) => /--rcheck --seconds 30 --reap -j K8TSTEST-SEP-/.test(l)));
-  assert.ok(lines.some((l) => /-p tcp -m recent --name K8TSTEST-SEP-\w+ --mask 255\.255\.255\.255 --rsource --set -j DNAT --to-destination 10\.42\.0\.3:8080$/.test(l)));
+  assert.ok(
+    lines.some((l) =>
+      /-p tcp -m recent --name K8TSTEST-SEP-\w+ --mask 255\.255\.255\.255 --rsource --set -j DNAT --to-destination 10\.42\.0\.3:8080$/.test(
+        l,
+      ),
+    ),
+  );
   assert.ok(lines.some((l) => /^-A K8TSTEST-NODEPORTS .* -p tcp --dport 30080 -j K8TSTEST-EXT-/.test(l)));
-  assert.ok(lines.includes('-A K8TSTEST-REJECTS -m comment --comment "default/empty:" -d 10.43.0.30/32 -p udp --dport 53 -j REJECT'));
-  for (const l of lines.filter((x) => x.startsWith(':'))) assert.ok(l.slice(1).split(' ')[0].length <= 28, `${l}: chain names fit iptables' 28 characters`);
+  assert.ok(
+    lines.includes(
+      '-A K8TSTEST-REJECTS -m comment --comment "default/empty:" -d 10.43.0.30/32 -p udp --dport 53 -j REJECT',
+    ),
+  );
+  for (const l of lines.filter((x) => x.startsWith(':')))
+    assert.ok(l.slice(1).split(' ')[0].length <= 28, `${l}: chain names fit iptables' 28 characters`);
   // A later sync rewrites only what changed and deletes the chain of the endpoint that went.
-  const partial = restoreInput(renderIptables(model('10.42.0.2', '10.42.0.3'), cfg), renderIptables(model('10.42.0.3'), cfg));
+  const partial = restoreInput(
+    renderIptables(model('10.42.0.2', '10.42.0.3'), cfg),
+    renderIptables(model('10.42.0.3'), cfg),
+  );
   assert.ok(!partial.includes('*filter'), 'the filter table is unchanged');
   assert.equal(partial.split('\n').filter((l) => l.startsWith('-X ')).length, 1);
   assert.equal(restoreInput(renderIptables(model('10.42.0.3'), cfg), renderIptables(model('10.42.0.3'), cfg)), '');
 });
 
-const root = process.getuid?.() === 0 && spawnSync('sh', ['-c', 'command -v iptables-restore'], { stdio: 'ignore' }).status === 0;
+const root =
+  process.getuid?.() === 0 && spawnSync('sh', ['-c', 'command -v iptables-restore'], { stdio: 'ignore' }).status === 0;
 
-test('iptables-restore takes the rules, partial syncs after them, and cleanup leaves nothing', { skip: root ? false : 'needs root and iptables' }, async () => {
-  const prefix = `K8TSU${process.pid % 100000}`;
-  const backend = new IptablesBackend({ prefix, clusterCIDR: '10.42.0.0/16' });
-  try {
-    for (const ips of [['10.42.0.2', '10.42.0.3'], ['10.42.0.3'], [], ['10.42.0.4']]) await backend.sync(model(...ips));
-    const nat = spawnSync('iptables', ['-w', '5', '-t', 'nat', '-S'], { encoding: 'utf8' }).stdout;
-    assert.match(nat, /--to-destination 10\.42\.0\.4:8080/);
-    assert.doesNotMatch(nat, /10\.42\.0\.[23]:8080/);
-    assert.match(nat, new RegExp(`-A PREROUTING -j ${prefix}-SERVICES`));
-  } finally {
-    cleanUpIptables(prefix);
-  }
-  for (const table of ['nat', 'filter']) assert.doesNotMatch(spawnSync('iptables', ['-w', '5', '-t', table, '-S'], { encoding: 'utf8' }).stdout, new RegExp(prefix));
-});
+test(
+  'iptables-restore takes the rules, partial syncs after them, and cleanup leaves nothing',
+  { skip: root ? false : 'needs root and iptables' },
+  async () => {
+    const prefix = `K8TSU${process.pid % 100000}`;
+    const backend = new IptablesBackend({ prefix, clusterCIDR: '10.42.0.0/16' });
+    try {
+      for (const ips of [['10.42.0.2', '10.42.0.3'], ['10.42.0.3'], [], ['10.42.0.4']])
+        await backend.sync(model(...ips));
+      const nat = spawnSync('iptables', ['-w', '5', '-t', 'nat', '-S'], { encoding: 'utf8' }).stdout;
+      assert.match(nat, /--to-destination 10\.42\.0\.4:8080/);
+      assert.doesNotMatch(nat, /10\.42\.0\.[23]:8080/);
+      assert.match(nat, new RegExp(`-A PREROUTING -j ${prefix}-SERVICES`));
+    } finally {
+      cleanUpIptables(prefix);
+    }
+    for (const table of ['nat', 'filter'])
+      assert.doesNotMatch(
+        spawnSync('iptables', ['-w', '5', '-t', table, '-S'], { encoding: 'utf8' }).stdout,
+        new RegExp(prefix),
+      );
+  },
+);

@@ -9,14 +9,22 @@ const cfg = { table: 'k8tstest', clusterCIDR: '10.42.0.0/16' };
 const opts = { nodeName: 'node-a', defaultScheduler: 'rr' as const };
 const ep = (ip: string) => ({ addresses: [ip], conditions: { ready: true }, nodeName: 'node-a' });
 
-const web = svc('web', { type: 'NodePort', sessionAffinity: 'ClientIP', sessionAffinityConfig: { clientIP: { timeoutSeconds: 30 } }, externalIPs: ['192.0.2.77'], ports: [{ name: 'http', port: 80, nodePort: 30080 }] });
+const web = svc('web', {
+  type: 'NodePort',
+  sessionAffinity: 'ClientIP',
+  sessionAffinityConfig: { clientIP: { timeoutSeconds: 30 } },
+  externalIPs: ['192.0.2.77'],
+  ports: [{ name: 'http', port: 80, nodePort: 30080 }],
+});
 const empty = svc('empty', { clusterIP: '10.43.0.30', ports: [{ port: 53, protocol: 'UDP' }] });
 const webSlice = (...ips: string[]) => slice('web', [{ name: 'http', port: 8080 }], ips.map(ep));
-const fragments = (model: ReturnType<typeof buildModel>) => new Map<string, Fragment>(model.map((p) => [`${p.key}/${p.protocol}`, serviceFragment(p, cfg)]));
+const fragments = (model: ReturnType<typeof buildModel>) =>
+  new Map<string, Fragment>(model.map((p) => [`${p.key}/${p.protocol}`, serviceFragment(p, cfg)]));
 
 /** `nft -c` parses and checks a script against the kernel without changing anything (root only). */
 function nftAccepts(script: string): boolean | undefined {
-  if (process.getuid?.() !== 0 || spawnSync('sh', ['-c', 'command -v nft'], { stdio: 'ignore' }).status !== 0) return undefined;
+  if (process.getuid?.() !== 0 || spawnSync('sh', ['-c', 'command -v nft'], { stdio: 'ignore' }).status !== 0)
+    return undefined;
   const r = spawnSync('nft', ['-c', '-f', '-'], { input: script, encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`nft -c rejected the script: ${r.stderr}\n${script}`);
   return true;
@@ -30,19 +38,32 @@ test('a Service port renders to verdict-map elements, a numgen service chain and
   assert.match(chain, /^service-[A-Z0-9x]{8}-default\/web\/tcp\/http$/);
   assert.ok(lines.includes(`add element ip k8tstest service-ips { 10.43.0.20 . tcp . 80 : goto ${chain} }`));
   // Traffic from outside the pod range is masqueraded; the endpoint is chosen at random among two.
-  assert.ok(lines.includes(`add rule ip k8tstest ${chain} ip daddr 10.43.0.20 tcp dport 80 ip saddr != 10.42.0.0/16 jump mark-for-masquerade`));
-  assert.ok(lines.some((l) => l.startsWith(`add rule ip k8tstest ${chain} numgen random mod 2 vmap { 0 : goto endpoint-`)));
+  assert.ok(
+    lines.includes(
+      `add rule ip k8tstest ${chain} ip daddr 10.43.0.20 tcp dport 80 ip saddr != 10.42.0.0/16 jump mark-for-masquerade`,
+    ),
+  );
+  assert.ok(
+    lines.some((l) => l.startsWith(`add rule ip k8tstest ${chain} numgen random mod 2 vmap { 0 : goto endpoint-`)),
+  );
   assert.ok(lines.some((l) => /endpoint-\S+__10\.42\.0\.3\/8080 meta l4proto tcp dnat to 10\.42\.0\.3:8080$/.test(l)));
   // Hairpin: a pod reaching itself through the service is masqueraded.
   assert.ok(lines.some((l) => /__10\.42\.0\.2\/8080 ip saddr 10\.42\.0\.2 jump mark-for-masquerade$/.test(l)));
   // Session affinity: one timed set per endpoint, consulted before the random choice.
-  assert.equal(lines.filter((l) => l.startsWith('add set ip k8tstest affinity-') && l.includes('flags dynamic,timeout; timeout 30s;')).length, 2);
+  assert.equal(
+    lines.filter(
+      (l) => l.startsWith('add set ip k8tstest affinity-') && l.includes('flags dynamic,timeout; timeout 30s;'),
+    ).length,
+    2,
+  );
   assert.ok(lines.some((l) => l.includes(' update @affinity-') && l.endsWith('{ ip saddr }')));
   // NodePort and externalIP go through the external chain, which masquerades (policy Cluster).
   assert.ok(lines.some((l) => /service-nodeports \{ tcp \. 30080 : goto external-\S+ \}/.test(l)));
   assert.ok(lines.some((l) => /service-ips \{ 192\.0\.2\.77 \. tcp \. 80 : goto external-\S+ \}/.test(l)));
   // No endpoints: rejected before DNAT.
-  assert.ok(lines.includes('add element ip k8tstest no-endpoint-services { 10.43.0.30 . udp . 53 : goto reject-chain }'));
+  assert.ok(
+    lines.includes('add element ip k8tstest no-endpoint-services { 10.43.0.30 . udp . 53 : goto reject-chain }'),
+  );
   assert.ok(lines.includes('add rule ip k8tstest reject-chain reject'));
   assert.deepEqual(lines.slice(0, 3), ['add table ip k8tstest', 'delete table ip k8tstest', 'add table ip k8tstest']);
   nftAccepts(text);
@@ -70,54 +91,79 @@ test('a partial sync touches only the Service port that changed, and deletes wha
   none.set(emptyKey, before.get(emptyKey)!);
   const zero = partialSync(cfg, after, none);
   assert.match(zero, /delete element ip k8tstest service-ips \{ 10\.43\.0\.20 \. tcp \. 80 \}/);
-  assert.match(zero, /add element ip k8tstest no-endpoint-services \{ 10\.43\.0\.20 \. tcp \. 80 : goto reject-chain \}/);
+  assert.match(
+    zero,
+    /add element ip k8tstest no-endpoint-services \{ 10\.43\.0\.20 \. tcp \. 80 : goto reject-chain \}/,
+  );
   assert.match(zero, /add element ip k8tstest no-endpoint-nodeports \{ tcp \. 30080 : goto reject-chain \}/);
 });
 
 test('internalTrafficPolicy Local without a local endpoint drops; externalTrafficPolicy Local keeps the client address', () => {
   const remote = [{ addresses: ['10.42.1.2'], conditions: { ready: true }, nodeName: 'node-b' }];
-  const itp = buildModel([svc('web', { internalTrafficPolicy: 'Local' })], [slice('web', [{ port: 8080 }], remote)], opts);
+  const itp = buildModel(
+    [svc('web', { internalTrafficPolicy: 'Local' })],
+    [slice('web', [{ port: 8080 }], remote)],
+    opts,
+  );
   assert.match(fullSync(cfg, fragments(itp).values()), /no-endpoint-services \{ 10\.43\.0\.20 \. tcp \. 80 : drop \}/);
-  const etp = buildModel([svc('web', { type: 'NodePort', externalTrafficPolicy: 'Local', ports: [{ port: 80, nodePort: 30080 }] })], [slice('web', [{ port: 8080 }], [...remote, ep('10.42.0.2')])], opts);
+  const etp = buildModel(
+    [svc('web', { type: 'NodePort', externalTrafficPolicy: 'Local', ports: [{ port: 80, nodePort: 30080 }] })],
+    [slice('web', [{ port: 8080 }], [...remote, ep('10.42.0.2')])],
+    opts,
+  );
   const text = fullSync(cfg, fragments(etp).values());
   const ext = text.split('\n').filter((l) => l.startsWith('add rule ip k8tstest external-'));
-  assert.ok(!ext.some((l) => l.endsWith(' jump mark-for-masquerade') && !l.includes('fib saddr')), 'external traffic is not masqueraded');
-  assert.ok(ext.some((l) => l.includes('numgen random mod 1 vmap')), 'only the local endpoint serves external traffic');
+  assert.ok(
+    !ext.some((l) => l.endsWith(' jump mark-for-masquerade') && !l.includes('fib saddr')),
+    'external traffic is not masqueraded',
+  );
+  assert.ok(
+    ext.some((l) => l.includes('numgen random mod 1 vmap')),
+    'only the local endpoint serves external traffic',
+  );
   nftAccepts(text);
 });
 
-test('the kernel takes a full sync and every partial sync after it (root with nft only)', { skip: nftAccepts('') === undefined ? 'needs root and nft' : false }, async () => {
-  const { NftablesBackend } = await import('../../src/proxy/nftbackend.js');
-  const table = `k8tsunit${process.pid}`;
-  const backend = new NftablesBackend({ table, clusterCIDR: '10.42.0.0/16' });
-  try {
-    for (const ips of [['10.42.0.2', '10.42.0.3'], ['10.42.0.3'], [], ['10.42.0.4']]) {
-      await backend.sync(buildModel([web, empty], ips.length ? [webSlice(...ips)] : [], opts));
+test(
+  'the kernel takes a full sync and every partial sync after it (root with nft only)',
+  { skip: nftAccepts('') === undefined ? 'needs root and nft' : false },
+  async () => {
+    const { NftablesBackend } = await import('../../src/proxy/nftbackend.js');
+    const table = `k8tsunit${process.pid}`;
+    const backend = new NftablesBackend({ table, clusterCIDR: '10.42.0.0/16' });
+    try {
+      for (const ips of [['10.42.0.2', '10.42.0.3'], ['10.42.0.3'], [], ['10.42.0.4']]) {
+        await backend.sync(buildModel([web, empty], ips.length ? [webSlice(...ips)] : [], opts));
+      }
+      const listed = spawnSync('nft', ['list', 'table', 'ip', table], { encoding: 'utf8' }).stdout;
+      assert.match(listed, /dnat to 10\.42\.0\.4:8080/);
+      assert.doesNotMatch(listed, /10\.42\.0\.[23]/);
+    } finally {
+      await backend.cleanup();
     }
-    const listed = spawnSync('nft', ['list', 'table', 'ip', table], { encoding: 'utf8' }).stdout;
-    assert.match(listed, /dnat to 10\.42\.0\.4:8080/);
-    assert.doesNotMatch(listed, /10\.42\.0\.[23]/);
-  } finally {
-    await backend.cleanup();
-  }
-  assert.doesNotMatch(spawnSync('nft', ['list', 'tables'], { encoding: 'utf8' }).stdout, new RegExp(table));
-});
+    assert.doesNotMatch(spawnSync('nft', ['list', 'tables'], { encoding: 'utf8' }).stdout, new RegExp(table));
+  },
+);
 
-test('a table removed by someone else is rebuilt: by the next sync if nothing changed, by the one after a failed partial sync otherwise (root with nft only)', { skip: nftAccepts('') === undefined ? 'needs root and nft' : false }, async () => {
-  const { NftablesBackend } = await import('../../src/proxy/nftbackend.js');
-  const table = `k8tsunitgone${process.pid}`;
-  const backend = new NftablesBackend({ table, clusterCIDR: '10.42.0.0/16' });
-  const present = () => spawnSync('nft', ['list', 'table', 'ip', table], { encoding: 'utf8' }).stdout;
-  try {
-    await backend.sync(buildModel([web], [webSlice('10.42.0.2')], opts));
-    spawnSync('nft', ['delete', 'table', 'ip', table]);
-    await backend.sync(buildModel([web], [webSlice('10.42.0.2')], opts));
-    assert.match(present(), /dnat to 10\.42\.0\.2:8080/);
-    spawnSync('nft', ['delete', 'table', 'ip', table]);
-    await assert.rejects(backend.sync(buildModel([web], [webSlice('10.42.0.3')], opts)), /No such file or directory/);
-    await backend.sync(buildModel([web], [webSlice('10.42.0.3')], opts));
-    assert.match(present(), /dnat to 10\.42\.0\.3:8080/);
-  } finally {
-    await backend.cleanup();
-  }
-});
+test(
+  'a table removed by someone else is rebuilt: by the next sync if nothing changed, by the one after a failed partial sync otherwise (root with nft only)',
+  { skip: nftAccepts('') === undefined ? 'needs root and nft' : false },
+  async () => {
+    const { NftablesBackend } = await import('../../src/proxy/nftbackend.js');
+    const table = `k8tsunitgone${process.pid}`;
+    const backend = new NftablesBackend({ table, clusterCIDR: '10.42.0.0/16' });
+    const present = () => spawnSync('nft', ['list', 'table', 'ip', table], { encoding: 'utf8' }).stdout;
+    try {
+      await backend.sync(buildModel([web], [webSlice('10.42.0.2')], opts));
+      spawnSync('nft', ['delete', 'table', 'ip', table]);
+      await backend.sync(buildModel([web], [webSlice('10.42.0.2')], opts));
+      assert.match(present(), /dnat to 10\.42\.0\.2:8080/);
+      spawnSync('nft', ['delete', 'table', 'ip', table]);
+      await assert.rejects(backend.sync(buildModel([web], [webSlice('10.42.0.3')], opts)), /No such file or directory/);
+      await backend.sync(buildModel([web], [webSlice('10.42.0.3')], opts));
+      assert.match(present(), /dnat to 10\.42\.0\.3:8080/);
+    } finally {
+      await backend.cleanup();
+    }
+  },
+);

@@ -37,8 +37,16 @@ function open(port: number, localAddress = '127.0.0.1'): Promise<{ name: string;
 
 const model = (ports: number[], scheduler: Scheduler, extra: object = {}) =>
   buildModel(
-    [svc('web', { ports: [{ port: 80 }], ...extra }, { metadata: { name: 'web', annotations: { 'k8ts.io/lb-scheduler': scheduler } } })],
-    ports.map((p, i) => slice('web', [{ port: p }], [{ addresses: ['127.0.0.1'], conditions: { ready: true } }], `s${i}`)),
+    [
+      svc(
+        'web',
+        { ports: [{ port: 80 }], ...extra },
+        { metadata: { name: 'web', annotations: { 'k8ts.io/lb-scheduler': scheduler } } },
+      ),
+    ],
+    ports.map((p, i) =>
+      slice('web', [{ port: p }], [{ addresses: ['127.0.0.1'], conditions: { ready: true } }], `s${i}`),
+    ),
     { nodeName: 'n', defaultScheduler: 'rr' },
   );
 
@@ -51,7 +59,10 @@ async function proxyFor(scheduler: Scheduler, n = 3, extra: object = {}) {
   const { servers, ports } = await greeters(n);
   const backend = new UserspaceBackend('unused', log, false);
   await backend.sync(model(ports, scheduler, extra));
-  cleanups.push(() => backend.stop(), () => servers.forEach((s) => s.close()));
+  cleanups.push(
+    () => backend.stop(),
+    () => servers.forEach((s) => s.close()),
+  );
   return { backend, port: backend.listenerPort('default/web:')!, ports };
 }
 
@@ -95,7 +106,10 @@ test('sh pins a client address to one backend; other addresses spread', async ()
     }
   }
   for (const [addr, names] of byClient) assert.equal(names.size, 1, `${addr} went to ${[...names]}`);
-  assert.ok(new Set([...byClient.values()].map((s) => [...s][0])).size >= 2, 'different clients use different backends');
+  assert.ok(
+    new Set([...byClient.values()].map((s) => [...s][0])).size >= 2,
+    'different clients use different backends',
+  );
 });
 
 test('sessionAffinity ClientIP pins a client under rr too', async () => {
@@ -113,7 +127,10 @@ test('no endpoints: the connection is reset at once', async () => {
   const backend = new UserspaceBackend('unused', log, false);
   await backend.sync(model([], 'rr'));
   cleanups.push(() => backend.stop());
-  await assert.rejects(open(backend.listenerPort('default/web:')!), (err: NodeJS.ErrnoException) => err.code === 'ECONNRESET');
+  await assert.rejects(
+    open(backend.listenerPort('default/web:')!),
+    (err: NodeJS.ErrnoException) => err.code === 'ECONNRESET',
+  );
 });
 
 test('UDP datagrams go to a backend and replies come back', async () => {
@@ -121,9 +138,16 @@ test('UDP datagrams go to a backend and replies come back', async () => {
   echo.on('message', (m, r) => echo.send(`echo:${m}`, r.port, r.address));
   await new Promise<void>((r) => echo.bind(0, '127.0.0.1', () => r()));
   const backend = new UserspaceBackend('unused', log, false);
-  const sp = buildModel([svc('dns', { ports: [{ port: 53, protocol: 'UDP' }] })], [slice('dns', [{ port: echo.address().port, protocol: 'UDP' }], [{ addresses: ['127.0.0.1'] }])], { nodeName: 'n', defaultScheduler: 'rr' });
+  const sp = buildModel(
+    [svc('dns', { ports: [{ port: 53, protocol: 'UDP' }] })],
+    [slice('dns', [{ port: echo.address().port, protocol: 'UDP' }], [{ addresses: ['127.0.0.1'] }])],
+    { nodeName: 'n', defaultScheduler: 'rr' },
+  );
   await backend.sync(sp);
-  cleanups.push(() => backend.stop(), () => echo.close());
+  cleanups.push(
+    () => backend.stop(),
+    () => echo.close(),
+  );
   const client = createSocket('udp4');
   const reply = new Promise<string>((r) => client.once('message', (m) => r(String(m))));
   client.send('hello', backend.listenerPort('default/dns:', 'UDP')!, '127.0.0.1');
@@ -135,7 +159,10 @@ test('the other IPVS schedulers: wrr by weight, sed and nq by expected delay, dh
   const b = (id: string, weight: number, active = 0, inactive = 0): Backend => ({ id, weight, active, inactive });
   const wrr = makeScheduler('wrr');
   const bs = [b('a', 3), b('b', 1)];
-  assert.deepEqual(Array.from({ length: 8 }, () => wrr(bs, '', '')!.id), ['a', 'a', 'a', 'b', 'a', 'a', 'a', 'b']);
+  assert.deepEqual(
+    Array.from({ length: 8 }, () => wrr(bs, '', '')!.id),
+    ['a', 'a', 'a', 'b', 'a', 'a', 'a', 'b'],
+  );
   // wlc: overhead per weight; a weight-4 backend takes 4 connections for each of a weight-1 one.
   assert.equal(makeScheduler('wlc')([b('a', 4, 3), b('b', 1, 1)], '', '')!.id, 'a');
   // sed: (active+1)/weight — 3/4 < 2/1.

@@ -15,20 +15,68 @@ const str = (s: string | number): string => Quantity.parse(s).toString();
 test('canonical string form (upstream examples)', () => {
   const cases: [string, string][] = [
     // zero in every format
-    ['0', '0'], ['0n', '0'], ['0u', '0'], ['0m', '0'], ['0Ki', '0'], ['0k', '0'], ['0Mi', '0'], ['0M', '0'], ['0e3', '0'], ['-0', '0'], ['0.0', '0'],
+    ['0', '0'],
+    ['0n', '0'],
+    ['0u', '0'],
+    ['0m', '0'],
+    ['0Ki', '0'],
+    ['0k', '0'],
+    ['0Mi', '0'],
+    ['0M', '0'],
+    ['0e3', '0'],
+    ['-0', '0'],
+    ['0.0', '0'],
     // decimal SI
-    ['1000m', '1'], ['1', '1'], ['100m', '100m'], ['0.5', '500m'], ['1.5', '1500m'], ['0.1', '100m'], ['1.01', '1010m'], ['12.34', '12340m'],
-    ['0.00001', '10u'], ['1000000', '1M'], ['2000k', '2M'], ['1M', '1M'], ['1500k', '1500k'], ['1.5M', '1500k'], ['250m', '250m'],
-    ['1n', '1n'], ['1000n', '1u'], ['-1', '-1'], ['-0.5', '-500m'], ['-1000m', '-1'], ['5k', '5k'], ['5000', '5k'],
+    ['1000m', '1'],
+    ['1', '1'],
+    ['100m', '100m'],
+    ['0.5', '500m'],
+    ['1.5', '1500m'],
+    ['0.1', '100m'],
+    ['1.01', '1010m'],
+    ['12.34', '12340m'],
+    ['0.00001', '10u'],
+    ['1000000', '1M'],
+    ['2000k', '2M'],
+    ['1M', '1M'],
+    ['1500k', '1500k'],
+    ['1.5M', '1500k'],
+    ['250m', '250m'],
+    ['1n', '1n'],
+    ['1000n', '1u'],
+    ['-1', '-1'],
+    ['-0.5', '-500m'],
+    ['-1000m', '-1'],
+    ['5k', '5k'],
+    ['5000', '5k'],
     // binary SI
-    ['1Gi', '1Gi'], ['1024Mi', '1Gi'], ['1.5Gi', '1536Mi'], ['1536Mi', '1536Mi'], ['5Ki', '5Ki'], ['20Mi', '20Mi'], ['1024Ki', '1Mi'],
-    ['0.5Ki', '512'], ['1.1Ki', '1126400m'], ['0.9Gi', '966367641600m'], ['-5Ki', '-5Ki'], ['8Ki', '8Ki'], ['16Ki', '16Ki'],
+    ['1Gi', '1Gi'],
+    ['1024Mi', '1Gi'],
+    ['1.5Gi', '1536Mi'],
+    ['1536Mi', '1536Mi'],
+    ['5Ki', '5Ki'],
+    ['20Mi', '20Mi'],
+    ['1024Ki', '1Mi'],
+    ['0.5Ki', '512'],
+    ['1.1Ki', '1126400m'],
+    ['0.9Gi', '966367641600m'],
+    ['-5Ki', '-5Ki'],
+    ['8Ki', '8Ki'],
+    ['16Ki', '16Ki'],
     // decimal exponent
-    ['1e3', '1e3'], ['1.5e3', '1500'], ['129e-1', '12900e-3'], ['1e-3', '1e-3'], ['10e3', '10e3'], ['1000e3', '1e6'],
+    ['1e3', '1e3'],
+    ['1.5e3', '1500'],
+    ['129e-1', '12900e-3'],
+    ['1e-3', '1e-3'],
+    ['10e3', '10e3'],
+    ['1000e3', '1e6'],
     // rounding up to nano
-    ['0.1n', '1n'], ['1.0000000001', '1000000001n'], ['0.30000000000000004', '300000001n'],
+    ['0.1n', '1n'],
+    ['1.0000000001', '1000000001n'],
+    ['0.30000000000000004', '300000001n'],
     // non-canonical strings already in canonical form are kept as typed (upstream reuses the string)
-    ['+1', '+1'], ['01', '01'],
+    ['+1', '+1'],
+    ['01', '01'],
   ];
   for (const [input, want] of cases) assert.equal(str(input), want, `parse(${JSON.stringify(input)})`);
 });
@@ -45,7 +93,10 @@ test('format is kept (BinarySI/DecimalSI/DecimalExponent)', () => {
 });
 
 test('parse errors carry upstream messages', () => {
-  assert.equal(ERR_FORMAT_WRONG, "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'");
+  assert.equal(
+    ERR_FORMAT_WRONG,
+    "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'",
+  );
   for (const s of ['', ' 1', '1 ', '1.1.M', '1+1.0M', 'aoeu', '0.1am', '1.1.1', '1Kb', '1x', '1e1e1']) {
     assert.throws(() => Quantity.parse(s), { message: ERR_FORMAT_WRONG }, JSON.stringify(s));
   }
@@ -151,11 +202,17 @@ test('parseQuantityOrNull / validateQuantity / validateNonNegativeQuantity', () 
   const p = path('spec', 'containers').index(0).child('resources', 'limits').key('cpu');
   assert.deepEqual(validateQuantity('100m', p), []);
   assert.deepEqual(validateQuantity(undefined, p), []);
-  assert.deepEqual(validateQuantity('1x', p).map(formatFieldError), [`spec.containers[0].resources.limits[cpu]: Invalid value: "1x": ${ERR_FORMAT_WRONG}`]);
+  assert.deepEqual(validateQuantity('1x', p).map(formatFieldError), [
+    `spec.containers[0].resources.limits[cpu]: Invalid value: "1x": ${ERR_FORMAT_WRONG}`,
+  ]);
   assert.deepEqual(validateQuantity(true, p).length, 1);
   assert.deepEqual(validateNonNegativeQuantity('0', p), []);
   assert.deepEqual(validateNonNegativeQuantity('1', p), []);
-  assert.deepEqual(validateNonNegativeQuantity('-1', p).map(formatFieldError), ['spec.containers[0].resources.limits[cpu]: Invalid value: "-1": must be greater than or equal to 0']);
-  assert.deepEqual(validateNonNegativeQuantity('-1000m', p).map(formatFieldError), ['spec.containers[0].resources.limits[cpu]: Invalid value: "-1": must be greater than or equal to 0']);
+  assert.deepEqual(validateNonNegativeQuantity('-1', p).map(formatFieldError), [
+    'spec.containers[0].resources.limits[cpu]: Invalid value: "-1": must be greater than or equal to 0',
+  ]);
+  assert.deepEqual(validateNonNegativeQuantity('-1000m', p).map(formatFieldError), [
+    'spec.containers[0].resources.limits[cpu]: Invalid value: "-1": must be greater than or equal to 0',
+  ]);
   assert.equal(validateNonNegativeQuantity('1KK', p)[0].detail, `Invalid value: "1KK": ${ERR_SUFFIX}`);
 });

@@ -24,10 +24,23 @@ test('unknown fields: pruned in place and named by their path', () => {
     spec: { containers: [{ name: 'a', image: 'b', foo: 2, ports: [{ containerPort: 1, zap: 3 }] }] },
     zz: 1,
   };
-  assert.deepEqual(schema.prune('', 'v1', 'Pod', pod), ['metadata.bogus', 'spec.containers[0].foo', 'spec.containers[0].ports[0].zap', 'zz']);
-  assert.deepEqual(pod, { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p' }, spec: { containers: [{ name: 'a', image: 'b', ports: [{ containerPort: 1 }] }] } });
+  assert.deepEqual(schema.prune('', 'v1', 'Pod', pod), [
+    'metadata.bogus',
+    'spec.containers[0].foo',
+    'spec.containers[0].ports[0].zap',
+    'zz',
+  ]);
+  assert.deepEqual(pod, {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: 'p' },
+    spec: { containers: [{ name: 'a', image: 'b', ports: [{ containerPort: 1 }] }] },
+  });
   // Free-form maps keep every key.
   const cm = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { labels: { 'a.b/c': 'd' } }, data: { '[x]': 'y' } };
   assert.deepEqual(schema.prune('', 'v1', 'ConfigMap', cm), []);
-  assert.throws(() => schema.prune('', 'v1', 'Pod', { spec: { containers: [{ name: 1 }] } }), { message: 'Pod in version "v1" cannot be handled as a Pod: json: cannot unmarshal number into Go struct field Container.spec.containers.name of type string' });
+  assert.throws(() => schema.prune('', 'v1', 'Pod', { spec: { containers: [{ name: 1 }] } }), {
+    message:
+      'Pod in version "v1" cannot be handled as a Pod: json: cannot unmarshal number into Go struct field Container.spec.containers.name of type string',
+  });
 });

@@ -6,14 +6,29 @@ import { withZeroValuedFields, hasZeroValuedFields } from '../../src/api/zeroval
 import * as errors from '../../src/machinery/errors.js';
 
 test('a DaemonSet without status counts gets them as zeros, the input untouched', () => {
-  const ds = Object.freeze({ apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: { name: 'd' }, status: Object.freeze({ numberReady: 2 }) });
+  const ds = Object.freeze({
+    apiVersion: 'apps/v1',
+    kind: 'DaemonSet',
+    metadata: { name: 'd' },
+    status: Object.freeze({ numberReady: 2 }),
+  });
   const out = withZeroValuedFields(ds) as any;
-  assert.deepEqual(out.status, { numberReady: 2, currentNumberScheduled: 0, numberMisscheduled: 0, desiredNumberScheduled: 0 });
+  assert.deepEqual(out.status, {
+    numberReady: 2,
+    currentNumberScheduled: 0,
+    numberMisscheduled: 0,
+    desiredNumberScheduled: 0,
+  });
   assert.deepEqual(ds.status, { numberReady: 2 });
 });
 
 test('the status struct is created when missing; spec scalars are filled too', () => {
-  const sts = withZeroValuedFields({ apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: { name: 's' }, spec: { replicas: 1 } }) as any;
+  const sts = withZeroValuedFields({
+    apiVersion: 'apps/v1',
+    kind: 'StatefulSet',
+    metadata: { name: 's' },
+    spec: { replicas: 1 },
+  }) as any;
   assert.deepEqual(sts.spec, { replicas: 1, serviceName: '' });
   assert.deepEqual(sts.status, { replicas: 0, availableReplicas: 0 });
   const np = withZeroValuedFields({ apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', spec: {} }) as any;
@@ -36,7 +51,22 @@ test('a Status is written in upstream field order, newline-terminated, empty fie
     '{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"pods \\"x\\" not found","reason":"NotFound","details":{"name":"x","kind":"pods"},"code":404}\n',
   );
   const bare = new errors.ApiError(500, '', 'boom', { causes: [{ field: 'f', message: 'm', reason: '' }] });
-  assert.deepEqual(Object.keys(bare.toStatus()), ['kind', 'apiVersion', 'metadata', 'status', 'message', 'details', 'code']);
+  assert.deepEqual(Object.keys(bare.toStatus()), [
+    'kind',
+    'apiVersion',
+    'metadata',
+    'status',
+    'message',
+    'details',
+    'code',
+  ]);
   assert.deepEqual(bare.toStatus().details, { causes: [{ message: 'm', field: 'f' }] });
-  assert.deepEqual(Object.keys(errors.successStatus({ kind: 'pods', name: 'x' })), ['kind', 'apiVersion', 'metadata', 'status', 'details', 'code']);
+  assert.deepEqual(Object.keys(errors.successStatus({ kind: 'pods', name: 'x' })), [
+    'kind',
+    'apiVersion',
+    'metadata',
+    'status',
+    'details',
+    'code',
+  ]);
 });

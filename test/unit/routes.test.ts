@@ -8,7 +8,18 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { R } from '../../src/client/index.js';
 import { eventually, sleep, startTestApi } from './client-fixture.js';
-import { chainNames, cleanUpPodRoutes, desiredRoutes, directlyConnected, forwardRules, natRules, planRoutes, PodRoutes, splitRule, type NodeRoute } from '../../src/agent/network/routes.js';
+import {
+  chainNames,
+  cleanUpPodRoutes,
+  desiredRoutes,
+  directlyConnected,
+  forwardRules,
+  natRules,
+  planRoutes,
+  PodRoutes,
+  splitRule,
+  type NodeRoute,
+} from '../../src/agent/network/routes.js';
 import { inProcessClient } from '../../src/apiserver/inprocess.js';
 
 function node(name: string, podCIDR?: string, ip?: string, extra: any = {}) {
@@ -53,7 +64,10 @@ test('planRoutes: adds new routes, removes those of gone nodes, replaces a chang
     { node: 'e', podCIDR: '10.42.5.0/24', via: '192.168.1.6' }, // new node
   ];
   const p = planRoutes(installed, desired);
-  assert.deepEqual(p.add.map((r) => r.node), ['b', 'd', 'e']);
+  assert.deepEqual(
+    p.add.map((r) => r.node),
+    ['b', 'd', 'e'],
+  );
   assert.deepEqual(
     p.remove.map((r) => `${r.node} ${r.podCIDR}`),
     ['c 10.42.3.0/24', 'd 10.42.4.0/24'],
@@ -76,21 +90,43 @@ test('iptables rules: no masquerade towards routed pod CIDRs, forwarding both wa
 
 test('directlyConnected reads `ip -j route get`', () => {
   const fake = (out: string) => () => ({ status: 0, stdout: out, stderr: '' });
-  assert.equal(directlyConnected('192.168.1.2', fake('[{"dst":"192.168.1.2","dev":"eth0","prefsrc":"192.168.1.1","flags":[],"uid":0,"cache":[]}]')), true);
-  assert.equal(directlyConnected('8.8.8.8', fake('[{"dst":"8.8.8.8","gateway":"192.168.1.254","dev":"eth0","prefsrc":"192.168.1.1"}]')), false);
-  assert.equal(directlyConnected('192.168.1.1', fake('[{"type":"local","dst":"192.168.1.1","dev":"lo","prefsrc":"192.168.1.1"}]')), false);
-  assert.equal(directlyConnected('1.2.3.4', () => ({ status: 2, stdout: '', stderr: 'unreachable' })), false);
+  assert.equal(
+    directlyConnected(
+      '192.168.1.2',
+      fake('[{"dst":"192.168.1.2","dev":"eth0","prefsrc":"192.168.1.1","flags":[],"uid":0,"cache":[]}]'),
+    ),
+    true,
+  );
+  assert.equal(
+    directlyConnected(
+      '8.8.8.8',
+      fake('[{"dst":"8.8.8.8","gateway":"192.168.1.254","dev":"eth0","prefsrc":"192.168.1.1"}]'),
+    ),
+    false,
+  );
+  assert.equal(
+    directlyConnected('192.168.1.1', fake('[{"type":"local","dst":"192.168.1.1","dev":"lo","prefsrc":"192.168.1.1"}]')),
+    false,
+  );
+  assert.equal(
+    directlyConnected('1.2.3.4', () => ({ status: 2, stdout: '', stderr: 'unreachable' })),
+    false,
+  );
 });
 
 test('splitRule keeps quoted comments whole', () => {
-  assert.deepEqual(splitRule('POSTROUTING -s 10.42.0.0/24 -m comment --comment "k8ts: no masquerade" -j K8TS0-NOMASQ'), ['POSTROUTING', '-s', '10.42.0.0/24', '-m', 'comment', '--comment', 'k8ts: no masquerade', '-j', 'K8TS0-NOMASQ']);
+  assert.deepEqual(
+    splitRule('POSTROUTING -s 10.42.0.0/24 -m comment --comment "k8ts: no masquerade" -j K8TS0-NOMASQ'),
+    ['POSTROUTING', '-s', '10.42.0.0/24', '-m', 'comment', '--comment', 'k8ts: no masquerade', '-j', 'K8TS0-NOMASQ'],
+  );
 });
 
 test('PodRoutes installs, changes and removes routes and cleans its chains on stop', async () => {
   const calls: string[] = [];
   const run = (cmd: string, args: string[]) => {
     calls.push(`${cmd} ${args.filter((a) => a !== '-w' && a !== '5').join(' ')}`);
-    if (cmd === 'ip' && args[1] === 'route' && args[2] === 'get') return { status: 0, stdout: JSON.stringify([{ dst: args[3], dev: 'eth0' }]), stderr: '' };
+    if (cmd === 'ip' && args[1] === 'route' && args[2] === 'get')
+      return { status: 0, stdout: JSON.stringify([{ dst: args[3], dev: 'eth0' }]), stderr: '' };
     return { status: 0, stdout: '', stderr: '' };
   };
   const t = await startTestApi();
@@ -98,26 +134,46 @@ test('PodRoutes installs, changes and removes routes and cleans its chains on st
     const client = inProcessClient(t.api, { fieldManager: 'routes-test' });
     for (const n of [node('self', '10.42.0.0/24', '192.168.1.1'), node('b', '10.42.1.0/24', '192.168.1.2')]) {
       const created = await client.resource(R.nodes).create({ apiVersion: 'v1', kind: 'Node', ...n });
-      if (!created.status?.addresses?.length) await client.resource(R.nodes).updateStatus({ ...created, status: n.status });
+      if (!created.status?.addresses?.length)
+        await client.resource(R.nodes).updateStatus({ ...created, status: n.status });
     }
     const stateFile = join(t.dir, 'routes.json');
-    const r = new PodRoutes({ client, nodeName: 'self', podCIDR: '10.42.0.0/24', bridge: 'k8ts0', stateFile, logger: pino({ level: 'silent' }), run });
+    const r = new PodRoutes({
+      client,
+      nodeName: 'self',
+      podCIDR: '10.42.0.0/24',
+      bridge: 'k8ts0',
+      stateFile,
+      logger: pino({ level: 'silent' }),
+      run,
+    });
     r.start();
     await eventually(() => r.routes.length === 1);
     assert.deepEqual(r.routes, [{ node: 'b', podCIDR: '10.42.1.0/24', via: '192.168.1.2' }]);
     assert.ok(calls.includes('ip route replace 10.42.1.0/24 via 192.168.1.2'), calls.join('\n'));
-    assert.ok(calls.includes('iptables -t nat -I POSTROUTING 1 -s 10.42.0.0/24 -j K8TS0-NOMASQ -m comment --comment k8ts: no masquerade between pod CIDRs'));
+    assert.ok(
+      calls.includes(
+        'iptables -t nat -I POSTROUTING 1 -s 10.42.0.0/24 -j K8TS0-NOMASQ -m comment --comment k8ts: no masquerade between pod CIDRs',
+      ),
+    );
     assert.ok(calls.includes('iptables -t nat -A K8TS0-NOMASQ -d 10.42.1.0/24 -j ACCEPT'));
     assert.deepEqual(JSON.parse(readFileSync(stateFile, 'utf8')), r.routes);
 
     // A heartbeat-like change of node b changes nothing; a new InternalIP re-points the route.
     calls.length = 0;
     const b = await client.resource(R.nodes).get('b');
-    await client.resource(R.nodes).updateStatus({ ...b, status: { ...b.status, conditions: [{ type: 'Ready', status: 'True' }] } });
+    await client
+      .resource(R.nodes)
+      .updateStatus({ ...b, status: { ...b.status, conditions: [{ type: 'Ready', status: 'True' }] } });
     await sleep(200);
-    assert.deepEqual(calls.filter((c) => c.startsWith('ip ')), []);
+    assert.deepEqual(
+      calls.filter((c) => c.startsWith('ip ')),
+      [],
+    );
     const b2 = await client.resource(R.nodes).get('b');
-    await client.resource(R.nodes).updateStatus({ ...b2, status: { ...b2.status, addresses: [{ type: 'InternalIP', address: '192.168.1.22' }] } });
+    await client
+      .resource(R.nodes)
+      .updateStatus({ ...b2, status: { ...b2.status, addresses: [{ type: 'InternalIP', address: '192.168.1.22' }] } });
     await eventually(() => r.routes[0]?.via === '192.168.1.22');
     assert.ok(calls.includes('ip route replace 10.42.1.0/24 via 192.168.1.22'), calls.join('\n'));
     assert.ok(!calls.some((c) => c.startsWith('ip route del')), calls.join('\n'));
@@ -144,7 +200,10 @@ test('cleanUpPodRoutes removes what a crashed agent left: routes from its state 
     const calls: string[] = [];
     const run = (cmd: string, args: string[]) => {
       calls.push(`${cmd} ${args.filter((a) => a !== '-w' && a !== '5').join(' ')}`);
-      const stdout = args.includes('POSTROUTING') && args.includes('-S') ? '-P POSTROUTING ACCEPT\n-A POSTROUTING -s 10.42.0.0/24 -m comment --comment "k8ts: no masquerade between pod CIDRs" -j K8TS0-NOMASQ\n-A POSTROUTING -s 10.42.0.5/32 -j CNI-abc\n' : '';
+      const stdout =
+        args.includes('POSTROUTING') && args.includes('-S')
+          ? '-P POSTROUTING ACCEPT\n-A POSTROUTING -s 10.42.0.0/24 -m comment --comment "k8ts: no masquerade between pod CIDRs" -j K8TS0-NOMASQ\n-A POSTROUTING -s 10.42.0.5/32 -j CNI-abc\n'
+          : '';
       return { status: 0, stdout, stderr: '' };
     };
     cleanUpPodRoutes(stateFile, 'k8ts0', run);

@@ -24,7 +24,10 @@ function pod(name: string, spec: any = {}, meta: any = {}): any {
     spec: { containers: [{ name: 'c', image: 'x' }], ...spec },
   };
 }
-function node(name: string, opts: { cpu?: string; memory?: string; pods?: string; labels?: any; taints?: any[]; extra?: any } = {}): any {
+function node(
+  name: string,
+  opts: { cpu?: string; memory?: string; pods?: string; labels?: any; taints?: any[]; extra?: any } = {},
+): any {
   const alloc = { cpu: opts.cpu ?? '4', memory: opts.memory ?? '8Gi', pods: opts.pods ?? '110', ...(opts.extra ?? {}) };
   return {
     apiVersion: 'v1',
@@ -41,7 +44,13 @@ const ni = (n: any, pods: any[] = []) => {
   return x;
 };
 const req = (cpu?: string, memory?: string, extra: any = {}) => ({
-  containers: [{ name: 'c', image: 'x', resources: { requests: { ...(cpu ? { cpu } : {}), ...(memory ? { memory } : {}), ...extra } } }],
+  containers: [
+    {
+      name: 'c',
+      image: 'x',
+      resources: { requests: { ...(cpu ? { cpu } : {}), ...(memory ? { memory } : {}), ...extra } },
+    },
+  ],
 });
 
 describe('scheduling queue', () => {
@@ -99,8 +108,14 @@ describe('plugins', () => {
   test('pod requests: init-container max rule, sidecars and overhead', () => {
     const r = podRequests({
       spec: {
-        containers: [{ name: 'a', resources: { requests: { cpu: '100m', memory: '100Mi' } } }, { name: 'b', resources: { requests: { cpu: '200m' } } }],
-        initContainers: [{ name: 'i', resources: { requests: { cpu: '1', memory: '50Mi' } } }, { name: 's', restartPolicy: 'Always', resources: { requests: { cpu: '50m' } } }],
+        containers: [
+          { name: 'a', resources: { requests: { cpu: '100m', memory: '100Mi' } } },
+          { name: 'b', resources: { requests: { cpu: '200m' } } },
+        ],
+        initContainers: [
+          { name: 'i', resources: { requests: { cpu: '1', memory: '50Mi' } } },
+          { name: 's', restartPolicy: 'Always', resources: { requests: { cpu: '50m' } } },
+        ],
         overhead: { cpu: '10m' },
       },
     });
@@ -114,7 +129,10 @@ describe('plugins', () => {
     const n = ni(node('n1', { cpu: '1', pods: '2', extra: { 'nvidia.com/gpu': '1' } }), [pod('x', req('600m'))]);
     assert.equal(fit.filter(s, new PodInfo(pod('p', req('300m'))), n), null);
     assert.deepEqual(fit.filter(s, new PodInfo(pod('p', req('500m'))), n)!.reasons, ['Insufficient cpu']);
-    assert.deepEqual(fit.filter(s, new PodInfo(pod('p', req(undefined, undefined, { 'nvidia.com/gpu': '2' }))), n)!.reasons, ['Insufficient nvidia.com/gpu']);
+    assert.deepEqual(
+      fit.filter(s, new PodInfo(pod('p', req(undefined, undefined, { 'nvidia.com/gpu': '2' }))), n)!.reasons,
+      ['Insufficient nvidia.com/gpu'],
+    );
     n.addPod(new PodInfo(pod('y', {})));
     assert.deepEqual(fit.filter(s, new PodInfo(pod('p')), n)!.reasons, ['Too many pods']);
   });
@@ -125,7 +143,18 @@ describe('plugins', () => {
     const n = ni(node('cp', { taints: [{ key: 'node-role.kubernetes.io/control-plane', effect: 'NoSchedule' }] }));
     const st = tt.filter(s, new PodInfo(pod('p')), n)!;
     assert.equal(st.message, 'node(s) had untolerated taint {node-role.kubernetes.io/control-plane: }');
-    assert.equal(tt.filter(s, new PodInfo(pod('p', { tolerations: [{ key: 'node-role.kubernetes.io/control-plane', operator: 'Exists', effect: 'NoSchedule' }] })), n), null);
+    assert.equal(
+      tt.filter(
+        s,
+        new PodInfo(
+          pod('p', {
+            tolerations: [{ key: 'node-role.kubernetes.io/control-plane', operator: 'Exists', effect: 'NoSchedule' }],
+          }),
+        ),
+        n,
+      ),
+      null,
+    );
     assert.equal(tt.filter(s, new PodInfo(pod('p', { tolerations: [{ operator: 'Exists' }] })), n), null);
     const soft = ni(node('soft', { taints: [{ key: 'a', value: 'b', effect: 'PreferNoSchedule' }] }));
     const p = new PodInfo(pod('p'));
@@ -149,8 +178,12 @@ describe('plugins', () => {
       pod('p', {
         affinity: {
           nodeAffinity: {
-            requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'zone', operator: 'In', values: ['z2'] }] }] },
-            preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 10, preference: { matchExpressions: [{ key: 'disk', operator: 'In', values: ['ssd'] }] } }],
+            requiredDuringSchedulingIgnoredDuringExecution: {
+              nodeSelectorTerms: [{ matchExpressions: [{ key: 'zone', operator: 'In', values: ['z2'] }] }],
+            },
+            preferredDuringSchedulingIgnoredDuringExecution: [
+              { weight: 10, preference: { matchExpressions: [{ key: 'disk', operator: 'In', values: ['ssd'] }] } },
+            ],
           },
         },
       }),
@@ -166,7 +199,8 @@ describe('plugins', () => {
 
   test('NodePorts: hostPort conflicts honour hostIP wildcards', () => {
     const np = new NodePorts();
-    const withPort = (ip?: string) => pod('p', { containers: [{ name: 'c', image: 'x', ports: [{ containerPort: 80, hostPort: 8080, hostIP: ip }] }] });
+    const withPort = (ip?: string) =>
+      pod('p', { containers: [{ name: 'c', image: 'x', ports: [{ containerPort: 80, hostPort: 8080, hostIP: ip }] }] });
     const n = ni(node('n'), [withPort('10.0.0.1')]);
     const s = new CycleState();
     assert.ok(np.filter(s, new PodInfo(withPort()), n));
@@ -181,7 +215,12 @@ describe('plugins', () => {
       ['c', Status.unresolvable('node(s) had untolerated taint {node-role.kubernetes.io/control-plane: }')],
     ]);
     assert.equal(
-      fitErrorMessage(3, statuses, '', 'preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling'),
+      fitErrorMessage(
+        3,
+        statuses,
+        '',
+        'preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling',
+      ),
       '0/3 nodes are available: 1 Insufficient cpu, 2 node(s) had untolerated taint {node-role.kubernetes.io/control-plane: }. preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling.',
     );
   });
@@ -214,8 +253,12 @@ describe('scheduler against an in-process API server', () => {
   before(async () => {
     t = await startTestApi();
     client = inProcessClient(t.api, { fieldManager: 'test' });
-    for (const n of ['n1', 'n2', 'n3']) await client.resource(R.nodes).create(node(n, { cpu: '2', labels: { zone: n === 'n3' ? 'b' : 'a' } }));
-    sched = new Scheduler({ client: inProcessClient(t.api, { fieldManager: 'kube-scheduler' }), logger: pino({ level: 'silent' }) });
+    for (const n of ['n1', 'n2', 'n3'])
+      await client.resource(R.nodes).create(node(n, { cpu: '2', labels: { zone: n === 'n3' ? 'b' : 'a' } }));
+    sched = new Scheduler({
+      client: inProcessClient(t.api, { fieldManager: 'kube-scheduler' }),
+      logger: pino({ level: 'silent' }),
+    });
     await sched.start();
   });
   after(async () => {
@@ -223,7 +266,8 @@ describe('scheduler against an in-process API server', () => {
     await t?.stop();
   });
   const pods = () => client.resource(R.pods).namespace('default');
-  const mk = (name: string, spec: Partial<PodSpec> = {}, labels: Record<string, string> = {}) => pods().create({ metadata: { name, labels }, spec: { containers: [{ name: 'c', image: 'x' }], ...spec } });
+  const mk = (name: string, spec: Partial<PodSpec> = {}, labels: Record<string, string> = {}) =>
+    pods().create({ metadata: { name, labels }, spec: { containers: [{ name: 'c', image: 'x' }], ...spec } });
   const nodeOf = async (name: string) => (await pods().get(name)).spec?.nodeName;
 
   test('binds pods and records Scheduled events', async () => {
@@ -232,7 +276,9 @@ describe('scheduler against an in-process API server', () => {
     assert.match(n, /^n[123]$/);
     // An empty list is truthy: wait until the event exists.
     const evs = await eventually(async () => {
-      const found = (await client.resource(R.events).namespace('default').list()).items.filter((e) => e.involvedObject.name === 'plain' && e.reason === 'Scheduled');
+      const found = (await client.resource(R.events).namespace('default').list()).items.filter(
+        (e) => e.involvedObject.name === 'plain' && e.reason === 'Scheduled',
+      );
       return found.length ? found : undefined;
     });
     assert.equal(evs![0].message, `Successfully assigned default/plain to ${n}`);
@@ -242,14 +288,25 @@ describe('scheduler against an in-process API server', () => {
 
   test('an unschedulable pod gets PodScheduled=False with the upstream message', async () => {
     await mk('huge', req('3'));
-    const cond = await eventually(async () => (await pods().get('huge')).status?.conditions?.find((c) => c.type === 'PodScheduled' && c.status === 'False'));
+    const cond = await eventually(async () =>
+      (await pods().get('huge')).status?.conditions?.find((c) => c.type === 'PodScheduled' && c.status === 'False'),
+    );
     assert.equal(cond.reason, 'Unschedulable');
-    assert.equal(cond.message, '0/3 nodes are available: 3 Insufficient cpu. preemption: 0/3 nodes are available: 3 No preemption victims found for incoming pod.');
+    assert.equal(
+      cond.message,
+      '0/3 nodes are available: 3 Insufficient cpu. preemption: 0/3 nodes are available: 3 No preemption victims found for incoming pod.',
+    );
     await pods().delete('huge');
   });
 
   test('required anti-affinity spreads replicas over nodes', async () => {
-    const aa = { podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ labelSelector: { matchLabels: { app: 'spread' } }, topologyKey: 'kubernetes.io/hostname' }] } };
+    const aa = {
+      podAntiAffinity: {
+        requiredDuringSchedulingIgnoredDuringExecution: [
+          { labelSelector: { matchLabels: { app: 'spread' } }, topologyKey: 'kubernetes.io/hostname' },
+        ],
+      },
+    };
     for (const i of [1, 2, 3]) await mk(`spread-${i}`, { affinity: aa }, { app: 'spread' });
     const ns = await eventually(async () => {
       const all = await Promise.all([1, 2, 3].map((i) => nodeOf(`spread-${i}`)));
@@ -257,7 +314,9 @@ describe('scheduler against an in-process API server', () => {
     });
     assert.equal(new Set(ns).size, 3);
     await mk('spread-4', { affinity: aa }, { app: 'spread' });
-    const cond = await eventually(async () => (await pods().get('spread-4')).status?.conditions?.find((c) => c.type === 'PodScheduled' && c.status === 'False'));
+    const cond = await eventually(async () =>
+      (await pods().get('spread-4')).status?.conditions?.find((c) => c.type === 'PodScheduled' && c.status === 'False'),
+    );
     assert.match(cond.message ?? '', /^0\/3 nodes are available: 3 node\(s\) didn't match pod anti-affinity rules\./);
     for (const i of [1, 2, 3, 4]) await pods().delete(`spread-${i}`, { gracePeriodSeconds: 0 });
   });
@@ -266,10 +325,25 @@ describe('scheduler against an in-process API server', () => {
     await mk('db', {}, { app: 'db' });
     const dbNode = await eventually(() => nodeOf('db'));
     const zone = dbNode === 'n3' ? 'b' : 'a';
-    await mk('web', { affinity: { podAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ labelSelector: { matchLabels: { app: 'db' } }, topologyKey: 'zone' }] } } });
+    await mk('web', {
+      affinity: {
+        podAffinity: {
+          requiredDuringSchedulingIgnoredDuringExecution: [
+            { labelSelector: { matchLabels: { app: 'db' } }, topologyKey: 'zone' },
+          ],
+        },
+      },
+    });
     const webNode = await eventually(() => nodeOf('web'));
     assert.equal(webNode === 'n3' ? 'b' : 'a', zone);
-    const tsc = [{ maxSkew: 1, topologyKey: 'zone', whenUnsatisfiable: 'DoNotSchedule', labelSelector: { matchLabels: { app: 'ts' } } }];
+    const tsc = [
+      {
+        maxSkew: 1,
+        topologyKey: 'zone',
+        whenUnsatisfiable: 'DoNotSchedule',
+        labelSelector: { matchLabels: { app: 'ts' } },
+      },
+    ];
     for (const i of [1, 2, 3, 4]) await mk(`ts-${i}`, { topologySpreadConstraints: tsc }, { app: 'ts' });
     const ns = await eventually(async () => {
       const all = await Promise.all([1, 2, 3, 4].map((i) => nodeOf(`ts-${i}`)));
@@ -282,7 +356,8 @@ describe('scheduler against an in-process API server', () => {
   test('a high-priority pod preempts a low-priority one', async () => {
     await client.resource(R.priorityclasses).create({ metadata: { name: 'high' }, value: 1000 });
     // Fill every node's cpu with low-priority pods.
-    for (const n of ['n1', 'n2', 'n3']) await mk(`filler-${n}`, { ...req('1500m'), nodeName: n, terminationGracePeriodSeconds: 0 });
+    for (const n of ['n1', 'n2', 'n3'])
+      await mk(`filler-${n}`, { ...req('1500m'), nodeName: n, terminationGracePeriodSeconds: 0 });
     await mk('vip', { ...req('1'), priorityClassName: 'high' });
     const p = await eventually(async () => {
       const v = await pods().get('vip');
@@ -291,7 +366,9 @@ describe('scheduler against an in-process API server', () => {
     assert.equal(p.spec?.priority, 1000);
     const remaining = (await pods().list()).items.filter((x) => x.metadata.name.startsWith('filler-'));
     assert.equal(remaining.length, 2);
-    const evs = (await client.resource(R.events).namespace('default').list()).items.filter((e) => e.reason === 'Preempted');
+    const evs = (await client.resource(R.events).namespace('default').list()).items.filter(
+      (e) => e.reason === 'Preempted',
+    );
     assert.match(evs[0].message ?? '', new RegExp(`^Preempted by pod ${p.metadata.uid} on node ${p.spec?.nodeName}$`));
   });
 });

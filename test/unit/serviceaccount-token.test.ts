@@ -18,7 +18,12 @@ import {
   loadOrCreateServiceAccountKeys,
   type ServiceAccountTokens as ServerTokens,
 } from '../../src/apiserver/serviceaccount/index.js';
-import { ServiceAccountAdmission, mountServiceAccountToken, secretReferenceError, shouldAutomount } from '../../src/apiserver/admission/serviceaccount.js';
+import {
+  ServiceAccountAdmission,
+  mountServiceAccountToken,
+  secretReferenceError,
+  shouldAutomount,
+} from '../../src/apiserver/admission/serviceaccount.js';
 import { ServiceAccountTokens, requiresRefresh } from '../../src/agent/volumes/satoken.js';
 import { VolumeManager } from '../../src/agent/volumes/manager.js';
 import { startTestApi, type TestApi } from './client-fixture.js';
@@ -62,7 +67,14 @@ describe('token issuing and authentication (unit)', () => {
   const authn = new ServiceAccountTokenAuthenticator(keys, ISSUER, [ISSUER], lookup);
 
   test('claims as upstream: sub, aud, iat/nbf/exp, jti, kubernetes.io with pod and node; kid header', async () => {
-    const { token } = await issuer.issue({ serviceAccount: sa, pod, node, audiences: [ISSUER], expirationSeconds: 600, now: 1000 });
+    const { token } = await issuer.issue({
+      serviceAccount: sa,
+      pod,
+      node,
+      audiences: [ISSUER],
+      expirationSeconds: 600,
+      now: 1000,
+    });
     assert.deepEqual(decodeProtectedHeader(token), { alg: 'ES256', kid: keys.kid });
     const c = payloadOf(token);
     assert.equal(c.iss, ISSUER);
@@ -78,24 +90,46 @@ describe('token issuing and authentication (unit)', () => {
       pod: { name: 'p', uid: 'pod-uid' },
       node: { name: 'n1', uid: 'node-uid' },
     });
-    assert.throws(() => issuer.claims({ serviceAccount: sa, pod, secret: pod, audiences: [], expirationSeconds: 600 }), /only be bound to one object/);
+    assert.throws(
+      () => issuer.claims({ serviceAccount: sa, pod, secret: pod, audiences: [], expirationSeconds: 600 }),
+      /only be bound to one object/,
+    );
   });
 
   test('a valid token authenticates as the service account; expired, foreign, other-audience and revoked ones do not', async () => {
     const { token } = await issuer.issue({ serviceAccount: sa, pod, audiences: [ISSUER], expirationSeconds: 3600 });
-    assert.deepEqual(await authn.authenticate(token), { name: 'system:serviceaccount:ci:builder', uid: 'sa-uid', groups: ['system:serviceaccounts', 'system:serviceaccounts:ci'] });
+    assert.deepEqual(await authn.authenticate(token), {
+      name: 'system:serviceaccount:ci:builder',
+      uid: 'sa-uid',
+      groups: ['system:serviceaccounts', 'system:serviceaccounts:ci'],
+    });
     const now = Math.floor(Date.now() / 1000);
-    const expired = await issuer.issue({ serviceAccount: sa, audiences: [ISSUER], expirationSeconds: 600, now: now - 700 });
+    const expired = await issuer.issue({
+      serviceAccount: sa,
+      audiences: [ISSUER],
+      expirationSeconds: 600,
+      now: now - 700,
+    });
     assert.equal(await authn.authenticate(expired.token), undefined);
-    const other = await new TokenIssuer(generateKeys(), ISSUER).issue({ serviceAccount: sa, audiences: [ISSUER], expirationSeconds: 600 });
+    const other = await new TokenIssuer(generateKeys(), ISSUER).issue({
+      serviceAccount: sa,
+      audiences: [ISSUER],
+      expirationSeconds: 600,
+    });
     assert.equal(await authn.authenticate(other.token), undefined);
     const vault = await issuer.issue({ serviceAccount: sa, audiences: ['vault'], expirationSeconds: 600 });
     assert.equal(await authn.authenticate(vault.token), undefined);
-    const wrongIss = await new TokenIssuer(keys, 'https://elsewhere').issue({ serviceAccount: sa, audiences: [ISSUER], expirationSeconds: 600 });
+    const wrongIss = await new TokenIssuer(keys, 'https://elsewhere').issue({
+      serviceAccount: sa,
+      audiences: [ISSUER],
+      expirationSeconds: 600,
+    });
     assert.equal(await authn.authenticate(wrongIss.token), undefined);
     assert.equal(await authn.authenticate('not-a-jwt'), undefined);
     const [h, p, s] = token.split('.');
-    const forged = Buffer.from(JSON.stringify({ ...payloadOf(token), sub: 'system:serviceaccount:ci:admin' })).toString('base64url');
+    const forged = Buffer.from(JSON.stringify({ ...payloadOf(token), sub: 'system:serviceaccount:ci:admin' })).toString(
+      'base64url',
+    );
     assert.equal(await authn.authenticate(`${h}.${forged}.${s}`), undefined);
     assert.ok(p);
     // The bound pod re-created (new uid), then the service account gone: the token is revoked.
@@ -114,7 +148,10 @@ describe('ServiceAccount admission (unit)', () => {
     const pod: any = {
       spec: {
         initContainers: [{ name: 'i' }],
-        containers: [{ name: 'a', volumeMounts: [{ name: 'x', mountPath: '/var/run/secrets/kubernetes.io/serviceaccount' }] }, { name: 'b' }],
+        containers: [
+          { name: 'a', volumeMounts: [{ name: 'x', mountPath: '/var/run/secrets/kubernetes.io/serviceaccount' }] },
+          { name: 'b' },
+        ],
         volumes: [{ name: 'x', emptyDir: {} }],
       },
     };
@@ -125,20 +162,35 @@ describe('ServiceAccount admission (unit)', () => {
       sources: [
         { serviceAccountToken: { expirationSeconds: 3607, path: 'token' } },
         { configMap: { name: 'kube-root-ca.crt', items: [{ key: 'ca.crt', path: 'ca.crt' }] } },
-        { downwardAPI: { items: [{ path: 'namespace', fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.namespace' } }] } },
+        {
+          downwardAPI: {
+            items: [{ path: 'namespace', fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.namespace' } }],
+          },
+        },
       ],
       defaultMode: 420,
     });
     const mount = { name: vol.name, readOnly: true, mountPath: '/var/run/secrets/kubernetes.io/serviceaccount' };
     assert.deepEqual(pod.spec.initContainers[0].volumeMounts, [mount]);
-    assert.deepEqual(pod.spec.containers[0].volumeMounts, [{ name: 'x', mountPath: '/var/run/secrets/kubernetes.io/serviceaccount' }]);
+    assert.deepEqual(pod.spec.containers[0].volumeMounts, [
+      { name: 'x', mountPath: '/var/run/secrets/kubernetes.io/serviceaccount' },
+    ]);
     assert.deepEqual(pod.spec.containers[1].volumeMounts, [mount]);
     // Every container already mounts the path: no volume.
-    const none: any = { spec: { containers: [{ name: 'a', volumeMounts: [{ name: 'x', mountPath: '/var/run/secrets/kubernetes.io/serviceaccount' }] }] } };
+    const none: any = {
+      spec: {
+        containers: [
+          { name: 'a', volumeMounts: [{ name: 'x', mountPath: '/var/run/secrets/kubernetes.io/serviceaccount' }] },
+        ],
+      },
+    };
     mountServiceAccountToken(none);
     assert.equal(none.spec.volumes, undefined);
     assert.equal(shouldAutomount({ automountServiceAccountToken: false }, { spec: {} }), false);
-    assert.equal(shouldAutomount({ automountServiceAccountToken: false }, { spec: { automountServiceAccountToken: true } }), true);
+    assert.equal(
+      shouldAutomount({ automountServiceAccountToken: false }, { spec: { automountServiceAccountToken: true } }),
+      true,
+    );
     assert.equal(shouldAutomount({}, { spec: { automountServiceAccountToken: false } }), false);
     assert.equal(shouldAutomount(undefined, { spec: {} }), true);
   });
@@ -147,10 +199,24 @@ describe('ServiceAccount admission (unit)', () => {
     const accounts = new Map<string, any>([
       ['ns/default', { metadata: { name: 'default' }, imagePullSecrets: [{ name: 'reg' }] }],
       ['ns/quiet', { metadata: { name: 'quiet' }, automountServiceAccountToken: false }],
-      ['ns/strict', { metadata: { name: 'strict', annotations: { 'kubernetes.io/enforce-mountable-secrets': 'true' } }, secrets: [{ name: 'ok' }] }],
+      [
+        'ns/strict',
+        {
+          metadata: { name: 'strict', annotations: { 'kubernetes.io/enforce-mountable-secrets': 'true' } },
+          secrets: [{ name: 'ok' }],
+        },
+      ],
     ]);
     const plugin = new ServiceAccountAdmission((ns, name) => accounts.get(`${ns}/${name}`));
-    const attrs = (pod: any): any => ({ operation: 'CREATE', group: '', resource: 'pods', subresource: '', namespace: 'ns', name: 'p', object: pod });
+    const attrs = (pod: any): any => ({
+      operation: 'CREATE',
+      group: '',
+      resource: 'pods',
+      subresource: '',
+      namespace: 'ns',
+      name: 'p',
+      object: pod,
+    });
     // Not switched on: only the name.
     const lenient: any = { spec: { containers: [{ name: 'c' }] } };
     await plugin.admit(attrs(lenient));
@@ -165,16 +231,39 @@ describe('ServiceAccount admission (unit)', () => {
     const p2: any = { spec: { serviceAccountName: 'quiet', containers: [{ name: 'c' }] } };
     await plugin.admit(attrs(p2));
     assert.equal(p2.spec.volumes, undefined);
-    await assert.rejects(plugin.admit(attrs({ spec: { serviceAccountName: 'ghost', containers: [{ name: 'c' }] } })), (e: any) => {
-      assert.equal(e.code, 403);
-      assert.equal(e.message, 'pods "p" is forbidden: error looking up service account ns/ghost: serviceaccount "ghost" not found');
-      return true;
-    });
-    const bad: any = { spec: { serviceAccountName: 'strict', containers: [{ name: 'c' }], volumes: [{ name: 's', secret: { secretName: 'nope' } }] } };
-    await assert.rejects(plugin.admit(attrs(bad)), /volume with secret.secretName="nope" is not allowed because service account strict does not reference that secret/);
-    const good: any = { spec: { serviceAccountName: 'strict', containers: [{ name: 'c', env: [{ name: 'E', valueFrom: { secretKeyRef: { name: 'ok', key: 'k' } } }] }] } };
+    await assert.rejects(
+      plugin.admit(attrs({ spec: { serviceAccountName: 'ghost', containers: [{ name: 'c' }] } })),
+      (e: any) => {
+        assert.equal(e.code, 403);
+        assert.equal(
+          e.message,
+          'pods "p" is forbidden: error looking up service account ns/ghost: serviceaccount "ghost" not found',
+        );
+        return true;
+      },
+    );
+    const bad: any = {
+      spec: {
+        serviceAccountName: 'strict',
+        containers: [{ name: 'c' }],
+        volumes: [{ name: 's', secret: { secretName: 'nope' } }],
+      },
+    };
+    await assert.rejects(
+      plugin.admit(attrs(bad)),
+      /volume with secret.secretName="nope" is not allowed because service account strict does not reference that secret/,
+    );
+    const good: any = {
+      spec: {
+        serviceAccountName: 'strict',
+        containers: [{ name: 'c', env: [{ name: 'E', valueFrom: { secretKeyRef: { name: 'ok', key: 'k' } } }] }],
+      },
+    };
     await plugin.admit(attrs(good));
-    assert.equal(secretReferenceError({ metadata: { name: 's' } }, { spec: { imagePullSecrets: [{ name: 'r' }] } }), 'imagePullSecrets[0].name="r" is not allowed because service account s does not reference that imagePullSecret');
+    assert.equal(
+      secretReferenceError({ metadata: { name: 's' } }, { spec: { imagePullSecrets: [{ name: 'r' }] } }),
+      'imagePullSecrets[0].name="r" is not allowed because service account s does not reference that imagePullSecret',
+    );
   });
 });
 
@@ -193,7 +282,13 @@ describe('agent token cache', () => {
           createSubresource: async (name: string, sub: string, body: any) => {
             requests.push({ name, sub, body });
             if (fail) throw new Error('connection refused');
-            return { spec: body.spec, status: { token: `t${++n}`, expirationTimestamp: new Date(now + body.spec.expirationSeconds * 1000).toISOString() } };
+            return {
+              spec: body.spec,
+              status: {
+                token: `t${++n}`,
+                expirationTimestamp: new Date(now + body.spec.expirationSeconds * 1000).toISOString(),
+              },
+            };
           },
         }),
       }),
@@ -202,7 +297,19 @@ describe('agent token cache', () => {
     const pod: any = { metadata: { name: 'p', namespace: 'ns', uid: 'u1' }, spec: { serviceAccountName: 'sa' } };
     const src = { path: 'token', audience: 'vault', expirationSeconds: 600 };
     assert.equal(await cache.get(fake, pod, src), 't1');
-    assert.deepEqual(requests[0], { name: 'sa', sub: 'token', body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { audiences: ['vault'], expirationSeconds: 600, boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name: 'p', uid: 'u1' } } } });
+    assert.deepEqual(requests[0], {
+      name: 'sa',
+      sub: 'token',
+      body: {
+        apiVersion: 'authentication.k8s.io/v1',
+        kind: 'TokenRequest',
+        spec: {
+          audiences: ['vault'],
+          expirationSeconds: 600,
+          boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name: 'p', uid: 'u1' },
+        },
+      },
+    });
     now += 400_000;
     assert.equal(await cache.get(fake, pod, src), 't1');
     now += 100_000;
@@ -228,10 +335,24 @@ describe('TokenRequest API and bearer authentication (in-process server)', () =>
     t = await startTestApi();
     tokens = installServiceAccountTokens(t.api, { keys: generateKeys(), requireServiceAccount: false });
     client = Client.fromKubeconfig(t.kubeconfig, { fieldManager: 'test' });
-    saUID = (await client.resource(R.serviceaccounts).namespace(ns).create({ metadata: { name: 'robot' } })).metadata.uid;
-    await client.resource(R.serviceaccounts).namespace(ns).create({ metadata: { name: 'other' } });
+    saUID = (
+      await client
+        .resource(R.serviceaccounts)
+        .namespace(ns)
+        .create({ metadata: { name: 'robot' } })
+    ).metadata.uid;
+    await client
+      .resource(R.serviceaccounts)
+      .namespace(ns)
+      .create({ metadata: { name: 'other' } });
     await client.resource(R.nodes).create({ metadata: { name: 'n1' } });
-    const pod = await client.resource(R.pods).namespace(ns).create({ metadata: { name: 'web' }, spec: { serviceAccountName: 'robot', nodeName: 'n1', containers: [{ name: 'c', image: 'busybox' }] } });
+    const pod = await client
+      .resource(R.pods)
+      .namespace(ns)
+      .create({
+        metadata: { name: 'web' },
+        spec: { serviceAccountName: 'robot', nodeName: 'n1', containers: [{ name: 'c', image: 'busybox' }] },
+      });
     podUID = pod.metadata.uid;
   });
   after(async () => {
@@ -239,19 +360,32 @@ describe('TokenRequest API and bearer authentication (in-process server)', () =>
     await t?.stop();
   });
 
-  const request = (name: string, spec: any, c: Client = client) => c.resource(R.serviceaccounts).namespace(ns).createSubresource(name, 'token', { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec });
+  const request = (name: string, spec: any, c: Client = client) =>
+    c
+      .resource(R.serviceaccounts)
+      .namespace(ns)
+      .createSubresource(name, 'token', { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec });
 
   let lastBody = '';
   const get = (path: string, token: string) =>
     new Promise<number>((resolve, reject) => {
-      const req = https.request({ host: '127.0.0.1', port: t.api.port, path, ca: t.api.config.tls.ca, headers: { Authorization: `Bearer ${token}` } }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c) => chunks.push(c));
-        res.on('end', () => {
-          lastBody = Buffer.concat(chunks).toString('utf8');
-          resolve(res.statusCode!);
-        });
-      });
+      const req = https.request(
+        {
+          host: '127.0.0.1',
+          port: t.api.port,
+          path,
+          ca: t.api.config.tls.ca,
+          headers: { Authorization: `Bearer ${token}` },
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c) => chunks.push(c));
+          res.on('end', () => {
+            lastBody = Buffer.concat(chunks).toString('utf8');
+            resolve(res.statusCode!);
+          });
+        },
+      );
       req.on('error', reject);
       req.end();
     });
@@ -266,28 +400,58 @@ describe('TokenRequest API and bearer authentication (in-process server)', () =>
     assert.deepEqual(out.spec.audiences, [ISSUER]);
     assert.equal(out.spec.expirationSeconds, 3600);
     const exp = Date.parse(out.status.expirationTimestamp);
-    assert.ok(exp >= Math.floor(before / 1000) * 1000 + 3600_000 && exp <= Date.now() + 3600_000, out.status.expirationTimestamp);
+    assert.ok(
+      exp >= Math.floor(before / 1000) * 1000 + 3600_000 && exp <= Date.now() + 3600_000,
+      out.status.expirationTimestamp,
+    );
     const c = payloadOf(out.status.token);
     assert.equal(c.exp - c.iat, 3600);
     assert.deepEqual(c['kubernetes.io'], { namespace: ns, serviceaccount: { name: 'robot', uid: saUID } });
     assert.deepEqual(tokens.apiAudiences, [ISSUER]);
     assert.equal(await get('/api/v1', out.status.token), 200);
     const sub = JSON.parse(lastBody).resources.find((r: any) => r.name === 'serviceaccounts/token');
-    assert.deepEqual({ kind: sub?.kind, group: sub?.group, version: sub?.version, verbs: sub?.verbs }, { kind: 'TokenRequest', group: 'authentication.k8s.io', version: 'v1', verbs: ['create'] });
+    assert.deepEqual(
+      { kind: sub?.kind, group: sub?.group, version: sub?.version, verbs: sub?.verbs },
+      { kind: 'TokenRequest', group: 'authentication.k8s.io', version: 'v1', verbs: ['create'] },
+    );
   });
 
   test('bound to a pod: pod and node claims; uid, service account, kind and lifetime checked', async () => {
-    const out = await request('robot', { audiences: ['vault'], expirationSeconds: 600, boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name: 'web', uid: podUID } });
+    const out = await request('robot', {
+      audiences: ['vault'],
+      expirationSeconds: 600,
+      boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name: 'web', uid: podUID },
+    });
     const c = payloadOf(out.status.token);
     assert.deepEqual(c.aud, ['vault']);
     assert.equal(c['kubernetes.io'].pod.uid, podUID);
     assert.equal(c['kubernetes.io'].node.name, 'n1');
-    await assert.rejects(request('robot', { boundObjectRef: { kind: 'Pod', name: 'web', uid: 'nope' } }), (e: any) => e.code === 409 && /does not match the UID in record/.test(e.message));
-    await assert.rejects(request('other', { boundObjectRef: { kind: 'Pod', name: 'web' } }), (e: any) => e.code === 400 && e.message === 'cannot bind token for serviceaccount "other" to pod running with serviceaccount "robot"');
-    await assert.rejects(request('robot', { boundObjectRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'x' } }), (e: any) => e.code === 400 && e.message === 'cannot bind token to object of type apps/v1, Kind=Deployment');
-    await assert.rejects(request('robot', { boundObjectRef: { kind: 'Pod', name: 'ghost' } }), (e: any) => e.code === 404);
-    await assert.rejects(request('robot', { expirationSeconds: 599 }), (e: any) => e.code === 422 && /may not specify a duration less than 10 minutes/.test(e.message));
-    await assert.rejects(request('ghost', {}), (e: any) => e.code === 404 && e.message === 'serviceaccounts "ghost" not found');
+    await assert.rejects(
+      request('robot', { boundObjectRef: { kind: 'Pod', name: 'web', uid: 'nope' } }),
+      (e: any) => e.code === 409 && /does not match the UID in record/.test(e.message),
+    );
+    await assert.rejects(
+      request('other', { boundObjectRef: { kind: 'Pod', name: 'web' } }),
+      (e: any) =>
+        e.code === 400 &&
+        e.message === 'cannot bind token for serviceaccount "other" to pod running with serviceaccount "robot"',
+    );
+    await assert.rejects(
+      request('robot', { boundObjectRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'x' } }),
+      (e: any) => e.code === 400 && e.message === 'cannot bind token to object of type apps/v1, Kind=Deployment',
+    );
+    await assert.rejects(
+      request('robot', { boundObjectRef: { kind: 'Pod', name: 'ghost' } }),
+      (e: any) => e.code === 404,
+    );
+    await assert.rejects(
+      request('robot', { expirationSeconds: 599 }),
+      (e: any) => e.code === 422 && /may not specify a duration less than 10 minutes/.test(e.message),
+    );
+    await assert.rejects(
+      request('ghost', {}),
+      (e: any) => e.code === 404 && e.message === 'serviceaccounts "ghost" not found',
+    );
     // The kube-api-access lifetime bound to a pod: a year, with warnafter at 3607 s.
     const ext = await request('robot', { expirationSeconds: 3607, boundObjectRef: { kind: 'Pod', name: 'web' } });
     const e = payloadOf(ext.status.token);
@@ -309,14 +473,25 @@ describe('TokenRequest API and bearer authentication (in-process server)', () =>
   test('the agent writes the token of a projected serviceAccountToken source', async () => {
     const podsDir = mkdtempSync(join(tmpdir(), 'k8ts-satoken-'));
     try {
-      const pod = await client.resource(R.pods).namespace(ns).create({
-        metadata: { name: 'tok' },
-        spec: {
-          serviceAccountName: 'robot',
-          containers: [{ name: 'c', image: 'busybox' }],
-          volumes: [{ name: 'v', projected: { defaultMode: 0o600, sources: [{ serviceAccountToken: { path: 'sub/token', audience: 'vault', expirationSeconds: 600 } }] } }],
-        },
-      });
+      const pod = await client
+        .resource(R.pods)
+        .namespace(ns)
+        .create({
+          metadata: { name: 'tok' },
+          spec: {
+            serviceAccountName: 'robot',
+            containers: [{ name: 'c', image: 'busybox' }],
+            volumes: [
+              {
+                name: 'v',
+                projected: {
+                  defaultMode: 0o600,
+                  sources: [{ serviceAccountToken: { path: 'sub/token', audience: 'vault', expirationSeconds: 600 } }],
+                },
+              },
+            ],
+          },
+        });
       const vm = new VolumeManager({ client, podsDir, nodeName: 'n1', secretsOnTmpfs: false });
       const vols = await vm.setUp(pod);
       const file = join(vols.get('v')!.path, 'sub/token');

@@ -4,7 +4,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DEFAULT_TIMING, podUsage, runOf, simulatePod, terminatedStatus } from '../../src/sim/pod.js';
 import { parseLabels, parseTaints, simOptionsFromFlags } from '../../src/sim/config.js';
-import { desiredTaints, evictionTime, reconcileTaints, toleratesTaint } from '../../src/controllers/nodelifecycle/controller.js';
+import {
+  desiredTaints,
+  evictionTime,
+  reconcileTaints,
+  toleratesTaint,
+} from '../../src/controllers/nodelifecycle/controller.js';
 import { parseDurationMs } from '../../src/cli/component.js';
 import { CidrSet } from '../../src/controllers/nodeipam/controller.js';
 import { DefaultTolerationSeconds } from '../../src/apiserver/admission/defaulttolerationseconds.js';
@@ -12,10 +17,19 @@ import { nodeMetrics, podMetrics } from '../../src/api/metrics/v1beta1/index.js'
 import { USAGE_ANNOTATION, decodeUsage, encodeUsage } from '../../src/api/metrics/v1beta1/usage.js';
 
 const T0 = Date.parse('2024-05-01T10:00:00Z');
-const env = (now: number) => ({ now, hostIP: '198.18.0.1', podIP: '10.42.0.2', timing: { ...DEFAULT_TIMING, jobRunMs: 1000, crashLoopBaseMs: 2000 } });
+const env = (now: number) => ({
+  now,
+  hostIP: '198.18.0.1',
+  podIP: '10.42.0.2',
+  timing: { ...DEFAULT_TIMING, jobRunMs: 1000, crashLoopBaseMs: 2000 },
+});
 
 function mkPod(spec: any, annotations: Record<string, string> = {}): any {
-  return { metadata: { name: 'p', namespace: 'default', uid: 'u1', annotations }, spec: { containers: [{ name: 'c', image: 'busybox' }], ...spec }, status: { phase: 'Pending', qosClass: 'BestEffort' } };
+  return {
+    metadata: { name: 'p', namespace: 'default', uid: 'u1', annotations },
+    spec: { containers: [{ name: 'c', image: 'busybox' }], ...spec },
+    status: { phase: 'Pending', qosClass: 'BestEffort' },
+  };
 }
 
 /** Run the simulation like the simulator does: apply the status, jump to the next due time. */
@@ -48,11 +62,22 @@ test('a long-running pod goes Running and Ready at once', () => {
 });
 
 test('startup delay, init containers in order, readiness delay', () => {
-  const pod = mkPod({ initContainers: [{ name: 'i1', image: 'busybox' }, { name: 'i2', image: 'busybox' }] }, { 'sim.k8ts.io/start-seconds': '1', 'sim.k8ts.io/init-seconds': '2', 'sim.k8ts.io/ready-seconds': '3' });
+  const pod = mkPod(
+    {
+      initContainers: [
+        { name: 'i1', image: 'busybox' },
+        { name: 'i2', image: 'busybox' },
+      ],
+    },
+    { 'sim.k8ts.io/start-seconds': '1', 'sim.k8ts.io/init-seconds': '2', 'sim.k8ts.io/ready-seconds': '3' },
+  );
   let r = step(pod, T0);
   assert.equal(r.status.phase, 'Pending');
   assert.equal(r.status.initContainerStatuses[0].state.waiting.reason, 'PodInitializing');
-  assert.equal(r.status.conditions.find((c: any) => c.type === 'Initialized').message, 'containers with incomplete status: [i1 i2]');
+  assert.equal(
+    r.status.conditions.find((c: any) => c.type === 'Initialized').message,
+    'containers with incomplete status: [i1 i2]',
+  );
   assert.equal(r.next, T0 + 1000);
   r = step(pod, T0 + 1000);
   assert.ok(r.status.initContainerStatuses[0].state.running);
@@ -72,7 +97,10 @@ test('startup delay, init containers in order, readiness delay', () => {
 });
 
 test('run-to-completion: Never succeeds or fails, OnFailure restarts until success', () => {
-  let pod = mkPod({ restartPolicy: 'Never', containers: [{ name: 'c', image: 'busybox', command: ['sh', '-c', 'exit 0'] }] });
+  let pod = mkPod({
+    restartPolicy: 'Never',
+    containers: [{ name: 'c', image: 'busybox', command: ['sh', '-c', 'exit 0'] }],
+  });
   let r = step(pod, T0);
   assert.equal(r.status.phase, 'Running');
   assert.equal(r.next, T0 + 1000);
@@ -122,9 +150,18 @@ test('Always pods with a finite command restart; activeDeadlineSeconds fails the
 test('runOf reads commands and annotations', () => {
   const p = (restartPolicy: string, ann: Record<string, string> = {}) => mkPod({ restartPolicy }, ann);
   assert.deepEqual(runOf(p('Always'), { command: ['nginx'] }, DEFAULT_TIMING), { runMs: undefined, exitCode: 0 });
-  assert.deepEqual(runOf(p('Always'), { command: ['sh', '-c', 'sleep 30; exit 4'] }, DEFAULT_TIMING), { runMs: 30_000, exitCode: 4 });
-  assert.deepEqual(runOf(p('Never'), { command: ['perl'] }, DEFAULT_TIMING), { runMs: DEFAULT_TIMING.jobRunMs, exitCode: 0 });
-  assert.deepEqual(runOf(p('Never', { 'sim.k8ts.io/run-seconds': '7', 'sim.k8ts.io/exit-code': '9' }), {}, DEFAULT_TIMING), { runMs: 7000, exitCode: 9 });
+  assert.deepEqual(runOf(p('Always'), { command: ['sh', '-c', 'sleep 30; exit 4'] }, DEFAULT_TIMING), {
+    runMs: 30_000,
+    exitCode: 4,
+  });
+  assert.deepEqual(runOf(p('Never'), { command: ['perl'] }, DEFAULT_TIMING), {
+    runMs: DEFAULT_TIMING.jobRunMs,
+    exitCode: 0,
+  });
+  assert.deepEqual(
+    runOf(p('Never', { 'sim.k8ts.io/run-seconds': '7', 'sim.k8ts.io/exit-code': '9' }), {}, DEFAULT_TIMING),
+    { runMs: 7000, exitCode: 9 },
+  );
   assert.equal(runOf(p('Never'), { command: ['false'] }, DEFAULT_TIMING).exitCode, 1);
 });
 
@@ -137,7 +174,12 @@ test('terminatedStatus stops running containers', () => {
 });
 
 test('podUsage: annotations, or a share of requests, or small defaults', () => {
-  const two = { containers: [{ name: 'a', image: 'x' }, { name: 'b', image: 'x', resources: { requests: { cpu: '500m', memory: '1Gi' } } }] };
+  const two = {
+    containers: [
+      { name: 'a', image: 'x' },
+      { name: 'b', image: 'x', resources: { requests: { cpu: '500m', memory: '1Gi' } } },
+    ],
+  };
   assert.deepEqual(podUsage(mkPod(two)), [
     ['a', 2, 8 * 1024 * 1024],
     ['b', 50, 512 * 1024 * 1024],
@@ -167,19 +209,43 @@ test('sim flags: labels, taints, options', () => {
 test('tolerations, eviction times and managed taints', () => {
   const unreachable = { key: 'node.kubernetes.io/unreachable', effect: 'NoExecute', timeAdded: '2024-05-01T10:00:00Z' };
   assert.equal(toleratesTaint({ operator: 'Exists' }, unreachable), true);
-  assert.equal(toleratesTaint({ key: 'node.kubernetes.io/unreachable', operator: 'Exists', effect: 'NoSchedule' }, unreachable), false);
+  assert.equal(
+    toleratesTaint({ key: 'node.kubernetes.io/unreachable', operator: 'Exists', effect: 'NoSchedule' }, unreachable),
+    false,
+  );
   assert.equal(toleratesTaint({ key: 'k', value: 'v' }, { key: 'k', value: 'v', effect: 'NoSchedule' }), true);
   assert.equal(toleratesTaint({ key: 'k', value: 'w' }, { key: 'k', value: 'v', effect: 'NoSchedule' }), false);
   const pod = (tolerations: any[]) => ({ spec: { tolerations } });
   assert.equal(evictionTime(pod([]), [unreachable], T0), 0);
-  assert.equal(evictionTime(pod([{ key: 'node.kubernetes.io/unreachable', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 300 }]), [unreachable], 0), T0 + 300_000);
+  assert.equal(
+    evictionTime(
+      pod([{ key: 'node.kubernetes.io/unreachable', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 300 }]),
+      [unreachable],
+      0,
+    ),
+    T0 + 300_000,
+  );
   assert.equal(evictionTime(pod([{ operator: 'Exists' }]), [unreachable], 0), undefined);
   assert.equal(evictionTime(pod([]), [{ key: 'x', effect: 'NoSchedule' }], 0), undefined);
 
-  const node: any = { spec: { unschedulable: true, taints: [{ key: 'mine', effect: 'NoSchedule' }] }, status: { conditions: [{ type: 'Ready', status: 'Unknown' }] } };
-  assert.deepEqual(desiredTaints(node), { noSchedule: ['node.kubernetes.io/unreachable', 'node.kubernetes.io/unschedulable'], noExecute: ['node.kubernetes.io/unreachable'] });
+  const node: any = {
+    spec: { unschedulable: true, taints: [{ key: 'mine', effect: 'NoSchedule' }] },
+    status: { conditions: [{ type: 'Ready', status: 'Unknown' }] },
+  };
+  assert.deepEqual(desiredTaints(node), {
+    noSchedule: ['node.kubernetes.io/unreachable', 'node.kubernetes.io/unschedulable'],
+    noExecute: ['node.kubernetes.io/unreachable'],
+  });
   const t = reconcileTaints(node, '2024-05-01T10:00:00Z')!;
-  assert.deepEqual(t.map((x) => `${x.key}:${x.effect}`), ['mine:NoSchedule', 'node.kubernetes.io/unreachable:NoSchedule', 'node.kubernetes.io/unschedulable:NoSchedule', 'node.kubernetes.io/unreachable:NoExecute']);
+  assert.deepEqual(
+    t.map((x) => `${x.key}:${x.effect}`),
+    [
+      'mine:NoSchedule',
+      'node.kubernetes.io/unreachable:NoSchedule',
+      'node.kubernetes.io/unschedulable:NoSchedule',
+      'node.kubernetes.io/unreachable:NoExecute',
+    ],
+  );
   node.spec.taints = t;
   assert.equal(reconcileTaints(node, 'later'), undefined);
   node.spec.unschedulable = false;
@@ -210,7 +276,16 @@ test('DefaultTolerationSeconds adds the 300 s tolerations unless already tolerat
     { key: 'node.kubernetes.io/not-ready', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 300 },
     { key: 'node.kubernetes.io/unreachable', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 300 },
   ]);
-  const b: any = { ...a, object: { spec: { tolerations: [{ key: 'node.kubernetes.io/unreachable', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 2 }] } } };
+  const b: any = {
+    ...a,
+    object: {
+      spec: {
+        tolerations: [
+          { key: 'node.kubernetes.io/unreachable', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 2 },
+        ],
+      },
+    },
+  };
   plugin.admit(b);
   assert.equal(b.object.spec.tolerations.length, 2);
   assert.equal(b.object.spec.tolerations[0].tolerationSeconds, 2);
@@ -221,7 +296,12 @@ test('DefaultTolerationSeconds adds the 300 s tolerations unless already tolerat
 
 test('metrics.k8s.io from lease usage samples', async () => {
   const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
-  const sample = encodeUsage({ t: now, w: 10, n: [300, 512 * 1024 * 1024], p: { 'default/web': [['c', 250, 100 * 1024 * 1024]], 'default/gone': [['c', 1, 1]] } });
+  const sample = encodeUsage({
+    t: now,
+    w: 10,
+    n: [300, 512 * 1024 * 1024],
+    p: { 'default/web': [['c', 250, 100 * 1024 * 1024]], 'default/gone': [['c', 1, 1]] },
+  });
   assert.equal(decodeUsage(sample)?.n[0], 300);
   const stale = encodeUsage({ t: '2020-01-01T00:00:00Z', w: 10, n: [1, 1], p: {} });
   const objects: Record<string, any[]> = {
@@ -234,7 +314,10 @@ test('metrics.k8s.io from lease usage samples', async () => {
   };
   const reader = {
     list: (g: string, p: string) => objects[`${g}/${p}`] ?? [],
-    get: (g: string, p: string, ns: string | undefined, name: string) => (objects[`${g}/${p}`] ?? []).find((o) => o.metadata.name === name && (ns === undefined || o.metadata.namespace === ns)),
+    get: (g: string, p: string, ns: string | undefined, name: string) =>
+      (objects[`${g}/${p}`] ?? []).find(
+        (o) => o.metadata.name === name && (ns === undefined || o.metadata.namespace === ns),
+      ),
   };
   const nodes: any[] = await nodeMetrics.virtualList!(reader, undefined);
   assert.equal(nodes.length, 1);

@@ -6,17 +6,42 @@ import { createHash } from 'node:crypto';
 import net from 'node:net';
 import zlib from 'node:zlib';
 import {
-  FLAG_FIN, FrameParser, FrameType, HeaderCompressor, HeaderDecompressor, SPDY3_DICTIONARY, SpdyConnection, decodeHeaderBlock,
-  decodeSettings, encodeDataFrame, encodeGoAway, encodeHeaderBlock, encodePing, encodeRstStream, encodeSettings, encodeSynStream,
-  encodeWindowUpdate, type ControlFrame, type DataFrame, type Frame,
+  FLAG_FIN,
+  FrameParser,
+  FrameType,
+  HeaderCompressor,
+  HeaderDecompressor,
+  SPDY3_DICTIONARY,
+  SpdyConnection,
+  decodeHeaderBlock,
+  decodeSettings,
+  encodeDataFrame,
+  encodeGoAway,
+  encodeHeaderBlock,
+  encodePing,
+  encodeRstStream,
+  encodeSettings,
+  encodeSynStream,
+  encodeWindowUpdate,
+  type ControlFrame,
+  type DataFrame,
+  type Frame,
 } from '../../src/agent/streaming/spdy.js';
-import { ResizeDecoder, commandStatus, serveRemoteCommandSpdy, StreamProtocolV4 } from '../../src/agent/streaming/remotecommand.js';
+import {
+  ResizeDecoder,
+  commandStatus,
+  serveRemoteCommandSpdy,
+  StreamProtocolV4,
+} from '../../src/agent/streaming/remotecommand.js';
 import { servePortForwardSpdy } from '../../src/agent/streaming/portforward.js';
 import { negotiate } from '../../src/agent/streaming/server.js';
 
 test('the SPDY/3 dictionary is the published one', () => {
   assert.equal(SPDY3_DICTIONARY.length, 1423);
-  assert.equal(createHash('sha256').update(SPDY3_DICTIONARY).digest('hex'), '51d27341373f923f3cd88e1eb7162aeaa3723d7585ff2399201dc06498407f02');
+  assert.equal(
+    createHash('sha256').update(SPDY3_DICTIONARY).digest('hex'),
+    '51d27341373f923f3cd88e1eb7162aeaa3723d7585ff2399201dc06498407f02',
+  );
 });
 
 test('header blocks: encode/decode, multiple values, lowercase names', () => {
@@ -89,12 +114,21 @@ test('resize events and statuses as the kubelet writes them', () => {
   const dec = new ResizeDecoder((s) => sizes.push(s));
   dec.push('{"Width":80,"Height":24}\n{"Width":1');
   dec.push('00,"Height":40}');
-  assert.deepEqual(sizes, [{ width: 80, height: 24 }, { width: 100, height: 40 }]);
+  assert.deepEqual(sizes, [
+    { width: 80, height: 24 },
+    { width: 100, height: 40 },
+  ]);
   assert.deepEqual(commandStatus({ exitCode: 0 }), { metadata: {}, status: 'Success' });
   const failed = commandStatus({ exitCode: 3 }, ['sh', '-c', 'exit 3']);
   assert.equal(failed.reason, 'NonZeroExitCode');
   assert.deepEqual(failed.details, { causes: [{ reason: 'ExitCode', message: '3' }] });
-  assert.equal(negotiate(['v5.channel.k8s.io', 'v4.channel.k8s.io', 'v3.channel.k8s.io'], ['v4.channel.k8s.io', 'v3.channel.k8s.io']), 'v4.channel.k8s.io');
+  assert.equal(
+    negotiate(
+      ['v5.channel.k8s.io', 'v4.channel.k8s.io', 'v3.channel.k8s.io'],
+      ['v4.channel.k8s.io', 'v3.channel.k8s.io'],
+    ),
+    'v4.channel.k8s.io',
+  );
   assert.equal(negotiate(['channel.k8s.io'], ['v4.channel.k8s.io']), undefined);
 });
 
@@ -129,7 +163,10 @@ class Client {
         if (pred()) return;
         throw new Error(`timed out waiting for ${what}`);
       }
-      await new Promise<void>((r) => { this.waiters.push(r); setTimeout(r, 100); });
+      await new Promise<void>((r) => {
+        this.waiters.push(r);
+        setTimeout(r, 100);
+      });
     }
   }
   /** Data received on a stream, and whether it was FIN'd. */
@@ -148,18 +185,29 @@ async function pair(serve: (conn: SpdyConnection) => void): Promise<{ client: Cl
   const port = (server.address() as net.AddressInfo).port;
   const sock = net.connect(port, '127.0.0.1');
   await new Promise((r) => sock.once('connect', r));
-  return { client: new Client(sock), done: () => { sock.destroy(); server.close(); } };
+  return {
+    client: new Client(sock),
+    done: () => {
+      sock.destroy();
+      server.close();
+    },
+  };
 }
 
 test('remotecommand v4 over SPDY: streams, stdin to stdout, exit code status, goodbye', async () => {
   const { client, done } = await pair((conn) => {
-    void serveRemoteCommandSpdy(conn, StreamProtocolV4, { stdin: true, stdout: true, stderr: true, tty: false }, async (io) => {
-      let input = '';
-      for await (const chunk of io.stdin!) input += chunk;
-      io.stdout!.write(`got ${input}`);
-      io.stderr!.write('warning');
-      return { exitCode: 3 };
-    });
+    void serveRemoteCommandSpdy(
+      conn,
+      StreamProtocolV4,
+      { stdin: true, stdout: true, stderr: true, tty: false },
+      async (io) => {
+        let input = '';
+        for await (const chunk of io.stdin!) input += chunk;
+        io.stdout!.write(`got ${input}`);
+        io.stderr!.write('warning');
+        return { exitCode: 3 };
+      },
+    );
   });
   try {
     await client.open(1, { streamtype: 'error' });
@@ -177,10 +225,14 @@ test('remotecommand v4 over SPDY: streams, stdin to stdout, exit code status, go
     assert.equal(status.status, 'Failure');
     assert.equal(status.reason, 'NonZeroExitCode');
     assert.equal(status.details.causes[0].message, '3');
-    assert.ok(client.frames.some((f) => f.control && f.type === FrameType.PING && f.payload.readUInt32BE(0) === 1), 'ping echoed');
+    assert.ok(
+      client.frames.some((f) => f.control && f.type === FrameType.PING && f.payload.readUInt32BE(0) === 1),
+      'ping echoed',
+    );
     await client.until(() => client.frames.some((f) => f.control && f.type === FrameType.GOAWAY), 'GOAWAY');
     // The reply header blocks decode with the client's own inflate context.
-    for (const f of client.frames) if (f.control && f.type === FrameType.SYN_REPLY) await client.decomp.decompress(f.payload.subarray(4));
+    for (const f of client.frames)
+      if (f.control && f.type === FrameType.SYN_REPLY) await client.decomp.decompress(f.payload.subarray(4));
   } finally {
     done();
   }
@@ -191,14 +243,19 @@ test('port-forward over SPDY: a stream pair per connection, errors as text', asy
   await new Promise<void>((r) => echo.listen(0, '127.0.0.1', r));
   const echoPort = (echo.address() as net.AddressInfo).port;
   const { client, done } = await pair((conn) => {
-    void servePortForwardSpdy(conn, (port, data) => new Promise((resolve, reject) => {
-      if (port !== echoPort) return reject(new Error('connection refused'));
-      const s = net.connect(port, '127.0.0.1');
-      s.once('error', reject);
-      data.pipe(s);
-      s.pipe(data);
-      s.once('close', () => resolve());
-    }), 'pod-1');
+    void servePortForwardSpdy(
+      conn,
+      (port, data) =>
+        new Promise((resolve, reject) => {
+          if (port !== echoPort) return reject(new Error('connection refused'));
+          const s = net.connect(port, '127.0.0.1');
+          s.once('error', reject);
+          data.pipe(s);
+          s.pipe(data);
+          s.once('close', () => resolve());
+        }),
+      'pod-1',
+    );
   });
   try {
     await client.open(1, { streamtype: 'error', port: String(echoPort), requestid: '0' }, true);
@@ -214,7 +271,10 @@ test('port-forward over SPDY: a stream pair per connection, errors as text', asy
     assert.match(client.stream(5).data, /^error forwarding port 1 to pod pod-1: connection refused/);
     // A stream without a port is reset.
     await client.open(9, { streamtype: 'data' });
-    await client.until(() => client.frames.some((f) => f.control && f.type === FrameType.RST_STREAM && f.payload.readUInt32BE(0) === 9), 'RST_STREAM');
+    await client.until(
+      () => client.frames.some((f) => f.control && f.type === FrameType.RST_STREAM && f.payload.readUInt32BE(0) === 9),
+      'RST_STREAM',
+    );
   } finally {
     done();
     echo.close();

@@ -9,9 +9,15 @@ import { ApiError } from '../../src/machinery/errors.js';
 const DEPLOY: TypeRef = { schema: getDefinition('io.k8s.api.apps.v1.Deployment') };
 const CM: TypeRef = { schema: getDefinition('io.k8s.api.core.v1.ConfigMap') };
 
-const stub = (name = 'web') => ({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name, namespace: 'default' } });
+const stub = (name = 'web') => ({
+  apiVersion: 'apps/v1',
+  kind: 'Deployment',
+  metadata: { name, namespace: 'default' },
+});
 
-function deployment(over: { replicas?: number; image?: string; containers?: any[]; labels?: Record<string, string> } = {}): any {
+function deployment(
+  over: { replicas?: number; image?: string; containers?: any[]; labels?: Record<string, string> } = {},
+): any {
   const spec: any = {
     selector: { matchLabels: { app: 'web' } },
     template: {
@@ -25,7 +31,8 @@ function deployment(over: { replicas?: number; image?: string; containers?: any[
   return { apiVersion: 'apps/v1', kind: 'Deployment', metadata, spec };
 }
 
-const apply = (live: any, cfg: any, manager: string, force = false) => applyOperation(live, cfg, { manager, force, apiVersion: 'apps/v1', type: DEPLOY, statusSubresource: true });
+const apply = (live: any, cfg: any, manager: string, force = false) =>
+  applyOperation(live, cfg, { manager, force, apiVersion: 'apps/v1', type: DEPLOY, statusSubresource: true });
 
 function conflictOf(fn: () => unknown): ApiError {
   try {
@@ -48,9 +55,14 @@ test('FieldSet round-trips FieldsV1 and supports set algebra', () => {
   const other = FieldSet.of(['f:spec', 'f:replicas']);
   assert.deepEqual(s.difference(other).toFieldsV1(), { 'f:metadata': { 'f:labels': { '.': {}, 'f:app': {} } } });
   assert.deepEqual(s.intersection(other).toFieldsV1(), { 'f:spec': { 'f:replicas': {} } });
-  assert.deepEqual(s.recursiveDifference(FieldSet.of(['f:metadata', 'f:labels'])).toFieldsV1(), { 'f:spec': { 'f:replicas': {} } });
+  assert.deepEqual(s.recursiveDifference(FieldSet.of(['f:metadata', 'f:labels'])).toFieldsV1(), {
+    'f:spec': { 'f:replicas': {} },
+  });
   assert.throws(() => FieldSet.fromFieldsV1({ 'x:bad': {} }));
-  assert.equal(pathToString(['f:spec', 'f:template', 'f:spec', 'f:containers', 'k:{"name":"nginx"}', 'f:image']), '.spec.template.spec.containers[name="nginx"].image');
+  assert.equal(
+    pathToString(['f:spec', 'f:template', 'f:spec', 'f:containers', 'k:{"name":"nginx"}', 'f:image']),
+    '.spec.template.spec.containers[name="nginx"].image',
+  );
   assert.equal(pathToString(['f:metadata', 'f:finalizers', 'v:"a"']), '.metadata.finalizers[="a"]');
 });
 
@@ -73,10 +85,21 @@ test('toFieldSet keys associative lists by their keys and treats atomic lists as
 // ---- merge ----------------------------------------------------------------------------------
 
 test('merge: maps recursively, associative lists by key, sets by value, atomic lists replaced', () => {
-  const live = deployment({ containers: [{ name: 'a', image: 'a:1', args: ['x', 'y'] }, { name: 'b', image: 'b:1' }] });
+  const live = deployment({
+    containers: [
+      { name: 'a', image: 'a:1', args: ['x', 'y'] },
+      { name: 'b', image: 'b:1' },
+    ],
+  });
   live.metadata.finalizers = ['f1'];
   live.metadata.labels = { keep: 'yes' };
-  const cfg = deployment({ containers: [{ name: 'b', image: 'b:2' }, { name: 'c', image: 'c:1' }, { name: 'a', args: ['z'] }] });
+  const cfg = deployment({
+    containers: [
+      { name: 'b', image: 'b:2' },
+      { name: 'c', image: 'c:1' },
+      { name: 'a', args: ['z'] },
+    ],
+  });
   cfg.metadata.finalizers = ['f2'];
   cfg.metadata.labels = { add: 'yes' };
   const out = merge(live, cfg, DEPLOY) as any;
@@ -87,7 +110,10 @@ test('merge: maps recursively, associative lists by key, sets by value, atomic l
   assert.deepEqual(byName.a, { name: 'a', image: 'a:1', args: ['z'] }); // atomic list replaced, image kept
   assert.equal(byName.b.image, 'b:2');
   // The applied order wins for items both sides have.
-  assert.deepEqual(out.spec.template.spec.containers.map((c: any) => c.name), ['b', 'c', 'a']);
+  assert.deepEqual(
+    out.spec.template.spec.containers.map((c: any) => c.name),
+    ['b', 'c', 'a'],
+  );
 });
 
 test('merge: x-kubernetes-map-type atomic replaces, CR list types come from the schema', () => {
@@ -98,7 +124,12 @@ test('merge: x-kubernetes-map-type atomic replaces, CR list types come from the 
         spec: {
           type: 'object',
           properties: {
-            ports: { type: 'array', 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'], items: { type: 'object', properties: { name: { type: 'string' }, port: { type: 'integer' } } } },
+            ports: {
+              type: 'array',
+              'x-kubernetes-list-type': 'map',
+              'x-kubernetes-list-map-keys': ['name'],
+              items: { type: 'object', properties: { name: { type: 'string' }, port: { type: 'integer' } } },
+            },
             tags: { type: 'array', 'x-kubernetes-list-type': 'set', items: { type: 'string' } },
             plain: { type: 'array', items: { type: 'string' } },
             sel: { type: 'object', 'x-kubernetes-map-type': 'atomic', additionalProperties: { type: 'string' } },
@@ -111,7 +142,15 @@ test('merge: x-kubernetes-map-type atomic replaces, CR list types come from the 
   const live = { spec: { ports: [{ name: 'http', port: 80 }], tags: ['a'], plain: ['a'], sel: { a: '1' } } };
   const cfg = { spec: { ports: [{ name: 'https', port: 443 }], tags: ['b'], plain: ['b'], sel: { b: '2' } } };
   assert.deepEqual(merge(live, cfg, W), {
-    spec: { ports: [{ name: 'http', port: 80 }, { name: 'https', port: 443 }], tags: ['a', 'b'], plain: ['b'], sel: { b: '2' } },
+    spec: {
+      ports: [
+        { name: 'http', port: 80 },
+        { name: 'https', port: 443 },
+      ],
+      tags: ['a', 'b'],
+      plain: ['b'],
+      sel: { b: '2' },
+    },
   });
   const fs = toFieldSet(cfg, W).toFieldsV1() as any;
   assert.deepEqual(fs['f:spec']['f:ports'], { 'k:{"name":"https"}': { '.': {}, 'f:name': {}, 'f:port': {} } });
@@ -151,7 +190,9 @@ test('apply conflicts with another manager, force takes the field', () => {
   assert.equal(err.code, 409);
   assert.equal(err.reason, 'Conflict');
   assert.equal(err.message, 'Apply failed with 1 conflict: conflict with "a": .spec.replicas');
-  assert.deepEqual(err.details?.causes, [{ reason: 'FieldManagerConflict', message: 'conflict with "a"', field: '.spec.replicas' }]);
+  assert.deepEqual(err.details?.causes, [
+    { reason: 'FieldManagerConflict', message: 'conflict with "a"', field: '.spec.replicas' },
+  ]);
   const forced = apply(first, deployment({ replicas: 3 }), 'b', true);
   assert.equal(forced.spec.replicas, 3);
   const a = forced.metadata.managedFields.find((e: any) => e.manager === 'a');
@@ -170,11 +211,17 @@ test('applying an equal value shares ownership; an Update conflict names the ver
   // An update by kubectl-edit takes replicas from both.
   const edited = structuredClone(shared);
   edited.spec.replicas = 5;
-  recordUpdateOperation(edited, shared, { manager: 'kubectl-edit', apiVersion: 'apps/v1', type: DEPLOY, statusSubresource: true });
+  recordUpdateOperation(edited, shared, {
+    manager: 'kubectl-edit',
+    apiVersion: 'apps/v1',
+    type: DEPLOY,
+    statusSubresource: true,
+  });
   const upd = edited.metadata.managedFields.find((e: any) => e.manager === 'kubectl-edit');
   assert.equal(upd.operation, 'Update');
   assert.deepEqual(upd.fieldsV1, { 'f:spec': { 'f:replicas': {} } });
-  for (const e of edited.metadata.managedFields.filter((e: any) => e.operation === 'Apply')) assert.equal(e.fieldsV1['f:spec']['f:replicas'], undefined);
+  for (const e of edited.metadata.managedFields.filter((e: any) => e.operation === 'Apply'))
+    assert.equal(e.fieldsV1['f:spec']['f:replicas'], undefined);
   const err = conflictOf(() => apply(edited, deployment({ replicas: 7 }), 'a'));
   assert.equal(err.message, 'Apply failed with 1 conflict: conflict with "kubectl-edit" using apps/v1: .spec.replicas');
 });
@@ -192,7 +239,16 @@ test('a field a manager stops applying is removed unless someone else owns it', 
   const s2 = apply(s1, deployment({}), 'a');
   assert.equal(s2.spec.replicas, 2);
   // Containers of an associative list go when no longer applied.
-  const c1 = apply(stub(), deployment({ containers: [{ name: 'x', image: 'x' }, { name: 'y', image: 'y' }] }), 'a');
+  const c1 = apply(
+    stub(),
+    deployment({
+      containers: [
+        { name: 'x', image: 'x' },
+        { name: 'y', image: 'y' },
+      ],
+    }),
+    'a',
+  );
   const c2 = apply(c1, deployment({ containers: [{ name: 'x', image: 'x' }] }), 'a');
   assert.deepEqual(c2.spec.template.spec.containers, [{ name: 'x', image: 'x' }]);
 });
@@ -210,12 +266,21 @@ test('multiple conflicts are listed per manager', () => {
 test('apply rejects managedFields in the configuration and a wrong apiVersion', () => {
   const cfg: any = deployment();
   cfg.metadata.managedFields = [];
-  assert.throws(() => apply(stub(), cfg, 'a'), (e: any) => e.code === 400 && /managedFields must be nil/.test(e.message));
+  assert.throws(
+    () => apply(stub(), cfg, 'a'),
+    (e: any) => e.code === 400 && /managedFields must be nil/.test(e.message),
+  );
   const wrong: any = deployment();
   wrong.apiVersion = 'apps/v1beta1';
-  assert.throws(() => apply(stub(), wrong, 'a'), (e: any) => e.code === 400 && /Incorrect version/.test(e.message));
+  assert.throws(
+    () => apply(stub(), wrong, 'a'),
+    (e: any) => e.code === 400 && /Incorrect version/.test(e.message),
+  );
   const dup: any = deployment({ containers: [{ name: 'x' }, { name: 'x' }] });
-  assert.throws(() => apply(stub(), dup, 'a'), (e: any) => e.code === 400 && /duplicate entries/.test(e.message));
+  assert.throws(
+    () => apply(stub(), dup, 'a'),
+    (e: any) => e.code === 400 && /duplicate entries/.test(e.message),
+  );
 });
 
 test('status is not owned through the main resource when status is a subresource', () => {
@@ -239,12 +304,25 @@ test('Update operations record changed fields; explicit managedFields are honour
   assert.deepEqual(same.metadata.managedFields, created.metadata.managedFields);
   // Explicit valid managedFields replace them.
   const rewritten = structuredClone(created);
-  rewritten.metadata.managedFields = [{ manager: 'm', operation: 'Apply', apiVersion: 'apps/v1', fieldsType: 'FieldsV1', fieldsV1: { 'f:spec': { 'f:replicas': {} } } }];
+  rewritten.metadata.managedFields = [
+    {
+      manager: 'm',
+      operation: 'Apply',
+      apiVersion: 'apps/v1',
+      fieldsType: 'FieldsV1',
+      fieldsV1: { 'f:spec': { 'f:replicas': {} } },
+    },
+  ];
   recordUpdateOperation(rewritten, created, { manager: 'kubectl', apiVersion: 'apps/v1', type: DEPLOY });
-  assert.deepEqual(rewritten.metadata.managedFields.map((x: any) => x.manager), ['m']);
+  assert.deepEqual(
+    rewritten.metadata.managedFields.map((x: any) => x.manager),
+    ['m'],
+  );
   // Invalid ones are ignored in favour of the live object's.
   const invalid = structuredClone(created);
-  invalid.metadata.managedFields = [{ manager: 'm', operation: 'Bogus', apiVersion: 'apps/v1', fieldsType: 'FieldsV1', fieldsV1: {} }];
+  invalid.metadata.managedFields = [
+    { manager: 'm', operation: 'Bogus', apiVersion: 'apps/v1', fieldsType: 'FieldsV1', fieldsV1: {} },
+  ];
   recordUpdateOperation(invalid, created, { manager: 'kubectl', apiVersion: 'apps/v1', type: DEPLOY });
   assert.deepEqual(invalid.metadata.managedFields, created.metadata.managedFields);
   // [{}] resets them: only this update's changes remain.
@@ -258,7 +336,11 @@ test('kubectl server-side apply over client-side apply: no conflicts with kubect
   const cfg = deployment({ replicas: 2 });
   const created: any = structuredClone(cfg);
   created.metadata.annotations = { [LAST_APPLIED]: JSON.stringify(cfg) };
-  recordUpdateOperation(created, undefined, { manager: 'kubectl-client-side-apply', apiVersion: 'apps/v1', type: DEPLOY });
+  recordUpdateOperation(created, undefined, {
+    manager: 'kubectl-client-side-apply',
+    apiVersion: 'apps/v1',
+    type: DEPLOY,
+  });
   const next = deployment({ replicas: 3 });
   // Another manager would conflict...
   assert.equal(conflictOf(() => apply(created, next, 'other')).code, 409);
@@ -271,10 +353,28 @@ test('kubectl server-side apply over client-side apply: no conflicts with kubect
 });
 
 test('apply: dropping the last label a manager set keeps the metadata nobody owns (name, uid)', () => {
-  const live = { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'd', namespace: 'ns', uid: 'u1', resourceVersion: '5' }, spec: { replicas: 1 } };
-  const first = apply(live, { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'd', labels: { tier: 'web' } }, spec: { replicas: 2 } }, 'm');
+  const live = {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: 'd', namespace: 'ns', uid: 'u1', resourceVersion: '5' },
+    spec: { replicas: 1 },
+  };
+  const first = apply(
+    live,
+    {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'd', labels: { tier: 'web' } },
+      spec: { replicas: 2 },
+    },
+    'm',
+  );
   assert.equal(first.metadata.labels.tier, 'web');
-  const second = apply(first, { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'd' }, spec: { replicas: 2 } }, 'm');
+  const second = apply(
+    first,
+    { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'd' }, spec: { replicas: 2 } },
+    'm',
+  );
   assert.equal(second.metadata.labels, undefined);
   assert.equal(second.metadata.name, 'd');
   assert.equal(second.metadata.namespace, 'ns');

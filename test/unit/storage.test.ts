@@ -28,7 +28,10 @@ test('create, conditional update and delete with one global revision', () =>
     await assert.rejects(b.create('/t/a', '2'), (e: StorageError) => e.code === 'KeyExists');
     const a2 = await b.update('/t/a', '2', a.modRevision);
     assert.equal(a2.createRevision, a.modRevision);
-    await assert.rejects(b.update('/t/a', '3', a.modRevision), (e: StorageError) => e.code === 'Conflict' && e.current!.value === '2');
+    await assert.rejects(
+      b.update('/t/a', '3', a.modRevision),
+      (e: StorageError) => e.code === 'Conflict' && e.current!.value === '2',
+    );
     await assert.rejects(b.update('/t/missing', '3', 1), (e: StorageError) => e.code === 'NotFound');
     const del = await b.delete('/t/a', a2.modRevision);
     assert.equal(del.deleted.value, '2');
@@ -38,7 +41,9 @@ test('create, conditional update and delete with one global revision', () =>
 
 test('concurrent writes are batched and every one is acknowledged', () =>
   withBackend(async (b) => {
-    const revs = await Promise.all(Array.from({ length: 500 }, (_, i) => b.create(`/t/k${String(i).padStart(4, '0')}`, `v${i}`)));
+    const revs = await Promise.all(
+      Array.from({ length: 500 }, (_, i) => b.create(`/t/k${String(i).padStart(4, '0')}`, `v${i}`)),
+    );
     assert.equal(new Set(revs.map((r) => r.modRevision)).size, 500);
     const all = await b.list('/t/');
     assert.equal(all.items.length, 500);
@@ -52,10 +57,16 @@ test('list paginates and reads history at an older revision', () =>
     await b.delete('/p/4');
     await b.create('/p/99', 'new');
     const page1 = await b.list('/p/', { revision: rev, limit: 4 });
-    assert.deepEqual(page1.items.map((i) => i.value), ['a0', 'a1', 'a2', 'a3']);
+    assert.deepEqual(
+      page1.items.map((i) => i.value),
+      ['a0', 'a1', 'a2', 'a3'],
+    );
     assert.equal(page1.more, true);
     const rest = await b.list('/p/', { revision: rev, after: page1.items[3].key });
-    assert.deepEqual(rest.items.map((i) => i.value), ['a4', 'a5', 'a6', 'a7', 'a8', 'a9']);
+    assert.deepEqual(
+      rest.items.map((i) => i.value),
+      ['a4', 'a5', 'a6', 'a7', 'a8', 'a9'],
+    );
     const now = await b.list('/p/');
     assert.ok(now.items.some((i) => i.value === 'changed'));
     assert.ok(!now.items.some((i) => i.key === '/p/4'));
@@ -72,12 +83,18 @@ test('watch replays from a revision then goes live, without gap or duplicate', (
     await b.delete('/w/a');
     await b.create('/other/x', '1');
     stop();
-    assert.deepEqual(seen.map((e) => `${e.type} ${e.key} ${e.value}`), ['put /w/b 1', 'put /w/b 2', 'delete /w/a 1']);
+    assert.deepEqual(
+      seen.map((e) => `${e.type} ${e.key} ${e.value}`),
+      ['put /w/b 1', 'put /w/b 2', 'delete /w/a 1'],
+    );
     const revs = seen.map((e) => e.revision);
-    assert.deepEqual(revs, [...revs].sort((x, y) => x - y));
+    assert.deepEqual(
+      revs,
+      [...revs].sort((x, y) => x - y),
+    );
   }));
 
-test('compaction keeps each key\'s state at the compacted revision', () =>
+test("compaction keeps each key's state at the compacted revision", () =>
   withBackend(async (b) => {
     const k = await b.create('/c/k', 'v1');
     await b.create('/c/gone', 'x');
@@ -86,10 +103,19 @@ test('compaction keeps each key\'s state at the compacted revision', () =>
     await b.update('/c/k', 'v2', k.modRevision);
     await b.compact(mid);
     const atMid = await b.list('/c/', { revision: mid });
-    assert.deepEqual(atMid.items.map((i) => i.value), ['v1']);
-    assert.deepEqual((await b.list('/c/')).items.map((i) => i.value), ['v2']);
+    assert.deepEqual(
+      atMid.items.map((i) => i.value),
+      ['v1'],
+    );
+    assert.deepEqual(
+      (await b.list('/c/')).items.map((i) => i.value),
+      ['v2'],
+    );
     await assert.rejects(b.list('/c/', { revision: mid - 1 }), (e: StorageError) => e.code === 'Compacted');
-    await assert.rejects(b.watch('/c/', mid - 1, () => {}), (e: StorageError) => e.code === 'Compacted');
+    await assert.rejects(
+      b.watch('/c/', mid - 1, () => {}),
+      (e: StorageError) => e.code === 'Compacted',
+    );
     const seen: string[] = [];
     const stop = await b.watch('/c/', mid, (evs) => seen.push(...evs.map((e) => e.value)));
     stop();
@@ -120,7 +146,10 @@ test('data and revisions survive a reopen', async () => {
 test('watch cache serves state and resumes watchers from history', () =>
   withBackend(async (b) => {
     await b.create('/x/a', JSON.stringify({ metadata: { name: 'a' } }));
-    const cache = new WatchCache(b, '/x/', (_k, v, rev) => ({ ...JSON.parse(v), metadata: { ...JSON.parse(v).metadata, resourceVersion: String(rev) } }));
+    const cache = new WatchCache(b, '/x/', (_k, v, rev) => ({
+      ...JSON.parse(v),
+      metadata: { ...JSON.parse(v).metadata, resourceVersion: String(rev) },
+    }));
     await cache.start();
     assert.equal(cache.list().length, 1);
     const from = cache.revision;
@@ -132,6 +161,9 @@ test('watch cache serves state and resumes watchers from history', () =>
     await new Promise((r) => setImmediate(r)); // live events fan out after the write's acknowledgement
     stop();
     assert.deepEqual(types, ['ADDED:b', 'DELETED:a', 'ADDED:c']);
-    assert.deepEqual(cache.list().map((s) => s.obj.metadata.name), ['b', 'c']);
+    assert.deepEqual(
+      cache.list().map((s) => s.obj.metadata.name),
+      ['b', 'c'],
+    );
     cache.stop();
   }));

@@ -23,12 +23,28 @@ function claim(name: string, spec: any = {}, meta: any = {}): any {
     apiVersion: 'v1',
     kind: 'PersistentVolumeClaim',
     metadata: { name, namespace: 'default', uid: `uid-${name}`, ...meta },
-    spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } }, volumeMode: 'Filesystem', ...spec },
+    spec: {
+      accessModes: ['ReadWriteOnce'],
+      resources: { requests: { storage: '1Gi' } },
+      volumeMode: 'Filesystem',
+      ...spec,
+    },
     status: { phase: spec.volumeName ? 'Bound' : 'Pending' },
   };
 }
 
-function volume(name: string, opts: { size?: string; cls?: string; node?: string; claimRef?: any; phase?: string; labels?: any; modes?: string[] } = {}): any {
+function volume(
+  name: string,
+  opts: {
+    size?: string;
+    cls?: string;
+    node?: string;
+    claimRef?: any;
+    phase?: string;
+    labels?: any;
+    modes?: string[];
+  } = {},
+): any {
   return {
     apiVersion: 'v1',
     kind: 'PersistentVolume',
@@ -41,7 +57,13 @@ function volume(name: string, opts: { size?: string; cls?: string; node?: string
       hostPath: { path: `/tmp/${name}` },
       claimRef: opts.claimRef,
       nodeAffinity: opts.node
-        ? { required: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'kubernetes.io/hostname', operator: 'In', values: [opts.node] }] }] } }
+        ? {
+            required: {
+              nodeSelectorTerms: [
+                { matchExpressions: [{ key: 'kubernetes.io/hostname', operator: 'In', values: [opts.node] }] },
+              ],
+            },
+          }
         : undefined,
     },
     status: { phase: opts.phase ?? 'Available' },
@@ -58,18 +80,28 @@ const sc = (name: string, provisioner: string, mode = 'WaitForFirstConsumer', me
 
 function node(name: string): NodeInfo {
   const n = new NodeInfo(name);
-  n.setNode({ metadata: { name, labels: { 'kubernetes.io/hostname': name } }, status: { allocatable: { cpu: '4', memory: '8Gi', pods: '110' } } });
+  n.setNode({
+    metadata: { name, labels: { 'kubernetes.io/hostname': name } },
+    status: { allocatable: { cpu: '4', memory: '8Gi', pods: '110' } },
+  });
   return n;
 }
 
 function pod(...claims: string[]): PodInfo {
   return new PodInfo({
     metadata: { name: 'p', namespace: 'default', uid: 'pod-uid' },
-    spec: { containers: [{ name: 'c', image: 'x' }], volumes: claims.map((c, i) => ({ name: `v${i}`, persistentVolumeClaim: { claimName: c } })) },
+    spec: {
+      containers: [{ name: 'c', image: 'x' }],
+      volumes: claims.map((c, i) => ({ name: `v${i}`, persistentVolumeClaim: { claimName: c } })),
+    },
   });
 }
 
-function listers(objs: { claims?: any[]; volumes?: any[]; classes?: any[] }): VolumeListers & { claims: Map<string, any>; vols: Map<string, any> } {
+function listers(objs: {
+  claims?: any[];
+  volumes?: any[];
+  classes?: any[];
+}): VolumeListers & { claims: Map<string, any>; vols: Map<string, any> } {
   const claims = new Map((objs.claims ?? []).map((c) => [c.metadata.name, c]));
   const vols = new Map((objs.volumes ?? []).map((v) => [v.metadata.name, v]));
   const classes = new Map((objs.classes ?? []).map((c) => [c.metadata.name, c]));
@@ -84,7 +116,11 @@ function listers(objs: { claims?: any[]; volumes?: any[]; classes?: any[] }): Vo
 }
 
 /** PreFilter, then Filter on each node: the statuses by node (null: fits). */
-function run(plugin: VolumeBinding, p: PodInfo, nodes: NodeInfo[]): { state: CycleState; pre: any; byNode: Map<string, any> } {
+function run(
+  plugin: VolumeBinding,
+  p: PodInfo,
+  nodes: NodeInfo[],
+): { state: CycleState; pre: any; byNode: Map<string, any> } {
   const state = new CycleState();
   const pre = plugin.preFilter(state, p);
   const byNode = new Map<string, any>();
@@ -107,9 +143,15 @@ describe('VolumeBinding PreFilter', () => {
   });
 
   test('a generic ephemeral volume waits for its claim <pod>-<volume>', () => {
-    const p = new PodInfo({ metadata: { name: 'p', namespace: 'default', uid: 'u' }, spec: { containers: [], volumes: [{ name: 'scratch', ephemeral: { volumeClaimTemplate: { spec: {} } } }] } });
+    const p = new PodInfo({
+      metadata: { name: 'p', namespace: 'default', uid: 'u' },
+      spec: { containers: [], volumes: [{ name: 'scratch', ephemeral: { volumeClaimTemplate: { spec: {} } } }] },
+    });
     const { pre } = run(new VolumeBinding({ listers: listers({}) }), p, nodes);
-    assert.equal(pre.message, 'waiting for ephemeral volume controller to create the persistentvolumeclaim "p-scratch"');
+    assert.equal(
+      pre.message,
+      'waiting for ephemeral volume controller to create the persistentvolumeclaim "p-scratch"',
+    );
   });
 
   test('a claim being deleted is refused', () => {
@@ -119,7 +161,10 @@ describe('VolumeBinding PreFilter', () => {
   });
 
   test('an unbound claim of an Immediate class waits for the PV controller', () => {
-    const l = listers({ claims: [claim('data', { storageClassName: 'fast' })], classes: [sc('fast', 'example.com/x', 'Immediate')] });
+    const l = listers({
+      claims: [claim('data', { storageClassName: 'fast' })],
+      classes: [sc('fast', 'example.com/x', 'Immediate')],
+    });
     const { pre } = run(new VolumeBinding({ listers: l }), pod('data'), nodes);
     assert.equal(pre.code, Code.UnschedulableAndUnresolvable);
     assert.equal(pre.message, ERR_UNBOUND_IMMEDIATE);
@@ -136,7 +181,13 @@ describe('VolumeBinding Filter', () => {
   test('a bound volume pinned to a node allows only that node', () => {
     const l = listers({
       claims: [claim('data', { volumeName: 'pv1', storageClassName: '' })],
-      volumes: [volume('pv1', { node: 'n2', claimRef: { namespace: 'default', name: 'data', uid: 'uid-data' }, phase: 'Bound' })],
+      volumes: [
+        volume('pv1', {
+          node: 'n2',
+          claimRef: { namespace: 'default', name: 'data', uid: 'uid-data' },
+          phase: 'Bound',
+        }),
+      ],
     });
     const { byNode } = run(new VolumeBinding({ listers: l }), pod('data'), nodes);
     assert.equal(byNode.get('n1')?.message, ERR_NODE_CONFLICT);
@@ -146,7 +197,10 @@ describe('VolumeBinding Filter', () => {
 
   test('a bound volume without node affinity fits everywhere; a missing one nowhere', () => {
     const l = listers({
-      claims: [claim('a', { volumeName: 'pv-a', storageClassName: '' }), claim('b', { volumeName: 'gone', storageClassName: '' })],
+      claims: [
+        claim('a', { volumeName: 'pv-a', storageClassName: '' }),
+        claim('b', { volumeName: 'gone', storageClassName: '' }),
+      ],
       volumes: [volume('pv-a', { phase: 'Bound' })],
     });
     const vb = new VolumeBinding({ listers: l });
@@ -155,7 +209,10 @@ describe('VolumeBinding Filter', () => {
   });
 
   test('an unbound WaitForFirstConsumer claim of a provisioning class fits every node', () => {
-    const l = listers({ claims: [claim('data', { storageClassName: 'local-path' })], classes: [sc('local-path', 'k8ts.io/local-path')] });
+    const l = listers({
+      claims: [claim('data', { storageClassName: 'local-path' })],
+      classes: [sc('local-path', 'k8ts.io/local-path')],
+    });
     const { byNode } = run(new VolumeBinding({ listers: l }), pod('data'), nodes);
     assert.equal(byNode.get('n1'), null);
     assert.equal(byNode.get('n2'), null);
@@ -165,7 +222,10 @@ describe('VolumeBinding Filter', () => {
     const l = listers({
       claims: [claim('data', { storageClassName: 'local' })],
       classes: [sc('local', 'kubernetes.io/no-provisioner')],
-      volumes: [volume('small', { cls: 'local', node: 'n1', size: '512Mi' }), volume('right', { cls: 'local', node: 'n2', size: '2Gi' })],
+      volumes: [
+        volume('small', { cls: 'local', node: 'n1', size: '512Mi' }),
+        volume('right', { cls: 'local', node: 'n2', size: '2Gi' }),
+      ],
     });
     const { byNode } = run(new VolumeBinding({ listers: l }), pod('data'), nodes);
     assert.equal(byNode.get('n1')?.message, ERR_BIND_CONFLICT);
@@ -203,17 +263,30 @@ describe('VolumeBinding PreBind', () => {
   }
 
   test('a claim to provision gets selected-node, and the pod waits until it is bound', async () => {
-    const l = listers({ claims: [claim('data', { storageClassName: 'local-path' })], classes: [sc('local-path', 'k8ts.io/local-path')] });
+    const l = listers({
+      claims: [claim('data', { storageClassName: 'local-path' })],
+      classes: [sc('local-path', 'k8ts.io/local-path')],
+    });
     const writes: [string, any][] = [];
     const client = fakeClient(l, (w, o) => {
       writes.push([w, o]);
       // What the provisioner and the PV controller would do a moment later.
       setTimeout(() => {
         const c = structuredClone(l.claims.get('data'));
-        c.metadata.annotations = { 'volume.kubernetes.io/selected-node': 'n2', 'pv.kubernetes.io/bind-completed': 'yes' };
+        c.metadata.annotations = {
+          'volume.kubernetes.io/selected-node': 'n2',
+          'pv.kubernetes.io/bind-completed': 'yes',
+        };
         c.spec.volumeName = 'pvc-x';
         l.claims.set('data', c);
-        l.vols.set('pvc-x', volume('pvc-x', { node: 'n2', claimRef: { namespace: 'default', name: 'data', uid: 'uid-data' }, phase: 'Bound' }));
+        l.vols.set(
+          'pvc-x',
+          volume('pvc-x', {
+            node: 'n2',
+            claimRef: { namespace: 'default', name: 'data', uid: 'uid-data' },
+            phase: 'Bound',
+          }),
+        );
       }, 30);
     });
     const vb = new VolumeBinding({ listers: l, client, pollMs: 10, bindTimeoutMs: 2000 });
@@ -221,7 +294,12 @@ describe('VolumeBinding PreBind', () => {
     const { state } = run(vb, p, nodes);
     const st = await vb.preBind(state, p, 'n2');
     assert.equal(st, null);
-    assert.deepEqual(writes, [['patch persistentvolumeclaims/data', { metadata: { annotations: { 'volume.kubernetes.io/selected-node': 'n2' } } }]]);
+    assert.deepEqual(writes, [
+      [
+        'patch persistentvolumeclaims/data',
+        { metadata: { annotations: { 'volume.kubernetes.io/selected-node': 'n2' } } },
+      ],
+    ]);
   });
 
   test('a static match is pre-bound through the volume’s claimRef', async () => {
@@ -231,7 +309,12 @@ describe('VolumeBinding PreBind', () => {
       volumes: [volume('pv1', { cls: 'local', node: 'n1' })],
     });
     const writes: [string, any][] = [];
-    const vb = new VolumeBinding({ listers: l, client: fakeClient(l, (w, o) => writes.push([w, o])), pollMs: 10, bindTimeoutMs: 100 });
+    const vb = new VolumeBinding({
+      listers: l,
+      client: fakeClient(l, (w, o) => writes.push([w, o])),
+      pollMs: 10,
+      bindTimeoutMs: 100,
+    });
     const p = pod('data');
     const { state } = run(vb, p, nodes);
     const st = await vb.preBind(state, p, 'n1');
@@ -240,7 +323,13 @@ describe('VolumeBinding PreBind', () => {
     assert.match(st!.message, /^binding volumes: timed out waiting for the condition$/);
     assert.equal(writes.length, 1);
     assert.equal(writes[0][0], 'update persistentvolumes/pv1');
-    assert.deepEqual(writes[0][1].spec.claimRef, { kind: 'PersistentVolumeClaim', apiVersion: 'v1', namespace: 'default', name: 'data', uid: 'uid-data' });
+    assert.deepEqual(writes[0][1].spec.claimRef, {
+      kind: 'PersistentVolumeClaim',
+      apiVersion: 'v1',
+      namespace: 'default',
+      name: 'data',
+      uid: 'uid-data',
+    });
     assert.equal(writes[0][1].metadata.annotations['pv.kubernetes.io/bound-by-controller'], 'yes');
   });
 });
@@ -261,9 +350,17 @@ describe('volume matching', () => {
 
   test('a selector narrows the candidates; a pre-bound volume wins outright', () => {
     const c = claim('data', { storageClassName: 'manual', selector: { matchLabels: { tier: 'gold' } } });
-    const vols = [volume('plain', { cls: 'manual' }), volume('gold', { cls: 'manual', size: '5Gi', labels: { tier: 'gold' } })];
+    const vols = [
+      volume('plain', { cls: 'manual' }),
+      volume('gold', { cls: 'manual', size: '5Gi', labels: { tier: 'gold' } }),
+    ];
     assert.equal(findMatchingVolume(c, vols)?.metadata.name, 'gold');
-    const pre = volume('mine', { cls: 'other', size: '1Gi', claimRef: { namespace: 'default', name: 'data' }, phase: 'Available' });
+    const pre = volume('mine', {
+      cls: 'other',
+      size: '1Gi',
+      claimRef: { namespace: 'default', name: 'data' },
+      phase: 'Available',
+    });
     assert.equal(findMatchingVolume(c, [...vols, pre])?.metadata.name, 'mine');
   });
 
@@ -275,8 +372,14 @@ describe('volume matching', () => {
 
 describe('DefaultStorageClass admission', () => {
   const classes = [
-    sc('old', 'a', 'Immediate', { creationTimestamp: '2024-01-01T00:00:00Z', annotations: { 'storageclass.kubernetes.io/is-default-class': 'true' } }),
-    sc('new', 'b', 'Immediate', { creationTimestamp: '2024-06-01T00:00:00Z', annotations: { 'storageclass.kubernetes.io/is-default-class': 'true' } }),
+    sc('old', 'a', 'Immediate', {
+      creationTimestamp: '2024-01-01T00:00:00Z',
+      annotations: { 'storageclass.kubernetes.io/is-default-class': 'true' },
+    }),
+    sc('new', 'b', 'Immediate', {
+      creationTimestamp: '2024-06-01T00:00:00Z',
+      annotations: { 'storageclass.kubernetes.io/is-default-class': 'true' },
+    }),
     sc('plain', 'c', 'Immediate', { creationTimestamp: '2025-01-01T00:00:00Z' }),
   ];
   const admit = (obj: any) => {

@@ -46,10 +46,19 @@ async function ns(name: string) {
 }
 
 async function createCronJob(namespace: string, name: string, spec: any): Promise<any> {
-  const cj = await client.resource(R.cronjobs).namespace(namespace).create({
-    metadata: { name },
-    spec: { schedule: '*/1 * * * *', jobTemplate: { spec: { template: { spec: { restartPolicy: 'Never', containers: [{ name: 'c', image: 'x' }] } } } }, ...spec },
-  });
+  const cj = await client
+    .resource(R.cronjobs)
+    .namespace(namespace)
+    .create({
+      metadata: { name },
+      spec: {
+        schedule: '*/1 * * * *',
+        jobTemplate: {
+          spec: { template: { spec: { restartPolicy: 'Never', containers: [{ name: 'c', image: 'x' }] } } },
+        },
+        ...spec,
+      },
+    });
   await eventually(() => cjInformer().store.getByName(namespace, name));
   return cj;
 }
@@ -57,18 +66,25 @@ async function createCronJob(namespace: string, name: string, spec: any): Promis
 /** Reconcile once the cache has caught up with the API. */
 async function syncCron(namespace: string, name: string) {
   const fresh = await client.resource(R.cronjobs).namespace(namespace).get(name);
-  await eventually(() => cjInformer().store.getByName(namespace, name)?.metadata.resourceVersion === fresh.metadata.resourceVersion);
+  await eventually(
+    () => cjInformer().store.getByName(namespace, name)?.metadata.resourceVersion === fresh.metadata.resourceVersion,
+  );
   const js = await client.resource(R.jobs).namespace(namespace).list();
   await eventually(
     () =>
       jobInformer().store.listByNamespace(namespace).length === js.items.length &&
-      js.items.every((j: any) => jobInformer().store.getByName(namespace, j.metadata.name)?.metadata.resourceVersion === j.metadata.resourceVersion),
+      js.items.every(
+        (j: any) =>
+          jobInformer().store.getByName(namespace, j.metadata.name)?.metadata.resourceVersion ===
+          j.metadata.resourceVersion,
+      ),
   );
   return cron.sync(`${namespace}/${name}`);
 }
 
 const listJobs = async (namespace: string) => (await client.resource(R.jobs).namespace(namespace).list()).items;
-const events = async (namespace: string) => (await client.resource(R.events).namespace(namespace).list()).items.map((e: any) => `${e.reason}: ${e.message}`);
+const events = async (namespace: string) =>
+  (await client.resource(R.events).namespace(namespace).list()).items.map((e: any) => `${e.reason}: ${e.message}`);
 
 async function finishJob(namespace: string, name: string, type: 'Complete' | 'Failed') {
   const j = await client.resource(R.jobs).namespace(namespace).get(name);
@@ -83,7 +99,12 @@ async function finishJob(namespace: string, name: string, type: 'Complete' | 'Fa
           { type: 'FailureTarget', status: 'True', lastTransitionTime: now, reason: 'BackoffLimitExceeded' },
           { type: 'Failed', status: 'True', lastTransitionTime: now, reason: 'BackoffLimitExceeded' },
         ];
-  j.status = { ...(j.status ?? {}), startTime: j.status?.startTime ?? now, conditions: conds, ...(type === 'Complete' ? { completionTime: now, succeeded: 1 } : { failed: 1 }) };
+  j.status = {
+    ...(j.status ?? {}),
+    startTime: j.status?.startTime ?? now,
+    conditions: conds,
+    ...(type === 'Complete' ? { completionTime: now, succeeded: 1 } : { failed: 1 }),
+  };
   await client.resource(R.jobs).namespace(namespace).updateStatus(j);
 }
 
@@ -97,7 +118,10 @@ test('cronjob: creates the job of the most recent minute, once; requeues for the
   assert.equal(js.length, 1);
   const expected = Math.floor(clock / MIN) * MIN;
   assert.equal(js[0].metadata.name, `tick-${expected / MIN}`);
-  assert.equal(js[0].metadata.annotations?.['batch.kubernetes.io/cronjob-scheduled-timestamp'], new Date(expected).toISOString().replace('.000Z', 'Z'));
+  assert.equal(
+    js[0].metadata.annotations?.['batch.kubernetes.io/cronjob-scheduled-timestamp'],
+    new Date(expected).toISOString().replace('.000Z', 'Z'),
+  );
   assert.ok(r && r.requeueAfterMs! > 54_000 && r.requeueAfterMs! <= 55_200, String(r?.requeueAfterMs));
   const st = defined((await client.resource(R.cronjobs).namespace('cj-allow').get('tick')).status, 'status');
   assert.equal(Date.parse(st.lastScheduleTime ?? ''), expected);
@@ -116,7 +140,11 @@ test('cronjob: creates the job of the most recent minute, once; requeues for the
   const st2 = (await client.resource(R.cronjobs).namespace('cj-allow').get('tick')).status;
   assert.equal(st2?.active?.length, 1);
   assert.ok(st2?.lastSuccessfulTime);
-  await eventually(async () => (await events('cj-allow')).some((e) => e === `SawCompletedJob: Saw completed job: ${js[0].metadata.name}, status: Complete`));
+  await eventually(async () =>
+    (await events('cj-allow')).some(
+      (e) => e === `SawCompletedJob: Saw completed job: ${js[0].metadata.name}, status: Complete`,
+    ),
+  );
   assert.ok((await events('cj-allow')).some((e) => e.startsWith('SuccessfulCreate: Created job tick-')));
 });
 
@@ -124,7 +152,10 @@ test('cronjob: Forbid skips while a job runs; Replace replaces it', async () => 
   await ns('cj-policy');
   const forbid = await createCronJob('cj-policy', 'forbid', { concurrencyPolicy: 'Forbid' });
   const replace = await createCronJob('cj-policy', 'replace', { concurrencyPolicy: 'Replace' });
-  const base = Math.floor(Math.max(Date.parse(forbid.metadata.creationTimestamp), Date.parse(replace.metadata.creationTimestamp)) / MIN) * MIN;
+  const base =
+    Math.floor(
+      Math.max(Date.parse(forbid.metadata.creationTimestamp), Date.parse(replace.metadata.creationTimestamp)) / MIN,
+    ) * MIN;
   clock = base + MIN + 1000;
   await syncCron('cj-policy', 'forbid');
   await syncCron('cj-policy', 'replace');
@@ -140,9 +171,19 @@ test('cronjob: Forbid skips while a job runs; Replace replaces it', async () => 
   const replaceNames = live.filter((j: any) => j.metadata.name.startsWith('replace-')).map((j: any) => j.metadata.name);
   assert.ok(replaceNames.includes(`replace-${Math.floor(clock / MIN)}`));
   assert.ok(!replaceNames.includes(`replace-${Math.floor(clock / MIN) - 1}`), 'Replace: the old job was deleted');
-  await eventually(async () => (await events('cj-policy')).some((e) => e.startsWith('JobAlreadyActive: Not starting job because prior execution is running and concurrency policy is Forbid')));
+  await eventually(async () =>
+    (await events('cj-policy')).some((e) =>
+      e.startsWith(
+        'JobAlreadyActive: Not starting job because prior execution is running and concurrency policy is Forbid',
+      ),
+    ),
+  );
   const fst = (await client.resource(R.cronjobs).namespace('cj-policy').get('forbid')).status;
-  assert.equal(Date.parse(fst?.lastScheduleTime ?? ''), Math.floor(clock / MIN) * MIN - MIN, 'Forbid does not record the skipped time');
+  assert.equal(
+    Date.parse(fst?.lastScheduleTime ?? ''),
+    Math.floor(clock / MIN) * MIN - MIN,
+    'Forbid does not record the skipped time',
+  );
 });
 
 test('cronjob: startingDeadlineSeconds, too many missed, suspend, time zone, history limits', async () => {
@@ -156,8 +197,17 @@ test('cronjob: startingDeadlineSeconds, too many missed, suspend, time zone, his
   clock = Date.parse(many.metadata.creationTimestamp) + 3 * 60 * MIN; // 180 missed minutes
   await syncCron('cj-misc', 'many');
   const mj = (await listJobs('cj-misc')).filter((j: any) => j.metadata.name.startsWith('many-'));
-  assert.deepEqual(mj.map((j: any) => j.metadata.name), [`many-${Math.floor(clock / MIN)}`]);
-  await eventually(async () => (await events('cj-misc')).some((e) => /^TooManyMissedTimes: too many missed start times: \d+\. Set or decrease \.spec\.startingDeadlineSeconds or check clock skew$/.test(e)));
+  assert.deepEqual(
+    mj.map((j: any) => j.metadata.name),
+    [`many-${Math.floor(clock / MIN)}`],
+  );
+  await eventually(async () =>
+    (await events('cj-misc')).some((e) =>
+      /^TooManyMissedTimes: too many missed start times: \d+\. Set or decrease \.spec\.startingDeadlineSeconds or check clock skew$/.test(
+        e,
+      ),
+    ),
+  );
   const sus = await createCronJob('cj-misc', 'sus', { suspend: true });
   clock = Date.parse(sus.metadata.creationTimestamp) + 5 * MIN;
   await syncCron('cj-misc', 'sus');
@@ -169,7 +219,10 @@ test('cronjob: startingDeadlineSeconds, too many missed, suspend, time zone, his
   await syncCron('cj-misc', 'tokyo');
   const tj = (await listJobs('cj-misc')).filter((j: any) => j.metadata.name.startsWith('tokyo-'));
   assert.equal(tj.length, 1);
-  assert.match(tj[0].metadata.annotations?.['batch.kubernetes.io/cronjob-scheduled-timestamp'] ?? '', /T09:00:00\+09:00$/);
+  assert.match(
+    tj[0].metadata.annotations?.['batch.kubernetes.io/cronjob-scheduled-timestamp'] ?? '',
+    /T09:00:00\+09:00$/,
+  );
   // History: successfulJobsHistoryLimit 1 keeps the newest finished one.
   const hist = await createCronJob('cj-misc', 'hist', { successfulJobsHistoryLimit: 1, failedJobsHistoryLimit: 0 });
   clock = Math.floor(Date.parse(hist.metadata.creationTimestamp) / MIN) * MIN + MIN + 1000;
@@ -182,9 +235,15 @@ test('cronjob: startingDeadlineSeconds, too many missed, suspend, time zone, his
   }
   await syncCron('cj-misc', 'hist');
   await syncCron('cj-misc', 'hist');
-  const left = (await listJobs('cj-misc')).filter((j: any) => j.metadata.name.startsWith('hist-') && !j.metadata.deletionTimestamp);
+  const left = (await listJobs('cj-misc')).filter(
+    (j: any) => j.metadata.name.startsWith('hist-') && !j.metadata.deletionTimestamp,
+  );
   // Newest complete kept (1), failed ones removed (limit 0), the one just created is running.
-  const finished = left.filter((j: any) => (j.status?.conditions ?? []).some((c: any) => c.status === 'True' && (c.type === 'Complete' || c.type === 'Failed')));
+  const finished = left.filter((j: any) =>
+    (j.status?.conditions ?? []).some(
+      (c: any) => c.status === 'True' && (c.type === 'Complete' || c.type === 'Failed'),
+    ),
+  );
   assert.equal(finished.length, 1);
   assert.equal(finished[0].status?.conditions?.find((c) => c.type === 'Complete')?.status, 'True');
 });
@@ -193,29 +252,53 @@ test('cronjob: startingDeadlineSeconds, too many missed, suspend, time zone, his
 
 async function syncJob(namespace: string, name: string) {
   const fresh = await client.resource(R.jobs).namespace(namespace).get(name);
-  await eventually(() => jobInformer().store.getByName(namespace, name)?.metadata.resourceVersion === fresh.metadata.resourceVersion);
+  await eventually(
+    () => jobInformer().store.getByName(namespace, name)?.metadata.resourceVersion === fresh.metadata.resourceVersion,
+  );
   const ps = await client.resource(R.pods).namespace(namespace).list();
   await eventually(() => {
     const cached = podInformer().store.listByNamespace(namespace);
-    return cached.length === ps.items.length && ps.items.every((p) => podInformer().store.getByName(namespace, p.metadata.name)?.metadata.resourceVersion === p.metadata.resourceVersion);
+    return (
+      cached.length === ps.items.length &&
+      ps.items.every(
+        (p) =>
+          podInformer().store.getByName(namespace, p.metadata.name)?.metadata.resourceVersion ===
+          p.metadata.resourceVersion,
+      )
+    );
   });
   return jobs.sync(`${namespace}/${name}`);
 }
 
 async function setPhase(namespace: string, pod: Stored<Pod>, phase: string) {
   const p = await client.resource(R.pods).namespace(namespace).get(pod.metadata.name);
-  await client.resource(R.pods).namespace(namespace).updateStatus({ ...p, status: { ...p.status, phase } });
+  await client
+    .resource(R.pods)
+    .namespace(namespace)
+    .updateStatus({ ...p, status: { ...p.status, phase } });
 }
 
-const activePods = async (namespace: string) => (await client.resource(R.pods).namespace(namespace).list()).items.filter((p) => !p.metadata.deletionTimestamp && !['Succeeded', 'Failed'].includes(p.status?.phase ?? ''));
+const activePods = async (namespace: string) =>
+  (await client.resource(R.pods).namespace(namespace).list()).items.filter(
+    (p) => !p.metadata.deletionTimestamp && !['Succeeded', 'Failed'].includes(p.status?.phase ?? ''),
+  );
 
 test('job: back-off, activeDeadlineSeconds, suspend and resume', async () => {
   await ns('jobs');
   clock = Date.now();
-  await client.resource(R.jobs).namespace('jobs').create({
-    metadata: { name: 'dl' },
-    spec: { parallelism: 2, completions: 5, activeDeadlineSeconds: 30, backoffLimit: 10, template: { spec: { restartPolicy: 'Never', containers: [{ name: 'c', image: 'x' }] } } },
-  });
+  await client
+    .resource(R.jobs)
+    .namespace('jobs')
+    .create({
+      metadata: { name: 'dl' },
+      spec: {
+        parallelism: 2,
+        completions: 5,
+        activeDeadlineSeconds: 30,
+        backoffLimit: 10,
+        template: { spec: { restartPolicy: 'Never', containers: [{ name: 'c', image: 'x' }] } },
+      },
+    });
   await syncJob('jobs', 'dl');
   let pods = await activePods('jobs');
   assert.equal(pods.length, 2);
@@ -231,7 +314,10 @@ test('job: back-off, activeDeadlineSeconds, suspend and resume', async () => {
   await syncJob('jobs', 'dl');
   assert.equal((await activePods('jobs')).length, 2);
   // Suspend: pods removed (not counted as failures), Suspended condition.
-  await client.resource(R.jobs).namespace('jobs').patch('dl', 'merge', { spec: { suspend: true } });
+  await client
+    .resource(R.jobs)
+    .namespace('jobs')
+    .patch('dl', 'merge', { spec: { suspend: true } });
   await syncJob('jobs', 'dl');
   job = await client.resource(R.jobs).namespace('jobs').get('dl');
   assert.equal((await activePods('jobs')).length, 0);
@@ -241,10 +327,17 @@ test('job: back-off, activeDeadlineSeconds, suspend and resume', async () => {
   assert.equal(job.status?.failed, 1);
   // Resume: startTime reset, pods again.
   clock += 1000;
-  await client.resource(R.jobs).namespace('jobs').patch('dl', 'merge', { spec: { suspend: false } });
+  await client
+    .resource(R.jobs)
+    .namespace('jobs')
+    .patch('dl', 'merge', { spec: { suspend: false } });
   await syncJob('jobs', 'dl');
   job = await client.resource(R.jobs).namespace('jobs').get('dl');
-  assert.equal(job.status?.conditions?.find((c) => c.type === 'Suspended')?.status, 'False', JSON.stringify(job.status));
+  assert.equal(
+    job.status?.conditions?.find((c) => c.type === 'Suspended')?.status,
+    'False',
+    JSON.stringify(job.status),
+  );
   assert.equal(Date.parse(job.status?.startTime ?? ''), Math.floor(clock / 1000) * 1000);
   assert.equal((await activePods('jobs')).length, 2);
   // Past the deadline: DeadlineExceeded, pods removed, Failed once they are accounted for.

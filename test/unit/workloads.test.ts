@@ -3,13 +3,29 @@
 // completed-index formatting, DaemonSet node eligibility, revision hashing.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { claimName, getOrdinal, newStatefulSetPod, revisionForNewPod } from '../../src/controllers/statefulset/identity.js';
-import { hashRevisionData, safeEncodeString, scaledValue, templatePatch, templateFromRevision } from '../../src/controllers/statefulset/common.js';
+import {
+  claimName,
+  getOrdinal,
+  newStatefulSetPod,
+  revisionForNewPod,
+} from '../../src/controllers/statefulset/identity.js';
+import {
+  hashRevisionData,
+  safeEncodeString,
+  scaledValue,
+  templatePatch,
+  templateFromRevision,
+} from '../../src/controllers/statefulset/common.js';
 import { formatRFC3339In, mostRecentScheduleTime, parseSchedule } from '../../src/controllers/cronjob/schedule.js';
 import { jobFromTemplate, jobNameFor } from '../../src/controllers/cronjob/controller.js';
 import { backoffDelayMs, formatIndexes, parseIndexes } from '../../src/controllers/job/util.js';
 import { jobExpiresAt } from '../../src/controllers/job/ttl.js';
-import { addDaemonTolerations, nodeShouldRunDaemonPod, targetNodeOf, withNodeAffinity } from '../../src/controllers/daemonset/eligibility.js';
+import {
+  addDaemonTolerations,
+  nodeShouldRunDaemonPod,
+  targetNodeOf,
+  withNodeAffinity,
+} from '../../src/controllers/daemonset/eligibility.js';
 
 const T = (s: string) => Date.parse(s);
 const iso = (t: number) => new Date(t).toISOString();
@@ -43,7 +59,14 @@ test('statefulset pods carry identity, claims and revision', () => {
   assert.equal(pod.metadata.labels['apps.kubernetes.io/pod-index'], '1');
   assert.equal(pod.metadata.labels['controller-revision-hash'], 'db-abc');
   assert.deepEqual(pod.spec.volumes, [{ name: 'data', persistentVolumeClaim: { claimName: 'data-db-1' } }]);
-  assert.deepEqual(pod.metadata.ownerReferences[0], { apiVersion: 'apps/v1', kind: 'StatefulSet', name: 'db', uid: 'u1', controller: true, blockOwnerDeletion: true });
+  assert.deepEqual(pod.metadata.ownerReferences[0], {
+    apiVersion: 'apps/v1',
+    kind: 'StatefulSet',
+    name: 'db',
+    uid: 'u1',
+    controller: true,
+    blockOwnerDeletion: true,
+  });
 });
 
 test('statefulset partition: ordinals below it are created at the current revision', () => {
@@ -65,7 +88,13 @@ test('revision data round-trips the template and hashes stably', () => {
   assert.match(h, /^[bcdfghjklmnpqrstvwxz2456789]+$/);
   assert.equal(h, hashRevisionData(templatePatch(structuredClone(tpl))));
   assert.notEqual(h, hashRevisionData(data, 1));
-  assert.equal(safeEncodeString('0123'), 'bcdf'.split('').map((_, i) => 'bcdfghjklmnpqrstvwxz2456789'[('0123'.charCodeAt(i)) % 27]).join(''));
+  assert.equal(
+    safeEncodeString('0123'),
+    'bcdf'
+      .split('')
+      .map((_, i) => 'bcdfghjklmnpqrstvwxz2456789'['0123'.charCodeAt(i) % 27])
+      .join(''),
+  );
   assert.equal(scaledValue('25%', 10, true), 3);
   assert.equal(scaledValue('25%', 10, false), 2);
   assert.equal(scaledValue(2, 10, true), 2);
@@ -114,21 +143,31 @@ test('cron with time zones (timeZone field and CRON_TZ=), across DST', () => {
 
 test('most recent schedule time and the too-many-missed rule', () => {
   const s = parseSchedule('*/1 * * * *');
-  assert.deepEqual(mostRecentScheduleTime(s, T('2024-01-01T00:00:10Z'), T('2024-01-01T00:00:50Z')), { missed: 0, tooMany: false });
+  assert.deepEqual(mostRecentScheduleTime(s, T('2024-01-01T00:00:10Z'), T('2024-01-01T00:00:50Z')), {
+    missed: 0,
+    tooMany: false,
+  });
   const r = mostRecentScheduleTime(s, T('2024-01-01T00:00:10Z'), T('2024-01-01T00:03:05Z'));
   assert.equal(iso(r.time!), '2024-01-01T00:03:00.000Z');
   assert.equal(r.missed, 3);
   const many = mostRecentScheduleTime(s, T('2024-01-01T00:00:00Z'), T('2024-01-03T10:07:30Z'));
   assert.equal(many.tooMany, true);
   assert.equal(iso(many.time!), '2024-01-03T10:07:00.000Z');
-  const hourly = mostRecentScheduleTime(parseSchedule('0 * * * *'), T('2023-01-01T00:00:00Z'), T('2024-01-03T10:07:30Z'));
+  const hourly = mostRecentScheduleTime(
+    parseSchedule('0 * * * *'),
+    T('2023-01-01T00:00:00Z'),
+    T('2024-01-03T10:07:30Z'),
+  );
   assert.equal(iso(hourly.time!), '2024-01-03T10:00:00.000Z');
 });
 
 test('cronjob job names and the scheduled-timestamp annotation', () => {
   const scheduled = T('2024-01-01T00:05:00Z');
   assert.equal(jobNameFor('hello', scheduled), `hello-${scheduled / 60000}`);
-  const cj = { metadata: { name: 'hello', namespace: 'ns', uid: 'u' }, spec: { jobTemplate: { metadata: { labels: { a: 'b' } }, spec: { template: {} } } } };
+  const cj = {
+    metadata: { name: 'hello', namespace: 'ns', uid: 'u' },
+    spec: { jobTemplate: { metadata: { labels: { a: 'b' } }, spec: { template: {} } } },
+  };
   const job = jobFromTemplate(cj, scheduled, 'UTC');
   assert.equal(job.metadata.name, 'hello-28401125');
   assert.equal(job.metadata.annotations['batch.kubernetes.io/cronjob-scheduled-timestamp'], '2024-01-01T00:05:00Z');
@@ -156,26 +195,64 @@ test('completed indexes use upstream compressed intervals', () => {
 
 test('ttl-after-finished expiry', () => {
   assert.equal(jobExpiresAt({ spec: {}, status: {} }), undefined);
-  const job = { spec: { ttlSecondsAfterFinished: 5 }, status: { completionTime: '2024-01-01T00:00:00Z', conditions: [{ type: 'Complete', status: 'True' }] } };
+  const job = {
+    spec: { ttlSecondsAfterFinished: 5 },
+    status: { completionTime: '2024-01-01T00:00:00Z', conditions: [{ type: 'Complete', status: 'True' }] },
+  };
   assert.equal(jobExpiresAt(job), T('2024-01-01T00:00:05Z'));
-  const failed = { spec: { ttlSecondsAfterFinished: 0 }, status: { conditions: [{ type: 'Failed', status: 'True', lastTransitionTime: '2024-01-01T00:00:00Z' }] } };
+  const failed = {
+    spec: { ttlSecondsAfterFinished: 0 },
+    status: { conditions: [{ type: 'Failed', status: 'True', lastTransitionTime: '2024-01-01T00:00:00Z' }] },
+  };
   assert.equal(jobExpiresAt(failed), T('2024-01-01T00:00:00Z'));
 });
 
 test('daemonset eligibility: nodeSelector, affinity, taints and default tolerations', () => {
-  const node = (name: string, labels: Record<string, string> = {}, taints: any[] = []) => ({ metadata: { name, labels }, spec: { taints } });
+  const node = (name: string, labels: Record<string, string> = {}, taints: any[] = []) => ({
+    metadata: { name, labels },
+    spec: { taints },
+  });
   const ds = (spec: any) => ({ spec: { template: { spec } } });
   assert.deepEqual(nodeShouldRunDaemonPod(node('a'), ds({})), { shouldRun: true, shouldContinueRunning: true });
-  assert.equal(nodeShouldRunDaemonPod(node('a', { disk: 'ssd' }), ds({ nodeSelector: { disk: 'ssd' } })).shouldRun, true);
+  assert.equal(
+    nodeShouldRunDaemonPod(node('a', { disk: 'ssd' }), ds({ nodeSelector: { disk: 'ssd' } })).shouldRun,
+    true,
+  );
   assert.equal(nodeShouldRunDaemonPod(node('a'), ds({ nodeSelector: { disk: 'ssd' } })).shouldRun, false);
-  const aff = { affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'zone', operator: 'In', values: ['z1'] }] }] } } } };
+  const aff = {
+    affinity: {
+      nodeAffinity: {
+        requiredDuringSchedulingIgnoredDuringExecution: {
+          nodeSelectorTerms: [{ matchExpressions: [{ key: 'zone', operator: 'In', values: ['z1'] }] }],
+        },
+      },
+    },
+  };
   assert.equal(nodeShouldRunDaemonPod(node('a', { zone: 'z1' }), ds(aff)).shouldRun, true);
   assert.equal(nodeShouldRunDaemonPod(node('a', { zone: 'z2' }), ds(aff)).shouldRun, false);
   // NoSchedule taint: no new pod, an existing one may stay; NoExecute: must go.
-  assert.deepEqual(nodeShouldRunDaemonPod(node('a', {}, [{ key: 'k', value: 'v', effect: 'NoSchedule' }]), ds({})), { shouldRun: false, shouldContinueRunning: true });
-  assert.deepEqual(nodeShouldRunDaemonPod(node('a', {}, [{ key: 'k', effect: 'NoExecute' }]), ds({})), { shouldRun: false, shouldContinueRunning: false });
-  assert.equal(nodeShouldRunDaemonPod(node('a', {}, [{ key: 'k', value: 'v', effect: 'NoSchedule' }]), ds({ tolerations: [{ key: 'k', operator: 'Equal', value: 'v' }] })).shouldRun, true);
-  assert.equal(nodeShouldRunDaemonPod(node('a', {}, [{ key: 'k', value: 'v', effect: 'NoExecute' }]), ds({ tolerations: [{ operator: 'Exists' }] })).shouldRun, true);
+  assert.deepEqual(nodeShouldRunDaemonPod(node('a', {}, [{ key: 'k', value: 'v', effect: 'NoSchedule' }]), ds({})), {
+    shouldRun: false,
+    shouldContinueRunning: true,
+  });
+  assert.deepEqual(nodeShouldRunDaemonPod(node('a', {}, [{ key: 'k', effect: 'NoExecute' }]), ds({})), {
+    shouldRun: false,
+    shouldContinueRunning: false,
+  });
+  assert.equal(
+    nodeShouldRunDaemonPod(
+      node('a', {}, [{ key: 'k', value: 'v', effect: 'NoSchedule' }]),
+      ds({ tolerations: [{ key: 'k', operator: 'Equal', value: 'v' }] }),
+    ).shouldRun,
+    true,
+  );
+  assert.equal(
+    nodeShouldRunDaemonPod(
+      node('a', {}, [{ key: 'k', value: 'v', effect: 'NoExecute' }]),
+      ds({ tolerations: [{ operator: 'Exists' }] }),
+    ).shouldRun,
+    true,
+  );
   // The default daemon tolerations: not-ready/unreachable NoExecute, pressure and unschedulable NoSchedule.
   for (const t of [
     { key: 'node.kubernetes.io/not-ready', effect: 'NoExecute' },
@@ -187,9 +264,28 @@ test('daemonset eligibility: nodeSelector, affinity, taints and default tolerati
   ]) {
     assert.equal(nodeShouldRunDaemonPod(node('a', {}, [t]), ds({})).shouldRun, true, t.key);
   }
-  assert.equal(nodeShouldRunDaemonPod(node('a', {}, [{ key: 'node.kubernetes.io/network-unavailable', effect: 'NoSchedule' }]), ds({})).shouldRun, false);
-  assert.equal(nodeShouldRunDaemonPod(node('a', {}, [{ key: 'node.kubernetes.io/network-unavailable', effect: 'NoSchedule' }]), ds({ hostNetwork: true })).shouldRun, true);
-  assert.equal(addDaemonTolerations({ tolerations: [{ key: 'node.kubernetes.io/not-ready', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 5 }] }).length, 6);
+  assert.equal(
+    nodeShouldRunDaemonPod(
+      node('a', {}, [{ key: 'node.kubernetes.io/network-unavailable', effect: 'NoSchedule' }]),
+      ds({}),
+    ).shouldRun,
+    false,
+  );
+  assert.equal(
+    nodeShouldRunDaemonPod(
+      node('a', {}, [{ key: 'node.kubernetes.io/network-unavailable', effect: 'NoSchedule' }]),
+      ds({ hostNetwork: true }),
+    ).shouldRun,
+    true,
+  );
+  assert.equal(
+    addDaemonTolerations({
+      tolerations: [
+        { key: 'node.kubernetes.io/not-ready', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 5 },
+      ],
+    }).length,
+    6,
+  );
   // Pods are pinned to their node with a required node affinity.
   const pinned = { spec: { affinity: withNodeAffinity(aff.affinity, 'node-2') } };
   assert.equal(targetNodeOf(pinned), 'node-2');

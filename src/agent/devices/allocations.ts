@@ -84,7 +84,11 @@ export class DeviceBook {
     if (!m) return [];
     const reuse = new Set(reusable);
     const taken = this.inUse(resource, { uid, containers: reuse });
-    const ofReusable = new Set(this.list().filter((e) => e.podUID === uid && e.resource === resource && reuse.has(e.container)).flatMap((e) => e.deviceIds));
+    const ofReusable = new Set(
+      this.list()
+        .filter((e) => e.podUID === uid && e.resource === resource && reuse.has(e.container))
+        .flatMap((e) => e.deviceIds),
+    );
     const healthy = [...m.entries()].filter(([id, ok]) => ok && !taken.has(id)).map(([id]) => id);
     return [...healthy.filter((id) => ofReusable.has(id)), ...healthy.filter((id) => !ofReusable.has(id))];
   }
@@ -147,16 +151,36 @@ export class DeviceBook {
       if (Array.isArray(ids)) book.devices.set(r, new Map(ids.map((id) => [String(id), false])));
     }
     for (const e of d.entries ?? []) {
-      if (!e || typeof e.podUID !== 'string' || typeof e.container !== 'string' || typeof e.resource !== 'string' || !Array.isArray(e.deviceIds)) continue;
-      book.entries.set(key(e.podUID, e.container, e.resource), { podUID: e.podUID, container: e.container, resource: e.resource, deviceIds: e.deviceIds.map(String), response: e.response });
-      if (!book.devices.has(e.resource)) book.devices.set(e.resource, new Map(e.deviceIds.map((id) => [String(id), false])));
+      if (
+        !e ||
+        typeof e.podUID !== 'string' ||
+        typeof e.container !== 'string' ||
+        typeof e.resource !== 'string' ||
+        !Array.isArray(e.deviceIds)
+      )
+        continue;
+      book.entries.set(key(e.podUID, e.container, e.resource), {
+        podUID: e.podUID,
+        container: e.container,
+        resource: e.resource,
+        deviceIds: e.deviceIds.map(String),
+        response: e.response,
+      });
+      if (!book.devices.has(e.resource))
+        book.devices.set(e.resource, new Map(e.deviceIds.map((id) => [String(id), false])));
     }
     return book;
   }
 }
 
 export class InsufficientDevicesError extends Error {
-  constructor(readonly resource: string, readonly requested: number, readonly availableCount: number) {
-    super(`requested number of devices unavailable for ${resource}. Requested: ${requested}, Available: ${availableCount}`);
+  constructor(
+    readonly resource: string,
+    readonly requested: number,
+    readonly availableCount: number,
+  ) {
+    super(
+      `requested number of devices unavailable for ${resource}. Requested: ${requested}, Available: ${availableCount}`,
+    );
   }
 }

@@ -141,7 +141,10 @@ export function unary<T>(client: grpc.Client, method: string, req: object, timeo
 
 /** Whether a name is an extended resource a plugin may advertise (domain-prefixed, not kubernetes.io). */
 export function isExtendedResourceName(name: string): boolean {
-  const m = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*)\/([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)$/.exec(name);
+  const m =
+    /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*)\/([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)$/.exec(
+      name,
+    );
   if (!m) return false;
   const domain = m[1];
   if (domain === 'kubernetes.io' || domain.endsWith('.kubernetes.io')) return false;

@@ -92,7 +92,9 @@ export class DeviceManager {
       },
     });
     await new Promise<void>((resolve, reject) =>
-      server.bindAsync(unixTarget(this.socket), grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())),
+      server.bindAsync(unixTarget(this.socket), grpc.ServerCredentials.createInsecure(), (err) =>
+        err ? reject(err) : resolve(),
+      ),
     );
     this.server = server;
     this.log.info({ socket: this.socket }, 'device plugin registration serving');
@@ -123,9 +125,12 @@ export class DeviceManager {
   /** Validates a RegisterRequest and starts following the plugin; returns an error message if refused. */
   private register(req: RegisterRequest): string | undefined {
     if (this.stopped) return 'the device manager is shutting down';
-    if (req.version !== API_VERSION) return `unsupported API version "${req.version}": this agent supports ${API_VERSION}`;
-    if (!isExtendedResourceName(req.resourceName)) return `invalid resource name "${req.resourceName}": must be an extended resource name (example.com/device)`;
-    if (!req.endpoint || req.endpoint.includes('/') || req.endpoint === KUBELET_SOCKET) return `invalid endpoint "${req.endpoint}": must be a socket file name in ${this.dir}`;
+    if (req.version !== API_VERSION)
+      return `unsupported API version "${req.version}": this agent supports ${API_VERSION}`;
+    if (!isExtendedResourceName(req.resourceName))
+      return `invalid resource name "${req.resourceName}": must be an extended resource name (example.com/device)`;
+    if (!req.endpoint || req.endpoint.includes('/') || req.endpoint === KUBELET_SOCKET)
+      return `invalid endpoint "${req.endpoint}": must be a socket file name in ${this.dir}`;
     const old = this.endpoints.get(req.resourceName);
     if (old) {
       this.log.info({ resource: req.resourceName }, 'device plugin registered again; replacing its old endpoint');
@@ -155,7 +160,10 @@ export class DeviceManager {
     });
     const lost = (err?: Error) => {
       if (ep.closed) return;
-      this.log.warn({ resource: ep.resource, err: err?.message }, 'device plugin stream ended; its devices are unhealthy until it registers again');
+      this.log.warn(
+        { resource: ep.resource, err: err?.message },
+        'device plugin stream ended; its devices are unhealthy until it registers again',
+      );
       this.closeEndpoint(ep);
       if (this.endpoints.get(ep.resource) === ep) this.endpoints.delete(ep.resource);
       this.book.markUnhealthy(ep.resource);
@@ -197,7 +205,10 @@ export class DeviceManager {
    */
   async allocate(pod: any, container: any): Promise<ContainerDevices | undefined> {
     const uid: string = pod.metadata.uid;
-    const asked = Object.entries<any>({ ...(container.resources?.requests ?? {}), ...(container.resources?.limits ?? {}) })
+    const asked = Object.entries<any>({
+      ...(container.resources?.requests ?? {}),
+      ...(container.resources?.limits ?? {}),
+    })
       .filter(([r]) => this.book.known(r) || this.endpoints.has(r))
       .map(([r, q]) => [r, Math.ceil(parseQuantityOrNull(String(q))?.value() ?? 0)] as const)
       .filter(([, n]) => n > 0);
@@ -258,7 +269,10 @@ export class DeviceManager {
     }
     this.book.setResponse(uid, container.name, resource, res);
     this.saveCheckpoint();
-    this.log.info({ pod: `${pod.metadata.namespace}/${pod.metadata.name}`, container: container.name, resource, devices: ids }, 'devices allocated');
+    this.log.info(
+      { pod: `${pod.metadata.namespace}/${pod.metadata.name}`, container: container.name, resource, devices: ids },
+      'devices allocated',
+    );
     return res;
   }
 
@@ -305,13 +319,18 @@ export function reusableContainers(pod: any, container: any): string[] {
 /** Adds a plugin's answer to what a container gets. */
 function merge(out: ContainerDevices, r: ContainerAllocateResponse): void {
   for (const [key, value] of Object.entries(r.envs ?? {})) out.envs.push({ key, value });
-  for (const m of r.mounts ?? []) out.mounts.push({ containerPath: m.containerPath, hostPath: m.hostPath, readonly: !!m.readOnly });
-  for (const d of r.devices ?? []) out.devices.push({ containerPath: d.containerPath, hostPath: d.hostPath, permissions: d.permissions || 'rwm' });
+  for (const m of r.mounts ?? [])
+    out.mounts.push({ containerPath: m.containerPath, hostPath: m.hostPath, readonly: !!m.readOnly });
+  for (const d of r.devices ?? [])
+    out.devices.push({ containerPath: d.containerPath, hostPath: d.hostPath, permissions: d.permissions || 'rwm' });
   Object.assign(out.annotations, r.annotations ?? {});
 }
 
 /** Puts a container's devices, mounts and annotations into its CRI config (envs go in with the container's own). */
-export function applyDevices(config: { mounts: Mount[]; devices: Device[]; annotations: Record<string, string> }, d: ContainerDevices | undefined): void {
+export function applyDevices(
+  config: { mounts: Mount[]; devices: Device[]; annotations: Record<string, string> },
+  d: ContainerDevices | undefined,
+): void {
   if (!d) return;
   const taken = new Set(config.mounts.map((m) => m.containerPath));
   for (const m of d.mounts) if (!taken.has(m.containerPath)) config.mounts.push(m);

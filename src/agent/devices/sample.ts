@@ -37,9 +37,17 @@ export interface SamplePluginOptions {
 }
 
 /** The short name of a resource: "widget" for example.com/widget. */
-export const shortName = (resource: string) => resource.split('/').pop()!.toLowerCase().replace(/[^a-z0-9-]/g, '-');
+export const shortName = (resource: string) =>
+  resource
+    .split('/')
+    .pop()!
+    .toLowerCase()
+    .replace(/[^a-z0-9-]/g, '-');
 /** The environment variable the plugin sets: WIDGET_IDS for example.com/widget. */
-export const idsEnvName = (resource: string) => `${shortName(resource).toUpperCase().replace(/[^A-Z0-9]/g, '_')}_IDS`;
+export const idsEnvName = (resource: string) =>
+  `${shortName(resource)
+    .toUpperCase()
+    .replace(/[^A-Z0-9]/g, '_')}_IDS`;
 
 export class SamplePlugin {
   readonly devices: PluginDevice[];
@@ -154,7 +162,8 @@ export class SamplePlugin {
     rmSync(this.socket, { force: true });
     const server = new grpc.Server();
     server.addService(deviceServices().DevicePlugin.service, {
-      GetDevicePluginOptions: (_call: unknown, cb: grpc.sendUnaryData<object>) => cb(null, { preStartRequired: false, getPreferredAllocationAvailable: true }),
+      GetDevicePluginOptions: (_call: unknown, cb: grpc.sendUnaryData<object>) =>
+        cb(null, { preStartRequired: false, getPreferredAllocationAvailable: true }),
       ListAndWatch: (call: grpc.ServerWritableStream<object, ListAndWatchResponse>) => {
         this.watchers.add(call);
         call.write(this.list());
@@ -163,18 +172,26 @@ export class SamplePlugin {
         call.on('close', done);
         call.on('error', done);
       },
-      GetPreferredAllocation: (call: grpc.ServerUnaryCall<PreferredAllocationRequest, PreferredAllocationResponse>, cb: grpc.sendUnaryData<PreferredAllocationResponse>) => {
+      GetPreferredAllocation: (
+        call: grpc.ServerUnaryCall<PreferredAllocationRequest, PreferredAllocationResponse>,
+        cb: grpc.sendUnaryData<PreferredAllocationResponse>,
+      ) => {
         // Prefer the lowest-numbered devices, so allocations are predictable.
         const num = (id: string) => Number(id.split('-').pop());
         cb(null, {
           containerResponses: (call.request.containerRequests ?? []).map((r) => {
             const must = r.mustIncludeDeviceIds ?? [];
-            const rest = (r.availableDeviceIds ?? []).filter((id) => !must.includes(id)).sort((a, b) => num(a) - num(b));
+            const rest = (r.availableDeviceIds ?? [])
+              .filter((id) => !must.includes(id))
+              .sort((a, b) => num(a) - num(b));
             return { deviceIds: [...must, ...rest].slice(0, r.allocationSize) };
           }),
         });
       },
-      Allocate: (call: grpc.ServerUnaryCall<AllocateRequest, AllocateResponse>, cb: grpc.sendUnaryData<AllocateResponse>) => {
+      Allocate: (
+        call: grpc.ServerUnaryCall<AllocateRequest, AllocateResponse>,
+        cb: grpc.sendUnaryData<AllocateResponse>,
+      ) => {
         const responses: ContainerAllocateResponse[] = [];
         for (const req of call.request.containerRequests ?? []) {
           const ids = req.devicesIds ?? [];
@@ -183,7 +200,11 @@ export class SamplePlugin {
           this.allocated.push([...ids]);
           responses.push({
             envs: { [idsEnvName(this.o.resource)]: ids.join(',') },
-            mounts: ids.map((id) => ({ containerPath: `/dev/${shortName(this.o.resource)}s/${id}`, hostPath: join(this.hostDir, id), readOnly: true })),
+            mounts: ids.map((id) => ({
+              containerPath: `/dev/${shortName(this.o.resource)}s/${id}`,
+              hostPath: join(this.hostDir, id),
+              readOnly: true,
+            })),
             devices: [],
             annotations: { [`k8ts.io/${shortName(this.o.resource)}-ids`]: ids.join(',') },
           });
@@ -192,7 +213,11 @@ export class SamplePlugin {
       },
       PreStartContainer: (_call: unknown, cb: grpc.sendUnaryData<object>) => cb(null, {}),
     });
-    await new Promise<void>((resolve, reject) => server.bindAsync(unixTarget(this.socket), grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())));
+    await new Promise<void>((resolve, reject) =>
+      server.bindAsync(unixTarget(this.socket), grpc.ServerCredentials.createInsecure(), (err) =>
+        err ? reject(err) : resolve(),
+      ),
+    );
     this.server = server;
   }
 

@@ -26,13 +26,24 @@ export interface ImportOptions {
   ctr?: string;
 }
 
-interface RunResult { stdout: string; stderr: string; code: number }
+interface RunResult {
+  stdout: string;
+  stderr: string;
+  code: number;
+}
 
 /** Runs ctr against `socket` in the CRI namespace; `input` is piped to its stdin. */
-function ctr(socket: string, args: string[], opts: { input?: Buffer | string; onLine?: (l: string) => void; onSent?: (bytes: number) => void; ctr?: string } = {}): Promise<RunResult> {
-  if (!existsSync(socket)) return Promise.reject(new Error(`containerd socket ${socket} does not exist (is containerd running?)`));
+function ctr(
+  socket: string,
+  args: string[],
+  opts: { input?: Buffer | string; onLine?: (l: string) => void; onSent?: (bytes: number) => void; ctr?: string } = {},
+): Promise<RunResult> {
+  if (!existsSync(socket))
+    return Promise.reject(new Error(`containerd socket ${socket} does not exist (is containerd running?)`));
   return new Promise((resolve, reject) => {
-    const child = spawn(opts.ctr ?? 'ctr', ['--address', socket, '--namespace', CRI_NAMESPACE, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(opts.ctr ?? 'ctr', ['--address', socket, '--namespace', CRI_NAMESPACE, ...args], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     let pending = '';
@@ -44,25 +55,32 @@ function ctr(socket: string, args: string[], opts: { input?: Buffer | string; on
       pending = parts.pop() ?? '';
       for (const p of parts) if (p.trim()) opts.onLine(p.trim());
     };
-    child.stdout.setEncoding('utf8').on('data', (s: string) => { stdout += s; onData(s); });
-    child.stderr.setEncoding('utf8').on('data', (s: string) => { stderr += s; });
+    child.stdout.setEncoding('utf8').on('data', (s: string) => {
+      stdout += s;
+      onData(s);
+    });
+    child.stderr.setEncoding('utf8').on('data', (s: string) => {
+      stderr += s;
+    });
     child.on('error', (e) => reject(new Error(`cannot run ctr: ${e.message}`)));
     child.on('close', (code) => {
       if (opts.onLine && pending.trim()) opts.onLine(pending.trim());
       resolve({ stdout, stderr, code: code ?? 1 });
     });
-    child.stdin.on('error', () => { /* ctr exited early; its stderr says why */ });
+    child.stdin.on('error', () => {
+      /* ctr exited early; its stderr says why */
+    });
     if (typeof opts.input === 'string') {
       let sent = 0;
       const file = createReadStream(opts.input).on('error', reject);
       if (opts.onSent) file.on('data', (b) => opts.onSent!((sent += b.length)));
       file.pipe(child.stdin);
-    }
-    else child.stdin.end(opts.input ?? '');
+    } else child.stdin.end(opts.input ?? '');
   });
 }
 
-const failure = (what: string, r: RunResult) => new Error(`${what}: ${(r.stderr || r.stdout).trim() || `ctr exited with code ${r.code}`}`);
+const failure = (what: string, r: RunResult) =>
+  new Error(`${what}: ${(r.stderr || r.stdout).trim() || `ctr exited with code ${r.code}`}`);
 
 /**
  * Imports an OCI-layout or docker-archive tar (a path or the bytes) and unpacks it for the CRI
@@ -88,7 +106,16 @@ export async function importImage(socket: string, tar: string | Buffer, opts: Im
   return refs;
 }
 
-const UNITS: Record<string, number> = { B: 1, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3, TiB: 1024 ** 4, kB: 1e3, MB: 1e6, GB: 1e9 };
+const UNITS: Record<string, number> = {
+  B: 1,
+  KiB: 1024,
+  MiB: 1024 ** 2,
+  GiB: 1024 ** 3,
+  TiB: 1024 ** 4,
+  kB: 1e3,
+  MB: 1e6,
+  GB: 1e9,
+};
 
 /** "1.9 MiB" → bytes, as ctr prints sizes. */
 export function parseSize(s: string): number {
@@ -112,9 +139,14 @@ async function configDigest(socket: string, digest: string, depth = 0): Promise<
   const r = await ctr(socket, ['content', 'get', digest]);
   if (r.code !== 0 || depth > 2) return undefined;
   try {
-    const doc = JSON.parse(r.stdout) as { config?: { digest: string }; manifests?: { digest: string; platform?: { architecture?: string; os?: string } }[] };
+    const doc = JSON.parse(r.stdout) as {
+      config?: { digest: string };
+      manifests?: { digest: string; platform?: { architecture?: string; os?: string } }[];
+    };
     if (doc.config) return doc.config.digest;
-    const m = doc.manifests?.find((d) => !d.platform || (d.platform.architecture === ociArch() && d.platform.os === 'linux')) ?? doc.manifests?.[0];
+    const m =
+      doc.manifests?.find((d) => !d.platform || (d.platform.architecture === ociArch() && d.platform.os === 'linux')) ??
+      doc.manifests?.[0];
     return m ? configDigest(socket, m.digest, depth + 1) : undefined;
   } catch {
     return undefined;

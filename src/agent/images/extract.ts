@@ -1,7 +1,18 @@
 // Applies image layers (uncompressed tar buffers) onto a directory, giving a root filesystem.
 // Entries must stay inside the directory: absolute paths, ".." and paths that pass through a
 // symlink the layer created are refused, so a hostile archive cannot write outside the rootfs.
-import { chmodSync, lchownSync, linkSync, lstatSync, mkdirSync, rmSync, symlinkSync, writeFileSync, readdirSync, utimesSync } from 'node:fs';
+import {
+  chmodSync,
+  lchownSync,
+  linkSync,
+  lstatSync,
+  mkdirSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+  readdirSync,
+  utimesSync,
+} from 'node:fs';
 import { dirname, join } from 'node:path';
 import { readTar } from './tar.js';
 import { OPAQUE_WHITEOUT, WHITEOUT_PREFIX } from './oci.js';
@@ -9,7 +20,12 @@ import { OPAQUE_WHITEOUT, WHITEOUT_PREFIX } from './oci.js';
 const asRoot = process.getuid?.() === 0;
 
 function exists(p: string): boolean {
-  try { lstatSync(p); return true; } catch { return false; }
+  try {
+    lstatSync(p);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Refuses paths whose parent directories (below root) include a symlink or "..". */
@@ -22,7 +38,10 @@ function safeTarget(root: string, rel: string): string {
     try {
       const st = lstatSync(cur);
       if (st.isSymbolicLink()) throw new Error(`layer entry passes through a symlink: ${rel}`);
-      if (!st.isDirectory()) { rmSync(cur, { force: true }); mkdirSync(cur, { mode: 0o755 }); }
+      if (!st.isDirectory()) {
+        rmSync(cur, { force: true });
+        mkdirSync(cur, { mode: 0o755 });
+      }
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
       mkdirSync(cur, { mode: 0o755 });
@@ -65,7 +84,12 @@ export function applyLayer(root: string, layer: Buffer): void {
         linkSync(safeTarget(root, e.linkname ?? ''), target);
       }
     }
-    if (asRoot) try { lchownSync(target, e.uid ?? 0, e.gid ?? 0); } catch { /* e.g. dangling symlink target */ }
+    if (asRoot)
+      try {
+        lchownSync(target, e.uid ?? 0, e.gid ?? 0);
+      } catch {
+        /* e.g. dangling symlink target */
+      }
     if (e.type === 'file' && e.mtime) utimesSync(target, e.mtime, e.mtime);
   }
   for (const [dir, mode] of dirModes.reverse()) chmodSync(dir, (mode & 0o7777) | (asRoot ? 0 : 0o700));

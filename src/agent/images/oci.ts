@@ -54,7 +54,19 @@ export const sha256 = (b: Buffer | string) => 'sha256:' + createHash('sha256').u
 
 /** Go's GOARCH names, which image configs use. */
 export function ociArch(arch: string = process.arch): string {
-  return ({ x64: 'amd64', ia32: '386', arm64: 'arm64', arm: 'arm', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64' } as Record<string, string>)[arch] ?? arch;
+  return (
+    (
+      {
+        x64: 'amd64',
+        ia32: '386',
+        arm64: 'arm64',
+        arm: 'arm',
+        ppc64: 'ppc64le',
+        s390x: 's390x',
+        riscv64: 'riscv64',
+      } as Record<string, string>
+    )[arch] ?? arch
+  );
 }
 
 /**
@@ -75,8 +87,16 @@ export function layerEntries(files: ImageFile[]): TarEntry[] {
     if (!path) continue;
     addDirs(path);
     if (f.type === 'dir') byPath.set(path, { path, type: 'dir', mode: f.mode ?? 0o755, mtime: FIXED_MTIME });
-    else if (f.type === 'symlink') byPath.set(path, { path, type: 'symlink', mode: 0o777, linkname: f.target ?? '', mtime: FIXED_MTIME });
-    else byPath.set(path, { path, type: 'file', mode: f.mode ?? 0o644, data: f.data ?? Buffer.alloc(0), mtime: FIXED_MTIME });
+    else if (f.type === 'symlink')
+      byPath.set(path, { path, type: 'symlink', mode: 0o777, linkname: f.target ?? '', mtime: FIXED_MTIME });
+    else
+      byPath.set(path, {
+        path,
+        type: 'file',
+        mode: f.mode ?? 0o644,
+        data: f.data ?? Buffer.alloc(0),
+        mtime: FIXED_MTIME,
+      });
   }
   // Sorting plain path strings would put "a.b" before "a/x" but "a" before both: parents first.
   return [...byPath.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
@@ -97,39 +117,61 @@ export function buildOciArchive(spec: ImageSpec): BuiltImage {
   // Level 9 costs little for our sizes and is as deterministic as any other level.
   const layer = gzipSync(layerTar, { level: 9 });
   const layerDigest = sha256(layer);
-  const config = Buffer.from(JSON.stringify({
-    created: FIXED_CREATED,
-    architecture: ociArch(),
-    os: 'linux',
-    config: spec.config,
-    rootfs: { type: 'layers', diff_ids: [diffId] },
-    history: [{ created: FIXED_CREATED, created_by: `k8ts test image ${spec.ref}` }],
-  }));
+  const config = Buffer.from(
+    JSON.stringify({
+      created: FIXED_CREATED,
+      architecture: ociArch(),
+      os: 'linux',
+      config: spec.config,
+      rootfs: { type: 'layers', diff_ids: [diffId] },
+      history: [{ created: FIXED_CREATED, created_by: `k8ts test image ${spec.ref}` }],
+    }),
+  );
   const configDigest = sha256(config);
-  const manifest = Buffer.from(JSON.stringify({
-    schemaVersion: 2,
-    mediaType: MEDIA.manifest,
-    config: { mediaType: MEDIA.config, digest: configDigest, size: config.length },
-    layers: [{ mediaType: MEDIA.layerGzip, digest: layerDigest, size: layer.length }],
-  }));
+  const manifest = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: MEDIA.manifest,
+      config: { mediaType: MEDIA.config, digest: configDigest, size: config.length },
+      layers: [{ mediaType: MEDIA.layerGzip, digest: layerDigest, size: layer.length }],
+    }),
+  );
   const manifestDigest = sha256(manifest);
-  const index = Buffer.from(JSON.stringify({
-    schemaVersion: 2,
-    mediaType: MEDIA.index,
-    manifests: [{
-      mediaType: MEDIA.manifest, digest: manifestDigest, size: manifest.length,
-      platform: { architecture: ociArch(), os: 'linux' },
-      annotations: { [ANNOTATION_CONTAINERD_NAME]: spec.ref, [ANNOTATION_REF_NAME]: spec.ref },
-    }],
-  }));
-  const blob = (digest: string, data: Buffer): TarEntry => ({ path: `blobs/sha256/${digest.slice(7)}`, type: 'file', mode: 0o644, data, mtime: FIXED_MTIME });
+  const index = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: MEDIA.index,
+      manifests: [
+        {
+          mediaType: MEDIA.manifest,
+          digest: manifestDigest,
+          size: manifest.length,
+          platform: { architecture: ociArch(), os: 'linux' },
+          annotations: { [ANNOTATION_CONTAINERD_NAME]: spec.ref, [ANNOTATION_REF_NAME]: spec.ref },
+        },
+      ],
+    }),
+  );
+  const blob = (digest: string, data: Buffer): TarEntry => ({
+    path: `blobs/sha256/${digest.slice(7)}`,
+    type: 'file',
+    mode: 0o644,
+    data,
+    mtime: FIXED_MTIME,
+  });
   const tar = writeTar([
     { path: 'blobs', type: 'dir', mode: 0o755, mtime: FIXED_MTIME },
     { path: 'blobs/sha256', type: 'dir', mode: 0o755, mtime: FIXED_MTIME },
     blob(configDigest, config),
     blob(layerDigest, layer),
     blob(manifestDigest, manifest),
-    { path: 'oci-layout', type: 'file', mode: 0o644, data: Buffer.from('{"imageLayoutVersion":"1.0.0"}'), mtime: FIXED_MTIME },
+    {
+      path: 'oci-layout',
+      type: 'file',
+      mode: 0o644,
+      data: Buffer.from('{"imageLayoutVersion":"1.0.0"}'),
+      mtime: FIXED_MTIME,
+    },
     { path: 'index.json', type: 'file', mode: 0o644, data: index, mtime: FIXED_MTIME },
   ]);
   return { tar, manifestDigest, configDigest, layerDigest, diffId };
@@ -157,7 +199,9 @@ export function detectFormat(files: Map<string, TarReadEntry>): ArchiveFormat {
   // Docker 25+ writes both; its manifest.json is then the simpler way in, so it wins.
   if (files.has('manifest.json')) return 'docker';
   if (files.has('oci-layout') || files.has('index.json')) return 'oci';
-  throw new Error('not an image archive: neither manifest.json (docker-archive) nor oci-layout/index.json (OCI layout) found');
+  throw new Error(
+    'not an image archive: neither manifest.json (docker-archive) nor oci-layout/index.json (OCI layout) found',
+  );
 }
 
 /** Uncompresses a layer blob when it is gzip (magic 1f 8b); plain tar layers pass through. */
@@ -198,14 +242,27 @@ export function readImageArchive(archive: Buffer): { format: ArchiveFormat; imag
   const images: ArchiveImage[] = [];
   // An index may point at manifests or at nested indexes (multi-platform images): walk it, keeping
   // the name from the outermost descriptor that has one, and pick this machine's platform.
-  const visit = (desc: { mediaType?: string; digest: string; annotations?: Record<string, string>; platform?: { architecture?: string; os?: string } }, name: string | undefined) => {
+  const visit = (
+    desc: {
+      mediaType?: string;
+      digest: string;
+      annotations?: Record<string, string>;
+      platform?: { architecture?: string; os?: string };
+    },
+    name: string | undefined,
+  ) => {
     const ann = desc.annotations ?? {};
-    const ref = ann[ANNOTATION_CONTAINERD_NAME] ?? (ann[ANNOTATION_REF_NAME] && /[:/@]/.test(ann[ANNOTATION_REF_NAME]) ? ann[ANNOTATION_REF_NAME] : undefined) ?? name;
+    const ref =
+      ann[ANNOTATION_CONTAINERD_NAME] ??
+      (ann[ANNOTATION_REF_NAME] && /[:/@]/.test(ann[ANNOTATION_REF_NAME]) ? ann[ANNOTATION_REF_NAME] : undefined) ??
+      name;
     const doc = json(blob(desc.digest));
     const mediaType = desc.mediaType ?? doc.mediaType;
     if (mediaType === MEDIA.index || mediaType === MEDIA.dockerList || Array.isArray(doc.manifests)) {
       const all = doc.manifests as (typeof desc)[];
-      const mine = all.filter((d) => !d.platform || (d.platform.architecture === ociArch() && (d.platform.os ?? 'linux') === 'linux'));
+      const mine = all.filter(
+        (d) => !d.platform || (d.platform.architecture === ociArch() && (d.platform.os ?? 'linux') === 'linux'),
+      );
       const chosen = mine.length ? mine.slice(0, 1) : all.slice(0, 1);
       for (const d of chosen) visit(d, ref);
       return;
@@ -214,7 +271,10 @@ export function readImageArchive(archive: Buffer): { format: ArchiveFormat; imag
     const layers = doc.layers as { digest: string; size: number }[];
     const configDigest = sha256(configBuf);
     const existing = images.find((i) => i.configDigest === configDigest);
-    if (existing) { if (ref && !existing.refs.includes(normalizeRef(ref))) existing.refs.push(normalizeRef(ref)); return; }
+    if (existing) {
+      if (ref && !existing.refs.includes(normalizeRef(ref))) existing.refs.push(normalizeRef(ref));
+      return;
+    }
     images.push({
       refs: ref ? [normalizeRef(ref)] : [],
       configDigest,

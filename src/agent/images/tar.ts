@@ -33,7 +33,16 @@ function octal(buf: Buffer, offset: number, width: number, value: number): void 
 /** True when the string fits a ustar name field as plain bytes (otherwise a pax record carries it). */
 const fits = (s: string, width: number) => Buffer.byteLength(s) <= width && /^[\x20-\x7e]*$/.test(s);
 
-function header(name: string, type: string, mode: number, size: number, mtime: number, uid: number, gid: number, linkname: string): Buffer {
+function header(
+  name: string,
+  type: string,
+  mode: number,
+  size: number,
+  mtime: number,
+  uid: number,
+  gid: number,
+  linkname: string,
+): Buffer {
   const h = Buffer.alloc(BLOCK);
   h.write(name, 0, 100, 'utf8');
   octal(h, 100, 8, mode & 0o7777);
@@ -77,9 +86,18 @@ export function writeTar(entries: TarEntry[]): Buffer {
     if (!fits(linkname, 100)) pax += paxRecord('linkpath', linkname);
     if (pax) {
       const body = Buffer.from(pax, 'utf8');
-      parts.push(header(`PaxHeaders/${path.slice(-80)}`.slice(0, 99), 'x', 0o644, body.length, mtime, 0, 0, ''), body, padding(body.length));
+      parts.push(
+        header(`PaxHeaders/${path.slice(-80)}`.slice(0, 99), 'x', 0o644, body.length, mtime, 0, 0, ''),
+        body,
+        padding(body.length),
+      );
     }
-    const shortName = fits(path, 100) ? path : Buffer.from(path).subarray(0, 99).toString('latin1').replace(/[^\x20-\x7e]/g, '_');
+    const shortName = fits(path, 100)
+      ? path
+      : Buffer.from(path)
+          .subarray(0, 99)
+          .toString('latin1')
+          .replace(/[^\x20-\x7e]/g, '_');
     const shortLink = fits(linkname, 100) ? linkname : '';
     parts.push(header(shortName, TYPEFLAG[e.type], e.mode, data.length, mtime, e.uid ?? 0, e.gid ?? 0, shortLink));
     if (data.length) parts.push(data, padding(data.length));
@@ -142,22 +160,49 @@ export function readTar(buf: Buffer): TarReadEntry[] {
     if (pax.size !== undefined && type !== 'x' && type !== 'g') size = Number(pax.size);
     const data = buf.subarray(dataStart, dataStart + size);
     off = dataStart + Math.ceil(size / BLOCK) * BLOCK;
-    if (type === 'x') { pax = { ...pax, ...parsePax(data) }; continue; }
+    if (type === 'x') {
+      pax = { ...pax, ...parsePax(data) };
+      continue;
+    }
     if (type === 'g') continue; // global pax headers carry nothing we use
-    if (type === 'L') { longName = readString(data, 0, data.length); continue; }
-    if (type === 'K') { longLink = readString(data, 0, data.length); continue; }
+    if (type === 'L') {
+      longName = readString(data, 0, data.length);
+      continue;
+    }
+    if (type === 'K') {
+      longLink = readString(data, 0, data.length);
+      continue;
+    }
     const prefix = h.subarray(257, 262).toString('ascii') === 'ustar' ? readString(h, 345, 155) : '';
     let path = pax.path ?? longName ?? (prefix ? `${prefix}/${readString(h, 0, 100)}` : readString(h, 0, 100));
     const linkname = pax.linkpath ?? longLink ?? readString(h, 157, 100);
     pax = {};
     longName = longLink = undefined;
-    path = path.replace(/^(\.\/)+/, '').replace(/^\/+/, '').replace(/\/+$/, '');
+    path = path
+      .replace(/^(\.\/)+/, '')
+      .replace(/^\/+/, '')
+      .replace(/\/+$/, '');
     const kind: TarEntryType | undefined =
-      type === '0' || type === '7' ? 'file' : type === '5' ? 'dir' : type === '2' ? 'symlink' : type === '1' ? 'hardlink' : undefined;
+      type === '0' || type === '7'
+        ? 'file'
+        : type === '5'
+          ? 'dir'
+          : type === '2'
+            ? 'symlink'
+            : type === '1'
+              ? 'hardlink'
+              : undefined;
     if (!kind || path === '' || path === '.') continue;
     entries.push({
-      path, type: kind, mode: readOctal(h, 100, 8), uid: readOctal(h, 108, 8), gid: readOctal(h, 116, 8),
-      mtime: readOctal(h, 136, 12), size, data: kind === 'file' ? data : undefined, linkname: kind === 'symlink' || kind === 'hardlink' ? linkname : undefined,
+      path,
+      type: kind,
+      mode: readOctal(h, 100, 8),
+      uid: readOctal(h, 108, 8),
+      gid: readOctal(h, 116, 8),
+      mtime: readOctal(h, 136, 12),
+      size,
+      data: kind === 'file' ? data : undefined,
+      linkname: kind === 'symlink' || kind === 'hardlink' ? linkname : undefined,
     });
   }
   return entries;

@@ -30,9 +30,15 @@ export interface TestImageOptions {
 /** The skeleton every image gets: the usual top-level directories and a root/nobody passwd. */
 function baseFiles(): ImageFile[] {
   return [
-    ...['/dev', '/proc', '/sys', '/etc', '/root', '/var', '/usr/bin', '/usr/sbin', '/bin', '/sbin'].map((path): ImageFile => ({ path, type: 'dir' })),
+    ...['/dev', '/proc', '/sys', '/etc', '/root', '/var', '/usr/bin', '/usr/sbin', '/bin', '/sbin'].map(
+      (path): ImageFile => ({ path, type: 'dir' }),
+    ),
     { path: '/tmp', type: 'dir', mode: 0o1777 },
-    { path: '/etc/passwd', type: 'file', data: Buffer.from('root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n') },
+    {
+      path: '/etc/passwd',
+      type: 'file',
+      data: Buffer.from('root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n'),
+    },
     { path: '/etc/group', type: 'file', data: Buffer.from('root:x:0:\nnogroup:x:65534:\n') },
   ];
 }
@@ -46,11 +52,18 @@ function relativeLink(from: string, to: string): string {
 /** Applet names as paths ("/bin/sh", "/usr/bin/wget", ...) from `busybox --list-full`. */
 function busyboxApplets(busybox: string): string[] {
   const out = execFileSync(busybox, ['--list-full'], { encoding: 'utf8' });
-  return out.split('\n').map((l) => l.trim()).filter(Boolean).map((l) => '/' + l.replace(/^\/+/, ''));
+  return out
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .map((l) => '/' + l.replace(/^\/+/, ''));
 }
 
 function busyboxFiles(busybox: string, applets?: string[]): ImageFile[] {
-  const files: ImageFile[] = [...baseFiles(), { path: '/bin/busybox', type: 'file', mode: 0o755, data: readFileSync(busybox) }];
+  const files: ImageFile[] = [
+    ...baseFiles(),
+    { path: '/bin/busybox', type: 'file', mode: 0o755, data: readFileSync(busybox) },
+  ];
   for (const a of applets ?? busyboxApplets(busybox)) {
     if (a === '/bin/busybox') continue;
     files.push({ path: a, type: 'symlink', target: relativeLink(a, '/bin/busybox') });
@@ -76,18 +89,23 @@ export function sharedLibraries(binary: string): string[] {
 }
 
 function nodeFiles(node: string): ImageFile[] {
-  const files: ImageFile[] = [...baseFiles(), { path: '/usr/local/bin/node', type: 'file', mode: 0o755, data: readFileSync(realpathSync(node)) }];
+  const files: ImageFile[] = [
+    ...baseFiles(),
+    { path: '/usr/local/bin/node', type: 'file', mode: 0o755, data: readFileSync(realpathSync(node)) },
+  ];
   // Each library goes where the loader looks for it (the path ldd printed), with the content of
   // whatever that path resolves to on the host; host-side symlinks such as /lib -> usr/lib are
   // irrelevant inside the image.
-  for (const lib of sharedLibraries(node)) files.push({ path: lib, type: 'file', mode: 0o755, data: readFileSync(realpathSync(lib)) });
+  for (const lib of sharedLibraries(node))
+    files.push({ path: lib, type: 'file', mode: 0o755, data: readFileSync(realpathSync(lib)) });
   return files;
 }
 
 /** The pause process: waits forever, exits 0 at once on SIGTERM/SIGINT (it runs as PID 1). */
 const PAUSE_SCRIPT = "trap 'exit 0' TERM INT; while :; do sleep 86400 & wait $!; done";
 
-const INDEX_HTML = '<!DOCTYPE html>\n<html><head><title>k8ts httpd</title></head><body><h1>It works!</h1><p>Served by busybox httpd in k8ts.local/httpd:1.35.</p></body></html>\n';
+const INDEX_HTML =
+  '<!DOCTYPE html>\n<html><head><title>k8ts httpd</title></head><body><h1>It works!</h1><p>Served by busybox httpd in k8ts.local/httpd:1.35.</p></body></html>\n';
 
 /** The image definition (files + config) for one test image. */
 export function testImageSpec(name: TestImageName, opts: TestImageOptions = {}): ImageSpec {
@@ -101,7 +119,11 @@ export function testImageSpec(name: TestImageName, opts: TestImageOptions = {}):
         files: [...busyboxFiles(busybox), { path: '/www/index.html', type: 'file', data: Buffer.from(INDEX_HTML) }],
         // busybox httpd as PID 1 would ignore SIGTERM and every delete would wait out the grace
         // period: a shell that exits on TERM runs it instead.
-        config: { Cmd: ['sh', '-c', "trap 'exit 0' TERM INT; httpd -f -v -p 8080 -h /www & wait"], Env: [PATH_ENV], ExposedPorts: { '8080/tcp': {} } },
+        config: {
+          Cmd: ['sh', '-c', "trap 'exit 0' TERM INT; httpd -f -v -p 8080 -h /www & wait"],
+          Env: [PATH_ENV],
+          ExposedPorts: { '8080/tcp': {} },
+        },
       };
     case 'pause':
       return {
@@ -110,7 +132,11 @@ export function testImageSpec(name: TestImageName, opts: TestImageOptions = {}):
         config: { Entrypoint: ['/bin/sh', '-c', PAUSE_SCRIPT], Env: [PATH_ENV], WorkingDir: '/' },
       };
     case 'node':
-      return { ref: TEST_IMAGES.node, files: nodeFiles(opts.node ?? process.execPath), config: { Cmd: ['node'], Env: [PATH_ENV] } };
+      return {
+        ref: TEST_IMAGES.node,
+        files: nodeFiles(opts.node ?? process.execPath),
+        config: { Cmd: ['node'], Env: [PATH_ENV] },
+      };
   }
 }
 
@@ -123,7 +149,11 @@ export function buildTestImage(name: TestImageName, opts: TestImageOptions = {})
 export const testImageFile = (name: TestImageName) => `${name}-${TEST_IMAGES[name].split(':')[1]}.tar`;
 
 /** Writes the chosen test images into `dir`, returning the paths written. */
-export function writeTestImages(dir: string, names: TestImageName[] = Object.keys(TEST_IMAGES) as TestImageName[], opts: TestImageOptions = {}): { name: TestImageName; ref: string; path: string; size: number }[] {
+export function writeTestImages(
+  dir: string,
+  names: TestImageName[] = Object.keys(TEST_IMAGES) as TestImageName[],
+  opts: TestImageOptions = {},
+): { name: TestImageName; ref: string; path: string; size: number }[] {
   mkdirSync(dir, { recursive: true });
   return names.map((name) => {
     const { tar } = buildTestImage(name, opts);

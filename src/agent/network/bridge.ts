@@ -7,7 +7,11 @@ import { spawnSync } from 'node:child_process';
 /** 10.42.3.0/24 → { gateway: 10.42.3.1, prefix: 24 }. */
 export function bridgeGateway(podCIDR: string): { gateway: string; prefix: number } {
   const [net, prefix] = podCIDR.split('/');
-  const n = net.split('.').map(Number).reduce((a, b) => a * 256 + b, 0) + 1;
+  const n =
+    net
+      .split('.')
+      .map(Number)
+      .reduce((a, b) => a * 256 + b, 0) + 1;
   return { gateway: [24, 16, 8, 0].map((s) => Math.floor(n / 2 ** s) % 256).join('.'), prefix: Number(prefix) };
 }
 

@@ -46,7 +46,12 @@ function podCIDROf(node: any): string | undefined {
 }
 
 /** The routes this node should have: one per other node with an IPv4 podCIDR and InternalIP. */
-export function desiredRoutes(selfName: string, selfPodCIDR: string, nodes: any[], isDirect: (ip: string) => boolean): DesiredRoutes {
+export function desiredRoutes(
+  selfName: string,
+  selfPodCIDR: string,
+  nodes: any[],
+  isDirect: (ip: string) => boolean,
+): DesiredRoutes {
   const out: DesiredRoutes = { routes: [], unreachable: [] };
   const seen = new Set<string>([selfPodCIDR]);
   for (const n of [...nodes].sort((a, b) => String(a?.metadata?.name).localeCompare(String(b?.metadata?.name)))) {
@@ -202,11 +207,16 @@ export class PodRoutes {
 
   private reconcileOnce(resync: boolean): void {
     const before = JSON.stringify(this.installed);
-    const want = desiredRoutes(this.o.nodeName, this.o.podCIDR, this.informer!.store.list(), (ip) => directlyConnected(ip, this.run));
+    const want = desiredRoutes(this.o.nodeName, this.o.podCIDR, this.informer!.store.list(), (ip) =>
+      directlyConnected(ip, this.run),
+    );
     for (const u of want.unreachable) {
       if (this.warned.get(u.node) === u.ip) continue;
       this.warned.set(u.node, u.ip);
-      this.log.warn({ peer: u.node, peerIP: u.ip }, `node ${u.node}'s InternalIP ${u.ip} is not on a subnet directly connected to this host: no route to its pods is installed (pod networking between nodes needs them on one L2 network)`);
+      this.log.warn(
+        { peer: u.node, peerIP: u.ip },
+        `node ${u.node}'s InternalIP ${u.ip} is not on a subnet directly connected to this host: no route to its pods is installed (pod networking between nodes needs them on one L2 network)`,
+      );
     }
     for (const name of this.warned.keys()) if (!want.unreachable.some((u) => u.node === name)) this.warned.delete(name);
     const plan = planRoutes(this.installed, want.routes);
@@ -232,7 +242,8 @@ export class PodRoutes {
     for (const r of resync ? now : []) {
       if (plan.add.includes(r)) continue;
       const shown = this.ip(['route', 'show', r.podCIDR]);
-      if (shown.status === 0 && !shown.stdout.includes(`via ${r.via}`)) this.ip(['route', 'replace', r.podCIDR, 'via', r.via]);
+      if (shown.status === 0 && !shown.stdout.includes(`via ${r.via}`))
+        this.ip(['route', 'replace', r.podCIDR, 'via', r.via]);
     }
     this.installed = now;
     const changed = JSON.stringify(now) !== before;
@@ -247,13 +258,20 @@ export class PodRoutes {
   }
 
   private jumpsInPlace(): boolean {
-    return this.ipt(['-t', 'nat', '-C', ...this.jumps()[0].slice(1).flat()]).status === 0 && this.ipt(['-t', 'filter', '-C', ...this.jumps()[1].slice(1).flat()]).status === 0;
+    return (
+      this.ipt(['-t', 'nat', '-C', ...this.jumps()[0].slice(1).flat()]).status === 0 &&
+      this.ipt(['-t', 'filter', '-C', ...this.jumps()[1].slice(1).flat()]).status === 0
+    );
   }
 
   private jumps(): [string, string, string[]][] {
     const { nat, forward } = this.chains;
     return [
-      ['nat', 'POSTROUTING', ['-s', this.o.podCIDR, '-j', nat, '-m', 'comment', '--comment', 'k8ts: no masquerade between pod CIDRs']],
+      [
+        'nat',
+        'POSTROUTING',
+        ['-s', this.o.podCIDR, '-j', nat, '-m', 'comment', '--comment', 'k8ts: no masquerade between pod CIDRs'],
+      ],
       ['filter', 'FORWARD', ['-j', forward, '-m', 'comment', '--comment', 'k8ts: forward between pod CIDRs']],
     ];
   }
@@ -272,12 +290,19 @@ export class PodRoutes {
     const jumps = this.jumps();
     // A jump of an earlier run whose node had another podCIDR would remain: remove all first.
     this.removeJumps();
-    for (const [table, chain] of [['nat', nat], ['filter', forward]]) {
+    for (const [table, chain] of [
+      ['nat', nat],
+      ['filter', forward],
+    ]) {
       if (this.ipt(['-t', table, '-N', chain]).status !== 0) this.ipt(['-t', table, '-F', chain]);
     }
     for (const [table, parent, rule] of jumps) {
       const r = this.ipt(['-t', table, '-I', parent, '1', ...rule]);
-      if (r.status !== 0) this.log.warn({ table, chain: parent, err: r.stderr.trim() }, 'iptables rule for pod networking between nodes failed');
+      if (r.status !== 0)
+        this.log.warn(
+          { table, chain: parent, err: r.stderr.trim() },
+          'iptables rule for pod networking between nodes failed',
+        );
     }
   }
 

@@ -32,7 +32,11 @@ export function qosClass(pod: any): QOSClass {
     const lim = c.resources?.limits ?? {};
     for (const r of ['cpu', 'memory']) {
       if (req[r] !== undefined || lim[r] !== undefined) any = true;
-      if (lim[r] === undefined || (req[r] !== undefined && String(req[r]) !== String(lim[r]) && milli(req[r]) !== milli(lim[r]))) guaranteed = false;
+      if (
+        lim[r] === undefined ||
+        (req[r] !== undefined && String(req[r]) !== String(lim[r]) && milli(req[r]) !== milli(lim[r]))
+      )
+        guaranteed = false;
     }
   }
   if (!any) return 'BestEffort';
@@ -65,7 +69,9 @@ export function linuxResources(pod: any, c: any, nodeMemoryBytes: number): Linux
 
 /** Expands $(VAR) in a string as upstream (`$$` is a literal `$`; unknown references stay as written). */
 export function expandVars(s: string, vars: Map<string, string>): string {
-  return s.replace(/\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)/g, (m, name) => (m === '$$' ? '$' : vars.has(name) ? vars.get(name)! : m));
+  return s.replace(/\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)/g, (m, name) =>
+    m === '$$' ? '$' : vars.has(name) ? vars.get(name)! : m,
+  );
 }
 
 export interface ContainerInputs {
@@ -125,7 +131,10 @@ export function containerConfig(pod: any, c: any, sandbox: PodSandboxConfig, inp
         ...(sc.runAsUser !== undefined ? { runAsUser: { value: sc.runAsUser } } : {}),
         ...(sc.runAsGroup !== undefined ? { runAsGroup: { value: sc.runAsGroup } } : {}),
         readonlyRootfs: !!sc.readOnlyRootFilesystem,
-        supplementalGroups: [...(pod.spec?.securityContext?.supplementalGroups ?? []), ...(pod.spec?.securityContext?.fsGroup !== undefined ? [pod.spec.securityContext.fsGroup] : [])],
+        supplementalGroups: [
+          ...(pod.spec?.securityContext?.supplementalGroups ?? []),
+          ...(pod.spec?.securityContext?.fsGroup !== undefined ? [pod.spec.securityContext.fsGroup] : []),
+        ],
         noNewPrivs: sc.allowPrivilegeEscalation === false,
       },
     },

@@ -40,10 +40,20 @@ export class PodFiles {
     if (pod.spec?.hostNetwork) {
       text = existsSync('/etc/hosts') ? readFileSync('/etc/hosts', 'utf8') : '';
     } else {
-      const lines = ['# Kubernetes-managed hosts file.', '127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6-loopback', 'fe00::0\tip6-localnet', 'fe00::0\tip6-mcastprefix', 'fe00::1\tip6-allnodes', 'fe00::2\tip6-allrouters'];
+      const lines = [
+        '# Kubernetes-managed hosts file.',
+        '127.0.0.1\tlocalhost',
+        '::1\tlocalhost ip6-localhost ip6-loopback',
+        'fe00::0\tip6-localnet',
+        'fe00::0\tip6-mcastprefix',
+        'fe00::1\tip6-allnodes',
+        'fe00::2\tip6-allrouters',
+      ];
       const hostname = pod.spec?.hostname || pod.metadata.name;
       if (ip) {
-        const fqdn = pod.spec?.subdomain ? `${hostname}.${pod.spec.subdomain}.${pod.metadata.namespace}.svc.${this.clusterDomain}\t` : '';
+        const fqdn = pod.spec?.subdomain
+          ? `${hostname}.${pod.spec.subdomain}.${pod.metadata.namespace}.svc.${this.clusterDomain}\t`
+          : '';
         lines.push(`${ip}\t${fqdn}${hostname}`);
       }
       const aliases = pod.spec?.hostAliases ?? [];
@@ -59,7 +69,9 @@ export class PodFiles {
 
   /** A container's termination message: its file, else (FallbackToLogsOnError, failed) the log's tail. */
   terminationMessage(pod: any, c: ContainerStatus): string | undefined {
-    const spec = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])].find((x: any) => x.name === c.metadata.name);
+    const spec = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])].find(
+      (x: any) => x.name === c.metadata.name,
+    );
     const file = join(this.dir(pod.metadata.uid), 'containers', c.metadata.name, `termination-${c.metadata.attempt}`);
     let msg = '';
     try {
@@ -70,7 +82,10 @@ export class PodFiles {
     if (!msg && spec?.terminationMessagePolicy === 'FallbackToLogsOnError' && c.exitCode !== 0 && c.logPath) {
       try {
         const lines = readFileSync(c.logPath, 'utf8').split('\n').filter(Boolean).slice(-80);
-        msg = lines.map((l) => l.split(' ').slice(3).join(' ')).join('\n').slice(-2048);
+        msg = lines
+          .map((l) => l.split(' ').slice(3).join(' '))
+          .join('\n')
+          .slice(-2048);
       } catch {
         /* no log */
       }

@@ -24,11 +24,23 @@ function httpGet(h: any, target: HookTarget, timeoutSeconds: number): Promise<st
   for (const x of h.httpHeaders ?? []) headers[x.name] = x.value;
   return new Promise((resolve) => {
     const req = (https ? httpsRequest : httpRequest)(
-      { host: h.host || target.podIP, port, path: h.path || '/', method: 'GET', headers, timeout: timeoutSeconds * 1000, rejectUnauthorized: false },
+      {
+        host: h.host || target.podIP,
+        port,
+        path: h.path || '/',
+        method: 'GET',
+        headers,
+        timeout: timeoutSeconds * 1000,
+        rejectUnauthorized: false,
+      },
       (res) => {
         res.resume();
         const code = res.statusCode ?? 0;
-        resolve(code >= 200 && code < 400 ? undefined : `HTTP lifecycle hook (${h.path || '/'}) failed with status code ${code}`);
+        resolve(
+          code >= 200 && code < 400
+            ? undefined
+            : `HTTP lifecycle hook (${h.path || '/'}) failed with status code ${code}`,
+        );
       },
     );
     req.on('timeout', () => req.destroy(new Error('timeout')));

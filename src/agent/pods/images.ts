@@ -18,7 +18,8 @@ export interface ImagePullerDeps {
 /** The registry host of an image reference (docker.io for short names). */
 export function registryHost(image: string): string {
   const first = image.split('/')[0];
-  if (!image.includes('/') || (!first.includes('.') && !first.includes(':') && first !== 'localhost')) return 'docker.io';
+  if (!image.includes('/') || (!first.includes('.') && !first.includes(':') && first !== 'localhost'))
+    return 'docker.io';
   return first;
 }
 
@@ -42,8 +43,10 @@ export class ImagePuller {
    */
   async ensure(pod: any, c: any, key: string, fieldPath: string, current?: Waiting): Promise<Waiting | undefined> {
     const image: string = c.image;
-    const ev = (type: 'Normal' | 'Warning', reason: string, message: string) => this.deps.event(pod, type, reason, message, fieldPath);
-    const policy = c.imagePullPolicy ?? (/:latest$|^[^:@]*$/.test(image.split('/').pop() ?? '') ? 'Always' : 'IfNotPresent');
+    const ev = (type: 'Normal' | 'Warning', reason: string, message: string) =>
+      this.deps.event(pod, type, reason, message, fieldPath);
+    const policy =
+      c.imagePullPolicy ?? (/:latest$|^[^:@]*$/.test(image.split('/').pop() ?? '') ? 'Always' : 'IfNotPresent');
     const present = policy === 'Always' ? undefined : await this.deps.runtime.imageStatus(image).catch(() => undefined);
     if (present) {
       ev('Normal', 'Pulled', `Container image "${image}" already present on machine`);
@@ -93,7 +96,12 @@ export class ImagePuller {
           const h = server.replace(/^https?:\/\//, '').split('/')[0];
           if (h !== host && !(host === 'docker.io' && /(^|\.)docker\.io$/.test(h))) continue;
           // containerd parses serverAddress as a URL and gives the credentials to that host only.
-          return { username: a.username, password: a.password, auth: a.auth, serverAddress: `https://${host === 'docker.io' ? 'registry-1.docker.io' : host}` };
+          return {
+            username: a.username,
+            password: a.password,
+            auth: a.auth,
+            serverAddress: `https://${host === 'docker.io' ? 'registry-1.docker.io' : host}`,
+          };
         }
       } catch {
         continue;

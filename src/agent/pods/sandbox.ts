@@ -23,9 +23,17 @@ export function podDNS(pod: any, dns: DnsSettings): { servers: string[]; searche
     const ns = pod.metadata.namespace;
     const d = dns.clusterDomain;
     const searches = [`${ns}.svc.${d}`, `svc.${d}`, d, ...dns.hostResolv.searches];
-    out = { servers: [...dns.clusterDNS], searches: searches.filter((s, i) => searches.indexOf(s) === i), options: ['ndots:5'] };
+    out = {
+      servers: [...dns.clusterDNS],
+      searches: searches.filter((s, i) => searches.indexOf(s) === i),
+      options: ['ndots:5'],
+    };
   } else if (policy !== 'None') {
-    out = { servers: [...dns.hostResolv.servers], searches: [...dns.hostResolv.searches], options: [...dns.hostResolv.options] };
+    out = {
+      servers: [...dns.hostResolv.servers],
+      searches: [...dns.hostResolv.searches],
+      options: [...dns.hostResolv.options],
+    };
   }
   const cfg = spec.dnsConfig;
   if (cfg) {
@@ -44,7 +52,11 @@ export const MAX_DNS_SEARCH_PATHS = 32;
 export const MAX_DNS_SEARCH_LIST_CHARS = 2048;
 
 /** Cuts a resolv.conf to the limits as the kubelet does (it reports the cut in an event; the agent logs it). */
-export function fitDNSLimits(c: { servers: string[]; searches: string[]; options: string[] }): { servers: string[]; searches: string[]; options: string[] } {
+export function fitDNSLimits(c: { servers: string[]; searches: string[]; options: string[] }): {
+  servers: string[];
+  searches: string[];
+  options: string[];
+} {
   const searches: string[] = [];
   let chars = 0;
   for (const s of c.searches.filter((x) => x !== '.' && x !== '').slice(0, MAX_DNS_SEARCH_PATHS)) {
@@ -69,13 +81,22 @@ export function portMappings(pod: any): PortMapping[] {
   for (const c of [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])]) {
     for (const p of c.ports ?? []) {
       if (!p.hostPort) continue;
-      out.push({ protocol: p.protocol ?? 'TCP', containerPort: p.containerPort, hostPort: p.hostPort, hostIp: p.hostIP ?? '' });
+      out.push({
+        protocol: p.protocol ?? 'TCP',
+        containerPort: p.containerPort,
+        hostPort: p.hostPort,
+        hostIp: p.hostIP ?? '',
+      });
     }
   }
   return out;
 }
 
-export function sandboxConfig(pod: any, attempt: number, opts: { logDirectory: string; dns: DnsSettings; cgroupParent?: string }): PodSandboxConfig {
+export function sandboxConfig(
+  pod: any,
+  attempt: number,
+  opts: { logDirectory: string; dns: DnsSettings; cgroupParent?: string },
+): PodSandboxConfig {
   const spec = pod.spec ?? {};
   const sc = spec.securityContext ?? {};
   return {
@@ -84,7 +105,11 @@ export function sandboxConfig(pod: any, attempt: number, opts: { logDirectory: s
     logDirectory: opts.logDirectory,
     dnsConfig: podDNS(pod, opts.dns),
     portMappings: portMappings(pod),
-    labels: { [LABEL.podName]: pod.metadata.name, [LABEL.podNamespace]: pod.metadata.namespace, [LABEL.podUID]: pod.metadata.uid },
+    labels: {
+      [LABEL.podName]: pod.metadata.name,
+      [LABEL.podNamespace]: pod.metadata.namespace,
+      [LABEL.podUID]: pod.metadata.uid,
+    },
     annotations: { ...(pod.metadata.annotations ?? {}) },
     linux: {
       cgroupParent: opts.cgroupParent,

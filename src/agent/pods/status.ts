@@ -60,7 +60,11 @@ function containerStatus(spec: any, obs: Observed, defaultWaiting: string): any 
   } else if (latest?.state === 'CONTAINER_EXITED' && !waiting) {
     out.state = { terminated: terminated(latest, obs) };
   } else {
-    out.state = { waiting: waiting ? { reason: waiting.reason, ...(waiting.message ? { message: waiting.message } : {}) } : { reason: defaultWaiting } };
+    out.state = {
+      waiting: waiting
+        ? { reason: waiting.reason, ...(waiting.message ? { message: waiting.message } : {}) }
+        : { reason: defaultWaiting },
+    };
   }
   // The attempt before the newest, or the newest itself when it exited and a restart is pending.
   const last = latest?.state === 'CONTAINER_EXITED' && waiting ? latest : previous;
@@ -82,7 +86,13 @@ function ephemeralContainerStatus(pod: any, spec: any, obs: Observed): any {
     // Gone from the runtime: what was last reported stays, a running one as upstream reports a lost container.
     const reported = pod.status.ephemeralContainerStatuses.find((s: any) => s.name === spec.name);
     if (reported.state?.terminated) return reported;
-    const terminated = { exitCode: 137, reason: 'ContainerStatusUnknown', message: 'The container could not be located when the pod was terminated', startedAt: null, finishedAt: null };
+    const terminated = {
+      exitCode: 137,
+      reason: 'ContainerStatusUnknown',
+      message: 'The container could not be located when the pod was terminated',
+      startedAt: null,
+      finishedAt: null,
+    };
     return { ...reported, ready: false, started: false, state: { terminated } };
   }
   const out = containerStatus(spec, obs, 'ContainerCreating');
@@ -112,7 +122,11 @@ function phaseOf(pod: any, init: any[], main: any[], initDone: boolean): string 
     if (!isSidecar(initSpecs[i]) && policy === 'Never' && t && t.exitCode !== 0) return 'Failed';
   }
   if (!initDone) return 'Pending';
-  let waiting = 0, running = 0, stopped = 0, succeeded = 0, failed = 0;
+  let waiting = 0,
+    running = 0,
+    stopped = 0,
+    succeeded = 0,
+    failed = 0;
   for (const s of main) {
     if (s.state.running) running++;
     else if (s.state.terminated) {
@@ -156,7 +170,9 @@ export function podStatus(pod: any, obs: Observed): any {
   const spec = pod.spec ?? {};
   const init = initialized(pod, obs);
   const initStatuses = (spec.initContainers ?? []).map((c: any) => containerStatus(c, obs, 'PodInitializing'));
-  const mainStatuses = (spec.containers ?? []).map((c: any) => containerStatus(c, obs, init.done ? 'ContainerCreating' : 'PodInitializing'));
+  const mainStatuses = (spec.containers ?? []).map((c: any) =>
+    containerStatus(c, obs, init.done ? 'ContainerCreating' : 'PodInitializing'),
+  );
   // The first init container that has not run yet is being created, not waiting for initialisation.
   for (const s of initStatuses) {
     if (s.state.waiting?.reason === 'PodInitializing') {
@@ -168,18 +184,38 @@ export function podStatus(pod: any, obs: Observed): any {
   const phase = phaseOf(pod, initStatuses, mainStatuses, init.done);
   const terminal = phase === 'Succeeded' || phase === 'Failed';
   const unready = mainStatuses.filter((s: any) => !s.ready).map((s: any) => s.name);
-  const sidecarsUnready = initStatuses.filter((s: any, i: number) => isSidecar(spec.initContainers[i]) && !s.ready).map((s: any) => s.name);
+  const sidecarsUnready = initStatuses
+    .filter((s: any, i: number) => isSidecar(spec.initContainers[i]) && !s.ready)
+    .map((s: any) => s.name);
   const allUnready = [...sidecarsUnready, ...unready];
   const containersReady = allUnready.length === 0 && !terminal;
   const gates = (spec.readinessGates ?? []).map((g: any) => g.conditionType);
-  const gatesFalse = gates.filter((t: string) => (pod.status?.conditions ?? []).find((c: any) => c.type === t)?.status !== 'True');
+  const gatesFalse = gates.filter(
+    (t: string) => (pod.status?.conditions ?? []).find((c: any) => c.type === t)?.status !== 'True',
+  );
   const msg = (names: string[]) => `containers with unready status: [${names.join(' ')}]`;
   const now = obs.now;
   const reasonFor = (completed: boolean) => (completed ? 'PodCompleted' : 'ContainersNotReady');
   const conditions = [
     condition(pod, 'PodReadyToStartContainers', obs.sandboxReady, now),
-    condition(pod, 'Initialized', init.done, now, terminal ? 'PodCompleted' : 'ContainersNotInitialized', `containers with incomplete status: [${init.incomplete.join(' ')}]`),
-    condition(pod, 'Ready', containersReady && gatesFalse.length === 0, now, allUnready.length || terminal ? reasonFor(terminal) : 'ReadinessGatesNotReady', allUnready.length || terminal ? msg(allUnready) : `corresponding condition of pod readiness gate "${gatesFalse[0]}" does not exist.`),
+    condition(
+      pod,
+      'Initialized',
+      init.done,
+      now,
+      terminal ? 'PodCompleted' : 'ContainersNotInitialized',
+      `containers with incomplete status: [${init.incomplete.join(' ')}]`,
+    ),
+    condition(
+      pod,
+      'Ready',
+      containersReady && gatesFalse.length === 0,
+      now,
+      allUnready.length || terminal ? reasonFor(terminal) : 'ReadinessGatesNotReady',
+      allUnready.length || terminal
+        ? msg(allUnready)
+        : `corresponding condition of pod readiness gate "${gatesFalse[0]}" does not exist.`,
+    ),
     condition(pod, 'ContainersReady', containersReady, now, reasonFor(terminal), msg(allUnready)),
   ];
   const others = (pod.status?.conditions ?? []).filter((c: any) => !conditions.some((n) => n.type === c.type));

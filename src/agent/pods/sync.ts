@@ -29,7 +29,17 @@ export interface VolumePort {
 }
 
 export interface ProbePort {
-  addContainer(pod: any, container: any, containerId: string, target: { podIP: string; ports: any[]; startedAt?: number; execSync(cmd: string[], timeoutSeconds: number): Promise<any> }): void;
+  addContainer(
+    pod: any,
+    container: any,
+    containerId: string,
+    target: {
+      podIP: string;
+      ports: any[];
+      startedAt?: number;
+      execSync(cmd: string[], timeoutSeconds: number): Promise<any>;
+    },
+  ): void;
   removeContainer(podUID: string, containerName: string): void;
   removePod(podUID: string): void;
   isReady(podUID: string, containerName: string): boolean;
@@ -96,7 +106,12 @@ export class PodSyncer {
 
   constructor(private deps: PodSyncDeps) {
     this.log = deps.logger;
-    this.images = new ImagePuller({ client: deps.client, runtime: deps.runtime, registryAuth: deps.registryAuth, event: (...a) => this.event(...a) });
+    this.images = new ImagePuller({
+      client: deps.client,
+      runtime: deps.runtime,
+      registryAuth: deps.registryAuth,
+      event: (...a) => this.event(...a),
+    });
     this.files = new PodFiles(deps.podsDir, deps.clusterDomain);
   }
 
@@ -119,9 +134,13 @@ export class PodSyncer {
   // ---- runtime view ---------------------------------------------------------------------------
 
   /** The pod's sandboxes (newest first) and, for the newest, its containers by name (newest attempt first). */
-  async observe(uid: string): Promise<{ sandbox?: Sandbox; old: string[]; containers: Map<string, ContainerStatus[]> }> {
+  async observe(
+    uid: string,
+  ): Promise<{ sandbox?: Sandbox; old: string[]; containers: Map<string, ContainerStatus[]> }> {
     const rt = this.deps.runtime;
-    const sandboxes = (await rt.listPodSandboxes({ labelSelector: { [LABEL.podUID]: uid } })).sort((a, b) => b.metadata.attempt - a.metadata.attempt || b.createdAt - a.createdAt);
+    const sandboxes = (await rt.listPodSandboxes({ labelSelector: { [LABEL.podUID]: uid } })).sort(
+      (a, b) => b.metadata.attempt - a.metadata.attempt || b.createdAt - a.createdAt,
+    );
     const containers = new Map<string, ContainerStatus[]>();
     if (!sandboxes.length) return { old: [], containers };
     const [s] = sandboxes;
@@ -308,7 +327,13 @@ export class PodSyncer {
       if (wait > 0) {
         const msg = `back-off ${goDuration(this.backoff.current(key))} restarting failed container=${c.name} pod=${pod.metadata.name}_${pod.metadata.namespace}(${uid})`;
         this.waiting.set(key, { reason: 'CrashLoopBackOff', message: msg });
-        this.event(pod, 'Warning', 'BackOff', `Back-off restarting failed container ${c.name} in pod ${pod.metadata.name}_${pod.metadata.namespace}(${uid})`, fieldPath);
+        this.event(
+          pod,
+          'Warning',
+          'BackOff',
+          `Back-off restarting failed container ${c.name} in pod ${pod.metadata.name}_${pod.metadata.namespace}(${uid})`,
+          fieldPath,
+        );
         return wait;
       }
       this.backoff.next(key);
@@ -332,20 +357,35 @@ export class PodSyncer {
       devs = await this.deps.devices?.allocate(pod, c);
     } catch (err: any) {
       this.waiting.set(key, { reason: 'CreateContainerConfigError', message: err.message });
-      this.event(pod, 'Warning', 'UnexpectedAdmissionError', `Allocate failed due to ${err.message}, which is unexpected`, fieldPath);
+      this.event(
+        pod,
+        'Warning',
+        'UnexpectedAdmissionError',
+        `Allocate failed due to ${err.message}, which is unexpected`,
+        fieldPath,
+      );
       return 5_000;
     }
     if (devs) env = [...devs.envs, ...env];
     const attempt = latest ? latest.metadata.attempt + 1 : 0;
     let mounts: Mount[];
     try {
-      mounts = [...(await this.deps.volumes.mountsFor(pod, c, ctx.volumes, env)), ...this.files.mounts(pod, c, attempt)];
+      mounts = [
+        ...(await this.deps.volumes.mountsFor(pod, c, ctx.volumes, env)),
+        ...this.files.mounts(pod, c, attempt),
+      ];
     } catch (err: any) {
       this.waiting.set(key, { reason: 'CreateContainerConfigError', message: err.message });
       this.event(pod, 'Warning', 'Failed', `Error: ${err.message}`, fieldPath);
       return 5_000;
     }
-    const config = containerConfig(pod, c, ctx.cfg, { env, mounts, attempt, nodeMemoryBytes: this.deps.nodeMemoryBytes, targetId });
+    const config = containerConfig(pod, c, ctx.cfg, {
+      env,
+      mounts,
+      attempt,
+      nodeMemoryBytes: this.deps.nodeMemoryBytes,
+      targetId,
+    });
     applyDevices(config, devs);
     let id: string;
     try {
@@ -385,16 +425,27 @@ export class PodSyncer {
    * (the probe manager ignores containers it already has).
    */
   private probeRunning(pod: any, containers: Map<string, ContainerStatus[]>, podIPs: string[]): void {
-    for (const list of containers.values()) for (const c of list) if (c.state === 'CONTAINER_EXITED') this.killing.delete(c.id);
+    for (const list of containers.values())
+      for (const c of list) if (c.state === 'CONTAINER_EXITED') this.killing.delete(c.id);
     for (const c of [...(pod.spec?.initContainers ?? []).filter(isSidecar), ...(pod.spec?.containers ?? [])]) {
       const latest = (containers.get(c.name) ?? [])[0];
       if (latest?.state !== 'CONTAINER_RUNNING' || this.killing.has(latest.id)) continue;
-      this.deps.probes.addContainer(pod, c, latest.id, this.probeTarget(latest.id, c, podIPs, Math.floor(latest.startedAt / 1e6)));
+      this.deps.probes.addContainer(
+        pod,
+        c,
+        latest.id,
+        this.probeTarget(latest.id, c, podIPs, Math.floor(latest.startedAt / 1e6)),
+      );
     }
   }
 
   private probeTarget(id: string, c: any, podIPs: string[], startedAt?: number) {
-    return { podIP: podIPs[0] ?? '', ports: c.ports ?? [], startedAt, execSync: (cmd: string[], t: number) => this.deps.runtime.execSync(id, cmd, t) };
+    return {
+      podIP: podIPs[0] ?? '',
+      ports: c.ports ?? [],
+      startedAt,
+      execSync: (cmd: string[], t: number) => this.deps.runtime.execSync(id, cmd, t),
+    };
   }
 
   /** Computes the pod's status from the runtime and writes it when it changed; returns it. */
@@ -402,7 +453,7 @@ export class PodSyncer {
     const uid = pod.metadata.uid;
     const status = podStatus(pod, {
       hostIP: this.deps.hostIP,
-      podIPs: pod.spec?.hostNetwork ? [this.deps.hostIP] : view.sandbox?.ips ?? [],
+      podIPs: pod.spec?.hostNetwork ? [this.deps.hostIP] : (view.sandbox?.ips ?? []),
       sandboxReady: !!view.sandbox?.ready,
       containers: view.containers,
       ready: (n) => this.deps.probes.isReady(uid, n),
@@ -419,7 +470,10 @@ export class PodSyncer {
     });
     if (!statusChanged(pod.status, status)) return status;
     try {
-      await this.deps.client.resource(R.pods).namespace(pod.metadata.namespace).updateStatus({ ...pod, status });
+      await this.deps.client
+        .resource(R.pods)
+        .namespace(pod.metadata.namespace)
+        .updateStatus({ ...pod, status });
     } catch (err) {
       if (isNotFound(err) || isConflict(err)) return status; // the next event brings the new pod
       throw err;
@@ -446,16 +500,35 @@ export class PodSyncer {
 
   /** Kills running containers: preStop hooks, then the stop signal with the grace period; main containers before sidecars. */
   async stopAll(pod: any, containers: Map<string, ContainerStatus[]>, graceSeconds: number): Promise<void> {
-    const specs = new Map<string, any>([...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? []), ...(pod.spec?.ephemeralContainers ?? [])].map((c: any) => [c.name, c]));
+    const specs = new Map<string, any>(
+      [
+        ...(pod.spec?.initContainers ?? []),
+        ...(pod.spec?.containers ?? []),
+        ...(pod.spec?.ephemeralContainers ?? []),
+      ].map((c: any) => [c.name, c]),
+    );
     const sidecars = new Set((pod.spec?.initContainers ?? []).filter(isSidecar).map((c: any) => c.name));
-    const running = [...containers.values()].map((l) => l[0]).filter((c) => c && (c.state === 'CONTAINER_RUNNING' || c.state === 'CONTAINER_CREATED'));
+    const running = [...containers.values()]
+      .map((l) => l[0])
+      .filter((c) => c && (c.state === 'CONTAINER_RUNNING' || c.state === 'CONTAINER_CREATED'));
     const deadline = Date.now() + graceSeconds * 1000;
     const stopOne = async (c: ContainerStatus) => {
       const spec = specs.get(c.metadata.name);
       this.killing.add(c.id);
-      if (spec) this.event(pod, 'Normal', 'Killing', `Stopping container ${c.metadata.name}`, `spec.containers{${c.metadata.name}}`);
+      if (spec)
+        this.event(
+          pod,
+          'Normal',
+          'Killing',
+          `Stopping container ${c.metadata.name}`,
+          `spec.containers{${c.metadata.name}}`,
+        );
       if (spec?.lifecycle?.preStop && c.state === 'CONTAINER_RUNNING' && graceSeconds > 0) {
-        const target = { podIP: pod.status?.podIP ?? '', ports: spec.ports ?? [], execSync: (cmd: string[], t: number) => this.deps.runtime.execSync(c.id, cmd, t) };
+        const target = {
+          podIP: pod.status?.podIP ?? '',
+          ports: spec.ports ?? [],
+          execSync: (cmd: string[], t: number) => this.deps.runtime.execSync(c.id, cmd, t),
+        };
         const err = await runHook(spec.lifecycle.preStop, target, graceSeconds);
         if (err) this.event(pod, 'Warning', 'FailedPreStopHook', err, `spec.containers{${c.metadata.name}}`);
       }
@@ -471,7 +544,9 @@ export class PodSyncer {
   private async terminate(pod: any, deleting: boolean): Promise<number | undefined> {
     const uid = pod.metadata.uid;
     const view = await this.observe(uid);
-    const grace = deleting ? pod.metadata.deletionGracePeriodSeconds ?? pod.spec?.terminationGracePeriodSeconds ?? 30 : 0;
+    const grace = deleting
+      ? (pod.metadata.deletionGracePeriodSeconds ?? pod.spec?.terminationGracePeriodSeconds ?? 30)
+      : 0;
     await this.stopAll(pod, view.containers, grace);
     if (view.sandbox) await this.deps.runtime.stopPodSandbox(view.sandbox.id).catch(() => undefined);
     this.deps.probes.removePod(uid);
@@ -483,7 +558,12 @@ export class PodSyncer {
       status.podIP = pod.status.podIP;
       status.podIPs = pod.status.podIPs;
     }
-    if (status.phase !== 'Succeeded' && status.phase !== 'Failed' && pod.status?.phase !== 'Succeeded' && pod.status?.phase !== 'Failed') {
+    if (
+      status.phase !== 'Succeeded' &&
+      status.phase !== 'Failed' &&
+      pod.status?.phase !== 'Succeeded' &&
+      pod.status?.phase !== 'Failed'
+    ) {
       status.phase = pod.spec?.restartPolicy === 'Always' ? 'Failed' : status.phase;
     }
     const pods = this.deps.client.resource(R.pods).namespace(pod.metadata.namespace);
@@ -514,10 +594,20 @@ export class PodSyncer {
     status.message = message;
     status.conditions = [
       ...status.conditions.filter((c: any) => c.type !== 'DisruptionTarget'),
-      { type: 'DisruptionTarget', status: 'True', lastProbeTime: null, lastTransitionTime: now, reason: 'TerminationByKubelet', message },
+      {
+        type: 'DisruptionTarget',
+        status: 'True',
+        lastProbeTime: null,
+        lastTransitionTime: now,
+        reason: 'TerminationByKubelet',
+        message,
+      },
     ];
     this.event(pod, 'Warning', 'Evicted', message);
-    await this.deps.client.resource(R.pods).namespace(pod.metadata.namespace).updateStatus({ ...pod, status });
+    await this.deps.client
+      .resource(R.pods)
+      .namespace(pod.metadata.namespace)
+      .updateStatus({ ...pod, status });
   }
 
   /** Removes everything of a pod that is gone from the API. */
@@ -530,7 +620,8 @@ export class PodSyncer {
     this.images.forgetPod(uid);
     for (const k of this.waiting.keys()) if (k.startsWith(`${uid}/`)) this.waiting.delete(k);
     await this.deps.volumes.tearDown(uid).catch((err) => this.log.warn({ err, uid }, 'volume teardown failed'));
-    if (this.deps.podCgroups) for (const qos of ['Guaranteed', 'Burstable', 'BestEffort'] as const) removePodCgroups(podCgroupParent(uid, qos));
+    if (this.deps.podCgroups)
+      for (const qos of ['Guaranteed', 'Burstable', 'BestEffort'] as const) removePodCgroups(podCgroupParent(uid, qos));
     rmSync(this.podDir(uid), { recursive: true, force: true });
     const ns = sandboxes[0]?.metadata;
     if (ns) rmSync(join(this.deps.logsDir, `${ns.namespace}_${ns.name}_${uid}`), { recursive: true, force: true });

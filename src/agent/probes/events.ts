@@ -30,7 +30,11 @@ export function probeResultEvent(kind: ProbeKind, outcome: ProbeOutcome): ProbeE
     case 'failure':
       return { type: 'Warning', reason: 'Unhealthy', message: `${title} probe failed: ${outcome.output}` };
     case 'error':
-      return { type: 'Warning', reason: 'Unhealthy', message: `${title} probe errored and resulted in unknown state: ${outcome.output}` };
+      return {
+        type: 'Warning',
+        reason: 'Unhealthy',
+        message: `${title} probe errored and resulted in unknown state: ${outcome.output}`,
+      };
   }
 }
 

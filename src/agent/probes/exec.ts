@@ -74,9 +74,8 @@ export async function runExecProbe(action: ExecAction, ctx: ProbeContext): Promi
       result: res.exitCode === 0 ? 'success' : 'failure',
       output: combinedOutput(res.stdout, res.stderr),
     }),
-    (err: unknown): ProbeOutcome => isTimeoutError(err)
-      ? timedOut
-      : { result: 'error', output: err instanceof Error ? err.message : String(err) },
+    (err: unknown): ProbeOutcome =>
+      isTimeoutError(err) ? timedOut : { result: 'error', output: err instanceof Error ? err.message : String(err) },
   );
   try {
     return await Promise.race([run, guard]);

@@ -12,14 +12,22 @@ export function joinHostPort(host: string, port: number): string {
 /** The text Go prints after the operation for a syscall error code, e.g. "connect: connection refused". */
 function errnoText(code: string | undefined, syscall: string): string | undefined {
   switch (code) {
-    case 'ECONNREFUSED': return `${syscall}: connection refused`;
-    case 'EHOSTUNREACH': return `${syscall}: no route to host`;
-    case 'ENETUNREACH': return `${syscall}: network is unreachable`;
-    case 'ECONNRESET': return 'read: connection reset by peer';
-    case 'EPIPE': return 'write: broken pipe';
-    case 'EADDRNOTAVAIL': return `${syscall}: cannot assign requested address`;
-    case 'ETIMEDOUT': return 'i/o timeout';
-    default: return undefined;
+    case 'ECONNREFUSED':
+      return `${syscall}: connection refused`;
+    case 'EHOSTUNREACH':
+      return `${syscall}: no route to host`;
+    case 'ENETUNREACH':
+      return `${syscall}: network is unreachable`;
+    case 'ECONNRESET':
+      return 'read: connection reset by peer';
+    case 'EPIPE':
+      return 'write: broken pipe';
+    case 'EADDRNOTAVAIL':
+      return `${syscall}: cannot assign requested address`;
+    case 'ETIMEDOUT':
+      return 'i/o timeout';
+    default:
+      return undefined;
   }
 }
 
@@ -42,9 +50,15 @@ export function dialTimeoutMessage(host: string, port: number): string {
 
 /** Whether a socket error happened while connecting (as opposed to later reads/writes). */
 export function isDialError(err: NodeJS.ErrnoException): boolean {
-  return err.syscall === 'connect' || err.syscall === 'getaddrinfo' ||
-    err.code === 'ECONNREFUSED' || err.code === 'EHOSTUNREACH' || err.code === 'ENETUNREACH' ||
-    err.code === 'ENOTFOUND' || err.code === 'EAI_AGAIN';
+  return (
+    err.syscall === 'connect' ||
+    err.syscall === 'getaddrinfo' ||
+    err.code === 'ECONNREFUSED' ||
+    err.code === 'EHOSTUNREACH' ||
+    err.code === 'ENETUNREACH' ||
+    err.code === 'ENOTFOUND' ||
+    err.code === 'EAI_AGAIN'
+  );
 }
 
 /** Go's message for an error on an established connection. */

@@ -17,9 +17,23 @@ import { PROBE_USER_AGENT, type ProbeContext, type ProbeOutcome } from './types.
 const HEALTH_CHECK_PATH = '/grpc.health.v1.Health/Check';
 const SERVING_STATUS = ['UNKNOWN', 'SERVING', 'NOT_SERVING', 'SERVICE_UNKNOWN'];
 const CODE_NAMES = [
-  'OK', 'Canceled', 'Unknown', 'InvalidArgument', 'DeadlineExceeded', 'NotFound', 'AlreadyExists',
-  'PermissionDenied', 'ResourceExhausted', 'FailedPrecondition', 'Aborted', 'OutOfRange',
-  'Unimplemented', 'Internal', 'Unavailable', 'DataLoss', 'Unauthenticated',
+  'OK',
+  'Canceled',
+  'Unknown',
+  'InvalidArgument',
+  'DeadlineExceeded',
+  'NotFound',
+  'AlreadyExists',
+  'PermissionDenied',
+  'ResourceExhausted',
+  'FailedPrecondition',
+  'Aborted',
+  'OutOfRange',
+  'Unimplemented',
+  'Internal',
+  'Unavailable',
+  'DataLoss',
+  'Unauthenticated',
 ];
 const CODE_UNIMPLEMENTED = 12;
 const CODE_DEADLINE_EXCEEDED = 4;
@@ -41,7 +55,8 @@ function encodeVarint(n: number): number[] {
 /** HealthCheckRequest framed for the wire; an empty service is the proto3 default, so omitted. */
 export function encodeHealthCheckRequest(service: string): Buffer {
   const name = Buffer.from(service, 'utf8');
-  const message = name.length === 0 ? Buffer.alloc(0) : Buffer.concat([Buffer.from([0x0a, ...encodeVarint(name.length)]), name]);
+  const message =
+    name.length === 0 ? Buffer.alloc(0) : Buffer.concat([Buffer.from([0x0a, ...encodeVarint(name.length)]), name]);
   const frame = Buffer.alloc(5 + message.length);
   frame.writeUInt8(0, 0);
   frame.writeUInt32BE(message.length, 1);
@@ -104,12 +119,21 @@ function rpcError(code: number, message: string): string {
 /** grpc-go's mapping of a non-200 HTTP status to a gRPC code. */
 function codeForHttpStatus(status: number): number {
   switch (status) {
-    case 400: return 13;
-    case 401: return 16;
-    case 403: return 7;
-    case 404: return 12;
-    case 429: case 502: case 503: case 504: return 14;
-    default: return 2;
+    case 400:
+      return 13;
+    case 401:
+      return 16;
+    case 403:
+      return 7;
+    case 404:
+      return 12;
+    case 429:
+    case 502:
+    case 503:
+    case 504:
+      return 14;
+    default:
+      return 2;
   }
 }
 
@@ -158,9 +182,7 @@ async function connect(authority: string, deadline: number): Promise<Connected> 
 }
 
 type CallResult =
-  | { kind: 'status'; status: number }
-  | { kind: 'rpcError'; code: number; message: string }
-  | { kind: 'timeout' };
+  { kind: 'status'; status: number } | { kind: 'rpcError'; code: number; message: string } | { kind: 'timeout' };
 
 /** Makes the Check call on an open session; never rejects. */
 function check(session: http2.ClientHttp2Session, service: string, deadline: number): Promise<CallResult> {
@@ -208,12 +230,18 @@ function check(session: http2.ClientHttp2Session, service: string, deadline: num
     stream.on('error', (err) => settle({ kind: 'rpcError', code: 14, message: `connection error: ${err.message}` }));
     stream.on('close', () => {
       if (httpStatus !== 200) {
-        const text = httpStatus ? `unexpected HTTP status code received from server: ${httpStatus} (${STATUS_CODES[httpStatus] ?? 'Unknown'})` : 'transport is closing';
+        const text = httpStatus
+          ? `unexpected HTTP status code received from server: ${httpStatus} (${STATUS_CODES[httpStatus] ?? 'Unknown'})`
+          : 'transport is closing';
         settle({ kind: 'rpcError', code: httpStatus ? codeForHttpStatus(httpStatus) : 14, message: text });
         return;
       }
       if (!contentType.startsWith('application/grpc')) {
-        settle({ kind: 'rpcError', code: 13, message: `transport: received unexpected content-type ${goQuote(contentType)}` });
+        settle({
+          kind: 'rpcError',
+          code: 13,
+          message: `transport: received unexpected content-type ${goQuote(contentType)}`,
+        });
         return;
       }
       if (grpcStatus === undefined) {
@@ -226,17 +254,29 @@ function check(session: http2.ClientHttp2Session, service: string, deadline: num
       }
       const body = Buffer.concat(chunks);
       if (body.length < 5 || body.length < 5 + body.readUInt32BE(1)) {
-        settle({ kind: 'rpcError', code: 13, message: 'grpc: client streaming protocol violation: get <nil>, want <EOF>' });
+        settle({
+          kind: 'rpcError',
+          code: 13,
+          message: 'grpc: client streaming protocol violation: get <nil>, want <EOF>',
+        });
         return;
       }
       if (body[0] !== 0) {
-        settle({ kind: 'rpcError', code: 13, message: 'grpc: compressed message received without a negotiated compressor' });
+        settle({
+          kind: 'rpcError',
+          code: 13,
+          message: 'grpc: compressed message received without a negotiated compressor',
+        });
         return;
       }
       try {
         settle({ kind: 'status', status: decodeHealthCheckResponse(body.subarray(5, 5 + body.readUInt32BE(1))) });
       } catch (err) {
-        settle({ kind: 'rpcError', code: 13, message: `grpc: failed to unmarshal the received message: ${(err as Error).message}` });
+        settle({
+          kind: 'rpcError',
+          code: 13,
+          message: `grpc: failed to unmarshal the received message: ${(err as Error).message}`,
+        });
       }
     });
     stream.end(encodeHealthCheckRequest(service));
@@ -250,7 +290,10 @@ export async function grpcProbe(host: string, port: number, service: string, tim
   const timeout = goDuration(timeoutMs);
   const conn = await connect(authority, deadline);
   if ('timedOut' in conn) {
-    return { result: 'failure', output: `timeout: failed to connect service ${goQuote(authority)} within ${timeout}: context deadline exceeded` };
+    return {
+      result: 'failure',
+      output: `timeout: failed to connect service ${goQuote(authority)} within ${timeout}: context deadline exceeded`,
+    };
   }
   try {
     const res = await check(conn.session, service, deadline);
@@ -259,12 +302,18 @@ export async function grpcProbe(host: string, port: number, service: string, tim
     }
     if (res.kind === 'rpcError') {
       if (res.code === CODE_UNIMPLEMENTED) {
-        return { result: 'failure', output: `error: this server does not implement the grpc health protocol (grpc.health.v1.Health): ${res.message}` };
+        return {
+          result: 'failure',
+          output: `error: this server does not implement the grpc health protocol (grpc.health.v1.Health): ${res.message}`,
+        };
       }
       return { result: 'failure', output: `error: health rpc probe failed: ${rpcError(res.code, res.message)}` };
     }
     if (res.status !== 1) {
-      return { result: 'failure', output: `service unhealthy (responded with ${goQuote(servingStatusName(res.status))})` };
+      return {
+        result: 'failure',
+        output: `service unhealthy (responded with ${goQuote(servingStatusName(res.status))})`,
+      };
     }
     return { result: 'success', output: 'service healthy' };
   } finally {

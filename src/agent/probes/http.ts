@@ -32,7 +32,11 @@ export function canonicalHeaderKey(name: string): string {
 }
 
 /** Builds the request URL the kubelet would probe, e.g. `http://10.42.0.5:8080/healthz`. */
-export function httpProbeUrl(action: HTTPGetAction, container: Container, podIP: string): { url: string } | { error: string } {
+export function httpProbeUrl(
+  action: HTTPGetAction,
+  container: Container,
+  podIP: string,
+): { url: string } | { error: string } {
   const resolved = resolveContainerPort(action.port, container);
   if ('error' in resolved) return resolved;
   const scheme = (action.scheme || 'HTTP').toLowerCase();
@@ -58,9 +62,7 @@ export function httpProbeHeaders(action: HTTPGetAction): ProbeHeaders {
   return headers;
 }
 
-type Sent =
-  | { res: http.IncomingMessage }
-  | { failure: string };
+type Sent = { res: http.IncomingMessage } | { failure: string };
 
 /** Strips the brackets WHATWG URL keeps around IPv6 hostnames. */
 function bareHost(u: URL): string {
@@ -120,10 +122,13 @@ function send(target: URL, headers: ProbeHeaders, host: string | undefined, dead
       settle({ failure: err instanceof Error ? err.message : String(err) });
       return;
     }
-    const timer = setTimeout(() => {
-      settle({ failure: 'context deadline exceeded (Client.Timeout exceeded while awaiting headers)' });
-      req.destroy();
-    }, Math.max(0, deadline - Date.now()));
+    const timer = setTimeout(
+      () => {
+        settle({ failure: 'context deadline exceeded (Client.Timeout exceeded while awaiting headers)' });
+        req.destroy();
+      },
+      Math.max(0, deadline - Date.now()),
+    );
     req.on('error', (err: NodeJS.ErrnoException) => {
       settle({ failure: isDialError(err) ? dialErrorMessage(hostname, port, err) : connErrorMessage(err) });
     });
@@ -155,9 +160,13 @@ function readBody(res: http.IncomingMessage, deadline: number): Promise<Body> {
       resolve(value);
     };
     const text = (): string => Buffer.concat(chunks).subarray(0, MAX_PROBE_OUTPUT).toString('utf8');
-    const timer = setTimeout(() => settle({
-      error: 'net/http: request canceled (Client.Timeout or context cancellation while reading body)',
-    }), Math.max(0, deadline - Date.now()));
+    const timer = setTimeout(
+      () =>
+        settle({
+          error: 'net/http: request canceled (Client.Timeout or context cancellation while reading body)',
+        }),
+      Math.max(0, deadline - Date.now()),
+    );
     res.on('data', (chunk: Buffer) => {
       chunks.push(chunk);
       size += chunk.length;
@@ -181,7 +190,10 @@ export async function httpProbe(url: string, headers: ProbeHeaders, timeoutMs: n
   }
   let shown = displayUrl(target, /^[a-z]+:\/\/[^/?#]*$/i.test(url));
   if (target.protocol !== 'http:' && target.protocol !== 'https:') {
-    return { result: 'failure', output: `Get ${goQuote(shown)}: unsupported protocol scheme ${goQuote(target.protocol.slice(0, -1))}` };
+    return {
+      result: 'failure',
+      output: `Get ${goQuote(shown)}: unsupported protocol scheme ${goQuote(target.protocol.slice(0, -1))}`,
+    };
   }
   const firstHostname = bareHost(target);
   const hostOverride = headers.get('Host')?.[0] || undefined;
@@ -200,7 +212,10 @@ export async function httpProbe(url: string, headers: ProbeHeaders, timeoutMs: n
         next = new URL(location, target);
       } catch {
         res.destroy();
-        return { result: 'failure', output: `Get ${goQuote(shown)}: failed to parse Location header ${goQuote(location)}` };
+        return {
+          result: 'failure',
+          output: `Get ${goQuote(shown)}: failed to parse Location header ${goQuote(location)}`,
+        };
       }
       // A different hostname ends the chain with this 3xx response (reported as a warning below).
       if (bareHost(next) === firstHostname) {
@@ -220,7 +235,8 @@ export async function httpProbe(url: string, headers: ProbeHeaders, timeoutMs: n
     // A body that cannot be read is a probe error upstream (discarded, not counted).
     if ('error' in read) return { result: 'error', output: read.error };
     if (status >= 200 && status < 400) {
-      if (status >= 300) return { result: 'warning', output: `Probe terminated redirects, Response body: ${read.body}` };
+      if (status >= 300)
+        return { result: 'warning', output: `Probe terminated redirects, Response body: ${read.body}` };
       return { result: 'success', output: read.body };
     }
     return { result: 'failure', output: `HTTP probe failed with statuscode: ${status}` };

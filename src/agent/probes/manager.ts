@@ -79,7 +79,10 @@ export class ProbeManager {
   private readonly runner: ProbeRunner;
   private stopped = false;
 
-  constructor(private readonly events: ProbeEvents, opts: ProbeManagerOptions = {}) {
+  constructor(
+    private readonly events: ProbeEvents,
+    opts: ProbeManagerOptions = {},
+  ) {
     this.clock = { now: opts.now ?? Date.now, secondMs: opts.secondMs ?? 1000 };
     this.runner = opts.runner ?? runProbe;
   }
@@ -115,16 +118,24 @@ export class ProbeManager {
       // A pod already being deleted is not restarted by its probes (upstream: "quiet shutdown").
       if (state.terminating && kind !== 'readiness') continue;
       const settings = probeSettings(kind, probe);
-      const worker = new ProbeWorker(kind, probe, settings, {
-        podIP: target.podIP,
-        container,
-        execSync: target.execSync,
-        timeoutMs: settings.timeoutSeconds * this.clock.secondMs,
-      }, this.runner, {
-        canProbe: () => kind === 'startup' ? !state.started : state.started,
-        onOutcome: (outcome) => this.safely(() => this.events.onResult?.(podUID, container.name, kind, outcome)),
-        onThreshold: (result, outcome) => this.onThreshold(podUID, container.name, state, kind, result, outcome),
-      }, this.clock);
+      const worker = new ProbeWorker(
+        kind,
+        probe,
+        settings,
+        {
+          podIP: target.podIP,
+          container,
+          execSync: target.execSync,
+          timeoutMs: settings.timeoutSeconds * this.clock.secondMs,
+        },
+        this.runner,
+        {
+          canProbe: () => (kind === 'startup' ? !state.started : state.started),
+          onOutcome: (outcome) => this.safely(() => this.events.onResult?.(podUID, container.name, kind, outcome)),
+          onThreshold: (result, outcome) => this.onThreshold(podUID, container.name, state, kind, result, outcome),
+        },
+        this.clock,
+      );
       state.workers[kind] = worker;
       worker.start(Math.max(this.clock.now(), startedAt + settings.initialDelaySeconds * this.clock.secondMs));
     }
@@ -192,8 +203,14 @@ export class ProbeManager {
   }
 
   /** Applies a thresholded result; returns whether the worker keeps probing. */
-  private onThreshold(podUID: string, name: string, state: ContainerProbes, kind: ProbeKind,
-    result: 'success' | 'failure', outcome: ProbeOutcome): boolean {
+  private onThreshold(
+    podUID: string,
+    name: string,
+    state: ContainerProbes,
+    kind: ProbeKind,
+    result: 'success' | 'failure',
+    outcome: ProbeOutcome,
+  ): boolean {
     switch (kind) {
       case 'readiness': {
         const ready = result === 'success';

@@ -22,7 +22,8 @@ export function dialTcp(host: string, port: number, timeoutMs: number): Promise<
     const timer = setTimeout(() => finish({ result: 'failure', output: dialTimeoutMessage(host, port) }), timeoutMs);
     socket.once('connect', () => finish({ result: 'success', output: '' }));
     socket.once('error', (err: NodeJS.ErrnoException) =>
-      finish({ result: 'failure', output: dialErrorMessage(host, port, err) }));
+      finish({ result: 'failure', output: dialErrorMessage(host, port, err) }),
+    );
   });
 }
 

@@ -78,10 +78,13 @@ export class ProbeWorker {
 
   private arm(at: number): void {
     this.dueAt = at;
-    const timer = setTimeout(() => {
-      this.timer = undefined;
-      void this.tick();
-    }, Math.max(0, at - this.clock.now()));
+    const timer = setTimeout(
+      () => {
+        this.timer = undefined;
+        void this.tick();
+      },
+      Math.max(0, at - this.clock.now()),
+    );
     // The agent's lifetime is decided elsewhere; a pending probe must never hold the process.
     timer.unref();
     this.timer = timer;

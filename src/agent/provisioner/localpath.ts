@@ -84,12 +84,21 @@ export class LocalPathProvisioner {
     this.storageDir = resolve(opts.storageDir);
     this.log = opts.logger.child({ component: 'local-path-provisioner' });
     // Events name the provisioner and its instance, as external provisioners do.
-    this.recorder = new EventRecorder(opts.client, { component: `${LOCAL_PATH_PROVISIONER}_${opts.nodeName}` }, this.log);
+    this.recorder = new EventRecorder(
+      opts.client,
+      { component: `${LOCAL_PATH_PROVISIONER}_${opts.nodeName}` },
+      this.log,
+    );
     this.factory = new SharedInformerFactory(opts.client, { logger: this.log });
     this.claims = this.factory.forResource(R.persistentvolumeclaims);
     this.volumes = this.factory.forResource(R.persistentvolumes);
     this.classes = this.factory.forResource(R.storageclasses);
-    this.runner = new ControllerRunner({ name: 'local-path-provisioner', workers: 2, reconcile: (k) => this.sync(k), logger: this.log });
+    this.runner = new ControllerRunner({
+      name: 'local-path-provisioner',
+      workers: 2,
+      reconcile: (k) => this.sync(k),
+      logger: this.log,
+    });
     const onClaim = (c: any) => this.runner.enqueue(`claim:${c.metadata.namespace}/${c.metadata.name}`);
     this.claims.addEventHandler({ add: onClaim, update: (_o, n) => onClaim(n) });
     const onVolume = (pv: any) => this.runner.enqueue(`volume:${pv.metadata.name}`);
@@ -152,10 +161,18 @@ export class LocalPathProvisioner {
     const pvName = `pvc-${claim.metadata.uid}`;
     if (this.volumes.indexer.get(pvName)) return; // made already (here or by a faster node)
 
-    this.recorder.event(claim, 'Normal', 'Provisioning', `External provisioner is provisioning volume for claim "${ns}/${name}"`);
+    this.recorder.event(
+      claim,
+      'Normal',
+      'Provisioning',
+      `External provisioner is provisioning volume for claim "${ns}/${name}"`,
+    );
     try {
       const unsupported = (claim.spec?.accessModes ?? []).filter((m: string) => !SUPPORTED_ACCESS_MODES.has(m));
-      if (unsupported.length) throw new Error(`only ReadWriteOnce and ReadWriteOncePod access modes are supported, not ${unsupported.join(', ')}`);
+      if (unsupported.length)
+        throw new Error(
+          `only ReadWriteOnce and ReadWriteOncePod access modes are supported, not ${unsupported.join(', ')}`,
+        );
       if (claim.spec?.volumeMode === 'Block') throw new Error('block volumes are not supported');
       const path = join(this.storageDir, `${pvName}_${ns}_${name}`);
       const pv = await this.volumeFor(claim, sc, node, pvName, path);
@@ -172,13 +189,21 @@ export class LocalPathProvisioner {
         // World-writable as rancher's: pods running as any user can write their volume.
         await chmod(path, 0o777);
       } catch (err) {
-        await this.client.resource(R.persistentvolumes).delete(pvName).catch(() => undefined);
+        await this.client
+          .resource(R.persistentvolumes)
+          .delete(pvName)
+          .catch(() => undefined);
         throw err;
       }
       this.log.info({ claim: `${ns}/${name}`, volume: pvName, path }, 'provisioned volume');
       this.recorder.event(claim, 'Normal', 'ProvisioningSucceeded', `Successfully provisioned volume ${pvName}`);
     } catch (err) {
-      this.recorder.event(claim, 'Warning', 'ProvisioningFailed', `failed to provision volume with StorageClass "${className}": ${(err as Error).message}`);
+      this.recorder.event(
+        claim,
+        'Warning',
+        'ProvisioningFailed',
+        `failed to provision volume with StorageClass "${className}": ${(err as Error).message}`,
+      );
       throw err;
     }
   }
@@ -199,7 +224,11 @@ export class LocalPathProvisioner {
         storageClassName: claimClass(claim),
         volumeMode: claim.spec?.volumeMode ?? 'Filesystem',
         hostPath: { path, type: 'DirectoryOrCreate' },
-        nodeAffinity: { required: { nodeSelectorTerms: [{ matchExpressions: [{ key: HOSTNAME_LABEL, operator: 'In', values: [hostname] }] }] } },
+        nodeAffinity: {
+          required: {
+            nodeSelectorTerms: [{ matchExpressions: [{ key: HOSTNAME_LABEL, operator: 'In', values: [hostname] }] }],
+          },
+        },
         // Pre-bound: the PV controller binds exactly this claim to it.
         claimRef: {
           kind: 'PersistentVolumeClaim',
@@ -235,7 +264,12 @@ export class LocalPathProvisioner {
   /** Made by this instance: our provisioner, a node we serve, a directory inside our storage dir. */
   private ownVolume(pv: any): boolean {
     const ann = pv.metadata?.annotations ?? {};
-    if (ann[ANN_DYNAMICALLY_PROVISIONED] !== LOCAL_PATH_PROVISIONER || !ann[ANN_LOCAL_PATH_NODE] || !this.servesNode(ann[ANN_LOCAL_PATH_NODE])) return false;
+    if (
+      ann[ANN_DYNAMICALLY_PROVISIONED] !== LOCAL_PATH_PROVISIONER ||
+      !ann[ANN_LOCAL_PATH_NODE] ||
+      !this.servesNode(ann[ANN_LOCAL_PATH_NODE])
+    )
+      return false;
     const path: string | undefined = pv.spec?.hostPath?.path;
     return !!path && resolve(path).startsWith(this.storageDir + sep);
   }
@@ -249,7 +283,12 @@ export class LocalPathProvisioner {
     try {
       await rm(path, { recursive: true, force: true });
     } catch (err) {
-      this.recorder.event(pv, 'Warning', 'VolumeFailedDelete', `failed to delete volume directory ${path}: ${(err as Error).message}`);
+      this.recorder.event(
+        pv,
+        'Warning',
+        'VolumeFailedDelete',
+        `failed to delete volume directory ${path}: ${(err as Error).message}`,
+      );
       throw err;
     }
     try {

@@ -44,7 +44,9 @@ export function missingForContainerd(paths: ContainerdPaths): string[] {
   if (!which('containerd')) missing.push('containerd (Debian/Ubuntu: apt-get install containerd)');
   if (!which('runc')) missing.push('runc (apt-get install runc)');
   if (!existsSync(join(paths.cniBinDir, 'bridge')) || !existsSync(join(paths.cniBinDir, 'host-local'))) {
-    missing.push(`CNI plugins bridge, host-local, portmap in ${CNI_BIN_DIRS.join(' or ')} (apt-get install containernetworking-plugins)`);
+    missing.push(
+      `CNI plugins bridge, host-local, portmap in ${CNI_BIN_DIRS.join(' or ')} (apt-get install containernetworking-plugins)`,
+    );
   }
   if (!which('iptables')) missing.push('iptables (apt-get install iptables)');
   if (process.getuid?.() !== 0) missing.push('root privileges (containerd runs containers as root)');
@@ -111,7 +113,12 @@ export function cniConfig(opts: { podCIDR: string; bridge: string; ipamDir: stri
           isGateway: true,
           ipMasq: true,
           hairpinMode: true,
-          ipam: { type: 'host-local', ranges: [[{ subnet: opts.podCIDR }]], routes: [{ dst: '0.0.0.0/0' }], dataDir: opts.ipamDir },
+          ipam: {
+            type: 'host-local',
+            ranges: [[{ subnet: opts.podCIDR }]],
+            routes: [{ dst: '0.0.0.0/0' }],
+            dataDir: opts.ipamDir,
+          },
         },
         { type: 'portmap', capabilities: { portMappings: true }, snat: true },
       ],
@@ -159,7 +166,8 @@ export class ContainerdProcess {
   writeRegistryHosts(): void {
     const written = writeHostsTree(this.paths.registryDir, this.registries);
     for (const w of this.registries ? registryWarnings(this.registries) : []) this.logger.warn(w);
-    if (written.length) this.logger.info({ source: this.registries?.source, files: written }, 'registry hosts configured');
+    if (written.length)
+      this.logger.info({ source: this.registries?.source, files: written }, 'registry hosts configured');
   }
 
   async start(): Promise<void> {
@@ -167,7 +175,10 @@ export class ContainerdProcess {
     for (const d of [p.dir, p.cniConfDir, p.registryDir]) mkdirSync(d, { recursive: true });
     this.writeRegistryHosts();
     const template = `${p.config}.tmpl`;
-    writeFileSync(p.config, existsSync(template) ? readFileSync(template, 'utf8') : containerdConfig(p, this.sandboxImage));
+    writeFileSync(
+      p.config,
+      existsSync(template) ? readFileSync(template, 'utf8') : containerdConfig(p, this.sandboxImage),
+    );
     if (await socketAnswers(p.socket)) {
       // A containerd of an earlier run of this agent is still up (its containers kept running): use it.
       this.logger.info({ socket: p.socket }, 'using the running containerd');
@@ -182,7 +193,8 @@ export class ContainerdProcess {
     });
     const deadline = Date.now() + 30_000;
     while (!(await socketAnswers(p.socket))) {
-      if (child.exitCode !== null) throw new Error(`containerd exited with code ${child.exitCode} at start; see ${p.log}`);
+      if (child.exitCode !== null)
+        throw new Error(`containerd exited with code ${child.exitCode} at start; see ${p.log}`);
       if (Date.now() > deadline) throw new Error(`containerd did not open ${p.socket} within 30 s; see ${p.log}`);
       await new Promise((r) => setTimeout(r, 100));
     }

@@ -107,7 +107,11 @@ function registryHostKey(source: string, field: string, raw: string, allowWildca
   const h = raw.trim().toLowerCase();
   if (!h) throw new RegistriesError(source, field, 'the registry host must not be empty');
   if (h.includes('://') || h.includes('/')) {
-    throw new RegistriesError(source, field, `the key must be a registry host such as "registry.example.com:5000", without scheme or path (got "${raw}")`);
+    throw new RegistriesError(
+      source,
+      field,
+      `the key must be a registry host such as "registry.example.com:5000", without scheme or path (got "${raw}")`,
+    );
   }
   let url: URL;
   try {
@@ -115,7 +119,12 @@ function registryHostKey(source: string, field: string, raw: string, allowWildca
   } catch {
     throw new RegistriesError(source, field, `"${raw}" is not a valid registry host[:port]`);
   }
-  if (url.username || url.password) throw new RegistriesError(source, field, `"${raw}" must not contain credentials; put them under configs.<host>.auth`);
+  if (url.username || url.password)
+    throw new RegistriesError(
+      source,
+      field,
+      `"${raw}" must not contain credentials; put them under configs.<host>.auth`,
+    );
   return h;
 }
 
@@ -132,7 +141,12 @@ function isLoopback(hostname: string): boolean {
  * A path of "", "/" or "/v2" is the standard API root; any other path is used as given.
  */
 function normaliseEndpoint(source: string, field: string, raw: unknown): string {
-  if (typeof raw !== 'string' || !raw.trim()) throw new RegistriesError(source, field, `must be a URL such as "https://mirror.example.com:5000", not ${describe(raw)}`);
+  if (typeof raw !== 'string' || !raw.trim())
+    throw new RegistriesError(
+      source,
+      field,
+      `must be a URL such as "https://mirror.example.com:5000", not ${describe(raw)}`,
+    );
   let text = raw.trim();
   let schemeGiven = true;
   if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) {
@@ -148,7 +162,12 @@ function normaliseEndpoint(source: string, field: string, raw: unknown): string 
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new RegistriesError(source, field, `"${raw}": the scheme must be http or https`);
   }
-  if (url.username || url.password) throw new RegistriesError(source, field, `"${raw}" must not contain credentials; put them under configs.<host>.auth`);
+  if (url.username || url.password)
+    throw new RegistriesError(
+      source,
+      field,
+      `"${raw}" must not contain credentials; put them under configs.<host>.auth`,
+    );
   if (url.search || url.hash) throw new RegistriesError(source, field, `"${raw}" must not have a query or fragment`);
   if (!schemeGiven && url.port && url.port !== '443' && isLoopback(url.hostname)) url.protocol = 'http:';
   const path = url.pathname.replace(/\/+$/, '');
@@ -157,13 +176,19 @@ function normaliseEndpoint(source: string, field: string, raw: unknown): string 
 
 function parseMirror(source: string, field: string, v: unknown): RegistryMirror {
   if (v === null || v === undefined) return { endpoints: [], rewrite: {} };
-  if (!isMap(v)) throw new RegistriesError(source, field, `must be a mapping with "endpoint" (and optionally "rewrite"), not ${describe(v)}`);
+  if (!isMap(v))
+    throw new RegistriesError(
+      source,
+      field,
+      `must be a mapping with "endpoint" (and optionally "rewrite"), not ${describe(v)}`,
+    );
   checkKeys(source, field, v, ['endpoint', 'rewrite']);
   const endpoints: string[] = [];
   const ep = v.endpoint;
   if (ep !== undefined && ep !== null) {
     const list = typeof ep === 'string' ? [ep] : ep;
-    if (!Array.isArray(list)) throw new RegistriesError(source, `${field}.endpoint`, `must be a list of URLs, not ${describe(ep)}`);
+    if (!Array.isArray(list))
+      throw new RegistriesError(source, `${field}.endpoint`, `must be a list of URLs, not ${describe(ep)}`);
     list.forEach((e, i) => {
       const n = normaliseEndpoint(source, `${field}.endpoint[${i}]`, e);
       if (!endpoints.includes(n)) endpoints.push(n);
@@ -171,7 +196,12 @@ function parseMirror(source: string, field: string, v: unknown): RegistryMirror 
   }
   const rewrite: Record<string, string> = {};
   if (v.rewrite !== undefined && v.rewrite !== null) {
-    if (!isMap(v.rewrite)) throw new RegistriesError(source, `${field}.rewrite`, `must be a mapping of regular expression to replacement, not ${describe(v.rewrite)}`);
+    if (!isMap(v.rewrite))
+      throw new RegistriesError(
+        source,
+        `${field}.rewrite`,
+        `must be a mapping of regular expression to replacement, not ${describe(v.rewrite)}`,
+      );
     for (const [re, to] of Object.entries(v.rewrite)) {
       const f = `${field}.rewrite.${key(re)}`;
       try {
@@ -189,13 +219,19 @@ function parseMirror(source: string, field: string, v: unknown): RegistryMirror 
 
 function parseAuth(source: string, field: string, v: unknown): RegistryCredentials | undefined {
   if (v === null || v === undefined) return undefined;
-  if (!isMap(v)) throw new RegistriesError(source, field, `must be a mapping (username/password, auth or identity_token), not ${describe(v)}`);
+  if (!isMap(v))
+    throw new RegistriesError(
+      source,
+      field,
+      `must be a mapping (username/password, auth or identity_token), not ${describe(v)}`,
+    );
   checkKeys(source, field, v, ['username', 'password', 'auth', 'identity_token']);
   const username = optString(source, `${field}.username`, v.username);
   const password = optString(source, `${field}.password`, v.password);
   const auth = optString(source, `${field}.auth`, v.auth);
   const identityToken = optString(source, `${field}.identity_token`, v.identity_token);
-  if (password !== undefined && !username) throw new RegistriesError(source, `${field}.username`, 'is required with password');
+  if (password !== undefined && !username)
+    throw new RegistriesError(source, `${field}.username`, 'is required with password');
   if (auth !== undefined) {
     const decoded = Buffer.from(auth, 'base64').toString('utf8');
     if (!/^[A-Za-z0-9+/]+={0,2}$/.test(auth) || !decoded.includes(':')) {
@@ -215,23 +251,35 @@ function parseAuth(source: string, field: string, v: unknown): RegistryCredentia
 
 function parseTLS(source: string, field: string, v: unknown): RegistryTLS | undefined {
   if (v === null || v === undefined) return undefined;
-  if (!isMap(v)) throw new RegistriesError(source, field, `must be a mapping (ca_file, cert_file, key_file, insecure_skip_verify), not ${describe(v)}`);
+  if (!isMap(v))
+    throw new RegistriesError(
+      source,
+      field,
+      `must be a mapping (ca_file, cert_file, key_file, insecure_skip_verify), not ${describe(v)}`,
+    );
   checkKeys(source, field, v, ['ca_file', 'cert_file', 'key_file', 'insecure_skip_verify']);
   const out: RegistryTLS = {};
   const file = (name: 'ca_file' | 'cert_file' | 'key_file') => {
     const p = optString(source, `${field}.${name}`, v[name]);
     if (p === undefined || p === '') return undefined;
     const abs = resolve(p);
-    if (!existsSync(abs) || !statSync(abs).isFile()) throw new RegistriesError(source, `${field}.${name}`, `${abs}: no such file`);
+    if (!existsSync(abs) || !statSync(abs).isFile())
+      throw new RegistriesError(source, `${field}.${name}`, `${abs}: no such file`);
     return abs;
   };
   out.caFile = file('ca_file');
   out.certFile = file('cert_file');
   out.keyFile = file('key_file');
-  if (out.keyFile && !out.certFile) throw new RegistriesError(source, `${field}.cert_file`, 'is required with key_file');
+  if (out.keyFile && !out.certFile)
+    throw new RegistriesError(source, `${field}.cert_file`, 'is required with key_file');
   const skip = v.insecure_skip_verify;
   if (skip !== undefined && skip !== null) {
-    if (typeof skip !== 'boolean') throw new RegistriesError(source, `${field}.insecure_skip_verify`, `must be true or false, not ${describe(skip)}`);
+    if (typeof skip !== 'boolean')
+      throw new RegistriesError(
+        source,
+        `${field}.insecure_skip_verify`,
+        `must be true or false, not ${describe(skip)}`,
+      );
     out.insecureSkipVerify = skip;
   }
   for (const k of Object.keys(out) as (keyof RegistryTLS)[]) if (out[k] === undefined) delete out[k];
@@ -248,23 +296,36 @@ export function parseRegistries(text: string, source = 'registries.yaml'): Regis
   }
   const out: Registries = { source, mirrors: {}, configs: {} };
   if (doc === null || doc === undefined) return out;
-  if (!isMap(doc)) throw new RegistriesError(source, '', `must be a mapping with "mirrors" and/or "configs", not ${describe(doc)}`);
+  if (!isMap(doc))
+    throw new RegistriesError(source, '', `must be a mapping with "mirrors" and/or "configs", not ${describe(doc)}`);
   for (const k of Object.keys(doc)) {
-    if (k !== 'mirrors' && k !== 'configs') throw new RegistriesError(source, key(k), 'unknown field (expected mirrors or configs)');
+    if (k !== 'mirrors' && k !== 'configs')
+      throw new RegistriesError(source, key(k), 'unknown field (expected mirrors or configs)');
   }
   if (doc.mirrors !== undefined && doc.mirrors !== null) {
-    if (!isMap(doc.mirrors)) throw new RegistriesError(source, 'mirrors', `must be a mapping of registry host to mirror, not ${describe(doc.mirrors)}`);
+    if (!isMap(doc.mirrors))
+      throw new RegistriesError(
+        source,
+        'mirrors',
+        `must be a mapping of registry host to mirror, not ${describe(doc.mirrors)}`,
+      );
     for (const [host, m] of Object.entries(doc.mirrors)) {
       const field = `mirrors.${key(host)}`;
       out.mirrors[registryHostKey(source, field, host, true)] = parseMirror(source, field, m);
     }
   }
   if (doc.configs !== undefined && doc.configs !== null) {
-    if (!isMap(doc.configs)) throw new RegistriesError(source, 'configs', `must be a mapping of registry host to its auth and tls, not ${describe(doc.configs)}`);
+    if (!isMap(doc.configs))
+      throw new RegistriesError(
+        source,
+        'configs',
+        `must be a mapping of registry host to its auth and tls, not ${describe(doc.configs)}`,
+      );
     for (const [host, c] of Object.entries(doc.configs)) {
       const field = `configs.${key(host)}`;
       if (c === null || c === undefined) continue;
-      if (!isMap(c)) throw new RegistriesError(source, field, `must be a mapping with auth and/or tls, not ${describe(c)}`);
+      if (!isMap(c))
+        throw new RegistriesError(source, field, `must be a mapping with auth and/or tls, not ${describe(c)}`);
       checkKeys(source, field, c, ['auth', 'tls']);
       // Keys are registry hosts; a scheme some users put there is tolerated and dropped.
       const bare = host.replace(/^https?:\/\//i, '').replace(/\/.*$/, '');
@@ -323,7 +384,9 @@ export function registryWarnings(reg: Registries): string[] {
   const out: string[] = [];
   for (const [host, m] of Object.entries(reg.mirrors)) {
     if (Object.keys(m.rewrite).length) {
-      out.push(`${reg.source}: mirrors.${key(host)}.rewrite is ignored: the hosts.toml of containerd 1.6 has no rewrites (the repository path is used unchanged on every endpoint)`);
+      out.push(
+        `${reg.source}: mirrors.${key(host)}.rewrite is ignored: the hosts.toml of containerd 1.6 has no rewrites (the repository path is used unchanged on every endpoint)`,
+      );
     }
   }
   return out;
@@ -345,7 +408,9 @@ function tlsLines(tls: RegistryTLS | undefined, indent: string): string[] {
   if (tls.insecureSkipVerify !== undefined) lines.push(`${indent}skip_verify = ${tls.insecureSkipVerify}`);
   if (tls.caFile) lines.push(`${indent}ca = ${tomlString(tls.caFile)}`);
   if (tls.certFile) {
-    const pair = tls.keyFile ? `[${tomlString(tls.certFile)}, ${tomlString(tls.keyFile)}]` : `[${tomlString(tls.certFile)}, ""]`;
+    const pair = tls.keyFile
+      ? `[${tomlString(tls.certFile)}, ${tomlString(tls.keyFile)}]`
+      : `[${tomlString(tls.certFile)}, ""]`;
     lines.push(`${indent}client = [${pair}]`);
   }
   return lines;
@@ -366,7 +431,12 @@ export function hostsToml(reg: Registries, host: string): string {
     const u = new URL(e);
     // An endpoint on the registry's own host with the standard path is the registry itself: make
     // it the server (the last resort containerd tries), so a plain-http registry is not tried over https too.
-    if (host !== '*' && u.host === host && (u.pathname === '/' || u.pathname === '' || u.pathname === '/v2') && !server) {
+    if (
+      host !== '*' &&
+      u.host === host &&
+      (u.pathname === '/' || u.pathname === '' || u.pathname === '/v2') &&
+      !server
+    ) {
       server = `${u.protocol}//${u.host}`;
       continue;
     }
@@ -408,7 +478,8 @@ export function writeHostsTree(dir: string, reg: Registries | undefined): string
   for (const name of readdirSync(dir)) {
     if (tree.has(name)) continue;
     const file = join(dir, name, 'hosts.toml');
-    if (existsSync(file) && readFileSync(file, 'utf8').startsWith(MARKER)) rmSync(join(dir, name), { recursive: true, force: true });
+    if (existsSync(file) && readFileSync(file, 'utf8').startsWith(MARKER))
+      rmSync(join(dir, name), { recursive: true, force: true });
   }
   const written: string[] = [];
   for (const [name, content] of tree) {

@@ -202,7 +202,14 @@ export interface Runtime {
   containerStatus(id: string): Promise<ContainerStatus | undefined>;
   execSync(id: string, cmd: string[], timeoutSeconds: number): Promise<ExecSyncResult>;
   /** Streaming endpoints: a URL that speaks the Kubernetes remotecommand / port-forward protocols. */
-  exec(req: { containerId: string; cmd: string[]; tty: boolean; stdin: boolean; stdout: boolean; stderr: boolean }): Promise<string>;
+  exec(req: {
+    containerId: string;
+    cmd: string[];
+    tty: boolean;
+    stdin: boolean;
+    stdout: boolean;
+    stderr: boolean;
+  }): Promise<string>;
   attach(req: { containerId: string; tty: boolean; stdin: boolean; stdout: boolean; stderr: boolean }): Promise<string>;
   portForward(req: { podSandboxId: string; port: number[] }): Promise<string>;
   listContainerStats(): Promise<ContainerStats[]>;

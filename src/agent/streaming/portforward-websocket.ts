@@ -16,9 +16,7 @@ export const WS_PORT_FORWARD_PROTOCOLS = ['v4.channel.k8s.io', 'v4.base64.channe
 
 /** The data channel of one port: writes become messages on its channel, received messages its input. */
 class PortChannel extends Duplex {
-  constructor(
-    private readonly send: (data: Buffer) => Promise<void>,
-  ) {
+  constructor(private readonly send: (data: Buffer) => Promise<void>) {
     super();
   }
 
@@ -49,7 +47,13 @@ function flushed(ch: PortChannel): Promise<void> {
  * Serves port forwarding on an accepted WebSocket (protocol = the negotiated subprotocol, '' if
  * none) for `ports`; resolves when the WebSocket is closed. `describe` names the pod in errors.
  */
-export function servePortForwardWebSocket(ws: WebSocket, protocol: string, ports: number[], handler: PortForwardHandler, describe: string): Promise<void> {
+export function servePortForwardWebSocket(
+  ws: WebSocket,
+  protocol: string,
+  ports: number[],
+  handler: PortForwardHandler,
+  describe: string,
+): Promise<void> {
   const base64 = protocol.includes('base64');
   const send = (channel: number, data: Buffer) =>
     new Promise<void>((resolve) => {

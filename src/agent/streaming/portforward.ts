@@ -35,7 +35,12 @@ function invalid(s: SpdyStream): string | undefined {
  * Serves port forwarding on an upgraded SPDY connection until it closes. `describe` names the pod
  * in error messages ("error forwarding port 80 to pod <describe>: ...").
  */
-export function servePortForwardSpdy(conn: SpdyConnection, handler: PortForwardHandler, describe: string, timeoutMs = 30_000): Promise<void> {
+export function servePortForwardSpdy(
+  conn: SpdyConnection,
+  handler: PortForwardHandler,
+  describe: string,
+  timeoutMs = 30_000,
+): Promise<void> {
   const pairs = new Map<string, Pair>();
   const forward = async (p: Pair) => {
     const data = p.data!;
@@ -64,7 +69,8 @@ export function servePortForwardSpdy(conn: SpdyConnection, handler: PortForwardH
         requestId,
         timer: setTimeout(() => {
           pairs.delete(requestId);
-          if (pair.error && !pair.error.destroyed) pair.error.end(`timed out waiting for streams of request ${requestId}`);
+          if (pair.error && !pair.error.destroyed)
+            pair.error.end(`timed out waiting for streams of request ${requestId}`);
           pair.data?.reset();
         }, timeoutMs),
       };
@@ -76,7 +82,8 @@ export function servePortForwardSpdy(conn: SpdyConnection, handler: PortForwardH
       if (p.error) return s.end(`error processing stream for request ${requestId}: error stream already assigned`);
       p.error = s;
     } else {
-      if (p.data) return p.error?.write(`error processing stream for request ${requestId}: data stream already assigned`);
+      if (p.data)
+        return p.error?.write(`error processing stream for request ${requestId}: data stream already assigned`);
       p.data = s;
     }
     if (p.data && p.error) {
@@ -85,8 +92,10 @@ export function servePortForwardSpdy(conn: SpdyConnection, handler: PortForwardH
       void forward(p);
     }
   });
-  return new Promise((resolve) => conn.once('close', () => {
-    for (const p of pairs.values()) clearTimeout(p.timer);
-    resolve();
-  }));
+  return new Promise((resolve) =>
+    conn.once('close', () => {
+      for (const p of pairs.values()) clearTimeout(p.timer);
+      resolve();
+    }),
+  );
 }

@@ -67,7 +67,14 @@ interface Status {
 export function commandStatus(result: CommandResult, cmd?: string[]): Status {
   if ('error' in result) {
     const message = `Internal error occurred: error executing command in container: ${result.error}`;
-    return { metadata: {}, status: 'Failure', message, reason: 'InternalError', details: { causes: [{ message: `error executing command in container: ${result.error}` }] }, code: 500 };
+    return {
+      metadata: {},
+      status: 'Failure',
+      message,
+      reason: 'InternalError',
+      details: { causes: [{ message: `error executing command in container: ${result.error}` }] },
+      code: 500,
+    };
   }
   if (result.exitCode === 0) return { metadata: {}, status: 'Success' };
   const what = cmd ? `command '${cmd.join(' ')}' exited with ${result.exitCode}` : `exit code ${result.exitCode}`;
@@ -95,9 +102,15 @@ export class ResizeDecoder {
     this.buf += chunk.toString();
     for (;;) {
       const start = this.buf.indexOf('{');
-      if (start < 0) { this.buf = ''; return; }
+      if (start < 0) {
+        this.buf = '';
+        return;
+      }
       const end = this.buf.indexOf('}', start);
-      if (end < 0) { this.buf = this.buf.slice(start); return; }
+      if (end < 0) {
+        this.buf = this.buf.slice(start);
+        return;
+      }
       const text = this.buf.slice(start, end + 1);
       this.buf = this.buf.slice(end + 1);
       try {
@@ -117,8 +130,14 @@ const endWritable = (w: Writable | undefined) =>
     if (!w || w.writableFinished || w.destroyed) return resolve();
     const timer = setTimeout(resolve, 5000);
     timer.unref();
-    w.once('close', () => { clearTimeout(timer); resolve(); });
-    w.end(() => { clearTimeout(timer); resolve(); });
+    w.once('close', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    w.end(() => {
+      clearTimeout(timer);
+      resolve();
+    });
   });
 
 // ---------------------------------------------------------------------------------------------
@@ -128,7 +147,14 @@ const endWritable = (w: Writable | undefined) =>
  * Serves one exec/attach session on an upgraded SPDY connection: waits (up to `timeoutMs`) for
  * the client's streams, runs `handler`, reports the outcome and says goodbye.
  */
-export async function serveRemoteCommandSpdy(conn: SpdyConnection, protocol: string, opts: StreamOptions, handler: CommandHandler, cmd?: string[], timeoutMs = 30_000): Promise<void> {
+export async function serveRemoteCommandSpdy(
+  conn: SpdyConnection,
+  protocol: string,
+  opts: StreamOptions,
+  handler: CommandHandler,
+  cmd?: string[],
+  timeoutMs = 30_000,
+): Promise<void> {
   const resizable = opts.tty && protocol !== StreamProtocolV2;
   const expected = 1 + Number(opts.stdin) + Number(opts.stdout) + Number(opts.stderr) + Number(resizable);
   const got: Partial<Record<'error' | 'stdin' | 'stdout' | 'stderr' | 'resize', SpdyStream>> = {};
@@ -167,7 +193,14 @@ export async function serveRemoteCommandSpdy(conn: SpdyConnection, protocol: str
     got.resize.on('data', (d: Buffer) => dec.push(d));
   }
   // A stream the client did not ask for (or reset) is simply absent.
-  const io: CommandIO = { stdin: got.stdin, stdout: got.stdout, stderr: got.stderr, tty: opts.tty, resize, signal: abort.signal };
+  const io: CommandIO = {
+    stdin: got.stdin,
+    stdout: got.stdout,
+    stderr: got.stderr,
+    tty: opts.tty,
+    resize,
+    signal: abort.signal,
+  };
   let result: CommandResult;
   try {
     result = await handler(io);
@@ -188,7 +221,13 @@ export async function serveRemoteCommandSpdy(conn: SpdyConnection, protocol: str
 const CHANNEL = { stdin: 0, stdout: 1, stderr: 2, error: 3, resize: 4, close: 255 } as const;
 
 /** Serves one exec/attach session on an accepted WebSocket (protocol = the negotiated subprotocol). */
-export async function serveRemoteCommandWebSocket(ws: WebSocket, protocol: string, opts: StreamOptions, handler: CommandHandler, cmd?: string[]): Promise<void> {
+export async function serveRemoteCommandWebSocket(
+  ws: WebSocket,
+  protocol: string,
+  opts: StreamOptions,
+  handler: CommandHandler,
+  cmd?: string[],
+): Promise<void> {
   const abort = new AbortController();
   const stdin = opts.stdin ? new PassThrough() : undefined;
   const resize = new EventEmitter<{ resize: [TerminalSize] }>();
@@ -223,7 +262,10 @@ export async function serveRemoteCommandWebSocket(ws: WebSocket, protocol: strin
   await Promise.all([endWritable(stdout), endWritable(stderr)]);
   if (ws.readyState === ws.OPEN) {
     const payload = statusPayload(protocol, commandStatus(result, cmd));
-    if (payload) await new Promise<void>((resolve) => ws.send(Buffer.concat([Buffer.from([CHANNEL.error]), payload]), { binary: true }, () => resolve()));
+    if (payload)
+      await new Promise<void>((resolve) =>
+        ws.send(Buffer.concat([Buffer.from([CHANNEL.error]), payload]), { binary: true }, () => resolve()),
+      );
     ws.close(1000);
     const timer = setTimeout(() => ws.terminate(), 5000);
     timer.unref();

@@ -12,8 +12,13 @@ import type { Logger } from 'pino';
 import { WebSocketServer } from 'ws';
 import { SpdyConnection } from './spdy.js';
 import {
-  SPDY_REMOTECOMMAND_PROTOCOLS, WS_REMOTECOMMAND_PROTOCOLS, serveRemoteCommandSpdy, serveRemoteCommandWebSocket,
-  type CommandIO, type CommandResult, type StreamOptions,
+  SPDY_REMOTECOMMAND_PROTOCOLS,
+  WS_REMOTECOMMAND_PROTOCOLS,
+  serveRemoteCommandSpdy,
+  serveRemoteCommandWebSocket,
+  type CommandIO,
+  type CommandResult,
+  type StreamOptions,
 } from './remotecommand.js';
 import { PORT_FORWARD_PROTOCOL, servePortForwardSpdy, type PortForwardHandler } from './portforward.js';
 import { WS_PORT_FORWARD_PROTOCOLS, servePortForwardWebSocket } from './portforward-websocket.js';
@@ -26,9 +31,17 @@ export interface StreamingRuntime {
   portForward(podSandboxId: string, port: number, stream: Duplex): Promise<void>;
 }
 
-export interface ExecRequest extends StreamOptions { containerId: string; cmd: string[] }
-export interface AttachRequest extends StreamOptions { containerId: string }
-export interface PortForwardRequest { podSandboxId: string; port: number[] }
+export interface ExecRequest extends StreamOptions {
+  containerId: string;
+  cmd: string[];
+}
+export interface AttachRequest extends StreamOptions {
+  containerId: string;
+}
+export interface PortForwardRequest {
+  podSandboxId: string;
+  port: number[];
+}
 
 type Pending =
   | { kind: 'exec'; req: ExecRequest; expires: number }
@@ -71,7 +84,10 @@ export class StreamingServer {
   private readonly sockets = new Set<Duplex>();
   private starting?: Promise<void>;
 
-  constructor(private readonly runtime: StreamingRuntime, private readonly options: StreamingServerOptions = {}) {}
+  constructor(
+    private readonly runtime: StreamingRuntime,
+    private readonly options: StreamingServerOptions = {},
+  ) {}
 
   get baseURL(): string {
     const addr = this.server?.address() as AddressInfo | null;
@@ -92,7 +108,9 @@ export class StreamingServer {
         res.writeHead(400, { 'Content-Type': 'text/plain; charset=utf-8' });
         res.end('Upgrade request required\n');
       });
-      server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => this.upgrade(req, socket, head));
+      server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) =>
+        this.upgrade(req, socket, head),
+      );
       server.once('error', reject);
       server.listen(0, '127.0.0.1', () => resolve());
     });
@@ -112,7 +130,8 @@ export class StreamingServer {
     await this.start();
     const now = Date.now();
     for (const [t, v] of this.pending) if (v.expires <= now) this.pending.delete(t);
-    if (this.pending.size >= MAX_TOKENS) throw Object.assign(new Error('maximum number of in-flight streaming requests exceeded'), { code: 8 });
+    if (this.pending.size >= MAX_TOKENS)
+      throw Object.assign(new Error('maximum number of in-flight streaming requests exceeded'), { code: 8 });
     const token = randomBytes(12).toString('base64url');
     this.pending.set(token, p);
     return `${this.baseURL}/${path}/${token}`;
@@ -128,7 +147,10 @@ export class StreamingServer {
   }
 
   getPortForward(req: PortForwardRequest): Promise<string> {
-    return this.register({ kind: 'portforward', req, expires: Date.now() + (this.options.tokenTTLMs ?? 60_000) }, 'portforward');
+    return this.register(
+      { kind: 'portforward', req, expires: Date.now() + (this.options.tokenTTLMs ?? 60_000) },
+      'portforward',
+    );
   }
 
   private upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
@@ -139,31 +161,60 @@ export class StreamingServer {
     this.pending.delete(parts[1]);
     const upgrade = header(req, 'upgrade').toLowerCase();
     const connection = header(req, 'connection').toLowerCase();
-    if (!connection.includes('upgrade')) return refuse(socket, 400, 'unable to upgrade: missing upgrade headers in request');
+    if (!connection.includes('upgrade'))
+      return refuse(socket, 400, 'unable to upgrade: missing upgrade headers in request');
     if (upgrade === 'websocket') return this.upgradeWebSocket(p, req, socket, head);
-    if (upgrade !== 'spdy/3.1') return refuse(socket, 400, `unable to upgrade: unsupported protocol "${header(req, 'upgrade')}"`);
+    if (upgrade !== 'spdy/3.1')
+      return refuse(socket, 400, `unable to upgrade: unsupported protocol "${header(req, 'upgrade')}"`);
 
     const serverProtocols = p.kind === 'portforward' ? [PORT_FORWARD_PROTOCOL] : SPDY_REMOTECOMMAND_PROTOCOLS;
-    const clientProtocols = header(req, 'x-stream-protocol-version').split(',').map((s) => s.trim()).filter(Boolean);
+    const clientProtocols = header(req, 'x-stream-protocol-version')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
     if (!clientProtocols.length) return refuse(socket, 400, 'unable to upgrade: X-Stream-Protocol-Version is required');
     const protocol = negotiate(clientProtocols, serverProtocols);
     if (!protocol) {
-      return refuse(socket, 403, `unable to upgrade: unable to negotiate protocol: client supports [${clientProtocols.join(' ')}], server accepts [${serverProtocols.join(' ')}]`, {
-        'X-Accepted-Stream-Protocol-Versions': serverProtocols,
-      });
+      return refuse(
+        socket,
+        403,
+        `unable to upgrade: unable to negotiate protocol: client supports [${clientProtocols.join(' ')}], server accepts [${serverProtocols.join(' ')}]`,
+        {
+          'X-Accepted-Stream-Protocol-Versions': serverProtocols,
+        },
+      );
     }
     if (socket instanceof net.Socket) socket.setNoDelay(true);
-    socket.write(`HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: ${protocol}\r\n\r\n`);
+    socket.write(
+      `HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: ${protocol}\r\n\r\n`,
+    );
     const conn = new SpdyConnection(socket, head);
     const timeout = this.options.streamCreationTimeoutMs ?? 30_000;
     const log = this.options.logger;
-    const failed = (err: unknown) => { log?.warn({ err }, 'streaming session failed'); conn.close(); };
+    const failed = (err: unknown) => {
+      log?.warn({ err }, 'streaming session failed');
+      conn.close();
+    };
     switch (p.kind) {
       case 'exec':
-        serveRemoteCommandSpdy(conn, protocol, p.req, (io) => this.runtime.exec(p.req.containerId, p.req.cmd, io), p.req.cmd, timeout).catch(failed);
+        serveRemoteCommandSpdy(
+          conn,
+          protocol,
+          p.req,
+          (io) => this.runtime.exec(p.req.containerId, p.req.cmd, io),
+          p.req.cmd,
+          timeout,
+        ).catch(failed);
         break;
       case 'attach':
-        serveRemoteCommandSpdy(conn, protocol, p.req, (io) => this.runtime.attach(p.req.containerId, io), undefined, timeout).catch(failed);
+        serveRemoteCommandSpdy(
+          conn,
+          protocol,
+          p.req,
+          (io) => this.runtime.attach(p.req.containerId, io),
+          undefined,
+          timeout,
+        ).catch(failed);
         break;
       case 'portforward':
         servePortForwardSpdy(conn, this.portForwarder(p.req), `${p.req.podSandboxId}, uid `, timeout).catch(failed);
@@ -174,31 +225,68 @@ export class StreamingServer {
   /** Forwards to the sandbox's ports — only those the request named, when it named any (the API server authorised those). */
   private portForwarder(req: PortForwardRequest): PortForwardHandler {
     return (port, stream) => {
-      if (req.port.length && !req.port.includes(port)) return Promise.reject(new Error(`port ${port} was not requested`));
+      if (req.port.length && !req.port.includes(port))
+        return Promise.reject(new Error(`port ${port} was not requested`));
       return this.runtime.portForward(req.podSandboxId, port, stream);
     };
   }
 
   private upgradeWebSocket(p: Pending, req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
-    const offered = header(req, 'sec-websocket-protocol').split(',').map((s) => s.trim()).filter(Boolean);
+    const offered = header(req, 'sec-websocket-protocol')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
     if (p.kind === 'portforward') {
       // The ports come with the request here (one connection each), so they are required.
       if (!p.req.port.length) return refuse(socket, 400, 'query parameter "port" is required');
       const protocol = offered.length ? negotiate(offered, WS_PORT_FORWARD_PROTOCOLS) : '';
-      if (protocol === undefined) return refuse(socket, 400, `unable to upgrade: unable to negotiate a WebSocket subprotocol: client offers [${offered.join(' ')}], server accepts [${WS_PORT_FORWARD_PROTOCOLS.join(' ')}]`);
+      if (protocol === undefined)
+        return refuse(
+          socket,
+          400,
+          `unable to upgrade: unable to negotiate a WebSocket subprotocol: client offers [${offered.join(' ')}], server accepts [${WS_PORT_FORWARD_PROTOCOLS.join(' ')}]`,
+        );
       const pf = p.req;
-      const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, handleProtocols: () => protocol || false });
-      wss.handleUpgrade(req, socket, head, (ws) => void servePortForwardWebSocket(ws, protocol, pf.port, this.portForwarder(pf), `${pf.podSandboxId}, uid `));
+      const wss = new WebSocketServer({
+        noServer: true,
+        perMessageDeflate: false,
+        handleProtocols: () => protocol || false,
+      });
+      wss.handleUpgrade(
+        req,
+        socket,
+        head,
+        (ws) =>
+          void servePortForwardWebSocket(ws, protocol, pf.port, this.portForwarder(pf), `${pf.podSandboxId}, uid `),
+      );
       return;
     }
     const protocol = negotiate(offered, WS_REMOTECOMMAND_PROTOCOLS);
-    if (!protocol) return refuse(socket, 400, `unable to upgrade: unable to negotiate a WebSocket subprotocol: client offers [${offered.join(' ')}], server accepts [${WS_REMOTECOMMAND_PROTOCOLS.join(' ')}]`);
+    if (!protocol)
+      return refuse(
+        socket,
+        400,
+        `unable to upgrade: unable to negotiate a WebSocket subprotocol: client offers [${offered.join(' ')}], server accepts [${WS_REMOTECOMMAND_PROTOCOLS.join(' ')}]`,
+      );
     const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, handleProtocols: () => protocol });
     wss.handleUpgrade(req, socket, head, (ws) => {
       const log = this.options.logger;
-      const done = (err: unknown) => { log?.warn({ err }, 'streaming session failed'); ws.terminate(); };
-      if (p.kind === 'exec') serveRemoteCommandWebSocket(ws, protocol, p.req, (io) => this.runtime.exec(p.req.containerId, p.req.cmd, io), p.req.cmd).catch(done);
-      else serveRemoteCommandWebSocket(ws, protocol, p.req, (io) => this.runtime.attach(p.req.containerId, io)).catch(done);
+      const done = (err: unknown) => {
+        log?.warn({ err }, 'streaming session failed');
+        ws.terminate();
+      };
+      if (p.kind === 'exec')
+        serveRemoteCommandWebSocket(
+          ws,
+          protocol,
+          p.req,
+          (io) => this.runtime.exec(p.req.containerId, p.req.cmd, io),
+          p.req.cmd,
+        ).catch(done);
+      else
+        serveRemoteCommandWebSocket(ws, protocol, p.req, (io) => this.runtime.attach(p.req.containerId, io)).catch(
+          done,
+        );
     });
   }
 }

@@ -57,13 +57,70 @@ const MAX_FRAME = 16 * 1024 * 1024;
 // names and values, then a run of common value fragments without prefixes.
 
 const DICTIONARY_WORDS = [
-  'options', 'head', 'post', 'put', 'delete', 'trace', 'accept', 'accept-charset', 'accept-encoding', 'accept-language',
-  'accept-ranges', 'age', 'allow', 'authorization', 'cache-control', 'connection', 'content-base', 'content-encoding',
-  'content-language', 'content-length', 'content-location', 'content-md5', 'content-range', 'content-type', 'date', 'etag',
-  'expect', 'expires', 'from', 'host', 'if-match', 'if-modified-since', 'if-none-match', 'if-range', 'if-unmodified-since',
-  'last-modified', 'location', 'max-forwards', 'pragma', 'proxy-authenticate', 'proxy-authorization', 'range', 'referer',
-  'retry-after', 'server', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'user-agent', 'vary', 'via', 'warning',
-  'www-authenticate', 'method', 'get', 'status', '200 OK', 'version', 'HTTP/1.1', 'url', 'public', 'set-cookie', 'keep-alive',
+  'options',
+  'head',
+  'post',
+  'put',
+  'delete',
+  'trace',
+  'accept',
+  'accept-charset',
+  'accept-encoding',
+  'accept-language',
+  'accept-ranges',
+  'age',
+  'allow',
+  'authorization',
+  'cache-control',
+  'connection',
+  'content-base',
+  'content-encoding',
+  'content-language',
+  'content-length',
+  'content-location',
+  'content-md5',
+  'content-range',
+  'content-type',
+  'date',
+  'etag',
+  'expect',
+  'expires',
+  'from',
+  'host',
+  'if-match',
+  'if-modified-since',
+  'if-none-match',
+  'if-range',
+  'if-unmodified-since',
+  'last-modified',
+  'location',
+  'max-forwards',
+  'pragma',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'range',
+  'referer',
+  'retry-after',
+  'server',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'user-agent',
+  'vary',
+  'via',
+  'warning',
+  'www-authenticate',
+  'method',
+  'get',
+  'status',
+  '200 OK',
+  'version',
+  'HTTP/1.1',
+  'url',
+  'public',
+  'set-cookie',
+  'keep-alive',
   'origin',
 ];
 
@@ -95,7 +152,10 @@ export const SPDY3_DICTIONARY = buildDictionary();
 export type SpdyHeaders = Map<string, string[]>;
 
 export function encodeHeaderBlock(headers: SpdyHeaders | Record<string, string | string[]>): Buffer {
-  const entries = headers instanceof Map ? [...headers.entries()] : Object.entries(headers).map(([k, v]) => [k, Array.isArray(v) ? v : [v]] as const);
+  const entries =
+    headers instanceof Map
+      ? [...headers.entries()]
+      : Object.entries(headers).map(([k, v]) => [k, Array.isArray(v) ? v : [v]] as const);
   const parts: Buffer[] = [];
   const count = Buffer.alloc(4);
   count.writeUInt32BE(entries.length);
@@ -150,10 +210,15 @@ class ZContext {
   private failed?: Error;
 
   constructor(kind: 'deflate' | 'inflate') {
-    this.z = kind === 'deflate' ? zlib.createDeflate({ dictionary: SPDY3_DICTIONARY }) : zlib.createInflate({ dictionary: SPDY3_DICTIONARY });
+    this.z =
+      kind === 'deflate'
+        ? zlib.createDeflate({ dictionary: SPDY3_DICTIONARY })
+        : zlib.createInflate({ dictionary: SPDY3_DICTIONARY });
     // Attached for good, so output is delivered as soon as zlib produces it.
     this.z.on('data', (c: Buffer) => this.chunks.push(c));
-    this.z.on('error', (e: Error) => { this.failed = e; });
+    this.z.on('error', (e: Error) => {
+      this.failed = e;
+    });
   }
 
   run(input: Buffer): Promise<Buffer> {
@@ -227,7 +292,7 @@ function head(control: boolean, first: number, flags: number, length: number): B
   } else {
     h.writeUInt32BE(first & 0x7fffffff, 0);
   }
-  h.writeUInt32BE(((flags & 0xff) << 24 | length) >>> 0, 4);
+  h.writeUInt32BE((((flags & 0xff) << 24) | length) >>> 0, 4);
   return h;
 }
 
@@ -259,14 +324,17 @@ export function encodeSynReply(streamId: number, flags: number, compressedHeader
   return encodeControlFrame(FrameType.SYN_REPLY, flags, Buffer.concat([u32(streamId & 0x7fffffff), compressedHeaders]));
 }
 
-export const encodeRstStream = (streamId: number, status: number) => encodeControlFrame(FrameType.RST_STREAM, 0, u32(streamId & 0x7fffffff, status));
+export const encodeRstStream = (streamId: number, status: number) =>
+  encodeControlFrame(FrameType.RST_STREAM, 0, u32(streamId & 0x7fffffff, status));
 export const encodePing = (id: number) => encodeControlFrame(FrameType.PING, 0, u32(id));
-export const encodeGoAway = (lastGoodStreamId: number, status = 0) => encodeControlFrame(FrameType.GOAWAY, 0, u32(lastGoodStreamId & 0x7fffffff, status));
-export const encodeWindowUpdate = (streamId: number, delta: number) => encodeControlFrame(FrameType.WINDOW_UPDATE, 0, u32(streamId & 0x7fffffff, delta & 0x7fffffff));
+export const encodeGoAway = (lastGoodStreamId: number, status = 0) =>
+  encodeControlFrame(FrameType.GOAWAY, 0, u32(lastGoodStreamId & 0x7fffffff, status));
+export const encodeWindowUpdate = (streamId: number, delta: number) =>
+  encodeControlFrame(FrameType.WINDOW_UPDATE, 0, u32(streamId & 0x7fffffff, delta & 0x7fffffff));
 
 export function encodeSettings(entries: { id: number; value: number; flags?: number }[], flags = 0): Buffer {
   const parts = [u32(entries.length)];
-  for (const e of entries) parts.push(u32(((e.flags ?? 0) << 24 | (e.id & 0xffffff)) >>> 0, e.value));
+  for (const e of entries) parts.push(u32((((e.flags ?? 0) << 24) | (e.id & 0xffffff)) >>> 0, e.value));
   return encodeControlFrame(FrameType.SETTINGS, flags, Buffer.concat(parts));
 }
 
@@ -295,7 +363,13 @@ export class FrameParser {
       const flags = this.buf[4];
       const payload = this.buf.subarray(8, 8 + length);
       if (this.buf[0] & 0x80) {
-        frames.push({ control: true, version: this.buf.readUInt16BE(0) & 0x7fff, type: this.buf.readUInt16BE(2), flags, payload });
+        frames.push({
+          control: true,
+          version: this.buf.readUInt16BE(0) & 0x7fff,
+          type: this.buf.readUInt16BE(2),
+          flags,
+          payload,
+        });
       } else {
         frames.push({ control: false, streamId: this.buf.readUInt32BE(0) & 0x7fffffff, flags, data: payload });
       }
@@ -359,7 +433,10 @@ export class SpdyStream extends Duplex {
   override _final(cb: (err?: Error | null) => void): void {
     this.localFin = true;
     if (this.resetDone) return cb();
-    this.conn.sendData(this.id, Buffer.alloc(0), true).then(() => { cb(); this.maybeDone(); }, cb);
+    this.conn.sendData(this.id, Buffer.alloc(0), true).then(() => {
+      cb();
+      this.maybeDone();
+    }, cb);
   }
 
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
@@ -423,7 +500,10 @@ export class SpdyConnection extends EventEmitter<SpdyConnectionEvents> {
   /** Serialises writes (header blocks deflate asynchronously, in order). */
   private outbound: Promise<void> = Promise.resolve();
 
-  constructor(readonly socket: Duplex, head?: Buffer) {
+  constructor(
+    readonly socket: Duplex,
+    head?: Buffer,
+  ) {
     super();
     socket.on('data', (d: Buffer) => this.onData(d));
     socket.on('error', () => this.teardown());
@@ -458,7 +538,8 @@ export class SpdyConnection extends EventEmitter<SpdyConnectionEvents> {
       return;
     }
     if (f.version !== SPDY_VERSION) {
-      if (f.type === FrameType.SYN_STREAM && f.payload.length >= 4) this.sendReset(f.payload.readUInt32BE(0) & 0x7fffffff, RstStatus.UNSUPPORTED_VERSION);
+      if (f.type === FrameType.SYN_STREAM && f.payload.length >= 4)
+        this.sendReset(f.payload.readUInt32BE(0) & 0x7fffffff, RstStatus.UNSUPPORTED_VERSION);
       return;
     }
     switch (f.type) {
@@ -472,7 +553,9 @@ export class SpdyConnection extends EventEmitter<SpdyConnectionEvents> {
         if (this.streams.has(id)) return this.sendReset(id, RstStatus.STREAM_IN_USE);
         this.lastStreamId = id;
         const s = new SpdyStream(this, id, headers, (f.flags & FLAG_FIN) !== 0);
-        s.on('error', () => { /* a reset stream errors its pending writes; owners watch 'reset' */ });
+        s.on('error', () => {
+          /* a reset stream errors its pending writes; owners watch 'reset' */
+        });
         this.streams.set(id, s);
         this.emit('stream', s);
         return;
@@ -517,7 +600,11 @@ export class SpdyConnection extends EventEmitter<SpdyConnectionEvents> {
       const buf = await make();
       if (!this.socket.write(buf)) {
         await new Promise<void>((resolve) => {
-          const done = () => { this.socket.off('drain', done); this.socket.off('close', done); resolve(); };
+          const done = () => {
+            this.socket.off('drain', done);
+            this.socket.off('close', done);
+            resolve();
+          };
           this.socket.on('drain', done);
           this.socket.on('close', done);
         });
@@ -565,9 +652,15 @@ export class SpdyConnection extends EventEmitter<SpdyConnectionEvents> {
     await this.write(() => encodeGoAway(this.lastStreamId, 0)).catch(() => {});
     if (this.closed) return;
     await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => { this.close(); resolve(); }, graceMs);
+      const timer = setTimeout(() => {
+        this.close();
+        resolve();
+      }, graceMs);
       timer.unref();
-      this.once('close', () => { clearTimeout(timer); resolve(); });
+      this.once('close', () => {
+        clearTimeout(timer);
+        resolve();
+      });
     });
   }
 

@@ -12,7 +12,11 @@ export function encodeChannelMessage(channel: number, data: Buffer, base64: bool
 }
 
 /** Decodes a received message into channel and data; undefined for an empty or malformed one. */
-export function decodeChannelMessage(data: Buffer, isBinary: boolean, base64: boolean): { channel: number; data: Buffer } | undefined {
+export function decodeChannelMessage(
+  data: Buffer,
+  isBinary: boolean,
+  base64: boolean,
+): { channel: number; data: Buffer } | undefined {
   if (data.length === 0) return undefined;
   if (!base64) return isBinary ? { channel: data[0], data: data.subarray(1) } : undefined;
   if (isBinary) return undefined;

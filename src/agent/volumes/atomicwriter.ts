@@ -43,7 +43,8 @@ export function validatePayloadPath(p: string): void {
     if (part.length > MAX_NAME) throw new Error(`invalid path: file name ${part} too long`);
   }
   // "..data" and the timestamped directories live at the top level and start with "..".
-  if (parts[0]!.startsWith('..') && parts[0]!.length > 2) throw new Error(`invalid path: must not start with '..': ${p}`);
+  if (parts[0]!.startsWith('..') && parts[0]!.length > 2)
+    throw new Error(`invalid path: must not start with '..': ${p}`);
   const clean = posix.normalize(p);
   if (clean === '.' || clean === './') throw new Error(`invalid path: ${p}`);
 }

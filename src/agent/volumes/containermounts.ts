@@ -12,7 +12,7 @@ export function expandSubPathExpr(expr: string, env: { key: string; value: strin
   const vars = new Map(env.map((e) => [e.key, e.value]));
   const missing = new Set<string>();
   let out = '';
-  for (let i = 0; i < expr.length; ) {
+  for (let i = 0; i < expr.length;) {
     if (expr[i] === '$' && i + 1 < expr.length) {
       const n = expr[i + 1];
       if (n === '$') {
@@ -76,7 +76,8 @@ function propagation(vm: VolumeMount, container: Container): Mount['propagation'
     case 'HostToContainer':
       return 'PROPAGATION_HOST_TO_CONTAINER';
     case 'Bidirectional':
-      if (!container.securityContext?.privileged) throw new Error('Bidirectional mount propagation is available only to privileged containers');
+      if (!container.securityContext?.privileged)
+        throw new Error('Bidirectional mount propagation is available only to privileged containers');
       return 'PROPAGATION_BIDIRECTIONAL';
     default:
       throw new Error(`invalid MountPropagation mode: ${vm.mountPropagation}`);
@@ -88,7 +89,11 @@ function propagation(vm: VolumeMount, container: Container): Mount['propagation'
  * ..data link, so updates reach the container; a subPath into them resolves to the current file
  * and so, as upstream, does not see updates.
  */
-export async function containerMounts(container: Container, volumes: PodVolumes, env: { key: string; value: string }[] = []): Promise<Mount[]> {
+export async function containerMounts(
+  container: Container,
+  volumes: PodVolumes,
+  env: { key: string; value: string }[] = [],
+): Promise<Mount[]> {
   const out: Mount[] = [];
   for (const vm of container.volumeMounts ?? []) {
     const vol = volumes.get(vm.name);
@@ -98,12 +103,16 @@ export async function containerMounts(container: Container, volumes: PodVolumes,
     if (vm.subPathExpr) sub = expandSubPathExpr(vm.subPathExpr, env);
     if (sub) {
       if (posix.isAbsolute(sub)) throw new Error(`error SubPath \`${sub}\` must not be an absolute path`);
-      if (sub.split('/').includes('..')) throw new Error(`unable to provision SubPath \`${sub}\`: must not contain '..'`);
+      if (sub.split('/').includes('..'))
+        throw new Error(`unable to provision SubPath \`${sub}\`: must not contain '..'`);
       try {
         hostPath = await safeSubPath(vol.path, sub);
       } catch (e) {
         // Upstream keeps host filesystem details out of the pod's events.
-        throw new Error(`failed to create subPath directory for volumeMount "${vm.name}" of container "${container.name}"`, { cause: e });
+        throw new Error(
+          `failed to create subPath directory for volumeMount "${vm.name}" of container "${container.name}"`,
+          { cause: e },
+        );
       }
     }
     out.push({

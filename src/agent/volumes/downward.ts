@@ -11,20 +11,39 @@ export function goQuote(s: string): string {
   for (const ch of s) {
     const c = ch.codePointAt(0)!;
     switch (ch) {
-      case '"': out += '\\"'; continue;
-      case '\\': out += '\\\\'; continue;
-      case '\x07': out += '\\a'; continue;
-      case '\b': out += '\\b'; continue;
-      case '\f': out += '\\f'; continue;
-      case '\n': out += '\\n'; continue;
-      case '\r': out += '\\r'; continue;
-      case '\t': out += '\\t'; continue;
-      case '\v': out += '\\v'; continue;
+      case '"':
+        out += '\\"';
+        continue;
+      case '\\':
+        out += '\\\\';
+        continue;
+      case '\x07':
+        out += '\\a';
+        continue;
+      case '\b':
+        out += '\\b';
+        continue;
+      case '\f':
+        out += '\\f';
+        continue;
+      case '\n':
+        out += '\\n';
+        continue;
+      case '\r':
+        out += '\\r';
+        continue;
+      case '\t':
+        out += '\\t';
+        continue;
+      case '\v':
+        out += '\\v';
+        continue;
     }
     if (c < 0x20 || c === 0x7f) out += '\\x' + c.toString(16).padStart(2, '0');
     // C1 controls, the soft hyphen and unpaired surrogates are not printable for Go either; the
     // rest of Unicode is approximated as printable.
-    else if ((c >= 0x80 && c < 0xa0) || c === 0xad || (c >= 0xd800 && c <= 0xdfff)) out += '\\u' + c.toString(16).padStart(4, '0');
+    else if ((c >= 0x80 && c < 0xa0) || c === 0xad || (c >= 0xd800 && c <= 0xdfff))
+      out += '\\u' + c.toString(16).padStart(4, '0');
     else out += ch;
   }
   return out + '"';
@@ -79,7 +98,8 @@ export function extractFieldPath(pod: Pod, fieldPath: string): string {
 export type Allocatable = Record<string, string>;
 
 function findContainer(pod: Pod, name: string): Container {
-  const c = pod.spec?.containers?.find((x) => x.name === name) ?? pod.spec?.initContainers?.find((x) => x.name === name);
+  const c =
+    pod.spec?.containers?.find((x) => x.name === name) ?? pod.spec?.initContainers?.find((x) => x.name === name);
   if (!c) throw new Error(`container ${name} not found`);
   return c;
 }
@@ -96,15 +116,22 @@ function ceilDiv(a: bigint, b: bigint): bigint {
  * rounded up. CPU is compared in millicores, everything else in base units, as upstream.
  * `containerName` empty means `self`; missing limits fall back to node allocatable.
  */
-export function containerResourceValue(sel: ResourceFieldSelector, pod: Pod, self: Container | undefined, allocatable?: Allocatable): string {
+export function containerResourceValue(
+  sel: ResourceFieldSelector,
+  pod: Pod,
+  self: Container | undefined,
+  allocatable?: Allocatable,
+): string {
   const container = sel.containerName ? findContainer(pod, sel.containerName) : self;
   if (!container) throw new Error('resourceFieldRef requires a containerName in volumes');
-  const divisorQ = sel.divisor === undefined || sel.divisor === null ? Quantity.parse('1') : Quantity.parse(String(sel.divisor));
+  const divisorQ =
+    sel.divisor === undefined || sel.divisor === null ? Quantity.parse('1') : Quantity.parse(String(sel.divisor));
   const divisor = divisorQ.isZero() ? Quantity.parse('1') : divisorQ;
   const dot = sel.resource.indexOf('.');
   const kind = sel.resource.slice(0, dot);
   const name = sel.resource.slice(dot + 1);
-  const supported = name === 'cpu' || name === 'memory' || name === 'ephemeral-storage' || name.startsWith('hugepages-');
+  const supported =
+    name === 'cpu' || name === 'memory' || name === 'ephemeral-storage' || name.startsWith('hugepages-');
   if (dot < 0 || (kind !== 'limits' && kind !== 'requests') || !supported) {
     throw new Error(`unsupported container resource : ${sel.resource}`);
   }

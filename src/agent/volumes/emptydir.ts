@@ -25,7 +25,9 @@ function podMemoryLimit(pod: Pod): bigint | undefined {
 }
 
 export function memoryVolumeSize(call: PluginCall, sizeLimit?: unknown): number | undefined {
-  const candidates = [bytesOf(call.ctx.nodeAllocatable?.memory), podMemoryLimit(call.pod), bytesOf(sizeLimit)].filter((x): x is bigint => x !== undefined);
+  const candidates = [bytesOf(call.ctx.nodeAllocatable?.memory), podMemoryLimit(call.pod), bytesOf(sizeLimit)].filter(
+    (x): x is bigint => x !== undefined,
+  );
   if (!candidates.length) return undefined;
   return Number(candidates.reduce((a, b) => (b < a ? b : a)));
 }
@@ -58,7 +60,8 @@ export const emptyDirPlugin: VolumePlugin = {
   async setUp(call: PluginCall): Promise<SetUpResult> {
     const src = call.volume.emptyDir!;
     const medium = src.medium ?? '';
-    if (medium !== '' && medium !== 'Memory') throw new Error(`emptyDir medium ${JSON.stringify(medium)} is not supported by this node`);
+    if (medium !== '' && medium !== 'Memory')
+      throw new Error(`emptyDir medium ${JSON.stringify(medium)} is not supported by this node`);
     await prepareDir(call.dir, medium === 'Memory' ? { sizeBytes: memoryVolumeSize(call, src.sizeLimit) } : undefined);
     await applyFsGroup(call.dir, call.pod.spec?.securityContext?.fsGroup);
     return { path: call.dir, readOnly: false, changed: false };

@@ -20,11 +20,20 @@ import { tokensFor } from './satoken.js';
 export { VolumeError } from './types.js';
 export type { PodVolume, PodVolumes, VolumeContext } from './types.js';
 
-export const PLUGINS: readonly VolumePlugin[] = [emptyDirPlugin, hostPathPlugin, configMapPlugin, secretPlugin, downwardAPIPlugin, projectedPlugin, pvcPlugin];
+export const PLUGINS: readonly VolumePlugin[] = [
+  emptyDirPlugin,
+  hostPathPlugin,
+  configMapPlugin,
+  secretPlugin,
+  downwardAPIPlugin,
+  projectedPlugin,
+  pvcPlugin,
+];
 
 /** A pod UID used as a directory name must be one plain path component. */
 function checkUID(uid: string | undefined): string {
-  if (!uid || uid === '.' || uid === '..' || uid.includes('/') || uid.includes('\0')) throw new Error(`invalid pod UID ${JSON.stringify(uid)}`);
+  if (!uid || uid === '.' || uid === '..' || uid.includes('/') || uid.includes('\0'))
+    throw new Error(`invalid pod UID ${JSON.stringify(uid)}`);
   return uid;
 }
 
@@ -65,7 +74,12 @@ export class VolumeManager {
   }
 
   /** CRI mounts for a container; `env` (its computed environment) feeds subPathExpr. */
-  mountsFor(_pod: Pod, container: Container, volumes: PodVolumes, env: { key: string; value: string }[] = []): Promise<Mount[]> {
+  mountsFor(
+    _pod: Pod,
+    container: Container,
+    volumes: PodVolumes,
+    env: { key: string; value: string }[] = [],
+  ): Promise<Mount[]> {
     return containerMounts(container, volumes, env);
   }
 
@@ -93,7 +107,10 @@ export class VolumeManager {
     await fsp.rm(dir, { recursive: true, force: true });
   }
 
-  private async run(pod: Pod, vols: Volume[]): Promise<{ volumes: PodVolumes; changed: boolean; errors: VolumeError[] }> {
+  private async run(
+    pod: Pod,
+    vols: Volume[],
+  ): Promise<{ volumes: PodVolumes; changed: boolean; errors: VolumeError[] }> {
     const uid = checkUID(pod.metadata?.uid);
     const reader = new SourceReader(this.ctx.client);
     const volumes: PodVolumes = new Map();
@@ -102,17 +119,37 @@ export class VolumeManager {
     for (const volume of vols) {
       const plugin = PLUGINS.find((p) => p.matches(volume));
       if (!plugin) {
-        errors.push(new VolumeError(volume.name, `MountVolume.SetUp failed for volume "${volume.name}" : volume type is not supported by this node`));
+        errors.push(
+          new VolumeError(
+            volume.name,
+            `MountVolume.SetUp failed for volume "${volume.name}" : volume type is not supported by this node`,
+          ),
+        );
         continue;
       }
       try {
-        const r = await plugin.setUp({ ctx: this.ctx, pod, volume, reader, dir: this.volumeDir(uid, plugin.name, volume.name) });
+        const r = await plugin.setUp({
+          ctx: this.ctx,
+          pod,
+          volume,
+          reader,
+          dir: this.volumeDir(uid, plugin.name, volume.name),
+        });
         changed ||= r.changed;
-        const pv: PodVolume = { name: volume.name, plugin: r.plugin ?? plugin.name, path: r.path, readOnly: r.readOnly, refreshable: plugin.refreshable };
+        const pv: PodVolume = {
+          name: volume.name,
+          plugin: r.plugin ?? plugin.name,
+          path: r.path,
+          readOnly: r.readOnly,
+          refreshable: plugin.refreshable,
+        };
         volumes.set(volume.name, pv);
       } catch (e) {
         const msg = (e as Error).message;
-        this.ctx.logger?.debug({ pod: `${pod.metadata?.namespace}/${pod.metadata?.name}`, volume: volume.name, err: msg }, 'volume set-up failed');
+        this.ctx.logger?.debug(
+          { pod: `${pod.metadata?.namespace}/${pod.metadata?.name}`, volume: volume.name, err: msg },
+          'volume set-up failed',
+        );
         errors.push(new VolumeError(volume.name, `MountVolume.SetUp failed for volume "${volume.name}" : ${msg}`));
       }
     }

@@ -14,7 +14,13 @@ export const DEFAULT_MODE = 0o644;
  * The files of a ConfigMap or Secret: every key when `items` is empty, else the listed keys at
  * their paths. A listed key that does not exist fails the mount unless the source is optional.
  */
-export function keysPayload(kind: 'configmap' | 'secret', data: KeyData, items: KeyToPath[] | undefined, defaultMode: number, optional: boolean): Payload {
+export function keysPayload(
+  kind: 'configmap' | 'secret',
+  data: KeyData,
+  items: KeyToPath[] | undefined,
+  defaultMode: number,
+  optional: boolean,
+): Payload {
   const out: Payload = new Map();
   if (!items?.length) {
     for (const [k, v] of data.bytes) out.set(k, { data: v, mode: defaultMode });
@@ -24,7 +30,11 @@ export function keysPayload(kind: 'configmap' | 'secret', data: KeyData, items: 
     const v = data.bytes.get(it.key);
     if (!v) {
       if (optional) continue;
-      throw new Error(kind === 'configmap' ? `configmap references non-existent config key: ${it.key}` : `references non-existent secret key: ${it.key}`);
+      throw new Error(
+        kind === 'configmap'
+          ? `configmap references non-existent config key: ${it.key}`
+          : `references non-existent secret key: ${it.key}`,
+      );
     }
     out.set(it.path, { data: v, mode: it.mode ?? defaultMode });
   }
@@ -32,7 +42,12 @@ export function keysPayload(kind: 'configmap' | 'secret', data: KeyData, items: 
 }
 
 /** Files of a downwardAPI volume (or projection); every failing item is reported, not just the first. */
-export function downwardPayload(pod: Pod, items: DownwardAPIVolumeFile[] | undefined, defaultMode: number, allocatable?: Allocatable): Payload {
+export function downwardPayload(
+  pod: Pod,
+  items: DownwardAPIVolumeFile[] | undefined,
+  defaultMode: number,
+  allocatable?: Allocatable,
+): Payload {
   const out: Payload = new Map();
   const errors: string[] = [];
   for (const it of items ?? []) {
@@ -64,7 +79,10 @@ export async function writeProjection(call: PluginCall, payload: Payload, inMemo
   } catch (e) {
     if (!tmpfs) throw e;
     // Not permitted to mount (not root, or in a restricted container): keep secrets on disk.
-    call.ctx.logger?.warn({ volume: call.volume.name, err: (e as Error).message }, 'tmpfs unavailable, writing volume to disk');
+    call.ctx.logger?.warn(
+      { volume: call.volume.name, err: (e as Error).message },
+      'tmpfs unavailable, writing volume to disk',
+    );
     await prepareDir(call.dir, undefined);
   }
   const writer = new AtomicWriter(call.dir, { fsGroup: call.pod.spec?.securityContext?.fsGroup });

@@ -43,10 +43,16 @@ export const projectedPlugin: VolumePlugin = {
         } else if (s.downwardAPI) {
           merge(downwardPayload(call.pod, s.downwardAPI.items, mode, call.ctx.nodeAllocatable));
         } else if (s.serviceAccountToken) {
-          const token = await tokensFor(call.ctx.client).get(call.ctx.client, call.pod, s.serviceAccountToken, call.ctx.logger);
+          const token = await tokensFor(call.ctx.client).get(
+            call.ctx.client,
+            call.pod,
+            s.serviceAccountToken,
+            call.ctx.logger,
+          );
           payload.set(s.serviceAccountToken.path, { data: Buffer.from(token, 'utf8'), mode });
         } else if (s.clusterTrustBundle) {
-          if (s.clusterTrustBundle.optional !== true) throw new Error('clusterTrustBundle projections are not supported');
+          if (s.clusterTrustBundle.optional !== true)
+            throw new Error('clusterTrustBundle projections are not supported');
         }
       } catch (e) {
         errors.push((e as Error).message);

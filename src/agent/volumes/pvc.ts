@@ -22,16 +22,24 @@ async function resolveClaim(call: PluginCall): Promise<{ pv: PersistentVolume; r
   const pvc = await call.reader.pvc(ns, claimName);
   if (!volume.persistentVolumeClaim) {
     const owner = pvc.metadata?.ownerReferences?.find((r) => r.controller);
-    if (owner?.uid !== pod.metadata?.uid) throw new Error(`PVC ${ns}/${claimName} was not created for pod ${ns}/${pod.metadata?.name} (pod is not owner)`);
+    if (owner?.uid !== pod.metadata?.uid)
+      throw new Error(`PVC ${ns}/${claimName} was not created for pod ${ns}/${pod.metadata?.name} (pod is not owner)`);
   }
-  if (pvc.metadata?.deletionTimestamp) throw new Error(`can't start pod because PVC ${ns}/${claimName} is being deleted`);
+  if (pvc.metadata?.deletionTimestamp)
+    throw new Error(`can't start pod because PVC ${ns}/${claimName} is being deleted`);
   const pvName = pvc.spec?.volumeName;
-  if (pvc.status?.phase !== 'Bound' || !pvName) throw new Error(`error processing PVC ${ns}/${claimName}: PVC is not bound`);
+  if (pvc.status?.phase !== 'Bound' || !pvName)
+    throw new Error(`error processing PVC ${ns}/${claimName}: PVC is not bound`);
   const pv = await call.reader.pv(pvName);
   const ref = pv.spec?.claimRef;
-  if (!ref) throw new Error(`found PV object ${pvName} but it has a nil pv.Spec.ClaimRef indicating it is not yet bound to the claim`);
+  if (!ref)
+    throw new Error(
+      `found PV object ${pvName} but it has a nil pv.Spec.ClaimRef indicating it is not yet bound to the claim`,
+    );
   if (ref.uid !== pvc.metadata?.uid) {
-    throw new Error(`found PV object ${pvName} but its pv.Spec.ClaimRef.UID (${ref.uid}) does not point to claim.UID (${pvc.metadata?.uid})`);
+    throw new Error(
+      `found PV object ${pvName} but its pv.Spec.ClaimRef.UID (${ref.uid}) does not point to claim.UID (${pvc.metadata?.uid})`,
+    );
   }
   return { pv, readOnly };
 }
@@ -55,6 +63,8 @@ export const pvcPlugin: VolumePlugin = {
       }
       return { path: spec.local.path, readOnly, changed: false, plugin: 'kubernetes.io~local-volume' };
     }
-    throw new Error(`PersistentVolume ${pv.metadata?.name} has a volume source this node cannot mount (supported: hostPath, local)`);
+    throw new Error(
+      `PersistentVolume ${pv.metadata?.name} has a volume source this node cannot mount (supported: hostPath, local)`,
+    );
   },
 };

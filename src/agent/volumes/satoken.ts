@@ -28,7 +28,12 @@ export class ServiceAccountTokens {
   constructor(private readonly now: () => number = Date.now) {}
 
   /** The token file's content for a pod's projection source. */
-  async get(client: Client, pod: Pod, source: ServiceAccountTokenProjection, log?: { warn(o: object, msg: string): void }): Promise<string> {
+  async get(
+    client: Client,
+    pod: Pod,
+    source: ServiceAccountTokenProjection,
+    log?: { warn(o: object, msg: string): void },
+  ): Promise<string> {
     const ns = pod.metadata?.namespace ?? 'default';
     const sa = pod.spec?.serviceAccountName || pod.spec?.serviceAccount || 'default';
     const expirationSeconds = source.expirationSeconds ?? DEFAULT_EXPIRATION_SECONDS;
@@ -41,7 +46,11 @@ export class ServiceAccountTokens {
     const request = {
       apiVersion: 'authentication.k8s.io/v1',
       kind: 'TokenRequest',
-      spec: { audiences, expirationSeconds, boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name: pod.metadata?.name, uid: pod.metadata?.uid } },
+      spec: {
+        audiences,
+        expirationSeconds,
+        boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name: pod.metadata?.name, uid: pod.metadata?.uid },
+      },
     };
     try {
       const out = await client.resource(R.serviceaccounts).namespace(ns).createSubresource(sa, 'token', request);
@@ -50,13 +59,18 @@ export class ServiceAccountTokens {
       const expiresMs = Date.parse(out.status.expirationTimestamp);
       // As upstream, the issue time is the expiry minus the lifetime asked for (server clock).
       const lifetime = (out.spec?.expirationSeconds ?? expirationSeconds) * 1000;
-      const t: CachedToken = Number.isFinite(expiresMs) ? { token, expiresMs, issuedMs: expiresMs - lifetime } : { token, issuedMs: now, expiresMs: now + lifetime };
+      const t: CachedToken = Number.isFinite(expiresMs)
+        ? { token, expiresMs, issuedMs: expiresMs - lifetime }
+        : { token, issuedMs: now, expiresMs: now + lifetime };
       this.cache.set(key, t);
       return token;
     } catch (e) {
       const msg = `failed to fetch token: ${(e as Error).message}`;
       if (cached && now < cached.expiresMs) {
-        log?.warn({ pod: `${ns}/${pod.metadata?.name}`, serviceAccount: sa, err: (e as Error).message }, 'token renewal failed, keeping the current token');
+        log?.warn(
+          { pod: `${ns}/${pod.metadata?.name}`, serviceAccount: sa, err: (e as Error).message },
+          'token renewal failed, keeping the current token',
+        );
         return cached.token;
       }
       throw new Error(msg);

@@ -13,8 +13,20 @@ export class SourceNotFoundError extends Error {
 
 export const isSourceNotFound = (e: unknown): e is SourceNotFoundError => e instanceof SourceNotFoundError;
 
-export const PVCS: ResourceSpec = { group: '', version: 'v1', plural: 'persistentvolumeclaims', namespaced: true, kind: 'PersistentVolumeClaim' };
-export const PVS: ResourceSpec = { group: '', version: 'v1', plural: 'persistentvolumes', namespaced: false, kind: 'PersistentVolume' };
+export const PVCS: ResourceSpec = {
+  group: '',
+  version: 'v1',
+  plural: 'persistentvolumeclaims',
+  namespaced: true,
+  kind: 'PersistentVolumeClaim',
+};
+export const PVS: ResourceSpec = {
+  group: '',
+  version: 'v1',
+  plural: 'persistentvolumes',
+  namespaced: false,
+  kind: 'PersistentVolume',
+};
 
 async function getOr404<T>(p: Promise<T>, kind: string, name: string): Promise<T> {
   try {
@@ -66,18 +78,30 @@ export class SourceReader {
   }
 
   configMap(ns: string, name: string): Promise<ConfigMap> {
-    return this.once(`cm/${ns}/${name}`, () => getOr404(this.client.resource<ConfigMap>(R.configmaps).namespace(ns).get(name), 'configmap', name));
+    return this.once(`cm/${ns}/${name}`, () =>
+      getOr404(this.client.resource<ConfigMap>(R.configmaps).namespace(ns).get(name), 'configmap', name),
+    );
   }
 
   secret(ns: string, name: string): Promise<Secret> {
-    return this.once(`secret/${ns}/${name}`, () => getOr404(this.client.resource<Secret>(R.secrets).namespace(ns).get(name), 'secret', name));
+    return this.once(`secret/${ns}/${name}`, () =>
+      getOr404(this.client.resource<Secret>(R.secrets).namespace(ns).get(name), 'secret', name),
+    );
   }
 
   pvc(ns: string, name: string): Promise<PersistentVolumeClaim> {
-    return this.once(`pvc/${ns}/${name}`, () => getOr404(this.client.resource<PersistentVolumeClaim>(PVCS).namespace(ns).get(name), 'persistentvolumeclaim', name));
+    return this.once(`pvc/${ns}/${name}`, () =>
+      getOr404(
+        this.client.resource<PersistentVolumeClaim>(PVCS).namespace(ns).get(name),
+        'persistentvolumeclaim',
+        name,
+      ),
+    );
   }
 
   pv(name: string): Promise<PersistentVolume> {
-    return this.once(`pv/${name}`, () => getOr404(this.client.resource<PersistentVolume>(PVS).get(name), 'persistentvolume', name));
+    return this.once(`pv/${name}`, () =>
+      getOr404(this.client.resource<PersistentVolume>(PVS).get(name), 'persistentvolume', name),
+    );
   }
 }

@@ -2,8 +2,21 @@
 // a NodeSelectorTerm's matchExpressions are a label selector over the node's labels (Gt/Lt compare
 // int64 values, as labels.Requirement does), its matchFields a field selector over metadata.name;
 // terms are ORed; an empty term, or one that does not parse, matches nothing.
-import type { Node, NodeSelector, NodeSelectorRequirement, NodeSelectorTerm, Pod, PreferredSchedulingTerm } from 'kubernetes-types/core/v1.js';
-import { newRequirement, requirementMatches, SelectorError, type Operator, type Requirement } from '../../machinery/labels.js';
+import type {
+  Node,
+  NodeSelector,
+  NodeSelectorRequirement,
+  NodeSelectorTerm,
+  Pod,
+  PreferredSchedulingTerm,
+} from 'kubernetes-types/core/v1.js';
+import {
+  newRequirement,
+  requirementMatches,
+  SelectorError,
+  type Operator,
+  type Requirement,
+} from '../../machinery/labels.js';
 
 export type NodeMatcher = (node: Node) => boolean;
 
@@ -83,14 +96,18 @@ export function requiredNodeAffinityMatcher(pod: Pick<Pod, 'spec'>): NodeMatcher
   const affinity = required ? nodeSelectorMatcher(required) : null;
   return (node) => {
     const labels = node.metadata?.labels ?? {};
-    for (const [k, v] of selector) if (!Object.prototype.hasOwnProperty.call(labels, k) || labels[k] !== v) return false;
+    for (const [k, v] of selector)
+      if (!Object.prototype.hasOwnProperty.call(labels, k) || labels[k] !== v) return false;
     return affinity ? affinity(node) : true;
   };
 }
 
 /** Whether a pod constrains its node by selector or required affinity at all. */
 export function hasRequiredNodeAffinity(pod: Pick<Pod, 'spec'>): boolean {
-  return Object.keys(pod.spec?.nodeSelector ?? {}).length > 0 || !!pod.spec?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution;
+  return (
+    Object.keys(pod.spec?.nodeSelector ?? {}).length > 0 ||
+    !!pod.spec?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution
+  );
 }
 
 export function podMatchesNodeSelectorAndAffinity(pod: Pick<Pod, 'spec'>, node: Node): boolean {
@@ -98,8 +115,13 @@ export function podMatchesNodeSelectorAndAffinity(pod: Pick<Pod, 'spec'>, node: 
 }
 
 /** Preferred terms with a weight, as the NodeAffinity score uses them (zero weights and empty terms dropped). */
-export function preferredTermMatchers(terms: readonly PreferredSchedulingTerm[] | undefined): { weight: number; match: NodeMatcher }[] {
+export function preferredTermMatchers(
+  terms: readonly PreferredSchedulingTerm[] | undefined,
+): { weight: number; match: NodeMatcher }[] {
   return (terms ?? [])
-    .filter((t) => t.weight && ((t.preference.matchExpressions?.length ?? 0) > 0 || (t.preference.matchFields?.length ?? 0) > 0))
+    .filter(
+      (t) =>
+        t.weight && ((t.preference.matchExpressions?.length ?? 0) > 0 || (t.preference.matchFields?.length ?? 0) > 0),
+    )
     .map((t) => ({ weight: t.weight, match: nodeSelectorTermMatcher(t.preference) }));
 }

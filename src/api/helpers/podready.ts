@@ -20,7 +20,11 @@ export function isPodReady(pod: PodWithStatus | undefined): boolean {
  * Ready, and for more than minReadySeconds (IsPodAvailable: lastTransitionTime + minReadySeconds
  * strictly before `now`; a ready pod without a transition time is available only with 0).
  */
-export function isPodAvailable(pod: PodWithStatus | undefined, minReadySeconds: number, now: number = Date.now()): boolean {
+export function isPodAvailable(
+  pod: PodWithStatus | undefined,
+  minReadySeconds: number,
+  now: number = Date.now(),
+): boolean {
   const c = podReadyCondition(pod);
   if (c?.status !== 'True') return false;
   if (!minReadySeconds) return true;

@@ -8,7 +8,13 @@ import type { NodeSelectorTerm } from 'kubernetes-types/core/v1.js';
 import { nodeSelectorTermMatches } from './nodeaffinity.js';
 import { ANN_BETA_STORAGE_CLASS } from './storageclass.js';
 
-export { ANN_BETA_STORAGE_CLASS, ANN_DEFAULT_STORAGE_CLASS, ANN_BETA_DEFAULT_STORAGE_CLASS, defaultStorageClass as defaultClass, isDefaultStorageClass as isDefaultClass } from './storageclass.js';
+export {
+  ANN_BETA_STORAGE_CLASS,
+  ANN_DEFAULT_STORAGE_CLASS,
+  ANN_BETA_DEFAULT_STORAGE_CLASS,
+  defaultStorageClass as defaultClass,
+  isDefaultStorageClass as isDefaultClass,
+} from './storageclass.js';
 
 // Annotations, as upstream names them.
 export const ANN_BIND_COMPLETED = 'pv.kubernetes.io/bind-completed';
@@ -22,7 +28,6 @@ export const PVC_PROTECTION_FINALIZER = 'kubernetes.io/pvc-protection';
 export const PV_PROTECTION_FINALIZER = 'kubernetes.io/pv-protection';
 /** The provisioner of classes whose volumes are only ever created by hand (local volumes). */
 export const NO_PROVISIONER = 'kubernetes.io/no-provisioner';
-
 
 /** The class of a claim: the beta annotation wins over spec.storageClassName, as upstream. */
 export function claimClass(claim: any): string {
@@ -92,7 +97,11 @@ export function volumeMismatch(pv: any, claim: any): string {
  * so the binder never picks a volume the scheduler would have to place the pod around.
  * `excluded`: volume names already chosen for other claims of the same pod.
  */
-export function findMatchingVolume(claim: any, volumes: Iterable<any>, opts: { node?: any; delayBinding?: boolean; excluded?: Set<string> } = {}): any | undefined {
+export function findMatchingVolume(
+  claim: any,
+  volumes: Iterable<any>,
+  opts: { node?: any; delayBinding?: boolean; excluded?: Set<string> } = {},
+): any | undefined {
   const request = claimRequest(claim);
   const cls = claimClass(claim);
   let selectorOk: (labels: Record<string, string> | undefined) => boolean = () => true;
@@ -140,4 +149,5 @@ export function podClaims(pod: any): { name: string; ephemeral: boolean }[] {
 export const podClaimNames = (pod: any): string[] => podClaims(pod).map((c) => c.name);
 
 /** Whether the class's provisioner is an external one (not a kubernetes.io/ in-tree plugin). */
-export const isExternalProvisioner = (name: string | undefined): boolean => !!name && !name.startsWith('kubernetes.io/');
+export const isExternalProvisioner = (name: string | undefined): boolean =>
+  !!name && !name.startsWith('kubernetes.io/');

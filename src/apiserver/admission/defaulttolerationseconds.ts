@@ -32,10 +32,20 @@ export class DefaultTolerationSeconds implements MutatingPlugin {
     const tolerations: any[] = spec.tolerations ?? [];
     const add: any[] = [];
     if (!tolerates(tolerations, 'node.kubernetes.io/not-ready')) {
-      add.push({ key: 'node.kubernetes.io/not-ready', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: this.notReadySeconds });
+      add.push({
+        key: 'node.kubernetes.io/not-ready',
+        operator: 'Exists',
+        effect: 'NoExecute',
+        tolerationSeconds: this.notReadySeconds,
+      });
     }
     if (!tolerates(tolerations, 'node.kubernetes.io/unreachable')) {
-      add.push({ key: 'node.kubernetes.io/unreachable', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: this.unreachableSeconds });
+      add.push({
+        key: 'node.kubernetes.io/unreachable',
+        operator: 'Exists',
+        effect: 'NoExecute',
+        tolerationSeconds: this.unreachableSeconds,
+      });
     }
     if (add.length) spec.tolerations = [...tolerations, ...add];
   }

@@ -47,7 +47,10 @@ export interface ValidatingPlugin extends AdmissionPlugin {
 }
 
 /** upstream admission.NewForbidden: `<resource> "<name>" is forbidden: <why>`, 403. */
-export function forbiddenFor(a: Pick<AdmissionAttributes, 'group' | 'resource' | 'name'>, why: string): errors.ApiError {
+export function forbiddenFor(
+  a: Pick<AdmissionAttributes, 'group' | 'resource' | 'name'>,
+  why: string,
+): errors.ApiError {
   return errors.forbidden({ group: a.group, resource: a.resource }, a.name, why);
 }
 

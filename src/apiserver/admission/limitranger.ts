@@ -20,7 +20,13 @@ function observed(req: Quantity | undefined, lim: Quantity | undefined, enforced
   return [v(req), v(lim), v(enforced)];
 }
 
-export function minConstraint(type: string, name: string, enforced: Quantity, request: ResourceList, limit: ResourceList): string | undefined {
+export function minConstraint(
+  type: string,
+  name: string,
+  enforced: Quantity,
+  request: ResourceList,
+  limit: ResourceList,
+): string | undefined {
   const req = request.get(name);
   const lim = limit.get(name);
   const [r, l, e] = observed(req, lim, enforced);
@@ -30,7 +36,13 @@ export function minConstraint(type: string, name: string, enforced: Quantity, re
   return undefined;
 }
 
-export function maxConstraint(type: string, name: string, enforced: Quantity, request: ResourceList, limit: ResourceList): string | undefined {
+export function maxConstraint(
+  type: string,
+  name: string,
+  enforced: Quantity,
+  request: ResourceList,
+  limit: ResourceList,
+): string | undefined {
   const req = request.get(name);
   const lim = limit.get(name);
   const [r, l, e] = observed(req, lim, enforced);
@@ -41,7 +53,12 @@ export function maxConstraint(type: string, name: string, enforced: Quantity, re
 }
 
 /** PersistentVolumeClaims have requests only. */
-function maxRequestConstraint(type: string, name: string, enforced: Quantity, request: ResourceList): string | undefined {
+function maxRequestConstraint(
+  type: string,
+  name: string,
+  enforced: Quantity,
+  request: ResourceList,
+): string | undefined {
   const req = request.get(name);
   const [r, , e] = observed(req, undefined, enforced);
   if (!req) return `maximum ${name} usage per ${type} is ${enforced}.  No request is specified`;
@@ -52,12 +69,20 @@ function maxRequestConstraint(type: string, name: string, enforced: Quantity, re
 /** Go's %f: six decimals. */
 const goFloat = (f: number): string => f.toFixed(6);
 
-export function limitRequestRatioConstraint(type: string, name: string, enforced: Quantity, request: ResourceList, limit: ResourceList): string | undefined {
+export function limitRequestRatioConstraint(
+  type: string,
+  name: string,
+  enforced: Quantity,
+  request: ResourceList,
+  limit: ResourceList,
+): string | undefined {
   const req = request.get(name);
   const lim = limit.get(name);
   const [r, l] = observed(req, lim, enforced);
-  if (!req || r === 0n) return `${name} max limit to request ratio per ${type} is ${enforced}, but no request is specified or request is 0`;
-  if (!lim || l === 0n) return `${name} max limit to request ratio per ${type} is ${enforced}, but no limit is specified or limit is 0`;
+  if (!req || r === 0n)
+    return `${name} max limit to request ratio per ${type} is ${enforced}, but no request is specified or request is 0`;
+  if (!lim || l === 0n)
+    return `${name} max limit to request ratio per ${type} is ${enforced}, but no limit is specified or limit is 0`;
   let ratio = Number(l) / Number(r);
   const display = ratio;
   let max = Number(enforced.valueBig());
@@ -65,7 +90,8 @@ export function limitRequestRatioConstraint(type: string, name: string, enforced
     ratio *= 1000;
     max = Number(enforced.milliValueBig());
   }
-  if (ratio > max) return `${name} max limit to request ratio per ${type} is ${enforced}, but provided ratio is ${goFloat(display)}`;
+  if (ratio > max)
+    return `${name} max limit to request ratio per ${type} is ${enforced}, but provided ratio is ${goFloat(display)}`;
   return undefined;
 }
 
@@ -168,7 +194,10 @@ export class LimitRanger implements MutatingPlugin, ValidatingPlugin {
     for (const lr of ranges) notes.push(...applyDefaults(a.object, lr));
     if (notes.length) {
       const meta = a.object.metadata;
-      meta.annotations = { ...(meta.annotations ?? {}), [LIMIT_RANGER_ANNOTATION]: `LimitRanger plugin set: ${notes.join('; ')}` };
+      meta.annotations = {
+        ...(meta.annotations ?? {}),
+        [LIMIT_RANGER_ANNOTATION]: `LimitRanger plugin set: ${notes.join('; ')}`,
+      };
     }
   }
 

@@ -20,8 +20,17 @@ export class NamespaceLifecycle implements MutatingPlugin {
     if (!ns) throw errors.notFound({ group: '', resource: 'namespaces' }, a.namespace);
     if (a.operation !== 'CREATE') return;
     if (ns.metadata?.deletionTimestamp || ns.status?.phase === 'Terminating') {
-      const e = forbiddenFor(a, `unable to create new content in namespace ${a.namespace} because it is being terminated`);
-      e.details!.causes = [{ reason: 'NamespaceTerminating', message: `namespace ${a.namespace} is being terminated`, field: 'metadata.namespace' }];
+      const e = forbiddenFor(
+        a,
+        `unable to create new content in namespace ${a.namespace} because it is being terminated`,
+      );
+      e.details!.causes = [
+        {
+          reason: 'NamespaceTerminating',
+          message: `namespace ${a.namespace} is being terminated`,
+          field: 'metadata.namespace',
+        },
+      ];
       throw e;
     }
   }

@@ -11,7 +11,9 @@ export class PriorityAdmission implements MutatingPlugin, ValidatingPlugin {
 
   handles(a: AdmissionAttributes): boolean {
     if (a.operation !== 'CREATE' || a.subresource) return false;
-    return (a.group === '' && a.resource === 'pods') || (a.group === 'scheduling.k8s.io' && a.resource === 'priorityclasses');
+    return (
+      (a.group === '' && a.resource === 'pods') || (a.group === 'scheduling.k8s.io' && a.resource === 'priorityclasses')
+    );
   }
 
   private byName(name: string): any | undefined {
@@ -44,11 +46,17 @@ export class PriorityAdmission implements MutatingPlugin, ValidatingPlugin {
       policy = pc.preemptionPolicy ?? policy;
     }
     if (spec.priority !== undefined && spec.priority !== null && spec.priority !== priority) {
-      throw forbiddenFor(a, `the integer value of priority (${spec.priority}) must not be provided in pod spec; priority admission controller computed ${priority} from the given PriorityClass name`);
+      throw forbiddenFor(
+        a,
+        `the integer value of priority (${spec.priority}) must not be provided in pod spec; priority admission controller computed ${priority} from the given PriorityClass name`,
+      );
     }
     spec.priority = priority;
     if (spec.preemptionPolicy && spec.preemptionPolicy !== policy) {
-      throw forbiddenFor(a, `the string value of PreemptionPolicy (${spec.preemptionPolicy}) must not be provided in pod spec; priority admission controller computed ${policy} from the given PriorityClass name`);
+      throw forbiddenFor(
+        a,
+        `the string value of PreemptionPolicy (${spec.preemptionPolicy}) must not be provided in pod spec; priority admission controller computed ${policy} from the given PriorityClass name`,
+      );
     }
     spec.preemptionPolicy = policy;
   }
@@ -57,7 +65,10 @@ export class PriorityAdmission implements MutatingPlugin, ValidatingPlugin {
     if (a.resource !== 'priorityclasses' || !a.object?.globalDefault) return;
     const existing = this.globalDefault();
     if (existing && existing.metadata?.name !== a.object.metadata?.name) {
-      throw forbiddenFor(a, `PriorityClass ${existing.metadata.name} is already marked as default. Only one default can exist`);
+      throw forbiddenFor(
+        a,
+        `PriorityClass ${existing.metadata.name} is already marked as default. Only one default can exist`,
+      );
     }
   }
 }

@@ -6,7 +6,16 @@
 // unit — the loser re-reads the quota and is checked again.
 import * as errors from '../../machinery/errors.js';
 import { evaluatorFor, type Evaluator, type QuotaOperation } from '../../quota/evaluators.js';
-import { type ResourceList, add, fromObject, isZero, lessThanOrEqual, mask, prettyPrint, toObject } from '../../quota/resources.js';
+import {
+  type ResourceList,
+  add,
+  fromObject,
+  isZero,
+  lessThanOrEqual,
+  mask,
+  prettyPrint,
+  toObject,
+} from '../../quota/resources.js';
 import type { Store, WriteContext } from '../store.js';
 import { type AdmissionAttributes, type ValidatingPlugin, forbiddenFor } from './interfaces.js';
 
@@ -43,7 +52,10 @@ export class ResourceQuotaAdmission implements ValidatingPlugin {
     }
     const charged = new Set<string>();
     for (let attempt = 0; ; attempt++) {
-      const quotas = store.cache.list(store.keyPrefix(a.namespace)).map((s) => s.obj).filter((q) => !charged.has(q.metadata.name));
+      const quotas = store.cache
+        .list(store.keyPrefix(a.namespace))
+        .map((s) => s.obj)
+        .filter((q) => !charged.has(q.metadata.name));
       const updates = this.check(a, evaluator, delta, quotas);
       if (a.dryRun || !updates.length) return;
       let conflicted = false;
@@ -77,7 +89,11 @@ export class ResourceQuotaAdmission implements ValidatingPlugin {
       if (why) throw forbiddenFor(a, `failed quota: ${q.metadata.name}: ${why}`);
       const used = q.status?.used ?? {};
       const unknown = restricted.filter((r) => !Object.hasOwn(used, r));
-      if (unknown.length) throw forbiddenFor(a, `status unknown for quota: ${q.metadata.name}, resources: ${[...restricted].sort().join(',')}`);
+      if (unknown.length)
+        throw forbiddenFor(
+          a,
+          `status unknown for quota: ${q.metadata.name}, resources: ${[...restricted].sort().join(',')}`,
+        );
       interesting.push(q);
     }
     const out: any[] = [];

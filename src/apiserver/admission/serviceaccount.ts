@@ -36,7 +36,11 @@ export function tokenVolume(name: string): any {
       sources: [
         { serviceAccountToken: { expirationSeconds: TOKEN_EXPIRATION_SECONDS, path: 'token' } },
         { configMap: { name: 'kube-root-ca.crt', items: [{ key: 'ca.crt', path: 'ca.crt' }] } },
-        { downwardAPI: { items: [{ path: 'namespace', fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.namespace' } }] } },
+        {
+          downwardAPI: {
+            items: [{ path: 'namespace', fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.namespace' } }],
+          },
+        },
       ],
       defaultMode: 0o644,
     },
@@ -51,11 +55,16 @@ export function shouldAutomount(sa: any, pod: any): boolean {
 }
 
 /** Adds the token volume and its mounts (mutates `pod`). */
-export function mountServiceAccountToken(pod: any, generateName: () => string = () => `${SERVICE_ACCOUNT_VOLUME_NAME}-${randomSuffix()}`): void {
+export function mountServiceAccountToken(
+  pod: any,
+  generateName: () => string = () => `${SERVICE_ACCOUNT_VOLUME_NAME}-${randomSuffix()}`,
+): void {
   const spec = pod.spec;
   const volumes: any[] = spec.volumes ?? [];
   // A pod that already has such a volume (e.g. re-created from another pod's spec) keeps it.
-  const existing = volumes.find((v) => typeof v?.name === 'string' && v.name.startsWith(`${SERVICE_ACCOUNT_VOLUME_NAME}-`));
+  const existing = volumes.find(
+    (v) => typeof v?.name === 'string' && v.name.startsWith(`${SERVICE_ACCOUNT_VOLUME_NAME}-`),
+  );
   const names = new Set(volumes.map((v) => v?.name));
   let volumeName = existing?.name as string | undefined;
   while (!volumeName || (!existing && names.has(volumeName))) volumeName = generateName();
@@ -75,11 +84,14 @@ export function mountServiceAccountToken(pod: any, generateName: () => string = 
 export function secretReferenceError(sa: any, pod: any): string | undefined {
   const saName = sa.metadata?.name;
   const mountable = new Set((sa.secrets ?? []).map((s: any) => s?.name));
-  const notAllowed = (what: string) => `${what} is not allowed because service account ${saName} does not reference that secret`;
+  const notAllowed = (what: string) =>
+    `${what} is not allowed because service account ${saName} does not reference that secret`;
   for (const v of pod.spec?.volumes ?? []) {
-    if (v?.secret && !mountable.has(v.secret.secretName)) return notAllowed(`volume with secret.secretName="${v.secret.secretName}"`);
+    if (v?.secret && !mountable.has(v.secret.secretName))
+      return notAllowed(`volume with secret.secretName="${v.secret.secretName}"`);
     for (const s of v?.projected?.sources ?? []) {
-      if (s?.secret && !mountable.has(s.secret.name)) return notAllowed(`projected volume with secret.name="${s.secret.name}"`);
+      if (s?.secret && !mountable.has(s.secret.name))
+        return notAllowed(`projected volume with secret.name="${s.secret.name}"`);
     }
   }
   const containers = [
@@ -89,15 +101,18 @@ export function secretReferenceError(sa: any, pod: any): string | undefined {
   for (const [kind, c] of containers) {
     for (const e of c.env ?? []) {
       const ref = e?.valueFrom?.secretKeyRef;
-      if (ref && !mountable.has(ref.name)) return notAllowed(`${kind} ${c.name} with envVar ${e.name} referencing secret.secretName="${ref.name}"`);
+      if (ref && !mountable.has(ref.name))
+        return notAllowed(`${kind} ${c.name} with envVar ${e.name} referencing secret.secretName="${ref.name}"`);
     }
     for (const e of c.envFrom ?? []) {
-      if (e?.secretRef && !mountable.has(e.secretRef.name)) return notAllowed(`${kind} ${c.name} with envFrom referencing secret.secretName="${e.secretRef.name}"`);
+      if (e?.secretRef && !mountable.has(e.secretRef.name))
+        return notAllowed(`${kind} ${c.name} with envFrom referencing secret.secretName="${e.secretRef.name}"`);
     }
   }
   const pullable = new Set((sa.imagePullSecrets ?? []).map((s: any) => s?.name));
   for (const [i, ref] of (pod.spec?.imagePullSecrets ?? []).entries()) {
-    if (!pullable.has(ref?.name)) return `imagePullSecrets[${i}].name="${ref?.name}" is not allowed because service account ${saName} does not reference that imagePullSecret`;
+    if (!pullable.has(ref?.name))
+      return `imagePullSecrets[${i}].name="${ref?.name}" is not allowed because service account ${saName} does not reference that imagePullSecret`;
   }
   return undefined;
 }
@@ -135,14 +150,17 @@ export class ServiceAccountAdmission implements MutatingPlugin {
     const pod = a.object;
     pod.spec ??= {};
     if (pod.metadata?.annotations?.[MIRROR_POD_ANNOTATION] !== undefined) return;
-    if (!pod.spec.serviceAccountName) pod.spec.serviceAccountName = pod.spec.serviceAccount || DEFAULT_SERVICE_ACCOUNT_NAME;
+    if (!pod.spec.serviceAccountName)
+      pod.spec.serviceAccountName = pod.spec.serviceAccount || DEFAULT_SERVICE_ACCOUNT_NAME;
     if (!this.requireServiceAccount) return;
     const ns = a.namespace || pod.metadata?.namespace;
     const name = pod.spec.serviceAccountName;
     const sa = await this.lookup(ns, name);
-    if (!sa) throw forbiddenFor(a, `error looking up service account ${ns}/${name}: serviceaccount "${name}" not found`);
+    if (!sa)
+      throw forbiddenFor(a, `error looking up service account ${ns}/${name}: serviceaccount "${name}" not found`);
     if (shouldAutomount(sa, pod)) mountServiceAccountToken(pod);
-    if (!pod.spec.imagePullSecrets?.length && sa.imagePullSecrets?.length) pod.spec.imagePullSecrets = structuredClone(sa.imagePullSecrets);
+    if (!pod.spec.imagePullSecrets?.length && sa.imagePullSecrets?.length)
+      pod.spec.imagePullSecrets = structuredClone(sa.imagePullSecrets);
     if (sa.metadata?.annotations?.[ENFORCE_MOUNTABLE_SECRETS_ANNOTATION] === 'true') {
       const why = secretReferenceError(sa, pod);
       if (why) throw forbiddenFor(a, why);

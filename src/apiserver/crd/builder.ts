@@ -12,7 +12,14 @@ import { compareVersions } from '../resources.js';
 import { isPromise } from '../convert.js';
 import { type Converter, converterFor } from './conversion.js';
 import { validateCustomScale } from './scalevalidation.js';
-import { type JSONSchemaProps, type PublishedSchema, SchemaValidator, applyDefaults, hasDefaults, publishedSchema } from '../../machinery/crdschema/schema.js';
+import {
+  type JSONSchemaProps,
+  type PublishedSchema,
+  SchemaValidator,
+  applyDefaults,
+  hasDefaults,
+  publishedSchema,
+} from '../../machinery/crdschema/schema.js';
 
 export interface BuiltResource {
   def: ResourceDef;
@@ -70,8 +77,24 @@ export function printerColumn(c: any): TableColumn {
 
 /** The table of one version: NAME, its printer columns (or AGE when it has none). */
 export function tableFor(columns: any[] | undefined): TableColumn[] {
-  const name: TableColumn = { name: 'Name', type: 'string', format: 'name', description: metaDescription('name'), priority: 0, cell: (o) => o.metadata?.name };
-  const cols = columns?.length ? columns : [{ name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp', description: metaDescription('creationTimestamp') }];
+  const name: TableColumn = {
+    name: 'Name',
+    type: 'string',
+    format: 'name',
+    description: metaDescription('name'),
+    priority: 0,
+    cell: (o) => o.metadata?.name,
+  };
+  const cols = columns?.length
+    ? columns
+    : [
+        {
+          name: 'Age',
+          type: 'date',
+          jsonPath: '.metadata.creationTimestamp',
+          description: metaDescription('creationTimestamp'),
+        },
+      ];
   return [name, ...cols.map(printerColumn)];
 }
 
@@ -95,7 +118,8 @@ export function buildResource(crd: any, opts: BuildOptions = {}): BuiltResource 
   const storage = crdVersions.find((v) => v.storage) ?? crdVersions[0];
   const storageApiVersion = `${group}/${storage.name}`;
   const validators = new Map<string, SchemaValidator>();
-  const schemaOf = (v: string): JSONSchemaProps | undefined => crdVersions.find((x) => x.name === v)?.schema?.openAPIV3Schema;
+  const schemaOf = (v: string): JSONSchemaProps | undefined =>
+    crdVersions.find((x) => x.name === v)?.schema?.openAPIV3Schema;
   for (const v of crdVersions) validators.set(v.name, new SchemaValidator(schemaOf(v.name)));
   const storageSchema = schemaOf(storage.name);
 
@@ -145,7 +169,8 @@ export function buildResource(crd: any, opts: BuildOptions = {}): BuiltResource 
 
   // Preferred (discovery) order: served versions by Kubernetes version priority.
   const status = crdVersions.some((v) => v.subresources?.status !== undefined && v.subresources?.status !== null);
-  const scale = scaleOf(storage.subresources?.scale) ?? crdVersions.map((v) => scaleOf(v.subresources?.scale)).find(Boolean);
+  const scale =
+    scaleOf(storage.subresources?.scale) ?? crdVersions.map((v) => scaleOf(v.subresources?.scale)).find(Boolean);
   const storageValidator = validators.get(storage.name)!;
   const def: ResourceDef = {
     group,

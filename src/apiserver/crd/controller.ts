@@ -30,22 +30,31 @@ interface Condition {
   message?: string;
 }
 
-
 /** Sets a condition, keeping lastTransitionTime when the status did not change. */
 export function setCondition(conditions: Condition[], c: Condition): Condition[] {
   const out = conditions.filter((x) => x.type !== c.type);
   const old = conditions.find((x) => x.type === c.type);
-  const next: Condition = { type: c.type, status: c.status, lastTransitionTime: old && old.status === c.status ? old.lastTransitionTime : rfc3339(), reason: c.reason, message: c.message };
+  const next: Condition = {
+    type: c.type,
+    status: c.status,
+    lastTransitionTime: old && old.status === c.status ? old.lastTransitionTime : rfc3339(),
+    reason: c.reason,
+    message: c.message,
+  };
   const i = conditions.findIndex((x) => x.type === c.type);
   if (i < 0) out.push(next);
   else out.splice(i, 0, next);
   return out;
 }
 
-export const findCondition = (crd: any, type: string): Condition | undefined => (crd?.status?.conditions ?? []).find((c: Condition) => c.type === type);
+export const findCondition = (crd: any, type: string): Condition | undefined =>
+  (crd?.status?.conditions ?? []).find((c: Condition) => c.type === type);
 
 /** Upstream's naming controller: the names a CRD may have, and its NamesAccepted/Established conditions. */
-export function calculateNames(crd: any, others: any[]): { acceptedNames: any; namesAccepted: Condition; established: Condition } {
+export function calculateNames(
+  crd: any,
+  others: any[],
+): { acceptedNames: any; namesAccepted: Condition; established: Condition } {
   const group = crd.spec.group;
   const resources = new Set<string>();
   const kinds = new Set<string>();
@@ -94,8 +103,19 @@ export function calculateNames(crd: any, others: any[]): { acceptedNames: any; n
     cond.reason = 'NoConflicts';
     cond.message = 'no conflicts found';
   }
-  let established: Condition = findCondition(crd, 'Established') ?? { type: 'Established', status: 'False', reason: 'NotAccepted', message: 'not all names are accepted' };
-  if (cond.status === 'True') established = { type: 'Established', status: 'True', reason: 'InitialNamesAccepted', message: 'the initial names have been accepted' };
+  let established: Condition = findCondition(crd, 'Established') ?? {
+    type: 'Established',
+    status: 'False',
+    reason: 'NotAccepted',
+    message: 'not all names are accepted',
+  };
+  if (cond.status === 'True')
+    established = {
+      type: 'Established',
+      status: 'True',
+      reason: 'InitialNamesAccepted',
+      message: 'the initial names have been accepted',
+    };
   return { acceptedNames: next, namesAccepted: cond, established };
 }
 
@@ -118,7 +138,13 @@ export class CRDController {
   }
 
   private context(subresource?: string): WriteContext {
-    return { dryRun: false, fieldManager: 'kube-apiserver', user: { name: 'system:apiserver', groups: ['system:masters'] }, warnings: [], subresource };
+    return {
+      dryRun: false,
+      fieldManager: 'kube-apiserver',
+      user: { name: 'system:apiserver', groups: ['system:masters'] },
+      warnings: [],
+      subresource,
+    };
   }
 
   /** Serve every CRD already stored, then follow changes. */
@@ -172,7 +198,8 @@ export class CRDController {
     if (!cur) {
       await this.unserve(name);
       // Its names are free now: CRDs that wanted them may be accepted.
-      for (const o of store.cache.list()) if (findCondition(o.obj, 'NamesAccepted')?.status === 'False') this.enqueue(o.obj.metadata.name);
+      for (const o of store.cache.list())
+        if (findCondition(o.obj, 'NamesAccepted')?.status === 'False') this.enqueue(o.obj.metadata.name);
       return;
     }
     const crd = cur.obj;
@@ -194,19 +221,29 @@ export class CRDController {
     // A CRD whose names were freed may now be acceptable: look at the others of the group again.
     if (namesAccepted.status === 'True') {
       for (const o of others) {
-        if (o.spec?.group === crd.spec.group && o.metadata.name !== name && findCondition(o, 'NamesAccepted')?.status === 'False') this.enqueue(o.metadata.name);
+        if (
+          o.spec?.group === crd.spec.group &&
+          o.metadata.name !== name &&
+          findCondition(o, 'NamesAccepted')?.status === 'False'
+        )
+          this.enqueue(o.metadata.name);
       }
     }
   }
 
   private async updateStatus(store: Store, name: string, mutate: (status: any) => void): Promise<void> {
     try {
-      await store.update(undefined, name, (cur) => {
-        const next = structuredClone(cur.obj);
-        next.status ??= {};
-        mutate(next.status);
-        return next;
-      }, this.context('status'));
+      await store.update(
+        undefined,
+        name,
+        (cur) => {
+          const next = structuredClone(cur.obj);
+          next.status ??= {};
+          mutate(next.status);
+          return next;
+        },
+        this.context('status'),
+      );
     } catch (err) {
       if (err instanceof errors.ApiError && err.code === 404) return;
       throw err;
@@ -218,14 +255,20 @@ export class CRDController {
     const spec = JSON.stringify(crd.spec);
     const existing = this.served.get(name);
     if (existing && existing.spec === spec) return;
-    const built = buildResource(crd, { terminating: () => this.deleting.has(name) || !!this.crdStore()?.tryGet(undefined, name)?.obj.metadata.deletionTimestamp });
+    const built = buildResource(crd, {
+      terminating: () =>
+        this.deleting.has(name) || !!this.crdStore()?.tryGet(undefined, name)?.obj.metadata.deletionTimestamp,
+    });
     const { group } = built.def;
     const kind = built.def.kind;
     const versions = built.schemas.map((s) => s.version);
     if (existing) {
-      for (const v of existing.versions) if (!versions.includes(v) || existing.kind !== kind) this.api.unregisterSchema(existing.group, v, existing.kind);
+      for (const v of existing.versions)
+        if (!versions.includes(v) || existing.kind !== kind)
+          this.api.unregisterSchema(existing.group, v, existing.kind);
     }
-    for (const s of built.schemas) this.api.registerSchema(group, s.version, kind, s.schema.definition, s.schema.definitions);
+    for (const s of built.schemas)
+      this.api.registerSchema(group, s.version, kind, s.schema.definition, s.schema.definitions);
     if (existing) this.api.replaceResource(existing.def, built.def);
     else await this.api.addResource(built.def);
     this.served.set(name, { def: built.def, spec, group, kind, versions });
@@ -260,7 +303,12 @@ export class CRDController {
     if (!crd) return this.unserve(name);
     if (!(crd.metadata.finalizers ?? []).includes(CRD_CLEANUP_FINALIZER)) return;
     await this.updateStatus(crdStore, name, (status) => {
-      status.conditions = setCondition(status.conditions ?? [], { type: 'Terminating', status: 'True', reason: 'InstanceDeletionInProgress', message: 'CustomResource deletion is in progress' });
+      status.conditions = setCondition(status.conditions ?? [], {
+        type: 'Terminating',
+        status: 'True',
+        reason: 'InstanceDeletionInProgress',
+        message: 'CustomResource deletion is in progress',
+      });
     });
     const served = this.served.get(name);
     if (served) {
@@ -286,16 +334,28 @@ export class CRDController {
       }
     }
     await this.updateStatus(crdStore, name, (status) => {
-      status.conditions = setCondition(status.conditions ?? [], { type: 'Terminating', status: 'False', reason: 'InstanceDeletionCompleted', message: 'removed all instances' });
+      status.conditions = setCondition(status.conditions ?? [], {
+        type: 'Terminating',
+        status: 'False',
+        reason: 'InstanceDeletionCompleted',
+        message: 'removed all instances',
+      });
     });
     await this.unserve(name);
     try {
-      await crdStore.update(undefined, name, (cur) => {
-        const next = structuredClone(cur.obj);
-        next.metadata.finalizers = (next.metadata.finalizers ?? []).filter((f: string) => f !== CRD_CLEANUP_FINALIZER);
-        if (!next.metadata.finalizers.length) delete next.metadata.finalizers;
-        return next;
-      }, this.context());
+      await crdStore.update(
+        undefined,
+        name,
+        (cur) => {
+          const next = structuredClone(cur.obj);
+          next.metadata.finalizers = (next.metadata.finalizers ?? []).filter(
+            (f: string) => f !== CRD_CLEANUP_FINALIZER,
+          );
+          if (!next.metadata.finalizers.length) delete next.metadata.finalizers;
+          return next;
+        },
+        this.context(),
+      );
     } catch (err) {
       if (!(err instanceof errors.ApiError && err.code === 404)) throw err;
     }

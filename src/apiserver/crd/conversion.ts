@@ -35,7 +35,12 @@ const MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
 function callError(url: string, err: unknown): string {
   const e = err as { message?: string; code?: string; cause?: { message?: string; code?: string } };
   const cause = e?.cause?.message ?? e?.message ?? String(err);
-  if (e?.code === 'UND_ERR_HEADERS_TIMEOUT' || e?.code === 'UND_ERR_BODY_TIMEOUT' || e?.code === 'UND_ERR_CONNECT_TIMEOUT' || (err as Error)?.name === 'TimeoutError') {
+  if (
+    e?.code === 'UND_ERR_HEADERS_TIMEOUT' ||
+    e?.code === 'UND_ERR_BODY_TIMEOUT' ||
+    e?.code === 'UND_ERR_CONNECT_TIMEOUT' ||
+    (err as Error)?.name === 'TimeoutError'
+  ) {
     return `Post "${url}": context deadline exceeded`;
   }
   return `Post "${url}": ${cause}`;
@@ -49,17 +54,26 @@ export function webhookConverter(crdName: string, kind: string, conversion: any)
   // Upstream: `conversion webhook for <group/version, Kind=kind> failed: ...`, a 500 InternalError.
   const fail = (gv: string, why: string) => {
     const msg = `conversion webhook for ${gv}, Kind=${kind} failed: ${why}`;
-    return new errors.ApiError(500, 'InternalError', `Internal error occurred: ${msg}`, { name: crdName, causes: [{ reason: 'ConversionFailed', message: msg }] });
+    return new errors.ApiError(500, 'InternalError', `Internal error occurred: ${msg}`, {
+      name: crdName,
+      causes: [{ reason: 'ConversionFailed', message: msg }],
+    });
   };
   // undici is loaded when a webhook is first called (most servers never call one).
   let agent: Promise<Agent> | undefined;
   const agentFor = () =>
-    (agent ??= import('undici').then(({ Agent }) => new Agent({
-      keepAliveTimeout: 30_000,
-      connect: { ca: cfg.caBundle ? Buffer.from(cfg.caBundle, 'base64').toString('utf8') : undefined, timeout: WEBHOOK_TIMEOUT_MS },
-      headersTimeout: WEBHOOK_TIMEOUT_MS,
-      bodyTimeout: WEBHOOK_TIMEOUT_MS,
-    })));
+    (agent ??= import('undici').then(
+      ({ Agent }) =>
+        new Agent({
+          keepAliveTimeout: 30_000,
+          connect: {
+            ca: cfg.caBundle ? Buffer.from(cfg.caBundle, 'base64').toString('utf8') : undefined,
+            timeout: WEBHOOK_TIMEOUT_MS,
+          },
+          headersTimeout: WEBHOOK_TIMEOUT_MS,
+          bodyTimeout: WEBHOOK_TIMEOUT_MS,
+        }),
+    ));
 
   const post = async (from: string, body: string): Promise<any> => {
     const url = cfg.url!;
@@ -102,25 +116,39 @@ export function webhookConverter(crdName: string, kind: string, conversion: any)
         const from = pending[0].apiVersion ?? '';
         if (!cfg.url) {
           const s = cfg.service;
-          throw fail(from, `service reference ${s?.namespace ?? ''}/${s?.name ?? ''} cannot be reached yet (services do not route); use clientConfig.url`);
+          throw fail(
+            from,
+            `service reference ${s?.namespace ?? ''}/${s?.name ?? ''} cannot be reached yet (services do not route); use clientConfig.url`,
+          );
         }
         const uid = randomUUID();
-        const review = { kind: 'ConversionReview', apiVersion: `apiextensions.k8s.io/${reviewVersion}`, request: { uid, desiredAPIVersion: desired, objects: pending } };
+        const review = {
+          kind: 'ConversionReview',
+          apiVersion: `apiextensions.k8s.io/${reviewVersion}`,
+          request: { uid, desiredAPIVersion: desired, objects: pending },
+        };
         const parsed = await post(from, JSON.stringify(review));
         const response = parsed?.response;
         if (!response) throw fail(from, 'no response provided');
-        if (response.uid !== uid) throw fail(from, `expected response.uid=${JSON.stringify(uid)}, got ${JSON.stringify(response.uid)}`);
+        if (response.uid !== uid)
+          throw fail(from, `expected response.uid=${JSON.stringify(uid)}, got ${JSON.stringify(response.uid)}`);
         if (response.result?.status !== 'Success') throw fail(from, response.result?.message ?? 'conversion failed');
         const converted: KObject[] = response.convertedObjects ?? [];
-        if (converted.length !== pending.length) throw fail(from, `expected ${pending.length} converted objects, got ${converted.length}`);
+        if (converted.length !== pending.length)
+          throw fail(from, `expected ${pending.length} converted objects, got ${converted.length}`);
         let j = 0;
         return objs.map((o) => {
           if (o.apiVersion === desired) return o;
           const c = converted[j++];
-          if (c?.apiVersion !== desired) throw fail(from, `invalid converted object: expected apiVersion ${desired}, got ${c?.apiVersion}`);
+          if (c?.apiVersion !== desired)
+            throw fail(from, `invalid converted object: expected apiVersion ${desired}, got ${c?.apiVersion}`);
           if (c.kind !== o.kind) throw fail(from, `invalid converted object: expected kind ${o.kind}, got ${c.kind}`);
           // Metadata changes other than labels and annotations are ignored, as upstream.
-          const meta = { ...o.metadata, labels: c.metadata?.labels ?? o.metadata.labels, annotations: c.metadata?.annotations ?? o.metadata.annotations };
+          const meta = {
+            ...o.metadata,
+            labels: c.metadata?.labels ?? o.metadata.labels,
+            annotations: c.metadata?.annotations ?? o.metadata.annotations,
+          };
           if (meta.labels === undefined) delete meta.labels;
           if (meta.annotations === undefined) delete meta.annotations;
           return { ...c, metadata: meta };
@@ -132,6 +160,7 @@ export function webhookConverter(crdName: string, kind: string, conversion: any)
 
 export function converterFor(crd: any): Converter {
   const conv = crd?.spec?.conversion;
-  if (conv?.strategy === 'Webhook') return webhookConverter(crd.metadata?.name ?? '', crd.spec?.names?.kind ?? '', conv);
+  if (conv?.strategy === 'Webhook')
+    return webhookConverter(crd.metadata?.name ?? '', crd.spec?.names?.kind ?? '', conv);
   return noneConverter;
 }

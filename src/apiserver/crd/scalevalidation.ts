@@ -31,13 +31,18 @@ function nested(obj: any, at: string, want: 'int64' | 'string'): { value?: unkno
   for (let i = 0; i < fields.length; i++) {
     if (cur === undefined || cur === null) return {};
     if (typeof cur !== 'object' || Array.isArray(cur)) {
-      return { error: `.${fields.slice(0, i).join('.')} accessor error: ${goValue(cur)} is of the type ${goTypeOf(cur)}, expected map[string]interface{}` };
+      return {
+        error: `.${fields.slice(0, i).join('.')} accessor error: ${goValue(cur)} is of the type ${goTypeOf(cur)}, expected map[string]interface{}`,
+      };
     }
     cur = cur[fields[i]];
   }
   if (cur === undefined || cur === null) return {};
   const ok = want === 'string' ? typeof cur === 'string' : goTypeOf(cur) === 'int64';
-  if (!ok) return { error: `.${fields.join('.')} accessor error: ${goValue(cur)} is of the type ${goTypeOf(cur)}, expected ${want}` };
+  if (!ok)
+    return {
+      error: `.${fields.join('.')} accessor error: ${goValue(cur)} is of the type ${goTypeOf(cur)}, expected ${want}`,
+    };
   return { value: cur };
 }
 

@@ -18,14 +18,34 @@ import { proxyUpgrade, writeRawResponse } from '../../machinery/upgradeproxy.js'
 import { sendError } from '../http.js';
 import type { ProxyLocation } from './location.js';
 
-const HOP_BY_HOP = new Set(['connection', 'proxy-connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
+const HOP_BY_HOP = new Set([
+  'connection',
+  'proxy-connection',
+  'keep-alive',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+]);
 const CREDENTIALS = /^(authorization|impersonate-.*)$/i;
-const CORS = new Set(['access-control-allow-credentials', 'access-control-allow-headers', 'access-control-allow-methods', 'access-control-allow-origin']);
+const CORS = new Set([
+  'access-control-allow-credentials',
+  'access-control-allow-headers',
+  'access-control-allow-methods',
+  'access-control-allow-origin',
+]);
 
 /** Header names a message's Connection header declares hop-by-hop. */
 function connectionTokens(headers: http.IncomingHttpHeaders): Set<string> {
   const v = headers.connection;
-  return new Set((Array.isArray(v) ? v.join(',') : (v ?? '')).split(',').map((t) => t.trim().toLowerCase()).filter(Boolean));
+  return new Set(
+    (Array.isArray(v) ? v.join(',') : (v ?? ''))
+      .split(',')
+      .map((t) => t.trim().toLowerCase())
+      .filter(Boolean),
+  );
 }
 
 /** The Host the client asked for: HTTP/2 carries it as the `:authority` pseudo-header. */
@@ -77,7 +97,9 @@ export function rewriteLocation(location: string, loc: ProxyLocation, prefix: st
   } catch {
     return location;
   }
-  const sameHost = u.hostname.replace(/^\[|\]$/g, '') === loc.host && Number(u.port || (u.protocol === 'https:' ? 443 : 80)) === defaultPort(loc);
+  const sameHost =
+    u.hostname.replace(/^\[|\]$/g, '') === loc.host &&
+    Number(u.port || (u.protocol === 'https:' ? 443 : 80)) === defaultPort(loc);
   if (absolute && !sameHost) return location;
   const path = u.pathname === prefix || u.pathname.startsWith(`${prefix}/`) ? u.pathname : prefix + u.pathname;
   return path + u.search + u.hash;
@@ -110,9 +132,19 @@ export function forwardRequest(req: IncomingMessage, res: ServerResponse, target
   }
   // The client's Host goes on, as upstream's proxy leaves the request's Host alone.
   headers.host = requestHost(req) ?? hostPort(loc);
-  const options: https.RequestOptions = { host: loc.host, port: defaultPort(loc), path: target.path + search, method: req.method, headers, agent: false };
+  const options: https.RequestOptions = {
+    host: loc.host,
+    port: defaultPort(loc),
+    path: target.path + search,
+    method: req.method,
+    headers,
+    agent: false,
+  };
   return new Promise<void>((resolve) => {
-    const up = loc.scheme === 'https' ? https.request({ ...options, ...loc.tls, servername: net.isIP(loc.host) ? undefined : loc.host }) : http.request(options);
+    const up =
+      loc.scheme === 'https'
+        ? https.request({ ...options, ...loc.tls, servername: net.isIP(loc.host) ? undefined : loc.host })
+        : http.request(options);
     up.once('error', (err) => {
       if (!res.headersSent) sendError(res, errors.serviceUnavailable(`error trying to reach service: ${err.message}`));
       else res.destroy();
@@ -142,25 +174,40 @@ export function forwardRequest(req: IncomingMessage, res: ServerResponse, target
 }
 
 /** Serves an upgrade request (a WebSocket) through the proxy: the backend's answer and then the bytes both ways. */
-export function forwardUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, target: ProxyTarget, log?: Logger): void {
+export function forwardUpgrade(
+  req: IncomingMessage,
+  socket: Duplex,
+  head: Buffer,
+  target: ProxyTarget,
+  log?: Logger,
+): void {
   const { location: loc } = target;
   const port = defaultPort(loc);
-  proxyUpgrade(req, socket, head, {
-    host: requestHost(req) ?? hostPort(loc),
-    path: (target.path || '/') + (target.query ? `?${target.query}` : ''),
-    request: { method: req.method ?? 'GET', headers: forwardedHeaders(req, target.prefix + target.path, true) },
-    dial: () =>
-      new Promise((resolve, reject) => {
-        const s =
-          loc.scheme === 'https'
-            ? tls.connect({ host: loc.host, port, servername: net.isIP(loc.host) ? undefined : loc.host, ...loc.tls }, () => resolve(s))
-            : net.connect({ host: loc.host, port }, () => resolve(s));
-        s.once('error', reject);
-        s.setNoDelay(true);
-      }),
-    onDialError: (err, client) => {
-      const status = errors.serviceUnavailable(`error trying to reach service: ${err.message}`);
-      writeRawResponse(client, 503, status.toStatusJSON(), 'application/json');
+  proxyUpgrade(
+    req,
+    socket,
+    head,
+    {
+      host: requestHost(req) ?? hostPort(loc),
+      path: (target.path || '/') + (target.query ? `?${target.query}` : ''),
+      request: { method: req.method ?? 'GET', headers: forwardedHeaders(req, target.prefix + target.path, true) },
+      dial: () =>
+        new Promise((resolve, reject) => {
+          const s =
+            loc.scheme === 'https'
+              ? tls.connect(
+                  { host: loc.host, port, servername: net.isIP(loc.host) ? undefined : loc.host, ...loc.tls },
+                  () => resolve(s),
+                )
+              : net.connect({ host: loc.host, port }, () => resolve(s));
+          s.once('error', reject);
+          s.setNoDelay(true);
+        }),
+      onDialError: (err, client) => {
+        const status = errors.serviceUnavailable(`error trying to reach service: ${err.message}`);
+        writeRawResponse(client, 503, status.toStatusJSON(), 'application/json');
+      },
     },
-  }, log);
+    log,
+  );
 }

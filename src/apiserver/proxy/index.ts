@@ -15,7 +15,11 @@ import { forwardRequest, forwardUpgrade, type ProxyTarget } from './forward.js';
 import { nodeLocation, podLocation, serviceLocation, type ProxyLocation } from './location.js';
 
 const VERBS = ['create', 'delete', 'get', 'patch', 'update'];
-const KINDS: Record<string, string> = { pods: 'PodProxyOptions', services: 'ServiceProxyOptions', nodes: 'NodeProxyOptions' };
+const KINDS: Record<string, string> = {
+  pods: 'PodProxyOptions',
+  services: 'ServiceProxyOptions',
+  nodes: 'NodeProxyOptions',
+};
 
 /**
  * Splits the raw request path at the proxy subresource: what comes before (…/proxy) and after it,

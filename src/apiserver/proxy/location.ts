@@ -22,7 +22,9 @@ export interface ProxyLocation {
 }
 
 /** Upstream's SplitSchemeNamePort: undefined when the id is not valid. */
-export function splitSchemeNamePort(id: string): { scheme: '' | 'http' | 'https'; name: string; port: string } | undefined {
+export function splitSchemeNamePort(
+  id: string,
+): { scheme: '' | 'http' | 'https'; name: string; port: string } | undefined {
   const parts = id.split(':');
   let scheme = '';
   let name: string;
@@ -52,7 +54,8 @@ export function isGlobalUnicast(ip: string): boolean {
 /** A port from the URL: digits only, else the request can't be served. */
 function portNumber(port: string, what: string): number {
   const n = Number(port);
-  if (!/^\d+$/.test(port) || n < 1 || n > 65535) throw errors.badRequest(`invalid ${what} port ${JSON.stringify(port)}`);
+  if (!/^\d+$/.test(port) || n < 1 || n > 65535)
+    throw errors.badRequest(`invalid ${what} port ${JSON.stringify(port)}`);
   return n;
 }
 
@@ -79,7 +82,11 @@ export function podLocation(api: ServingApi, namespace: string, id: string): Pro
 }
 
 /** Whether an endpoint address is a pod of this namespace that has that IP (upstream's isValidAddress). */
-function isValidAddress(api: ServingApi, namespace: string, addr: { ip: string; targetRef?: { kind?: string; namespace?: string; name?: string } }): boolean {
+function isValidAddress(
+  api: ServingApi,
+  namespace: string,
+  addr: { ip: string; targetRef?: { kind?: string; namespace?: string; name?: string } },
+): boolean {
   const ref = addr.targetRef;
   if (!ref?.name || ref.namespace !== namespace) return false;
   try {
@@ -90,7 +97,8 @@ function isValidAddress(api: ServingApi, namespace: string, addr: { ip: string; 
   }
 }
 
-const pick = <T>(items: T[], seed = Math.floor(Math.random() * items.length)) => items.map((_, i) => items[(seed + i) % items.length]);
+const pick = <T>(items: T[], seed = Math.floor(Math.random() * items.length)) =>
+  items.map((_, i) => items[(seed + i) % items.length]);
 
 /**
  * services/proxy: a ready endpoint of the service for the port named (by name, or by number
@@ -104,7 +112,8 @@ export function serviceLocation(api: ServingApi, namespace: string, id: string):
   if (/^\d+$/.test(portName)) {
     const svc = api.store('', 'services').get(namespace, name).obj as Service;
     const found = (svc.spec?.ports ?? []).find((p) => p.port === Number(portName));
-    if (!found) throw errors.serviceUnavailable(`no service port ${Number(portName)} found for service ${JSON.stringify(name)}`);
+    if (!found)
+      throw errors.serviceUnavailable(`no service port ${Number(portName)} found for service ${JSON.stringify(name)}`);
     portName = found.name ?? '';
   }
   const eps = api.store('', 'endpoints').get(namespace, name).obj as Endpoints;
@@ -127,6 +136,7 @@ export function nodeLocation(api: ServingApi, id: string, kubeletClient?: Kubele
   if (!parsed) throw errors.badRequest(`invalid node request ${JSON.stringify(id)}`);
   const node = api.store('', 'nodes').get(undefined, parsed.name).obj as Node;
   const ep = nodeEndpoint(node);
-  if (!parsed.port || Number(parsed.port) === ep.port) return { scheme: 'https', host: ep.host, port: ep.port, tls: agentTLSOptions(kubeletClient) };
+  if (!parsed.port || Number(parsed.port) === ep.port)
+    return { scheme: 'https', host: ep.host, port: ep.port, tls: agentTLSOptions(kubeletClient) };
   return withScheme(parsed.scheme, ep.host, portNumber(parsed.port, 'node'));
 }

@@ -36,7 +36,10 @@ export interface ServiceAccountTokens {
   apiAudiences: string[];
 }
 
-export function installServiceAccountTokens(api: ServiceAccountHost, opts: ServiceAccountTokenOptions): ServiceAccountTokens {
+export function installServiceAccountTokens(
+  api: ServiceAccountHost,
+  opts: ServiceAccountTokenOptions,
+): ServiceAccountTokens {
   const iss = opts.issuer ?? defaultIssuer(api.config.cluster.clusterDomain);
   const apiAudiences = opts.apiAudiences?.length ? opts.apiAudiences : [iss];
   const issuer = new TokenIssuer(opts.keys, iss);
@@ -50,6 +53,7 @@ export function installServiceAccountTokens(api: ServiceAccountHost, opts: Servi
   };
   const authenticator = new ServiceAccountTokenAuthenticator(opts.keys, iss, apiAudiences, lookup);
   api.tokenAuthenticators.push(authenticator);
-  for (const p of api.admission.mutating) if (p instanceof ServiceAccountAdmission) p.requireServiceAccount = opts.requireServiceAccount ?? true;
+  for (const p of api.admission.mutating)
+    if (p instanceof ServiceAccountAdmission) p.requireServiceAccount = opts.requireServiceAccount ?? true;
   return { issuer, authenticator, apiAudiences };
 }

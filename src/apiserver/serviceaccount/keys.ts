@@ -25,7 +25,9 @@ export function keyIDOf(publicKey: KeyObject): string {
 function algorithmOf(key: KeyObject): SigningAlgorithm {
   if (key.asymmetricKeyType === 'rsa') return 'RS256';
   if (key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1') return 'ES256';
-  throw new Error(`unsupported service-account key type ${key.asymmetricKeyType}${key.asymmetricKeyDetails?.namedCurve ? ` (${key.asymmetricKeyDetails.namedCurve})` : ''}: want RSA or ECDSA P-256`);
+  throw new Error(
+    `unsupported service-account key type ${key.asymmetricKeyType}${key.asymmetricKeyDetails?.namedCurve ? ` (${key.asymmetricKeyDetails.namedCurve})` : ''}: want RSA or ECDSA P-256`,
+  );
 }
 
 /** Keys from a PEM private key (PKCS#8, PKCS#1 or SEC1). */

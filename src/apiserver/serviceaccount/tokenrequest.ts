@@ -33,13 +33,20 @@ function validate(req: any, name: string): void {
   const exp = spec.expirationSeconds;
   const p = field.path('spec', 'expirationSeconds');
   if (typeof exp !== 'number' || !Number.isInteger(exp)) errs.push(field.invalid(p, exp, 'must be an integer'));
-  else if (exp < MIN_EXPIRATION_SECONDS) errs.push(field.invalid(p, exp, 'may not specify a duration less than 10 minutes'));
-  else if (exp > MAX_EXPIRATION_SECONDS) errs.push(field.invalid(p, exp, 'may not specify a duration larger than 2^32 seconds'));
-  if (spec.audiences !== undefined && spec.audiences !== null && (!Array.isArray(spec.audiences) || spec.audiences.some((a: unknown) => typeof a !== 'string'))) {
+  else if (exp < MIN_EXPIRATION_SECONDS)
+    errs.push(field.invalid(p, exp, 'may not specify a duration less than 10 minutes'));
+  else if (exp > MAX_EXPIRATION_SECONDS)
+    errs.push(field.invalid(p, exp, 'may not specify a duration larger than 2^32 seconds'));
+  if (
+    spec.audiences !== undefined &&
+    spec.audiences !== null &&
+    (!Array.isArray(spec.audiences) || spec.audiences.some((a: unknown) => typeof a !== 'string'))
+  ) {
     errs.push(field.invalid(field.path('spec', 'audiences'), spec.audiences, 'must be a list of strings'));
   }
   const ref = spec.boundObjectRef;
-  if (ref !== undefined && ref !== null && !isPlainObject(ref)) errs.push(field.invalid(field.path('spec', 'boundObjectRef'), ref, 'must be an object'));
+  if (ref !== undefined && ref !== null && !isPlainObject(ref))
+    errs.push(field.invalid(field.path('spec', 'boundObjectRef'), ref, 'must be an object'));
   if (errs.length) throw errors.invalid(TOKEN_REQUEST_GROUP, 'TokenRequest', name, errs);
 }
 
@@ -53,10 +60,19 @@ function gvkString(ref: any): string {
 }
 
 /** Issue a token for serviceaccounts/{name} in `ns`; returns the answered TokenRequest. */
-export async function createToken(api: ServingApi, opts: TokenRequestOptions, ns: string, name: string, body: any, warnings: string[] = []): Promise<any> {
+export async function createToken(
+  api: ServingApi,
+  opts: TokenRequestOptions,
+  ns: string,
+  name: string,
+  body: any,
+  warnings: string[] = [],
+): Promise<any> {
   if (!isPlainObject(body)) throw errors.badRequest('the request body must be a TokenRequest object');
   if (body.kind !== undefined && body.kind !== 'TokenRequest') {
-    throw errors.badRequest(`the kind in the data (${String(body.kind)}) does not match the expected kind (TokenRequest)`);
+    throw errors.badRequest(
+      `the kind in the data (${String(body.kind)}) does not match the expected kind (TokenRequest)`,
+    );
   }
   const req: any = structuredClone(body);
   req.apiVersion = `${TOKEN_REQUEST_GROUP}/v1`;
@@ -64,12 +80,25 @@ export async function createToken(api: ServingApi, opts: TokenRequestOptions, ns
   req.metadata = isPlainObject(req.metadata) ? req.metadata : {};
   req.spec = isPlainObject(req.spec) ? req.spec : {};
   if (req.metadata.name && req.metadata.name !== name) {
-    throw errors.invalid(TOKEN_REQUEST_GROUP, 'TokenRequest', name, [field.invalid(field.path('metadata', 'name'), req.metadata.name, 'must match the service account name if specified')]);
+    throw errors.invalid(TOKEN_REQUEST_GROUP, 'TokenRequest', name, [
+      field.invalid(
+        field.path('metadata', 'name'),
+        req.metadata.name,
+        'must match the service account name if specified',
+      ),
+    ]);
   }
   if (req.metadata.namespace && req.metadata.namespace !== ns) {
-    throw errors.invalid(TOKEN_REQUEST_GROUP, 'TokenRequest', name, [field.invalid(field.path('metadata', 'namespace'), req.metadata.namespace, 'must match the service account namespace if specified')]);
+    throw errors.invalid(TOKEN_REQUEST_GROUP, 'TokenRequest', name, [
+      field.invalid(
+        field.path('metadata', 'namespace'),
+        req.metadata.namespace,
+        'must match the service account namespace if specified',
+      ),
+    ]);
   }
-  if (req.spec.expirationSeconds === undefined || req.spec.expirationSeconds === null) req.spec.expirationSeconds = DEFAULT_EXPIRATION_SECONDS;
+  if (req.spec.expirationSeconds === undefined || req.spec.expirationSeconds === null)
+    req.spec.expirationSeconds = DEFAULT_EXPIRATION_SECONDS;
 
   const sa = api.store('', 'serviceaccounts').get(ns, name).obj;
   if (!req.spec.audiences?.length) req.spec.audiences = [...opts.apiAudiences];
@@ -91,7 +120,10 @@ export async function createToken(api: ServingApi, opts: TokenRequestOptions, ns
     if (core && ref.kind === 'Pod') {
       pod = api.store('', 'pods').get(ns, String(ref.name ?? '')).obj;
       const podSA = pod.spec?.serviceAccountName ?? '';
-      if (podSA !== name) throw errors.badRequest(`cannot bind token for serviceaccount "${name}" to pod running with serviceaccount "${podSA}"`);
+      if (podSA !== name)
+        throw errors.badRequest(
+          `cannot bind token for serviceaccount "${name}" to pod running with serviceaccount "${podSA}"`,
+        );
       uid = pod.metadata.uid;
       // The node is optional: a token is still issued when it can't be read.
       if (pod.spec?.nodeName) node = api.store('', 'nodes').tryGet(undefined, pod.spec.nodeName)?.obj;
@@ -111,7 +143,9 @@ export async function createToken(api: ServingApi, opts: TokenRequestOptions, ns
   }
 
   if (opts.maxExpirationSeconds && req.spec.expirationSeconds > opts.maxExpirationSeconds) {
-    warnings.push(`requested expiration of ${req.spec.expirationSeconds} seconds shortened to ${opts.maxExpirationSeconds} seconds`);
+    warnings.push(
+      `requested expiration of ${req.spec.expirationSeconds} seconds shortened to ${opts.maxExpirationSeconds} seconds`,
+    );
     req.spec.expirationSeconds = opts.maxExpirationSeconds;
   }
   let exp = req.spec.expirationSeconds;
@@ -122,7 +156,16 @@ export async function createToken(api: ServingApi, opts: TokenRequestOptions, ns
     exp = EXPIRATION_EXTENSION_SECONDS;
   }
   const now = Math.floor(nowMs / 1000);
-  const { token } = await opts.issuer.issue({ serviceAccount: sa, pod, secret, node, audiences: req.spec.audiences, expirationSeconds: exp, warnAfterSeconds: warnAfter, now });
+  const { token } = await opts.issuer.issue({
+    serviceAccount: sa,
+    pod,
+    secret,
+    node,
+    audiences: req.spec.audiences,
+    expirationSeconds: exp,
+    warnAfterSeconds: warnAfter,
+    now,
+  });
   req.status = { token, expirationTimestamp: rfc3339((now + req.spec.expirationSeconds) * 1000) };
   return req;
 }

@@ -14,10 +14,14 @@ export const SERVICE_ACCOUNT_USERNAME_PREFIX = 'system:serviceaccount:';
 export const ALL_SERVICE_ACCOUNTS_GROUP = 'system:serviceaccounts';
 
 /** upstream MakeUsername. */
-export const serviceAccountUsername = (namespace: string, name: string) => `${SERVICE_ACCOUNT_USERNAME_PREFIX}${namespace}:${name}`;
+export const serviceAccountUsername = (namespace: string, name: string) =>
+  `${SERVICE_ACCOUNT_USERNAME_PREFIX}${namespace}:${name}`;
 
 /** Groups of a service account: all service accounts, and those of its namespace. */
-export const serviceAccountGroups = (namespace: string) => [ALL_SERVICE_ACCOUNTS_GROUP, `${ALL_SERVICE_ACCOUNTS_GROUP}:${namespace}`];
+export const serviceAccountGroups = (namespace: string) => [
+  ALL_SERVICE_ACCOUNTS_GROUP,
+  `${ALL_SERVICE_ACCOUNTS_GROUP}:${namespace}`,
+];
 
 /** The issuer (iss) of tokens of a cluster: the in-cluster API server URL, as kubeadm sets it. */
 export const defaultIssuer = (clusterDomain: string) => `https://kubernetes.default.svc.${clusterDomain}`;
@@ -75,7 +79,10 @@ export class TokenIssuer {
   claims(r: IssueRequest): TokenClaims {
     if (r.pod && r.secret) throw new Error('internal error, token can only be bound to one object type');
     const now = r.now ?? Math.floor(Date.now() / 1000);
-    const k8s: KubernetesClaim = { namespace: r.serviceAccount.metadata.namespace, serviceaccount: refOf(r.serviceAccount) };
+    const k8s: KubernetesClaim = {
+      namespace: r.serviceAccount.metadata.namespace,
+      serviceaccount: refOf(r.serviceAccount),
+    };
     if (r.pod) {
       k8s.pod = refOf(r.pod);
       if (r.node) k8s.node = refOf(r.node);
@@ -97,7 +104,10 @@ export class TokenIssuer {
   }
 
   async sign(claims: TokenClaims): Promise<string> {
-    return new SignJWT(claims).setProtectedHeader({ alg: this.keys.alg, kid: this.keys.kid }).setIssuer(this.issuer).sign(this.keys.privateKey);
+    return new SignJWT(claims)
+      .setProtectedHeader({ alg: this.keys.alg, kid: this.keys.kid })
+      .setIssuer(this.issuer)
+      .sign(this.keys.privateKey);
   }
 
   async issue(r: IssueRequest): Promise<{ token: string; claims: TokenClaims }> {
@@ -146,8 +156,17 @@ export class ServiceAccountTokenAuthenticator {
       const deleting = o.metadata.deletionTimestamp;
       return !deleting || Date.parse(deleting) > now - DELETION_GRACE_MS;
     };
-    if (!alive('serviceaccounts', ns, k8s.serviceaccount) || !alive('pods', ns, k8s.pod) || !alive('secrets', ns, k8s.secret)) return undefined;
-    const user: UserInfo = { name: serviceAccountUsername(ns, k8s.serviceaccount.name), uid: k8s.serviceaccount.uid, groups: serviceAccountGroups(ns) };
+    if (
+      !alive('serviceaccounts', ns, k8s.serviceaccount) ||
+      !alive('pods', ns, k8s.pod) ||
+      !alive('secrets', ns, k8s.secret)
+    )
+      return undefined;
+    const user: UserInfo = {
+      name: serviceAccountUsername(ns, k8s.serviceaccount.name),
+      uid: k8s.serviceaccount.uid,
+      groups: serviceAccountGroups(ns),
+    };
     return user;
   }
 
@@ -160,9 +179,19 @@ export class ServiceAccountTokenAuthenticator {
     try {
       const header = decodeProtectedHeader(token);
       if (header.alg !== this.keys.alg || (header.kid !== undefined && header.kid !== this.keys.kid)) return undefined;
-      const { payload } = await jwtVerify(token, this.keys.publicKey, { issuer: this.issuer, audience: this.apiAudiences, algorithms: [this.keys.alg] });
+      const { payload } = await jwtVerify(token, this.keys.publicKey, {
+        issuer: this.issuer,
+        audience: this.apiAudiences,
+        algorithms: [this.keys.alg],
+      });
       const k8s = (payload as any)['kubernetes.io'];
-      if (!k8s || typeof k8s.namespace !== 'string' || typeof k8s.serviceaccount?.name !== 'string' || typeof k8s.serviceaccount?.uid !== 'string') return undefined;
+      if (
+        !k8s ||
+        typeof k8s.namespace !== 'string' ||
+        typeof k8s.serviceaccount?.name !== 'string' ||
+        typeof k8s.serviceaccount?.uid !== 'string'
+      )
+        return undefined;
       this.verified.set(token, payload as TokenClaims);
       return payload as TokenClaims;
     } catch {

@@ -21,7 +21,9 @@ export function parseYAMLText(text: string): { value: unknown } | { error: strin
     const dup = firstDuplicateKey(doc.contents);
     if (dup !== undefined) {
       const before = text.slice(0, dup).split('\n');
-      return { error: `Map keys must be unique at line ${before.length}, column ${before[before.length - 1].length + 1}` };
+      return {
+        error: `Map keys must be unique at line ${before.length}, column ${before[before.length - 1].length + 1}`,
+      };
     }
     const value = doc.toJS({ maxAliasCount: 100 });
     // An alias inside its own anchor (`a: &x [*x]`) makes a cycle, which JSON can't hold.

@@ -23,12 +23,16 @@ export interface CronJobControllerOptions {
 }
 
 /** Job name for a scheduled time: <cronjob>-<minutes since the epoch>. */
-export const jobNameFor = (cronJobName: string, scheduled: number): string => `${cronJobName}-${Math.floor(scheduled / 60_000)}`;
+export const jobNameFor = (cronJobName: string, scheduled: number): string =>
+  `${cronJobName}-${Math.floor(scheduled / 60_000)}`;
 
 /** Upstream getJobFromTemplate2. */
 export function jobFromTemplate(cj: any, scheduled: number, tz: string): any {
   const tpl = structuredClone(cj.spec?.jobTemplate ?? {});
-  const annotations = { ...(tpl.metadata?.annotations ?? {}), [CRONJOB_SCHEDULED_TIMESTAMP]: formatRFC3339In(scheduled, tz) };
+  const annotations = {
+    ...(tpl.metadata?.annotations ?? {}),
+    [CRONJOB_SCHEDULED_TIMESTAMP]: formatRFC3339In(scheduled, tz),
+  };
   return {
     apiVersion: 'batch/v1',
     kind: 'Job',
@@ -43,7 +47,14 @@ export function jobFromTemplate(cj: any, scheduled: number, tz: string): any {
   };
 }
 
-const jobRef = (j: any) => ({ kind: 'Job', namespace: j.metadata.namespace, name: j.metadata.name, uid: j.metadata.uid, apiVersion: 'batch/v1', resourceVersion: j.metadata.resourceVersion });
+const jobRef = (j: any) => ({
+  kind: 'Job',
+  namespace: j.metadata.namespace,
+  name: j.metadata.name,
+  uid: j.metadata.uid,
+  apiVersion: 'batch/v1',
+  resourceVersion: j.metadata.resourceVersion,
+});
 
 export class CronJobController implements Controller {
   readonly name = 'cronjob';
@@ -63,7 +74,12 @@ export class CronJobController implements Controller {
     this.jobs = ctx.informers.forResource(R.jobs);
     addControllerIndex(this.jobs);
     this.recorder = new EventRecorder(this.client, { component: 'cronjob-controller' }, this.log);
-    this.runner = new ControllerRunner({ name: 'cronjob', workers: opts.workers ?? 5, reconcile: (k) => this.sync(k), logger: this.log });
+    this.runner = new ControllerRunner({
+      name: 'cronjob',
+      workers: opts.workers ?? 5,
+      reconcile: (k) => this.sync(k),
+      logger: this.log,
+    });
     const enqueue = (cj: any) => this.runner.enqueue(keyOf(cj));
     this.cronjobs.addEventHandler({ add: enqueue, update: (_o, cj) => enqueue(cj), delete: enqueue });
     const onJob = (j: any) => {
@@ -106,15 +122,29 @@ export class CronJobController implements Controller {
           // Ours but not recorded yet (e.g. a status write was lost): track it.
           active.push(jobRef(j));
         } else {
-          this.recorder.event(cj, 'Warning', 'UnexpectedJob', `Saw a job that the controller did not create or forgot: ${j.metadata.name}`);
+          this.recorder.event(
+            cj,
+            'Warning',
+            'UnexpectedJob',
+            `Saw a job that the controller did not create or forgot: ${j.metadata.name}`,
+          );
         }
       } else if (found && finished) {
-        active.splice(active.findIndex((r) => r.uid === j.metadata.uid), 1);
-        this.recorder.event(cj, 'Normal', 'SawCompletedJob', `Saw completed job: ${j.metadata.name}, status: ${finished}`);
+        active.splice(
+          active.findIndex((r) => r.uid === j.metadata.uid),
+          1,
+        );
+        this.recorder.event(
+          cj,
+          'Normal',
+          'SawCompletedJob',
+          `Saw completed job: ${j.metadata.name}, status: ${finished}`,
+        );
       }
       if (finished === 'Complete') {
         const done = parseTime(j.status?.completionTime);
-        if (done !== undefined && (!status.lastSuccessfulTime || done > (parseTime(status.lastSuccessfulTime) ?? 0))) status.lastSuccessfulTime = rfc3339(done);
+        if (done !== undefined && (!status.lastSuccessfulTime || done > (parseTime(status.lastSuccessfulTime) ?? 0)))
+          status.lastSuccessfulTime = rfc3339(done);
       }
     }
     // Active entries whose Job is gone (checked against the API, not just the cache).
@@ -136,7 +166,10 @@ export class CronJobController implements Controller {
     const flush = async () => {
       if (JSON.stringify(status) === before) return;
       try {
-        cj = await this.client.resource(R.cronjobs).namespace(ns).updateStatus({ ...cj, status });
+        cj = await this.client
+          .resource(R.cronjobs)
+          .namespace(ns)
+          .updateStatus({ ...cj, status });
       } catch (err) {
         if (!isNotFound(err)) throw err;
       }
@@ -150,7 +183,12 @@ export class CronJobController implements Controller {
     try {
       sched = parseSchedule(cj.spec?.schedule ?? '', cj.spec?.timeZone);
     } catch (err) {
-      this.recorder.event(cj, 'Warning', 'UnparseableSchedule', `unparseable schedule: ${JSON.stringify(cj.spec?.schedule)} : ${(err as Error).message}`);
+      this.recorder.event(
+        cj,
+        'Warning',
+        'UnparseableSchedule',
+        `unparseable schedule: ${JSON.stringify(cj.spec?.schedule)} : ${(err as Error).message}`,
+      );
       await flush();
       return;
     }
@@ -164,7 +202,12 @@ export class CronJobController implements Controller {
     if (sds !== undefined && sds !== null) earliest = Math.max(earliest, now - sds * 1000);
     const recent = earliest > now ? { missed: 0, tooMany: false } : mostRecentScheduleTime(sched, earliest, now);
     if (recent.tooMany) {
-      this.recorder.event(cj, 'Warning', 'TooManyMissedTimes', `too many missed start times: ${recent.missed}. Set or decrease .spec.startingDeadlineSeconds or check clock skew`);
+      this.recorder.event(
+        cj,
+        'Warning',
+        'TooManyMissedTimes',
+        `too many missed start times: ${recent.missed}. Set or decrease .spec.startingDeadlineSeconds or check clock skew`,
+      );
     }
     if (recent.time === undefined) {
       await flush();
@@ -172,19 +215,32 @@ export class CronJobController implements Controller {
     }
     const scheduled = recent.time;
     if (sds !== undefined && sds !== null && scheduled + sds * 1000 < now) {
-      this.recorder.event(cj, 'Warning', 'MissSchedule', `Missed scheduled time to start a job: ${formatRFC3339In(scheduled, sched.timeZone)}`);
+      this.recorder.event(
+        cj,
+        'Warning',
+        'MissSchedule',
+        `Missed scheduled time to start a job: ${formatRFC3339In(scheduled, sched.timeZone)}`,
+      );
       await flush();
       return next();
     }
     const name = jobNameFor(cj.metadata.name, scheduled);
-    if (active.some((r) => r.name === name) || (status.lastScheduleTime && parseTime(status.lastScheduleTime)! >= scheduled)) {
+    if (
+      active.some((r) => r.name === name) ||
+      (status.lastScheduleTime && parseTime(status.lastScheduleTime)! >= scheduled)
+    ) {
       await flush();
       return next();
     }
     const policy = cj.spec?.concurrencyPolicy ?? 'Allow';
     if (policy === 'Forbid' && active.length > 0) {
       // Not recorded as scheduled: it may still start later, within the starting deadline.
-      this.recorder.event(cj, 'Normal', 'JobAlreadyActive', 'Not starting job because prior execution is running and concurrency policy is Forbid');
+      this.recorder.event(
+        cj,
+        'Normal',
+        'JobAlreadyActive',
+        'Not starting job because prior execution is running and concurrency policy is Forbid',
+      );
       await flush();
       return next();
     }
@@ -234,10 +290,15 @@ export class CronJobController implements Controller {
     const started = (j: any) => parseTime(j.status?.startTime) ?? parseTime(j.metadata?.creationTimestamp) ?? 0;
     for (const [kind, limit] of limits) {
       if (limit === undefined || limit === null) continue;
-      const done = jobs.filter((j) => isJobFinished(j) === kind && !j.metadata.deletionTimestamp).sort((a, b) => started(a) - started(b));
+      const done = jobs
+        .filter((j) => isJobFinished(j) === kind && !j.metadata.deletionTimestamp)
+        .sort((a, b) => started(a) - started(b));
       for (const j of done.slice(0, Math.max(0, done.length - limit))) {
         try {
-          await this.client.resource(R.jobs).namespace(j.metadata.namespace).delete(j.metadata.name, { propagationPolicy: 'Background', preconditions: { uid: j.metadata.uid } });
+          await this.client
+            .resource(R.jobs)
+            .namespace(j.metadata.namespace)
+            .delete(j.metadata.name, { propagationPolicy: 'Background', preconditions: { uid: j.metadata.uid } });
           this.recorder.event(cj, 'Normal', 'SuccessfulDelete', `Deleted job ${j.metadata.name}`);
         } catch (err) {
           if (!isNotFound(err)) this.log.debug({ err, job: j.metadata.name }, 'history cleanup failed');

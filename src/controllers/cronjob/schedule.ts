@@ -4,7 +4,20 @@
 // both are restricted. next(t) works on wall-clock time in the schedule's time zone.
 import { parseCronSchedule } from '../../api/batch/v1/cronjob.js';
 
-const MONTHS: Record<string, number> = { jan: 1, feb: 2, mar: 3, apr: 4, may: 5, jun: 6, jul: 7, aug: 8, sep: 9, oct: 10, nov: 11, dec: 12 };
+const MONTHS: Record<string, number> = {
+  jan: 1,
+  feb: 2,
+  mar: 3,
+  apr: 4,
+  may: 5,
+  jun: 6,
+  jul: 7,
+  aug: 8,
+  sep: 9,
+  oct: 10,
+  nov: 11,
+  dec: 12,
+};
 const DAYS: Record<string, number> = { sun: 0, mon: 1, tue: 2, wed: 3, thu: 4, fri: 5, sat: 6 };
 const BOUNDS: { min: number; max: number; names?: Record<string, number> }[] = [
   { min: 0, max: 59 },
@@ -73,7 +86,16 @@ const formatters = new Map<string, Intl.DateTimeFormat>();
 function formatter(tz: string): Intl.DateTimeFormat {
   let f = formatters.get(tz);
   if (!f) {
-    f = new Intl.DateTimeFormat('en-US', { timeZone: tz, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit' });
+    f = new Intl.DateTimeFormat('en-US', {
+      timeZone: tz,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+      second: '2-digit',
+    });
     formatters.set(tz, f);
   }
   return f;
@@ -164,7 +186,7 @@ export function parseSchedule(spec: string, timeZone?: string | null): Schedule 
 }
 
 function parseEvery(d: string): number {
-  const units: Record<string, number> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+  const units: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
   let total = 0;
   const re = /([0-9.]+)([a-zµ]+)/g;
   let m: RegExpExecArray | null;
@@ -176,7 +198,11 @@ function parseEvery(d: string): number {
  * Upstream mostRecentScheduleTime: the latest activation in (earliest, now], and how many were
  * missed; `tooMany` when more than 100 were (the "too many missed start times" rule).
  */
-export function mostRecentScheduleTime(sched: Schedule, earliest: number, now: number): { time?: number; missed: number; tooMany: boolean } {
+export function mostRecentScheduleTime(
+  sched: Schedule,
+  earliest: number,
+  now: number,
+): { time?: number; missed: number; tooMany: boolean } {
   const t1 = sched.next(earliest);
   if (t1 > now) return { missed: 0, tooMany: false };
   let last = t1;

@@ -43,7 +43,8 @@ export interface DaemonSetControllerOptions {
 }
 
 const created = (p: any) => Date.parse(p.metadata?.creationTimestamp ?? '') || 0;
-const byAge = (a: any, b: any) => created(a) - created(b) || String(a.metadata.name).localeCompare(String(b.metadata.name));
+const byAge = (a: any, b: any) =>
+  created(a) - created(b) || String(a.metadata.name).localeCompare(String(b.metadata.name));
 
 /** Upstream's burstReplicas for DaemonSets: pods created or deleted by one sync, at most. */
 export const BURST_REPLICAS = 250;
@@ -75,7 +76,12 @@ export class DaemonSetController implements Controller {
     addControllerIndex(this.pods);
     addControllerIndex(this.revisions);
     this.recorder = new EventRecorder(this.client, { component: 'daemonset-controller' }, this.log);
-    this.runner = new ControllerRunner({ name: 'daemonset', workers: opts.workers ?? 2, reconcile: (k) => this.sync(k), logger: this.log });
+    this.runner = new ControllerRunner({
+      name: 'daemonset',
+      workers: opts.workers ?? 2,
+      reconcile: (k) => this.sync(k),
+      logger: this.log,
+    });
     const enqueue = (ds: any) => this.runner.enqueue(keyOf(ds));
     this.sets.addEventHandler({ add: enqueue, update: (_o, ds) => enqueue(ds), delete: enqueue });
     const onPod = (pod: any, deleted = false) => {
@@ -93,7 +99,11 @@ export class DaemonSetController implements Controller {
       add: all,
       update: (o, n) => {
         // Only what eligibility depends on.
-        if (JSON.stringify([o.metadata?.labels, o.spec?.taints, o.spec?.unschedulable]) !== JSON.stringify([n.metadata?.labels, n.spec?.taints, n.spec?.unschedulable])) all();
+        if (
+          JSON.stringify([o.metadata?.labels, o.spec?.taints, o.spec?.unschedulable]) !==
+          JSON.stringify([n.metadata?.labels, n.spec?.taints, n.spec?.unschedulable])
+        )
+          all();
       },
       delete: all,
     });
@@ -181,7 +191,12 @@ export class DaemonSetController implements Controller {
             }
             const delayMs = b ? Math.min(b.delayMs * 2, 15 * 60_000) : this.backoffBaseMs;
             this.failedBackoff.set(bk, { delayMs, until: now + delayMs });
-            this.recorder.event(ds, 'Warning', 'FailedDaemonPod', `Found failed daemon pod ${ds.metadata.namespace}/${p.metadata.name} on node ${nodeName}, will try to kill it`);
+            this.recorder.event(
+              ds,
+              'Warning',
+              'FailedDaemonPod',
+              `Found failed daemon pod ${ds.metadata.namespace}/${p.metadata.name} on node ${nodeName}, will try to kill it`,
+            );
             toDelete.push(p);
           }
           if (running.length === 0) {
@@ -214,7 +229,9 @@ export class DaemonSetController implements Controller {
       toCreate.length = Math.min(toCreate.length, BURST_REPLICAS);
       toDelete.length = Math.min(toDelete.length, BURST_REPLICAS);
       let next = 0;
-      const { error } = await slowStartBatch(toCreate.length, 1, () => this.createPod(ds, toCreate[next++], hash, generation));
+      const { error } = await slowStartBatch(toCreate.length, 1, () =>
+        this.createPod(ds, toCreate[next++], hash, generation),
+      );
       await Promise.all(toDelete.map((p) => this.deletePod(ds, p)));
       if (error) throw error;
     }
@@ -292,7 +309,9 @@ export class DaemonSetController implements Controller {
       const candidates: any[] = [];
       for (const node of nodes) {
         if (!nodeShouldRunDaemonPod(node, ds).shouldRun) continue;
-        const live = (byNode.get(node.metadata.name) ?? []).filter((p) => !isPodTerminating(p) && !isPodFailed(p)).sort(byAge);
+        const live = (byNode.get(node.metadata.name) ?? [])
+          .filter((p) => !isPodTerminating(p) && !isPodFailed(p))
+          .sort(byAge);
         const newPod = live.find(isUpdated);
         const oldPod = live.find((p) => !isUpdated(p));
         if (!newPod && !oldPod) numUnavailable++;
@@ -316,7 +335,9 @@ export class DaemonSetController implements Controller {
     const candidateNew: string[] = [];
     for (const node of nodes) {
       if (!nodeShouldRunDaemonPod(node, ds).shouldRun) continue;
-      const live = (byNode.get(node.metadata.name) ?? []).filter((p) => !isPodTerminating(p) && !isPodFailed(p)).sort(byAge);
+      const live = (byNode.get(node.metadata.name) ?? [])
+        .filter((p) => !isPodTerminating(p) && !isPodFailed(p))
+        .sort(byAge);
       const newPod = live.find(isUpdated);
       const oldPod = live.find((p) => !isUpdated(p));
       if (oldPod && !newPod) {
@@ -342,7 +363,11 @@ export class DaemonSetController implements Controller {
       metadata: {
         generateName: `${ds.metadata.name}-`,
         namespace: ds.metadata.namespace,
-        labels: { ...(tpl.metadata?.labels ?? {}), [CONTROLLER_REVISION_HASH_LABEL]: hash, [POD_TEMPLATE_GENERATION_LABEL]: generation },
+        labels: {
+          ...(tpl.metadata?.labels ?? {}),
+          [CONTROLLER_REVISION_HASH_LABEL]: hash,
+          [POD_TEMPLATE_GENERATION_LABEL]: generation,
+        },
         ...(tpl.metadata?.annotations ? { annotations: { ...tpl.metadata.annotations } } : {}),
         ownerReferences: [newControllerRef(ds, 'apps/v1', 'DaemonSet')],
       },
@@ -361,7 +386,9 @@ export class DaemonSetController implements Controller {
 
   private async deletePod(ds: any, pod: any): Promise<void> {
     try {
-      await this.podsClient(ds.metadata.namespace).delete(pod.metadata.name, { preconditions: { uid: pod.metadata.uid } });
+      await this.podsClient(ds.metadata.namespace).delete(pod.metadata.name, {
+        preconditions: { uid: pod.metadata.uid },
+      });
       this.expectations.expectDelete(keyOf(ds), pod.metadata.uid);
       this.recorder.event(ds, 'Normal', 'SuccessfulDelete', `Deleted pod: ${pod.metadata.name}`);
     } catch (err) {
@@ -373,12 +400,17 @@ export class DaemonSetController implements Controller {
 
   private async writeStatus(ds: any, status: any): Promise<void> {
     const old = ds.status ?? {};
-    const same = Object.keys(status).every((k) => old[k] === status[k]) && (old.numberUnavailable ?? 0) === (status.numberUnavailable ?? 0);
+    const same =
+      Object.keys(status).every((k) => old[k] === status[k]) &&
+      (old.numberUnavailable ?? 0) === (status.numberUnavailable ?? 0);
     if (same) return;
     const next = { ...old, ...status };
     if (!status.numberUnavailable) delete next.numberUnavailable;
     try {
-      await this.client.resource(R.daemonsets).namespace(ds.metadata.namespace).updateStatus({ ...ds, status: next });
+      await this.client
+        .resource(R.daemonsets)
+        .namespace(ds.metadata.namespace)
+        .updateStatus({ ...ds, status: next });
     } catch (err) {
       if (isNotFound(err)) return;
       throw err;

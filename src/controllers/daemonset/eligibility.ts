@@ -70,7 +70,8 @@ export function withNodeAffinity(affinity: any, nodeName: string): any {
 /** The node a daemon pod is for: spec.nodeName, or its node-affinity matchField. */
 export function targetNodeOf(pod: any): string | undefined {
   if (pod.spec?.nodeName) return pod.spec.nodeName;
-  const terms: any[] = pod.spec?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms ?? [];
+  const terms: any[] =
+    pod.spec?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms ?? [];
   for (const t of terms) {
     for (const f of t.matchFields ?? []) {
       if (f.key === 'metadata.name' && f.operator === 'In' && f.values?.length === 1) return f.values[0];

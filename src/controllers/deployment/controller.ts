@@ -38,7 +38,12 @@ export class DeploymentController implements Controller {
     this.podInformer = ctx.informers.forResource(R.pods);
     ensureControllerIndex(this.rsInformer);
     ensureControllerIndex(this.podInformer);
-    this.runner = new ControllerRunner({ name: 'deployment', workers: opts.workers ?? 5, reconcile: (key) => this.sync(key), logger: this.log });
+    this.runner = new ControllerRunner({
+      name: 'deployment',
+      workers: opts.workers ?? 5,
+      reconcile: (key) => this.sync(key),
+      logger: this.log,
+    });
 
     this.dInformer.addEventHandler({
       add: (d) => this.enqueue(d),
@@ -134,7 +139,12 @@ export class DeploymentController implements Controller {
     const sel = selectorOf(d);
     if (!sel) return;
     if (sel.isEmpty()) {
-      this.recorder.event(d, 'Warning', 'SelectingAll', 'This deployment is selecting all pods. A non-empty selector is required.');
+      this.recorder.event(
+        d,
+        'Warning',
+        'SelectingAll',
+        'This deployment is selecting all pods. A non-empty selector is required.',
+      );
       if ((d.status?.observedGeneration ?? 0) < (d.metadata.generation ?? 0)) {
         d.status = { ...(d.status ?? {}), observedGeneration: d.metadata.generation };
         await this.writeStatus(d);
@@ -162,7 +172,10 @@ export class DeploymentController implements Controller {
   /** ReplicaSets this Deployment controls, adopting orphans that match and releasing strays. */
   private async claimReplicaSets(d: any, sel: Selector): Promise<any[]> {
     const store = this.rsInformer.store;
-    const candidates = [...store.byIndex(CONTROLLER_INDEX, `uid:${d.metadata.uid}`), ...store.byIndex(CONTROLLER_INDEX, `orphan:${d.metadata.namespace}`)];
+    const candidates = [
+      ...store.byIndex(CONTROLLER_INDEX, `uid:${d.metadata.uid}`),
+      ...store.byIndex(CONTROLLER_INDEX, `orphan:${d.metadata.namespace}`),
+    ];
     const claimed: any[] = [];
     let adoptable: boolean | undefined;
     const rsc = this.replicasets.namespace(d.metadata.namespace);
@@ -177,7 +190,9 @@ export class DeploymentController implements Controller {
         }
         if (d.metadata.deletionTimestamp) continue;
         try {
-          await rsc.patch(rs.metadata.name, 'strategic', { metadata: { ownerReferences: [{ $patch: 'delete', uid: d.metadata.uid }], uid: rs.metadata.uid } });
+          await rsc.patch(rs.metadata.name, 'strategic', {
+            metadata: { ownerReferences: [{ $patch: 'delete', uid: d.metadata.uid }], uid: rs.metadata.uid },
+          });
         } catch (err) {
           if (!isNotFound(err)) throw err;
         }
@@ -196,7 +211,9 @@ export class DeploymentController implements Controller {
       if (!adoptable) continue;
       try {
         claimed.push(
-          await rsc.patch(rs.metadata.name, 'strategic', { metadata: { ownerReferences: [newControllerRef(d, API_VERSION, KIND)], uid: rs.metadata.uid } }),
+          await rsc.patch(rs.metadata.name, 'strategic', {
+            metadata: { ownerReferences: [newControllerRef(d, API_VERSION, KIND)], uid: rs.metadata.uid },
+          }),
         );
       } catch (err) {
         if (!isNotFound(err)) throw err;
@@ -216,7 +233,9 @@ export class DeploymentController implements Controller {
     if (d.metadata.annotations?.[u.REVISION_ANNOTATION] === revision) return;
     const updated = await this.deployments
       .namespace(d.metadata.namespace)
-      .patch(d.metadata.name, 'merge', { metadata: { resourceVersion: d.metadata.resourceVersion, annotations: { [u.REVISION_ANNOTATION]: revision } } });
+      .patch(d.metadata.name, 'merge', {
+        metadata: { resourceVersion: d.metadata.resourceVersion, annotations: { [u.REVISION_ANNOTATION]: revision } },
+      });
     (d.metadata.annotations ??= {})[u.REVISION_ANNOTATION] = revision;
     d.metadata.resourceVersion = updated.metadata.resourceVersion;
   }
@@ -228,15 +247,25 @@ export class DeploymentController implements Controller {
     const pausedExists = cond?.reason === u.PAUSED_DEPLOY_REASON;
     d.status ??= {};
     if (d.spec?.paused && !pausedExists) {
-      u.setCondition(d.status, u.newCondition('Progressing', 'Unknown', u.PAUSED_DEPLOY_REASON, 'Deployment is paused'));
+      u.setCondition(
+        d.status,
+        u.newCondition('Progressing', 'Unknown', u.PAUSED_DEPLOY_REASON, 'Deployment is paused'),
+      );
     } else if (!d.spec?.paused && pausedExists) {
-      u.setCondition(d.status, u.newCondition('Progressing', 'Unknown', u.RESUMED_DEPLOY_REASON, 'Deployment is resumed'));
+      u.setCondition(
+        d.status,
+        u.newCondition('Progressing', 'Unknown', u.RESUMED_DEPLOY_REASON, 'Deployment is resumed'),
+      );
     } else return;
     await this.writeStatus(d);
   }
 
   /** Split the list into the new ReplicaSet (created when asked) and the old ones; sync revisions. */
-  private async getAllReplicaSetsAndSyncRevision(d: any, rsList: any[], create: boolean): Promise<{ newRS: any; oldRSs: any[] }> {
+  private async getAllReplicaSetsAndSyncRevision(
+    d: any,
+    rsList: any[],
+    create: boolean,
+  ): Promise<{ newRS: any; oldRSs: any[] }> {
     const existing = u.findNewReplicaSet(d, rsList);
     const oldRSs = rsList.filter((rs) => rs !== existing);
     const newRS = await this.getNewReplicaSet(d, existing, oldRSs, create);
@@ -259,7 +288,10 @@ export class DeploymentController implements Controller {
       await this.setDeploymentRevision(d, copy.metadata.annotations?.[u.REVISION_ANNOTATION] ?? '');
       if (u.hasProgressDeadline(d) && !u.getCondition(d.status, 'Progressing')) {
         d.status ??= {};
-        u.setCondition(d.status, u.newCondition('Progressing', 'True', u.FOUND_NEW_RS_REASON, `Found new replica set "${copy.metadata.name}"`));
+        u.setCondition(
+          d.status,
+          u.newCondition('Progressing', 'True', u.FOUND_NEW_RS_REASON, `Found new replica set "${copy.metadata.name}"`),
+        );
         await this.writeStatus(d);
       }
       return copy;
@@ -304,7 +336,10 @@ export class DeploymentController implements Controller {
           d.status ??= {};
           d.status.collisionCount = (d.status.collisionCount ?? 0) + 1;
           await this.writeStatus(d);
-          this.log.info({ deployment: keyOf(d), collisionCount: d.status.collisionCount }, 'hash collision; bumped collisionCount');
+          this.log.info(
+            { deployment: keyOf(d), collisionCount: d.status.collisionCount },
+            'hash collision; bumped collisionCount',
+          );
           throw err;
         }
       } else if ((err as any)?.details?.causes?.some?.((c: any) => c.reason === 'NamespaceTerminating')) {
@@ -321,12 +356,25 @@ export class DeploymentController implements Controller {
       }
     }
     if (!alreadyExists && newReplicas > 0) {
-      this.recorder.event(d, 'Normal', 'ScalingReplicaSet', `Scaled up replica set ${createdRS.metadata.name} from 0 to ${newReplicas}`);
+      this.recorder.event(
+        d,
+        'Normal',
+        'ScalingReplicaSet',
+        `Scaled up replica set ${createdRS.metadata.name} from 0 to ${newReplicas}`,
+      );
     }
     await this.setDeploymentRevision(d, newRevision);
     if (!alreadyExists && u.hasProgressDeadline(d)) {
       d.status ??= {};
-      u.setCondition(d.status, u.newCondition('Progressing', 'True', u.NEW_REPLICA_SET_REASON, `Created new replica set "${createdRS.metadata.name}"`));
+      u.setCondition(
+        d.status,
+        u.newCondition(
+          'Progressing',
+          'True',
+          u.NEW_REPLICA_SET_REASON,
+          `Created new replica set "${createdRS.metadata.name}"`,
+        ),
+      );
       await this.writeStatus(d);
     }
     return createdRS;
@@ -353,7 +401,12 @@ export class DeploymentController implements Controller {
     u.setReplicasAnnotations(copy, u.specReplicas(d), max);
     const updated = await this.replicasets.namespace(rs.metadata.namespace).update(copy);
     if (sizeNeedsUpdate) {
-      this.recorder.event(d, 'Normal', 'ScalingReplicaSet', `Scaled ${op} replica set ${updated.metadata.name} to ${newScale} from ${cur}`);
+      this.recorder.event(
+        d,
+        'Normal',
+        'ScalingReplicaSet',
+        `Scaled ${op} replica set ${updated.metadata.name} to ${newScale} from ${cur}`,
+      );
     }
     return { scaled: sizeNeedsUpdate, rs: updated };
   }
@@ -443,7 +496,11 @@ export class DeploymentController implements Controller {
     return cleanedUp + scaledDown > 0;
   }
 
-  private async cleanupUnhealthyReplicas(oldRSs: any[], d: any, maxCleanup: number): Promise<{ oldRSs: any[]; count: number }> {
+  private async cleanupUnhealthyReplicas(
+    oldRSs: any[],
+    d: any,
+    maxCleanup: number,
+  ): Promise<{ oldRSs: any[]; count: number }> {
     const sorted = [...oldRSs].sort(u.byCreation);
     let total = 0;
     for (let i = 0; i < sorted.length; i++) {
@@ -523,7 +580,12 @@ export class DeploymentController implements Controller {
     cleanable.sort(u.byRevision);
     for (let i = 0; i < diff; i++) {
       const rs = cleanable[i];
-      if ((rs.status?.replicas ?? 0) !== 0 || (rs.spec?.replicas ?? 1) !== 0 || (rs.metadata.generation ?? 0) > (rs.status?.observedGeneration ?? 0)) continue;
+      if (
+        (rs.status?.replicas ?? 0) !== 0 ||
+        (rs.spec?.replicas ?? 1) !== 0 ||
+        (rs.metadata.generation ?? 0) > (rs.status?.observedGeneration ?? 0)
+      )
+        continue;
       try {
         await this.replicasets.namespace(rs.metadata.namespace).delete(rs.metadata.name);
       } catch (err) {
@@ -554,10 +616,14 @@ export class DeploymentController implements Controller {
     const isComplete = st.replicas === st.updatedReplicas && currentCond?.reason === u.NEW_RS_AVAILABLE_REASON;
     if (u.hasProgressDeadline(d) && !isComplete) {
       if (u.deploymentComplete(d, st)) {
-        const msg = newRS ? `ReplicaSet "${newRS.metadata.name}" has successfully progressed.` : `Deployment "${d.metadata.name}" has successfully progressed.`;
+        const msg = newRS
+          ? `ReplicaSet "${newRS.metadata.name}" has successfully progressed.`
+          : `Deployment "${d.metadata.name}" has successfully progressed.`;
         u.setCondition(st, u.newCondition('Progressing', 'True', u.NEW_RS_AVAILABLE_REASON, msg));
       } else if (u.deploymentProgressing(d, st)) {
-        const msg = newRS ? `ReplicaSet "${newRS.metadata.name}" is progressing.` : `Deployment "${d.metadata.name}" is progressing.`;
+        const msg = newRS
+          ? `ReplicaSet "${newRS.metadata.name}" is progressing.`
+          : `Deployment "${d.metadata.name}" is progressing.`;
         const cond = u.newCondition('Progressing', 'True', u.REPLICA_SET_UPDATED_REASON, msg);
         if (currentCond) {
           if (currentCond.status === 'True') cond.lastTransitionTime = currentCond.lastTransitionTime;
@@ -565,7 +631,9 @@ export class DeploymentController implements Controller {
         }
         u.setCondition(st, cond);
       } else if (u.deploymentTimedOut(d, st)) {
-        const msg = newRS ? `ReplicaSet "${newRS.metadata.name}" has timed out progressing.` : `Deployment "${d.metadata.name}" has timed out progressing.`;
+        const msg = newRS
+          ? `ReplicaSet "${newRS.metadata.name}" has timed out progressing.`
+          : `Deployment "${d.metadata.name}" has timed out progressing.`;
         u.setCondition(st, u.newCondition('Progressing', 'False', u.TIMED_OUT_REASON, msg));
       }
     }
@@ -602,7 +670,14 @@ function replicaFailure(allRSs: any[], newRS: any): u.DeploymentCondition | unde
   const conv = (rs: any) => {
     const c = (rs?.status?.conditions ?? []).find((x: any) => x.type === 'ReplicaFailure');
     if (!c) return undefined;
-    return { type: 'ReplicaFailure', status: c.status, lastUpdateTime: c.lastTransitionTime, lastTransitionTime: c.lastTransitionTime, reason: c.reason, message: c.message };
+    return {
+      type: 'ReplicaFailure',
+      status: c.status,
+      lastUpdateTime: c.lastTransitionTime,
+      lastTransitionTime: c.lastTransitionTime,
+      reason: c.reason,
+      message: c.message,
+    };
   };
   if (newRS) {
     const c = conv(newRS);

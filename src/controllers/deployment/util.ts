@@ -3,7 +3,6 @@
 // scaling, revisions and the annotations on ReplicaSets, conditions, the pod-template hash.
 import { rfc3339 } from '../../machinery/time.js';
 
-
 export const REVISION_ANNOTATION = 'deployment.kubernetes.io/revision';
 export const REVISION_HISTORY_ANNOTATION = 'deployment.kubernetes.io/revision-history';
 export const DESIRED_REPLICAS_ANNOTATION = 'deployment.kubernetes.io/desired-replicas';
@@ -36,7 +35,6 @@ export const MINIMUM_REPLICAS_UNAVAILABLE = 'MinimumReplicasUnavailable';
 
 const MAX_INT32 = 2147483647;
 
-
 // ---- int-or-percent and fenceposts ----
 
 /** intstr.GetScaledValueFromIntOrPercent. */
@@ -55,7 +53,11 @@ export function scaledValue(v: number | string | undefined | null, total: number
 }
 
 /** Upstream ResolveFenceposts: maxSurge rounds up, maxUnavailable down; both 0 → unavailable 1. */
-export function resolveFenceposts(maxSurge: number | string | undefined, maxUnavailable: number | string | undefined, desired: number): { surge: number; unavailable: number } {
+export function resolveFenceposts(
+  maxSurge: number | string | undefined,
+  maxUnavailable: number | string | undefined,
+  desired: number,
+): { surge: number; unavailable: number } {
   const surge = scaledValue(maxSurge ?? 0, desired, true);
   let unavailable = scaledValue(maxUnavailable ?? 0, desired, false);
   if (surge === 0 && unavailable === 0) unavailable = 1;
@@ -240,8 +242,9 @@ export function findNewReplicaSet(d: any, rss: any[]): any | undefined {
 export function setReplicasAnnotations(rs: any, desired: number, max: number): boolean {
   const a = (rs.metadata.annotations ??= {});
   let changed = false;
-  if (a[DESIRED_REPLICAS_ANNOTATION] !== String(desired)) (a[DESIRED_REPLICAS_ANNOTATION] = String(desired)), (changed = true);
-  if (a[MAX_REPLICAS_ANNOTATION] !== String(max)) (a[MAX_REPLICAS_ANNOTATION] = String(max)), (changed = true);
+  if (a[DESIRED_REPLICAS_ANNOTATION] !== String(desired))
+    ((a[DESIRED_REPLICAS_ANNOTATION] = String(desired)), (changed = true));
+  if (a[MAX_REPLICAS_ANNOTATION] !== String(max)) ((a[MAX_REPLICAS_ANNOTATION] = String(max)), (changed = true));
   return changed;
 }
 
@@ -262,7 +265,13 @@ function copyDeploymentAnnotations(d: any, rs: any): boolean {
 }
 
 /** Upstream SetNewReplicaSetAnnotations: copy the Deployment's annotations, bump the revision, keep history. */
-export function setNewReplicaSetAnnotations(d: any, rs: any, newRevision: string, exists: boolean, limit = MAX_REV_HISTORY_LENGTH_IN_CHARS): boolean {
+export function setNewReplicaSetAnnotations(
+  d: any,
+  rs: any,
+  newRevision: string,
+  exists: boolean,
+  limit = MAX_REV_HISTORY_LENGTH_IN_CHARS,
+): boolean {
   let changed = copyDeploymentAnnotations(d, rs);
   const a = (rs.metadata.annotations ??= {});
   const had = Object.prototype.hasOwnProperty.call(a, REVISION_ANNOTATION);
@@ -330,13 +339,16 @@ export function proportion(rs: any, d: any, toAdd: number, added: number): numbe
  * Proportional scaling of the active ReplicaSets of a rolling Deployment (upstream scale()):
  * returns the new size of every set, in the order they should be updated.
  */
-export function proportionalSizes(d: any, active: any[]): { sizes: Map<any, number>; order: any[]; op: 'up' | 'down' | '' } {
+export function proportionalSizes(
+  d: any,
+  active: any[],
+): { sizes: Map<any, number>; order: any[]; op: 'up' | 'down' | '' } {
   const allowedSize = specReplicas(d) > 0 ? specReplicas(d) + maxSurge(d) : 0;
   const toAdd = allowedSize - sumSpec(active);
   const order = [...active];
   let op: 'up' | 'down' | '' = '';
-  if (toAdd > 0) order.sort(bySizeNewer), (op = 'up');
-  else if (toAdd < 0) order.sort(bySizeOlder), (op = 'down');
+  if (toAdd > 0) (order.sort(bySizeNewer), (op = 'up'));
+  else if (toAdd < 0) (order.sort(bySizeOlder), (op = 'down'));
   const sizes = new Map<any, number>();
   let added = 0;
   for (const rs of order) {
@@ -382,12 +394,18 @@ export interface DeploymentCondition {
   message?: string;
 }
 
-export function newCondition(type: string, status: DeploymentCondition['status'], reason: string, message: string): DeploymentCondition {
+export function newCondition(
+  type: string,
+  status: DeploymentCondition['status'],
+  reason: string,
+  message: string,
+): DeploymentCondition {
   const t = rfc3339();
   return { type, status, lastUpdateTime: t, lastTransitionTime: t, reason, message };
 }
 
-export const getCondition = (status: any, type: string): DeploymentCondition | undefined => (status?.conditions ?? []).find((c: any) => c.type === type);
+export const getCondition = (status: any, type: string): DeploymentCondition | undefined =>
+  (status?.conditions ?? []).find((c: any) => c.type === type);
 
 /** Upstream SetDeploymentCondition: same status and reason → untouched; same status keeps lastTransitionTime. */
 export function setCondition(status: any, cond: DeploymentCondition): void {
@@ -403,13 +421,24 @@ export function removeCondition(status: any, type: string): void {
   if (status.conditions.length === 0) delete status.conditions;
 }
 
-export const hasProgressDeadline = (d: any) => d.spec?.progressDeadlineSeconds !== undefined && d.spec?.progressDeadlineSeconds !== null && d.spec.progressDeadlineSeconds !== MAX_INT32;
-export const hasRevisionHistoryLimit = (d: any) => d.spec?.revisionHistoryLimit !== undefined && d.spec?.revisionHistoryLimit !== null && d.spec.revisionHistoryLimit !== MAX_INT32;
+export const hasProgressDeadline = (d: any) =>
+  d.spec?.progressDeadlineSeconds !== undefined &&
+  d.spec?.progressDeadlineSeconds !== null &&
+  d.spec.progressDeadlineSeconds !== MAX_INT32;
+export const hasRevisionHistoryLimit = (d: any) =>
+  d.spec?.revisionHistoryLimit !== undefined &&
+  d.spec?.revisionHistoryLimit !== null &&
+  d.spec.revisionHistoryLimit !== MAX_INT32;
 
 /** Upstream DeploymentComplete. */
 export function deploymentComplete(d: any, st: any): boolean {
   const r = specReplicas(d);
-  return (st.updatedReplicas ?? 0) === r && (st.replicas ?? 0) === r && (st.availableReplicas ?? 0) === r && (st.observedGeneration ?? 0) >= (d.metadata.generation ?? 0);
+  return (
+    (st.updatedReplicas ?? 0) === r &&
+    (st.replicas ?? 0) === r &&
+    (st.availableReplicas ?? 0) === r &&
+    (st.observedGeneration ?? 0) >= (d.metadata.generation ?? 0)
+  );
 }
 
 /** Upstream DeploymentProgressing: any sign of progress between the old and the new status. */
@@ -448,12 +477,24 @@ export function calculateStatus(allRSs: any[], newRS: any, d: any): any {
     availableReplicas: available,
     unavailableReplicas: Math.max(0, total - available),
   };
-  if (d.status?.collisionCount !== undefined && d.status?.collisionCount !== null) status.collisionCount = d.status.collisionCount;
+  if (d.status?.collisionCount !== undefined && d.status?.collisionCount !== null)
+    status.collisionCount = d.status.collisionCount;
   if (d.status?.conditions?.length) status.conditions = d.status.conditions.map((c: any) => ({ ...c }));
   if (available >= specReplicas(d) - maxUnavailable(d)) {
-    setCondition(status, newCondition('Available', 'True', MINIMUM_REPLICAS_AVAILABLE, 'Deployment has minimum availability.'));
+    setCondition(
+      status,
+      newCondition('Available', 'True', MINIMUM_REPLICAS_AVAILABLE, 'Deployment has minimum availability.'),
+    );
   } else {
-    setCondition(status, newCondition('Available', 'False', MINIMUM_REPLICAS_UNAVAILABLE, 'Deployment does not have minimum availability.'));
+    setCondition(
+      status,
+      newCondition(
+        'Available',
+        'False',
+        MINIMUM_REPLICAS_UNAVAILABLE,
+        'Deployment does not have minimum availability.',
+      ),
+    );
   }
   return status;
 }
@@ -462,7 +503,15 @@ export function calculateStatus(allRSs: any[], newRS: any, d: any): any {
 export function statusEqual(a: any, b: any): boolean {
   const norm = (s: any) => {
     const o: any = { ...(s ?? {}) };
-    for (const k of ['observedGeneration', 'replicas', 'updatedReplicas', 'readyReplicas', 'availableReplicas', 'unavailableReplicas']) o[k] = o[k] ?? 0;
+    for (const k of [
+      'observedGeneration',
+      'replicas',
+      'updatedReplicas',
+      'readyReplicas',
+      'availableReplicas',
+      'unavailableReplicas',
+    ])
+      o[k] = o[k] ?? 0;
     return o;
   };
   return semanticEqual(norm(a), norm(b));

@@ -16,12 +16,23 @@ import { selectorFromLabelSelectorRaw } from '../../machinery/labels.js';
 import type { Controller, ControllerContext } from '../types.js';
 import { rfc3339 } from '../../machinery/time.js';
 
-const PDBS: ResourceSpec = { group: 'policy', version: 'v1', plural: 'poddisruptionbudgets', namespaced: true, kind: 'PodDisruptionBudget' };
-const RCS: ResourceSpec = { group: '', version: 'v1', plural: 'replicationcontrollers', namespaced: true, kind: 'ReplicationController' };
+const PDBS: ResourceSpec = {
+  group: 'policy',
+  version: 'v1',
+  plural: 'poddisruptionbudgets',
+  namespaced: true,
+  kind: 'PodDisruptionBudget',
+};
+const RCS: ResourceSpec = {
+  group: '',
+  version: 'v1',
+  plural: 'replicationcontrollers',
+  namespaced: true,
+  kind: 'ReplicationController',
+};
 
 /** How long an evicted pod may take to disappear before it counts again (upstream DeletionTimeout). */
 export const DELETION_TIMEOUT_MS = 2 * 60_000;
-
 
 /** intstr.GetScaledValueFromIntOrPercent(v, total, roundUp). */
 export function scaledValue(v: number | string, total: number, roundUp: boolean): number {
@@ -36,10 +47,15 @@ export function scaledValue(v: number | string, total: number, roundUp: boolean)
   return roundUp ? Math.ceil(x) : Math.floor(x);
 }
 
-export const isPodReady = (pod: any): boolean => (pod?.status?.conditions ?? []).some((c: any) => c.type === 'Ready' && c.status === 'True');
+export const isPodReady = (pod: any): boolean =>
+  (pod?.status?.conditions ?? []).some((c: any) => c.type === 'Ready' && c.status === 'True');
 
 /** desiredHealthy and whether the expected count needs the controllers' scale (upstream getExpectedPodCount). */
-export function desiredHealthyFor(spec: any, podCount: number, expectedScale: () => number): { expectedCount: number; desiredHealthy: number } {
+export function desiredHealthyFor(
+  spec: any,
+  podCount: number,
+  expectedScale: () => number,
+): { expectedCount: number; desiredHealthy: number } {
   if (spec?.maxUnavailable !== undefined && spec.maxUnavailable !== null) {
     const expectedCount = expectedScale();
     const maxUnavailable = scaledValue(spec.maxUnavailable, expectedCount, true);
@@ -54,7 +70,11 @@ export function desiredHealthyFor(spec: any, podCount: number, expectedScale: ()
 }
 
 /** disruptedPods entries still pending, and when the earliest expires (upstream buildDisruptedPodMap). */
-export function buildDisruptedPodMap(pods: any[], pdb: any, now: number): { disrupted: Record<string, string>; recheckAt?: number; notDeleted: string[] } {
+export function buildDisruptedPodMap(
+  pods: any[],
+  pdb: any,
+  now: number,
+): { disrupted: Record<string, string>; recheckAt?: number; notDeleted: string[] } {
   const prior: Record<string, string> = pdb.status?.disruptedPods ?? {};
   const disrupted: Record<string, string> = {};
   const notDeleted: string[] = [];
@@ -85,7 +105,11 @@ export function countHealthyPods(pods: any[], disrupted: Record<string, string>,
 }
 
 /** meta.SetStatusCondition for metav1.Conditions. */
-export function setCondition(conditions: any[], c: { type: string; status: string; reason: string; message: string; observedGeneration?: number }, now = rfc3339()): any[] {
+export function setCondition(
+  conditions: any[],
+  c: { type: string; status: string; reason: string; message: string; observedGeneration?: number },
+  now = rfc3339(),
+): any[] {
   const out = conditions.filter((x) => x.type !== c.type);
   const prev = conditions.find((x) => x.type === c.type);
   const lastTransitionTime = prev && prev.status === c.status ? prev.lastTransitionTime : now;
@@ -101,7 +125,13 @@ export function setCondition(conditions: any[], c: { type: string; status: strin
 }
 
 /** The status upstream's updatePdbStatus writes. */
-export function computeStatus(pdb: any, currentHealthy: number, desiredHealthy: number, expectedCount: number, disrupted: Record<string, string>): any {
+export function computeStatus(
+  pdb: any,
+  currentHealthy: number,
+  desiredHealthy: number,
+  expectedCount: number,
+  disrupted: Record<string, string>,
+): any {
   let disruptionsAllowed = currentHealthy - desiredHealthy;
   if (expectedCount <= 0 || disruptionsAllowed <= 0) disruptionsAllowed = 0;
   const observedGeneration = pdb.metadata.generation ?? 0;
@@ -138,10 +168,16 @@ export class DisruptionController implements Controller {
     this.client = ctx.client;
     this.log = ctx.logger.child({ controller: 'disruption' });
     this.recorder = new EventRecorder(ctx.client, { component: 'controllermanager' }, this.log);
-    this.runner = new ControllerRunner({ name: 'disruption', workers: 2, reconcile: (key) => this.sync(key), logger: this.log });
+    this.runner = new ControllerRunner({
+      name: 'disruption',
+      workers: 2,
+      reconcile: (key) => this.sync(key),
+      logger: this.log,
+    });
     this.pdbs = ctx.informers.forResource(PDBS);
     this.pods = ctx.informers.forResource(R.pods);
-    for (const spec of [R.replicasets, R.deployments, R.statefulsets, RCS]) this.workloads.set(spec.kind!, ctx.informers.forResource(spec));
+    for (const spec of [R.replicasets, R.deployments, R.statefulsets, RCS])
+      this.workloads.set(spec.kind!, ctx.informers.forResource(spec));
     const enqueuePDB = (pdb: any) => this.runner.enqueue(keyOf(pdb));
     this.pdbs.addEventHandler({ add: enqueuePDB, update: (_o, n) => enqueuePDB(n), delete: enqueuePDB });
     const enqueueForPod = (pod: any) => {
@@ -192,7 +228,8 @@ export class DisruptionController implements Controller {
   }
 
   private async discover(): Promise<DiscoveredResource[]> {
-    if (!this.discovered || Date.now() - this.discovered.at > 30_000) this.discovered = { at: Date.now(), resources: await this.client.discover() };
+    if (!this.discovered || Date.now() - this.discovered.at > 30_000)
+      this.discovered = { at: Date.now(), resources: await this.client.discover() };
     return this.discovered.resources;
   }
 
@@ -266,13 +303,19 @@ export class DisruptionController implements Controller {
     const pods = this.podsForPDB(pdb);
     if (!pods.length) this.recorder.event(pdb, 'Normal', 'NoPods', 'No matching pods found');
     const spec = pdb.spec ?? {};
-    const needsScale = (spec.maxUnavailable !== undefined && spec.maxUnavailable !== null) || typeof spec.minAvailable === 'string';
+    const needsScale =
+      (spec.maxUnavailable !== undefined && spec.maxUnavailable !== null) || typeof spec.minAvailable === 'string';
     let scale = { count: 0, unmanaged: [] as string[] };
     if (needsScale) {
       try {
         scale = await this.expectedScale(pods);
       } catch (err) {
-        this.recorder.event(pdb, 'Warning', 'CalculateExpectedPodCountFailed', `Failed to calculate the number of expected pods: ${(err as Error).message}`);
+        this.recorder.event(
+          pdb,
+          'Warning',
+          'CalculateExpectedPodCountFailed',
+          `Failed to calculate the number of expected pods: ${(err as Error).message}`,
+        );
         throw err;
       }
       if (scale.unmanaged.length) {
@@ -289,7 +332,13 @@ export class DisruptionController implements Controller {
     const { disrupted, recheckAt, notDeleted } = buildDisruptedPodMap(pods, pdb, now);
     for (const name of notDeleted) {
       const pod = pods.find((p) => p.metadata.name === name);
-      if (pod) this.recorder.event(pod, 'Warning', 'NotDeleted', `Pod was expected by PDB ${pdb.metadata.namespace}/${pdb.metadata.name} to be deleted but it wasn't`);
+      if (pod)
+        this.recorder.event(
+          pod,
+          'Warning',
+          'NotDeleted',
+          `Pod was expected by PDB ${pdb.metadata.namespace}/${pdb.metadata.name} to be deleted but it wasn't`,
+        );
     }
     const currentHealthy = countHealthyPods(pods, disrupted, now);
     const status = computeStatus(pdb, currentHealthy, desiredHealthy, expectedCount, disrupted);
@@ -320,4 +369,3 @@ export class DisruptionController implements Controller {
     }
   }
 }
-

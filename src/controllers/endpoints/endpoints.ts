@@ -52,7 +52,10 @@ export function repackSubsets(entries: { address: any; ready: boolean; ports: an
   }
   const bySet = new Map<string, { addrs: Map<string, boolean>; ports: any[] }>();
   for (const { port, addrs: set } of portToAddrs.values()) {
-    const k = [...set.entries()].map(([a, r]) => `${a}=${r}`).sort().join(',');
+    const k = [...set.entries()]
+      .map(([a, r]) => `${a}=${r}`)
+      .sort()
+      .join(',');
     let g = bySet.get(k);
     if (!g) bySet.set(k, (g = { addrs: set, ports: [] }));
     if (port) g.ports.push(port);
@@ -61,8 +64,14 @@ export function repackSubsets(entries: { address: any; ready: boolean; ports: an
   const cmpAddr = (a: any, b: any) => cmp(`${a.ip}|${a.targetRef?.uid ?? ''}`, `${b.ip}|${b.targetRef?.uid ?? ''}`);
   const subsets = [...bySet.values()].map((g) => {
     const out: any = {};
-    const ready = [...g.addrs].filter(([, r]) => r).map(([a]) => addrs.get(a)).sort(cmpAddr);
-    const notReady = [...g.addrs].filter(([, r]) => !r).map(([a]) => addrs.get(a)).sort(cmpAddr);
+    const ready = [...g.addrs]
+      .filter(([, r]) => r)
+      .map(([a]) => addrs.get(a))
+      .sort(cmpAddr);
+    const notReady = [...g.addrs]
+      .filter(([, r]) => !r)
+      .map(([a]) => addrs.get(a))
+      .sort(cmpAddr);
     if (ready.length) out.addresses = ready;
     if (notReady.length) out.notReadyAddresses = notReady;
     if (g.ports.length) out.ports = g.ports.sort((a, b) => cmp(portKey(a), portKey(b)));
@@ -136,7 +145,12 @@ export class EndpointsController implements Controller {
     this.services = ctx.informers.forResource(R.services);
     this.pods = ctx.informers.forResource(R.pods);
     this.endpoints = ctx.informers.forResource(R.endpoints);
-    this.runner = new ControllerRunner({ name: 'endpoint', workers: opts.workers ?? 5, reconcile: (key) => this.syncService(key), logger: this.log });
+    this.runner = new ControllerRunner({
+      name: 'endpoint',
+      workers: opts.workers ?? 5,
+      reconcile: (key) => this.syncService(key),
+      logger: this.log,
+    });
     watchServicesAndPods(this.services, this.pods, this.triggers, (key) => this.runner.enqueue(key));
     // Someone changed or deleted an Endpoints object we manage: put it right.
     const onEndpoints = (ep: any) => {
@@ -197,7 +211,12 @@ export class EndpointsController implements Controller {
     const body: any = {
       apiVersion: 'v1',
       kind: 'Endpoints',
-      metadata: { name, namespace, ...(Object.keys(labels).length ? { labels } : {}), ...(Object.keys(annotations).length ? { annotations } : {}) },
+      metadata: {
+        name,
+        namespace,
+        ...(Object.keys(labels).length ? { labels } : {}),
+        ...(Object.keys(annotations).length ? { annotations } : {}),
+      },
       subsets,
     };
     try {

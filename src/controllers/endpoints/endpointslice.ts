@@ -29,7 +29,13 @@ export const LABEL_MANAGED_BY = 'endpointslice.kubernetes.io/managed-by';
 export const CONTROLLER_NAME = 'endpointslice-controller.k8s.io';
 export const DEFAULT_MAX_ENDPOINTS_PER_SLICE = 100;
 
-export const ENDPOINTSLICES = { group: 'discovery.k8s.io', version: 'v1', plural: 'endpointslices', namespaced: true, kind: 'EndpointSlice' } as const;
+export const ENDPOINTSLICES = {
+  group: 'discovery.k8s.io',
+  version: 'v1',
+  plural: 'endpointslices',
+  namespaced: true,
+  kind: 'EndpointSlice',
+} as const;
 
 const SERVICE_INDEX = 'service';
 
@@ -43,7 +49,11 @@ export interface DesiredEndpoint {
 }
 
 /** Upstream podToEndpoint plus the ports this pod serves. */
-export function desiredEndpoints(svc: any, pods: any[], nodeZone?: (node: string) => string | undefined): DesiredEndpoint[] {
+export function desiredEndpoints(
+  svc: any,
+  pods: any[],
+  nodeZone?: (node: string) => string | undefined,
+): DesiredEndpoint[] {
   const out: DesiredEndpoint[] = [];
   const publish = !!svc.spec?.publishNotReadyAddresses;
   for (const pod of pods) {
@@ -55,8 +65,18 @@ export function desiredEndpoints(svc: any, pods: any[], nodeZone?: (node: string
     let ready = publish || serving;
     if (terminating && !publish) ready = false;
     const endpoint: any = { addresses: [ip], conditions: { ready, serving, terminating } };
-    if (pod.spec?.hostname && pod.spec?.subdomain === svc.metadata.name && pod.metadata.namespace === svc.metadata.namespace) endpoint.hostname = pod.spec.hostname;
-    endpoint.targetRef = { kind: 'Pod', namespace: pod.metadata.namespace, name: pod.metadata.name, uid: pod.metadata.uid };
+    if (
+      pod.spec?.hostname &&
+      pod.spec?.subdomain === svc.metadata.name &&
+      pod.metadata.namespace === svc.metadata.namespace
+    )
+      endpoint.hostname = pod.spec.hostname;
+    endpoint.targetRef = {
+      kind: 'Pod',
+      namespace: pod.metadata.namespace,
+      name: pod.metadata.name,
+      uid: pod.metadata.uid,
+    };
     if (pod.spec?.nodeName) {
       endpoint.nodeName = pod.spec.nodeName;
       const zone = nodeZone?.(pod.spec.nodeName);
@@ -86,13 +106,22 @@ export interface SlicePlan {
  * are in, fill slices with room before creating new ones, delete slices left empty (keeping one
  * empty placeholder when there are no endpoints at all).
  */
-export function planSlices(svc: any, desired: DesiredEndpoint[], existing: any[], maxPerSlice = DEFAULT_MAX_ENDPOINTS_PER_SLICE): SlicePlan {
+export function planSlices(
+  svc: any,
+  desired: DesiredEndpoint[],
+  existing: any[],
+  maxPerSlice = DEFAULT_MAX_ENDPOINTS_PER_SLICE,
+): SlicePlan {
   const plan: SlicePlan = { create: [], update: [], delete: [] };
   const groups = new Map<string, { ports: any[]; endpoints: Map<string, any> }>();
   for (const d of desired) {
     const k = portsKey(d.ports);
     let g = groups.get(k);
-    if (!g) groups.set(k, (g = { ports: [...d.ports].sort((a, b) => (portKey(a) < portKey(b) ? -1 : 1)), endpoints: new Map() }));
+    if (!g)
+      groups.set(
+        k,
+        (g = { ports: [...d.ports].sort((a, b) => (portKey(a) < portKey(b) ? -1 : 1)), endpoints: new Map() }),
+      );
     g.endpoints.set(endpointKey(d.endpoint), d.endpoint);
   }
   const byGroup = new Map<string, any[]>();
@@ -148,10 +177,17 @@ export function planSlices(svc: any, desired: DesiredEndpoint[], existing: any[]
     }
     for (const k2 of kept) {
       if (!k2.endpoints.length) plan.delete.push(k2.slice);
-      else if (k2.changed || labelsDiffer(k2.slice, meta.labels)) plan.update.push({ ...k2.slice, metadata: { ...k2.slice.metadata, labels: meta.labels }, endpoints: k2.endpoints, ports: g.ports });
+      else if (k2.changed || labelsDiffer(k2.slice, meta.labels))
+        plan.update.push({
+          ...k2.slice,
+          metadata: { ...k2.slice.metadata, labels: meta.labels },
+          endpoints: k2.endpoints,
+          ports: g.ports,
+        });
     }
     const rest = [...remaining.values()];
-    for (let i = 0; i < rest.length; i += maxPerSlice) plan.create.push(newSlice(svc, g.ports, rest.slice(i, i + maxPerSlice)));
+    for (let i = 0; i < rest.length; i += maxPerSlice)
+      plan.create.push(newSlice(svc, g.ports, rest.slice(i, i + maxPerSlice)));
   }
   const hasEndpoints = groups.size > 0;
   if (hasEndpoints) plan.delete.push(...placeholders);
@@ -160,7 +196,8 @@ export function planSlices(svc: any, desired: DesiredEndpoint[], existing: any[]
     const [keep, ...extra] = placeholders;
     plan.delete.push(...extra);
     if (!keep) plan.create.push(newSlice(svc, [], []));
-    else if (labelsDiffer(keep, meta.labels)) plan.update.push({ ...keep, metadata: { ...keep.metadata, labels: meta.labels } });
+    else if (labelsDiffer(keep, meta.labels))
+      plan.update.push({ ...keep, metadata: { ...keep.metadata, labels: meta.labels } });
   }
   return plan;
 }
@@ -169,7 +206,8 @@ function labelsDiffer(slice: any, labels: Record<string, string>): boolean {
   return JSON.stringify(sorted(slice.metadata?.labels ?? {})) !== JSON.stringify(sorted(labels));
 }
 
-const sorted = (o: Record<string, string>) => Object.fromEntries(Object.entries(o).sort(([a], [b]) => (a < b ? -1 : 1)));
+const sorted = (o: Record<string, string>) =>
+  Object.fromEntries(Object.entries(o).sort(([a], [b]) => (a < b ? -1 : 1)));
 
 function sliceMeta(svc: any): { labels: Record<string, string> } {
   const labels: Record<string, string> = {};
@@ -193,7 +231,16 @@ function newSlice(svc: any, ports: any[], endpoints: any[]): any {
       generateName: `${prefix}-`,
       namespace: svc.metadata.namespace,
       labels: sliceMeta(svc).labels,
-      ownerReferences: [{ apiVersion: 'v1', kind: 'Service', name: svc.metadata.name, uid: svc.metadata.uid, controller: true, blockOwnerDeletion: true }],
+      ownerReferences: [
+        {
+          apiVersion: 'v1',
+          kind: 'Service',
+          name: svc.metadata.name,
+          uid: svc.metadata.uid,
+          controller: true,
+          blockOwnerDeletion: true,
+        },
+      ],
     },
     addressType: 'IPv4',
     endpoints,
@@ -227,17 +274,25 @@ export class EndpointSliceController implements Controller {
       this.slices.addIndexers({
         [SERVICE_INDEX]: (s: any) => {
           const l = s.metadata?.labels ?? {};
-          return l[LABEL_MANAGED_BY] === CONTROLLER_NAME && l[LABEL_SERVICE_NAME] ? [`${s.metadata.namespace}/${l[LABEL_SERVICE_NAME]}`] : [];
+          return l[LABEL_MANAGED_BY] === CONTROLLER_NAME && l[LABEL_SERVICE_NAME]
+            ? [`${s.metadata.namespace}/${l[LABEL_SERVICE_NAME]}`]
+            : [];
         },
       });
     } catch {
       // Another instance registered it on the shared informer already.
     }
-    this.runner = new ControllerRunner({ name: 'endpointslice', workers: opts.workers ?? 5, reconcile: (key) => this.syncService(key), logger: this.log });
+    this.runner = new ControllerRunner({
+      name: 'endpointslice',
+      workers: opts.workers ?? 5,
+      reconcile: (key) => this.syncService(key),
+      logger: this.log,
+    });
     watchServicesAndPods(this.services, this.pods, this.triggers, (key) => this.runner.enqueue(key));
     const onSlice = (s: any) => {
       const l = s.metadata?.labels ?? {};
-      if (l[LABEL_MANAGED_BY] === CONTROLLER_NAME && l[LABEL_SERVICE_NAME]) this.runner.enqueue(`${s.metadata.namespace}/${l[LABEL_SERVICE_NAME]}`);
+      if (l[LABEL_MANAGED_BY] === CONTROLLER_NAME && l[LABEL_SERVICE_NAME])
+        this.runner.enqueue(`${s.metadata.namespace}/${l[LABEL_SERVICE_NAME]}`);
     };
     this.slices.addEventHandler({ update: (_o, n) => onSlice(n), delete: onSlice });
   }
@@ -250,7 +305,12 @@ export class EndpointSliceController implements Controller {
     return this.runner.stop();
   }
 
-  private remember(key: string, obj: any | null, name = obj?.metadata?.name, rv = Number(obj?.metadata?.resourceVersion ?? 0)): void {
+  private remember(
+    key: string,
+    obj: any | null,
+    name = obj?.metadata?.name,
+    rv = Number(obj?.metadata?.resourceVersion ?? 0),
+  ): void {
     let m = this.written.get(key);
     if (!m) this.written.set(key, (m = new Map()));
     m.set(name, { obj, rv });
@@ -287,7 +347,11 @@ export class EndpointSliceController implements Controller {
     }
     if (!svc.spec?.selector || !Object.keys(svc.spec.selector).length) return;
     const pods = selectedPods(this.pods.indexer, svc);
-    const desired = desiredEndpoints(svc, pods, (node) => this.nodes.indexer.get(node)?.metadata?.labels?.['topology.kubernetes.io/zone']);
+    const desired = desiredEndpoints(
+      svc,
+      pods,
+      (node) => this.nodes.indexer.get(node)?.metadata?.labels?.['topology.kubernetes.io/zone'],
+    );
     const existing = this.withOwnWrites(key, this.slices.indexer.byIndex(SERVICE_INDEX, key)).filter((s: any) => {
       const owner = (s.metadata?.ownerReferences ?? []).find((o: any) => o.controller);
       return !owner || owner.uid === svc.metadata.uid;
@@ -324,6 +388,9 @@ export class EndpointSliceController implements Controller {
       this.written.delete(key);
       throw err;
     }
-    this.log.debug({ service: key, created: plan.create.length, updated: plan.update.length, deleted: plan.delete.length }, 'endpointslices reconciled');
+    this.log.debug(
+      { service: key, created: plan.create.length, updated: plan.update.length, deleted: plan.delete.length },
+      'endpointslices reconciled',
+    );
   }
 }

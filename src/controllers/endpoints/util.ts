@@ -38,7 +38,10 @@ export function findPort(pod: any, svcPort: any): number | undefined {
   const protocol = svcPort.protocol ?? 'TCP';
   if (target === undefined || target === null || target === '' || target === 0) return svcPort.port;
   if (typeof target === 'number') return target;
-  const containers = [...(pod.spec?.containers ?? []), ...(pod.spec?.initContainers ?? []).filter((c: any) => c.restartPolicy === 'Always')];
+  const containers = [
+    ...(pod.spec?.containers ?? []),
+    ...(pod.spec?.initContainers ?? []).filter((c: any) => c.restartPolicy === 'Always'),
+  ];
   for (const c of containers) {
     for (const p of c.ports ?? []) if (p.name === target && (p.protocol ?? 'TCP') === protocol) return p.containerPort;
   }
@@ -94,7 +97,6 @@ export function podChanged(oldPod: any, pod: any): { labelsChanged: boolean; cha
   return { labelsChanged, changed: labelsChanged || relevant(oldPod) !== relevant(pod) };
 }
 
-
 /**
  * The time of the last pod or service change that triggered a sync of a service, as upstream's
  * TriggerTimeTracker reports it in the last-change-trigger-time annotation.
@@ -123,7 +125,12 @@ export class TriggerTimes {
  * way that matters to the Services selecting it (its labels, readiness, IPs, deletion). Each
  * such change is stamped in `triggers` for the last-change-trigger-time annotation.
  */
-export function watchServicesAndPods(services: SharedIndexInformer, pods: SharedIndexInformer, triggers: TriggerTimes, enqueue: (key: string) => void): void {
+export function watchServicesAndPods(
+  services: SharedIndexInformer,
+  pods: SharedIndexInformer,
+  triggers: TriggerTimes,
+  enqueue: (key: string) => void,
+): void {
   const touch = (key: string) => {
     triggers.observe(key);
     enqueue(key);
@@ -149,6 +156,11 @@ export function endpointAddress(pod: any, svc: any, ip: string): any {
   const epa: any = { ip };
   if (pod.spec?.nodeName) epa.nodeName = pod.spec.nodeName;
   epa.targetRef = { kind: 'Pod', namespace: pod.metadata.namespace, name: pod.metadata.name, uid: pod.metadata.uid };
-  if (pod.spec?.hostname && pod.spec?.subdomain === svc.metadata.name && svc.metadata.namespace === pod.metadata.namespace) epa.hostname = pod.spec.hostname;
+  if (
+    pod.spec?.hostname &&
+    pod.spec?.subdomain === svc.metadata.name &&
+    svc.metadata.namespace === pod.metadata.namespace
+  )
+    epa.hostname = pod.spec.hostname;
   return epa;
 }

@@ -72,7 +72,8 @@ export class GarbageCollector implements Controller {
     this.log = ctx.logger.child({ controller: 'garbagecollector' });
     this.recorder = new EventRecorder(ctx.client, { component: 'garbage-collector-controller' }, this.log);
     this.graph = new DependencyGraph({
-      attemptToDelete: (uid, rateLimited) => (rateLimited ? this.deleteRunner.queue.addRateLimited(uid) : this.deleteRunner.enqueue(uid)),
+      attemptToDelete: (uid, rateLimited) =>
+        rateLimited ? this.deleteRunner.queue.addRateLimited(uid) : this.deleteRunner.enqueue(uid),
       attemptToOrphan: (uid) => this.orphanRunner.enqueue(uid),
       invalidNamespaceOwnerRef: (dep, ref) => this.reportInvalidNamespaceOwnerRef(dep, ref),
     });
@@ -89,7 +90,13 @@ export class GarbageCollector implements Controller {
       logger: this.log,
     });
     // CRDs come and go: look at discovery again when one changes (it is served a moment later).
-    this.crdInformer = ctx.informers.forResource({ group: 'apiextensions.k8s.io', version: 'v1', plural: 'customresourcedefinitions', namespaced: false, kind: 'CustomResourceDefinition' });
+    this.crdInformer = ctx.informers.forResource({
+      group: 'apiextensions.k8s.io',
+      version: 'v1',
+      plural: 'customresourcedefinitions',
+      namespaced: false,
+      kind: 'CustomResourceDefinition',
+    });
     const kick = () => this.scheduleResync();
     this.crdInformer.addEventHandler({ add: (_o, initial) => !initial && kick(), update: kick, delete: kick });
   }
@@ -122,7 +129,9 @@ export class GarbageCollector implements Controller {
   private scheduleResync(delayMs = 300): void {
     if (this.stopped) return;
     const run = () => {
-      this.syncing = this.syncing.then(() => this.resyncMonitors()).catch((err) => this.log.warn({ err }, 'garbage collector resync failed'));
+      this.syncing = this.syncing
+        .then(() => this.resyncMonitors())
+        .catch((err) => this.log.warn({ err }, 'garbage collector resync failed'));
     };
     if (delayMs === 0) return run();
     if (this.pendingResync) clearTimeout(this.pendingResync);
@@ -228,10 +237,14 @@ export class GarbageCollector implements Controller {
         continue;
       }
       const owner = result;
-      if (owner.metadata.deletionTimestamp && (owner.metadata.finalizers ?? []).includes(FINALIZER_DELETE_DEPENDENTS)) waiting.push(ref);
+      if (owner.metadata.deletionTimestamp && (owner.metadata.finalizers ?? []).includes(FINALIZER_DELETE_DEPENDENTS))
+        waiting.push(ref);
       else solid.push(ref);
     }
-    this.log.debug({ item: identityString(item.identity), solid: solid.length, dangling: dangling.length, waiting: waiting.length }, 'classified owner references');
+    this.log.debug(
+      { item: identityString(item.identity), solid: solid.length, dangling: dangling.length, waiting: waiting.length },
+      'classified owner references',
+    );
 
     if (solid.length) {
       if (!dangling.length && !waiting.length) return;
@@ -245,7 +258,9 @@ export class GarbageCollector implements Controller {
       for (const dep of item.dependents) {
         if (dep.deletingDependents) {
           // Break a possible cycle: make this object's references non-blocking first.
-          await this.patchOwnerReferences(item, (current) => current.map((r) => (r.blockOwnerDeletion ? { ...r, blockOwnerDeletion: false } : r)));
+          await this.patchOwnerReferences(item, (current) =>
+            current.map((r) => (r.blockOwnerDeletion ? { ...r, blockOwnerDeletion: false } : r)),
+          );
           break;
         }
       }
@@ -255,20 +270,33 @@ export class GarbageCollector implements Controller {
     }
     // No solid owner: collect it, keeping the propagation its own finalizers ask for.
     const finalizers: string[] = latest.metadata.finalizers ?? [];
-    const policy = finalizers.includes(FINALIZER_ORPHAN) ? 'Orphan' : finalizers.includes(FINALIZER_DELETE_DEPENDENTS) ? 'Foreground' : 'Background';
+    const policy = finalizers.includes(FINALIZER_ORPHAN)
+      ? 'Orphan'
+      : finalizers.includes(FINALIZER_DELETE_DEPENDENTS)
+        ? 'Foreground'
+        : 'Background';
     this.log.debug({ item: identityString(item.identity), policy }, 'deleting object without owners');
     await this.deleteObject(item.identity, policy);
   }
 
   /** true: the owner is absent (or another object with that name); else the owner's metadata. */
   private async isDangling(ref: OwnerReference, item: GraphNode): Promise<true | 'invalid' | any> {
-    const clusterKey: ObjectIdentity = { apiVersion: ref.apiVersion, kind: ref.kind, name: ref.name, uid: ref.uid, namespace: '' };
+    const clusterKey: ObjectIdentity = {
+      apiVersion: ref.apiVersion,
+      kind: ref.kind,
+      name: ref.name,
+      uid: ref.uid,
+      namespace: '',
+    };
     if (this.graph.absentOwnerCache.has(clusterKey)) return true;
     const nsKey = { ...clusterKey, namespace: item.identity.namespace };
     if (this.graph.absentOwnerCache.has(nsKey)) return true;
     const resource = this.resourceFor(ref.apiVersion, ref.kind);
     if (resource.namespaced && !item.identity.namespace) {
-      this.log.debug({ item: identityString(item.identity), owner: ref.name }, 'cluster-scoped object refers to a namespaced owner');
+      this.log.debug(
+        { item: identityString(item.identity), owner: ref.name },
+        'cluster-scoped object refers to a namespaced owner',
+      );
       return 'invalid';
     }
     const key = resource.namespaced ? nsKey : clusterKey;
@@ -302,7 +330,10 @@ export class GarbageCollector implements Controller {
   }
 
   /** Rewrite ownerReferences with optimistic concurrency (JSON merge patch with resourceVersion). */
-  private async patchOwnerReferences(item: GraphNode, edit: (refs: OwnerReference[]) => OwnerReference[]): Promise<void> {
+  private async patchOwnerReferences(
+    item: GraphNode,
+    edit: (refs: OwnerReference[]) => OwnerReference[],
+  ): Promise<void> {
     const { rc } = this.rc(item.identity);
     for (let attempt = 0; ; attempt++) {
       const latest = await this.getObject(item.identity);
@@ -311,7 +342,9 @@ export class GarbageCollector implements Controller {
       const next = edit(current);
       if (JSON.stringify(next) === JSON.stringify(current)) return;
       try {
-        await rc.patch(item.identity.name, 'merge', { metadata: { ownerReferences: next.length ? next : null, resourceVersion: latest.metadata.resourceVersion } });
+        await rc.patch(item.identity.name, 'merge', {
+          metadata: { ownerReferences: next.length ? next : null, resourceVersion: latest.metadata.resourceVersion },
+        });
         return;
       } catch (err) {
         if (isNotFound(err)) return;
@@ -330,7 +363,9 @@ export class GarbageCollector implements Controller {
       if (!finalizers.includes(finalizer)) return;
       const next = finalizers.filter((f) => f !== finalizer);
       try {
-        await rc.patch(item.identity.name, 'merge', { metadata: { finalizers: next.length ? next : null, resourceVersion: latest.metadata.resourceVersion } });
+        await rc.patch(item.identity.name, 'merge', {
+          metadata: { finalizers: next.length ? next : null, resourceVersion: latest.metadata.resourceVersion },
+        });
         return;
       } catch (err) {
         if (isNotFound(err)) return;
@@ -354,16 +389,26 @@ export class GarbageCollector implements Controller {
         }),
       ),
     );
-    if (errors.length) throw new Error(`orphaning dependents of ${identityString(owner.identity)}: ${errors.map(String).join('; ')}`);
+    if (errors.length)
+      throw new Error(`orphaning dependents of ${identityString(owner.identity)}: ${errors.map(String).join('; ')}`);
     this.log.debug({ owner: identityString(owner.identity), dependents: dependents.length }, 'dependents orphaned');
     await this.removeFinalizer(owner, FINALIZER_ORPHAN);
   }
 
   private reportInvalidNamespaceOwnerRef(dep: GraphNode, ref: OwnerReference): void {
     const id = dep.identity;
-    const obj = { apiVersion: id.apiVersion, kind: id.kind, metadata: { name: id.name, namespace: id.namespace || undefined, uid: id.uid } };
+    const obj = {
+      apiVersion: id.apiVersion,
+      kind: id.kind,
+      metadata: { name: id.name, namespace: id.namespace || undefined, uid: id.uid },
+    };
     const invalid = `[${ref.apiVersion}/${ref.kind}, namespace: ${id.namespace}, name: ${ref.name}, uid: ${ref.uid}]`;
-    this.recorder.event(obj, 'Warning', 'OwnerRefInvalidNamespace', `ownerRef ${invalid} does not exist in namespace "${id.namespace}"`);
+    this.recorder.event(
+      obj,
+      'Warning',
+      'OwnerRefInvalidNamespace',
+      `ownerRef ${invalid} does not exist in namespace "${id.namespace}"`,
+    );
   }
 }
 

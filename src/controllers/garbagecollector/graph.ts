@@ -104,7 +104,13 @@ const hasFinalizer = (o: ObjectMetadata | undefined, f: string) => !!o?.metadata
 const beingDeleted = (o: ObjectMetadata | undefined) => !!o?.metadata.deletionTimestamp;
 
 export function identityOf(o: ObjectMetadata): ObjectIdentity {
-  return { apiVersion: o.apiVersion, kind: o.kind, name: o.metadata.name, uid: o.metadata.uid, namespace: o.metadata.namespace ?? '' };
+  return {
+    apiVersion: o.apiVersion,
+    kind: o.kind,
+    name: o.metadata.name,
+    uid: o.metadata.uid,
+    namespace: o.metadata.namespace ?? '',
+  };
 }
 
 export function ownerIdentity(ref: OwnerReference, namespace: string): ObjectIdentity {
@@ -154,7 +160,10 @@ export class AbsentOwnerCache {
 }
 
 /** Split dependents into those whose reference to `owner` matches its identity and those that do not. */
-export function partitionDependents(deps: Iterable<GraphNode>, owner: ObjectIdentity): { matching: GraphNode[]; nonMatching: GraphNode[] } {
+export function partitionDependents(
+  deps: Iterable<GraphNode>,
+  owner: ObjectIdentity,
+): { matching: GraphNode[]; nonMatching: GraphNode[] } {
   const matching: GraphNode[] = [];
   const nonMatching: GraphNode[] = [];
   const ownerNamespaced = owner.namespace !== '';
@@ -329,7 +338,10 @@ export class DependencyGraph {
   }
 
   /** Owners waiting for dependents may proceed when a blocking reference goes away. */
-  private addUnblockedOwnersToDeleteQueue(removed: OwnerReference[], changed: { oldRef: OwnerReference; newRef: OwnerReference }[]): void {
+  private addUnblockedOwnersToDeleteQueue(
+    removed: OwnerReference[],
+    changed: { oldRef: OwnerReference; newRef: OwnerReference }[],
+  ): void {
     const check = (uid: string) => {
       const owner = this.uidToNode.get(uid);
       if (owner?.deletingDependents) this.sink.attemptToDelete(owner.uid);

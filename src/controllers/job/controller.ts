@@ -88,7 +88,12 @@ export class JobController implements Controller {
     this.pods = ctx.informers.forResource(R.pods);
     addControllerIndex(this.pods);
     this.recorder = new EventRecorder(this.client, { component: 'job-controller' }, this.log);
-    this.runner = new ControllerRunner({ name: 'job', workers: opts.workers ?? 5, reconcile: (k) => this.sync(k), logger: this.log });
+    this.runner = new ControllerRunner({
+      name: 'job',
+      workers: opts.workers ?? 5,
+      reconcile: (k) => this.sync(k),
+      logger: this.log,
+    });
     this.jobs.addEventHandler({
       add: (j) => this.runner.enqueue(keyOf(j)),
       update: (_o, j) => this.runner.enqueue(keyOf(j)),
@@ -129,7 +134,9 @@ export class JobController implements Controller {
   }
 
   private releasePod(pod: any): void {
-    void removeFinalizer(this.client.resource(R.pods), pod, JOB_TRACKING_FINALIZER).catch((err) => this.log.debug({ err, pod: pod.metadata.name }, 'finalizer removal failed'));
+    void removeFinalizer(this.client.resource(R.pods), pod, JOB_TRACKING_FINALIZER).catch((err) =>
+      this.log.debug({ err, pod: pod.metadata.name }, 'finalizer removal failed'),
+    );
   }
 
   async sync(key: string): Promise<ReconcileResult | void> {
@@ -163,13 +170,18 @@ export class JobController implements Controller {
     if (!status.startTime && !suspended) status.startTime = nowStr;
 
     // ---- count finished pods (finalizer tracking) ----
-    const uncounted = { succeeded: [...(status.uncountedTerminatedPods?.succeeded ?? [])], failed: [...(status.uncountedTerminatedPods?.failed ?? [])] };
+    const uncounted = {
+      succeeded: [...(status.uncountedTerminatedPods?.succeeded ?? [])],
+      failed: [...(status.uncountedTerminatedPods?.failed ?? [])],
+    };
     const inUncounted = new Set([...uncounted.succeeded, ...uncounted.failed]);
     const completed = parseIndexes(status.completedIndexes, completions);
     let newSucceeded = 0;
     let newFailed = 0;
     const toRelease: any[] = [];
-    const isFailed = (p: any) => isPodFailed(p) || (isPodTerminating(p) && !isPodSucceeded(p) && !suspended && spec.podReplacementPolicy !== 'Failed');
+    const isFailed = (p: any) =>
+      isPodFailed(p) ||
+      (isPodTerminating(p) && !isPodSucceeded(p) && !suspended && spec.podReplacementPolicy !== 'Failed');
     for (const p of pods) {
       if (!hasFinalizer(p)) continue;
       const succeeded = isPodSucceeded(p);
@@ -227,7 +239,9 @@ export class JobController implements Controller {
         }
       }),
     );
-    const stillTracked = new Map(pods.filter((p) => hasFinalizer(p) && !released.has(p.metadata.uid)).map((p) => [p.metadata.uid, p]));
+    const stillTracked = new Map(
+      pods.filter((p) => hasFinalizer(p) && !released.has(p.metadata.uid)).map((p) => [p.metadata.uid, p]),
+    );
     const flush = (list: string[]) => {
       const keep: string[] = [];
       let moved = 0;
@@ -243,7 +257,10 @@ export class JobController implements Controller {
     status.failed = (status.failed ?? 0) + f.moved;
     if (!status.succeeded) delete status.succeeded;
     if (!status.failed) delete status.failed;
-    status.uncountedTerminatedPods = { ...(s.keep.length ? { succeeded: s.keep } : {}), ...(f.keep.length ? { failed: f.keep } : {}) };
+    status.uncountedTerminatedPods = {
+      ...(s.keep.length ? { succeeded: s.keep } : {}),
+      ...(f.keep.length ? { failed: f.keep } : {}),
+    };
     const succeeded = (status.succeeded ?? 0) + s.keep.length;
     const failed = (status.failed ?? 0) + f.keep.length;
 
@@ -261,9 +278,15 @@ export class JobController implements Controller {
     if (!failure && !successTarget) {
       if (failed > backoffLimit && (newFailed > 0 || failed > 0)) {
         failure = { reason: 'BackoffLimitExceeded', message: 'Job has reached the specified backoff limit' };
-      } else if (spec.activeDeadlineSeconds !== undefined && spec.activeDeadlineSeconds !== null && status.startTime && !suspended) {
+      } else if (
+        spec.activeDeadlineSeconds !== undefined &&
+        spec.activeDeadlineSeconds !== null &&
+        status.startTime &&
+        !suspended
+      ) {
         const deadline = (parseTime(status.startTime) ?? now) + spec.activeDeadlineSeconds * 1000;
-        if (now >= deadline) failure = { reason: 'DeadlineExceeded', message: 'Job was active longer than specified deadline' };
+        if (now >= deadline)
+          failure = { reason: 'DeadlineExceeded', message: 'Job was active longer than specified deadline' };
         else wake(deadline - now + 10);
       }
       if (failure) {
@@ -276,19 +299,37 @@ export class JobController implements Controller {
       if (indexed) success = completed.size >= (completions ?? 0);
       else if (completions !== undefined) success = succeeded >= completions;
       else success = succeeded > 0 && active.length === 0;
-      if (success) setCondition(status, 'SuccessCriteriaMet', 'True', 'CompletionsReached', 'Reached expected number of succeeded pods', nowStr);
+      if (success)
+        setCondition(
+          status,
+          'SuccessCriteriaMet',
+          'True',
+          'CompletionsReached',
+          'Reached expected number of succeeded pods',
+          nowStr,
+        );
     }
 
     if (failure || success) {
       // Remove what still runs; the terminal condition comes once every pod is accounted for.
       await Promise.all(active.map((p) => this.deletePod(key, job, p)));
       active = [];
-      const unaccounted = stillTracked.size > 0 || (status.uncountedTerminatedPods.succeeded?.length ?? 0) > 0 || (status.uncountedTerminatedPods.failed?.length ?? 0) > 0;
+      const unaccounted =
+        stillTracked.size > 0 ||
+        (status.uncountedTerminatedPods.succeeded?.length ?? 0) > 0 ||
+        (status.uncountedTerminatedPods.failed?.length ?? 0) > 0;
       if (!unaccounted) {
         if (failure) {
           setCondition(status, 'Failed', 'True', failure.reason, failure.message, nowStr);
         } else {
-          setCondition(status, 'Complete', 'True', 'CompletionsReached', 'Reached expected number of succeeded pods', nowStr);
+          setCondition(
+            status,
+            'Complete',
+            'True',
+            'CompletionsReached',
+            'Reached expected number of succeeded pods',
+            nowStr,
+          );
           status.completionTime = nowStr;
           this.recorder.event(job, 'Normal', 'Completed', 'Job completed');
         }
@@ -322,7 +363,14 @@ export class JobController implements Controller {
   }
 
   /** Create or delete pods towards what the Job wants running now (upstream manageJob). */
-  private async manage(key: string, job: any, active: any[], completed: Set<number>, succeeded: number, now: number): Promise<{ active: any[]; requeueAfterMs?: number }> {
+  private async manage(
+    key: string,
+    job: any,
+    active: any[],
+    completed: Set<number>,
+    succeeded: number,
+    now: number,
+  ): Promise<{ active: any[]; requeueAfterMs?: number }> {
     const spec = job.spec ?? {};
     const parallelism: number = spec.parallelism ?? 1;
     const completions: number | undefined = spec.completions ?? undefined;
@@ -370,7 +418,8 @@ export class JobController implements Controller {
       const indexes: (number | undefined)[] = [];
       if (indexed) {
         const running = new Set(keep.map(completionIndexOf));
-        for (let i = 0; i < (completions ?? 0) && indexes.length < diff; i++) if (!completed.has(i) && !running.has(i)) indexes.push(i);
+        for (let i = 0; i < (completions ?? 0) && indexes.length < diff; i++)
+          if (!completed.has(i) && !running.has(i)) indexes.push(i);
       } else {
         for (let i = 0; i < diff; i++) indexes.push(undefined);
       }
@@ -396,7 +445,10 @@ export class JobController implements Controller {
       annotations[JOB_COMPLETION_INDEX] = String(index);
       generateName = `${job.metadata.name}-${index}-`;
       if (!spec.hostname) spec.hostname = `${job.metadata.name}-${index}`;
-      const env = { name: JOB_COMPLETION_INDEX_ENV, valueFrom: { fieldRef: { fieldPath: `metadata.annotations['${JOB_COMPLETION_INDEX}']` } } };
+      const env = {
+        name: JOB_COMPLETION_INDEX_ENV,
+        valueFrom: { fieldRef: { fieldPath: `metadata.annotations['${JOB_COMPLETION_INDEX}']` } },
+      };
       for (const c of [...(spec.initContainers ?? []), ...(spec.containers ?? [])]) {
         const list: any[] = (c.env ??= []);
         if (!list.some((e) => e.name === JOB_COMPLETION_INDEX_ENV)) list.push(env);
@@ -428,7 +480,9 @@ export class JobController implements Controller {
 
   private async deletePod(key: string, job: any, pod: any): Promise<void> {
     try {
-      await this.podsClient(job.metadata.namespace).delete(pod.metadata.name, { preconditions: { uid: pod.metadata.uid } });
+      await this.podsClient(job.metadata.namespace).delete(pod.metadata.name, {
+        preconditions: { uid: pod.metadata.uid },
+      });
       this.expectations.expectDelete(key, pod.metadata.uid);
       this.recorder.event(job, 'Normal', 'SuccessfulDelete', `Deleted pod: ${pod.metadata.name}`);
     } catch (err) {
@@ -439,6 +493,9 @@ export class JobController implements Controller {
   }
 
   private async writeStatus(job: any, status: any): Promise<any> {
-    return this.client.resource(R.jobs).namespace(job.metadata.namespace).updateStatus({ ...job, status });
+    return this.client
+      .resource(R.jobs)
+      .namespace(job.metadata.namespace)
+      .updateStatus({ ...job, status });
   }
 }

@@ -34,9 +34,20 @@ export class TTLAfterFinishedController implements Controller {
     this.log = ctx.logger.child({ controller: 'ttl-after-finished' });
     this.now = opts.now ?? Date.now;
     this.jobs = ctx.informers.forResource(R.jobs);
-    this.runner = new ControllerRunner({ name: 'ttl-after-finished', workers: opts.workers ?? 2, reconcile: (k) => this.sync(k), logger: this.log });
+    this.runner = new ControllerRunner({
+      name: 'ttl-after-finished',
+      workers: opts.workers ?? 2,
+      reconcile: (k) => this.sync(k),
+      logger: this.log,
+    });
     const enqueue = (j: any) => {
-      if (j?.spec?.ttlSecondsAfterFinished !== undefined && j?.spec?.ttlSecondsAfterFinished !== null && !j.metadata?.deletionTimestamp && isJobFinished(j)) this.runner.enqueue(keyOf(j));
+      if (
+        j?.spec?.ttlSecondsAfterFinished !== undefined &&
+        j?.spec?.ttlSecondsAfterFinished !== null &&
+        !j.metadata?.deletionTimestamp &&
+        isJobFinished(j)
+      )
+        this.runner.enqueue(keyOf(j));
     };
     this.jobs.addEventHandler({ add: enqueue, update: (_o, j) => enqueue(j) });
   }
@@ -70,7 +81,10 @@ export class TTLAfterFinishedController implements Controller {
     if (expires === undefined || fresh.metadata.deletionTimestamp) return;
     if (expires > now) return { requeueAfterMs: expires - now + 10 };
     try {
-      await jobs.delete(name, { propagationPolicy: 'Foreground', preconditions: { uid: fresh.metadata.uid, resourceVersion: fresh.metadata.resourceVersion } });
+      await jobs.delete(name, {
+        propagationPolicy: 'Foreground',
+        preconditions: { uid: fresh.metadata.uid, resourceVersion: fresh.metadata.resourceVersion },
+      });
       this.log.debug({ job: key }, 'deleted finished job after its TTL');
     } catch (err) {
       if (isNotFound(err)) return;

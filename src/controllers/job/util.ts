@@ -30,7 +30,14 @@ export function isJobFinished(job: any): 'Complete' | 'Failed' | undefined {
 }
 
 /** Set (or update) a condition; lastTransitionTime moves only when the status changes. */
-export function setCondition(status: any, type: string, value: 'True' | 'False', reason: string, message: string, now: string): boolean {
+export function setCondition(
+  status: any,
+  type: string,
+  value: 'True' | 'False',
+  reason: string,
+  message: string,
+  now: string,
+): boolean {
   const conds: any[] = (status.conditions ??= []);
   const c = conds.find((x) => x.type === type);
   if (c) {
@@ -64,7 +71,7 @@ export function parseIndexes(s: string | undefined, completions = Number.MAX_SAF
 export function formatIndexes(set: Iterable<number>): string {
   const sorted = [...new Set(set)].sort((a, b) => a - b);
   const parts: string[] = [];
-  for (let i = 0; i < sorted.length; ) {
+  for (let i = 0; i < sorted.length;) {
     let j = i;
     while (j + 1 < sorted.length && sorted[j + 1] === sorted[j] + 1) j++;
     parts.push(j === i ? String(sorted[i]) : j === i + 1 ? `${sorted[i]},${sorted[j]}` : `${sorted[i]}-${sorted[j]}`);

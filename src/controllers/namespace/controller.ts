@@ -34,11 +34,23 @@ const CONDITION_TYPES: ConditionType[] = [
 ];
 
 const OK: Record<ConditionType, { reason: string; message: string }> = {
-  NamespaceDeletionDiscoveryFailure: { reason: 'ResourcesDiscovered', message: 'All resources successfully discovered' },
-  NamespaceDeletionGroupVersionParsingFailure: { reason: 'ParsedGroupVersions', message: 'All legacy kube types successfully parsed' },
-  NamespaceDeletionContentFailure: { reason: 'ContentDeleted', message: 'All content successfully deleted, may be waiting on finalization' },
+  NamespaceDeletionDiscoveryFailure: {
+    reason: 'ResourcesDiscovered',
+    message: 'All resources successfully discovered',
+  },
+  NamespaceDeletionGroupVersionParsingFailure: {
+    reason: 'ParsedGroupVersions',
+    message: 'All legacy kube types successfully parsed',
+  },
+  NamespaceDeletionContentFailure: {
+    reason: 'ContentDeleted',
+    message: 'All content successfully deleted, may be waiting on finalization',
+  },
   NamespaceContentRemaining: { reason: 'ContentRemoved', message: 'All content successfully removed' },
-  NamespaceFinalizersRemaining: { reason: 'ContentHasNoFinalizers', message: 'All content-preserving finalizers finished' },
+  NamespaceFinalizersRemaining: {
+    reason: 'ContentHasNoFinalizers',
+    message: 'All content-preserving finalizers finished',
+  },
 };
 
 interface Condition {
@@ -48,7 +60,6 @@ interface Condition {
   message: string;
   lastTransitionTime?: string;
 }
-
 
 /** The outcome of one pass over a namespace's content. */
 export interface ContentResult {
@@ -80,7 +91,10 @@ export class NamespaceController implements Controller {
       name: 'namespace',
       workers: opts.workers ?? 5,
       reconcile: (key) => this.sync(key),
-      rateLimiter: new MaxOfRateLimiter(new ItemExponentialFailureRateLimiter<string>(5, 60_000), new BucketRateLimiter<string>(10, 100)),
+      rateLimiter: new MaxOfRateLimiter(
+        new ItemExponentialFailureRateLimiter<string>(5, 60_000),
+        new BucketRateLimiter<string>(10, 100),
+      ),
       logger: this.log,
     });
     // Upstream delays each look by namespaceDeletionGracePeriod (5 s) so every API server sees
@@ -180,7 +194,9 @@ export class NamespaceController implements Controller {
     }
     let remaining = 0;
     if (remainingByResource.size) {
-      const parts = [...remainingByResource].map(([gr, n]) => ((remaining += n), `${gr} has ${n} resource instances`)).sort();
+      const parts = [...remainingByResource]
+        .map(([gr, n]) => ((remaining += n), `${gr} has ${n} resource instances`))
+        .sort();
       conditions.set('NamespaceContentRemaining', {
         type: 'NamespaceContentRemaining',
         status: 'True',
@@ -245,7 +261,9 @@ export class NamespaceController implements Controller {
     });
     if (!changed) return ns;
     try {
-      return await this.client.resource(R.namespaces).patch(ns.metadata.name, 'merge', { status: { conditions: merged } }, { subresource: 'status' });
+      return await this.client
+        .resource(R.namespaces)
+        .patch(ns.metadata.name, 'merge', { status: { conditions: merged } }, { subresource: 'status' });
     } catch (err) {
       if (isNotFound(err)) return ns;
       throw err;

@@ -59,7 +59,12 @@ export class NodeIpamController implements Controller {
     this.set = new CidrSet(ctx.options?.clusterCIDR ?? '10.42.0.0/16', ctx.options?.nodeCIDRMaskSize ?? 24);
     this.recorder = new EventRecorder(ctx.client, { component: 'cidrAllocator' }, this.log);
     this.informer = ctx.informers.forResource(R.nodes);
-    this.runner = new ControllerRunner({ name: 'nodeipam', workers: 1, reconcile: (key) => this.sync(key), logger: this.log });
+    this.runner = new ControllerRunner({
+      name: 'nodeipam',
+      workers: 1,
+      reconcile: (key) => this.sync(key),
+      logger: this.log,
+    });
     this.informer.addEventHandler({
       add: (n) => this.observe(n),
       update: (_o, n) => this.observe(n),

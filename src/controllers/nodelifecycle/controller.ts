@@ -29,7 +29,14 @@ export const TAINT_UNSCHEDULABLE = 'node.kubernetes.io/unschedulable';
 export const TAINT_MEMORY_PRESSURE = 'node.kubernetes.io/memory-pressure';
 export const TAINT_DISK_PRESSURE = 'node.kubernetes.io/disk-pressure';
 export const TAINT_PID_PRESSURE = 'node.kubernetes.io/pid-pressure';
-const MANAGED_NOSCHEDULE = [TAINT_NOT_READY, TAINT_UNREACHABLE, TAINT_UNSCHEDULABLE, TAINT_MEMORY_PRESSURE, TAINT_DISK_PRESSURE, TAINT_PID_PRESSURE];
+const MANAGED_NOSCHEDULE = [
+  TAINT_NOT_READY,
+  TAINT_UNREACHABLE,
+  TAINT_UNSCHEDULABLE,
+  TAINT_MEMORY_PRESSURE,
+  TAINT_DISK_PRESSURE,
+  TAINT_PID_PRESSURE,
+];
 const MANAGED_NOEXECUTE = [TAINT_NOT_READY, TAINT_UNREACHABLE];
 
 const POD_NODE_INDEX = 'nodelifecycle/nodeName';
@@ -76,8 +83,8 @@ export function desiredTaints(node: any): { noSchedule: string[]; noExecute: str
   const ready = cond('Ready');
   const noSchedule: string[] = [];
   const noExecute: string[] = [];
-  if (ready === 'False') noSchedule.push(TAINT_NOT_READY), noExecute.push(TAINT_NOT_READY);
-  else if (ready === 'Unknown') noSchedule.push(TAINT_UNREACHABLE), noExecute.push(TAINT_UNREACHABLE);
+  if (ready === 'False') (noSchedule.push(TAINT_NOT_READY), noExecute.push(TAINT_NOT_READY));
+  else if (ready === 'Unknown') (noSchedule.push(TAINT_UNREACHABLE), noExecute.push(TAINT_UNREACHABLE));
   if (cond('MemoryPressure') === 'True') noSchedule.push(TAINT_MEMORY_PRESSURE);
   if (cond('DiskPressure') === 'True') noSchedule.push(TAINT_DISK_PRESSURE);
   if (cond('PIDPressure') === 'True') noSchedule.push(TAINT_PID_PRESSURE);
@@ -95,8 +102,11 @@ export function reconcileTaints(node: any, at: string): Taint[] | undefined {
     return true;
   });
   const add: Taint[] = [];
-  for (const k of want.noSchedule) if (!keep.some((t) => t.key === k && t.effect === 'NoSchedule')) add.push({ key: k, effect: 'NoSchedule' });
-  for (const k of want.noExecute) if (!keep.some((t) => t.key === k && t.effect === 'NoExecute')) add.push({ key: k, effect: 'NoExecute', timeAdded: at });
+  for (const k of want.noSchedule)
+    if (!keep.some((t) => t.key === k && t.effect === 'NoSchedule')) add.push({ key: k, effect: 'NoSchedule' });
+  for (const k of want.noExecute)
+    if (!keep.some((t) => t.key === k && t.effect === 'NoExecute'))
+      add.push({ key: k, effect: 'NoExecute', timeAdded: at });
   if (!add.length && keep.length === cur.length) return undefined;
   return [...keep, ...add];
 }
@@ -139,8 +149,18 @@ export class NodeLifecycleController implements Controller {
     } catch {
       // Already there (a second instance over the same factory).
     }
-    this.nodeRunner = new ControllerRunner({ name: 'node-lifecycle-taints', workers: 2, reconcile: (key) => this.syncNodeTaints(key), logger: this.log });
-    this.podRunner = new ControllerRunner({ name: 'taint-eviction', workers: 4, reconcile: (key) => this.syncPod(key), logger: this.log });
+    this.nodeRunner = new ControllerRunner({
+      name: 'node-lifecycle-taints',
+      workers: 2,
+      reconcile: (key) => this.syncNodeTaints(key),
+      logger: this.log,
+    });
+    this.podRunner = new ControllerRunner({
+      name: 'taint-eviction',
+      workers: 4,
+      reconcile: (key) => this.syncPod(key),
+      logger: this.log,
+    });
 
     this.nodes.addEventHandler({
       add: (n) => {
@@ -149,7 +169,8 @@ export class NodeLifecycleController implements Controller {
       },
       update: (o, n) => {
         this.observeNode(n);
-        if (JSON.stringify(o.spec?.taints ?? []) !== JSON.stringify(n.spec?.taints ?? [])) this.enqueuePodsOn(n.metadata.name);
+        if (JSON.stringify(o.spec?.taints ?? []) !== JSON.stringify(n.spec?.taints ?? []))
+          this.enqueuePodsOn(n.metadata.name);
         this.nodeRunner.enqueue(n.metadata.name);
       },
       delete: (n) => this.health.delete(n?.metadata?.name),
@@ -209,7 +230,8 @@ export class NodeLifecycleController implements Controller {
   }
 
   private enqueuePodsOn(node: string): void {
-    for (const p of this.pods.store.byIndex(POD_NODE_INDEX, node)) if (!p.metadata?.deletionTimestamp) this.podRunner.enqueue(keyOf(p));
+    for (const p of this.pods.store.byIndex(POD_NODE_INDEX, node))
+      if (!p.metadata?.deletionTimestamp) this.podRunner.enqueue(keyOf(p));
   }
 
   /** monitorNodeHealth: nodes not heard from within the grace period become Unknown. */
@@ -238,16 +260,31 @@ export class NodeLifecycleController implements Controller {
       if (!cur) return;
       const node = structuredClone(cur);
       const ts = rfc3339();
-      const conds: any[] = (node.status ??= {}).conditions ??= [];
+      const conds: any[] = ((node.status ??= {}).conditions ??= []);
       const ready = conds.find((c) => c.type === 'Ready');
       if (ready?.status === 'Unknown') return;
       if (!ready) {
-        conds.push({ type: 'Ready', status: 'Unknown', reason: 'NodeStatusNeverUpdated', message: 'Kubelet never posted node status.', lastHeartbeatTime: node.metadata.creationTimestamp, lastTransitionTime: ts });
+        conds.push({
+          type: 'Ready',
+          status: 'Unknown',
+          reason: 'NodeStatusNeverUpdated',
+          message: 'Kubelet never posted node status.',
+          lastHeartbeatTime: node.metadata.creationTimestamp,
+          lastTransitionTime: ts,
+        });
       }
       for (const type of ['Ready', 'MemoryPressure', 'DiskPressure', 'PIDPressure']) {
         const c = conds.find((x) => x.type === type);
         if (!c) {
-          if (type !== 'Ready') conds.push({ type, status: 'Unknown', reason: 'NodeStatusNeverUpdated', message: 'Kubelet never posted node status.', lastHeartbeatTime: node.metadata.creationTimestamp, lastTransitionTime: ts });
+          if (type !== 'Ready')
+            conds.push({
+              type,
+              status: 'Unknown',
+              reason: 'NodeStatusNeverUpdated',
+              message: 'Kubelet never posted node status.',
+              lastHeartbeatTime: node.metadata.creationTimestamp,
+              lastTransitionTime: ts,
+            });
           continue;
         }
         if (c.status === 'Unknown') continue;
@@ -264,7 +301,12 @@ export class NodeLifecycleController implements Controller {
         throw err;
       }
       this.log.info({ node: name }, 'node stopped posting status; marked Unknown');
-      this.recorder.event({ apiVersion: 'v1', kind: 'Node', metadata: { name, uid: name } }, 'Normal', 'NodeNotReady', `Node ${name} status is now: NodeNotReady`);
+      this.recorder.event(
+        { apiVersion: 'v1', kind: 'Node', metadata: { name, uid: name } },
+        'Normal',
+        'NodeNotReady',
+        `Node ${name} status is now: NodeNotReady`,
+      );
       await this.markPodsNotReady(name, true);
       return;
     }
@@ -288,7 +330,8 @@ export class NodeLifecycleController implements Controller {
         await this.client.resource(R.pods).namespace(pod.metadata.namespace).updateStatus(next);
         if (withEvents) this.recorder.event(pod, 'Warning', 'NodeNotReady', 'Node is not ready');
       } catch (err) {
-        if (!isNotFound(err) && !isConflict(err)) this.log.debug({ err, pod: keyOf(pod) }, 'could not mark pod not ready');
+        if (!isNotFound(err) && !isConflict(err))
+          this.log.debug({ err, pod: keyOf(pod) }, 'could not mark pod not ready');
       }
     }
   }
@@ -331,7 +374,14 @@ export class NodeLifecycleController implements Controller {
       const next = structuredClone(pod);
       next.status ??= {};
       const conds: any[] = (next.status.conditions ??= []).filter((c: any) => c.type !== 'DisruptionTarget');
-      conds.push({ type: 'DisruptionTarget', status: 'True', reason: 'DeletionByTaintManager', message: 'Taint manager: deleting due to NoExecute taint', lastProbeTime: null, lastTransitionTime: rfc3339() });
+      conds.push({
+        type: 'DisruptionTarget',
+        status: 'True',
+        reason: 'DeletionByTaintManager',
+        message: 'Taint manager: deleting due to NoExecute taint',
+        lastProbeTime: null,
+        lastTransitionTime: rfc3339(),
+      });
       next.status.conditions = conds;
       await pods.updateStatus(next);
     } catch (err) {

@@ -71,21 +71,33 @@ export class PersistentVolumeController implements Controller {
     this.classes = ctx.informers.forResource(R.storageclasses);
     try {
       this.volumes.addIndexers({
-        [CLAIM_REF_INDEX]: (pv) => (pv.spec?.claimRef?.name ? [`${pv.spec.claimRef.namespace ?? ''}/${pv.spec.claimRef.name}`] : []),
+        [CLAIM_REF_INDEX]: (pv) =>
+          pv.spec?.claimRef?.name ? [`${pv.spec.claimRef.namespace ?? ''}/${pv.spec.claimRef.name}`] : [],
         [CLASS_INDEX]: (pv) => [volumeClass(pv)],
       });
     } catch {
       // Another instance sharing the informer added them already.
     }
     const workers = opts.workers ?? 2;
-    this.claimRunner = new ControllerRunner({ name: 'claims', workers, reconcile: (k) => this.syncClaim(k), logger: this.log });
-    this.volumeRunner = new ControllerRunner({ name: 'volumes', workers, reconcile: (k) => this.syncVolume(k), logger: this.log });
+    this.claimRunner = new ControllerRunner({
+      name: 'claims',
+      workers,
+      reconcile: (k) => this.syncClaim(k),
+      logger: this.log,
+    });
+    this.volumeRunner = new ControllerRunner({
+      name: 'volumes',
+      workers,
+      reconcile: (k) => this.syncVolume(k),
+      logger: this.log,
+    });
 
     const onClaim = (c: any) => {
       this.claimRunner.enqueue(claimKey(c));
       // Volumes pointing at the claim learn about it too (deleted claim → Released).
       if (c.spec?.volumeName) this.volumeRunner.enqueue(c.spec.volumeName);
-      for (const pv of this.volumes.indexer.byIndex(CLAIM_REF_INDEX, claimKey(c))) this.volumeRunner.enqueue(pv.metadata.name);
+      for (const pv of this.volumes.indexer.byIndex(CLAIM_REF_INDEX, claimKey(c)))
+        this.volumeRunner.enqueue(pv.metadata.name);
     };
     this.claims.addEventHandler({ add: onClaim, update: (_o, n) => onClaim(n), delete: onClaim });
     const onVolume = (pv: any) => {
@@ -119,7 +131,8 @@ export class PersistentVolumeController implements Controller {
   }
 
   private enqueuePendingClaims(): void {
-    for (const c of this.claims.indexer.list()) if (!c.spec?.volumeName || c.status?.phase !== 'Bound') this.claimRunner.enqueue(claimKey(c));
+    for (const c of this.claims.indexer.list())
+      if (!c.spec?.volumeName || c.status?.phase !== 'Bound') this.claimRunner.enqueue(claimKey(c));
   }
 
   private claimClient(ns: string): ResourceClient {
@@ -184,7 +197,12 @@ export class PersistentVolumeController implements Controller {
     if (!pv.spec?.claimRef) {
       const why = volumeMismatch(pv, claim);
       if (why) {
-        this.recorder.event(claim, 'Warning', 'VolumeMismatch', `Cannot bind to requested volume "${pv.metadata.name}": ${why}`);
+        this.recorder.event(
+          claim,
+          'Warning',
+          'VolumeMismatch',
+          `Cannot bind to requested volume "${pv.metadata.name}": ${why}`,
+        );
         await this.updateClaimStatus(claim, 'Pending');
         return;
       }
@@ -203,7 +221,12 @@ export class PersistentVolumeController implements Controller {
       await this.claimClient(claim.metadata.namespace).update(next);
       return;
     }
-    this.recorder.event(claim, 'Warning', 'FailedBinding', `volume "${pv.metadata.name}" already bound to a different claim.`);
+    this.recorder.event(
+      claim,
+      'Warning',
+      'FailedBinding',
+      `volume "${pv.metadata.name}" already bound to a different claim.`,
+    );
     await this.updateClaimStatus(claim, 'Pending');
   }
 
@@ -223,7 +246,11 @@ export class PersistentVolumeController implements Controller {
       await this.bind(pv, claim);
       return;
     }
-    await this.claimLost(claim, 'Two claims are bound to the same volume, this one is bound incorrectly', 'ClaimMisbound');
+    await this.claimLost(
+      claim,
+      'Two claims are bound to the same volume, this one is bound incorrectly',
+      'ClaimMisbound',
+    );
   }
 
   private async claimLost(claim: any, message: string, reason = 'ClaimLost'): Promise<void> {
@@ -244,7 +271,12 @@ export class PersistentVolumeController implements Controller {
   /** Dynamic provisioning of an unmatched claim: external provisioners get the claim by annotation. */
   private async provisionClaim(claim: any, className: string, sc: any | undefined): Promise<void> {
     if (!sc) {
-      this.recorder.event(claim, 'Warning', 'ProvisioningFailed', `storageclass.storage.k8s.io "${className}" not found`);
+      this.recorder.event(
+        claim,
+        'Warning',
+        'ProvisioningFailed',
+        `storageclass.storage.k8s.io "${className}" not found`,
+      );
       return;
     }
     const provisioner: string = sc.provisioner ?? '';
@@ -256,7 +288,11 @@ export class PersistentVolumeController implements Controller {
     const ann = claim.metadata?.annotations ?? {};
     if (ann[ANN_STORAGE_PROVISIONER] !== provisioner || ann[ANN_BETA_STORAGE_PROVISIONER] !== provisioner) {
       const next = structuredClone(claim);
-      next.metadata.annotations = { ...ann, [ANN_STORAGE_PROVISIONER]: provisioner, [ANN_BETA_STORAGE_PROVISIONER]: provisioner };
+      next.metadata.annotations = {
+        ...ann,
+        [ANN_STORAGE_PROVISIONER]: provisioner,
+        [ANN_BETA_STORAGE_PROVISIONER]: provisioner,
+      };
       await this.claimClient(claim.metadata.namespace).update(next);
     }
     this.recorder.event(
@@ -271,7 +307,12 @@ export class PersistentVolumeController implements Controller {
   private async bind(pv: any, claim: any): Promise<void> {
     let volume = pv;
     const ref = volume.spec?.claimRef;
-    if (!ref || ref.uid !== claim.metadata.uid || ref.name !== claim.metadata.name || ref.namespace !== claim.metadata.namespace) {
+    if (
+      !ref ||
+      ref.uid !== claim.metadata.uid ||
+      ref.name !== claim.metadata.name ||
+      ref.namespace !== claim.metadata.namespace
+    ) {
       const next = structuredClone(volume);
       next.spec.claimRef = {
         kind: 'PersistentVolumeClaim',
@@ -282,11 +323,15 @@ export class PersistentVolumeController implements Controller {
         resourceVersion: claim.metadata.resourceVersion,
       };
       // Only a binding we chose is ours to undo later; a pre-bound one stays the user's.
-      if (!isVolumeBoundToClaim(volume, claim)) next.metadata.annotations = { ...(next.metadata.annotations ?? {}), [ANN_BOUND_BY_CONTROLLER]: 'yes' };
+      if (!isVolumeBoundToClaim(volume, claim))
+        next.metadata.annotations = { ...(next.metadata.annotations ?? {}), [ANN_BOUND_BY_CONTROLLER]: 'yes' };
       volume = await this.volumeClient().update(next);
     }
     if (volume.status?.phase !== 'Bound') {
-      volume = await this.volumeClient().updateStatus({ ...volume, status: { ...(volume.status ?? {}), phase: 'Bound', message: undefined, reason: undefined } });
+      volume = await this.volumeClient().updateStatus({
+        ...volume,
+        status: { ...(volume.status ?? {}), phase: 'Bound', message: undefined, reason: undefined },
+      });
     }
     let c = claim;
     const ann = c.metadata?.annotations ?? {};
@@ -399,7 +444,11 @@ export class PersistentVolumeController implements Controller {
       const provisionedBy = pv.metadata?.annotations?.[ANN_DYNAMICALLY_PROVISIONED];
       // External provisioners delete their own volumes (and the API object).
       if (isExternalProvisioner(provisionedBy)) return;
-      await this.failVolume(pv, 'VolumeFailedDelete', `error getting deleter volume plugin for volume "${pv.metadata.name}": no deletable volume plugin matched`);
+      await this.failVolume(
+        pv,
+        'VolumeFailedDelete',
+        `error getting deleter volume plugin for volume "${pv.metadata.name}": no deletable volume plugin matched`,
+      );
       return;
     }
     await this.failVolume(pv, 'VolumeUnknownReclaimPolicy', 'Volume has unrecognized PersistentVolumeReclaimPolicy');

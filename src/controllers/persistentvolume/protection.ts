@@ -36,11 +36,18 @@ export class PVCProtectionController implements Controller {
     this.claims = ctx.informers.forResource(R.persistentvolumeclaims);
     this.pods = ctx.informers.forResource(R.pods);
     try {
-      this.pods.addIndexers({ [POD_CLAIM_INDEX]: (pod) => podClaimNames(pod).map((c) => `${pod.metadata?.namespace}/${c}`) });
+      this.pods.addIndexers({
+        [POD_CLAIM_INDEX]: (pod) => podClaimNames(pod).map((c) => `${pod.metadata?.namespace}/${c}`),
+      });
     } catch {
       // Added already by another instance on the shared informer.
     }
-    this.runner = new ControllerRunner({ name: 'pvcprotection', workers: 1, reconcile: (k) => this.sync(k), logger: this.log });
+    this.runner = new ControllerRunner({
+      name: 'pvcprotection',
+      workers: 1,
+      reconcile: (k) => this.sync(k),
+      logger: this.log,
+    });
     const onClaim = (c: any) => this.runner.enqueue(`${c.metadata.namespace}/${c.metadata.name}`);
     this.claims.addEventHandler({ add: onClaim, update: (_o, n) => onClaim(n) });
     // A pod that terminates or goes may free the claims it used.
@@ -111,7 +118,12 @@ export class PVProtectionController implements Controller {
     this.client = ctx.client;
     this.log = ctx.logger.child({ controller: 'pv-protection' });
     this.volumes = ctx.informers.forResource(R.persistentvolumes);
-    this.runner = new ControllerRunner({ name: 'pvprotection', workers: 1, reconcile: (k) => this.sync(k), logger: this.log });
+    this.runner = new ControllerRunner({
+      name: 'pvprotection',
+      workers: 1,
+      reconcile: (k) => this.sync(k),
+      logger: this.log,
+    });
     const onVolume = (pv: any) => this.runner.enqueue(pv.metadata.name);
     this.volumes.addEventHandler({ add: onVolume, update: (_o, n) => onVolume(n) });
   }

@@ -84,22 +84,40 @@ export class ScalingState {
     else recs.push({ replicas: desired, at: now });
     this.recommendations.set(key, recs);
     const ableToScale =
-      stabilized !== desired ? { reason: 'ScaleDownStabilized', message: 'recent recommendations were higher than current one, applying the highest recent recommendation' } : READY;
+      stabilized !== desired
+        ? {
+            reason: 'ScaleDownStabilized',
+            message: 'recent recommendations were higher than current one, applying the highest recent recommendation',
+          }
+        : READY;
     const limited = convertDesiredReplicasWithRules(current, stabilized, min, max);
     return {
       replicas: limited.replicas,
       ableToScale,
-      scalingLimited: { status: limited.replicas === stabilized ? 'False' : 'True', reason: limited.reason, message: limited.message },
+      scalingLimited: {
+        status: limited.replicas === stabilized ? 'False' : 'True',
+        reason: limited.reason,
+        message: limited.message,
+      },
     };
   }
 
   /** With spec.behavior (upstream normalizeDesiredReplicasWithBehaviors). */
-  normalizeWithBehaviors(key: string, current: number, desired: number, min: number, max: number, up: ScalingRules, down: ScalingRules): Outcome {
+  normalizeWithBehaviors(
+    key: string,
+    current: number,
+    desired: number,
+    min: number,
+    max: number,
+    up: ScalingRules,
+    down: ScalingRules,
+  ): Outcome {
     const now = this.now();
     const upRules = { ...DEFAULT_SCALE_UP, ...stripUndefined(up) };
     const downRules = { ...DEFAULT_SCALE_DOWN, ...stripUndefined(down) };
     // maybeInitScaleDownStabilizationWindow: a new HPA starts with the current size in its window.
-    if (!this.recommendations.has(key) && downRules.stabilizationWindowSeconds > 0) this.recommendations.set(key, [{ replicas: current, at: now }]);
+    if (!this.recommendations.has(key) && downRules.stabilizationWindowSeconds > 0)
+      this.recommendations.set(key, [{ replicas: current, at: now }]);
     const recs = this.recommendations.get(key) ?? [];
     const upCutoff = now - upRules.stabilizationWindowSeconds * 1000;
     const downCutoff = now - downRules.stabilizationWindowSeconds * 1000;
@@ -121,17 +139,36 @@ export class ScalingState {
       stabilized === desired
         ? READY
         : desired >= current
-          ? { reason: 'ScaleUpStabilized', message: 'recent recommendations were lower than current one, applying the lowest recent recommendation' }
-          : { reason: 'ScaleDownStabilized', message: 'recent recommendations were higher than current one, applying the highest recent recommendation' };
+          ? {
+              reason: 'ScaleUpStabilized',
+              message: 'recent recommendations were lower than current one, applying the lowest recent recommendation',
+            }
+          : {
+              reason: 'ScaleDownStabilized',
+              message:
+                'recent recommendations were higher than current one, applying the highest recent recommendation',
+            };
     const rated = this.convertWithBehaviorRate(key, current, stabilized, min, max, upRules, downRules);
     return {
       replicas: rated.replicas,
       ableToScale,
-      scalingLimited: { status: rated.replicas === stabilized ? 'False' : 'True', reason: rated.reason, message: rated.message },
+      scalingLimited: {
+        status: rated.replicas === stabilized ? 'False' : 'True',
+        reason: rated.reason,
+        message: rated.message,
+      },
     };
   }
 
-  private convertWithBehaviorRate(key: string, current: number, desired: number, min: number, max: number, up: Required<ScalingRules>, down: Required<ScalingRules>) {
+  private convertWithBehaviorRate(
+    key: string,
+    current: number,
+    desired: number,
+    min: number,
+    max: number,
+    up: Required<ScalingRules>,
+    down: Required<ScalingRules>,
+  ) {
     const ups = this.scaleUpEvents.get(key) ?? [];
     const downs = this.scaleDownEvents.get(key) ?? [];
     const now = this.now();
@@ -170,11 +207,18 @@ export class ScalingState {
   }
 
   /** Remember a rescale for the policies' periods (upstream storeScaleEvent; only with behavior). */
-  storeScaleEvent(key: string, behavior: { scaleUp?: ScalingRules; scaleDown?: ScalingRules } | undefined, prev: number, next: number): void {
+  storeScaleEvent(
+    key: string,
+    behavior: { scaleUp?: ScalingRules; scaleDown?: ScalingRules } | undefined,
+    prev: number,
+    next: number,
+  ): void {
     if (!behavior) return;
     const now = this.now();
     const upward = next > prev;
-    const rules = upward ? { ...DEFAULT_SCALE_UP, ...stripUndefined(behavior.scaleUp) } : { ...DEFAULT_SCALE_DOWN, ...stripUndefined(behavior.scaleDown) };
+    const rules = upward
+      ? { ...DEFAULT_SCALE_UP, ...stripUndefined(behavior.scaleUp) }
+      : { ...DEFAULT_SCALE_DOWN, ...stripUndefined(behavior.scaleDown) };
     const map = upward ? this.scaleUpEvents : this.scaleDownEvents;
     const events = map.get(key) ?? [];
     const longest = Math.max(0, ...rules.policies.map((p) => p.periodSeconds));
@@ -201,7 +245,13 @@ export function changeInPeriod(periodSeconds: number, events: ScaleEvent[], now:
   return sum;
 }
 
-export function scaleUpLimit(current: number, ups: ScaleEvent[], downs: ScaleEvent[], rules: Required<ScalingRules>, now: number): number {
+export function scaleUpLimit(
+  current: number,
+  ups: ScaleEvent[],
+  downs: ScaleEvent[],
+  rules: Required<ScalingRules>,
+  now: number,
+): number {
   if (rules.selectPolicy === 'Disabled') return current;
   let result = rules.selectPolicy === 'Min' ? Number.MAX_SAFE_INTEGER : Number.MIN_SAFE_INTEGER;
   for (const p of rules.policies) {
@@ -212,7 +262,13 @@ export function scaleUpLimit(current: number, ups: ScaleEvent[], downs: ScaleEve
   return result;
 }
 
-export function scaleDownLimit(current: number, ups: ScaleEvent[], downs: ScaleEvent[], rules: Required<ScalingRules>, now: number): number {
+export function scaleDownLimit(
+  current: number,
+  ups: ScaleEvent[],
+  downs: ScaleEvent[],
+  rules: Required<ScalingRules>,
+  now: number,
+): number {
   if (rules.selectPolicy === 'Disabled') return current;
   let result = rules.selectPolicy === 'Min' ? Number.MIN_SAFE_INTEGER : Number.MAX_SAFE_INTEGER;
   for (const p of rules.policies) {
@@ -224,7 +280,12 @@ export function scaleDownLimit(current: number, ups: ScaleEvent[], downs: ScaleE
 }
 
 /** Legacy rules without behavior (upstream convertDesiredReplicasWithRules). */
-export function convertDesiredReplicasWithRules(current: number, desired: number, min: number, max: number): { replicas: number; reason: string; message: string } {
+export function convertDesiredReplicasWithRules(
+  current: number,
+  desired: number,
+  min: number,
+  max: number,
+): { replicas: number; reason: string; message: string } {
   const scaleUpLimit = Math.max(2 * current, 4);
   let maxAllowed: number;
   let reason: string;
@@ -238,7 +299,12 @@ export function convertDesiredReplicasWithRules(current: number, desired: number
     reason = 'TooManyReplicas';
     message = 'the desired replica count is more than the maximum replica count';
   }
-  if (desired < min) return { replicas: min, reason: 'TooFewReplicas', message: 'the desired replica count is less than the minimum replica count' };
+  if (desired < min)
+    return {
+      replicas: min,
+      reason: 'TooFewReplicas',
+      message: 'the desired replica count is less than the minimum replica count',
+    };
   if (desired > maxAllowed) return { replicas: maxAllowed, reason, message };
   return { replicas: desired, ...WITHIN };
 }

@@ -16,12 +16,29 @@ import { parseSelector } from '../../machinery/labels.js';
 import { Quantity, parseQuantityOrNull } from '../../machinery/quantity.js';
 import type { Controller, ControllerContext } from '../types.js';
 import { ScalingState } from './behavior.js';
-import { type PodMetricsInfo, type Tolerances, DEFAULT_TOLERANCE, plainMetricReplicas, resourceReplicas } from './replicas.js';
+import {
+  type PodMetricsInfo,
+  type Tolerances,
+  DEFAULT_TOLERANCE,
+  plainMetricReplicas,
+  resourceReplicas,
+} from './replicas.js';
 import { rfc3339 } from '../../machinery/time.js';
 
-const HPAS: ResourceSpec = { group: 'autoscaling', version: 'v2', plural: 'horizontalpodautoscalers', namespaced: true, kind: 'HorizontalPodAutoscaler' };
-const POD_METRICS: ResourceSpec = { group: 'metrics.k8s.io', version: 'v1beta1', plural: 'pods', namespaced: true, kind: 'PodMetrics' };
-
+const HPAS: ResourceSpec = {
+  group: 'autoscaling',
+  version: 'v2',
+  plural: 'horizontalpodautoscalers',
+  namespaced: true,
+  kind: 'HorizontalPodAutoscaler',
+};
+const POD_METRICS: ResourceSpec = {
+  group: 'metrics.k8s.io',
+  version: 'v1beta1',
+  plural: 'pods',
+  namespaced: true,
+  kind: 'PodMetrics',
+};
 
 /** Source of pod resource usage (metrics.k8s.io by default; tests may substitute one). */
 export interface MetricsSource {
@@ -33,7 +50,8 @@ export interface MetricsSource {
 function durationMs(s: unknown): number {
   if (typeof s !== 'string') return 0;
   let ms = 0;
-  for (const m of s.matchAll(/([\d.]+)(ms|h|m|s)/g)) ms += Number(m[1]) * ({ h: 3_600_000, m: 60_000, s: 1000, ms: 1 } as Record<string, number>)[m[2]];
+  for (const m of s.matchAll(/([\d.]+)(ms|h|m|s)/g))
+    ms += Number(m[1]) * ({ h: 3_600_000, m: 60_000, s: 1000, ms: 1 } as Record<string, number>)[m[2]];
   return ms;
 }
 
@@ -57,7 +75,11 @@ export class MetricsAPISource implements MetricsSource {
         sum += q.milliValue();
       }
       if (missing || !containers.length) continue;
-      out.set(pm.metadata.name, { value: sum, timestamp: pm.timestamp ? Date.parse(pm.timestamp) : Date.now(), windowMs: durationMs(pm.window) });
+      out.set(pm.metadata.name, {
+        value: sum,
+        timestamp: pm.timestamp ? Date.parse(pm.timestamp) : Date.now(),
+        windowMs: durationMs(pm.window),
+      });
     }
     if (!out.size) throw new Error('no metrics returned from resource metrics API');
     return out;
@@ -94,7 +116,13 @@ function setCondition(hpa: any, type: string, status: 'True' | 'False', reason: 
   const conditions: any[] = st.conditions ?? [];
   const i = conditions.findIndex((c) => c.type === type);
   const prev = i >= 0 ? conditions[i] : undefined;
-  const next = { type, status, lastTransitionTime: prev && prev.status === status ? prev.lastTransitionTime : rfc3339(), reason, message };
+  const next = {
+    type,
+    status,
+    lastTransitionTime: prev && prev.status === status ? prev.lastTransitionTime : rfc3339(),
+    reason,
+    message,
+  };
   if (i >= 0) conditions[i] = next;
   else conditions.push(next);
   st.conditions = conditions;
@@ -119,14 +147,26 @@ export class HorizontalPodAutoscalerController implements Controller {
     this.log = ctx.logger.child({ controller: 'horizontalpodautoscaling' });
     const o = ctx.options ?? {};
     const env = (name: string) => (process.env[name] ? Number(process.env[name]) : undefined);
-    this.syncPeriodMs = opts.syncPeriodMs ?? (o.horizontalPodAutoscalerSyncPeriodMs as number | undefined) ?? env('K8TS_HPA_SYNC_PERIOD_MS') ?? 15_000;
+    this.syncPeriodMs =
+      opts.syncPeriodMs ??
+      (o.horizontalPodAutoscalerSyncPeriodMs as number | undefined) ??
+      env('K8TS_HPA_SYNC_PERIOD_MS') ??
+      15_000;
     this.tolerance = opts.tolerance ?? (o.horizontalPodAutoscalerTolerance as number | undefined) ?? DEFAULT_TOLERANCE;
     this.state = new ScalingState(
-      opts.downscaleStabilizationMs ?? (o.horizontalPodAutoscalerDownscaleStabilizationMs as number | undefined) ?? env('K8TS_HPA_DOWNSCALE_STABILIZATION_MS') ?? 5 * 60_000,
+      opts.downscaleStabilizationMs ??
+        (o.horizontalPodAutoscalerDownscaleStabilizationMs as number | undefined) ??
+        env('K8TS_HPA_DOWNSCALE_STABILIZATION_MS') ??
+        5 * 60_000,
     );
     this.metrics = opts.metrics ?? new MetricsAPISource(ctx.client);
     this.recorder = new EventRecorder(ctx.client, { component: 'horizontal-pod-autoscaler' }, this.log);
-    this.runner = new ControllerRunner({ name: 'horizontalpodautoscaling', workers: 5, reconcile: (key) => this.sync(key), logger: this.log });
+    this.runner = new ControllerRunner({
+      name: 'horizontalpodautoscaling',
+      workers: 5,
+      reconcile: (key) => this.sync(key),
+      logger: this.log,
+    });
     this.hpas = ctx.informers.forResource(HPAS);
     this.pods = ctx.informers.forResource(R.pods);
     this.hpas.addEventHandler({
@@ -147,7 +187,8 @@ export class HorizontalPodAutoscalerController implements Controller {
   }
 
   private async discover(): Promise<DiscoveredResource[]> {
-    if (!this.discovered || Date.now() - this.discovered.at > 30_000) this.discovered = { at: Date.now(), resources: await this.client.discover() };
+    if (!this.discovered || Date.now() - this.discovered.at > 30_000)
+      this.discovered = { at: Date.now(), resources: await this.client.discover() };
     return this.discovered.resources;
   }
 
@@ -160,7 +201,10 @@ export class HorizontalPodAutoscalerController implements Controller {
       this.discovered = undefined;
       r = (await this.discover()).find((d) => d.group === group && d.kind === ref?.kind);
     }
-    if (!r) throw new Error(`unable to determine resource for scale target reference: no matches for kind "${ref?.kind}" in group "${group}"`);
+    if (!r)
+      throw new Error(
+        `unable to determine resource for scale target reference: no matches for kind "${ref?.kind}" in group "${group}"`,
+      );
     return r;
   }
 
@@ -171,7 +215,10 @@ export class HorizontalPodAutoscalerController implements Controller {
       return;
     }
     try {
-      await this.reconcile({ apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler', ...structuredClone(cached) }, key);
+      await this.reconcile(
+        { apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler', ...structuredClone(cached) },
+        key,
+      );
     } catch (err) {
       this.log.debug({ err, hpa: key }, 'hpa reconcile failed');
     }
@@ -192,12 +239,24 @@ export class HorizontalPodAutoscalerController implements Controller {
       scale = await this.client.transport.get({ resource: target, namespace, name: ref.name, subresource: 'scale' });
     } catch (err) {
       const msg = (err as Error).message;
-      setCondition(hpa, 'AbleToScale', 'False', 'FailedGetScale', `the HPA controller was unable to get the target's current scale: ${msg}`);
+      setCondition(
+        hpa,
+        'AbleToScale',
+        'False',
+        'FailedGetScale',
+        `the HPA controller was unable to get the target's current scale: ${msg}`,
+      );
       this.recorder.event(hpa, 'Warning', 'FailedGetScale', msg);
       await this.updateStatusIfNeeded(original, hpa);
       throw new Error(`failed to query scale subresource for ${refString}: ${msg}`);
     }
-    setCondition(hpa, 'AbleToScale', 'True', 'SucceededGetScale', "the HPA controller was able to get the target's current scale");
+    setCondition(
+      hpa,
+      'AbleToScale',
+      'True',
+      'SucceededGetScale',
+      "the HPA controller was able to get the target's current scale",
+    );
     const currentReplicas: number = scale.spec?.replicas ?? 0;
     const minReplicas: number = spec.minReplicas ?? 1;
     const maxReplicas: number = spec.maxReplicas;
@@ -208,7 +267,13 @@ export class HorizontalPodAutoscalerController implements Controller {
     if (currentReplicas === 0 && minReplicas !== 0) {
       desiredReplicas = 0;
       rescale = false;
-      setCondition(hpa, 'ScalingActive', 'False', 'ScalingDisabled', 'scaling is disabled since the replica count of the target is zero');
+      setCondition(
+        hpa,
+        'ScalingActive',
+        'False',
+        'ScalingDisabled',
+        'scaling is disabled since the replica count of the target is zero',
+      );
     } else if (currentReplicas > maxReplicas) {
       rescaleReason = 'Current number of replicas above Spec.MaxReplicas';
       desiredReplicas = maxReplicas;
@@ -236,28 +301,65 @@ export class HorizontalPodAutoscalerController implements Controller {
       if (desiredReplicas > currentReplicas) rescaleReason = `${rescaleMetric} above target`;
       if (desiredReplicas < currentReplicas) rescaleReason = 'All metrics below target';
       const outcome = spec.behavior
-        ? this.state.normalizeWithBehaviors(key, currentReplicas, desiredReplicas, minReplicas, maxReplicas, spec.behavior.scaleUp ?? {}, spec.behavior.scaleDown ?? {})
+        ? this.state.normalizeWithBehaviors(
+            key,
+            currentReplicas,
+            desiredReplicas,
+            minReplicas,
+            maxReplicas,
+            spec.behavior.scaleUp ?? {},
+            spec.behavior.scaleDown ?? {},
+          )
         : this.state.normalize(key, currentReplicas, desiredReplicas, minReplicas, maxReplicas);
       setCondition(hpa, 'AbleToScale', 'True', outcome.ableToScale.reason, outcome.ableToScale.message);
-      setCondition(hpa, 'ScalingLimited', outcome.scalingLimited.status, outcome.scalingLimited.reason, outcome.scalingLimited.message);
+      setCondition(
+        hpa,
+        'ScalingLimited',
+        outcome.scalingLimited.status,
+        outcome.scalingLimited.reason,
+        outcome.scalingLimited.message,
+      );
       desiredReplicas = outcome.replicas;
       rescale = desiredReplicas !== currentReplicas;
     }
     if (rescale) {
       try {
-        await this.client.transport.update({ resource: target, namespace, name: ref.name, subresource: 'scale' }, { ...scale, spec: { ...scale.spec, replicas: desiredReplicas } });
+        await this.client.transport.update(
+          { resource: target, namespace, name: ref.name, subresource: 'scale' },
+          { ...scale, spec: { ...scale.spec, replicas: desiredReplicas } },
+        );
       } catch (err) {
         const msg = (err as Error).message;
-        this.recorder.event(hpa, 'Warning', 'FailedRescale', `New size: ${desiredReplicas}; reason: ${rescaleReason}; error: ${msg}`);
-        setCondition(hpa, 'AbleToScale', 'False', 'FailedUpdateScale', `the HPA controller was unable to update the target scale: ${msg}`);
+        this.recorder.event(
+          hpa,
+          'Warning',
+          'FailedRescale',
+          `New size: ${desiredReplicas}; reason: ${rescaleReason}; error: ${msg}`,
+        );
+        setCondition(
+          hpa,
+          'AbleToScale',
+          'False',
+          'FailedUpdateScale',
+          `the HPA controller was unable to update the target scale: ${msg}`,
+        );
         this.setStatus(hpa, currentReplicas, desiredReplicas, metricStatuses, false);
         await this.updateStatusIfNeeded(original, hpa);
         throw new Error(`failed to rescale ${refString}: ${msg}`);
       }
-      setCondition(hpa, 'AbleToScale', 'True', 'SucceededRescale', `the HPA controller was able to update the target scale to ${desiredReplicas}`);
+      setCondition(
+        hpa,
+        'AbleToScale',
+        'True',
+        'SucceededRescale',
+        `the HPA controller was able to update the target scale to ${desiredReplicas}`,
+      );
       this.recorder.event(hpa, 'Normal', 'SuccessfulRescale', `New size: ${desiredReplicas}; reason: ${rescaleReason}`);
       this.state.storeScaleEvent(key, spec.behavior, currentReplicas, desiredReplicas);
-      this.log.info({ hpa: key, from: currentReplicas, to: desiredReplicas, reason: rescaleReason }, 'successful rescale');
+      this.log.info(
+        { hpa: key, from: currentReplicas, to: desiredReplicas, reason: rescaleReason },
+        'successful rescale',
+      );
     } else {
       desiredReplicas = currentReplicas;
     }
@@ -279,7 +381,10 @@ export class HorizontalPodAutoscalerController implements Controller {
   private async updateStatusIfNeeded(original: any, hpa: any): Promise<void> {
     if (JSON.stringify(original) === JSON.stringify(hpa.status ?? {})) return;
     try {
-      await this.client.resource(HPAS).namespace(hpa.metadata.namespace).updateStatus({ ...hpa, metadata: { ...hpa.metadata, resourceVersion: undefined } });
+      await this.client
+        .resource(HPAS)
+        .namespace(hpa.metadata.namespace)
+        .updateStatus({ ...hpa, metadata: { ...hpa.metadata, resourceVersion: undefined } });
     } catch (err) {
       if (!isNotFound(err)) {
         this.recorder.event(hpa, 'Warning', 'FailedUpdateStatus', (err as Error).message);
@@ -289,7 +394,12 @@ export class HorizontalPodAutoscalerController implements Controller {
   }
 
   /** upstream computeReplicasForMetrics. */
-  private async computeReplicasForMetrics(hpa: any, scale: any, metricSpecs: any[], namespace: string): Promise<{ replicas: number; metric: string; statuses: any[] }> {
+  private async computeReplicasForMetrics(
+    hpa: any,
+    scale: any,
+    metricSpecs: any[],
+    namespace: string,
+  ): Promise<{ replicas: number; metric: string; statuses: any[] }> {
     const selector: string | undefined = scale.status?.selector;
     if (!selector) {
       const msg = "the HPA target's scale is missing a selector";
@@ -313,7 +423,10 @@ export class HorizontalPodAutoscalerController implements Controller {
         }
       } catch (err) {
         statuses.push({ type: '' });
-        const me = err instanceof MetricError ? err : new MetricError((err as Error).message, { reason: 'FailedGetMetric', message: (err as Error).message });
+        const me =
+          err instanceof MetricError
+            ? err
+            : new MetricError((err as Error).message, { reason: 'FailedGetMetric', message: (err as Error).message });
         if (!firstError) firstError = me;
         invalid++;
       }
@@ -321,9 +434,18 @@ export class HorizontalPodAutoscalerController implements Controller {
     const valid = statuses.filter((s) => s.type !== '');
     if (invalid >= metricSpecs.length || (invalid > 0 && replicas < specReplicas)) {
       setCondition(hpa, 'ScalingActive', 'False', firstError!.condition.reason, firstError!.condition.message);
-      throw new MetricsFailure(`invalid metrics (${invalid} invalid out of ${metricSpecs.length}), first error is: ${firstError!.message}`, valid);
+      throw new MetricsFailure(
+        `invalid metrics (${invalid} invalid out of ${metricSpecs.length}), first error is: ${firstError!.message}`,
+        valid,
+      );
     }
-    setCondition(hpa, 'ScalingActive', 'True', 'ValidMetricFound', `the HPA was able to successfully calculate a replica count from ${metric}`);
+    setCondition(
+      hpa,
+      'ScalingActive',
+      'True',
+      'ValidMetricFound',
+      `the HPA was able to successfully calculate a replica count from ${metric}`,
+    );
     return { replicas, metric, statuses: valid };
   }
 
@@ -335,13 +457,22 @@ export class HorizontalPodAutoscalerController implements Controller {
     return { scaleUp: t(hpa.spec?.behavior?.scaleUp), scaleDown: t(hpa.spec?.behavior?.scaleDown) };
   }
 
-  private async computeReplicasForMetric(hpa: any, ms: any, specReplicas: number, selector: string, namespace: string): Promise<MetricResult> {
+  private async computeReplicasForMetric(
+    hpa: any,
+    ms: any,
+    specReplicas: number,
+    selector: string,
+    namespace: string,
+  ): Promise<MetricResult> {
     const isContainer = ms?.type === 'ContainerResource';
     const res = isContainer ? ms.containerResource : ms?.resource;
     if ((ms?.type !== 'Resource' && !isContainer) || !res) {
       const msg = `unsupported metric source type "${ms?.type}"`;
       this.recorder.event(hpa, 'Warning', 'FailedGetMetric', msg);
-      throw new MetricError(msg, { reason: 'InvalidMetricSourceType', message: `the HPA was unable to compute the replica count: ${msg}` });
+      throw new MetricError(msg, {
+        reason: 'InvalidMetricSourceType',
+        message: `the HPA was unable to compute the replica count: ${msg}`,
+      });
     }
     const resource: string = res.name;
     const container: string | undefined = isContainer ? res.container : undefined;
@@ -349,7 +480,10 @@ export class HorizontalPodAutoscalerController implements Controller {
     const fail = (err: unknown): never => {
       const msg = (err as Error).message;
       this.recorder.event(hpa, 'Warning', reasonPrefix, msg);
-      throw new MetricError(`failed to get ${resource} resource metric value: ${msg}`, { reason: reasonPrefix, message: `the HPA was unable to compute the replica count: ${msg}` });
+      throw new MetricError(`failed to get ${resource} resource metric value: ${msg}`, {
+        reason: reasonPrefix,
+        message: `the HPA was unable to compute the replica count: ${msg}`,
+      });
     };
     let metrics: PodMetricsInfo;
     try {
@@ -361,7 +495,10 @@ export class HorizontalPodAutoscalerController implements Controller {
     const pods = this.pods.store.listByNamespace(namespace).filter((p) => sel.matches(p.metadata.labels));
     const target = res.target ?? {};
     const statusKey = isContainer ? 'containerResource' : 'resource';
-    const base = (current: any) => ({ type: ms.type, [statusKey]: { name: resource, ...(container ? { container } : {}), current } });
+    const base = (current: any) => ({
+      type: ms.type,
+      [statusKey]: { name: resource, ...(container ? { container } : {}), current },
+    });
     try {
       if (target.averageValue !== undefined && target.averageValue !== null) {
         const targetMilli = Quantity.parse(target.averageValue).milliValue();
@@ -372,9 +509,26 @@ export class HorizontalPodAutoscalerController implements Controller {
       if (target.averageUtilization === undefined || target.averageUtilization === null) {
         throw new Error('invalid resource metric source: neither a utilization target nor a value target was set');
       }
-      const r = resourceReplicas(specReplicas, target.averageUtilization, resource, this.tolerances(hpa), pods, metrics, container);
-      const name = isContainer ? `${resource} container resource utilization (percentage of request)` : `${resource} resource utilization (percentage of request)`;
-      return { replicas: r.replicas, name, status: base({ averageValue: Quantity.fromMilli(r.rawUtilization).toString(), averageUtilization: r.utilization }) };
+      const r = resourceReplicas(
+        specReplicas,
+        target.averageUtilization,
+        resource,
+        this.tolerances(hpa),
+        pods,
+        metrics,
+        container,
+      );
+      const name = isContainer
+        ? `${resource} container resource utilization (percentage of request)`
+        : `${resource} resource utilization (percentage of request)`;
+      return {
+        replicas: r.replicas,
+        name,
+        status: base({
+          averageValue: Quantity.fromMilli(r.rawUtilization).toString(),
+          averageUtilization: r.utilization,
+        }),
+      };
     } catch (err) {
       if (err instanceof MetricError) throw err;
       return fail(err);
@@ -390,4 +544,3 @@ class MetricsFailure extends Error {
     super(message);
   }
 }
-

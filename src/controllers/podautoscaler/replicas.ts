@@ -81,14 +81,20 @@ export function groupPods(pods: any[], metrics: PodMetricsInfo, resource: string
 }
 
 /** Per-pod requests (milli) of a resource; throws when a container has none (upstream calculatePodRequests). */
-export function podRequests(pods: any[], resource: string, container?: string, parse: (q: unknown) => number = milli): Map<string, number> {
+export function podRequests(
+  pods: any[],
+  resource: string,
+  container?: string,
+  parse: (q: unknown) => number = milli,
+): Map<string, number> {
   const out = new Map<string, number>();
   for (const pod of pods) {
     let sum = 0;
     for (const c of pod.spec?.containers ?? []) {
       if (container && c.name !== container) continue;
       const q = c.resources?.requests?.[resource];
-      if (q === undefined || q === null) throw new Error(`missing request for ${resource} in container ${c.name} of Pod ${pod.metadata.name}`);
+      if (q === undefined || q === null)
+        throw new Error(`missing request for ${resource} in container ${c.name} of Pod ${pod.metadata.name}`);
       sum += parse(q);
     }
     out.set(pod.metadata.name, sum);
@@ -100,7 +106,11 @@ export function podRequests(pods: any[], resource: string, container?: string, p
 export const milli = (q: unknown): number => parseQuantityOrNull(q)?.milliValue() ?? 0;
 
 /** Upstream GetResourceUtilizationRatio. */
-export function utilizationRatio(metrics: PodMetricsInfo, requests: Map<string, number>, targetUtilization: number): { ratio: number; utilization: number; rawAverage: number } {
+export function utilizationRatio(
+  metrics: PodMetricsInfo,
+  requests: Map<string, number>,
+  targetUtilization: number,
+): { ratio: number; utilization: number; rawAverage: number } {
   let metricsTotal = 0;
   let requestsTotal = 0;
   let n = 0;
@@ -157,7 +167,8 @@ export function resourceReplicas(
   if (g.missing.size) {
     if (ratio < 1) {
       const fallback = Math.max(100, targetUtilization);
-      for (const n of g.missing) metrics.set(n, { value: Math.trunc((requests.get(n)! * fallback) / 100), timestamp: now, windowMs: 0 });
+      for (const n of g.missing)
+        metrics.set(n, { value: Math.trunc((requests.get(n)! * fallback) / 100), timestamp: now, windowMs: 0 });
     } else if (ratio > 1) {
       for (const n of g.missing) metrics.set(n, { value: 0, timestamp: now, windowMs: 0 });
     }
@@ -201,8 +212,10 @@ export function plainMetricReplicas(
   }
   if (scaleUpWithUnready) for (const n of g.unready) metrics.set(n, { value: 0, timestamp: now, windowMs: 0 });
   const next = usageRatio(metrics, targetUsage).ratio;
-  if (isWithin(tolerances, next) || (ratio < 1 && next > 1) || (ratio > 1 && next < 1)) return { replicas: currentReplicas, usage };
+  if (isWithin(tolerances, next) || (ratio < 1 && next > 1) || (ratio > 1 && next < 1))
+    return { replicas: currentReplicas, usage };
   const replicas = Math.ceil(next * metrics.size);
-  if ((next < 1 && replicas > currentReplicas) || (next > 1 && replicas < currentReplicas)) return { replicas: currentReplicas, usage };
+  if ((next < 1 && replicas > currentReplicas) || (next > 1 && replicas < currentReplicas))
+    return { replicas: currentReplicas, usage };
   return { replicas, usage };
 }

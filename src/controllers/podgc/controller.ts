@@ -80,7 +80,13 @@ export class PodGCController implements Controller {
     const terminated = pods.filter((p) => isTerminal(p) && !p.metadata.deletionTimestamp);
     const excess = terminated.length - this.threshold;
     if (excess <= 0) return;
-    terminated.sort((a, b) => (a.metadata.creationTimestamp < b.metadata.creationTimestamp ? -1 : a.metadata.creationTimestamp > b.metadata.creationTimestamp ? 1 : 0));
+    terminated.sort((a, b) =>
+      a.metadata.creationTimestamp < b.metadata.creationTimestamp
+        ? -1
+        : a.metadata.creationTimestamp > b.metadata.creationTimestamp
+          ? 1
+          : 0,
+    );
     this.log.info({ excess, threshold: this.threshold }, 'garbage collecting terminated pods');
     await this.inParallel(terminated.slice(0, excess), (p) => this.deletePod(p, false));
   }
@@ -93,7 +99,9 @@ export class PodGCController implements Controller {
       const notReady = !ready || ready.status !== 'True';
       return notReady && (node.spec?.taints ?? []).some((t: any) => t.key === 'node.kubernetes.io/out-of-service');
     };
-    const victims = pods.filter((p) => p.metadata.deletionTimestamp && p.spec?.nodeName && outOfService(p.spec.nodeName));
+    const victims = pods.filter(
+      (p) => p.metadata.deletionTimestamp && p.spec?.nodeName && outOfService(p.spec.nodeName),
+    );
     await this.inParallel(victims, (p) => this.deletePod(p, true));
   }
 
@@ -106,7 +114,8 @@ export class PodGCController implements Controller {
       seen.add(node);
       if (!this.missingSince.has(node)) this.missingSince.set(node, now);
     }
-    for (const node of [...this.missingSince.keys()]) if (!seen.has(node) || this.nodes.indexer.get(node)) this.missingSince.delete(node);
+    for (const node of [...this.missingSince.keys()])
+      if (!seen.has(node) || this.nodes.indexer.get(node)) this.missingSince.delete(node);
     const gone = new Set<string>();
     for (const [node, since] of this.missingSince) {
       if (now - since < this.quarantine) continue;
@@ -133,7 +142,15 @@ export class PodGCController implements Controller {
   private async inParallel(pods: any[], fn: (p: any) => Promise<void>): Promise<void> {
     const limit = 20;
     for (let i = 0; i < pods.length; i += limit) {
-      await Promise.all(pods.slice(i, i + limit).map((p) => fn(p).catch((err) => this.log.warn({ err, pod: `${p.metadata.namespace}/${p.metadata.name}` }, 'pod gc: delete failed'))));
+      await Promise.all(
+        pods
+          .slice(i, i + limit)
+          .map((p) =>
+            fn(p).catch((err) =>
+              this.log.warn({ err, pod: `${p.metadata.namespace}/${p.metadata.name}` }, 'pod gc: delete failed'),
+            ),
+          ),
+      );
     }
   }
 
@@ -141,16 +158,30 @@ export class PodGCController implements Controller {
     const rc = this.client.resource(R.pods).namespace(pod.metadata.namespace);
     if (force && !isTerminal(pod)) {
       const conditions = (pod.status?.conditions ?? []).filter((c: any) => c.type !== 'DisruptionTarget');
-      conditions.push({ type: 'DisruptionTarget', status: 'True', reason: 'DeletionByPodGC', message, lastTransitionTime: rfc3339() });
+      conditions.push({
+        type: 'DisruptionTarget',
+        status: 'True',
+        reason: 'DeletionByPodGC',
+        message,
+        lastTransitionTime: rfc3339(),
+      });
       try {
-        await rc.patch(pod.metadata.name, 'merge', { status: { phase: 'Failed', conditions } }, { subresource: 'status' });
+        await rc.patch(
+          pod.metadata.name,
+          'merge',
+          { status: { phase: 'Failed', conditions } },
+          { subresource: 'status' },
+        );
       } catch (err) {
         if (isNotFound(err)) return;
         // Marking is best effort; the deletion below is what matters.
       }
     }
     try {
-      await rc.delete(pod.metadata.name, { gracePeriodSeconds: force ? 0 : undefined, preconditions: { uid: pod.metadata.uid } });
+      await rc.delete(pod.metadata.name, {
+        gracePeriodSeconds: force ? 0 : undefined,
+        preconditions: { uid: pod.metadata.uid },
+      });
     } catch (err) {
       if (!isNotFound(err)) throw err;
     }

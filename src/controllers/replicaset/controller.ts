@@ -56,7 +56,13 @@ export const REPLICASET_KIND: ReplicaKind = {
   },
 };
 
-export const RC_RESOURCE: ResourceSpec = { group: '', version: 'v1', plural: 'replicationcontrollers', namespaced: true, kind: 'ReplicationController' };
+export const RC_RESOURCE: ResourceSpec = {
+  group: '',
+  version: 'v1',
+  plural: 'replicationcontrollers',
+  namespaced: true,
+  kind: 'ReplicationController',
+};
 
 export const REPLICATIONCONTROLLER_KIND: ReplicaKind = {
   name: 'replicationcontroller',
@@ -87,7 +93,11 @@ export class ReplicaSetController implements Controller {
   private readonly pods: ResourceClient;
   private readonly sets: ResourceClient;
 
-  constructor(ctx: ControllerContext, private readonly k: ReplicaKind = REPLICASET_KIND, opts: { workers?: number; burstReplicas?: number } = {}) {
+  constructor(
+    ctx: ControllerContext,
+    private readonly k: ReplicaKind = REPLICASET_KIND,
+    opts: { workers?: number; burstReplicas?: number } = {},
+  ) {
     this.name = k.name;
     this.log = ctx.logger.child({ controller: k.name });
     this.recorder = new EventRecorder(ctx.client, { component: k.component }, this.log);
@@ -97,7 +107,12 @@ export class ReplicaSetController implements Controller {
     this.rsInformer = ctx.informers.forResource(k.resource);
     this.podInformer = ctx.informers.forResource(R.pods);
     ensureControllerIndex(this.podInformer);
-    this.runner = new ControllerRunner({ name: k.name, workers: opts.workers ?? 5, reconcile: (key) => this.sync(key), logger: this.log });
+    this.runner = new ControllerRunner({
+      name: k.name,
+      workers: opts.workers ?? 5,
+      reconcile: (key) => this.sync(key),
+      logger: this.log,
+    });
 
     this.rsInformer.addEventHandler({
       add: (rs) => this.enqueue(rs),
@@ -130,7 +145,12 @@ export class ReplicaSetController implements Controller {
 
   /** The controller of a pod if it is one of ours and still exists with that UID. */
   private resolveControllerRef(namespace: string, ref: any): any | undefined {
-    if (!ref || ref.kind !== this.k.kind || (ref.apiVersion ?? '').split('/').slice(0, -1).join('/') !== this.k.resource.group) return undefined;
+    if (
+      !ref ||
+      ref.kind !== this.k.kind ||
+      (ref.apiVersion ?? '').split('/').slice(0, -1).join('/') !== this.k.resource.group
+    )
+      return undefined;
     const rs = this.rsInformer.store.getByName(namespace, ref.name);
     return rs && rs.metadata.uid === ref.uid ? rs : undefined;
   }
@@ -211,7 +231,10 @@ export class ReplicaSetController implements Controller {
     // Candidates: pods we control plus orphans in the namespace (pods controlled by another
     // object are never ours, whatever their labels).
     const store = this.podInformer.store;
-    const candidates = [...store.byIndex(CONTROLLER_INDEX, `uid:${cached.metadata.uid}`), ...store.byIndex(CONTROLLER_INDEX, `orphan:${namespace}`)];
+    const candidates = [
+      ...store.byIndex(CONTROLLER_INDEX, `uid:${cached.metadata.uid}`),
+      ...store.byIndex(CONTROLLER_INDEX, `orphan:${namespace}`),
+    ];
     const active = candidates.filter(isPodActive);
     const pods = await this.claimPods(cached, selector, active);
 
@@ -281,12 +304,16 @@ export class ReplicaSetController implements Controller {
   }
 
   private adoptPod(rs: any, pod: any): Promise<any> {
-    const patch = { metadata: { ownerReferences: [newControllerRef(rs, this.k.apiVersion, this.k.kind)], uid: pod.metadata.uid } };
+    const patch = {
+      metadata: { ownerReferences: [newControllerRef(rs, this.k.apiVersion, this.k.kind)], uid: pod.metadata.uid },
+    };
     return this.pods.namespace(pod.metadata.namespace).patch(pod.metadata.name, 'strategic', patch);
   }
 
   private releasePod(rs: any, pod: any): Promise<any> {
-    const patch = { metadata: { ownerReferences: [{ $patch: 'delete', uid: rs.metadata.uid }], uid: pod.metadata.uid } };
+    const patch = {
+      metadata: { ownerReferences: [{ $patch: 'delete', uid: rs.metadata.uid }], uid: pod.metadata.uid },
+    };
     return this.pods.namespace(pod.metadata.namespace).patch(pod.metadata.name, 'strategic', patch);
   }
 
@@ -308,7 +335,12 @@ export class ReplicaSetController implements Controller {
         } catch (err) {
           // A namespace being deleted refuses new pods: not a failure of this set.
           if (ApiError.from(err).details?.causes?.some((c) => c.reason === 'NamespaceTerminating')) return;
-          this.recorder.event(this.withKind(rs), 'Warning', 'FailedCreate', `Error creating: ${(err as Error).message}`);
+          this.recorder.event(
+            this.withKind(rs),
+            'Warning',
+            'FailedCreate',
+            `Error creating: ${(err as Error).message}`,
+          );
           throw err;
         }
       });
@@ -330,7 +362,12 @@ export class ReplicaSetController implements Controller {
           } catch (err) {
             this.expectations.deletionObserved(key, keyOf(pod));
             if (isNotFound(err)) return;
-            this.recorder.event(this.withKind(rs), 'Warning', 'FailedDelete', `Error deleting: ${(err as Error).message}`);
+            this.recorder.event(
+              this.withKind(rs),
+              'Warning',
+              'FailedDelete',
+              `Error deleting: ${(err as Error).message}`,
+            );
             throw err;
           }
         }),
@@ -347,7 +384,9 @@ export class ReplicaSetController implements Controller {
   private relatedPods(rs: any): any[] {
     const owner = controllerRefOf(rs);
     const sets = owner
-      ? this.rsInformer.store.listByNamespace(rs.metadata.namespace).filter((o: any) => controllerRefOf(o)?.uid === owner.uid)
+      ? this.rsInformer.store
+          .listByNamespace(rs.metadata.namespace)
+          .filter((o: any) => controllerRefOf(o)?.uid === owner.uid)
       : [rs];
     const out: any[] = [];
     for (const s of sets) out.push(...this.podInformer.store.byIndex(CONTROLLER_INDEX, `uid:${s.metadata.uid}`));
@@ -407,7 +446,13 @@ export function calculateStatus(rs: any, pods: any[], manageErr: unknown, now = 
   if (manageErr && !failure) {
     const diff = pods.length - (rs.spec?.replicas ?? 1);
     const reason = diff < 0 ? 'FailedCreate' : diff > 0 ? 'FailedDelete' : '';
-    conditions.push({ type: 'ReplicaFailure', status: 'True', lastTransitionTime: rfc3339(), reason, message: (manageErr as Error).message ?? String(manageErr) });
+    conditions.push({
+      type: 'ReplicaFailure',
+      status: 'True',
+      lastTransitionTime: rfc3339(),
+      reason,
+      message: (manageErr as Error).message ?? String(manageErr),
+    });
   } else if (!manageErr && failure) {
     conditions = conditions.filter((c) => c.type !== 'ReplicaFailure');
   }

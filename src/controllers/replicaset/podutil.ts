@@ -3,8 +3,6 @@
 // pods, controller references, the pod template → pod conversion, the ranking of pods for
 // deletion, expectations and slow-start batching.
 
-
-
 import { isPodAvailable, isPodReady, podReadyCondition } from '../../api/helpers/podready.js';
 
 export { isPodAvailable, isPodReady, podReadyCondition };
@@ -20,7 +18,14 @@ export function controllerRefOf(obj: any): any | undefined {
 }
 
 export function newControllerRef(owner: any, apiVersion: string, kind: string): any {
-  return { apiVersion, kind, name: owner.metadata.name, uid: owner.metadata.uid, controller: true, blockOwnerDeletion: true };
+  return {
+    apiVersion,
+    kind,
+    name: owner.metadata.name,
+    uid: owner.metadata.uid,
+    controller: true,
+    blockOwnerDeletion: true,
+  };
 }
 
 /** Index name: pods (or ReplicaSets) by the UID of their controller, orphans under `orphan:<ns>`. */
@@ -47,7 +52,8 @@ export function podFromTemplate(template: any, parent: any, controllerRef: any):
     namespace: parent.metadata.namespace,
     labels: { ...(t.metadata?.labels ?? {}) },
   };
-  if (t.metadata?.annotations && Object.keys(t.metadata.annotations).length) meta.annotations = { ...t.metadata.annotations };
+  if (t.metadata?.annotations && Object.keys(t.metadata.annotations).length)
+    meta.annotations = { ...t.metadata.annotations };
   if (t.metadata?.finalizers?.length) meta.finalizers = [...t.metadata.finalizers];
   if (controllerRef) meta.ownerReferences = [controllerRef];
   return { apiVersion: 'v1', kind: 'Pod', metadata: meta, spec: structuredClone(t.spec ?? {}) };
@@ -65,7 +71,8 @@ function podReadyTime(pod: any): number {
 
 function maxRestarts(pod: any): number {
   let m = 0;
-  for (const s of [...(pod.status?.containerStatuses ?? []), ...(pod.status?.initContainerStatuses ?? [])]) m = Math.max(m, s.restartCount ?? 0);
+  for (const s of [...(pod.status?.containerStatuses ?? []), ...(pod.status?.initContainerStatuses ?? [])])
+    m = Math.max(m, s.restartCount ?? 0);
   return m;
 }
 
@@ -111,7 +118,12 @@ export function comparePodsForDeletion(a: any, b: any, rankA: number, rankB: num
     if (t1 !== t2) {
       if (!t1 || !t2) return afterOrZero(t1, t2);
       const d = logRankDiff(t1, t2, now);
-      if (d === 0) return (a.metadata?.uid ?? '') < (b.metadata?.uid ?? '') ? -1 : (a.metadata?.uid ?? '') > (b.metadata?.uid ?? '') ? 1 : 0;
+      if (d === 0)
+        return (a.metadata?.uid ?? '') < (b.metadata?.uid ?? '')
+          ? -1
+          : (a.metadata?.uid ?? '') > (b.metadata?.uid ?? '')
+            ? 1
+            : 0;
       return d;
     }
   }
@@ -125,7 +137,12 @@ export function comparePodsForDeletion(a: any, b: any, rankA: number, rankB: num
   if (c1 !== c2) {
     if (!c1 || !c2) return afterOrZero(c1, c2);
     const d = logRankDiff(c1, c2, now);
-    if (d === 0) return (a.metadata?.uid ?? '') < (b.metadata?.uid ?? '') ? -1 : (a.metadata?.uid ?? '') > (b.metadata?.uid ?? '') ? 1 : 0;
+    if (d === 0)
+      return (a.metadata?.uid ?? '') < (b.metadata?.uid ?? '')
+        ? -1
+        : (a.metadata?.uid ?? '') > (b.metadata?.uid ?? '')
+          ? 1
+          : 0;
     return d;
   }
   return 0;
@@ -198,7 +215,11 @@ export class Expectations {
  * Upstream slowStartBatch: call fn in batches of 1, 2, 4, ... (all of a batch concurrently),
  * stopping at the first batch with an error. Returns the successes and the first error.
  */
-export async function slowStartBatch(count: number, initial: number, fn: () => Promise<void>): Promise<{ successes: number; error?: unknown }> {
+export async function slowStartBatch(
+  count: number,
+  initial: number,
+  fn: () => Promise<void>,
+): Promise<{ successes: number; error?: unknown }> {
   let remaining = count;
   let successes = 0;
   for (let batch = Math.min(remaining, initial); batch > 0; batch = Math.min(2 * batch, remaining)) {

@@ -15,7 +15,13 @@ import { type ResourceList, add, equals, fromObject, mask, toObject } from '../.
 import { Quantity } from '../../machinery/quantity.js';
 import type { Controller, ControllerContext } from '../types.js';
 
-const QUOTAS: ResourceSpec = { group: '', version: 'v1', plural: 'resourcequotas', namespaced: true, kind: 'ResourceQuota' };
+const QUOTAS: ResourceSpec = {
+  group: '',
+  version: 'v1',
+  plural: 'resourcequotas',
+  namespaced: true,
+  kind: 'ResourceQuota',
+};
 
 /** Resources watched for replenishment (their informers also serve the counts). */
 const WATCHED: ResourceSpec[] = [
@@ -51,7 +57,12 @@ export class ResourceQuotaController implements Controller {
     this.client = ctx.client;
     this.log = ctx.logger.child({ controller: 'resourcequota' });
     this.resyncPeriodMs = opts.resyncPeriodMs ?? Number(process.env.K8TS_QUOTA_SYNC_PERIOD_MS ?? 5 * 60_000);
-    this.runner = new ControllerRunner({ name: 'resourcequota', workers: opts.workers ?? 5, reconcile: (key) => this.sync(key), logger: this.log });
+    this.runner = new ControllerRunner({
+      name: 'resourcequota',
+      workers: opts.workers ?? 5,
+      reconcile: (key) => this.sync(key),
+      logger: this.log,
+    });
     this.quotas = ctx.informers.forResource(QUOTAS);
     this.quotas.addEventHandler({
       add: (q) => this.runner.enqueue(keyOf(q)),
@@ -147,7 +158,8 @@ export class ResourceQuotaController implements Controller {
     const used = await this.calculateUsage(cached);
     const hard = fromObject(cached.spec?.hard);
     const sameHard = equals(hard, fromObject(cached.status?.hard));
-    const sameUsed = equals(used, fromObject(cached.status?.used)) && Object.keys(cached.status?.used ?? {}).length === used.size;
+    const sameUsed =
+      equals(used, fromObject(cached.status?.used)) && Object.keys(cached.status?.used ?? {}).length === used.size;
     if (sameHard && sameUsed && cached.status?.hard) return;
     const next = structuredClone(cached);
     next.status = { hard: toObject(hard), used: toObject(used) };

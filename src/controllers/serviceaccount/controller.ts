@@ -30,7 +30,12 @@ export class ServiceAccountsController implements Controller {
     this.log = ctx.logger.child({ controller: 'serviceaccount' });
     this.namespaces = ctx.informers.forResource(R.namespaces);
     this.serviceAccounts = ctx.informers.forResource(R.serviceaccounts);
-    this.runner = new ControllerRunner({ name: 'serviceaccount', workers: opts.workers ?? 1, reconcile: (ns) => this.syncNamespace(ns), logger: this.log });
+    this.runner = new ControllerRunner({
+      name: 'serviceaccount',
+      workers: opts.workers ?? 1,
+      reconcile: (ns) => this.syncNamespace(ns),
+      logger: this.log,
+    });
     const onNs = (ns: any) => active(ns) && this.runner.enqueue(ns.metadata.name);
     this.namespaces.addEventHandler({ add: onNs, update: (_o, n) => onNs(n) });
     this.serviceAccounts.addEventHandler({
@@ -50,7 +55,14 @@ export class ServiceAccountsController implements Controller {
     if (!active(this.namespaces.indexer.get(name))) return;
     if (this.serviceAccounts.indexer.getByName(name, DEFAULT_SERVICE_ACCOUNT)) return;
     try {
-      await this.client.resource(R.serviceaccounts).namespace(name).create({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: DEFAULT_SERVICE_ACCOUNT, namespace: name } });
+      await this.client
+        .resource(R.serviceaccounts)
+        .namespace(name)
+        .create({
+          apiVersion: 'v1',
+          kind: 'ServiceAccount',
+          metadata: { name: DEFAULT_SERVICE_ACCOUNT, namespace: name },
+        });
       this.log.debug({ namespace: name }, 'created default service account');
     } catch (err) {
       // Exists already (cache behind), or the namespace is going away.
@@ -78,7 +90,12 @@ export class RootCACertPublisher implements Controller {
     this.namespaces = ctx.informers.forResource(R.namespaces);
     // Only the published ConfigMaps: every other ConfigMap's event would be decoded for nothing.
     this.configMaps = ctx.informers.forResource(R.configmaps, { fieldSelector: `metadata.name=${ROOT_CA_CONFIGMAP}` });
-    this.runner = new ControllerRunner({ name: 'root_ca_cert_publisher', workers: 1, reconcile: (ns) => this.syncNamespace(ns), logger: this.log });
+    this.runner = new ControllerRunner({
+      name: 'root_ca_cert_publisher',
+      workers: 1,
+      reconcile: (ns) => this.syncNamespace(ns),
+      logger: this.log,
+    });
     const onNs = (ns: any) => active(ns) && this.runner.enqueue(ns.metadata.name);
     this.namespaces.addEventHandler({ add: onNs, update: (_o, n) => onNs(n) });
     const onCm = (cm: any) => cm.metadata?.name === ROOT_CA_CONFIGMAP && this.runner.enqueue(cm.metadata.namespace);
@@ -103,7 +120,11 @@ export class RootCACertPublisher implements Controller {
         await cms.create({
           apiVersion: 'v1',
           kind: 'ConfigMap',
-          metadata: { name: ROOT_CA_CONFIGMAP, namespace: name, annotations: { 'kubernetes.io/description': ROOT_CA_DESCRIPTION } },
+          metadata: {
+            name: ROOT_CA_CONFIGMAP,
+            namespace: name,
+            annotations: { 'kubernetes.io/description': ROOT_CA_DESCRIPTION },
+          },
           data,
         });
         return;
@@ -113,7 +134,10 @@ export class RootCACertPublisher implements Controller {
       if (sameData && hasDescription) return;
       const next = structuredClone(cm);
       next.data = data;
-      next.metadata.annotations = { ...(next.metadata.annotations ?? {}), 'kubernetes.io/description': ROOT_CA_DESCRIPTION };
+      next.metadata.annotations = {
+        ...(next.metadata.annotations ?? {}),
+        'kubernetes.io/description': ROOT_CA_DESCRIPTION,
+      };
       await cms.update(next);
     } catch (err) {
       if (isAlreadyExists(err) || isNotFound(err)) throw err; // the cache catches up; retried

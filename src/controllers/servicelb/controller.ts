@@ -37,7 +37,8 @@ export function nodeIngressAddresses(nodes: Node[]): string[] {
     if (n.status?.conditions?.find((c) => c.type === 'Ready')?.status !== 'True') continue;
     const addrs = n.status?.addresses ?? [];
     const external = addrs.filter((a) => a.type === 'ExternalIP');
-    for (const a of external.length ? external : addrs.filter((a) => a.type === 'InternalIP')) if (/^\d+\.\d+\.\d+\.\d+$/.test(a.address)) ips.add(a.address);
+    for (const a of external.length ? external : addrs.filter((a) => a.type === 'InternalIP'))
+      if (/^\d+\.\d+\.\d+\.\d+$/.test(a.address)) ips.add(a.address);
   }
   return [...ips].sort();
 }
@@ -57,14 +58,26 @@ export class ServiceLBController implements Controller {
     this.recorder = new EventRecorder(ctx.client, { component: 'service-controller' }, this.log);
     this.services = ctx.informers.forResource(SERVICES);
     this.nodes = ctx.informers.forResource(NODES);
-    this.runner = new ControllerRunner({ name: 'servicelb', workers: 1, reconcile: (key) => this.sync(key), logger: this.log });
+    this.runner = new ControllerRunner({
+      name: 'servicelb',
+      workers: 1,
+      reconcile: (key) => this.sync(key),
+      logger: this.log,
+    });
     const enqueue = (s?: Service) => s && this.runner.enqueue(keyOf(s));
     this.services.addEventHandler({ add: enqueue, update: (_o, n) => enqueue(n), delete: enqueue });
     // Any node change may change every LoadBalancer's addresses (upstream: "UpdatedLoadBalancer").
     const allLBs = () => {
-      for (const s of this.services.store.list()) if (s.spec?.type === 'LoadBalancer' || s.metadata?.finalizers?.includes(LB_CLEANUP_FINALIZER)) enqueue(s);
+      for (const s of this.services.store.list())
+        if (s.spec?.type === 'LoadBalancer' || s.metadata?.finalizers?.includes(LB_CLEANUP_FINALIZER)) enqueue(s);
     };
-    this.nodes.addEventHandler({ add: allLBs, update: (o, n) => JSON.stringify(o?.status?.addresses) + readiness(o) !== JSON.stringify(n?.status?.addresses) + readiness(n) && allLBs(), delete: allLBs });
+    this.nodes.addEventHandler({
+      add: allLBs,
+      update: (o, n) =>
+        JSON.stringify(o?.status?.addresses) + readiness(o) !== JSON.stringify(n?.status?.addresses) + readiness(n) &&
+        allLBs(),
+      delete: allLBs,
+    });
   }
 
   start(): void {
@@ -86,9 +99,17 @@ export class ServiceLBController implements Controller {
       if (!hasFinalizer) return;
       this.recorder.event(svc, 'Normal', 'DeletingLoadBalancer', 'Deleting load balancer');
       try {
-        if (svc.status?.loadBalancer?.ingress?.length) await client.patch(svc.metadata!.name!, 'merge', { status: { loadBalancer: { ingress: null } } }, { subresource: 'status' });
+        if (svc.status?.loadBalancer?.ingress?.length)
+          await client.patch(
+            svc.metadata!.name!,
+            'merge',
+            { status: { loadBalancer: { ingress: null } } },
+            { subresource: 'status' },
+          );
         const finalizers = (svc.metadata?.finalizers ?? []).filter((f) => f !== LB_CLEANUP_FINALIZER);
-        await client.patch(svc.metadata!.name!, 'merge', { metadata: { finalizers, resourceVersion: svc.metadata?.resourceVersion } });
+        await client.patch(svc.metadata!.name!, 'merge', {
+          metadata: { finalizers, resourceVersion: svc.metadata?.resourceVersion },
+        });
       } catch (err) {
         if (isNotFound(err)) return;
         throw err;
@@ -103,9 +124,16 @@ export class ServiceLBController implements Controller {
     try {
       if (!hasFinalizer) {
         const finalizers = [...(svc.metadata?.finalizers ?? []), LB_CLEANUP_FINALIZER];
-        await client.patch(svc.metadata!.name!, 'merge', { metadata: { finalizers, resourceVersion: svc.metadata?.resourceVersion } });
+        await client.patch(svc.metadata!.name!, 'merge', {
+          metadata: { finalizers, resourceVersion: svc.metadata?.resourceVersion },
+        });
       }
-      await client.patch(svc.metadata!.name!, 'merge', { status: { loadBalancer: { ingress } } }, { subresource: 'status' });
+      await client.patch(
+        svc.metadata!.name!,
+        'merge',
+        { status: { loadBalancer: { ingress } } },
+        { subresource: 'status' },
+      );
     } catch (err) {
       if (isNotFound(err)) return;
       throw err;

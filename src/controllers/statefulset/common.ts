@@ -10,8 +10,20 @@ import type { SharedIndexInformer } from '../../client/informer.js';
 export const CONTROLLER_REVISION_HASH_LABEL = 'controller-revision-hash';
 
 export const RESOURCES = {
-  controllerrevisions: { group: 'apps', version: 'v1', plural: 'controllerrevisions', namespaced: true, kind: 'ControllerRevision' },
-  persistentvolumeclaims: { group: '', version: 'v1', plural: 'persistentvolumeclaims', namespaced: true, kind: 'PersistentVolumeClaim' },
+  controllerrevisions: {
+    group: 'apps',
+    version: 'v1',
+    plural: 'controllerrevisions',
+    namespaced: true,
+    kind: 'ControllerRevision',
+  },
+  persistentvolumeclaims: {
+    group: '',
+    version: 'v1',
+    plural: 'persistentvolumeclaims',
+    namespaced: true,
+    kind: 'PersistentVolumeClaim',
+  },
 } as const;
 
 /** Seconds-precision RFC 3339, as metav1.Time serialises. */
@@ -69,7 +81,14 @@ export function controllerRefOf(obj: any): any | undefined {
 }
 
 export function newControllerRef(owner: any, apiVersion: string, kind: string): any {
-  return { apiVersion, kind, name: owner.metadata.name, uid: owner.metadata.uid, controller: true, blockOwnerDeletion: true };
+  return {
+    apiVersion,
+    kind,
+    name: owner.metadata.name,
+    uid: owner.metadata.uid,
+    controller: true,
+    blockOwnerDeletion: true,
+  };
 }
 
 /** An index of objects by the UID of their controller (ownerReference with controller=true). */
@@ -105,10 +124,13 @@ export async function removeFinalizer(rc: ResourceClient, obj: any, finalizer: s
   } catch (err) {
     if (isNotFound(err)) return;
     // The list moved under us: read it again and retry once.
-    const fresh = await rc.namespace(obj.metadata.namespace).get(obj.metadata.name).catch((e) => {
-      if (isNotFound(e)) return undefined;
-      throw e;
-    });
+    const fresh = await rc
+      .namespace(obj.metadata.namespace)
+      .get(obj.metadata.name)
+      .catch((e) => {
+        if (isNotFound(e)) return undefined;
+        throw e;
+      });
     if (!fresh) return;
     const j = (fresh.metadata?.finalizers ?? []).indexOf(finalizer);
     if (j < 0) return;
@@ -177,10 +199,13 @@ export function revisionsEqual(a: any, b: any): boolean {
 }
 
 export function sortRevisions(revs: any[]): any[] {
-  return [...revs].sort((a, b) => (a.revision ?? 0) - (b.revision ?? 0) || String(a.metadata.name).localeCompare(String(b.metadata.name)));
+  return [...revs].sort(
+    (a, b) => (a.revision ?? 0) - (b.revision ?? 0) || String(a.metadata.name).localeCompare(String(b.metadata.name)),
+  );
 }
 
-export const nextRevisionNumber = (revs: any[]): number => (revs.length ? Math.max(...revs.map((r) => r.revision ?? 0)) + 1 : 1);
+export const nextRevisionNumber = (revs: any[]): number =>
+  revs.length ? Math.max(...revs.map((r) => r.revision ?? 0)) + 1 : 1;
 
 export interface RevisionResult {
   revision: any;
@@ -255,11 +280,22 @@ export async function ensureRevision(opts: {
 
 /** The hash part of a revision: its controller-revision-hash label, or its name's suffix. */
 export function revisionHash(rev: any): string {
-  return rev?.metadata?.labels?.[CONTROLLER_REVISION_HASH_LABEL] ?? String(rev?.metadata?.name ?? '').split('-').pop() ?? '';
+  return (
+    rev?.metadata?.labels?.[CONTROLLER_REVISION_HASH_LABEL] ??
+    String(rev?.metadata?.name ?? '')
+      .split('-')
+      .pop() ??
+    ''
+  );
 }
 
 /** Delete revisions beyond the history limit that no live pod uses (oldest first). */
-export async function truncateHistory(client: ResourceClient, revisions: any[], keep: Set<string>, limit: number): Promise<void> {
+export async function truncateHistory(
+  client: ResourceClient,
+  revisions: any[],
+  keep: Set<string>,
+  limit: number,
+): Promise<void> {
   const candidates = sortRevisions(revisions).filter((r) => !keep.has(r.metadata.name));
   const excess = candidates.length - limit;
   for (let i = 0; i < excess; i++) {

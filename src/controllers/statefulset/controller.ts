@@ -75,7 +75,12 @@ export class StatefulSetController implements Controller {
     addControllerIndex(this.pods);
     addControllerIndex(this.revisions);
     this.recorder = new EventRecorder(this.client, { component: 'statefulset-controller' }, this.log);
-    this.runner = new ControllerRunner({ name: 'statefulset', workers: opts.workers ?? 5, reconcile: (k) => this.sync(k), logger: this.log });
+    this.runner = new ControllerRunner({
+      name: 'statefulset',
+      workers: opts.workers ?? 5,
+      reconcile: (k) => this.sync(k),
+      logger: this.log,
+    });
     this.sets.addEventHandler({
       add: (s) => this.runner.enqueue(keyOf(s)),
       update: (_o, s) => this.runner.enqueue(keyOf(s)),
@@ -97,7 +102,8 @@ export class StatefulSetController implements Controller {
       update: (old, pod) => {
         onPod(pod);
         const oldRef = controllerRefOf(old);
-        if (oldRef?.kind === 'StatefulSet' && oldRef.uid !== controllerRefOf(pod)?.uid) this.runner.enqueue(`${old.metadata.namespace}/${oldRef.name}`);
+        if (oldRef?.kind === 'StatefulSet' && oldRef.uid !== controllerRefOf(pod)?.uid)
+          this.runner.enqueue(`${old.metadata.namespace}/${oldRef.name}`);
       },
       delete: onPod,
     });
@@ -117,16 +123,38 @@ export class StatefulSetController implements Controller {
 
   /** Pods of the set: owned ones, plus orphans adopted (selector and name match, as upstream). */
   private async getPods(set: any): Promise<any[]> {
-    const owned = ownedBy(this.pods, set.metadata.uid).filter((p) => labelSelectorMatches(set.spec?.selector, p.metadata?.labels));
+    const owned = ownedBy(this.pods, set.metadata.uid).filter((p) =>
+      labelSelectorMatches(set.spec?.selector, p.metadata?.labels),
+    );
     const orphans = this.pods.store
       .listByNamespace(set.metadata.namespace)
-      .filter((p) => !controllerRefOf(p) && !isPodTerminating(p) && getOrdinal(set.metadata.name, p.metadata.name) >= 0 && labelSelectorMatches(set.spec?.selector, p.metadata?.labels));
+      .filter(
+        (p) =>
+          !controllerRefOf(p) &&
+          !isPodTerminating(p) &&
+          getOrdinal(set.metadata.name, p.metadata.name) >= 0 &&
+          labelSelectorMatches(set.spec?.selector, p.metadata?.labels),
+      );
     if (set.metadata.deletionTimestamp) return owned;
     for (const p of orphans) {
       try {
         const adopted = await this.podsClient(p.metadata.namespace).patch(p.metadata.name, 'json', [
           { op: 'test', path: '/metadata/uid', value: p.metadata.uid },
-          { op: 'add', path: '/metadata/ownerReferences', value: [...(p.metadata.ownerReferences ?? []), { apiVersion: 'apps/v1', kind: 'StatefulSet', name: set.metadata.name, uid: set.metadata.uid, controller: true, blockOwnerDeletion: true }] },
+          {
+            op: 'add',
+            path: '/metadata/ownerReferences',
+            value: [
+              ...(p.metadata.ownerReferences ?? []),
+              {
+                apiVersion: 'apps/v1',
+                kind: 'StatefulSet',
+                name: set.metadata.name,
+                uid: set.metadata.uid,
+                controller: true,
+                blockOwnerDeletion: true,
+              },
+            ],
+          },
         ]);
         owned.push(adopted);
       } catch (err) {
@@ -182,7 +210,14 @@ export class StatefulSetController implements Controller {
     if (requeueAfterMs !== undefined) return { requeueAfterMs };
   }
 
-  private computeStatus(set: any, pods: any[], current: any, update: any, collisionCount: number, wake: (ms: number) => void): any {
+  private computeStatus(
+    set: any,
+    pods: any[],
+    current: any,
+    update: any,
+    collisionCount: number,
+    wake: (ms: number) => void,
+  ): any {
     const now = this.now();
     const minReady = set.spec?.minReadySeconds ?? 0;
     const status: any = {
@@ -215,7 +250,14 @@ export class StatefulSetController implements Controller {
   }
 
   /** Upstream updateStatefulSet (defaultStatefulSetControl). */
-  private async updatePods(set: any, pods: any[], current: any, update: any, collisionCount: number, wake: (ms: number) => void): Promise<any> {
+  private async updatePods(
+    set: any,
+    pods: any[],
+    current: any,
+    update: any,
+    collisionCount: number,
+    wake: (ms: number) => void,
+  ): Promise<any> {
     const name = set.metadata.name;
     const replicaCount = set.spec?.replicas ?? 1;
     const start = startOrdinal(set);
@@ -236,7 +278,12 @@ export class StatefulSetController implements Controller {
     // A rolling update finished: the update revision becomes current.
     const finish = () => {
       const us = set.spec?.updateStrategy?.type ?? 'RollingUpdate';
-      if (us === 'RollingUpdate' && status.updatedReplicas === status.replicas && status.readyReplicas === status.replicas && status.replicas === replicaCount) {
+      if (
+        us === 'RollingUpdate' &&
+        status.updatedReplicas === status.replicas &&
+        status.readyReplicas === status.replicas &&
+        status.replicas === replicaCount
+      ) {
         status.currentRevision = status.updateRevision;
         status.currentReplicas = status.updatedReplicas;
       }
@@ -254,7 +301,11 @@ export class StatefulSetController implements Controller {
     for (let i = 0; i < replicaCount; i++) {
       const ord = start + i;
       let pod = replicas.get(i);
-      if (pod && (isPodFailed(pod) || (isPodSucceeded(pod) && set.spec?.template?.spec?.restartPolicy !== 'Never')) && !isPodTerminating(pod)) {
+      if (
+        pod &&
+        (isPodFailed(pod) || (isPodSucceeded(pod) && set.spec?.template?.spec?.restartPolicy !== 'Never')) &&
+        !isPodTerminating(pod)
+      ) {
         await this.deletePod(set, pod);
         if (monotonic) return finish();
         continue;
@@ -302,7 +353,10 @@ export class StatefulSetController implements Controller {
 
     // Rolling update: from the highest ordinal down to the partition, one (maxUnavailable) at a time.
     const partition = Number(us.rollingUpdate?.partition ?? 0);
-    const maxUnavailable = Math.max(1, Number(typeof us.rollingUpdate?.maxUnavailable === 'number' ? us.rollingUpdate.maxUnavailable : 1));
+    const maxUnavailable = Math.max(
+      1,
+      Number(typeof us.rollingUpdate?.maxUnavailable === 'number' ? us.rollingUpdate.maxUnavailable : 1),
+    );
     let unavailable = 0;
     for (let k = present.length - 1; k >= 0; k--) {
       const [i, pod] = present[k];
@@ -328,21 +382,43 @@ export class StatefulSetController implements Controller {
   private async createPod(set: any, pod: any): Promise<void> {
     try {
       await this.podsClient(set.metadata.namespace).create(pod);
-      this.recorder.event(set, 'Normal', 'SuccessfulCreate', `create Pod ${pod.metadata.name} in StatefulSet ${set.metadata.name} successful`);
+      this.recorder.event(
+        set,
+        'Normal',
+        'SuccessfulCreate',
+        `create Pod ${pod.metadata.name} in StatefulSet ${set.metadata.name} successful`,
+      );
     } catch (err) {
       if (isAlreadyExists(err)) return;
-      this.recorder.event(set, 'Warning', 'FailedCreate', `create Pod ${pod.metadata.name} in StatefulSet ${set.metadata.name} failed error: ${(err as Error).message}`);
+      this.recorder.event(
+        set,
+        'Warning',
+        'FailedCreate',
+        `create Pod ${pod.metadata.name} in StatefulSet ${set.metadata.name} failed error: ${(err as Error).message}`,
+      );
       throw err;
     }
   }
 
   private async deletePod(set: any, pod: any): Promise<void> {
     try {
-      await this.podsClient(set.metadata.namespace).delete(pod.metadata.name, { preconditions: { uid: pod.metadata.uid } });
-      this.recorder.event(set, 'Normal', 'SuccessfulDelete', `delete Pod ${pod.metadata.name} in StatefulSet ${set.metadata.name} successful`);
+      await this.podsClient(set.metadata.namespace).delete(pod.metadata.name, {
+        preconditions: { uid: pod.metadata.uid },
+      });
+      this.recorder.event(
+        set,
+        'Normal',
+        'SuccessfulDelete',
+        `delete Pod ${pod.metadata.name} in StatefulSet ${set.metadata.name} successful`,
+      );
     } catch (err) {
       if (isNotFound(err) || isConflict(err)) return;
-      this.recorder.event(set, 'Warning', 'FailedDelete', `delete Pod ${pod.metadata.name} in StatefulSet ${set.metadata.name} failed error: ${(err as Error).message}`);
+      this.recorder.event(
+        set,
+        'Warning',
+        'FailedDelete',
+        `delete Pod ${pod.metadata.name} in StatefulSet ${set.metadata.name} failed error: ${(err as Error).message}`,
+      );
       throw err;
     }
   }
@@ -355,10 +431,21 @@ export class StatefulSetController implements Controller {
   private claimOwnerRefs(set: any, claim: any, pod: any | undefined, condemned: boolean): any[] {
     const policy = set.spec?.persistentVolumeClaimRetentionPolicy ?? {};
     const refs: any[] = (claim.metadata?.ownerReferences ?? []).filter(
-      (r: any) => !(r.kind === 'StatefulSet' && r.uid === set.metadata.uid) && !(r.kind === 'Pod' && pod && r.name === pod.metadata.name),
+      (r: any) =>
+        !(r.kind === 'StatefulSet' && r.uid === set.metadata.uid) &&
+        !(r.kind === 'Pod' && pod && r.name === pod.metadata.name),
     );
-    if (policy.whenDeleted === 'Delete') refs.push({ apiVersion: 'apps/v1', kind: 'StatefulSet', name: set.metadata.name, uid: set.metadata.uid, controller: true, blockOwnerDeletion: true });
-    if (condemned && pod && policy.whenScaled === 'Delete') refs.push({ apiVersion: 'v1', kind: 'Pod', name: pod.metadata.name, uid: pod.metadata.uid });
+    if (policy.whenDeleted === 'Delete')
+      refs.push({
+        apiVersion: 'apps/v1',
+        kind: 'StatefulSet',
+        name: set.metadata.name,
+        uid: set.metadata.uid,
+        controller: true,
+        blockOwnerDeletion: true,
+      });
+    if (condemned && pod && policy.whenScaled === 'Delete')
+      refs.push({ apiVersion: 'v1', kind: 'Pod', name: pod.metadata.name, uid: pod.metadata.uid });
     return refs;
   }
 
@@ -372,10 +459,20 @@ export class StatefulSetController implements Controller {
       if (refs.length) claim.metadata.ownerReferences = refs;
       try {
         await this.claimsClient(ns).create(claim);
-        this.recorder.event(set, 'Normal', 'SuccessfulCreate', `create Claim ${claim.metadata.name} Pod ${pod.metadata.name} in StatefulSet ${set.metadata.name} success`);
+        this.recorder.event(
+          set,
+          'Normal',
+          'SuccessfulCreate',
+          `create Claim ${claim.metadata.name} Pod ${pod.metadata.name} in StatefulSet ${set.metadata.name} success`,
+        );
       } catch (err) {
         if (isAlreadyExists(err)) continue;
-        this.recorder.event(set, 'Warning', 'FailedCreate', `create Claim ${claim.metadata.name} for Pod ${pod.metadata.name} in StatefulSet ${set.metadata.name} failed error: ${(err as Error).message}`);
+        this.recorder.event(
+          set,
+          'Warning',
+          'FailedCreate',
+          `create Claim ${claim.metadata.name} for Pod ${pod.metadata.name} in StatefulSet ${set.metadata.name} failed error: ${(err as Error).message}`,
+        );
         throw err;
       }
     }
@@ -392,7 +489,9 @@ export class StatefulSetController implements Controller {
       if (!existing) continue;
       const refs = this.claimOwnerRefs(set, existing, pod, true);
       try {
-        await this.claimsClient(set.metadata.namespace).patch(existing.metadata.name, 'merge', { metadata: { ownerReferences: refs } });
+        await this.claimsClient(set.metadata.namespace).patch(existing.metadata.name, 'merge', {
+          metadata: { ownerReferences: refs },
+        });
       } catch (err) {
         if (!isNotFound(err)) throw err;
       }
@@ -416,10 +515,14 @@ export class StatefulSetController implements Controller {
       }
       // A pod back in range after a scale-down keeps its claim: drop the pod owner reference.
       const hasPodRef = (existing.metadata.ownerReferences ?? []).some((r: any) => r.kind === 'Pod');
-      const hasSetRef = (existing.metadata.ownerReferences ?? []).some((r: any) => r.kind === 'StatefulSet' && r.uid === set.metadata.uid);
+      const hasSetRef = (existing.metadata.ownerReferences ?? []).some(
+        (r: any) => r.kind === 'StatefulSet' && r.uid === set.metadata.uid,
+      );
       if (hasPodRef || hasSetRef !== (policy.whenDeleted === 'Delete')) {
         const refs = this.claimOwnerRefs(set, existing, pod, false).filter((r) => r.kind !== 'Pod');
-        await this.claimsClient(set.metadata.namespace).patch(existing.metadata.name, 'merge', { metadata: { ownerReferences: refs.length ? refs : null } });
+        await this.claimsClient(set.metadata.namespace).patch(existing.metadata.name, 'merge', {
+          metadata: { ownerReferences: refs.length ? refs : null },
+        });
       }
     }
   }
@@ -431,7 +534,10 @@ export class StatefulSetController implements Controller {
     const next = { ...old, ...status };
     if (!next.collisionCount) delete next.collisionCount;
     try {
-      await this.client.resource(R.statefulsets).namespace(set.metadata.namespace).updateStatus({ ...set, status: next });
+      await this.client
+        .resource(R.statefulsets)
+        .namespace(set.metadata.namespace)
+        .updateStatus({ ...set, status: next });
     } catch (err) {
       if (isNotFound(err)) return;
       throw err;

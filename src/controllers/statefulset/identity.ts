@@ -17,7 +17,8 @@ export function getOrdinal(setName: string, podName: string): number {
 
 export const podName = (setName: string, ordinal: number): string => `${setName}-${ordinal}`;
 
-export const claimName = (templateName: string, setName: string, ordinal: number): string => `${templateName}-${setName}-${ordinal}`;
+export const claimName = (templateName: string, setName: string, ordinal: number): string =>
+  `${templateName}-${setName}-${ordinal}`;
 
 /** spec.ordinals.start (default 0). */
 export const startOrdinal = (set: any): number => Number(set.spec?.ordinals?.start ?? 0) || 0;
@@ -64,7 +65,8 @@ export function newStatefulSetPod(set: any, template: any, revisionName: string,
   const claims = claimsFor(set, ordinal);
   if (claims.size) {
     const volumes: any[] = (spec.volumes ?? []).filter((v: any) => !claims.has(v?.name));
-    for (const [volName, claim] of claims) volumes.push({ name: volName, persistentVolumeClaim: { claimName: claim.metadata.name } });
+    for (const [volName, claim] of claims)
+      volumes.push({ name: volName, persistentVolumeClaim: { claimName: claim.metadata.name } });
     volumes.sort((a, b) => String(a.name).localeCompare(String(b.name)));
     spec.volumes = volumes;
   }

@@ -3,7 +3,17 @@
 // and the OpenAPI definitions published for them (also used for pruning unknown fields).
 import AjvModule, { type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
-import { type FieldError, FieldPath, duplicate, invalid, notSupported, path, required, tooMany, typeInvalid } from '../fielderrors.js';
+import {
+  type FieldError,
+  FieldPath,
+  duplicate,
+  invalid,
+  notSupported,
+  path,
+  required,
+  tooMany,
+  typeInvalid,
+} from '../fielderrors.js';
 import { getDefinition, withoutInheritedProperties, type Definitions, type Schema } from '../openapi/definitions.js';
 import { deepEqual, isPlainObject as isObj, ownValue, setOwn } from '../objects.js';
 
@@ -34,13 +44,46 @@ const KEEP_KEYWORDS = new Set([
 ]);
 
 /** Formats kube-openapi checks; others are accepted without checks, as upstream. */
-const CHECKED_FORMATS = new Set(['date', 'date-time', 'email', 'hostname', 'ipv4', 'ipv6', 'uri', 'uuid', 'byte', 'int32', 'int64', 'float', 'double', 'password', 'cidr', 'mac', 'datetime']);
+const CHECKED_FORMATS = new Set([
+  'date',
+  'date-time',
+  'email',
+  'hostname',
+  'ipv4',
+  'ipv6',
+  'uri',
+  'uuid',
+  'byte',
+  'int32',
+  'int64',
+  'float',
+  'double',
+  'password',
+  'cidr',
+  'mac',
+  'datetime',
+]);
 
 let ajvInstance: InstanceType<typeof Ajv> | undefined;
 function ajv(): InstanceType<typeof Ajv> {
   if (ajvInstance) return ajvInstance;
   const a = new Ajv({ allErrors: true, strict: false, validateFormats: true, unicodeRegExp: false });
-  addFormats(a, ['date', 'date-time', 'email', 'hostname', 'ipv4', 'ipv6', 'uri', 'uuid', 'byte', 'int32', 'int64', 'float', 'double', 'password']);
+  addFormats(a, [
+    'date',
+    'date-time',
+    'email',
+    'hostname',
+    'ipv4',
+    'ipv6',
+    'uri',
+    'uuid',
+    'byte',
+    'int32',
+    'int64',
+    'float',
+    'double',
+    'password',
+  ]);
   a.addFormat('datetime', (s: string) => !Number.isNaN(Date.parse(s)));
   a.addFormat('cidr', (s: string) => /^(\d{1,3}(\.\d{1,3}){3}\/\d{1,2}|[0-9a-fA-F:]+\/\d{1,3})$/.test(s));
   a.addFormat('mac', (s: string) => /^([0-9a-fA-F]{2}[:-]){5}[0-9a-fA-F]{2}$/.test(s));
@@ -86,7 +129,11 @@ export function toAjvSchema(s: JSONSchemaProps | undefined): any {
   for (const k of ['allOf', 'anyOf', 'oneOf'] as const) {
     if (!Array.isArray(s[k])) continue;
     // int-or-string nodes repeat their type as anyOf: [{type: integer}, {type: string}].
-    if (intOrString && s[k].every((x: any) => isPlainObject(x) && Object.keys(x).every((kk) => kk === 'type' || kk === 'anyOf'))) continue;
+    if (
+      intOrString &&
+      s[k].every((x: any) => isPlainObject(x) && Object.keys(x).every((kk) => kk === 'type' || kk === 'anyOf'))
+    )
+      continue;
     out[k] = s[k].map((x: JSONSchemaProps) => toAjvSchema(x));
   }
   if (isPlainObject(s.not)) out.not = toAjvSchema(s.not);
@@ -132,13 +179,23 @@ function toFieldErrors(errs: ErrorObject[], data: unknown, root: FieldPath): Fie
         out.push(required(p.child(params.missingProperty)));
         break;
       case 'type': {
-        const want = (Array.isArray(params.type) ? params.type : String(params.type).split(',')).filter((t: string) => t !== 'null');
+        const want = (Array.isArray(params.type) ? params.type : String(params.type).split(',')).filter(
+          (t: string) => t !== 'null',
+        );
         const got = jsonType(value);
         out.push(typeInvalid(p, got, `${inBody(p)} must be of type ${want.join(',')}: ${JSON.stringify(got)}`));
         break;
       }
       case 'enum':
-        out.push(notSupported(p, value, (params.allowedValues as unknown[]).filter((v) => v !== null).map((v) => (typeof v === 'string' ? v : JSON.stringify(v)))));
+        out.push(
+          notSupported(
+            p,
+            value,
+            (params.allowedValues as unknown[])
+              .filter((v) => v !== null)
+              .map((v) => (typeof v === 'string' ? v : JSON.stringify(v))),
+          ),
+        );
         break;
       case 'maximum':
         out.push(invalid(p, value, `${inBody(p)} should be less than or equal to ${params.limit}`));
@@ -156,7 +213,11 @@ function toFieldErrors(errs: ErrorObject[], data: unknown, root: FieldPath): Fie
         out.push(invalid(p, value, `${inBody(p)} should be a multiple of ${params.multipleOf}`));
         break;
       case 'maxLength':
-        out.push({ type: 'FieldValueTooLong', field: String(p), detail: `Too long: may not be longer than ${params.limit}` });
+        out.push({
+          type: 'FieldValueTooLong',
+          field: String(p),
+          detail: `Too long: may not be longer than ${params.limit}`,
+        });
         break;
       case 'minLength':
         out.push(invalid(p, value, `${inBody(p)} should be at least ${params.limit} chars long`));
@@ -171,13 +232,29 @@ function toFieldErrors(errs: ErrorObject[], data: unknown, root: FieldPath): Fie
         out.push(tooMany(p, Array.isArray(value) ? value.length : -1, params.limit));
         break;
       case 'minItems':
-        out.push(invalid(p, Array.isArray(value) ? value.length : value, `${inBody(p)} should have at least ${params.limit} items`));
+        out.push(
+          invalid(
+            p,
+            Array.isArray(value) ? value.length : value,
+            `${inBody(p)} should have at least ${params.limit} items`,
+          ),
+        );
         break;
       case 'maxProperties':
-        out.push({ type: 'FieldValueTooMany', field: String(p), detail: `Too many: ${isPlainObject(value) ? Object.keys(value).length : -1}: must have at most ${params.limit} items` });
+        out.push({
+          type: 'FieldValueTooMany',
+          field: String(p),
+          detail: `Too many: ${isPlainObject(value) ? Object.keys(value).length : -1}: must have at most ${params.limit} items`,
+        });
         break;
       case 'minProperties':
-        out.push(invalid(p, isPlainObject(value) ? Object.keys(value).length : value, `${inBody(p)} should have at least ${params.limit} properties`));
+        out.push(
+          invalid(
+            p,
+            isPlainObject(value) ? Object.keys(value).length : value,
+            `${inBody(p)} should have at least ${params.limit} properties`,
+          ),
+        );
         break;
       case 'uniqueItems':
         out.push(invalid(p, value, `${inBody(p)} shouldn't contain duplicates`));
@@ -225,7 +302,8 @@ function extensionErrors(value: unknown, s: JSONSchemaProps | undefined, p: Fiel
   }
   if (!isPlainObject(value)) return;
   if (s['x-kubernetes-embedded-resource'] === true) {
-    if (typeof value.apiVersion !== 'string' || !value.apiVersion) out.push(required(p.child('apiVersion'), 'must not be empty'));
+    if (typeof value.apiVersion !== 'string' || !value.apiVersion)
+      out.push(required(p.child('apiVersion'), 'must not be empty'));
     if (typeof value.kind !== 'string' || !value.kind) out.push(required(p.child('kind'), 'must not be empty'));
   }
   for (const [k, v] of Object.entries(value)) {
@@ -293,7 +371,8 @@ export function applyDefaults(value: unknown, s: JSONSchemaProps | undefined): v
         if (prop.default !== undefined) setOwn(value, k, structuredClone(prop.default));
         else delete value[k];
       }
-      if (ownValue(value, k) === undefined && prop.default !== undefined) setOwn(value, k, structuredClone(prop.default));
+      if (ownValue(value, k) === undefined && prop.default !== undefined)
+        setOwn(value, k, structuredClone(prop.default));
       const child = ownValue(value, k);
       if (child !== undefined) applyDefaults(child, prop);
     }
@@ -307,7 +386,9 @@ export function hasDefaults(s: unknown): boolean {
   if (Array.isArray(s)) return s.some(hasDefaults);
   if (!isPlainObject(s)) return false;
   if (s.default !== undefined) return true;
-  return Object.entries(s).some(([k, v]) => k !== 'default' && k !== 'enum' && k !== 'example' && typeof v === 'object' && hasDefaults(v));
+  return Object.entries(s).some(
+    ([k, v]) => k !== 'default' && k !== 'enum' && k !== 'example' && typeof v === 'object' && hasDefaults(v),
+  );
 }
 
 // ---------------------------------------------------------------------------------- OpenAPI
@@ -324,8 +405,12 @@ function typeMetaDescriptions(): { apiVersion: string; kind: string; metadata: s
   const dep = getDefinition('io.k8s.api.apps.v1.Deployment');
   const list = getDefinition('io.k8s.api.apps.v1.DeploymentList');
   return {
-    apiVersion: dep?.properties?.apiVersion?.description ?? 'APIVersion defines the versioned schema of this representation of an object.',
-    kind: dep?.properties?.kind?.description ?? 'Kind is a string value representing the REST resource this object represents.',
+    apiVersion:
+      dep?.properties?.apiVersion?.description ??
+      'APIVersion defines the versioned schema of this representation of an object.',
+    kind:
+      dep?.properties?.kind?.description ??
+      'Kind is a string value representing the REST resource this object represents.',
     metadata: dep?.properties?.metadata?.description ?? "Standard object's metadata.",
     listMetadata: list?.properties?.metadata?.description ?? 'Standard list metadata.',
   };
@@ -339,7 +424,16 @@ function typeMetaDescriptions(): { apiVersion: string; kind: string; metadata: s
 function publishNode(s: JSONSchemaProps): Schema {
   const out: any = {};
   for (const [k, v] of Object.entries(s)) {
-    if (k === 'properties' || k === 'items' || k === 'additionalProperties' || k === 'allOf' || k === 'anyOf' || k === 'oneOf' || k === 'not') continue;
+    if (
+      k === 'properties' ||
+      k === 'items' ||
+      k === 'additionalProperties' ||
+      k === 'allOf' ||
+      k === 'anyOf' ||
+      k === 'oneOf' ||
+      k === 'not'
+    )
+      continue;
     out[k] = structuredClone(v);
   }
   if (isPlainObject(s.properties)) {
@@ -363,7 +457,8 @@ function publishNode(s: JSONSchemaProps): Schema {
   if (s['x-kubernetes-int-or-string'] === true) {
     delete out.type;
   }
-  if (out.type === 'object' && !out.properties && out.additionalProperties === undefined && !preserve) out.properties = {};
+  if (out.type === 'object' && !out.properties && out.additionalProperties === undefined && !preserve)
+    out.properties = {};
   return out as Schema;
 }
 
@@ -375,7 +470,13 @@ export interface PublishedSchema {
 }
 
 /** The OpenAPI (v2-style refs) definitions of one served version of a CRD. */
-export function publishedSchema(group: string, version: string, kind: string, listKind: string, schema: JSONSchemaProps | undefined): PublishedSchema {
+export function publishedSchema(
+  group: string,
+  version: string,
+  kind: string,
+  listKind: string,
+  schema: JSONSchemaProps | undefined,
+): PublishedSchema {
   const prefix = `${definitionPrefix(group)}.${version}`;
   const definition = `${prefix}.${kind}`;
   const d = typeMetaDescriptions();
@@ -389,7 +490,8 @@ export function publishedSchema(group: string, version: string, kind: string, li
     kind: { type: 'string', description: d.kind },
     metadata: { $ref: META_REF, description: d.metadata },
   };
-  for (const [k, v] of Object.entries(own)) if (k !== 'apiVersion' && k !== 'kind' && k !== 'metadata') setOwn(root.properties, k, v);
+  for (const [k, v] of Object.entries(own))
+    if (k !== 'apiVersion' && k !== 'kind' && k !== 'metadata') setOwn(root.properties, k, v);
   if (schema && isPlainObject(schema.properties?.metadata)) {
     // Root metadata may only restrict name/generateName; published as ObjectMeta.
   }
@@ -400,7 +502,11 @@ export function publishedSchema(group: string, version: string, kind: string, li
     required: ['items'],
     properties: {
       apiVersion: { type: 'string', description: d.apiVersion },
-      items: { type: 'array', description: `List of ${kind.toLowerCase()}s. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md`, items: { $ref: `#/definitions/${definition}` } },
+      items: {
+        type: 'array',
+        description: `List of ${kind.toLowerCase()}s. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md`,
+        items: { $ref: `#/definitions/${definition}` },
+      },
       kind: { type: 'string', description: d.kind },
       metadata: { $ref: LISTMETA_REF, description: d.listMetadata },
     },

@@ -79,7 +79,8 @@ export function withoutInheritedProperties(schema: unknown): void {
     Object.setPrototypeOf(props, null);
     for (const key of Object.keys(props)) withoutInheritedProperties((props as Record<string, unknown>)[key]);
   }
-  for (const key of ['items', 'additionalProperties', 'allOf', 'anyOf', 'oneOf', 'not']) withoutInheritedProperties(s[key]);
+  for (const key of ['items', 'additionalProperties', 'allOf', 'anyOf', 'oneOf', 'not'])
+    withoutInheritedProperties(s[key]);
 }
 
 export function getDefinition(name: string): Schema | undefined {

@@ -120,7 +120,9 @@ function tagOf(op: Operation, path: string): string {
 }
 
 function gvkExtension(op: Operation): Json {
-  return op.gvk ? { 'x-kubernetes-group-version-kind': { group: op.gvk.group, kind: op.gvk.kind, version: op.gvk.version } } : {};
+  return op.gvk
+    ? { 'x-kubernetes-group-version-kind': { group: op.gvk.group, kind: op.gvk.kind, version: op.gvk.version } }
+    : {};
 }
 
 // ---------------------------------------------------------------------------------- Swagger 2.0
@@ -158,7 +160,11 @@ function v2Operation(op: Operation, path: string): Json {
 }
 
 /** The Swagger 2.0 document served at /openapi/v2. */
-export function buildV2(resources: readonly OpenAPIResource[], extraDefinitions?: Definitions, info: DocumentInfo = {}): Json {
+export function buildV2(
+  resources: readonly OpenAPIResource[],
+  extraDefinitions?: Definitions,
+  info: DocumentInfo = {},
+): Json {
   const items = pathsOf(resources);
   const paths: Json = {};
   for (const item of items) {
@@ -178,7 +184,9 @@ export function buildV2(resources: readonly OpenAPIResource[], extraDefinitions?
     info: { title: info.title ?? 'Kubernetes', version: info.version ?? 'unversioned' },
     paths,
     definitions,
-    securityDefinitions: { BearerToken: { description: 'Bearer Token authentication', type: 'apiKey', name: 'authorization', in: 'header' } },
+    securityDefinitions: {
+      BearerToken: { description: 'Bearer Token authentication', type: 'apiKey', name: 'authorization', in: 'header' },
+    },
     security: [{ BearerToken: [] }],
   };
 }
@@ -207,7 +215,10 @@ function v3Operation(op: Operation, path: string): Json {
   const out: Json = { tags: [tagOf(op, path)], description: op.description, operationId: op.operationId };
   if (op.params.length > 0) out.parameters = op.params.map(v3Param);
   if (op.body) {
-    out.requestBody = { content: v3Content(op.body, op.method === 'patch' ? PATCH_CONTENT_TYPES : ['*/*']), required: true };
+    out.requestBody = {
+      content: v3Content(op.body, op.method === 'patch' ? PATCH_CONTENT_TYPES : ['*/*']),
+      required: true,
+    };
   }
   out.responses = responses;
   out['x-kubernetes-action'] = op.action;
@@ -278,7 +289,14 @@ export function buildV3GroupVersion(
     paths,
     components: {
       schemas,
-      securitySchemes: { BearerToken: { type: 'apiKey', description: 'Bearer Token authentication', name: 'authorization', in: 'header' } },
+      securitySchemes: {
+        BearerToken: {
+          type: 'apiKey',
+          description: 'Bearer Token authentication',
+          name: 'authorization',
+          in: 'header',
+        },
+      },
     },
     security: [{ BearerToken: [] }],
   };

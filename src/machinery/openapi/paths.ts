@@ -81,14 +81,26 @@ const NAMESPACE: Param = {
   required: true,
   description: 'object name and auth scope, such as for teams and projects',
 };
-const DRY_RUN = q('dryRun', 'string', 'When present, the request is validated and processed but not persisted. The only valid value is All.');
-const FIELD_MANAGER = q('fieldManager', 'string', 'Name of the actor making the change, used to track field ownership. Required for apply patches.');
+const DRY_RUN = q(
+  'dryRun',
+  'string',
+  'When present, the request is validated and processed but not persisted. The only valid value is All.',
+);
+const FIELD_MANAGER = q(
+  'fieldManager',
+  'string',
+  'Name of the actor making the change, used to track field ownership. Required for apply patches.',
+);
 const FIELD_VALIDATION = q(
   'fieldValidation',
   'string',
   'How to treat unknown or duplicate fields in the request body: Ignore (drop them silently), Warn (drop them and return a warning header for each), or Strict (reject the request).',
 );
-const FORCE = q('force', 'boolean', 'Force an apply request to take ownership of fields owned by other managers. Must be unset for other patch types.');
+const FORCE = q(
+  'force',
+  'boolean',
+  'Force an apply request to take ownership of fields owned by other managers. Must be unset for other patch types.',
+);
 
 const LIST_PARAMS: Param[] = [
   q('allowWatchBookmarks', 'boolean', 'Request watch events of type BOOKMARK; ignored when not watching.'),
@@ -98,7 +110,11 @@ const LIST_PARAMS: Param[] = [
   q('limit', 'integer', 'Maximum number of items to return; a continue token is returned when more exist.'),
   q('resourceVersion', 'string', 'Constrains which resource versions the request may be served from.'),
   q('resourceVersionMatch', 'string', 'How resourceVersion applies to list calls: Exact or NotOlderThan.'),
-  q('sendInitialEvents', 'boolean', 'With watch=true, start the watch with synthetic ADDED events for the current state.'),
+  q(
+    'sendInitialEvents',
+    'boolean',
+    'With watch=true, start the watch with synthetic ADDED events for the current state.',
+  ),
   q('timeoutSeconds', 'integer', 'Timeout for the list or watch call, regardless of activity.'),
   q('watch', 'boolean', 'Watch for changes to the described resources and return them as a stream of events.'),
 ];
@@ -157,8 +173,16 @@ const SUBRESOURCES: Readonly<Record<string, SubresourceShape>> = {
     gvk: { group: 'autoscaling', version: 'v1', kind: 'Scale' },
     definition: 'io.k8s.api.autoscaling.v1.Scale',
   },
-  binding: { style: 'create', gvk: { group: '', version: 'v1', kind: 'Binding' }, definition: 'io.k8s.api.core.v1.Binding' },
-  eviction: { style: 'create', gvk: { group: 'policy', version: 'v1', kind: 'Eviction' }, definition: 'io.k8s.api.policy.v1.Eviction' },
+  binding: {
+    style: 'create',
+    gvk: { group: '', version: 'v1', kind: 'Binding' },
+    definition: 'io.k8s.api.core.v1.Binding',
+  },
+  eviction: {
+    style: 'create',
+    gvk: { group: 'policy', version: 'v1', kind: 'Eviction' },
+    definition: 'io.k8s.api.policy.v1.Eviction',
+  },
   token: {
     style: 'create',
     gvk: { group: 'authentication.k8s.io', version: 'v1', kind: 'TokenRequest' },
@@ -181,7 +205,13 @@ export function resourcePaths(r: OpenAPIResource): PathItem[] {
   const collection = r.namespaced ? `${root}/namespaces/{namespace}/${r.plural}` : `${root}/${r.plural}`;
   const scopeParams = r.namespaced ? [NAMESPACE] : [];
   const listDefinition = r.definition ? `${r.definition}List` : undefined;
-  const nameParam: Param = { name: 'name', in: 'path', type: 'string', required: true, description: `name of the ${r.kind}` };
+  const nameParam: Param = {
+    name: 'name',
+    in: 'path',
+    type: 'string',
+    required: true,
+    description: `name of the ${r.kind}`,
+  };
   const items: PathItem[] = [];
 
   const collectionOps: Operation[] = [];
@@ -222,7 +252,8 @@ export function resourcePaths(r: OpenAPIResource): PathItem[] {
       response: STATUS_DEFINITION,
     });
   }
-  if (collectionOps.length > 0) items.push({ path: collection, params: [...scopeParams, PRETTY], operations: collectionOps });
+  if (collectionOps.length > 0)
+    items.push({ path: collection, params: [...scopeParams, PRETTY], operations: collectionOps });
 
   if (r.namespaced && verbs.has('list')) {
     items.push({
@@ -257,7 +288,8 @@ export function resourcePaths(r: OpenAPIResource): PathItem[] {
     });
   }
   const itemPath = `${collection}/{name}`;
-  if (itemOps.length > 0) items.push({ path: itemPath, params: [nameParam, ...scopeParams, PRETTY], operations: itemOps });
+  if (itemOps.length > 0)
+    items.push({ path: itemPath, params: [nameParam, ...scopeParams, PRETTY], operations: itemOps });
 
   for (const sub of r.subresources) {
     const shape = SUBRESOURCES[sub] ?? { style: 'object' };
@@ -311,7 +343,11 @@ export function resourcePaths(r: OpenAPIResource): PathItem[] {
           operationId: `connect${capitalize(method)}${gvId}${scope}${r.kind}${suffix}`,
           description: `connect ${method.toUpperCase()} requests to ${sub} of ${r.kind}`,
           action: 'connect' as const,
-          gvk: { group: r.group, version: r.version, kind: `${r.kind}${capitalize(sub === 'portforward' ? 'PortForward' : sub)}Options` },
+          gvk: {
+            group: r.group,
+            version: r.version,
+            kind: `${r.kind}${capitalize(sub === 'portforward' ? 'PortForward' : sub)}Options`,
+          },
           params: [],
         }));
         break;
@@ -334,7 +370,15 @@ function objectOperations(
   const what = suffix ? `${suffix.toLowerCase()} of the specified ${r.kind}` : `the specified ${r.kind}`;
   const ops: Operation[] = [];
   if (verbs.has('get')) {
-    ops.push({ method: 'get', operationId: `read${gvId}${scope}${r.kind}${suffix}`, description: `read ${what}`, action: 'get', gvk, params: [], response: definition });
+    ops.push({
+      method: 'get',
+      operationId: `read${gvId}${scope}${r.kind}${suffix}`,
+      description: `read ${what}`,
+      action: 'get',
+      gvk,
+      params: [],
+      response: definition,
+    });
   }
   if (verbs.has('update')) {
     ops.push({

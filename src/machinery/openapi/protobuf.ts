@@ -337,7 +337,11 @@ function operation(op: any): Buffer | undefined {
         e.forceString(1, code);
         // ResponseValue { oneof { Response response = 1; JsonReference json_reference = 2; } }
         const rv = new Writer();
-        if (isObj(r) && typeof r.$ref === 'string') rv.message(2, msg(r, (j, x) => j.string(1, x.$ref)));
+        if (isObj(r) && typeof r.$ref === 'string')
+          rv.message(
+            2,
+            msg(r, (j, x) => j.string(1, x.$ref)),
+          );
         else rv.message(1, response(r) ?? Buffer.alloc(0));
         e.message(2, rv.finish());
         rs.message(1, e.finish());
@@ -354,11 +358,7 @@ function operation(op: any): Buffer | undefined {
 
 // SecurityRequirement { repeated NamedStringArray additional_properties = 1; }
 function securityRequirement(s: any): Buffer | undefined {
-  return msg(s, (w, v) =>
-    named(w, 1, v, (list) =>
-      msg(list ?? [], (a, l) => a.strings(1, l)),
-    ),
-  );
+  return msg(s, (w, v) => named(w, 1, v, (list) => msg(list ?? [], (a, l) => a.strings(1, l))));
 }
 
 const PATH_METHODS: [string, number][] = [
@@ -430,7 +430,12 @@ export function encodeOpenAPIV2(doc: any): Buffer {
     // Paths { repeated NamedAny vendor_extension = 1; repeated NamedPathItem path = 2; }
     const p = new Writer();
     extensions(p, 1, doc.paths);
-    named(p, 2, Object.fromEntries(Object.entries(doc.paths).filter(([k]) => !k.startsWith('x-'))), (x) => pathItem(x) ?? Buffer.alloc(0));
+    named(
+      p,
+      2,
+      Object.fromEntries(Object.entries(doc.paths).filter(([k]) => !k.startsWith('x-'))),
+      (x) => pathItem(x) ?? Buffer.alloc(0),
+    );
     w.message(8, p.finish());
   }
   if (isObj(doc.definitions)) {

@@ -78,7 +78,8 @@ function applyOperation(doc: unknown, op: JsonPatchOperation): unknown {
     }
     case 'replace': {
       if (path === '') {
-        if (op.value === null || typeof op.value !== 'object') throw new PatchError('replace operation value must be object or array');
+        if (op.value === null || typeof op.value !== 'object')
+          throw new PatchError('replace operation value must be object or array');
         return structuredClone(op.value);
       }
       const at = locate(doc, path);
@@ -121,7 +122,8 @@ function applyOperation(doc: unknown, op: JsonPatchOperation): unknown {
         actual = read(at, `error in test for path: '${path}'`);
       }
       // A missing member tests equal to null, as upstream.
-      if (!deepEqual(actual ?? null, op.value)) throw new PatchError(`testing value ${path} failed: test failed`, 'Invalid');
+      if (!deepEqual(actual ?? null, op.value))
+        throw new PatchError(`testing value ${path} failed: test failed`, 'Invalid');
       return doc;
     }
   }
@@ -190,7 +192,8 @@ function insert(at: Location, value: unknown, context: string): void {
     return;
   }
   const n = parseIndex(key);
-  if (n === undefined) throw new PatchError(`${context}: value was not a proper array index: '${key}': ${atoiError(key)}`);
+  if (n === undefined)
+    throw new PatchError(`${context}: value was not a proper array index: '${key}': ${atoiError(key)}`);
   // Inserting may also append: the list is one longer afterwards.
   const size = container.length + 1;
   if (n >= size || n < -size) throw badIndex(context, key);

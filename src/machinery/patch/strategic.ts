@@ -15,7 +15,14 @@
  * Keys are data: members are looked up and set as own properties only (ownValue / setOwn), so
  * `constructor` and `__proto__` merge like any other unknown field.
  */
-import { childSchema, itemsSchema, resolveRef, getDefinition, type Definitions, type Schema } from '../openapi/definitions.js';
+import {
+  childSchema,
+  itemsSchema,
+  resolveRef,
+  getDefinition,
+  type Definitions,
+  type Schema,
+} from '../openapi/definitions.js';
 import { ownValue, setOwn } from '../objects.js';
 import { PatchError } from './errors.js';
 import { deepCopy } from '../objects.js';
@@ -183,11 +190,19 @@ function mergeMap(original: JsonMap, patch: JsonMap, ctx: Ctx): JsonMap {
     if (originalKind === 'map') {
       const [sub, meta] = lookupStruct(ctx, key);
       const strategy = extractRetainKeysStrategy(meta.strategies);
-      setOwn(original, key, strategy === REPLACE ? (patchV as JsonMap) : mergeMap(originalV as JsonMap, patchV as JsonMap, sub));
+      setOwn(
+        original,
+        key,
+        strategy === REPLACE ? (patchV as JsonMap) : mergeMap(originalV as JsonMap, patchV as JsonMap, sub),
+      );
     } else if (originalKind === 'slice') {
       const [sub, meta] = lookupSlice(ctx, key);
       const strategy = extractRetainKeysStrategy(meta.strategies);
-      setOwn(original, key, mergeSliceHandler(originalV as unknown[], patchV as unknown[], sub, strategy, meta.mergeKey, isDeleteList));
+      setOwn(
+        original,
+        key,
+        mergeSliceHandler(originalV as unknown[], patchV as unknown[], sub, strategy, meta.mergeKey, isDeleteList),
+      );
     } else {
       setWithoutDirectives(original, key, patchV);
     }
@@ -253,7 +268,8 @@ function applyRetainKeysDirective(original: JsonMap, patch: JsonMap): void {
   if (!(RETAIN_KEYS_DIRECTIVE in patch)) return;
   const retain = patch[RETAIN_KEYS_DIRECTIVE];
   delete patch[RETAIN_KEYS_DIRECTIVE];
-  if (!Array.isArray(retain) || !retain.every((k) => typeof k === 'string')) throw new PatchError('invalid patch format of retainKeys');
+  if (!Array.isArray(retain) || !retain.every((k) => typeof k === 'string'))
+    throw new PatchError('invalid patch format of retainKeys');
   const keep = new Set(retain);
   for (const [key, value] of Object.entries(patch)) {
     if (value === null || key.startsWith(DELETE_FROM_PRIMITIVE_LIST) || key.startsWith(SET_ELEMENT_ORDER)) continue;
@@ -321,7 +337,9 @@ function validatePatchWithSetOrderList(patchList: unknown[], order: unknown[], m
     s++;
   }
   if (p < nonDelete.length && s >= order.length) {
-    throw new PatchError(`The order in patch list:\n${show(patchList)}\n doesn't match ${SET_ELEMENT_ORDER} list:\n${show(order)}\n`);
+    throw new PatchError(
+      `The order in patch list:\n${show(patchList)}\n doesn't match ${SET_ELEMENT_ORDER} list:\n${show(order)}\n`,
+    );
   }
 }
 
@@ -364,7 +382,13 @@ function elementKind(lists: unknown[][]): string | undefined {
   return kind;
 }
 
-function mergeSlice(original: unknown[], patch: unknown[], ctx: Ctx, mergeKey: string, isDeleteList: boolean): unknown[] {
+function mergeSlice(
+  original: unknown[],
+  patch: unknown[],
+  ctx: Ctx,
+  mergeKey: string,
+  isDeleteList: boolean,
+): unknown[] {
   if (original.length === 0 && patch.length === 0) return original;
   const kind = elementKind([original, patch]);
   if (kind === undefined) throw new PatchError('no elements in any of the given slices');
@@ -393,7 +417,11 @@ function mergeSlice(original: unknown[], patch: unknown[], ctx: Ctx, mergeKey: s
 }
 
 /** Handles `{$patch: delete, <key>: v}` and `{$patch: replace}` list elements. */
-function mergeSliceWithSpecialElements(original: unknown[], patch: unknown[], mergeKey: string): [unknown[], unknown[]] {
+function mergeSliceWithSpecialElements(
+  original: unknown[],
+  patch: unknown[],
+  mergeKey: string,
+): [unknown[], unknown[]] {
   const plain: unknown[] = [];
   let replace = false;
   // Deleted keys are collected and removed in one pass (a filter per directive is quadratic).
@@ -421,7 +449,12 @@ function mergeSliceWithSpecialElements(original: unknown[], patch: unknown[], me
   return [deleted.size ? original.filter((v) => !(isMap(v) && deleted.has(v[mergeKey]))) : original, plain];
 }
 
-function mergeSliceWithoutSpecialElements(original: unknown[], patch: unknown[], mergeKey: string, ctx: Ctx): unknown[] {
+function mergeSliceWithoutSpecialElements(
+  original: unknown[],
+  patch: unknown[],
+  mergeKey: string,
+  ctx: Ctx,
+): unknown[] {
   const out = [...original];
   // Position of the first element with each merge key value: a lookup per patch element instead
   // of a scan (quadratic for big lists).

@@ -20,12 +20,39 @@ export const MAX_DEPTH = 256;
 
 export const MAGIC = Buffer.from([0x6b, 0x38, 0x73, 0x00]); // "k8s\0"
 
-type Scalar = 'string' | 'bytes' | 'bool' | 'int32' | 'int64' | 'uint32' | 'uint64' | 'sint32' | 'sint64' | 'double' | 'float' | 'fixed32' | 'fixed64' | 'sfixed32' | 'sfixed64';
+type Scalar =
+  | 'string'
+  | 'bytes'
+  | 'bool'
+  | 'int32'
+  | 'int64'
+  | 'uint32'
+  | 'uint64'
+  | 'sint32'
+  | 'sint64'
+  | 'double'
+  | 'float'
+  | 'fixed32'
+  | 'fixed64'
+  | 'sfixed32'
+  | 'sfixed64';
 
 const WIRE_OF: Record<Scalar, number> = {
-  string: WIRE_BYTES, bytes: WIRE_BYTES, bool: WIRE_VARINT, int32: WIRE_VARINT, int64: WIRE_VARINT, uint32: WIRE_VARINT, uint64: WIRE_VARINT,
-  sint32: WIRE_VARINT, sint64: WIRE_VARINT, double: WIRE_FIXED64, float: WIRE_FIXED32, fixed32: WIRE_FIXED32, fixed64: WIRE_FIXED64,
-  sfixed32: WIRE_FIXED32, sfixed64: WIRE_FIXED64,
+  string: WIRE_BYTES,
+  bytes: WIRE_BYTES,
+  bool: WIRE_VARINT,
+  int32: WIRE_VARINT,
+  int64: WIRE_VARINT,
+  uint32: WIRE_VARINT,
+  uint64: WIRE_VARINT,
+  sint32: WIRE_VARINT,
+  sint64: WIRE_VARINT,
+  double: WIRE_FIXED64,
+  float: WIRE_FIXED32,
+  fixed32: WIRE_FIXED32,
+  fixed64: WIRE_FIXED64,
+  sfixed32: WIRE_FIXED32,
+  sfixed64: WIRE_FIXED64,
 };
 
 /** A field's value type: a scalar or a message. */
@@ -119,7 +146,19 @@ const SCHEMA_OR_ARRAY = 'apiextensions.v1.JSONSchemaPropsOrArray';
 const SCHEMA_OR_BOOL = 'apiextensions.v1.JSONSchemaPropsOrBool';
 const SCHEMA_OR_STRINGS = 'apiextensions.v1.JSONSchemaPropsOrStringArray';
 const SCHEMA = 'apiextensions.v1.JSONSchemaProps';
-const SPECIAL = new Set([TIME, MICRO_TIME, DURATION, QUANTITY, INT_OR_STRING, RAW_EXTENSION, FIELDS_V1, SCHEMA_JSON, SCHEMA_OR_ARRAY, SCHEMA_OR_BOOL, SCHEMA_OR_STRINGS]);
+const SPECIAL = new Set([
+  TIME,
+  MICRO_TIME,
+  DURATION,
+  QUANTITY,
+  INT_OR_STRING,
+  RAW_EXTENSION,
+  FIELDS_V1,
+  SCHEMA_JSON,
+  SCHEMA_OR_ARRAY,
+  SCHEMA_OR_BOOL,
+  SCHEMA_OR_STRINGS,
+]);
 
 // Objects repeat their timestamps (creation, managedFields, conditions): the last one is kept.
 let lastTimeText = '';
@@ -162,7 +201,8 @@ function formatTime(seconds: number, nanos: number, micro: boolean): string {
 
 /** JSON of a raw-bytes field (RawExtension, FieldsV1, JSON): embedded protobuf objects included. */
 function parseRaw(raw: Buffer, depth: number): unknown {
-  if (raw.length >= 4 && raw[0] === 0x6b && raw[1] === 0x38 && raw[2] === 0x73 && raw[3] === 0) return decodeEnvelope(raw, undefined, depth + 1);
+  if (raw.length >= 4 && raw[0] === 0x6b && raw[1] === 0x38 && raw[2] === 0x73 && raw[3] === 0)
+    return decodeEnvelope(raw, undefined, depth + 1);
   try {
     return JSON.parse(raw.toString('utf8'));
   } catch (e) {
@@ -204,16 +244,36 @@ function writeScalar(w: Writer, t: Scalar, v: any, ctx: string): void {
   if (typeof v !== 'number' && typeof v !== 'string') throw new ProtobufError(`${ctx}: expected a number`);
   if (!Number.isFinite(n)) throw new ProtobufError(`${ctx}: expected a number`);
   switch (t) {
-    case 'int32': w.int32(n); return;
-    case 'uint32': w.uint32(n); return;
-    case 'sint32': w.sint32(n); return;
-    case 'int64': w.int64(n); return;
-    case 'uint64': w.uint64(n); return;
-    case 'sint64': w.sint64(n); return;
-    case 'fixed32': w.fixed32(n); return;
-    case 'sfixed32': w.sfixed32(n); return;
-    case 'fixed64': w.fixed64(n); return;
-    case 'sfixed64': w.sfixed64(n); return;
+    case 'int32':
+      w.int32(n);
+      return;
+    case 'uint32':
+      w.uint32(n);
+      return;
+    case 'sint32':
+      w.sint32(n);
+      return;
+    case 'int64':
+      w.int64(n);
+      return;
+    case 'uint64':
+      w.uint64(n);
+      return;
+    case 'sint64':
+      w.sint64(n);
+      return;
+    case 'fixed32':
+      w.fixed32(n);
+      return;
+    case 'sfixed32':
+      w.sfixed32(n);
+      return;
+    case 'fixed64':
+      w.fixed64(n);
+      return;
+    case 'sfixed64':
+      w.sfixed64(n);
+      return;
   }
 }
 
@@ -353,21 +413,34 @@ export function encodeMessage(name: string, value: unknown): Uint8Array {
 
 function readScalar(r: WireReader, t: Scalar): unknown {
   switch (t) {
-    case 'string': return r.string();
-    case 'bytes': return r.bytes().toString('base64');
-    case 'bool': return r.bool();
-    case 'int32': return r.int32();
-    case 'int64': return r.int64();
-    case 'uint32': return r.uint64() >>> 0;
-    case 'uint64': return r.uint64();
+    case 'string':
+      return r.string();
+    case 'bytes':
+      return r.bytes().toString('base64');
+    case 'bool':
+      return r.bool();
+    case 'int32':
+      return r.int32();
+    case 'int64':
+      return r.int64();
+    case 'uint32':
+      return r.uint64() >>> 0;
+    case 'uint64':
+      return r.uint64();
     case 'sint32':
-    case 'sint64': return r.sint64();
-    case 'double': return r.double();
-    case 'float': return r.float();
-    case 'fixed32': return r.fixed32();
-    case 'sfixed32': return r.fixed32() | 0;
+    case 'sint64':
+      return r.sint64();
+    case 'double':
+      return r.double();
+    case 'float':
+      return r.float();
+    case 'fixed32':
+      return r.fixed32();
+    case 'sfixed32':
+      return r.fixed32() | 0;
     case 'fixed64':
-    case 'sfixed64': return r.fixed64();
+    case 'sfixed64':
+      return r.fixed64();
   }
 }
 
@@ -406,7 +479,11 @@ function readMapEntry(r: WireReader, f: Field, depth: number): [string, unknown]
   }
   if (!hasValue) {
     const vt = f.map!.value;
-    value = vt.scalar ? (vt.scalar === 'bytes' ? '' : zeroOf(vt.scalar)) : decodeMessageBody(r.buf, 0, 0, vt.message!, depth + 1);
+    value = vt.scalar
+      ? vt.scalar === 'bytes'
+        ? ''
+        : zeroOf(vt.scalar)
+      : decodeMessageBody(r.buf, 0, 0, vt.message!, depth + 1);
   }
   return [String(key), value];
 }
@@ -440,7 +517,8 @@ export function decodeMessageBody(buf: Buffer, start: number, end: number, name:
       const [k, v] = readMapEntry(r, f, depth);
       const obj = (values[i] ??= {}) as Record<string, unknown>;
       // "__proto__" is an ordinary key in JSON: kept as one, not as the prototype.
-      if (k === '__proto__') Object.defineProperty(obj, k, { value: v, enumerable: true, writable: true, configurable: true });
+      if (k === '__proto__')
+        Object.defineProperty(obj, k, { value: v, enumerable: true, writable: true, configurable: true });
       else obj[k] = v;
     } else if (f.repeated) {
       const list = (values[i] ??= []) as unknown[];
@@ -557,9 +635,12 @@ function decodeSpecial(buf: Buffer, start: number, end: number, name: string, de
         if (name === SCHEMA_OR_BOOL && num === 1) {
           checkWire(tag & 7, WIRE_VARINT, 'allows');
           allows = r.bool();
-        } else if ((name === SCHEMA_OR_BOOL ? num === 2 : num === 1)) schema = readValue(r, tag & 7, { message: SCHEMA }, depth, 'schema');
-        else if (num === 2 && name === SCHEMA_OR_ARRAY) list.push(readValue(r, tag & 7, { message: SCHEMA }, depth, 'jSONSchemas'));
-        else if (num === 2 && name === SCHEMA_OR_STRINGS) list.push(readValue(r, tag & 7, { scalar: 'string' }, depth, 'property'));
+        } else if (name === SCHEMA_OR_BOOL ? num === 2 : num === 1)
+          schema = readValue(r, tag & 7, { message: SCHEMA }, depth, 'schema');
+        else if (num === 2 && name === SCHEMA_OR_ARRAY)
+          list.push(readValue(r, tag & 7, { message: SCHEMA }, depth, 'jSONSchemas'));
+        else if (num === 2 && name === SCHEMA_OR_STRINGS)
+          list.push(readValue(r, tag & 7, { scalar: 'string' }, depth, 'property'));
         else r.skip(tag & 7);
       }
       if (schema !== undefined) return schema;
@@ -584,7 +665,16 @@ export interface TypeMeta {
 }
 
 /** Kinds of meta.k8s.io/v1 that every group version also answers with (upstream AddToGroupVersion). */
-const META_KINDS = new Set(['Status', 'WatchEvent', 'DeleteOptions', 'ListOptions', 'GetOptions', 'CreateOptions', 'UpdateOptions', 'PatchOptions']);
+const META_KINDS = new Set([
+  'Status',
+  'WatchEvent',
+  'DeleteOptions',
+  'ListOptions',
+  'GetOptions',
+  'CreateOptions',
+  'UpdateOptions',
+  'PatchOptions',
+]);
 
 /**
  * The message of a built-in (apiVersion, kind); undefined when it has no protobuf form (custom
@@ -643,7 +733,12 @@ function putVarint(buf: Buffer, pos: number, n: number): number {
  * A list with its envelope, from message bytes encoded before (ListMeta and each item), written
  * into one buffer sized up front: large lists cost one allocation and one copy per item.
  */
-export function encodeListEnvelope(apiVersion: string, listKind: string, meta: Uint8Array, items: Uint8Array[]): Buffer {
+export function encodeListEnvelope(
+  apiVersion: string,
+  listKind: string,
+  meta: Uint8Array,
+  items: Uint8Array[],
+): Buffer {
   const listName = requireMessage(apiVersion, listKind);
   const metaTag = (fieldNumber(listName, 'metadata') << 3) | WIRE_BYTES;
   const itemsTag = (fieldNumber(listName, 'items') << 3) | WIRE_BYTES;
@@ -682,7 +777,6 @@ export function encodeEnvelope(obj: any, typeMeta: TypeMeta = obj): Buffer {
   return envelope(apiVersion, kind, encodeMessage(requireMessage(apiVersion, kind), obj));
 }
 
-
 /** The number of a message's field with this JSON name (list `items`, `metadata`). */
 export function fieldNumber(name: string, json: string): number {
   const f = message(name).fields.find((x) => x.json === json);
@@ -692,7 +786,8 @@ export function fieldNumber(name: string, json: string): number {
 
 /** Object JSON from an envelope. `defaults` fill a missing apiVersion or kind (as upstream does). */
 export function decodeEnvelope(buf: Buffer, defaults?: TypeMeta, depth = 0): any {
-  if (buf.length < 4 || !buf.subarray(0, 4).equals(MAGIC)) throw new ProtobufError('provided data does not appear to be a protobuf message, expected prefix [107 56 115 0]');
+  if (buf.length < 4 || !buf.subarray(0, 4).equals(MAGIC))
+    throw new ProtobufError('provided data does not appear to be a protobuf message, expected prefix [107 56 115 0]');
   const r = new WireReader(buf, 4);
   let apiVersion = '';
   let kind = '';
@@ -716,12 +811,15 @@ export function decodeEnvelope(buf: Buffer, defaults?: TypeMeta, depth = 0): any
     else r.skip(tag & 7);
   }
   if (contentEncoding) throw new ProtobufError(`unsupported content encoding ${JSON.stringify(contentEncoding)}`);
-  if (contentType && contentType !== 'application/vnd.kubernetes.protobuf') throw new ProtobufError(`unsupported content type ${JSON.stringify(contentType)}`);
+  if (contentType && contentType !== 'application/vnd.kubernetes.protobuf')
+    throw new ProtobufError(`unsupported content type ${JSON.stringify(contentType)}`);
   apiVersion ||= defaults?.apiVersion ?? '';
   kind ||= defaults?.kind ?? '';
   if (!kind) throw new ProtobufError("Object 'Kind' is missing in protobuf message");
   const name = messageFor(apiVersion, kind);
   if (!name) throw new ProtobufError(`no kind "${kind}" is registered for version "${apiVersion}"`);
-  const body = raw ? decodeMessageBody(buf, raw[0], raw[1], name, depth + 1) : decodeMessageBody(buf, 0, 0, name, depth + 1);
+  const body = raw
+    ? decodeMessageBody(buf, raw[0], raw[1], name, depth + 1)
+    : decodeMessageBody(buf, 0, 0, name, depth + 1);
   return { apiVersion, kind, ...body };
 }

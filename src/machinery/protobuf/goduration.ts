@@ -1,6 +1,6 @@
 // metav1.Duration is nanoseconds on the wire and Go's time.Duration text in JSON ("1h0m0s").
 
-const UNITS: Record<string, number> = { ns: 1, us: 1e3, 'µs': 1e3, 'μs': 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
+const UNITS: Record<string, number> = { ns: 1, us: 1e3, µs: 1e3, μs: 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
 
 /** Go's time.ParseDuration, to whole nanoseconds. Throws on text Go would reject. */
 export function parseGoDuration(text: string): number {
@@ -18,7 +18,8 @@ export function parseGoDuration(text: string): number {
     const m = re.exec(s);
     const unit = m ? UNITS[m[2]] : undefined;
     if (!m || m[1] === '' || m[1] === '.') throw new Error(`time: invalid duration ${JSON.stringify(text)}`);
-    if (unit === undefined) throw new Error(`time: unknown unit ${JSON.stringify(m[2])} in duration ${JSON.stringify(text)}`);
+    if (unit === undefined)
+      throw new Error(`time: unknown unit ${JSON.stringify(m[2])} in duration ${JSON.stringify(text)}`);
     total += Number(m[1]) * unit;
     s = s.slice(m[0].length);
   }

@@ -15,7 +15,11 @@ const TWO_32 = 4294967296;
 export class WireReader {
   pos: number;
 
-  constructor(readonly buf: Buffer, start = 0, readonly end = buf.length) {
+  constructor(
+    readonly buf: Buffer,
+    start = 0,
+    readonly end = buf.length,
+  ) {
     this.pos = start;
   }
 

@@ -5,647 +5,4370 @@
 import type { WireTable } from './types.js';
 
 export const PACKAGES: Record<string, string> = {
- "meta.k8s.io/v1": "meta.v1",
- "apiextensions.k8s.io/v1": "apiextensions.v1",
- "v1": "core.v1",
- "apps/v1": "apps.v1",
- "batch/v1": "batch.v1",
- "autoscaling/v1": "autoscaling.v1",
- "autoscaling/v2": "autoscaling.v2",
- "networking.k8s.io/v1": "networking.v1",
- "discovery.k8s.io/v1": "discovery.v1",
- "coordination.k8s.io/v1": "coordination.v1",
- "events.k8s.io/v1": "events.v1",
- "policy/v1": "policy.v1",
- "rbac.authorization.k8s.io/v1": "rbac.v1",
- "storage.k8s.io/v1": "storage.v1",
- "scheduling.k8s.io/v1": "scheduling.v1",
- "admissionregistration.k8s.io/v1": "admissionregistration.v1",
- "authentication.k8s.io/v1": "authentication.v1",
- "authorization.k8s.io/v1": "authorization.v1"
+  'meta.k8s.io/v1': 'meta.v1',
+  'apiextensions.k8s.io/v1': 'apiextensions.v1',
+  v1: 'core.v1',
+  'apps/v1': 'apps.v1',
+  'batch/v1': 'batch.v1',
+  'autoscaling/v1': 'autoscaling.v1',
+  'autoscaling/v2': 'autoscaling.v2',
+  'networking.k8s.io/v1': 'networking.v1',
+  'discovery.k8s.io/v1': 'discovery.v1',
+  'coordination.k8s.io/v1': 'coordination.v1',
+  'events.k8s.io/v1': 'events.v1',
+  'policy/v1': 'policy.v1',
+  'rbac.authorization.k8s.io/v1': 'rbac.v1',
+  'storage.k8s.io/v1': 'storage.v1',
+  'scheduling.k8s.io/v1': 'scheduling.v1',
+  'admissionregistration.k8s.io/v1': 'admissionregistration.v1',
+  'authentication.k8s.io/v1': 'authentication.v1',
+  'authorization.k8s.io/v1': 'authorization.v1',
 };
 
 export const MESSAGES: WireTable = {
-"admissionregistration.v1.ApplyConfiguration": {"f":[["expression",1,"string","o"]]},
-"admissionregistration.v1.AuditAnnotation": {"f":[["key",1,"string",""],["valueExpression",2,"string",""]]},
-"admissionregistration.v1.ExpressionWarning": {"f":[["fieldRef",2,"string",""],["warning",3,"string",""]]},
-"admissionregistration.v1.JSONPatch": {"f":[["expression",1,"string","o"]]},
-"admissionregistration.v1.MatchCondition": {"f":[["name",1,"string",""],["expression",2,"string",""]]},
-"admissionregistration.v1.MatchResources": {"f":[["namespaceSelector",1,"meta.v1.LabelSelector","po"],["objectSelector",2,"meta.v1.LabelSelector","po"],["resourceRules",3,"admissionregistration.v1.NamedRuleWithOperations","ro"],["excludeResourceRules",4,"admissionregistration.v1.NamedRuleWithOperations","ro"],["matchPolicy",7,"string","po"]]},
-"admissionregistration.v1.MutatingAdmissionPolicy": {"f":[["metadata",1,"meta.v1.ObjectMeta","o"],["spec",2,"admissionregistration.v1.MutatingAdmissionPolicySpec","o"]]},
-"admissionregistration.v1.MutatingAdmissionPolicyBinding": {"f":[["metadata",1,"meta.v1.ObjectMeta","o"],["spec",2,"admissionregistration.v1.MutatingAdmissionPolicyBindingSpec","o"]]},
-"admissionregistration.v1.MutatingAdmissionPolicyBindingList": {"f":[["metadata",1,"meta.v1.ListMeta","o"],["items",2,"admissionregistration.v1.MutatingAdmissionPolicyBinding","r"]]},
-"admissionregistration.v1.MutatingAdmissionPolicyBindingSpec": {"f":[["policyName",1,"string","o"],["paramRef",2,"admissionregistration.v1.ParamRef","po"],["matchResources",3,"admissionregistration.v1.MatchResources","po"]]},
-"admissionregistration.v1.MutatingAdmissionPolicyList": {"f":[["metadata",1,"meta.v1.ListMeta","o"],["items",2,"admissionregistration.v1.MutatingAdmissionPolicy","r"]]},
-"admissionregistration.v1.MutatingAdmissionPolicySpec": {"f":[["paramKind",1,"admissionregistration.v1.ParamKind","po"],["matchConstraints",2,"admissionregistration.v1.MatchResources","po"],["variables",3,"admissionregistration.v1.Variable","ro"],["mutations",4,"admissionregistration.v1.Mutation","ro"],["failurePolicy",5,"string","po"],["matchConditions",6,"admissionregistration.v1.MatchCondition","ro"],["reinvocationPolicy",7,"string","o"]]},
-"admissionregistration.v1.MutatingWebhook": {"f":[["name",1,"string",""],["clientConfig",2,"admissionregistration.v1.WebhookClientConfig",""],["rules",3,"admissionregistration.v1.RuleWithOperations","ro"],["failurePolicy",4,"string","po"],["matchPolicy",9,"string","po"],["namespaceSelector",5,"meta.v1.LabelSelector","po"],["objectSelector",11,"meta.v1.LabelSelector","po"],["sideEffects",6,"string","p"],["timeoutSeconds",7,"int32","po"],["admissionReviewVersions",8,"string","r"],["reinvocationPolicy",10,"string","po"],["matchConditions",12,"admissionregistration.v1.MatchCondition","ro"]]},
-"admissionregistration.v1.MutatingWebhookConfiguration": {"f":[["metadata",1,"meta.v1.ObjectMeta","o"],["webhooks",2,"admissionregistration.v1.MutatingWebhook","ro"]]},
-"admissionregistration.v1.MutatingWebhookConfigurationList": {"f":[["metadata",1,"meta.v1.ListMeta","o"],["items",2,"admissionregistration.v1.MutatingWebhookConfiguration","r"]]},
-"admissionregistration.v1.Mutation": {"f":[["patchType",2,"string",""],["applyConfiguration",3,"admissionregistration.v1.ApplyConfiguration","po"],["jsonPatch",4,"admissionregistration.v1.JSONPatch","po"]]},
-"admissionregistration.v1.NamedRuleWithOperations": {"f":[["resourceNames",1,"string","ro"],["ruleWithOperations",2,"admissionregistration.v1.RuleWithOperations","i"]]},
-"admissionregistration.v1.ParamKind": {"f":[["apiVersion",1,"string","o"],["kind",2,"string","o"]]},
-"admissionregistration.v1.ParamRef": {"f":[["name",1,"string","o"],["namespace",2,"string","o"],["selector",3,"meta.v1.LabelSelector","po"],["parameterNotFoundAction",4,"string","po"]]},
-"admissionregistration.v1.Rule": {"f":[["apiGroups",1,"string","ro"],["apiVersions",2,"string","ro"],["resources",3,"string","ro"],["scope",4,"string","po"]]},
-"admissionregistration.v1.RuleWithOperations": {"f":[["operations",1,"string","ro"],["rule",2,"admissionregistration.v1.Rule","i"]]},
-"admissionregistration.v1.ServiceReference": {"f":[["namespace",1,"string",""],["name",2,"string",""],["path",3,"string","po"],["port",4,"int32","po"]]},
-"admissionregistration.v1.TypeChecking": {"f":[["expressionWarnings",1,"admissionregistration.v1.ExpressionWarning","ro"]]},
-"admissionregistration.v1.ValidatingAdmissionPolicy": {"f":[["metadata",1,"meta.v1.ObjectMeta","o"],["spec",2,"admissionregistration.v1.ValidatingAdmissionPolicySpec","o"],["status",3,"admissionregistration.v1.ValidatingAdmissionPolicyStatus","o"]]},
-"admissionregistration.v1.ValidatingAdmissionPolicyBinding": {"f":[["metadata",1,"meta.v1.ObjectMeta","o"],["spec",2,"admissionregistration.v1.ValidatingAdmissionPolicyBindingSpec","o"]]},
-"admissionregistration.v1.ValidatingAdmissionPolicyBindingList": {"f":[["metadata",1,"meta.v1.ListMeta","o"],["items",2,"admissionregistration.v1.ValidatingAdmissionPolicyBinding","r"]]},
-"admissionregistration.v1.ValidatingAdmissionPolicyBindingSpec": {"f":[["policyName",1,"string","o"],["paramRef",2,"admissionregistration.v1.ParamRef","po"],["matchResources",3,"admissionregistration.v1.MatchResources","po"],["validationActions",4,"string","ro"]]},
-"admissionregistration.v1.ValidatingAdmissionPolicyList": {"f":[["metadata",1,"meta.v1.ListMeta","o"],["items",2,"admissionregistration.v1.ValidatingAdmissionPolicy","r"]]},
-"admissionregistration.v1.ValidatingAdmissionPolicySpec": {"f":[["paramKind",1,"admissionregistration.v1.ParamKind","po"],["matchConstraints",2,"admissionregistration.v1.MatchResources","po"],["validations",3,"admissionregistration.v1.Validation","ro"],["failurePolicy",4,"string","po"],["auditAnnotations",5,"admissionregistration.v1.AuditAnnotation","ro"],["matchConditions",6,"admissionregistration.v1.MatchCondition","ro"],["variables",7,"admissionregistration.v1.Variable","ro"]]},
-"admissionregistration.v1.ValidatingAdmissionPolicyStatus": {"f":[["observedGeneration",1,"int64","o"],["typeChecking",2,"admissionregistration.v1.TypeChecking","po"],["conditions",3,"meta.v1.Condition","ro"]]},
-"admissionregistration.v1.ValidatingWebhook": {"f":[["name",1,"string",""],["clientConfig",2,"admissionregistration.v1.WebhookClientConfig",""],["rules",3,"admissionregistration.v1.RuleWithOperations","ro"],["failurePolicy",4,"string","po"],["matchPolicy",9,"string","po"],["namespaceSelector",5,"meta.v1.LabelSelector","po"],["objectSelector",10,"meta.v1.LabelSelector","po"],["sideEffects",6,"string","p"],["timeoutSeconds",7,"int32","po"],["admissionReviewVersions",8,"string","r"],["matchConditions",11,"admissionregistration.v1.MatchCondition","ro"]]},
-"admissionregistration.v1.ValidatingWebhookConfiguration": {"f":[["metadata",1,"meta.v1.ObjectMeta","o"],["webhooks",2,"admissionregistration.v1.ValidatingWebhook","ro"]]},
-"admissionregistration.v1.ValidatingWebhookConfigurationList": {"f":[["metadata",1,"meta.v1.ListMeta","o"],["items",2,"admissionregistration.v1.ValidatingWebhookConfiguration","r"]]},
-"admissionregistration.v1.Validation": {"f":[["expression",1,"string",""],["message",2,"string","o"],["reason",3,"string","po"],["messageExpression",4,"string","o"]]},
-"admissionregistration.v1.Variable": {"f":[["name",1,"string",""],["expression",2,"string",""]]},
-"admissionregistration.v1.WebhookClientConfig": {"f":[["url",3,"string","po"],["service",1,"admissionregistration.v1.ServiceReference","po"],["caBundle",2,"bytes","o"]]},
-"apiextensions.v1.ConversionRequest": {"f":[["uid",1,"string",""],["desiredAPIVersion",2,"string",""],["objects",3,"runtime.RawExtension","r"]]},
-"apiextensions.v1.ConversionResponse": {"f":[["uid",1,"string",""],["convertedObjects",2,"runtime.RawExtension","r"],["result",3,"meta.v1.Status",""]]},
-"apiextensions.v1.ConversionReview": {"f":[["request",1,"apiextensions.v1.ConversionRequest","po"],["response",2,"apiextensions.v1.ConversionResponse","po"]]},
-"apiextensions.v1.CustomResourceColumnDefinition": {"f":[["name",1,"string",""],["type",2,"string",""],["format",3,"string","o"],["description",4,"string","o"],["priority",5,"int32","o"],["jsonPath",6,"string",""]]},
-"apiextensions.v1.CustomResourceConversion": {"f":[["strategy",1,"string",""],["webhook",2,"apiextensions.v1.WebhookConversion","po"]]},
-"apiextensions.v1.CustomResourceDefinition": {"f":[["metadata",1,"meta.v1.ObjectMeta","o"],["spec",2,"apiextensions.v1.CustomResourceDefinitionSpec",""],["status",3,"apiextensions.v1.CustomResourceDefinitionStatus","o"]]},
-"apiextensions.v1.CustomResourceDefinitionCondition": {"f":[["type",1,"string",""],["status",2,"string",""],["lastTransitionTime",3,"meta.v1.Time","o"],["reason",4,"string","o"],["message",5,"string","o"],["observedGeneration",6,"int64","o"]]},
-"apiextensions.v1.CustomResourceDefinitionList": {"f":[["metadata",1,"meta.v1.ListMeta","o"],["items",2,"apiextensions.v1.CustomResourceDefinition","r"]]},
-"apiextensions.v1.CustomResourceDefinitionNames": {"f":[["plural",1,"string",""],["singular",2,"string","o"],["shortNames",3,"string","ro"],["kind",4,"string",""],["listKind",5,"string","o"],["categories",6,"string","ro"]]},
-"apiextensions.v1.CustomResourceDefinitionSpec": {"f":[["group",1,"string",""],["names",3,"apiextensions.v1.CustomResourceDefinitionNames",""],["scope",4,"string",""],["versions",7,"apiextensions.v1.CustomResourceDefinitionVersion","r"],["conversion",9,"apiextensions.v1.CustomResourceConversion","po"],["preserveUnknownFields",10,"bool","o"]]},
-"apiextensions.v1.CustomResourceDefinitionStatus": {"f":[["conditions",1,"apiextensions.v1.CustomResourceDefinitionCondition","r"],["acceptedNames",2,"apiextensions.v1.CustomResourceDefinitionNames",""],["storedVersions",3,"string","r"],["observedGeneration",4,"int64","o"]]},
-"apiextensions.v1.CustomResourceDefinitionVersion": {"f":[["name",1,"string",""],["served",2,"bool",""],["storage",3,"bool",""],["deprecated",7,"bool","o"],["deprecationWarning",8,"string","po"],["schema",4,"apiextensions.v1.CustomResourceValidation","po"],["subresources",5,"apiextensions.v1.CustomResourceSubresources","po"],["additionalPrinterColumns",6,"apiextensions.v1.CustomResourceColumnDefinition","ro"],["selectableFields",9,"apiextensions.v1.SelectableField","ro"]]},
-"apiextensions.v1.CustomResourceSubresourceScale": {"f":[["specReplicasPath",1,"string",""],["statusReplicasPath",2,"string",""],["labelSelectorPath",3,"string","po"]]},
-"apiextensions.v1.CustomResourceSubresourceStatus": {"f":[]},
-"apiextensions.v1.CustomResourceSubresources": {"f":[["status",1,"apiextensions.v1.CustomResourceSubresourceStatus","po"],["scale",2,"apiextensions.v1.CustomResourceSubresourceScale","po"]]},
-"apiextensions.v1.CustomResourceValidation": {"f":[["openAPIV3Schema",1,"apiextensions.v1.JSONSchemaProps","po"]]},
-"apiextensions.v1.ExternalDocumentation": {"f":[["description",1,"string","o"],["url",2,"string","o"]]},
-"apiextensions.v1.JSON": {"f":[["-",1,"bytes",""]]},
-"apiextensions.v1.JSONSchemaProps": {"f":[["id",1,"string","o"],["$schema",2,"string","o"],["$ref",3,"string","po"],["description",4,"string","o"],["type",5,"string","o"],["format",6,"string","o"],["title",7,"string","o"],["default",8,"apiextensions.v1.JSON","po"],["maximum",9,"double","po"],["exclusiveMaximum",10,"bool","o"],["minimum",11,"double","po"],["exclusiveMinimum",12,"bool","o"],["maxLength",13,"int64","po"],["minLength",14,"int64","po"],["pattern",15,"string","o"],["maxItems",16,"int64","po"],["minItems",17,"int64","po"],["uniqueItems",18,"bool","o"],["multipleOf",19,"double","po"],["enum",20,"apiextensions.v1.JSON","ro"],["maxProperties",21,"int64","po"],["minProperties",22,"int64","po"],["required",23,"string","ro"],["items",24,"apiextensions.v1.JSONSchemaPropsOrArray","po"],["allOf",25,"apiextensions.v1.JSONSchemaProps","ro"],["oneOf",26,"apiextensions.v1.JSONSchemaProps","ro"],["anyOf",27,"apiextensions.v1.JSONSchemaProps","ro"],["not",28,"apiextensions.v1.JSONSchemaProps","po"],["properties",29,"map<string,apiextensions.v1.JSONSchemaProps>","o"],["additionalProperties",30,"apiextensions.v1.JSONSchemaPropsOrBool","po"],["patternProperties",31,"map<string,apiextensions.v1.JSONSchemaProps>","o"],["dependencies",32,"map<string,apiextensions.v1.JSONSchemaPropsOrStringArray>","o"],["additionalItems",33,"apiextensions.v1.JSONSchemaPropsOrBool","po"],["definitions",34,"map<string,apiextensions.v1.JSONSchemaProps>","o"],["externalDocs",35,"apiextensions.v1.ExternalDocumentation","po"],["example",36,"apiextensions.v1.JSON","po"],["nullable",37,"bool","o"],["x-kubernetes-preserve-unknown-fields",38,"bool","po"],["x-kubernetes-embedded-resource",39,"bool","o"],["x-kubernetes-int-or-string",40,"bool","o"],["x-kubernetes-list-map-keys",41,"string","ro"],["x-kubernetes-list-type",42,"string","po"],["x-kubernetes-map-type",43,"string","po"],["x-kubernetes-validations",44,"apiextensions.v1.ValidationRule","ro"]]},
-"apiextensions.v1.JSONSchemaPropsOrArray": {"f":[["schema",1,"apiextensions.v1.JSONSchemaProps","p"],["jSONSchemas",2,"apiextensions.v1.JSONSchemaProps","r"]]},
-"apiextensions.v1.JSONSchemaPropsOrBool": {"f":[["allows",1,"bool",""],["schema",2,"apiextensions.v1.JSONSchemaProps","p"]]},
-"apiextensions.v1.JSONSchemaPropsOrStringArray": {"f":[["schema",1,"apiextensions.v1.JSONSchemaProps","p"],["property",2,"string","r"]]},
-"apiextensions.v1.SelectableField": {"f":[["jsonPath",1,"string",""]]},
-"apiextensions.v1.ServiceReference": {"f":[["namespace",1,"string",""],["name",2,"string",""],["path",3,"string","po"],["port",4,"int32","po"]]},
-"apiextensions.v1.ValidationRule": {"f":[["rule",1,"string",""],["message",2,"string","o"],["messageExpression",3,"string","o"],["reason",4,"string","po"],["fieldPath",5,"string","o"],["optionalOldSelf",6,"bool","po"]]},
-"apiextensions.v1.WebhookClientConfig": {"f":[["url",3,"string","po"],["service",1,"apiextensions.v1.ServiceReference","po"],["caBundle",2,"bytes","o"]]},
-"apiextensions.v1.WebhookConversion": {"f":[["clientConfig",2,"apiextensions.v1.WebhookClientConfig","po"],["conversionReviewVersions",3,"string","r"]]},
-"apps.v1.ControllerRevision": {"f":[["metadata",1,"meta.v1.ObjectMeta","o"],["data",2,"runtime.RawExtension",""],["revision",3,"int64",""]]},
-"apps.v1.ControllerRevisionList": {"f":[["metadata",1,"meta.v1.ListMeta","o"],["items",2,"apps.v1.ControllerRevision","r"]]},
-"apps.v1.DaemonSet": {"f":[["metadata",1,"meta.v1.ObjectMeta","o"],["spec",2,"apps.v1.DaemonSetSpec","o"],["status",3,"apps.v1.DaemonSetStatus","o"]]},
-"apps.v1.DaemonSetCondition": {"f":[["type",1,"string",""],["status",2,"string",""],["lastTransitionTime",3,"meta.v1.Time","o"],["reason",4,"string","o"],["message",5,"string","o"]]},
-"apps.v1.DaemonSetList": {"f":[["metadata",1,"meta.v1.ListMeta","o"],["items",2,"apps.v1.DaemonSet","r"]]},
-"apps.v1.DaemonSetSpec": {"f":[["selector",1,"meta.v1.LabelSelector","p"],["template",2,"core.v1.PodTemplateSpec",""],["updateStrategy",3,"apps.v1.DaemonSetUpdateStrategy","o"],["minReadySeconds",4,"int32","o"],["revisionHistoryLimit",6,"int32","po"]]},
-"apps.v1.DaemonSetStatus": {"f":[["currentNumberScheduled",1,"int32",""],["numberMisscheduled",2,"int32",""],["desiredNumberScheduled",3,"int32",""],["numberReady",4,"int32",""],["observedGeneration",5,"int64","o"],["updatedNumberScheduled",6,"int32","o"],["numberAvailable",7,"int32","o"],["numberUnavailable",8,"int32","o"],["collisionCount",9,"int32","po"],["conditions",10,"apps.v1.DaemonSetCondition","ro"]]},
-"apps.v1.DaemonSetUpdateStrategy": {"f":[["type",1,"string","o"],["rollingUpdate",2,"apps.v1.RollingUpdateDaemonSet","po"]]},
-"apps.v1.Deployment": {"f":[["metadata",1,"meta.v1.ObjectMeta","o"],["spec",2,"apps.v1.DeploymentSpec","o"],["status",3,"apps.v1.DeploymentStatus","o"]]},
-"apps.v1.DeploymentCondition": {"f":[["type",1,"string",""],["status",2,"string",""],["lastUpdateTime",6,"meta.v1.Time","o"],["lastTransitionTime",7,"meta.v1.Time","o"],["reason",4,"string","o"],["message",5,"string","o"]]},
-"apps.v1.DeploymentList": {"f":[["metadata",1,"meta.v1.ListMeta","o"],["items",2,"apps.v1.Deployment","r"]]},
-"apps.v1.DeploymentSpec": {"f":[["replicas",1,"int32","po"],["selector",2,"meta.v1.LabelSelector","p"],["template",3,"core.v1.PodTemplateSpec",""],["strategy",4,"apps.v1.DeploymentStrategy","o"],["minReadySeconds",5,"int32","o"],["revisionHistoryLimit",6,"int32","po"],["paused",7,"bool","o"],["progressDeadlineSeconds",9,"int32","po"]]},
-"apps.v1.DeploymentStatus": {"f":[["observedGeneration",1,"int64","o"],["replicas",2,"int32","o"],["updatedReplicas",3,"int32","o"],["readyReplicas",7,"int32","o"],["availableReplicas",4,"int32","o"],["unavailableReplicas",5,"int32","o"],["terminatingReplicas",9,"int32","po"],["conditions",6,"apps.v1.DeploymentCondition","ro"],["collisionCount",8,"int32","po"]]},
-"apps.v1.DeploymentStrategy": {"f":[["type",1,"string","o"],["rollingUpdate",2,"apps.v1.RollingUpdateDeployment","po"]]},
-"apps.v1.ReplicaSet": {"f":[["metadata",1,"meta.v1.ObjectMeta","o"],["spec",2,"apps.v1.ReplicaSetSpec","o"],["status",3,"apps.v1.ReplicaSetStatus","o"]]},
-"apps.v1.ReplicaSetCondition": {"f":[["type",1,"string",""],["status",2,"string",""],["lastTransitionTime",3,"meta.v1.Time","o"],["reason",4,"string","o"],["message",5,"string","o"]]},
-"apps.v1.ReplicaSetList": {"f":[["metadata",1,"meta.v1.ListMeta","o"],["items",2,"apps.v1.ReplicaSet","r"]]},
-"apps.v1.ReplicaSetSpec": {"f":[["replicas",1,"int32","po"],["minReadySeconds",4,"int32","o"],["selector",2,"meta.v1.LabelSelector","p"],["template",3,"core.v1.PodTemplateSpec","o"]]},
-"apps.v1.ReplicaSetStatus": {"f":[["replicas",1,"int32",""],["fullyLabeledReplicas",2,"int32","o"],["readyReplicas",4,"int32","o"],["availableReplicas",5,"int32","o"],["terminatingReplicas",7,"int32","po"],["observedGeneration",3,"int64","o"],["conditions",6,"apps.v1.ReplicaSetCondition","ro"]]},
-"apps.v1.RollingUpdateDaemonSet": {"f":[["maxUnavailable",1,"intstr.IntOrString","po"],["maxSurge",2,"intstr.IntOrString","po"]]},
-"apps.v1.RollingUpdateDeployment": {"f":[["maxUnavailable",1,"intstr.IntOrString","po"],["maxSurge",2,"intstr.IntOrString","po"]]},
-"apps.v1.RollingUpdateStatefulSetStrategy": {"f":[["partition",1,"int32","po"],["maxUnavailable",2,"intstr.IntOrString","po"]]},
-"apps.v1.StatefulSet": {"f":[["metadata",1,"meta.v1.ObjectMeta","o"],["spec",2,"apps.v1.StatefulSetSpec","o"],["status",3,"apps.v1.StatefulSetStatus","o"]]},
-"apps.v1.StatefulSetCondition": {"f":[["type",1,"string",""],["status",2,"string",""],["lastTransitionTime",3,"meta.v1.Time","o"],["reason",4,"string","o"],["message",5,"string","o"]]},
-"apps.v1.StatefulSetList": {"f":[["metadata",1,"meta.v1.ListMeta","o"],["items",2,"apps.v1.StatefulSet","r"]]},
-"apps.v1.StatefulSetOrdinals": {"f":[["start",1,"int32",""]]},
-"apps.v1.StatefulSetPersistentVolumeClaimRetentionPolicy": {"f":[["whenDeleted",1,"string","o"],["whenScaled",2,"string","o"]]},
-"apps.v1.StatefulSetSpec": {"f":[["replicas",1,"int32","po"],["selector",2,"meta.v1.LabelSelector","p"],["template",3,"core.v1.PodTemplateSpec",""],["volumeClaimTemplates",4,"core.v1.PersistentVolumeClaim","ro"],["serviceName",5,"string",""],["podManagementPolicy",6,"string","o"],["updateStrategy",7,"apps.v1.StatefulSetUpdateStrategy","o"],["revisionHistoryLimit",8,"int32","po"],["minReadySeconds",9,"int32","o"],["persistentVolumeClaimRetentionPolicy",10,"apps.v1.StatefulSetPersistentVolumeClaimRetentionPolicy","po"],["ordinals",11,"apps.v1.StatefulSetOrdinals","po"]]},
-"apps.v1.StatefulSetStatus": {"f":[["observedGeneration",1,"int64","o"],["replicas",2,"int32",""],["readyReplicas",3,"int32","o"],["currentReplicas",4,"int32","o"],["updatedReplicas",5,"int32","o"],["currentRevision",6,"string","o"],["updateRevision",7,"string","o"],["collisionCount",9,"int32","po"],["conditions",10,"apps.v1.StatefulSetCondition","ro"],["availableReplicas",11,"int32",""]]},
-"apps.v1.StatefulSetUpdateStrategy": {"f":[["type",1,"string","o"],["rollingUpdate",2,"apps.v1.RollingUpdateStatefulSetStrategy","po"]]},
-"authentication.v1.AttestationValue": {"f":[["items",1,"string","r"]],"w":1},
-"authentication.v1.BoundObjectReference": {"f":[["kind",1,"string","o"],["apiVersion",2,"string","o"],["name",3,"string","o"],["uid",4,"string","o"]]},
-"authentication.v1.ExtraValue": {"f":[["items",1,"string","r"]],"w":1},
-"authentication.v1.SelfSubjectReview": {"f":[["metadata",1,"meta.v1.ObjectMeta","o"],["status",2,"authentication.v1.SelfSubjectReviewStatus","o"]]},
-"authentication.v1.SelfSubjectReviewStatus": {"f":[["userInfo",1,"authentication.v1.UserInfo","o"]]},
-"authentication.v1.TokenRequest": {"f":[["metadata",1,"meta.v1.ObjectMeta","o"],["spec",2,"authentication.v1.TokenRequestSpec",""],["status",3,"authentication.v1.TokenRequestStatus","o"]]},
-"authentication.v1.TokenRequestSpec": {"f":[["audiences",1,"string","r"],["expirationSeconds",4,"int64","p"],["boundObjectRef",3,"authentication.v1.BoundObjectReference","p"],["attestations",5,"map<string,authentication.v1.AttestationValue>","o"]]},
-"authentication.v1.TokenRequestStatus": {"f":[["token",1,"string",""],["expirationTimestamp",2,"meta.v1.Time",""]]},
-"authentication.v1.TokenReview": {"f":[["metadata",1,"meta.v1.ObjectMeta","o"],["spec",2,"authentication.v1.TokenReviewSpec",""],["status",3,"authentication.v1.TokenReviewStatus","o"]]},
-"authentication.v1.TokenReviewSpec": {"f":[["token",1,"string","o"],["audiences",2,"string","ro"]]},
-"authentication.v1.TokenReviewStatus": {"f":[["authenticated",1,"bool","o"],["user",2,"authentication.v1.UserInfo","o"],["audiences",4,"string","ro"],["error",3,"string","o"]]},
-"authentication.v1.UserInfo": {"f":[["username",1,"string","o"],["uid",2,"string","o"],["groups",3,"string","ro"],["extra",4,"map<string,authentication.v1.ExtraValue>","o"]]},
-"authorization.v1.ExtraValue": {"f":[["items",1,"string","r"]],"w":1},
-"authorization.v1.FieldSelectorAttributes": {"f":[["rawSelector",1,"string","o"],["requirements",2,"meta.v1.FieldSelectorRequirement","ro"]]},
-"authorization.v1.LabelSelectorAttributes": {"f":[["rawSelector",1,"string","o"],["requirements",2,"meta.v1.LabelSelectorRequirement","ro"]]},
-"authorization.v1.LocalSubjectAccessReview": {"f":[["metadata",1,"meta.v1.ObjectMeta","o"],["spec",2,"authorization.v1.SubjectAccessReviewSpec",""],["status",3,"authorization.v1.SubjectAccessReviewStatus","o"]]},
-"authorization.v1.NonResourceAttributes": {"f":[["path",1,"string","o"],["verb",2,"string","o"]]},
-"authorization.v1.NonResourceRule": {"f":[["verbs",1,"string","r"],["nonResourceURLs",2,"string","ro"]]},
-"authorization.v1.ResourceAttributes": {"f":[["namespace",1,"string","o"],["verb",2,"string","o"],["group",3,"string","o"],["version",4,"string","o"],["resource",5,"string","o"],["subresource",6,"string","o"],["name",7,"string","o"],["fieldSelector",8,"authorization.v1.FieldSelectorAttributes","po"],["labelSelector",9,"authorization.v1.LabelSelectorAttributes","po"]]},
-"authorization.v1.ResourceRule": {"f":[["verbs",1,"string","r"],["apiGroups",2,"string","ro"],["resources",3,"string","ro"],["resourceNames",4,"string","ro"]]},
-"authorization.v1.SelfSubjectAccessReview": {"f":[["metadata",1,"meta.v1.ObjectMeta","o"],["spec",2,"authorization.v1.SelfSubjectAccessReviewSpec",""],["status",3,"authorization.v1.SubjectAccessReviewStatus","o"]]},
-"authorization.v1.SelfSubjectAccessReviewSpec": {"f":[["resourceAttributes",1,"authorization.v1.ResourceAttributes","po"],["nonResourceAttributes",2,"authorization.v1.NonResourceAttributes","po"]]},
-"authorization.v1.SelfSubjectRulesReview": {"f":[["metadata",1,"meta.v1.ObjectMeta","o"],["spec",2,"authorization.v1.SelfSubjectRulesReviewSpec",""],["status",3,"authorization.v1.SubjectRulesReviewStatus","o"]]},
-"authorization.v1.SelfSubjectRulesReviewSpec": {"f":[["namespace",1,"string","o"]]},
-"authorization.v1.SubjectAccessReview": {"f":[["metadata",1,"meta.v1.ObjectMeta","o"],["spec",2,"authorization.v1.SubjectAccessReviewSpec",""],["status",3,"authorization.v1.SubjectAccessReviewStatus","o"]]},
-"authorization.v1.SubjectAccessReviewSpec": {"f":[["resourceAttributes",1,"authorization.v1.ResourceAttributes","po"],["nonResourceAttributes",2,"authorization.v1.NonResourceAttributes","po"],["user",3,"string","o"],["groups",4,"string","ro"],["extra",5,"map<string,authorization.v1.ExtraValue>","o"],["uid",6,"string","o"]]},
-"authorization.v1.SubjectAccessReviewStatus": {"f":[["allowed",1,"bool",""],["denied",4,"bool","o"],["reason",2,"string","o"],["evaluationError",3,"string","o"]]},
-"authorization.v1.SubjectRulesReviewStatus": {"f":[["resourceRules",1,"authorization.v1.ResourceRule","r"],["nonResourceRules",2,"authorization.v1.NonResourceRule","r"],["incomplete",3,"bool",""],["evaluationError",4,"string","o"]]},
-"autoscaling.v1.ContainerResourceMetricSource": {"f":[["name",1,"string",""],["targetAverageUtilization",2,"int32","po"],["targetAverageValue",3,"resource.Quantity","po"],["container",5,"string",""]]},
-"autoscaling.v1.ContainerResourceMetricStatus": {"f":[["name",1,"string",""],["currentAverageUtilization",2,"int32","po"],["currentAverageValue",3,"resource.Quantity",""],["container",4,"string",""]]},
-"autoscaling.v1.CrossVersionObjectReference": {"f":[["kind",1,"string",""],["name",2,"string",""],["apiVersion",3,"string","o"]]},
-"autoscaling.v1.ExternalMetricSource": {"f":[["metricName",1,"string",""],["metricSelector",2,"meta.v1.LabelSelector","po"],["targetValue",3,"resource.Quantity","po"],["targetAverageValue",4,"resource.Quantity","po"]]},
-"autoscaling.v1.ExternalMetricStatus": {"f":[["metricName",1,"string",""],["metricSelector",2,"meta.v1.LabelSelector","po"],["currentValue",3,"resource.Quantity",""],["currentAverageValue",4,"resource.Quantity","po"]]},
-"autoscaling.v1.HorizontalPodAutoscaler": {"f":[["metadata",1,"meta.v1.ObjectMeta","o"],["spec",2,"autoscaling.v1.HorizontalPodAutoscalerSpec","o"],["status",3,"autoscaling.v1.HorizontalPodAutoscalerStatus","o"]]},
-"autoscaling.v1.HorizontalPodAutoscalerCondition": {"f":[["type",1,"string",""],["status",2,"string",""],["lastTransitionTime",3,"meta.v1.Time","o"],["reason",4,"string","o"],["message",5,"string","o"],["observedGeneration",6,"int64","po"]]},
-"autoscaling.v1.HorizontalPodAutoscalerList": {"f":[["metadata",1,"meta.v1.ListMeta","o"],["items",2,"autoscaling.v1.HorizontalPodAutoscaler","r"]]},
-"autoscaling.v1.HorizontalPodAutoscalerSpec": {"f":[["scaleTargetRef",1,"autoscaling.v1.CrossVersionObjectReference",""],["minReplicas",2,"int32","po"],["maxReplicas",3,"int32",""],["targetCPUUtilizationPercentage",4,"int32","po"]]},
-"autoscaling.v1.HorizontalPodAutoscalerStatus": {"f":[["observedGeneration",1,"int64","po"],["lastScaleTime",2,"meta.v1.Time","po"],["currentReplicas",3,"int32",""],["desiredReplicas",4,"int32",""],["currentCPUUtilizationPercentage",5,"int32","po"]]},
-"autoscaling.v1.MetricSpec": {"f":[["type",1,"string",""],["object",2,"autoscaling.v1.ObjectMetricSource","po"],["pods",3,"autoscaling.v1.PodsMetricSource","po"],["resource",4,"autoscaling.v1.ResourceMetricSource","po"],["containerResource",7,"autoscaling.v1.ContainerResourceMetricSource","po"],["external",5,"autoscaling.v1.ExternalMetricSource","po"]]},
-"autoscaling.v1.MetricStatus": {"f":[["type",1,"string",""],["object",2,"autoscaling.v1.ObjectMetricStatus","po"],["pods",3,"autoscaling.v1.PodsMetricStatus","po"],["resource",4,"autoscaling.v1.ResourceMetricStatus","po"],["containerResource",7,"autoscaling.v1.ContainerResourceMetricStatus","po"],["external",5,"autoscaling.v1.ExternalMetricStatus","po"]]},
-"autoscaling.v1.ObjectMetricSource": {"f":[["target",1,"autoscaling.v1.CrossVersionObjectReference",""],["metricName",2,"string",""],["targetValue",3,"resource.Quantity",""],["selector",4,"meta.v1.LabelSelector","po"],["averageValue",5,"resource.Quantity","po"]]},
-"autoscaling.v1.ObjectMetricStatus": {"f":[["target",1,"autoscaling.v1.CrossVersionObjectReference",""],["metricName",2,"string",""],["currentValue",3,"resource.Quantity",""],["selector",4,"meta.v1.LabelSelector","po"],["averageValue",5,"resource.Quantity","po"]]},
-"autoscaling.v1.PodsMetricSource": {"f":[["metricName",1,"string",""],["targetAverageValue",2,"resource.Quantity",""],["selector",3,"meta.v1.LabelSelector","po"]]},
-"autoscaling.v1.PodsMetricStatus": {"f":[["metricName",1,"string",""],["currentAverageValue",2,"resource.Quantity",""],["selector",3,"meta.v1.LabelSelector","po"]]},
-"autoscaling.v1.ResourceMetricSource": {"f":[["name",1,"string",""],["targetAverageUtilization",2,"int32","po"],["targetAverageValue",3,"resource.Quantity","po"]]},
-"autoscaling.v1.ResourceMetricStatus": {"f":[["name",1,"string",""],["currentAverageUtilization",2,"int32","po"],["currentAverageValue",3,"resource.Quantity",""]]},
-"autoscaling.v1.Scale": {"f":[["metadata",1,"meta.v1.ObjectMeta","o"],["spec",2,"autoscaling.v1.ScaleSpec","o"],["status",3,"autoscaling.v1.ScaleStatus","o"]]},
-"autoscaling.v1.ScaleSpec": {"f":[["replicas",1,"int32","o"]]},
-"autoscaling.v1.ScaleStatus": {"f":[["replicas",1,"int32",""],["selector",2,"string","o"]]},
-"autoscaling.v2.ContainerResourceMetricSource": {"f":[["name",1,"string",""],["target",2,"autoscaling.v2.MetricTarget",""],["container",3,"string",""]]},
-"autoscaling.v2.ContainerResourceMetricStatus": {"f":[["name",1,"string",""],["current",2,"autoscaling.v2.MetricValueStatus",""],["container",3,"string",""]]},
-"autoscaling.v2.CrossVersionObjectReference": {"f":[["kind",1,"string",""],["name",2,"string",""],["apiVersion",3,"string","o"]]},
-"autoscaling.v2.ExternalMetricSource": {"f":[["metric",1,"autoscaling.v2.MetricIdentifier",""],["target",2,"autoscaling.v2.MetricTarget",""]]},
-"autoscaling.v2.ExternalMetricStatus": {"f":[["metric",1,"autoscaling.v2.MetricIdentifier",""],["current",2,"autoscaling.v2.MetricValueStatus",""]]},
-"autoscaling.v2.HPAScalingPolicy": {"f":[["type",1,"string",""],["value",2,"int32",""],["periodSeconds",3,"int32",""]]},
-"autoscaling.v2.HPAScalingRules": {"f":[["stabilizationWindowSeconds",3,"int32","po"],["selectPolicy",1,"string","po"],["policies",2,"autoscaling.v2.HPAScalingPolicy","ro"],["tolerance",4,"resource.Quantity","po"]]},
-"autoscaling.v2.HorizontalPodAutoscaler": {"f":[["metadata",1,"meta.v1.ObjectMeta","o"],["spec",2,"autoscaling.v2.HorizontalPodAutoscalerSpec","o"],["status",3,"autoscaling.v2.HorizontalPodAutoscalerStatus","o"]]},
-"autoscaling.v2.HorizontalPodAutoscalerBehavior": {"f":[["scaleUp",1,"autoscaling.v2.HPAScalingRules","po"],["scaleDown",2,"autoscaling.v2.HPAScalingRules","po"]]},
-"autoscaling.v2.HorizontalPodAutoscalerCondition": {"f":[["type",1,"string",""],["status",2,"string",""],["lastTransitionTime",3,"meta.v1.Time","o"],["reason",4,"string","o"],["message",5,"string","o"],["observedGeneration",6,"int64","po"]]},
-"autoscaling.v2.HorizontalPodAutoscalerList": {"f":[["metadata",1,"meta.v1.ListMeta","o"],["items",2,"autoscaling.v2.HorizontalPodAutoscaler","r"]]},
-"autoscaling.v2.HorizontalPodAutoscalerSpec": {"f":[["scaleTargetRef",1,"autoscaling.v2.CrossVersionObjectReference",""],["minReplicas",2,"int32","po"],["maxReplicas",3,"int32",""],["metrics",4,"autoscaling.v2.MetricSpec","ro"],["behavior",5,"autoscaling.v2.HorizontalPodAutoscalerBehavior","po"]]},
-"autoscaling.v2.HorizontalPodAutoscalerStatus": {"f":[["observedGeneration",1,"int64","po"],["lastScaleTime",2,"meta.v1.Time","po"],["currentReplicas",3,"int32","o"],["desiredReplicas",4,"int32",""],["currentMetrics",5,"autoscaling.v2.MetricStatus","r"],["conditions",6,"autoscaling.v2.HorizontalPodAutoscalerCondition","ro"]]},
-"autoscaling.v2.MetricIdentifier": {"f":[["name",1,"string",""],["selector",2,"meta.v1.LabelSelector","po"]]},
-"autoscaling.v2.MetricSpec": {"f":[["type",1,"string",""],["object",2,"autoscaling.v2.ObjectMetricSource","po"],["pods",3,"autoscaling.v2.PodsMetricSource","po"],["resource",4,"autoscaling.v2.ResourceMetricSource","po"],["containerResource",7,"autoscaling.v2.ContainerResourceMetricSource","po"],["external",5,"autoscaling.v2.ExternalMetricSource","po"]]},
-"autoscaling.v2.MetricStatus": {"f":[["type",1,"string",""],["object",2,"autoscaling.v2.ObjectMetricStatus","po"],["pods",3,"autoscaling.v2.PodsMetricStatus","po"],["resource",4,"autoscaling.v2.ResourceMetricStatus","po"],["containerResource",7,"autoscaling.v2.ContainerResourceMetricStatus","po"],["external",5,"autoscaling.v2.ExternalMetricStatus","po"]]},
-"autoscaling.v2.MetricTarget": {"f":[["type",1,"string",""],["value",2,"resource.Quantity","po"],["averageValue",3,"resource.Quantity","po"],["averageUtilization",4,"int32","po"]]},
-"autoscaling.v2.MetricValueStatus": {"f":[["value",1,"resource.Quantity","po"],["averageValue",2,"resource.Quantity","po"],["averageUtilization",3,"int32","po"]]},
-"autoscaling.v2.ObjectMetricSource": {"f":[["describedObject",1,"autoscaling.v2.CrossVersionObjectReference",""],["target",2,"autoscaling.v2.MetricTarget",""],["metric",3,"autoscaling.v2.MetricIdentifier",""]]},
-"autoscaling.v2.ObjectMetricStatus": {"f":[["metric",1,"autoscaling.v2.MetricIdentifier",""],["current",2,"autoscaling.v2.MetricValueStatus",""],["describedObject",3,"autoscaling.v2.CrossVersionObjectReference",""]]},
-"autoscaling.v2.PodsMetricSource": {"f":[["metric",1,"autoscaling.v2.MetricIdentifier",""],["target",2,"autoscaling.v2.MetricTarget",""]]},
-"autoscaling.v2.PodsMetricStatus": {"f":[["metric",1,"autoscaling.v2.MetricIdentifier",""],["current",2,"autoscaling.v2.MetricValueStatus",""]]},
-"autoscaling.v2.ResourceMetricSource": {"f":[["name",1,"string",""],["target",2,"autoscaling.v2.MetricTarget",""]]},
-"autoscaling.v2.ResourceMetricStatus": {"f":[["name",1,"string",""],["current",2,"autoscaling.v2.MetricValueStatus",""]]},
-"batch.v1.CronJob": {"f":[["metadata",1,"meta.v1.ObjectMeta","o"],["spec",2,"batch.v1.CronJobSpec","o"],["status",3,"batch.v1.CronJobStatus","o"]]},
-"batch.v1.CronJobList": {"f":[["metadata",1,"meta.v1.ListMeta","o"],["items",2,"batch.v1.CronJob","r"]]},
-"batch.v1.CronJobSpec": {"f":[["schedule",1,"string",""],["timeZone",8,"string","po"],["startingDeadlineSeconds",2,"int64","po"],["concurrencyPolicy",3,"string","o"],["suspend",4,"bool","po"],["jobTemplate",5,"batch.v1.JobTemplateSpec",""],["successfulJobsHistoryLimit",6,"int32","po"],["failedJobsHistoryLimit",7,"int32","po"]]},
-"batch.v1.CronJobStatus": {"f":[["active",1,"core.v1.ObjectReference","ro"],["lastScheduleTime",4,"meta.v1.Time","po"],["lastSuccessfulTime",5,"meta.v1.Time","po"]]},
-"batch.v1.Job": {"f":[["metadata",1,"meta.v1.ObjectMeta","o"],["spec",2,"batch.v1.JobSpec","o"],["status",3,"batch.v1.JobStatus","o"]]},
-"batch.v1.JobCondition": {"f":[["type",1,"string",""],["status",2,"string",""],["lastProbeTime",3,"meta.v1.Time","o"],["lastTransitionTime",4,"meta.v1.Time","o"],["reason",5,"string","o"],["message",6,"string","o"]]},
-"batch.v1.JobList": {"f":[["metadata",1,"meta.v1.ListMeta","o"],["items",2,"batch.v1.Job","r"]]},
-"batch.v1.JobSchedulingConfiguration": {"f":[["schedulingPolicy",1,"scheduling.v1alpha3.WorkloadPodGroupSchedulingPolicy","po"],["schedulingConstraints",2,"scheduling.v1alpha3.WorkloadPodGroupSchedulingConstraints","po"],["disruptionMode",3,"scheduling.v1alpha3.WorkloadPodGroupDisruptionMode","po"],["resourceClaims",4,"scheduling.v1alpha3.WorkloadPodGroupResourceClaim","ro"]]},
-"batch.v1.JobSpec": {"f":[["parallelism",1,"int32","po"],["completions",2,"int32","po"],["activeDeadlineSeconds",3,"int64","po"],["podFailurePolicy",11,"batch.v1.PodFailurePolicy","po"],["successPolicy",16,"batch.v1.SuccessPolicy","po"],["backoffLimit",7,"int32","po"],["backoffLimitPerIndex",12,"int32","po"],["maxFailedIndexes",13,"int32","po"],["selector",4,"meta.v1.LabelSelector","po"],["manualSelector",5,"bool","po"],["template",6,"core.v1.PodTemplateSpec",""],["ttlSecondsAfterFinished",8,"int32","po"],["completionMode",9,"string","po"],["suspend",10,"bool","po"],["podReplacementPolicy",14,"string","po"],["managedBy",15,"string","po"],["scheduling",17,"batch.v1.JobSchedulingConfiguration","po"]]},
-"batch.v1.JobStatus": {"f":[["conditions",1,"batch.v1.JobCondition","ro"],["startTime",2,"meta.v1.Time","po"],["completionTime",3,"meta.v1.Time","po"],["active",4,"int32","o"],["succeeded",5,"int32","o"],["failed",6,"int32","o"],["terminating",11,"int32","po"],["completedIndexes",7,"string","o"],["failedIndexes",10,"string","po"],["uncountedTerminatedPods",8,"batch.v1.UncountedTerminatedPods","po"],["ready",9,"int32","po"]]},
-"batch.v1.JobTemplateSpec": {"f":[["metadata",1,"meta.v1.ObjectMeta","o"],["spec",2,"batch.v1.JobSpec","o"]]},
-"batch.v1.PodFailurePolicy": {"f":[["rules",1,"batch.v1.PodFailurePolicyRule","r"]]},
-"batch.v1.PodFailurePolicyOnExitCodesRequirement": {"f":[["containerName",1,"string","po"],["operator",2,"string",""],["values",3,"int32","r"]]},
-"batch.v1.PodFailurePolicyOnPodConditionsPattern": {"f":[["type",1,"string",""],["status",2,"string",""]]},
-"batch.v1.PodFailurePolicyRule": {"f":[["action",1,"string",""],["onExitCodes",2,"batch.v1.PodFailurePolicyOnExitCodesRequirement","po"],["onPodConditions",3,"batch.v1.PodFailurePolicyOnPodConditionsPattern","ro"]]},
-"batch.v1.SuccessPolicy": {"f":[["rules",1,"batch.v1.SuccessPolicyRule","r"]]},
-"batch.v1.SuccessPolicyRule": {"f":[["succeededIndexes",1,"string","po"],["succeededCount",2,"int32","po"]]},
-"batch.v1.UncountedTerminatedPods": {"f":[["succeeded",1,"string","ro"],["failed",2,"string","ro"]]},
-"coordination.v1.Lease": {"f":[["metadata",1,"meta.v1.ObjectMeta","o"],["spec",2,"coordination.v1.LeaseSpec","o"]]},
-"coordination.v1.LeaseList": {"f":[["metadata",1,"meta.v1.ListMeta","o"],["items",2,"coordination.v1.Lease","r"]]},
-"coordination.v1.LeaseSpec": {"f":[["holderIdentity",1,"string","po"],["leaseDurationSeconds",2,"int32","po"],["acquireTime",3,"meta.v1.MicroTime","po"],["renewTime",4,"meta.v1.MicroTime","po"],["leaseTransitions",5,"int32","po"],["strategy",6,"string","po"],["preferredHolder",7,"string","po"]]},
-"core.v1.AWSElasticBlockStoreVolumeSource": {"f":[["volumeID",1,"string",""],["fsType",2,"string","o"],["partition",3,"int32","o"],["readOnly",4,"bool","o"]]},
-"core.v1.Affinity": {"f":[["nodeAffinity",1,"core.v1.NodeAffinity","po"],["podAffinity",2,"core.v1.PodAffinity","po"],["podAntiAffinity",3,"core.v1.PodAntiAffinity","po"]]},
-"core.v1.AppArmorProfile": {"f":[["type",1,"string",""],["localhostProfile",2,"string","po"]]},
-"core.v1.AttachedVolume": {"f":[["name",1,"string",""],["devicePath",2,"string",""]]},
-"core.v1.AvoidPods": {"f":[["preferAvoidPods",1,"core.v1.PreferAvoidPodsEntry","ro"]]},
-"core.v1.AzureDiskVolumeSource": {"f":[["diskName",1,"string",""],["diskURI",2,"string",""],["cachingMode",3,"string","po"],["fsType",4,"string","po"],["readOnly",5,"bool","po"],["kind",6,"string","po"]]},
-"core.v1.AzureFilePersistentVolumeSource": {"f":[["secretName",1,"string",""],["shareName",2,"string",""],["readOnly",3,"bool","o"],["secretNamespace",4,"string","p"]]},
-"core.v1.AzureFileVolumeSource": {"f":[["secretName",1,"string",""],["shareName",2,"string",""],["readOnly",3,"bool","o"]]},
-"core.v1.Binding": {"f":[["metadata",1,"meta.v1.ObjectMeta","o"],["target",2,"core.v1.ObjectReference",""]]},
-"core.v1.CSIPersistentVolumeSource": {"f":[["driver",1,"string",""],["volumeHandle",2,"string",""],["readOnly",3,"bool","o"],["fsType",4,"string","o"],["volumeAttributes",5,"map<string,string>","o"],["controllerPublishSecretRef",6,"core.v1.SecretReference","po"],["nodeStageSecretRef",7,"core.v1.SecretReference","po"],["nodePublishSecretRef",8,"core.v1.SecretReference","po"],["controllerExpandSecretRef",9,"core.v1.SecretReference","po"],["nodeExpandSecretRef",10,"core.v1.SecretReference","po"]]},
-"core.v1.CSIVolumeSource": {"f":[["driver",1,"string",""],["readOnly",2,"bool","po"],["fsType",3,"string","po"],["volumeAttributes",4,"map<string,string>","o"],["nodePublishSecretRef",5,"core.v1.LocalObjectReference","po"]]},
-"core.v1.Capabilities": {"f":[["add",1,"string","ro"],["drop",2,"string","ro"]]},
-"core.v1.CephFSPersistentVolumeSource": {"f":[["monitors",1,"string","r"],["path",2,"string","o"],["user",3,"string","o"],["secretFile",4,"string","o"],["secretRef",5,"core.v1.SecretReference","po"],["readOnly",6,"bool","o"]]},
-"core.v1.CephFSVolumeSource": {"f":[["monitors",1,"string","r"],["path",2,"string","o"],["user",3,"string","o"],["secretFile",4,"string","o"],["secretRef",5,"core.v1.LocalObjectReference","po"],["readOnly",6,"bool","o"]]},
-"core.v1.CinderPersistentVolumeSource": {"f":[["volumeID",1,"string",""],["fsType",2,"string","o"],["readOnly",3,"bool","o"],["secretRef",4,"core.v1.SecretReference","po"]]},
-"core.v1.CinderVolumeSource": {"f":[["volumeID",1,"string",""],["fsType",2,"string","o"],["readOnly",3,"bool","o"],["secretRef",4,"core.v1.LocalObjectReference","po"]]},
-"core.v1.ClientIPConfig": {"f":[["timeoutSeconds",1,"int32","po"]]},
-"core.v1.ClusterTrustBundleProjection": {"f":[["name",1,"string","po"],["signerName",2,"string","po"],["labelSelector",3,"meta.v1.LabelSelector","po"],["optional",5,"bool","po"],["path",4,"string",""],["user",6,"int64","po"]]},
-"core.v1.ComponentCondition": {"f":[["type",1,"string",""],["status",2,"string",""],["message",3,"string","o"],["error",4,"string","o"]]},
-"core.v1.ComponentStatus": {"f":[["metadata",1,"meta.v1.ObjectMeta","o"],["conditions",2,"core.v1.ComponentCondition","ro"]]},
-"core.v1.ComponentStatusList": {"f":[["metadata",1,"meta.v1.ListMeta","o"],["items",2,"core.v1.ComponentStatus","r"]]},
-"core.v1.ConfigMap": {"f":[["metadata",1,"meta.v1.ObjectMeta","o"],["immutable",4,"bool","po"],["data",2,"map<string,string>","o"],["binaryData",3,"map<string,bytes>","o"]]},
-"core.v1.ConfigMapEnvSource": {"f":[["localObjectReference",1,"core.v1.LocalObjectReference","i"],["optional",2,"bool","po"]]},
-"core.v1.ConfigMapKeySelector": {"f":[["localObjectReference",1,"core.v1.LocalObjectReference","i"],["key",2,"string",""],["optional",3,"bool","po"]]},
-"core.v1.ConfigMapList": {"f":[["metadata",1,"meta.v1.ListMeta","o"],["items",2,"core.v1.ConfigMap","r"]]},
-"core.v1.ConfigMapNodeConfigSource": {"f":[["namespace",1,"string",""],["name",2,"string",""],["uid",3,"string","o"],["resourceVersion",4,"string","o"],["kubeletConfigKey",5,"string",""]]},
-"core.v1.ConfigMapProjection": {"f":[["localObjectReference",1,"core.v1.LocalObjectReference","i"],["items",2,"core.v1.KeyToPath","ro"],["optional",4,"bool","po"]]},
-"core.v1.ConfigMapVolumeSource": {"f":[["localObjectReference",1,"core.v1.LocalObjectReference","i"],["items",2,"core.v1.KeyToPath","ro"],["defaultMode",3,"int32","po"],["optional",4,"bool","po"],["defaultUser",5,"int64","po"]]},
-"core.v1.Container": {"f":[["name",1,"string",""],["image",2,"string","o"],["command",3,"string","ro"],["args",4,"string","ro"],["workingDir",5,"string","o"],["ports",6,"core.v1.ContainerPort","ro"],["envFrom",19,"core.v1.EnvFromSource","ro"],["env",7,"core.v1.EnvVar","ro"],["resources",8,"core.v1.ResourceRequirements","o"],["resizePolicy",23,"core.v1.ContainerResizePolicy","ro"],["restartPolicy",24,"string","po"],["restartPolicyRules",25,"core.v1.ContainerRestartRule","ro"],["volumeMounts",9,"core.v1.VolumeMount","ro"],["volumeDevices",21,"core.v1.VolumeDevice","ro"],["livenessProbe",10,"core.v1.Probe","po"],["readinessProbe",11,"core.v1.Probe","po"],["startupProbe",22,"core.v1.Probe","po"],["lifecycle",12,"core.v1.Lifecycle","po"],["terminationMessagePath",13,"string","o"],["terminationMessagePolicy",20,"string","o"],["imagePullPolicy",14,"string","o"],["securityContext",15,"core.v1.SecurityContext","po"],["stdin",16,"bool","o"],["stdinOnce",17,"bool","o"],["tty",18,"bool","o"]]},
-"core.v1.ContainerExtendedResourceRequest": {"f":[["containerName",1,"string",""],["resourceName",2,"string",""],["requestName",3,"string",""]]},
-"core.v1.ContainerImage": {"f":[["names",1,"string","r"],["sizeBytes",2,"int64","o"]]},
-"core.v1.ContainerPort": {"f":[["name",1,"string","o"],["hostPort",2,"int32","o"],["containerPort",3,"int32",""],["protocol",4,"string","o"],["hostIP",5,"string","o"]]},
-"core.v1.ContainerResizePolicy": {"f":[["resourceName",1,"string",""],["restartPolicy",2,"string",""]]},
-"core.v1.ContainerRestartRule": {"f":[["action",1,"string","o"],["exitCodes",2,"core.v1.ContainerRestartRuleOnExitCodes","po"]]},
-"core.v1.ContainerRestartRuleOnExitCodes": {"f":[["operator",1,"string","o"],["values",2,"int32","ro"]]},
-"core.v1.ContainerState": {"f":[["waiting",1,"core.v1.ContainerStateWaiting","po"],["running",2,"core.v1.ContainerStateRunning","po"],["terminated",3,"core.v1.ContainerStateTerminated","po"]]},
-"core.v1.ContainerStateRunning": {"f":[["startedAt",1,"meta.v1.Time","o"]]},
-"core.v1.ContainerStateTerminated": {"f":[["exitCode",1,"int32",""],["signal",2,"int32","o"],["reason",3,"string","o"],["message",4,"string","o"],["startedAt",5,"meta.v1.Time","o"],["finishedAt",6,"meta.v1.Time","o"],["containerID",7,"string","o"]]},
-"core.v1.ContainerStateWaiting": {"f":[["reason",1,"string","o"],["message",2,"string","o"]]},
-"core.v1.ContainerStatus": {"f":[["name",1,"string",""],["state",2,"core.v1.ContainerState","o"],["lastState",3,"core.v1.ContainerState","o"],["ready",4,"bool",""],["restartCount",5,"int32",""],["image",6,"string",""],["imageID",7,"string",""],["containerID",8,"string","o"],["started",9,"bool","po"],["allocatedResources",10,"map<string,resource.Quantity>","o"],["resources",11,"core.v1.ResourceRequirements","po"],["volumeMounts",12,"core.v1.VolumeMountStatus","ro"],["user",13,"core.v1.ContainerUser","po"],["allocatedResourcesStatus",14,"core.v1.ResourceStatus","ro"],["stopSignal",15,"string","po"]]},
-"core.v1.ContainerUser": {"f":[["linux",1,"core.v1.LinuxContainerUser","po"]]},
-"core.v1.DaemonEndpoint": {"f":[["Port",1,"int32",""]]},
-"core.v1.DownwardAPIProjection": {"f":[["items",1,"core.v1.DownwardAPIVolumeFile","ro"]]},
-"core.v1.DownwardAPIVolumeFile": {"f":[["path",1,"string",""],["fieldRef",2,"core.v1.ObjectFieldSelector","po"],["resourceFieldRef",3,"core.v1.ResourceFieldSelector","po"],["mode",4,"int32","po"],["user",5,"int64","po"]]},
-"core.v1.DownwardAPIVolumeSource": {"f":[["items",1,"core.v1.DownwardAPIVolumeFile","ro"],["defaultMode",2,"int32","po"],["defaultUser",3,"int64","po"]]},
-"core.v1.EmptyDirVolumeSource": {"f":[["medium",1,"string","o"],["sizeLimit",2,"resource.Quantity","po"],["mode",3,"int32","po"]]},
-"core.v1.EndpointAddress": {"f":[["ip",1,"string",""],["hostname",3,"string","o"],["nodeName",4,"string","po"],["targetRef",2,"core.v1.ObjectReference","po"]]},
-"core.v1.EndpointPort": {"f":[["name",1,"string","o"],["port",2,"int32",""],["protocol",3,"string","o"],["appProtocol",4,"string","po"]]},
-"core.v1.EndpointSubset": {"f":[["addresses",1,"core.v1.EndpointAddress","ro"],["notReadyAddresses",2,"core.v1.EndpointAddress","ro"],["ports",3,"core.v1.EndpointPort","ro"]]},
-"core.v1.Endpoints": {"f":[["metadata",1,"meta.v1.ObjectMeta","o"],["subsets",2,"core.v1.EndpointSubset","ro"]]},
-"core.v1.EndpointsList": {"f":[["metadata",1,"meta.v1.ListMeta","o"],["items",2,"core.v1.Endpoints","r"]]},
-"core.v1.EnvFromSource": {"f":[["prefix",1,"string","o"],["configMapRef",2,"core.v1.ConfigMapEnvSource","po"],["secretRef",3,"core.v1.SecretEnvSource","po"]]},
-"core.v1.EnvVar": {"f":[["name",1,"string",""],["value",2,"string","o"],["valueFrom",3,"core.v1.EnvVarSource","po"]]},
-"core.v1.EnvVarSource": {"f":[["fieldRef",1,"core.v1.ObjectFieldSelector","po"],["resourceFieldRef",2,"core.v1.ResourceFieldSelector","po"],["configMapKeyRef",3,"core.v1.ConfigMapKeySelector","po"],["secretKeyRef",4,"core.v1.SecretKeySelector","po"],["fileKeyRef",5,"core.v1.FileKeySelector","po"]]},
-"core.v1.EphemeralContainer": {"f":[["ephemeralContainerCommon",1,"core.v1.EphemeralContainerCommon","i"],["targetContainerName",2,"string","o"]]},
-"core.v1.EphemeralContainerCommon": {"f":[["name",1,"string",""],["image",2,"string","o"],["command",3,"string","ro"],["args",4,"string","ro"],["workingDir",5,"string","o"],["ports",6,"core.v1.ContainerPort","ro"],["envFrom",19,"core.v1.EnvFromSource","ro"],["env",7,"core.v1.EnvVar","ro"],["resources",8,"core.v1.ResourceRequirements","o"],["resizePolicy",23,"core.v1.ContainerResizePolicy","ro"],["restartPolicy",24,"string","po"],["restartPolicyRules",25,"core.v1.ContainerRestartRule","ro"],["volumeMounts",9,"core.v1.VolumeMount","ro"],["volumeDevices",21,"core.v1.VolumeDevice","ro"],["livenessProbe",10,"core.v1.Probe","po"],["readinessProbe",11,"core.v1.Probe","po"],["startupProbe",22,"core.v1.Probe","po"],["lifecycle",12,"core.v1.Lifecycle","po"],["terminationMessagePath",13,"string","o"],["terminationMessagePolicy",20,"string","o"],["imagePullPolicy",14,"string","o"],["securityContext",15,"core.v1.SecurityContext","po"],["stdin",16,"bool","o"],["stdinOnce",17,"bool","o"],["tty",18,"bool","o"]]},
-"core.v1.EphemeralVolumeSource": {"f":[["volumeClaimTemplate",1,"core.v1.PersistentVolumeClaimTemplate","po"]]},
-"core.v1.Event": {"f":[["metadata",1,"meta.v1.ObjectMeta",""],["involvedObject",2,"core.v1.ObjectReference",""],["reason",3,"string","o"],["message",4,"string","o"],["source",5,"core.v1.EventSource","o"],["firstTimestamp",6,"meta.v1.Time","o"],["lastTimestamp",7,"meta.v1.Time","o"],["count",8,"int32","o"],["type",9,"string","o"],["eventTime",10,"meta.v1.MicroTime","o"],["series",11,"core.v1.EventSeries","po"],["action",12,"string","o"],["related",13,"core.v1.ObjectReference","po"],["reportingComponent",14,"string",""],["reportingInstance",15,"string",""]]},
-"core.v1.EventList": {"f":[["metadata",1,"meta.v1.ListMeta","o"],["items",2,"core.v1.Event","r"]]},
-"core.v1.EventSeries": {"f":[["count",1,"int32","o"],["lastObservedTime",2,"meta.v1.MicroTime","o"]]},
-"core.v1.EventSource": {"f":[["component",1,"string","o"],["host",2,"string","o"]]},
-"core.v1.EvictionResponder": {"f":[["name",1,"string",""],["priority",2,"int32","p"]]},
-"core.v1.ExecAction": {"f":[["command",1,"string","ro"]]},
-"core.v1.FCVolumeSource": {"f":[["targetWWNs",1,"string","ro"],["lun",2,"int32","po"],["fsType",3,"string","o"],["readOnly",4,"bool","o"],["wwids",5,"string","ro"]]},
-"core.v1.FileKeySelector": {"f":[["volumeName",1,"string",""],["path",2,"string",""],["key",3,"string",""],["optional",4,"bool","po"]]},
-"core.v1.FlexPersistentVolumeSource": {"f":[["driver",1,"string",""],["fsType",2,"string","o"],["secretRef",3,"core.v1.SecretReference","po"],["readOnly",4,"bool","o"],["options",5,"map<string,string>","o"]]},
-"core.v1.FlexVolumeSource": {"f":[["driver",1,"string",""],["fsType",2,"string","o"],["secretRef",3,"core.v1.LocalObjectReference","po"],["readOnly",4,"bool","o"],["options",5,"map<string,string>","o"]]},
-"core.v1.FlockerVolumeSource": {"f":[["datasetName",1,"string","o"],["datasetUUID",2,"string","o"]]},
-"core.v1.GCEPersistentDiskVolumeSource": {"f":[["pdName",1,"string",""],["fsType",2,"string","o"],["partition",3,"int32","o"],["readOnly",4,"bool","o"]]},
-"core.v1.GRPCAction": {"f":[["port",1,"int32",""],["service",2,"string","p"],["mode",3,"string","po"]]},
-"core.v1.GitRepoVolumeSource": {"f":[["repository",1,"string",""],["revision",2,"string","o"],["directory",3,"string","o"]]},
-"core.v1.GlusterfsPersistentVolumeSource": {"f":[["endpoints",1,"string",""],["path",2,"string",""],["readOnly",3,"bool","o"],["endpointsNamespace",4,"string","po"]]},
-"core.v1.GlusterfsVolumeSource": {"f":[["endpoints",1,"string",""],["path",2,"string",""],["readOnly",3,"bool","o"]]},
-"core.v1.HTTPGetAction": {"f":[["path",1,"string","o"],["port",2,"intstr.IntOrString",""],["host",3,"string","o"],["scheme",4,"string","o"],["httpHeaders",5,"core.v1.HTTPHeader","ro"],["protocol",6,"string","po"]]},
-"core.v1.HTTPHeader": {"f":[["name",1,"string",""],["value",2,"string",""]]},
-"core.v1.HostAlias": {"f":[["ip",1,"string",""],["hostnames",2,"string","ro"]]},
-"core.v1.HostIP": {"f":[["ip",1,"string",""]]},
-"core.v1.HostPathVolumeSource": {"f":[["path",1,"string",""],["type",2,"string","po"]]},
-"core.v1.ISCSIPersistentVolumeSource": {"f":[["targetPortal",1,"string",""],["iqn",2,"string",""],["lun",3,"int32",""],["iscsiInterface",4,"string","o"],["fsType",5,"string","o"],["readOnly",6,"bool","o"],["portals",7,"string","ro"],["chapAuthDiscovery",8,"bool","o"],["chapAuthSession",11,"bool","o"],["secretRef",10,"core.v1.SecretReference","po"],["initiatorName",12,"string","po"]]},
-"core.v1.ISCSIVolumeSource": {"f":[["targetPortal",1,"string",""],["iqn",2,"string",""],["lun",3,"int32",""],["iscsiInterface",4,"string","o"],["fsType",5,"string","o"],["readOnly",6,"bool","o"],["portals",7,"string","ro"],["chapAuthDiscovery",8,"bool","o"],["chapAuthSession",11,"bool","o"],["secretRef",10,"core.v1.LocalObjectReference","po"],["initiatorName",12,"string","po"]]},
-"core.v1.ImageVolumeSource": {"f":[["reference",1,"string","o"],["pullPolicy",2,"string","o"]]},
-"core.v1.ImageVolumeStatus": {"f":[["imageRef",1,"string","o"]]},
-"core.v1.KeyToPath": {"f":[["key",1,"string",""],["path",2,"string",""],["mode",3,"int32","po"],["user",4,"int64","po"]]},
-"core.v1.Lifecycle": {"f":[["postStart",1,"core.v1.LifecycleHandler","po"],["preStop",2,"core.v1.LifecycleHandler","po"],["stopSignal",3,"string","po"]]},
-"core.v1.LifecycleHandler": {"f":[["exec",1,"core.v1.ExecAction","po"],["httpGet",2,"core.v1.HTTPGetAction","po"],["tcpSocket",3,"core.v1.TCPSocketAction","po"],["sleep",4,"core.v1.SleepAction","po"]]},
-"core.v1.LimitRange": {"f":[["metadata",1,"meta.v1.ObjectMeta","o"],["spec",2,"core.v1.LimitRangeSpec","o"]]},
-"core.v1.LimitRangeItem": {"f":[["type",1,"string",""],["max",2,"map<string,resource.Quantity>","o"],["min",3,"map<string,resource.Quantity>","o"],["default",4,"map<string,resource.Quantity>","o"],["defaultRequest",5,"map<string,resource.Quantity>","o"],["maxLimitRequestRatio",6,"map<string,resource.Quantity>","o"]]},
-"core.v1.LimitRangeList": {"f":[["metadata",1,"meta.v1.ListMeta","o"],["items",2,"core.v1.LimitRange","r"]]},
-"core.v1.LimitRangeSpec": {"f":[["limits",1,"core.v1.LimitRangeItem","r"]]},
-"core.v1.LinuxContainerUser": {"f":[["uid",1,"int64",""],["gid",2,"int64",""],["supplementalGroups",3,"int64","ro"]]},
-"core.v1.List": {"f":[["metadata",1,"meta.v1.ListMeta",""],["items",2,"runtime.RawExtension","r"]]},
-"core.v1.LoadBalancerIngress": {"f":[["ip",1,"string","o"],["hostname",2,"string","o"],["ipMode",3,"string","po"],["ports",4,"core.v1.PortStatus","ro"]]},
-"core.v1.LoadBalancerStatus": {"f":[["ingress",1,"core.v1.LoadBalancerIngress","ro"]]},
-"core.v1.LocalObjectReference": {"f":[["name",1,"string","o"]]},
-"core.v1.LocalVolumeSource": {"f":[["path",1,"string",""],["fsType",2,"string","po"]]},
-"core.v1.ModifyVolumeStatus": {"f":[["targetVolumeAttributesClassName",1,"string","o"],["status",2,"string",""]]},
-"core.v1.NFSVolumeSource": {"f":[["server",1,"string",""],["path",2,"string",""],["readOnly",3,"bool","o"]]},
-"core.v1.Namespace": {"f":[["metadata",1,"meta.v1.ObjectMeta","o"],["spec",2,"core.v1.NamespaceSpec","o"],["status",3,"core.v1.NamespaceStatus","o"]]},
-"core.v1.NamespaceCondition": {"f":[["type",1,"string",""],["status",2,"string",""],["lastTransitionTime",4,"meta.v1.Time","o"],["reason",5,"string","o"],["message",6,"string","o"]]},
-"core.v1.NamespaceList": {"f":[["metadata",1,"meta.v1.ListMeta","o"],["items",2,"core.v1.Namespace","r"]]},
-"core.v1.NamespaceSpec": {"f":[["finalizers",1,"string","ro"]]},
-"core.v1.NamespaceStatus": {"f":[["phase",1,"string","o"],["conditions",2,"core.v1.NamespaceCondition","ro"]]},
-"core.v1.Node": {"f":[["metadata",1,"meta.v1.ObjectMeta","o"],["spec",2,"core.v1.NodeSpec","o"],["status",3,"core.v1.NodeStatus","o"]]},
-"core.v1.NodeAddress": {"f":[["type",1,"string",""],["address",2,"string",""]]},
-"core.v1.NodeAffinity": {"f":[["requiredDuringSchedulingIgnoredDuringExecution",1,"core.v1.NodeSelector","po"],["preferredDuringSchedulingIgnoredDuringExecution",2,"core.v1.PreferredSchedulingTerm","ro"]]},
-"core.v1.NodeAllocatableMappedResources": {"f":[["name",1,"string",""],["quantity",2,"resource.Quantity","p"]]},
-"core.v1.NodeAllocatableOverheadResources": {"f":[["name",1,"string",""],["perPod",2,"resource.Quantity","po"],["perContainer",3,"resource.Quantity","po"]]},
-"core.v1.NodeAllocatableResourceClaimStatus": {"f":[["resourceClaimName",1,"string",""],["containers",2,"string","ro"],["mapping",4,"core.v1.NodeAllocatableMappedResources","ro"],["overhead",5,"core.v1.NodeAllocatableOverheadResources","ro"]]},
-"core.v1.NodeCondition": {"f":[["type",1,"string",""],["status",2,"string",""],["lastHeartbeatTime",3,"meta.v1.Time","o"],["lastTransitionTime",4,"meta.v1.Time","o"],["reason",5,"string","o"],["message",6,"string","o"]]},
-"core.v1.NodeConfigSource": {"f":[["configMap",2,"core.v1.ConfigMapNodeConfigSource","po"]]},
-"core.v1.NodeConfigStatus": {"f":[["assigned",1,"core.v1.NodeConfigSource","po"],["active",2,"core.v1.NodeConfigSource","po"],["lastKnownGood",3,"core.v1.NodeConfigSource","po"],["error",4,"string","o"]]},
-"core.v1.NodeDaemonEndpoints": {"f":[["kubeletEndpoint",1,"core.v1.DaemonEndpoint","o"]]},
-"core.v1.NodeFeatures": {"f":[["supplementalGroupsPolicy",1,"bool","po"]]},
-"core.v1.NodeList": {"f":[["metadata",1,"meta.v1.ListMeta","o"],["items",2,"core.v1.Node","r"]]},
-"core.v1.NodePodPreemptionPolicy": {"f":[["disableResizePreemption",1,"string","ro"]]},
-"core.v1.NodeProxyOptions": {"f":[["path",1,"string","o"]]},
-"core.v1.NodeRuntimeHandler": {"f":[["name",1,"string",""],["features",2,"core.v1.NodeRuntimeHandlerFeatures","po"]]},
-"core.v1.NodeRuntimeHandlerFeatures": {"f":[["recursiveReadOnlyMounts",1,"bool","po"],["userNamespaces",2,"bool","po"]]},
-"core.v1.NodeSelector": {"f":[["nodeSelectorTerms",1,"core.v1.NodeSelectorTerm","r"]]},
-"core.v1.NodeSelectorRequirement": {"f":[["key",1,"string",""],["operator",2,"string",""],["values",3,"string","ro"]]},
-"core.v1.NodeSelectorTerm": {"f":[["matchExpressions",1,"core.v1.NodeSelectorRequirement","ro"],["matchFields",2,"core.v1.NodeSelectorRequirement","ro"]]},
-"core.v1.NodeSpec": {"f":[["podCIDR",1,"string","o"],["podCIDRs",7,"string","ro"],["providerID",3,"string","o"],["unschedulable",4,"bool","o"],["taints",5,"core.v1.Taint","ro"],["configSource",6,"core.v1.NodeConfigSource","po"],["externalID",2,"string","o"],["podPreemptionPolicy",8,"core.v1.NodePodPreemptionPolicy","po"]]},
-"core.v1.NodeStatus": {"f":[["capacity",1,"map<string,resource.Quantity>","o"],["allocatable",2,"map<string,resource.Quantity>","o"],["phase",3,"string","o"],["conditions",4,"core.v1.NodeCondition","ro"],["addresses",5,"core.v1.NodeAddress","ro"],["daemonEndpoints",6,"core.v1.NodeDaemonEndpoints","o"],["nodeInfo",7,"core.v1.NodeSystemInfo","o"],["images",8,"core.v1.ContainerImage","ro"],["volumesInUse",9,"string","ro"],["volumesAttached",10,"core.v1.AttachedVolume","ro"],["config",11,"core.v1.NodeConfigStatus","po"],["runtimeHandlers",12,"core.v1.NodeRuntimeHandler","ro"],["features",13,"core.v1.NodeFeatures","po"],["declaredFeatures",14,"string","ro"]]},
-"core.v1.NodeSwapStatus": {"f":[["capacity",1,"int64","po"]]},
-"core.v1.NodeSystemInfo": {"f":[["machineID",1,"string",""],["systemUUID",2,"string",""],["bootID",3,"string",""],["kernelVersion",4,"string",""],["osImage",5,"string",""],["containerRuntimeVersion",6,"string",""],["kubeletVersion",7,"string",""],["kubeProxyVersion",8,"string",""],["operatingSystem",9,"string",""],["architecture",10,"string",""],["swap",11,"core.v1.NodeSwapStatus","po"]]},
-"core.v1.ObjectFieldSelector": {"f":[["apiVersion",1,"string","o"],["fieldPath",2,"string",""]]},
-"core.v1.ObjectReference": {"f":[["kind",1,"string","o"],["namespace",2,"string","o"],["name",3,"string","o"],["uid",4,"string","o"],["apiVersion",5,"string","o"],["resourceVersion",6,"string","o"],["fieldPath",7,"string","o"]]},
-"core.v1.PersistentVolume": {"f":[["metadata",1,"meta.v1.ObjectMeta","o"],["spec",2,"core.v1.PersistentVolumeSpec","o"],["status",3,"core.v1.PersistentVolumeStatus","o"]]},
-"core.v1.PersistentVolumeClaim": {"f":[["metadata",1,"meta.v1.ObjectMeta","o"],["spec",2,"core.v1.PersistentVolumeClaimSpec","o"],["status",3,"core.v1.PersistentVolumeClaimStatus","o"]]},
-"core.v1.PersistentVolumeClaimCondition": {"f":[["type",1,"string",""],["status",2,"string",""],["lastProbeTime",3,"meta.v1.Time","o"],["lastTransitionTime",4,"meta.v1.Time","o"],["reason",5,"string","o"],["message",6,"string","o"]]},
-"core.v1.PersistentVolumeClaimList": {"f":[["metadata",1,"meta.v1.ListMeta","o"],["items",2,"core.v1.PersistentVolumeClaim","r"]]},
-"core.v1.PersistentVolumeClaimSpec": {"f":[["accessModes",1,"string","ro"],["selector",4,"meta.v1.LabelSelector","po"],["resources",2,"core.v1.VolumeResourceRequirements","o"],["volumeName",3,"string","o"],["storageClassName",5,"string","po"],["volumeMode",6,"string","po"],["dataSource",7,"core.v1.TypedLocalObjectReference","po"],["dataSourceRef",8,"core.v1.TypedObjectReference","po"],["volumeAttributesClassName",9,"string","po"]]},
-"core.v1.PersistentVolumeClaimStatus": {"f":[["phase",1,"string","o"],["accessModes",2,"string","ro"],["capacity",3,"map<string,resource.Quantity>","o"],["conditions",4,"core.v1.PersistentVolumeClaimCondition","ro"],["allocatedResources",5,"map<string,resource.Quantity>","o"],["allocatedResourceStatuses",7,"map<string,string>","o"],["currentVolumeAttributesClassName",8,"string","po"],["modifyVolumeStatus",9,"core.v1.ModifyVolumeStatus","po"],["healthStatus",10,"core.v1.VolumeHealthStatus","po"]]},
-"core.v1.PersistentVolumeClaimTemplate": {"f":[["metadata",1,"meta.v1.ObjectMeta","o"],["spec",2,"core.v1.PersistentVolumeClaimSpec",""]]},
-"core.v1.PersistentVolumeClaimVolumeSource": {"f":[["claimName",1,"string",""],["readOnly",2,"bool","o"]]},
-"core.v1.PersistentVolumeList": {"f":[["metadata",1,"meta.v1.ListMeta","o"],["items",2,"core.v1.PersistentVolume","r"]]},
-"core.v1.PersistentVolumeSource": {"f":[["gcePersistentDisk",1,"core.v1.GCEPersistentDiskVolumeSource","po"],["awsElasticBlockStore",2,"core.v1.AWSElasticBlockStoreVolumeSource","po"],["hostPath",3,"core.v1.HostPathVolumeSource","po"],["glusterfs",4,"core.v1.GlusterfsPersistentVolumeSource","po"],["nfs",5,"core.v1.NFSVolumeSource","po"],["rbd",6,"core.v1.RBDPersistentVolumeSource","po"],["iscsi",7,"core.v1.ISCSIPersistentVolumeSource","po"],["cinder",8,"core.v1.CinderPersistentVolumeSource","po"],["cephfs",9,"core.v1.CephFSPersistentVolumeSource","po"],["fc",10,"core.v1.FCVolumeSource","po"],["flocker",11,"core.v1.FlockerVolumeSource","po"],["flexVolume",12,"core.v1.FlexPersistentVolumeSource","po"],["azureFile",13,"core.v1.AzureFilePersistentVolumeSource","po"],["vsphereVolume",14,"core.v1.VsphereVirtualDiskVolumeSource","po"],["quobyte",15,"core.v1.QuobyteVolumeSource","po"],["azureDisk",16,"core.v1.AzureDiskVolumeSource","po"],["photonPersistentDisk",17,"core.v1.PhotonPersistentDiskVolumeSource","po"],["portworxVolume",18,"core.v1.PortworxVolumeSource","po"],["scaleIO",19,"core.v1.ScaleIOPersistentVolumeSource","po"],["local",20,"core.v1.LocalVolumeSource","po"],["storageos",21,"core.v1.StorageOSPersistentVolumeSource","po"],["csi",22,"core.v1.CSIPersistentVolumeSource","po"]]},
-"core.v1.PersistentVolumeSpec": {"f":[["capacity",1,"map<string,resource.Quantity>","o"],["persistentVolumeSource",2,"core.v1.PersistentVolumeSource","i"],["accessModes",3,"string","ro"],["claimRef",4,"core.v1.ObjectReference","po"],["persistentVolumeReclaimPolicy",5,"string","o"],["storageClassName",6,"string","o"],["mountOptions",7,"string","ro"],["volumeMode",8,"string","po"],["nodeAffinity",9,"core.v1.VolumeNodeAffinity","po"],["volumeAttributesClassName",10,"string","po"]]},
-"core.v1.PersistentVolumeStatus": {"f":[["phase",1,"string","o"],["message",2,"string","o"],["reason",3,"string","o"],["lastPhaseTransitionTime",4,"meta.v1.Time","po"]]},
-"core.v1.PhotonPersistentDiskVolumeSource": {"f":[["pdID",1,"string",""],["fsType",2,"string","o"]]},
-"core.v1.Pod": {"f":[["metadata",1,"meta.v1.ObjectMeta","o"],["spec",2,"core.v1.PodSpec","o"],["status",3,"core.v1.PodStatus","o"]]},
-"core.v1.PodAffinity": {"f":[["requiredDuringSchedulingIgnoredDuringExecution",1,"core.v1.PodAffinityTerm","ro"],["preferredDuringSchedulingIgnoredDuringExecution",2,"core.v1.WeightedPodAffinityTerm","ro"]]},
-"core.v1.PodAffinityTerm": {"f":[["labelSelector",1,"meta.v1.LabelSelector","po"],["namespaces",2,"string","ro"],["topologyKey",3,"string",""],["namespaceSelector",4,"meta.v1.LabelSelector","po"],["matchLabelKeys",5,"string","ro"],["mismatchLabelKeys",6,"string","ro"]]},
-"core.v1.PodAntiAffinity": {"f":[["requiredDuringSchedulingIgnoredDuringExecution",1,"core.v1.PodAffinityTerm","ro"],["preferredDuringSchedulingIgnoredDuringExecution",2,"core.v1.WeightedPodAffinityTerm","ro"]]},
-"core.v1.PodAttachOptions": {"f":[["stdin",1,"bool","o"],["stdout",2,"bool","o"],["stderr",3,"bool","o"],["tty",4,"bool","o"],["container",5,"string","o"]]},
-"core.v1.PodCertificateProjection": {"f":[["signerName",1,"string","o"],["keyType",2,"string","o"],["maxExpirationSeconds",3,"int32","po"],["credentialBundlePath",4,"string","o"],["keyPath",5,"string","o"],["certificateChainPath",6,"string","o"],["userAnnotations",7,"map<string,string>","o"],["user",8,"int64","po"]]},
-"core.v1.PodCondition": {"f":[["type",1,"string",""],["observedGeneration",7,"int64","o"],["status",2,"string",""],["lastProbeTime",3,"meta.v1.Time","o"],["lastTransitionTime",4,"meta.v1.Time","o"],["reason",5,"string","o"],["message",6,"string","o"]]},
-"core.v1.PodDNSConfig": {"f":[["nameservers",1,"string","ro"],["searches",2,"string","ro"],["options",3,"core.v1.PodDNSConfigOption","ro"]]},
-"core.v1.PodDNSConfigOption": {"f":[["name",1,"string","o"],["value",2,"string","po"]]},
-"core.v1.PodExecOptions": {"f":[["stdin",1,"bool","o"],["stdout",2,"bool","o"],["stderr",3,"bool","o"],["tty",4,"bool","o"],["container",5,"string","o"],["command",6,"string","r"]]},
-"core.v1.PodExtendedResourceClaimStatus": {"f":[["requestMappings",1,"core.v1.ContainerExtendedResourceRequest","r"],["resourceClaimName",2,"string",""]]},
-"core.v1.PodIP": {"f":[["ip",1,"string",""]]},
-"core.v1.PodList": {"f":[["metadata",1,"meta.v1.ListMeta","o"],["items",2,"core.v1.Pod","r"]]},
-"core.v1.PodLogOptions": {"f":[["container",1,"string","o"],["follow",2,"bool","o"],["previous",3,"bool","o"],["sinceSeconds",4,"int64","po"],["sinceTime",5,"meta.v1.Time","po"],["timestamps",6,"bool","o"],["tailLines",7,"int64","po"],["limitBytes",8,"int64","po"],["insecureSkipTLSVerifyBackend",9,"bool","o"],["stream",10,"string","po"]]},
-"core.v1.PodOS": {"f":[["name",1,"string",""]]},
-"core.v1.PodPortForwardOptions": {"f":[["ports",1,"int32","ro"]]},
-"core.v1.PodProxyOptions": {"f":[["path",1,"string","o"]]},
-"core.v1.PodReadinessGate": {"f":[["conditionType",1,"string",""]]},
-"core.v1.PodResourceClaim": {"f":[["name",1,"string",""],["resourceClaimName",3,"string","po"],["resourceClaimTemplateName",4,"string","po"]]},
-"core.v1.PodResourceClaimStatus": {"f":[["name",1,"string",""],["resourceClaimName",2,"string","po"]]},
-"core.v1.PodSchedulingGate": {"f":[["name",1,"string",""]]},
-"core.v1.PodSchedulingGroup": {"f":[["podGroupName",1,"string","po"]]},
-"core.v1.PodSecurityContext": {"f":[["seLinuxOptions",1,"core.v1.SELinuxOptions","po"],["windowsOptions",8,"core.v1.WindowsSecurityContextOptions","po"],["runAsUser",2,"int64","po"],["runAsGroup",6,"int64","po"],["runAsNonRoot",3,"bool","po"],["supplementalGroups",4,"int64","ro"],["supplementalGroupsPolicy",12,"string","po"],["fsGroup",5,"int64","po"],["sysctls",7,"core.v1.Sysctl","ro"],["fsGroupChangePolicy",9,"string","po"],["seccompProfile",10,"core.v1.SeccompProfile","po"],["appArmorProfile",11,"core.v1.AppArmorProfile","po"],["seLinuxChangePolicy",13,"string","po"]]},
-"core.v1.PodSignature": {"f":[["podController",1,"meta.v1.OwnerReference","po"]]},
-"core.v1.PodSpec": {"f":[["volumes",1,"core.v1.Volume","ro"],["initContainers",20,"core.v1.Container","ro"],["containers",2,"core.v1.Container","r"],["ephemeralContainers",34,"core.v1.EphemeralContainer","ro"],["restartPolicy",3,"string","o"],["terminationGracePeriodSeconds",4,"int64","po"],["activeDeadlineSeconds",5,"int64","po"],["dnsPolicy",6,"string","o"],["nodeSelector",7,"map<string,string>","o"],["serviceAccountName",8,"string","o"],["serviceAccount",9,"string","o"],["automountServiceAccountToken",21,"bool","po"],["nodeName",10,"string","o"],["hostNetwork",11,"bool","o"],["hostPID",12,"bool","o"],["hostIPC",13,"bool","o"],["shareProcessNamespace",27,"bool","po"],["securityContext",14,"core.v1.PodSecurityContext","po"],["imagePullSecrets",15,"core.v1.LocalObjectReference","ro"],["hostname",16,"string","o"],["subdomain",17,"string","o"],["affinity",18,"core.v1.Affinity","po"],["schedulerName",19,"string","o"],["tolerations",22,"core.v1.Toleration","ro"],["hostAliases",23,"core.v1.HostAlias","ro"],["priorityClassName",24,"string","o"],["priority",25,"int32","po"],["dnsConfig",26,"core.v1.PodDNSConfig","po"],["readinessGates",28,"core.v1.PodReadinessGate","ro"],["runtimeClassName",29,"string","po"],["enableServiceLinks",30,"bool","po"],["preemptionPolicy",31,"string","po"],["overhead",32,"map<string,resource.Quantity>","o"],["topologySpreadConstraints",33,"core.v1.TopologySpreadConstraint","ro"],["setHostnameAsFQDN",35,"bool","po"],["os",36,"core.v1.PodOS","po"],["hostUsers",37,"bool","po"],["schedulingGates",38,"core.v1.PodSchedulingGate","ro"],["resourceClaims",39,"core.v1.PodResourceClaim","ro"],["resources",40,"core.v1.ResourceRequirements","po"],["hostnameOverride",41,"string","po"],["schedulingGroup",43,"core.v1.PodSchedulingGroup","po"],["evictionResponders",44,"core.v1.EvictionResponder","ro"]]},
-"core.v1.PodStatus": {"f":[["observedGeneration",17,"int64","o"],["phase",1,"string","o"],["conditions",2,"core.v1.PodCondition","ro"],["message",3,"string","o"],["reason",4,"string","o"],["nominatedNodeName",11,"string","o"],["hostIP",5,"string","o"],["hostIPs",16,"core.v1.HostIP","ro"],["podIP",6,"string","o"],["podIPs",12,"core.v1.PodIP","ro"],["startTime",7,"meta.v1.Time","po"],["initContainerStatuses",10,"core.v1.ContainerStatus","ro"],["containerStatuses",8,"core.v1.ContainerStatus","ro"],["qosClass",9,"string","o"],["ephemeralContainerStatuses",13,"core.v1.ContainerStatus","ro"],["resize",14,"string","o"],["resourceClaimStatuses",15,"core.v1.PodResourceClaimStatus","ro"],["extendedResourceClaimStatus",18,"core.v1.PodExtendedResourceClaimStatus","po"],["allocatedResources",19,"map<string,resource.Quantity>","o"],["resources",20,"core.v1.ResourceRequirements","po"],["nodeAllocatableResourceClaimStatuses",21,"core.v1.NodeAllocatableResourceClaimStatus","ro"],["volumeHealth",22,"core.v1.PodVolumeHealth","ro"]]},
-"core.v1.PodTemplate": {"f":[["metadata",1,"meta.v1.ObjectMeta","o"],["template",2,"core.v1.PodTemplateSpec","o"]]},
-"core.v1.PodTemplateList": {"f":[["metadata",1,"meta.v1.ListMeta","o"],["items",2,"core.v1.PodTemplate","r"]]},
-"core.v1.PodTemplateSpec": {"f":[["metadata",1,"meta.v1.ObjectMeta","o"],["spec",2,"core.v1.PodSpec","o"]]},
-"core.v1.PodVolumeHealth": {"f":[["name",1,"string",""],["healthConditions",2,"core.v1.VolumeHealthCondition","ro"],["lastTransitionTime",3,"meta.v1.Time","o"]]},
-"core.v1.PortStatus": {"f":[["port",1,"int32",""],["protocol",2,"string",""],["error",3,"string","po"]]},
-"core.v1.PortworxVolumeSource": {"f":[["volumeID",1,"string",""],["fsType",2,"string","o"],["readOnly",3,"bool","o"]]},
-"core.v1.Preconditions": {"f":[["uid",1,"string","po"]]},
-"core.v1.PreferAvoidPodsEntry": {"f":[["podSignature",1,"core.v1.PodSignature",""],["evictionTime",2,"meta.v1.Time","o"],["reason",3,"string","o"],["message",4,"string","o"]]},
-"core.v1.PreferredSchedulingTerm": {"f":[["weight",1,"int32",""],["preference",2,"core.v1.NodeSelectorTerm",""]]},
-"core.v1.Probe": {"f":[["handler",1,"core.v1.ProbeHandler","i"],["initialDelaySeconds",2,"int32","o"],["timeoutSeconds",3,"int32","o"],["periodSeconds",4,"int32","o"],["successThreshold",5,"int32","o"],["failureThreshold",6,"int32","o"],["terminationGracePeriodSeconds",7,"int64","po"]]},
-"core.v1.ProbeHandler": {"f":[["exec",1,"core.v1.ExecAction","po"],["httpGet",2,"core.v1.HTTPGetAction","po"],["tcpSocket",3,"core.v1.TCPSocketAction","po"],["grpc",4,"core.v1.GRPCAction","po"]]},
-"core.v1.ProjectedVolumeSource": {"f":[["sources",1,"core.v1.VolumeProjection","r"],["defaultMode",2,"int32","po"],["defaultUser",3,"int64","po"]]},
-"core.v1.QuobyteVolumeSource": {"f":[["registry",1,"string",""],["volume",2,"string",""],["readOnly",3,"bool","o"],["user",4,"string","o"],["group",5,"string","o"],["tenant",6,"string","o"]]},
-"core.v1.RBDPersistentVolumeSource": {"f":[["monitors",1,"string","r"],["image",2,"string",""],["fsType",3,"string","o"],["pool",4,"string","o"],["user",5,"string","o"],["keyring",6,"string","o"],["secretRef",7,"core.v1.SecretReference","po"],["readOnly",8,"bool","o"]]},
-"core.v1.RBDVolumeSource": {"f":[["monitors",1,"string","r"],["image",2,"string",""],["fsType",3,"string","o"],["pool",4,"string","o"],["user",5,"string","o"],["keyring",6,"string","o"],["secretRef",7,"core.v1.LocalObjectReference","po"],["readOnly",8,"bool","o"]]},
-"core.v1.RangeAllocation": {"f":[["metadata",1,"meta.v1.ObjectMeta","o"],["range",2,"string",""],["data",3,"bytes",""]]},
-"core.v1.ReplicationController": {"f":[["metadata",1,"meta.v1.ObjectMeta","o"],["spec",2,"core.v1.ReplicationControllerSpec","o"],["status",3,"core.v1.ReplicationControllerStatus","o"]]},
-"core.v1.ReplicationControllerCondition": {"f":[["type",1,"string",""],["status",2,"string",""],["lastTransitionTime",3,"meta.v1.Time","o"],["reason",4,"string","o"],["message",5,"string","o"]]},
-"core.v1.ReplicationControllerList": {"f":[["metadata",1,"meta.v1.ListMeta","o"],["items",2,"core.v1.ReplicationController","r"]]},
-"core.v1.ReplicationControllerSpec": {"f":[["replicas",1,"int32","po"],["minReadySeconds",4,"int32","o"],["selector",2,"map<string,string>","o"],["template",3,"core.v1.PodTemplateSpec","po"]]},
-"core.v1.ReplicationControllerStatus": {"f":[["replicas",1,"int32",""],["fullyLabeledReplicas",2,"int32","o"],["readyReplicas",4,"int32","o"],["availableReplicas",5,"int32","o"],["observedGeneration",3,"int64","o"],["conditions",6,"core.v1.ReplicationControllerCondition","ro"]]},
-"core.v1.ResourceClaim": {"f":[["name",1,"string",""],["request",2,"string","o"]]},
-"core.v1.ResourceFieldSelector": {"f":[["containerName",1,"string","o"],["resource",2,"string",""],["divisor",3,"resource.Quantity","o"]]},
-"core.v1.ResourceHealth": {"f":[["resourceID",1,"string",""],["health",2,"string","o"],["message",6,"string","po"]]},
-"core.v1.ResourceQuota": {"f":[["metadata",1,"meta.v1.ObjectMeta","o"],["spec",2,"core.v1.ResourceQuotaSpec","o"],["status",3,"core.v1.ResourceQuotaStatus","o"]]},
-"core.v1.ResourceQuotaList": {"f":[["metadata",1,"meta.v1.ListMeta","o"],["items",2,"core.v1.ResourceQuota","r"]]},
-"core.v1.ResourceQuotaSpec": {"f":[["hard",1,"map<string,resource.Quantity>","o"],["scopes",2,"string","ro"],["scopeSelector",3,"core.v1.ScopeSelector","po"]]},
-"core.v1.ResourceQuotaStatus": {"f":[["hard",1,"map<string,resource.Quantity>","o"],["used",2,"map<string,resource.Quantity>","o"]]},
-"core.v1.ResourceRequirements": {"f":[["limits",1,"map<string,resource.Quantity>","o"],["requests",2,"map<string,resource.Quantity>","o"],["claims",3,"core.v1.ResourceClaim","ro"]]},
-"core.v1.ResourceStatus": {"f":[["name",1,"string",""],["resources",2,"core.v1.ResourceHealth","ro"]]},
-"core.v1.SELinuxOptions": {"f":[["user",1,"string","o"],["role",2,"string","o"],["type",3,"string","o"],["level",4,"string","o"]]},
-"core.v1.ScaleIOPersistentVolumeSource": {"f":[["gateway",1,"string",""],["system",2,"string",""],["secretRef",3,"core.v1.SecretReference","p"],["sslEnabled",4,"bool","o"],["protectionDomain",5,"string","o"],["storagePool",6,"string","o"],["storageMode",7,"string","o"],["volumeName",8,"string","o"],["fsType",9,"string","o"],["readOnly",10,"bool","o"]]},
-"core.v1.ScaleIOVolumeSource": {"f":[["gateway",1,"string",""],["system",2,"string",""],["secretRef",3,"core.v1.LocalObjectReference","p"],["sslEnabled",4,"bool","o"],["protectionDomain",5,"string","o"],["storagePool",6,"string","o"],["storageMode",7,"string","o"],["volumeName",8,"string","o"],["fsType",9,"string","o"],["readOnly",10,"bool","o"]]},
-"core.v1.ScopeSelector": {"f":[["matchExpressions",1,"core.v1.ScopedResourceSelectorRequirement","ro"]]},
-"core.v1.ScopedResourceSelectorRequirement": {"f":[["scopeName",1,"string",""],["operator",2,"string",""],["values",3,"string","ro"]]},
-"core.v1.SeccompProfile": {"f":[["type",1,"string",""],["localhostProfile",2,"string","po"]]},
-"core.v1.Secret": {"f":[["metadata",1,"meta.v1.ObjectMeta","o"],["immutable",5,"bool","po"],["data",2,"map<string,bytes>","o"],["stringData",4,"map<string,string>","o"],["type",3,"string","o"]]},
-"core.v1.SecretEnvSource": {"f":[["localObjectReference",1,"core.v1.LocalObjectReference","i"],["optional",2,"bool","po"]]},
-"core.v1.SecretKeySelector": {"f":[["localObjectReference",1,"core.v1.LocalObjectReference","i"],["key",2,"string",""],["optional",3,"bool","po"]]},
-"core.v1.SecretList": {"f":[["metadata",1,"meta.v1.ListMeta","o"],["items",2,"core.v1.Secret","r"]]},
-"core.v1.SecretProjection": {"f":[["localObjectReference",1,"core.v1.LocalObjectReference","i"],["items",2,"core.v1.KeyToPath","ro"],["optional",4,"bool","po"]]},
-"core.v1.SecretReference": {"f":[["name",1,"string","o"],["namespace",2,"string","o"]]},
-"core.v1.SecretVolumeSource": {"f":[["secretName",1,"string","o"],["items",2,"core.v1.KeyToPath","ro"],["defaultMode",3,"int32","po"],["optional",4,"bool","po"],["defaultUser",5,"int64","po"]]},
-"core.v1.SecurityContext": {"f":[["capabilities",1,"core.v1.Capabilities","po"],["privileged",2,"bool","po"],["seLinuxOptions",3,"core.v1.SELinuxOptions","po"],["windowsOptions",10,"core.v1.WindowsSecurityContextOptions","po"],["runAsUser",4,"int64","po"],["runAsGroup",8,"int64","po"],["runAsNonRoot",5,"bool","po"],["readOnlyRootFilesystem",6,"bool","po"],["allowPrivilegeEscalation",7,"bool","po"],["procMount",9,"string","po"],["seccompProfile",11,"core.v1.SeccompProfile","po"],["appArmorProfile",12,"core.v1.AppArmorProfile","po"]]},
-"core.v1.SerializedReference": {"f":[["reference",1,"core.v1.ObjectReference","o"]]},
-"core.v1.Service": {"f":[["metadata",1,"meta.v1.ObjectMeta","o"],["spec",2,"core.v1.ServiceSpec","o"],["status",3,"core.v1.ServiceStatus","o"]]},
-"core.v1.ServiceAccount": {"f":[["metadata",1,"meta.v1.ObjectMeta","o"],["secrets",2,"core.v1.ObjectReference","ro"],["imagePullSecrets",3,"core.v1.LocalObjectReference","ro"],["automountServiceAccountToken",4,"bool","po"]]},
-"core.v1.ServiceAccountList": {"f":[["metadata",1,"meta.v1.ListMeta","o"],["items",2,"core.v1.ServiceAccount","r"]]},
-"core.v1.ServiceAccountTokenProjection": {"f":[["audience",1,"string","o"],["expirationSeconds",2,"int64","po"],["path",3,"string",""],["user",4,"int64","po"]]},
-"core.v1.ServiceList": {"f":[["metadata",1,"meta.v1.ListMeta","o"],["items",2,"core.v1.Service","r"]]},
-"core.v1.ServicePort": {"f":[["name",1,"string","o"],["protocol",2,"string","o"],["appProtocol",6,"string","po"],["port",3,"int32",""],["targetPort",4,"intstr.IntOrString","o"],["nodePort",5,"int32","o"]]},
-"core.v1.ServiceProxyOptions": {"f":[["path",1,"string","o"]]},
-"core.v1.ServiceSpec": {"f":[["ports",1,"core.v1.ServicePort","ro"],["selector",2,"map<string,string>","o"],["clusterIP",3,"string","o"],["clusterIPs",18,"string","ro"],["type",4,"string","o"],["externalIPs",5,"string","ro"],["sessionAffinity",7,"string","o"],["loadBalancerIP",8,"string","o"],["loadBalancerSourceRanges",9,"string","ro"],["externalName",10,"string","o"],["externalTrafficPolicy",11,"string","o"],["healthCheckNodePort",12,"int32","o"],["publishNotReadyAddresses",13,"bool","o"],["sessionAffinityConfig",14,"core.v1.SessionAffinityConfig","po"],["ipFamilies",19,"string","ro"],["ipFamilyPolicy",17,"string","po"],["allocateLoadBalancerNodePorts",20,"bool","po"],["loadBalancerClass",21,"string","po"],["internalTrafficPolicy",22,"string","po"],["trafficDistribution",23,"string","po"]]},
-"core.v1.ServiceStatus": {"f":[["loadBalancer",1,"core.v1.LoadBalancerStatus","o"],["conditions",2,"meta.v1.Condition","ro"]]},
-"core.v1.SessionAffinityConfig": {"f":[["clientIP",1,"core.v1.ClientIPConfig","po"]]},
-"core.v1.SleepAction": {"f":[["seconds",1,"int64",""]]},
-"core.v1.StorageOSPersistentVolumeSource": {"f":[["volumeName",1,"string","o"],["volumeNamespace",2,"string","o"],["fsType",3,"string","o"],["readOnly",4,"bool","o"],["secretRef",5,"core.v1.ObjectReference","po"]]},
-"core.v1.StorageOSVolumeSource": {"f":[["volumeName",1,"string","o"],["volumeNamespace",2,"string","o"],["fsType",3,"string","o"],["readOnly",4,"bool","o"],["secretRef",5,"core.v1.LocalObjectReference","po"]]},
-"core.v1.Sysctl": {"f":[["name",1,"string",""],["value",2,"string",""]]},
-"core.v1.TCPSocketAction": {"f":[["port",1,"intstr.IntOrString",""],["host",2,"string","o"]]},
-"core.v1.Taint": {"f":[["key",1,"string",""],["value",2,"string","o"],["effect",3,"string",""],["timeAdded",4,"meta.v1.Time","po"]]},
-"core.v1.Toleration": {"f":[["key",1,"string","o"],["operator",2,"string","o"],["value",3,"string","o"],["effect",4,"string","o"],["tolerationSeconds",5,"int64","po"]]},
-"core.v1.TopologySelectorLabelRequirement": {"f":[["key",1,"string",""],["values",2,"string","r"]]},
-"core.v1.TopologySelectorTerm": {"f":[["matchLabelExpressions",1,"core.v1.TopologySelectorLabelRequirement","ro"]]},
-"core.v1.TopologySpreadConstraint": {"f":[["maxSkew",1,"int32",""],["topologyKey",2,"string",""],["whenUnsatisfiable",3,"string",""],["labelSelector",4,"meta.v1.LabelSelector","po"],["minDomains",5,"int32","po"],["nodeAffinityPolicy",6,"string","po"],["nodeTaintsPolicy",7,"string","po"],["matchLabelKeys",8,"string","ro"]]},
-"core.v1.TypedLocalObjectReference": {"f":[["apiGroup",1,"string","p"],["kind",2,"string",""],["name",3,"string",""]]},
-"core.v1.TypedObjectReference": {"f":[["apiGroup",1,"string","p"],["kind",2,"string",""],["name",3,"string",""],["namespace",4,"string","po"]]},
-"core.v1.Volume": {"f":[["name",1,"string",""],["volumeSource",2,"core.v1.VolumeSource","i"]]},
-"core.v1.VolumeDevice": {"f":[["name",1,"string",""],["devicePath",2,"string",""]]},
-"core.v1.VolumeHealthCondition": {"f":[["status",1,"string",""],["reason",2,"string",""],["message",3,"string","o"]]},
-"core.v1.VolumeHealthStatus": {"f":[["healthConditions",1,"core.v1.VolumeHealthCondition","ro"],["lastTransitionTime",2,"meta.v1.Time","o"]]},
-"core.v1.VolumeMount": {"f":[["name",1,"string",""],["readOnly",2,"bool","o"],["recursiveReadOnly",7,"string","po"],["mountPath",3,"string",""],["subPath",4,"string","o"],["mountPropagation",5,"string","po"],["subPathExpr",6,"string","o"],["bindMountOptions",8,"string","ro"]]},
-"core.v1.VolumeMountStatus": {"f":[["name",1,"string",""],["mountPath",2,"string",""],["readOnly",3,"bool","o"],["recursiveReadOnly",4,"string","po"],["volumeStatus",5,"core.v1.VolumeStatus","po"]]},
-"core.v1.VolumeNodeAffinity": {"f":[["required",1,"core.v1.NodeSelector","po"]]},
-"core.v1.VolumeProjection": {"f":[["secret",1,"core.v1.SecretProjection","po"],["downwardAPI",2,"core.v1.DownwardAPIProjection","po"],["configMap",3,"core.v1.ConfigMapProjection","po"],["serviceAccountToken",4,"core.v1.ServiceAccountTokenProjection","po"],["clusterTrustBundle",5,"core.v1.ClusterTrustBundleProjection","po"],["podCertificate",6,"core.v1.PodCertificateProjection","po"]]},
-"core.v1.VolumeResourceRequirements": {"f":[["limits",1,"map<string,resource.Quantity>","o"],["requests",2,"map<string,resource.Quantity>","o"]]},
-"core.v1.VolumeSource": {"f":[["hostPath",1,"core.v1.HostPathVolumeSource","po"],["emptyDir",2,"core.v1.EmptyDirVolumeSource","po"],["gcePersistentDisk",3,"core.v1.GCEPersistentDiskVolumeSource","po"],["awsElasticBlockStore",4,"core.v1.AWSElasticBlockStoreVolumeSource","po"],["gitRepo",5,"core.v1.GitRepoVolumeSource","po"],["secret",6,"core.v1.SecretVolumeSource","po"],["nfs",7,"core.v1.NFSVolumeSource","po"],["iscsi",8,"core.v1.ISCSIVolumeSource","po"],["glusterfs",9,"core.v1.GlusterfsVolumeSource","po"],["persistentVolumeClaim",10,"core.v1.PersistentVolumeClaimVolumeSource","po"],["rbd",11,"core.v1.RBDVolumeSource","po"],["flexVolume",12,"core.v1.FlexVolumeSource","po"],["cinder",13,"core.v1.CinderVolumeSource","po"],["cephfs",14,"core.v1.CephFSVolumeSource","po"],["flocker",15,"core.v1.FlockerVolumeSource","po"],["downwardAPI",16,"core.v1.DownwardAPIVolumeSource","po"],["fc",17,"core.v1.FCVolumeSource","po"],["azureFile",18,"core.v1.AzureFileVolumeSource","po"],["configMap",19,"core.v1.ConfigMapVolumeSource","po"],["vsphereVolume",20,"core.v1.VsphereVirtualDiskVolumeSource","po"],["quobyte",21,"core.v1.QuobyteVolumeSource","po"],["azureDisk",22,"core.v1.AzureDiskVolumeSource","po"],["photonPersistentDisk",23,"core.v1.PhotonPersistentDiskVolumeSource","po"],["projected",26,"core.v1.ProjectedVolumeSource","po"],["portworxVolume",24,"core.v1.PortworxVolumeSource","po"],["scaleIO",25,"core.v1.ScaleIOVolumeSource","po"],["storageos",27,"core.v1.StorageOSVolumeSource","po"],["csi",28,"core.v1.CSIVolumeSource","po"],["ephemeral",29,"core.v1.EphemeralVolumeSource","po"],["image",30,"core.v1.ImageVolumeSource","po"]]},
-"core.v1.VolumeStatus": {"f":[["image",1,"core.v1.ImageVolumeStatus","po"]]},
-"core.v1.VsphereVirtualDiskVolumeSource": {"f":[["volumePath",1,"string",""],["fsType",2,"string","o"],["storagePolicyName",3,"string","o"],["storagePolicyID",4,"string","o"]]},
-"core.v1.WeightedPodAffinityTerm": {"f":[["weight",1,"int32",""],["podAffinityTerm",2,"core.v1.PodAffinityTerm",""]]},
-"core.v1.WindowsSecurityContextOptions": {"f":[["gmsaCredentialSpecName",1,"string","po"],["gmsaCredentialSpec",2,"string","po"],["runAsUserName",3,"string","po"],["hostProcess",4,"bool","po"]]},
-"discovery.v1.Endpoint": {"f":[["addresses",1,"string","r"],["conditions",2,"discovery.v1.EndpointConditions","o"],["hostname",3,"string","po"],["targetRef",4,"core.v1.ObjectReference","po"],["deprecatedTopology",5,"map<string,string>","o"],["nodeName",6,"string","po"],["zone",7,"string","po"],["hints",8,"discovery.v1.EndpointHints","po"]]},
-"discovery.v1.EndpointConditions": {"f":[["ready",1,"bool","po"],["serving",2,"bool","po"],["terminating",3,"bool","po"]]},
-"discovery.v1.EndpointHints": {"f":[["forZones",1,"discovery.v1.ForZone","ro"],["forNodes",2,"discovery.v1.ForNode","ro"]]},
-"discovery.v1.EndpointPort": {"f":[["name",1,"string","po"],["protocol",2,"string","po"],["port",3,"int32","po"],["appProtocol",4,"string","po"]]},
-"discovery.v1.EndpointSlice": {"f":[["metadata",1,"meta.v1.ObjectMeta","o"],["addressType",4,"string",""],["endpoints",2,"discovery.v1.Endpoint","r"],["ports",3,"discovery.v1.EndpointPort","r"]]},
-"discovery.v1.EndpointSliceList": {"f":[["metadata",1,"meta.v1.ListMeta","o"],["items",2,"discovery.v1.EndpointSlice","r"]]},
-"discovery.v1.ForNode": {"f":[["name",1,"string",""]]},
-"discovery.v1.ForZone": {"f":[["name",1,"string",""]]},
-"events.v1.Event": {"f":[["metadata",1,"meta.v1.ObjectMeta",""],["eventTime",2,"meta.v1.MicroTime",""],["series",3,"events.v1.EventSeries","po"],["reportingController",4,"string","o"],["reportingInstance",5,"string","o"],["action",6,"string","o"],["reason",7,"string","o"],["regarding",8,"core.v1.ObjectReference","o"],["related",9,"core.v1.ObjectReference","po"],["note",10,"string","o"],["type",11,"string","o"],["deprecatedSource",12,"core.v1.EventSource","o"],["deprecatedFirstTimestamp",13,"meta.v1.Time","o"],["deprecatedLastTimestamp",14,"meta.v1.Time","o"],["deprecatedCount",15,"int32","o"]]},
-"events.v1.EventList": {"f":[["metadata",1,"meta.v1.ListMeta","o"],["items",2,"events.v1.Event","r"]]},
-"events.v1.EventSeries": {"f":[["count",1,"int32",""],["lastObservedTime",2,"meta.v1.MicroTime",""]]},
-"intstr.IntOrString": {"f":[["type",1,"int64",""],["intVal",2,"int32",""],["strVal",3,"string",""]]},
-"meta.v1.APIGroup": {"f":[["name",1,"string",""],["versions",2,"meta.v1.GroupVersionForDiscovery","r"],["preferredVersion",3,"meta.v1.GroupVersionForDiscovery","o"],["serverAddressByClientCIDRs",4,"meta.v1.ServerAddressByClientCIDR","ro"]]},
-"meta.v1.APIGroupList": {"f":[["groups",1,"meta.v1.APIGroup","r"]]},
-"meta.v1.APIResource": {"f":[["name",1,"string",""],["singularName",6,"string",""],["namespaced",2,"bool",""],["group",8,"string","o"],["version",9,"string","o"],["kind",3,"string",""],["verbs",4,"meta.v1.Verbs",""],["shortNames",5,"string","ro"],["categories",7,"string","ro"],["storageVersionHash",10,"string","o"]]},
-"meta.v1.APIResourceList": {"f":[["groupVersion",1,"string",""],["resources",2,"meta.v1.APIResource","r"]]},
-"meta.v1.APIVersions": {"f":[["versions",1,"string","r"],["serverAddressByClientCIDRs",2,"meta.v1.ServerAddressByClientCIDR","r"]]},
-"meta.v1.ApplyOptions": {"f":[["dryRun",1,"string","ro"],["force",2,"bool",""],["fieldManager",3,"string",""]]},
-"meta.v1.Condition": {"f":[["type",1,"string",""],["status",2,"string",""],["observedGeneration",3,"int64","o"],["lastTransitionTime",4,"meta.v1.Time",""],["reason",5,"string",""],["message",6,"string",""]]},
-"meta.v1.CreateOptions": {"f":[["dryRun",1,"string","ro"],["fieldManager",3,"string","o"],["fieldValidation",4,"string","o"]]},
-"meta.v1.DeleteOptions": {"f":[["gracePeriodSeconds",1,"int64","po"],["preconditions",2,"meta.v1.Preconditions","po"],["orphanDependents",3,"bool","po"],["propagationPolicy",4,"string","po"],["dryRun",5,"string","ro"],["ignoreStoreReadErrorWithClusterBreakingPotential",6,"bool","po"]]},
-"meta.v1.Duration": {"f":[["duration",1,"int64","i"]]},
-"meta.v1.FieldSelectorRequirement": {"f":[["key",1,"string",""],["operator",2,"string",""],["values",3,"string","ro"]]},
-"meta.v1.FieldsV1": {"f":[["Raw",1,"bytes",""]]},
-"meta.v1.GetOptions": {"f":[["resourceVersion",1,"string","o"]]},
-"meta.v1.GroupKind": {"f":[["group",1,"string",""],["kind",2,"string",""]]},
-"meta.v1.GroupResource": {"f":[["group",1,"string",""],["resource",2,"string",""]]},
-"meta.v1.GroupVersion": {"f":[["group",1,"string",""],["version",2,"string",""]]},
-"meta.v1.GroupVersionForDiscovery": {"f":[["groupVersion",1,"string",""],["version",2,"string",""]]},
-"meta.v1.GroupVersionKind": {"f":[["group",1,"string",""],["version",2,"string",""],["kind",3,"string",""]]},
-"meta.v1.GroupVersionResource": {"f":[["group",1,"string",""],["version",2,"string",""],["resource",3,"string",""]]},
-"meta.v1.LabelSelector": {"f":[["matchLabels",1,"map<string,string>","o"],["matchExpressions",2,"meta.v1.LabelSelectorRequirement","ro"]]},
-"meta.v1.LabelSelectorRequirement": {"f":[["key",1,"string",""],["operator",2,"string",""],["values",3,"string","ro"]]},
-"meta.v1.List": {"f":[["metadata",1,"meta.v1.ListMeta","o"],["items",2,"runtime.RawExtension","r"]]},
-"meta.v1.ListMeta": {"f":[["selfLink",1,"string","o"],["resourceVersion",2,"string","o"],["continue",3,"string","o"],["remainingItemCount",4,"int64","po"],["shardInfo",5,"meta.v1.ShardInfo","po"]]},
-"meta.v1.ListOptions": {"f":[["labelSelector",1,"string","o"],["fieldSelector",2,"string","o"],["watch",3,"bool","o"],["allowWatchBookmarks",9,"bool","o"],["resourceVersion",4,"string","o"],["resourceVersionMatch",10,"string","o"],["timeoutSeconds",5,"int64","po"],["limit",7,"int64","o"],["continue",8,"string","o"],["sendInitialEvents",11,"bool","po"],["shardSelector",15,"string","o"]]},
-"meta.v1.ManagedFieldsEntry": {"f":[["manager",1,"string","o"],["operation",2,"string","o"],["apiVersion",3,"string","o"],["time",4,"meta.v1.Time","po"],["fieldsType",6,"string","o"],["fieldsV1",7,"meta.v1.FieldsV1","po"],["subresource",8,"string","o"]]},
-"meta.v1.MicroTime": {"f":[["seconds",1,"int64",""],["nanos",2,"int32",""]]},
-"meta.v1.ObjectMeta": {"f":[["name",1,"string","o"],["generateName",2,"string","o"],["namespace",3,"string","o"],["selfLink",4,"string","o"],["uid",5,"string","o"],["resourceVersion",6,"string","o"],["generation",7,"int64","o"],["creationTimestamp",8,"meta.v1.Time","oz"],["deletionTimestamp",9,"meta.v1.Time","po"],["deletionGracePeriodSeconds",10,"int64","po"],["labels",11,"map<string,string>","o"],["annotations",12,"map<string,string>","o"],["ownerReferences",13,"meta.v1.OwnerReference","ro"],["finalizers",14,"string","ro"],["managedFields",17,"meta.v1.ManagedFieldsEntry","ro"]]},
-"meta.v1.OwnerReference": {"f":[["apiVersion",5,"string",""],["kind",1,"string",""],["name",3,"string",""],["uid",4,"string",""],["controller",6,"bool","po"],["blockOwnerDeletion",7,"bool","po"]]},
-"meta.v1.PartialObjectMetadata": {"f":[["metadata",1,"meta.v1.ObjectMeta","o"]]},
-"meta.v1.PartialObjectMetadataList": {"f":[["metadata",1,"meta.v1.ListMeta","o"],["items",2,"meta.v1.PartialObjectMetadata","r"]]},
-"meta.v1.Patch": {"f":[]},
-"meta.v1.PatchOptions": {"f":[["dryRun",1,"string","ro"],["force",2,"bool","po"],["fieldManager",3,"string","o"],["fieldValidation",4,"string","o"]]},
-"meta.v1.Preconditions": {"f":[["uid",1,"string","po"],["resourceVersion",2,"string","po"]]},
-"meta.v1.RootPaths": {"f":[["paths",1,"string","r"]]},
-"meta.v1.ServerAddressByClientCIDR": {"f":[["clientCIDR",1,"string",""],["serverAddress",2,"string",""]]},
-"meta.v1.ShardInfo": {"f":[["selector",1,"string",""]]},
-"meta.v1.Status": {"f":[["metadata",1,"meta.v1.ListMeta","o"],["status",2,"string","o"],["message",3,"string","o"],["reason",4,"string","o"],["details",5,"meta.v1.StatusDetails","po"],["code",6,"int32","o"]]},
-"meta.v1.StatusCause": {"f":[["reason",1,"string","o"],["message",2,"string","o"],["field",3,"string","o"]]},
-"meta.v1.StatusDetails": {"f":[["name",1,"string","o"],["group",2,"string","o"],["kind",3,"string","o"],["uid",6,"string","o"],["causes",4,"meta.v1.StatusCause","ro"],["retryAfterSeconds",5,"int32","o"]]},
-"meta.v1.TableOptions": {"f":[["includeObject",1,"string","o"]]},
-"meta.v1.Time": {"f":[["seconds",1,"int64",""],["nanos",2,"int32",""]]},
-"meta.v1.Timestamp": {"f":[["seconds",1,"int64",""],["nanos",2,"int32",""]]},
-"meta.v1.TypeMeta": {"f":[["kind",1,"string","o"],["apiVersion",2,"string","o"]]},
-"meta.v1.UpdateOptions": {"f":[["dryRun",1,"string","ro"],["fieldManager",2,"string","o"],["fieldValidation",3,"string","o"]]},
-"meta.v1.Verbs": {"f":[["items",1,"string","r"]],"w":1},
-"meta.v1.WatchEvent": {"f":[["type",1,"string",""],["object",2,"runtime.RawExtension",""]]},
-"networking.v1.HTTPIngressPath": {"f":[["path",1,"string","o"],["pathType",3,"string","p"],["backend",2,"networking.v1.IngressBackend",""]]},
-"networking.v1.HTTPIngressRuleValue": {"f":[["paths",1,"networking.v1.HTTPIngressPath","r"]]},
-"networking.v1.IPAddress": {"f":[["metadata",1,"meta.v1.ObjectMeta","o"],["spec",2,"networking.v1.IPAddressSpec","o"]]},
-"networking.v1.IPAddressList": {"f":[["metadata",1,"meta.v1.ListMeta","o"],["items",2,"networking.v1.IPAddress","r"]]},
-"networking.v1.IPAddressSpec": {"f":[["parentRef",1,"networking.v1.ParentReference","po"]]},
-"networking.v1.IPBlock": {"f":[["cidr",1,"string",""],["except",2,"string","ro"]]},
-"networking.v1.Ingress": {"f":[["metadata",1,"meta.v1.ObjectMeta","o"],["spec",2,"networking.v1.IngressSpec","o"],["status",3,"networking.v1.IngressStatus","o"]]},
-"networking.v1.IngressBackend": {"f":[["service",4,"networking.v1.IngressServiceBackend","po"],["resource",3,"core.v1.TypedLocalObjectReference","po"]]},
-"networking.v1.IngressClass": {"f":[["metadata",1,"meta.v1.ObjectMeta","o"],["spec",2,"networking.v1.IngressClassSpec","o"]]},
-"networking.v1.IngressClassList": {"f":[["metadata",1,"meta.v1.ListMeta","o"],["items",2,"networking.v1.IngressClass","r"]]},
-"networking.v1.IngressClassParametersReference": {"f":[["apiGroup",1,"string","po"],["kind",2,"string",""],["name",3,"string",""],["scope",4,"string","p"],["namespace",5,"string","po"]]},
-"networking.v1.IngressClassSpec": {"f":[["controller",1,"string","o"],["parameters",2,"networking.v1.IngressClassParametersReference","po"]]},
-"networking.v1.IngressList": {"f":[["metadata",1,"meta.v1.ListMeta","o"],["items",2,"networking.v1.Ingress","r"]]},
-"networking.v1.IngressLoadBalancerIngress": {"f":[["ip",1,"string","o"],["hostname",2,"string","o"],["ports",4,"networking.v1.IngressPortStatus","ro"]]},
-"networking.v1.IngressLoadBalancerStatus": {"f":[["ingress",1,"networking.v1.IngressLoadBalancerIngress","ro"]]},
-"networking.v1.IngressPortStatus": {"f":[["port",1,"int32",""],["protocol",2,"string",""],["error",3,"string","po"]]},
-"networking.v1.IngressRule": {"f":[["host",1,"string","o"],["ingressRuleValue",2,"networking.v1.IngressRuleValue","i"]]},
-"networking.v1.IngressRuleValue": {"f":[["http",1,"networking.v1.HTTPIngressRuleValue","po"]]},
-"networking.v1.IngressServiceBackend": {"f":[["name",1,"string",""],["port",2,"networking.v1.ServiceBackendPort","o"]]},
-"networking.v1.IngressSpec": {"f":[["ingressClassName",4,"string","po"],["defaultBackend",1,"networking.v1.IngressBackend","po"],["tls",2,"networking.v1.IngressTLS","ro"],["rules",3,"networking.v1.IngressRule","ro"]]},
-"networking.v1.IngressStatus": {"f":[["loadBalancer",1,"networking.v1.IngressLoadBalancerStatus","o"]]},
-"networking.v1.IngressTLS": {"f":[["hosts",1,"string","ro"],["secretName",2,"string","o"]]},
-"networking.v1.NetworkPolicy": {"f":[["metadata",1,"meta.v1.ObjectMeta","o"],["spec",2,"networking.v1.NetworkPolicySpec","o"]]},
-"networking.v1.NetworkPolicyEgressRule": {"f":[["ports",1,"networking.v1.NetworkPolicyPort","ro"],["to",2,"networking.v1.NetworkPolicyPeer","ro"]]},
-"networking.v1.NetworkPolicyIngressRule": {"f":[["ports",1,"networking.v1.NetworkPolicyPort","ro"],["from",2,"networking.v1.NetworkPolicyPeer","ro"]]},
-"networking.v1.NetworkPolicyList": {"f":[["metadata",1,"meta.v1.ListMeta","o"],["items",2,"networking.v1.NetworkPolicy","r"]]},
-"networking.v1.NetworkPolicyPeer": {"f":[["podSelector",1,"meta.v1.LabelSelector","po"],["namespaceSelector",2,"meta.v1.LabelSelector","po"],["ipBlock",3,"networking.v1.IPBlock","po"]]},
-"networking.v1.NetworkPolicyPort": {"f":[["protocol",1,"string","po"],["port",2,"intstr.IntOrString","po"],["endPort",3,"int32","po"]]},
-"networking.v1.NetworkPolicySpec": {"f":[["podSelector",1,"meta.v1.LabelSelector",""],["ingress",2,"networking.v1.NetworkPolicyIngressRule","ro"],["egress",3,"networking.v1.NetworkPolicyEgressRule","ro"],["policyTypes",4,"string","ro"]]},
-"networking.v1.ParentReference": {"f":[["group",1,"string","o"],["resource",2,"string","o"],["namespace",3,"string","o"],["name",4,"string","o"]]},
-"networking.v1.ServiceBackendPort": {"f":[["name",1,"string","o"],["number",2,"int32","o"]]},
-"networking.v1.ServiceCIDR": {"f":[["metadata",1,"meta.v1.ObjectMeta","o"],["spec",2,"networking.v1.ServiceCIDRSpec","o"],["status",3,"networking.v1.ServiceCIDRStatus","o"]]},
-"networking.v1.ServiceCIDRList": {"f":[["metadata",1,"meta.v1.ListMeta","o"],["items",2,"networking.v1.ServiceCIDR","r"]]},
-"networking.v1.ServiceCIDRSpec": {"f":[["cidrs",1,"string","ro"]]},
-"networking.v1.ServiceCIDRStatus": {"f":[["conditions",1,"meta.v1.Condition","ro"]]},
-"policy.v1.Eviction": {"f":[["metadata",1,"meta.v1.ObjectMeta","o"],["deleteOptions",2,"meta.v1.DeleteOptions","po"]]},
-"policy.v1.PodDisruptionBudget": {"f":[["metadata",1,"meta.v1.ObjectMeta","o"],["spec",2,"policy.v1.PodDisruptionBudgetSpec","o"],["status",3,"policy.v1.PodDisruptionBudgetStatus","o"]]},
-"policy.v1.PodDisruptionBudgetList": {"f":[["metadata",1,"meta.v1.ListMeta","o"],["items",2,"policy.v1.PodDisruptionBudget","r"]]},
-"policy.v1.PodDisruptionBudgetSpec": {"f":[["minAvailable",1,"intstr.IntOrString","po"],["selector",2,"meta.v1.LabelSelector","po"],["maxUnavailable",3,"intstr.IntOrString","po"],["unhealthyPodEvictionPolicy",4,"string","po"]]},
-"policy.v1.PodDisruptionBudgetStatus": {"f":[["observedGeneration",1,"int64","o"],["disruptedPods",2,"map<string,meta.v1.Time>","o"],["disruptionsAllowed",3,"int32",""],["currentHealthy",4,"int32",""],["desiredHealthy",5,"int32",""],["expectedPods",6,"int32",""],["conditions",7,"meta.v1.Condition","ro"]]},
-"rbac.v1.AggregationRule": {"f":[["clusterRoleSelectors",1,"meta.v1.LabelSelector","ro"]]},
-"rbac.v1.ClusterRole": {"f":[["metadata",1,"meta.v1.ObjectMeta","o"],["rules",2,"rbac.v1.PolicyRule","r"],["aggregationRule",3,"rbac.v1.AggregationRule","po"]]},
-"rbac.v1.ClusterRoleBinding": {"f":[["metadata",1,"meta.v1.ObjectMeta","o"],["subjects",2,"rbac.v1.Subject","ro"],["roleRef",3,"rbac.v1.RoleRef",""]]},
-"rbac.v1.ClusterRoleBindingList": {"f":[["metadata",1,"meta.v1.ListMeta","o"],["items",2,"rbac.v1.ClusterRoleBinding","r"]]},
-"rbac.v1.ClusterRoleList": {"f":[["metadata",1,"meta.v1.ListMeta","o"],["items",2,"rbac.v1.ClusterRole","r"]]},
-"rbac.v1.PolicyRule": {"f":[["verbs",1,"string","r"],["apiGroups",2,"string","ro"],["resources",3,"string","ro"],["resourceNames",4,"string","ro"],["nonResourceURLs",5,"string","ro"]]},
-"rbac.v1.Role": {"f":[["metadata",1,"meta.v1.ObjectMeta","o"],["rules",2,"rbac.v1.PolicyRule","r"]]},
-"rbac.v1.RoleBinding": {"f":[["metadata",1,"meta.v1.ObjectMeta","o"],["subjects",2,"rbac.v1.Subject","ro"],["roleRef",3,"rbac.v1.RoleRef",""]]},
-"rbac.v1.RoleBindingList": {"f":[["metadata",1,"meta.v1.ListMeta","o"],["items",2,"rbac.v1.RoleBinding","r"]]},
-"rbac.v1.RoleList": {"f":[["metadata",1,"meta.v1.ListMeta","o"],["items",2,"rbac.v1.Role","r"]]},
-"rbac.v1.RoleRef": {"f":[["apiGroup",1,"string",""],["kind",2,"string",""],["name",3,"string",""]]},
-"rbac.v1.Subject": {"f":[["kind",1,"string",""],["apiGroup",2,"string","o"],["name",3,"string",""],["namespace",4,"string","o"]]},
-"resource.Quantity": {"f":[["string",1,"string",""]]},
-"resource.QuantityValue": {"f":[["string",1,"string",""]]},
-"runtime.RawExtension": {"f":[["-",1,"bytes",""]]},
-"runtime.TypeMeta": {"f":[["apiVersion",1,"string","o"],["kind",2,"string","o"]]},
-"runtime.Unknown": {"f":[["typeMeta",1,"runtime.TypeMeta","i"],["-",2,"bytes",""],["contentEncoding",3,"string",""],["contentType",4,"string",""]]},
-"scheduling.v1.PriorityClass": {"f":[["metadata",1,"meta.v1.ObjectMeta","o"],["value",2,"int32",""],["globalDefault",3,"bool","o"],["description",4,"string","o"],["preemptionPolicy",5,"string","po"]]},
-"scheduling.v1.PriorityClassList": {"f":[["metadata",1,"meta.v1.ListMeta","o"],["items",2,"scheduling.v1.PriorityClass","r"]]},
-"scheduling.v1alpha3.AllCompositeDisruptionMode": {"f":[]},
-"scheduling.v1alpha3.AllDisruptionMode": {"f":[]},
-"scheduling.v1alpha3.BasicSchedulingPolicy": {"f":[]},
-"scheduling.v1alpha3.CompositeBasicSchedulingPolicy": {"f":[]},
-"scheduling.v1alpha3.CompositeDisruptionMode": {"f":[["single",1,"scheduling.v1alpha3.SingleCompositeDisruptionMode","po"],["all",2,"scheduling.v1alpha3.AllCompositeDisruptionMode","po"]]},
-"scheduling.v1alpha3.CompositeGangSchedulingPolicy": {"f":[["minGroupCount",1,"int32",""]]},
-"scheduling.v1alpha3.CompositePodGroup": {"f":[["metadata",1,"meta.v1.ObjectMeta","o"],["spec",2,"scheduling.v1alpha3.CompositePodGroupSpec",""],["status",3,"scheduling.v1alpha3.CompositePodGroupStatus","o"]]},
-"scheduling.v1alpha3.CompositePodGroupList": {"f":[["metadata",1,"meta.v1.ListMeta","o"],["items",2,"scheduling.v1alpha3.CompositePodGroup","r"]]},
-"scheduling.v1alpha3.CompositePodGroupSchedulingConstraints": {"f":[["topology",1,"scheduling.v1alpha3.TopologyConstraint","ro"]]},
-"scheduling.v1alpha3.CompositePodGroupSchedulingPolicy": {"f":[["basic",1,"scheduling.v1alpha3.CompositeBasicSchedulingPolicy","po"],["gang",2,"scheduling.v1alpha3.CompositeGangSchedulingPolicy","po"]]},
-"scheduling.v1alpha3.CompositePodGroupSpec": {"f":[["parentCompositePodGroupName",1,"string","po"],["workloadRef",2,"scheduling.v1alpha3.WorkloadReference","p"],["schedulingPolicy",3,"scheduling.v1alpha3.CompositePodGroupSchedulingPolicy",""],["schedulingConstraints",4,"scheduling.v1alpha3.CompositePodGroupSchedulingConstraints","po"],["disruptionMode",5,"scheduling.v1alpha3.CompositeDisruptionMode","po"],["priorityClassName",6,"string","o"],["priority",7,"int32","po"],["preemptionPolicy",8,"string","po"]]},
-"scheduling.v1alpha3.CompositePodGroupStatus": {"f":[["conditions",1,"meta.v1.Condition","ro"]]},
-"scheduling.v1alpha3.CompositePodGroupTemplate": {"f":[["name",1,"string",""],["schedulingPolicy",2,"scheduling.v1alpha3.CompositePodGroupSchedulingPolicy",""],["schedulingConstraints",3,"scheduling.v1alpha3.CompositePodGroupSchedulingConstraints","po"],["disruptionMode",4,"scheduling.v1alpha3.CompositeDisruptionMode","po"],["priorityClassName",5,"string","o"],["priority",6,"int32","po"],["preemptionPolicy",7,"string","po"],["podGroupTemplates",8,"scheduling.v1alpha3.PodGroupTemplate","ro"],["compositePodGroupTemplates",9,"scheduling.v1alpha3.CompositePodGroupTemplate","ro"]]},
-"scheduling.v1alpha3.DisruptionMode": {"f":[["single",1,"scheduling.v1alpha3.SingleDisruptionMode","po"],["all",2,"scheduling.v1alpha3.AllDisruptionMode","po"]]},
-"scheduling.v1alpha3.GangSchedulingPolicy": {"f":[["minCount",1,"int32",""]]},
-"scheduling.v1alpha3.PodGroup": {"f":[["metadata",1,"meta.v1.ObjectMeta","o"],["spec",2,"scheduling.v1alpha3.PodGroupSpec",""],["status",3,"scheduling.v1alpha3.PodGroupStatus","o"]]},
-"scheduling.v1alpha3.PodGroupList": {"f":[["metadata",1,"meta.v1.ListMeta","o"],["items",2,"scheduling.v1alpha3.PodGroup","r"]]},
-"scheduling.v1alpha3.PodGroupResourceClaim": {"f":[["name",1,"string",""],["resourceClaimName",2,"string","po"],["resourceClaimTemplateName",3,"string","po"]]},
-"scheduling.v1alpha3.PodGroupResourceClaimStatus": {"f":[["name",1,"string",""],["resourceClaimName",2,"string","po"]]},
-"scheduling.v1alpha3.PodGroupSchedulingConstraints": {"f":[["topology",1,"scheduling.v1alpha3.TopologyConstraint","ro"]]},
-"scheduling.v1alpha3.PodGroupSchedulingPolicy": {"f":[["basic",1,"scheduling.v1alpha3.BasicSchedulingPolicy","po"],["gang",2,"scheduling.v1alpha3.GangSchedulingPolicy","po"]]},
-"scheduling.v1alpha3.PodGroupSpec": {"f":[["parentCompositePodGroupName",1,"string","po"],["workloadRef",2,"scheduling.v1alpha3.WorkloadReference","po"],["schedulingPolicy",3,"scheduling.v1alpha3.PodGroupSchedulingPolicy",""],["schedulingConstraints",4,"scheduling.v1alpha3.PodGroupSchedulingConstraints","po"],["resourceClaims",5,"scheduling.v1alpha3.PodGroupResourceClaim","ro"],["disruptionMode",6,"scheduling.v1alpha3.DisruptionMode","po"],["priorityClassName",7,"string","o"],["priority",8,"int32","po"],["preemptionPolicy",9,"string","po"]]},
-"scheduling.v1alpha3.PodGroupStatus": {"f":[["conditions",1,"meta.v1.Condition","ro"],["resourceClaimStatuses",2,"scheduling.v1alpha3.PodGroupResourceClaimStatus","ro"]]},
-"scheduling.v1alpha3.PodGroupTemplate": {"f":[["name",1,"string",""],["schedulingPolicy",2,"scheduling.v1alpha3.PodGroupSchedulingPolicy",""],["schedulingConstraints",3,"scheduling.v1alpha3.PodGroupSchedulingConstraints","p"],["resourceClaims",4,"scheduling.v1alpha3.PodGroupResourceClaim","ro"],["disruptionMode",5,"scheduling.v1alpha3.DisruptionMode","po"],["priorityClassName",6,"string","o"],["priority",7,"int32","po"],["preemptionPolicy",8,"string","po"]]},
-"scheduling.v1alpha3.SingleCompositeDisruptionMode": {"f":[]},
-"scheduling.v1alpha3.SingleDisruptionMode": {"f":[]},
-"scheduling.v1alpha3.TopologyConstraint": {"f":[["key",1,"string",""]]},
-"scheduling.v1alpha3.TypedLocalObjectReference": {"f":[["apiGroup",1,"string","o"],["kind",2,"string",""],["name",3,"string",""]]},
-"scheduling.v1alpha3.Workload": {"f":[["metadata",1,"meta.v1.ObjectMeta","o"],["spec",2,"scheduling.v1alpha3.WorkloadSpec",""]]},
-"scheduling.v1alpha3.WorkloadCompositePodGroupAllDisruptionMode": {"f":[]},
-"scheduling.v1alpha3.WorkloadCompositePodGroupBasicSchedulingPolicy": {"f":[]},
-"scheduling.v1alpha3.WorkloadCompositePodGroupDisruptionMode": {"f":[["single",1,"scheduling.v1alpha3.WorkloadCompositePodGroupSingleDisruptionMode","po"],["all",2,"scheduling.v1alpha3.WorkloadCompositePodGroupAllDisruptionMode","po"]]},
-"scheduling.v1alpha3.WorkloadCompositePodGroupGangSchedulingPolicy": {"f":[["minGroupCount",1,"int32","po"]]},
-"scheduling.v1alpha3.WorkloadCompositePodGroupSchedulingConstraints": {"f":[["topology",1,"scheduling.v1alpha3.TopologyConstraint","ro"]]},
-"scheduling.v1alpha3.WorkloadCompositePodGroupSchedulingPolicy": {"f":[["basic",1,"scheduling.v1alpha3.WorkloadCompositePodGroupBasicSchedulingPolicy","po"],["gang",2,"scheduling.v1alpha3.WorkloadCompositePodGroupGangSchedulingPolicy","po"]]},
-"scheduling.v1alpha3.WorkloadCompositePodGroupSingleDisruptionMode": {"f":[]},
-"scheduling.v1alpha3.WorkloadList": {"f":[["metadata",1,"meta.v1.ListMeta","o"],["items",2,"scheduling.v1alpha3.Workload","r"]]},
-"scheduling.v1alpha3.WorkloadPodGroupAllDisruptionMode": {"f":[]},
-"scheduling.v1alpha3.WorkloadPodGroupBasicSchedulingPolicy": {"f":[]},
-"scheduling.v1alpha3.WorkloadPodGroupDisruptionMode": {"f":[["single",1,"scheduling.v1alpha3.WorkloadPodGroupSingleDisruptionMode","po"],["all",2,"scheduling.v1alpha3.WorkloadPodGroupAllDisruptionMode","po"]]},
-"scheduling.v1alpha3.WorkloadPodGroupGangSchedulingPolicy": {"f":[["minCount",1,"int32","po"]]},
-"scheduling.v1alpha3.WorkloadPodGroupResourceClaim": {"f":[["name",1,"string",""],["resourceClaimName",2,"string","po"],["resourceClaimTemplateName",3,"string","po"]]},
-"scheduling.v1alpha3.WorkloadPodGroupSchedulingConstraints": {"f":[["topology",1,"scheduling.v1alpha3.TopologyConstraint","ro"]]},
-"scheduling.v1alpha3.WorkloadPodGroupSchedulingPolicy": {"f":[["basic",1,"scheduling.v1alpha3.WorkloadPodGroupBasicSchedulingPolicy","po"],["gang",2,"scheduling.v1alpha3.WorkloadPodGroupGangSchedulingPolicy","po"]]},
-"scheduling.v1alpha3.WorkloadPodGroupSingleDisruptionMode": {"f":[]},
-"scheduling.v1alpha3.WorkloadReference": {"f":[["workloadName",1,"string",""],["templateName",2,"string",""]]},
-"scheduling.v1alpha3.WorkloadSpec": {"f":[["controllerRef",1,"scheduling.v1alpha3.TypedLocalObjectReference","po"],["podGroupTemplates",2,"scheduling.v1alpha3.PodGroupTemplate","r"],["compositePodGroupTemplates",3,"scheduling.v1alpha3.CompositePodGroupTemplate","ro"]]},
-"storage.v1.CSIDriver": {"f":[["metadata",1,"meta.v1.ObjectMeta","o"],["spec",2,"storage.v1.CSIDriverSpec",""]]},
-"storage.v1.CSIDriverList": {"f":[["metadata",1,"meta.v1.ListMeta","o"],["items",2,"storage.v1.CSIDriver","r"]]},
-"storage.v1.CSIDriverSpec": {"f":[["attachRequired",1,"bool","po"],["podInfoOnMount",2,"bool","po"],["volumeLifecycleModes",3,"string","ro"],["storageCapacity",4,"bool","po"],["fsGroupPolicy",5,"string","po"],["tokenRequests",6,"storage.v1.TokenRequest","ro"],["requiresRepublish",7,"bool","po"],["seLinuxMount",8,"bool","po"],["nodeAllocatableUpdatePeriodSeconds",9,"int64","po"],["serviceAccountTokenInSecrets",10,"bool","po"],["preventPodSchedulingIfMissing",11,"bool","po"]]},
-"storage.v1.CSINode": {"f":[["metadata",1,"meta.v1.ObjectMeta","o"],["spec",2,"storage.v1.CSINodeSpec",""],["status",3,"storage.v1.CSINodeStatus","o"]]},
-"storage.v1.CSINodeDriver": {"f":[["name",1,"string",""],["nodeID",2,"string",""],["topologyKeys",3,"string","r"],["allocatable",4,"storage.v1.VolumeNodeResources","po"]]},
-"storage.v1.CSINodeList": {"f":[["metadata",1,"meta.v1.ListMeta","o"],["items",2,"storage.v1.CSINode","r"]]},
-"storage.v1.CSINodeSpec": {"f":[["drivers",1,"storage.v1.CSINodeDriver","r"]]},
-"storage.v1.CSINodeStatus": {"f":[["storageHealth",1,"storage.v1.StorageHealth","ro"]]},
-"storage.v1.CSIStorageCapacity": {"f":[["metadata",1,"meta.v1.ObjectMeta","o"],["nodeTopology",2,"meta.v1.LabelSelector","po"],["storageClassName",3,"string",""],["capacity",4,"resource.Quantity","po"],["maximumVolumeSize",5,"resource.Quantity","po"]]},
-"storage.v1.CSIStorageCapacityList": {"f":[["metadata",1,"meta.v1.ListMeta","o"],["items",2,"storage.v1.CSIStorageCapacity","r"]]},
-"storage.v1.StorageClass": {"f":[["metadata",1,"meta.v1.ObjectMeta","o"],["provisioner",2,"string",""],["parameters",3,"map<string,string>","o"],["reclaimPolicy",4,"string","po"],["mountOptions",5,"string","ro"],["allowVolumeExpansion",6,"bool","po"],["volumeBindingMode",7,"string","po"],["allowedTopologies",8,"core.v1.TopologySelectorTerm","ro"]]},
-"storage.v1.StorageClassList": {"f":[["metadata",1,"meta.v1.ListMeta","o"],["items",2,"storage.v1.StorageClass","r"]]},
-"storage.v1.StorageHealth": {"f":[["name",1,"string",""],["healthConditions",2,"storage.v1.StorageHealthCondition","ro"]]},
-"storage.v1.StorageHealthCondition": {"f":[["status",1,"string",""],["reason",2,"string",""],["message",3,"string","o"],["accessMode",4,"string","po"],["volumeMode",5,"string","po"],["lastTransitionTime",6,"meta.v1.Time","o"]]},
-"storage.v1.TokenRequest": {"f":[["audience",1,"string",""],["expirationSeconds",2,"int64","po"]]},
-"storage.v1.VolumeAttachment": {"f":[["metadata",1,"meta.v1.ObjectMeta","o"],["spec",2,"storage.v1.VolumeAttachmentSpec",""],["status",3,"storage.v1.VolumeAttachmentStatus","o"]]},
-"storage.v1.VolumeAttachmentList": {"f":[["metadata",1,"meta.v1.ListMeta","o"],["items",2,"storage.v1.VolumeAttachment","r"]]},
-"storage.v1.VolumeAttachmentSource": {"f":[["persistentVolumeName",1,"string","po"],["inlineVolumeSpec",2,"core.v1.PersistentVolumeSpec","po"]]},
-"storage.v1.VolumeAttachmentSpec": {"f":[["attacher",1,"string",""],["source",2,"storage.v1.VolumeAttachmentSource",""],["nodeName",3,"string",""]]},
-"storage.v1.VolumeAttachmentStatus": {"f":[["attached",1,"bool",""],["attachmentMetadata",2,"map<string,string>","o"],["attachError",3,"storage.v1.VolumeError","po"],["detachError",4,"storage.v1.VolumeError","po"]]},
-"storage.v1.VolumeAttributesClass": {"f":[["metadata",1,"meta.v1.ObjectMeta","o"],["driverName",2,"string",""],["parameters",3,"map<string,string>","o"]]},
-"storage.v1.VolumeAttributesClassList": {"f":[["metadata",1,"meta.v1.ListMeta","o"],["items",2,"storage.v1.VolumeAttributesClass","r"]]},
-"storage.v1.VolumeError": {"f":[["time",1,"meta.v1.Time","o"],["message",2,"string","o"],["errorCode",3,"int32","po"]]},
-"storage.v1.VolumeNodeResources": {"f":[["count",1,"int32","po"]]},
+  'admissionregistration.v1.ApplyConfiguration': { f: [['expression', 1, 'string', 'o']] },
+  'admissionregistration.v1.AuditAnnotation': {
+    f: [
+      ['key', 1, 'string', ''],
+      ['valueExpression', 2, 'string', ''],
+    ],
+  },
+  'admissionregistration.v1.ExpressionWarning': {
+    f: [
+      ['fieldRef', 2, 'string', ''],
+      ['warning', 3, 'string', ''],
+    ],
+  },
+  'admissionregistration.v1.JSONPatch': { f: [['expression', 1, 'string', 'o']] },
+  'admissionregistration.v1.MatchCondition': {
+    f: [
+      ['name', 1, 'string', ''],
+      ['expression', 2, 'string', ''],
+    ],
+  },
+  'admissionregistration.v1.MatchResources': {
+    f: [
+      ['namespaceSelector', 1, 'meta.v1.LabelSelector', 'po'],
+      ['objectSelector', 2, 'meta.v1.LabelSelector', 'po'],
+      ['resourceRules', 3, 'admissionregistration.v1.NamedRuleWithOperations', 'ro'],
+      ['excludeResourceRules', 4, 'admissionregistration.v1.NamedRuleWithOperations', 'ro'],
+      ['matchPolicy', 7, 'string', 'po'],
+    ],
+  },
+  'admissionregistration.v1.MutatingAdmissionPolicy': {
+    f: [
+      ['metadata', 1, 'meta.v1.ObjectMeta', 'o'],
+      ['spec', 2, 'admissionregistration.v1.MutatingAdmissionPolicySpec', 'o'],
+    ],
+  },
+  'admissionregistration.v1.MutatingAdmissionPolicyBinding': {
+    f: [
+      ['metadata', 1, 'meta.v1.ObjectMeta', 'o'],
+      ['spec', 2, 'admissionregistration.v1.MutatingAdmissionPolicyBindingSpec', 'o'],
+    ],
+  },
+  'admissionregistration.v1.MutatingAdmissionPolicyBindingList': {
+    f: [
+      ['metadata', 1, 'meta.v1.ListMeta', 'o'],
+      ['items', 2, 'admissionregistration.v1.MutatingAdmissionPolicyBinding', 'r'],
+    ],
+  },
+  'admissionregistration.v1.MutatingAdmissionPolicyBindingSpec': {
+    f: [
+      ['policyName', 1, 'string', 'o'],
+      ['paramRef', 2, 'admissionregistration.v1.ParamRef', 'po'],
+      ['matchResources', 3, 'admissionregistration.v1.MatchResources', 'po'],
+    ],
+  },
+  'admissionregistration.v1.MutatingAdmissionPolicyList': {
+    f: [
+      ['metadata', 1, 'meta.v1.ListMeta', 'o'],
+      ['items', 2, 'admissionregistration.v1.MutatingAdmissionPolicy', 'r'],
+    ],
+  },
+  'admissionregistration.v1.MutatingAdmissionPolicySpec': {
+    f: [
+      ['paramKind', 1, 'admissionregistration.v1.ParamKind', 'po'],
+      ['matchConstraints', 2, 'admissionregistration.v1.MatchResources', 'po'],
+      ['variables', 3, 'admissionregistration.v1.Variable', 'ro'],
+      ['mutations', 4, 'admissionregistration.v1.Mutation', 'ro'],
+      ['failurePolicy', 5, 'string', 'po'],
+      ['matchConditions', 6, 'admissionregistration.v1.MatchCondition', 'ro'],
+      ['reinvocationPolicy', 7, 'string', 'o'],
+    ],
+  },
+  'admissionregistration.v1.MutatingWebhook': {
+    f: [
+      ['name', 1, 'string', ''],
+      ['clientConfig', 2, 'admissionregistration.v1.WebhookClientConfig', ''],
+      ['rules', 3, 'admissionregistration.v1.RuleWithOperations', 'ro'],
+      ['failurePolicy', 4, 'string', 'po'],
+      ['matchPolicy', 9, 'string', 'po'],
+      ['namespaceSelector', 5, 'meta.v1.LabelSelector', 'po'],
+      ['objectSelector', 11, 'meta.v1.LabelSelector', 'po'],
+      ['sideEffects', 6, 'string', 'p'],
+      ['timeoutSeconds', 7, 'int32', 'po'],
+      ['admissionReviewVersions', 8, 'string', 'r'],
+      ['reinvocationPolicy', 10, 'string', 'po'],
+      ['matchConditions', 12, 'admissionregistration.v1.MatchCondition', 'ro'],
+    ],
+  },
+  'admissionregistration.v1.MutatingWebhookConfiguration': {
+    f: [
+      ['metadata', 1, 'meta.v1.ObjectMeta', 'o'],
+      ['webhooks', 2, 'admissionregistration.v1.MutatingWebhook', 'ro'],
+    ],
+  },
+  'admissionregistration.v1.MutatingWebhookConfigurationList': {
+    f: [
+      ['metadata', 1, 'meta.v1.ListMeta', 'o'],
+      ['items', 2, 'admissionregistration.v1.MutatingWebhookConfiguration', 'r'],
+    ],
+  },
+  'admissionregistration.v1.Mutation': {
+    f: [
+      ['patchType', 2, 'string', ''],
+      ['applyConfiguration', 3, 'admissionregistration.v1.ApplyConfiguration', 'po'],
+      ['jsonPatch', 4, 'admissionregistration.v1.JSONPatch', 'po'],
+    ],
+  },
+  'admissionregistration.v1.NamedRuleWithOperations': {
+    f: [
+      ['resourceNames', 1, 'string', 'ro'],
+      ['ruleWithOperations', 2, 'admissionregistration.v1.RuleWithOperations', 'i'],
+    ],
+  },
+  'admissionregistration.v1.ParamKind': {
+    f: [
+      ['apiVersion', 1, 'string', 'o'],
+      ['kind', 2, 'string', 'o'],
+    ],
+  },
+  'admissionregistration.v1.ParamRef': {
+    f: [
+      ['name', 1, 'string', 'o'],
+      ['namespace', 2, 'string', 'o'],
+      ['selector', 3, 'meta.v1.LabelSelector', 'po'],
+      ['parameterNotFoundAction', 4, 'string', 'po'],
+    ],
+  },
+  'admissionregistration.v1.Rule': {
+    f: [
+      ['apiGroups', 1, 'string', 'ro'],
+      ['apiVersions', 2, 'string', 'ro'],
+      ['resources', 3, 'string', 'ro'],
+      ['scope', 4, 'string', 'po'],
+    ],
+  },
+  'admissionregistration.v1.RuleWithOperations': {
+    f: [
+      ['operations', 1, 'string', 'ro'],
+      ['rule', 2, 'admissionregistration.v1.Rule', 'i'],
+    ],
+  },
+  'admissionregistration.v1.ServiceReference': {
+    f: [
+      ['namespace', 1, 'string', ''],
+      ['name', 2, 'string', ''],
+      ['path', 3, 'string', 'po'],
+      ['port', 4, 'int32', 'po'],
+    ],
+  },
+  'admissionregistration.v1.TypeChecking': {
+    f: [['expressionWarnings', 1, 'admissionregistration.v1.ExpressionWarning', 'ro']],
+  },
+  'admissionregistration.v1.ValidatingAdmissionPolicy': {
+    f: [
+      ['metadata', 1, 'meta.v1.ObjectMeta', 'o'],
+      ['spec', 2, 'admissionregistration.v1.ValidatingAdmissionPolicySpec', 'o'],
+      ['status', 3, 'admissionregistration.v1.ValidatingAdmissionPolicyStatus', 'o'],
+    ],
+  },
+  'admissionregistration.v1.ValidatingAdmissionPolicyBinding': {
+    f: [
+      ['metadata', 1, 'meta.v1.ObjectMeta', 'o'],
+      ['spec', 2, 'admissionregistration.v1.ValidatingAdmissionPolicyBindingSpec', 'o'],
+    ],
+  },
+  'admissionregistration.v1.ValidatingAdmissionPolicyBindingList': {
+    f: [
+      ['metadata', 1, 'meta.v1.ListMeta', 'o'],
+      ['items', 2, 'admissionregistration.v1.ValidatingAdmissionPolicyBinding', 'r'],
+    ],
+  },
+  'admissionregistration.v1.ValidatingAdmissionPolicyBindingSpec': {
+    f: [
+      ['policyName', 1, 'string', 'o'],
+      ['paramRef', 2, 'admissionregistration.v1.ParamRef', 'po'],
+      ['matchResources', 3, 'admissionregistration.v1.MatchResources', 'po'],
+      ['validationActions', 4, 'string', 'ro'],
+    ],
+  },
+  'admissionregistration.v1.ValidatingAdmissionPolicyList': {
+    f: [
+      ['metadata', 1, 'meta.v1.ListMeta', 'o'],
+      ['items', 2, 'admissionregistration.v1.ValidatingAdmissionPolicy', 'r'],
+    ],
+  },
+  'admissionregistration.v1.ValidatingAdmissionPolicySpec': {
+    f: [
+      ['paramKind', 1, 'admissionregistration.v1.ParamKind', 'po'],
+      ['matchConstraints', 2, 'admissionregistration.v1.MatchResources', 'po'],
+      ['validations', 3, 'admissionregistration.v1.Validation', 'ro'],
+      ['failurePolicy', 4, 'string', 'po'],
+      ['auditAnnotations', 5, 'admissionregistration.v1.AuditAnnotation', 'ro'],
+      ['matchConditions', 6, 'admissionregistration.v1.MatchCondition', 'ro'],
+      ['variables', 7, 'admissionregistration.v1.Variable', 'ro'],
+    ],
+  },
+  'admissionregistration.v1.ValidatingAdmissionPolicyStatus': {
+    f: [
+      ['observedGeneration', 1, 'int64', 'o'],
+      ['typeChecking', 2, 'admissionregistration.v1.TypeChecking', 'po'],
+      ['conditions', 3, 'meta.v1.Condition', 'ro'],
+    ],
+  },
+  'admissionregistration.v1.ValidatingWebhook': {
+    f: [
+      ['name', 1, 'string', ''],
+      ['clientConfig', 2, 'admissionregistration.v1.WebhookClientConfig', ''],
+      ['rules', 3, 'admissionregistration.v1.RuleWithOperations', 'ro'],
+      ['failurePolicy', 4, 'string', 'po'],
+      ['matchPolicy', 9, 'string', 'po'],
+      ['namespaceSelector', 5, 'meta.v1.LabelSelector', 'po'],
+      ['objectSelector', 10, 'meta.v1.LabelSelector', 'po'],
+      ['sideEffects', 6, 'string', 'p'],
+      ['timeoutSeconds', 7, 'int32', 'po'],
+      ['admissionReviewVersions', 8, 'string', 'r'],
+      ['matchConditions', 11, 'admissionregistration.v1.MatchCondition', 'ro'],
+    ],
+  },
+  'admissionregistration.v1.ValidatingWebhookConfiguration': {
+    f: [
+      ['metadata', 1, 'meta.v1.ObjectMeta', 'o'],
+      ['webhooks', 2, 'admissionregistration.v1.ValidatingWebhook', 'ro'],
+    ],
+  },
+  'admissionregistration.v1.ValidatingWebhookConfigurationList': {
+    f: [
+      ['metadata', 1, 'meta.v1.ListMeta', 'o'],
+      ['items', 2, 'admissionregistration.v1.ValidatingWebhookConfiguration', 'r'],
+    ],
+  },
+  'admissionregistration.v1.Validation': {
+    f: [
+      ['expression', 1, 'string', ''],
+      ['message', 2, 'string', 'o'],
+      ['reason', 3, 'string', 'po'],
+      ['messageExpression', 4, 'string', 'o'],
+    ],
+  },
+  'admissionregistration.v1.Variable': {
+    f: [
+      ['name', 1, 'string', ''],
+      ['expression', 2, 'string', ''],
+    ],
+  },
+  'admissionregistration.v1.WebhookClientConfig': {
+    f: [
+      ['url', 3, 'string', 'po'],
+      ['service', 1, 'admissionregistration.v1.ServiceReference', 'po'],
+      ['caBundle', 2, 'bytes', 'o'],
+    ],
+  },
+  'apiextensions.v1.ConversionRequest': {
+    f: [
+      ['uid', 1, 'string', ''],
+      ['desiredAPIVersion', 2, 'string', ''],
+      ['objects', 3, 'runtime.RawExtension', 'r'],
+    ],
+  },
+  'apiextensions.v1.ConversionResponse': {
+    f: [
+      ['uid', 1, 'string', ''],
+      ['convertedObjects', 2, 'runtime.RawExtension', 'r'],
+      ['result', 3, 'meta.v1.Status', ''],
+    ],
+  },
+  'apiextensions.v1.ConversionReview': {
+    f: [
+      ['request', 1, 'apiextensions.v1.ConversionRequest', 'po'],
+      ['response', 2, 'apiextensions.v1.ConversionResponse', 'po'],
+    ],
+  },
+  'apiextensions.v1.CustomResourceColumnDefinition': {
+    f: [
+      ['name', 1, 'string', ''],
+      ['type', 2, 'string', ''],
+      ['format', 3, 'string', 'o'],
+      ['description', 4, 'string', 'o'],
+      ['priority', 5, 'int32', 'o'],
+      ['jsonPath', 6, 'string', ''],
+    ],
+  },
+  'apiextensions.v1.CustomResourceConversion': {
+    f: [
+      ['strategy', 1, 'string', ''],
+      ['webhook', 2, 'apiextensions.v1.WebhookConversion', 'po'],
+    ],
+  },
+  'apiextensions.v1.CustomResourceDefinition': {
+    f: [
+      ['metadata', 1, 'meta.v1.ObjectMeta', 'o'],
+      ['spec', 2, 'apiextensions.v1.CustomResourceDefinitionSpec', ''],
+      ['status', 3, 'apiextensions.v1.CustomResourceDefinitionStatus', 'o'],
+    ],
+  },
+  'apiextensions.v1.CustomResourceDefinitionCondition': {
+    f: [
+      ['type', 1, 'string', ''],
+      ['status', 2, 'string', ''],
+      ['lastTransitionTime', 3, 'meta.v1.Time', 'o'],
+      ['reason', 4, 'string', 'o'],
+      ['message', 5, 'string', 'o'],
+      ['observedGeneration', 6, 'int64', 'o'],
+    ],
+  },
+  'apiextensions.v1.CustomResourceDefinitionList': {
+    f: [
+      ['metadata', 1, 'meta.v1.ListMeta', 'o'],
+      ['items', 2, 'apiextensions.v1.CustomResourceDefinition', 'r'],
+    ],
+  },
+  'apiextensions.v1.CustomResourceDefinitionNames': {
+    f: [
+      ['plural', 1, 'string', ''],
+      ['singular', 2, 'string', 'o'],
+      ['shortNames', 3, 'string', 'ro'],
+      ['kind', 4, 'string', ''],
+      ['listKind', 5, 'string', 'o'],
+      ['categories', 6, 'string', 'ro'],
+    ],
+  },
+  'apiextensions.v1.CustomResourceDefinitionSpec': {
+    f: [
+      ['group', 1, 'string', ''],
+      ['names', 3, 'apiextensions.v1.CustomResourceDefinitionNames', ''],
+      ['scope', 4, 'string', ''],
+      ['versions', 7, 'apiextensions.v1.CustomResourceDefinitionVersion', 'r'],
+      ['conversion', 9, 'apiextensions.v1.CustomResourceConversion', 'po'],
+      ['preserveUnknownFields', 10, 'bool', 'o'],
+    ],
+  },
+  'apiextensions.v1.CustomResourceDefinitionStatus': {
+    f: [
+      ['conditions', 1, 'apiextensions.v1.CustomResourceDefinitionCondition', 'r'],
+      ['acceptedNames', 2, 'apiextensions.v1.CustomResourceDefinitionNames', ''],
+      ['storedVersions', 3, 'string', 'r'],
+      ['observedGeneration', 4, 'int64', 'o'],
+    ],
+  },
+  'apiextensions.v1.CustomResourceDefinitionVersion': {
+    f: [
+      ['name', 1, 'string', ''],
+      ['served', 2, 'bool', ''],
+      ['storage', 3, 'bool', ''],
+      ['deprecated', 7, 'bool', 'o'],
+      ['deprecationWarning', 8, 'string', 'po'],
+      ['schema', 4, 'apiextensions.v1.CustomResourceValidation', 'po'],
+      ['subresources', 5, 'apiextensions.v1.CustomResourceSubresources', 'po'],
+      ['additionalPrinterColumns', 6, 'apiextensions.v1.CustomResourceColumnDefinition', 'ro'],
+      ['selectableFields', 9, 'apiextensions.v1.SelectableField', 'ro'],
+    ],
+  },
+  'apiextensions.v1.CustomResourceSubresourceScale': {
+    f: [
+      ['specReplicasPath', 1, 'string', ''],
+      ['statusReplicasPath', 2, 'string', ''],
+      ['labelSelectorPath', 3, 'string', 'po'],
+    ],
+  },
+  'apiextensions.v1.CustomResourceSubresourceStatus': { f: [] },
+  'apiextensions.v1.CustomResourceSubresources': {
+    f: [
+      ['status', 1, 'apiextensions.v1.CustomResourceSubresourceStatus', 'po'],
+      ['scale', 2, 'apiextensions.v1.CustomResourceSubresourceScale', 'po'],
+    ],
+  },
+  'apiextensions.v1.CustomResourceValidation': {
+    f: [['openAPIV3Schema', 1, 'apiextensions.v1.JSONSchemaProps', 'po']],
+  },
+  'apiextensions.v1.ExternalDocumentation': {
+    f: [
+      ['description', 1, 'string', 'o'],
+      ['url', 2, 'string', 'o'],
+    ],
+  },
+  'apiextensions.v1.JSON': { f: [['-', 1, 'bytes', '']] },
+  'apiextensions.v1.JSONSchemaProps': {
+    f: [
+      ['id', 1, 'string', 'o'],
+      ['$schema', 2, 'string', 'o'],
+      ['$ref', 3, 'string', 'po'],
+      ['description', 4, 'string', 'o'],
+      ['type', 5, 'string', 'o'],
+      ['format', 6, 'string', 'o'],
+      ['title', 7, 'string', 'o'],
+      ['default', 8, 'apiextensions.v1.JSON', 'po'],
+      ['maximum', 9, 'double', 'po'],
+      ['exclusiveMaximum', 10, 'bool', 'o'],
+      ['minimum', 11, 'double', 'po'],
+      ['exclusiveMinimum', 12, 'bool', 'o'],
+      ['maxLength', 13, 'int64', 'po'],
+      ['minLength', 14, 'int64', 'po'],
+      ['pattern', 15, 'string', 'o'],
+      ['maxItems', 16, 'int64', 'po'],
+      ['minItems', 17, 'int64', 'po'],
+      ['uniqueItems', 18, 'bool', 'o'],
+      ['multipleOf', 19, 'double', 'po'],
+      ['enum', 20, 'apiextensions.v1.JSON', 'ro'],
+      ['maxProperties', 21, 'int64', 'po'],
+      ['minProperties', 22, 'int64', 'po'],
+      ['required', 23, 'string', 'ro'],
+      ['items', 24, 'apiextensions.v1.JSONSchemaPropsOrArray', 'po'],
+      ['allOf', 25, 'apiextensions.v1.JSONSchemaProps', 'ro'],
+      ['oneOf', 26, 'apiextensions.v1.JSONSchemaProps', 'ro'],
+      ['anyOf', 27, 'apiextensions.v1.JSONSchemaProps', 'ro'],
+      ['not', 28, 'apiextensions.v1.JSONSchemaProps', 'po'],
+      ['properties', 29, 'map<string,apiextensions.v1.JSONSchemaProps>', 'o'],
+      ['additionalProperties', 30, 'apiextensions.v1.JSONSchemaPropsOrBool', 'po'],
+      ['patternProperties', 31, 'map<string,apiextensions.v1.JSONSchemaProps>', 'o'],
+      ['dependencies', 32, 'map<string,apiextensions.v1.JSONSchemaPropsOrStringArray>', 'o'],
+      ['additionalItems', 33, 'apiextensions.v1.JSONSchemaPropsOrBool', 'po'],
+      ['definitions', 34, 'map<string,apiextensions.v1.JSONSchemaProps>', 'o'],
+      ['externalDocs', 35, 'apiextensions.v1.ExternalDocumentation', 'po'],
+      ['example', 36, 'apiextensions.v1.JSON', 'po'],
+      ['nullable', 37, 'bool', 'o'],
+      ['x-kubernetes-preserve-unknown-fields', 38, 'bool', 'po'],
+      ['x-kubernetes-embedded-resource', 39, 'bool', 'o'],
+      ['x-kubernetes-int-or-string', 40, 'bool', 'o'],
+      ['x-kubernetes-list-map-keys', 41, 'string', 'ro'],
+      ['x-kubernetes-list-type', 42, 'string', 'po'],
+      ['x-kubernetes-map-type', 43, 'string', 'po'],
+      ['x-kubernetes-validations', 44, 'apiextensions.v1.ValidationRule', 'ro'],
+    ],
+  },
+  'apiextensions.v1.JSONSchemaPropsOrArray': {
+    f: [
+      ['schema', 1, 'apiextensions.v1.JSONSchemaProps', 'p'],
+      ['jSONSchemas', 2, 'apiextensions.v1.JSONSchemaProps', 'r'],
+    ],
+  },
+  'apiextensions.v1.JSONSchemaPropsOrBool': {
+    f: [
+      ['allows', 1, 'bool', ''],
+      ['schema', 2, 'apiextensions.v1.JSONSchemaProps', 'p'],
+    ],
+  },
+  'apiextensions.v1.JSONSchemaPropsOrStringArray': {
+    f: [
+      ['schema', 1, 'apiextensions.v1.JSONSchemaProps', 'p'],
+      ['property', 2, 'string', 'r'],
+    ],
+  },
+  'apiextensions.v1.SelectableField': { f: [['jsonPath', 1, 'string', '']] },
+  'apiextensions.v1.ServiceReference': {
+    f: [
+      ['namespace', 1, 'string', ''],
+      ['name', 2, 'string', ''],
+      ['path', 3, 'string', 'po'],
+      ['port', 4, 'int32', 'po'],
+    ],
+  },
+  'apiextensions.v1.ValidationRule': {
+    f: [
+      ['rule', 1, 'string', ''],
+      ['message', 2, 'string', 'o'],
+      ['messageExpression', 3, 'string', 'o'],
+      ['reason', 4, 'string', 'po'],
+      ['fieldPath', 5, 'string', 'o'],
+      ['optionalOldSelf', 6, 'bool', 'po'],
+    ],
+  },
+  'apiextensions.v1.WebhookClientConfig': {
+    f: [
+      ['url', 3, 'string', 'po'],
+      ['service', 1, 'apiextensions.v1.ServiceReference', 'po'],
+      ['caBundle', 2, 'bytes', 'o'],
+    ],
+  },
+  'apiextensions.v1.WebhookConversion': {
+    f: [
+      ['clientConfig', 2, 'apiextensions.v1.WebhookClientConfig', 'po'],
+      ['conversionReviewVersions', 3, 'string', 'r'],
+    ],
+  },
+  'apps.v1.ControllerRevision': {
+    f: [
+      ['metadata', 1, 'meta.v1.ObjectMeta', 'o'],
+      ['data', 2, 'runtime.RawExtension', ''],
+      ['revision', 3, 'int64', ''],
+    ],
+  },
+  'apps.v1.ControllerRevisionList': {
+    f: [
+      ['metadata', 1, 'meta.v1.ListMeta', 'o'],
+      ['items', 2, 'apps.v1.ControllerRevision', 'r'],
+    ],
+  },
+  'apps.v1.DaemonSet': {
+    f: [
+      ['metadata', 1, 'meta.v1.ObjectMeta', 'o'],
+      ['spec', 2, 'apps.v1.DaemonSetSpec', 'o'],
+      ['status', 3, 'apps.v1.DaemonSetStatus', 'o'],
+    ],
+  },
+  'apps.v1.DaemonSetCondition': {
+    f: [
+      ['type', 1, 'string', ''],
+      ['status', 2, 'string', ''],
+      ['lastTransitionTime', 3, 'meta.v1.Time', 'o'],
+      ['reason', 4, 'string', 'o'],
+      ['message', 5, 'string', 'o'],
+    ],
+  },
+  'apps.v1.DaemonSetList': {
+    f: [
+      ['metadata', 1, 'meta.v1.ListMeta', 'o'],
+      ['items', 2, 'apps.v1.DaemonSet', 'r'],
+    ],
+  },
+  'apps.v1.DaemonSetSpec': {
+    f: [
+      ['selector', 1, 'meta.v1.LabelSelector', 'p'],
+      ['template', 2, 'core.v1.PodTemplateSpec', ''],
+      ['updateStrategy', 3, 'apps.v1.DaemonSetUpdateStrategy', 'o'],
+      ['minReadySeconds', 4, 'int32', 'o'],
+      ['revisionHistoryLimit', 6, 'int32', 'po'],
+    ],
+  },
+  'apps.v1.DaemonSetStatus': {
+    f: [
+      ['currentNumberScheduled', 1, 'int32', ''],
+      ['numberMisscheduled', 2, 'int32', ''],
+      ['desiredNumberScheduled', 3, 'int32', ''],
+      ['numberReady', 4, 'int32', ''],
+      ['observedGeneration', 5, 'int64', 'o'],
+      ['updatedNumberScheduled', 6, 'int32', 'o'],
+      ['numberAvailable', 7, 'int32', 'o'],
+      ['numberUnavailable', 8, 'int32', 'o'],
+      ['collisionCount', 9, 'int32', 'po'],
+      ['conditions', 10, 'apps.v1.DaemonSetCondition', 'ro'],
+    ],
+  },
+  'apps.v1.DaemonSetUpdateStrategy': {
+    f: [
+      ['type', 1, 'string', 'o'],
+      ['rollingUpdate', 2, 'apps.v1.RollingUpdateDaemonSet', 'po'],
+    ],
+  },
+  'apps.v1.Deployment': {
+    f: [
+      ['metadata', 1, 'meta.v1.ObjectMeta', 'o'],
+      ['spec', 2, 'apps.v1.DeploymentSpec', 'o'],
+      ['status', 3, 'apps.v1.DeploymentStatus', 'o'],
+    ],
+  },
+  'apps.v1.DeploymentCondition': {
+    f: [
+      ['type', 1, 'string', ''],
+      ['status', 2, 'string', ''],
+      ['lastUpdateTime', 6, 'meta.v1.Time', 'o'],
+      ['lastTransitionTime', 7, 'meta.v1.Time', 'o'],
+      ['reason', 4, 'string', 'o'],
+      ['message', 5, 'string', 'o'],
+    ],
+  },
+  'apps.v1.DeploymentList': {
+    f: [
+      ['metadata', 1, 'meta.v1.ListMeta', 'o'],
+      ['items', 2, 'apps.v1.Deployment', 'r'],
+    ],
+  },
+  'apps.v1.DeploymentSpec': {
+    f: [
+      ['replicas', 1, 'int32', 'po'],
+      ['selector', 2, 'meta.v1.LabelSelector', 'p'],
+      ['template', 3, 'core.v1.PodTemplateSpec', ''],
+      ['strategy', 4, 'apps.v1.DeploymentStrategy', 'o'],
+      ['minReadySeconds', 5, 'int32', 'o'],
+      ['revisionHistoryLimit', 6, 'int32', 'po'],
+      ['paused', 7, 'bool', 'o'],
+      ['progressDeadlineSeconds', 9, 'int32', 'po'],
+    ],
+  },
+  'apps.v1.DeploymentStatus': {
+    f: [
+      ['observedGeneration', 1, 'int64', 'o'],
+      ['replicas', 2, 'int32', 'o'],
+      ['updatedReplicas', 3, 'int32', 'o'],
+      ['readyReplicas', 7, 'int32', 'o'],
+      ['availableReplicas', 4, 'int32', 'o'],
+      ['unavailableReplicas', 5, 'int32', 'o'],
+      ['terminatingReplicas', 9, 'int32', 'po'],
+      ['conditions', 6, 'apps.v1.DeploymentCondition', 'ro'],
+      ['collisionCount', 8, 'int32', 'po'],
+    ],
+  },
+  'apps.v1.DeploymentStrategy': {
+    f: [
+      ['type', 1, 'string', 'o'],
+      ['rollingUpdate', 2, 'apps.v1.RollingUpdateDeployment', 'po'],
+    ],
+  },
+  'apps.v1.ReplicaSet': {
+    f: [
+      ['metadata', 1, 'meta.v1.ObjectMeta', 'o'],
+      ['spec', 2, 'apps.v1.ReplicaSetSpec', 'o'],
+      ['status', 3, 'apps.v1.ReplicaSetStatus', 'o'],
+    ],
+  },
+  'apps.v1.ReplicaSetCondition': {
+    f: [
+      ['type', 1, 'string', ''],
+      ['status', 2, 'string', ''],
+      ['lastTransitionTime', 3, 'meta.v1.Time', 'o'],
+      ['reason', 4, 'string', 'o'],
+      ['message', 5, 'string', 'o'],
+    ],
+  },
+  'apps.v1.ReplicaSetList': {
+    f: [
+      ['metadata', 1, 'meta.v1.ListMeta', 'o'],
+      ['items', 2, 'apps.v1.ReplicaSet', 'r'],
+    ],
+  },
+  'apps.v1.ReplicaSetSpec': {
+    f: [
+      ['replicas', 1, 'int32', 'po'],
+      ['minReadySeconds', 4, 'int32', 'o'],
+      ['selector', 2, 'meta.v1.LabelSelector', 'p'],
+      ['template', 3, 'core.v1.PodTemplateSpec', 'o'],
+    ],
+  },
+  'apps.v1.ReplicaSetStatus': {
+    f: [
+      ['replicas', 1, 'int32', ''],
+      ['fullyLabeledReplicas', 2, 'int32', 'o'],
+      ['readyReplicas', 4, 'int32', 'o'],
+      ['availableReplicas', 5, 'int32', 'o'],
+      ['terminatingReplicas', 7, 'int32', 'po'],
+      ['observedGeneration', 3, 'int64', 'o'],
+      ['conditions', 6, 'apps.v1.ReplicaSetCondition', 'ro'],
+    ],
+  },
+  'apps.v1.RollingUpdateDaemonSet': {
+    f: [
+      ['maxUnavailable', 1, 'intstr.IntOrString', 'po'],
+      ['maxSurge', 2, 'intstr.IntOrString', 'po'],
+    ],
+  },
+  'apps.v1.RollingUpdateDeployment': {
+    f: [
+      ['maxUnavailable', 1, 'intstr.IntOrString', 'po'],
+      ['maxSurge', 2, 'intstr.IntOrString', 'po'],
+    ],
+  },
+  'apps.v1.RollingUpdateStatefulSetStrategy': {
+    f: [
+      ['partition', 1, 'int32', 'po'],
+      ['maxUnavailable', 2, 'intstr.IntOrString', 'po'],
+    ],
+  },
+  'apps.v1.StatefulSet': {
+    f: [
+      ['metadata', 1, 'meta.v1.ObjectMeta', 'o'],
+      ['spec', 2, 'apps.v1.StatefulSetSpec', 'o'],
+      ['status', 3, 'apps.v1.StatefulSetStatus', 'o'],
+    ],
+  },
+  'apps.v1.StatefulSetCondition': {
+    f: [
+      ['type', 1, 'string', ''],
+      ['status', 2, 'string', ''],
+      ['lastTransitionTime', 3, 'meta.v1.Time', 'o'],
+      ['reason', 4, 'string', 'o'],
+      ['message', 5, 'string', 'o'],
+    ],
+  },
+  'apps.v1.StatefulSetList': {
+    f: [
+      ['metadata', 1, 'meta.v1.ListMeta', 'o'],
+      ['items', 2, 'apps.v1.StatefulSet', 'r'],
+    ],
+  },
+  'apps.v1.StatefulSetOrdinals': { f: [['start', 1, 'int32', '']] },
+  'apps.v1.StatefulSetPersistentVolumeClaimRetentionPolicy': {
+    f: [
+      ['whenDeleted', 1, 'string', 'o'],
+      ['whenScaled', 2, 'string', 'o'],
+    ],
+  },
+  'apps.v1.StatefulSetSpec': {
+    f: [
+      ['replicas', 1, 'int32', 'po'],
+      ['selector', 2, 'meta.v1.LabelSelector', 'p'],
+      ['template', 3, 'core.v1.PodTemplateSpec', ''],
+      ['volumeClaimTemplates', 4, 'core.v1.PersistentVolumeClaim', 'ro'],
+      ['serviceName', 5, 'string', ''],
+      ['podManagementPolicy', 6, 'string', 'o'],
+      ['updateStrategy', 7, 'apps.v1.StatefulSetUpdateStrategy', 'o'],
+      ['revisionHistoryLimit', 8, 'int32', 'po'],
+      ['minReadySeconds', 9, 'int32', 'o'],
+      ['persistentVolumeClaimRetentionPolicy', 10, 'apps.v1.StatefulSetPersistentVolumeClaimRetentionPolicy', 'po'],
+      ['ordinals', 11, 'apps.v1.StatefulSetOrdinals', 'po'],
+    ],
+  },
+  'apps.v1.StatefulSetStatus': {
+    f: [
+      ['observedGeneration', 1, 'int64', 'o'],
+      ['replicas', 2, 'int32', ''],
+      ['readyReplicas', 3, 'int32', 'o'],
+      ['currentReplicas', 4, 'int32', 'o'],
+      ['updatedReplicas', 5, 'int32', 'o'],
+      ['currentRevision', 6, 'string', 'o'],
+      ['updateRevision', 7, 'string', 'o'],
+      ['collisionCount', 9, 'int32', 'po'],
+      ['conditions', 10, 'apps.v1.StatefulSetCondition', 'ro'],
+      ['availableReplicas', 11, 'int32', ''],
+    ],
+  },
+  'apps.v1.StatefulSetUpdateStrategy': {
+    f: [
+      ['type', 1, 'string', 'o'],
+      ['rollingUpdate', 2, 'apps.v1.RollingUpdateStatefulSetStrategy', 'po'],
+    ],
+  },
+  'authentication.v1.AttestationValue': { f: [['items', 1, 'string', 'r']], w: 1 },
+  'authentication.v1.BoundObjectReference': {
+    f: [
+      ['kind', 1, 'string', 'o'],
+      ['apiVersion', 2, 'string', 'o'],
+      ['name', 3, 'string', 'o'],
+      ['uid', 4, 'string', 'o'],
+    ],
+  },
+  'authentication.v1.ExtraValue': { f: [['items', 1, 'string', 'r']], w: 1 },
+  'authentication.v1.SelfSubjectReview': {
+    f: [
+      ['metadata', 1, 'meta.v1.ObjectMeta', 'o'],
+      ['status', 2, 'authentication.v1.SelfSubjectReviewStatus', 'o'],
+    ],
+  },
+  'authentication.v1.SelfSubjectReviewStatus': { f: [['userInfo', 1, 'authentication.v1.UserInfo', 'o']] },
+  'authentication.v1.TokenRequest': {
+    f: [
+      ['metadata', 1, 'meta.v1.ObjectMeta', 'o'],
+      ['spec', 2, 'authentication.v1.TokenRequestSpec', ''],
+      ['status', 3, 'authentication.v1.TokenRequestStatus', 'o'],
+    ],
+  },
+  'authentication.v1.TokenRequestSpec': {
+    f: [
+      ['audiences', 1, 'string', 'r'],
+      ['expirationSeconds', 4, 'int64', 'p'],
+      ['boundObjectRef', 3, 'authentication.v1.BoundObjectReference', 'p'],
+      ['attestations', 5, 'map<string,authentication.v1.AttestationValue>', 'o'],
+    ],
+  },
+  'authentication.v1.TokenRequestStatus': {
+    f: [
+      ['token', 1, 'string', ''],
+      ['expirationTimestamp', 2, 'meta.v1.Time', ''],
+    ],
+  },
+  'authentication.v1.TokenReview': {
+    f: [
+      ['metadata', 1, 'meta.v1.ObjectMeta', 'o'],
+      ['spec', 2, 'authentication.v1.TokenReviewSpec', ''],
+      ['status', 3, 'authentication.v1.TokenReviewStatus', 'o'],
+    ],
+  },
+  'authentication.v1.TokenReviewSpec': {
+    f: [
+      ['token', 1, 'string', 'o'],
+      ['audiences', 2, 'string', 'ro'],
+    ],
+  },
+  'authentication.v1.TokenReviewStatus': {
+    f: [
+      ['authenticated', 1, 'bool', 'o'],
+      ['user', 2, 'authentication.v1.UserInfo', 'o'],
+      ['audiences', 4, 'string', 'ro'],
+      ['error', 3, 'string', 'o'],
+    ],
+  },
+  'authentication.v1.UserInfo': {
+    f: [
+      ['username', 1, 'string', 'o'],
+      ['uid', 2, 'string', 'o'],
+      ['groups', 3, 'string', 'ro'],
+      ['extra', 4, 'map<string,authentication.v1.ExtraValue>', 'o'],
+    ],
+  },
+  'authorization.v1.ExtraValue': { f: [['items', 1, 'string', 'r']], w: 1 },
+  'authorization.v1.FieldSelectorAttributes': {
+    f: [
+      ['rawSelector', 1, 'string', 'o'],
+      ['requirements', 2, 'meta.v1.FieldSelectorRequirement', 'ro'],
+    ],
+  },
+  'authorization.v1.LabelSelectorAttributes': {
+    f: [
+      ['rawSelector', 1, 'string', 'o'],
+      ['requirements', 2, 'meta.v1.LabelSelectorRequirement', 'ro'],
+    ],
+  },
+  'authorization.v1.LocalSubjectAccessReview': {
+    f: [
+      ['metadata', 1, 'meta.v1.ObjectMeta', 'o'],
+      ['spec', 2, 'authorization.v1.SubjectAccessReviewSpec', ''],
+      ['status', 3, 'authorization.v1.SubjectAccessReviewStatus', 'o'],
+    ],
+  },
+  'authorization.v1.NonResourceAttributes': {
+    f: [
+      ['path', 1, 'string', 'o'],
+      ['verb', 2, 'string', 'o'],
+    ],
+  },
+  'authorization.v1.NonResourceRule': {
+    f: [
+      ['verbs', 1, 'string', 'r'],
+      ['nonResourceURLs', 2, 'string', 'ro'],
+    ],
+  },
+  'authorization.v1.ResourceAttributes': {
+    f: [
+      ['namespace', 1, 'string', 'o'],
+      ['verb', 2, 'string', 'o'],
+      ['group', 3, 'string', 'o'],
+      ['version', 4, 'string', 'o'],
+      ['resource', 5, 'string', 'o'],
+      ['subresource', 6, 'string', 'o'],
+      ['name', 7, 'string', 'o'],
+      ['fieldSelector', 8, 'authorization.v1.FieldSelectorAttributes', 'po'],
+      ['labelSelector', 9, 'authorization.v1.LabelSelectorAttributes', 'po'],
+    ],
+  },
+  'authorization.v1.ResourceRule': {
+    f: [
+      ['verbs', 1, 'string', 'r'],
+      ['apiGroups', 2, 'string', 'ro'],
+      ['resources', 3, 'string', 'ro'],
+      ['resourceNames', 4, 'string', 'ro'],
+    ],
+  },
+  'authorization.v1.SelfSubjectAccessReview': {
+    f: [
+      ['metadata', 1, 'meta.v1.ObjectMeta', 'o'],
+      ['spec', 2, 'authorization.v1.SelfSubjectAccessReviewSpec', ''],
+      ['status', 3, 'authorization.v1.SubjectAccessReviewStatus', 'o'],
+    ],
+  },
+  'authorization.v1.SelfSubjectAccessReviewSpec': {
+    f: [
+      ['resourceAttributes', 1, 'authorization.v1.ResourceAttributes', 'po'],
+      ['nonResourceAttributes', 2, 'authorization.v1.NonResourceAttributes', 'po'],
+    ],
+  },
+  'authorization.v1.SelfSubjectRulesReview': {
+    f: [
+      ['metadata', 1, 'meta.v1.ObjectMeta', 'o'],
+      ['spec', 2, 'authorization.v1.SelfSubjectRulesReviewSpec', ''],
+      ['status', 3, 'authorization.v1.SubjectRulesReviewStatus', 'o'],
+    ],
+  },
+  'authorization.v1.SelfSubjectRulesReviewSpec': { f: [['namespace', 1, 'string', 'o']] },
+  'authorization.v1.SubjectAccessReview': {
+    f: [
+      ['metadata', 1, 'meta.v1.ObjectMeta', 'o'],
+      ['spec', 2, 'authorization.v1.SubjectAccessReviewSpec', ''],
+      ['status', 3, 'authorization.v1.SubjectAccessReviewStatus', 'o'],
+    ],
+  },
+  'authorization.v1.SubjectAccessReviewSpec': {
+    f: [
+      ['resourceAttributes', 1, 'authorization.v1.ResourceAttributes', 'po'],
+      ['nonResourceAttributes', 2, 'authorization.v1.NonResourceAttributes', 'po'],
+      ['user', 3, 'string', 'o'],
+      ['groups', 4, 'string', 'ro'],
+      ['extra', 5, 'map<string,authorization.v1.ExtraValue>', 'o'],
+      ['uid', 6, 'string', 'o'],
+    ],
+  },
+  'authorization.v1.SubjectAccessReviewStatus': {
+    f: [
+      ['allowed', 1, 'bool', ''],
+      ['denied', 4, 'bool', 'o'],
+      ['reason', 2, 'string', 'o'],
+      ['evaluationError', 3, 'string', 'o'],
+    ],
+  },
+  'authorization.v1.SubjectRulesReviewStatus': {
+    f: [
+      ['resourceRules', 1, 'authorization.v1.ResourceRule', 'r'],
+      ['nonResourceRules', 2, 'authorization.v1.NonResourceRule', 'r'],
+      ['incomplete', 3, 'bool', ''],
+      ['evaluationError', 4, 'string', 'o'],
+    ],
+  },
+  'autoscaling.v1.ContainerResourceMetricSource': {
+    f: [
+      ['name', 1, 'string', ''],
+      ['targetAverageUtilization', 2, 'int32', 'po'],
+      ['targetAverageValue', 3, 'resource.Quantity', 'po'],
+      ['container', 5, 'string', ''],
+    ],
+  },
+  'autoscaling.v1.ContainerResourceMetricStatus': {
+    f: [
+      ['name', 1, 'string', ''],
+      ['currentAverageUtilization', 2, 'int32', 'po'],
+      ['currentAverageValue', 3, 'resource.Quantity', ''],
+      ['container', 4, 'string', ''],
+    ],
+  },
+  'autoscaling.v1.CrossVersionObjectReference': {
+    f: [
+      ['kind', 1, 'string', ''],
+      ['name', 2, 'string', ''],
+      ['apiVersion', 3, 'string', 'o'],
+    ],
+  },
+  'autoscaling.v1.ExternalMetricSource': {
+    f: [
+      ['metricName', 1, 'string', ''],
+      ['metricSelector', 2, 'meta.v1.LabelSelector', 'po'],
+      ['targetValue', 3, 'resource.Quantity', 'po'],
+      ['targetAverageValue', 4, 'resource.Quantity', 'po'],
+    ],
+  },
+  'autoscaling.v1.ExternalMetricStatus': {
+    f: [
+      ['metricName', 1, 'string', ''],
+      ['metricSelector', 2, 'meta.v1.LabelSelector', 'po'],
+      ['currentValue', 3, 'resource.Quantity', ''],
+      ['currentAverageValue', 4, 'resource.Quantity', 'po'],
+    ],
+  },
+  'autoscaling.v1.HorizontalPodAutoscaler': {
+    f: [
+      ['metadata', 1, 'meta.v1.ObjectMeta', 'o'],
+      ['spec', 2, 'autoscaling.v1.HorizontalPodAutoscalerSpec', 'o'],
+      ['status', 3, 'autoscaling.v1.HorizontalPodAutoscalerStatus', 'o'],
+    ],
+  },
+  'autoscaling.v1.HorizontalPodAutoscalerCondition': {
+    f: [
+      ['type', 1, 'string', ''],
+      ['status', 2, 'string', ''],
+      ['lastTransitionTime', 3, 'meta.v1.Time', 'o'],
+      ['reason', 4, 'string', 'o'],
+      ['message', 5, 'string', 'o'],
+      ['observedGeneration', 6, 'int64', 'po'],
+    ],
+  },
+  'autoscaling.v1.HorizontalPodAutoscalerList': {
+    f: [
+      ['metadata', 1, 'meta.v1.ListMeta', 'o'],
+      ['items', 2, 'autoscaling.v1.HorizontalPodAutoscaler', 'r'],
+    ],
+  },
+  'autoscaling.v1.HorizontalPodAutoscalerSpec': {
+    f: [
+      ['scaleTargetRef', 1, 'autoscaling.v1.CrossVersionObjectReference', ''],
+      ['minReplicas', 2, 'int32', 'po'],
+      ['maxReplicas', 3, 'int32', ''],
+      ['targetCPUUtilizationPercentage', 4, 'int32', 'po'],
+    ],
+  },
+  'autoscaling.v1.HorizontalPodAutoscalerStatus': {
+    f: [
+      ['observedGeneration', 1, 'int64', 'po'],
+      ['lastScaleTime', 2, 'meta.v1.Time', 'po'],
+      ['currentReplicas', 3, 'int32', ''],
+      ['desiredReplicas', 4, 'int32', ''],
+      ['currentCPUUtilizationPercentage', 5, 'int32', 'po'],
+    ],
+  },
+  'autoscaling.v1.MetricSpec': {
+    f: [
+      ['type', 1, 'string', ''],
+      ['object', 2, 'autoscaling.v1.ObjectMetricSource', 'po'],
+      ['pods', 3, 'autoscaling.v1.PodsMetricSource', 'po'],
+      ['resource', 4, 'autoscaling.v1.ResourceMetricSource', 'po'],
+      ['containerResource', 7, 'autoscaling.v1.ContainerResourceMetricSource', 'po'],
+      ['external', 5, 'autoscaling.v1.ExternalMetricSource', 'po'],
+    ],
+  },
+  'autoscaling.v1.MetricStatus': {
+    f: [
+      ['type', 1, 'string', ''],
+      ['object', 2, 'autoscaling.v1.ObjectMetricStatus', 'po'],
+      ['pods', 3, 'autoscaling.v1.PodsMetricStatus', 'po'],
+      ['resource', 4, 'autoscaling.v1.ResourceMetricStatus', 'po'],
+      ['containerResource', 7, 'autoscaling.v1.ContainerResourceMetricStatus', 'po'],
+      ['external', 5, 'autoscaling.v1.ExternalMetricStatus', 'po'],
+    ],
+  },
+  'autoscaling.v1.ObjectMetricSource': {
+    f: [
+      ['target', 1, 'autoscaling.v1.CrossVersionObjectReference', ''],
+      ['metricName', 2, 'string', ''],
+      ['targetValue', 3, 'resource.Quantity', ''],
+      ['selector', 4, 'meta.v1.LabelSelector', 'po'],
+      ['averageValue', 5, 'resource.Quantity', 'po'],
+    ],
+  },
+  'autoscaling.v1.ObjectMetricStatus': {
+    f: [
+      ['target', 1, 'autoscaling.v1.CrossVersionObjectReference', ''],
+      ['metricName', 2, 'string', ''],
+      ['currentValue', 3, 'resource.Quantity', ''],
+      ['selector', 4, 'meta.v1.LabelSelector', 'po'],
+      ['averageValue', 5, 'resource.Quantity', 'po'],
+    ],
+  },
+  'autoscaling.v1.PodsMetricSource': {
+    f: [
+      ['metricName', 1, 'string', ''],
+      ['targetAverageValue', 2, 'resource.Quantity', ''],
+      ['selector', 3, 'meta.v1.LabelSelector', 'po'],
+    ],
+  },
+  'autoscaling.v1.PodsMetricStatus': {
+    f: [
+      ['metricName', 1, 'string', ''],
+      ['currentAverageValue', 2, 'resource.Quantity', ''],
+      ['selector', 3, 'meta.v1.LabelSelector', 'po'],
+    ],
+  },
+  'autoscaling.v1.ResourceMetricSource': {
+    f: [
+      ['name', 1, 'string', ''],
+      ['targetAverageUtilization', 2, 'int32', 'po'],
+      ['targetAverageValue', 3, 'resource.Quantity', 'po'],
+    ],
+  },
+  'autoscaling.v1.ResourceMetricStatus': {
+    f: [
+      ['name', 1, 'string', ''],
+      ['currentAverageUtilization', 2, 'int32', 'po'],
+      ['currentAverageValue', 3, 'resource.Quantity', ''],
+    ],
+  },
+  'autoscaling.v1.Scale': {
+    f: [
+      ['metadata', 1, 'meta.v1.ObjectMeta', 'o'],
+      ['spec', 2, 'autoscaling.v1.ScaleSpec', 'o'],
+      ['status', 3, 'autoscaling.v1.ScaleStatus', 'o'],
+    ],
+  },
+  'autoscaling.v1.ScaleSpec': { f: [['replicas', 1, 'int32', 'o']] },
+  'autoscaling.v1.ScaleStatus': {
+    f: [
+      ['replicas', 1, 'int32', ''],
+      ['selector', 2, 'string', 'o'],
+    ],
+  },
+  'autoscaling.v2.ContainerResourceMetricSource': {
+    f: [
+      ['name', 1, 'string', ''],
+      ['target', 2, 'autoscaling.v2.MetricTarget', ''],
+      ['container', 3, 'string', ''],
+    ],
+  },
+  'autoscaling.v2.ContainerResourceMetricStatus': {
+    f: [
+      ['name', 1, 'string', ''],
+      ['current', 2, 'autoscaling.v2.MetricValueStatus', ''],
+      ['container', 3, 'string', ''],
+    ],
+  },
+  'autoscaling.v2.CrossVersionObjectReference': {
+    f: [
+      ['kind', 1, 'string', ''],
+      ['name', 2, 'string', ''],
+      ['apiVersion', 3, 'string', 'o'],
+    ],
+  },
+  'autoscaling.v2.ExternalMetricSource': {
+    f: [
+      ['metric', 1, 'autoscaling.v2.MetricIdentifier', ''],
+      ['target', 2, 'autoscaling.v2.MetricTarget', ''],
+    ],
+  },
+  'autoscaling.v2.ExternalMetricStatus': {
+    f: [
+      ['metric', 1, 'autoscaling.v2.MetricIdentifier', ''],
+      ['current', 2, 'autoscaling.v2.MetricValueStatus', ''],
+    ],
+  },
+  'autoscaling.v2.HPAScalingPolicy': {
+    f: [
+      ['type', 1, 'string', ''],
+      ['value', 2, 'int32', ''],
+      ['periodSeconds', 3, 'int32', ''],
+    ],
+  },
+  'autoscaling.v2.HPAScalingRules': {
+    f: [
+      ['stabilizationWindowSeconds', 3, 'int32', 'po'],
+      ['selectPolicy', 1, 'string', 'po'],
+      ['policies', 2, 'autoscaling.v2.HPAScalingPolicy', 'ro'],
+      ['tolerance', 4, 'resource.Quantity', 'po'],
+    ],
+  },
+  'autoscaling.v2.HorizontalPodAutoscaler': {
+    f: [
+      ['metadata', 1, 'meta.v1.ObjectMeta', 'o'],
+      ['spec', 2, 'autoscaling.v2.HorizontalPodAutoscalerSpec', 'o'],
+      ['status', 3, 'autoscaling.v2.HorizontalPodAutoscalerStatus', 'o'],
+    ],
+  },
+  'autoscaling.v2.HorizontalPodAutoscalerBehavior': {
+    f: [
+      ['scaleUp', 1, 'autoscaling.v2.HPAScalingRules', 'po'],
+      ['scaleDown', 2, 'autoscaling.v2.HPAScalingRules', 'po'],
+    ],
+  },
+  'autoscaling.v2.HorizontalPodAutoscalerCondition': {
+    f: [
+      ['type', 1, 'string', ''],
+      ['status', 2, 'string', ''],
+      ['lastTransitionTime', 3, 'meta.v1.Time', 'o'],
+      ['reason', 4, 'string', 'o'],
+      ['message', 5, 'string', 'o'],
+      ['observedGeneration', 6, 'int64', 'po'],
+    ],
+  },
+  'autoscaling.v2.HorizontalPodAutoscalerList': {
+    f: [
+      ['metadata', 1, 'meta.v1.ListMeta', 'o'],
+      ['items', 2, 'autoscaling.v2.HorizontalPodAutoscaler', 'r'],
+    ],
+  },
+  'autoscaling.v2.HorizontalPodAutoscalerSpec': {
+    f: [
+      ['scaleTargetRef', 1, 'autoscaling.v2.CrossVersionObjectReference', ''],
+      ['minReplicas', 2, 'int32', 'po'],
+      ['maxReplicas', 3, 'int32', ''],
+      ['metrics', 4, 'autoscaling.v2.MetricSpec', 'ro'],
+      ['behavior', 5, 'autoscaling.v2.HorizontalPodAutoscalerBehavior', 'po'],
+    ],
+  },
+  'autoscaling.v2.HorizontalPodAutoscalerStatus': {
+    f: [
+      ['observedGeneration', 1, 'int64', 'po'],
+      ['lastScaleTime', 2, 'meta.v1.Time', 'po'],
+      ['currentReplicas', 3, 'int32', 'o'],
+      ['desiredReplicas', 4, 'int32', ''],
+      ['currentMetrics', 5, 'autoscaling.v2.MetricStatus', 'r'],
+      ['conditions', 6, 'autoscaling.v2.HorizontalPodAutoscalerCondition', 'ro'],
+    ],
+  },
+  'autoscaling.v2.MetricIdentifier': {
+    f: [
+      ['name', 1, 'string', ''],
+      ['selector', 2, 'meta.v1.LabelSelector', 'po'],
+    ],
+  },
+  'autoscaling.v2.MetricSpec': {
+    f: [
+      ['type', 1, 'string', ''],
+      ['object', 2, 'autoscaling.v2.ObjectMetricSource', 'po'],
+      ['pods', 3, 'autoscaling.v2.PodsMetricSource', 'po'],
+      ['resource', 4, 'autoscaling.v2.ResourceMetricSource', 'po'],
+      ['containerResource', 7, 'autoscaling.v2.ContainerResourceMetricSource', 'po'],
+      ['external', 5, 'autoscaling.v2.ExternalMetricSource', 'po'],
+    ],
+  },
+  'autoscaling.v2.MetricStatus': {
+    f: [
+      ['type', 1, 'string', ''],
+      ['object', 2, 'autoscaling.v2.ObjectMetricStatus', 'po'],
+      ['pods', 3, 'autoscaling.v2.PodsMetricStatus', 'po'],
+      ['resource', 4, 'autoscaling.v2.ResourceMetricStatus', 'po'],
+      ['containerResource', 7, 'autoscaling.v2.ContainerResourceMetricStatus', 'po'],
+      ['external', 5, 'autoscaling.v2.ExternalMetricStatus', 'po'],
+    ],
+  },
+  'autoscaling.v2.MetricTarget': {
+    f: [
+      ['type', 1, 'string', ''],
+      ['value', 2, 'resource.Quantity', 'po'],
+      ['averageValue', 3, 'resource.Quantity', 'po'],
+      ['averageUtilization', 4, 'int32', 'po'],
+    ],
+  },
+  'autoscaling.v2.MetricValueStatus': {
+    f: [
+      ['value', 1, 'resource.Quantity', 'po'],
+      ['averageValue', 2, 'resource.Quantity', 'po'],
+      ['averageUtilization', 3, 'int32', 'po'],
+    ],
+  },
+  'autoscaling.v2.ObjectMetricSource': {
+    f: [
+      ['describedObject', 1, 'autoscaling.v2.CrossVersionObjectReference', ''],
+      ['target', 2, 'autoscaling.v2.MetricTarget', ''],
+      ['metric', 3, 'autoscaling.v2.MetricIdentifier', ''],
+    ],
+  },
+  'autoscaling.v2.ObjectMetricStatus': {
+    f: [
+      ['metric', 1, 'autoscaling.v2.MetricIdentifier', ''],
+      ['current', 2, 'autoscaling.v2.MetricValueStatus', ''],
+      ['describedObject', 3, 'autoscaling.v2.CrossVersionObjectReference', ''],
+    ],
+  },
+  'autoscaling.v2.PodsMetricSource': {
+    f: [
+      ['metric', 1, 'autoscaling.v2.MetricIdentifier', ''],
+      ['target', 2, 'autoscaling.v2.MetricTarget', ''],
+    ],
+  },
+  'autoscaling.v2.PodsMetricStatus': {
+    f: [
+      ['metric', 1, 'autoscaling.v2.MetricIdentifier', ''],
+      ['current', 2, 'autoscaling.v2.MetricValueStatus', ''],
+    ],
+  },
+  'autoscaling.v2.ResourceMetricSource': {
+    f: [
+      ['name', 1, 'string', ''],
+      ['target', 2, 'autoscaling.v2.MetricTarget', ''],
+    ],
+  },
+  'autoscaling.v2.ResourceMetricStatus': {
+    f: [
+      ['name', 1, 'string', ''],
+      ['current', 2, 'autoscaling.v2.MetricValueStatus', ''],
+    ],
+  },
+  'batch.v1.CronJob': {
+    f: [
+      ['metadata', 1, 'meta.v1.ObjectMeta', 'o'],
+      ['spec', 2, 'batch.v1.CronJobSpec', 'o'],
+      ['status', 3, 'batch.v1.CronJobStatus', 'o'],
+    ],
+  },
+  'batch.v1.CronJobList': {
+    f: [
+      ['metadata', 1, 'meta.v1.ListMeta', 'o'],
+      ['items', 2, 'batch.v1.CronJob', 'r'],
+    ],
+  },
+  'batch.v1.CronJobSpec': {
+    f: [
+      ['schedule', 1, 'string', ''],
+      ['timeZone', 8, 'string', 'po'],
+      ['startingDeadlineSeconds', 2, 'int64', 'po'],
+      ['concurrencyPolicy', 3, 'string', 'o'],
+      ['suspend', 4, 'bool', 'po'],
+      ['jobTemplate', 5, 'batch.v1.JobTemplateSpec', ''],
+      ['successfulJobsHistoryLimit', 6, 'int32', 'po'],
+      ['failedJobsHistoryLimit', 7, 'int32', 'po'],
+    ],
+  },
+  'batch.v1.CronJobStatus': {
+    f: [
+      ['active', 1, 'core.v1.ObjectReference', 'ro'],
+      ['lastScheduleTime', 4, 'meta.v1.Time', 'po'],
+      ['lastSuccessfulTime', 5, 'meta.v1.Time', 'po'],
+    ],
+  },
+  'batch.v1.Job': {
+    f: [
+      ['metadata', 1, 'meta.v1.ObjectMeta', 'o'],
+      ['spec', 2, 'batch.v1.JobSpec', 'o'],
+      ['status', 3, 'batch.v1.JobStatus', 'o'],
+    ],
+  },
+  'batch.v1.JobCondition': {
+    f: [
+      ['type', 1, 'string', ''],
+      ['status', 2, 'string', ''],
+      ['lastProbeTime', 3, 'meta.v1.Time', 'o'],
+      ['lastTransitionTime', 4, 'meta.v1.Time', 'o'],
+      ['reason', 5, 'string', 'o'],
+      ['message', 6, 'string', 'o'],
+    ],
+  },
+  'batch.v1.JobList': {
+    f: [
+      ['metadata', 1, 'meta.v1.ListMeta', 'o'],
+      ['items', 2, 'batch.v1.Job', 'r'],
+    ],
+  },
+  'batch.v1.JobSchedulingConfiguration': {
+    f: [
+      ['schedulingPolicy', 1, 'scheduling.v1alpha3.WorkloadPodGroupSchedulingPolicy', 'po'],
+      ['schedulingConstraints', 2, 'scheduling.v1alpha3.WorkloadPodGroupSchedulingConstraints', 'po'],
+      ['disruptionMode', 3, 'scheduling.v1alpha3.WorkloadPodGroupDisruptionMode', 'po'],
+      ['resourceClaims', 4, 'scheduling.v1alpha3.WorkloadPodGroupResourceClaim', 'ro'],
+    ],
+  },
+  'batch.v1.JobSpec': {
+    f: [
+      ['parallelism', 1, 'int32', 'po'],
+      ['completions', 2, 'int32', 'po'],
+      ['activeDeadlineSeconds', 3, 'int64', 'po'],
+      ['podFailurePolicy', 11, 'batch.v1.PodFailurePolicy', 'po'],
+      ['successPolicy', 16, 'batch.v1.SuccessPolicy', 'po'],
+      ['backoffLimit', 7, 'int32', 'po'],
+      ['backoffLimitPerIndex', 12, 'int32', 'po'],
+      ['maxFailedIndexes', 13, 'int32', 'po'],
+      ['selector', 4, 'meta.v1.LabelSelector', 'po'],
+      ['manualSelector', 5, 'bool', 'po'],
+      ['template', 6, 'core.v1.PodTemplateSpec', ''],
+      ['ttlSecondsAfterFinished', 8, 'int32', 'po'],
+      ['completionMode', 9, 'string', 'po'],
+      ['suspend', 10, 'bool', 'po'],
+      ['podReplacementPolicy', 14, 'string', 'po'],
+      ['managedBy', 15, 'string', 'po'],
+      ['scheduling', 17, 'batch.v1.JobSchedulingConfiguration', 'po'],
+    ],
+  },
+  'batch.v1.JobStatus': {
+    f: [
+      ['conditions', 1, 'batch.v1.JobCondition', 'ro'],
+      ['startTime', 2, 'meta.v1.Time', 'po'],
+      ['completionTime', 3, 'meta.v1.Time', 'po'],
+      ['active', 4, 'int32', 'o'],
+      ['succeeded', 5, 'int32', 'o'],
+      ['failed', 6, 'int32', 'o'],
+      ['terminating', 11, 'int32', 'po'],
+      ['completedIndexes', 7, 'string', 'o'],
+      ['failedIndexes', 10, 'string', 'po'],
+      ['uncountedTerminatedPods', 8, 'batch.v1.UncountedTerminatedPods', 'po'],
+      ['ready', 9, 'int32', 'po'],
+    ],
+  },
+  'batch.v1.JobTemplateSpec': {
+    f: [
+      ['metadata', 1, 'meta.v1.ObjectMeta', 'o'],
+      ['spec', 2, 'batch.v1.JobSpec', 'o'],
+    ],
+  },
+  'batch.v1.PodFailurePolicy': { f: [['rules', 1, 'batch.v1.PodFailurePolicyRule', 'r']] },
+  'batch.v1.PodFailurePolicyOnExitCodesRequirement': {
+    f: [
+      ['containerName', 1, 'string', 'po'],
+      ['operator', 2, 'string', ''],
+      ['values', 3, 'int32', 'r'],
+    ],
+  },
+  'batch.v1.PodFailurePolicyOnPodConditionsPattern': {
+    f: [
+      ['type', 1, 'string', ''],
+      ['status', 2, 'string', ''],
+    ],
+  },
+  'batch.v1.PodFailurePolicyRule': {
+    f: [
+      ['action', 1, 'string', ''],
+      ['onExitCodes', 2, 'batch.v1.PodFailurePolicyOnExitCodesRequirement', 'po'],
+      ['onPodConditions', 3, 'batch.v1.PodFailurePolicyOnPodConditionsPattern', 'ro'],
+    ],
+  },
+  'batch.v1.SuccessPolicy': { f: [['rules', 1, 'batch.v1.SuccessPolicyRule', 'r']] },
+  'batch.v1.SuccessPolicyRule': {
+    f: [
+      ['succeededIndexes', 1, 'string', 'po'],
+      ['succeededCount', 2, 'int32', 'po'],
+    ],
+  },
+  'batch.v1.UncountedTerminatedPods': {
+    f: [
+      ['succeeded', 1, 'string', 'ro'],
+      ['failed', 2, 'string', 'ro'],
+    ],
+  },
+  'coordination.v1.Lease': {
+    f: [
+      ['metadata', 1, 'meta.v1.ObjectMeta', 'o'],
+      ['spec', 2, 'coordination.v1.LeaseSpec', 'o'],
+    ],
+  },
+  'coordination.v1.LeaseList': {
+    f: [
+      ['metadata', 1, 'meta.v1.ListMeta', 'o'],
+      ['items', 2, 'coordination.v1.Lease', 'r'],
+    ],
+  },
+  'coordination.v1.LeaseSpec': {
+    f: [
+      ['holderIdentity', 1, 'string', 'po'],
+      ['leaseDurationSeconds', 2, 'int32', 'po'],
+      ['acquireTime', 3, 'meta.v1.MicroTime', 'po'],
+      ['renewTime', 4, 'meta.v1.MicroTime', 'po'],
+      ['leaseTransitions', 5, 'int32', 'po'],
+      ['strategy', 6, 'string', 'po'],
+      ['preferredHolder', 7, 'string', 'po'],
+    ],
+  },
+  'core.v1.AWSElasticBlockStoreVolumeSource': {
+    f: [
+      ['volumeID', 1, 'string', ''],
+      ['fsType', 2, 'string', 'o'],
+      ['partition', 3, 'int32', 'o'],
+      ['readOnly', 4, 'bool', 'o'],
+    ],
+  },
+  'core.v1.Affinity': {
+    f: [
+      ['nodeAffinity', 1, 'core.v1.NodeAffinity', 'po'],
+      ['podAffinity', 2, 'core.v1.PodAffinity', 'po'],
+      ['podAntiAffinity', 3, 'core.v1.PodAntiAffinity', 'po'],
+    ],
+  },
+  'core.v1.AppArmorProfile': {
+    f: [
+      ['type', 1, 'string', ''],
+      ['localhostProfile', 2, 'string', 'po'],
+    ],
+  },
+  'core.v1.AttachedVolume': {
+    f: [
+      ['name', 1, 'string', ''],
+      ['devicePath', 2, 'string', ''],
+    ],
+  },
+  'core.v1.AvoidPods': { f: [['preferAvoidPods', 1, 'core.v1.PreferAvoidPodsEntry', 'ro']] },
+  'core.v1.AzureDiskVolumeSource': {
+    f: [
+      ['diskName', 1, 'string', ''],
+      ['diskURI', 2, 'string', ''],
+      ['cachingMode', 3, 'string', 'po'],
+      ['fsType', 4, 'string', 'po'],
+      ['readOnly', 5, 'bool', 'po'],
+      ['kind', 6, 'string', 'po'],
+    ],
+  },
+  'core.v1.AzureFilePersistentVolumeSource': {
+    f: [
+      ['secretName', 1, 'string', ''],
+      ['shareName', 2, 'string', ''],
+      ['readOnly', 3, 'bool', 'o'],
+      ['secretNamespace', 4, 'string', 'p'],
+    ],
+  },
+  'core.v1.AzureFileVolumeSource': {
+    f: [
+      ['secretName', 1, 'string', ''],
+      ['shareName', 2, 'string', ''],
+      ['readOnly', 3, 'bool', 'o'],
+    ],
+  },
+  'core.v1.Binding': {
+    f: [
+      ['metadata', 1, 'meta.v1.ObjectMeta', 'o'],
+      ['target', 2, 'core.v1.ObjectReference', ''],
+    ],
+  },
+  'core.v1.CSIPersistentVolumeSource': {
+    f: [
+      ['driver', 1, 'string', ''],
+      ['volumeHandle', 2, 'string', ''],
+      ['readOnly', 3, 'bool', 'o'],
+      ['fsType', 4, 'string', 'o'],
+      ['volumeAttributes', 5, 'map<string,string>', 'o'],
+      ['controllerPublishSecretRef', 6, 'core.v1.SecretReference', 'po'],
+      ['nodeStageSecretRef', 7, 'core.v1.SecretReference', 'po'],
+      ['nodePublishSecretRef', 8, 'core.v1.SecretReference', 'po'],
+      ['controllerExpandSecretRef', 9, 'core.v1.SecretReference', 'po'],
+      ['nodeExpandSecretRef', 10, 'core.v1.SecretReference', 'po'],
+    ],
+  },
+  'core.v1.CSIVolumeSource': {
+    f: [
+      ['driver', 1, 'string', ''],
+      ['readOnly', 2, 'bool', 'po'],
+      ['fsType', 3, 'string', 'po'],
+      ['volumeAttributes', 4, 'map<string,string>', 'o'],
+      ['nodePublishSecretRef', 5, 'core.v1.LocalObjectReference', 'po'],
+    ],
+  },
+  'core.v1.Capabilities': {
+    f: [
+      ['add', 1, 'string', 'ro'],
+      ['drop', 2, 'string', 'ro'],
+    ],
+  },
+  'core.v1.CephFSPersistentVolumeSource': {
+    f: [
+      ['monitors', 1, 'string', 'r'],
+      ['path', 2, 'string', 'o'],
+      ['user', 3, 'string', 'o'],
+      ['secretFile', 4, 'string', 'o'],
+      ['secretRef', 5, 'core.v1.SecretReference', 'po'],
+      ['readOnly', 6, 'bool', 'o'],
+    ],
+  },
+  'core.v1.CephFSVolumeSource': {
+    f: [
+      ['monitors', 1, 'string', 'r'],
+      ['path', 2, 'string', 'o'],
+      ['user', 3, 'string', 'o'],
+      ['secretFile', 4, 'string', 'o'],
+      ['secretRef', 5, 'core.v1.LocalObjectReference', 'po'],
+      ['readOnly', 6, 'bool', 'o'],
+    ],
+  },
+  'core.v1.CinderPersistentVolumeSource': {
+    f: [
+      ['volumeID', 1, 'string', ''],
+      ['fsType', 2, 'string', 'o'],
+      ['readOnly', 3, 'bool', 'o'],
+      ['secretRef', 4, 'core.v1.SecretReference', 'po'],
+    ],
+  },
+  'core.v1.CinderVolumeSource': {
+    f: [
+      ['volumeID', 1, 'string', ''],
+      ['fsType', 2, 'string', 'o'],
+      ['readOnly', 3, 'bool', 'o'],
+      ['secretRef', 4, 'core.v1.LocalObjectReference', 'po'],
+    ],
+  },
+  'core.v1.ClientIPConfig': { f: [['timeoutSeconds', 1, 'int32', 'po']] },
+  'core.v1.ClusterTrustBundleProjection': {
+    f: [
+      ['name', 1, 'string', 'po'],
+      ['signerName', 2, 'string', 'po'],
+      ['labelSelector', 3, 'meta.v1.LabelSelector', 'po'],
+      ['optional', 5, 'bool', 'po'],
+      ['path', 4, 'string', ''],
+      ['user', 6, 'int64', 'po'],
+    ],
+  },
+  'core.v1.ComponentCondition': {
+    f: [
+      ['type', 1, 'string', ''],
+      ['status', 2, 'string', ''],
+      ['message', 3, 'string', 'o'],
+      ['error', 4, 'string', 'o'],
+    ],
+  },
+  'core.v1.ComponentStatus': {
+    f: [
+      ['metadata', 1, 'meta.v1.ObjectMeta', 'o'],
+      ['conditions', 2, 'core.v1.ComponentCondition', 'ro'],
+    ],
+  },
+  'core.v1.ComponentStatusList': {
+    f: [
+      ['metadata', 1, 'meta.v1.ListMeta', 'o'],
+      ['items', 2, 'core.v1.ComponentStatus', 'r'],
+    ],
+  },
+  'core.v1.ConfigMap': {
+    f: [
+      ['metadata', 1, 'meta.v1.ObjectMeta', 'o'],
+      ['immutable', 4, 'bool', 'po'],
+      ['data', 2, 'map<string,string>', 'o'],
+      ['binaryData', 3, 'map<string,bytes>', 'o'],
+    ],
+  },
+  'core.v1.ConfigMapEnvSource': {
+    f: [
+      ['localObjectReference', 1, 'core.v1.LocalObjectReference', 'i'],
+      ['optional', 2, 'bool', 'po'],
+    ],
+  },
+  'core.v1.ConfigMapKeySelector': {
+    f: [
+      ['localObjectReference', 1, 'core.v1.LocalObjectReference', 'i'],
+      ['key', 2, 'string', ''],
+      ['optional', 3, 'bool', 'po'],
+    ],
+  },
+  'core.v1.ConfigMapList': {
+    f: [
+      ['metadata', 1, 'meta.v1.ListMeta', 'o'],
+      ['items', 2, 'core.v1.ConfigMap', 'r'],
+    ],
+  },
+  'core.v1.ConfigMapNodeConfigSource': {
+    f: [
+      ['namespace', 1, 'string', ''],
+      ['name', 2, 'string', ''],
+      ['uid', 3, 'string', 'o'],
+      ['resourceVersion', 4, 'string', 'o'],
+      ['kubeletConfigKey', 5, 'string', ''],
+    ],
+  },
+  'core.v1.ConfigMapProjection': {
+    f: [
+      ['localObjectReference', 1, 'core.v1.LocalObjectReference', 'i'],
+      ['items', 2, 'core.v1.KeyToPath', 'ro'],
+      ['optional', 4, 'bool', 'po'],
+    ],
+  },
+  'core.v1.ConfigMapVolumeSource': {
+    f: [
+      ['localObjectReference', 1, 'core.v1.LocalObjectReference', 'i'],
+      ['items', 2, 'core.v1.KeyToPath', 'ro'],
+      ['defaultMode', 3, 'int32', 'po'],
+      ['optional', 4, 'bool', 'po'],
+      ['defaultUser', 5, 'int64', 'po'],
+    ],
+  },
+  'core.v1.Container': {
+    f: [
+      ['name', 1, 'string', ''],
+      ['image', 2, 'string', 'o'],
+      ['command', 3, 'string', 'ro'],
+      ['args', 4, 'string', 'ro'],
+      ['workingDir', 5, 'string', 'o'],
+      ['ports', 6, 'core.v1.ContainerPort', 'ro'],
+      ['envFrom', 19, 'core.v1.EnvFromSource', 'ro'],
+      ['env', 7, 'core.v1.EnvVar', 'ro'],
+      ['resources', 8, 'core.v1.ResourceRequirements', 'o'],
+      ['resizePolicy', 23, 'core.v1.ContainerResizePolicy', 'ro'],
+      ['restartPolicy', 24, 'string', 'po'],
+      ['restartPolicyRules', 25, 'core.v1.ContainerRestartRule', 'ro'],
+      ['volumeMounts', 9, 'core.v1.VolumeMount', 'ro'],
+      ['volumeDevices', 21, 'core.v1.VolumeDevice', 'ro'],
+      ['livenessProbe', 10, 'core.v1.Probe', 'po'],
+      ['readinessProbe', 11, 'core.v1.Probe', 'po'],
+      ['startupProbe', 22, 'core.v1.Probe', 'po'],
+      ['lifecycle', 12, 'core.v1.Lifecycle', 'po'],
+      ['terminationMessagePath', 13, 'string', 'o'],
+      ['terminationMessagePolicy', 20, 'string', 'o'],
+      ['imagePullPolicy', 14, 'string', 'o'],
+      ['securityContext', 15, 'core.v1.SecurityContext', 'po'],
+      ['stdin', 16, 'bool', 'o'],
+      ['stdinOnce', 17, 'bool', 'o'],
+      ['tty', 18, 'bool', 'o'],
+    ],
+  },
+  'core.v1.ContainerExtendedResourceRequest': {
+    f: [
+      ['containerName', 1, 'string', ''],
+      ['resourceName', 2, 'string', ''],
+      ['requestName', 3, 'string', ''],
+    ],
+  },
+  'core.v1.ContainerImage': {
+    f: [
+      ['names', 1, 'string', 'r'],
+      ['sizeBytes', 2, 'int64', 'o'],
+    ],
+  },
+  'core.v1.ContainerPort': {
+    f: [
+      ['name', 1, 'string', 'o'],
+      ['hostPort', 2, 'int32', 'o'],
+      ['containerPort', 3, 'int32', ''],
+      ['protocol', 4, 'string', 'o'],
+      ['hostIP', 5, 'string', 'o'],
+    ],
+  },
+  'core.v1.ContainerResizePolicy': {
+    f: [
+      ['resourceName', 1, 'string', ''],
+      ['restartPolicy', 2, 'string', ''],
+    ],
+  },
+  'core.v1.ContainerRestartRule': {
+    f: [
+      ['action', 1, 'string', 'o'],
+      ['exitCodes', 2, 'core.v1.ContainerRestartRuleOnExitCodes', 'po'],
+    ],
+  },
+  'core.v1.ContainerRestartRuleOnExitCodes': {
+    f: [
+      ['operator', 1, 'string', 'o'],
+      ['values', 2, 'int32', 'ro'],
+    ],
+  },
+  'core.v1.ContainerState': {
+    f: [
+      ['waiting', 1, 'core.v1.ContainerStateWaiting', 'po'],
+      ['running', 2, 'core.v1.ContainerStateRunning', 'po'],
+      ['terminated', 3, 'core.v1.ContainerStateTerminated', 'po'],
+    ],
+  },
+  'core.v1.ContainerStateRunning': { f: [['startedAt', 1, 'meta.v1.Time', 'o']] },
+  'core.v1.ContainerStateTerminated': {
+    f: [
+      ['exitCode', 1, 'int32', ''],
+      ['signal', 2, 'int32', 'o'],
+      ['reason', 3, 'string', 'o'],
+      ['message', 4, 'string', 'o'],
+      ['startedAt', 5, 'meta.v1.Time', 'o'],
+      ['finishedAt', 6, 'meta.v1.Time', 'o'],
+      ['containerID', 7, 'string', 'o'],
+    ],
+  },
+  'core.v1.ContainerStateWaiting': {
+    f: [
+      ['reason', 1, 'string', 'o'],
+      ['message', 2, 'string', 'o'],
+    ],
+  },
+  'core.v1.ContainerStatus': {
+    f: [
+      ['name', 1, 'string', ''],
+      ['state', 2, 'core.v1.ContainerState', 'o'],
+      ['lastState', 3, 'core.v1.ContainerState', 'o'],
+      ['ready', 4, 'bool', ''],
+      ['restartCount', 5, 'int32', ''],
+      ['image', 6, 'string', ''],
+      ['imageID', 7, 'string', ''],
+      ['containerID', 8, 'string', 'o'],
+      ['started', 9, 'bool', 'po'],
+      ['allocatedResources', 10, 'map<string,resource.Quantity>', 'o'],
+      ['resources', 11, 'core.v1.ResourceRequirements', 'po'],
+      ['volumeMounts', 12, 'core.v1.VolumeMountStatus', 'ro'],
+      ['user', 13, 'core.v1.ContainerUser', 'po'],
+      ['allocatedResourcesStatus', 14, 'core.v1.ResourceStatus', 'ro'],
+      ['stopSignal', 15, 'string', 'po'],
+    ],
+  },
+  'core.v1.ContainerUser': { f: [['linux', 1, 'core.v1.LinuxContainerUser', 'po']] },
+  'core.v1.DaemonEndpoint': { f: [['Port', 1, 'int32', '']] },
+  'core.v1.DownwardAPIProjection': { f: [['items', 1, 'core.v1.DownwardAPIVolumeFile', 'ro']] },
+  'core.v1.DownwardAPIVolumeFile': {
+    f: [
+      ['path', 1, 'string', ''],
+      ['fieldRef', 2, 'core.v1.ObjectFieldSelector', 'po'],
+      ['resourceFieldRef', 3, 'core.v1.ResourceFieldSelector', 'po'],
+      ['mode', 4, 'int32', 'po'],
+      ['user', 5, 'int64', 'po'],
+    ],
+  },
+  'core.v1.DownwardAPIVolumeSource': {
+    f: [
+      ['items', 1, 'core.v1.DownwardAPIVolumeFile', 'ro'],
+      ['defaultMode', 2, 'int32', 'po'],
+      ['defaultUser', 3, 'int64', 'po'],
+    ],
+  },
+  'core.v1.EmptyDirVolumeSource': {
+    f: [
+      ['medium', 1, 'string', 'o'],
+      ['sizeLimit', 2, 'resource.Quantity', 'po'],
+      ['mode', 3, 'int32', 'po'],
+    ],
+  },
+  'core.v1.EndpointAddress': {
+    f: [
+      ['ip', 1, 'string', ''],
+      ['hostname', 3, 'string', 'o'],
+      ['nodeName', 4, 'string', 'po'],
+      ['targetRef', 2, 'core.v1.ObjectReference', 'po'],
+    ],
+  },
+  'core.v1.EndpointPort': {
+    f: [
+      ['name', 1, 'string', 'o'],
+      ['port', 2, 'int32', ''],
+      ['protocol', 3, 'string', 'o'],
+      ['appProtocol', 4, 'string', 'po'],
+    ],
+  },
+  'core.v1.EndpointSubset': {
+    f: [
+      ['addresses', 1, 'core.v1.EndpointAddress', 'ro'],
+      ['notReadyAddresses', 2, 'core.v1.EndpointAddress', 'ro'],
+      ['ports', 3, 'core.v1.EndpointPort', 'ro'],
+    ],
+  },
+  'core.v1.Endpoints': {
+    f: [
+      ['metadata', 1, 'meta.v1.ObjectMeta', 'o'],
+      ['subsets', 2, 'core.v1.EndpointSubset', 'ro'],
+    ],
+  },
+  'core.v1.EndpointsList': {
+    f: [
+      ['metadata', 1, 'meta.v1.ListMeta', 'o'],
+      ['items', 2, 'core.v1.Endpoints', 'r'],
+    ],
+  },
+  'core.v1.EnvFromSource': {
+    f: [
+      ['prefix', 1, 'string', 'o'],
+      ['configMapRef', 2, 'core.v1.ConfigMapEnvSource', 'po'],
+      ['secretRef', 3, 'core.v1.SecretEnvSource', 'po'],
+    ],
+  },
+  'core.v1.EnvVar': {
+    f: [
+      ['name', 1, 'string', ''],
+      ['value', 2, 'string', 'o'],
+      ['valueFrom', 3, 'core.v1.EnvVarSource', 'po'],
+    ],
+  },
+  'core.v1.EnvVarSource': {
+    f: [
+      ['fieldRef', 1, 'core.v1.ObjectFieldSelector', 'po'],
+      ['resourceFieldRef', 2, 'core.v1.ResourceFieldSelector', 'po'],
+      ['configMapKeyRef', 3, 'core.v1.ConfigMapKeySelector', 'po'],
+      ['secretKeyRef', 4, 'core.v1.SecretKeySelector', 'po'],
+      ['fileKeyRef', 5, 'core.v1.FileKeySelector', 'po'],
+    ],
+  },
+  'core.v1.EphemeralContainer': {
+    f: [
+      ['ephemeralContainerCommon', 1, 'core.v1.EphemeralContainerCommon', 'i'],
+      ['targetContainerName', 2, 'string', 'o'],
+    ],
+  },
+  'core.v1.EphemeralContainerCommon': {
+    f: [
+      ['name', 1, 'string', ''],
+      ['image', 2, 'string', 'o'],
+      ['command', 3, 'string', 'ro'],
+      ['args', 4, 'string', 'ro'],
+      ['workingDir', 5, 'string', 'o'],
+      ['ports', 6, 'core.v1.ContainerPort', 'ro'],
+      ['envFrom', 19, 'core.v1.EnvFromSource', 'ro'],
+      ['env', 7, 'core.v1.EnvVar', 'ro'],
+      ['resources', 8, 'core.v1.ResourceRequirements', 'o'],
+      ['resizePolicy', 23, 'core.v1.ContainerResizePolicy', 'ro'],
+      ['restartPolicy', 24, 'string', 'po'],
+      ['restartPolicyRules', 25, 'core.v1.ContainerRestartRule', 'ro'],
+      ['volumeMounts', 9, 'core.v1.VolumeMount', 'ro'],
+      ['volumeDevices', 21, 'core.v1.VolumeDevice', 'ro'],
+      ['livenessProbe', 10, 'core.v1.Probe', 'po'],
+      ['readinessProbe', 11, 'core.v1.Probe', 'po'],
+      ['startupProbe', 22, 'core.v1.Probe', 'po'],
+      ['lifecycle', 12, 'core.v1.Lifecycle', 'po'],
+      ['terminationMessagePath', 13, 'string', 'o'],
+      ['terminationMessagePolicy', 20, 'string', 'o'],
+      ['imagePullPolicy', 14, 'string', 'o'],
+      ['securityContext', 15, 'core.v1.SecurityContext', 'po'],
+      ['stdin', 16, 'bool', 'o'],
+      ['stdinOnce', 17, 'bool', 'o'],
+      ['tty', 18, 'bool', 'o'],
+    ],
+  },
+  'core.v1.EphemeralVolumeSource': { f: [['volumeClaimTemplate', 1, 'core.v1.PersistentVolumeClaimTemplate', 'po']] },
+  'core.v1.Event': {
+    f: [
+      ['metadata', 1, 'meta.v1.ObjectMeta', ''],
+      ['involvedObject', 2, 'core.v1.ObjectReference', ''],
+      ['reason', 3, 'string', 'o'],
+      ['message', 4, 'string', 'o'],
+      ['source', 5, 'core.v1.EventSource', 'o'],
+      ['firstTimestamp', 6, 'meta.v1.Time', 'o'],
+      ['lastTimestamp', 7, 'meta.v1.Time', 'o'],
+      ['count', 8, 'int32', 'o'],
+      ['type', 9, 'string', 'o'],
+      ['eventTime', 10, 'meta.v1.MicroTime', 'o'],
+      ['series', 11, 'core.v1.EventSeries', 'po'],
+      ['action', 12, 'string', 'o'],
+      ['related', 13, 'core.v1.ObjectReference', 'po'],
+      ['reportingComponent', 14, 'string', ''],
+      ['reportingInstance', 15, 'string', ''],
+    ],
+  },
+  'core.v1.EventList': {
+    f: [
+      ['metadata', 1, 'meta.v1.ListMeta', 'o'],
+      ['items', 2, 'core.v1.Event', 'r'],
+    ],
+  },
+  'core.v1.EventSeries': {
+    f: [
+      ['count', 1, 'int32', 'o'],
+      ['lastObservedTime', 2, 'meta.v1.MicroTime', 'o'],
+    ],
+  },
+  'core.v1.EventSource': {
+    f: [
+      ['component', 1, 'string', 'o'],
+      ['host', 2, 'string', 'o'],
+    ],
+  },
+  'core.v1.EvictionResponder': {
+    f: [
+      ['name', 1, 'string', ''],
+      ['priority', 2, 'int32', 'p'],
+    ],
+  },
+  'core.v1.ExecAction': { f: [['command', 1, 'string', 'ro']] },
+  'core.v1.FCVolumeSource': {
+    f: [
+      ['targetWWNs', 1, 'string', 'ro'],
+      ['lun', 2, 'int32', 'po'],
+      ['fsType', 3, 'string', 'o'],
+      ['readOnly', 4, 'bool', 'o'],
+      ['wwids', 5, 'string', 'ro'],
+    ],
+  },
+  'core.v1.FileKeySelector': {
+    f: [
+      ['volumeName', 1, 'string', ''],
+      ['path', 2, 'string', ''],
+      ['key', 3, 'string', ''],
+      ['optional', 4, 'bool', 'po'],
+    ],
+  },
+  'core.v1.FlexPersistentVolumeSource': {
+    f: [
+      ['driver', 1, 'string', ''],
+      ['fsType', 2, 'string', 'o'],
+      ['secretRef', 3, 'core.v1.SecretReference', 'po'],
+      ['readOnly', 4, 'bool', 'o'],
+      ['options', 5, 'map<string,string>', 'o'],
+    ],
+  },
+  'core.v1.FlexVolumeSource': {
+    f: [
+      ['driver', 1, 'string', ''],
+      ['fsType', 2, 'string', 'o'],
+      ['secretRef', 3, 'core.v1.LocalObjectReference', 'po'],
+      ['readOnly', 4, 'bool', 'o'],
+      ['options', 5, 'map<string,string>', 'o'],
+    ],
+  },
+  'core.v1.FlockerVolumeSource': {
+    f: [
+      ['datasetName', 1, 'string', 'o'],
+      ['datasetUUID', 2, 'string', 'o'],
+    ],
+  },
+  'core.v1.GCEPersistentDiskVolumeSource': {
+    f: [
+      ['pdName', 1, 'string', ''],
+      ['fsType', 2, 'string', 'o'],
+      ['partition', 3, 'int32', 'o'],
+      ['readOnly', 4, 'bool', 'o'],
+    ],
+  },
+  'core.v1.GRPCAction': {
+    f: [
+      ['port', 1, 'int32', ''],
+      ['service', 2, 'string', 'p'],
+      ['mode', 3, 'string', 'po'],
+    ],
+  },
+  'core.v1.GitRepoVolumeSource': {
+    f: [
+      ['repository', 1, 'string', ''],
+      ['revision', 2, 'string', 'o'],
+      ['directory', 3, 'string', 'o'],
+    ],
+  },
+  'core.v1.GlusterfsPersistentVolumeSource': {
+    f: [
+      ['endpoints', 1, 'string', ''],
+      ['path', 2, 'string', ''],
+      ['readOnly', 3, 'bool', 'o'],
+      ['endpointsNamespace', 4, 'string', 'po'],
+    ],
+  },
+  'core.v1.GlusterfsVolumeSource': {
+    f: [
+      ['endpoints', 1, 'string', ''],
+      ['path', 2, 'string', ''],
+      ['readOnly', 3, 'bool', 'o'],
+    ],
+  },
+  'core.v1.HTTPGetAction': {
+    f: [
+      ['path', 1, 'string', 'o'],
+      ['port', 2, 'intstr.IntOrString', ''],
+      ['host', 3, 'string', 'o'],
+      ['scheme', 4, 'string', 'o'],
+      ['httpHeaders', 5, 'core.v1.HTTPHeader', 'ro'],
+      ['protocol', 6, 'string', 'po'],
+    ],
+  },
+  'core.v1.HTTPHeader': {
+    f: [
+      ['name', 1, 'string', ''],
+      ['value', 2, 'string', ''],
+    ],
+  },
+  'core.v1.HostAlias': {
+    f: [
+      ['ip', 1, 'string', ''],
+      ['hostnames', 2, 'string', 'ro'],
+    ],
+  },
+  'core.v1.HostIP': { f: [['ip', 1, 'string', '']] },
+  'core.v1.HostPathVolumeSource': {
+    f: [
+      ['path', 1, 'string', ''],
+      ['type', 2, 'string', 'po'],
+    ],
+  },
+  'core.v1.ISCSIPersistentVolumeSource': {
+    f: [
+      ['targetPortal', 1, 'string', ''],
+      ['iqn', 2, 'string', ''],
+      ['lun', 3, 'int32', ''],
+      ['iscsiInterface', 4, 'string', 'o'],
+      ['fsType', 5, 'string', 'o'],
+      ['readOnly', 6, 'bool', 'o'],
+      ['portals', 7, 'string', 'ro'],
+      ['chapAuthDiscovery', 8, 'bool', 'o'],
+      ['chapAuthSession', 11, 'bool', 'o'],
+      ['secretRef', 10, 'core.v1.SecretReference', 'po'],
+      ['initiatorName', 12, 'string', 'po'],
+    ],
+  },
+  'core.v1.ISCSIVolumeSource': {
+    f: [
+      ['targetPortal', 1, 'string', ''],
+      ['iqn', 2, 'string', ''],
+      ['lun', 3, 'int32', ''],
+      ['iscsiInterface', 4, 'string', 'o'],
+      ['fsType', 5, 'string', 'o'],
+      ['readOnly', 6, 'bool', 'o'],
+      ['portals', 7, 'string', 'ro'],
+      ['chapAuthDiscovery', 8, 'bool', 'o'],
+      ['chapAuthSession', 11, 'bool', 'o'],
+      ['secretRef', 10, 'core.v1.LocalObjectReference', 'po'],
+      ['initiatorName', 12, 'string', 'po'],
+    ],
+  },
+  'core.v1.ImageVolumeSource': {
+    f: [
+      ['reference', 1, 'string', 'o'],
+      ['pullPolicy', 2, 'string', 'o'],
+    ],
+  },
+  'core.v1.ImageVolumeStatus': { f: [['imageRef', 1, 'string', 'o']] },
+  'core.v1.KeyToPath': {
+    f: [
+      ['key', 1, 'string', ''],
+      ['path', 2, 'string', ''],
+      ['mode', 3, 'int32', 'po'],
+      ['user', 4, 'int64', 'po'],
+    ],
+  },
+  'core.v1.Lifecycle': {
+    f: [
+      ['postStart', 1, 'core.v1.LifecycleHandler', 'po'],
+      ['preStop', 2, 'core.v1.LifecycleHandler', 'po'],
+      ['stopSignal', 3, 'string', 'po'],
+    ],
+  },
+  'core.v1.LifecycleHandler': {
+    f: [
+      ['exec', 1, 'core.v1.ExecAction', 'po'],
+      ['httpGet', 2, 'core.v1.HTTPGetAction', 'po'],
+      ['tcpSocket', 3, 'core.v1.TCPSocketAction', 'po'],
+      ['sleep', 4, 'core.v1.SleepAction', 'po'],
+    ],
+  },
+  'core.v1.LimitRange': {
+    f: [
+      ['metadata', 1, 'meta.v1.ObjectMeta', 'o'],
+      ['spec', 2, 'core.v1.LimitRangeSpec', 'o'],
+    ],
+  },
+  'core.v1.LimitRangeItem': {
+    f: [
+      ['type', 1, 'string', ''],
+      ['max', 2, 'map<string,resource.Quantity>', 'o'],
+      ['min', 3, 'map<string,resource.Quantity>', 'o'],
+      ['default', 4, 'map<string,resource.Quantity>', 'o'],
+      ['defaultRequest', 5, 'map<string,resource.Quantity>', 'o'],
+      ['maxLimitRequestRatio', 6, 'map<string,resource.Quantity>', 'o'],
+    ],
+  },
+  'core.v1.LimitRangeList': {
+    f: [
+      ['metadata', 1, 'meta.v1.ListMeta', 'o'],
+      ['items', 2, 'core.v1.LimitRange', 'r'],
+    ],
+  },
+  'core.v1.LimitRangeSpec': { f: [['limits', 1, 'core.v1.LimitRangeItem', 'r']] },
+  'core.v1.LinuxContainerUser': {
+    f: [
+      ['uid', 1, 'int64', ''],
+      ['gid', 2, 'int64', ''],
+      ['supplementalGroups', 3, 'int64', 'ro'],
+    ],
+  },
+  'core.v1.List': {
+    f: [
+      ['metadata', 1, 'meta.v1.ListMeta', ''],
+      ['items', 2, 'runtime.RawExtension', 'r'],
+    ],
+  },
+  'core.v1.LoadBalancerIngress': {
+    f: [
+      ['ip', 1, 'string', 'o'],
+      ['hostname', 2, 'string', 'o'],
+      ['ipMode', 3, 'string', 'po'],
+      ['ports', 4, 'core.v1.PortStatus', 'ro'],
+    ],
+  },
+  'core.v1.LoadBalancerStatus': { f: [['ingress', 1, 'core.v1.LoadBalancerIngress', 'ro']] },
+  'core.v1.LocalObjectReference': { f: [['name', 1, 'string', 'o']] },
+  'core.v1.LocalVolumeSource': {
+    f: [
+      ['path', 1, 'string', ''],
+      ['fsType', 2, 'string', 'po'],
+    ],
+  },
+  'core.v1.ModifyVolumeStatus': {
+    f: [
+      ['targetVolumeAttributesClassName', 1, 'string', 'o'],
+      ['status', 2, 'string', ''],
+    ],
+  },
+  'core.v1.NFSVolumeSource': {
+    f: [
+      ['server', 1, 'string', ''],
+      ['path', 2, 'string', ''],
+      ['readOnly', 3, 'bool', 'o'],
+    ],
+  },
+  'core.v1.Namespace': {
+    f: [
+      ['metadata', 1, 'meta.v1.ObjectMeta', 'o'],
+      ['spec', 2, 'core.v1.NamespaceSpec', 'o'],
+      ['status', 3, 'core.v1.NamespaceStatus', 'o'],
+    ],
+  },
+  'core.v1.NamespaceCondition': {
+    f: [
+      ['type', 1, 'string', ''],
+      ['status', 2, 'string', ''],
+      ['lastTransitionTime', 4, 'meta.v1.Time', 'o'],
+      ['reason', 5, 'string', 'o'],
+      ['message', 6, 'string', 'o'],
+    ],
+  },
+  'core.v1.NamespaceList': {
+    f: [
+      ['metadata', 1, 'meta.v1.ListMeta', 'o'],
+      ['items', 2, 'core.v1.Namespace', 'r'],
+    ],
+  },
+  'core.v1.NamespaceSpec': { f: [['finalizers', 1, 'string', 'ro']] },
+  'core.v1.NamespaceStatus': {
+    f: [
+      ['phase', 1, 'string', 'o'],
+      ['conditions', 2, 'core.v1.NamespaceCondition', 'ro'],
+    ],
+  },
+  'core.v1.Node': {
+    f: [
+      ['metadata', 1, 'meta.v1.ObjectMeta', 'o'],
+      ['spec', 2, 'core.v1.NodeSpec', 'o'],
+      ['status', 3, 'core.v1.NodeStatus', 'o'],
+    ],
+  },
+  'core.v1.NodeAddress': {
+    f: [
+      ['type', 1, 'string', ''],
+      ['address', 2, 'string', ''],
+    ],
+  },
+  'core.v1.NodeAffinity': {
+    f: [
+      ['requiredDuringSchedulingIgnoredDuringExecution', 1, 'core.v1.NodeSelector', 'po'],
+      ['preferredDuringSchedulingIgnoredDuringExecution', 2, 'core.v1.PreferredSchedulingTerm', 'ro'],
+    ],
+  },
+  'core.v1.NodeAllocatableMappedResources': {
+    f: [
+      ['name', 1, 'string', ''],
+      ['quantity', 2, 'resource.Quantity', 'p'],
+    ],
+  },
+  'core.v1.NodeAllocatableOverheadResources': {
+    f: [
+      ['name', 1, 'string', ''],
+      ['perPod', 2, 'resource.Quantity', 'po'],
+      ['perContainer', 3, 'resource.Quantity', 'po'],
+    ],
+  },
+  'core.v1.NodeAllocatableResourceClaimStatus': {
+    f: [
+      ['resourceClaimName', 1, 'string', ''],
+      ['containers', 2, 'string', 'ro'],
+      ['mapping', 4, 'core.v1.NodeAllocatableMappedResources', 'ro'],
+      ['overhead', 5, 'core.v1.NodeAllocatableOverheadResources', 'ro'],
+    ],
+  },
+  'core.v1.NodeCondition': {
+    f: [
+      ['type', 1, 'string', ''],
+      ['status', 2, 'string', ''],
+      ['lastHeartbeatTime', 3, 'meta.v1.Time', 'o'],
+      ['lastTransitionTime', 4, 'meta.v1.Time', 'o'],
+      ['reason', 5, 'string', 'o'],
+      ['message', 6, 'string', 'o'],
+    ],
+  },
+  'core.v1.NodeConfigSource': { f: [['configMap', 2, 'core.v1.ConfigMapNodeConfigSource', 'po']] },
+  'core.v1.NodeConfigStatus': {
+    f: [
+      ['assigned', 1, 'core.v1.NodeConfigSource', 'po'],
+      ['active', 2, 'core.v1.NodeConfigSource', 'po'],
+      ['lastKnownGood', 3, 'core.v1.NodeConfigSource', 'po'],
+      ['error', 4, 'string', 'o'],
+    ],
+  },
+  'core.v1.NodeDaemonEndpoints': { f: [['kubeletEndpoint', 1, 'core.v1.DaemonEndpoint', 'o']] },
+  'core.v1.NodeFeatures': { f: [['supplementalGroupsPolicy', 1, 'bool', 'po']] },
+  'core.v1.NodeList': {
+    f: [
+      ['metadata', 1, 'meta.v1.ListMeta', 'o'],
+      ['items', 2, 'core.v1.Node', 'r'],
+    ],
+  },
+  'core.v1.NodePodPreemptionPolicy': { f: [['disableResizePreemption', 1, 'string', 'ro']] },
+  'core.v1.NodeProxyOptions': { f: [['path', 1, 'string', 'o']] },
+  'core.v1.NodeRuntimeHandler': {
+    f: [
+      ['name', 1, 'string', ''],
+      ['features', 2, 'core.v1.NodeRuntimeHandlerFeatures', 'po'],
+    ],
+  },
+  'core.v1.NodeRuntimeHandlerFeatures': {
+    f: [
+      ['recursiveReadOnlyMounts', 1, 'bool', 'po'],
+      ['userNamespaces', 2, 'bool', 'po'],
+    ],
+  },
+  'core.v1.NodeSelector': { f: [['nodeSelectorTerms', 1, 'core.v1.NodeSelectorTerm', 'r']] },
+  'core.v1.NodeSelectorRequirement': {
+    f: [
+      ['key', 1, 'string', ''],
+      ['operator', 2, 'string', ''],
+      ['values', 3, 'string', 'ro'],
+    ],
+  },
+  'core.v1.NodeSelectorTerm': {
+    f: [
+      ['matchExpressions', 1, 'core.v1.NodeSelectorRequirement', 'ro'],
+      ['matchFields', 2, 'core.v1.NodeSelectorRequirement', 'ro'],
+    ],
+  },
+  'core.v1.NodeSpec': {
+    f: [
+      ['podCIDR', 1, 'string', 'o'],
+      ['podCIDRs', 7, 'string', 'ro'],
+      ['providerID', 3, 'string', 'o'],
+      ['unschedulable', 4, 'bool', 'o'],
+      ['taints', 5, 'core.v1.Taint', 'ro'],
+      ['configSource', 6, 'core.v1.NodeConfigSource', 'po'],
+      ['externalID', 2, 'string', 'o'],
+      ['podPreemptionPolicy', 8, 'core.v1.NodePodPreemptionPolicy', 'po'],
+    ],
+  },
+  'core.v1.NodeStatus': {
+    f: [
+      ['capacity', 1, 'map<string,resource.Quantity>', 'o'],
+      ['allocatable', 2, 'map<string,resource.Quantity>', 'o'],
+      ['phase', 3, 'string', 'o'],
+      ['conditions', 4, 'core.v1.NodeCondition', 'ro'],
+      ['addresses', 5, 'core.v1.NodeAddress', 'ro'],
+      ['daemonEndpoints', 6, 'core.v1.NodeDaemonEndpoints', 'o'],
+      ['nodeInfo', 7, 'core.v1.NodeSystemInfo', 'o'],
+      ['images', 8, 'core.v1.ContainerImage', 'ro'],
+      ['volumesInUse', 9, 'string', 'ro'],
+      ['volumesAttached', 10, 'core.v1.AttachedVolume', 'ro'],
+      ['config', 11, 'core.v1.NodeConfigStatus', 'po'],
+      ['runtimeHandlers', 12, 'core.v1.NodeRuntimeHandler', 'ro'],
+      ['features', 13, 'core.v1.NodeFeatures', 'po'],
+      ['declaredFeatures', 14, 'string', 'ro'],
+    ],
+  },
+  'core.v1.NodeSwapStatus': { f: [['capacity', 1, 'int64', 'po']] },
+  'core.v1.NodeSystemInfo': {
+    f: [
+      ['machineID', 1, 'string', ''],
+      ['systemUUID', 2, 'string', ''],
+      ['bootID', 3, 'string', ''],
+      ['kernelVersion', 4, 'string', ''],
+      ['osImage', 5, 'string', ''],
+      ['containerRuntimeVersion', 6, 'string', ''],
+      ['kubeletVersion', 7, 'string', ''],
+      ['kubeProxyVersion', 8, 'string', ''],
+      ['operatingSystem', 9, 'string', ''],
+      ['architecture', 10, 'string', ''],
+      ['swap', 11, 'core.v1.NodeSwapStatus', 'po'],
+    ],
+  },
+  'core.v1.ObjectFieldSelector': {
+    f: [
+      ['apiVersion', 1, 'string', 'o'],
+      ['fieldPath', 2, 'string', ''],
+    ],
+  },
+  'core.v1.ObjectReference': {
+    f: [
+      ['kind', 1, 'string', 'o'],
+      ['namespace', 2, 'string', 'o'],
+      ['name', 3, 'string', 'o'],
+      ['uid', 4, 'string', 'o'],
+      ['apiVersion', 5, 'string', 'o'],
+      ['resourceVersion', 6, 'string', 'o'],
+      ['fieldPath', 7, 'string', 'o'],
+    ],
+  },
+  'core.v1.PersistentVolume': {
+    f: [
+      ['metadata', 1, 'meta.v1.ObjectMeta', 'o'],
+      ['spec', 2, 'core.v1.PersistentVolumeSpec', 'o'],
+      ['status', 3, 'core.v1.PersistentVolumeStatus', 'o'],
+    ],
+  },
+  'core.v1.PersistentVolumeClaim': {
+    f: [
+      ['metadata', 1, 'meta.v1.ObjectMeta', 'o'],
+      ['spec', 2, 'core.v1.PersistentVolumeClaimSpec', 'o'],
+      ['status', 3, 'core.v1.PersistentVolumeClaimStatus', 'o'],
+    ],
+  },
+  'core.v1.PersistentVolumeClaimCondition': {
+    f: [
+      ['type', 1, 'string', ''],
+      ['status', 2, 'string', ''],
+      ['lastProbeTime', 3, 'meta.v1.Time', 'o'],
+      ['lastTransitionTime', 4, 'meta.v1.Time', 'o'],
+      ['reason', 5, 'string', 'o'],
+      ['message', 6, 'string', 'o'],
+    ],
+  },
+  'core.v1.PersistentVolumeClaimList': {
+    f: [
+      ['metadata', 1, 'meta.v1.ListMeta', 'o'],
+      ['items', 2, 'core.v1.PersistentVolumeClaim', 'r'],
+    ],
+  },
+  'core.v1.PersistentVolumeClaimSpec': {
+    f: [
+      ['accessModes', 1, 'string', 'ro'],
+      ['selector', 4, 'meta.v1.LabelSelector', 'po'],
+      ['resources', 2, 'core.v1.VolumeResourceRequirements', 'o'],
+      ['volumeName', 3, 'string', 'o'],
+      ['storageClassName', 5, 'string', 'po'],
+      ['volumeMode', 6, 'string', 'po'],
+      ['dataSource', 7, 'core.v1.TypedLocalObjectReference', 'po'],
+      ['dataSourceRef', 8, 'core.v1.TypedObjectReference', 'po'],
+      ['volumeAttributesClassName', 9, 'string', 'po'],
+    ],
+  },
+  'core.v1.PersistentVolumeClaimStatus': {
+    f: [
+      ['phase', 1, 'string', 'o'],
+      ['accessModes', 2, 'string', 'ro'],
+      ['capacity', 3, 'map<string,resource.Quantity>', 'o'],
+      ['conditions', 4, 'core.v1.PersistentVolumeClaimCondition', 'ro'],
+      ['allocatedResources', 5, 'map<string,resource.Quantity>', 'o'],
+      ['allocatedResourceStatuses', 7, 'map<string,string>', 'o'],
+      ['currentVolumeAttributesClassName', 8, 'string', 'po'],
+      ['modifyVolumeStatus', 9, 'core.v1.ModifyVolumeStatus', 'po'],
+      ['healthStatus', 10, 'core.v1.VolumeHealthStatus', 'po'],
+    ],
+  },
+  'core.v1.PersistentVolumeClaimTemplate': {
+    f: [
+      ['metadata', 1, 'meta.v1.ObjectMeta', 'o'],
+      ['spec', 2, 'core.v1.PersistentVolumeClaimSpec', ''],
+    ],
+  },
+  'core.v1.PersistentVolumeClaimVolumeSource': {
+    f: [
+      ['claimName', 1, 'string', ''],
+      ['readOnly', 2, 'bool', 'o'],
+    ],
+  },
+  'core.v1.PersistentVolumeList': {
+    f: [
+      ['metadata', 1, 'meta.v1.ListMeta', 'o'],
+      ['items', 2, 'core.v1.PersistentVolume', 'r'],
+    ],
+  },
+  'core.v1.PersistentVolumeSource': {
+    f: [
+      ['gcePersistentDisk', 1, 'core.v1.GCEPersistentDiskVolumeSource', 'po'],
+      ['awsElasticBlockStore', 2, 'core.v1.AWSElasticBlockStoreVolumeSource', 'po'],
+      ['hostPath', 3, 'core.v1.HostPathVolumeSource', 'po'],
+      ['glusterfs', 4, 'core.v1.GlusterfsPersistentVolumeSource', 'po'],
+      ['nfs', 5, 'core.v1.NFSVolumeSource', 'po'],
+      ['rbd', 6, 'core.v1.RBDPersistentVolumeSource', 'po'],
+      ['iscsi', 7, 'core.v1.ISCSIPersistentVolumeSource', 'po'],
+      ['cinder', 8, 'core.v1.CinderPersistentVolumeSource', 'po'],
+      ['cephfs', 9, 'core.v1.CephFSPersistentVolumeSource', 'po'],
+      ['fc', 10, 'core.v1.FCVolumeSource', 'po'],
+      ['flocker', 11, 'core.v1.FlockerVolumeSource', 'po'],
+      ['flexVolume', 12, 'core.v1.FlexPersistentVolumeSource', 'po'],
+      ['azureFile', 13, 'core.v1.AzureFilePersistentVolumeSource', 'po'],
+      ['vsphereVolume', 14, 'core.v1.VsphereVirtualDiskVolumeSource', 'po'],
+      ['quobyte', 15, 'core.v1.QuobyteVolumeSource', 'po'],
+      ['azureDisk', 16, 'core.v1.AzureDiskVolumeSource', 'po'],
+      ['photonPersistentDisk', 17, 'core.v1.PhotonPersistentDiskVolumeSource', 'po'],
+      ['portworxVolume', 18, 'core.v1.PortworxVolumeSource', 'po'],
+      ['scaleIO', 19, 'core.v1.ScaleIOPersistentVolumeSource', 'po'],
+      ['local', 20, 'core.v1.LocalVolumeSource', 'po'],
+      ['storageos', 21, 'core.v1.StorageOSPersistentVolumeSource', 'po'],
+      ['csi', 22, 'core.v1.CSIPersistentVolumeSource', 'po'],
+    ],
+  },
+  'core.v1.PersistentVolumeSpec': {
+    f: [
+      ['capacity', 1, 'map<string,resource.Quantity>', 'o'],
+      ['persistentVolumeSource', 2, 'core.v1.PersistentVolumeSource', 'i'],
+      ['accessModes', 3, 'string', 'ro'],
+      ['claimRef', 4, 'core.v1.ObjectReference', 'po'],
+      ['persistentVolumeReclaimPolicy', 5, 'string', 'o'],
+      ['storageClassName', 6, 'string', 'o'],
+      ['mountOptions', 7, 'string', 'ro'],
+      ['volumeMode', 8, 'string', 'po'],
+      ['nodeAffinity', 9, 'core.v1.VolumeNodeAffinity', 'po'],
+      ['volumeAttributesClassName', 10, 'string', 'po'],
+    ],
+  },
+  'core.v1.PersistentVolumeStatus': {
+    f: [
+      ['phase', 1, 'string', 'o'],
+      ['message', 2, 'string', 'o'],
+      ['reason', 3, 'string', 'o'],
+      ['lastPhaseTransitionTime', 4, 'meta.v1.Time', 'po'],
+    ],
+  },
+  'core.v1.PhotonPersistentDiskVolumeSource': {
+    f: [
+      ['pdID', 1, 'string', ''],
+      ['fsType', 2, 'string', 'o'],
+    ],
+  },
+  'core.v1.Pod': {
+    f: [
+      ['metadata', 1, 'meta.v1.ObjectMeta', 'o'],
+      ['spec', 2, 'core.v1.PodSpec', 'o'],
+      ['status', 3, 'core.v1.PodStatus', 'o'],
+    ],
+  },
+  'core.v1.PodAffinity': {
+    f: [
+      ['requiredDuringSchedulingIgnoredDuringExecution', 1, 'core.v1.PodAffinityTerm', 'ro'],
+      ['preferredDuringSchedulingIgnoredDuringExecution', 2, 'core.v1.WeightedPodAffinityTerm', 'ro'],
+    ],
+  },
+  'core.v1.PodAffinityTerm': {
+    f: [
+      ['labelSelector', 1, 'meta.v1.LabelSelector', 'po'],
+      ['namespaces', 2, 'string', 'ro'],
+      ['topologyKey', 3, 'string', ''],
+      ['namespaceSelector', 4, 'meta.v1.LabelSelector', 'po'],
+      ['matchLabelKeys', 5, 'string', 'ro'],
+      ['mismatchLabelKeys', 6, 'string', 'ro'],
+    ],
+  },
+  'core.v1.PodAntiAffinity': {
+    f: [
+      ['requiredDuringSchedulingIgnoredDuringExecution', 1, 'core.v1.PodAffinityTerm', 'ro'],
+      ['preferredDuringSchedulingIgnoredDuringExecution', 2, 'core.v1.WeightedPodAffinityTerm', 'ro'],
+    ],
+  },
+  'core.v1.PodAttachOptions': {
+    f: [
+      ['stdin', 1, 'bool', 'o'],
+      ['stdout', 2, 'bool', 'o'],
+      ['stderr', 3, 'bool', 'o'],
+      ['tty', 4, 'bool', 'o'],
+      ['container', 5, 'string', 'o'],
+    ],
+  },
+  'core.v1.PodCertificateProjection': {
+    f: [
+      ['signerName', 1, 'string', 'o'],
+      ['keyType', 2, 'string', 'o'],
+      ['maxExpirationSeconds', 3, 'int32', 'po'],
+      ['credentialBundlePath', 4, 'string', 'o'],
+      ['keyPath', 5, 'string', 'o'],
+      ['certificateChainPath', 6, 'string', 'o'],
+      ['userAnnotations', 7, 'map<string,string>', 'o'],
+      ['user', 8, 'int64', 'po'],
+    ],
+  },
+  'core.v1.PodCondition': {
+    f: [
+      ['type', 1, 'string', ''],
+      ['observedGeneration', 7, 'int64', 'o'],
+      ['status', 2, 'string', ''],
+      ['lastProbeTime', 3, 'meta.v1.Time', 'o'],
+      ['lastTransitionTime', 4, 'meta.v1.Time', 'o'],
+      ['reason', 5, 'string', 'o'],
+      ['message', 6, 'string', 'o'],
+    ],
+  },
+  'core.v1.PodDNSConfig': {
+    f: [
+      ['nameservers', 1, 'string', 'ro'],
+      ['searches', 2, 'string', 'ro'],
+      ['options', 3, 'core.v1.PodDNSConfigOption', 'ro'],
+    ],
+  },
+  'core.v1.PodDNSConfigOption': {
+    f: [
+      ['name', 1, 'string', 'o'],
+      ['value', 2, 'string', 'po'],
+    ],
+  },
+  'core.v1.PodExecOptions': {
+    f: [
+      ['stdin', 1, 'bool', 'o'],
+      ['stdout', 2, 'bool', 'o'],
+      ['stderr', 3, 'bool', 'o'],
+      ['tty', 4, 'bool', 'o'],
+      ['container', 5, 'string', 'o'],
+      ['command', 6, 'string', 'r'],
+    ],
+  },
+  'core.v1.PodExtendedResourceClaimStatus': {
+    f: [
+      ['requestMappings', 1, 'core.v1.ContainerExtendedResourceRequest', 'r'],
+      ['resourceClaimName', 2, 'string', ''],
+    ],
+  },
+  'core.v1.PodIP': { f: [['ip', 1, 'string', '']] },
+  'core.v1.PodList': {
+    f: [
+      ['metadata', 1, 'meta.v1.ListMeta', 'o'],
+      ['items', 2, 'core.v1.Pod', 'r'],
+    ],
+  },
+  'core.v1.PodLogOptions': {
+    f: [
+      ['container', 1, 'string', 'o'],
+      ['follow', 2, 'bool', 'o'],
+      ['previous', 3, 'bool', 'o'],
+      ['sinceSeconds', 4, 'int64', 'po'],
+      ['sinceTime', 5, 'meta.v1.Time', 'po'],
+      ['timestamps', 6, 'bool', 'o'],
+      ['tailLines', 7, 'int64', 'po'],
+      ['limitBytes', 8, 'int64', 'po'],
+      ['insecureSkipTLSVerifyBackend', 9, 'bool', 'o'],
+      ['stream', 10, 'string', 'po'],
+    ],
+  },
+  'core.v1.PodOS': { f: [['name', 1, 'string', '']] },
+  'core.v1.PodPortForwardOptions': { f: [['ports', 1, 'int32', 'ro']] },
+  'core.v1.PodProxyOptions': { f: [['path', 1, 'string', 'o']] },
+  'core.v1.PodReadinessGate': { f: [['conditionType', 1, 'string', '']] },
+  'core.v1.PodResourceClaim': {
+    f: [
+      ['name', 1, 'string', ''],
+      ['resourceClaimName', 3, 'string', 'po'],
+      ['resourceClaimTemplateName', 4, 'string', 'po'],
+    ],
+  },
+  'core.v1.PodResourceClaimStatus': {
+    f: [
+      ['name', 1, 'string', ''],
+      ['resourceClaimName', 2, 'string', 'po'],
+    ],
+  },
+  'core.v1.PodSchedulingGate': { f: [['name', 1, 'string', '']] },
+  'core.v1.PodSchedulingGroup': { f: [['podGroupName', 1, 'string', 'po']] },
+  'core.v1.PodSecurityContext': {
+    f: [
+      ['seLinuxOptions', 1, 'core.v1.SELinuxOptions', 'po'],
+      ['windowsOptions', 8, 'core.v1.WindowsSecurityContextOptions', 'po'],
+      ['runAsUser', 2, 'int64', 'po'],
+      ['runAsGroup', 6, 'int64', 'po'],
+      ['runAsNonRoot', 3, 'bool', 'po'],
+      ['supplementalGroups', 4, 'int64', 'ro'],
+      ['supplementalGroupsPolicy', 12, 'string', 'po'],
+      ['fsGroup', 5, 'int64', 'po'],
+      ['sysctls', 7, 'core.v1.Sysctl', 'ro'],
+      ['fsGroupChangePolicy', 9, 'string', 'po'],
+      ['seccompProfile', 10, 'core.v1.SeccompProfile', 'po'],
+      ['appArmorProfile', 11, 'core.v1.AppArmorProfile', 'po'],
+      ['seLinuxChangePolicy', 13, 'string', 'po'],
+    ],
+  },
+  'core.v1.PodSignature': { f: [['podController', 1, 'meta.v1.OwnerReference', 'po']] },
+  'core.v1.PodSpec': {
+    f: [
+      ['volumes', 1, 'core.v1.Volume', 'ro'],
+      ['initContainers', 20, 'core.v1.Container', 'ro'],
+      ['containers', 2, 'core.v1.Container', 'r'],
+      ['ephemeralContainers', 34, 'core.v1.EphemeralContainer', 'ro'],
+      ['restartPolicy', 3, 'string', 'o'],
+      ['terminationGracePeriodSeconds', 4, 'int64', 'po'],
+      ['activeDeadlineSeconds', 5, 'int64', 'po'],
+      ['dnsPolicy', 6, 'string', 'o'],
+      ['nodeSelector', 7, 'map<string,string>', 'o'],
+      ['serviceAccountName', 8, 'string', 'o'],
+      ['serviceAccount', 9, 'string', 'o'],
+      ['automountServiceAccountToken', 21, 'bool', 'po'],
+      ['nodeName', 10, 'string', 'o'],
+      ['hostNetwork', 11, 'bool', 'o'],
+      ['hostPID', 12, 'bool', 'o'],
+      ['hostIPC', 13, 'bool', 'o'],
+      ['shareProcessNamespace', 27, 'bool', 'po'],
+      ['securityContext', 14, 'core.v1.PodSecurityContext', 'po'],
+      ['imagePullSecrets', 15, 'core.v1.LocalObjectReference', 'ro'],
+      ['hostname', 16, 'string', 'o'],
+      ['subdomain', 17, 'string', 'o'],
+      ['affinity', 18, 'core.v1.Affinity', 'po'],
+      ['schedulerName', 19, 'string', 'o'],
+      ['tolerations', 22, 'core.v1.Toleration', 'ro'],
+      ['hostAliases', 23, 'core.v1.HostAlias', 'ro'],
+      ['priorityClassName', 24, 'string', 'o'],
+      ['priority', 25, 'int32', 'po'],
+      ['dnsConfig', 26, 'core.v1.PodDNSConfig', 'po'],
+      ['readinessGates', 28, 'core.v1.PodReadinessGate', 'ro'],
+      ['runtimeClassName', 29, 'string', 'po'],
+      ['enableServiceLinks', 30, 'bool', 'po'],
+      ['preemptionPolicy', 31, 'string', 'po'],
+      ['overhead', 32, 'map<string,resource.Quantity>', 'o'],
+      ['topologySpreadConstraints', 33, 'core.v1.TopologySpreadConstraint', 'ro'],
+      ['setHostnameAsFQDN', 35, 'bool', 'po'],
+      ['os', 36, 'core.v1.PodOS', 'po'],
+      ['hostUsers', 37, 'bool', 'po'],
+      ['schedulingGates', 38, 'core.v1.PodSchedulingGate', 'ro'],
+      ['resourceClaims', 39, 'core.v1.PodResourceClaim', 'ro'],
+      ['resources', 40, 'core.v1.ResourceRequirements', 'po'],
+      ['hostnameOverride', 41, 'string', 'po'],
+      ['schedulingGroup', 43, 'core.v1.PodSchedulingGroup', 'po'],
+      ['evictionResponders', 44, 'core.v1.EvictionResponder', 'ro'],
+    ],
+  },
+  'core.v1.PodStatus': {
+    f: [
+      ['observedGeneration', 17, 'int64', 'o'],
+      ['phase', 1, 'string', 'o'],
+      ['conditions', 2, 'core.v1.PodCondition', 'ro'],
+      ['message', 3, 'string', 'o'],
+      ['reason', 4, 'string', 'o'],
+      ['nominatedNodeName', 11, 'string', 'o'],
+      ['hostIP', 5, 'string', 'o'],
+      ['hostIPs', 16, 'core.v1.HostIP', 'ro'],
+      ['podIP', 6, 'string', 'o'],
+      ['podIPs', 12, 'core.v1.PodIP', 'ro'],
+      ['startTime', 7, 'meta.v1.Time', 'po'],
+      ['initContainerStatuses', 10, 'core.v1.ContainerStatus', 'ro'],
+      ['containerStatuses', 8, 'core.v1.ContainerStatus', 'ro'],
+      ['qosClass', 9, 'string', 'o'],
+      ['ephemeralContainerStatuses', 13, 'core.v1.ContainerStatus', 'ro'],
+      ['resize', 14, 'string', 'o'],
+      ['resourceClaimStatuses', 15, 'core.v1.PodResourceClaimStatus', 'ro'],
+      ['extendedResourceClaimStatus', 18, 'core.v1.PodExtendedResourceClaimStatus', 'po'],
+      ['allocatedResources', 19, 'map<string,resource.Quantity>', 'o'],
+      ['resources', 20, 'core.v1.ResourceRequirements', 'po'],
+      ['nodeAllocatableResourceClaimStatuses', 21, 'core.v1.NodeAllocatableResourceClaimStatus', 'ro'],
+      ['volumeHealth', 22, 'core.v1.PodVolumeHealth', 'ro'],
+    ],
+  },
+  'core.v1.PodTemplate': {
+    f: [
+      ['metadata', 1, 'meta.v1.ObjectMeta', 'o'],
+      ['template', 2, 'core.v1.PodTemplateSpec', 'o'],
+    ],
+  },
+  'core.v1.PodTemplateList': {
+    f: [
+      ['metadata', 1, 'meta.v1.ListMeta', 'o'],
+      ['items', 2, 'core.v1.PodTemplate', 'r'],
+    ],
+  },
+  'core.v1.PodTemplateSpec': {
+    f: [
+      ['metadata', 1, 'meta.v1.ObjectMeta', 'o'],
+      ['spec', 2, 'core.v1.PodSpec', 'o'],
+    ],
+  },
+  'core.v1.PodVolumeHealth': {
+    f: [
+      ['name', 1, 'string', ''],
+      ['healthConditions', 2, 'core.v1.VolumeHealthCondition', 'ro'],
+      ['lastTransitionTime', 3, 'meta.v1.Time', 'o'],
+    ],
+  },
+  'core.v1.PortStatus': {
+    f: [
+      ['port', 1, 'int32', ''],
+      ['protocol', 2, 'string', ''],
+      ['error', 3, 'string', 'po'],
+    ],
+  },
+  'core.v1.PortworxVolumeSource': {
+    f: [
+      ['volumeID', 1, 'string', ''],
+      ['fsType', 2, 'string', 'o'],
+      ['readOnly', 3, 'bool', 'o'],
+    ],
+  },
+  'core.v1.Preconditions': { f: [['uid', 1, 'string', 'po']] },
+  'core.v1.PreferAvoidPodsEntry': {
+    f: [
+      ['podSignature', 1, 'core.v1.PodSignature', ''],
+      ['evictionTime', 2, 'meta.v1.Time', 'o'],
+      ['reason', 3, 'string', 'o'],
+      ['message', 4, 'string', 'o'],
+    ],
+  },
+  'core.v1.PreferredSchedulingTerm': {
+    f: [
+      ['weight', 1, 'int32', ''],
+      ['preference', 2, 'core.v1.NodeSelectorTerm', ''],
+    ],
+  },
+  'core.v1.Probe': {
+    f: [
+      ['handler', 1, 'core.v1.ProbeHandler', 'i'],
+      ['initialDelaySeconds', 2, 'int32', 'o'],
+      ['timeoutSeconds', 3, 'int32', 'o'],
+      ['periodSeconds', 4, 'int32', 'o'],
+      ['successThreshold', 5, 'int32', 'o'],
+      ['failureThreshold', 6, 'int32', 'o'],
+      ['terminationGracePeriodSeconds', 7, 'int64', 'po'],
+    ],
+  },
+  'core.v1.ProbeHandler': {
+    f: [
+      ['exec', 1, 'core.v1.ExecAction', 'po'],
+      ['httpGet', 2, 'core.v1.HTTPGetAction', 'po'],
+      ['tcpSocket', 3, 'core.v1.TCPSocketAction', 'po'],
+      ['grpc', 4, 'core.v1.GRPCAction', 'po'],
+    ],
+  },
+  'core.v1.ProjectedVolumeSource': {
+    f: [
+      ['sources', 1, 'core.v1.VolumeProjection', 'r'],
+      ['defaultMode', 2, 'int32', 'po'],
+      ['defaultUser', 3, 'int64', 'po'],
+    ],
+  },
+  'core.v1.QuobyteVolumeSource': {
+    f: [
+      ['registry', 1, 'string', ''],
+      ['volume', 2, 'string', ''],
+      ['readOnly', 3, 'bool', 'o'],
+      ['user', 4, 'string', 'o'],
+      ['group', 5, 'string', 'o'],
+      ['tenant', 6, 'string', 'o'],
+    ],
+  },
+  'core.v1.RBDPersistentVolumeSource': {
+    f: [
+      ['monitors', 1, 'string', 'r'],
+      ['image', 2, 'string', ''],
+      ['fsType', 3, 'string', 'o'],
+      ['pool', 4, 'string', 'o'],
+      ['user', 5, 'string', 'o'],
+      ['keyring', 6, 'string', 'o'],
+      ['secretRef', 7, 'core.v1.SecretReference', 'po'],
+      ['readOnly', 8, 'bool', 'o'],
+    ],
+  },
+  'core.v1.RBDVolumeSource': {
+    f: [
+      ['monitors', 1, 'string', 'r'],
+      ['image', 2, 'string', ''],
+      ['fsType', 3, 'string', 'o'],
+      ['pool', 4, 'string', 'o'],
+      ['user', 5, 'string', 'o'],
+      ['keyring', 6, 'string', 'o'],
+      ['secretRef', 7, 'core.v1.LocalObjectReference', 'po'],
+      ['readOnly', 8, 'bool', 'o'],
+    ],
+  },
+  'core.v1.RangeAllocation': {
+    f: [
+      ['metadata', 1, 'meta.v1.ObjectMeta', 'o'],
+      ['range', 2, 'string', ''],
+      ['data', 3, 'bytes', ''],
+    ],
+  },
+  'core.v1.ReplicationController': {
+    f: [
+      ['metadata', 1, 'meta.v1.ObjectMeta', 'o'],
+      ['spec', 2, 'core.v1.ReplicationControllerSpec', 'o'],
+      ['status', 3, 'core.v1.ReplicationControllerStatus', 'o'],
+    ],
+  },
+  'core.v1.ReplicationControllerCondition': {
+    f: [
+      ['type', 1, 'string', ''],
+      ['status', 2, 'string', ''],
+      ['lastTransitionTime', 3, 'meta.v1.Time', 'o'],
+      ['reason', 4, 'string', 'o'],
+      ['message', 5, 'string', 'o'],
+    ],
+  },
+  'core.v1.ReplicationControllerList': {
+    f: [
+      ['metadata', 1, 'meta.v1.ListMeta', 'o'],
+      ['items', 2, 'core.v1.ReplicationController', 'r'],
+    ],
+  },
+  'core.v1.ReplicationControllerSpec': {
+    f: [
+      ['replicas', 1, 'int32', 'po'],
+      ['minReadySeconds', 4, 'int32', 'o'],
+      ['selector', 2, 'map<string,string>', 'o'],
+      ['template', 3, 'core.v1.PodTemplateSpec', 'po'],
+    ],
+  },
+  'core.v1.ReplicationControllerStatus': {
+    f: [
+      ['replicas', 1, 'int32', ''],
+      ['fullyLabeledReplicas', 2, 'int32', 'o'],
+      ['readyReplicas', 4, 'int32', 'o'],
+      ['availableReplicas', 5, 'int32', 'o'],
+      ['observedGeneration', 3, 'int64', 'o'],
+      ['conditions', 6, 'core.v1.ReplicationControllerCondition', 'ro'],
+    ],
+  },
+  'core.v1.ResourceClaim': {
+    f: [
+      ['name', 1, 'string', ''],
+      ['request', 2, 'string', 'o'],
+    ],
+  },
+  'core.v1.ResourceFieldSelector': {
+    f: [
+      ['containerName', 1, 'string', 'o'],
+      ['resource', 2, 'string', ''],
+      ['divisor', 3, 'resource.Quantity', 'o'],
+    ],
+  },
+  'core.v1.ResourceHealth': {
+    f: [
+      ['resourceID', 1, 'string', ''],
+      ['health', 2, 'string', 'o'],
+      ['message', 6, 'string', 'po'],
+    ],
+  },
+  'core.v1.ResourceQuota': {
+    f: [
+      ['metadata', 1, 'meta.v1.ObjectMeta', 'o'],
+      ['spec', 2, 'core.v1.ResourceQuotaSpec', 'o'],
+      ['status', 3, 'core.v1.ResourceQuotaStatus', 'o'],
+    ],
+  },
+  'core.v1.ResourceQuotaList': {
+    f: [
+      ['metadata', 1, 'meta.v1.ListMeta', 'o'],
+      ['items', 2, 'core.v1.ResourceQuota', 'r'],
+    ],
+  },
+  'core.v1.ResourceQuotaSpec': {
+    f: [
+      ['hard', 1, 'map<string,resource.Quantity>', 'o'],
+      ['scopes', 2, 'string', 'ro'],
+      ['scopeSelector', 3, 'core.v1.ScopeSelector', 'po'],
+    ],
+  },
+  'core.v1.ResourceQuotaStatus': {
+    f: [
+      ['hard', 1, 'map<string,resource.Quantity>', 'o'],
+      ['used', 2, 'map<string,resource.Quantity>', 'o'],
+    ],
+  },
+  'core.v1.ResourceRequirements': {
+    f: [
+      ['limits', 1, 'map<string,resource.Quantity>', 'o'],
+      ['requests', 2, 'map<string,resource.Quantity>', 'o'],
+      ['claims', 3, 'core.v1.ResourceClaim', 'ro'],
+    ],
+  },
+  'core.v1.ResourceStatus': {
+    f: [
+      ['name', 1, 'string', ''],
+      ['resources', 2, 'core.v1.ResourceHealth', 'ro'],
+    ],
+  },
+  'core.v1.SELinuxOptions': {
+    f: [
+      ['user', 1, 'string', 'o'],
+      ['role', 2, 'string', 'o'],
+      ['type', 3, 'string', 'o'],
+      ['level', 4, 'string', 'o'],
+    ],
+  },
+  'core.v1.ScaleIOPersistentVolumeSource': {
+    f: [
+      ['gateway', 1, 'string', ''],
+      ['system', 2, 'string', ''],
+      ['secretRef', 3, 'core.v1.SecretReference', 'p'],
+      ['sslEnabled', 4, 'bool', 'o'],
+      ['protectionDomain', 5, 'string', 'o'],
+      ['storagePool', 6, 'string', 'o'],
+      ['storageMode', 7, 'string', 'o'],
+      ['volumeName', 8, 'string', 'o'],
+      ['fsType', 9, 'string', 'o'],
+      ['readOnly', 10, 'bool', 'o'],
+    ],
+  },
+  'core.v1.ScaleIOVolumeSource': {
+    f: [
+      ['gateway', 1, 'string', ''],
+      ['system', 2, 'string', ''],
+      ['secretRef', 3, 'core.v1.LocalObjectReference', 'p'],
+      ['sslEnabled', 4, 'bool', 'o'],
+      ['protectionDomain', 5, 'string', 'o'],
+      ['storagePool', 6, 'string', 'o'],
+      ['storageMode', 7, 'string', 'o'],
+      ['volumeName', 8, 'string', 'o'],
+      ['fsType', 9, 'string', 'o'],
+      ['readOnly', 10, 'bool', 'o'],
+    ],
+  },
+  'core.v1.ScopeSelector': { f: [['matchExpressions', 1, 'core.v1.ScopedResourceSelectorRequirement', 'ro']] },
+  'core.v1.ScopedResourceSelectorRequirement': {
+    f: [
+      ['scopeName', 1, 'string', ''],
+      ['operator', 2, 'string', ''],
+      ['values', 3, 'string', 'ro'],
+    ],
+  },
+  'core.v1.SeccompProfile': {
+    f: [
+      ['type', 1, 'string', ''],
+      ['localhostProfile', 2, 'string', 'po'],
+    ],
+  },
+  'core.v1.Secret': {
+    f: [
+      ['metadata', 1, 'meta.v1.ObjectMeta', 'o'],
+      ['immutable', 5, 'bool', 'po'],
+      ['data', 2, 'map<string,bytes>', 'o'],
+      ['stringData', 4, 'map<string,string>', 'o'],
+      ['type', 3, 'string', 'o'],
+    ],
+  },
+  'core.v1.SecretEnvSource': {
+    f: [
+      ['localObjectReference', 1, 'core.v1.LocalObjectReference', 'i'],
+      ['optional', 2, 'bool', 'po'],
+    ],
+  },
+  'core.v1.SecretKeySelector': {
+    f: [
+      ['localObjectReference', 1, 'core.v1.LocalObjectReference', 'i'],
+      ['key', 2, 'string', ''],
+      ['optional', 3, 'bool', 'po'],
+    ],
+  },
+  'core.v1.SecretList': {
+    f: [
+      ['metadata', 1, 'meta.v1.ListMeta', 'o'],
+      ['items', 2, 'core.v1.Secret', 'r'],
+    ],
+  },
+  'core.v1.SecretProjection': {
+    f: [
+      ['localObjectReference', 1, 'core.v1.LocalObjectReference', 'i'],
+      ['items', 2, 'core.v1.KeyToPath', 'ro'],
+      ['optional', 4, 'bool', 'po'],
+    ],
+  },
+  'core.v1.SecretReference': {
+    f: [
+      ['name', 1, 'string', 'o'],
+      ['namespace', 2, 'string', 'o'],
+    ],
+  },
+  'core.v1.SecretVolumeSource': {
+    f: [
+      ['secretName', 1, 'string', 'o'],
+      ['items', 2, 'core.v1.KeyToPath', 'ro'],
+      ['defaultMode', 3, 'int32', 'po'],
+      ['optional', 4, 'bool', 'po'],
+      ['defaultUser', 5, 'int64', 'po'],
+    ],
+  },
+  'core.v1.SecurityContext': {
+    f: [
+      ['capabilities', 1, 'core.v1.Capabilities', 'po'],
+      ['privileged', 2, 'bool', 'po'],
+      ['seLinuxOptions', 3, 'core.v1.SELinuxOptions', 'po'],
+      ['windowsOptions', 10, 'core.v1.WindowsSecurityContextOptions', 'po'],
+      ['runAsUser', 4, 'int64', 'po'],
+      ['runAsGroup', 8, 'int64', 'po'],
+      ['runAsNonRoot', 5, 'bool', 'po'],
+      ['readOnlyRootFilesystem', 6, 'bool', 'po'],
+      ['allowPrivilegeEscalation', 7, 'bool', 'po'],
+      ['procMount', 9, 'string', 'po'],
+      ['seccompProfile', 11, 'core.v1.SeccompProfile', 'po'],
+      ['appArmorProfile', 12, 'core.v1.AppArmorProfile', 'po'],
+    ],
+  },
+  'core.v1.SerializedReference': { f: [['reference', 1, 'core.v1.ObjectReference', 'o']] },
+  'core.v1.Service': {
+    f: [
+      ['metadata', 1, 'meta.v1.ObjectMeta', 'o'],
+      ['spec', 2, 'core.v1.ServiceSpec', 'o'],
+      ['status', 3, 'core.v1.ServiceStatus', 'o'],
+    ],
+  },
+  'core.v1.ServiceAccount': {
+    f: [
+      ['metadata', 1, 'meta.v1.ObjectMeta', 'o'],
+      ['secrets', 2, 'core.v1.ObjectReference', 'ro'],
+      ['imagePullSecrets', 3, 'core.v1.LocalObjectReference', 'ro'],
+      ['automountServiceAccountToken', 4, 'bool', 'po'],
+    ],
+  },
+  'core.v1.ServiceAccountList': {
+    f: [
+      ['metadata', 1, 'meta.v1.ListMeta', 'o'],
+      ['items', 2, 'core.v1.ServiceAccount', 'r'],
+    ],
+  },
+  'core.v1.ServiceAccountTokenProjection': {
+    f: [
+      ['audience', 1, 'string', 'o'],
+      ['expirationSeconds', 2, 'int64', 'po'],
+      ['path', 3, 'string', ''],
+      ['user', 4, 'int64', 'po'],
+    ],
+  },
+  'core.v1.ServiceList': {
+    f: [
+      ['metadata', 1, 'meta.v1.ListMeta', 'o'],
+      ['items', 2, 'core.v1.Service', 'r'],
+    ],
+  },
+  'core.v1.ServicePort': {
+    f: [
+      ['name', 1, 'string', 'o'],
+      ['protocol', 2, 'string', 'o'],
+      ['appProtocol', 6, 'string', 'po'],
+      ['port', 3, 'int32', ''],
+      ['targetPort', 4, 'intstr.IntOrString', 'o'],
+      ['nodePort', 5, 'int32', 'o'],
+    ],
+  },
+  'core.v1.ServiceProxyOptions': { f: [['path', 1, 'string', 'o']] },
+  'core.v1.ServiceSpec': {
+    f: [
+      ['ports', 1, 'core.v1.ServicePort', 'ro'],
+      ['selector', 2, 'map<string,string>', 'o'],
+      ['clusterIP', 3, 'string', 'o'],
+      ['clusterIPs', 18, 'string', 'ro'],
+      ['type', 4, 'string', 'o'],
+      ['externalIPs', 5, 'string', 'ro'],
+      ['sessionAffinity', 7, 'string', 'o'],
+      ['loadBalancerIP', 8, 'string', 'o'],
+      ['loadBalancerSourceRanges', 9, 'string', 'ro'],
+      ['externalName', 10, 'string', 'o'],
+      ['externalTrafficPolicy', 11, 'string', 'o'],
+      ['healthCheckNodePort', 12, 'int32', 'o'],
+      ['publishNotReadyAddresses', 13, 'bool', 'o'],
+      ['sessionAffinityConfig', 14, 'core.v1.SessionAffinityConfig', 'po'],
+      ['ipFamilies', 19, 'string', 'ro'],
+      ['ipFamilyPolicy', 17, 'string', 'po'],
+      ['allocateLoadBalancerNodePorts', 20, 'bool', 'po'],
+      ['loadBalancerClass', 21, 'string', 'po'],
+      ['internalTrafficPolicy', 22, 'string', 'po'],
+      ['trafficDistribution', 23, 'string', 'po'],
+    ],
+  },
+  'core.v1.ServiceStatus': {
+    f: [
+      ['loadBalancer', 1, 'core.v1.LoadBalancerStatus', 'o'],
+      ['conditions', 2, 'meta.v1.Condition', 'ro'],
+    ],
+  },
+  'core.v1.SessionAffinityConfig': { f: [['clientIP', 1, 'core.v1.ClientIPConfig', 'po']] },
+  'core.v1.SleepAction': { f: [['seconds', 1, 'int64', '']] },
+  'core.v1.StorageOSPersistentVolumeSource': {
+    f: [
+      ['volumeName', 1, 'string', 'o'],
+      ['volumeNamespace', 2, 'string', 'o'],
+      ['fsType', 3, 'string', 'o'],
+      ['readOnly', 4, 'bool', 'o'],
+      ['secretRef', 5, 'core.v1.ObjectReference', 'po'],
+    ],
+  },
+  'core.v1.StorageOSVolumeSource': {
+    f: [
+      ['volumeName', 1, 'string', 'o'],
+      ['volumeNamespace', 2, 'string', 'o'],
+      ['fsType', 3, 'string', 'o'],
+      ['readOnly', 4, 'bool', 'o'],
+      ['secretRef', 5, 'core.v1.LocalObjectReference', 'po'],
+    ],
+  },
+  'core.v1.Sysctl': {
+    f: [
+      ['name', 1, 'string', ''],
+      ['value', 2, 'string', ''],
+    ],
+  },
+  'core.v1.TCPSocketAction': {
+    f: [
+      ['port', 1, 'intstr.IntOrString', ''],
+      ['host', 2, 'string', 'o'],
+    ],
+  },
+  'core.v1.Taint': {
+    f: [
+      ['key', 1, 'string', ''],
+      ['value', 2, 'string', 'o'],
+      ['effect', 3, 'string', ''],
+      ['timeAdded', 4, 'meta.v1.Time', 'po'],
+    ],
+  },
+  'core.v1.Toleration': {
+    f: [
+      ['key', 1, 'string', 'o'],
+      ['operator', 2, 'string', 'o'],
+      ['value', 3, 'string', 'o'],
+      ['effect', 4, 'string', 'o'],
+      ['tolerationSeconds', 5, 'int64', 'po'],
+    ],
+  },
+  'core.v1.TopologySelectorLabelRequirement': {
+    f: [
+      ['key', 1, 'string', ''],
+      ['values', 2, 'string', 'r'],
+    ],
+  },
+  'core.v1.TopologySelectorTerm': {
+    f: [['matchLabelExpressions', 1, 'core.v1.TopologySelectorLabelRequirement', 'ro']],
+  },
+  'core.v1.TopologySpreadConstraint': {
+    f: [
+      ['maxSkew', 1, 'int32', ''],
+      ['topologyKey', 2, 'string', ''],
+      ['whenUnsatisfiable', 3, 'string', ''],
+      ['labelSelector', 4, 'meta.v1.LabelSelector', 'po'],
+      ['minDomains', 5, 'int32', 'po'],
+      ['nodeAffinityPolicy', 6, 'string', 'po'],
+      ['nodeTaintsPolicy', 7, 'string', 'po'],
+      ['matchLabelKeys', 8, 'string', 'ro'],
+    ],
+  },
+  'core.v1.TypedLocalObjectReference': {
+    f: [
+      ['apiGroup', 1, 'string', 'p'],
+      ['kind', 2, 'string', ''],
+      ['name', 3, 'string', ''],
+    ],
+  },
+  'core.v1.TypedObjectReference': {
+    f: [
+      ['apiGroup', 1, 'string', 'p'],
+      ['kind', 2, 'string', ''],
+      ['name', 3, 'string', ''],
+      ['namespace', 4, 'string', 'po'],
+    ],
+  },
+  'core.v1.Volume': {
+    f: [
+      ['name', 1, 'string', ''],
+      ['volumeSource', 2, 'core.v1.VolumeSource', 'i'],
+    ],
+  },
+  'core.v1.VolumeDevice': {
+    f: [
+      ['name', 1, 'string', ''],
+      ['devicePath', 2, 'string', ''],
+    ],
+  },
+  'core.v1.VolumeHealthCondition': {
+    f: [
+      ['status', 1, 'string', ''],
+      ['reason', 2, 'string', ''],
+      ['message', 3, 'string', 'o'],
+    ],
+  },
+  'core.v1.VolumeHealthStatus': {
+    f: [
+      ['healthConditions', 1, 'core.v1.VolumeHealthCondition', 'ro'],
+      ['lastTransitionTime', 2, 'meta.v1.Time', 'o'],
+    ],
+  },
+  'core.v1.VolumeMount': {
+    f: [
+      ['name', 1, 'string', ''],
+      ['readOnly', 2, 'bool', 'o'],
+      ['recursiveReadOnly', 7, 'string', 'po'],
+      ['mountPath', 3, 'string', ''],
+      ['subPath', 4, 'string', 'o'],
+      ['mountPropagation', 5, 'string', 'po'],
+      ['subPathExpr', 6, 'string', 'o'],
+      ['bindMountOptions', 8, 'string', 'ro'],
+    ],
+  },
+  'core.v1.VolumeMountStatus': {
+    f: [
+      ['name', 1, 'string', ''],
+      ['mountPath', 2, 'string', ''],
+      ['readOnly', 3, 'bool', 'o'],
+      ['recursiveReadOnly', 4, 'string', 'po'],
+      ['volumeStatus', 5, 'core.v1.VolumeStatus', 'po'],
+    ],
+  },
+  'core.v1.VolumeNodeAffinity': { f: [['required', 1, 'core.v1.NodeSelector', 'po']] },
+  'core.v1.VolumeProjection': {
+    f: [
+      ['secret', 1, 'core.v1.SecretProjection', 'po'],
+      ['downwardAPI', 2, 'core.v1.DownwardAPIProjection', 'po'],
+      ['configMap', 3, 'core.v1.ConfigMapProjection', 'po'],
+      ['serviceAccountToken', 4, 'core.v1.ServiceAccountTokenProjection', 'po'],
+      ['clusterTrustBundle', 5, 'core.v1.ClusterTrustBundleProjection', 'po'],
+      ['podCertificate', 6, 'core.v1.PodCertificateProjection', 'po'],
+    ],
+  },
+  'core.v1.VolumeResourceRequirements': {
+    f: [
+      ['limits', 1, 'map<string,resource.Quantity>', 'o'],
+      ['requests', 2, 'map<string,resource.Quantity>', 'o'],
+    ],
+  },
+  'core.v1.VolumeSource': {
+    f: [
+      ['hostPath', 1, 'core.v1.HostPathVolumeSource', 'po'],
+      ['emptyDir', 2, 'core.v1.EmptyDirVolumeSource', 'po'],
+      ['gcePersistentDisk', 3, 'core.v1.GCEPersistentDiskVolumeSource', 'po'],
+      ['awsElasticBlockStore', 4, 'core.v1.AWSElasticBlockStoreVolumeSource', 'po'],
+      ['gitRepo', 5, 'core.v1.GitRepoVolumeSource', 'po'],
+      ['secret', 6, 'core.v1.SecretVolumeSource', 'po'],
+      ['nfs', 7, 'core.v1.NFSVolumeSource', 'po'],
+      ['iscsi', 8, 'core.v1.ISCSIVolumeSource', 'po'],
+      ['glusterfs', 9, 'core.v1.GlusterfsVolumeSource', 'po'],
+      ['persistentVolumeClaim', 10, 'core.v1.PersistentVolumeClaimVolumeSource', 'po'],
+      ['rbd', 11, 'core.v1.RBDVolumeSource', 'po'],
+      ['flexVolume', 12, 'core.v1.FlexVolumeSource', 'po'],
+      ['cinder', 13, 'core.v1.CinderVolumeSource', 'po'],
+      ['cephfs', 14, 'core.v1.CephFSVolumeSource', 'po'],
+      ['flocker', 15, 'core.v1.FlockerVolumeSource', 'po'],
+      ['downwardAPI', 16, 'core.v1.DownwardAPIVolumeSource', 'po'],
+      ['fc', 17, 'core.v1.FCVolumeSource', 'po'],
+      ['azureFile', 18, 'core.v1.AzureFileVolumeSource', 'po'],
+      ['configMap', 19, 'core.v1.ConfigMapVolumeSource', 'po'],
+      ['vsphereVolume', 20, 'core.v1.VsphereVirtualDiskVolumeSource', 'po'],
+      ['quobyte', 21, 'core.v1.QuobyteVolumeSource', 'po'],
+      ['azureDisk', 22, 'core.v1.AzureDiskVolumeSource', 'po'],
+      ['photonPersistentDisk', 23, 'core.v1.PhotonPersistentDiskVolumeSource', 'po'],
+      ['projected', 26, 'core.v1.ProjectedVolumeSource', 'po'],
+      ['portworxVolume', 24, 'core.v1.PortworxVolumeSource', 'po'],
+      ['scaleIO', 25, 'core.v1.ScaleIOVolumeSource', 'po'],
+      ['storageos', 27, 'core.v1.StorageOSVolumeSource', 'po'],
+      ['csi', 28, 'core.v1.CSIVolumeSource', 'po'],
+      ['ephemeral', 29, 'core.v1.EphemeralVolumeSource', 'po'],
+      ['image', 30, 'core.v1.ImageVolumeSource', 'po'],
+    ],
+  },
+  'core.v1.VolumeStatus': { f: [['image', 1, 'core.v1.ImageVolumeStatus', 'po']] },
+  'core.v1.VsphereVirtualDiskVolumeSource': {
+    f: [
+      ['volumePath', 1, 'string', ''],
+      ['fsType', 2, 'string', 'o'],
+      ['storagePolicyName', 3, 'string', 'o'],
+      ['storagePolicyID', 4, 'string', 'o'],
+    ],
+  },
+  'core.v1.WeightedPodAffinityTerm': {
+    f: [
+      ['weight', 1, 'int32', ''],
+      ['podAffinityTerm', 2, 'core.v1.PodAffinityTerm', ''],
+    ],
+  },
+  'core.v1.WindowsSecurityContextOptions': {
+    f: [
+      ['gmsaCredentialSpecName', 1, 'string', 'po'],
+      ['gmsaCredentialSpec', 2, 'string', 'po'],
+      ['runAsUserName', 3, 'string', 'po'],
+      ['hostProcess', 4, 'bool', 'po'],
+    ],
+  },
+  'discovery.v1.Endpoint': {
+    f: [
+      ['addresses', 1, 'string', 'r'],
+      ['conditions', 2, 'discovery.v1.EndpointConditions', 'o'],
+      ['hostname', 3, 'string', 'po'],
+      ['targetRef', 4, 'core.v1.ObjectReference', 'po'],
+      ['deprecatedTopology', 5, 'map<string,string>', 'o'],
+      ['nodeName', 6, 'string', 'po'],
+      ['zone', 7, 'string', 'po'],
+      ['hints', 8, 'discovery.v1.EndpointHints', 'po'],
+    ],
+  },
+  'discovery.v1.EndpointConditions': {
+    f: [
+      ['ready', 1, 'bool', 'po'],
+      ['serving', 2, 'bool', 'po'],
+      ['terminating', 3, 'bool', 'po'],
+    ],
+  },
+  'discovery.v1.EndpointHints': {
+    f: [
+      ['forZones', 1, 'discovery.v1.ForZone', 'ro'],
+      ['forNodes', 2, 'discovery.v1.ForNode', 'ro'],
+    ],
+  },
+  'discovery.v1.EndpointPort': {
+    f: [
+      ['name', 1, 'string', 'po'],
+      ['protocol', 2, 'string', 'po'],
+      ['port', 3, 'int32', 'po'],
+      ['appProtocol', 4, 'string', 'po'],
+    ],
+  },
+  'discovery.v1.EndpointSlice': {
+    f: [
+      ['metadata', 1, 'meta.v1.ObjectMeta', 'o'],
+      ['addressType', 4, 'string', ''],
+      ['endpoints', 2, 'discovery.v1.Endpoint', 'r'],
+      ['ports', 3, 'discovery.v1.EndpointPort', 'r'],
+    ],
+  },
+  'discovery.v1.EndpointSliceList': {
+    f: [
+      ['metadata', 1, 'meta.v1.ListMeta', 'o'],
+      ['items', 2, 'discovery.v1.EndpointSlice', 'r'],
+    ],
+  },
+  'discovery.v1.ForNode': { f: [['name', 1, 'string', '']] },
+  'discovery.v1.ForZone': { f: [['name', 1, 'string', '']] },
+  'events.v1.Event': {
+    f: [
+      ['metadata', 1, 'meta.v1.ObjectMeta', ''],
+      ['eventTime', 2, 'meta.v1.MicroTime', ''],
+      ['series', 3, 'events.v1.EventSeries', 'po'],
+      ['reportingController', 4, 'string', 'o'],
+      ['reportingInstance', 5, 'string', 'o'],
+      ['action', 6, 'string', 'o'],
+      ['reason', 7, 'string', 'o'],
+      ['regarding', 8, 'core.v1.ObjectReference', 'o'],
+      ['related', 9, 'core.v1.ObjectReference', 'po'],
+      ['note', 10, 'string', 'o'],
+      ['type', 11, 'string', 'o'],
+      ['deprecatedSource', 12, 'core.v1.EventSource', 'o'],
+      ['deprecatedFirstTimestamp', 13, 'meta.v1.Time', 'o'],
+      ['deprecatedLastTimestamp', 14, 'meta.v1.Time', 'o'],
+      ['deprecatedCount', 15, 'int32', 'o'],
+    ],
+  },
+  'events.v1.EventList': {
+    f: [
+      ['metadata', 1, 'meta.v1.ListMeta', 'o'],
+      ['items', 2, 'events.v1.Event', 'r'],
+    ],
+  },
+  'events.v1.EventSeries': {
+    f: [
+      ['count', 1, 'int32', ''],
+      ['lastObservedTime', 2, 'meta.v1.MicroTime', ''],
+    ],
+  },
+  'intstr.IntOrString': {
+    f: [
+      ['type', 1, 'int64', ''],
+      ['intVal', 2, 'int32', ''],
+      ['strVal', 3, 'string', ''],
+    ],
+  },
+  'meta.v1.APIGroup': {
+    f: [
+      ['name', 1, 'string', ''],
+      ['versions', 2, 'meta.v1.GroupVersionForDiscovery', 'r'],
+      ['preferredVersion', 3, 'meta.v1.GroupVersionForDiscovery', 'o'],
+      ['serverAddressByClientCIDRs', 4, 'meta.v1.ServerAddressByClientCIDR', 'ro'],
+    ],
+  },
+  'meta.v1.APIGroupList': { f: [['groups', 1, 'meta.v1.APIGroup', 'r']] },
+  'meta.v1.APIResource': {
+    f: [
+      ['name', 1, 'string', ''],
+      ['singularName', 6, 'string', ''],
+      ['namespaced', 2, 'bool', ''],
+      ['group', 8, 'string', 'o'],
+      ['version', 9, 'string', 'o'],
+      ['kind', 3, 'string', ''],
+      ['verbs', 4, 'meta.v1.Verbs', ''],
+      ['shortNames', 5, 'string', 'ro'],
+      ['categories', 7, 'string', 'ro'],
+      ['storageVersionHash', 10, 'string', 'o'],
+    ],
+  },
+  'meta.v1.APIResourceList': {
+    f: [
+      ['groupVersion', 1, 'string', ''],
+      ['resources', 2, 'meta.v1.APIResource', 'r'],
+    ],
+  },
+  'meta.v1.APIVersions': {
+    f: [
+      ['versions', 1, 'string', 'r'],
+      ['serverAddressByClientCIDRs', 2, 'meta.v1.ServerAddressByClientCIDR', 'r'],
+    ],
+  },
+  'meta.v1.ApplyOptions': {
+    f: [
+      ['dryRun', 1, 'string', 'ro'],
+      ['force', 2, 'bool', ''],
+      ['fieldManager', 3, 'string', ''],
+    ],
+  },
+  'meta.v1.Condition': {
+    f: [
+      ['type', 1, 'string', ''],
+      ['status', 2, 'string', ''],
+      ['observedGeneration', 3, 'int64', 'o'],
+      ['lastTransitionTime', 4, 'meta.v1.Time', ''],
+      ['reason', 5, 'string', ''],
+      ['message', 6, 'string', ''],
+    ],
+  },
+  'meta.v1.CreateOptions': {
+    f: [
+      ['dryRun', 1, 'string', 'ro'],
+      ['fieldManager', 3, 'string', 'o'],
+      ['fieldValidation', 4, 'string', 'o'],
+    ],
+  },
+  'meta.v1.DeleteOptions': {
+    f: [
+      ['gracePeriodSeconds', 1, 'int64', 'po'],
+      ['preconditions', 2, 'meta.v1.Preconditions', 'po'],
+      ['orphanDependents', 3, 'bool', 'po'],
+      ['propagationPolicy', 4, 'string', 'po'],
+      ['dryRun', 5, 'string', 'ro'],
+      ['ignoreStoreReadErrorWithClusterBreakingPotential', 6, 'bool', 'po'],
+    ],
+  },
+  'meta.v1.Duration': { f: [['duration', 1, 'int64', 'i']] },
+  'meta.v1.FieldSelectorRequirement': {
+    f: [
+      ['key', 1, 'string', ''],
+      ['operator', 2, 'string', ''],
+      ['values', 3, 'string', 'ro'],
+    ],
+  },
+  'meta.v1.FieldsV1': { f: [['Raw', 1, 'bytes', '']] },
+  'meta.v1.GetOptions': { f: [['resourceVersion', 1, 'string', 'o']] },
+  'meta.v1.GroupKind': {
+    f: [
+      ['group', 1, 'string', ''],
+      ['kind', 2, 'string', ''],
+    ],
+  },
+  'meta.v1.GroupResource': {
+    f: [
+      ['group', 1, 'string', ''],
+      ['resource', 2, 'string', ''],
+    ],
+  },
+  'meta.v1.GroupVersion': {
+    f: [
+      ['group', 1, 'string', ''],
+      ['version', 2, 'string', ''],
+    ],
+  },
+  'meta.v1.GroupVersionForDiscovery': {
+    f: [
+      ['groupVersion', 1, 'string', ''],
+      ['version', 2, 'string', ''],
+    ],
+  },
+  'meta.v1.GroupVersionKind': {
+    f: [
+      ['group', 1, 'string', ''],
+      ['version', 2, 'string', ''],
+      ['kind', 3, 'string', ''],
+    ],
+  },
+  'meta.v1.GroupVersionResource': {
+    f: [
+      ['group', 1, 'string', ''],
+      ['version', 2, 'string', ''],
+      ['resource', 3, 'string', ''],
+    ],
+  },
+  'meta.v1.LabelSelector': {
+    f: [
+      ['matchLabels', 1, 'map<string,string>', 'o'],
+      ['matchExpressions', 2, 'meta.v1.LabelSelectorRequirement', 'ro'],
+    ],
+  },
+  'meta.v1.LabelSelectorRequirement': {
+    f: [
+      ['key', 1, 'string', ''],
+      ['operator', 2, 'string', ''],
+      ['values', 3, 'string', 'ro'],
+    ],
+  },
+  'meta.v1.List': {
+    f: [
+      ['metadata', 1, 'meta.v1.ListMeta', 'o'],
+      ['items', 2, 'runtime.RawExtension', 'r'],
+    ],
+  },
+  'meta.v1.ListMeta': {
+    f: [
+      ['selfLink', 1, 'string', 'o'],
+      ['resourceVersion', 2, 'string', 'o'],
+      ['continue', 3, 'string', 'o'],
+      ['remainingItemCount', 4, 'int64', 'po'],
+      ['shardInfo', 5, 'meta.v1.ShardInfo', 'po'],
+    ],
+  },
+  'meta.v1.ListOptions': {
+    f: [
+      ['labelSelector', 1, 'string', 'o'],
+      ['fieldSelector', 2, 'string', 'o'],
+      ['watch', 3, 'bool', 'o'],
+      ['allowWatchBookmarks', 9, 'bool', 'o'],
+      ['resourceVersion', 4, 'string', 'o'],
+      ['resourceVersionMatch', 10, 'string', 'o'],
+      ['timeoutSeconds', 5, 'int64', 'po'],
+      ['limit', 7, 'int64', 'o'],
+      ['continue', 8, 'string', 'o'],
+      ['sendInitialEvents', 11, 'bool', 'po'],
+      ['shardSelector', 15, 'string', 'o'],
+    ],
+  },
+  'meta.v1.ManagedFieldsEntry': {
+    f: [
+      ['manager', 1, 'string', 'o'],
+      ['operation', 2, 'string', 'o'],
+      ['apiVersion', 3, 'string', 'o'],
+      ['time', 4, 'meta.v1.Time', 'po'],
+      ['fieldsType', 6, 'string', 'o'],
+      ['fieldsV1', 7, 'meta.v1.FieldsV1', 'po'],
+      ['subresource', 8, 'string', 'o'],
+    ],
+  },
+  'meta.v1.MicroTime': {
+    f: [
+      ['seconds', 1, 'int64', ''],
+      ['nanos', 2, 'int32', ''],
+    ],
+  },
+  'meta.v1.ObjectMeta': {
+    f: [
+      ['name', 1, 'string', 'o'],
+      ['generateName', 2, 'string', 'o'],
+      ['namespace', 3, 'string', 'o'],
+      ['selfLink', 4, 'string', 'o'],
+      ['uid', 5, 'string', 'o'],
+      ['resourceVersion', 6, 'string', 'o'],
+      ['generation', 7, 'int64', 'o'],
+      ['creationTimestamp', 8, 'meta.v1.Time', 'oz'],
+      ['deletionTimestamp', 9, 'meta.v1.Time', 'po'],
+      ['deletionGracePeriodSeconds', 10, 'int64', 'po'],
+      ['labels', 11, 'map<string,string>', 'o'],
+      ['annotations', 12, 'map<string,string>', 'o'],
+      ['ownerReferences', 13, 'meta.v1.OwnerReference', 'ro'],
+      ['finalizers', 14, 'string', 'ro'],
+      ['managedFields', 17, 'meta.v1.ManagedFieldsEntry', 'ro'],
+    ],
+  },
+  'meta.v1.OwnerReference': {
+    f: [
+      ['apiVersion', 5, 'string', ''],
+      ['kind', 1, 'string', ''],
+      ['name', 3, 'string', ''],
+      ['uid', 4, 'string', ''],
+      ['controller', 6, 'bool', 'po'],
+      ['blockOwnerDeletion', 7, 'bool', 'po'],
+    ],
+  },
+  'meta.v1.PartialObjectMetadata': { f: [['metadata', 1, 'meta.v1.ObjectMeta', 'o']] },
+  'meta.v1.PartialObjectMetadataList': {
+    f: [
+      ['metadata', 1, 'meta.v1.ListMeta', 'o'],
+      ['items', 2, 'meta.v1.PartialObjectMetadata', 'r'],
+    ],
+  },
+  'meta.v1.Patch': { f: [] },
+  'meta.v1.PatchOptions': {
+    f: [
+      ['dryRun', 1, 'string', 'ro'],
+      ['force', 2, 'bool', 'po'],
+      ['fieldManager', 3, 'string', 'o'],
+      ['fieldValidation', 4, 'string', 'o'],
+    ],
+  },
+  'meta.v1.Preconditions': {
+    f: [
+      ['uid', 1, 'string', 'po'],
+      ['resourceVersion', 2, 'string', 'po'],
+    ],
+  },
+  'meta.v1.RootPaths': { f: [['paths', 1, 'string', 'r']] },
+  'meta.v1.ServerAddressByClientCIDR': {
+    f: [
+      ['clientCIDR', 1, 'string', ''],
+      ['serverAddress', 2, 'string', ''],
+    ],
+  },
+  'meta.v1.ShardInfo': { f: [['selector', 1, 'string', '']] },
+  'meta.v1.Status': {
+    f: [
+      ['metadata', 1, 'meta.v1.ListMeta', 'o'],
+      ['status', 2, 'string', 'o'],
+      ['message', 3, 'string', 'o'],
+      ['reason', 4, 'string', 'o'],
+      ['details', 5, 'meta.v1.StatusDetails', 'po'],
+      ['code', 6, 'int32', 'o'],
+    ],
+  },
+  'meta.v1.StatusCause': {
+    f: [
+      ['reason', 1, 'string', 'o'],
+      ['message', 2, 'string', 'o'],
+      ['field', 3, 'string', 'o'],
+    ],
+  },
+  'meta.v1.StatusDetails': {
+    f: [
+      ['name', 1, 'string', 'o'],
+      ['group', 2, 'string', 'o'],
+      ['kind', 3, 'string', 'o'],
+      ['uid', 6, 'string', 'o'],
+      ['causes', 4, 'meta.v1.StatusCause', 'ro'],
+      ['retryAfterSeconds', 5, 'int32', 'o'],
+    ],
+  },
+  'meta.v1.TableOptions': { f: [['includeObject', 1, 'string', 'o']] },
+  'meta.v1.Time': {
+    f: [
+      ['seconds', 1, 'int64', ''],
+      ['nanos', 2, 'int32', ''],
+    ],
+  },
+  'meta.v1.Timestamp': {
+    f: [
+      ['seconds', 1, 'int64', ''],
+      ['nanos', 2, 'int32', ''],
+    ],
+  },
+  'meta.v1.TypeMeta': {
+    f: [
+      ['kind', 1, 'string', 'o'],
+      ['apiVersion', 2, 'string', 'o'],
+    ],
+  },
+  'meta.v1.UpdateOptions': {
+    f: [
+      ['dryRun', 1, 'string', 'ro'],
+      ['fieldManager', 2, 'string', 'o'],
+      ['fieldValidation', 3, 'string', 'o'],
+    ],
+  },
+  'meta.v1.Verbs': { f: [['items', 1, 'string', 'r']], w: 1 },
+  'meta.v1.WatchEvent': {
+    f: [
+      ['type', 1, 'string', ''],
+      ['object', 2, 'runtime.RawExtension', ''],
+    ],
+  },
+  'networking.v1.HTTPIngressPath': {
+    f: [
+      ['path', 1, 'string', 'o'],
+      ['pathType', 3, 'string', 'p'],
+      ['backend', 2, 'networking.v1.IngressBackend', ''],
+    ],
+  },
+  'networking.v1.HTTPIngressRuleValue': { f: [['paths', 1, 'networking.v1.HTTPIngressPath', 'r']] },
+  'networking.v1.IPAddress': {
+    f: [
+      ['metadata', 1, 'meta.v1.ObjectMeta', 'o'],
+      ['spec', 2, 'networking.v1.IPAddressSpec', 'o'],
+    ],
+  },
+  'networking.v1.IPAddressList': {
+    f: [
+      ['metadata', 1, 'meta.v1.ListMeta', 'o'],
+      ['items', 2, 'networking.v1.IPAddress', 'r'],
+    ],
+  },
+  'networking.v1.IPAddressSpec': { f: [['parentRef', 1, 'networking.v1.ParentReference', 'po']] },
+  'networking.v1.IPBlock': {
+    f: [
+      ['cidr', 1, 'string', ''],
+      ['except', 2, 'string', 'ro'],
+    ],
+  },
+  'networking.v1.Ingress': {
+    f: [
+      ['metadata', 1, 'meta.v1.ObjectMeta', 'o'],
+      ['spec', 2, 'networking.v1.IngressSpec', 'o'],
+      ['status', 3, 'networking.v1.IngressStatus', 'o'],
+    ],
+  },
+  'networking.v1.IngressBackend': {
+    f: [
+      ['service', 4, 'networking.v1.IngressServiceBackend', 'po'],
+      ['resource', 3, 'core.v1.TypedLocalObjectReference', 'po'],
+    ],
+  },
+  'networking.v1.IngressClass': {
+    f: [
+      ['metadata', 1, 'meta.v1.ObjectMeta', 'o'],
+      ['spec', 2, 'networking.v1.IngressClassSpec', 'o'],
+    ],
+  },
+  'networking.v1.IngressClassList': {
+    f: [
+      ['metadata', 1, 'meta.v1.ListMeta', 'o'],
+      ['items', 2, 'networking.v1.IngressClass', 'r'],
+    ],
+  },
+  'networking.v1.IngressClassParametersReference': {
+    f: [
+      ['apiGroup', 1, 'string', 'po'],
+      ['kind', 2, 'string', ''],
+      ['name', 3, 'string', ''],
+      ['scope', 4, 'string', 'p'],
+      ['namespace', 5, 'string', 'po'],
+    ],
+  },
+  'networking.v1.IngressClassSpec': {
+    f: [
+      ['controller', 1, 'string', 'o'],
+      ['parameters', 2, 'networking.v1.IngressClassParametersReference', 'po'],
+    ],
+  },
+  'networking.v1.IngressList': {
+    f: [
+      ['metadata', 1, 'meta.v1.ListMeta', 'o'],
+      ['items', 2, 'networking.v1.Ingress', 'r'],
+    ],
+  },
+  'networking.v1.IngressLoadBalancerIngress': {
+    f: [
+      ['ip', 1, 'string', 'o'],
+      ['hostname', 2, 'string', 'o'],
+      ['ports', 4, 'networking.v1.IngressPortStatus', 'ro'],
+    ],
+  },
+  'networking.v1.IngressLoadBalancerStatus': { f: [['ingress', 1, 'networking.v1.IngressLoadBalancerIngress', 'ro']] },
+  'networking.v1.IngressPortStatus': {
+    f: [
+      ['port', 1, 'int32', ''],
+      ['protocol', 2, 'string', ''],
+      ['error', 3, 'string', 'po'],
+    ],
+  },
+  'networking.v1.IngressRule': {
+    f: [
+      ['host', 1, 'string', 'o'],
+      ['ingressRuleValue', 2, 'networking.v1.IngressRuleValue', 'i'],
+    ],
+  },
+  'networking.v1.IngressRuleValue': { f: [['http', 1, 'networking.v1.HTTPIngressRuleValue', 'po']] },
+  'networking.v1.IngressServiceBackend': {
+    f: [
+      ['name', 1, 'string', ''],
+      ['port', 2, 'networking.v1.ServiceBackendPort', 'o'],
+    ],
+  },
+  'networking.v1.IngressSpec': {
+    f: [
+      ['ingressClassName', 4, 'string', 'po'],
+      ['defaultBackend', 1, 'networking.v1.IngressBackend', 'po'],
+      ['tls', 2, 'networking.v1.IngressTLS', 'ro'],
+      ['rules', 3, 'networking.v1.IngressRule', 'ro'],
+    ],
+  },
+  'networking.v1.IngressStatus': { f: [['loadBalancer', 1, 'networking.v1.IngressLoadBalancerStatus', 'o']] },
+  'networking.v1.IngressTLS': {
+    f: [
+      ['hosts', 1, 'string', 'ro'],
+      ['secretName', 2, 'string', 'o'],
+    ],
+  },
+  'networking.v1.NetworkPolicy': {
+    f: [
+      ['metadata', 1, 'meta.v1.ObjectMeta', 'o'],
+      ['spec', 2, 'networking.v1.NetworkPolicySpec', 'o'],
+    ],
+  },
+  'networking.v1.NetworkPolicyEgressRule': {
+    f: [
+      ['ports', 1, 'networking.v1.NetworkPolicyPort', 'ro'],
+      ['to', 2, 'networking.v1.NetworkPolicyPeer', 'ro'],
+    ],
+  },
+  'networking.v1.NetworkPolicyIngressRule': {
+    f: [
+      ['ports', 1, 'networking.v1.NetworkPolicyPort', 'ro'],
+      ['from', 2, 'networking.v1.NetworkPolicyPeer', 'ro'],
+    ],
+  },
+  'networking.v1.NetworkPolicyList': {
+    f: [
+      ['metadata', 1, 'meta.v1.ListMeta', 'o'],
+      ['items', 2, 'networking.v1.NetworkPolicy', 'r'],
+    ],
+  },
+  'networking.v1.NetworkPolicyPeer': {
+    f: [
+      ['podSelector', 1, 'meta.v1.LabelSelector', 'po'],
+      ['namespaceSelector', 2, 'meta.v1.LabelSelector', 'po'],
+      ['ipBlock', 3, 'networking.v1.IPBlock', 'po'],
+    ],
+  },
+  'networking.v1.NetworkPolicyPort': {
+    f: [
+      ['protocol', 1, 'string', 'po'],
+      ['port', 2, 'intstr.IntOrString', 'po'],
+      ['endPort', 3, 'int32', 'po'],
+    ],
+  },
+  'networking.v1.NetworkPolicySpec': {
+    f: [
+      ['podSelector', 1, 'meta.v1.LabelSelector', ''],
+      ['ingress', 2, 'networking.v1.NetworkPolicyIngressRule', 'ro'],
+      ['egress', 3, 'networking.v1.NetworkPolicyEgressRule', 'ro'],
+      ['policyTypes', 4, 'string', 'ro'],
+    ],
+  },
+  'networking.v1.ParentReference': {
+    f: [
+      ['group', 1, 'string', 'o'],
+      ['resource', 2, 'string', 'o'],
+      ['namespace', 3, 'string', 'o'],
+      ['name', 4, 'string', 'o'],
+    ],
+  },
+  'networking.v1.ServiceBackendPort': {
+    f: [
+      ['name', 1, 'string', 'o'],
+      ['number', 2, 'int32', 'o'],
+    ],
+  },
+  'networking.v1.ServiceCIDR': {
+    f: [
+      ['metadata', 1, 'meta.v1.ObjectMeta', 'o'],
+      ['spec', 2, 'networking.v1.ServiceCIDRSpec', 'o'],
+      ['status', 3, 'networking.v1.ServiceCIDRStatus', 'o'],
+    ],
+  },
+  'networking.v1.ServiceCIDRList': {
+    f: [
+      ['metadata', 1, 'meta.v1.ListMeta', 'o'],
+      ['items', 2, 'networking.v1.ServiceCIDR', 'r'],
+    ],
+  },
+  'networking.v1.ServiceCIDRSpec': { f: [['cidrs', 1, 'string', 'ro']] },
+  'networking.v1.ServiceCIDRStatus': { f: [['conditions', 1, 'meta.v1.Condition', 'ro']] },
+  'policy.v1.Eviction': {
+    f: [
+      ['metadata', 1, 'meta.v1.ObjectMeta', 'o'],
+      ['deleteOptions', 2, 'meta.v1.DeleteOptions', 'po'],
+    ],
+  },
+  'policy.v1.PodDisruptionBudget': {
+    f: [
+      ['metadata', 1, 'meta.v1.ObjectMeta', 'o'],
+      ['spec', 2, 'policy.v1.PodDisruptionBudgetSpec', 'o'],
+      ['status', 3, 'policy.v1.PodDisruptionBudgetStatus', 'o'],
+    ],
+  },
+  'policy.v1.PodDisruptionBudgetList': {
+    f: [
+      ['metadata', 1, 'meta.v1.ListMeta', 'o'],
+      ['items', 2, 'policy.v1.PodDisruptionBudget', 'r'],
+    ],
+  },
+  'policy.v1.PodDisruptionBudgetSpec': {
+    f: [
+      ['minAvailable', 1, 'intstr.IntOrString', 'po'],
+      ['selector', 2, 'meta.v1.LabelSelector', 'po'],
+      ['maxUnavailable', 3, 'intstr.IntOrString', 'po'],
+      ['unhealthyPodEvictionPolicy', 4, 'string', 'po'],
+    ],
+  },
+  'policy.v1.PodDisruptionBudgetStatus': {
+    f: [
+      ['observedGeneration', 1, 'int64', 'o'],
+      ['disruptedPods', 2, 'map<string,meta.v1.Time>', 'o'],
+      ['disruptionsAllowed', 3, 'int32', ''],
+      ['currentHealthy', 4, 'int32', ''],
+      ['desiredHealthy', 5, 'int32', ''],
+      ['expectedPods', 6, 'int32', ''],
+      ['conditions', 7, 'meta.v1.Condition', 'ro'],
+    ],
+  },
+  'rbac.v1.AggregationRule': { f: [['clusterRoleSelectors', 1, 'meta.v1.LabelSelector', 'ro']] },
+  'rbac.v1.ClusterRole': {
+    f: [
+      ['metadata', 1, 'meta.v1.ObjectMeta', 'o'],
+      ['rules', 2, 'rbac.v1.PolicyRule', 'r'],
+      ['aggregationRule', 3, 'rbac.v1.AggregationRule', 'po'],
+    ],
+  },
+  'rbac.v1.ClusterRoleBinding': {
+    f: [
+      ['metadata', 1, 'meta.v1.ObjectMeta', 'o'],
+      ['subjects', 2, 'rbac.v1.Subject', 'ro'],
+      ['roleRef', 3, 'rbac.v1.RoleRef', ''],
+    ],
+  },
+  'rbac.v1.ClusterRoleBindingList': {
+    f: [
+      ['metadata', 1, 'meta.v1.ListMeta', 'o'],
+      ['items', 2, 'rbac.v1.ClusterRoleBinding', 'r'],
+    ],
+  },
+  'rbac.v1.ClusterRoleList': {
+    f: [
+      ['metadata', 1, 'meta.v1.ListMeta', 'o'],
+      ['items', 2, 'rbac.v1.ClusterRole', 'r'],
+    ],
+  },
+  'rbac.v1.PolicyRule': {
+    f: [
+      ['verbs', 1, 'string', 'r'],
+      ['apiGroups', 2, 'string', 'ro'],
+      ['resources', 3, 'string', 'ro'],
+      ['resourceNames', 4, 'string', 'ro'],
+      ['nonResourceURLs', 5, 'string', 'ro'],
+    ],
+  },
+  'rbac.v1.Role': {
+    f: [
+      ['metadata', 1, 'meta.v1.ObjectMeta', 'o'],
+      ['rules', 2, 'rbac.v1.PolicyRule', 'r'],
+    ],
+  },
+  'rbac.v1.RoleBinding': {
+    f: [
+      ['metadata', 1, 'meta.v1.ObjectMeta', 'o'],
+      ['subjects', 2, 'rbac.v1.Subject', 'ro'],
+      ['roleRef', 3, 'rbac.v1.RoleRef', ''],
+    ],
+  },
+  'rbac.v1.RoleBindingList': {
+    f: [
+      ['metadata', 1, 'meta.v1.ListMeta', 'o'],
+      ['items', 2, 'rbac.v1.RoleBinding', 'r'],
+    ],
+  },
+  'rbac.v1.RoleList': {
+    f: [
+      ['metadata', 1, 'meta.v1.ListMeta', 'o'],
+      ['items', 2, 'rbac.v1.Role', 'r'],
+    ],
+  },
+  'rbac.v1.RoleRef': {
+    f: [
+      ['apiGroup', 1, 'string', ''],
+      ['kind', 2, 'string', ''],
+      ['name', 3, 'string', ''],
+    ],
+  },
+  'rbac.v1.Subject': {
+    f: [
+      ['kind', 1, 'string', ''],
+      ['apiGroup', 2, 'string', 'o'],
+      ['name', 3, 'string', ''],
+      ['namespace', 4, 'string', 'o'],
+    ],
+  },
+  'resource.Quantity': { f: [['string', 1, 'string', '']] },
+  'resource.QuantityValue': { f: [['string', 1, 'string', '']] },
+  'runtime.RawExtension': { f: [['-', 1, 'bytes', '']] },
+  'runtime.TypeMeta': {
+    f: [
+      ['apiVersion', 1, 'string', 'o'],
+      ['kind', 2, 'string', 'o'],
+    ],
+  },
+  'runtime.Unknown': {
+    f: [
+      ['typeMeta', 1, 'runtime.TypeMeta', 'i'],
+      ['-', 2, 'bytes', ''],
+      ['contentEncoding', 3, 'string', ''],
+      ['contentType', 4, 'string', ''],
+    ],
+  },
+  'scheduling.v1.PriorityClass': {
+    f: [
+      ['metadata', 1, 'meta.v1.ObjectMeta', 'o'],
+      ['value', 2, 'int32', ''],
+      ['globalDefault', 3, 'bool', 'o'],
+      ['description', 4, 'string', 'o'],
+      ['preemptionPolicy', 5, 'string', 'po'],
+    ],
+  },
+  'scheduling.v1.PriorityClassList': {
+    f: [
+      ['metadata', 1, 'meta.v1.ListMeta', 'o'],
+      ['items', 2, 'scheduling.v1.PriorityClass', 'r'],
+    ],
+  },
+  'scheduling.v1alpha3.AllCompositeDisruptionMode': { f: [] },
+  'scheduling.v1alpha3.AllDisruptionMode': { f: [] },
+  'scheduling.v1alpha3.BasicSchedulingPolicy': { f: [] },
+  'scheduling.v1alpha3.CompositeBasicSchedulingPolicy': { f: [] },
+  'scheduling.v1alpha3.CompositeDisruptionMode': {
+    f: [
+      ['single', 1, 'scheduling.v1alpha3.SingleCompositeDisruptionMode', 'po'],
+      ['all', 2, 'scheduling.v1alpha3.AllCompositeDisruptionMode', 'po'],
+    ],
+  },
+  'scheduling.v1alpha3.CompositeGangSchedulingPolicy': { f: [['minGroupCount', 1, 'int32', '']] },
+  'scheduling.v1alpha3.CompositePodGroup': {
+    f: [
+      ['metadata', 1, 'meta.v1.ObjectMeta', 'o'],
+      ['spec', 2, 'scheduling.v1alpha3.CompositePodGroupSpec', ''],
+      ['status', 3, 'scheduling.v1alpha3.CompositePodGroupStatus', 'o'],
+    ],
+  },
+  'scheduling.v1alpha3.CompositePodGroupList': {
+    f: [
+      ['metadata', 1, 'meta.v1.ListMeta', 'o'],
+      ['items', 2, 'scheduling.v1alpha3.CompositePodGroup', 'r'],
+    ],
+  },
+  'scheduling.v1alpha3.CompositePodGroupSchedulingConstraints': {
+    f: [['topology', 1, 'scheduling.v1alpha3.TopologyConstraint', 'ro']],
+  },
+  'scheduling.v1alpha3.CompositePodGroupSchedulingPolicy': {
+    f: [
+      ['basic', 1, 'scheduling.v1alpha3.CompositeBasicSchedulingPolicy', 'po'],
+      ['gang', 2, 'scheduling.v1alpha3.CompositeGangSchedulingPolicy', 'po'],
+    ],
+  },
+  'scheduling.v1alpha3.CompositePodGroupSpec': {
+    f: [
+      ['parentCompositePodGroupName', 1, 'string', 'po'],
+      ['workloadRef', 2, 'scheduling.v1alpha3.WorkloadReference', 'p'],
+      ['schedulingPolicy', 3, 'scheduling.v1alpha3.CompositePodGroupSchedulingPolicy', ''],
+      ['schedulingConstraints', 4, 'scheduling.v1alpha3.CompositePodGroupSchedulingConstraints', 'po'],
+      ['disruptionMode', 5, 'scheduling.v1alpha3.CompositeDisruptionMode', 'po'],
+      ['priorityClassName', 6, 'string', 'o'],
+      ['priority', 7, 'int32', 'po'],
+      ['preemptionPolicy', 8, 'string', 'po'],
+    ],
+  },
+  'scheduling.v1alpha3.CompositePodGroupStatus': { f: [['conditions', 1, 'meta.v1.Condition', 'ro']] },
+  'scheduling.v1alpha3.CompositePodGroupTemplate': {
+    f: [
+      ['name', 1, 'string', ''],
+      ['schedulingPolicy', 2, 'scheduling.v1alpha3.CompositePodGroupSchedulingPolicy', ''],
+      ['schedulingConstraints', 3, 'scheduling.v1alpha3.CompositePodGroupSchedulingConstraints', 'po'],
+      ['disruptionMode', 4, 'scheduling.v1alpha3.CompositeDisruptionMode', 'po'],
+      ['priorityClassName', 5, 'string', 'o'],
+      ['priority', 6, 'int32', 'po'],
+      ['preemptionPolicy', 7, 'string', 'po'],
+      ['podGroupTemplates', 8, 'scheduling.v1alpha3.PodGroupTemplate', 'ro'],
+      ['compositePodGroupTemplates', 9, 'scheduling.v1alpha3.CompositePodGroupTemplate', 'ro'],
+    ],
+  },
+  'scheduling.v1alpha3.DisruptionMode': {
+    f: [
+      ['single', 1, 'scheduling.v1alpha3.SingleDisruptionMode', 'po'],
+      ['all', 2, 'scheduling.v1alpha3.AllDisruptionMode', 'po'],
+    ],
+  },
+  'scheduling.v1alpha3.GangSchedulingPolicy': { f: [['minCount', 1, 'int32', '']] },
+  'scheduling.v1alpha3.PodGroup': {
+    f: [
+      ['metadata', 1, 'meta.v1.ObjectMeta', 'o'],
+      ['spec', 2, 'scheduling.v1alpha3.PodGroupSpec', ''],
+      ['status', 3, 'scheduling.v1alpha3.PodGroupStatus', 'o'],
+    ],
+  },
+  'scheduling.v1alpha3.PodGroupList': {
+    f: [
+      ['metadata', 1, 'meta.v1.ListMeta', 'o'],
+      ['items', 2, 'scheduling.v1alpha3.PodGroup', 'r'],
+    ],
+  },
+  'scheduling.v1alpha3.PodGroupResourceClaim': {
+    f: [
+      ['name', 1, 'string', ''],
+      ['resourceClaimName', 2, 'string', 'po'],
+      ['resourceClaimTemplateName', 3, 'string', 'po'],
+    ],
+  },
+  'scheduling.v1alpha3.PodGroupResourceClaimStatus': {
+    f: [
+      ['name', 1, 'string', ''],
+      ['resourceClaimName', 2, 'string', 'po'],
+    ],
+  },
+  'scheduling.v1alpha3.PodGroupSchedulingConstraints': {
+    f: [['topology', 1, 'scheduling.v1alpha3.TopologyConstraint', 'ro']],
+  },
+  'scheduling.v1alpha3.PodGroupSchedulingPolicy': {
+    f: [
+      ['basic', 1, 'scheduling.v1alpha3.BasicSchedulingPolicy', 'po'],
+      ['gang', 2, 'scheduling.v1alpha3.GangSchedulingPolicy', 'po'],
+    ],
+  },
+  'scheduling.v1alpha3.PodGroupSpec': {
+    f: [
+      ['parentCompositePodGroupName', 1, 'string', 'po'],
+      ['workloadRef', 2, 'scheduling.v1alpha3.WorkloadReference', 'po'],
+      ['schedulingPolicy', 3, 'scheduling.v1alpha3.PodGroupSchedulingPolicy', ''],
+      ['schedulingConstraints', 4, 'scheduling.v1alpha3.PodGroupSchedulingConstraints', 'po'],
+      ['resourceClaims', 5, 'scheduling.v1alpha3.PodGroupResourceClaim', 'ro'],
+      ['disruptionMode', 6, 'scheduling.v1alpha3.DisruptionMode', 'po'],
+      ['priorityClassName', 7, 'string', 'o'],
+      ['priority', 8, 'int32', 'po'],
+      ['preemptionPolicy', 9, 'string', 'po'],
+    ],
+  },
+  'scheduling.v1alpha3.PodGroupStatus': {
+    f: [
+      ['conditions', 1, 'meta.v1.Condition', 'ro'],
+      ['resourceClaimStatuses', 2, 'scheduling.v1alpha3.PodGroupResourceClaimStatus', 'ro'],
+    ],
+  },
+  'scheduling.v1alpha3.PodGroupTemplate': {
+    f: [
+      ['name', 1, 'string', ''],
+      ['schedulingPolicy', 2, 'scheduling.v1alpha3.PodGroupSchedulingPolicy', ''],
+      ['schedulingConstraints', 3, 'scheduling.v1alpha3.PodGroupSchedulingConstraints', 'p'],
+      ['resourceClaims', 4, 'scheduling.v1alpha3.PodGroupResourceClaim', 'ro'],
+      ['disruptionMode', 5, 'scheduling.v1alpha3.DisruptionMode', 'po'],
+      ['priorityClassName', 6, 'string', 'o'],
+      ['priority', 7, 'int32', 'po'],
+      ['preemptionPolicy', 8, 'string', 'po'],
+    ],
+  },
+  'scheduling.v1alpha3.SingleCompositeDisruptionMode': { f: [] },
+  'scheduling.v1alpha3.SingleDisruptionMode': { f: [] },
+  'scheduling.v1alpha3.TopologyConstraint': { f: [['key', 1, 'string', '']] },
+  'scheduling.v1alpha3.TypedLocalObjectReference': {
+    f: [
+      ['apiGroup', 1, 'string', 'o'],
+      ['kind', 2, 'string', ''],
+      ['name', 3, 'string', ''],
+    ],
+  },
+  'scheduling.v1alpha3.Workload': {
+    f: [
+      ['metadata', 1, 'meta.v1.ObjectMeta', 'o'],
+      ['spec', 2, 'scheduling.v1alpha3.WorkloadSpec', ''],
+    ],
+  },
+  'scheduling.v1alpha3.WorkloadCompositePodGroupAllDisruptionMode': { f: [] },
+  'scheduling.v1alpha3.WorkloadCompositePodGroupBasicSchedulingPolicy': { f: [] },
+  'scheduling.v1alpha3.WorkloadCompositePodGroupDisruptionMode': {
+    f: [
+      ['single', 1, 'scheduling.v1alpha3.WorkloadCompositePodGroupSingleDisruptionMode', 'po'],
+      ['all', 2, 'scheduling.v1alpha3.WorkloadCompositePodGroupAllDisruptionMode', 'po'],
+    ],
+  },
+  'scheduling.v1alpha3.WorkloadCompositePodGroupGangSchedulingPolicy': { f: [['minGroupCount', 1, 'int32', 'po']] },
+  'scheduling.v1alpha3.WorkloadCompositePodGroupSchedulingConstraints': {
+    f: [['topology', 1, 'scheduling.v1alpha3.TopologyConstraint', 'ro']],
+  },
+  'scheduling.v1alpha3.WorkloadCompositePodGroupSchedulingPolicy': {
+    f: [
+      ['basic', 1, 'scheduling.v1alpha3.WorkloadCompositePodGroupBasicSchedulingPolicy', 'po'],
+      ['gang', 2, 'scheduling.v1alpha3.WorkloadCompositePodGroupGangSchedulingPolicy', 'po'],
+    ],
+  },
+  'scheduling.v1alpha3.WorkloadCompositePodGroupSingleDisruptionMode': { f: [] },
+  'scheduling.v1alpha3.WorkloadList': {
+    f: [
+      ['metadata', 1, 'meta.v1.ListMeta', 'o'],
+      ['items', 2, 'scheduling.v1alpha3.Workload', 'r'],
+    ],
+  },
+  'scheduling.v1alpha3.WorkloadPodGroupAllDisruptionMode': { f: [] },
+  'scheduling.v1alpha3.WorkloadPodGroupBasicSchedulingPolicy': { f: [] },
+  'scheduling.v1alpha3.WorkloadPodGroupDisruptionMode': {
+    f: [
+      ['single', 1, 'scheduling.v1alpha3.WorkloadPodGroupSingleDisruptionMode', 'po'],
+      ['all', 2, 'scheduling.v1alpha3.WorkloadPodGroupAllDisruptionMode', 'po'],
+    ],
+  },
+  'scheduling.v1alpha3.WorkloadPodGroupGangSchedulingPolicy': { f: [['minCount', 1, 'int32', 'po']] },
+  'scheduling.v1alpha3.WorkloadPodGroupResourceClaim': {
+    f: [
+      ['name', 1, 'string', ''],
+      ['resourceClaimName', 2, 'string', 'po'],
+      ['resourceClaimTemplateName', 3, 'string', 'po'],
+    ],
+  },
+  'scheduling.v1alpha3.WorkloadPodGroupSchedulingConstraints': {
+    f: [['topology', 1, 'scheduling.v1alpha3.TopologyConstraint', 'ro']],
+  },
+  'scheduling.v1alpha3.WorkloadPodGroupSchedulingPolicy': {
+    f: [
+      ['basic', 1, 'scheduling.v1alpha3.WorkloadPodGroupBasicSchedulingPolicy', 'po'],
+      ['gang', 2, 'scheduling.v1alpha3.WorkloadPodGroupGangSchedulingPolicy', 'po'],
+    ],
+  },
+  'scheduling.v1alpha3.WorkloadPodGroupSingleDisruptionMode': { f: [] },
+  'scheduling.v1alpha3.WorkloadReference': {
+    f: [
+      ['workloadName', 1, 'string', ''],
+      ['templateName', 2, 'string', ''],
+    ],
+  },
+  'scheduling.v1alpha3.WorkloadSpec': {
+    f: [
+      ['controllerRef', 1, 'scheduling.v1alpha3.TypedLocalObjectReference', 'po'],
+      ['podGroupTemplates', 2, 'scheduling.v1alpha3.PodGroupTemplate', 'r'],
+      ['compositePodGroupTemplates', 3, 'scheduling.v1alpha3.CompositePodGroupTemplate', 'ro'],
+    ],
+  },
+  'storage.v1.CSIDriver': {
+    f: [
+      ['metadata', 1, 'meta.v1.ObjectMeta', 'o'],
+      ['spec', 2, 'storage.v1.CSIDriverSpec', ''],
+    ],
+  },
+  'storage.v1.CSIDriverList': {
+    f: [
+      ['metadata', 1, 'meta.v1.ListMeta', 'o'],
+      ['items', 2, 'storage.v1.CSIDriver', 'r'],
+    ],
+  },
+  'storage.v1.CSIDriverSpec': {
+    f: [
+      ['attachRequired', 1, 'bool', 'po'],
+      ['podInfoOnMount', 2, 'bool', 'po'],
+      ['volumeLifecycleModes', 3, 'string', 'ro'],
+      ['storageCapacity', 4, 'bool', 'po'],
+      ['fsGroupPolicy', 5, 'string', 'po'],
+      ['tokenRequests', 6, 'storage.v1.TokenRequest', 'ro'],
+      ['requiresRepublish', 7, 'bool', 'po'],
+      ['seLinuxMount', 8, 'bool', 'po'],
+      ['nodeAllocatableUpdatePeriodSeconds', 9, 'int64', 'po'],
+      ['serviceAccountTokenInSecrets', 10, 'bool', 'po'],
+      ['preventPodSchedulingIfMissing', 11, 'bool', 'po'],
+    ],
+  },
+  'storage.v1.CSINode': {
+    f: [
+      ['metadata', 1, 'meta.v1.ObjectMeta', 'o'],
+      ['spec', 2, 'storage.v1.CSINodeSpec', ''],
+      ['status', 3, 'storage.v1.CSINodeStatus', 'o'],
+    ],
+  },
+  'storage.v1.CSINodeDriver': {
+    f: [
+      ['name', 1, 'string', ''],
+      ['nodeID', 2, 'string', ''],
+      ['topologyKeys', 3, 'string', 'r'],
+      ['allocatable', 4, 'storage.v1.VolumeNodeResources', 'po'],
+    ],
+  },
+  'storage.v1.CSINodeList': {
+    f: [
+      ['metadata', 1, 'meta.v1.ListMeta', 'o'],
+      ['items', 2, 'storage.v1.CSINode', 'r'],
+    ],
+  },
+  'storage.v1.CSINodeSpec': { f: [['drivers', 1, 'storage.v1.CSINodeDriver', 'r']] },
+  'storage.v1.CSINodeStatus': { f: [['storageHealth', 1, 'storage.v1.StorageHealth', 'ro']] },
+  'storage.v1.CSIStorageCapacity': {
+    f: [
+      ['metadata', 1, 'meta.v1.ObjectMeta', 'o'],
+      ['nodeTopology', 2, 'meta.v1.LabelSelector', 'po'],
+      ['storageClassName', 3, 'string', ''],
+      ['capacity', 4, 'resource.Quantity', 'po'],
+      ['maximumVolumeSize', 5, 'resource.Quantity', 'po'],
+    ],
+  },
+  'storage.v1.CSIStorageCapacityList': {
+    f: [
+      ['metadata', 1, 'meta.v1.ListMeta', 'o'],
+      ['items', 2, 'storage.v1.CSIStorageCapacity', 'r'],
+    ],
+  },
+  'storage.v1.StorageClass': {
+    f: [
+      ['metadata', 1, 'meta.v1.ObjectMeta', 'o'],
+      ['provisioner', 2, 'string', ''],
+      ['parameters', 3, 'map<string,string>', 'o'],
+      ['reclaimPolicy', 4, 'string', 'po'],
+      ['mountOptions', 5, 'string', 'ro'],
+      ['allowVolumeExpansion', 6, 'bool', 'po'],
+      ['volumeBindingMode', 7, 'string', 'po'],
+      ['allowedTopologies', 8, 'core.v1.TopologySelectorTerm', 'ro'],
+    ],
+  },
+  'storage.v1.StorageClassList': {
+    f: [
+      ['metadata', 1, 'meta.v1.ListMeta', 'o'],
+      ['items', 2, 'storage.v1.StorageClass', 'r'],
+    ],
+  },
+  'storage.v1.StorageHealth': {
+    f: [
+      ['name', 1, 'string', ''],
+      ['healthConditions', 2, 'storage.v1.StorageHealthCondition', 'ro'],
+    ],
+  },
+  'storage.v1.StorageHealthCondition': {
+    f: [
+      ['status', 1, 'string', ''],
+      ['reason', 2, 'string', ''],
+      ['message', 3, 'string', 'o'],
+      ['accessMode', 4, 'string', 'po'],
+      ['volumeMode', 5, 'string', 'po'],
+      ['lastTransitionTime', 6, 'meta.v1.Time', 'o'],
+    ],
+  },
+  'storage.v1.TokenRequest': {
+    f: [
+      ['audience', 1, 'string', ''],
+      ['expirationSeconds', 2, 'int64', 'po'],
+    ],
+  },
+  'storage.v1.VolumeAttachment': {
+    f: [
+      ['metadata', 1, 'meta.v1.ObjectMeta', 'o'],
+      ['spec', 2, 'storage.v1.VolumeAttachmentSpec', ''],
+      ['status', 3, 'storage.v1.VolumeAttachmentStatus', 'o'],
+    ],
+  },
+  'storage.v1.VolumeAttachmentList': {
+    f: [
+      ['metadata', 1, 'meta.v1.ListMeta', 'o'],
+      ['items', 2, 'storage.v1.VolumeAttachment', 'r'],
+    ],
+  },
+  'storage.v1.VolumeAttachmentSource': {
+    f: [
+      ['persistentVolumeName', 1, 'string', 'po'],
+      ['inlineVolumeSpec', 2, 'core.v1.PersistentVolumeSpec', 'po'],
+    ],
+  },
+  'storage.v1.VolumeAttachmentSpec': {
+    f: [
+      ['attacher', 1, 'string', ''],
+      ['source', 2, 'storage.v1.VolumeAttachmentSource', ''],
+      ['nodeName', 3, 'string', ''],
+    ],
+  },
+  'storage.v1.VolumeAttachmentStatus': {
+    f: [
+      ['attached', 1, 'bool', ''],
+      ['attachmentMetadata', 2, 'map<string,string>', 'o'],
+      ['attachError', 3, 'storage.v1.VolumeError', 'po'],
+      ['detachError', 4, 'storage.v1.VolumeError', 'po'],
+    ],
+  },
+  'storage.v1.VolumeAttributesClass': {
+    f: [
+      ['metadata', 1, 'meta.v1.ObjectMeta', 'o'],
+      ['driverName', 2, 'string', ''],
+      ['parameters', 3, 'map<string,string>', 'o'],
+    ],
+  },
+  'storage.v1.VolumeAttributesClassList': {
+    f: [
+      ['metadata', 1, 'meta.v1.ListMeta', 'o'],
+      ['items', 2, 'storage.v1.VolumeAttributesClass', 'r'],
+    ],
+  },
+  'storage.v1.VolumeError': {
+    f: [
+      ['time', 1, 'meta.v1.Time', 'o'],
+      ['message', 2, 'string', 'o'],
+      ['errorCode', 3, 'int32', 'po'],
+    ],
+  },
+  'storage.v1.VolumeNodeResources': { f: [['count', 1, 'int32', 'po']] },
 };

@@ -125,7 +125,8 @@ export class FieldSet {
   paths(prefix: Path = []): Path[] {
     const out: Path[] = [];
     for (const m of sortPathElements([...this.members])) out.push([...prefix, m]);
-    for (const k of sortPathElements([...this.children.keys()])) out.push(...this.children.get(k)!.paths([...prefix, k]));
+    for (const k of sortPathElements([...this.children.keys()]))
+      out.push(...this.children.get(k)!.paths([...prefix, k]));
     return out;
   }
 
@@ -169,11 +170,13 @@ export class FieldSet {
 
   static fromFieldsV1(v: unknown): FieldSet {
     const s = new FieldSet();
-    if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new FieldSetError('expected an object in FieldsV1');
+    if (v === null || typeof v !== 'object' || Array.isArray(v))
+      throw new FieldSetError('expected an object in FieldsV1');
     for (const [k, sub] of Object.entries(v)) {
       if (k === '.') continue;
       validatePathElement(k);
-      if (sub === null || typeof sub !== 'object' || Array.isArray(sub)) throw new FieldSetError(`expected an object at ${JSON.stringify(k)} in FieldsV1`);
+      if (sub === null || typeof sub !== 'object' || Array.isArray(sub))
+        throw new FieldSetError(`expected an object at ${JSON.stringify(k)} in FieldsV1`);
       const entries = Object.keys(sub);
       if (!entries.length || '.' in sub) s.members.add(k);
       if (entries.some((e) => e !== '.')) {
@@ -199,7 +202,8 @@ function validatePathElement(k: string): void {
       } catch {
         throw new FieldSetError(`invalid path element ${JSON.stringify(k)}`);
       }
-      if (kind === 'k:' && (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))) throw new FieldSetError(`invalid key in path element ${JSON.stringify(k)}`);
+      if (kind === 'k:' && (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)))
+        throw new FieldSetError(`invalid key in path element ${JSON.stringify(k)}`);
       return;
     }
     case 'i:':

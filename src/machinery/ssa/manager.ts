@@ -5,7 +5,18 @@
 import * as errors from '../errors.js';
 import { deepEqual, isPlainObject, setOwn } from '../objects.js';
 import { FieldSet, FieldSetError, pathToString, type Path } from './fieldset.js';
-import { changes, compare, ensureNamedFieldsAreMembers, merge, removeItems, toFieldSet, TypedError, undeclaredFields, validateApplied, type TypeRef } from './typed.js';
+import {
+  changes,
+  compare,
+  ensureNamedFieldsAreMembers,
+  merge,
+  removeItems,
+  toFieldSet,
+  TypedError,
+  undeclaredFields,
+  validateApplied,
+  type TypeRef,
+} from './typed.js';
 import { nowRFC3339 } from '../time.js';
 
 export const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
@@ -32,7 +43,12 @@ interface VersionedSet {
 /** Managers by identifier (upstream's BuildManagerIdentifier). */
 export type Managed = Map<string, VersionedSet>;
 
-export function managerId(manager: string, operation: 'Apply' | 'Update', apiVersion: string, subresource?: string): string {
+export function managerId(
+  manager: string,
+  operation: 'Apply' | 'Update',
+  apiVersion: string,
+  subresource?: string,
+): string {
   // The JSON of {manager, operation, apiVersion?, subresource?}, written out: every write
   // makes a few of these and the object was only built to be stringified.
   let id = `{"manager":${JSON.stringify(manager)},"operation":"${operation}"`;
@@ -50,8 +66,10 @@ export function decodeManaged(entries: unknown): Managed {
     if (!isPlainObject(e)) throw new Error(`managed fields entry ${i} is not an object`);
     if (e.operation !== 'Apply' && e.operation !== 'Update') throw new Error('operation must be `Apply` or `Update`');
     if (typeof e.apiVersion !== 'string' || !e.apiVersion) throw new Error('apiVersion must not be empty');
-    if (e.fieldsType === undefined || e.fieldsType === '') throw new Error(`missing fieldsType in managed fields entry ${i}`);
-    if (e.fieldsType !== 'FieldsV1') throw new Error(`invalid fieldsType ${JSON.stringify(e.fieldsType)} in managed fields entry ${i}`);
+    if (e.fieldsType === undefined || e.fieldsType === '')
+      throw new Error(`missing fieldsType in managed fields entry ${i}`);
+    if (e.fieldsType !== 'FieldsV1')
+      throw new Error(`invalid fieldsType ${JSON.stringify(e.fieldsType)} in managed fields entry ${i}`);
     const manager = typeof e.manager === 'string' ? e.manager : '';
     const subresource = typeof e.subresource === 'string' && e.subresource ? e.subresource : undefined;
     let set: FieldSet;
@@ -72,7 +90,11 @@ export function encodeManaged(m: Managed): ManagedFieldsEntry[] {
   const out: ManagedFieldsEntry[] = [];
   for (const vs of m.values()) {
     if (vs.set.isEmpty()) continue;
-    const e: ManagedFieldsEntry = { manager: vs.manager, operation: vs.operation, apiVersion: vs.apiVersion } as ManagedFieldsEntry;
+    const e: ManagedFieldsEntry = {
+      manager: vs.manager,
+      operation: vs.operation,
+      apiVersion: vs.apiVersion,
+    } as ManagedFieldsEntry;
     if (vs.time) e.time = vs.time;
     e.fieldsType = 'FieldsV1';
     e.fieldsV1 = vs.set.toFieldsV1();
@@ -94,7 +116,17 @@ export function encodeManaged(m: Managed): ManagedFieldsEntry[] {
 /** Fields the server owns: never part of anyone's set (upstream's stripMetaManager). */
 const STRIP = (() => {
   const s = FieldSet.of(['f:apiVersion'], ['f:kind'], ['f:metadata']);
-  for (const f of ['name', 'namespace', 'creationTimestamp', 'selfLink', 'uid', 'clusterName', 'generation', 'managedFields', 'resourceVersion']) {
+  for (const f of [
+    'name',
+    'namespace',
+    'creationTimestamp',
+    'selfLink',
+    'uid',
+    'clusterName',
+    'generation',
+    'managedFields',
+    'resourceVersion',
+  ]) {
     s.insert(['f:metadata', `f:${f}`]);
   }
   return s;
@@ -102,7 +134,12 @@ const STRIP = (() => {
 
 /** obj without metadata.managedFields: a shallow copy, or obj itself when it has none (a create, usually). */
 function withoutManagedFields(obj: any): any {
-  if (!isPlainObject(obj) || !isPlainObject(obj.metadata) || !Object.prototype.hasOwnProperty.call(obj.metadata, 'managedFields')) return obj;
+  if (
+    !isPlainObject(obj) ||
+    !isPlainObject(obj.metadata) ||
+    !Object.prototype.hasOwnProperty.call(obj.metadata, 'managedFields')
+  )
+    return obj;
   const { managedFields: _mf, ...meta } = obj.metadata as any;
   return { ...obj, metadata: meta };
 }
@@ -111,7 +148,8 @@ function withoutManagedFields(obj: any): any {
 function ignoredFields(objs: any[], subresource: string | undefined, statusSubresource: boolean): FieldSet {
   const s = new FieldSet();
   if (subresource === 'status') {
-    for (const o of objs) if (isPlainObject(o)) for (const k of Object.keys(o)) if (k !== 'status') s.insert([`f:${k}`]);
+    for (const o of objs)
+      if (isPlainObject(o)) for (const k of Object.keys(o)) if (k !== 'status') s.insert([`f:${k}`]);
   } else if (statusSubresource) {
     s.insert(['f:status']);
   }
@@ -135,7 +173,15 @@ function withoutIgnored(obj: unknown, ignored: FieldSet): unknown {
 }
 
 /** Upstream's Updater.update: other managers lose what changed (conflicts unless forced). */
-function updateOthers(managed: Managed, live: unknown, next: unknown, t: TypeRef, self: string, ignored: FieldSet, force: boolean): UpdateResult & { changed: FieldSet; removed: FieldSet } {
+function updateOthers(
+  managed: Managed,
+  live: unknown,
+  next: unknown,
+  t: TypeRef,
+  self: string,
+  ignored: FieldSet,
+  force: boolean,
+): UpdateResult & { changed: FieldSet; removed: FieldSet } {
   const { changed, removed } = changes(withoutIgnored(live, ignored), withoutIgnored(next, ignored), t);
   changed.subtractRecursive(ignored);
   removed.subtractRecursive(ignored);
@@ -217,7 +263,8 @@ export function recordUpdateOperation(obj: any, old: any | undefined, opts: Upda
   else {
     // A create compares with an empty object of the type, whose structs exist but are empty.
     live = {};
-    for (const k of Object.keys(next)) if (isPlainObject(next[k]) && k !== 'apiVersion' && k !== 'kind') setOwn(live, k, {});
+    for (const k of Object.keys(next))
+      if (isPlainObject(next[k]) && k !== 'apiVersion' && k !== 'kind') setOwn(live, k, {});
   }
   const ignored = ignoredFields([next], opts.subresource, !!opts.statusSubresource);
   const self = '\u0000current-operation';
@@ -267,7 +314,11 @@ export function conflictError(conflicts: Map<string, FieldSet>, managed: Managed
     if (vs.operation === 'Update') s = `${s} using ${vs.apiVersion}`;
     return s;
   };
-  const causes = list.map((c) => ({ reason: 'FieldManagerConflict', message: `conflict with ${printManager(c.manager)}`, field: pathToString(c.path) }));
+  const causes = list.map((c) => ({
+    reason: 'FieldManagerConflict',
+    message: `conflict with ${printManager(c.manager)}`,
+    field: pathToString(c.path),
+  }));
   let message: string;
   if (list.length === 1) {
     message = `Apply failed with 1 conflict: conflict with ${printManager(list[0]!.manager)}: ${pathToString(list[0]!.path)}`;
@@ -289,11 +340,15 @@ export function conflictError(conflicts: Map<string, FieldSet>, managed: Managed
  * conflicts (unless forced) and 400 on malformed configurations.
  */
 export function applyOperation(live: any, config: any, opts: ApplyOptions): any {
-  if (config === null || typeof config !== 'object' || Array.isArray(config)) throw errors.badRequest('the apply patch must be an object');
-  if (config.metadata?.managedFields !== undefined && config.metadata?.managedFields !== null) throw errors.badRequest('metadata.managedFields must be nil');
+  if (config === null || typeof config !== 'object' || Array.isArray(config))
+    throw errors.badRequest('the apply patch must be an object');
+  if (config.metadata?.managedFields !== undefined && config.metadata?.managedFields !== null)
+    throw errors.badRequest('metadata.managedFields must be nil');
   // An applied configuration names its version (upstream compares it even when missing).
   if (config.apiVersion !== opts.apiVersion) {
-    throw errors.badRequest(`Incorrect version specified in apply patch. Specified patch version: ${config.apiVersion ?? ''}, expected: ${opts.apiVersion}`);
+    throw errors.badRequest(
+      `Incorrect version specified in apply patch. Specified patch version: ${config.apiVersion ?? ''}, expected: ${opts.apiVersion}`,
+    );
   }
   let managed: Managed;
   try {
@@ -306,12 +361,15 @@ export function applyOperation(live: any, config: any, opts: ApplyOptions): any 
     // Upstream's message. Upstream answers it with a plain error from the typed conversion, a
     // 500; the request is what is wrong, so here it is a 400 (as upstream means to make it).
     const text = undeclared.length === 1 ? undeclared[0] : ['errors:', ...undeclared.map((e) => `  ${e}`)].join('\n');
-    throw errors.badRequest(`failed to create typed patch object (${objectRef(config, live, opts.apiVersion)}): ${text}`);
+    throw errors.badRequest(
+      `failed to create typed patch object (${objectRef(config, live, opts.apiVersion)}): ${text}`,
+    );
   }
   try {
     validateApplied(config, opts.type);
   } catch (err) {
-    if (err instanceof TypedError) throw errors.badRequest(`error while validating applied configuration: ${err.message}`);
+    if (err instanceof TypedError)
+      throw errors.badRequest(`error while validating applied configuration: ${err.message}`);
     throw err;
   }
   const liveObj = withoutManagedFields(live);
@@ -361,7 +419,13 @@ function objectRef(config: any, live: any, apiVersion: string): string {
   return `${namespace}/${name}; ${gv}, Kind=${kind}`;
 }
 
-function runApply(live: any, config: any, managedIn: Managed, opts: ApplyOptions, force: boolean): { object: any; managed: Managed } | { conflicts: Map<string, FieldSet>; managed: Managed } {
+function runApply(
+  live: any,
+  config: any,
+  managedIn: Managed,
+  opts: ApplyOptions,
+  force: boolean,
+): { object: any; managed: Managed } | { conflicts: Map<string, FieldSet>; managed: Managed } {
   const managed: Managed = new Map([...managedIn].map(([id, vs]) => [id, { ...vs }]));
   const t = opts.type;
   let merged: any;
@@ -375,7 +439,14 @@ function runApply(live: any, config: any, managedIn: Managed, opts: ApplyOptions
   const last = managed.get(id);
   const ignored = ignoredFields([live, config], opts.subresource, !!opts.statusSubresource);
   const set = toFieldSet(config, t).recursiveDifference(ignored).difference(STRIP);
-  managed.set(id, { manager: opts.manager, operation: 'Apply', apiVersion: opts.apiVersion, subresource: opts.subresource, set, time: last?.time });
+  managed.set(id, {
+    manager: opts.manager,
+    operation: 'Apply',
+    apiVersion: opts.apiVersion,
+    subresource: opts.subresource,
+    set,
+    time: last?.time,
+  });
   // Prune: fields this manager applied last time, applies no more, and nobody else owns.
   if (last && !last.set.isEmpty()) {
     let owned = new FieldSet();

@@ -47,7 +47,8 @@ class FieldManagerThread {
       const p = this.pending.get(r.id);
       if (!p) return;
       this.pending.delete(r.id);
-      if ('apiError' in r) p.reject(new ApiError(r.apiError.code, r.apiError.reason, r.apiError.message, r.apiError.details));
+      if ('apiError' in r)
+        p.reject(new ApiError(r.apiError.code, r.apiError.reason, r.apiError.message, r.apiError.details));
       else if ('error' in r) p.reject(new ThreadFailure(r.error));
       else p.resolve(r.json);
       this.idle();

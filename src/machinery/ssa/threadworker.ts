@@ -15,7 +15,9 @@ interface JobBase {
   now: string;
 }
 /** Objects travel as JSON: a string crosses threads as one copy. */
-export type FieldManagerJob = (JobBase & { op: 'update'; obj: string; old?: string }) | (JobBase & { op: 'apply'; live: string; config: string; force: boolean });
+export type FieldManagerJob =
+  | (JobBase & { op: 'update'; obj: string; old?: string })
+  | (JobBase & { op: 'apply'; live: string; config: string; force: boolean });
 export type FieldManagerResult =
   | { id: number; json: string }
   | { id: number; apiError: { code: number; reason: string; message: string; details?: ApiError['details'] } }
@@ -26,14 +28,24 @@ parentPort?.on('message', (job: FieldManagerJob) => {
   try {
     result = { id: job.id, json: run(job) };
   } catch (e) {
-    result = e instanceof ApiError ? { id: job.id, apiError: { code: e.code, reason: e.reason, message: e.message, details: e.details } } : { id: job.id, error: (e as Error).message };
+    result =
+      e instanceof ApiError
+        ? { id: job.id, apiError: { code: e.code, reason: e.reason, message: e.message, details: e.details } }
+        : { id: job.id, error: (e as Error).message };
   }
   parentPort!.postMessage(result);
 });
 
 function run(job: FieldManagerJob): string {
   const now = () => job.now;
-  const common = { manager: job.manager, apiVersion: job.apiVersion, subresource: job.subresource, statusSubresource: job.statusSubresource, type: job.type, now };
+  const common = {
+    manager: job.manager,
+    apiVersion: job.apiVersion,
+    subresource: job.subresource,
+    statusSubresource: job.statusSubresource,
+    type: job.type,
+    now,
+  };
   if (job.op === 'update') {
     const obj = JSON.parse(job.obj);
     recordUpdateOperation(obj, job.old === undefined ? undefined : JSON.parse(job.old), common);

@@ -25,7 +25,14 @@ export class TypedError extends Error {}
 type Resolved = Scalar | MapType | ListType;
 type Scalar = { kind: 'scalar' };
 /** `closed`: a struct (declared properties, nothing else): any other key is not in the schema. */
-type MapType = { kind: 'map'; atomic: boolean; closed: boolean; fields?: Record<string, Schema>; declared: ReadonlyMap<string, Field>; elem: TypeRef };
+type MapType = {
+  kind: 'map';
+  atomic: boolean;
+  closed: boolean;
+  fields?: Record<string, Schema>;
+  declared: ReadonlyMap<string, Field>;
+  elem: TypeRef;
+};
 type ListType = { kind: 'list'; rel: 'atomic' | 'set' | 'map'; keys: string[]; item: TypeRef; keyFields: KeyField[] };
 /**
  * A declared field's path element and type, made once per schema: the same path element string
@@ -94,13 +101,24 @@ function declaredType(field: Schema, extra: Definitions | undefined): Resolved |
   if (!s) return undefined;
   if (s['x-kubernetes-int-or-string'] === true || s.format === 'int-or-string') return SCALAR;
   const isList = s.type === 'array' || (!s.type && s.items !== undefined);
-  const isMap = s.type === 'object' || (!s.type && (s.properties !== undefined || s.additionalProperties !== undefined));
+  const isMap =
+    s.type === 'object' || (!s.type && (s.properties !== undefined || s.additionalProperties !== undefined));
   if (isList) return declaredListType(field, s, extra);
   if (isMap || s['x-kubernetes-preserve-unknown-fields'] === true || s['x-kubernetes-embedded-resource'] === true) {
     const atomic = ext(field, s, 'x-kubernetes-map-type') === 'atomic';
     const additional = s.additionalProperties;
-    const closed = s.properties !== undefined && (additional === undefined || additional === false) && s['x-kubernetes-preserve-unknown-fields'] !== true;
-    return { kind: 'map', atomic, closed, fields: s.properties, declared: declaredFields(s.properties, extra), elem: typeOf(typeof additional === 'object' ? additional : undefined, extra) };
+    const closed =
+      s.properties !== undefined &&
+      (additional === undefined || additional === false) &&
+      s['x-kubernetes-preserve-unknown-fields'] !== true;
+    return {
+      kind: 'map',
+      atomic,
+      closed,
+      fields: s.properties,
+      declared: declaredFields(s.properties, extra),
+      elem: typeOf(typeof additional === 'object' ? additional : undefined, extra),
+    };
   }
   return s.type ? SCALAR : undefined;
 }
@@ -109,17 +127,28 @@ function typeOf(schema: Schema | undefined, extra: Definitions | undefined): Typ
   return schema ? { schema, extra } : FREE;
 }
 
-function declaredFields(properties: Record<string, Schema> | undefined, extra: Definitions | undefined): Map<string, Field> {
+function declaredFields(
+  properties: Record<string, Schema> | undefined,
+  extra: Definitions | undefined,
+): Map<string, Field> {
   const out = new Map<string, Field>();
-  for (const [name, prop] of Object.entries(properties ?? {})) if (prop) out.set(name, { pe: `f:${name}`, type: { schema: prop, extra } });
+  for (const [name, prop] of Object.entries(properties ?? {}))
+    if (prop) out.set(name, { pe: `f:${name}`, type: { schema: prop, extra } });
   return out;
 }
 
 function declaredListType(field: Schema, s: Schema, extra: Definitions | undefined): ListType {
   const items = s.items;
-  const list = (rel: ListType['rel'], keys: string[] = []): ListType => ({ kind: 'list', rel, keys, item: typeOf(items, extra), keyFields: keyFields(keys, items, extra) });
+  const list = (rel: ListType['rel'], keys: string[] = []): ListType => ({
+    kind: 'list',
+    rel,
+    keys,
+    item: typeOf(items, extra),
+    keyFields: keyFields(keys, items, extra),
+  });
   const listType = ext(field, s, 'x-kubernetes-list-type') as string | undefined;
-  if (listType === 'map') return list('map', (ext(field, s, 'x-kubernetes-list-map-keys') as string[] | undefined) ?? []);
+  if (listType === 'map')
+    return list('map', (ext(field, s, 'x-kubernetes-list-map-keys') as string[] | undefined) ?? []);
   if (listType === 'set') return list('set');
   if (listType === 'atomic') return list('atomic');
   const strategy = String(ext(field, s, 'x-kubernetes-patch-strategy') ?? '');
@@ -127,7 +156,8 @@ function declaredListType(field: Schema, s: Schema, extra: Definitions | undefin
     const mergeKey = ext(field, s, 'x-kubernetes-patch-merge-key') as string | undefined;
     if (mergeKey) return list('map', [mergeKey]);
     const itemSchema = items ? resolveRef(items, extra) : undefined;
-    const scalarItems = itemSchema && itemSchema.type !== 'object' && itemSchema.type !== 'array' && !itemSchema.properties;
+    const scalarItems =
+      itemSchema && itemSchema.type !== 'object' && itemSchema.type !== 'array' && !itemSchema.properties;
     if (scalarItems) return list('set');
   }
   return list('atomic');
@@ -166,7 +196,9 @@ export function itemPathElement(r: ListType, item: unknown): PathElement {
       if (v !== undefined) setOwn(key, name, v);
     }
     if (!Object.keys(key).length) {
-      throw new TypedError(`associative list with keys has an element that omits all key fields ${JSON.stringify(r.keys)} (and doesn't have default values for any key fields)`);
+      throw new TypedError(
+        `associative list with keys has an element that omits all key fields ${JSON.stringify(r.keys)} (and doesn't have default values for any key fields)`,
+      );
     }
     return `k:${JSON.stringify(key)}`;
   }
@@ -234,7 +266,10 @@ export function validateApplied(value: unknown, t: TypeRef, at = ''): void {
       } catch (err) {
         throw new TypedError(`${at}: element ${i}: ${(err as Error).message}`);
       }
-      if (seen.has(pe)) throw new TypedError(`${at}: duplicate entries for key ${pe.startsWith('k:') ? keyString(pe) : `[=${pe.slice(2)}]`}`);
+      if (seen.has(pe))
+        throw new TypedError(
+          `${at}: duplicate entries for key ${pe.startsWith('k:') ? keyString(pe) : `[=${pe.slice(2)}]`}`,
+        );
       seen.add(pe);
       validateApplied(item, r.item, `${at}[${i}]`);
     });
@@ -274,7 +309,9 @@ function findUndeclared(value: unknown, t: TypeRef, path: Path, found: string[])
 
 function keyString(pe: string): string {
   const keys = JSON.parse(pe.slice(2)) as Record<string, unknown>;
-  return `[${Object.keys(keys).map((k) => `${k}=${JSON.stringify(keys[k])}`).join(',')}]`;
+  return `[${Object.keys(keys)
+    .map((k) => `${k}=${JSON.stringify(keys[k])}`)
+    .join(',')}]`;
 }
 
 /**
@@ -339,7 +376,9 @@ export function changes(lhs: unknown, rhs: unknown, t: TypeRef): { changed: Fiel
 }
 
 function isEmptyContainer(v: unknown): boolean {
-  return v === undefined || v === null || (Array.isArray(v) && !v.length) || (isPlainObject(v) && !Object.keys(v).length);
+  return (
+    v === undefined || v === null || (Array.isArray(v) && !v.length) || (isPlainObject(v) && !Object.keys(v).length)
+  );
 }
 
 /** Stands in for a missing map. */
@@ -371,7 +410,14 @@ function compareLeaf(l: unknown, r: unknown, path: Path, c: Comparison): void {
 }
 
 /** Every key of either map, lhs's first, in their order. */
-function compareMaps(lm: Record<string, unknown>, rm: Record<string, unknown>, rr: MapType, t: TypeRef, path: Path, c: Comparison): void {
+function compareMaps(
+  lm: Record<string, unknown>,
+  rm: Record<string, unknown>,
+  rr: MapType,
+  t: TypeRef,
+  path: Path,
+  c: Comparison,
+): void {
   for (const k of Object.keys(lm)) compareField(k, lm[k], ownValue(rm, k), rr, t, path, c);
   for (const k of Object.keys(rm)) if (!Object.hasOwn(lm, k)) compareField(k, undefined, rm[k], rr, t, path, c);
 }
@@ -422,7 +468,8 @@ function mergeNode(l: unknown, r: unknown, t: TypeRef): unknown {
     const lm = l as Record<string, unknown>;
     const rm = r as Record<string, unknown>;
     const out: Record<string, unknown> = {};
-    for (const k of Object.keys(lm)) setOwn(out, k, Object.hasOwn(rm, k) ? mergeNode(lm[k], rm[k], fieldType(rr, k)) : deepCopy(lm[k]));
+    for (const k of Object.keys(lm))
+      setOwn(out, k, Object.hasOwn(rm, k) ? mergeNode(lm[k], rm[k], fieldType(rr, k)) : deepCopy(lm[k]));
     for (const k of Object.keys(rm)) if (!Object.hasOwn(lm, k)) setOwn(out, k, deepCopy(rm[k]));
     return out;
   }

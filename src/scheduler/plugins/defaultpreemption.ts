@@ -34,12 +34,15 @@ export class DefaultPreemption implements PostFilterPlugin {
   ) {}
 
   private eligible(pod: PodInfo): string | null {
-    if ((pod.pod.spec?.preemptionPolicy ?? 'PreemptLowerPriority') === 'Never') return 'not eligible due to preemptionPolicy=Never.';
+    if ((pod.pod.spec?.preemptionPolicy ?? 'PreemptLowerPriority') === 'Never')
+      return 'not eligible due to preemptionPolicy=Never.';
     const nominated = pod.pod.status?.nominatedNodeName;
     if (nominated) {
       const ni = this.h.cache.node(nominated);
       if (ni) {
-        for (const p of ni.pods.values()) if (p.pod.metadata?.deletionTimestamp && p.priority < pod.priority) return 'not eligible due to a terminating pod on the nominated node.';
+        for (const p of ni.pods.values())
+          if (p.pod.metadata?.deletionTimestamp && p.priority < pod.priority)
+            return 'not eligible due to a terminating pod on the nominated node.';
       }
     }
     return null;
@@ -50,7 +53,11 @@ export class DefaultPreemption implements PostFilterPlugin {
     for (const pdb of this.h.pdbs()) {
       try {
         const sel = selectorFromLabelSelectorRaw(pdb.spec?.selector);
-        out.push({ namespace: pdb.metadata.namespace, matches: (l) => sel.matches(l), allowed: pdb.status?.disruptionsAllowed ?? 0 });
+        out.push({
+          namespace: pdb.metadata.namespace,
+          matches: (l) => sel.matches(l),
+          allowed: pdb.status?.disruptionsAllowed ?? 0,
+        });
       } catch {
         /* an invalid selector protects nothing */
       }
@@ -58,7 +65,11 @@ export class DefaultPreemption implements PostFilterPlugin {
     return out;
   }
 
-  async postFilter(state: CycleState, pod: PodInfo, statuses: Map<string, Status>): Promise<{ result?: PostFilterResult; status: Status | null }> {
+  async postFilter(
+    state: CycleState,
+    pod: PodInfo,
+    statuses: Map<string, Status>,
+  ): Promise<{ result?: PostFilterResult; status: Status | null }> {
     const notEligible = this.eligible(pod);
     if (notEligible) return { status: Status.unschedulable(`preemption: ${notEligible}`) };
     const all = this.h.cache.nodes();
@@ -66,12 +77,19 @@ export class DefaultPreemption implements PostFilterPlugin {
     const potential: NodeInfo[] = [];
     for (const n of all) {
       const st = statuses.get(n.name);
-      if (!st || st.code === Code.UnschedulableAndUnresolvable) nodeStatuses.set(n.name, Status.unresolvable(MSG_NOT_HELPFUL));
+      if (!st || st.code === Code.UnschedulableAndUnresolvable)
+        nodeStatuses.set(n.name, Status.unresolvable(MSG_NOT_HELPFUL));
       else potential.push(n);
     }
     const candidates: Candidate[] = [];
     if (potential.length) {
-      const want = Math.min(potential.length, Math.max(Math.trunc((potential.length * this.minCandidateNodesPercentage) / 100), this.minCandidateNodesAbsolute));
+      const want = Math.min(
+        potential.length,
+        Math.max(
+          Math.trunc((potential.length * this.minCandidateNodesPercentage) / 100),
+          this.minCandidateNodesAbsolute,
+        ),
+      );
       const budgets = this.budgets();
       const offset = Math.floor(Math.random() * potential.length);
       for (let i = 0; i < potential.length && candidates.length < want; i++) {
@@ -90,7 +108,12 @@ export class DefaultPreemption implements PostFilterPlugin {
     return { result: { nominatedNodeName: best.node }, status: null };
   }
 
-  selectVictimsOnNode(state: CycleState, pod: PodInfo, node: NodeInfo, budgets: Budget[]): Candidate | { status: Status } {
+  selectVictimsOnNode(
+    state: CycleState,
+    pod: PodInfo,
+    node: NodeInfo,
+    budgets: Budget[],
+  ): Candidate | { status: Status } {
     const fw = this.h;
     const copy = node.clone();
     const potential: PodInfo[] = [];

@@ -3,7 +3,14 @@
 // per topology pair (key=value) once — through the cache's label index when a selector names
 // labels, and only over nodes holding anti-affinity pods for the symmetric check — so Filter is
 // a few map lookups per node.
-import { CycleState, type FilterPlugin, type Handle, type PreFilterPlugin, type PreScorePlugin, type ScorePlugin } from '../framework.js';
+import {
+  CycleState,
+  type FilterPlugin,
+  type Handle,
+  type PreFilterPlugin,
+  type PreScorePlugin,
+  type ScorePlugin,
+} from '../framework.js';
 import { Code, MAX_NODE_SCORE, NodeInfo, ParsedTerm, PodInfo, Status, termMatches } from '../types.js';
 
 export const ERR_AFFINITY = "node(s) didn't match pod affinity rules";
@@ -91,9 +98,12 @@ export class InterPodAffinity implements PreFilterPlugin, FilterPlugin, PreScore
   private update(state: CycleState, pod: PodInfo, other: PodInfo, node: NodeInfo, by: number): void {
     const s = state.read<PreFilterState>(this.name);
     if (!s) return;
-    for (const t of other.requiredAntiAffinity) if (termMatches(t, pod, this.nsLabels)) bump(s.existingAnti, node, t.topologyKey, by);
-    if (this.matchesAll(pod.requiredAffinity, other)) for (const t of pod.requiredAffinity) bump(s.affinity, node, t.topologyKey, by);
-    for (const t of pod.requiredAntiAffinity) if (termMatches(t, other, this.nsLabels)) bump(s.anti, node, t.topologyKey, by);
+    for (const t of other.requiredAntiAffinity)
+      if (termMatches(t, pod, this.nsLabels)) bump(s.existingAnti, node, t.topologyKey, by);
+    if (this.matchesAll(pod.requiredAffinity, other))
+      for (const t of pod.requiredAffinity) bump(s.affinity, node, t.topologyKey, by);
+    for (const t of pod.requiredAntiAffinity)
+      if (termMatches(t, other, this.nsLabels)) bump(s.anti, node, t.topologyKey, by);
   }
 
   filter(state: CycleState, pod: PodInfo, node: NodeInfo): Status | null {
@@ -112,18 +122,21 @@ export class InterPodAffinity implements PreFilterPlugin, FilterPlugin, PreScore
       if (!podsExist) {
         // The first pod of a group that matches its own affinity may go anywhere with the keys.
         const hasKeys = pod.requiredAffinity.every((t) => node.labels[t.topologyKey] !== undefined);
-        if (!(s.affinity.size === 0 && hasKeys && this.matchesAll(pod.requiredAffinity, pod))) return Status.unresolvable(ERR_AFFINITY);
+        if (!(s.affinity.size === 0 && hasKeys && this.matchesAll(pod.requiredAffinity, pod)))
+          return Status.unresolvable(ERR_AFFINITY);
       }
     }
     for (const t of pod.requiredAntiAffinity) {
       const v = node.labels[t.topologyKey];
-      if (v !== undefined && (s.anti.get(pairKey(t.topologyKey, v)) ?? 0) > 0) return Status.unschedulable(ERR_ANTI_AFFINITY);
+      if (v !== undefined && (s.anti.get(pairKey(t.topologyKey, v)) ?? 0) > 0)
+        return Status.unschedulable(ERR_ANTI_AFFINITY);
     }
     if (s.existingAnti.size) {
       for (const [pair, n] of s.existingAnti) {
         if (n <= 0) continue;
         const i = pair.indexOf('\u0000');
-        if (node.labels[pair.slice(0, i)] === pair.slice(i + 1)) return Status.unschedulable(ERR_EXISTING_ANTI_AFFINITY);
+        if (node.labels[pair.slice(0, i)] === pair.slice(i + 1))
+          return Status.unschedulable(ERR_EXISTING_ANTI_AFFINITY);
       }
     }
     return null;
@@ -163,9 +176,12 @@ export class InterPodAffinity implements PreFilterPlugin, FilterPlugin, PreScore
       if (!ni.node) continue;
       for (const p of ni.pods.values()) {
         if (!p.hasScoringAffinity) continue;
-        if (this.hardPodAffinityWeight > 0) for (const t of p.requiredAffinity) if (termMatches(t, pod, this.nsLabels)) add(ni, t.topologyKey, this.hardPodAffinityWeight);
+        if (this.hardPodAffinityWeight > 0)
+          for (const t of p.requiredAffinity)
+            if (termMatches(t, pod, this.nsLabels)) add(ni, t.topologyKey, this.hardPodAffinityWeight);
         for (const t of p.preferredAffinity) if (termMatches(t, pod, this.nsLabels)) add(ni, t.topologyKey, t.weight);
-        for (const t of p.preferredAntiAffinity) if (termMatches(t, pod, this.nsLabels)) add(ni, t.topologyKey, -t.weight);
+        for (const t of p.preferredAntiAffinity)
+          if (termMatches(t, pod, this.nsLabels)) add(ni, t.topologyKey, -t.weight);
       }
     }
     if (!scores.size) return new Status(Code.Skip);
@@ -194,6 +210,7 @@ export class InterPodAffinity implements PreFilterPlugin, FilterPlugin, PreScore
       if (s > max) max = s;
     }
     const diff = max - min;
-    for (let i = 0; i < scores.length; i++) scores[i] = diff > 0 ? Math.trunc((MAX_NODE_SCORE * (scores[i] - min)) / diff) : 0;
+    for (let i = 0; i < scores.length; i++)
+      scores[i] = diff > 0 ? Math.trunc((MAX_NODE_SCORE * (scores[i] - min)) / diff) : 0;
   }
 }

@@ -1,8 +1,20 @@
 // Node-only plugins: NodeName, NodeUnschedulable, TaintToleration, NodeAffinity, NodePorts.
-import { CycleState, defaultNormalizeScore, type FilterPlugin, type PreFilterPlugin, type PreScorePlugin, type ScorePlugin } from '../framework.js';
+import {
+  CycleState,
+  defaultNormalizeScore,
+  type FilterPlugin,
+  type PreFilterPlugin,
+  type PreScorePlugin,
+  type ScorePlugin,
+} from '../framework.js';
 import { Code, NodeInfo, PodInfo, Status } from '../types.js';
 import type { NodeSelectorTerm, Taint, Toleration } from 'kubernetes-types/core/v1.js';
-import { hasRequiredNodeAffinity, preferredTermMatchers, requiredNodeAffinityMatcher, type NodeMatcher } from '../../api/helpers/nodeaffinity.js';
+import {
+  hasRequiredNodeAffinity,
+  preferredTermMatchers,
+  requiredNodeAffinityMatcher,
+  type NodeMatcher,
+} from '../../api/helpers/nodeaffinity.js';
 import { findUntoleratedTaint, isHardTaint, tolerationsTolerateTaint } from '../../api/helpers/taints.js';
 
 export const ERR_NODE_NAME = "node(s) didn't match the requested node name";
@@ -40,7 +52,9 @@ export class TaintToleration implements FilterPlugin, PreScorePlugin, ScorePlugi
   }
 
   preScore(state: CycleState, pod: PodInfo): Status | null {
-    const tols = (pod.pod.spec?.tolerations ?? []).filter((t: Toleration) => !t.effect || t.effect === 'PreferNoSchedule');
+    const tols = (pod.pod.spec?.tolerations ?? []).filter(
+      (t: Toleration) => !t.effect || t.effect === 'PreferNoSchedule',
+    );
     state.write(this.name, tols);
     return null;
   }
@@ -48,7 +62,8 @@ export class TaintToleration implements FilterPlugin, PreScorePlugin, ScorePlugi
   score(state: CycleState, _pod: PodInfo, node: NodeInfo): number {
     const tols = state.read<Toleration[]>(this.name) ?? [];
     let n = 0;
-    for (const taint of node.node?.spec?.taints ?? []) if (taint.effect === 'PreferNoSchedule' && !tolerationsTolerateTaint(tols, taint)) n++;
+    for (const taint of node.node?.spec?.taints ?? [])
+      if (taint.effect === 'PreferNoSchedule' && !tolerationsTolerateTaint(tols, taint)) n++;
     return n;
   }
 
@@ -66,12 +81,20 @@ export class NodeAffinity implements PreFilterPlugin, FilterPlugin, PreScorePlug
   readonly name = 'NodeAffinity';
 
   preFilter(state: CycleState, pod: PodInfo): Status | null {
-    const terms = pod.pod.spec?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms;
-    if (terms && terms.length && terms.every((t: NodeSelectorTerm) => !(t.matchExpressions?.length || t.matchFields?.length))) {
+    const terms =
+      pod.pod.spec?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms;
+    if (
+      terms &&
+      terms.length &&
+      terms.every((t: NodeSelectorTerm) => !(t.matchExpressions?.length || t.matchFields?.length))
+    ) {
       return Status.unresolvable(ERR_NODE_AFFINITY);
     }
     if (!hasRequiredNodeAffinity(pod.pod)) return new Status(Code.Skip);
-    state.write(this.name, { required: requiredNodeAffinityMatcher(pod.pod), preferred: [] } satisfies NodeAffinityState);
+    state.write(this.name, {
+      required: requiredNodeAffinityMatcher(pod.pod),
+      preferred: [],
+    } satisfies NodeAffinityState);
     return null;
   }
 
@@ -111,7 +134,8 @@ export class NodePorts implements PreFilterPlugin, FilterPlugin {
     for (const hp of pod.hostPorts) {
       const used = node.usedPorts.get(`${hp.protocol}/${hp.port}`);
       if (!used) continue;
-      for (const ip of used) if (ip === hp.ip || ip === '0.0.0.0' || hp.ip === '0.0.0.0') return Status.unschedulable(ERR_NODE_PORTS);
+      for (const ip of used)
+        if (ip === hp.ip || ip === '0.0.0.0' || hp.ip === '0.0.0.0') return Status.unschedulable(ERR_NODE_PORTS);
     }
     return null;
   }

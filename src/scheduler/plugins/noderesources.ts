@@ -31,7 +31,9 @@ export class NodeResourcesFit implements PreFilterPlugin, FilterPlugin, ScorePlu
     const memReq = node.nonZeroMem + pod.nonZeroMem;
     const one = (req: number, alloc: number) => {
       if (alloc === 0 || req > alloc) return this.strategy === 'LeastAllocated' ? 0 : 0;
-      return this.strategy === 'LeastAllocated' ? Math.trunc(((alloc - req) * MAX_NODE_SCORE) / alloc) : Math.trunc((req * MAX_NODE_SCORE) / alloc);
+      return this.strategy === 'LeastAllocated'
+        ? Math.trunc(((alloc - req) * MAX_NODE_SCORE) / alloc)
+        : Math.trunc((req * MAX_NODE_SCORE) / alloc);
     };
     return Math.trunc((one(cpuReq, cpuAlloc) + one(memReq, memAlloc)) / 2);
   }

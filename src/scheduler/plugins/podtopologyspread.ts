@@ -2,7 +2,14 @@
 // (DoNotSchedule filters, ScheduleAnyway scores), labelSelector (+ matchLabelKeys), minDomains,
 // nodeAffinityPolicy / nodeTaintsPolicy. Matching pods are counted per topology pair once per
 // cycle through the cache's label index.
-import { CycleState, type FilterPlugin, type Handle, type PreFilterPlugin, type PreScorePlugin, type ScorePlugin } from '../framework.js';
+import {
+  CycleState,
+  type FilterPlugin,
+  type Handle,
+  type PreFilterPlugin,
+  type PreScorePlugin,
+  type ScorePlugin,
+} from '../framework.js';
 import { selectorFromLabelSelectorRaw, type Selector } from '../../machinery/labels.js';
 import { Code, MAX_NODE_SCORE, NodeInfo, PodInfo, Status } from '../types.js';
 import { hasRequiredNodeAffinity, requiredNodeAffinityMatcher } from '../../api/helpers/nodeaffinity.js';
@@ -29,7 +36,8 @@ function parseConstraints(pod: PodInfo, when: string): Constraint[] {
     const requiredPairs: string[] = [];
     if (ls && c.matchLabelKeys?.length) {
       ls.matchExpressions ??= [];
-      for (const k of c.matchLabelKeys) if (k in pod.labels) ls.matchExpressions.push({ key: k, operator: 'In', values: [pod.labels[k]] });
+      for (const k of c.matchLabelKeys)
+        if (k in pod.labels) ls.matchExpressions.push({ key: k, operator: 'In', values: [pod.labels[k]] });
     }
     let selector: Selector;
     try {
@@ -38,7 +46,8 @@ function parseConstraints(pod: PodInfo, when: string): Constraint[] {
       continue;
     }
     for (const [k, v] of Object.entries(ls?.matchLabels ?? {})) requiredPairs.push(`${k}=${v}`);
-    for (const e of ls?.matchExpressions ?? []) if (e.operator === 'In' && e.values?.length === 1) requiredPairs.push(`${e.key}=${e.values[0]}`);
+    for (const e of ls?.matchExpressions ?? [])
+      if (e.operator === 'In' && e.values?.length === 1) requiredPairs.push(`${e.key}=${e.values[0]}`);
     out.push({
       maxSkew: c.maxSkew ?? 1,
       topologyKey: c.topologyKey,
@@ -59,7 +68,10 @@ class SpreadState {
     readonly counts: Map<string, number>[],
   ) {}
   clone(): SpreadState {
-    return new SpreadState(this.constraints, this.counts.map((m) => new Map(m)));
+    return new SpreadState(
+      this.constraints,
+      this.counts.map((m) => new Map(m)),
+    );
   }
   minMatch(i: number): number {
     const m = this.counts[i];
@@ -152,7 +164,9 @@ export class PodTopologySpread implements PreFilterPlugin, FilterPlugin, PreScor
   }
 
   score(state: CycleState, _pod: PodInfo, node: NodeInfo): number {
-    const s = state.read<{ constraints: Constraint[]; counts: Map<string, number>[]; weights: number[] }>(`${this.name}/score`);
+    const s = state.read<{ constraints: Constraint[]; counts: Map<string, number>[]; weights: number[] }>(
+      `${this.name}/score`,
+    );
     if (!s) return 0;
     let score = 0;
     for (let i = 0; i < s.constraints.length; i++) {

@@ -106,9 +106,18 @@ export class VolumeBinding implements PreFilterPlugin, FilterPlugin, PreBindPlug
       volumes: () => volumes.store.list(),
       storageClass: (name) => classes.store.get(name),
     };
-    claims.addEventHandler({ add: () => onEvent(VOLUME_EVENTS.ClaimChange), update: () => onEvent(VOLUME_EVENTS.ClaimChange) });
-    volumes.addEventHandler({ add: () => onEvent(VOLUME_EVENTS.VolumeChange), update: () => onEvent(VOLUME_EVENTS.VolumeChange) });
-    classes.addEventHandler({ add: () => onEvent(VOLUME_EVENTS.StorageClassChange), update: () => onEvent(VOLUME_EVENTS.StorageClassChange) });
+    claims.addEventHandler({
+      add: () => onEvent(VOLUME_EVENTS.ClaimChange),
+      update: () => onEvent(VOLUME_EVENTS.ClaimChange),
+    });
+    volumes.addEventHandler({
+      add: () => onEvent(VOLUME_EVENTS.VolumeChange),
+      update: () => onEvent(VOLUME_EVENTS.VolumeChange),
+    });
+    classes.addEventHandler({
+      add: () => onEvent(VOLUME_EVENTS.StorageClassChange),
+      update: () => onEvent(VOLUME_EVENTS.StorageClassChange),
+    });
   }
 
   /** Stop waiting in PreBind (the scheduler is shutting down). */
@@ -124,10 +133,14 @@ export class VolumeBinding implements PreFilterPlugin, FilterPlugin, PreBindPlug
     for (const { name, ephemeral } of claims) {
       const claim = this.listers.claim(pod.namespace, name);
       if (!claim) {
-        if (ephemeral) return Status.unresolvable(`waiting for ephemeral volume controller to create the persistentvolumeclaim "${name}"`);
+        if (ephemeral)
+          return Status.unresolvable(
+            `waiting for ephemeral volume controller to create the persistentvolumeclaim "${name}"`,
+          );
         return Status.unresolvable(`persistentvolumeclaim "${name}" not found`);
       }
-      if (claim.metadata?.deletionTimestamp) return Status.unresolvable(`persistentvolumeclaim "${name}" is being deleted`);
+      if (claim.metadata?.deletionTimestamp)
+        return Status.unresolvable(`persistentvolumeclaim "${name}" is being deleted`);
       const volumeName = claim.spec?.volumeName;
       if (volumeName) {
         s.bound.push({ claim, volumeName });
@@ -198,7 +211,13 @@ export class VolumeBinding implements PreFilterPlugin, FilterPlugin, PreBindPlug
     if (isVolumeBoundToClaim(pv, claim)) return;
     if (pv.spec?.claimRef) throw new Error(`persistentvolume "${volumeName}" was bound to another claim meanwhile`);
     const next = structuredClone(pv);
-    next.spec.claimRef = { kind: 'PersistentVolumeClaim', apiVersion: 'v1', namespace: claim.metadata.namespace, name: claim.metadata.name, uid: claim.metadata.uid };
+    next.spec.claimRef = {
+      kind: 'PersistentVolumeClaim',
+      apiVersion: 'v1',
+      namespace: claim.metadata.namespace,
+      name: claim.metadata.name,
+      uid: claim.metadata.uid,
+    };
     next.metadata.annotations = { ...(next.metadata.annotations ?? {}), [ANN_BOUND_BY_CONTROLLER]: 'yes' };
     await this.client!.resource(R.persistentvolumes).update(next);
   }
@@ -206,7 +225,9 @@ export class VolumeBinding implements PreFilterPlugin, FilterPlugin, PreBindPlug
   /** Tell the claim's provisioner where the pod runs (volume.kubernetes.io/selected-node). */
   private async selectNode(claim: any, node: string): Promise<void> {
     if (claim.metadata?.annotations?.[ANN_SELECTED_NODE] === node) return;
-    await this.client!.resource(R.persistentvolumeclaims).namespace(claim.metadata.namespace).patch(claim.metadata.name, 'merge', { metadata: { annotations: { [ANN_SELECTED_NODE]: node } } });
+    await this.client!.resource(R.persistentvolumeclaims)
+      .namespace(claim.metadata.namespace)
+      .patch(claim.metadata.name, 'merge', { metadata: { annotations: { [ANN_SELECTED_NODE]: node } } });
   }
 
   /** Until every claim is bound to a volume reachable from the node (upstream checkBindings). */
@@ -225,14 +246,16 @@ export class VolumeBinding implements PreFilterPlugin, FilterPlugin, PreBindPlug
   private async allBound(pod: PodInfo, claims: any[], node: string, annotated: Set<string>): Promise<boolean> {
     for (const c of claims) {
       const claim = this.listers!.claim(c.metadata.namespace, c.metadata.name);
-      if (!claim || claim.metadata.uid !== c.metadata.uid) throw new Error(`persistentvolumeclaim "${c.metadata.name}" was deleted`);
+      if (!claim || claim.metadata.uid !== c.metadata.uid)
+        throw new Error(`persistentvolumeclaim "${c.metadata.name}" was deleted`);
       const volumeName = claim.spec?.volumeName;
       if (!volumeName || claim.metadata?.annotations?.[ANN_BIND_COMPLETED] === undefined) {
         // A provisioner that gave up on this node takes the annotation away (as upstream's do).
         const selected = claim.metadata?.annotations?.[ANN_SELECTED_NODE];
         const key = claimKey(claim);
         if (selected === node) annotated.add(key);
-        else if (annotated.has(key)) throw new Error(`persistentvolumeclaim "${c.metadata.name}" selectedNode annotation reset`);
+        else if (annotated.has(key))
+          throw new Error(`persistentvolumeclaim "${c.metadata.name}" selectedNode annotation reset`);
         return false;
       }
       const pv = this.listers!.volume(volumeName);

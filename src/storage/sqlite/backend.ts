@@ -32,7 +32,12 @@ const MAX_BATCH = 2000;
 /** Batches queued at the writer at once: it commits all that wait together, in one fsync. */
 const MAX_IN_FLIGHT = 16;
 
-const toKV = (r: Row): KeyValue => ({ key: r.name, value: r.value, modRevision: r.id, createRevision: r.create_revision });
+const toKV = (r: Row): KeyValue => ({
+  key: r.name,
+  value: r.value,
+  modRevision: r.id,
+  createRevision: r.create_revision,
+});
 
 export class SqliteBackend implements Backend {
   private worker?: Worker;
@@ -203,7 +208,10 @@ export class SqliteBackend implements Backend {
   async delete(key: string, expectedRevision?: number): Promise<{ deleted: KeyValue; revision: number }> {
     const r = await this.submit({ op: 'delete', key, expected: expectedRevision });
     if (!r.ok) throw new StorageError(r.code, key, r.current && toKV(r.current));
-    return { deleted: { key, value: r.row.value, modRevision: r.row.prev_revision, createRevision: r.row.create_revision }, revision: r.row.id };
+    return {
+      deleted: { key, value: r.row.value, modRevision: r.row.prev_revision, createRevision: r.row.create_revision },
+      revision: r.row.id,
+    };
   }
 
   async get(key: string): Promise<KeyValue | null> {
@@ -218,7 +226,9 @@ export class SqliteBackend implements Backend {
     const limit = opts.limit && opts.limit > 0 ? opts.limit : -1;
     const after = opts.after && opts.after > prefix ? opts.after : prefix;
     const fetch = limit > 0 ? limit + 1 : -1;
-    const rows = at ? this.stmts.listAt.all(after, prefixEnd(prefix), at, fetch) : this.stmts.listLive.all(after, prefixEnd(prefix), fetch);
+    const rows = at
+      ? this.stmts.listAt.all(after, prefixEnd(prefix), at, fetch)
+      : this.stmts.listLive.all(after, prefixEnd(prefix), fetch);
     const more = limit > 0 && rows.length > limit;
     if (more) rows.length = limit;
     return { items: rows.map(toKV), revision: at || current, more };

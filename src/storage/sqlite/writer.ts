@@ -35,14 +35,18 @@ function run(file: string) {
     'INSERT INTO kv(id, name, deleted, create_revision, prev_revision, value) VALUES (?, ?, ?, ?, ?, ?)',
   );
   const lastRevision = db.prepare<[], { seq: number }>("SELECT seq FROM sqlite_sequence WHERE name = 'kv'");
-  const setLive = db.prepare<[string, number]>('INSERT INTO live(name, id) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET id = excluded.id');
+  const setLive = db.prepare<[string, number]>(
+    'INSERT INTO live(name, id) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET id = excluded.id',
+  );
   const dropLive = db.prepare<[string]>('DELETE FROM live WHERE name = ?');
   // Keep, for every key, its state as of the compacted revision (the newest row at or below it,
   // unless that row is a tombstone): lists at later revisions still need it.
   const compactRows = db.prepare<{ rev: number }>(
     `DELETE FROM kv WHERE id <= @rev AND (deleted = 1 OR id < (SELECT MAX(k2.id) FROM kv k2 WHERE k2.name = kv.name AND k2.id <= @rev))`,
   );
-  const setMeta = db.prepare<[string, number]>('INSERT INTO meta(k, v) VALUES (?, ?) ON CONFLICT(k) DO UPDATE SET v = excluded.v');
+  const setMeta = db.prepare<[string, number]>(
+    'INSERT INTO meta(k, v) VALUES (?, ?) ON CONFLICT(k) DO UPDATE SET v = excluded.v',
+  );
   let last = lastRevision.get()?.seq ?? 0;
 
   // Replies leave out values the caller sent itself (create/update): copying them back costs.
@@ -50,7 +54,10 @@ function run(file: string) {
     if (o.op === 'compact') {
       compactRows.run({ rev: o.revision });
       setMeta.run('compacted', o.revision);
-      return { ok: true, row: { id: o.revision, name: '', deleted: 0, create_revision: 0, prev_revision: 0, value: '' } };
+      return {
+        ok: true,
+        row: { id: o.revision, name: '', deleted: 0, create_revision: 0, prev_revision: 0, value: '' },
+      };
     }
     const cur = liveRow.get(o.key);
     if (o.op === 'create') {
@@ -66,12 +73,26 @@ function run(file: string) {
     if (o.op === 'update') {
       insert.run(id, o.key, 0, cur.create_revision, cur.id, o.value);
       setLive.run(o.key, id);
-      return { ok: true, row: { id, name: o.key, deleted: 0, create_revision: cur.create_revision, prev_revision: cur.id, value: '' } };
+      return {
+        ok: true,
+        row: { id, name: o.key, deleted: 0, create_revision: cur.create_revision, prev_revision: cur.id, value: '' },
+      };
     }
     // delete: the tombstone keeps the last value so that watchers and history can show it.
     insert.run(id, o.key, 1, cur.create_revision, cur.id, cur.value);
     dropLive.run(o.key);
-    return { ok: true, row: { id, name: o.key, deleted: 1, create_revision: cur.create_revision, prev_revision: cur.id, value: cur.value }, prevValue: cur.value };
+    return {
+      ok: true,
+      row: {
+        id,
+        name: o.key,
+        deleted: 1,
+        create_revision: cur.create_revision,
+        prev_revision: cur.id,
+        value: cur.value,
+      },
+      prevValue: cur.value,
+    };
   };
   const applyAll = db.transaction((batches: WriteBatch[]) => batches.map((b) => b.ops.map(apply)));
 
@@ -91,7 +112,11 @@ function run(file: string) {
   port.on('message', (first: WriteBatch | 'close') => {
     // Group commit: everything queued while the last commit was fsyncing goes into one transaction.
     const batches: WriteBatch[] = [];
-    for (let msg: WriteBatch | 'close' | undefined = first; msg !== undefined; msg = receiveMessageOnPort(port as unknown as MessagePort)?.message) {
+    for (
+      let msg: WriteBatch | 'close' | undefined = first;
+      msg !== undefined;
+      msg = receiveMessageOnPort(port as unknown as MessagePort)?.message
+    ) {
       if (msg === 'close') {
         commit(batches.splice(0));
         db.pragma('wal_checkpoint(TRUNCATE)');

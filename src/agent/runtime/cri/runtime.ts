@@ -21,7 +21,8 @@ import type {
 
 const LOADER_OPTIONS = { keepCase: false, longs: Number, enums: String, defaults: true, oneofs: true } as const;
 
-let services: { RuntimeService: grpc.ServiceClientConstructor; ImageService: grpc.ServiceClientConstructor } | undefined;
+let services:
+  { RuntimeService: grpc.ServiceClientConstructor; ImageService: grpc.ServiceClientConstructor } | undefined;
 
 function criServices() {
   if (!services) {
@@ -34,7 +35,11 @@ function criServices() {
 
 /** A gRPC error from the runtime, with its status code (5 = NotFound). */
 export class CriError extends Error {
-  constructor(readonly method: string, readonly code: number, message: string) {
+  constructor(
+    readonly method: string,
+    readonly code: number,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -92,7 +97,10 @@ export class CriRuntime implements Runtime {
         await this.rt('Version', { version: 'v1' }, 5_000);
         return;
       } catch (err) {
-        if (Date.now() > deadline) throw new Error(`the CRI service at ${this.endpoint} did not answer within ${timeoutMs / 1000} s: ${(err as Error).message}`);
+        if (Date.now() > deadline)
+          throw new Error(
+            `the CRI service at ${this.endpoint} did not answer within ${timeoutMs / 1000} s: ${(err as Error).message}`,
+          );
         await new Promise((r) => setTimeout(r, 200));
       }
     }
@@ -128,7 +136,14 @@ export class CriRuntime implements Runtime {
   }
 
   async listPodSandboxes(filter?: { labelSelector?: Record<string, string> }): Promise<PodSandbox[]> {
-    return (await this.rt('ListPodSandbox', filter?.labelSelector ? { filter: { labelSelector: filter.labelSelector } } : {})).items ?? [];
+    return (
+      (
+        await this.rt(
+          'ListPodSandbox',
+          filter?.labelSelector ? { filter: { labelSelector: filter.labelSelector } } : {},
+        )
+      ).items ?? []
+    );
   }
 
   async createContainer(sandboxId: string, config: ContainerConfig, sandboxConfig: PodSandboxConfig): Promise<string> {
@@ -140,7 +155,11 @@ export class CriRuntime implements Runtime {
   }
 
   async stopContainer(id: string, timeoutSeconds: number): Promise<void> {
-    await this.rt('StopContainer', { containerId: id, timeout: timeoutSeconds }, this.timeoutMs + timeoutSeconds * 1000);
+    await this.rt(
+      'StopContainer',
+      { containerId: id, timeout: timeoutSeconds },
+      this.timeoutMs + timeoutSeconds * 1000,
+    );
   }
 
   async removeContainer(id: string): Promise<void> {
@@ -148,7 +167,13 @@ export class CriRuntime implements Runtime {
   }
 
   async listContainers(filter?: { podSandboxId?: string }): Promise<Container[]> {
-    return (await this.rt('ListContainers', { filter: filter?.podSandboxId ? { podSandboxId: filter.podSandboxId } : undefined })).containers ?? [];
+    return (
+      (
+        await this.rt('ListContainers', {
+          filter: filter?.podSandboxId ? { podSandboxId: filter.podSandboxId } : undefined,
+        })
+      ).containers ?? []
+    );
   }
 
   async containerStatus(id: string): Promise<ContainerStatus | undefined> {
@@ -161,15 +186,36 @@ export class CriRuntime implements Runtime {
   }
 
   async execSync(id: string, cmd: string[], timeoutSeconds: number): Promise<ExecSyncResult> {
-    const res = await this.rt('ExecSync', { containerId: id, cmd, timeout: timeoutSeconds }, timeoutSeconds * 1000 + 5000);
-    return { stdout: Buffer.from(res.stdout ?? []), stderr: Buffer.from(res.stderr ?? []), exitCode: res.exitCode ?? 0 };
+    const res = await this.rt(
+      'ExecSync',
+      { containerId: id, cmd, timeout: timeoutSeconds },
+      timeoutSeconds * 1000 + 5000,
+    );
+    return {
+      stdout: Buffer.from(res.stdout ?? []),
+      stderr: Buffer.from(res.stderr ?? []),
+      exitCode: res.exitCode ?? 0,
+    };
   }
 
-  async exec(req: { containerId: string; cmd: string[]; tty: boolean; stdin: boolean; stdout: boolean; stderr: boolean }): Promise<string> {
+  async exec(req: {
+    containerId: string;
+    cmd: string[];
+    tty: boolean;
+    stdin: boolean;
+    stdout: boolean;
+    stderr: boolean;
+  }): Promise<string> {
     return (await this.rt('Exec', req)).url;
   }
 
-  async attach(req: { containerId: string; tty: boolean; stdin: boolean; stdout: boolean; stderr: boolean }): Promise<string> {
+  async attach(req: {
+    containerId: string;
+    tty: boolean;
+    stdin: boolean;
+    stdout: boolean;
+    stderr: boolean;
+  }): Promise<string> {
     return (await this.rt('Attach', req)).url;
   }
 

@@ -16,10 +16,16 @@ export interface ProcessSpec {
 
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
-export function processSpec(config: Pick<ContainerConfig, 'command' | 'args' | 'envs' | 'workingDir'>, image: ImageRunConfig, hostname?: string): ProcessSpec {
+export function processSpec(
+  config: Pick<ContainerConfig, 'command' | 'args' | 'envs' | 'workingDir'>,
+  image: ImageRunConfig,
+  hostname?: string,
+): ProcessSpec {
   const command = config.command ?? [];
   const args = config.args ?? [];
-  const argv = command.length ? [...command, ...args] : [...(image.Entrypoint ?? []), ...(args.length ? args : image.Cmd ?? [])];
+  const argv = command.length
+    ? [...command, ...args]
+    : [...(image.Entrypoint ?? []), ...(args.length ? args : (image.Cmd ?? []))];
   if (!argv.length) throw new Error('no command specified: neither the container nor its image gives one');
   const env = new Map<string, string>();
   env.set('PATH', DEFAULT_PATH);
@@ -40,7 +46,11 @@ export function resolveInRoot(rootfs: string, path: string, hops = 0): string | 
   for (let i = 0; i < parts.length; i++) {
     const next = posix.join(cur, parts[i]);
     let st;
-    try { st = lstatSync(join(rootfs, next)); } catch { return undefined; }
+    try {
+      st = lstatSync(join(rootfs, next));
+    } catch {
+      return undefined;
+    }
     if (st.isSymbolicLink()) {
       const target = readlinkSync(join(rootfs, next));
       const rest = parts.slice(i + 1).join('/');

@@ -26,10 +26,15 @@ export class CriLogStream {
   private pending: Buffer[] = [];
   private pendingLen = 0;
 
-  constructor(private readonly out: Writable, private readonly stream: 'stdout' | 'stderr') {}
+  constructor(
+    private readonly out: Writable,
+    private readonly stream: 'stdout' | 'stderr',
+  ) {}
 
   private record(tag: 'F' | 'P', content: Buffer): void {
-    this.out.write(Buffer.concat([Buffer.from(`${rfc3339Nano(nowNs())} ${this.stream} ${tag} `), content, Buffer.from('\n')]));
+    this.out.write(
+      Buffer.concat([Buffer.from(`${rfc3339Nano(nowNs())} ${this.stream} ${tag} `), content, Buffer.from('\n')]),
+    );
   }
 
   write(chunk: Buffer): void {

@@ -13,12 +13,23 @@ export interface StoredImage extends Image {
   rootfs: string;
 }
 
-interface Record_ { id: string; repoTags: string[]; repoDigests: string[]; size: number; config: ImageRunConfig }
+interface Record_ {
+  id: string;
+  repoTags: string[];
+  repoDigests: string[];
+  size: number;
+  config: ImageRunConfig;
+}
 
 /** Paths a container start binds or writes over; created once so the shared rootfs has them. */
-const MOUNT_POINTS = { dirs: ['proc', 'dev', 'sys', 'tmp', 'etc'], files: ['etc/resolv.conf', 'etc/hosts', 'etc/hostname'] };
+const MOUNT_POINTS = {
+  dirs: ['proc', 'dev', 'sys', 'tmp', 'etc'],
+  files: ['etc/resolv.conf', 'etc/hosts', 'etc/hostname'],
+};
 
-export interface ImportProgress { (message: string): void }
+export interface ImportProgress {
+  (message: string): void;
+}
 
 export class ProcessImageStore {
   constructor(readonly dir: string) {
@@ -40,7 +51,14 @@ export class ProcessImageStore {
   }
 
   private stored(hex: string, rec: Record_): StoredImage {
-    return { id: rec.id, repoTags: rec.repoTags, repoDigests: rec.repoDigests, size: rec.size, config: rec.config, rootfs: join(this.dir, hex, 'rootfs') };
+    return {
+      id: rec.id,
+      repoTags: rec.repoTags,
+      repoDigests: rec.repoDigests,
+      size: rec.size,
+      config: rec.config,
+      rootfs: join(this.dir, hex, 'rootfs'),
+    };
   }
 
   list(): StoredImage[] {
@@ -83,14 +101,23 @@ export class ProcessImageStore {
         mkdirSync(join(tmp, 'rootfs'), { recursive: true });
         const layers = img.layers();
         layers.forEach((layer, i) => {
-          onProgress?.(`${label}: extracting layer ${i + 1}/${layers.length} (${(layer.length / 1048576).toFixed(1)} MiB)`);
+          onProgress?.(
+            `${label}: extracting layer ${i + 1}/${layers.length} (${(layer.length / 1048576).toFixed(1)} MiB)`,
+          );
           applyLayer(join(tmp, 'rootfs'), layer);
         });
         for (const d of MOUNT_POINTS.dirs) mkdirSync(join(tmp, 'rootfs', d), { recursive: true });
-        for (const f of MOUNT_POINTS.files) if (!existsSync(join(tmp, 'rootfs', f))) writeFileSync(join(tmp, 'rootfs', f), '');
+        for (const f of MOUNT_POINTS.files)
+          if (!existsSync(join(tmp, 'rootfs', f))) writeFileSync(join(tmp, 'rootfs', f), '');
         rmSync(dest, { recursive: true, force: true });
         renameSync(tmp, dest);
-        this.save(hex, { id: img.configDigest, repoTags: [], repoDigests: [], size: img.size, config: img.config.config ?? {} });
+        this.save(hex, {
+          id: img.configDigest,
+          repoTags: [],
+          repoDigests: [],
+          size: img.size,
+          config: img.config.config ?? {},
+        });
       }
       for (const ref of img.refs) this.tag(hex, ref);
       onProgress?.(`${label}: done`);

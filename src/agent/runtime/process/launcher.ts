@@ -20,10 +20,18 @@ import type { Mount } from '../types.js';
 
 export type LaunchMode = 'chroot' | 'host';
 
-export interface Tools { unshare: string; mount: string; nsenter?: string; sh: string; userns: boolean }
+export interface Tools {
+  unshare: string;
+  mount: string;
+  nsenter?: string;
+  sh: string;
+  userns: boolean;
+}
 
 function which(cmd: string): string | undefined {
-  for (const d of (process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(':').concat(['/usr/sbin', '/usr/bin', '/sbin', '/bin'])) {
+  for (const d of (process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin')
+    .split(':')
+    .concat(['/usr/sbin', '/usr/bin', '/sbin', '/bin'])) {
     const p = join(d, cmd);
     if (existsSync(p)) return p;
   }
@@ -40,7 +48,20 @@ export function probeChroot(): Tools | undefined {
   const sh = existsSync('/bin/sh') ? '/bin/sh' : which('sh');
   if (!unshare || !mount || !sh) return undefined;
   const userns = process.getuid?.() !== 0;
-  const r = spawnSync(unshare, [...(userns ? ['-r'] : []), '-m', '--propagation', 'private', '--', sh, '-c', `${mount} -t tmpfs none /tmp && ${unshare} --root=/ --wd=/ true`], { stdio: 'ignore', timeout: 10_000 });
+  const r = spawnSync(
+    unshare,
+    [
+      ...(userns ? ['-r'] : []),
+      '-m',
+      '--propagation',
+      'private',
+      '--',
+      sh,
+      '-c',
+      `${mount} -t tmpfs none /tmp && ${unshare} --root=/ --wd=/ true`,
+    ],
+    { stdio: 'ignore', timeout: 10_000 },
+  );
   return r.status === 0 ? { unshare, mount, sh, nsenter: which('nsenter'), userns } : undefined;
 }
 
@@ -80,33 +101,65 @@ export function chrootCommand(tools: Tools, plan: ChrootPlan, argv: string[]): {
   ];
   for (const f of ['resolv.conf', 'hosts', 'hostname']) {
     if (!existsSync(join(plan.sandboxDir, f))) continue;
-    lines.push(`[ -e ${at('etc/' + f)} ] || : > ${at('etc/' + f)}`, `${m} --bind ${shq(join(plan.sandboxDir, f))} ${at('etc/' + f)}`);
+    lines.push(
+      `[ -e ${at('etc/' + f)} ] || : > ${at('etc/' + f)}`,
+      `${m} --bind ${shq(join(plan.sandboxDir, f))} ${at('etc/' + f)}`,
+    );
   }
   for (const mt of plan.mounts) {
-    const isDir = (() => { try { return statSync(mt.hostPath).isDirectory(); } catch { return true; } })();
+    const isDir = (() => {
+      try {
+        return statSync(mt.hostPath).isDirectory();
+      } catch {
+        return true;
+      }
+    })();
     const dest = at(mt.containerPath);
     lines.push(isDir ? `mkdir -p ${dest}` : `mkdir -p "$(dirname ${dest})"; [ -e ${dest} ] || : > ${dest}`);
     lines.push(`${m} --rbind ${shq(mt.hostPath)} ${dest}`);
     if (mt.readonly) lines.push(`${m} -o remount,bind,ro ${dest}`);
   }
   if (plan.readonlyRootfs) lines.push(`${m} -o remount,bind,ro ${shq(root)} || true`);
-  const ids = plan.uid !== undefined && !tools.userns ? ['--setuid', String(plan.uid), '--setgid', String(plan.gid ?? 0)] : [];
+  const ids =
+    plan.uid !== undefined && !tools.userns ? ['--setuid', String(plan.uid), '--setgid', String(plan.gid ?? 0)] : [];
   lines.push(`mkdir -p ${at(plan.cwd)} 2>/dev/null || true`);
   lines.push('PATH="$k8ts_path"; export PATH');
   lines.push(`exec ${tools.unshare} --root=${shq(root)} --wd=${shq(plan.cwd)} ${ids.join(' ')} -- "$@"`);
   return {
     file: tools.unshare,
-    args: [...(tools.userns ? ['-r'] : []), '-m', '--propagation', 'private', '--', tools.sh, '-c', lines.join('\n'), 'k8ts-container', ...argv],
+    args: [
+      ...(tools.userns ? ['-r'] : []),
+      '-m',
+      '--propagation',
+      'private',
+      '--',
+      tools.sh,
+      '-c',
+      lines.join('\n'),
+      'k8ts-container',
+      ...argv,
+    ],
   };
 }
 
 /** Host mode: the executable found in the rootfs (or the host) and a cwd mapped into the rootfs. */
-export function hostCommand(rootfs: string, argv: string[], env: Map<string, string>, cwd: string): { file: string; args: string[]; argv0: string; cwd: string; path: string } {
+export function hostCommand(
+  rootfs: string,
+  argv: string[],
+  env: Map<string, string>,
+  cwd: string,
+): { file: string; args: string[]; argv0: string; cwd: string; path: string } {
   const containerPath = env.get('PATH') ?? '';
   const file = findExecutable(argv[0], rootfs, containerPath);
   if (!file) throw new Error(`exec: "${argv[0]}": executable file not found in $PATH`);
   // Children the process starts by name should find the image's binaries too.
-  const path = [...containerPath.split(':').filter(Boolean).map((d) => join(rootfs, d)), containerPath].join(':');
+  const path = [
+    ...containerPath
+      .split(':')
+      .filter(Boolean)
+      .map((d) => join(rootfs, d)),
+    containerPath,
+  ].join(':');
   const mapped = join(rootfs, cwd);
   return { file, args: argv.slice(1), argv0: argv[0], cwd: existsSync(mapped) ? mapped : rootfs, path };
 }
@@ -114,5 +167,17 @@ export function hostCommand(rootfs: string, argv: string[], env: Map<string, str
 /** Command line that runs `argv` in a running chroot-mode container (its namespaces and root). */
 export function nsenterCommand(tools: Tools, pid: number, argv: string[]): { file: string; args: string[] } {
   if (!tools.nsenter) throw new Error('nsenter (util-linux) is needed to exec in a container');
-  return { file: tools.nsenter, args: ['-t', String(pid), ...(tools.userns ? ['-U', '--preserve-credentials'] : []), '-m', '-r', '-w', '--', ...argv] };
+  return {
+    file: tools.nsenter,
+    args: [
+      '-t',
+      String(pid),
+      ...(tools.userns ? ['-U', '--preserve-credentials'] : []),
+      '-m',
+      '-r',
+      '-w',
+      '--',
+      ...argv,
+    ],
+  };
 }

@@ -4,7 +4,10 @@
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { readStat } from './procstat.js';
 
-interface Entry { pid: number; starttime: number }
+interface Entry {
+  pid: number;
+  starttime: number;
+}
 
 export class PidFile {
   private entries = new Map<string, Entry>();
@@ -30,12 +33,21 @@ export class PidFile {
   /** Kills (SIGKILL) the process groups of a previous run that are still alive; returns how many. */
   killLeftovers(): number {
     let old: Record<string, Entry> = {};
-    try { old = JSON.parse(readFileSync(this.path, 'utf8')); } catch { /* first run */ }
+    try {
+      old = JSON.parse(readFileSync(this.path, 'utf8'));
+    } catch {
+      /* first run */
+    }
     let killed = 0;
     for (const e of Object.values(old)) {
       const st = readStat(e.pid);
       if (!st || st.starttime !== e.starttime) continue;
-      try { process.kill(-e.pid, 'SIGKILL'); killed++; } catch { /* gone meanwhile */ }
+      try {
+        process.kill(-e.pid, 'SIGKILL');
+        killed++;
+      } catch {
+        /* gone meanwhile */
+      }
     }
     this.entries.clear();
     this.save();

@@ -14,13 +14,32 @@ import type { Duplex, Readable, Writable } from 'node:stream';
 import { constants, networkInterfaces } from 'node:os';
 import { dirname, isAbsolute, join } from 'node:path';
 import type {
-  Container, ContainerConfig, ContainerState, ContainerStats, ContainerStatus, ExecSyncResult, Image,
-  PodSandbox, PodSandboxConfig, PodSandboxStatus, RegistryAuth, Runtime, SandboxState,
+  Container,
+  ContainerConfig,
+  ContainerState,
+  ContainerStats,
+  ContainerStatus,
+  ExecSyncResult,
+  Image,
+  PodSandbox,
+  PodSandboxConfig,
+  PodSandboxStatus,
+  RegistryAuth,
+  Runtime,
+  SandboxState,
 } from '../types.js';
 import { processSpec, type ProcessSpec } from './command.js';
 import { CriLogStream, nowNs } from './crilog.js';
 import { ProcessImageStore, type StoredImage } from './imagestore.js';
-import { chrootCommand, hostCommand, nsenterCommand, probeChroot, shq, type LaunchMode, type Tools } from './launcher.js';
+import {
+  chrootCommand,
+  hostCommand,
+  nsenterCommand,
+  probeChroot,
+  shq,
+  type LaunchMode,
+  type Tools,
+} from './launcher.js';
 import { StreamingServer } from '../../streaming/server.js';
 import type { CommandIO, CommandResult } from '../../streaming/remotecommand.js';
 import { PidFile } from './pidfile.js';
@@ -77,7 +96,11 @@ export function hostIPv4(): string {
 }
 
 function killGroup(pid: number, signal: NodeJS.Signals): void {
-  try { process.kill(-pid, signal); } catch { /* already gone */ }
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    /* already gone */
+  }
 }
 
 function which(cmd: string): string | undefined {
@@ -93,11 +116,17 @@ function which(cmd: string): string | undefined {
  */
 function resizePty(scriptPid: number, cols: number, rows: number): boolean {
   try {
-    const children = readFileSync(`/proc/${scriptPid}/task/${scriptPid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+    const children = readFileSync(`/proc/${scriptPid}/task/${scriptPid}/children`, 'utf8')
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean);
     for (const child of children) {
       const tty = readlinkSync(`/proc/${child}/fd/0`);
       if (!tty.startsWith('/dev/pts/')) continue;
-      return spawnSync('stty', ['-F', tty, 'rows', String(rows), 'cols', String(cols)], { stdio: 'ignore', timeout: 2000 }).status === 0;
+      return (
+        spawnSync('stty', ['-F', tty, 'rows', String(rows), 'cols', String(cols)], { stdio: 'ignore', timeout: 2000 })
+          .status === 0
+      );
     }
   } catch {
     /* best effort: the command may be gone already */
@@ -147,7 +176,9 @@ function forwardPort(port: number, stream: Duplex): Promise<void> {
       stream.pipe(sock);
       sock.pipe(stream);
       stream.once('reset', () => sock.destroy());
-      stream.once('close', () => { if (!sock.readableEnded) sock.destroy(); });
+      stream.once('close', () => {
+        if (!sock.readableEnded) sock.destroy();
+      });
       sock.once('close', () => resolve());
     });
   });
@@ -172,7 +203,10 @@ export class ProcessRuntime implements Runtime {
   private readonly pids: PidFile;
 
   /** `stateDir` e.g. <data-dir>/agent/process; images live in its "images" folder. */
-  constructor(readonly stateDir: string, opts: ProcessRuntimeOptions = {}) {
+  constructor(
+    readonly stateDir: string,
+    opts: ProcessRuntimeOptions = {},
+  ) {
     mkdirSync(stateDir, { recursive: true });
     this.images = new ProcessImageStore(join(stateDir, 'images'));
     this.pids = new PidFile(join(stateDir, 'pids.json'));
@@ -182,7 +216,10 @@ export class ProcessRuntime implements Runtime {
     rmSync(join(stateDir, 'containers'), { recursive: true, force: true });
     const want = opts.mode ?? 'auto';
     this.tools = want === 'host' ? undefined : probeChroot();
-    if (want === 'chroot' && !this.tools) throw new Error('process runtime: chroot mode needs util-linux unshare/mount and permission to create a mount namespace');
+    if (want === 'chroot' && !this.tools)
+      throw new Error(
+        'process runtime: chroot mode needs util-linux unshare/mount and permission to create a mount namespace',
+      );
     this.mode = this.tools ? 'chroot' : 'host';
   }
 
@@ -200,14 +237,24 @@ export class ProcessRuntime implements Runtime {
     const dns = config.dnsConfig;
     let resolv: string;
     if (dns && dns.servers.length) {
-      resolv = dns.servers.map((s) => `nameserver ${s}\n`).join('') + (dns.searches.length ? `search ${dns.searches.join(' ')}\n` : '') + (dns.options.length ? `options ${dns.options.join(' ')}\n` : '');
+      resolv =
+        dns.servers.map((s) => `nameserver ${s}\n`).join('') +
+        (dns.searches.length ? `search ${dns.searches.join(' ')}\n` : '') +
+        (dns.options.length ? `options ${dns.options.join(' ')}\n` : '');
     } else {
-      try { resolv = readFileSync('/etc/resolv.conf', 'utf8'); } catch { resolv = ''; }
+      try {
+        resolv = readFileSync('/etc/resolv.conf', 'utf8');
+      } catch {
+        resolv = '';
+      }
     }
     writeFileSync(join(dir, 'resolv.conf'), resolv);
     const hostname = config.hostname || config.metadata.name;
     writeFileSync(join(dir, 'hostname'), `${hostname}\n`);
-    writeFileSync(join(dir, 'hosts'), `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n${hostIPv4()}\t${hostname}\n`);
+    writeFileSync(
+      join(dir, 'hosts'),
+      `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n${hostIPv4()}\t${hostname}\n`,
+    );
     this.sandboxes.set(id, { id, config, createdAt: now(), state: 'SANDBOX_READY', dir });
     return id;
   }
@@ -215,14 +262,17 @@ export class ProcessRuntime implements Runtime {
   async stopPodSandbox(id: string): Promise<void> {
     const sb = lookup(this.sandboxes, id);
     if (!sb) return; // CRI: stopping an unknown sandbox is not an error
-    await Promise.all([...this.containers.values()].filter((c) => c.sandboxId === sb.id).map((c) => this.stopContainer(c.id, 0)));
+    await Promise.all(
+      [...this.containers.values()].filter((c) => c.sandboxId === sb.id).map((c) => this.stopContainer(c.id, 0)),
+    );
     sb.state = 'SANDBOX_NOTREADY';
   }
 
   async removePodSandbox(id: string): Promise<void> {
     const sb = lookup(this.sandboxes, id);
     if (!sb) return;
-    for (const c of [...this.containers.values()].filter((c) => c.sandboxId === sb.id)) await this.removeContainer(c.id);
+    for (const c of [...this.containers.values()].filter((c) => c.sandboxId === sb.id))
+      await this.removeContainer(c.id);
     sb.state = 'SANDBOX_NOTREADY';
     this.sandboxes.delete(sb.id);
     rmSync(sb.dir, { recursive: true, force: true });
@@ -232,14 +282,28 @@ export class ProcessRuntime implements Runtime {
     const sb = lookup(this.sandboxes, id);
     if (!sb) return undefined;
     return {
-      id: sb.id, metadata: sb.config.metadata, state: sb.state, createdAt: sb.createdAt,
-      network: { ip: hostIPv4(), additionalIps: [] }, labels: sb.config.labels, annotations: sb.config.annotations,
+      id: sb.id,
+      metadata: sb.config.metadata,
+      state: sb.state,
+      createdAt: sb.createdAt,
+      network: { ip: hostIPv4(), additionalIps: [] },
+      labels: sb.config.labels,
+      annotations: sb.config.annotations,
     };
   }
 
   async listPodSandboxes(filter?: { labelSelector?: Record<string, string> }): Promise<PodSandbox[]> {
     const sel = Object.entries(filter?.labelSelector ?? {});
-    return [...this.sandboxes.values()].filter((sb) => sel.every(([k, v]) => sb.config.labels?.[k] === v)).map((sb) => ({ id: sb.id, metadata: sb.config.metadata, state: sb.state, createdAt: sb.createdAt, labels: sb.config.labels, annotations: sb.config.annotations }));
+    return [...this.sandboxes.values()]
+      .filter((sb) => sel.every(([k, v]) => sb.config.labels?.[k] === v))
+      .map((sb) => ({
+        id: sb.id,
+        metadata: sb.config.metadata,
+        state: sb.state,
+        createdAt: sb.createdAt,
+        labels: sb.config.labels,
+        annotations: sb.config.annotations,
+      }));
   }
 
   // ------------------------------------------------------------------------------------------
@@ -258,8 +322,21 @@ export class ProcessRuntime implements Runtime {
     const logDir = sandboxConfig.logDirectory || sb.config.logDirectory;
     const logPath = config.logPath ? (isAbsolute(config.logPath) ? config.logPath : join(logDir, config.logPath)) : '';
     this.containers.set(id, {
-      id, sandboxId: sb.id, config, image, spec, dir, logPath, state: 'CONTAINER_CREATED', createdAt: now(),
-      startedAt: 0, finishedAt: 0, exitCode: 0, reason: '', message: '', taps: new Set(),
+      id,
+      sandboxId: sb.id,
+      config,
+      image,
+      spec,
+      dir,
+      logPath,
+      state: 'CONTAINER_CREATED',
+      createdAt: now(),
+      startedAt: 0,
+      finishedAt: 0,
+      exitCode: 0,
+      reason: '',
+      message: '',
+      taps: new Set(),
     });
     return id;
   }
@@ -271,16 +348,34 @@ export class ProcessRuntime implements Runtime {
     const uid = sc.runAsUser?.value;
     const gid = sc.runAsGroup?.value ?? (uid !== undefined ? uid : undefined);
     if (this.tools) {
-      const cmd = chrootCommand(this.tools, {
-        rootfs: c.image.rootfs, containerDir: c.dir, sandboxDir: sb.dir, mounts: c.config.mounts ?? [], cwd: c.spec.cwd,
-        uid, gid, readonlyRootfs: sc.readonlyRootfs,
-      }, c.spec.argv);
-      return spawn(cmd.file, cmd.args, { env, detached: true, stdio: [c.config.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+      const cmd = chrootCommand(
+        this.tools,
+        {
+          rootfs: c.image.rootfs,
+          containerDir: c.dir,
+          sandboxDir: sb.dir,
+          mounts: c.config.mounts ?? [],
+          cwd: c.spec.cwd,
+          uid,
+          gid,
+          readonlyRootfs: sc.readonlyRootfs,
+        },
+        c.spec.argv,
+      );
+      return spawn(cmd.file, cmd.args, {
+        env,
+        detached: true,
+        stdio: [c.config.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+      });
     }
     const hc = hostCommand(c.image.rootfs, c.spec.argv, c.spec.env, c.spec.cwd);
     const asRoot = process.getuid?.() === 0;
     return spawn(hc.file, hc.args, {
-      env: { ...env, PATH: hc.path }, argv0: hc.argv0, cwd: hc.cwd, detached: true, stdio: [c.config.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+      env: { ...env, PATH: hc.path },
+      argv0: hc.argv0,
+      cwd: hc.cwd,
+      detached: true,
+      stdio: [c.config.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
       ...(asRoot && uid !== undefined ? { uid, gid } : {}),
     });
   }
@@ -311,12 +406,17 @@ export class ProcessRuntime implements Runtime {
     }
     await new Promise<void>((resolve, reject) => {
       child.once('spawn', resolve);
-      child.once('error', (e) => { fail(e); reject(e); });
+      child.once('error', (e) => {
+        fail(e);
+        reject(e);
+      });
     });
     const pid = child.pid!;
     c.pid = pid;
     if (child.stdin) {
-      child.stdin.on('error', () => { /* the process closed its stdin */ });
+      child.stdin.on('error', () => {
+        /* the process closed its stdin */
+      });
       c.stdin = child.stdin;
     }
     c.state = 'CONTAINER_RUNNING';
@@ -326,16 +426,30 @@ export class ProcessRuntime implements Runtime {
     // settles once the file has everything, so an exited container's log is complete.
     let open = 2;
     let logDone = () => {};
-    const logged = new Promise<void>((resolve) => { logDone = resolve; });
-    const closeLog = () => { if (log) { log.once('finish', logDone); log.once('error', logDone); log.end(); } else logDone(); };
+    const logged = new Promise<void>((resolve) => {
+      logDone = resolve;
+    });
+    const closeLog = () => {
+      if (log) {
+        log.once('finish', logDone);
+        log.once('error', logDone);
+        log.end();
+      } else logDone();
+    };
     const pipe = (stream: NodeJS.ReadableStream | null, name: 'stdout' | 'stderr') => {
       const w = log ? new CriLogStream(log as unknown as import('node:stream').Writable, name) : undefined;
-      if (!stream) { if (--open === 0) closeLog(); return; }
+      if (!stream) {
+        if (--open === 0) closeLog();
+        return;
+      }
       stream.on('data', (b: Buffer) => {
         w?.write(b);
         for (const tap of c.taps) tap(name, b);
       });
-      stream.on('close', () => { w?.end(); if (--open === 0) closeLog(); });
+      stream.on('close', () => {
+        w?.end();
+        if (--open === 0) closeLog();
+      });
     };
     pipe(child.stdout, 'stdout');
     pipe(child.stderr, 'stderr');
@@ -348,7 +462,7 @@ export class ProcessRuntime implements Runtime {
         // Report the exit once its output is in the log (bounded: a stuck writer must not hide it).
         await Promise.race([logged, sleep(2000)]);
         c.finishedAt = finishedAt;
-        c.exitCode = code ?? 128 + (signal ? constants.signals[signal] ?? 0 : 0);
+        c.exitCode = code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0);
         c.reason = c.exitCode === 0 ? 'Completed' : 'Error';
         c.state = 'CONTAINER_EXITED';
         c.stdin = undefined;
@@ -370,7 +484,11 @@ export class ProcessRuntime implements Runtime {
     // The stop signal goes to the main process only, as a runtime signals a container's init;
     // the rest of the group is killed once it exits (or by the SIGKILL after the grace period).
     if (timeoutSeconds > 0) {
-      try { process.kill(c.pid, 'SIGTERM'); } catch { /* exiting */ }
+      try {
+        process.kill(c.pid, 'SIGTERM');
+      } catch {
+        /* exiting */
+      }
       const done = await Promise.race([c.exited.then(() => true), sleep(timeoutSeconds * 1000).then(() => false)]);
       if (done) return;
     }
@@ -388,22 +506,42 @@ export class ProcessRuntime implements Runtime {
 
   private view(c: ContainerRec): Container {
     return {
-      id: c.id, podSandboxId: c.sandboxId, metadata: c.config.metadata, image: { image: c.image.id }, imageRef: c.image.id,
-      state: c.state, createdAt: c.createdAt, labels: c.config.labels ?? {}, annotations: c.config.annotations ?? {},
+      id: c.id,
+      podSandboxId: c.sandboxId,
+      metadata: c.config.metadata,
+      image: { image: c.image.id },
+      imageRef: c.image.id,
+      state: c.state,
+      createdAt: c.createdAt,
+      labels: c.config.labels ?? {},
+      annotations: c.config.annotations ?? {},
     };
   }
 
   async listContainers(filter?: { podSandboxId?: string }): Promise<Container[]> {
-    return [...this.containers.values()].filter((c) => !filter?.podSandboxId || c.sandboxId === filter.podSandboxId).map((c) => this.view(c));
+    return [...this.containers.values()]
+      .filter((c) => !filter?.podSandboxId || c.sandboxId === filter.podSandboxId)
+      .map((c) => this.view(c));
   }
 
   async containerStatus(id: string): Promise<ContainerStatus | undefined> {
     const c = lookup(this.containers, id);
     if (!c) return undefined;
     return {
-      id: c.id, metadata: c.config.metadata, state: c.state, createdAt: c.createdAt, startedAt: c.startedAt, finishedAt: c.finishedAt,
-      exitCode: c.exitCode, image: { image: c.config.image.image }, imageRef: c.image.id, reason: c.reason, message: c.message,
-      labels: c.config.labels ?? {}, annotations: c.config.annotations ?? {}, logPath: c.logPath,
+      id: c.id,
+      metadata: c.config.metadata,
+      state: c.state,
+      createdAt: c.createdAt,
+      startedAt: c.startedAt,
+      finishedAt: c.finishedAt,
+      exitCode: c.exitCode,
+      image: { image: c.config.image.image },
+      imageRef: c.image.id,
+      reason: c.reason,
+      message: c.message,
+      labels: c.config.labels ?? {},
+      annotations: c.config.annotations ?? {},
+      logPath: c.logPath,
     };
   }
 
@@ -419,7 +557,13 @@ export class ProcessRuntime implements Runtime {
       child = spawn(n.file, n.args, { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     } else {
       const hc = hostCommand(c.image.rootfs, cmd, c.spec.env, c.spec.cwd);
-      child = spawn(hc.file, hc.args, { env: { ...env, PATH: hc.path }, argv0: hc.argv0, cwd: hc.cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+      child = spawn(hc.file, hc.args, {
+        env: { ...env, PATH: hc.path },
+        argv0: hc.argv0,
+        cwd: hc.cwd,
+        detached: true,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
     }
     const out: Buffer[] = [];
     const err: Buffer[] = [];
@@ -427,12 +571,26 @@ export class ProcessRuntime implements Runtime {
     child.stderr!.on('data', (b: Buffer) => err.push(b));
     return new Promise<ExecSyncResult>((resolve, reject) => {
       let timedOut = false;
-      const timer = timeoutSeconds > 0 ? setTimeout(() => { timedOut = true; if (child.pid) killGroup(child.pid, 'SIGKILL'); }, timeoutSeconds * 1000) : undefined;
-      child.once('error', (e) => { clearTimeout(timer); reject(e); });
+      const timer =
+        timeoutSeconds > 0
+          ? setTimeout(() => {
+              timedOut = true;
+              if (child.pid) killGroup(child.pid, 'SIGKILL');
+            }, timeoutSeconds * 1000)
+          : undefined;
+      child.once('error', (e) => {
+        clearTimeout(timer);
+        reject(e);
+      });
       child.once('close', (code, signal) => {
         clearTimeout(timer);
-        if (timedOut) return reject(new Error(`command ${JSON.stringify(cmd.join(' '))} timed out after ${timeoutSeconds}s`));
-        resolve({ stdout: Buffer.concat(out), stderr: Buffer.concat(err), exitCode: code ?? 128 + (signal ? constants.signals[signal] ?? 0 : 0) });
+        if (timedOut)
+          return reject(new Error(`command ${JSON.stringify(cmd.join(' '))} timed out after ${timeoutSeconds}s`));
+        resolve({
+          stdout: Buffer.concat(out),
+          stderr: Buffer.concat(err),
+          exitCode: code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0),
+        });
       });
     });
   }
@@ -459,13 +617,26 @@ export class ProcessRuntime implements Runtime {
     return c;
   }
 
-  async exec(req: { containerId: string; cmd: string[]; tty: boolean; stdin: boolean; stdout: boolean; stderr: boolean }): Promise<string> {
+  async exec(req: {
+    containerId: string;
+    cmd: string[];
+    tty: boolean;
+    stdin: boolean;
+    stdout: boolean;
+    stderr: boolean;
+  }): Promise<string> {
     const c = this.running(req.containerId);
     if (!req.cmd.length) throw new Error('cmd must not be empty');
     return this.streaming.getExec({ ...req, containerId: c.id });
   }
 
-  async attach(req: { containerId: string; tty: boolean; stdin: boolean; stdout: boolean; stderr: boolean }): Promise<string> {
+  async attach(req: {
+    containerId: string;
+    tty: boolean;
+    stdin: boolean;
+    stdout: boolean;
+    stderr: boolean;
+  }): Promise<string> {
     const c = this.running(req.containerId);
     return this.streaming.getAttach({ ...req, containerId: c.id });
   }
@@ -518,7 +689,9 @@ export class ProcessRuntime implements Runtime {
     child.once('exit', () => terminal?.stop());
     if (io.stdin && child.stdin) {
       const input = child.stdin;
-      input.on('error', () => { /* the command stopped reading */ });
+      input.on('error', () => {
+        /* the command stopped reading */
+      });
       io.stdin.pipe(input);
     }
     // Output: written in order; `idle` notices when nothing more comes after the exit.
@@ -536,10 +709,15 @@ export class ProcessRuntime implements Runtime {
     forward(child.stderr, io.tty ? io.stdout : io.stderr);
     const closed = new Promise<void>((resolve) => child.once('close', () => resolve()));
     const exitCode = await new Promise<number>((resolve) => {
-      child.once('exit', (code, signal) => resolve(code ?? 128 + (signal ? constants.signals[signal] ?? 0 : 0)));
+      child.once('exit', (code, signal) => resolve(code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0)));
     });
     // A background process may keep the pipes open: stop waiting once they have been quiet a while.
-    await Promise.race([closed, (async () => { while (Date.now() - lastData < 2000) await sleep(250); })()]);
+    await Promise.race([
+      closed,
+      (async () => {
+        while (Date.now() - lastData < 2000) await sleep(250);
+      })(),
+    ]);
     io.signal.removeEventListener('abort', kill);
     if (io.stdin) io.stdin.unpipe();
     child.stdout?.destroy();
@@ -561,7 +739,9 @@ export class ProcessRuntime implements Runtime {
     c.taps.add(tap);
     const input = c.stdin;
     const onData = (b: Buffer) => input?.write(b);
-    const onEnd = () => { if (c.config.stdinOnce) input?.end(); };
+    const onEnd = () => {
+      if (c.config.stdinOnce) input?.end();
+    };
     if (io.stdin) {
       if (input) {
         io.stdin.on('data', onData);
@@ -570,7 +750,12 @@ export class ProcessRuntime implements Runtime {
         io.stdin.resume();
       }
     }
-    await Promise.race([c.exited, new Promise<void>((resolve) => (io.signal.aborted ? resolve() : io.signal.addEventListener('abort', () => resolve(), { once: true })))]);
+    await Promise.race([
+      c.exited,
+      new Promise<void>((resolve) =>
+        io.signal.aborted ? resolve() : io.signal.addEventListener('abort', () => resolve(), { once: true }),
+      ),
+    ]);
     c.taps.delete(tap);
     io.stdin?.off('data', onData);
     io.stdin?.off('end', onEnd);
@@ -598,7 +783,9 @@ export class ProcessRuntime implements Runtime {
   async pullImage(image: string, _auth?: RegistryAuth): Promise<string> {
     const img = this.images.get(image);
     if (img) return img.id;
-    throw new Error(`image "${image}" is not present, and the process runtime cannot pull from registries: import it with \`k8ts image import FILE\``);
+    throw new Error(
+      `image "${image}" is not present, and the process runtime cannot pull from registries: import it with \`k8ts image import FILE\``,
+    );
   }
 
   async imageStatus(image: string): Promise<Image | undefined> {
@@ -607,7 +794,9 @@ export class ProcessRuntime implements Runtime {
   }
 
   async listImages(): Promise<Image[]> {
-    return this.images.list().map((i) => ({ id: i.id, repoTags: i.repoTags, repoDigests: i.repoDigests, size: i.size }));
+    return this.images
+      .list()
+      .map((i) => ({ id: i.id, repoTags: i.repoTags, repoDigests: i.repoDigests, size: i.size }));
   }
 
   async removeImage(image: string): Promise<void> {
@@ -617,6 +806,10 @@ export class ProcessRuntime implements Runtime {
   /** Stops every running container (their processes would otherwise outlive the agent). */
   async close(): Promise<void> {
     await this.streamingServer?.stop();
-    await Promise.all([...this.containers.values()].filter((c) => c.state === 'CONTAINER_RUNNING').map((c) => this.stopContainer(c.id, 2)));
+    await Promise.all(
+      [...this.containers.values()]
+        .filter((c) => c.state === 'CONTAINER_RUNNING')
+        .map((c) => this.stopContainer(c.id, 2)),
+    );
   }
 }

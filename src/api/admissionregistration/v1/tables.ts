@@ -1,5 +1,8 @@
 // Server-side printer columns (kubectl get) for admissionregistration.k8s.io/v1, matching upstream.
-import type { MutatingWebhookConfiguration, ValidatingWebhookConfiguration } from 'kubernetes-types/admissionregistration/v1.js';
+import type {
+  MutatingWebhookConfiguration,
+  ValidatingWebhookConfiguration,
+} from 'kubernetes-types/admissionregistration/v1.js';
 import type { TableColumn } from '../../types.js';
 import { ageColumn, nameColumn } from '../../printing.js';
 

@@ -1,8 +1,23 @@
 // admissionregistration.k8s.io/v1 ValidatingWebhookConfiguration, and the webhook checks the
 // mutating kind shares. Stored only here; calling the webhooks is the admission chain's job.
 import type { ResourceDef } from '../../types.js';
-import { type FieldError, type FieldPath, duplicate, invalid, notSupported, path, required, tooMany } from '../../../machinery/fielderrors.js';
-import { isDNS1035Label, isDNS1123Subdomain, isQualifiedName, isValidPortNum, validateLabelSelector } from '../../../machinery/validation.js';
+import {
+  type FieldError,
+  type FieldPath,
+  duplicate,
+  invalid,
+  notSupported,
+  path,
+  required,
+  tooMany,
+} from '../../../machinery/fielderrors.js';
+import {
+  isDNS1035Label,
+  isDNS1123Subdomain,
+  isQualifiedName,
+  isValidPortNum,
+  validateLabelSelector,
+} from '../../../machinery/validation.js';
 import { validatingWebhookConfigurationColumns } from './tables.js';
 import { isObject } from '../../apps/v1/workload.js';
 
@@ -38,7 +53,8 @@ function validateFullyQualifiedName(name: string, p: FieldPath): FieldError[] {
   if (!name) return [required(p)];
   const msgs = isDNS1123Subdomain(name);
   if (msgs.length > 0) return [invalid(p, name, msgs.join(','))];
-  if (name.split('.').length < 3) return [invalid(p, name, 'should be a domain with at least three segments separated by dots')];
+  if (name.split('.').length < 3)
+    return [invalid(p, name, 'should be a domain with at least three segments separated by dots')];
   return [];
 }
 
@@ -64,13 +80,17 @@ function validateResources(resources: string[], p: FieldPath): FieldError[] {
     }
     const res = rs.slice(0, slash);
     const sub = rs.slice(slash + 1);
-    if (withWildcardSub.has(res)) errs.push(invalid(p.index(i), rs, `if '${res}/*' is present, must not specify ${rs}`));
-    if (subWithWildcardRes.has(sub)) errs.push(invalid(p.index(i), rs, `if '*/${sub}' is present, must not specify ${rs}`));
+    if (withWildcardSub.has(res))
+      errs.push(invalid(p.index(i), rs, `if '${res}/*' is present, must not specify ${rs}`));
+    if (subWithWildcardRes.has(sub))
+      errs.push(invalid(p.index(i), rs, `if '*/${sub}' is present, must not specify ${rs}`));
     if (sub === '*') withWildcardSub.add(res);
     if (res === '*') subWithWildcardRes.add(sub);
   });
-  if (resources.length > 1 && doubleWildcard) errs.push(invalid(p, resources, "if '*/*' is present, must not specify other resources"));
-  if (singleWildcard && withoutSub) errs.push(invalid(p, resources, "if '*' is present, must not specify other resources without subresources"));
+  if (resources.length > 1 && doubleWildcard)
+    errs.push(invalid(p, resources, "if '*/*' is present, must not specify other resources"));
+  if (singleWildcard && withoutSub)
+    errs.push(invalid(p, resources, "if '*' is present, must not specify other resources without subresources"));
   return errs;
 }
 
@@ -78,16 +98,19 @@ function validateRuleWithOperations(rule: any, p: FieldPath): FieldError[] {
   const errs: FieldError[] = [];
   const ops: string[] = rule?.operations ?? [];
   if (ops.length === 0) errs.push(required(p.child('operations')));
-  if (ops.length > 1 && ops.includes('*')) errs.push(invalid(p.child('operations'), ops, "if '*' is present, must not specify other operations"));
+  if (ops.length > 1 && ops.includes('*'))
+    errs.push(invalid(p.child('operations'), ops, "if '*' is present, must not specify other operations"));
   ops.forEach((op, i) => {
     if (!OPERATIONS.includes(op)) errs.push(notSupported(p.child('operations').index(i), op, OPERATIONS));
   });
   const groups: string[] = rule?.apiGroups ?? [];
   if (groups.length === 0) errs.push(required(p.child('apiGroups')));
-  if (groups.length > 1 && groups.includes('*')) errs.push(invalid(p.child('apiGroups'), groups, "if '*' is present, must not specify other API groups"));
+  if (groups.length > 1 && groups.includes('*'))
+    errs.push(invalid(p.child('apiGroups'), groups, "if '*' is present, must not specify other API groups"));
   const versions: string[] = rule?.apiVersions ?? [];
   if (versions.length === 0) errs.push(required(p.child('apiVersions')));
-  if (versions.length > 1 && versions.includes('*')) errs.push(invalid(p.child('apiVersions'), versions, "if '*' is present, must not specify other API versions"));
+  if (versions.length > 1 && versions.includes('*'))
+    errs.push(invalid(p.child('apiVersions'), versions, "if '*' is present, must not specify other API versions"));
   versions.forEach((v, i) => {
     if (!v) errs.push(required(p.child('apiVersions').index(i)));
   });
@@ -111,10 +134,17 @@ export function validateWebhookURL(u: string, p: FieldPath): FieldError[] {
   if (scheme !== 'https') errs.push(invalid(p, scheme, `'https' is the only allowed URL scheme${URL_FORM}`));
   if (!parsed.host) errs.push(invalid(p, parsed.host, `host must be specified${URL_FORM}`));
   if (parsed.username || parsed.password) {
-    errs.push(invalid(p, parsed.password ? `${parsed.username}:${parsed.password}` : parsed.username, 'user information is not permitted in the URL'));
+    errs.push(
+      invalid(
+        p,
+        parsed.password ? `${parsed.username}:${parsed.password}` : parsed.username,
+        'user information is not permitted in the URL',
+      ),
+    );
   }
   if (parsed.hash.length > 1) errs.push(invalid(p, parsed.hash.slice(1), 'fragments are not permitted in the URL'));
-  if (parsed.search.length > 1) errs.push(invalid(p, parsed.search.slice(1), 'query parameters are not permitted in the URL'));
+  if (parsed.search.length > 1)
+    errs.push(invalid(p, parsed.search.slice(1), 'query parameters are not permitted in the URL'));
   return errs;
 }
 
@@ -180,14 +210,22 @@ function validateMatchConditions(conds: unknown, p: FieldPath): FieldError[] {
 
 export function validateWebhook(hook: any, p: FieldPath, mutating: boolean): FieldError[] {
   const errs = validateFullyQualifiedName(hook?.name ?? '', p.child('name'));
-  (hook?.rules ?? []).forEach((r: any, i: number) => errs.push(...validateRuleWithOperations(r, p.child('rules').index(i))));
-  if (isSet(hook?.failurePolicy) && !FAILURE_POLICIES.includes(hook.failurePolicy)) errs.push(notSupported(p.child('failurePolicy'), hook.failurePolicy, FAILURE_POLICIES));
-  if (isSet(hook?.matchPolicy) && !MATCH_POLICIES.includes(hook.matchPolicy)) errs.push(notSupported(p.child('matchPolicy'), hook.matchPolicy, MATCH_POLICIES));
-  if (!isSet(hook?.sideEffects)) errs.push(required(p.child('sideEffects'), `must specify one of ${SIDE_EFFECTS.join(', ')}`));
-  else if (!SIDE_EFFECTS.includes(hook.sideEffects)) errs.push(notSupported(p.child('sideEffects'), hook.sideEffects, SIDE_EFFECTS));
+  (hook?.rules ?? []).forEach((r: any, i: number) =>
+    errs.push(...validateRuleWithOperations(r, p.child('rules').index(i))),
+  );
+  if (isSet(hook?.failurePolicy) && !FAILURE_POLICIES.includes(hook.failurePolicy))
+    errs.push(notSupported(p.child('failurePolicy'), hook.failurePolicy, FAILURE_POLICIES));
+  if (isSet(hook?.matchPolicy) && !MATCH_POLICIES.includes(hook.matchPolicy))
+    errs.push(notSupported(p.child('matchPolicy'), hook.matchPolicy, MATCH_POLICIES));
+  if (!isSet(hook?.sideEffects))
+    errs.push(required(p.child('sideEffects'), `must specify one of ${SIDE_EFFECTS.join(', ')}`));
+  else if (!SIDE_EFFECTS.includes(hook.sideEffects))
+    errs.push(notSupported(p.child('sideEffects'), hook.sideEffects, SIDE_EFFECTS));
   const ts = hook?.timeoutSeconds;
-  if (isSet(ts) && (ts > 30 || ts < 1)) errs.push(invalid(p.child('timeoutSeconds'), ts, 'the timeout value must be between 1 and 30 seconds'));
-  if (isSet(hook?.namespaceSelector)) errs.push(...validateLabelSelector(hook.namespaceSelector, p.child('namespaceSelector')));
+  if (isSet(ts) && (ts > 30 || ts < 1))
+    errs.push(invalid(p.child('timeoutSeconds'), ts, 'the timeout value must be between 1 and 30 seconds'));
+  if (isSet(hook?.namespaceSelector))
+    errs.push(...validateLabelSelector(hook.namespaceSelector, p.child('namespaceSelector')));
   if (isSet(hook?.objectSelector)) errs.push(...validateLabelSelector(hook.objectSelector, p.child('objectSelector')));
   if (mutating && isSet(hook?.reinvocationPolicy) && !['IfNeeded', 'Never'].includes(hook.reinvocationPolicy)) {
     errs.push(notSupported(p.child('reinvocationPolicy'), hook.reinvocationPolicy, ['IfNeeded', 'Never']));

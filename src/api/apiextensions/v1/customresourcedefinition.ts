@@ -1,11 +1,23 @@
 // apiextensions.k8s.io/v1 CustomResourceDefinition (cluster-scoped). Stored and validated here;
 // turning one into a served resource is done elsewhere from its spec.
 import type { ResourceDef } from '../../types.js';
-import { type FieldError, type FieldPath, forbidden, invalid, notSupported, path, required, tooLong } from '../../../machinery/fielderrors.js';
+import {
+  type FieldError,
+  type FieldPath,
+  forbidden,
+  invalid,
+  notSupported,
+  path,
+  required,
+  tooLong,
+} from '../../../machinery/fielderrors.js';
 import { isDNS1035Label, isDNS1123Subdomain } from '../../../machinery/validation.js';
 import { customResourceDefinitionColumns } from './tables.js';
 import { clone, ensure, immutable, isObject } from '../../apps/v1/workload.js';
-import { validateWebhookService, validateWebhookURL } from '../../admissionregistration/v1/validatingwebhookconfiguration.js';
+import {
+  validateWebhookService,
+  validateWebhookURL,
+} from '../../admissionregistration/v1/validatingwebhookconfiguration.js';
 import { validatePrinterColumns, validateStructuralSchema } from '../../../machinery/crdschema/structural.js';
 import { rfc3339 } from '../../../machinery/time.js';
 
@@ -41,16 +53,22 @@ export function validateCRDNames(names: any, p: FieldPath): FieldError[] {
   errs.push(...dns1035(names?.singular, p.child('singular')));
   errs.push(...dns1035(names?.kind, p.child('kind'), mixed));
   errs.push(...dns1035(names?.listKind, p.child('listKind'), mixed));
-  (names?.shortNames ?? []).forEach((s: string, i: number) => errs.push(...dns1035(s || ' ', p.child('shortNames').index(i))));
-  if (names?.kind && names.kind === names.listKind) errs.push(invalid(p.child('listKind'), names.listKind, 'kind and listKind may not be the same'));
-  (names?.categories ?? []).forEach((c: string, i: number) => errs.push(...dns1035(c || ' ', p.child('categories').index(i))));
+  (names?.shortNames ?? []).forEach((s: string, i: number) =>
+    errs.push(...dns1035(s || ' ', p.child('shortNames').index(i))),
+  );
+  if (names?.kind && names.kind === names.listKind)
+    errs.push(invalid(p.child('listKind'), names.listKind, 'kind and listKind may not be the same'));
+  (names?.categories ?? []).forEach((c: string, i: number) =>
+    errs.push(...dns1035(c || ' ', p.child('categories').index(i))),
+  );
   return errs;
 }
 
 function validateConversion(conv: any, p: FieldPath): FieldError[] {
   if (!isObject(conv)) return [];
   const errs: FieldError[] = [];
-  if (!CONVERSION_STRATEGIES.includes(conv.strategy)) errs.push(notSupported(p.child('strategy'), conv.strategy ?? '', CONVERSION_STRATEGIES));
+  if (!CONVERSION_STRATEGIES.includes(conv.strategy))
+    errs.push(notSupported(p.child('strategy'), conv.strategy ?? '', CONVERSION_STRATEGIES));
   const wh = conv.webhook;
   if (conv.strategy === 'Webhook') {
     const wp = p.child('webhook');
@@ -58,7 +76,8 @@ function validateConversion(conv: any, p: FieldPath): FieldError[] {
       errs.push(required(wp.child('clientConfig'), 'required when strategy is set to Webhook'));
     } else {
       const cc = wh.clientConfig;
-      if (isSet(cc.url) === isSet(cc.service)) errs.push(required(wp.child('clientConfig'), 'exactly one of url or service is required'));
+      if (isSet(cc.url) === isSet(cc.service))
+        errs.push(required(wp.child('clientConfig'), 'exactly one of url or service is required'));
       else if (isSet(cc.url)) errs.push(...validateWebhookURL(String(cc.url), wp.child('clientConfig', 'url')));
       else errs.push(...validateWebhookService(cc.service, wp.child('clientConfig', 'service')));
     }
@@ -69,9 +88,15 @@ function validateConversion(conv: any, p: FieldPath): FieldError[] {
       errs.push(invalid(vp, versions, `must include at least one of ${CONVERSION_REVIEW_VERSIONS.join(', ')}`));
     }
   } else if (isObject(wh)) {
-    if (isSet(wh.clientConfig)) errs.push(forbidden(p.child('webhook', 'clientConfig'), 'should not be set when strategy is not set to Webhook'));
+    if (isSet(wh.clientConfig))
+      errs.push(forbidden(p.child('webhook', 'clientConfig'), 'should not be set when strategy is not set to Webhook'));
     if ((wh.conversionReviewVersions ?? []).length > 0) {
-      errs.push(forbidden(p.child('webhook', 'conversionReviewVersions'), 'should not be set when strategy is not set to Webhook'));
+      errs.push(
+        forbidden(
+          p.child('webhook', 'conversionReviewVersions'),
+          'should not be set when strategy is not set to Webhook',
+        ),
+      );
     }
   }
   return errs;
@@ -88,25 +113,39 @@ function validateVersion(v: any, p: FieldPath): FieldError[] {
     errs.push(required(p.child('schema', 'openAPIV3Schema'), 'schemas are required'));
   } else {
     const s = v.schema.openAPIV3Schema;
-    if (s.type !== undefined && s.type !== 'object') errs.push(invalid(p.child('schema', 'openAPIV3Schema', 'type'), s.type, 'must be object at the root'));
+    if (s.type !== undefined && s.type !== 'object')
+      errs.push(invalid(p.child('schema', 'openAPIV3Schema', 'type'), s.type, 'must be object at the root'));
     errs.push(...validateStructuralSchema(s, p.child('schema', 'openAPIV3Schema')));
   }
   errs.push(...validatePrinterColumns(v?.additionalPrinterColumns, p.child('additionalPrinterColumns')));
   if (!v?.deprecated && isSet(v?.deprecationWarning)) {
     errs.push(invalid(p.child('deprecationWarning'), v.deprecationWarning, 'can only be set for deprecated versions'));
   }
-  if (typeof v?.deprecationWarning === 'string' && v.deprecationWarning.length > 256) errs.push(tooLong(p.child('deprecationWarning'), 256));
+  if (typeof v?.deprecationWarning === 'string' && v.deprecationWarning.length > 256)
+    errs.push(tooLong(p.child('deprecationWarning'), 256));
   const scale = v?.subresources?.scale;
   if (isObject(scale)) {
     const sp = p.child('subresources', 'scale');
     if (!scale.specReplicasPath) errs.push(required(sp.child('specReplicasPath')));
-    else if (!scale.specReplicasPath.startsWith('.spec.')) errs.push(invalid(sp.child('specReplicasPath'), scale.specReplicasPath, 'should be a json path under .spec'));
+    else if (!scale.specReplicasPath.startsWith('.spec.'))
+      errs.push(invalid(sp.child('specReplicasPath'), scale.specReplicasPath, 'should be a json path under .spec'));
     if (!scale.statusReplicasPath) errs.push(required(sp.child('statusReplicasPath')));
     else if (!scale.statusReplicasPath.startsWith('.status.')) {
-      errs.push(invalid(sp.child('statusReplicasPath'), scale.statusReplicasPath, 'should be a json path under .status'));
+      errs.push(
+        invalid(sp.child('statusReplicasPath'), scale.statusReplicasPath, 'should be a json path under .status'),
+      );
     }
-    if (scale.labelSelectorPath && !(scale.labelSelectorPath.startsWith('.spec.') || scale.labelSelectorPath.startsWith('.status.'))) {
-      errs.push(invalid(sp.child('labelSelectorPath'), scale.labelSelectorPath, 'should be a json path under either .spec or .status'));
+    if (
+      scale.labelSelectorPath &&
+      !(scale.labelSelectorPath.startsWith('.spec.') || scale.labelSelectorPath.startsWith('.status.'))
+    ) {
+      errs.push(
+        invalid(
+          sp.child('labelSelectorPath'),
+          scale.labelSelectorPath,
+          'should be a json path under either .spec or .status',
+        ),
+      );
     }
   }
   return errs;
@@ -120,7 +159,8 @@ export function validateCRDSpec(spec: any, p: FieldPath): FieldError[] {
   else {
     const msgs = isDNS1123Subdomain(group);
     if (msgs.length > 0) errs.push(invalid(p.child('group'), group, msgs.join(',')));
-    if (group.split('.').length < 2) errs.push(invalid(p.child('group'), group, 'should be a domain with at least one dot'));
+    if (group.split('.').length < 2)
+      errs.push(invalid(p.child('group'), group, 'should be a domain with at least one dot'));
   }
   if (!spec.scope) errs.push(required(p.child('scope')));
   else if (!SCOPES.includes(spec.scope)) errs.push(notSupported(p.child('scope'), spec.scope, SCOPES));
@@ -144,7 +184,13 @@ export function validateCRDSpec(spec: any, p: FieldPath): FieldError[] {
   errs.push(...validateCRDNames(names, np));
   errs.push(...validateConversion(spec.conversion, p.child('conversion')));
   if (spec.preserveUnknownFields === true) {
-    errs.push(invalid(p.child('preserveUnknownFields'), true, 'cannot set to true, set x-kubernetes-preserve-unknown-fields to true in spec.versions[*].schema instead'));
+    errs.push(
+      invalid(
+        p.child('preserveUnknownFields'),
+        true,
+        'cannot set to true, set x-kubernetes-preserve-unknown-fields to true in spec.versions[*].schema instead',
+      ),
+    );
   }
   return errs;
 }
@@ -185,7 +231,10 @@ export function validateCRDUpdate(obj: any, old: any, subresource?: string): Fie
   }
   errs.push(...immutable(obj.spec?.group, old.spec?.group, p.child('group')));
   errs.push(...immutable(obj.spec?.names?.plural, old.spec?.names?.plural, p.child('names', 'plural')));
-  if (subresource === 'status') errs.push(...validateStoredVersions(obj.status?.storedVersions, obj.spec?.versions ?? [], path('status', 'storedVersions')));
+  if (subresource === 'status')
+    errs.push(
+      ...validateStoredVersions(obj.status?.storedVersions, obj.spec?.versions ?? [], path('status', 'storedVersions')),
+    );
   return errs;
 }
 
@@ -223,7 +272,13 @@ export const customResourceDefinitionResource: ResourceDef = {
     if (!conds.some((c) => c?.type === 'Terminating' && c?.status === 'True')) {
       status.conditions = [
         ...conds.filter((c) => c?.type !== 'Terminating'),
-        { type: 'Terminating', status: 'True', lastTransitionTime: rfc3339(), reason: 'InstanceDeletionPending', message: 'CustomResourceDefinition marked for deletion; instance deletion will begin soon' },
+        {
+          type: 'Terminating',
+          status: 'True',
+          lastTransitionTime: rfc3339(),
+          reason: 'InstanceDeletionPending',
+          message: 'CustomResourceDefinition marked for deletion; instance deletion will begin soon',
+        },
       ];
     }
   },

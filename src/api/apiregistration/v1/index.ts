@@ -55,7 +55,15 @@ function apiService(group: string, version: string, created: string, automanaged
     },
     spec: { ...(group ? { group } : {}), version, groupPriorityMinimum, versionPriority },
     status: {
-      conditions: [{ type: 'Available', status: 'True', lastTransitionTime: created, reason: 'Local', message: 'Local APIServices are always available' }],
+      conditions: [
+        {
+          type: 'Available',
+          status: 'True',
+          lastTransitionTime: created,
+          reason: 'Local',
+          message: 'Local APIServices are always available',
+        },
+      ],
     },
   };
 }
@@ -71,7 +79,8 @@ function servedGroupVersions(read: VirtualReader): any[] {
   for (const crd of read.list('apiextensions.k8s.io', 'customresourcedefinitions')) {
     for (const v of crd.spec?.versions ?? []) {
       const name = `${v.name}.${crd.spec.group}`;
-      if (v.served && !out.has(name)) out.set(name, apiService(crd.spec.group, v.name, crd.metadata?.creationTimestamp ?? STARTED, 'true'));
+      if (v.served && !out.has(name))
+        out.set(name, apiService(crd.spec.group, v.name, crd.metadata?.creationTimestamp ?? STARTED, 'true'));
     }
   }
   return [...out.values()];
@@ -86,7 +95,12 @@ function available(o: any): string {
 
 const columns: TableColumn[] = [
   nameColumn(),
-  { name: 'Service', type: 'string', cell: (o) => (o.spec?.service ? `${o.spec.service.namespace}/${o.spec.service.name}` : 'Local'), description: 'The reference to the service that hosts this API endpoint.' },
+  {
+    name: 'Service',
+    type: 'string',
+    cell: (o) => (o.spec?.service ? `${o.spec.service.namespace}/${o.spec.service.name}` : 'Local'),
+    description: 'The reference to the service that hosts this API endpoint.',
+  },
   { name: 'Available', type: 'string', cell: available, description: 'Whether this service is available.' },
   ageColumn(),
 ];

@@ -1,6 +1,13 @@
 // apps/v1 DaemonSet.
 import type { ResourceDef } from '../../types.js';
-import { type FieldError, type FieldPath, invalid, notSupported, path, required } from '../../../machinery/fielderrors.js';
+import {
+  type FieldError,
+  type FieldPath,
+  invalid,
+  notSupported,
+  path,
+  required,
+} from '../../../machinery/fielderrors.js';
 import { validateNonnegative } from '../../../machinery/validation.js';
 import { daemonSetColumns } from './tables.js';
 import {
@@ -38,7 +45,8 @@ function validateRollingUpdateDaemonSet(ru: any, p: FieldPath): FieldError[] {
   errs.push(...isNotMoreThan100Percent(ru.maxSurge, p.child('maxSurge')));
   const hasUnavailable = (intOrPercentValue(ru.maxUnavailable) || 0) !== 0;
   const hasSurge = (intOrPercentValue(ru.maxSurge) || 0) !== 0;
-  if (hasUnavailable && hasSurge) errs.push(invalid(p.child('maxSurge'), ru.maxSurge, 'may not be set when maxUnavailable is non-zero'));
+  if (hasUnavailable && hasSurge)
+    errs.push(invalid(p.child('maxSurge'), ru.maxSurge, 'may not be set when maxUnavailable is non-zero'));
   if (!hasUnavailable && !hasSurge) errs.push(required(p.child('maxUnavailable'), 'cannot be 0 when maxSurge is 0'));
   return errs;
 }

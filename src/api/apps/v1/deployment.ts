@@ -1,6 +1,14 @@
 // apps/v1 Deployment: defaults, validation and update rules as upstream's deployment strategy.
 import type { ResourceDef } from '../../types.js';
-import { type FieldError, type FieldPath, forbidden, invalid, notSupported, path, required } from '../../../machinery/fielderrors.js';
+import {
+  type FieldError,
+  type FieldPath,
+  forbidden,
+  invalid,
+  notSupported,
+  path,
+  required,
+} from '../../../machinery/fielderrors.js';
 import { validateNonnegative } from '../../../machinery/validation.js';
 import { deploymentColumns } from './tables.js';
 import {
@@ -29,7 +37,8 @@ export function defaultDeployment(obj: any): void {
     if (ru.maxSurge === undefined || ru.maxSurge === null) ru.maxSurge = '25%';
   }
   if (spec.revisionHistoryLimit === undefined || spec.revisionHistoryLimit === null) spec.revisionHistoryLimit = 10;
-  if (spec.progressDeadlineSeconds === undefined || spec.progressDeadlineSeconds === null) spec.progressDeadlineSeconds = 600;
+  if (spec.progressDeadlineSeconds === undefined || spec.progressDeadlineSeconds === null)
+    spec.progressDeadlineSeconds = 600;
   defaultTemplate(spec);
 }
 
@@ -48,10 +57,12 @@ function validateDeploymentStrategy(strategy: any, p: FieldPath): FieldError[] {
   const errs: FieldError[] = [];
   switch (strategy?.type) {
     case 'Recreate':
-      if (strategy.rollingUpdate != null) errs.push(forbidden(p.child('rollingUpdate'), "may not be specified when strategy `type` is 'Recreate'"));
+      if (strategy.rollingUpdate != null)
+        errs.push(forbidden(p.child('rollingUpdate'), "may not be specified when strategy `type` is 'Recreate'"));
       break;
     case 'RollingUpdate':
-      if (!isObject(strategy.rollingUpdate)) errs.push(required(p.child('rollingUpdate'), 'this should be defaulted and never be nil'));
+      if (!isObject(strategy.rollingUpdate))
+        errs.push(required(p.child('rollingUpdate'), 'this should be defaulted and never be nil'));
       else errs.push(...validateRollingUpdateDeployment(strategy.rollingUpdate, p.child('rollingUpdate')));
       break;
     default:
@@ -72,7 +83,13 @@ export function validateDeploymentSpec(spec: any, p: FieldPath): FieldError[] {
   if (spec.progressDeadlineSeconds !== undefined && spec.progressDeadlineSeconds !== null) {
     errs.push(...validateNonnegative(spec.progressDeadlineSeconds, p.child('progressDeadlineSeconds')));
     if (spec.progressDeadlineSeconds <= (spec.minReadySeconds ?? 0)) {
-      errs.push(invalid(p.child('progressDeadlineSeconds'), spec.progressDeadlineSeconds, 'must be greater than minReadySeconds'));
+      errs.push(
+        invalid(
+          p.child('progressDeadlineSeconds'),
+          spec.progressDeadlineSeconds,
+          'must be greater than minReadySeconds',
+        ),
+      );
     }
   }
   return errs;

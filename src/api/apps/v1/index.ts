@@ -8,4 +8,10 @@ import { statefulSetResource } from './statefulset.js';
 
 export { controllerRevisionResource, daemonSetResource, deploymentResource, replicaSetResource, statefulSetResource };
 
-export const resources: ResourceDef[] = [deploymentResource, replicaSetResource, statefulSetResource, daemonSetResource, controllerRevisionResource];
+export const resources: ResourceDef[] = [
+  deploymentResource,
+  replicaSetResource,
+  statefulSetResource,
+  daemonSetResource,
+  controllerRevisionResource,
+];

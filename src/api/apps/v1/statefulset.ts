@@ -1,6 +1,14 @@
 // apps/v1 StatefulSet.
 import type { ResourceDef } from '../../types.js';
-import { type FieldError, type FieldPath, forbidden, invalid, notSupported, path, required } from '../../../machinery/fielderrors.js';
+import {
+  type FieldError,
+  type FieldPath,
+  forbidden,
+  invalid,
+  notSupported,
+  path,
+  required,
+} from '../../../machinery/fielderrors.js';
 import { isDNS1035Label, validateNonnegative } from '../../../machinery/validation.js';
 import { statefulSetColumns } from './tables.js';
 import {
@@ -25,7 +33,11 @@ export function defaultStatefulSet(obj: any): void {
     us.type = 'RollingUpdate';
     if (!isObject(us.rollingUpdate)) us.rollingUpdate = {};
   }
-  if (us.type === 'RollingUpdate' && isObject(us.rollingUpdate) && (us.rollingUpdate.partition === undefined || us.rollingUpdate.partition === null)) {
+  if (
+    us.type === 'RollingUpdate' &&
+    isObject(us.rollingUpdate) &&
+    (us.rollingUpdate.partition === undefined || us.rollingUpdate.partition === null)
+  ) {
     us.rollingUpdate.partition = 0;
   }
   const retention = ensure(spec, 'persistentVolumeClaimRetentionPolicy');
@@ -59,7 +71,9 @@ export function validateStatefulSetSpec(spec: any, p: FieldPath): FieldError[] {
     case 'Parallel':
       break;
     default:
-      errs.push(invalid(p.child('podManagementPolicy'), spec.podManagementPolicy, "must be 'OrderedReady' or 'Parallel'"));
+      errs.push(
+        invalid(p.child('podManagementPolicy'), spec.podManagementPolicy, "must be 'OrderedReady' or 'Parallel'"),
+      );
   }
   const us = spec.updateStrategy ?? {};
   const usp = p.child('updateStrategy');
@@ -69,7 +83,10 @@ export function validateStatefulSetSpec(spec: any, p: FieldPath): FieldError[] {
       errs.push(required(usp));
       break;
     case 'OnDelete':
-      if (us.rollingUpdate != null) errs.push(invalid(usp.child('rollingUpdate'), us.rollingUpdate, "only allowed for updateStrategy 'RollingUpdate'"));
+      if (us.rollingUpdate != null)
+        errs.push(
+          invalid(usp.child('rollingUpdate'), us.rollingUpdate, "only allowed for updateStrategy 'RollingUpdate'"),
+        );
       break;
     case 'RollingUpdate':
       if (isObject(us.rollingUpdate)) {
@@ -102,11 +119,19 @@ export function validateStatefulSetSpec(spec: any, p: FieldPath): FieldError[] {
   errs.push(...validateNonnegative(spec.revisionHistoryLimit, p.child('revisionHistoryLimit')));
   errs.push(...validateSelectorAndTemplate(spec, p, 'statefulset'));
   errs.push(
-    ...validateAlwaysRestartingTemplate(withClaimVolumes(spec), p.child('template'), (fp, v) => invalid(fp, v, 'must not be specified')),
+    ...validateAlwaysRestartingTemplate(withClaimVolumes(spec), p.child('template'), (fp, v) =>
+      invalid(fp, v, 'must not be specified'),
+    ),
   );
   if (Array.isArray(spec.volumeClaimTemplates)) {
     spec.volumeClaimTemplates.forEach((pvc: any, i: number) => {
-      if (!pvc?.metadata?.name) errs.push(required(p.child('volumeClaimTemplates').index(i).child('metadata', 'name'), 'name or generateName is required'));
+      if (!pvc?.metadata?.name)
+        errs.push(
+          required(
+            p.child('volumeClaimTemplates').index(i).child('metadata', 'name'),
+            'name or generateName is required',
+          ),
+        );
     });
   }
   return errs;
@@ -123,12 +148,20 @@ function withClaimVolumes(spec: any): any {
   const volumes = [...(tpl.spec?.volumes ?? [])];
   for (const c of claims) {
     const name = c?.metadata?.name;
-    if (typeof name === 'string' && !volumes.some((v: any) => v?.name === name)) volumes.push({ name, persistentVolumeClaim: { claimName: name } });
+    if (typeof name === 'string' && !volumes.some((v: any) => v?.name === name))
+      volumes.push({ name, persistentVolumeClaim: { claimName: name } });
   }
   return { ...tpl, spec: { ...(tpl.spec ?? {}), volumes } };
 }
 
-const MUTABLE_SPEC_FIELDS = ['replicas', 'ordinals', 'template', 'updateStrategy', 'persistentVolumeClaimRetentionPolicy', 'minReadySeconds'];
+const MUTABLE_SPEC_FIELDS = [
+  'replicas',
+  'ordinals',
+  'template',
+  'updateStrategy',
+  'persistentVolumeClaimRetentionPolicy',
+  'minReadySeconds',
+];
 
 export function validateStatefulSetUpdate(obj: any, old: any): FieldError[] {
   const strip = (spec: any) => {

@@ -48,9 +48,24 @@ export const deploymentColumns: TableColumn[] = [
 
 export const replicaSetColumns: TableColumn[] = [
   nameColumn(),
-  { name: 'Desired', type: 'integer', description: 'Requested number of replicas.', cell: (o: ReplicaSet) => o.spec?.replicas ?? 1 },
-  { name: 'Current', type: 'integer', description: 'Number of replicas that exist.', cell: (o: ReplicaSet) => o.status?.replicas ?? 0 },
-  { name: 'Ready', type: 'integer', description: 'Number of ready replicas.', cell: (o: ReplicaSet) => o.status?.readyReplicas ?? 0 },
+  {
+    name: 'Desired',
+    type: 'integer',
+    description: 'Requested number of replicas.',
+    cell: (o: ReplicaSet) => o.spec?.replicas ?? 1,
+  },
+  {
+    name: 'Current',
+    type: 'integer',
+    description: 'Number of replicas that exist.',
+    cell: (o: ReplicaSet) => o.status?.replicas ?? 0,
+  },
+  {
+    name: 'Ready',
+    type: 'integer',
+    description: 'Number of ready replicas.',
+    cell: (o: ReplicaSet) => o.status?.readyReplicas ?? 0,
+  },
   ageColumn(),
   ...containerColumns((o: ReplicaSet) => o.spec?.template?.spec?.containers),
   labelSelectorColumn((o: ReplicaSet) => o.spec?.selector, 'Label query over the pods of the replica set.'),
@@ -126,7 +141,17 @@ function controllerOf(o: ControllerRevision): string {
 
 export const controllerRevisionColumns: TableColumn[] = [
   nameColumn(),
-  { name: 'Controller', type: 'string', description: 'The object that owns this revision.', cell: (o: ControllerRevision) => controllerOf(o) },
-  { name: 'Revision', type: 'string', description: 'Revision number of the state.', cell: (o: ControllerRevision) => o.revision ?? 0 },
+  {
+    name: 'Controller',
+    type: 'string',
+    description: 'The object that owns this revision.',
+    cell: (o: ControllerRevision) => controllerOf(o),
+  },
+  {
+    name: 'Revision',
+    type: 'string',
+    description: 'Revision number of the state.',
+    cell: (o: ControllerRevision) => o.revision ?? 0,
+  },
   ageColumn(),
 ];

@@ -1,6 +1,14 @@
 // Helpers shared by the workload strategies (apps, batch, policy) and reused by the other API
 // groups in this tree: structural equality, int-or-percent checks, selector/template agreement.
-import { type FieldError, type FieldPath, forbidden, invalid, notSupported, path, required } from '../../../machinery/fielderrors.js';
+import {
+  type FieldError,
+  type FieldPath,
+  forbidden,
+  invalid,
+  notSupported,
+  path,
+  required,
+} from '../../../machinery/fielderrors.js';
 import { regexError, validateLabelSelector, validateNonnegative } from '../../../machinery/validation.js';
 import { formatLabelSelector, selectorFromLabelSelector } from '../../../machinery/labels.js';
 import { defaultPodTemplateSpec, validatePodTemplateSpec } from '../../core/v1/podspec.js';
@@ -11,7 +19,9 @@ const isEmptyish = (v: unknown): boolean =>
   v === undefined ||
   v === null ||
   (Array.isArray(v) && v.length === 0) ||
-  (typeof v === 'object' && !Array.isArray(v) && Object.keys(v as object).every((k) => (v as Record<string, unknown>)[k] === undefined));
+  (typeof v === 'object' &&
+    !Array.isArray(v) &&
+    Object.keys(v as object).every((k) => (v as Record<string, unknown>)[k] === undefined));
 
 /**
  * Equality as apiequality.Semantic sees decoded objects: absent, null, [] and {} are alike
@@ -40,7 +50,8 @@ export function immutable(next: unknown, prev: unknown, p: FieldPath): FieldErro
 
 export const clone = <T>(v: T): T => (v === undefined ? v : structuredClone(v));
 
-export const isObject = (v: unknown): v is Record<string, any> => typeof v === 'object' && v !== null && !Array.isArray(v);
+export const isObject = (v: unknown): v is Record<string, any> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Makes sure `obj[key]` is an object and returns it. */
 export function ensure(obj: Record<string, any>, key: string): Record<string, any> {
@@ -52,7 +63,12 @@ export function ensure(obj: Record<string, any>, key: string): Record<string, an
 // int-or-percent (intstr.IntOrString)
 
 const percentRe = /^[0-9]+%$/;
-const PERCENT_MSG = regexError("a valid percent string must be a numeric string followed by an ending '%'", '[0-9]+%', '1%', '93%');
+const PERCENT_MSG = regexError(
+  "a valid percent string must be a numeric string followed by an ending '%'",
+  '[0-9]+%',
+  '1%',
+  '93%',
+);
 
 export const isPercent = (v: unknown): v is string => typeof v === 'string' && percentRe.test(v);
 
@@ -69,7 +85,7 @@ export function validatePositiveIntOrPercent(v: unknown, p: FieldPath): FieldErr
   if (v === undefined || v === null) return [];
   if (typeof v === 'string') return isPercent(v) ? [] : [invalid(p, v, PERCENT_MSG)];
   if (typeof v === 'number') return validateNonnegative(v, p);
-  return [invalid(p, v, 'must be an integer or percentage (e.g \'5%\')')];
+  return [invalid(p, v, "must be an integer or percentage (e.g '5%')")];
 }
 
 /** Upstream IsNotMoreThan100Percent. */
@@ -124,13 +140,23 @@ export function validateSelectorAndTemplate(spec: any, p: FieldPath, kindWord: s
     return errs;
   }
   if (isObject(sel) && !selectorIsEmpty(sel) && !selectorMatches(sel, tpl.metadata?.labels)) {
-    errs.push(invalid(p.child('template', 'metadata', 'labels'), tpl.metadata?.labels ?? {}, '`selector` does not match template `labels`'));
+    errs.push(
+      invalid(
+        p.child('template', 'metadata', 'labels'),
+        tpl.metadata?.labels ?? {},
+        '`selector` does not match template `labels`',
+      ),
+    );
   }
   return errs;
 }
 
 /** Pod template checks shared by controllers whose pods restart forever (RS, Deployment, DS, STS). */
-export function validateAlwaysRestartingTemplate(tpl: any, p: FieldPath, adsMessage: (p: FieldPath, v: unknown) => FieldError): FieldError[] {
+export function validateAlwaysRestartingTemplate(
+  tpl: any,
+  p: FieldPath,
+  adsMessage: (p: FieldPath, v: unknown) => FieldError,
+): FieldError[] {
   if (!isObject(tpl)) return [];
   const errs = validatePodTemplateSpec(tpl, p);
   const rp = tpl.spec?.restartPolicy;
@@ -141,7 +167,8 @@ export function validateAlwaysRestartingTemplate(tpl: any, p: FieldPath, adsMess
   return errs;
 }
 
-export const forbiddenADS = (what: string) => (p: FieldPath) => forbidden(p, `activeDeadlineSeconds in ${what} is not Supported`);
+export const forbiddenADS = (what: string) => (p: FieldPath) =>
+  forbidden(p, `activeDeadlineSeconds in ${what} is not Supported`);
 
 /** Applies the pod defaults to `spec.template` when there is one. */
 export function defaultTemplate(spec: any): void {

@@ -2,7 +2,12 @@
 // Until RBAC is enforced every authenticated user may do everything, and the answers say so.
 import type { ResourceDef } from '../../types.js';
 
-const answered = (kind: string, plural: string, namespaced: boolean, answer: (obj: any, user: { name: string; groups: string[] }) => any): ResourceDef => ({
+const answered = (
+  kind: string,
+  plural: string,
+  namespaced: boolean,
+  answer: (obj: any, user: { name: string; groups: string[] }) => any,
+): ResourceDef => ({
   group: 'authorization.k8s.io',
   versions: [{ name: 'v1' }],
   kind,
@@ -10,7 +15,11 @@ const answered = (kind: string, plural: string, namespaced: boolean, answer: (ob
   singular: plural.replace(/s$/, ''),
   namespaced,
   verbs: ['create'],
-  answerCreate: (obj, user) => ({ metadata: { ...(obj.metadata ?? {}), creationTimestamp: null }, spec: obj.spec ?? {}, status: answer(obj, user) }),
+  answerCreate: (obj, user) => ({
+    metadata: { ...(obj.metadata ?? {}), creationTimestamp: null },
+    spec: obj.spec ?? {},
+    status: answer(obj, user),
+  }),
 });
 
 const allowed = () => ({ allowed: true, reason: 'every authenticated user is allowed until RBAC is enforced' });

@@ -2,7 +2,15 @@
 // knows a CPU utilization target; everything else rides in annotations (as upstream's
 // conversion does) so a read-modify-write through v1 loses nothing.
 import type { KObject, ResourceDef } from '../../types.js';
-import { type FieldError, type FieldPath, forbidden, invalid, notSupported, path, required } from '../../../machinery/fielderrors.js';
+import {
+  type FieldError,
+  type FieldPath,
+  forbidden,
+  invalid,
+  notSupported,
+  path,
+  required,
+} from '../../../machinery/fielderrors.js';
 import { isDNS1123Label, isPathSegmentName } from '../../../machinery/validation.js';
 import { Quantity } from '../../../machinery/quantity.js';
 import { horizontalPodAutoscalerColumns, horizontalPodAutoscalerV1Columns } from './tables.js';
@@ -13,7 +21,12 @@ export const METRIC_SPECS_ANNOTATION = 'autoscaling.alpha.kubernetes.io/metrics'
 export const METRIC_STATUSES_ANNOTATION = 'autoscaling.alpha.kubernetes.io/current-metrics';
 export const CONDITIONS_ANNOTATION = 'autoscaling.alpha.kubernetes.io/conditions';
 export const BEHAVIOR_ANNOTATION = 'autoscaling.alpha.kubernetes.io/behavior';
-const ROUND_TRIP_ANNOTATIONS = [METRIC_SPECS_ANNOTATION, METRIC_STATUSES_ANNOTATION, CONDITIONS_ANNOTATION, BEHAVIOR_ANNOTATION];
+const ROUND_TRIP_ANNOTATIONS = [
+  METRIC_SPECS_ANNOTATION,
+  METRIC_STATUSES_ANNOTATION,
+  CONDITIONS_ANNOTATION,
+  BEHAVIOR_ANNOTATION,
+];
 
 const MAX_PERIOD_SECONDS = 1800;
 const MAX_STABILIZATION_WINDOW_SECONDS = 3600;
@@ -51,7 +64,12 @@ export function defaultHPA(obj: any): void {
   const spec = ensure(obj, 'spec');
   if (!isSet(spec.minReplicas)) spec.minReplicas = 1;
   if (!Array.isArray(spec.metrics) || spec.metrics.length === 0) {
-    spec.metrics = [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: DEFAULT_CPU_UTILIZATION } } }];
+    spec.metrics = [
+      {
+        type: 'Resource',
+        resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: DEFAULT_CPU_UTILIZATION } },
+      },
+    ];
   }
   if (isObject(spec.behavior)) {
     spec.behavior.scaleUp = fillRules(spec.behavior.scaleUp, defaultScaleUpRules());
@@ -88,8 +106,10 @@ function validateMetricTarget(t: any, p: FieldPath): FieldError[] {
     errs.push(invalid(p.child('type'), type ?? '', 'must be either Utilization, Value, or AverageValue'));
   }
   if (isSet(t?.value) && quantitySign(t.value) !== 1) errs.push(invalid(p.child('value'), t.value, 'must be positive'));
-  if (isSet(t?.averageValue) && quantitySign(t.averageValue) !== 1) errs.push(invalid(p.child('averageValue'), t.averageValue, 'must be positive'));
-  if (isSet(t?.averageUtilization) && t.averageUtilization < 1) errs.push(invalid(p.child('averageUtilization'), t.averageUtilization, 'must be greater than 0'));
+  if (isSet(t?.averageValue) && quantitySign(t.averageValue) !== 1)
+    errs.push(invalid(p.child('averageValue'), t.averageValue, 'must be positive'));
+  if (isSet(t?.averageUtilization) && t.averageUtilization < 1)
+    errs.push(invalid(p.child('averageUtilization'), t.averageUtilization, 'must be greater than 0'));
   return errs;
 }
 
@@ -108,16 +128,26 @@ function validateResourceSource(src: any, p: FieldPath, container: boolean): Fie
   errs.push(...validateMetricTarget(src.target, p.child('target')));
   const t = src.target ?? {};
   if (!isSet(t.averageUtilization) && !isSet(t.averageValue)) {
-    errs.push(required(p.child('target', 'averageUtilization'), 'must set either a target raw value or a target utilization'));
+    errs.push(
+      required(p.child('target', 'averageUtilization'), 'must set either a target raw value or a target utilization'),
+    );
   }
   if (isSet(t.averageUtilization) && isSet(t.averageValue)) {
-    errs.push(forbidden(p.child('target', 'averageValue'), 'may not set both a target raw value and a target utilization'));
+    errs.push(
+      forbidden(p.child('target', 'averageValue'), 'may not set both a target raw value and a target utilization'),
+    );
   }
   return errs;
 }
 
 const METRIC_SOURCE_TYPES = ['Object', 'Pods', 'Resource', 'External', 'ContainerResource'];
-const SOURCE_FIELD: Record<string, string> = { Object: 'object', Pods: 'pods', Resource: 'resource', External: 'external', ContainerResource: 'containerResource' };
+const SOURCE_FIELD: Record<string, string> = {
+  Object: 'object',
+  Pods: 'pods',
+  Resource: 'resource',
+  External: 'external',
+  ContainerResource: 'containerResource',
+};
 
 function validateMetricSpec(m: any, p: FieldPath): FieldError[] {
   const errs: FieldError[] = [];
@@ -139,16 +169,24 @@ function validateMetricSpec(m: any, p: FieldPath): FieldError[] {
       case 'pods':
         errs.push(...validateMetricIdentifier(src.metric, sp.child('metric')));
         errs.push(...validateMetricTarget(src.target, sp.child('target')));
-        if (!isSet(src.target?.averageValue)) errs.push(required(sp.child('target', 'averageValue'), 'must specify a positive target averageValue'));
+        if (!isSet(src.target?.averageValue))
+          errs.push(required(sp.child('target', 'averageValue'), 'must specify a positive target averageValue'));
         break;
       case 'external':
         errs.push(...validateMetricIdentifier(src.metric, sp.child('metric')));
         errs.push(...validateMetricTarget(src.target, sp.child('target')));
         if (!isSet(src.target?.value) && !isSet(src.target?.averageValue)) {
-          errs.push(required(sp.child('target', 'averageValue'), 'must set either a target value for metric or a per-pod target'));
+          errs.push(
+            required(
+              sp.child('target', 'averageValue'),
+              'must set either a target value for metric or a per-pod target',
+            ),
+          );
         }
         if (isSet(src.target?.value) && isSet(src.target?.averageValue)) {
-          errs.push(forbidden(sp.child('target', 'value'), 'may not set both a target value for metric and a per-pod target'));
+          errs.push(
+            forbidden(sp.child('target', 'value'), 'may not set both a target value for metric and a per-pod target'),
+          );
         }
         break;
       case 'resource':
@@ -166,7 +204,8 @@ function validateMetricSpec(m: any, p: FieldPath): FieldError[] {
     errs.push(required(p.child(expected), 'must populate information for the given metric source'));
   }
   if (present.length !== 1) {
-    for (const f of present) if (f !== expected) errs.push(forbidden(p.child(f), 'must populate the given metric source only'));
+    for (const f of present)
+      if (f !== expected) errs.push(forbidden(p.child(f), 'must populate the given metric source only'));
   }
   return errs;
 }
@@ -175,9 +214,16 @@ function validateScalingRules(rules: any, p: FieldPath): FieldError[] {
   if (!isSet(rules)) return [];
   const errs: FieldError[] = [];
   const sw = rules.stabilizationWindowSeconds;
-  if (isSet(sw) && sw < 0) errs.push(invalid(p.child('stabilizationWindowSeconds'), sw, 'must be greater than or equal to zero'));
+  if (isSet(sw) && sw < 0)
+    errs.push(invalid(p.child('stabilizationWindowSeconds'), sw, 'must be greater than or equal to zero'));
   if (isSet(sw) && sw > MAX_STABILIZATION_WINDOW_SECONDS) {
-    errs.push(invalid(p.child('stabilizationWindowSeconds'), sw, `must be less than or equal to ${MAX_STABILIZATION_WINDOW_SECONDS}`));
+    errs.push(
+      invalid(
+        p.child('stabilizationWindowSeconds'),
+        sw,
+        `must be less than or equal to ${MAX_STABILIZATION_WINDOW_SECONDS}`,
+      ),
+    );
   }
   if (isSet(rules.selectPolicy) && !['Max', 'Min', 'Disabled'].includes(rules.selectPolicy)) {
     errs.push(notSupported(p.child('selectPolicy'), rules.selectPolicy, ['Disabled', 'Max', 'Min']));
@@ -186,11 +232,13 @@ function validateScalingRules(rules: any, p: FieldPath): FieldError[] {
   if (policies.length === 0) errs.push(required(p.child('policies'), 'must specify at least one Policy'));
   policies.forEach((pol, i) => {
     const pp = p.child('policies').index(i);
-    if (pol?.type !== 'Pods' && pol?.type !== 'Percent') errs.push(notSupported(pp.child('type'), pol?.type ?? '', ['Percent', 'Pods']));
+    if (pol?.type !== 'Pods' && pol?.type !== 'Percent')
+      errs.push(notSupported(pp.child('type'), pol?.type ?? '', ['Percent', 'Pods']));
     if (!((pol?.value ?? 0) > 0)) errs.push(invalid(pp.child('value'), pol?.value ?? 0, 'must be greater than zero'));
     const ps = pol?.periodSeconds ?? 0;
     if (!(ps > 0)) errs.push(invalid(pp.child('periodSeconds'), ps, 'must be greater than zero'));
-    if (ps > MAX_PERIOD_SECONDS) errs.push(invalid(pp.child('periodSeconds'), ps, `must be less than or equal to ${MAX_PERIOD_SECONDS}`));
+    if (ps > MAX_PERIOD_SECONDS)
+      errs.push(invalid(pp.child('periodSeconds'), ps, `must be less than or equal to ${MAX_PERIOD_SECONDS}`));
   });
   if (isSet(rules.tolerance) && quantitySign(rules.tolerance) === -1) {
     errs.push(invalid(p.child('tolerance'), rules.tolerance, 'must be greater than or equal to zero'));
@@ -205,7 +253,8 @@ export function validateHPASpec(spec: any, p: FieldPath): FieldError[] {
   if (isSet(min) && min < 1) errs.push(invalid(p.child('minReplicas'), min, 'must be greater than or equal to 1'));
   const max = spec.maxReplicas ?? 0;
   if (max < 1) errs.push(invalid(p.child('maxReplicas'), max, 'must be greater than 0'));
-  if (isSet(min) && max < min) errs.push(invalid(p.child('maxReplicas'), max, 'must be greater than or equal to `minReplicas`'));
+  if (isSet(min) && max < min)
+    errs.push(invalid(p.child('maxReplicas'), max, 'must be greater than or equal to `minReplicas`'));
   errs.push(...validateCrossVersionObjectReference(spec.scaleTargetRef, p.child('scaleTargetRef')));
   (spec.metrics ?? []).forEach((m: any, i: number) => errs.push(...validateMetricSpec(m, p.child('metrics').index(i))));
   if (isSet(spec.behavior)) {
@@ -304,7 +353,11 @@ function metricStatusToV1(m: any): any {
   const out: any = { type: m.type };
   const c = (x: any) => x?.current ?? {};
   if (isObject(m.object)) {
-    const o: any = { target: m.object.describedObject ?? {}, metricName: m.object.metric?.name ?? '', currentValue: c(m.object).value ?? '0' };
+    const o: any = {
+      target: m.object.describedObject ?? {},
+      metricName: m.object.metric?.name ?? '',
+      currentValue: c(m.object).value ?? '0',
+    };
     setIf(o, 'selector', m.object.metric?.selector);
     setIf(o, 'averageValue', c(m.object).averageValue);
     out.object = o;
@@ -378,7 +431,9 @@ function rulesToGo(r: any): any {
   const out: any = {
     StabilizationWindowSeconds: r.stabilizationWindowSeconds ?? null,
     SelectPolicy: r.selectPolicy ?? null,
-    Policies: Array.isArray(r.policies) ? r.policies.map((p: any) => ({ Type: p.type, Value: p.value, PeriodSeconds: p.periodSeconds })) : null,
+    Policies: Array.isArray(r.policies)
+      ? r.policies.map((p: any) => ({ Type: p.type, Value: p.value, PeriodSeconds: p.periodSeconds }))
+      : null,
   };
   if (isSet(r.tolerance)) out.Tolerance = r.tolerance;
   return out;
@@ -399,7 +454,12 @@ function rulesFromGo(r: any): any {
   setIf(out, 'stabilizationWindowSeconds', pick(r, 'stabilizationWindowSeconds'));
   setIf(out, 'selectPolicy', pick(r, 'selectPolicy'));
   const pols = pick(r, 'policies');
-  if (Array.isArray(pols)) out.policies = pols.map((p: any) => ({ type: pick(p, 'type'), value: pick(p, 'value'), periodSeconds: pick(p, 'periodSeconds') }));
+  if (Array.isArray(pols))
+    out.policies = pols.map((p: any) => ({
+      type: pick(p, 'type'),
+      value: pick(p, 'value'),
+      periodSeconds: pick(p, 'periodSeconds'),
+    }));
   setIf(out, 'tolerance', pick(r, 'tolerance'));
   return out;
 }
@@ -418,13 +478,19 @@ export function hpaV2ToV1(obj: KObject): KObject {
   const src: any = clone(obj);
   const spec = src.spec ?? {};
   const status = src.status ?? {};
-  const out: any = { ...src, apiVersion: 'autoscaling/v1', kind: 'HorizontalPodAutoscaler', metadata: { ...(src.metadata ?? {}) } };
+  const out: any = {
+    ...src,
+    apiVersion: 'autoscaling/v1',
+    kind: 'HorizontalPodAutoscaler',
+    metadata: { ...(src.metadata ?? {}) },
+  };
   const outSpec: any = { scaleTargetRef: spec.scaleTargetRef ?? { kind: '', name: '' } };
   setIf(outSpec, 'minReplicas', spec.minReplicas);
   outSpec.maxReplicas = spec.maxReplicas ?? 0;
   const metrics: any[] = spec.metrics ?? [];
   const cpu = metrics.find((m) => m?.type === 'Resource' && m.resource?.name === 'cpu');
-  if (cpu && isSet(cpu.resource?.target?.averageUtilization)) outSpec.targetCPUUtilizationPercentage = cpu.resource.target.averageUtilization;
+  if (cpu && isSet(cpu.resource?.target?.averageUtilization))
+    outSpec.targetCPUUtilizationPercentage = cpu.resource.target.averageUtilization;
   out.spec = outSpec;
 
   const outStatus: any = {};
@@ -442,9 +508,13 @@ export function hpaV2ToV1(obj: KObject): KObject {
   const others = metrics.filter((m) => !isCpuUtilization(m)).map(metricSpecToV1);
   const annotations: Record<string, string> = { ...(out.metadata.annotations ?? {}) };
   if (others.length > 0) annotations[METRIC_SPECS_ANNOTATION] = JSON.stringify(others);
-  if ((status.currentMetrics ?? []).length > 0) annotations[METRIC_STATUSES_ANNOTATION] = JSON.stringify(status.currentMetrics.map(metricStatusToV1));
+  if ((status.currentMetrics ?? []).length > 0)
+    annotations[METRIC_STATUSES_ANNOTATION] = JSON.stringify(status.currentMetrics.map(metricStatusToV1));
   if (isObject(spec.behavior)) {
-    annotations[BEHAVIOR_ANNOTATION] = JSON.stringify({ ScaleUp: rulesToGo(spec.behavior.scaleUp), ScaleDown: rulesToGo(spec.behavior.scaleDown) });
+    annotations[BEHAVIOR_ANNOTATION] = JSON.stringify({
+      ScaleUp: rulesToGo(spec.behavior.scaleUp),
+      ScaleDown: rulesToGo(spec.behavior.scaleDown),
+    });
   }
   if ((status.conditions ?? []).length > 0) annotations[CONDITIONS_ANNOTATION] = JSON.stringify(status.conditions);
   if (Object.keys(annotations).length > 0) out.metadata.annotations = annotations;
@@ -456,7 +526,12 @@ export function hpaV1ToV2(obj: KObject): KObject {
   const src: any = clone(obj);
   const spec = src.spec ?? {};
   const status = src.status ?? {};
-  const out: any = { ...src, apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler', metadata: { ...(src.metadata ?? {}) } };
+  const out: any = {
+    ...src,
+    apiVersion: 'autoscaling/v2',
+    kind: 'HorizontalPodAutoscaler',
+    metadata: { ...(src.metadata ?? {}) },
+  };
   const annotations: Record<string, string> = { ...(out.metadata.annotations ?? {}) };
 
   const outSpec: any = { scaleTargetRef: spec.scaleTargetRef };
@@ -464,7 +539,15 @@ export function hpaV1ToV2(obj: KObject): KObject {
   setIf(outSpec, 'maxReplicas', spec.maxReplicas);
   let metrics: any[] = [];
   if (isSet(spec.targetCPUUtilizationPercentage)) {
-    metrics = [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: spec.targetCPUUtilizationPercentage } } }];
+    metrics = [
+      {
+        type: 'Resource',
+        resource: {
+          name: 'cpu',
+          target: { type: 'Utilization', averageUtilization: spec.targetCPUUtilizationPercentage },
+        },
+      },
+    ];
   }
   const others = parseJSON(annotations[METRIC_SPECS_ANNOTATION]);
   if (Array.isArray(others)) metrics = [...others.map(metricSpecFromV1), ...metrics];
@@ -478,7 +561,12 @@ export function hpaV1ToV2(obj: KObject): KObject {
     if (Object.keys(b).length > 0) outSpec.behavior = b;
   }
   if (metrics.length === 0) {
-    metrics = [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: DEFAULT_CPU_UTILIZATION } } }];
+    metrics = [
+      {
+        type: 'Resource',
+        resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: DEFAULT_CPU_UTILIZATION } },
+      },
+    ];
   }
   outSpec.metrics = metrics;
   out.spec = outSpec;
@@ -490,7 +578,12 @@ export function hpaV1ToV2(obj: KObject): KObject {
     setIf(outStatus, 'currentReplicas', status.currentReplicas);
     outStatus.desiredReplicas = status.desiredReplicas ?? 0;
     if (isSet(status.currentCPUUtilizationPercentage)) {
-      outStatus.currentMetrics = [{ type: 'Resource', resource: { name: 'cpu', current: { averageUtilization: status.currentCPUUtilizationPercentage } } }];
+      outStatus.currentMetrics = [
+        {
+          type: 'Resource',
+          resource: { name: 'cpu', current: { averageUtilization: status.currentCPUUtilizationPercentage } },
+        },
+      ];
     }
     const current = parseJSON(annotations[METRIC_STATUSES_ANNOTATION]);
     if (Array.isArray(current)) outStatus.currentMetrics = current.map(metricStatusFromV1);

@@ -11,7 +11,10 @@ function q(value: string | number | undefined): string {
 }
 
 /** The TARGETS cell: `cpu: 50%/80%`, `<unknown>/500m`, …, at most two then ` + N more...`. */
-export function formatHPAMetrics(specs: readonly MetricSpec[] | undefined, statuses: readonly MetricStatus[] | undefined): string {
+export function formatHPAMetrics(
+  specs: readonly MetricSpec[] | undefined,
+  statuses: readonly MetricStatus[] | undefined,
+): string {
   if (!specs?.length) return NONE;
   const cur = statuses ?? [];
   const list: string[] = [];
@@ -21,7 +24,8 @@ export function formatHPAMetrics(specs: readonly MetricSpec[] | undefined, statu
       case 'External': {
         const target = spec.external?.target;
         if (target?.averageValue !== undefined) {
-          const current = st?.external?.current?.averageValue !== undefined ? q(st.external.current.averageValue) : UNKNOWN;
+          const current =
+            st?.external?.current?.averageValue !== undefined ? q(st.external.current.averageValue) : UNKNOWN;
           list.push(`${current}/${q(target.averageValue)} (avg)`);
         } else {
           const current = st?.external ? q(st.external.current?.value) : UNKNOWN;
@@ -57,7 +61,10 @@ export function formatHPAMetrics(specs: readonly MetricSpec[] | undefined, statu
         } else {
           const util = stRes?.current?.averageUtilization;
           const current = util !== undefined && util !== null ? `${util}%` : UNKNOWN;
-          const goal = target?.averageUtilization !== undefined && target.averageUtilization !== null ? `${target.averageUtilization}%` : '<auto>';
+          const goal =
+            target?.averageUtilization !== undefined && target.averageUtilization !== null
+              ? `${target.averageUtilization}%`
+              : '<auto>';
           list.push(`${name}: ${current}/${goal}`);
         }
         break;
@@ -101,8 +108,18 @@ export const horizontalPodAutoscalerColumns: TableColumn[] = [
     description: descriptions.targets,
     cell: (o: HorizontalPodAutoscaler) => formatHPAMetrics(o.spec?.metrics, o.status?.currentMetrics),
   },
-  { name: 'MinPods', type: 'string', description: descriptions.minPods, cell: (o: HorizontalPodAutoscaler) => minPods(o.spec?.minReplicas) },
-  { name: 'MaxPods', type: 'string', description: descriptions.maxPods, cell: (o: HorizontalPodAutoscaler) => o.spec?.maxReplicas ?? 0 },
+  {
+    name: 'MinPods',
+    type: 'string',
+    description: descriptions.minPods,
+    cell: (o: HorizontalPodAutoscaler) => minPods(o.spec?.minReplicas),
+  },
+  {
+    name: 'MaxPods',
+    type: 'string',
+    description: descriptions.maxPods,
+    cell: (o: HorizontalPodAutoscaler) => o.spec?.maxReplicas ?? 0,
+  },
   {
     name: 'Replicas',
     type: 'string',
@@ -130,9 +147,24 @@ export const horizontalPodAutoscalerV1Columns: TableColumn[] = [
     description: descriptions.reference,
     cell: (o: HorizontalPodAutoscalerV1) => referenceCell(o.spec?.scaleTargetRef),
   },
-  { name: 'Targets', type: 'string', description: descriptions.targets, cell: (o: HorizontalPodAutoscalerV1) => formatHPAV1Targets(o) },
-  { name: 'MinPods', type: 'string', description: descriptions.minPods, cell: (o: HorizontalPodAutoscalerV1) => minPods(o.spec?.minReplicas) },
-  { name: 'MaxPods', type: 'string', description: descriptions.maxPods, cell: (o: HorizontalPodAutoscalerV1) => o.spec?.maxReplicas ?? 0 },
+  {
+    name: 'Targets',
+    type: 'string',
+    description: descriptions.targets,
+    cell: (o: HorizontalPodAutoscalerV1) => formatHPAV1Targets(o),
+  },
+  {
+    name: 'MinPods',
+    type: 'string',
+    description: descriptions.minPods,
+    cell: (o: HorizontalPodAutoscalerV1) => minPods(o.spec?.minReplicas),
+  },
+  {
+    name: 'MaxPods',
+    type: 'string',
+    description: descriptions.maxPods,
+    cell: (o: HorizontalPodAutoscalerV1) => o.spec?.maxReplicas ?? 0,
+  },
   {
     name: 'Replicas',
     type: 'string',

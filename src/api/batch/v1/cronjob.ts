@@ -1,7 +1,14 @@
 // batch/v1 CronJob, with a cron-expression checker that reports robfig/cron's messages (the
 // parser upstream uses) so `kubectl create` users see the same errors.
 import type { ResourceDef } from '../../types.js';
-import { type FieldError, type FieldPath, invalid, notSupported, path, required } from '../../../machinery/fielderrors.js';
+import {
+  type FieldError,
+  type FieldPath,
+  invalid,
+  notSupported,
+  path,
+  required,
+} from '../../../machinery/fielderrors.js';
 import { validateAnnotations, validateLabels, validateNonnegative } from '../../../machinery/validation.js';
 import { cronJobColumns } from './tables.js';
 import { clearStatus, defaultTemplate, ensure, isObject } from '../../apps/v1/workload.js';
@@ -14,7 +21,20 @@ interface Bounds {
   names?: Record<string, number>;
 }
 
-const MONTHS: Record<string, number> = { jan: 1, feb: 2, mar: 3, apr: 4, may: 5, jun: 6, jul: 7, aug: 8, sep: 9, oct: 10, nov: 11, dec: 12 };
+const MONTHS: Record<string, number> = {
+  jan: 1,
+  feb: 2,
+  mar: 3,
+  apr: 4,
+  may: 5,
+  jun: 6,
+  jul: 7,
+  aug: 8,
+  sep: 9,
+  oct: 10,
+  nov: 11,
+  dec: 12,
+};
 const DAYS: Record<string, number> = { sun: 0, mon: 1, tue: 2, wed: 3, thu: 4, fri: 5, sat: 6 };
 const FIELD_BOUNDS: Bounds[] = [
   { min: 0, max: 59 },
@@ -29,7 +49,8 @@ const DESCRIPTORS = new Set(['@yearly', '@annually', '@monthly', '@weekly', '@da
 function atoi(s: string): number {
   if (!/^[+-]?[0-9]+$/.test(s)) throw new Error(`strconv.Atoi: parsing ${JSON.stringify(s)}: invalid syntax`);
   const n = Number.parseInt(s, 10);
-  if (!Number.isSafeInteger(n) || Math.abs(n) > 9223372036854775807) throw new Error(`strconv.Atoi: parsing ${JSON.stringify(s)}: value out of range`);
+  if (!Number.isSafeInteger(n) || Math.abs(n) > 9223372036854775807)
+    throw new Error(`strconv.Atoi: parsing ${JSON.stringify(s)}: value out of range`);
   return n;
 }
 
@@ -122,7 +143,12 @@ export function parseCronSchedule(spec: string): void {
   });
 }
 
-function validateScheduleFormat(schedule: string, allowTZInSchedule: boolean | undefined, timeZone: unknown, p: FieldPath): FieldError[] {
+function validateScheduleFormat(
+  schedule: string,
+  allowTZInSchedule: boolean | undefined,
+  timeZone: unknown,
+  p: FieldPath,
+): FieldError[] {
   const errs: FieldError[] = [];
   try {
     parseCronSchedule(schedule);
@@ -134,7 +160,12 @@ function validateScheduleFormat(schedule: string, allowTZInSchedule: boolean | u
 }
 
 /** The TZ rules; `allowTZInSchedule` undefined skips them (checked later, knowing the old object). */
-function validateScheduleTZ(schedule: string, allowTZInSchedule: boolean | undefined, timeZone: unknown, p: FieldPath): FieldError[] {
+function validateScheduleTZ(
+  schedule: string,
+  allowTZInSchedule: boolean | undefined,
+  timeZone: unknown,
+  p: FieldPath,
+): FieldError[] {
   const errs: FieldError[] = [];
   if (allowTZInSchedule === undefined) return errs;
   if (allowTZInSchedule && schedule.includes('TZ') && timeZone !== undefined && timeZone !== null) {
@@ -151,7 +182,8 @@ export function validateTimeZone(tz: unknown, p: FieldPath): FieldError[] {
   if (tz === undefined || tz === null) return [];
   if (typeof tz !== 'string' || tz.length === 0) return [invalid(p, tz, 'timeZone must be nil or non-empty string')];
   for (const part of tz.split('/')) {
-    if (part === '.' || part === '..' || part.startsWith('-') || !TZ_PART_RE.test(part)) return [invalid(p, tz, `unknown time zone ${tz}`)];
+    if (part === '.' || part === '..' || part.startsWith('-') || !TZ_PART_RE.test(part))
+      return [invalid(p, tz, `unknown time zone ${tz}`)];
   }
   const errs: FieldError[] = [];
   if (tz.toLowerCase() === 'local') {
@@ -169,8 +201,10 @@ export function defaultCronJob(obj: any): void {
   const spec = ensure(obj, 'spec');
   if (!spec.concurrencyPolicy) spec.concurrencyPolicy = 'Allow';
   if (spec.suspend === undefined || spec.suspend === null) spec.suspend = false;
-  if (spec.successfulJobsHistoryLimit === undefined || spec.successfulJobsHistoryLimit === null) spec.successfulJobsHistoryLimit = 3;
-  if (spec.failedJobsHistoryLimit === undefined || spec.failedJobsHistoryLimit === null) spec.failedJobsHistoryLimit = 1;
+  if (spec.successfulJobsHistoryLimit === undefined || spec.successfulJobsHistoryLimit === null)
+    spec.successfulJobsHistoryLimit = 3;
+  if (spec.failedJobsHistoryLimit === undefined || spec.failedJobsHistoryLimit === null)
+    spec.failedJobsHistoryLimit = 1;
   const jt = ensure(spec, 'jobTemplate');
   defaultTemplate(ensure(jt, 'spec'));
 }
@@ -183,7 +217,8 @@ export function validateCronJobSpec(spec: any, p: FieldPath, allowTZInSchedule: 
   errs.push(...validateTimeZone(spec.timeZone, p.child('timeZone')));
   errs.push(...validateNonnegative(spec.startingDeadlineSeconds, p.child('startingDeadlineSeconds')));
   if (!spec.concurrencyPolicy) errs.push(required(p.child('concurrencyPolicy')));
-  else if (!CONCURRENCY.includes(spec.concurrencyPolicy)) errs.push(notSupported(p.child('concurrencyPolicy'), spec.concurrencyPolicy, CONCURRENCY));
+  else if (!CONCURRENCY.includes(spec.concurrencyPolicy))
+    errs.push(notSupported(p.child('concurrencyPolicy'), spec.concurrencyPolicy, CONCURRENCY));
   errs.push(...validateNonnegative(spec.successfulJobsHistoryLimit, p.child('successfulJobsHistoryLimit')));
   errs.push(...validateNonnegative(spec.failedJobsHistoryLimit, p.child('failedJobsHistoryLimit')));
   const jt = spec.jobTemplate;
@@ -194,7 +229,8 @@ export function validateCronJobSpec(spec: any, p: FieldPath, allowTZInSchedule: 
     errs.push(...validateLabels(jt.metadata?.labels, jp.child('metadata', 'labels')));
     errs.push(...validateAnnotations(jt.metadata?.annotations, jp.child('metadata', 'annotations')));
     errs.push(...validateJobSpec(jt.spec, jp.child('spec'), { template: true }));
-    if (jt.spec?.manualSelector === true) errs.push(notSupported(jp.child('spec', 'manualSelector'), true, ['nil', 'false']));
+    if (jt.spec?.manualSelector === true)
+      errs.push(notSupported(jp.child('spec', 'manualSelector'), true, ['nil', 'false']));
   }
   return errs;
 }

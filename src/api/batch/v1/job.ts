@@ -1,10 +1,26 @@
 // batch/v1 Job: defaults, generated selector and validation as upstream's job strategy.
 import type { ResourceDef, StrategyContext } from '../../types.js';
-import { type FieldError, type FieldPath, invalid, notSupported, path, required } from '../../../machinery/fielderrors.js';
+import {
+  type FieldError,
+  type FieldPath,
+  invalid,
+  notSupported,
+  path,
+  required,
+} from '../../../machinery/fielderrors.js';
 import { validateLabelSelector, validateNonnegative } from '../../../machinery/validation.js';
 import { validatePodTemplateSpec } from '../../core/v1/podspec.js';
 import { jobColumns } from './tables.js';
-import { clearStatus, clone, deepEqual, defaultTemplate, ensure, immutable, isObject, selectorMatches } from '../../apps/v1/workload.js';
+import {
+  clearStatus,
+  clone,
+  deepEqual,
+  defaultTemplate,
+  ensure,
+  immutable,
+  isObject,
+  selectorMatches,
+} from '../../apps/v1/workload.js';
 
 export const LEGACY_JOB_NAME_LABEL = 'job-name';
 export const JOB_NAME_LABEL = 'batch.kubernetes.io/job-name';
@@ -29,15 +45,18 @@ export function defaultJob(obj: any): void {
   }
   const tplLabels = spec.template?.metadata?.labels;
   const meta = ensure(obj, 'metadata');
-  if (isObject(tplLabels) && (!isObject(meta.labels) || Object.keys(meta.labels).length === 0)) meta.labels = { ...tplLabels };
+  if (isObject(tplLabels) && (!isObject(meta.labels) || Object.keys(meta.labels).length === 0))
+    meta.labels = { ...tplLabels };
   if (!spec.completionMode) spec.completionMode = 'NonIndexed';
   if (!isSet(spec.suspend)) spec.suspend = false;
   if (isObject(spec.podFailurePolicy) && Array.isArray(spec.podFailurePolicy.rules)) {
     for (const rule of spec.podFailurePolicy.rules) {
-      for (const pattern of rule?.onPodConditions ?? []) if (isObject(pattern) && !pattern.status) pattern.status = 'True';
+      for (const pattern of rule?.onPodConditions ?? [])
+        if (isObject(pattern) && !pattern.status) pattern.status = 'True';
     }
   }
-  if (!spec.podReplacementPolicy) spec.podReplacementPolicy = isObject(spec.podFailurePolicy) ? 'Failed' : 'TerminatingOrFailed';
+  if (!spec.podReplacementPolicy)
+    spec.podReplacementPolicy = isObject(spec.podFailurePolicy) ? 'Failed' : 'TerminatingOrFailed';
   defaultTemplate(spec);
 }
 
@@ -60,7 +79,12 @@ export function generateSelector(obj: any): void {
   if (!(CONTROLLER_UID_LABEL in ml)) ml[CONTROLLER_UID_LABEL] = uid;
 }
 
-function validateHasLabel(labels: Record<string, string> | undefined, p: FieldPath, key: string, value: string): FieldError[] {
+function validateHasLabel(
+  labels: Record<string, string> | undefined,
+  p: FieldPath,
+  key: string,
+  value: string,
+): FieldError[] {
   const lp = p.child('labels').key(key);
   if (!labels || !(key in labels)) return [required(lp, `must be '${value}'`)];
   if (labels[key] !== value) return [invalid(lp, labels, `must be '${value}'`)];
@@ -101,23 +125,28 @@ function validatePodFailurePolicy(spec: any, p: FieldPath): FieldError[] {
   if (rules.length > 20) errs.push(invalid(p.child('rules'), rules.length, 'must have at most 20 rules'));
   rules.forEach((rule: any, i: number) => {
     const rp = p.child('rules').index(i);
-    if (!POD_FAILURE_ACTIONS.includes(rule?.action)) errs.push(notSupported(rp.child('action'), rule?.action ?? '', POD_FAILURE_ACTIONS));
+    if (!POD_FAILURE_ACTIONS.includes(rule?.action))
+      errs.push(notSupported(rp.child('action'), rule?.action ?? '', POD_FAILURE_ACTIONS));
     else if (rule.action === 'FailIndex' && !isSet(spec.backoffLimitPerIndex)) {
       errs.push(invalid(rp.child('action'), rule.action, 'requires the backoffLimitPerIndex to be set'));
     }
     const hasCodes = isSet(rule?.onExitCodes);
     const hasConds = Array.isArray(rule?.onPodConditions) && rule.onPodConditions.length > 0;
-    if (hasCodes && hasConds) errs.push(invalid(rp, rule, 'specifying both OnExitCodes and OnPodConditions is not supported'));
-    else if (!hasCodes && !hasConds) errs.push(invalid(rp, rule, 'specifying one of OnExitCodes and OnPodConditions is required'));
+    if (hasCodes && hasConds)
+      errs.push(invalid(rp, rule, 'specifying both OnExitCodes and OnPodConditions is not supported'));
+    else if (!hasCodes && !hasConds)
+      errs.push(invalid(rp, rule, 'specifying one of OnExitCodes and OnPodConditions is required'));
     if (hasCodes) {
       const c = rule.onExitCodes;
       const cp = rp.child('onExitCodes');
-      if (!ON_EXIT_CODES_OPERATORS.includes(c.operator)) errs.push(notSupported(cp.child('operator'), c.operator ?? '', ON_EXIT_CODES_OPERATORS));
+      if (!ON_EXIT_CODES_OPERATORS.includes(c.operator))
+        errs.push(notSupported(cp.child('operator'), c.operator ?? '', ON_EXIT_CODES_OPERATORS));
       const values: unknown[] = c.values ?? [];
       if (values.length === 0) errs.push(invalid(cp.child('values'), values, 'at least one value is required'));
       if (values.length > 255) errs.push(invalid(cp.child('values'), values.length, 'must have at most 255 values'));
       values.forEach((v, j) => {
-        if (c.operator === 'In' && v === 0) errs.push(invalid(cp.child('values').index(j), v, 'must not be 0 for the In operator'));
+        if (c.operator === 'In' && v === 0)
+          errs.push(invalid(cp.child('values').index(j), v, 'must not be 0 for the In operator'));
         if (j > 0 && typeof v === 'number' && typeof values[j - 1] === 'number' && v <= (values[j - 1] as number)) {
           errs.push(invalid(cp.child('values').index(j), v, 'must be ordered'));
         }
@@ -126,7 +155,8 @@ function validatePodFailurePolicy(spec: any, p: FieldPath): FieldError[] {
     if (hasConds) {
       rule.onPodConditions.forEach((pat: any, j: number) => {
         const pp = rp.child('onPodConditions').index(j);
-        if (!['True', 'False', 'Unknown'].includes(pat?.status)) errs.push(notSupported(pp.child('status'), pat?.status ?? '', ['False', 'True', 'Unknown']));
+        if (!['True', 'False', 'Unknown'].includes(pat?.status))
+          errs.push(notSupported(pp.child('status'), pat?.status ?? '', ['False', 'True', 'Unknown']));
         if (!pat?.type) errs.push(required(pp.child('type')));
       });
     }
@@ -143,16 +173,27 @@ export interface JobSpecOptions {
 export function validateJobSpec(spec: any, p: FieldPath, opts: JobSpecOptions = {}): FieldError[] {
   if (!isObject(spec)) return [required(p)];
   const errs: FieldError[] = [];
-  for (const f of ['parallelism', 'completions', 'activeDeadlineSeconds', 'backoffLimit', 'ttlSecondsAfterFinished', 'backoffLimitPerIndex', 'maxFailedIndexes']) {
+  for (const f of [
+    'parallelism',
+    'completions',
+    'activeDeadlineSeconds',
+    'backoffLimit',
+    'ttlSecondsAfterFinished',
+    'backoffLimitPerIndex',
+    'maxFailedIndexes',
+  ]) {
     errs.push(...validateNonnegative(spec[f], p.child(f)));
   }
   if (isSet(spec.backoffLimitPerIndex) && spec.completionMode !== 'Indexed') {
     errs.push(invalid(p.child('backoffLimitPerIndex'), spec.backoffLimitPerIndex, 'requires indexed completion mode'));
   }
   if (isSet(spec.maxFailedIndexes)) {
-    if (!isSet(spec.backoffLimitPerIndex)) errs.push(required(p.child('backoffLimitPerIndex'), 'when maxFailedIndexes is specified'));
+    if (!isSet(spec.backoffLimitPerIndex))
+      errs.push(required(p.child('backoffLimitPerIndex'), 'when maxFailedIndexes is specified'));
     else if (isSet(spec.completions) && spec.maxFailedIndexes > spec.completions) {
-      errs.push(invalid(p.child('maxFailedIndexes'), spec.maxFailedIndexes, 'must be less than or equal to completions'));
+      errs.push(
+        invalid(p.child('maxFailedIndexes'), spec.maxFailedIndexes, 'must be less than or equal to completions'),
+      );
     }
   }
   if (isSet(spec.completionMode)) {
@@ -162,17 +203,25 @@ export function validateJobSpec(spec: any, p: FieldPath, opts: JobSpecOptions = 
     if (spec.completionMode === 'Indexed') {
       if (!isSet(spec.completions)) errs.push(required(p.child('completions'), 'when completion mode is Indexed'));
       if (isSet(spec.parallelism) && spec.parallelism > MAX_PARALLELISM_FOR_INDEXED_JOB) {
-        errs.push(invalid(p.child('parallelism'), spec.parallelism, `must be less than or equal to ${MAX_PARALLELISM_FOR_INDEXED_JOB} when completion mode is Indexed`));
+        errs.push(
+          invalid(
+            p.child('parallelism'),
+            spec.parallelism,
+            `must be less than or equal to ${MAX_PARALLELISM_FOR_INDEXED_JOB} when completion mode is Indexed`,
+          ),
+        );
       }
     }
   }
   errs.push(...validatePodFailurePolicy(spec, p.child('podFailurePolicy')));
   if (isSet(spec.podReplacementPolicy)) {
     const valid = isSet(spec.podFailurePolicy) ? ['Failed'] : ['Failed', 'TerminatingOrFailed'];
-    if (!valid.includes(spec.podReplacementPolicy)) errs.push(notSupported(p.child('podReplacementPolicy'), spec.podReplacementPolicy, valid));
+    if (!valid.includes(spec.podReplacementPolicy))
+      errs.push(notSupported(p.child('podReplacementPolicy'), spec.podReplacementPolicy, valid));
   }
   if (isSet(spec.managedBy)) {
-    if (typeof spec.managedBy !== 'string' || spec.managedBy.length > 63) errs.push(invalid(p.child('managedBy'), spec.managedBy, 'must be no more than 63 characters'));
+    if (typeof spec.managedBy !== 'string' || spec.managedBy.length > 63)
+      errs.push(invalid(p.child('managedBy'), spec.managedBy, 'must be no more than 63 characters'));
   }
   if (!isObject(spec.template)) {
     errs.push(required(p.child('template')));
@@ -182,7 +231,13 @@ export function validateJobSpec(spec: any, p: FieldPath, opts: JobSpecOptions = 
     if (rp !== 'OnFailure' && rp !== 'Never') {
       errs.push(notSupported(p.child('template', 'spec', 'restartPolicy'), rp ?? '', ['OnFailure', 'Never']));
     } else if (rp === 'OnFailure' && isSet(spec.podFailurePolicy)) {
-      errs.push(invalid(p.child('template', 'spec', 'restartPolicy'), rp, 'only "Never" is supported when podFailurePolicy is specified'));
+      errs.push(
+        invalid(
+          p.child('template', 'spec', 'restartPolicy'),
+          rp,
+          'only "Never" is supported when podFailurePolicy is specified',
+        ),
+      );
     }
   }
   if (!opts.template && !isSet(spec.selector)) {
@@ -191,7 +246,13 @@ export function validateJobSpec(spec: any, p: FieldPath, opts: JobSpecOptions = 
     errs.push(...validateLabelSelector(spec.selector, p.child('selector')));
   }
   if (isObject(spec.selector) && !selectorMatches(spec.selector, spec.template?.metadata?.labels)) {
-    errs.push(invalid(p.child('template', 'metadata', 'labels'), spec.template?.metadata?.labels ?? {}, '`selector` does not match template `labels`'));
+    errs.push(
+      invalid(
+        p.child('template', 'metadata', 'labels'),
+        spec.template?.metadata?.labels ?? {},
+        '`selector` does not match template `labels`',
+      ),
+    );
   }
   return errs;
 }
@@ -243,7 +304,13 @@ export function validateJobUpdate(obj: any, old: any): FieldError[] {
       oldSpec.completions === oldSpec.parallelism;
     if (!elastic) {
       if (spec.completionMode === 'Indexed') {
-        errs.push(invalid(p.child('completions'), spec.completions ?? null, `can only be modified in tandem with ${p.child('parallelism')}`));
+        errs.push(
+          invalid(
+            p.child('completions'),
+            spec.completions ?? null,
+            `can only be modified in tandem with ${p.child('parallelism')}`,
+          ),
+        );
       } else {
         errs.push(...immutable(spec.completions, oldSpec.completions, p.child('completions')));
       }

@@ -24,7 +24,8 @@ export function jobStatus(job: Job): string {
 /** The COMPLETIONS cell: `1/3`, or `0/1 of 4` for a work queue job with parallelism. */
 export function jobCompletions(job: Job): string {
   const succeeded = job.status?.succeeded ?? 0;
-  if (job.spec?.completions !== undefined && job.spec.completions !== null) return `${succeeded}/${job.spec.completions}`;
+  if (job.spec?.completions !== undefined && job.spec.completions !== null)
+    return `${succeeded}/${job.spec.completions}`;
   const parallelism = job.spec?.parallelism ?? 0;
   return parallelism > 1 ? `${succeeded}/1 of ${parallelism}` : `${succeeded}/1`;
 }
@@ -41,8 +42,18 @@ export function jobDuration(job: Job, now: number): string {
 export const jobColumns: TableColumn[] = [
   nameColumn(),
   { name: 'Status', type: 'string', description: 'Status of the job.', cell: (o: Job) => jobStatus(o) },
-  { name: 'Completions', type: 'string', description: 'Succeeded pods out of the required completions.', cell: (o: Job) => jobCompletions(o) },
-  { name: 'Duration', type: 'string', description: 'How long the job ran (or has been running).', cell: (o: Job, now) => jobDuration(o, now) },
+  {
+    name: 'Completions',
+    type: 'string',
+    description: 'Succeeded pods out of the required completions.',
+    cell: (o: Job) => jobCompletions(o),
+  },
+  {
+    name: 'Duration',
+    type: 'string',
+    description: 'How long the job ran (or has been running).',
+    cell: (o: Job, now) => jobDuration(o, now),
+  },
   ageColumn(),
   ...containerColumns((o: Job) => o.spec?.template?.spec?.containers),
   labelSelectorColumn((o: Job) => o.spec?.selector, 'Label query over the pods of the job.'),
@@ -51,9 +62,24 @@ export const jobColumns: TableColumn[] = [
 export const cronJobColumns: TableColumn[] = [
   nameColumn(),
   { name: 'Schedule', type: 'string', description: 'The cron schedule.', cell: (o: CronJob) => o.spec?.schedule ?? '' },
-  { name: 'Timezone', type: 'string', description: 'Time zone of the schedule.', cell: (o: CronJob) => o.spec?.timeZone ?? NONE },
-  { name: 'Suspend', type: 'boolean', description: 'Whether new runs are suspended.', cell: (o: CronJob) => boolPtr(o.spec?.suspend) },
-  { name: 'Active', type: 'integer', description: 'Number of running jobs.', cell: (o: CronJob) => (o.status?.active ?? []).length },
+  {
+    name: 'Timezone',
+    type: 'string',
+    description: 'Time zone of the schedule.',
+    cell: (o: CronJob) => o.spec?.timeZone ?? NONE,
+  },
+  {
+    name: 'Suspend',
+    type: 'boolean',
+    description: 'Whether new runs are suspended.',
+    cell: (o: CronJob) => boolPtr(o.spec?.suspend),
+  },
+  {
+    name: 'Active',
+    type: 'integer',
+    description: 'Number of running jobs.',
+    cell: (o: CronJob) => (o.status?.active ?? []).length,
+  },
   {
     name: 'Last Schedule',
     type: 'string',

@@ -23,7 +23,9 @@ export function validateLease(obj: any): FieldError[] {
     }
   }
   if (typeof spec.preferredHolder === 'string' && spec.preferredHolder.length > 0 && !spec.strategy) {
-    errs.push(invalid(p.child('preferredHolder'), spec.preferredHolder, 'may only be specified if `strategy` is defined'));
+    errs.push(
+      invalid(p.child('preferredHolder'), spec.preferredHolder, 'may only be specified if `strategy` is defined'),
+    );
   }
   return errs;
 }

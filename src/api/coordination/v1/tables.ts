@@ -5,6 +5,11 @@ import { ageColumn, nameColumn } from '../../printing.js';
 
 export const leaseColumns: TableColumn[] = [
   nameColumn(),
-  { name: 'Holder', type: 'string', description: 'Identity of the current holder.', cell: (o: Lease) => o.spec?.holderIdentity ?? '' },
+  {
+    name: 'Holder',
+    type: 'string',
+    description: 'Identity of the current holder.',
+    cell: (o: Lease) => o.spec?.holderIdentity ?? '',
+  },
   ageColumn(),
 ];

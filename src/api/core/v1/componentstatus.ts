@@ -26,7 +26,8 @@ function leaseHeld(read: VirtualReader, name: string, now: number): string | und
   if (!lease?.spec?.holderIdentity) return `no leader holds the kube-system/${name} lease`;
   const renewed = Date.parse(lease.spec.renewTime ?? lease.spec.acquireTime ?? '');
   const ttl = (lease.spec.leaseDurationSeconds ?? 15) * 1000 + RENEW_SLACK_MS;
-  if (!Number.isFinite(renewed) || now - renewed > ttl) return `the kube-system/${name} lease was last renewed at ${lease.spec.renewTime ?? 'no time'}`;
+  if (!Number.isFinite(renewed) || now - renewed > ttl)
+    return `the kube-system/${name} lease was last renewed at ${lease.spec.renewTime ?? 'no time'}`;
   return undefined;
 }
 
@@ -39,9 +40,24 @@ function conditionCells(o: any): { status: string; message: string; error: strin
 
 const columns: TableColumn[] = [
   { name: 'Name', type: 'string', format: 'name', cell: (o) => o.metadata?.name },
-  { name: 'Status', type: 'string', cell: (o) => conditionCells(o).status, description: 'Status of the component conditions' },
-  { name: 'Message', type: 'string', cell: (o) => conditionCells(o).message, description: 'Message of the component conditions' },
-  { name: 'Error', type: 'string', cell: (o) => conditionCells(o).error, description: 'Error of the component conditions' },
+  {
+    name: 'Status',
+    type: 'string',
+    cell: (o) => conditionCells(o).status,
+    description: 'Status of the component conditions',
+  },
+  {
+    name: 'Message',
+    type: 'string',
+    cell: (o) => conditionCells(o).message,
+    description: 'Message of the component conditions',
+  },
+  {
+    name: 'Error',
+    type: 'string',
+    cell: (o) => conditionCells(o).error,
+    description: 'Error of the component conditions',
+  },
 ];
 
 export const componentStatuses: ResourceDef = {
@@ -58,7 +74,9 @@ export const componentStatuses: ResourceDef = {
     const now = Date.now();
     return COMPONENTS.map((c) => {
       const problem = c.lease ? leaseHeld(read, c.lease, now) : undefined;
-      const condition = problem ? { type: 'Healthy', status: 'False', error: problem } : { type: 'Healthy', status: 'True', message: c.healthy };
+      const condition = problem
+        ? { type: 'Healthy', status: 'False', error: problem }
+        : { type: 'Healthy', status: 'True', message: c.healthy };
       return { metadata: { name: c.name }, conditions: [condition] };
     });
   },

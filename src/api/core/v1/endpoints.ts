@@ -1,8 +1,21 @@
 // core/v1 Endpoints: port protocol default, subset validation.
 import type { Endpoints } from 'kubernetes-types/core/v1.js';
 import type { ResourceDef } from '../../types.js';
-import { type FieldError, type FieldPath, invalid, notSupported, path, required } from '../../../machinery/fielderrors.js';
-import { isDNS1123Label, isDNS1123Subdomain, isQualifiedName, isValidIP, isValidPortNum } from '../../../machinery/validation.js';
+import {
+  type FieldError,
+  type FieldPath,
+  invalid,
+  notSupported,
+  path,
+  required,
+} from '../../../machinery/fielderrors.js';
+import {
+  isDNS1123Label,
+  isDNS1123Subdomain,
+  isQualifiedName,
+  isValidIP,
+  isValidPortNum,
+} from '../../../machinery/validation.js';
 import { endpointsColumns } from './tables.js';
 import { SUPPORTED_PROTOCOLS } from './podspec.js';
 
@@ -17,9 +30,12 @@ export function validateNonSpecialIP(ip: string, p: FieldPath): FieldError[] {
   const v6 = ip.includes(':');
   const lower = ip.toLowerCase();
   if (ip === '0.0.0.0' || /^[0:]+$/.test(lower)) errs.push(invalid(p, ip, `may not be unspecified (${ip})`));
-  if (/^127\./.test(ip) || (v6 && /^(0*:)*:?0*1$/.test(lower) && lower !== '1')) errs.push(invalid(p, ip, 'may not be in the loopback range (127.0.0.0/8, ::1/128)'));
-  if (/^169\.254\./.test(ip) || /^fe[89ab][0-9a-f]?:/.test(lower)) errs.push(invalid(p, ip, 'may not be in the link-local range (169.254.0.0/16, fe80::/10)'));
-  if (/^224\.0\.0\./.test(ip) || /^ff02:/.test(lower)) errs.push(invalid(p, ip, 'may not be in the link-local multicast range (224.0.0.0/24, ff02::/10)'));
+  if (/^127\./.test(ip) || (v6 && /^(0*:)*:?0*1$/.test(lower) && lower !== '1'))
+    errs.push(invalid(p, ip, 'may not be in the loopback range (127.0.0.0/8, ::1/128)'));
+  if (/^169\.254\./.test(ip) || /^fe[89ab][0-9a-f]?:/.test(lower))
+    errs.push(invalid(p, ip, 'may not be in the link-local range (169.254.0.0/16, fe80::/10)'));
+  if (/^224\.0\.0\./.test(ip) || /^ff02:/.test(lower))
+    errs.push(invalid(p, ip, 'may not be in the link-local multicast range (224.0.0.0/24, ff02::/10)'));
   return errs;
 }
 
@@ -40,8 +56,12 @@ export function validateEndpoints(ep: Endpoints): FieldError[] {
     if (!ss.addresses?.length && !ss.notReadyAddresses?.length) {
       errs.push(required(sp, 'must specify `addresses` or `notReadyAddresses`'));
     }
-    (ss.addresses ?? []).forEach((a: any, j: number) => errs.push(...validateAddress(a, sp.child('addresses').index(j))));
-    (ss.notReadyAddresses ?? []).forEach((a: any, j: number) => errs.push(...validateAddress(a, sp.child('notReadyAddresses').index(j))));
+    (ss.addresses ?? []).forEach((a: any, j: number) =>
+      errs.push(...validateAddress(a, sp.child('addresses').index(j))),
+    );
+    (ss.notReadyAddresses ?? []).forEach((a: any, j: number) =>
+      errs.push(...validateAddress(a, sp.child('notReadyAddresses').index(j))),
+    );
     const ports: any[] = ss.ports ?? [];
     ports.forEach((port, j) => {
       const pp = sp.child('ports').index(j);
@@ -49,8 +69,12 @@ export function validateEndpoints(ep: Endpoints): FieldError[] {
       else if (port.name) errs.push(...isDNS1123Label(port.name).map((m) => invalid(pp.child('name'), port.name, m)));
       errs.push(...isValidPortNum(port.port ?? 0).map((m) => invalid(pp.child('port'), port.port ?? 0, m)));
       if (!port.protocol) errs.push(required(pp.child('protocol')));
-      else if (!SUPPORTED_PROTOCOLS.includes(port.protocol)) errs.push(notSupported(pp.child('protocol'), port.protocol, SUPPORTED_PROTOCOLS));
-      if (port.appProtocol) errs.push(...isQualifiedName(port.appProtocol).map((m) => invalid(pp.child('appProtocol'), port.appProtocol, m)));
+      else if (!SUPPORTED_PROTOCOLS.includes(port.protocol))
+        errs.push(notSupported(pp.child('protocol'), port.protocol, SUPPORTED_PROTOCOLS));
+      if (port.appProtocol)
+        errs.push(
+          ...isQualifiedName(port.appProtocol).map((m) => invalid(pp.child('appProtocol'), port.appProtocol, m)),
+        );
     });
   });
   return errs;

@@ -42,9 +42,15 @@ export function validatePodEphemeralContainersUpdate(pod: Pod, old: Pod): FieldE
   const next = new Map((pod.spec?.ephemeralContainers ?? []).map((c) => [c.name, c]));
   for (const prev of old.spec?.ephemeralContainers ?? []) {
     const now = next.get(prev.name);
-    if (!now) errs.push(forbidden(p, `existing ephemeral containers ${JSON.stringify(prev.name)} may not be removed\n`));
+    if (!now)
+      errs.push(forbidden(p, `existing ephemeral containers ${JSON.stringify(prev.name)} may not be removed\n`));
     else if (!semanticEqual(prev, now)) {
-      errs.push(forbidden(p, `existing ephemeral containers ${JSON.stringify(prev.name)} may not be changed\n${describeDiff(prev as any, now as any)}\n`));
+      errs.push(
+        forbidden(
+          p,
+          `existing ephemeral containers ${JSON.stringify(prev.name)} may not be changed\n${describeDiff(prev as any, now as any)}\n`,
+        ),
+      );
     }
   }
   return errs;

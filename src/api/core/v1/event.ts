@@ -24,20 +24,25 @@ export function validateEvent(event: Event): FieldError[] {
       errs.push(invalid(nsPath, involvedNS, 'does not match event.namespace'));
     }
   } else {
-    if (!involvedNS && ns !== 'default' && ns !== 'kube-system') errs.push(invalid(nsPath, involvedNS, 'does not match event.namespace'));
+    if (!involvedNS && ns !== 'default' && ns !== 'kube-system')
+      errs.push(invalid(nsPath, involvedNS, 'does not match event.namespace'));
     const rc: string = e.reportingComponent ?? '';
     if (!rc) errs.push(required(path('reportingComponent')));
     errs.push(...isQualifiedName(rc).map((m) => invalid(path('reportingComponent'), rc, m)));
     const ri: string = e.reportingInstance ?? '';
     if (!ri) errs.push(required(path('reportingInstance')));
-    if (ri.length > REPORTING_INSTANCE_LIMIT) errs.push(invalid(path('reportingInstance'), '', `can have at most ${REPORTING_INSTANCE_LIMIT} characters`));
+    if (ri.length > REPORTING_INSTANCE_LIMIT)
+      errs.push(invalid(path('reportingInstance'), '', `can have at most ${REPORTING_INSTANCE_LIMIT} characters`));
     const action: string = e.action ?? '';
     if (!action) errs.push(required(path('action')));
-    if (action.length > ACTION_LIMIT) errs.push(invalid(path('action'), '', `can have at most ${ACTION_LIMIT} characters`));
+    if (action.length > ACTION_LIMIT)
+      errs.push(invalid(path('action'), '', `can have at most ${ACTION_LIMIT} characters`));
     const reason: string = e.reason ?? '';
     if (!reason) errs.push(required(path('reason')));
-    if (reason.length > REASON_LIMIT) errs.push(invalid(path('reason'), '', `can have at most ${REASON_LIMIT} characters`));
-    if ((e.message ?? '').length > NOTE_LIMIT) errs.push(invalid(path('message'), '', `can have at most ${NOTE_LIMIT} characters`));
+    if (reason.length > REASON_LIMIT)
+      errs.push(invalid(path('reason'), '', `can have at most ${REASON_LIMIT} characters`));
+    if ((e.message ?? '').length > NOTE_LIMIT)
+      errs.push(invalid(path('message'), '', `can have at most ${NOTE_LIMIT} characters`));
   }
   errs.push(...isDNS1123Subdomain(ns).map((m) => invalid(path('namespace'), ns, m)));
   return errs;

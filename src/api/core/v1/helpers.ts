@@ -1,11 +1,6 @@
 // Small helpers shared by the core/v1 strategies: semantic equality, immutable fields, resource
 // names and quantities as the core validation uses them.
-import {
-  type FieldError,
-  type FieldPath,
-  invalid,
-  notSupported,
-} from '../../../machinery/fielderrors.js';
+import { type FieldError, type FieldPath, invalid, notSupported } from '../../../machinery/fielderrors.js';
 import { isQualifiedName } from '../../../machinery/validation.js';
 import { Quantity, parseQuantityOrNull, validateNonNegativeQuantity } from '../../../machinery/quantity.js';
 
@@ -52,7 +47,11 @@ export function clone<T>(v: T): T {
 }
 
 /** A short "- old / + new" listing of the top-level keys that differ, for Forbidden messages. */
-export function describeDiff(prev: Record<string, unknown> | undefined, next: Record<string, unknown> | undefined, indent = '  '): string {
+export function describeDiff(
+  prev: Record<string, unknown> | undefined,
+  next: Record<string, unknown> | undefined,
+  indent = '  ',
+): string {
   const a = prev ?? {};
   const b = next ?? {};
   const lines: string[] = [];
@@ -106,17 +105,37 @@ export function sumQuantities(qs: unknown[]): Quantity {
 
 const STANDARD_CONTAINER_RESOURCES = new Set(['cpu', 'memory', 'ephemeral-storage']);
 const STANDARD_QUOTA_RESOURCES = new Set([
-  'pods', 'services', 'replicationcontrollers', 'resourcequotas', 'secrets', 'configmaps',
-  'persistentvolumeclaims', 'services.nodeports', 'services.loadbalancers',
-  'cpu', 'memory', 'ephemeral-storage', 'requests.cpu', 'requests.memory', 'requests.storage',
-  'requests.ephemeral-storage', 'limits.cpu', 'limits.memory', 'limits.ephemeral-storage',
+  'pods',
+  'services',
+  'replicationcontrollers',
+  'resourcequotas',
+  'secrets',
+  'configmaps',
+  'persistentvolumeclaims',
+  'services.nodeports',
+  'services.loadbalancers',
+  'cpu',
+  'memory',
+  'ephemeral-storage',
+  'requests.cpu',
+  'requests.memory',
+  'requests.storage',
+  'requests.ephemeral-storage',
+  'limits.cpu',
+  'limits.memory',
+  'limits.ephemeral-storage',
 ]);
-const STANDARD_RESOURCES = new Set([
-  ...STANDARD_QUOTA_RESOURCES, 'storage', 'requests.storage',
-]);
+const STANDARD_RESOURCES = new Set([...STANDARD_QUOTA_RESOURCES, 'storage', 'requests.storage']);
 const INTEGER_RESOURCES = new Set([
-  'pods', 'services', 'replicationcontrollers', 'resourcequotas', 'secrets', 'configmaps',
-  'persistentvolumeclaims', 'services.nodeports', 'services.loadbalancers',
+  'pods',
+  'services',
+  'replicationcontrollers',
+  'resourcequotas',
+  'secrets',
+  'configmaps',
+  'persistentvolumeclaims',
+  'services.nodeports',
+  'services.loadbalancers',
 ]);
 
 export const isHugePageResourceName = (n: string) => n.startsWith('hugepages-');
@@ -133,8 +152,12 @@ export function isIntegerResourceName(n: string): boolean {
 }
 
 function isStandardResourceName(n: string): boolean {
-  return STANDARD_RESOURCES.has(n) || isHugePageResourceName(n) ||
-    n.startsWith('requests.hugepages-') || n.startsWith('limits.hugepages-');
+  return (
+    STANDARD_RESOURCES.has(n) ||
+    isHugePageResourceName(n) ||
+    n.startsWith('requests.hugepages-') ||
+    n.startsWith('limits.hugepages-')
+  );
 }
 
 export function validateResourceName(name: string, p: FieldPath): FieldError[] {
@@ -160,8 +183,12 @@ export function validateContainerResourceName(name: string, p: FieldPath): Field
 
 export function validateQuotaResourceName(name: string, p: FieldPath): FieldError[] {
   const errs = validateResourceName(name, p);
-  if (!name.includes('/') && !STANDARD_QUOTA_RESOURCES.has(name) && !isHugePageResourceName(name) &&
-    !name.startsWith('requests.hugepages-')) {
+  if (
+    !name.includes('/') &&
+    !STANDARD_QUOTA_RESOURCES.has(name) &&
+    !isHugePageResourceName(name) &&
+    !name.startsWith('requests.hugepages-')
+  ) {
     errs.push(invalid(p, name, 'must be a standard resource for quota'));
   }
   return errs;

@@ -18,12 +18,40 @@ import { podTemplates } from './podtemplate.js';
 import { componentStatuses } from './componentstatus.js';
 
 export {
-  namespaces, pods, services, endpoints, configMaps, secrets, serviceAccounts, nodes, events, limitRanges,
-  resourceQuotas, replicationControllers, persistentVolumes, persistentVolumeClaims, podTemplates, componentStatuses,
+  namespaces,
+  pods,
+  services,
+  endpoints,
+  configMaps,
+  secrets,
+  serviceAccounts,
+  nodes,
+  events,
+  limitRanges,
+  resourceQuotas,
+  replicationControllers,
+  persistentVolumes,
+  persistentVolumeClaims,
+  podTemplates,
+  componentStatuses,
 };
 export { defaultPodSpec, validatePodSpec, defaultPodTemplateSpec, validatePodTemplateSpec } from './podspec.js';
 
 export const resources: ResourceDef[] = [
-  namespaces, pods, services, endpoints, configMaps, secrets, serviceAccounts, nodes, events, limitRanges,
-  resourceQuotas, replicationControllers, persistentVolumes, persistentVolumeClaims, podTemplates, componentStatuses,
+  namespaces,
+  pods,
+  services,
+  endpoints,
+  configMaps,
+  secrets,
+  serviceAccounts,
+  nodes,
+  events,
+  limitRanges,
+  resourceQuotas,
+  replicationControllers,
+  persistentVolumes,
+  persistentVolumeClaims,
+  podTemplates,
+  componentStatuses,
 ];

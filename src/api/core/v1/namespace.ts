@@ -83,9 +83,18 @@ export const namespaces: ResourceDef = {
     if (ctx.subresource === 'status') {
       const phase = obj.status?.phase;
       if (!obj.metadata?.deletionTimestamp) {
-        if (phase !== 'Active') errs.push(invalid(path('status', 'Phase'), phase ?? '', "may only be 'Active' if `deletionTimestamp` is empty"));
+        if (phase !== 'Active')
+          errs.push(
+            invalid(path('status', 'Phase'), phase ?? '', "may only be 'Active' if `deletionTimestamp` is empty"),
+          );
       } else if (phase !== 'Terminating') {
-        errs.push(invalid(path('status', 'Phase'), phase ?? '', "may only be 'Terminating' if `deletionTimestamp` is not empty"));
+        errs.push(
+          invalid(
+            path('status', 'Phase'),
+            phase ?? '',
+            "may only be 'Terminating' if `deletionTimestamp` is not empty",
+          ),
+        );
       }
     }
     return errs;
@@ -105,6 +114,7 @@ export const namespaces: ResourceDef = {
 
   admitDelete(obj: any) {
     const name = obj.metadata?.name;
-    if (IMMORTAL_NAMESPACES.has(name)) throw forbidden({ group: '', resource: 'namespaces' }, name, 'this namespace may not be deleted');
+    if (IMMORTAL_NAMESPACES.has(name))
+      throw forbidden({ group: '', resource: 'namespaces' }, name, 'this namespace may not be deleted');
   },
 };

@@ -2,7 +2,14 @@
 // providerID.
 import type { Node } from 'kubernetes-types/core/v1.js';
 import type { ResourceDef, StrategyContext } from '../../types.js';
-import { type FieldError, type FieldPath, duplicate, forbidden, invalid, path } from '../../../machinery/fielderrors.js';
+import {
+  type FieldError,
+  type FieldPath,
+  duplicate,
+  forbidden,
+  invalid,
+  path,
+} from '../../../machinery/fielderrors.js';
 import { isQualifiedName, isValidCIDR, isValidLabelValue } from '../../../machinery/validation.js';
 import { nodeColumns } from './tables.js';
 import { validateTaintEffect } from './podspec.js';
@@ -13,7 +20,8 @@ export function defaultNode(node: Node): void {
   const n = node as any;
   n.spec ??= {};
   if (n.spec.podCIDR && !n.spec.podCIDRs?.length) n.spec.podCIDRs = [n.spec.podCIDR];
-  else if (n.spec.podCIDR && n.spec.podCIDRs?.length && n.spec.podCIDR !== n.spec.podCIDRs[0]) n.spec.podCIDRs = [n.spec.podCIDR];
+  else if (n.spec.podCIDR && n.spec.podCIDRs?.length && n.spec.podCIDR !== n.spec.podCIDRs[0])
+    n.spec.podCIDRs = [n.spec.podCIDR];
   if (n.spec.podCIDRs?.length) n.spec.podCIDR = n.spec.podCIDRs[0];
   if (n.status?.capacity && !n.status.allocatable) n.status.allocatable = clone(n.status.capacity);
 }
@@ -41,8 +49,10 @@ export function validateNodeTaints(taints: any[] | undefined, p: FieldPath): Fie
 
 function validateNodeResources(node: any): FieldError[] {
   const errs: FieldError[] = [];
-  for (const [k, v] of Object.entries(node.status?.capacity ?? {})) errs.push(...validateResourceQuantityValue(k, v, path('status', 'capacity', k)));
-  for (const [k, v] of Object.entries(node.status?.allocatable ?? {})) errs.push(...validateResourceQuantityValue(k, v, path('status', 'allocatable', k)));
+  for (const [k, v] of Object.entries(node.status?.capacity ?? {}))
+    errs.push(...validateResourceQuantityValue(k, v, path('status', 'capacity', k)));
+  for (const [k, v] of Object.entries(node.status?.allocatable ?? {}))
+    errs.push(...validateResourceQuantityValue(k, v, path('status', 'allocatable', k)));
   return errs;
 }
 
@@ -57,7 +67,8 @@ export function validateNode(node: Node): FieldError[] {
   cidrs.forEach((c, i) => errs.push(...isValidCIDR(c).map((m) => invalid(cp.index(i), c, m))));
   if (cidrs.length > 1) {
     const fams = new Set(cidrs.map((c) => (c.includes(':') ? 6 : 4)));
-    if (fams.size !== 2 || cidrs.length > 2) errs.push(invalid(cp, cidrs, 'may specify no more than one CIDR for each IP family'));
+    if (fams.size !== 2 || cidrs.length > 2)
+      errs.push(invalid(cp, cidrs, 'may specify no more than one CIDR for each IP family'));
     const seen = new Set<string>();
     cidrs.forEach((c, i) => {
       if (seen.has(c)) errs.push(duplicate(cp.index(i), c));
@@ -87,7 +98,8 @@ export function validateNodeUpdate(node: Node, old: Node): FieldError[] {
   if (o.spec?.providerID && o.spec.providerID !== n.spec?.providerID) {
     errs.push(forbidden(path('spec', 'providerID'), 'node updates may not change providerID except from "" to valid'));
   }
-  if ((o.spec?.externalID ?? '') !== (n.spec?.externalID ?? '')) errs.push(forbidden(path('spec', 'externalID'), 'may not be updated'));
+  if ((o.spec?.externalID ?? '') !== (n.spec?.externalID ?? ''))
+    errs.push(forbidden(path('spec', 'externalID'), 'may not be updated'));
   return errs;
 }
 

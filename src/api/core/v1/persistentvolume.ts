@@ -13,11 +13,29 @@ export const ACCESS_MODES = ['ReadOnlyMany', 'ReadWriteMany', 'ReadWriteOnce', '
 export const VOLUME_MODES = ['Block', 'Filesystem'];
 const RECLAIM_POLICIES = ['Delete', 'Recycle', 'Retain'];
 export const PV_SOURCES = [
-  'hostPath', 'gcePersistentDisk', 'awsElasticBlockStore', 'glusterfs', 'flocker', 'nfs', 'rbd', 'quobyte',
-  'cephfs', 'iscsi', 'cinder', 'fc', 'flexVolume', 'azureFile', 'vsphereVolume', 'photonPersistentDisk',
-  'portworxVolume', 'azureDisk', 'scaleIO', 'local', 'storageos', 'csi',
+  'hostPath',
+  'gcePersistentDisk',
+  'awsElasticBlockStore',
+  'glusterfs',
+  'flocker',
+  'nfs',
+  'rbd',
+  'quobyte',
+  'cephfs',
+  'iscsi',
+  'cinder',
+  'fc',
+  'flexVolume',
+  'azureFile',
+  'vsphereVolume',
+  'photonPersistentDisk',
+  'portworxVolume',
+  'azureDisk',
+  'scaleIO',
+  'local',
+  'storageos',
+  'csi',
 ];
-
 
 export function defaultPersistentVolume(pv: PersistentVolume): void {
   const p = pv as any;
@@ -38,7 +56,11 @@ export function validatePositiveStorage(name: string, v: unknown, p: ReturnType<
   return [];
 }
 
-export function validateAccessModes(modes: string[] | undefined, p: ReturnType<typeof path>, requiredDetail = ''): FieldError[] {
+export function validateAccessModes(
+  modes: string[] | undefined,
+  p: ReturnType<typeof path>,
+  requiredDetail = '',
+): FieldError[] {
   const errs: FieldError[] = [];
   const list = modes ?? [];
   if (list.length === 0) errs.push(required(p, requiredDetail));
@@ -58,17 +80,26 @@ export function validatePersistentVolumeSpec(spec: any): FieldError[] {
   const errs = validateAccessModes(spec?.accessModes, sp.child('accessModes'));
   const cap: Record<string, unknown> = spec?.capacity ?? {};
   if (Object.keys(cap).length === 0) errs.push(required(sp.child('capacity')));
-  if (!('storage' in cap) || Object.keys(cap).length > 1) errs.push(notSupported(sp.child('capacity'), cap, ['storage']));
+  if (!('storage' in cap) || Object.keys(cap).length > 1)
+    errs.push(notSupported(sp.child('capacity'), cap, ['storage']));
   for (const [k, v] of Object.entries(cap)) errs.push(...validatePositiveStorage(k, v, sp.child('capacity').key(k)));
   if (spec?.persistentVolumeReclaimPolicy && !RECLAIM_POLICIES.includes(spec.persistentVolumeReclaimPolicy)) {
-    errs.push(notSupported(sp.child('persistentVolumeReclaimPolicy'), spec.persistentVolumeReclaimPolicy, RECLAIM_POLICIES));
+    errs.push(
+      notSupported(sp.child('persistentVolumeReclaimPolicy'), spec.persistentVolumeReclaimPolicy, RECLAIM_POLICIES),
+    );
   }
   let hasAffinity = false;
   if (spec?.nodeAffinity) {
     hasAffinity = true;
-    if (!spec.nodeAffinity.required) errs.push(required(sp.child('nodeAffinity', 'required'), 'must specify required node constraints'));
+    if (!spec.nodeAffinity.required)
+      errs.push(required(sp.child('nodeAffinity', 'required'), 'must specify required node constraints'));
     else if (!spec.nodeAffinity.required.nodeSelectorTerms?.length) {
-      errs.push(required(sp.child('nodeAffinity', 'required', 'nodeSelectorTerms'), 'must have at least one node selector term'));
+      errs.push(
+        required(
+          sp.child('nodeAffinity', 'required', 'nodeSelectorTerms'),
+          'must have at least one node selector term',
+        ),
+      );
     }
   }
   let n = 0;
@@ -85,7 +116,8 @@ export function validatePersistentVolumeSpec(spec: any): FieldError[] {
     if (key === 'nfs') {
       if (!src.server) errs.push(required(kp.child('server')));
       if (!src.path) errs.push(required(kp.child('path')));
-      else if (!String(src.path).startsWith('/')) errs.push(invalid(kp.child('path'), src.path, 'must be an absolute path'));
+      else if (!String(src.path).startsWith('/'))
+        errs.push(invalid(kp.child('path'), src.path, 'must be an absolute path'));
     }
     if (key === 'local') {
       if (!src.path) errs.push(required(kp.child('path')));
@@ -97,18 +129,29 @@ export function validatePersistentVolumeSpec(spec: any): FieldError[] {
     }
   }
   if (n === 0) errs.push(required(sp, 'must specify a volume type'));
-  if (spec?.hostPath && String(spec.hostPath.path ?? '').replace(/\/+$/, '') === '' && spec.hostPath.path && spec.persistentVolumeReclaimPolicy === 'Recycle') {
+  if (
+    spec?.hostPath &&
+    String(spec.hostPath.path ?? '').replace(/\/+$/, '') === '' &&
+    spec.hostPath.path &&
+    spec.persistentVolumeReclaimPolicy === 'Recycle'
+  ) {
     errs.push(forbidden(sp.child('persistentVolumeReclaimPolicy'), "may not be 'recycle' for a hostPath mount of '/'"));
   }
   if (spec?.storageClassName) {
-    errs.push(...isDNS1123Subdomain(spec.storageClassName).map((m) => invalid(sp.child('storageClassName'), spec.storageClassName, m)));
+    errs.push(
+      ...isDNS1123Subdomain(spec.storageClassName).map((m) =>
+        invalid(sp.child('storageClassName'), spec.storageClassName, m),
+      ),
+    );
   }
-  if (spec?.volumeMode && !VOLUME_MODES.includes(spec.volumeMode)) errs.push(notSupported(sp.child('volumeMode'), spec.volumeMode, VOLUME_MODES));
+  if (spec?.volumeMode && !VOLUME_MODES.includes(spec.volumeMode))
+    errs.push(notSupported(sp.child('volumeMode'), spec.volumeMode, VOLUME_MODES));
   if (spec?.claimRef?.name === '' && spec?.claimRef?.namespace) errs.push(required(sp.child('claimRef', 'name')));
   return errs;
 }
 
-const sourceOf = (spec: any) => Object.fromEntries(PV_SOURCES.filter((k) => spec?.[k] !== undefined).map((k) => [k, spec[k]]));
+const sourceOf = (spec: any) =>
+  Object.fromEntries(PV_SOURCES.filter((k) => spec?.[k] !== undefined).map((k) => [k, spec[k]]));
 
 export const persistentVolumes: ResourceDef = {
   group: '',
@@ -149,11 +192,22 @@ export const persistentVolumes: ResourceDef = {
       delete b.csi.controllerExpandSecretRef;
     }
     if (!semanticEqual(a, b)) {
-      errs.push(forbidden(path('spec', 'persistentvolumesource'), `spec.persistentvolumesource is immutable after creation\n${describeDiff(a, b)}`));
+      errs.push(
+        forbidden(
+          path('spec', 'persistentvolumesource'),
+          `spec.persistentvolumesource is immutable after creation\n${describeDiff(a, b)}`,
+        ),
+      );
     }
     errs.push(...validateImmutableField(obj.spec?.volumeMode, old.spec?.volumeMode, path('volumeMode')));
     if (old.spec?.nodeAffinity && !semanticEqual(obj.spec?.nodeAffinity, old.spec.nodeAffinity)) {
-      errs.push(invalid(path('nodeAffinity'), obj.spec?.nodeAffinity ?? null, 'field is immutable, except for updating from beta label to GA'));
+      errs.push(
+        invalid(
+          path('nodeAffinity'),
+          obj.spec?.nodeAffinity ?? null,
+          'field is immutable, except for updating from beta label to GA',
+        ),
+      );
     }
     return errs;
   },

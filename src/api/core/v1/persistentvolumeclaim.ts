@@ -25,15 +25,22 @@ export function validatePersistentVolumeClaimSpec(spec: any, p = path('spec')): 
   if (!('storage' in requests)) errs.push(required(rp));
   else errs.push(...validatePositiveStorage('storage', requests.storage, rp));
   if (spec?.storageClassName) {
-    errs.push(...isDNS1123Subdomain(spec.storageClassName).map((m) => invalid(p.child('storageClassName'), spec.storageClassName, m)));
+    errs.push(
+      ...isDNS1123Subdomain(spec.storageClassName).map((m) =>
+        invalid(p.child('storageClassName'), spec.storageClassName, m),
+      ),
+    );
   }
-  if (spec?.volumeMode && !VOLUME_MODES.includes(spec.volumeMode)) errs.push(notSupported(p.child('volumeMode'), spec.volumeMode, VOLUME_MODES));
+  if (spec?.volumeMode && !VOLUME_MODES.includes(spec.volumeMode))
+    errs.push(notSupported(p.child('volumeMode'), spec.volumeMode, VOLUME_MODES));
   if (spec?.dataSource) {
     const dp = p.child('dataSource');
     if (!spec.dataSource.name) errs.push(required(dp.child('name')));
     if (!spec.dataSource.kind) errs.push(required(dp.child('kind')));
     if (!spec.dataSource.apiGroup && spec.dataSource.kind && spec.dataSource.kind !== 'PersistentVolumeClaim') {
-      errs.push(invalid(dp, spec.dataSource.kind, 'must be \'PersistentVolumeClaim\' when referencing the default apiGroup'));
+      errs.push(
+        invalid(dp, spec.dataSource.kind, "must be 'PersistentVolumeClaim' when referencing the default apiGroup"),
+      );
     }
   }
   return errs;
@@ -46,14 +53,22 @@ export function validatePersistentVolumeClaimUpdate(pvc: any, old: any): FieldEr
   // Binding fills volumeName; volumeAttributesClassName may change.
   prev.volumeName = next.volumeName;
   prev.volumeAttributesClassName = next.volumeAttributesClassName;
-  if (!prev.storageClassName && old.metadata?.annotations?.['volume.beta.kubernetes.io/storage-class'] === next.storageClassName) {
+  if (
+    !prev.storageClassName &&
+    old.metadata?.annotations?.['volume.beta.kubernetes.io/storage-class'] === next.storageClassName
+  ) {
     prev.storageClassName = next.storageClassName;
   }
   if (old.status?.phase === 'Bound' && next.resources?.requests) {
     next.resources.requests.storage = old.spec?.resources?.requests?.storage;
   }
   if (!semanticEqual(next, prev)) {
-    errs.push(forbidden(path('spec'), 'spec is immutable after creation except resources.requests and volumeAttributesClassName for bound claims'));
+    errs.push(
+      forbidden(
+        path('spec'),
+        'spec is immutable after creation except resources.requests and volumeAttributesClassName for bound claims',
+      ),
+    );
   }
   // Shrinking is allowed down to (not including) the capacity in status, to recover from a failed expansion.
   const newSize = pvc.spec?.resources?.requests?.storage;
@@ -62,7 +77,9 @@ export function validatePersistentVolumeClaimUpdate(pvc: any, old: any): FieldEr
     const cap = old.status?.capacity?.storage ?? '0';
     const vs = compareQuantity(newSize, cap);
     if (vs !== undefined && vs <= 0) {
-      errs.push(forbidden(path('spec', 'resources', 'requests', 'storage'), 'field can not be less than status.capacity'));
+      errs.push(
+        forbidden(path('spec', 'resources', 'requests', 'storage'), 'field can not be less than status.capacity'),
+      );
     }
   }
   return errs;

@@ -8,7 +8,11 @@ import { podColumns } from './tables.js';
 import { defaultPodSpec, validatePodSpec, validateTolerations } from './podspec.js';
 import { clone, describeDiff, semanticEqual, validateImmutableField } from './helpers.js';
 import { setOwn } from '../../../machinery/objects.js';
-import { EPHEMERAL_CONTAINERS_SUBRESOURCE, keepOnlyEphemeralContainerChanges, validatePodEphemeralContainersUpdate } from './ephemeralcontainers.js';
+import {
+  EPHEMERAL_CONTAINERS_SUBRESOURCE,
+  keepOnlyEphemeralContainerChanges,
+  validatePodEphemeralContainersUpdate,
+} from './ephemeralcontainers.js';
 import { podQOSClass } from '../../helpers/podresources.js';
 
 function defaultRequestsFromLimits(containers: any[] | undefined): void {
@@ -16,7 +20,8 @@ function defaultRequestsFromLimits(containers: any[] | undefined): void {
     const limits = c.resources?.limits;
     if (!limits) continue;
     c.resources.requests ??= {};
-    for (const [k, v] of Object.entries(limits)) if (!Object.hasOwn(c.resources.requests, k)) setOwn(c.resources.requests, k, v);
+    for (const [k, v] of Object.entries(limits))
+      if (!Object.hasOwn(c.resources.requests, k)) setOwn(c.resources.requests, k, v);
   }
 }
 
@@ -46,14 +51,21 @@ const UPDATABLE_POD_SPEC_FIELDS = [
   '`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)',
 ];
 
-function validateContainerUpdates(next: any[] | undefined, prev: any[] | undefined, p: FieldPath): { errs: FieldError[]; stop: boolean } {
+function validateContainerUpdates(
+  next: any[] | undefined,
+  prev: any[] | undefined,
+  p: FieldPath,
+): { errs: FieldError[]; stop: boolean } {
   const n = next ?? [];
   const o = prev ?? [];
-  if (n.length !== o.length) return { errs: [forbidden(p, 'pod updates may not add or remove containers')], stop: true };
+  if (n.length !== o.length)
+    return { errs: [forbidden(p, 'pod updates may not add or remove containers')], stop: true };
   const errs: FieldError[] = [];
   n.forEach((c, i) => {
-    if (!c.image) errs.push({ type: 'FieldValueRequired', field: String(p.index(i).child('image')), detail: 'Required value' });
-    else if (c.image.trim() !== c.image) errs.push(invalid(p.index(i).child('image'), c.image, 'must not have leading or trailing whitespace'));
+    if (!c.image)
+      errs.push({ type: 'FieldValueRequired', field: String(p.index(i).child('image')), detail: 'Required value' });
+    else if (c.image.trim() !== c.image)
+      errs.push(invalid(p.index(i).child('image'), c.image, 'must not have leading or trailing whitespace'));
   });
   return { errs, stop: false };
 }
@@ -98,7 +110,12 @@ export function validatePodSpecUpdate(pod: Pod, old: Pod): FieldError[] {
   const oldGates: any[] = os.schedulingGates ?? [];
   (ns.schedulingGates ?? []).forEach((g: any, i: number) => {
     if (!oldGates.some((o) => o.name === g.name)) {
-      errs.push(forbidden(sp.child('schedulingGates').index(i), `only deletion is allowed, but found new scheduling gate '${g.name}'`));
+      errs.push(
+        forbidden(
+          sp.child('schedulingGates').index(i),
+          `only deletion is allowed, but found new scheduling gate '${g.name}'`,
+        ),
+      );
     }
   });
 
@@ -111,7 +128,11 @@ export function validatePodSpecUpdate(pod: Pod, old: Pod): FieldError[] {
   munged.activeDeadlineSeconds = os.activeDeadlineSeconds;
   munged.schedulingGates = os.schedulingGates;
   munged.tolerations = os.tolerations;
-  if (typeof os.terminationGracePeriodSeconds === 'number' && os.terminationGracePeriodSeconds < 0 && munged.terminationGracePeriodSeconds === 1) {
+  if (
+    typeof os.terminationGracePeriodSeconds === 'number' &&
+    os.terminationGracePeriodSeconds < 0 &&
+    munged.terminationGracePeriodSeconds === 1
+  ) {
     munged.terminationGracePeriodSeconds = os.terminationGracePeriodSeconds;
   }
   if (oldGates.length > 0) {
@@ -119,15 +140,28 @@ export function validatePodSpecUpdate(pod: Pod, old: Pod): FieldError[] {
     const oldSel = os.nodeSelector ?? {};
     const newSel = munged.nodeSelector ?? {};
     if (Object.entries(oldSel).every(([k, v]) => newSel[k] === v)) munged.nodeSelector = os.nodeSelector;
-    else errs.push(invalid(sp.child('nodeSelector'), newSel, 'only additions to spec.nodeSelector are allowed (no mutations or deletions)'));
+    else
+      errs.push(
+        invalid(
+          sp.child('nodeSelector'),
+          newSel,
+          'only additions to spec.nodeSelector are allowed (no mutations or deletions)',
+        ),
+      );
     if (!os.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution) {
       if (munged.affinity) munged.affinity.nodeAffinity = os.affinity?.nodeAffinity;
-      if (munged.affinity && Object.values(munged.affinity).every((v) => v === undefined)) munged.affinity = os.affinity;
+      if (munged.affinity && Object.values(munged.affinity).every((v) => v === undefined))
+        munged.affinity = os.affinity;
     }
   }
   if (!semanticEqual(munged, os)) {
     const diff = describeDiff(os, munged);
-    errs.push(forbidden(sp, `pod updates may not change fields other than ${UPDATABLE_POD_SPEC_FIELDS.join(',')}\n  core.PodSpec{\n${diff}\n  }\n`));
+    errs.push(
+      forbidden(
+        sp,
+        `pod updates may not change fields other than ${UPDATABLE_POD_SPEC_FIELDS.join(',')}\n  core.PodSpec{\n${diff}\n  }\n`,
+      ),
+    );
   }
   return errs;
 }
@@ -138,14 +172,27 @@ export function validatePodStatusUpdate(pod: Pod, old: Pod): FieldError[] {
   const st = path('status');
   const ns = (pod.status ?? {}) as any;
   const os = (old.status ?? {}) as any;
-  if ((pod.spec?.nodeName ?? '') !== (old.spec?.nodeName ?? '')) errs.push(forbidden(st.child('nodeName'), 'may not be changed directly'));
+  if ((pod.spec?.nodeName ?? '') !== (old.spec?.nodeName ?? ''))
+    errs.push(forbidden(st.child('nodeName'), 'may not be changed directly'));
   if (ns.nominatedNodeName && ns.nominatedNodeName !== os.nominatedNodeName) {
-    for (const m of isDNS1123Subdomain(ns.nominatedNodeName)) errs.push(invalid(st.child('nominatedNodeName'), ns.nominatedNodeName, m));
+    for (const m of isDNS1123Subdomain(ns.nominatedNodeName))
+      errs.push(invalid(st.child('nominatedNodeName'), ns.nominatedNodeName, m));
   }
   if (os.qosClass) errs.push(...validateImmutableField(ns.qosClass, os.qosClass, st.child('qosClass')));
   (ns.conditions ?? []).forEach((c: any, i: number) => {
-    if (['PodScheduled', 'Ready', 'Initialized', 'ContainersReady', 'PodReadyToStartContainers', 'DisruptionTarget'].includes(c.type)) return;
-    for (const m of isQualifiedName(c.type ?? '')) errs.push(invalid(path('metadata', 'conditions').index(i).child('Type'), c.type, m));
+    if (
+      [
+        'PodScheduled',
+        'Ready',
+        'Initialized',
+        'ContainersReady',
+        'PodReadyToStartContainers',
+        'DisruptionTarget',
+      ].includes(c.type)
+    )
+      return;
+    for (const m of isQualifiedName(c.type ?? ''))
+      errs.push(invalid(path('metadata', 'conditions').index(i).child('Type'), c.type, m));
   });
   // Containers that must not restart may not leave the terminated state.
   const restartPolicy = old.spec?.restartPolicy;
@@ -155,7 +202,12 @@ export function validatePodStatusUpdate(pod: Pod, old: Pod): FieldError[] {
       if (o.state.terminated.exitCode !== 0 && restartPolicy === 'OnFailure') return;
       for (const n of ns.containerStatuses ?? []) {
         if (n.name === o.name && !n.state?.terminated) {
-          errs.push(forbidden(st.child('containerStatuses').index(i).child('state'), 'may not be transitioned to non-terminated state'));
+          errs.push(
+            forbidden(
+              st.child('containerStatuses').index(i).child('state'),
+              'may not be transitioned to non-terminated state',
+            ),
+          );
         }
       }
     });
@@ -210,7 +262,8 @@ export const pods: ResourceDef = {
     if (ctx.subresource === 'status') return [];
     const errs = validatePodSpec(obj.spec, path('spec'), { isPod: true });
     if (ctx.operation === 'create') {
-      if (obj.spec?.ephemeralContainers?.length) errs.push(forbidden(path('spec', 'ephemeralContainers'), 'cannot be set on create'));
+      if (obj.spec?.ephemeralContainers?.length)
+        errs.push(forbidden(path('spec', 'ephemeralContainers'), 'cannot be set on create'));
       if (obj.spec?.nodeName && obj.spec?.schedulingGates?.length) {
         errs.push(forbidden(path('spec', 'nodeName'), 'cannot be set until all schedulingGates have been cleared'));
       }

@@ -88,11 +88,36 @@ export function defaultContainer(c: any): void {
 }
 
 const VOLUME_SOURCES = [
-  'awsElasticBlockStore', 'azureDisk', 'azureFile', 'cephfs', 'cinder', 'configMap', 'csi',
-  'downwardAPI', 'emptyDir', 'ephemeral', 'fc', 'flexVolume', 'flocker', 'gcePersistentDisk',
-  'gitRepo', 'glusterfs', 'hostPath', 'image', 'iscsi', 'nfs', 'persistentVolumeClaim',
-  'photonPersistentDisk', 'portworxVolume', 'projected', 'quobyte', 'rbd', 'scaleIO', 'secret',
-  'storageos', 'vsphereVolume',
+  'awsElasticBlockStore',
+  'azureDisk',
+  'azureFile',
+  'cephfs',
+  'cinder',
+  'configMap',
+  'csi',
+  'downwardAPI',
+  'emptyDir',
+  'ephemeral',
+  'fc',
+  'flexVolume',
+  'flocker',
+  'gcePersistentDisk',
+  'gitRepo',
+  'glusterfs',
+  'hostPath',
+  'image',
+  'iscsi',
+  'nfs',
+  'persistentVolumeClaim',
+  'photonPersistentDisk',
+  'portworxVolume',
+  'projected',
+  'quobyte',
+  'rbd',
+  'scaleIO',
+  'secret',
+  'storageos',
+  'vsphereVolume',
 ] as const;
 
 export function defaultVolume(v: any): void {
@@ -194,10 +219,23 @@ function validateKeyToPaths(items: any[] | undefined, p: FieldPath): FieldError[
   return errs;
 }
 
-const DOWNWARD_VOLUME_FIELDS = ['metadata.annotations', 'metadata.labels', 'metadata.name', 'metadata.namespace', 'metadata.uid'];
+const DOWNWARD_VOLUME_FIELDS = [
+  'metadata.annotations',
+  'metadata.labels',
+  'metadata.name',
+  'metadata.namespace',
+  'metadata.uid',
+];
 const DOWNWARD_ENV_FIELDS = [
-  'metadata.name', 'metadata.namespace', 'metadata.uid', 'spec.nodeName', 'spec.serviceAccountName',
-  'status.hostIP', 'status.hostIPs', 'status.podIP', 'status.podIPs',
+  'metadata.name',
+  'metadata.namespace',
+  'metadata.uid',
+  'spec.nodeName',
+  'spec.serviceAccountName',
+  'status.hostIP',
+  'status.hostIPs',
+  'status.podIP',
+  'status.podIPs',
 ];
 
 function validateObjectFieldSelector(ref: any, allowed: string[], p: FieldPath): FieldError[] {
@@ -237,7 +275,16 @@ function validateDownwardAPIItems(items: any[] | undefined, p: FieldPath): Field
   return errs;
 }
 
-const HOST_PATH_TYPES = ['', 'BlockDevice', 'CharDevice', 'Directory', 'DirectoryOrCreate', 'File', 'FileOrCreate', 'Socket'];
+const HOST_PATH_TYPES = [
+  '',
+  'BlockDevice',
+  'CharDevice',
+  'Directory',
+  'DirectoryOrCreate',
+  'File',
+  'FileOrCreate',
+  'Socket',
+];
 
 function validateVolumeSource(v: any, p: FieldPath): FieldError[] {
   const errs: FieldError[] = [];
@@ -259,12 +306,17 @@ function validateVolumeSource(v: any, p: FieldPath): FieldError[] {
         }
         break;
       case 'emptyDir':
-        if (src.medium !== undefined && !['', 'Memory', 'HugePages'].includes(src.medium) && !/^HugePages-/.test(src.medium)) {
+        if (
+          src.medium !== undefined &&
+          !['', 'Memory', 'HugePages'].includes(src.medium) &&
+          !/^HugePages-/.test(src.medium)
+        ) {
           errs.push(notSupported(sp.child('medium'), src.medium, ['', 'Memory', 'HugePages']));
         }
         if (src.sizeLimit !== undefined) {
           const e = validateNonNegativeQuantity(src.sizeLimit, sp.child('sizeLimit'));
-          if (e.length) errs.push(forbidden(sp.child('sizeLimit'), 'SizeLimit field must be a valid resource quantity'));
+          if (e.length)
+            errs.push(forbidden(sp.child('sizeLimit'), 'SizeLimit field must be a valid resource quantity'));
         }
         break;
       case 'secret':
@@ -283,7 +335,8 @@ function validateVolumeSource(v: any, p: FieldPath): FieldError[] {
       case 'nfs':
         if (!src.server) errs.push(required(sp.child('server')));
         if (!src.path) errs.push(required(sp.child('path')));
-        else if (!String(src.path).startsWith('/')) errs.push(invalid(sp.child('path'), src.path, 'must be an absolute path'));
+        else if (!String(src.path).startsWith('/'))
+          errs.push(invalid(sp.child('path'), src.path, 'must be an absolute path'));
         break;
       case 'downwardAPI':
         errs.push(...validateMode(src.defaultMode, sp.child('defaultMode')));
@@ -293,17 +346,34 @@ function validateVolumeSource(v: any, p: FieldPath): FieldError[] {
         errs.push(...validateMode(src.defaultMode, sp.child('defaultMode')));
         (src.sources ?? []).forEach((s: any, i: number) => {
           const pp = sp.child('sources').index(i);
-          const kinds = ['secret', 'configMap', 'downwardAPI', 'serviceAccountToken', 'clusterTrustBundle'].filter((k) => s[k]);
+          const kinds = ['secret', 'configMap', 'downwardAPI', 'serviceAccountToken', 'clusterTrustBundle'].filter(
+            (k) => s[k],
+          );
           if (kinds.length > 1) errs.push(forbidden(pp, 'may not specify more than 1 volume type per source'));
           if (s.secret) errs.push(...validateKeyToPaths(s.secret.items, pp.child('secret', 'items')));
           if (s.configMap) errs.push(...validateKeyToPaths(s.configMap.items, pp.child('configMap', 'items')));
-          if (s.downwardAPI) errs.push(...validateDownwardAPIItems(s.downwardAPI.items, pp.child('downwardAPI', 'items')));
+          if (s.downwardAPI)
+            errs.push(...validateDownwardAPIItems(s.downwardAPI.items, pp.child('downwardAPI', 'items')));
           if (s.serviceAccountToken) {
             const t = s.serviceAccountToken;
             const tp = pp.child('serviceAccountToken');
             if (t.expirationSeconds !== undefined) {
-              if (t.expirationSeconds < 600) errs.push(invalid(tp.child('expirationSeconds'), t.expirationSeconds, 'may not specify a duration less than 10 minutes'));
-              if (t.expirationSeconds > 2 ** 32) errs.push(invalid(tp.child('expirationSeconds'), t.expirationSeconds, 'may not specify a duration larger than 2^32 seconds'));
+              if (t.expirationSeconds < 600)
+                errs.push(
+                  invalid(
+                    tp.child('expirationSeconds'),
+                    t.expirationSeconds,
+                    'may not specify a duration less than 10 minutes',
+                  ),
+                );
+              if (t.expirationSeconds > 2 ** 32)
+                errs.push(
+                  invalid(
+                    tp.child('expirationSeconds'),
+                    t.expirationSeconds,
+                    'may not specify a duration larger than 2^32 seconds',
+                  ),
+                );
             }
             if (!t.path) errs.push(required(tp.child('path')));
             else errs.push(...validateLocalNonReservedPath(t.path, tp.child('path')));
@@ -325,7 +395,10 @@ function validateVolumeSource(v: any, p: FieldPath): FieldError[] {
 }
 
 /** ValidateVolumes: returns the names of valid volumes (for volumeMounts) and the errors. */
-export function validateVolumes(volumes: Volume[] | undefined, p: FieldPath): { names: Set<string>; errors: FieldError[] } {
+export function validateVolumes(
+  volumes: Volume[] | undefined,
+  p: FieldPath,
+): { names: Set<string>; errors: FieldError[] } {
   const names = new Set<string>();
   const seen = new Set<string>();
   const errors: FieldError[] = [];
@@ -407,7 +480,9 @@ function validateEnv(env: any[] | undefined, p: FieldPath): FieldError[] {
     }
     if (vf.fileKeyRef) n++;
     if (n === 0) {
-      errs.push(invalid(vp, '', 'must specify one of: `fieldRef`, `resourceFieldRef`, `configMapKeyRef` or `secretKeyRef`'));
+      errs.push(
+        invalid(vp, '', 'must specify one of: `fieldRef`, `resourceFieldRef`, `configMapKeyRef` or `secretKeyRef`'),
+      );
     } else if (ev.value) {
       errs.push(invalid(vp, '', 'may not be specified when `value` is not empty'));
     } else if (n > 1) {
@@ -444,15 +519,22 @@ function validateVolumeMounts(mounts: any[] | undefined, volumes: Set<string>, p
     if (!m.name) errs.push(required(ip.child('name')));
     if (!volumes.has(m.name)) errs.push(notFound(ip.child('name'), m.name ?? ''));
     if (!m.mountPath) errs.push(required(ip.child('mountPath')));
-    if (m.mountPath && points.has(m.mountPath)) errs.push(invalid(ip.child('mountPath'), m.mountPath, 'must be unique'));
+    if (m.mountPath && points.has(m.mountPath))
+      errs.push(invalid(ip.child('mountPath'), m.mountPath, 'must be unique'));
     if (m.mountPath) points.add(m.mountPath);
     if (m.subPath) errs.push(...validateLocalDescendingPath(m.subPath, ip.child('subPath')));
     if (m.subPathExpr) {
-      if (m.subPath) errs.push(invalid(ip.child('subPathExpr'), m.subPathExpr, 'subPathExpr and subPath are mutually exclusive'));
+      if (m.subPath)
+        errs.push(invalid(ip.child('subPathExpr'), m.subPathExpr, 'subPathExpr and subPath are mutually exclusive'));
       errs.push(...validateLocalDescendingPath(m.subPathExpr, ip.child('subPathExpr')));
     }
-    if (m.mountPropagation !== undefined && !['Bidirectional', 'HostToContainer', 'None'].includes(m.mountPropagation)) {
-      errs.push(notSupported(ip.child('mountPropagation'), m.mountPropagation, ['Bidirectional', 'HostToContainer', 'None']));
+    if (
+      m.mountPropagation !== undefined &&
+      !['Bidirectional', 'HostToContainer', 'None'].includes(m.mountPropagation)
+    ) {
+      errs.push(
+        notSupported(ip.child('mountPropagation'), m.mountPropagation, ['Bidirectional', 'HostToContainer', 'None']),
+      );
     }
   });
   return errs;
@@ -504,7 +586,9 @@ function validateProbe(probe: Probe | undefined, p: FieldPath): FieldError[] {
     if (pr[f] !== undefined) errs.push(...validateNonnegative(pr[f], p.child(f)));
   }
   if (pr.terminationGracePeriodSeconds !== undefined && pr.terminationGracePeriodSeconds <= 0) {
-    errs.push(invalid(p.child('terminationGracePeriodSeconds'), pr.terminationGracePeriodSeconds, 'must be greater than 0'));
+    errs.push(
+      invalid(p.child('terminationGracePeriodSeconds'), pr.terminationGracePeriodSeconds, 'must be greater than 0'),
+    );
   }
   return errs;
 }
@@ -533,9 +617,17 @@ function validateResources(res: any, p: FieldPath): FieldError[] {
     if (Object.hasOwn(limits, name)) {
       const c = compareQuantity(q, limits[name]);
       if (c !== undefined && c !== 0 && !isOvercommitAllowed(name)) {
-        errs.push(invalid(reqPath, quantityString(q), `must be equal to ${name} limit of ${quantityString(limits[name])}`));
+        errs.push(
+          invalid(reqPath, quantityString(q), `must be equal to ${name} limit of ${quantityString(limits[name])}`),
+        );
       } else if (c !== undefined && c > 0) {
-        errs.push(invalid(reqPath, quantityString(q), `must be less than or equal to ${name} limit of ${quantityString(limits[name])}`));
+        errs.push(
+          invalid(
+            reqPath,
+            quantityString(q),
+            `must be less than or equal to ${name} limit of ${quantityString(limits[name])}`,
+          ),
+        );
       }
     } else if (!isOvercommitAllowed(name)) {
       errs.push(required(limPath, 'Limit must be set for non overcommitable resources'));
@@ -567,7 +659,12 @@ function validateSecurityContext(sc: any, p: FieldPath): FieldError[] {
 const PULL_POLICIES = ['Always', 'IfNotPresent', 'Never'];
 const TERMINATION_MESSAGE_POLICIES = ['FallbackToLogsOnError', 'File'];
 
-function validateContainerCommon(c: any, volumes: Set<string>, p: FieldPath, opts: PodSpecValidationOptions): FieldError[] {
+function validateContainerCommon(
+  c: any,
+  volumes: Set<string>,
+  p: FieldPath,
+  opts: PodSpecValidationOptions,
+): FieldError[] {
   const errs: FieldError[] = [];
   if (!c.image) errs.push(required(p.child('image')));
   else if (opts.isPod && c.image.trim() !== c.image) {
@@ -583,7 +680,9 @@ function validateContainerCommon(c: any, volumes: Set<string>, p: FieldPath, opt
   errs.push(...validateVolumeMounts(c.volumeMounts, volumes, p.child('volumeMounts')));
   if (!c.terminationMessagePolicy) errs.push(required(p.child('terminationMessagePolicy')));
   else if (!TERMINATION_MESSAGE_POLICIES.includes(c.terminationMessagePolicy)) {
-    errs.push(notSupported(p.child('terminationMessagePolicy'), c.terminationMessagePolicy, TERMINATION_MESSAGE_POLICIES));
+    errs.push(
+      notSupported(p.child('terminationMessagePolicy'), c.terminationMessagePolicy, TERMINATION_MESSAGE_POLICIES),
+    );
   }
   if (!c.imagePullPolicy) errs.push(required(p.child('imagePullPolicy')));
   else if (!PULL_POLICIES.includes(c.imagePullPolicy)) {
@@ -603,7 +702,12 @@ function validateContainerName(c: any, names: Set<string>, p: FieldPath): FieldE
   return errs;
 }
 
-function validateContainers(containers: Container[] | undefined, volumes: Set<string>, p: FieldPath, opts: PodSpecValidationOptions): FieldError[] {
+function validateContainers(
+  containers: Container[] | undefined,
+  volumes: Set<string>,
+  p: FieldPath,
+  opts: PodSpecValidationOptions,
+): FieldError[] {
   if (!containers || containers.length === 0) return [required(p)];
   const errs: FieldError[] = [];
   const names = new Set<string>();
@@ -615,16 +719,26 @@ function validateContainers(containers: Container[] | undefined, volumes: Set<st
     errs.push(...validateProbe(c.readinessProbe, ip.child('readinessProbe')));
     errs.push(...validateProbe(c.startupProbe, ip.child('startupProbe')));
     if (c.livenessProbe && c.livenessProbe.successThreshold !== 1) {
-      errs.push(invalid(ip.child('livenessProbe', 'successThreshold'), c.livenessProbe.successThreshold ?? 0, 'must be 1'));
+      errs.push(
+        invalid(ip.child('livenessProbe', 'successThreshold'), c.livenessProbe.successThreshold ?? 0, 'must be 1'),
+      );
     }
     if (c.startupProbe && c.startupProbe.successThreshold !== 1) {
-      errs.push(invalid(ip.child('startupProbe', 'successThreshold'), c.startupProbe.successThreshold ?? 0, 'must be 1'));
+      errs.push(
+        invalid(ip.child('startupProbe', 'successThreshold'), c.startupProbe.successThreshold ?? 0, 'must be 1'),
+      );
     }
   });
   return errs;
 }
 
-function validateInitContainers(inits: Container[] | undefined, containers: Container[] | undefined, volumes: Set<string>, p: FieldPath, opts: PodSpecValidationOptions): FieldError[] {
+function validateInitContainers(
+  inits: Container[] | undefined,
+  containers: Container[] | undefined,
+  volumes: Set<string>,
+  p: FieldPath,
+  opts: PodSpecValidationOptions,
+): FieldError[] {
   const errs: FieldError[] = [];
   const names = new Set<string>((containers ?? []).map((c) => c.name).filter(Boolean));
   (inits ?? []).forEach((c: any, i) => {
@@ -656,33 +770,52 @@ function validateInitContainers(inits: Container[] | undefined, containers: Cont
  * service, so no ports, resources, restart rules, probes or lifecycle hooks.
  */
 const EPHEMERAL_FORBIDDEN_FIELDS = [
-  'ports', 'resources', 'resizePolicy', 'restartPolicy', 'restartPolicyRules',
-  'livenessProbe', 'readinessProbe', 'startupProbe', 'lifecycle',
+  'ports',
+  'resources',
+  'resizePolicy',
+  'restartPolicy',
+  'restartPolicyRules',
+  'livenessProbe',
+  'readinessProbe',
+  'startupProbe',
+  'lifecycle',
 ] as const;
 const EPHEMERAL_FORBIDDEN = 'cannot be set for an Ephemeral Container';
 
 /** Whether a field differs from Go's zero value (resources is a struct: `{}` is unset). */
 function fieldSet(name: string, v: unknown): boolean {
   if (v === undefined || v === null) return false;
-  if (name === 'resources' && typeof v === 'object') return Object.values(v as object).some((x) => x !== undefined && x !== null);
+  if (name === 'resources' && typeof v === 'object')
+    return Object.values(v as object).some((x) => x !== undefined && x !== null);
   return true;
 }
 
 /** validateEphemeralContainers: names unique across all containers, targets that exist, no service fields. */
-function validateEphemeralContainers(ephemerals: any[] | undefined, s: any, volumes: Set<string>, p: FieldPath, opts: PodSpecValidationOptions): FieldError[] {
+function validateEphemeralContainers(
+  ephemerals: any[] | undefined,
+  s: any,
+  volumes: Set<string>,
+  p: FieldPath,
+  opts: PodSpecValidationOptions,
+): FieldError[] {
   const errs: FieldError[] = [];
   if (!ephemerals?.length) return errs;
-  const others = new Set<string>([...(s.containers ?? []), ...(s.initContainers ?? [])].map((c: any) => c.name).filter(Boolean));
+  const others = new Set<string>(
+    [...(s.containers ?? []), ...(s.initContainers ?? [])].map((c: any) => c.name).filter(Boolean),
+  );
   const names = new Set(others);
   ephemerals.forEach((c: any, i) => {
     const ip = p.index(i);
     errs.push(...validateContainerName(c, names, ip));
     errs.push(...validateContainerCommon(c, volumes, ip, opts));
-    if (c.targetContainerName && !others.has(c.targetContainerName)) errs.push(notFound(ip.child('targetContainerName'), c.targetContainerName));
-    for (const f of EPHEMERAL_FORBIDDEN_FIELDS) if (fieldSet(f, c[f])) errs.push(forbidden(ip.child(f), EPHEMERAL_FORBIDDEN));
+    if (c.targetContainerName && !others.has(c.targetContainerName))
+      errs.push(notFound(ip.child('targetContainerName'), c.targetContainerName));
+    for (const f of EPHEMERAL_FORBIDDEN_FIELDS)
+      if (fieldSet(f, c[f])) errs.push(forbidden(ip.child(f), EPHEMERAL_FORBIDDEN));
     (c.volumeMounts ?? []).forEach((m: any, j: number) => {
       if (m.subPath) errs.push(forbidden(ip.child('volumeMounts').index(j).child('subPath'), EPHEMERAL_FORBIDDEN));
-      if (m.subPathExpr) errs.push(forbidden(ip.child('volumeMounts').index(j).child('subPathExpr'), EPHEMERAL_FORBIDDEN));
+      if (m.subPathExpr)
+        errs.push(forbidden(ip.child('volumeMounts').index(j).child('subPathExpr'), EPHEMERAL_FORBIDDEN));
     });
   });
   return errs;
@@ -702,10 +835,18 @@ export function validateTolerations(tolerations: any[] | undefined, p: FieldPath
     const ip = p.index(i);
     if (t.key) errs.push(...validateLabelName(t.key, ip.child('key')));
     if (!t.key && t.operator !== 'Exists') {
-      errs.push(invalid(ip.child('operator'), t.operator ?? '', 'operator must be Exists when `key` is empty, which means "match all values and all keys"'));
+      errs.push(
+        invalid(
+          ip.child('operator'),
+          t.operator ?? '',
+          'operator must be Exists when `key` is empty, which means "match all values and all keys"',
+        ),
+      );
     }
     if (t.tolerationSeconds !== undefined && t.tolerationSeconds !== null && t.effect !== 'NoExecute') {
-      errs.push(invalid(ip.child('effect'), t.effect ?? '', "effect must be 'NoExecute' when `tolerationSeconds` is set"));
+      errs.push(
+        invalid(ip.child('effect'), t.effect ?? '', "effect must be 'NoExecute' when `tolerationSeconds` is set"),
+      );
     }
     switch (t.operator ?? '') {
       case 'Equal':
@@ -731,15 +872,18 @@ function validateNodeSelectorRequirement(rq: any, p: FieldPath): FieldError[] {
   switch (rq.operator) {
     case 'In':
     case 'NotIn':
-      if (values.length === 0) errs.push(required(p.child('values'), "must be specified when `operator` is 'In' or 'NotIn'"));
+      if (values.length === 0)
+        errs.push(required(p.child('values'), "must be specified when `operator` is 'In' or 'NotIn'"));
       break;
     case 'Exists':
     case 'DoesNotExist':
-      if (values.length > 0) errs.push(forbidden(p.child('values'), "may not be specified when `operator` is 'Exists' or 'DoesNotExist'"));
+      if (values.length > 0)
+        errs.push(forbidden(p.child('values'), "may not be specified when `operator` is 'Exists' or 'DoesNotExist'"));
       break;
     case 'Gt':
     case 'Lt':
-      if (values.length !== 1) errs.push(required(p.child('values'), "must be specified single value when `operator` is 'Lt' or 'Gt'"));
+      if (values.length !== 1)
+        errs.push(required(p.child('values'), "must be specified single value when `operator` is 'Lt' or 'Gt'"));
       break;
     default:
       errs.push(invalid(p.child('operator'), rq.operator ?? '', 'not a valid selector operator'));
@@ -750,12 +894,21 @@ function validateNodeSelectorRequirement(rq: any, p: FieldPath): FieldError[] {
 
 function validateNodeSelectorTerm(term: any, p: FieldPath): FieldError[] {
   const errs: FieldError[] = [];
-  (term.matchExpressions ?? []).forEach((rq: any, j: number) => errs.push(...validateNodeSelectorRequirement(rq, p.child('matchExpressions').index(j))));
+  (term.matchExpressions ?? []).forEach((rq: any, j: number) =>
+    errs.push(...validateNodeSelectorRequirement(rq, p.child('matchExpressions').index(j))),
+  );
   (term.matchFields ?? []).forEach((rq: any, j: number) => {
     const fp = p.child('matchFields').index(j);
     if (rq.key !== 'metadata.name') errs.push(invalid(fp.child('key'), rq.key ?? '', 'not a valid field selector key'));
-    if (rq.operator !== 'In' && rq.operator !== 'NotIn') errs.push(invalid(fp.child('operator'), rq.operator ?? '', 'not a valid selector operator'));
-    if ((rq.values ?? []).length !== 1) errs.push(required(fp.child('values'), 'must be only one value when `operator` is \'In\' or \'NotIn\' for node field selector'));
+    if (rq.operator !== 'In' && rq.operator !== 'NotIn')
+      errs.push(invalid(fp.child('operator'), rq.operator ?? '', 'not a valid selector operator'));
+    if ((rq.values ?? []).length !== 1)
+      errs.push(
+        required(
+          fp.child('values'),
+          "must be only one value when `operator` is 'In' or 'NotIn' for node field selector",
+        ),
+      );
   });
   return errs;
 }
@@ -778,12 +931,16 @@ function validateAffinity(aff: any, p: FieldPath): FieldError[] {
     const req = na.requiredDuringSchedulingIgnoredDuringExecution;
     const rp = p.child('nodeAffinity', 'requiredDuringSchedulingIgnoredDuringExecution');
     if (req) {
-      if (!req.nodeSelectorTerms?.length) errs.push(required(rp.child('nodeSelectorTerms'), 'must have at least one node selector term'));
-      (req.nodeSelectorTerms ?? []).forEach((t: any, i: number) => errs.push(...validateNodeSelectorTerm(t, rp.child('nodeSelectorTerms').index(i))));
+      if (!req.nodeSelectorTerms?.length)
+        errs.push(required(rp.child('nodeSelectorTerms'), 'must have at least one node selector term'));
+      (req.nodeSelectorTerms ?? []).forEach((t: any, i: number) =>
+        errs.push(...validateNodeSelectorTerm(t, rp.child('nodeSelectorTerms').index(i))),
+      );
     }
     (na.preferredDuringSchedulingIgnoredDuringExecution ?? []).forEach((t: any, i: number) => {
       const tp = p.child('nodeAffinity', 'preferredDuringSchedulingIgnoredDuringExecution').index(i);
-      if (t.weight < 1 || t.weight > 100) errs.push(invalid(tp.child('weight'), t.weight, 'must be in the range 1-100'));
+      if (t.weight < 1 || t.weight > 100)
+        errs.push(invalid(tp.child('weight'), t.weight, 'must be in the range 1-100'));
       errs.push(...validateNodeSelectorTerm(t.preference ?? {}, tp.child('preference')));
     });
   }
@@ -791,11 +948,14 @@ function validateAffinity(aff: any, p: FieldPath): FieldError[] {
     const a = aff[kind];
     if (!a) continue;
     (a.requiredDuringSchedulingIgnoredDuringExecution ?? []).forEach((t: any, i: number) => {
-      errs.push(...validatePodAffinityTerm(t, p.child(kind, 'requiredDuringSchedulingIgnoredDuringExecution').index(i)));
+      errs.push(
+        ...validatePodAffinityTerm(t, p.child(kind, 'requiredDuringSchedulingIgnoredDuringExecution').index(i)),
+      );
     });
     (a.preferredDuringSchedulingIgnoredDuringExecution ?? []).forEach((t: any, i: number) => {
       const tp = p.child(kind, 'preferredDuringSchedulingIgnoredDuringExecution').index(i);
-      if (t.weight < 1 || t.weight > 100) errs.push(invalid(tp.child('weight'), t.weight, 'must be in the range 1-100'));
+      if (t.weight < 1 || t.weight > 100)
+        errs.push(invalid(tp.child('weight'), t.weight, 'must be in the range 1-100'));
       errs.push(...validatePodAffinityTerm(t.podAffinityTerm ?? {}, tp.child('podAffinityTerm')));
     });
   }
@@ -806,14 +966,16 @@ function validateDNSConfig(cfg: any, dnsPolicy: string | undefined, p: FieldPath
   const errs: FieldError[] = [];
   if (dnsPolicy === 'None') {
     if (!cfg) return [required(p, 'must provide `dnsConfig` when `dnsPolicy` is None')];
-    if (!cfg.nameservers?.length) errs.push(required(p.child('nameservers'), 'must provide at least one DNS nameserver when `dnsPolicy` is None'));
+    if (!cfg.nameservers?.length)
+      errs.push(required(p.child('nameservers'), 'must provide at least one DNS nameserver when `dnsPolicy` is None'));
   }
   if (!cfg) return errs;
   const ns: string[] = cfg.nameservers ?? [];
   if (ns.length > 3) errs.push(invalid(p.child('nameservers'), ns, 'must not have more than 3 nameservers'));
   ns.forEach((ip, i) => errs.push(...msgsToInvalid(p.child('nameservers').index(i), ip, isValidIP(ip))));
   const searches: string[] = cfg.searches ?? [];
-  if (searches.length > 32) errs.push(invalid(p.child('searches'), searches, 'must not have more than 32 search paths'));
+  if (searches.length > 32)
+    errs.push(invalid(p.child('searches'), searches, 'must not have more than 32 search paths'));
   searches.forEach((s, i) => {
     if (s === '.') return;
     errs.push(...validateDNS1123Subdomain(s.replace(/\.$/, ''), p.child('searches').index(i)));
@@ -832,11 +994,15 @@ function validateTopologySpread(constraints: any[] | undefined, p: FieldPath): F
     if (!(c.maxSkew > 0)) errs.push(invalid(ip.child('maxSkew'), c.maxSkew ?? 0, 'must be greater than zero'));
     if (!c.topologyKey) errs.push(required(ip.child('topologyKey'), 'can not be empty'));
     if (!['DoNotSchedule', 'ScheduleAnyway'].includes(c.whenUnsatisfiable)) {
-      errs.push(notSupported(ip.child('whenUnsatisfiable'), c.whenUnsatisfiable ?? '', ['DoNotSchedule', 'ScheduleAnyway']));
+      errs.push(
+        notSupported(ip.child('whenUnsatisfiable'), c.whenUnsatisfiable ?? '', ['DoNotSchedule', 'ScheduleAnyway']),
+      );
     }
     for (const d of list.slice(i + 1)) {
       if (d.topologyKey === c.topologyKey && d.whenUnsatisfiable === c.whenUnsatisfiable) {
-        errs.push(duplicate(ip.child('{topologyKey, whenUnsatisfiable}'), `{${c.topologyKey}, ${c.whenUnsatisfiable}}`));
+        errs.push(
+          duplicate(ip.child('{topologyKey, whenUnsatisfiable}'), `{${c.topologyKey}, ${c.whenUnsatisfiable}}`),
+        );
         break;
       }
     }
@@ -849,7 +1015,11 @@ export const RESTART_POLICIES = ['Always', 'OnFailure', 'Never'];
 const DNS_POLICIES = ['ClusterFirstWithHostNet', 'ClusterFirst', 'Default', 'None'];
 
 /** ValidatePodSpec. `p` is the path of the spec itself (`spec`, `spec.template.spec`, ...). */
-export function validatePodSpec(spec: PodSpec | undefined, p: FieldPath, opts: PodSpecValidationOptions = {}): FieldError[] {
+export function validatePodSpec(
+  spec: PodSpec | undefined,
+  p: FieldPath,
+  opts: PodSpecValidationOptions = {},
+): FieldError[] {
   const s = (spec ?? {}) as any;
   const errs: FieldError[] = [];
   const vols = validateVolumes(s.volumes, p.child('volumes'));
@@ -861,15 +1031,23 @@ export function validatePodSpec(spec: PodSpec | undefined, p: FieldPath, opts: P
     (s.containers ?? []).forEach((c: any, i: number) => {
       (c.ports ?? []).forEach((port: any, j: number) => {
         if (port.hostPort !== port.containerPort) {
-          errs.push(invalid(p.child('containers').index(i).child('ports').index(j).child('hostPort'), port.hostPort ?? 0, 'must match `containerPort` when `hostNetwork` is true'));
+          errs.push(
+            invalid(
+              p.child('containers').index(i).child('ports').index(j).child('hostPort'),
+              port.hostPort ?? 0,
+              'must match `containerPort` when `hostNetwork` is true',
+            ),
+          );
         }
       });
     });
   }
   if (!s.restartPolicy) errs.push(required(p.child('restartPolicy')));
-  else if (!RESTART_POLICIES.includes(s.restartPolicy)) errs.push(notSupported(p.child('restartPolicy'), s.restartPolicy, RESTART_POLICIES));
+  else if (!RESTART_POLICIES.includes(s.restartPolicy))
+    errs.push(notSupported(p.child('restartPolicy'), s.restartPolicy, RESTART_POLICIES));
   if (!s.dnsPolicy) errs.push(required(p.child('dnsPolicy')));
-  else if (!DNS_POLICIES.includes(s.dnsPolicy)) errs.push(notSupported(p.child('dnsPolicy'), s.dnsPolicy, DNS_POLICIES));
+  else if (!DNS_POLICIES.includes(s.dnsPolicy))
+    errs.push(notSupported(p.child('dnsPolicy'), s.dnsPolicy, DNS_POLICIES));
   if (s.nodeSelector) errs.push(...validateLabels(s.nodeSelector, p.child('nodeSelector')));
   if (s.securityContext) {
     const sc = s.securityContext;
@@ -879,10 +1057,13 @@ export function validatePodSpec(spec: PodSpec | undefined, p: FieldPath, opts: P
       errs.push(invalid(sp.child('fsGroup'), sc.fsGroup, inclusiveRange(0, MAX_INT32)));
     }
     (sc.supplementalGroups ?? []).forEach((g: number, i: number) => {
-      if (g < 0 || g > MAX_INT32) errs.push(invalid(sp.child('supplementalGroups').index(i), g, inclusiveRange(0, MAX_INT32)));
+      if (g < 0 || g > MAX_INT32)
+        errs.push(invalid(sp.child('supplementalGroups').index(i), g, inclusiveRange(0, MAX_INT32)));
     });
     if (sc.shareProcessNamespace && s.hostPID) {
-      errs.push(invalid(sp.child('shareProcessNamespace'), true, 'ShareProcessNamespace and HostPID cannot both be enabled'));
+      errs.push(
+        invalid(sp.child('shareProcessNamespace'), true, 'ShareProcessNamespace and HostPID cannot both be enabled'),
+      );
     }
   }
   (s.imagePullSecrets ?? []).forEach((r: any, i: number) => {
@@ -905,7 +1086,8 @@ export function validatePodSpec(spec: PodSpec | undefined, p: FieldPath, opts: P
   if (s.nodeName) errs.push(...validateDNS1123Subdomain(s.nodeName, p.child('nodeName')));
   if (s.activeDeadlineSeconds !== undefined && s.activeDeadlineSeconds !== null) {
     const v = s.activeDeadlineSeconds;
-    if (typeof v !== 'number' || v < 1 || v > MAX_INT32) errs.push(invalid(p.child('activeDeadlineSeconds'), v, inclusiveRange(1, MAX_INT32)));
+    if (typeof v !== 'number' || v < 1 || v > MAX_INT32)
+      errs.push(invalid(p.child('activeDeadlineSeconds'), v, inclusiveRange(1, MAX_INT32)));
   }
   if (s.hostname) errs.push(...validateDNS1123Label(s.hostname, p.child('hostname')));
   if (s.subdomain) errs.push(...validateDNS1123Label(s.subdomain, p.child('subdomain')));
@@ -913,25 +1095,40 @@ export function validatePodSpec(spec: PodSpec | undefined, p: FieldPath, opts: P
   (s.hostAliases ?? []).forEach((h: any, i: number) => {
     const hp = p.child('hostAliases').index(i);
     errs.push(...msgsToInvalid(hp.child('ip'), h.ip, isValidIP(h.ip ?? '')));
-    (h.hostnames ?? []).forEach((n: string, j: number) => errs.push(...validateDNS1123Subdomain(n, hp.child('hostnames').index(j))));
+    (h.hostnames ?? []).forEach((n: string, j: number) =>
+      errs.push(...validateDNS1123Subdomain(n, hp.child('hostnames').index(j))),
+    );
   });
   if (s.priorityClassName) errs.push(...validateDNS1123Subdomain(s.priorityClassName, p.child('priorityClassName')));
   if (s.runtimeClassName) errs.push(...validateDNS1123Subdomain(s.runtimeClassName, p.child('runtimeClassName')));
-  if (s.preemptionPolicy !== undefined && s.preemptionPolicy !== null && !['Never', 'PreemptLowerPriority'].includes(s.preemptionPolicy)) {
+  if (
+    s.preemptionPolicy !== undefined &&
+    s.preemptionPolicy !== null &&
+    !['Never', 'PreemptLowerPriority'].includes(s.preemptionPolicy)
+  ) {
     errs.push(notSupported(p.child('preemptionPolicy'), s.preemptionPolicy, ['Never', 'PreemptLowerPriority']));
   }
-  if (s.terminationGracePeriodSeconds !== undefined && s.terminationGracePeriodSeconds !== null && typeof s.terminationGracePeriodSeconds !== 'number') {
+  if (
+    s.terminationGracePeriodSeconds !== undefined &&
+    s.terminationGracePeriodSeconds !== null &&
+    typeof s.terminationGracePeriodSeconds !== 'number'
+  ) {
     errs.push(invalid(p.child('terminationGracePeriodSeconds'), s.terminationGracePeriodSeconds, 'must be an integer'));
   }
   if (s.os) {
     if (!s.os.name) errs.push(required(p.child('os', 'name'), 'cannot be empty'));
-    else if (!['linux', 'windows'].includes(s.os.name)) errs.push(notSupported(p.child('os'), s.os.name, ['linux', 'windows']));
+    else if (!['linux', 'windows'].includes(s.os.name))
+      errs.push(notSupported(p.child('os'), s.os.name, ['linux', 'windows']));
   }
   return errs;
 }
 
 /** ValidatePodTemplateSpec: template labels/annotations, the spec, and no ephemeral containers. */
-export function validatePodTemplateSpec(tpl: PodTemplateSpec | undefined, p: FieldPath, opts: PodSpecValidationOptions = {}): FieldError[] {
+export function validatePodTemplateSpec(
+  tpl: PodTemplateSpec | undefined,
+  p: FieldPath,
+  opts: PodSpecValidationOptions = {},
+): FieldError[] {
   if (!tpl) return [required(p)];
   const errs: FieldError[] = [];
   const md = tpl.metadata ?? {};

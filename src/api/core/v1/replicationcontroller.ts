@@ -21,7 +21,10 @@ export function defaultReplicationController(rc: ReplicationController): void {
 }
 
 export const selectorString = (sel: Record<string, string> | undefined) =>
-  Object.keys(sel ?? {}).sort().map((k) => `${k}=${sel![k]}`).join(',');
+  Object.keys(sel ?? {})
+    .sort()
+    .map((k) => `${k}=${sel![k]}`)
+    .join(',');
 
 export function validateReplicationControllerSpec(spec: any): FieldError[] {
   const sp = path('spec');
@@ -45,7 +48,12 @@ export function validateReplicationControllerSpec(spec: any): FieldError[] {
     errs.push(notSupported(tp.child('spec', 'restartPolicy'), tpl.spec?.restartPolicy ?? '', ['Always']));
   }
   if (tpl.spec?.activeDeadlineSeconds !== undefined && tpl.spec?.activeDeadlineSeconds !== null) {
-    errs.push(forbidden(tp.child('spec', 'activeDeadlineSeconds'), 'activeDeadlineSeconds in ReplicationController is not Supported'));
+    errs.push(
+      forbidden(
+        tp.child('spec', 'activeDeadlineSeconds'),
+        'activeDeadlineSeconds in ReplicationController is not Supported',
+      ),
+    );
   }
   return errs;
 }
@@ -59,10 +67,13 @@ export function validateReplicationControllerStatus(status: any): FieldError[] {
   }
   const msg = 'cannot be greater than status.replicas';
   const replicas = s.replicas ?? 0;
-  if ((s.fullyLabeledReplicas ?? 0) > replicas) errs.push(invalid(st.child('fullyLabeledReplicas'), s.fullyLabeledReplicas, msg));
+  if ((s.fullyLabeledReplicas ?? 0) > replicas)
+    errs.push(invalid(st.child('fullyLabeledReplicas'), s.fullyLabeledReplicas, msg));
   if ((s.readyReplicas ?? 0) > replicas) errs.push(invalid(st.child('readyReplicas'), s.readyReplicas, msg));
-  if ((s.availableReplicas ?? 0) > replicas) errs.push(invalid(st.child('availableReplicas'), s.availableReplicas, msg));
-  if ((s.availableReplicas ?? 0) > (s.readyReplicas ?? 0)) errs.push(invalid(st.child('availableReplicas'), s.availableReplicas, 'cannot be greater than readyReplicas'));
+  if ((s.availableReplicas ?? 0) > replicas)
+    errs.push(invalid(st.child('availableReplicas'), s.availableReplicas, msg));
+  if ((s.availableReplicas ?? 0) > (s.readyReplicas ?? 0))
+    errs.push(invalid(st.child('availableReplicas'), s.availableReplicas, 'cannot be greater than readyReplicas'));
   return errs;
 }
 

@@ -5,14 +5,38 @@ import { type FieldError, type FieldPath, invalid, path, required } from '../../
 import { resourceQuotaColumns } from './tables.js';
 import { validateQuotaResourceName, validateResourceQuantityValue } from './helpers.js';
 
-const SCOPES = ['Terminating', 'NotTerminating', 'BestEffort', 'NotBestEffort', 'PriorityClass', 'CrossNamespacePodAffinity', 'VolumeAttributesClass'];
+const SCOPES = [
+  'Terminating',
+  'NotTerminating',
+  'BestEffort',
+  'NotBestEffort',
+  'PriorityClass',
+  'CrossNamespacePodAffinity',
+  'VolumeAttributesClass',
+];
 const POD_COMPUTE = new Set([
-  'pods', 'cpu', 'memory', 'ephemeral-storage', 'requests.cpu', 'requests.memory', 'requests.ephemeral-storage',
-  'limits.cpu', 'limits.memory', 'limits.ephemeral-storage',
+  'pods',
+  'cpu',
+  'memory',
+  'ephemeral-storage',
+  'requests.cpu',
+  'requests.memory',
+  'requests.ephemeral-storage',
+  'limits.cpu',
+  'limits.memory',
+  'limits.ephemeral-storage',
 ]);
 const STANDARD_QUOTA = new Set([
-  ...POD_COMPUTE, 'services', 'replicationcontrollers', 'resourcequotas', 'secrets', 'configmaps',
-  'persistentvolumeclaims', 'services.nodeports', 'services.loadbalancers', 'requests.storage',
+  ...POD_COMPUTE,
+  'services',
+  'replicationcontrollers',
+  'resourcequotas',
+  'secrets',
+  'configmaps',
+  'persistentvolumeclaims',
+  'services.nodeports',
+  'services.loadbalancers',
+  'requests.storage',
 ]);
 
 function scopeValidFor(scope: string, res: string): boolean {
@@ -53,7 +77,9 @@ export function validateResourceQuotaSpec(spec: any): FieldError[] {
     const sp = path('spec', 'scopes');
     for (const s of scopes) {
       if (!SCOPES.includes(s)) errs.push(invalid(sp, scopes, 'unsupported scope'));
-      for (const k of hard) if (STANDARD_QUOTA.has(k) && !scopeValidFor(s, k)) errs.push(invalid(sp, scopes, 'unsupported scope applied to resource'));
+      for (const k of hard)
+        if (STANDARD_QUOTA.has(k) && !scopeValidFor(s, k))
+          errs.push(invalid(sp, scopes, 'unsupported scope applied to resource'));
     }
     if (conflicts(new Set(scopes))) errs.push(invalid(sp, scopes, 'conflicting scopes'));
   }
@@ -61,20 +87,47 @@ export function validateResourceQuotaSpec(spec: any): FieldError[] {
   if (spec?.scopeSelector) {
     const mp = path('spec', 'scopeSelector', 'matchExpressions');
     for (const req of exprs) {
-      if (!SCOPES.includes(req.scopeName)) errs.push(invalid(mp.child('scopeName'), req.scopeName ?? '', 'unsupported scope'));
-      for (const k of hard) if (STANDARD_QUOTA.has(k) && !scopeValidFor(req.scopeName, k)) errs.push(invalid(mp, spec.scopeSelector, 'unsupported scope applied to resource'));
-      if (['BestEffort', 'NotBestEffort', 'Terminating', 'NotTerminating', 'CrossNamespacePodAffinity'].includes(req.scopeName) && req.operator !== 'Exists') {
-        errs.push(invalid(mp.child('operator'), req.operator ?? '', "must be 'Exists' when scope is any of ResourceQuotaScopeTerminating, ResourceQuotaScopeNotTerminating, ResourceQuotaScopeBestEffort, ResourceQuotaScopeNotBestEffort or ResourceQuotaScopeCrossNamespacePodAffinity"));
+      if (!SCOPES.includes(req.scopeName))
+        errs.push(invalid(mp.child('scopeName'), req.scopeName ?? '', 'unsupported scope'));
+      for (const k of hard)
+        if (STANDARD_QUOTA.has(k) && !scopeValidFor(req.scopeName, k))
+          errs.push(invalid(mp, spec.scopeSelector, 'unsupported scope applied to resource'));
+      if (
+        ['BestEffort', 'NotBestEffort', 'Terminating', 'NotTerminating', 'CrossNamespacePodAffinity'].includes(
+          req.scopeName,
+        ) &&
+        req.operator !== 'Exists'
+      ) {
+        errs.push(
+          invalid(
+            mp.child('operator'),
+            req.operator ?? '',
+            "must be 'Exists' when scope is any of ResourceQuotaScopeTerminating, ResourceQuotaScopeNotTerminating, ResourceQuotaScopeBestEffort, ResourceQuotaScopeNotBestEffort or ResourceQuotaScopeCrossNamespacePodAffinity",
+          ),
+        );
       }
       const values: unknown[] = req.values ?? [];
       switch (req.operator) {
         case 'In':
         case 'NotIn':
-          if (!values.length) errs.push(required(mp.child('values'), "must be at least one value when `operator` is 'In' or 'NotIn' for scope selector"));
+          if (!values.length)
+            errs.push(
+              required(
+                mp.child('values'),
+                "must be at least one value when `operator` is 'In' or 'NotIn' for scope selector",
+              ),
+            );
           break;
         case 'Exists':
         case 'DoesNotExist':
-          if (values.length) errs.push(invalid(mp.child('values'), values, "must be no value when `operator` is 'Exist' or 'DoesNotExist' for scope selector"));
+          if (values.length)
+            errs.push(
+              invalid(
+                mp.child('values'),
+                values,
+                "must be no value when `operator` is 'Exist' or 'DoesNotExist' for scope selector",
+              ),
+            );
           break;
         default:
           errs.push(invalid(mp.child('operator'), req.operator ?? '', 'not a valid selector operator'));
@@ -114,7 +167,8 @@ export const resourceQuotas: ResourceDef = {
     if (ctx.subresource) return [];
     const a = new Set<string>(obj.spec?.scopes ?? []);
     const b = new Set<string>(old.spec?.scopes ?? []);
-    if (a.size !== b.size || [...a].some((s) => !b.has(s))) return [invalid(path('spec', 'scopes'), obj.spec?.scopes ?? null, 'field is immutable')];
+    if (a.size !== b.size || [...a].some((s) => !b.has(s)))
+      return [invalid(path('spec', 'scopes'), obj.spec?.scopes ?? null, 'field is immutable')];
     return [];
   },
 };

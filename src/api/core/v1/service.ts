@@ -12,7 +12,15 @@ import {
   path,
   required,
 } from '../../../machinery/fielderrors.js';
-import { isDNS1123Label, isDNS1123Subdomain, isQualifiedName, isValidCIDR, isValidIP, isValidPortNum, validateLabels } from '../../../machinery/validation.js';
+import {
+  isDNS1123Label,
+  isDNS1123Subdomain,
+  isQualifiedName,
+  isValidCIDR,
+  isValidIP,
+  isValidPortNum,
+  validateLabels,
+} from '../../../machinery/validation.js';
 import { serviceColumns } from './tables.js';
 import { SUPPORTED_PROTOCOLS, validatePortNumOrName } from './podspec.js';
 import { semanticEqual } from './helpers.js';
@@ -22,18 +30,24 @@ type Family = 'IPv4' | 'IPv6';
 const familyOfIP = (ip: string): Family => (ip.includes(':') ? 'IPv6' : 'IPv4');
 /** The service CIDR(s) configured; "a,b" means dual-stack. */
 function clusterFamilies(ctx: StrategyContext): Family[] {
-  const cidrs = (ctx.cluster?.serviceCIDR ?? '10.43.0.0/16').split(',').map((s) => s.trim()).filter(Boolean);
+  const cidrs = (ctx.cluster?.serviceCIDR ?? '10.43.0.0/16')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   const fams = cidrs.map(familyOfIP);
   return fams.length ? [...new Set(fams)] : ['IPv4'];
 }
 
-const isHeadless = (s: any) => Array.isArray(s.spec?.clusterIPs) && s.spec.clusterIPs.length === 1 && s.spec.clusterIPs[0] === 'None';
+const isHeadless = (s: any) =>
+  Array.isArray(s.spec?.clusterIPs) && s.spec.clusterIPs.length === 1 && s.spec.clusterIPs[0] === 'None';
 const needsClusterIP = (s: any) => s.spec?.type !== 'ExternalName';
 const needsNodePort = (s: any) =>
   s.spec?.type === 'NodePort' || (s.spec?.type === 'LoadBalancer' && s.spec?.allocateLoadBalancerNodePorts !== false);
 const needsHCNodePort = (s: any) => s.spec?.type === 'LoadBalancer' && s.spec?.externalTrafficPolicy === 'Local';
 export const externallyAccessible = (s: any) =>
-  s.spec?.type === 'LoadBalancer' || s.spec?.type === 'NodePort' || (s.spec?.type === 'ClusterIP' && (s.spec?.externalIPs?.length ?? 0) > 0);
+  s.spec?.type === 'LoadBalancer' ||
+  s.spec?.type === 'NodePort' ||
+  (s.spec?.type === 'ClusterIP' && (s.spec?.externalIPs?.length ?? 0) > 0);
 
 /** SetDefaults_Service. */
 export function defaultService(svc: Service): void {
@@ -76,7 +90,8 @@ function validateServicePort(sp: any, requireName: boolean, names: Set<string>, 
   }
   errs.push(...msgs(p.child('port'), sp.port ?? 0, isValidPortNum(sp.port ?? 0)));
   if (!sp.protocol) errs.push(required(p.child('protocol')));
-  else if (!SUPPORTED_PROTOCOLS.includes(sp.protocol)) errs.push(notSupported(p.child('protocol'), sp.protocol, SUPPORTED_PROTOCOLS));
+  else if (!SUPPORTED_PROTOCOLS.includes(sp.protocol))
+    errs.push(notSupported(p.child('protocol'), sp.protocol, SUPPORTED_PROTOCOLS));
   errs.push(...validatePortNumOrName(sp.targetPort, p.child('targetPort')));
   if (sp.appProtocol !== undefined && sp.appProtocol !== null) {
     errs.push(...msgs(p.child('appProtocol'), sp.appProtocol, isQualifiedName(sp.appProtocol)));
@@ -103,9 +118,18 @@ function validateClusterIPsRelatedFields(s: any): FieldError[] {
     if (seen.has(f)) errs.push(duplicate(sp.child('ipFamilies').index(i), f));
     seen.add(f);
   });
-  if (spec.ipFamilyPolicy !== undefined && spec.ipFamilyPolicy !== null &&
-    !['PreferDualStack', 'RequireDualStack', 'SingleStack'].includes(spec.ipFamilyPolicy)) {
-    errs.push(notSupported(sp.child('ipFamilyPolicy'), spec.ipFamilyPolicy, ['PreferDualStack', 'RequireDualStack', 'SingleStack']));
+  if (
+    spec.ipFamilyPolicy !== undefined &&
+    spec.ipFamilyPolicy !== null &&
+    !['PreferDualStack', 'RequireDualStack', 'SingleStack'].includes(spec.ipFamilyPolicy)
+  ) {
+    errs.push(
+      notSupported(sp.child('ipFamilyPolicy'), spec.ipFamilyPolicy, [
+        'PreferDualStack',
+        'RequireDualStack',
+        'SingleStack',
+      ]),
+    );
   }
   let bad = false;
   ips.forEach((ip, i) => {
@@ -130,8 +154,10 @@ function validateClusterIPsRelatedFields(s: any): FieldError[] {
   if (!isHeadless(s) && ips.length && spec.ipFamilies?.length) {
     ips.forEach((ip, i) => {
       const f = spec.ipFamilies[i];
-      if (f === 'IPv4' && familyOfIP(ip) === 'IPv6') errs.push(invalid(ipsPath.index(i), ip, `expected an IPv4 value as indicated by \`ipFamilies[${i}]\``));
-      if (f === 'IPv6' && familyOfIP(ip) !== 'IPv6') errs.push(invalid(ipsPath.index(i), ip, `expected an IPv6 value as indicated by \`ipFamilies[${i}]\``));
+      if (f === 'IPv4' && familyOfIP(ip) === 'IPv6')
+        errs.push(invalid(ipsPath.index(i), ip, `expected an IPv4 value as indicated by \`ipFamilies[${i}]\``));
+      if (f === 'IPv6' && familyOfIP(ip) !== 'IPv6')
+        errs.push(invalid(ipsPath.index(i), ip, `expected an IPv6 value as indicated by \`ipFamilies[${i}]\``));
     });
   }
   return errs;
@@ -144,13 +170,26 @@ function validateFamiliesForCluster(s: any, ctx: StrategyContext | undefined): F
   const errs: FieldError[] = [];
   const sp = path('spec');
   if (s.spec.ipFamilyPolicy === 'RequireDualStack' && fams.length < 2) {
-    errs.push(invalid(sp.child('ipFamilyPolicy'), s.spec.ipFamilyPolicy, 'this cluster is not configured for dual-stack services'));
+    errs.push(
+      invalid(
+        sp.child('ipFamilyPolicy'),
+        s.spec.ipFamilyPolicy,
+        'this cluster is not configured for dual-stack services',
+      ),
+    );
   }
   (s.spec.ipFamilies ?? []).forEach((f: Family, i: number) => {
-    if ((f === 'IPv4' || f === 'IPv6') && !fams.includes(f)) errs.push(invalid(sp.child('ipFamilies').index(i), f, 'not configured on this cluster'));
+    if ((f === 'IPv4' || f === 'IPv6') && !fams.includes(f))
+      errs.push(invalid(sp.child('ipFamilies').index(i), f, 'not configured on this cluster'));
   });
   if (s.spec.ipFamilyPolicy === 'SingleStack' && (s.spec.ipFamilies?.length ?? 0) > 1) {
-    errs.push(invalid(sp.child('ipFamilies'), s.spec.ipFamilies, "when spec.ipFamilyPolicy is 'SingleStack' only one IP family may be specified"));
+    errs.push(
+      invalid(
+        sp.child('ipFamilies'),
+        s.spec.ipFamilies,
+        "when spec.ipFamilyPolicy is 'SingleStack' only one IP family may be specified",
+      ),
+    );
   }
   return errs;
 }
@@ -166,15 +205,32 @@ export function validateService(svc: Service, ctx?: StrategyContext, beforeAlloc
   if (ports.length === 0 && !isHeadless(s) && spec.type !== 'ExternalName') errs.push(required(sp.child('ports')));
   switch (spec.type) {
     case 'LoadBalancer':
-      if (isHeadless(s)) errs.push(invalid(sp.child('clusterIPs').index(0), spec.clusterIPs[0], "may not be set to 'None' for LoadBalancer services"));
+      if (isHeadless(s))
+        errs.push(
+          invalid(
+            sp.child('clusterIPs').index(0),
+            spec.clusterIPs[0],
+            "may not be set to 'None' for LoadBalancer services",
+          ),
+        );
       break;
     case 'NodePort':
-      if (isHeadless(s)) errs.push(invalid(sp.child('clusterIPs').index(0), spec.clusterIPs[0], "may not be set to 'None' for NodePort services"));
+      if (isHeadless(s))
+        errs.push(
+          invalid(
+            sp.child('clusterIPs').index(0),
+            spec.clusterIPs[0],
+            "may not be set to 'None' for NodePort services",
+          ),
+        );
       break;
     case 'ExternalName': {
-      if (spec.clusterIPs?.length) errs.push(forbidden(sp.child('clusterIPs'), 'may not be set for ExternalName services'));
-      if (spec.ipFamilies?.length) errs.push(forbidden(sp.child('ipFamilies'), 'may not be set for ExternalName services'));
-      if (spec.ipFamilyPolicy) errs.push(forbidden(sp.child('ipFamilyPolicy'), 'may not be set for ExternalName services'));
+      if (spec.clusterIPs?.length)
+        errs.push(forbidden(sp.child('clusterIPs'), 'may not be set for ExternalName services'));
+      if (spec.ipFamilies?.length)
+        errs.push(forbidden(sp.child('ipFamilies'), 'may not be set for ExternalName services'));
+      if (spec.ipFamilyPolicy)
+        errs.push(forbidden(sp.child('ipFamilyPolicy'), 'may not be set for ExternalName services'));
       const cname = String(spec.externalName ?? '').replace(/\.$/, '');
       if (cname) errs.push(...msgs(sp.child('externalName'), cname, isDNS1123Subdomain(cname)));
       else errs.push(required(sp.child('externalName')));
@@ -182,20 +238,30 @@ export function validateService(svc: Service, ctx?: StrategyContext, beforeAlloc
     }
   }
   const names = new Set<string>();
-  ports.forEach((port, i) => errs.push(...validateServicePort(port, ports.length > 1, names, sp.child('ports').index(i))));
+  ports.forEach((port, i) =>
+    errs.push(...validateServicePort(port, ports.length > 1, names, sp.child('ports').index(i))),
+  );
   if (spec.selector) errs.push(...validateLabels(spec.selector, sp.child('selector')));
 
   if (!spec.sessionAffinity) errs.push(required(sp.child('sessionAffinity')));
-  else if (!['ClientIP', 'None'].includes(spec.sessionAffinity)) errs.push(notSupported(sp.child('sessionAffinity'), spec.sessionAffinity, ['ClientIP', 'None']));
+  else if (!['ClientIP', 'None'].includes(spec.sessionAffinity))
+    errs.push(notSupported(sp.child('sessionAffinity'), spec.sessionAffinity, ['ClientIP', 'None']));
   if (spec.sessionAffinity === 'ClientIP') {
     const cp = sp.child('sessionAffinityConfig');
     const why = 'when session affinity type is ClientIP';
     const cfg = spec.sessionAffinityConfig;
     if (!cfg) errs.push(required(cp, why));
     else if (!cfg.clientIP) errs.push(required(cp.child('clientIP'), why));
-    else if (cfg.clientIP.timeoutSeconds === undefined || cfg.clientIP.timeoutSeconds === null) errs.push(required(cp.child('clientIP', 'timeoutSeconds'), why));
+    else if (cfg.clientIP.timeoutSeconds === undefined || cfg.clientIP.timeoutSeconds === null)
+      errs.push(required(cp.child('clientIP', 'timeoutSeconds'), why));
     else if (!(cfg.clientIP.timeoutSeconds > 0 && cfg.clientIP.timeoutSeconds <= 86400)) {
-      errs.push(invalid(cp.child('clientIP', 'timeoutSeconds'), cfg.clientIP.timeoutSeconds, 'must be greater than 0 and less than 86400'));
+      errs.push(
+        invalid(
+          cp.child('clientIP', 'timeoutSeconds'),
+          cfg.clientIP.timeoutSeconds,
+          'must be greater than 0 and less than 86400',
+        ),
+      );
     }
   } else if (spec.sessionAffinity === 'None' && spec.sessionAffinityConfig) {
     errs.push(forbidden(sp.child('sessionAffinityConfig'), 'must not be set when session affinity is None'));
@@ -209,8 +275,10 @@ export function validateService(svc: Service, ctx?: StrategyContext, beforeAlloc
     const m = isValidIP(ip);
     if (m.length) errs.push(...msgs(p, ip, m));
     else if (ip === '0.0.0.0' || ip === '::') errs.push(invalid(p, ip, `may not be unspecified (${ip})`));
-    else if (/^127\./.test(ip) || ip === '::1') errs.push(invalid(p, ip, 'may not be in the loopback range (127.0.0.0/8, ::1/128)'));
-    else if (/^169\.254\./.test(ip) || /^fe[89ab]/i.test(ip)) errs.push(invalid(p, ip, 'may not be in the link-local range (169.254.0.0/16, fe80::/10)'));
+    else if (/^127\./.test(ip) || ip === '::1')
+      errs.push(invalid(p, ip, 'may not be in the loopback range (127.0.0.0/8, ::1/128)'));
+    else if (/^169\.254\./.test(ip) || /^fe[89ab]/i.test(ip))
+      errs.push(invalid(p, ip, 'may not be in the link-local range (169.254.0.0/16, fe80::/10)'));
   });
 
   const TYPES = ['ClusterIP', 'ExternalName', 'LoadBalancer', 'NodePort'];
@@ -219,7 +287,10 @@ export function validateService(svc: Service, ctx?: StrategyContext, beforeAlloc
 
   if (spec.type === 'ClusterIP') {
     ports.forEach((port, i) => {
-      if (port.nodePort) errs.push(forbidden(sp.child('ports').index(i).child('nodePort'), "may not be used when `type` is 'ClusterIP'"));
+      if (port.nodePort)
+        errs.push(
+          forbidden(sp.child('ports').index(i).child('nodePort'), "may not be used when `type` is 'ClusterIP'"),
+        );
     });
   }
   const nodePorts = new Set<string>();
@@ -232,30 +303,50 @@ export function validateService(svc: Service, ctx?: StrategyContext, beforeAlloc
   const seenPorts = new Set<string>();
   ports.forEach((port, i) => {
     const key = `${port.protocol}/${port.port}`;
-    if (seenPorts.has(key)) errs.push(duplicate(sp.child('ports').index(i), { port: port.port, protocol: port.protocol }));
+    if (seenPorts.has(key))
+      errs.push(duplicate(sp.child('ports').index(i), { port: port.port, protocol: port.protocol }));
     seenPorts.add(key);
   });
 
   if (spec.loadBalancerSourceRanges?.length) {
     const fp = sp.child('LoadBalancerSourceRanges');
     if (spec.type !== 'LoadBalancer') errs.push(forbidden(fp, "may only be used when `type` is 'LoadBalancer'"));
-    spec.loadBalancerSourceRanges.forEach((v: string, i: number) => errs.push(...msgs(fp.index(i), v.trim(), isValidCIDR(v.trim()))));
+    spec.loadBalancerSourceRanges.forEach((v: string, i: number) =>
+      errs.push(...msgs(fp.index(i), v.trim(), isValidCIDR(v.trim()))),
+    );
   }
-  if (spec.allocateLoadBalancerNodePorts !== undefined && spec.allocateLoadBalancerNodePorts !== null && spec.type !== 'LoadBalancer') {
+  if (
+    spec.allocateLoadBalancerNodePorts !== undefined &&
+    spec.allocateLoadBalancerNodePorts !== null &&
+    spec.type !== 'LoadBalancer'
+  ) {
     errs.push(forbidden(sp.child('allocateLoadBalancerNodePorts'), "may only be used when `type` is 'LoadBalancer'"));
   }
-  if (spec.type === 'LoadBalancer' && (spec.allocateLoadBalancerNodePorts === undefined || spec.allocateLoadBalancerNodePorts === null)) {
+  if (
+    spec.type === 'LoadBalancer' &&
+    (spec.allocateLoadBalancerNodePorts === undefined || spec.allocateLoadBalancerNodePorts === null)
+  ) {
     errs.push(required(path('allocateLoadBalancerNodePorts')));
   }
   if (spec.type === 'LoadBalancer') {
-    if (spec.loadBalancerClass) errs.push(...msgs(sp.child('loadBalancerClass'), spec.loadBalancerClass, isQualifiedName(spec.loadBalancerClass)));
+    if (spec.loadBalancerClass)
+      errs.push(
+        ...msgs(sp.child('loadBalancerClass'), spec.loadBalancerClass, isQualifiedName(spec.loadBalancerClass)),
+      );
   } else if (spec.loadBalancerClass) {
     errs.push(forbidden(sp.child('loadBalancerClass'), "may only be used when `type` is 'LoadBalancer'"));
   }
 
   // External traffic policy.
   if (!externallyAccessible(s)) {
-    if (spec.externalTrafficPolicy) errs.push(invalid(sp.child('externalTrafficPolicy'), spec.externalTrafficPolicy, 'may only be set for externally-accessible services'));
+    if (spec.externalTrafficPolicy)
+      errs.push(
+        invalid(
+          sp.child('externalTrafficPolicy'),
+          spec.externalTrafficPolicy,
+          'may only be set for externally-accessible services',
+        ),
+      );
   } else if (!spec.externalTrafficPolicy) {
     errs.push(required(sp.child('externalTrafficPolicy')));
   } else if (!['Cluster', 'Local'].includes(spec.externalTrafficPolicy)) {
@@ -263,22 +354,40 @@ export function validateService(svc: Service, ctx?: StrategyContext, beforeAlloc
   }
   if (!needsHCNodePort(s)) {
     if (spec.healthCheckNodePort) {
-      errs.push(invalid(sp.child('healthCheckNodePort'), spec.healthCheckNodePort, "may only be set when `type` is 'LoadBalancer' and `externalTrafficPolicy` is 'Local'"));
+      errs.push(
+        invalid(
+          sp.child('healthCheckNodePort'),
+          spec.healthCheckNodePort,
+          "may only be set when `type` is 'LoadBalancer' and `externalTrafficPolicy` is 'Local'",
+        ),
+      );
     }
   } else if (spec.healthCheckNodePort) {
-    errs.push(...msgs(sp.child('healthCheckNodePort'), spec.healthCheckNodePort, isValidPortNum(spec.healthCheckNodePort)));
+    errs.push(
+      ...msgs(sp.child('healthCheckNodePort'), spec.healthCheckNodePort, isValidPortNum(spec.healthCheckNodePort)),
+    );
   } else if (!beforeAllocation) {
     // The allocator fills it in.
     errs.push(required(sp.child('healthCheckNodePort')));
   }
   if (!spec.internalTrafficPolicy) {
-    if (['NodePort', 'LoadBalancer', 'ClusterIP'].includes(spec.type)) errs.push(required(sp.child('internalTrafficPolicy')));
+    if (['NodePort', 'LoadBalancer', 'ClusterIP'].includes(spec.type))
+      errs.push(required(sp.child('internalTrafficPolicy')));
   } else if (!['Cluster', 'Local'].includes(spec.internalTrafficPolicy)) {
     errs.push(notSupported(sp.child('internalTrafficPolicy'), spec.internalTrafficPolicy, ['Cluster', 'Local']));
   }
-  if (spec.trafficDistribution !== undefined && spec.trafficDistribution !== null &&
-    !['PreferClose', 'PreferSameZone', 'PreferSameNode'].includes(spec.trafficDistribution)) {
-    errs.push(notSupported(sp.child('trafficDistribution'), spec.trafficDistribution, ['PreferClose', 'PreferSameNode', 'PreferSameZone']));
+  if (
+    spec.trafficDistribution !== undefined &&
+    spec.trafficDistribution !== null &&
+    !['PreferClose', 'PreferSameZone', 'PreferSameNode'].includes(spec.trafficDistribution)
+  ) {
+    errs.push(
+      notSupported(sp.child('trafficDistribution'), spec.trafficDistribution, [
+        'PreferClose',
+        'PreferSameNode',
+        'PreferSameZone',
+      ]),
+    );
   }
   return errs;
 }
@@ -300,9 +409,16 @@ export function validateServiceUpdate(svc: Service, old: Service): FieldError[] 
       });
     } else if (oi.length > ni.length) {
       if (ni.length === 0) errs.push(invalid(ipsPath.index(0), ni, 'primary clusterIP can not be unset'));
-      if (oi.length && ni.length && ni[0] !== oi[0]) errs.push(invalid(ipsPath.index(0), ni, 'may not change once set'));
+      if (oi.length && ni.length && ni[0] !== oi[0])
+        errs.push(invalid(ipsPath.index(0), ni, 'may not change once set'));
       if (ni.length === 1 && s.spec?.ipFamilyPolicy !== 'SingleStack') {
-        errs.push(invalid(path('spec', 'ipFamilyPolicy'), s.spec?.ipFamilyPolicy ?? null, "must be set to 'SingleStack' when releasing the secondary clusterIP"));
+        errs.push(
+          invalid(
+            path('spec', 'ipFamilyPolicy'),
+            s.spec?.ipFamilyPolicy ?? null,
+            "must be set to 'SingleStack' when releasing the secondary clusterIP",
+          ),
+        );
       }
     } else if (oi.length && ni[0] !== oi[0]) {
       errs.push(invalid(ipsPath.index(0), ni, 'may not change once set'));
@@ -314,19 +430,35 @@ export function validateServiceUpdate(svc: Service, old: Service): FieldError[] 
     if (of.length === nf.length) {
       if (of.some((f, i) => f !== nf[i])) errs.push(invalid(famPath.index(0), nf, 'may not change once set'));
     } else if (of.length > nf.length) {
-      if ((s.spec?.clusterIPs ?? []).length === 0) errs.push(invalid(famPath.index(0), nf, 'primary ipFamily can not be unset'));
-      if (nf.length && nf[0] !== of[0]) errs.push(invalid(famPath.index(0), s.spec?.clusterIPs ?? [], 'may not change once set'));
+      if ((s.spec?.clusterIPs ?? []).length === 0)
+        errs.push(invalid(famPath.index(0), nf, 'primary ipFamily can not be unset'));
+      if (nf.length && nf[0] !== of[0])
+        errs.push(invalid(famPath.index(0), s.spec?.clusterIPs ?? [], 'may not change once set'));
       if (nf.length === 1 && s.spec?.ipFamilyPolicy !== 'SingleStack') {
-        errs.push(invalid(path('spec', 'ipFamilyPolicy'), s.spec?.ipFamilyPolicy ?? null, "must be set to 'SingleStack' when releasing the secondary ipFamily"));
+        errs.push(
+          invalid(
+            path('spec', 'ipFamilyPolicy'),
+            s.spec?.ipFamilyPolicy ?? null,
+            "must be set to 'SingleStack' when releasing the secondary ipFamily",
+          ),
+        );
       }
     } else if (of.length && nf.length && nf[0] !== of[0]) {
       errs.push(invalid(famPath.index(0), s.spec?.clusterIPs ?? [], 'may not change once set'));
     }
   }
-  if (o.spec?.type === 'LoadBalancer' && s.spec?.type === 'LoadBalancer' && (o.spec?.loadBalancerClass ?? null) !== (s.spec?.loadBalancerClass ?? null)) {
+  if (
+    o.spec?.type === 'LoadBalancer' &&
+    s.spec?.type === 'LoadBalancer' &&
+    (o.spec?.loadBalancerClass ?? null) !== (s.spec?.loadBalancerClass ?? null)
+  ) {
     errs.push(invalid(path('spec', 'loadBalancerClass'), s.spec?.loadBalancerClass ?? null, 'may not change once set'));
   }
-  if (needsHCNodePort(o) && needsHCNodePort(s) && (o.spec?.healthCheckNodePort ?? 0) !== (s.spec?.healthCheckNodePort ?? 0)) {
+  if (
+    needsHCNodePort(o) &&
+    needsHCNodePort(s) &&
+    (o.spec?.healthCheckNodePort ?? 0) !== (s.spec?.healthCheckNodePort ?? 0)
+  ) {
     errs.push(forbidden(path('spec', 'healthCheckNodePort'), 'field is immutable'));
   }
   return errs;
@@ -447,7 +579,8 @@ function patchAllocatedValues(s: any, old: any): void {
       }
     }
   }
-  if (needsHCNodePort(old) && needsHCNodePort(s) && !s.spec.healthCheckNodePort) s.spec.healthCheckNodePort = old.spec.healthCheckNodePort;
+  if (needsHCNodePort(old) && needsHCNodePort(s) && !s.spec.healthCheckNodePort)
+    s.spec.healthCheckNodePort = old.spec.healthCheckNodePort;
 }
 
 /** Clear values that only made sense for the old type, if the client did not change them. */
@@ -464,12 +597,18 @@ function dropTypeDependentFields(s: any, old: any): void {
   if (needsNodePort(old) && !needsNodePort(s) && sameNodePorts(old, s)) {
     for (const p of spec.ports ?? []) delete p.nodePort;
   }
-  if (needsHCNodePort(old) && !needsHCNodePort(s) && spec.healthCheckNodePort === old.spec.healthCheckNodePort) delete spec.healthCheckNodePort;
+  if (needsHCNodePort(old) && !needsHCNodePort(s) && spec.healthCheckNodePort === old.spec.healthCheckNodePort)
+    delete spec.healthCheckNodePort;
   if (old.spec.type === 'LoadBalancer' && spec.type !== 'LoadBalancer') {
-    if (spec.allocateLoadBalancerNodePorts === old.spec.allocateLoadBalancerNodePorts) delete spec.allocateLoadBalancerNodePorts;
+    if (spec.allocateLoadBalancerNodePorts === old.spec.allocateLoadBalancerNodePorts)
+      delete spec.allocateLoadBalancerNodePorts;
     if (spec.loadBalancerClass === old.spec.loadBalancerClass) delete spec.loadBalancerClass;
   }
-  if (externallyAccessible(old) && !externallyAccessible(s) && spec.externalTrafficPolicy === old.spec.externalTrafficPolicy) {
+  if (
+    externallyAccessible(old) &&
+    !externallyAccessible(s) &&
+    spec.externalTrafficPolicy === old.spec.externalTrafficPolicy
+  ) {
     delete spec.externalTrafficPolicy;
   }
 }
@@ -552,14 +691,18 @@ export const services: ResourceDef = {
       const errs: FieldError[] = [];
       const ing: any[] = obj.status?.loadBalancer?.ingress ?? [];
       const ip = path('status', 'loadBalancer', 'ingress');
-      if (obj.spec?.type !== 'LoadBalancer' && ing.length) errs.push(forbidden(ip, "may only be used when `spec.type` is 'LoadBalancer'"));
+      if (obj.spec?.type !== 'LoadBalancer' && ing.length)
+        errs.push(forbidden(ip, "may only be used when `spec.type` is 'LoadBalancer'"));
       ing.forEach((x, i) => {
         if (x.ip) errs.push(...msgs(ip.index(i).child('ip'), x.ip, isValidIP(x.ip)));
-        if (x.ipMode && !x.ip) errs.push(forbidden(ip.index(i).child('ipMode'), 'may not be specified when `ip` is not set'));
-        else if (x.ipMode && !['Proxy', 'VIP'].includes(x.ipMode)) errs.push(notSupported(ip.index(i).child('ipMode'), x.ipMode, ['Proxy', 'VIP']));
+        if (x.ipMode && !x.ip)
+          errs.push(forbidden(ip.index(i).child('ipMode'), 'may not be specified when `ip` is not set'));
+        else if (x.ipMode && !['Proxy', 'VIP'].includes(x.ipMode))
+          errs.push(notSupported(ip.index(i).child('ipMode'), x.ipMode, ['Proxy', 'VIP']));
         if (x.hostname) {
           errs.push(...msgs(ip.index(i).child('hostname'), x.hostname, isDNS1123Subdomain(x.hostname)));
-          if (isValidIP(x.hostname).length === 0) errs.push(invalid(ip.index(i).child('hostname'), x.hostname, 'must be a DNS name, not an IP address'));
+          if (isValidIP(x.hostname).length === 0)
+            errs.push(invalid(ip.index(i).child('hostname'), x.hostname, 'must be a DNS name, not an IP address'));
         }
       });
       return errs;

@@ -211,7 +211,7 @@ export const podColumns: TableColumn[] = [
   {
     name: 'Ready',
     type: 'string',
-    description: 'How many of the pod\'s containers are ready.',
+    description: "How many of the pod's containers are ready.",
     cell: (o: Pod, now) => cachedPodInfo(o, now).ready,
   },
   {
@@ -227,7 +227,7 @@ export const podColumns: TableColumn[] = [
     cell: (o: Pod, now) => cachedPodInfo(o, now).restarts,
   },
   ageColumn(),
-  { name: 'IP', type: 'string', priority: 1, description: 'The pod\'s primary IP address.', cell: (o: Pod) => podIP(o) },
+  { name: 'IP', type: 'string', priority: 1, description: "The pod's primary IP address.", cell: (o: Pod) => podIP(o) },
   {
     name: 'Node',
     type: 'string',
@@ -246,7 +246,7 @@ export const podColumns: TableColumn[] = [
     name: 'Readiness Gates',
     type: 'string',
     priority: 1,
-    description: 'How many of the pod\'s readiness gates are satisfied.',
+    description: "How many of the pod's readiness gates are satisfied.",
     cell: (o: Pod) => readinessGates(o),
   },
 ];
@@ -278,7 +278,12 @@ export const podTemplateColumns: TableColumn[] = [
 
 export const namespaceColumns: TableColumn[] = [
   nameColumn(),
-  { name: 'Status', type: 'string', description: 'Phase of the namespace.', cell: (o: Namespace) => o.status?.phase ?? '' },
+  {
+    name: 'Status',
+    type: 'string',
+    description: 'Phase of the namespace.',
+    cell: (o: Namespace) => o.status?.phase ?? '',
+  },
   ageColumn(),
 ];
 
@@ -296,7 +301,12 @@ export const configMapColumns: TableColumn[] = [
 export const secretColumns: TableColumn[] = [
   nameColumn(),
   { name: 'Type', type: 'string', description: 'Kind of secret data.', cell: (o: Secret) => o.type ?? '' },
-  { name: 'Data', type: 'string', description: 'Number of keys in data.', cell: (o: Secret) => Object.keys(o.data ?? {}).length },
+  {
+    name: 'Data',
+    type: 'string',
+    description: 'Number of keys in data.',
+    cell: (o: Secret) => Object.keys(o.data ?? {}).length,
+  },
   ageColumn(),
 ];
 
@@ -377,7 +387,12 @@ export function servicePorts(svc: Service): string {
 
 export const serviceColumns: TableColumn[] = [
   nameColumn(),
-  { name: 'Type', type: 'string', description: 'How the service is exposed.', cell: (o: Service) => o.spec?.type ?? '' },
+  {
+    name: 'Type',
+    type: 'string',
+    description: 'How the service is exposed.',
+    cell: (o: Service) => o.spec?.type ?? '',
+  },
   {
     name: 'Cluster-IP',
     type: 'string',
@@ -440,7 +455,12 @@ export function formatEndpoints(ep: Endpoints): string {
 
 export const endpointsColumns: TableColumn[] = [
   nameColumn(),
-  { name: 'Endpoints', type: 'string', description: 'Addresses and ports of the endpoints.', cell: (o: Endpoints) => formatEndpoints(o) },
+  {
+    name: 'Endpoints',
+    type: 'string',
+    description: 'Addresses and ports of the endpoints.',
+    cell: (o: Endpoints) => formatEndpoints(o),
+  },
   ageColumn(),
 ];
 
@@ -479,7 +499,12 @@ function nodeAddress(node: Node, type: string): string {
 export const nodeColumns: TableColumn[] = [
   nameColumn(),
   { name: 'Status', type: 'string', description: 'Readiness of the node.', cell: (o: Node) => nodeStatus(o) },
-  { name: 'Roles', type: 'string', description: 'Roles of the node, from its labels.', cell: (o: Node) => nodeRoles(o) },
+  {
+    name: 'Roles',
+    type: 'string',
+    description: 'Roles of the node, from its labels.',
+    cell: (o: Node) => nodeRoles(o),
+  },
   ageColumn(),
   {
     name: 'Version',
@@ -491,14 +516,14 @@ export const nodeColumns: TableColumn[] = [
     name: 'Internal-IP',
     type: 'string',
     priority: 1,
-    description: 'The node\'s first internal address.',
+    description: "The node's first internal address.",
     cell: (o: Node) => nodeAddress(o, 'InternalIP'),
   },
   {
     name: 'External-IP',
     type: 'string',
     priority: 1,
-    description: 'The node\'s first external address.',
+    description: "The node's first external address.",
     cell: (o: Node) => nodeAddress(o, 'ExternalIP'),
   },
   {
@@ -558,7 +583,7 @@ export function makeEventColumns(fields: (obj: any) => EventPrintFields): TableC
     if (e.series) return timeSince(e.series.lastObservedTime, now);
     return e.lastTimestamp ? timeSince(e.lastTimestamp, now) : firstSeen(e, now);
   };
-  const count = (e: EventPrintFields) => (e.series ? e.series.count ?? 0 : e.count ? e.count : 1);
+  const count = (e: EventPrintFields) => (e.series ? (e.series.count ?? 0) : e.count ? e.count : 1);
   const target = (e: EventPrintFields) => {
     const kind = (e.involvedKind ?? '').toLowerCase();
     return e.involvedName ? `${kind}/${e.involvedName}` : kind;
@@ -576,7 +601,12 @@ export function makeEventColumns(fields: (obj: any) => EventPrintFields): TableC
       cell: (o, now) => lastSeen(fields(o), now),
     },
     { name: 'Type', type: 'string', description: 'Normal or Warning.', cell: (o) => fields(o).type ?? '' },
-    { name: 'Reason', type: 'string', description: 'Short machine-readable cause of the event.', cell: (o) => fields(o).reason ?? '' },
+    {
+      name: 'Reason',
+      type: 'string',
+      description: 'Short machine-readable cause of the event.',
+      cell: (o) => fields(o).reason ?? '',
+    },
     { name: 'Object', type: 'string', description: 'The object the event is about.', cell: (o) => target(fields(o)) },
     {
       name: 'Subobject',
@@ -585,8 +615,19 @@ export function makeEventColumns(fields: (obj: any) => EventPrintFields): TableC
       description: 'Part of the object the event is about (field path).',
       cell: (o) => fields(o).fieldPath ?? '',
     },
-    { name: 'Source', type: 'string', priority: 1, description: 'Component that reported the event.', cell: (o) => source(fields(o)) },
-    { name: 'Message', type: 'string', description: 'Human-readable description.', cell: (o) => (fields(o).message ?? '').trim() },
+    {
+      name: 'Source',
+      type: 'string',
+      priority: 1,
+      description: 'Component that reported the event.',
+      cell: (o) => source(fields(o)),
+    },
+    {
+      name: 'Message',
+      type: 'string',
+      description: 'Human-readable description.',
+      cell: (o) => (fields(o).message ?? '').trim(),
+    },
     {
       name: 'First Seen',
       type: 'string',
@@ -594,7 +635,13 @@ export function makeEventColumns(fields: (obj: any) => EventPrintFields): TableC
       description: 'Time since the event was first observed.',
       cell: (o, now) => firstSeen(fields(o), now),
     },
-    { name: 'Count', type: 'string', priority: 1, description: 'How many times the event occurred.', cell: (o) => count(fields(o)) },
+    {
+      name: 'Count',
+      type: 'string',
+      priority: 1,
+      description: 'How many times the event occurred.',
+      cell: (o) => count(fields(o)),
+    },
     {
       name: 'Name',
       type: 'string',
@@ -708,15 +755,21 @@ export const persistentVolumeColumns: TableColumn[] = [
     name: 'Status',
     type: 'string',
     description: 'Phase of the volume.',
-    cell: (o: PersistentVolume) => (o.metadata?.deletionTimestamp ? 'Terminating' : o.status?.phase ?? ''),
+    cell: (o: PersistentVolume) => (o.metadata?.deletionTimestamp ? 'Terminating' : (o.status?.phase ?? '')),
   },
   {
     name: 'Claim',
     type: 'string',
     description: 'The claim bound to the volume, as namespace/name.',
-    cell: (o: PersistentVolume) => (o.spec?.claimRef ? `${o.spec.claimRef.namespace ?? ''}/${o.spec.claimRef.name ?? ''}` : ''),
+    cell: (o: PersistentVolume) =>
+      o.spec?.claimRef ? `${o.spec.claimRef.namespace ?? ''}/${o.spec.claimRef.name ?? ''}` : '',
   },
-  { name: 'StorageClass', type: 'string', description: 'Storage class of the volume.', cell: (o: PersistentVolume) => storageClassOf(o) },
+  {
+    name: 'StorageClass',
+    type: 'string',
+    description: 'Storage class of the volume.',
+    cell: (o: PersistentVolume) => storageClassOf(o),
+  },
   {
     name: 'VolumeAttributesClass',
     type: 'string',
@@ -745,7 +798,7 @@ export const persistentVolumeClaimColumns: TableColumn[] = [
     name: 'Status',
     type: 'string',
     description: 'Phase of the claim.',
-    cell: (o: PersistentVolumeClaim) => (o.metadata?.deletionTimestamp ? 'Terminating' : o.status?.phase ?? ''),
+    cell: (o: PersistentVolumeClaim) => (o.metadata?.deletionTimestamp ? 'Terminating' : (o.status?.phase ?? '')),
   },
   {
     name: 'Volume',

@@ -1,6 +1,15 @@
 // discovery.k8s.io/v1 EndpointSlice.
 import type { ResourceDef } from '../../types.js';
-import { type FieldError, type FieldPath, duplicate, invalid, notSupported, path, required, tooMany } from '../../../machinery/fielderrors.js';
+import {
+  type FieldError,
+  type FieldPath,
+  duplicate,
+  invalid,
+  notSupported,
+  path,
+  required,
+  tooMany,
+} from '../../../machinery/fielderrors.js';
 import {
   isDNS1123Label,
   isDNS1123Subdomain,
@@ -57,8 +66,10 @@ export function validateEndpointSlice(obj: any): FieldError[] {
       if (addrs.length === 0) errs.push(required(p.child('addresses'), 'must contain at least 1 address'));
       else if (addrs.length > MAX_ADDRESSES) errs.push(tooMany(p.child('addresses'), addrs.length, MAX_ADDRESSES));
       addrs.forEach((a, j) => errs.push(...validateAddress(at, a, p.child('addresses').index(j))));
-      if (typeof e?.hostname === 'string') for (const m of isDNS1123Label(e.hostname)) errs.push(invalid(p.child('hostname'), e.hostname, m));
-      if (typeof e?.nodeName === 'string') for (const m of isDNS1123Subdomain(e.nodeName)) errs.push(invalid(p.child('nodeName'), e.nodeName, m));
+      if (typeof e?.hostname === 'string')
+        for (const m of isDNS1123Label(e.hostname)) errs.push(invalid(p.child('hostname'), e.hostname, m));
+      if (typeof e?.nodeName === 'string')
+        for (const m of isDNS1123Subdomain(e.nodeName)) errs.push(invalid(p.child('nodeName'), e.nodeName, m));
       errs.push(...validateLabels(e?.deprecatedTopology, p.child('deprecatedTopology')));
       const zones: any[] = e?.hints?.forZones ?? [];
       if (zones.length > MAX_HINTS) errs.push(tooMany(p.child('hints', 'forZones'), zones.length, MAX_HINTS));
@@ -83,14 +94,25 @@ export function validateEndpointSlice(obj: any): FieldError[] {
       if (names.has(name)) errs.push(duplicate(p.child('name'), name));
       names.add(name);
       if (!port?.protocol) errs.push(required(p.child('protocol')));
-      else if (!PROTOCOLS.includes(port.protocol)) errs.push(notSupported(p.child('protocol'), port.protocol, PROTOCOLS));
+      else if (!PROTOCOLS.includes(port.protocol))
+        errs.push(notSupported(p.child('protocol'), port.protocol, PROTOCOLS));
       if (port?.port !== undefined && port?.port !== null) {
         for (const m of isValidPortNum(port.port)) errs.push(invalid(p.child('port'), port.port, m));
       }
       if (typeof port?.appProtocol === 'string' && port.appProtocol.length > 0) {
         // Qualified-name rules, as a Service port's appProtocol.
-        if (!/^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/.test(port.appProtocol)) {
-          errs.push(invalid(p.child('appProtocol'), port.appProtocol, "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character"));
+        if (
+          !/^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/.test(
+            port.appProtocol,
+          )
+        ) {
+          errs.push(
+            invalid(
+              p.child('appProtocol'),
+              port.appProtocol,
+              "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character",
+            ),
+          );
         }
       }
     });

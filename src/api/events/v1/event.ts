@@ -41,7 +41,8 @@ export function eventCoreToV1(obj: KObject): KObject {
 }
 
 const looksCore = (obj: any): boolean => Object.keys(obj ?? {}).some((k) => k in CORE_TO_V1);
-const asCore = (obj: any): any => (looksCore(obj) || !Object.keys(obj ?? {}).some((k) => k in V1_TO_CORE) ? obj : eventV1ToCore(obj));
+const asCore = (obj: any): any =>
+  looksCore(obj) || !Object.keys(obj ?? {}).some((k) => k in V1_TO_CORE) ? obj : eventV1ToCore(obj);
 
 const REPORTING_INSTANCE_LIMIT = 128;
 const ACTION_LIMIT = 128;
@@ -69,23 +70,29 @@ export function validateEventV1(input: any): FieldError[] {
     for (const m of isQualifiedName(rc)) errs.push(invalid(path('reportingController'), rc, m));
     const ri: string = e.reportingInstance ?? '';
     if (ri.length === 0) errs.push(required(path('reportingInstance')));
-    if (ri.length > REPORTING_INSTANCE_LIMIT) errs.push(invalid(path('reportingInstance'), '', `can have at most ${REPORTING_INSTANCE_LIMIT} characters`));
+    if (ri.length > REPORTING_INSTANCE_LIMIT)
+      errs.push(invalid(path('reportingInstance'), '', `can have at most ${REPORTING_INSTANCE_LIMIT} characters`));
     const action: string = e.action ?? '';
     if (action.length === 0) errs.push(required(path('action')));
-    if (action.length > ACTION_LIMIT) errs.push(invalid(path('action'), '', `can have at most ${ACTION_LIMIT} characters`));
+    if (action.length > ACTION_LIMIT)
+      errs.push(invalid(path('action'), '', `can have at most ${ACTION_LIMIT} characters`));
     const reason: string = e.reason ?? '';
     if (reason.length === 0) errs.push(required(path('reason')));
-    if (reason.length > REASON_LIMIT) errs.push(invalid(path('reason'), '', `can have at most ${REASON_LIMIT} characters`));
-    if ((e.message ?? '').length > NOTE_LIMIT) errs.push(invalid(path('message'), '', `can have at most ${NOTE_LIMIT} characters`));
+    if (reason.length > REASON_LIMIT)
+      errs.push(invalid(path('reason'), '', `can have at most ${REASON_LIMIT} characters`));
+    if ((e.message ?? '').length > NOTE_LIMIT)
+      errs.push(invalid(path('message'), '', `can have at most ${NOTE_LIMIT} characters`));
   }
   for (const m of isDNS1123Subdomain(ns)) errs.push(invalid(path('namespace'), ns, m));
   errs.push(...validateSeries(e));
   if (unset(e.eventTime)) errs.push(required(path('eventTime')));
-  if (e.type !== 'Normal' && e.type !== 'Warning') errs.push(invalid(path('type'), '', `has invalid value: ${e.type ?? ''}`));
+  if (e.type !== 'Normal' && e.type !== 'Warning')
+    errs.push(invalid(path('type'), '', `has invalid value: ${e.type ?? ''}`));
   if (!unset(e.firstTimestamp)) errs.push(invalid(path('deprecatedFirstTimestamp'), '', 'needs to be unset'));
   if (!unset(e.lastTimestamp)) errs.push(invalid(path('deprecatedLastTimestamp'), '', 'needs to be unset'));
   if (!unset(e.count)) errs.push(invalid(path('deprecatedCount'), '', 'needs to be unset'));
-  if (!unset(e.source?.component) || !unset(e.source?.host)) errs.push(invalid(path('deprecatedSource'), '', 'needs to be unset'));
+  if (!unset(e.source?.component) || !unset(e.source?.host))
+    errs.push(invalid(path('deprecatedSource'), '', 'needs to be unset'));
   return errs;
 }
 
@@ -102,7 +109,16 @@ export function validateEventV1Update(input: any, oldInput: any): FieldError[] {
   const e = asCore(input);
   const o = asCore(oldInput);
   const errs: FieldError[] = [];
-  for (const f of ['involvedObject', 'reason', 'message', 'source', 'firstTimestamp', 'lastTimestamp', 'count', 'type']) {
+  for (const f of [
+    'involvedObject',
+    'reason',
+    'message',
+    'source',
+    'firstTimestamp',
+    'lastTimestamp',
+    'count',
+    'type',
+  ]) {
     errs.push(...immutable(e[f], o[f], path(f)));
   }
   errs.push(...validateSeries(e));

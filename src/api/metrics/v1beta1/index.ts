@@ -2,7 +2,14 @@
 // usage samples nodes attach to their Leases in kube-node-lease (see usage.ts), as metrics-server
 // computes them from kubelets' summaries. `kubectl top nodes|pods` and the HPA read these.
 import type { ResourceDef, TableColumn, VirtualReader } from '../../types.js';
-import { NODE_LEASE_NAMESPACE, USAGE_ANNOTATION, type UsageSample, cpuQuantity, decodeUsage, memoryQuantity } from './usage.js';
+import {
+  NODE_LEASE_NAMESPACE,
+  USAGE_ANNOTATION,
+  type UsageSample,
+  cpuQuantity,
+  decodeUsage,
+  memoryQuantity,
+} from './usage.js';
 import { rfc3339 } from '../../../machinery/time.js';
 
 /** A sample older than this is not served (the node stopped reporting), as metrics-server drops unreachable nodes. */
@@ -85,7 +92,10 @@ export const podMetrics: ResourceDef = {
           metadata: { name, namespace: ns, creationTimestamp: created, labels: pod.metadata?.labels ?? {} },
           timestamp: s.t,
           window: `${s.w}s`,
-          containers: (containers ?? []).map(([c, cpu, mem]) => ({ name: c, usage: { cpu: cpuQuantity(cpu), memory: memoryQuantity(mem) } })),
+          containers: (containers ?? []).map(([c, cpu, mem]) => ({
+            name: c,
+            usage: { cpu: cpuQuantity(cpu), memory: memoryQuantity(mem) },
+          })),
         });
       }
     }

@@ -1,7 +1,21 @@
 // networking.k8s.io/v1 Ingress.
 import type { ResourceDef } from '../../types.js';
-import { type FieldError, type FieldPath, invalid, notSupported, path, required } from '../../../machinery/fielderrors.js';
-import { isDNS1035Label, isDNS1123Subdomain, isValidIP, isValidPortName, isValidPortNum, regexError } from '../../../machinery/validation.js';
+import {
+  type FieldError,
+  type FieldPath,
+  invalid,
+  notSupported,
+  path,
+  required,
+} from '../../../machinery/fielderrors.js';
+import {
+  isDNS1035Label,
+  isDNS1123Subdomain,
+  isValidIP,
+  isValidPortName,
+  isValidPortNum,
+  regexError,
+} from '../../../machinery/validation.js';
 import { ingressColumns } from './tables.js';
 import { clearStatus, isObject } from '../../apps/v1/workload.js';
 
@@ -57,8 +71,10 @@ export function validateIngressBackend(b: any, p: FieldPath): FieldError[] {
   const hasName = typeof port.name === 'string' && port.name.length > 0;
   const hasNumber = port.number !== undefined && port.number !== null && port.number !== 0;
   if (hasName && hasNumber) errs.push(invalid(sp.child('port'), port, 'cannot set both port name & port number'));
-  else if (hasName) for (const m of isValidPortName(port.name)) errs.push(invalid(sp.child('port', 'name'), port.name, m));
-  else if (hasNumber) for (const m of isValidPortNum(port.number)) errs.push(invalid(sp.child('port', 'number'), port.number, m));
+  else if (hasName)
+    for (const m of isValidPortName(port.name)) errs.push(invalid(sp.child('port', 'name'), port.name, m));
+  else if (hasNumber)
+    for (const m of isValidPortNum(port.number)) errs.push(invalid(sp.child('port', 'number'), port.number, m));
   else errs.push(required(sp.child('port'), 'port name or number is required'));
   return errs;
 }
@@ -76,8 +92,10 @@ function validateHTTPIngressPath(hp: any, p: FieldPath): FieldError[] {
   } else if (pt === 'Exact' || pt === 'Prefix') {
     if (!ip.startsWith('/')) errs.push(invalid(p.child('path'), ip, 'must be an absolute path'));
     if (ip.length > 0) {
-      for (const seq of INVALID_PATH_SEQUENCES) if (ip.includes(seq)) errs.push(invalid(p.child('path'), ip, `must not contain '${seq}'`));
-      for (const suf of INVALID_PATH_SUFFIXES) if (ip.endsWith(suf)) errs.push(invalid(p.child('path'), ip, `cannot end with '${suf}'`));
+      for (const seq of INVALID_PATH_SEQUENCES)
+        if (ip.includes(seq)) errs.push(invalid(p.child('path'), ip, `must not contain '${seq}'`));
+      for (const suf of INVALID_PATH_SUFFIXES)
+        if (ip.endsWith(suf)) errs.push(invalid(p.child('path'), ip, `cannot end with '${suf}'`));
     }
   } else if (pt === 'ImplementationSpecific') {
     if (ip.length > 0 && !ip.startsWith('/')) errs.push(invalid(p.child('path'), ip, 'must be an absolute path'));
@@ -95,10 +113,12 @@ export function validateIngressSpec(spec: any, p: FieldPath): FieldError[] {
   if (rules.length === 0 && !isObject(spec.defaultBackend)) {
     errs.push(invalid(p, spec.rules ?? null, 'either `defaultBackend` or `rules` must be specified'));
   }
-  if (isObject(spec.defaultBackend)) errs.push(...validateIngressBackend(spec.defaultBackend, p.child('defaultBackend')));
+  if (isObject(spec.defaultBackend))
+    errs.push(...validateIngressBackend(spec.defaultBackend, p.child('defaultBackend')));
   rules.forEach((rule, i) => {
     const rp = p.child('rules').index(i);
-    if (typeof rule?.host === 'string' && rule.host.length > 0) errs.push(...validateIngressHost(rule.host, rp.child('host')));
+    if (typeof rule?.host === 'string' && rule.host.length > 0)
+      errs.push(...validateIngressHost(rule.host, rp.child('host')));
     if (isObject(rule?.http)) {
       const paths: any[] = rule.http.paths ?? [];
       if (paths.length === 0) errs.push(required(rp.child('http', 'paths')));
@@ -108,12 +128,14 @@ export function validateIngressSpec(spec: any, p: FieldPath): FieldError[] {
   (spec.tls ?? []).forEach((tls: any, i: number) => {
     (tls?.hosts ?? []).forEach((h: string, j: number) => {
       const hp = p.child('tls').index(i).child('hosts').index(j);
-      const msgs = typeof h === 'string' && h.includes('*') ? isWildcardDNS1123Subdomain(h) : isDNS1123Subdomain(String(h));
+      const msgs =
+        typeof h === 'string' && h.includes('*') ? isWildcardDNS1123Subdomain(h) : isDNS1123Subdomain(String(h));
       for (const m of msgs) errs.push(invalid(hp, h, m));
     });
   });
   if (typeof spec.ingressClassName === 'string') {
-    for (const m of isDNS1123Subdomain(spec.ingressClassName)) errs.push(invalid(p.child('ingressClassName'), spec.ingressClassName, m));
+    for (const m of isDNS1123Subdomain(spec.ingressClassName))
+      errs.push(invalid(p.child('ingressClassName'), spec.ingressClassName, m));
   }
   return errs;
 }
@@ -124,7 +146,13 @@ export function validateIngress(obj: any): FieldError[] {
   const errs = validateIngressSpec(obj.spec, path('spec'));
   const ann = obj.metadata?.annotations?.[ANNOTATION_INGRESS_CLASS];
   if (ann !== undefined && typeof obj.spec?.ingressClassName === 'string' && obj.spec.ingressClassName.length > 0) {
-    errs.push(invalid(path('annotations').child(ANNOTATION_INGRESS_CLASS), ann, 'can not be set when the class field is also set'));
+    errs.push(
+      invalid(
+        path('annotations').child(ANNOTATION_INGRESS_CLASS),
+        ann,
+        'can not be set when the class field is also set',
+      ),
+    );
   }
   return errs;
 }

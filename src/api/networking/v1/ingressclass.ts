@@ -1,6 +1,15 @@
 // networking.k8s.io/v1 IngressClass (cluster-scoped).
 import type { ResourceDef } from '../../types.js';
-import { type FieldError, type FieldPath, forbidden, invalid, notSupported, path, required, tooLong } from '../../../machinery/fielderrors.js';
+import {
+  type FieldError,
+  type FieldPath,
+  forbidden,
+  invalid,
+  notSupported,
+  path,
+  required,
+  tooLong,
+} from '../../../machinery/fielderrors.js';
 import { isDNS1123Subdomain, isDomainPrefixedPath, isPathSegmentName } from '../../../machinery/validation.js';
 import { ingressClassColumns } from './tables.js';
 import { ensure, immutable, isObject } from '../../apps/v1/workload.js';
@@ -26,10 +35,12 @@ function validateParameters(params: any, p: FieldPath): FieldError[] {
   if (!scope) {
     errs.push(required(p.child('scope')));
   } else if (scope === 'Namespace') {
-    if (!params.namespace) errs.push(required(p.child('namespace'), '`parameters.scope` is set to \'Namespace\''));
-    else for (const m of isDNS1123Subdomain(params.namespace)) errs.push(invalid(p.child('namespace'), params.namespace, m));
+    if (!params.namespace) errs.push(required(p.child('namespace'), "`parameters.scope` is set to 'Namespace'"));
+    else
+      for (const m of isDNS1123Subdomain(params.namespace))
+        errs.push(invalid(p.child('namespace'), params.namespace, m));
   } else if (scope === 'Cluster') {
-    if (params.namespace) errs.push(forbidden(p.child('namespace'), '`parameters.scope` is set to \'Cluster\''));
+    if (params.namespace) errs.push(forbidden(p.child('namespace'), "`parameters.scope` is set to 'Cluster'"));
   } else {
     errs.push(notSupported(p.child('scope'), scope, ['Cluster', 'Namespace']));
   }

@@ -1,7 +1,15 @@
 // networking.k8s.io/v1 NetworkPolicy.
 import ipaddr from 'ipaddr.js';
 import type { ResourceDef } from '../../types.js';
-import { type FieldError, type FieldPath, forbidden, invalid, notSupported, path, required } from '../../../machinery/fielderrors.js';
+import {
+  type FieldError,
+  type FieldPath,
+  forbidden,
+  invalid,
+  notSupported,
+  path,
+  required,
+} from '../../../machinery/fielderrors.js';
 import { isValidCIDR, isValidPortName, isValidPortNum, validateLabelSelector } from '../../../machinery/validation.js';
 import { networkPolicyColumns } from './tables.js';
 import { ensure, isObject } from '../../apps/v1/workload.js';
@@ -39,7 +47,8 @@ function validatePort(port: any, p: FieldPath): FieldError[] {
         for (const m of isValidPortNum(end)) errs.push(invalid(p.child('endPort'), end, m));
       }
     } else {
-      if (end !== undefined && end !== null) errs.push(invalid(p.child('endPort'), end, 'may not be specified when `port` is non-numeric'));
+      if (end !== undefined && end !== null)
+        errs.push(invalid(p.child('endPort'), end, 'may not be specified when `port` is non-numeric'));
       for (const m of isValidPortName(String(pt))) errs.push(invalid(p.child('port'), pt, m));
     }
   } else if (end !== undefined && end !== null) {
@@ -113,8 +122,12 @@ export function validateNetworkPolicySpec(spec: any, p: FieldPath): FieldError[]
   ]) {
     (spec[dir] ?? []).forEach((rule: any, i: number) => {
       const rp = p.child(dir).index(i);
-      (rule?.ports ?? []).forEach((port: any, j: number) => errs.push(...validatePort(port, rp.child('ports').index(j))));
-      (rule?.[peers] ?? []).forEach((peer: any, j: number) => errs.push(...validatePeer(peer, rp.child(peers).index(j))));
+      (rule?.ports ?? []).forEach((port: any, j: number) =>
+        errs.push(...validatePort(port, rp.child('ports').index(j))),
+      );
+      (rule?.[peers] ?? []).forEach((peer: any, j: number) =>
+        errs.push(...validatePeer(peer, rp.child(peers).index(j))),
+      );
     });
   }
   const types: unknown[] = spec.policyTypes ?? [];

@@ -3,7 +3,12 @@ import type { ResourceDef } from '../../types.js';
 import { type FieldError, type FieldPath, invalid, notSupported, path } from '../../../machinery/fielderrors.js';
 import { validateLabelSelector, validateNonnegative } from '../../../machinery/validation.js';
 import { podDisruptionBudgetColumns } from './tables.js';
-import { clearStatus, isNotMoreThan100Percent, isObject, validatePositiveIntOrPercent } from '../../apps/v1/workload.js';
+import {
+  clearStatus,
+  isNotMoreThan100Percent,
+  isObject,
+  validatePositiveIntOrPercent,
+} from '../../apps/v1/workload.js';
 
 const EVICTION_POLICIES = ['AlwaysAllow', 'IfHealthyBudget'];
 const isSet = (v: unknown): boolean => v !== undefined && v !== null;
@@ -32,7 +37,8 @@ export function validatePodDisruptionBudgetSpec(spec: any, p: FieldPath): FieldE
 export function validatePodDisruptionBudgetStatus(status: any, p: FieldPath): FieldError[] {
   if (!isObject(status)) return [];
   const errs: FieldError[] = [];
-  for (const f of ['disruptionsAllowed', 'currentHealthy', 'desiredHealthy', 'expectedPods']) errs.push(...validateNonnegative(status[f], p.child(f)));
+  for (const f of ['disruptionsAllowed', 'currentHealthy', 'desiredHealthy', 'expectedPods'])
+    errs.push(...validateNonnegative(status[f], p.child(f)));
   return errs;
 }
 

@@ -11,7 +11,8 @@ export function validateClusterRole(obj: any): FieldError[] {
   if (agg !== undefined && agg !== null) {
     const sels: any[] = agg.clusterRoleSelectors ?? [];
     const sp = path('aggregationRule', 'clusterRoleSelectors');
-    if (sels.length === 0) errs.push(required(sp, 'at least one clusterRoleSelector required if aggregationRule is non-nil'));
+    if (sels.length === 0)
+      errs.push(required(sp, 'at least one clusterRoleSelector required if aggregationRule is non-nil'));
     sels.forEach((s, i) => errs.push(...validateLabelSelector(s, sp.index(i))));
   }
   return errs;

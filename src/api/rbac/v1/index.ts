@@ -7,4 +7,9 @@ import { roleBindingResource } from './rolebinding.js';
 
 export { clusterRoleBindingResource, clusterRoleResource, roleBindingResource, roleResource };
 
-export const resources: ResourceDef[] = [roleResource, clusterRoleResource, roleBindingResource, clusterRoleBindingResource];
+export const resources: ResourceDef[] = [
+  roleResource,
+  clusterRoleResource,
+  roleBindingResource,
+  clusterRoleBindingResource,
+];

@@ -13,21 +13,37 @@ export function validatePolicyRule(rule: any, isNamespaced: boolean, p: FieldPat
   const nonResourceURLs: unknown[] = rule?.nonResourceURLs ?? [];
   if (nonResourceURLs.length > 0) {
     if (isNamespaced) {
-      errs.push(invalid(p.child('nonResourceURLs'), nonResourceURLs, 'namespaced rules cannot apply to non-resource URLs'));
+      errs.push(
+        invalid(p.child('nonResourceURLs'), nonResourceURLs, 'namespaced rules cannot apply to non-resource URLs'),
+      );
     }
-    if ((rule.apiGroups ?? []).length > 0 || (rule.resources ?? []).length > 0 || (rule.resourceNames ?? []).length > 0) {
-      errs.push(invalid(p.child('nonResourceURLs'), nonResourceURLs, 'rules cannot apply to both regular resources and non-resource URLs'));
+    if (
+      (rule.apiGroups ?? []).length > 0 ||
+      (rule.resources ?? []).length > 0 ||
+      (rule.resourceNames ?? []).length > 0
+    ) {
+      errs.push(
+        invalid(
+          p.child('nonResourceURLs'),
+          nonResourceURLs,
+          'rules cannot apply to both regular resources and non-resource URLs',
+        ),
+      );
     }
     return errs;
   }
-  if ((rule?.apiGroups ?? []).length === 0) errs.push(required(p.child('apiGroups'), 'resource rules must supply at least one api group'));
-  if ((rule?.resources ?? []).length === 0) errs.push(required(p.child('resources'), 'resource rules must supply at least one resource'));
+  if ((rule?.apiGroups ?? []).length === 0)
+    errs.push(required(p.child('apiGroups'), 'resource rules must supply at least one api group'));
+  if ((rule?.resources ?? []).length === 0)
+    errs.push(required(p.child('resources'), 'resource rules must supply at least one resource'));
   return errs;
 }
 
 export function validateRules(obj: any, isNamespaced: boolean): FieldError[] {
   const errs: FieldError[] = [];
-  (obj.rules ?? []).forEach((r: any, i: number) => errs.push(...validatePolicyRule(r, isNamespaced, path('rules').index(i))));
+  (obj.rules ?? []).forEach((r: any, i: number) =>
+    errs.push(...validatePolicyRule(r, isNamespaced, path('rules').index(i))),
+  );
   return errs;
 }
 

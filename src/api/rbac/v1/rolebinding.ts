@@ -1,7 +1,14 @@
 // rbac.authorization.k8s.io/v1 RoleBinding, and the roleRef/subject checks shared with
 // ClusterRoleBinding.
 import type { ResourceDef } from '../../types.js';
-import { type FieldError, type FieldPath, invalid, notSupported, path, required } from '../../../machinery/fielderrors.js';
+import {
+  type FieldError,
+  type FieldPath,
+  invalid,
+  notSupported,
+  path,
+  required,
+} from '../../../machinery/fielderrors.js';
 import { isDNS1123Subdomain, isPathSegmentName } from '../../../machinery/validation.js';
 import { roleBindingColumns } from './tables.js';
 import { deepEqual, isObject } from '../../apps/v1/workload.js';
@@ -46,13 +53,17 @@ export function validateBinding(obj: any, isNamespaced: boolean): FieldError[] {
   if (!kinds.includes(ref.kind)) errs.push(notSupported(rp.child('kind'), ref.kind ?? '', kinds));
   if (!ref.name) errs.push(required(rp.child('name')));
   else for (const m of isPathSegmentName(ref.name)) errs.push(invalid(rp.child('name'), ref.name, m));
-  (obj.subjects ?? []).forEach((s: any, i: number) => errs.push(...validateSubject(s, isNamespaced, path('subjects').index(i))));
+  (obj.subjects ?? []).forEach((s: any, i: number) =>
+    errs.push(...validateSubject(s, isNamespaced, path('subjects').index(i))),
+  );
   return errs;
 }
 
 /** roleRef cannot change: a binding to another role is another binding. */
 export function validateBindingUpdate(obj: any, old: any): FieldError[] {
-  return deepEqual(obj.roleRef, old.roleRef) ? [] : [invalid(path('roleRef'), obj.roleRef ?? null, 'cannot change roleRef')];
+  return deepEqual(obj.roleRef, old.roleRef)
+    ? []
+    : [invalid(path('roleRef'), obj.roleRef ?? null, 'cannot change roleRef')];
 }
 
 export const roleBindingResource: ResourceDef = {

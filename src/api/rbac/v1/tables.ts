@@ -5,7 +5,11 @@ import type { TableColumn } from '../../types.js';
 import { ageColumn, defaultColumns, nameColumn } from '../../printing.js';
 
 /** Users, groups and service accounts (`namespace/name`) of a binding's subjects. */
-export function subjectsStrings(subjects: readonly Subject[] | undefined): { users: string[]; groups: string[]; serviceAccounts: string[] } {
+export function subjectsStrings(subjects: readonly Subject[] | undefined): {
+  users: string[];
+  groups: string[];
+  serviceAccounts: string[];
+} {
   const users: string[] = [];
   const groups: string[] = [];
   const serviceAccounts: string[] = [];

@@ -35,13 +35,25 @@ export function validatePriorityClass(obj: any): FieldError[] {
     const err = knownSystemClassError(name, obj.value, obj.globalDefault);
     if (err) {
       errs.push(
-        forbidden(path('metadata', 'name'), `priority class names with '${SYSTEM_PRIORITY_CLASS_PREFIX}' prefix are reserved for system use only. error: ${err}`),
+        forbidden(
+          path('metadata', 'name'),
+          `priority class names with '${SYSTEM_PRIORITY_CLASS_PREFIX}' prefix are reserved for system use only. error: ${err}`,
+        ),
       );
     }
   } else if (typeof obj.value === 'number' && obj.value > HIGHEST_USER_DEFINABLE_PRIORITY) {
-    errs.push(forbidden(path('value'), `maximum allowed value of a user defined priority is ${HIGHEST_USER_DEFINABLE_PRIORITY}`));
+    errs.push(
+      forbidden(
+        path('value'),
+        `maximum allowed value of a user defined priority is ${HIGHEST_USER_DEFINABLE_PRIORITY}`,
+      ),
+    );
   }
-  if (obj.preemptionPolicy !== undefined && obj.preemptionPolicy !== null && !PREEMPTION_POLICIES.includes(obj.preemptionPolicy)) {
+  if (
+    obj.preemptionPolicy !== undefined &&
+    obj.preemptionPolicy !== null &&
+    !PREEMPTION_POLICIES.includes(obj.preemptionPolicy)
+  ) {
     errs.push(notSupported(path('preemptionPolicy'), obj.preemptionPolicy, PREEMPTION_POLICIES));
   }
   return errs;

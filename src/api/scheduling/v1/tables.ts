@@ -5,7 +5,12 @@ import { ageColumn, nameColumn } from '../../printing.js';
 
 export const priorityClassColumns: TableColumn[] = [
   nameColumn(),
-  { name: 'Value', type: 'integer', description: 'Priority given to pods of this class.', cell: (o: PriorityClass) => o.value ?? 0 },
+  {
+    name: 'Value',
+    type: 'integer',
+    description: 'Priority given to pods of this class.',
+    cell: (o: PriorityClass) => o.value ?? 0,
+  },
   {
     name: 'Global-Default',
     type: 'boolean',

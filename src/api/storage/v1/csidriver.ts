@@ -15,7 +15,8 @@ export function defaultCSIDriver(obj: any): void {
   if (!isSet(spec.podInfoOnMount)) spec.podInfoOnMount = false;
   if (!isSet(spec.storageCapacity)) spec.storageCapacity = false;
   if (!isSet(spec.fsGroupPolicy)) spec.fsGroupPolicy = 'ReadWriteOnceWithFSType';
-  if (!Array.isArray(spec.volumeLifecycleModes) || spec.volumeLifecycleModes.length === 0) spec.volumeLifecycleModes = ['Persistent'];
+  if (!Array.isArray(spec.volumeLifecycleModes) || spec.volumeLifecycleModes.length === 0)
+    spec.volumeLifecycleModes = ['Persistent'];
   if (!isSet(spec.requiresRepublish)) spec.requiresRepublish = false;
   if (!isSet(spec.seLinuxMount)) spec.seLinuxMount = false;
 }
@@ -24,7 +25,8 @@ export function validateCSIDriver(obj: any): FieldError[] {
   const errs = validateCSIDriverName(obj.metadata?.name, path('metadata', 'name'));
   const spec = obj.spec ?? {};
   const p = path('spec');
-  for (const f of ['attachRequired', 'podInfoOnMount', 'storageCapacity', 'requiresRepublish']) if (!isSet(spec[f])) errs.push(required(p.child(f)));
+  for (const f of ['attachRequired', 'podInfoOnMount', 'storageCapacity', 'requiresRepublish'])
+    if (!isSet(spec[f])) errs.push(required(p.child(f)));
   if (isSet(spec.fsGroupPolicy) && !FS_GROUP_POLICIES.includes(spec.fsGroupPolicy)) {
     errs.push(notSupported(p.child('fsGroupPolicy'), spec.fsGroupPolicy, FS_GROUP_POLICIES));
   }
@@ -39,8 +41,10 @@ export function validateCSIDriver(obj: any): FieldError[] {
     audiences.add(aud);
     const exp = tr?.expirationSeconds;
     if (isSet(exp)) {
-      if (exp < 600) errs.push(invalid(tp.child('expirationSeconds'), exp, 'may not specify a duration less than 10 minutes'));
-      if (exp > 4294967296) errs.push(invalid(tp.child('expirationSeconds'), exp, 'may not specify a duration larger than 2^32 seconds'));
+      if (exp < 600)
+        errs.push(invalid(tp.child('expirationSeconds'), exp, 'may not specify a duration less than 10 minutes'));
+      if (exp > 4294967296)
+        errs.push(invalid(tp.child('expirationSeconds'), exp, 'may not specify a duration larger than 2^32 seconds'));
     }
   });
   return errs;

@@ -17,7 +17,8 @@ export function validateCSINode(obj: any): FieldError[] {
     errs.push(...validateCSIDriverName(d?.name, p.child('name')));
     const nodeID: string = d?.nodeID ?? '';
     if (nodeID.length === 0) errs.push(required(p.child('nodeID'), nodeID));
-    if (nodeID.length > NODE_ID_MAX) errs.push(invalid(p.child('nodeID'), nodeID, `must be ${NODE_ID_MAX} characters or less`));
+    if (nodeID.length > NODE_ID_MAX)
+      errs.push(invalid(p.child('nodeID'), nodeID, `must be ${NODE_ID_MAX} characters or less`));
     errs.push(...validateNonnegative(d?.allocatable?.count, p.child('allocatable', 'count')));
     if (names.has(d?.name)) errs.push(duplicate(p.child('name'), d?.name));
     names.add(d?.name);

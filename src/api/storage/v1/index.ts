@@ -7,4 +7,9 @@ import { volumeAttachmentResource } from './volumeattachment.js';
 
 export { csiDriverResource, csiNodeResource, storageClassResource, volumeAttachmentResource };
 
-export const resources: ResourceDef[] = [storageClassResource, csiDriverResource, csiNodeResource, volumeAttachmentResource];
+export const resources: ResourceDef[] = [
+  storageClassResource,
+  csiDriverResource,
+  csiNodeResource,
+  volumeAttachmentResource,
+];

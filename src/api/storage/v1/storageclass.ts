@@ -1,7 +1,16 @@
 // storage.k8s.io/v1 StorageClass (cluster-scoped). Also the CSI driver name rule the other
 // storage kinds share.
 import type { ResourceDef } from '../../types.js';
-import { type FieldError, type FieldPath, forbidden, invalid, notSupported, path, required, tooLong } from '../../../machinery/fielderrors.js';
+import {
+  type FieldError,
+  type FieldPath,
+  forbidden,
+  invalid,
+  notSupported,
+  path,
+  required,
+  tooLong,
+} from '../../../machinery/fielderrors.js';
 import { isDNS1123Subdomain, isQualifiedName, validateLabelName } from '../../../machinery/validation.js';
 import { storageClassColumns } from './tables.js';
 import { deepEqual, immutable, isObject } from '../../apps/v1/workload.js';
@@ -65,18 +74,23 @@ export function validateStorageClass(obj: any): FieldError[] {
   if (prov.length === 0) errs.push(required(path('provisioner'), ''));
   else for (const m of isQualifiedName(prov.toLowerCase())) errs.push(invalid(path('provisioner'), prov, m));
   errs.push(...validateParameters(obj.parameters, path('parameters')));
-  if (obj.reclaimPolicy && !RECLAIM_POLICIES.includes(obj.reclaimPolicy)) errs.push(notSupported(path('reclaimPolicy'), obj.reclaimPolicy, RECLAIM_POLICIES));
+  if (obj.reclaimPolicy && !RECLAIM_POLICIES.includes(obj.reclaimPolicy))
+    errs.push(notSupported(path('reclaimPolicy'), obj.reclaimPolicy, RECLAIM_POLICIES));
   if (!obj.volumeBindingMode) errs.push(required(path('volumeBindingMode')));
-  else if (!BINDING_MODES.includes(obj.volumeBindingMode)) errs.push(notSupported(path('volumeBindingMode'), obj.volumeBindingMode, BINDING_MODES));
+  else if (!BINDING_MODES.includes(obj.volumeBindingMode))
+    errs.push(notSupported(path('volumeBindingMode'), obj.volumeBindingMode, BINDING_MODES));
   errs.push(...validateAllowedTopologies(obj.allowedTopologies, path('allowedTopologies')));
   return errs;
 }
 
 export function validateStorageClassUpdate(obj: any, old: any): FieldError[] {
   const errs: FieldError[] = [];
-  if (!deepEqual(obj.parameters, old.parameters)) errs.push(forbidden(path('parameters'), 'updates to parameters are forbidden.'));
-  if ((obj.provisioner ?? '') !== (old.provisioner ?? '')) errs.push(forbidden(path('provisioner'), 'updates to provisioner are forbidden.'));
-  if ((obj.reclaimPolicy ?? '') !== (old.reclaimPolicy ?? '')) errs.push(forbidden(path('reclaimPolicy'), 'updates to reclaimPolicy are forbidden.'));
+  if (!deepEqual(obj.parameters, old.parameters))
+    errs.push(forbidden(path('parameters'), 'updates to parameters are forbidden.'));
+  if ((obj.provisioner ?? '') !== (old.provisioner ?? ''))
+    errs.push(forbidden(path('provisioner'), 'updates to provisioner are forbidden.'));
+  if ((obj.reclaimPolicy ?? '') !== (old.reclaimPolicy ?? ''))
+    errs.push(forbidden(path('reclaimPolicy'), 'updates to reclaimPolicy are forbidden.'));
   errs.push(...immutable(obj.volumeBindingMode, old.volumeBindingMode, path('volumeBindingMode')));
   return errs;
 }

@@ -9,7 +9,12 @@ export const storageClassColumns: TableColumn[] = [
     ...nameColumn(),
     cell: (o: StorageClass) => (o.metadata?.name ?? '') + (isDefaultStorageClass(o) ? ' (default)' : ''),
   },
-  { name: 'Provisioner', type: 'string', description: 'The volume plugin that provisions volumes.', cell: (o: StorageClass) => o.provisioner ?? '' },
+  {
+    name: 'Provisioner',
+    type: 'string',
+    description: 'The volume plugin that provisions volumes.',
+    cell: (o: StorageClass) => o.provisioner ?? '',
+  },
   {
     name: 'ReclaimPolicy',
     type: 'string',
@@ -74,21 +79,42 @@ export const csiDriverColumns: TableColumn[] = [
 
 export const csiNodeColumns: TableColumn[] = [
   nameColumn(),
-  { name: 'Drivers', type: 'integer', description: 'Number of CSI drivers registered on the node.', cell: (o: CSINode) => (o.spec?.drivers ?? []).length },
+  {
+    name: 'Drivers',
+    type: 'integer',
+    description: 'Number of CSI drivers registered on the node.',
+    cell: (o: CSINode) => (o.spec?.drivers ?? []).length,
+  },
   ageColumn(),
 ];
 
 export const volumeAttachmentColumns: TableColumn[] = [
   nameColumn(),
   // Upstream marks this column with the name format too.
-  { name: 'Attacher', type: 'string', format: 'name', description: 'The driver attaching the volume.', cell: (o: VolumeAttachment) => o.spec?.attacher ?? '' },
+  {
+    name: 'Attacher',
+    type: 'string',
+    format: 'name',
+    description: 'The driver attaching the volume.',
+    cell: (o: VolumeAttachment) => o.spec?.attacher ?? '',
+  },
   {
     name: 'PV',
     type: 'string',
     description: 'The persistent volume being attached.',
     cell: (o: VolumeAttachment) => o.spec?.source?.persistentVolumeName ?? '',
   },
-  { name: 'Node', type: 'string', description: 'The node the volume is attached to.', cell: (o: VolumeAttachment) => o.spec?.nodeName ?? '' },
-  { name: 'Attached', type: 'boolean', description: 'Whether the attach succeeded.', cell: (o: VolumeAttachment) => o.status?.attached ?? false },
+  {
+    name: 'Node',
+    type: 'string',
+    description: 'The node the volume is attached to.',
+    cell: (o: VolumeAttachment) => o.spec?.nodeName ?? '',
+  },
+  {
+    name: 'Attached',
+    type: 'boolean',
+    description: 'Whether the attach succeeded.',
+    cell: (o: VolumeAttachment) => o.status?.attached ?? false,
+  },
   ageColumn(),
 ];

@@ -13,11 +13,14 @@ const isSet = (v: unknown): boolean => v !== undefined && v !== null;
 function validateSource(src: any, p: FieldPath): FieldError[] {
   const hasPV = isSet(src?.persistentVolumeName);
   const hasInline = isSet(src?.inlineVolumeSpec);
-  if (!hasPV && !hasInline) return [required(p, 'must specify exactly one of inlineVolumeSpec and persistentVolumeName')];
-  if (hasPV && hasInline) return [forbidden(p, 'must specify exactly one of inlineVolumeSpec and persistentVolumeName')];
+  if (!hasPV && !hasInline)
+    return [required(p, 'must specify exactly one of inlineVolumeSpec and persistentVolumeName')];
+  if (hasPV && hasInline)
+    return [forbidden(p, 'must specify exactly one of inlineVolumeSpec and persistentVolumeName')];
   if (hasPV) {
     const pv = String(src.persistentVolumeName);
-    if (pv.length === 0) return [required(p.child('persistentVolumeName'), 'must specify non empty persistentVolumeName')];
+    if (pv.length === 0)
+      return [required(p.child('persistentVolumeName'), 'must specify non empty persistentVolumeName')];
     return isDNS1123Subdomain(pv).map((m) => invalid(p.child('persistentVolumeName'), pv, m));
   }
   return [];
@@ -26,7 +29,9 @@ function validateSource(src: any, p: FieldPath): FieldError[] {
 function validateVolumeError(e: any, p: FieldPath): FieldError[] {
   if (!isObject(e)) return [];
   const msg: string = e.message ?? '';
-  return msg.length > MAX_ERROR_MESSAGE ? [invalid(p.child('message'), msg, `must be ${MAX_ERROR_MESSAGE} characters or less`)] : [];
+  return msg.length > MAX_ERROR_MESSAGE
+    ? [invalid(p.child('message'), msg, `must be ${MAX_ERROR_MESSAGE} characters or less`)]
+    : [];
 }
 
 export function validateVolumeAttachment(obj: any): FieldError[] {
@@ -44,7 +49,8 @@ export function validateVolumeAttachment(obj: any): FieldError[] {
     const sp = path('status');
     let size = 0;
     for (const [k, v] of Object.entries(status.attachmentMetadata ?? {})) size += k.length + String(v).length;
-    if (size > MAX_ATTACHED_METADATA) errs.push(invalid(sp.child('attachmentMetadata'), '', `must be less than ${MAX_ATTACHED_METADATA} bytes`));
+    if (size > MAX_ATTACHED_METADATA)
+      errs.push(invalid(sp.child('attachmentMetadata'), '', `must be less than ${MAX_ATTACHED_METADATA} bytes`));
     errs.push(...validateVolumeError(status.attachError, sp.child('attachError')));
     errs.push(...validateVolumeError(status.detachError, sp.child('detachError')));
   }
@@ -62,6 +68,7 @@ export const volumeAttachmentResource: ResourceDef = {
   generationTracksSpec: true,
   prepareForCreate: clearStatus,
   validate: validateVolumeAttachment,
-  validateUpdate: (obj, old) => (deepEqual(obj.spec, old.spec) ? [] : [invalid(path('spec'), obj.spec, 'field is immutable')]),
+  validateUpdate: (obj, old) =>
+    deepEqual(obj.spec, old.spec) ? [] : [invalid(path('spec'), obj.spec, 'field is immutable')],
   table: volumeAttachmentColumns,
 };
