@@ -258,14 +258,14 @@ async function startK8ts(): Promise<K8ts> {
   ];
   const child = spawn(process.execPath, args, { cwd: dataDir, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => {
+  child.stderr.on('data', (d: Buffer) => {
     stderr += d.toString();
     if (stderr.length > 100_000) stderr = stderr.slice(-50_000);
   });
   const line = await new Promise<string>((ok, fail) => {
     let out = '';
     const timer = setTimeout(() => fail(new Error(`k8ts server did not start in 60 s:\n${stderr}`)), 60_000);
-    child.stdout!.on('data', (d: Buffer) => {
+    child.stdout.on('data', (d: Buffer) => {
       out += d.toString();
       const m = /k8ts server ready: .*\n/.exec(out);
       if (m) {
@@ -372,7 +372,7 @@ async function startEtcd(): Promise<Etcd> {
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => {
+  child.stderr.on('data', (d: Buffer) => {
     stderr += d.toString();
     if (stderr.length > 100_000) stderr = stderr.slice(-50_000);
   });

@@ -62,7 +62,7 @@ export function launch(
 ): Promise<{ child: ChildProcess; match: RegExpExecArray; stderr: () => string }> {
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => {
+  child.stderr.on('data', (d: Buffer) => {
     stderr += d.toString();
     if (stderr.length > 200_000) stderr = stderr.slice(-100_000);
   });
@@ -72,7 +72,7 @@ export function launch(
       () => fail(new Error(`${name} not ready in ${timeoutMs} ms:\n${stderr.slice(-5000)}`)),
       timeoutMs,
     );
-    child.stdout!.on('data', (d: Buffer) => {
+    child.stdout.on('data', (d: Buffer) => {
       out += d.toString();
       const m = ready.exec(out);
       if (m) {

@@ -227,7 +227,7 @@ async function main(): Promise<void> {
     children.push(k8ts);
     const [port, heapMB] = await new Promise<[number, number]>((resolve, reject) => {
       let out = '';
-      k8ts.stdout!.on('data', (d) => {
+      k8ts.stdout.on('data', (d) => {
         out += d;
         const m = /ready (\d+) ([\d.]+)/.exec(out);
         if (m) resolve([Number(m[1]), Number(m[2])]);

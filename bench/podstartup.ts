@@ -113,12 +113,10 @@ function memOf(pid: number): { rssKiB: number; pssKiB: number } {
 }
 
 const sumMem = (pids: number[]) =>
-  pids
-    .map(memOf)
-    .reduce((a, m) => ({ rssKiB: a.rssKiB + (m.rssKiB || 0), pssKiB: a.pssKiB + (m.pssKiB || 0) }), {
-      rssKiB: 0,
-      pssKiB: 0,
-    });
+  pids.map(memOf).reduce((a, m) => ({ rssKiB: a.rssKiB + (m.rssKiB || 0), pssKiB: a.pssKiB + (m.pssKiB || 0) }), {
+    rssKiB: 0,
+    pssKiB: 0,
+  });
 
 /** Busy CPU seconds of the whole machine so far (from /proc/stat). */
 function machineBusy(): number {
@@ -423,7 +421,7 @@ async function k8tsPhase(
       lastReady = now;
     }
   };
-  const w = pods.watch({ resourceVersion: rv, labelSelector: `phase=${phase}` }, onEvent as any);
+  const w = pods.watch({ resourceVersion: rv, labelSelector: `phase=${phase}` }, onEvent);
   const start = Date.now();
   try {
     await arrive(PODS, rate, async (i) => {

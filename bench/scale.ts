@@ -366,7 +366,7 @@ async function main(): Promise<void> {
     };
     const watchLoop = (async () => {
       while (state.watching) {
-        const w = client!.resource(R.pods).watch({ resourceVersion: rv, allowWatchBookmarks: true }, onPod);
+        const w = client.resource(R.pods).watch({ resourceVersion: rv, allowWatchBookmarks: true }, onPod);
         podWatch = w;
         const end = await w.done;
         if (end.error && state.watching) log(`pod watch ended: ${end.error.message}; reopening from ${rv}`);

@@ -92,7 +92,7 @@ async function scenario(name: string, antiAffinity: boolean): Promise<Result> {
   const api = embedded.api;
   const client = inProcessClient(api, { fieldManager: 'bench' });
   try {
-    await client.resource(R.namespaces).create({ metadata: { name: 'bench' } } as any);
+    await client.resource(R.namespaces).create({ metadata: { name: 'bench' } });
     const nodes = Array.from({ length: cfg.nodes }, (_, i) => i);
     await inParallel(nodes, 50, async (i) => {
       const alloc = { cpu: '32', memory: '128Gi', pods: '110' };
@@ -102,7 +102,7 @@ async function scenario(name: string, antiAffinity: boolean): Promise<Result> {
           labels: { 'kubernetes.io/hostname': `node-${i}`, 'topology.kubernetes.io/zone': `zone-${i % 3}` },
         },
         status: { capacity: alloc, allocatable: alloc, conditions: [{ type: 'Ready', status: 'True' }] },
-      } as any);
+      });
     });
     const created = new Map<string, number>();
     const bound = new Map<string, number>();

@@ -229,7 +229,7 @@ class Generator {
     if (ts.isTypeReferenceNode(node)) {
       const typeName = node.typeName.getText();
       if (typeName === 'Array' && node.typeArguments?.length === 1) {
-        return { type: 'array', items: this.typeSchema(node.typeArguments[0]!, ctx, numberFormat) };
+        return { type: 'array', items: this.typeSchema(node.typeArguments[0], ctx, numberFormat) };
       }
       return this.refTo(typeName, ctx);
     }
@@ -313,7 +313,7 @@ function main(): void {
   const require = createRequire(import.meta.url);
   const root = dirname(require.resolve('kubernetes-types/package.json'));
   const { definitions, warnings } = new Generator(root).run();
-  addSchemaExtensions(definitions as Record<string, Schema>);
+  addSchemaExtensions(definitions);
   for (const w of warnings) process.stderr.write(`gen-openapi: warning: ${w}\n`);
   // dist/tools/gen-openapi.js -> dist/openapi/definitions.json
   const outFile = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'openapi', 'definitions.json');

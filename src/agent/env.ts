@@ -53,13 +53,13 @@ export function expand(input: string, mapping: (name: string) => string): string
   let out = '';
   let i = 0;
   while (i < input.length) {
-    const c = input[i]!;
+    const c = input[i];
     if (c !== '$' || i + 1 >= input.length) {
       out += c;
       i++;
       continue;
     }
-    const next = input[i + 1]!;
+    const next = input[i + 1];
     if (next === '$') {
       out += '$';
       i += 2;
@@ -102,7 +102,7 @@ export function serviceVars(svc: Service): KeyValue[] {
   const ip = svc.spec!.clusterIP!;
   const ports = svc.spec?.ports ?? [];
   out.push({ key: `${prefix}_SERVICE_HOST`, value: ip });
-  if (ports.length) out.push({ key: `${prefix}_SERVICE_PORT`, value: String(ports[0]!.port) });
+  if (ports.length) out.push({ key: `${prefix}_SERVICE_PORT`, value: String(ports[0].port) });
   for (const p of ports)
     if (p.name) out.push({ key: `${prefix}_SERVICE_PORT_${envName(p.name)}`, value: String(p.port) });
   ports.forEach((p, i) => {

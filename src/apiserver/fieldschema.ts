@@ -131,7 +131,7 @@ export class TypeMismatch extends Error {
 
 /** The layout a metav1.Time or MicroTime field's UnmarshalJSON parses with (by its $ref). */
 function timeLayoutOf(schema: Schema | undefined): TimeLayout | undefined {
-  const ref = schema?.$ref ?? (schema?.allOf?.length === 1 ? schema.allOf[0]!.$ref : undefined);
+  const ref = schema?.$ref ?? (schema?.allOf?.length === 1 ? schema.allOf[0].$ref : undefined);
   if (ref?.endsWith('/io.k8s.apimachinery.pkg.apis.meta.v1.Time')) return 'RFC3339';
   if (ref?.endsWith('/io.k8s.apimachinery.pkg.apis.meta.v1.MicroTime')) return 'RFC3339Micro';
   return undefined;
@@ -254,7 +254,7 @@ class Pruner {
   private resolveNamed(schema: Schema | undefined, name: string): { schema: Schema | undefined; name: string } {
     let current = schema;
     for (let depth = 0; current && depth < 16; depth++) {
-      const ref = current.$ref ?? (current.allOf?.length === 1 ? current.allOf[0]!.$ref : undefined);
+      const ref = current.$ref ?? (current.allOf?.length === 1 ? current.allOf[0].$ref : undefined);
       if (!ref) break;
       name = ref.slice(ref.lastIndexOf('/') + 1);
       current = resolveRef({ $ref: ref }, this.extra);

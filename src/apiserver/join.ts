@@ -181,7 +181,7 @@ export function parseNodeCertsRequest(body: unknown): { nodeName: string; nodeIP
   if (!isIP(b.nodeIP))
     throw fieldError('nodeIP', `Invalid value: ${JSON.stringify(b.nodeIP)}: must be a valid IP address`);
   if (b.csr !== undefined && typeof b.csr !== 'string') throw fieldError('csr', 'Invalid value: must be a PEM string');
-  return { nodeName: b.nodeName, nodeIP: b.nodeIP, csr: b.csr as string | undefined };
+  return { nodeName: b.nodeName, nodeIP: b.nodeIP, csr: b.csr };
 }
 
 export interface JoinServiceOptions {
@@ -265,7 +265,7 @@ export class JoinService {
 
 // Key material for a CSR made by the agent itself (kept here so both sides agree on the algorithm).
 export async function makeNodeCSR(nodeName: string): Promise<{ csrPem: string; keyPem: string }> {
-  const keys = (await webcrypto.subtle.generateKey(SIGNING_ALG, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+  const keys = await webcrypto.subtle.generateKey(SIGNING_ALG, true, ['sign', 'verify']);
   const csr = await x509.Pkcs10CertificateRequestGenerator.create({
     name: `CN=system:node:${nodeName}, O=system:nodes`,
     keys,

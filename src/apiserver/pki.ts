@@ -8,7 +8,6 @@ import { isIP } from 'node:net';
 import * as x509 from '@peculiar/x509';
 
 type CryptoKey = webcrypto.CryptoKey;
-type CryptoKeyPair = webcrypto.CryptoKeyPair;
 
 x509.cryptoProvider.set(webcrypto as any);
 
@@ -32,14 +31,14 @@ async function exportKey(key: CryptoKey): Promise<string> {
 
 async function importKey(pem: string): Promise<CryptoKey> {
   const der = x509.PemConverter.decode(pem)[0];
-  return webcrypto.subtle.importKey('pkcs8', der, ALG, true, ['sign']) as Promise<CryptoKey>;
+  return webcrypto.subtle.importKey('pkcs8', der, ALG, true, ['sign']);
 }
 
 const serial = () =>
   randomBytes(16)
     .toString('hex')
     .replace(/^[89a-f]/, '1');
-const generateKeys = () => webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify']) as Promise<CryptoKeyPair>;
+const generateKeys = () => webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify']);
 
 export async function loadOrCreateCA(dir: string, commonName = 'k8ts-ca'): Promise<CA> {
   mkdirSync(dir, { recursive: true, mode: 0o700 });

@@ -875,7 +875,7 @@ export class RestHandler {
         ? getPath(obj, scale.labelSelectorPath)
         : undefined;
     const status: any = { replicas: Number(getPath(obj, scale.statusReplicasPath) ?? 0) };
-    if (selector) status.selector = typeof selector === 'string' ? selector : formatLabelSelector(selector as any);
+    if (selector) status.selector = typeof selector === 'string' ? selector : formatLabelSelector(selector);
     const m = obj.metadata;
     return {
       kind: 'Scale',

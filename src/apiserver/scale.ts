@@ -45,7 +45,7 @@ export function toScale(served: Served, obj: any): any {
       ? getPath(obj, scale.labelSelectorPath)
       : undefined;
   const status: any = { replicas: Number(getPath(obj, scale.statusReplicasPath) ?? 0) };
-  if (selector) status.selector = typeof selector === 'string' ? selector : formatLabelSelector(selector as any);
+  if (selector) status.selector = typeof selector === 'string' ? selector : formatLabelSelector(selector);
   const m = obj.metadata;
   return {
     kind: 'Scale',

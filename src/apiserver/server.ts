@@ -450,7 +450,7 @@ export class ApiServer implements ServingApi {
       const connection = connectionOf(req);
       let user = certUsers.get(connection);
       if (user === undefined) {
-        const u = userFromSubject(sock.getPeerCertificate()?.subject as any);
+        const u = userFromSubject(sock.getPeerCertificate()?.subject);
         user = u ? { name: u.name, groups: [...u.groups, 'system:authenticated'] } : null;
         certUsers.set(connection, user);
       }

@@ -529,8 +529,8 @@ export class Store {
       // Only mark: finalizers (or the node, for a graceful pod deletion) finish the job.
       const marked = deepCopy(old);
       const m = marked.metadata;
-      if (!m.deletionTimestamp || (graceful && grace! < (m.deletionGracePeriodSeconds ?? Infinity))) {
-        m.deletionTimestamp = rfc3339(Date.now() + (graceful ? grace! * 1000 : 0));
+      if (!m.deletionTimestamp || (graceful && grace < (m.deletionGracePeriodSeconds ?? Infinity))) {
+        m.deletionTimestamp = rfc3339(Date.now() + (graceful ? grace * 1000 : 0));
         m.deletionGracePeriodSeconds = graceful ? grace : 0;
       }
       if (finalizers.length) m.finalizers = finalizers;

@@ -76,7 +76,7 @@ export function trackSessionDeadlines(
 
 /** The TCP socket under a server-side TLS socket, or under an HTTP/2 request's socket stand-in. */
 export function rawSocketOf(s: Socket): Socket {
-  return ((s as unknown as { _parent?: Socket })._parent ?? s) as Socket;
+  return (s as unknown as { _parent?: Socket })._parent ?? s;
 }
 
 /** Handlers take HTTP/1's types; Node's HTTP/2 compatibility objects implement what they use. */

@@ -203,9 +203,9 @@ export function runWatch(spec: WatchSpec, sink: WatchSink): void {
       event(ev.type === 'MODIFIED' && ev.prev ? 'ADDED' : ev.type, ev.cur, ev);
     } else if (prevPasses) {
       // Left the selector: the last matching state, at this event's revision.
-      const gone = deepCopy(ev.prev!.obj);
+      const gone = deepCopy(ev.prev.obj);
       gone.metadata.resourceVersion = String(ev.rev);
-      event('DELETED', { ...ev.prev!, obj: gone, json: JSON.stringify(gone), rev: ev.rev });
+      event('DELETED', { ...ev.prev, obj: gone, json: JSON.stringify(gone), rev: ev.rev });
     }
   };
 

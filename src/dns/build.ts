@@ -150,7 +150,7 @@ export function buildConfig(blocks: ServerBlock[], deps: BuildDeps): BuiltConfig
       closers.push(() => f.close());
       plugins.push(f);
     }
-    if (b.transfer && k && b.transfer.zones.some((z) => z === k!.opts.zone || z === '')) transferTo = b.transfer.to;
+    if (b.transfer && k && b.transfer.zones.some((z) => z === k.opts.zone || z === '')) transferTo = b.transfer.to;
     const next = chain(plugins);
     for (const z of b.zones) routes.push({ zone: z, next });
   }

@@ -43,9 +43,8 @@ function minTtl(records: Answer[]): number | undefined {
 }
 
 function withTtlLeft(records: Answer[], elapsed: number, floor: number): Answer[] {
-  return records.map(
-    (r) =>
-      (r.type === 'OPT' || typeof r.ttl !== 'number' ? r : { ...r, ttl: Math.max(floor, r.ttl - elapsed) }) as Answer,
+  return records.map((r) =>
+    r.type === 'OPT' || typeof r.ttl !== 'number' ? r : { ...r, ttl: Math.max(floor, r.ttl - elapsed) },
   );
 }
 
@@ -96,7 +95,7 @@ export class CachePlugin implements Plugin {
   private asAsked(r: DnsReply, asked: string): DnsReply {
     const lower = asked.toLowerCase().replace(/\.$/, '');
     const rename = (a: Answer) =>
-      a.name.toLowerCase().replace(/\.$/, '') === lower && a.name !== asked ? ({ ...a, name: asked } as Answer) : a;
+      a.name.toLowerCase().replace(/\.$/, '') === lower && a.name !== asked ? { ...a, name: asked } : a;
     return { ...r, answers: r.answers.map(rename), authorities: r.authorities };
   }
 

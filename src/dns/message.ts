@@ -122,7 +122,7 @@ function optRecord(extendedRcode = 0, dnssecOk = false): Answer {
     flag_do: dnssecOk,
     options: [],
   };
-  return opt as unknown as Answer;
+  return opt;
 }
 
 function headerFlags(opcode: number, rcode: number, rd: boolean, aa: boolean, tc: boolean): number {

@@ -114,12 +114,12 @@ function parseBracket(inner: string, fail: (why: string) => never): Segment {
     const body = inner.slice(2, -1).trim();
     const m = /^@((?:\.[A-Za-z0-9_\-$/]+|\[[^\]]*\])*)\s*(==|!=|<=|>=|<|>)?\s*(.*)$/.exec(body);
     if (!m) fail(`unsupported filter ${JSON.stringify(body)}`);
-    const path = parseJSONPath(m![1] || '.');
-    if (!m![2]) {
-      if (m![3]) fail(`unsupported filter ${JSON.stringify(body)}`);
+    const path = parseJSONPath(m[1] || '.');
+    if (!m[2]) {
+      if (m[3]) fail(`unsupported filter ${JSON.stringify(body)}`);
       return { kind: 'filter', path };
     }
-    const lit = m![3].trim();
+    const lit = m[3].trim();
     let value: string | number | boolean | null;
     const uq = unquote(lit);
     if (uq !== undefined) value = uq;
@@ -128,7 +128,7 @@ function parseBracket(inner: string, fail: (why: string) => never): Segment {
     else if (lit !== '' && !Number.isNaN(Number(lit))) value = Number(lit);
     else if (lit.startsWith('@')) return fail('comparing two paths is not supported');
     else value = lit;
-    return { kind: 'filter', path, op: m![2], value };
+    return { kind: 'filter', path, op: m[2], value };
   }
   return fail(`unsupported subscript [${inner}]`);
 }
@@ -200,7 +200,7 @@ function compare(a: unknown, op: string, b: string | number | boolean | null): b
   if (op === '==') return a === b || (typeof a === 'number' && typeof b === 'string' && String(a) === b);
   if (op === '!=') return !(a === b || (typeof a === 'number' && typeof b === 'string' && String(a) === b));
   if (typeof a !== typeof b || (typeof a !== 'number' && typeof a !== 'string')) return false;
-  const x = a as number | string;
+  const x = a;
   const y = b as number | string;
   switch (op) {
     case '<':

@@ -35,7 +35,7 @@ export function jsonLengthExceeds(value: unknown, limit: number): boolean {
           total += 2;
           const keys = Object.keys(v);
           for (let i = 0; i < keys.length; i++) {
-            const k = keys[i]!;
+            const k = keys[i];
             const item = (v as Record<string, unknown>)[k];
             if (item === undefined || typeof item === 'function') continue;
             // "key": (the commas between members are left out of the bound)

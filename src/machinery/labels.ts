@@ -118,7 +118,7 @@ function parseInt64(s: string): bigint | null {
 
 export function requirementMatches(r: Requirement, labels: Record<string, string> | undefined | null): boolean {
   const has = labels != null && Object.prototype.hasOwnProperty.call(labels, r.key);
-  const value = has ? (labels as Record<string, string>)[r.key] : '';
+  const value = has ? labels[r.key] : '';
   switch (r.operator) {
     case 'In':
     case 'Equals':

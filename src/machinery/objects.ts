@@ -69,7 +69,7 @@ export function setPath(obj: any, dotted: string, value: unknown): void {
     if (!isPlainObject(next)) setOwn(cur, part, (next = {}));
     cur = next;
   }
-  setOwn(cur, parts[parts.length - 1]!, value);
+  setOwn(cur, parts[parts.length - 1], value);
 }
 
 /**

@@ -209,7 +209,7 @@ export class WatchCache {
     let done = 0;
     try {
       for (; done < this.fanout.length; done++) {
-        const ev = this.fanout[done]!;
+        const ev = this.fanout[done];
         for (const reg of this.watchers) {
           if (ev.rev > reg.lastRev) {
             reg.lastRev = ev.rev;

@@ -177,7 +177,7 @@ function main(): void {
           spec.w = 1;
         messages[shortName(obj.fullName)] = spec;
       }
-      if (obj instanceof protobuf.Namespace || obj instanceof protobuf.Type) visit(obj as protobuf.NamespaceBase);
+      if (obj instanceof protobuf.Namespace || obj instanceof protobuf.Type) visit(obj);
     }
   };
   visit(root);

@@ -119,7 +119,7 @@ describe('@kubernetes/client-node', { timeout: 60_000 }, () => {
     read.data = { a: '2', b: '3' };
     const replaced = await core.replaceNamespacedConfigMap({ name: 'crud', namespace: NS, body: read });
     assert.deepEqual(replaced.data, { a: '2', b: '3' });
-    assert.ok(Number(replaced.metadata!.resourceVersion) > Number(created.metadata!.resourceVersion));
+    assert.ok(Number(replaced.metadata!.resourceVersion) > Number(created.metadata.resourceVersion));
 
     // A stale resourceVersion is a conflict.
     await rejectsWith(core.replaceNamespacedConfigMap({ name: 'crud', namespace: NS, body: read }), 409, 'Conflict');
@@ -189,7 +189,7 @@ describe('@kubernetes/client-node', { timeout: 60_000 }, () => {
       const after = await apps.readNamespacedDeployment({ name: 'web', namespace: NS });
       assert.equal(after.spec?.replicas, 5);
       assert.equal(after.metadata?.generation, 2);
-      after.spec!.template.spec!.containers[0].image = 'nginx:1.28';
+      after.spec.template.spec!.containers[0].image = 'nginx:1.28';
       return apps.replaceNamespacedDeployment({ name: 'web', namespace: NS, body: after });
     });
     assert.equal(updated.spec?.template.spec?.containers[0].image, 'nginx:1.28');

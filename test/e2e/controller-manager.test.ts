@@ -49,8 +49,8 @@ function startInstance(): Promise<Instance> {
     let out = '';
     let err = '';
     const timer = setTimeout(() => reject(new Error(`controller-manager did not start:\n${out}\n${err}`)), 20_000);
-    proc.stderr!.on('data', (d) => (err += d));
-    proc.stdout!.on('data', (d) => {
+    proc.stderr.on('data', (d) => (err += d));
+    proc.stdout.on('data', (d) => {
       out += d;
       const m = /identity (\S+)/.exec(out);
       if (m) {

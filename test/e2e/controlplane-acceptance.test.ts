@@ -71,7 +71,7 @@ function kubectlWatch(args: string[], onLine: (line: string) => void): { stop: (
   const proc = spawn('kubectl', ['--kubeconfig', cluster.kubeconfig, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   procs.push(proc);
   let buf = '';
-  proc.stdout!.on('data', (d) => {
+  proc.stdout.on('data', (d) => {
     buf += d;
     let i;
     while ((i = buf.indexOf('\n')) >= 0) {
@@ -747,8 +747,8 @@ spec:
             () => reject(new Error(`controller-manager did not start:\n${out}\n${err}`)),
             45_000,
           );
-          proc.stderr!.on('data', (d) => (err += d));
-          proc.stdout!.on('data', (d) => {
+          proc.stderr.on('data', (d) => (err += d));
+          proc.stdout.on('data', (d) => {
             out += d;
             const m = /identity (\S+)/.exec(out);
             if (m) {

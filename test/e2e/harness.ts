@@ -81,7 +81,7 @@ function launch(
       proc.kill('SIGKILL');
       reject(new Error(`k8ts server did not become ready in time:\n${out}\n${err}`));
     }, 60_000);
-    proc.stdout!.on('data', (d) => {
+    proc.stdout.on('data', (d) => {
       out += d;
       const m = /k8ts server ready: (\S+) \(data .*, kubeconfig (\S+)\)/.exec(out);
       if (m) {
@@ -89,7 +89,7 @@ function launch(
         resolvePromise({ proc, url: m[1], kubeconfig: m[2], inspector });
       }
     });
-    proc.stderr!.on('data', (d) => {
+    proc.stderr.on('data', (d) => {
       err += d;
       inspector ??= /Debugger listening on (ws:\/\/\S+)/.exec(err)?.[1];
       if (process.env.K8TS_TEST_LOGS) process.stderr.write(d);

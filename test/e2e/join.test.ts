@@ -18,8 +18,8 @@ let token: string;
 
 function startAgent(args: string[]): ChildProcess {
   const proc = spawn(process.execPath, [K8TS_BIN, 'agent', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  proc.stdout!.on('data', (d) => (agentOut += d));
-  proc.stderr!.on('data', (d) => {
+  proc.stdout.on('data', (d) => (agentOut += d));
+  proc.stderr.on('data', (d) => {
     agentOut += d;
     if (process.env.K8TS_TEST_LOGS) process.stderr.write(d);
   });
@@ -240,6 +240,6 @@ test('a restarted agent reuses its stored certificates and comes back Ready', as
   );
   assert.equal(readFileSync(certFile, 'utf8'), before, 'the client certificate was reused, not re-issued');
   const exited = new Promise<number | null>((r) => agent!.once('exit', (code) => r(code)));
-  agent!.kill('SIGTERM');
+  agent.kill('SIGTERM');
   assert.equal(await exited, 0, agentOut);
 });

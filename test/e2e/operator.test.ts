@@ -209,7 +209,7 @@ describe('an operator on @kubernetes/client-node', { timeout: 120_000 }, () => {
     cluster = await startCluster();
     connect();
     await kc.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: NS } } });
-    const created = await kc.makeApiClient(ApiextensionsV1Api).createCustomResourceDefinition({ body: CRD as any });
+    const created = await kc.makeApiClient(ApiextensionsV1Api).createCustomResourceDefinition({ body: CRD });
     assert.equal(created.metadata?.name, `${PLURAL}.${GROUP}`);
     await until('the CRD to be Established', async () => {
       const crd = await kc
@@ -348,7 +348,7 @@ describe('an operator on @kubernetes/client-node', { timeout: 120_000 }, () => {
       rest.items.map((i: any) => i.metadata.name),
       ['l3'],
     );
-    await custom.deleteCollectionNamespacedCustomObject({ ...co, labelSelector: 'suite=list' } as any);
+    await custom.deleteCollectionNamespacedCustomObject({ ...co, labelSelector: 'suite=list' });
     const left = await custom.listNamespacedCustomObject({ ...co, labelSelector: 'suite=list' });
     assert.equal(left.items.length, 0);
   });

@@ -69,7 +69,7 @@ async function startRegistry(name: string, p: number, htpasswd?: string): Promis
   );
   const proc = spawn('docker-registry', ['serve', config], { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
-  proc.stderr!.on('data', (d) => (err += d));
+  proc.stderr.on('data', (d) => (err += d));
   registries.push(proc);
   await until(
     `docker-registry ${name} on port ${p}`,

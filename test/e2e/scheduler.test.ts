@@ -244,7 +244,7 @@ test('two standalone schedulers: one leader, the other takes over when it dies',
     );
     procs.push(p);
     let out = '';
-    p.stdout!.on('data', (d) => (out += d));
+    p.stdout.on('data', (d) => (out += d));
     return { p, id: () => /identity (\S+)/.exec(out)?.[1] };
   };
   try {

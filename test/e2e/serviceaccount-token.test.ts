@@ -15,7 +15,7 @@ after(async () => {
   if (c) await c.cleanup();
 });
 
-const claimsOf = (token: string) => JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString('utf8'));
+const claimsOf = (token: string) => JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString('utf8'));
 const SA_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 const UNAUTHORIZED = /Unauthorized|provide credentials/;
 
@@ -130,19 +130,19 @@ test(
     const [ns, caPem, token, vault] = logs.split('@@@\n').map((s) => s.trim());
     assert.equal(ns, 'sa-e2e');
     assert.equal(caPem, readFileSync(ca, 'utf8').trim());
-    const claims = claimsOf(token!);
+    const claims = claimsOf(token);
     assert.equal(claims.sub, 'system:serviceaccount:sa-e2e:robot');
     assert.equal(claims['kubernetes.io'].pod.name, 'reader');
     assert.equal(claims['kubernetes.io'].pod.uid, stored.metadata.uid);
     assert.ok(claims['kubernetes.io'].node?.name, 'node claim');
     assert.equal(claims['kubernetes.io'].warnafter - claims.iat, 3607);
-    const podWho = JSON.parse((await asToken(token!, ['auth', 'whoami', '-o', 'json'])).stdout);
+    const podWho = JSON.parse((await asToken(token, ['auth', 'whoami', '-o', 'json'])).stdout);
     assert.equal(podWho.status.userInfo.username, 'system:serviceaccount:sa-e2e:robot');
     assert.equal(
-      (await asToken(token!, ['-n', 'sa-e2e', 'get', 'pod', 'reader', '-o', 'name'])).stdout.trim(),
+      (await asToken(token, ['-n', 'sa-e2e', 'get', 'pod', 'reader', '-o', 'name'])).stdout.trim(),
       'pod/reader',
     );
-    const v = claimsOf(vault!.replace(/\nEND$/, ''));
+    const v = claimsOf(vault.replace(/\nEND$/, ''));
     assert.deepEqual(v.aud, ['vault']);
     assert.equal(v.exp - v.iat, 600);
     assert.equal(v['kubernetes.io'].pod.uid, stored.metadata.uid);

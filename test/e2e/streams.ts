@@ -25,11 +25,11 @@ export function streamKubectl(cluster: Cluster, args: string[], opts: { bin?: st
   let err = '';
   const waiters = new Set<() => void>();
   const exited = new Promise<void>((res) => proc.once('exit', () => res()));
-  proc.stdout!.on('data', (d) => {
+  proc.stdout.on('data', (d) => {
     out += d;
     for (const w of [...waiters]) w();
   });
-  proc.stderr!.on('data', (d) => (err += d));
+  proc.stderr.on('data', (d) => (err += d));
   // Hard bound: nothing we spawn outlives this.
   const hard = setTimeout(() => kill('SIGKILL'), opts.maxMs ?? 30_000);
   hard.unref();

@@ -97,7 +97,7 @@ describe('VolumeManager', () => {
     spec: {
       containers: [{ name: 'c', image: 'busybox', resources: { limits: { memory: '64Mi' } } }],
       ...spec,
-    } as Pod['spec'],
+    },
   });
 
   before(async () => {

@@ -148,7 +148,7 @@ for (const kind of ['in-process', 'https']) {
           end.error instanceof ApiError && end.error.isGone() && end.error.code === 410,
           `ended with ${end.error?.message}`,
         );
-        assert.match(end.error!.message, /too old resource version: 1/);
+        assert.match(end.error.message, /too old resource version: 1/);
         assert.equal(events.at(-1)?.type, 'ERROR');
       } finally {
         cache.oldestResumable = saved;

@@ -153,7 +153,7 @@ test('pod defaults: pull policy, ports, probes, volumes, requests from limits', 
 
 test('pod QoS classes', () => {
   const q = (res: any[]) =>
-    computeQOSClass({ spec: { containers: res.map((r, i) => ({ name: `c${i}`, image: 'x', resources: r })) } } as any);
+    computeQOSClass({ spec: { containers: res.map((r, i) => ({ name: `c${i}`, image: 'x', resources: r })) } });
   assert.equal(q([{}]), 'BestEffort');
   assert.equal(q([{ limits: { cpu: '1', memory: '1Gi' }, requests: { cpu: '1000m', memory: '1Gi' } }]), 'Guaranteed');
   assert.equal(q([{ limits: { cpu: '1', memory: '1Gi' }, requests: { cpu: '500m', memory: '1Gi' } }]), 'Burstable');

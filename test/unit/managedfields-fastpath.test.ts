@@ -70,7 +70,7 @@ const widget = publishedSchema('stable.example.com', 'v1', 'Widget', 'WidgetList
       },
     },
   },
-} as any);
+});
 schemas.register('stable.example.com', 'v1', 'Widget', widget.definition, widget.definitions);
 
 function typeOf(group: string, version: string, kind: string): TypeRef {
@@ -302,7 +302,7 @@ function check(step: Step, label: string): any {
   const actual = structuredClone(step.obj);
   recordUpdateOperation(actual, step.old, { ...step.opts, now: () => step.time });
   const digest = createHash('sha256').update(JSON.stringify(actual)).digest('base64url').slice(0, 12);
-  const seen = recorded[current]!;
+  const seen = recorded[current];
   if (!RECORD)
     assert.equal(
       digest,
@@ -415,7 +415,7 @@ for (const [name, kind] of Object.entries(KINDS)) {
       };
       // create
       const created = check(
-        { obj: withMF(kind.object()), old: undefined, opts: opts(kind, 'creator'), time: TIMES[0]! },
+        { obj: withMF(kind.object()), old: undefined, opts: opts(kind, 'creator'), time: TIMES[0] },
         `${name} create (${mfName})`,
       );
       for (const statusSubresource of [true, false]) {
@@ -424,7 +424,7 @@ for (const [name, kind] of Object.entries(KINDS)) {
             obj: withMF(kind.object()),
             old: undefined,
             opts: opts(kind, 'creator', { statusSubresource }),
-            time: TIMES[1]!,
+            time: TIMES[1],
           },
           `${name} create statusSubresource=${statusSubresource} (${mfName})`,
         );
@@ -432,23 +432,23 @@ for (const [name, kind] of Object.entries(KINDS)) {
       // updates by another manager, by the same one, and without a change
       const edited = edit(created);
       const updated = check(
-        { obj: withMF(edited), old: created, opts: opts(kind, 'editor'), time: TIMES[2]! },
+        { obj: withMF(edited), old: created, opts: opts(kind, 'editor'), time: TIMES[2] },
         `${name} update (${mfName})`,
       );
       check(
-        { obj: edited, old: created, opts: opts(kind, 'editor'), time: TIMES[2]! },
+        { obj: edited, old: created, opts: opts(kind, 'editor'), time: TIMES[2] },
         `${name} update keeping managedFields`,
       );
       check(
-        { obj: withMF(edit(updated)), old: updated, opts: opts(kind, 'creator'), time: TIMES[3]! },
+        { obj: withMF(edit(updated)), old: updated, opts: opts(kind, 'creator'), time: TIMES[3] },
         `${name} update by the creator (${mfName})`,
       );
       check(
-        { obj: withMF(updated), old: updated, opts: opts(kind, 'noop'), time: TIMES[3]! },
+        { obj: withMF(updated), old: updated, opts: opts(kind, 'noop'), time: TIMES[3] },
         `${name} no-op update (${mfName})`,
       );
       check(
-        { obj: withMF(edited), old: created, opts: opts(kind, 'other-version', { apiVersion: 'v9' }), time: TIMES[4]! },
+        { obj: withMF(edited), old: created, opts: opts(kind, 'other-version', { apiVersion: 'v9' }), time: TIMES[4] },
         `${name} update at another version (${mfName})`,
       );
       // status subresource: only status counts, request managedFields are not taken
@@ -457,7 +457,7 @@ for (const [name, kind] of Object.entries(KINDS)) {
           obj: withMF(statusEdit(updated)),
           old: updated,
           opts: opts(kind, 'kubelet', { subresource: 'status' }),
-          time: TIMES[4]!,
+          time: TIMES[4],
         },
         `${name} status (${mfName})`,
       );
@@ -466,7 +466,7 @@ for (const [name, kind] of Object.entries(KINDS)) {
           obj: withMF(statusEdit(status)),
           old: status,
           opts: opts(kind, 'kubelet', { subresource: 'status' }),
-          time: TIMES[0]!,
+          time: TIMES[0],
         },
         `${name} status again (${mfName})`,
       );
@@ -475,7 +475,7 @@ for (const [name, kind] of Object.entries(KINDS)) {
           obj: withMF(kind.object()),
           old: undefined,
           opts: opts(kind, 'scaler', { subresource: 'scale' }),
-          time: TIMES[0]!,
+          time: TIMES[0],
         },
         `${name} other subresource (${mfName})`,
       );
@@ -485,7 +485,7 @@ for (const [name, kind] of Object.entries(KINDS)) {
 
 test('recordUpdateOperation matches the previous algorithm on edge shapes', () => {
   begin('edge shapes');
-  const cm = KINDS.configmap!;
+  const cm = KINDS.configmap;
   const cases: [string, any, any][] = [
     ['no metadata', { apiVersion: 'v1', kind: 'ConfigMap', data: { a: 'b' } }, undefined],
     ['nothing owned', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x' } }, undefined],
@@ -520,12 +520,12 @@ test('recordUpdateOperation matches the previous algorithm on edge shapes', () =
     [
       'removal of everything',
       { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x' } },
-      check({ obj: cm.object(), old: undefined, opts: opts(cm, 'creator'), time: TIMES[0]! }, 'seed'),
+      check({ obj: cm.object(), old: undefined, opts: opts(cm, 'creator'), time: TIMES[0] }, 'seed'),
     ],
   ];
   for (const [label, obj, old] of cases) {
     for (const subresource of [undefined, 'status'])
-      check({ obj, old, opts: opts(cm, 'm', { subresource }), time: TIMES[0]! }, `${label} (${subresource ?? 'main'})`);
+      check({ obj, old, opts: opts(cm, 'm', { subresource }), time: TIMES[0] }, `${label} (${subresource ?? 'main'})`);
   }
   // Keys Object.prototype also has, at every level (JSON.parse makes "__proto__" an own key).
   const protoKeys = '{"constructor":"c","toString":"t","__proto__":{"hasOwnProperty":"h"}}';
@@ -534,7 +534,7 @@ test('recordUpdateOperation matches the previous algorithm on edge shapes', () =
     Object.assign(at(o), JSON.parse(protoKeys));
     return o;
   };
-  const widget = KINDS.widget!;
+  const widget = KINDS.widget;
   const oddCases: [Kind, (o: any) => any][] = [
     [cm, (o) => o.data],
     [cm, (o) => o.metadata.labels],
@@ -542,36 +542,36 @@ test('recordUpdateOperation matches the previous algorithm on edge shapes', () =
     [widget, (o) => o.spec.config],
     [widget, (o) => o.spec.nested.inner],
     [widget, (o) => o.spec],
-    [KINDS.freeform!, (o) => o.spec.map],
-    [KINDS.pod!, (o) => o.spec.containers[0]],
+    [KINDS.freeform, (o) => o.spec.map],
+    [KINDS.pod, (o) => o.spec.containers[0]],
   ];
   for (const [kind, at] of oddCases) {
     const withKeys = odd(kind, at);
     const created = check(
-      { obj: withKeys, old: undefined, opts: opts(kind, 'm'), time: TIMES[0]! },
+      { obj: withKeys, old: undefined, opts: opts(kind, 'm'), time: TIMES[0] },
       'prototype keys: create',
     );
-    check({ obj: kind.object(), old: created, opts: opts(kind, 'n'), time: TIMES[2]! }, 'prototype keys: removed');
+    check({ obj: kind.object(), old: created, opts: opts(kind, 'n'), time: TIMES[2] }, 'prototype keys: removed');
     const plain = check(
-      { obj: kind.object(), old: undefined, opts: opts(kind, 'm'), time: TIMES[0]! },
+      { obj: kind.object(), old: undefined, opts: opts(kind, 'm'), time: TIMES[0] },
       'prototype keys: plain create',
     );
-    check({ obj: odd(kind, at), old: plain, opts: opts(kind, 'n'), time: TIMES[2]! }, 'prototype keys: added');
+    check({ obj: odd(kind, at), old: plain, opts: opts(kind, 'n'), time: TIMES[2] }, 'prototype keys: added');
   }
   // Manager names and versions that need escaping in identifiers.
   check(
     { obj: cm.object(), old: undefined, opts: opts(cm, 'we"ird\\name\u2028', { apiVersion: '' }), time: '' },
     'odd manager, no time',
   );
-  const pod = KINDS.pod!;
+  const pod = KINDS.pod;
   const bad = pod.object();
   bad.spec.containers.push({ image: 'no-name' }, 'not-a-map');
   bad.spec.containers[0].ports.push({ name: 'no-port' });
-  check({ obj: bad, old: undefined, opts: opts(pod, 'm'), time: TIMES[0]! }, 'associative list items without keys');
-  check({ obj: pod.object(), old: bad, opts: opts(pod, 'm'), time: TIMES[0]! }, 'from items without keys');
+  check({ obj: bad, old: undefined, opts: opts(pod, 'm'), time: TIMES[0] }, 'associative list items without keys');
+  check({ obj: pod.object(), old: bad, opts: opts(pod, 'm'), time: TIMES[0] }, 'from items without keys');
   const dup = pod.object();
   dup.spec.containers.push({ name: 'app', image: 'duplicate' });
-  check({ obj: dup, old: pod.object(), opts: opts(pod, 'm'), time: TIMES[0]! }, 'duplicate keys');
+  check({ obj: dup, old: pod.object(), opts: opts(pod, 'm'), time: TIMES[0] }, 'duplicate keys');
 });
 
 // ---- random edit chains ---------------------------------------------------------------------
@@ -601,7 +601,7 @@ function randomEdit(obj: any, rnd: () => number): any {
   const all = sites(o).filter(([parent, key]) => parent !== o || key !== 'metadata');
   const edits = 1 + Math.floor(rnd() * 3);
   for (let n = 0; n < edits && all.length; n++) {
-    const [parent, key] = all[Math.floor(rnd() * all.length)]!;
+    const [parent, key] = all[Math.floor(rnd() * all.length)];
     const pick = Math.floor(rnd() * 8);
     const value = parent[key];
     if (pick === 0) {
@@ -635,8 +635,8 @@ test('recordUpdateOperation matches the previous algorithm on random edit chains
         const step: Step = {
           obj,
           old: live,
-          opts: opts(kind, managers[Math.floor(rnd() * managers.length)]!, { subresource }),
-          time: TIMES[Math.floor(rnd() * TIMES.length)]!,
+          opts: opts(kind, managers[Math.floor(rnd() * managers.length)], { subresource }),
+          time: TIMES[Math.floor(rnd() * TIMES.length)],
         };
         live = check(step, `${name} chain ${chain} step ${i}`);
         obj = randomEdit(live, rnd);

@@ -102,7 +102,7 @@ test('Deployment has its GVK, descriptions and required fields', () => {
   const dep = getDefinition('io.k8s.api.apps.v1.Deployment')!;
   assert.deepEqual(dep['x-kubernetes-group-version-kind'], [{ group: 'apps', kind: 'Deployment', version: 'v1' }]);
   assert.match(dep.description!, /Deployment enables declarative updates/);
-  assert.match(dep.properties!.spec!.description!, /desired behavior/);
+  assert.match(dep.properties!.spec.description!, /desired behavior/);
   assert.deepEqual(getDefinition('io.k8s.api.core.v1.Container')!.required, ['name']);
   assert.equal(definitionForGVK('apps', 'v1', 'Deployment'), 'io.k8s.api.apps.v1.Deployment');
   assert.equal(definitionForGVK('', 'v1', 'Pod'), 'io.k8s.api.core.v1.Pod');
@@ -155,21 +155,21 @@ test('v3 group-version document serves schemas, GVKs and fieldValidation on patc
     components: { schemas: Record<string, Schema> };
   };
   assert.equal(doc.openapi, '3.0.0');
-  const item = doc.paths['/apis/apps/v1/namespaces/{namespace}/deployments/{name}']!;
-  assert.deepEqual(item.patch!['x-kubernetes-group-version-kind'], {
+  const item = doc.paths['/apis/apps/v1/namespaces/{namespace}/deployments/{name}'];
+  assert.deepEqual(item.patch['x-kubernetes-group-version-kind'], {
     group: 'apps',
     kind: 'Deployment',
     version: 'v1',
   });
-  assert.ok(item.patch!.parameters!.some((p) => p.name === 'fieldValidation' && p.in === 'query'));
+  assert.ok(item.patch.parameters!.some((p) => p.name === 'fieldValidation' && p.in === 'query'));
   assert.ok(doc.paths['/apis/apps/v1/deployments']);
   const schemas = doc.components.schemas;
   assert.ok(schemas['io.k8s.api.core.v1.PodSpec'], 'reachable definitions are included');
   assert.equal(schemas['io.k8s.api.core.v1.Pod'], undefined, 'unreachable definitions are not');
-  const metadata = schemas['io.k8s.api.apps.v1.Deployment']!.properties!.metadata!;
+  const metadata = schemas['io.k8s.api.apps.v1.Deployment'].properties!.metadata;
   assert.deepEqual(metadata.allOf, [{ $ref: '#/components/schemas/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta' }]);
   assert.ok(!JSON.stringify(doc).includes('#/definitions/'));
-  const ios = schemas['io.k8s.apimachinery.pkg.util.intstr.IntOrString']!;
+  const ios = schemas['io.k8s.apimachinery.pkg.util.intstr.IntOrString'];
   assert.deepEqual(ios.oneOf, [{ type: 'integer' }, { type: 'string' }]);
 });
 
@@ -186,7 +186,7 @@ test('v3 document of a CRD group uses the extra definitions', () => {
 test('v3 index lists group versions with hashed URLs', () => {
   const index = buildV3Index(RESOURCES, CRD_DEFS) as { paths: Record<string, { serverRelativeURL: string }> };
   assert.deepEqual(Object.keys(index.paths), ['api/v1', 'apis/apps/v1', 'apis/stable.example.com/v1']);
-  assert.match(index.paths['apis/apps/v1']!.serverRelativeURL, /^\/openapi\/v3\/apis\/apps\/v1\?hash=[0-9A-F]+$/);
+  assert.match(index.paths['apis/apps/v1'].serverRelativeURL, /^\/openapi\/v3\/apis\/apps\/v1\?hash=[0-9A-F]+$/);
 });
 
 test('v2 document has paths, operation ids, parameters and definitions', () => {
@@ -201,18 +201,18 @@ test('v2 document has paths, operation ids, parameters and definitions', () => {
   };
   assert.equal(doc.swagger, '2.0');
   assert.equal(doc.info.version, 'v1.30.0');
-  const pods = doc.paths['/api/v1/namespaces/{namespace}/pods/{name}']!;
-  assert.equal(pods.get!.operationId, 'readCoreV1NamespacedPod');
-  assert.equal(pods.patch!['x-kubernetes-action'], 'patch');
+  const pods = doc.paths['/api/v1/namespaces/{namespace}/pods/{name}'];
+  assert.equal(pods.get.operationId, 'readCoreV1NamespacedPod');
+  assert.equal(pods.patch['x-kubernetes-action'], 'patch');
   for (const name of ['dryRun', 'fieldManager', 'fieldValidation']) {
     assert.ok(
-      pods.put!.parameters!.some((p) => p.name === name),
+      pods.put.parameters!.some((p) => p.name === name),
       name,
     );
   }
-  assert.equal(doc.paths['/api/v1/namespaces/{name}']!.get!.operationId, 'readCoreV1Namespace');
+  assert.equal(doc.paths['/api/v1/namespaces/{name}'].get.operationId, 'readCoreV1Namespace');
   assert.equal(
-    doc.paths['/apis/apps/v1/namespaces/{namespace}/deployments/{name}/scale']!.patch!.operationId,
+    doc.paths['/apis/apps/v1/namespaces/{namespace}/deployments/{name}/scale'].patch.operationId,
     'patchAppsV1NamespacedDeploymentScale',
   );
   assert.ok(doc.definitions['io.k8s.api.core.v1.Pod']);
@@ -225,7 +225,7 @@ test('document cache serialises once and labels v3 documents with the index hash
   const first = cache.v3('apis/apps/v1')!;
   assert.equal(cache.v3('apis/apps/v1'), first);
   const index = JSON.parse(cache.v3Index().json) as { paths: Record<string, { serverRelativeURL: string }> };
-  assert.ok(index.paths['apis/apps/v1']!.serverRelativeURL.endsWith(`hash=${first.hash}`));
+  assert.ok(index.paths['apis/apps/v1'].serverRelativeURL.endsWith(`hash=${first.hash}`));
   assert.equal(first.etag, `"${first.hash}"`);
   assert.equal(cache.v3('apis/nope/v1'), undefined);
   assert.equal(cache.v2(), cache.v2());

@@ -338,7 +338,7 @@ test('validation: constructor is a valid label and ConfigMap key, __proto__ a va
   assert.deepEqual(validateLabels({ constructor: 'x', toString: 'y' }, path('metadata', 'labels')), []);
   const bad = validateLabels(body('{"__proto__":"x"}'), path('metadata', 'labels'));
   assert.equal(bad.length, 1);
-  assert.match(bad[0]!.field, /metadata\.labels/);
+  assert.match(bad[0].field, /metadata\.labels/);
   assert.deepEqual(isConfigMapKey('__proto__'), []);
   assert.deepEqual(isConfigMapKey('constructor'), []);
 });
@@ -375,8 +375,8 @@ test('custom resources: schema properties named __proto__/constructor default, p
   assert.equal(Object.getPrototypeOf(value.spec), Object.prototype);
 
   const published = publishedSchema('example.com', 'v1', 'Gadget', 'GadgetList', crdSchema);
-  const root = published.definitions[published.definition]!;
-  assert.deepEqual(Object.keys(root.properties!.spec!.properties!), ['__proto__', 'constructor', 'size']);
+  const root = published.definitions[published.definition];
+  assert.deepEqual(Object.keys(root.properties!.spec.properties!), ['__proto__', 'constructor', 'size']);
   const schemas = new BuiltinFieldSchema();
   schemas.register('example.com', 'v1', 'Gadget', published.definition, published.definitions);
   const cr = body(

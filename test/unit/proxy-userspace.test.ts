@@ -150,7 +150,7 @@ test('UDP datagrams go to a backend and replies come back', async () => {
   );
   const client = createSocket('udp4');
   const reply = new Promise<string>((r) => client.once('message', (m) => r(String(m))));
-  client.send('hello', backend.listenerPort('default/dns:', 'UDP')!, '127.0.0.1');
+  client.send('hello', backend.listenerPort('default/dns:', 'UDP'), '127.0.0.1');
   assert.equal(await reply, 'echo:hello');
   client.close();
 });

@@ -281,7 +281,7 @@ describe('scheduler against an in-process API server', () => {
       );
       return found.length ? found : undefined;
     });
-    assert.equal(evs![0].message, `Successfully assigned default/plain to ${n}`);
+    assert.equal(evs[0].message, `Successfully assigned default/plain to ${n}`);
     const p = await pods().get('plain');
     assert.equal(p.status?.conditions?.find((c) => c.type === 'PodScheduled')?.status, 'True');
   });

@@ -26,7 +26,7 @@ test('an Update recorded on the thread equals one recorded here (create, then an
   await recordUpdateOffThread(there, undefined, { manager: 'first', apiVersion: 'v1', type: podType, now });
   assert.deepEqual(there.metadata, here.metadata);
 
-  const changed = { ...pod('j'), metadata: { ...here.metadata } } as any;
+  const changed = { ...pod('j'), metadata: { ...here.metadata } };
   const hereU = structuredClone(changed);
   recordUpdateOperation(hereU, here, { manager: 'second', apiVersion: 'v1', type: podType, now });
   const thereU = structuredClone(changed);

@@ -320,7 +320,7 @@ describe('VolumeBinding PreBind', () => {
     const st = await vb.preBind(state, p, 'n1');
     // Nobody completes the binding here: PreBind gives up after its timeout.
     assert.equal(st?.code, Code.Error);
-    assert.match(st!.message, /^binding volumes: timed out waiting for the condition$/);
+    assert.match(st.message, /^binding volumes: timed out waiting for the condition$/);
     assert.equal(writes.length, 1);
     assert.equal(writes[0][0], 'update persistentvolumes/pv1');
     assert.deepEqual(writes[0][1].spec.claimRef, {

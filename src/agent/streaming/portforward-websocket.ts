@@ -65,7 +65,7 @@ export function servePortForwardWebSocket(
   const closed = new Promise<void>((resolve) => ws.once('close', () => resolve()));
 
   ws.on('message', (raw: Buffer, isBinary: boolean) => {
-    const msg = decodeChannelMessage(Buffer.isBuffer(raw) ? raw : Buffer.from(raw as ArrayBuffer), isBinary, base64);
+    const msg = decodeChannelMessage(Buffer.isBuffer(raw) ? raw : Buffer.from(raw), isBinary, base64);
     // Only data channels take input; anything else is dropped, as wsstream drops it.
     if (!msg || msg.channel % 2 !== 0) return;
     const ch = channels[msg.channel / 2];

@@ -233,7 +233,7 @@ export async function serveRemoteCommandWebSocket(
   const resize = new EventEmitter<{ resize: [TerminalSize] }>();
   const dec = new ResizeDecoder((s) => resize.emit('resize', s));
   ws.on('message', (data: Buffer, isBinary: boolean) => {
-    const msg = Buffer.isBuffer(data) ? data : Buffer.from(data as ArrayBuffer);
+    const msg = Buffer.isBuffer(data) ? data : Buffer.from(data);
     if (!isBinary || msg.length === 0) return;
     const ch = msg[0];
     if (ch === CHANNEL.stdin) {

@@ -43,8 +43,7 @@ export function validatePayloadPath(p: string): void {
     if (part.length > MAX_NAME) throw new Error(`invalid path: file name ${part} too long`);
   }
   // "..data" and the timestamped directories live at the top level and start with "..".
-  if (parts[0]!.startsWith('..') && parts[0]!.length > 2)
-    throw new Error(`invalid path: must not start with '..': ${p}`);
+  if (parts[0].startsWith('..') && parts[0].length > 2) throw new Error(`invalid path: must not start with '..': ${p}`);
   const clean = posix.normalize(p);
   if (clean === '.' || clean === './') throw new Error(`invalid path: ${p}`);
 }
@@ -58,7 +57,7 @@ function cleanPayload(payload: Payload): Payload {
   return out;
 }
 
-const topOf = (p: string) => p.split('/')[0]!;
+const topOf = (p: string) => p.split('/')[0];
 
 /** The mode a file ends up with once fsGroup ownership has been applied (upstream's read-only mask). */
 function effectiveMode(mode: number, fsGroup: number | undefined): number {

@@ -53,7 +53,7 @@ export function goQuote(s: string): string {
 export function formatMap(m: Record<string, string> | undefined): string {
   return Object.keys(m ?? {})
     .sort()
-    .map((k) => `${k}=${goQuote(m![k]!)}`)
+    .map((k) => `${k}=${goQuote(m![k])}`)
     .join('\n');
 }
 

@@ -18,7 +18,7 @@ export async function mountPoints(): Promise<string[]> {
   const out: string[] = [];
   for (const line of text.split('\n')) {
     const f = line.split(' ');
-    if (f.length > 4) out.push(unescapeMountPath(f[4]!));
+    if (f.length > 4) out.push(unescapeMountPath(f[4]));
   }
   return out;
 }

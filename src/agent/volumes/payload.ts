@@ -67,7 +67,7 @@ export function downwardPayload(
 
 /** Upstream's aggregate error text: one message as is, several as `[a, b]`. */
 export function aggregate(messages: string[]): string {
-  return messages.length === 1 ? messages[0]! : `[${messages.join(', ')}]`;
+  return messages.length === 1 ? messages[0] : `[${messages.join(', ')}]`;
 }
 
 /** Prepares the volume directory (tmpfs for secrets when enabled) and writes the payload atomically. */

@@ -103,6 +103,7 @@ export function podQOSClass(pod: PodSpecLike): QOSClass {
   const requests: ResourceAmounts = new Map();
   const limits: ResourceAmounts = new Map();
   let guaranteed = true;
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- tsc needs it: PodSpec lacks resources
   const podLevel = (pod.spec as PodSpecWithPodLevelResources | undefined)?.resources;
   if (podLevel && (podLevel.requests || podLevel.limits)) {
     for (const [k, v] of qosAmounts(podLevel.requests)) requests.set(k, v);

@@ -65,8 +65,8 @@ export class AdmissionChain {
 
   /** Append a plugin (webhooks register themselves here at run time). */
   register(p: MutatingPlugin | ValidatingPlugin | (MutatingPlugin & ValidatingPlugin)): void {
-    if ('admit' in p && typeof p.admit === 'function') this.mutating.push(p as MutatingPlugin);
-    if ('validate' in p && typeof p.validate === 'function') this.validating.push(p as ValidatingPlugin);
+    if ('admit' in p && typeof p.admit === 'function') this.mutating.push(p);
+    if ('validate' in p && typeof p.validate === 'function') this.validating.push(p);
   }
 
   async admit(a: AdmissionAttributes): Promise<void> {

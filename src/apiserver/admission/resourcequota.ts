@@ -5,7 +5,7 @@
 // precondition before the object is stored, so concurrent requests can't both take the last
 // unit — the loser re-reads the quota and is checked again.
 import * as errors from '../../machinery/errors.js';
-import { evaluatorFor, type Evaluator, type QuotaOperation } from '../../quota/evaluators.js';
+import { evaluatorFor, type Evaluator } from '../../quota/evaluators.js';
 import {
   type ResourceList,
   add,
@@ -30,7 +30,7 @@ export class ResourceQuotaAdmission implements ValidatingPlugin {
   handles(a: AdmissionAttributes): boolean {
     if (a.subresource || !a.namespace) return false;
     if (a.operation !== 'CREATE' && a.operation !== 'UPDATE') return false;
-    return evaluatorFor(a.group, a.resource).handles(a.operation as QuotaOperation);
+    return evaluatorFor(a.group, a.resource).handles(a.operation);
   }
 
   async validate(a: AdmissionAttributes): Promise<void> {

@@ -34,7 +34,7 @@ export function splitSchemeNamePort(
   else if (parts.length === 3) [scheme, name, port] = parts;
   else return undefined;
   if (!name || (scheme !== '' && scheme !== 'http' && scheme !== 'https')) return undefined;
-  return { scheme: scheme as '' | 'http' | 'https', name, port };
+  return { scheme: scheme, name, port };
 }
 
 /** Go's IP.IsGlobalUnicast: not unspecified, loopback, link-local, multicast or broadcast. */

@@ -201,7 +201,7 @@ export function computeHash(template: any, collisionCount?: number | null): stri
 function isEmptyValue(v: unknown): boolean {
   if (v === undefined || v === null) return true;
   if (Array.isArray(v)) return v.length === 0;
-  if (typeof v === 'object') return Object.values(v as object).every(isEmptyValue);
+  if (typeof v === 'object') return Object.values(v).every(isEmptyValue);
   return false;
 }
 

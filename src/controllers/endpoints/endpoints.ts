@@ -169,7 +169,7 @@ export class EndpointsController implements Controller {
 
   async syncService(key: string): Promise<void> {
     const { namespace, name } = splitKey(key);
-    const epClient = this.client.resource(R.endpoints).namespace(namespace!);
+    const epClient = this.client.resource(R.endpoints).namespace(namespace);
     const svc = this.services.indexer.get(key);
     if (!svc) {
       this.triggers.forget(key);

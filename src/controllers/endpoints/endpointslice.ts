@@ -370,7 +370,7 @@ export class EndpointSliceController implements Controller {
       if (!Object.keys(annotations).length) delete s.metadata.annotations;
       return s;
     };
-    const rc = this.client.resource(ENDPOINTSLICES).namespace(namespace!);
+    const rc = this.client.resource(ENDPOINTSLICES).namespace(namespace);
     try {
       // Create before delete, so readers never see fewer endpoints than there are.
       for (const s of plan.create) this.remember(key, await rc.create(annotate(s)));

@@ -101,13 +101,13 @@ export class ServiceLBController implements Controller {
       try {
         if (svc.status?.loadBalancer?.ingress?.length)
           await client.patch(
-            svc.metadata!.name!,
+            svc.metadata.name,
             'merge',
             { status: { loadBalancer: { ingress: null } } },
             { subresource: 'status' },
           );
         const finalizers = (svc.metadata?.finalizers ?? []).filter((f) => f !== LB_CLEANUP_FINALIZER);
-        await client.patch(svc.metadata!.name!, 'merge', {
+        await client.patch(svc.metadata.name, 'merge', {
           metadata: { finalizers, resourceVersion: svc.metadata?.resourceVersion },
         });
       } catch (err) {
@@ -124,12 +124,12 @@ export class ServiceLBController implements Controller {
     try {
       if (!hasFinalizer) {
         const finalizers = [...(svc.metadata?.finalizers ?? []), LB_CLEANUP_FINALIZER];
-        await client.patch(svc.metadata!.name!, 'merge', {
+        await client.patch(svc.metadata.name, 'merge', {
           metadata: { finalizers, resourceVersion: svc.metadata?.resourceVersion },
         });
       }
       await client.patch(
-        svc.metadata!.name!,
+        svc.metadata.name,
         'merge',
         { status: { loadBalancer: { ingress } } },
         { subresource: 'status' },

@@ -119,7 +119,7 @@ export function refName(ref: string): string {
 export function resolveRef(schema: Schema | undefined, extra?: Definitions): Schema | undefined {
   let current = schema;
   for (let depth = 0; current && depth < 16; depth++) {
-    const ref = current.$ref ?? (current.allOf?.length === 1 ? current.allOf[0]!.$ref : undefined);
+    const ref = current.$ref ?? (current.allOf?.length === 1 ? current.allOf[0].$ref : undefined);
     if (!ref) return current;
     const name = refName(ref);
     current = extra?.[name] ?? getDefinition(name);

@@ -116,7 +116,7 @@ function pathsOf(resources: readonly OpenAPIResource[]): PathItem[] {
 function tagOf(op: Operation, path: string): string {
   const m = /^\/apis?\/(?:([^/]+)\/)?(v[^/]*)/.exec(path);
   if (op.gvk) return groupVersionTag(op.gvk.group, op.gvk.version);
-  return m ? groupVersionTag(path.startsWith('/api/') ? '' : (m[1] ?? ''), m[2]!) : 'core';
+  return m ? groupVersionTag(path.startsWith('/api/') ? '' : (m[1] ?? ''), m[2]) : 'core';
 }
 
 function gvkExtension(op: Operation): Json {

@@ -141,7 +141,7 @@ export function groupVersionTag(group: string, version: string): string {
 }
 
 function capitalize(s: string): string {
-  return s.length === 0 ? s : s[0]!.toUpperCase() + s.slice(1);
+  return s.length === 0 ? s : s[0].toUpperCase() + s.slice(1);
 }
 
 /** "/api/v1" or "/apis/<group>/<version>". */

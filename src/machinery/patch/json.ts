@@ -141,11 +141,11 @@ function locate(doc: unknown, pointer: string): Location | undefined {
   if (segments.length < 2) return undefined;
   let current: unknown = doc;
   for (let i = 1; i < segments.length - 1; i++) {
-    current = childOf(current, unescape(segments[i]!));
+    current = childOf(current, unescape(segments[i]));
     if (current === null || typeof current !== 'object') return undefined;
   }
   if (current === null || typeof current !== 'object') return undefined;
-  return { container: current as Container, key: unescape(segments[segments.length - 1]!) };
+  return { container: current as Container, key: unescape(segments[segments.length - 1]) };
 }
 
 function unescape(segment: string): string {

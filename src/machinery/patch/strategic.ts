@@ -135,10 +135,10 @@ function lookupSlice(ctx: Ctx, key: string): [Ctx, PatchMeta] {
 /** Splits "merge,retainKeys" into the retainKeys flag and the remaining strategy. */
 function extractRetainKeysStrategy(strategies: string[]): string {
   if (strategies.length === 0) return '';
-  if (strategies.length === 1) return strategies[0] === RETAIN_KEYS ? '' : strategies[0]!;
+  if (strategies.length === 1) return strategies[0] === RETAIN_KEYS ? '' : strategies[0];
   if (strategies.length === 2) {
-    if (strategies[0] === RETAIN_KEYS) return strategies[1]!;
-    if (strategies[1] === RETAIN_KEYS) return strategies[0]!;
+    if (strategies[0] === RETAIN_KEYS) return strategies[1];
+    if (strategies[1] === RETAIN_KEYS) return strategies[0];
   }
   throw new PatchError(`unexpected patch strategy: ${strategies.join(',')}`);
 }
@@ -190,11 +190,7 @@ function mergeMap(original: JsonMap, patch: JsonMap, ctx: Ctx): JsonMap {
     if (originalKind === 'map') {
       const [sub, meta] = lookupStruct(ctx, key);
       const strategy = extractRetainKeysStrategy(meta.strategies);
-      setOwn(
-        original,
-        key,
-        strategy === REPLACE ? (patchV as JsonMap) : mergeMap(originalV as JsonMap, patchV as JsonMap, sub),
-      );
+      setOwn(original, key, strategy === REPLACE ? patchV : mergeMap(originalV as JsonMap, patchV as JsonMap, sub));
     } else if (originalKind === 'slice') {
       const [sub, meta] = lookupSlice(ctx, key);
       const strategy = extractRetainKeysStrategy(meta.strategies);
@@ -522,7 +518,7 @@ function normalizeSliceOrder(toSort: unknown[], order: unknown[], mergeKey: stri
   let items = toSort;
   let deleted: unknown[] = [];
   if (mapKind) {
-    for (const v of [...toSort, ...order]) if (!isMap(v) || !(mergeKey in v)) throw noMergeKey(v as JsonMap, mergeKey);
+    for (const v of [...toSort, ...order]) if (!isMap(v) || !(mergeKey in v)) throw noMergeKey(v, mergeKey);
     items = toSort.filter((v) => (v as JsonMap)[DIRECTIVE] !== DELETE);
     deleted = toSort.filter((v) => (v as JsonMap)[DIRECTIVE] === DELETE);
   }

@@ -28,8 +28,8 @@ export class FieldSet {
   insert(path: Path): void {
     if (!path.length) return;
     let node: FieldSet = this;
-    for (let i = 0; i < path.length - 1; i++) node = node.child(path[i]!);
-    node.members.add(path[path.length - 1]!);
+    for (let i = 0; i < path.length - 1; i++) node = node.child(path[i]);
+    node.members.add(path[path.length - 1]);
   }
 
   /** The child set below a path element, created on demand. */
@@ -46,10 +46,10 @@ export class FieldSet {
     if (!path.length) return false;
     let node: FieldSet | undefined = this;
     for (let i = 0; i < path.length - 1; i++) {
-      node = node.children.get(path[i]!);
+      node = node.children.get(path[i]);
       if (!node) return false;
     }
-    return node.members.has(path[path.length - 1]!);
+    return node.members.has(path[path.length - 1]);
   }
 
   /** The set below one path element (empty when there is none). */
@@ -242,7 +242,7 @@ function sortPathElements(pes: PathElement[]): PathElement[] {
   if (pes.length < 2) return pes;
   // Elements of one kind other than indexes (nearly always the case) compare as plain strings,
   // which the default sort does without calling back into a comparator.
-  const rank = peRank(pes[0]!);
+  const rank = peRank(pes[0]);
   if (rank === 3 || pes.some((pe) => peRank(pe) !== rank)) return pes.sort(comparePathElements);
   return pes.sort();
 }

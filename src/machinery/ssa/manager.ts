@@ -321,7 +321,7 @@ export function conflictError(conflicts: Map<string, FieldSet>, managed: Managed
   }));
   let message: string;
   if (list.length === 1) {
-    message = `Apply failed with 1 conflict: conflict with ${printManager(list[0]!.manager)}: ${pathToString(list[0]!.path)}`;
+    message = `Apply failed with 1 conflict: conflict with ${printManager(list[0].manager)}: ${pathToString(list[0].path)}`;
   } else {
     const lines: string[] = [];
     for (const id of ids) {

@@ -32,7 +32,7 @@ class FieldManagerThread {
   run(job: JobInput): Promise<string> {
     return new Promise((resolve, reject) => {
       const id = this.nextId++;
-      const full = { ...job, id } as FieldManagerJob;
+      const full = { ...job, id };
       this.pending.set(id, { job: full, resolve, reject });
       clearTimeout(this.idleTimer);
       const w = (this.worker ??= this.start());

@@ -382,7 +382,7 @@ function isEmptyContainer(v: unknown): boolean {
 }
 
 /** Stands in for a missing map. */
-const NO_MAP: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;
+const NO_MAP: Record<string, unknown> = Object.freeze({});
 
 // `path` is one array for the whole walk, extended and restored around each child: the field
 // sets only read it (FieldSet.insert), so no node needs a copy.
@@ -495,7 +495,7 @@ function mergeList(r: ListType, lhs: unknown[], rhs: unknown[], t: TypeRef): unk
   let rI = 0;
   while (lI < lPEs.length || rI < rPEs.length) {
     if (lI < lPEs.length && rI < rPEs.length) {
-      const pe = lPEs[lI]!;
+      const pe = lPEs[lI];
       if (pe === rPEs[rI]) {
         merged.add(pe);
         out.push(mergeNode(lByPE.get(pe), rByPE.get(pe), r.item));
@@ -510,7 +510,7 @@ function mergeList(r: ListType, lhs: unknown[], rhs: unknown[], t: TypeRef): unk
       }
     }
     if (lI < lPEs.length) {
-      const pe = lPEs[lI]!;
+      const pe = lPEs[lI];
       if (!rByPE.has(pe)) {
         out.push(deepCopy(lhs[lI]));
         lI++;
@@ -520,7 +520,7 @@ function mergeList(r: ListType, lhs: unknown[], rhs: unknown[], t: TypeRef): unk
       }
     }
     if (rI < rPEs.length) {
-      const pe = rPEs[rI]!;
+      const pe = rPEs[rI];
       merged.add(pe);
       out.push(mergeNode(lByPE.get(pe), rByPE.get(pe), r.item));
       rI++;

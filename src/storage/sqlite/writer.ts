@@ -1,7 +1,7 @@
 // The SQLite writer runs in a worker thread so that fsync never blocks request handling.
 // It applies batches of writes in one transaction (group commit) and answers only after the
 // commit returned, i.e. after the WAL was fsynced: nothing is acknowledged before it is durable.
-import { type MessagePort, parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
+import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { openDatabase, type Row } from './schema.js';
 
 export type WriteOp =
@@ -115,7 +115,7 @@ function run(file: string) {
     for (
       let msg: WriteBatch | 'close' | undefined = first;
       msg !== undefined;
-      msg = receiveMessageOnPort(port as unknown as MessagePort)?.message
+      msg = receiveMessageOnPort(port)?.message
     ) {
       if (msg === 'close') {
         commit(batches.splice(0));

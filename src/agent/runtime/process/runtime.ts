@@ -437,7 +437,7 @@ export class ProcessRuntime implements Runtime {
       } else logDone();
     };
     const pipe = (stream: NodeJS.ReadableStream | null, name: 'stdout' | 'stderr') => {
-      const w = log ? new CriLogStream(log as unknown as import('node:stream').Writable, name) : undefined;
+      const w = log ? new CriLogStream(log, name) : undefined;
       if (!stream) {
         if (--open === 0) closeLog();
         return;

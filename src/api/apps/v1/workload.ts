@@ -21,7 +21,7 @@ const isEmptyish = (v: unknown): boolean =>
   (Array.isArray(v) && v.length === 0) ||
   (typeof v === 'object' &&
     !Array.isArray(v) &&
-    Object.keys(v as object).every((k) => (v as Record<string, unknown>)[k] === undefined));
+    Object.keys(v).every((k) => (v as Record<string, unknown>)[k] === undefined));
 
 /**
  * Equality as apiequality.Semantic sees decoded objects: absent, null, [] and {} are alike

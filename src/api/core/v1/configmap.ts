@@ -13,8 +13,8 @@ export const base64Length = (v: unknown) => (typeof v === 'string' ? Buffer.from
 
 export function validateConfigMap(cm: ConfigMap): FieldError[] {
   const errs: FieldError[] = [];
-  const data: Record<string, string> = (cm.data ?? {}) as any;
-  const bin: Record<string, string> = (cm.binaryData ?? {}) as any;
+  const data: Record<string, string> = cm.data ?? {};
+  const bin: Record<string, string> = cm.binaryData ?? {};
   let total = 0;
   for (const [k, v] of Object.entries(data)) {
     const p = path('data').key(k);

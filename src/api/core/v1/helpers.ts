@@ -16,7 +16,7 @@ export function validateImmutableField(next: unknown, prev: unknown, p: FieldPat
 function isEmpty(v: unknown): boolean {
   if (v === undefined || v === null) return true;
   if (Array.isArray(v)) return v.length === 0;
-  if (typeof v === 'object') return Object.keys(v as object).length === 0;
+  if (typeof v === 'object') return Object.keys(v).length === 0;
   return false;
 }
 
@@ -196,7 +196,7 @@ export function validateQuotaResourceName(name: string, p: FieldPath): FieldErro
 
 /** ValidateResourceQuantityValue: non-negative, and whole for integer resources. */
 export function validateResourceQuantityValue(name: string, value: unknown, p: FieldPath): FieldError[] {
-  const errs = validateNonNegativeQuantity(value as any, p);
+  const errs = validateNonNegativeQuantity(value, p);
   if (errs.length) return errs;
   if (isIntegerResourceName(name)) {
     const q = parseQuantityOrNull(value);

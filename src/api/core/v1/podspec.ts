@@ -785,8 +785,7 @@ const EPHEMERAL_FORBIDDEN = 'cannot be set for an Ephemeral Container';
 /** Whether a field differs from Go's zero value (resources is a struct: `{}` is unset). */
 function fieldSet(name: string, v: unknown): boolean {
   if (v === undefined || v === null) return false;
-  if (name === 'resources' && typeof v === 'object')
-    return Object.values(v as object).some((x) => x !== undefined && x !== null);
+  if (name === 'resources' && typeof v === 'object') return Object.values(v).some((x) => x !== undefined && x !== null);
   return true;
 }
 

@@ -24,7 +24,7 @@ function rename(obj: KObject, map: Record<string, string>, apiVersion: string): 
   const out: KObject = { apiVersion, kind: 'Event', metadata: (src.metadata as KObject['metadata']) ?? {} };
   for (const [k, v] of Object.entries(src)) {
     if (k === 'apiVersion' || k === 'kind' || k === 'metadata' || v === undefined) continue;
-    if (Object.hasOwn(map, k)) out[map[k]!] = v;
+    if (Object.hasOwn(map, k)) out[map[k]] = v;
     else if (SHARED.includes(k)) out[k] = v;
   }
   return out;
