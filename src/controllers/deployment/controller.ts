@@ -231,11 +231,9 @@ export class DeploymentController implements Controller {
   /** Set the revision annotation on the Deployment itself (a metadata write, not a status one). */
   private async setDeploymentRevision(d: any, revision: string): Promise<void> {
     if (d.metadata.annotations?.[u.REVISION_ANNOTATION] === revision) return;
-    const updated = await this.deployments
-      .namespace(d.metadata.namespace)
-      .patch(d.metadata.name, 'merge', {
-        metadata: { resourceVersion: d.metadata.resourceVersion, annotations: { [u.REVISION_ANNOTATION]: revision } },
-      });
+    const updated = await this.deployments.namespace(d.metadata.namespace).patch(d.metadata.name, 'merge', {
+      metadata: { resourceVersion: d.metadata.resourceVersion, annotations: { [u.REVISION_ANNOTATION]: revision } },
+    });
     (d.metadata.annotations ??= {})[u.REVISION_ANNOTATION] = revision;
     d.metadata.resourceVersion = updated.metadata.resourceVersion;
   }
