@@ -68,7 +68,7 @@ function tooDeep(limit: number): errors.ApiError {
 }
 
 /** JSON text, which YAML bodies usually are (kubectl's apply patches): the fast, iterative parser. */
-function looksLikeJSON(text: string): boolean {
+export function looksLikeJSON(text: string): boolean {
   const c = text.trimStart().charCodeAt(0);
   return c === 0x7b /* { */ || c === 0x5b; /* [ */
 }

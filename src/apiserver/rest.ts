@@ -26,6 +26,7 @@ import {
   BodySyntaxError,
   decodeBody,
   duplicateJSONKeys,
+  looksLikeJSON,
   mediaTypeOf,
   negotiate,
   queryBool,
@@ -47,7 +48,7 @@ import {
 import type { ResourceRequest } from './requestinfo.js';
 import { apiVersionOf, verbsOf } from './resources.js';
 import type { DeleteOptions, Store, UserInfo, WriteContext } from './store.js';
-import { checkStorableSize, pause } from './store.js';
+import { checkStorableBody, checkStorableSize, pause } from './store.js';
 import { partialList, partialMetadata, toTable, type IncludeObject } from './table.js';
 import { type WatchSink, httpSink, runWatch } from './watch.js';
 import { Paginator } from './paginate.js';
@@ -253,6 +254,12 @@ export class RestHandler {
     const raw = protobuf ? undefined : bytes.toString('utf8');
     const { def, version } = scope.served;
     const builtin = isBuiltinKind(def.group, def.kind, version.name);
+    // JSON (or YAML written as JSON) and protobuf bodies too big to store go no further.
+    const textual = ['application/json', 'application/yaml', ''].includes(
+      mediaTypeOf(scope.req.headers['content-type']),
+    );
+    const measured = protobuf || (textual && looksLikeJSON(raw!));
+    if (measured) checkStorableBody(raw ?? bytes);
     let obj: any;
     try {
       obj = protobuf
@@ -273,7 +280,7 @@ export class RestHandler {
     const kind = scope.served.def.kind;
     const decodeError = `${kind} in version ${JSON.stringify(scope.served.version.name)} cannot be handled as a ${kind}: `;
     // An object too big to store is refused before the walks below (bounded work; see checkStorableSize).
-    checkStorableSize(obj);
+    if (!measured) checkStorableSize(obj);
     if (opts.validate !== false) {
       // Protobuf has no unknown or duplicate fields to report (upstream: no strict decoding for
       // it); fields newer than this server's schema are still dropped.
@@ -681,7 +688,11 @@ export class RestHandler {
     const type = this.patchType(scope);
     const ctx = this.writeContext(scope, 'PatchOptions', subresource, type === 'apply');
     const raw = await readBody(scope.req);
-    const body: any = await decodeBody(raw, type === 'apply' ? 'application/yaml' : 'application/json');
+    // An applied configuration ends up in the object whole: one too big to store goes no further.
+    const text = type === 'apply' ? raw.toString('utf8') : undefined;
+    const measured = text !== undefined && looksLikeJSON(text);
+    if (measured) checkStorableBody(text);
+    const body: any = await decodeBody(text ?? raw, type === 'apply' ? 'application/yaml' : 'application/json');
     await pause(raw.length);
     if (type === 'json' ? !Array.isArray(body) : !isPlainObject(body)) {
       throw errors.badRequest(
@@ -693,8 +704,7 @@ export class RestHandler {
         `The allowed maximum operations in a JSON patch is ${MAX_JSON_PATCH_OPERATIONS}, got ${body.length}`,
       );
     }
-    // An applied configuration ends up in the object whole: one too big to store goes no further.
-    if (type === 'apply') checkStorableSize(body);
+    if (type === 'apply' && !measured) checkStorableSize(body);
     return { type, body, force: queryBool(scope.query, 'force') === true, ctx };
   }
 

@@ -21,6 +21,8 @@ export interface ManageFieldsContext {
   subresource?: string;
   /** 'Apply' when the object was computed by server-side apply (its managedFields are final). */
   operation?: 'Apply' | 'Update';
+  /** Bytes of the request body, when there was one: a big one goes off the thread unmeasured. */
+  bodyBytes?: number;
 }
 
 /**
@@ -50,8 +52,14 @@ export function manageFields(
 ): void | Promise<void> {
   if (ctx.operation === 'Apply') return;
   const t = type ?? { schema: undefined };
-  // The size test stops at the threshold, so a small object costs what its size costs.
-  if (jsonLengthExceeds(obj, OFF_THREAD_BYTES) || (old !== undefined && jsonLengthExceeds(old, OFF_THREAD_BYTES))) {
+  // The size test stops at the threshold, so a small object costs what its size costs; but just
+  // listing the keys of a map with 100,000 entries takes tens of milliseconds, so a big body
+  // is taken at its word.
+  if (
+    (ctx.bodyBytes ?? 0) >= OFF_THREAD_BYTES ||
+    jsonLengthExceeds(obj, OFF_THREAD_BYTES) ||
+    (old !== undefined && jsonLengthExceeds(old, OFF_THREAD_BYTES))
+  ) {
     return recordUpdateOffThread(obj, old, {
       manager: ctx.fieldManager,
       apiVersion,

@@ -2,7 +2,7 @@
 // limit, so a 3 MiB body is refused for what the limit costs, not for what the body costs.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { jsonLengthExceeds } from '../../src/machinery/jsonsize.js';
+import { jsonLengthExceeds, jsonTextLengthExceeds } from '../../src/machinery/jsonsize.js';
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 
@@ -60,4 +60,32 @@ test('deep nesting is walked without recursion', () => {
   for (let i = 0; i < 100_000; i++) deep = { a: deep };
   assert.equal(jsonLengthExceeds(deep, 10_000_000), false);
   assert.equal(jsonLengthExceeds(deep, 1000), true);
+});
+
+test('the text bound: never more than the re-serialised JSON, whatever the whitespace and escapes', () => {
+  const values: unknown[] = [
+    { a: 'x'.repeat(300), b: [1.0, -2e10, 3], c: 'line\nbreak \u00e9 \\ \" \/', d: null, e: true, f: false },
+    { data: Object.fromEntries(range(500).map((i) => [`k${i}`, 'v'.repeat(i % 9)])) },
+  ];
+  const texts = values.flatMap((v) => [JSON.stringify(v), JSON.stringify(v, null, 4)]);
+  // Escapes the parser decodes to fewer characters, and numbers it shortens.
+  texts.push(
+    `{"s": "${'\\u0041'.repeat(200)}", "n": [${range(100)
+      .map(() => '1.000000e+0')
+      .join(', ')}]}`,
+  );
+  for (const text of texts) {
+    const length = JSON.stringify(JSON.parse(text)).length;
+    assert.equal(jsonTextLengthExceeds(text, length), false, text.slice(0, 80));
+    assert.equal(jsonTextLengthExceeds(text, Math.floor(length / 2)), true, text.slice(0, 80));
+  }
+});
+
+test('the text bound: a body that cannot fit is decided without parsing it', () => {
+  const body = JSON.stringify({ data: Object.fromEntries(range(200_000).map((i) => [`key-${i}`, 'value'])) }, null, 2);
+  const compact = JSON.stringify(JSON.parse(body)).length;
+  assert.equal(jsonTextLengthExceeds(body, compact - 1), true);
+  assert.equal(jsonTextLengthExceeds(body, compact), false);
+  // Whitespace alone never makes a body too big.
+  assert.equal(jsonTextLengthExceeds(`{${' '.repeat(5000)}}`, 10), false);
 });

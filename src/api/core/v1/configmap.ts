@@ -16,13 +16,15 @@ export function validateConfigMap(cm: ConfigMap): FieldError[] {
   const data: Record<string, string> = cm.data ?? {};
   const bin: Record<string, string> = cm.binaryData ?? {};
   let total = 0;
-  for (const [k, v] of Object.entries(data)) {
-    const p = path('data').key(k);
-    for (const m of isConfigMapKey(k)) errs.push(invalid(p, k, m));
-    if (Object.hasOwn(bin, k)) errs.push(invalid(p, k, 'duplicate of key present in binaryData'));
+  for (const k in data) {
+    const v = data[k];
+    // Paths are built only for keys with errors: a ConfigMap may hold tens of thousands of keys.
+    for (const m of isConfigMapKey(k)) errs.push(invalid(path('data').key(k), k, m));
+    if (Object.hasOwn(bin, k)) errs.push(invalid(path('data').key(k), k, 'duplicate of key present in binaryData'));
     total += Buffer.byteLength(String(v ?? ''), 'utf8');
   }
-  for (const [k, v] of Object.entries(bin)) {
+  for (const k in bin) {
+    const v = bin[k];
     for (const m of isConfigMapKey(k)) errs.push(invalid(path('binaryData').key(k), k, m));
     total += base64Length(v);
   }
