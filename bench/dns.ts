@@ -91,7 +91,7 @@ function clusterObjects(n: number): { services: Service[]; slices: EndpointSlice
 async function serve(upstreamPort: number): Promise<void> {
   const { staticView } = await import('../src/dns/view.js');
   const { parseCorefile } = await import('../src/dns/corefile.js');
-  const { buildConfig } = await import('../src/dns/build.js');
+  const { buildConfig, wireCacheFor } = await import('../src/dns/build.js');
   const { DnsServer } = await import('../src/dns/server.js');
   const { Registry } = await import('prom-client');
   const { DnsMetrics } = await import('../src/dns/plugins.js');
@@ -111,7 +111,12 @@ async function serve(upstreamPort: number): Promise<void> {
     ownAddresses: [],
     hostSearch: [],
   });
-  const server = new DnsServer({ address: '127.0.0.1', port: 0, handler: { current: built.handler } });
+  // As the agent serves it: the chain behind the wire cache (the static view never changes).
+  const handler = {
+    current: built.handler,
+    wire: process.env.DNS_WIRE_CACHE === '0' ? undefined : wireCacheFor(built, () => 0),
+  };
+  const server = new DnsServer({ address: '127.0.0.1', port: 0, handler });
   await server.start();
   process.stdout.write(`ready ${server.port} ${heapMB.toFixed(3)}\n`);
 }
@@ -212,6 +217,9 @@ async function main(): Promise<void> {
         '--listen-address=127.0.0.1',
         '--bind-interfaces',
         '--cache-size=10000',
+        // Answers with a TTL, as real upstreams give (dnsmasq's default for local names is 0,
+        // which no cache keeps, so every external query would go upstream).
+        '--local-ttl=300',
         '--pid-file=',
         '-u',
         'root',

@@ -13,6 +13,7 @@ import { ForwardPlugin, parseUpstream, type Upstream } from './forward.js';
 import { DEFAULT_KUBERNETES_OPTIONS, KubernetesPlugin } from './kubernetes.js';
 import { RCODE, reply } from './message.js';
 import { chain, inZone, type Next, type Plugin } from './plugin.js';
+import { WireCache } from './wirecache.js';
 import {
   DnsMetrics,
   ErrorsPlugin,
@@ -42,6 +43,8 @@ export interface BuiltConfig {
   transferTo: string[];
   /** Whether a block needs every pod (pods verified, autopath). */
   needsPods: boolean;
+  /** Whether replies (or what is logged of them) depend on who asks: autopath, log. */
+  perClient: boolean;
   problems: string[];
   close(): void;
 }
@@ -160,5 +163,14 @@ export function buildConfig(blocks: ServerBlock[], deps: BuildDeps): BuiltConfig
     const r = routes.find((r) => inZone(req.query.qname, r.zone));
     return r ? r.next(req) : Promise.resolve(reply(RCODE.REFUSED, [], [], [], false));
   };
-  return { handler, kubernetes, transferTo, needsPods, problems, close: () => closers.forEach((c) => c()) };
+  const perClient = blocks.some((b) => b.autopath || b.log);
+  return { handler, kubernetes, transferTo, needsPods, perClient, problems, close: () => closers.forEach((c) => c()) };
+}
+
+/** Distinct questions whose reply bytes are kept (about 200 bytes each). */
+const WIRE_CACHE_ENTRIES = 10_000;
+
+/** The wire cache for a built chain; `generation` counts changes of the data it reads. */
+export function wireCacheFor(built: BuiltConfig, generation: () => number): WireCache {
+  return new WireCache({ capacity: WIRE_CACHE_ENTRIES, generation, perClient: built.perClient });
 }

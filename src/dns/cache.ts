@@ -69,7 +69,10 @@ export class CachePlugin implements Plugin {
     const now = this.now();
     const hit = this.entries.get(key);
     if (hit && hit.expires > now) {
-      this.stats?.hit(hit.reply.rcode === RCODE.NOERROR && hit.reply.answers.length ? 'success' : 'denial');
+      const type = hit.reply.rcode === RCODE.NOERROR && hit.reply.answers.length ? 'success' : 'denial';
+      this.stats?.hit(type);
+      // The same reply served again from the wire cache is a hit of this cache too.
+      req.notes?.hooks.push(() => this.stats?.hit(type));
       // Most recently used last: eviction takes the first.
       this.entries.delete(key);
       this.entries.set(key, hit);

@@ -2,6 +2,7 @@
 // block is a chain of them. A plugin answers, or hands the request to the rest of the chain (and
 // may look at or change what comes back: cache, rewrite, metrics do).
 import type { DnsQuery, DnsReply } from './message.js';
+import type { ReplyNotes } from './wirecache.js';
 import { RCODE, reply } from './message.js';
 
 export interface DnsRequest {
@@ -12,6 +13,8 @@ export interface DnsRequest {
   /** Resolves another name through the whole chain (CNAME targets, autopath); depth-limited. */
   resolve(name: string, type: DnsQuery['question']['type']): Promise<DnsReply>;
   depth: number;
+  /** What plugins say about the reply for the wire cache (see wirecache.ts); nested lookups share it. */
+  notes?: ReplyNotes;
 }
 
 export type Next = (req: DnsRequest) => Promise<DnsReply>;

@@ -114,6 +114,7 @@ export class LoadBalancePlugin implements Plugin {
   readonly name = 'loadbalance';
   async serve(req: DnsRequest, next: Next): Promise<DnsReply> {
     const r = await next(req);
+    if (req.notes) req.notes.shuffle = true;
     if (r.answers.length < 2) return r;
     const addr = r.answers.filter((a) => a.type === 'A' || a.type === 'AAAA');
     for (let i = addr.length - 1; i > 0; i--) {
@@ -134,17 +135,21 @@ export class LogPlugin implements Plugin {
   async serve(req: DnsRequest, next: Next): Promise<DnsReply> {
     const t0 = performance.now();
     const r = await next(req);
-    this.logger.info(
-      {
-        client: req.remoteAddress,
-        name: req.query.question.name,
-        type: req.query.question.type,
-        proto: req.transport,
-        rcode: rcodeName(r.rcode),
-        ms: +(performance.now() - t0).toFixed(3),
-      },
-      'dns query',
-    );
+    const line = (ms: number) =>
+      this.logger.info(
+        {
+          client: req.remoteAddress,
+          name: req.query.question.name,
+          type: req.query.question.type,
+          proto: req.transport,
+          rcode: rcodeName(r.rcode),
+          ms,
+        },
+        'dns query',
+      );
+    line(+(performance.now() - t0).toFixed(3));
+    // Answered again from the wire cache: logged again (the cache is per client when logging).
+    req.notes?.hooks.push(() => line(0));
     return r;
   }
 }
@@ -240,21 +245,26 @@ export class MetricsPlugin implements Plugin {
           type,
         })),
       );
-    rc.inc();
     let sc = this.responseChildren.get(r.rcode);
     if (!sc)
       this.responseChildren.set(
         r.rcode,
         (sc = this.metrics.responses.labels({ server: this.server, zone: this.zone, rcode: rcodeName(r.rcode) })),
       );
-    sc.inc();
     let dc = this.durationChildren.get(type);
     if (!dc)
       this.durationChildren.set(
         type,
         (dc = this.metrics.duration.labels({ server: this.server, zone: this.zone, type })),
       );
-    dc.observe((performance.now() - t0) / 1000);
+    const observe = (seconds: number) => {
+      rc.inc();
+      sc.inc();
+      dc.observe(seconds);
+    };
+    observe((performance.now() - t0) / 1000);
+    // A reply served again from the wire cache is counted like this one (its time: next to none).
+    req.notes?.hooks.push(() => observe(0));
     return r;
   }
 }

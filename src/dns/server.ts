@@ -17,6 +17,7 @@ import {
   type RecordType,
 } from './message.js';
 import type { DnsRequest, Next } from './plugin.js';
+import { newNotes, type ReplyNotes, type WireCache } from './wirecache.js';
 
 /** CNAME chasing and autopath resolve names again through the chain; this bounds the recursion. */
 const MAX_DEPTH = 8;
@@ -26,6 +27,8 @@ const MAX_TCP_CONNECTIONS = 512;
 /** A handler that can be swapped while serving (a reloaded Corefile). */
 export interface HandlerRef {
   current: Next;
+  /** Replies to repeated questions, as bytes (swapped with the handler). */
+  wire?: WireCache;
 }
 
 export interface StreamingTransfer {
@@ -48,12 +51,14 @@ export async function handle(
   transport: 'udp' | 'tcp',
   remoteAddress: string,
   depth = 0,
+  notes?: ReplyNotes,
 ): Promise<DnsReply> {
   const req: DnsRequest = {
     query,
     transport,
     remoteAddress,
     depth,
+    notes,
     resolve: (name: string, type: RecordType) => {
       if (depth + 1 >= MAX_DEPTH) return Promise.resolve(reply(RCODE.SERVFAIL));
       const q: DnsQuery = {
@@ -61,7 +66,7 @@ export async function handle(
         question: { name, type, class: 'IN' },
         qname: name.toLowerCase().replace(/\.$/, ''),
       };
-      return handle(handler, q, transport, remoteAddress, depth + 1);
+      return handle(handler, q, transport, remoteAddress, depth + 1, notes);
     },
   };
   try {
@@ -114,6 +119,10 @@ export class DnsServer {
     maxSize?: number,
     onTransfer?: (r: DnsRequest) => boolean,
   ): Promise<Buffer | undefined> {
+    // (A caller's own size limit is not part of the cache key.)
+    const wire = maxSize === undefined ? this.o.handler.wire : undefined;
+    const cached = wire?.get(msg, transport, remote);
+    if (cached) return cached;
     const parsed = parseQuery(msg);
     if (parsed.kind === 'drop') return undefined;
     if (parsed.kind === 'error') return encodeError(parsed);
@@ -131,11 +140,18 @@ export class DnsServer {
       if (onTransfer(req)) return undefined;
       return encodeReply(q, reply(RCODE.REFUSED, [], [], [], false));
     }
-    const r = await handle(this.o.handler, q, transport, remote);
-    return encodeReply(q, r, maxSize ?? (transport === 'udp' ? udpLimit(q) : 65535));
+    const notes = wire && newNotes();
+    const r = await handle(this.o.handler, q, transport, remote, 0, notes);
+    const out = encodeReply(q, r, maxSize ?? (transport === 'udp' ? udpLimit(q) : 65535));
+    // Kept only for the chain that computed it (a reloaded Corefile brings a new cache).
+    if (notes && wire === this.o.handler.wire) wire.put(msg, transport, remote, r, out, notes);
+    return out;
   }
 
   private async onUdp(msg: Buffer, address: string, port: number): Promise<void> {
+    // A repeated question is answered without a turn through promises.
+    const hit = this.o.handler.wire?.get(msg, 'udp', address);
+    if (hit) return void this.udp?.send(hit, port, address);
     try {
       const out = await this.respond(msg, 'udp', address);
       if (out) this.udp?.send(out, port, address);

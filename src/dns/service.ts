@@ -12,7 +12,7 @@ import { R, spec, type Client } from '../client/client.js';
 import { EventRecorder } from '../client/events.js';
 import { isConflict } from '../client/errors.js';
 import { SharedIndexInformer } from '../client/informer.js';
-import { buildConfig, type BuiltConfig } from './build.js';
+import { buildConfig, wireCacheFor, type BuiltConfig } from './build.js';
 import { defaultCorefile, parseCorefile } from './corefile.js';
 import { DnsServer, type HandlerRef } from './server.js';
 import { DnsMetrics } from './plugins.js';
@@ -125,8 +125,10 @@ export class ClusterDNS {
           `Corefile of node ${this.o.nodeName}: ${all.join('; ')}`.slice(0, 1024),
         );
       const old = this.built;
+      const watch = this.watch!;
       this.built = built;
       this.handler.current = built.handler;
+      this.handler.wire = wireCacheFor(built, () => watch.generation);
       old?.close();
       this.log.info({ source: cm ? 'configmap' : 'default', problems: all.length }, 'Corefile loaded');
     });

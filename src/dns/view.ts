@@ -108,6 +108,8 @@ export class ClusterWatch implements ClusterView {
   private readonly nsInformer: SharedIndexInformer<Namespace>;
   private readonly podInformer?: SharedIndexInformer<Pod>;
   private changed = Math.floor(Date.now() / 1000);
+  /** Counts every change the informers saw: answers computed before a change are stale after it. */
+  generation = 0;
 
   constructor(client: Client, opts: { watchPods: boolean }) {
     this.svcInformer = new SharedIndexInformer(client, SERVICES, {
@@ -124,7 +126,10 @@ export class ClusterWatch implements ClusterView {
       this.podInformer = new SharedIndexInformer(client, PODS, { indexers: INDEXERS.pods, dropManagedFields: true });
       this.informers.push(this.podInformer);
     }
-    const bump = () => (this.changed = Math.max(this.changed + 1, Math.floor(Date.now() / 1000)));
+    const bump = () => {
+      this.generation++;
+      this.changed = Math.max(this.changed + 1, Math.floor(Date.now() / 1000));
+    };
     for (const inf of this.informers) inf.addEventHandler({ add: bump, update: bump, delete: bump });
   }
 
