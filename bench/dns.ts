@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import type { Service } from 'kubernetes-types/core/v1.js';
 import type { EndpointSlice } from 'kubernetes-types/discovery/v1.js';
+import type { Stored } from '../src/client/types.js';
 import { pct, pick } from './common.js';
 
 const SERVICES = pick('DNS_SERVICES', 1000, 200);
@@ -89,7 +90,7 @@ function clusterObjects(n: number): { services: Service[]; slices: EndpointSlice
 
 /** The child: k8ts' DNS server over stores holding the objects; prints "ready PORT HEAP_MB". */
 async function serve(upstreamPort: number): Promise<void> {
-  const { staticView } = await import('../src/dns/view.js');
+  const { staticView, slimService, slimSlice } = await import('../src/dns/view.js');
   const { parseCorefile } = await import('../src/dns/corefile.js');
   const { buildConfig, wireCacheFor } = await import('../src/dns/build.js');
   const { DnsServer } = await import('../src/dns/server.js');
@@ -98,8 +99,15 @@ async function serve(upstreamPort: number): Promise<void> {
   const gc = (globalThis as { gc?: () => void }).gc;
   gc?.();
   const before = process.memoryUsage().heapUsed;
-  // Objects arrive as JSON from a watch: parse them, as the informer's do.
-  const view = staticView({ namespaces: ['default'], ...JSON.parse(JSON.stringify(clusterObjects(SERVICES))) });
+  // Objects arrive as JSON from a watch: parse them and keep what the DNS reads, as its informers do.
+  const { services, slices } = JSON.parse(JSON.stringify(clusterObjects(SERVICES))) as ReturnType<
+    typeof clusterObjects
+  >;
+  const view = staticView({
+    namespaces: ['default'],
+    services: services.map((s) => slimService(s as Stored<Service>)),
+    slices: slices.map((s) => slimSlice(s as Stored<EndpointSlice>)),
+  });
   gc?.();
   const heapMB = (process.memoryUsage().heapUsed - before) / 1024 / 1024;
   const corefile = `.:53 {\n errors\n kubernetes cluster.local in-addr.arpa ip6.arpa {\n  pods insecure\n  fallthrough in-addr.arpa ip6.arpa\n }\n prometheus :9153\n forward . 127.0.0.1:${upstreamPort}\n cache 30\n loadbalance\n}\n`;

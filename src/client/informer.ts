@@ -29,10 +29,17 @@ export function splitKey(key: string): { namespace?: string; name: string } {
 export const namespaceIndexFunc: IndexFunc = (obj) => [obj?.metadata?.namespace ?? ''];
 
 /** A thread-safe-store-like map of objects by key, with secondary indexes. */
+/**
+ * An index: value → the keys of the objects with it. One key is kept as the string itself, a
+ * Set only for values shared by several objects: most indexed values (an IP, a node's pod, an
+ * owner) belong to one object, and an empty Set alone costs more than a small object.
+ */
+type Index = Map<string, string | Set<string>>;
+
 export class Indexer<T = any> {
   private readonly items = new Map<string, T>();
   private readonly indexers = new Map<string, IndexFunc>();
-  private readonly indices = new Map<string, Map<string, Set<string>>>();
+  private readonly indices = new Map<string, Index>();
 
   constructor(indexers: Record<string, IndexFunc> = { [NAMESPACE_INDEX]: namespaceIndexFunc }) {
     for (const [name, fn] of Object.entries(indexers)) this.indexers.set(name, fn);
@@ -43,17 +50,18 @@ export class Indexer<T = any> {
     for (const [name, fn] of Object.entries(indexers)) {
       if (this.indexers.has(name)) throw new Error(`indexer ${name} already exists`);
       this.indexers.set(name, fn);
-      const index = new Map<string, Set<string>>();
+      const index: Index = new Map();
       this.indices.set(name, index);
       for (const [key, obj] of this.items) this.indexInto(index, fn, key, obj);
     }
   }
 
-  private indexInto(index: Map<string, Set<string>>, fn: IndexFunc, key: string, obj: T): void {
+  private indexInto(index: Index, fn: IndexFunc, key: string, obj: T): void {
     for (const v of fn(obj)) {
-      let set = index.get(v);
-      if (!set) index.set(v, (set = new Set()));
-      set.add(key);
+      const keys = index.get(v);
+      if (keys === undefined) index.set(v, key);
+      else if (typeof keys !== 'string') keys.add(key);
+      else if (keys !== key) index.set(v, new Set([keys, key]));
     }
   }
 
@@ -61,10 +69,15 @@ export class Indexer<T = any> {
     for (const [name, fn] of this.indexers) {
       const index = this.indices.get(name)!;
       for (const v of fn(obj)) {
-        const set = index.get(v);
-        if (!set) continue;
-        set.delete(key);
-        if (!set.size) index.delete(v);
+        const keys = index.get(v);
+        if (keys === undefined) continue;
+        if (typeof keys === 'string') {
+          if (keys === key) index.delete(v);
+          continue;
+        }
+        keys.delete(key);
+        if (keys.size === 1) index.set(v, keys.values().next().value!);
+        else if (!keys.size) index.delete(v);
       }
     }
   }
@@ -110,7 +123,8 @@ export class Indexer<T = any> {
     const index = this.indices.get(indexName);
     if (!index) throw new Error(`no indexer ${indexName}`);
     const keys = index.get(value);
-    if (!keys) return [];
+    if (keys === undefined) return [];
+    if (typeof keys === 'string') return [this.items.get(keys)!];
     const out: T[] = [];
     for (const k of keys) out.push(this.items.get(k)!);
     return out;
@@ -119,7 +133,8 @@ export class Indexer<T = any> {
   indexKeys(indexName: string, value: string): string[] {
     const index = this.indices.get(indexName);
     if (!index) throw new Error(`no indexer ${indexName}`);
-    return [...(index.get(value) ?? [])];
+    const keys = index.get(value);
+    return keys === undefined ? [] : typeof keys === 'string' ? [keys] : [...keys];
   }
 
   /** Objects in a namespace (through the namespace index). */
@@ -135,7 +150,7 @@ export interface EventHandler<T = any> {
   delete?(obj: T, finalStateUnknown: boolean): void;
 }
 
-export interface InformerOptions {
+export interface InformerOptions<T = any> {
   /** Watch one namespace only (default: all). */
   namespace?: string;
   labelSelector?: string;
@@ -157,6 +172,12 @@ export interface InformerOptions {
    * update of such an object leaves the stored managedFields as they are.)
    */
   dropManagedFields?: boolean;
+  /**
+   * Applied to each object before it is stored or handed to handlers (client-go's SetTransform):
+   * keeps only what the informer's users read, so the cache takes less memory. It must keep
+   * metadata.name, namespace and resourceVersion.
+   */
+  transform?: (obj: Stored<T>) => Stored<T>;
 }
 
 export class SharedIndexInformer<T = any> {
@@ -177,7 +198,7 @@ export class SharedIndexInformer<T = any> {
   constructor(
     client: ResourceClient<T> | { resource(spec: ResourceSpec): ResourceClient<any> },
     readonly spec: ResourceSpec<T>,
-    private readonly opts: InformerOptions = {},
+    private readonly opts: InformerOptions<T> = {},
   ) {
     const rc = client instanceof ResourceClient ? client : client.resource(spec);
     this.client = opts.namespace ? rc.namespace(opts.namespace) : rc;
@@ -324,8 +345,10 @@ export class SharedIndexInformer<T = any> {
     const pageSize = this.opts.pageSize ?? (this.client.transport.kind === 'in-process' ? 0 : 500);
     const list = pageSize > 0 ? await this.client.listAll(listOpts, pageSize) : await this.client.list(listOpts);
     if (this.stopped) return;
-    if (this.opts.dropManagedFields) for (const obj of list.items) dropManagedFields(obj);
-    this.replace(list.items, list.metadata.resourceVersion ?? '');
+    this.replace(
+      list.items.map((obj) => this.prepare(obj)),
+      list.metadata.resourceVersion ?? '',
+    );
   }
 
   /** Make the cache equal `items`, telling handlers what changed. */
@@ -370,8 +393,7 @@ export class SharedIndexInformer<T = any> {
 
   private onWatchEvent(ev: WatchEvent<Stored<T>>): void {
     if (this.stopped) return;
-    const obj: any = ev.object;
-    if (this.opts.dropManagedFields && ev.type !== 'ERROR') dropManagedFields(obj);
+    const obj: any = ev.type === 'ERROR' ? ev.object : this.prepare(ev.object);
     const rv = obj?.metadata?.resourceVersion;
     switch (ev.type) {
       case 'ADDED':
@@ -394,6 +416,12 @@ export class SharedIndexInformer<T = any> {
         return;
     }
     if (rv) this.lastResourceVersion = rv;
+  }
+
+  /** An object as the cache keeps it (without managedFields, transformed), when asked. */
+  private prepare(obj: Stored<T>): Stored<T> {
+    if (this.opts.dropManagedFields) dropManagedFields(obj);
+    return this.opts.transform && obj ? this.opts.transform(obj) : obj;
   }
 
   private emitAdd(obj: Stored<T>, initial: boolean): void {

@@ -23,7 +23,7 @@ import type { Answer, RecordType } from './message.js';
 import { RCODE, reply, type DnsReply } from './message.js';
 import type { DnsRequest, Next, Plugin } from './plugin.js';
 import { inZone } from './plugin.js';
-import { canonicalIP, SERVICE_NAME_LABEL, type ClusterView } from './view.js';
+import { canonicalIP, SERVICE_NAME_LABEL, TOLERATE_UNREADY, type ClusterView } from './view.js';
 
 export const DNS_SCHEMA_VERSION = '1.0.1';
 export type PodsMode = 'disabled' | 'insecure' | 'verified';
@@ -343,9 +343,7 @@ export class KubernetesPlugin implements Plugin {
    * or all of them with publishNotReadyAddresses or the old tolerate-unready-endpoints annotation.
    */
   endpoints(svc: Service): EndpointAddress[] {
-    const all =
-      svc.spec?.publishNotReadyAddresses === true ||
-      svc.metadata?.annotations?.['service.alpha.kubernetes.io/tolerate-unready-endpoints'] === 'true';
+    const all = svc.spec?.publishNotReadyAddresses === true || svc.metadata?.annotations?.[TOLERATE_UNREADY] === 'true';
     const out: EndpointAddress[] = [];
     const seen = new Set<string>();
     for (const slice of this.slicesOf(svc)) {

@@ -2,6 +2,7 @@
 // stores. The agent fills them from informers (ClusterWatch); tests fill Indexers with objects.
 import ipaddr from 'ipaddr.js';
 import type { Namespace, Pod, Service } from 'kubernetes-types/core/v1.js';
+import type { Stored, StoredMeta } from '../client/types.js';
 import type { EndpointSlice } from 'kubernetes-types/discovery/v1.js';
 import { spec, type Client } from '../client/client.js';
 import { Indexer, SharedIndexInformer, type IndexFunc } from '../client/informer.js';
@@ -30,6 +31,8 @@ export const NAMESPACES = spec<Namespace>({
 });
 
 export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
+/** Publish not-ready endpoints (the annotation that preceded spec.publishNotReadyAddresses). */
+export const TOLERATE_UNREADY = 'service.alpha.kubernetes.io/tolerate-unready-endpoints';
 
 /** An address in one canonical spelling (IPv6 compressed, lower case), or undefined if it is none. */
 export function canonicalIP(ip: string | undefined): string | undefined {
@@ -66,6 +69,61 @@ export const INDEXERS = {
   slices: { service: byService, address: byAddress },
   pods: { podIP: byPodIP },
 };
+
+// The fields the DNS reads, and nothing else: its informers keep only these (an object from a
+// watch is several times bigger: status, labels, managedFields, finalizers, ...).
+
+const keyMeta = (m: StoredMeta): StoredMeta => ({
+  name: m.name,
+  namespace: m.namespace,
+  uid: m.uid,
+  resourceVersion: m.resourceVersion,
+  creationTimestamp: m.creationTimestamp,
+});
+
+/** A Service as the DNS reads it. */
+export function slimService(s: Stored<Service>): Stored<Service> {
+  const tolerate = s.metadata.annotations?.[TOLERATE_UNREADY];
+  const spec = s.spec;
+  return {
+    metadata: { ...keyMeta(s.metadata), ...(tolerate ? { annotations: { [TOLERATE_UNREADY]: tolerate } } : {}) },
+    spec: spec && {
+      type: spec.type,
+      clusterIP: spec.clusterIP,
+      clusterIPs: spec.clusterIPs,
+      externalName: spec.externalName,
+      publishNotReadyAddresses: spec.publishNotReadyAddresses,
+      ports: spec.ports?.map((p) => ({ name: p.name, port: p.port, protocol: p.protocol })),
+    },
+  };
+}
+
+/** An EndpointSlice as the DNS reads it. */
+export function slimSlice(s: Stored<EndpointSlice>): Stored<EndpointSlice> {
+  const service = s.metadata.labels?.[SERVICE_NAME_LABEL];
+  return {
+    metadata: { ...keyMeta(s.metadata), ...(service ? { labels: { [SERVICE_NAME_LABEL]: service } } : {}) },
+    addressType: s.addressType,
+    ports: s.ports?.map((p) => ({ name: p.name, port: p.port, protocol: p.protocol })),
+    endpoints: (s.endpoints ?? []).map((e) => ({
+      addresses: e.addresses,
+      hostname: e.hostname,
+      conditions: e.conditions?.ready === undefined ? undefined : { ready: e.conditions.ready },
+      targetRef: e.targetRef && { kind: e.targetRef.kind, name: e.targetRef.name },
+    })),
+  };
+}
+
+/** A Pod as the DNS reads it (its addresses; deleted ones are skipped). */
+export function slimPod(p: Stored<Pod>): Stored<Pod> {
+  const deletion = p.metadata.deletionTimestamp;
+  return {
+    metadata: { ...keyMeta(p.metadata), ...(deletion ? { deletionTimestamp: deletion } : {}) },
+    status: { podIP: p.status?.podIP, podIPs: p.status?.podIPs?.map((x) => ({ ip: x.ip })) },
+  };
+}
+
+export const slimNamespace = (n: Stored<Namespace>): Stored<Namespace> => ({ metadata: keyMeta(n.metadata) });
 
 /** The stores the DNS reads; `pods` only exists when a feature needs every pod (pods verified, autopath). */
 export interface ClusterView {
@@ -115,15 +173,24 @@ export class ClusterWatch implements ClusterView {
     this.svcInformer = new SharedIndexInformer(client, SERVICES, {
       indexers: INDEXERS.services,
       dropManagedFields: true,
+      transform: slimService,
     });
     this.sliceInformer = new SharedIndexInformer(client, ENDPOINT_SLICES, {
       indexers: INDEXERS.slices,
       dropManagedFields: true,
+      transform: slimSlice,
     });
-    this.nsInformer = new SharedIndexInformer(client, NAMESPACES, { dropManagedFields: true });
+    this.nsInformer = new SharedIndexInformer(client, NAMESPACES, {
+      dropManagedFields: true,
+      transform: slimNamespace,
+    });
     this.informers.push(this.svcInformer, this.sliceInformer, this.nsInformer);
     if (opts.watchPods) {
-      this.podInformer = new SharedIndexInformer(client, PODS, { indexers: INDEXERS.pods, dropManagedFields: true });
+      this.podInformer = new SharedIndexInformer(client, PODS, {
+        indexers: INDEXERS.pods,
+        dropManagedFields: true,
+        transform: slimPod,
+      });
       this.informers.push(this.podInformer);
     }
     const bump = () => {
