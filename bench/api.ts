@@ -390,7 +390,8 @@ async function startEtcd(): Promise<Etcd> {
       await client.put('bench/ready').value('1');
       break;
     } catch (err) {
-      if (Date.now() > deadline) throw new Error(`etcd not ready in 30 s: ${(err as Error).message}\n${stderr}`);
+      if (Date.now() > deadline)
+        throw new Error(`etcd not ready in 30 s: ${(err as Error).message}\n${stderr}`, { cause: err });
       await sleep(200);
     }
   }

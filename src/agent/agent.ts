@@ -459,7 +459,7 @@ export class NodeAgent {
     this.timers.push(t);
   }
 
-  private podByUID(uid: string): any | undefined {
+  private podByUID(uid: string): any {
     return this.pods.store.byIndex('uid', uid)[0];
   }
 

@@ -268,7 +268,7 @@ export async function runAgent(flags: JoinFlags): Promise<void> {
   try {
     token = parseToken(rawToken);
   } catch (err) {
-    throw new Error(`--token: ${(err as Error).message}`);
+    throw new Error(`--token: ${(err as Error).message}`, { cause: err });
   }
   const dataDir = resolve(flags.dataDir ?? defaultDataDir());
   const nodeName = (flags.nodeName ?? hostname()).toLowerCase();
@@ -295,7 +295,7 @@ export async function runAgent(flags: JoinFlags): Promise<void> {
   try {
     id = await join_(server, token, tlsDir, nodeName, nodeIP, logger, () => stopping);
   } catch (err) {
-    if (err instanceof JoinError) throw new Error(`cannot join ${server}: ${err.message}`);
+    if (err instanceof JoinError) throw new Error(`cannot join ${server}: ${err.message}`, { cause: err });
     throw err;
   }
   const kubeconfig = join(dataDir, 'agent', 'kubeconfig.yaml');

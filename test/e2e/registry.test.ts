@@ -126,7 +126,9 @@ async function expectRuns(name: string, image: string): Promise<void> {
     );
   } catch (err: any) {
     const evs = await events(name).catch(() => []);
-    throw new Error(`${err.message}; events:\n${evs.map((e) => `${e.type} ${e.reason}: ${e.message}`).join('\n')}`);
+    throw new Error(`${err.message}; events:\n${evs.map((e) => `${e.type} ${e.reason}: ${e.message}`).join('\n')}`, {
+      cause: err,
+    });
   }
   const logs = await until(
     `logs of ${name}`,

@@ -278,7 +278,7 @@ const TIMES = [
 
 interface Step {
   obj: any;
-  old: any | undefined;
+  old: any;
   opts: Omit<UpdateOptions, 'now'>;
   time: string;
 }

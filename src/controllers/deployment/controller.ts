@@ -71,7 +71,7 @@ export class DeploymentController implements Controller {
     this.runner.enqueue(keyOf(d));
   }
 
-  private resolveControllerRef(namespace: string, ref: any): any | undefined {
+  private resolveControllerRef(namespace: string, ref: any): any {
     if (!ref || ref.kind !== KIND || !(ref.apiVersion ?? '').startsWith('apps/')) return undefined;
     const d = this.dInformer.store.getByName(namespace, ref.name);
     return d && d.metadata.uid === ref.uid ? d : undefined;

@@ -232,7 +232,7 @@ export function equalIgnoreHash(t1: any, t2: any): boolean {
 }
 
 /** The newest-created-first match of the Deployment's template (upstream FindNewReplicaSet). */
-export function findNewReplicaSet(d: any, rss: any[]): any | undefined {
+export function findNewReplicaSet(d: any, rss: any[]): any {
   const sorted = [...rss].sort(byCreation);
   return sorted.find((rs) => equalIgnoreHash(rs.spec?.template, d.spec?.template));
 }
@@ -374,7 +374,7 @@ export function isSaturated(d: any, rs: any): boolean {
 }
 
 /** The only active set, or the newest when none is active (upstream FindActiveOrLatest). */
-export function findActiveOrLatest(newRS: any, oldRSs: any[]): any | undefined {
+export function findActiveOrLatest(newRS: any, oldRSs: any[]): any {
   if (!newRS && oldRSs.length === 0) return undefined;
   const olds = [...oldRSs].sort((a, b) => byCreation(b, a));
   const all = filterActive([...olds, newRS]);

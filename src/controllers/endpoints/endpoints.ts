@@ -38,7 +38,7 @@ const portKey = (p: any) => `${p.name ?? ''}|${p.port}|${p.protocol ?? 'TCP'}|${
 export function repackSubsets(entries: { address: any; ready: boolean; ports: any[] }[]): any[] {
   const addrs = new Map<string, any>();
   // port key → (address key → ready)
-  const portToAddrs = new Map<string, { port: any | undefined; addrs: Map<string, boolean> }>();
+  const portToAddrs = new Map<string, { port: any; addrs: Map<string, boolean> }>();
   for (const e of entries) {
     const ak = addrKey(e.address);
     addrs.set(ak, e.address);

@@ -144,7 +144,7 @@ export class ReplicaSetController implements Controller {
   }
 
   /** The controller of a pod if it is one of ours and still exists with that UID. */
-  private resolveControllerRef(namespace: string, ref: any): any | undefined {
+  private resolveControllerRef(namespace: string, ref: any): any {
     if (
       !ref ||
       ref.kind !== this.k.kind ||

@@ -100,6 +100,7 @@ export class CriRuntime implements Runtime {
         if (Date.now() > deadline)
           throw new Error(
             `the CRI service at ${this.endpoint} did not answer within ${timeoutMs / 1000} s: ${(err as Error).message}`,
+            { cause: err },
           );
         await new Promise((r) => setTimeout(r, 200));
       }

@@ -59,7 +59,7 @@ function mustParseInt(expr: string): number {
   try {
     n = atoi(expr);
   } catch (e) {
-    throw new Error(`failed to parse int from ${expr}: ${(e as Error).message}`);
+    throw new Error(`failed to parse int from ${expr}: ${(e as Error).message}`, { cause: e });
   }
   if (n < 0) throw new Error(`negative number (${n}) not allowed: ${expr}`);
   return n;
@@ -129,7 +129,7 @@ export function parseCronSchedule(spec: string): void {
       try {
         parseGoDuration(d);
       } catch (e) {
-        throw new Error(`failed to parse duration ${spec}: ${(e as Error).message}`);
+        throw new Error(`failed to parse duration ${spec}: ${(e as Error).message}`, { cause: e });
       }
       return;
     }
