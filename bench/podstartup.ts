@@ -336,8 +336,9 @@ async function criReference(
     }
   };
   const workers = Array.from({ length: REF_WORKERS }, worker);
-  await arrive(PODS, rate, async (i) => {
+  await arrive(PODS, rate, (i) => {
     queue.push({ i, arrived: performance.now() });
+    return Promise.resolve();
   });
   arrivedAll = true;
   await Promise.all(workers);

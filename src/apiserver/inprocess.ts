@@ -576,7 +576,7 @@ export class InProcessTransport implements Transport {
     });
   }
 
-  async discover(): Promise<DiscoveredResource[]> {
+  discover(): Promise<DiscoveredResource[]> {
     const out: DiscoveredResource[] = [];
     for (const def of this.api.registry.all()) {
       const v = def.versions.find((x) => x.served !== false);
@@ -590,7 +590,7 @@ export class InProcessTransport implements Transport {
         verbs: [...verbsOf(def)],
       });
     }
-    return out;
+    return Promise.resolve(out);
   }
 
   async close(): Promise<void> {}

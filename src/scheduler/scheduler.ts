@@ -135,7 +135,10 @@ export class Scheduler {
       runAddPod: (s, p, a, n) => self.framework.runAddPod(s, p, a, n),
       runRemovePod: (s, p, v, n) => self.framework.runRemovePod(s, p, v, n),
       deletePod: (victim, preemptor, node) => this.deleteVictim(victim, preemptor, node),
-      setNominatedNode: async (pod, node) => this.queue.addNominated(pod, node),
+      setNominatedNode: (pod, node) => {
+        this.queue.addNominated(pod, node);
+        return Promise.resolve();
+      },
     };
     const fit = new NodeResourcesFit(opts.scoringStrategy ?? 'LeastAllocated');
     const nodeAffinity = new NodeAffinity();

@@ -293,7 +293,7 @@ test("WebSocket through services/proxy and nodes/proxy, without the client's cre
       ws.once('error', reject);
     });
     ws.send('ping');
-    await until('the echo', async () => messages.length >= 2, 5000, 20);
+    await until('the echo', () => messages.length >= 2, 5000, 20);
     assert.equal(messages[0], `hello ${path.replace(/^.*\/proxy/, '')} no-auth`);
     assert.equal(messages[1], 'echo:ping');
     ws.close();
@@ -309,7 +309,7 @@ test('kubectl proxy, then a plain HTTP client through it', { skip }, async () =>
   try {
     const local = await until(
       'kubectl proxy to listen',
-      async () => /Starting to serve on 127\.0\.0\.1:(\d+)/.exec(out)?.[1],
+      () => /Starting to serve on 127\.0\.0\.1:(\d+)/.exec(out)?.[1],
       20_000,
       100,
     );

@@ -207,7 +207,7 @@ after(async () => {
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
-test('hosts.toml written from --private-registry', { skip }, async () => {
+test('hosts.toml written from --private-registry', { skip }, () => {
   const toml = readFileSync(
     join(cluster!.dataDir, 'agent', 'containerd', 'certs.d', 'registry.example.test', 'hosts.toml'),
     'utf8',

@@ -279,16 +279,16 @@ describe('agent token cache', () => {
     const fake: any = {
       resource: () => ({
         namespace: () => ({
-          createSubresource: async (name: string, sub: string, body: any) => {
+          createSubresource: (name: string, sub: string, body: any) => {
             requests.push({ name, sub, body });
-            if (fail) throw new Error('connection refused');
-            return {
+            if (fail) return Promise.reject(new Error('connection refused'));
+            return Promise.resolve({
               spec: body.spec,
               status: {
                 token: `t${++n}`,
                 expirationTimestamp: new Date(now + body.spec.expirationSeconds * 1000).toISOString(),
               },
-            };
+            });
           },
         }),
       }),

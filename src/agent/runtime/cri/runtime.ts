@@ -249,8 +249,9 @@ export class CriRuntime implements Runtime {
     await this.img('RemoveImage', { image: { image } });
   }
 
-  async close(): Promise<void> {
+  close(): Promise<void> {
     this.runtime.close();
     this.images.close();
+    return Promise.resolve();
   }
 }
