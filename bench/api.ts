@@ -613,7 +613,7 @@ async function listPhase(k: K8ts, e: Etcd | undefined, r: Results) {
       do {
         const q = new URLSearchParams({ limit: String(cfg.pageLimit) });
         if (cont) q.set('continue', cont);
-        const page = JSON.parse(await k8tsRequest(k.pool, 'GET', `${cmPath(ns)}?${q}`));
+        const page = JSON.parse(await k8tsRequest(k.pool, 'GET', `${cmPath(ns)}?${q.toString()}`));
         got += page.items.length;
         cont = page.metadata.continue ?? '';
         pages++;

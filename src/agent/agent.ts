@@ -524,10 +524,10 @@ export class NodeAgent {
   /** What the agent's HTTPS server needs to find a pod's containers. */
   private locator(): PodLocator {
     const find = (namespace: string, name: string) => this.pods?.store.get(`${namespace}/${name}`);
-    const agent = this;
+    const runtime = () => this.runtime;
     return {
       get runtime() {
-        return agent.runtime;
+        return runtime();
       },
       container: async (namespace, pod, container) => {
         const p = find(namespace, pod);

@@ -57,7 +57,7 @@ before(async () => {
   const wss = new WebSocketServer({ server: backend });
   wss.on('connection', (ws, req) => {
     ws.send(`hello ${req.url} ${req.headers.authorization ?? 'no-auth'}`);
-    ws.on('message', (m) => ws.send(`echo:${m}`));
+    ws.on('message', (m) => ws.send(`echo:${(m as Buffer).toString()}`));
   });
   await new Promise<void>((r) => backend.listen(0, '0.0.0.0', () => r()));
   port = (backend.address() as AddressInfo).port;
@@ -287,7 +287,7 @@ test("WebSocket through services/proxy and nodes/proxy, without the client's cre
       headers: { Authorization: 'Bearer secret' },
     });
     const messages: string[] = [];
-    ws.on('message', (m) => messages.push(String(m)));
+    ws.on('message', (m) => messages.push((m as Buffer).toString()));
     await new Promise<void>((resolve, reject) => {
       ws.once('open', () => resolve());
       ws.once('error', reject);

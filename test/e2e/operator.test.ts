@@ -98,7 +98,7 @@ const CRD = {
 };
 
 function statusOf(err: unknown): { code: number; reason?: string; message?: string } {
-  assert.ok(err instanceof ApiException, `expected ApiException, got ${err}`);
+  assert.ok(err instanceof ApiException, `expected ApiException, got ${String(err)}`);
   const body = typeof err.body === 'string' ? JSON.parse(err.body) : err.body;
   return { code: err.code, reason: body?.reason, message: body?.message };
 }

@@ -29,7 +29,7 @@ import { VolumeManager } from '../../src/agent/volumes/manager.js';
 import { startTestApi, type TestApi } from './client-fixture.js';
 
 const ISSUER = 'https://kubernetes.default.svc.cluster.local';
-const payloadOf = (token: string) => decodeJwt(token) as any;
+const payloadOf = (token: string) => decodeJwt<any>(token);
 
 describe('service-account keys', () => {
   test('created once with mode 0600, reloaded with the same kid; RSA keys sign RS256', () => {

@@ -242,9 +242,14 @@ export function findNewReplicaSet(d: any, rss: any[]): any {
 export function setReplicasAnnotations(rs: any, desired: number, max: number): boolean {
   const a = (rs.metadata.annotations ??= {});
   let changed = false;
-  if (a[DESIRED_REPLICAS_ANNOTATION] !== String(desired))
-    ((a[DESIRED_REPLICAS_ANNOTATION] = String(desired)), (changed = true));
-  if (a[MAX_REPLICAS_ANNOTATION] !== String(max)) ((a[MAX_REPLICAS_ANNOTATION] = String(max)), (changed = true));
+  if (a[DESIRED_REPLICAS_ANNOTATION] !== String(desired)) {
+    a[DESIRED_REPLICAS_ANNOTATION] = String(desired);
+    changed = true;
+  }
+  if (a[MAX_REPLICAS_ANNOTATION] !== String(max)) {
+    a[MAX_REPLICAS_ANNOTATION] = String(max);
+    changed = true;
+  }
   return changed;
 }
 
@@ -347,8 +352,13 @@ export function proportionalSizes(
   const toAdd = allowedSize - sumSpec(active);
   const order = [...active];
   let op: 'up' | 'down' | '' = '';
-  if (toAdd > 0) (order.sort(bySizeNewer), (op = 'up'));
-  else if (toAdd < 0) (order.sort(bySizeOlder), (op = 'down'));
+  if (toAdd > 0) {
+    order.sort(bySizeNewer);
+    op = 'up';
+  } else if (toAdd < 0) {
+    order.sort(bySizeOlder);
+    op = 'down';
+  }
   const sizes = new Map<any, number>();
   let added = 0;
   for (const rs of order) {

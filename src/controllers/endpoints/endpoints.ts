@@ -94,7 +94,8 @@ export function computeSubsets(svc: any, pods: any[]): { subsets: any[]; ready: 
     const svcPorts: any[] = svc.spec?.ports ?? [];
     if (isHeadless(svc) && !svcPorts.length) {
       entries.push({ address: epa, ready: isReady, ports: [] });
-      isReady ? ready++ : notReady++;
+      if (isReady) ready++;
+      else notReady++;
       continue;
     }
     for (const sp of svcPorts) {
@@ -105,7 +106,8 @@ export function computeSubsets(svc: any, pods: any[]): { subsets: any[]; ready: 
       if (sp.appProtocol) epp.appProtocol = sp.appProtocol;
       entries.push({ address: epa, ready: isReady, ports: [epp] });
     }
-    isReady ? ready++ : notReady++;
+    if (isReady) ready++;
+    else notReady++;
   }
   return { subsets: repackSubsets(entries), ready, notReady };
 }

@@ -44,7 +44,7 @@ export class CriError extends Error {
   }
 }
 
-export const isNotFound = (e: unknown) => e instanceof CriError && e.code === grpc.status.NOT_FOUND;
+export const isNotFound = (e: unknown) => e instanceof CriError && e.code === (grpc.status.NOT_FOUND as number);
 
 export class CriRuntime implements Runtime {
   readonly name = 'containerd';

@@ -459,20 +459,25 @@ export class ProcessRuntime implements Runtime {
     pipe(child.stdout, 'stdout');
     pipe(child.stderr, 'stderr');
     c.exited = new Promise<void>((resolve) => {
-      child.once('exit', async (code, signal) => {
-        const finishedAt = now();
-        // As when a pid namespace's init dies: whatever the process left behind goes too.
-        killGroup(pid, 'SIGKILL');
-        this.pids.delete(c.id);
-        // Report the exit once its output is in the log (bounded: a stuck writer must not hide it).
-        await Promise.race([logged, sleep(2000)]);
-        c.finishedAt = finishedAt;
-        c.exitCode = code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0);
-        c.reason = c.exitCode === 0 ? 'Completed' : 'Error';
-        c.state = 'CONTAINER_EXITED';
-        c.stdin = undefined;
-        resolve();
-      });
+      // Fire and forget, as before: the exit bookkeeping ends in resolve().
+      child.once(
+        'exit',
+        (code, signal) =>
+          void (async () => {
+            const finishedAt = now();
+            // As when a pid namespace's init dies: whatever the process left behind goes too.
+            killGroup(pid, 'SIGKILL');
+            this.pids.delete(c.id);
+            // Report the exit once its output is in the log (bounded: a stuck writer must not hide it).
+            await Promise.race([logged, sleep(2000)]);
+            c.finishedAt = finishedAt;
+            c.exitCode = code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0);
+            c.reason = c.exitCode === 0 ? 'Completed' : 'Error';
+            c.state = 'CONTAINER_EXITED';
+            c.stdin = undefined;
+            resolve();
+          })(),
+      );
     });
   }
 

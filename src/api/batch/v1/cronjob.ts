@@ -49,7 +49,7 @@ const DESCRIPTORS = new Set(['@yearly', '@annually', '@monthly', '@weekly', '@da
 function atoi(s: string): number {
   if (!/^[+-]?[0-9]+$/.test(s)) throw new Error(`strconv.Atoi: parsing ${JSON.stringify(s)}: invalid syntax`);
   const n = Number.parseInt(s, 10);
-  if (!Number.isSafeInteger(n) || Math.abs(n) > 9223372036854775807)
+  if (!Number.isSafeInteger(n) || Math.abs(n) > 9223372036854775807n)
     throw new Error(`strconv.Atoi: parsing ${JSON.stringify(s)}: value out of range`);
   return n;
 }
