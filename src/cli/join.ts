@@ -278,7 +278,9 @@ export async function runAgent(flags: JoinFlags): Promise<void> {
   const tlsDir = join(dataDir, 'agent', 'tls');
 
   let stopping = false;
+  // eslint-disable-next-line prefer-const -- stop() (a signal handler, defined above the assignment) reads it: const would be in its TDZ
   let agent: NodeAgent | undefined;
+  // eslint-disable-next-line prefer-const -- stop() (a signal handler, defined above the assignment) reads it: const would be in its TDZ
   let client: Client | undefined;
   const stop = async (signal: string) => {
     if (stopping) return;

@@ -78,7 +78,6 @@ function trickle(
   headers: Record<string, string> = {},
   asAdmin = true,
 ): { answer: Promise<{ status: number; body: string; headers: Record<string, unknown> }>; stop(): void } {
-  let timer: NodeJS.Timeout | undefined;
   const identity = asAdmin ? { cert: credentials.cert, key: credentials.key } : {};
   const req = https.request({
     host,
@@ -100,7 +99,7 @@ function trickle(
     req.on('error', reject);
   });
   req.write('{');
-  timer = setInterval(() => req.write(' '), 1000);
+  const timer = setInterval(() => req.write(' '), 1000);
   answer.finally(() => clearInterval(timer)).catch(() => {});
   return {
     answer,
