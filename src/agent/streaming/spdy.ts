@@ -579,7 +579,7 @@ export class SpdyConnection extends EventEmitter<SpdyConnectionEvents> {
       case FrameType.PING: {
         const id = f.payload.readUInt32BE(0);
         // Client pings have odd ids; ours (none) would be even and the answers to them ignored.
-        if (id % 2 === 1) void this.write(() => encodePing(id)); // write failures tear the session down themselves
+        if (id % 2 === 1) void this.write(() => encodePing(id)); // fire and forget: a ping answer needs no confirmation
         return;
       }
       case FrameType.GOAWAY:
