@@ -390,7 +390,8 @@ async function startEtcd(): Promise<Etcd> {
       await client.put('bench/ready').value('1');
       break;
     } catch (err) {
-      if (Date.now() > deadline) throw new Error(`etcd not ready in 30 s: ${(err as Error).message}\n${stderr}`);
+      if (Date.now() > deadline)
+        throw new Error(`etcd not ready in 30 s: ${(err as Error).message}\n${stderr}`, { cause: err });
       await sleep(200);
     }
   }
@@ -612,7 +613,7 @@ async function listPhase(k: K8ts, e: Etcd | undefined, r: Results) {
       do {
         const q = new URLSearchParams({ limit: String(cfg.pageLimit) });
         if (cont) q.set('continue', cont);
-        const page = JSON.parse(await k8tsRequest(k.pool, 'GET', `${cmPath(ns)}?${q}`));
+        const page = JSON.parse(await k8tsRequest(k.pool, 'GET', `${cmPath(ns)}?${q.toString()}`));
         got += page.items.length;
         cont = page.metadata.continue ?? '';
         pages++;

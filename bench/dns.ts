@@ -258,11 +258,10 @@ async function main(): Promise<void> {
       ['dnsmasq, external names (hosts file)', dnsmasqPort, join(dir, 'external.txt'), dnsmasq.pid!],
     ];
     // Warm up (JIT, k8ts' cache of the external names).
-    for (const [, p, q, pid] of runs)
-      (void pid,
-        execFileSync('dnsperf', ['-s', '127.0.0.1', '-p', String(p), '-d', q, '-l', '1', '-c', '2', '-q', '50'], {
-          encoding: 'utf8',
-        }));
+    for (const [, p, q] of runs)
+      execFileSync('dnsperf', ['-s', '127.0.0.1', '-p', String(p), '-d', q, '-l', '1', '-c', '2', '-q', '50'], {
+        encoding: 'utf8',
+      });
     console.log(
       `cluster DNS benchmark: ${SERVICES} services (half headless), ${EXTERNAL} external names, dnsperf -l ${SECONDS} -c 4 -q 200, ${new Date().toISOString()}`,
     );

@@ -336,8 +336,9 @@ async function criReference(
     }
   };
   const workers = Array.from({ length: REF_WORKERS }, worker);
-  await arrive(PODS, rate, async (i) => {
+  await arrive(PODS, rate, (i) => {
     queue.push({ i, arrived: performance.now() });
+    return Promise.resolve();
   });
   arrivedAll = true;
   await Promise.all(workers);
@@ -659,7 +660,7 @@ async function main(): Promise<void> {
 
 function printTable(r: any): void {
   const rows: string[][] = [['measure', ...Object.keys(r.phases ?? {})]];
-  const ph = Object.values(r.phases ?? {}) as any[];
+  const ph = Object.values<any>(r.phases ?? {});
   const d = (x: Dist) => `${x.p50} / ${x.p90} / ${x.p99} / ${x.max}`;
   rows.push(['k8ts create → Ready seen by watch, ms p50/p90/p99/max', ...ph.map((p) => d(p.k8ts.sentToReadySeenMs))]);
   rows.push(['SLO p99 ≤ 5 s', ...ph.map((p) => (p.k8ts.sloMet ? 'met' : 'NOT met'))]);

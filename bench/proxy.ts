@@ -123,7 +123,7 @@ async function dataPath(mode: string): Promise<void> {
     const podIP = (await c.k(['get', 'pods', '-l', 'app=web', '-o', 'jsonpath={.items[0].status.podIP}'])).trim();
     await until(
       'the ClusterIP answers',
-      async () => spawnSync('wget', ['-qO/dev/null', '-T', '2', `http://${clusterIP}/`]).status === 0,
+      () => spawnSync('wget', ['-qO/dev/null', '-T', '2', `http://${clusterIP}/`]).status === 0,
       30_000,
       500,
     );

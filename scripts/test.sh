@@ -19,7 +19,7 @@ fi
 bash scripts/setup.sh "${extra[@]}"
 
 echo "--- layer rules (imports only point down; .dependency-cruiser.cjs)"
-npm run --silent lint:layers
+npm run --silent lint
 
 echo "--- tests"
 node --test --test-concurrency=2 --test-timeout=600000 \

@@ -459,7 +459,7 @@ export class NodeAgent {
     this.timers.push(t);
   }
 
-  private podByUID(uid: string): any | undefined {
+  private podByUID(uid: string): any {
     return this.pods.store.byIndex('uid', uid)[0];
   }
 
@@ -524,10 +524,10 @@ export class NodeAgent {
   /** What the agent's HTTPS server needs to find a pod's containers. */
   private locator(): PodLocator {
     const find = (namespace: string, name: string) => this.pods?.store.get(`${namespace}/${name}`);
-    const agent = this;
+    const runtime = () => this.runtime;
     return {
       get runtime() {
-        return agent.runtime;
+        return runtime();
       },
       container: async (namespace, pod, container) => {
         const p = find(namespace, pod);

@@ -97,7 +97,7 @@ export class NodeReporter {
     // The pressure conditions are "False" when all is well.
     const pressure = (type: string, on: boolean, reasons: [string, string], messages: [string, string]) =>
       cond(type, on ? 'True' : 'False', on ? reasons[1] : reasons[0], on ? messages[1] : messages[0]);
-    const press = this.o.underPressure;
+    const press = (...args: Parameters<typeof this.o.underPressure>) => this.o.underPressure(...args);
     const notReady = this.o.notReady();
     const out = [
       pressure(

@@ -184,7 +184,7 @@ export interface ResourceDef {
 export interface VirtualReader {
   /** Live objects of a resource (storage version), in one namespace or all; [] if not served. */
   list(group: string, plural: string, namespace?: string): any[];
-  get(group: string, plural: string, namespace: string | undefined, name: string): any | undefined;
+  get(group: string, plural: string, namespace: string | undefined, name: string): any;
 }
 
 /** Whether `sub` is a subresource of `def` that serves the whole object (status and `object` ones). */

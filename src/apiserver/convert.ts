@@ -49,14 +49,15 @@ export function toServed(served: Served, stored: KObject, storedApiVersion: stri
  * version converts in batches (one ConversionReview for a list, as upstream).
  */
 export function toServedMany(served: Served, stored: KObject[], storedApiVersion: string): MaybePromise<KObject[]> {
-  const { fromStorageMany } = served.version;
-  if (!fromStorageMany || stored.length <= 1) {
+  const version = served.version;
+  if (!version.fromStorageMany || stored.length <= 1) {
     let async = false;
     const outs = stored.map((s) => {
       const o = toServed(served, s, storedApiVersion);
       if (isPromise(o)) async = true;
       return o;
     });
+    // eslint-disable-next-line @typescript-eslint/await-thenable -- some of outs are promises (async is true only then)
     return async ? Promise.all(outs) : (outs as KObject[]);
   }
   const apiVersion = apiVersionOf(served.def.group, served.version.name);
@@ -67,7 +68,7 @@ export function toServedMany(served: Served, stored: KObject[], storedApiVersion
       o.kind = kind;
       return withZeroValuedFields(o);
     });
-  const out = fromStorageMany(stored.map((s) => deepCopy(s)));
+  const out = version.fromStorageMany(stored.map((s) => deepCopy(s)));
   return isPromise(out) ? out.then(finish) : finish(out);
 }
 

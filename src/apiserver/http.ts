@@ -363,6 +363,7 @@ const WARNING_ITEM_RUNES = 256;
 /** One warning as an RFC 7234 header value, `299 - "text"`, carried as UTF-8 bytes (as Go sends it). */
 function warningHeader(text: string): string {
   // Quoted-string escapes; control characters can't travel in a header and become spaces.
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what this replaces
   const quoted = text.replace(/["\\]/g, (c) => `\\${c}`).replace(/[\x00-\x08\x0a-\x1f\x7f]/g, ' ');
   // Node writes header strings as Latin-1: hand it the UTF-8 bytes one per character.
   return `299 - "${Buffer.from(quoted, 'utf8').toString('latin1')}"`;

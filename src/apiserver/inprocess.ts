@@ -166,12 +166,14 @@ export class InProcessTransport implements Transport {
     const apiVersion = apiVersionOf(served.def.group, served.version.name);
     if (body.apiVersion !== undefined && body.apiVersion !== apiVersion) {
       throw serverErrors.badRequest(
-        `the API version in the data (${body.apiVersion}) does not match the expected API version (${apiVersion})`,
+        // eslint-disable-next-line @typescript-eslint/no-base-to-string -- echoes the client's value as upstream's %v does
+        `the API version in the data (${String(body.apiVersion)}) does not match the expected API version (${apiVersion})`,
       );
     }
     if (body.kind !== undefined && body.kind !== served.def.kind) {
       throw serverErrors.badRequest(
-        `the kind in the data (${body.kind}) does not match the expected kind (${served.def.kind})`,
+        // eslint-disable-next-line @typescript-eslint/no-base-to-string -- echoes the client's value as upstream's %v does
+        `the kind in the data (${String(body.kind)}) does not match the expected kind (${served.def.kind})`,
       );
     }
     // Never change the caller's object: a shallow copy with its own metadata.
@@ -245,7 +247,7 @@ export class InProcessTransport implements Transport {
       const m = this.matcher(served, opts.labelSelector, opts.fieldSelector);
       const prefix = store.keyPrefix(served.def.namespaced ? t.namespace : undefined);
       let rv = store.cache.revision;
-      let all = store.cache.list(prefix);
+      const all = store.cache.list(prefix);
       let from = 0;
       if (opts.continue) {
         const token = decodeToken(opts.continue);
@@ -268,7 +270,6 @@ export class InProcessTransport implements Transport {
         matching.push(s);
         last = s;
       }
-      all = [];
       const meta: ObjectList['metadata'] = { resourceVersion: String(rv) };
       if (more && last) {
         meta.continue = encodeToken({ rv, start: last.key });
@@ -576,7 +577,7 @@ export class InProcessTransport implements Transport {
     });
   }
 
-  async discover(): Promise<DiscoveredResource[]> {
+  discover(): Promise<DiscoveredResource[]> {
     const out: DiscoveredResource[] = [];
     for (const def of this.api.registry.all()) {
       const v = def.versions.find((x) => x.served !== false);
@@ -590,7 +591,7 @@ export class InProcessTransport implements Transport {
         verbs: [...verbsOf(def)],
       });
     }
-    return out;
+    return Promise.resolve(out);
   }
 
   async close(): Promise<void> {}

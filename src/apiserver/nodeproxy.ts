@@ -239,6 +239,7 @@ export class NodeProxy {
     ) => this.api.extraSubresources.set(key, { info: { name, kind, verbs }, handle });
     set('/pods/log', 'log', 'Pod', ['get'], (s) => this.podLog(s));
     // Streaming subresources reach here only without an upgrade: upstream refuses those.
+    // eslint-disable-next-line @typescript-eslint/require-await -- a handler reports errors by rejecting
     const refuse = async (s: RequestScope) => {
       this.resolveStreaming(s.info, s.query);
       throw errors.badRequest('Upgrade request required');

@@ -73,7 +73,7 @@ export function parseRequestPath(pathname: string): RequestInfo {
   // Leading and trailing slashes don't matter; an empty segment inside the path addresses nothing.
   const trimmed = pathname.replace(/^\/+|\/+$/g, '');
   const parts = trimmed ? trimmed.split('/') : [];
-  let i = 0;
+  let i: number;
   let group = '';
   let version: string;
   if (parts[0] === 'api') {

@@ -313,7 +313,7 @@ export class ApiServer implements ServingApi {
     this.registry.replace(old, next);
   }
 
-  async removeResource(def: ResourceDef): Promise<void> {
+  removeResource(def: ResourceDef): Promise<void> {
     this.registry.remove(def);
     const prefix = storagePrefixOf(def);
     if (!this.registry.all().some((d) => storagePrefixOf(d) === prefix)) {
@@ -321,6 +321,7 @@ export class ApiServer implements ServingApi {
       this.caches.get(prefix)?.stop();
       this.caches.delete(prefix);
     }
+    return Promise.resolve();
   }
 
   async start(): Promise<void> {

@@ -116,7 +116,7 @@ export interface StoreDeps {
   /** Admission plugins every write passes through (NamespaceLifecycle, LimitRanger, ResourceQuota, ...). */
   admission?: AdmissionChain;
   /** Records managedFields for a write (big objects: off the event loop, hence the Promise). */
-  manageFields(obj: any, old: any | undefined, ctx: WriteContext, apiVersion: string): void | Promise<void>;
+  manageFields(obj: any, old: any, ctx: WriteContext, apiVersion: string): void | Promise<void>;
 }
 
 /**
@@ -333,7 +333,7 @@ export class Store {
   async update(
     namespace: string | undefined,
     name: string,
-    mutate: (current: StoredObject) => any | Promise<any>,
+    mutate: (current: StoredObject) => any, // the new object, or a Promise of it
     ctx: WriteContext,
     conditional?: boolean,
   ): Promise<StoredObject> {

@@ -15,6 +15,7 @@ async function readJSONObject(scope: RequestScope, kind: string): Promise<any> {
   const body = await decodeBody(await readBody(scope.req), scope.req.headers['content-type']);
   if (!isPlainObject(body)) throw errors.badRequest(`the request body must be a ${kind} object`);
   if (body.kind !== undefined && body.kind !== kind) {
+    // eslint-disable-next-line @typescript-eslint/no-base-to-string -- echoes the client's value as upstream's %v does
     throw errors.badRequest(`the kind in the data (${String(body.kind)}) does not match the expected kind (${kind})`);
   }
   return body;

@@ -152,6 +152,7 @@ export function runWatch(spec: WatchSpec, sink: WatchSink): void {
       return spec.render(s);
     } catch (err) {
       // Behind earlier asynchronous lines, the error waits its turn.
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- rethrows the caught value unchanged
       emit(Promise.reject(err));
       return undefined;
     }
@@ -178,6 +179,7 @@ export function runWatch(spec: WatchSpec, sink: WatchSink): void {
       try {
         obj = spec.renderObject(s);
       } catch (err) {
+        // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- rethrows the caught value unchanged
         emit(Promise.reject(err));
         return;
       }

@@ -39,7 +39,7 @@ export function selectControllers(spec: string, all: Record<string, ControllerIn
   return out;
 }
 
-export async function runControllerManager(flags: ControllerManagerFlags): Promise<void> {
+export function runControllerManager(flags: ControllerManagerFlags): void {
   const logger = pino({ level: flags.logLevel, name: 'k8ts-controller-manager', base: {} }, pino.destination(2));
   const kubeconfig = flags.kubeconfig ?? process.env.KUBECONFIG;
   if (!kubeconfig) throw new Error('--kubeconfig (or KUBECONFIG) is required');

@@ -129,7 +129,7 @@ export function registerImageCommands(program: Command): void {
           for (const r of refs) process.stdout.write(`imported ${r}\n`);
         } catch (e) {
           p.done();
-          throw new Error(`${f}: ${e instanceof Error ? e.message : String(e)}`);
+          throw new Error(`${f}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
         }
       }
     });

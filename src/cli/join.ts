@@ -268,7 +268,7 @@ export async function runAgent(flags: JoinFlags): Promise<void> {
   try {
     token = parseToken(rawToken);
   } catch (err) {
-    throw new Error(`--token: ${(err as Error).message}`);
+    throw new Error(`--token: ${(err as Error).message}`, { cause: err });
   }
   const dataDir = resolve(flags.dataDir ?? defaultDataDir());
   const nodeName = (flags.nodeName ?? hostname()).toLowerCase();
@@ -278,7 +278,9 @@ export async function runAgent(flags: JoinFlags): Promise<void> {
   const tlsDir = join(dataDir, 'agent', 'tls');
 
   let stopping = false;
+  // eslint-disable-next-line prefer-const -- stop() (a signal handler, defined above the assignment) reads it: const would be in its TDZ
   let agent: NodeAgent | undefined;
+  // eslint-disable-next-line prefer-const -- stop() (a signal handler, defined above the assignment) reads it: const would be in its TDZ
   let client: Client | undefined;
   const stop = async (signal: string) => {
     if (stopping) return;
@@ -295,7 +297,7 @@ export async function runAgent(flags: JoinFlags): Promise<void> {
   try {
     id = await join_(server, token, tlsDir, nodeName, nodeIP, logger, () => stopping);
   } catch (err) {
-    if (err instanceof JoinError) throw new Error(`cannot join ${server}: ${err.message}`);
+    if (err instanceof JoinError) throw new Error(`cannot join ${server}: ${err.message}`, { cause: err });
     throw err;
   }
   const kubeconfig = join(dataDir, 'agent', 'kubeconfig.yaml');

@@ -73,7 +73,7 @@ function taskProcesses(taskDir: string): number[] {
   const out: number[] = [];
   for (const d of readdirSync('/proc')) {
     if (!/^\d+$/.test(d)) continue;
-    let cg = '';
+    let cg: string;
     try {
       cg = readFileSync(`/proc/${d}/cgroup`, 'utf8');
     } catch {

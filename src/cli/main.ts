@@ -144,7 +144,7 @@ export async function main(argv: string[]): Promise<void> {
     )
     .action(async (opts) => {
       const { runScheduler } = await import('./scheduler.js');
-      await runScheduler(opts);
+      runScheduler(opts);
     });
 
   componentCommand(program, 'controller-manager', 'kube-controller-manager')
@@ -162,7 +162,7 @@ export async function main(argv: string[]): Promise<void> {
     .option('--root-ca-file <file>', 'CA published in every namespace as kube-root-ca.crt (default: the kubeconfig CA)')
     .action(async (opts) => {
       const { runControllerManager } = await import('./controllermanager.js');
-      await runControllerManager(opts);
+      runControllerManager(opts);
     });
 
   program

@@ -14,7 +14,7 @@ export interface SchedulerFlags extends LeaderElectFlags {
   logLevel: string;
 }
 
-export async function runScheduler(flags: SchedulerFlags): Promise<void> {
+export function runScheduler(flags: SchedulerFlags): void {
   const logger = pino({ level: flags.logLevel, name: 'k8ts-scheduler', base: {} }, pino.destination(2));
   const kubeconfig = flags.kubeconfig ?? process.env.KUBECONFIG;
   if (!kubeconfig) throw new Error('--kubeconfig (or KUBECONFIG) is required');

@@ -265,7 +265,10 @@ export class SharedIndexInformer<T = any> {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    for (const t of this.timers) (clearInterval(t), clearTimeout(t));
+    for (const t of this.timers) {
+      clearInterval(t);
+      clearTimeout(t);
+    }
     this.timers.clear();
     this.watch?.stop();
     this.wakeUp?.();

@@ -101,7 +101,10 @@ export class KubeDNSController {
 
   private async ensureService(): Promise<void> {
     const c = this.o.client.resource(SERVICES).namespace(KUBE_DNS.namespace);
-    const cur = await c.get(KUBE_DNS.name).catch((e) => (isNotFound(e) ? undefined : Promise.reject(e)));
+    const cur = await c.get(KUBE_DNS.name).catch((e: unknown) => {
+      if (isNotFound(e)) return undefined;
+      throw e;
+    });
     if (cur) return;
     await c
       .create({
@@ -119,20 +122,29 @@ export class KubeDNSController {
           sessionAffinity: 'None',
         },
       })
-      .catch((e) => (isAlreadyExists(e) ? undefined : Promise.reject(e)));
+      .catch((e: unknown) => {
+        if (isAlreadyExists(e)) return undefined;
+        throw e;
+      });
     this.o.logger.info({ clusterIP: this.o.clusterDNS }, 'kube-dns Service created');
   }
 
   private async ensureCorefile(): Promise<void> {
     const c = this.o.client.resource(CONFIGMAPS).namespace(COREFILE_CONFIGMAP.namespace);
-    const cur = await c.get(COREFILE_CONFIGMAP.name).catch((e) => (isNotFound(e) ? undefined : Promise.reject(e)));
+    const cur = await c.get(COREFILE_CONFIGMAP.name).catch((e: unknown) => {
+      if (isNotFound(e)) return undefined;
+      throw e;
+    });
     if (cur) return;
     await c
       .create({
         metadata: { name: COREFILE_CONFIGMAP.name, namespace: COREFILE_CONFIGMAP.namespace },
         data: { Corefile: defaultCorefile(this.o.clusterDomain) },
       })
-      .catch((e) => (isAlreadyExists(e) ? undefined : Promise.reject(e)));
+      .catch((e: unknown) => {
+        if (isAlreadyExists(e)) return undefined;
+        throw e;
+      });
   }
 
   private async ensureEndpoints(eps: { node: string; ip: string; ready: boolean }[]): Promise<void> {
@@ -149,7 +161,10 @@ export class KubeDNSController {
         ]
       : [];
     const c = this.o.client.resource(ENDPOINTS).namespace(KUBE_DNS.namespace);
-    const cur = await c.get(KUBE_DNS.name).catch((e) => (isNotFound(e) ? undefined : Promise.reject(e)));
+    const cur = await c.get(KUBE_DNS.name).catch((e: unknown) => {
+      if (isNotFound(e)) return undefined;
+      throw e;
+    });
     const labels = { 'k8s-app': 'kube-dns' };
     if (!cur) await c.create({ metadata: { name: KUBE_DNS.name, namespace: KUBE_DNS.namespace, labels }, subsets });
     else if (JSON.stringify(cur.subsets ?? []) !== JSON.stringify(subsets)) await c.update({ ...cur, subsets });
@@ -162,7 +177,10 @@ export class KubeDNSController {
       conditions: { ready: e.ready, serving: e.ready, terminating: false },
       nodeName: e.node,
     }));
-    const cur = await c.get(KUBE_DNS.name).catch((e) => (isNotFound(e) ? undefined : Promise.reject(e)));
+    const cur = await c.get(KUBE_DNS.name).catch((e: unknown) => {
+      if (isNotFound(e)) return undefined;
+      throw e;
+    });
     const want: EndpointSlice = {
       metadata: {
         name: KUBE_DNS.name,

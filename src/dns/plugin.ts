@@ -25,7 +25,7 @@ export interface Plugin {
 }
 
 /** The end of every chain: nobody is authoritative for the name and nothing forwards it. */
-const refuse: Next = async () => reply(RCODE.REFUSED, [], [], [], false);
+const refuse: Next = () => Promise.resolve(reply(RCODE.REFUSED, [], [], [], false));
 
 /** Links plugins into one handler, first plugin first. */
 export function chain(plugins: Plugin[], last: Next = refuse): Next {

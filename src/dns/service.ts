@@ -46,7 +46,7 @@ export class ClusterDNS {
   private server?: DnsServer;
   private http?: Server;
   private readonly handler: HandlerRef = {
-    current: async () => ({ rcode: 2, answers: [], authorities: [], additionals: [], authoritative: false }),
+    current: () => Promise.resolve({ rcode: 2, answers: [], authorities: [], additionals: [], authoritative: false }),
   };
   private built?: BuiltConfig;
   private lastCorefile?: string;

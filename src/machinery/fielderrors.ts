@@ -49,6 +49,7 @@ function show(value: unknown): string {
   if (value === undefined || value === null) return 'null';
   if (typeof value === 'string') return JSON.stringify(value);
   if (typeof value === 'object') return JSON.stringify(value);
+  // eslint-disable-next-line @typescript-eslint/no-base-to-string -- objects were stringified as JSON above: only primitives reach here
   return String(value);
 }
 

@@ -31,7 +31,7 @@ export interface ManageFieldsContext {
  */
 export function recordUpdate(
   obj: any,
-  old: any | undefined,
+  old: any,
   manager: string,
   apiVersion: string,
   subresource?: string,
@@ -44,7 +44,7 @@ export function recordUpdate(
 /** The store's manageFields hook: a Promise when the work went to the field-management thread. */
 export function manageFields(
   obj: any,
-  old: any | undefined,
+  old: any,
   ctx: ManageFieldsContext,
   apiVersion: string,
   type: TypeRef | undefined,

@@ -100,7 +100,7 @@ export function proxyUpgrade(
       });
       b.write(requestHead(req, target));
       if (head.length) b.write(head);
-      relayResponse(client, b, teardown, target.onSwitched);
+      relayResponse(client, b, teardown, target.onSwitched?.bind(target));
     },
     (err: Error) => {
       if (client.destroyed) return;

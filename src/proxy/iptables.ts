@@ -213,6 +213,7 @@ export class IptablesBackend implements ProxyBackend {
     }
   }
 
+  // eslint-disable-next-line @typescript-eslint/require-await -- iptables-restore failures must reject (Backend interface), not throw
   async cleanup(): Promise<void> {
     cleanUpIptables(this.cfg.prefix);
     this.installed = undefined;

@@ -288,12 +288,13 @@ export class UserspaceBackend implements ProxyBackend {
     this.rulesText = text;
   }
 
-  async stop(): Promise<void> {
+  stop(): Promise<void> {
     for (const st of this.ports.values()) {
       st.listener.close();
       st.nodePort?.listener.close();
     }
     this.ports.clear();
+    return Promise.resolve();
   }
 
   async cleanup(): Promise<void> {

@@ -123,7 +123,6 @@ export class Scheduler {
     this.ownFactory = !opts.informers;
     this.factory =
       opts.informers ?? new SharedInformerFactory(opts.client, { logger: this.log, dropManagedFields: true });
-    const self = this;
     const handle: Handle = {
       cache: this.cache,
       schedulerName: this.name,
@@ -131,11 +130,14 @@ export class Scheduler {
       pdbs: () => this.pdbInformer?.store.list() ?? [],
       nominatedPods: (node) => this.queue.nominatedPodsForNode(node),
       hasNominated: () => this.queue.hasNominated,
-      runFilters: (s, p, n) => self.framework.runFilters(s, p, n),
-      runAddPod: (s, p, a, n) => self.framework.runAddPod(s, p, a, n),
-      runRemovePod: (s, p, v, n) => self.framework.runRemovePod(s, p, v, n),
+      runFilters: (s, p, n) => this.framework.runFilters(s, p, n),
+      runAddPod: (s, p, a, n) => this.framework.runAddPod(s, p, a, n),
+      runRemovePod: (s, p, v, n) => this.framework.runRemovePod(s, p, v, n),
       deletePod: (victim, preemptor, node) => this.deleteVictim(victim, preemptor, node),
-      setNominatedNode: async (pod, node) => this.queue.addNominated(pod, node),
+      setNominatedNode: (pod, node) => {
+        this.queue.addNominated(pod, node);
+        return Promise.resolve();
+      },
     };
     const fit = new NodeResourcesFit(opts.scoringStrategy ?? 'LeastAllocated');
     const nodeAffinity = new NodeAffinity();

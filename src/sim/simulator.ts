@@ -208,7 +208,7 @@ export class NodeSimulator {
     };
   }
 
-  private nodeStatus(node: SimNode, current: any | undefined, now: number): any {
+  private nodeStatus(node: SimNode, current: any, now: number): any {
     const capacity = {
       cpu: this.opts.cpu,
       'ephemeral-storage': this.opts.ephemeralStorage,

@@ -128,7 +128,7 @@ test('exec -it gets a terminal; logs -f streams', { skip, timeout: 60_000 }, asy
   let out = '';
   child.stdout.on('data', (d) => (out += d));
   try {
-    await until('streamed lines', async () => /tick-5\n/.test(out), 15_000, 100);
+    await until('streamed lines', () => /tick-5\n/.test(out), 15_000, 100);
   } finally {
     child.kill();
   }

@@ -57,7 +57,7 @@ before(async () => {
   const wss = new WebSocketServer({ server: backend });
   wss.on('connection', (ws, req) => {
     ws.send(`hello ${req.url} ${req.headers.authorization ?? 'no-auth'}`);
-    ws.on('message', (m) => ws.send(`echo:${m}`));
+    ws.on('message', (m) => ws.send(`echo:${(m as Buffer).toString()}`));
   });
   await new Promise<void>((r) => backend.listen(0, '0.0.0.0', () => r()));
   port = (backend.address() as AddressInfo).port;
@@ -287,13 +287,13 @@ test("WebSocket through services/proxy and nodes/proxy, without the client's cre
       headers: { Authorization: 'Bearer secret' },
     });
     const messages: string[] = [];
-    ws.on('message', (m) => messages.push(String(m)));
+    ws.on('message', (m) => messages.push((m as Buffer).toString()));
     await new Promise<void>((resolve, reject) => {
       ws.once('open', () => resolve());
       ws.once('error', reject);
     });
     ws.send('ping');
-    await until('the echo', async () => messages.length >= 2, 5000, 20);
+    await until('the echo', () => messages.length >= 2, 5000, 20);
     assert.equal(messages[0], `hello ${path.replace(/^.*\/proxy/, '')} no-auth`);
     assert.equal(messages[1], 'echo:ping');
     ws.close();
@@ -309,7 +309,7 @@ test('kubectl proxy, then a plain HTTP client through it', { skip }, async () =>
   try {
     const local = await until(
       'kubectl proxy to listen',
-      async () => /Starting to serve on 127\.0\.0\.1:(\d+)/.exec(out)?.[1],
+      () => /Starting to serve on 127\.0\.0\.1:(\d+)/.exec(out)?.[1],
       20_000,
       100,
     );

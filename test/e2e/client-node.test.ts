@@ -19,7 +19,7 @@ import { startCluster, type Cluster } from './harness.js';
 const NS = 'client-node-e2e';
 
 function statusOf(err: unknown): { code: number; reason?: string; message?: string; details?: any } {
-  assert.ok(err instanceof ApiException, `expected ApiException, got ${err}`);
+  assert.ok(err instanceof ApiException, `expected ApiException, got ${String(err)}`);
   const body = typeof err.body === 'string' ? JSON.parse(err.body) : err.body;
   assert.equal(body?.kind, 'Status');
   return { code: err.code, reason: body.reason, message: body.message, details: body.details };

@@ -78,7 +78,6 @@ function trickle(
   headers: Record<string, string> = {},
   asAdmin = true,
 ): { answer: Promise<{ status: number; body: string; headers: Record<string, unknown> }>; stop(): void } {
-  let timer: NodeJS.Timeout | undefined;
   const identity = asAdmin ? { cert: credentials.cert, key: credentials.key } : {};
   const req = https.request({
     host,
@@ -100,7 +99,7 @@ function trickle(
     req.on('error', reject);
   });
   req.write('{');
-  timer = setInterval(() => req.write(' '), 1000);
+  const timer = setInterval(() => req.write(' '), 1000);
   answer.finally(() => clearInterval(timer)).catch(() => {});
   return {
     answer,
@@ -129,7 +128,7 @@ test(
     assert.ok(Date.now() - started < 5_000, `an authenticated request took ${Date.now() - started} ms`);
     // ...and every idle one is closed once the read-header deadline (32 s) passes.
     let done = 0;
-    closings.forEach((c) => c.then(() => done++));
+    for (const c of closings) void c.then(() => done++); // progress only
     const progress = setInterval(() => console.log(`# closed ${done}/${idle.length}`), 5000);
     const times = await Promise.all(closings).finally(() => clearInterval(progress));
     assert.ok(Math.max(...times) < 40_000, `the last idle connection closed after ${Math.max(...times)} ms`);

@@ -106,7 +106,7 @@ test('two controller managers: one leader acts; the standby takes over within th
   await until('standby takes over', async () => (await holder()) === standby.identity, LEASE_MS + 6000);
   const tookMs = Date.now() - killedAt;
   assert.ok(tookMs <= LEASE_MS + 2500, `took over after ${tookMs} ms (lease duration ${LEASE_MS} ms)`);
-  await until('new leader runs controllers', async () => /controllers started/.test(standby.log()));
+  await until('new leader runs controllers', () => /controllers started/.test(standby.log()));
   await cluster.k(['create', 'namespace', 'cm-two']);
   await until('new leader acts', async () => (await hasSA('cm-two')) && true);
 

@@ -192,7 +192,7 @@ test('Deployment: scale, rolling update within bounds, history, undo, pause/resu
   // Pause: a template change is not rolled out until resume.
   await cluster.k(['-n', ns, 'rollout', 'pause', 'deployment/web']);
   await cluster.k(['-n', ns, 'set', 'image', 'deploy/web', 'nginx=nginx:1.29']);
-  d = await eventually('paused condition', async () => {
+  await eventually('paused condition', async () => {
     const x = await getJson(['-n', ns, 'get', 'deploy', 'web']);
     return (
       x.status.observedGeneration === x.metadata.generation &&

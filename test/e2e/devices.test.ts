@@ -140,7 +140,7 @@ test(
       // A restarted server (and agent) gets the plugin's registration again, and the pod keeps running.
       await c.restart();
       const registrations = () => pluginErr.split('\n').filter((l) => l.includes(`registered ${W}`)).length;
-      await until('the plugin to register again', async () => registrations() >= 2, 60_000, 500);
+      await until('the plugin to register again', () => registrations() >= 2, 60_000, 500);
       await until(
         '4 allocatable widgets after the restart',
         async () => {

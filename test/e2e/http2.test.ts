@@ -308,7 +308,7 @@ test('HTTP/1.1 Upgrade requests still work beside h2: a WebSocket watch', async 
     { ca: creds.ca, cert: creds.cert, key: creds.key },
   );
   const first = new Promise<any>((resolve, reject) => {
-    ws.once('message', (d) => resolve(JSON.parse(d.toString())));
+    ws.once('message', (d) => resolve(JSON.parse((d as Buffer).toString())));
     ws.once('error', reject);
   });
   await new Promise<void>((resolve, reject) => {

@@ -231,7 +231,7 @@ test('a restarted agent reuses its stored certificates and comes back Ready', as
   ]);
   await until(
     'restarted agent ready',
-    async () => {
+    () => {
       if (agent!.exitCode !== null) throw new Error(`agent exited with ${agent!.exitCode}: ${agentOut}`);
       return agentOut.includes('k8ts agent ready: node joined-1');
     },

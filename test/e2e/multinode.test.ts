@@ -199,14 +199,13 @@ test("each node routes the other node's podCIDR via its InternalIP", { skip, tim
   assert.ok(cidr1 && cidr2 && cidr1 !== cidr2);
   await until(
     'host route to mn-2 pods',
-    async () => spawnSync('ip', ['route', 'show', cidr2], { encoding: 'utf8' }).stdout.includes(`via ${nsIP}`),
+    () => spawnSync('ip', ['route', 'show', cidr2], { encoding: 'utf8' }).stdout.includes(`via ${nsIP}`),
     30_000,
     500,
   );
   await until(
     'netns route to mn-1 pods',
-    async () =>
-      spawnSync('ip', ['-n', ns, 'route', 'show', cidr1], { encoding: 'utf8' }).stdout.includes(`via ${hostIP}`),
+    () => spawnSync('ip', ['-n', ns, 'route', 'show', cidr1], { encoding: 'utf8' }).stdout.includes(`via ${hostIP}`),
     30_000,
     500,
   );

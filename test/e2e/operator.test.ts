@@ -98,7 +98,7 @@ const CRD = {
 };
 
 function statusOf(err: unknown): { code: number; reason?: string; message?: string } {
-  assert.ok(err instanceof ApiException, `expected ApiException, got ${err}`);
+  assert.ok(err instanceof ApiException, `expected ApiException, got ${String(err)}`);
   const body = typeof err.body === 'string' ? JSON.parse(err.body) : err.body;
   return { code: err.code, reason: body?.reason, message: body?.message };
 }
@@ -425,10 +425,7 @@ describe('an operator on @kubernetes/client-node', { timeout: 120_000 }, () => {
       const s2 = await until('main reconciled at generation 2', () => status('main', 2));
       assert.match(s2.status.conditions[0].message, /postgres with 3 replicas/);
       // The informer saw the operator's own status writes (updates) and left them alone.
-      await until(
-        'the cache to see the status',
-        async () => op.informer.get('main', NS)?.status?.observedGeneration === 2,
-      );
+      await until('the cache to see the status', () => op.informer.get('main', NS)?.status?.observedGeneration === 2);
       assert.deepEqual(
         op.reconciled.filter((r) => r.startsWith('main@')),
         ['main@1', 'main@2'],

@@ -187,7 +187,7 @@ for (const bin of KUBECTLS.slice(0, 2)) {
     try {
       const local = await until(
         'port-forward to listen',
-        async () => /Forwarding from 127\.0\.0\.1:(\d+)/.exec(out)?.[1],
+        () => /Forwarding from 127\.0\.0\.1:(\d+)/.exec(out)?.[1],
         30_000,
         100,
       );

@@ -41,7 +41,8 @@ function patch(name: string, type: keyof typeof MEDIA, body: string, query = '')
 }
 
 const get = async (name: string) => (await api.json('GET', `${CM}/${name}`)).body;
-const warnings = (r: { headers: Record<string, unknown> }) => String(r.headers.warning ?? '');
+const warnings = (r: { headers: Record<string, unknown> }) =>
+  String((r.headers.warning as string | string[] | undefined) ?? '');
 /** Every path element in an object's managedFields, flattened. */
 const managedKeys = (obj: any): string => JSON.stringify(obj.metadata.managedFields ?? []);
 

@@ -126,7 +126,9 @@ async function expectRuns(name: string, image: string): Promise<void> {
     );
   } catch (err: any) {
     const evs = await events(name).catch(() => []);
-    throw new Error(`${err.message}; events:\n${evs.map((e) => `${e.type} ${e.reason}: ${e.message}`).join('\n')}`);
+    throw new Error(`${err.message}; events:\n${evs.map((e) => `${e.type} ${e.reason}: ${e.message}`).join('\n')}`, {
+      cause: err,
+    });
   }
   const logs = await until(
     `logs of ${name}`,
@@ -205,7 +207,7 @@ after(async () => {
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
-test('hosts.toml written from --private-registry', { skip }, async () => {
+test('hosts.toml written from --private-registry', { skip }, () => {
   const toml = readFileSync(
     join(cluster!.dataDir, 'agent', 'containerd', 'certs.d', 'registry.example.test', 'hosts.toml'),
     'utf8',

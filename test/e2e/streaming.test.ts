@@ -130,12 +130,18 @@ before(async () => {
   const runtime = {
     name: 'fake',
     isolated: true,
-    exec: async (req: any) => (calls.push({ kind: 'exec', req }), `http://127.0.0.1:${echoPort}/exec/tok-exec`),
-    attach: async (req: any) => (calls.push({ kind: 'attach', req }), `http://127.0.0.1:${echoPort}/attach/tok-attach`),
-    portForward: async (req: any) => (
-      calls.push({ kind: 'portforward', req }),
-      `http://127.0.0.1:${echoPort}/portforward/tok-pf`
-    ),
+    exec: (req: any) => {
+      calls.push({ kind: 'exec', req });
+      return Promise.resolve(`http://127.0.0.1:${echoPort}/exec/tok-exec`);
+    },
+    attach: (req: any) => {
+      calls.push({ kind: 'attach', req });
+      return Promise.resolve(`http://127.0.0.1:${echoPort}/attach/tok-attach`);
+    },
+    portForward: (req: any) => {
+      calls.push({ kind: 'portforward', req });
+      return Promise.resolve(`http://127.0.0.1:${echoPort}/portforward/tok-pf`);
+    },
   } as unknown as Runtime;
   const locator: PodLocator = {
     runtime,

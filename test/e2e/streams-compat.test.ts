@@ -185,7 +185,7 @@ test('kubectl proxy, then curl through it to the service and the pod', { timeout
   try {
     const port = await until(
       'kubectl proxy to listen',
-      async () => /Starting to serve on 127\.0\.0\.1:(\d+)/.exec(out)?.[1],
+      () => /Starting to serve on 127\.0\.0\.1:(\d+)/.exec(out)?.[1],
       20_000,
       100,
     );

@@ -48,7 +48,7 @@ function wsWatch(c: Creds, path: string, opts: { protocols?: string[]; anonymous
   ws.on('message', (data, isBinary) => {
     // As upstream: JSON events in text frames, whatever subprotocol was negotiated.
     if (isBinary) binaryFrames++;
-    events.push(JSON.parse(data.toString()));
+    events.push(JSON.parse((data as Buffer).toString()));
     for (const w of [...waiters]) w();
   });
   const opened = new Promise<void>((resolve, reject) => {

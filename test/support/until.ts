@@ -34,6 +34,7 @@ export async function until<T>(
       last = err;
     }
     if (Date.now() > deadline) {
+      // eslint-disable-next-line @typescript-eslint/no-base-to-string -- whatever was thrown, as String() shows it
       const why = last ? `: ${last instanceof Error ? last.message : String(last)}` : '';
       const extra = o.diag
         ? await Promise.resolve()

@@ -187,9 +187,9 @@ test('deletion ranking: unscheduled < pending < not ready < ready; newer first',
 
 test('slow start batches double and stop at the first failure; expectations', async () => {
   let calls = 0;
-  const r = await slowStartBatch(10, 1, async () => {
+  const r = await slowStartBatch(10, 1, () => {
     calls++;
-    if (calls === 5) throw new Error('quota');
+    return calls === 5 ? Promise.reject(new Error('quota')) : Promise.resolve();
   });
   // batches 1, 2, 4: the third batch (calls 4..7) contains the failure
   assert.equal(calls, 7);

@@ -10,12 +10,17 @@ function runtimeWith(images: { id: string; tag: string; size: number }[], inUse:
   return {
     removed,
     runtime: {
-      listContainers: async () => inUse.map((id, i) => ({ id: `c${i}`, imageRef: id })),
-      listImages: async () =>
-        images
-          .filter((i) => !removed.includes(i.id))
-          .map((i) => ({ id: i.id, repoTags: [i.tag], repoDigests: [], size: i.size })),
-      removeImage: async (id: string) => void removed.push(id),
+      listContainers: () => Promise.resolve(inUse.map((id, i) => ({ id: `c${i}`, imageRef: id }))),
+      listImages: () =>
+        Promise.resolve(
+          images
+            .filter((i) => !removed.includes(i.id))
+            .map((i) => ({ id: i.id, repoTags: [i.tag], repoDigests: [], size: i.size })),
+        ),
+      removeImage: (id: string) => {
+        removed.push(id);
+        return Promise.resolve();
+      },
     } as any,
   };
 }

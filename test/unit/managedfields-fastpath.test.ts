@@ -278,7 +278,7 @@ const TIMES = [
 
 interface Step {
   obj: any;
-  old: any | undefined;
+  old: any;
   opts: Omit<UpdateOptions, 'now'>;
   time: string;
 }
@@ -591,7 +591,11 @@ function prng(seed: number): () => number {
 function sites(v: unknown, out: [any, string | number][] = []): [any, string | number][] {
   if (Array.isArray(v)) v.forEach((x, i) => (out.push([v, i]), sites(x, out)));
   else if (isPlainObject(v))
-    for (const k of Object.keys(v)) if (k !== 'managedFields') (out.push([v, k]), sites(v[k], out));
+    for (const k of Object.keys(v))
+      if (k !== 'managedFields') {
+        out.push([v, k]);
+        sites(v[k], out);
+      }
   return out;
 }
 

@@ -106,7 +106,7 @@ test('mergePatch follows RFC 7386', () => {
   assert.deepEqual(mergePatch(target, { a: 'z', c: { f: null }, l: [3] }), { a: 'z', c: { d: 'e' }, l: [3] });
   assert.deepEqual(mergePatch({ a: 'b' }, { a: { x: null, y: 1 } }), { a: { y: 1 } });
   assert.deepEqual(mergePatch({ a: 1 }, ['x']), ['x']);
-  const out = mergePatch(target, {}) as typeof target;
+  const out = mergePatch(target, {});
   assert.notEqual(out.c, target.c);
 });
 
@@ -149,7 +149,7 @@ test('SMP merges containers and env by name', () => {
       },
     },
     POD,
-  ) as typeof pod;
+  );
   assert.equal(out.spec.containers.length, 2);
   assert.deepEqual(out.spec.containers[0], {
     name: 'app',
@@ -171,7 +171,7 @@ test('SMP $patch: delete removes a list element; null removes a key', () => {
       spec: { containers: [{ name: 'side', $patch: 'delete' }] },
     },
     POD,
-  ) as typeof pod;
+  );
   assert.deepEqual(
     out.spec.containers.map((c) => c.name),
     ['app'],
@@ -187,30 +187,22 @@ test('SMP $patch: replace on a list and on a map', () => {
       spec: { containers: [{ name: 'only', image: 'o' }, { $patch: 'replace' }] },
     },
     POD,
-  ) as typeof pod;
+  );
   assert.deepEqual(out.spec.containers, [{ name: 'only', image: 'o' }]);
   assert.deepEqual(out.metadata.labels, { z: '9' });
-  const deleted = strategicMergePatch(pod, { metadata: { labels: { $patch: 'delete' } } }, POD) as typeof pod;
+  const deleted = strategicMergePatch(pod, { metadata: { labels: { $patch: 'delete' } } }, POD);
   assert.deepEqual(deleted.metadata.labels, {});
 });
 
 test('SMP primitive merge list (finalizers): union and $deleteFromPrimitiveList', () => {
-  const out = strategicMergePatch(pod, { metadata: { finalizers: ['z', 'x'] } }, POD) as typeof pod;
+  const out = strategicMergePatch(pod, { metadata: { finalizers: ['z', 'x'] } }, POD);
   assert.deepEqual([...out.metadata.finalizers].sort(), ['x', 'y', 'z']);
-  const del = strategicMergePatch(
-    pod,
-    { metadata: { '$deleteFromPrimitiveList/finalizers': ['x'] } },
-    POD,
-  ) as typeof pod;
+  const del = strategicMergePatch(pod, { metadata: { '$deleteFromPrimitiveList/finalizers': ['x'] } }, POD);
   assert.deepEqual(del.metadata.finalizers, ['y']);
 });
 
 test('SMP tolerations are replaced (atomic list, no merge strategy)', () => {
-  const out = strategicMergePatch(
-    pod,
-    { spec: { tolerations: [{ key: 'k2', operator: 'Exists' }] } },
-    POD,
-  ) as typeof pod;
+  const out = strategicMergePatch(pod, { spec: { tolerations: [{ key: 'k2', operator: 'Exists' }] } }, POD);
   assert.deepEqual(out.spec.tolerations, [{ key: 'k2', operator: 'Exists' }]);
 });
 
@@ -221,7 +213,7 @@ test('SMP $retainKeys clears volume source fields not retained', () => {
       spec: { volumes: [{ name: 'v', hostPath: { path: '/tmp' }, $retainKeys: ['name', 'hostPath'] }] },
     },
     POD,
-  ) as typeof pod;
+  );
   assert.deepEqual(out.spec.volumes, [{ name: 'v', hostPath: { path: '/tmp' } }]);
   assert.throws(
     () => strategicMergePatch(pod, { spec: { volumes: [{ name: 'v', secret: {}, $retainKeys: ['name'] }] } }, POD),
@@ -245,7 +237,7 @@ test('SMP $setElementOrder orders the merged list', () => {
       },
     },
     POD,
-  ) as typeof pod;
+  );
   assert.deepEqual(
     out.spec.containers.map((c) => c.name),
     ['side', 'new', 'app'],
@@ -312,7 +304,7 @@ test('SMP new list elements lose nulls and directives, and go first as upstream 
     pod,
     { spec: { containers: [{ name: 'n', image: null, env: [{ name: 'X', $patch: 'delete' }] }] } },
     POD,
-  ) as typeof pod;
+  );
   // Without $setElementOrder upstream places patch-only elements before server-only ones.
   assert.deepEqual(
     out.spec.containers.map((c) => c.name),

@@ -29,7 +29,7 @@ const forward: PortForwardHandler = (port, stream) =>
   });
 
 before(async () => {
-  pod = net.createServer((s) => s.once('data', (d) => s.end(`pong:${d}`)));
+  pod = net.createServer((s) => s.once('data', (d) => s.end(`pong:${d.toString()}`)));
   await new Promise<void>((r) => pod.listen(0, '127.0.0.1', () => r()));
   podPort = (pod.address() as AddressInfo).port;
   server = http.createServer();

@@ -237,16 +237,16 @@ describe('exec probe', () => {
 
   test('exit 0 succeeds, non-zero fails with stdout then stderr', async () => {
     const seen: string[][] = [];
-    const ok: ExecSyncFn = async (cmd) => {
+    const ok: ExecSyncFn = (cmd) => {
       seen.push(cmd);
-      return result(0, 'fine\n');
+      return Promise.resolve(result(0, 'fine\n'));
     };
     assert.deepEqual(await runProbe({ exec: { command: ['cat', '/tmp/healthy'] } }, ctx({}, 1000, ok)), {
       result: 'success',
       output: 'fine\n',
     });
     assert.deepEqual(seen, [['cat', '/tmp/healthy']]);
-    const bad: ExecSyncFn = async () => result(1, 'out ', 'cat: /tmp/healthy: No such file or directory\n');
+    const bad: ExecSyncFn = () => Promise.resolve(result(1, 'out ', 'cat: /tmp/healthy: No such file or directory\n'));
     assert.deepEqual(await runProbe({ exec: { command: ['cat', '/tmp/healthy'] } }, ctx({}, 1000, bad)), {
       result: 'failure',
       output: 'out cat: /tmp/healthy: No such file or directory\n',

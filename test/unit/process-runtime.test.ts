@@ -133,7 +133,7 @@ for (const mode of ['auto', 'host'] as const) {
       });
       assert.equal(st2.exitCode, 0);
       assert.equal(st2.reason, 'Completed');
-      const log = await until('log', async () => {
+      const log = await until('log', () => {
         const t = readFileSync(st2.logPath, 'utf8');
         return t.includes('tail') ? t : undefined;
       });

@@ -105,7 +105,7 @@ test('sh pins a client address to one backend; other addresses spread', async ()
       c.socket.destroy();
     }
   }
-  for (const [addr, names] of byClient) assert.equal(names.size, 1, `${addr} went to ${[...names]}`);
+  for (const [addr, names] of byClient) assert.equal(names.size, 1, `${addr} went to ${[...names].join(',')}`);
   assert.ok(
     new Set([...byClient.values()].map((s) => [...s][0])).size >= 2,
     'different clients use different backends',
@@ -135,7 +135,7 @@ test('no endpoints: the connection is reset at once', async () => {
 
 test('UDP datagrams go to a backend and replies come back', async () => {
   const echo = createSocket('udp4');
-  echo.on('message', (m, r) => echo.send(`echo:${m}`, r.port, r.address));
+  echo.on('message', (m, r) => echo.send(`echo:${m.toString()}`, r.port, r.address));
   await new Promise<void>((r) => echo.bind(0, '127.0.0.1', () => r()));
   const backend = new UserspaceBackend('unused', log, false);
   const sp = buildModel(

@@ -159,7 +159,7 @@ test('cmp / equals / isZero / sign', () => {
 });
 
 test('add / sub are exact and follow upstream format rules', () => {
-  const q = Quantity.parse;
+  const q = (s: string) => Quantity.parse(s);
   assert.equal(q('1').add(q('500m')).toString(), '1500m');
   assert.equal(q('100m').add(q('200m')).toString(), '300m');
   assert.equal(q('0.1').add(q('0.2')).toString(), '300m', 'no float error');

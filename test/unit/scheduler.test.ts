@@ -54,7 +54,7 @@ const req = (cpu?: string, memory?: string, extra: any = {}) => ({
 });
 
 describe('scheduling queue', () => {
-  test('pops by priority, then by arrival', async () => {
+  test('pops by priority, then by arrival', () => {
     let t = 1000;
     const q = new SchedulingQueue({ now: () => t });
     q.add(new PodInfo(pod('low', { priority: 1 })));

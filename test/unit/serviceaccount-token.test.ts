@@ -29,7 +29,7 @@ import { VolumeManager } from '../../src/agent/volumes/manager.js';
 import { startTestApi, type TestApi } from './client-fixture.js';
 
 const ISSUER = 'https://kubernetes.default.svc.cluster.local';
-const payloadOf = (token: string) => decodeJwt(token) as any;
+const payloadOf = (token: string) => decodeJwt<any>(token);
 
 describe('service-account keys', () => {
   test('created once with mode 0600, reloaded with the same kid; RSA keys sign RS256', () => {
@@ -279,16 +279,16 @@ describe('agent token cache', () => {
     const fake: any = {
       resource: () => ({
         namespace: () => ({
-          createSubresource: async (name: string, sub: string, body: any) => {
+          createSubresource: (name: string, sub: string, body: any) => {
             requests.push({ name, sub, body });
-            if (fail) throw new Error('connection refused');
-            return {
+            if (fail) return Promise.reject(new Error('connection refused'));
+            return Promise.resolve({
               spec: body.spec,
               status: {
                 token: `t${++n}`,
                 expirationTimestamp: new Date(now + body.spec.expirationSeconds * 1000).toISOString(),
               },
-            };
+            });
           },
         }),
       }),

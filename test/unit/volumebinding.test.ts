@@ -247,16 +247,16 @@ describe('VolumeBinding PreBind', () => {
   function fakeClient(l: ReturnType<typeof listers>, onWrite: (what: string, obj: any) => void): any {
     const rc = (spec: any): any => ({
       namespace: () => rc(spec),
-      async patch(name: string, _type: string, body: any) {
+      patch(name: string, _type: string, body: any) {
         onWrite(`patch ${spec.plural}/${name}`, body);
-        return {};
+        return Promise.resolve({});
       },
-      async update(obj: any) {
+      update(obj: any) {
         onWrite(`update ${spec.plural}/${obj.metadata.name}`, obj);
-        return obj;
+        return Promise.resolve(obj);
       },
-      async get(name: string) {
-        return { metadata: { name } };
+      get(name: string) {
+        return Promise.resolve({ metadata: { name } });
       },
     });
     return { resource: rc };

@@ -265,7 +265,7 @@ export class DeviceManager {
       if (ep.options.preStartRequired) await unary(ep.client, 'PreStartContainer', { devicesIds: ids }, 60_000);
     } catch (err: any) {
       this.book.release(uid, container.name, resource);
-      throw new Error(`allocating ${resource} for container ${container.name}: ${err.message}`);
+      throw new Error(`allocating ${resource} for container ${container.name}: ${err.message}`, { cause: err });
     }
     this.book.setResponse(uid, container.name, resource, res);
     this.saveCheckpoint();

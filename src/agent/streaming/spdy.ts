@@ -579,7 +579,7 @@ export class SpdyConnection extends EventEmitter<SpdyConnectionEvents> {
       case FrameType.PING: {
         const id = f.payload.readUInt32BE(0);
         // Client pings have odd ids; ours (none) would be even and the answers to them ignored.
-        if (id % 2 === 1) this.write(() => encodePing(id));
+        if (id % 2 === 1) void this.write(() => encodePing(id)); // fire and forget: a ping answer needs no confirmation
         return;
       }
       case FrameType.GOAWAY:
@@ -667,7 +667,8 @@ export class SpdyConnection extends EventEmitter<SpdyConnectionEvents> {
   /** Closes the socket (after what is queued) and resets the open streams. */
   close(): void {
     if (this.closed) return;
-    this.outbound.finally(() => {
+    void this.outbound.finally(() => {
+      // outbound never rejects (write() catches)
       // end() lets the queued bytes out before the FIN; destroy only if the peer never closes.
       this.socket.end();
       setTimeout(() => this.socket.destroy(), 2000).unref();

@@ -9,6 +9,7 @@ import type { PluginCall, SetUpResult, VolumePlugin } from './types.js';
 
 const bytesOf = (q: unknown): bigint | undefined => {
   if (q === undefined || q === null) return undefined;
+  // eslint-disable-next-line @typescript-eslint/no-base-to-string -- a sizeLimit is a string or number
   const v = Quantity.parse(String(q)).scaledValueBig(0);
   return v > 0n ? v : undefined;
 };

@@ -40,7 +40,7 @@ export async function mountTmpfs(dir: string, sizeBytes?: number): Promise<void>
   try {
     await run('mount', args);
   } catch (e: any) {
-    throw new Error(`mount failed: ${String(e.stderr || e.message).trim()}`);
+    throw new Error(`mount failed: ${String(e.stderr || e.message).trim()}`, { cause: e });
   }
 }
 
@@ -48,6 +48,6 @@ export async function unmount(dir: string): Promise<void> {
   try {
     await run('umount', [dir]);
   } catch (e: any) {
-    throw new Error(`unmount failed: ${String(e.stderr || e.message).trim()}`);
+    throw new Error(`unmount failed: ${String(e.stderr || e.message).trim()}`, { cause: e });
   }
 }

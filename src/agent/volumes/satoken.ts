@@ -73,7 +73,7 @@ export class ServiceAccountTokens {
         );
         return cached.token;
       }
-      throw new Error(msg);
+      throw new Error(msg, { cause: e });
     }
   }
 

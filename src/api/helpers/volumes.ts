@@ -101,7 +101,7 @@ export function findMatchingVolume(
   claim: any,
   volumes: Iterable<any>,
   opts: { node?: any; delayBinding?: boolean; excluded?: Set<string> } = {},
-): any | undefined {
+): any {
   const request = claimRequest(claim);
   const cls = claimClass(claim);
   let selectorOk: (labels: Record<string, string> | undefined) => boolean = () => true;

@@ -30,9 +30,9 @@ export function minConstraint(
   const req = request.get(name);
   const lim = limit.get(name);
   const [r, l, e] = observed(req, lim, enforced);
-  if (!req) return `minimum ${name} usage per ${type} is ${enforced}.  No request is specified`;
-  if (r < e) return `minimum ${name} usage per ${type} is ${enforced}, but request is ${req}`;
-  if (lim && l < e) return `minimum ${name} usage per ${type} is ${enforced}, but limit is ${lim}`;
+  if (!req) return `minimum ${name} usage per ${type} is ${String(enforced)}.  No request is specified`;
+  if (r < e) return `minimum ${name} usage per ${type} is ${String(enforced)}, but request is ${String(req)}`;
+  if (lim && l < e) return `minimum ${name} usage per ${type} is ${String(enforced)}, but limit is ${String(lim)}`;
   return undefined;
 }
 
@@ -46,9 +46,9 @@ export function maxConstraint(
   const req = request.get(name);
   const lim = limit.get(name);
   const [r, l, e] = observed(req, lim, enforced);
-  if (!lim) return `maximum ${name} usage per ${type} is ${enforced}.  No limit is specified`;
-  if (l > e) return `maximum ${name} usage per ${type} is ${enforced}, but limit is ${lim}`;
-  if (req && r > e) return `maximum ${name} usage per ${type} is ${enforced}, but request is ${req}`;
+  if (!lim) return `maximum ${name} usage per ${type} is ${String(enforced)}.  No limit is specified`;
+  if (l > e) return `maximum ${name} usage per ${type} is ${String(enforced)}, but limit is ${String(lim)}`;
+  if (req && r > e) return `maximum ${name} usage per ${type} is ${String(enforced)}, but request is ${String(req)}`;
   return undefined;
 }
 
@@ -61,8 +61,8 @@ function maxRequestConstraint(
 ): string | undefined {
   const req = request.get(name);
   const [r, , e] = observed(req, undefined, enforced);
-  if (!req) return `maximum ${name} usage per ${type} is ${enforced}.  No request is specified`;
-  if (r > e) return `maximum ${name} usage per ${type} is ${enforced}, but request is ${req}`;
+  if (!req) return `maximum ${name} usage per ${type} is ${String(enforced)}.  No request is specified`;
+  if (r > e) return `maximum ${name} usage per ${type} is ${String(enforced)}, but request is ${String(req)}`;
   return undefined;
 }
 
@@ -80,9 +80,9 @@ export function limitRequestRatioConstraint(
   const lim = limit.get(name);
   const [r, l] = observed(req, lim, enforced);
   if (!req || r === 0n)
-    return `${name} max limit to request ratio per ${type} is ${enforced}, but no request is specified or request is 0`;
+    return `${name} max limit to request ratio per ${type} is ${String(enforced)}, but no request is specified or request is 0`;
   if (!lim || l === 0n)
-    return `${name} max limit to request ratio per ${type} is ${enforced}, but no limit is specified or limit is 0`;
+    return `${name} max limit to request ratio per ${type} is ${String(enforced)}, but no limit is specified or limit is 0`;
   let ratio = Number(l) / Number(r);
   const display = ratio;
   let max = Number(enforced.valueBig());
@@ -91,7 +91,7 @@ export function limitRequestRatioConstraint(
     max = Number(enforced.milliValueBig());
   }
   if (ratio > max)
-    return `${name} max limit to request ratio per ${type} is ${enforced}, but provided ratio is ${goFloat(display)}`;
+    return `${name} max limit to request ratio per ${type} is ${String(enforced)}, but provided ratio is ${goFloat(display)}`;
   return undefined;
 }
 

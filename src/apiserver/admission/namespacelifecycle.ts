@@ -9,7 +9,7 @@ export class NamespaceLifecycle implements MutatingPlugin {
   readonly name = 'NamespaceLifecycle';
 
   /** `lookup` returns the namespace object (from the watch cache) or undefined. */
-  constructor(private readonly lookup: (name: string) => any | undefined) {}
+  constructor(private readonly lookup: (name: string) => any) {}
 
   handles(a: AdmissionAttributes): boolean {
     return a.operation !== 'DELETE' && !!a.namespace && a.def.namespaced;

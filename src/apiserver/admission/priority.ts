@@ -16,12 +16,12 @@ export class PriorityAdmission implements MutatingPlugin, ValidatingPlugin {
     );
   }
 
-  private byName(name: string): any | undefined {
+  private byName(name: string): any {
     return this.classes().find((c) => c.metadata?.name === name);
   }
 
   /** The global default class (the lowest value if several), as getDefaultPriorityClass. */
-  private globalDefault(): any | undefined {
+  private globalDefault(): any {
     let best: any;
     for (const c of this.classes()) if (c.globalDefault && (!best || c.value < best.value)) best = c;
     return best;

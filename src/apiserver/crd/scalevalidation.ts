@@ -59,6 +59,7 @@ function goTypeOf(v: unknown): string {
 function goValue(v: unknown): string {
   if (typeof v === 'number' && goTypeOf(v) === 'float64') return goFloat(v);
   if (typeof v === 'object') return JSON.stringify(v);
+  // eslint-disable-next-line @typescript-eslint/no-base-to-string -- objects were stringified as JSON above: only primitives reach here
   return String(v);
 }
 

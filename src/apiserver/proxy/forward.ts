@@ -69,7 +69,7 @@ function forwardedHeaders(req: IncomingMessage, originalPath: string, keepUpgrad
   }
   const prior = req.headers['x-forwarded-for'];
   const client = req.socket.remoteAddress ?? '';
-  out.push(['X-Forwarded-For', prior ? `${prior}, ${client}` : client]);
+  out.push(['X-Forwarded-For', prior ? `${String(prior)}, ${client}` : client]);
   out.push(['X-Forwarded-Uri', originalPath]);
   const host = requestHost(req);
   if (host) out.push(['X-Forwarded-Host', host]);

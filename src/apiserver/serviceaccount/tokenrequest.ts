@@ -71,6 +71,7 @@ export async function createToken(
   if (!isPlainObject(body)) throw errors.badRequest('the request body must be a TokenRequest object');
   if (body.kind !== undefined && body.kind !== 'TokenRequest') {
     throw errors.badRequest(
+      // eslint-disable-next-line @typescript-eslint/no-base-to-string -- echoes the client's value as upstream's %v does
       `the kind in the data (${String(body.kind)}) does not match the expected kind (TokenRequest)`,
     );
   }

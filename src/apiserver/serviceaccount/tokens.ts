@@ -117,7 +117,7 @@ export class TokenIssuer {
 }
 
 /** Reads an object by core plural, namespace and name (undefined: not found). */
-export type ObjectLookup = (plural: string, namespace: string | undefined, name: string) => any | undefined;
+export type ObjectLookup = (plural: string, namespace: string | undefined, name: string) => any;
 
 /** Bound objects deleted longer ago than this no longer back a token (upstream: 60 s). */
 const DELETION_GRACE_MS = 60_000;

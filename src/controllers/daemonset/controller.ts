@@ -233,6 +233,7 @@ export class DaemonSetController implements Controller {
         this.createPod(ds, toCreate[next++], hash, generation),
       );
       await Promise.all(toDelete.map((p) => this.deletePod(ds, p)));
+      // eslint-disable-next-line @typescript-eslint/only-throw-error -- rethrows the caught value unchanged
       if (error) throw error;
     }
 

@@ -71,7 +71,7 @@ export class DeploymentController implements Controller {
     this.runner.enqueue(keyOf(d));
   }
 
-  private resolveControllerRef(namespace: string, ref: any): any | undefined {
+  private resolveControllerRef(namespace: string, ref: any): any {
     if (!ref || ref.kind !== KIND || !(ref.apiVersion ?? '').startsWith('apps/')) return undefined;
     const d = this.dInformer.store.getByName(namespace, ref.name);
     return d && d.metadata.uid === ref.uid ? d : undefined;
@@ -451,10 +451,10 @@ export class DeploymentController implements Controller {
     const { newRS, oldRSs } = await this.getAllReplicaSetsAndSyncRevision(d, rsList, true);
     const allRSs = [...oldRSs, newRS];
     if (await this.reconcileNewReplicaSet(allRSs, newRS, d)) {
-      return this.syncRolloutStatus(await this.freshRSs(allRSs), newRS && this.fresh(newRS), d);
+      return this.syncRolloutStatus(this.freshRSs(allRSs), newRS && this.fresh(newRS), d);
     }
     if (await this.reconcileOldReplicaSets(allRSs, u.filterActive(oldRSs), newRS, d)) {
-      return this.syncRolloutStatus(await this.freshRSs(allRSs), this.fresh(newRS), d);
+      return this.syncRolloutStatus(this.freshRSs(allRSs), this.fresh(newRS), d);
     }
     if (u.deploymentComplete(d, d.status ?? {})) await this.cleanupDeployment(oldRSs, d);
     return this.syncRolloutStatus(allRSs, newRS, d);
@@ -465,7 +465,7 @@ export class DeploymentController implements Controller {
   private fresh(rs: any): any {
     return this.written.get(`${rs.metadata.namespace}/${rs.metadata.name}`) ?? rs;
   }
-  private async freshRSs(rss: any[]): Promise<any[]> {
+  private freshRSs(rss: any[]): any[] {
     const out = rss.map((rs) => this.fresh(rs));
     for (const rs of rss) this.written.delete(`${rs.metadata.namespace}/${rs.metadata.name}`);
     return out;
@@ -544,7 +544,7 @@ export class DeploymentController implements Controller {
       this.remember(r.rs);
       if (r.scaled) scaledDown = true;
     }
-    if (scaledDown) return this.syncRolloutStatus(await this.freshRSs(allRSs), newRS && this.fresh(newRS), d);
+    if (scaledDown) return this.syncRolloutStatus(this.freshRSs(allRSs), newRS && this.fresh(newRS), d);
     if (this.oldPodsRunning(newRS, oldRSs)) return this.syncRolloutStatus(allRSs, newRS, d);
     if (!newRS) {
       ({ newRS, oldRSs } = await this.getAllReplicaSetsAndSyncRevision(d, rsList, true));
@@ -553,7 +553,7 @@ export class DeploymentController implements Controller {
     const r = await this.scaleAndRecord(d, newRS, u.specReplicas(d));
     this.remember(r.rs);
     if (u.deploymentComplete(d, d.status ?? {})) await this.cleanupDeployment(oldRSs, d);
-    return this.syncRolloutStatus(await this.freshRSs(allRSs), this.fresh(newRS), d);
+    return this.syncRolloutStatus(this.freshRSs(allRSs), this.fresh(newRS), d);
   }
 
   private oldPodsRunning(newRS: any, oldRSs: any[]): boolean {

@@ -232,7 +232,7 @@ export function equalIgnoreHash(t1: any, t2: any): boolean {
 }
 
 /** The newest-created-first match of the Deployment's template (upstream FindNewReplicaSet). */
-export function findNewReplicaSet(d: any, rss: any[]): any | undefined {
+export function findNewReplicaSet(d: any, rss: any[]): any {
   const sorted = [...rss].sort(byCreation);
   return sorted.find((rs) => equalIgnoreHash(rs.spec?.template, d.spec?.template));
 }
@@ -242,9 +242,14 @@ export function findNewReplicaSet(d: any, rss: any[]): any | undefined {
 export function setReplicasAnnotations(rs: any, desired: number, max: number): boolean {
   const a = (rs.metadata.annotations ??= {});
   let changed = false;
-  if (a[DESIRED_REPLICAS_ANNOTATION] !== String(desired))
-    ((a[DESIRED_REPLICAS_ANNOTATION] = String(desired)), (changed = true));
-  if (a[MAX_REPLICAS_ANNOTATION] !== String(max)) ((a[MAX_REPLICAS_ANNOTATION] = String(max)), (changed = true));
+  if (a[DESIRED_REPLICAS_ANNOTATION] !== String(desired)) {
+    a[DESIRED_REPLICAS_ANNOTATION] = String(desired);
+    changed = true;
+  }
+  if (a[MAX_REPLICAS_ANNOTATION] !== String(max)) {
+    a[MAX_REPLICAS_ANNOTATION] = String(max);
+    changed = true;
+  }
   return changed;
 }
 
@@ -347,8 +352,13 @@ export function proportionalSizes(
   const toAdd = allowedSize - sumSpec(active);
   const order = [...active];
   let op: 'up' | 'down' | '' = '';
-  if (toAdd > 0) (order.sort(bySizeNewer), (op = 'up'));
-  else if (toAdd < 0) (order.sort(bySizeOlder), (op = 'down'));
+  if (toAdd > 0) {
+    order.sort(bySizeNewer);
+    op = 'up';
+  } else if (toAdd < 0) {
+    order.sort(bySizeOlder);
+    op = 'down';
+  }
   const sizes = new Map<any, number>();
   let added = 0;
   for (const rs of order) {
@@ -374,7 +384,7 @@ export function isSaturated(d: any, rs: any): boolean {
 }
 
 /** The only active set, or the newest when none is active (upstream FindActiveOrLatest). */
-export function findActiveOrLatest(newRS: any, oldRSs: any[]): any | undefined {
+export function findActiveOrLatest(newRS: any, oldRSs: any[]): any {
   if (!newRS && oldRSs.length === 0) return undefined;
   const olds = [...oldRSs].sort((a, b) => byCreation(b, a));
   const all = filterActive([...olds, newRS]);

@@ -38,7 +38,7 @@ const portKey = (p: any) => `${p.name ?? ''}|${p.port}|${p.protocol ?? 'TCP'}|${
 export function repackSubsets(entries: { address: any; ready: boolean; ports: any[] }[]): any[] {
   const addrs = new Map<string, any>();
   // port key → (address key → ready)
-  const portToAddrs = new Map<string, { port: any | undefined; addrs: Map<string, boolean> }>();
+  const portToAddrs = new Map<string, { port: any; addrs: Map<string, boolean> }>();
   for (const e of entries) {
     const ak = addrKey(e.address);
     addrs.set(ak, e.address);
@@ -94,7 +94,8 @@ export function computeSubsets(svc: any, pods: any[]): { subsets: any[]; ready: 
     const svcPorts: any[] = svc.spec?.ports ?? [];
     if (isHeadless(svc) && !svcPorts.length) {
       entries.push({ address: epa, ready: isReady, ports: [] });
-      isReady ? ready++ : notReady++;
+      if (isReady) ready++;
+      else notReady++;
       continue;
     }
     for (const sp of svcPorts) {
@@ -105,7 +106,8 @@ export function computeSubsets(svc: any, pods: any[]): { subsets: any[]; ready: 
       if (sp.appProtocol) epp.appProtocol = sp.appProtocol;
       entries.push({ address: epa, ready: isReady, ports: [epp] });
     }
-    isReady ? ready++ : notReady++;
+    if (isReady) ready++;
+    else notReady++;
   }
   return { subsets: repackSubsets(entries), ready, notReady };
 }

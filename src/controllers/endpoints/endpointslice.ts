@@ -260,7 +260,7 @@ export class EndpointSliceController implements Controller {
   private readonly triggers = new TriggerTimes();
   private readonly maxPerSlice: number;
   /** Our own recent writes, by service key and slice name (null: deleted), until the cache has them. */
-  private readonly written = new Map<string, Map<string, { obj: any | null; rv: number }>>();
+  private readonly written = new Map<string, Map<string, { obj: any; rv: number }>>();
 
   constructor(ctx: ControllerContext, opts: { workers?: number; maxEndpointsPerSlice?: number } = {}) {
     this.client = ctx.client;
@@ -307,7 +307,7 @@ export class EndpointSliceController implements Controller {
 
   private remember(
     key: string,
-    obj: any | null,
+    obj: any,
     name = obj?.metadata?.name,
     rv = Number(obj?.metadata?.resourceVersion ?? 0),
   ): void {

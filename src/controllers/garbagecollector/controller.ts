@@ -191,7 +191,7 @@ export class GarbageCollector implements Controller {
     return { rc: resource.namespaced ? rc.namespace(id.namespace) : rc, resource };
   }
 
-  private async getObject(id: ObjectIdentity): Promise<any | undefined> {
+  private async getObject(id: ObjectIdentity): Promise<any> {
     const { rc, resource } = this.rc(id);
     if (resource.namespaced && !id.namespace) return undefined;
     try {
@@ -280,7 +280,7 @@ export class GarbageCollector implements Controller {
   }
 
   /** true: the owner is absent (or another object with that name); else the owner's metadata. */
-  private async isDangling(ref: OwnerReference, item: GraphNode): Promise<true | 'invalid' | any> {
+  private async isDangling(ref: OwnerReference, item: GraphNode): Promise<any> {
     const clusterKey: ObjectIdentity = {
       apiVersion: ref.apiVersion,
       kind: ref.kind,

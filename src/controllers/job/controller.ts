@@ -429,6 +429,7 @@ export class JobController implements Controller {
         const created = await this.createPod(key, job, indexes[next++]);
         if (created) keep.push(created);
       });
+      // eslint-disable-next-line @typescript-eslint/only-throw-error -- rethrows the caught value unchanged
       if (error) throw error;
     }
     return { active: keep, requeueAfterMs };

@@ -16,7 +16,7 @@ export function backoffDelayMs(failures: number, baseMs = DEFAULT_BACKOFF_MS, ma
   return Math.min(baseMs * 2 ** exp, maxMs);
 }
 
-export function jobCondition(job: any, type: string): any | undefined {
+export function jobCondition(job: any, type: string): any {
   return (job?.status?.conditions ?? []).find((c: any) => c?.type === type);
 }
 

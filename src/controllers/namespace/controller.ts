@@ -131,7 +131,7 @@ export class NamespaceController implements Controller {
     if (!(ns.spec?.finalizers ?? []).includes(FINALIZER_KUBERNETES)) return;
 
     const result = await this.deleteAllContent(name);
-    ns = await this.updateConditions(ns, result.conditions);
+    await this.updateConditions(ns, result.conditions);
     if (result.errors.length) throw new Error(`namespace ${name}: ${result.errors.join('; ')}`);
     if (result.remaining > 0) {
       this.log.debug({ namespace: name, remaining: result.remaining }, 'content remaining; waiting');

@@ -83,8 +83,13 @@ export function desiredTaints(node: any): { noSchedule: string[]; noExecute: str
   const ready = cond('Ready');
   const noSchedule: string[] = [];
   const noExecute: string[] = [];
-  if (ready === 'False') (noSchedule.push(TAINT_NOT_READY), noExecute.push(TAINT_NOT_READY));
-  else if (ready === 'Unknown') (noSchedule.push(TAINT_UNREACHABLE), noExecute.push(TAINT_UNREACHABLE));
+  if (ready === 'False') {
+    noSchedule.push(TAINT_NOT_READY);
+    noExecute.push(TAINT_NOT_READY);
+  } else if (ready === 'Unknown') {
+    noSchedule.push(TAINT_UNREACHABLE);
+    noExecute.push(TAINT_UNREACHABLE);
+  }
   if (cond('MemoryPressure') === 'True') noSchedule.push(TAINT_MEMORY_PRESSURE);
   if (cond('DiskPressure') === 'True') noSchedule.push(TAINT_DISK_PRESSURE);
   if (cond('PIDPressure') === 'True') noSchedule.push(TAINT_PID_PRESSURE);

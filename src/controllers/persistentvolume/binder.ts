@@ -259,7 +259,7 @@ export class PersistentVolumeController implements Controller {
     await this.updateClaimStatus(claim, 'Lost');
   }
 
-  private async getVolume(name: string): Promise<any | undefined> {
+  private async getVolume(name: string): Promise<any> {
     try {
       return await this.volumeClient().get(name);
     } catch (err) {
@@ -269,7 +269,7 @@ export class PersistentVolumeController implements Controller {
   }
 
   /** Dynamic provisioning of an unmatched claim: external provisioners get the claim by annotation. */
-  private async provisionClaim(claim: any, className: string, sc: any | undefined): Promise<void> {
+  private async provisionClaim(claim: any, className: string, sc: any): Promise<void> {
     if (!sc) {
       this.recorder.event(
         claim,
@@ -403,7 +403,7 @@ export class PersistentVolumeController implements Controller {
     }
   }
 
-  private async getClaim(ns: string, name: string): Promise<any | undefined> {
+  private async getClaim(ns: string, name: string): Promise<any> {
     try {
       return await this.claimClient(ns).get(name);
     } catch (err) {
@@ -459,7 +459,7 @@ export class PersistentVolumeController implements Controller {
     await this.updateVolumePhase(pv, 'Failed', message);
   }
 
-  private async updateVolumePhase(pv: any, phase: string, message?: string): Promise<any | undefined> {
+  private async updateVolumePhase(pv: any, phase: string, message?: string): Promise<any> {
     if (pv.status?.phase === phase && (pv.status?.message ?? undefined) === message) return pv;
     const status: any = { ...(pv.status ?? {}), phase };
     if (message) status.message = message;

@@ -248,7 +248,7 @@ export class HorizontalPodAutoscalerController implements Controller {
       );
       this.recorder.event(hpa, 'Warning', 'FailedGetScale', msg);
       await this.updateStatusIfNeeded(original, hpa);
-      throw new Error(`failed to query scale subresource for ${refString}: ${msg}`);
+      throw new Error(`failed to query scale subresource for ${refString}: ${msg}`, { cause: err });
     }
     setCondition(
       hpa,
@@ -345,7 +345,7 @@ export class HorizontalPodAutoscalerController implements Controller {
         );
         this.setStatus(hpa, currentReplicas, desiredReplicas, metricStatuses, false);
         await this.updateStatusIfNeeded(original, hpa);
-        throw new Error(`failed to rescale ${refString}: ${msg}`);
+        throw new Error(`failed to rescale ${refString}: ${msg}`, { cause: err });
       }
       setCondition(
         hpa,

@@ -144,7 +144,7 @@ export class ReplicaSetController implements Controller {
   }
 
   /** The controller of a pod if it is one of ours and still exists with that UID. */
-  private resolveControllerRef(namespace: string, ref: any): any | undefined {
+  private resolveControllerRef(namespace: string, ref: any): any {
     if (
       !ref ||
       ref.kind !== this.k.kind ||
@@ -248,6 +248,7 @@ export class ReplicaSetController implements Controller {
     }
     const status = calculateStatus(cached, pods, manageErr);
     const updated = await this.updateStatus(cached, status);
+    // eslint-disable-next-line @typescript-eslint/only-throw-error -- rethrows the caught value unchanged
     if (manageErr) throw manageErr;
     const mrs = updated.spec?.minReadySeconds ?? 0;
     const replicas = updated.spec?.replicas ?? 1;
@@ -346,6 +347,7 @@ export class ReplicaSetController implements Controller {
       });
       // Creations never attempted will never be observed.
       for (let i = successes; i < diff; i++) this.expectations.creationObserved(key);
+      // eslint-disable-next-line @typescript-eslint/only-throw-error -- rethrows the caught value unchanged
       if (error) throw error;
       return;
     }
@@ -451,6 +453,7 @@ export function calculateStatus(rs: any, pods: any[], manageErr: unknown, now = 
       status: 'True',
       lastTransitionTime: rfc3339(),
       reason,
+      // eslint-disable-next-line @typescript-eslint/no-base-to-string -- a non-Error failure is shown as String() shows it
       message: (manageErr as Error).message ?? String(manageErr),
     });
   } else if (!manageErr && failure) {

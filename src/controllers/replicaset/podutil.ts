@@ -13,7 +13,7 @@ export function isPodActive(pod: any): boolean {
   return phase !== 'Succeeded' && phase !== 'Failed' && !pod?.metadata?.deletionTimestamp;
 }
 
-export function controllerRefOf(obj: any): any | undefined {
+export function controllerRefOf(obj: any): any {
   return (obj?.metadata?.ownerReferences ?? []).find((r: any) => r.controller === true);
 }
 

@@ -76,7 +76,7 @@ export function comparePodsForDeletion(a: any, b: any): number {
 
 // ---- controller references ----
 
-export function controllerRefOf(obj: any): any | undefined {
+export function controllerRefOf(obj: any): any {
   return (obj?.metadata?.ownerReferences ?? []).find((r: any) => r?.controller === true);
 }
 

@@ -428,7 +428,7 @@ export class StatefulSetController implements Controller {
   }
 
   /** Owner references a claim should carry under the retention policy (upstream claim owner-ref logic). */
-  private claimOwnerRefs(set: any, claim: any, pod: any | undefined, condemned: boolean): any[] {
+  private claimOwnerRefs(set: any, claim: any, pod: any, condemned: boolean): any[] {
     const policy = set.spec?.persistentVolumeClaimRetentionPolicy ?? {};
     const refs: any[] = (claim.metadata?.ownerReferences ?? []).filter(
       (r: any) =>

@@ -52,6 +52,7 @@ export function loadDefinitions(): Definitions {
   } catch (err) {
     throw new Error(
       `OpenAPI definitions not found at ${file} (run "npm run build", which runs tools/gen-openapi): ${String(err)}`,
+      { cause: err },
     );
   }
   const parsed = JSON.parse(text) as Record<string, Schema>;

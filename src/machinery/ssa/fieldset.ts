@@ -27,8 +27,7 @@ export class FieldSet {
 
   insert(path: Path): void {
     if (!path.length) return;
-    let node: FieldSet = this;
-    for (let i = 0; i < path.length - 1; i++) node = node.child(path[i]);
+    const node = path.slice(0, -1).reduce<FieldSet>((n, pe) => n.child(pe), this);
     node.members.add(path[path.length - 1]);
   }
 
@@ -44,12 +43,10 @@ export class FieldSet {
 
   has(path: Path): boolean {
     if (!path.length) return false;
-    let node: FieldSet | undefined = this;
-    for (let i = 0; i < path.length - 1; i++) {
-      node = node.children.get(path[i]);
-      if (!node) return false;
-    }
-    return node.members.has(path[path.length - 1]);
+    if (path.length === 1) return this.members.has(path[0]);
+    let node = this.children.get(path[0]);
+    for (let i = 1; i < path.length - 1 && node; i++) node = node.children.get(path[i]);
+    return node?.members.has(path[path.length - 1]) ?? false;
   }
 
   /** The set below one path element (empty when there is none). */

@@ -76,7 +76,7 @@ export function decodeManaged(entries: unknown): Managed {
     try {
       set = e.fieldsV1 === undefined || e.fieldsV1 === null ? new FieldSet() : FieldSet.fromFieldsV1(e.fieldsV1);
     } catch (err) {
-      throw new Error(`error decoding versioned set: ${(err as FieldSetError).message}`);
+      throw new Error(`error decoding versioned set: ${(err as FieldSetError).message}`, { cause: err });
     }
     const vs: VersionedSet = { manager, operation: e.operation, apiVersion: e.apiVersion, subresource, set };
     if (typeof e.time === 'string') vs.time = e.time;
@@ -237,7 +237,7 @@ export interface UpdateOptions {
  * (in place). managedFields the request set explicitly are taken when valid (that is how clients
  * rewrite or reset them); invalid ones are ignored in favour of the live object's.
  */
-export function recordUpdateOperation(obj: any, old: any | undefined, opts: UpdateOptions): void {
+export function recordUpdateOperation(obj: any, old: any, opts: UpdateOptions): void {
   const meta = obj.metadata ?? (obj.metadata = {});
   const liveManaged = (): Managed => {
     try {

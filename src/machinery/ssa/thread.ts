@@ -84,7 +84,7 @@ const thread = new FieldManagerThread();
  * recordUpdateOperation (managedFields of an Update, written into obj) on the field-management
  * thread. Should the thread fail, the work is done here instead: a write never fails for it.
  */
-export async function recordUpdateOffThread(obj: any, old: any | undefined, opts: UpdateOptions): Promise<void> {
+export async function recordUpdateOffThread(obj: any, old: any, opts: UpdateOptions): Promise<void> {
   const now = (opts.now ?? nowRFC3339)();
   let encoded: string;
   try {

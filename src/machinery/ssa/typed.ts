@@ -151,6 +151,7 @@ function declaredListType(field: Schema, s: Schema, extra: Definitions | undefin
     return list('map', (ext(field, s, 'x-kubernetes-list-map-keys') as string[] | undefined) ?? []);
   if (listType === 'set') return list('set');
   if (listType === 'atomic') return list('atomic');
+  // eslint-disable-next-line @typescript-eslint/no-base-to-string -- the extension holds a string
   const strategy = String(ext(field, s, 'x-kubernetes-patch-strategy') ?? '');
   if (strategy.split(',').includes('merge')) {
     const mergeKey = ext(field, s, 'x-kubernetes-patch-merge-key') as string | undefined;
@@ -478,7 +479,7 @@ function mergeNode(l: unknown, r: unknown, t: TypeRef): unknown {
 }
 
 /** Upstream's list merge: rhs order wins for shared items, lhs-only items keep their place. */
-function mergeList(r: ListType, lhs: unknown[], rhs: unknown[], t: TypeRef): unknown[] {
+function mergeList(r: ListType, lhs: unknown[], rhs: unknown[], _t: TypeRef): unknown[] {
   const lPEs = lhs.map((item, i) => safePE(r, item) ?? `i:${i}`);
   const rPEs = rhs.map((item) => itemPathElement(r, item));
   const lByPE = new Map<string, unknown>();

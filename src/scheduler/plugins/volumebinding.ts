@@ -48,10 +48,10 @@ export const VOLUME_EVENTS = {
 
 /** Read access to the objects the plugin looks at (informer caches, or fakes in tests). */
 export interface VolumeListers {
-  claim(namespace: string, name: string): any | undefined;
-  volume(name: string): any | undefined;
+  claim(namespace: string, name: string): any;
+  volume(name: string): any;
   volumes(): Iterable<any>;
-  storageClass(name: string): any | undefined;
+  storageClass(name: string): any;
 }
 
 export interface VolumeBindingOptions {
@@ -265,7 +265,7 @@ export class VolumeBinding implements PreFilterPlugin, FilterPlugin, PreBindPlug
     try {
       await this.client!.resource(R.pods).namespace(pod.namespace).get(pod.name);
     } catch (err) {
-      if (isNotFound(err)) throw new Error(`pod ${pod.key} does not exist any more`);
+      if (isNotFound(err)) throw new Error(`pod ${pod.key} does not exist any more`, { cause: err });
     }
     return true;
   }

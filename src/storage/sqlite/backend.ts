@@ -214,11 +214,13 @@ export class SqliteBackend implements Backend {
     };
   }
 
+  // eslint-disable-next-line @typescript-eslint/require-await -- the Storage interface is asynchronous (etcd); SQLite errors must reject, not throw
   async get(key: string): Promise<KeyValue | null> {
     const row = this.stmts.get.get(key);
     return row ? toKV(row) : null;
   }
 
+  // eslint-disable-next-line @typescript-eslint/require-await -- the Storage interface is asynchronous (etcd); SQLite errors must reject, not throw
   async list(prefix: string, opts: ListOptions = {}): Promise<ListResult> {
     const current = this.revision;
     const at = opts.revision && opts.revision < current ? opts.revision : 0;
@@ -234,6 +236,7 @@ export class SqliteBackend implements Backend {
     return { items: rows.map(toKV), revision: at || current, more };
   }
 
+  // eslint-disable-next-line @typescript-eslint/require-await -- the Storage interface is asynchronous (etcd); SQLite errors must reject, not throw
   async watch(prefix: string, fromRevision: number, onEvents: (events: StorageEvent[]) => void): Promise<Unsubscribe> {
     if (fromRevision < this.compacted) throw new StorageError('Compacted', prefix, undefined, this.compacted);
     // Replay and subscribe in the same synchronous turn: no commit can slip in between.

@@ -44,7 +44,7 @@ export class CriError extends Error {
   }
 }
 
-export const isNotFound = (e: unknown) => e instanceof CriError && e.code === grpc.status.NOT_FOUND;
+export const isNotFound = (e: unknown) => e instanceof CriError && e.code === (grpc.status.NOT_FOUND as number);
 
 export class CriRuntime implements Runtime {
   readonly name = 'containerd';
@@ -100,6 +100,7 @@ export class CriRuntime implements Runtime {
         if (Date.now() > deadline)
           throw new Error(
             `the CRI service at ${this.endpoint} did not answer within ${timeoutMs / 1000} s: ${(err as Error).message}`,
+            { cause: err },
           );
         await new Promise((r) => setTimeout(r, 200));
       }
@@ -248,8 +249,9 @@ export class CriRuntime implements Runtime {
     await this.img('RemoveImage', { image: { image } });
   }
 
-  async close(): Promise<void> {
+  close(): Promise<void> {
     this.runtime.close();
     this.images.close();
+    return Promise.resolve();
   }
 }

@@ -223,6 +223,7 @@ export class ProcessRuntime implements Runtime {
     this.mode = this.tools ? 'chroot' : 'host';
   }
 
+  // eslint-disable-next-line @typescript-eslint/require-await -- the CRI Runtime interface: a failure must reject, never throw synchronously
   async version() {
     return { runtimeName: 'process', runtimeVersion: `0.1.0-${this.mode}`, runtimeApiVersion: 'v1' };
   }
@@ -230,6 +231,7 @@ export class ProcessRuntime implements Runtime {
   // ------------------------------------------------------------------------------------------
   // Sandboxes
 
+  // eslint-disable-next-line @typescript-eslint/require-await -- the CRI Runtime interface: a failure must reject, never throw synchronously
   async runPodSandbox(config: PodSandboxConfig): Promise<string> {
     const id = newId();
     const dir = join(this.stateDir, 'sandboxes', id);
@@ -278,6 +280,7 @@ export class ProcessRuntime implements Runtime {
     rmSync(sb.dir, { recursive: true, force: true });
   }
 
+  // eslint-disable-next-line @typescript-eslint/require-await -- the CRI Runtime interface: a failure must reject, never throw synchronously
   async podSandboxStatus(id: string): Promise<PodSandboxStatus | undefined> {
     const sb = lookup(this.sandboxes, id);
     if (!sb) return undefined;
@@ -292,6 +295,7 @@ export class ProcessRuntime implements Runtime {
     };
   }
 
+  // eslint-disable-next-line @typescript-eslint/require-await -- the CRI Runtime interface: a failure must reject, never throw synchronously
   async listPodSandboxes(filter?: { labelSelector?: Record<string, string> }): Promise<PodSandbox[]> {
     const sel = Object.entries(filter?.labelSelector ?? {});
     return [...this.sandboxes.values()]
@@ -309,6 +313,7 @@ export class ProcessRuntime implements Runtime {
   // ------------------------------------------------------------------------------------------
   // Containers
 
+  // eslint-disable-next-line @typescript-eslint/require-await -- the CRI Runtime interface: a failure must reject, never throw synchronously
   async createContainer(sandboxId: string, config: ContainerConfig, sandboxConfig: PodSandboxConfig): Promise<string> {
     const sb = lookup(this.sandboxes, sandboxId);
     if (!sb) throw new Error(`pod sandbox ${sandboxId} not found`);
@@ -454,20 +459,25 @@ export class ProcessRuntime implements Runtime {
     pipe(child.stdout, 'stdout');
     pipe(child.stderr, 'stderr');
     c.exited = new Promise<void>((resolve) => {
-      child.once('exit', async (code, signal) => {
-        const finishedAt = now();
-        // As when a pid namespace's init dies: whatever the process left behind goes too.
-        killGroup(pid, 'SIGKILL');
-        this.pids.delete(c.id);
-        // Report the exit once its output is in the log (bounded: a stuck writer must not hide it).
-        await Promise.race([logged, sleep(2000)]);
-        c.finishedAt = finishedAt;
-        c.exitCode = code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0);
-        c.reason = c.exitCode === 0 ? 'Completed' : 'Error';
-        c.state = 'CONTAINER_EXITED';
-        c.stdin = undefined;
-        resolve();
-      });
+      // Fire and forget, as before: the exit bookkeeping ends in resolve().
+      child.once(
+        'exit',
+        (code, signal) =>
+          void (async () => {
+            const finishedAt = now();
+            // As when a pid namespace's init dies: whatever the process left behind goes too.
+            killGroup(pid, 'SIGKILL');
+            this.pids.delete(c.id);
+            // Report the exit once its output is in the log (bounded: a stuck writer must not hide it).
+            await Promise.race([logged, sleep(2000)]);
+            c.finishedAt = finishedAt;
+            c.exitCode = code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0);
+            c.reason = c.exitCode === 0 ? 'Completed' : 'Error';
+            c.state = 'CONTAINER_EXITED';
+            c.stdin = undefined;
+            resolve();
+          })(),
+      );
     });
   }
 
@@ -518,12 +528,14 @@ export class ProcessRuntime implements Runtime {
     };
   }
 
+  // eslint-disable-next-line @typescript-eslint/require-await -- the CRI Runtime interface: a failure must reject, never throw synchronously
   async listContainers(filter?: { podSandboxId?: string }): Promise<Container[]> {
     return [...this.containers.values()]
       .filter((c) => !filter?.podSandboxId || c.sandboxId === filter.podSandboxId)
       .map((c) => this.view(c));
   }
 
+  // eslint-disable-next-line @typescript-eslint/require-await -- the CRI Runtime interface: a failure must reject, never throw synchronously
   async containerStatus(id: string): Promise<ContainerStatus | undefined> {
     const c = lookup(this.containers, id);
     if (!c) return undefined;
@@ -762,6 +774,7 @@ export class ProcessRuntime implements Runtime {
     return { exitCode: 0 };
   }
 
+  // eslint-disable-next-line @typescript-eslint/require-await -- the CRI Runtime interface: a failure must reject, never throw synchronously
   async listContainerStats(): Promise<ContainerStats[]> {
     const ts = now();
     const out: ContainerStats[] = [];
@@ -780,6 +793,7 @@ export class ProcessRuntime implements Runtime {
   // ------------------------------------------------------------------------------------------
   // Images
 
+  // eslint-disable-next-line @typescript-eslint/require-await -- the CRI Runtime interface: a failure must reject, never throw synchronously
   async pullImage(image: string, _auth?: RegistryAuth): Promise<string> {
     const img = this.images.get(image);
     if (img) return img.id;
@@ -788,17 +802,20 @@ export class ProcessRuntime implements Runtime {
     );
   }
 
+  // eslint-disable-next-line @typescript-eslint/require-await -- the CRI Runtime interface: a failure must reject, never throw synchronously
   async imageStatus(image: string): Promise<Image | undefined> {
     const img = this.images.get(image);
     return img && { id: img.id, repoTags: img.repoTags, repoDigests: img.repoDigests, size: img.size };
   }
 
+  // eslint-disable-next-line @typescript-eslint/require-await -- the CRI Runtime interface: a failure must reject, never throw synchronously
   async listImages(): Promise<Image[]> {
     return this.images
       .list()
       .map((i) => ({ id: i.id, repoTags: i.repoTags, repoDigests: i.repoDigests, size: i.size }));
   }
 
+  // eslint-disable-next-line @typescript-eslint/require-await -- the CRI Runtime interface: a failure must reject, never throw synchronously
   async removeImage(image: string): Promise<void> {
     this.images.remove(image); // CRI: removing an absent image succeeds
   }

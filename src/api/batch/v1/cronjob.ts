@@ -49,7 +49,7 @@ const DESCRIPTORS = new Set(['@yearly', '@annually', '@monthly', '@weekly', '@da
 function atoi(s: string): number {
   if (!/^[+-]?[0-9]+$/.test(s)) throw new Error(`strconv.Atoi: parsing ${JSON.stringify(s)}: invalid syntax`);
   const n = Number.parseInt(s, 10);
-  if (!Number.isSafeInteger(n) || Math.abs(n) > 9223372036854775807)
+  if (!Number.isSafeInteger(n) || Math.abs(n) > 9223372036854775807n)
     throw new Error(`strconv.Atoi: parsing ${JSON.stringify(s)}: value out of range`);
   return n;
 }
@@ -59,7 +59,7 @@ function mustParseInt(expr: string): number {
   try {
     n = atoi(expr);
   } catch (e) {
-    throw new Error(`failed to parse int from ${expr}: ${(e as Error).message}`);
+    throw new Error(`failed to parse int from ${expr}: ${(e as Error).message}`, { cause: e });
   }
   if (n < 0) throw new Error(`negative number (${n}) not allowed: ${expr}`);
   return n;
@@ -129,7 +129,7 @@ export function parseCronSchedule(spec: string): void {
       try {
         parseGoDuration(d);
       } catch (e) {
-        throw new Error(`failed to parse duration ${spec}: ${(e as Error).message}`);
+        throw new Error(`failed to parse duration ${spec}: ${(e as Error).message}`, { cause: e });
       }
       return;
     }

@@ -308,7 +308,7 @@ export function validateJobUpdate(obj: any, old: any): FieldError[] {
           invalid(
             p.child('completions'),
             spec.completions ?? null,
-            `can only be modified in tandem with ${p.child('parallelism')}`,
+            `can only be modified in tandem with ${p.child('parallelism').toString()}`,
           ),
         );
       } else {

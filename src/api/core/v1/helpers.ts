@@ -75,6 +75,7 @@ export function quantityValue(q: unknown): number | undefined {
 /** The canonical form, as upstream's Quantity.String() prints it in messages. */
 export function quantityString(q: unknown): string {
   const parsed = parseQuantityOrNull(q);
+  // eslint-disable-next-line @typescript-eslint/no-base-to-string -- an unparsable quantity is echoed as given
   return parsed ? parsed.toString() : String(q ?? '');
 }
 
@@ -218,4 +219,5 @@ export function validateEnum(
 }
 
 export const isTrue = (v: unknown) => v === true;
+// eslint-disable-next-line @typescript-eslint/no-base-to-string -- API fields stringified as JavaScript does (scalars in practice)
 export const str = (v: unknown): string => (typeof v === 'string' ? v : v === undefined || v === null ? '' : String(v));

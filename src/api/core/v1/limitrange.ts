@@ -96,13 +96,19 @@ export function validateLimitRange(lr: LimitRange): FieldError[] {
       const dr = defReq.get(k);
       const r = ratio.get(k);
       if (mn && mx && mn.cmp(mx) > 0)
-        errs.push(invalid(ip.child('min').key(k), mn.toString(), `min value ${mn} is greater than max value ${mx}`));
+        errs.push(
+          invalid(
+            ip.child('min').key(k),
+            mn.toString(),
+            `min value ${String(mn)} is greater than max value ${String(mx)}`,
+          ),
+        );
       if (dr && mn && mn.cmp(dr) > 0)
         errs.push(
           invalid(
             ip.child('defaultRequest').key(k),
             dr.toString(),
-            `min value ${mn} is greater than default request value ${dr}`,
+            `min value ${String(mn)} is greater than default request value ${String(dr)}`,
           ),
         );
       if (dr && mx && dr.cmp(mx) > 0)
@@ -110,7 +116,7 @@ export function validateLimitRange(lr: LimitRange): FieldError[] {
           invalid(
             ip.child('defaultRequest').key(k),
             dr.toString(),
-            `default request value ${dr} is greater than max value ${mx}`,
+            `default request value ${String(dr)} is greater than max value ${String(mx)}`,
           ),
         );
       if (dr && d && dr.cmp(d) > 0)
@@ -118,19 +124,27 @@ export function validateLimitRange(lr: LimitRange): FieldError[] {
           invalid(
             ip.child('defaultRequest').key(k),
             dr.toString(),
-            `default request value ${dr} is greater than default limit value ${d}`,
+            `default request value ${String(dr)} is greater than default limit value ${String(d)}`,
           ),
         );
       if (d && mn && mn.cmp(d) > 0)
         errs.push(
-          invalid(ip.child('default').key(k), mn.toString(), `min value ${mn} is greater than default value ${d}`),
+          invalid(
+            ip.child('default').key(k),
+            mn.toString(),
+            `min value ${String(mn)} is greater than default value ${String(d)}`,
+          ),
         );
       if (d && mx && d.cmp(mx) > 0)
         errs.push(
-          invalid(ip.child('default').key(k), mx.toString(), `default value ${d} is greater than max value ${mx}`),
+          invalid(
+            ip.child('default').key(k),
+            mx.toString(),
+            `default value ${String(d)} is greater than max value ${String(mx)}`,
+          ),
         );
       if (r && r.asNumber() < 1)
-        errs.push(invalid(ip.child('maxLimitRequestRatio').key(k), r.toString(), `ratio ${r} is less than 1`));
+        errs.push(invalid(ip.child('maxLimitRequestRatio').key(k), r.toString(), `ratio ${String(r)} is less than 1`));
       if (r && mn && mx && mn.asNumber() > 0) {
         const lim = mx.asNumber() / mn.asNumber();
         if (r.asNumber() > lim)
@@ -138,7 +152,7 @@ export function validateLimitRange(lr: LimitRange): FieldError[] {
             invalid(
               ip.child('maxLimitRequestRatio').key(k),
               r.toString(),
-              `ratio ${r} is greater than max/min = ${lim.toFixed(6)}`,
+              `ratio ${String(r)} is greater than max/min = ${lim.toFixed(6)}`,
             ),
           );
       }
@@ -147,7 +161,7 @@ export function validateLimitRange(lr: LimitRange): FieldError[] {
           invalid(
             ip.child('defaultRequest').key(k),
             dr.toString(),
-            `default value ${d} must equal to defaultRequest value ${dr} in ${k}`,
+            `default value ${String(d)} must equal to defaultRequest value ${String(dr)} in ${k}`,
           ),
         );
       }

@@ -19,6 +19,7 @@ export function defaultSecret(secret: Secret): void {
     const entries = Object.entries(s.stringData as Record<string, unknown>);
     if (entries.length) {
       s.data ??= {};
+      // eslint-disable-next-line @typescript-eslint/no-base-to-string -- stringData values are strings; anything else is coerced as before
       for (const [k, v] of entries) setOwn(s.data, k, Buffer.from(String(v ?? ''), 'utf8').toString('base64'));
     }
   }

@@ -130,6 +130,7 @@ export function validateEventV1Update(input: any, oldInput: any): FieldError[] {
 }
 
 const involved = (obj: any): any => obj?.involvedObject ?? obj?.regarding ?? {};
+// eslint-disable-next-line @typescript-eslint/no-base-to-string -- API fields stringified as JavaScript does (scalars in practice)
 const str = (v: unknown): string => (v === undefined || v === null ? '' : String(v));
 
 /** Upstream's selectable fields for events, under both the core and the events.k8s.io names. */

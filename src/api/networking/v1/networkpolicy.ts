@@ -81,7 +81,7 @@ function validateIPBlock(ipb: any, p: FieldPath): FieldError[] {
     } catch {
       return;
     }
-    let contained = false;
+    let contained: boolean;
     try {
       contained = inner[0].kind() === outer[0].kind() && (inner[0] as any).match(outer[0], outer[1]);
     } catch {
