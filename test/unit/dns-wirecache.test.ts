@@ -13,7 +13,8 @@ import { WireCache } from '../../src/dns/wirecache.js';
 
 const a = (name: string, ip: string, ttl = 5): Answer => ({ type: 'A', name, ttl, class: 'IN', data: ip });
 /** The data of an answer record (not an OPT). */
-const dataOf = (x: Answer | undefined) => (x && 'data' in x ? x.data : undefined);
+const dataOf = (x: Answer | undefined): string | undefined =>
+  x && 'data' in x && typeof x.data === 'string' ? x.data : undefined;
 
 /** A server whose chain counts the queries it computes; `answer` decides each reply. */
 function rig(answer: (req: DnsRequest) => DnsReply, opts: { perClient?: boolean } = {}) {
@@ -22,10 +23,10 @@ function rig(answer: (req: DnsRequest) => DnsReply, opts: { perClient?: boolean 
   const computed: string[] = [];
   const hooks = { runs: 0 };
   const handler: HandlerRef = {
-    current: async (req) => {
+    current: (req) => {
       computed.push(req.query.qname);
       req.notes?.hooks.push(() => hooks.runs++);
-      return answer(req);
+      return Promise.resolve(answer(req));
     },
   };
   handler.wire = new WireCache({
@@ -110,18 +111,20 @@ test('per client when answers depend on who asks; the capacity bounds the entrie
 test('loadbalance still shuffles addresses on cached replies, keeping every record whole', async () => {
   const ips = Array.from({ length: 8 }, (_, i) => `10.42.0.${i + 1}`);
   const lb = new LoadBalancePlugin();
-  const last = async (req: DnsRequest) =>
-    reply(RCODE.NOERROR, [
-      { type: 'CNAME', name: req.query.question.name, ttl: 5, class: 'IN', data: 'pods.default.svc.cluster.local' },
-      ...ips.map((ip) => a('pods.default.svc.cluster.local', ip)),
-    ]);
+  const last = (req: DnsRequest) =>
+    Promise.resolve(
+      reply(RCODE.NOERROR, [
+        { type: 'CNAME', name: req.query.question.name, ttl: 5, class: 'IN', data: 'pods.default.svc.cluster.local' },
+        ...ips.map((ip) => a('pods.default.svc.cluster.local', ip)),
+      ]),
+    );
   const r = rig(() => reply(RCODE.NOERROR));
   r.handler.current = chain([lb], last);
   const orders = new Set<string>();
   for (let i = 0; i < 20; i++) {
     const got = await r.ask(i, 'alias.default.svc.cluster.local');
     assert.equal(got.answers![0].type, 'CNAME');
-    const addresses = got.answers!.slice(1).map((x) => String(dataOf(x)));
+    const addresses = got.answers!.slice(1).map((x) => dataOf(x) ?? '');
     assert.deepEqual([...addresses].sort(), [...ips].sort());
     orders.add(addresses.join(','));
   }

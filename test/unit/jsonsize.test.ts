@@ -64,7 +64,7 @@ test('deep nesting is walked without recursion', () => {
 
 test('the text bound: never more than the re-serialised JSON, whatever the whitespace and escapes', () => {
   const values: unknown[] = [
-    { a: 'x'.repeat(300), b: [1.0, -2e10, 3], c: 'line\nbreak \u00e9 \\ \" \/', d: null, e: true, f: false },
+    { a: 'x'.repeat(300), b: [1.0, -2e10, 3], c: 'line\nbreak \u00e9 \\ " /', d: null, e: true, f: false },
     { data: Object.fromEntries(range(500).map((i) => [`k${i}`, 'v'.repeat(i % 9)])) },
   ];
   const texts = values.flatMap((v) => [JSON.stringify(v), JSON.stringify(v, null, 4)]);
