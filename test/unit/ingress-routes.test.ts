@@ -16,18 +16,16 @@ function ing(
   opts: { annotations?: Record<string, string>; created?: string; defaultBackend?: string; tls?: string[] } = {},
 ): Ingress {
   const spec: Ingress['spec'] = {
-    rules: Object.entries(rules).map(
-      ([host, paths]): IngressRule => ({
-        ...(host ? { host } : {}),
-        http: {
-          paths: paths.map(([path, pathType, service]) => ({
-            path,
-            pathType,
-            backend: { service: { name: service, port: { number: 80 } } },
-          })),
-        },
-      }),
-    ),
+    rules: Object.entries(rules).map(([host, paths]): IngressRule => ({
+      ...(host ? { host } : {}),
+      http: {
+        paths: paths.map(([path, pathType, service]) => ({
+          path,
+          pathType,
+          backend: { service: { name: service, port: { number: 80 } } },
+        })),
+      },
+    })),
   };
   if (opts.defaultBackend) spec.defaultBackend = { service: { name: opts.defaultBackend, port: { number: 80 } } };
   if (opts.tls) spec.tls = [{ hosts: opts.tls, secretName: `${name}-tls` }];
@@ -65,7 +63,12 @@ test('a wildcard host covers exactly one label', () => {
 
 test('paths of one host merge across Ingresses: Exact before Prefix, the longest Prefix first', () => {
   const t = RouteTable.build([
-    ing('a', { 'x.com': [['/', 'Prefix', 'root'], ['/api', 'Prefix', 'api']] }),
+    ing('a', {
+      'x.com': [
+        ['/', 'Prefix', 'root'],
+        ['/api', 'Prefix', 'api'],
+      ],
+    }),
     ing('b', {
       'x.com': [
         ['/api/v1', 'Prefix', 'v1'],
@@ -149,7 +152,12 @@ test('use-regex without rewrite: paths are anchored case-insensitive expressions
   const t = RouteTable.build([
     ing(
       'a',
-      { 'x.com': [['/v[0-9]+/items', 'Prefix', 'items'], ['/v1', 'Prefix', 'v1']] },
+      {
+        'x.com': [
+          ['/v[0-9]+/items', 'Prefix', 'items'],
+          ['/v1', 'Prefix', 'v1'],
+        ],
+      },
       { annotations: { 'nginx.ingress.kubernetes.io/use-regex': 'true' } },
     ),
   ]);
@@ -178,13 +186,35 @@ test('canary-weight sends that share of requests to the canary; by-header overri
   assert.equal(t.problems.length, 0);
   // An evenly spread sequence of randoms: exactly 20% fall under the weight.
   let hits = 0;
-  for (let i = 0; i < 1000; i++) if (chooseBackend(route, () => undefined, () => i / 1000).service === 'preview') hits++;
+  for (let i = 0; i < 1000; i++)
+    if (
+      chooseBackend(
+        route,
+        () => undefined,
+        () => i / 1000,
+      ).service === 'preview'
+    )
+      hits++;
   assert.equal(hits, 200);
   let random = 0;
   for (let i = 0; i < 1000; i++) if (chooseBackend(route, () => undefined).service === 'preview') random++;
   assert.ok(random > 150 && random < 250, `Math.random: ${random}/1000`);
-  assert.equal(chooseBackend(route, (h) => (h === 'x-canary' ? 'always' : undefined), () => 0.99).service, 'preview');
-  assert.equal(chooseBackend(route, (h) => (h === 'x-canary' ? 'never' : undefined), () => 0).service, 'stable');
+  assert.equal(
+    chooseBackend(
+      route,
+      (h) => (h === 'x-canary' ? 'always' : undefined),
+      () => 0.99,
+    ).service,
+    'preview',
+  );
+  assert.equal(
+    chooseBackend(
+      route,
+      (h) => (h === 'x-canary' ? 'never' : undefined),
+      () => 0,
+    ).service,
+    'stable',
+  );
 
   const byValue = RouteTable.build([
     main,
@@ -263,7 +293,9 @@ test('htpasswd: apr1 (as openssl passwd -apr1), MD5-crypt, {SHA}, plain; bcrypt 
   assert.ok(verifyHash('{SHA}5en6G6MezRroT3XKqkdPOmY/BfQ=', 'secret'));
   assert.ok(verifyHash('plain', 'plain'));
   assert.ok(!verifyHash('$2y$05$abcdefghijklmnopqrstuuvwxyzABCDEFGHIJKLMNOPQRSTUVWXY', 'x'));
-  const users = parseHtpasswd('# users\nalice:$apr1$abcdefgh$h9FWgUz3n9YxylKLlR5SQ/\n\nbob:{SHA}5en6G6MezRroT3XKqkdPOmY/BfQ=\n');
+  const users = parseHtpasswd(
+    '# users\nalice:$apr1$abcdefgh$h9FWgUz3n9YxylKLlR5SQ/\n\nbob:{SHA}5en6G6MezRroT3XKqkdPOmY/BfQ=\n',
+  );
   const basic = (u: string, p: string) => 'Basic ' + Buffer.from(`${u}:${p}`).toString('base64');
   assert.equal(checkBasicAuth(basic('alice', 'secret'), users), 'alice');
   assert.equal(checkBasicAuth(basic('bob', 'secret'), users), 'bob');
