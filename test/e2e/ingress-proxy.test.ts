@@ -8,6 +8,8 @@ import assert from 'node:assert/strict';
 import { createServer as createHttpServer, request, type IncomingMessage, type Server } from 'node:http';
 import { createServer as createH2Server, connect as h2connect, type Http2Server } from 'node:http2';
 import { createServer as createNetServer } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
+import type { Duplex } from 'node:stream';
 import { startCluster, until, type Cluster } from './harness.js';
 
 let c: Cluster;
@@ -50,6 +52,12 @@ async function backend(name: string): Promise<number> {
         // Never answers: the read timeout fires.
       } else answer();
     });
+  });
+  // A raw upgrade echo: whatever follows the handshake comes back.
+  s.on('upgrade', (_req: IncomingMessage, sock: Duplex, head: Buffer) => {
+    sock.write('HTTP/1.1 101 Switching Protocols\r\nupgrade: echo\r\nconnection: upgrade\r\n\r\n');
+    if (head.length) sock.write(head);
+    sock.pipe(sock);
   });
   servers.push(s);
   await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
@@ -251,7 +259,7 @@ test('backend-protocol GRPC: HTTP/2 to the backend, trailers back to the client'
     let body = '';
     const trailers = await new Promise<Record<string, unknown>>((resolve, reject) => {
       stream.on('data', (d: Buffer) => (body += d.toString()));
-      stream.on('trailers', (t) => resolve(t));
+      stream.on('trailers', (t: Record<string, unknown>) => resolve(t));
       stream.on('error', reject);
     });
     assert.equal(body, 'h2-body');
@@ -265,4 +273,29 @@ test('backend-protocol GRPC: HTTP/2 to the backend, trailers back to the client'
 test('Ingresses of another class are not served; no route is 404', async () => {
   assert.equal((await send('other.test', '/')).status, 404);
   assert.equal((await send('nothing.test', '/')).status, 404);
+});
+
+test('an HTTP/1.1 upgrade over TLS (the HTTP/2 listener falls back to HTTP/1.1 by ALPN)', async () => {
+  const sock = tlsConnect({
+    host: '127.0.0.1',
+    port: httpsPort,
+    servername: 'plain.test',
+    ALPNProtocols: ['http/1.1'],
+    rejectUnauthorized: false,
+  });
+  let seen = '';
+  const done = new Promise<void>((resolve, reject) => {
+    sock.on('data', (d: Buffer) => {
+      seen += d.toString();
+      if (seen.includes('ping-through-tls')) resolve();
+    });
+    sock.on('error', reject);
+  });
+  sock.once('secureConnect', () => {
+    sock.write('GET /chat HTTP/1.1\r\nhost: plain.test\r\nconnection: upgrade\r\nupgrade: echo\r\n\r\n');
+    setTimeout(() => sock.write('ping-through-tls'), 200);
+  });
+  await done;
+  sock.destroy();
+  assert.match(seen, /^HTTP\/1.1 101/);
 });
