@@ -22,7 +22,7 @@ import { randomBytes } from 'node:crypto';
 import ipaddr from 'ipaddr.js';
 import type { Logger } from 'pino';
 import { checkBasicAuth } from './htpasswd.js';
-import { chooseBackend, RouteTable, type Route } from './routes.js';
+import { chooseBackend, RouteTable, type Route, type ServiceBackend } from './routes.js';
 import type { Backends, Endpoint } from './backends.js';
 import type { CertificatePair } from './tls.js';
 
@@ -52,6 +52,8 @@ interface Reply {
 
 interface Forward {
   route: Route;
+  /** The Service chosen (the canary's or the route's), to pick another endpoint on a retry. */
+  backend: ServiceBackend;
   upstreamPath: string;
   endpoint: Endpoint;
   /** Response headers added by the route (CORS). */
@@ -82,6 +84,11 @@ const HOP_BY_HOP = new Set([
   'proxy-authorization',
   'http2-settings',
 ]);
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+/** Connection failures after which a bodiless request goes to the next endpoint. */
+const RETRYABLE = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNRESET']);
+const MAX_ATTEMPTS = 3;
 
 const STATUS_TEXT: Record<number, string> = {
   301: 'Moved Permanently',
@@ -269,7 +276,7 @@ export class IngressProxy {
     });
     const picked = this.o.backends.pick(backend);
     if ('problem' in picked) return { reply: { status: 503 } };
-    return { forward: { route, upstreamPath: m.upstreamPath, endpoint: picked.endpoint, extraHeaders } };
+    return { forward: { route, backend, upstreamPath: m.upstreamPath, endpoint: picked.endpoint, extraHeaders } };
   }
 
   /** The request headers sent upstream: hop-by-hop and pseudo headers dropped, X-Forwarded-* set. */
@@ -329,8 +336,18 @@ export class IngressProxy {
     res.end(body);
   }
 
-  private forwardHttp1(req: IncomingMessage, res: ServerResponse, f: RequestFacts, fw: Forward, tls: boolean): void {
+  private forwardHttp1(
+    req: IncomingMessage,
+    res: ServerResponse,
+    f: RequestFacts,
+    fw: Forward,
+    tls: boolean,
+    attempt = 1,
+  ): void {
     const o = fw.route.options;
+    // A request without a body can be sent again to another endpoint when the connection fails
+    // (nginx's proxy_next_upstream error): a pod that just went away costs no 502.
+    const bodiless = SAFE_METHODS.has(f.method) && !f.headers['content-length'] && !f.headers['transfer-encoding'];
     const upstream = (tls ? httpsRequest : httpRequest)({
       host: fw.endpoint.address,
       port: fw.endpoint.port,
@@ -344,8 +361,15 @@ export class IngressProxy {
     const fail = (status: number, err?: Error) => {
       if (failed) return;
       failed = true;
-      if (err) this.log.debug({ err, endpoint: fw.endpoint }, 'ingress: upstream failed');
+      clearTimeout(connectTimer);
       upstream.destroy();
+      const code = (err as NodeJS.ErrnoException | undefined)?.code ?? '';
+      if (err && bodiless && attempt < MAX_ATTEMPTS && !res.headersSent && RETRYABLE.has(code)) {
+        const next = this.o.backends.pick(fw.backend);
+        if ('endpoint' in next)
+          return this.forwardHttp1(req, res, f, { ...fw, endpoint: next.endpoint }, tls, attempt + 1);
+      }
+      if (err) this.log.debug({ err, endpoint: fw.endpoint }, 'ingress: upstream failed');
       this.reply(res, { status });
     };
     const connectTimer = setTimeout(() => fail(504), o.connectTimeoutMs);
@@ -353,7 +377,6 @@ export class IngressProxy {
       if (!s.connecting) return clearTimeout(connectTimer);
       s.once('connect', () => clearTimeout(connectTimer));
     });
-    upstream.setTimeout(o.sendTimeoutMs, () => fail(504));
     upstream.on('error', (err) => fail(502, err));
     upstream.on('response', (up) => {
       clearTimeout(connectTimer);
@@ -368,6 +391,12 @@ export class IngressProxy {
       clearTimeout(connectTimer);
       if (!res.writableFinished) upstream.destroy();
     });
+    if (bodiless) {
+      upstream.setTimeout(o.readTimeoutMs, () => fail(504));
+      upstream.end();
+      return;
+    }
+    upstream.setTimeout(o.sendTimeoutMs, () => fail(504));
     let sent = 0;
     req.on('data', (chunk: Buffer) => {
       sent += chunk.length;

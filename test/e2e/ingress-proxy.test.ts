@@ -219,6 +219,20 @@ test('a configuration change leaves a request in flight alone', async () => {
   assert.deepEqual([done.status, done.body], [200, 'start;end']);
 });
 
+test('a refused connection sends a bodiless request to the next endpoint', async () => {
+  const dead = await freePort();
+  const [svc, live] = serviceWithEndpoints('flaky', [await backend('flaky')]);
+  const deadSlice = {
+    ...live,
+    metadata: { name: 'flaky-dead', labels: { 'kubernetes.io/service-name': 'flaky' } },
+    ports: [{ name: 'http', port: dead, protocol: 'TCP' }],
+    endpoints: [{ addresses: ['127.0.0.2'], conditions: { ready: true } }],
+  };
+  await apply(svc, live, deadSlice, ingress('flaky', 'flaky.test', 'flaky'));
+  await until('the flaky route', async () => (await send('flaky.test', '/')).status === 200, 10_000, 100);
+  for (let i = 0; i < 6; i++) assert.equal((await send('flaky.test', '/')).status, 200);
+});
+
 test('whitelist-source-range: 403 from outside the ranges', async () => {
   assert.equal((await send('limited.test', '/')).status, 403);
 });
