@@ -358,12 +358,12 @@ export class IngressProxy {
       servername: tls ? f.host : undefined,
     });
     let failed = false;
-    const fail = (status: number, err?: Error) => {
+    const fail = (status: number, err?: NodeJS.ErrnoException) => {
       if (failed) return;
       failed = true;
       clearTimeout(connectTimer);
       upstream.destroy();
-      const code = (err as NodeJS.ErrnoException | undefined)?.code ?? '';
+      const code = err?.code ?? '';
       if (err && bodiless && attempt < MAX_ATTEMPTS && !res.headersSent && RETRYABLE.has(code)) {
         const next = this.o.backends.pick(fw.backend);
         if ('endpoint' in next)
