@@ -9,6 +9,8 @@ import { createServer as createHttpServer, request, type IncomingMessage, type S
 import { createServer as createH2Server, connect as h2connect, type Http2Server } from 'node:http2';
 import { createServer as createNetServer } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
+import { createServer as createHttpsServer } from 'node:https';
+import { selfSignedCertificate } from '../../src/ingress/tls.js';
 import type { Duplex } from 'node:stream';
 import { startCluster, until, type Cluster } from './harness.js';
 
@@ -59,6 +61,16 @@ async function backend(name: string): Promise<number> {
     if (head.length) sock.write(head);
     sock.pipe(sock);
   });
+  servers.push(s);
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+  return (s.address() as { port: number }).port;
+}
+
+/** An HTTPS backend with a self-signed certificate (backend-protocol HTTPS does not verify it). */
+async function httpsBackend(): Promise<number> {
+  const s = createHttpsServer(await selfSignedCertificate('backend'), (req, res) =>
+    res.end(JSON.stringify({ name: 'tls-backend', url: req.url, headers: req.headers })),
+  );
   servers.push(s);
   await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
   return (s.address() as { port: number }).port;
@@ -312,4 +324,25 @@ test('an HTTP/1.1 upgrade over TLS (the HTTP/2 listener falls back to HTTP/1.1 b
   await done;
   sock.destroy();
   assert.match(seen, /^HTTP\/1.1 101/);
+});
+
+test('backend-protocol HTTPS; ssl-redirect "false" and force-ssl-redirect', async () => {
+  const port = await httpsBackend();
+  await apply(
+    ...serviceWithEndpoints('secure', [port]),
+    ingress(
+      'secure',
+      'secure.test',
+      'secure',
+      { [A + 'backend-protocol']: 'HTTPS', [A + 'ssl-redirect']: 'false' },
+      {
+        tls: [{ hosts: ['secure.test'], secretName: 'none-needed' }],
+      },
+    ),
+    ingress('forced', 'forced.test', 'one', { [A + 'force-ssl-redirect']: 'true' }),
+  );
+  await until('the secure route', async () => (await send('secure.test', '/')).status === 200, 10_000, 100);
+  assert.equal(json(await send('secure.test', '/x')).name, 'tls-backend', 'TLS host, yet no redirect');
+  const forced = await send('forced.test', '/y');
+  assert.deepEqual([forced.status, forced.headers.location], [308, `https://forced.test:${httpsPort}/y`]);
 });
