@@ -29,6 +29,8 @@ module.exports = {
     layer('sim', ['machinery', 'api', 'client']),
     layer('proxy', ['machinery', 'api', 'client']),
     layer('dns', ['machinery', 'api', 'client']),
+    // The ingress controller publishes the addresses ServiceLB does (controllers/servicelb).
+    layer('ingress', ['machinery', 'api', 'client', 'controllers']),
     { name: 'no-circular-layers', severity: 'warn', from: { path: '^src/' }, to: { circular: true } },
   ],
   options: {

@@ -26,8 +26,10 @@ import { agentOptionsFromFlags, type AgentFlags } from './agentflags.js';
 import { primaryIPv4 } from '../agent/hostinfo.js';
 import { writeKubeconfig } from './kubeconfig.js';
 import { defaultDataDir } from './datadir.js';
+import { startIngressFromFlags, type IngressFlags } from './ingressflags.js';
+import type { IngressController } from '../ingress/controller.js';
 
-export interface JoinFlags extends AgentFlags {
+export interface JoinFlags extends AgentFlags, IngressFlags {
   server?: string;
   token?: string;
   tokenFile?: string;
@@ -282,10 +284,12 @@ export async function runAgent(flags: JoinFlags): Promise<void> {
   let agent: NodeAgent | undefined;
   // eslint-disable-next-line prefer-const -- stop() (a signal handler, defined above the assignment) reads it: const would be in its TDZ
   let client: Client | undefined;
+  let ingress: IngressController | undefined;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down');
+    await ingress?.stop().catch((err) => logger.warn({ err }, 'stopping the ingress controller failed'));
     await agent?.stop().catch((err) => logger.warn({ err }, 'stopping the agent failed'));
     await client?.close().catch(() => undefined);
     process.exit(0);
@@ -320,6 +324,7 @@ export async function runAgent(flags: JoinFlags): Promise<void> {
     logger,
   });
   await agent.start();
+  ingress = await startIngressFromFlags(flags, 'agent', client, logger, nodeName);
   if (stopping) return;
   process.stdout.write(
     `k8ts agent ready: node ${nodeName} (${nodeIP}) joined ${server} (data ${dataDir}, kubeconfig ${kubeconfig})\n`,

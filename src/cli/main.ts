@@ -8,6 +8,7 @@ import { defaultDataDir } from './datadir.js';
 import { addSimFlags } from '../sim/config.js';
 import { registerImageCommands } from './image.js';
 import { addAgentFlags } from './agentflags.js';
+import { addIngressFlags } from './ingressflags.js';
 import { withKubeconfigFlags, withLeaderElectFlags, withLogFlags } from './flags.js';
 import { registerDevicePluginCommand } from './deviceplugin.js';
 
@@ -24,8 +25,7 @@ export async function main(argv: string[]): Promise<void> {
   addSimFlags(
     addAgentFlags(
       withLogFlags(
-        program
-          .command('server')
+        addIngressFlags(program.command('server'), 'server')
           .description('Run the API server with its embedded datastore (and the control plane)')
           .option(
             '--data-dir <dir>',
@@ -91,8 +91,7 @@ export async function main(argv: string[]): Promise<void> {
 
   addAgentFlags(
     withLogFlags(
-      program
-        .command('agent')
+      addIngressFlags(program.command('agent'), 'agent')
         .description('Run a node agent on this machine and join it to a k8ts server')
         .addOption(
           new Option('--server <url>', 'URL of the k8ts server to join, e.g. https://10.0.0.1:6443').env('K8TS_URL'),

@@ -27,8 +27,9 @@ import { LocalPathProvisioner } from '../agent/provisioner/localpath.js';
 import { JoinService, loadOrCreateServerToken } from '../apiserver/join.js';
 import { installServiceAccountTokens, loadOrCreateServiceAccountKeys } from '../apiserver/serviceaccount/index.js';
 import { inProcessClient } from '../apiserver/inprocess.js';
+import { startIngressFromFlags, type IngressFlags } from './ingressflags.js';
 
-export interface ServerFlags extends AgentFlags {
+export interface ServerFlags extends AgentFlags, IngressFlags {
   dataDir?: string;
   httpsListenPort: string;
   bindAddress: string;
@@ -211,6 +212,14 @@ export async function runServer(flags: ServerFlags): Promise<void> {
     : undefined;
   await simStorage?.start();
   const agent = flags.disableAgent ? undefined : await startLocalAgent(api, ca, flags, dataDir, logger);
+  // The built-in ingress controller (docs/ingress.md): ports 80/443 unless --disable-ingress.
+  const ingress = await startIngressFromFlags(
+    flags,
+    'server',
+    inProcessClient(api, { fieldManager: 'k8ts-ingress' }),
+    logger,
+    (flags.nodeName ?? host).toLowerCase(),
+  );
 
   const kubeconfigPath = resolve(flags.writeKubeconfig ?? join(dataDir, 'kubeconfig.yaml'));
   const clientHost = flags.bindAddress === '0.0.0.0' || flags.bindAddress === '::' ? '127.0.0.1' : flags.bindAddress;
@@ -230,6 +239,7 @@ export async function runServer(flags: ServerFlags): Promise<void> {
     stopping = true;
     logger.info({ signal }, 'shutting down');
     compactor.stop();
+    await ingress?.stop();
     await agent?.stop();
     await simStorage?.stop();
     await simulator?.stop();

@@ -122,7 +122,9 @@ export async function startCluster(
     ...(given.includes('--cluster-cidr') ? [] : ['--cluster-cidr', podRange]),
     ...(given.includes('--service-cidr') ? [] : ['--service-cidr', serviceRange]),
   ];
-  const extra = [...(opts.agent ? agentArgs : ['--disable-agent']), ...(opts.args ?? [])];
+  // The ingress controller would take the host's ports 80/443: only tests that ask for it get it.
+  const ingressArgs = given.some((a) => a.startsWith('--ingress-')) ? [] : ['--disable-ingress'];
+  const extra = [...(opts.agent ? agentArgs : ['--disable-agent']), ...ingressArgs, ...(opts.args ?? [])];
   let started = await launch(dataDir, extra, opts.nodeArgs);
   const cluster: Cluster = {
     url: started.url,

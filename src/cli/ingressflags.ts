@@ -1,0 +1,52 @@
+// Flags of the built-in ingress controller (docs/ingress.md): on by default in `k8ts server`
+// (--disable-ingress turns it off), opt-in on `k8ts agent` (--ingress), ports 80 and 443.
+import type { Command } from 'commander';
+import type { Logger } from 'pino';
+import type { Client } from '../client/client.js';
+import { IngressController } from '../ingress/controller.js';
+
+export interface IngressFlags {
+  disableIngress?: boolean;
+  ingress?: boolean;
+  ingressHttpPort?: string;
+  ingressHttpsPort?: string;
+  ingressBindAddress?: string;
+}
+
+export function addIngressFlags(cmd: Command, role: 'server' | 'agent'): Command {
+  if (role === 'server') cmd.option('--disable-ingress', 'run no ingress controller (ports 80/443) in this process');
+  else cmd.option('--ingress', 'also serve Ingresses on this node (ports 80/443), as the server does');
+  return cmd
+    .option('--ingress-http-port <port>', 'port the ingress controller serves HTTP on', '80')
+    .option('--ingress-https-port <port>', 'port the ingress controller serves HTTPS (and HTTP/2) on', '443')
+    .option('--ingress-bind-address <ip>', 'address the ingress controller listens on', '0.0.0.0');
+}
+
+function port(value: string | undefined, fallback: number, flag: string): number {
+  const n = Number(value ?? fallback);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`${flag}: invalid port ${value}`);
+  return n;
+}
+
+/** Starts the ingress controller if the flags ask for it (the server's also manages class and status). */
+export async function startIngressFromFlags(
+  flags: IngressFlags,
+  role: 'server' | 'agent',
+  client: Client,
+  logger: Logger,
+  nodeName?: string,
+): Promise<IngressController | undefined> {
+  const enabled = role === 'server' ? !flags.disableIngress : !!flags.ingress;
+  if (!enabled) return undefined;
+  const controller = new IngressController({
+    client,
+    logger,
+    bindAddress: flags.ingressBindAddress ?? '0.0.0.0',
+    httpPort: port(flags.ingressHttpPort, 80, '--ingress-http-port'),
+    httpsPort: port(flags.ingressHttpsPort, 443, '--ingress-https-port'),
+    manageCluster: role === 'server',
+    nodeName,
+  });
+  await controller.start();
+  return controller;
+}

@@ -1,0 +1,310 @@
+// The ingress controller: watches Ingresses, IngressClasses, Services, EndpointSlices and Secrets,
+// builds the route table and TLS/auth material on every relevant change and hands it to the
+// proxy in one swap. Problems of one Ingress (a missing Secret, an unknown Service, an unusable
+// annotation) are Warning events on that Ingress; its other routes and every other Ingress keep
+// working. On the server it also installs the `k8ts` IngressClass (the default class) and writes
+// status.loadBalancer.ingress: the node addresses ServiceLB publishes, as k3s does.
+import type { Logger } from 'pino';
+import type { Node, Secret, Service } from 'kubernetes-types/core/v1.js';
+import type { EndpointSlice } from 'kubernetes-types/discovery/v1.js';
+import type { Ingress, IngressClass } from 'kubernetes-types/networking/v1.js';
+import type { SecureContext } from 'node:tls';
+import { R, type Client } from '../client/client.js';
+import { ControllerRunner } from '../client/controller.js';
+import { EventRecorder } from '../client/events.js';
+import { isAlreadyExists, isNotFound } from '../client/errors.js';
+import { keyOf, SharedInformerFactory, splitKey, type SharedIndexInformer } from '../client/informer.js';
+import { nodeIngressAddresses } from '../controllers/servicelb/controller.js';
+import { Backends } from './backends.js';
+import { parseHtpasswd } from './htpasswd.js';
+import { IngressProxy } from './proxy.js';
+import { RouteTable, type IngressProblem, type ObjectKey } from './routes.js';
+import { contextFromSecret, selfSignedCertificate } from './tls.js';
+
+export const INGRESS_CLASS_NAME = 'k8ts';
+export const INGRESS_CONTROLLER = 'k8ts.io/ingress';
+export const DEFAULT_CLASS_ANNOTATION = 'ingressclass.kubernetes.io/is-default-class';
+const LEGACY_CLASS_ANNOTATION = 'kubernetes.io/ingress.class';
+
+export interface IngressControllerOptions {
+  client: Client;
+  logger: Logger;
+  bindAddress: string;
+  httpPort: number;
+  httpsPort: number;
+  /** The server's instance: create the IngressClass and write Ingress status (agents only serve). */
+  manageCluster: boolean;
+  /** Name reported as the events' host. */
+  nodeName?: string;
+}
+
+/** The IngressClass k8ts installs: its own controller, the cluster's default class. */
+export function defaultIngressClass(): IngressClass {
+  return {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'IngressClass',
+    metadata: {
+      name: INGRESS_CLASS_NAME,
+      annotations: { [DEFAULT_CLASS_ANNOTATION]: 'true' },
+      labels: { 'app.kubernetes.io/managed-by': 'k8ts' },
+    },
+    spec: { controller: INGRESS_CONTROLLER },
+  };
+}
+
+/** Whether an Ingress is ours: its class (field, else the legacy annotation) is one of ours, or it has none and ours is default. */
+export function servesIngress(ing: Ingress, classes: readonly IngressClass[]): boolean {
+  const ours = classes.filter((c) => c.spec?.controller === INGRESS_CONTROLLER);
+  const name = ing.spec?.ingressClassName ?? ing.metadata?.annotations?.[LEGACY_CLASS_ANNOTATION];
+  if (name) return ours.some((c) => c.metadata?.name === name);
+  return ours.some((c) => c.metadata?.annotations?.[DEFAULT_CLASS_ANNOTATION] === 'true');
+}
+
+const key = (k: ObjectKey) => `${k.namespace}/${k.name}`;
+
+export class IngressController {
+  private readonly factory: SharedInformerFactory;
+  private readonly ingresses: SharedIndexInformer<Ingress>;
+  private readonly classes: SharedIndexInformer<IngressClass>;
+  private readonly services: SharedIndexInformer<Service>;
+  private readonly slices: SharedIndexInformer<EndpointSlice>;
+  private readonly secrets: SharedIndexInformer<Secret>;
+  private readonly nodes?: SharedIndexInformer<Node>;
+  private readonly status?: ControllerRunner;
+  private readonly recorder: EventRecorder;
+  private readonly log: Logger;
+  private proxy?: IngressProxy;
+  private backends: Backends;
+  private table = RouteTable.build([]);
+  private rebuildTimer?: NodeJS.Timeout;
+  /** Problems already reported per Ingress (uid), so a rebuild only reports what is new. */
+  private reported = new Map<string, Set<string>>();
+  private stopped = false;
+  private synced = false;
+
+  constructor(private readonly o: IngressControllerOptions) {
+    this.log = o.logger.child({ component: 'ingress' });
+    this.recorder = new EventRecorder(o.client, { component: 'k8ts-ingress', host: o.nodeName }, this.log);
+    this.factory = new SharedInformerFactory(o.client);
+    this.ingresses = this.factory.forResource(R.ingresses);
+    this.classes = this.factory.forResource(R.ingressclasses);
+    this.services = this.factory.forResource(R.services);
+    this.slices = this.factory.forResource(R.endpointslices);
+    this.secrets = this.factory.forResource(R.secrets);
+    this.backends = new Backends(this.services, this.slices);
+    const rebuild = () => this.scheduleRebuild();
+    this.ingresses.addEventHandler({
+      add: (ing, initial) => {
+        rebuild();
+        if (!initial && this.ours(ing)) this.recorder.event(this.ref(ing), 'Normal', 'Sync', 'Scheduled for sync');
+        this.enqueueStatus(ing);
+      },
+      update: (old, ing) => {
+        rebuild();
+        if (old.metadata.generation !== ing.metadata.generation && this.ours(ing))
+          this.recorder.event(this.ref(ing), 'Normal', 'Sync', 'Scheduled for sync');
+        this.enqueueStatus(ing);
+      },
+      delete: rebuild,
+    });
+    this.classes.addEventHandler({
+      add: rebuild,
+      update: rebuild,
+      delete: rebuild,
+    });
+    // Endpoints are read per request; Services only matter for the "service not found" reports.
+    this.services.addEventHandler({ add: rebuild, delete: rebuild });
+    const secretChanged = (s?: Secret) => s && this.table.secretsUsed.has(keyOf(s)) && rebuild();
+    this.secrets.addEventHandler({ add: secretChanged, update: (_o, n) => secretChanged(n), delete: secretChanged });
+    if (o.manageCluster) {
+      this.nodes = this.factory.forResource(R.nodes);
+      this.status = new ControllerRunner({
+        name: 'ingress-status',
+        reconcile: (k) => this.syncStatus(k),
+        logger: this.log,
+      });
+      const all = () => {
+        for (const ing of this.ingresses.store.list()) this.enqueueStatus(ing);
+      };
+      this.nodes.addEventHandler({ add: all, update: all, delete: all });
+      this.classes.addEventHandler({ add: all, update: all, delete: all });
+    }
+  }
+
+  /** The ports actually listened on (0: that listener failed). */
+  get ports(): { http: number; https: number } {
+    return this.proxy?.ports ?? { http: 0, https: 0 };
+  }
+
+  async start(): Promise<void> {
+    this.proxy = new IngressProxy({
+      bindAddress: this.o.bindAddress,
+      httpPort: this.o.httpPort,
+      httpsPort: this.o.httpsPort,
+      defaultCertificate: await selfSignedCertificate(),
+      backends: this.backends,
+      logger: this.log,
+    });
+    this.factory.start();
+    if (this.o.manageCluster) void this.installClass();
+    await this.factory.waitForCacheSync(60_000);
+    this.synced = true;
+    this.rebuild();
+    await this.proxy.start();
+    this.status?.start();
+    this.log.info({ ports: this.proxy.ports }, 'ingress controller serving');
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.rebuildTimer);
+    await this.status?.stop();
+    await this.proxy?.stop();
+    await this.factory.shutdown();
+  }
+
+  /** Creates the `k8ts` IngressClass unless it exists (an admin's edits to it are kept). */
+  private async installClass(): Promise<void> {
+    for (let attempt = 0; !this.stopped; attempt++) {
+      try {
+        await this.o.client.resource(R.ingressclasses).create(defaultIngressClass());
+        return;
+      } catch (err) {
+        if (isAlreadyExists(err)) return;
+        if (attempt % 10 === 0) this.log.warn({ err }, 'ingress: cannot create the IngressClass yet');
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    }
+  }
+
+  private ours(ing: Ingress): boolean {
+    return servesIngress(ing, this.classes.store.list());
+  }
+
+  private ref(ing: Ingress): Ingress {
+    return { apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', metadata: ing.metadata };
+  }
+
+  /** Many changes in a burst (a `kubectl apply -f dir/`) make one rebuild. */
+  private scheduleRebuild(): void {
+    if (this.rebuildTimer || this.stopped) return;
+    this.rebuildTimer = setTimeout(() => {
+      this.rebuildTimer = undefined;
+      this.rebuild();
+    }, 20);
+  }
+
+  private rebuild(): void {
+    // Until every cache is filled a Secret or Service may merely not have arrived yet.
+    if (!this.proxy || !this.synced) return;
+    const ours = this.ingresses.store.list().filter((i) => this.ours(i));
+    const table = RouteTable.build(ours);
+    const problems: IngressProblem[] = [...table.problems];
+    const contexts = new Map<string, SecureContext>();
+    for (const [host, entry] of table.tls) {
+      const secret = this.secrets.store.get(key(entry.secret));
+      if (!secret) {
+        problems.push({
+          ingress: entry.ingress,
+          reason: 'SecretNotFound',
+          message: `TLS secret ${key(entry.secret)} for ${host} not found: serving the default certificate`,
+        });
+        continue;
+      }
+      const made = contextFromSecret(secret);
+      if ('error' in made)
+        problems.push({
+          ingress: entry.ingress,
+          reason: 'InvalidSecret',
+          message: `TLS secret ${key(entry.secret)} for ${host} ${made.error}: serving the default certificate`,
+        });
+      else contexts.set(host, made.context);
+    }
+    const users = new Map<string, Map<string, string>>();
+    const seenBackends = new Set<string>();
+    for (const route of table.routes) {
+      const auth = route.options.basicAuth;
+      if (auth && !users.has(key(auth.secret))) {
+        const secret = this.secrets.store.get(key(auth.secret));
+        const file = secret?.data?.auth;
+        if (auth.secretType === 'auth-map' && secret?.data) {
+          const map = new Map<string, string>();
+          for (const [u, h] of Object.entries(secret.data)) map.set(u, Buffer.from(h, 'base64').toString('utf8'));
+          users.set(key(auth.secret), map);
+        } else if (file) users.set(key(auth.secret), parseHtpasswd(Buffer.from(file, 'base64').toString('utf8')));
+        else
+          problems.push({
+            ingress: route.ingress,
+            reason: 'SecretNotFound',
+            message: `auth secret ${key(auth.secret)} ${secret ? 'has no "auth" key' : 'not found'}: requests are denied (503)`,
+          });
+      }
+      for (const b of [route.backend, ...route.canaries.map((c) => c.backend)]) {
+        const id = `${key(route.ingress)}|${b.namespace}/${b.service}`;
+        if (seenBackends.has(id)) continue;
+        seenBackends.add(id);
+        if (!this.services.store.get(`${b.namespace}/${b.service}`))
+          problems.push({
+            ingress: route.ingress,
+            reason: 'ServiceNotFound',
+            message: `service ${b.namespace}/${b.service} not found: its routes answer 503`,
+          });
+      }
+    }
+    this.table = table;
+    this.log.debug(
+      { tls: [...contexts.keys()], secrets: this.secrets.store.size, problems },
+      'ingress: configuration rebuilt',
+    );
+    this.proxy.update({ table, contexts, users });
+    this.report(ours, problems);
+  }
+
+  private report(ours: Ingress[], problems: IngressProblem[]): void {
+    const byIngress = new Map<string, IngressProblem[]>();
+    for (const p of problems) byIngress.set(key(p.ingress), [...(byIngress.get(key(p.ingress)) ?? []), p]);
+    const next = new Map<string, Set<string>>();
+    for (const ing of ours) {
+      const uid = ing.metadata?.uid ?? '';
+      const mine = byIngress.get(`${ing.metadata?.namespace}/${ing.metadata?.name}`) ?? [];
+      const before = this.reported.get(uid) ?? new Set<string>();
+      const now = new Set<string>();
+      for (const p of mine) {
+        const id = `${p.reason}|${p.message}`;
+        now.add(id);
+        if (before.has(id)) continue;
+        this.log.warn({ ingress: key(p.ingress), reason: p.reason }, p.message);
+        this.recorder.event(this.ref(ing), 'Warning', p.reason, p.message);
+      }
+      next.set(uid, now);
+    }
+    this.reported = next;
+  }
+
+  private enqueueStatus(ing: Ingress): void {
+    this.status?.enqueue(`${ing.metadata?.namespace}/${ing.metadata?.name}`);
+  }
+
+  /** status.loadBalancer.ingress of one of our Ingresses: the nodes' addresses (ServiceLB's). */
+  private async syncStatus(k: string): Promise<void> {
+    const ing = this.ingresses.store.get(k);
+    if (!ing || !this.ours(ing) || !this.nodes) return;
+    const want = nodeIngressAddresses(this.nodes.store.list()).map((ip) => ({ ip }));
+    const have = ing.status?.loadBalancer?.ingress ?? [];
+    if (JSON.stringify(have.map((i) => i.ip)) === JSON.stringify(want.map((i) => i.ip))) return;
+    const { namespace, name } = splitKey(k);
+    try {
+      await this.o.client
+        .resource(R.ingresses)
+        .namespace(namespace)
+        .patch(
+          name,
+          'merge',
+          { status: { loadBalancer: { ingress: want.length ? want : null } } },
+          { subresource: 'status' },
+        );
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+  }
+}

@@ -1,0 +1,491 @@
+// The ingress data plane: a reverse proxy on node:http (port 80) and node:http2's secure server
+// with HTTP/1.1 fallback (port 443, ALPN h2 and http/1.1, SNI per host). One process, no reload:
+// the controller hands over a new immutable ProxyConfig on every change and `config` is replaced
+// in one assignment, so a request uses exactly one configuration and connections in flight (and
+// keep-alive ones) are never dropped. Upstream requests go to the endpoints themselves.
+import { createServer as createHttpServer, Agent as HttpAgent, request as httpRequest } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, Server, ServerResponse } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import {
+  connect as http2Connect,
+  createSecureServer,
+  constants as h2,
+  type ClientHttp2Session,
+  type Http2SecureServer,
+  type Http2ServerRequest,
+  type Http2ServerResponse,
+} from 'node:http2';
+import { connect as netConnect, type Socket } from 'node:net';
+import { connect as tlsConnect, createSecureContext, type SecureContext } from 'node:tls';
+import type { Duplex } from 'node:stream';
+import { randomBytes } from 'node:crypto';
+import ipaddr from 'ipaddr.js';
+import type { Logger } from 'pino';
+import { checkBasicAuth } from './htpasswd.js';
+import { chooseBackend, RouteTable, type Route, type ServiceBackend } from './routes.js';
+import type { Backends, Endpoint } from './backends.js';
+import type { CertificatePair } from './tls.js';
+
+/** Everything a request needs besides endpoints; replaced whole on each change. */
+export interface ProxyConfig {
+  table: RouteTable;
+  /** SecureContexts by TLS host (exact or `*.suffix`). */
+  contexts: Map<string, SecureContext>;
+  /** htpasswd users by Secret (namespace/name). */
+  users: Map<string, Map<string, string>>;
+}
+
+export interface IngressProxyOptions {
+  bindAddress: string;
+  httpPort: number;
+  httpsPort: number;
+  defaultCertificate: CertificatePair;
+  backends: Backends;
+  logger: Logger;
+}
+
+interface Reply {
+  status: number;
+  headers?: Record<string, string>;
+  body?: string;
+}
+
+interface Forward {
+  route: Route;
+  /** The Service chosen (the canary's or the route's), to pick another endpoint on a retry. */
+  backend: ServiceBackend;
+  upstreamPath: string;
+  endpoint: Endpoint;
+  /** Response headers added by the route (CORS). */
+  extraHeaders: Record<string, string>;
+}
+
+interface RequestFacts {
+  host: string;
+  url: string;
+  method: string;
+  headers: IncomingHttpHeaders;
+  clientIP: string;
+  secure: boolean;
+  /** Port the client connected to (X-Forwarded-Port). */
+  port: number;
+}
+
+/** Hop-by-hop headers (RFC 9110 7.6.1) never forwarded; HTTP/2 forbids them in responses too. */
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'te',
+  'trailer',
+  'upgrade',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'http2-settings',
+]);
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+/** Connection failures after which a bodiless request goes to the next endpoint. */
+const RETRYABLE = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNRESET']);
+const MAX_ATTEMPTS = 3;
+
+const STATUS_TEXT: Record<number, string> = {
+  301: 'Moved Permanently',
+  302: 'Found',
+  308: 'Permanent Redirect',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  413: 'Request Entity Too Large',
+  502: 'Bad Gateway',
+  503: 'Service Temporarily Unavailable',
+  504: 'Gateway Timeout',
+};
+
+const plainIP = (a: string | undefined) => (a ?? '').replace(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/, '$1');
+
+/** The request host: lower case, without port (HTTP/2 sends :authority instead of Host). */
+export function requestHost(headers: IncomingHttpHeaders): string {
+  const raw = String(headers[':authority'] ?? headers.host ?? '').toLowerCase();
+  if (raw.startsWith('[')) return raw.slice(0, raw.indexOf(']') + 1);
+  const colon = raw.lastIndexOf(':');
+  return colon >= 0 ? raw.slice(0, colon) : raw;
+}
+
+function inRanges(ip: string, ranges: readonly string[]): boolean {
+  let addr: ipaddr.IPv4 | ipaddr.IPv6;
+  try {
+    addr = ipaddr.process(ip);
+  } catch {
+    return false;
+  }
+  return ranges.some((r) => {
+    try {
+      const [net, bits] = r.includes('/')
+        ? ipaddr.parseCIDR(r)
+        : ipaddr.parseCIDR(`${r}/${r.includes(':') ? 128 : 32}`);
+      return net.kind() === addr.kind() && addr.match(net, bits);
+    } catch {
+      return false;
+    }
+  });
+}
+
+export class IngressProxy {
+  /** The configuration in force; replaced (never mutated) by `update`. */
+  private config: ProxyConfig = { table: RouteTable.build([]), contexts: new Map(), users: new Map() };
+  private http?: Server;
+  private https?: Http2SecureServer;
+  private readonly defaultContext: SecureContext;
+  private readonly httpAgent = new HttpAgent({ keepAlive: true, maxSockets: Infinity });
+  private readonly httpsAgent = new HttpsAgent({ keepAlive: true, rejectUnauthorized: false });
+  private readonly h2Sessions = new Map<string, ClientHttp2Session>();
+  private readonly log: Logger;
+  readonly ports = { http: 0, https: 0 };
+
+  constructor(private readonly o: IngressProxyOptions) {
+    this.log = o.logger;
+    this.defaultContext = createSecureContext(o.defaultCertificate);
+  }
+
+  update(config: ProxyConfig): void {
+    this.config = config;
+  }
+
+  async start(): Promise<void> {
+    this.http = createHttpServer((req, res) => this.onRequest(req, res, false));
+    this.http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) =>
+      this.onUpgrade(req, socket, head, false),
+    );
+    this.https = createSecureServer({
+      allowHTTP1: true,
+      ...this.o.defaultCertificate,
+      SNICallback: (name, cb) => cb(null, this.contextFor(name.toLowerCase())),
+    });
+    // The compat request/response of HTTP/2 mirror IncomingMessage/ServerResponse closely enough
+    // for everything this proxy uses (headers, method, url, socket, streaming, writeHead).
+    this.https.on('request', (req: Http2ServerRequest, res: Http2ServerResponse) =>
+      this.onRequest(req as unknown as IncomingMessage, res as unknown as ServerResponse, true),
+    );
+    this.https.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) =>
+      this.onUpgrade(req, socket, head, true),
+    );
+    this.ports.http = await this.listen(this.http, this.o.httpPort, 'HTTP');
+    this.ports.https = await this.listen(this.https, this.o.httpsPort, 'HTTPS');
+  }
+
+  /** Listens, or logs why not (another program may own port 80/443): the cluster still runs. */
+  private listen(server: Server | Http2SecureServer, port: number, what: string): Promise<number> {
+    return new Promise((resolve) => {
+      const onError = (err: Error) => {
+        this.log.error({ err, port }, `ingress: cannot listen for ${what} on ${this.o.bindAddress}:${port}`);
+        resolve(0);
+      };
+      server.once('error', onError);
+      server.listen(port, this.o.bindAddress, () => {
+        server.off('error', onError);
+        const addr = server.address();
+        resolve(typeof addr === 'object' && addr ? addr.port : port);
+      });
+    });
+  }
+
+  async stop(): Promise<void> {
+    for (const s of this.h2Sessions.values()) s.close();
+    this.httpAgent.destroy();
+    this.httpsAgent.destroy();
+    const close = (s?: Server | Http2SecureServer) =>
+      new Promise<void>((resolve) => {
+        if (!s?.listening) return resolve();
+        s.close(() => resolve());
+        (s as Server).closeAllConnections?.();
+      });
+    await Promise.all([close(this.http), close(this.https)]);
+  }
+
+  private contextFor(name: string): SecureContext {
+    const { contexts } = this.config;
+    const exact = contexts.get(name);
+    if (exact) return exact;
+    const dot = name.indexOf('.');
+    return (dot > 0 && contexts.get('*.' + name.slice(dot + 1))) || this.defaultContext;
+  }
+
+  private facts(req: IncomingMessage, secure: boolean): RequestFacts {
+    return {
+      host: requestHost(req.headers),
+      url: req.url ?? '/',
+      method: req.method ?? 'GET',
+      headers: req.headers,
+      clientIP: plainIP(req.socket?.remoteAddress),
+      secure,
+      port: secure ? this.ports.https : this.ports.http,
+    };
+  }
+
+  /** What to do with a request: answer it here (redirect, deny, error) or forward it. */
+  private decide(f: RequestFacts): { reply: Reply } | { forward: Forward } {
+    const { table, users } = this.config;
+    const m = table.match(f.host, f.url);
+    if (!m) return { reply: { status: 404, body: 'default backend - 404' } };
+    const { route } = m;
+    const o = route.options;
+    if (o.allowSourceRanges.length && !inRanges(f.clientIP, o.allowSourceRanges)) return { reply: { status: 403 } };
+    if (!f.secure && (o.forceSslRedirect || (o.sslRedirect && route.tls))) {
+      const port = this.ports.https === 443 ? '' : `:${this.ports.https}`;
+      return { reply: { status: 308, headers: { location: `https://${f.host}${port}${f.url}` } } };
+    }
+    if (o.permanentRedirect)
+      return { reply: { status: o.permanentRedirect.code, headers: { location: o.permanentRedirect.location } } };
+    if (o.appRoot && f.url.split('?')[0] === '/') return { reply: { status: 302, headers: { location: o.appRoot } } };
+    const extraHeaders: Record<string, string> = {};
+    if (o.cors) {
+      extraHeaders['access-control-allow-origin'] = o.cors.allowOrigin;
+      extraHeaders['access-control-allow-credentials'] = String(o.cors.allowCredentials);
+      extraHeaders['access-control-allow-methods'] = o.cors.allowMethods;
+      extraHeaders['access-control-allow-headers'] = o.cors.allowHeaders;
+      if (o.cors.exposeHeaders) extraHeaders['access-control-expose-headers'] = o.cors.exposeHeaders;
+      if (f.method === 'OPTIONS')
+        return {
+          reply: {
+            status: 204,
+            headers: {
+              ...extraHeaders,
+              'access-control-max-age': String(o.cors.maxAge),
+              'content-type': 'text/plain charset=UTF-8',
+              'content-length': '0',
+            },
+          },
+        };
+    }
+    if (o.basicAuth) {
+      const known = users.get(`${o.basicAuth.secret.namespace}/${o.basicAuth.secret.name}`);
+      // A missing or unusable auth Secret denies the location, as ingress-nginx does.
+      if (!known) return { reply: { status: 503 } };
+      if (!checkBasicAuth(String(f.headers.authorization ?? ''), known))
+        return {
+          reply: { status: 401, headers: { 'www-authenticate': `Basic realm="${o.basicAuth.realm}"` } },
+        };
+    }
+    const length = Number(f.headers['content-length'] ?? 0);
+    if (o.maxBodyBytes && length > o.maxBodyBytes) return { reply: { status: 413 } };
+    const backend = chooseBackend(route, (name) => {
+      const v = f.headers[name];
+      return Array.isArray(v) ? v[0] : v;
+    });
+    const picked = this.o.backends.pick(backend);
+    if ('problem' in picked) return { reply: { status: 503 } };
+    return { forward: { route, backend, upstreamPath: m.upstreamPath, endpoint: picked.endpoint, extraHeaders } };
+  }
+
+  /** The request headers sent upstream: hop-by-hop and pseudo headers dropped, X-Forwarded-* set. */
+  private upstreamHeaders(f: RequestFacts, keepUpgrade: boolean): OutgoingHttpHeaders {
+    const out: OutgoingHttpHeaders = {};
+    const connectionTokens = String(f.headers.connection ?? '')
+      .toLowerCase()
+      .split(',')
+      .map((t) => t.trim());
+    for (const [k, v] of Object.entries(f.headers)) {
+      if (v === undefined || k.startsWith(':') || HOP_BY_HOP.has(k) || connectionTokens.includes(k)) continue;
+      out[k] = v;
+    }
+    if (!out.host) out.host = String(f.headers[':authority'] ?? f.headers.host ?? f.host);
+    if (keepUpgrade && f.headers.upgrade) {
+      out.connection = 'upgrade';
+      out.upgrade = f.headers.upgrade;
+    }
+    const prior = f.headers['x-forwarded-for'];
+    out['x-forwarded-for'] = prior ? `${String(prior)}, ${f.clientIP}` : f.clientIP;
+    out['x-real-ip'] = f.clientIP;
+    out['x-forwarded-host'] = f.host;
+    out['x-forwarded-port'] = String(f.port);
+    out['x-forwarded-proto'] = f.secure ? 'https' : 'http';
+    out['x-forwarded-scheme'] = f.secure ? 'https' : 'http';
+    out['x-scheme'] = f.secure ? 'https' : 'http';
+    out['x-request-id'] ??= randomBytes(16).toString('hex');
+    return out;
+  }
+
+  private onRequest(req: IncomingMessage, res: ServerResponse, secure: boolean): void {
+    const f = this.facts(req, secure);
+    let d: ReturnType<IngressProxy['decide']>;
+    try {
+      d = this.decide(f);
+    } catch (err) {
+      this.log.warn({ err }, 'ingress: request failed');
+      d = { reply: { status: 500 } };
+    }
+    if ('reply' in d) return this.reply(res, d.reply);
+    const proto = d.forward.route.options.backendProtocol;
+    if (proto === 'GRPC' || proto === 'GRPCS') this.forwardHttp2(req, res, f, d.forward, proto === 'GRPCS');
+    else this.forwardHttp1(req, res, f, d.forward, proto === 'HTTPS');
+  }
+
+  private reply(res: ServerResponse, r: Reply): void {
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    const body = r.body ?? `<html><head><title>${r.status} ${STATUS_TEXT[r.status] ?? ''}</title></head></html>\n`;
+    res.writeHead(r.status, {
+      'content-type': r.body ? 'text/plain; charset=utf-8' : 'text/html',
+      'content-length': Buffer.byteLength(body),
+      ...r.headers,
+    });
+    res.end(body);
+  }
+
+  private forwardHttp1(
+    req: IncomingMessage,
+    res: ServerResponse,
+    f: RequestFacts,
+    fw: Forward,
+    tls: boolean,
+    attempt = 1,
+  ): void {
+    const o = fw.route.options;
+    // A request without a body can be sent again to another endpoint when the connection fails
+    // (nginx's proxy_next_upstream error): a pod that just went away costs no 502.
+    const bodiless = SAFE_METHODS.has(f.method) && !f.headers['content-length'] && !f.headers['transfer-encoding'];
+    const upstream = (tls ? httpsRequest : httpRequest)({
+      host: fw.endpoint.address,
+      port: fw.endpoint.port,
+      method: f.method,
+      path: fw.upstreamPath,
+      headers: this.upstreamHeaders(f, false),
+      agent: tls ? this.httpsAgent : this.httpAgent,
+      servername: tls ? f.host : undefined,
+    });
+    let failed = false;
+    const fail = (status: number, err?: NodeJS.ErrnoException) => {
+      if (failed) return;
+      failed = true;
+      clearTimeout(connectTimer);
+      upstream.destroy();
+      const code = err?.code ?? '';
+      if (err && bodiless && attempt < MAX_ATTEMPTS && !res.headersSent && RETRYABLE.has(code)) {
+        const next = this.o.backends.pick(fw.backend);
+        if ('endpoint' in next)
+          return this.forwardHttp1(req, res, f, { ...fw, endpoint: next.endpoint }, tls, attempt + 1);
+      }
+      if (err) this.log.debug({ err, endpoint: fw.endpoint }, 'ingress: upstream failed');
+      this.reply(res, { status });
+    };
+    const connectTimer = setTimeout(() => fail(504), o.connectTimeoutMs);
+    upstream.on('socket', (s: Socket) => {
+      if (!s.connecting) return clearTimeout(connectTimer);
+      s.once('connect', () => clearTimeout(connectTimer));
+    });
+    upstream.on('error', (err) => fail(502, err));
+    upstream.on('response', (up) => {
+      clearTimeout(connectTimer);
+      const headers: OutgoingHttpHeaders = {};
+      for (const [k, v] of Object.entries(up.headers)) if (v !== undefined && !HOP_BY_HOP.has(k)) headers[k] = v;
+      Object.assign(headers, fw.extraHeaders);
+      res.writeHead(up.statusCode ?? 502, headers);
+      up.pipe(res);
+      up.on('error', () => res.destroy());
+    });
+    res.on('close', () => {
+      clearTimeout(connectTimer);
+      if (!res.writableFinished) upstream.destroy();
+    });
+    if (bodiless) {
+      upstream.setTimeout(o.readTimeoutMs, () => fail(504));
+      upstream.end();
+      return;
+    }
+    upstream.setTimeout(o.sendTimeoutMs, () => fail(504));
+    let sent = 0;
+    req.on('data', (chunk: Buffer) => {
+      sent += chunk.length;
+      if (o.maxBodyBytes && sent > o.maxBodyBytes) return fail(413);
+      if (!upstream.write(chunk)) req.pause();
+    });
+    upstream.on('drain', () => req.resume());
+    req.on('end', () => {
+      if (failed) return;
+      upstream.end();
+      upstream.setTimeout(o.readTimeoutMs, () => fail(504));
+    });
+    req.on('error', () => upstream.destroy());
+  }
+
+  /** gRPC (and any HTTP/2 request) to an h2c or h2 upstream, trailers included. */
+  private forwardHttp2(req: IncomingMessage, res: ServerResponse, f: RequestFacts, fw: Forward, tls: boolean): void {
+    const key = `${tls ? 'h2' : 'h2c'}://${fw.endpoint.address}:${fw.endpoint.port}`;
+    let session = this.h2Sessions.get(key);
+    if (!session || session.closed || session.destroyed) {
+      const s = http2Connect(key.replace(/^h2c?/, tls ? 'https' : 'http'), { rejectUnauthorized: false });
+      s.on('error', () => undefined);
+      s.on('close', () => this.h2Sessions.get(key) === s && this.h2Sessions.delete(key));
+      this.h2Sessions.set(key, (session = s));
+    }
+    const headers = this.upstreamHeaders(f, false);
+    delete headers.host;
+    const stream = session.request({
+      ...headers,
+      [h2.HTTP2_HEADER_METHOD]: f.method,
+      [h2.HTTP2_HEADER_PATH]: fw.upstreamPath,
+      [h2.HTTP2_HEADER_AUTHORITY]: f.host,
+      [h2.HTTP2_HEADER_SCHEME]: tls ? 'https' : 'http',
+      te: 'trailers',
+    });
+    stream.setTimeout(fw.route.options.readTimeoutMs, () => stream.close(h2.NGHTTP2_CANCEL));
+    stream.on('response', (h) => {
+      const out: OutgoingHttpHeaders = {};
+      for (const [k, v] of Object.entries(h)) if (!k.startsWith(':') && !HOP_BY_HOP.has(k)) out[k] = v;
+      res.writeHead(Number(h[h2.HTTP2_HEADER_STATUS] ?? 502), { ...out, ...fw.extraHeaders });
+    });
+    stream.on('data', (d: Buffer) => res.write(d));
+    stream.on('trailers', (t) => res.addTrailers(t as OutgoingHttpHeaders));
+    stream.on('end', () => res.end());
+    stream.on('error', () => (res.headersSent ? res.destroy() : this.reply(res, { status: 502 })));
+    req.pipe(stream);
+    res.on('close', () => !stream.closed && stream.close(h2.NGHTTP2_CANCEL));
+  }
+
+  /** HTTP/1.1 upgrades (WebSocket): the handshake goes upstream and the bytes flow both ways. */
+  private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, secure: boolean): void {
+    const f = this.facts(req, secure);
+    socket.on('error', () => socket.destroy());
+    let d: ReturnType<IngressProxy['decide']>;
+    try {
+      d = this.decide(f);
+    } catch {
+      d = { reply: { status: 500 } };
+    }
+    if ('reply' in d) {
+      const { status, headers = {} } = d.reply;
+      const lines = [`HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? ''}`, 'connection: close', 'content-length: 0'];
+      for (const [k, v] of Object.entries(headers)) lines.push(`${k}: ${v}`);
+      socket.end(lines.join('\r\n') + '\r\n\r\n');
+      return;
+    }
+    const fw = d.forward;
+    const tls = fw.route.options.backendProtocol === 'HTTPS';
+    const upstream = tls
+      ? tlsConnect({ host: fw.endpoint.address, port: fw.endpoint.port, rejectUnauthorized: false, servername: f.host })
+      : netConnect(fw.endpoint.port, fw.endpoint.address);
+    const timer = setTimeout(() => upstream.destroy(new Error('connect timeout')), fw.route.options.connectTimeoutMs);
+    upstream.once(tls ? 'secureConnect' : 'connect', () => {
+      clearTimeout(timer);
+      const headers = this.upstreamHeaders(f, true);
+      let text = `${f.method} ${fw.upstreamPath} HTTP/1.1\r\n`;
+      for (const [k, v] of Object.entries(headers))
+        for (const one of Array.isArray(v) ? v : [v]) text += `${k}: ${String(one)}\r\n`;
+      upstream.write(text + '\r\n');
+      if (head.length) upstream.write(head);
+      upstream.pipe(socket);
+      socket.pipe(upstream);
+    });
+    upstream.on('error', () => {
+      clearTimeout(timer);
+      if (socket.writable && !upstream.bytesRead) socket.end('HTTP/1.1 502 Bad Gateway\r\ncontent-length: 0\r\n\r\n');
+      else socket.destroy();
+    });
+    socket.on('close', () => upstream.destroy());
+    upstream.on('close', () => socket.destroy());
+  }
+}
