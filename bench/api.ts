@@ -248,6 +248,7 @@ async function startK8ts(): Promise<K8ts> {
     ...cfg.serverNodeArgs,
     join(repo, 'bin', 'k8ts'),
     'server',
+    '--disable-ingress', // no ports 80/443, no ingress watches in the numbers
     '--data-dir',
     dataDir,
     '--https-listen-port',

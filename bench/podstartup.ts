@@ -187,6 +187,7 @@ async function launchServer(
     ...k8tsNodeFlags,
     join(repo, 'bin', 'k8ts'),
     'server',
+    '--disable-ingress', // no ports 80/443, no ingress watches in the numbers
     '--data-dir',
     dataDir,
     '--https-listen-port',

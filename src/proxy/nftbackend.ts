@@ -27,6 +27,8 @@ export function nft(script: string, args: string[] = ['-f', '-']): Promise<strin
 export class NftablesBackend implements ProxyBackend {
   readonly mode = 'nftables';
   private installed?: Map<string, Fragment>;
+  /** Each installed port's model as JSON: a port whose model is unchanged keeps its fragment unrendered. */
+  private rendered = new Map<string, { model: string; fragment: Fragment }>();
 
   constructor(private cfg: NftConfig) {}
 
@@ -36,7 +38,17 @@ export class NftablesBackend implements ProxyBackend {
 
   async sync(ports: ServicePort[]): Promise<void> {
     const want = new Map<string, Fragment>();
-    for (const sp of ports) want.set(`${sp.key}/${sp.protocol}`, serviceFragment(sp, this.cfg));
+    const rendered = new Map<string, { model: string; fragment: Fragment }>();
+    for (const sp of ports) {
+      // Rendering hashes every chain name: at 10,000 Services, seconds per sync when done for all.
+      const key = `${sp.key}/${sp.protocol}`;
+      const model = JSON.stringify(sp);
+      const before = this.rendered.get(key);
+      const fragment = before?.model === model ? before.fragment : serviceFragment(sp, this.cfg);
+      want.set(key, fragment);
+      rendered.set(key, { model, fragment });
+    }
+    this.rendered = rendered;
     let script = this.installed
       ? partialSync(this.cfg, this.installed, reuseUnchanged(this.installed, want))
       : fullSync(this.cfg, want.values());
@@ -77,7 +89,7 @@ export class NftablesBackend implements ProxyBackend {
 function reuseUnchanged(installed: Map<string, Fragment>, want: Map<string, Fragment>): Map<string, Fragment> {
   for (const [key, f] of want) {
     const old = installed.get(key);
-    if (old && sameFragment(old, f)) want.set(key, old);
+    if (old && old !== f && sameFragment(old, f)) want.set(key, old);
   }
   return want;
 }
