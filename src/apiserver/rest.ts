@@ -99,10 +99,10 @@ export class RestHandler {
     const sub = info.subresource;
     if (sub && !isObjectSubresource(served.def, sub) && !(sub === 'scale' && served.def.subresources?.scale))
       throw errors.notFound(ref, `${info.name}/${sub}`);
+    if (method === 'GET' && !info.name && queryBool(query, 'watch'))
+      return this.watch(scope, () => (this.negotiateFor(scope).protobuf ? protobufWatchSink : httpSink)(scope.res));
     const req = this.request(scope);
     if (method === 'GET' && info.name) return this.replyObject(scope, req, await get(this.deps, req));
-    if (method === 'GET' && queryBool(query, 'watch'))
-      return this.watch(scope, () => (this.negotiateFor(scope).protobuf ? protobufWatchSink : httpSink)(scope.res));
     if (method === 'GET')
       return this.replyList(scope, req, await list(this.deps, req, listOptionsFromQuery(query, false)));
     if (method === 'POST' && !info.name && !info.subresource) {
