@@ -1,35 +1,41 @@
-// The in-process transport: components inside `k8ts server` call the API server's stores
-// directly — no HTTP, no JSON on the request path. Semantics match the REST layer: the same
-// strategies, version conversion, selectors, watch event rules (via runWatch) and Status errors.
-// Objects handed out are private copies, so a caller can never corrupt the watch cache.
+// The in-process transport: components inside `k8ts server` call the API server's verb handlers
+// (handlers/) directly — the same pipeline as HTTP requests (options validation, conversion,
+// defaulting, field pruning and validation, admission, managedFields, pagination, warnings),
+// without HTTP or JSON on the way. Objects handed out are private copies, so a caller can never
+// corrupt the watch cache.
 import type { ApiServer } from './server.js';
-import type { Store, UserInfo, WriteContext } from './store.js';
+import type { UserInfo } from './store.js';
+import { type MaybePromise, servedAsStored, then } from './convert.js';
+import { verbsOf } from './resources.js';
+import type { WatchSink } from './watch.js';
 import {
-  type MaybePromise,
-  type Served,
-  fromServed,
-  isPromise,
-  servedAsStored,
-  then,
-  toServed,
-  toServedMany,
-} from './convert.js';
-import { apiVersionOf, verbsOf } from './resources.js';
-import { isObjectSubresource } from '../api/types.js';
-import { runWatch, type WatchSink } from './watch.js';
-import { decodeToken, encodeToken, indexAfter } from './paginate.js';
-import { applyPatch } from './patching.js';
-import { getScale, updateScale } from './scale.js';
+  type ListOptions as ServerListOptions,
+  type DeleteOptionsValue,
+  type WriteOptionsKind,
+  validateWriteOptions,
+} from './options.js';
 import * as serverErrors from '../machinery/errors.js';
-import { parseFieldSelector } from '../machinery/fields.js';
-import { parseSelector } from '../machinery/labels.js';
-import { deepCopy, isPlainObject, setOwn } from '../machinery/objects.js';
-import { definitionForGVK } from '../machinery/openapi/definitions.js';
+import { deepCopy, setOwn } from '../machinery/objects.js';
 import type { StoredObject } from '../storage/cacher.js';
+import {
+  type ApiRequest,
+  type ObjectResult,
+  newRequest,
+  resourceRef,
+  servedApiVersion,
+  servedObject,
+  servedObjects,
+  writeContext,
+} from './handlers/request.js';
+import { get } from './handlers/get.js';
+import { list } from './handlers/list.js';
+import { watch } from './handlers/watch.js';
+import { create } from './handlers/create.js';
+import { update } from './handlers/update.js';
+import { patch } from './handlers/patch.js';
+import { deleteCollection, deleteObject } from './handlers/delete.js';
 import { ApiError } from '../client/errors.js';
 import { Client } from '../client/client.js';
-import { readVirtual, storeReader } from './virtual.js';
-import { apiVersionOf as apiVersionOfSpec } from '../client/types.js';
 import type {
   DeleteOptions,
   DiscoveredResource,
@@ -50,6 +56,8 @@ export interface InProcessOptions {
   /** The component's name: the field manager of its writes. */
   fieldManager: string;
   user?: UserInfo;
+  /** Called with each warning a request raised (the Warning headers of an HTTP answer). */
+  onWarning?: (message: string) => void;
 }
 
 const DEFAULT_USER: UserInfo = {
@@ -70,6 +78,7 @@ export class InProcessTransport implements Transport {
   readonly kind = 'in-process';
   readonly fieldManager: string;
   private readonly user: UserInfo;
+  private readonly onWarning?: (message: string) => void;
 
   constructor(
     private readonly api: ApiServer,
@@ -77,220 +86,100 @@ export class InProcessTransport implements Transport {
   ) {
     this.fieldManager = opts.fieldManager;
     this.user = opts.user ?? DEFAULT_USER;
+    this.onWarning = opts.onWarning;
   }
 
-  // ---- helpers -------------------------------------------------------------------------------
+  // ---- requests ------------------------------------------------------------------------------
 
-  /** get/list of a virtual (computed, read-only) resource; undefined for stored ones. */
-  private virtual(t: Target, opts: ListOptions = {}): Promise<{ item?: any; items: any[] }> | undefined {
-    const served = this.api.registry.lookup(t.resource.group, t.resource.version, t.resource.plural);
-    if (!served?.def.virtualList) return undefined;
-    if (t.subresource)
-      throw serverErrors.notFound(
-        { group: served.def.group, resource: served.def.plural },
-        `${t.name}/${t.subresource}`,
-      );
-    const apiVersion = apiVersionOfSpec(t.resource);
-    return readVirtual(
-      served.def,
-      storeReader((g, p) => this.api.tryStore(g, p)),
-      {
-        namespace: t.namespace,
-        name: t.name,
-        labelSelector: opts.labelSelector,
-        fieldSelector: opts.fieldSelector,
-      },
-    ).then((r) => {
-      const typed = (o: any) => ({ kind: served.def.kind, apiVersion, ...o });
-      return { item: r.item ? typed(r.item) : undefined, items: r.items.map(typed) };
-    });
-  }
-
-  private served(t: Target): { served: Served; store: Store } {
+  /**
+   * The handlers' view of a call, as the HTTP layer makes it from a URL: the resource served at
+   * the target's version (404 otherwise) and, for `named` verbs, an object address.
+   */
+  private request(t: Target, named: boolean, namespace = t.namespace): ApiRequest {
     const r = t.resource;
     const served = this.api.registry.lookup(r.group, r.version, r.plural);
     if (!served) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource', {});
-    return { served, store: this.api.storeFor(served.def) };
-  }
-
-  private allow(served: Served, verb: string): void {
-    if (!(verbsOf(served.def) as readonly string[]).includes(verb)) {
-      throw serverErrors.methodNotSupported({ group: served.def.group, resource: served.def.plural }, verb);
+    if (named) {
+      if (!t.name) throw serverErrors.badRequest('resource name may not be empty');
+      if (served.def.namespaced && !namespace)
+        throw serverErrors.notFound({ group: served.def.group, resource: served.def.plural }, t.name);
     }
-  }
-
-  /** A private copy of a stored object, in the served version (a Promise behind a conversion webhook). */
-  private out(served: Served, store: Store, s: StoredObject): MaybePromise<any> {
-    if (servedAsStored(served, store.storageApiVersion)) return deepCopy(s.obj);
-    return this.outObj(served, store, s.obj);
-  }
-
-  private outObj(served: Served, store: Store, obj: any): MaybePromise<any> {
-    return then(toServed(served, obj, store.storageApiVersion), (o) => deepCopy(o));
-  }
-
-  private ctx(opts: WriteOptions | undefined, subresource?: string): WriteContext {
-    return {
-      dryRun: !!opts?.dryRun,
-      fieldManager: opts?.fieldManager ?? this.fieldManager,
+    return newRequest({
+      served,
+      namespace: served.def.namespaced ? namespace : undefined,
+      name: named ? t.name : undefined,
+      subresource: t.subresource,
       user: this.user,
-      warnings: [],
-      subresource,
-    };
+      defaultFieldManager: this.fieldManager,
+    });
   }
 
-  private matcher(served: Served, labelSelector?: string, fieldSelector?: string) {
-    const labels = parseSelector(labelSelector ?? '');
-    const fields = parseFieldSelector(fieldSelector ?? '');
-    const getters = served.def.fieldSelectors ?? {};
-    for (const f of fields.fields()) {
-      if (f !== 'metadata.name' && f !== 'metadata.namespace' && !getters[f])
-        throw serverErrors.badRequest(`field label not supported: ${f}`);
-    }
-    const fieldOf = (obj: any) => (f: string) =>
-      f === 'metadata.name'
-        ? obj.metadata?.name
-        : f === 'metadata.namespace'
-          ? (obj.metadata?.namespace ?? '')
-          : getters[f](obj);
-    const all = labels.isEmpty() && fields.isEmpty();
-    return {
-      fields,
-      empty: all,
-      matches: all ? () => true : (obj: any) => labels.matches(obj.metadata?.labels) && fields.matches(fieldOf(obj)),
-    };
+  /** Hand a finished request's warnings to the caller's handler. */
+  private done<T>(req: ApiRequest, value: T): T {
+    if (this.onWarning) for (const w of req.warnings) this.onWarning(w);
+    return value;
   }
 
-  private checkBody(served: Served, body: any): any {
-    if (!isPlainObject(body)) throw serverErrors.badRequest('the request body must be a JSON or YAML object');
-    const apiVersion = apiVersionOf(served.def.group, served.version.name);
-    if (body.apiVersion !== undefined && body.apiVersion !== apiVersion) {
-      throw serverErrors.badRequest(
-        // eslint-disable-next-line @typescript-eslint/no-base-to-string -- echoes the client's value as upstream's %v does
-        `the API version in the data (${String(body.apiVersion)}) does not match the expected API version (${apiVersion})`,
-      );
-    }
-    if (body.kind !== undefined && body.kind !== served.def.kind) {
-      throw serverErrors.badRequest(
-        // eslint-disable-next-line @typescript-eslint/no-base-to-string -- echoes the client's value as upstream's %v does
-        `the kind in the data (${String(body.kind)}) does not match the expected kind (${served.def.kind})`,
-      );
-    }
-    // Never change the caller's object: a shallow copy with its own metadata.
-    return { ...body, apiVersion, kind: served.def.kind, metadata: { ...(body.metadata ?? {}) } };
+  /** Write options as the HTTPS transport sends them, validated as upstream does. */
+  private writeOptions(opts: PatchOptions | undefined, kind: WriteOptionsKind, apply = false) {
+    return validateWriteOptions(
+      {
+        dryRun: opts?.dryRun ? ['All'] : [],
+        fieldManager: opts?.fieldManager ?? this.fieldManager,
+        fieldValidation: opts?.fieldValidation ?? '',
+        force: opts?.force || undefined,
+      },
+      kind,
+      apply,
+    );
   }
 
-  private checkNameAndNamespace(served: Served, t: Target, obj: any): void {
-    const meta = obj.metadata;
-    if (meta.name !== undefined && meta.name !== t.name) {
-      throw serverErrors.badRequest(
-        `the name of the object (${meta.name}) does not match the name on the URL (${t.name})`,
-      );
-    }
-    meta.name = t.name;
-    if (served.def.namespaced) {
-      if (meta.namespace && meta.namespace !== t.namespace) {
-        throw serverErrors.badRequest(
-          'the namespace of the provided object does not match the namespace sent on the request',
-        );
-      }
-      meta.namespace = t.namespace;
-    }
+  /** A private copy of a handler's object, in the served version. */
+  private out(req: ApiRequest, result: ObjectResult): MaybePromise<any> {
+    if (!('stored' in result)) return deepCopy(result.object);
+    const store = this.api.storeFor(req.served.def);
+    if (servedAsStored(req.served, store.storageApiVersion)) return deepCopy(result.stored.obj);
+    return then(servedObject(this.api.handlers, req, result.stored.obj), (o) => deepCopy(o));
   }
 
-  private requireName(served: Served, t: Target): string {
-    if (!t.name) throw serverErrors.badRequest('resource name may not be empty');
-    if (served.def.namespaced && !t.namespace)
-      throw serverErrors.notFound({ group: served.def.group, resource: served.def.plural }, t.name);
-    return t.name;
-  }
-
-  private extra(served: Served, sub: string) {
-    return this.api.extraSubresources.get(`${served.def.group}/${served.def.plural}/${sub}`)?.call;
+  /** A subresource with its own semantics (pods/binding, pods/eviction, namespaces/finalize). */
+  private extra(req: ApiRequest) {
+    const { def } = req.served;
+    return this.api.extraSubresources.get(`${def.group}/${def.plural}/${req.subresource}`)?.call;
   }
 
   // ---- reads ---------------------------------------------------------------------------------
 
   get(t: Target): Promise<any> {
-    return guarded(() => {
-      const v = this.virtual(t);
-      if (v) return v.then((r) => deepCopy(r.item));
-      const { served, store } = this.served(t);
-      this.allow(served, 'get');
-      const name = this.requireName(served, t);
-      if (t.subresource === 'scale' && served.def.subresources?.scale)
-        return getScale(served, store, t.namespace, name);
-      if (t.subresource && !isObjectSubresource(served.def, t.subresource)) {
-        throw serverErrors.notFound(
-          { group: served.def.group, resource: served.def.plural },
-          `${name}/${t.subresource}`,
-        );
-      }
-      return this.out(served, store, store.get(t.namespace, name));
+    return guarded(async () => {
+      const req = this.request(t, true);
+      const result = await get(this.api.handlers, req);
+      return this.done(req, await this.out(req, result));
     });
   }
 
   list(t: Target, opts: ListOptions = {}): Promise<ObjectList> {
-    return guarded(() => {
-      const v = this.virtual(t, opts);
-      if (v) {
-        const def = this.api.registry.lookup(t.resource.group, t.resource.version, t.resource.plural)!.def;
-        return v.then((r) => ({
-          kind: def.listKind ?? `${def.kind}List`,
-          apiVersion: apiVersionOfSpec(t.resource),
-          metadata: {},
-          items: deepCopy(r.items),
-        }));
-      }
-      const { served, store } = this.served(t);
-      this.allow(served, 'list');
-      const m = this.matcher(served, opts.labelSelector, opts.fieldSelector);
-      const prefix = store.keyPrefix(served.def.namespaced ? t.namespace : undefined);
-      let rv = store.cache.revision;
-      const all = store.cache.list(prefix);
-      let from = 0;
-      if (opts.continue) {
-        const token = decodeToken(opts.continue);
-        // Served from the live cache: consistent with the token's revision while nothing changed.
-        rv = token.rv;
-        from = indexAfter(all, token.start);
-      }
-      const matching: StoredObject[] = [];
-      let last: StoredObject | undefined;
-      let more = false;
-      let matched = 0;
-      for (let i = from; i < all.length; i++) {
-        const s = all[i];
-        if (!m.matches(s.obj)) continue;
-        if (opts.limit && opts.limit > 0 && matching.length >= opts.limit) {
-          more = true;
-          matched++;
-          continue;
-        }
-        matching.push(s);
-        last = s;
-      }
-      const meta: ObjectList['metadata'] = { resourceVersion: String(rv) };
-      if (more && last) {
-        meta.continue = encodeToken({ rv, start: last.key });
-        if (m.empty) meta.remainingItemCount = matched;
-      }
-      const list = (items: any[]): ObjectList => ({
-        apiVersion: apiVersionOf(served.def.group, served.version.name),
-        kind: served.def.listKind ?? `${served.def.kind}List`,
-        metadata: meta,
+    return guarded(async () => {
+      const req = this.request(t, false);
+      const result = await list(this.api.handlers, req, listOptions(opts, false));
+      const { def } = req.served;
+      const page = (items: any[]): ObjectList => ({
+        apiVersion: servedApiVersion(req),
+        kind: def.listKind ?? `${def.kind}List`,
+        metadata: result.meta,
         items,
       });
-      if (servedAsStored(served, store.storageApiVersion)) return list(matching.map((s) => storedCopy(s, opts)));
+      if ('objects' in result) return this.done(req, page(deepCopy(result.objects)));
+      const store = this.api.storeFor(def);
+      if (servedAsStored(req.served, store.storageApiVersion))
+        return this.done(req, page(result.stored.map((s) => storedCopy(s, opts))));
       // One conversion for the whole list (one ConversionReview behind a webhook).
-      return then(
-        toServedMany(
-          served,
-          matching.map((s) => s.obj),
-          store.storageApiVersion,
-        ),
-        (objs) => list(objs.map((o) => deepCopy(o))),
+      const objs = await servedObjects(
+        this.api.handlers,
+        req,
+        result.stored.map((s) => s.obj),
       );
+      return this.done(req, page(objs.map((o) => deepCopy(o))));
     });
   }
 
@@ -351,31 +240,16 @@ export class InProcessTransport implements Transport {
       onClose: (cb) => closeCallbacks.push(cb),
     };
     try {
-      const { served, store } = this.served(t);
-      this.allow(served, 'watch');
-      const m = this.matcher(served, opts.labelSelector, opts.fieldSelector);
-      const rv = opts.resourceVersion ?? '';
-      if (rv && !/^\d+$/.test(rv))
-        throw serverErrors.badRequest(
-          `resourceVersion: Invalid value: ${JSON.stringify(rv)}: must be a non-negative integer`,
-        );
+      const req = this.request(t, false);
+      const { served } = req;
+      const store = this.api.storeFor(served.def);
       const fast = servedAsStored(served, store.storageApiVersion);
-      const apiVersion = apiVersionOf(served.def.group, served.version.name);
-      const nameSel = m.fields.requirements.find((r) => r.field === 'metadata.name' && r.op === '=');
-      const namespace = served.def.namespaced ? t.namespace : undefined;
-      const exactKey =
-        nameSel && (namespace || !served.def.namespaced) ? store.key(namespace, nameSel.value) : undefined;
-      const fromRev = rv === '' || rv === '0' || opts.sendInitialEvents ? undefined : Number(rv);
-      const timeoutMs =
-        opts.timeoutSeconds !== undefined
-          ? Math.max(0, opts.timeoutSeconds) * 1000
-          : (1800 + Math.floor(Math.random() * 1800)) * 1000;
-      runWatch(
+      const apiVersion = servedApiVersion(req);
+      watch(
+        this.api.handlers,
+        req,
+        listOptions(opts, true),
         {
-          cache: store.cache,
-          keyPrefix: store.keyPrefix(namespace),
-          exactKey,
-          matches: m.matches,
           // Metadata-only watchers (the garbage collector watches every resource) get no more
           // than they asked for: a full object would be copied only to be cut down.
           render: (s) =>
@@ -383,7 +257,7 @@ export class InProcessTransport implements Transport {
               ? opts.asMetadata
                 ? JSON.stringify(metadataOnly(s.obj))
                 : s.json
-              : then(toServed(served, s.obj, store.storageApiVersion), (o) => JSON.stringify(o)),
+              : then(servedObject(this.api.handlers, req, s.obj), (o) => JSON.stringify(o)),
           // Objects as stored: the event goes to the handler as an object, without wrapping it
           // in an event line to parse again.
           renderObject: fast ? (s) => storedCopy(s, opts) : undefined,
@@ -392,13 +266,10 @@ export class InProcessTransport implements Transport {
             if (end) meta.annotations = { 'k8s.io/initial-events-end': 'true' };
             return JSON.stringify({ kind: served.def.kind, apiVersion, metadata: meta });
           },
-          fromRev,
-          sendInitialEvents: !!opts.sendInitialEvents,
-          bookmarks: !!opts.allowWatchBookmarks,
-          timeoutMs,
         },
-        sink,
+        () => sink,
       );
+      this.done(req, undefined);
     } catch (err) {
       endError = ApiError.from(err);
       queueMicrotask(finish);
@@ -410,170 +281,59 @@ export class InProcessTransport implements Transport {
 
   create(t: Target, body: any, opts?: WriteOptions): Promise<any> {
     return guarded(async () => {
-      const { served, store } = this.served(t);
       if (t.subresource) {
-        const call = this.extra(served, t.subresource);
-        if (!call)
-          throw serverErrors.notFound(
-            { group: served.def.group, resource: served.def.plural },
-            `${t.name}/${t.subresource}`,
-          );
-        return deepCopy(await call(t.namespace, this.requireName(served, t), body, this.ctx(opts, t.subresource)));
+        // POST to an object's subresource: an action with its own semantics (pods/binding, ...).
+        const req = this.request(t, true);
+        const call = this.extra(req);
+        if (!call) throw serverErrors.notFound(resourceRef(req), `${t.name}/${t.subresource}`);
+        const ctx = writeContext(req, this.writeOptions(opts, 'CreateOptions'), t.subresource);
+        return this.done(req, deepCopy(await call(req.namespace, req.name!, body, ctx)));
       }
-      this.allow(served, 'create');
-      const obj = this.checkBody(served, body);
-      if (served.def.namespaced) {
-        const ns = t.namespace ?? obj.metadata.namespace;
-        if (!ns)
-          throw serverErrors.badRequest('the server could not find the requested resource: a namespace is required');
-        if (obj.metadata.namespace && obj.metadata.namespace !== ns) {
-          throw serverErrors.badRequest(
-            'the namespace of the provided object does not match the namespace sent on the request',
-          );
-        }
-        obj.metadata.namespace = ns;
-      } else {
-        delete obj.metadata.namespace;
-      }
-      let converted = fromServed(served, obj, store.storageApiVersion, store.def.kind);
-      if (isPromise(converted)) converted = await converted;
-      const stored = await store.create(converted, this.ctx(opts));
-      return this.out(served, store, stored);
+      // A client names the namespace with the object; the URL of an HTTP request carries it.
+      const req = this.request(t, false, t.namespace ?? body?.metadata?.namespace);
+      const validated = this.writeOptions(opts, 'CreateOptions');
+      const result = await create(this.api.handlers, req, { object: deepCopy(body) }, validated);
+      return this.done(req, await this.out(req, result));
     });
   }
 
   update(t: Target, body: any, opts?: WriteOptions): Promise<any> {
     return guarded(async () => {
-      const { served, store } = this.served(t);
-      const name = this.requireName(served, t);
-      const sub = t.subresource;
-      if (sub === 'scale' && served.def.subresources?.scale)
-        return updateScale(served, store, t.namespace, name, () => body, this.ctx(opts, sub));
-      if (sub && !isObjectSubresource(served.def, sub)) {
-        const call = this.extra(served, sub);
-        if (!call)
-          throw serverErrors.notFound({ group: served.def.group, resource: served.def.plural }, `${name}/${sub}`);
-        return deepCopy(await call(t.namespace, name, body, this.ctx(opts, sub)));
+      const req = this.request(t, true);
+      const validated = this.writeOptions(opts, 'UpdateOptions');
+      const call = req.subresource ? this.extra(req) : undefined;
+      if (call) {
+        const ctx = writeContext(req, validated, req.subresource);
+        return this.done(req, deepCopy(await call(req.namespace, req.name!, body, ctx)));
       }
-      this.allow(served, 'update');
-      const obj = this.checkBody(served, body);
-      this.checkNameAndNamespace(served, t, obj);
-      const stored = await store.update(
-        t.namespace,
-        name,
-        () => fromServed(served, obj, store.storageApiVersion, store.def.kind),
-        this.ctx(opts, sub),
-      );
-      return this.out(served, store, stored);
+      const result = await update(this.api.handlers, req, { object: deepCopy(body) }, validated);
+      return this.done(req, await this.out(req, result));
     });
   }
 
-  patch(t: Target, type: PatchType, patch: any, opts?: PatchOptions): Promise<any> {
+  patch(t: Target, type: PatchType, body: any, opts?: PatchOptions): Promise<any> {
     return guarded(async () => {
-      const { served, store } = this.served(t);
-      const name = this.requireName(served, t);
-      const sub = t.subresource;
-      if (sub === 'scale' && served.def.subresources?.scale) {
-        const ctx = this.ctx(opts, sub);
-        return updateScale(
-          served,
-          store,
-          t.namespace,
-          name,
-          (scale) =>
-            applyPatch(type, scale, patch, 'io.k8s.api.autoscaling.v1.Scale', {
-              fieldManager: ctx.fieldManager,
-              force: !!opts?.force,
-            }),
-          ctx,
-        );
-      }
-      if (sub && !isObjectSubresource(served.def, sub)) {
-        throw serverErrors.notFound({ group: served.def.group, resource: served.def.plural }, `${name}/${sub}`);
-      }
-      this.allow(served, 'patch');
-      if (type === 'json' ? !Array.isArray(patch) : !isPlainObject(patch)) {
-        throw serverErrors.badRequest(
-          type === 'json' ? 'the JSON patch must be a list of operations' : 'the patch must be a JSON object',
-        );
-      }
-      const ctx = this.ctx(opts, sub);
-      const definition = definitionForGVK(served.def.group, served.version.name, served.def.kind);
-      if (type === 'strategic' && !definition) {
-        throw serverErrors.unsupportedMediaType('application/strategic-merge-patch+json', [
-          'application/json-patch+json',
-          'application/merge-patch+json',
-          'application/apply-patch+yaml',
-        ]);
-      }
-      const apiVersion = apiVersionOf(served.def.group, served.version.name);
-      const apply = (current: any) => {
-        const patched = applyPatch(type, current, patch, definition, {
-          fieldManager: ctx.fieldManager,
-          force: !!opts?.force,
-        });
-        if (!isPlainObject(patched))
-          throw serverErrors.badRequest('the patch produced something that is not an object');
-        patched.apiVersion = apiVersion;
-        patched.kind = served.def.kind;
-        patched.metadata ??= {};
-        this.checkNameAndNamespace(served, t, patched);
-        return fromServed(served, patched as any, store.storageApiVersion, store.def.kind);
-      };
-      if (type === 'apply' && !sub && !store.tryGet(t.namespace, name)) {
-        const created = apply({ apiVersion, kind: served.def.kind, metadata: { name, namespace: t.namespace } });
-        return this.out(served, store, await store.create(isPromise(created) ? await created : created, ctx));
-      }
-      const stored = await store.update(
-        t.namespace,
-        name,
-        (cur) => then(toServed(served, cur.obj, store.storageApiVersion), (c) => apply(deepCopy(c))),
-        ctx,
-      );
-      return this.out(served, store, stored);
+      const req = this.request(t, true);
+      const validated = this.writeOptions(opts, 'PatchOptions', type === 'apply');
+      // The patch's values end up in the stored object: the caller's own stay untouched.
+      const result = await patch(this.api.handlers, req, { type, body: deepCopy(body) }, validated);
+      return this.done(req, await this.out(req, result));
     });
   }
 
   delete(t: Target, opts: DeleteOptions = {}): Promise<any> {
     return guarded(async () => {
-      const { served, store } = this.served(t);
-      this.allow(served, 'delete');
-      const name = this.requireName(served, t);
-      const result = await store.delete(t.namespace, name, deleteOpts(opts), this.ctx(opts));
-      if (!result.deleted || served.def.gracefulDelete) return this.outObj(served, store, result.obj);
-      const details: serverErrors.StatusDetails = { name };
-      if (served.def.group) details.group = served.def.group;
-      details.kind = served.def.plural;
-      details.uid = result.obj.metadata.uid;
-      return serverErrors.successStatus(details);
+      const req = this.request(t, true);
+      const result = await deleteObject(this.api.handlers, req, deleteOptions(opts));
+      return this.done(req, await this.out(req, result));
     });
   }
 
   deleteCollection(t: Target, opts: ListOptions & DeleteOptions = {}): Promise<any> {
     return guarded(async () => {
-      const { served, store } = this.served(t);
-      this.allow(served, 'deletecollection');
-      const m = this.matcher(served, opts.labelSelector, opts.fieldSelector);
-      const targets = store.cache
-        .list(store.keyPrefix(served.def.namespaced ? t.namespace : undefined))
-        .filter((s) => m.matches(s.obj));
-      const ctx = this.ctx(opts);
-      const items: any[] = [];
-      for (const s of targets) {
-        try {
-          const r = await store.delete(s.obj.metadata.namespace, s.obj.metadata.name, deleteOpts(opts), ctx);
-          items.push(await this.outObj(served, store, r.obj));
-        } catch (err) {
-          if (err instanceof serverErrors.ApiError && err.code === 404) continue;
-          throw err;
-        }
-      }
-      return {
-        apiVersion: apiVersionOf(served.def.group, served.version.name),
-        kind: served.def.listKind ?? `${served.def.kind}List`,
-        metadata: { resourceVersion: String(store.cache.revision) },
-        items,
-      };
+      const req = this.request({ ...t, name: undefined }, false);
+      const result = await deleteCollection(this.api.handlers, req, listOptions(opts, false), deleteOptions(opts));
+      return this.done(req, deepCopy(result));
     });
   }
 
@@ -595,6 +355,32 @@ export class InProcessTransport implements Transport {
   }
 
   async close(): Promise<void> {}
+}
+
+/** A client's list or watch options as the HTTPS transport puts them in the query. */
+function listOptions(o: ListOptions & WatchOptions, watching: boolean): ServerListOptions {
+  return {
+    labelSelector: o.labelSelector ?? '',
+    fieldSelector: o.fieldSelector ?? '',
+    watch: watching,
+    allowWatchBookmarks: !!o.allowWatchBookmarks,
+    resourceVersion: o.resourceVersion ?? '',
+    resourceVersionMatch: o.resourceVersionMatch ?? (o.sendInitialEvents ? 'NotOlderThan' : ''),
+    timeoutSeconds: o.timeoutSeconds,
+    limit: o.limit ?? 0,
+    continue: o.continue ?? '',
+    sendInitialEvents: o.sendInitialEvents || undefined,
+  };
+}
+
+/** A client's DeleteOptions as the HTTPS transport sends them (a DeleteOptions body). */
+function deleteOptions(o: DeleteOptions): DeleteOptionsValue {
+  const out: DeleteOptionsValue = {};
+  if (o.gracePeriodSeconds !== undefined) out.gracePeriodSeconds = o.gracePeriodSeconds;
+  if (o.propagationPolicy) out.propagationPolicy = o.propagationPolicy;
+  if (o.preconditions) out.preconditions = o.preconditions;
+  if (o.dryRun) out.dryRun = ['All'];
+  return out;
 }
 
 /** An object cut down to its type and metadata (PartialObjectMetadata, keeping the object's own apiVersion and kind). */
@@ -644,14 +430,6 @@ function jsonCopy(v: any): any {
     setOwn(out, k, jsonCopy(e));
   }
   return out;
-}
-
-function deleteOpts(o: DeleteOptions) {
-  return {
-    gracePeriodSeconds: o.gracePeriodSeconds,
-    propagationPolicy: o.propagationPolicy,
-    preconditions: o.preconditions,
-  };
 }
 
 /** A client calling the API server's stores directly (components inside `k8ts server`). */

@@ -79,7 +79,12 @@ export interface ListOptions {
  * the WatchList feature on: this server serves sendInitialEvents). Selectors are parsed later.
  */
 export function listOptions(query: URLSearchParams, watch: boolean): ListOptions {
-  const opts: ListOptions = {
+  return validateListOptions(listOptionsFromQuery(query, watch));
+}
+
+/** ListOptions from the query, not yet validated (the list and watch handlers validate them). */
+export function listOptionsFromQuery(query: URLSearchParams, watch: boolean): ListOptions {
+  return {
     labelSelector: query.get('labelSelector') ?? '',
     fieldSelector: query.get('fieldSelector') ?? '',
     watch,
@@ -91,7 +96,11 @@ export function listOptions(query: URLSearchParams, watch: boolean): ListOptions
     continue: query.get('continue') ?? '',
     sendInitialEvents: boolQuery(query, 'sendInitialEvents'),
   };
-  const errs = watch ? watchOptionErrors(opts) : listOptionErrors(opts);
+}
+
+/** ValidateListOptions (and the resourceVersion's syntax), for options from any transport. */
+export function validateListOptions(opts: ListOptions): ListOptions {
+  const errs = opts.watch ? watchOptionErrors(opts) : listOptionErrors(opts);
   if (errs.length) throw invalidOptions('ListOptions', errs);
   checkResourceVersion(opts.resourceVersion);
   return opts;
@@ -200,10 +209,29 @@ export interface WriteOptions {
  * force allowed only then).
  */
 export function writeOptions(query: URLSearchParams, kind: WriteOptionsKind, apply = false): WriteOptions {
-  const dryRun = query.getAll('dryRun');
-  const fieldManager = query.get('fieldManager') ?? '';
-  const fieldValidation = query.get('fieldValidation') ?? '';
-  const force = kind === 'PatchOptions' ? boolQuery(query, 'force') : undefined;
+  return validateWriteOptions(
+    {
+      dryRun: query.getAll('dryRun'),
+      fieldManager: query.get('fieldManager') ?? '',
+      fieldValidation: query.get('fieldValidation') ?? '',
+      force: kind === 'PatchOptions' ? boolQuery(query, 'force') : undefined,
+    },
+    kind,
+    apply,
+  );
+}
+
+/** Write options as a client sent them, before validation. */
+export interface WriteOptionsValue {
+  dryRun: string[];
+  fieldManager: string;
+  fieldValidation: string;
+  force?: boolean;
+}
+
+/** Upstream's Validate{Create,Update,Patch}Options, for options from any transport. */
+export function validateWriteOptions(v: WriteOptionsValue, kind: WriteOptionsKind, apply = false): WriteOptions {
+  const { dryRun, fieldManager, fieldValidation, force } = v;
   const errs: FieldError[] = [];
   if (kind === 'PatchOptions') {
     if (apply && !fieldManager)

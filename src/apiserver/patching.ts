@@ -1,7 +1,7 @@
 // Applies the four patch types to an object, turning patch failures into API errors.
 import * as errors from '../machinery/errors.js';
 import { jsonPatch, mergePatch, PatchError, strategicMergePatch } from '../machinery/patch/index.js';
-import type { PatchFn } from './rest.js';
+import type { PatchFn } from './handlers/request.js';
 import { applyOperation } from '../machinery/ssa/manager.js';
 import { applyOffThread } from '../machinery/ssa/thread.js';
 import { getDefinition } from '../machinery/openapi/definitions.js';

@@ -1,11 +1,12 @@
-// The scale subresource for in-process clients (the REST handler serves it over HTTP the same
-// way): an autoscaling/v1 Scale read from, and written to, the paths a ResourceDef's ScaleDef names.
+// The scale subresource, for both transports: an autoscaling/v1 Scale read from, and written to,
+// the paths a ResourceDef's ScaleDef names.
 import * as errors from '../machinery/errors.js';
 import { formatLabelSelector } from '../machinery/labels.js';
-import { getPath, setPath } from '../machinery/objects.js';
-import { type Served, fromServed, isPromise, toServed } from './convert.js';
+import { deepCopy, getPath, setPath } from '../machinery/objects.js';
+import { type MaybePromise, type Served, fromServed, then } from './convert.js';
 import { BuiltinFieldSchema, TypeMismatch } from './fieldschema.js';
-import type { Store, WriteContext } from './store.js';
+import { type ApiRequest, type HandlerDeps, resourceRef, servedObject } from './handlers/request.js';
+import type { WriteContext } from './store.js';
 
 const scaleSchema = new BuiltinFieldSchema();
 
@@ -62,45 +63,43 @@ export function toScale(served: Served, obj: any): any {
   };
 }
 
-export async function getScale(
-  served: Served,
-  store: Store,
-  namespace: string | undefined,
-  name: string,
-): Promise<any> {
-  let obj = toServed(served, store.get(namespace, name).obj, store.storageApiVersion);
-  if (isPromise(obj)) obj = await obj;
-  return toScale(served, obj);
+/** GET .../scale: the object's Scale. */
+export function readScale(deps: HandlerDeps, req: ApiRequest): MaybePromise<any> {
+  const stored = deps.storeFor(req.served.def).get(req.namespace, req.name!);
+  return then(servedObject(deps, req, stored.obj), (obj) => toScale(req.served, obj));
 }
 
-/** Write spec.replicas from `mutate(currentScale)`; returns the new Scale. */
-export async function updateScale(
-  served: Served,
-  store: Store,
-  namespace: string | undefined,
-  name: string,
-  mutate: (scale: any) => any,
+/**
+ * A write to .../scale: spec.replicas from `mutate(currentScale)`; returns the new Scale.
+ * `conditional`: the client named a resourceVersion, so a conflict is final (see Store.update).
+ */
+export async function writeScale(
+  deps: HandlerDeps,
+  req: ApiRequest,
+  mutate: (scale: any) => MaybePromise<any>,
   ctx: WriteContext,
+  conditional: boolean,
 ): Promise<any> {
-  const ref = { group: served.def.group, resource: served.def.plural };
+  const { served } = req;
+  const name = req.name!;
+  const store = deps.storeFor(served.def);
   const stored = await store.update(
-    namespace,
+    req.namespace,
     name,
-    async (cur) => {
-      let obj = toServed(served, cur.obj, store.storageApiVersion);
-      if (isPromise(obj)) obj = await obj;
-      obj = structuredClone(obj);
-      const scale = mutate(toScale(served, obj));
-      const replicas = scaleReplicas(scale, name);
-      if (scale?.metadata?.resourceVersion && scale.metadata.resourceVersion !== obj.metadata.resourceVersion) {
-        throw errors.conflict(ref, name, errors.OBJECT_MODIFIED);
-      }
-      setPath(obj, served.def.subresources!.scale!.specReplicasPath, replicas ?? 0);
-      return fromServed(served, obj, store.storageApiVersion, store.def.kind);
-    },
+    (cur) =>
+      then(servedObject(deps, req, cur.obj), (current) => {
+        const obj = deepCopy(current);
+        return then(mutate(toScale(served, obj)), (scale) => {
+          const replicas = scaleReplicas(scale, name);
+          if (scale?.metadata?.resourceVersion && scale.metadata.resourceVersion !== obj.metadata.resourceVersion) {
+            throw errors.conflict(resourceRef(req), name, errors.OBJECT_MODIFIED);
+          }
+          setPath(obj, served.def.subresources!.scale!.specReplicasPath, replicas ?? 0);
+          return fromServed(served, obj, store.storageApiVersion, store.def.kind);
+        });
+      }),
     { ...ctx, subresource: 'scale' },
+    conditional,
   );
-  let out = toServed(served, stored.obj, store.storageApiVersion);
-  if (isPromise(out)) out = await out;
-  return toScale(served, out);
+  return then(servedObject(deps, req, stored.obj), (obj) => toScale(served, obj));
 }

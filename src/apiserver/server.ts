@@ -26,6 +26,8 @@ import { applyPatch } from './patching.js';
 import { type RequestTarget, parseRequestPath, splitRequestTarget } from './requestinfo.js';
 import { ResourceRegistry, storagePrefixOf, verbsOf } from './resources.js';
 import { RestHandler, checkRoute, type RequestScope } from './rest.js';
+import type { HandlerDeps } from './handlers/request.js';
+import { Paginator } from './paginate.js';
 import { Store, type UserInfo } from './store.js';
 import { websocketSink } from './watch.js';
 import { userFromSubject } from './pki.js';
@@ -147,6 +149,8 @@ export class ApiServer implements ServingApi {
   private readonly customSchemas = new Map<string, { definition: string; extra: Definitions }>();
   /** Serves CustomResourceDefinitions (started with the server). */
   readonly crds = new CRDController(this);
+  /** The verb handlers, shared by the HTTP layer (rest.ts) and the in-process transport. */
+  readonly handlers: HandlerDeps;
   private readonly rest: RestHandler;
   private readonly discovery: Discovery;
   private readonly openapi: OpenAPIDocumentCache;
@@ -177,13 +181,15 @@ export class ApiServer implements ServingApi {
     this.inflightLimiter = new InflightLimiter(this.limits);
     this.unauthenticated = new UnauthenticatedConnections(this.limits.maxUnauthenticatedConnections);
     this.allocators = new ServiceAllocators(config.cluster.serviceCIDR, config.cluster.nodePortRange);
-    this.rest = new RestHandler({
+    this.handlers = {
       storeFor: (d) => this.storeFor(d),
       virtualReader: storeReader((g, p) => this.tryStore(g, p)),
       backend: config.backend,
       schema: this.schema,
       patch: applyPatch,
-    });
+      paginator: new Paginator(),
+    };
+    this.rest = new RestHandler(this.handlers);
     this.discovery = new Discovery(
       this.registry,
       (d) => this.subresourcesOf(d),

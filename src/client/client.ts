@@ -140,7 +140,10 @@ export class Client {
   constructor(readonly transport: Transport) {}
 
   /** A client over HTTPS with the identity of a kubeconfig file. */
-  static fromKubeconfig(path: string, opts: { fieldManager: string; context?: string; timeoutMs?: number }): Client {
+  static fromKubeconfig(
+    path: string,
+    opts: { fieldManager: string; context?: string; timeoutMs?: number; onWarning?: (message: string) => void },
+  ): Client {
     return new Client(HttpsTransport.fromKubeconfig(path, opts));
   }
 

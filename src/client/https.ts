@@ -28,6 +28,8 @@ export interface HttpsOptions {
   fieldManager: string;
   /** Per-request timeout for non-watch requests (ms, default 30 s). */
   timeoutMs?: number;
+  /** Called with each warning an answer carried (its Warning headers), as client-go's WarningHandler. */
+  onWarning?: (message: string) => void;
 }
 
 const PATCH_CONTENT_TYPES: Record<PatchType, string> = {
@@ -57,6 +59,18 @@ function query(params: Record<string, string | number | boolean | undefined>): s
   return s ? `?${s}` : '';
 }
 
+/** The texts of `299 - "text"` Warning headers (RFC 7234 quoted strings). */
+function warningsOf(header: string | string[] | undefined): string[] {
+  const values = header === undefined ? [] : Array.isArray(header) ? header : [header];
+  const out: string[] = [];
+  for (const v of values) {
+    // Several warnings may share one header, comma-separated.
+    for (const m of v.matchAll(/\d{3} \S+ "((?:[^"\\]|\\.)*)"/g)) out.push(m[1].replace(/\\(.)/g, '$1'));
+  }
+  // The server sends UTF-8 bytes in a Latin-1 header value.
+  return out.map((w) => Buffer.from(w, 'latin1').toString('utf8'));
+}
+
 export class HttpsTransport implements Transport {
   readonly kind = 'https';
   readonly fieldManager: string;
@@ -65,12 +79,14 @@ export class HttpsTransport implements Transport {
   private readonly server: string;
   private readonly headers: Record<string, string>;
   private readonly timeoutMs: number;
+  private readonly onWarning?: (message: string) => void;
   private readonly watches = new Set<() => void>();
 
   constructor(config: ClientConfig, opts: HttpsOptions) {
     this.fieldManager = opts.fieldManager;
     this.server = config.server;
     this.timeoutMs = opts.timeoutMs ?? 30_000;
+    this.onWarning = opts.onWarning;
     this.connect = {
       ca: config.ca,
       cert: config.cert,
@@ -114,6 +130,7 @@ export class HttpsTransport implements Transport {
     } catch (err) {
       throw new ApiError(503, 'ServiceUnavailable', `${method} ${path}: ${(err as Error).message}`);
     }
+    if (this.onWarning) for (const w of warningsOf(res.headers.warning)) this.onWarning(w);
     const text = await res.body.text();
     let parsed: any;
     try {

@@ -9,7 +9,7 @@ import {
   type Transport,
   type WatchEvent,
 } from '../../src/client/index.js';
-import { defined, eventually, sleep, startTestApi, type TestApi } from './client-fixture.js';
+import { defined, eventually, startTestApi, type TestApi } from './client-fixture.js';
 import { InProcessTransport, inProcessClient } from '../../src/apiserver/inprocess.js';
 
 let t: TestApi;
@@ -151,12 +151,12 @@ test('the informer resumes watching from its last resourceVersion after a clean 
   const { transport, state } = flaky(new InProcessTransport(t.api, { fieldManager: 'informer-test' }));
   const inf = new SharedIndexInformer(new Client(transport), R.configmaps, {
     namespace: 'inf-a',
-    watchTimeoutSeconds: 0.2,
+    // Whole seconds: a timeout of 0 asks for the server's default (as over HTTPS), not for none.
+    watchTimeoutSeconds: 1,
   });
   inf.start();
   await inf.waitForSync(3000);
-  await sleep(700);
-  assert.ok(state.watches >= 2, `watches ${state.watches}`);
+  await eventually(() => state.watches >= 2, 4000);
   assert.equal(state.lists, 1, 'no relist after a clean watch end');
   await client.resource(R.configmaps).create(cm('inf-a', 'later'));
   await eventually(() => inf.store.getByName('inf-a', 'later'), 3000);

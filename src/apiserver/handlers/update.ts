@@ -1,0 +1,49 @@
+// UPDATE (PUT): the object, its status (or another object subresource) or its scale.
+import { isObjectSubresource } from '../../api/types.js';
+import * as errors from '../../machinery/errors.js';
+import { fromServed } from '../convert.js';
+import type { WriteOptions } from '../options.js';
+import { writeScale } from '../scale.js';
+import {
+  type ApiRequest,
+  type Body,
+  type HandlerDeps,
+  type ObjectResult,
+  checkBodyObject,
+  checkRequestAddress,
+  checkVerb,
+  resourceRef,
+  writeContext,
+} from './request.js';
+
+/** `opts` validated (validateWriteOptions, before the body was decoded, as upstream). */
+export async function update(
+  deps: HandlerDeps,
+  req: ApiRequest,
+  body: Body,
+  opts: WriteOptions,
+): Promise<ObjectResult> {
+  checkVerb(req, 'update');
+  const { served } = req;
+  const sub = req.subresource;
+  const ctx = writeContext(req, opts, sub);
+  if (sub === 'scale' && served.def.subresources?.scale) {
+    const scale = await checkBodyObject(deps, req, body, opts.fieldValidation, {
+      kind: 'Scale',
+      apiVersion: 'autoscaling/v1',
+    });
+    checkRequestAddress(req, scale);
+    return { object: await writeScale(deps, req, () => scale, ctx, !!scale.metadata?.resourceVersion), asIs: true };
+  }
+  if (sub && !isObjectSubresource(served.def, sub)) throw errors.notFound(resourceRef(req), `${req.name}/${sub}`);
+  const store = deps.storeFor(served.def);
+  const obj = await checkBodyObject(deps, req, body, opts.fieldValidation);
+  checkRequestAddress(req, obj);
+  const stored = await store.update(
+    req.namespace,
+    req.name!,
+    () => fromServed(served, obj, store.storageApiVersion, store.def.kind),
+    ctx,
+  );
+  return { stored };
+}
