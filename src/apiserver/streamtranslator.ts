@@ -8,9 +8,10 @@
 // knows WebSocket too. The outcome goes to the client on the error channel as a metav1.Status:
 // Success, NonZeroExitCode with an ExitCode cause, the node's refusal, or an InternalError.
 //
-// Upstream translates v5 only and passes older WebSocket protocols through to the kubelet;
-// here v4 (the Python client's) is translated too, because containerd 1.6 refuses every
-// WebSocket: the channels are the same, v4 only lacks the close signal.
+// Upstream translates v5 only and passes older WebSocket protocols through to the kubelet. Here
+// v4 (the Python client's) is translated too, so that every runtime serves a WebSocket session
+// through this one code path: containerd 1.6 knows v4 but not v5, the process runtime's own
+// streaming server knows both. The channels are the same; v4 only lacks the close signal.
 import type { IncomingMessage } from 'node:http';
 import { PassThrough, type Duplex, type Readable } from 'node:stream';
 import type { Logger } from 'pino';
