@@ -190,7 +190,7 @@ for (const version of ['1.29', '1.33']) {
       try {
         await until(
           'the attach session to be up',
-          async () => protocolLines(a.err).some((l) => /101 Switching/i.test(l)) || undefined,
+          () => protocolLines(a.err).some((l) => /101 Switching/i.test(l)) || undefined,
           20_000,
           100,
         );

@@ -161,7 +161,13 @@ export async function pythonExec(
   namespace: string,
   execPod: string,
   attachPod: string,
-): Promise<{ exit: PythonExecResult; oneshot: string; stdin: PythonExecResult; tty: PythonExecResult; attach: string }> {
+): Promise<{
+  exit: PythonExecResult;
+  oneshot: string;
+  stdin: PythonExecResult;
+  tty: PythonExecResult;
+  attach: string;
+}> {
   const r = await run(PYTHON, [PYTHON_EXEC, cluster.kubeconfig, namespace, execPod, attachPod], {
     timeoutMs: 100_000,
     env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' },
