@@ -91,7 +91,7 @@ before(async () => {
     },
   ];
   await c.k(['apply', '-f', '-'], docs.map((d) => YAML.stringify(d)).join('---\n'));
-  await c.k(['wait', '--for=condition=Ready', 'pod/web', 'pod/shell', 'pod/reader', '--timeout=90s']);
+  await c.k(['wait', '--for=condition=Ready', 'pod/web', 'pod/shell', 'pod/reader', '--timeout=180s']);
   await until(
     'the endpoints of web and empty',
     async () => {
