@@ -6,15 +6,21 @@
 //
 // The table lists, per served apiVersion and kind, the fields of the object, its spec and its
 // status that are tagged without `omitempty` in kubernetes/api (<group>/<version>/types.go) and
-// have a scalar zero (or an empty struct, for non-pointer struct fields). Fields the server's
-// validation always requires (a Deployment's selector, a HPA's maxReplicas) are left out: a
-// stored object always has them. Lists (Role.rules, EndpointSlice.endpoints) are left out too:
-// upstream writes `null` for them, which is no better for a client than leaving them out.
+// have a scalar zero, or are non-pointer structs (written as `{}` even when tagged `omitempty`:
+// Go's encoder never omits a struct), or are metav1.Time/MicroTime values (written as `null` when
+// zero), or are lists without `omitempty` (written as `null` when nil, as upstream answers a Role
+// created without rules). Fields the server's validation always requires (a Deployment's
+// selector, a HPA's maxReplicas) are left out: a stored object always has them.
 // Reviewed against kubernetes/api at the v1.33 line:
 //   apps/v1           DaemonSetStatus, ReplicaSetStatus, StatefulSetStatus, StatefulSetSpec.serviceName
 //   autoscaling/v1    HorizontalPodAutoscalerStatus (currentReplicas, desiredReplicas), ScaleStatus
 //   autoscaling/v2    HorizontalPodAutoscalerStatus.desiredReplicas (currentReplicas is omitempty there)
-//   core/v1           ReplicationControllerStatus.replicas, Event.reportingComponent/reportingInstance
+//   core/v1           ReplicationControllerStatus.replicas, Event (reportingComponent/reportingInstance,
+//                     source, firstTimestamp/lastTimestamp/eventTime), ResourceQuota.spec/status,
+//                     LimitRangeSpec.limits
+//   events/v1         Event.deprecatedSource, deprecatedFirstTimestamp/deprecatedLastTimestamp
+//   coordination/v1   Lease.spec
+//   rbac/v1           Role.rules, ClusterRole.rules
 //   policy/v1         PodDisruptionBudgetStatus
 //   storage/v1        VolumeAttachmentStatus.attached
 //   networking/v1     NetworkPolicySpec.podSelector (a struct, not a pointer: `{}` when empty)
@@ -22,7 +28,7 @@
 // It is applied once, where stored objects become the served form (apiserver/convert.ts), so
 // nothing is stored twice and every read, write answer, list and watch event carries them.
 
-type Zero = number | string | boolean | Record<string, never>;
+type Zero = number | string | boolean | null | Record<string, never>;
 
 /** `apiVersion` → `kind` → dotted field path → the zero value upstream writes. */
 const ZERO_VALUED_FIELDS: Record<string, Record<string, Record<string, Zero>>> = {
@@ -45,7 +51,26 @@ const ZERO_VALUED_FIELDS: Record<string, Record<string, Record<string, Zero>>> =
   },
   v1: {
     ReplicationController: { 'status.replicas': 0 },
-    Event: { reportingComponent: '', reportingInstance: '' },
+    Event: {
+      reportingComponent: '',
+      reportingInstance: '',
+      source: {},
+      firstTimestamp: null,
+      lastTimestamp: null,
+      eventTime: null,
+    },
+    ResourceQuota: { spec: {}, status: {} },
+    LimitRange: { 'spec.limits': null },
+  },
+  'events.k8s.io/v1': {
+    Event: { deprecatedSource: {}, deprecatedFirstTimestamp: null, deprecatedLastTimestamp: null },
+  },
+  'coordination.k8s.io/v1': {
+    Lease: { spec: {} },
+  },
+  'rbac.authorization.k8s.io/v1': {
+    Role: { rules: null },
+    ClusterRole: { rules: null },
   },
   'policy/v1': {
     PodDisruptionBudget: {

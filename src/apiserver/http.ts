@@ -338,6 +338,27 @@ export function sendObject(
   else send(res, code, typeof obj === 'string' ? obj : JSON.stringify(obj), 'application/json', headers);
 }
 
+/**
+ * How a reply of one object (a subresource's answer: a Status, a TokenRequest) is to be encoded:
+ * JSON, YAML or, for built-in types, protobuf. Negotiated before the handler acts, as upstream's
+ * create handlers do, so an unacceptable Accept (406) changes nothing.
+ */
+export function replyEncoding(req: IncomingMessage): Negotiated {
+  return negotiate(req.headers.accept, { protobuf: 'objects' });
+}
+
+/** Sends one object in the negotiated encoding (see replyEncoding). */
+export function sendReply(
+  res: ServerResponse,
+  code: number,
+  obj: unknown,
+  encoding: Negotiated,
+  headers: Record<string, string | string[]> = {},
+): void {
+  if (encoding.protobuf) return send(res, code, encodeProtobuf(obj), PROTOBUF, headers);
+  sendObject(res, code, obj, encoding.yaml, headers);
+}
+
 export function sendError(res: ServerResponse, err: unknown, headers: Record<string, string | string[]> = {}): void {
   const e = errors.toApiError(err);
   const extra = { ...headers };

@@ -22,6 +22,7 @@ import {
 } from '../machinery/fielderrors.js';
 import { proxyUpgrade, writeRawResponse } from '../machinery/upgradeproxy.js';
 import { tunnelSpdyOverWebSocket, tunneledProtocols } from './streamtunnel.js';
+import { translateRemoteCommand, translatedProtocol } from './streamtranslator.js';
 import { queryBool, sendError } from './http.js';
 import type { ResourceRequest } from './requestinfo.js';
 import type { RequestScope } from './rest.js';
@@ -402,6 +403,17 @@ export class NodeProxy {
     // A plain WebSocket port-forward (the Python client's) goes through like any upgrade.
     if (info.subresource === 'portforward' && tunneledProtocols(req).length)
       return tunnelSpdyOverWebSocket(req, socket, head, target, this.api.log);
+    // Exec and attach over WebSocket v5/v4: the API server speaks WebSocket to the client and
+    // SPDY to the agent, whatever the runtime's streaming server would accept.
+    if (info.subresource !== 'portforward' && translatedProtocol(req)) {
+      const opts = {
+        stdin: queryBool(query, 'stdin') === true,
+        stdout: queryBool(query, 'stdout') === true,
+        stderr: queryBool(query, 'stderr') === true,
+        tty: queryBool(query, 'tty') === true,
+      };
+      return translateRemoteCommand(req, socket, head, target, opts, this.api.log);
+    }
     proxyUpgrade(req, socket, head, target, this.api.log);
   }
 }

@@ -3,7 +3,7 @@
 import * as errors from '../machinery/errors.js';
 import { selectorFromLabelSelector } from '../machinery/labels.js';
 import { isPlainObject } from '../machinery/objects.js';
-import { decodeBody, readBody, sendObject } from './http.js';
+import { decodeBody, readBody, replyEncoding, sendReply } from './http.js';
 import { defaultFieldManager, type RequestScope } from './rest.js';
 import { checkObjectAddress } from './handlers/request.js';
 import type { ServingApi } from './serving.js';
@@ -12,7 +12,8 @@ import type { Store, WriteContext } from './store.js';
 import type { StoredObject } from '../storage/cacher.js';
 import { rfc3339 } from '../machinery/time.js';
 
-async function readJSONObject(scope: RequestScope, kind: string): Promise<any> {
+/** The request body (JSON, YAML or protobuf) as an object of `kind`. */
+async function readBodyObject(scope: RequestScope, kind: string): Promise<any> {
   const body = await decodeBody(await readBody(scope.req), scope.req.headers['content-type']);
   if (!isPlainObject(body)) throw errors.badRequest(`the request body must be a ${kind} object`);
   if (body.kind !== undefined && body.kind !== kind) {
@@ -40,12 +41,16 @@ function writeContext(
 
 const podsRef = { group: '', resource: 'pods' };
 
+/** Binding's and eviction's reply: upstream's create handler fills the Status's code with the 201 it answers. */
+const createdStatus = () => ({ ...errors.successStatus(), code: 201 });
+
 /** POST pods/{name}/binding: assign a pod to a node, once. */
 async function bind(api: ServingApi, scope: RequestScope): Promise<void> {
   if (scope.req.method !== 'POST') throw errors.methodNotSupported(podsRef, (scope.req.method ?? '').toLowerCase());
-  const binding = await readJSONObject(scope, 'Binding');
+  const encoding = replyEncoding(scope.req);
+  const binding = await readBodyObject(scope, 'Binding');
   await bindPod(api, scope.info.namespace, scope.info.name!, binding, writeContext(scope, 'binding'));
-  sendObject(scope.res, 201, errors.successStatus());
+  sendReply(scope.res, 201, createdStatus(), encoding);
 }
 
 /** The binding itself (also called in-process by the client transport). */
@@ -108,9 +113,10 @@ export async function bindPod(
 /** POST pods/{name}/eviction: a delete that a PodDisruptionBudget may refuse. */
 async function evict(api: ServingApi, scope: RequestScope): Promise<void> {
   if (scope.req.method !== 'POST') throw errors.methodNotSupported(podsRef, (scope.req.method ?? '').toLowerCase());
-  const eviction = await readJSONObject(scope, 'Eviction');
+  const encoding = replyEncoding(scope.req);
+  const eviction = await readBodyObject(scope, 'Eviction');
   await evictPod(api, scope.info.namespace!, scope.info.name!, eviction, writeContext(scope, 'eviction'));
-  sendObject(scope.res, 201, errors.successStatus());
+  sendReply(scope.res, 201, createdStatus(), encoding);
 }
 
 /** The eviction itself (also called in-process by the client transport). */
@@ -209,9 +215,10 @@ async function decrementBudget(
 async function finalize(api: ServingApi, scope: RequestScope): Promise<void> {
   if (scope.req.method !== 'PUT')
     throw errors.methodNotSupported({ group: '', resource: 'namespaces' }, (scope.req.method ?? '').toLowerCase());
-  const body = await readJSONObject(scope, 'Namespace');
+  const encoding = replyEncoding(scope.req);
+  const body = await readBodyObject(scope, 'Namespace');
   const stored = await finalizeNamespace(api, scope.info.name!, body, writeContext(scope, 'finalize', 'UpdateOptions'));
-  sendObject(scope.res, 200, stored.obj);
+  sendReply(scope.res, 200, stored.obj, encoding);
 }
 
 /** The finalize write itself (also called in-process by the client transport). */
@@ -245,12 +252,12 @@ export function registerSubresources(api: ServingApi): void {
   api.extraSubresources.set('/pods/binding', {
     info: { name: 'binding', kind: 'Binding', verbs: ['create'] },
     handle: (s) => bind(api, s),
-    call: async (ns, name, body, ctx) => (await bindPod(api, ns, name, body, ctx), errors.successStatus()),
+    call: async (ns, name, body, ctx) => (await bindPod(api, ns, name, body, ctx), createdStatus()),
   });
   api.extraSubresources.set('/pods/eviction', {
     info: { name: 'eviction', kind: 'Eviction', group: 'policy', version: 'v1', verbs: ['create'] },
     handle: (s) => evict(api, s),
-    call: async (ns, name, body, ctx) => (await evictPod(api, ns!, name, body, ctx), errors.successStatus()),
+    call: async (ns, name, body, ctx) => (await evictPod(api, ns!, name, body, ctx), createdStatus()),
   });
   api.extraSubresources.set('/namespaces/finalize', {
     info: { name: 'finalize', kind: 'Namespace', verbs: ['update'] },

@@ -336,6 +336,94 @@ test('raw protobuf: create, get, list, Status errors, watch frames', async () =>
   );
 });
 
+test('pods/binding, pods/eviction and serviceaccounts/token: protobuf bodies in, protobuf replies out', async () => {
+  const ns = 'pb-subresources';
+  assert.equal((await raw.json('POST', '/api/v1/namespaces', { metadata: { name: ns } })).status, 201);
+  const pod = (name: string) => ({
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, namespace: ns },
+    spec: { schedulerName: 'nobody', containers: [{ name: 'c', image: 'busybox' }] },
+  });
+  for (const name of ['bound', 'evicted'])
+    assert.equal((await raw.json('POST', `/api/v1/namespaces/${ns}/pods`, pod(name))).status, 201);
+  const pbHeaders = { 'Content-Type': PROTOBUF, Accept: `${PROTOBUF}, application/json` };
+
+  // Binding (core/v1), as the scheduler's protobuf client sends it.
+  const binding = {
+    apiVersion: 'v1',
+    kind: 'Binding',
+    metadata: { name: 'bound', namespace: ns },
+    target: { apiVersion: 'v1', kind: 'Node', name: 'node-a' },
+  };
+  const bound = await bytes('POST', `/api/v1/namespaces/${ns}/pods/bound/binding`, encodeEnvelope(binding), pbHeaders);
+  assert.equal(bound.status, 201, bound.body.toString());
+  assert.equal(bound.type, PROTOBUF);
+  const boundStatus = decodeEnvelope(bound.body);
+  assert.deepEqual([boundStatus.kind, boundStatus.status, boundStatus.code], ['Status', 'Success', 201]);
+  assert.equal((await raw.json('GET', `/api/v1/namespaces/${ns}/pods/bound`)).body.spec.nodeName, 'node-a');
+  // A second binding is a Conflict, its Status in protobuf too.
+  const again = await bytes('POST', `/api/v1/namespaces/${ns}/pods/bound/binding`, encodeEnvelope(binding), pbHeaders);
+  assert.equal(again.status, 409);
+  assert.equal(again.type, PROTOBUF);
+  assert.equal(decodeEnvelope(again.body).reason, 'Conflict');
+
+  // Eviction (policy/v1), as kubectl drain's protobuf client sends it.
+  const eviction = {
+    apiVersion: 'policy/v1',
+    kind: 'Eviction',
+    metadata: { name: 'evicted', namespace: ns },
+    deleteOptions: { gracePeriodSeconds: 0 },
+  };
+  const evicted = await bytes(
+    'POST',
+    `/api/v1/namespaces/${ns}/pods/evicted/eviction`,
+    encodeEnvelope(eviction),
+    pbHeaders,
+  );
+  assert.equal(evicted.status, 201, evicted.body.toString());
+  assert.equal(evicted.type, PROTOBUF);
+  assert.deepEqual([decodeEnvelope(evicted.body).kind, decodeEnvelope(evicted.body).status], ['Status', 'Success']);
+  // JSON clients still get JSON; an Accept nothing satisfies is refused before anything happens.
+  const jsonReply = await bytes(
+    'POST',
+    `/api/v1/namespaces/${ns}/pods/evicted/eviction`,
+    JSON.stringify({ ...eviction }),
+    { 'Content-Type': 'application/json', Accept: 'text/html' },
+  );
+  assert.equal(jsonReply.status, 406);
+
+  // TokenRequest (authentication.k8s.io/v1).
+  const tokenRequest = {
+    apiVersion: 'authentication.k8s.io/v1',
+    kind: 'TokenRequest',
+    spec: { audiences: ['pb-test'], expirationSeconds: 3600 },
+  };
+  const token = await bytes(
+    'POST',
+    `/api/v1/namespaces/${ns}/serviceaccounts/default/token`,
+    encodeEnvelope(tokenRequest),
+    pbHeaders,
+  );
+  assert.equal(token.status, 201, token.body.toString());
+  assert.equal(token.type, PROTOBUF);
+  const issued = decodeEnvelope(token.body);
+  assert.equal(issued.kind, 'TokenRequest');
+  assert.deepEqual(issued.spec.audiences, ['pb-test']);
+  assert.match(issued.status.token, /^eyJ[\w-]+\.[\w-]+\.[\w-]+$/);
+  assert.ok(issued.status.expirationTimestamp);
+  // The same request in JSON with Accept: application/yaml answers YAML.
+  const yaml = await bytes(
+    'POST',
+    `/api/v1/namespaces/${ns}/serviceaccounts/default/token`,
+    JSON.stringify(tokenRequest),
+    { 'Content-Type': 'application/json', Accept: 'application/yaml' },
+  );
+  assert.equal(yaml.status, 201, yaml.body.toString());
+  assert.equal(yaml.type, 'application/yaml');
+  assert.match(yaml.body.toString(), /^kind: TokenRequest$/m);
+});
+
 test('custom resources: 415 for protobuf bodies, 406 for protobuf-only Accept, metadata in protobuf allowed', async () => {
   const crd = {
     apiVersion: 'apiextensions.k8s.io/v1',

@@ -2,7 +2,9 @@
 // (containerd, whose streaming server serves SPDY and the plain WebSocket port-forward itself):
 //   - port-forward with kubectl 1.31/1.33 (SPDY tunnelled in a WebSocket, translated by the API
 //     server), 1.29 (SPDY) and the Python client (WebSocket v4 channels, passed through);
-//   - exec with kubectl 1.30–1.33 (WebSocket v5 first, SPDY when the runtime refuses it);
+//   - exec and attach with kubectl 1.30–1.33 (WebSocket v5, translated to SPDY towards the node by
+//     the API server: no fallback) and 1.29 (SPDY), and with the Python client (WebSocket v4,
+//     translated as well): output channels, stdin, exit codes, a resized terminal, attach;
 //   - services/proxy, pods/proxy and nodes/proxy via `kubectl get --raw` and `kubectl proxy`,
 //     with upstream's 404 and 503.
 import { after, before, test } from 'node:test';
@@ -12,7 +14,14 @@ import YAML from 'yaml';
 import { TEST_IMAGES } from '../../src/agent/images/testimages.js';
 import { importTestImages, realContainersUnavailable, startCluster, until, type Cluster } from './harness.js';
 import { rawClient } from './rawclient.js';
-import { portForwardPages, pythonClientUnavailable, pythonPortForward, versionedKubectl } from './streams.js';
+import {
+  portForwardPages,
+  pythonClientUnavailable,
+  pythonExec,
+  pythonPortForward,
+  streamKubectl,
+  versionedKubectl,
+} from './streams.js';
 
 const unavailable = realContainersUnavailable();
 let c: Cluster;
@@ -61,6 +70,15 @@ before(async () => {
     },
     {
       apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'reader' },
+      spec: spec(TEST_IMAGES.busybox, {
+        command: ['sh', '-c', 'while read l; do echo "got $l"; done'],
+        stdin: true,
+      }),
+    },
+    {
+      apiVersion: 'v1',
       kind: 'Service',
       metadata: { name: 'web' },
       spec: { selector: { app: 'web' }, ports: [{ name: 'http', port: 8080, targetPort: 8080 }] },
@@ -73,7 +91,7 @@ before(async () => {
     },
   ];
   await c.k(['apply', '-f', '-'], docs.map((d) => YAML.stringify(d)).join('---\n'));
-  await c.k(['wait', '--for=condition=Ready', 'pod/web', 'pod/shell', '--timeout=90s']);
+  await c.k(['wait', '--for=condition=Ready', 'pod/web', 'pod/shell', 'pod/reader', '--timeout=180s']);
   await until(
     'the endpoints of web and empty',
     async () => {
@@ -128,23 +146,78 @@ test(
   },
 );
 
-for (const version of ['1.30', '1.31', '1.32', '1.33']) {
+/** What kubectl -v=8 says about the exec transport: the WebSocket subprotocol, 101s, fallbacks. */
+const protocolLines = (stderr: string) =>
+  stderr
+    .split('\n')
+    .filter((l) => /subprotocol|sec-websocket-protocol|x-stream-protocol-version|fallback|101 Switching/i.test(l))
+    .map((l) => l.replace(/^.*\] /, ''));
+
+for (const version of ['1.29', '1.30', '1.31', '1.32', '1.33']) {
   const bin = versionedKubectl(version);
+  const websocket = version !== '1.29';
   test(
-    `kubectl ${version}: exec and exec -i`,
+    `kubectl ${version}: exec and exec -i (${websocket ? 'WebSocket v5, no fallback' : 'SPDY'})`,
     { timeout: 60_000, skip: !bin && `no kubectl.${version}` },
     async (t) => {
       if (skip()) return t.skip(String(skip()));
-      let r = await c.kubectl(['exec', 'shell', '--', 'sh', '-c', 'echo out; echo err >&2; exit 3'], { bin });
+      let r = await c.kubectl(['exec', 'shell', '-v=8', '--', 'sh', '-c', 'echo out; echo err >&2; exit 3'], { bin });
       assert.equal(r.code, 3, r.stderr);
       assert.equal(r.stdout, 'out\n');
       assert.match(r.stderr, /^err$/m);
+      assert.match(r.stderr, /command terminated with exit code 3/);
+      const seen = protocolLines(r.stderr);
+      t.diagnostic(`kubectl ${version} -v=8: ${seen.join(' | ')}`);
+      if (websocket) {
+        assert.doesNotMatch(r.stderr, /fallback/i);
+        assert.match(r.stderr, /Sec-Websocket-Protocol: v5\.channel\.k8s\.io/i);
+      } else assert.match(r.stderr, /X-Stream-Protocol-Version: v4\.channel\.k8s\.io/i);
       r = await c.kubectl(['exec', '-i', 'shell', '--', 'tr', 'a-z', 'A-Z'], { bin, input: 'piped\n' });
       assert.equal(r.code, 0, r.stderr);
       assert.equal(r.stdout, 'PIPED\n');
     },
   );
 }
+
+for (const version of ['1.29', '1.33']) {
+  const bin = versionedKubectl(version);
+  test(
+    `kubectl ${version}: attach -i to a container reading its stdin`,
+    { timeout: 60_000, skip: !bin && `no kubectl.${version}` },
+    async (t) => {
+      if (skip()) return t.skip(String(skip()));
+      const a = streamKubectl(c, ['attach', '-i', 'reader', '-v=8'], { bin, maxMs: 40_000, stdin: true });
+      try {
+        await until(
+          'the attach session to be up',
+          () => protocolLines(a.err).some((l) => /101 Switching/i.test(l)) || undefined,
+          20_000,
+          100,
+        );
+        a.proc.stdin!.write(`hello ${version}\n`);
+        await a.waitFor(new RegExp(`got hello ${version.replace('.', '\\.')}`), 20_000);
+        if (version !== '1.29') assert.doesNotMatch(a.err, /fallback/i);
+      } finally {
+        await a.stop();
+      }
+    },
+  );
+}
+
+test(
+  'python3-kubernetes: exec (output, exit code, stdin, tty resize) and attach over WebSocket v4',
+  { timeout: 120_000, skip: pythonClientUnavailable() },
+  async (t) => {
+    if (skip()) return t.skip(String(skip()));
+    const r = await pythonExec(c, 'default', 'shell', 'reader');
+    assert.deepEqual(r.exit, { stdout: 'out\n', stderr: 'err\n', code: 3 });
+    assert.equal(r.oneshot, 'hello\n');
+    assert.deepEqual(r.stdin, { stdout: 'PIPED\n', stderr: '', code: 0 });
+    assert.equal(r.tty.code, 0);
+    assert.equal(r.tty.stdout.trim(), '33 101');
+    assert.equal(r.attach, 'got from python');
+  },
+);
 
 test('services/proxy, pods/proxy and nodes/proxy via kubectl get --raw', { timeout: 60_000 }, async (t) => {
   if (skip()) return t.skip(String(skip()));

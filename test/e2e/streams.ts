@@ -17,19 +17,23 @@ export interface Stream {
   stop(): Promise<void>;
 }
 
-export function streamKubectl(cluster: Cluster, args: string[], opts: { bin?: string; maxMs?: number } = {}): Stream {
+export function streamKubectl(
+  cluster: Cluster,
+  args: string[],
+  opts: { bin?: string; maxMs?: number; stdin?: boolean } = {},
+): Stream {
   const proc = spawn(opts.bin ?? 'kubectl', ['--kubeconfig', cluster.kubeconfig, ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: [opts.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
   });
   let out = '';
   let err = '';
   const waiters = new Set<() => void>();
   const exited = new Promise<void>((res) => proc.once('exit', () => res()));
-  proc.stdout.on('data', (d) => {
+  proc.stdout!.on('data', (d) => {
     out += d;
     for (const w of [...waiters]) w();
   });
-  proc.stderr.on('data', (d) => (err += d));
+  proc.stderr!.on('data', (d) => (err += d));
   // Hard bound: nothing we spawn outlives this.
   const hard = setTimeout(() => kill('SIGKILL'), opts.maxMs ?? 30_000);
   hard.unref();
@@ -117,16 +121,10 @@ export async function portForwardPages(
 }
 
 const PYTHON = '/usr/bin/python3';
-const PYTHON_PORTFORWARD = join(
-  dirname(fileURLToPath(import.meta.url)),
-  '..',
-  '..',
-  '..',
-  'test',
-  'e2e',
-  'python',
-  'portforward.py',
-);
+const pythonScript = (name: string) =>
+  join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'test', 'e2e', 'python', name);
+const PYTHON_PORTFORWARD = pythonScript('portforward.py');
+const PYTHON_EXEC = pythonScript('exec.py');
 
 /** Why the Python client can't be used here (undefined: it can). */
 export function pythonClientUnavailable(): string | undefined {
@@ -148,5 +146,32 @@ export async function pythonPortForward(
     env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' },
   });
   if (r.code !== 0) throw new Error(`portforward.py failed (${r.code}):\n${r.stderr}\n${r.stdout}`);
+  return JSON.parse(r.stdout.trim().split('\n').at(-1)!);
+}
+
+interface PythonExecResult {
+  stdout: string;
+  stderr: string;
+  code: number | null;
+}
+
+/** The Python client's exec and attach sessions (test/e2e/python/exec.py), as it saw them. */
+export async function pythonExec(
+  cluster: Cluster,
+  namespace: string,
+  execPod: string,
+  attachPod: string,
+): Promise<{
+  exit: PythonExecResult;
+  oneshot: string;
+  stdin: PythonExecResult;
+  tty: PythonExecResult;
+  attach: string;
+}> {
+  const r = await run(PYTHON, [PYTHON_EXEC, cluster.kubeconfig, namespace, execPod, attachPod], {
+    timeoutMs: 100_000,
+    env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' },
+  });
+  if (r.code !== 0) throw new Error(`exec.py failed (${r.code}):\n${r.stderr}\n${r.stdout}`);
   return JSON.parse(r.stdout.trim().split('\n').at(-1)!);
 }

@@ -35,6 +35,27 @@ test('the status struct is created when missing; spec scalars are filled too', (
   assert.deepEqual(np.spec, { podSelector: {} });
 });
 
+test('nil lists are null, empty structs {} and zero times null, as Go encodes them', () => {
+  const role = withZeroValuedFields({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: {} }) as any;
+  assert.equal(
+    JSON.stringify(role),
+    '{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"Role","metadata":{},"rules":null}',
+  );
+  const withRules = { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', rules: [] };
+  assert.equal(withZeroValuedFields(withRules), withRules, 'an empty list stays [] (upstream: a non-nil empty slice)');
+  const lr = withZeroValuedFields({ apiVersion: 'v1', kind: 'LimitRange', spec: {} }) as any;
+  assert.deepEqual(lr.spec, { limits: null });
+  const rq = withZeroValuedFields({ apiVersion: 'v1', kind: 'ResourceQuota', metadata: {} }) as any;
+  assert.deepEqual([rq.spec, rq.status], [{}, {}]);
+  const lease = withZeroValuedFields({ apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: {} }) as any;
+  assert.deepEqual(lease.spec, {});
+  const ev = withZeroValuedFields({ apiVersion: 'v1', kind: 'Event', eventTime: '2026-01-01T00:00:00.000000Z' }) as any;
+  assert.deepEqual(
+    [ev.source, ev.firstTimestamp, ev.lastTimestamp, ev.eventTime],
+    [{}, null, null, '2026-01-01T00:00:00.000000Z'],
+  );
+});
+
 test('objects already complete, and types without such fields, come back as the same object', () => {
   const rs = { apiVersion: 'apps/v1', kind: 'ReplicaSet', status: { replicas: 3 } };
   assert.equal(withZeroValuedFields(rs), rs);

@@ -26,7 +26,7 @@ import {
   type ControlFrame,
   type DataFrame,
   type Frame,
-} from '../../src/agent/streaming/spdy.js';
+} from '../../src/machinery/streaming/spdy.js';
 import {
   ResizeDecoder,
   commandStatus,

@@ -9,7 +9,7 @@
 import { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
 import type { PortForwardHandler } from './portforward.js';
-import { decodeChannelMessage, encodeChannelMessage } from './wschannel.js';
+import { decodeChannelMessage, encodeChannelMessage } from '../../machinery/streaming/wschannel.js';
 
 /** WebSocket subprotocols served (an offer of none is served as binary, as the kubelet's ""). */
 export const WS_PORT_FORWARD_PROTOCOLS = ['v4.channel.k8s.io', 'v4.base64.channel.k8s.io'];
@@ -64,8 +64,8 @@ export function servePortForwardWebSocket(
   const channels = ports.map((_, i) => new PortChannel((d) => send(2 * i, d)));
   const closed = new Promise<void>((resolve) => ws.once('close', () => resolve()));
 
-  ws.on('message', (raw: Buffer, isBinary: boolean) => {
-    const msg = decodeChannelMessage(Buffer.isBuffer(raw) ? raw : Buffer.from(raw), isBinary, base64);
+  ws.on('message', (raw: Buffer) => {
+    const msg = decodeChannelMessage(Buffer.isBuffer(raw) ? raw : Buffer.from(raw), base64);
     // Only data channels take input; anything else is dropped, as wsstream drops it.
     if (!msg || msg.channel % 2 !== 0) return;
     const ch = channels[msg.channel / 2];

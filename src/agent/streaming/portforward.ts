@@ -5,7 +5,7 @@
 // when that ends, a failure is written as text on the error stream and both are closed. One
 // connection carries any number of such pairs until the client hangs up.
 import type { Duplex } from 'node:stream';
-import type { SpdyConnection, SpdyStream } from './spdy.js';
+import type { SpdyConnection, SpdyStream } from '../../machinery/streaming/spdy.js';
 
 export const PORT_FORWARD_PROTOCOL = 'portforward.k8s.io';
 

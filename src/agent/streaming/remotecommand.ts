@@ -13,8 +13,8 @@
 import { EventEmitter } from 'node:events';
 import { PassThrough, type Readable, type Writable } from 'node:stream';
 import type { WebSocket } from 'ws';
-import type { SpdyConnection, SpdyStream } from './spdy.js';
-import { ChannelWriter } from './wschannel.js';
+import type { SpdyConnection, SpdyStream } from '../../machinery/streaming/spdy.js';
+import { ChannelWriter } from '../../machinery/streaming/wschannel.js';
 
 export const StreamProtocolV2 = 'v2.channel.k8s.io';
 export const StreamProtocolV3 = 'v3.channel.k8s.io';
@@ -232,9 +232,9 @@ export async function serveRemoteCommandWebSocket(
   const stdin = opts.stdin ? new PassThrough() : undefined;
   const resize = new EventEmitter<{ resize: [TerminalSize] }>();
   const dec = new ResizeDecoder((s) => resize.emit('resize', s));
-  ws.on('message', (data: Buffer, isBinary: boolean) => {
+  ws.on('message', (data: Buffer) => {
     const msg = Buffer.isBuffer(data) ? data : Buffer.from(data);
-    if (!isBinary || msg.length === 0) return;
+    if (msg.length === 0) return; // text or binary frame alike, as wsstream reads them
     const ch = msg[0];
     if (ch === CHANNEL.stdin) {
       if (stdin && !stdin.writableEnded) stdin.write(msg.subarray(1));

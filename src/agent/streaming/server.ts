@@ -10,7 +10,7 @@ import net, { type AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { WebSocketServer } from 'ws';
-import { SpdyConnection } from './spdy.js';
+import { SpdyConnection } from '../../machinery/streaming/spdy.js';
 import {
   SPDY_REMOTECOMMAND_PROTOCOLS,
   WS_REMOTECOMMAND_PROTOCOLS,

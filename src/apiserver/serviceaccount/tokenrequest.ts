@@ -4,7 +4,7 @@
 import * as errors from '../../machinery/errors.js';
 import * as field from '../../machinery/fielderrors.js';
 import { isPlainObject } from '../../machinery/objects.js';
-import { decodeBody, readBody, sendObject, warningHeaders } from '../http.js';
+import { decodeBody, readBody, replyEncoding, sendReply, warningHeaders } from '../http.js';
 import type { RequestScope } from '../rest.js';
 import type { ServingApi } from '../serving.js';
 import { EXPIRATION_EXTENSION_SECONDS, WARN_ONLY_BOUND_TOKEN_EXPIRATION_SECONDS, type TokenIssuer } from './tokens.js';
@@ -177,11 +177,12 @@ export function registerTokenRequest(api: ServingApi, opts: TokenRequestOptions)
     info: { name: 'token', kind: 'TokenRequest', group: TOKEN_REQUEST_GROUP, version: 'v1', verbs: ['create'] },
     handle: async (scope: RequestScope) => {
       if (scope.req.method !== 'POST') throw errors.methodNotSupported(saRef, (scope.req.method ?? '').toLowerCase());
+      const encoding = replyEncoding(scope.req);
       const body = await decodeBody(await readBody(scope.req), scope.req.headers['content-type']);
       const warnings: string[] = [];
       const out = await createToken(api, opts, scope.info.namespace!, scope.info.name!, body, warnings);
       const headers = warningHeaders(warnings);
-      sendObject(scope.res, 201, out, false, headers);
+      sendReply(scope.res, 201, out, encoding, headers);
     },
     call: (ns, name, body) => createToken(api, opts, ns!, name, body),
   });

@@ -1,7 +1,9 @@
 // The channel framing of Kubernetes' WebSocket stream protocols (apimachinery's wsstream):
 // every message carries one channel's data, its first byte the channel number. Binary protocols
 // send it as is; the base64 ones (`*.base64.channel.k8s.io`) send text messages whose first
-// character is the channel as an ASCII digit and whose rest is the data in base64.
+// character is the channel as an ASCII digit and whose rest is the data in base64. As wsstream
+// (golang.org/x/net/websocket's Message codec), a received message is read the same whether it
+// came as a text or a binary frame: the Python client sends its stdin as text frames.
 import { Writable } from 'node:stream';
 import type { WebSocket } from 'ws';
 
@@ -11,15 +13,10 @@ export function encodeChannelMessage(channel: number, data: Buffer, base64: bool
   return Buffer.concat([Buffer.from([channel]), data]);
 }
 
-/** Decodes a received message into channel and data; undefined for an empty or malformed one. */
-export function decodeChannelMessage(
-  data: Buffer,
-  isBinary: boolean,
-  base64: boolean,
-): { channel: number; data: Buffer } | undefined {
+/** Decodes a received message (text or binary frame) into channel and data; undefined for an empty one. */
+export function decodeChannelMessage(data: Buffer, base64: boolean): { channel: number; data: Buffer } | undefined {
   if (data.length === 0) return undefined;
-  if (!base64) return isBinary ? { channel: data[0], data: data.subarray(1) } : undefined;
-  if (isBinary) return undefined;
+  if (!base64) return { channel: data[0], data: data.subarray(1) };
   return { channel: data[0] - 48, data: Buffer.from(data.subarray(1).toString('latin1'), 'base64') };
 }
 

@@ -1,9 +1,10 @@
 // SPDY/3.1 as Kubernetes uses it (k8s.io/apimachinery/pkg/util/httpstream/spdy over
-// moby/spdystream): the server end of one upgraded connection carrying many bidirectional streams.
+// moby/spdystream): either end of one upgraded connection carrying many bidirectional streams.
 // The client opens every stream (odd ids, SYN_STREAM with headers such as `streamtype`); the
 // server accepts each with SYN_REPLY and both sides then exchange data frames, a FIN flag
-// half-closing a direction and RST_STREAM aborting a stream. PING frames from the client are
-// echoed; GOAWAY ends the connection.
+// half-closing a direction and RST_STREAM aborting a stream. PING frames from the peer are
+// echoed; GOAWAY ends the connection. The server end serves the agent's streaming server; the
+// client end is the API server's, when it translates a WebSocket exec into SPDY to the node.
 //
 // Wire format (draft-mbelshe-httpbis-spdy-00 / SPDY/3): every frame has an 8-byte head. A control
 // frame sets the top bit, then a 15-bit version (3), a 16-bit type, 8 bits of flags and a 24-bit
@@ -461,6 +462,12 @@ export class SpdyStream extends Duplex {
     this.maybeDone();
   }
 
+  /** @internal The peer accepted a stream this end opened (SYN_REPLY, with FIN when it will send nothing). */
+  peerReplied(fin: boolean): void {
+    this.emit('accepted');
+    if (fin) this.remoteEnded();
+  }
+
   /** @internal The peer reset the stream or the connection went away. */
   remoteReset(): void {
     this.resetDone = true;
@@ -477,15 +484,17 @@ export class SpdyStream extends Duplex {
   }
 }
 
+export type SpdyRole = 'server' | 'client';
+
 export interface SpdyConnectionEvents {
   stream: [SpdyStream];
   close: [];
 }
 
 /**
- * The server end of a SPDY/3.1 connection over an upgraded socket. Emits 'stream' for every
- * stream the client opens (not yet replied to: call stream.reply() to accept it, or reset()), and
- * 'close' when the socket is gone.
+ * One end of a SPDY/3.1 connection over an upgraded socket. The server end emits 'stream' for
+ * every stream the client opens (not yet replied to: call stream.reply() to accept it, or
+ * reset()); the client end opens streams with openStream(). Both emit 'close' when the socket is gone.
  */
 export class SpdyConnection extends EventEmitter<SpdyConnectionEvents> {
   closed = false;
@@ -494,6 +503,8 @@ export class SpdyConnection extends EventEmitter<SpdyConnectionEvents> {
   private readonly decompressor = new HeaderDecompressor();
   private readonly streams = new Map<number, SpdyStream>();
   private lastStreamId = 0;
+  /** The next id of a stream this (client) end opens: odd, increasing. */
+  private nextStreamId = 1;
   private goneAway = false;
   /** Serialises frame handling (header blocks inflate asynchronously, in order). */
   private inbound: Promise<void> = Promise.resolve();
@@ -503,6 +514,7 @@ export class SpdyConnection extends EventEmitter<SpdyConnectionEvents> {
   constructor(
     readonly socket: Duplex,
     head?: Buffer,
+    readonly role: SpdyRole = 'server',
   ) {
     super();
     socket.on('data', (d: Buffer) => this.onData(d));
@@ -548,6 +560,8 @@ export class SpdyConnection extends EventEmitter<SpdyConnectionEvents> {
         const id = f.payload.readUInt32BE(0) & 0x7fffffff;
         // The block must be inflated even for a refused stream: the context is shared.
         const headers = await this.decompressor.decompress(f.payload.subarray(10));
+        // Kubernetes servers never open streams towards the client.
+        if (this.role === 'client') return this.sendReset(id, RstStatus.REFUSED_STREAM);
         if (this.goneAway) return this.sendReset(id, RstStatus.REFUSED_STREAM);
         if (id === 0 || id % 2 === 0 || id <= this.lastStreamId) return this.sendReset(id, RstStatus.PROTOCOL_ERROR);
         if (this.streams.has(id)) return this.sendReset(id, RstStatus.STREAM_IN_USE);
@@ -572,14 +586,19 @@ export class SpdyConnection extends EventEmitter<SpdyConnectionEvents> {
         if (f.flags & FLAG_FIN) this.streams.get(id)?.remoteEnded();
         return;
       }
-      case FrameType.SYN_REPLY:
-        // Replies answer server-initiated streams; this server opens none.
+      case FrameType.SYN_REPLY: {
+        // Replies answer the streams this end opened (a server opens none).
+        const id = f.payload.readUInt32BE(0) & 0x7fffffff;
         await this.decompressor.decompress(f.payload.subarray(4));
+        const s = this.streams.get(id);
+        if (s && this.role === 'client') s.peerReplied((f.flags & FLAG_FIN) !== 0);
         return;
+      }
       case FrameType.PING: {
         const id = f.payload.readUInt32BE(0);
-        // Client pings have odd ids; ours (none) would be even and the answers to them ignored.
-        if (id % 2 === 1) void this.write(() => encodePing(id)); // fire and forget: a ping answer needs no confirmation
+        // A client's pings have odd ids, a server's even ones; only the peer's are answered
+        // (this end sends none, so an answer to its own would never be expected).
+        if (id % 2 === (this.role === 'server' ? 1 : 0)) void this.write(() => encodePing(id)).catch(() => {});
         return;
       }
       case FrameType.GOAWAY:
@@ -612,6 +631,50 @@ export class SpdyConnection extends EventEmitter<SpdyConnectionEvents> {
     });
     this.outbound = p.catch(() => {});
     return p;
+  }
+
+  /**
+   * Client end: opens a stream with `headers` (SYN_STREAM) and resolves with it once the server
+   * accepted it (SYN_REPLY); rejects when the server resets it, the connection goes, or no reply
+   * comes within `timeoutMs`.
+   */
+  openStream(headers: Record<string, string>, timeoutMs = 30_000): Promise<SpdyStream> {
+    if (this.role !== 'client') return Promise.reject(new Error('spdy: only a client opens streams'));
+    if (this.closed || this.goneAway) return Promise.reject(new Error('spdy: connection closed'));
+    const id = this.nextStreamId;
+    this.nextStreamId += 2;
+    this.lastStreamId = id;
+    const lowered = new Map(Object.entries(headers).map(([k, v]): [string, string[]] => [k.toLowerCase(), [v]]));
+    const s = new SpdyStream(this, id, lowered, false);
+    s.replied = true;
+    s.on('error', () => {
+      /* a reset stream errors its pending writes; owners watch 'reset' */
+    });
+    this.streams.set(id, s);
+    return new Promise<SpdyStream>((resolve, reject) => {
+      const timer = setTimeout(
+        () => fail(new Error('spdy: timed out waiting for the stream to be accepted')),
+        timeoutMs,
+      );
+      timer.unref();
+      const fail = (err: Error) => {
+        clearTimeout(timer);
+        s.off('accepted', accepted);
+        s.destroy();
+        reject(err);
+      };
+      const accepted = () => {
+        clearTimeout(timer);
+        s.off('reset', onReset);
+        resolve(s);
+      };
+      const onReset = () => fail(new Error(`spdy: stream ${headers.streamtype ?? id} was refused`));
+      s.once('accepted', accepted);
+      s.once('reset', onReset);
+      this.write(async () => encodeSynStream(id, 0, await this.compressor.compress(lowered))).catch((err: Error) =>
+        fail(err),
+      );
+    });
   }
 
   /** @internal */
@@ -668,7 +731,6 @@ export class SpdyConnection extends EventEmitter<SpdyConnectionEvents> {
   close(): void {
     if (this.closed) return;
     void this.outbound.finally(() => {
-      // outbound never rejects (write() catches)
       // end() lets the queued bytes out before the FIN; destroy only if the peer never closes.
       this.socket.end();
       setTimeout(() => this.socket.destroy(), 2000).unref();
