@@ -27,6 +27,7 @@ import { LocalPathProvisioner } from '../agent/provisioner/localpath.js';
 import { JoinService, loadOrCreateServerToken } from '../apiserver/join.js';
 import { installServiceAccountTokens, loadOrCreateServiceAccountKeys } from '../apiserver/serviceaccount/index.js';
 import { inProcessClient } from '../apiserver/inprocess.js';
+import { Authorization } from '../apiserver/authz/index.js';
 
 export interface ServerFlags extends AgentFlags {
   dataDir?: string;
@@ -39,6 +40,7 @@ export interface ServerFlags extends AgentFlags {
   serviceNodePortRange: string;
   clusterDomain: string;
   requestTimeout: string;
+  authorizationMode?: string;
   maxRequestsInflight: string;
   maxMutatingRequestsInflight: string;
   http2MaxStreamsPerConnection: string;
@@ -123,6 +125,8 @@ export async function runServer(flags: ServerFlags): Promise<void> {
         DEFAULT_SERVING_LIMITS.http2MaxStreamsPerConnection,
     },
   });
+  const authorization = new Authorization(flags.authorizationMode);
+  api.authorization = authorization;
   // Service-account tokens: TokenRequest, bearer-token authentication, ServiceAccount admission.
   installServiceAccountTokens(api, { keys: loadOrCreateServiceAccountKeys(join(tlsDir, 'service-account.key')) });
   // The join token agents present (`k8ts agent --server URL --token T`); see apiserver/join.ts.
@@ -164,6 +168,7 @@ export async function runServer(flags: ServerFlags): Promise<void> {
   api.config.kubeletClient = { cert: kubeletClient.certPem, key: kubeletClient.keyPem, ca: ca.certPem };
 
   await api.start();
+  await authorization.install(api);
   await bootstrap(api, { advertiseAddress: advertiseAddress(flags.bindAddress), port: api.port });
   const compactor = new Compactor(backend);
   compactor.start();
