@@ -63,6 +63,15 @@ function describeGrant(g: Grant): string {
     : `ClusterRoleBinding ${JSON.stringify(b.metadata.name)} of ${b.roleRef.kind} ${JSON.stringify(b.roleRef.name)} to ${describeSubject(g.subject, '')}`;
 }
 
+/** An Allow whose reason (naming the grant) is written only when asked for. */
+class AllowedBy implements AuthorizationResult {
+  readonly decision = 'Allow';
+  constructor(private readonly grant: Grant) {}
+  get reason(): string {
+    return `RBAC: allowed by ${describeGrant(this.grant)}`;
+  }
+}
+
 export class RbacAuthorizer implements Authorizer, RuleResolver {
   private readonly clusterRoles = new Map<string, PolicyRule[]>();
   private readonly roles = new Map<string, PolicyRule[]>();
@@ -161,25 +170,44 @@ export class RbacAuthorizer implements Authorizer, RuleResolver {
     }
   }
 
-  authorize(a: Attributes): AuthorizationResult {
-    let allowedBy: Grant | undefined;
-    let errors: string[] | undefined;
-    this.visitGrants(a.user, a.namespace, (g) => {
+  /** Set when a grant's role is missing (then the decision's reason names it). */
+  private sawMissingRole = false;
+
+  private firstAllowing(a: Attributes, grants: Grant[] | undefined): Grant | undefined {
+    if (!grants) return undefined;
+    for (const g of grants) {
       const rules = this.rulesOf(g);
       if (!rules) {
-        (errors ??= []).push(RbacAuthorizer.missingRole(g));
-        return false;
+        this.sawMissingRole = true;
+        continue;
       }
-      for (const rule of rules) {
-        if (ruleAllows(a, rule)) {
-          allowedBy = g;
-          return true;
-        }
-      }
+      for (const rule of rules) if (ruleAllows(a, rule)) return g;
+    }
+    return undefined;
+  }
+
+  authorize(a: Attributes): AuthorizationResult {
+    if (this.stale) this.reindex();
+    // The grants of the user, then of its groups: cluster-wide first, then in the namespace.
+    // (visitGrants' loops, inlined without closures: this runs for every request.)
+    this.sawMissingRole = false;
+    const own = this.users.get(a.user.name);
+    const groups = a.user.groups;
+    let found = this.firstAllowing(a, own?.cluster);
+    for (let i = 0; !found && i < groups.length; i++)
+      found = this.firstAllowing(a, this.groups.get(groups[i])?.cluster);
+    if (!found && a.namespace) {
+      found = this.firstAllowing(a, own?.byNamespace.get(a.namespace));
+      for (let i = 0; !found && i < groups.length; i++)
+        found = this.firstAllowing(a, this.groups.get(groups[i])?.byNamespace.get(a.namespace));
+    }
+    if (found) return new AllowedBy(found);
+    if (!this.sawMissingRole) return NO_OPINION;
+    const errors: string[] = [];
+    this.visitGrants(a.user, a.namespace, (g) => {
+      if (!this.rulesOf(g)) errors.push(RbacAuthorizer.missingRole(g));
       return false;
     });
-    if (allowedBy) return { decision: 'Allow', reason: `RBAC: allowed by ${describeGrant(allowedBy)}` };
-    if (!errors) return NO_OPINION;
     return { decision: 'NoOpinion', reason: `RBAC: ${errors.length === 1 ? errors[0] : `[${errors.join(', ')}]`}` };
   }
 
