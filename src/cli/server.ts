@@ -178,7 +178,14 @@ export async function runServer(flags: ServerFlags): Promise<void> {
     options: { ...controllerOptionsFromFlags(flags), rootCA: ca.certPem },
   });
   if (!flags.disableControllerManager) controllerManager.start();
-  const scheduler = new SchedulerRunner({ client: inProcessClient(api, { fieldManager: 'kube-scheduler' }), logger });
+  const scheduler = new SchedulerRunner({
+    client: inProcessClient(api, {
+      fieldManager: 'kube-scheduler',
+      // Trusted in-process (system:masters), named as upstream's scheduler.
+      user: { name: 'system:kube-scheduler', groups: ['system:masters', 'system:authenticated'] },
+    }),
+    logger,
+  });
   if (!flags.disableScheduler) scheduler.start();
   // kube-system/kube-dns (at --cluster-dns) with the node agents' DNS listeners as endpoints.
   const kubeDNS = new KubeDNSController({
