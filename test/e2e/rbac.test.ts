@@ -143,7 +143,15 @@ test('impersonation: --as is 403 until bound; view cannot read Secrets; edit can
 test('escalation: nobody grants or binds what they do not hold, unless allowed to escalate or bind', async () => {
   await c.k(['create', 'namespace', 'rbac-d']);
   // carl may manage Roles and RoleBindings in rbac-d, and read pods there, nothing else.
-  await c.k(['-n', 'rbac-d', 'create', 'role', 'rbac-admin', '--verb=get,list,watch,create,update,patch,delete', '--resource=roles,rolebindings']);
+  await c.k([
+    '-n',
+    'rbac-d',
+    'create',
+    'role',
+    'rbac-admin',
+    '--verb=get,list,watch,create,update,patch,delete',
+    '--resource=roles,rolebindings',
+  ]);
   await c.k(['-n', 'rbac-d', 'create', 'role', 'pod-reader', '--verb=get,list', '--resource=pods']);
   await c.k(['-n', 'rbac-d', 'create', 'role', 'secret-reader', '--verb=get', '--resource=secrets']);
   await c.k(['-n', 'rbac-d', 'create', 'rolebinding', 'carl-rbac', '--role=rbac-admin', '--user=carl']);
