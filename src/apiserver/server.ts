@@ -503,12 +503,13 @@ export class ApiServer implements ServingApi {
         // A followed log is long-lived like a watch (ended at shutdown instead of awaited).
         if (info.subresource === 'log' && queryBool(url.query, 'follow') === true) watching = true;
       }
-      const user = this.authorize(authenticated, info, req, url.query);
       if (!isLongRunning(req.method, watching, info.kind === 'resource' ? info.subresource : undefined)) {
         // system:masters is exempt from the in-flight limits, as upstream's filter exempts it.
-        if (!user.groups.includes('system:masters')) release = this.inflightLimiter.acquire(req.method);
+        if (!authenticated.groups.includes('system:masters')) release = this.inflightLimiter.acquire(req.method);
         deadline = this.requestDeadline(req, res, requestDeadlineMs(url.query, this.limits.requestTimeoutMs));
       }
+      // After the in-flight limit, as upstream's filter chain orders them.
+      const user = this.authorize(authenticated, info, req, url.query);
       if (info.kind === 'other') return await this.nonResource(pathname, url, req, res);
       const served = this.registry.lookup(info.group, info.version, info.resource);
       if (!served) {
