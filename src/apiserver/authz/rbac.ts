@@ -72,9 +72,25 @@ class AllowedBy implements AuthorizationResult {
   }
 }
 
+/** A role's rules, and the same split by kind so a decision tries only the rules of its kind. */
+interface RoleRules {
+  all: PolicyRule[];
+  resource: PolicyRule[];
+  nonResource: PolicyRule[];
+}
+
+function roleRules(role: RoleObject): RoleRules {
+  const all = role.rules ?? [];
+  return {
+    all,
+    resource: all.filter((r) => r.resources?.length),
+    nonResource: all.filter((r) => r.nonResourceURLs?.length),
+  };
+}
+
 export class RbacAuthorizer implements Authorizer, RuleResolver {
-  private readonly clusterRoles = new Map<string, PolicyRule[]>();
-  private readonly roles = new Map<string, PolicyRule[]>();
+  private readonly clusterRoles = new Map<string, RoleRules>();
+  private readonly roles = new Map<string, RoleRules>();
   private readonly clusterRoleBindings = new Map<string, BindingObject>();
   private readonly roleBindings = new Map<string, BindingObject>();
   /** Subject indexes, rebuilt from the bindings on the first decision after a binding changed. */
@@ -85,12 +101,12 @@ export class RbacAuthorizer implements Authorizer, RuleResolver {
   // ---- feeding -------------------------------------------------------------------------------
 
   setClusterRole(name: string, role: RoleObject | undefined): void {
-    if (role) this.clusterRoles.set(name, role.rules ?? []);
+    if (role) this.clusterRoles.set(name, roleRules(role));
     else this.clusterRoles.delete(name);
   }
 
   setRole(namespace: string, name: string, role: RoleObject | undefined): void {
-    if (role) this.roles.set(`${namespace}/${name}`, role.rules ?? []);
+    if (role) this.roles.set(`${namespace}/${name}`, roleRules(role));
     else this.roles.delete(`${namespace}/${name}`);
   }
 
@@ -143,7 +159,7 @@ export class RbacAuthorizer implements Authorizer, RuleResolver {
 
   // ---- deciding ------------------------------------------------------------------------------
 
-  private rulesOf(g: Grant): PolicyRule[] | undefined {
+  private rulesOf(g: Grant): RoleRules | undefined {
     return g.clusterRole ? this.clusterRoles.get(g.roleKey) : this.roles.get(g.roleKey);
   }
 
@@ -181,7 +197,7 @@ export class RbacAuthorizer implements Authorizer, RuleResolver {
         this.sawMissingRole = true;
         continue;
       }
-      for (const rule of rules) if (ruleAllows(a, rule)) return g;
+      for (const rule of a.resourceRequest ? rules.resource : rules.nonResource) if (ruleAllows(a, rule)) return g;
     }
     return undefined;
   }
@@ -216,7 +232,7 @@ export class RbacAuthorizer implements Authorizer, RuleResolver {
     const errors: string[] = [];
     this.visitGrants(user, namespace, (g) => {
       const r = this.rulesOf(g);
-      if (r) rules.push(...r);
+      if (r) rules.push(...r.all);
       else errors.push(RbacAuthorizer.missingRole(g));
       return false;
     });
@@ -225,6 +241,7 @@ export class RbacAuthorizer implements Authorizer, RuleResolver {
 
   /** A ClusterRole's or a namespace's Role's rules (binding escalation checks). */
   roleRules(ref: RoleRef, namespace: string): PolicyRule[] | undefined {
-    return ref.kind === 'ClusterRole' ? this.clusterRoles.get(ref.name) : this.roles.get(`${namespace}/${ref.name}`);
+    return (ref.kind === 'ClusterRole' ? this.clusterRoles.get(ref.name) : this.roles.get(`${namespace}/${ref.name}`))
+      ?.all;
   }
 }
