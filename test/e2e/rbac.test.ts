@@ -195,3 +195,26 @@ test('escalation: nobody grants or binds what they do not hold, unless allowed t
     async () => (await as(['create', 'rolebinding', 'allowed', '--role=secret-reader', '--user=erin'])).code === 0,
   );
 });
+
+test('a restart reconciles the defaults: missing rules and bindings come back, autoupdate "false" stays as edited', async () => {
+  await c.k([
+    'annotate',
+    'clusterrole',
+    'system:heapster',
+    'rbac.authorization.kubernetes.io/autoupdate=false',
+    '--overwrite',
+  ]);
+  await c.k(['patch', 'clusterrole', 'system:heapster', '--type=json', '-p', '[{"op":"remove","path":"/rules/1"}]']);
+  await c.k(['patch', 'clusterrole', 'system:kube-dns', '--type=json', '-p', '[{"op":"remove","path":"/rules/0"}]']);
+  await c.k(['delete', 'clusterrolebinding', 'system:discovery']);
+  await c.restart();
+  const rules = async (name: string) => JSON.parse(await c.k(['get', 'clusterrole', name, '-o', 'json'])).rules;
+  assert.equal((await rules('system:heapster')).length, 1);
+  assert.deepEqual(await rules('system:kube-dns'), [
+    { apiGroups: [''], resources: ['endpoints', 'services'], verbs: ['list', 'watch'] },
+  ]);
+  assert.equal(
+    (await c.k(['get', 'clusterrolebinding', 'system:discovery', '-o', 'name'])).trim(),
+    'clusterrolebinding.rbac.authorization.k8s.io/system:discovery',
+  );
+});
