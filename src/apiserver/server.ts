@@ -23,7 +23,7 @@ import { AGGREGATED_CONTENT_TYPE, Discovery, definedSubresources, type Subresour
 import { BuiltinFieldSchema } from './fieldschema.js';
 import { negotiate, queryBool, send, sendError, sendObject } from './http.js';
 import { applyPatch } from './patching.js';
-import { type RequestTarget, parseRequestPath, splitRequestTarget } from './requestinfo.js';
+import { type RequestInfo, type RequestTarget, parseRequestPath, splitRequestTarget } from './requestinfo.js';
 import { ResourceRegistry, storagePrefixOf, verbsOf } from './resources.js';
 import { RestHandler, checkRoute, type RequestScope } from './rest.js';
 import type { HandlerDeps } from './handlers/request.js';
@@ -50,6 +50,7 @@ import {
 import { Http2Response, asHttp1, connectionOf, isHttp2, rawSocketOf, trackSessionDeadlines } from './transport.js';
 import { type KubeletClientConfig, type NodeProxy, registerNodeProxy } from './nodeproxy.js';
 import { type ApiProxy, registerApiProxy } from './proxy/index.js';
+import type { Authorization } from './authz/index.js';
 
 export const KUBERNETES_VERSION = { major: '1', minor: '30', gitVersion: 'v1.30.0+k8ts' };
 
@@ -175,6 +176,8 @@ export class ApiServer implements ServingApi {
   /** pods/log, exec, attach, portforward and nodes/proxy: requests passed to node agents. */
   private nodeProxy?: NodeProxy;
   private apiProxy?: ApiProxy;
+  /** Authorizes every authenticated request (unset: every authenticated user may do everything). */
+  authorization?: Authorization;
 
   constructor(readonly config: ApiServerConfig) {
     this.limits = { ...DEFAULT_SERVING_LIMITS, ...config.limits };
@@ -474,6 +477,13 @@ export class ApiServer implements ServingApi {
     return undefined;
   }
 
+  /** Impersonation and authorization (authz/): the user the request acts as, or a 403. */
+  private authorize(user: UserInfo, info: RequestInfo, req: IncomingMessage, query: URLSearchParams): UserInfo {
+    return this.authorization
+      ? this.authorization.authorizeRequest(user, info, req.method ?? 'GET', query, req.headers)
+      : user;
+  }
+
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = process.hrtime.bigint();
     this.inflight++;
@@ -490,8 +500,8 @@ export class ApiServer implements ServingApi {
       if (PUBLIC_PATHS.has(pathname)) return this.publicPath(pathname, req, res);
       const publicHandler = this.publicHandlers.get(pathname);
       if (publicHandler) return await publicHandler(req, res);
-      const user = await this.authenticate(req);
-      if (!user) throw errors.unauthorized();
+      const authenticated = await this.authenticate(req);
+      if (!authenticated) throw errors.unauthorized();
       this.unauthenticated.authenticated(rawSocketOf(req.socket));
       info = parseRequestPath(pathname);
       if (info.kind === 'resource') {
@@ -502,9 +512,11 @@ export class ApiServer implements ServingApi {
       }
       if (!isLongRunning(req.method, watching, info.kind === 'resource' ? info.subresource : undefined)) {
         // system:masters is exempt from the in-flight limits, as upstream's filter exempts it.
-        if (!user.groups.includes('system:masters')) release = this.inflightLimiter.acquire(req.method);
+        if (!authenticated.groups.includes('system:masters')) release = this.inflightLimiter.acquire(req.method);
         deadline = this.requestDeadline(req, res, requestDeadlineMs(url.query, this.limits.requestTimeoutMs));
       }
+      // After the in-flight limit, as upstream's filter chain orders them.
+      const user = this.authorize(authenticated, info, req, url.query);
       if (info.kind === 'other') return await this.nonResource(pathname, url, req, res);
       const served = this.registry.lookup(info.group, info.version, info.resource);
       if (!served) {
@@ -669,10 +681,11 @@ export class ApiServer implements ServingApi {
       );
     };
     try {
-      const user = await this.authenticate(req);
-      if (!user) throw errors.unauthorized();
+      const authenticated = await this.authenticate(req);
+      if (!authenticated) throw errors.unauthorized();
       const url = splitRequestTarget(req.url);
       const info = parseRequestPath(url.path);
+      const user = this.authorize(authenticated, info, req, url.query);
       if (info.kind !== 'resource')
         throw new errors.ApiError(404, 'NotFound', 'the server could not find the requested resource');
       const served = this.registry.lookup(info.group, info.version, info.resource);

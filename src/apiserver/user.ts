@@ -3,4 +3,6 @@ export interface UserInfo {
   name: string;
   groups: string[];
   uid?: string;
+  /** Extra attributes (an impersonator's Impersonate-Extra-* headers). */
+  extra?: Record<string, string[]>;
 }

@@ -40,6 +40,11 @@ export async function main(argv: string[]): Promise<void> {
           .option('--service-node-port-range <range>', 'range of NodePorts', '30000-32767')
           .option('--cluster-domain <domain>', 'cluster DNS domain', 'cluster.local')
           .option('--request-timeout <duration>', 'deadline of requests that are not long-running (504 past it)', '60s')
+          .option(
+            '--authorization-mode <modes>',
+            'authorizers in order, comma-separated: Node, RBAC, AlwaysAllow, AlwaysDeny (system:masters is always allowed)',
+            'Node,RBAC',
+          )
           .option('--max-requests-inflight <n>', 'concurrent non-mutating requests before 429 (0: no limit)', '400')
           .option(
             '--max-mutating-requests-inflight <n>',

@@ -28,6 +28,7 @@ import { JoinService, loadOrCreateServerToken } from '../apiserver/join.js';
 import { installServiceAccountTokens, loadOrCreateServiceAccountKeys } from '../apiserver/serviceaccount/index.js';
 import { inProcessClient } from '../apiserver/inprocess.js';
 import { startIngressFromFlags, type IngressFlags } from './ingressflags.js';
+import { Authorization } from '../apiserver/authz/index.js';
 
 export interface ServerFlags extends AgentFlags, IngressFlags {
   dataDir?: string;
@@ -40,6 +41,7 @@ export interface ServerFlags extends AgentFlags, IngressFlags {
   serviceNodePortRange: string;
   clusterDomain: string;
   requestTimeout: string;
+  authorizationMode?: string;
   maxRequestsInflight: string;
   maxMutatingRequestsInflight: string;
   http2MaxStreamsPerConnection: string;
@@ -124,6 +126,8 @@ export async function runServer(flags: ServerFlags): Promise<void> {
         DEFAULT_SERVING_LIMITS.http2MaxStreamsPerConnection,
     },
   });
+  const authorization = new Authorization(flags.authorizationMode);
+  api.authorization = authorization;
   // Service-account tokens: TokenRequest, bearer-token authentication, ServiceAccount admission.
   installServiceAccountTokens(api, { keys: loadOrCreateServiceAccountKeys(join(tlsDir, 'service-account.key')) });
   // The join token agents present (`k8ts agent --server URL --token T`); see apiserver/join.ts.
@@ -165,6 +169,7 @@ export async function runServer(flags: ServerFlags): Promise<void> {
   api.config.kubeletClient = { cert: kubeletClient.certPem, key: kubeletClient.keyPem, ca: ca.certPem };
 
   await api.start();
+  await authorization.install(api);
   await bootstrap(api, { advertiseAddress: advertiseAddress(flags.bindAddress), port: api.port });
   const compactor = new Compactor(backend);
   compactor.start();
@@ -174,7 +179,14 @@ export async function runServer(flags: ServerFlags): Promise<void> {
     options: { ...controllerOptionsFromFlags(flags), rootCA: ca.certPem },
   });
   if (!flags.disableControllerManager) controllerManager.start();
-  const scheduler = new SchedulerRunner({ client: inProcessClient(api, { fieldManager: 'kube-scheduler' }), logger });
+  const scheduler = new SchedulerRunner({
+    client: inProcessClient(api, {
+      fieldManager: 'kube-scheduler',
+      // Trusted in-process (system:masters), named as upstream's scheduler.
+      user: { name: 'system:kube-scheduler', groups: ['system:masters', 'system:authenticated'] },
+    }),
+    logger,
+  });
   if (!flags.disableScheduler) scheduler.start();
   // kube-system/kube-dns (at --cluster-dns) with the node agents' DNS listeners as endpoints.
   const kubeDNS = new KubeDNSController({

@@ -27,6 +27,7 @@ import { HorizontalPodAutoscalerController } from './podautoscaler/controller.js
 import { PersistentVolumeController } from './persistentvolume/binder.js';
 import { PVCProtectionController, PVProtectionController } from './persistentvolume/protection.js';
 import { ServiceLBController } from './servicelb/controller.js';
+import { ClusterRoleAggregationController } from './clusterroleaggregation/controller.js';
 import type { Controller, ControllerInit, ControllerOptions } from './types.js';
 
 export type { Controller, ControllerContext, ControllerInit, ControllerOptions } from './types.js';
@@ -57,6 +58,7 @@ export const DEFAULT_CONTROLLERS: Record<string, ControllerInit> = {
   'pvc-protection': (ctx) => new PVCProtectionController(ctx),
   'pv-protection': (ctx) => new PVProtectionController(ctx),
   servicelb: (ctx) => new ServiceLBController(ctx),
+  'clusterrole-aggregation': (ctx) => new ClusterRoleAggregationController(ctx),
 };
 
 export type LeaderElectionOptions = LeaseOptions;

@@ -20,6 +20,7 @@ import { DEFAULT_SIM_OPTIONS, type SimOptions } from '../sim/config.js';
 import { NodeSimulator } from '../sim/simulator.js';
 import { openBackend } from '../storage/open.js';
 import { writeKubeconfig } from '../cli/kubeconfig.js';
+import { Authorization } from '../apiserver/authz/index.js';
 import { inProcessClient } from '../apiserver/inprocess.js';
 
 export interface ClusterOptions {
@@ -105,7 +106,11 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     resources: builtinResources(),
     logger,
   });
+  // Authorized as `k8ts server` is (Node,RBAC; the admin kubeconfig is in system:masters).
+  const authorization = new Authorization();
+  api.authorization = authorization;
   await api.start();
+  await authorization.install(api);
   await bootstrap(api, { port: api.port });
   const url = `https://127.0.0.1:${api.port}`;
   const kubeconfigPath = join(dataDir, 'kubeconfig.yaml');

@@ -179,7 +179,9 @@ test('every method with its body; headers as upstream passes them', { skip }, as
   }
   const r = await raw.request('GET', '/api/v1/namespaces/default/services/backend-svc:8080/proxy/h', undefined, {
     Authorization: 'Bearer secret-of-the-client',
+    // Impersonation is authorized (and acted on) here; it never reaches the backend.
     'Impersonate-User': 'someone',
+    'Impersonate-Group': 'system:masters',
     Connection: 'X-Hop',
     'X-Hop': 'dropped',
     'X-End-To-End': 'kept',
@@ -188,6 +190,7 @@ test('every method with its body; headers as upstream passes them', { skip }, as
   const h = JSON.parse(r.body).headers;
   assert.equal(h.authorization, undefined);
   assert.equal(h['impersonate-user'], undefined);
+  assert.equal(h['impersonate-group'], undefined);
   assert.equal(h['x-hop'], undefined);
   assert.equal(h['x-end-to-end'], 'kept');
   assert.equal(h['x-forwarded-uri'], '/api/v1/namespaces/default/services/backend-svc:8080/proxy/h');

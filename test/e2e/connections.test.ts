@@ -166,6 +166,25 @@ test(
   'past --max-mutating-requests-inflight, requests of a non-admin user get 429 with Retry-After',
   { timeout: 30_000 },
   async () => {
+    // RBAC is enforced: the account may write and read ConfigMaps.
+    await cluster.k([
+      '-n',
+      'default',
+      'create',
+      'role',
+      'cm-writer',
+      '--verb=create,get,list',
+      '--resource=configmaps',
+    ]);
+    await cluster.k([
+      '-n',
+      'default',
+      'create',
+      'rolebinding',
+      'cm-writer',
+      '--role=cm-writer',
+      '--serviceaccount=default:default',
+    ]);
     const token = (await cluster.k(['create', 'token', 'default', '-n', 'default'])).trim();
     const bearer = { Authorization: `Bearer ${token}` };
     const held = trickle(`${CM}?dryRun=All`, bearer, false);

@@ -42,6 +42,16 @@ test(
 
     await cl.k(['create', 'namespace', 'sa-e2e']);
     await cl.k(['-n', 'sa-e2e', 'create', 'serviceaccount', 'robot']);
+    // RBAC is enforced: the robot may read its namespace (the pod read below).
+    await cl.k([
+      '-n',
+      'sa-e2e',
+      'create',
+      'rolebinding',
+      'robot-view',
+      '--clusterrole=view',
+      '--serviceaccount=sa-e2e:robot',
+    ]);
 
     // kubectl create token: default audience and lifetime, then --audience/--duration.
     const t1 = (await cl.k(['-n', 'sa-e2e', 'create', 'token', 'robot'])).trim();

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
-import { Client, R } from '../../src/client/client.js';
+import { Client, R, spec } from '../../src/client/client.js';
 import {
   EXPIRATION_EXTENSION_SECONDS,
   ServiceAccountTokenAuthenticator,
@@ -346,6 +346,24 @@ describe('TokenRequest API and bearer authentication (in-process server)', () =>
       .namespace(ns)
       .create({ metadata: { name: 'other' } });
     await client.resource(R.nodes).create({ metadata: { name: 'n1' } });
+    // RBAC is enforced: the robot may list pods (what the bearer-token checks below do).
+    const rbac = (plural: string, kind: string) =>
+      spec({ group: 'rbac.authorization.k8s.io', version: 'v1', plural, namespaced: true, kind });
+    await client
+      .resource(rbac('roles', 'Role'))
+      .namespace(ns)
+      .create({
+        metadata: { name: 'pod-lister' },
+        rules: [{ verbs: ['list'], apiGroups: [''], resources: ['pods'] }],
+      });
+    await client
+      .resource(rbac('rolebindings', 'RoleBinding'))
+      .namespace(ns)
+      .create({
+        metadata: { name: 'robot' },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'pod-lister' },
+        subjects: [{ kind: 'ServiceAccount', name: 'robot', namespace: ns }],
+      });
     const pod = await client
       .resource(R.pods)
       .namespace(ns)
