@@ -14,7 +14,7 @@ const anyRules = [
 ];
 
 // Folders whose `any` is gone (issue 10, item 2).
-const typedFolders = ['src/scheduler'];
+const typedFolders = ['src/scheduler', 'src/sim'];
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'examples/**', 'bin/**', '*.cjs', 'eslint.config.js'] },
