@@ -1,6 +1,7 @@
 // A node's heartbeat Lease in kube-node-lease, renewed the way the kubelet renews it: get or
 // create it (owned by the Node), then update it with a new renewTime; a conflict or a deleted
 // lease starts over. Real agents and simulated nodes both use it, each with its own state.
+import type { Lease } from 'kubernetes-types/coordination/v1.js';
 import { R, type Client } from './client.js';
 import { isAlreadyExists, isConflict, isNotFound } from './errors.js';
 import { NODE_LEASE_NAMESPACE } from '../api/metrics/v1beta1/usage.js';
@@ -8,7 +9,7 @@ import { microTime } from '../machinery/time.js';
 
 export interface NodeLeaseState {
   /** The lease as last written (undefined: read it first). */
-  lease?: any;
+  lease?: Lease;
 }
 
 export async function renewNodeLease(
@@ -19,7 +20,7 @@ export async function renewNodeLease(
 ): Promise<void> {
   const leases = client.resource(R.leases).namespace(NODE_LEASE_NAMESPACE);
   const now = opts.now ?? Date.now();
-  const fill = (l: any) => ({
+  const fill = (l: Lease): Lease => ({
     ...l,
     apiVersion: 'coordination.k8s.io/v1',
     kind: 'Lease',

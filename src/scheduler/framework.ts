@@ -4,6 +4,8 @@
 // nodes (sampling a share of them in large clusters, as percentageOfNodesToScore), score them,
 // pick the best (ties broken at random).
 import type { Pod } from 'kubernetes-types/core/v1.js';
+import type { PodDisruptionBudget } from 'kubernetes-types/policy/v1.js';
+import type { Stored } from '../client/types.js';
 import type { SchedulerCache } from './cache.js';
 import { Code, MAX_NODE_SCORE, NodeInfo, PodInfo, Status } from './types.js';
 
@@ -24,7 +26,7 @@ export class CycleState {
   /** A copy for preemption dry runs (plugin states that change must be cloned by their plugin). */
   clone(): CycleState {
     const c = new CycleState();
-    for (const [k, v] of this.data) c.data.set(k, typeof (v as any)?.clone === 'function' ? (v as any).clone() : v);
+    for (const [k, v] of this.data) c.data.set(k, isCloneable(v) ? v.clone() : v);
     for (const s of this.skipFilter) c.skipFilter.add(s);
     for (const s of this.skipScore) c.skipScore.add(s);
     return c;
@@ -37,7 +39,7 @@ export interface Handle {
   /** Labels of a namespace (for namespaceSelector), undefined if unknown. */
   namespaceLabels(ns: string): Record<string, string> | undefined;
   /** PodDisruptionBudgets (policy/v1 objects). */
-  pdbs(): any[];
+  pdbs(): Stored<PodDisruptionBudget>[];
   /** Pods nominated to run on a node (preemptors waiting for victims to go). */
   nominatedPods(node: string): PodInfo[];
   hasNominated(): boolean;
@@ -374,3 +376,6 @@ export function defaultNormalizeScore(scores: number[], reverse: boolean, max = 
     scores[i] = s;
   }
 }
+
+const isCloneable = (v: unknown): v is { clone(): unknown } =>
+  typeof (v as { clone?: unknown } | null)?.clone === 'function';

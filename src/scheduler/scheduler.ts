@@ -3,7 +3,8 @@
 // scheduling cycle on the cache (filter, score; preemption when nothing fits), assumes the pod
 // onto the chosen node and binds it through pods/binding asynchronously, so the next cycle
 // starts at once. Failures set PodScheduled=False and record FailedScheduling, as upstream.
-import type { Node, Pod } from 'kubernetes-types/core/v1.js';
+import type { Namespace, Node, Pod, PodStatus } from 'kubernetes-types/core/v1.js';
+import type { PodDisruptionBudget } from 'kubernetes-types/policy/v1.js';
 import type { Stored } from '../client/types.js';
 import type { Logger } from 'pino';
 import { R, type Client } from '../client/client.js';
@@ -24,13 +25,6 @@ import { rfc3339 } from '../machinery/time.js';
 import { nameOf, namespaceOf, uidOf } from '../machinery/meta.js';
 
 export const DEFAULT_SCHEDULER_NAME = 'default-scheduler';
-const PDB = {
-  group: 'policy',
-  version: 'v1',
-  plural: 'poddisruptionbudgets',
-  namespaced: true,
-  kind: 'PodDisruptionBudget',
-};
 
 export interface SchedulerOptions {
   client: Client;
@@ -105,9 +99,9 @@ export class Scheduler {
   private readonly log: Logger;
   private readonly factory: SharedInformerFactory;
   private readonly ownFactory: boolean;
-  private podInformer!: SharedIndexInformer;
-  private nsInformer!: SharedIndexInformer;
-  private pdbInformer!: SharedIndexInformer;
+  private podInformer!: SharedIndexInformer<Pod>;
+  private nsInformer!: SharedIndexInformer<Namespace>;
+  private pdbInformer!: SharedIndexInformer<PodDisruptionBudget>;
   private loop?: Promise<void>;
   private stopped = false;
   private inFlightBindings = 0;
@@ -176,7 +170,7 @@ export class Scheduler {
     const nodes = f.forResource(R.nodes);
     this.podInformer = f.forResource(R.pods);
     this.nsInformer = f.forResource(R.namespaces);
-    this.pdbInformer = f.forResource(PDB);
+    this.pdbInformer = f.forResource(R.poddisruptionbudgets);
     this.volumeBinding.attach(f, (ev) => this.queue.moveAllToActiveOrBackoffQueue(ev));
     nodes.addEventHandler({
       add: (n) => {
@@ -403,14 +397,15 @@ export class Scheduler {
     const sameCond = cond && cond.status === 'False' && cond.reason === reason && cond.message === msg;
     const nominatedChanged = nominatedNode !== undefined && pod.status?.nominatedNodeName !== nominatedNode;
     if (sameCond && !nominatedChanged) return;
-    const status: any = {
+    const status: PodStatus = {
       conditions: [
         {
           type: 'PodScheduled',
           status: 'False',
           reason,
           message: msg,
-          lastProbeTime: null,
+          // Written as null (as upstream's status patch does); kubernetes-types has no null here.
+          lastProbeTime: null as unknown as string,
           lastTransitionTime: cond?.status === 'False' ? cond.lastTransitionTime : rfc3339(),
         },
       ],

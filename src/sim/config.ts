@@ -133,22 +133,29 @@ function quantity(v: string, flag: string): string {
   return v;
 }
 
+/** The --sim-* flags as commander parses them (camel-cased): strings, or lists of them. */
+export type SimFlagValues = { [flag: `sim${string}`]: unknown };
+
+const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+const strList = (v: unknown): string[] | string | undefined =>
+  typeof v === 'string' || Array.isArray(v) ? (v as string[] | string) : undefined;
+
 /** SimOptions from parsed commander options (camel-cased --sim-* flags). */
-export function simOptionsFromFlags(nodes: number, o: Record<string, any>): SimOptions {
+export function simOptionsFromFlags(nodes: number, o: SimFlagValues): SimOptions {
   const d = DEFAULT_SIM_OPTIONS;
   return {
     ...d,
     nodes,
-    namePrefix: o.simNodePrefix ?? d.namePrefix,
+    namePrefix: str(o.simNodePrefix) ?? d.namePrefix,
     startIndex: Math.trunc(num(o.simStartIndex ?? d.startIndex, '--sim-start-index')),
-    cpu: quantity(o.simCpu ?? d.cpu, '--sim-cpu'),
-    memory: quantity(o.simMemory ?? d.memory, '--sim-memory'),
-    pods: quantity(o.simPods ?? d.pods, '--sim-pods'),
-    ephemeralStorage: quantity(o.simEphemeralStorage ?? d.ephemeralStorage, '--sim-ephemeral-storage'),
-    labels: parseLabels(o.simLabels),
-    taints: parseTaints(o.simTaints),
+    cpu: quantity(str(o.simCpu) ?? d.cpu, '--sim-cpu'),
+    memory: quantity(str(o.simMemory) ?? d.memory, '--sim-memory'),
+    pods: quantity(str(o.simPods) ?? d.pods, '--sim-pods'),
+    ephemeralStorage: quantity(str(o.simEphemeralStorage) ?? d.ephemeralStorage, '--sim-ephemeral-storage'),
+    labels: parseLabels(strList(o.simLabels)),
+    taints: parseTaints(strList(o.simTaints)),
     zones: Math.max(1, Math.trunc(num(o.simZones ?? d.zones, '--sim-zones', 1))),
-    arch: o.simArch ?? d.arch,
+    arch: str(o.simArch) ?? d.arch,
     heartbeatMs: num(o.simHeartbeatSeconds ?? 10, '--sim-heartbeat-seconds', 0.05) * 1000,
     nodeStatusMs: num(o.simNodeStatusSeconds ?? 60, '--sim-node-status-seconds', 0.05) * 1000,
     maxGraceMs: num(o.simMaxGraceSeconds ?? 2, '--sim-max-grace-seconds') * 1000,

@@ -4,6 +4,14 @@
 // restartPolicy says, activeDeadlineSeconds. The simulator calls it on every change and again at
 // the next moment something is due (`next`). Conventions (annotations) are in docs/simulation.md.
 import { createHash } from 'node:crypto';
+import type {
+  Container,
+  ContainerState,
+  ContainerStatus,
+  Pod,
+  PodCondition,
+  PodStatus,
+} from 'kubernetes-types/core/v1.js';
 import { parseQuantityOrNull } from '../machinery/quantity.js';
 import { rfc3339 } from '../machinery/time.js';
 
@@ -45,8 +53,17 @@ export interface PodEnv {
   runtime?: string;
 }
 
+/** kubelet writes lastProbeTime: null, which kubernetes-types (string | undefined) cannot say. */
+export type SimCondition = Omit<PodCondition, 'lastProbeTime'> & { lastProbeTime?: string | null };
+
+/** A pod status as the simulator writes it (conditions with lastProbeTime: null). */
+export type SimPodStatus = Omit<PodStatus, 'conditions'> & { conditions?: SimCondition[] };
+
+/** The status as the API types it: null is a valid metav1.Time on the wire. */
+export const asPodStatus = (s: SimPodStatus): PodStatus => s as PodStatus;
+
 export interface PodResult {
-  status: any;
+  status: SimPodStatus;
   /** When (ms since epoch) the status will change next without outside input. */
   next?: number;
 }
@@ -61,12 +78,16 @@ function seconds(v: string | undefined): number | undefined {
   return Number.isFinite(n) && n >= 0 ? n * 1000 : undefined;
 }
 
-function commandLine(c: any): string {
+function commandLine(c: Pick<Container, 'command' | 'args'>): string {
   return [...(c.command ?? []), ...(c.args ?? [])].join(' ');
 }
 
 /** How long a main container runs and how it exits (undefined runMs: until stopped). */
-export function runOf(pod: any, c: any, timing: PodTiming): { runMs?: number; exitCode: number } {
+export function runOf(
+  pod: Pod,
+  c: Pick<Container, 'command' | 'args'>,
+  timing: PodTiming,
+): { runMs?: number; exitCode: number } {
   const ann = pod.metadata?.annotations ?? {};
   const cmd = commandLine(c);
   let exitCode = 0;
@@ -97,7 +118,7 @@ export function imageID(image: string): string {
   return `${ref}@sha256:${sha(image)}`;
 }
 
-function containerID(pod: any, name: string, restart: number, runtime: string): string {
+function containerID(pod: Pod, name: string, restart: number, runtime: string): string {
   return `${runtime}://${sha(`${pod.metadata?.uid}/${name}/${restart}`).slice(0, 64)}`;
 }
 
@@ -106,8 +127,8 @@ function backoffMs(restartCount: number, t: PodTiming): number {
 }
 
 function setCondition(
-  conds: any[],
-  old: any[],
+  conds: SimCondition[],
+  old: SimCondition[],
   type: string,
   status: string,
   now: number,
@@ -115,7 +136,7 @@ function setCondition(
   message?: string,
 ): void {
   const prev = old.find((c) => c.type === type);
-  const c: any = {
+  const c: SimCondition = {
     type,
     status,
     lastProbeTime: null,
@@ -127,11 +148,11 @@ function setCondition(
 }
 
 /** The status a kubelet would report now. */
-export function simulatePod(pod: any, env: PodEnv): PodResult {
+export function simulatePod(pod: Pod, env: PodEnv): PodResult {
   const { now, timing } = env;
   const runtime = env.runtime ?? 'sim';
-  const spec = pod.spec ?? {};
-  const old = pod.status ?? {};
+  const spec = pod.spec ?? { containers: [] };
+  const old: SimPodStatus = pod.status ?? {};
   const ann = pod.metadata?.annotations ?? {};
   const policy: string = spec.restartPolicy ?? 'Always';
   let next: number | undefined;
@@ -164,13 +185,14 @@ export function simulatePod(pod: any, env: PodEnv): PodResult {
 
   // Init containers, one after the other; sidecars (restartPolicy Always) start and keep running.
   let t = start + startupMs;
-  const initStatuses: any[] = [];
+  const initStatuses: ContainerStatus[] = [];
   const incompleteInit: string[] = [];
   for (const c of spec.initContainers ?? []) {
     const sidecar = c.restartPolicy === 'Always';
     const base = {
       name: c.name,
-      image: c.image,
+      // Validation makes image required on a pod's containers.
+      image: c.image ?? '',
       imageID: '',
       containerID: undefined as string | undefined,
       restartCount: 0,
@@ -183,7 +205,7 @@ export function simulatePod(pod: any, env: PodEnv): PodResult {
       due(t);
       continue;
     }
-    const ids = { imageID: imageID(c.image), containerID: containerID(pod, c.name, 0, runtime) };
+    const ids = { imageID: imageID(c.image ?? ''), containerID: containerID(pod, c.name, 0, runtime) };
     if (sidecar) {
       initStatuses.push({
         ...base,
@@ -229,26 +251,26 @@ export function simulatePod(pod: any, env: PodEnv): PodResult {
   // Later init containers wait for the earlier ones.
   let blocked = false;
   for (const s of initStatuses) {
-    if (blocked && !s.state.waiting) {
+    if (blocked && !s.state?.waiting) {
       s.state = { waiting: { reason: 'PodInitializing' } };
       s.started = false;
       s.ready = false;
       delete s.containerID;
     }
-    if (s.state.running && !s.ready) blocked = true;
-    if (s.state.waiting) blocked = true;
+    if (s.state?.running && !s.ready) blocked = true;
+    if (s.state?.waiting) blocked = true;
   }
   const initialized = incompleteInit.length === 0;
   const mainStart = t;
 
   // Main containers.
-  const statuses: any[] = [];
+  const statuses: ContainerStatus[] = [];
   for (const c of spec.containers ?? []) {
-    const prev = (old.containerStatuses ?? []).find((s: any) => s.name === c.name);
+    const prev = (old.containerStatuses ?? []).find((s) => s.name === c.name);
     const { runMs, exitCode } = runOf(pod, c, timing);
     let restartCount: number = prev?.restartCount ?? 0;
-    let lastState: any = prev?.lastState ?? {};
-    let state: any;
+    let lastState: ContainerState = prev?.lastState ?? {};
+    let state: ContainerState | undefined;
     let startedAt: number | undefined;
     if (prev?.state?.running?.startedAt) startedAt = Date.parse(prev.state.running.startedAt);
     else if (prev?.state?.waiting?.reason === 'CrashLoopBackOff' && lastState.terminated?.finishedAt) {
@@ -305,21 +327,21 @@ export function simulatePod(pod: any, env: PodEnv): PodResult {
     }
     const running = !!state?.running;
     const readyDelay = readyMs ?? (c.readinessProbe ? (c.readinessProbe.initialDelaySeconds ?? 0) * 1000 : 0);
-    const runningSince = running ? Date.parse(state.running.startedAt) : 0;
+    const runningSince = running ? Date.parse(state?.running?.startedAt ?? '') : 0;
     const ready = running && now >= runningSince + readyDelay;
     if (running && !ready) due(runningSince + readyDelay);
-    const cs: any = {
+    const cs: ContainerStatus = {
       name: c.name,
       state,
       lastState,
       ready,
       restartCount,
-      image: c.image,
+      image: c.image ?? '',
       imageID: '',
       started: running,
     };
     if (running || state?.terminated || restartCount > 0 || state?.waiting?.reason === 'CrashLoopBackOff') {
-      cs.imageID = imageID(c.image);
+      cs.imageID = imageID(c.image ?? '');
       cs.containerID = state?.terminated?.containerID ?? containerID(pod, c.name, restartCount, runtime);
     }
     statuses.push(cs);
@@ -331,14 +353,14 @@ export function simulatePod(pod: any, env: PodEnv): PodResult {
     const terminated = statuses.filter((s) => s.state?.terminated);
     const anyStarted = statuses.some((s) => s.state?.running || s.restartCount > 0);
     if (statuses.length > 0 && terminated.length === statuses.length)
-      phase = terminated.some((s) => s.state.terminated.exitCode !== 0) ? 'Failed' : 'Succeeded';
+      phase = terminated.some((s) => s.state?.terminated?.exitCode !== 0) ? 'Failed' : 'Succeeded';
     else if (anyStarted || terminated.length > 0) phase = 'Running';
   }
   const terminal = phase === 'Succeeded' || phase === 'Failed';
 
   // Conditions.
-  const oldConds: any[] = old.conditions ?? [];
-  const conds: any[] = [];
+  const oldConds: SimCondition[] = old.conditions ?? [];
+  const conds: SimCondition[] = [];
   setCondition(conds, oldConds, 'PodReadyToStartContainers', terminal ? 'False' : 'True', now);
   if (initialized) setCondition(conds, oldConds, 'Initialized', 'True', now);
   else
@@ -352,7 +374,7 @@ export function simulatePod(pod: any, env: PodEnv): PodResult {
       `containers with incomplete status: [${incompleteInit.join(' ')}]`,
     );
   const unready = statuses.filter((s) => !s.ready).map((s) => s.name);
-  const gates: string[] = (spec.readinessGates ?? []).map((g: any) => g.conditionType);
+  const gates: string[] = (spec.readinessGates ?? []).map((g) => g.conditionType);
   const missingGate = gates.find((g) => oldConds.find((c) => c.type === g)?.status !== 'True');
   if (terminal) {
     setCondition(conds, oldConds, 'Ready', 'False', now, 'PodCompleted');
@@ -386,7 +408,7 @@ export function simulatePod(pod: any, env: PodEnv): PodResult {
   conds.sort((a, b) => (order.indexOf(a.type) + 1 || 99) - (order.indexOf(b.type) + 1 || 99));
 
   const podIP = spec.hostNetwork ? env.hostIP : env.podIP;
-  const status: any = {
+  const status: SimPodStatus = {
     ...old,
     phase,
     conditions: conds,
@@ -405,20 +427,20 @@ export function simulatePod(pod: any, env: PodEnv): PodResult {
 }
 
 /** The pod killed by the kubelet (deadline exceeded): phase Failed, containers terminated. */
-export function failedStatus(pod: any, env: PodEnv, reason: string, message: string): any {
-  const old = pod.status ?? {};
+export function failedStatus(pod: Pod, env: PodEnv, reason: string, message: string): SimPodStatus {
+  const old: SimPodStatus = pod.status ?? {};
   const s = terminatedStatus(pod, env, 137, 'Error');
-  const conds = (s.conditions ?? []).filter((c: any) => c.type !== 'Ready' && c.type !== 'ContainersReady');
+  const conds = (s.conditions ?? []).filter((c) => c.type !== 'Ready' && c.type !== 'ContainersReady');
   setCondition(conds, old.conditions ?? [], 'Ready', 'False', env.now, 'PodFailed');
   setCondition(conds, old.conditions ?? [], 'ContainersReady', 'False', env.now, 'PodFailed');
   return { ...s, phase: 'Failed', reason, message, conditions: conds };
 }
 
 /** Every running container stopped (deletion, deadline): the status just before the pod goes. */
-export function terminatedStatus(pod: any, env: PodEnv, exitCode: number, reason: string): any {
-  const old = pod.status ?? {};
+export function terminatedStatus(pod: Pod, env: PodEnv, exitCode: number, reason: string): SimPodStatus {
+  const old: SimPodStatus = pod.status ?? {};
   const runtime = env.runtime ?? 'sim';
-  const stop = (s: any) => {
+  const stop = (s: ContainerStatus): ContainerStatus => {
     if (s.state?.terminated) return s;
     const startedAt = s.state?.running?.startedAt;
     const containerID = s.containerID ?? containerID_(pod, s.name, s.restartCount ?? 0, runtime);
@@ -440,9 +462,9 @@ export function terminatedStatus(pod: any, env: PodEnv, exitCode: number, reason
   };
   const containerStatuses = (
     old.containerStatuses ??
-    (pod.spec?.containers ?? []).map((c: any) => ({
+    (pod.spec?.containers ?? []).map((c): ContainerStatus => ({
       name: c.name,
-      image: c.image,
+      image: c.image ?? '',
       imageID: '',
       restartCount: 0,
       ready: false,
@@ -451,9 +473,9 @@ export function terminatedStatus(pod: any, env: PodEnv, exitCode: number, reason
       state: {},
     }))
   ).map(stop);
-  const allZero = containerStatuses.every((s: any) => s.state.terminated.exitCode === 0);
-  const conds: any[] = [];
-  const oldConds: any[] = old.conditions ?? [];
+  const allZero = containerStatuses.every((s) => s.state?.terminated?.exitCode === 0);
+  const conds: SimCondition[] = [];
+  const oldConds: SimCondition[] = old.conditions ?? [];
   setCondition(conds, oldConds, 'PodReadyToStartContainers', 'False', env.now);
   for (const c of oldConds)
     if (c.type !== 'PodReadyToStartContainers' && c.type !== 'Ready' && c.type !== 'ContainersReady') conds.push(c);
@@ -468,7 +490,7 @@ export function terminatedStatus(pod: any, env: PodEnv, exitCode: number, reason
     startTime: old.startTime ?? rfc3339(env.now),
     containerStatuses,
     ...(old.initContainerStatuses
-      ? { initContainerStatuses: old.initContainerStatuses.map((s: any) => (s.state?.terminated ? s : stop(s))) }
+      ? { initContainerStatuses: old.initContainerStatuses.map((s) => (s.state?.terminated ? s : stop(s))) }
       : {}),
   };
 }
@@ -476,9 +498,9 @@ export function terminatedStatus(pod: any, env: PodEnv, exitCode: number, reason
 const containerID_ = containerID;
 
 /** Synthetic usage of a pod's containers: cpu millicores and memory bytes each. */
-export function podUsage(pod: any): [string, number, number][] {
+export function podUsage(pod: Pod): [string, number, number][] {
   const ann = pod.metadata?.annotations ?? {};
-  const containers: any[] = pod.spec?.containers ?? [];
+  const containers: Container[] = pod.spec?.containers ?? [];
   if (!containers.length) return [];
   let cpuTotal: number | undefined;
   if (ann[ANN.cpuMillicores] !== undefined && Number.isFinite(Number(ann[ANN.cpuMillicores])))

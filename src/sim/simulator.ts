@@ -5,7 +5,8 @@
 // A node marked down (annotation sim.k8ts.io/down=true) or a stopped simulator stops renewing
 // leases and reporting, which the control plane sees as a failed node.
 import { createHash } from 'node:crypto';
-import type { Node } from 'kubernetes-types/core/v1.js';
+import type { Lease } from 'kubernetes-types/coordination/v1.js';
+import type { Node, NodeStatus, Pod } from 'kubernetes-types/core/v1.js';
 import type { Logger } from 'pino';
 import { R, type Client } from '../client/client.js';
 import { ControllerRunner } from '../client/controller.js';
@@ -16,7 +17,8 @@ import { USAGE_ANNOTATION, encodeUsage } from '../api/metrics/v1beta1/usage.js';
 import { renewNodeLease } from '../client/nodelease.js';
 import { nodeCondition } from '../client/nodecondition.js';
 import type { SimOptions } from './config.js';
-import { ANN, podUsage, simulatePod, terminatedStatus } from './pod.js';
+import type { Stored } from '../client/types.js';
+import { ANN, asPodStatus, podUsage, simulatePod, terminatedStatus } from './pod.js';
 import { rfc3339 } from '../machinery/time.js';
 
 export const KUBELET_VERSION = 'v1.30.0+k8ts';
@@ -39,7 +41,7 @@ interface SimNode {
   ip: string;
   zone: string;
   uid?: string;
-  lease?: any;
+  lease?: Lease;
   down: boolean;
   removed: boolean;
   podCIDR?: string;
@@ -58,8 +60,8 @@ const ZONES = 'abcdefghijklmnopqrstuvwxyz';
 export class NodeSimulator {
   private readonly log: Logger;
   private readonly nodes = new Map<string, SimNode>();
-  private readonly pods: SharedIndexInformer;
-  private readonly nodeInformer: SharedIndexInformer;
+  private readonly pods: SharedIndexInformer<Pod>;
+  private readonly nodeInformer: SharedIndexInformer<Node>;
   private readonly runner: ControllerRunner;
   private readonly deletingSince = new Map<string, number>();
   private stopped = false;
@@ -88,7 +90,7 @@ export class NodeSimulator {
       });
     }
     this.pods = new SharedIndexInformer(client, R.pods, {
-      indexers: { [NODE_INDEX]: (p: any) => (p.spec?.nodeName ? [p.spec.nodeName] : []) },
+      indexers: { [NODE_INDEX]: (p: Pod) => (p.spec?.nodeName ? [p.spec.nodeName] : []) },
       logger: this.log,
     });
     this.nodeInformer = new SharedIndexInformer(client, R.nodes, { logger: this.log });
@@ -99,7 +101,7 @@ export class NodeSimulator {
       rateLimiter: new ItemExponentialFailureRateLimiter<string>(5, 5_000),
       logger: this.log,
     });
-    const onPod = (p: any) => {
+    const onPod = (p: Pod) => {
       if (p?.spec?.nodeName && this.nodes.has(p.spec.nodeName)) this.runner.enqueue(keyOf(p));
     };
     this.pods.addEventHandler({
@@ -110,12 +112,12 @@ export class NodeSimulator {
           this.kickUsage(n.spec.nodeName);
       },
       delete: (p) => {
-        const node = this.nodes.get(p?.spec?.nodeName);
+        const node = this.nodes.get(p.spec?.nodeName ?? '');
         if (node) this.releaseIP(node, keyOf(p));
         this.deletingSince.delete(p?.metadata?.uid);
       },
     });
-    const onNode = (n: any) => {
+    const onNode = (n: Stored<Node>) => {
       const node = this.nodes.get(n?.metadata?.name);
       if (!node) return;
       node.uid = n.metadata.uid;
@@ -208,7 +210,7 @@ export class NodeSimulator {
     };
   }
 
-  private nodeStatus(node: SimNode, current: any, now: number): any {
+  private nodeStatus(node: SimNode, current: Node | undefined, now: number): NodeStatus {
     const capacity = {
       cpu: this.opts.cpu,
       'ephemeral-storage': this.opts.ephemeralStorage,
@@ -425,7 +427,7 @@ export class NodeSimulator {
   private async syncPod(key: string): Promise<{ requeueAfterMs?: number } | void> {
     const pod = this.pods.store.get(key);
     if (!pod) return;
-    const node = this.nodes.get(pod.spec?.nodeName);
+    const node = this.nodes.get(pod.spec?.nodeName ?? '');
     if (!node || node.down || node.removed || this.stopped) return;
     const podsClient = this.client.resource(R.pods).namespace(pod.metadata.namespace);
     const now = Date.now();
@@ -441,7 +443,7 @@ export class NodeSimulator {
         // The containers were stopped: report them terminated, then let the object go.
         const status = terminatedStatus(pod, env, 0, 'Completed');
         try {
-          await podsClient.updateStatus({ ...pod, status });
+          await podsClient.updateStatus({ ...pod, status: asPodStatus(status) });
         } catch (err) {
           if (isNotFound(err)) return;
           if (!isConflict(err)) throw err;
@@ -479,7 +481,7 @@ export class NodeSimulator {
     const { status, next } = simulatePod(pod, env);
     if (JSON.stringify(status) !== JSON.stringify(pod.status ?? {})) {
       try {
-        await podsClient.updateStatus({ ...pod, status });
+        await podsClient.updateStatus({ ...pod, status: asPodStatus(status) });
       } catch (err) {
         if (isNotFound(err)) return;
         throw err;
@@ -490,11 +492,11 @@ export class NodeSimulator {
   }
 }
 
-function readyStatus(n: any): string | undefined {
-  return (n?.status?.conditions ?? []).find((c: any) => c.type === 'Ready')?.status;
+function readyStatus(n: Node): string | undefined {
+  return (n.status?.conditions ?? []).find((c) => c.type === 'Ready')?.status;
 }
 
-function usageAnnotationsChanged(o: any, n: any): boolean {
+function usageAnnotationsChanged(o: Pod, n: Pod): boolean {
   const a = o?.metadata?.annotations ?? {};
   const b = n?.metadata?.annotations ?? {};
   return (

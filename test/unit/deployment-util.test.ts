@@ -11,7 +11,8 @@ import {
 } from '../../src/controllers/replicaset/podutil.js';
 import { calculateStatus } from '../../src/controllers/replicaset/controller.js';
 
-const dep = (replicas: number, surge: number | string, unavail: number | string, extra: any = {}) => ({
+// Fixtures are partial objects (no selector, no template): typed loosely on purpose.
+const dep = (replicas: number, surge: number | string, unavail: number | string, extra: any = {}): any => ({
   metadata: { name: 'web', generation: 1, ...(extra.metadata ?? {}) },
   spec: {
     replicas,
@@ -22,7 +23,7 @@ const dep = (replicas: number, surge: number | string, unavail: number | string,
   status: extra.status ?? {},
 });
 let n = 0;
-const rs = (name: string, replicas: number, extra: any = {}) => ({
+const rs = (name: string, replicas: number, extra: any = {}): any => ({
   metadata: {
     name,
     creationTimestamp: new Date(Date.UTC(2024, 0, 1, 0, 0, n++)).toISOString(),
@@ -41,7 +42,7 @@ test('fenceposts: surge rounds up, unavailable rounds down, both zero means one 
   assert.equal(u.maxUnavailable(dep(3, 0, '100%')), 3);
   assert.equal(u.maxUnavailable(dep(2, 0, 5)), 2); // capped at replicas
   assert.equal(u.maxUnavailable(dep(0, 1, 1)), 0);
-  assert.equal(u.maxSurge({ spec: { replicas: 3, strategy: { type: 'Recreate' } } }), 0);
+  assert.equal(u.maxSurge(dep(3, 0, 0, { spec: { strategy: { type: 'Recreate' } } })), 0);
   assert.throws(() => u.scaledValue('abc', 10, true));
 });
 
@@ -54,7 +55,7 @@ test('new ReplicaSet size in a rolling update respects maxSurge', () => {
   assert.equal(u.newRSNewReplicas(d, [rs('o', 10), nw2], nw2), 3); // already at 13
   const nw3 = rs('new3', 8);
   assert.equal(u.newRSNewReplicas(d, [rs('o', 2), nw3], nw3), 10);
-  assert.equal(u.newRSNewReplicas({ spec: { replicas: 4, strategy: { type: 'Recreate' } } }, [], nw), 4);
+  assert.equal(u.newRSNewReplicas(dep(4, 0, 0, { spec: { strategy: { type: 'Recreate' } } }), [], nw), 4);
   // Old sets may lose: total 13, min available 8, new unavailable 3 → 2
   assert.equal(u.maxScaledDown(d, [rs('o', 10), rs('n', 3, { available: 0 })], rs('n', 3, { available: 0 })), 2);
 });
@@ -122,7 +123,7 @@ test('conditions keep lastTransitionTime for the same status and ignore identica
 });
 
 test('revision annotations: bump, history on rollback, replicas annotations on create', () => {
-  const d = {
+  const d: any = {
     metadata: { annotations: { 'kubernetes.io/change-cause': 'v2', [u.REVISION_ANNOTATION]: '9' } },
     spec: { replicas: 4, strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } } },
   };
@@ -155,13 +156,16 @@ test('pod-template hash: stable, safe alphabet, changes with template and collis
   const labelled = structuredClone(t) as any;
   labelled.metadata.labels['pod-template-hash'] = h;
   assert.equal(u.equalIgnoreHash(labelled, t), true);
-  assert.equal(u.equalIgnoreHash({ metadata: { labels: {} }, spec: {} }, { spec: {} }), true);
+  assert.equal(
+    u.equalIgnoreHash({ metadata: { labels: {} }, spec: { containers: [] } }, { spec: { containers: [] } }),
+    true,
+  );
 });
 
 test('deletion ranking: unscheduled < pending < not ready < ready; newer first', () => {
   const now = Date.now();
   const at = (s: number) => new Date(now - s * 1000).toISOString();
-  const pod = (name: string, o: any) => ({
+  const pod = (name: string, o: any): any => ({
     metadata: { name, uid: name, creationTimestamp: at(o.age ?? 100) },
     spec: { nodeName: o.node },
     status: {
@@ -209,14 +213,14 @@ test('slow start batches double and stop at the first failure; expectations', as
 });
 
 test('ReplicaSet status counts fully labelled, ready and available pods; ReplicaFailure on errors', () => {
-  const set = {
+  const set: any = {
     metadata: { generation: 2 },
     spec: { replicas: 3, minReadySeconds: 10, template: { metadata: { labels: { app: 'x', tier: 'y' } } } },
     status: {},
   };
   const old = new Date(Date.now() - 60_000).toISOString();
   const fresh = new Date().toISOString();
-  const pods = [
+  const pods: any[] = [
     {
       metadata: { labels: { app: 'x', tier: 'y' } },
       status: { conditions: [{ type: 'Ready', status: 'True', lastTransitionTime: old }] },
@@ -227,14 +231,14 @@ test('ReplicaSet status counts fully labelled, ready and available pods; Replica
     },
     { metadata: { labels: { app: 'x' } }, status: {} },
   ];
-  const st = calculateStatus(set, pods, new Error('exceeded quota'));
+  const st: any = calculateStatus(set, pods, new Error('exceeded quota'));
   assert.equal(st.replicas, 3);
   assert.equal(st.fullyLabeledReplicas, 2);
   assert.equal(st.readyReplicas, 2);
   assert.equal(st.availableReplicas, 1);
   assert.equal(st.conditions[0].type, 'ReplicaFailure');
   assert.equal(st.conditions[0].reason, '');
-  const st2 = calculateStatus(set, pods.slice(0, 1), new Error('exceeded quota'));
+  const st2: any = calculateStatus(set, pods.slice(0, 1), new Error('exceeded quota'));
   assert.equal(st2.conditions[0].reason, 'FailedCreate');
   assert.equal(calculateStatus({ ...set, status: st2 }, pods, undefined).conditions, undefined);
 });

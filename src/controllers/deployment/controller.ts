@@ -3,10 +3,15 @@
 // scaled proportionally while a rollout is in flight, paused and resumed, with revisions,
 // history cleanup, the Progressing/Available/ReplicaFailure conditions and ScalingReplicaSet
 // events. `kubectl rollout undo` works by itself (it copies a ReplicaSet's template back).
+import type { Deployment, DeploymentStatus, ReplicaSet, ReplicaSetSpec } from 'kubernetes-types/apps/v1.js';
+import type { OwnerReference } from 'kubernetes-types/meta/v1.js';
+import { namespaceOf } from '../../machinery/meta.js';
+import type { Pod } from 'kubernetes-types/core/v1.js';
 import type { Logger } from 'pino';
+import type { Stored } from '../../client/types.js';
 import { R, type ResourceClient } from '../../client/client.js';
 import { ControllerRunner, type ReconcileResult } from '../../client/controller.js';
-import { isAlreadyExists, isNotFound } from '../../client/errors.js';
+import { ApiError, isAlreadyExists, isNotFound } from '../../client/errors.js';
 import { EventRecorder } from '../../client/events.js';
 import { keyOf, type SharedIndexInformer } from '../../client/informer.js';
 import { selectorFromLabelSelectorRaw, type Selector } from '../../machinery/labels.js';
@@ -17,16 +22,19 @@ import * as u from './util.js';
 const KIND = 'Deployment';
 const API_VERSION = 'apps/v1';
 
+type Dep = Stored<Deployment>;
+type RS = Stored<ReplicaSet>;
+
 export class DeploymentController implements Controller {
   readonly name = 'deployment';
   private readonly log: Logger;
-  private readonly dInformer: SharedIndexInformer;
-  private readonly rsInformer: SharedIndexInformer;
-  private readonly podInformer: SharedIndexInformer;
+  private readonly dInformer: SharedIndexInformer<Deployment>;
+  private readonly rsInformer: SharedIndexInformer<ReplicaSet>;
+  private readonly podInformer: SharedIndexInformer<Pod>;
   private readonly runner: ControllerRunner;
   private readonly recorder: EventRecorder;
-  private readonly deployments: ResourceClient;
-  private readonly replicasets: ResourceClient;
+  private readonly deployments: ResourceClient<Deployment>;
+  private readonly replicasets: ResourceClient<ReplicaSet>;
 
   constructor(ctx: ControllerContext, opts: { workers?: number } = {}) {
     this.log = ctx.logger.child({ controller: 'deployment' });
@@ -67,45 +75,45 @@ export class DeploymentController implements Controller {
     return this.runner.stop();
   }
 
-  private enqueue(d: any): void {
+  private enqueue(d: Dep): void {
     this.runner.enqueue(keyOf(d));
   }
 
-  private resolveControllerRef(namespace: string, ref: any): any {
+  private resolveControllerRef(namespace: string, ref: OwnerReference | undefined): Dep | undefined {
     if (!ref || ref.kind !== KIND || !(ref.apiVersion ?? '').startsWith('apps/')) return undefined;
     const d = this.dInformer.store.getByName(namespace, ref.name);
     return d && d.metadata.uid === ref.uid ? d : undefined;
   }
 
-  private deploymentsSelecting(rs: any): any[] {
-    const out: any[] = [];
-    for (const d of this.dInformer.store.listByNamespace(rs.metadata.namespace)) {
+  private deploymentsSelecting(rs: RS): Dep[] {
+    const out: Dep[] = [];
+    for (const d of this.dInformer.store.listByNamespace(namespaceOf(rs))) {
       const sel = selectorOf(d);
       if (sel && !sel.isEmpty() && sel.matches(rs.metadata.labels)) out.push(d);
     }
     return out;
   }
 
-  private addRS(rs: any): void {
+  private addRS(rs: RS): void {
     const ref = controllerRefOf(rs);
     if (ref) {
-      const d = this.resolveControllerRef(rs.metadata.namespace, ref);
+      const d = this.resolveControllerRef(namespaceOf(rs), ref);
       if (d) this.enqueue(d);
       return;
     }
     for (const d of this.deploymentsSelecting(rs)) this.enqueue(d);
   }
 
-  private updateRS(old: any, rs: any): void {
+  private updateRS(old: RS, rs: RS): void {
     if (old.metadata.resourceVersion === rs.metadata.resourceVersion) return;
     const oldRef = controllerRefOf(old);
     const ref = controllerRefOf(rs);
     if (oldRef && (!ref || oldRef.uid !== ref.uid)) {
-      const d = this.resolveControllerRef(old.metadata.namespace, oldRef);
+      const d = this.resolveControllerRef(namespaceOf(old), oldRef);
       if (d) this.enqueue(d);
     }
     if (ref) {
-      const d = this.resolveControllerRef(rs.metadata.namespace, ref);
+      const d = this.resolveControllerRef(namespaceOf(rs), ref);
       if (d) this.enqueue(d);
       return;
     }
@@ -113,17 +121,17 @@ export class DeploymentController implements Controller {
     if (labelsChanged || oldRef) for (const d of this.deploymentsSelecting(rs)) this.enqueue(d);
   }
 
-  private deleteRS(rs: any): void {
-    const d = this.resolveControllerRef(rs.metadata.namespace, controllerRefOf(rs));
+  private deleteRS(rs: RS): void {
+    const d = this.resolveControllerRef(namespaceOf(rs), controllerRefOf(rs));
     if (d) this.enqueue(d);
   }
 
-  private deletePod(pod: any): void {
+  private deletePod(pod: Pod): void {
     const rsRef = controllerRefOf(pod);
     if (!rsRef || rsRef.kind !== 'ReplicaSet') return;
-    const rs = this.rsInformer.store.getByName(pod.metadata.namespace, rsRef.name);
+    const rs = this.rsInformer.store.getByName(namespaceOf(pod), rsRef.name);
     if (!rs || rs.metadata.uid !== rsRef.uid) return;
-    const d = this.resolveControllerRef(rs.metadata.namespace, controllerRefOf(rs));
+    const d = this.resolveControllerRef(namespaceOf(rs), controllerRefOf(rs));
     if (d && d.spec?.strategy?.type === 'Recreate') this.enqueue(d);
   }
 
@@ -159,7 +167,7 @@ export class DeploymentController implements Controller {
     }
   }
 
-  private async syncClaimed(d: any, rsList: any[]): Promise<ReconcileResult | void> {
+  private async syncClaimed(d: Dep, rsList: RS[]): Promise<ReconcileResult | void> {
     if (d.metadata.deletionTimestamp) return this.syncStatusOnly(d, rsList);
 
     await this.checkPausedConditions(d);
@@ -170,13 +178,13 @@ export class DeploymentController implements Controller {
   }
 
   /** ReplicaSets this Deployment controls, adopting orphans that match and releasing strays. */
-  private async claimReplicaSets(d: any, sel: Selector): Promise<any[]> {
+  private async claimReplicaSets(d: Dep, sel: Selector): Promise<RS[]> {
     const store = this.rsInformer.store;
     const candidates = [
       ...store.byIndex(CONTROLLER_INDEX, `uid:${d.metadata.uid}`),
       ...store.byIndex(CONTROLLER_INDEX, `orphan:${d.metadata.namespace}`),
     ];
-    const claimed: any[] = [];
+    const claimed: RS[] = [];
     let adoptable: boolean | undefined;
     const rsc = this.replicasets.namespace(d.metadata.namespace);
     for (const rs of candidates) {
@@ -223,13 +231,13 @@ export class DeploymentController implements Controller {
   }
 
   /** Write the Deployment's status, carrying the new resourceVersion forward. */
-  private async writeStatus(d: any): Promise<void> {
+  private async writeStatus(d: Dep): Promise<void> {
     const updated = await this.deployments.namespace(d.metadata.namespace).updateStatus(d);
     d.metadata.resourceVersion = updated.metadata.resourceVersion;
   }
 
   /** Set the revision annotation on the Deployment itself (a metadata write, not a status one). */
-  private async setDeploymentRevision(d: any, revision: string): Promise<void> {
+  private async setDeploymentRevision(d: Dep, revision: string): Promise<void> {
     if (d.metadata.annotations?.[u.REVISION_ANNOTATION] === revision) return;
     const updated = await this.deployments.namespace(d.metadata.namespace).patch(d.metadata.name, 'merge', {
       metadata: { resourceVersion: d.metadata.resourceVersion, annotations: { [u.REVISION_ANNOTATION]: revision } },
@@ -238,7 +246,7 @@ export class DeploymentController implements Controller {
     d.metadata.resourceVersion = updated.metadata.resourceVersion;
   }
 
-  private async checkPausedConditions(d: any): Promise<void> {
+  private async checkPausedConditions(d: Dep): Promise<void> {
     if (!u.hasProgressDeadline(d)) return;
     const cond = u.getCondition(d.status, 'Progressing');
     if (cond?.reason === u.TIMED_OUT_REASON) return;
@@ -260,17 +268,22 @@ export class DeploymentController implements Controller {
 
   /** Split the list into the new ReplicaSet (created when asked) and the old ones; sync revisions. */
   private async getAllReplicaSetsAndSyncRevision(
-    d: any,
-    rsList: any[],
+    d: Dep,
+    rsList: RS[],
     create: boolean,
-  ): Promise<{ newRS: any; oldRSs: any[] }> {
+  ): Promise<{ newRS: RS | undefined; oldRSs: RS[] }> {
     const existing = u.findNewReplicaSet(d, rsList);
     const oldRSs = rsList.filter((rs) => rs !== existing);
     const newRS = await this.getNewReplicaSet(d, existing, oldRSs, create);
     return { newRS, oldRSs };
   }
 
-  private async getNewReplicaSet(d: any, existing: any, oldRSs: any[], create: boolean): Promise<any> {
+  private async getNewReplicaSet(
+    d: Dep,
+    existing: RS | undefined,
+    oldRSs: RS[],
+    create: boolean,
+  ): Promise<RS | undefined> {
     const newRevision = String(u.maxRevision(oldRSs) + 1);
     const rsc = this.replicasets.namespace(d.metadata.namespace);
     if (existing) {
@@ -278,9 +291,9 @@ export class DeploymentController implements Controller {
       copy.apiVersion ??= API_VERSION;
       copy.kind ??= 'ReplicaSet';
       const annotationsUpdated = u.setNewReplicaSetAnnotations(d, copy, newRevision, true);
-      const mrsNeedsUpdate = (copy.spec.minReadySeconds ?? 0) !== (d.spec.minReadySeconds ?? 0);
+      const mrsNeedsUpdate = (copy.spec?.minReadySeconds ?? 0) !== (d.spec?.minReadySeconds ?? 0);
       if (annotationsUpdated || mrsNeedsUpdate) {
-        copy.spec.minReadySeconds = d.spec.minReadySeconds ?? 0;
+        copy.spec = { ...copy.spec!, minReadySeconds: d.spec?.minReadySeconds ?? 0 };
         return rsc.update(copy);
       }
       await this.setDeploymentRevision(d, copy.metadata.annotations?.[u.REVISION_ANNOTATION] ?? '');
@@ -296,13 +309,13 @@ export class DeploymentController implements Controller {
     }
     if (!create) return undefined;
 
-    const template = structuredClone(d.spec.template);
+    const template = structuredClone(d.spec?.template ?? {});
     const hash = u.computeHash(template, d.status?.collisionCount);
     template.metadata ??= {};
     template.metadata.labels = { ...(template.metadata.labels ?? {}), [u.POD_TEMPLATE_HASH_LABEL]: hash };
-    const selector = structuredClone(d.spec.selector ?? {});
+    const selector = structuredClone(d.spec?.selector ?? {});
     selector.matchLabels = { ...(selector.matchLabels ?? {}), [u.POD_TEMPLATE_HASH_LABEL]: hash };
-    const rs: any = {
+    const rs: ReplicaSet & { metadata: { name: string }; spec: ReplicaSetSpec } = {
       apiVersion: API_VERSION,
       kind: 'ReplicaSet',
       metadata: {
@@ -311,23 +324,23 @@ export class DeploymentController implements Controller {
         ownerReferences: [newControllerRef(d, API_VERSION, KIND)],
         labels: template.metadata.labels,
       },
-      spec: { replicas: 0, minReadySeconds: d.spec.minReadySeconds ?? 0, selector, template },
+      spec: { replicas: 0, minReadySeconds: d.spec?.minReadySeconds ?? 0, selector, template },
     };
     const newReplicas = u.newRSNewReplicas(d, [...oldRSs, rs], rs);
     rs.spec.replicas = newReplicas;
     u.setNewReplicaSetAnnotations(d, rs, newRevision, false);
 
-    let createdRS: any;
+    let createdRS: RS;
     let alreadyExists = false;
     try {
       createdRS = await rsc.create(rs);
     } catch (err) {
       if (isAlreadyExists(err)) {
         alreadyExists = true;
-        let other = this.rsInformer.store.getByName(d.metadata.namespace, rs.metadata.name);
-        if (!other) other = await rsc.get(rs.metadata.name);
+        const other =
+          this.rsInformer.store.getByName(d.metadata.namespace, rs.metadata.name) ?? (await rsc.get(rs.metadata.name));
         const ref = controllerRefOf(other);
-        if (ref && ref.uid === d.metadata.uid && u.equalIgnoreHash(d.spec.template, other.spec?.template)) {
+        if (ref && ref.uid === d.metadata.uid && u.equalIgnoreHash(d.spec?.template, other.spec?.template)) {
           createdRS = other;
         } else {
           // A hash collision: bump collisionCount and try again with the next hash.
@@ -340,7 +353,7 @@ export class DeploymentController implements Controller {
           );
           throw err;
         }
-      } else if ((err as any)?.details?.causes?.some?.((c: any) => c.reason === 'NamespaceTerminating')) {
+      } else if (ApiError.from(err).details?.causes?.some((c) => c.reason === 'NamespaceTerminating')) {
         throw err;
       } else {
         const msg = `Failed to create new replica set "${rs.metadata.name}": ${(err as Error).message}`;
@@ -380,13 +393,13 @@ export class DeploymentController implements Controller {
 
   // ---- scaling ----
 
-  private async scaleAndRecord(d: any, rs: any, newScale: number): Promise<{ scaled: boolean; rs: any }> {
+  private async scaleAndRecord(d: Dep, rs: RS, newScale: number): Promise<{ scaled: boolean; rs: RS }> {
     const cur = rs.spec?.replicas ?? 1;
     if (cur === newScale) return { scaled: false, rs };
     return this.scaleReplicaSet(d, rs, newScale, cur < newScale ? 'up' : 'down');
   }
 
-  private async scaleReplicaSet(d: any, rs: any, newScale: number, op: string): Promise<{ scaled: boolean; rs: any }> {
+  private async scaleReplicaSet(d: Dep, rs: RS, newScale: number, op: string): Promise<{ scaled: boolean; rs: RS }> {
     const cur = rs.spec?.replicas ?? 1;
     const sizeNeedsUpdate = cur !== newScale;
     const max = u.specReplicas(d) + u.maxSurge(d);
@@ -395,7 +408,7 @@ export class DeploymentController implements Controller {
     const copy = structuredClone(rs);
     copy.apiVersion ??= API_VERSION;
     copy.kind ??= 'ReplicaSet';
-    copy.spec.replicas = newScale;
+    copy.spec = { ...copy.spec!, replicas: newScale };
     u.setReplicasAnnotations(copy, u.specReplicas(d), max);
     const updated = await this.replicasets.namespace(rs.metadata.namespace).update(copy);
     if (sizeNeedsUpdate) {
@@ -409,7 +422,7 @@ export class DeploymentController implements Controller {
     return { scaled: sizeNeedsUpdate, rs: updated };
   }
 
-  private async isScalingEvent(d: any, rsList: any[]): Promise<boolean> {
+  private async isScalingEvent(d: Dep, rsList: RS[]): Promise<boolean> {
     const { newRS, oldRSs } = await this.getAllReplicaSetsAndSyncRevision(d, rsList, false);
     for (const rs of u.filterActive([...oldRSs, newRS])) {
       const desired = u.desiredReplicasAnnotation(rs);
@@ -420,14 +433,14 @@ export class DeploymentController implements Controller {
   }
 
   /** Upstream sync(): scaling (and cleanup when paused), then status. */
-  private async syncScale(d: any, rsList: any[]): Promise<ReconcileResult | void> {
+  private async syncScale(d: Dep, rsList: RS[]): Promise<ReconcileResult | void> {
     const { newRS, oldRSs } = await this.getAllReplicaSetsAndSyncRevision(d, rsList, false);
     await this.scale(d, newRS, oldRSs);
     if (d.spec?.paused) await this.cleanupDeployment(oldRSs, d);
     await this.syncDeploymentStatus([...oldRSs, newRS].filter(Boolean), newRS, d);
   }
 
-  private async scale(d: any, newRS: any, oldRSs: any[]): Promise<void> {
+  private async scale(d: Dep, newRS: RS | undefined, oldRSs: RS[]): Promise<void> {
     const one = u.findActiveOrLatest(newRS, oldRSs);
     if (one) {
       if ((one.spec?.replicas ?? 1) === u.specReplicas(d)) return;
@@ -447,8 +460,10 @@ export class DeploymentController implements Controller {
 
   // ---- strategies ----
 
-  private async rolloutRolling(d: any, rsList: any[]): Promise<ReconcileResult | void> {
-    const { newRS, oldRSs } = await this.getAllReplicaSetsAndSyncRevision(d, rsList, true);
+  private async rolloutRolling(d: Dep, rsList: RS[]): Promise<ReconcileResult | void> {
+    const got = await this.getAllReplicaSetsAndSyncRevision(d, rsList, true);
+    const oldRSs = got.oldRSs;
+    const newRS = got.newRS!; // asked to create it: there is one, or the call threw
     const allRSs = [...oldRSs, newRS];
     if (await this.reconcileNewReplicaSet(allRSs, newRS, d)) {
       return this.syncRolloutStatus(this.freshRSs(allRSs), newRS && this.fresh(newRS), d);
@@ -461,17 +476,17 @@ export class DeploymentController implements Controller {
   }
 
   /** Keep the latest version of each set we wrote in this sync (by name). */
-  private written = new Map<string, any>();
-  private fresh(rs: any): any {
+  private written = new Map<string, RS>();
+  private fresh(rs: RS): RS {
     return this.written.get(`${rs.metadata.namespace}/${rs.metadata.name}`) ?? rs;
   }
-  private freshRSs(rss: any[]): any[] {
+  private freshRSs(rss: RS[]): RS[] {
     const out = rss.map((rs) => this.fresh(rs));
     for (const rs of rss) this.written.delete(`${rs.metadata.namespace}/${rs.metadata.name}`);
     return out;
   }
 
-  private async reconcileNewReplicaSet(allRSs: any[], newRS: any, d: any): Promise<boolean> {
+  private async reconcileNewReplicaSet(allRSs: RS[], newRS: RS, d: Dep): Promise<boolean> {
     const want = u.specReplicas(d);
     const cur = newRS.spec?.replicas ?? 1;
     if (cur === want) return false;
@@ -481,11 +496,16 @@ export class DeploymentController implements Controller {
     return r.scaled;
   }
 
-  private remember(rs: any): void {
+  private remember(rs: RS): void {
     if (rs) this.written.set(`${rs.metadata.namespace}/${rs.metadata.name}`, rs);
   }
 
-  private async reconcileOldReplicaSets(allRSs: any[], oldRSs: any[], newRS: any, d: any): Promise<boolean> {
+  private async reconcileOldReplicaSets(
+    allRSs: (RS | undefined)[],
+    oldRSs: RS[],
+    newRS: RS | undefined,
+    d: Dep,
+  ): Promise<boolean> {
     if (u.sumSpec(oldRSs) === 0) return false;
     const maxDown = u.maxScaledDown(d, allRSs, newRS);
     if (maxDown <= 0) return false;
@@ -495,10 +515,10 @@ export class DeploymentController implements Controller {
   }
 
   private async cleanupUnhealthyReplicas(
-    oldRSs: any[],
-    d: any,
+    oldRSs: RS[],
+    d: Dep,
     maxCleanup: number,
-  ): Promise<{ oldRSs: any[]; count: number }> {
+  ): Promise<{ oldRSs: RS[]; count: number }> {
     const sorted = [...oldRSs].sort(u.byCreation);
     let total = 0;
     for (let i = 0; i < sorted.length; i++) {
@@ -516,7 +536,11 @@ export class DeploymentController implements Controller {
     return { oldRSs: sorted, count: total };
   }
 
-  private async scaleDownOldReplicaSetsForRollingUpdate(allRSs: any[], oldRSs: any[], d: any): Promise<number> {
+  private async scaleDownOldReplicaSetsForRollingUpdate(
+    allRSs: (RS | undefined)[],
+    oldRSs: RS[],
+    d: Dep,
+  ): Promise<number> {
     const minAvailable = u.specReplicas(d) - u.maxUnavailable(d);
     const available = u.sumAvailable(allRSs);
     if (available <= minAvailable) return 0;
@@ -535,9 +559,9 @@ export class DeploymentController implements Controller {
     return total;
   }
 
-  private async rolloutRecreate(d: any, rsList: any[]): Promise<ReconcileResult | void> {
+  private async rolloutRecreate(d: Dep, rsList: RS[]): Promise<ReconcileResult | void> {
     let { newRS, oldRSs } = await this.getAllReplicaSetsAndSyncRevision(d, rsList, false);
-    let allRSs = [...oldRSs, newRS].filter(Boolean);
+    let allRSs = [...oldRSs, newRS].filter((rs): rs is RS => !!rs);
     let scaledDown = false;
     for (const rs of u.filterActive(oldRSs)) {
       const r = await this.scaleAndRecord(d, rs, 0);
@@ -548,6 +572,7 @@ export class DeploymentController implements Controller {
     if (this.oldPodsRunning(newRS, oldRSs)) return this.syncRolloutStatus(allRSs, newRS, d);
     if (!newRS) {
       ({ newRS, oldRSs } = await this.getAllReplicaSetsAndSyncRevision(d, rsList, true));
+      newRS = newRS!; // asked to create it: there is one, or the call threw
       allRSs = [...oldRSs, newRS];
     }
     const r = await this.scaleAndRecord(d, newRS, u.specReplicas(d));
@@ -556,7 +581,7 @@ export class DeploymentController implements Controller {
     return this.syncRolloutStatus(this.freshRSs(allRSs), this.fresh(newRS), d);
   }
 
-  private oldPodsRunning(newRS: any, oldRSs: any[]): boolean {
+  private oldPodsRunning(newRS: RS | undefined, oldRSs: RS[]): boolean {
     if (u.sumActual(oldRSs) > 0) return true;
     for (const rs of oldRSs) {
       for (const pod of this.podInformer.store.byIndex(CONTROLLER_INDEX, `uid:${rs.metadata.uid}`)) {
@@ -570,10 +595,10 @@ export class DeploymentController implements Controller {
   }
 
   /** Delete old, empty ReplicaSets beyond revisionHistoryLimit, oldest revisions first. */
-  private async cleanupDeployment(oldRSs: any[], d: any): Promise<void> {
+  private async cleanupDeployment(oldRSs: RS[], d: Dep): Promise<void> {
     if (!u.hasRevisionHistoryLimit(d)) return;
     const cleanable = oldRSs.filter((rs) => rs && !rs.metadata.deletionTimestamp);
-    const diff = cleanable.length - d.spec.revisionHistoryLimit;
+    const diff = cleanable.length - (d.spec?.revisionHistoryLimit ?? 0);
     if (diff <= 0) return;
     cleanable.sort(u.byRevision);
     for (let i = 0; i < diff; i++) {
@@ -594,20 +619,24 @@ export class DeploymentController implements Controller {
 
   // ---- status ----
 
-  private async syncStatusOnly(d: any, rsList: any[]): Promise<void> {
+  private async syncStatusOnly(d: Dep, rsList: RS[]): Promise<void> {
     const { newRS, oldRSs } = await this.getAllReplicaSetsAndSyncRevision(d, rsList, false);
     await this.syncDeploymentStatus([...oldRSs, newRS].filter(Boolean), newRS, d);
   }
 
-  private async syncDeploymentStatus(allRSs: any[], newRS: any, d: any): Promise<void> {
+  private async syncDeploymentStatus(allRSs: (RS | undefined)[], newRS: RS | undefined, d: Dep): Promise<void> {
     const st = u.calculateStatus(allRSs, newRS, d);
     if (u.statusEqual(d.status, st)) return;
     d.status = st;
     await this.writeStatus(d);
   }
 
-  private async syncRolloutStatus(allRSs: any[], newRS: any, d: any): Promise<ReconcileResult | void> {
-    allRSs = allRSs.filter(Boolean);
+  private async syncRolloutStatus(
+    maybeRSs: (RS | undefined)[],
+    newRS: RS | undefined,
+    d: Dep,
+  ): Promise<ReconcileResult | void> {
+    const allRSs = maybeRSs.filter((rs): rs is RS => !!rs);
     const st = u.calculateStatus(allRSs, newRS, d);
     if (!u.hasProgressDeadline(d)) u.removeCondition(st, 'Progressing');
     const currentCond = u.getCondition(d.status, 'Progressing');
@@ -645,17 +674,17 @@ export class DeploymentController implements Controller {
   }
 
   /** Look again when the progress deadline would pass (upstream requeueStuckDeployment). */
-  private requeueStuck(d: any, st: any): ReconcileResult | void {
+  private requeueStuck(d: Dep, st: DeploymentStatus): ReconcileResult | void {
     const cond = u.getCondition(d.status, 'Progressing');
     if (!u.hasProgressDeadline(d) || !cond) return;
     if (u.deploymentComplete(d, st) || cond.reason === u.TIMED_OUT_REASON) return;
-    const after = Date.parse(cond.lastUpdateTime ?? '') + d.spec.progressDeadlineSeconds * 1000 - Date.now();
+    const after = Date.parse(cond.lastUpdateTime ?? '') + (d.spec?.progressDeadlineSeconds ?? 0) * 1000 - Date.now();
     if (after < 1000) return { requeueAfterMs: 1000 };
     return { requeueAfterMs: after + 1000 };
   }
 }
 
-function selectorOf(d: any): Selector | null {
+function selectorOf(d: Dep): Selector | null {
   try {
     return selectorFromLabelSelectorRaw(d.spec?.selector);
   } catch {
@@ -664,9 +693,9 @@ function selectorOf(d: any): Selector | null {
 }
 
 /** The ReplicaFailure condition of the new set (else of any old one), as a Deployment condition. */
-function replicaFailure(allRSs: any[], newRS: any): u.DeploymentCondition | undefined {
-  const conv = (rs: any) => {
-    const c = (rs?.status?.conditions ?? []).find((x: any) => x.type === 'ReplicaFailure');
+function replicaFailure(allRSs: RS[], newRS: RS | undefined): u.DeploymentCondition | undefined {
+  const conv = (rs: RS): u.DeploymentCondition | undefined => {
+    const c = (rs.status?.conditions ?? []).find((x) => x.type === 'ReplicaFailure');
     if (!c) return undefined;
     return {
       type: 'ReplicaFailure',

@@ -1,7 +1,17 @@
 // Deployment arithmetic and bookkeeping as upstream's pkg/controller/deployment/util: fenceposts
 // of maxSurge/maxUnavailable, the size of the new ReplicaSet in a rolling update, proportional
 // scaling, revisions and the annotations on ReplicaSets, conditions, the pod-template hash.
+import type {
+  Deployment,
+  DeploymentCondition as ApiDeploymentCondition,
+  DeploymentStatus,
+  ReplicaSet,
+} from 'kubernetes-types/apps/v1.js';
+import type { PodTemplateSpec } from 'kubernetes-types/core/v1.js';
 import { rfc3339 } from '../../machinery/time.js';
+
+/** A list of ReplicaSets where the new one may be missing (upstream passes nil pointers). */
+type MaybeRSs = readonly (ReplicaSet | undefined)[];
 
 export const REVISION_ANNOTATION = 'deployment.kubernetes.io/revision';
 export const REVISION_HISTORY_ANNOTATION = 'deployment.kubernetes.io/revision-history';
@@ -64,10 +74,10 @@ export function resolveFenceposts(
   return { surge, unavailable };
 }
 
-export const isRollingUpdate = (d: any) => (d.spec?.strategy?.type ?? 'RollingUpdate') === 'RollingUpdate';
-export const specReplicas = (o: any): number => o?.spec?.replicas ?? 1;
+export const isRollingUpdate = (d: Deployment) => (d.spec?.strategy?.type ?? 'RollingUpdate') === 'RollingUpdate';
+export const specReplicas = (o: { spec?: { replicas?: number } } | undefined): number => o?.spec?.replicas ?? 1;
 
-export function maxUnavailable(d: any): number {
+export function maxUnavailable(d: Deployment): number {
   const replicas = specReplicas(d);
   if (!isRollingUpdate(d) || replicas === 0) return 0;
   const ru = d.spec?.strategy?.rollingUpdate ?? {};
@@ -75,7 +85,7 @@ export function maxUnavailable(d: any): number {
   return Math.min(unavailable, replicas);
 }
 
-export function maxSurge(d: any): number {
+export function maxSurge(d: Deployment): number {
   if (!isRollingUpdate(d)) return 0;
   const ru = d.spec?.strategy?.rollingUpdate ?? {};
   return resolveFenceposts(ru.maxSurge, ru.maxUnavailable, specReplicas(d)).surge;
@@ -83,15 +93,16 @@ export function maxSurge(d: any): number {
 
 // ---- counts over ReplicaSets ----
 
-const rsSpecReplicas = (rs: any): number => rs?.spec?.replicas ?? 1;
-export const sumSpec = (rss: any[]) => rss.reduce((n, rs) => n + (rs ? rsSpecReplicas(rs) : 0), 0);
-export const sumActual = (rss: any[]) => rss.reduce((n, rs) => n + (rs?.status?.replicas ?? 0), 0);
-export const sumReady = (rss: any[]) => rss.reduce((n, rs) => n + (rs?.status?.readyReplicas ?? 0), 0);
-export const sumAvailable = (rss: any[]) => rss.reduce((n, rs) => n + (rs?.status?.availableReplicas ?? 0), 0);
-export const filterActive = (rss: any[]) => rss.filter((rs) => rs && rsSpecReplicas(rs) > 0);
+const rsSpecReplicas = (rs: ReplicaSet | undefined): number => rs?.spec?.replicas ?? 1;
+export const sumSpec = (rss: MaybeRSs) => rss.reduce((n, rs) => n + (rs ? rsSpecReplicas(rs) : 0), 0);
+export const sumActual = (rss: MaybeRSs) => rss.reduce((n, rs) => n + (rs?.status?.replicas ?? 0), 0);
+export const sumReady = (rss: MaybeRSs) => rss.reduce((n, rs) => n + (rs?.status?.readyReplicas ?? 0), 0);
+export const sumAvailable = (rss: MaybeRSs) => rss.reduce((n, rs) => n + (rs?.status?.availableReplicas ?? 0), 0);
+export const filterActive = <RS extends ReplicaSet>(rss: readonly (RS | undefined)[]): RS[] =>
+  rss.filter((rs): rs is RS => !!rs && rsSpecReplicas(rs) > 0);
 
 /** Upstream NewRSNewReplicas: how big the new ReplicaSet may be now. */
-export function newRSNewReplicas(d: any, allRSs: any[], newRS: any): number {
+export function newRSNewReplicas(d: Deployment, allRSs: MaybeRSs, newRS: ReplicaSet | undefined): number {
   if (!isRollingUpdate(d)) return specReplicas(d);
   const current = sumSpec(allRSs);
   const maxTotal = specReplicas(d) + maxSurge(d);
@@ -101,7 +112,7 @@ export function newRSNewReplicas(d: any, allRSs: any[], newRS: any): number {
 }
 
 /** How many old replicas may go now (upstream reconcileOldReplicaSets' maxScaledDown). */
-export function maxScaledDown(d: any, allRSs: any[], newRS: any): number {
+export function maxScaledDown(d: Deployment, allRSs: MaybeRSs, newRS: ReplicaSet | undefined): number {
   const minAvailable = specReplicas(d) - maxUnavailable(d);
   const newUnavailable = rsSpecReplicas(newRS) - (newRS?.status?.availableReplicas ?? 0);
   return sumSpec(allRSs) - minAvailable - newUnavailable;
@@ -109,42 +120,44 @@ export function maxScaledDown(d: any, allRSs: any[], newRS: any): number {
 
 // ---- ordering ----
 
-const created = (rs: any) => Date.parse(rs.metadata?.creationTimestamp ?? '') || 0;
+const created = (rs: ReplicaSet) => Date.parse(rs.metadata?.creationTimestamp ?? '') || 0;
 
 /** Older first; ties by name (upstream ReplicaSetsByCreationTimestamp). */
-export function byCreation(a: any, b: any): number {
+export function byCreation(a: ReplicaSet, b: ReplicaSet): number {
   const d = created(a) - created(b);
   if (d !== 0) return d;
-  return a.metadata.name < b.metadata.name ? -1 : a.metadata.name > b.metadata.name ? 1 : 0;
+  const an = a.metadata?.name ?? '';
+  const bn = b.metadata?.name ?? '';
+  return an < bn ? -1 : an > bn ? 1 : 0;
 }
 
 /** Larger first; ties: newer first (upstream ReplicaSetsBySizeNewer). */
-export function bySizeNewer(a: any, b: any): number {
+export function bySizeNewer(a: ReplicaSet, b: ReplicaSet): number {
   const d = rsSpecReplicas(b) - rsSpecReplicas(a);
   if (d !== 0) return d;
   return created(b) - created(a);
 }
 
 /** Larger first; ties: older first (upstream ReplicaSetsBySizeOlder). */
-export function bySizeOlder(a: any, b: any): number {
+export function bySizeOlder(a: ReplicaSet, b: ReplicaSet): number {
   const d = rsSpecReplicas(b) - rsSpecReplicas(a);
   if (d !== 0) return d;
   return byCreation(a, b);
 }
 
-export function revisionOf(obj: any): number {
+export function revisionOf(obj: { metadata?: { annotations?: Record<string, string> } } | undefined): number {
   const v = obj?.metadata?.annotations?.[REVISION_ANNOTATION];
   if (v === undefined) return 0;
   const n = Number.parseInt(v, 10);
   return Number.isFinite(n) ? n : 0;
 }
 
-export function byRevision(a: any, b: any): number {
+export function byRevision(a: ReplicaSet, b: ReplicaSet): number {
   const d = revisionOf(a) - revisionOf(b);
   return d !== 0 ? d : byCreation(a, b);
 }
 
-export function maxRevision(rss: any[]): number {
+export function maxRevision(rss: MaybeRSs): number {
   let m = 0;
   for (const rs of rss) m = Math.max(m, revisionOf(rs));
   return m;
@@ -187,7 +200,7 @@ export function safeEncodeString(s: string): string {
  * 8 little-endian bytes) when set; the decimal sum safe-encoded. (Upstream feeds the hasher Go's
  * spew dump of the struct; k8ts feeds canonical JSON, so the hashes differ in value, not in form.)
  */
-export function computeHash(template: any, collisionCount?: number | null): string {
+export function computeHash(template: PodTemplateSpec | undefined, collisionCount?: number | null): string {
   let h = fnv32a(new TextEncoder().encode(canonicalJson(template ?? {})));
   if (collisionCount !== undefined && collisionCount !== null) {
     const b = new Uint8Array(8);
@@ -222,9 +235,9 @@ export function semanticEqual(a: unknown, b: unknown): boolean {
 }
 
 /** Templates equal apart from the pod-template-hash label (upstream EqualIgnoreHash). */
-export function equalIgnoreHash(t1: any, t2: any): boolean {
-  const strip = (t: any) => {
-    const c = structuredClone(t ?? {});
+export function equalIgnoreHash(t1: PodTemplateSpec | undefined, t2: PodTemplateSpec | undefined): boolean {
+  const strip = (t: PodTemplateSpec | undefined) => {
+    const c: PodTemplateSpec = structuredClone(t ?? {});
     if (c.metadata?.labels) delete c.metadata.labels[POD_TEMPLATE_HASH_LABEL];
     return c;
   };
@@ -232,15 +245,15 @@ export function equalIgnoreHash(t1: any, t2: any): boolean {
 }
 
 /** The newest-created-first match of the Deployment's template (upstream FindNewReplicaSet). */
-export function findNewReplicaSet(d: any, rss: any[]): any {
+export function findNewReplicaSet<RS extends ReplicaSet>(d: Deployment, rss: readonly RS[]): RS | undefined {
   const sorted = [...rss].sort(byCreation);
   return sorted.find((rs) => equalIgnoreHash(rs.spec?.template, d.spec?.template));
 }
 
 // ---- annotations ----
 
-export function setReplicasAnnotations(rs: any, desired: number, max: number): boolean {
-  const a = (rs.metadata.annotations ??= {});
+export function setReplicasAnnotations(rs: ReplicaSet, desired: number, max: number): boolean {
+  const a = ((rs.metadata ??= {}).annotations ??= {});
   let changed = false;
   if (a[DESIRED_REPLICAS_ANNOTATION] !== String(desired)) {
     a[DESIRED_REPLICAS_ANNOTATION] = String(desired);
@@ -253,13 +266,13 @@ export function setReplicasAnnotations(rs: any, desired: number, max: number): b
   return changed;
 }
 
-export function replicasAnnotationsNeedUpdate(rs: any, desired: number, max: number): boolean {
+export function replicasAnnotationsNeedUpdate(rs: ReplicaSet, desired: number, max: number): boolean {
   const a = rs.metadata?.annotations ?? {};
   return a[DESIRED_REPLICAS_ANNOTATION] !== String(desired) || a[MAX_REPLICAS_ANNOTATION] !== String(max);
 }
 
-function copyDeploymentAnnotations(d: any, rs: any): boolean {
-  const a = (rs.metadata.annotations ??= {});
+function copyDeploymentAnnotations(d: Deployment, rs: ReplicaSet): boolean {
+  const a = ((rs.metadata ??= {}).annotations ??= {});
   let changed = false;
   for (const [k, v] of Object.entries<string>(d.metadata?.annotations ?? {})) {
     if (ANNOTATIONS_TO_SKIP.has(k) || a[k] === v) continue;
@@ -271,14 +284,14 @@ function copyDeploymentAnnotations(d: any, rs: any): boolean {
 
 /** Upstream SetNewReplicaSetAnnotations: copy the Deployment's annotations, bump the revision, keep history. */
 export function setNewReplicaSetAnnotations(
-  d: any,
-  rs: any,
+  d: Deployment,
+  rs: ReplicaSet,
   newRevision: string,
   exists: boolean,
   limit = MAX_REV_HISTORY_LENGTH_IN_CHARS,
 ): boolean {
   let changed = copyDeploymentAnnotations(d, rs);
-  const a = (rs.metadata.annotations ??= {});
+  const a = ((rs.metadata ??= {}).annotations ??= {});
   const had = Object.prototype.hasOwnProperty.call(a, REVISION_ANNOTATION);
   const oldRevision: string = a[REVISION_ANNOTATION] ?? '';
   let oldInt = 0;
@@ -310,18 +323,18 @@ export function setNewReplicaSetAnnotations(
   return changed;
 }
 
-function intAnnotation(rs: any, key: string): number | undefined {
+function intAnnotation(rs: ReplicaSet, key: string): number | undefined {
   const v = rs.metadata?.annotations?.[key];
   if (v === undefined || !/^-?\d+$/.test(v)) return undefined;
   return Number.parseInt(v, 10);
 }
-export const desiredReplicasAnnotation = (rs: any) => intAnnotation(rs, DESIRED_REPLICAS_ANNOTATION);
+export const desiredReplicasAnnotation = (rs: ReplicaSet) => intAnnotation(rs, DESIRED_REPLICAS_ANNOTATION);
 
 /** Round half away from zero, as Go's math.Round. */
 const roundHalfAway = (x: number) => (x < 0 ? -Math.round(-x) : Math.round(x));
 
 /** Upstream getReplicaSetFraction. */
-export function replicaSetFraction(rs: any, d: any): number {
+export function replicaSetFraction(rs: ReplicaSet, d: Deployment): number {
   if (specReplicas(d) === 0) return -rsSpecReplicas(rs);
   const dMax = specReplicas(d) + maxSurge(d);
   let before = intAnnotation(rs, MAX_REPLICAS_ANNOTATION);
@@ -329,11 +342,11 @@ export function replicaSetFraction(rs: any, d: any): number {
     before = d.status?.replicas ?? 0;
     if (before === 0) return 0;
   }
-  return roundHalfAway((rsSpecReplicas(rs) * dMax) / before!) - rsSpecReplicas(rs);
+  return roundHalfAway((rsSpecReplicas(rs) * dMax) / before) - rsSpecReplicas(rs);
 }
 
 /** Upstream GetProportion. */
-export function proportion(rs: any, d: any, toAdd: number, added: number): number {
+export function proportion(rs: ReplicaSet | undefined, d: Deployment, toAdd: number, added: number): number {
   if (!rs || rsSpecReplicas(rs) === 0 || toAdd === 0 || toAdd === added) return 0;
   const fraction = replicaSetFraction(rs, d);
   const allowed = toAdd - added;
@@ -344,10 +357,10 @@ export function proportion(rs: any, d: any, toAdd: number, added: number): numbe
  * Proportional scaling of the active ReplicaSets of a rolling Deployment (upstream scale()):
  * returns the new size of every set, in the order they should be updated.
  */
-export function proportionalSizes(
-  d: any,
-  active: any[],
-): { sizes: Map<any, number>; order: any[]; op: 'up' | 'down' | '' } {
+export function proportionalSizes<RS extends ReplicaSet>(
+  d: Deployment,
+  active: readonly RS[],
+): { sizes: Map<RS, number>; order: RS[]; op: 'up' | 'down' | '' } {
   const allowedSize = specReplicas(d) > 0 ? specReplicas(d) + maxSurge(d) : 0;
   const toAdd = allowedSize - sumSpec(active);
   const order = [...active];
@@ -359,7 +372,7 @@ export function proportionalSizes(
     order.sort(bySizeOlder);
     op = 'down';
   }
-  const sizes = new Map<any, number>();
+  const sizes = new Map<RS, number>();
   let added = 0;
   for (const rs of order) {
     if (toAdd !== 0) {
@@ -375,7 +388,7 @@ export function proportionalSizes(
   return { sizes, order, op };
 }
 
-export function isSaturated(d: any, rs: any): boolean {
+export function isSaturated(d: Deployment, rs: ReplicaSet | undefined): boolean {
   if (!rs) return false;
   const desired = desiredReplicasAnnotation(rs);
   if (desired === undefined) return false;
@@ -384,7 +397,10 @@ export function isSaturated(d: any, rs: any): boolean {
 }
 
 /** The only active set, or the newest when none is active (upstream FindActiveOrLatest). */
-export function findActiveOrLatest(newRS: any, oldRSs: any[]): any {
+export function findActiveOrLatest<RS extends ReplicaSet>(
+  newRS: RS | undefined,
+  oldRSs: readonly RS[],
+): RS | undefined {
   if (!newRS && oldRSs.length === 0) return undefined;
   const olds = [...oldRSs].sort((a, b) => byCreation(b, a));
   const all = filterActive([...olds, newRS]);
@@ -395,18 +411,12 @@ export function findActiveOrLatest(newRS: any, oldRSs: any[]): any {
 
 // ---- conditions and status ----
 
-export interface DeploymentCondition {
-  type: string;
-  status: 'True' | 'False' | 'Unknown';
-  lastUpdateTime?: string;
-  lastTransitionTime?: string;
-  reason?: string;
-  message?: string;
-}
+export type DeploymentCondition = ApiDeploymentCondition;
+export type ConditionStatus = 'True' | 'False' | 'Unknown';
 
 export function newCondition(
   type: string,
-  status: DeploymentCondition['status'],
+  status: ConditionStatus,
   reason: string,
   message: string,
 ): DeploymentCondition {
@@ -414,46 +424,46 @@ export function newCondition(
   return { type, status, lastUpdateTime: t, lastTransitionTime: t, reason, message };
 }
 
-export const getCondition = (status: any, type: string): DeploymentCondition | undefined =>
-  (status?.conditions ?? []).find((c: any) => c.type === type);
+export const getCondition = (status: DeploymentStatus | undefined, type: string): ApiDeploymentCondition | undefined =>
+  (status?.conditions ?? []).find((c) => c.type === type);
 
 /** Upstream SetDeploymentCondition: same status and reason → untouched; same status keeps lastTransitionTime. */
-export function setCondition(status: any, cond: DeploymentCondition): void {
+export function setCondition(status: DeploymentStatus, cond: DeploymentCondition): void {
   const cur = getCondition(status, cond.type);
   if (cur && cur.status === cond.status && cur.reason === cond.reason) return;
   if (cur && cur.status === cond.status) cond.lastTransitionTime = cur.lastTransitionTime;
-  status.conditions = [...(status.conditions ?? []).filter((c: any) => c.type !== cond.type), cond];
+  status.conditions = [...(status.conditions ?? []).filter((c) => c.type !== cond.type), cond];
 }
 
-export function removeCondition(status: any, type: string): void {
+export function removeCondition(status: DeploymentStatus, type: string): void {
   if (!status.conditions) return;
-  status.conditions = status.conditions.filter((c: any) => c.type !== type);
+  status.conditions = status.conditions.filter((c) => c.type !== type);
   if (status.conditions.length === 0) delete status.conditions;
 }
 
-export const hasProgressDeadline = (d: any) =>
+export const hasProgressDeadline = (d: Deployment) =>
   d.spec?.progressDeadlineSeconds !== undefined &&
   d.spec?.progressDeadlineSeconds !== null &&
   d.spec.progressDeadlineSeconds !== MAX_INT32;
-export const hasRevisionHistoryLimit = (d: any) =>
+export const hasRevisionHistoryLimit = (d: Deployment) =>
   d.spec?.revisionHistoryLimit !== undefined &&
   d.spec?.revisionHistoryLimit !== null &&
   d.spec.revisionHistoryLimit !== MAX_INT32;
 
 /** Upstream DeploymentComplete. */
-export function deploymentComplete(d: any, st: any): boolean {
+export function deploymentComplete(d: Deployment, st: DeploymentStatus): boolean {
   const r = specReplicas(d);
   return (
     (st.updatedReplicas ?? 0) === r &&
     (st.replicas ?? 0) === r &&
     (st.availableReplicas ?? 0) === r &&
-    (st.observedGeneration ?? 0) >= (d.metadata.generation ?? 0)
+    (st.observedGeneration ?? 0) >= (d.metadata?.generation ?? 0)
   );
 }
 
 /** Upstream DeploymentProgressing: any sign of progress between the old and the new status. */
-export function deploymentProgressing(d: any, st: any): boolean {
-  const old = d.status ?? {};
+export function deploymentProgressing(d: Deployment, st: DeploymentStatus): boolean {
+  const old: DeploymentStatus = d.status ?? {};
   const oldOld = (old.replicas ?? 0) - (old.updatedReplicas ?? 0);
   const newOld = (st.replicas ?? 0) - (st.updatedReplicas ?? 0);
   return (
@@ -465,22 +475,22 @@ export function deploymentProgressing(d: any, st: any): boolean {
 }
 
 /** Upstream DeploymentTimedOut. */
-export function deploymentTimedOut(d: any, st: any, now = Date.now()): boolean {
+export function deploymentTimedOut(d: Deployment, st: DeploymentStatus, now = Date.now()): boolean {
   if (!hasProgressDeadline(d)) return false;
   const c = getCondition(st, 'Progressing');
   if (!c) return false;
   if (c.reason === NEW_RS_AVAILABLE_REASON) return false;
   if (c.reason === TIMED_OUT_REASON) return true;
   const from = Date.parse(c.lastUpdateTime ?? '');
-  return from + d.spec.progressDeadlineSeconds * 1000 < now;
+  return from + (d.spec?.progressDeadlineSeconds ?? 0) * 1000 < now;
 }
 
 /** Upstream calculateStatus of a Deployment. */
-export function calculateStatus(allRSs: any[], newRS: any, d: any): any {
+export function calculateStatus(allRSs: MaybeRSs, newRS: ReplicaSet | undefined, d: Deployment): DeploymentStatus {
   const available = sumAvailable(allRSs);
   const total = sumSpec(allRSs);
-  const status: any = {
-    observedGeneration: d.metadata.generation ?? 0,
+  const status: DeploymentStatus = {
+    observedGeneration: d.metadata?.generation ?? 0,
     replicas: sumActual(allRSs),
     updatedReplicas: sumActual(newRS ? [newRS] : []),
     readyReplicas: sumReady(allRSs),
@@ -489,7 +499,7 @@ export function calculateStatus(allRSs: any[], newRS: any, d: any): any {
   };
   if (d.status?.collisionCount !== undefined && d.status?.collisionCount !== null)
     status.collisionCount = d.status.collisionCount;
-  if (d.status?.conditions?.length) status.conditions = d.status.conditions.map((c: any) => ({ ...c }));
+  if (d.status?.conditions?.length) status.conditions = d.status.conditions.map((c) => ({ ...c }));
   if (available >= specReplicas(d) - maxUnavailable(d)) {
     setCondition(
       status,
@@ -510,9 +520,9 @@ export function calculateStatus(allRSs: any[], newRS: any, d: any): any {
 }
 
 /** Status equality as the API would store it (zero counts may be omitted). */
-export function statusEqual(a: any, b: any): boolean {
-  const norm = (s: any) => {
-    const o: any = { ...(s ?? {}) };
+export function statusEqual(a: DeploymentStatus | undefined, b: DeploymentStatus | undefined): boolean {
+  const norm = (s: DeploymentStatus | undefined) => {
+    const o: Record<string, unknown> = { ...(s ?? {}) };
     for (const k of [
       'observedGeneration',
       'replicas',

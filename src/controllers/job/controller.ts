@@ -274,7 +274,8 @@ export class JobController implements Controller {
     const failureTarget = jobCondition({ status }, 'FailureTarget');
     const successTarget = jobCondition({ status }, 'SuccessCriteriaMet');
     let failure: { reason: string; message: string } | undefined =
-      failureTarget?.status === 'True' ? { reason: failureTarget.reason, message: failureTarget.message } : undefined;
+      // This controller writes FailureTarget with a reason and a message.
+      failureTarget?.status === 'True' ? { reason: failureTarget.reason!, message: failureTarget.message! } : undefined;
     if (!failure && !successTarget) {
       if (failed > backoffLimit && (newFailed > 0 || failed > 0)) {
         failure = { reason: 'BackoffLimitExceeded', message: 'Job has reached the specified backoff limit' };

@@ -1,22 +1,24 @@
 // The TTL-after-finished controller (upstream pkg/controller/ttlafterfinished): a Job with
 // spec.ttlSecondsAfterFinished is deleted (foreground, so its pods go first) that many seconds
 // after it finished (completionTime, or the Complete/Failed condition's transition time).
+import type { Job } from 'kubernetes-types/batch/v1.js';
 import type { Logger } from 'pino';
+import type { Stored } from '../../client/types.js';
 import { R, type Client } from '../../client/client.js';
 import { ControllerRunner, type ReconcileResult } from '../../client/controller.js';
 import { isConflict, isNotFound } from '../../client/errors.js';
 import { keyOf, splitKey, type SharedIndexInformer } from '../../client/informer.js';
 import type { Controller, ControllerContext } from '../types.js';
 import { parseTime } from '../statefulset/common.js';
-import { isJobFinished, jobCondition } from './util.js';
+import { isJobFinished, jobCondition, type JobView } from './util.js';
 
 /** When a finished Job with a TTL expires (ms since epoch), or undefined. */
-export function jobExpiresAt(job: any): number | undefined {
+export function jobExpiresAt(job: JobView): number | undefined {
   const ttl = job?.spec?.ttlSecondsAfterFinished;
   if (ttl === undefined || ttl === null) return undefined;
   const finished = isJobFinished(job);
   if (!finished) return undefined;
-  const at = parseTime(job.status?.completionTime) ?? parseTime(jobCondition(job, finished)?.lastTransitionTime);
+  const at = parseTime(job?.status?.completionTime) ?? parseTime(jobCondition(job, finished)?.lastTransitionTime);
   if (at === undefined) return undefined;
   return at + ttl * 1000;
 }
@@ -25,7 +27,7 @@ export class TTLAfterFinishedController implements Controller {
   readonly name = 'ttl-after-finished';
   private readonly client: Client;
   private readonly log: Logger;
-  private readonly jobs: SharedIndexInformer;
+  private readonly jobs: SharedIndexInformer<Job>;
   private readonly runner: ControllerRunner;
   private readonly now: () => number;
 
@@ -40,7 +42,7 @@ export class TTLAfterFinishedController implements Controller {
       reconcile: (k) => this.sync(k),
       logger: this.log,
     });
-    const enqueue = (j: any) => {
+    const enqueue = (j: Stored<Job>) => {
       if (
         j?.spec?.ttlSecondsAfterFinished !== undefined &&
         j?.spec?.ttlSecondsAfterFinished !== null &&
@@ -70,7 +72,7 @@ export class TTLAfterFinishedController implements Controller {
     // Check the fresh object: the TTL may have been changed meanwhile.
     const { namespace, name } = splitKey(key);
     const jobs = this.client.resource(R.jobs).namespace(namespace);
-    let fresh: any;
+    let fresh: Stored<Job>;
     try {
       fresh = await jobs.get(name);
     } catch (err) {

@@ -10,20 +10,25 @@ export const DEFAULT_BACKOFF_MS = 10_000;
 export const MAX_BACKOFF_MS = 360_000;
 
 /** Delay before the next pod may be created after `failures` consecutive failures (0: none). */
+import type { JobCondition, JobSpec, JobStatus } from 'kubernetes-types/batch/v1.js';
+
 export function backoffDelayMs(failures: number, baseMs = DEFAULT_BACKOFF_MS, maxMs = MAX_BACKOFF_MS): number {
   if (failures <= 0) return 0;
   const exp = Math.min(failures - 1, 40);
   return Math.min(baseMs * 2 ** exp, maxMs);
 }
 
-export function jobCondition(job: any, type: string): any {
-  return (job?.status?.conditions ?? []).find((c: any) => c?.type === type);
+/** What the condition helpers read of a Job (tests pass partial ones). */
+export type JobView = { spec?: Partial<JobSpec>; status?: JobStatus } | undefined;
+
+export function jobCondition(job: JobView, type: string): JobCondition | undefined {
+  return (job?.status?.conditions ?? []).find((c) => c?.type === type);
 }
 
-export const conditionTrue = (job: any, type: string): boolean => jobCondition(job, type)?.status === 'True';
+export const conditionTrue = (job: JobView, type: string): boolean => jobCondition(job, type)?.status === 'True';
 
 /** Complete or Failed. */
-export function isJobFinished(job: any): 'Complete' | 'Failed' | undefined {
+export function isJobFinished(job: JobView): 'Complete' | 'Failed' | undefined {
   if (conditionTrue(job, 'Complete')) return 'Complete';
   if (conditionTrue(job, 'Failed')) return 'Failed';
   return undefined;

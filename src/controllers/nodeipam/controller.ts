@@ -1,7 +1,9 @@
 // Node IPAM (upstream pkg/controller/nodeipam, the RangeAllocator): every node gets a
 // spec.podCIDR (and podCIDRs) carved out of --cluster-cidr, /24 by default, so the node agent
 // (or a simulated node) hands out pod IPs from its own range. A deleted node's range is freed.
+import type { Node } from 'kubernetes-types/core/v1.js';
 import type { Logger } from 'pino';
+import type { Stored } from '../../client/types.js';
 import { R, type Client } from '../../client/client.js';
 import { ControllerRunner } from '../../client/controller.js';
 import { EventRecorder } from '../../client/events.js';
@@ -45,7 +47,7 @@ export class NodeIpamController implements Controller {
   readonly name = 'nodeipam';
   private readonly client: Client;
   private readonly log: Logger;
-  private readonly informer: SharedIndexInformer;
+  private readonly informer: SharedIndexInformer<Node>;
   private readonly runner: ControllerRunner;
   private readonly set: CidrSet;
   /** index → node name. */
@@ -77,7 +79,7 @@ export class NodeIpamController implements Controller {
     });
   }
 
-  private observe(n: any): void {
+  private observe(n: Stored<Node>): void {
     const cidr = n?.spec?.podCIDR;
     if (cidr) {
       const i = this.set.indexOf(cidr);

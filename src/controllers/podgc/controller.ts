@@ -9,7 +9,10 @@
 //    are deleted forcefully.
 // Before a non-terminal pod is deleted it is marked Failed with the DisruptionTarget condition
 // (reason DeletionByPodGC), as upstream.
+import type { Node, Pod } from 'kubernetes-types/core/v1.js';
 import type { Logger } from 'pino';
+import type { Stored } from '../../client/types.js';
+import { namespaceOf } from '../../machinery/meta.js';
 import { R, type Client } from '../../client/client.js';
 import { isNotFound } from '../../client/errors.js';
 import type { SharedIndexInformer } from '../../client/informer.js';
@@ -26,14 +29,16 @@ export interface PodGCOptions {
   quarantineMs?: number;
 }
 
-const isTerminal = (p: any) => p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed';
+type StoredPod = Stored<Pod>;
+
+const isTerminal = (p: Pod) => p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed';
 
 export class PodGCController implements Controller {
   readonly name = 'pod-garbage-collector';
   private readonly client: Client;
   private readonly log: Logger;
-  private readonly pods: SharedIndexInformer;
-  private readonly nodes: SharedIndexInformer;
+  private readonly pods: SharedIndexInformer<Pod>;
+  private readonly nodes: SharedIndexInformer<Node>;
   private timer?: NodeJS.Timeout;
   private running?: Promise<void>;
   /** Node name → when it was first seen missing. */
@@ -75,7 +80,7 @@ export class PodGCController implements Controller {
     await this.gcUnscheduledTerminating(pods);
   }
 
-  private async gcTerminated(pods: any[]): Promise<void> {
+  private async gcTerminated(pods: StoredPod[]): Promise<void> {
     if (this.threshold <= 0) return;
     const terminated = pods.filter((p) => isTerminal(p) && !p.metadata.deletionTimestamp);
     const excess = terminated.length - this.threshold;
@@ -91,13 +96,13 @@ export class PodGCController implements Controller {
     await this.inParallel(terminated.slice(0, excess), (p) => this.deletePod(p, false));
   }
 
-  private async gcTerminating(pods: any[]): Promise<void> {
+  private async gcTerminating(pods: StoredPod[]): Promise<void> {
     const outOfService = (nodeName: string) => {
       const node = this.nodes.indexer.get(nodeName);
       if (!node) return false;
-      const ready = (node.status?.conditions ?? []).find((c: any) => c.type === 'Ready');
+      const ready = (node.status?.conditions ?? []).find((c) => c.type === 'Ready');
       const notReady = !ready || ready.status !== 'True';
-      return notReady && (node.spec?.taints ?? []).some((t: any) => t.key === 'node.kubernetes.io/out-of-service');
+      return notReady && (node.spec?.taints ?? []).some((t) => t.key === 'node.kubernetes.io/out-of-service');
     };
     const victims = pods.filter(
       (p) => p.metadata.deletionTimestamp && p.spec?.nodeName && outOfService(p.spec.nodeName),
@@ -105,7 +110,7 @@ export class PodGCController implements Controller {
     await this.inParallel(victims, (p) => this.deletePod(p, true));
   }
 
-  private async gcOrphaned(pods: any[]): Promise<void> {
+  private async gcOrphaned(pods: StoredPod[]): Promise<void> {
     const now = Date.now();
     const seen = new Set<string>();
     for (const p of pods) {
@@ -129,17 +134,17 @@ export class PodGCController implements Controller {
       }
     }
     if (!gone.size) return;
-    const victims = pods.filter((p) => gone.has(p.spec?.nodeName));
+    const victims = pods.filter((p) => gone.has(p.spec?.nodeName ?? ''));
     this.log.info({ nodes: [...gone], pods: victims.length }, 'deleting pods bound to nodes that no longer exist');
     await this.inParallel(victims, (p) => this.deletePod(p, true, 'PodGC: node no longer exists'));
   }
 
-  private async gcUnscheduledTerminating(pods: any[]): Promise<void> {
+  private async gcUnscheduledTerminating(pods: StoredPod[]): Promise<void> {
     const victims = pods.filter((p) => p.metadata.deletionTimestamp && !p.spec?.nodeName);
     await this.inParallel(victims, (p) => this.deletePod(p, true));
   }
 
-  private async inParallel(pods: any[], fn: (p: any) => Promise<void>): Promise<void> {
+  private async inParallel(pods: StoredPod[], fn: (p: StoredPod) => Promise<void>): Promise<void> {
     const limit = 20;
     for (let i = 0; i < pods.length; i += limit) {
       await Promise.all(
@@ -154,10 +159,10 @@ export class PodGCController implements Controller {
     }
   }
 
-  private async deletePod(pod: any, force: boolean, message = 'PodGC: node no longer exists'): Promise<void> {
-    const rc = this.client.resource(R.pods).namespace(pod.metadata.namespace);
+  private async deletePod(pod: StoredPod, force: boolean, message = 'PodGC: node no longer exists'): Promise<void> {
+    const rc = this.client.resource(R.pods).namespace(namespaceOf(pod));
     if (force && !isTerminal(pod)) {
-      const conditions = (pod.status?.conditions ?? []).filter((c: any) => c.type !== 'DisruptionTarget');
+      const conditions = (pod.status?.conditions ?? []).filter((c) => c.type !== 'DisruptionTarget');
       conditions.push({
         type: 'DisruptionTarget',
         status: 'True',

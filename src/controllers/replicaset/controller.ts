@@ -5,13 +5,17 @@
 // lowest-ranked extras, adopt orphans matching the selector and release owned pods that stopped
 // matching, and keep status (replicas, fullyLabeledReplicas, readyReplicas, availableReplicas,
 // observedGeneration, the ReplicaFailure condition) up to date.
+import type { ReplicaSet, ReplicaSetCondition, ReplicaSetStatus } from 'kubernetes-types/apps/v1.js';
+import type { Pod, ReplicationController } from 'kubernetes-types/core/v1.js';
+import type { OwnerReference } from 'kubernetes-types/meta/v1.js';
 import type { Logger } from 'pino';
 import { R, type ResourceClient } from '../../client/client.js';
 import { ControllerRunner, type ReconcileResult } from '../../client/controller.js';
 import { ApiError, isConflict, isNotFound } from '../../client/errors.js';
 import { EventRecorder } from '../../client/events.js';
 import { keyOf, type SharedIndexInformer } from '../../client/informer.js';
-import type { ResourceSpec } from '../../client/types.js';
+import type { ResourceSpec, Stored } from '../../client/types.js';
+import { namespaceOf } from '../../machinery/meta.js';
 import { Selector, selectorFromLabelSelectorRaw, selectorFromSet } from '../../machinery/labels.js';
 import type { Controller, ControllerContext } from '../types.js';
 import {
@@ -29,16 +33,21 @@ import {
 } from './podutil.js';
 import { rfc3339 } from '../../machinery/time.js';
 
+/** A ReplicaSet or a ReplicationController: the same fields apart from the selector's form. */
+export type ReplicaOwner = ReplicaSet | ReplicationController;
+type Owner = Stored<ReplicaOwner>;
+type StoredPod = Stored<Pod>;
+
 /** What differs between ReplicaSets and ReplicationControllers. */
 export interface ReplicaKind {
   /** Controller name as upstream ('replicaset', 'replicationcontroller'). */
   name: string;
   component: string;
-  resource: ResourceSpec;
+  resource: ResourceSpec<ReplicaOwner>;
   apiVersion: string;
   kind: string;
   /** The selector of an object; null for one that selects nothing (invalid). */
-  selector(obj: any): Selector | null;
+  selector(obj: ReplicaOwner): Selector | null;
 }
 
 export const REPLICASET_KIND: ReplicaKind = {
@@ -49,20 +58,14 @@ export const REPLICASET_KIND: ReplicaKind = {
   kind: 'ReplicaSet',
   selector(rs) {
     try {
-      return selectorFromLabelSelectorRaw(rs.spec?.selector);
+      return selectorFromLabelSelectorRaw((rs as ReplicaSet).spec?.selector);
     } catch {
       return null;
     }
   },
 };
 
-export const RC_RESOURCE: ResourceSpec = {
-  group: '',
-  version: 'v1',
-  plural: 'replicationcontrollers',
-  namespaced: true,
-  kind: 'ReplicationController',
-};
+export const RC_RESOURCE = R.replicationcontrollers;
 
 export const REPLICATIONCONTROLLER_KIND: ReplicaKind = {
   name: 'replicationcontroller',
@@ -71,7 +74,7 @@ export const REPLICATIONCONTROLLER_KIND: ReplicaKind = {
   apiVersion: 'v1',
   kind: 'ReplicationController',
   selector(rc) {
-    const sel = rc.spec?.selector;
+    const sel = (rc as ReplicationController).spec?.selector;
     // An RC's selector is a map; an empty one would select everything, which validation forbids.
     if (!sel || Object.keys(sel).length === 0) return null;
     return selectorFromSet(sel);
@@ -85,13 +88,13 @@ const SLOW_START_INITIAL_BATCH = 1;
 export class ReplicaSetController implements Controller {
   readonly name: string;
   private readonly log: Logger;
-  private readonly rsInformer: SharedIndexInformer;
-  private readonly podInformer: SharedIndexInformer;
+  private readonly rsInformer: SharedIndexInformer<ReplicaOwner>;
+  private readonly podInformer: SharedIndexInformer<Pod>;
   private readonly runner: ControllerRunner;
   private readonly recorder: EventRecorder;
   readonly expectations = new Expectations();
-  private readonly pods: ResourceClient;
-  private readonly sets: ResourceClient;
+  private readonly pods: ResourceClient<Pod>;
+  private readonly sets: ResourceClient<ReplicaOwner>;
 
   constructor(
     ctx: ControllerContext,
@@ -139,12 +142,12 @@ export class ReplicaSetController implements Controller {
     return this.runner.stop();
   }
 
-  private enqueue(rs: any): void {
+  private enqueue(rs: Owner): void {
     this.runner.enqueue(keyOf(rs));
   }
 
   /** The controller of a pod if it is one of ours and still exists with that UID. */
-  private resolveControllerRef(namespace: string, ref: any): any {
+  private resolveControllerRef(namespace: string, ref: OwnerReference | undefined): Owner | undefined {
     if (
       !ref ||
       ref.kind !== this.k.kind ||
@@ -156,20 +159,20 @@ export class ReplicaSetController implements Controller {
   }
 
   /** Every set in the pod's namespace whose selector matches it (for orphans). */
-  private setsSelecting(pod: any): any[] {
-    const out: any[] = [];
-    for (const rs of this.rsInformer.store.listByNamespace(pod.metadata.namespace)) {
+  private setsSelecting(pod: StoredPod): Owner[] {
+    const out: Owner[] = [];
+    for (const rs of this.rsInformer.store.listByNamespace(namespaceOf(pod))) {
       const sel = this.k.selector(rs);
       if (sel && !sel.isEmpty() && sel.matches(pod.metadata.labels)) out.push(rs);
     }
     return out;
   }
 
-  private addPod(pod: any): void {
+  private addPod(pod: StoredPod): void {
     if (pod.metadata.deletionTimestamp) return this.deletePod(pod);
     const ref = controllerRefOf(pod);
     if (ref) {
-      const rs = this.resolveControllerRef(pod.metadata.namespace, ref);
+      const rs = this.resolveControllerRef(namespaceOf(pod), ref);
       if (!rs) return;
       this.expectations.creationObserved(keyOf(rs));
       this.enqueue(rs);
@@ -178,7 +181,7 @@ export class ReplicaSetController implements Controller {
     for (const rs of this.setsSelecting(pod)) this.enqueue(rs);
   }
 
-  private updatePod(old: any, pod: any): void {
+  private updatePod(old: StoredPod, pod: StoredPod): void {
     if (old.metadata.resourceVersion === pod.metadata.resourceVersion) return;
     const labelsChanged = JSON.stringify(old.metadata.labels ?? {}) !== JSON.stringify(pod.metadata.labels ?? {});
     if (pod.metadata.deletionTimestamp) {
@@ -190,11 +193,11 @@ export class ReplicaSetController implements Controller {
     const oldRef = controllerRefOf(old);
     const ref = controllerRefOf(pod);
     if (oldRef && (!ref || oldRef.uid !== ref.uid)) {
-      const rs = this.resolveControllerRef(old.metadata.namespace, oldRef);
+      const rs = this.resolveControllerRef(namespaceOf(old), oldRef);
       if (rs) this.enqueue(rs);
     }
     if (ref) {
-      const rs = this.resolveControllerRef(pod.metadata.namespace, ref);
+      const rs = this.resolveControllerRef(namespaceOf(pod), ref);
       if (!rs) return;
       this.enqueue(rs);
       // A pod turning ready becomes available minReadySeconds later: look again then.
@@ -205,10 +208,10 @@ export class ReplicaSetController implements Controller {
     if (labelsChanged || (oldRef && !ref)) for (const rs of this.setsSelecting(pod)) this.enqueue(rs);
   }
 
-  private deletePod(pod: any): void {
+  private deletePod(pod: StoredPod): void {
     const ref = controllerRefOf(pod);
     if (!ref) return;
-    const rs = this.resolveControllerRef(pod.metadata.namespace, ref);
+    const rs = this.resolveControllerRef(namespaceOf(pod), ref);
     if (!rs) return;
     this.expectations.deletionObserved(keyOf(rs), keyOf(pod));
     this.enqueue(rs);
@@ -259,8 +262,8 @@ export class ReplicaSetController implements Controller {
 
   // ---- adoption and release (upstream PodControllerRefManager) ----
 
-  private async claimPods(rs: any, selector: Selector, pods: any[]): Promise<any[]> {
-    const claimed: any[] = [];
+  private async claimPods(rs: Owner, selector: Selector, pods: StoredPod[]): Promise<StoredPod[]> {
+    const claimed: StoredPod[] = [];
     let adoptable: boolean | undefined;
     const errors: unknown[] = [];
     for (const pod of pods) {
@@ -294,9 +297,9 @@ export class ReplicaSetController implements Controller {
   }
 
   /** Re-read the set from the API (not the cache): no adoption by a set that is being deleted. */
-  private async canAdopt(rs: any): Promise<boolean> {
+  private async canAdopt(rs: Owner): Promise<boolean> {
     try {
-      const fresh = await this.sets.namespace(rs.metadata.namespace).get(rs.metadata.name);
+      const fresh = await this.sets.namespace(namespaceOf(rs)).get(rs.metadata.name);
       return fresh.metadata.uid === rs.metadata.uid && !fresh.metadata.deletionTimestamp;
     } catch (err) {
       if (isNotFound(err)) return false;
@@ -304,26 +307,26 @@ export class ReplicaSetController implements Controller {
     }
   }
 
-  private adoptPod(rs: any, pod: any): Promise<any> {
+  private adoptPod(rs: Owner, pod: StoredPod): Promise<StoredPod> {
     const patch = {
       metadata: { ownerReferences: [newControllerRef(rs, this.k.apiVersion, this.k.kind)], uid: pod.metadata.uid },
     };
-    return this.pods.namespace(pod.metadata.namespace).patch(pod.metadata.name, 'strategic', patch);
+    return this.pods.namespace(namespaceOf(pod)).patch(pod.metadata.name, 'strategic', patch);
   }
 
-  private releasePod(rs: any, pod: any): Promise<any> {
+  private releasePod(rs: Owner, pod: StoredPod): Promise<StoredPod> {
     const patch = {
       metadata: { ownerReferences: [{ $patch: 'delete', uid: rs.metadata.uid }], uid: pod.metadata.uid },
     };
-    return this.pods.namespace(pod.metadata.namespace).patch(pod.metadata.name, 'strategic', patch);
+    return this.pods.namespace(namespaceOf(pod)).patch(pod.metadata.name, 'strategic', patch);
   }
 
   // ---- creating and deleting pods ----
 
-  private async manageReplicas(pods: any[], rs: any, key: string): Promise<void> {
+  private async manageReplicas(pods: StoredPod[], rs: Owner, key: string): Promise<void> {
     const want = rs.spec?.replicas ?? 1;
     let diff = pods.length - want;
-    const podsNs = this.pods.namespace(rs.metadata.namespace);
+    const podsNs = this.pods.namespace(namespaceOf(rs));
     if (diff < 0) {
       diff = Math.min(-diff, this.burst);
       this.expectations.expectCreations(key, diff);
@@ -383,25 +386,24 @@ export class ReplicaSetController implements Controller {
    * Pods of every set with the same controller as this one (sibling ReplicaSets of a Deployment),
    * upstream's getIndirectlyRelatedPods: used to prefer deleting pods doubled up on a node.
    */
-  private relatedPods(rs: any): any[] {
+  private relatedPods(rs: Owner): StoredPod[] {
     const owner = controllerRefOf(rs);
     const sets = owner
-      ? this.rsInformer.store
-          .listByNamespace(rs.metadata.namespace)
-          .filter((o: any) => controllerRefOf(o)?.uid === owner.uid)
+      ? this.rsInformer.store.listByNamespace(namespaceOf(rs)).filter((o) => controllerRefOf(o)?.uid === owner.uid)
       : [rs];
-    const out: any[] = [];
+    const out: StoredPod[] = [];
     for (const s of sets) out.push(...this.podInformer.store.byIndex(CONTROLLER_INDEX, `uid:${s.metadata.uid}`));
     return out;
   }
 
-  private withKind(rs: any): any {
-    return rs.kind ? rs : { ...rs, apiVersion: this.k.apiVersion, kind: this.k.kind };
+  private withKind(rs: Owner): Owner {
+    // this.k names the kind of rs, which the union's literal apiVersion/kind types cannot follow.
+    return rs.kind ? rs : ({ ...rs, apiVersion: this.k.apiVersion, kind: this.k.kind } as Owner);
   }
 
-  private async updateStatus(rs: any, status: any): Promise<any> {
+  private async updateStatus(rs: Owner, status: ReplicaSetStatus): Promise<Owner> {
     const gen = rs.metadata.generation ?? 0;
-    const cur = rs.status ?? {};
+    const cur = (rs.status ?? {}) as ReplicaSetStatus; // both kinds' statuses have these fields
     if (
       (cur.replicas ?? 0) === status.replicas &&
       (cur.fullyLabeledReplicas ?? 0) === status.fullyLabeledReplicas &&
@@ -412,7 +414,7 @@ export class ReplicaSetController implements Controller {
     ) {
       return rs;
     }
-    const client = this.sets.namespace(rs.metadata.namespace);
+    const client = this.sets.namespace(namespaceOf(rs));
     let obj = rs;
     for (let attempt = 0; ; attempt++) {
       const body = { ...this.withKind(obj), status: { ...status, observedGeneration: obj.metadata.generation ?? gen } };
@@ -429,7 +431,12 @@ export class ReplicaSetController implements Controller {
 }
 
 /** Upstream calculateStatus: counts over the active pods the set owns. */
-export function calculateStatus(rs: any, pods: any[], manageErr: unknown, now = Date.now()): any {
+export function calculateStatus(
+  rs: ReplicaOwner,
+  pods: readonly Pod[],
+  manageErr: unknown,
+  now = Date.now(),
+): ReplicaSetStatus & { replicas: number } {
   const templateLabels: Record<string, string> = rs.spec?.template?.metadata?.labels ?? {};
   const mrs = rs.spec?.minReadySeconds ?? 0;
   let fullyLabeled = 0;
@@ -443,7 +450,7 @@ export function calculateStatus(rs: any, pods: any[], manageErr: unknown, now = 
       if (isPodAvailable(pod, mrs, now)) available++;
     }
   }
-  let conditions: any[] = [...(rs.status?.conditions ?? [])];
+  let conditions: ReplicaSetCondition[] = [...(rs.status?.conditions ?? [])];
   const failure = conditions.find((c) => c.type === 'ReplicaFailure');
   if (manageErr && !failure) {
     const diff = pods.length - (rs.spec?.replicas ?? 1);
@@ -459,7 +466,7 @@ export function calculateStatus(rs: any, pods: any[], manageErr: unknown, now = 
   } else if (!manageErr && failure) {
     conditions = conditions.filter((c) => c.type !== 'ReplicaFailure');
   }
-  const status: any = {
+  const status: ReplicaSetStatus & { replicas: number } = {
     replicas: pods.length,
     fullyLabeledReplicas: fullyLabeled,
     readyReplicas: ready,

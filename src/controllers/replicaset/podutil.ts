@@ -3,21 +3,33 @@
 // pods, controller references, the pod template → pod conversion, the ranking of pods for
 // deletion, expectations and slow-start batching.
 
+import type { ObjectMeta, OwnerReference } from 'kubernetes-types/meta/v1.js';
+import type { Pod, PodTemplateSpec } from 'kubernetes-types/core/v1.js';
+import type { IndexFunc } from '../../client/informer.js';
 import { isPodAvailable, isPodReady, podReadyCondition } from '../../api/helpers/podready.js';
 
 export { isPodAvailable, isPodReady, podReadyCondition };
 
+/** Any object: only its metadata is read. */
+interface WithMetadata {
+  metadata?: ObjectMeta;
+}
+
 /** Not terminated and not being deleted (upstream controller.IsPodActive). */
-export function isPodActive(pod: any): boolean {
+export function isPodActive(pod: Pod | undefined): boolean {
   const phase = pod?.status?.phase;
   return phase !== 'Succeeded' && phase !== 'Failed' && !pod?.metadata?.deletionTimestamp;
 }
 
-export function controllerRefOf(obj: any): any {
-  return (obj?.metadata?.ownerReferences ?? []).find((r: any) => r.controller === true);
+export function controllerRefOf(obj: WithMetadata | undefined): OwnerReference | undefined {
+  return (obj?.metadata?.ownerReferences ?? []).find((r) => r.controller === true);
 }
 
-export function newControllerRef(owner: any, apiVersion: string, kind: string): any {
+export function newControllerRef(
+  owner: { metadata: { name: string; uid: string } },
+  apiVersion: string,
+  kind: string,
+): OwnerReference {
   return {
     apiVersion,
     kind,
@@ -30,13 +42,13 @@ export function newControllerRef(owner: any, apiVersion: string, kind: string): 
 
 /** Index name: pods (or ReplicaSets) by the UID of their controller, orphans under `orphan:<ns>`. */
 export const CONTROLLER_INDEX = 'k8ts-controller-uid';
-export const controllerIndexFunc = (obj: any): string[] => {
+export const controllerIndexFunc = (obj: WithMetadata | undefined): string[] => {
   const ref = controllerRefOf(obj);
   return [ref ? `uid:${ref.uid}` : `orphan:${obj?.metadata?.namespace ?? ''}`];
 };
 
 /** Adds the controller index to an informer's store unless another controller already did. */
-export function ensureControllerIndex(informer: { addIndexers(i: Record<string, (o: any) => string[]>): void }): void {
+export function ensureControllerIndex(informer: { addIndexers(i: Record<string, IndexFunc>): void }): void {
   try {
     informer.addIndexers({ [CONTROLLER_INDEX]: controllerIndexFunc });
   } catch {
@@ -45,9 +57,13 @@ export function ensureControllerIndex(informer: { addIndexers(i: Record<string, 
 }
 
 /** A pod from a controller's template (upstream GetPodFromTemplate). */
-export function podFromTemplate(template: any, parent: any, controllerRef: any): any {
-  const t = template ?? {};
-  const meta: any = {
+export function podFromTemplate(
+  template: PodTemplateSpec | undefined,
+  parent: { metadata: { name: string; namespace?: string } },
+  controllerRef: OwnerReference | undefined,
+): Pod & { metadata: ObjectMeta; spec: NonNullable<Pod['spec']> } {
+  const t: PodTemplateSpec = template ?? {};
+  const meta: ObjectMeta = {
     generateName: `${parent.metadata.name}-`,
     namespace: parent.metadata.namespace,
     labels: { ...(t.metadata?.labels ?? {}) },
@@ -56,7 +72,7 @@ export function podFromTemplate(template: any, parent: any, controllerRef: any):
     meta.annotations = { ...t.metadata.annotations };
   if (t.metadata?.finalizers?.length) meta.finalizers = [...t.metadata.finalizers];
   if (controllerRef) meta.ownerReferences = [controllerRef];
-  return { apiVersion: 'v1', kind: 'Pod', metadata: meta, spec: structuredClone(t.spec ?? {}) };
+  return { apiVersion: 'v1', kind: 'Pod', metadata: meta, spec: structuredClone(t.spec ?? { containers: [] }) };
 }
 
 // ---- Ranking of pods for deletion (upstream controller.ActivePodsWithRanks) ----
@@ -64,19 +80,19 @@ export function podFromTemplate(template: any, parent: any, controllerRef: any):
 const PHASE_ORDINAL: Record<string, number> = { Pending: 0, Unknown: 1, Running: 2 };
 const ts = (s: string | undefined) => (s ? Date.parse(s) : 0);
 
-function podReadyTime(pod: any): number {
+function podReadyTime(pod: Pod): number {
   const c = podReadyCondition(pod);
   return c?.status === 'True' && c.lastTransitionTime ? Date.parse(c.lastTransitionTime) : 0;
 }
 
-function maxRestarts(pod: any): number {
+function maxRestarts(pod: Pod): number {
   let m = 0;
   for (const s of [...(pod.status?.containerStatuses ?? []), ...(pod.status?.initContainerStatuses ?? [])])
     m = Math.max(m, s.restartCount ?? 0);
   return m;
 }
 
-function deletionCost(pod: any): number {
+function deletionCost(pod: Pod): number {
   const v = pod.metadata?.annotations?.['controller.kubernetes.io/pod-deletion-cost'];
   const n = v === undefined ? 0 : Number.parseInt(v, 10);
   return Number.isFinite(n) ? n : 0;
@@ -92,7 +108,7 @@ function logRankDiff(t1: number, t2: number, now: number): number {
 }
 
 /** Comparator: negative when `a` should be deleted before `b`. `rank`: related pods on the same node. */
-export function comparePodsForDeletion(a: any, b: any, rankA: number, rankB: number, now = Date.now()): number {
+export function comparePodsForDeletion(a: Pod, b: Pod, rankA: number, rankB: number, now = Date.now()): number {
   const na = a.spec?.nodeName ?? '';
   const nb = b.spec?.nodeName ?? '';
   // 1. Unassigned < assigned
@@ -155,7 +171,12 @@ function afterOrZero(t1: number, t2: number): number {
 }
 
 /** The `diff` pods to delete (upstream getPodsToDelete), ranked by related pods sharing their node. */
-export function podsToDelete(filtered: any[], related: any[], diff: number, now = Date.now()): any[] {
+export function podsToDelete<P extends Pod>(
+  filtered: readonly P[],
+  related: readonly Pod[],
+  diff: number,
+  now = Date.now(),
+): P[] {
   if (diff >= filtered.length) return filtered.slice();
   const onNode = new Map<string, number>();
   for (const p of related) {

@@ -2,29 +2,22 @@
 // (upstream pkg/api/v1/pod, pkg/controller/controller_utils.go), controller references, an
 // owner-UID index on shared informers, and ControllerRevision history
 // (pkg/controller/history): hashing, naming, equality, ordering.
+import type { ControllerRevision } from 'kubernetes-types/apps/v1.js';
+import type { Pod, PodTemplateSpec } from 'kubernetes-types/core/v1.js';
+import type { ObjectMeta, OwnerReference } from 'kubernetes-types/meta/v1.js';
 import type { Logger } from 'pino';
-import type { ResourceClient } from '../../client/client.js';
+import type { Stored } from '../../client/types.js';
+import { R, type ResourceClient } from '../../client/client.js';
 import { isAlreadyExists, isNotFound } from '../../client/errors.js';
 import type { SharedIndexInformer } from '../../client/informer.js';
 
 export const CONTROLLER_REVISION_HASH_LABEL = 'controller-revision-hash';
 
+/** The typed specs of the resources the workload controllers keep (the R table's). */
 export const RESOURCES = {
-  controllerrevisions: {
-    group: 'apps',
-    version: 'v1',
-    plural: 'controllerrevisions',
-    namespaced: true,
-    kind: 'ControllerRevision',
-  },
-  persistentvolumeclaims: {
-    group: '',
-    version: 'v1',
-    plural: 'persistentvolumeclaims',
-    namespaced: true,
-    kind: 'PersistentVolumeClaim',
-  },
-} as const;
+  controllerrevisions: R.controllerrevisions,
+  persistentvolumeclaims: R.persistentvolumeclaims,
+};
 
 /** Seconds-precision RFC 3339, as metav1.Time serialises. */
 
@@ -36,25 +29,38 @@ import { isPodAvailable, isPodReady, podCondition } from '../../api/helpers/podr
 
 export { isPodAvailable, isPodReady, podCondition };
 
+/** The object a revision or a controller reference is made for (a StatefulSet or DaemonSet as read). */
+type Owner = { metadata: ObjectMeta & { name: string; uid: string } };
+
+/** A ControllerRevision as read from the API. */
+export type Revision = Stored<ControllerRevision>;
+
+/** What our revisions record; kubernetes-types types ControllerRevision.data as RawExtension ({}). */
+export interface RevisionData {
+  spec?: { template?: PodTemplateSpec & { $patch?: string } };
+}
+
+export const revisionData = (rev: Pick<ControllerRevision, 'data'> | undefined): RevisionData | undefined => rev?.data;
+
 /** ms until a ready pod becomes available (0 if it is, undefined if it is not ready). */
-export function msUntilAvailable(pod: any, minReadySeconds: number, now: number): number | undefined {
+export function msUntilAvailable(pod: Pod, minReadySeconds: number, now: number): number | undefined {
   const c = podCondition(pod, 'Ready');
   if (c?.status !== 'True') return undefined;
   const since = parseTime(c.lastTransitionTime) ?? now;
   return Math.max(0, since + minReadySeconds * 1000 - now);
 }
 
-export const isPodTerminating = (pod: any): boolean => !!pod?.metadata?.deletionTimestamp;
-export const isPodSucceeded = (pod: any): boolean => pod?.status?.phase === 'Succeeded';
-export const isPodFailed = (pod: any): boolean => pod?.status?.phase === 'Failed';
-export const isPodFinished = (pod: any): boolean => isPodSucceeded(pod) || isPodFailed(pod);
-export const isPodRunning = (pod: any): boolean => pod?.status?.phase === 'Running';
+export const isPodTerminating = (pod: Pod | undefined): boolean => !!pod?.metadata?.deletionTimestamp;
+export const isPodSucceeded = (pod: Pod | undefined): boolean => pod?.status?.phase === 'Succeeded';
+export const isPodFailed = (pod: Pod | undefined): boolean => pod?.status?.phase === 'Failed';
+export const isPodFinished = (pod: Pod | undefined): boolean => isPodSucceeded(pod) || isPodFailed(pod);
+export const isPodRunning = (pod: Pod | undefined): boolean => pod?.status?.phase === 'Running';
 /** Upstream controller.IsPodActive. */
-export const isPodActive = (pod: any): boolean => !isPodFinished(pod) && !isPodTerminating(pod);
+export const isPodActive = (pod: Pod | undefined): boolean => !isPodFinished(pod) && !isPodTerminating(pod);
 
 /** Upstream's ActivePods order: the pods to delete first come first. */
-export function comparePodsForDeletion(a: any, b: any): number {
-  const rank = (p: any) => {
+export function comparePodsForDeletion(a: Pod, b: Pod): number {
+  const rank = (p: Pod) => {
     // unassigned < assigned; Pending < Unknown < Running; not ready < ready
     const assigned = p.spec?.nodeName ? 1 : 0;
     const phase = p.status?.phase === 'Pending' ? 0 : p.status?.phase === 'Running' ? 2 : 1;
@@ -67,7 +73,7 @@ export function comparePodsForDeletion(a: any, b: any): number {
   const readyA = parseTime(podCondition(a, 'Ready')?.lastTransitionTime) ?? 0;
   const readyB = parseTime(podCondition(b, 'Ready')?.lastTransitionTime) ?? 0;
   if (readyA !== readyB) return readyB - readyA;
-  const restarts = (p: any) => Math.max(0, ...(p.status?.containerStatuses ?? []).map((c: any) => c.restartCount ?? 0));
+  const restarts = (p: Pod) => Math.max(0, ...(p.status?.containerStatuses ?? []).map((c) => c.restartCount ?? 0));
   if (restarts(a) !== restarts(b)) return restarts(b) - restarts(a);
   const ca = parseTime(a.metadata?.creationTimestamp) ?? 0;
   const cb = parseTime(b.metadata?.creationTimestamp) ?? 0;
@@ -76,11 +82,11 @@ export function comparePodsForDeletion(a: any, b: any): number {
 
 // ---- controller references ----
 
-export function controllerRefOf(obj: any): any {
-  return (obj?.metadata?.ownerReferences ?? []).find((r: any) => r?.controller === true);
+export function controllerRefOf(obj: { metadata?: ObjectMeta } | undefined): OwnerReference | undefined {
+  return (obj?.metadata?.ownerReferences ?? []).find((r) => r?.controller === true);
 }
 
-export function newControllerRef(owner: any, apiVersion: string, kind: string): any {
+export function newControllerRef(owner: Owner, apiVersion: string, kind: string): OwnerReference {
   return {
     apiVersion,
     kind,
@@ -94,10 +100,10 @@ export function newControllerRef(owner: any, apiVersion: string, kind: string): 
 /** An index of objects by the UID of their controller (ownerReference with controller=true). */
 export const CONTROLLER_UID_INDEX = 'k8ts.io/workload-controller-uid';
 
-export function addControllerIndex(informer: SharedIndexInformer): void {
+export function addControllerIndex<T>(informer: SharedIndexInformer<T>): void {
   try {
     informer.addIndexers({
-      [CONTROLLER_UID_INDEX]: (obj) => {
+      [CONTROLLER_UID_INDEX]: (obj: { metadata?: ObjectMeta } | undefined) => {
         const ref = controllerRefOf(obj);
         return ref?.uid ? [ref.uid] : [];
       },
@@ -107,12 +113,16 @@ export function addControllerIndex(informer: SharedIndexInformer): void {
   }
 }
 
-export function ownedBy(informer: SharedIndexInformer, uid: string): any[] {
+export function ownedBy<T>(informer: SharedIndexInformer<T>, uid: string): Stored<T>[] {
   return informer.store.byIndex(CONTROLLER_UID_INDEX, uid);
 }
 
 /** Remove a finalizer from an object with a JSON patch guarded by a test (no lost updates). */
-export async function removeFinalizer(rc: ResourceClient, obj: any, finalizer: string): Promise<void> {
+export async function removeFinalizer<T>(
+  rc: ResourceClient<T>,
+  obj: Stored<{ metadata?: ObjectMeta }>,
+  finalizer: string,
+): Promise<void> {
   const list: string[] = obj.metadata?.finalizers ?? [];
   const i = list.indexOf(finalizer);
   if (i < 0) return;
@@ -183,32 +193,34 @@ export function hashRevisionData(data: unknown, collisionCount?: number): string
 }
 
 /** The data a StatefulSet/DaemonSet revision records: its pod template, replacing on apply. */
-export function templatePatch(template: any): any {
+export function templatePatch(
+  template: PodTemplateSpec | undefined,
+): RevisionData & { spec: { template: PodTemplateSpec & { $patch: 'replace' } } } {
   return { spec: { template: { ...structuredClone(template ?? {}), $patch: 'replace' } } };
 }
 
 /** The pod template a revision recorded. */
-export function templateFromRevision(rev: any): any {
-  const tpl = structuredClone(rev?.data?.spec?.template ?? {});
+export function templateFromRevision(rev: Pick<ControllerRevision, 'data'> | undefined): PodTemplateSpec {
+  const tpl = structuredClone(revisionData(rev)?.spec?.template ?? {});
   delete tpl.$patch;
   return tpl;
 }
 
-export function revisionsEqual(a: any, b: any): boolean {
+export function revisionsEqual(a: ControllerRevision | undefined, b: ControllerRevision | undefined): boolean {
   return canonicalJSON(a?.data) === canonicalJSON(b?.data);
 }
 
-export function sortRevisions(revs: any[]): any[] {
+export function sortRevisions(revs: readonly Revision[]): Revision[] {
   return [...revs].sort(
     (a, b) => (a.revision ?? 0) - (b.revision ?? 0) || String(a.metadata.name).localeCompare(String(b.metadata.name)),
   );
 }
 
-export const nextRevisionNumber = (revs: any[]): number =>
+export const nextRevisionNumber = (revs: readonly Revision[]): number =>
   revs.length ? Math.max(...revs.map((r) => r.revision ?? 0)) + 1 : 1;
 
 export interface RevisionResult {
-  revision: any;
+  revision: Revision;
   collisionCount: number;
 }
 
@@ -218,12 +230,12 @@ export interface RevisionResult {
  * otherwise a new one named <owner>-<hash> is created, a hash collision bumping collisionCount.
  */
 export async function ensureRevision(opts: {
-  client: ResourceClient;
-  owner: any;
+  client: ResourceClient<ControllerRevision>;
+  owner: Owner;
   ownerApiVersion: string;
   ownerKind: string;
-  data: any;
-  revisions: any[];
+  data: RevisionData;
+  revisions: Revision[];
   collisionCount: number;
   labels: Record<string, string>;
   log?: Logger;
@@ -244,7 +256,7 @@ export async function ensureRevision(opts: {
   for (let attempt = 0; attempt < 20; attempt++) {
     const hash = hashRevisionData(data, collisionCount);
     const name = `${owner.metadata.name}-${hash}`;
-    const rev = {
+    const rev: ControllerRevision = {
       apiVersion: 'apps/v1',
       kind: 'ControllerRevision',
       metadata: {
@@ -279,7 +291,7 @@ export async function ensureRevision(opts: {
 }
 
 /** The hash part of a revision: its controller-revision-hash label, or its name's suffix. */
-export function revisionHash(rev: any): string {
+export function revisionHash(rev: ControllerRevision | undefined): string {
   return (
     rev?.metadata?.labels?.[CONTROLLER_REVISION_HASH_LABEL] ??
     String(rev?.metadata?.name ?? '')
@@ -291,8 +303,8 @@ export function revisionHash(rev: any): string {
 
 /** Delete revisions beyond the history limit that no live pod uses (oldest first). */
 export async function truncateHistory(
-  client: ResourceClient,
-  revisions: any[],
+  client: ResourceClient<ControllerRevision>,
+  revisions: Revision[],
   keep: Set<string>,
   limit: number,
 ): Promise<void> {
@@ -347,11 +359,11 @@ export class Expectations {
   }
 
   /** The informer saw a pod of `key` (added, or deleted/terminating). */
-  observe(key: string, pod: any, deleted = false): void {
+  observe(key: string, pod: Pod, deleted = false): void {
     const e = this.pending.get(key);
     if (!e) return;
-    e.creates.delete(pod?.metadata?.name);
-    if (deleted || pod?.metadata?.deletionTimestamp) e.deletes.delete(pod?.metadata?.uid);
+    e.creates.delete(pod.metadata?.name ?? '');
+    if (deleted || pod.metadata?.deletionTimestamp) e.deletes.delete(pod.metadata?.uid ?? '');
   }
 
   /** A create or delete that failed: no longer expected. */
@@ -362,7 +374,7 @@ export class Expectations {
   }
 
   /** Whether the cache reflects every change made for `key` (given its pods in the cache). */
-  satisfied(key: string, pods: any[]): boolean {
+  satisfied(key: string, pods: readonly Stored<Pod>[]): boolean {
     const e = this.pending.get(key);
     if (!e) return true;
     if (Date.now() - e.at > this.ttlMs) {

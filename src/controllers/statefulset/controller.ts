@@ -5,7 +5,12 @@
 // upstream, by owner references the garbage collector follows); RollingUpdate from the highest
 // ordinal down to the partition, one pod at a time, or OnDelete; ControllerRevisions record the
 // templates (currentRevision / updateRevision).
+import type { ControllerRevision, StatefulSet, StatefulSetStatus } from 'kubernetes-types/apps/v1.js';
+import type { PersistentVolumeClaim, Pod } from 'kubernetes-types/core/v1.js';
+import type { OwnerReference } from 'kubernetes-types/meta/v1.js';
 import type { Logger } from 'pino';
+import type { Stored } from '../../client/types.js';
+import { namespaceOf } from '../../machinery/meta.js';
 import { R, type Client, type ResourceClient } from '../../client/client.js';
 import { ControllerRunner, type ReconcileResult } from '../../client/controller.js';
 import { isAlreadyExists, isConflict, isNotFound } from '../../client/errors.js';
@@ -50,16 +55,29 @@ export interface StatefulSetControllerOptions {
 /** Pods one sync of a Parallel StatefulSet creates at most (as the ReplicaSet controller's burstReplicas). */
 export const BURST_REPLICAS = 500;
 
-const healthy = (pod: any) => isPodRunning(pod) && isPodReady(pod) && !isPodTerminating(pod);
+const healthy = (pod: Pod) => isPodRunning(pod) && isPodReady(pod) && !isPodTerminating(pod);
+
+type Set = Stored<StatefulSet>;
+type StoredPod = Stored<Pod>;
+/** A pod about to be created (named by the controller). */
+type NewPod = Pod & { metadata: { name: string } };
+type Revision = Stored<ControllerRevision>;
+/** Counts are always written (a missing one would be read as 0 anyway). */
+type SetStatus = StatefulSetStatus & {
+  readyReplicas: number;
+  currentReplicas: number;
+  updatedReplicas: number;
+  availableReplicas: number;
+};
 
 export class StatefulSetController implements Controller {
   readonly name = 'statefulset';
   private readonly client: Client;
   private readonly log: Logger;
-  private readonly sets: SharedIndexInformer;
-  private readonly pods: SharedIndexInformer;
-  private readonly revisions: SharedIndexInformer;
-  private readonly claims: SharedIndexInformer;
+  private readonly sets: SharedIndexInformer<StatefulSet>;
+  private readonly pods: SharedIndexInformer<Pod>;
+  private readonly revisions: SharedIndexInformer<ControllerRevision>;
+  private readonly claims: SharedIndexInformer<PersistentVolumeClaim>;
   private readonly runner: ControllerRunner;
   private readonly recorder: EventRecorder;
   private readonly now: () => number;
@@ -86,14 +104,14 @@ export class StatefulSetController implements Controller {
       update: (_o, s) => this.runner.enqueue(keyOf(s)),
       delete: (s) => this.runner.enqueue(keyOf(s)),
     });
-    const onPod = (pod: any) => {
+    const onPod = (pod: StoredPod) => {
       const ref = controllerRefOf(pod);
       if (ref) {
-        if (ref.kind === 'StatefulSet') this.runner.enqueue(`${pod.metadata.namespace}/${ref.name}`);
+        if (ref.kind === 'StatefulSet') this.runner.enqueue(`${namespaceOf(pod)}/${ref.name}`);
         return;
       }
       // An orphan: the sets that could adopt it.
-      for (const s of this.sets.store.listByNamespace(pod.metadata.namespace)) {
+      for (const s of this.sets.store.listByNamespace(namespaceOf(pod))) {
         if (labelSelectorMatches(s.spec?.selector, pod.metadata?.labels)) this.runner.enqueue(keyOf(s));
       }
     };
@@ -103,7 +121,7 @@ export class StatefulSetController implements Controller {
         onPod(pod);
         const oldRef = controllerRefOf(old);
         if (oldRef?.kind === 'StatefulSet' && oldRef.uid !== controllerRefOf(pod)?.uid)
-          this.runner.enqueue(`${old.metadata.namespace}/${oldRef.name}`);
+          this.runner.enqueue(`${namespaceOf(old)}/${oldRef.name}`);
       },
       delete: onPod,
     });
@@ -117,17 +135,17 @@ export class StatefulSetController implements Controller {
     return this.runner.stop();
   }
 
-  private podsClient(ns: string): ResourceClient {
+  private podsClient(ns: string): ResourceClient<Pod> {
     return this.client.resource(R.pods).namespace(ns);
   }
 
   /** Pods of the set: owned ones, plus orphans adopted (selector and name match, as upstream). */
-  private async getPods(set: any): Promise<any[]> {
+  private async getPods(set: Set): Promise<StoredPod[]> {
     const owned = ownedBy(this.pods, set.metadata.uid).filter((p) =>
       labelSelectorMatches(set.spec?.selector, p.metadata?.labels),
     );
     const orphans = this.pods.store
-      .listByNamespace(set.metadata.namespace)
+      .listByNamespace(namespaceOf(set))
       .filter(
         (p) =>
           !controllerRefOf(p) &&
@@ -138,7 +156,7 @@ export class StatefulSetController implements Controller {
     if (set.metadata.deletionTimestamp) return owned;
     for (const p of orphans) {
       try {
-        const adopted = await this.podsClient(p.metadata.namespace).patch(p.metadata.name, 'json', [
+        const adopted = await this.podsClient(namespaceOf(p)).patch(p.metadata.name, 'json', [
           { op: 'test', path: '/metadata/uid', value: p.metadata.uid },
           {
             op: 'add',
@@ -192,7 +210,7 @@ export class StatefulSetController implements Controller {
 
     let requeueAfterMs: number | undefined;
     const wake = (ms: number) => (requeueAfterMs = requeueAfterMs === undefined ? ms : Math.min(requeueAfterMs, ms));
-    let status: any;
+    let status: SetStatus;
     if (set.metadata.deletionTimestamp) {
       status = this.computeStatus(set, pods, currentRevision, updateRevision, collisionCount, wake);
     } else {
@@ -211,16 +229,16 @@ export class StatefulSetController implements Controller {
   }
 
   private computeStatus(
-    set: any,
-    pods: any[],
-    current: any,
-    update: any,
+    set: Set,
+    pods: StoredPod[],
+    current: Revision,
+    update: Revision,
     collisionCount: number,
     wake: (ms: number) => void,
-  ): any {
+  ): SetStatus {
     const now = this.now();
     const minReady = set.spec?.minReadySeconds ?? 0;
-    const status: any = {
+    const status: SetStatus = {
       observedGeneration: set.metadata.generation,
       replicas: 0,
       readyReplicas: 0,
@@ -251,13 +269,13 @@ export class StatefulSetController implements Controller {
 
   /** Upstream updateStatefulSet (defaultStatefulSetControl). */
   private async updatePods(
-    set: any,
-    pods: any[],
-    current: any,
-    update: any,
+    set: Set,
+    pods: StoredPod[],
+    current: Revision,
+    update: Revision,
     collisionCount: number,
     wake: (ms: number) => void,
-  ): Promise<any> {
+  ): Promise<SetStatus> {
     const name = set.metadata.name;
     const replicaCount = set.spec?.replicas ?? 1;
     const start = startOrdinal(set);
@@ -265,8 +283,8 @@ export class StatefulSetController implements Controller {
     const minReady = set.spec?.minReadySeconds ?? 0;
     const now = this.now();
     // Pods by index (ordinal - start), sparse: spec.replicas may be 2^31-1 while few pods exist.
-    const replicas = new Map<number, any>();
-    const condemned: any[] = [];
+    const replicas = new Map<number, StoredPod>();
+    const condemned: StoredPod[] = [];
     for (const p of pods) {
       const ord = getOrdinal(name, p.metadata.name);
       if (ord >= 0 && ordinalInRange(set, ord)) replicas.set(ord - start, p);
@@ -300,7 +318,7 @@ export class StatefulSetController implements Controller {
     let created = 0;
     for (let i = 0; i < replicaCount; i++) {
       const ord = start + i;
-      let pod = replicas.get(i);
+      const pod = replicas.get(i);
       if (
         pod &&
         (isPodFailed(pod) || (isPodSucceeded(pod) && set.spec?.template?.spec?.restartPolicy !== 'Never')) &&
@@ -312,9 +330,9 @@ export class StatefulSetController implements Controller {
       }
       if (!pod) {
         const rev = revisionForNewPod(set, ord, current, update);
-        pod = newStatefulSetPod(set, templateFromRevision(rev), rev.metadata.name, ord);
-        await this.createClaims(set, pod, ord);
-        await this.createPod(set, pod);
+        const fresh = newStatefulSetPod(set, templateFromRevision(rev), rev.metadata.name, ord);
+        await this.createClaims(set, fresh, ord);
+        await this.createPod(set, fresh);
         if (monotonic || ++created >= BURST_REPLICAS) return finish();
         continue;
       }
@@ -379,9 +397,9 @@ export class StatefulSetController implements Controller {
     return finish();
   }
 
-  private async createPod(set: any, pod: any): Promise<void> {
+  private async createPod(set: Set, pod: NewPod): Promise<void> {
     try {
-      await this.podsClient(set.metadata.namespace).create(pod);
+      await this.podsClient(namespaceOf(set)).create(pod);
       this.recorder.event(
         set,
         'Normal',
@@ -400,9 +418,9 @@ export class StatefulSetController implements Controller {
     }
   }
 
-  private async deletePod(set: any, pod: any): Promise<void> {
+  private async deletePod(set: Set, pod: StoredPod): Promise<void> {
     try {
-      await this.podsClient(set.metadata.namespace).delete(pod.metadata.name, {
+      await this.podsClient(namespaceOf(set)).delete(pod.metadata.name, {
         preconditions: { uid: pod.metadata.uid },
       });
       this.recorder.event(
@@ -428,10 +446,15 @@ export class StatefulSetController implements Controller {
   }
 
   /** Owner references a claim should carry under the retention policy (upstream claim owner-ref logic). */
-  private claimOwnerRefs(set: any, claim: any, pod: any, condemned: boolean): any[] {
+  private claimOwnerRefs(
+    set: Set,
+    claim: PersistentVolumeClaim,
+    pod: StoredPod | undefined,
+    condemned: boolean,
+  ): OwnerReference[] {
     const policy = set.spec?.persistentVolumeClaimRetentionPolicy ?? {};
-    const refs: any[] = (claim.metadata?.ownerReferences ?? []).filter(
-      (r: any) =>
+    const refs: OwnerReference[] = (claim.metadata?.ownerReferences ?? []).filter(
+      (r) =>
         !(r.kind === 'StatefulSet' && r.uid === set.metadata.uid) &&
         !(r.kind === 'Pod' && pod && r.name === pod.metadata.name),
     );
@@ -449,8 +472,8 @@ export class StatefulSetController implements Controller {
     return refs;
   }
 
-  private async createClaims(set: any, pod: any, ordinal: number): Promise<void> {
-    const ns = set.metadata.namespace;
+  private async createClaims(set: Set, pod: NewPod, ordinal: number): Promise<void> {
+    const ns = namespaceOf(set);
     for (const claim of claimsFor(set, ordinal).values()) {
       const existing = this.claims.store.getByName(ns, claim.metadata.name);
       if (existing && !existing.metadata.deletionTimestamp) continue;
@@ -479,17 +502,17 @@ export class StatefulSetController implements Controller {
   }
 
   /** Before a scale-down deletes `pod`: with whenScaled=Delete its claims become owned by it. */
-  private async condemnClaims(set: any, pod: any): Promise<void> {
+  private async condemnClaims(set: Set, pod: StoredPod): Promise<void> {
     const policy = set.spec?.persistentVolumeClaimRetentionPolicy ?? {};
     if (policy.whenScaled !== 'Delete') return;
     const ord = getOrdinal(set.metadata.name, pod.metadata.name);
     if (ord < 0) return;
     for (const claim of claimsFor(set, ord).values()) {
-      const existing = this.claims.store.getByName(set.metadata.namespace, claim.metadata.name);
+      const existing = this.claims.store.getByName(namespaceOf(set), claim.metadata.name);
       if (!existing) continue;
       const refs = this.claimOwnerRefs(set, existing, pod, true);
       try {
-        await this.claimsClient(set.metadata.namespace).patch(existing.metadata.name, 'merge', {
+        await this.claimsClient(namespaceOf(set)).patch(existing.metadata.name, 'merge', {
           metadata: { ownerReferences: refs },
         });
       } catch (err) {
@@ -499,44 +522,44 @@ export class StatefulSetController implements Controller {
   }
 
   /** Labels of the identity, the claims of the pod (a claim removed meanwhile is recreated). */
-  private async ensureIdentity(set: any, pod: any, ordinal: number): Promise<void> {
+  private async ensureIdentity(set: Set, pod: StoredPod, ordinal: number): Promise<void> {
     const labels = pod.metadata?.labels ?? {};
     if (labels[STATEFULSET_POD_NAME_LABEL] !== pod.metadata.name || labels[POD_INDEX_LABEL] !== String(ordinal)) {
-      await this.podsClient(set.metadata.namespace).patch(pod.metadata.name, 'merge', {
+      await this.podsClient(namespaceOf(set)).patch(pod.metadata.name, 'merge', {
         metadata: { labels: { [STATEFULSET_POD_NAME_LABEL]: pod.metadata.name, [POD_INDEX_LABEL]: String(ordinal) } },
       });
     }
     const policy = set.spec?.persistentVolumeClaimRetentionPolicy ?? {};
     for (const claim of claimsFor(set, ordinal).values()) {
-      const existing = this.claims.store.getByName(set.metadata.namespace, claim.metadata.name);
+      const existing = this.claims.store.getByName(namespaceOf(set), claim.metadata.name);
       if (!existing) {
         if (this.claims.hasSynced()) await this.createClaims(set, pod, ordinal);
         continue;
       }
       // A pod back in range after a scale-down keeps its claim: drop the pod owner reference.
-      const hasPodRef = (existing.metadata.ownerReferences ?? []).some((r: any) => r.kind === 'Pod');
+      const hasPodRef = (existing.metadata.ownerReferences ?? []).some((r) => r.kind === 'Pod');
       const hasSetRef = (existing.metadata.ownerReferences ?? []).some(
-        (r: any) => r.kind === 'StatefulSet' && r.uid === set.metadata.uid,
+        (r) => r.kind === 'StatefulSet' && r.uid === set.metadata.uid,
       );
       if (hasPodRef || hasSetRef !== (policy.whenDeleted === 'Delete')) {
         const refs = this.claimOwnerRefs(set, existing, pod, false).filter((r) => r.kind !== 'Pod');
-        await this.claimsClient(set.metadata.namespace).patch(existing.metadata.name, 'merge', {
+        await this.claimsClient(namespaceOf(set)).patch(existing.metadata.name, 'merge', {
           metadata: { ownerReferences: refs.length ? refs : null },
         });
       }
     }
   }
 
-  private async writeStatus(set: any, status: any): Promise<void> {
-    const old = set.status ?? {};
-    const keys = Object.keys(status);
+  private async writeStatus(set: Set, status: SetStatus): Promise<void> {
+    const old: Partial<StatefulSetStatus> = set.status ?? {};
+    const keys = Object.keys(status) as (keyof StatefulSetStatus)[];
     if (keys.every((k) => old[k] === status[k])) return;
     const next = { ...old, ...status };
     if (!next.collisionCount) delete next.collisionCount;
     try {
       await this.client
         .resource(R.statefulsets)
-        .namespace(set.metadata.namespace)
+        .namespace(namespaceOf(set))
         .updateStatus({ ...set, status: next });
     } catch (err) {
       if (isNotFound(err)) return;

@@ -54,7 +54,7 @@ export class DefaultPreemption implements PostFilterPlugin {
       try {
         const sel = selectorFromLabelSelectorRaw(pdb.spec?.selector);
         out.push({
-          namespace: pdb.metadata.namespace,
+          namespace: pdb.metadata.namespace ?? '',
           matches: (l) => sel.matches(l),
           allowed: pdb.status?.disruptionsAllowed ?? 0,
         });

@@ -14,6 +14,9 @@
 //
 // Not done (unlike upstream): no assume cache, so two pods scheduled at once may pick the same
 // static volume for different claims; the loser's PreBind times out and it is rescheduled.
+import type { PersistentVolume, PersistentVolumeClaim } from 'kubernetes-types/core/v1.js';
+import type { StorageClass } from 'kubernetes-types/storage/v1.js';
+import type { Stored } from '../../client/types.js';
 import { R, type Client } from '../../client/client.js';
 import { isNotFound } from '../../client/errors.js';
 import type { SharedInformerFactory } from '../../client/informer.js';
@@ -47,11 +50,13 @@ export const VOLUME_EVENTS = {
 };
 
 /** Read access to the objects the plugin looks at (informer caches, or fakes in tests). */
+type Claim = Stored<PersistentVolumeClaim>;
+
 export interface VolumeListers {
-  claim(namespace: string, name: string): any;
-  volume(name: string): any;
-  volumes(): Iterable<any>;
-  storageClass(name: string): any;
+  claim(namespace: string, name: string): Claim | undefined;
+  volume(name: string): Stored<PersistentVolume> | undefined;
+  volumes(): Iterable<Stored<PersistentVolume>>;
+  storageClass(name: string): StorageClass | undefined;
 }
 
 export interface VolumeBindingOptions {
@@ -67,17 +72,17 @@ interface NodeDecision {
   /** claim key → the Available volume chosen for it on this node. */
   staticBindings: Map<string, string>;
   /** Claims to be provisioned on this node. */
-  provision: any[];
+  provision: Claim[];
 }
 
 interface VolumeState {
-  bound: { claim: any; volumeName: string }[];
+  bound: { claim: Claim; volumeName: string }[];
   /** Unbound WaitForFirstConsumer claims. */
-  delayed: any[];
+  delayed: Claim[];
   decisions: Map<string, NodeDecision>;
 }
 
-const claimKey = (c: any) => `${c.metadata.namespace}/${c.metadata.name}`;
+const claimKey = (c: Claim) => `${c.metadata.namespace}/${c.metadata.name}`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class VolumeBinding implements PreFilterPlugin, FilterPlugin, PreBindPlugin {
@@ -169,7 +174,8 @@ export class VolumeBinding implements PreFilterPlugin, FilterPlugin, PreBindPlug
     if (s.delayed.length) {
       const chosen = new Set<string>();
       for (const claim of s.delayed) {
-        const pv = findMatchingVolume(claim, this.listers.volumes(), { node: nodeObj, excluded: chosen });
+        const pv = findMatchingVolume(claim, this.listers.volumes(), { node: nodeObj, excluded: chosen }) as
+          Stored<PersistentVolume> | undefined;
         if (pv) {
           chosen.add(pv.metadata.name);
           decision.staticBindings.set(claimKey(claim), pv.metadata.name);
@@ -205,25 +211,28 @@ export class VolumeBinding implements PreFilterPlugin, FilterPlugin, PreBindPlug
   }
 
   /** Point an Available volume at the claim; the PV controller completes the binding. */
-  private async preBindVolume(volumeName: string, claim: any): Promise<void> {
+  private async preBindVolume(volumeName: string, claim: Claim): Promise<void> {
     const pv = this.listers!.volume(volumeName);
     if (!pv) throw new Error(`persistentvolume "${volumeName}" not found`);
     if (isVolumeBoundToClaim(pv, claim)) return;
     if (pv.spec?.claimRef) throw new Error(`persistentvolume "${volumeName}" was bound to another claim meanwhile`);
     const next = structuredClone(pv);
-    next.spec.claimRef = {
-      kind: 'PersistentVolumeClaim',
-      apiVersion: 'v1',
-      namespace: claim.metadata.namespace,
-      name: claim.metadata.name,
-      uid: claim.metadata.uid,
+    next.spec = {
+      ...next.spec,
+      claimRef: {
+        kind: 'PersistentVolumeClaim',
+        apiVersion: 'v1',
+        namespace: claim.metadata.namespace,
+        name: claim.metadata.name,
+        uid: claim.metadata.uid,
+      },
     };
     next.metadata.annotations = { ...(next.metadata.annotations ?? {}), [ANN_BOUND_BY_CONTROLLER]: 'yes' };
     await this.client!.resource(R.persistentvolumes).update(next);
   }
 
   /** Tell the claim's provisioner where the pod runs (volume.kubernetes.io/selected-node). */
-  private async selectNode(claim: any, node: string): Promise<void> {
+  private async selectNode(claim: Claim, node: string): Promise<void> {
     if (claim.metadata?.annotations?.[ANN_SELECTED_NODE] === node) return;
     await this.client!.resource(R.persistentvolumeclaims)
       .namespace(claim.metadata.namespace)
@@ -231,7 +240,7 @@ export class VolumeBinding implements PreFilterPlugin, FilterPlugin, PreBindPlug
   }
 
   /** Until every claim is bound to a volume reachable from the node (upstream checkBindings). */
-  private async waitForBindings(pod: PodInfo, claims: any[], node: string): Promise<void> {
+  private async waitForBindings(pod: PodInfo, claims: Claim[], node: string): Promise<void> {
     const deadline = Date.now() + this.bindTimeoutMs;
     const annotated = new Set<string>();
     for (;;) {
@@ -243,9 +252,9 @@ export class VolumeBinding implements PreFilterPlugin, FilterPlugin, PreBindPlug
   }
 
   /** `annotated`: claims seen carrying our selected-node (so its removal means a provisioner gave up). */
-  private async allBound(pod: PodInfo, claims: any[], node: string, annotated: Set<string>): Promise<boolean> {
+  private async allBound(pod: PodInfo, claims: Claim[], node: string, annotated: Set<string>): Promise<boolean> {
     for (const c of claims) {
-      const claim = this.listers!.claim(c.metadata.namespace, c.metadata.name);
+      const claim = this.listers!.claim(c.metadata.namespace ?? '', c.metadata.name);
       if (!claim || claim.metadata.uid !== c.metadata.uid)
         throw new Error(`persistentvolumeclaim "${c.metadata.name}" was deleted`);
       const volumeName = claim.spec?.volumeName;
