@@ -280,15 +280,13 @@ export async function runAgent(flags: JoinFlags): Promise<void> {
   const tlsDir = join(dataDir, 'agent', 'tls');
 
   let stopping = false;
-  // eslint-disable-next-line prefer-const -- stop() (a signal handler, defined above the assignment) reads it: const would be in its TDZ
-  let agent: NodeAgent | undefined;
-  // eslint-disable-next-line prefer-const -- stop() (a signal handler, defined above the assignment) reads it: const would be in its TDZ
-  let client: Client | undefined;
-  let ingress: IngressController | undefined;
+  // What is running so far: the signal handlers are installed before any of it starts.
+  const running: { agent?: NodeAgent; client?: Client; ingress?: IngressController } = {};
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down');
+    const { agent, client, ingress } = running;
     await ingress?.stop().catch((err) => logger.warn({ err }, 'stopping the ingress controller failed'));
     await agent?.stop().catch((err) => logger.warn({ err }, 'stopping the agent failed'));
     await client?.close().catch(() => undefined);
@@ -310,8 +308,8 @@ export async function runAgent(flags: JoinFlags): Promise<void> {
     { server, caPem: id.ca, certPem: id.clientCert, keyPem: id.clientKey, name: 'k8ts-agent' },
     0o600,
   );
-  client = Client.fromKubeconfig(kubeconfig, { fieldManager: 'kubelet' });
-  agent = new NodeAgent({
+  const client = (running.client = Client.fromKubeconfig(kubeconfig, { fieldManager: 'kubelet' }));
+  const agent = (running.agent = new NodeAgent({
     client,
     nodeName,
     dataDir,
@@ -322,9 +320,9 @@ export async function runAgent(flags: JoinFlags): Promise<void> {
     clusterDomain: flags.clusterDomain ?? 'cluster.local',
     labels,
     logger,
-  });
+  }));
   await agent.start();
-  ingress = await startIngressFromFlags(flags, 'agent', client, logger, nodeName);
+  running.ingress = await startIngressFromFlags(flags, 'agent', client, logger, nodeName);
   if (stopping) return;
   process.stdout.write(
     `k8ts agent ready: node ${nodeName} (${nodeIP}) joined ${server} (data ${dataDir}, kubeconfig ${kubeconfig})\n`,
