@@ -34,7 +34,7 @@ import { performance } from 'node:perf_hooks';
 import { Pool } from 'undici';
 import YAML from 'yaml';
 import { Etcd3 } from 'etcd3';
-import { CLK_TCK, cpuSecondsOf, k8tsNodeFlags, pct, pick, repo, scale, sleep } from './common.js';
+import { CLK_TCK, cpuSecondsOf, k8tsServerArgs, pct, pick, repo, scale, sleep } from './common.js';
 
 // ---- configuration ------------------------------------------------------------------------------
 
@@ -243,20 +243,7 @@ interface K8ts {
 
 async function startK8ts(): Promise<K8ts> {
   const dataDir = mkdtempSync(join(cfg.dir, 'k8ts-bench-'));
-  const args = [
-    ...k8tsNodeFlags,
-    ...cfg.serverNodeArgs,
-    join(repo, 'bin', 'k8ts'),
-    'server',
-    '--disable-ingress', // no ports 80/443, no ingress watches in the numbers
-    '--data-dir',
-    dataDir,
-    '--https-listen-port',
-    '0',
-    '--bind-address',
-    '127.0.0.1',
-    '--disable-agent',
-  ];
+  const args = k8tsServerArgs(dataDir, ['--disable-agent'], cfg.serverNodeArgs);
   const child = spawn(process.execPath, args, { cwd: dataDir, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => {

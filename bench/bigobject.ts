@@ -19,7 +19,7 @@ import os from 'node:os';
 import { join, dirname } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Pool } from 'undici';
-import { clientTLS, cpuSecondsOf, k8tsNodeFlags, launch, pct, repo, sleep } from './common.js';
+import { clientTLS, cpuSecondsOf, k8tsServerArgs, launch, pct, repo, sleep } from './common.js';
 
 const MAX_BODY = 3 * 1024 * 1024;
 const cfg = {
@@ -304,23 +304,11 @@ const blobCRD = {
 
 async function startServer() {
   const dataDir = mkdtempSync(join(cfg.dir, 'k8ts-bigobject-'));
-  const args = [
-    ...k8tsNodeFlags,
-    ...cfg.serverNodeArgs,
-    join(repo, 'bin', 'k8ts'),
-    'server',
-    '--disable-ingress', // no ports 80/443, no ingress watches in the numbers
-    '--data-dir',
+  const args = k8tsServerArgs(
     dataDir,
-    '--https-listen-port',
-    '0',
-    '--bind-address',
-    '127.0.0.1',
-    '--disable-agent',
-    '--log-level',
-    'warn',
-    ...cfg.serverArgs,
-  ];
+    ['--disable-agent', '--log-level', 'warn', ...cfg.serverArgs],
+    cfg.serverNodeArgs,
+  );
   const { child, match } = await launch('k8ts server', args, /ready: (\S+) \(data .*, kubeconfig (\S+)\)/, 60_000);
   const tls = clientTLS(match[2]);
   const pool = () =>

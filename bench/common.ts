@@ -2,7 +2,7 @@
 import YAML from 'yaml';
 import { readFileSync } from 'node:fs';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { dirname, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The repository root (benchmarks run from dist/bench/). */
@@ -54,6 +54,27 @@ export function cpuSecondsOf(pid: number): number {
 }
 
 /** Spawn a process and wait for a line on stdout matching `ready`. */
+/**
+ * The node arguments that start `k8ts server` on a fresh data dir, on 127.0.0.1 and a free port,
+ * without the ingress (no ports 80/443, no ingress watches in the numbers); `extra` follows.
+ */
+export function k8tsServerArgs(dataDir: string, extra: string[] = [], nodeArgs: string[] = []): string[] {
+  return [
+    ...k8tsNodeFlags,
+    ...nodeArgs,
+    join(repo, 'bin', 'k8ts'),
+    'server',
+    '--disable-ingress',
+    '--data-dir',
+    dataDir,
+    '--https-listen-port',
+    '0',
+    '--bind-address',
+    '127.0.0.1',
+    ...extra,
+  ];
+}
+
 export function launch(
   name: string,
   args: string[],

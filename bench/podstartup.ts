@@ -33,7 +33,7 @@ import { containerdPaths } from '../src/agent/runtime/containerd.js';
 import { sandboxConfig, parseResolvConf } from '../src/agent/pods/sandbox.js';
 import { containerConfig } from '../src/agent/pods/container.js';
 import { LABEL } from '../src/agent/runtime/types.js';
-import { CLK_TCK, cpuSecondsOf, k8tsNodeFlags, launch, pct, repo, sleep } from './common.js';
+import { CLK_TCK, cpuSecondsOf, k8tsServerArgs, launch, pct, repo, sleep } from './common.js';
 
 const PODS = Number(process.env.BENCH_PODS ?? 100);
 const RATE = Number(process.env.BENCH_RATE ?? 10);
@@ -183,24 +183,7 @@ async function launchServer(
   dataDir: string,
   cidr: string,
 ): Promise<{ child: ChildProcess; url: string; kubeconfig: string; stderr: () => string }> {
-  const args = [
-    ...k8tsNodeFlags,
-    join(repo, 'bin', 'k8ts'),
-    'server',
-    '--disable-ingress', // no ports 80/443, no ingress watches in the numbers
-    '--data-dir',
-    dataDir,
-    '--https-listen-port',
-    '0',
-    '--bind-address',
-    '127.0.0.1',
-    '--kubelet-port',
-    '0',
-    '--cluster-cidr',
-    cidr,
-    '--log-level',
-    'warn',
-  ];
+  const args = k8tsServerArgs(dataDir, ['--kubelet-port', '0', '--cluster-cidr', cidr, '--log-level', 'warn']);
   const { child, match, stderr } = await launch(
     'k8ts server',
     args,

@@ -15,7 +15,7 @@ import os from 'node:os';
 import { join, dirname } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Pool } from 'undici';
-import { clientTLS, cpuSecondsOf, k8tsNodeFlags, launch, pct, pick, repo, scale } from './common.js';
+import { clientTLS, cpuSecondsOf, k8tsServerArgs, launch, pct, pick, repo, scale } from './common.js';
 import { encodeEnvelope } from '../src/machinery/protobuf/index.js';
 
 const PROTOBUF = 'application/vnd.kubernetes.protobuf';
@@ -41,21 +41,7 @@ interface Server {
 
 async function startServer(): Promise<Server> {
   const dataDir = mkdtempSync(join(os.tmpdir(), 'k8ts-pb-bench-'));
-  const args = [
-    ...k8tsNodeFlags,
-    join(repo, 'bin', 'k8ts'),
-    'server',
-    '--disable-ingress', // no ports 80/443, no ingress watches in the numbers
-    '--data-dir',
-    dataDir,
-    '--https-listen-port',
-    '0',
-    '--bind-address',
-    '127.0.0.1',
-    '--disable-agent',
-    '--log-level',
-    'warn',
-  ];
+  const args = k8tsServerArgs(dataDir, ['--disable-agent', '--log-level', 'warn']);
   const { child, match } = await launch('k8ts server', args, /ready: (\S+) \(data .*, kubeconfig (\S+)\)/, 60_000);
   const pool = new Pool(match[1], {
     connections: cfg.concurrency,

@@ -33,7 +33,7 @@ import type { Deployment } from 'kubernetes-types/apps/v1.js';
 import { Pool } from 'undici';
 import YAML from 'yaml';
 import { Client, R } from '../src/client/index.js';
-import { CLK_TCK, cpuSecondsOf, k8tsNodeFlags, launch, pct, pick, repo, scale, sleep } from './common.js';
+import { CLK_TCK, cpuSecondsOf, k8tsServerArgs, launch, pct, pick, repo, scale, sleep } from './common.js';
 
 // ---- configuration ------------------------------------------------------------------------------
 
@@ -249,23 +249,7 @@ async function main(): Promise<void> {
   try {
     const srv = await launch(
       'k8ts server',
-      [
-        ...k8tsNodeFlags,
-        ...cfg.serverNodeArgs,
-        join(repo, 'bin', 'k8ts'),
-        'server',
-        '--disable-ingress', // no ports 80/443, no ingress watches in the numbers
-        '--data-dir',
-        dataDir,
-        '--https-listen-port',
-        '0',
-        '--bind-address',
-        '127.0.0.1',
-        '--cluster-cidr',
-        '10.64.0.0/10',
-        '--log-level',
-        'warn',
-      ],
+      k8tsServerArgs(dataDir, ['--cluster-cidr', '10.64.0.0/10', '--log-level', 'warn'], cfg.serverNodeArgs),
       /k8ts server ready: (\S+) \(data .*, kubeconfig (\S+)\)/,
       120_000,
     );
