@@ -2,30 +2,8 @@
 // (minute hour day-of-month month day-of-week) with names, ranges, steps and lists, the
 // @descriptors and @every, CRON_TZ=/TZ= prefixes; day-of-month and day-of-week are ORed when
 // both are restricted. next(t) works on wall-clock time in the schedule's time zone.
-import { parseCronSchedule } from '../../api/batch/v1/cronjob.js';
+import { CRON_FIELD_BOUNDS, parseCronSchedule, type CronFieldBounds } from '../../api/batch/v1/cronjob.js';
 
-const MONTHS: Record<string, number> = {
-  jan: 1,
-  feb: 2,
-  mar: 3,
-  apr: 4,
-  may: 5,
-  jun: 6,
-  jul: 7,
-  aug: 8,
-  sep: 9,
-  oct: 10,
-  nov: 11,
-  dec: 12,
-};
-const DAYS: Record<string, number> = { sun: 0, mon: 1, tue: 2, wed: 3, thu: 4, fri: 5, sat: 6 };
-const BOUNDS: { min: number; max: number; names?: Record<string, number> }[] = [
-  { min: 0, max: 59 },
-  { min: 0, max: 23 },
-  { min: 1, max: 31 },
-  { min: 1, max: 12, names: MONTHS },
-  { min: 0, max: 6, names: DAYS },
-];
 const DESCRIPTORS: Record<string, string> = {
   '@yearly': '0 0 1 1 *',
   '@annually': '0 0 1 1 *',
@@ -47,7 +25,7 @@ interface Field {
   star: boolean;
 }
 
-function parseField(expr: string, b: (typeof BOUNDS)[number]): Field {
+function parseField(expr: string, b: CronFieldBounds): Field {
   const values = new Set<number>();
   let star = false;
   for (const part of expr.split(',')) {
@@ -146,7 +124,7 @@ export function parseSchedule(spec: string, timeZone?: string | null): Schedule 
   }
   if (s.startsWith('@')) s = DESCRIPTORS[s];
   const parts = s.split(/\s+/);
-  const [minute, hour, dom, month, dow] = parts.map((p, i) => parseField(p, BOUNDS[i]));
+  const [minute, hour, dom, month, dow] = parts.map((p, i) => parseField(p, CRON_FIELD_BOUNDS[i]));
   // robfig accepts 7 for Sunday in ranges? No: max is 6. Keep as parsed.
   const dayMatches = (d: Date): boolean => {
     const domOk = dom.values.has(d.getUTCDate());

@@ -15,7 +15,8 @@ import { clearStatus, defaultTemplate, ensure, isObject } from '../../apps/v1/wo
 import { validateJobSpec } from './job.js';
 import { parseGoDuration } from '../../../machinery/duration.js';
 
-interface Bounds {
+/** One cron field's range, and the names it accepts (months, days of the week). */
+export interface CronFieldBounds {
   min: number;
   max: number;
   names?: Record<string, number>;
@@ -36,7 +37,8 @@ const MONTHS: Record<string, number> = {
   dec: 12,
 };
 const DAYS: Record<string, number> = { sun: 0, mon: 1, tue: 2, wed: 3, thu: 4, fri: 5, sat: 6 };
-const FIELD_BOUNDS: Bounds[] = [
+/** minute, hour, day of month, month, day of week: what the parser and the scheduler share. */
+export const CRON_FIELD_BOUNDS: CronFieldBounds[] = [
   { min: 0, max: 59 },
   { min: 0, max: 23 },
   { min: 1, max: 31 },
@@ -73,7 +75,7 @@ function parseIntOrName(expr: string, names?: Record<string, number>): number {
   return mustParseInt(expr);
 }
 
-function checkRange(expr: string, r: Bounds): void {
+function checkRange(expr: string, r: CronFieldBounds): void {
   const rangeAndStep = expr.split('/');
   const lowAndHigh = rangeAndStep[0].split('-');
   const single = lowAndHigh.length === 1;
@@ -139,7 +141,7 @@ export function parseCronSchedule(spec: string): void {
   const fields = spec.split(/\s+/).filter((f) => f.length > 0);
   if (fields.length !== 5) throw new Error(`expected exactly 5 fields, found ${fields.length}: [${fields.join(' ')}]`);
   fields.forEach((field, i) => {
-    for (const part of field.split(',').filter((x) => x.length > 0)) checkRange(part, FIELD_BOUNDS[i]);
+    for (const part of field.split(',').filter((x) => x.length > 0)) checkRange(part, CRON_FIELD_BOUNDS[i]);
   });
 }
 
