@@ -149,9 +149,6 @@ export class DnsServer {
   }
 
   private async onUdp(msg: Buffer, address: string, port: number): Promise<void> {
-    // A repeated question is answered without a turn through promises.
-    const hit = this.o.handler.wire?.get(msg, 'udp', address);
-    if (hit) return void this.udp?.send(hit, port, address);
     try {
       const out = await this.respond(msg, 'udp', address);
       if (out) this.udp?.send(out, port, address);

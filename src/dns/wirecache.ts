@@ -7,6 +7,7 @@
 // request while the reply is computed: their hooks run again on every hit.
 import type { DnsReply } from './message.js';
 import { RCODE } from './message.js';
+import { minTtl } from './cache.js';
 
 /** What the plugin chain says about a reply while computing it (shared by nested lookups). */
 export interface ReplyNotes {
@@ -108,9 +109,7 @@ export class WireCache {
 }
 
 function lifetimeMs(r: DnsReply): number {
-  let ttl: number | undefined;
-  for (const a of [...r.answers, ...r.authorities])
-    if (a.type !== 'OPT' && typeof a.ttl === 'number') ttl = ttl === undefined ? a.ttl : Math.min(ttl, a.ttl);
+  const ttl = minTtl([...r.answers, ...r.authorities]);
   const cap = r.authoritative ? MAX_AUTHORITATIVE_MS : MAX_FORWARDED_MS;
   if (ttl === undefined) return r.authoritative ? NEGATIVE_MS : 0;
   return Math.min(cap, ttl * 1000);
