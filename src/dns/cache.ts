@@ -4,7 +4,7 @@
 // plugin fails (SERVFAIL: the upstreams are down) an expired entry is served for up to
 // `serveStaleSeconds` with TTL 30 s, as CoreDNS's serve_stale.
 import type { Answer } from './message.js';
-import { RCODE, type DnsReply } from './message.js';
+import { minTtl, RCODE, type DnsReply } from './message.js';
 import type { DnsRequest, Next, Plugin } from './plugin.js';
 import { inZone } from './plugin.js';
 
@@ -33,14 +33,6 @@ interface Entry {
 export interface CacheStats {
   hit(type: 'success' | 'denial'): void;
   miss(): void;
-}
-
-/** The smallest TTL among the records (OPT pseudo-records have none). */
-export function minTtl(records: Answer[]): number | undefined {
-  let m: number | undefined;
-  for (const r of records)
-    if (r.type !== 'OPT' && typeof r.ttl === 'number') m = m === undefined ? r.ttl : Math.min(m, r.ttl);
-  return m;
 }
 
 function withTtlLeft(records: Answer[], elapsed: number, floor: number): Answer[] {

@@ -47,6 +47,14 @@ export interface DnsReply {
   authoritative: boolean;
 }
 
+/** The smallest TTL among the records (OPT pseudo-records have none). */
+export function minTtl(records: Answer[]): number | undefined {
+  let m: number | undefined;
+  for (const r of records)
+    if (r.type !== 'OPT' && typeof r.ttl === 'number') m = m === undefined ? r.ttl : Math.min(m, r.ttl);
+  return m;
+}
+
 export function reply(
   rcode: number,
   answers: Answer[] = [],

@@ -6,8 +6,7 @@
 // a second out. Plugins that must act on every query (metrics, log, loadbalance) say so on the
 // request while the reply is computed: their hooks run again on every hit.
 import type { DnsReply } from './message.js';
-import { RCODE } from './message.js';
-import { minTtl } from './cache.js';
+import { minTtl, RCODE } from './message.js';
 
 /** What the plugin chain says about a reply while computing it (shared by nested lookups). */
 export interface ReplyNotes {
