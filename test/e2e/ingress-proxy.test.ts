@@ -343,6 +343,8 @@ test('backend-protocol HTTPS; ssl-redirect "false" and force-ssl-redirect', asyn
   );
   await until('the secure route', async () => (await send('secure.test', '/')).status === 200, 10_000, 100);
   assert.equal(json(await send('secure.test', '/x')).name, 'tls-backend', 'TLS host, yet no redirect');
+  // The two Ingresses may reach the controller in separate configuration swaps: wait for the second too.
+  await until('the forced route', async () => (await send('forced.test', '/y')).status !== 404, 10_000, 100);
   const forced = await send('forced.test', '/y');
   assert.deepEqual([forced.status, forced.headers.location], [308, `https://forced.test:${httpsPort}/y`]);
 });
