@@ -35,6 +35,7 @@ import { ApiMetrics } from './metrics.js';
 import { CRDController } from './crd/controller.js';
 import { registerSubresources } from './subresources.js';
 import type { ExtraSubresource, ServingApi } from './serving.js';
+import { HeapGuard } from './heapguard.js';
 import { type AdmissionChain, defaultAdmissionChain } from './admission/index.js';
 import { storeReader } from './virtual.js';
 import {
@@ -157,6 +158,8 @@ export class ApiServer implements ServingApi {
   private readonly openapi: OpenAPIDocumentCache;
   private readonly openapiV2Protobuf = new WeakMap<object, Buffer>();
   private readonly metrics = new ApiMetrics();
+  /** Refuses new objects while the heap is nearly full, so no create can exhaust it. */
+  private readonly heapGuard = new HeapGuard();
   private server?: http2.Http2SecureServer<
     typeof IncomingMessage,
     typeof ServerResponse,
@@ -300,6 +303,7 @@ export class ApiServer implements ServingApi {
       cache,
       strategyContext: (op, w, sub) => this.strategyContext(op, w, sub),
       admission: this.admission,
+      admitNewObject: () => this.heapGuard.admitNewObject(),
       manageFields: (obj, old, ctx, apiVersion) =>
         manageFields(
           obj,
@@ -336,6 +340,16 @@ export class ApiServer implements ServingApi {
   async start(): Promise<void> {
     const limits = this.limits;
     registerSubresources(this);
+    this.heapGuard.start({
+      changed: (pressed, message) => {
+        this.config.logger.warn(message);
+        if (!pressed) for (const cache of this.caches.values()) cache.shedHistory(false);
+      },
+      // (Trimmed here, not only as events arrive: a cache that fell quiet would keep its history.)
+      underPressure: () => {
+        for (const cache of this.caches.values()) cache.shedHistory(true);
+      },
+    });
     this.nodeProxy = registerNodeProxy(this, this.config.kubeletClient);
     this.apiProxy = registerApiProxy(this, this.config.kubeletClient);
     for (const def of this.config.resources) await this.addResource(def);
@@ -447,6 +461,7 @@ export class ApiServer implements ServingApi {
     await Promise.race([closed, new Promise((r) => (grace = setTimeout(r, 1500)))]);
     clearTimeout(grace); // a pending timer would keep an embedding process alive for 1.5 s
     this.crds.stop();
+    this.heapGuard.stop();
     for (const c of this.caches.values()) c.stop();
     await this.config.backend.close();
   }

@@ -117,6 +117,8 @@ export interface StoreDeps {
   admission?: AdmissionChain;
   /** Records managedFields for a write (big objects: off the event loop, hence the Promise). */
   manageFields(obj: any, old: any, ctx: WriteContext, apiVersion: string): void | Promise<void>;
+  /** Throws while the server cannot afford another object (HeapGuard). */
+  admitNewObject?(): void;
 }
 
 /**
@@ -261,6 +263,7 @@ export class Store {
    * no reference to), so it is written to in place instead of being copied first.
    */
   async create(input: any, ctx: WriteContext, owned = false): Promise<StoredObject> {
+    if (!ctx.dryRun) this.deps.admitNewObject?.();
     const obj = owned ? input : deepCopy(input);
     obj.apiVersion = this.storageApiVersion;
     obj.kind = this.def.kind;

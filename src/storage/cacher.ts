@@ -85,6 +85,9 @@ export function spliceResourceVersion(value: string, rev: number): string | unde
   return `${value.slice(0, at)}"resourceVersion":"${rev}"${value[at] === '}' ? '' : ','}${value.slice(at)}`;
 }
 
+/** The history kept while memory is short (shedHistory). */
+const SHED_HISTORY_MS = 30_000;
+
 export class WatchCache {
   readonly items = new Map<string, StoredObject>();
   private sorted: string[] | null = null;
@@ -100,6 +103,7 @@ export class WatchCache {
   private readonly historyMs: number;
   private readonly maxEvents: number;
   private ready = false;
+  private shedding = false;
 
   constructor(
     private readonly backend: Backend,
@@ -258,8 +262,18 @@ export class WatchCache {
     }
   }
 
+  /**
+   * While the server is short of memory (its HeapGuard), keep only the last half minute of
+   * history: past versions are what a deletion leaves behind, and would otherwise pin the memory a
+   * clean-up frees for the whole window. Watches resuming from earlier relist, as after compaction.
+   */
+  shedHistory(on: boolean): void {
+    this.shedding = on;
+    if (on) this.trim(Date.now());
+  }
+
   private trim(now: number) {
-    const cutoff = now - this.historyMs;
+    const cutoff = now - (this.shedding ? Math.min(this.historyMs, SHED_HISTORY_MS) : this.historyMs);
     let i = this.historyStart;
     while (i < this.history.length && (this.history[i].at < cutoff || this.history.length - i > this.maxEvents)) i++;
     if (i > this.historyStart) {
@@ -267,7 +281,8 @@ export class WatchCache {
       this.historyStart = i;
     }
     // Compact the array now and then rather than shifting on every event.
-    if (this.historyStart > 4096 && this.historyStart > this.history.length / 2) {
+    const slack = this.shedding ? 256 : 4096;
+    if (this.historyStart > slack && this.historyStart > this.history.length / 2) {
       this.history = this.history.slice(this.historyStart);
       this.historyStart = 0;
     }
