@@ -4,6 +4,7 @@
 // dead webhook holds only the requests it was asked about. Failures are Errors worded as Go's
 // HTTP client words them, which upstream quotes in its messages.
 import https from 'node:https';
+import { isIP } from 'node:net';
 import { type PeerCertificate, checkServerIdentity } from 'node:tls';
 import type { WebhookClientConfig } from 'kubernetes-types/admissionregistration/v1.js';
 import { type StoreLookup, resolveService } from './service.js';
@@ -70,6 +71,17 @@ function transportError(ep: WebhookEndpoint, err: NodeJS.ErrnoException): Error 
 
 const servername = (ep: WebhookEndpoint) => ep.url.hostname.replace(/^\[|\]$/g, '');
 
+/** SNI and the name checked: the URL's host, a service's DNS name (whatever address was dialled). */
+function tlsOptions(ep: WebhookEndpoint): https.RequestOptions {
+  const name = servername(ep);
+  const out: https.RequestOptions = {};
+  if (ep.ca) out.ca = ep.ca;
+  // SNI carries host names only, never addresses.
+  if (!isIP(name)) out.servername = name;
+  if (ep.connect) out.checkServerIdentity = (_host: string, cert: PeerCertificate) => checkServerIdentity(name, cert);
+  return out;
+}
+
 /** POST the review; resolves to the decoded JSON answer or rejects with an Error to quote. */
 export function postReview(ep: WebhookEndpoint, review: unknown, timeoutMs: number): Promise<unknown> {
   if (ep.url.protocol !== 'https:')
@@ -90,12 +102,7 @@ export function postReview(ep: WebhookEndpoint, review: unknown, timeoutMs: numb
         host: ep.connect?.host ?? servername(ep),
         port: ep.connect?.port ?? (Number(ep.url.port) || 443),
         path: `${ep.url.pathname}${ep.url.search}`,
-        servername: /^[\d.]+$|:/.test(servername(ep)) ? undefined : servername(ep),
-        ca: ep.ca,
-        // A service's certificate names the service, not the endpoint connected to.
-        checkServerIdentity: ep.connect
-          ? (_host: string, cert: PeerCertificate) => checkServerIdentity(servername(ep), cert)
-          : undefined,
+        ...tlsOptions(ep),
         agent: false,
         headers: {
           host: ep.url.host,
