@@ -8,6 +8,11 @@ import { type RuleTarget, isExemptFromWebhooks, ruleMatches } from '../../src/ap
 import { matchWebhook } from '../../src/apiserver/admission/webhook/match.js';
 import { admissionReview, verifyResponse } from '../../src/apiserver/admission/webhook/review.js';
 import { webhookDenied } from '../../src/apiserver/admission/webhook/errors.js';
+import { type WebhookDeps, callWebhook } from '../../src/apiserver/admission/webhook/call.js';
+import {
+  MATCH_CONDITIONS_PENDING,
+  pendingMatchConditions,
+} from '../../src/apiserver/admission/webhook/matchconditions.js';
 import type { AdmissionAttributes } from '../../src/apiserver/admission/interfaces.js';
 import { pods } from '../../src/api/core/v1/pod.js';
 import { namespaces } from '../../src/api/core/v1/namespace.js';
@@ -254,4 +259,45 @@ test('a denial is at least a 400 and quotes the webhook', () => {
   assert.equal(webhookDenied('d', { code: 200 }).code, 400);
   assert.equal(webhookDenied('d', undefined).message, 'admission webhook "d" denied the request without explanation');
   assert.equal(webhookDenied('d', { reason: 'Because' }).message, 'admission webhook "d" denied the request: Because');
+});
+
+const deps = (matches?: boolean): WebhookDeps => ({
+  stores: () => undefined,
+  namespaceLabels: nsLabels,
+  matchConditions: matches === undefined ? pendingMatchConditions : { matches: () => matches },
+});
+const registered = (h: ValidatingWebhook) => ({ configuration: 'c', hook: h, id: `c/0/${h.name}` });
+const objectsOf = (a: AdmissionAttributes) => ({ object: a.object as unknown, oldObject: a.oldObject as unknown });
+
+test('dry run: a webhook with side effects refuses it whatever its failurePolicy', async () => {
+  const a = podAttrs({ dryRun: true });
+  for (const sideEffects of ['Unknown', 'Some']) {
+    for (const failurePolicy of ['Fail', 'Ignore']) {
+      await assert.rejects(
+        callWebhook(
+          deps(),
+          registered(hook({ sideEffects, failurePolicy })),
+          a,
+          { version: 'v1', kind: 'Pod' },
+          objectsOf(a),
+          false,
+        ),
+        { code: 400, message: 'admission webhook "h.example.com" does not support dry run' },
+      );
+    }
+  }
+});
+
+test('matchConditions: pending until an evaluator is plugged in, then it decides', async () => {
+  const a = podAttrs();
+  const conditional = (failurePolicy: string) =>
+    registered(hook({ failurePolicy, matchConditions: [{ name: 'c', expression: 'true' }] }));
+  const inv = { version: 'v1', kind: 'Pod' };
+  await assert.rejects(callWebhook(deps(), conditional('Fail'), a, inv, objectsOf(a), false), {
+    code: 403,
+    message: `pods "p" is forbidden: ${MATCH_CONDITIONS_PENDING}`,
+  });
+  assert.deepEqual(await callWebhook(deps(), conditional('Ignore'), a, inv, objectsOf(a), false), { skipped: true });
+  // An evaluator saying "no match" skips the webhook (no call is made: its URL is unreachable).
+  assert.deepEqual(await callWebhook(deps(false), conditional('Fail'), a, inv, objectsOf(a), false), { skipped: true });
 });
