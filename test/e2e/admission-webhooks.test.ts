@@ -92,6 +92,12 @@ function answer(path: string, review: Review): Record<string, unknown> | 'hang' 
     }
     case '/count':
       return { allowed: true };
+    case '/move':
+      return {
+        allowed: true,
+        patchType: 'JSONPatch',
+        patch: patchOf([{ op: 'replace', path: '/metadata/namespace', value: 'default' }]),
+      };
     case '/invalid':
       // A container name no pod may have: the patched object must still pass validation.
       return {
@@ -244,6 +250,7 @@ test('a mutating webhook injects a sidecar into labelled pods (JSONPatch), the o
 test('a patched object is validated like any other', async () => {
   await configure('Mutating', 'invalid', [
     hook('invalid.example.com', '/invalid', [podRule()], { objectSelector: { matchLabels: { broken: 'yes' } } }),
+    hook('move.example.com', '/move', [podRule()], { objectSelector: { matchLabels: { move: 'yes' } } }),
   ]);
   try {
     const r = await c.kubectl(['create', '-f', '-'], {
@@ -251,6 +258,13 @@ test('a patched object is validated like any other', async () => {
     });
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, /The Pod "broken" is invalid: spec\.containers\[1\]\.name: Invalid value: "Not_Valid"/);
+    const moved = await c.kubectl(['create', '-f', '-'], {
+      input: podJSON('moved', `${REGISTRY}app:1`, { move: 'yes' }),
+    });
+    assert.equal(
+      moved.stderr.trim(),
+      'Error from server (BadRequest): error when creating "STDIN": the namespace of the provided object does not match the namespace sent on the request',
+    );
   } finally {
     await unconfigure('Mutating', 'invalid');
   }

@@ -6,6 +6,7 @@
 // re-runs the built-in plugins too; here only webhooks are re-run).
 import type { MutatingWebhook } from 'kubernetes-types/admissionregistration/v1.js';
 import type { KObject } from '../../../api/types.js';
+import * as errors from '../../../machinery/errors.js';
 import { deepEqual } from '../../../machinery/objects.js';
 import { checkStorableSize } from '../../store.js';
 import type { AdmissionAttributes, MutatingPlugin } from '../interfaces.js';
@@ -87,6 +88,10 @@ export class MutatingWebhookAdmission implements MutatingPlugin {
   /** Take a webhook's patched object as the request's; true when it differs. */
   private async adopt(a: AdmissionAttributes, version: string, patched: KObject): Promise<boolean> {
     const stored = await toStorage(a, version, patched);
+    // Upstream's BeforeCreate/BeforeUpdate refuse an object moved out of the request's namespace.
+    const namespace = (stored.metadata as { namespace?: string } | undefined)?.namespace ?? '';
+    if (a.def.namespaced && a.namespace && namespace !== a.namespace)
+      throw errors.badRequest('the namespace of the provided object does not match the namespace sent on the request');
     // The webhook's object gets the defaults any object gets (upstream defaults the decoded patch result).
     a.def.defaults?.(stored);
     checkStorableSize(stored);
