@@ -4,6 +4,7 @@
 // dead webhook holds only the requests it was asked about. Failures are Errors worded as Go's
 // HTTP client words them, which upstream quotes in its messages.
 import https from 'node:https';
+import type { IncomingMessage } from 'node:http';
 import { isIP } from 'node:net';
 import { type PeerCertificate, checkServerIdentity } from 'node:tls';
 import type { WebhookClientConfig } from 'kubernetes-types/admissionregistration/v1.js';
@@ -82,6 +83,13 @@ function tlsOptions(ep: WebhookEndpoint): https.RequestOptions {
   return out;
 }
 
+/**
+ * Connections are kept open between calls (as upstream's cached webhook clients do): a TLS
+ * handshake per admitted write would cost more than the call. The pool is keyed by address
+ * and TLS options (CA, server name), so a connection is only reused for the same verification.
+ */
+const keepAlive = new https.Agent({ keepAlive: true, scheduling: 'lifo' });
+
 /** POST the review; resolves to the decoded JSON answer or rejects with an Error to quote. */
 export function postReview(ep: WebhookEndpoint, review: unknown, timeoutMs: number): Promise<unknown> {
   if (ep.url.protocol !== 'https:')
@@ -89,6 +97,7 @@ export function postReview(ep: WebhookEndpoint, review: unknown, timeoutMs: numb
   const body = JSON.stringify(review);
   return new Promise((resolve, reject) => {
     let settled = false;
+    let current: ReturnType<typeof https.request> | undefined;
     const finish = (err: Error | undefined, value?: unknown) => {
       if (settled) return;
       settled = true;
@@ -96,50 +105,65 @@ export function postReview(ep: WebhookEndpoint, review: unknown, timeoutMs: numb
       if (err) reject(err);
       else resolve(value);
     };
-    const req = https.request(
-      {
-        method: 'POST',
-        host: ep.connect?.host ?? servername(ep),
-        port: ep.connect?.port ?? (Number(ep.url.port) || 443),
-        path: `${ep.url.pathname}${ep.url.search}`,
-        ...tlsOptions(ep),
-        agent: false,
-        headers: {
-          host: ep.url.host,
-          'content-type': 'application/json',
-          accept: 'application/json, */*',
-          'content-length': Buffer.byteLength(body),
-        },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on('data', (d: Buffer) => {
-          size += d.length;
-          if (size > MAX_RESPONSE_BYTES) {
-            req.destroy();
-            finish(new Error(`${postOf(ep.url)}: response larger than ${MAX_RESPONSE_BYTES} bytes`));
-          } else chunks.push(d);
-        });
-        res.on('error', (err: NodeJS.ErrnoException) => finish(transportError(ep, err)));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          const status = res.statusCode ?? 0;
-          if (status < 200 || status > 299) return finish(statusError(status, text));
-          try {
-            finish(undefined, JSON.parse(text));
-          } catch (err) {
-            finish(new Error(`${postOf(ep.url)}: ${(err as Error).message}`));
-          }
-        });
-      },
-    );
     const timer = setTimeout(() => {
       finish(new Error(`${postOf(ep.url)}: context deadline exceeded`));
-      req.destroy();
+      current?.destroy();
     }, timeoutMs);
-    req.on('error', (err: NodeJS.ErrnoException) => finish(transportError(ep, err)));
-    req.end(body);
+    const send = (mayRetry: boolean) => {
+      const req = https.request(
+        {
+          method: 'POST',
+          host: ep.connect?.host ?? servername(ep),
+          port: ep.connect?.port ?? (Number(ep.url.port) || 443),
+          path: `${ep.url.pathname}${ep.url.search}`,
+          ...tlsOptions(ep),
+          agent: keepAlive,
+          headers: {
+            host: ep.url.host,
+            'content-type': 'application/json',
+            accept: 'application/json, */*',
+            'content-length': Buffer.byteLength(body),
+          },
+        },
+        (res) => readAnswer(ep, req, res, finish),
+      );
+      current = req;
+      req.on('error', (err: NodeJS.ErrnoException) => {
+        // A kept-alive connection the server closed as it was reused: once more on a new one.
+        if (mayRetry && req.reusedSocket && err.code === 'ECONNRESET' && !settled) return send(false);
+        finish(transportError(ep, err));
+      });
+      req.end(body);
+    };
+    send(true);
+  });
+}
+
+function readAnswer(
+  ep: WebhookEndpoint,
+  req: ReturnType<typeof https.request>,
+  res: IncomingMessage,
+  finish: (err: Error | undefined, value?: unknown) => void,
+): void {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  res.on('data', (d: Buffer) => {
+    size += d.length;
+    if (size > MAX_RESPONSE_BYTES) {
+      req.destroy();
+      finish(new Error(`${postOf(ep.url)}: response larger than ${MAX_RESPONSE_BYTES} bytes`));
+    } else chunks.push(d);
+  });
+  res.on('error', (err: NodeJS.ErrnoException) => finish(transportError(ep, err)));
+  res.on('end', () => {
+    const text = Buffer.concat(chunks).toString('utf8');
+    const status = res.statusCode ?? 0;
+    if (status < 200 || status > 299) return finish(statusError(status, text));
+    try {
+      finish(undefined, JSON.parse(text));
+    } catch (err) {
+      finish(new Error(`${postOf(ep.url)}: ${(err as Error).message}`));
+    }
   });
 }
 
