@@ -8,6 +8,7 @@ import { type RuleTarget, isExemptFromWebhooks, ruleMatches } from '../../src/ap
 import { matchWebhook } from '../../src/apiserver/admission/webhook/match.js';
 import { admissionReview, verifyResponse } from '../../src/apiserver/admission/webhook/review.js';
 import { webhookDenied } from '../../src/apiserver/admission/webhook/errors.js';
+import { applyWebhookPatch, replaceContents } from '../../src/apiserver/admission/webhook/patch.js';
 import { type WebhookDeps, callWebhook } from '../../src/apiserver/admission/webhook/call.js';
 import {
   MATCH_CONDITIONS_PENDING,
@@ -300,4 +301,33 @@ test('matchConditions: pending until an evaluator is plugged in, then it decides
   assert.deepEqual(await callWebhook(deps(), conditional('Ignore'), a, inv, objectsOf(a), false), { skipped: true });
   // An evaluator saying "no match" skips the webhook (no call is made: its URL is unreachable).
   assert.deepEqual(await callWebhook(deps(false), conditional('Fail'), a, inv, objectsOf(a), false), { skipped: true });
+});
+
+test('a webhook patch: JSONPatch only, decoded from base64, applied to a copy, put back in place', () => {
+  const obj = { metadata: { name: 'p', labels: { a: '1' } }, spec: { containers: [{ name: 'app' }] } };
+  const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64');
+  const patched = applyWebhookPatch(
+    'w',
+    b64([{ op: 'add', path: '/metadata/labels/b', value: '2' }]),
+    'JSONPatch',
+    obj,
+  );
+  assert.deepEqual(obj.metadata.labels, { a: '1' }, 'the input is not modified');
+  assert.throws(
+    () => applyWebhookPatch('w', b64([]), 'MergePatch', obj),
+    /failed calling webhook "w": unsupported patch type "MergePatch"/,
+  );
+  assert.throws(
+    () => applyWebhookPatch('w', b64({}), 'JSONPatch', obj),
+    /received undecodable patch in webhook response/,
+  );
+  assert.equal(applyWebhookPatch('w', b64([]), 'JSONPatch', obj), obj, 'an empty patch changes nothing');
+  assert.throws(() => applyWebhookPatch('w', b64([{ op: 'add', path: '/x', value: 1 }]), 'JSONPatch', undefined), {
+    code: 500,
+    message: /admission webhook "w" attempted to modify the object, which is not supported for this operation/,
+  });
+  const meta = obj.metadata;
+  replaceContents(obj, patched as Record<string, unknown>);
+  assert.equal(obj.metadata, meta, 'the store keeps its reference to metadata');
+  assert.deepEqual(obj.metadata.labels, { a: '1', b: '2' });
 });
