@@ -309,11 +309,37 @@ function addSchemaExtensions(definitions: Record<string, Schema>): void {
   };
 }
 
+/**
+ * admissionregistration's rules embed Go's Rule struct; kubernetes-types keeps only the fields
+ * its generator saw declared directly (apiGroups, apiVersions, operations), so the embedded
+ * `resources` and `scope` are restored here: without them a strict decode (kubectl's default)
+ * refuses every webhook configuration or policy that names resources.
+ */
+function addEmbeddedRuleFields(definitions: Record<string, Schema>): void {
+  for (const [name, def] of Object.entries(definitions)) {
+    if (!/^io\.k8s\.api\.admissionregistration\.[^.]+\.(Named)?RuleWithOperations$/.test(name)) continue;
+    const props = (def.properties ??= {}) as Record<string, Schema>;
+    props.resources ??= {
+      description:
+        "The resources this rule applies to: a plural name, 'resource/subresource', '*', '*/subresource' or 'resource/*'.",
+      type: 'array',
+      items: { type: 'string', default: '' },
+      'x-kubernetes-list-type': 'atomic',
+    };
+    props.scope ??= {
+      description: "Which objects the rule applies to by scope: 'Cluster', 'Namespaced' or '*' (the default).",
+      type: 'string',
+    };
+    def.properties = sortKeys(props);
+  }
+}
+
 function main(): void {
   const require = createRequire(import.meta.url);
   const root = dirname(require.resolve('kubernetes-types/package.json'));
   const { definitions, warnings } = new Generator(root).run();
   addSchemaExtensions(definitions);
+  addEmbeddedRuleFields(definitions);
   for (const w of warnings) process.stderr.write(`gen-openapi: warning: ${w}\n`);
   // dist/tools/gen-openapi.js -> dist/openapi/definitions.json
   const outFile = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'openapi', 'definitions.json');

@@ -30,6 +30,10 @@ export interface WriteContext {
   operation?: 'Apply' | 'Update';
   /** Bytes of the request body, when there was one: big writes are done in slices (see pause). */
   bodyBytes?: number;
+  /** The version the client addressed (admission webhooks' requestKind). */
+  requestVersion?: string;
+  /** The request's audit annotations, which admission adds to. */
+  auditAnnotations?: Record<string, string>;
 }
 
 /**
@@ -212,6 +216,7 @@ export class Store {
     obj: any,
     old: any,
     ctx: WriteContext,
+    deleteOptions?: DeleteOptions,
   ): AdmissionAttributes | undefined {
     if (!this.deps.admission) return undefined;
     const meta = (obj ?? old).metadata;
@@ -229,6 +234,11 @@ export class Store {
       user: ctx.user,
       dryRun: ctx.dryRun,
       def: this.def,
+      requestVersion: ctx.requestVersion,
+      warnings: ctx.warnings,
+      auditAnnotations: ctx.auditAnnotations,
+      fieldManager: ctx.fieldManager,
+      deleteOptions: deleteOptions && { ...deleteOptions },
     };
   }
 
@@ -528,7 +538,7 @@ export class Store {
     }
     const sctx = this.deps.strategyContext('delete', ctx.warnings);
     this.def.admitDelete?.(old, sctx);
-    const attrs = this.admissionAttributes('DELETE', undefined, old, ctx);
+    const attrs = this.admissionAttributes('DELETE', undefined, old, ctx, opts);
     if (attrs) {
       await this.deps.admission!.admit(attrs);
       await this.deps.admission!.validate(attrs);

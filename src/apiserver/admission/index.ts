@@ -8,6 +8,7 @@ import { DefaultTolerationSeconds } from './defaulttolerationseconds.js';
 import { ResourceQuotaAdmission } from './resourcequota.js';
 import { DefaultStorageClass } from './defaultstorageclass.js';
 import { ServiceAccountAdmission } from './serviceaccount.js';
+import { webhookAdmission } from './webhook/index.js';
 
 export * from './interfaces.js';
 export { LimitRanger } from './limitranger.js';
@@ -17,6 +18,7 @@ export { DefaultTolerationSeconds } from './defaulttolerationseconds.js';
 export { ResourceQuotaAdmission } from './resourcequota.js';
 export { DefaultStorageClass } from './defaultstorageclass.js';
 export { ServiceAccountAdmission } from './serviceaccount.js';
+export { MutatingWebhookAdmission, ValidatingWebhookAdmission, webhookAdmission } from './webhook/index.js';
 
 export interface AdmissionDeps {
   /** A resource's store once served (undefined before). */
@@ -28,6 +30,7 @@ export function defaultAdmissionChain(deps: AdmissionDeps): AdmissionChain {
     const s = deps.tryStore('', plural);
     return s ? s.cache.list(s.keyPrefix(namespace)).map((x) => x.obj) : [];
   };
+  const webhooks = webhookAdmission((g, p) => deps.tryStore(g, p));
   return new AdmissionChain([
     new NamespaceLifecycle((name) => deps.tryStore('', 'namespaces')?.tryGet(undefined, name)?.obj),
     new LimitRanger((ns) => objectsIn('limitranges', ns)),
@@ -41,6 +44,9 @@ export function defaultAdmissionChain(deps: AdmissionDeps): AdmissionChain {
       const s = deps.tryStore('storage.k8s.io', 'storageclasses');
       return s ? s.cache.list(s.keyPrefix()).map((x) => x.obj) : [];
     }),
+    // Upstream's order: webhooks after the built-in mutating plugins, validating webhooks before quota.
+    webhooks.mutating,
+    webhooks.validating,
     new ResourceQuotaAdmission(() => deps.tryStore('', 'resourcequotas')),
   ]);
 }

@@ -2,8 +2,8 @@
 // generic store performs (create, update, delete, subresources included) passes first through the
 // mutating plugins (after defaulting, before the strategy prepares and validates the object),
 // then, once the object validated, through the validating plugins. A plugin refuses by throwing
-// an ApiError (forbiddenFor builds upstream's admission.NewForbidden). Admission webhooks plug in
-// later as one more MutatingPlugin / ValidatingPlugin each.
+// an ApiError (forbiddenFor builds upstream's admission.NewForbidden). Admission webhooks are one
+// more MutatingPlugin / ValidatingPlugin each (webhook/).
 import type { ResourceDef } from '../../api/types.js';
 import * as errors from '../../machinery/errors.js';
 import type { UserInfo } from '../user.js';
@@ -30,6 +30,16 @@ export interface AdmissionAttributes {
   dryRun: boolean;
   /** The resource's strategy, for plugins that need more than names. */
   def: ResourceDef;
+  /** The version the client addressed (a webhook's requestKind); undefined: the storage version. */
+  requestVersion?: string;
+  /** The request's warnings for the client (webhooks add theirs). */
+  warnings?: string[];
+  /** Audit annotations admission adds (webhooks' auditAnnotations), kept on the request for the audit log. */
+  auditAnnotations?: Record<string, string>;
+  /** The write's field manager (a webhook's CreateOptions/UpdateOptions). */
+  fieldManager?: string;
+  /** A delete's options (a webhook's DeleteOptions). */
+  deleteOptions?: Record<string, unknown>;
 }
 
 export interface AdmissionPlugin {

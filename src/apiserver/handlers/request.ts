@@ -33,6 +33,8 @@ export interface ApiRequest {
   defaultFieldManager: string;
   /** The request body's size in bytes, when there was one: big writes yield between steps (see pause). */
   bodyBytes?: number;
+  /** Audit annotations admission adds (admission webhooks'), kept for the audit log. */
+  auditAnnotations?: Record<string, string>;
 }
 
 export type PatchType = 'json' | 'merge' | 'strategic' | 'apply';
@@ -148,6 +150,8 @@ export function writeContext(
     warnings: req.warnings,
     subresource,
     bodyBytes: req.bodyBytes,
+    requestVersion: req.served.version.name,
+    auditAnnotations: (req.auditAnnotations ??= {}),
   };
 }
 
