@@ -7,6 +7,7 @@ import { applyOffThread } from '../machinery/ssa/thread.js';
 import { getDefinition } from '../machinery/openapi/definitions.js';
 import { OFF_THREAD_BYTES } from '../machinery/managedfields.js';
 import { jsonLengthExceeds } from '../machinery/jsonsize.js';
+import { deepCopy } from '../machinery/objects.js';
 
 export const applyPatch: PatchFn = (type, current, patch, definition, ctx) => {
   try {
@@ -20,16 +21,24 @@ export const applyPatch: PatchFn = (type, current, patch, definition, ctx) => {
       case 'apply': {
         // Server-side apply: a typed merge with field ownership (src/machinery/ssa).
         const type = ctx.type ?? { schema: definition ? getDefinition(definition) : undefined };
-        // A big object or configuration is applied off the event loop (a Promise comes back).
-        const big = jsonLengthExceeds(patch, OFF_THREAD_BYTES) || jsonLengthExceeds(current, OFF_THREAD_BYTES);
-        return (big ? applyOffThread : applyOperation)(current, patch, {
+        // A big object or configuration is applied off the event loop (a Promise comes back); the
+        // sizes known from texts spare measuring the objects.
+        const big =
+          (ctx.patchBytes ?? 0) > OFF_THREAD_BYTES ||
+          (ctx.liveJson ? ctx.liveJson.length > OFF_THREAD_BYTES : jsonLengthExceeds(current, OFF_THREAD_BYTES)) ||
+          (ctx.patchBytes === undefined && jsonLengthExceeds(patch, OFF_THREAD_BYTES));
+        const opts = {
           manager: ctx.fieldManager,
           force: ctx.force,
           apiVersion: typeof current?.apiVersion === 'string' ? current.apiVersion : String(patch?.apiVersion ?? ''),
           type,
           subresource: ctx.subresource,
           statusSubresource: ctx.statusSubresource,
-        });
+        };
+        // `current` is shared (PatchContext.liveJson): the thread gets its text, this thread a copy.
+        return big
+          ? applyOffThread(current, patch, opts, ctx.liveJson)
+          : applyOperation(deepCopy(current), patch, opts);
       }
     }
   } catch (err) {

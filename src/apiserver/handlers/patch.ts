@@ -95,9 +95,10 @@ export async function patch(deps: HandlerDeps, req: ApiRequest, p: Patch, opts: 
     type: type === 'apply' ? deps.schema.typeFor?.(served.def.group, served.version.name, served.def.kind) : undefined,
     subresource: sub,
     statusSubresource: !!served.def.subresources?.status,
+    patchBytes: req.bodyBytes,
   };
-  const patched = (current: any): MaybePromise<any> =>
-    then(deps.patch(type, current, body, definition, patchCtx), (obj) => {
+  const patched = (current: any, liveJson?: string): MaybePromise<any> =>
+    then(deps.patch(type, current, body, definition, liveJson ? { ...patchCtx, liveJson } : patchCtx), (obj) => {
       if (!isPlainObject(obj)) throw errors.badRequest('the patch produced something that is not an object');
       // A patch may not turn the object into another kind (the result is decoded as this one).
       checkTypeMeta(obj, served.def.kind, apiVersion);
@@ -119,8 +120,13 @@ export async function patch(deps: HandlerDeps, req: ApiRequest, p: Patch, opts: 
   const stored = await store.update(
     req.namespace,
     req.name!,
-    // A patch computes its result from a copy; the current object is shared with the cache.
-    (cur) => then(servedObject(deps, req, cur.obj), (current) => patched(deepCopy(current))),
+    // A patch computes its result from a copy; the current object is shared with the cache. An
+    // apply copies only what it changes (applyPatch): copying a big object whole holds the event
+    // loop for as long as applying it off the loop saves.
+    (cur) =>
+      then(servedObject(deps, req, cur.obj), (current) =>
+        type === 'apply' ? patched(current, current === cur.obj ? cur.json : undefined) : patched(deepCopy(current)),
+      ),
     ctx,
     conditional,
   );

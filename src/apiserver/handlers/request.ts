@@ -46,6 +46,13 @@ export interface PatchContext {
   type?: SchemaType;
   subresource?: string;
   statusSubresource?: boolean;
+  /**
+   * For apply: `current` is shared with the watch cache, not a copy (an apply that works on the
+   * event loop copies it; one sent off it serialises it), and this is its JSON text when known.
+   */
+  liveJson?: string;
+  /** The patch's size in bytes as it arrived, when it came as text (decides where an apply runs). */
+  patchBytes?: number;
 }
 
 /** Returns the patched object; a Promise when the work went off the event loop (a big server-side apply). */

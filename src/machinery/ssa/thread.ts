@@ -5,6 +5,7 @@
 import { Worker } from 'node:worker_threads';
 import { ApiError } from '../errors.js';
 import { nowRFC3339 } from '../time.js';
+import { deepCopy } from '../objects.js';
 import { applyOperation, recordUpdateOperation, type ApplyOptions, type UpdateOptions } from './manager.js';
 import type { FieldManagerJob, FieldManagerResult } from './threadworker.js';
 
@@ -113,15 +114,15 @@ export async function recordUpdateOffThread(obj: any, old: any, opts: UpdateOpti
 /**
  * applyOperation on the field-management thread: the applied object, with its managedFields, or
  * the field manager's error (409 conflicts, 400s) as it would have thrown it. Should the thread
- * fail, the work is done here instead.
+ * fail, the work is done here instead. `live` is left as it is (`liveJson`: its text, if known).
  */
-export async function applyOffThread(live: any, config: any, opts: ApplyOptions): Promise<any> {
+export async function applyOffThread(live: any, config: any, opts: ApplyOptions, liveJson?: string): Promise<any> {
   const now = (opts.now ?? nowRFC3339)();
   let json: string;
   try {
     json = await thread.run({
       op: 'apply',
-      live: JSON.stringify(live),
+      live: liveJson ?? JSON.stringify(live),
       config: JSON.stringify(config),
       force: opts.force,
       manager: opts.manager,
@@ -133,7 +134,7 @@ export async function applyOffThread(live: any, config: any, opts: ApplyOptions)
     });
   } catch (err) {
     if (!(err instanceof ThreadFailure)) throw err;
-    return applyOperation(live, config, { ...opts, now: () => now });
+    return applyOperation(deepCopy(live), config, { ...opts, now: () => now });
   }
   return JSON.parse(json);
 }
