@@ -369,3 +369,60 @@ for (const kind of kinds) {
       }));
   });
 }
+
+describe('etcd client', () => {
+  let plain: TestEtcd;
+  let secure: TestEtcd;
+  before(async () => {
+    [plain, secure] = await Promise.all([startEtcd(), startEtcd({ tls: true })]);
+  });
+  after(async () => {
+    await Promise.all([plain?.stop(), secure?.stop()]);
+  });
+
+  test('fails over to the next endpoint when the first is unreachable', async () => {
+    const dead = `http://127.0.0.1:${new URL(plain.endpoint).port === '1' ? 2 : 1}`;
+    const b = new EtcdBackend({ endpoints: [dead, plain.endpoint], prefix: '/failover' });
+    await b.start();
+    try {
+      const kv = await b.create(K('configmaps', 'f/a'), '1');
+      assert.equal((await b.get(K('configmaps', 'f/a')))!.modRevision, kv.modRevision);
+    } finally {
+      await b.close();
+    }
+  });
+
+  test('speaks TLS with the given CA, client certificate and key', async () => {
+    const b = new EtcdBackend({ endpoints: [secure.endpoint], prefix: '/tls', ...secure.clientTls });
+    await b.start();
+    try {
+      await b.create(K('configmaps', 't/a'), '1');
+      assert.equal((await b.list(K('configmaps', 't/'))).items.length, 1);
+    } finally {
+      await b.close();
+    }
+    // Without the client certificate etcd refuses the connection.
+    const anonymous = new EtcdBackend({
+      endpoints: [secure.endpoint],
+      prefix: '/tls',
+      caFile: secure.clientTls!.caFile,
+      timeoutMs: 3000,
+    });
+    await assert.rejects(anonymous.start());
+    await anonymous.close();
+  });
+
+  test('grants and renews leases', async () => {
+    const client = new EtcdClient({ endpoints: [plain.endpoint] });
+    try {
+      const lease = await client.leaseGrant(30);
+      assert.ok(lease.id > 0n);
+      assert.equal(lease.ttl, 30);
+      assert.equal(await client.leaseKeepAliveOnce(lease.id), 30);
+      const status = await client.status();
+      assert.match(status.version, /^3\./);
+    } finally {
+      client.close();
+    }
+  });
+});
