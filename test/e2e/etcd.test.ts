@@ -1,7 +1,7 @@
 // `k8ts server --datastore-endpoint http://…` on an etcd this test starts: kubectl creates, reads
 // and deletes a ConfigMap and a Deployment (its pods stay Pending: no agent), etcdctl finds the
-// objects where kube-apiserver would have put them, and everything is still there after the
-// server restarts.
+// objects where kube-apiserver would have put them, a list at a compacted resourceVersion gets
+// 410 Gone, and everything is still there after the server restarts.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startCluster, run, until, type Cluster } from './harness.js';
@@ -20,7 +20,10 @@ async function etcdKeys(prefix: string): Promise<string[]> {
 
 before(async () => {
   etcd = await startEtcd();
-  cluster = await startCluster({ args: ['--datastore-endpoint', etcd.endpoint] });
+  // A short compaction interval, so the 410 test below need not wait five minutes.
+  cluster = await startCluster({
+    args: ['--datastore-endpoint', etcd.endpoint, '--etcd-compaction-interval', '2s'],
+  });
 });
 
 after(async () => {
@@ -60,6 +63,42 @@ test('a Deployment gets its ReplicaSet and pods, all under /registry', async () 
   assert.equal(keys.filter((k) => k.startsWith('/registry/pods/default/web-')).length, 2);
   assert.ok(keys.includes('/registry/namespaces/default'));
   assert.ok(keys.includes('/registry/services/specs/default/kubernetes'));
+});
+
+test('a list at a resourceVersion from before the last compaction gets 410 Gone', async () => {
+  await cluster.k(['create', 'configmap', 'p1', '-n', 'kube-public']);
+  const list = JSON.parse(await cluster.k(['get', '--raw', '/api/v1/namespaces/kube-public/configmaps'])) as {
+    metadata: { resourceVersion: string };
+  };
+  const old = list.metadata.resourceVersion;
+  await cluster.k(['create', 'configmap', 'p2', '-n', 'kube-public']);
+  const exact = (rv: string) =>
+    cluster.kubectl([
+      'get',
+      '--raw',
+      `/api/v1/namespaces/kube-public/configmaps?resourceVersion=${rv}&resourceVersionMatch=Exact`,
+    ]);
+  // Before compaction: read from etcd at that revision.
+  const before = await exact(old);
+  assert.equal(before.code, 0, before.stderr);
+  const names = (JSON.parse(before.stdout) as { items: { metadata: { name: string } }[] }).items.map(
+    (i) => i.metadata.name,
+  );
+  assert.ok(names.includes('p1') && !names.includes('p2'), names.join());
+  // Compaction runs every 2 s down to the revision seen 2 s before.
+  await until(
+    'etcd compacted past the list',
+    async () => {
+      const r = await run('etcdctl', ['--endpoints', etcd.endpoint, 'get', 'compact_rev_key', '--print-value-only'], {
+        env: { ...process.env, ETCDCTL_API: '3' },
+      });
+      return Number(r.stdout.trim()) > Number(old);
+    },
+    20_000,
+  );
+  const after = await exact(old);
+  assert.notEqual(after.code, 0);
+  assert.match(after.stderr, /too old resource version/);
 });
 
 test('objects survive a restart of the server; deletes remove the keys', async () => {
