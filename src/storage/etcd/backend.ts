@@ -56,6 +56,8 @@ interface Subscriber {
 
 interface Waiter {
   revision: number;
+  /** A progress notification may release it too (not only an event). */
+  progress: boolean;
   resolve: () => void;
   reject: (err: Error) => void;
 }
@@ -101,24 +103,13 @@ export class EtcdBackend implements Backend {
     this.lastEventRev = this.compacted;
     this.openWatch();
     // Serve nothing until the log holds etcd's history up to now.
-    const target = status.header.revision;
     const ask = setInterval(() => this.stream?.send({ progress: true }), 100);
+    const timeout = setTimeout(() => this.failWaiters(), this.progressIntervalMs * 6 + 30_000);
     try {
-      await new Promise<void>((resolve, reject) => {
-        const timeout = setTimeout(
-          () => reject(new StorageError('Unavailable', this.keys.root)),
-          this.progressIntervalMs * 6 + 30_000,
-        );
-        const check = setInterval(() => {
-          if (this.currentRevision() >= target) {
-            clearInterval(check);
-            clearTimeout(timeout);
-            resolve();
-          }
-        }, 20);
-      });
+      await this.reached(status.header.revision, true);
     } finally {
       clearInterval(ask);
+      clearTimeout(timeout);
     }
     this.progressTimer = setInterval(() => this.stream?.send({ progress: true }), this.progressIntervalMs);
     this.progressTimer.unref();
@@ -130,8 +121,7 @@ export class EtcdBackend implements Backend {
     clearInterval(this.progressTimer);
     clearTimeout(this.reconnectTimer);
     this.stream?.close();
-    const err = new StorageError('Unavailable', this.keys.root);
-    for (const w of this.waiters.splice(0)) w.reject(err);
+    this.failWaiters();
     this.subscribers.clear();
     this.client.close();
   }
@@ -179,6 +169,7 @@ export class EtcdBackend implements Backend {
     if (r.created) return;
     if (!r.events.length) {
       this.progressRev = Math.max(this.progressRev, r.header.revision);
+      this.releaseWaiters();
       return;
     }
     const fresh: LoggedEvent[] = [];
@@ -199,11 +190,21 @@ export class EtcdBackend implements Backend {
     this.lastEventRev = fresh[fresh.length - 1].revision;
     for (const e of fresh) this.log.push(e);
     for (const s of this.subscribers) this.deliver(s, fresh);
-    if (this.waiters.length) {
-      const done = this.waiters.filter((w) => w.revision <= this.lastEventRev);
-      this.waiters = this.waiters.filter((w) => w.revision > this.lastEventRev);
-      for (const w of done) w.resolve();
-    }
+    this.releaseWaiters();
+  }
+
+  private releaseWaiters() {
+    if (!this.waiters.length) return;
+    const done = (w: Waiter) => (w.progress ? this.currentRevision() : this.lastEventRev) >= w.revision;
+    const ready = this.waiters.filter(done);
+    if (!ready.length) return;
+    this.waiters = this.waiters.filter((w) => !done(w));
+    for (const w of ready) w.resolve();
+  }
+
+  private failWaiters() {
+    const err = new StorageError('Unavailable', this.keys.root);
+    for (const w of this.waiters.splice(0)) w.reject(err);
   }
 
   private deliver(s: Subscriber, events: LoggedEvent[]) {
@@ -224,10 +225,13 @@ export class EtcdBackend implements Backend {
     s.onEvents(out);
   }
 
-  /** Resolves once the watch has dispatched the write at `revision`. */
-  private observed(revision: number): Promise<void> {
-    if (this.lastEventRev >= revision) return Promise.resolve();
-    return new Promise((resolve, reject) => this.waiters.push({ revision, resolve, reject }));
+  /**
+   * Resolves once the watch has dispatched everything up to `revision`. Writes wait for their
+   * own event (`progress` false): only then is it in the watch cache.
+   */
+  private reached(revision: number, progress = false): Promise<void> {
+    if ((progress ? this.currentRevision() : this.lastEventRev) >= revision) return Promise.resolve();
+    return new Promise((resolve, reject) => this.waiters.push({ revision, progress, resolve, reject }));
   }
 
   // eslint-disable-next-line @typescript-eslint/require-await -- the interface is asynchronous
@@ -314,7 +318,7 @@ export class EtcdBackend implements Backend {
       const current = r.responses[0]?.range?.kvs[0];
       return { ok: false as const, current: current && this.toKV(key, current) };
     }
-    await this.observed(r.header.revision);
+    await this.reached(r.header.revision);
     return { ok: true as const, revision: r.header.revision, response: r.responses[0] };
   }
 
@@ -371,7 +375,7 @@ export class EtcdBackend implements Backend {
       const current = r.responses[0]?.range?.kvs[0];
       throw new StorageError(current ? 'Conflict' : 'NotFound', key, current && this.toKV(key, current));
     }
-    await this.observed(r.header.revision);
+    await this.reached(r.header.revision);
     return { deleted: this.toKV(key, prev), revision: r.header.revision };
   }
 
