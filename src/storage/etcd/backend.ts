@@ -97,7 +97,9 @@ export class EtcdBackend implements Backend {
   }
 
   async start(): Promise<void> {
-    const status = await this.unavailableOnError('', () => this.client.status());
+    const status = await this.client.status().catch((err: Error) => {
+      throw new Error(`etcd (${this.client.endpoints.join(', ')}): ${err.message}`, { cause: err });
+    });
     const recorded = await this.client.range({ key: COMPACT_REV_KEY });
     this.compacted = Number(recorded.kvs[0]?.value.toString() ?? 0) || 0;
     this.lastEventRev = this.compacted;

@@ -92,6 +92,11 @@ export class EtcdClient {
     return c;
   }
 
+  /** Every endpoint, host:port (for messages). */
+  get endpoints(): string[] {
+    return [...this.targets];
+  }
+
   /** The endpoint calls go to now (for messages). */
   get endpoint(): string {
     return this.targets[this.current];
