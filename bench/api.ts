@@ -18,6 +18,7 @@
 //   BENCH_RSS_OBJECTS      stored objects when RSS is read (100000 / 10000)
 //   BENCH_VALUE_BYTES      payload bytes in each ConfigMap (1024)
 //   BENCH_ETCD=0           skip the etcd reference
+//   BENCH_DATASTORE=etcd   k8ts stores in an etcd of its own (started like the reference) instead of SQLite
 //   BENCH_ETCD_BIN         etcd binary (/usr/bin/etcd)
 //   BENCH_DIR              where temporary data dirs go (os.tmpdir())
 //   BENCH_OUT              where the JSON results go (bench/results/api-<scale>.json)
@@ -54,6 +55,7 @@ const cfg = {
   rssObjects: pick('BENCH_RSS_OBJECTS', 100000, 10000),
   valueBytes: pick('BENCH_VALUE_BYTES', 1024, 1024),
   etcd: process.env.BENCH_ETCD !== '0',
+  datastore: process.env.BENCH_DATASTORE === 'etcd' ? 'etcd' : 'sqlite',
   etcdBin: process.env.BENCH_ETCD_BIN ?? '/usr/bin/etcd',
   dir: process.env.BENCH_DIR ?? os.tmpdir(),
   out: process.env.BENCH_OUT ?? join(repo, 'bench', 'results', `api-${scale}.json`),
@@ -241,9 +243,9 @@ interface K8ts {
   pool: Pool;
 }
 
-async function startK8ts(): Promise<K8ts> {
+async function startK8ts(serverArgs: string[]): Promise<K8ts> {
   const dataDir = mkdtempSync(join(cfg.dir, 'k8ts-bench-'));
-  const args = k8tsServerArgs(dataDir, ['--disable-agent'], cfg.serverNodeArgs);
+  const args = k8tsServerArgs(dataDir, ['--disable-agent', ...serverArgs], cfg.serverNodeArgs);
   const child = spawn(process.execPath, args, { cwd: dataDir, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => {
@@ -1106,15 +1108,23 @@ async function main() {
   log(`scale ${cfg.scale}: ${JSON.stringify({ ...cfg, only: [...cfg.only], verbs: [...cfg.verbs] })}`);
   let k: K8ts | undefined;
   let e: Etcd | undefined;
+  /** k8ts's own etcd (BENCH_DATASTORE=etcd); its CPU is not counted as the server's. */
+  let store: Etcd | undefined;
   const cleanup = async () => {
     await k?.pool.close().catch(() => {});
     if (k) await stopProcess(k.child, 'k8ts server');
-    e?.client.close();
-    if (e) await stopProcess(e.child, 'etcd');
-    for (const d of [k?.dataDir, e?.dataDir]) if (d) rmSync(d, { recursive: true, force: true });
+    for (const x of [e, store]) {
+      x?.client.close();
+      if (x) await stopProcess(x.child, 'etcd');
+    }
+    for (const d of [k?.dataDir, e?.dataDir, store?.dataDir]) if (d) rmSync(d, { recursive: true, force: true });
   };
   try {
-    k = await startK8ts();
+    if (cfg.datastore === 'etcd') {
+      store = await startEtcd();
+      log(`k8ts datastore: etcd ${store.version} pid ${store.pid} at ${store.endpoint}`);
+    }
+    k = await startK8ts(store ? ['--datastore-endpoint', store.endpoint] : []);
     watched.server = k.pid;
     log(`k8ts server pid ${k.pid} at ${k.url} (data ${k.dataDir})`);
     if (cfg.etcd) {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Everything `k8ts server` needs on a fresh Debian machine of this kind: the packages for real
 # containers (as root: containerd, runc, CNI plugins, iptables, and busybox-static for the test
-# images), then `npm ci` and the build. Extra Debian packages can be named as arguments.
+# images; etcd and etcdctl for the etcd datastore and its tests), then `npm ci` and the build.
+# Extra Debian packages can be named as arguments.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +12,8 @@ command -v runc >/dev/null || need_apt+=(runc)
 [ -x /usr/lib/cni/bridge ] || need_apt+=(containernetworking-plugins)
 command -v iptables >/dev/null || need_apt+=(iptables)
 { [ -x /bin/busybox ] && /bin/busybox --list | grep -qx httpd; } || need_apt+=(busybox-static)
+command -v etcd >/dev/null || need_apt+=(etcd-server)
+command -v etcdctl >/dev/null || need_apt+=(etcd-client)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "--- installing Debian packages: ${need_apt[*]}"

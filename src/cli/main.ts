@@ -35,7 +35,20 @@ export async function main(argv: string[]): Promise<void> {
           .option('--bind-address <ip>', 'address the API server listens on', '127.0.0.1')
           .option('--write-kubeconfig <path>', 'where to write the admin kubeconfig (default DATA/kubeconfig.yaml)')
           .option('--write-kubeconfig-mode <mode>', 'file mode of the kubeconfig, octal (default 600)')
-          .option('--datastore-endpoint <url>', 'datastore: empty for embedded SQLite, or sqlite:///path.db')
+          .option(
+            '--datastore-endpoint <url>',
+            'datastore: empty for embedded SQLite, sqlite:///path.db, or etcd: https://host:2379[,https://host2:2379…] (or http://)',
+          )
+          .option('--datastore-cafile <file>', 'CA bundle that verifies the etcd servers (https endpoints)')
+          .option('--datastore-certfile <file>', 'client certificate presented to etcd')
+          .option('--datastore-keyfile <file>', 'private key of --datastore-certfile')
+          .option('--etcd-prefix <prefix>', 'etcd: the key prefix every object is stored under', '/registry')
+          .option(
+            '--etcd-compaction-interval <duration>',
+            'etcd: compact history this often, keeping one interval of it (older resourceVersions get 410 Gone)',
+            '5m',
+          )
+          .option('--event-ttl <duration>', 'etcd: Events are deleted this long after their last write', '1h')
           .option('--service-cidr <cidr>', 'range of Service cluster IPs', '10.43.0.0/16')
           .option('--service-node-port-range <range>', 'range of NodePorts', '30000-32767')
           .option('--cluster-domain <domain>', 'cluster DNS domain', 'cluster.local')

@@ -9,7 +9,7 @@ import { ApiServer } from '../apiserver/server.js';
 import { DEFAULT_SERVING_LIMITS } from '../apiserver/limits.js';
 import { loadOrCreateCA, loadOrIssue } from '../apiserver/pki.js';
 import { bootstrap } from '../apiserver/bootstrap.js';
-import { openBackend } from '../storage/open.js';
+import { isEtcdEndpoint, openBackend } from '../storage/open.js';
 import { Compactor } from '../storage/compactor.js';
 import { writeKubeconfig } from './kubeconfig.js';
 import { ControllerManager } from '../controllers/manager.js';
@@ -37,6 +37,12 @@ export interface ServerFlags extends AgentFlags, IngressFlags {
   writeKubeconfig?: string;
   writeKubeconfigMode?: string;
   datastoreEndpoint?: string;
+  datastoreCafile?: string;
+  datastoreCertfile?: string;
+  datastoreKeyfile?: string;
+  etcdPrefix?: string;
+  etcdCompactionInterval?: string;
+  eventTtl?: string;
   serviceCidr: string;
   serviceNodePortRange: string;
   clusterDomain: string;
@@ -105,7 +111,15 @@ export async function runServer(flags: ServerFlags): Promise<void> {
     throw new Error(`--https-listen-port: invalid port ${flags.httpsListenPort}`);
   const nodePortRange = parsePortRange(flags.serviceNodePortRange);
 
-  const backend = openBackend(flags.datastoreEndpoint, join(dataDir, 'server', 'db'));
+  const etcd = isEtcdEndpoint(flags.datastoreEndpoint);
+  const backend = openBackend(flags.datastoreEndpoint, join(dataDir, 'server', 'db'), {
+    caFile: flags.datastoreCafile,
+    certFile: flags.datastoreCertfile,
+    keyFile: flags.datastoreKeyfile,
+    etcdPrefix: flags.etcdPrefix,
+    eventTtlSeconds: Math.max(1, Math.round(parseDurationMs(flags.eventTtl ?? '1h', '--event-ttl') / 1000)),
+    onWarning: (msg, err) => logger.warn({ err }, msg),
+  });
   await backend.start();
 
   const ca = await loadOrCreateCA(tlsDir);
@@ -171,7 +185,11 @@ export async function runServer(flags: ServerFlags): Promise<void> {
   await api.start();
   await authorization.install(api);
   await bootstrap(api, { advertiseAddress: advertiseAddress(flags.bindAddress), port: api.port });
-  const compactor = new Compactor(backend);
+  // etcd: as kube-apiserver does, compact every interval down to the revision seen one interval ago.
+  const compactionMs = etcd
+    ? parseDurationMs(flags.etcdCompactionInterval ?? '5m', '--etcd-compaction-interval')
+    : undefined;
+  const compactor = compactionMs ? new Compactor(backend, compactionMs, compactionMs) : new Compactor(backend);
   compactor.start();
   const controllerManager = new ControllerManager({
     client: inProcessClient(api, { fieldManager: 'kube-controller-manager' }),

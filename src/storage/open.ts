@@ -1,15 +1,44 @@
-// Picks a backend from --datastore-endpoint (k3s style): empty or sqlite:// → embedded SQLite.
+// Picks a backend from --datastore-endpoint (k3s style): empty or sqlite:// → embedded SQLite;
+// http(s)://host:2379[,http(s)://host2:2379…] → etcd v3.
 import { join } from 'node:path';
 import type { Backend } from './interface.js';
 import { SqliteBackend } from './sqlite/backend.js';
+import { EtcdBackend } from './etcd/backend.js';
 
-export function openBackend(endpoint: string | undefined, defaultDir: string): Backend {
+export interface DatastoreOptions {
+  /** --datastore-cafile, --datastore-certfile, --datastore-keyfile: TLS towards etcd. */
+  caFile?: string;
+  certFile?: string;
+  keyFile?: string;
+  /** --etcd-prefix. */
+  etcdPrefix?: string;
+  /** --event-ttl in seconds (etcd: Events are written with a lease). */
+  eventTtlSeconds?: number;
+  onWarning?: (message: string, err?: unknown) => void;
+}
+
+export function isEtcdEndpoint(endpoint: string | undefined): boolean {
+  return !!endpoint && /^https?:\/\//.test(endpoint);
+}
+
+export function openBackend(endpoint: string | undefined, defaultDir: string, opts: DatastoreOptions = {}): Backend {
   if (!endpoint) return new SqliteBackend(join(defaultDir, 'state.db'));
   if (endpoint.startsWith('sqlite://')) return new SqliteBackend(endpoint.slice('sqlite://'.length).split('?')[0]);
-  if (/^(https?|etcd):\/\//.test(endpoint)) {
-    throw new Error(
-      `--datastore-endpoint ${endpoint}: the etcd backend is not available in this build yet; use the embedded SQLite default`,
-    );
+  if (isEtcdEndpoint(endpoint)) {
+    return new EtcdBackend({
+      endpoints: endpoint
+        .split(',')
+        .map((e) => e.trim())
+        .filter(Boolean),
+      caFile: opts.caFile,
+      certFile: opts.certFile,
+      keyFile: opts.keyFile,
+      prefix: opts.etcdPrefix,
+      eventTtlSeconds: opts.eventTtlSeconds,
+      onWarning: opts.onWarning,
+    });
   }
-  throw new Error(`--datastore-endpoint ${endpoint}: unsupported (use sqlite:///path/to/file.db)`);
+  throw new Error(
+    `--datastore-endpoint ${endpoint}: unsupported (use sqlite:///path/to/file.db or https://etcd-host:2379[,…])`,
+  );
 }
