@@ -16,6 +16,7 @@ import {
   K8TS_BIN,
   type Cluster,
 } from './harness.js';
+import type { PodList, Service } from 'kubernetes-types/core/v1.js';
 import { networkPolicyTableName } from '../../src/netpol/index.js';
 
 const skip =
@@ -124,8 +125,8 @@ before(async () => {
   await c.k(['expose', '-n', 'np-a', 'pod', 'web', '--port', '80', '--target-port', '8080']);
   for (const n of ['np-a', 'np-b', 'np-c'])
     await c.k(['wait', '-n', n, '--for=condition=Ready', 'pods', '--all', '--timeout=120s']);
-  for (const p of JSON.parse(await c.k(['get', 'pods', '-A', '-o', 'json'])).items as any[])
-    ips[p.metadata.name] = p.status.podIP;
+  const pods = JSON.parse(await c.k(['get', 'pods', '-A', '-o', 'json'])) as PodList;
+  for (const p of pods.items) ips[p.metadata!.name!] = p.status!.podIP!;
 });
 
 after(async () => {
@@ -166,7 +167,7 @@ test(
         ],
       }),
     );
-    const svc = JSON.parse(await c.k(['get', 'svc', '-n', 'np-a', 'web', '-o', 'json'])).spec.clusterIP as string;
+    const svc = (JSON.parse(await c.k(['get', 'svc', '-n', 'np-a', 'web', '-o', 'json'])) as Service).spec!.clusterIP!;
     await expect([
       ['np-a/client', web(), true],
       ['np-a/client', web(8081), false],
@@ -278,10 +279,10 @@ test('policy create → programmed on the node: p50 over 10 changes', { skip, ti
   for (let i = 0; i < 10; i++) {
     const started = performance.now();
     await apply(policy('np-b', 'isolate', { podSelector: { matchLabels: { role: 'client' } } }));
-    await until('isolated', async () => isolated(ips.remote), 10_000, 5);
+    await until('isolated', () => Promise.resolve(isolated(ips.remote)), 10_000, 5);
     times.push(performance.now() - started);
     await c.k(['delete', 'networkpolicy', '-n', 'np-b', 'isolate']);
-    await until('not isolated', async () => !isolated(ips.remote), 10_000, 5);
+    await until('not isolated', () => Promise.resolve(!isolated(ips.remote)), 10_000, 5);
   }
   times.sort((a, b) => a - b);
   const p50 = times[Math.floor(times.length / 2)];
