@@ -1,6 +1,6 @@
 // The network policy controller of one node (k3s runs kube-router's for this): informers over
 // NetworkPolicies, Pods and Namespaces feed model.ts; a change schedules a sync, which renders the
-// node's table (render.ts) and loads it with `nft -f` when it differs from what was loaded. Syncs
+// node's table (render.ts) and loads what changed with `nft -f`. Syncs
 // never overlap and coalesce, as the service proxy's do.
 //
 // The cluster DNS is served by each agent on its bridge gateway (docs/dns.md), not by pods; the
@@ -16,7 +16,7 @@ import { ENDPOINT_SLICES } from '../proxy/proxier.js';
 import { nft } from '../proxy/nftbackend.js';
 import { compileNodeRules, type Endpoint, type NodeRules, type Protocol } from './model.js';
 import { parseIPv4 } from './ranges.js';
-import { deleteTableScript, renderTable } from './render.js';
+import { deleteTableScript, fullScript, renderRules, updateScript, type RenderedTable } from './render.js';
 
 export const NETWORK_POLICIES = spec<NetworkPolicy>({
   group: 'networking.k8s.io',
@@ -72,7 +72,8 @@ export function podEndpoints(pods: Pod[], nodeName: string): Endpoint[] {
 export class NetworkPolicyController {
   private readonly factory: SharedInformerFactory;
   private readonly log: Logger;
-  private loaded?: string;
+  /** What the kernel holds (undefined: unknown; the next sync replaces the whole table). */
+  private installed?: RenderedTable;
   private syncing?: Promise<void>;
   private dirty = false;
   private stopped = false;
@@ -95,7 +96,7 @@ export class NetworkPolicyController {
     await this.syncNow();
     // Reloads now and then even when nothing changed: repairs a table someone flushed.
     this.timer = setInterval(() => {
-      this.loaded = undefined;
+      this.installed = undefined;
       this.requestSync();
     }, 60_000);
     this.timer.unref?.();
@@ -157,18 +158,21 @@ export class NetworkPolicyController {
       labels,
     );
     const t1 = performance.now();
-    const script = renderTable(this.o.table, rules);
+    const rendered = renderRules(rules);
+    const script = this.installed
+      ? updateScript(this.o.table, this.installed, rendered)
+      : fullScript(this.o.table, rendered);
     const t2 = performance.now();
-    if (script === this.loaded) return;
+    if (!script) return;
     try {
       await nft(script);
     } catch (err) {
-      this.loaded = undefined;
+      this.installed = undefined;
       this.log.error({ err }, 'loading network policy rules failed; retrying');
       setTimeout(() => this.requestSync(), 1_000).unref?.();
       return;
     }
-    this.loaded = script;
+    this.installed = rendered;
     const t3 = performance.now();
     this.log.debug({ isolated: rules.ingress.size + rules.egress.size, ms: t3 - t0 }, 'network policy rules loaded');
     this.o.onSynced?.({ computeMs: t1 - t0, renderMs: t2 - t1, loadMs: t3 - t2, rules });

@@ -11,7 +11,8 @@ import type {
   NetworkPolicyPeer,
   NetworkPolicyPort,
 } from 'kubernetes-types/networking/v1.js';
-import { labelSelectorMatches } from '../machinery/labels.js';
+import type { LabelSelector } from 'kubernetes-types/meta/v1.js';
+import { selectorFromLabelSelectorRaw } from '../machinery/labels.js';
 import { cidrRange, mergeRanges, parseIPv4, rangeContains, subtractRanges, type Range } from './ranges.js';
 
 export type Protocol = 'tcp' | 'udp' | 'sctp';
@@ -80,25 +81,29 @@ export function compileNodeRules(
 ): NodeRules {
   const out: NodeRules = { policies: new Map(), ingress: new Map(), egress: new Map() };
   const byNamespace = new Map<string, Endpoint[]>();
-  for (const e of endpoints) byNamespace.set(e.namespace, [...(byNamespace.get(e.namespace) ?? []), e]);
+  for (const e of endpoints) {
+    const list = byNamespace.get(e.namespace);
+    if (list) list.push(e);
+    else byNamespace.set(e.namespace, [e]);
+  }
+  const matches = selectorMatcher();
+  const ipNumbers = new Map(endpoints.map((e) => [e.ip, parseIPv4(e.ip) ?? 0]));
 
   const peerEndpoints = (peer: NetworkPolicyPeer, policyNs: string): Endpoint[] => {
     let candidates: Endpoint[];
     if (peer.namespaceSelector) {
       candidates = [];
       for (const [ns, eps] of byNamespace)
-        if (
-          labelSelectorMatches(peer.namespaceSelector, namespaceLabels.get(ns) ?? { 'kubernetes.io/metadata.name': ns })
-        )
+        if (matches(peer.namespaceSelector, namespaceLabels.get(ns) ?? { 'kubernetes.io/metadata.name': ns }))
           candidates.push(...eps);
     } else candidates = byNamespace.get(policyNs) ?? [];
-    return peer.podSelector ? candidates.filter((e) => labelSelectorMatches(peer.podSelector, e.labels)) : candidates;
+    return peer.podSelector ? candidates.filter((e) => matches(peer.podSelector, e.labels)) : candidates;
   };
 
   for (const policy of policies) {
     const ns = policy.metadata?.namespace ?? '';
     const selected = (byNamespace.get(ns) ?? []).filter(
-      (e) => e.local && labelSelectorMatches(policy.spec?.podSelector ?? {}, e.labels),
+      (e) => e.local && matches(policy.spec?.podSelector ?? {}, e.labels),
     );
     for (const dir of policyTypes(policy)) {
       const key = policyKey(dir, policy);
@@ -128,7 +133,7 @@ export function compileNodeRules(
           remote = [...pods.values()];
           addresses = mergeRanges([
             ...blocks,
-            ...remote.map((e) => ({ from: parseIPv4(e.ip) ?? 0, to: parseIPv4(e.ip) ?? 0 })),
+            ...remote.map((e) => ({ from: ipNumbers.get(e.ip) ?? 0, to: ipNumbers.get(e.ip) ?? 0 })),
           ]);
         }
         compiled.push(compileRule(rule.ports, addresses, dir === 'ingress' ? selected : remote, endpoints));
@@ -141,6 +146,24 @@ export function compileNodeRules(
     }
   }
   return out;
+}
+
+/** labelSelectorMatches with each selector parsed once (a sync matches every pod against every peer). */
+function selectorMatcher(): (ls: LabelSelector | undefined, labels: Record<string, string>) => boolean {
+  const parsed = new WeakMap<LabelSelector, ReturnType<typeof selectorFromLabelSelectorRaw> | null>();
+  return (ls, labels) => {
+    if (!ls) return false;
+    let sel = parsed.get(ls);
+    if (sel === undefined) {
+      try {
+        sel = selectorFromLabelSelectorRaw(ls);
+      } catch {
+        sel = null; // an invalid selector matches nothing
+      }
+      parsed.set(ls, sel);
+    }
+    return sel !== null && sel.matches(labels);
+  };
 }
 
 /** Numeric ports become ranges; a named port resolves on each destination that has it. */
