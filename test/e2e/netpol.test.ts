@@ -5,7 +5,7 @@
 // table. Also measures policy create → programmed on the node (docs/benchmarks.md).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import {
   importTestImages,
@@ -42,7 +42,7 @@ const server = (ns: string, name: string, labels: Record<string, string>) => ({
         command: [
           'sh',
           '-c',
-          "hostname > /www/index.html; trap 'exit 0' TERM; httpd -f -p 8080 -h /www & httpd -f -p 8081 -h /www & wait",
+          "hostname > /www/index.html; trap 'exit 0' TERM; httpd -f -p 8080 -h /www & httpd -f -p 8081 -h /www & nc -ll -p 9000 -e /bin/cat & wait",
         ],
       },
     ],
@@ -271,6 +271,43 @@ test(
     ]);
     await c.k(['delete', 'networkpolicy', '-n', 'np-c', '--all']);
     await expect([['np-c/outsider', web(), true]]);
+  },
+);
+
+test(
+  'a connection established before a deny policy keeps flowing; new ones are refused',
+  { skip, timeout: 90_000 },
+  async () => {
+    // One TCP connection to the echo server on web:9000, a line a second for 10 s.
+    const echo = spawn(
+      'kubectl',
+      [
+        '--kubeconfig',
+        c.kubeconfig,
+        'exec',
+        '-n',
+        'np-a',
+        'client',
+        '--',
+        'sh',
+        '-c',
+        `i=0; while [ $i -lt 10 ]; do echo ping$i; sleep 1; i=$((i+1)); done | nc ${ips.web} 9000`,
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let out = '';
+    echo.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<void>((resolve) => echo.once('exit', () => resolve()));
+    const pings = () => out.split('\n').filter((l) => l.startsWith('ping')).length;
+    await until('the first echo', () => Promise.resolve(pings() >= 1), 20_000, 50);
+    await apply(policy('np-a', 'deny-web', { podSelector: { matchLabels: { app: 'web' } } }));
+    await until('web isolated', () => Promise.resolve(isolated(ips.web)), 10_000, 20);
+    const atEnforcement = pings();
+    await exited;
+    assert.ok(pings() >= Math.min(10, atEnforcement + 3), `echoes after the policy: ${out}`);
+    await expect([['np-a/client', web(), false]]);
+    await c.k(['delete', 'networkpolicy', '-n', 'np-a', 'deny-web']);
+    await expect([['np-a/client', web(), true]]);
   },
 );
 
