@@ -269,7 +269,7 @@ export class NodeAgent {
       });
     }
     if (!this.o.disableNetworkPolicy && this.runtime.name === 'containerd')
-      this.netpol = await startNetworkPolicyController({
+      this.netpol = startNetworkPolicyController({
         client,
         nodeName: this.o.nodeName,
         agentDir: this.dir,

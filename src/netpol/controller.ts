@@ -77,6 +77,8 @@ export class NetworkPolicyController {
   private syncing?: Promise<void>;
   private dirty = false;
   private stopped = false;
+  /** Whether every informer has listed once (no rules from half the picture). */
+  private synced = false;
   private timer?: NodeJS.Timeout;
 
   constructor(private o: NetworkPolicyControllerOptions) {
@@ -84,7 +86,11 @@ export class NetworkPolicyController {
     this.log = o.logger.child({ component: 'network-policy', table: o.table });
   }
 
-  async start(): Promise<void> {
+  /**
+   * Starts the informers and returns; the first sync runs once every cache has synced (a node
+   * agent's start must not wait on it: the API server may be slow or refuse a resource).
+   */
+  start(): void {
     const kick = () => this.requestSync();
     const handler = { add: kick, update: kick, delete: kick };
     this.factory.forResource(NETWORK_POLICIES).addEventHandler(handler);
@@ -92,30 +98,27 @@ export class NetworkPolicyController {
     this.factory.forResource(R.namespaces).addEventHandler(handler);
     this.factory.forResource(ENDPOINT_SLICES, DNS_SLICES).addEventHandler(handler);
     this.factory.start();
-    await this.factory.waitForCacheSync();
-    await this.syncNow();
-    // Reloads now and then even when nothing changed: repairs a table someone flushed.
+    void this.factory.waitForCacheSync().then(() => {
+      if (this.stopped) return;
+      this.synced = true;
+      this.requestSync();
+      this.log.info('network policy controller running');
+    });
+    // Reloads the whole table now and then: repairs a table someone flushed.
     this.timer = setInterval(() => {
       this.installed = undefined;
       this.requestSync();
     }, 60_000);
     this.timer.unref?.();
-    this.log.info('network policy controller running');
   }
 
   requestSync(): void {
-    if (this.stopped || !this.factory.forResource(NETWORK_POLICIES).hasSynced()) return;
+    if (this.stopped || !this.synced) return;
     if (this.syncing) {
       this.dirty = true;
       return;
     }
     this.syncing = this.loop().finally(() => (this.syncing = undefined));
-  }
-
-  async syncNow(): Promise<void> {
-    while (this.syncing) await this.syncing;
-    this.syncing = this.loop().finally(() => (this.syncing = undefined));
-    await this.syncing;
   }
 
   private async loop(): Promise<void> {

@@ -11,13 +11,13 @@ export function networkPolicyTableName(agentDir: string, isDefaultDataDir: boole
   return `${hostObjectName(agentDir, isDefaultDataDir)}-netpol`;
 }
 
-export async function startNetworkPolicyController(o: {
+export function startNetworkPolicyController(o: {
   client: Client;
   nodeName: string;
   agentDir: string;
   isDefaultDataDir: boolean;
   logger: Logger;
-}): Promise<NetworkPolicyController | undefined> {
+}): NetworkPolicyController | undefined {
   if (process.getuid?.() !== 0 || spawnSync('sh', ['-c', 'command -v nft'], { stdio: 'ignore' }).status !== 0) {
     o.logger.warn('NetworkPolicies are not enforced on this node: that needs root and nft (nftables)');
     return undefined;
@@ -38,7 +38,7 @@ export async function startNetworkPolicyController(o: {
     table: networkPolicyTableName(o.agentDir, o.isDefaultDataDir),
     logger: o.logger,
   });
-  await controller.start();
+  controller.start();
   return controller;
 }
 

@@ -5,6 +5,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import type { NetworkPolicy, NetworkPolicySpec } from 'kubernetes-types/networking/v1.js';
+import { NodeAuthorizer } from '../../src/apiserver/authz/node.js';
+import { attributes } from '../../src/apiserver/authz/types.js';
 import { allows, compileNodeRules, policyTypes, type Endpoint, type Protocol } from '../../src/netpol/model.js';
 import { mergeRanges, rangeElements, subtractRanges, cidrRange } from '../../src/netpol/ranges.js';
 import { deleteTableScript, fullScript, renderRules, renderTable, updateScript } from '../../src/netpol/render.js';
@@ -276,3 +278,25 @@ test(
     }
   },
 );
+
+test('a node agent may read what its policy controller watches (it was refused NetworkPolicies)', () => {
+  const node = new NodeAuthorizer({ podsIn: () => [], pod: () => undefined, claimsOfVolume: () => [] });
+  const user = { name: 'system:node:n1', groups: ['system:nodes', 'system:authenticated'] };
+  for (const verb of ['list', 'watch'])
+    for (const [apiGroup, resource, namespace] of [
+      ['networking.k8s.io', 'networkpolicies', undefined],
+      ['', 'pods', undefined],
+      ['', 'namespaces', undefined],
+      ['discovery.k8s.io', 'endpointslices', 'kube-system'],
+    ] as const)
+      assert.equal(
+        node.authorize(attributes({ user, verb, apiGroup, resource, namespace })).decision,
+        'Allow',
+        `${verb} ${resource}`,
+      );
+  assert.equal(
+    node.authorize(attributes({ user, verb: 'create', apiGroup: 'networking.k8s.io', resource: 'networkpolicies' }))
+      .decision,
+    'NoOpinion',
+  );
+});
