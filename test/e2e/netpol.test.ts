@@ -7,6 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   importTestImages,
   realContainersUnavailable,
@@ -303,7 +304,9 @@ test(
     await apply(policy('np-a', 'deny-web', { podSelector: { matchLabels: { app: 'web' } } }));
     await until('web isolated', () => Promise.resolve(isolated(ips.web)), 10_000, 20);
     const atEnforcement = pings();
-    await exited;
+    // The loop ends after 10 s; a connection cut by the policy leaves nc waiting forever.
+    const ended = await Promise.race([exited.then(() => true), sleep(20_000).then(() => false)]);
+    if (!ended) echo.kill();
     assert.ok(pings() >= Math.min(10, atEnforcement + 3), `echoes after the policy: ${out}`);
     await expect([['np-a/client', web(), false]]);
     await c.k(['delete', 'networkpolicy', '-n', 'np-a', 'deny-web']);
