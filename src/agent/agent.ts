@@ -45,7 +45,7 @@ import { ensureBridgeGateway } from './network/bridge.js';
 import { ClusterDNS } from '../dns/service.js';
 import { startServiceProxy, type ProxySettings } from '../proxy/index.js';
 import type { Proxier } from '../proxy/proxier.js';
-import { startNetworkPolicyController } from '../netpol/index.js';
+import { cleanUpNetworkPolicy, startNetworkPolicyController } from '../netpol/index.js';
 import type { NetworkPolicyController } from '../netpol/controller.js';
 
 export type RuntimeChoice = 'auto' | 'containerd' | 'process';
@@ -268,7 +268,7 @@ export class NodeAgent {
         logger: this.nodeLog,
       });
     }
-    if (!this.o.disableNetworkPolicy && this.runtime.name === 'containerd')
+    if (this.runtime.name === 'containerd' && !this.o.disableNetworkPolicy)
       this.netpol = startNetworkPolicyController({
         client,
         nodeName: this.o.nodeName,
@@ -276,6 +276,8 @@ export class NodeAgent {
         isDefaultDataDir: this.o.isDefaultDataDir,
         logger: this.nodeLog,
       });
+    // Turned off: the rules of an earlier run must not keep isolating pods.
+    else if (this.runtime.name === 'containerd') await cleanUpNetworkPolicy(this.dir, this.o.isDefaultDataDir);
     this.provisioner = new LocalPathProvisioner({
       client,
       nodeName: this.o.nodeName,

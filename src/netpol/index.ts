@@ -42,7 +42,8 @@ export function startNetworkPolicyController(o: {
   return controller;
 }
 
-/** Removes this data dir's policy table (`k8ts killall`). */
+/** Removes this data dir's policy table (`k8ts killall`, an agent started with --disable-network-policy). */
 export async function cleanUpNetworkPolicy(agentDir: string, isDefaultDataDir: boolean): Promise<void> {
+  if (process.getuid?.() !== 0) return;
   await removeNetworkPolicyTable(networkPolicyTableName(agentDir, isDefaultDataDir)).catch(() => undefined);
 }

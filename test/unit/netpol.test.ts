@@ -7,6 +7,8 @@ import { spawnSync } from 'node:child_process';
 import type { NetworkPolicy, NetworkPolicySpec } from 'kubernetes-types/networking/v1.js';
 import { NodeAuthorizer } from '../../src/apiserver/authz/node.js';
 import { attributes } from '../../src/apiserver/authz/types.js';
+import { agentOptionsFromFlags } from '../../src/cli/agentflags.js';
+import { cleanUpNetworkPolicy, networkPolicyTableName } from '../../src/netpol/index.js';
 import { allows, compileNodeRules, policyTypes, type Endpoint, type Protocol } from '../../src/netpol/model.js';
 import { mergeRanges, rangeElements, subtractRanges, cidrRange } from '../../src/netpol/ranges.js';
 import { deleteTableScript, fullScript, renderRules, renderTable, updateScript } from '../../src/netpol/render.js';
@@ -300,3 +302,22 @@ test('a node agent may read what its policy controller watches (it was refused N
     'NoOpinion',
   );
 });
+
+test('--disable-network-policy reaches the agent options; off by default', () => {
+  assert.equal(agentOptionsFromFlags({}).disableNetworkPolicy, false);
+  assert.equal(agentOptionsFromFlags({ disableNetworkPolicy: true }).disableNetworkPolicy, true);
+});
+
+test(
+  "cleanUpNetworkPolicy removes the data dir's table (killall, an agent with enforcement turned off)",
+  { skip: !hasNft && 'needs root and nft' },
+  async () => {
+    const agentDir = `/tmp/k8ts-unit-netpol-${process.pid}/agent`;
+    const table = networkPolicyTableName(agentDir, false);
+    const tables = () => spawnSync('nft', ['list', 'tables'], { encoding: 'utf8' }).stdout;
+    spawnSync('nft', ['-f', '-'], { input: renderTable(table, compileNodeRules([], [], nsLabels)) });
+    assert.match(tables(), new RegExp(`table inet ${table}\\b`));
+    await cleanUpNetworkPolicy(agentDir, false);
+    assert.doesNotMatch(tables(), new RegExp(`table inet ${table}\\b`));
+  },
+);
