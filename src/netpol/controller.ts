@@ -94,8 +94,18 @@ export class NetworkPolicyController {
     const kick = () => this.requestSync();
     const handler = { add: kick, update: kick, delete: kick };
     this.factory.forResource(NETWORK_POLICIES).addEventHandler(handler);
-    this.factory.forResource(R.pods).addEventHandler(handler);
-    this.factory.forResource(R.namespaces).addEventHandler(handler);
+    // Pods and namespaces change often in ways rules do not see (status conditions, annotations):
+    // an update syncs only when what the rules read of it changed.
+    const seen = (pod: Pod) => JSON.stringify(podEndpoints([pod], this.o.nodeName));
+    this.factory.forResource(R.pods).addEventHandler({
+      ...handler,
+      update: (old, now) => seen(old) !== seen(now) && kick(),
+    });
+    const labels = (ns: Namespace) => JSON.stringify(ns.metadata?.labels ?? {});
+    this.factory.forResource(R.namespaces).addEventHandler({
+      ...handler,
+      update: (old, now) => labels(old) !== labels(now) && kick(),
+    });
     this.factory.forResource(ENDPOINT_SLICES, DNS_SLICES).addEventHandler(handler);
     this.factory.start();
     void this.factory.waitForCacheSync().then(() => {
