@@ -45,6 +45,8 @@ import { ensureBridgeGateway } from './network/bridge.js';
 import { ClusterDNS } from '../dns/service.js';
 import { startServiceProxy, type ProxySettings } from '../proxy/index.js';
 import type { Proxier } from '../proxy/proxier.js';
+import { cleanUpNetworkPolicy, startNetworkPolicyController } from '../netpol/index.js';
+import type { NetworkPolicyController } from '../netpol/controller.js';
 
 export type RuntimeChoice = 'auto' | 'containerd' | 'process';
 
@@ -77,6 +79,8 @@ export interface AgentOptions {
   podMaxPids?: number;
   /** The service proxy (kube-proxy's job; undefined: --disable-kube-proxy). */
   proxy?: ProxySettings;
+  /** Run no NetworkPolicy controller (--disable-network-policy). */
+  disableNetworkPolicy?: boolean;
   logger: Logger;
 }
 
@@ -113,6 +117,8 @@ export class NodeAgent {
   private dns?: ClusterDNS;
   /** Services' cluster IPs, NodePorts and external addresses on this node (src/proxy). */
   private proxier?: Proxier;
+  /** NetworkPolicy enforcement for this node's pods (src/netpol). */
+  private netpol?: NetworkPolicyController;
   private stopped = false;
   private log: Logger;
   /** For the agent's parts that name themselves (pino would repeat a `component` key). */
@@ -262,6 +268,16 @@ export class NodeAgent {
         logger: this.nodeLog,
       });
     }
+    if (this.runtime.name === 'containerd' && !this.o.disableNetworkPolicy)
+      this.netpol = startNetworkPolicyController({
+        client,
+        nodeName: this.o.nodeName,
+        agentDir: this.dir,
+        isDefaultDataDir: this.o.isDefaultDataDir,
+        logger: this.nodeLog,
+      });
+    // Turned off: the rules of an earlier run must not keep isolating pods.
+    else if (this.runtime.name === 'containerd') await cleanUpNetworkPolicy(this.dir, this.o.isDefaultDataDir);
     this.provisioner = new LocalPathProvisioner({
       client,
       nodeName: this.o.nodeName,
@@ -560,6 +576,7 @@ export class NodeAgent {
     await this.podRoutes?.stop();
     // The rules stay (pods keep running and serving, as with k3s); `k8ts killall` removes them.
     await this.proxier?.stop();
+    await this.netpol?.stop();
     await this.server?.stop();
     await this.devices?.stop();
     await this.runtime?.close();

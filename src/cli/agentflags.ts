@@ -23,6 +23,7 @@ export interface AgentFlags {
   podMaxPids?: string;
   kubeletPort?: string;
   disableKubeProxy?: boolean;
+  disableNetworkPolicy?: boolean;
   proxyMode?: string;
   lbScheduler?: string;
   /** The pod range (the server's --cluster-cidr; `k8ts agent --cluster-cidr`). */
@@ -68,6 +69,7 @@ export function addAgentFlags(cmd: Command): Command {
       '--disable-kube-proxy',
       'run no service proxy on this node (ClusterIPs and NodePorts are then not served here)',
     )
+    .option('--disable-network-policy', 'enforce no NetworkPolicies on this node (docs/networking.md)')
     .addOption(
       new Option(
         '--proxy-mode <mode>',
@@ -106,6 +108,7 @@ export function agentOptionsFromFlags(
   | 'podMaxPids'
   | 'port'
   | 'proxy'
+  | 'disableNetworkPolicy'
 > {
   const port = Number(flags.kubeletPort ?? 10250);
   if (!Number.isInteger(port) || port < 0 || port > 65535)
@@ -123,6 +126,7 @@ export function agentOptionsFromFlags(
     podMaxPids,
     port,
     proxy: flags.disableKubeProxy ? undefined : proxySettings(flags),
+    disableNetworkPolicy: flags.disableNetworkPolicy ?? false,
   };
 }
 

@@ -2,7 +2,7 @@
 // system:node:NAME in group system:nodes) may read the Secrets, ConfigMaps, PVCs, PVs and
 // ServiceAccount tokens that pods bound to it use, write its own Node, Lease and its pods'
 // status, and do what the system:node role (plus what k8ts's agent runs beside the kubelet:
-// cluster DNS, the service proxy, the local-path provisioner) allows. Relationships are checked
+// cluster DNS, the service proxy, NetworkPolicy enforcement, the local-path provisioner) allows. Relationships are checked
 // directly against the stored pods of the namespace instead of a graph: a namespace's pods are
 // few, and nothing has to be kept in step.
 import type { Pod, PodSpec } from 'kubernetes-types/core/v1.js';
@@ -26,6 +26,8 @@ export function nodeNameOf(user: UserInfo): string | undefined {
 const AGENT_RULES: PolicyRule[] = [
   { verbs: ['get', 'list', 'watch'], apiGroups: [''], resources: ['services', 'endpoints', 'nodes', 'namespaces'] },
   { verbs: ['get', 'list', 'watch'], apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'] },
+  // NetworkPolicy enforcement (src/netpol), as k3s lets its agents' kube-router read them.
+  { verbs: ['get', 'list', 'watch'], apiGroups: ['networking.k8s.io'], resources: ['networkpolicies'] },
   // The cluster DNS's Corefile (kube-system/coredns).
   { verbs: ['get', 'list', 'watch'], apiGroups: [''], resources: ['configmaps'], resourceNames: ['coredns'] },
   { verbs: ['get', 'list', 'watch', 'create'], apiGroups: ['storage.k8s.io'], resources: ['storageclasses'] },

@@ -1,0 +1,121 @@
+// A second containerd node on this host for real-container tests that need two nodes: a network
+// namespace joined to the host by a veth pair (one L2 link), in which `k8ts agent` joins the
+// cluster. The server's own agent is the first node. As test/e2e/multinode.test.ts sets it up.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { K8TS_BIN, run, until, type Cluster } from './harness.js';
+import { buildTestImage, type TestImageName } from '../../src/agent/images/testimages.js';
+
+function sh(cmd: string, args: string[]): void {
+  const res = spawnSync(cmd, args, { encoding: 'utf8' });
+  if (res.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${res.stderr}`);
+}
+
+/** An octet n for which no route of this host mentions prefix(n) yet. */
+function freeOctet(prefix: (n: number) => string, lo: number, hi: number): number {
+  const used = spawnSync('ip', ['-4', 'route', 'show', 'table', 'all'], { encoding: 'utf8' }).stdout ?? '';
+  for (let i = 0; i < 50; i++) {
+    const n = lo + Math.floor(Math.random() * (hi - lo));
+    if (!used.includes(prefix(n))) return n;
+  }
+  return lo;
+}
+
+export class SecondNode {
+  readonly ns = `k8ts-2n-${randomBytes(3).toString('hex')}`;
+  private readonly veth = `k82n${this.ns.slice(-6)}`;
+  private readonly link = freeOctet((n) => `10.199.${n}.`, 1, 250);
+  readonly podOctet = freeOctet((n) => `10.${n}.`, 150, 250);
+  readonly hostIP = `10.199.${this.link}.1`;
+  readonly nsIP = `10.199.${this.link}.2`;
+  readonly dataDir = mkdtempSync(join(tmpdir(), 'k8ts-e2e-2n-'));
+  private agent?: ChildProcess;
+  private created = false;
+  output = '';
+
+  /** Creates the namespace and the link; returns the `k8ts server` flags the first node needs. */
+  prepare(firstNode: string): string[] {
+    sh('ip', ['netns', 'add', this.ns]);
+    this.created = true;
+    sh('ip', ['link', 'add', this.veth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', this.ns]);
+    sh('ip', ['addr', 'add', `${this.hostIP}/24`, 'dev', this.veth]);
+    sh('ip', ['link', 'set', this.veth, 'up']);
+    sh('ip', ['-n', this.ns, 'addr', 'add', `${this.nsIP}/24`, 'dev', 'eth0']);
+    sh('ip', ['-n', this.ns, 'link', 'set', 'eth0', 'up']);
+    sh('ip', ['-n', this.ns, 'link', 'set', 'lo', 'up']);
+    sh('ip', ['-n', this.ns, 'route', 'add', 'default', 'via', this.hostIP]);
+    return [
+      ...['--bind-address', '0.0.0.0', '--tls-san', this.hostIP, '--node-ip', this.hostIP],
+      ...['--node-name', firstNode, '--cluster-cidr', `10.${this.podOctet}.0.0/16`, '--runtime', 'containerd'],
+    ];
+  }
+
+  // nsenter, not `ip netns exec`: that one also makes a mount namespace with a fresh /sys, which
+  // hides the cgroup v1 mounts runc needs.
+  private get inNs(): string[] {
+    return [`--net=/run/netns/${this.ns}`, '--'];
+  }
+
+  /** Starts `k8ts agent` in the namespace, waits for its node to be Ready, imports test images. */
+  async join(c: Cluster, nodeName: string, images: TestImageName[]): Promise<void> {
+    const token = readFileSync(join(c.dataDir, 'server', 'token'), 'utf8').trim();
+    const port = new URL(c.url).port;
+    const agent = spawn(
+      'nsenter',
+      [
+        ...this.inNs,
+        ...[process.execPath, K8TS_BIN, 'agent', '--server', `https://${this.hostIP}:${port}`, '--token', token],
+        ...['--data-dir', this.dataDir, '--node-name', nodeName, '--node-ip', this.nsIP],
+        ...['--runtime', 'containerd', '--kubelet-port', '0', '--log-level', 'info'],
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    this.agent = agent;
+    agent.stdout.on('data', (d: Buffer) => (this.output += d.toString()));
+    agent.stderr.on('data', (d: Buffer) => (this.output += d.toString()));
+    await until(
+      `node ${nodeName} Ready`,
+      async () => {
+        if (agent.exitCode !== null) throw new Error(`agent exited with ${agent.exitCode}: ${this.output}`);
+        const res = await c.kubectl(['get', 'nodes', nodeName, '--no-headers']);
+        return res.code === 0 && /\sReady\s/.test(res.stdout);
+      },
+      120_000,
+      500,
+    );
+    for (const name of images) {
+      const tar = join(this.dataDir, `${name}.tar`);
+      writeFileSync(tar, buildTestImage(name).tar);
+      const imp = await run(
+        'nsenter',
+        [...this.inNs, process.execPath, K8TS_BIN, 'image', 'import', '--data-dir', this.dataDir, tar],
+        { timeoutMs: 120_000 },
+      );
+      if (imp.code !== 0) throw new Error(`image import failed: ${imp.stderr}${imp.stdout}`);
+    }
+  }
+
+  /** Runs a command in the node's network namespace. */
+  exec(cmd: string, args: string[]): string {
+    return spawnSync('nsenter', [...this.inNs, cmd, ...args], { encoding: 'utf8' }).stdout;
+  }
+
+  /** Stops the agent, removes what it left (killall in the namespace), the namespace and the link. */
+  async cleanup(): Promise<void> {
+    const agent = this.agent;
+    if (agent && agent.exitCode === null && agent.signalCode === null) {
+      const exited = new Promise((res) => agent.once('exit', res));
+      agent.kill('SIGTERM');
+      await Promise.race([exited, new Promise((res) => setTimeout(res, 20_000))]);
+    }
+    await run('nsenter', [...this.inNs, process.execPath, K8TS_BIN, 'killall', '--data-dir', this.dataDir], {
+      timeoutMs: 120_000,
+    });
+    if (this.created) spawnSync('ip', ['netns', 'delete', this.ns]);
+    spawnSync('ip', ['link', 'delete', this.veth], { stdio: 'ignore' });
+    rmSync(this.dataDir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,323 @@
+// NetworkPolicy semantics (src/netpol/model.ts): which pods are isolated, and what the union of
+// the policies selecting them lets in and out — checked through `allows`, which reads the
+// compiled rules as the rendered nftables rules do. The rendering itself is checked by nft -c.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import type { NetworkPolicy, NetworkPolicySpec } from 'kubernetes-types/networking/v1.js';
+import { NodeAuthorizer } from '../../src/apiserver/authz/node.js';
+import { attributes } from '../../src/apiserver/authz/types.js';
+import { agentOptionsFromFlags } from '../../src/cli/agentflags.js';
+import { cleanUpNetworkPolicy, networkPolicyTableName } from '../../src/netpol/index.js';
+import { allows, compileNodeRules, policyTypes, type Endpoint, type Protocol } from '../../src/netpol/model.js';
+import { mergeRanges, rangeElements, subtractRanges, cidrRange } from '../../src/netpol/ranges.js';
+import { deleteTableScript, fullScript, renderRules, renderTable, updateScript } from '../../src/netpol/render.js';
+
+const pod = (
+  namespace: string,
+  name: string,
+  ip: string,
+  labels: Record<string, string> = {},
+  extra: Partial<Endpoint> = {},
+): Endpoint => ({ namespace, name, ip, labels, local: true, ports: [], ...extra });
+
+const policy = (namespace: string, name: string, spec: NetworkPolicySpec): NetworkPolicy => ({
+  metadata: { namespace, name },
+  spec,
+});
+
+const nsLabels = new Map<string, Record<string, string>>([
+  ['a', { 'kubernetes.io/metadata.name': 'a', team: 'a' }],
+  ['b', { 'kubernetes.io/metadata.name': 'b', team: 'b' }],
+  ['kube-system', { 'kubernetes.io/metadata.name': 'kube-system' }],
+]);
+
+const server = pod(
+  'a',
+  'server',
+  '10.42.0.10',
+  { app: 'server' },
+  { ports: [{ name: 'http', protocol: 'tcp', port: 8080 }] },
+);
+const client = pod('a', 'client', '10.42.0.11', { role: 'client' });
+const other = pod('a', 'other', '10.42.0.12', {});
+const remoteB = pod('b', 'remote', '10.42.1.5', { role: 'client' }, { local: false });
+const dns = pod(
+  'kube-system',
+  'kube-dns@10.42.0.1',
+  '10.42.0.1',
+  { 'k8s-app': 'kube-dns' },
+  {
+    local: false,
+    ports: [{ name: 'dns', protocol: 'udp', port: 53 }],
+  },
+);
+const pods = [server, client, other, remoteB, dns];
+
+const can = (
+  policies: NetworkPolicy[],
+  src: Endpoint | string,
+  dst: Endpoint | string,
+  port: number,
+  protocol: Protocol = 'tcp',
+) =>
+  allows(compileNodeRules(policies, pods, nsLabels), {
+    src: typeof src === 'string' ? src : src.ip,
+    dst: typeof dst === 'string' ? dst : dst.ip,
+    protocol,
+    port,
+  });
+
+test('policyTypes default: Ingress always, Egress only with egress rules', () => {
+  assert.deepEqual(policyTypes(policy('a', 'p', { podSelector: {} })), ['ingress']);
+  assert.deepEqual(policyTypes(policy('a', 'p', { podSelector: {}, egress: [{}] })), ['ingress', 'egress']);
+  assert.deepEqual(policyTypes(policy('a', 'p', { podSelector: {}, policyTypes: ['Egress'] })), ['egress']);
+});
+
+test('no policy: everything flows; an empty podSelector isolates every pod of its namespace only', () => {
+  assert.ok(can([], client, server, 80));
+  const deny = [policy('a', 'deny', { podSelector: {} })];
+  assert.ok(!can(deny, client, server, 80));
+  assert.ok(!can(deny, remoteB, other, 80));
+  // Egress is not isolated by an ingress-only policy.
+  const rules = compileNodeRules(deny, pods, nsLabels);
+  assert.equal(rules.egress.size, 0);
+  assert.deepEqual([...rules.ingress.keys()].sort(), [server.ip, client.ip, other.ip].sort());
+});
+
+test('podSelector + port: only the labelled client, only on that port', () => {
+  const ps = [
+    policy('a', 'deny', { podSelector: {} }),
+    policy('a', 'allow', {
+      podSelector: { matchLabels: { app: 'server' } },
+      ingress: [{ from: [{ podSelector: { matchLabels: { role: 'client' } } }], ports: [{ port: 8080 }] }],
+    }),
+  ];
+  assert.ok(can(ps, client, server, 8080));
+  assert.ok(!can(ps, client, server, 8081));
+  assert.ok(!can(ps, client, server, 8080, 'udp'));
+  assert.ok(!can(ps, other, server, 8080));
+  // A podSelector alone means the policy's namespace: b's role=client pod is not let in.
+  assert.ok(!can(ps, remoteB, server, 8080));
+});
+
+test('namespaceSelector, and namespaceSelector AND podSelector in one peer', () => {
+  const byNs = [
+    policy('a', 'p', { podSelector: {}, ingress: [{ from: [{ namespaceSelector: { matchLabels: { team: 'b' } } }] }] }),
+  ];
+  assert.ok(can(byNs, remoteB, server, 80));
+  assert.ok(!can(byNs, client, server, 80));
+  const both = [
+    policy('a', 'p', {
+      podSelector: {},
+      ingress: [
+        {
+          from: [{ namespaceSelector: {}, podSelector: { matchLabels: { role: 'client' } } }],
+        },
+      ],
+    }),
+  ];
+  assert.ok(can(both, remoteB, server, 80), 'role=client in any namespace');
+  assert.ok(can(both, client, server, 80));
+  assert.ok(!can(both, other, server, 80), 'unlabelled pod');
+});
+
+test('ipBlock with except; ports by name (on the destination pod) and ranges (endPort)', () => {
+  const ps = [
+    policy('a', 'p', {
+      podSelector: { matchLabels: { app: 'server' } },
+      ingress: [
+        { from: [{ ipBlock: { cidr: '192.168.0.0/16', except: ['192.168.1.0/24'] } }], ports: [{ port: 'http' }] },
+        { ports: [{ port: 9000, endPort: 9010, protocol: 'UDP' }] },
+      ],
+    }),
+  ];
+  assert.ok(can(ps, '192.168.2.3', server, 8080));
+  assert.ok(!can(ps, '192.168.1.3', server, 8080), 'excepted');
+  assert.ok(!can(ps, '192.168.2.3', server, 80), 'http is 8080 on the server');
+  assert.ok(can(ps, '8.8.8.8', server, 9005, 'udp'));
+  assert.ok(!can(ps, '8.8.8.8', server, 9011, 'udp'));
+  assert.ok(!can(ps, '8.8.8.8', server, 9005, 'tcp'));
+});
+
+test('egress deny with a DNS exception to kube-system kube-dns, and an ipBlock', () => {
+  const ps = [
+    policy('a', 'egress', {
+      podSelector: {},
+      policyTypes: ['Egress'],
+      egress: [
+        {
+          to: [
+            {
+              namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } },
+              podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } },
+            },
+          ],
+          ports: [{ protocol: 'UDP', port: 'dns' }],
+        },
+        { to: [{ ipBlock: { cidr: '10.42.1.0/24' } }] },
+      ],
+    }),
+  ];
+  assert.ok(can(ps, client, dns, 53, 'udp'));
+  assert.ok(!can(ps, client, dns, 80));
+  assert.ok(!can(ps, client, server, 8080), 'pods of the same namespace: egress denied');
+  assert.ok(can(ps, client, remoteB, 80), 'the ipBlock');
+  assert.ok(!can(ps, client, '1.1.1.1', 443));
+  // Traffic into the namespace is not isolated by an egress-only policy (b's pod is remote anyway).
+  assert.ok(can(ps, '1.1.1.1', server, 8080));
+});
+
+test('rules are unions across policies; a pod on another node is not isolated here', () => {
+  const ps = [
+    policy('a', 'one', {
+      podSelector: { matchLabels: { app: 'server' } },
+      ingress: [{ from: [{ podSelector: { matchLabels: { role: 'client' } } }] }],
+    }),
+    policy('a', 'two', { podSelector: { matchLabels: { app: 'server' } }, ingress: [{ ports: [{ port: 22 }] }] }),
+    policy('b', 'deny', { podSelector: {} }),
+  ];
+  assert.ok(can(ps, client, server, 1234));
+  assert.ok(can(ps, other, server, 22));
+  assert.ok(!can(ps, other, server, 23));
+  const rules = compileNodeRules(ps, pods, nsLabels);
+  assert.ok(!rules.ingress.has(remoteB.ip), 'its own node enforces it');
+});
+
+test('ranges: CIDR minus excepts, merged into disjoint interval-set elements', () => {
+  const r = subtractRanges([cidrRange('10.0.0.0/8')!], [cidrRange('10.1.0.0/16')!, cidrRange('10.255.255.255/32')!]);
+  assert.deepEqual(rangeElements(r), ['10.0.0.0-10.0.255.255', '10.2.0.0-10.255.255.254']);
+  assert.deepEqual(rangeElements(mergeRanges([cidrRange('10.0.0.1/32')!, cidrRange('10.0.0.0/31')!])), [
+    '10.0.0.0-10.0.0.1',
+  ]);
+  assert.equal(cidrRange('fd00::/8'), undefined);
+});
+
+const hasNft = spawnSync('sh', ['-c', 'command -v nft'], { stdio: 'ignore' }).status === 0 && process.getuid?.() === 0;
+
+test('the rendered table is valid nftables (nft -c)', { skip: !hasNft && 'needs root and nft' }, () => {
+  const ps = [
+    policy('a', 'deny', { podSelector: {}, policyTypes: ['Ingress', 'Egress'] }),
+    policy('a', 'allow', {
+      podSelector: { matchLabels: { app: 'server' } },
+      ingress: [
+        {
+          from: [{ podSelector: {} }, { ipBlock: { cidr: '0.0.0.0/0', except: ['10.0.0.0/8'] } }],
+          ports: [{ port: 'http' }, { port: 80, endPort: 90 }, { protocol: 'SCTP', port: 7 }],
+        },
+      ],
+      egress: [
+        { to: [{ namespaceSelector: {} }], ports: [{ protocol: 'UDP', port: 'dns' }] },
+        { to: [{ podSelector: { matchLabels: { none: 'x' } } }] },
+      ],
+    }),
+  ];
+  const script = renderTable('k8tsunittest-netpol', compileNodeRules(ps, pods, nsLabels));
+  const r = spawnSync('nft', ['-c', '-f', '-'], { input: script, encoding: 'utf8' });
+  assert.equal(r.status, 0, `${r.stderr}\n${script}`);
+});
+
+test(
+  'an update transaction leaves the kernel with what a full load of the new rules gives',
+  { skip: !hasNft && 'needs root and nft' },
+  () => {
+    // Addresses from the benchmarking range, in a table of its own: nothing real is matched.
+    const table = `k8tsunit${process.pid}-netpol`;
+    const eps = [
+      pod('a', 'server', '198.18.0.10', { app: 'server' }, { ports: [{ name: 'http', protocol: 'tcp', port: 8080 }] }),
+      pod('a', 'client', '198.18.0.11', { role: 'client' }),
+      pod('b', 'remote', '198.18.1.5', { role: 'client' }, { local: false }),
+    ];
+    const load = (script: string) => {
+      const r = spawnSync('nft', ['-f', '-'], { input: script, encoding: 'utf8' });
+      assert.equal(r.status, 0, `${r.stderr}\n${script}`);
+    };
+    // The table's sets, maps and chains (listed in creation order, hence sorted here).
+    const listing = () =>
+      spawnSync('nft', ['list', 'table', 'inet', table], { encoding: 'utf8' })
+        .stdout.trim()
+        .replace(/\n}$/, '')
+        .split(/\n(?=\t(?:set|map|chain) )/)
+        .map((block) => block.trim())
+        .sort();
+    const v1 = renderRules(
+      compileNodeRules(
+        [
+          policy('a', 'deny', { podSelector: {} }),
+          policy('a', 'web', {
+            podSelector: { matchLabels: { app: 'server' } },
+            ingress: [{ from: [{ podSelector: { matchLabels: { role: 'client' } } }], ports: [{ port: 'http' }] }],
+          }),
+        ],
+        eps,
+        nsLabels,
+      ),
+    );
+    const v2 = renderRules(
+      compileNodeRules(
+        [
+          policy('a', 'web', {
+            podSelector: { matchLabels: { app: 'server' } },
+            ingress: [{ from: [{ namespaceSelector: {}, podSelector: { matchLabels: { role: 'client' } } }] }],
+          }),
+          policy('a', 'egress', { podSelector: {}, egress: [{ to: [{ ipBlock: { cidr: '198.18.0.0/16' } }] }] }),
+        ],
+        eps,
+        nsLabels,
+      ),
+    );
+    try {
+      load(fullScript(table, v2));
+      const want = listing();
+      load(fullScript(table, v1));
+      const script = updateScript(table, v1, v2);
+      assert.ok(!script.includes('delete table'), 'a partial update');
+      load(script);
+      assert.deepEqual(listing(), want);
+      assert.equal(updateScript(table, v2, v2), '', 'nothing to do');
+    } finally {
+      spawnSync('nft', ['-f', '-'], { input: deleteTableScript(table) });
+    }
+  },
+);
+
+test('a node agent may read what its policy controller watches (it was refused NetworkPolicies)', () => {
+  const node = new NodeAuthorizer({ podsIn: () => [], pod: () => undefined, claimsOfVolume: () => [] });
+  const user = { name: 'system:node:n1', groups: ['system:nodes', 'system:authenticated'] };
+  for (const verb of ['list', 'watch'])
+    for (const [apiGroup, resource, namespace] of [
+      ['networking.k8s.io', 'networkpolicies', undefined],
+      ['', 'pods', undefined],
+      ['', 'namespaces', undefined],
+      ['discovery.k8s.io', 'endpointslices', 'kube-system'],
+    ] as const)
+      assert.equal(
+        node.authorize(attributes({ user, verb, apiGroup, resource, namespace })).decision,
+        'Allow',
+        `${verb} ${resource}`,
+      );
+  assert.equal(
+    node.authorize(attributes({ user, verb: 'create', apiGroup: 'networking.k8s.io', resource: 'networkpolicies' }))
+      .decision,
+    'NoOpinion',
+  );
+});
+
+test('--disable-network-policy reaches the agent options; off by default', () => {
+  assert.equal(agentOptionsFromFlags({}).disableNetworkPolicy, false);
+  assert.equal(agentOptionsFromFlags({ disableNetworkPolicy: true }).disableNetworkPolicy, true);
+});
+
+test(
+  "cleanUpNetworkPolicy removes the data dir's table (killall, an agent with enforcement turned off)",
+  { skip: !hasNft && 'needs root and nft' },
+  async () => {
+    const agentDir = `/tmp/k8ts-unit-netpol-${process.pid}/agent`;
+    const table = networkPolicyTableName(agentDir, false);
+    const tables = () => spawnSync('nft', ['list', 'tables'], { encoding: 'utf8' }).stdout;
+    spawnSync('nft', ['-f', '-'], { input: renderTable(table, compileNodeRules([], [], nsLabels)) });
+    assert.match(tables(), new RegExp(`table inet ${table}\\b`));
+    await cleanUpNetworkPolicy(agentDir, false);
+    assert.doesNotMatch(tables(), new RegExp(`table inet ${table}\\b`));
+  },
+);
