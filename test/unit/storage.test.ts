@@ -315,6 +315,30 @@ for (const kind of kinds) {
         }
       }));
 
+    test('etcd: the replay log is bounded; watches from before it are Compacted, later ones replay', async () => {
+      const b = new EtcdBackend({
+        endpoints: [etcd!.endpoint],
+        prefix: `/k8ts-test-${++prefixSeq}`,
+        maxLoggedEvents: 10,
+      });
+      await b.start();
+      try {
+        const start = b.currentRevision();
+        const revs: number[] = [];
+        for (let i = 0; i < 12; i++) revs.push((await b.create(`/core/configmaps/default/c${i}`, '{}')).modRevision);
+        await assert.rejects(
+          b.watch('/core/configmaps/', start, () => {}),
+          (e: StorageError) => e.code === 'Compacted',
+        );
+        const seen: string[] = [];
+        const stop = await b.watch('/core/configmaps/', revs[9], (events) => seen.push(...events.map((e) => e.key)));
+        stop();
+        assert.deepEqual(seen, ['/core/configmaps/default/c10', '/core/configmaps/default/c11']);
+      } finally {
+        await b.close();
+      }
+    });
+
     test('etcd: progress notifications move the revision past writes outside the prefix', () =>
       withBackend(async (b) => {
         const client = new EtcdClient({ endpoints: [etcd!.endpoint] });

@@ -26,6 +26,8 @@ import { KeyMapper, prefixRangeEnd } from './keys.js';
 export interface EtcdBackendOptions extends EtcdClientOptions {
   /** --etcd-prefix: every key lies under it. Default /registry. */
   prefix?: string;
+  /** The most events the in-memory log keeps for watch() to replay (trimLog). Default 20,000. */
+  maxLoggedEvents?: number;
   /** --event-ttl in seconds: Events are written with a lease this long. Default one hour. */
   eventTtlSeconds?: number;
   /** How often the watch asks etcd for a progress notification. Default 5 s. */
@@ -80,8 +82,11 @@ export class EtcdBackend implements Backend {
   /** The newest revision a progress notification vouched for. */
   private progressRev = 0;
   private compacted = 0;
-  /** Events since the compacted revision, oldest first (the history watch() replays). */
+  /** Recent events, oldest first (the history watch() replays), about maxLoggedEvents at most. */
   private log: LoggedEvent[] = [];
+  /** Watches from before this revision are answered Compacted: the log no longer reaches back. */
+  private logFloor = 0;
+  private readonly maxLoggedEvents: number;
   private subscribers = new Set<Subscriber>();
   private waiters: Waiter[] = [];
   private eventLease?: { id: bigint; reuseUntil: number };
@@ -92,6 +97,7 @@ export class EtcdBackend implements Backend {
     this.keys = new KeyMapper(opts.prefix ?? '/registry');
     this.eventPrefix = this.keys.toEtcd('/core/events/');
     this.eventTtl = opts.eventTtlSeconds ?? 3600;
+    this.maxLoggedEvents = opts.maxLoggedEvents ?? 20_000;
     this.progressIntervalMs = opts.progressIntervalMs ?? 5000;
     this.warn = opts.onWarning ?? (() => {});
   }
@@ -191,6 +197,7 @@ export class EtcdBackend implements Backend {
     if (!fresh.length) return;
     this.lastEventRev = fresh[fresh.length - 1].revision;
     for (const e of fresh) this.log.push(e);
+    this.trimLog();
     for (const s of this.subscribers) this.deliver(s, fresh);
     this.releaseWaiters();
   }
@@ -238,12 +245,27 @@ export class EtcdBackend implements Backend {
 
   // eslint-disable-next-line @typescript-eslint/require-await -- the interface is asynchronous
   async watch(prefix: string, fromRevision: number, onEvents: (events: StorageEvent[]) => void): Promise<Unsubscribe> {
-    if (fromRevision < this.compacted) throw new StorageError('Compacted', prefix, undefined, this.compacted);
+    const floor = Math.max(this.compacted, this.logFloor);
+    if (fromRevision < floor) throw new StorageError('Compacted', prefix, undefined, floor);
     const s: Subscriber = { etcdPrefix: this.keys.toEtcd(prefix), prefix, onEvents, lastRev: fromRevision };
     // Replay and subscribe in one synchronous turn: no event can slip in between.
     this.deliver(s, this.log.slice(this.firstAfter(fromRevision)));
     this.subscribers.add(s);
     return () => this.subscribers.delete(s);
+  }
+
+  /**
+   * Bounds the log by count, not only by compaction: at a thousand writes a second, five minutes
+   * of values would be gigabytes. Watches start from a fresh list (the watch caches, at start and
+   * when a CRD is added), so the log only needs to reach a little way back; the watch caches keep
+   * the history clients resume from.
+   */
+  private trimLog(): void {
+    const excess = this.log.length - this.maxLoggedEvents;
+    // Cut in batches (splice is linear in what stays).
+    if (excess <= 0 || excess < this.maxLoggedEvents / 10) return;
+    this.logFloor = this.log[excess - 1].revision;
+    this.log.splice(0, excess);
   }
 
   /** Index of the first logged event with revision > rev. */
