@@ -75,12 +75,12 @@ class Parser {
       case '[': {
         const i = this.keyIndex();
         const list = Array.isArray(data[k]) ? (data[k] as unknown[]) : [];
-        data[k] = this.listItem(list, i, level);
+        data[k] = this.listItem(list, i, level, (partial) => (data[k] = partial));
         return;
       }
       case '=': {
         if (this.mode === 'json') {
-          const { text } = this.until(',');
+          const text = this.jsonValue();
           try {
             data[k] = JSON.parse(text) as unknown;
           } catch (e) {
@@ -126,6 +126,30 @@ class Parser {
     }
   }
 
+  /** One JSON value (commas inside brackets and strings belong to it), consuming a following ','. */
+  private jsonValue(): string {
+    let depth = 0;
+    let inString = false;
+    let text = '';
+    for (;;) {
+      const r = this.read();
+      if (r === undefined) return text;
+      if (inString) {
+        if (r === '\\') text += r + (this.read() ?? '');
+        else {
+          if (r === '"') inString = false;
+          text += r;
+        }
+        continue;
+      }
+      if (r === ',' && depth === 0) return text;
+      if (r === '"') inString = true;
+      else if (r === '[' || r === '{') depth++;
+      else if (r === ']' || r === '}') depth--;
+      text += r;
+    }
+  }
+
   private keyIndex(): number {
     const { text } = this.until(']');
     if (!/^\d+$/.test(text)) throw new Error(`strconv.Atoi: parsing "${text}": invalid syntax`);
@@ -134,7 +158,8 @@ class Parser {
     return i;
   }
 
-  private listItem(list: unknown[], i: number, level: number): unknown[] {
+  /** Sets list[i] from what follows "]"; `onPartial` stores the list before an end-of-input unwinds. */
+  private listItem(list: unknown[], i: number, level: number, onPartial: (l: unknown[]) => void): unknown[] {
     if (i < 0) throw new Error(`negative ${i} index not allowed`);
     const r = this.read();
     const out = [...list];
@@ -144,8 +169,7 @@ class Parser {
         throw new EOF();
       case '=': {
         if (this.mode === 'json') {
-          const { text } = this.until(',');
-          out[i] = JSON.parse(text) as unknown;
+          out[i] = JSON.parse(this.jsonValue()) as unknown;
           return out;
         }
         try {
@@ -163,13 +187,17 @@ class Parser {
       case '[': {
         const j = this.keyIndex();
         const inner = Array.isArray(out[i]) ? (out[i] as unknown[]) : [];
-        out[i] = this.listItem(inner, j, level);
+        out[i] = this.listItem(inner, j, level, (partial) => {
+          out[i] = partial;
+          onPartial(out);
+        });
         return out;
       }
       case '.': {
         const inner: GoMap = isMap(out[i]) ? out[i] : {};
-        this.key(inner, level);
         out[i] = inner;
+        onPartial(out);
+        this.key(inner, level);
         return out;
       }
       default:

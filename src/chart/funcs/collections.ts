@@ -30,6 +30,15 @@ function mustList(v: unknown, fn: string): unknown[] {
   return asList(v, fn);
 }
 
+function kindName(v: unknown): string {
+  if (v === null || v === undefined) return 'invalid';
+  if (typeof v === 'string') return 'string';
+  if (typeof v === 'bigint') return 'int';
+  if (typeof v === 'number') return 'float64';
+  if (typeof v === 'boolean') return 'bool';
+  return isMap(v) ? 'map' : 'struct';
+}
+
 function dict(...kv: unknown[]): GoMap {
   const d: GoMap = {};
   for (let i = 0; i < kv.length; i += 2) d[strval(kv[i])] = i + 1 < kv.length ? kv[i + 1] : '';
@@ -84,7 +93,8 @@ function chunk(size: bigint, list: unknown): unknown[][] {
 }
 
 function sliceList(list: unknown, ...idx: unknown[]): unknown[] {
-  const l = mustList(list, 'slice');
+  if (!Array.isArray(list)) throw new Error(`list should be type of slice or array but ${kindName(list)}`);
+  const l = list;
   const start = idx.length > 0 ? Number(idx[0]) : 0;
   const end = idx.length > 1 ? Number(idx[1]) : l.length;
   return l.slice(start, end);

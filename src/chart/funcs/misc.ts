@@ -293,6 +293,12 @@ export const miscFuncs: Record<string, FuncDef> = {
   urlJoin: f(urlJoin, ['map']),
   getHostByName: f(() => '', ['string']),
   hello: f(() => 'Hello!', []),
+  fail: f(
+    (msg: string) => {
+      throw new Error(msg);
+    },
+    ['string'],
+  ),
 };
 
 void isMap;

@@ -291,11 +291,12 @@ class Parser {
     const fields: string[] = [];
     const pos = this.peek().pos;
     while (this.peek().kind === 'field') fields.push(this.next().value.slice(1));
+    // Go positions a field/variable chain at its first chained field (parse.go operand()).
     switch (term.type) {
       case 'field':
-        return { ...term, ident: [...term.ident, ...fields] };
+        return { ...term, ident: [...term.ident, ...fields], pos };
       case 'variable':
-        return { ...term, ident: [...term.ident, ...fields] };
+        return { ...term, ident: [...term.ident, ...fields], pos };
       case 'bool':
       case 'string':
       case 'number':
