@@ -1,6 +1,6 @@
 // Helm's releaseutil: splitting rendered files into YAML documents, separating hooks, and
 // ordering by kind for installation.
-import { parseYaml, YamlError } from './yaml.js';
+import { parseYamlHead, YamlError } from './yaml.js';
 import { isMap } from './template/values.js';
 import { formatValue } from './template/gofmt.js';
 
@@ -86,14 +86,15 @@ interface Head {
 }
 
 function head(doc: string, path: string): Head {
-  let v: unknown;
+  let h: ReturnType<typeof parseYamlHead>;
   try {
-    v = parseYaml(doc);
+    h = parseYamlHead(doc);
   } catch (e) {
     if (e instanceof YamlError)
       throw new ManifestParseError(`YAML parse error on ${path}: error converting YAML to JSON: ${e.message}`);
     throw e;
   }
+  const v = h.value;
   if (v !== null && !isMap(v)) {
     const kind = Array.isArray(v)
       ? 'array'
@@ -106,11 +107,9 @@ function head(doc: string, path: string): Head {
       `YAML parse error on ${path}: error unmarshaling JSON: while decoding JSON: json: cannot unmarshal ${kind} into Go value of type releaseutil.SimpleHead`,
     );
   }
-  const m = v ?? {};
-  const md = isMap(m.metadata) ? m.metadata : undefined;
   return {
-    kind: typeof m.kind === 'string' ? m.kind : '',
-    annotations: md && isMap(md.annotations) ? md.annotations : undefined,
+    kind: typeof h.kind === 'string' ? h.kind : '',
+    annotations: isMap(h.annotations) ? h.annotations : undefined,
   };
 }
 

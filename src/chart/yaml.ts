@@ -26,6 +26,20 @@ export function parseYaml(text: string): unknown {
   return normalize(doc.toJS({ maxAliasCount: -1 }));
 }
 
+/** Only what Helm's SimpleHead reads (kind, metadata.annotations); the document is still fully checked. */
+export function parseYamlHead(text: string): { value: unknown; kind?: unknown; annotations?: unknown } {
+  const doc = YAML.parseDocument(text, parseOptions);
+  if (doc.errors.length > 0) throw new YamlError(goYamlMessage(doc.errors[0], text));
+  const contents = doc.contents;
+  if (!YAML.isMap(contents)) return { value: normalize(doc.toJS()) };
+  const annotations = doc.getIn(['metadata', 'annotations']);
+  return {
+    value: {},
+    kind: normalize(doc.get('kind')),
+    annotations: YAML.isMap(annotations) ? normalize(annotations.toJSON()) : normalize(annotations),
+  };
+}
+
 /** Every document of a multi-document stream. */
 export function parseAllYaml(text: string): unknown[] {
   return YAML.parseAllDocuments(text, parseOptions).map((d) => {

@@ -35,7 +35,13 @@ export interface Token {
 
 const KEYWORDS = new Set(['if', 'else', 'end', 'range', 'with', 'define', 'template', 'block', 'break', 'continue']);
 const isSpace = (c: string) => c === ' ' || c === '\t' || c === '\r' || c === '\n';
-const isAlnum = (c: string) => /[\p{L}\p{Nd}_]/u.test(c);
+/** Letters, digits and '_' (ASCII fast path; Unicode letters/digits as Go's isAlphaNumeric). */
+const isAlnum = (c: string) => {
+  const code = c.charCodeAt(0);
+  if (code < 0x80)
+    return (code >= 48 && code <= 57) || (code >= 65 && code <= 90) || (code >= 97 && code <= 122) || code === 95;
+  return /[\p{L}\p{Nd}]/u.test(c);
+};
 
 export class TemplateSyntaxError extends Error {
   constructor(
