@@ -185,6 +185,7 @@ export function render(chart: Chart, top: GoMap, opts: EngineOptions = {}): Map<
   const templates = new Map<string, Renderable>();
   collectTemplates(chart, templates, top);
   const set = new TemplateSet(helmFuncMap());
+  set.rootName = 'gotpl';
   set.missingKey = opts.strict ? 'error' : 'zero';
   bindRenderFuncs(set, new Map(), opts);
   const keys = sortTemplates([...templates.keys()]);

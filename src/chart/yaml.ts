@@ -166,15 +166,9 @@ interface Analysis {
   blockAllowed: boolean;
 }
 
+/** libyaml's is_printable: no tab, CR, NEL or characters beyond the BMP (they force double quotes). */
 const isPrintable = (c: number) =>
-  c === 0x9 ||
-  c === 0xa ||
-  c === 0xd ||
-  (c >= 0x20 && c <= 0x7e) ||
-  c === 0x85 ||
-  (c >= 0xa0 && c <= 0xd7ff) ||
-  (c >= 0xe000 && c <= 0xfffd && c !== 0xfeff) ||
-  (c >= 0x10000 && c <= 0x10ffff);
+  c === 0xa || (c >= 0x20 && c <= 0x7e) || (c >= 0xa0 && c <= 0xd7ff) || (c >= 0xe000 && c <= 0xfffd && c !== 0xfeff);
 
 /** libyaml's yaml_emitter_analyze_scalar, reduced to block context. */
 function analyze(s: string): Analysis {

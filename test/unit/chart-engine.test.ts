@@ -161,7 +161,11 @@ test('errors name template, line and column, and the failing node', () => {
   assert.match(tplError('{{ if }}{{ end }}'), /missing value for if/);
   assert.match(tplError('{{ upper 3 }}'), /expected string; found 3/);
   assert.match(tplError('{{ .v | upper }}', { v: null }), /invalid value; expected string/);
-  assert.match(tplError('{{ template "nope" }}'), /no template "nope" associated with template "t"/);
+  assert.equal(
+    tplError('{{ template "nope" }}'),
+    'template: t:1:3: executing "t" at <{{template "nope"}}>: template "nope" not defined',
+  );
+  assert.equal(marshalYaml({ t: 'a\tb', e: '😀', l: 'x\n\ty' }), 'e: "\\U0001F600"\nl: "x\\n\\ty"\nt: "a\\tb"\n');
 });
 
 test('Helm engine: missing values render empty, partials are not output, parent defines win', () => {
@@ -234,6 +238,10 @@ test('Helm engine: required, fail, tpl and include errors', () => {
     'templates/_l.tpl': '{{ define "loop" }}{{ include "loop" . }}{{ end }}',
   });
   assert.match(recursion!, /rendering template has a nested reference name: loop: unable to execute template/);
+  assert.match(
+    run({ 'templates/t.yaml': '{{ include "nope" . }}' })!,
+    /error calling include: template: no template "nope" associated with template "gotpl"$/,
+  );
 });
 
 test('Helm engine: .Files accessors and .Subcharts', () => {

@@ -56,6 +56,8 @@ interface Var {
 export class TemplateSet {
   trees = new Map<string, ListNode>();
   missingKey: MissingKey = 'zero';
+  /** The name of the template the set belongs to (Helm's is "gotpl"), as ExecuteTemplate errors name it. */
+  rootName = 'root';
 
   constructor(public funcs: FuncMap) {}
 
@@ -74,12 +76,13 @@ export class TemplateSet {
     const c = new TemplateSet(new Map(this.funcs));
     c.trees = new Map(this.trees);
     c.missingKey = this.missingKey;
+    c.rootName = this.rootName;
     return c;
   }
 
   execute(name: string, data: unknown, depth = 0): string {
     const tree = this.trees.get(name);
-    if (!tree) throw new ExecError(`template: no template "${name}" associated with template "${name}"`, '');
+    if (!tree) throw new Error(`template: no template "${name}" associated with template "${this.rootName}"`);
     const state = new State(this, name, [{ name: '$', value: data }], depth);
     state.walk(data, false, tree);
     return state.out.join('');
@@ -198,7 +201,7 @@ class State {
   private walkTemplate(dot: unknown, dotIface: boolean, node: TemplateNode): void {
     this.at(node);
     const tree = this.set.trees.get(node.name);
-    if (!tree) this.errorf(`template: no template "${node.name}" associated with template "${this.name}"`);
+    if (!tree) this.errorf(`template "${node.name}" not defined`);
     if (this.depth >= MAX_EXEC_DEPTH) this.errorf(`exceeded maximum template depth (${MAX_EXEC_DEPTH})`);
     const newDot = node.pipe ? this.evalPipeline(dot, dotIface, node.pipe) : undefined;
     const sub = new State(this.set, node.name, [{ name: '$', value: newDot }], this.depth + 1);
@@ -517,6 +520,7 @@ const MISSING = Symbol('missing');
 /** Parses one text and executes it; a convenience for tests and one-off templates (e.g. --name-template). */
 export function renderString(name: string, text: string, data: unknown, funcs: FuncMap = new Map()): string {
   const set = new TemplateSet(funcs);
+  set.rootName = name;
   set.parse(name, text);
   return set.execute(name, data);
 }
