@@ -132,13 +132,14 @@ function bindRenderFuncs(set: TemplateSet, included: Map<string, number>, opts: 
       const clone = set.clone();
       clone.missingKey = opts.strict ? 'error' : 'zero';
       bindRenderFuncs(clone, included, opts);
+      let tree: ReturnType<TemplateSet['parse']>;
       try {
-        clone.parse('gotpl', text as string);
+        tree = clone.parse('gotpl', text as string);
       } catch (e) {
         throw new Error(`cannot parse template ${JSON.stringify(text)}: ${(e as Error).message}`, { cause: e });
       }
       try {
-        return clone.execute('gotpl', vals).replaceAll('<no value>', '');
+        return clone.execute('gotpl', vals, tree).replaceAll('<no value>', '');
       } catch (e) {
         throw new Error(`error during tpl function execution for ${JSON.stringify(text)}: ${(e as Error).message}`, {
           cause: e,

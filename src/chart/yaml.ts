@@ -28,10 +28,11 @@ export function parseYaml(text: string): unknown {
 
 /** Only what Helm's SimpleHead reads (kind, metadata.annotations); the document is still fully checked. */
 export function parseYamlHead(text: string): { value: unknown; kind?: unknown; annotations?: unknown } {
-  const doc = YAML.parseDocument(text, parseOptions);
+  // Syntax does not depend on the schema; the failsafe one skips resolving every scalar's type.
+  const doc = YAML.parseDocument(text, { schema: 'failsafe', uniqueKeys: false });
   if (doc.errors.length > 0) throw new YamlError(goYamlMessage(doc.errors[0], text));
   const contents = doc.contents;
-  if (!YAML.isMap(contents)) return { value: normalize(doc.toJS()) };
+  if (!YAML.isMap(contents)) return { value: parseYaml(text) };
   const annotations = doc.getIn(['metadata', 'annotations']);
   return {
     value: {},

@@ -217,6 +217,13 @@ test('Helm engine: required, fail, tpl and include errors', () => {
     'X-',
   );
   assert.equal(run({ 'templates/t.yaml': '{{ tpl "" . }}|{{ tpl "{{ define \\"d\\" }}x{{ end }}" . }}|' }), '||');
+  // Nested tpl calls with empty or define-only text render nothing (not the enclosing tpl text).
+  assert.equal(
+    run({
+      'templates/t.yaml': '{{ tpl "a{{ tpl \\"\\" . }}b{{ tpl \\"{{ define \\\\\\"q\\\\\\" }}{{ end }}\\" . }}c" . }}',
+    }),
+    'abc',
+  );
   assert.equal(
     run({ 'templates/t.yaml': '{{ tpl "{{ .Template.Name }} {{ .Template.BasePath }}" . }}' }),
     'c/templates/t.yaml c/templates',

@@ -62,14 +62,18 @@ export class TemplateSet {
   constructor(public funcs: FuncMap) {}
 
   /** Parses text as template NAME; its defines join the set (a later non-empty definition wins). */
-  parse(name: string, text: string): void {
+  /**
+   * Parses text as template NAME; its defines join the set. As Go's associate() does, an empty
+   * (whitespace-only) tree never replaces an existing definition. Returns NAME's own tree, which is
+   * what Template.Execute runs even when the set kept an older definition under that name.
+   */
+  parse(name: string, text: string): ListNode {
     const parsed = parseTemplate(name, text, (f) => this.funcs.has(f) || BUILTIN_NAMES.has(f));
     for (const [n, tree] of parsed.trees) {
-      const old = this.trees.get(n);
-      if (old && isEmptyTree(tree) && n !== name) continue;
-      if (old && isEmptyTree(tree) && n === name && !isEmptyTree(old)) continue;
+      if (this.trees.has(n) && isEmptyTree(tree)) continue;
       this.trees.set(n, tree);
     }
+    return parsed.trees.get(name)!;
   }
 
   clone(): TemplateSet {
@@ -80,10 +84,9 @@ export class TemplateSet {
     return c;
   }
 
-  execute(name: string, data: unknown, depth = 0): string {
-    const tree = this.trees.get(name);
+  execute(name: string, data: unknown, tree = this.trees.get(name)): string {
     if (!tree) throw new Error(`template: no template "${name}" associated with template "${this.rootName}"`);
-    const state = new State(this, name, [{ name: '$', value: data }], depth);
+    const state = new State(this, name, [{ name: '$', value: data }], 0);
     state.walk(data, false, tree);
     return state.out.join('');
   }
