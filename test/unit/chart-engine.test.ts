@@ -293,6 +293,14 @@ test('Sprig: strings', () => {
   );
 });
 
+test('Sprig: keys and AES round trip', () => {
+  assert.match(
+    tpl('{{ genPrivateKey "ecdsa" }}'),
+    /^-----BEGIN EC PRIVATE KEY-----\n[\s\S]+-----END EC PRIVATE KEY-----\n$/,
+  );
+  assert.equal(tpl('{{ encryptAES "secretkey" "plaintext" | decryptAES "secretkey" }}'), 'plaintext');
+});
+
 test('Sprig: defaults, lists, dicts', () => {
   assert.equal(
     tpl('{{ default "d" .x }} {{ default "d" "" }} {{ default "d" "v" }} {{ empty .m }} {{ coalesce "" .n "c" }}', {

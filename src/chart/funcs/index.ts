@@ -4,6 +4,7 @@ import type { FuncDef, FuncMap } from '../template/exec.js';
 import { isMap } from '../template/values.js';
 import { marshalYaml, parseYaml, YamlError } from '../yaml.js';
 import { collectionFuncs } from './collections.js';
+import { cryptoFuncs } from './crypto.js';
 import { mathFuncs } from './math.js';
 import { goJson, miscFuncs, parseGoJson } from './misc.js';
 import { stringFuncs } from './strings.js';
@@ -113,5 +114,7 @@ const helmFuncs: Record<string, FuncDef> = {
 
 /** Sprig's TxtFuncMap minus env/expandenv, overlaid with Helm's functions. */
 export function helmFuncMap(): FuncMap {
-  return new Map(Object.entries({ ...stringFuncs, ...collectionFuncs, ...mathFuncs, ...miscFuncs, ...helmFuncs }));
+  return new Map(
+    Object.entries({ ...stringFuncs, ...collectionFuncs, ...mathFuncs, ...miscFuncs, ...cryptoFuncs, ...helmFuncs }),
+  );
 }
