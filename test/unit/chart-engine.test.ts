@@ -2,7 +2,7 @@
 // (src/chart), following the behaviours Helm's own engine tests check (ENGINE_CASES.md).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { renderString, TemplateSet } from '../../src/chart/template/exec.js';
+import { renderString } from '../../src/chart/template/exec.js';
 import { helmFuncMap } from '../../src/chart/funcs/index.js';
 import { render } from '../../src/chart/engine.js';
 import { loadFiles, type Chart } from '../../src/chart/chart.js';
@@ -251,6 +251,19 @@ test('Helm engine: required, fail, tpl and include errors', () => {
   );
 });
 
+test('Helm engine: strict and lint modes, many sequential includes', () => {
+  const chart = chartOf('s', { 'templates/t.yaml': '{{ tpl "{{ .Values.noSuchKey }}" . }}' });
+  assert.equal(renderChart(chart, {}).get('s/templates/t.yaml'), '');
+  assert.throws(() => render(chart, topOf(chart, {}), { strict: true }), /map has no entry for key "noSuchKey"/);
+  const lint = chartOf('l', { 'templates/t.yaml': 'a{{ required "x" .Values.nope }}b{{ fail "f" }}c' });
+  assert.equal(render(lint, topOf(lint, {}), { lintMode: true }).get('l/templates/t.yaml'), 'abc');
+  const many = chartOf('m', {
+    'templates/t.yaml': '{{ range until 4000 }}{{ include "one" . }}{{ end }}',
+    'templates/_one.tpl': '{{ define "one" }}1{{ end }}',
+  });
+  assert.equal(renderChart(many, {}).get('m/templates/t.yaml'), '1'.repeat(4000));
+});
+
 test('Helm engine: .Files accessors and .Subcharts', () => {
   const chart = chartOf('files', {
     'templates/t.yaml':
@@ -470,13 +483,14 @@ function chartOf(name: string, templates: Record<string, string>, values: Record
   return c;
 }
 
-function renderChart(chart: Chart, values: Record<string, unknown>): Map<string, string> {
-  const top = {
+function topOf(chart: Chart, values: Record<string, unknown>) {
+  return {
     Capabilities: capabilitiesObject(DEFAULT_KUBE_VERSION, []),
     Release: { Name: 'rel', Namespace: 'default', IsInstall: true, IsUpgrade: false, Revision: 1n, Service: 'Helm' },
     Values: coalesceValues(chart, values, false),
   };
-  return render(chart, top);
 }
 
-void TemplateSet;
+function renderChart(chart: Chart, values: Record<string, unknown>): Map<string, string> {
+  return render(chart, topOf(chart, values));
+}
