@@ -3,7 +3,7 @@
 // its scoped values, and every non-partial file is executed. include/tpl/required/fail are
 // bound to the set being executed.
 import { posix } from 'node:path';
-import { chartFullPath, isRoot, type Chart } from './chart.js';
+import { chartFullPath, isRoot, type Chart, type Dependency } from './chart.js';
 import { filesFromChart } from './files.js';
 import { helmFuncMap } from './funcs/index.js';
 import { ExecError, TemplateSet, type FuncMap } from './template/exec.js';
@@ -26,6 +26,32 @@ interface Renderable {
   basePath: string;
 }
 
+const str = (v: unknown) => (typeof v === 'string' ? v : '');
+
+function maintainerObject(m: GoMap): GoStruct {
+  return new GoStruct(
+    '*chart.Maintainer',
+    { Name: str(m.name), Email: str(m.email), URL: str(m.url) },
+    {},
+    undefined,
+    () => m,
+  );
+}
+
+function dependencyObject(d: Dependency): GoStruct {
+  const fields: GoMap = {
+    Name: d.name,
+    Version: d.version ?? '',
+    Repository: d.repository ?? '',
+    Condition: d.condition ?? '',
+    Tags: d.tags ?? null,
+    Enabled: d.enabled ?? false,
+    ImportValues: d['import-values'] ?? null,
+    Alias: d.alias ?? '',
+  };
+  return new GoStruct('*chart.Dependency', fields, {}, undefined, () => d);
+}
+
 /** The `.Chart` object: Chart.yaml's fields under their Go names, plus IsRoot. */
 function chartObject(c: Chart): GoStruct {
   const md = c.metadata;
@@ -36,7 +62,7 @@ function chartObject(c: Chart): GoStruct {
     Version: md.version,
     Description: md.description ?? '',
     Keywords: md.keywords ?? null,
-    Maintainers: md.maintainers ?? null,
+    Maintainers: md.maintainers ? md.maintainers.map(maintainerObject) : null,
     Icon: md.icon ?? '',
     APIVersion: md.apiVersion,
     Condition: md.condition ?? '',
@@ -45,7 +71,7 @@ function chartObject(c: Chart): GoStruct {
     Deprecated: md.deprecated ?? false,
     Annotations: md.annotations ?? null,
     KubeVersion: md.kubeVersion ?? '',
-    Dependencies: md.dependencies ?? null,
+    Dependencies: md.dependencies ? md.dependencies.map(dependencyObject) : null,
     Type: md.type ?? '',
     IsRoot: isRoot(c),
   };

@@ -264,6 +264,24 @@ test('Helm engine: strict and lint modes, many sequential includes', () => {
   assert.equal(renderChart(many, {}).get('m/templates/t.yaml'), '1'.repeat(4000));
 });
 
+test('Helm engine: .Chart fields use Go names, maintainers and dependencies too', () => {
+  const c = loadFiles([
+    {
+      name: 'Chart.yaml',
+      data: Buffer.from(
+        'apiVersion: v2\nname: meta\nversion: 1.2.3\nappVersion: "9"\nmaintainers:\n  - name: Ann\n    email: a@x\nannotations:\n  k: v\n',
+      ),
+    },
+    {
+      name: 'templates/t.yaml',
+      data: Buffer.from(
+        '{{ .Chart.Name }} {{ .Chart.Version }} {{ .Chart.AppVersion }} {{ range .Chart.Maintainers }}{{ .Name }}<{{ .Email }}>{{ end }} {{ .Chart.Annotations.k }} {{ .Chart.APIVersion }}',
+      ),
+    },
+  ]);
+  assert.equal(renderChart(c, {}).get('meta/templates/t.yaml'), 'meta 1.2.3 9 Ann<a@x> v v2');
+});
+
 test('Helm engine: .Files accessors and .Subcharts', () => {
   const chart = chartOf('files', {
     'templates/t.yaml':
