@@ -324,6 +324,15 @@ test('Sprig: strings', () => {
   );
 });
 
+test('Sprig: durations; unsupported crypto fails only when called', () => {
+  assert.equal(
+    tpl('{{ duration 3725 }} {{ durationRound "2h10m" }} {{ durationRound "49h" }} {{ duration 0 }}'),
+    '1h2m5s 2h 2d 0s',
+  );
+  assert.equal(tpl('{{ if false }}{{ genCA "x" 1 }}{{ end }}ok'), 'ok');
+  assert.match(tplError('{{ htpasswd "u" "p" }}'), /error calling htpasswd: htpasswd is not supported/);
+});
+
 test('Sprig: keys and AES round trip', () => {
   assert.match(
     tpl('{{ genPrivateKey "ecdsa" }}'),

@@ -231,7 +231,76 @@ function urlJoin(d: GoMap): string {
   return out;
 }
 
+/** Go's time.ParseDuration → seconds (float). */
+function parseGoDuration(s: string): number {
+  const units: Record<string, number> = { ns: 1e-9, us: 1e-6, µs: 1e-6, ms: 1e-3, s: 1, m: 60, h: 3600 };
+  const m = /^([+-]?)((?:\d+(?:\.\d*)?|\.\d+)(?:ns|us|µs|ms|s|m|h))+$/.exec(s);
+  if (!m && s !== '0') throw new Error(`time: invalid duration "${s}"`);
+  let total = 0;
+  for (const part of s.matchAll(/(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)/g)) total += Number(part[1]) * units[part[2]];
+  return s.startsWith('-') ? -total : total;
+}
+
+/** Sprig's durationRound: the largest whole unit (y, mo, d, h, m, s). */
+function durationRound(v: unknown): string {
+  let secs: number;
+  if (typeof v === 'string') secs = parseGoDuration(v);
+  else if (v instanceof GoStruct && v.typeName === 'time.Time') secs = (Date.now() - toDate(v).getTime()) / 1000;
+  else secs = Number(toInt64(v)) / 1e9;
+  const u = Math.abs(secs);
+  const steps: [number, string][] = [
+    [365 * 86400, 'y'],
+    [30 * 86400, 'mo'],
+    [86400, 'd'],
+    [3600, 'h'],
+    [60, 'm'],
+    [1, 's'],
+  ];
+  for (const [size, unit] of steps) if (u >= size) return `${Math.floor(u / size)}${unit}`;
+  return '0s';
+}
+
+/** Go's time.Duration.String for whole seconds. */
+function goDurationString(totalSeconds: number): string {
+  if (totalSeconds === 0) return '0s';
+  const neg = totalSeconds < 0 ? '-' : '';
+  let s = Math.abs(Math.round(totalSeconds));
+  const h = Math.floor(s / 3600);
+  s -= h * 3600;
+  const m = Math.floor(s / 60);
+  s -= m * 60;
+  return neg + (h ? `${h}h${m}m${s}s` : m ? `${m}m${s}s` : `${s}s`);
+}
+
+const unsupported = (name: string) => () => {
+  throw new Error(`${name} is not supported by k8ts chart template`);
+};
+
 export const miscFuncs: Record<string, FuncDef> = {
+  ago: f((d: unknown) => goDurationString((Date.now() - toDate(d).getTime()) / 1000), ['any']),
+  durationRound: f(durationRound, ['any']),
+  dateModify: f(
+    (mod: string, d: unknown) => goTime(new Date(toDate(d).getTime() + parseGoDuration(mod) * 1000)),
+    ['string', 'any'],
+  ),
+  mustDateModify: f(
+    (mod: string, d: unknown) => goTime(new Date(toDate(d).getTime() + parseGoDuration(mod) * 1000)),
+    ['string', 'any'],
+  ),
+  ...Object.fromEntries(
+    [
+      'bcrypt',
+      'htpasswd',
+      'derivePassword',
+      'buildCustomCert',
+      'genCA',
+      'genCAWithKey',
+      'genSelfSignedCert',
+      'genSelfSignedCertWithKey',
+      'genSignedCert',
+      'genSignedCertWithKey',
+    ].map((n) => [n, f(unsupported(n), [], 'any')]),
+  ),
   default: f(
     (d: unknown, ...given: unknown[]) => (given.length === 0 || empty(given[0]) ? d : given[0]),
     ['any'],
@@ -286,7 +355,7 @@ export const miscFuncs: Record<string, FuncDef> = {
   unixEpoch: f((d: unknown) => String(Math.floor(toDate(d).getTime() / 1000)), ['any']),
   toDate: f((_fmt: string, s: string) => goTime(new Date(s)), ['string', 'string']),
   mustToDate: f((_fmt: string, s: string) => goTime(new Date(s)), ['string', 'string']),
-  duration: f((v: unknown) => `${toInt64(v)}s`, ['any']),
+  duration: f((v: unknown) => goDurationString(Number(toInt64(v))), ['any']),
   semver: f((v: string) => semverValue(v), ['string']),
   semverCompare: f((c: string, v: string) => semverCompare(c, v), ['string', 'string']),
   urlParse: f(urlParse, ['string']),
