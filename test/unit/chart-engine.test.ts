@@ -159,6 +159,8 @@ test('errors name template, line and column, and the failing node', () => {
   );
   assert.match(tplError('{{ nosuch 1 }}'), /^template: t:1: function "nosuch" not defined$/);
   assert.match(tplError('{{ if }}{{ end }}'), /missing value for if/);
+  assert.equal(tplError('{{ 3 | 4 }}'), 'template: t:1: non executable command in pipeline stage 2');
+  assert.equal(tplError('{{ if .x }}'), 'template: t:1: unexpected EOF');
   assert.match(tplError('{{ upper 3 }}'), /expected string; found 3/);
   assert.match(tplError('{{ .v | upper }}', { v: null }), /invalid value; expected string/);
   assert.equal(

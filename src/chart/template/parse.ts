@@ -257,6 +257,11 @@ class Parser {
       if (t.kind === end) {
         this.next();
         if (pipe.cmds.length === 0) this.fail(`missing value for ${context}`, t.pos);
+        // Only the first stage may be a constant; later ones receive the previous value.
+        pipe.cmds.slice(1).forEach((c, i) => {
+          if (['bool', 'dot', 'nil', 'number', 'string'].includes(c.args[0].type))
+            this.fail(`non executable command in pipeline stage ${i + 2}`, t.pos);
+        });
         return pipe;
       }
       if (t.kind === 'eof' || t.kind === 'right' || t.kind === 'rparen') this.unexpected(t, context);
