@@ -1,6 +1,6 @@
 // text/template's predefined functions (funcs.go): comparisons with Go's basic-kind rules,
 // len/index/slice, the print family and the escapers. and/or live in the executor (lazy).
-import type { FuncDef } from './exec.js';
+import type { FuncDef } from './functypes.js';
 import { formatValue, sprint, sprintf, sprintln } from './gofmt.js';
 import { GoStruct, goTypeName, isMap, isTrue } from './values.js';
 

@@ -18,15 +18,8 @@ import {
 import { isEmptyTree, parseTemplate } from './parse.js';
 import { GoStruct, goTypeName, isMap, isTrue, sortedKeys } from './values.js';
 
-/** Parameter types of template functions, checked as Go's reflect-based call does. */
-export type ParamType = 'any' | 'string' | 'int' | 'float64' | 'bool' | 'list' | 'map';
-
-export interface FuncDef {
-  fn: (...args: unknown[]) => unknown;
-  params?: ParamType[];
-  variadic?: ParamType;
-}
-export type FuncMap = Map<string, FuncDef>;
+import type { FuncDef, FuncMap, ParamType } from './functypes.js';
+export type { FuncDef, FuncMap, ParamType } from './functypes.js';
 
 /** text/template's ExecError: "template: NAME:LINE:COL: executing "NAME" at <...>: msg". */
 export class ExecError extends Error {
