@@ -2,6 +2,7 @@
 // (../shared/testdata/helm beside the clone: CASES.tsv, output/*.txt, testcharts/).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { templateCommand } from '../../src/chart/template-command.js';
@@ -55,4 +56,20 @@ if (!existsSync(DATA)) {
       for (let i = 0; i < c.runs; i++) assert.equal(lf(run(c.argv)), want);
     });
   }
+
+  // The same through the real command line: `k8ts chart template` with Helm's flags.
+  test('k8ts chart template CLI matches the golden output and exit status', () => {
+    const bin = resolve(process.cwd(), 'bin/k8ts');
+    const cli = (args: string[]) =>
+      spawnSync(process.execPath, [bin, 'chart', ...args], { cwd: DATA, encoding: 'utf8' });
+    const ok = cli(['template', 'testcharts/subchart', '--set', 'service.name=apache']);
+    assert.equal(ok.status, 0, ok.stderr);
+    assert.equal(ok.stdout, lf(readFileSync(resolve(DATA, 'output/template-set.txt'), 'utf8')));
+    const bad = cli(['template', 'testcharts/chart-bad-type']);
+    assert.equal(bad.status, 1);
+    assert.equal(
+      bad.stdout + bad.stderr,
+      lf(readFileSync(resolve(DATA, 'output/template-chart-bad-type.txt'), 'utf8')),
+    );
+  });
 }
