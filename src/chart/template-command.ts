@@ -32,6 +32,7 @@ export interface TemplateOptions {
   setString: string[];
   setJson: string[];
   setFile: string[];
+  setLiteral: string[];
   kubeVersion?: string;
   apiVersions: string[];
   includeCrds: boolean;
@@ -54,6 +55,7 @@ export function parseTemplateArgs(argv: string[]): TemplateOptions {
     setString: [],
     setJson: [],
     setFile: [],
+    setLiteral: [],
     apiVersions: [],
     includeCrds: false,
     skipTests: false,
@@ -68,6 +70,7 @@ export function parseTemplateArgs(argv: string[]): TemplateOptions {
     '--set-string': (v) => opts.setString.push(v),
     '--set-json': (v) => opts.setJson.push(v),
     '--set-file': (v) => opts.setFile.push(v),
+    '--set-literal': (v) => opts.setLiteral.push(v),
     '--values': (v) => opts.valueFiles.push(...v.split(',')),
     '-f': (v) => opts.valueFiles.push(...v.split(',')),
     '--name-template': (v) => (opts.nameTemplate = v),
@@ -158,7 +161,7 @@ function releaseName(opts: TemplateOptions): string {
   return 'release-name';
 }
 
-/** Values.MergeValues: -f files, then --set-json, --set, --set-string, --set-file. */
+/** Values.MergeValues: -f files, then --set-json, --set, --set-string, --set-file, --set-literal. */
 export function userValues(opts: TemplateOptions): GoMap {
   let base: GoMap = {};
   for (const file of opts.valueFiles) {
@@ -192,14 +195,16 @@ export function userValues(opts: TemplateOptions): GoMap {
   apply(opts.setJson, '--set-json', 'json');
   apply(opts.set, '--set', 'typed');
   apply(opts.setString, '--set-string', 'string');
-  for (const item of opts.setFile) {
+  // --set-file k=path and --set-literal k=text: the key uses --set's syntax, the value is taken whole.
+  const setWhole = (item: string, value: (v: string) => string) => {
     const eq = item.indexOf('=');
-    const path = item.slice(eq + 1);
-    const content = readFileSync(path, 'utf8');
+    if (eq < 0) throw new Error(`key "${item}" has no value`);
     const holder: GoMap = {};
     parseInto(item.slice(0, eq) + '=x', holder, 'string');
-    setDeepString(base, holder, content);
-  }
+    setDeepString(base, holder, value(item.slice(eq + 1)));
+  };
+  for (const item of opts.setFile) setWhole(item, (path) => readFileSync(path, 'utf8'));
+  for (const item of opts.setLiteral) setWhole(item, (text) => text);
   return base;
 }
 

@@ -7,6 +7,7 @@ import { helmFuncMap } from '../../src/chart/funcs/index.js';
 import { render } from '../../src/chart/engine.js';
 import { loadFiles, type Chart } from '../../src/chart/chart.js';
 import { parseInto } from '../../src/chart/strvals.js';
+import { parseTemplateArgs, userValues } from '../../src/chart/template-command.js';
 import { marshalYaml, parseYaml } from '../../src/chart/yaml.js';
 import { sprintf } from '../../src/chart/template/gofmt.js';
 import { semverCompare } from '../../src/chart/semver.js';
@@ -478,6 +479,34 @@ test('strvals: --set syntax', () => {
   assert.deepEqual(set('a=1', 'string'), { a: '1' });
   assert.deepEqual(set('a={"b":[1,2]}', 'json'), { a: { b: [1, 2] } });
   assert.throws(() => set('a'), /key "a" has no value/);
+});
+
+test('helm template flags: argument forms and the order values are applied in', () => {
+  const o = parseTemplateArgs([
+    'rel',
+    'chart',
+    '--set-string',
+    'a=1',
+    '--set=a=2,b=x',
+    '--set-json',
+    'a=3',
+    '--set-literal',
+    'c=1,2',
+    '-n',
+    'ns',
+    '-s',
+    't.yaml',
+    '--include-crds',
+  ]);
+  assert.equal(o.releaseName, 'rel');
+  assert.equal(o.chartPath, 'chart');
+  assert.equal(o.namespace, 'ns');
+  assert.deepEqual(o.showOnly, ['t.yaml']);
+  assert.equal(o.includeCrds, true);
+  // --set-json, then --set, then --set-string, then --set-literal, whatever the command-line order.
+  assert.deepEqual(userValues(o), { a: '1', b: 'x', c: '1,2' });
+  assert.throws(() => parseTemplateArgs([]), /"helm template" requires at least 1 argument/);
+  assert.throws(() => parseTemplateArgs(['c', '--bogus']), /unknown flag: --bogus/);
 });
 
 test('values: user nulls delete chart defaults; globals reach subcharts', () => {
