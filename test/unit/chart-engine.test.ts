@@ -1,6 +1,7 @@
 // Unit tests of the Go text/template engine, the Sprig/Helm functions and Helm's engine
 // (src/chart), following the behaviours Helm's own engine tests check (ENGINE_CASES.md).
 import { test } from 'node:test';
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { renderString } from '../../src/chart/template/exec.js';
 import { helmFuncMap } from '../../src/chart/funcs/index.js';
@@ -332,8 +333,29 @@ test('Sprig: durations; unsupported crypto fails only when called', () => {
     tpl('{{ duration 3725 }} {{ durationRound "2h10m" }} {{ durationRound "49h" }} {{ duration 0 }}'),
     '1h2m5s 2h 2d 0s',
   );
-  assert.equal(tpl('{{ if false }}{{ genCA "x" 1 }}{{ end }}ok'), 'ok');
+  assert.equal(tpl('{{ if false }}{{ bcrypt "x" }}{{ end }}ok'), 'ok');
   assert.match(tplError('{{ htpasswd "u" "p" }}'), /error calling htpasswd: htpasswd is not supported/);
+});
+
+test('Sprig: certificates from genCA / genSignedCert / genSelfSignedCert are valid X.509', () => {
+  const out = tpl(
+    '{{ $ca := genCA "my-ca" 365 }}{{ $c := genSignedCert "svc" (list "10.0.0.1") (list "svc.ns.svc") 30 $ca }}{{ $s := genSelfSignedCert "self" nil (list "a.b") 1 }}' +
+      '{{ $ca.Cert }}|{{ $c.Cert }}|{{ $c.Key }}|{{ $s.Cert }}',
+  );
+  const [caPem, certPem, keyPem, selfPem] = out.split('|');
+  const ca = new X509Certificate(caPem);
+  const cert = new X509Certificate(certPem);
+  const self = new X509Certificate(selfPem);
+  assert.equal(ca.ca, true);
+  assert.equal(ca.subject, 'CN=my-ca');
+  assert.ok(ca.verify(ca.publicKey));
+  assert.equal(cert.ca, false);
+  assert.ok(cert.verify(ca.publicKey));
+  assert.ok(cert.checkIssued(ca));
+  assert.equal(cert.subjectAltName, 'DNS:svc.ns.svc, IP Address:10.0.0.1');
+  assert.ok(cert.checkPrivateKey(createPrivateKey(keyPem)));
+  assert.ok(self.verify(self.publicKey));
+  assert.equal(self.subjectAltName, 'DNS:a.b');
 });
 
 test('Sprig: keys and AES round trip', () => {

@@ -3,6 +3,7 @@
 import type { FuncDef, FuncMap } from '../template/exec.js';
 import { isMap } from '../template/values.js';
 import { marshalYaml, parseYaml, YamlError } from '../yaml.js';
+import { certFuncs } from './certs.js';
 import { collectionFuncs } from './collections.js';
 import { cryptoFuncs } from './crypto.js';
 import { mathFuncs } from './math.js';
@@ -115,6 +116,14 @@ const helmFuncs: Record<string, FuncDef> = {
 /** Sprig's TxtFuncMap minus env/expandenv, overlaid with Helm's functions. */
 export function helmFuncMap(): FuncMap {
   return new Map(
-    Object.entries({ ...stringFuncs, ...collectionFuncs, ...mathFuncs, ...miscFuncs, ...cryptoFuncs, ...helmFuncs }),
+    Object.entries({
+      ...stringFuncs,
+      ...collectionFuncs,
+      ...mathFuncs,
+      ...miscFuncs,
+      ...cryptoFuncs,
+      ...certFuncs,
+      ...helmFuncs,
+    }),
   );
 }

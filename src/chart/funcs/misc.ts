@@ -287,20 +287,7 @@ export const miscFuncs: Record<string, FuncDef> = {
     (mod: string, d: unknown) => goTime(new Date(toDate(d).getTime() + parseGoDuration(mod) * 1000)),
     ['string', 'any'],
   ),
-  ...Object.fromEntries(
-    [
-      'bcrypt',
-      'htpasswd',
-      'derivePassword',
-      'buildCustomCert',
-      'genCA',
-      'genCAWithKey',
-      'genSelfSignedCert',
-      'genSelfSignedCertWithKey',
-      'genSignedCert',
-      'genSignedCertWithKey',
-    ].map((n) => [n, f(unsupported(n), [], 'any')]),
-  ),
+  ...Object.fromEntries(['bcrypt', 'htpasswd', 'derivePassword'].map((n) => [n, f(unsupported(n), [], 'any')])),
   default: f(
     (d: unknown, ...given: unknown[]) => (given.length === 0 || empty(given[0]) ? d : given[0]),
     ['any'],
