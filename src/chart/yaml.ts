@@ -171,11 +171,10 @@ interface Analysis {
 const isPrintable = (c: number) =>
   c === 0xa || (c >= 0x20 && c <= 0x7e) || (c >= 0xa0 && c <= 0xd7ff) || (c >= 0xe000 && c <= 0xfffd && c !== 0xfeff);
 
-/** libyaml's yaml_emitter_analyze_scalar, reduced to block context. */
+/** libyaml's yaml_emitter_analyze_scalar, reduced to block context (flow indicators never matter here). */
 function analyze(s: string): Analysis {
   if (s === '') return { multiline: false, plainAllowed: false, singleAllowed: true, blockAllowed: false };
   let blockIndicators = s.startsWith('---') || s.startsWith('...');
-  let flowIndicators = blockIndicators;
   let special = false;
   let lineBreaks = false;
   let leadingSpace = false;
@@ -195,25 +194,19 @@ function analyze(s: string): Analysis {
     const followedByWhitespace = next === undefined || next === ' ' || next === '\t' || next === '\n' || next === '\r';
     if (i === 0) {
       if ('#,[]{}&*!|>\'"%@`'.includes(ch)) {
-        flowIndicators = true;
         blockIndicators = true;
       }
       if (ch === '?' || ch === ':') {
-        flowIndicators = true;
         if (followedByWhitespace) blockIndicators = true;
       }
       if (ch === '-' && followedByWhitespace) {
-        flowIndicators = true;
         blockIndicators = true;
       }
     } else {
-      if (',?[]{}'.includes(ch)) flowIndicators = true;
       if (ch === ':') {
-        flowIndicators = true;
         if (followedByWhitespace) blockIndicators = true;
       }
       if (ch === '#' && precededByWhitespace) {
-        flowIndicators = true;
         blockIndicators = true;
       }
     }
@@ -254,7 +247,6 @@ function analyze(s: string): Analysis {
   }
   if (lineBreaks) plain = false;
   if (blockIndicators) plain = false;
-  void flowIndicators;
   return { multiline: lineBreaks, plainAllowed: plain, singleAllowed: single, blockAllowed: block };
 }
 
@@ -398,22 +390,14 @@ class Emitter {
   }
 
   /** A node at block indentation `indent`, the cursor placed where its first line starts. */
-  node(v: unknown, indent: number, inSequence: boolean): void {
+  node(v: unknown, indent: number): void {
     if (Array.isArray(v)) {
       if (v.length === 0) return this.write('[]');
       v.forEach((item, i) => {
         if (i > 0) this.newline(indent);
-        this.write('-');
-        if (isMap(item) && Object.keys(item).length > 0) {
-          this.write(' ');
-          this.node(item, indent + 2, true);
-        } else if (Array.isArray(item) && item.length > 0) {
-          this.write(' ');
-          this.node(item, indent + 2, true);
-        } else {
-          this.write(' ');
-          this.node(item, indent + 2, true);
-        }
+        // Items (maps and lists too) start on the dash's line: "- a: 1", "- - x".
+        this.write('- ');
+        this.node(item, indent + 2);
       });
       return;
     }
@@ -427,24 +411,23 @@ class Emitter {
         const val = v[k];
         if (isMap(val) && Object.keys(val).length > 0) {
           this.newline(indent + 2);
-          this.node(val, indent + 2, false);
+          this.node(val, indent + 2);
         } else if (Array.isArray(val) && val.length > 0) {
           const seqIndent = this.indentSequences ? indent + 2 : indent;
           this.newline(seqIndent);
-          this.node(val, seqIndent, false);
+          this.node(val, seqIndent);
         } else {
           this.write(' ');
           this.scalarOrEmpty(val, indent + 2);
         }
       });
-      void inSequence;
       return;
     }
     this.scalar(v, indent);
   }
 
   private scalarOrEmpty(v: unknown, indent: number): void {
-    if (Array.isArray(v) || isMap(v)) return this.node(v, indent, false);
+    if (Array.isArray(v) || isMap(v)) return this.node(v, indent);
     this.scalar(v, indent);
   }
 }
@@ -453,6 +436,6 @@ class Emitter {
 export function marshalYaml(v: unknown, opts: { indentSequences?: boolean } = {}): string {
   const e = new Emitter(opts.indentSequences);
   const jv = toJsonValue(v);
-  e.node(jv, 0, false);
+  e.node(jv, 0);
   return e.out + '\n';
 }

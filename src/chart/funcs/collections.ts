@@ -1,6 +1,6 @@
 // Sprig's list and dict functions, including mergo-style merge/mergeOverwrite.
 import type { FuncDef } from '../template/exec.js';
-import { GoStruct, goTypeName, isMap, type GoMap } from '../template/values.js';
+import { goTypeName, isMap, type GoMap } from '../template/values.js';
 import { asList, deepCopy, empty, strval } from './convert.js';
 
 type Fn = (...a: never[]) => unknown;
@@ -189,5 +189,3 @@ export const collectionFuncs: Record<string, FuncDef> = {
     }),
   ),
 };
-
-void GoStruct;

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { posix } from 'node:path';
 import type { FuncDef } from '../template/exec.js';
 import { formatValue } from '../template/gofmt.js';
-import { GoStruct, goTypeName, isMap, type GoMap } from '../template/values.js';
+import { GoStruct, goTypeName, type GoMap } from '../template/values.js';
 import { parseSemver, semverCompare } from '../semver.js';
 import { toJsonValue } from '../yaml.js';
 import { empty, toInt64 } from './convert.js';
@@ -356,5 +356,3 @@ export const miscFuncs: Record<string, FuncDef> = {
     ['string'],
   ),
 };
-
-void isMap;
