@@ -51,6 +51,8 @@ export interface Chart {
   files: ChartFile[];
   dependencies: Chart[];
   parent?: Chart;
+  /** values.schema.json, if the chart has one. */
+  schema?: string;
 }
 
 export class ChartLoadError extends Error {}
@@ -141,7 +143,11 @@ export function loadFiles(files: ChartFile[]): Chart {
   const chart: Chart = { metadata: md, values: {}, templates: [], files: [], dependencies: [] };
   const subcharts = new Map<string, ChartFile[]>();
   for (const f of files) {
-    if (f.name === 'Chart.yaml' || f.name === 'Chart.lock' || f.name === 'values.schema.json') continue;
+    if (f.name === 'Chart.yaml' || f.name === 'Chart.lock') continue;
+    if (f.name === 'values.schema.json') {
+      chart.schema = f.data.toString('utf8');
+      continue;
+    }
     if (f.name === 'values.yaml') chart.values = yamlMap(f.data, 'values.yaml');
     else if (f.name === 'requirements.yaml') {
       const req = yamlMap(f.data, 'requirements.yaml');

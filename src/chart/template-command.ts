@@ -18,6 +18,7 @@ import { mergeMaps, parseInto } from './strvals.js';
 import { renderString } from './template/exec.js';
 import { isMap, type GoMap } from './template/values.js';
 import { coalesceValues, processDependencies } from './values.js';
+import { validateAgainstSchema } from './schema.js';
 import { parseYaml } from './yaml.js';
 import { pathMatch } from './chart.js';
 
@@ -41,6 +42,7 @@ export interface TemplateOptions {
   showOnly: string[];
   isUpgrade: boolean;
   debug: boolean;
+  skipSchemaValidation: boolean;
 }
 
 export class UsageError extends Error {}
@@ -63,6 +65,7 @@ export function parseTemplateArgs(argv: string[]): TemplateOptions {
     showOnly: [],
     isUpgrade: false,
     debug: false,
+    skipSchemaValidation: false,
   };
   const positional: string[] = [];
   const withValue: Record<string, (v: string) => void> = {
@@ -100,7 +103,7 @@ export function parseTemplateArgs(argv: string[]): TemplateOptions {
     '--devel': () => undefined,
     '--create-namespace': () => undefined,
     '--disable-openapi-validation': () => undefined,
-    '--skip-schema-validation': () => undefined,
+    '--skip-schema-validation': () => (opts.skipSchemaValidation = true),
     '--generate-name': () => (opts.releaseName = opts.releaseName ?? generatedName()),
     '-g': () => (opts.releaseName = opts.releaseName ?? generatedName()),
   };
@@ -244,6 +247,7 @@ export function runTemplate(opts: TemplateOptions): TemplateResult {
   let name: string;
   let chart: Chart;
   let vals: GoMap;
+  let renderValues: GoMap;
   try {
     vals = userValues(opts);
     name = releaseName(opts);
@@ -256,6 +260,8 @@ export function runTemplate(opts: TemplateOptions): TemplateResult {
     if (type !== '' && type !== 'application') throw new Error(`${type} charts are not installable`);
     if (chart.metadata.dependencies) checkDependencies(chart);
     processDependencies(chart, vals);
+    renderValues = coalesceValues(chart, vals, false);
+    if (!opts.skipSchemaValidation) validateAgainstSchema(chart, renderValues);
   } catch (e) {
     return { stdout: '', error: (e as Error).message };
   }
@@ -280,7 +286,7 @@ export function runTemplate(opts: TemplateOptions): TemplateResult {
         Revision: 1n,
         Service: 'Helm',
       },
-      Values: coalesceValues(chart, vals, false),
+      Values: renderValues,
     };
     const files = render(chart, top);
     for (const k of [...files.keys()]) if (k.endsWith('NOTES.txt')) files.delete(k);

@@ -8,7 +8,10 @@ import { helmFuncMap } from '../../src/chart/funcs/index.js';
 import { render } from '../../src/chart/engine.js';
 import { loadFiles, type Chart } from '../../src/chart/chart.js';
 import { parseInto } from '../../src/chart/strvals.js';
-import { parseTemplateArgs, userValues } from '../../src/chart/template-command.js';
+import { parseTemplateArgs, templateCommand, userValues } from '../../src/chart/template-command.js';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { marshalYaml, parseYaml } from '../../src/chart/yaml.js';
 import { sprintf } from '../../src/chart/template/gofmt.js';
 import { semverCompare } from '../../src/chart/semver.js';
@@ -529,6 +532,34 @@ test('helm template flags: argument forms and the order values are applied in', 
   assert.deepEqual(userValues(o), { a: '1', b: 'x', c: '1,2' });
   assert.throws(() => parseTemplateArgs([]), /"helm template" requires at least 1 argument/);
   assert.throws(() => parseTemplateArgs(['c', '--bogus']), /unknown flag: --bogus/);
+});
+
+test('values.schema.json: values are validated per chart unless --skip-schema-validation', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'k8ts-chart-schema-'));
+  try {
+    mkdirSync(join(dir, 'templates'));
+    writeFileSync(join(dir, 'Chart.yaml'), 'apiVersion: v2\nname: sch\nversion: 0.1.0\n');
+    writeFileSync(join(dir, 'values.yaml'), 'replicas: 1\n');
+    writeFileSync(join(dir, 'templates', 'cm.yaml'), 'kind: ConfigMap\ndata:\n  r: "{{ .Values.replicas }}"\n');
+    const schema = {
+      $schema: 'http://json-schema.org/draft-07/schema#',
+      type: 'object',
+      required: ['replicas'],
+      properties: { replicas: { type: 'integer', minimum: 1 } },
+    };
+    writeFileSync(join(dir, 'values.schema.json'), JSON.stringify(schema));
+    assert.equal(templateCommand(['template', dir, '--set', 'replicas=3']).error, undefined);
+    assert.equal(
+      templateCommand(['template', dir, '--set', 'replicas=x']).error,
+      "values don't meet the specifications of the schema(s) in the following chart(s):\nsch:\n- at '/replicas': must be integer\n",
+    );
+    assert.equal(
+      templateCommand(['template', dir, '--set', 'replicas=x', '--skip-schema-validation']).error,
+      undefined,
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('values: user nulls delete chart defaults; globals reach subcharts', () => {
