@@ -107,6 +107,11 @@ test('fmt verbs', () => {
   assert.equal(sprintf('%d', [1n, 2n]), '1%!(EXTRA int=2)');
   assert.equal(sprintf('%d', ['x']), '%!d(string=x)');
   assert.equal(sprintf('%x', ['hi']), '6869');
+  // Exact ties round to even, as strconv does; other values round to nearest.
+  assert.equal(
+    sprintf('%.0f %.0f %.1f %.2f %.1f %f', [2.5, 3.5, 0.25, 1.005, -0.05, 1e-7]),
+    '2 4 0.2 1.00 -0.1 0.000000',
+  );
   assert.equal(sprintf('%%|%c|%U', [65n, 0x1f600n]), '%|A|U+1F600');
 });
 

@@ -10,7 +10,7 @@ export function formatFloat(f: number, verb = 'g', prec = -1): string {
   switch (verb) {
     case 'f':
     case 'F':
-      return fixNegZero(f, f.toFixed(prec < 0 ? 6 : prec));
+      return fixNegZero(f, toFixedHalfEven(f, prec < 0 ? 6 : prec));
     case 'e':
     case 'E': {
       const s = goExponent(f.toExponential(prec < 0 ? 6 : prec));
@@ -43,6 +43,34 @@ export function formatFloat(f: number, verb = 'g', prec = -1): string {
   else if (digits.length <= exp + 1) s = digits + '0'.repeat(exp + 1 - digits.length);
   else s = digits.slice(0, exp + 1) + '.' + digits.slice(exp + 1);
   return neg + s;
+}
+
+/**
+ * Fixed-point formatting from the double's exact value, rounding exact ties to even as Go's
+ * strconv does (JS toFixed rounds 2.5 to "3", Go's %.0f gives "2").
+ */
+function toFixedHalfEven(f: number, prec: number): string {
+  if (Math.abs(f) >= 1e21) return f.toFixed(prec);
+  const view = new DataView(new ArrayBuffer(8));
+  view.setFloat64(0, Math.abs(f));
+  const hi = view.getUint32(0);
+  const lo = view.getUint32(4);
+  const biased = (hi >>> 20) & 0x7ff;
+  let mant = (BigInt(hi & 0xfffff) << 32n) | BigInt(lo);
+  let exp = biased - 1075;
+  if (biased === 0) exp = -1074;
+  else mant |= 1n << 52n;
+  // |f| = mant * 2^exp; scaled = |f| * 10^prec = num / den.
+  let num = mant * 10n ** BigInt(prec);
+  let den = 1n;
+  if (exp >= 0) num <<= BigInt(exp);
+  else den <<= BigInt(-exp);
+  let q = num / den;
+  const r2 = (num % den) * 2n;
+  if (r2 > den || (r2 === den && q % 2n === 1n)) q += 1n;
+  let digits = q.toString().padStart(prec + 1, '0');
+  if (prec > 0) digits = digits.slice(0, -prec) + '.' + digits.slice(-prec);
+  return (f < 0 ? '-' : '') + digits;
 }
 
 function fixNegZero(f: number, s: string): string {
