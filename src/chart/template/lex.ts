@@ -43,6 +43,11 @@ const isAlnum = (c: string) => {
   return /[\p{L}\p{Nd}]/u.test(c);
 };
 
+/** " -}}" (any one space character before the marker) at pos. */
+function isRightTrim(text: string, pos: number): boolean {
+  return pos < text.length && isSpace(text[pos]) && text.startsWith('-}}', pos + 1);
+}
+
 export class TemplateSyntaxError extends Error {
   constructor(
     message: string,
@@ -88,7 +93,7 @@ function lexAction(
     if (close < 0) throw new TemplateSyntaxError('unclosed comment', open);
     let after = close + 2;
     let trimRight = false;
-    if (/^[ \t\r\n]-\}\}/.test(text.slice(after, after + 4))) {
+    if (isRightTrim(text, after)) {
       trimRight = true;
       after += 2;
     }
@@ -102,7 +107,7 @@ function lexAction(
   for (;;) {
     if (pos >= text.length) throw new TemplateSyntaxError('unclosed action', pos);
     const c = text[pos];
-    if (/^[ \t\r\n]-\}\}/.test(text.slice(pos, pos + 4)) || (text.startsWith('}}', pos) && parenDepth >= 0)) {
+    if (isRightTrim(text, pos) || text.startsWith('}}', pos)) {
       const trimRight = !text.startsWith('}}', pos);
       const closeAt = trimRight ? pos + 2 : pos;
       if (trimRight) tokens.push({ kind: 'space', value: ' ', pos });
@@ -113,7 +118,7 @@ function lexAction(
     }
     if (isSpace(c)) {
       const start = pos;
-      while (pos < text.length && isSpace(text[pos]) && !/^[ \t\r\n]-\}\}/.test(text.slice(pos, pos + 4))) pos++;
+      while (pos < text.length && isSpace(text[pos]) && !isRightTrim(text, pos)) pos++;
       if (start === pos) pos++;
       tokens.push({ kind: 'space', value: text.slice(start, pos), pos: start });
       continue;
