@@ -109,7 +109,10 @@ export function toJsonValue(v: unknown): unknown {
 export function yamlKeyLess(a: string, b: string): boolean {
   const ar = [...a];
   const br = [...b];
-  const isLetter = (c: string) => /\p{L}/u.test(c);
+  const isLetter = (c: string) => {
+    const code = c.charCodeAt(0);
+    return code < 0x80 ? (code >= 65 && code <= 90) || (code >= 97 && code <= 122) : /\p{L}/u.test(c);
+  };
   const isDigit = (c: string | undefined) => c !== undefined && c >= '0' && c <= '9';
   for (let i = 0; i < ar.length && i < br.length; i++) {
     if (ar[i] === br[i]) continue;
