@@ -13,7 +13,11 @@ export function formatFloat(f: number, verb = 'g', prec = -1): string {
       return fixNegZero(f, toFixedHalfEven(f, prec < 0 ? 6 : prec));
     case 'e':
     case 'E': {
-      const s = goExponent(f.toExponential(prec < 0 ? 6 : prec));
+      const p = prec < 0 ? 6 : prec;
+      const r = roundSignificant(f, p + 1);
+      const mant = p > 0 ? r.digits[0] + '.' + r.digits.slice(1) : r.digits[0];
+      const es = Math.abs(r.exp) < 10 ? '0' + Math.abs(r.exp) : String(Math.abs(r.exp));
+      const s = `${f < 0 || Object.is(f, -0) ? '-' : ''}${mant}e${r.exp < 0 ? '-' : '+'}${es}`;
       return verb === 'E' ? s.toUpperCase() : s;
     }
   }
@@ -25,10 +29,9 @@ export function formatFloat(f: number, verb = 'g', prec = -1): string {
     digits = m.replace('-', '').replace('.', '');
     exp = Number(e);
   } else {
-    const p = prec === 0 ? 1 : prec;
-    const [m, e] = f.toExponential(p - 1).split('e');
-    digits = m.replace('-', '').replace('.', '').replace(/0+$/, '') || '0';
-    exp = Number(e);
+    const r = roundSignificant(f, prec === 0 ? 1 : prec);
+    digits = r.digits.replace(/0+$/, '') || '0';
+    exp = r.exp;
   }
   let eprec = prec < 0 ? 6 : prec === 0 ? 1 : prec;
   if (prec >= 0 && eprec > digits.length && digits.length >= exp + 1) eprec = digits.length;
@@ -43,6 +46,40 @@ export function formatFloat(f: number, verb = 'g', prec = -1): string {
   else if (digits.length <= exp + 1) s = digits + '0'.repeat(exp + 1 - digits.length);
   else s = digits.slice(0, exp + 1) + '.' + digits.slice(exp + 1);
   return neg + s;
+}
+
+/** The exact decimal digits of |f| and the power of ten of the last one (|f| = digits × 10^scale). */
+function exactDecimal(f: number): { digits: string; scale: number } {
+  const view = new DataView(new ArrayBuffer(8));
+  view.setFloat64(0, Math.abs(f));
+  const hi = view.getUint32(0);
+  const biased = (hi >>> 20) & 0x7ff;
+  let mant = (BigInt(hi & 0xfffff) << 32n) | BigInt(view.getUint32(4));
+  let exp = biased - 1075;
+  if (biased === 0) exp = -1074;
+  else mant |= 1n << 52n;
+  if (exp >= 0) return { digits: (mant << BigInt(exp)).toString(), scale: 0 };
+  // mant / 2^k = mant * 5^k / 10^k
+  return { digits: (mant * 5n ** BigInt(-exp)).toString(), scale: exp };
+}
+
+/** |f| rounded to n significant digits, exact ties to even; exp is the power of ten of the first digit. */
+function roundSignificant(f: number, n: number): { digits: string; exp: number } {
+  if (f === 0) return { digits: '0'.repeat(n), exp: 0 };
+  const { digits: all, scale } = exactDecimal(f);
+  let exp = all.length - 1 + scale;
+  if (all.length <= n) return { digits: all.padEnd(n, '0'), exp };
+  let kept = BigInt(all.slice(0, n));
+  const rest = all.slice(n);
+  const half = rest[0] > '5' || (rest[0] === '5' && /[1-9]/.test(rest.slice(1)));
+  const tie = rest[0] === '5' && !/[1-9]/.test(rest.slice(1));
+  if (half || (tie && kept % 2n === 1n)) kept += 1n;
+  let digits = kept.toString();
+  if (digits.length > n) {
+    digits = digits.slice(0, n);
+    exp += 1;
+  }
+  return { digits, exp };
 }
 
 /**
@@ -75,10 +112,6 @@ function toFixedHalfEven(f: number, prec: number): string {
 
 function fixNegZero(f: number, s: string): string {
   return Object.is(f, -0) || (f < 0 && !s.startsWith('-')) ? '-' + s : s;
-}
-
-function goExponent(s: string): string {
-  return s.replace(/e([+-])(\d)$/, 'e$10$2');
 }
 
 /** strconv.Quote. */
