@@ -11,6 +11,7 @@ import { addAgentFlags } from './agentflags.js';
 import { addIngressFlags } from './ingressflags.js';
 import { withKubeconfigFlags, withLeaderElectFlags, withLogFlags } from './flags.js';
 import { registerDevicePluginCommand } from './deviceplugin.js';
+import { registerChartCommands } from './chart.js';
 
 const collect = (v: string, prev: string[]) => [...prev, ...v.split(',').filter(Boolean)];
 
@@ -201,6 +202,7 @@ export async function main(argv: string[]): Promise<void> {
 
   registerImageCommands(program);
   registerDevicePluginCommand(program);
+  registerChartCommands(program);
 
   program
     .command('killall')
