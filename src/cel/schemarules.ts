@@ -103,7 +103,7 @@ function resolveFieldPath(fieldPath: string, schema: RuleSchema): string | { err
       s = s.properties[name];
       parts.push(name);
     } else if (isObject(s?.additionalProperties)) {
-      s = s.additionalProperties as RuleSchema;
+      s = s.additionalProperties;
       parts.push(`[${name}]`);
     } else {
       return { error: 'does not refer to a valid field' };
@@ -192,7 +192,7 @@ function compileNode(schema: RuleSchema | undefined, p: FieldPath, errors: Field
   }
   if (isObject(schema.additionalProperties)) {
     node.additionalProperties = compileNode(
-      schema.additionalProperties as RuleSchema,
+      schema.additionalProperties,
       p.child('additionalProperties'),
       errors,
     );
