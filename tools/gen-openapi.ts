@@ -309,11 +309,37 @@ function addSchemaExtensions(definitions: Record<string, Schema>): void {
   };
 }
 
+/**
+ * kubernetes-types lacks two fields of the admission rules (webhook `rules`, policy
+ * `resourceRules`): resources and scope. Without them the field schema would prune them.
+ */
+function addAdmissionRuleFields(definitions: Record<string, any>): void {
+  const resources = {
+    description: "Resources is a list of resources this rule applies to ('pods', 'pods/log', '*', '*/scale').",
+    type: 'array',
+    items: { type: 'string', default: '' },
+    'x-kubernetes-list-type': 'atomic',
+  };
+  const scope = {
+    description: 'Scope specifies the scope of this rule: "Cluster", "Namespaced" or "*" (the default).',
+    type: 'string',
+  };
+  for (const v of ['v1', 'v1beta1', 'v1alpha1']) {
+    for (const kind of ['RuleWithOperations', 'NamedRuleWithOperations']) {
+      const def = definitions[`io.k8s.api.admissionregistration.${v}.${kind}`];
+      if (!def?.properties) continue;
+      def.properties.resources ??= resources;
+      def.properties.scope ??= scope;
+    }
+  }
+}
+
 function main(): void {
   const require = createRequire(import.meta.url);
   const root = dirname(require.resolve('kubernetes-types/package.json'));
   const { definitions, warnings } = new Generator(root).run();
   addSchemaExtensions(definitions);
+  addAdmissionRuleFields(definitions);
   for (const w of warnings) process.stderr.write(`gen-openapi: warning: ${w}\n`);
   // dist/tools/gen-openapi.js -> dist/openapi/definitions.json
   const outFile = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'openapi', 'definitions.json');

@@ -227,6 +227,7 @@ export class Store {
       user: ctx.user,
       dryRun: ctx.dryRun,
       def: this.def,
+      warnings: ctx.warnings,
     };
   }
 

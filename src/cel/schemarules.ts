@@ -191,11 +191,7 @@ function compileNode(schema: RuleSchema | undefined, p: FieldPath, errors: Field
     }
   }
   if (isObject(schema.additionalProperties)) {
-    node.additionalProperties = compileNode(
-      schema.additionalProperties,
-      p.child('additionalProperties'),
-      errors,
-    );
+    node.additionalProperties = compileNode(schema.additionalProperties, p.child('additionalProperties'), errors);
     any ||= node.additionalProperties !== undefined;
   }
   if (isObject(schema.items)) {

@@ -8,6 +8,7 @@ import { DefaultTolerationSeconds } from './defaulttolerationseconds.js';
 import { ResourceQuotaAdmission } from './resourcequota.js';
 import { DefaultStorageClass } from './defaultstorageclass.js';
 import { ServiceAccountAdmission } from './serviceaccount.js';
+import { ValidatingAdmissionPolicyPlugin } from './validatingpolicy/index.js';
 
 export * from './interfaces.js';
 export { LimitRanger } from './limitranger.js';
@@ -17,10 +18,13 @@ export { DefaultTolerationSeconds } from './defaulttolerationseconds.js';
 export { ResourceQuotaAdmission } from './resourcequota.js';
 export { DefaultStorageClass } from './defaultstorageclass.js';
 export { ServiceAccountAdmission } from './serviceaccount.js';
+export { ValidatingAdmissionPolicyPlugin } from './validatingpolicy/index.js';
 
 export interface AdmissionDeps {
   /** A resource's store once served (undefined before). */
   tryStore(group: string, plural: string): Store | undefined;
+  /** A served kind's store (paramKind of ValidatingAdmissionPolicies). */
+  storeForKind?(group: string, kind: string): Store | undefined;
 }
 
 export function defaultAdmissionChain(deps: AdmissionDeps): AdmissionChain {
@@ -41,6 +45,8 @@ export function defaultAdmissionChain(deps: AdmissionDeps): AdmissionChain {
       const s = deps.tryStore('storage.k8s.io', 'storageclasses');
       return s ? s.cache.list(s.keyPrefix()).map((x) => x.obj) : [];
     }),
+    // Upstream order: ValidatingAdmissionPolicy runs before ResourceQuota charges the request.
+    new ValidatingAdmissionPolicyPlugin(deps),
     new ResourceQuotaAdmission(() => deps.tryStore('', 'resourcequotas')),
   ]);
 }

@@ -30,6 +30,8 @@ export interface AdmissionAttributes {
   dryRun: boolean;
   /** The resource's strategy, for plugins that need more than names. */
   def: ResourceDef;
+  /** The request's Warning headers (plugins that warn, e.g. a policy bound with Warn, add here). */
+  warnings?: string[];
 }
 
 export interface AdmissionPlugin {
