@@ -30,13 +30,19 @@ export function toCel(value: unknown, schema?: ValueSchema): unknown {
     return value.map((v) => toCel(v, items));
   }
   if (isObject(value)) {
-    // A null prototype: field selection must never reach Object.prototype's members.
-    const out = Object.create(null) as Record<string, unknown>;
+    // Plain objects are CEL maps; the evaluator selects only own fields (never the prototype's).
+    const out: Record<string, unknown> = {};
     const props = schema?.properties;
     const extra = isObject(schema?.additionalProperties) ? (schema.additionalProperties as ValueSchema) : undefined;
-    for (const [k, v] of Object.entries(value)) {
+    for (const k of Object.keys(value)) {
+      const v = value[k];
       if (v === undefined) continue;
-      out[k] = toCel(v, (props && Object.hasOwn(props, k) ? props[k] : undefined) ?? extra);
+      const sub = props && Object.hasOwn(props, k) ? props[k] : extra;
+      // Numbers are the only values that change: strings, booleans and null are copied as is.
+      const cel = typeof v === 'object' || typeof v === 'number' ? toCel(v, sub) : v;
+      // A "__proto__" key is data: define it rather than set the copy's prototype.
+      if (k === '__proto__') Object.defineProperty(out, k, { value: cel, enumerable: true, writable: true });
+      else out[k] = cel;
     }
     return out;
   }

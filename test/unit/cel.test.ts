@@ -44,6 +44,9 @@ test('integers from the schema are CEL ints, numbers doubles; untyped integral J
   assert.throws(() => compile('self.i + self.n', SELF).evaluate({ self: v }), /no such overload/);
   // Field selection never reaches Object.prototype.
   assert.throws(() => evalSelf('self.constructor', {}), /No such key: constructor/);
+  const polluted = toCel(JSON.parse('{"__proto__": {"x": 1}}')) as Record<string, unknown>;
+  assert.equal(Object.getPrototypeOf(polluted), Object.prototype);
+  assert.equal(compile('self["__proto__"].x', SELF).evaluate({ self: polluted }).value, 1n);
 });
 
 test('macros, optionals and standard functions', () => {
