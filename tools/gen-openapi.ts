@@ -313,7 +313,7 @@ function addSchemaExtensions(definitions: Record<string, Schema>): void {
  * kubernetes-types lacks two fields of the admission rules (webhook `rules`, policy
  * `resourceRules`): resources and scope. Without them the field schema would prune them.
  */
-function addAdmissionRuleFields(definitions: Record<string, any>): void {
+function addAdmissionRuleFields(definitions: Record<string, { properties?: Record<string, unknown> }>): void {
   const resources = {
     description: "Resources is a list of resources this rule applies to ('pods', 'pods/log', '*', '*/scale').",
     type: 'array',

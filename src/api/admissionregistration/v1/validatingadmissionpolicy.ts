@@ -2,6 +2,13 @@
 // defaulting and validation (upstream pkg/apis/admissionregistration/validation), including
 // that every CEL expression compiles. The admission plugin that enforces them lives in
 // src/apiserver/admission/validatingpolicy.
+import type {
+  MatchResources,
+  NamedRuleWithOperations,
+  ValidatingAdmissionPolicy,
+  ValidatingAdmissionPolicyBinding,
+} from 'kubernetes-types/admissionregistration/v1.js';
+import type { LabelSelector } from 'kubernetes-types/meta/v1.js';
 import type { ResourceDef } from '../../types.js';
 import {
   type FieldError,
@@ -28,25 +35,31 @@ const NOT_FOUND_ACTIONS = ['Allow', 'Deny'];
 const OPERATIONS = ['*', 'CONNECT', 'CREATE', 'DELETE', 'UPDATE'];
 const SCOPES = ['*', 'Cluster', 'Namespaced'];
 const MATCH_POLICIES = ['Equivalent', 'Exact'];
-const isSet = (v: unknown): boolean => v !== undefined && v !== null;
+const isSet = <T>(v: T): v is NonNullable<T> => v !== undefined && v !== null;
 
-function defaultMatchResources(m: any): void {
+/** kubernetes-types lacks the two fields a rule inlines from RuleWithOperations. */
+export type AdmissionRule = NamedRuleWithOperations & { resources?: string[]; scope?: string };
+
+// Objects arrive decoded but unchecked: every field is tested before use (isObject, listOf).
+const listOf = <T>(v: T[] | undefined): T[] => (Array.isArray(v) ? v : []);
+
+function defaultMatchResources(m: MatchResources | undefined): void {
   if (!isObject(m)) return;
   if (!m.matchPolicy) m.matchPolicy = 'Equivalent';
   if (!isObject(m.namespaceSelector)) m.namespaceSelector = {};
   if (!isObject(m.objectSelector)) m.objectSelector = {};
-  for (const list of [m.resourceRules, m.excludeResourceRules])
-    for (const rule of Array.isArray(list) ? list : []) if (isObject(rule) && !rule.scope) rule.scope = '*';
+  const rules: AdmissionRule[] = [...listOf(m.resourceRules), ...listOf(m.excludeResourceRules)];
+  for (const rule of rules) if (isObject(rule) && !rule.scope) rule.scope = '*';
 }
 
-export function defaultPolicy(obj: any): void {
+export function defaultPolicy(obj: ValidatingAdmissionPolicy): void {
   const spec = obj.spec;
   if (!isObject(spec)) return;
   if (!spec.failurePolicy) spec.failurePolicy = 'Fail';
   defaultMatchResources(spec.matchConstraints);
 }
 
-export function defaultBinding(obj: any): void {
+export function defaultBinding(obj: ValidatingAdmissionPolicyBinding): void {
   const spec = obj.spec;
   if (!isObject(spec)) return;
   defaultMatchResources(spec.matchResources);
@@ -66,11 +79,11 @@ function expressionErrors(expr: unknown, p: FieldPath, want: 'bool' | 'string' |
   }
 }
 
-function validateRules(rules: unknown, p: FieldPath): FieldError[] {
+function validateRules(rules: AdmissionRule[] | undefined, p: FieldPath): FieldError[] {
   const errs: FieldError[] = [];
-  (Array.isArray(rules) ? rules : []).forEach((r: any, i: number) => {
+  listOf(rules).forEach((r, i) => {
     const rp = p.index(i);
-    const ops: unknown[] = Array.isArray(r?.operations) ? r.operations : [];
+    const ops: unknown[] = listOf(r?.operations);
     if (ops.length === 0) errs.push(required(rp.child('operations')));
     ops.forEach((op, j) => {
       if (!OPERATIONS.includes(op as string)) errs.push(notSupported(rp.child('operations').index(j), op, OPERATIONS));
@@ -83,14 +96,16 @@ function validateRules(rules: unknown, p: FieldPath): FieldError[] {
   return errs;
 }
 
-function validateMatchResources(m: any, p: FieldPath, policy: boolean): FieldError[] {
+function validateMatchResources(m: MatchResources | undefined, p: FieldPath, policy: boolean): FieldError[] {
   const errs: FieldError[] = [];
   if (!isObject(m)) return policy ? [required(p)] : [];
   if (isSet(m.matchPolicy) && !MATCH_POLICIES.includes(m.matchPolicy))
     errs.push(notSupported(p.child('matchPolicy'), m.matchPolicy, MATCH_POLICIES));
-  if (isSet(m.namespaceSelector))
-    errs.push(...validateLabelSelector(m.namespaceSelector, p.child('namespaceSelector')));
-  if (isSet(m.objectSelector)) errs.push(...validateLabelSelector(m.objectSelector, p.child('objectSelector')));
+  const selectors: [string, LabelSelector | undefined][] = [
+    ['namespaceSelector', m.namespaceSelector],
+    ['objectSelector', m.objectSelector],
+  ];
+  for (const [name, sel] of selectors) if (isSet(sel)) errs.push(...validateLabelSelector(sel, p.child(name)));
   if (policy && (!Array.isArray(m.resourceRules) || m.resourceRules.length === 0))
     errs.push(required(p.child('resourceRules')));
   errs.push(...validateRules(m.resourceRules, p.child('resourceRules')));
@@ -98,10 +113,14 @@ function validateMatchResources(m: any, p: FieldPath, policy: boolean): FieldErr
   return errs;
 }
 
-function validateNamed(list: unknown, p: FieldPath, check: (item: any, ip: FieldPath) => FieldError[]): FieldError[] {
+function validateNamed<T extends { name?: string }>(
+  list: T[] | undefined,
+  p: FieldPath,
+  check: (item: T, ip: FieldPath) => FieldError[],
+): FieldError[] {
   const errs: FieldError[] = [];
   const names = new Set<string>();
-  (Array.isArray(list) ? list : []).forEach((item: any, i: number) => {
+  listOf(list).forEach((item, i) => {
     const ip = p.index(i);
     const name: unknown = item?.name;
     if (typeof name !== 'string' || !name) errs.push(required(ip.child('name')));
@@ -115,7 +134,7 @@ function validateNamed(list: unknown, p: FieldPath, check: (item: any, ip: Field
   return errs;
 }
 
-export function validatePolicy(obj: any): FieldError[] {
+export function validatePolicy(obj: ValidatingAdmissionPolicy): FieldError[] {
   const spec = obj?.spec;
   const p = path('spec');
   if (!isObject(spec)) return [required(p)];
@@ -127,11 +146,11 @@ export function validatePolicy(obj: any): FieldError[] {
     if (!spec.paramKind.kind) errs.push(required(p.child('paramKind', 'kind')));
   }
   errs.push(...validateMatchResources(spec.matchConstraints, p.child('matchConstraints'), true));
-  const validations: unknown[] = Array.isArray(spec.validations) ? spec.validations : [];
-  const audits: unknown[] = Array.isArray(spec.auditAnnotations) ? spec.auditAnnotations : [];
+  const validations = listOf(spec.validations);
+  const audits = listOf(spec.auditAnnotations);
   if (validations.length === 0 && audits.length === 0)
     errs.push(required(p.child('validations'), 'validations or auditAnnotations must contain at least one item'));
-  validations.forEach((v: any, i: number) => {
+  validations.forEach((v, i) => {
     const vp = p.child('validations').index(i);
     errs.push(...expressionErrors(v?.expression, vp.child('expression'), 'bool'));
     if (isSet(v?.messageExpression))
@@ -139,7 +158,7 @@ export function validatePolicy(obj: any): FieldError[] {
     if (typeof v?.message === 'string' && /[\n\r]/.test(v.message))
       errs.push(invalid(vp.child('message'), v.message, 'message must not contain line breaks'));
   });
-  audits.forEach((a: any, i: number) => {
+  audits.forEach((a, i) => {
     errs.push(
       ...expressionErrors(a?.valueExpression, p.child('auditAnnotations').index(i).child('valueExpression'), 'any'),
     );
@@ -149,23 +168,23 @@ export function validatePolicy(obj: any): FieldError[] {
       expressionErrors(v?.expression, vp.child('expression'), 'any'),
     ),
   );
-  const conds: unknown[] = Array.isArray(spec.matchConditions) ? spec.matchConditions : [];
+  const conds = listOf(spec.matchConditions);
   errs.push(...validateNamed(conds, p.child('matchConditions'), () => []));
-  errs.push(...compileMatchConditions(conds as any[], p.child('matchConditions'), POLICY_VARIABLES).errors);
+  errs.push(...compileMatchConditions(conds, p.child('matchConditions'), POLICY_VARIABLES).errors);
   return errs;
 }
 
-export function validateBinding(obj: any): FieldError[] {
+export function validateBinding(obj: ValidatingAdmissionPolicyBinding): FieldError[] {
   const spec = obj?.spec;
   const p = path('spec');
   if (!isObject(spec)) return [required(p)];
   const errs: FieldError[] = [];
   if (!spec.policyName) errs.push(required(p.child('policyName')));
-  const actions: unknown[] = Array.isArray(spec.validationActions) ? spec.validationActions : [];
+  const actions = listOf(spec.validationActions);
   if (actions.length === 0) errs.push(required(p.child('validationActions')));
   const seen = new Set<unknown>();
   actions.forEach((a, i) => {
-    if (!ACTIONS.includes(a as string)) errs.push(notSupported(p.child('validationActions').index(i), a, ACTIONS));
+    if (!ACTIONS.includes(a)) errs.push(notSupported(p.child('validationActions').index(i), a, ACTIONS));
     if (seen.has(a)) errs.push(duplicate(p.child('validationActions').index(i), a));
     seen.add(a);
   });

@@ -3,6 +3,13 @@
 // request evaluates the policy's CEL validations with object, oldObject, request, params,
 // namespaceObject and variables bound, and Denies, Warns or Audits on failure. Policies are
 // compiled once per generation and cached.
+import type {
+  MatchResources,
+  ParamKind,
+  ValidatingAdmissionPolicy,
+  ValidatingAdmissionPolicyBinding,
+} from 'kubernetes-types/admissionregistration/v1.js';
+import type { ObjectMeta } from 'kubernetes-types/meta/v1.js';
 import type { AdmissionAttributes, ValidatingPlugin } from '../interfaces.js';
 import type { Store } from '../../store.js';
 import * as errors from '../../../machinery/errors.js';
@@ -15,7 +22,7 @@ import {
   compile,
   compileMatchConditions,
 } from '../../../cel/index.js';
-import { type MatchResources, matchesResources } from './matching.js';
+import { matchesResources } from './matching.js';
 
 const GROUP = 'admissionregistration.k8s.io';
 
@@ -42,7 +49,7 @@ interface CompiledPolicy {
   key: string;
   name: string;
   failurePolicy: 'Fail' | 'Ignore';
-  paramKind?: { apiVersion: string; kind: string };
+  paramKind?: ParamKind;
   matchConstraints?: MatchResources;
   matchConditions: CompiledMatchConditions;
   variables: { name: string; expression: CompiledExpression }[];
@@ -64,7 +71,7 @@ function compileExpression(source: unknown): CompiledExpression {
   }
 }
 
-function compilePolicy(p: any): CompiledPolicy {
+function compilePolicy(p: ValidatingAdmissionPolicy): CompiledPolicy {
   const spec = p.spec ?? {};
   return {
     key: `${p.metadata?.uid}/${p.metadata?.generation}`,
@@ -73,8 +80,8 @@ function compilePolicy(p: any): CompiledPolicy {
     paramKind: spec.paramKind,
     matchConstraints: spec.matchConstraints,
     matchConditions: compileMatchConditions(spec.matchConditions ?? []),
-    variables: (spec.variables ?? []).map((v: any) => ({ name: v.name, expression: compileExpression(v.expression) })),
-    validations: (spec.validations ?? []).map((v: any) => ({
+    variables: (spec.variables ?? []).map((v) => ({ name: v.name, expression: compileExpression(v.expression) })),
+    validations: (spec.validations ?? []).map((v) => ({
       expression: compileExpression(v.expression),
       message: typeof v.message === 'string' ? v.message : undefined,
       messageExpression: v.messageExpression ? compileExpression(v.messageExpression) : undefined,
@@ -114,9 +121,9 @@ export class ValidatingAdmissionPolicyPlugin implements ValidatingPlugin {
 
   constructor(private readonly deps: PolicyDeps) {}
 
-  private list(plural: string): any[] {
+  private list<T>(plural: string): T[] {
     const s = this.deps.tryStore(GROUP, plural);
-    return s ? s.cache.list(s.keyPrefix()).map((x) => x.obj) : [];
+    return s ? s.cache.list(s.keyPrefix()).map((x) => x.obj as T) : [];
   }
 
   handles(a: AdmissionAttributes): boolean {
@@ -126,22 +133,25 @@ export class ValidatingAdmissionPolicyPlugin implements ValidatingPlugin {
     return !!s && s.cache.list(s.keyPrefix()).length > 0;
   }
 
-  private policy(obj: any): CompiledPolicy {
+  private policy(obj: ValidatingAdmissionPolicy): CompiledPolicy {
+    const name = obj.metadata?.name ?? '';
     const key = `${obj.metadata?.uid}/${obj.metadata?.generation}`;
-    let c = this.compiled.get(obj.metadata?.name);
+    let c = this.compiled.get(name);
     if (!c || c.key !== key) {
       c = compilePolicy(obj);
-      this.compiled.set(obj.metadata?.name, c);
+      this.compiled.set(name, c);
     }
     return c;
   }
 
   validate(a: AdmissionAttributes): void {
-    const policies = new Map(this.list('validatingadmissionpolicies').map((p) => [p.metadata?.name, p]));
-    const namespaceObject = a.namespace
+    const policies = new Map(
+      this.list<ValidatingAdmissionPolicy>('validatingadmissionpolicies').map((p) => [p.metadata?.name, p]),
+    );
+    const namespaceObject: unknown = a.namespace
       ? this.deps.tryStore('', 'namespaces')?.tryGet(undefined, a.namespace)?.obj
       : undefined;
-    for (const binding of this.list('validatingadmissionpolicybindings')) {
+    for (const binding of this.list<ValidatingAdmissionPolicyBinding>('validatingadmissionpolicybindings')) {
       const policyObj = policies.get(binding.spec?.policyName);
       if (!policyObj) continue;
       const policy = this.policy(policyObj);
@@ -153,8 +163,12 @@ export class ValidatingAdmissionPolicyPlugin implements ValidatingPlugin {
   }
 
   /** The params objects the binding selects (undefined: none needed; [] none found). */
-  private params(policy: CompiledPolicy, binding: any, a: AdmissionAttributes): any[] | undefined {
-    if (!policy.paramKind) return undefined;
+  private params(
+    policy: CompiledPolicy,
+    binding: ValidatingAdmissionPolicyBinding,
+    a: AdmissionAttributes,
+  ): unknown[] | undefined {
+    if (!policy.paramKind?.apiVersion || !policy.paramKind.kind) return undefined;
     const ref = binding.spec?.paramRef;
     if (!ref) throw new EvaluationFailure('failed to configure binding: paramRef is required when paramKind is set');
     const [group, version] = policy.paramKind.apiVersion.includes('/')
@@ -168,22 +182,27 @@ export class ValidatingAdmissionPolicyPlugin implements ValidatingPlugin {
     }
     const namespace = store.def.namespaced ? ref.namespace || a.namespace : undefined;
     if (ref.name) {
-      const found = store.tryGet(namespace, ref.name)?.obj;
+      const found: unknown = store.tryGet(namespace, ref.name)?.obj;
       return found ? [found] : [];
     }
     return store.cache
       .list(store.keyPrefix(namespace))
-      .map((x) => x.obj)
-      .filter((o) => labelSelectorMatches(ref.selector, o.metadata?.labels ?? {}));
+      .map((x): unknown => x.obj)
+      .filter((o) => labelSelectorMatches(ref.selector, (o as { metadata?: ObjectMeta }).metadata?.labels ?? {}));
   }
 
-  private evaluateBinding(policy: CompiledPolicy, binding: any, a: AdmissionAttributes, namespaceObject: unknown) {
+  private evaluateBinding(
+    policy: CompiledPolicy,
+    binding: ValidatingAdmissionPolicyBinding,
+    a: AdmissionAttributes,
+    namespaceObject: unknown,
+  ): Failure[] {
     const failures: Failure[] = [];
     const fail = (err: unknown) => {
       if (!(err instanceof EvaluationFailure)) throw err;
       if (policy.failurePolicy === 'Fail') failures.push({ message: err.message, reason: 'Invalid' });
     };
-    let paramsList: any[] | undefined;
+    let paramsList: unknown[] | undefined;
     try {
       paramsList = this.params(policy, binding, a);
     } catch (err) {
@@ -254,10 +273,15 @@ export class ValidatingAdmissionPolicyPlugin implements ValidatingPlugin {
     return `failed expression: ${v.expression.source.trim()}`;
   }
 
-  private enforce(policy: CompiledPolicy, binding: any, a: AdmissionAttributes, failures: Failure[]): void {
+  private enforce(
+    policy: CompiledPolicy,
+    binding: ValidatingAdmissionPolicyBinding,
+    a: AdmissionAttributes,
+    failures: Failure[],
+  ): void {
     if (failures.length === 0) return;
-    const actions: string[] = binding.spec?.validationActions ?? [];
-    const bindingName: string = binding.metadata?.name ?? '';
+    const actions = binding.spec?.validationActions ?? [];
+    const bindingName = binding.metadata?.name ?? '';
     if (actions.includes('Warn') && a.warnings) {
       for (const f of failures) {
         a.warnings.push(

@@ -1,16 +1,11 @@
 // Which requests a policy (matchConstraints) or binding (matchResources) applies to, as
 // upstream's admission/plugin/policy/matching: resource rules with operations, groups, versions,
 // resources/subresources, scope and resource names; exclusions; namespace and object selectors.
+import type { MatchResources } from 'kubernetes-types/admissionregistration/v1.js';
+import type { ObjectMeta } from 'kubernetes-types/meta/v1.js';
 import type { AdmissionAttributes } from '../interfaces.js';
+import type { AdmissionRule } from '../../../api/admissionregistration/v1/validatingadmissionpolicy.js';
 import { labelSelectorMatches } from '../../../machinery/labels.js';
-
-/** The matchResources shape shared by policies and bindings (loosely typed: stored user input). */
-export interface MatchResources {
-  namespaceSelector?: any;
-  objectSelector?: any;
-  resourceRules?: any[];
-  excludeResourceRules?: any[];
-}
 
 const has = (list: unknown, v: string): boolean => Array.isArray(list) && (list.includes('*') || list.includes(v));
 
@@ -26,7 +21,7 @@ function resourceMatches(resources: unknown, resource: string, subresource: stri
   });
 }
 
-function ruleMatches(rule: any, a: AdmissionAttributes): boolean {
+function ruleMatches(rule: AdmissionRule, a: AdmissionAttributes): boolean {
   if (!has(rule?.operations, a.operation)) return false;
   if (!has(rule?.apiGroups, a.group)) return false;
   if (!has(rule?.apiVersions, a.version)) return false;
@@ -34,17 +29,18 @@ function ruleMatches(rule: any, a: AdmissionAttributes): boolean {
   const scope = rule?.scope ?? '*';
   if (scope === 'Cluster' && a.namespace) return false;
   if (scope === 'Namespaced' && !a.namespace) return false;
-  const names: unknown = rule?.resourceNames;
+  const names = rule?.resourceNames;
   if (Array.isArray(names) && names.length > 0 && !names.includes(a.name)) return false;
   return true;
 }
 
-const labelsOf = (o: any): Record<string, string> | undefined => o?.metadata?.labels;
+const labelsOf = (o: unknown): Record<string, string> | undefined =>
+  (o as { metadata?: ObjectMeta } | undefined)?.metadata?.labels;
 
 /** Upstream: a Namespace matches on its own labels, other cluster-scoped objects always match. */
 function namespaceMatches(m: MatchResources, a: AdmissionAttributes, namespaceObject: unknown): boolean {
   const sel = m.namespaceSelector;
-  if (!sel || (Object.keys(sel).length === 0 && sel.constructor === Object)) return true;
+  if (!sel || Object.keys(sel).length === 0) return true;
   if (a.group === '' && a.resource === 'namespaces') {
     return labelSelectorMatches(sel, labelsOf(a.object ?? a.oldObject) ?? {});
   }
@@ -72,8 +68,9 @@ export function matchesResources(
   requireRules: boolean,
 ): boolean {
   if (!m) return !requireRules;
-  const rules = Array.isArray(m.resourceRules) ? m.resourceRules : [];
+  const rules: AdmissionRule[] = Array.isArray(m.resourceRules) ? m.resourceRules : [];
   if (rules.length === 0 ? requireRules : !rules.some((r) => ruleMatches(r, a))) return false;
-  if ((m.excludeResourceRules ?? []).some((r) => ruleMatches(r, a))) return false;
+  const excluded: AdmissionRule[] = Array.isArray(m.excludeResourceRules) ? m.excludeResourceRules : [];
+  if (excluded.some((r) => ruleMatches(r, a))) return false;
   return namespaceMatches(m, a, namespaceObject) && objectMatches(m, a);
 }
