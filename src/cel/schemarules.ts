@@ -224,11 +224,21 @@ export class SchemaRules {
   validate(obj: unknown, old: unknown, p: FieldPath): FieldError[] {
     if (!this.root) return [];
     const errs: FieldError[] = [];
-    const self = toCel(obj, this.schema);
-    const oldSelf = old === undefined ? undefined : toCel(old, this.schema);
+    const self = toCel(withNarrowMetadata(obj), this.schema);
+    const oldSelf = old === undefined ? undefined : toCel(withNarrowMetadata(old), this.schema);
     walk(this.root, self, oldSelf, p, { remaining: RUNTIME_COST_BUDGET }, errs);
     return errs;
   }
+}
+
+/** Rules at the root see only metadata.name and generateName, as upstream's WithTypeAndObjectMeta. */
+function withNarrowMetadata(obj: unknown): unknown {
+  if (!isObject(obj) || !isObject(obj.metadata)) return obj;
+  const { name, generateName } = obj.metadata;
+  const metadata: Record<string, unknown> = {};
+  if (name !== undefined) metadata.name = name;
+  if (generateName !== undefined) metadata.generateName = generateName;
+  return { ...obj, metadata };
 }
 
 /** Compile errors of the rules in one schema (CRD create/update validation). */

@@ -275,6 +275,16 @@ test('schema rules that do not compile are reported with upstream paths and mess
   assert.equal(lines.length, 5);
 });
 
+test('root rules see metadata.name and generateName only', () => {
+  const schema = {
+    type: 'object',
+    'x-kubernetes-validations': [{ rule: "self.metadata.name.startsWith('a') && !has(self.metadata.labels)" }],
+  };
+  const rules = new SchemaRules(schema, path());
+  assert.deepEqual(rules.validate({ metadata: { name: 'ab', labels: { x: 'y' } } }, undefined, path()), []);
+  assert.equal(rules.validate({ metadata: { name: 'b' } }, undefined, path()).length, 1);
+});
+
 test('a runaway rule stops validation with upstream message', () => {
   const schema = {
     type: 'object',
