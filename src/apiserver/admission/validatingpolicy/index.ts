@@ -148,6 +148,8 @@ export class ValidatingAdmissionPolicyPlugin implements ValidatingPlugin {
     const policies = new Map(
       this.list<ValidatingAdmissionPolicy>('validatingadmissionpolicies').map((p) => [p.metadata?.name, p]),
     );
+    // Forget compiled policies that were deleted.
+    for (const name of this.compiled.keys()) if (!policies.has(name)) this.compiled.delete(name);
     const namespaceObject: unknown = a.namespace
       ? this.deps.tryStore('', 'namespaces')?.tryGet(undefined, a.namespace)?.obj
       : undefined;
