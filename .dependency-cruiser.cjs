@@ -14,11 +14,18 @@ const layer = (name, mayImport, except = []) => ({
 module.exports = {
   forbidden: [
     layer('machinery', []),
-    layer('api', ['machinery']),
+    // CEL (expressions, Kubernetes' CEL libraries) sits just above machinery: API validation
+    // compiles rules, the API server evaluates them.
+    layer('cel', ['machinery']),
+    layer('api', ['machinery', 'cel']),
     layer('storage', ['machinery']),
     // The in-process transport is the server's side of the client's Transport interface.
-    layer('apiserver', ['machinery', 'api', 'storage', 'quota'], ['^src/apiserver/inprocess\\.ts$']),
-    { ...layer('apiserver', ['machinery', 'api', 'storage', 'quota', 'client']), name: 'inprocess-transport-imports-only-below', from: { path: '^src/apiserver/inprocess\\.ts$' } },
+    layer('apiserver', ['machinery', 'cel', 'api', 'storage', 'quota'], ['^src/apiserver/inprocess\\.ts$']),
+    {
+      ...layer('apiserver', ['machinery', 'api', 'storage', 'quota', 'client']),
+      name: 'inprocess-transport-imports-only-below',
+      from: { path: '^src/apiserver/inprocess\\.ts$' },
+    },
     layer('quota', ['machinery', 'api']),
     layer('client', ['machinery', 'api']),
     layer('controllers', ['machinery', 'api', 'client', 'quota']),

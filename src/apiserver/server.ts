@@ -145,7 +145,13 @@ export class ApiServer implements ServingApi {
   private readonly caches = new Map<string, WatchCache>();
   private readonly stores = new Map<string, Store>();
   /** Admission plugins every write passes (NamespaceLifecycle, LimitRanger, ResourceQuota); webhooks register here. */
-  readonly admission: AdmissionChain = defaultAdmissionChain({ tryStore: (g, p) => this.tryStore(g, p) });
+  readonly admission: AdmissionChain = defaultAdmissionChain({
+    tryStore: (g, p) => this.tryStore(g, p),
+    storeForKind: (g, k) => {
+      const def = this.registry.all().find((d) => d.group === g && d.kind === k);
+      return def ? this.tryStore(g, def.plural) : undefined;
+    },
+  });
   private readonly schema = new BuiltinFieldSchema();
   /** OpenAPI definitions of custom resources, by group/version/kind (published and used for pruning). */
   private readonly customSchemas = new Map<string, { definition: string; extra: Definitions }>();

@@ -479,26 +479,39 @@ test('a service clientConfig reaches the webhook through a selector-less Service
   }
 });
 
-test('matchConditions are not evaluated yet: Fail refuses with a clear message, Ignore skips the webhook', async () => {
-  const conditional = (name: string, policy: string) =>
+test('matchConditions (CEL) choose the requests a webhook sees; one that cannot be evaluated fails closed under Fail', async () => {
+  const conditional = (name: string, policy: string, expression: string) =>
     hook(name, '/count', [cmRule()], {
       failurePolicy: policy,
       objectSelector: { matchLabels: { cond: policy.toLowerCase() } },
-      matchConditions: [{ name: 'not-kube-system', expression: "request.namespace != 'kube-system'" }],
+      matchConditions: [{ name: 'the-condition', expression }],
     });
   await configure('Validating', 'conditions', [
-    conditional('cond-fail.example.com', 'Fail'),
-    conditional('cond-ignore.example.com', 'Ignore'),
+    conditional('cond-fail.example.com', 'Fail', "object.metadata.name.startsWith('checked-')"),
+    conditional('cond-ignore.example.com', 'Ignore', "object.metadata.labels['absent'] == 'x'"),
   ]);
   try {
-    const calls = seenAt('/count').length;
-    const refused = await c.kubectl(['create', '-f', '-'], { input: cmJSON('cond-refused', { cond: 'fail' }) });
-    assert.equal(
-      refused.stderr.trim(),
-      'Error from server (Forbidden): error when creating "STDIN": configmaps "cond-refused" is forbidden: matchConditions are not supported yet: the CEL evaluator is pending',
-    );
+    let calls = seenAt('/count').length;
+    await c.k(['create', '-f', '-'], cmJSON('checked-one', { cond: 'fail' }));
+    assert.equal(seenAt('/count').length, ++calls, 'the condition holds: the webhook was called');
+    await c.k(['create', '-f', '-'], cmJSON('unchecked-one', { cond: 'fail' }));
+    assert.equal(seenAt('/count').length, calls, 'the condition is false: the webhook was skipped');
+    // An expression that cannot be evaluated (no such key): Ignore skips the webhook...
     await c.k(['create', '-f', '-'], cmJSON('cond-ignored', { cond: 'ignore' }));
-    assert.equal(seenAt('/count').length, calls, 'neither webhook was called');
+    assert.equal(seenAt('/count').length, calls);
+  } finally {
+    await unconfigure('Validating', 'conditions');
+  }
+  // ...and Fail refuses the request.
+  await configure('Validating', 'conditions', [
+    conditional('cond-fail.example.com', 'Fail', "object.metadata.labels['absent'] == 'x'"),
+  ]);
+  try {
+    const refused = await c.kubectl(['create', '-f', '-'], { input: cmJSON('cond-refused', { cond: 'fail' }) });
+    assert.match(
+      refused.stderr.trim(),
+      /^Error from server \(Forbidden\): error when creating "STDIN": configmaps "cond-refused" is forbidden: failed evaluating match conditions, failing closed: matchCondition 'the-condition': /,
+    );
   } finally {
     await unconfigure('Validating', 'conditions');
   }

@@ -10,10 +10,7 @@ import { admissionReview, verifyResponse } from '../../src/apiserver/admission/w
 import { webhookDenied } from '../../src/apiserver/admission/webhook/errors.js';
 import { applyWebhookPatch, replaceContents } from '../../src/apiserver/admission/webhook/patch.js';
 import { type WebhookDeps, callWebhook } from '../../src/apiserver/admission/webhook/call.js';
-import {
-  MATCH_CONDITIONS_PENDING,
-  pendingMatchConditions,
-} from '../../src/apiserver/admission/webhook/matchconditions.js';
+import { celMatchConditions } from '../../src/apiserver/admission/webhook/matchconditions.js';
 import type { AdmissionAttributes } from '../../src/apiserver/admission/interfaces.js';
 import { pods } from '../../src/api/core/v1/pod.js';
 import { namespaces } from '../../src/api/core/v1/namespace.js';
@@ -265,7 +262,7 @@ test('a denial is at least a 400 and quotes the webhook', () => {
 const deps = (matches?: boolean): WebhookDeps => ({
   stores: () => undefined,
   namespaceLabels: nsLabels,
-  matchConditions: matches === undefined ? pendingMatchConditions : { matches: () => matches },
+  matchConditions: matches === undefined ? celMatchConditions : { matches: () => matches },
 });
 const registered = (h: ValidatingWebhook) => ({ configuration: 'c', hook: h, id: `c/0/${h.name}` });
 const objectsOf = (a: AdmissionAttributes) => ({ object: a.object as unknown, oldObject: a.oldObject as unknown });
@@ -289,18 +286,30 @@ test('dry run: a webhook with side effects refuses it whatever its failurePolicy
   }
 });
 
-test('matchConditions: pending until an evaluator is plugged in, then it decides', async () => {
+test('matchConditions in CEL: false skips the webhook; an evaluation error fails closed under Fail, skips under Ignore', async () => {
   const a = podAttrs();
-  const conditional = (failurePolicy: string) =>
-    registered(hook({ failurePolicy, matchConditions: [{ name: 'c', expression: 'true' }] }));
+  const conditional = (failurePolicy: string, expression: string) =>
+    registered(hook({ failurePolicy, matchConditions: [{ name: 'c', expression }] }));
   const inv = { version: 'v1', kind: 'Pod' };
-  await assert.rejects(callWebhook(deps(), conditional('Fail'), a, inv, objectsOf(a), false), {
-    code: 403,
-    message: `pods "p" is forbidden: ${MATCH_CONDITIONS_PENDING}`,
+  // No call is made in any of these: the webhook's URL is unreachable.
+  assert.deepEqual(
+    await callWebhook(deps(), conditional('Fail', "request.namespace == 'elsewhere'"), a, inv, objectsOf(a), false),
+    { skipped: true },
+  );
+  const broken = "object.metadata.labels['missing'] == 'x'";
+  await assert.rejects(callWebhook(deps(), conditional('Fail', broken), a, inv, objectsOf(a), false), (err: Error) => {
+    assert.match(
+      err.message,
+      /^pods "p" is forbidden: failed evaluating match conditions, failing closed: matchCondition 'c'/,
+    );
+    return true;
   });
-  assert.deepEqual(await callWebhook(deps(), conditional('Ignore'), a, inv, objectsOf(a), false), { skipped: true });
-  // An evaluator saying "no match" skips the webhook (no call is made: its URL is unreachable).
-  assert.deepEqual(await callWebhook(deps(false), conditional('Fail'), a, inv, objectsOf(a), false), { skipped: true });
+  assert.deepEqual(await callWebhook(deps(), conditional('Ignore', broken), a, inv, objectsOf(a), false), {
+    skipped: true,
+  });
+  assert.deepEqual(await callWebhook(deps(false), conditional('Fail', 'true'), a, inv, objectsOf(a), false), {
+    skipped: true,
+  });
 });
 
 test('a webhook patch: JSONPatch only, decoded from base64, applied to a copy, put back in place', () => {

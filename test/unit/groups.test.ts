@@ -67,7 +67,7 @@ test('every group exports its ResourceDefs with the upstream names', () => {
     ...admission,
     ...apiextensions,
   ];
-  assert.equal(all.length, 27);
+  assert.equal(all.length, 29);
   const byPlural = new Map(all.map((r) => [`${r.plural}.${r.group}`, r]));
   assert.deepEqual(byPlural.get('deployments.apps')?.shortNames, ['deploy']);
   assert.deepEqual(byPlural.get('cronjobs.batch')?.shortNames, ['cj']);
@@ -78,6 +78,8 @@ test('every group exports its ResourceDefs with the upstream names', () => {
   assert.deepEqual(byPlural.get('customresourcedefinitions.apiextensions.k8s.io')?.shortNames, ['crd', 'crds']);
   assert.equal(byPlural.get('events.events.k8s.io')?.storagePrefix, '/core/events/');
   assert.equal(byPlural.get('storageclasses.storage.k8s.io')?.namespaced, false);
+  assert.equal(byPlural.get('validatingadmissionpolicies.admissionregistration.k8s.io')?.subresources?.status, true);
+  assert.equal(byPlural.get('validatingadmissionpolicybindings.admissionregistration.k8s.io')?.namespaced, false);
   for (const r of all) assert.ok(r.table && r.table.length > 0, `${r.plural} has columns`);
 });
 

@@ -9,6 +9,7 @@ import { ResourceQuotaAdmission } from './resourcequota.js';
 import { DefaultStorageClass } from './defaultstorageclass.js';
 import { ServiceAccountAdmission } from './serviceaccount.js';
 import { webhookAdmission } from './webhook/index.js';
+import { ValidatingAdmissionPolicyPlugin } from './validatingpolicy/index.js';
 
 export * from './interfaces.js';
 export { LimitRanger } from './limitranger.js';
@@ -19,10 +20,13 @@ export { ResourceQuotaAdmission } from './resourcequota.js';
 export { DefaultStorageClass } from './defaultstorageclass.js';
 export { ServiceAccountAdmission } from './serviceaccount.js';
 export { MutatingWebhookAdmission, ValidatingWebhookAdmission, webhookAdmission } from './webhook/index.js';
+export { ValidatingAdmissionPolicyPlugin } from './validatingpolicy/index.js';
 
 export interface AdmissionDeps {
   /** A resource's store once served (undefined before). */
   tryStore(group: string, plural: string): Store | undefined;
+  /** A served kind's store (paramKind of ValidatingAdmissionPolicies). */
+  storeForKind?(group: string, kind: string): Store | undefined;
 }
 
 export function defaultAdmissionChain(deps: AdmissionDeps): AdmissionChain {
@@ -44,8 +48,10 @@ export function defaultAdmissionChain(deps: AdmissionDeps): AdmissionChain {
       const s = deps.tryStore('storage.k8s.io', 'storageclasses');
       return s ? s.cache.list(s.keyPrefix()).map((x) => x.obj) : [];
     }),
-    // Upstream's order: webhooks after the built-in mutating plugins, validating webhooks before quota.
+    // Upstream's order: mutating webhooks after the built-in mutating plugins, then
+    // ValidatingAdmissionPolicy, validating webhooks, and ResourceQuota last.
     webhooks.mutating,
+    new ValidatingAdmissionPolicyPlugin(deps),
     webhooks.validating,
     new ResourceQuotaAdmission(() => deps.tryStore('', 'resourcequotas')),
   ]);

@@ -12,6 +12,7 @@ import { compareVersions } from '../resources.js';
 import { isPromise } from '../convert.js';
 import { type Converter, converterFor } from './conversion.js';
 import { validateCustomScale } from './scalevalidation.js';
+import { SchemaRules } from '../../cel/schemarules.js';
 import {
   type JSONSchemaProps,
   type PublishedSchema,
@@ -172,6 +173,11 @@ export function buildResource(crd: any, opts: BuildOptions = {}): BuiltResource 
   const scale =
     scaleOf(storage.subresources?.scale) ?? crdVersions.map((v) => scaleOf(v.subresources?.scale)).find(Boolean);
   const storageValidator = validators.get(storage.name)!;
+  // x-kubernetes-validations, compiled once per CRD (re)build; objects are validated in the
+  // storage version, as the structural schema is.
+  const storageRules = new SchemaRules(storageSchema, path());
+  const celErrors = (obj: KObject, old: KObject | undefined) =>
+    storageRules.empty ? [] : storageRules.validate(obj, old, path());
   const def: ResourceDef = {
     group,
     versions,
@@ -195,9 +201,14 @@ export function buildResource(crd: any, opts: BuildOptions = {}): BuiltResource 
       }
       if (status) delete obj.status;
     },
-    validate(obj) {
+    validate(obj, ctx) {
       const errs = storageValidator.validate(obj, path());
+      // On update the rules run in validateUpdate, where oldSelf is known.
+      if (ctx.operation !== 'update') errs.push(...celErrors(obj, undefined));
       return scale ? [...errs, ...validateCustomScale(obj, scale)] : errs;
+    },
+    validateUpdate(obj, old) {
+      return celErrors(obj, old);
     },
   };
   if (!def.shortNames) delete def.shortNames;

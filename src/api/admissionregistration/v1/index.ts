@@ -1,8 +1,23 @@
-// admissionregistration.k8s.io/v1: webhook configurations (stored; the admission chain reads them).
+// admissionregistration.k8s.io/v1: webhook configurations and validating admission policies with
+// their bindings (stored; the admission chain reads them).
 import type { ResourceDef } from '../../types.js';
 import { mutatingWebhookConfigurationResource } from './mutatingwebhookconfiguration.js';
 import { validatingWebhookConfigurationResource } from './validatingwebhookconfiguration.js';
+import {
+  validatingAdmissionPolicyBindingResource,
+  validatingAdmissionPolicyResource,
+} from './validatingadmissionpolicy.js';
 
-export { mutatingWebhookConfigurationResource, validatingWebhookConfigurationResource };
+export {
+  mutatingWebhookConfigurationResource,
+  validatingWebhookConfigurationResource,
+  validatingAdmissionPolicyResource,
+  validatingAdmissionPolicyBindingResource,
+};
 
-export const resources: ResourceDef[] = [mutatingWebhookConfigurationResource, validatingWebhookConfigurationResource];
+export const resources: ResourceDef[] = [
+  mutatingWebhookConfigurationResource,
+  validatingWebhookConfigurationResource,
+  validatingAdmissionPolicyResource,
+  validatingAdmissionPolicyBindingResource,
+];

@@ -20,6 +20,7 @@ import {
 } from '../../admissionregistration/v1/validatingwebhookconfiguration.js';
 import { validatePrinterColumns, validateStructuralSchema } from '../../../machinery/crdschema/structural.js';
 import { rfc3339 } from '../../../machinery/time.js';
+import { schemaRuleErrors } from '../../../cel/schemarules.js';
 
 /** Held by every CRD until the server has deleted all of its custom objects. */
 export const CRD_CLEANUP_FINALIZER = 'customresourcecleanup.apiextensions.k8s.io';
@@ -115,7 +116,10 @@ function validateVersion(v: any, p: FieldPath): FieldError[] {
     const s = v.schema.openAPIV3Schema;
     if (s.type !== undefined && s.type !== 'object')
       errs.push(invalid(p.child('schema', 'openAPIV3Schema', 'type'), s.type, 'must be object at the root'));
-    errs.push(...validateStructuralSchema(s, p.child('schema', 'openAPIV3Schema')));
+    const structural = validateStructuralSchema(s, p.child('schema', 'openAPIV3Schema'));
+    errs.push(...structural);
+    // x-kubernetes-validations must compile (only checked on a structural schema, as upstream).
+    if (structural.length === 0) errs.push(...schemaRuleErrors(s, p.child('schema', 'openAPIV3Schema')));
   }
   errs.push(...validatePrinterColumns(v?.additionalPrinterColumns, p.child('additionalPrinterColumns')));
   if (!v?.deprecated && isSet(v?.deprecationWarning)) {

@@ -24,7 +24,7 @@ import type { StoreLookup } from './service.js';
 export interface WebhookDeps {
   stores: StoreLookup;
   namespaceLabels: NamespaceLabels;
-  /** The matchConditions evaluator (pendingMatchConditions until CEL lands). */
+  /** The matchConditions evaluator (celMatchConditions). */
   matchConditions: MatchConditionEvaluator;
 }
 

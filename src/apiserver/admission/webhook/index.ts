@@ -4,22 +4,22 @@ import type { MutatingWebhook, ValidatingWebhook } from 'kubernetes-types/admiss
 import type { Namespace } from 'kubernetes-types/core/v1.js';
 import type { WebhookDeps } from './call.js';
 import { WebhookSource } from './config.js';
-import { type MatchConditionEvaluator, pendingMatchConditions } from './matchconditions.js';
+import { type MatchConditionEvaluator, celMatchConditions } from './matchconditions.js';
 import { MutatingWebhookAdmission } from './mutating.js';
 import type { StoreLookup } from './service.js';
 import { ValidatingWebhookAdmission } from './validating.js';
 
 export { MutatingWebhookAdmission } from './mutating.js';
 export { ValidatingWebhookAdmission } from './validating.js';
-export { type MatchConditionEvaluator, MATCH_CONDITIONS_PENDING } from './matchconditions.js';
+export { type MatchConditionEvaluator, celMatchConditions } from './matchconditions.js';
 export { ruleMatches, anyRuleMatches, isExemptFromWebhooks, type RuleTarget } from './rules.js';
 
 const GROUP = 'admissionregistration.k8s.io';
 
-/** Both webhook plugins; `matchConditions` is the CEL evaluator once there is one. */
+/** Both webhook plugins; `matchConditions` decides which requests a webhook with conditions sees. */
 export function webhookAdmission(
   stores: StoreLookup,
-  matchConditions: MatchConditionEvaluator = pendingMatchConditions,
+  matchConditions: MatchConditionEvaluator = celMatchConditions,
 ): { mutating: MutatingWebhookAdmission; validating: ValidatingWebhookAdmission } {
   const deps: WebhookDeps = {
     stores,

@@ -1,21 +1,34 @@
-// matchConditions (CEL expressions that narrow which requests a webhook sees). Evaluating them
-// needs a CEL evaluator, which is being added separately: until one is plugged in here, a webhook
-// with matchConditions is treated as upstream treats a condition that fails to evaluate, so it
-// fails closed under failurePolicy Fail and is skipped under Ignore. Never silently called.
+// matchConditions: CEL expressions that narrow which requests a webhook sees (src/cel). All true:
+// the webhook is called; one false: it is skipped; one that cannot be evaluated (and none false):
+// an error, which fails closed as Forbidden under failurePolicy Fail and skips under Ignore.
 import type { MatchCondition } from 'kubernetes-types/admissionregistration/v1.js';
+import { admissionActivation, compileMatchConditions, type CompiledMatchConditions } from '../../../cel/index.js';
 import type { AdmissionRequest } from './review.js';
 
-/** What a CEL evaluator provides: true to call the webhook, false to skip it; throws when it cannot evaluate. */
+/** Decides whether a webhook is called: true to call it, false to skip it; throws when it cannot evaluate. */
 export interface MatchConditionEvaluator {
   matches(conditions: readonly MatchCondition[], request: AdmissionRequest): boolean | Promise<boolean>;
 }
 
-/** The message of a webhook whose matchConditions cannot be evaluated yet. */
-export const MATCH_CONDITIONS_PENDING = 'matchConditions are not supported yet: the CEL evaluator is pending';
+/** Compiled once per configuration version: the cache's objects are replaced, never changed. */
+const compiled = new WeakMap<readonly MatchCondition[], CompiledMatchConditions>();
 
-/** The placeholder until the CEL evaluator lands: every evaluation is an error. */
-export const pendingMatchConditions: MatchConditionEvaluator = {
-  matches() {
-    throw new Error(MATCH_CONDITIONS_PENDING);
+export const celMatchConditions: MatchConditionEvaluator = {
+  matches(conditions, request) {
+    let programs = compiled.get(conditions);
+    if (!programs) compiled.set(conditions, (programs = compileMatchConditions(conditions)));
+    const result = programs.evaluate(
+      admissionActivation({
+        object: request.object ?? undefined,
+        oldObject: request.oldObject ?? undefined,
+        request: { ...request, name: request.name ?? '', namespace: request.namespace ?? '' },
+      }),
+    );
+    if (result.matches) return true;
+    if ('error' in result && result.error !== undefined)
+      throw new Error(
+        `failed evaluating match conditions, failing closed: matchCondition '${result.failedCondition}': ${result.error}`,
+      );
+    return false;
   },
 };
