@@ -18,6 +18,7 @@ const typedFolders = [
   'src/scheduler',
   'src/sim',
   'src/controllers/deployment',
+  'src/controllers/endpoints',
   'src/controllers/nodeipam',
   'src/controllers/podgc',
   'src/controllers/replicaset',
