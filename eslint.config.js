@@ -17,6 +17,7 @@ const anyRules = [
 const typedFolders = [
   'src/scheduler',
   'src/sim',
+  'src/controllers/daemonset',
   'src/controllers/deployment',
   'src/controllers/endpoints',
   'src/controllers/nodeipam',
