@@ -21,6 +21,7 @@ const typedFolders = [
   'src/controllers/deployment',
   'src/controllers/endpoints',
   'src/controllers/nodeipam',
+  'src/controllers/persistentvolume',
   'src/controllers/podautoscaler',
   'src/controllers/podgc',
   'src/controllers/replicaset',
