@@ -19,6 +19,7 @@ const typedFolders = [
   'src/sim',
   'src/controllers/daemonset',
   'src/controllers/deployment',
+  'src/controllers/disruption',
   'src/controllers/endpoints',
   'src/controllers/nodeipam',
   'src/controllers/persistentvolume',
