@@ -17,10 +17,12 @@ const anyRules = [
 const typedFolders = [
   'src/scheduler',
   'src/sim',
+  'src/controllers/cronjob',
   'src/controllers/daemonset',
   'src/controllers/deployment',
   'src/controllers/disruption',
   'src/controllers/endpoints',
+  'src/controllers/job',
   'src/controllers/nodeipam',
   'src/controllers/persistentvolume',
   'src/controllers/podautoscaler',
