@@ -24,6 +24,7 @@ const typedFolders = [
   'src/controllers/endpoints',
   'src/controllers/job',
   'src/controllers/nodeipam',
+  'src/controllers/nodelifecycle',
   'src/controllers/persistentvolume',
   'src/controllers/podautoscaler',
   'src/controllers/podgc',
