@@ -17,20 +17,7 @@ const anyRules = [
 const typedFolders = [
   'src/scheduler',
   'src/sim',
-  'src/controllers/cronjob',
-  'src/controllers/daemonset',
-  'src/controllers/deployment',
-  'src/controllers/disruption',
-  'src/controllers/endpoints',
-  'src/controllers/job',
-  'src/controllers/nodeipam',
-  'src/controllers/nodelifecycle',
-  'src/controllers/persistentvolume',
-  'src/controllers/podautoscaler',
-  'src/controllers/podgc',
-  'src/controllers/replicaset',
-  'src/controllers/servicelb',
-  'src/controllers/statefulset',
+  'src/controllers',
 ];
 
 export default tseslint.config(
