@@ -18,6 +18,9 @@ const typedFolders = [
   'src/scheduler',
   'src/sim',
   'src/controllers',
+  'src/agent/images',
+  'src/agent/probes',
+  'src/agent/volumes',
 ];
 
 export default tseslint.config(
