@@ -19,6 +19,7 @@ const typedFolders = [
   'src/sim',
   'src/controllers',
   'src/agent/images',
+  'src/agent/network',
   'src/agent/probes',
   'src/agent/volumes',
 ];
