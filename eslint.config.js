@@ -17,12 +17,11 @@ const anyRules = [
 const typedFolders = [
   'src/scheduler',
   'src/sim',
-  'src/controllers/deployment',
-  'src/controllers/nodeipam',
-  'src/controllers/podgc',
-  'src/controllers/replicaset',
-  'src/controllers/servicelb',
-  'src/controllers/statefulset',
+  'src/controllers',
+  'src/agent/images',
+  'src/agent/network',
+  'src/agent/probes',
+  'src/agent/volumes',
 ];
 
 export default tseslint.config(

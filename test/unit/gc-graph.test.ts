@@ -214,29 +214,29 @@ test('endpoints: ready and not-ready addresses, named ports per pod, upstream re
   ]);
   assert.equal(subsets.length, 1);
   assert.deepEqual(
-    subsets[0].addresses.map((a: any) => a.ip),
+    subsets[0].addresses!.map((a: any) => a.ip),
     ['10.0.0.1'],
   );
   assert.deepEqual(
-    subsets[0].notReadyAddresses.map((a: any) => a.ip),
+    subsets[0].notReadyAddresses!.map((a: any) => a.ip),
     ['10.0.0.2'],
   );
-  assert.deepEqual(subsets[0].ports.map((p: any) => p.port).sort(), [8080, 9100]);
-  assert.equal(subsets[0].addresses[0].targetRef.name, 'a');
-  assert.equal(subsets[0].addresses[0].nodeName, 'n1');
+  assert.deepEqual(subsets[0].ports!.map((p: any) => p.port).sort(), [8080, 9100]);
+  assert.equal(subsets[0].addresses![0].targetRef!.name, 'a');
+  assert.equal(subsets[0].addresses![0].nodeName, 'n1');
   // Different named-port numbers: separate subsets for them, one shared for the common port.
   const two = computeSubsets(svc(), [pod('a', '10.0.0.1', true), pod('b', '10.0.0.2', true, { port: 8081 })]).subsets;
   assert.equal(two.length, 3);
   // publishNotReadyAddresses: all ready; terminating pods dropped otherwise.
   const pub = computeSubsets(svc({ publishNotReadyAddresses: true }), [pod('b', '10.0.0.2', false)]).subsets;
-  assert.equal(pub[0].addresses[0].ip, '10.0.0.2');
+  assert.equal(pub[0].addresses![0].ip, '10.0.0.2');
   const term = computeSubsets(svc(), [pod('a', '10.0.0.1', true, { metadata: { deletionTimestamp: 'x' } })]).subsets;
   assert.deepEqual(term, []);
   // hostname for pods whose subdomain is the service.
   const host = computeSubsets(svc({ clusterIP: 'None', ports: [] }), [
     pod('a', '10.0.0.1', true, { spec: { hostname: 'a', subdomain: 'web' } }),
   ]).subsets;
-  assert.equal(host[0].addresses[0].hostname, 'a');
+  assert.equal(host[0].addresses![0].hostname, 'a');
   assert.equal(host[0].ports, undefined);
   assert.deepEqual(repackSubsets([]), []);
   assert.equal(findPort(pod('a', '1.1.1.1', true), { port: 80, targetPort: 'nope', protocol: 'TCP' }), undefined);
@@ -249,7 +249,7 @@ test('endpointslices: conditions, at most N per slice, slices reused, placeholde
     pod('b', '10.0.0.2', false),
     pod('t', '10.0.0.3', true, { metadata: { deletionTimestamp: 'x' } }),
   ]);
-  const cond = Object.fromEntries(eps.map((e) => [e.endpoint.targetRef.name, e.endpoint.conditions]));
+  const cond = Object.fromEntries(eps.map((e) => [e.endpoint.targetRef!.name, e.endpoint.conditions]));
   assert.deepEqual(cond.a, { ready: true, serving: true, terminating: false });
   assert.deepEqual(cond.b, { ready: false, serving: false, terminating: false });
   assert.deepEqual(cond.t, { ready: false, serving: true, terminating: true });
@@ -260,12 +260,12 @@ test('endpointslices: conditions, at most N per slice, slices reused, placeholde
     plan.create.map((x) => x.endpoints.length),
     [100, 100, 50],
   );
-  assert.equal(plan.create[0].metadata.labels['kubernetes.io/service-name'], 'web');
+  assert.equal(plan.create[0].metadata!.labels!['kubernetes.io/service-name'], 'web');
   assert.equal(
-    plan.create[0].metadata.labels['endpointslice.kubernetes.io/managed-by'],
+    plan.create[0].metadata!.labels!['endpointslice.kubernetes.io/managed-by'],
     'endpointslice-controller.k8s.io',
   );
-  assert.equal(plan.create[0].metadata.ownerReferences[0].uid, 'svc-uid');
+  assert.equal(plan.create[0].metadata!.ownerReferences![0].uid, 'svc-uid');
   // Existing slices keep their endpoints; one pod gone frees room that a new one fills.
   const existing = plan.create.map((x, i) => ({ ...x, metadata: { ...x.metadata, name: `web-${i}`, uid: `s${i}` } }));
   const next = [...many.slice(1), pod('new', '10.2.0.1', true)];

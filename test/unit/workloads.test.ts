@@ -289,7 +289,8 @@ test('daemonset eligibility: nodeSelector, affinity, taints and default tolerati
   // Pods are pinned to their node with a required node affinity.
   const pinned = { spec: { affinity: withNodeAffinity(aff.affinity, 'node-2') } };
   assert.equal(targetNodeOf(pinned), 'node-2');
-  assert.deepEqual(pinned.spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms, [
-    { matchFields: [{ key: 'metadata.name', operator: 'In', values: ['node-2'] }] },
-  ]);
+  assert.deepEqual(
+    pinned.spec.affinity.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms,
+    [{ matchFields: [{ key: 'metadata.name', operator: 'In', values: ['node-2'] }] }],
+  );
 });

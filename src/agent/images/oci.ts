@@ -182,6 +182,14 @@ export function buildOciArchive(spec: ImageSpec): BuiltImage {
 
 export type ArchiveFormat = 'oci' | 'docker';
 
+/** An OCI index (manifests) or image manifest (config, layers), as the archive walk reads it. */
+interface OciDocument<Descriptor> {
+  mediaType?: string;
+  manifests?: Descriptor[];
+  config: { digest: string };
+  layers: { digest: string; size: number }[];
+}
+
 /** One image found in an archive, with its layers as uncompressed tar buffers (lowest first). */
 export interface ArchiveImage {
   /** Names the archive gives the image (may be empty for an unnamed OCI manifest). */
@@ -220,7 +228,10 @@ export function readImageArchive(archive: Buffer): { format: ArchiveFormat; imag
     return e.data;
   };
   const blob = (digest: string) => get(`blobs/${digest.replace(':', '/')}`);
-  const json = (b: Buffer) => JSON.parse(b.toString('utf8'));
+  // The archive's JSON documents are read as the OCI/Docker layouts define them; a malformed one
+  // fails where a field it lacks is used, as before.
+  const json = (b: Buffer): unknown => JSON.parse(b.toString('utf8'));
+  const imageConfig = (b: Buffer) => json(b) as ArchiveImage['config'];
 
   if (format === 'docker') {
     const manifest = json(get('manifest.json')) as { Config: string; RepoTags?: string[] | null; Layers: string[] }[];
@@ -231,7 +242,7 @@ export function readImageArchive(archive: Buffer): { format: ArchiveFormat; imag
         return {
           refs: (m.RepoTags ?? []).map(normalizeRef),
           configDigest: sha256(configBuf),
-          config: json(configBuf),
+          config: imageConfig(configBuf),
           size: configBuf.length + m.Layers.reduce((n, l) => n + get(l).length, 0),
           layers: () => m.Layers.map((l) => layerTar(get(l))),
         };
@@ -256,10 +267,10 @@ export function readImageArchive(archive: Buffer): { format: ArchiveFormat; imag
       ann[ANNOTATION_CONTAINERD_NAME] ??
       (ann[ANNOTATION_REF_NAME] && /[:/@]/.test(ann[ANNOTATION_REF_NAME]) ? ann[ANNOTATION_REF_NAME] : undefined) ??
       name;
-    const doc = json(blob(desc.digest));
+    const doc = json(blob(desc.digest)) as OciDocument<typeof desc>;
     const mediaType = desc.mediaType ?? doc.mediaType;
     if (mediaType === MEDIA.index || mediaType === MEDIA.dockerList || Array.isArray(doc.manifests)) {
-      const all = doc.manifests as (typeof desc)[];
+      const all = doc.manifests as (typeof desc)[]; // an array, tested above
       const mine = all.filter(
         (d) => !d.platform || (d.platform.architecture === ociArch() && (d.platform.os ?? 'linux') === 'linux'),
       );
@@ -268,7 +279,7 @@ export function readImageArchive(archive: Buffer): { format: ArchiveFormat; imag
       return;
     }
     const configBuf = blob(doc.config.digest);
-    const layers = doc.layers as { digest: string; size: number }[];
+    const layers = doc.layers;
     const configDigest = sha256(configBuf);
     const existing = images.find((i) => i.configDigest === configDigest);
     if (existing) {
@@ -278,7 +289,7 @@ export function readImageArchive(archive: Buffer): { format: ArchiveFormat; imag
     images.push({
       refs: ref ? [normalizeRef(ref)] : [],
       configDigest,
-      config: json(configBuf),
+      config: imageConfig(configBuf),
       size: configBuf.length + layers.reduce((n, l) => n + blob(l.digest).length, 0),
       layers: () => layers.map((l) => layerTar(blob(l.digest))),
     });

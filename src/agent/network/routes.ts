@@ -19,6 +19,7 @@
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import type { Node, NodeAddress } from 'kubernetes-types/core/v1.js';
 import type { Logger } from 'pino';
 import { R, type Client } from '../../client/client.js';
 import { SharedIndexInformer } from '../../client/informer.js';
@@ -35,12 +36,12 @@ export interface DesiredRoutes {
   unreachable: { node: string; ip: string }[];
 }
 
-function internalIP(node: any): string | undefined {
-  const addrs: any[] = node?.status?.addresses ?? [];
+function internalIP(node: Node | undefined): string | undefined {
+  const addrs: NodeAddress[] = node?.status?.addresses ?? [];
   return addrs.find((a) => a?.type === 'InternalIP' && /^\d+\.\d+\.\d+\.\d+$/.test(a.address ?? ''))?.address;
 }
 
-function podCIDROf(node: any): string | undefined {
+function podCIDROf(node: Node | undefined): string | undefined {
   const c = node?.spec?.podCIDR ?? node?.spec?.podCIDRs?.[0];
   return typeof c === 'string' && /^\d+\.\d+\.\d+\.\d+\/\d+$/.test(c) ? c : undefined;
 }
@@ -49,14 +50,14 @@ function podCIDROf(node: any): string | undefined {
 export function desiredRoutes(
   selfName: string,
   selfPodCIDR: string,
-  nodes: any[],
+  nodes: Node[],
   isDirect: (ip: string) => boolean,
 ): DesiredRoutes {
   const out: DesiredRoutes = { routes: [], unreachable: [] };
   const seen = new Set<string>([selfPodCIDR]);
   for (const n of [...nodes].sort((a, b) => String(a?.metadata?.name).localeCompare(String(b?.metadata?.name)))) {
     const name = n?.metadata?.name;
-    if (!name || name === selfName || n.metadata.deletionTimestamp) continue;
+    if (!name || name === selfName || n.metadata?.deletionTimestamp) continue;
     const podCIDR = podCIDROf(n);
     const via = internalIP(n);
     if (!podCIDR || !via || seen.has(podCIDR)) continue;
@@ -110,7 +111,8 @@ export function directlyConnected(ip: string, run: Cmd = sh): boolean {
   const r = run('ip', ['-j', 'route', 'get', ip]);
   if (r.status !== 0) return false;
   try {
-    const [route] = JSON.parse(r.stdout);
+    // `ip -j route get` prints an array of routes; only the first one's fields matter.
+    const [route] = JSON.parse(r.stdout) as ({ gateway?: string; type?: string; dev?: string } | undefined)[];
     return !!route && !route.gateway && route.type !== 'local' && route.dev !== 'lo';
   } catch {
     return false;
@@ -139,7 +141,7 @@ export function chainNames(bridge: string): { nat: string; forward: string } {
 }
 
 export class PodRoutes {
-  private informer?: SharedIndexInformer;
+  private informer?: SharedIndexInformer<Node>;
   private installed: NodeRoute[] = [];
   private warned = new Map<string, string>();
   private timer?: NodeJS.Timeout;
@@ -161,10 +163,10 @@ export class PodRoutes {
   start(): void {
     this.installed = this.load();
     this.setUpChains();
-    this.informer = new SharedIndexInformer(this.o.client, R.nodes, { logger: this.log });
+    this.informer = new SharedIndexInformer<Node>(this.o.client, R.nodes, { logger: this.log });
     const kick = () => this.reconcile();
     // Node status heartbeats update every Node every few seconds: only what routes depend on counts.
-    const relevant = (n: any) => `${podCIDROf(n)} ${internalIP(n)} ${!!n?.metadata?.deletionTimestamp}`;
+    const relevant = (n: Node | undefined) => `${podCIDROf(n)} ${internalIP(n)} ${!!n?.metadata?.deletionTimestamp}`;
     this.informer.addEventHandler({ add: kick, update: (o, n) => relevant(o) !== relevant(n) && kick(), delete: kick });
     this.informer.start();
     void this.informer.waitForSync().then(kick);
@@ -363,10 +365,16 @@ function tearDownChains(run: Cmd, chains: { nat: string; forward: string }): voi
   }
 }
 
+/** A route as routes.json holds it (a hand-edited or older file may hold anything). */
+function isNodeRoute(r: unknown): r is NodeRoute {
+  const x = r as Partial<NodeRoute> | null;
+  return !!x && typeof x.podCIDR === 'string' && typeof x.via === 'string';
+}
+
 function loadRoutes(stateFile: string): NodeRoute[] {
   try {
-    const v = JSON.parse(readFileSync(stateFile, 'utf8'));
-    return Array.isArray(v) ? v.filter((r) => r && typeof r.podCIDR === 'string' && typeof r.via === 'string') : [];
+    const v: unknown = JSON.parse(readFileSync(stateFile, 'utf8'));
+    return Array.isArray(v) ? v.filter(isNodeRoute) : [];
   } catch {
     return [];
   }

@@ -227,7 +227,9 @@ function check(session: http2.ClientHttp2Session, service: string, deadline: num
     });
     stream.on('trailers', takeStatus);
     stream.on('data', (chunk: Buffer) => chunks.push(chunk));
-    stream.on('error', (err) => settle({ kind: 'rpcError', code: 14, message: `connection error: ${err.message}` }));
+    stream.on('error', (err: Error) =>
+      settle({ kind: 'rpcError', code: 14, message: `connection error: ${err.message}` }),
+    );
     stream.on('close', () => {
       if (httpStatus !== 200) {
         const text = httpStatus

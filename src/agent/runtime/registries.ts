@@ -206,8 +206,8 @@ function parseMirror(source: string, field: string, v: unknown): RegistryMirror 
       const f = `${field}.rewrite.${key(re)}`;
       try {
         new RegExp(re);
-      } catch (err: any) {
-        throw new RegistriesError(source, f, `invalid regular expression: ${err.message}`);
+      } catch (err) {
+        throw new RegistriesError(source, f, `invalid regular expression: ${(err as Error).message}`);
       }
       const s = optString(source, f, to);
       if (s === undefined) throw new RegistriesError(source, f, 'the replacement must be a string');
@@ -291,8 +291,8 @@ export function parseRegistries(text: string, source = 'registries.yaml'): Regis
   let doc: unknown;
   try {
     doc = YAML.parse(text);
-  } catch (err: any) {
-    throw new RegistriesError(source, '', `not valid YAML: ${err.message}`);
+  } catch (err) {
+    throw new RegistriesError(source, '', `not valid YAML: ${(err as Error).message}`);
   }
   const out: Registries = { source, mirrors: {}, configs: {} };
   if (doc === null || doc === undefined) return out;

@@ -212,7 +212,7 @@ export class AtomicWriter {
         const sub = parts.slice(0, i).join('/');
         if (made.has(sub)) continue;
         const d = posix.join(tsPath, sub);
-        await fsp.mkdir(d, { mode: 0o755 }).catch((e) => {
+        await fsp.mkdir(d, { mode: 0o755 }).catch((e: NodeJS.ErrnoException) => {
           if (e.code !== 'EEXIST') throw e;
         });
         await fsp.chmod(d, 0o755);

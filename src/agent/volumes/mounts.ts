@@ -7,6 +7,12 @@ import { promisify } from 'node:util';
 
 const run = promisify(execFile);
 
+/** What a failed command said: its stderr, else the error's message. */
+function commandOutput(e: unknown): string {
+  const err = e as { stderr?: string; message?: string };
+  return String(err.stderr || err.message).trim();
+}
+
 /** mountinfo escapes space, tab, newline and backslash as \ooo octal. */
 function unescapeMountPath(s: string): string {
   return s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
@@ -39,15 +45,15 @@ export async function mountTmpfs(dir: string, sizeBytes?: number): Promise<void>
   args.push('tmpfs', dir);
   try {
     await run('mount', args);
-  } catch (e: any) {
-    throw new Error(`mount failed: ${String(e.stderr || e.message).trim()}`, { cause: e });
+  } catch (e) {
+    throw new Error(`mount failed: ${commandOutput(e)}`, { cause: e });
   }
 }
 
 export async function unmount(dir: string): Promise<void> {
   try {
     await run('umount', [dir]);
-  } catch (e: any) {
-    throw new Error(`unmount failed: ${String(e.stderr || e.message).trim()}`, { cause: e });
+  } catch (e) {
+    throw new Error(`unmount failed: ${commandOutput(e)}`, { cause: e });
   }
 }

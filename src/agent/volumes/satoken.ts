@@ -2,6 +2,7 @@
 // serviceAccountToken source of a pod is a TokenRequest bound to the pod, cached and requested
 // again once 80% of its lifetime (or 24 h) has passed, so the file in the volume is rewritten
 // before the token expires. While the API server can't be reached a token still valid is kept.
+import type { TokenRequest } from 'kubernetes-types/authentication/v1.js';
 import type { Pod, ServiceAccountTokenProjection } from 'kubernetes-types/core/v1.js';
 import type { Client } from '../../client/client.js';
 import { R } from '../../client/client.js';
@@ -53,12 +54,13 @@ export class ServiceAccountTokens {
       },
     };
     try {
-      const out = await client.resource(R.serviceaccounts).namespace(ns).createSubresource(sa, 'token', request);
+      const out = (await client.resource(R.serviceaccounts).namespace(ns).createSubresource(sa, 'token', request)) as
+        TokenRequest | undefined;
       const token = out?.status?.token;
       if (typeof token !== 'string' || !token) throw new Error('no token in the TokenRequest answer');
-      const expiresMs = Date.parse(out.status.expirationTimestamp);
+      const expiresMs = Date.parse(out?.status?.expirationTimestamp ?? '');
       // As upstream, the issue time is the expiry minus the lifetime asked for (server clock).
-      const lifetime = (out.spec?.expirationSeconds ?? expirationSeconds) * 1000;
+      const lifetime = (out?.spec?.expirationSeconds ?? expirationSeconds) * 1000;
       const t: CachedToken = Number.isFinite(expiresMs)
         ? { token, expiresMs, issuedMs: expiresMs - lifetime }
         : { token, issuedMs: now, expiresMs: now + lifetime };

@@ -5,7 +5,6 @@ import type { ConfigMap, PersistentVolume, PersistentVolumeClaim, Secret } from 
 import type { Client } from '../../client/client.js';
 import { R } from '../../client/client.js';
 import { isNotFound } from '../../client/errors.js';
-import type { ResourceSpec } from '../../client/types.js';
 
 export class SourceNotFoundError extends Error {
   readonly notFound = true;
@@ -13,20 +12,8 @@ export class SourceNotFoundError extends Error {
 
 export const isSourceNotFound = (e: unknown): e is SourceNotFoundError => e instanceof SourceNotFoundError;
 
-export const PVCS: ResourceSpec = {
-  group: '',
-  version: 'v1',
-  plural: 'persistentvolumeclaims',
-  namespaced: true,
-  kind: 'PersistentVolumeClaim',
-};
-export const PVS: ResourceSpec = {
-  group: '',
-  version: 'v1',
-  plural: 'persistentvolumes',
-  namespaced: false,
-  kind: 'PersistentVolume',
-};
+export const PVCS = R.persistentvolumeclaims;
+export const PVS = R.persistentvolumes;
 
 async function getOr404<T>(p: Promise<T>, kind: string, name: string): Promise<T> {
   try {
@@ -65,11 +52,12 @@ export function secretData(s: Secret): KeyData {
 
 /** Per-call memo so a pod referencing one object many times reads it once. */
 export class SourceReader {
-  private readonly cache = new Map<string, Promise<any>>();
+  /** Each key is always read by the same method, so its promise has that method's type. */
+  private readonly cache = new Map<string, Promise<unknown>>();
   constructor(private readonly client: Client) {}
 
   private once<T>(key: string, f: () => Promise<T>): Promise<T> {
-    let p = this.cache.get(key);
+    let p = this.cache.get(key) as Promise<T> | undefined;
     if (!p) {
       p = f();
       this.cache.set(key, p);

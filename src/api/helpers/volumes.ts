@@ -4,7 +4,7 @@
 // scheduler's VolumeBinding plugin, so both agree on what a match is.
 import { labelSelectorMatches } from '../../machinery/labels.js';
 import { parseQuantityOrNull } from '../../machinery/quantity.js';
-import type { NodeSelectorTerm } from 'kubernetes-types/core/v1.js';
+import type { NodeSelectorTerm, PersistentVolume } from 'kubernetes-types/core/v1.js';
 import { nodeSelectorTermMatches } from './nodeaffinity.js';
 import { ANN_BETA_STORAGE_CLASS } from './storageclass.js';
 
@@ -97,19 +97,19 @@ export function volumeMismatch(pv: any, claim: any): string {
  * so the binder never picks a volume the scheduler would have to place the pod around.
  * `excluded`: volume names already chosen for other claims of the same pod.
  */
-export function findMatchingVolume(
+export function findMatchingVolume<V extends PersistentVolume>(
   claim: any,
-  volumes: Iterable<any>,
+  volumes: Iterable<V>,
   opts: { node?: any; delayBinding?: boolean; excluded?: Set<string> } = {},
-): any {
+): V | undefined {
   const request = claimRequest(claim);
   const cls = claimClass(claim);
   let selectorOk: (labels: Record<string, string> | undefined) => boolean = () => true;
   if (claim.spec?.selector) selectorOk = (labels) => labelSelectorMatches(claim.spec.selector, labels);
-  let best: any;
+  let best: V | undefined;
   let bestSize = Infinity;
   for (const pv of volumes) {
-    if (opts.excluded?.has(pv.metadata?.name)) continue;
+    if (opts.excluded?.has(pv.metadata?.name ?? '')) continue;
     const size = volumeCapacity(pv);
     if (size < request) continue;
     if (volumeModeOf(pv) !== volumeModeOf(claim)) continue;

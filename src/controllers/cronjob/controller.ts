@@ -3,12 +3,16 @@
 // honouring suspend, startingDeadlineSeconds (and the "too many missed start times" rule),
 // concurrencyPolicy Allow/Forbid/Replace and the history limits; keeps status.active,
 // lastScheduleTime and lastSuccessfulTime; records upstream's events. The clock is injectable.
+import type { CronJob, CronJobSpec, CronJobStatus, Job, JobSpec, JobTemplateSpec } from 'kubernetes-types/batch/v1.js';
+import type { ObjectReference } from 'kubernetes-types/core/v1.js';
+import type { ObjectMeta, OwnerReference } from 'kubernetes-types/meta/v1.js';
 import type { Logger } from 'pino';
 import { R, type Client } from '../../client/client.js';
 import { ControllerRunner, type ReconcileResult } from '../../client/controller.js';
 import { isAlreadyExists, isNotFound } from '../../client/errors.js';
 import { EventRecorder } from '../../client/events.js';
 import { keyOf, type SharedIndexInformer } from '../../client/informer.js';
+import type { Stored } from '../../client/types.js';
 import type { Controller, ControllerContext } from '../types.js';
 import { addControllerIndex, controllerRefOf, newControllerRef, ownedBy, parseTime } from '../statefulset/common.js';
 import { isJobFinished } from '../job/util.js';
@@ -26,9 +30,23 @@ export interface CronJobControllerOptions {
 export const jobNameFor = (cronJobName: string, scheduled: number): string =>
   `${cronJobName}-${Math.floor(scheduled / 60_000)}`;
 
+/** A Job made from a CronJob's template: the metadata this controller always sets. */
+export type TemplatedJob = Job & {
+  metadata: ObjectMeta & {
+    name: string;
+    labels: Record<string, string>;
+    annotations: Record<string, string>;
+    ownerReferences: OwnerReference[];
+  };
+};
+
 /** Upstream getJobFromTemplate2. */
-export function jobFromTemplate(cj: any, scheduled: number, tz: string): any {
-  const tpl = structuredClone(cj.spec?.jobTemplate ?? {});
+export function jobFromTemplate(
+  cj: { metadata: ObjectMeta & { name: string; uid: string }; spec?: Partial<CronJobSpec> },
+  scheduled: number,
+  tz: string,
+): TemplatedJob {
+  const tpl: JobTemplateSpec = structuredClone(cj.spec?.jobTemplate ?? {});
   const annotations = {
     ...(tpl.metadata?.annotations ?? {}),
     [CRONJOB_SCHEDULED_TIMESTAMP]: formatRFC3339In(scheduled, tz),
@@ -43,11 +61,12 @@ export function jobFromTemplate(cj: any, scheduled: number, tz: string): any {
       annotations,
       ownerReferences: [newControllerRef(cj, 'batch/v1', 'CronJob')],
     },
-    spec: tpl.spec ?? {},
+    // Validation requires the job template's spec; the empty one only stands in for a malformed object.
+    spec: tpl.spec ?? ({} as JobSpec),
   };
 }
 
-const jobRef = (j: any) => ({
+const jobRef = (j: Stored<Job>): ObjectReference => ({
   kind: 'Job',
   namespace: j.metadata.namespace,
   name: j.metadata.name,
@@ -60,8 +79,8 @@ export class CronJobController implements Controller {
   readonly name = 'cronjob';
   private readonly client: Client;
   private readonly log: Logger;
-  private readonly cronjobs: SharedIndexInformer;
-  private readonly jobs: SharedIndexInformer;
+  private readonly cronjobs: SharedIndexInformer<CronJob>;
+  private readonly jobs: SharedIndexInformer<Job>;
   private readonly runner: ControllerRunner;
   private readonly recorder: EventRecorder;
   private readonly now: () => number;
@@ -80,9 +99,9 @@ export class CronJobController implements Controller {
       reconcile: (k) => this.sync(k),
       logger: this.log,
     });
-    const enqueue = (cj: any) => this.runner.enqueue(keyOf(cj));
+    const enqueue = (cj: Stored<CronJob>) => this.runner.enqueue(keyOf(cj));
     this.cronjobs.addEventHandler({ add: enqueue, update: (_o, cj) => enqueue(cj), delete: enqueue });
-    const onJob = (j: any) => {
+    const onJob = (j: Stored<Job>) => {
       const ref = controllerRefOf(j);
       if (ref?.kind === 'CronJob') this.runner.enqueue(`${j.metadata.namespace}/${ref.name}`);
     };
@@ -105,10 +124,10 @@ export class CronJobController implements Controller {
     const ns = cj.metadata.namespace;
     const jobsClient = this.client.resource(R.jobs).namespace(ns);
     const jobs = ownedBy(this.jobs, cj.metadata.uid);
-    const status: any = structuredClone(cj.status ?? {});
+    const status: CronJobStatus = structuredClone(cj.status ?? {});
     const before = JSON.stringify(status);
-    const active: any[] = [...(status.active ?? [])];
-    const inActive = (uid: string) => active.some((r) => r.uid === uid);
+    const active: ObjectReference[] = [...(status.active ?? [])];
+    const inActive = (uid: string | undefined) => active.some((r) => r.uid === uid);
 
     // Reconcile status.active with the Jobs that exist.
     const children = new Set<string>();
@@ -149,9 +168,9 @@ export class CronJobController implements Controller {
     }
     // Active entries whose Job is gone (checked against the API, not just the cache).
     for (const r of [...active]) {
-      if (children.has(r.uid)) continue;
+      if (children.has(r.uid ?? '')) continue;
       try {
-        const j = await jobsClient.get(r.name);
+        const j = await jobsClient.get(r.name ?? '');
         if (j.metadata?.uid === r.uid) continue;
       } catch (err) {
         if (!isNotFound(err)) throw err;
@@ -247,7 +266,7 @@ export class CronJobController implements Controller {
     if (policy === 'Replace') {
       for (const r of [...active]) {
         try {
-          await jobsClient.delete(r.name, { propagationPolicy: 'Background', preconditions: { uid: r.uid } });
+          await jobsClient.delete(r.name ?? '', { propagationPolicy: 'Background', preconditions: { uid: r.uid } });
           this.recorder.event(cj, 'Normal', 'SuccessfulDelete', `Deleted job ${r.name}`);
         } catch (err) {
           if (!isNotFound(err)) {
@@ -261,7 +280,7 @@ export class CronJobController implements Controller {
       if (!status.active) delete status.active;
     }
     const job = jobFromTemplate(cj, scheduled, sched.timeZone);
-    let created: any;
+    let created: Stored<Job> | undefined;
     try {
       created = await jobsClient.create(job);
       this.recorder.event(cj, 'Normal', 'SuccessfulCreate', `Created job ${created.metadata.name}`);
@@ -273,7 +292,8 @@ export class CronJobController implements Controller {
       const existing = await jobsClient.get(job.metadata.name);
       if (controllerRefOf(existing)?.uid === cj.metadata.uid && !isJobFinished(existing)) created = existing;
     }
-    if (created && !active.some((r) => r.uid === created.metadata.uid)) active.push(jobRef(created));
+    const createdUid = created?.metadata.uid;
+    if (created && !active.some((r) => r.uid === createdUid)) active.push(jobRef(created));
     status.active = active.length ? active : undefined;
     if (!status.active) delete status.active;
     status.lastScheduleTime = rfc3339(scheduled);
@@ -282,12 +302,12 @@ export class CronJobController implements Controller {
   }
 
   /** Delete the oldest finished Jobs beyond the history limits. */
-  private async cleanupHistory(cj: any, jobs: any[]): Promise<void> {
+  private async cleanupHistory(cj: Stored<CronJob>, jobs: Stored<Job>[]): Promise<void> {
     const limits: [string, number | undefined][] = [
       ['Complete', cj.spec?.successfulJobsHistoryLimit],
       ['Failed', cj.spec?.failedJobsHistoryLimit],
     ];
-    const started = (j: any) => parseTime(j.status?.startTime) ?? parseTime(j.metadata?.creationTimestamp) ?? 0;
+    const started = (j: Job) => parseTime(j.status?.startTime) ?? parseTime(j.metadata?.creationTimestamp) ?? 0;
     for (const [kind, limit] of limits) {
       if (limit === undefined || limit === null) continue;
       const done = jobs

@@ -4,12 +4,15 @@
 // upstream; pods on nodes that no longer fit are removed; RollingUpdate honours maxUnavailable
 // and maxSurge; OnDelete replaces only deleted pods. ControllerRevisions record the templates
 // (pods carry controller-revision-hash=<hash> and pod-template-generation).
+import type { ControllerRevision, DaemonSet, DaemonSetStatus } from 'kubernetes-types/apps/v1.js';
+import type { Node, Pod, PodSpec, PodTemplateSpec } from 'kubernetes-types/core/v1.js';
 import type { Logger } from 'pino';
 import { R, type Client, type ResourceClient } from '../../client/client.js';
 import { ControllerRunner, type ReconcileResult } from '../../client/controller.js';
 import { isAlreadyExists, isConflict, isNotFound } from '../../client/errors.js';
 import { EventRecorder } from '../../client/events.js';
 import { keyOf, type SharedIndexInformer } from '../../client/informer.js';
+import type { Stored } from '../../client/types.js';
 import type { Controller, ControllerContext } from '../types.js';
 import {
   CONTROLLER_REVISION_HASH_LABEL,
@@ -42,8 +45,10 @@ export interface DaemonSetControllerOptions {
   failedPodBackoffMs?: number;
 }
 
-const created = (p: any) => Date.parse(p.metadata?.creationTimestamp ?? '') || 0;
-const byAge = (a: any, b: any) =>
+type StoredPod = Stored<Pod>;
+
+const created = (p: Pod) => Date.parse(p.metadata?.creationTimestamp ?? '') || 0;
+const byAge = (a: StoredPod, b: StoredPod) =>
   created(a) - created(b) || String(a.metadata.name).localeCompare(String(b.metadata.name));
 
 /** Upstream's burstReplicas for DaemonSets: pods created or deleted by one sync, at most. */
@@ -53,10 +58,10 @@ export class DaemonSetController implements Controller {
   readonly name = 'daemonset';
   private readonly client: Client;
   private readonly log: Logger;
-  private readonly sets: SharedIndexInformer;
-  private readonly pods: SharedIndexInformer;
-  private readonly nodes: SharedIndexInformer;
-  private readonly revisions: SharedIndexInformer;
+  private readonly sets: SharedIndexInformer<DaemonSet>;
+  private readonly pods: SharedIndexInformer<Pod>;
+  private readonly nodes: SharedIndexInformer<Node>;
+  private readonly revisions: SharedIndexInformer<ControllerRevision>;
   private readonly runner: ControllerRunner;
   private readonly recorder: EventRecorder;
   private readonly now: () => number;
@@ -82,9 +87,9 @@ export class DaemonSetController implements Controller {
       reconcile: (k) => this.sync(k),
       logger: this.log,
     });
-    const enqueue = (ds: any) => this.runner.enqueue(keyOf(ds));
+    const enqueue = (ds: Stored<DaemonSet>) => this.runner.enqueue(keyOf(ds));
     this.sets.addEventHandler({ add: enqueue, update: (_o, ds) => enqueue(ds), delete: enqueue });
-    const onPod = (pod: any, deleted = false) => {
+    const onPod = (pod: StoredPod, deleted = false) => {
       const ref = controllerRefOf(pod);
       if (ref?.kind !== 'DaemonSet') return;
       const key = `${pod.metadata.namespace}/${ref.name}`;
@@ -117,7 +122,7 @@ export class DaemonSetController implements Controller {
     return this.runner.stop();
   }
 
-  private podsClient(ns: string): ResourceClient {
+  private podsClient(ns: string | undefined): ResourceClient<Pod> {
     return this.client.resource(R.pods).namespace(ns);
   }
 
@@ -145,10 +150,10 @@ export class DaemonSetController implements Controller {
     });
     const hash = revisionHash(cur);
     const generation = String(ds.metadata.generation ?? 1);
-    const isUpdated = (p: any) => p.metadata?.labels?.[CONTROLLER_REVISION_HASH_LABEL] === hash;
+    const isUpdated = (p: Pod) => p.metadata?.labels?.[CONTROLLER_REVISION_HASH_LABEL] === hash;
 
     const nodes = this.nodes.store.list();
-    const byNode = new Map<string, any[]>();
+    const byNode = new Map<string, StoredPod[]>();
     for (const p of pods) {
       const n = targetNodeOf(p);
       if (!n) continue;
@@ -170,13 +175,13 @@ export class DaemonSetController implements Controller {
       const surging = maxSurge > 0;
 
       const toCreate: string[] = [];
-      const toDelete: any[] = [];
+      const toDelete: StoredPod[] = [];
       for (const node of nodes) {
         const nodeName = node.metadata.name;
         const fit = nodeShouldRunDaemonPod(node, ds);
         const live = (byNode.get(nodeName) ?? []).filter((p) => !isPodTerminating(p));
         if (fit.shouldRun) {
-          const running: any[] = [];
+          const running: StoredPod[] = [];
           for (const p of live) {
             if (!isPodFailed(p)) {
               running.push(p);
@@ -238,7 +243,7 @@ export class DaemonSetController implements Controller {
     }
 
     // Status.
-    const status: any = {
+    const status: DaemonSetStatus & { numberAvailable: number; updatedNumberScheduled: number } = {
       currentNumberScheduled: 0,
       numberMisscheduled: 0,
       desiredNumberScheduled: 0,
@@ -287,27 +292,27 @@ export class DaemonSetController implements Controller {
 
   /** Upstream rollingUpdate (maxSurge 0: delete up to maxUnavailable old pods; surge: create first). */
   private rollingUpdate(
-    ds: any,
-    nodes: any[],
-    byNode: Map<string, any[]>,
-    isUpdated: (p: any) => boolean,
+    ds: Stored<DaemonSet>,
+    nodes: Stored<Node>[],
+    byNode: Map<string, StoredPod[]>,
+    isUpdated: (p: Pod) => boolean,
     maxSurge: number,
     maxUnavailable: number,
     now: number,
     wake: (ms: number) => void,
-  ): { delete: any[]; create: string[] } {
+  ): { delete: StoredPod[]; create: string[] } {
     const minReady = ds.spec?.minReadySeconds ?? 0;
-    const available = (p: any) => {
+    const available = (p: Pod) => {
       if (isPodAvailable(p, minReady, now)) return true;
       const ms = msUntilAvailable(p, minReady, now);
       if (ms !== undefined) wake(ms + 50);
       return false;
     };
-    const out = { delete: [] as any[], create: [] as string[] };
+    const out = { delete: [] as StoredPod[], create: [] as string[] };
     if (maxSurge === 0) {
       let numUnavailable = 0;
-      const allowed: any[] = [];
-      const candidates: any[] = [];
+      const allowed: StoredPod[] = [];
+      const candidates: StoredPod[] = [];
       for (const node of nodes) {
         if (!nodeShouldRunDaemonPod(node, ds).shouldRun) continue;
         const live = (byNode.get(node.metadata.name) ?? [])
@@ -353,12 +358,13 @@ export class DaemonSetController implements Controller {
     return out;
   }
 
-  private async createPod(ds: any, nodeName: string, hash: string, generation: string): Promise<void> {
-    const tpl = structuredClone(ds.spec?.template ?? {});
-    const spec = tpl.spec ?? {};
+  private async createPod(ds: Stored<DaemonSet>, nodeName: string, hash: string, generation: string): Promise<void> {
+    const tpl: PodTemplateSpec = structuredClone(ds.spec?.template ?? {});
+    // Validation requires a template spec; the empty one only stands in for a malformed object.
+    const spec = tpl.spec ?? ({} as PodSpec);
     spec.affinity = withNodeAffinity(spec.affinity, nodeName);
     spec.tolerations = addDaemonTolerations(spec);
-    const pod = {
+    const pod: Pod = {
       apiVersion: 'v1',
       kind: 'Pod',
       metadata: {
@@ -385,7 +391,7 @@ export class DaemonSetController implements Controller {
     }
   }
 
-  private async deletePod(ds: any, pod: any): Promise<void> {
+  private async deletePod(ds: Stored<DaemonSet>, pod: StoredPod): Promise<void> {
     try {
       await this.podsClient(ds.metadata.namespace).delete(pod.metadata.name, {
         preconditions: { uid: pod.metadata.uid },
@@ -399,10 +405,10 @@ export class DaemonSetController implements Controller {
     }
   }
 
-  private async writeStatus(ds: any, status: any): Promise<void> {
-    const old = ds.status ?? {};
+  private async writeStatus(ds: Stored<DaemonSet>, status: DaemonSetStatus): Promise<void> {
+    const old: Partial<DaemonSetStatus> = ds.status ?? {};
     const same =
-      Object.keys(status).every((k) => old[k] === status[k]) &&
+      (Object.keys(status) as (keyof DaemonSetStatus)[]).every((k) => old[k] === status[k]) &&
       (old.numberUnavailable ?? 0) === (status.numberUnavailable ?? 0);
     if (same) return;
     const next = { ...old, ...status };

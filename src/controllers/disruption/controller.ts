@@ -5,31 +5,42 @@
 // ReplicationController, StatefulSet, or any resource with a scale subresource), as upstream.
 // pods/eviction reads and decrements disruptionsAllowed; entries it adds to disruptedPods are
 // dropped here once the pod is gone or after DeletionTimeout.
+import type { Scale } from 'kubernetes-types/autoscaling/v1.js';
+import type { Pod } from 'kubernetes-types/core/v1.js';
+import type { Condition, ObjectMeta, OwnerReference } from 'kubernetes-types/meta/v1.js';
+import type {
+  PodDisruptionBudget,
+  PodDisruptionBudgetSpec,
+  PodDisruptionBudgetStatus,
+} from 'kubernetes-types/policy/v1.js';
 import type { Logger } from 'pino';
 import { R, type Client } from '../../client/client.js';
 import { ControllerRunner, type ReconcileResult } from '../../client/controller.js';
 import { isNotFound } from '../../client/errors.js';
 import { EventRecorder } from '../../client/events.js';
 import { keyOf, type SharedIndexInformer } from '../../client/informer.js';
-import type { DiscoveredResource, ResourceSpec } from '../../client/types.js';
+import type { DiscoveredResource, ResourceSpec, Stored } from '../../client/types.js';
 import { selectorFromLabelSelectorRaw } from '../../machinery/labels.js';
 import type { Controller, ControllerContext } from '../types.js';
 import { rfc3339 } from '../../machinery/time.js';
 
-const PDBS: ResourceSpec = {
-  group: 'policy',
-  version: 'v1',
-  plural: 'poddisruptionbudgets',
-  namespaced: true,
-  kind: 'PodDisruptionBudget',
-};
-const RCS: ResourceSpec = {
-  group: '',
-  version: 'v1',
-  plural: 'replicationcontrollers',
-  namespaced: true,
-  kind: 'ReplicationController',
-};
+const PDBS = R.poddisruptionbudgets;
+const RCS = R.replicationcontrollers;
+
+/** A pod as the budget counts it: disruptedPods is keyed by its name. */
+type NamedPod = Pod & { metadata: { name: string } };
+
+/** What the scale of a pod's controller is read from (ReplicaSet, Deployment, StatefulSet, RC). */
+/** The parts of a budget its status is computed from (status as last written, maybe partial). */
+export interface BudgetState {
+  metadata?: ObjectMeta;
+  status?: Partial<PodDisruptionBudgetStatus>;
+}
+
+interface ScaledWorkload {
+  metadata?: ObjectMeta;
+  spec?: { replicas?: number };
+}
 
 /** How long an evicted pod may take to disappear before it counts again (upstream DeletionTimeout). */
 export const DELETION_TIMEOUT_MS = 2 * 60_000;
@@ -47,12 +58,12 @@ export function scaledValue(v: number | string, total: number, roundUp: boolean)
   return roundUp ? Math.ceil(x) : Math.floor(x);
 }
 
-export const isPodReady = (pod: any): boolean =>
-  (pod?.status?.conditions ?? []).some((c: any) => c.type === 'Ready' && c.status === 'True');
+export const isPodReady = (pod: Pod | undefined): boolean =>
+  (pod?.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
 
 /** desiredHealthy and whether the expected count needs the controllers' scale (upstream getExpectedPodCount). */
 export function desiredHealthyFor(
-  spec: any,
+  spec: Partial<PodDisruptionBudgetSpec> | undefined,
   podCount: number,
   expectedScale: () => number,
 ): { expectedCount: number; desiredHealthy: number } {
@@ -71,8 +82,8 @@ export function desiredHealthyFor(
 
 /** disruptedPods entries still pending, and when the earliest expires (upstream buildDisruptedPodMap). */
 export function buildDisruptedPodMap(
-  pods: any[],
-  pdb: any,
+  pods: NamedPod[],
+  pdb: BudgetState,
   now: number,
 ): { disrupted: Record<string, string>; recheckAt?: number; notDeleted: string[] } {
   const prior: Record<string, string> = pdb.status?.disruptedPods ?? {};
@@ -93,7 +104,7 @@ export function buildDisruptedPodMap(
   return { disrupted, recheckAt, notDeleted };
 }
 
-export function countHealthyPods(pods: any[], disrupted: Record<string, string>, now: number): number {
+export function countHealthyPods(pods: NamedPod[], disrupted: Record<string, string>, now: number): number {
   let n = 0;
   for (const pod of pods) {
     if (pod.metadata.deletionTimestamp) continue;
@@ -106,18 +117,21 @@ export function countHealthyPods(pods: any[], disrupted: Record<string, string>,
 
 /** meta.SetStatusCondition for metav1.Conditions. */
 export function setCondition(
-  conditions: any[],
+  conditions: Condition[],
   c: { type: string; status: string; reason: string; message: string; observedGeneration?: number },
   now = rfc3339(),
-): any[] {
+): Condition[] {
   const out = conditions.filter((x) => x.type !== c.type);
   const prev = conditions.find((x) => x.type === c.type);
   const lastTransitionTime = prev && prev.status === c.status ? prev.lastTransitionTime : now;
-  const next: any = { type: c.type, status: c.status };
-  if (c.observedGeneration !== undefined) next.observedGeneration = c.observedGeneration;
-  next.lastTransitionTime = lastTransitionTime;
-  next.reason = c.reason;
-  next.message = c.message;
+  const next: Condition = {
+    type: c.type,
+    status: c.status,
+    ...(c.observedGeneration !== undefined ? { observedGeneration: c.observedGeneration } : {}),
+    lastTransitionTime,
+    reason: c.reason,
+    message: c.message,
+  };
   const i = conditions.findIndex((x) => x.type === c.type);
   if (i >= 0) out.splice(i, 0, next);
   else out.push(next);
@@ -126,40 +140,39 @@ export function setCondition(
 
 /** The status upstream's updatePdbStatus writes. */
 export function computeStatus(
-  pdb: any,
+  pdb: BudgetState,
   currentHealthy: number,
   desiredHealthy: number,
   expectedCount: number,
   disrupted: Record<string, string>,
-): any {
+): PodDisruptionBudgetStatus & { conditions: Condition[] } {
   let disruptionsAllowed = currentHealthy - desiredHealthy;
   if (expectedCount <= 0 || disruptionsAllowed <= 0) disruptionsAllowed = 0;
-  const observedGeneration = pdb.metadata.generation ?? 0;
-  const status: any = {
+  const observedGeneration = pdb.metadata?.generation ?? 0;
+  return {
     ...(Object.keys(disrupted).length ? { disruptedPods: disrupted } : {}),
     disruptionsAllowed,
     currentHealthy,
     desiredHealthy,
     expectedPods: expectedCount,
     observedGeneration,
+    conditions: setCondition(pdb.status?.conditions ?? [], {
+      type: 'DisruptionAllowed',
+      status: disruptionsAllowed > 0 ? 'True' : 'False',
+      reason: disruptionsAllowed > 0 ? 'SufficientPods' : 'InsufficientPods',
+      message: '',
+      observedGeneration,
+    }),
   };
-  status.conditions = setCondition(pdb.status?.conditions ?? [], {
-    type: 'DisruptionAllowed',
-    status: disruptionsAllowed > 0 ? 'True' : 'False',
-    reason: disruptionsAllowed > 0 ? 'SufficientPods' : 'InsufficientPods',
-    message: '',
-    observedGeneration,
-  });
-  return status;
 }
 
 export class DisruptionController implements Controller {
   readonly name = 'disruption';
   private readonly client: Client;
   private readonly log: Logger;
-  private readonly pdbs: SharedIndexInformer;
-  private readonly pods: SharedIndexInformer;
-  private readonly workloads = new Map<string, SharedIndexInformer>();
+  private readonly pdbs: SharedIndexInformer<PodDisruptionBudget>;
+  private readonly pods: SharedIndexInformer<Pod>;
+  private readonly workloads = new Map<string, SharedIndexInformer<ScaledWorkload>>();
   private readonly runner: ControllerRunner;
   private readonly recorder: EventRecorder;
   private discovered?: { at: number; resources: DiscoveredResource[] };
@@ -176,11 +189,11 @@ export class DisruptionController implements Controller {
     });
     this.pdbs = ctx.informers.forResource(PDBS);
     this.pods = ctx.informers.forResource(R.pods);
-    for (const spec of [R.replicasets, R.deployments, R.statefulsets, RCS])
-      this.workloads.set(spec.kind!, ctx.informers.forResource(spec));
-    const enqueuePDB = (pdb: any) => this.runner.enqueue(keyOf(pdb));
+    const workloadSpecs: ResourceSpec<ScaledWorkload>[] = [R.replicasets, R.deployments, R.statefulsets, RCS];
+    for (const spec of workloadSpecs) this.workloads.set(spec.kind!, ctx.informers.forResource(spec));
+    const enqueuePDB = (pdb: Stored<PodDisruptionBudget>) => this.runner.enqueue(keyOf(pdb));
     this.pdbs.addEventHandler({ add: enqueuePDB, update: (_o, n) => enqueuePDB(n), delete: enqueuePDB });
-    const enqueueForPod = (pod: any) => {
+    const enqueueForPod = (pod: Stored<Pod>) => {
       for (const pdb of this.pdbsForPod(pod)) enqueuePDB(pdb);
     };
     this.pods.addEventHandler({
@@ -196,7 +209,7 @@ export class DisruptionController implements Controller {
       inf.addEventHandler({
         update: (old, obj) => {
           if (old.spec?.replicas === obj.spec?.replicas) return;
-          for (const pdb of this.pdbs.store.listByNamespace(obj.metadata.namespace)) enqueuePDB(pdb);
+          for (const pdb of this.pdbs.store.listByNamespace(obj.metadata.namespace ?? '')) enqueuePDB(pdb);
         },
       });
     }
@@ -210,7 +223,7 @@ export class DisruptionController implements Controller {
     return this.runner.stop();
   }
 
-  private pdbsForPod(pod: any): any[] {
+  private pdbsForPod(pod: Stored<Pod>): Stored<PodDisruptionBudget>[] {
     const ns = pod?.metadata?.namespace;
     if (!ns) return [];
     return this.pdbs.store.listByNamespace(ns).filter((pdb) => {
@@ -222,9 +235,9 @@ export class DisruptionController implements Controller {
     });
   }
 
-  private podsForPDB(pdb: any): any[] {
+  private podsForPDB(pdb: Stored<PodDisruptionBudget>): Stored<Pod>[] {
     const sel = selectorFromLabelSelectorRaw(pdb.spec?.selector);
-    return this.pods.store.listByNamespace(pdb.metadata.namespace).filter((p) => sel.matches(p.metadata.labels));
+    return this.pods.store.listByNamespace(pdb.metadata.namespace ?? '').filter((p) => sel.matches(p.metadata.labels));
   }
 
   private async discover(): Promise<DiscoveredResource[]> {
@@ -234,13 +247,16 @@ export class DisruptionController implements Controller {
   }
 
   /** The controller of a pod and its scale (upstream finders), or undefined when none is found. */
-  private async controllerScale(ref: any, namespace: string): Promise<{ uid: string; scale: number } | undefined> {
+  private async controllerScale(
+    ref: OwnerReference,
+    namespace: string | undefined,
+  ): Promise<{ uid: string; scale: number } | undefined> {
     const group = String(ref.apiVersion ?? '').includes('/') ? String(ref.apiVersion).split('/')[0] : '';
     const cached = (kind: string, name: string) => this.workloads.get(kind)?.store.getByName(namespace, name);
     if (group === 'apps' && ref.kind === 'ReplicaSet') {
       const rs = cached('ReplicaSet', ref.name);
       if (!rs || rs.metadata.uid !== ref.uid) return undefined;
-      const owner = (rs.metadata.ownerReferences ?? []).find((o: any) => o.controller);
+      const owner = (rs.metadata.ownerReferences ?? []).find((o) => o.controller);
       if (owner && owner.kind === 'Deployment' && String(owner.apiVersion).startsWith('apps/')) {
         const d = cached('Deployment', owner.name);
         if (!d || d.metadata.uid !== owner.uid) return undefined;
@@ -257,7 +273,12 @@ export class DisruptionController implements Controller {
     const r = (await this.discover()).find((d) => d.group === group && d.kind === ref.kind);
     if (!r) return undefined;
     try {
-      const scale = await this.client.transport.get({ resource: r, namespace, name: ref.name, subresource: 'scale' });
+      const scale = (await this.client.transport.get({
+        resource: r,
+        namespace,
+        name: ref.name,
+        subresource: 'scale',
+      })) as Scale;
       if (scale.metadata?.uid && scale.metadata.uid !== ref.uid) return undefined;
       return { uid: ref.uid, scale: scale.spec?.replicas ?? 0 };
     } catch (err) {
@@ -267,11 +288,11 @@ export class DisruptionController implements Controller {
   }
 
   /** upstream getExpectedScale: the sum of the scales of the pods' controllers. */
-  private async expectedScale(pods: any[]): Promise<{ count: number; unmanaged: string[] }> {
+  private async expectedScale(pods: Stored<Pod>[]): Promise<{ count: number; unmanaged: string[] }> {
     const scales = new Map<string, number>();
     const unmanaged: string[] = [];
     for (const pod of pods) {
-      const ref = (pod.metadata.ownerReferences ?? []).find((o: any) => o.controller);
+      const ref = (pod.metadata.ownerReferences ?? []).find((o) => o.controller);
       if (!ref) {
         unmanaged.push(pod.metadata.name);
         continue;
@@ -289,7 +310,7 @@ export class DisruptionController implements Controller {
   async sync(key: string): Promise<ReconcileResult | void> {
     const cached = this.pdbs.store.get(key);
     if (!cached) return;
-    const pdb = { apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', ...cached };
+    const pdb = { apiVersion: 'policy/v1' as const, kind: 'PodDisruptionBudget' as const, ...cached };
     try {
       return await this.trySync(pdb);
     } catch (err) {
@@ -299,10 +320,10 @@ export class DisruptionController implements Controller {
     }
   }
 
-  private async trySync(pdb: any): Promise<ReconcileResult | void> {
+  private async trySync(pdb: Stored<PodDisruptionBudget>): Promise<ReconcileResult | void> {
     const pods = this.podsForPDB(pdb);
     if (!pods.length) this.recorder.event(pdb, 'Normal', 'NoPods', 'No matching pods found');
-    const spec = pdb.spec ?? {};
+    const spec: PodDisruptionBudgetSpec = pdb.spec ?? {};
     const needsScale =
       (spec.maxUnavailable !== undefined && spec.maxUnavailable !== null) || typeof spec.minAvailable === 'string';
     let scale = { count: 0, unmanaged: [] as string[] };
@@ -346,15 +367,19 @@ export class DisruptionController implements Controller {
     if (recheckAt !== undefined) return { requeueAfterMs: Math.max(0, recheckAt - now) + 1000 };
   }
 
-  private async writeStatus(pdb: any, status: any): Promise<void> {
+  private async writeStatus(pdb: Stored<PodDisruptionBudget>, status: PodDisruptionBudgetStatus): Promise<void> {
     if (JSON.stringify(status) === JSON.stringify(pdb.status ?? {})) return;
     const next = { ...structuredClone(pdb), status };
     await this.client.resource(PDBS).namespace(pdb.metadata.namespace).updateStatus(next);
   }
 
   /** On a failed sync nothing may be disrupted (upstream failSafe). */
-  private async failSafe(pdb: any, err: Error): Promise<void> {
-    const status = { ...structuredClone(pdb.status ?? {}), disruptionsAllowed: 0 };
+  private async failSafe(pdb: Stored<PodDisruptionBudget>, err: Error): Promise<void> {
+    // A budget never synced has no status yet: the counts the API defaults (0) stand in.
+    const status: PodDisruptionBudgetStatus = {
+      ...structuredClone(pdb.status ?? ({} as PodDisruptionBudgetStatus)),
+      disruptionsAllowed: 0,
+    };
     status.conditions = setCondition(status.conditions ?? [], {
       type: 'DisruptionAllowed',
       status: 'False',

@@ -3,11 +3,22 @@
 // the others in `notReadyAddresses` (all of them ready with publishNotReadyAddresses) — with
 // ports resolved per pod (named targetPorts), grouped into subsets by port set. Services without
 // a selector are left to their users; the Endpoints of a deleted Service are deleted.
+import type {
+  EndpointAddress,
+  EndpointPort,
+  EndpointSubset,
+  Endpoints,
+  Pod,
+  Service,
+  ServicePort,
+} from 'kubernetes-types/core/v1.js';
+import type { ObjectMeta } from 'kubernetes-types/meta/v1.js';
 import type { Logger } from 'pino';
 import { R, type Client } from '../../client/client.js';
 import { ControllerRunner } from '../../client/controller.js';
 import { isAlreadyExists, isConflict, isNotFound } from '../../client/errors.js';
 import { keyOf, splitKey, type SharedIndexInformer } from '../../client/informer.js';
+import type { Stored } from '../../client/types.js';
 import type { Controller, ControllerContext } from '../types.js';
 import {
   HEADLESS_LABEL,
@@ -27,22 +38,29 @@ import {
 export const MAX_CAPACITY = 1000;
 export const OVER_CAPACITY = 'endpoints.kubernetes.io/over-capacity';
 
-const addrKey = (a: any) => `${a.ip}|${a.targetRef?.uid ?? ''}`;
-const portKey = (p: any) => `${p.name ?? ''}|${p.port}|${p.protocol ?? 'TCP'}|${p.appProtocol ?? ''}`;
+const addrKey = (a: EndpointAddress) => `${a.ip}|${a.targetRef?.uid ?? ''}`;
+const portKey = (p: EndpointPort) => `${p.name ?? ''}|${p.port}|${p.protocol ?? 'TCP'}|${p.appProtocol ?? ''}`;
 
 /**
  * Upstream RepackSubsets: ports offered by exactly the same set of addresses (with the same
  * readiness) share a subset; an address both ready and not ready for a port counts as ready;
  * addresses, ports and subsets are sorted so that equal content compares equal.
  */
-export function repackSubsets(entries: { address: any; ready: boolean; ports: any[] }[]): any[] {
-  const addrs = new Map<string, any>();
+/** One address of a pod with the ports it offers for one service port (or none, headless). */
+export interface SubsetEntry {
+  address: EndpointAddress;
+  ready: boolean;
+  ports: EndpointPort[];
+}
+
+export function repackSubsets(entries: SubsetEntry[]): EndpointSubset[] {
+  const addrs = new Map<string, EndpointAddress>();
   // port key → (address key → ready)
-  const portToAddrs = new Map<string, { port: any; addrs: Map<string, boolean> }>();
+  const portToAddrs = new Map<string, { port: EndpointPort | undefined; addrs: Map<string, boolean> }>();
   for (const e of entries) {
     const ak = addrKey(e.address);
     addrs.set(ak, e.address);
-    const ports = e.ports.length ? e.ports : [undefined];
+    const ports: (EndpointPort | undefined)[] = e.ports.length ? e.ports : [undefined];
     for (const p of ports) {
       const pk = p ? portKey(p) : '';
       let slot = portToAddrs.get(pk);
@@ -50,7 +68,7 @@ export function repackSubsets(entries: { address: any; ready: boolean; ports: an
       slot.addrs.set(ak, (slot.addrs.get(ak) ?? false) || e.ready);
     }
   }
-  const bySet = new Map<string, { addrs: Map<string, boolean>; ports: any[] }>();
+  const bySet = new Map<string, { addrs: Map<string, boolean>; ports: EndpointPort[] }>();
   for (const { port, addrs: set } of portToAddrs.values()) {
     const k = [...set.entries()]
       .map(([a, r]) => `${a}=${r}`)
@@ -61,16 +79,17 @@ export function repackSubsets(entries: { address: any; ready: boolean; ports: an
     if (port) g.ports.push(port);
   }
   const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
-  const cmpAddr = (a: any, b: any) => cmp(`${a.ip}|${a.targetRef?.uid ?? ''}`, `${b.ip}|${b.targetRef?.uid ?? ''}`);
+  const cmpAddr = (a: EndpointAddress, b: EndpointAddress) =>
+    cmp(`${a.ip}|${a.targetRef?.uid ?? ''}`, `${b.ip}|${b.targetRef?.uid ?? ''}`);
   const subsets = [...bySet.values()].map((g) => {
-    const out: any = {};
+    const out: EndpointSubset = {};
     const ready = [...g.addrs]
       .filter(([, r]) => r)
-      .map(([a]) => addrs.get(a))
+      .map(([a]) => addrs.get(a)!)
       .sort(cmpAddr);
     const notReady = [...g.addrs]
       .filter(([, r]) => !r)
-      .map(([a]) => addrs.get(a))
+      .map(([a]) => addrs.get(a)!)
       .sort(cmpAddr);
     if (ready.length) out.addresses = ready;
     if (notReady.length) out.notReadyAddresses = notReady;
@@ -81,9 +100,12 @@ export function repackSubsets(entries: { address: any; ready: boolean; ports: an
 }
 
 /** The subsets a service's endpoints should have, given its pods. */
-export function computeSubsets(svc: any, pods: any[]): { subsets: any[]; ready: number; notReady: number } {
+export function computeSubsets(
+  svc: Service,
+  pods: Pod[],
+): { subsets: EndpointSubset[]; ready: number; notReady: number } {
   const tolerateUnready = !!svc.spec?.publishNotReadyAddresses;
-  const entries: { address: any; ready: boolean; ports: any[] }[] = [];
+  const entries: SubsetEntry[] = [];
   let ready = 0;
   let notReady = 0;
   for (const pod of pods) {
@@ -91,7 +113,7 @@ export function computeSubsets(svc: any, pods: any[]): { subsets: any[]; ready: 
     const ip = podIPsOf(pod)[0];
     const epa = endpointAddress(pod, svc, ip);
     const isReady = tolerateUnready || isPodReady(pod);
-    const svcPorts: any[] = svc.spec?.ports ?? [];
+    const svcPorts: ServicePort[] = svc.spec?.ports ?? [];
     if (isHeadless(svc) && !svcPorts.length) {
       entries.push({ address: epa, ready: isReady, ports: [] });
       if (isReady) ready++;
@@ -101,7 +123,7 @@ export function computeSubsets(svc: any, pods: any[]): { subsets: any[]; ready: 
     for (const sp of svcPorts) {
       const port = findPort(pod, sp);
       if (port === undefined) continue;
-      const epp: any = { port, protocol: sp.protocol ?? 'TCP' };
+      const epp: EndpointPort = { port, protocol: sp.protocol ?? 'TCP' };
       if (sp.name) epp.name = sp.name;
       if (sp.appProtocol) epp.appProtocol = sp.appProtocol;
       entries.push({ address: epa, ready: isReady, ports: [epp] });
@@ -113,7 +135,7 @@ export function computeSubsets(svc: any, pods: any[]): { subsets: any[]; ready: 
 }
 
 /** Keep at most MAX_CAPACITY addresses (ready ones first), as upstream. */
-function truncate(subsets: any[]): { subsets: any[]; truncated: boolean } {
+function truncate(subsets: EndpointSubset[]): { subsets: EndpointSubset[]; truncated: boolean } {
   let total = 0;
   for (const s of subsets) total += (s.addresses?.length ?? 0) + (s.notReadyAddresses?.length ?? 0);
   if (total <= MAX_CAPACITY) return { subsets, truncated: false };
@@ -121,7 +143,7 @@ function truncate(subsets: any[]): { subsets: any[]; truncated: boolean } {
   const out = subsets.map((s) => ({ ...s }));
   for (const field of ['addresses', 'notReadyAddresses'] as const) {
     for (const s of out) {
-      const list: any[] = s[field] ?? [];
+      const list: EndpointAddress[] = s[field] ?? [];
       const keep = list.slice(0, Math.max(0, budget));
       budget -= keep.length;
       if (keep.length) s[field] = keep;
@@ -135,9 +157,9 @@ export class EndpointsController implements Controller {
   readonly name = 'endpoint';
   private readonly client: Client;
   private readonly log: Logger;
-  private readonly services: SharedIndexInformer;
-  private readonly pods: SharedIndexInformer;
-  private readonly endpoints: SharedIndexInformer;
+  private readonly services: SharedIndexInformer<Service>;
+  private readonly pods: SharedIndexInformer<Pod>;
+  private readonly endpoints: SharedIndexInformer<Endpoints>;
   private readonly runner: ControllerRunner;
   private readonly triggers = new TriggerTimes();
 
@@ -155,7 +177,7 @@ export class EndpointsController implements Controller {
     });
     watchServicesAndPods(this.services, this.pods, this.triggers, (key) => this.runner.enqueue(key));
     // Someone changed or deleted an Endpoints object we manage: put it right.
-    const onEndpoints = (ep: any) => {
+    const onEndpoints = (ep: Stored<Endpoints>) => {
       if (this.services.indexer.get(keyOf(ep))?.spec?.selector) this.runner.enqueue(keyOf(ep));
     };
     this.endpoints.addEventHandler({ update: (_o, n) => onEndpoints(n), delete: onEndpoints });
@@ -210,7 +232,7 @@ export class EndpointsController implements Controller {
     if (truncated) annotations[OVER_CAPACITY] = 'truncated';
     else delete annotations[OVER_CAPACITY];
 
-    const body: any = {
+    const body: Endpoints = {
       apiVersion: 'v1',
       kind: 'Endpoints',
       metadata: {
@@ -225,9 +247,10 @@ export class EndpointsController implements Controller {
       if (!current) {
         await epClient.create(body);
       } else {
-        body.metadata = { ...current.metadata, labels, annotations };
-        if (!Object.keys(labels).length) delete body.metadata.labels;
-        if (!Object.keys(annotations).length) delete body.metadata.annotations;
+        const metadata: ObjectMeta = { ...current.metadata, labels, annotations };
+        if (!Object.keys(labels).length) delete metadata.labels;
+        if (!Object.keys(annotations).length) delete metadata.annotations;
+        body.metadata = metadata;
         await epClient.update(body);
       }
       this.log.debug({ service: key, ready: computed.ready, notReady: computed.notReady }, 'endpoints updated');

@@ -5,11 +5,15 @@
 // ready/serving/terminating conditions. Existing slices are kept and updated in place where
 // possible (endpoints that did not change stay where they are); a Service with no endpoints
 // gets one empty placeholder slice, as upstream.
+import type { Node, Pod, Service } from 'kubernetes-types/core/v1.js';
+import type { Endpoint, EndpointPort, EndpointSlice } from 'kubernetes-types/discovery/v1.js';
+import type { ObjectMeta } from 'kubernetes-types/meta/v1.js';
 import type { Logger } from 'pino';
 import { R, type Client } from '../../client/client.js';
 import { ControllerRunner } from '../../client/controller.js';
 import { isNotFound } from '../../client/errors.js';
 import { splitKey, type SharedIndexInformer } from '../../client/informer.js';
+import type { Stored } from '../../client/types.js';
 import type { Controller, ControllerContext } from '../types.js';
 import {
   HEADLESS_LABEL,
@@ -29,29 +33,29 @@ export const LABEL_MANAGED_BY = 'endpointslice.kubernetes.io/managed-by';
 export const CONTROLLER_NAME = 'endpointslice-controller.k8s.io';
 export const DEFAULT_MAX_ENDPOINTS_PER_SLICE = 100;
 
-export const ENDPOINTSLICES = {
-  group: 'discovery.k8s.io',
-  version: 'v1',
-  plural: 'endpointslices',
-  namespaced: true,
-  kind: 'EndpointSlice',
-} as const;
+export const ENDPOINTSLICES = R.endpointslices;
 
 const SERVICE_INDEX = 'service';
 
-const portKey = (p: any) => `${p.name ?? ''}|${p.port}|${p.protocol ?? 'TCP'}|${p.appProtocol ?? ''}`;
-const portsKey = (ports: any[]) => ports.map(portKey).sort().join(',');
-const endpointKey = (e: any) => e.targetRef?.uid ?? e.addresses?.[0] ?? '';
+/** A slice this controller wrote (null: deleted) and the resourceVersion the write produced. */
+interface OwnWrite {
+  obj: Stored<EndpointSlice> | null;
+  rv: number;
+}
+
+const portKey = (p: EndpointPort) => `${p.name ?? ''}|${p.port}|${p.protocol ?? 'TCP'}|${p.appProtocol ?? ''}`;
+const portsKey = (ports: EndpointPort[]) => ports.map(portKey).sort().join(',');
+const endpointKey = (e: Endpoint) => e.targetRef?.uid ?? e.addresses?.[0] ?? '';
 
 export interface DesiredEndpoint {
-  endpoint: any;
-  ports: any[];
+  endpoint: Endpoint;
+  ports: EndpointPort[];
 }
 
 /** Upstream podToEndpoint plus the ports this pod serves. */
 export function desiredEndpoints(
-  svc: any,
-  pods: any[],
+  svc: Service,
+  pods: Pod[],
   nodeZone?: (node: string) => string | undefined,
 ): DesiredEndpoint[] {
   const out: DesiredEndpoint[] = [];
@@ -64,29 +68,21 @@ export function desiredEndpoints(
     const terminating = !!pod.metadata?.deletionTimestamp;
     let ready = publish || serving;
     if (terminating && !publish) ready = false;
-    const endpoint: any = { addresses: [ip], conditions: { ready, serving, terminating } };
-    if (
-      pod.spec?.hostname &&
-      pod.spec?.subdomain === svc.metadata.name &&
-      pod.metadata.namespace === svc.metadata.namespace
-    )
+    const endpoint: Endpoint = { addresses: [ip], conditions: { ready, serving, terminating } };
+    const meta = pod.metadata ?? {};
+    if (pod.spec?.hostname && pod.spec?.subdomain === svc.metadata?.name && meta.namespace === svc.metadata?.namespace)
       endpoint.hostname = pod.spec.hostname;
-    endpoint.targetRef = {
-      kind: 'Pod',
-      namespace: pod.metadata.namespace,
-      name: pod.metadata.name,
-      uid: pod.metadata.uid,
-    };
+    endpoint.targetRef = { kind: 'Pod', namespace: meta.namespace, name: meta.name, uid: meta.uid };
     if (pod.spec?.nodeName) {
       endpoint.nodeName = pod.spec.nodeName;
       const zone = nodeZone?.(pod.spec.nodeName);
       if (zone) endpoint.zone = zone;
     }
-    const ports: any[] = [];
+    const ports: EndpointPort[] = [];
     for (const sp of svc.spec?.ports ?? []) {
       const port = findPort(pod, sp);
       if (port === undefined) continue;
-      const p: any = { name: sp.name ?? '', port, protocol: sp.protocol ?? 'TCP' };
+      const p: EndpointPort = { name: sp.name ?? '', port, protocol: sp.protocol ?? 'TCP' };
       if (sp.appProtocol) p.appProtocol = sp.appProtocol;
       ports.push(p);
     }
@@ -95,10 +91,11 @@ export function desiredEndpoints(
   return out;
 }
 
-export interface SlicePlan {
-  create: any[];
-  update: any[];
-  delete: any[];
+/** `S`: the existing slices' type (stored ones in the controller); updates and deletes come from them. */
+export interface SlicePlan<S extends EndpointSlice = EndpointSlice> {
+  create: EndpointSlice[];
+  update: S[];
+  delete: S[];
 }
 
 /**
@@ -106,14 +103,14 @@ export interface SlicePlan {
  * are in, fill slices with room before creating new ones, delete slices left empty (keeping one
  * empty placeholder when there are no endpoints at all).
  */
-export function planSlices(
-  svc: any,
+export function planSlices<S extends EndpointSlice>(
+  svc: Service,
   desired: DesiredEndpoint[],
-  existing: any[],
+  existing: S[],
   maxPerSlice = DEFAULT_MAX_ENDPOINTS_PER_SLICE,
-): SlicePlan {
-  const plan: SlicePlan = { create: [], update: [], delete: [] };
-  const groups = new Map<string, { ports: any[]; endpoints: Map<string, any> }>();
+): SlicePlan<S> {
+  const plan: SlicePlan<S> = { create: [], update: [], delete: [] };
+  const groups = new Map<string, { ports: EndpointPort[]; endpoints: Map<string, Endpoint> }>();
   for (const d of desired) {
     const k = portsKey(d.ports);
     let g = groups.get(k);
@@ -124,8 +121,8 @@ export function planSlices(
       );
     g.endpoints.set(endpointKey(d.endpoint), d.endpoint);
   }
-  const byGroup = new Map<string, any[]>();
-  const placeholders: any[] = [];
+  const byGroup = new Map<string, S[]>();
+  const placeholders: S[] = [];
   for (const s of existing) {
     if (s.addressType !== 'IPv4') {
       plan.delete.push(s);
@@ -148,9 +145,9 @@ export function planSlices(
   for (const [k, g] of groups) {
     const remaining = new Map(g.endpoints);
     const slices = byGroup.get(k) ?? [];
-    const kept: { slice: any; endpoints: any[]; changed: boolean }[] = [];
+    const kept: { slice: S; endpoints: Endpoint[]; changed: boolean }[] = [];
     for (const s of slices) {
-      const eps: any[] = [];
+      const eps: Endpoint[] = [];
       let changed = false;
       for (const e of s.endpoints ?? []) {
         const key = endpointKey(e);
@@ -202,41 +199,42 @@ export function planSlices(
   return plan;
 }
 
-function labelsDiffer(slice: any, labels: Record<string, string>): boolean {
+function labelsDiffer(slice: EndpointSlice, labels: Record<string, string>): boolean {
   return JSON.stringify(sorted(slice.metadata?.labels ?? {})) !== JSON.stringify(sorted(labels));
 }
 
 const sorted = (o: Record<string, string>) =>
   Object.fromEntries(Object.entries(o).sort(([a], [b]) => (a < b ? -1 : 1)));
 
-function sliceMeta(svc: any): { labels: Record<string, string> } {
+function sliceMeta(svc: Service): { labels: Record<string, string> } {
   const labels: Record<string, string> = {};
-  for (const [k, v] of Object.entries<string>(svc.metadata.labels ?? {})) {
+  for (const [k, v] of Object.entries(svc.metadata?.labels ?? {})) {
     if (k === LABEL_SERVICE_NAME || k === LABEL_MANAGED_BY) continue;
     labels[k] = v;
   }
   if (isHeadless(svc)) labels[HEADLESS_LABEL] = '';
   else delete labels[HEADLESS_LABEL];
-  labels[LABEL_SERVICE_NAME] = svc.metadata.name;
+  labels[LABEL_SERVICE_NAME] = svc.metadata?.name ?? '';
   labels[LABEL_MANAGED_BY] = CONTROLLER_NAME;
   return { labels };
 }
 
-function newSlice(svc: any, ports: any[], endpoints: any[]): any {
-  const prefix = svc.metadata.name.length > 57 ? svc.metadata.name.slice(0, 57) : svc.metadata.name;
+function newSlice(svc: Service, ports: EndpointPort[], endpoints: Endpoint[]): EndpointSlice {
+  const name = svc.metadata?.name ?? '';
+  const prefix = name.length > 57 ? name.slice(0, 57) : name;
   return {
     apiVersion: 'discovery.k8s.io/v1',
     kind: 'EndpointSlice',
     metadata: {
       generateName: `${prefix}-`,
-      namespace: svc.metadata.namespace,
+      namespace: svc.metadata?.namespace,
       labels: sliceMeta(svc).labels,
       ownerReferences: [
         {
           apiVersion: 'v1',
           kind: 'Service',
-          name: svc.metadata.name,
-          uid: svc.metadata.uid,
+          name,
+          uid: svc.metadata?.uid ?? '',
           controller: true,
           blockOwnerDeletion: true,
         },
@@ -252,15 +250,15 @@ export class EndpointSliceController implements Controller {
   readonly name = 'endpointslice';
   private readonly client: Client;
   private readonly log: Logger;
-  private readonly services: SharedIndexInformer;
-  private readonly pods: SharedIndexInformer;
-  private readonly slices: SharedIndexInformer;
-  private readonly nodes: SharedIndexInformer;
+  private readonly services: SharedIndexInformer<Service>;
+  private readonly pods: SharedIndexInformer<Pod>;
+  private readonly slices: SharedIndexInformer<EndpointSlice>;
+  private readonly nodes: SharedIndexInformer<Node>;
   private readonly runner: ControllerRunner;
   private readonly triggers = new TriggerTimes();
   private readonly maxPerSlice: number;
   /** Our own recent writes, by service key and slice name (null: deleted), until the cache has them. */
-  private readonly written = new Map<string, Map<string, { obj: any; rv: number }>>();
+  private readonly written = new Map<string, Map<string, OwnWrite>>();
 
   constructor(ctx: ControllerContext, opts: { workers?: number; maxEndpointsPerSlice?: number } = {}) {
     this.client = ctx.client;
@@ -272,10 +270,10 @@ export class EndpointSliceController implements Controller {
     this.slices = ctx.informers.forResource(ENDPOINTSLICES);
     try {
       this.slices.addIndexers({
-        [SERVICE_INDEX]: (s: any) => {
+        [SERVICE_INDEX]: (s: EndpointSlice) => {
           const l = s.metadata?.labels ?? {};
           return l[LABEL_MANAGED_BY] === CONTROLLER_NAME && l[LABEL_SERVICE_NAME]
-            ? [`${s.metadata.namespace}/${l[LABEL_SERVICE_NAME]}`]
+            ? [`${s.metadata?.namespace}/${l[LABEL_SERVICE_NAME]}`]
             : [];
         },
       });
@@ -289,7 +287,7 @@ export class EndpointSliceController implements Controller {
       logger: this.log,
     });
     watchServicesAndPods(this.services, this.pods, this.triggers, (key) => this.runner.enqueue(key));
-    const onSlice = (s: any) => {
+    const onSlice = (s: Stored<EndpointSlice>) => {
       const l = s.metadata?.labels ?? {};
       if (l[LABEL_MANAGED_BY] === CONTROLLER_NAME && l[LABEL_SERVICE_NAME])
         this.runner.enqueue(`${s.metadata.namespace}/${l[LABEL_SERVICE_NAME]}`);
@@ -307,17 +305,17 @@ export class EndpointSliceController implements Controller {
 
   private remember(
     key: string,
-    obj: any,
-    name = obj?.metadata?.name,
+    obj: Stored<EndpointSlice> | null,
+    name = obj?.metadata?.name ?? '',
     rv = Number(obj?.metadata?.resourceVersion ?? 0),
   ): void {
     let m = this.written.get(key);
-    if (!m) this.written.set(key, (m = new Map()));
+    if (!m) this.written.set(key, (m = new Map<string, OwnWrite>()));
     m.set(name, { obj, rv });
   }
 
   /** The cached slices, corrected by writes the cache has not caught up with yet. */
-  private withOwnWrites(key: string, cached: any[]): any[] {
+  private withOwnWrites(key: string, cached: Stored<EndpointSlice>[]): Stored<EndpointSlice>[] {
     const m = this.written.get(key);
     if (!m) return cached;
     const byName = new Map(cached.map((s) => [s.metadata.name, s]));
@@ -352,8 +350,8 @@ export class EndpointSliceController implements Controller {
       pods,
       (node) => this.nodes.indexer.get(node)?.metadata?.labels?.['topology.kubernetes.io/zone'],
     );
-    const existing = this.withOwnWrites(key, this.slices.indexer.byIndex(SERVICE_INDEX, key)).filter((s: any) => {
-      const owner = (s.metadata?.ownerReferences ?? []).find((o: any) => o.controller);
+    const existing = this.withOwnWrites(key, this.slices.indexer.byIndex(SERVICE_INDEX, key)).filter((s) => {
+      const owner = (s.metadata?.ownerReferences ?? []).find((o) => o.controller);
       return !owner || owner.uid === svc.metadata.uid;
     });
     const plan = planSlices(svc, desired, existing, this.maxPerSlice);
@@ -362,12 +360,13 @@ export class EndpointSliceController implements Controller {
       return;
     }
     const trigger = this.triggers.take(key);
-    const annotate = (s: any) => {
-      const annotations = { ...(s.metadata.annotations ?? {}) };
+    const annotate = (s: EndpointSlice) => {
+      const annotations = { ...(s.metadata?.annotations ?? {}) };
       if (trigger) annotations[LAST_CHANGE_TRIGGER_TIME] = trigger;
       else delete annotations[LAST_CHANGE_TRIGGER_TIME];
-      s.metadata = { ...s.metadata, annotations };
-      if (!Object.keys(annotations).length) delete s.metadata.annotations;
+      const metadata: ObjectMeta = { ...s.metadata, annotations };
+      if (!Object.keys(annotations).length) delete metadata.annotations;
+      s.metadata = metadata;
       return s;
     };
     const rc = this.client.resource(ENDPOINTSLICES).namespace(namespace);

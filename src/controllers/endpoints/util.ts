@@ -1,7 +1,9 @@
 // Helpers shared by the Endpoints and EndpointSlice controllers (upstream
 // pkg/controller/util/endpoint and pkg/api/v1/pod): which pods belong in a service's endpoints,
 // target-port resolution, readiness, and the pod → services mapping.
+import type { EndpointAddress, Pod, Service, ServicePort } from 'kubernetes-types/core/v1.js';
 import { keyOf, type Indexer, type SharedIndexInformer } from '../../client/informer.js';
+import type { Stored } from '../../client/types.js';
 import { rfc3339 } from '../../machinery/time.js';
 
 export const LAST_CHANGE_TRIGGER_TIME = 'endpoints.kubernetes.io/last-change-trigger-time';
@@ -11,36 +13,36 @@ import { isPodReady } from '../../api/helpers/podready.js';
 
 export { isPodReady };
 
-export function isPodTerminal(pod: any): boolean {
+export function isPodTerminal(pod: Pod): boolean {
   const phase = pod.status?.phase;
   return phase === 'Failed' || phase === 'Succeeded';
 }
 
-export function podIPsOf(pod: any): string[] {
-  const ips: string[] = (pod.status?.podIPs ?? []).map((x: any) => x?.ip).filter(Boolean);
+export function podIPsOf(pod: Pod): string[] {
+  const ips: string[] = (pod.status?.podIPs ?? []).map((x) => x?.ip).filter((ip): ip is string => !!ip);
   if (!ips.length && pod.status?.podIP) ips.push(pod.status.podIP);
   return ips;
 }
 
 /** Upstream ShouldPodBeInEndpoints. */
-export function shouldPodBeInEndpoints(pod: any, includeTerminating: boolean): boolean {
+export function shouldPodBeInEndpoints(pod: Pod, includeTerminating: boolean): boolean {
   if (isPodTerminal(pod)) return false;
   if (!podIPsOf(pod).length) return false;
   if (!includeTerminating && pod.metadata?.deletionTimestamp) return false;
   return true;
 }
 
-export const isHeadless = (svc: any) => svc.spec?.clusterIP === 'None';
+export const isHeadless = (svc: Service) => svc.spec?.clusterIP === 'None';
 
 /** The container port a service port targets on this pod (named ports resolved per pod). */
-export function findPort(pod: any, svcPort: any): number | undefined {
+export function findPort(pod: Pod, svcPort: ServicePort): number | undefined {
   const target = svcPort.targetPort;
   const protocol = svcPort.protocol ?? 'TCP';
   if (target === undefined || target === null || target === '' || target === 0) return svcPort.port;
   if (typeof target === 'number') return target;
   const containers = [
     ...(pod.spec?.containers ?? []),
-    ...(pod.spec?.initContainers ?? []).filter((c: any) => c.restartPolicy === 'Always'),
+    ...(pod.spec?.initContainers ?? []).filter((c) => c.restartPolicy === 'Always'),
   ];
   for (const c of containers) {
     for (const p of c.ports ?? []) if (p.name === target && (p.protocol ?? 'TCP') === protocol) return p.containerPort;
@@ -49,11 +51,11 @@ export function findPort(pod: any, svcPort: any): number | undefined {
 }
 
 /** Does the service's selector select this pod? (A service without a selector selects nothing.) */
-export function serviceSelects(svc: any, pod: any): boolean {
+export function serviceSelects(svc: Service, pod: Pod): boolean {
   const sel = svc.spec?.selector;
   if (!sel || !Object.keys(sel).length) return false;
   if (svc.metadata?.namespace !== pod.metadata?.namespace) return false;
-  const labels = pod.metadata?.labels ?? {};
+  const labels: Record<string, string> = pod.metadata?.labels ?? {};
   return Object.entries(sel).every(([k, v]) => labels[k] === v);
 }
 
@@ -64,26 +66,26 @@ export function selectorString(sel: Record<string, string>): string {
 }
 
 /** Pods of a namespace selected by the service (from the pod cache). */
-export function selectedPods(pods: Indexer, svc: any): any[] {
-  return pods.listByNamespace(svc.metadata.namespace).filter((p: any) => serviceSelects(svc, p));
+export function selectedPods(pods: Indexer<Stored<Pod>>, svc: Stored<Service>): Stored<Pod>[] {
+  return pods.listByNamespace(svc.metadata.namespace ?? '').filter((p) => serviceSelects(svc, p));
 }
 
 /** Keys of the services selecting a pod (in its old and new states). */
-export function servicesForPod(services: Indexer, ...pods: any[]): Set<string> {
+export function servicesForPod(services: Indexer<Stored<Service>>, ...pods: (Stored<Pod> | undefined)[]): Set<string> {
   const keys = new Set<string>();
   for (const pod of pods) {
     if (!pod) continue;
-    for (const svc of services.listByNamespace(pod.metadata.namespace)) {
-      if (serviceSelects(svc, pod)) keys.add(`${svc.metadata.namespace}/${svc.metadata.name}`);
+    for (const svc of services.listByNamespace(pod.metadata.namespace ?? '')) {
+      if (serviceSelects(svc, pod)) keys.add(`${svc.metadata.namespace ?? ''}/${svc.metadata.name}`);
     }
   }
   return keys;
 }
 
 /** Does a pod change matter to endpoints? (upstream podEndpointsChanged / GetPodServiceMemberships) */
-export function podChanged(oldPod: any, pod: any): { labelsChanged: boolean; changed: boolean } {
+export function podChanged(oldPod: Pod, pod: Pod): { labelsChanged: boolean; changed: boolean } {
   const labelsChanged = JSON.stringify(oldPod.metadata?.labels ?? {}) !== JSON.stringify(pod.metadata?.labels ?? {});
-  const relevant = (p: any) =>
+  const relevant = (p: Pod) =>
     JSON.stringify([
       podIPsOf(p),
       isPodReady(p),
@@ -92,7 +94,7 @@ export function podChanged(oldPod: any, pod: any): { labelsChanged: boolean; cha
       p.spec?.nodeName,
       p.spec?.hostname,
       p.spec?.subdomain,
-      (p.spec?.containers ?? []).map((c: any) => c.ports ?? []),
+      (p.spec?.containers ?? []).map((c) => c.ports ?? []),
     ]);
   return { labelsChanged, changed: labelsChanged || relevant(oldPod) !== relevant(pod) };
 }
@@ -126,8 +128,8 @@ export class TriggerTimes {
  * such change is stamped in `triggers` for the last-change-trigger-time annotation.
  */
 export function watchServicesAndPods(
-  services: SharedIndexInformer,
-  pods: SharedIndexInformer,
+  services: SharedIndexInformer<Service>,
+  pods: SharedIndexInformer<Pod>,
   triggers: TriggerTimes,
   enqueue: (key: string) => void,
 ): void {
@@ -135,9 +137,9 @@ export function watchServicesAndPods(
     triggers.observe(key);
     enqueue(key);
   };
-  const enqueueSvc = (svc: any) => touch(keyOf(svc));
+  const enqueueSvc = (svc: Stored<Service>) => touch(keyOf(svc));
   services.addEventHandler({ add: enqueueSvc, update: (_o, n) => enqueueSvc(n), delete: enqueueSvc });
-  const onPod = (oldPod: any, pod: any) => {
+  const onPod = (oldPod: Stored<Pod> | undefined, pod: Stored<Pod>) => {
     for (const key of servicesForPod(services.indexer, oldPod, pod)) touch(key);
   };
   pods.addEventHandler({
@@ -152,15 +154,12 @@ export function watchServicesAndPods(
 }
 
 /** The endpoint address upstream builds for a pod (ip, nodeName, targetRef, hostname). */
-export function endpointAddress(pod: any, svc: any, ip: string): any {
-  const epa: any = { ip };
+export function endpointAddress(pod: Pod, svc: Service, ip: string): EndpointAddress {
+  const epa: EndpointAddress = { ip };
   if (pod.spec?.nodeName) epa.nodeName = pod.spec.nodeName;
-  epa.targetRef = { kind: 'Pod', namespace: pod.metadata.namespace, name: pod.metadata.name, uid: pod.metadata.uid };
-  if (
-    pod.spec?.hostname &&
-    pod.spec?.subdomain === svc.metadata.name &&
-    svc.metadata.namespace === pod.metadata.namespace
-  )
+  const meta = pod.metadata ?? {};
+  epa.targetRef = { kind: 'Pod', namespace: meta.namespace, name: meta.name, uid: meta.uid };
+  if (pod.spec?.hostname && pod.spec?.subdomain === svc.metadata?.name && svc.metadata?.namespace === meta.namespace)
     epa.hostname = pod.spec.hostname;
   return epa;
 }

@@ -8,12 +8,12 @@
 //  - orphans: an owner carrying the orphan finalizer has the references to it removed from its
 //    dependents, then the finalizer.
 import type { Logger } from 'pino';
-import { Client, ResourceClient } from '../../client/client.js';
+import { Client, ResourceClient, spec } from '../../client/client.js';
 import { ControllerRunner } from '../../client/controller.js';
 import { isConflict, isNotFound } from '../../client/errors.js';
 import { EventRecorder } from '../../client/events.js';
 import type { SharedIndexInformer, SharedInformerFactory } from '../../client/informer.js';
-import type { DiscoveredResource, ResourceSpec } from '../../client/types.js';
+import type { DiscoveredResource, KubeObject, Stored } from '../../client/types.js';
 import type { Controller, ControllerContext } from '../types.js';
 import {
   DependencyGraph,
@@ -22,6 +22,7 @@ import {
   identityString,
   type GraphNode,
   type ObjectIdentity,
+  type ObjectMetadata,
   type OwnerReference,
 } from './graph.js';
 
@@ -37,7 +38,7 @@ const groupOf = (apiVersion: string) => (apiVersion.includes('/') ? apiVersion.s
 
 interface Monitor {
   resource: DiscoveredResource;
-  informer: SharedIndexInformer;
+  informer: SharedIndexInformer<ObjectMetadata>;
   /** Removes the graph's handler from the (shared) informer. */
   unsubscribe: () => void;
 }
@@ -163,7 +164,8 @@ export class GarbageCollector implements Controller {
     }
     for (const [key, r] of wanted) {
       if (this.monitors.has(key) || this.stopped) continue;
-      const informer = this.informers.forResource(r, MONITOR);
+      // Informers fill in apiVersion and kind on every object they deliver.
+      const informer = this.informers.forResource(spec<ObjectMetadata>(r), MONITOR);
       const unsubscribe = informer.addEventHandler({
         add: (obj) => this.graph.process({ type: 'add', obj }),
         update: (oldObj, obj) => this.graph.process({ type: 'update', obj, oldObj }),
@@ -185,13 +187,13 @@ export class GarbageCollector implements Controller {
     return r;
   }
 
-  private rc(id: ObjectIdentity): { rc: ResourceClient; resource: DiscoveredResource } {
+  private rc(id: ObjectIdentity): { rc: ResourceClient<KubeObject>; resource: DiscoveredResource } {
     const resource = this.resourceFor(id.apiVersion, id.kind);
-    const rc = this.client.resource(resource as ResourceSpec);
+    const rc = this.client.resource(spec<KubeObject>(resource));
     return { rc: resource.namespaced ? rc.namespace(id.namespace) : rc, resource };
   }
 
-  private async getObject(id: ObjectIdentity): Promise<any> {
+  private async getObject(id: ObjectIdentity): Promise<Stored<KubeObject> | undefined> {
     const { rc, resource } = this.rc(id);
     if (resource.namespaced && !id.namespace) return undefined;
     try {
@@ -280,7 +282,7 @@ export class GarbageCollector implements Controller {
   }
 
   /** true: the owner is absent (or another object with that name); else the owner's metadata. */
-  private async isDangling(ref: OwnerReference, item: GraphNode): Promise<any> {
+  private async isDangling(ref: OwnerReference, item: GraphNode): Promise<true | 'invalid' | Stored<KubeObject>> {
     const clusterKey: ObjectIdentity = {
       apiVersion: ref.apiVersion,
       kind: ref.kind,

@@ -6,12 +6,15 @@
 // succeeded/failed (and completedIndexes), so no pod is counted twice or lost. A Job that met its
 // success (failure) criteria gets SuccessCriteriaMet (FailureTarget), its remaining pods are
 // removed, then Complete (Failed).
+import type { Job, JobSpec, JobStatus } from 'kubernetes-types/batch/v1.js';
+import type { EnvVar, Pod, PodSpec, PodTemplateSpec } from 'kubernetes-types/core/v1.js';
 import type { Logger } from 'pino';
 import { R, type Client, type ResourceClient } from '../../client/client.js';
 import { ControllerRunner, type ReconcileResult } from '../../client/controller.js';
 import { isConflict, isNotFound } from '../../client/errors.js';
 import { EventRecorder } from '../../client/events.js';
 import { keyOf, type SharedIndexInformer } from '../../client/informer.js';
+import type { Stored } from '../../client/types.js';
 import type { Controller, ControllerContext } from '../types.js';
 import {
   Expectations,
@@ -54,7 +57,9 @@ export interface JobControllerOptions {
   backoffMaxMs?: number;
 }
 
-const hasFinalizer = (p: any) => (p.metadata?.finalizers ?? []).includes(JOB_TRACKING_FINALIZER);
+type StoredPod = Stored<Pod>;
+
+const hasFinalizer = (p: Pod) => (p.metadata?.finalizers ?? []).includes(JOB_TRACKING_FINALIZER);
 
 interface BackoffRecord {
   failuresAfterLastSuccess: number;
@@ -68,8 +73,8 @@ export class JobController implements Controller {
   readonly name = 'job';
   private readonly client: Client;
   private readonly log: Logger;
-  private readonly jobs: SharedIndexInformer;
-  private readonly pods: SharedIndexInformer;
+  private readonly jobs: SharedIndexInformer<Job>;
+  private readonly pods: SharedIndexInformer<Pod>;
   private readonly runner: ControllerRunner;
   private readonly recorder: EventRecorder;
   private readonly now: () => number;
@@ -103,7 +108,7 @@ export class JobController implements Controller {
         for (const p of ownedBy(this.pods, j.metadata.uid)) if (hasFinalizer(p)) this.releasePod(p);
       },
     });
-    const onPod = (pod: any, deleted = false) => {
+    const onPod = (pod: StoredPod, deleted = false) => {
       const ref = controllerRefOf(pod);
       if (ref?.kind !== 'Job') {
         if (!ref && hasFinalizer(pod) && (isPodFinished(pod) || isPodTerminating(pod))) this.releasePod(pod);
@@ -129,11 +134,11 @@ export class JobController implements Controller {
     return this.runner.stop();
   }
 
-  private podsClient(ns: string): ResourceClient {
+  private podsClient(ns: string | undefined): ResourceClient<Pod> {
     return this.client.resource(R.pods).namespace(ns);
   }
 
-  private releasePod(pod: any): void {
+  private releasePod(pod: StoredPod): void {
     void removeFinalizer(this.client.resource(R.pods), pod, JOB_TRACKING_FINALIZER).catch((err) =>
       this.log.debug({ err, pod: pod.metadata.name }, 'finalizer removal failed'),
     );
@@ -151,12 +156,12 @@ export class JobController implements Controller {
     const now = this.now();
     const nowStr = rfc3339(now);
     const pods = ownedBy(this.pods, uid);
-    const spec = job.spec ?? {};
+    const spec: Partial<JobSpec> = job.spec ?? {};
     const indexed = spec.completionMode === 'Indexed';
     const completions: number | undefined = spec.completions ?? undefined;
     const backoffLimit: number = spec.backoffLimit ?? 6;
     const suspended = spec.suspend === true;
-    const status: any = structuredClone(job.status ?? {});
+    const status: JobStatus = structuredClone(job.status ?? {});
     const before = JSON.stringify(status);
 
     const finished = isJobFinished(job);
@@ -178,8 +183,8 @@ export class JobController implements Controller {
     const completed = parseIndexes(status.completedIndexes, completions);
     let newSucceeded = 0;
     let newFailed = 0;
-    const toRelease: any[] = [];
-    const isFailed = (p: any) =>
+    const toRelease: StoredPod[] = [];
+    const isFailed = (p: Pod) =>
       isPodFailed(p) ||
       (isPodTerminating(p) && !isPodSucceeded(p) && !suspended && spec.podReplacementPolicy !== 'Failed');
     for (const p of pods) {
@@ -366,17 +371,17 @@ export class JobController implements Controller {
   /** Create or delete pods towards what the Job wants running now (upstream manageJob). */
   private async manage(
     key: string,
-    job: any,
-    active: any[],
+    job: Stored<Job>,
+    active: StoredPod[],
     completed: Set<number>,
     succeeded: number,
     now: number,
-  ): Promise<{ active: any[]; requeueAfterMs?: number }> {
-    const spec = job.spec ?? {};
+  ): Promise<{ active: StoredPod[]; requeueAfterMs?: number }> {
+    const spec: Partial<JobSpec> = job.spec ?? {};
     const parallelism: number = spec.parallelism ?? 1;
     const completions: number | undefined = spec.completions ?? undefined;
     const indexed = spec.completionMode === 'Indexed';
-    const toDelete: any[] = [];
+    const toDelete: StoredPod[] = [];
     let keep = [...active];
     if (indexed) {
       // Pods without a valid index, for a completed index, or duplicates go.
@@ -436,27 +441,28 @@ export class JobController implements Controller {
     return { active: keep, requeueAfterMs };
   }
 
-  private async createPod(key: string, job: any, index: number | undefined): Promise<any> {
-    const tpl = structuredClone(job.spec?.template ?? {});
-    const spec = tpl.spec ?? {};
-    const labels = { ...(tpl.metadata?.labels ?? {}) };
-    const annotations = { ...(tpl.metadata?.annotations ?? {}) };
+  private async createPod(key: string, job: Stored<Job>, index: number | undefined): Promise<StoredPod> {
+    const tpl: PodTemplateSpec = structuredClone(job.spec?.template ?? {});
+    // Validation requires a template spec; the empty one only stands in for a malformed object.
+    const spec = tpl.spec ?? ({} as PodSpec);
+    const labels: Record<string, string> = { ...(tpl.metadata?.labels ?? {}) };
+    const annotations: Record<string, string> = { ...(tpl.metadata?.annotations ?? {}) };
     let generateName = `${job.metadata.name}-`;
     if (index !== undefined) {
       labels[JOB_COMPLETION_INDEX] = String(index);
       annotations[JOB_COMPLETION_INDEX] = String(index);
       generateName = `${job.metadata.name}-${index}-`;
       if (!spec.hostname) spec.hostname = `${job.metadata.name}-${index}`;
-      const env = {
+      const env: EnvVar = {
         name: JOB_COMPLETION_INDEX_ENV,
         valueFrom: { fieldRef: { fieldPath: `metadata.annotations['${JOB_COMPLETION_INDEX}']` } },
       };
       for (const c of [...(spec.initContainers ?? []), ...(spec.containers ?? [])]) {
-        const list: any[] = (c.env ??= []);
+        const list = (c.env ??= []);
         if (!list.some((e) => e.name === JOB_COMPLETION_INDEX_ENV)) list.push(env);
       }
     }
-    const pod = {
+    const pod: Pod = {
       apiVersion: 'v1',
       kind: 'Pod',
       metadata: {
@@ -480,7 +486,7 @@ export class JobController implements Controller {
     }
   }
 
-  private async deletePod(key: string, job: any, pod: any): Promise<void> {
+  private async deletePod(key: string, job: Stored<Job>, pod: StoredPod): Promise<void> {
     try {
       await this.podsClient(job.metadata.namespace).delete(pod.metadata.name, {
         preconditions: { uid: pod.metadata.uid },
@@ -494,7 +500,7 @@ export class JobController implements Controller {
     }
   }
 
-  private async writeStatus(job: any, status: any): Promise<any> {
+  private async writeStatus(job: Stored<Job>, status: JobStatus): Promise<Stored<Job>> {
     return this.client
       .resource(R.jobs)
       .namespace(job.metadata.namespace)

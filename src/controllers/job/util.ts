@@ -11,6 +11,7 @@ export const MAX_BACKOFF_MS = 360_000;
 
 /** Delay before the next pod may be created after `failures` consecutive failures (0: none). */
 import type { JobCondition, JobSpec, JobStatus } from 'kubernetes-types/batch/v1.js';
+import type { ObjectMeta } from 'kubernetes-types/meta/v1.js';
 
 export function backoffDelayMs(failures: number, baseMs = DEFAULT_BACKOFF_MS, maxMs = MAX_BACKOFF_MS): number {
   if (failures <= 0) return 0;
@@ -36,14 +37,14 @@ export function isJobFinished(job: JobView): 'Complete' | 'Failed' | undefined {
 
 /** Set (or update) a condition; lastTransitionTime moves only when the status changes. */
 export function setCondition(
-  status: any,
+  status: JobStatus,
   type: string,
   value: 'True' | 'False',
   reason: string,
   message: string,
   now: string,
 ): boolean {
-  const conds: any[] = (status.conditions ??= []);
+  const conds: JobCondition[] = (status.conditions ??= []);
   const c = conds.find((x) => x.type === type);
   if (c) {
     if (c.status === value && c.reason === reason && c.message === message) return false;
@@ -86,7 +87,7 @@ export function formatIndexes(set: Iterable<number>): string {
 }
 
 /** The completion index of a pod, or undefined. */
-export function completionIndexOf(pod: any): number | undefined {
+export function completionIndexOf(pod: { metadata?: ObjectMeta } | undefined): number | undefined {
   const v = pod?.metadata?.annotations?.[JOB_COMPLETION_INDEX] ?? pod?.metadata?.labels?.[JOB_COMPLETION_INDEX];
   if (v === undefined || !/^\d+$/.test(v)) return undefined;
   return Number(v);

@@ -3,12 +3,13 @@
 // resources included) is deleted, and once nothing is left its `kubernetes` finalizer is removed
 // through namespaces/finalize, so the API server deletes it. While it works the namespace
 // carries upstream's deletion conditions.
+import type { Namespace, NamespaceCondition } from 'kubernetes-types/core/v1.js';
 import type { Logger } from 'pino';
-import { R, type Client, type ResourceClient } from '../../client/client.js';
+import { R, spec, type Client, type ResourceClient } from '../../client/client.js';
 import { ControllerRunner, type ReconcileResult } from '../../client/controller.js';
 import { ApiError, isConflict, isMethodNotSupported, isNotFound } from '../../client/errors.js';
 import type { SharedIndexInformer } from '../../client/informer.js';
-import type { DiscoveredResource } from '../../client/types.js';
+import type { DiscoveredResource, KubeObject, Stored } from '../../client/types.js';
 import { BucketRateLimiter, ItemExponentialFailureRateLimiter, MaxOfRateLimiter } from '../../client/workqueue.js';
 import type { Controller, ControllerContext } from '../types.js';
 import { rfc3339 } from '../../machinery/time.js';
@@ -76,7 +77,7 @@ export class NamespaceController implements Controller {
   readonly name = 'namespace';
   private readonly client: Client;
   private readonly log: Logger;
-  private readonly informer: SharedIndexInformer;
+  private readonly informer: SharedIndexInformer<Namespace>;
   private readonly runner: ControllerRunner;
 
   private readonly deletionGracePeriodMs: number;
@@ -100,8 +101,8 @@ export class NamespaceController implements Controller {
     // Upstream delays each look by namespaceDeletionGracePeriod (5 s) so every API server sees
     // the deletion and creations racing it land first. Clients rely on it too: `kubectl delete
     // -f` of a namespace and its objects still finds the objects after deleting the namespace.
-    const enqueue = (ns: any) => {
-      if (ns?.metadata?.deletionTimestamp) this.runner.queue.addAfter(ns.metadata.name, this.deletionGracePeriodMs);
+    const enqueue = (ns: Stored<Namespace>) => {
+      if (ns.metadata.deletionTimestamp) this.runner.queue.addAfter(ns.metadata.name, this.deletionGracePeriodMs);
     };
     this.informer.addEventHandler({ add: enqueue, update: (_old, ns) => enqueue(ns) });
   }
@@ -117,7 +118,7 @@ export class NamespaceController implements Controller {
   /** Reconcile one namespace by name. */
   async sync(name: string): Promise<ReconcileResult | void> {
     const namespaces = this.client.resource(R.namespaces);
-    let ns: any;
+    let ns: Stored<Namespace>;
     try {
       ns = await namespaces.get(name);
     } catch (err) {
@@ -166,7 +167,7 @@ export class NamespaceController implements Controller {
     const finalizerCounts = new Map<string, number>();
     await Promise.all(
       deletable.map(async (r) => {
-        const rc = this.client.resource(r).namespace(namespace);
+        const rc = this.client.resource(spec<KubeObject>(r)).namespace(namespace);
         try {
           if (r.group === '' && r.plural === 'pods') estimate = Math.max(estimate, await this.estimatePods(namespace));
           await this.deleteCollection(rc, r);
@@ -216,7 +217,7 @@ export class NamespaceController implements Controller {
     return { conditions: CONDITION_TYPES.map((t) => conditions.get(t)!), remaining, estimateSeconds: estimate, errors };
   }
 
-  private async deleteCollection(rc: ResourceClient, r: DiscoveredResource): Promise<void> {
+  private async deleteCollection(rc: ResourceClient<KubeObject>, r: DiscoveredResource): Promise<void> {
     if (r.verbs.includes('deletecollection')) {
       try {
         await rc.deleteCollection({ propagationPolicy: 'Background' });
@@ -250,8 +251,8 @@ export class NamespaceController implements Controller {
   }
 
   /** Write the deletion conditions (lastTransitionTime moves only when a condition changes). */
-  private async updateConditions(ns: any, next: Condition[]): Promise<any> {
-    const current: any[] = ns.status?.conditions ?? [];
+  private async updateConditions(ns: Stored<Namespace>, next: Condition[]): Promise<Stored<Namespace>> {
+    const current: NamespaceCondition[] = ns.status?.conditions ?? [];
     let changed = current.length !== next.length;
     const merged = next.map((c) => {
       const old = current.find((x) => x.type === c.type);
@@ -274,14 +275,14 @@ export class NamespaceController implements Controller {
   private async finalize(name: string): Promise<void> {
     const namespaces = this.client.resource(R.namespaces);
     for (let attempt = 0; ; attempt++) {
-      let ns: any;
+      let ns: Stored<Namespace>;
       try {
         ns = await namespaces.get(name);
       } catch (err) {
         if (isNotFound(err)) return;
         throw err;
       }
-      const finalizers: string[] = (ns.spec?.finalizers ?? []).filter((f: string) => f !== FINALIZER_KUBERNETES);
+      const finalizers: string[] = (ns.spec?.finalizers ?? []).filter((f) => f !== FINALIZER_KUBERNETES);
       if (finalizers.length === (ns.spec?.finalizers ?? []).length) return;
       try {
         await namespaces.updateSubresource('finalize', {

@@ -13,12 +13,24 @@
 //   node.kubernetes.io/unschedulable:NoSchedule;
 // - eviction: a pod on a node with NoExecute taints it does not tolerate is deleted at once; one
 //   that tolerates them for tolerationSeconds is deleted that long after the taint was added.
+import type { Lease } from 'kubernetes-types/coordination/v1.js';
+import type {
+  Node,
+  NodeCondition,
+  NodeStatus,
+  Pod,
+  PodCondition,
+  PodSpec,
+  PodStatus,
+  Toleration,
+} from 'kubernetes-types/core/v1.js';
 import type { Logger } from 'pino';
 import { R, type Client } from '../../client/client.js';
 import { ControllerRunner } from '../../client/controller.js';
 import { EventRecorder } from '../../client/events.js';
 import { isConflict, isNotFound } from '../../client/errors.js';
 import { type SharedIndexInformer, keyOf } from '../../client/informer.js';
+import type { Stored } from '../../client/types.js';
 import type { Controller, ControllerContext } from '../types.js';
 import { rfc3339 } from '../../machinery/time.js';
 import { toleratesTaint } from '../../api/helpers/taints.js';
@@ -54,10 +66,14 @@ export { toleratesTaint };
  * When a pod on a node with these NoExecute taints must go: 0 now, a time (ms) later, or
  * undefined (tolerated for ever). `t0` is when to count from for taints without timeAdded.
  */
-export function evictionTime(pod: any, taints: Taint[], t0: number): number | undefined {
+export function evictionTime(
+  pod: { spec?: Pick<PodSpec, 'tolerations'> },
+  taints: Taint[],
+  t0: number,
+): number | undefined {
   const noExecute = taints.filter((t) => t.effect === 'NoExecute');
   if (!noExecute.length) return undefined;
-  const tolerations: any[] = pod.spec?.tolerations ?? [];
+  const tolerations: Toleration[] = pod.spec?.tolerations ?? [];
   let at: number | undefined;
   for (const taint of noExecute) {
     const matching = tolerations.filter((t) => toleratesTaint(t, taint));
@@ -77,8 +93,8 @@ export function evictionTime(pod: any, taints: Taint[], t0: number): number | un
 }
 
 /** The taints the node's conditions and spec.unschedulable call for (keys this controller owns). */
-export function desiredTaints(node: any): { noSchedule: string[]; noExecute: string[] } {
-  const conds: any[] = node.status?.conditions ?? [];
+export function desiredTaints(node: Node): { noSchedule: string[]; noExecute: string[] } {
+  const conds: NodeCondition[] = node.status?.conditions ?? [];
   const cond = (t: string) => conds.find((c) => c.type === t)?.status;
   const ready = cond('Ready');
   const noSchedule: string[] = [];
@@ -98,7 +114,7 @@ export function desiredTaints(node: any): { noSchedule: string[]; noExecute: str
 }
 
 /** The node's taints with the managed ones brought in line; undefined when nothing changes. */
-export function reconcileTaints(node: any, at: string): Taint[] | undefined {
+export function reconcileTaints(node: Node, at: string): Taint[] | undefined {
   const cur: Taint[] = node.spec?.taints ?? [];
   const want = desiredTaints(node);
   const keep = cur.filter((t) => {
@@ -127,9 +143,9 @@ export class NodeLifecycleController implements Controller {
   readonly name = 'nodelifecycle';
   private readonly client: Client;
   private readonly log: Logger;
-  private readonly nodes: SharedIndexInformer;
-  private readonly leases: SharedIndexInformer;
-  private readonly pods: SharedIndexInformer;
+  private readonly nodes: SharedIndexInformer<Node>;
+  private readonly leases: SharedIndexInformer<Lease>;
+  private readonly pods: SharedIndexInformer<Pod>;
   private readonly nodeRunner: ControllerRunner;
   private readonly podRunner: ControllerRunner;
   private readonly health = new Map<string, Health>();
@@ -150,7 +166,7 @@ export class NodeLifecycleController implements Controller {
     this.leases = ctx.informers.forResource(R.leases, { namespace: 'kube-node-lease' });
     this.pods = ctx.informers.forResource(R.pods);
     try {
-      this.pods.addIndexers({ [POD_NODE_INDEX]: (p: any) => (p?.spec?.nodeName ? [p.spec.nodeName] : []) });
+      this.pods.addIndexers({ [POD_NODE_INDEX]: (p: Pod | undefined) => (p?.spec?.nodeName ? [p.spec.nodeName] : []) });
     } catch {
       // Already there (a second instance over the same factory).
     }
@@ -178,9 +194,9 @@ export class NodeLifecycleController implements Controller {
           this.enqueuePodsOn(n.metadata.name);
         this.nodeRunner.enqueue(n.metadata.name);
       },
-      delete: (n) => this.health.delete(n?.metadata?.name),
+      delete: (n) => this.health.delete(n.metadata.name),
     });
-    const onLease = (l: any) => {
+    const onLease = (l: Lease) => {
       const name = l?.metadata?.name;
       const renew = l?.spec?.renewTime;
       if (!name || !renew) return;
@@ -192,7 +208,7 @@ export class NodeLifecycleController implements Controller {
       }
     };
     this.leases.addEventHandler({ add: onLease, update: (_o, l) => onLease(l) });
-    const onPod = (p: any) => {
+    const onPod = (p: Stored<Pod>) => {
       if (p?.spec?.nodeName && !p.metadata?.deletionTimestamp) this.podRunner.enqueue(keyOf(p));
     };
     this.pods.addEventHandler({ add: onPod, update: (_o, p) => onPod(p) });
@@ -223,9 +239,9 @@ export class NodeLifecycleController implements Controller {
     await Promise.all([this.nodeRunner.stop(), this.podRunner.stop()]);
   }
 
-  private observeNode(n: any): void {
+  private observeNode(n: Stored<Node>): void {
     const name = n.metadata.name;
-    const hb = (n.status?.conditions ?? []).find((c: any) => c.type === 'Ready')?.lastHeartbeatTime;
+    const hb = (n.status?.conditions ?? []).find((c) => c.type === 'Ready')?.lastHeartbeatTime;
     const h = this.health.get(name);
     if (!h) this.health.set(name, { probeAt: Date.now(), heartbeat: hb });
     else if (hb && h.heartbeat !== hb) {
@@ -246,7 +262,7 @@ export class NodeLifecycleController implements Controller {
       const name = node.metadata.name;
       let h = this.health.get(name);
       if (!h) this.health.set(name, (h = { probeAt: t }));
-      const ready = (node.status?.conditions ?? []).find((c: any) => c.type === 'Ready');
+      const ready = (node.status?.conditions ?? []).find((c) => c.type === 'Ready');
       const grace = ready ? this.graceMs : this.startupGraceMs;
       if (t - h.probeAt <= grace) continue;
       if (ready?.status === 'Unknown') {
@@ -265,7 +281,8 @@ export class NodeLifecycleController implements Controller {
       if (!cur) return;
       const node = structuredClone(cur);
       const ts = rfc3339();
-      const conds: any[] = ((node.status ??= {}).conditions ??= []);
+      const status: NodeStatus = node.status ?? {};
+      const conds: NodeCondition[] = (status.conditions ??= []);
       const ready = conds.find((c) => c.type === 'Ready');
       if (ready?.status === 'Unknown') return;
       if (!ready) {
@@ -299,7 +316,7 @@ export class NodeLifecycleController implements Controller {
         c.lastTransitionTime = ts;
       }
       try {
-        await nodes.updateStatus(node);
+        await nodes.updateStatus({ ...node, status });
       } catch (err) {
         if (isNotFound(err)) return;
         if (isConflict(err)) continue;
@@ -321,11 +338,11 @@ export class NodeLifecycleController implements Controller {
   private async markPodsNotReady(nodeName: string, withEvents: boolean): Promise<void> {
     for (const pod of this.pods.store.byIndex(POD_NODE_INDEX, nodeName)) {
       if (pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed') continue;
-      const conds: any[] = pod.status?.conditions ?? [];
+      const conds: PodCondition[] = pod.status?.conditions ?? [];
       const ready = conds.find((c) => c.type === 'Ready');
       if (!ready || ready.status === 'False') continue;
       const next = structuredClone(pod);
-      for (const c of next.status.conditions) {
+      for (const c of next.status?.conditions ?? []) {
         if (c.type === 'Ready') {
           c.status = 'False';
           c.lastTransitionTime = rfc3339();
@@ -377,8 +394,10 @@ export class NodeLifecycleController implements Controller {
     // Upstream marks the pod with DisruptionTarget before deleting it.
     try {
       const next = structuredClone(pod);
-      next.status ??= {};
-      const conds: any[] = (next.status.conditions ??= []).filter((c: any) => c.type !== 'DisruptionTarget');
+      const status: PodStatus = next.status ?? {};
+      // Upstream writes the unset lastProbeTime as null.
+      const conds: (Omit<PodCondition, 'lastProbeTime'> & { lastProbeTime?: string | null })[] = (status.conditions ??=
+        []).filter((c) => c.type !== 'DisruptionTarget');
       conds.push({
         type: 'DisruptionTarget',
         status: 'True',
@@ -387,8 +406,8 @@ export class NodeLifecycleController implements Controller {
         lastProbeTime: null,
         lastTransitionTime: rfc3339(),
       });
-      next.status.conditions = conds;
-      await pods.updateStatus(next);
+      status.conditions = conds as PodCondition[];
+      await pods.updateStatus({ ...next, status });
     } catch (err) {
       if (isNotFound(err)) return;
       if (isConflict(err)) throw err;

@@ -13,12 +13,20 @@
 // claim is gone; then the reclaim policy: Retain keeps it, Delete of a volume an external
 // provisioner made is left to that provisioner, anything else (no in-tree deleters or recyclers
 // here) fails with an event, as upstream does when no plugin can delete.
+import type {
+  PersistentVolume,
+  PersistentVolumeClaim,
+  PersistentVolumeClaimStatus,
+  PersistentVolumeStatus,
+} from 'kubernetes-types/core/v1.js';
+import type { StorageClass } from 'kubernetes-types/storage/v1.js';
 import type { Logger } from 'pino';
 import type { Client, ResourceClient } from '../../client/client.js';
 import { ControllerRunner } from '../../client/controller.js';
 import { isNotFound } from '../../client/errors.js';
 import { EventRecorder } from '../../client/events.js';
 import type { SharedIndexInformer } from '../../client/informer.js';
+import type { Stored } from '../../client/types.js';
 import type { Controller, ControllerContext } from '../types.js';
 import {
   ANN_BETA_STORAGE_PROVISIONER,
@@ -44,7 +52,10 @@ const CLASS_INDEX = 'k8ts.io/storage-class';
 export const MSG_WAIT_FOR_FIRST_CONSUMER = 'waiting for first consumer to be created before binding';
 export const MSG_NO_CLASS = 'no persistent volumes available for this claim and no storage class is set';
 
-const claimKey = (c: any) => `${c.metadata.namespace}/${c.metadata.name}`;
+type Claim = Stored<PersistentVolumeClaim>;
+type Volume = Stored<PersistentVolume>;
+
+const claimKey = (c: Claim) => `${c.metadata.namespace}/${c.metadata.name}`;
 
 function splitClaimKey(key: string): [string, string] {
   const i = key.indexOf('/');
@@ -56,9 +67,9 @@ export class PersistentVolumeController implements Controller {
   private readonly client: Client;
   private readonly log: Logger;
   private readonly recorder: EventRecorder;
-  private readonly claims: SharedIndexInformer;
-  private readonly volumes: SharedIndexInformer;
-  private readonly classes: SharedIndexInformer;
+  private readonly claims: SharedIndexInformer<PersistentVolumeClaim>;
+  private readonly volumes: SharedIndexInformer<PersistentVolume>;
+  private readonly classes: SharedIndexInformer<StorageClass>;
   private readonly claimRunner: ControllerRunner;
   private readonly volumeRunner: ControllerRunner;
 
@@ -71,9 +82,9 @@ export class PersistentVolumeController implements Controller {
     this.classes = ctx.informers.forResource(R.storageclasses);
     try {
       this.volumes.addIndexers({
-        [CLAIM_REF_INDEX]: (pv) =>
+        [CLAIM_REF_INDEX]: (pv: PersistentVolume) =>
           pv.spec?.claimRef?.name ? [`${pv.spec.claimRef.namespace ?? ''}/${pv.spec.claimRef.name}`] : [],
-        [CLASS_INDEX]: (pv) => [volumeClass(pv)],
+        [CLASS_INDEX]: (pv: PersistentVolume) => [volumeClass(pv)],
       });
     } catch {
       // Another instance sharing the informer added them already.
@@ -92,7 +103,7 @@ export class PersistentVolumeController implements Controller {
       logger: this.log,
     });
 
-    const onClaim = (c: any) => {
+    const onClaim = (c: Claim) => {
       this.claimRunner.enqueue(claimKey(c));
       // Volumes pointing at the claim learn about it too (deleted claim → Released).
       if (c.spec?.volumeName) this.volumeRunner.enqueue(c.spec.volumeName);
@@ -100,7 +111,7 @@ export class PersistentVolumeController implements Controller {
         this.volumeRunner.enqueue(pv.metadata.name);
     };
     this.claims.addEventHandler({ add: onClaim, update: (_o, n) => onClaim(n), delete: onClaim });
-    const onVolume = (pv: any) => {
+    const onVolume = (pv: Volume) => {
       this.volumeRunner.enqueue(pv.metadata.name);
       const ref = pv.spec?.claimRef;
       if (ref?.name && ref.namespace) this.claimRunner.enqueue(`${ref.namespace}/${ref.name}`);
@@ -135,11 +146,11 @@ export class PersistentVolumeController implements Controller {
       if (!c.spec?.volumeName || c.status?.phase !== 'Bound') this.claimRunner.enqueue(claimKey(c));
   }
 
-  private claimClient(ns: string): ResourceClient {
+  private claimClient(ns: string | undefined): ResourceClient<PersistentVolumeClaim> {
     return this.client.resource(R.persistentvolumeclaims).namespace(ns);
   }
 
-  private volumeClient(): ResourceClient {
+  private volumeClient(): ResourceClient<PersistentVolume> {
     return this.client.resource(R.persistentvolumes);
   }
 
@@ -153,14 +164,14 @@ export class PersistentVolumeController implements Controller {
     else await this.syncBoundClaim(claim);
   }
 
-  private async syncUnboundClaim(claim: any): Promise<void> {
+  private async syncUnboundClaim(claim: Claim): Promise<void> {
     if (!claim.spec?.volumeName) {
       // Retroactive default class: a claim created before any default existed gets it now.
       if (claim.spec?.storageClassName === undefined || claim.spec?.storageClassName === null) {
         const def = defaultClass(this.classes.indexer.list());
         if (def && claim.metadata?.annotations?.['volume.beta.kubernetes.io/storage-class'] === undefined) {
           const next = structuredClone(claim);
-          next.spec.storageClassName = def.metadata.name;
+          (next.spec ??= {}).storageClassName = def.metadata.name;
           await this.claimClient(claim.metadata.namespace).update(next);
           return; // the update event brings the claim back
         }
@@ -216,8 +227,8 @@ export class PersistentVolumeController implements Controller {
     if (claim.metadata?.annotations?.[ANN_BOUND_BY_CONTROLLER]) {
       // We set volumeName but the volume went to someone else: undo our half, match again.
       const next = structuredClone(claim);
-      next.spec.volumeName = '';
-      delete next.metadata.annotations[ANN_BOUND_BY_CONTROLLER];
+      (next.spec ??= {}).volumeName = '';
+      delete (next.metadata.annotations ?? {})[ANN_BOUND_BY_CONTROLLER];
       await this.claimClient(claim.metadata.namespace).update(next);
       return;
     }
@@ -230,7 +241,7 @@ export class PersistentVolumeController implements Controller {
     await this.updateClaimStatus(claim, 'Pending');
   }
 
-  private async syncBoundClaim(claim: any): Promise<void> {
+  private async syncBoundClaim(claim: Claim): Promise<void> {
     const volumeName = claim.spec?.volumeName;
     if (!volumeName) {
       await this.claimLost(claim, 'Bound claim has lost reference to PersistentVolume. Data on the volume is lost!');
@@ -253,13 +264,13 @@ export class PersistentVolumeController implements Controller {
     );
   }
 
-  private async claimLost(claim: any, message: string, reason = 'ClaimLost'): Promise<void> {
+  private async claimLost(claim: Claim, message: string, reason = 'ClaimLost'): Promise<void> {
     if (claim.status?.phase === 'Lost') return;
     this.recorder.event(claim, 'Warning', reason, message);
     await this.updateClaimStatus(claim, 'Lost');
   }
 
-  private async getVolume(name: string): Promise<any> {
+  private async getVolume(name: string): Promise<Volume | undefined> {
     try {
       return await this.volumeClient().get(name);
     } catch (err) {
@@ -269,7 +280,7 @@ export class PersistentVolumeController implements Controller {
   }
 
   /** Dynamic provisioning of an unmatched claim: external provisioners get the claim by annotation. */
-  private async provisionClaim(claim: any, className: string, sc: any): Promise<void> {
+  private async provisionClaim(claim: Claim, className: string, sc: StorageClass | undefined): Promise<void> {
     if (!sc) {
       this.recorder.event(
         claim,
@@ -304,7 +315,7 @@ export class PersistentVolumeController implements Controller {
   }
 
   /** Complete a binding from wherever it stands (upstream bind()): volume first, then the claim. */
-  private async bind(pv: any, claim: any): Promise<void> {
+  private async bind(pv: Volume, claim: Claim): Promise<void> {
     let volume = pv;
     const ref = volume.spec?.claimRef;
     if (
@@ -314,7 +325,7 @@ export class PersistentVolumeController implements Controller {
       ref.namespace !== claim.metadata.namespace
     ) {
       const next = structuredClone(volume);
-      next.spec.claimRef = {
+      (next.spec ??= {}).claimRef = {
         kind: 'PersistentVolumeClaim',
         namespace: claim.metadata.namespace,
         name: claim.metadata.name,
@@ -337,9 +348,9 @@ export class PersistentVolumeController implements Controller {
     const ann = c.metadata?.annotations ?? {};
     if (c.spec?.volumeName !== volume.metadata.name || ann[ANN_BIND_COMPLETED] !== 'yes') {
       const next = structuredClone(c);
-      const annotations = { ...ann, [ANN_BIND_COMPLETED]: 'yes' };
-      if (next.spec.volumeName !== volume.metadata.name) {
-        next.spec.volumeName = volume.metadata.name;
+      const annotations: Record<string, string> = { ...ann, [ANN_BIND_COMPLETED]: 'yes' };
+      if (next.spec?.volumeName !== volume.metadata.name) {
+        (next.spec ??= {}).volumeName = volume.metadata.name;
         annotations[ANN_BOUND_BY_CONTROLLER] = 'yes';
       }
       next.metadata.annotations = annotations;
@@ -348,9 +359,9 @@ export class PersistentVolumeController implements Controller {
     await this.updateClaimStatus(c, 'Bound', volume);
   }
 
-  private async updateClaimStatus(claim: any, phase: string, volume?: any): Promise<void> {
+  private async updateClaimStatus(claim: Claim, phase: string, volume?: Volume): Promise<void> {
     const st = claim.status ?? {};
-    const status: any = { ...st, phase };
+    const status: PersistentVolumeClaimStatus = { ...st, phase };
     if (volume) {
       status.accessModes = volume.spec?.accessModes ?? [];
       status.capacity = { ...(volume.spec?.capacity ?? {}) };
@@ -379,8 +390,9 @@ export class PersistentVolumeController implements Controller {
       await this.updateVolumePhase(pv, 'Available');
       return;
     }
-    let claim = this.claims.indexer.getByName(ref.namespace, ref.name);
-    if (!claim) claim = await this.getClaim(ref.namespace, ref.name); // the cache may lag behind a fresh claim
+    const refName = ref.name ?? ''; // validation requires a claimRef's name
+    let claim = this.claims.indexer.getByName(ref.namespace, refName);
+    if (!claim) claim = await this.getClaim(ref.namespace, refName); // the cache may lag behind a fresh claim
     if (claim && claim.metadata.uid !== ref.uid) claim = undefined; // deleted and created again: not ours
     if (!claim) {
       await this.releaseVolume(pv);
@@ -403,7 +415,7 @@ export class PersistentVolumeController implements Controller {
     }
   }
 
-  private async getClaim(ns: string, name: string): Promise<any> {
+  private async getClaim(ns: string | undefined, name: string): Promise<Claim | undefined> {
     try {
       return await this.claimClient(ns).get(name);
     } catch (err) {
@@ -413,19 +425,19 @@ export class PersistentVolumeController implements Controller {
   }
 
   /** Undo a binding: ours entirely; a user's pre-binding keeps its name but loses the uid. */
-  private async unbindVolume(pv: any, ours: boolean): Promise<void> {
+  private async unbindVolume(pv: Volume, ours: boolean): Promise<void> {
     const next = structuredClone(pv);
-    if (ours) delete next.spec.claimRef;
-    else delete next.spec.claimRef.uid;
+    if (ours) delete next.spec?.claimRef;
+    else delete next.spec?.claimRef?.uid;
     if (next.metadata.annotations) delete next.metadata.annotations[ANN_BOUND_BY_CONTROLLER];
     const updated = await this.volumeClient().update(next);
     await this.updateVolumePhase(updated, 'Available');
   }
 
-  private async releaseVolume(pv: any): Promise<void> {
+  private async releaseVolume(pv: Volume): Promise<void> {
     const phase = pv.status?.phase;
     if (phase === 'Failed') return;
-    let volume = pv;
+    let volume: Volume | undefined = pv;
     if (phase !== 'Released') {
       volume = await this.updateVolumePhase(pv, 'Released');
       if (!volume) return;
@@ -433,7 +445,7 @@ export class PersistentVolumeController implements Controller {
     await this.reclaimVolume(volume);
   }
 
-  private async reclaimVolume(pv: any): Promise<void> {
+  private async reclaimVolume(pv: Volume): Promise<void> {
     const policy = pv.spec?.persistentVolumeReclaimPolicy ?? 'Retain';
     if (policy === 'Retain') return;
     if (policy === 'Recycle') {
@@ -454,14 +466,14 @@ export class PersistentVolumeController implements Controller {
     await this.failVolume(pv, 'VolumeUnknownReclaimPolicy', 'Volume has unrecognized PersistentVolumeReclaimPolicy');
   }
 
-  private async failVolume(pv: any, reason: string, message: string): Promise<void> {
+  private async failVolume(pv: Volume, reason: string, message: string): Promise<void> {
     this.recorder.event(pv, 'Warning', reason, message);
     await this.updateVolumePhase(pv, 'Failed', message);
   }
 
-  private async updateVolumePhase(pv: any, phase: string, message?: string): Promise<any> {
+  private async updateVolumePhase(pv: Volume, phase: string, message?: string): Promise<Volume | undefined> {
     if (pv.status?.phase === phase && (pv.status?.message ?? undefined) === message) return pv;
-    const status: any = { ...(pv.status ?? {}), phase };
+    const status: PersistentVolumeStatus = { ...(pv.status ?? {}), phase };
     if (message) status.message = message;
     else delete status.message;
     try {

@@ -2,21 +2,23 @@
 // pvprotection): every claim carries the kubernetes.io/pvc-protection finalizer and every volume
 // kubernetes.io/pv-protection, so deleting one that is still in use only marks it; the finalizer
 // goes once no pod that has not terminated uses the claim, or once the volume is no longer Bound.
+import type { PersistentVolume, PersistentVolumeClaim, Pod } from 'kubernetes-types/core/v1.js';
 import type { Logger } from 'pino';
 import { R, type Client } from '../../client/client.js';
 import { ControllerRunner } from '../../client/controller.js';
 import { isNotFound } from '../../client/errors.js';
 import type { SharedIndexInformer } from '../../client/informer.js';
+import type { Stored } from '../../client/types.js';
 import type { Controller, ControllerContext } from '../types.js';
 import { PVC_PROTECTION_FINALIZER, PV_PROTECTION_FINALIZER, podClaimNames } from '../../api/helpers/volumes.js';
 
 const POD_CLAIM_INDEX = 'k8ts.io/pod-claims';
 
-const isTerminated = (pod: any) => pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed';
+const isTerminated = (pod: Pod) => pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed';
 
-function withFinalizer(obj: any, finalizer: string, present: boolean): any {
+function withFinalizer<T extends Stored<object>>(obj: T, finalizer: string, present: boolean): T {
   const next = structuredClone(obj);
-  const list: string[] = (next.metadata.finalizers ?? []).filter((f: string) => f !== finalizer);
+  const list: string[] = (next.metadata.finalizers ?? []).filter((f) => f !== finalizer);
   if (present) list.push(finalizer);
   next.metadata.finalizers = list;
   return next;
@@ -26,8 +28,8 @@ export class PVCProtectionController implements Controller {
   readonly name = 'pvc-protection';
   private readonly client: Client;
   private readonly log: Logger;
-  private readonly claims: SharedIndexInformer;
-  private readonly pods: SharedIndexInformer;
+  private readonly claims: SharedIndexInformer<PersistentVolumeClaim>;
+  private readonly pods: SharedIndexInformer<Pod>;
   private readonly runner: ControllerRunner;
 
   constructor(ctx: ControllerContext) {
@@ -37,7 +39,7 @@ export class PVCProtectionController implements Controller {
     this.pods = ctx.informers.forResource(R.pods);
     try {
       this.pods.addIndexers({
-        [POD_CLAIM_INDEX]: (pod) => podClaimNames(pod).map((c) => `${pod.metadata?.namespace}/${c}`),
+        [POD_CLAIM_INDEX]: (pod: Pod) => podClaimNames(pod).map((c) => `${pod.metadata?.namespace}/${c}`),
       });
     } catch {
       // Added already by another instance on the shared informer.
@@ -48,10 +50,11 @@ export class PVCProtectionController implements Controller {
       reconcile: (k) => this.sync(k),
       logger: this.log,
     });
-    const onClaim = (c: any) => this.runner.enqueue(`${c.metadata.namespace}/${c.metadata.name}`);
+    const onClaim = (c: Stored<PersistentVolumeClaim>) =>
+      this.runner.enqueue(`${c.metadata.namespace}/${c.metadata.name}`);
     this.claims.addEventHandler({ add: onClaim, update: (_o, n) => onClaim(n) });
     // A pod that terminates or goes may free the claims it used.
-    const onPod = (pod: any) => {
+    const onPod = (pod: Stored<Pod>) => {
       for (const c of podClaimNames(pod)) this.runner.enqueue(`${pod.metadata.namespace}/${c}`);
     };
     this.pods.addEventHandler({
@@ -95,7 +98,7 @@ export class PVCProtectionController implements Controller {
     const key = `${ns}/${name}`;
     if (this.pods.indexer.byIndex(POD_CLAIM_INDEX, key).some((p) => !isTerminated(p))) return true;
     const list = await this.client.resource(R.pods).namespace(ns).list();
-    return list.items.some((p: any) => !isTerminated(p) && podClaimNames(p).includes(name));
+    return list.items.some((p) => !isTerminated(p) && podClaimNames(p).includes(name));
   }
 
   private async write(fn: () => Promise<unknown>): Promise<void> {
@@ -111,7 +114,7 @@ export class PVProtectionController implements Controller {
   readonly name = 'pv-protection';
   private readonly client: Client;
   private readonly log: Logger;
-  private readonly volumes: SharedIndexInformer;
+  private readonly volumes: SharedIndexInformer<PersistentVolume>;
   private readonly runner: ControllerRunner;
 
   constructor(ctx: ControllerContext) {
@@ -124,7 +127,7 @@ export class PVProtectionController implements Controller {
       reconcile: (k) => this.sync(k),
       logger: this.log,
     });
-    const onVolume = (pv: any) => this.runner.enqueue(pv.metadata.name);
+    const onVolume = (pv: Stored<PersistentVolume>) => this.runner.enqueue(pv.metadata.name);
     this.volumes.addEventHandler({ add: onVolume, update: (_o, n) => onVolume(n) });
   }
 

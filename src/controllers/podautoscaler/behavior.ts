@@ -4,6 +4,8 @@
 // most max(2×current, 4)); with it, per-direction windows and Pods/Percent policies over their
 // periods, selectPolicy Max/Min/Disabled. State (recommendations, scale events) is per HPA key.
 
+import type { HPAScalingPolicy, HPAScalingRules } from 'kubernetes-types/autoscaling/v2.js';
+
 export interface Recommendation {
   replicas: number;
   at: number;
@@ -15,17 +17,11 @@ export interface ScaleEvent {
   outdated: boolean;
 }
 
-export interface ScalingPolicy {
-  type: 'Pods' | 'Percent';
-  value: number;
-  periodSeconds: number;
-}
+/** A scaling policy: type Pods or Percent (validation admits no other). */
+export type ScalingPolicy = HPAScalingPolicy;
 
-export interface ScalingRules {
-  stabilizationWindowSeconds?: number;
-  selectPolicy?: 'Max' | 'Min' | 'Disabled';
-  policies?: ScalingPolicy[];
-}
+/** Per-direction scaling rules: selectPolicy Max, Min or Disabled. */
+export type ScalingRules = HPAScalingRules;
 
 export interface Outcome {
   replicas: number;
@@ -232,8 +228,9 @@ export class ScalingState {
 }
 
 function stripUndefined<T extends object>(o: T | undefined): Partial<T> {
-  const out: any = {};
-  for (const [k, v] of Object.entries(o ?? {})) if (v !== undefined && v !== null) out[k] = v;
+  const out: Partial<T> = {};
+  for (const [k, v] of Object.entries(o ?? {}) as [keyof T, T[keyof T]][])
+    if (v !== undefined && v !== null) out[k] = v;
   return out;
 }
 

@@ -5,13 +5,29 @@
 // (stabilization windows, scaling policies, min/max), writes the new scale and records
 // SuccessfulRescale, and keeps status (currentReplicas, desiredReplicas, currentMetrics,
 // lastScaleTime, conditions AbleToScale / ScalingActive / ScalingLimited) as upstream does.
+import type {
+  ContainerResourceMetricStatus,
+  CrossVersionObjectReference,
+  HPAScalingRules,
+  HorizontalPodAutoscaler,
+  HorizontalPodAutoscalerCondition,
+  HorizontalPodAutoscalerSpec,
+  HorizontalPodAutoscalerStatus,
+  MetricSpec,
+  MetricStatus,
+  MetricTarget,
+  MetricValueStatus,
+} from 'kubernetes-types/autoscaling/v2.js';
+import type { Scale } from 'kubernetes-types/autoscaling/v1.js';
+import type { Pod } from 'kubernetes-types/core/v1.js';
+import type { ObjectMeta } from 'kubernetes-types/meta/v1.js';
 import type { Logger } from 'pino';
-import { R, type Client } from '../../client/client.js';
+import { R, spec, type Client } from '../../client/client.js';
 import { ControllerRunner, type ReconcileResult } from '../../client/controller.js';
 import { isNotFound } from '../../client/errors.js';
 import { EventRecorder } from '../../client/events.js';
 import { keyOf, splitKey, type SharedIndexInformer } from '../../client/informer.js';
-import type { DiscoveredResource, ResourceSpec } from '../../client/types.js';
+import type { DiscoveredResource, ResourceSpec, Stored } from '../../client/types.js';
 import { parseSelector } from '../../machinery/labels.js';
 import { Quantity, parseQuantityOrNull } from '../../machinery/quantity.js';
 import type { Controller, ControllerContext } from '../types.js';
@@ -25,20 +41,29 @@ import {
 } from './replicas.js';
 import { rfc3339 } from '../../machinery/time.js';
 
-const HPAS: ResourceSpec = {
-  group: 'autoscaling',
-  version: 'v2',
-  plural: 'horizontalpodautoscalers',
-  namespaced: true,
-  kind: 'HorizontalPodAutoscaler',
-};
-const POD_METRICS: ResourceSpec = {
+const HPAS = R.horizontalpodautoscalers;
+
+/** metrics.k8s.io/v1beta1 PodMetrics (metrics-server's type; not in kubernetes-types). */
+interface PodMetrics {
+  metadata?: ObjectMeta;
+  /** RFC 3339 sample time and Go duration of the window ("10s"). */
+  timestamp?: string;
+  window?: string;
+  containers?: { name: string; usage?: Record<string, string> }[];
+}
+const POD_METRICS = spec<PodMetrics>({
   group: 'metrics.k8s.io',
   version: 'v1beta1',
   plural: 'pods',
   namespaced: true,
   kind: 'PodMetrics',
-};
+});
+
+/**
+ * An HPA while the controller works on it: its status is filled in piece by piece (an HPA whose
+ * target's scale cannot be read gets conditions but no desiredReplicas).
+ */
+type WorkingHPA = Omit<HorizontalPodAutoscaler, 'status'> & { status?: Partial<HorizontalPodAutoscalerStatus> };
 
 /** Source of pod resource usage (metrics.k8s.io by default; tests may substitute one). */
 export interface MetricsSource {
@@ -64,7 +89,7 @@ export class MetricsAPISource implements MetricsSource {
     for (const pm of list.items ?? []) {
       let sum = 0;
       let missing = false;
-      const containers: any[] = pm.containers ?? [];
+      const containers = pm.containers ?? [];
       for (const c of containers) {
         if (container && c.name !== container) continue;
         const q = parseQuantityOrNull(c.usage?.[resource]);
@@ -99,7 +124,7 @@ export interface HPAControllerOptions {
 interface MetricResult {
   replicas: number;
   name: string;
-  status: any;
+  status: MetricStatus;
 }
 
 class MetricError extends Error {
@@ -111,9 +136,9 @@ class MetricError extends Error {
   }
 }
 
-function setCondition(hpa: any, type: string, status: 'True' | 'False', reason: string, message: string): void {
+function setCondition(hpa: WorkingHPA, type: string, status: 'True' | 'False', reason: string, message: string): void {
   const st = (hpa.status ??= {});
-  const conditions: any[] = st.conditions ?? [];
+  const conditions: HorizontalPodAutoscalerCondition[] = st.conditions ?? [];
   const i = conditions.findIndex((c) => c.type === type);
   const prev = i >= 0 ? conditions[i] : undefined;
   const next = {
@@ -132,8 +157,8 @@ export class HorizontalPodAutoscalerController implements Controller {
   readonly name = 'horizontalpodautoscaling';
   private readonly client: Client;
   private readonly log: Logger;
-  private readonly hpas: SharedIndexInformer;
-  private readonly pods: SharedIndexInformer;
+  private readonly hpas: SharedIndexInformer<HorizontalPodAutoscaler>;
+  private readonly pods: SharedIndexInformer<Pod>;
   private readonly runner: ControllerRunner;
   private readonly recorder: EventRecorder;
   private readonly state: ScalingState;
@@ -193,7 +218,7 @@ export class HorizontalPodAutoscalerController implements Controller {
   }
 
   /** The resource a scaleTargetRef names (upstream: the REST mapping of its group and kind). */
-  private async targetResource(ref: any): Promise<ResourceSpec> {
+  private async targetResource(ref: Partial<CrossVersionObjectReference>): Promise<ResourceSpec> {
     const apiVersion = String(ref?.apiVersion ?? '');
     const group = apiVersion.includes('/') ? apiVersion.split('/')[0] : '';
     let r = (await this.discover()).find((d) => d.group === group && d.kind === ref?.kind);
@@ -206,6 +231,15 @@ export class HorizontalPodAutoscalerController implements Controller {
         `unable to determine resource for scale target reference: no matches for kind "${ref?.kind}" in group "${group}"`,
       );
     return r;
+  }
+
+  /** The target's scale subresource (autoscaling/v1 Scale, whatever the target's kind). */
+  private async getScale(
+    target: ResourceSpec,
+    namespace: string | undefined,
+    name: string | undefined,
+  ): Promise<Scale> {
+    return (await this.client.transport.get({ resource: target, namespace, name, subresource: 'scale' })) as Scale;
   }
 
   async sync(key: string): Promise<ReconcileResult | void> {
@@ -226,17 +260,17 @@ export class HorizontalPodAutoscalerController implements Controller {
   }
 
   /** upstream reconcileAutoscaler. */
-  async reconcile(hpa: any, key: string): Promise<void> {
+  async reconcile(hpa: Stored<WorkingHPA>, key: string): Promise<void> {
     const original = structuredClone(hpa.status ?? {});
     const { namespace } = splitKey(key);
-    const spec = hpa.spec ?? {};
-    const ref = spec.scaleTargetRef ?? {};
+    const spec: Partial<HorizontalPodAutoscalerSpec> = hpa.spec ?? {};
+    const ref: Partial<CrossVersionObjectReference> = spec.scaleTargetRef ?? {};
     const refString = `${ref.kind}/${ref.name}`;
     let target: ResourceSpec;
-    let scale: any;
+    let scale: Scale;
     try {
       target = await this.targetResource(ref);
-      scale = await this.client.transport.get({ resource: target, namespace, name: ref.name, subresource: 'scale' });
+      scale = await this.getScale(target, namespace, ref.name);
     } catch (err) {
       const msg = (err as Error).message;
       setCondition(
@@ -259,10 +293,10 @@ export class HorizontalPodAutoscalerController implements Controller {
     );
     const currentReplicas: number = scale.spec?.replicas ?? 0;
     const minReplicas: number = spec.minReplicas ?? 1;
-    const maxReplicas: number = spec.maxReplicas;
+    const maxReplicas = spec.maxReplicas as number; // required by validation
     let desiredReplicas = 0;
     let rescaleReason = '';
-    let metricStatuses: any[] = hpa.status?.currentMetrics ?? [];
+    let metricStatuses: MetricStatus[] = hpa.status?.currentMetrics ?? [];
     let rescale = true;
     if (currentReplicas === 0 && minReplicas !== 0) {
       desiredReplicas = 0;
@@ -281,7 +315,7 @@ export class HorizontalPodAutoscalerController implements Controller {
       rescaleReason = 'Current number of replicas below Spec.MinReplicas';
       desiredReplicas = minReplicas;
     } else {
-      let computed: { replicas: number; metric: string; statuses: any[] };
+      let computed: { replicas: number; metric: string; statuses: MetricStatus[] };
       try {
         computed = await this.computeReplicasForMetrics(hpa, scale, spec.metrics ?? [], namespace!);
       } catch (err) {
@@ -367,9 +401,15 @@ export class HorizontalPodAutoscalerController implements Controller {
     await this.updateStatusIfNeeded(original, hpa);
   }
 
-  private setStatus(hpa: any, current: number, desired: number, metrics: any[], rescale: boolean): void {
+  private setStatus(
+    hpa: WorkingHPA,
+    current: number,
+    desired: number,
+    metrics: MetricStatus[],
+    rescale: boolean,
+  ): void {
     const st = hpa.status ?? {};
-    const next: any = { currentReplicas: current, desiredReplicas: desired };
+    const next: HorizontalPodAutoscalerStatus = { currentReplicas: current, desiredReplicas: desired };
     if (metrics.length) next.currentMetrics = metrics;
     const lastScaleTime = rescale ? rfc3339() : st.lastScaleTime;
     if (lastScaleTime) next.lastScaleTime = lastScaleTime;
@@ -378,13 +418,12 @@ export class HorizontalPodAutoscalerController implements Controller {
     hpa.status = next;
   }
 
-  private async updateStatusIfNeeded(original: any, hpa: any): Promise<void> {
+  private async updateStatusIfNeeded(original: WorkingHPA['status'], hpa: Stored<WorkingHPA>): Promise<void> {
     if (JSON.stringify(original) === JSON.stringify(hpa.status ?? {})) return;
     try {
-      await this.client
-        .resource(HPAS)
-        .namespace(hpa.metadata.namespace)
-        .updateStatus({ ...hpa, metadata: { ...hpa.metadata, resourceVersion: undefined } });
+      // The status may still lack desiredReplicas (see WorkingHPA); the API accepts it so.
+      const body = { ...hpa, metadata: { ...hpa.metadata, resourceVersion: undefined } } as HorizontalPodAutoscaler;
+      await this.client.resource(HPAS).namespace(hpa.metadata.namespace).updateStatus(body);
     } catch (err) {
       if (!isNotFound(err)) {
         this.recorder.event(hpa, 'Warning', 'FailedUpdateStatus', (err as Error).message);
@@ -395,11 +434,11 @@ export class HorizontalPodAutoscalerController implements Controller {
 
   /** upstream computeReplicasForMetrics. */
   private async computeReplicasForMetrics(
-    hpa: any,
-    scale: any,
-    metricSpecs: any[],
+    hpa: WorkingHPA,
+    scale: Scale,
+    metricSpecs: MetricSpec[],
     namespace: string,
-  ): Promise<{ replicas: number; metric: string; statuses: any[] }> {
+  ): Promise<{ replicas: number; metric: string; statuses: MetricStatus[] }> {
     const selector: string | undefined = scale.status?.selector;
     if (!selector) {
       const msg = "the HPA target's scale is missing a selector";
@@ -408,7 +447,7 @@ export class HorizontalPodAutoscalerController implements Controller {
       throw new MetricsFailure(msg, []);
     }
     const specReplicas: number = scale.spec?.replicas ?? 0;
-    const statuses: any[] = [];
+    const statuses: MetricStatus[] = [];
     let replicas = 0;
     let metric = '';
     let invalid = 0;
@@ -449,8 +488,9 @@ export class HorizontalPodAutoscalerController implements Controller {
     return { replicas, metric, statuses: valid };
   }
 
-  private tolerances(hpa: any): Tolerances {
-    const t = (rules: any) => {
+  private tolerances(hpa: WorkingHPA): Tolerances {
+    // HPAScalingRules.tolerance (alpha, HPAConfigurableTolerance) is newer than kubernetes-types.
+    const t = (rules: (HPAScalingRules & { tolerance?: string | number }) | undefined) => {
       const q = parseQuantityOrNull(rules?.tolerance);
       return q ? q.asNumber() : this.tolerance;
     };
@@ -458,8 +498,8 @@ export class HorizontalPodAutoscalerController implements Controller {
   }
 
   private async computeReplicasForMetric(
-    hpa: any,
-    ms: any,
+    hpa: WorkingHPA,
+    ms: MetricSpec | undefined,
     specReplicas: number,
     selector: string,
     namespace: string,
@@ -475,7 +515,7 @@ export class HorizontalPodAutoscalerController implements Controller {
       });
     }
     const resource: string = res.name;
-    const container: string | undefined = isContainer ? res.container : undefined;
+    const container: string | undefined = isContainer ? ms.containerResource?.container : undefined;
     const reasonPrefix = isContainer ? 'FailedGetContainerResourceMetric' : 'FailedGetResourceMetric';
     const fail = (err: unknown): never => {
       const msg = (err as Error).message;
@@ -493,12 +533,14 @@ export class HorizontalPodAutoscalerController implements Controller {
     }
     const sel = parseSelector(selector);
     const pods = this.pods.store.listByNamespace(namespace).filter((p) => sel.matches(p.metadata.labels));
-    const target = res.target ?? {};
-    const statusKey = isContainer ? 'containerResource' : 'resource';
-    const base = (current: any) => ({
-      type: ms.type,
-      [statusKey]: { name: resource, ...(container ? { container } : {}), current },
-    });
+    const target: Partial<MetricTarget> = res.target ?? {};
+    const base = (current: MetricValueStatus): MetricStatus => {
+      const source = { name: resource, ...(container ? { container } : {}), current };
+      // A ContainerResource spec names its container (validation requires it).
+      return isContainer
+        ? { type: ms.type, containerResource: source as ContainerResourceMetricStatus }
+        : { type: ms.type, resource: source };
+    };
     try {
       if (target.averageValue !== undefined && target.averageValue !== null) {
         const targetMilli = Quantity.parse(target.averageValue).milliValue();
@@ -539,7 +581,7 @@ export class HorizontalPodAutoscalerController implements Controller {
 class MetricsFailure extends Error {
   constructor(
     message: string,
-    readonly statuses: any[],
+    readonly statuses: MetricStatus[],
   ) {
     super(message);
   }

@@ -3,6 +3,7 @@
 // pods that are unready (0% on scale-up), missing metrics (100% of request on scale-down, 0% on
 // scale-up) or ignored (being deleted, failed), with no change of scale direction.
 
+import type { Pod } from 'kubernetes-types/core/v1.js';
 import { parseQuantityOrNull } from '../../machinery/quantity.js';
 
 export const DEFAULT_TOLERANCE = 0.1;
@@ -37,10 +38,13 @@ export interface PodGroups {
   ignored: Set<string>;
 }
 
-const condition = (pod: any, type: string) => (pod?.status?.conditions ?? []).find((c: any) => c.type === type);
+/** A pod as the calculation reads it: metrics are keyed by its name. */
+export type NamedPod = Pod & { metadata: { name: string } };
+
+const condition = (pod: Pod, type: string) => (pod.status?.conditions ?? []).find((c) => c.type === type);
 
 /** Upstream groupPods. */
-export function groupPods(pods: any[], metrics: PodMetricsInfo, resource: string, now = Date.now()): PodGroups {
+export function groupPods(pods: NamedPod[], metrics: PodMetricsInfo, resource: string, now = Date.now()): PodGroups {
   const g: PodGroups = { readyPodCount: 0, unready: new Set(), missing: new Set(), ignored: new Set() };
   for (const pod of pods) {
     const name = pod.metadata.name;
@@ -82,7 +86,7 @@ export function groupPods(pods: any[], metrics: PodMetricsInfo, resource: string
 
 /** Per-pod requests (milli) of a resource; throws when a container has none (upstream calculatePodRequests). */
 export function podRequests(
-  pods: any[],
+  pods: NamedPod[],
   resource: string,
   container?: string,
   parse: (q: unknown) => number = milli,
@@ -146,7 +150,7 @@ export function resourceReplicas(
   targetUtilization: number,
   resource: string,
   tolerances: Tolerances,
-  pods: any[],
+  pods: NamedPod[],
   metricsIn: PodMetricsInfo,
   container?: string,
   now = Date.now(),
@@ -191,7 +195,7 @@ export function plainMetricReplicas(
   targetUsage: number,
   resource: string,
   tolerances: Tolerances,
-  pods: any[],
+  pods: NamedPod[],
   metricsIn: PodMetricsInfo,
   now = Date.now(),
 ): { replicas: number; usage: number } {

@@ -4,33 +4,28 @@
 // created or its spec changes, when tracked objects go away or release resources (a pod
 // reaching a terminal phase, a service changing type: upstream's "replenishment"), and on a
 // full resync period (upstream --resource-quota-sync-period, 5 minutes).
+import type { ResourceQuota } from 'kubernetes-types/core/v1.js';
 import type { Logger } from 'pino';
-import type { Client } from '../../client/client.js';
+import { R, spec, type Client } from '../../client/client.js';
 import { ControllerRunner } from '../../client/controller.js';
 import { isConflict, isNotFound } from '../../client/errors.js';
 import { keyOf, splitKey, type SharedIndexInformer } from '../../client/informer.js';
-import type { DiscoveredResource, ResourceSpec } from '../../client/types.js';
+import type { DiscoveredResource, KubeObject, ResourceSpec, Stored } from '../../client/types.js';
 import { evaluatorFor, resourcesForQuota } from '../../quota/evaluators.js';
 import { type ResourceList, add, equals, fromObject, mask, toObject } from '../../quota/resources.js';
 import { Quantity } from '../../machinery/quantity.js';
 import type { Controller, ControllerContext } from '../types.js';
 
-const QUOTAS: ResourceSpec = {
-  group: '',
-  version: 'v1',
-  plural: 'resourcequotas',
-  namespaced: true,
-  kind: 'ResourceQuota',
-};
+const QUOTAS = R.resourcequotas;
 
 /** Resources watched for replenishment (their informers also serve the counts). */
-const WATCHED: ResourceSpec[] = [
-  { group: '', version: 'v1', plural: 'pods', namespaced: true, kind: 'Pod' },
-  { group: '', version: 'v1', plural: 'services', namespaced: true, kind: 'Service' },
-  { group: '', version: 'v1', plural: 'persistentvolumeclaims', namespaced: true, kind: 'PersistentVolumeClaim' },
-  { group: '', version: 'v1', plural: 'configmaps', namespaced: true, kind: 'ConfigMap' },
-  { group: '', version: 'v1', plural: 'secrets', namespaced: true, kind: 'Secret' },
-  { group: '', version: 'v1', plural: 'replicationcontrollers', namespaced: true, kind: 'ReplicationController' },
+const WATCHED: ResourceSpec<KubeObject>[] = [
+  R.pods,
+  R.services,
+  R.persistentvolumeclaims,
+  R.configmaps,
+  R.secrets,
+  R.replicationcontrollers,
 ];
 
 /** Watched resources whose usage is their count alone (objectCountEvaluator, scopes ignored). */
@@ -46,8 +41,8 @@ export class ResourceQuotaController implements Controller {
   readonly name = 'resourcequota';
   private readonly client: Client;
   private readonly log: Logger;
-  private readonly quotas: SharedIndexInformer;
-  private readonly watched = new Map<string, SharedIndexInformer>();
+  private readonly quotas: SharedIndexInformer<ResourceQuota>;
+  private readonly watched = new Map<string, SharedIndexInformer<KubeObject>>();
   private readonly runner: ControllerRunner;
   private readonly resyncPeriodMs: number;
   private resyncTimer?: NodeJS.Timeout;
@@ -122,18 +117,18 @@ export class ResourceQuotaController implements Controller {
   }
 
   /** The objects of one resource in a namespace. */
-  private async objects(group: string, plural: string, namespace: string): Promise<any[]> {
+  private async objects(group: string, plural: string, namespace: string): Promise<Stored<KubeObject>[]> {
     const inf = group === '' ? this.watched.get(plural) : undefined;
     if (inf) return inf.store.listByNamespace(namespace);
-    const spec = await this.specFor(group, plural);
-    if (!spec || !spec.namespaced) return [];
-    return (await this.client.resource(spec).namespace(namespace).listAll()).items;
+    const found = await this.specFor(group, plural);
+    if (!found || !found.namespaced) return [];
+    return (await this.client.resource(spec<KubeObject>(found)).namespace(namespace).listAll()).items;
   }
 
   /** What the objects of the quota's namespace cost, for the resources it limits (upstream CalculateUsage). */
-  async calculateUsage(quota: any): Promise<ResourceList> {
+  async calculateUsage(quota: Stored<ResourceQuota>): Promise<ResourceList> {
     const hardNames = Object.keys(quota.spec?.hard ?? {});
-    const namespace = quota.metadata.namespace;
+    const namespace = quota.metadata.namespace ?? '';
     let used: ResourceList = new Map();
     const now = Date.now();
     for (const { group, resource } of resourcesForQuota(hardNames)) {

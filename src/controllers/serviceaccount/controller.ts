@@ -3,11 +3,13 @@
 // is deleted; and the root CA publisher (upstream pkg/controller/certificates/rootcacertpublisher):
 // a `kube-root-ca.crt` ConfigMap with the cluster CA in every active namespace, put back if it is
 // deleted or changed.
+import type { ConfigMap, Namespace, ServiceAccount } from 'kubernetes-types/core/v1.js';
 import type { Logger } from 'pino';
 import { R, type Client } from '../../client/client.js';
 import { ControllerRunner } from '../../client/controller.js';
 import { isAlreadyExists, isNotFound } from '../../client/errors.js';
 import type { SharedIndexInformer } from '../../client/informer.js';
+import type { Stored } from '../../client/types.js';
 import type { Controller, ControllerContext } from '../types.js';
 
 export const DEFAULT_SERVICE_ACCOUNT = 'default';
@@ -15,14 +17,18 @@ export const ROOT_CA_CONFIGMAP = 'kube-root-ca.crt';
 export const ROOT_CA_DESCRIPTION =
   'Contains a CA bundle that can be used to verify the kube-apiserver when using internal endpoints such as the internal service IP or kubernetes.default.svc. No other usage is guaranteed across distributions of Kubernetes clusters.';
 
-const active = (ns: any) => !!ns && !ns.metadata?.deletionTimestamp && ns.status?.phase !== 'Terminating';
+/** Any API error saying Forbidden (whichever ApiError class threw it). */
+const saysForbidden = (err: unknown): boolean => !!(err as { isForbidden?: () => boolean } | null)?.isForbidden?.();
+
+const active = (ns: Namespace | undefined) =>
+  !!ns && !ns.metadata?.deletionTimestamp && ns.status?.phase !== 'Terminating';
 
 export class ServiceAccountsController implements Controller {
   readonly name = 'serviceaccount';
   private readonly client: Client;
   private readonly log: Logger;
-  private readonly namespaces: SharedIndexInformer;
-  private readonly serviceAccounts: SharedIndexInformer;
+  private readonly namespaces: SharedIndexInformer<Namespace>;
+  private readonly serviceAccounts: SharedIndexInformer<ServiceAccount>;
   private readonly runner: ControllerRunner;
 
   constructor(ctx: ControllerContext, opts: { workers?: number } = {}) {
@@ -36,10 +42,10 @@ export class ServiceAccountsController implements Controller {
       reconcile: (ns) => this.syncNamespace(ns),
       logger: this.log,
     });
-    const onNs = (ns: any) => active(ns) && this.runner.enqueue(ns.metadata.name);
+    const onNs = (ns: Stored<Namespace>) => active(ns) && this.runner.enqueue(ns.metadata.name);
     this.namespaces.addEventHandler({ add: onNs, update: (_o, n) => onNs(n) });
     this.serviceAccounts.addEventHandler({
-      delete: (sa: any) => sa.metadata?.name === DEFAULT_SERVICE_ACCOUNT && this.runner.enqueue(sa.metadata.namespace),
+      delete: (sa) => sa.metadata.name === DEFAULT_SERVICE_ACCOUNT && this.runner.enqueue(sa.metadata.namespace ?? ''),
     });
   }
 
@@ -67,7 +73,7 @@ export class ServiceAccountsController implements Controller {
     } catch (err) {
       // Exists already (cache behind), or the namespace is going away.
       if (isAlreadyExists(err) || isNotFound(err)) return;
-      if ((err as any)?.isForbidden?.() && !active(this.namespaces.indexer.get(name))) return;
+      if (saysForbidden(err) && !active(this.namespaces.indexer.get(name))) return;
       throw err;
     }
   }
@@ -77,8 +83,8 @@ export class RootCACertPublisher implements Controller {
   readonly name = 'root-ca-cert-publisher';
   private readonly client: Client;
   private readonly log: Logger;
-  private readonly namespaces: SharedIndexInformer;
-  private readonly configMaps: SharedIndexInformer;
+  private readonly namespaces: SharedIndexInformer<Namespace>;
+  private readonly configMaps: SharedIndexInformer<ConfigMap>;
   private readonly runner: ControllerRunner;
 
   constructor(
@@ -96,9 +102,10 @@ export class RootCACertPublisher implements Controller {
       reconcile: (ns) => this.syncNamespace(ns),
       logger: this.log,
     });
-    const onNs = (ns: any) => active(ns) && this.runner.enqueue(ns.metadata.name);
+    const onNs = (ns: Stored<Namespace>) => active(ns) && this.runner.enqueue(ns.metadata.name);
     this.namespaces.addEventHandler({ add: onNs, update: (_o, n) => onNs(n) });
-    const onCm = (cm: any) => cm.metadata?.name === ROOT_CA_CONFIGMAP && this.runner.enqueue(cm.metadata.namespace);
+    const onCm = (cm: Stored<ConfigMap>) =>
+      cm.metadata.name === ROOT_CA_CONFIGMAP && this.runner.enqueue(cm.metadata.namespace ?? '');
     this.configMaps.addEventHandler({ update: (_o, n) => onCm(n), delete: onCm });
   }
 
@@ -141,7 +148,7 @@ export class RootCACertPublisher implements Controller {
       await cms.update(next);
     } catch (err) {
       if (isAlreadyExists(err) || isNotFound(err)) throw err; // the cache catches up; retried
-      if ((err as any)?.isForbidden?.() && !active(this.namespaces.indexer.get(name))) return;
+      if (saysForbidden(err) && !active(this.namespaces.indexer.get(name))) return;
       throw err;
     }
   }

@@ -34,7 +34,7 @@ export class PidFile {
   killLeftovers(): number {
     let old: Record<string, Entry> = {};
     try {
-      old = JSON.parse(readFileSync(this.path, 'utf8'));
+      old = JSON.parse(readFileSync(this.path, 'utf8')) as Record<string, Entry>; // written by this class
     } catch {
       /* first run */
     }
