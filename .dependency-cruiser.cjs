@@ -30,12 +30,14 @@ module.exports = {
     layer('client', ['machinery', 'api']),
     layer('controllers', ['machinery', 'api', 'client', 'quota']),
     layer('scheduler', ['machinery', 'api', 'client']),
-    // The node agent hosts the node's networking components (cluster DNS, the service proxy), as
-    // k3s's agent runs them beside the kubelet; they never import the agent back.
-    layer('agent', ['machinery', 'api', 'client', 'dns', 'proxy']),
+    // The node agent hosts the node's networking components (cluster DNS, the service proxy,
+    // NetworkPolicy), as k3s's agent runs them beside the kubelet; they never import the agent back.
+    layer('agent', ['machinery', 'api', 'client', 'dns', 'proxy', 'netpol']),
     layer('sim', ['machinery', 'api', 'client']),
     layer('proxy', ['machinery', 'api', 'client']),
     layer('dns', ['machinery', 'api', 'client']),
+    // NetworkPolicy rules are nftables too: it shares the service proxy's nft runner.
+    layer('netpol', ['machinery', 'api', 'client', 'proxy']),
     // The ingress controller publishes the addresses ServiceLB does (controllers/servicelb).
     layer('ingress', ['machinery', 'api', 'client', 'controllers']),
     { name: 'no-circular-layers', severity: 'warn', from: { path: '^src/' }, to: { circular: true } },

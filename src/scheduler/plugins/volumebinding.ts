@@ -174,8 +174,7 @@ export class VolumeBinding implements PreFilterPlugin, FilterPlugin, PreBindPlug
     if (s.delayed.length) {
       const chosen = new Set<string>();
       for (const claim of s.delayed) {
-        const pv = findMatchingVolume(claim, this.listers.volumes(), { node: nodeObj, excluded: chosen }) as
-          Stored<PersistentVolume> | undefined;
+        const pv = findMatchingVolume(claim, this.listers.volumes(), { node: nodeObj, excluded: chosen });
         if (pv) {
           chosen.add(pv.metadata.name);
           decision.staticBindings.set(claimKey(claim), pv.metadata.name);
