@@ -178,7 +178,7 @@ test('an invalid level label is refused (422); an exempt namespace is not enforc
   assert.equal(exempt.code, 0, exempt.stderr);
   assert.match(
     exempt.stderr,
-    /namespace "psa-exempt" is exempt from Pod Security, and the policy will not be enforced/,
+    /namespace "psa-exempt" is exempt from Pod Security, and the policy \(enforce=restricted:latest\) will be ignored/,
   );
   await cluster.k(['apply', '-f', '-'], privilegedPod('priv', 'psa-exempt'));
 });

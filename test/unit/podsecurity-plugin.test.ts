@@ -11,6 +11,7 @@ import type { AdmissionAttributes } from '../../src/apiserver/admission/interfac
 import { ApiError } from '../../src/machinery/errors.js';
 import {
   PodSecurity,
+  defaultPodSecurityConfiguration,
   loadPodSecurityConfiguration,
   evaluatePod,
   describeViolations,
@@ -184,14 +185,17 @@ test('an invalid label counts as restricted for pods and refuses the namespace w
   );
 });
 
-test('metadata-only pod updates are not evaluated; ephemeral containers are', () => {
+test('metadata-only pod updates are not evaluated; image changes and ephemeral containers are', () => {
   const p = plugin([ns('team', { 'pod-security.kubernetes.io/enforce': 'baseline' })]);
   const old = privilegedPod();
   const relabelled = { ...privilegedPod(), metadata: { ...old.metadata, labels: { a: 'b' } } };
   p.validate(attrs({ operation: 'UPDATE', object: relabelled, oldObject: old }));
   const reimaged = privilegedPod();
   reimaged.spec!.containers[0].image = 'busybox:2';
-  p.validate(attrs({ operation: 'UPDATE', object: reimaged, oldObject: old }));
+  assert.throws(
+    () => p.validate(attrs({ operation: 'UPDATE', object: reimaged, oldObject: old })),
+    /violates PodSecurity/,
+  );
   const withDebug = restrictedPod('p');
   withDebug.spec!.ephemeralContainers = [{ name: 'dbg', image: 'busybox', securityContext: { privileged: true } }];
   assert.throws(
@@ -295,5 +299,103 @@ test('labelling a namespace with enforce lists the existing pods that violate it
   const again = attrs({ ...a, oldObject: a.object as Namespace, warnings: [] });
   p.validate(again);
   assert.deepEqual(again.warnings, []);
+  // Relaxing the level at the same version: nothing checked either.
+  const relaxed = attrs({
+    ...a,
+    object: ns('team', { 'pod-security.kubernetes.io/enforce': 'baseline' }),
+    oldObject: ns('team', { 'pod-security.kubernetes.io/enforce': 'restricted' }),
+    warnings: [],
+  });
+  p.validate(relaxed);
+  assert.deepEqual(relaxed.warnings, []);
   assert.equal(describeViolations([]), '');
+});
+
+test('existing pods: one per controller checked first, lexically first name, warnings sorted', () => {
+  const owned = (name: string, uid: string): Pod => ({
+    ...privilegedPod(name),
+    metadata: {
+      name,
+      namespace: 'team',
+      ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'rs', uid, controller: true }],
+    },
+  });
+  const hostNet = (name: string): Pod => ({
+    ...restrictedPod(name),
+    spec: { ...restrictedPod(name).spec!, hostNetwork: true },
+  });
+  const pods = [
+    owned('web-2', 'u1'),
+    owned('web-1', 'u1'),
+    hostNet('z-host'),
+    hostNet('a-host'),
+    restrictedPod('fine'),
+  ];
+  const p = plugin([], pods);
+  const a = attrs({
+    operation: 'UPDATE',
+    resource: 'namespaces',
+    kind: 'Namespace',
+    namespace: '',
+    name: 'team',
+    object: ns('team', { 'pod-security.kubernetes.io/enforce': 'restricted' }),
+    oldObject: ns('team', { 'pod-security.kubernetes.io/enforce': 'baseline' }),
+  });
+  p.validate(a);
+  assert.deepEqual(a.warnings, [
+    'existing pods in namespace "team" violate the new PodSecurity enforce level "restricted:latest"',
+    'a-host (and 1 other pod): host namespaces',
+    'web-1 (and 1 other pod): privileged, allowPrivilegeEscalation != false, unrestricted capabilities, runAsNonRoot != true, seccompProfile',
+  ]);
+});
+
+test('invalid audit and warn labels fail open, with an error annotation; enforce fails closed', () => {
+  const p = plugin([
+    ns('team', { 'pod-security.kubernetes.io/warn': 'loud', 'pod-security.kubernetes.io/audit-version': 'next' }),
+  ]);
+  const a = attrs({ object: privilegedPod() });
+  p.validate(a);
+  assert.deepEqual(a.warnings, []);
+  assert.equal(
+    a.auditAnnotations!['pod-security.kubernetes.io/error'],
+    'Failed to parse policy: [metadata.labels[pod-security.kubernetes.io/audit-version]: Invalid value: "next": must be "latest" or "v1.x", ' +
+      'metadata.labels[pod-security.kubernetes.io/warn]: Invalid value: "loud": must be one of privileged, baseline, restricted]',
+  );
+  // An update that leaves the same invalid labels alone is not refused.
+  const labels = { 'pod-security.kubernetes.io/warn': 'loud', other: 'x' };
+  p.validate(
+    attrs({
+      operation: 'UPDATE',
+      resource: 'namespaces',
+      kind: 'Namespace',
+      namespace: '',
+      name: 'team',
+      object: ns('team', labels),
+      oldObject: ns('team', { 'pod-security.kubernetes.io/warn': 'loud' }),
+    }),
+  );
+});
+
+test('an exempt namespace labelled with a policy gets upstream warning', () => {
+  const p = plugin([]);
+  p.configure({
+    ...defaultPodSecurityConfiguration(),
+    exemptions: { usernames: [], runtimeClasses: [], namespaces: ['kube-system'] },
+  });
+  const a = attrs({
+    operation: 'UPDATE',
+    resource: 'namespaces',
+    kind: 'Namespace',
+    namespace: '',
+    name: 'kube-system',
+    object: ns('kube-system', {
+      'pod-security.kubernetes.io/enforce': 'baseline',
+      'pod-security.kubernetes.io/warn': 'restricted',
+    }),
+    oldObject: ns('kube-system'),
+  });
+  p.validate(a);
+  assert.deepEqual(a.warnings, [
+    'namespace "kube-system" is exempt from Pod Security, and the policy (enforce=baseline:latest, warn=restricted:latest) will be ignored',
+  ]);
 });

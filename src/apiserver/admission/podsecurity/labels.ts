@@ -13,8 +13,9 @@ export interface LabelledPolicy {
 }
 
 /**
- * The namespace's policy. An invalid label counts as its mode's strictest value (restricted,
- * latest), as upstream, so a typo never opens a namespace up.
+ * The namespace's policy. An invalid enforce label counts as `restricted` (an invalid version as
+ * `latest`), as upstream, so a typo never opens a namespace up; invalid audit and warn levels
+ * count as `privileged`.
  */
 export function policyFromLabels(
   labels: Record<string, string> | undefined,
@@ -32,7 +33,8 @@ export function policyFromLabels(
     if (levelLabel !== undefined) {
       const parsed = parseLevel(levelLabel);
       if (!parsed) errors.push(invalidLabel(levelKey, levelLabel, 'must be one of privileged, baseline, restricted'));
-      level = parsed ?? 'restricted';
+      // enforce fails closed; audit and warn fail open (upstream api.PolicyToEvaluate).
+      level = parsed ?? (mode === 'enforce' ? 'restricted' : 'privileged');
     }
     if (versionLabel !== undefined) {
       const parsed = parseVersion(versionLabel);
@@ -50,4 +52,25 @@ function invalidLabel(key: string, value: string, detail: string): FieldError {
 
 export function fullyPrivileged(p: NamespacePolicy): boolean {
   return MODES.every((m) => p[m].level === 'privileged');
+}
+
+/** Same levels, and same versions where the level is not privileged (upstream Policy.Equivalent). */
+export function equivalentPolicies(a: NamespacePolicy, b: NamespacePolicy): boolean {
+  return MODES.every(
+    (m) => a[m].level === b[m].level && (a[m].level === 'privileged' || a[m].version === b[m].version),
+  );
+}
+
+/**
+ * `enforce=restricted:latest, warn=baseline:latest`: the non-privileged modes the labels set, as
+ * upstream's warning about an exempt namespace shows them.
+ */
+export function labelledModes(p: NamespacePolicy, labels: Record<string, string> | undefined): string {
+  return MODES.filter(
+    (m) =>
+      p[m].level !== 'privileged' &&
+      (labels?.[`${LABEL_PREFIX}${m}`] !== undefined || labels?.[`${LABEL_PREFIX}${m}-version`] !== undefined),
+  )
+    .map((m) => `${m}=${p[m].level}:${p[m].version}`)
+    .join(', ');
 }

@@ -2,7 +2,6 @@
 // of the workload resources (upstream's PodSpecExtractor).
 import type { ObjectMeta } from 'kubernetes-types/meta/v1.js';
 import type { PodSpec, PodTemplateSpec } from 'kubernetes-types/core/v1.js';
-import { deepEqual } from '../../../machinery/objects.js';
 
 /** group/plural of the resources with a pod template, and where the template is. */
 const TEMPLATE_PATHS: Record<string, string[]> = {
@@ -36,41 +35,26 @@ export function podTemplateOf(group: string, resource: string, obj: unknown): Po
   return t?.spec ? { meta: t.metadata ?? {}, spec: t.spec } : undefined;
 }
 
-const APPARMOR_ANNOTATION_PREFIX = 'container.apparmor.security.beta.kubernetes.io/';
-
-function appArmorAnnotations(meta: ObjectMeta): Record<string, string> {
-  return Object.fromEntries(
-    Object.entries(meta.annotations ?? {}).filter(([k]) => k.startsWith(APPARMOR_ANNOTATION_PREFIX)),
-  );
-}
-
 /**
- * Whether a pod update can change what the checks see (upstream isSignificantPodUpdate): the
- * fields an update may change on a running pod — images, activeDeadlineSeconds, tolerations —
- * and metadata other than AppArmor annotations are not, so labelling or re-imaging a pod created
- * before the namespace was restricted is not refused.
+ * Whether a pod update can change what the checks see (upstream isSignificantPodUpdate). A pod's
+ * spec is immutable but for images, activeDeadlineSeconds, tolerations and ephemeral containers:
+ * a container count or image change, or an ephemeral container added or changed, is significant;
+ * a metadata-only update (labels, annotations, finalizers) is not, so a pod created before its
+ * namespace was restricted can still be relabelled.
  */
 export function isSignificantPodUpdate(pod: PodMetaAndSpec, old: PodMetaAndSpec): boolean {
-  if (!deepEqual(appArmorAnnotations(pod.meta), appArmorAnnotations(old.meta))) return true;
   const spec = pod.spec;
   const oldSpec = old.spec;
-  if ((spec.containers ?? []).length !== (oldSpec.containers ?? []).length) return true;
-  if ((spec.initContainers ?? []).length !== (oldSpec.initContainers ?? []).length) return true;
-  const withOldImages = <T extends { image?: string }>(
-    list: T[] | undefined,
-    oldList: T[] | undefined,
-  ): T[] | undefined => list?.map((c, i) => ({ ...c, image: oldList?.[i]?.image }));
-  const normalized: PodSpec = {
-    ...spec,
-    containers: withOldImages(spec.containers, oldSpec.containers) ?? [],
-    initContainers: withOldImages(spec.initContainers, oldSpec.initContainers),
-    activeDeadlineSeconds: oldSpec.activeDeadlineSeconds,
-    tolerations: oldSpec.tolerations,
-  };
-  return !deepEqual(stripUndefined(normalized), stripUndefined(oldSpec));
-}
-
-/** JSON's view of an object: keys set to undefined are absent. */
-function stripUndefined<T>(v: T): T {
-  return JSON.parse(JSON.stringify(v)) as T;
+  const containers = spec.containers ?? [];
+  const oldContainers = oldSpec.containers ?? [];
+  const inits = spec.initContainers ?? [];
+  const oldInits = oldSpec.initContainers ?? [];
+  if (containers.length !== oldContainers.length || inits.length !== oldInits.length) return true;
+  if (containers.some((c, i) => c.image !== oldContainers[i].image)) return true;
+  if (inits.some((c, i) => c.image !== oldInits[i].image)) return true;
+  const oldEphemeral = new Map((oldSpec.ephemeralContainers ?? []).map((c) => [c.name, c]));
+  return (spec.ephemeralContainers ?? []).some((c) => {
+    const before = oldEphemeral.get(c.name);
+    return !before || c.image !== before.image;
+  });
 }

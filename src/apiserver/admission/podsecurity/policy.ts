@@ -18,6 +18,11 @@ export interface LevelVersion {
   version: string;
 }
 
+/** -1, 0 or 1 as a is less strict than, as strict as, or stricter than b. */
+export function compareLevels(a: Level, b: Level): number {
+  return Math.sign(LEVELS.indexOf(a) - LEVELS.indexOf(b));
+}
+
 export function formatLevelVersion(lv: LevelVersion): string {
   return `${lv.level}:${lv.version}`;
 }
