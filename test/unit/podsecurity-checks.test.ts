@@ -327,3 +327,13 @@ test('seccompProfile (restricted): RuntimeDefault or Localhost, set on the pod o
     'container "a" must not set securityContext.seccompProfile.type to "Unconfined"',
   );
 });
+
+test('procMount (restricted): no user-namespace relaxation', () => {
+  passes(restricted.procMountRestricted, spec());
+  fails(
+    restricted.procMountRestricted,
+    spec({ hostUsers: false, containers: [c('a', { securityContext: { procMount: 'Unmasked' } })] }),
+    'procMount',
+    'container "a" must not set securityContext.procMount to "Unmasked"',
+  );
+});

@@ -90,6 +90,27 @@ test('restricted evaluation: baseline checks first, then restricted, in ID order
   );
 });
 
+test('restricted replaces baseline capabilities and seccomp checks with its own', () => {
+  const spec = {
+    containers: [
+      {
+        name: 'c',
+        image: 'x',
+        securityContext: { capabilities: { add: ['SYS_ADMIN'] }, seccompProfile: { type: 'Unconfined' } },
+      },
+    ],
+  };
+  const reasons = (level: 'baseline' | 'restricted') =>
+    evaluatePod({ level, version: 'latest' }, {}, spec).map((r) => r.forbiddenReason);
+  assert.deepEqual(reasons('baseline'), ['non-default capabilities', 'seccompProfile']);
+  assert.deepEqual(reasons('restricted'), [
+    'allowPrivilegeEscalation != false',
+    'unrestricted capabilities',
+    'runAsNonRoot != true',
+    'seccompProfile',
+  ]);
+});
+
 test('enforce refuses a pod with 403 and upstream message; no warning besides', () => {
   const p = plugin([
     ns('team', { 'pod-security.kubernetes.io/enforce': 'restricted', 'pod-security.kubernetes.io/warn': 'restricted' }),

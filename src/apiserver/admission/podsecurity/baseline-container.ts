@@ -1,6 +1,6 @@
 // Baseline checks on containers' security contexts: privileged mode, added capabilities, AppArmor,
 // SELinux, /proc mounts and seccomp.
-import type { SELinuxOptions } from 'kubernetes-types/core/v1.js';
+import type { PodSpec, SELinuxOptions } from 'kubernetes-types/core/v1.js';
 import {
   ALLOWED,
   allContainers,
@@ -10,6 +10,7 @@ import {
   pluralize,
   sortedSet,
   type Check,
+  type CheckResult,
 } from './check.js';
 
 export const privileged: Check = {
@@ -135,28 +136,30 @@ export const seLinuxOptions: Check = {
   },
 };
 
+/** Containers that unmask /proc (any procMount but Default). */
+export function procMountViolation(spec: PodSpec): CheckResult {
+  const bad: string[] = [];
+  const values: string[] = [];
+  for (const c of allContainers(spec)) {
+    const mount = c.securityContext?.procMount;
+    if (mount && mount !== 'Default') {
+      bad.push(c.name);
+      values.push(mount);
+    }
+  }
+  return bad.length
+    ? forbid(
+        'procMount',
+        `${containersPhrase(bad)} must not set securityContext.procMount to ${joinQuote(sortedSet(values))}`,
+      )
+    : ALLOWED;
+}
+
 export const procMount: Check = {
   id: 'procMount',
   level: 'baseline',
-  check(_meta, spec) {
-    // A user-namespaced pod's /proc is its own: Unmasked is no escalation there (KEP-127).
-    if (spec.hostUsers === false) return ALLOWED;
-    const bad: string[] = [];
-    const values: string[] = [];
-    for (const c of allContainers(spec)) {
-      const mount = c.securityContext?.procMount;
-      if (mount && mount !== 'Default') {
-        bad.push(c.name);
-        values.push(mount);
-      }
-    }
-    return bad.length
-      ? forbid(
-          'procMount',
-          `${containersPhrase(bad)} must not set securityContext.procMount to ${joinQuote(sortedSet(values))}`,
-        )
-      : ALLOWED;
-  },
+  // A user-namespaced pod's /proc is its own: Unmasked is no escalation there (KEP-127).
+  check: (_meta, spec) => (spec.hostUsers === false ? ALLOWED : procMountViolation(spec)),
 };
 
 export const seccompProfileBaseline: Check = {

@@ -40,8 +40,15 @@ export function parseVersion(s: string): string | undefined {
 
 const byId = (a: Check, b: Check): number => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 
-const BASELINE: Check[] = [...Object.values(baselineHost), ...Object.values(baselineContainer)].sort(byId);
-const RESTRICTED_ONLY: Check[] = Object.values(restricted).sort(byId);
+/** The Checks a module exports (it may export helpers too). */
+function checksIn(module: Record<string, unknown>): Check[] {
+  return Object.values(module).filter(
+    (v): v is Check => typeof v === 'object' && v !== null && 'id' in v && 'check' in v,
+  );
+}
+
+const BASELINE: Check[] = [...checksIn(baselineHost), ...checksIn(baselineContainer)].sort(byId);
+const RESTRICTED_ONLY: Check[] = checksIn(restricted).sort(byId);
 
 /** The checks each level runs, in upstream's order: the baseline ones, then the restricted ones. */
 function checksOf(level: Level): Check[] {

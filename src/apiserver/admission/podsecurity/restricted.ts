@@ -1,6 +1,7 @@
 // Restricted checks: volume types limited to pod-local and API-backed ones, no root, no privilege
 // escalation, all capabilities dropped, and a seccomp profile set.
 import type { PodSpec } from 'kubernetes-types/core/v1.js';
+import { procMountViolation } from './baseline-container.js';
 import {
   ALLOWED,
   allContainers,
@@ -120,6 +121,7 @@ export const allowPrivilegeEscalation: Check = {
 export const capabilitiesRestricted: Check = {
   id: 'capabilities_restricted',
   level: 'restricted',
+  overrides: ['capabilities_baseline'],
   check(_meta, spec) {
     if (windows(spec)) return ALLOWED;
     const missingDropAll: string[] = [];
@@ -185,4 +187,12 @@ export const seccompProfileRestricted: Check = {
       );
     return ALLOWED;
   },
+};
+
+/** procMount without baseline's user-namespace relaxation: restricted pods may never unmask /proc. */
+export const procMountRestricted: Check = {
+  id: 'procMount_restricted',
+  level: 'restricted',
+  overrides: ['procMount'],
+  check: (_meta, spec) => procMountViolation(spec),
 };
