@@ -111,24 +111,37 @@ test('hostPorts', () => {
 
 test('AppArmor: annotations and appArmorProfile may not be unconfined', () => {
   passes(ctr.appArmorProfile, spec(), {
-    annotations: { 'container.apparmor.security.beta.kubernetes.io/a': 'runtime/default' },
+    annotations: {
+      'container.apparmor.security.beta.kubernetes.io/a': 'runtime/default',
+      'container.apparmor.security.beta.kubernetes.io/b': 'localhost/foo',
+    },
   });
   passes(ctr.appArmorProfile, spec({ securityContext: { appArmorProfile: { type: 'RuntimeDefault' } } }));
   fails(
     ctr.appArmorProfile,
-    spec(),
+    spec({ securityContext: { appArmorProfile: { type: 'Unconfined' } } }),
     'forbidden AppArmor profile',
-    'container.apparmor.security.beta.kubernetes.io/a="unconfined"',
-    { annotations: { 'container.apparmor.security.beta.kubernetes.io/a': 'unconfined' } },
+    'pod must not set AppArmor profile type to "Unconfined"',
   );
   fails(
     ctr.appArmorProfile,
-    spec({
-      securityContext: { appArmorProfile: { type: 'Unconfined' } },
-      containers: [c('a', { securityContext: { appArmorProfile: { type: 'Unconfined' } } })],
-    }),
+    spec({ initContainers: [c('bar', { securityContext: { appArmorProfile: { type: 'Unconfined' } } })] }),
+    'forbidden AppArmor profile',
+    'container "bar" must not set AppArmor profile type to "Unconfined"',
+  );
+  fails(
+    ctr.appArmorProfile,
+    spec(),
     'forbidden AppArmor profiles',
-    'pod must not set securityContext.appArmorProfile.type to "Unconfined", container "a" must not set securityContext.appArmorProfile.type to "Unconfined"',
+    'annotations must not set AppArmor profile type to ' +
+      '"container.apparmor.security.beta.kubernetes.io/e="unconfined"", "container.apparmor.security.beta.kubernetes.io/f="unknown""',
+    {
+      annotations: {
+        'container.apparmor.security.beta.kubernetes.io/f': 'unknown',
+        'container.apparmor.security.beta.kubernetes.io/e': 'unconfined',
+        'container.apparmor.security.beta.kubernetes.io/d': 'localhost/foo',
+      },
+    },
   );
 });
 

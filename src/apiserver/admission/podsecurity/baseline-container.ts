@@ -73,22 +73,32 @@ export const appArmorProfile: Check = {
   id: 'appArmorProfile',
   level: 'baseline',
   check(meta, spec) {
-    const bad: string[] = [];
-    const podType = spec.securityContext?.appArmorProfile?.type;
-    if (podType === 'Unconfined') bad.push(`pod must not set securityContext.appArmorProfile.type to "Unconfined"`);
+    const setters: string[] = [];
+    const values: string[] = [];
+    if (spec.securityContext?.appArmorProfile?.type === 'Unconfined') {
+      setters.push('pod');
+      values.push('Unconfined');
+    }
     const containers = allContainers(spec)
       .filter((c) => c.securityContext?.appArmorProfile?.type === 'Unconfined')
       .map((c) => c.name);
-    if (containers.length)
-      bad.push(`${containersPhrase(containers)} must not set securityContext.appArmorProfile.type to "Unconfined"`);
+    if (containers.length) {
+      setters.push(containersPhrase(containers));
+      values.push('Unconfined');
+    }
     const annotations = Object.entries(meta.annotations ?? {})
       .filter(([k, v]) => k.startsWith(APPARMOR_ANNOTATION_PREFIX) && !allowedAppArmorAnnotation(v))
-      .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
-      .sort();
-    bad.push(...annotations);
-    return bad.length
-      ? forbid(pluralize('forbidden AppArmor profile', 'forbidden AppArmor profiles', bad.length), bad.join(', '))
-      : ALLOWED;
+      .map(([k, v]) => `${k}="${v}"`);
+    if (annotations.length) {
+      setters.push('annotations');
+      values.push(...annotations);
+    }
+    if (!setters.length) return ALLOWED;
+    const list = sortedSet(values);
+    return forbid(
+      pluralize('forbidden AppArmor profile', 'forbidden AppArmor profiles', list.length),
+      `${setters.join(' and ')} must not set AppArmor profile type to ${joinQuote(list)}`,
+    );
   },
 };
 

@@ -31,9 +31,9 @@ export function pluralize(singular: string, plural: string, n: number): string {
   return n === 1 ? singular : plural;
 }
 
-/** `"a", "b"` as upstream's joinQuote (Go %q of each). */
+/** `"a", "b"`, as upstream's joinQuote: each item in plain quotes, nothing escaped. */
 export function joinQuote(items: Iterable<string>): string {
-  return [...items].map((s) => JSON.stringify(s)).join(', ');
+  return [...items].map((s) => `"${s}"`).join(', ');
 }
 
 /** `container "a"` / `containers "a", "b"`. */
