@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startCluster, type Cluster } from './harness.js';
+import { startCluster, until, type Cluster } from './harness.js';
 
 let cluster: Cluster;
 let configDir: string;
@@ -126,6 +126,18 @@ spec:
   });
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /deployment.apps\/web created/);
+  // The ReplicaSet's pods are refused: its FailedCreate event carries upstream's message.
+  await until('FailedCreate event for the ReplicaSet', async () => {
+    const events = await cluster.k(['get', 'events', '-n', 'psa-restricted', '-o', 'json']);
+    const items = (JSON.parse(events) as { items: { reason?: string; message?: string }[] }).items;
+    return items.find(
+      (e) =>
+        e.reason === 'FailedCreate' &&
+        /^Error creating: pods "web-[a-z0-9]+-[a-z0-9]+" is forbidden: violates PodSecurity "restricted:latest": privileged/.test(
+          e.message ?? '',
+        ),
+    );
+  });
 });
 
 test('labelling a namespace that has privileged pods with enforce warns about them', async () => {
