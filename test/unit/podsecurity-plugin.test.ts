@@ -182,7 +182,7 @@ test('unlabelled namespace: privileged by default, nothing checked', () => {
   const a = attrs({ object: privilegedPod() });
   p.validate(a);
   assert.deepEqual(a.warnings, []);
-  assert.deepEqual(a.auditAnnotations, {});
+  assert.deepEqual(a.auditAnnotations, { 'pod-security.kubernetes.io/enforce-policy': 'privileged:latest' });
 });
 
 test('an invalid label counts as restricted for pods and refuses the namespace write', () => {

@@ -159,7 +159,11 @@ export class PodSecurity implements ValidatingPlugin {
     const labelled = policyFromLabels(this.deps.namespace(a.namespace)?.metadata?.labels, this.config.defaults);
     const { policy } = labelled;
     const checked = kind === 'pod' ? MODES : (['audit', 'warn'] as const);
-    if (!labelled.errors.length && checked.every((m) => policy[m].level === 'privileged')) return undefined;
+    if (!labelled.errors.length && checked.every((m) => policy[m].level === 'privileged')) {
+      // Upstream records the (privileged) enforce policy of a pod it did not need to evaluate.
+      if (kind === 'pod') this.annotate(a, ENFORCE_POLICY_ANNOTATION, 'privileged:latest');
+      return undefined;
+    }
     return labelled;
   }
 
