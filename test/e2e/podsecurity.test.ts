@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startCluster, until, type Cluster } from './harness.js';
+import { K8TS_BIN, run, startCluster, until, type Cluster } from './harness.js';
 
 let cluster: Cluster;
 let configDir: string;
@@ -193,4 +193,37 @@ test('an invalid level label is refused (422); an exempt namespace is not enforc
     /namespace "psa-exempt" is exempt from Pod Security, and the policy \(enforce=restricted:latest\) will be ignored/,
   );
   await cluster.k(['apply', '-f', '-'], privilegedPod('priv', 'psa-exempt'));
+});
+
+test('an invalid PodSecurityConfiguration stops the server at start, naming the file', async () => {
+  const file = join(configDir, 'bad.yaml');
+  writeFileSync(
+    file,
+    `apiVersion: apiserver.config.k8s.io/v1
+kind: AdmissionConfiguration
+plugins:
+- name: PodSecurity
+  configuration:
+    apiVersion: pod-security.admission.config.k8s.io/v1
+    kind: PodSecurityConfiguration
+    defaults: {enforce: strict}
+`,
+  );
+  const r = await run(process.execPath, [
+    K8TS_BIN,
+    'server',
+    '--data-dir',
+    join(configDir, 'bad-data'),
+    '--https-listen-port',
+    '0',
+    '--disable-agent',
+    '--disable-ingress',
+    '--admission-control-config-file',
+    file,
+  ]);
+  assert.notEqual(r.code, 0);
+  assert.match(
+    r.stderr,
+    /--admission-control-config-file .*bad\.yaml: defaults\.enforce: Invalid value: "strict": must be one of privileged, baseline, restricted/,
+  );
 });

@@ -75,9 +75,17 @@ export function parsePodSecurityConfiguration(obj: unknown): PodSecurityConfigur
  * inline `configuration` or a `path` (relative to the file); the defaults when there is none.
  */
 export function loadPodSecurityConfiguration(file: string): PodSecurityConfiguration {
+  try {
+    return readPodSecurityConfiguration(file);
+  } catch (err) {
+    throw new Error(`--admission-control-config-file ${file}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+function readPodSecurityConfiguration(file: string): PodSecurityConfiguration {
   const doc = parseYAML(readFileSync(file, 'utf8')) as Record<string, unknown> | null;
   if (!doc || doc.kind !== 'AdmissionConfiguration')
-    throw new Error(`${file}: expected an AdmissionConfiguration (apiserver.config.k8s.io/v1)`);
+    throw new Error('expected an AdmissionConfiguration (apiserver.config.k8s.io/v1)');
   const plugins = Array.isArray(doc.plugins) ? (doc.plugins as Record<string, unknown>[]) : [];
   const entry = plugins.find((p) => p?.name === 'PodSecurity');
   if (!entry) return defaultPodSecurityConfiguration();
