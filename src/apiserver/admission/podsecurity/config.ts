@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parse as parseYAML } from 'yaml';
-import { formatLevelVersion, parseLevel, parseVersion, type LevelVersion } from './policy.js';
+import { parseLevel, parseVersion, type LevelVersion } from './policy.js';
 
 export type Mode = 'enforce' | 'audit' | 'warn';
 export const MODES: readonly Mode[] = ['enforce', 'audit', 'warn'];
@@ -93,8 +93,4 @@ function readPodSecurityConfiguration(file: string): PodSecurityConfiguration {
   if (typeof entry.path === 'string' && entry.path !== '')
     return parsePodSecurityConfiguration(parseYAML(readFileSync(resolve(dirname(file), entry.path), 'utf8')));
   return defaultPodSecurityConfiguration();
-}
-
-export function describePolicy(p: NamespacePolicy): string {
-  return MODES.map((m) => `${m}=${formatLevelVersion(p[m])}`).join(' ');
 }
