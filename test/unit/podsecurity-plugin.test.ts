@@ -16,6 +16,7 @@ import {
   evaluatePod,
   describeViolations,
 } from '../../src/apiserver/admission/podsecurity/index.js';
+import { existingPodWarnings } from '../../src/apiserver/admission/podsecurity/namespace.js';
 
 const ns = (name: string, labels: Record<string, string> = {}): Namespace => ({ metadata: { name, labels } });
 
@@ -419,4 +420,18 @@ test('an exempt namespace labelled with a policy gets upstream warning', () => {
   assert.deepEqual(a.warnings, [
     'namespace "kube-system" is exempt from Pod Security, and the policy (enforce=baseline:latest, warn=restricted:latest) will be ignored',
   ]);
+});
+
+test('existing pods: the check stops after its time budget and says how far it got', () => {
+  let t = -600;
+  const clock = () => (t += 600);
+  const pods = ['a', 'b', 'c', 'd'].map((n) => privilegedPod(n));
+  assert.deepEqual(
+    existingPodWarnings('team', { level: 'baseline', version: 'latest' }, pods, () => false, clock),
+    [
+      'new PodSecurity enforce level only checked against the first 2 of 4 existing pods',
+      'existing pods in namespace "team" violate the new PodSecurity enforce level "baseline:latest"',
+      'a (and 1 other pod): privileged',
+    ],
+  );
 });
