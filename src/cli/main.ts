@@ -59,6 +59,10 @@ export async function main(argv: string[]): Promise<void> {
             'authorizers in order, comma-separated: Node, RBAC, AlwaysAllow, AlwaysDeny (system:masters is always allowed)',
             'Node,RBAC',
           )
+          .option(
+            '--admission-control-config-file <file>',
+            "AdmissionConfiguration with the admission plugins' settings (PodSecurity: defaults and exemptions)",
+          )
           .option('--max-requests-inflight <n>', 'concurrent non-mutating requests before 429 (0: no limit)', '400')
           .option(
             '--max-mutating-requests-inflight <n>',

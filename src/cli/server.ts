@@ -29,6 +29,7 @@ import { installServiceAccountTokens, loadOrCreateServiceAccountKeys } from '../
 import { inProcessClient } from '../apiserver/inprocess.js';
 import { startIngressFromFlags, type IngressFlags } from './ingressflags.js';
 import { Authorization } from '../apiserver/authz/index.js';
+import { PodSecurity, loadPodSecurityConfiguration } from '../apiserver/admission/podsecurity/index.js';
 
 export interface ServerFlags extends AgentFlags, IngressFlags {
   dataDir?: string;
@@ -48,6 +49,8 @@ export interface ServerFlags extends AgentFlags, IngressFlags {
   clusterDomain: string;
   requestTimeout: string;
   authorizationMode?: string;
+  /** AdmissionConfiguration file (PodSecurity's PodSecurityConfiguration). */
+  admissionControlConfigFile?: string;
   maxRequestsInflight: string;
   maxMutatingRequestsInflight: string;
   http2MaxStreamsPerConnection: string;
@@ -101,6 +104,12 @@ function advertiseAddress(bind: string): string | undefined {
   return undefined;
 }
 
+/** Apply an AdmissionConfiguration file to the plugins that take one (PodSecurity). */
+function configureAdmission(api: ApiServer, file: string): void {
+  const config = loadPodSecurityConfiguration(file);
+  for (const p of api.admission.validating) if (p instanceof PodSecurity) p.configure(config);
+}
+
 export async function runServer(flags: ServerFlags): Promise<void> {
   const logger = pino({ level: flags.logLevel, name: 'k8ts-server', base: {} }, pino.destination(2));
   const dataDir = resolve(flags.dataDir ?? defaultDataDir());
@@ -140,6 +149,7 @@ export async function runServer(flags: ServerFlags): Promise<void> {
         DEFAULT_SERVING_LIMITS.http2MaxStreamsPerConnection,
     },
   });
+  if (flags.admissionControlConfigFile) configureAdmission(api, flags.admissionControlConfigFile);
   const authorization = new Authorization(flags.authorizationMode);
   api.authorization = authorization;
   // Service-account tokens: TokenRequest, bearer-token authentication, ServiceAccount admission.

@@ -1,4 +1,5 @@
 // The admission plugins the API server runs, in upstream's order.
+import type { Namespace, Pod } from 'kubernetes-types/core/v1.js';
 import type { Store } from '../store.js';
 import { AdmissionChain } from './interfaces.js';
 import { LimitRanger } from './limitranger.js';
@@ -10,6 +11,7 @@ import { DefaultStorageClass } from './defaultstorageclass.js';
 import { ServiceAccountAdmission } from './serviceaccount.js';
 import { webhookAdmission } from './webhook/index.js';
 import { ValidatingAdmissionPolicyPlugin } from './validatingpolicy/index.js';
+import { PodSecurity } from './podsecurity/index.js';
 
 export * from './interfaces.js';
 export { LimitRanger } from './limitranger.js';
@@ -19,6 +21,7 @@ export { DefaultTolerationSeconds } from './defaulttolerationseconds.js';
 export { ResourceQuotaAdmission } from './resourcequota.js';
 export { DefaultStorageClass } from './defaultstorageclass.js';
 export { ServiceAccountAdmission } from './serviceaccount.js';
+export { PodSecurity } from './podsecurity/index.js';
 export { MutatingWebhookAdmission, ValidatingWebhookAdmission, webhookAdmission } from './webhook/index.js';
 export { ValidatingAdmissionPolicyPlugin } from './validatingpolicy/index.js';
 
@@ -39,6 +42,11 @@ export function defaultAdmissionChain(deps: AdmissionDeps): AdmissionChain {
     new NamespaceLifecycle((name) => deps.tryStore('', 'namespaces')?.tryGet(undefined, name)?.obj),
     new LimitRanger((ns) => objectsIn('limitranges', ns)),
     new ServiceAccountAdmission((ns, name) => deps.tryStore('', 'serviceaccounts')?.tryGet(ns, name)?.obj),
+    // Upstream's order: PodSecurity right after ServiceAccount (a validating plugin, before the webhooks).
+    new PodSecurity({
+      namespace: (name) => deps.tryStore('', 'namespaces')?.tryGet(undefined, name)?.obj as Namespace | undefined,
+      podsIn: (ns) => objectsIn('pods', ns) as Pod[],
+    }),
     new PriorityAdmission(() => {
       const s = deps.tryStore('scheduling.k8s.io', 'priorityclasses');
       return s ? s.cache.list(s.keyPrefix()).map((x) => x.obj) : [];
