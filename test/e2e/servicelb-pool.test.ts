@@ -138,3 +138,26 @@ test(
     assert.deepEqual(hostPoolAddresses(), [1, 2, 3, 4, 5, 6].map(pool).sort());
   },
 );
+
+test(
+  'a restart keeps every address; after a crash, killall removes what the agent added',
+  {
+    skip,
+    timeout: 180_000,
+  },
+  async () => {
+    const before = Object.fromEntries(
+      await Promise.all(['lb2', 'lb3', 'lb7'].map(async (n) => [n, await externalIP(n)])),
+    );
+    await c.restart();
+    await until('the API back', async () => (await c.kubectl(['get', 'svc', 'lb2'])).code === 0, 60_000, 500);
+    // Give the controller time to act on every Service again; nothing may move.
+    await until('the address announced again', () => hostPoolAddresses().includes(pool(2)), 60_000, 300);
+    await new Promise((r) => setTimeout(r, 3_000));
+    for (const [n, ip] of Object.entries(before)) assert.equal(await externalIP(n), ip, n);
+    assert.equal(await until('lb2 answering again', () => get(`http://${pool(2)}/`), 30_000), 'pool-ok');
+    // SIGKILL: the agent cannot withdraw; the after hook's killall must.
+    await c.stop('SIGKILL');
+    assert.ok(hostPoolAddresses().length > 0, 'the addresses outlive a crashed agent');
+  },
+);
