@@ -146,15 +146,14 @@ test(
     timeout: 180_000,
   },
   async () => {
-    const before = Object.fromEntries(
-      await Promise.all(['lb2', 'lb3', 'lb7'].map(async (n) => [n, await externalIP(n)])),
-    );
+    const before = new Map<string, string | false>();
+    for (const n of ['lb2', 'lb3', 'lb7']) before.set(n, await externalIP(n));
     await c.restart();
     await until('the API back', async () => (await c.kubectl(['get', 'svc', 'lb2'])).code === 0, 60_000, 500);
     // Give the controller time to act on every Service again; nothing may move.
     await until('the address announced again', () => hostPoolAddresses().includes(pool(2)), 60_000, 300);
     await new Promise((r) => setTimeout(r, 3_000));
-    for (const [n, ip] of Object.entries(before)) assert.equal(await externalIP(n), ip, n);
+    for (const [n, ip] of before) assert.equal(await externalIP(n), ip, n);
     assert.equal(await until('lb2 answering again', () => get(`http://${pool(2)}/`), 30_000), 'pool-ok');
     // SIGKILL: the agent cannot withdraw; the after hook's killall must.
     await c.stop('SIGKILL');
