@@ -45,6 +45,7 @@ import { ensureBridgeGateway } from './network/bridge.js';
 import { ClusterDNS } from '../dns/service.js';
 import { startServiceProxy, type ProxySettings } from '../proxy/index.js';
 import type { Proxier } from '../proxy/proxier.js';
+import { startLBAnnouncer, type LBAnnouncer } from './network/lbannounce.js';
 import { cleanUpNetworkPolicy, startNetworkPolicyController } from '../netpol/index.js';
 import type { NetworkPolicyController } from '../netpol/controller.js';
 
@@ -117,6 +118,8 @@ export class NodeAgent {
   private dns?: ClusterDNS;
   /** Services' cluster IPs, NodePorts and external addresses on this node (src/proxy). */
   private proxier?: Proxier;
+  /** Pool addresses of LoadBalancer Services this node is elected to answer for (network/lbannounce.ts). */
+  private lbAnnouncer?: LBAnnouncer;
   /** NetworkPolicy enforcement for this node's pods (src/netpol). */
   private netpol?: NetworkPolicyController;
   private stopped = false;
@@ -265,6 +268,13 @@ export class NodeAgent {
         agentDir: this.dir,
         isDefaultDataDir: this.o.isDefaultDataDir,
         settings: this.o.proxy,
+        logger: this.nodeLog,
+      });
+      this.lbAnnouncer = await startLBAnnouncer({
+        client,
+        nodeName: this.o.nodeName,
+        nodeIP: this.nodeIP,
+        stateFile: join(this.dir, 'network', 'lb-addresses.json'),
         logger: this.nodeLog,
       });
     }
@@ -576,6 +586,7 @@ export class NodeAgent {
     await this.podRoutes?.stop();
     // The rules stay (pods keep running and serving, as with k3s); `k8ts killall` removes them.
     await this.proxier?.stop();
+    await this.lbAnnouncer?.stop();
     await this.netpol?.stop();
     await this.server?.stop();
     await this.devices?.stop();

@@ -9,6 +9,7 @@ import { ProcessRuntime } from '../agent/runtime/process/runtime.js';
 import { bridgeName, containerdPaths, socketAnswers } from '../agent/runtime/containerd.js';
 import { cleanUpPodRoutes } from '../agent/network/routes.js';
 import { cleanUpServiceProxy } from '../proxy/index.js';
+import { cleanUpLBAddresses } from '../agent/network/lbannounce.js';
 import { cleanUpNetworkPolicy } from '../netpol/index.js';
 import type { Runtime } from '../agent/runtime/types.js';
 import { defaultDataDir } from './datadir.js';
@@ -136,6 +137,7 @@ export async function killall(opts: { dataDir?: string }): Promise<void> {
   spawnSync('ip', ['link', 'delete', bridge], { stdio: 'ignore' });
   // The service proxy's table (and, for the other modes, its chains and addresses).
   await cleanUpServiceProxy(agentDir, isDefault);
+  cleanUpLBAddresses(join(agentDir, 'network', 'lb-addresses.json'));
   await cleanUpNetworkPolicy(agentDir, isDefault);
   process.stdout.write(`k8ts killall: removed ${removed} pod sandbox(es), stopped the runtime of ${dataDir}\n`);
 }

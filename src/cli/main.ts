@@ -77,6 +77,12 @@ export async function main(argv: string[]): Promise<void> {
             [],
           )
           .option('--cluster-cidr <cidr>', 'range of pod IPs; node IPAM gives each node a /24 of it', '10.42.0.0/16')
+          .option(
+            '--lb-address-pool <cidr>',
+            'LoadBalancer Services get an address of these CIDRs, announced by one node (MetalLB layer 2; repeatable, comma-separated; default: the node addresses)',
+            collect,
+            [],
+          )
           .option('--disable-scheduler', 'do not run the scheduler in this process (run `k8ts scheduler` instead)')
           .option(
             '--disable-controller-manager',

@@ -18,6 +18,7 @@ import { NodeSimulator } from '../sim/simulator.js';
 import { simOptionsFromFlags } from '../sim/config.js';
 import { parseCount, parseDurationMs } from './component.js';
 import type { ControllerOptions } from '../controllers/types.js';
+import { parsePoolCIDR } from '../controllers/servicelb/pool.js';
 import { KubeDNSController } from '../dns/kubedns.js';
 import { clusterDNSFromFlags } from './agentflags.js';
 import { startLocalAgent } from './agent.js';
@@ -62,6 +63,8 @@ export interface ServerFlags extends AgentFlags, IngressFlags {
   disableScheduler?: boolean;
   /** Range of pod IPs (node IPAM hands out /24s of it). */
   clusterCidr?: string;
+  /** --lb-address-pool (repeatable): LoadBalancer addresses come from these CIDRs. */
+  lbAddressPool?: string[];
   /** Simulated nodes run in this process (and the --sim-* flags that shape them). */
   simulatedNodes?: string;
   nodeCidrMaskSize?: string;
@@ -78,6 +81,10 @@ export interface ServerFlags extends AgentFlags, IngressFlags {
 /** Settings of the controllers from the server's flags (upstream kube-controller-manager names). */
 export function controllerOptionsFromFlags(flags: Partial<ServerFlags>): ControllerOptions {
   const o: ControllerOptions = { clusterCIDR: flags.clusterCidr ?? '10.42.0.0/16' };
+  if (flags.lbAddressPool?.length) {
+    flags.lbAddressPool.forEach(parsePoolCIDR); // a typo fails at start, not at the first Service
+    o.lbAddressPools = flags.lbAddressPool;
+  }
   if (flags.nodeCidrMaskSize !== undefined) o.nodeCIDRMaskSize = Number(flags.nodeCidrMaskSize);
   if (flags.nodeMonitorGracePeriod !== undefined)
     o.nodeMonitorGracePeriodMs = parseDurationMs(flags.nodeMonitorGracePeriod, '--node-monitor-grace-period');

@@ -27,6 +27,8 @@ export interface ControllerOptions {
   rootCA?: string;
   /** --terminated-pod-gc-threshold (default 12500; 0 disables). */
   terminatedPodGCThreshold?: number;
+  /** --lb-address-pool: CIDRs LoadBalancer Services get their address from (else: the nodes'). */
+  lbAddressPools?: string[];
   [option: string]: unknown;
 }
 

@@ -6,6 +6,8 @@
 // service.kubernetes.io/load-balancer-cleanup, records EnsuringLoadBalancer/EnsuredLoadBalancer
 // (and DeletingLoadBalancer/DeletedLoadBalancer), and leaves Services of another
 // spec.loadBalancerClass to that class's controller.
+// With --lb-address-pool the ingress is instead one address of the pool per Service (MetalLB's
+// layer-2 mode, pool.ts); a node agent elected per Service announces it (agent/network/lbannounce.ts).
 import type { Logger } from 'pino';
 import type { Node, Service } from 'kubernetes-types/core/v1.js';
 import { R, spec, type Client } from '../../client/client.js';
@@ -14,6 +16,7 @@ import { EventRecorder } from '../../client/events.js';
 import { isNotFound } from '../../client/errors.js';
 import { keyOf, splitKey, type SharedIndexInformer } from '../../client/informer.js';
 import type { Controller, ControllerContext } from '../types.js';
+import { AddressPool, requestedAddress } from './pool.js';
 
 /** The loadBalancerClass this controller serves (besides Services that name none). */
 export const SERVICELB_CLASS = 'k8ts.io/servicelb';
@@ -51,8 +54,12 @@ export class ServiceLBController implements Controller {
   private readonly nodes: SharedIndexInformer<Node>;
   private readonly runner: ControllerRunner;
   private readonly recorder: EventRecorder;
+  /** --lb-address-pool: addresses come from here instead of the nodes. */
+  private readonly pool?: AddressPool;
 
   constructor(ctx: ControllerContext) {
+    const pools = ctx.options?.lbAddressPools;
+    if (pools?.length) this.pool = new AddressPool(pools);
     this.client = ctx.client;
     this.log = ctx.logger.child({ controller: 'servicelb' });
     this.recorder = new EventRecorder(ctx.client, { component: 'service-controller' }, this.log);
@@ -81,6 +88,7 @@ export class ServiceLBController implements Controller {
   }
 
   start(): void {
+    if (this.pool) this.restorePool();
     this.runner.start();
   }
 
@@ -88,13 +96,29 @@ export class ServiceLBController implements Controller {
     return this.runner.stop();
   }
 
+  /** The pool's allocations are the stored Services' status (informers are synced before start); older Services win a clash. */
+  private restorePool(): void {
+    const age = (s: Service) => s.metadata?.creationTimestamp ?? '';
+    const services = this.services.store.list().filter(wantsLoadBalancer);
+    for (const s of services.sort((a, b) => age(a).localeCompare(age(b)) || keyOf(a).localeCompare(keyOf(b))))
+      for (const i of s.status?.loadBalancer?.ingress ?? []) if (i.ip && this.pool?.restore(keyOf(s), i.ip)) break;
+  }
+
+  /** Frees the Service's pool address; Services waiting for one get another chance. */
+  private releaseAddress(key: string): void {
+    if (!this.pool?.release(key)) return;
+    for (const s of this.services.store.list())
+      if (wantsLoadBalancer(s) && !this.pool.addressOf(keyOf(s))) this.runner.enqueue(keyOf(s));
+  }
+
   private async sync(key: string): Promise<void> {
     const svc = this.services.store.get(key);
-    if (!svc) return;
+    if (!svc) return this.releaseAddress(key);
     const { namespace } = splitKey(key);
     const client = this.client.resource(SERVICES).namespace(namespace);
     const hasFinalizer = svc.metadata?.finalizers?.includes(LB_CLEANUP_FINALIZER) ?? false;
     if (!wantsLoadBalancer(svc)) {
+      this.releaseAddress(key);
       // No longer ours (type changed, deleted, or another class): clear what we wrote.
       if (!hasFinalizer) return;
       this.recorder.event(svc, 'Normal', 'DeletingLoadBalancer', 'Deleting load balancer');
@@ -117,8 +141,29 @@ export class ServiceLBController implements Controller {
       this.recorder.event(svc, 'Normal', 'DeletedLoadBalancer', 'Deleted load balancer');
       return;
     }
-    const ingress = nodeIngressAddresses(this.nodes.store.list()).map((ip) => ({ ip, ipMode: 'VIP' as const }));
     const current = svc.status?.loadBalancer?.ingress ?? [];
+    let ips: string[];
+    if (this.pool) {
+      const got = this.pool.allocate(key, requestedAddress(svc));
+      if ('error' in got) {
+        // As MetalLB: no address, the status says so (none), an event says why.
+        this.recorder.event(svc, 'Warning', 'AllocationFailed', got.error);
+        if (current.length)
+          await client
+            .patch(
+              svc.metadata.name,
+              'merge',
+              { status: { loadBalancer: { ingress: null } } },
+              { subresource: 'status' },
+            )
+            .catch((err) => {
+              if (!isNotFound(err)) throw err;
+            });
+        return;
+      }
+      ips = [got.ip];
+    } else ips = nodeIngressAddresses(this.nodes.store.list());
+    const ingress = ips.map((ip) => ({ ip, ipMode: 'VIP' as const }));
     if (hasFinalizer && JSON.stringify(current.map((i) => i.ip)) === JSON.stringify(ingress.map((i) => i.ip))) return;
     this.recorder.event(svc, 'Normal', 'EnsuringLoadBalancer', 'Ensuring load balancer');
     try {
