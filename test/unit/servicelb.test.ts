@@ -2,11 +2,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Node, Service } from 'kubernetes-types/core/v1.js';
-import {
-  nodeIngressAddresses,
-  wantsLoadBalancer,
-  SERVICELB_CLASS,
-} from '../../src/controllers/servicelb/controller.js';
+import { nodeIngressAddresses } from '../../src/controllers/servicelb/controller.js';
+import { SERVICELB_CLASS, wantsLoadBalancer } from '../../src/api/helpers/loadbalancer.js';
 
 const node = (name: string, ready: string, addresses: [string, string][], unschedulable = false): Node => ({
   metadata: { name },

@@ -16,7 +16,7 @@ import type { Node, Service } from 'kubernetes-types/core/v1.js';
 import type { EndpointSlice } from 'kubernetes-types/discovery/v1.js';
 import { R, spec, type Client } from '../../client/client.js';
 import { SharedInformerFactory, keyOf } from '../../client/informer.js';
-import { wantsLoadBalancer } from '../../controllers/servicelb/controller.js';
+import { wantsLoadBalancer } from '../../api/helpers/loadbalancer.js';
 import { ENDPOINT_SLICES, SERVICES } from '../../proxy/proxier.js';
 
 const NODES = spec<Node>(R.nodes);

@@ -17,20 +17,13 @@ import { isNotFound } from '../../client/errors.js';
 import { keyOf, splitKey, type SharedIndexInformer } from '../../client/informer.js';
 import type { Controller, ControllerContext } from '../types.js';
 import { AddressPool, requestedAddress } from './pool.js';
+import { wantsLoadBalancer } from '../../api/helpers/loadbalancer.js';
 
-/** The loadBalancerClass this controller serves (besides Services that name none). */
-export const SERVICELB_CLASS = 'k8ts.io/servicelb';
 /** Upstream's finalizer on Services that have (had) a load balancer. */
 export const LB_CLEANUP_FINALIZER = 'service.kubernetes.io/load-balancer-cleanup';
 
 const SERVICES = spec<Service>(R.services);
 const NODES = spec<Node>(R.nodes);
-
-/** Whether this controller provides the Service's load balancer. */
-export function wantsLoadBalancer(svc: Service): boolean {
-  const cls = svc.spec?.loadBalancerClass;
-  return svc.spec?.type === 'LoadBalancer' && !svc.metadata?.deletionTimestamp && (!cls || cls === SERVICELB_CLASS);
-}
 
 /** The ingress addresses: per Ready node its ExternalIPs, or its InternalIPs if it has none; sorted. */
 export function nodeIngressAddresses(nodes: Node[]): string[] {
