@@ -29,6 +29,7 @@ import { installServiceAccountTokens, loadOrCreateServiceAccountKeys } from '../
 import { inProcessClient } from '../apiserver/inprocess.js';
 import { startIngressFromFlags, type IngressFlags } from './ingressflags.js';
 import { Authorization } from '../apiserver/authz/index.js';
+import { EncryptionConfig, loadOrCreateDefaultConfig } from '../apiserver/encryption/config.js';
 
 export interface ServerFlags extends AgentFlags, IngressFlags {
   dataDir?: string;
@@ -41,6 +42,9 @@ export interface ServerFlags extends AgentFlags, IngressFlags {
   datastoreCertfile?: string;
   datastoreKeyfile?: string;
   etcdPrefix?: string;
+  encryptionProviderConfig?: string;
+  /** 'false' turns the default encryption of Secrets off (true when given bare). */
+  secretsEncryption?: string | boolean;
   etcdCompactionInterval?: string;
   eventTtl?: string;
   serviceCidr: string;
@@ -101,6 +105,16 @@ function advertiseAddress(bind: string): string | undefined {
   return undefined;
 }
 
+/** --encryption-provider-config, else k3s's default (a generated aescbc key for Secrets) unless turned off. */
+function encryptionFromFlags(flags: ServerFlags, dataDir: string): EncryptionConfig | undefined {
+  if (flags.encryptionProviderConfig) return EncryptionConfig.load(flags.encryptionProviderConfig);
+  const on =
+    flags.secretsEncryption === undefined || flags.secretsEncryption === true || flags.secretsEncryption === 'true';
+  if (!on && flags.secretsEncryption !== 'false')
+    throw new Error(`--secrets-encryption: want true or false, got ${String(flags.secretsEncryption)}`);
+  return on ? loadOrCreateDefaultConfig(dataDir).config : undefined;
+}
+
 export async function runServer(flags: ServerFlags): Promise<void> {
   const logger = pino({ level: flags.logLevel, name: 'k8ts-server', base: {} }, pino.destination(2));
   const dataDir = resolve(flags.dataDir ?? defaultDataDir());
@@ -121,6 +135,7 @@ export async function runServer(flags: ServerFlags): Promise<void> {
     onWarning: (msg, err) => logger.warn({ err }, msg),
   });
   await backend.start();
+  const encryption = encryptionFromFlags(flags, dataDir);
 
   const ca = await loadOrCreateCA(tlsDir);
   const api = new ApiServer({
@@ -128,6 +143,7 @@ export async function runServer(flags: ServerFlags): Promise<void> {
     port,
     tls: { cert: '', key: '', ca: ca.certPem },
     backend,
+    encryption,
     cluster: { serviceCIDR: flags.serviceCidr, nodePortRange, clusterDomain: flags.clusterDomain },
     resources: builtinResources(),
     logger,
