@@ -3,7 +3,9 @@
 // Secret to a new key and the restarted server still reads them.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { K8TS_BIN, run, startCluster, type Cluster } from './harness.js';
 
@@ -64,5 +66,49 @@ describe('encryption at rest', { timeout: 180_000 }, () => {
     await cluster.k(['create', 'secret', 'generic', 'enc3', `--from-literal=v=${SECRET_VALUE}-3`]);
     assert.equal(await secretValue('enc3'), `${SECRET_VALUE}-3`);
     assert.ok(!datastoreBytes(cluster.dataDir).includes(`${SECRET_VALUE}-3`));
+  });
+});
+
+describe('encryption at rest: flags', { timeout: 120_000 }, () => {
+  it('--secrets-encryption=false stores Secrets as is and generates no key', async () => {
+    const cluster = await startCluster({ args: ['--secrets-encryption=false'] });
+    try {
+      await cluster.k(['create', 'secret', 'generic', 'plain', `--from-literal=v=${SECRET_VALUE}`]);
+      assert.ok(datastoreBytes(cluster.dataDir).includes(Buffer.from(SECRET_VALUE).toString('base64')));
+      assert.ok(!existsSync(join(cluster.dataDir, 'server', 'cred', 'encryption-config.json')));
+    } finally {
+      await cluster.cleanup();
+    }
+  });
+
+  it('--encryption-provider-config: aesgcm for ConfigMaps, Secrets as is', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'k8ts-enc-config-'));
+    const file = join(dir, 'encryption.yaml');
+    writeFileSync(
+      file,
+      [
+        'apiVersion: apiserver.config.k8s.io/v1',
+        'kind: EncryptionConfiguration',
+        'resources:',
+        '- resources: [configmaps]',
+        '  providers:',
+        `  - aesgcm: {keys: [{name: gcm1, secret: ${randomBytes(32).toString('base64')}}]}`,
+        '  - identity: {}',
+        '',
+      ].join('\n'),
+    );
+    const configured = await startCluster({ args: ['--encryption-provider-config', file] });
+    try {
+      await configured.k(['create', 'configmap', 'hidden', `--from-literal=v=${CONFIG_VALUE}`]);
+      await configured.k(['create', 'secret', 'generic', 'shown', `--from-literal=v=${SECRET_VALUE}`]);
+      assert.equal(await configured.k(['get', 'configmap', 'hidden', '-o', 'jsonpath={.data.v}']), CONFIG_VALUE);
+      const bytes = datastoreBytes(configured.dataDir);
+      assert.ok(!bytes.includes(CONFIG_VALUE));
+      assert.ok(bytes.includes('k8s:enc:aesgcm:v1:gcm1:'));
+      assert.ok(bytes.includes(Buffer.from(SECRET_VALUE).toString('base64')));
+    } finally {
+      await configured.cleanup();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
