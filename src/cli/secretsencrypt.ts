@@ -14,6 +14,9 @@ import {
   type ProviderConfig,
 } from '../apiserver/encryption/config.js';
 import type { Backend } from '../storage/interface.js';
+import { existsSync, readFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { parse as parseYaml } from 'yaml';
 
 const SECRETS_PREFIX = '/core/secrets/';
 
@@ -42,6 +45,26 @@ function nextKeyName(keys: { name: string }[]): string {
     const name = `aescbckey-${new Date().toISOString().replace(/[-:]/g, '').slice(0, 15)}${i > 1 ? `-${i}` : ''}`;
     if (!taken.has(name)) return name;
   }
+}
+
+/**
+ * The URL of a server still answering on the data dir's kubeconfig address: another process
+ * rewriting rows under it would go unseen by its watch cache (and race its writes).
+ */
+async function runningServer(dataDir: string): Promise<string | undefined> {
+  const file = join(dataDir, 'kubeconfig.yaml');
+  if (!existsSync(file)) return undefined;
+  const cfg = parseYaml(readFileSync(file, 'utf8')) as { clusters?: { cluster?: { server?: string } }[] };
+  const server = cfg.clusters?.[0]?.cluster?.server;
+  if (!server) return undefined;
+  const url = new URL(server);
+  return new Promise((done) => {
+    const socket = connect({ host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port || 443) });
+    socket.setTimeout(1000);
+    socket.once('connect', () => (socket.destroy(), done(server)));
+    socket.once('timeout', () => (socket.destroy(), done(undefined)));
+    socket.once('error', () => done(undefined));
+  });
 }
 
 /** Rewrite every Secret not written with the first key; returns how many were rewritten. */
@@ -98,7 +121,10 @@ export function registerSecretsEncryptCommand(program: Command): void {
         process.stdout.write((await run(o, dataDir, configFile(o, dataDir))) + '\n');
       });
 
-  const withBackend = async <T>(o: Opts, dataDir: string, f: (b: Backend) => Promise<T>): Promise<T> => {
+  const withBackend = async <T>(o: Opts, dataDir: string, f: (b: Backend) => Promise<T>, writes = true): Promise<T> => {
+    // Reading beside a running server is safe (SQLite WAL readers); writing is not.
+    const server = !writes || o.datastoreEndpoint ? undefined : await runningServer(dataDir);
+    if (server) throw new Error(`the k8ts server of ${dataDir} is running (${server}): stop it first`);
     const backend = openBackend(o.datastoreEndpoint, join(dataDir, 'server', 'db'));
     await backend.start();
     try {
@@ -109,7 +135,7 @@ export function registerSecretsEncryptCommand(program: Command): void {
   };
 
   sub('status', 'Which key encrypts new Secrets, and how many Secrets each key holds', (o, dataDir, file) =>
-    withBackend(o, dataDir, (b) => status(b, EncryptionConfig.load(file), file)),
+    withBackend(o, dataDir, (b) => status(b, EncryptionConfig.load(file), file), false),
   );
 
   sub('prepare', 'Add a new key, last: readable everywhere before it starts encrypting', (_o, _d, file) => {

@@ -46,6 +46,9 @@ describe('encryption at rest', { timeout: 180_000 }, () => {
 
   it('rotates the key offline; the restarted server reads every Secret', async () => {
     await cluster.k(['create', 'secret', 'generic', 'enc2', `--from-literal=v=${SECRET_VALUE}-2`]);
+    const refused = await secretsEncrypt('rotate');
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr, /is running .*: stop it first/);
     await cluster.stop();
     const before = await secretsEncrypt('status');
     assert.equal(before.code, 0, before.stderr);
