@@ -44,6 +44,19 @@ describe('encryption at rest', { timeout: 180_000 }, () => {
     assert.ok(bytes.includes('k8s:enc:aescbc:v1:aescbckey:'));
   });
 
+  it('serves a list at an older revision (read from storage, not the cache) decrypted', async () => {
+    const listPath = '/api/v1/namespaces/default/secrets';
+    const rv = (JSON.parse(await cluster.k(['get', '--raw', listPath])) as { metadata: { resourceVersion: string } })
+      .metadata.resourceVersion;
+    await cluster.k(['create', 'secret', 'generic', 'later', `--from-literal=v=${SECRET_VALUE}`]);
+    const old = JSON.parse(
+      await cluster.k(['get', '--raw', `${listPath}?limit=10&resourceVersion=${rv}&resourceVersionMatch=Exact`]),
+    ) as { items: { metadata: { name: string }; data?: Record<string, string> }[] };
+    const enc1 = old.items.find((s) => s.metadata.name === 'enc1');
+    assert.equal(Buffer.from(enc1!.data!.v, 'base64').toString(), SECRET_VALUE);
+    assert.ok(!old.items.some((s) => s.metadata.name === 'later'));
+  });
+
   it('rotates the key offline; the restarted server reads every Secret', async () => {
     await cluster.k(['create', 'secret', 'generic', 'enc2', `--from-literal=v=${SECRET_VALUE}-2`]);
     const refused = await secretsEncrypt('rotate');
