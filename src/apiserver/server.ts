@@ -147,6 +147,7 @@ export class ApiServer implements ServingApi {
   /** Extra subresources served for a resource (pods/binding, namespaces/finalize, ...). */
   readonly extraSubresources = new Map<string, ExtraSubresource>();
   private readonly caches = new Map<string, WatchCache>();
+  private readonly prefixBackends = new Map<string, Backend>();
   private readonly stores = new Map<string, Store>();
   /** Admission plugins every write passes (NamespaceLifecycle, LimitRanger, ResourceQuota); webhooks register here. */
   readonly admission: AdmissionChain = defaultAdmissionChain({ tryStore: (g, p) => this.tryStore(g, p) });
@@ -301,10 +302,20 @@ export class ApiServer implements ServingApi {
     this.registry.add(def);
   }
 
-  /** The backend as a resource sees it: through its encryption-at-rest transformer, if any. */
+  /**
+   * The backend as a resource sees it: through its encryption-at-rest transformer, if any. One per
+   * storage prefix (the first resource stored there picks it), so a prefix shared by two groups'
+   * resources (events) is read and written alike by its cache and its stores.
+   */
   private backendFor(def: ResourceDef): Backend {
-    const transformer = this.config.encryption?.transformerFor(def.group, def.plural);
-    return transformer ? new TransformingBackend(this.config.backend, transformer) : this.config.backend;
+    const prefix = storagePrefixOf(def);
+    let backend = this.prefixBackends.get(prefix);
+    if (!backend) {
+      const transformer = this.config.encryption?.transformerFor(def.group, def.plural);
+      backend = transformer ? new TransformingBackend(this.config.backend, transformer) : this.config.backend;
+      this.prefixBackends.set(prefix, backend);
+    }
+    return backend;
   }
 
   private newStore(def: ResourceDef, cache: WatchCache): Store {
