@@ -107,7 +107,13 @@ function advertiseAddress(bind: string): string | undefined {
 
 /** --encryption-provider-config, else k3s's default (a generated aescbc key for Secrets) unless turned off. */
 function encryptionFromFlags(flags: ServerFlags, dataDir: string): EncryptionConfig | undefined {
-  if (flags.encryptionProviderConfig) return EncryptionConfig.load(flags.encryptionProviderConfig);
+  if (flags.encryptionProviderConfig) {
+    try {
+      return EncryptionConfig.load(flags.encryptionProviderConfig);
+    } catch (err) {
+      throw new Error(`--encryption-provider-config ${flags.encryptionProviderConfig}: ${(err as Error).message}`);
+    }
+  }
   const on =
     flags.secretsEncryption === undefined || flags.secretsEncryption === true || flags.secretsEncryption === 'true';
   if (!on && flags.secretsEncryption !== 'false')
@@ -125,6 +131,7 @@ export async function runServer(flags: ServerFlags): Promise<void> {
     throw new Error(`--https-listen-port: invalid port ${flags.httpsListenPort}`);
   const nodePortRange = parsePortRange(flags.serviceNodePortRange);
 
+  const encryption = encryptionFromFlags(flags, dataDir);
   const etcd = isEtcdEndpoint(flags.datastoreEndpoint);
   const backend = openBackend(flags.datastoreEndpoint, join(dataDir, 'server', 'db'), {
     caFile: flags.datastoreCafile,
@@ -135,7 +142,6 @@ export async function runServer(flags: ServerFlags): Promise<void> {
     onWarning: (msg, err) => logger.warn({ err }, msg),
   });
   await backend.start();
-  const encryption = encryptionFromFlags(flags, dataDir);
 
   const ca = await loadOrCreateCA(tlsDir);
   const api = new ApiServer({
