@@ -111,7 +111,9 @@ function encryptionFromFlags(flags: ServerFlags, dataDir: string): EncryptionCon
     try {
       return EncryptionConfig.load(flags.encryptionProviderConfig);
     } catch (err) {
-      throw new Error(`--encryption-provider-config ${flags.encryptionProviderConfig}: ${(err as Error).message}`);
+      throw new Error(`--encryption-provider-config ${flags.encryptionProviderConfig}: ${(err as Error).message}`, {
+        cause: err,
+      });
     }
   }
   const on =
