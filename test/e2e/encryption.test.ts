@@ -97,6 +97,33 @@ describe('encryption at rest: flags', { timeout: 120_000 }, () => {
     }
   });
 
+  it('turning encryption on later: plain Secrets stay readable, reencrypt encrypts them', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'k8ts-e2e-enc-'));
+    const secretsEncrypt = (sub: string) =>
+      run(process.execPath, [K8TS_BIN, 'secrets-encrypt', sub, '--data-dir', dataDir]);
+    try {
+      const plain = await startCluster({ dataDir, args: ['--secrets-encryption=false'] });
+      await plain.k(['create', 'secret', 'generic', 'old', `--from-literal=v=${SECRET_VALUE}`]);
+      await plain.cleanup();
+      const encrypted = await startCluster({ dataDir });
+      try {
+        const value = () => encrypted.k(['get', 'secret', 'old', '-o', 'jsonpath={.data.v}']);
+        assert.equal(Buffer.from(await value(), 'base64').toString(), SECRET_VALUE);
+        assert.match((await secretsEncrypt('status')).stdout, / {2}identity \(not encrypted\): [1-9]/);
+        await encrypted.stop();
+        const done = await secretsEncrypt('reencrypt');
+        assert.match(done.stdout, /^[1-9]\d* Secrets re-encrypted/);
+        assert.match((await secretsEncrypt('status')).stdout, / {2}identity \(not encrypted\): 0/);
+        await encrypted.restart();
+        assert.equal(Buffer.from(await value(), 'base64').toString(), SECRET_VALUE);
+      } finally {
+        await encrypted.cleanup();
+      }
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
   it('--encryption-provider-config: aesgcm for ConfigMaps, Secrets as is', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'k8ts-enc-config-'));
     const file = join(dir, 'encryption.yaml');
