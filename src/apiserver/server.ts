@@ -18,6 +18,8 @@ import {
 } from '../machinery/openapi/protobuf.js';
 import { type Backend, StorageError } from '../storage/interface.js';
 import { WatchCache } from '../storage/cacher.js';
+import { TransformingBackend } from './encryption/backend.js';
+import type { EncryptionConfig } from './encryption/config.js';
 import { ServiceAllocators } from './allocators.js';
 import { AGGREGATED_CONTENT_TYPE, Discovery, definedSubresources, type SubresourceInfo } from './discovery.js';
 import { BuiltinFieldSchema } from './fieldschema.js';
@@ -64,6 +66,8 @@ export interface ApiServerConfig {
   port: number;
   tls: { cert: string; key: string; ca: string };
   backend: Backend;
+  /** Encryption at rest (--encryption-provider-config, or the generated default for Secrets). */
+  encryption?: EncryptionConfig;
   cluster: ClusterSettings;
   resources: ResourceDef[];
   logger: Logger;
@@ -143,6 +147,7 @@ export class ApiServer implements ServingApi {
   /** Extra subresources served for a resource (pods/binding, namespaces/finalize, ...). */
   readonly extraSubresources = new Map<string, ExtraSubresource>();
   private readonly caches = new Map<string, WatchCache>();
+  private readonly prefixBackends = new Map<string, Backend>();
   private readonly stores = new Map<string, Store>();
   /** Admission plugins every write passes (NamespaceLifecycle, LimitRanger, ResourceQuota); webhooks register here. */
   readonly admission: AdmissionChain = defaultAdmissionChain({
@@ -294,7 +299,7 @@ export class ApiServer implements ServingApi {
     if (!this.stores.has(prefix)) {
       let cache = this.caches.get(prefix);
       if (!cache) {
-        cache = new WatchCache(this.config.backend, prefix, (_key, value, rev) => Store.decode(value, rev));
+        cache = new WatchCache(this.backendFor(def), prefix, (_key, value, rev) => Store.decode(value, rev));
         await cache.start();
         this.caches.set(prefix, cache);
       }
@@ -303,9 +308,25 @@ export class ApiServer implements ServingApi {
     this.registry.add(def);
   }
 
+  /**
+   * The backend as a resource sees it: through its encryption-at-rest transformer, if any. One per
+   * storage prefix (the first resource stored there picks it), so a prefix shared by two groups'
+   * resources (events) is read and written alike by its cache and its stores.
+   */
+  private backendFor(def: ResourceDef): Backend {
+    const prefix = storagePrefixOf(def);
+    let backend = this.prefixBackends.get(prefix);
+    if (!backend) {
+      const transformer = this.config.encryption?.transformerFor(def.group, def.plural);
+      backend = transformer ? new TransformingBackend(this.config.backend, transformer) : this.config.backend;
+      this.prefixBackends.set(prefix, backend);
+    }
+    return backend;
+  }
+
   private newStore(def: ResourceDef, cache: WatchCache): Store {
     return new Store(def, {
-      backend: this.config.backend,
+      backend: this.backendFor(def),
       cache,
       strategyContext: (op, w, sub) => this.strategyContext(op, w, sub),
       admission: this.admission,

@@ -166,6 +166,11 @@ export class Store {
     return this.deps.cache;
   }
 
+  /** This resource's backend (values already through its encryption transformer). */
+  get backend(): Backend {
+    return this.deps.backend;
+  }
+
   key(namespace: string | undefined, name: string): string {
     return this.def.namespaced ? `${this.prefix}${namespace}/${name}` : `${this.prefix}${name}`;
   }

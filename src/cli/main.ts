@@ -12,6 +12,7 @@ import { addIngressFlags } from './ingressflags.js';
 import { withKubeconfigFlags, withLeaderElectFlags, withLogFlags } from './flags.js';
 import { registerDevicePluginCommand } from './deviceplugin.js';
 import { registerChartCommands } from './chart.js';
+import { registerSecretsEncryptCommand } from './secretsencrypt.js';
 
 const collect = (v: string, prev: string[]) => [...prev, ...v.split(',').filter(Boolean)];
 
@@ -43,6 +44,15 @@ export async function main(argv: string[]): Promise<void> {
           .option('--datastore-cafile <file>', 'CA bundle that verifies the etcd servers (https endpoints)')
           .option('--datastore-certfile <file>', 'client certificate presented to etcd')
           .option('--datastore-keyfile <file>', 'private key of --datastore-certfile')
+          .option(
+            '--encryption-provider-config <file>',
+            'EncryptionConfiguration (apiserver.config.k8s.io/v1) for encryption at rest (default: an aescbc key for Secrets, DATA/server/cred/encryption-config.json)',
+          )
+          .option(
+            '--secrets-encryption [bool]',
+            'encrypt Secrets at rest with the generated key (--secrets-encryption=false: off)',
+            'true',
+          )
           .option('--etcd-prefix <prefix>', 'etcd: the key prefix every object is stored under', '/registry')
           .option(
             '--etcd-compaction-interval <duration>',
@@ -213,6 +223,7 @@ export async function main(argv: string[]): Promise<void> {
   registerImageCommands(program);
   registerDevicePluginCommand(program);
   registerChartCommands(program);
+  registerSecretsEncryptCommand(program);
 
   program
     .command('killall')

@@ -31,6 +31,7 @@ import { inProcessClient } from '../apiserver/inprocess.js';
 import { startIngressFromFlags, type IngressFlags } from './ingressflags.js';
 import { Authorization } from '../apiserver/authz/index.js';
 import { PodSecurity, loadPodSecurityConfiguration } from '../apiserver/admission/podsecurity/index.js';
+import { EncryptionConfig, loadOrCreateDefaultConfig } from '../apiserver/encryption/config.js';
 
 export interface ServerFlags extends AgentFlags, IngressFlags {
   dataDir?: string;
@@ -43,6 +44,9 @@ export interface ServerFlags extends AgentFlags, IngressFlags {
   datastoreCertfile?: string;
   datastoreKeyfile?: string;
   etcdPrefix?: string;
+  encryptionProviderConfig?: string;
+  /** 'false' turns the default encryption of Secrets off (true when given bare). */
+  secretsEncryption?: string | boolean;
   etcdCompactionInterval?: string;
   eventTtl?: string;
   serviceCidr: string;
@@ -117,6 +121,24 @@ function configureAdmission(api: ApiServer, file: string): void {
   for (const p of api.admission.validating) if (p instanceof PodSecurity) p.configure(config);
 }
 
+/** --encryption-provider-config, else k3s's default (a generated aescbc key for Secrets) unless turned off. */
+function encryptionFromFlags(flags: ServerFlags, dataDir: string): EncryptionConfig | undefined {
+  if (flags.encryptionProviderConfig) {
+    try {
+      return EncryptionConfig.load(flags.encryptionProviderConfig);
+    } catch (err) {
+      throw new Error(`--encryption-provider-config ${flags.encryptionProviderConfig}: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+  }
+  const on =
+    flags.secretsEncryption === undefined || flags.secretsEncryption === true || flags.secretsEncryption === 'true';
+  if (!on && flags.secretsEncryption !== 'false')
+    throw new Error(`--secrets-encryption: want true or false, got ${String(flags.secretsEncryption)}`);
+  return on ? loadOrCreateDefaultConfig(dataDir).config : undefined;
+}
+
 export async function runServer(flags: ServerFlags): Promise<void> {
   const logger = pino({ level: flags.logLevel, name: 'k8ts-server', base: {} }, pino.destination(2));
   const dataDir = resolve(flags.dataDir ?? defaultDataDir());
@@ -127,6 +149,7 @@ export async function runServer(flags: ServerFlags): Promise<void> {
     throw new Error(`--https-listen-port: invalid port ${flags.httpsListenPort}`);
   const nodePortRange = parsePortRange(flags.serviceNodePortRange);
 
+  const encryption = encryptionFromFlags(flags, dataDir);
   const etcd = isEtcdEndpoint(flags.datastoreEndpoint);
   const backend = openBackend(flags.datastoreEndpoint, join(dataDir, 'server', 'db'), {
     caFile: flags.datastoreCafile,
@@ -144,6 +167,7 @@ export async function runServer(flags: ServerFlags): Promise<void> {
     port,
     tls: { cert: '', key: '', ca: ca.certPem },
     backend,
+    encryption,
     cluster: { serviceCIDR: flags.serviceCidr, nodePortRange, clusterDomain: flags.clusterDomain },
     resources: builtinResources(),
     logger,

@@ -33,7 +33,7 @@ export async function list(deps: HandlerDeps, req: ApiRequest, options: ListOpti
   if (opts.continue && rv) throw errors.badRequest('specifying resource version is not allowed when using continue');
   const page = await deps.paginator.page({
     store,
-    backend: deps.backend,
+    backend: store.backend,
     keyPrefix: store.keyPrefix(def.namespaced ? req.namespace : undefined),
     matches: sel.matches,
     selectorKey: `${sel.labels.toString()}|${opts.fieldSelector}`,
