@@ -7,7 +7,15 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
-import { importTestImages, realContainersUnavailable, run, startCluster, until, type Cluster } from './harness.js';
+import {
+  importTestImages,
+  realContainersUnavailable,
+  run,
+  startCluster,
+  until,
+  type Cluster,
+  waitForReadyNode,
+} from './harness.js';
 
 const skip = realContainersUnavailable();
 let c: Cluster;
@@ -32,13 +40,7 @@ const HTTPD = 'k8ts.local/httpd:1.35';
 before(async () => {
   if (skip) return;
   c = await startCluster({ agent: true, args: ['--pod-max-pids', '64'] });
-  await until(
-    'a Ready node',
-    async () =>
-      (await jsonpath(['nodes'], '{.items[*].status.conditions[?(@.type=="Ready")].status}')).includes('True'),
-    60_000,
-    500,
-  );
+  await waitForReadyNode(c);
   await importTestImages(c, ['busybox', 'httpd', 'node']);
 });
 

@@ -6,7 +6,14 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
 import YAML from 'yaml';
-import { importTestImages, realContainersUnavailable, startCluster, until, type Cluster } from './harness.js';
+import {
+  importTestImages,
+  realContainersUnavailable,
+  startCluster,
+  until,
+  type Cluster,
+  waitForReadyNode,
+} from './harness.js';
 import { decodeReply, encodeQuery, RCODE, type RecordType } from '../../src/dns/message.js';
 import { reverseName } from '../../src/dns/kubernetes.js';
 
@@ -43,13 +50,7 @@ const datas = (r: ReturnType<typeof decodeReply>) =>
 before(async () => {
   if (skip) return;
   c = await startCluster({ agent: true });
-  await until(
-    'a Ready node',
-    async () =>
-      (await jsonpath(['nodes'], '{.items[*].status.conditions[?(@.type=="Ready")].status}')).includes('True'),
-    60_000,
-    500,
-  );
+  await waitForReadyNode(c);
   listener = await until(
     'the node to announce its DNS listener',
     async () => jsonpath(['nodes'], '{.items[0].metadata.annotations.k8ts\\.io/dns-listener}'),

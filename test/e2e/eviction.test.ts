@@ -3,7 +3,14 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import YAML from 'yaml';
-import { importTestImages, realContainersUnavailable, startCluster, until, type Cluster } from './harness.js';
+import {
+  importTestImages,
+  realContainersUnavailable,
+  startCluster,
+  until,
+  type Cluster,
+  waitForReadyNode,
+} from './harness.js';
 
 const skip = realContainersUnavailable();
 let c: Cluster | undefined;
@@ -18,15 +25,7 @@ test(
   async () => {
     c = await startCluster({ agent: true, args: ['--eviction-hard', 'memory.available<1000Gi'] });
     const cl = c;
-    await until(
-      'a Ready node',
-      async () =>
-        (
-          await cl.kubectl(['get', 'nodes', '-o', 'jsonpath={.items[*].status.conditions[?(@.type=="Ready")].status}'])
-        ).stdout.includes('True'),
-      60_000,
-      500,
-    );
+    await waitForReadyNode(cl);
     await importTestImages(cl, ['busybox']);
     await until(
       'MemoryPressure',

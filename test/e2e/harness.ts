@@ -164,6 +164,7 @@ export async function startCluster(
 }
 
 export { until } from '../support/until.js';
+import { until } from '../support/until.js';
 
 /** Why tests that run real containers cannot run here (undefined: they can). */
 export function realContainersUnavailable(): string | undefined {
@@ -171,6 +172,24 @@ export function realContainersUnavailable(): string | undefined {
   if (process.getuid?.() !== 0) return 'real containers need root';
   const r = spawnSync('sh', ['-c', 'command -v containerd && command -v runc'], { stdio: 'ignore' });
   return r.status === 0 ? undefined : 'containerd/runc are not installed';
+}
+
+/** Waits (up to a minute) until the cluster's node agent reports its node Ready. */
+export async function waitForReadyNode(cluster: Cluster): Promise<void> {
+  await until(
+    'a Ready node',
+    async () => {
+      const r = await cluster.kubectl([
+        'get',
+        'nodes',
+        '-o',
+        'jsonpath={.items[*].status.conditions[?(@.type=="Ready")].status}',
+      ]);
+      return r.stdout.includes('True');
+    },
+    60_000,
+    500,
+  );
 }
 
 /** Builds the named test images (from the host's busybox) and imports them with `k8ts image import`. */

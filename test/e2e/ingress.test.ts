@@ -11,7 +11,15 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { WebSocket } from 'ws';
 import type { IngressClass } from 'kubernetes-types/networking/v1.js';
-import { importTestImages, realContainersUnavailable, run, startCluster, until, type Cluster } from './harness.js';
+import {
+  importTestImages,
+  realContainersUnavailable,
+  run,
+  startCluster,
+  until,
+  type Cluster,
+  waitForReadyNode,
+} from './harness.js';
 
 const skip = realContainersUnavailable();
 let c: Cluster;
@@ -214,15 +222,7 @@ before(async () => {
       '127.0.0.1',
     ],
   });
-  await until(
-    'a Ready node',
-    async () =>
-      (await c.k(['get', 'nodes', '-o', 'jsonpath={.items[*].status.conditions[?(@.type=="Ready")].status}'])).includes(
-        'True',
-      ),
-    60_000,
-    500,
-  );
+  await waitForReadyNode(c);
   await importTestImages(c, ['httpd', 'node']);
   certs = { a: selfSigned(c.dataDir, 'a.example.com'), b: selfSigned(c.dataDir, 'b.example.com') };
   await c.k(['create', 'secret', 'tls', 'a-tls', '--cert', certs.a.crt, '--key', certs.a.key]);

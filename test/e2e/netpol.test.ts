@@ -16,6 +16,7 @@ import {
   until,
   K8TS_BIN,
   type Cluster,
+  waitForReadyNode,
 } from './harness.js';
 import type { PodList, Service } from 'kubernetes-types/core/v1.js';
 import { networkPolicyTableName } from '../../src/netpol/index.js';
@@ -104,15 +105,7 @@ before(async () => {
   if (skip) return;
   c = await startCluster({ agent: true });
   table = networkPolicyTableName(join(c.dataDir, 'agent'), false);
-  await until(
-    'a Ready node',
-    async () =>
-      (await c.k(['get', 'nodes', '-o', 'jsonpath={.items[*].status.conditions[?(@.type=="Ready")].status}'])).includes(
-        'True',
-      ),
-    60_000,
-    500,
-  );
+  await waitForReadyNode(c);
   await importTestImages(c, ['busybox', 'httpd']);
   await apply(ns('np-a', 'a'), ns('np-b', 'b'), ns('np-c', 'c'));
   await apply(

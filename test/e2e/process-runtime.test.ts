@@ -3,22 +3,14 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import YAML from 'yaml';
-import { importTestImages, startCluster, until, type Cluster } from './harness.js';
+import { importTestImages, startCluster, until, type Cluster, waitForReadyNode } from './harness.js';
 
 let c: Cluster;
 const PORT = 20000 + Math.floor(Math.random() * 20000);
 
 before(async () => {
   c = await startCluster({ agent: true, args: ['--runtime', 'process'] });
-  await until(
-    'a Ready node',
-    async () =>
-      (
-        await c.kubectl(['get', 'nodes', '-o', 'jsonpath={.items[*].status.conditions[?(@.type=="Ready")].status}'])
-      ).stdout.includes('True'),
-    60_000,
-    500,
-  );
+  await waitForReadyNode(c);
   await importTestImages(c, ['httpd']);
 });
 

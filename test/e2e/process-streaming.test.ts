@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import YAML from 'yaml';
-import { importTestImages, run, startCluster, until, type Cluster } from './harness.js';
+import { importTestImages, run, startCluster, until, type Cluster, waitForReadyNode } from './harness.js';
 import { portForwardPages, pythonClientUnavailable, pythonPortForward, versionedKubectl } from './streams.js';
 
 let c: Cluster;
@@ -22,15 +22,7 @@ const tmp = mkdtempSync(join(tmpdir(), 'k8ts-pstream-'));
 
 before(async () => {
   c = await startCluster({ agent: true, args: ['--runtime', 'process'] });
-  await until(
-    'a Ready node',
-    async () =>
-      (
-        await c.kubectl(['get', 'nodes', '-o', 'jsonpath={.items[*].status.conditions[?(@.type=="Ready")].status}'])
-      ).stdout.includes('True'),
-    60_000,
-    500,
-  );
+  await waitForReadyNode(c);
   await importTestImages(c, ['busybox']);
   const pod = (name: string, args: string[]) => ({
     apiVersion: 'v1',

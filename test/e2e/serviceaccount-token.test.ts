@@ -6,7 +6,14 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import YAML from 'yaml';
-import { importTestImages, realContainersUnavailable, startCluster, until, type Cluster } from './harness.js';
+import {
+  importTestImages,
+  realContainersUnavailable,
+  startCluster,
+  until,
+  type Cluster,
+  waitForReadyNode,
+} from './harness.js';
 
 const skip = realContainersUnavailable();
 let c: Cluster | undefined;
@@ -80,15 +87,7 @@ test(
     const bad = await asToken(`${t1.slice(0, 30)}${t1[30] === 'A' ? 'B' : 'A'}${t1.slice(31)}`, ['get', 'pods']);
     assert.match(bad.stderr, UNAUTHORIZED);
 
-    await until(
-      'a Ready node',
-      async () =>
-        (
-          await cl.kubectl(['get', 'nodes', '-o', 'jsonpath={.items[*].status.conditions[?(@.type=="Ready")].status}'])
-        ).stdout.includes('True'),
-      60_000,
-      500,
-    );
+    await waitForReadyNode(cl);
     await importTestImages(cl, ['busybox']);
     const pod = {
       apiVersion: 'v1',

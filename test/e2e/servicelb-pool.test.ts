@@ -8,7 +8,14 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { spawnSync } from 'node:child_process';
-import { importTestImages, realContainersUnavailable, startCluster, until, type Cluster } from './harness.js';
+import {
+  importTestImages,
+  realContainersUnavailable,
+  startCluster,
+  until,
+  type Cluster,
+  waitForReadyNode,
+} from './harness.js';
 
 const skip =
   realContainersUnavailable() ??
@@ -60,15 +67,7 @@ const lb = (name: string) =>
 before(async () => {
   if (skip) return;
   c = await startCluster({ agent: true, args: ['--lb-address-pool', `10.250.${X}.0/29`] });
-  await until(
-    'a Ready node',
-    async () =>
-      (await c.k(['get', 'nodes', '-o', 'jsonpath={.items[*].status.conditions[?(@.type=="Ready")].status}'])).includes(
-        'True',
-      ),
-    60_000,
-    500,
-  );
+  await waitForReadyNode(c);
   await importTestImages(c, ['httpd']);
   await c.k([
     'create',

@@ -7,7 +7,14 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { spawnSync } from 'node:child_process';
-import { importTestImages, realContainersUnavailable, startCluster, until, type Cluster } from './harness.js';
+import {
+  importTestImages,
+  realContainersUnavailable,
+  startCluster,
+  until,
+  type Cluster,
+  waitForReadyNode,
+} from './harness.js';
 
 const skip =
   realContainersUnavailable() ??
@@ -32,15 +39,7 @@ const svcJSON = async (name: string) => JSON.parse(await c.k(['get', 'svc', name
 before(async () => {
   if (skip) return;
   c = await startCluster({ agent: true });
-  await until(
-    'a Ready node',
-    async () =>
-      (await c.k(['get', 'nodes', '-o', 'jsonpath={.items[*].status.conditions[?(@.type=="Ready")].status}'])).includes(
-        'True',
-      ),
-    60_000,
-    500,
-  );
+  await waitForReadyNode(c);
   await importTestImages(c, ['httpd']);
   await c.k([
     'create',

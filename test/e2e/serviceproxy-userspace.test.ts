@@ -6,7 +6,14 @@ import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { importTestImages, realContainersUnavailable, startCluster, until, type Cluster } from './harness.js';
+import {
+  importTestImages,
+  realContainersUnavailable,
+  startCluster,
+  until,
+  type Cluster,
+  waitForReadyNode,
+} from './harness.js';
 import { proxyTableName } from '../../src/proxy/index.js';
 
 const skip =
@@ -32,15 +39,7 @@ const svcJSON = async (name: string) => JSON.parse(await c.k(['get', 'svc', name
 before(async () => {
   if (skip) return;
   c = await startCluster({ agent: true, args: ['--proxy-mode', 'userspace'] });
-  await until(
-    'a Ready node',
-    async () =>
-      (await c.k(['get', 'nodes', '-o', 'jsonpath={.items[*].status.conditions[?(@.type=="Ready")].status}'])).includes(
-        'True',
-      ),
-    60_000,
-    500,
-  );
+  await waitForReadyNode(c);
   await importTestImages(c, ['busybox', 'httpd']);
   await c.k([
     'create',

@@ -15,6 +15,7 @@ import {
   until,
   K8TS_BIN,
   type Cluster,
+  waitForReadyNode,
 } from './harness.js';
 import { proxyTableName } from '../../src/proxy/index.js';
 
@@ -57,15 +58,7 @@ async function readyEndpoints(name: string): Promise<number> {
 before(async () => {
   if (skip) return;
   c = await startCluster({ agent: true });
-  await until(
-    'a Ready node',
-    async () =>
-      (await c.k(['get', 'nodes', '-o', 'jsonpath={.items[*].status.conditions[?(@.type=="Ready")].status}'])).includes(
-        'True',
-      ),
-    60_000,
-    500,
-  );
+  await waitForReadyNode(c);
   await importTestImages(c, ['busybox', 'httpd']);
   // (busybox wget's -T crashes the static busybox of Debian 12: no timeouts given.)
   // Each pod serves its own name, so answers show which endpoint was chosen.
