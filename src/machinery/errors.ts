@@ -29,7 +29,31 @@ export interface Status {
   code: number;
 }
 
+/** The reason a Status without one is read as (client-go's reasonForError by code). */
+const REASON_FOR_CODE: Record<number, string> = {
+  400: 'BadRequest',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'NotFound',
+  405: 'MethodNotAllowed',
+  406: 'NotAcceptable',
+  409: 'Conflict',
+  410: 'Expired',
+  413: 'RequestEntityTooLarge',
+  415: 'UnsupportedMediaType',
+  422: 'Invalid',
+  429: 'TooManyRequests',
+  500: 'InternalError',
+  503: 'ServiceUnavailable',
+  504: 'Timeout',
+};
+
+/**
+ * An API error: what the server answers with, and what clients (the HTTP and in-process
+ * transports alike) throw, so both sides branch on the same code, reason and details.
+ */
 export class ApiError extends Error {
+  override readonly name = 'ApiError';
   constructor(
     readonly code: number,
     readonly reason: string,
@@ -37,6 +61,47 @@ export class ApiError extends Error {
     readonly details?: StatusDetails,
   ) {
     super(message);
+  }
+
+  /** The error a client reads from a Status body (or only an HTTP code). */
+  static fromStatus(status: Partial<Status> | undefined, httpCode?: number): ApiError {
+    const code = status?.code ?? httpCode ?? 500;
+    const reason = status?.reason || REASON_FOR_CODE[code] || 'Unknown';
+    return new ApiError(code, reason, status?.message ?? `the server responded with status ${code}`, status?.details);
+  }
+
+  /** Anything thrown becomes an ApiError (objects with a numeric code and a reason keep them). */
+  static from(err: unknown): ApiError {
+    if (err instanceof ApiError) return err;
+    const e = err as { code?: unknown; reason?: unknown; message?: unknown; details?: StatusDetails } | undefined;
+    if (e && typeof e.code === 'number' && typeof e.reason === 'string')
+      return new ApiError(e.code, e.reason, String(e.message ?? ''), e.details);
+    return internalError(err);
+  }
+
+  isNotFound(): boolean {
+    return this.reason === 'NotFound' || (this.code === 404 && this.reason === 'Unknown');
+  }
+  isConflict(): boolean {
+    return this.reason === 'Conflict';
+  }
+  isAlreadyExists(): boolean {
+    return this.reason === 'AlreadyExists';
+  }
+  isGone(): boolean {
+    return this.code === 410;
+  }
+  isForbidden(): boolean {
+    return this.reason === 'Forbidden';
+  }
+  isInvalid(): boolean {
+    return this.reason === 'Invalid';
+  }
+  isMethodNotSupported(): boolean {
+    return this.code === 405;
+  }
+  isTooManyRequests(): boolean {
+    return this.code === 429;
   }
   /**
    * The Status in upstream's field order (metav1.Status's struct order: kind, apiVersion,

@@ -7,7 +7,7 @@ import type { ConfigMap, Namespace, ServiceAccount } from 'kubernetes-types/core
 import type { Logger } from 'pino';
 import { R, type Client } from '../../client/client.js';
 import { ControllerRunner } from '../../client/controller.js';
-import { isAlreadyExists, isNotFound } from '../../client/errors.js';
+import { isAlreadyExists, isForbidden, isNotFound } from '../../client/errors.js';
 import type { SharedIndexInformer } from '../../client/informer.js';
 import type { Stored } from '../../client/types.js';
 import type { Controller, ControllerContext } from '../types.js';
@@ -16,9 +16,6 @@ export const DEFAULT_SERVICE_ACCOUNT = 'default';
 export const ROOT_CA_CONFIGMAP = 'kube-root-ca.crt';
 export const ROOT_CA_DESCRIPTION =
   'Contains a CA bundle that can be used to verify the kube-apiserver when using internal endpoints such as the internal service IP or kubernetes.default.svc. No other usage is guaranteed across distributions of Kubernetes clusters.';
-
-/** Any API error saying Forbidden (whichever ApiError class threw it). */
-const saysForbidden = (err: unknown): boolean => !!(err as { isForbidden?: () => boolean } | null)?.isForbidden?.();
 
 const active = (ns: Namespace | undefined) =>
   !!ns && !ns.metadata?.deletionTimestamp && ns.status?.phase !== 'Terminating';
@@ -73,7 +70,7 @@ export class ServiceAccountsController implements Controller {
     } catch (err) {
       // Exists already (cache behind), or the namespace is going away.
       if (isAlreadyExists(err) || isNotFound(err)) return;
-      if (saysForbidden(err) && !active(this.namespaces.indexer.get(name))) return;
+      if (isForbidden(err) && !active(this.namespaces.indexer.get(name))) return;
       throw err;
     }
   }
@@ -148,7 +145,7 @@ export class RootCACertPublisher implements Controller {
       await cms.update(next);
     } catch (err) {
       if (isAlreadyExists(err) || isNotFound(err)) throw err; // the cache catches up; retried
-      if (saysForbidden(err) && !active(this.namespaces.indexer.get(name))) return;
+      if (isForbidden(err) && !active(this.namespaces.indexer.get(name))) return;
       throw err;
     }
   }
