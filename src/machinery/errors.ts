@@ -75,7 +75,7 @@ export class ApiError extends Error {
     if (err instanceof ApiError) return err;
     const e = err as { code?: unknown; reason?: unknown; message?: unknown; details?: StatusDetails } | undefined;
     if (e && typeof e.code === 'number' && typeof e.reason === 'string')
-      return new ApiError(e.code, e.reason, String(e.message ?? ''), e.details);
+      return new ApiError(e.code, e.reason, typeof e.message === 'string' ? e.message : '', e.details);
     return internalError(err);
   }
 
