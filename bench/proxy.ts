@@ -91,32 +91,13 @@ function wrk(url: string): { rps: number; p99: string } {
 }
 
 async function dataPath(mode: string): Promise<void> {
-  const { startCluster, importTestImages, until } = await import('../test/e2e/harness.js');
+  const { startCluster, importTestImages, until, createWebDeployment, waitForReadyNode } =
+    await import('../test/e2e/harness.js');
   const c = await startCluster({ agent: true, args: ['--proxy-mode', mode] });
   try {
-    await until(
-      'a Ready node',
-      async () =>
-        (
-          await c.k(['get', 'nodes', '-o', 'jsonpath={.items[*].status.conditions[?(@.type=="Ready")].status}'])
-        ).includes('True'),
-      60_000,
-      500,
-    );
+    await waitForReadyNode(c);
     await importTestImages(c, ['httpd']);
-    // busybox httpd has no index of its own: it would answer 404 to every request.
-    await c.k([
-      'create',
-      'deployment',
-      'web',
-      '--image=k8ts.local/httpd:1.35',
-      '--replicas=1',
-      '--port=8080',
-      '--',
-      'sh',
-      '-c',
-      "echo ok > /www/index.html; trap 'exit 0' TERM; httpd -f -p 8080 -h /www & wait",
-    ]);
+    await createWebDeployment(c, 1, 'echo ok');
     await c.k(['expose', 'deploy', 'web', '--port', '80', '--target-port', '8080']);
     await c.k(['rollout', 'status', 'deploy/web', '--timeout=120s']);
     const clusterIP = (await c.k(['get', 'svc', 'web', '-o', 'jsonpath={.spec.clusterIP}'])).trim();

@@ -192,6 +192,26 @@ export async function waitForReadyNode(cluster: Cluster): Promise<void> {
   );
 }
 
+/**
+ * Creates Deployment `web`: busybox httpd on port 8080 (image k8ts.local/httpd:1.35, imported
+ * first), its index.html written by the shell command `page` (`hostname`, `echo ok`): busybox
+ * httpd has no index of its own and would answer 404 to every request.
+ */
+export async function createWebDeployment(cluster: Cluster, replicas: number, page: string): Promise<void> {
+  await cluster.k([
+    'create',
+    'deployment',
+    'web',
+    '--image=k8ts.local/httpd:1.35',
+    `--replicas=${replicas}`,
+    '--port=8080',
+    '--',
+    'sh',
+    '-c',
+    `${page} > /www/index.html; trap 'exit 0' TERM; httpd -f -p 8080 -h /www & wait`,
+  ]);
+}
+
 /** Builds the named test images (from the host's busybox) and imports them with `k8ts image import`. */
 export async function importTestImages(cluster: Cluster, names: string[]): Promise<void> {
   const { buildTestImage } = await import('../../src/agent/images/testimages.js');

@@ -15,6 +15,7 @@ import {
   until,
   type Cluster,
   waitForReadyNode,
+  createWebDeployment,
 } from './harness.js';
 
 const skip =
@@ -69,18 +70,7 @@ before(async () => {
   c = await startCluster({ agent: true, args: ['--lb-address-pool', `10.250.${X}.0/29`] });
   await waitForReadyNode(c);
   await importTestImages(c, ['httpd']);
-  await c.k([
-    'create',
-    'deployment',
-    'web',
-    '--image=k8ts.local/httpd:1.35',
-    '--replicas=1',
-    '--port=8080',
-    '--',
-    'sh',
-    '-c',
-    "echo pool-ok > /www/index.html; trap 'exit 0' TERM; httpd -f -p 8080 -h /www & wait",
-  ]);
+  await createWebDeployment(c, 1, 'echo pool-ok');
   await c.k(['rollout', 'status', 'deploy/web', '--timeout=120s']);
 });
 

@@ -14,6 +14,7 @@ import {
   until,
   type Cluster,
   waitForReadyNode,
+  createWebDeployment,
 } from './harness.js';
 
 const skip =
@@ -41,18 +42,7 @@ before(async () => {
   c = await startCluster({ agent: true });
   await waitForReadyNode(c);
   await importTestImages(c, ['httpd']);
-  await c.k([
-    'create',
-    'deployment',
-    'web',
-    '--image=k8ts.local/httpd:1.35',
-    '--replicas=1',
-    '--port=8080',
-    '--',
-    'sh',
-    '-c',
-    "echo lb-ok > /www/index.html; trap 'exit 0' TERM; httpd -f -p 8080 -h /www & wait",
-  ]);
+  await createWebDeployment(c, 1, 'echo lb-ok');
   await c.k(['rollout', 'status', 'deploy/web', '--timeout=120s']);
 });
 

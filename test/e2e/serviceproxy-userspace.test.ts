@@ -13,6 +13,7 @@ import {
   until,
   type Cluster,
   waitForReadyNode,
+  createWebDeployment,
 } from './harness.js';
 import { proxyTableName } from '../../src/proxy/index.js';
 
@@ -41,18 +42,7 @@ before(async () => {
   c = await startCluster({ agent: true, args: ['--proxy-mode', 'userspace'] });
   await waitForReadyNode(c);
   await importTestImages(c, ['busybox', 'httpd']);
-  await c.k([
-    'create',
-    'deployment',
-    'web',
-    '--image=k8ts.local/httpd:1.35',
-    '--replicas=3',
-    '--port=8080',
-    '--',
-    'sh',
-    '-c',
-    "hostname > /www/index.html; trap 'exit 0' TERM; httpd -f -p 8080 -h /www & wait",
-  ]);
+  await createWebDeployment(c, 3, 'hostname');
   await c.k(['expose', 'deploy', 'web', '--port', '80', '--target-port', '8080', '--type', 'NodePort']);
   await c.k(['expose', 'deploy', 'web', '--name', 'web-sh', '--port', '80', '--target-port', '8080']);
   await c.k(['annotate', 'svc', 'web-sh', 'k8ts.io/lb-scheduler=sh']);

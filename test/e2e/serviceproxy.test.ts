@@ -16,6 +16,7 @@ import {
   K8TS_BIN,
   type Cluster,
   waitForReadyNode,
+  createWebDeployment,
 } from './harness.js';
 import { proxyTableName } from '../../src/proxy/index.js';
 
@@ -62,18 +63,7 @@ before(async () => {
   await importTestImages(c, ['busybox', 'httpd']);
   // (busybox wget's -T crashes the static busybox of Debian 12: no timeouts given.)
   // Each pod serves its own name, so answers show which endpoint was chosen.
-  await c.k([
-    'create',
-    'deployment',
-    'web',
-    '--image=k8ts.local/httpd:1.35',
-    '--replicas=3',
-    '--port=8080',
-    '--',
-    'sh',
-    '-c',
-    "hostname > /www/index.html; trap 'exit 0' TERM; httpd -f -p 8080 -h /www & wait",
-  ]);
+  await createWebDeployment(c, 3, 'hostname');
   await c.k(['expose', 'deploy', 'web', '--port', '80', '--target-port', '8080']);
   await c.k(['run', 'client', '--image=k8ts.local/busybox:1.35', '--restart=Never', '--', 'sleep', '3600']);
   await until('3 ready endpoints', async () => (await readyEndpoints('web')) === 3, 120_000, 500);

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { posix } from 'node:path';
 import type { FuncDef } from '../template/exec.js';
 import { formatValue } from '../template/gofmt.js';
-import { GoStruct, goTypeName, type GoMap } from '../template/values.js';
+import { GoStruct, goKind, goTypeName, type GoMap } from '../template/values.js';
 import { parseSemver, semverCompare } from '../semver.js';
 import { toJsonValue } from '../yaml.js';
 import { empty, toInt64 } from './convert.js';
@@ -77,27 +77,6 @@ export function parseGoJson(s: string): unknown {
   } catch (e) {
     throw new Error((e as Error).message.replace(/^Unexpected/, 'invalid character'), { cause: e });
   }
-}
-
-// ---- reflection ----
-
-function kindOf(v: unknown): string {
-  if (v === null || v === undefined) return 'invalid';
-  switch (typeof v) {
-    case 'string':
-      return 'string';
-    case 'boolean':
-      return 'bool';
-    case 'bigint':
-      return 'int';
-    case 'number':
-      return 'float64';
-    case 'function':
-      return 'func';
-  }
-  if (Array.isArray(v) || v instanceof Uint8Array) return 'slice';
-  if (v instanceof GoStruct) return 'struct';
-  return 'map';
 }
 
 // ---- dates (Go layouts, UTC) ----
@@ -321,8 +300,8 @@ export const miscFuncs: Record<string, FuncDef> = {
     },
     ['string', 'any'],
   ),
-  kindOf: f(kindOf, ['any']),
-  kindIs: f((k: string, v: unknown) => k === kindOf(v), ['string', 'any']),
+  kindOf: f(goKind, ['any']),
+  kindIs: f((k: string, v: unknown) => k === goKind(v), ['string', 'any']),
   base: f((p: string) => posix.basename(p) || (p === '' ? '.' : '/'), ['string']),
   dir: f((p: string) => posix.dirname(p), ['string']),
   clean: f((p: string) => (p === '' ? '.' : posix.normalize(p).replace(/(.)\/$/, '$1')), ['string']),

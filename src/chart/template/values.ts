@@ -34,9 +34,9 @@ export function isMap(v: unknown): v is GoMap {
   );
 }
 
-/** Go's type name of a value, as error messages and %T print it. */
-export function goTypeName(v: unknown): string {
-  if (v === null || v === undefined) return '<nil>';
+/** reflect.Kind's name of a value (Sprig's kindOf): scalars by type, collections as slice or map. */
+export function goKind(v: unknown): string {
+  if (v === null || v === undefined) return 'invalid';
   switch (typeof v) {
     case 'string':
       return 'string';
@@ -49,10 +49,20 @@ export function goTypeName(v: unknown): string {
     case 'function':
       return 'func';
   }
+  if (Array.isArray(v) || v instanceof Uint8Array) return 'slice';
+  if (v instanceof GoStruct) return 'struct';
+  return 'map';
+}
+
+/** Go's type name of a value, as error messages and %T print it. */
+export function goTypeName(v: unknown): string {
+  if (v === null || v === undefined) return '<nil>';
   if (v instanceof Uint8Array) return '[]uint8';
   if (Array.isArray(v)) return '[]interface {}';
   if (v instanceof GoStruct) return v.typeName;
-  return 'map[string]interface {}';
+  // A scalar's kind is its type's name.
+  const kind = goKind(v);
+  return kind === 'map' ? 'map[string]interface {}' : kind;
 }
 
 /** Go template truth: zero values, empty collections and nil are false. */
