@@ -37,7 +37,7 @@ export const applyPatch: PatchFn = (type, current, patch, definition, ctx) => {
         };
         // `current` is shared (PatchContext.liveJson): the thread gets its text, this thread a copy.
         return big
-          ? applyOffThread(current, patch, opts, ctx.liveJson)
+          ? applyOffThread(current, patch, opts, { liveJson: ctx.liveJson, configJson: ctx.patchText })
           : applyOperation(deepCopy(current), patch, opts);
       }
     }

@@ -12,6 +12,7 @@ import {
   type Negotiated,
   BodySyntaxError,
   decodeBody,
+  duplicateJSONKeys,
   looksLikeJSON,
   mediaTypeOf,
   negotiate,
@@ -173,6 +174,11 @@ export class RestHandler {
       throw err;
     }
     await pause(bytes.length);
+    // Field validation reports repeated keys; for a big body, looking is a turn of its own.
+    if (body.json && body.text !== undefined) {
+      body.duplicates = duplicateJSONKeys(body.text);
+      await pause(bytes.length);
+    }
     return body;
   }
 
@@ -190,7 +196,11 @@ export class RestHandler {
     if (sizeChecked) checkStorableBody(text);
     const body: unknown = await decodeBody(text ?? raw, type === 'apply' ? 'application/yaml' : 'application/json');
     await pause(raw.length);
-    return this.replyObject(scope, req, await patch(this.deps, req, { type, body, sizeChecked }, opts));
+    return this.replyObject(
+      scope,
+      req,
+      await patch(this.deps, req, { type, body, sizeChecked, text: sizeChecked ? text : undefined }, opts),
+    );
   }
 
   /**

@@ -12,7 +12,7 @@ import { StorageError } from '../storage/interface.js';
 import type { StoredObject, WatchCache } from '../storage/cacher.js';
 import { apiVersionOf, storagePrefixOf, storageVersionOf } from './resources.js';
 import { isPromise } from './convert.js';
-import { deepCopy, deepEqual } from '../machinery/objects.js';
+import { deepCopy, deepEqual, encodeStored, nextTurn, takeOrCopy } from '../machinery/objects.js';
 import { jsonLengthExceeds, jsonTextLengthExceeds } from '../machinery/jsonsize.js';
 import type { AdmissionAttributes, AdmissionChain, Operation } from './admission/interfaces.js';
 
@@ -45,7 +45,7 @@ export const SLICED_WRITE_BYTES = 256 * 1024;
 
 /** Lets pending I/O (other requests) run before the rest of a big write, when it is one. */
 export function pause(bytes: number | undefined): Promise<void> | undefined {
-  return bytes !== undefined && bytes >= SLICED_WRITE_BYTES ? new Promise((r) => setImmediate(r)) : undefined;
+  return bytes !== undefined && bytes >= SLICED_WRITE_BYTES ? nextTurn() : undefined;
 }
 
 /**
@@ -119,8 +119,17 @@ export interface StoreDeps {
   strategyContext(operation: StrategyContext['operation'], warnings: string[], subresource?: string): StrategyContext;
   /** Admission plugins every write passes through (NamespaceLifecycle, LimitRanger, ResourceQuota, ...). */
   admission?: AdmissionChain;
-  /** Records managedFields for a write (big objects: off the event loop, hence the Promise). */
-  manageFields(obj: any, old: any, ctx: WriteContext, apiVersion: string): void | Promise<void>;
+  /**
+   * Records managedFields for a write. Big objects go off the event loop, hence the Promise, whose
+   * value is then the object's storage form (or undefined); `checkStored` sees that form first and
+   * may throw, before the answer is parsed.
+   */
+  manageFields(
+    obj: any,
+    old: any,
+    ctx: WriteContext & { oldJson?: string; checkStored?: (json: string) => void },
+    apiVersion: string,
+  ): void | Promise<string | undefined>;
   /** Throws while the server cannot afford another object (HeapGuard). */
   admitNewObject?(): void;
 }
@@ -182,16 +191,15 @@ export class Store {
 
   /** Storage form: resourceVersion is the row's revision, never stored inside the value. */
   static encode(obj: any): string {
-    const { resourceVersion: _rv, ...meta } = obj.metadata;
-    const { apiVersion, kind, metadata: _m, ...rest } = obj;
-    // metadata comes right after apiVersion and kind: the watch cache splices the
-    // resourceVersion in there instead of re-serialising (see cacher.ts).
-    return JSON.stringify({ apiVersion, kind, metadata: meta, ...rest });
+    return encodeStored(obj);
   }
 
-  /** Write `obj` to storage, telling the watch cache the parsed form so it needn't parse it again. */
-  private put(key: string, obj: any, expectedRev?: number) {
-    const value = Store.encode(obj);
+  /**
+   * Write `obj` to storage, telling the watch cache the parsed form so it needn't parse it again.
+   * `encoded`: its storage form, when the field-management thread made it.
+   */
+  private put(key: string, obj: any, expectedRev?: number, encoded?: string) {
+    const value = encoded ?? Store.encode(obj);
     checkStoredLength(value);
     this.deps.cache.expect(key, value, obj);
     return expectedRev === undefined
@@ -279,7 +287,7 @@ export class Store {
    */
   async create(input: any, ctx: WriteContext, owned = false): Promise<StoredObject> {
     if (!ctx.dryRun) this.deps.admitNewObject?.();
-    const obj = owned ? input : deepCopy(input);
+    const obj = owned ? input : takeOrCopy(input);
     obj.apiVersion = this.storageApiVersion;
     obj.kind = this.def.kind;
     const meta = (obj.metadata ??= {});
@@ -312,7 +320,12 @@ export class Store {
       }
     }
     await pause(ctx.bodyBytes);
-    await this.deps.manageFields(obj, undefined, ctx, this.storageApiVersion);
+    const encoded = await this.deps.manageFields(
+      obj,
+      undefined,
+      { ...ctx, checkStored: checkStoredLength },
+      this.storageApiVersion,
+    );
     await pause(ctx.bodyBytes);
     const key = this.key(meta.namespace, meta.name);
     if (!ctx.dryRun && ctx.operation !== 'Apply' && setsResourceVersion(requestedVersion)) {
@@ -328,7 +341,7 @@ export class Store {
       return { key, obj, json: storableJSON(obj), rev: 0, createRev: 0 };
     }
     try {
-      const kv = await this.put(key, obj);
+      const kv = await this.put(key, obj, undefined, encoded ?? undefined);
       return this.deps.cache.get(key) ?? fallbackStored(key, obj, kv.modRevision);
     } catch (err) {
       this.def.afterDelete?.(obj, sctx);
@@ -379,7 +392,7 @@ export class Store {
   private async applyUpdate(current: StoredObject, input: any, ctx: WriteContext): Promise<StoredObject> {
     const old = current.obj;
     const name = old.metadata.name;
-    const obj = deepCopy(input);
+    const obj = takeOrCopy(input);
     obj.apiVersion = this.storageApiVersion;
     obj.kind = this.def.kind;
     const meta = (obj.metadata ??= {});
@@ -433,11 +446,17 @@ export class Store {
     if (errs.length) this.fail(old.metadata.name, errs);
     if (attrs) await this.deps.admission!.validate(attrs);
     await pause(size);
-    await this.deps.manageFields(obj, old, ctx, this.storageApiVersion);
+    const encoded = await this.deps.manageFields(
+      obj,
+      old,
+      { ...ctx, oldJson: current.json, checkStored: checkStoredLength },
+      this.storageApiVersion,
+    );
     await pause(size);
+    // (resourceVersion is no part of the storage form, so `encoded` still holds.)
     obj.metadata.resourceVersion = old.metadata.resourceVersion;
     // No change, no write: resourceVersion stays, no event (kubectl apply relies on this).
-    if (deepEqual(withoutVolatile(obj), withoutVolatile(old))) return current;
+    if (unchanged(obj, old)) return current;
     await pause(size);
     if (ctx.dryRun)
       return { key: current.key, obj, json: storableJSON(obj), rev: current.rev, createRev: current.createRev };
@@ -452,7 +471,7 @@ export class Store {
       this.def.afterDelete?.(obj, sctx);
       return fallbackStored(current.key, Store.decode(Store.encode(obj), deleted.modRevision), deleted.modRevision);
     }
-    const kv = await this.put(current.key, obj, current.rev);
+    const kv = await this.put(current.key, obj, current.rev, encoded ?? undefined);
     return this.deps.cache.get(current.key) ?? fallbackStored(current.key, obj, kv.modRevision);
   }
 
@@ -471,7 +490,7 @@ export class Store {
       const obj = mutate(current);
       obj.metadata.resourceVersion = current.obj.metadata.resourceVersion;
       await this.deps.manageFields(obj, current.obj, ctx, this.storageApiVersion);
-      if (deepEqual(withoutVolatile(obj), withoutVolatile(current.obj))) return current;
+      if (unchanged(obj, current.obj)) return current;
       if (ctx.dryRun) return { ...current, obj, json: JSON.stringify(obj) };
       try {
         const m = obj.metadata;
@@ -603,11 +622,22 @@ function specChanged(a: any, b: any): boolean {
   return !deepEqual(strip(a), strip(b));
 }
 
-/** Fields that change on every write without meaning a change (timestamps in managedFields). */
-function withoutVolatile(o: any): any {
+/**
+ * No change worth a write: equal but for resourceVersion and managedFields' timestamps (an
+ * ownership change is a change, a timestamp alone is not). The content is compared first: it is
+ * what usually differs, and a big object's field sets are as big as the object.
+ */
+function unchanged(obj: any, old: any): boolean {
+  const a = splitVolatile(obj);
+  const b = splitVolatile(old);
+  return deepEqual(a.content, b.content) && deepEqual(a.ownership, b.ownership);
+}
+
+function splitVolatile(o: any): { content: any; ownership: unknown[] | undefined } {
   const { managedFields: mf, resourceVersion: _rv, ...meta } = o.metadata ?? {};
-  // Ownership changes are changes; a timestamp alone is not.
-  if (Array.isArray(mf) && mf.length)
-    meta.managedFields = mf.map((e: any) => (e && typeof e === 'object' ? { ...e, time: undefined } : e));
-  return { ...o, metadata: meta };
+  const ownership =
+    Array.isArray(mf) && mf.length
+      ? mf.map((e: any) => (e && typeof e === 'object' ? { ...e, time: undefined } : e))
+      : undefined;
+  return { content: { ...o, metadata: meta }, ownership };
 }

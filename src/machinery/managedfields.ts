@@ -23,6 +23,10 @@ export interface ManageFieldsContext {
   operation?: 'Apply' | 'Update';
   /** Bytes of the request body, when there was one: a big one goes off the thread unmeasured. */
   bodyBytes?: number;
+  /** The old object's JSON text, when known (it spares serialising it for the thread). */
+  oldJson?: string;
+  /** Sees the object's storage form when the thread made it, and may refuse it (throw). */
+  checkStored?: (json: string) => void;
 }
 
 /**
@@ -41,7 +45,10 @@ export function recordUpdate(
   recordUpdateOperation(obj, old, { manager, apiVersion, subresource, type, statusSubresource });
 }
 
-/** The store's manageFields hook: a Promise when the work went to the field-management thread. */
+/**
+ * The store's manageFields hook: a Promise when the work went to the field-management thread,
+ * of the object's storage form (encodeStored) as the thread made it.
+ */
 export function manageFields(
   obj: any,
   old: any,
@@ -49,7 +56,7 @@ export function manageFields(
   apiVersion: string,
   type: TypeRef | undefined,
   statusSubresource: boolean,
-): void | Promise<void> {
+): void | Promise<string | undefined> {
   if (ctx.operation === 'Apply') return;
   const t = type ?? { schema: undefined };
   // The size test stops at the threshold, so a small object costs what its size costs; but just
@@ -60,13 +67,12 @@ export function manageFields(
     jsonLengthExceeds(obj, OFF_THREAD_BYTES) ||
     (old !== undefined && jsonLengthExceeds(old, OFF_THREAD_BYTES))
   ) {
-    return recordUpdateOffThread(obj, old, {
-      manager: ctx.fieldManager,
-      apiVersion,
-      subresource: ctx.subresource,
-      type: t,
-      statusSubresource,
-    });
+    return recordUpdateOffThread(
+      obj,
+      old,
+      { manager: ctx.fieldManager, apiVersion, subresource: ctx.subresource, type: t, statusSubresource },
+      { oldJson: ctx.oldJson, checkStored: ctx.checkStored },
+    );
   }
   recordUpdate(obj, old, ctx.fieldManager, apiVersion, ctx.subresource, t, statusSubresource);
 }

@@ -2,7 +2,7 @@
 // object subresource (status) or the scale subresource. An apply to a missing object creates it.
 import { isObjectSubresource } from '../../api/types.js';
 import * as errors from '../../machinery/errors.js';
-import { deepCopy, isPlainObject } from '../../machinery/objects.js';
+import { deepCopy, isPlainObject, markUnshared, nextTurn, takeUnsharedMark } from '../../machinery/objects.js';
 import { type MaybePromise, fromServed, isPromise, then } from '../convert.js';
 import type { WriteOptions } from '../options.js';
 import { writeScale } from '../scale.js';
@@ -32,6 +32,8 @@ export interface Patch {
   body: any;
   /** The transport already held the body's text to the store's limit (checkStorableBody). */
   sizeChecked?: boolean;
+  /** The text `body` was decoded from, when it looked like JSON. */
+  text?: string;
 }
 
 /**
@@ -96,18 +98,26 @@ export async function patch(deps: HandlerDeps, req: ApiRequest, p: Patch, opts: 
     subresource: sub,
     statusSubresource: !!served.def.subresources?.status,
     patchBytes: req.bodyBytes,
+    patchText: p.text,
   };
-  const patched = (current: any, liveJson?: string): MaybePromise<any> =>
-    then(deps.patch(type, current, body, definition, liveJson ? { ...patchCtx, liveJson } : patchCtx), (obj) => {
-      if (!isPlainObject(obj)) throw errors.badRequest('the patch produced something that is not an object');
-      // A patch may not turn the object into another kind (the result is decoded as this one).
-      checkTypeMeta(obj, served.def.kind, apiVersion);
-      obj.apiVersion = apiVersion;
-      obj.kind = served.def.kind;
-      validateFields(deps, req, obj, opts.fieldValidation);
-      checkRequestAddress(req, obj);
-      return fromServed(served, obj as any, store.storageApiVersion, store.def.kind);
-    });
+  const checked = (obj: unknown): MaybePromise<any> => {
+    if (!isPlainObject(obj)) throw errors.badRequest('the patch produced something that is not an object');
+    // An object nobody else holds (a thread's answer) stays so once in the storage version.
+    const unshared = takeUnsharedMark(obj);
+    // A patch may not turn the object into another kind (the result is decoded as this one).
+    checkTypeMeta(obj, served.def.kind, apiVersion);
+    obj.apiVersion = apiVersion;
+    obj.kind = served.def.kind;
+    validateFields(deps, req, obj, opts.fieldValidation);
+    checkRequestAddress(req, obj);
+    const stored = fromServed(served, obj as any, store.storageApiVersion, store.def.kind);
+    return unshared ? then(stored, markUnshared) : stored;
+  };
+  const patched = (current: any, liveJson?: string): MaybePromise<any> => {
+    const result = deps.patch(type, current, body, definition, liveJson ? { ...patchCtx, liveJson } : patchCtx);
+    // A Promise means a big object, whose answer was just parsed: other requests go first.
+    return isPromise(result) ? result.then(async (obj) => (await nextTurn(), checked(obj))) : checked(result);
+  };
   if (type === 'apply' && !sub && !store.tryGet(req.namespace, req.name!)) {
     let created = patched({
       apiVersion,

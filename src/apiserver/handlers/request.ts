@@ -53,6 +53,8 @@ export interface PatchContext {
   liveJson?: string;
   /** The patch's size in bytes as it arrived, when it came as text (decides where an apply runs). */
   patchBytes?: number;
+  /** The patch's text when it looked like JSON: an apply sent off the event loop takes it as it is. */
+  patchText?: string;
 }
 
 /** Returns the patched object; a Promise when the work went off the event loop (a big server-side apply). */
@@ -93,6 +95,8 @@ export interface Body {
   text?: string;
   /** `text` is JSON (duplicate keys are reported), not YAML. */
   json?: boolean;
+  /** The keys `text` repeats, when the transport already looked (else validateFields does). */
+  duplicates?: string[];
   /** Protobuf has no unknown or duplicate fields to report: upstream decodes it without strictness. */
   protobuf?: boolean;
   /** The transport already held the body's text or bytes to the store's limit (checkStorableBody). */
@@ -277,7 +281,7 @@ export function validateFields(
   req: ApiRequest,
   obj: any,
   fieldValidation: WriteOptions['fieldValidation'],
-  source?: Pick<Body, 'text' | 'json'>,
+  source?: Pick<Body, 'text' | 'json' | 'duplicates'>,
   decodeError = '',
 ): void {
   const mode: FieldValidation = fieldValidation || 'Warn';
@@ -292,7 +296,7 @@ export function validateFields(
   }
   const problems = pruned.map((p) => `unknown field "${p}"`);
   if (source?.text && source.json) {
-    for (const k of duplicateJSONKeys(source.text)) problems.push(`duplicate field "${k}"`);
+    for (const k of source.duplicates ?? duplicateJSONKeys(source.text)) problems.push(`duplicate field "${k}"`);
   }
   if (!problems.length || mode === 'Ignore') return;
   if (mode === 'Strict') throw errors.badRequest(`${decodeError}strict decoding error: ${problems.join(', ')}`);

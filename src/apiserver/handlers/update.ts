@@ -1,7 +1,8 @@
 // UPDATE (PUT): the object, its status (or another object subresource) or its scale.
 import { isObjectSubresource } from '../../api/types.js';
 import * as errors from '../../machinery/errors.js';
-import { fromServed } from '../convert.js';
+import { fromServed, then } from '../convert.js';
+import { markUnshared } from '../../machinery/objects.js';
 import type { WriteOptions } from '../options.js';
 import { writeScale } from '../scale.js';
 import {
@@ -39,10 +40,13 @@ export async function update(
   const store = deps.storeFor(served.def);
   const obj = await checkBodyObject(deps, req, body, opts.fieldValidation);
   checkRequestAddress(req, obj);
+  // A conditional update is tried once, so the store may keep the body instead of copying it; an
+  // unconditional one may be retried after a conflict, and each try needs the body as sent.
+  const once = !!obj.metadata?.resourceVersion;
   const stored = await store.update(
     req.namespace,
     req.name!,
-    () => fromServed(served, obj, store.storageApiVersion, store.def.kind),
+    () => then(fromServed(served, obj, store.storageApiVersion, store.def.kind), (o) => (once ? markUnshared(o) : o)),
     ctx,
   );
   return { stored };

@@ -5,19 +5,23 @@
 import { Worker } from 'node:worker_threads';
 import { ApiError } from '../errors.js';
 import { nowRFC3339 } from '../time.js';
-import { deepCopy } from '../objects.js';
+import { deepCopy, markUnshared, nextTurn } from '../objects.js';
 import { applyOperation, recordUpdateOperation, type ApplyOptions, type UpdateOptions } from './manager.js';
 import type { FieldManagerJob, FieldManagerResult } from './threadworker.js';
 
 type UpdateJob = FieldManagerJob;
 type JobInput = FieldManagerJob extends infer J ? (J extends FieldManagerJob ? Omit<J, 'id'> : never) : never;
+type Answer = Omit<Extract<FieldManagerResult, { json: string }>, 'id'>;
+
+/** Pieces of an answer longer than this are parsed in turns of the event loop of their own. */
+const PIECE_BYTES = 64 * 1024;
 
 /** The thread stops after this long without work (it holds a heap of its own while it lives). */
 const IDLE_STOP_MS = 10_000;
 
 interface Pending {
   job: UpdateJob;
-  resolve(json: string): void;
+  resolve(answer: Answer): void;
   reject(err: Error): void;
 }
 
@@ -30,7 +34,7 @@ class FieldManagerThread {
   private idleTimer?: NodeJS.Timeout;
   private nextId = 1;
 
-  run(job: JobInput): Promise<string> {
+  run(job: JobInput): Promise<Answer> {
     return new Promise((resolve, reject) => {
       const id = this.nextId++;
       const full = { ...job, id };
@@ -51,7 +55,7 @@ class FieldManagerThread {
       if ('apiError' in r)
         p.reject(new ApiError(r.apiError.code, r.apiError.reason, r.apiError.message, r.apiError.details));
       else if ('error' in r) p.reject(new ThreadFailure(r.error));
-      else p.resolve(r.json);
+      else p.resolve(r);
       this.idle();
     });
     const lost = (err: Error) => {
@@ -83,16 +87,24 @@ const thread = new FieldManagerThread();
 
 /**
  * recordUpdateOperation (managedFields of an Update, written into obj) on the field-management
- * thread. Should the thread fail, the work is done here instead: a write never fails for it.
+ * thread; the answer is obj's storage form (encodeStored) as the thread made it. `checkStored`
+ * sees that form before the managedFields are parsed, and may refuse it (an object too big to
+ * store costs no more work). Should the thread fail, the work is done here instead (and the
+ * answer is undefined): a write never fails for it.
  */
-export async function recordUpdateOffThread(obj: any, old: any, opts: UpdateOptions): Promise<void> {
+export async function recordUpdateOffThread(
+  obj: any,
+  old: any,
+  opts: UpdateOptions,
+  texts: { oldJson?: string; checkStored?: (json: string) => void } = {},
+): Promise<string | undefined> {
   const now = (opts.now ?? nowRFC3339)();
-  let encoded: string;
+  let answer: Answer;
   try {
-    encoded = await thread.run({
+    answer = await thread.run({
       op: 'update',
       obj: JSON.stringify(obj),
-      old: old === undefined ? undefined : JSON.stringify(old),
+      old: old === undefined ? undefined : (texts.oldJson ?? JSON.stringify(old)),
       manager: opts.manager,
       apiVersion: opts.apiVersion,
       subresource: opts.subresource,
@@ -103,27 +115,36 @@ export async function recordUpdateOffThread(obj: any, old: any, opts: UpdateOpti
   } catch {
     // Only the thread can fail here: recording an Update throws no errors of its own.
     recordUpdateOperation(obj, old, { ...opts, now: () => now });
-    return;
+    return undefined;
   }
-  const managedFields = JSON.parse(encoded);
+  if (answer.stored !== undefined) texts.checkStored?.(answer.stored);
+  const managedFields = JSON.parse(answer.json);
   const meta = (obj.metadata ??= {});
   if (managedFields === null) delete meta.managedFields;
   else meta.managedFields = managedFields;
+  return answer.stored;
 }
 
 /**
  * applyOperation on the field-management thread: the applied object, with its managedFields, or
  * the field manager's error (409 conflicts, 400s) as it would have thrown it. Should the thread
- * fail, the work is done here instead. `live` is left as it is (`liveJson`: its text, if known).
+ * fail, the work is done here instead. `live` is left as it is. `texts`: the objects' JSON, when
+ * known; a configJson that turns out not to be JSON (YAML in flow style) fails on the thread, so
+ * the work is done here.
  */
-export async function applyOffThread(live: any, config: any, opts: ApplyOptions, liveJson?: string): Promise<any> {
+export async function applyOffThread(
+  live: any,
+  config: any,
+  opts: ApplyOptions,
+  texts: { liveJson?: string; configJson?: string } = {},
+): Promise<any> {
   const now = (opts.now ?? nowRFC3339)();
-  let json: string;
+  let answer: Answer;
   try {
-    json = await thread.run({
+    answer = await thread.run({
       op: 'apply',
-      live: liveJson ?? JSON.stringify(live),
-      config: JSON.stringify(config),
+      live: texts.liveJson ?? JSON.stringify(live),
+      config: texts.configJson ?? JSON.stringify(config),
       force: opts.force,
       manager: opts.manager,
       apiVersion: opts.apiVersion,
@@ -136,5 +157,27 @@ export async function applyOffThread(live: any, config: any, opts: ApplyOptions,
     if (!(err instanceof ThreadFailure)) throw err;
     return applyOperation(deepCopy(live), config, { ...opts, now: () => now });
   }
-  return JSON.parse(json);
+  return markUnshared(await parseInTurns(answer));
+}
+
+/**
+ * The applied object from the thread's pieces: each big piece (the object, a managedFields entry)
+ * parsed in a turn of the event loop of its own, since parsing a 50,000-key map takes tens of
+ * milliseconds and together they would hold up every other request.
+ */
+async function parseInTurns(answer: Answer): Promise<any> {
+  const obj = JSON.parse(answer.json);
+  if (!answer.managedFields) return obj;
+  const entries: unknown[] = [];
+  let since = answer.json.length;
+  for (const piece of answer.managedFields) {
+    if (since + piece.length > PIECE_BYTES) {
+      await nextTurn();
+      since = 0;
+    }
+    entries.push(JSON.parse(piece));
+    since += piece.length;
+  }
+  obj.metadata.managedFields = entries;
+  return obj;
 }
