@@ -20,7 +20,8 @@ import {
   type NodeCertsResponse,
   type ParsedToken,
 } from '../apiserver/join.js';
-import { Client } from '../client/client.js';
+import { Client, R, spec } from '../client/client.js';
+import type { Service } from 'kubernetes-types/core/v1.js';
 import { NodeAgent } from '../agent/agent.js';
 import { agentOptionsFromFlags, type AgentFlags } from './agentflags.js';
 import { primaryIPv4 } from '../agent/hostinfo.js';
@@ -309,12 +310,19 @@ export async function runAgent(flags: JoinFlags): Promise<void> {
     0o600,
   );
   const client = (running.client = Client.fromKubeconfig(kubeconfig, { fieldManager: 'kubelet' }));
+  // Without --cluster-dns (or --service-cidr to derive it from), pods get the server's cluster DNS,
+  // as k3s agents learn it from their server: the default guess is wrong for any other range.
+  const clusterDNS =
+    flags.clusterDns?.length || flags.serviceCidr
+      ? agentOptions.clusterDNS
+      : ((await serverClusterDNS(client, logger)) ?? agentOptions.clusterDNS);
   const agent = (running.agent = new NodeAgent({
     client,
     nodeName,
     dataDir,
     isDefaultDataDir: dataDir === resolve(defaultDataDir()),
     ...agentOptions,
+    clusterDNS,
     nodeIP,
     tls: { cert: id.servingCert, key: id.servingKey, ca: id.ca },
     clusterDomain: flags.clusterDomain ?? 'cluster.local',
@@ -327,4 +335,16 @@ export async function runAgent(flags: JoinFlags): Promise<void> {
   process.stdout.write(
     `k8ts agent ready: node ${nodeName} (${nodeIP}) joined ${server} (data ${dataDir}, kubeconfig ${kubeconfig})\n`,
   );
+}
+
+/** The addresses of the cluster's kube-system/kube-dns Service; undefined when it has none. */
+async function serverClusterDNS(client: Client, logger: Logger): Promise<string[] | undefined> {
+  try {
+    const svc = await client.resource(spec<Service>(R.services)).namespace('kube-system').get('kube-dns');
+    const ips = (svc.spec?.clusterIPs ?? [svc.spec?.clusterIP]).filter((ip): ip is string => !!ip && ip !== 'None');
+    return ips.length ? ips : undefined;
+  } catch (err) {
+    logger.warn({ err }, 'no kube-dns Service found: pods get the default cluster DNS address');
+    return undefined;
+  }
 }
