@@ -152,7 +152,7 @@ test('the NodePort answers on both nodes, with backends on both', { skip, timeou
     ['host → node 2', () => fetchFromHost(node2.nsIP)],
     [
       'node 2 → node 2',
-      async () => node2.exec('curl', ['-s', '--max-time', '3', `http://${node2.nsIP}:${nodePort}/`]).trim(),
+      () => Promise.resolve(node2.exec('curl', ['-s', '--max-time', '3', `http://${node2.nsIP}:${nodePort}/`]).trim()),
     ],
   ] as const) {
     const seen = new Set<string>();
