@@ -12,9 +12,6 @@ import type { ServiceAccountKeys } from './keys.js';
 import { type ObjectLookup, serviceAccountGroups, serviceAccountUsername } from './tokens.js';
 
 export const LEGACY_ISSUER = 'kubernetes/serviceaccount';
-export const SERVICE_ACCOUNT_TOKEN_SECRET_TYPE = 'kubernetes.io/service-account-token';
-export const SERVICE_ACCOUNT_NAME_ANNOTATION = 'kubernetes.io/service-account.name';
-export const SERVICE_ACCOUNT_UID_ANNOTATION = 'kubernetes.io/service-account.uid';
 /** Set by upstream's legacy-token cleaner on tokens it is about to remove: they no longer authenticate. */
 export const LEGACY_TOKEN_INVALID_SINCE_LABEL = 'kubernetes.io/legacy-token-invalid-since';
 

@@ -11,10 +11,11 @@ import { isConflict, isNotFound } from '../../client/errors.js';
 import type { SharedIndexInformer } from '../../client/informer.js';
 import type { Stored } from '../../client/types.js';
 import type { Controller, ControllerContext, LegacyTokenGenerator } from '../types.js';
-
-export const SERVICE_ACCOUNT_TOKEN_TYPE = 'kubernetes.io/service-account-token';
-export const SERVICE_ACCOUNT_NAME_KEY = 'kubernetes.io/service-account.name';
-export const SERVICE_ACCOUNT_UID_KEY = 'kubernetes.io/service-account.uid';
+import {
+  SERVICE_ACCOUNT_NAME_KEY,
+  SERVICE_ACCOUNT_TOKEN_TYPE,
+  SERVICE_ACCOUNT_UID_KEY,
+} from '../../api/core/v1/secret.js';
 
 const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
 const dataOf = (s: Secret, key: string) =>
