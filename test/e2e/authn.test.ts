@@ -124,6 +124,16 @@ test('anonymous requests: public info answers 200, resources 403 as system:anony
   );
   // Discovery is for authenticated users only (system:discovery), as upstream.
   assert.equal((await anon.json('GET', '/api')).status, 403);
+  // So is asking who one is (system:basic-user).
+  const review = await anon.json('POST', '/apis/authentication.k8s.io/v1/selfsubjectreviews', {
+    apiVersion: 'authentication.k8s.io/v1',
+    kind: 'SelfSubjectReview',
+  });
+  assert.equal(review.status, 403);
+  assert.equal(
+    statusOf(review.body).message,
+    'selfsubjectreviews.authentication.k8s.io is forbidden: User "system:anonymous" cannot create resource "selfsubjectreviews" in API group "authentication.k8s.io" at the cluster scope',
+  );
   const bad = await anon.json('GET', '/api/v1/pods', undefined, { Authorization: 'Bearer not-a-token' });
   assert.equal(bad.status, 401);
   assert.equal(statusOf(bad.body).reason, 'Unauthorized');

@@ -49,8 +49,8 @@ export class AuthenticatorChain {
   /** The request's user, or undefined: answer 401. */
   async authenticate(req: IncomingMessage): Promise<Authenticated | undefined> {
     const cert: CertificateIdentity = certificateIdentity(req);
-    if (typeof cert === 'object')
-      return { user: withAuthenticatedGroup({ ...cert, groups: [...cert.groups] }), anonymous: false };
+    // (A copy: the identity is the connection's, and a request's user may be changed downstream.)
+    if (typeof cert === 'object') return { user: { name: cert.name, groups: [...cert.groups] }, anonymous: false };
     const token = bearerToken(req.headers.authorization);
     if (token !== undefined) {
       const user = await this.authenticateToken(token);

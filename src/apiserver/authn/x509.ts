@@ -5,9 +5,12 @@ import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import { userFromSubject } from '../pki.js';
 import { connectionOf } from '../transport.js';
-import type { UserInfo } from './types.js';
+import { AUTHENTICATED_GROUP, type UserInfo } from './types.js';
 
-/** A connection's client certificate: the user it names, one that failed verification, or none. */
+/**
+ * A connection's client certificate: the user it names (with system:authenticated; shared by
+ * the connection's requests, so copied before use), one that failed verification, or none.
+ */
 export type CertificateIdentity = UserInfo | 'invalid' | 'none';
 
 /** Decoded once per connection: its certificate can't change (renegotiation is off). */
@@ -34,5 +37,9 @@ function identify(sock: TLSSocket): CertificateIdentity {
   // x509 authenticator fails the request instead of treating it as anonymous.
   if (!sock.authorized) return 'invalid';
   const u = userFromSubject(cert.subject);
-  return u ? { name: u.name, groups: [...u.groups] } : 'invalid';
+  if (!u) return 'invalid';
+  return {
+    name: u.name,
+    groups: u.groups.includes(AUTHENTICATED_GROUP) ? u.groups : [...u.groups, AUTHENTICATED_GROUP],
+  };
 }
