@@ -533,10 +533,11 @@ export class ApiServer implements ServingApi {
       const url = splitRequestTarget(req.url);
       const pathname = url.path;
       // Health and version are open to everyone (system:public-info-viewer, bound to anonymous
-      // and authenticated users alike): answered without the chain unless anonymous requests
-      // are off, when a request without credentials gets 401 there too, as upstream.
+      // and authenticated users alike): a request without a token is answered without the chain
+      // unless anonymous requests are off. A token is checked (a bad one is 401 here too, as upstream).
       const isPublic = PUBLIC_PATHS.has(pathname);
-      if (isPublic && this.authentication.anonymous) return this.publicPath(pathname, req, res);
+      if (isPublic && this.authentication.anonymous && !req.headers.authorization)
+        return this.publicPath(pathname, req, res);
       const publicHandler = this.publicHandlers.get(pathname);
       if (publicHandler) return await publicHandler(req, res);
       const authenticated = (await this.authenticate(req)).user;

@@ -4,6 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import https from 'node:https';
+import tls from 'node:tls';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -134,9 +135,12 @@ test('anonymous requests: public info answers 200, resources 403 as system:anony
     statusOf(review.body).message,
     'selfsubjectreviews.authentication.k8s.io is forbidden: User "system:anonymous" cannot create resource "selfsubjectreviews" in API group "authentication.k8s.io" at the cluster scope',
   );
-  const bad = await anon.json('GET', '/api/v1/pods', undefined, { Authorization: 'Bearer not-a-token' });
-  assert.equal(bad.status, 401);
-  assert.equal(statusOf(bad.body).reason, 'Unauthorized');
+  // A bad token is 401 everywhere, the public paths included: it never falls back to anonymous.
+  for (const p of ['/api/v1/pods', '/version']) {
+    const bad = await anon.json('GET', p, undefined, { Authorization: 'Bearer not-a-token' });
+    assert.equal(bad.status, 401, p);
+    assert.equal(statusOf(bad.body).reason, 'Unauthorized');
+  }
   const r = await asToken('not-a-token', ['get', 'pods']);
   assert.notEqual(r.code, 0);
   assert.match(r.stderr, /Unauthorized|provide credentials/);
@@ -263,6 +267,40 @@ test('OIDC: a valid ID token is the prefixed user and groups; wrong audience or 
     });
     assert.equal(r.status, 401);
     assert.notEqual((await asToken(token, ['auth', 'whoami'])).code, 0);
+  }
+});
+
+test('anonymous requests leave their connection under the cap on unauthenticated connections', async () => {
+  const { hostname: host, port } = new URL(cluster.url);
+  const ca = Buffer.from(
+    (
+      YAML.parse(readFileSync(cluster.kubeconfig, 'utf8')) as {
+        clusters: { cluster: { 'certificate-authority-data': string } }[];
+      }
+    ).clusters[0].cluster['certificate-authority-data'],
+    'base64',
+  );
+  /** A connection that has had one anonymous request answered (403) and stays open. */
+  const anonymousConnection = () =>
+    new Promise<tls.TLSSocket>((resolve, reject) => {
+      const s = tls.connect({ host, port: Number(port), ca, servername: 'localhost' }, () =>
+        s.write(`GET /api/v1/pods HTTP/1.1\r\nHost: ${host}\r\n\r\n`),
+      );
+      s.once('data', (d: Buffer) =>
+        d.toString().startsWith('HTTP/1.1 403') ? resolve(s) : reject(new Error(d.toString())),
+      );
+      s.once('error', reject);
+    });
+  const sockets: tls.TLSSocket[] = [];
+  try {
+    // Past the cap (256) the oldest are closed, anonymous requests or not.
+    for (let i = 0; i < 300; i++) sockets.push(await anonymousConnection());
+    await until('the oldest anonymous connections are closed', () =>
+      sockets.slice(0, 40).every((s) => s.destroyed || s.readyState === 'closed'),
+    );
+    assert.ok(sockets.slice(-200).every((s) => !s.destroyed));
+  } finally {
+    for (const s of sockets) s.destroy();
   }
 });
 
