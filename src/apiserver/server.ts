@@ -32,7 +32,7 @@ import type { HandlerDeps } from './handlers/request.js';
 import { Paginator } from './paginate.js';
 import { Store, type UserInfo } from './store.js';
 import { websocketSink } from './watch.js';
-import { userFromSubject } from './pki.js';
+import { AuthenticatorChain, type Authenticated } from './authn/chain.js';
 import { ApiMetrics } from './metrics.js';
 import { CRDController } from './crd/controller.js';
 import { registerSubresources } from './subresources.js';
@@ -50,16 +50,14 @@ import {
   isLongRunning,
   requestDeadlineMs,
 } from './limits.js';
-import { Http2Response, asHttp1, connectionOf, isHttp2, rawSocketOf, trackSessionDeadlines } from './transport.js';
+import { Http2Response, asHttp1, isHttp2, rawSocketOf, trackSessionDeadlines } from './transport.js';
 import { type KubeletClientConfig, type NodeProxy, registerNodeProxy } from './nodeproxy.js';
 import { type ApiProxy, registerApiProxy } from './proxy/index.js';
 import type { Authorization } from './authz/index.js';
 
 export const KUBERNETES_VERSION = { major: '1', minor: '30', gitVersion: 'v1.30.0+k8ts' };
 
-export interface TokenAuthenticator {
-  authenticate(token: string): UserInfo | undefined | Promise<UserInfo | undefined>;
-}
+export type { TokenAuthenticator } from './authn/types.js';
 
 export interface ApiServerConfig {
   bindAddress: string;
@@ -78,6 +76,8 @@ export interface ApiServerConfig {
   kubeletClient?: KubeletClientConfig;
   /** Timeouts and in-flight caps (defaults: DEFAULT_SERVING_LIMITS, as kube-apiserver's). */
   limits?: Partial<ServingLimits>;
+  /** --anonymous-auth: requests without credentials act as system:anonymous (default true, as upstream). */
+  anonymousAuth?: boolean;
 }
 
 /**
@@ -131,9 +131,6 @@ function refuseConnection(socket: Socket, e: errors.ApiError): void {
   setTimeout(() => socket.destroy(), 5_000).unref();
 }
 
-/** The user a connection's client certificate names (null: none), decoded once per connection. */
-const certUsers = new WeakMap<object, UserInfo | null>();
-
 const PUBLIC_PATHS = new Set(['/healthz', '/livez', '/readyz', '/version', '/version/']);
 
 export type { ExtraSubresource } from './serving.js';
@@ -141,7 +138,8 @@ export type { ExtraSubresource } from './serving.js';
 export class ApiServer implements ServingApi {
   readonly registry = new ResourceRegistry();
   readonly allocators: ServiceAllocators;
-  readonly tokenAuthenticators: TokenAuthenticator[] = [];
+  /** Client certificates, bearer tokens, anonymous requests (authn/). */
+  readonly authentication: AuthenticatorChain;
   /** Paths served before (and without) authentication, e.g. the node join endpoints (join.ts). */
   readonly publicHandlers = new Map<string, (req: IncomingMessage, res: ServerResponse) => void | Promise<void>>();
   /** Extra subresources served for a resource (pods/binding, namespaces/finalize, ...). */
@@ -195,6 +193,7 @@ export class ApiServer implements ServingApi {
 
   constructor(readonly config: ApiServerConfig) {
     this.limits = { ...DEFAULT_SERVING_LIMITS, ...config.limits };
+    this.authentication = new AuthenticatorChain(config.anonymousAuth ?? true);
     this.inflightLimiter = new InflightLimiter(this.limits);
     this.unauthenticated = new UnauthenticatedConnections(this.limits.maxUnauthenticatedConnections);
     this.allocators = new ServiceAllocators(config.cluster.serviceCIDR, config.cluster.nodePortRange);
@@ -217,6 +216,11 @@ export class ApiServer implements ServingApi {
       version: config.version ?? KUBERNETES_VERSION.gitVersion,
     });
     this.registry.onChange(() => this.refreshOpenAPI());
+  }
+
+  /** The bearer-token authenticators of the chain (service accounts add theirs here). */
+  get tokenAuthenticators(): AuthenticatorChain['tokens'] {
+    return this.authentication.tokens;
   }
 
   get log(): Logger {
@@ -366,6 +370,9 @@ export class ApiServer implements ServingApi {
 
   async start(): Promise<void> {
     const limits = this.limits;
+    // Anonymous requests only where something decides what they may do (upstream turns them off
+    // with AlwaysAllow too): without an authorizer they could do everything.
+    if (!this.authorization || this.authorization.modes.includes('AlwaysAllow')) this.authentication.anonymous = false;
     registerSubresources(this);
     this.heapGuard.start({
       changed: (pressed, message) => {
@@ -493,30 +500,16 @@ export class ApiServer implements ServingApi {
     await this.config.backend.close();
   }
 
-  private async authenticate(req: IncomingMessage): Promise<UserInfo | undefined> {
-    // For HTTP/2, req.socket stands in for the session's TLS socket.
-    const sock = req.socket as TLSSocket;
-    if (sock.authorized) {
-      // getPeerCertificate() decodes the whole certificate on every call (10% of the CPU of a
-      // small request): decode it once per connection.
-      const connection = connectionOf(req);
-      let user = certUsers.get(connection);
-      if (user === undefined) {
-        const u = userFromSubject(sock.getPeerCertificate()?.subject);
-        user = u ? { name: u.name, groups: [...u.groups, 'system:authenticated'] } : null;
-        certUsers.set(connection, user);
-      }
-      if (user) return { name: user.name, groups: [...user.groups] };
-    }
-    const auth = req.headers.authorization;
-    if (auth?.startsWith('Bearer ')) {
-      const token = auth.slice(7).trim();
-      for (const a of this.tokenAuthenticators) {
-        const user = await a.authenticate(token);
-        if (user) return { ...user, groups: [...user.groups, 'system:authenticated'] };
-      }
-    }
-    return undefined;
+  /**
+   * The request's user, or a 401. A connection is counted as authenticated (out of the cap on
+   * unauthenticated ones) only once a request on it presented credentials that were accepted:
+   * anonymous requests leave it where it was.
+   */
+  private async authenticate(req: IncomingMessage): Promise<Authenticated> {
+    const authenticated = await this.authentication.authenticate(req);
+    if (!authenticated) throw errors.unauthorized();
+    if (!authenticated.anonymous) this.unauthenticated.authenticated(rawSocketOf(req.socket));
+    return authenticated;
   }
 
   /** Impersonation and authorization (authz/): the user the request acts as, or a 403. */
@@ -539,12 +532,16 @@ export class ApiServer implements ServingApi {
     try {
       const url = splitRequestTarget(req.url);
       const pathname = url.path;
-      if (PUBLIC_PATHS.has(pathname)) return this.publicPath(pathname, req, res);
+      // Health and version are open to everyone (system:public-info-viewer, bound to anonymous
+      // and authenticated users alike): a request without a token is answered without the chain
+      // unless anonymous requests are off. A token is checked (a bad one is 401 here too, as upstream).
+      const isPublic = PUBLIC_PATHS.has(pathname);
+      if (isPublic && this.authentication.anonymous && !req.headers.authorization)
+        return this.publicPath(pathname, req, res);
       const publicHandler = this.publicHandlers.get(pathname);
       if (publicHandler) return await publicHandler(req, res);
-      const authenticated = await this.authenticate(req);
-      if (!authenticated) throw errors.unauthorized();
-      this.unauthenticated.authenticated(rawSocketOf(req.socket));
+      const authenticated = (await this.authenticate(req)).user;
+      if (isPublic) return this.publicPath(pathname, req, res);
       info = parseRequestPath(pathname);
       if (info.kind === 'resource') {
         if (info.legacyWatch) url.query.set('watch', 'true');
@@ -723,8 +720,7 @@ export class ApiServer implements ServingApi {
       );
     };
     try {
-      const authenticated = await this.authenticate(req);
-      if (!authenticated) throw errors.unauthorized();
+      const authenticated = (await this.authenticate(req)).user;
       const url = splitRequestTarget(req.url);
       const info = parseRequestPath(url.path);
       const user = this.authorize(authenticated, info, req, url.query);

@@ -8,6 +8,7 @@ import { Client } from '../client/client.js';
 import { loadKubeconfig } from '../client/kubeconfig.js';
 import { ControllerManager, DEFAULT_CONTROLLERS, type ControllerInit } from '../controllers/manager.js';
 import { type LeaderElectFlags, leaseFromFlags, stopOnSignals } from './component.js';
+import { keysFromPem, signLegacyToken } from '../apiserver/serviceaccount/index.js';
 
 export interface ControllerManagerFlags extends LeaderElectFlags {
   kubeconfig?: string;
@@ -15,6 +16,7 @@ export interface ControllerManagerFlags extends LeaderElectFlags {
   controllers: string;
   terminatedPodGcThreshold: string;
   rootCaFile?: string;
+  serviceAccountPrivateKeyFile?: string;
   clusterCidr?: string;
   logLevel: string;
 }
@@ -51,6 +53,9 @@ export function runControllerManager(flags: ControllerManagerFlags): void {
     ? readFileSync(flags.rootCaFile, 'utf8')
     : loadKubeconfig(kubeconfig, flags.context).ca;
   const controllers = selectControllers(flags.controllers, DEFAULT_CONTROLLERS);
+  const keys = flags.serviceAccountPrivateKeyFile
+    ? keysFromPem(readFileSync(flags.serviceAccountPrivateKeyFile))
+    : undefined;
   const client = Client.fromKubeconfig(kubeconfig, { fieldManager: 'kube-controller-manager', context: flags.context });
   const manager = new ControllerManager({
     client,
@@ -60,6 +65,7 @@ export function runControllerManager(flags: ControllerManagerFlags): void {
     options: {
       rootCA,
       terminatedPodGCThreshold: threshold,
+      ...(keys ? { legacyServiceAccountToken: (sa, secret) => signLegacyToken(keys, sa, secret) } : {}),
       ...(flags.clusterCidr ? { clusterCIDR: flags.clusterCidr } : {}),
     },
   });

@@ -9,6 +9,7 @@ import { addSimFlags } from '../sim/config.js';
 import { registerImageCommands } from './image.js';
 import { addAgentFlags } from './agentflags.js';
 import { addIngressFlags } from './ingressflags.js';
+import { addAuthenticationFlags } from './authnflags.js';
 import { withKubeconfigFlags, withLeaderElectFlags, withLogFlags } from './flags.js';
 import { registerDevicePluginCommand } from './deviceplugin.js';
 import { registerChartCommands } from './chart.js';
@@ -27,7 +28,7 @@ export async function main(argv: string[]): Promise<void> {
   addSimFlags(
     addAgentFlags(
       withLogFlags(
-        addIngressFlags(program.command('server'), 'server')
+        addAuthenticationFlags(addIngressFlags(program.command('server'), 'server'))
           .description('Run the API server with its embedded datastore (and the control plane)')
           .option(
             '--data-dir <dir>',
@@ -198,6 +199,10 @@ export async function main(argv: string[]): Promise<void> {
       'range of pod IPs the node IPAM controller hands out (default 10.42.0.0/16, as k8ts server)',
     )
     .option('--root-ca-file <file>', 'CA published in every namespace as kube-root-ca.crt (default: the kubeconfig CA)')
+    .option(
+      '--service-account-private-key-file <file>',
+      'key that signs the tokens of kubernetes.io/service-account-token Secrets (without it they stay empty)',
+    )
     .action(async (opts) => {
       const { runControllerManager } = await import('./controllermanager.js');
       runControllerManager(opts);

@@ -32,8 +32,11 @@ import { startIngressFromFlags, type IngressFlags } from './ingressflags.js';
 import { Authorization } from '../apiserver/authz/index.js';
 import { PodSecurity, loadPodSecurityConfiguration } from '../apiserver/admission/podsecurity/index.js';
 import { EncryptionConfig, loadOrCreateDefaultConfig } from '../apiserver/encryption/config.js';
+import { installAuthenticators } from '../apiserver/authn/index.js';
+import { signLegacyToken } from '../apiserver/serviceaccount/legacy.js';
+import { type AuthenticationFlags, anonymousAuthFromFlags, authenticationFromFlags } from './authnflags.js';
 
-export interface ServerFlags extends AgentFlags, IngressFlags {
+export interface ServerFlags extends AgentFlags, IngressFlags, AuthenticationFlags {
   dataDir?: string;
   httpsListenPort: string;
   bindAddress: string;
@@ -150,6 +153,14 @@ export async function runServer(flags: ServerFlags): Promise<void> {
   const nodePortRange = parsePortRange(flags.serviceNodePortRange);
 
   const encryption = encryptionFromFlags(flags, dataDir);
+  const authentication = authenticationFromFlags(flags);
+  const authorization = new Authorization(flags.authorizationMode);
+  let anonymousAuth = anonymousAuthFromFlags(flags);
+  if (anonymousAuth && authorization.modes.includes('AlwaysAllow')) {
+    // As kube-apiserver: anonymous users would be allowed everything.
+    logger.warn('AnonymousAuth is not allowed with the AlwaysAllow authorizer. Resetting AnonymousAuth to false.');
+    anonymousAuth = false;
+  }
   const etcd = isEtcdEndpoint(flags.datastoreEndpoint);
   const backend = openBackend(flags.datastoreEndpoint, join(dataDir, 'server', 'db'), {
     caFile: flags.datastoreCafile,
@@ -171,6 +182,7 @@ export async function runServer(flags: ServerFlags): Promise<void> {
     cluster: { serviceCIDR: flags.serviceCidr, nodePortRange, clusterDomain: flags.clusterDomain },
     resources: builtinResources(),
     logger,
+    anonymousAuth,
     limits: {
       requestTimeoutMs: parseDurationMs(flags.requestTimeout, '--request-timeout'),
       maxRequestsInflight: parseCount(flags.maxRequestsInflight, '--max-requests-inflight'),
@@ -181,10 +193,12 @@ export async function runServer(flags: ServerFlags): Promise<void> {
     },
   });
   if (flags.admissionControlConfigFile) configureAdmission(api, flags.admissionControlConfigFile);
-  const authorization = new Authorization(flags.authorizationMode);
   api.authorization = authorization;
   // Service-account tokens: TokenRequest, bearer-token authentication, ServiceAccount admission.
-  installServiceAccountTokens(api, { keys: loadOrCreateServiceAccountKeys(join(tlsDir, 'service-account.key')) });
+  const serviceAccountKeys = loadOrCreateServiceAccountKeys(join(tlsDir, 'service-account.key'));
+  installServiceAccountTokens(api, { keys: serviceAccountKeys });
+  // Token file, bootstrap tokens, OIDC (each accepts tokens of its own form only).
+  installAuthenticators(api, { ...authentication, warn: (m) => logger.warn(m) });
   // The join token agents present (`k8ts agent --server URL --token T`); see apiserver/join.ts.
   const joinToken = loadOrCreateServerToken(dataDir, ca.certPem, flags.token);
   new JoinService({ ca, secret: joinToken.secret, logger }).register(api.publicHandlers);
@@ -235,7 +249,11 @@ export async function runServer(flags: ServerFlags): Promise<void> {
   const controllerManager = new ControllerManager({
     client: inProcessClient(api, { fieldManager: 'kube-controller-manager' }),
     logger,
-    options: { ...controllerOptionsFromFlags(flags), rootCA: ca.certPem },
+    options: {
+      ...controllerOptionsFromFlags(flags),
+      rootCA: ca.certPem,
+      legacyServiceAccountToken: (sa, secret) => signLegacyToken(serviceAccountKeys, sa, secret),
+    },
   });
   if (!flags.disableControllerManager) controllerManager.start();
   const scheduler = new SchedulerRunner({

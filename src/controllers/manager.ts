@@ -13,6 +13,8 @@ import { GarbageCollector } from './garbagecollector/controller.js';
 import { EndpointsController } from './endpoints/endpoints.js';
 import { EndpointSliceController } from './endpoints/endpointslice.js';
 import { RootCACertPublisher, ServiceAccountsController } from './serviceaccount/controller.js';
+import { LegacyTokensController } from './serviceaccount/tokens.js';
+import { TokenCleaner } from './bootstrap/tokencleaner.js';
 import { PodGCController } from './podgc/controller.js';
 import { DeploymentController } from './deployment/controller.js';
 import { ReplicaSetController, newReplicationManager } from './replicaset/controller.js';
@@ -42,6 +44,13 @@ export const DEFAULT_CONTROLLERS: Record<string, ControllerInit> = {
   endpointslice: (ctx) => new EndpointSliceController(ctx),
   serviceaccount: (ctx) => new ServiceAccountsController(ctx),
   'root-ca-cert-publisher': (ctx) => new RootCACertPublisher(ctx, ctx.options?.rootCA ?? ''),
+  'serviceaccount-token': (ctx) => {
+    // As upstream: without the service-account key the token controller does not run.
+    const sign = ctx.options?.legacyServiceAccountToken;
+    return sign && new LegacyTokensController(ctx, sign, ctx.options?.rootCA ?? '');
+  },
+  // Off by default upstream (kubeadm and k3s turn it on): expired bootstrap tokens are deleted.
+  tokencleaner: (ctx) => new TokenCleaner(ctx),
   podgc: (ctx) => new PodGCController(ctx, { terminatedPodThreshold: ctx.options?.terminatedPodGCThreshold }),
   deployment: (ctx) => new DeploymentController(ctx),
   replicaset: (ctx) => new ReplicaSetController(ctx),
@@ -117,7 +126,8 @@ export class ControllerManager {
     const controllers: Controller[] = [];
     for (const [name, init] of Object.entries(this.opts.controllers ?? DEFAULT_CONTROLLERS)) {
       try {
-        controllers.push(init(ctx));
+        const controller = init(ctx);
+        if (controller) controllers.push(controller);
       } catch (err) {
         this.log.error({ err, controller: name }, 'failed to create controller');
       }

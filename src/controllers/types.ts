@@ -1,4 +1,5 @@
 // What every controller gets from the controller manager, and what it gives back.
+import type { Secret, ServiceAccount } from 'kubernetes-types/core/v1.js';
 import type { Logger } from 'pino';
 import type { Client } from '../client/client.js';
 import type { SharedInformerFactory } from '../client/informer.js';
@@ -29,8 +30,16 @@ export interface ControllerOptions {
   terminatedPodGCThreshold?: number;
   /** --lb-address-pool: CIDRs LoadBalancer Services get their address from (else: the nodes'). */
   lbAddressPools?: string[];
+  /**
+   * Signs legacy service-account tokens for kubernetes.io/service-account-token Secrets (upstream:
+   * --service-account-private-key-file); without it the serviceaccount-token controller is off.
+   */
+  legacyServiceAccountToken?: LegacyTokenGenerator;
   [option: string]: unknown;
 }
+
+/** A signed legacy token for a service account and its token Secret. */
+export type LegacyTokenGenerator = (sa: ServiceAccount, secret: Secret) => Promise<string>;
 
 export interface Controller {
   readonly name: string;
@@ -39,4 +48,5 @@ export interface Controller {
   stop(): Promise<void>;
 }
 
-export type ControllerInit = (ctx: ControllerContext) => Controller;
+/** A controller, or undefined when what it needs is not configured (it then does not run). */
+export type ControllerInit = (ctx: ControllerContext) => Controller | undefined;

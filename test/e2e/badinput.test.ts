@@ -17,12 +17,16 @@ after(async () => {
   await cluster?.cleanup();
 });
 
-test('requests without credentials get 401, health and version stay public', async () => {
+test('requests without credentials are system:anonymous (403 on resources), a bad token 401, health and version public', async () => {
   const anon = rawClient(cluster.kubeconfig, { anonymous: true });
   try {
     const r = await anon.json('GET', CM);
-    assert.equal(r.status, 401);
-    assert.equal(r.body.reason, 'Unauthorized');
+    assert.equal(r.status, 403);
+    assert.equal(r.body.reason, 'Forbidden');
+    assert.match(r.body.message, /^configmaps is forbidden: User "system:anonymous" cannot list resource "configmaps"/);
+    const bad = await anon.json('GET', CM, undefined, { Authorization: 'Bearer nope' });
+    assert.equal(bad.status, 401);
+    assert.equal(bad.body.reason, 'Unauthorized');
     for (const p of ['/healthz', '/livez', '/readyz', '/version'])
       assert.equal((await anon.request('GET', p)).status, 200, p);
   } finally {

@@ -112,11 +112,11 @@ test('requests over HTTP/2: authentication by client certificate, create, get, l
   } finally {
     s.close();
   }
-  // Without a client certificate: 401 on the same protocol.
+  // Without a client certificate: system:anonymous (403 on resources), on the same protocol.
   const anon = http2.connect(cluster.url, { ca: creds.ca, servername: 'localhost' });
   anon.on('error', () => {});
   try {
-    assert.equal((await request(anon, 'GET', CM)).status, 401);
+    assert.equal((await request(anon, 'GET', CM)).status, 403);
   } finally {
     anon.close();
   }

@@ -8,9 +8,11 @@ import { ServiceAccountAdmission } from '../admission/serviceaccount.js';
 import type { ServiceAccountKeys } from './keys.js';
 import { registerTokenRequest } from './tokenrequest.js';
 import { ServiceAccountTokenAuthenticator, TokenIssuer, defaultIssuer } from './tokens.js';
+import { LegacyTokenAuthenticator } from './legacy.js';
 
 export * from './keys.js';
 export * from './tokens.js';
+export * from './legacy.js';
 export { createToken, registerTokenRequest, type TokenRequestOptions } from './tokenrequest.js';
 
 /** What of the API server this needs (ApiServer has all of it). */
@@ -52,7 +54,7 @@ export function installServiceAccountTokens(
     }
   };
   const authenticator = new ServiceAccountTokenAuthenticator(opts.keys, iss, apiAudiences, lookup);
-  api.tokenAuthenticators.push(authenticator);
+  api.tokenAuthenticators.push(authenticator, new LegacyTokenAuthenticator(opts.keys, lookup));
   for (const p of api.admission.mutating)
     if (p instanceof ServiceAccountAdmission) p.requireServiceAccount = opts.requireServiceAccount ?? true;
   return { issuer, authenticator, apiAudiences };

@@ -6,7 +6,7 @@
 // exist with the same uid, so deleting a pod revokes the tokens it was given.
 import { randomUUID } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
-import { SignJWT, decodeProtectedHeader, jwtVerify, type JWTPayload } from 'jose';
+import { SignJWT, decodeJwt, decodeProtectedHeader, jwtVerify, type JWTPayload } from 'jose';
 import type { UserInfo } from '../user.js';
 import type { ServiceAccountKeys } from './keys.js';
 
@@ -179,6 +179,8 @@ export class ServiceAccountTokenAuthenticator {
     try {
       const header = decodeProtectedHeader(token);
       if (header.alg !== this.keys.alg || (header.kid !== undefined && header.kid !== this.keys.kid)) return undefined;
+      // Another issuer's token (a legacy one, signed with the same key) needs no signature check here.
+      if (decodeJwt(token).iss !== this.issuer) return undefined;
       const { payload } = await jwtVerify(token, this.keys.publicKey, {
         issuer: this.issuer,
         audience: this.apiAudiences,

@@ -10,6 +10,8 @@ import { validateImmutableField } from './helpers.js';
 import { setOwn } from '../../../machinery/objects.js';
 
 export const SERVICE_ACCOUNT_NAME_KEY = 'kubernetes.io/service-account.name';
+export const SERVICE_ACCOUNT_UID_KEY = 'kubernetes.io/service-account.uid';
+export const SERVICE_ACCOUNT_TOKEN_TYPE = 'kubernetes.io/service-account-token';
 
 /** SetDefaults_Secret plus the v1→internal conversion of stringData (which overwrites data). */
 export function defaultSecret(secret: Secret): void {
@@ -48,7 +50,7 @@ export function validateSecret(secret: Secret): FieldError[] {
   if (total > MAX_SIZE) errs.push(tooLong(dp, MAX_SIZE));
   const has = (k: string) => Object.prototype.hasOwnProperty.call(data, k);
   switch (s.type) {
-    case 'kubernetes.io/service-account-token':
+    case SERVICE_ACCOUNT_TOKEN_TYPE:
       if (!s.metadata?.annotations?.[SERVICE_ACCOUNT_NAME_KEY]) {
         errs.push(required(path('metadata', 'annotations').key(SERVICE_ACCOUNT_NAME_KEY)));
       }

@@ -1,0 +1,96 @@
+// Authentication flags of `k8ts server`, spelled as kube-apiserver's (k3s passes them through
+// --kube-apiserver-arg; here they are flags of their own): anonymous requests, the static token
+// file, bootstrap tokens and OIDC.
+import type { Command } from 'commander';
+import { type AuthenticationOptions, type OIDCOptions, validateOIDCOptions } from '../apiserver/authn/index.js';
+
+export interface AuthenticationFlags {
+  /** 'false' turns anonymous requests off (true when given bare). */
+  anonymousAuth?: string | boolean;
+  tokenAuthFile?: string;
+  enableBootstrapTokenAuth?: string | boolean;
+  oidcIssuerUrl?: string;
+  oidcClientId?: string;
+  oidcUsernameClaim?: string;
+  oidcUsernamePrefix?: string;
+  oidcGroupsClaim?: string;
+  oidcGroupsPrefix?: string;
+  oidcCaFile?: string;
+  oidcSigningAlgs?: string;
+  oidcRequiredClaim?: string[];
+}
+
+const collect = (v: string, prev: string[]) => [...prev, ...v.split(',').filter(Boolean)];
+
+export function addAuthenticationFlags(cmd: Command): Command {
+  return cmd
+    .option(
+      '--anonymous-auth [bool]',
+      'requests without credentials act as system:anonymous (group system:unauthenticated), authorized as such; false: 401',
+      'true',
+    )
+    .option('--token-auth-file <file>', 'static bearer tokens: CSV lines token,user,uid,"group1,group2"')
+    .option(
+      '--enable-bootstrap-token-auth [bool]',
+      'bearer tokens <id>.<secret> of bootstrap.kubernetes.io/token Secrets in kube-system authenticate',
+      'true',
+    )
+    .option('--oidc-issuer-url <url>', 'OpenID Connect issuer (https) whose ID tokens authenticate')
+    .option('--oidc-client-id <id>', 'the audience OIDC ID tokens must be issued for')
+    .option('--oidc-username-claim <claim>', 'claim naming the user', 'sub')
+    .option(
+      '--oidc-username-prefix <prefix>',
+      "prefix of OIDC usernames (default '<issuer-url>#' unless the claim is email; '-' for none)",
+    )
+    .option('--oidc-groups-claim <claim>', "claim with the user's groups (a string or a list)")
+    .option('--oidc-groups-prefix <prefix>', 'prefix of OIDC group names')
+    .option('--oidc-ca-file <file>', "CAs that verify the OIDC issuer's certificate (default: the system's)")
+    .option('--oidc-signing-algs <algs>', 'accepted signing algorithms, comma-separated', 'RS256')
+    .option(
+      '--oidc-required-claim <key=value>',
+      'a claim every OIDC token must carry with this value (repeatable)',
+      collect,
+      [],
+    );
+}
+
+function bool(v: string | boolean | undefined, flag: string, dflt: boolean): boolean {
+  if (v === undefined) return dflt;
+  if (v === true || v === 'true') return true;
+  if (v === false || v === 'false') return false;
+  throw new Error(`${flag}: want true or false, got ${String(v)}`);
+}
+
+export function anonymousAuthFromFlags(flags: AuthenticationFlags): boolean {
+  return bool(flags.anonymousAuth, '--anonymous-auth', true);
+}
+
+export function authenticationFromFlags(flags: AuthenticationFlags): AuthenticationOptions {
+  const opts: AuthenticationOptions = {
+    tokenAuthFile: flags.tokenAuthFile,
+    bootstrapTokens: bool(flags.enableBootstrapTokenAuth, '--enable-bootstrap-token-auth', true),
+  };
+  if (flags.oidcIssuerUrl || flags.oidcClientId) {
+    const requiredClaims: Record<string, string> = {};
+    for (const kv of flags.oidcRequiredClaim ?? []) {
+      const i = kv.indexOf('=');
+      if (i <= 0) throw new Error(`--oidc-required-claim: want key=value, got ${JSON.stringify(kv)}`);
+      requiredClaims[kv.slice(0, i)] = kv.slice(i + 1);
+    }
+    const oidc: OIDCOptions = {
+      issuerURL: flags.oidcIssuerUrl ?? '',
+      clientID: flags.oidcClientId ?? '',
+      usernameClaim: flags.oidcUsernameClaim,
+      usernamePrefix: flags.oidcUsernamePrefix,
+      groupsClaim: flags.oidcGroupsClaim,
+      groupsPrefix: flags.oidcGroupsPrefix,
+      caFile: flags.oidcCaFile,
+      signingAlgs: flags.oidcSigningAlgs?.split(',').filter(Boolean),
+      requiredClaims,
+    };
+    const errs = validateOIDCOptions(oidc);
+    if (errs.length) throw new Error(errs.join('; '));
+    opts.oidc = oidc;
+  }
+  return opts;
+}
