@@ -24,7 +24,7 @@ import { Client } from '../client/client.js';
 import { NodeAgent } from '../agent/agent.js';
 import { agentOptionsFromFlags, type AgentFlags } from './agentflags.js';
 import { primaryIPv4 } from '../agent/hostinfo.js';
-import { writeKubeconfig } from './kubeconfig.js';
+import { writeKubeconfig } from '../server/kubeconfig.js';
 import { defaultDataDir } from './datadir.js';
 import { startIngressFromFlags, type IngressFlags } from './ingressflags.js';
 import type { IngressController } from '../ingress/controller.js';
