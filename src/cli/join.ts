@@ -22,7 +22,8 @@ import {
 } from '../apiserver/join.js';
 import { Client } from '../client/client.js';
 import { NodeAgent } from '../agent/agent.js';
-import { agentOptionsFromFlags, type AgentFlags } from './agentflags.js';
+import type { AgentFlags } from './agentflags.js';
+import { agentOptionsFromFlags } from './agentoptions.js';
 import { primaryIPv4 } from '../agent/hostinfo.js';
 import { writeKubeconfig } from '../server/kubeconfig.js';
 import { defaultDataDir } from './datadir.js';

@@ -10,7 +10,7 @@ import { simOptionsFromFlags } from '../sim/config.js';
 import { parseCount, parseDurationMs } from './component.js';
 import type { ControllerOptions } from '../controllers/types.js';
 import { parsePoolCIDR } from '../controllers/servicelb/pool.js';
-import { clusterDNSFromFlags } from './agentflags.js';
+import { clusterDNSFromFlags } from './agentoptions.js';
 import { startLocalAgent } from './agent.js';
 import { defaultDataDir } from './datadir.js';
 import type { AgentFlags } from './agentflags.js';
