@@ -125,7 +125,7 @@ export function registerSecretsEncryptCommand(program: Command): void {
     const server = !writes || o.datastoreEndpoint ? undefined : await runningServer(dataDir);
     if (server) throw new Error(`the k8ts server of ${dataDir} is running (${server}): stop it first`);
     const { openBackend } = await import('../storage/open.js'); // SQLite and etcd clients: only here
-    const backend = openBackend(o.datastoreEndpoint, join(dataDir, 'server', 'db'));
+    const backend = await openBackend(o.datastoreEndpoint, join(dataDir, 'server', 'db'));
     await backend.start();
     try {
       return await f(backend);

@@ -22,13 +22,8 @@ import type { EncryptionConfig } from '../apiserver/encryption/config.js';
 import { openBackend, type DatastoreOptions } from '../storage/open.js';
 import { Compactor } from '../storage/compactor.js';
 import type { Client } from '../client/client.js';
-import { ControllerManager } from '../controllers/manager.js';
 import type { ControllerOptions } from '../controllers/types.js';
-import { SchedulerRunner } from '../scheduler/runner.js';
-import { KubeDNSController } from '../dns/kubedns.js';
-import { NodeSimulator } from '../sim/simulator.js';
 import type { SimOptions } from '../sim/config.js';
-import { LocalPathProvisioner } from '../agent/provisioner/localpath.js';
 import type { KubeconfigInput } from './kubeconfig.js';
 
 export interface ServerSettings {
@@ -98,7 +93,7 @@ export async function assembleServer(s: ServerSettings): Promise<AssembledServer
   const { logger, dataDir } = s;
   const tlsDir = join(dataDir, 'server', 'tls');
   mkdirSync(tlsDir, { recursive: true, mode: 0o700 });
-  const backend = openBackend(s.datastoreEndpoint, join(dataDir, 'server', 'db'), {
+  const backend = await openBackend(s.datastoreEndpoint, join(dataDir, 'server', 'db'), {
     ...s.datastore,
     onWarning: s.datastore?.onWarning ?? ((msg, err) => logger.warn({ err }, msg)),
   });
@@ -175,8 +170,10 @@ export async function assembleServer(s: ServerSettings): Promise<AssembledServer
 
   const client = (opts: InProcessOptions) => inProcessClient(api, opts);
   const noLeaderElection = s.leaderElection === false ? { leaderElection: false as const } : {};
+  // Each optional component's code is loaded only when it runs (a library user's test process
+  // with no nodes never loads the scheduler or the simulator).
   const controllerManager = s.controllers
-    ? new ControllerManager({
+    ? new (await import('../controllers/manager.js')).ControllerManager({
         client: client({ fieldManager: 'kube-controller-manager' }),
         logger,
         options: { ...s.controllers, rootCA: ca.certPem },
@@ -185,7 +182,7 @@ export async function assembleServer(s: ServerSettings): Promise<AssembledServer
     : undefined;
   controllerManager?.start();
   const scheduler = s.scheduler
-    ? new SchedulerRunner({
+    ? new (await import('../scheduler/runner.js')).SchedulerRunner({
         client: client({
           fieldManager: 'kube-scheduler',
           // Trusted in-process (system:masters), named as upstream's scheduler.
@@ -197,7 +194,7 @@ export async function assembleServer(s: ServerSettings): Promise<AssembledServer
     : undefined;
   scheduler?.start();
   const kubeDNS = s.clusterDNS
-    ? new KubeDNSController({
+    ? new (await import('../dns/kubedns.js')).KubeDNSController({
         client: client({ fieldManager: 'k8ts-dns' }),
         clusterDNS: s.clusterDNS,
         clusterDomain: domain,
@@ -206,7 +203,7 @@ export async function assembleServer(s: ServerSettings): Promise<AssembledServer
     : undefined;
   await kubeDNS?.start();
   const simulator = s.simulator
-    ? new NodeSimulator(
+    ? new (await import('../sim/simulator.js')).NodeSimulator(
         client({
           fieldManager: 'kubelet',
           user: { name: 'system:node:sim', groups: ['system:nodes', 'system:masters'] },
@@ -219,7 +216,7 @@ export async function assembleServer(s: ServerSettings): Promise<AssembledServer
   // Simulated nodes get local-path volumes too (directories on this host), so PVCs bind there.
   const simNodes = new Set(simulator?.nodeNames ?? []);
   const simStorage = simulator
-    ? new LocalPathProvisioner({
+    ? new (await import('../agent/provisioner/localpath.js')).LocalPathProvisioner({
         client: client({ fieldManager: 'local-path-provisioner' }),
         nodeName: 'k8ts-sim',
         servesNode: (n) => simNodes.has(n),
