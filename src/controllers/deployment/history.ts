@@ -1,12 +1,18 @@
 // Revision history (upstream cleanupDeployment in sync.go): old, empty ReplicaSets beyond
-// revisionHistoryLimit are deleted. Rolling back needs no controller code: \`kubectl rollout undo\`
+// revisionHistoryLimit are deleted. Rolling back needs no controller code: `kubectl rollout undo`
 // copies an old ReplicaSet's template into the Deployment, which the strategies then roll out.
+import type { Deployment, ReplicaSet } from 'kubernetes-types/apps/v1.js';
+import type { ResourceClient } from '../../client/client.js';
 import { isNotFound } from '../../client/errors.js';
-import type { Dep, DeploymentSync, RS } from './sync.js';
+import type { Stored } from '../../client/types.js';
 import * as u from './util.js';
 
 /** Delete old, empty ReplicaSets beyond revisionHistoryLimit, oldest revisions first. */
-export async function cleanupDeployment(s: DeploymentSync, oldRSs: RS[], d: Dep): Promise<void> {
+export async function cleanupDeployment(
+  replicasets: ResourceClient<ReplicaSet>,
+  oldRSs: Stored<ReplicaSet>[],
+  d: Stored<Deployment>,
+): Promise<void> {
   if (!u.hasRevisionHistoryLimit(d)) return;
   const cleanable = oldRSs.filter((rs) => rs && !rs.metadata.deletionTimestamp);
   const diff = cleanable.length - (d.spec?.revisionHistoryLimit ?? 0);
@@ -21,7 +27,7 @@ export async function cleanupDeployment(s: DeploymentSync, oldRSs: RS[], d: Dep)
     )
       continue;
     try {
-      await s.replicasets.namespace(rs.metadata.namespace).delete(rs.metadata.name);
+      await replicasets.namespace(rs.metadata.namespace).delete(rs.metadata.name);
     } catch (err) {
       if (!isNotFound(err)) throw err;
     }

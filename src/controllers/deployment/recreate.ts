@@ -25,7 +25,7 @@ export async function rolloutRecreate(s: DeploymentSync, d: Dep, rsList: RS[]): 
   }
   const r = await s.scaleAndRecord(d, newRS, u.specReplicas(d));
   s.remember(r.rs);
-  if (u.deploymentComplete(d, d.status ?? {})) await cleanupDeployment(s, oldRSs, d);
+  if (u.deploymentComplete(d, d.status ?? {})) await cleanupDeployment(s.replicasets, oldRSs, d);
   return syncRolloutStatus(s, s.freshRSs(allRSs), s.fresh(newRS), d);
 }
 

@@ -17,7 +17,7 @@ export async function rolloutRolling(s: DeploymentSync, d: Dep, rsList: RS[]): P
   if (await reconcileOldReplicaSets(s, allRSs, u.filterActive(oldRSs), newRS, d)) {
     return syncRolloutStatus(s, s.freshRSs(allRSs), s.fresh(newRS), d);
   }
-  if (u.deploymentComplete(d, d.status ?? {})) await cleanupDeployment(s, oldRSs, d);
+  if (u.deploymentComplete(d, d.status ?? {})) await cleanupDeployment(s.replicasets, oldRSs, d);
   return syncRolloutStatus(s, allRSs, newRS, d);
 }
 

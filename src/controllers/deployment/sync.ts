@@ -249,7 +249,7 @@ export class DeploymentSync {
   async syncScale(d: Dep, rsList: RS[]): Promise<ReconcileResult | void> {
     const { newRS, oldRSs } = await this.getAllReplicaSetsAndSyncRevision(d, rsList, false);
     await this.scale(d, newRS, oldRSs);
-    if (d.spec?.paused) await cleanupDeployment(this, oldRSs, d);
+    if (d.spec?.paused) await cleanupDeployment(this.replicasets, oldRSs, d);
     await this.syncDeploymentStatus([...oldRSs, newRS].filter(Boolean), newRS, d);
   }
 
