@@ -1,7 +1,8 @@
 // Layer rules of src/ (../shared/DESIGN.md, docs/architecture.md): imports only point down.
 //   machinery  <- api, storage  <- apiserver
 //   machinery, api  <- client  <- controllers, scheduler, agent, sim, proxy, dns
-//   cli and embed wire everything together and sit on top.
+//   server (the assembly of a whole server) wires the layers together; cli and embed sit on top
+//   of it, the command line parsing flags and the library picking defaults.
 // Type-only imports count too: a layer should not need to know the shapes of the layers above it.
 const layer = (name, mayImport, except = []) => ({
   name: `${name}-imports-only-below`,
@@ -40,6 +41,20 @@ module.exports = {
     layer('netpol', ['machinery', 'api', 'client', 'proxy']),
     // The ingress controller publishes the addresses ServiceLB does (controllers/servicelb).
     layer('ingress', ['machinery', 'api', 'client', 'controllers']),
+    {
+      name: 'server-assembly-below-its-entry-points',
+      comment: 'src/server assembles the server for src/cli and src/embed and imports neither',
+      severity: 'error',
+      from: { path: '^src/server/' },
+      to: { path: '^src/(cli|embed)/' },
+    },
+    {
+      name: 'library-not-command-line',
+      comment: 'src/embed (the library) shares the server through src/server, not through src/cli',
+      severity: 'error',
+      from: { path: '^src/embed/' },
+      to: { path: '^src/cli/' },
+    },
     { name: 'no-circular-layers', severity: 'warn', from: { path: '^src/' }, to: { circular: true } },
   ],
   options: {

@@ -1,12 +1,8 @@
 // The node agent's flags, shared by `k8ts server` (its own host's agent) and `k8ts agent`
-// (joining another machine), and their conversion to NodeAgent options.
+// (joining another machine). Defining them loads nothing heavy; agentoptions.ts turns the values
+// into NodeAgent options when a command runs.
 import { Command, Option } from 'commander';
-import type { AgentOptions, RuntimeChoice } from '../agent/agent.js';
-import { parseEvictionHard } from '../agent/eviction.js';
-import ipaddr from 'ipaddr.js';
-import { tenthAddress } from '../dns/kubedns.js';
-import { PROXY_MODES, type ProxySettings } from '../proxy/index.js';
-import { SCHEDULERS, type Scheduler } from '../proxy/model.js';
+import { PROXY_MODES, SCHEDULERS } from '../proxy/model.js';
 
 const collect = (v: string, prev: string[]) => [...prev, ...v.split(',').filter(Boolean)];
 
@@ -86,56 +82,4 @@ export function addAgentFlags(cmd: Command): Command {
         .choices([...SCHEDULERS])
         .default('rr'),
     );
-}
-
-/** --cluster-dns, or k3s's default: the 10th address of the service CIDR. */
-export function clusterDNSFromFlags(flags: AgentFlags): string[] {
-  const ips = flags.clusterDns?.length ? flags.clusterDns : [tenthAddress(flags.serviceCidr ?? '10.43.0.0/16')];
-  for (const ip of ips) if (!ipaddr.isValid(ip)) throw new Error(`--cluster-dns: not an IP address: ${ip}`);
-  return ips.slice(0, 3);
-}
-
-/** The NodeAgent options the flags decide; bad values fail here, naming the flag. */
-export function agentOptionsFromFlags(
-  flags: AgentFlags,
-): Pick<
-  AgentOptions,
-  | 'runtime'
-  | 'containerRuntimeEndpoint'
-  | 'privateRegistry'
-  | 'clusterDNS'
-  | 'evictionHard'
-  | 'podMaxPids'
-  | 'port'
-  | 'proxy'
-  | 'disableNetworkPolicy'
-> {
-  const port = Number(flags.kubeletPort ?? 10250);
-  if (!Number.isInteger(port) || port < 0 || port > 65535)
-    throw new Error(`--kubelet-port: invalid port ${flags.kubeletPort}`);
-  const podMaxPids = Number(flags.podMaxPids ?? -1);
-  if (!Number.isInteger(podMaxPids) || podMaxPids < -1)
-    throw new Error(`--pod-max-pids: invalid count ${flags.podMaxPids} (want -1 or more)`);
-  if (flags.evictionHard !== undefined) parseEvictionHard(flags.evictionHard);
-  return {
-    runtime: (flags.runtime ?? 'auto') as RuntimeChoice,
-    containerRuntimeEndpoint: flags.containerRuntimeEndpoint,
-    privateRegistry: flags.privateRegistry,
-    clusterDNS: clusterDNSFromFlags(flags),
-    evictionHard: flags.evictionHard,
-    podMaxPids,
-    port,
-    proxy: flags.disableKubeProxy ? undefined : proxySettings(flags),
-    disableNetworkPolicy: flags.disableNetworkPolicy ?? false,
-  };
-}
-
-function proxySettings(flags: AgentFlags): ProxySettings {
-  const mode = (flags.proxyMode ?? 'auto') as ProxySettings['mode'];
-  if (!(PROXY_MODES as readonly string[]).includes(mode))
-    throw new Error(`--proxy-mode: invalid mode ${flags.proxyMode} (want ${PROXY_MODES.join(', ')})`);
-  const scheduler = (flags.lbScheduler ?? 'rr') as Scheduler;
-  if (!(SCHEDULERS as readonly string[]).includes(scheduler))
-    throw new Error(`--lb-scheduler: invalid scheduler ${flags.lbScheduler} (want ${SCHEDULERS.join(', ')})`);
-  return { mode, scheduler, clusterCIDR: flags.clusterCidr };
 }

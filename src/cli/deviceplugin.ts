@@ -3,7 +3,6 @@
 // SIGUSR1 marks the highest-numbered healthy device unhealthy, SIGUSR2 makes all healthy again.
 import type { Command } from 'commander';
 import { join, resolve } from 'node:path';
-import { PLUGIN_DIR_NAME, isExtendedResourceName } from '../agent/devices/api.js';
 import { defaultDataDir } from './datadir.js';
 
 export function registerDevicePluginCommand(program: Command): void {
@@ -14,6 +13,7 @@ export function registerDevicePluginCommand(program: Command): void {
     .option('--count <n>', 'how many devices', '4')
     .option('--data-dir <dir>', 'data dir of the server or agent (default /var/lib/k8ts as root, ~/.k8ts otherwise)')
     .action(async (opts) => {
+      const { PLUGIN_DIR_NAME, isExtendedResourceName } = await import('../agent/devices/api.js');
       const count = Number(opts.count);
       if (!Number.isInteger(count) || count < 0) throw new Error(`--count must be a whole number, not "${opts.count}"`);
       if (!isExtendedResourceName(opts.resource))

@@ -3,7 +3,7 @@
 import type { Command } from 'commander';
 import type { Logger } from 'pino';
 import type { Client } from '../client/client.js';
-import { IngressController } from '../ingress/controller.js';
+import type { IngressController } from '../ingress/controller.js';
 
 export interface IngressFlags {
   disableIngress?: boolean;
@@ -38,6 +38,7 @@ export async function startIngressFromFlags(
 ): Promise<IngressController | undefined> {
   const enabled = role === 'server' ? !flags.disableIngress : !!flags.ingress;
   if (!enabled) return undefined;
+  const { IngressController } = await import('../ingress/controller.js'); // loaded only when it runs
   const controller = new IngressController({
     client,
     logger,

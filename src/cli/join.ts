@@ -23,9 +23,10 @@ import {
 import { Client, R, spec } from '../client/client.js';
 import type { Service } from 'kubernetes-types/core/v1.js';
 import { NodeAgent } from '../agent/agent.js';
-import { agentOptionsFromFlags, type AgentFlags } from './agentflags.js';
+import type { AgentFlags } from './agentflags.js';
+import { agentOptionsFromFlags } from './agentoptions.js';
 import { primaryIPv4 } from '../agent/hostinfo.js';
-import { writeKubeconfig } from './kubeconfig.js';
+import { writeKubeconfig } from '../server/kubeconfig.js';
 import { defaultDataDir } from './datadir.js';
 import { startIngressFromFlags, type IngressFlags } from './ingressflags.js';
 import type { IngressController } from '../ingress/controller.js';

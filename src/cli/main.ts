@@ -1,9 +1,9 @@
-// The k8ts command line.
+// The k8ts command line. Every command loads what it runs when it runs (dynamic imports in the
+// actions): `k8ts --help` or `k8ts chart template` must not pay for loading the server.
 import { Command, Option } from 'commander';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { runServer } from './server.js';
 import { defaultDataDir } from './datadir.js';
 import { addSimFlags } from '../sim/config.js';
 import { registerImageCommands } from './image.js';
@@ -124,6 +124,7 @@ export async function main(argv: string[]): Promise<void> {
             ).env('K8TS_TOKEN'),
           ),
       ).action(async (opts) => {
+        const { runServer } = await import('./server.js');
         await runServer(opts);
       }),
     ),

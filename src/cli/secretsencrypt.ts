@@ -3,7 +3,6 @@
 // see rows rewritten by another process), start it again afterwards to load the new keys.
 import type { Command } from 'commander';
 import { defaultDataDir } from './datadir.js';
-import { openBackend } from '../storage/open.js';
 import { join, resolve } from 'node:path';
 import {
   EncryptionConfig,
@@ -125,7 +124,8 @@ export function registerSecretsEncryptCommand(program: Command): void {
     // Reading beside a running server is safe (SQLite WAL readers); writing is not.
     const server = !writes || o.datastoreEndpoint ? undefined : await runningServer(dataDir);
     if (server) throw new Error(`the k8ts server of ${dataDir} is running (${server}): stop it first`);
-    const backend = openBackend(o.datastoreEndpoint, join(dataDir, 'server', 'db'));
+    const { openBackend } = await import('../storage/open.js'); // SQLite and etcd clients: only here
+    const backend = await openBackend(o.datastoreEndpoint, join(dataDir, 'server', 'db'));
     await backend.start();
     try {
       return await f(backend);

@@ -2,26 +2,19 @@
 // role envtest plays for Go): the API server on SQLite in a directory of its own, HTTPS on a free
 // loopback port, an admin kubeconfig, and (optionally) the controller manager, the scheduler and
 // simulated nodes. Several clusters can run in one process; stop() removes everything.
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { KubeConfig } from '@kubernetes/client-node';
 import pino, { type Logger } from 'pino';
-import { builtinResources } from '../api/builtin.js';
-import { bootstrap } from '../apiserver/bootstrap.js';
-import { issue, loadOrCreateCA } from '../apiserver/pki.js';
-import { ApiServer } from '../apiserver/server.js';
-import { Client } from '../client/client.js';
-import { ControllerManager } from '../controllers/manager.js';
-import { SchedulerRunner } from '../scheduler/runner.js';
+import type { ApiServer } from '../apiserver/server.js';
+import { loadOrCreateDefaultConfig } from '../apiserver/encryption/config.js';
+import type { Client } from '../client/client.js';
 import { DEFAULT_SIM_OPTIONS, type SimOptions } from '../sim/config.js';
-import { NodeSimulator } from '../sim/simulator.js';
-import { openBackend } from '../storage/open.js';
-import { writeKubeconfig } from '../cli/kubeconfig.js';
-import { Authorization } from '../apiserver/authz/index.js';
-import { inProcessClient } from '../apiserver/inprocess.js';
+import { assembleServer } from '../server/assemble.js';
+import { renderKubeconfig } from '../server/kubeconfig.js';
 
 export interface ClusterOptions {
   /** Run the controller manager (Deployments, ReplicaSets, garbage collection, namespaces...). Default true. */
@@ -86,88 +79,51 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
   const ownsDir = !opts.dataDir;
   const dataDir = opts.dataDir ?? scratchDir(opts.inMemory);
   const logger: Logger = pino({ level: opts.logLevel ?? 'silent', base: {} }, pino.destination(2));
-  const backend = openBackend(undefined, join(dataDir, 'db'));
-  await backend.start();
-  const ca = await loadOrCreateCA(join(dataDir, 'tls'));
-  const [serving, admin] = await Promise.all([
-    issue(ca, { commonName: 'kube-apiserver', sans: ['127.0.0.1', 'localhost'], server: true }),
-    issue(ca, { commonName: 'system:admin', organizations: ['system:masters'], client: true }),
-  ]);
-  const api = new ApiServer({
+  const nodes = opts.nodes ?? 0;
+  const controllers = opts.controllers !== false;
+  // `k8ts server`'s own assembly, with a test process's defaults: a free loopback port, SQLite in
+  // the data dir, no leader election (one process, one cluster per component).
+  const server = await assembleServer({
+    dataDir,
+    logger,
     bindAddress: '127.0.0.1',
     port: 0,
-    tls: { cert: serving.certPem, key: serving.keyPem, ca: ca.certPem },
-    backend,
+    // As k3s: Secrets encrypted at rest with a generated key.
+    encryption: loadOrCreateDefaultConfig(dataDir).config,
     cluster: {
       serviceCIDR: opts.serviceCIDR ?? '10.43.0.0/16',
       nodePortRange: [30000, 32767],
       clusterDomain: 'cluster.local',
     },
-    resources: builtinResources(),
-    logger,
+    // Without the controller manager nothing creates ServiceAccounts, so pods may not require one.
+    requireServiceAccount: controllers,
+    controllers: controllers && { clusterCIDR: '10.42.0.0/16' },
+    scheduler: opts.scheduler ?? nodes > 0,
+    leaderElection: false,
+    simulator: nodes > 0 ? { ...DEFAULT_SIM_OPTIONS, ...opts.nodeOptions, nodes } : undefined,
   });
-  // Authorized as `k8ts server` is (Node,RBAC; the admin kubeconfig is in system:masters).
-  const authorization = new Authorization();
-  api.authorization = authorization;
-  await api.start();
-  await authorization.install(api);
-  await bootstrap(api, { port: api.port });
-  const url = `https://127.0.0.1:${api.port}`;
+  const kubeconfig = renderKubeconfig(server.adminKubeconfig);
   const kubeconfigPath = join(dataDir, 'kubeconfig.yaml');
-  writeKubeconfig(kubeconfigPath, { server: url, caPem: ca.certPem, certPem: admin.certPem, keyPem: admin.keyPem });
-
-  const client = (fieldManager = 'k8ts-embedded') => inProcessClient(api, { fieldManager });
-  const nodes = opts.nodes ?? 0;
-  // One process, one cluster per component: no leader election (nothing else competes).
-  const controllers =
-    opts.controllers !== false
-      ? new ControllerManager({
-          client: client('kube-controller-manager'),
-          logger,
-          options: { clusterCIDR: '10.42.0.0/16', rootCA: ca.certPem },
-          leaderElection: false,
-        })
-      : undefined;
-  controllers?.start();
-  const scheduler =
-    (opts.scheduler ?? nodes > 0)
-      ? new SchedulerRunner({ client: client('kube-scheduler'), logger, leaderElection: false })
-      : undefined;
-  scheduler?.start();
-  const simulator =
-    nodes > 0
-      ? new NodeSimulator(
-          inProcessClient(api, {
-            fieldManager: 'kubelet',
-            user: { name: 'system:node:sim', groups: ['system:nodes', 'system:masters'] },
-          }),
-          { ...DEFAULT_SIM_OPTIONS, ...opts.nodeOptions, nodes },
-          logger,
-        )
-      : undefined;
-  await simulator?.start();
+  writeFileSync(kubeconfigPath, kubeconfig, { mode: 0o600 });
 
   let stopped = false;
   return {
-    url,
+    url: server.url,
     kubeconfigPath,
-    kubeconfig: readFileSync(kubeconfigPath, 'utf8'),
+    kubeconfig,
     dataDir,
-    api,
-    client,
+    api: server.api,
+    client: (fieldManager = 'k8ts-embedded') => server.client({ fieldManager }),
     async kubeConfig() {
       const { KubeConfig } = await importClientNode();
       const kc = new KubeConfig();
-      kc.loadFromFile(kubeconfigPath);
+      kc.loadFromString(kubeconfig);
       return kc;
     },
     async stop() {
       if (stopped) return;
       stopped = true;
-      await simulator?.stop();
-      await scheduler?.stop();
-      await controllers?.stop();
-      await api.stop();
+      await server.stop();
       if (ownsDir) rmSync(dataDir, { recursive: true, force: true });
     },
   };

@@ -5,14 +5,14 @@ import { writeFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { Client } from '../client/client.js';
 import { hostObjectName } from '../machinery/hostnames.js';
-import type { Scheduler } from './model.js';
+import type { PROXY_MODES, Scheduler } from './model.js';
 import { NftablesBackend } from './nftbackend.js';
 import { Proxier, type ProxyBackend } from './proxier.js';
 import { UserspaceBackend } from './userspace.js';
 import { IptablesBackend, chainPrefix, cleanUpIptables } from './iptables.js';
 
 export type ProxyMode = 'nftables' | 'iptables' | 'userspace';
-export const PROXY_MODES = ['auto', 'nftables', 'iptables', 'userspace'] as const;
+export { PROXY_MODES } from './model.js';
 
 export interface ProxySettings {
   mode: (typeof PROXY_MODES)[number];

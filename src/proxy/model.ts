@@ -14,6 +14,8 @@ export type Protocol = 'TCP' | 'UDP' | 'SCTP';
 export const SCHEDULER_ANNOTATION = 'k8ts.io/lb-scheduler';
 export const SCHEDULERS = ['rr', 'wrr', 'lc', 'wlc', 'sh', 'dh', 'sed', 'nq'] as const;
 export type Scheduler = (typeof SCHEDULERS)[number];
+/** The service proxy's modes (--proxy-mode); here, beside the schedulers, so flags need no backend. */
+export const PROXY_MODES = ['auto', 'nftables', 'iptables', 'userspace'] as const;
 /** Upstream's default sessionAffinityConfig.clientIP.timeoutSeconds (3 hours). */
 export const DEFAULT_AFFINITY_SECONDS = 10_800;
 

@@ -3,7 +3,6 @@
 import { join } from 'node:path';
 import type { Backend } from './interface.js';
 import { SqliteBackend } from './sqlite/backend.js';
-import { EtcdBackend } from './etcd/backend.js';
 
 export interface DatastoreOptions {
   /** --datastore-cafile, --datastore-certfile, --datastore-keyfile: TLS towards etcd. */
@@ -21,10 +20,16 @@ export function isEtcdEndpoint(endpoint: string | undefined): boolean {
   return !!endpoint && /^https?:\/\//.test(endpoint);
 }
 
-export function openBackend(endpoint: string | undefined, defaultDir: string, opts: DatastoreOptions = {}): Backend {
+/** The etcd client (gRPC, protobuf) is loaded only for an etcd endpoint: SQLite users never pay for it. */
+export async function openBackend(
+  endpoint: string | undefined,
+  defaultDir: string,
+  opts: DatastoreOptions = {},
+): Promise<Backend> {
   if (!endpoint) return new SqliteBackend(join(defaultDir, 'state.db'));
   if (endpoint.startsWith('sqlite://')) return new SqliteBackend(endpoint.slice('sqlite://'.length).split('?')[0]);
   if (isEtcdEndpoint(endpoint)) {
+    const { EtcdBackend } = await import('./etcd/backend.js');
     return new EtcdBackend({
       endpoints: endpoint
         .split(',')

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Node } from 'kubernetes-types/core/v1.js';
 import { podDNS, MAX_DNS_SEARCH_LIST_CHARS } from '../../src/agent/pods/sandbox.js';
-import { clusterDNSFromFlags } from '../../src/cli/agentflags.js';
+import { clusterDNSFromFlags } from '../../src/cli/agentoptions.js';
 import { listeners, tenthAddress } from '../../src/dns/kubedns.js';
 import { bridgeGateway } from '../../src/agent/network/bridge.js';
 

@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import type { NetworkPolicy, NetworkPolicySpec } from 'kubernetes-types/networking/v1.js';
 import { NodeAuthorizer } from '../../src/apiserver/authz/node.js';
 import { attributes } from '../../src/apiserver/authz/types.js';
-import { agentOptionsFromFlags } from '../../src/cli/agentflags.js';
+import { agentOptionsFromFlags } from '../../src/cli/agentoptions.js';
 import { cleanUpNetworkPolicy, networkPolicyTableName } from '../../src/netpol/index.js';
 import { allows, compileNodeRules, policyTypes, type Endpoint, type Protocol } from '../../src/netpol/model.js';
 import { mergeRanges, rangeElements, subtractRanges, cidrRange } from '../../src/netpol/ranges.js';

@@ -1,0 +1,266 @@
+// The server in one place: datastore, API server, certificates, service-account tokens,
+// authorization, admission configuration, the join service, then the control plane (controller
+// manager, scheduler, cluster DNS Service) and simulated nodes. `k8ts server` (cli/server.ts)
+// turns its flags into ServerSettings and adds what needs a real host (node agent, ingress);
+// the library's startCluster (embed/cluster.ts) picks defaults for a test process. Both get the
+// same server, so a fix here reaches both.
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import type { Logger } from 'pino';
+import { builtinResources } from '../api/builtin.js';
+import { ApiServer } from '../apiserver/server.js';
+import type { ServingLimits } from '../apiserver/limits.js';
+import { loadOrCreateCA, loadOrIssue, type CA, type KeyPair } from '../apiserver/pki.js';
+import { bootstrap } from '../apiserver/bootstrap.js';
+import { JoinService, loadOrCreateServerToken } from '../apiserver/join.js';
+import { installServiceAccountTokens, loadOrCreateServiceAccountKeys } from '../apiserver/serviceaccount/index.js';
+import { inProcessClient, type InProcessOptions } from '../apiserver/inprocess.js';
+import { Authorization } from '../apiserver/authz/index.js';
+import { installAuthenticators, type AuthenticationOptions } from '../apiserver/authn/index.js';
+import { signLegacyToken } from '../apiserver/serviceaccount/legacy.js';
+import { PodSecurity, loadPodSecurityConfiguration } from '../apiserver/admission/podsecurity/index.js';
+import type { EncryptionConfig } from '../apiserver/encryption/config.js';
+import { openBackend, type DatastoreOptions } from '../storage/open.js';
+import { Compactor } from '../storage/compactor.js';
+import type { Client } from '../client/client.js';
+import type { ControllerOptions } from '../controllers/types.js';
+import type { SimOptions } from '../sim/config.js';
+import type { KubeconfigInput } from './kubeconfig.js';
+
+export interface ServerSettings {
+  /** Holds server/db (SQLite), server/tls (CA, certificates, service-account key), server/token. */
+  dataDir: string;
+  logger: Logger;
+  bindAddress: string;
+  /** 0: a free port. */
+  port: number;
+  /** Empty: SQLite under dataDir (see storage/open.ts for the other endpoints). */
+  datastoreEndpoint?: string;
+  datastore?: DatastoreOptions;
+  /** Compact history this often, keeping one interval (default: the Compactor's own schedule). */
+  compactionIntervalMs?: number;
+  encryption?: EncryptionConfig;
+  cluster: { serviceCIDR: string; nodePortRange: [number, number]; clusterDomain: string };
+  limits?: Partial<ServingLimits>;
+  /** Authorizers in order (default Node,RBAC). */
+  authorizationMode?: string;
+  /** Requests without credentials act as system:anonymous (default true; never with AlwaysAllow). */
+  anonymousAuth?: boolean;
+  /** Bearer tokens besides ServiceAccount tokens: a token file, bootstrap tokens, OIDC. */
+  authentication?: AuthenticationOptions;
+  /** AdmissionConfiguration file (PodSecurity's settings). */
+  admissionControlConfigFile?: string;
+  /** Refuse pods whose ServiceAccount does not exist (default true; off when nothing creates them). */
+  requireServiceAccount?: boolean;
+  /** Extra names and addresses of the serving certificate. */
+  tlsSans?: string[];
+  /** The address nodes and pods reach the API server at (the `kubernetes` Service's endpoint). */
+  advertiseAddress?: string;
+  /** Join secret for agents (default: the stored one, else a new one). */
+  joinToken?: string;
+  /** Controller manager settings; false: none in this process. */
+  controllers: ControllerOptions | false;
+  /** Run the scheduler in this process. */
+  scheduler: boolean;
+  /** Leader election of the controller manager and scheduler (off when nothing else competes). */
+  leaderElection?: boolean;
+  /** Keep kube-system/kube-dns at this ClusterIP (node agents' DNS listeners are its endpoints). */
+  clusterDNS?: string;
+  /** Simulated nodes in this process (with local-path volumes under dataDir/sim/storage). */
+  simulator?: SimOptions;
+}
+
+export interface AssembledServer {
+  api: ApiServer;
+  ca: CA;
+  dataDir: string;
+  /** HTTPS address for clients on this host. */
+  url: string;
+  /** An admin (system:masters) identity for `url`, to render a kubeconfig from. */
+  adminKubeconfig: KubeconfigInput;
+  /** File holding the full join token. */
+  joinTokenPath: string;
+  /** A client calling the API server in process. */
+  client(opts: InProcessOptions): Client;
+  /** Stops every component started here, then the API server and datastore. */
+  stop(): Promise<void>;
+}
+
+/** Apply an AdmissionConfiguration file to the plugins that take one (PodSecurity). */
+function configureAdmission(api: ApiServer, file: string): void {
+  const config = loadPodSecurityConfiguration(file);
+  for (const p of api.admission.validating) if (p instanceof PodSecurity) p.configure(config);
+}
+
+const isWildcard = (address: string) => address === '0.0.0.0' || address === '::';
+
+export async function assembleServer(s: ServerSettings): Promise<AssembledServer> {
+  const { logger, dataDir } = s;
+  const tlsDir = join(dataDir, 'server', 'tls');
+  mkdirSync(tlsDir, { recursive: true, mode: 0o700 });
+  const backend = await openBackend(s.datastoreEndpoint, join(dataDir, 'server', 'db'), {
+    ...s.datastore,
+    onWarning: s.datastore?.onWarning ?? ((msg, err) => logger.warn({ err }, msg)),
+  });
+  await backend.start();
+
+  const ca = await loadOrCreateCA(tlsDir);
+  const authorization = new Authorization(s.authorizationMode);
+  let anonymousAuth = s.anonymousAuth ?? true;
+  if (anonymousAuth && authorization.modes.includes('AlwaysAllow')) {
+    // As kube-apiserver: anonymous users would be allowed everything.
+    logger.warn('AnonymousAuth is not allowed with the AlwaysAllow authorizer. Resetting AnonymousAuth to false.');
+    anonymousAuth = false;
+  }
+  const api = new ApiServer({
+    bindAddress: s.bindAddress,
+    port: s.port,
+    tls: { cert: '', key: '', ca: ca.certPem },
+    backend,
+    encryption: s.encryption,
+    cluster: s.cluster,
+    resources: builtinResources(),
+    logger,
+    anonymousAuth,
+    limits: s.limits,
+  });
+  if (s.admissionControlConfigFile) configureAdmission(api, s.admissionControlConfigFile);
+  api.authorization = authorization;
+  // Service-account tokens: TokenRequest, bearer-token authentication, ServiceAccount admission.
+  const serviceAccountKeys = loadOrCreateServiceAccountKeys(join(tlsDir, 'service-account.key'));
+  installServiceAccountTokens(api, { keys: serviceAccountKeys, requireServiceAccount: s.requireServiceAccount });
+  // Token file, bootstrap tokens, OIDC (each accepts tokens of its own form only).
+  if (s.authentication) installAuthenticators(api, { ...s.authentication, warn: (m) => logger.warn(m) });
+  // The join token agents present (`k8ts agent --server URL --token T`); see apiserver/join.ts.
+  const joinToken = loadOrCreateServerToken(dataDir, ca.certPem, s.joinToken);
+  new JoinService({ ca, secret: joinToken.secret, logger }).register(api.publicHandlers);
+
+  const domain = s.cluster.clusterDomain;
+  const sans = [
+    'localhost',
+    '127.0.0.1',
+    '::1',
+    hostname(),
+    'kubernetes',
+    'kubernetes.default',
+    'kubernetes.default.svc',
+    `kubernetes.default.svc.${domain}`,
+    api.allocators.apiServerServiceIP,
+    ...(isWildcard(s.bindAddress) ? [] : [s.bindAddress]),
+    ...(s.tlsSans ?? []),
+  ];
+  const [serving, admin, kubeletClient]: KeyPair[] = await Promise.all([
+    loadOrIssue(ca, tlsDir, 'serving-kube-apiserver', {
+      commonName: 'kube-apiserver',
+      sans: [...new Set(sans)],
+      server: true,
+    }),
+    loadOrIssue(ca, tlsDir, 'client-admin', {
+      commonName: 'system:admin',
+      organizations: ['system:masters'],
+      client: true,
+    }),
+    // The API server's identity towards node agents (logs, exec, port-forward).
+    loadOrIssue(ca, tlsDir, 'client-kube-apiserver-kubelet', {
+      commonName: 'kube-apiserver-kubelet-client',
+      organizations: ['system:masters'],
+      client: true,
+    }),
+  ]);
+  api.config.tls.cert = serving.certPem;
+  api.config.tls.key = serving.keyPem;
+  api.config.kubeletClient = { cert: kubeletClient.certPem, key: kubeletClient.keyPem, ca: ca.certPem };
+
+  await api.start();
+  await authorization.install(api);
+  await bootstrap(api, { advertiseAddress: s.advertiseAddress, port: api.port });
+  // As kube-apiserver does for etcd: compact every interval down to the revision seen one interval ago.
+  const compactor = s.compactionIntervalMs
+    ? new Compactor(backend, s.compactionIntervalMs, s.compactionIntervalMs)
+    : new Compactor(backend);
+  compactor.start();
+
+  const client = (opts: InProcessOptions) => inProcessClient(api, opts);
+  const noLeaderElection = s.leaderElection === false ? { leaderElection: false as const } : {};
+  // Each optional component's code is loaded only when it runs (a library user's test process
+  // with no nodes never loads the scheduler or the simulator).
+  const controllerManager = s.controllers
+    ? new (await import('../controllers/manager.js')).ControllerManager({
+        client: client({ fieldManager: 'kube-controller-manager' }),
+        logger,
+        options: {
+          ...s.controllers,
+          rootCA: ca.certPem,
+          legacyServiceAccountToken: (sa, secret) => signLegacyToken(serviceAccountKeys, sa, secret),
+        },
+        ...noLeaderElection,
+      })
+    : undefined;
+  controllerManager?.start();
+  const scheduler = s.scheduler
+    ? new (await import('../scheduler/runner.js')).SchedulerRunner({
+        client: client({
+          fieldManager: 'kube-scheduler',
+          // Trusted in-process (system:masters), named as upstream's scheduler.
+          user: { name: 'system:kube-scheduler', groups: ['system:masters', 'system:authenticated'] },
+        }),
+        logger,
+        ...noLeaderElection,
+      })
+    : undefined;
+  scheduler?.start();
+  const kubeDNS = s.clusterDNS
+    ? new (await import('../dns/kubedns.js')).KubeDNSController({
+        client: client({ fieldManager: 'k8ts-dns' }),
+        clusterDNS: s.clusterDNS,
+        clusterDomain: domain,
+        logger,
+      })
+    : undefined;
+  await kubeDNS?.start();
+  const simulator = s.simulator
+    ? new (await import('../sim/simulator.js')).NodeSimulator(
+        client({
+          fieldManager: 'kubelet',
+          user: { name: 'system:node:sim', groups: ['system:nodes', 'system:masters'] },
+        }),
+        s.simulator,
+        logger,
+      )
+    : undefined;
+  await simulator?.start();
+  // Simulated nodes get local-path volumes too (directories on this host), so PVCs bind there.
+  const simNodes = new Set(simulator?.nodeNames ?? []);
+  const simStorage = simulator
+    ? new (await import('../agent/provisioner/localpath.js')).LocalPathProvisioner({
+        client: client({ fieldManager: 'local-path-provisioner' }),
+        nodeName: 'k8ts-sim',
+        servesNode: (n) => simNodes.has(n),
+        storageDir: join(dataDir, 'sim', 'storage'),
+        logger: logger.child({ node: 'k8ts-sim' }),
+      })
+    : undefined;
+  await simStorage?.start();
+
+  const clientHost = isWildcard(s.bindAddress) ? '127.0.0.1' : s.bindAddress;
+  const url = `https://${clientHost.includes(':') ? `[${clientHost}]` : clientHost}:${api.port}`;
+  return {
+    api,
+    ca,
+    dataDir,
+    url,
+    adminKubeconfig: { server: url, caPem: ca.certPem, certPem: admin.certPem, keyPem: admin.keyPem },
+    joinTokenPath: joinToken.path,
+    client,
+    async stop() {
+      compactor.stop();
+      await simStorage?.stop();
+      await simulator?.stop();
+      await scheduler?.stop();
+      await kubeDNS?.stop();
+      await controllerManager?.stop();
+      await api.stop();
+    },
+  };
+}
