@@ -18,7 +18,8 @@ import { startIngressFromFlags, type IngressFlags } from './ingressflags.js';
 import { EncryptionConfig, loadOrCreateDefaultConfig } from '../apiserver/encryption/config.js';
 import { assembleServer } from '../server/assemble.js';
 import { writeKubeconfig } from '../server/kubeconfig.js';
-import { type AuthenticationFlags, anonymousAuthFromFlags, authenticationFromFlags } from './authnflags.js';
+import type { AuthenticationFlags } from './authnflags.js';
+import { anonymousAuthFromFlags, authenticationFromFlags } from './authnoptions.js';
 
 export interface ServerFlags extends AgentFlags, IngressFlags, AuthenticationFlags {
   dataDir?: string;
