@@ -32,6 +32,7 @@ import { startIngressFromFlags, type IngressFlags } from './ingressflags.js';
 import { Authorization } from '../apiserver/authz/index.js';
 import { PodSecurity, loadPodSecurityConfiguration } from '../apiserver/admission/podsecurity/index.js';
 import { EncryptionConfig, loadOrCreateDefaultConfig } from '../apiserver/encryption/config.js';
+import { Auditor, loadPolicy } from '../apiserver/audit/index.js';
 
 export interface ServerFlags extends AgentFlags, IngressFlags {
   dataDir?: string;
@@ -56,6 +57,11 @@ export interface ServerFlags extends AgentFlags, IngressFlags {
   authorizationMode?: string;
   /** AdmissionConfiguration file (PodSecurity's PodSecurityConfiguration). */
   admissionControlConfigFile?: string;
+  auditPolicyFile?: string;
+  auditLogPath?: string;
+  auditLogMaxage?: string;
+  auditLogMaxbackup?: string;
+  auditLogMaxsize?: string;
   maxRequestsInflight: string;
   maxMutatingRequestsInflight: string;
   http2MaxStreamsPerConnection: string;
@@ -121,6 +127,26 @@ function configureAdmission(api: ApiServer, file: string): void {
   for (const p of api.admission.validating) if (p instanceof PodSecurity) p.configure(config);
 }
 
+/** The audit log, when both a policy and a log path are given (upstream records nothing without a policy). */
+function auditFromFlags(flags: ServerFlags, logger: pino.Logger): Auditor | undefined {
+  if (!flags.auditLogPath) return undefined;
+  if (!flags.auditPolicyFile) {
+    logger.info('no audit policy file (--audit-policy-file): no audit events are recorded');
+    return undefined;
+  }
+  let policy;
+  try {
+    policy = loadPolicy(flags.auditPolicyFile);
+  } catch (err) {
+    throw new Error(`--audit-policy-file ${flags.auditPolicyFile}: ${(err as Error).message}`, { cause: err });
+  }
+  return Auditor.open(policy, flags.auditLogPath, {
+    maxAgeDays: parseCount(flags.auditLogMaxage ?? '0', '--audit-log-maxage'),
+    maxBackups: parseCount(flags.auditLogMaxbackup ?? '0', '--audit-log-maxbackup'),
+    maxSizeMB: parseCount(flags.auditLogMaxsize ?? '0', '--audit-log-maxsize'),
+  });
+}
+
 /** --encryption-provider-config, else k3s's default (a generated aescbc key for Secrets) unless turned off. */
 function encryptionFromFlags(flags: ServerFlags, dataDir: string): EncryptionConfig | undefined {
   if (flags.encryptionProviderConfig) {
@@ -181,6 +207,7 @@ export async function runServer(flags: ServerFlags): Promise<void> {
     },
   });
   if (flags.admissionControlConfigFile) configureAdmission(api, flags.admissionControlConfigFile);
+  api.audit = auditFromFlags(flags, logger);
   const authorization = new Authorization(flags.authorizationMode);
   api.authorization = authorization;
   // Service-account tokens: TokenRequest, bearer-token authentication, ServiceAccount admission.
