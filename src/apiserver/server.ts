@@ -157,6 +157,7 @@ export class ApiServer implements ServingApi {
       const def = this.registry.all().find((d) => d.group === g && d.kind === k);
       return def ? this.tryStore(g, def.plural) : undefined;
     },
+    authorizer: () => this.authorization,
   });
   private readonly schema = new BuiltinFieldSchema();
   /** OpenAPI definitions of custom resources, by group/version/kind (published and used for pruning). */

@@ -73,7 +73,10 @@ export async function main(argv: string[]): Promise<void> {
             '--admission-control-config-file <file>',
             "AdmissionConfiguration with the admission plugins' settings (PodSecurity: defaults and exemptions)",
           )
-          .option('--audit-policy-file <file>', 'audit.k8s.io/v1 Policy: which requests the audit log records, and how much')
+          .option(
+            '--audit-policy-file <file>',
+            'audit.k8s.io/v1 Policy: which requests the audit log records, and how much',
+          )
           .option('--audit-log-path <file>', "where audit events go, as JSON lines ('-': standard output)")
           .option('--audit-log-maxage <days>', 'days to keep rotated audit logs (0: no limit)', '0')
           .option('--audit-log-maxbackup <n>', 'rotated audit logs to keep (0: no limit)', '0')

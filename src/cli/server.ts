@@ -12,7 +12,7 @@ import { bootstrap } from '../apiserver/bootstrap.js';
 import { isEtcdEndpoint, openBackend } from '../storage/open.js';
 import { Compactor } from '../storage/compactor.js';
 import { writeKubeconfig } from './kubeconfig.js';
-import { ControllerManager } from '../controllers/manager.js';
+import { ControllerManager, DEFAULT_CONTROLLERS, csrSigningController } from '../controllers/manager.js';
 import { SchedulerRunner } from '../scheduler/runner.js';
 import { NodeSimulator } from '../sim/simulator.js';
 import { simOptionsFromFlags } from '../sim/config.js';
@@ -263,6 +263,7 @@ export async function runServer(flags: ServerFlags): Promise<void> {
     client: inProcessClient(api, { fieldManager: 'kube-controller-manager' }),
     logger,
     options: { ...controllerOptionsFromFlags(flags), rootCA: ca.certPem },
+    controllers: { ...DEFAULT_CONTROLLERS, csrsigning: csrSigningController(ca) },
   });
   if (!flags.disableControllerManager) controllerManager.start();
   const scheduler = new SchedulerRunner({

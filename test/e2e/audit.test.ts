@@ -197,6 +197,8 @@ test('a watch logs ResponseStarted, then ResponseComplete when it ends; None-lev
   assert.equal(v.status, 200);
   assert.ok(v.headers['audit-id'], 'the header is there even when the policy says None');
   await raw.request('GET', '/api/v1/namespaces/default/configmaps/audited');
-  await until('a later event is written', () => events().some((e) => e.requestURI.endsWith('/configmaps/audited') && e.verb === 'get'));
+  await until('a later event is written', () =>
+    events().some((e) => e.requestURI.endsWith('/configmaps/audited') && e.verb === 'get'),
+  );
   assert.ok(!events().some((e) => e.auditID === v.headers['audit-id']));
 });

@@ -76,7 +76,11 @@ export class Auditor {
  * Give the request its audit ID (the client's own Audit-ID header, else a new one) and, with an
  * auditor, the record that follows it. Called for every request, audited or not.
  */
-export function beginAudit(auditor: Auditor | undefined, req: IncomingMessage, res: ServerResponse): AuditRecord | undefined {
+export function beginAudit(
+  auditor: Auditor | undefined,
+  req: IncomingMessage,
+  res: ServerResponse,
+): AuditRecord | undefined {
   const given = req.headers['audit-id'];
   const id = typeof given === 'string' && given ? given : randomUUID();
   res.setHeader(AUDIT_ID_HEADER, id);
@@ -171,7 +175,14 @@ export class AuditRecord {
   failed(e: ApiError): void {
     if (!this.event) return;
     const s = e.toStatus() as { status?: string; message?: string; reason?: string; details?: unknown };
-    this.status = { metadata: {}, status: s.status, message: s.message, reason: s.reason, details: s.details, code: e.code };
+    this.status = {
+      metadata: {},
+      status: s.status,
+      message: s.message,
+      reason: s.reason,
+      details: s.details,
+      code: e.code,
+    };
   }
 
   /** An unexpected exception answered as a 500: upstream's Panic stage. */

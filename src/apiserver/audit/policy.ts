@@ -44,7 +44,11 @@ export interface RequestAuditConfig {
   omitManagedFields: boolean;
 }
 
-const NONE: RequestAuditConfig = Object.freeze({ level: 'None', omitStages: new Set<Stage>(), omitManagedFields: false });
+const NONE: RequestAuditConfig = Object.freeze({
+  level: 'None',
+  omitStages: new Set<Stage>(),
+  omitManagedFields: false,
+});
 
 /** Whether `level` records at least as much as `min` (upstream Level.Less, negated). */
 export function atLeast(level: Level, min: Level): boolean {
@@ -82,7 +86,8 @@ export function ruleMatches(rule: PolicyRule, a: Attributes): boolean {
   if (rule.userGroups?.length && !a.user.groups.some((g) => rule.userGroups!.includes(g))) return false;
   if (rule.verbs?.length && !rule.verbs.includes(a.verb)) return false;
   if (rule.namespaces?.length || rule.resources?.length) return resourceMatches(rule, a);
-  if (rule.nonResourceURLs?.length) return !a.resourceRequest && rule.nonResourceURLs.some((u) => pathMatches(a.path, u));
+  if (rule.nonResourceURLs?.length)
+    return !a.resourceRequest && rule.nonResourceURLs.some((u) => pathMatches(a.path, u));
   return true;
 }
 
@@ -113,7 +118,9 @@ export function validatePolicy(p: Policy): string[] {
     if (!Array.isArray(list)) return errs.push(`${where}: must be a list`);
     list.forEach((s, i) => {
       if (!STAGES.includes(s as Stage))
-        errs.push(`${where}[${i}]: Unsupported value: ${JSON.stringify(s)}: supported values: ${STAGES.map((x) => `"${x}"`).join(', ')}`);
+        errs.push(
+          `${where}[${i}]: Unsupported value: ${JSON.stringify(s)}: supported values: ${STAGES.map((x) => `"${x}"`).join(', ')}`,
+        );
     });
   };
   stages(p.omitStages, 'omitStages');
@@ -128,20 +135,30 @@ export function validatePolicy(p: Policy): string[] {
         `${at}.level: ${r?.level ? `Unsupported value: ${JSON.stringify(r.level)}` : 'Required value'}: supported values: ${LEVELS.map((x) => `"${x}"`).join(', ')}`,
       );
     if (r?.nonResourceURLs?.length && (r.resources?.length || r.namespaces?.length))
-      errs.push(`${at}.nonResourceURLs: Invalid value: rules cannot apply to both regular resources and non-resource URLs`);
+      errs.push(
+        `${at}.nonResourceURLs: Invalid value: rules cannot apply to both regular resources and non-resource URLs`,
+      );
     r?.nonResourceURLs?.forEach((u, j) => {
       if (typeof u !== 'string' || !u) errs.push(`${at}.nonResourceURLs[${j}]: Required value`);
       else if (u.indexOf('*') >= 0 && u.indexOf('*') !== u.length - 1)
-        errs.push(`${at}.nonResourceURLs[${j}]: Invalid value: ${JSON.stringify(u)}: non-resource URL wildcards may only be at the end`);
+        errs.push(
+          `${at}.nonResourceURLs[${j}]: Invalid value: ${JSON.stringify(u)}: non-resource URL wildcards may only be at the end`,
+        );
       else if (!u.startsWith('/') && u !== '*')
-        errs.push(`${at}.nonResourceURLs[${j}]: Invalid value: ${JSON.stringify(u)}: non-resource URLs must begin with '/'`);
+        errs.push(
+          `${at}.nonResourceURLs[${j}]: Invalid value: ${JSON.stringify(u)}: non-resource URLs must begin with '/'`,
+        );
     });
     r?.resources?.forEach((gr, j) => {
       if (gr.resourceNames?.length && gr.resources?.length === 0)
-        errs.push(`${at}.resources[${j}].resourceNames: Invalid value: using resourceNames requires at least one resource`);
+        errs.push(
+          `${at}.resources[${j}].resourceNames: Invalid value: using resourceNames requires at least one resource`,
+        );
       gr.resources?.forEach((res, k) => {
         if (res.includes('/') && !/^(\*|[^/*]+)\/(\*|[^/*]+)$/.test(res))
-          errs.push(`${at}.resources[${j}].resources[${k}]: Invalid value: ${JSON.stringify(res)}: resource is not a valid resource/subresource`);
+          errs.push(
+            `${at}.resources[${j}].resources[${k}]: Invalid value: ${JSON.stringify(res)}: resource is not a valid resource/subresource`,
+          );
       });
     });
     stages(r?.omitStages, `${at}.omitStages`);
@@ -156,9 +173,7 @@ export function parsePolicy(text: string): Policy {
   if (docs[0].errors.length) throw new Error(docs[0].errors[0].message);
   const p = docs[0].toJS() as Policy;
   if (p?.kind !== 'Policy' || p.apiVersion !== 'audit.k8s.io/v1')
-    throw new Error(
-      `want apiVersion audit.k8s.io/v1 and kind Policy, got ${String(p?.apiVersion)} ${String(p?.kind)}`,
-    );
+    throw new Error(`want apiVersion audit.k8s.io/v1 and kind Policy, got ${String(p?.apiVersion)} ${String(p?.kind)}`);
   const errs = validatePolicy(p);
   if (errs.length) throw new Error(`invalid audit policy: [${errs.join(', ')}]`);
   return p;
