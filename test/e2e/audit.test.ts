@@ -63,8 +63,8 @@ interface Ev {
   userAgent?: string;
   objectRef?: Record<string, string>;
   responseStatus?: { code: number; reason?: string; message?: string };
-  requestObject?: any;
-  responseObject?: any;
+  requestObject?: { data?: unknown; metadata: { name: string; uid?: string } };
+  responseObject?: { metadata: { name: string; uid?: string } };
   requestReceivedTimestamp: string;
   stageTimestamp: string;
   annotations?: Record<string, string>;
@@ -133,9 +133,9 @@ test('RequestResponse records both objects; Request only the request; omitStages
   assert.equal(ev.level, 'RequestResponse');
   assert.equal(ev.verb, 'create');
   assert.equal(ev.objectRef?.name, 'audited', 'a create is named from its body');
-  assert.deepEqual(ev.requestObject.data, { k: 'v' });
-  assert.equal(ev.responseObject.metadata.name, 'audited');
-  assert.ok(ev.responseObject.metadata.uid);
+  assert.deepEqual(ev.requestObject?.data, { k: 'v' });
+  assert.equal(ev.responseObject?.metadata.name, 'audited');
+  assert.ok(ev.responseObject?.metadata.uid);
   assert.deepEqual(ev.responseStatus, { metadata: {}, code: 201 });
 
   const svc = {
@@ -154,7 +154,7 @@ test('RequestResponse records both objects; Request only the request; omitStages
   );
   const done = stages[0];
   assert.equal(done.level, 'Request');
-  assert.equal(done.requestObject.metadata.name, 'audited');
+  assert.equal(done.requestObject?.metadata.name, 'audited');
   assert.equal(done.responseObject, undefined);
 });
 

@@ -253,8 +253,8 @@ export class AuditRecord {
       if (typeof chunk === 'string') chunks.push(Buffer.from(chunk));
       else if (chunk instanceof Uint8Array) chunks.push(Buffer.from(chunk));
     };
-    const write = res.write.bind(this.res) as Writer;
-    const end = res.end.bind(this.res) as Writer;
+    const write: Writer = res.write.bind(this.res);
+    const end: Writer = res.end.bind(this.res);
     res.write = (...args: unknown[]) => {
       keep(args[0]);
       return write(...args);

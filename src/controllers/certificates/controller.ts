@@ -170,7 +170,7 @@ export class CSRCleanerController implements Controller {
     for (const csr of this.csrs.indexer.list()) {
       if (!csrIsStale(csr, now)) continue;
       try {
-        await this.client.resource(CERTIFICATE_SIGNING_REQUESTS).delete(csr.metadata!.name!);
+        await this.client.resource(CERTIFICATE_SIGNING_REQUESTS).delete(csr.metadata.name);
       } catch (err) {
         if (!isNotFound(err)) throw err;
       }
