@@ -61,11 +61,19 @@ export function eventUser(u: UserInfo): EventUser {
   return out;
 }
 
+/** The formatted second of the last timestamp: two stages of a request usually share it. */
+let cachedSecond = NaN;
+let cachedPrefix = '';
+
 /** A metav1.MicroTime: RFC 3339 with microseconds, UTC (2006-01-02T15:04:05.000000Z). */
 export function microTime(epochMs: number): string {
-  const whole = Math.floor(epochMs);
-  const micros = Math.floor((epochMs - whole) * 1000);
-  return `${new Date(whole).toISOString().slice(0, -1)}${String(micros).padStart(3, '0')}Z`;
+  const micros = Math.floor(epochMs * 1000);
+  const second = Math.floor(micros / 1_000_000);
+  if (second !== cachedSecond) {
+    cachedSecond = second;
+    cachedPrefix = new Date(second * 1000).toISOString().slice(0, 19);
+  }
+  return `${cachedPrefix}.${String(micros - second * 1_000_000).padStart(6, '0')}Z`;
 }
 
 /** Milliseconds since the epoch with sub-millisecond precision. */
