@@ -619,7 +619,8 @@ export class ApiServer implements ServingApi {
           ? errors.serviceUnavailable('the storage is shutting down')
           : errors.toApiError(err);
       if (e.code >= 500 && e.code !== 503) this.log.error({ err, url: req.url, method: req.method }, 'request failed');
-      if (e.code === 500 && !(err instanceof errors.ApiError)) audit?.panicked(err);
+      // An exception nobody threw on purpose is upstream's panic.
+      if (e.code === 500 && !(err instanceof errors.ApiError) && !(err instanceof StorageError)) audit?.panicked(err);
       else audit?.failed(e);
       sendError(res, e);
     } finally {
