@@ -23,6 +23,7 @@
 //   BENCH_DIR              where temporary data dirs go (os.tmpdir())
 //   BENCH_OUT              where the JSON results go (bench/results/api-<scale>.json)
 //   BENCH_SERVER_NODE_ARGS extra node flags for the server, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
+//   BENCH_SERVER_ARGS      extra `k8ts server` flags, e.g. "--audit-policy-file p.yaml --audit-log-path /tmp/a.log"
 //   BENCH_ONLY             comma-separated phases to run: crud,seq,list,watch,rss (all)
 //   BENCH_VERBS            verbs of the crud phase: create,get,update,list (all; get/update need create)
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
@@ -60,6 +61,7 @@ const cfg = {
   dir: process.env.BENCH_DIR ?? os.tmpdir(),
   out: process.env.BENCH_OUT ?? join(repo, 'bench', 'results', `api-${scale}.json`),
   serverNodeArgs: (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(/\s+/).filter(Boolean),
+  serverArgs: (process.env.BENCH_SERVER_ARGS ?? '').split(/\s+/).filter(Boolean),
   only: new Set((process.env.BENCH_ONLY ?? 'crud,seq,list,watch,rss').split(',').map((s) => s.trim())),
   verbs: new Set((process.env.BENCH_VERBS ?? 'create,get,update,list').split(',').map((s) => s.trim())),
 };
@@ -245,7 +247,7 @@ interface K8ts {
 
 async function startK8ts(serverArgs: string[]): Promise<K8ts> {
   const dataDir = mkdtempSync(join(cfg.dir, 'k8ts-bench-'));
-  const args = k8tsServerArgs(dataDir, ['--disable-agent', ...serverArgs], cfg.serverNodeArgs);
+  const args = k8tsServerArgs(dataDir, ['--disable-agent', ...serverArgs, ...cfg.serverArgs], cfg.serverNodeArgs);
   const child = spawn(process.execPath, args, { cwd: dataDir, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => {

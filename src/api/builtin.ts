@@ -19,6 +19,7 @@ import { resources as authentication } from './authentication/v1/index.js';
 import { resources as authorization } from './authorization/v1/index.js';
 import { resources as metrics } from './metrics/v1beta1/index.js';
 import { resources as apiregistration } from './apiregistration/v1/index.js';
+import { resources as certificates } from './certificates/v1/index.js';
 
 export function builtinResources(): ResourceDef[] {
   return [
@@ -30,6 +31,7 @@ export function builtinResources(): ResourceDef[] {
     ...authorization,
     ...autoscaling,
     ...batch,
+    ...certificates,
     ...networking,
     ...policy,
     ...rbac,

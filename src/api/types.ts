@@ -125,6 +125,11 @@ export interface ResourceDef {
      * to decide (prepareForUpdate and validateUpdate see it as ctx.subresource).
      */
     object?: readonly string[];
+    /**
+     * Those of `object` that write status too (certificatesigningrequests/approval): the store
+     * keeps the body's status and the strategy's prepareForUpdate decides what of it may change.
+     */
+    writesStatus?: readonly string[];
   };
   /**
    * Storage prefix override, for two resources that share storage (core/v1 events and

@@ -11,6 +11,13 @@ import { PROTOBUF, decodeProtobufBody, encodeProtobuf, isProtobuf } from './prot
 
 export const MAX_BODY_BYTES = 3 * 1024 * 1024;
 
+/** Who else wants a request's body once read (the audit log, at its Request level). */
+const bodyObservers = new WeakMap<IncomingMessage, (body: Buffer) => void>();
+
+export function observeBody(req: IncomingMessage, observer: (body: Buffer) => void): void {
+  bodyObservers.set(req, observer);
+}
+
 export function readBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const declared = Number(req.headers['content-length']);
@@ -32,7 +39,12 @@ export function readBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Promise<
       }
       chunks.push(c);
     });
-    req.on('end', () => !failed && resolve(Buffer.concat(chunks)));
+    req.on('end', () => {
+      if (failed) return;
+      const body = Buffer.concat(chunks);
+      bodyObservers.get(req)?.(body);
+      resolve(body);
+    });
     req.on('error', (e) => !failed && reject(e));
     // A body cut off by its client (an HTTP/2 stream reset emits no error): the request ends here.
     req.on(

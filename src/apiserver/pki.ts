@@ -40,6 +40,11 @@ const serial = () =>
     .replace(/^[89a-f]/, '1');
 const generateKeys = () => webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify']);
 
+/** A CA from its PEM certificate and PKCS#8 key (as loadOrCreateCA writes them). */
+export async function caFromPem(certPem: string, keyPem: string): Promise<CA> {
+  return { certPem, keyPem, cert: new x509.X509Certificate(certPem), key: await importKey(keyPem) };
+}
+
 export async function loadOrCreateCA(dir: string, commonName = 'k8ts-ca'): Promise<CA> {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const certFile = join(dir, 'ca.crt');
@@ -47,7 +52,7 @@ export async function loadOrCreateCA(dir: string, commonName = 'k8ts-ca'): Promi
   if (existsSync(certFile) && existsSync(keyFile)) {
     const certPem = readFileSync(certFile, 'utf8');
     const keyPem = readFileSync(keyFile, 'utf8');
-    return { certPem, keyPem, cert: new x509.X509Certificate(certPem), key: await importKey(keyPem) };
+    return caFromPem(certPem, keyPem);
   }
   const keys = await generateKeys();
   const now = Date.now();

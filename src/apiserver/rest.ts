@@ -2,6 +2,7 @@
 // type), call the verb's handler (handlers/), encode its answer (JSON, YAML, protobuf, Table,
 // PartialObjectMetadata) with the Warning headers. The in-process transport (inprocess.ts) is
 // the other entry to the same handlers.
+import { auditAnnotationsFor } from './audit/index.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type ResourceDef, isObjectSubresource } from '../api/types.js';
 import * as errors from '../machinery/errors.js';
@@ -139,6 +140,7 @@ export class RestHandler {
       subresource: scope.info.subresource,
       user: scope.user,
       defaultFieldManager: defaultFieldManager(scope.req.headers['user-agent']),
+      auditAnnotations: auditAnnotationsFor(scope.req),
       bodyBytes: declared > 0 ? declared : undefined,
     });
   }

@@ -53,7 +53,8 @@ import {
 import { Http2Response, asHttp1, isHttp2, rawSocketOf, trackSessionDeadlines } from './transport.js';
 import { type KubeletClientConfig, type NodeProxy, registerNodeProxy } from './nodeproxy.js';
 import { type ApiProxy, registerApiProxy } from './proxy/index.js';
-import type { Authorization } from './authz/index.js';
+import { type Authorization, requestAttributes } from './authz/index.js';
+import { type AuditRecord, type Auditor, beginAudit } from './audit/index.js';
 
 export const KUBERNETES_VERSION = { major: '1', minor: '30', gitVersion: 'v1.30.0+k8ts' };
 
@@ -154,6 +155,7 @@ export class ApiServer implements ServingApi {
       const def = this.registry.all().find((d) => d.group === g && d.kind === k);
       return def ? this.tryStore(g, def.plural) : undefined;
     },
+    authorizer: () => this.authorization,
   });
   private readonly schema = new BuiltinFieldSchema();
   /** OpenAPI definitions of custom resources, by group/version/kind (published and used for pruning). */
@@ -190,6 +192,8 @@ export class ApiServer implements ServingApi {
   private apiProxy?: ApiProxy;
   /** Authorizes every authenticated request (unset: every authenticated user may do everything). */
   authorization?: Authorization;
+  /** Writes the audit log (--audit-policy-file and --audit-log-path); every request gets an Audit-Id regardless. */
+  audit?: Auditor;
 
   constructor(readonly config: ApiServerConfig) {
     this.limits = { ...DEFAULT_SERVING_LIMITS, ...config.limits };
@@ -495,6 +499,7 @@ export class ApiServer implements ServingApi {
     await Promise.race([closed, new Promise((r) => (grace = setTimeout(r, 1500)))]);
     clearTimeout(grace); // a pending timer would keep an embedding process alive for 1.5 s
     this.crds.stop();
+    this.audit?.close();
     this.heapGuard.stop();
     for (const c of this.caches.values()) c.stop();
     await this.config.backend.close();
@@ -513,10 +518,34 @@ export class ApiServer implements ServingApi {
   }
 
   /** Impersonation and authorization (authz/): the user the request acts as, or a 403. */
-  private authorize(user: UserInfo, info: RequestInfo, req: IncomingMessage, query: URLSearchParams): UserInfo {
+  private authorize(
+    user: UserInfo,
+    info: RequestInfo,
+    req: IncomingMessage,
+    query: URLSearchParams,
+    audit?: AuditRecord,
+  ): UserInfo {
     return this.authorization
-      ? this.authorization.authorizeRequest(user, info, req.method ?? 'GET', query, req.headers)
+      ? this.authorization.authorizeRequest(
+          user,
+          info,
+          req.method ?? 'GET',
+          query,
+          req.headers,
+          audit && ((actor, r) => audit.authorized(user, actor, r)),
+        )
       : user;
+  }
+
+  /** An unauthenticated request as the audit policy sees it (a path we can't parse: as a non-resource one). */
+  private anonymousAttributes(pathname: string, method: string | undefined, query: URLSearchParams) {
+    let info: RequestInfo;
+    try {
+      info = parseRequestPath(pathname);
+    } catch {
+      info = { kind: 'other', path: pathname };
+    }
+    return requestAttributes({ name: '', groups: [] }, info, method ?? 'GET', query);
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -529,6 +558,7 @@ export class ApiServer implements ServingApi {
     let watching = false;
     let release: (() => void) | undefined;
     let deadline: NodeJS.Timeout | undefined;
+    const audit = beginAudit(this.audit, req, res);
     try {
       const url = splitRequestTarget(req.url);
       const pathname = url.path;
@@ -540,9 +570,20 @@ export class ApiServer implements ServingApi {
         return this.publicPath(pathname, req, res);
       const publicHandler = this.publicHandlers.get(pathname);
       if (publicHandler) return await publicHandler(req, res);
-      const authenticated = (await this.authenticate(req)).user;
+      let authenticated: UserInfo;
+      try {
+        authenticated = (await this.authenticate(req)).user;
+      } catch (err) {
+        if (err instanceof errors.ApiError && err.code === 401)
+          audit?.unauthenticated(this.anonymousAttributes(pathname, req.method, url.query));
+        throw err;
+      }
       if (isPublic) return this.publicPath(pathname, req, res);
       info = parseRequestPath(pathname);
+      audit?.authenticated(
+        requestAttributes(authenticated, info, req.method ?? 'GET', url.query),
+        info.kind === 'resource' ? info : undefined,
+      );
       if (info.kind === 'resource') {
         if (info.legacyWatch) url.query.set('watch', 'true');
         watching = req.method === 'GET' && !info.name && queryBool(url.query, 'watch') === true;
@@ -555,7 +596,7 @@ export class ApiServer implements ServingApi {
         deadline = this.requestDeadline(req, res, requestDeadlineMs(url.query, this.limits.requestTimeoutMs));
       }
       // After the in-flight limit, as upstream's filter chain orders them.
-      const user = this.authorize(authenticated, info, req, url.query);
+      const user = this.authorize(authenticated, info, req, url.query, audit);
       if (info.kind === 'other') return await this.nonResource(pathname, url, req, res);
       const served = this.registry.lookup(info.group, info.version, info.resource);
       if (!served) {
@@ -579,8 +620,12 @@ export class ApiServer implements ServingApi {
           ? errors.serviceUnavailable('the storage is shutting down')
           : errors.toApiError(err);
       if (e.code >= 500 && e.code !== 503) this.log.error({ err, url: req.url, method: req.method }, 'request failed');
+      // An exception nobody threw on purpose is upstream's panic.
+      if (e.code === 500 && !(err instanceof errors.ApiError) && !(err instanceof StorageError)) audit?.panicked(err);
+      else audit?.failed(e);
       sendError(res, e);
     } finally {
+      if (watching) audit?.responseStarted();
       clearTimeout(deadline);
       release?.();
       if (!watching) this.inflight--;

@@ -420,8 +420,8 @@ export class Store {
       if (obj.status === undefined) delete merged.status;
       return this.commitUpdate(current, merged, ctx);
     }
-    if (this.def.subresources?.status && sub !== 'status') {
-      // A main-resource write never changes status.
+    if (this.def.subresources?.status && !(sub && this.def.subresources.writesStatus?.includes(sub))) {
+      // A main-resource write never changes status (a subresource that writes it: its strategy decides).
       if (old.status === undefined) delete obj.status;
       else obj.status = deepCopy(old.status);
     }

@@ -74,6 +74,14 @@ export async function main(argv: string[]): Promise<void> {
             '--admission-control-config-file <file>',
             "AdmissionConfiguration with the admission plugins' settings (PodSecurity: defaults and exemptions)",
           )
+          .option(
+            '--audit-policy-file <file>',
+            'audit.k8s.io/v1 Policy: which requests the audit log records, and how much',
+          )
+          .option('--audit-log-path <file>', "where audit events go, as JSON lines ('-': standard output)")
+          .option('--audit-log-maxage <days>', 'days to keep rotated audit logs (0: no limit)', '0')
+          .option('--audit-log-maxbackup <n>', 'rotated audit logs to keep (0: no limit)', '0')
+          .option('--audit-log-maxsize <MB>', 'size at which the audit log is rotated (0: 100 MB)', '0')
           .option('--max-requests-inflight <n>', 'concurrent non-mutating requests before 429 (0: no limit)', '400')
           .option(
             '--max-mutating-requests-inflight <n>',

@@ -18,6 +18,7 @@ import { startIngressFromFlags, type IngressFlags } from './ingressflags.js';
 import { EncryptionConfig, loadOrCreateDefaultConfig } from '../apiserver/encryption/config.js';
 import { assembleServer } from '../server/assemble.js';
 import { writeKubeconfig } from '../server/kubeconfig.js';
+import type { Auditor } from '../apiserver/audit/index.js';
 import type { AuthenticationFlags } from './authnflags.js';
 import { anonymousAuthFromFlags, authenticationFromFlags } from './authnoptions.js';
 
@@ -44,6 +45,11 @@ export interface ServerFlags extends AgentFlags, IngressFlags, AuthenticationFla
   authorizationMode?: string;
   /** AdmissionConfiguration file (PodSecurity's PodSecurityConfiguration). */
   admissionControlConfigFile?: string;
+  auditPolicyFile?: string;
+  auditLogPath?: string;
+  auditLogMaxage?: string;
+  auditLogMaxbackup?: string;
+  auditLogMaxsize?: string;
   maxRequestsInflight: string;
   maxMutatingRequestsInflight: string;
   http2MaxStreamsPerConnection: string;
@@ -103,6 +109,27 @@ function advertiseAddress(bind: string): string | undefined {
   return undefined;
 }
 
+/** The audit log, when both a policy and a log path are given (upstream records nothing without a policy). */
+async function auditFromFlags(flags: ServerFlags, logger: pino.Logger): Promise<Auditor | undefined> {
+  if (!flags.auditLogPath) return undefined;
+  if (!flags.auditPolicyFile) {
+    logger.info('no audit policy file (--audit-policy-file): no audit events are recorded');
+    return undefined;
+  }
+  const { Auditor, loadPolicy } = await import('../apiserver/audit/index.js');
+  let policy;
+  try {
+    policy = loadPolicy(flags.auditPolicyFile);
+  } catch (err) {
+    throw new Error(`--audit-policy-file ${flags.auditPolicyFile}: ${(err as Error).message}`, { cause: err });
+  }
+  return Auditor.open(policy, flags.auditLogPath, {
+    maxAgeDays: parseCount(flags.auditLogMaxage ?? '0', '--audit-log-maxage'),
+    maxBackups: parseCount(flags.auditLogMaxbackup ?? '0', '--audit-log-maxbackup'),
+    maxSizeMB: parseCount(flags.auditLogMaxsize ?? '0', '--audit-log-maxsize'),
+  });
+}
+
 /** --encryption-provider-config, else k3s's default (a generated aescbc key for Secrets) unless turned off. */
 function encryptionFromFlags(flags: ServerFlags, dataDir: string): EncryptionConfig | undefined {
   if (flags.encryptionProviderConfig) {
@@ -159,6 +186,7 @@ export async function runServer(flags: ServerFlags): Promise<void> {
         DEFAULT_SERVING_LIMITS.http2MaxStreamsPerConnection,
     },
     authorizationMode: flags.authorizationMode,
+    audit: await auditFromFlags(flags, logger),
     anonymousAuth: anonymousAuthFromFlags(flags),
     authentication: authenticationFromFlags(flags),
     admissionControlConfigFile: flags.admissionControlConfigFile,

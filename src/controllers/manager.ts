@@ -30,6 +30,7 @@ import { PersistentVolumeController } from './persistentvolume/binder.js';
 import { PVCProtectionController, PVProtectionController } from './persistentvolume/protection.js';
 import { ServiceLBController } from './servicelb/controller.js';
 import { ClusterRoleAggregationController } from './clusterroleaggregation/controller.js';
+import { CSRCleanerController, CSRSigningController } from './certificates/controller.js';
 import type { Controller, ControllerInit, ControllerOptions } from './types.js';
 
 export type { Controller, ControllerContext, ControllerInit, ControllerOptions } from './types.js';
@@ -68,7 +69,13 @@ export const DEFAULT_CONTROLLERS: Record<string, ControllerInit> = {
   'pv-protection': (ctx) => new PVProtectionController(ctx),
   servicelb: (ctx) => new ServiceLBController(ctx),
   'clusterrole-aggregation': (ctx) => new ClusterRoleAggregationController(ctx),
+  csrcleaner: (ctx) => new CSRCleanerController(ctx),
 };
+
+/** csrsigning runs where the cluster CA's key is (the server's own controller manager). */
+export function csrSigningController(signing: { certPem: string; keyPem: string }): ControllerInit {
+  return (ctx) => new CSRSigningController(ctx, signing);
+}
 
 export type LeaderElectionOptions = LeaseOptions;
 

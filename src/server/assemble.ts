@@ -19,6 +19,7 @@ import { inProcessClient, type InProcessOptions } from '../apiserver/inprocess.j
 import { Authorization } from '../apiserver/authz/index.js';
 import { installAuthenticators, type AuthenticationOptions } from '../apiserver/authn/index.js';
 import { signLegacyToken } from '../apiserver/serviceaccount/legacy.js';
+import type { Auditor } from '../apiserver/audit/index.js';
 import { PodSecurity, loadPodSecurityConfiguration } from '../apiserver/admission/podsecurity/index.js';
 import type { EncryptionConfig } from '../apiserver/encryption/config.js';
 import { openBackend, type DatastoreOptions } from '../storage/open.js';
@@ -51,6 +52,8 @@ export interface ServerSettings {
   authentication?: AuthenticationOptions;
   /** AdmissionConfiguration file (PodSecurity's settings). */
   admissionControlConfigFile?: string;
+  /** The audit log (apiserver/audit), when one is kept. */
+  audit?: Auditor;
   /** Refuse pods whose ServiceAccount does not exist (default true; off when nothing creates them). */
   requireServiceAccount?: boolean;
   /** Extra names and addresses of the serving certificate. */
@@ -126,6 +129,7 @@ export async function assembleServer(s: ServerSettings): Promise<AssembledServer
     limits: s.limits,
   });
   if (s.admissionControlConfigFile) configureAdmission(api, s.admissionControlConfigFile);
+  api.audit = s.audit;
   api.authorization = authorization;
   // Service-account tokens: TokenRequest, bearer-token authentication, ServiceAccount admission.
   const serviceAccountKeys = loadOrCreateServiceAccountKeys(join(tlsDir, 'service-account.key'));
@@ -185,18 +189,22 @@ export async function assembleServer(s: ServerSettings): Promise<AssembledServer
   const noLeaderElection = s.leaderElection === false ? { leaderElection: false as const } : {};
   // Each optional component's code is loaded only when it runs (a library user's test process
   // with no nodes never loads the scheduler or the simulator).
-  const controllerManager = s.controllers
-    ? new (await import('../controllers/manager.js')).ControllerManager({
-        client: client({ fieldManager: 'kube-controller-manager' }),
-        logger,
-        options: {
-          ...s.controllers,
-          rootCA: ca.certPem,
-          legacyServiceAccountToken: (sa, secret) => signLegacyToken(serviceAccountKeys, sa, secret),
-        },
-        ...noLeaderElection,
-      })
-    : undefined;
+  const cm = s.controllers ? await import('../controllers/manager.js') : undefined;
+  const controllerManager =
+    cm && s.controllers
+      ? new cm.ControllerManager({
+          client: client({ fieldManager: 'kube-controller-manager' }),
+          logger,
+          options: {
+            ...s.controllers,
+            rootCA: ca.certPem,
+            legacyServiceAccountToken: (sa, secret) => signLegacyToken(serviceAccountKeys, sa, secret),
+          },
+          // Certificates for CSRs are signed with the cluster CA, which only this process holds.
+          controllers: { ...cm.DEFAULT_CONTROLLERS, csrsigning: cm.csrSigningController(ca) },
+          ...noLeaderElection,
+        })
+      : undefined;
   controllerManager?.start();
   const scheduler = s.scheduler
     ? new (await import('../scheduler/runner.js')).SchedulerRunner({

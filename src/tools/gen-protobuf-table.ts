@@ -37,6 +37,7 @@ const API_PACKAGES: [string, string][] = [
   ['autoscaling/v2', 'autoscaling'],
   ['networking/v1', 'networking.k8s.io'],
   ['discovery/v1', 'discovery.k8s.io'],
+  ['certificates/v1', 'certificates.k8s.io'],
   ['coordination/v1', 'coordination.k8s.io'],
   ['events/v1', 'events.k8s.io'],
   ['policy/v1', 'policy'],

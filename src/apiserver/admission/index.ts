@@ -12,6 +12,8 @@ import { ServiceAccountAdmission } from './serviceaccount.js';
 import { webhookAdmission } from './webhook/index.js';
 import { ValidatingAdmissionPolicyPlugin } from './validatingpolicy/index.js';
 import { PodSecurity } from './podsecurity/index.js';
+import { CertificateRequester, CertificateSignerAccess, CertificateSubjectRestriction } from './certificates.js';
+import type { Authorizer } from '../authz/types.js';
 
 export * from './interfaces.js';
 export { LimitRanger } from './limitranger.js';
@@ -30,6 +32,8 @@ export interface AdmissionDeps {
   tryStore(group: string, plural: string): Store | undefined;
   /** A served kind's store (paramKind of ValidatingAdmissionPolicies). */
   storeForKind?(group: string, kind: string): Store | undefined;
+  /** The server's authorizer once configured (approving and signing certificates check it). */
+  authorizer?(): Authorizer | undefined;
 }
 
 export function defaultAdmissionChain(deps: AdmissionDeps): AdmissionChain {
@@ -56,6 +60,9 @@ export function defaultAdmissionChain(deps: AdmissionDeps): AdmissionChain {
       const s = deps.tryStore('storage.k8s.io', 'storageclasses');
       return s ? s.cache.list(s.keyPrefix()).map((x) => x.obj) : [];
     }),
+    new CertificateRequester(),
+    new CertificateSignerAccess(() => deps.authorizer?.()),
+    new CertificateSubjectRestriction(),
     // Upstream's order: mutating webhooks after the built-in mutating plugins, then
     // ValidatingAdmissionPolicy, validating webhooks, and ResourceQuota last.
     webhooks.mutating,

@@ -73,6 +73,7 @@ export class Authorization implements Authorizer, RuleResolver {
   /**
    * The request path's one call: act as the impersonated user if asked (and allowed), then
    * authorize the request as that user. Returns the user the request acts as; throws 403.
+   * `decided` hears the verdict either way (the audit log's annotations).
    */
   authorizeRequest(
     user: UserInfo,
@@ -80,10 +81,12 @@ export class Authorization implements Authorizer, RuleResolver {
     method: string,
     query: URLSearchParams,
     headers: IncomingHttpHeaders,
+    decided?: (actor: UserInfo, result: AuthorizationResult) => void,
   ): UserInfo {
     const actor = wantsImpersonation(headers) ? impersonate(user, headers, this) : user;
     const a = requestAttributes(actor, info, method, query);
     const r = this.authorize(a);
+    decided?.(actor, r);
     if (r.decision !== 'Allow') throw forbiddenError(a, r.reason);
     return actor;
   }

@@ -14,6 +14,7 @@ export const PACKAGES: Record<string, string> = {
   'autoscaling/v2': 'autoscaling.v2',
   'networking.k8s.io/v1': 'networking.v1',
   'discovery.k8s.io/v1': 'discovery.v1',
+  'certificates.k8s.io/v1': 'certificates.v1',
   'coordination.k8s.io/v1': 'coordination.v1',
   'events.k8s.io/v1': 'events.v1',
   'policy/v1': 'policy.v1',
@@ -1386,6 +1387,48 @@ export const MESSAGES: WireTable = {
       ['failed', 2, 'string', 'ro'],
     ],
   },
+  'certificates.v1.CertificateSigningRequest': {
+    f: [
+      ['metadata', 1, 'meta.v1.ObjectMeta', 'o'],
+      ['spec', 2, 'certificates.v1.CertificateSigningRequestSpec', ''],
+      ['status', 3, 'certificates.v1.CertificateSigningRequestStatus', 'o'],
+    ],
+  },
+  'certificates.v1.CertificateSigningRequestCondition': {
+    f: [
+      ['type', 1, 'string', ''],
+      ['status', 6, 'string', ''],
+      ['reason', 2, 'string', 'o'],
+      ['message', 3, 'string', 'o'],
+      ['lastUpdateTime', 4, 'meta.v1.Time', 'o'],
+      ['lastTransitionTime', 5, 'meta.v1.Time', 'o'],
+    ],
+  },
+  'certificates.v1.CertificateSigningRequestList': {
+    f: [
+      ['metadata', 1, 'meta.v1.ListMeta', 'o'],
+      ['items', 2, 'certificates.v1.CertificateSigningRequest', 'r'],
+    ],
+  },
+  'certificates.v1.CertificateSigningRequestSpec': {
+    f: [
+      ['request', 1, 'bytes', ''],
+      ['signerName', 7, 'string', ''],
+      ['expirationSeconds', 8, 'int32', 'po'],
+      ['usages', 5, 'string', 'ro'],
+      ['username', 2, 'string', 'o'],
+      ['uid', 3, 'string', 'o'],
+      ['groups', 4, 'string', 'ro'],
+      ['extra', 6, 'map<string,certificates.v1.ExtraValue>', 'o'],
+    ],
+  },
+  'certificates.v1.CertificateSigningRequestStatus': {
+    f: [
+      ['conditions', 1, 'certificates.v1.CertificateSigningRequestCondition', 'ro'],
+      ['certificate', 2, 'bytes', 'o'],
+    ],
+  },
+  'certificates.v1.ExtraValue': { f: [['items', 1, 'string', 'r']], w: 1 },
   'coordination.v1.Lease': {
     f: [
       ['metadata', 1, 'meta.v1.ObjectMeta', 'o'],
