@@ -174,9 +174,16 @@ test('errors carry their Status; a refusal its decision; impersonation its user'
   assert.equal(d.annotations?.['authorization.k8s.io/decision'], 'forbid');
   assert.equal(d.responseStatus?.reason, 'Forbidden');
 
-  const anon = await rawClient(c.kubeconfig, { anonymous: true }).request('GET', '/api/v1/namespaces');
-  assert.equal(anon.status, 401);
-  const [a] = await eventsOf(anon.headers['audit-id'] as string);
+  // No credentials: system:anonymous, refused by RBAC; a bad token: 401, logged before authentication.
+  const noCreds = rawClient(c.kubeconfig, { anonymous: true });
+  const anon = await noCreds.request('GET', '/api/v1/namespaces');
+  assert.equal(anon.status, 403);
+  const [n] = await eventsOf(anon.headers['audit-id'] as string);
+  assert.equal(n.user?.username, 'system:anonymous');
+  assert.equal(n.annotations?.['authorization.k8s.io/decision'], 'forbid');
+  const bad = await noCreds.request('GET', '/api/v1/namespaces', undefined, { Authorization: 'Bearer not-a-token' });
+  assert.equal(bad.status, 401);
+  const [a] = await eventsOf(bad.headers['audit-id'] as string);
   assert.equal(a.stage, 'ResponseStarted');
   assert.equal(a.responseStatus?.code, 401);
 });
