@@ -13,6 +13,7 @@ import { cleanUpLBAddresses } from '../agent/network/lbannounce.js';
 import { cleanUpNetworkPolicy } from '../netpol/index.js';
 import type { Runtime } from '../agent/runtime/types.js';
 import { defaultDataDir } from './datadir.js';
+import { stopStrayEtcd } from '../etcd/managed.js';
 
 async function removeAll(rt: Runtime): Promise<number> {
   const sandboxes = await rt.listPodSandboxes();
@@ -139,5 +140,7 @@ export async function killall(opts: { dataDir?: string }): Promise<void> {
   await cleanUpServiceProxy(agentDir, isDefault);
   cleanUpLBAddresses(join(agentDir, 'network', 'lb-addresses.json'));
   await cleanUpNetworkPolicy(agentDir, isDefault);
+  // The managed etcd member, when the server that supervised it is gone.
+  await stopStrayEtcd(dataDir);
   process.stdout.write(`k8ts killall: removed ${removed} pod sandbox(es), stopped the runtime of ${dataDir}\n`);
 }

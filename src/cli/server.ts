@@ -2,7 +2,7 @@
 // node agent join it as they land). Flags follow k3s.
 import { hostname, networkInterfaces } from 'node:os';
 import { join, resolve } from 'node:path';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import pino from 'pino';
 import { builtinResources } from '../api/builtin.js';
 import { ApiServer } from '../apiserver/server.js';
@@ -32,6 +32,15 @@ import { startIngressFromFlags, type IngressFlags } from './ingressflags.js';
 import { Authorization } from '../apiserver/authz/index.js';
 import { PodSecurity, loadPodSecurityConfiguration } from '../apiserver/admission/podsecurity/index.js';
 import { EncryptionConfig, loadOrCreateDefaultConfig } from '../apiserver/encryption/config.js';
+import {
+  DEFAULT_CLIENT_PORT,
+  DEFAULT_PEER_PORT,
+  ManagedEtcd,
+  initialClusterFor,
+  etcdDataDir,
+} from '../etcd/managed.js';
+import { SnapshotScheduler, defaultSnapshotDir, restoreSnapshot } from '../etcd/snapshots.js';
+import { fetchServerBootstrap, requestEtcdMember, serverBootstrap } from './serverjoin.js';
 
 export interface ServerFlags extends AgentFlags, IngressFlags {
   dataDir?: string;
@@ -79,6 +88,20 @@ export interface ServerFlags extends AgentFlags, IngressFlags {
   disableAgent?: boolean;
   /** Join secret (or full K10 token) for agents; default: the stored one, else a new random one. */
   token?: string;
+  /** Start a managed etcd cluster of this server (k3s's --cluster-init). */
+  clusterInit?: boolean;
+  /** Join the server at this URL (with --token): shared files from it, and an etcd member. */
+  server?: string;
+  /** Reset the managed etcd to a single-member cluster of this server, keeping its data, then exit. */
+  clusterReset?: boolean;
+  /** With --cluster-reset: restore this snapshot file first. */
+  clusterResetRestorePath?: string;
+  etcdClientPort?: string;
+  etcdPeerPort?: string;
+  etcdSnapshotScheduleCron?: string;
+  etcdSnapshotRetention?: string;
+  etcdSnapshotDir?: string;
+  etcdDisableSnapshots?: boolean;
   [simFlag: `sim${string}`]: unknown;
 }
 
@@ -139,6 +162,77 @@ function encryptionFromFlags(flags: ServerFlags, dataDir: string): EncryptionCon
   return on ? loadOrCreateDefaultConfig(dataDir).config : undefined;
 }
 
+function portFlag(v: string | undefined, fallback: number, name: string): number {
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0 || n > 65535) throw new Error(`${name}: invalid port ${v}`);
+  return n;
+}
+
+/** The address this server's etcd member listens on: --node-ip, else a specific --bind-address, else the host's. */
+function etcdAddress(flags: ServerFlags): string {
+  if (flags.nodeIp) return flags.nodeIp;
+  const bind = flags.bindAddress;
+  if (bind !== '0.0.0.0' && bind !== '::' && bind !== '127.0.0.1' && bind !== '::1') return bind;
+  return advertiseAddress(bind) ?? '127.0.0.1';
+}
+
+/**
+ * Managed etcd (--cluster-init, --server without --datastore-endpoint, or a data dir that has a
+ * member already): starts (or joins, or resets) this server's member. Answers the member and the
+ * datastore flags that point the API server at it.
+ */
+async function startManagedEtcd(
+  flags: ServerFlags,
+  dataDir: string,
+  logger: pino.Logger,
+  joined: Awaited<ReturnType<typeof fetchServerBootstrap>> | undefined,
+): Promise<{ etcd: ManagedEtcd; endpoint: string }> {
+  const etcd = new ManagedEtcd({
+    dataDir,
+    nodeName: (flags.nodeName ?? hostname()).toLowerCase(),
+    address: etcdAddress(flags),
+    clientPort: portFlag(flags.etcdClientPort, DEFAULT_CLIENT_PORT, '--etcd-client-port'),
+    peerPort: portFlag(flags.etcdPeerPort, DEFAULT_PEER_PORT, '--etcd-peer-port'),
+    logger,
+  });
+  if (flags.clusterReset) {
+    if (!etcd.hasData()) throw new Error(`--cluster-reset: no managed etcd data in ${etcdDataDir(dataDir)}`);
+    if (flags.clusterResetRestorePath) {
+      const old = restoreSnapshot(dataDir, etcd.config, etcd.peerURL, resolve(flags.clusterResetRestorePath));
+      logger.info({ snapshot: flags.clusterResetRestorePath, previousData: old }, 'etcd snapshot restored');
+    }
+    // force-new-cluster: this member alone, with whatever data it has (restored or not).
+    await etcd.start(undefined, ['--force-new-cluster']);
+    await etcd.stop();
+    process.stdout.write(
+      'k8ts server: managed etcd cluster membership has been reset; restart without --cluster-reset now. ' +
+        `Other servers must move their ${join('server', 'db')} aside and join again with --server.\n`,
+    );
+    process.exit(0);
+  }
+  if (etcd.hasData()) {
+    await etcd.start();
+  } else if (joined && flags.server) {
+    const members = await requestEtcdMember(flags.server, joined, etcd.config.name, etcd.peerURL, logger);
+    const cluster = initialClusterFor(
+      members.map((m) => ({ ...m, id: 0n, isLearner: false })),
+      { name: etcd.config.name, peerURL: etcd.peerURL },
+    );
+    await etcd.start({ state: 'existing', members: cluster });
+  } else {
+    await etcd.start({ state: 'new', members: `${etcd.config.name}=${etcd.peerURL}` });
+  }
+  // The API server talks to its own member first and fails over to the others known now.
+  const client = etcd.localClient();
+  const others = await client
+    .memberList()
+    .then((ms) => ms.flatMap((m) => m.clientURLs).filter((u) => u !== etcd.clientURL))
+    .catch(() => [] as string[])
+    .finally(() => client.close());
+  return { etcd, endpoint: [etcd.clientURL, ...others].join(',') };
+}
+
 export async function runServer(flags: ServerFlags): Promise<void> {
   const logger = pino({ level: flags.logLevel, name: 'k8ts-server', base: {} }, pino.destination(2));
   const dataDir = resolve(flags.dataDir ?? defaultDataDir());
@@ -149,12 +243,37 @@ export async function runServer(flags: ServerFlags): Promise<void> {
     throw new Error(`--https-listen-port: invalid port ${flags.httpsListenPort}`);
   const nodePortRange = parsePortRange(flags.serviceNodePortRange);
 
+  const hasMember = existsSync(join(etcdDataDir(dataDir), 'member'));
+  if (flags.server && flags.clusterInit)
+    throw new Error('--cluster-init and --server: give one (--server joins a cluster)');
+  if (flags.server && !flags.token) throw new Error("--server needs --token (the first server's DATA/server/token)");
+  // A server joining another takes the cluster's shared files first (a restart has them already).
+  const joined =
+    flags.server && !hasMember ? await fetchServerBootstrap(flags.server, flags.token!, dataDir, logger) : undefined;
+  const managed =
+    !flags.datastoreEndpoint && (flags.clusterInit || !!flags.server || hasMember || !!flags.clusterReset);
+  if (flags.clusterReset && !managed) throw new Error('--cluster-reset: this server does not run managed etcd');
+  const managedEtcd = managed ? await startManagedEtcd(flags, dataDir, logger, joined) : undefined;
+  const datastore = managedEtcd
+    ? {
+        endpoint: managedEtcd.endpoint,
+        caFile: managedEtcd.etcd.clientTls.caFile,
+        certFile: managedEtcd.etcd.clientTls.certFile,
+        keyFile: managedEtcd.etcd.clientTls.keyFile,
+      }
+    : {
+        endpoint: flags.datastoreEndpoint,
+        caFile: flags.datastoreCafile,
+        certFile: flags.datastoreCertfile,
+        keyFile: flags.datastoreKeyfile,
+      };
+
   const encryption = encryptionFromFlags(flags, dataDir);
-  const etcd = isEtcdEndpoint(flags.datastoreEndpoint);
-  const backend = openBackend(flags.datastoreEndpoint, join(dataDir, 'server', 'db'), {
-    caFile: flags.datastoreCafile,
-    certFile: flags.datastoreCertfile,
-    keyFile: flags.datastoreKeyfile,
+  const etcd = isEtcdEndpoint(datastore.endpoint);
+  const backend = openBackend(datastore.endpoint, join(dataDir, 'server', 'db'), {
+    caFile: datastore.caFile,
+    certFile: datastore.certFile,
+    keyFile: datastore.keyFile,
     etcdPrefix: flags.etcdPrefix,
     eventTtlSeconds: Math.max(1, Math.round(parseDurationMs(flags.eventTtl ?? '1h', '--event-ttl') / 1000)),
     onWarning: (msg, err) => logger.warn({ err }, msg),
@@ -187,7 +306,22 @@ export async function runServer(flags: ServerFlags): Promise<void> {
   installServiceAccountTokens(api, { keys: loadOrCreateServiceAccountKeys(join(tlsDir, 'service-account.key')) });
   // The join token agents present (`k8ts agent --server URL --token T`); see apiserver/join.ts.
   const joinToken = loadOrCreateServerToken(dataDir, ca.certPem, flags.token);
-  new JoinService({ ca, secret: joinToken.secret, logger }).register(api.publicHandlers);
+  new JoinService({
+    ca,
+    secret: joinToken.secret,
+    logger,
+    servers: {
+      bootstrap: () => serverBootstrap(dataDir),
+      addEtcdMember: managedEtcd
+        ? async (name, peerURL) =>
+            (await managedEtcd.etcd.addMember(name, peerURL)).map((m) => ({
+              name: m.name,
+              peerURLs: m.peerURLs,
+              clientURLs: m.clientURLs,
+            }))
+        : undefined,
+    },
+  }).register(api.publicHandlers);
   const host = hostname();
   const domain = flags.clusterDomain;
   const sans = [
@@ -232,6 +366,18 @@ export async function runServer(flags: ServerFlags): Promise<void> {
     : undefined;
   const compactor = compactionMs ? new Compactor(backend, compactionMs, compactionMs) : new Compactor(backend);
   compactor.start();
+  const snapshots =
+    managedEtcd && !flags.etcdDisableSnapshots
+      ? new SnapshotScheduler({
+          cron: flags.etcdSnapshotScheduleCron ?? '0 */12 * * *',
+          retention: parseCount(flags.etcdSnapshotRetention ?? '5', '--etcd-snapshot-retention'),
+          dir: resolve(flags.etcdSnapshotDir ?? defaultSnapshotDir(dataDir)),
+          nodeName: (flags.nodeName ?? host).toLowerCase(),
+          client: () => managedEtcd.etcd.localClient(60_000),
+          logger,
+        })
+      : undefined;
+  snapshots?.start();
   const controllerManager = new ControllerManager({
     client: inProcessClient(api, { fieldManager: 'kube-controller-manager' }),
     logger,
@@ -310,6 +456,7 @@ export async function runServer(flags: ServerFlags): Promise<void> {
     stopping = true;
     logger.info({ signal }, 'shutting down');
     compactor.stop();
+    snapshots?.stop();
     await ingress?.stop();
     await agent?.stop();
     await simStorage?.stop();
@@ -318,6 +465,7 @@ export async function runServer(flags: ServerFlags): Promise<void> {
     await kubeDNS.stop();
     await controllerManager.stop();
     await api.stop();
+    await managedEtcd?.etcd.stop();
     process.exit(0);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));

@@ -1,0 +1,178 @@
+// Managed etcd, k3s-style: `--cluster-init` on one server, two more joining with `--server` and
+// the token (members on 127.0.0.2 and 127.0.0.3), a 3-member etcd cluster; kill -9 of one etcd
+// member (restarted by its server) and of a whole server (kubectl keeps working against the
+// others); a snapshot saved and restored with --cluster-reset brings back a deleted object.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { K8TS_BIN, run, startCluster, until, type Cluster } from './harness.js';
+import { etcdPidFile, stopStrayEtcd } from '../../src/etcd/managed.js';
+
+function freePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, host, () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+interface Member {
+  cluster: Cluster;
+  ip: string;
+  args: string[];
+}
+
+const members: Member[] = [];
+const dirs: string[] = [];
+
+async function startMember(ip: string, joinTo?: { url: string; token: string }): Promise<Member> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'k8ts-etcdha-'));
+  dirs.push(dataDir);
+  const args = [
+    '--bind-address',
+    ip,
+    '--node-ip',
+    ip,
+    '--node-name',
+    `server-${ip.split('.').pop()}`,
+    '--etcd-client-port',
+    String(await freePort(ip)),
+    '--etcd-peer-port',
+    String(await freePort(ip)),
+    ...(joinTo ? ['--server', joinTo.url, '--token', joinTo.token] : ['--cluster-init']),
+  ];
+  const cluster = await startCluster({ dataDir, args });
+  const m = { cluster, ip, args };
+  members.push(m);
+  return m;
+}
+
+function etcdctl(dataDir: string, endpoint: string, args: string[]) {
+  const tls = join(dataDir, 'server', 'tls', 'etcd');
+  return run(
+    'etcdctl',
+    [
+      '--endpoints',
+      endpoint,
+      '--cacert',
+      join(tls, 'ca.crt'),
+      '--cert',
+      join(tls, 'client.crt'),
+      '--key',
+      join(tls, 'client.key'),
+      ...args,
+    ],
+    { env: { ...process.env, ETCDCTL_API: '3' } },
+  );
+}
+
+function clientURL(m: Member): string {
+  const port = m.args[m.args.indexOf('--etcd-client-port') + 1];
+  return `https://${m.ip}:${port}`;
+}
+
+const etcdPid = (m: Member) => Number(readFileSync(etcdPidFile(m.cluster.dataDir), 'utf8').trim());
+
+after(async () => {
+  for (const m of members) {
+    await m.cluster.stop('SIGKILL');
+    await stopStrayEtcd(m.cluster.dataDir);
+  }
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+test(
+  'three servers form a 3-member etcd cluster and survive losing one; snapshot restore',
+  { timeout: 420_000 },
+  async () => {
+    const a = await startMember('127.0.0.1');
+    const token = readFileSync(join(a.cluster.dataDir, 'server', 'token'), 'utf8').trim();
+    const b = await startMember('127.0.0.2', { url: a.cluster.url, token });
+    const c = await startMember('127.0.0.3', { url: a.cluster.url, token });
+
+    const list = await etcdctl(a.cluster.dataDir, clientURL(a), ['member', 'list']);
+    assert.equal(list.code, 0, list.stderr);
+    const lines = list.stdout.trim().split('\n');
+    assert.equal(lines.length, 3, list.stdout);
+    for (const m of [a, b, c]) assert.ok(list.stdout.includes(clientURL(m)), list.stdout);
+    assert.ok(
+      lines.every((l) => l.includes(', started, ')),
+      list.stdout,
+    );
+
+    // One datastore: written through A, read through C; the servers share the cluster CA.
+    await a.cluster.k(['create', 'configmap', 'kept', '--from-literal=k=v']);
+    assert.equal((await c.cluster.k(['get', 'configmap', 'kept', '-o', 'jsonpath={.data.k}'])).trim(), 'v');
+    assert.equal(
+      readFileSync(join(a.cluster.dataDir, 'server', 'tls', 'ca.crt'), 'utf8'),
+      readFileSync(join(c.cluster.dataDir, 'server', 'tls', 'ca.crt'), 'utf8'),
+    );
+
+    // kill -9 of B's etcd: its server restarts it, and B serves again.
+    const oldPid = etcdPid(b);
+    process.kill(oldPid, 'SIGKILL');
+    await until(
+      "B's etcd restarted",
+      async () => {
+        const pid = existsSync(etcdPidFile(b.cluster.dataDir)) ? etcdPid(b) : 0;
+        if (!pid || pid === oldPid) return false;
+        const h = await etcdctl(b.cluster.dataDir, clientURL(b), ['endpoint', 'health']);
+        return h.code === 0;
+      },
+      { timeoutMs: 60_000, stepMs: 500 },
+    );
+    assert.equal((await b.cluster.k(['get', 'configmap', 'kept', '-o', 'jsonpath={.data.k}'])).trim(), 'v');
+
+    // kill -9 of server C and its etcd (the machine is lost): A and B keep serving reads and writes.
+    const cEtcd = etcdPid(c);
+    await c.cluster.stop('SIGKILL');
+    process.kill(cEtcd, 'SIGKILL');
+    await a.cluster.k(['create', 'configmap', 'after-loss', '--from-literal=k=v']);
+    await until(
+      'B sees the write made through A after C died',
+      async () => (await b.cluster.kubectl(['get', 'configmap', 'after-loss'])).code === 0,
+      { timeoutMs: 30_000 },
+    );
+
+    // Snapshot through A, delete an object, restore: the object is back.
+    const saved = await run(process.execPath, [K8TS_BIN, 'etcd-snapshot', 'save', '--data-dir', a.cluster.dataDir], {});
+    assert.equal(saved.code, 0, saved.stderr);
+    const file = /saved at (\S+)/.exec(saved.stdout)?.[1];
+    assert.ok(file && /etcd-snapshot-\S+-\d+$/.test(file), saved.stdout);
+    const ls = await run(process.execPath, [K8TS_BIN, 'etcd-snapshot', 'ls', '--data-dir', a.cluster.dataDir], {});
+    assert.ok(ls.stdout.includes(file), ls.stdout);
+    await a.cluster.k(['delete', 'configmap', 'kept']);
+
+    await b.cluster.stop('SIGTERM');
+    await a.cluster.stop('SIGTERM');
+    const reset = await run(
+      process.execPath,
+      [
+        K8TS_BIN,
+        'server',
+        '--data-dir',
+        a.cluster.dataDir,
+        '--disable-agent',
+        '--disable-ingress',
+        '--https-listen-port',
+        '0',
+        ...a.args.filter((x) => x !== '--cluster-init'),
+        '--cluster-reset',
+        `--cluster-reset-restore-path=${file}`,
+      ],
+      { timeoutMs: 120_000 },
+    );
+    assert.equal(reset.code, 0, reset.stderr + reset.stdout);
+    assert.match(reset.stdout, /restart without --cluster-reset/);
+    await a.cluster.restart();
+    assert.equal((await a.cluster.k(['get', 'configmap', 'kept', '-o', 'jsonpath={.data.k}'])).trim(), 'v');
+    const after = await etcdctl(a.cluster.dataDir, clientURL(a), ['member', 'list']);
+    assert.equal(after.stdout.trim().split('\n').length, 1, after.stdout);
+  },
+);
