@@ -14,6 +14,7 @@ import { registerDevicePluginCommand } from './deviceplugin.js';
 import { registerChartCommands } from './chart.js';
 import { registerSecretsEncryptCommand } from './secretsencrypt.js';
 import { registerEtcdSnapshotCommand } from './etcdsnapshot.js';
+import { registerDatastoreCommand } from './datastore.js';
 
 const collect = (v: string, prev: string[]) => [...prev, ...v.split(',').filter(Boolean)];
 
@@ -245,6 +246,7 @@ export async function main(argv: string[]): Promise<void> {
   registerChartCommands(program);
   registerSecretsEncryptCommand(program);
   registerEtcdSnapshotCommand(program);
+  registerDatastoreCommand(program);
 
   program
     .command('killall')

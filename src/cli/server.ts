@@ -11,6 +11,9 @@ import { loadOrCreateCA, loadOrIssue } from '../apiserver/pki.js';
 import { bootstrap } from '../apiserver/bootstrap.js';
 import { isEtcdEndpoint, openBackend } from '../storage/open.js';
 import { Compactor } from '../storage/compactor.js';
+import { EtcdBackend } from '../storage/etcd/backend.js';
+import { SqliteBackend } from '../storage/sqlite/backend.js';
+import { migrate } from '../storage/migrate.js';
 import { writeKubeconfig } from './kubeconfig.js';
 import { ControllerManager } from '../controllers/manager.js';
 import { SchedulerRunner } from '../scheduler/runner.js';
@@ -187,7 +190,7 @@ async function startManagedEtcd(
   dataDir: string,
   logger: pino.Logger,
   joined: Awaited<ReturnType<typeof fetchServerBootstrap>> | undefined,
-): Promise<{ etcd: ManagedEtcd; endpoint: string }> {
+): Promise<{ etcd: ManagedEtcd; endpoint: string; fresh: boolean }> {
   const etcd = new ManagedEtcd({
     dataDir,
     nodeName: (flags.nodeName ?? hostname()).toLowerCase(),
@@ -211,6 +214,7 @@ async function startManagedEtcd(
     );
     process.exit(0);
   }
+  const fresh = !etcd.hasData() && !joined;
   if (etcd.hasData()) {
     await etcd.start();
   } else if (joined && flags.server) {
@@ -230,7 +234,7 @@ async function startManagedEtcd(
     .then((ms) => ms.flatMap((m) => m.clientURLs).filter((u) => u !== etcd.clientURL))
     .catch(() => [] as string[])
     .finally(() => client.close());
-  return { etcd, endpoint: [etcd.clientURL, ...others].join(',') };
+  return { etcd, endpoint: [etcd.clientURL, ...others].join(','), fresh };
 }
 
 export async function runServer(flags: ServerFlags): Promise<void> {
@@ -279,6 +283,18 @@ export async function runServer(flags: ServerFlags): Promise<void> {
     onWarning: (msg, err) => logger.warn({ err }, msg),
   });
   await backend.start();
+  // k3s's move to managed etcd: --cluster-init on a server that ran on SQLite takes its objects along.
+  const sqliteFile = join(dataDir, 'server', 'db', 'state.db');
+  if (managedEtcd?.fresh && existsSync(sqliteFile) && backend instanceof EtcdBackend) {
+    const source = new SqliteBackend(sqliteFile);
+    await source.start();
+    try {
+      const r = await migrate(source, backend, { advanceRevisionTo: (rev) => backend.advanceRevisionTo(rev) });
+      logger.warn({ ...r, from: sqliteFile }, 'moved the SQLite datastore into the new managed etcd');
+    } finally {
+      await source.close();
+    }
+  }
 
   const ca = await loadOrCreateCA(tlsDir);
   const api = new ApiServer({

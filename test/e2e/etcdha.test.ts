@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { K8TS_BIN, run, startCluster, until, type Cluster } from './harness.js';
 import { etcdPidFile, stopStrayEtcd } from '../../src/etcd/managed.js';
+import { startEtcd } from '../support/etcd.js';
 
 function freePort(host: string): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -174,5 +175,74 @@ test(
     assert.equal((await a.cluster.k(['get', 'configmap', 'kept', '-o', 'jsonpath={.data.k}'])).trim(), 'v');
     const after = await etcdctl(a.cluster.dataDir, clientURL(a), ['member', 'list']);
     assert.equal(after.stdout.trim().split('\n').length, 1, after.stdout);
+  },
+);
+
+test(
+  'a SQLite cluster moved into etcd keeps its objects, with higher resourceVersions',
+  { timeout: 300_000 },
+  async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'k8ts-etcdha-migrate-'));
+    dirs.push(dataDir);
+    const getRV = async (cl: Cluster, what: string[]) =>
+      Number((await cl.k(['get', ...what, '-o', 'jsonpath={.metadata.resourceVersion}'])).trim());
+    const sqlite = await startCluster({ dataDir });
+    members.push({ cluster: sqlite, ip: '127.0.0.1', args: [] });
+    await sqlite.k(['create', 'namespace', 'team']);
+    await sqlite.k(['-n', 'team', 'create', 'configmap', 'cfg', '--from-literal=k=v']);
+    await sqlite.k(['-n', 'team', 'create', 'secret', 'generic', 'pw', '--from-literal=p=hunter2']);
+    const before = await getRV(sqlite, ['-n', 'team', 'configmap', 'cfg']);
+    const names = async (cl: Cluster) =>
+      (await cl.k(['get', 'namespaces,configmaps,secrets,clusterroles', '-A', '-o', 'name'])).trim().split('\n').sort();
+    const objects = await names(sqlite);
+    await sqlite.stop('SIGTERM');
+
+    // Into an external etcd with `k8ts datastore migrate`, then a server on it.
+    const etcd = await startEtcd();
+    try {
+      const moved = await run(
+        process.execPath,
+        [
+          K8TS_BIN,
+          'datastore',
+          'migrate',
+          '--data-dir',
+          dataDir,
+          '--from',
+          `sqlite://${join(dataDir, 'server', 'db', 'state.db')}`,
+          '--to',
+          etcd.endpoint,
+        ],
+        { timeoutMs: 120_000 },
+      );
+      assert.equal(moved.code, 0, moved.stderr);
+      assert.match(moved.stdout, /\d+ copied, 0 already there/);
+      const onEtcd = await startCluster({ dataDir, args: ['--datastore-endpoint', etcd.endpoint] });
+      members.push({ cluster: onEtcd, ip: '127.0.0.1', args: [] });
+      assert.deepEqual(await names(onEtcd), objects);
+      assert.ok((await getRV(onEtcd, ['-n', 'team', 'configmap', 'cfg'])) > before);
+      const pw = await onEtcd.k(['-n', 'team', 'get', 'secret', 'pw', '-o', 'jsonpath={.data.p}']);
+      assert.equal(Buffer.from(pw.trim(), 'base64').toString(), 'hunter2');
+      await onEtcd.stop('SIGTERM');
+    } finally {
+      await etcd.stop();
+    }
+
+    // k3s's way: --cluster-init on the SQLite server's data dir moves its objects into managed etcd.
+    const managed = await startCluster({
+      dataDir,
+      args: [
+        '--cluster-init',
+        '--node-ip',
+        '127.0.0.1',
+        '--etcd-client-port',
+        String(await freePort('127.0.0.1')),
+        '--etcd-peer-port',
+        String(await freePort('127.0.0.1')),
+      ],
+    });
+    members.push({ cluster: managed, ip: '127.0.0.1', args: [] });
+    assert.deepEqual(await names(managed), objects);
+    assert.ok((await getRV(managed, ['-n', 'team', 'configmap', 'cfg'])) > before);
   },
 );

@@ -163,8 +163,8 @@ export class EtcdClient {
   async memberList(): Promise<Member[]> {
     return decode.members(await this.unary('/etcdserverpb.Cluster/MemberList', encode.memberList()));
   }
-  async memberAdd(peerURLs: string[]): Promise<{ member: Member; members: Member[] }> {
-    return decode.memberAdd(await this.unary('/etcdserverpb.Cluster/MemberAdd', encode.memberAdd(peerURLs)));
+  async memberAdd(peerURLs: string[], isLearner = false): Promise<{ member: Member; members: Member[] }> {
+    return decode.memberAdd(await this.unary('/etcdserverpb.Cluster/MemberAdd', encode.memberAdd(peerURLs, isLearner)));
   }
   async memberRemove(id: bigint): Promise<Member[]> {
     return decode.members(await this.unary('/etcdserverpb.Cluster/MemberRemove', encode.memberRemove(id)));

@@ -168,10 +168,10 @@ export const encode = {
     if ('cancel' in r) return w.message(2, new ProtoWriter().int(1, r.cancel)).finish();
     return w.message(3, new ProtoWriter()).finish();
   },
-  memberAdd: (peerURLs: string[]) => {
+  memberAdd: (peerURLs: string[], isLearner = false) => {
     const w = new ProtoWriter();
     for (const u of peerURLs) w.bytesField(1, u);
-    return w.finish();
+    return w.bool(2, isLearner).finish();
   },
   memberRemove: (id: bigint) => new ProtoWriter().int(1, id).finish(),
   /** MemberListRequest.linearizable (field 1): etcd before 3.5 ignores it. */
