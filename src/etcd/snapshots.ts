@@ -140,14 +140,15 @@ export class SnapshotScheduler {
       // Wake at the start of the next minute.
       this.timer = setTimeout(tick, 60_000 - (now.getSeconds() * 1000 + now.getMilliseconds()) + 50);
       this.timer.unref();
-      if (this.matches(now) && !this.running) void this.take(now);
+      if (this.matches(now) && !this.running) void this.runOnce(now);
     };
     const now = new Date();
     this.timer = setTimeout(tick, 60_000 - (now.getSeconds() * 1000 + now.getMilliseconds()) + 50);
     this.timer.unref();
   }
 
-  private async take(now: Date): Promise<void> {
+  /** One scheduled snapshot and the pruning after it (errors are logged: the schedule goes on). */
+  async runOnce(now = new Date()): Promise<void> {
     this.running = true;
     const client = this.o.client();
     try {

@@ -150,31 +150,48 @@ test(
     assert.ok(ls.stdout.includes(file), ls.stdout);
     await a.cluster.k(['delete', 'configmap', 'kept']);
 
+    // Quorum lost for good (B stopped, C gone): --cluster-reset makes A a cluster of one, data kept.
     await b.cluster.stop('SIGTERM');
     await a.cluster.stop('SIGTERM');
-    const reset = await run(
-      process.execPath,
-      [
-        K8TS_BIN,
-        'server',
-        '--data-dir',
-        a.cluster.dataDir,
-        '--disable-agent',
-        '--disable-ingress',
-        '--https-listen-port',
-        '0',
-        ...a.args.filter((x) => x !== '--cluster-init'),
-        '--cluster-reset',
-        `--cluster-reset-restore-path=${file}`,
-      ],
-      { timeoutMs: 120_000 },
-    );
+    const resetArgs = [
+      K8TS_BIN,
+      'server',
+      '--data-dir',
+      a.cluster.dataDir,
+      '--disable-agent',
+      '--disable-ingress',
+      '--https-listen-port',
+      '0',
+      ...a.args.filter((x) => x !== '--cluster-init'),
+      '--cluster-reset',
+    ];
+    const reset = await run(process.execPath, resetArgs, { timeoutMs: 120_000 });
     assert.equal(reset.code, 0, reset.stderr + reset.stdout);
     assert.match(reset.stdout, /restart without --cluster-reset/);
     await a.cluster.restart();
+    const single = await etcdctl(a.cluster.dataDir, clientURL(a), ['member', 'list']);
+    assert.equal(single.stdout.trim().split('\n').length, 1, single.stdout);
+    await a.cluster.k(['get', 'configmap', 'after-loss']);
+    assert.notEqual((await a.cluster.kubectl(['get', 'configmap', 'kept'])).code, 0);
+
+    // Restoring the snapshot brings the deleted object back.
+    await a.cluster.stop('SIGTERM');
+    const restore = await run(process.execPath, [...resetArgs, `--cluster-reset-restore-path=${file}`], {
+      timeoutMs: 120_000,
+    });
+    assert.equal(restore.code, 0, restore.stderr + restore.stdout);
+    await a.cluster.restart();
     assert.equal((await a.cluster.k(['get', 'configmap', 'kept', '-o', 'jsonpath={.data.k}'])).trim(), 'v');
-    const after = await etcdctl(a.cluster.dataDir, clientURL(a), ['member', 'list']);
-    assert.equal(after.stdout.trim().split('\n').length, 1, after.stdout);
+    const restored = await etcdctl(a.cluster.dataDir, clientURL(a), ['member', 'list']);
+    assert.equal(restored.stdout.trim().split('\n').length, 1, restored.stdout);
+
+    // A server killed with -9 leaves its etcd running; `k8ts killall` stops it.
+    const aEtcd = etcdPid(a);
+    await a.cluster.stop('SIGKILL');
+    assert.doesNotThrow(() => process.kill(aEtcd, 0));
+    const killed = await run(process.execPath, [K8TS_BIN, 'killall', '--data-dir', a.cluster.dataDir], {});
+    assert.equal(killed.code, 0, killed.stderr);
+    assert.throws(() => process.kill(aEtcd, 0));
   },
 );
 

@@ -12,7 +12,8 @@ import { EtcdClient } from '../../src/storage/etcd/client.js';
 import { EtcdBackend } from '../../src/storage/etcd/backend.js';
 import { SqliteBackend } from '../../src/storage/sqlite/backend.js';
 import { migrate } from '../../src/storage/migrate.js';
-import { listSnapshots, parseCron, pruneSnapshots, saveSnapshot } from '../../src/etcd/snapshots.js';
+import pino from 'pino';
+import { SnapshotScheduler, listSnapshots, parseCron, pruneSnapshots, saveSnapshot } from '../../src/etcd/snapshots.js';
 import { initialClusterFor } from '../../src/etcd/managed.js';
 
 let etcd: TestEtcd;
@@ -80,6 +81,23 @@ test('retention keeps the newest snapshots of one prefix and node', () => {
   assert.deepEqual(
     listSnapshots(snaps).map((s) => s.name),
     ['etcd-snapshot-other-1', ...names.slice(2)].sort((a, b) => (a === 'etcd-snapshot-other-1' ? -1 : a < b ? -1 : 1)),
+  );
+});
+
+test('a scheduled snapshot keeps only --etcd-snapshot-retention of its own', async () => {
+  const snaps = join(dir, 'scheduled');
+  const scheduler = new SnapshotScheduler({
+    cron: '0 */12 * * *',
+    retention: 2,
+    dir: snaps,
+    nodeName: 'n1',
+    client: () => new EtcdClient({ endpoints: [etcd.endpoint] }),
+    logger: pino({ level: 'silent' }),
+  });
+  for (const t of [1_700_000_000_000, 1_700_000_060_000, 1_700_000_120_000]) await scheduler.runOnce(new Date(t));
+  assert.deepEqual(
+    listSnapshots(snaps).map((s) => s.name),
+    ['etcd-snapshot-n1-1700000060', 'etcd-snapshot-n1-1700000120'],
   );
 });
 
