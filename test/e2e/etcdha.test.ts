@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { K8TS_BIN, run, startCluster, until, type Cluster } from './harness.js';
 import { etcdPidFile, stopStrayEtcd } from '../../src/etcd/managed.js';
 import { startEtcd } from '../support/etcd.js';
+import { Agent, request } from 'undici';
 
 function freePort(host: string): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -78,6 +79,25 @@ function clientURL(m: Member): string {
   return `https://${m.ip}:${port}`;
 }
 
+/** A join endpoint called without verifying the server (only the status matters here). */
+async function joinCall(server: string, path: string, authorization?: string, body?: unknown) {
+  const dispatcher = new Agent({ connect: { rejectUnauthorized: false } });
+  try {
+    const res = await request(`${server}${path}`, {
+      method: body === undefined ? 'GET' : 'POST',
+      dispatcher,
+      headers: {
+        ...(authorization ? { authorization } : {}),
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    return { status: res.statusCode, text: await res.body.text() };
+  } finally {
+    await dispatcher.close();
+  }
+}
+
 const etcdPid = (m: Member) => Number(readFileSync(etcdPidFile(m.cluster.dataDir), 'utf8').trim());
 
 after(async () => {
@@ -106,6 +126,12 @@ test(
       lines.every((l) => l.includes(', started, ')),
       list.stdout,
     );
+
+    // The server join endpoints want the token.
+    assert.equal((await joinCall(a.cluster.url, '/k8ts/v1/server-bootstrap')).status, 401);
+    assert.equal((await joinCall(a.cluster.url, '/k8ts/v1/server-bootstrap', 'Bearer wrong')).status, 401);
+    const peer = { name: 'x', peerURL: 'https://127.0.0.9:2380' };
+    assert.equal((await joinCall(a.cluster.url, '/k8ts/v1/etcd-members', 'Bearer wrong', peer)).status, 401);
 
     // One datastore: written through A, read through C; the servers share the cluster CA.
     await a.cluster.k(['create', 'configmap', 'kept', '--from-literal=k=v']);
@@ -209,6 +235,17 @@ test(
     await sqlite.k(['-n', 'team', 'create', 'configmap', 'cfg', '--from-literal=k=v']);
     await sqlite.k(['-n', 'team', 'create', 'secret', 'generic', 'pw', '--from-literal=p=hunter2']);
     const before = await getRV(sqlite, ['-n', 'team', 'configmap', 'cfg']);
+    // A SQLite server hands out its files to a token holder but adds no etcd member.
+    const token = readFileSync(join(dataDir, 'server', 'token'), 'utf8').trim();
+    const memberAdd = await joinCall(sqlite.url, '/k8ts/v1/etcd-members', `Bearer ${token}`, {
+      name: 'x',
+      peerURL: 'https://127.0.0.9:2380',
+    });
+    assert.equal(memberAdd.status, 400, memberAdd.text);
+    assert.match(memberAdd.text, /--cluster-init/);
+    const files = await joinCall(sqlite.url, '/k8ts/v1/server-bootstrap', `Bearer ${token}`);
+    assert.equal(files.status, 200);
+    assert.ok('server/tls/ca.key' in (JSON.parse(files.text) as { files: Record<string, string> }).files);
     const names = async (cl: Cluster) =>
       (await cl.k(['get', 'namespaces,configmaps,secrets,clusterroles', '-A', '-o', 'name'])).trim().split('\n').sort();
     const objects = await names(sqlite);

@@ -14,7 +14,7 @@ import { SqliteBackend } from '../../src/storage/sqlite/backend.js';
 import { migrate } from '../../src/storage/migrate.js';
 import pino from 'pino';
 import { SnapshotScheduler, listSnapshots, parseCron, pruneSnapshots, saveSnapshot } from '../../src/etcd/snapshots.js';
-import { initialClusterFor } from '../../src/etcd/managed.js';
+import { findEtcdBinary, initialClusterFor } from '../../src/etcd/managed.js';
 
 let etcd: TestEtcd;
 let dir: string;
@@ -120,6 +120,10 @@ test('cron subset: steps, ranges, lists, and day-of-month OR day-of-week', () =>
   assert.throws(() => parseCron('* * *'), /want 5 fields/);
   assert.throws(() => parseCron('61 * * * *'), /minute 61 out of range/);
   assert.throws(() => parseCron('x * * * *'), /bad minute/);
+});
+
+test('a missing etcd binary is named with the package that has it', () => {
+  assert.throws(() => findEtcdBinary('etcd-not-installed'), /etcd-not-installed.*etcd-server/s);
 });
 
 test('a joining member lists every started member and itself', () => {
