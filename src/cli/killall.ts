@@ -1,6 +1,6 @@
-// `k8ts killall`: stop every container this installation's agent started, its containerd and the
-// pod network, and unmount what the agent mounted (as k3s-killall.sh does). The cluster state in
-// the datastore is kept: a later `k8ts server` starts the pods again.
+// `k8ts killall`: stop every container this installation's agent started, its containerd, the
+// pod network and the managed etcd member, and unmount what the agent mounted (as k3s-killall.sh
+// does). The cluster state in the datastore is kept: a later `k8ts server` starts the pods again.
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';

@@ -219,10 +219,7 @@ async function startManagedEtcd(
     await etcd.start();
   } else if (joined && flags.server) {
     const members = await requestEtcdMember(flags.server, joined, etcd.config.name, etcd.peerURL, logger);
-    const cluster = initialClusterFor(
-      members.map((m) => ({ ...m, id: 0n, isLearner: false })),
-      { name: etcd.config.name, peerURL: etcd.peerURL },
-    );
+    const cluster = initialClusterFor(members, { name: etcd.config.name, peerURL: etcd.peerURL });
     await etcd.start({ state: 'existing', members: cluster });
   } else {
     await etcd.start({ state: 'new', members: `${etcd.config.name}=${etcd.peerURL}` });

@@ -322,7 +322,10 @@ export class ManagedEtcd {
 }
 
 /** etcd's --initial-cluster for a joining member: every started member plus itself. */
-export function initialClusterFor(members: Member[], self: { name: string; peerURL: string }): string {
+export function initialClusterFor(
+  members: Pick<Member, 'name' | 'peerURLs'>[],
+  self: { name: string; peerURL: string },
+): string {
   const parts = members
     .filter((m) => m.name && !m.peerURLs.includes(self.peerURL))
     .flatMap((m) => m.peerURLs.map((u) => `${m.name}=${u}`));

@@ -277,6 +277,50 @@ test(
       assert.ok((await getRV(onEtcd, ['-n', 'team', 'configmap', 'cfg'])) > before);
       const pw = await onEtcd.k(['-n', 'team', 'get', 'secret', 'pw', '-o', 'jsonpath={.data.p}']);
       assert.equal(Buffer.from(pw.trim(), 'base64').toString(), 'hunter2');
+      // A second server on the same external etcd takes the shared files with --server: same CA,
+      // same service-account key (a token minted by one is accepted by the other), same objects.
+      const second = await startCluster({
+        args: [
+          '--datastore-endpoint',
+          etcd.endpoint,
+          '--bind-address',
+          '127.0.0.2',
+          '--server',
+          onEtcd.url,
+          '--token',
+          readFileSync(join(dataDir, 'server', 'token'), 'utf8').trim(),
+        ],
+      });
+      members.push({ cluster: second, ip: '127.0.0.2', args: [] });
+      dirs.push(second.dataDir);
+      assert.equal(
+        readFileSync(join(second.dataDir, 'server', 'tls', 'service-account.key'), 'utf8'),
+        readFileSync(join(dataDir, 'server', 'tls', 'service-account.key'), 'utf8'),
+      );
+      const saToken = (await onEtcd.k(['-n', 'team', 'create', 'token', 'default'])).trim();
+      // Without the admin certificate (which would authenticate first): the token alone.
+      const whoami = await run('kubectl', [
+        '--kubeconfig=/dev/null',
+        '--server',
+        second.url,
+        '--certificate-authority',
+        join(second.dataDir, 'server', 'tls', 'ca.crt'),
+        '--token',
+        saToken,
+        'auth',
+        'whoami',
+        '-o',
+        'jsonpath={.status.userInfo.username}',
+      ]);
+      assert.equal(whoami.stdout.trim(), 'system:serviceaccount:team:default', whoami.stderr);
+      assert.equal(
+        Buffer.from(
+          (await second.k(['-n', 'team', 'get', 'secret', 'pw', '-o', 'jsonpath={.data.p}'])).trim(),
+          'base64',
+        ).toString(),
+        'hunter2',
+      );
+      await second.stop('SIGTERM');
       await onEtcd.stop('SIGTERM');
     } finally {
       await etcd.stop();
