@@ -5,6 +5,11 @@
 // /k8ts/v1/node-certs with the secret as a bearer token and gets back its node client
 // certificate (CN=system:node:<name>, O=system:nodes) and a serving certificate for its HTTPS
 // server. Both paths are served without client-certificate authentication.
+//
+// Servers join the same way (`k8ts server --server URL --token T`): with the token they GET
+// /k8ts/v1/server-bootstrap (the files every server shares: cluster CA, service-account key,
+// encryption configuration, etcd CA) and, with managed etcd, POST /k8ts/v1/etcd-members to be
+// added as an etcd member. As in k3s, whoever holds the server token can become a server.
 import 'reflect-metadata';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -21,6 +26,27 @@ import { issue, type CA } from './pki.js';
 export const TOKEN_PREFIX = 'K10';
 export const CACERTS_PATH = '/cacerts';
 export const NODE_CERTS_PATH = '/k8ts/v1/node-certs';
+export const SERVER_BOOTSTRAP_PATH = '/k8ts/v1/server-bootstrap';
+export const ETCD_MEMBERS_PATH = '/k8ts/v1/etcd-members';
+
+/** What GET /k8ts/v1/server-bootstrap answers: file contents by path relative to the data dir. */
+export interface ServerBootstrap {
+  files: Record<string, string>;
+}
+
+/** An etcd member as POST /k8ts/v1/etcd-members lists them (etcd's IDs left out). */
+export interface EtcdMemberInfo {
+  name: string;
+  peerURLs: string[];
+  clientURLs: string[];
+}
+
+/** What a server offers joining servers (absent: it refuses server joins). */
+export interface ServerJoinSource {
+  bootstrap(): ServerBootstrap;
+  /** Adds an etcd member; absent when this server's datastore is not managed etcd. */
+  addEtcdMember?: (name: string, peerURL: string) => Promise<EtcdMemberInfo[]>;
+}
 
 /** The CA hash of a secure token: sha256 of the CA certificate's PEM text, as stored on disk. */
 export function caHash(caPem: string): string {
@@ -188,6 +214,7 @@ export interface JoinServiceOptions {
   ca: CA;
   secret: string;
   logger: Logger;
+  servers?: ServerJoinSource;
 }
 
 /** The two unauthenticated join endpoints, registered on the API server's HTTPS port. */
@@ -202,6 +229,53 @@ export class JoinService {
   register(handlers: Map<string, (req: IncomingMessage, res: ServerResponse) => void | Promise<void>>): void {
     handlers.set(CACERTS_PATH, (req, res) => this.cacerts(req, res));
     handlers.set(NODE_CERTS_PATH, (req, res) => this.nodeCerts(req, res));
+    handlers.set(SERVER_BOOTSTRAP_PATH, (req, res) => this.serverBootstrap(req, res));
+    handlers.set(ETCD_MEMBERS_PATH, (req, res) => this.etcdMembers(req, res));
+  }
+
+  private requireToken(req: IncomingMessage, what: string): void {
+    if (!this.authorized(req.headers.authorization)) {
+      this.log.warn({ remote: req.socket.remoteAddress }, `${what} refused: wrong or missing token`);
+      throw errors.unauthorized('Unauthorized: the join token is not valid for this server');
+    }
+  }
+
+  private serverBootstrap(req: IncomingMessage, res: ServerResponse): void {
+    if (req.method !== 'GET')
+      return send(res, 405, 'only GET is supported here\n', 'text/plain; charset=utf-8', { Allow: 'GET' });
+    this.requireToken(req, 'server bootstrap');
+    if (!this.o.servers) throw errors.badRequest('this server does not accept joining servers');
+    this.log.info({ remote: req.socket.remoteAddress }, 'sent server bootstrap data');
+    sendObject(res, 200, this.o.servers.bootstrap());
+  }
+
+  private async etcdMembers(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (req.method !== 'POST')
+      return send(res, 405, 'only POST is supported here\n', 'text/plain; charset=utf-8', { Allow: 'POST' });
+    this.requireToken(req, 'etcd member add');
+    const add = this.o.servers?.addEtcdMember;
+    if (!add)
+      throw errors.badRequest(
+        'this server does not run managed etcd (start the first server with --cluster-init to join servers as etcd members)',
+      );
+    let body: unknown;
+    try {
+      body = JSON.parse((await readBody(req, 16 * 1024)).toString('utf8'));
+    } catch (err) {
+      throw errors.badRequest(`the body is not valid JSON: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    const b = (body ?? {}) as Record<string, unknown>;
+    if (typeof b.name !== 'string' || !b.name) throw fieldError('name', 'Required value: the member name');
+    if (typeof b.peerURL !== 'string' || !/^https:\/\/\S+:\d+$/.test(b.peerURL))
+      throw fieldError('peerURL', 'Required value: the peer URL, https://address:port');
+    let members: EtcdMemberInfo[];
+    try {
+      members = await add(b.name, b.peerURL);
+    } catch (err) {
+      // etcd refuses while a member added earlier has not started or the cluster is unhealthy: retry.
+      throw errors.serviceUnavailable(`etcd member add: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    sendObject(res, 200, { members });
   }
 
   private cacerts(req: IncomingMessage, res: ServerResponse): void {

@@ -1,6 +1,6 @@
-// `k8ts killall`: stop every container this installation's agent started, its containerd and the
-// pod network, and unmount what the agent mounted (as k3s-killall.sh does). The cluster state in
-// the datastore is kept: a later `k8ts server` starts the pods again.
+// `k8ts killall`: stop every container this installation's agent started, its containerd, the
+// pod network and the managed etcd member, and unmount what the agent mounted (as k3s-killall.sh
+// does). The cluster state in the datastore is kept: a later `k8ts server` starts the pods again.
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
@@ -13,6 +13,7 @@ import { cleanUpLBAddresses } from '../agent/network/lbannounce.js';
 import { cleanUpNetworkPolicy } from '../netpol/index.js';
 import type { Runtime } from '../agent/runtime/types.js';
 import { defaultDataDir } from './datadir.js';
+import { stopStrayEtcd } from '../etcd/managed.js';
 
 async function removeAll(rt: Runtime): Promise<number> {
   const sandboxes = await rt.listPodSandboxes();
@@ -139,5 +140,7 @@ export async function killall(opts: { dataDir?: string }): Promise<void> {
   await cleanUpServiceProxy(agentDir, isDefault);
   cleanUpLBAddresses(join(agentDir, 'network', 'lb-addresses.json'));
   await cleanUpNetworkPolicy(agentDir, isDefault);
+  // The managed etcd member, when the server that supervised it is gone.
+  await stopStrayEtcd(dataDir);
   process.stdout.write(`k8ts killall: removed ${removed} pod sandbox(es), stopped the runtime of ${dataDir}\n`);
 }

@@ -14,6 +14,8 @@ import { withKubeconfigFlags, withLeaderElectFlags, withLogFlags } from './flags
 import { registerDevicePluginCommand } from './deviceplugin.js';
 import { registerChartCommands } from './chart.js';
 import { registerSecretsEncryptCommand } from './secretsencrypt.js';
+import { registerEtcdSnapshotCommand } from './etcdsnapshot.js';
+import { registerDatastoreCommand } from './datastore.js';
 
 const collect = (v: string, prev: string[]) => [...prev, ...v.split(',').filter(Boolean)];
 
@@ -61,6 +63,25 @@ export async function main(argv: string[]): Promise<void> {
             '5m',
           )
           .option('--event-ttl <duration>', 'etcd: Events are deleted this long after their last write', '1h')
+          .option('--cluster-init', 'run a managed etcd member and start a new cluster of it (docs/datastore.md)')
+          .addOption(
+            new Option(
+              '--server <url>',
+              'join the server at this URL (with --token) as another server and managed etcd member',
+            ).env('K8TS_URL'),
+          )
+          .option('--cluster-reset', 'managed etcd: make this member a cluster of one, keeping its data, then exit')
+          .option('--cluster-reset-restore-path <file>', 'with --cluster-reset: restore this etcd snapshot first')
+          .option('--etcd-client-port <port>', 'managed etcd: client port (on --node-ip)', '2379')
+          .option('--etcd-peer-port <port>', 'managed etcd: peer port (on --node-ip)', '2380')
+          .option(
+            '--etcd-snapshot-schedule-cron <spec>',
+            'managed etcd: take snapshots at these times (5-field cron)',
+            '0 */12 * * *',
+          )
+          .option('--etcd-snapshot-retention <n>', 'managed etcd: scheduled snapshots kept', '5')
+          .option('--etcd-snapshot-dir <dir>', 'managed etcd: where snapshots go (default DATA/server/db/snapshots)')
+          .option('--etcd-disable-snapshots', 'managed etcd: take no scheduled snapshots')
           .option('--service-cidr <cidr>', 'range of Service cluster IPs', '10.43.0.0/16')
           .option('--service-node-port-range <range>', 'range of NodePorts', '30000-32767')
           .option('--cluster-domain <domain>', 'cluster DNS domain', 'cluster.local')
@@ -238,6 +259,8 @@ export async function main(argv: string[]): Promise<void> {
   registerDevicePluginCommand(program);
   registerChartCommands(program);
   registerSecretsEncryptCommand(program);
+  registerEtcdSnapshotCommand(program);
+  registerDatastoreCommand(program);
 
   program
     .command('killall')

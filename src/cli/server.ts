@@ -1,7 +1,7 @@
 // `k8ts server`: one process with the datastore, API server and control plane (and, on a real
 // host, the node agent and ingress controller). Flags follow k3s; this file only turns them into
 // ServerSettings, and server/assemble.ts builds the server the library's startCluster builds too.
-import { hostname, networkInterfaces } from 'node:os';
+import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import pino from 'pino';
 import { DEFAULT_SERVING_LIMITS } from '../apiserver/limits.js';
@@ -18,6 +18,8 @@ import { startIngressFromFlags, type IngressFlags } from './ingressflags.js';
 import { EncryptionConfig, loadOrCreateDefaultConfig } from '../apiserver/encryption/config.js';
 import { assembleServer } from '../server/assemble.js';
 import { writeKubeconfig } from '../server/kubeconfig.js';
+import { advertiseAddress } from './advertise.js';
+import { moveSqliteIntoEtcd, serverDatastore, serverJoinSource, snapshotsFromFlags } from './managedetcd.js';
 import type { Auditor } from '../apiserver/audit/index.js';
 import type { AuthenticationFlags } from './authnflags.js';
 import { anonymousAuthFromFlags, authenticationFromFlags } from './authnoptions.js';
@@ -73,6 +75,20 @@ export interface ServerFlags extends AgentFlags, IngressFlags, AuthenticationFla
   disableAgent?: boolean;
   /** Join secret (or full K10 token) for agents; default: the stored one, else a new random one. */
   token?: string;
+  /** Start a managed etcd cluster of this server (k3s's --cluster-init). */
+  clusterInit?: boolean;
+  /** Join the server at this URL (with --token): shared files from it, and an etcd member. */
+  server?: string;
+  /** Reset the managed etcd to a single-member cluster of this server, keeping its data, then exit. */
+  clusterReset?: boolean;
+  /** With --cluster-reset: restore this snapshot file first. */
+  clusterResetRestorePath?: string;
+  etcdClientPort?: string;
+  etcdPeerPort?: string;
+  etcdSnapshotScheduleCron?: string;
+  etcdSnapshotRetention?: string;
+  etcdSnapshotDir?: string;
+  etcdDisableSnapshots?: boolean;
   [simFlag: `sim${string}`]: unknown;
 }
 
@@ -98,15 +114,6 @@ function parsePortRange(s: string): [number, number] {
   if (!m || +m[1] > +m[2] || +m[2] > 65535)
     throw new Error(`--service-node-port-range: invalid range ${JSON.stringify(s)} (want e.g. 30000-32767)`);
   return [+m[1], +m[2]];
-}
-
-/** The address other machines (and pods) reach this server at: never loopback. */
-function advertiseAddress(bind: string): string | undefined {
-  if (bind !== '0.0.0.0' && bind !== '::' && !bind.startsWith('127.') && bind !== '::1') return bind;
-  for (const addrs of Object.values(networkInterfaces())) {
-    for (const a of addrs ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
-  }
-  return undefined;
 }
 
 /** The audit log, when both a policy and a log path are given (upstream records nothing without a policy). */
@@ -159,20 +166,23 @@ export async function runServer(flags: ServerFlags): Promise<void> {
   if (!Number.isInteger(simCount) || simCount < 0)
     throw new Error(`--simulated-nodes: invalid count ${flags.simulatedNodes}`);
 
+  // This server's managed etcd member (--cluster-init, --server), else --datastore-endpoint.
+  const store = await serverDatastore(flags, dataDir, logger);
   const server = await assembleServer({
     dataDir,
     logger,
     bindAddress: flags.bindAddress,
     port,
-    datastoreEndpoint: flags.datastoreEndpoint,
+    datastoreEndpoint: store.endpoint,
+    prepareDatastore: (backend) => moveSqliteIntoEtcd(store, backend, dataDir, logger),
     datastore: {
-      caFile: flags.datastoreCafile,
-      certFile: flags.datastoreCertfile,
-      keyFile: flags.datastoreKeyfile,
+      caFile: store.caFile,
+      certFile: store.certFile,
+      keyFile: store.keyFile,
       etcdPrefix: flags.etcdPrefix,
       eventTtlSeconds: Math.max(1, Math.round(parseDurationMs(flags.eventTtl ?? '1h', '--event-ttl') / 1000)),
     },
-    compactionIntervalMs: isEtcdEndpoint(flags.datastoreEndpoint)
+    compactionIntervalMs: isEtcdEndpoint(store.endpoint)
       ? parseDurationMs(flags.etcdCompactionInterval ?? '5m', '--etcd-compaction-interval')
       : undefined,
     encryption: encryptionFromFlags(flags, dataDir),
@@ -193,6 +203,7 @@ export async function runServer(flags: ServerFlags): Promise<void> {
     tlsSans: flags.tlsSan,
     advertiseAddress: advertiseAddress(flags.bindAddress),
     joinToken: flags.token,
+    joinServers: serverJoinSource(store, dataDir),
     controllers: flags.disableControllerManager ? false : controllerOptionsFromFlags(flags),
     scheduler: !flags.disableScheduler,
     // kube-system/kube-dns (at --cluster-dns) with the node agents' DNS listeners as endpoints.
@@ -200,6 +211,8 @@ export async function runServer(flags: ServerFlags): Promise<void> {
     simulator: simCount > 0 ? simOptionsFromFlags(simCount, flags) : undefined,
   });
   const { api, ca } = server;
+  const snapshots = snapshotsFromFlags(flags, store, dataDir, logger);
+  snapshots?.start();
   const agent = flags.disableAgent ? undefined : await startLocalAgent(api, ca, flags, dataDir, logger);
   // The built-in ingress controller (docs/ingress.md): ports 80/443 unless --disable-ingress.
   const ingress = await startIngressFromFlags(
@@ -225,9 +238,11 @@ export async function runServer(flags: ServerFlags): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down');
+    snapshots?.stop();
     await ingress?.stop();
     await agent?.stop();
     await server.stop();
+    await store.managed?.etcd.stop();
     process.exit(0);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));

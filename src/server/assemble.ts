@@ -13,7 +13,8 @@ import { ApiServer } from '../apiserver/server.js';
 import type { ServingLimits } from '../apiserver/limits.js';
 import { loadOrCreateCA, loadOrIssue, type CA, type KeyPair } from '../apiserver/pki.js';
 import { bootstrap } from '../apiserver/bootstrap.js';
-import { JoinService, loadOrCreateServerToken } from '../apiserver/join.js';
+import { JoinService, loadOrCreateServerToken, type JoinServiceOptions } from '../apiserver/join.js';
+import type { Backend } from '../storage/interface.js';
 import { installServiceAccountTokens, loadOrCreateServiceAccountKeys } from '../apiserver/serviceaccount/index.js';
 import { inProcessClient, type InProcessOptions } from '../apiserver/inprocess.js';
 import { Authorization } from '../apiserver/authz/index.js';
@@ -39,6 +40,8 @@ export interface ServerSettings {
   /** Empty: SQLite under dataDir (see storage/open.ts for the other endpoints). */
   datastoreEndpoint?: string;
   datastore?: DatastoreOptions;
+  /** Runs once the datastore is up, before anything reads it (moving SQLite into a new etcd). */
+  prepareDatastore?: (backend: Backend) => Promise<void>;
   /** Compact history this often, keeping one interval (default: the Compactor's own schedule). */
   compactionIntervalMs?: number;
   encryption?: EncryptionConfig;
@@ -62,6 +65,8 @@ export interface ServerSettings {
   advertiseAddress?: string;
   /** Join secret for agents (default: the stored one, else a new one). */
   joinToken?: string;
+  /** What servers joining this one get (absent: server joins are refused). */
+  joinServers?: JoinServiceOptions['servers'];
   /** Controller manager settings; false: none in this process. */
   controllers: ControllerOptions | false;
   /** Run the scheduler in this process. */
@@ -107,6 +112,7 @@ export async function assembleServer(s: ServerSettings): Promise<AssembledServer
     onWarning: s.datastore?.onWarning ?? ((msg, err) => logger.warn({ err }, msg)),
   });
   await backend.start();
+  await s.prepareDatastore?.(backend);
 
   const ca = await loadOrCreateCA(tlsDir);
   const authorization = new Authorization(s.authorizationMode);
@@ -138,7 +144,7 @@ export async function assembleServer(s: ServerSettings): Promise<AssembledServer
   if (s.authentication) installAuthenticators(api, { ...s.authentication, warn: (m) => logger.warn(m) });
   // The join token agents present (`k8ts agent --server URL --token T`); see apiserver/join.ts.
   const joinToken = loadOrCreateServerToken(dataDir, ca.certPem, s.joinToken);
-  new JoinService({ ca, secret: joinToken.secret, logger }).register(api.publicHandlers);
+  new JoinService({ ca, secret: joinToken.secret, logger, servers: s.joinServers }).register(api.publicHandlers);
 
   const domain = s.cluster.clusterDomain;
   const sans = [

@@ -138,6 +138,24 @@ export class EtcdBackend implements Backend {
     return Math.max(this.lastEventRev, this.progressRev);
   }
 
+  /**
+   * Moves etcd's revision past `revision` with writes to a key outside the prefix (each write is
+   * one revision; etcd has no other way), so that objects copied in afterwards get
+   * resourceVersions above those they had elsewhere (`k8ts datastore migrate`).
+   */
+  async advanceRevisionTo(revision: number, concurrency = 64): Promise<void> {
+    const key = Buffer.from('k8ts_migrate_revision');
+    let current = (await this.client.range({ key, limit: 1 })).header.revision;
+    while (current < revision) {
+      const batch = Math.min(concurrency, revision - current);
+      const results = await Promise.all(
+        Array.from({ length: batch }, () => this.client.put({ key, value: Buffer.from(String(revision)) })),
+      );
+      current = Math.max(current, ...results.map((r) => r.header.revision));
+    }
+    await this.client.deleteRange({ key });
+  }
+
   compactedRevision(): number {
     return this.compacted;
   }

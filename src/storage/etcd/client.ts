@@ -1,12 +1,13 @@
-// A thin etcd v3 client over @grpc/grpc-js: the KV, Watch, Lease and Maintenance calls this
-// backend needs, with messages encoded by messages.ts. Unary calls fail over to the next
+// A thin etcd v3 client over @grpc/grpc-js: the KV, Watch, Lease, Cluster and Maintenance calls
+// this backend and the managed etcd (src/etcd/) need, with messages encoded by messages.ts. Unary calls fail over to the next
 // endpoint when one is unreachable; watch streams are opened on the endpoint in use.
-import { readFileSync } from 'node:fs';
+import { createWriteStream, readFileSync, renameSync, rmSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import {
   decode,
   encode,
   type DeleteRangeRequest,
+  type Member,
   type PutRequest,
   type RangeRequest,
   type RangeResponse,
@@ -157,6 +158,66 @@ export class EtcdClient {
   }
   async status(): Promise<{ header: { revision: number }; version: string }> {
     return decode.status(await this.unary('/etcdserverpb.Maintenance/Status', encode.empty()));
+  }
+
+  async memberList(): Promise<Member[]> {
+    return decode.members(await this.unary('/etcdserverpb.Cluster/MemberList', encode.memberList()));
+  }
+  async memberAdd(peerURLs: string[], isLearner = false): Promise<{ member: Member; members: Member[] }> {
+    return decode.memberAdd(await this.unary('/etcdserverpb.Cluster/MemberAdd', encode.memberAdd(peerURLs, isLearner)));
+  }
+  async memberRemove(id: bigint): Promise<Member[]> {
+    return decode.members(await this.unary('/etcdserverpb.Cluster/MemberRemove', encode.memberRemove(id)));
+  }
+
+  /**
+   * Streams a snapshot of the backend database (Maintenance.Snapshot) into `file`: written to a
+   * temporary name and renamed once complete, so a file of that name is always a whole snapshot.
+   * Resolves its size in bytes.
+   */
+  snapshot(file: string, timeoutMs = 10 * 60_000): Promise<number> {
+    const partial = `${file}.part`;
+    return new Promise((resolve, reject) => {
+      const out = createWriteStream(partial, { mode: 0o600 });
+      let size = 0;
+      let failed = false;
+      const fail = (err: Error) => {
+        if (failed) return;
+        failed = true;
+        out.destroy();
+        rmSync(partial, { force: true });
+        reject(err);
+      };
+      const call = this.client(this.current).makeServerStreamRequest(
+        '/etcdserverpb.Maintenance/Snapshot',
+        identity,
+        identity,
+        encode.empty(),
+        new grpc.Metadata(),
+        { deadline: Date.now() + timeoutMs },
+      );
+      call.on('data', (b: Buffer) => {
+        const chunk = decode.snapshotChunk(b);
+        size += chunk.blob.length;
+        out.write(chunk.blob);
+      });
+      call.on('error', (err: grpc.ServiceError) => fail(new EtcdError(err.code, err.details || err.message)));
+      call.on('end', () => {
+        if (failed) return;
+        out.end(() => {
+          try {
+            renameSync(partial, file);
+            resolve(size);
+          } catch (err) {
+            fail(err as Error);
+          }
+        });
+      });
+      out.on('error', (err) => {
+        call.cancel();
+        fail(err);
+      });
+    });
   }
 
   /** Renews a lease once (LeaseKeepAlive is a stream; one request, one answer). Resolves its new TTL (0: expired). */

@@ -80,6 +80,16 @@ export interface WatchCreate {
   prevKv?: boolean;
 }
 
+/** A cluster member (etcdserverpb.Member). IDs are uint64: kept as bigint. */
+export interface Member {
+  id: bigint;
+  /** Empty for a member added but not started yet. */
+  name: string;
+  peerURLs: string[];
+  clientURLs: string[];
+  isLearner: boolean;
+}
+
 export type WatchRequest = { create: WatchCreate } | { cancel: number } | { progress: true };
 
 export interface WatchEvent {
@@ -158,6 +168,14 @@ export const encode = {
     if ('cancel' in r) return w.message(2, new ProtoWriter().int(1, r.cancel)).finish();
     return w.message(3, new ProtoWriter()).finish();
   },
+  memberAdd: (peerURLs: string[], isLearner = false) => {
+    const w = new ProtoWriter();
+    for (const u of peerURLs) w.bytesField(1, u);
+    return w.bool(2, isLearner).finish();
+  },
+  memberRemove: (id: bigint) => new ProtoWriter().int(1, id).finish(),
+  /** MemberListRequest.linearizable (field 1): etcd before 3.5 ignores it. */
+  memberList: () => new ProtoWriter().bool(1, true).finish(),
   leaseGrant: (ttlSeconds: number) => new ProtoWriter().int(1, ttlSeconds).finish(),
   leaseKeepAlive: (id: bigint) => new ProtoWriter().int(1, id).finish(),
   empty: () => Buffer.alloc(0),
@@ -214,6 +232,18 @@ function event(buf: Buffer): WatchEvent {
     else if (f === 3) e.prevKv = kv(asBuffer(v));
   });
   return e;
+}
+
+function member(buf: Buffer): Member {
+  const m: Member = { id: 0n, name: '', peerURLs: [], clientURLs: [], isLearner: false };
+  readFields(buf, (f, v) => {
+    if (f === 1) m.id = BigInt.asUintN(64, BigInt(v as number | bigint));
+    else if (f === 2) m.name = asBuffer(v).toString();
+    else if (f === 3) m.peerURLs.push(asBuffer(v).toString());
+    else if (f === 4) m.clientURLs.push(asBuffer(v).toString());
+    else if (f === 5) m.isLearner = asNumber(v) !== 0;
+  });
+  return m;
 }
 
 const onlyHeader = (buf: Buffer): { header: Header } => {
@@ -296,6 +326,32 @@ export const decode = {
     readFields(buf, (f, v) => {
       if (f === 1) r.header = header(asBuffer(v));
       else if (f === 2) r.version = asBuffer(v).toString();
+    });
+    return r;
+  },
+  /** MemberAddResponse: the new member (field 2) and the whole list after the add (field 3). */
+  memberAdd(buf: Buffer): { member: Member; members: Member[] } {
+    const r = { member: member(Buffer.alloc(0)), members: [] as Member[] };
+    readFields(buf, (f, v) => {
+      if (f === 2) r.member = member(asBuffer(v));
+      else if (f === 3) r.members.push(member(asBuffer(v)));
+    });
+    return r;
+  },
+  /** MemberListResponse and MemberRemoveResponse: the members (field 2). */
+  members(buf: Buffer): Member[] {
+    const out: Member[] = [];
+    readFields(buf, (f, v) => {
+      if (f === 2) out.push(member(asBuffer(v)));
+    });
+    return out;
+  },
+  /** One SnapshotResponse of the stream: bytes still to come (field 2) and this chunk (field 3). */
+  snapshotChunk(buf: Buffer): { remaining: number; blob: Buffer } {
+    const r: { remaining: number; blob: Buffer } = { remaining: 0, blob: Buffer.alloc(0) };
+    readFields(buf, (f, v) => {
+      if (f === 2) r.remaining = asNumber(v);
+      else if (f === 3) r.blob = asBuffer(v);
     });
     return r;
   },
