@@ -21,7 +21,7 @@ import * as x509 from '@peculiar/x509';
 import type { Logger } from 'pino';
 import * as errors from '../machinery/errors.js';
 import { readBody, send, sendObject } from './http.js';
-import { issue, type CA } from './pki.js';
+import { issue, type CA } from '../machinery/pki.js';
 
 export const TOKEN_PREFIX = 'K10';
 export const CACERTS_PATH = '/cacerts';

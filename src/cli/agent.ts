@@ -5,7 +5,7 @@ import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { ApiServer } from '../apiserver/server.js';
-import { loadOrIssue, type CA } from '../apiserver/pki.js';
+import { loadOrIssue, type CA } from '../machinery/pki.js';
 import { NodeAgent } from '../agent/agent.js';
 import type { AgentFlags } from './agentflags.js';
 import { agentOptionsFromFlags } from './agentoptions.js';

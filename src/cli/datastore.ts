@@ -4,10 +4,7 @@
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { defaultDataDir } from './datadir.js';
-import { isEtcdEndpoint, openBackend } from '../storage/open.js';
-import { EtcdBackend } from '../storage/etcd/backend.js';
-import { migrate } from '../storage/migrate.js';
-import { ManagedEtcd } from '../etcd/managed.js';
+import type { ManagedEtcd } from '../etcd/managed.js';
 
 interface MigrateFlags {
   dataDir?: string;
@@ -21,8 +18,11 @@ interface MigrateFlags {
 }
 
 /** The managed etcd member of a data dir as a datastore endpoint with its client certificate. */
-function managedEndpoint(dataDir: string): { endpoint: string; caFile: string; certFile: string; keyFile: string } {
-  const config = ManagedEtcd.storedConfig(dataDir);
+function managedEndpoint(
+  managed: typeof ManagedEtcd,
+  dataDir: string,
+): { endpoint: string; caFile: string; certFile: string; keyFile: string } {
+  const config = managed.storedConfig(dataDir);
   if (!config) throw new Error(`--to: not given and ${dataDir} has no managed etcd (server --cluster-init)`);
   const host = config.address.includes(':') ? `[${config.address}]` : config.address;
   const tls = join(dataDir, 'server', 'tls', 'etcd');
@@ -35,12 +35,17 @@ function managedEndpoint(dataDir: string): { endpoint: string; caFile: string; c
 }
 
 export async function runMigrate(flags: MigrateFlags): Promise<void> {
+  // Loaded here, not for `k8ts --help`: the datastores, the etcd client (gRPC).
+  const { isEtcdEndpoint, openBackend } = await import('../storage/open.js');
+  const { EtcdBackend } = await import('../storage/etcd/backend.js');
+  const { migrate } = await import('../storage/migrate.js');
+  const { ManagedEtcd } = await import('../etcd/managed.js');
   const dataDir = resolve(flags.dataDir ?? defaultDataDir());
   const db = join(dataDir, 'server', 'db');
   const fromEndpoint = flags.from ?? `sqlite://${join(db, 'state.db')}`;
   const to = flags.to
     ? { endpoint: flags.to, caFile: flags.toCafile, certFile: flags.toCertfile, keyFile: flags.toKeyfile }
-    : managedEndpoint(dataDir);
+    : managedEndpoint(ManagedEtcd, dataDir);
   // etcd's key layout (kube-apiserver's) drops the API group of built-in resources, so only a
   // SQLite datastore can be read back key for key.
   if (!fromEndpoint.startsWith('sqlite://'))

@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { Agent, request } from 'undici';
 import * as x509 from '@peculiar/x509';
-import { notAfter, sansOf } from '../apiserver/pki.js';
+import { notAfter, sansOf } from '../machinery/pki.js';
 import {
   CACERTS_PATH,
   NODE_CERTS_PATH,

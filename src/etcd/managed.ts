@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { loadOrCreateCA, loadOrIssue } from '../apiserver/pki.js';
+import { loadOrCreateCA, loadOrIssue } from '../machinery/pki.js';
 import { EtcdClient } from '../storage/etcd/client.js';
 import type { Member } from '../storage/etcd/messages.js';
 

@@ -11,7 +11,7 @@ import type { Logger } from 'pino';
 import { builtinResources } from '../api/builtin.js';
 import { ApiServer } from '../apiserver/server.js';
 import type { ServingLimits } from '../apiserver/limits.js';
-import { loadOrCreateCA, loadOrIssue, type CA, type KeyPair } from '../apiserver/pki.js';
+import { loadOrCreateCA, loadOrIssue, type CA, type KeyPair } from '../machinery/pki.js';
 import { bootstrap } from '../apiserver/bootstrap.js';
 import { JoinService, loadOrCreateServerToken, type JoinServiceOptions } from '../apiserver/join.js';
 import type { Backend } from '../storage/interface.js';

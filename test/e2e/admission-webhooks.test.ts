@@ -10,7 +10,7 @@ import { createServer as createNetServer } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { issue, loadOrCreateCA } from '../../src/apiserver/pki.js';
+import { issue, loadOrCreateCA } from '../../src/machinery/pki.js';
 import { startCluster, type Cluster } from './harness.js';
 import { type RawClient, rawClient } from './rawclient.js';
 

@@ -14,7 +14,7 @@ import type { Secret, ServiceAccount } from 'kubernetes-types/core/v1.js';
 import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import { startCluster, until, type Cluster } from './harness.js';
 import { rawClient, type RawClient } from './rawclient.js';
-import { issue, loadOrCreateCA } from '../../src/apiserver/pki.js';
+import { issue, loadOrCreateCA } from '../../src/machinery/pki.js';
 
 const CLIENT_ID = 'k8ts-test';
 let dir: string;

@@ -14,7 +14,7 @@ import * as x509 from '@peculiar/x509';
 import YAML from 'yaml';
 import { startCluster, type Cluster } from './harness.js';
 import { rawClient, type RawClient } from './rawclient.js';
-import { issue, type CA } from '../../src/apiserver/pki.js';
+import { issue, type CA } from '../../src/machinery/pki.js';
 
 const CM = '/api/v1/namespaces/default/configmaps';
 let cluster: Cluster;

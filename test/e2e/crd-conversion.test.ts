@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { startCluster, type Cluster } from './harness.js';
 import { rawClient, type RawClient } from './rawclient.js';
 import { streamKubectl } from './streams.js';
-import { issue, loadOrCreateCA } from '../../src/apiserver/pki.js';
+import { issue, loadOrCreateCA } from '../../src/machinery/pki.js';
 
 const GROUP = 'conv.example.com';
 

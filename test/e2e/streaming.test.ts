@@ -21,7 +21,7 @@ import YAML from 'yaml';
 import { AgentServer, type PodLocator } from '../../src/agent/server.js';
 import type { Runtime } from '../../src/agent/runtime/types.js';
 import { TEST_IMAGES } from '../../src/agent/images/testimages.js';
-import { issue, loadOrCreateCA } from '../../src/apiserver/pki.js';
+import { issue, loadOrCreateCA } from '../../src/machinery/pki.js';
 import { importTestImages, realContainersUnavailable, startCluster, until, type Cluster } from './harness.js';
 import { rawClient } from './rawclient.js';
 import { sleep, streamKubectl } from './streams.js';

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { webcrypto } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
-import { loadOrCreateCA, type CA } from '../../src/apiserver/pki.js';
+import { loadOrCreateCA, type CA } from '../../src/machinery/pki.js';
 import { validateCsr, validateCsrUpdate, prepareCsrForUpdate } from '../../src/api/certificates/v1/csr.js';
 import { parseCertificateRequest } from '../../src/api/certificates/v1/request.js';
 import { csrCondition } from '../../src/api/certificates/v1/tables.js';

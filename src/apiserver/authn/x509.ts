@@ -3,7 +3,7 @@
 // CommonNameUserConversion).
 import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
-import { userFromSubject } from '../pki.js';
+import { userFromSubject } from '../../machinery/pki.js';
 import { connectionOf } from '../transport.js';
 import { AUTHENTICATED_GROUP, type UserInfo } from './types.js';
 

@@ -12,7 +12,7 @@ import { isNotFound } from '../../client/errors.js';
 import type { SharedIndexInformer } from '../../client/informer.js';
 import { hasCondition } from '../../api/certificates/v1/csr.js';
 import { decodeRequestField, parseCertificateRequest } from '../../api/certificates/v1/request.js';
-import { caFromPem, notAfter, type CA } from '../../apiserver/pki.js';
+import { caFromPem, notAfter, type CA } from '../../machinery/pki.js';
 import type { Controller, ControllerContext } from '../types.js';
 import { checkForSigner, signRequest } from './signer.js';
 

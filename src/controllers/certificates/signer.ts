@@ -11,8 +11,8 @@ import {
 } from '../../api/certificates/v1/csr.js';
 import type { ParsedRequest } from '../../api/certificates/v1/request.js';
 // (pki.js also installs Node's WebCrypto as @peculiar/x509's provider.)
-import type { CA } from '../../apiserver/pki.js';
-import '../../apiserver/pki.js';
+import type { CA } from '../../machinery/pki.js';
+import '../../machinery/pki.js';
 
 export const BUILTIN_SIGNERS = [KUBE_APISERVER_CLIENT_SIGNER, KUBELET_CLIENT_SIGNER, KUBELET_SERVING_SIGNER] as const;
 
