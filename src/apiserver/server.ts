@@ -54,6 +54,7 @@ import { Http2Response, asHttp1, connectionOf, isHttp2, rawSocketOf, trackSessio
 import { type KubeletClientConfig, type NodeProxy, registerNodeProxy } from './nodeproxy.js';
 import { type ApiProxy, registerApiProxy } from './proxy/index.js';
 import type { Authorization } from './authz/index.js';
+import { Aggregator, type AggregatorOptions } from './aggregator/index.js';
 
 export const KUBERNETES_VERSION = { major: '1', minor: '30', gitVersion: 'v1.30.0+k8ts' };
 
@@ -192,6 +193,8 @@ export class ApiServer implements ServingApi {
   private apiProxy?: ApiProxy;
   /** Authorizes every authenticated request (unset: every authenticated user may do everything). */
   authorization?: Authorization;
+  /** APIServices: remote group versions proxied, Local ones registered (enableAggregation). */
+  aggregator?: Aggregator;
 
   constructor(readonly config: ApiServerConfig) {
     this.limits = { ...DEFAULT_SERVING_LIMITS, ...config.limits };
@@ -469,9 +472,16 @@ export class ApiServer implements ServingApi {
     return typeof addr === 'object' && addr ? addr.port : this.config.port;
   }
 
+  /** Serve APIServices (after start, once kube-system exists): see aggregator/. */
+  async enableAggregation(options: AggregatorOptions): Promise<void> {
+    this.aggregator = new Aggregator(this, options);
+    await this.aggregator.start(this.discovery);
+  }
+
   /** Stop accepting, end watches, let in-flight requests finish, close storage. */
   async stop(): Promise<void> {
     this.stopping = true;
+    this.aggregator?.stop();
     const closed = new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
     for (const end of this.watches) end();
     for (const ws of this.wss.clients) ws.close(1001);
@@ -559,6 +569,14 @@ export class ApiServer implements ServingApi {
       }
       // After the in-flight limit, as upstream's filter chain orders them.
       const user = this.authorize(authenticated, info, req, url.query);
+      const remote = this.aggregator?.remoteFor(pathname);
+      if (remote) {
+        if (watching) {
+          this.trackWatch(res);
+          this.inflight--;
+        }
+        return await this.aggregator!.proxy(remote, req, res, pathname, url.query.toString(), user);
+      }
       if (info.kind === 'other') return await this.nonResource(pathname, url, req, res);
       const served = this.registry.lookup(info.group, info.version, info.resource);
       if (!served) {
@@ -680,9 +698,13 @@ export class ApiServer implements ServingApi {
       if (req.headers['if-none-match'] === doc.etag) return send(res, 304, '');
       return send(res, 200, doc.json, 'application/json', { ETag: doc.etag });
     }
-    if (p === '/openapi/v3') return send(res, 200, this.openapi.v3Index().json);
+    if (p === '/openapi/v3') {
+      const index = this.openapi.v3Index();
+      return send(res, 200, this.aggregator ? this.aggregator.openapiV3Index(index) : index.json);
+    }
     if (p.startsWith('/openapi/v3/')) {
-      const doc = this.openapi.v3(p.slice('/openapi/v3/'.length));
+      const gv = p.slice('/openapi/v3/'.length);
+      const doc = this.aggregator?.openapiV3(gv) ?? this.openapi.v3(gv);
       if (doc) {
         if (req.headers['if-none-match'] === doc.etag) return send(res, 304, '');
         const headers: Record<string, string> = { ETag: doc.etag };

@@ -32,6 +32,7 @@ import { startIngressFromFlags, type IngressFlags } from './ingressflags.js';
 import { Authorization } from '../apiserver/authz/index.js';
 import { PodSecurity, loadPodSecurityConfiguration } from '../apiserver/admission/podsecurity/index.js';
 import { EncryptionConfig, loadOrCreateDefaultConfig } from '../apiserver/encryption/config.js';
+import { loadOrCreateFrontProxy } from '../apiserver/aggregator/frontproxy.js';
 
 export interface ServerFlags extends AgentFlags, IngressFlags {
   dataDir?: string;
@@ -226,6 +227,8 @@ export async function runServer(flags: ServerFlags): Promise<void> {
   await api.start();
   await authorization.install(api);
   await bootstrap(api, { advertiseAddress: advertiseAddress(flags.bindAddress), port: api.port });
+  // API aggregation: the front-proxy identity towards extension API servers (its own CA).
+  await api.enableAggregation({ frontProxy: await loadOrCreateFrontProxy(tlsDir), clientCAPem: ca.certPem });
   // etcd: as kube-apiserver does, compact every interval down to the revision seen one interval ago.
   const compactionMs = etcd
     ? parseDurationMs(flags.etcdCompactionInterval ?? '5m', '--etcd-compaction-interval')
