@@ -2,7 +2,8 @@
 // autoregistration controller keeps them: built-in ones labelled automanaged=onstart, CRD
 // versions automanaged=true (crdregistration). Each is created when its group version is
 // served, brought back to its priorities if changed, and deleted once no longer served. An
-// APIService without the automanaged label (a user's, remote or not) is never touched.
+// APIService without the automanaged label (a user's) or with a Service (a remote server took
+// the group version over) is never touched.
 import type { Logger } from 'pino';
 import { type APIService, AUTOMANAGED_LABEL, GROUP, localAPIService } from '../../api/apiregistration/v1/index.js';
 import type { ResourceRegistry } from '../resources.js';
@@ -93,6 +94,9 @@ export class AutoRegistration {
       const cur = store.tryGet(undefined, name)?.obj as APIService | undefined;
       if (!cur) await store.create(want, ctx).catch(ignoreConflicts);
       else if (
+        // Someone pointed it at a Service (metrics-server's manifest does for v1beta1.metrics.k8s.io):
+        // their remote server takes over the group version, and the registration stays theirs.
+        !cur.spec?.service &&
         cur.metadata.labels?.[AUTOMANAGED_LABEL] &&
         JSON.stringify([cur.spec, cur.metadata.labels[AUTOMANAGED_LABEL]]) !==
           JSON.stringify([want.spec, want.metadata.labels![AUTOMANAGED_LABEL]])
@@ -113,7 +117,7 @@ export class AutoRegistration {
     }
     for (const { obj } of store.cache.list()) {
       const o = obj as APIService;
-      if (!o.metadata.labels?.[AUTOMANAGED_LABEL] || wanted.has(o.metadata.name)) continue;
+      if (!o.metadata.labels?.[AUTOMANAGED_LABEL] || o.spec?.service || wanted.has(o.metadata.name)) continue;
       await store.delete(undefined, o.metadata.name ?? '', {}, ctx).catch(ignoreConflicts);
     }
   }

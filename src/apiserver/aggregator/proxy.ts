@@ -84,9 +84,11 @@ export function proxyToRemote(
       } else res.destroy();
       resolve();
     });
-    // The client went away (or a watch was ended at shutdown): so does the backend request.
+    let answered = false;
+    // The client went away (or a watch was ended at shutdown): so does the backend request
+    // (a completed one keeps its connection for the next request).
     res.once('close', () => {
-      up.destroy();
+      if (!answered) up.destroy();
       resolve();
     });
     up.once('response', (ur) => {
@@ -98,7 +100,10 @@ export function proxyToRemote(
       // Headers now, not with the first chunk: a watch with no events yet is still answered.
       res.flushHeaders();
       ur.pipe(res);
-      ur.once('end', () => resolve());
+      ur.once('end', () => {
+        answered = true;
+        resolve();
+      });
       ur.once('error', () => {
         res.destroy();
         resolve();
