@@ -239,12 +239,16 @@ before(async () => {
   const serving = await issue(ca, { commonName: 'api', sans: [`api.${NS}.svc`], server: true });
   const cm = await raw.json('GET', '/api/v1/namespaces/kube-system/configmaps/extension-apiserver-authentication');
   assert.equal(cm.status, 200);
-  const data = cm.body.data as Record<string, string>;
+  const data = (cm.body as { data: Record<string, string> }).data;
   assert.deepEqual(JSON.parse(data['requestheader-username-headers']), ['X-Remote-User']);
   assert.deepEqual(JSON.parse(data['requestheader-group-headers']), ['X-Remote-Group']);
   assert.deepEqual(JSON.parse(data['requestheader-extra-headers-prefix']), ['X-Remote-Extra-']);
   assert.notEqual(data['requestheader-client-ca-file'], data['client-ca-file'], 'the request header CA is its own');
-  wardle = new Wardle(serving, data['requestheader-client-ca-file'], JSON.parse(data['requestheader-allowed-names']));
+  wardle = new Wardle(
+    serving,
+    data['requestheader-client-ca-file'],
+    JSON.parse(data['requestheader-allowed-names']) as string[],
+  );
   await wardle.start();
 });
 
@@ -272,9 +276,20 @@ endpoints: [{addresses: [127.0.0.1], conditions: {ready: ${ready}}}]
 ports: [{name: https, port: ${wardle.port}, protocol: TCP}]
 `;
 
+interface AggregatedList {
+  items: {
+    metadata: { name: string };
+    versions: { version: string; freshness: string; resources: { resource: string }[] }[];
+  }[];
+}
+
+const groupIn = (list: unknown) => (list as AggregatedList).items.find((i) => i.metadata.name === GROUP)!;
+
 async function condition(): Promise<{ status: string; reason: string; message: string }> {
-  const o = JSON.parse(await cluster.k(['get', 'apiservice', `v1alpha1.${GROUP}`, '-o', 'json']));
-  return o.status.conditions.find((c: { type: string }) => c.type === 'Available');
+  const o = JSON.parse(await cluster.k(['get', 'apiservice', `v1alpha1.${GROUP}`, '-o', 'json'])) as {
+    status: { conditions: { type: string; status: string; reason: string; message: string }[] };
+  };
+  return o.status.conditions.find((c) => c.type === 'Available')!;
 }
 
 const waitFor = (reason: string, timeoutMs = 20_000) =>
@@ -320,23 +335,26 @@ spec:
 });
 
 test('discovery lists the remote group, legacy and aggregated, with its resources', async () => {
-  const groups = JSON.parse(await cluster.k(['get', '--raw', '/apis'])).groups as { name: string }[];
+  const { groups } = JSON.parse(await cluster.k(['get', '--raw', '/apis'])) as { groups: { name: string }[] };
   const names = groups.map((g) => g.name);
   assert.ok(names.includes(GROUP));
   // groupPriorityMinimum 1000 sorts it after the built-in groups and before metrics.k8s.io (100).
   assert.ok(names.indexOf(GROUP) > names.indexOf('flowcontrol.apiserver.k8s.io'));
   assert.ok(names.indexOf(GROUP) < names.indexOf('metrics.k8s.io'));
-  const group = JSON.parse(await cluster.k(['get', '--raw', `/apis/${GROUP}`]));
+  const group = JSON.parse(await cluster.k(['get', '--raw', `/apis/${GROUP}`])) as {
+    preferredVersion: { groupVersion: string };
+  };
   assert.equal(group.preferredVersion.groupVersion, GV);
   const agg = await raw.json('GET', '/apis', undefined, {
     Accept: 'application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList',
   });
-  const item = agg.body.items.find((i: { metadata: { name: string } }) => i.metadata.name === GROUP);
+  const item = groupIn(agg.body);
   assert.deepEqual(item.versions[0].resources[0].resource, 'flunders');
   assert.equal(item.versions[0].freshness, 'Current');
   const resources = await cluster.k(['api-resources', '--api-group', GROUP]);
   assert.match(resources, /^flunders\s+fl\s+wardle\.example\.com\/v1alpha1\s+true\s+Flunder$/m);
-  const index = JSON.parse(await cluster.k(['get', '--raw', '/openapi/v3'])).paths;
+  const index = (JSON.parse(await cluster.k(['get', '--raw', '/openapi/v3'])) as { paths: Record<string, unknown> })
+    .paths;
   assert.ok(index[`apis/${GV}`], 'the remote group version is in the OpenAPI v3 index');
   const explained = await cluster.k(['explain', 'flunders.spec']);
   assert.match(explained, /What the flunder wants/);
@@ -350,8 +368,8 @@ test('kubectl creates, lists and gets flunders through the proxy as the requesti
   const listed = await cluster.k(['get', 'flunders', '-n', 'default']);
   assert.match(listed, /^NAME\s+SEEN USER$/m);
   assert.match(listed, /^first\s+system:admin$/m);
-  const got = JSON.parse(await cluster.k(['get', 'flunder', 'first', '-n', 'default', '-o', 'json']));
-  assert.equal(got.status.seenUser, 'system:admin');
+  const got = JSON.parse(await cluster.k(['get', 'flunder', 'first', '-n', 'default', '-o', 'json'])) as Flunder;
+  assert.equal(got.status?.seenUser, 'system:admin');
   const last = wardle.seen.at(-1)!;
   assert.equal(last.user, 'system:admin');
   assert.deepEqual(last.groups, ['system:masters', 'system:authenticated']);
@@ -360,7 +378,7 @@ test('kubectl creates, lists and gets flunders through the proxy as the requesti
     'X-Remote-User': 'mallory',
     'X-Remote-Group': 'system:masters',
   });
-  assert.equal(spoofed.body.status.seenUser, 'system:admin');
+  assert.equal((spoofed.body as Flunder).status?.seenUser, 'system:admin');
   const notFound = await cluster.kubectl(['get', 'flunder', 'nope', '-n', 'default']);
   assert.match(notFound.stderr, /flunders.wardle.example.com "nope" not found/);
 });
@@ -442,7 +460,7 @@ test('a dead extension server: 503 as upstream words it, the condition flips, di
     Accept: 'application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList',
   });
   assert.ok(Date.now() - started < 2000);
-  const item = agg.body.items.find((i: { metadata: { name: string } }) => i.metadata.name === GROUP);
+  const item = groupIn(agg.body);
   assert.equal(item.versions[0].freshness, 'Stale');
   await cluster.k(['get', 'pods', '-A']);
   // Back on the same port: the next check (here prompted by touching the EndpointSlice) passes.

@@ -94,12 +94,25 @@ export class AvailableConditionController {
         cache.watch(cache.revision, { onEvent: (ev) => names(ev.cur.obj as T).forEach((n) => this.enqueue(n)) }),
       );
     };
-    follow(apiServices, (o: APIService) => [o.metadata.name ?? '']);
-    // A Service or EndpointSlice change concerns the APIServices that name the Service.
+    // A Service or EndpointSlice change concerns the APIServices that name the Service: which
+    // those are is kept by Service (upstream's cache), as Services and slices change far more often.
+    let byService = new Map<string, string[]>();
+    const index = () => {
+      byService = new Map();
+      for (const o of this.list()) {
+        const ref = o.spec?.service;
+        if (!ref) continue;
+        const key = `${ref.namespace}/${ref.name}`;
+        byService.set(key, [...(byService.get(key) ?? []), o.metadata.name ?? '']);
+      }
+    };
+    index();
+    follow(apiServices, (o: APIService) => {
+      index();
+      return [o.metadata.name ?? ''];
+    });
     const forService = (namespace: string | undefined, name: string | undefined) =>
-      this.list()
-        .filter((o) => o.spec?.service?.namespace === namespace && o.spec?.service?.name === name)
-        .map((o) => o.metadata.name ?? '');
+      byService.get(`${namespace}/${name}`) ?? [];
     follow(this.deps.stores('', 'services'), (s: Service) => forService(s.metadata?.namespace, s.metadata?.name));
     follow(this.deps.stores('discovery.k8s.io', 'endpointslices'), (s: EndpointSlice) =>
       forService(s.metadata?.namespace, s.metadata?.labels?.['kubernetes.io/service-name']),
