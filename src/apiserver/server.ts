@@ -686,7 +686,8 @@ export class ApiServer implements ServingApi {
       if (doc) return send(res, 200, doc);
     }
     if (p === '/openapi/v2') {
-      const doc = this.openapi.v2();
+      const local = this.openapi.v2();
+      const doc = this.aggregator ? this.aggregator.openapiV2(local) : local;
       if (acceptsOpenAPIV2Protobuf(req.headers.accept)) {
         // kubectl <= 1.28 reads only the protobuf form (gnostic openapi_v2.Document).
         let pb = this.openapiV2Protobuf.get(doc);

@@ -121,6 +121,20 @@ class Wardle {
     if (p === '/openapi/v3')
       return this.send(res, 200, { paths: { [`apis/${GV}`]: { serverRelativeURL: `/openapi/v3/apis/${GV}?hash=1` } } });
     if (p === `/openapi/v3/apis/${GV}`) return this.send(res, 200, flunderOpenAPI());
+    if (p === '/openapi/v2')
+      return this.send(res, 200, {
+        swagger: '2.0',
+        info: { title: 'wardle', version: 'v1alpha1' },
+        paths: {
+          [`/apis/${GV}/namespaces/{namespace}/flunders`]: { get: { operationId: 'listFlunders' } },
+          // Not under its group version: not routed to this server, so left out of the merge.
+          '/apis/other.example.com/v1/things': { get: { operationId: 'listThings' } },
+        },
+        definitions: {
+          'com.example.wardle.v1alpha1.Flunder':
+            flunderOpenAPI().components.schemas['com.example.wardle.v1alpha1.Flunder'],
+        },
+      });
     const m = new RegExp(`^/apis/${GV.replace(/\./g, '\\.')}/namespaces/([^/]+)/flunders(?:/([^/]+))?$`).exec(p);
     if (!m)
       return this.send(res, 404, {
@@ -356,6 +370,14 @@ test('discovery lists the remote group, legacy and aggregated, with its resource
   const index = (JSON.parse(await cluster.k(['get', '--raw', '/openapi/v3'])) as { paths: Record<string, unknown> })
     .paths;
   assert.ok(index[`apis/${GV}`], 'the remote group version is in the OpenAPI v3 index');
+  const v2 = JSON.parse(await cluster.k(['get', '--raw', '/openapi/v2'])) as {
+    paths: Record<string, unknown>;
+    definitions: Record<string, unknown>;
+  };
+  assert.ok(v2.definitions['com.example.wardle.v1alpha1.Flunder'], 'remote v2 definitions are merged');
+  assert.ok(v2.definitions['io.k8s.api.core.v1.Pod'], 'local ones stay');
+  assert.ok(v2.paths[`/apis/${GV}/namespaces/{namespace}/flunders`]);
+  assert.ok(!v2.paths['/apis/other.example.com/v1/things']);
   const explained = await cluster.k(['explain', 'flunders.spec']);
   assert.match(explained, /What the flunder wants/);
 });

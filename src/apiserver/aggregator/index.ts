@@ -140,6 +140,11 @@ export class Aggregator {
     );
   }
 
+  /** /openapi/v2 with the remote paths and definitions. */
+  openapiV2(local: ServedDocument): ServedDocument {
+    return this.openapi.v2(local);
+  }
+
   /** /openapi/v3 with the remote group versions listed. */
   openapiV3Index(local: ServedDocument): string {
     return this.openapi.index(local);
