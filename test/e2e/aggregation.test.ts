@@ -515,3 +515,17 @@ spec:
   assert.match(r.stderr, /spec\.groupPriorityMinimum: Invalid value: 30000: must be positive and less than 20000/);
   assert.match(r.stderr, /spec\.insecureSkipTLSVerify: Invalid value: true: may not be true if caBundle is present/);
 });
+
+test('a Local APIService deleted by hand is registered again', async () => {
+  const before = JSON.parse(await cluster.k(['get', 'apiservice', 'v1.apps', '-o', 'json'])) as {
+    metadata: { uid: string };
+  };
+  await cluster.k(['delete', 'apiservice', 'v1.apps']);
+  await until('v1.apps registered again', async () => {
+    const r = await cluster.kubectl(['get', 'apiservice', 'v1.apps', '-o', 'json']);
+    return r.code === 0 && (JSON.parse(r.stdout) as { metadata: { uid: string } }).metadata.uid !== before.metadata.uid;
+  });
+  await until('v1.apps Available again', async () =>
+    /^v1\.apps\s+Local\s+True/m.test(await cluster.k(['get', 'apiservice', 'v1.apps'])),
+  );
+});

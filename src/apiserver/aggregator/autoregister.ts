@@ -58,8 +58,11 @@ export class AutoRegistration {
     this.unsubscribe?.();
   }
 
-  /** Many registry changes in a row (start-up, a CRD's versions) make one sync. */
-  private schedule(): void {
+  /**
+   * Sync soon: many registry changes in a row (start-up, a CRD's versions) make one sync, and
+   * so does the deletion of an APIService (a Local one deleted by hand comes back).
+   */
+  schedule(): void {
     if (this.scheduled) return;
     this.scheduled = true;
     setImmediate(() => {

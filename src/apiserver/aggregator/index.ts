@@ -68,7 +68,12 @@ export class Aggregator {
     const store = this.host.tryStore(GROUP, 'apiservices');
     if (!store) return;
     const cache = store.cache;
-    this.unwatch = cache.watch(cache.revision, { onEvent: () => this.rebuild() });
+    this.unwatch = cache.watch(cache.revision, {
+      onEvent: (ev) => {
+        this.rebuild();
+        if (ev.type === 'DELETED') this.autoRegistration.schedule();
+      },
+    });
     this.rebuild();
     await this.autoRegistration.start();
     this.available.start();
