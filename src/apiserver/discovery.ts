@@ -26,11 +26,36 @@ export function definedSubresources(def: ResourceDef): SubresourceInfo[] {
   return out;
 }
 
+/**
+ * Group versions served by other servers (remote APIServices, apiserver/aggregator/), merged
+ * into the documents; `version` changes whenever what `groups` returns does.
+ */
+export interface ExtraDiscovery {
+  readonly version: number;
+  groups(): ExtraGroup[];
+  /** A group's place in discovery (higher first), for local and remote groups alike. */
+  groupPriority(group: string, versions: readonly string[]): number;
+}
+
+export interface ExtraGroup {
+  name: string;
+  /** Preferred first. */
+  versions: { version: string; resources: unknown[]; freshness: 'Current' | 'Stale' }[];
+}
+
+interface MergedGroup {
+  name: string;
+  versions: string[];
+  extra: Map<string, ExtraGroup['versions'][number]>;
+}
+
 const hash = (s: string) => createHash('sha256').update(s).digest('base64').slice(0, 11);
 
 export class Discovery {
   private cache = new Map<string, string>();
-  private cachedAt = -1;
+  private cachedAt = '';
+  /** Set by the aggregator. */
+  extra?: ExtraDiscovery;
 
   constructor(
     private readonly registry: ResourceRegistry,
@@ -39,9 +64,10 @@ export class Discovery {
   ) {}
 
   private memo(key: string, build: () => unknown): string {
-    if (this.cachedAt !== this.registry.version) {
+    const at = `${this.registry.version}/${this.extra?.version ?? 0}`;
+    if (this.cachedAt !== at) {
       this.cache.clear();
-      this.cachedAt = this.registry.version;
+      this.cachedAt = at;
     }
     let v = this.cache.get(key);
     if (v === undefined) {
@@ -64,20 +90,43 @@ export class Discovery {
     return { name, versions: versions.map(gv), preferredVersion: gv(versions[0]) };
   }
 
+  /**
+   * The groups under /apis: this server's, then with remote ones merged in, all ordered as
+   * kube-aggregator orders them (group priority, then name).
+   */
+  private apiGroups(): MergedGroup[] {
+    const local: MergedGroup[] = this.registry
+      .groups()
+      .filter((g) => g.name !== '')
+      .map((g) => ({ name: g.name, versions: g.versions, extra: new Map() }));
+    if (!this.extra) return local;
+    const byName = new Map(local.map((g) => [g.name, g]));
+    for (const g of this.extra.groups()) {
+      let merged = byName.get(g.name);
+      if (!merged) byName.set(g.name, (merged = { name: g.name, versions: [], extra: new Map() }));
+      for (const v of g.versions) {
+        if (merged.versions.includes(v.version)) continue;
+        merged.versions = [...merged.versions, v.version];
+        merged.extra.set(v.version, v);
+      }
+    }
+    const priority = new Map([...byName.values()].map((g) => [g.name, this.extra!.groupPriority(g.name, g.versions)]));
+    return [...byName.values()].sort(
+      (a, b) => priority.get(b.name)! - priority.get(a.name)! || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0),
+    );
+  }
+
   groupList(): string {
     return this.memo('apis', () => ({
       kind: 'APIGroupList',
       apiVersion: 'v1',
-      groups: this.registry
-        .groups()
-        .filter((g) => g.name !== '')
-        .map((g) => this.groupDoc(g.name, g.versions)),
+      groups: this.apiGroups().map((g) => this.groupDoc(g.name, g.versions)),
     }));
   }
 
   /** undefined when the group is not served. */
   group(name: string): string | undefined {
-    const g = this.registry.groups().find((x) => x.name === name && name !== '');
+    const g = this.apiGroups().find((x) => x.name === name && name !== '');
     if (!g) return undefined;
     return this.memo(`group:${name}`, () => ({
       kind: 'APIGroup',
@@ -130,17 +179,23 @@ export class Discovery {
       kind: 'APIGroupDiscoveryList',
       apiVersion: `apidiscovery.k8s.io/${version}`,
       metadata: {},
-      items: this.registry
-        .groups()
-        .filter((g) => (g.name === '') === core)
-        .map((g) => ({
-          metadata: { name: g.name, creationTimestamp: null },
-          versions: g.versions.map((v) => ({
-            version: v,
-            resources: this.registry.inGroupVersion(g.name, v).map((s) => this.aggregatedResource(s, v)),
-            freshness: 'Current',
-          })),
-        })),
+      items: (core
+        ? this.registry
+            .groups()
+            .filter((g) => g.name === '')
+            .map((g) => ({ ...g, extra: new Map<string, ExtraGroup['versions'][number]>() }))
+        : this.apiGroups()
+      ).map((g) => ({
+        metadata: { name: g.name, creationTimestamp: null },
+        versions: g.versions.map(
+          (v) =>
+            g.extra.get(v) ?? {
+              version: v,
+              resources: this.registry.inGroupVersion(g.name, v).map((s) => this.aggregatedResource(s, v)),
+              freshness: 'Current',
+            },
+        ),
+      })),
     }));
   }
 

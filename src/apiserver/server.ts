@@ -55,6 +55,7 @@ import { type KubeletClientConfig, type NodeProxy, registerNodeProxy } from './n
 import { type ApiProxy, registerApiProxy } from './proxy/index.js';
 import { type Authorization, requestAttributes } from './authz/index.js';
 import { type AuditRecord, type Auditor, beginAudit } from './audit/index.js';
+import { Aggregator, type AggregatorOptions } from './aggregator/index.js';
 
 export const KUBERNETES_VERSION = { major: '1', minor: '30', gitVersion: 'v1.30.0+k8ts' };
 
@@ -194,6 +195,8 @@ export class ApiServer implements ServingApi {
   authorization?: Authorization;
   /** Writes the audit log (--audit-policy-file and --audit-log-path); every request gets an Audit-Id regardless. */
   audit?: Auditor;
+  /** APIServices: remote group versions proxied, Local ones registered (enableAggregation). */
+  aggregator?: Aggregator;
 
   constructor(readonly config: ApiServerConfig) {
     this.limits = { ...DEFAULT_SERVING_LIMITS, ...config.limits };
@@ -480,9 +483,16 @@ export class ApiServer implements ServingApi {
     return typeof addr === 'object' && addr ? addr.port : this.config.port;
   }
 
+  /** Serve APIServices (after start, once kube-system exists): see aggregator/. */
+  async enableAggregation(options: AggregatorOptions): Promise<void> {
+    this.aggregator = new Aggregator(this, options);
+    await this.aggregator.start(this.discovery);
+  }
+
   /** Stop accepting, end watches, let in-flight requests finish, close storage. */
   async stop(): Promise<void> {
     this.stopping = true;
+    this.aggregator?.stop();
     const closed = new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
     for (const end of this.watches) end();
     for (const ws of this.wss.clients) ws.close(1001);
@@ -597,6 +607,14 @@ export class ApiServer implements ServingApi {
       }
       // After the in-flight limit, as upstream's filter chain orders them.
       const user = this.authorize(authenticated, info, req, url.query, audit);
+      const remote = this.aggregator?.remoteFor(pathname);
+      if (remote) {
+        if (watching) {
+          this.trackWatch(res);
+          this.inflight--;
+        }
+        return await this.aggregator!.proxy(remote, req, res, pathname, url.query.toString(), user);
+      }
       if (info.kind === 'other') return await this.nonResource(pathname, url, req, res);
       const served = this.registry.lookup(info.group, info.version, info.resource);
       if (!served) {
@@ -710,7 +728,8 @@ export class ApiServer implements ServingApi {
       if (doc) return send(res, 200, doc);
     }
     if (p === '/openapi/v2') {
-      const doc = this.openapi.v2();
+      const local = this.openapi.v2();
+      const doc = this.aggregator ? this.aggregator.openapiV2(local) : local;
       if (acceptsOpenAPIV2Protobuf(req.headers.accept)) {
         // kubectl <= 1.28 reads only the protobuf form (gnostic openapi_v2.Document).
         let pb = this.openapiV2Protobuf.get(doc);
@@ -722,9 +741,13 @@ export class ApiServer implements ServingApi {
       if (req.headers['if-none-match'] === doc.etag) return send(res, 304, '');
       return send(res, 200, doc.json, 'application/json', { ETag: doc.etag });
     }
-    if (p === '/openapi/v3') return send(res, 200, this.openapi.v3Index().json);
+    if (p === '/openapi/v3') {
+      const index = this.openapi.v3Index();
+      return send(res, 200, this.aggregator ? this.aggregator.openapiV3Index(index) : index.json);
+    }
     if (p.startsWith('/openapi/v3/')) {
-      const doc = this.openapi.v3(p.slice('/openapi/v3/'.length));
+      const gv = p.slice('/openapi/v3/'.length);
+      const doc = this.aggregator?.openapiV3(gv) ?? this.openapi.v3(gv);
       if (doc) {
         if (req.headers['if-none-match'] === doc.etag) return send(res, 304, '');
         const headers: Record<string, string> = { ETag: doc.etag };

@@ -45,10 +45,11 @@ export async function caFromPem(certPem: string, keyPem: string): Promise<CA> {
   return { certPem, keyPem, cert: new x509.X509Certificate(certPem), key: await importKey(keyPem) };
 }
 
-export async function loadOrCreateCA(dir: string, commonName = 'k8ts-ca'): Promise<CA> {
+/** The CA in dir/<name>.{crt,key}, made when missing (`name`: another CA beside the cluster's). */
+export async function loadOrCreateCA(dir: string, commonName = 'k8ts-ca', name = 'ca'): Promise<CA> {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const certFile = join(dir, 'ca.crt');
-  const keyFile = join(dir, 'ca.key');
+  const certFile = join(dir, `${name}.crt`);
+  const keyFile = join(dir, `${name}.key`);
   if (existsSync(certFile) && existsSync(keyFile)) {
     const certPem = readFileSync(certFile, 'utf8');
     const keyPem = readFileSync(keyFile, 'utf8');

@@ -13,6 +13,7 @@ import { ApiServer } from '../apiserver/server.js';
 import type { ServingLimits } from '../apiserver/limits.js';
 import { loadOrCreateCA, loadOrIssue, type CA, type KeyPair } from '../machinery/pki.js';
 import { bootstrap } from '../apiserver/bootstrap.js';
+import { loadOrCreateFrontProxy } from '../apiserver/aggregator/frontproxy.js';
 import { JoinService, loadOrCreateServerToken, type JoinServiceOptions } from '../apiserver/join.js';
 import type { Backend } from '../storage/interface.js';
 import { installServiceAccountTokens, loadOrCreateServiceAccountKeys } from '../apiserver/serviceaccount/index.js';
@@ -185,6 +186,8 @@ export async function assembleServer(s: ServerSettings): Promise<AssembledServer
   await api.start();
   await authorization.install(api);
   await bootstrap(api, { advertiseAddress: s.advertiseAddress, port: api.port });
+  // API aggregation: the front-proxy identity towards extension API servers (its own CA).
+  await api.enableAggregation({ frontProxy: await loadOrCreateFrontProxy(tlsDir), clientCAPem: ca.certPem });
   // As kube-apiserver does for etcd: compact every interval down to the revision seen one interval ago.
   const compactor = s.compactionIntervalMs
     ? new Compactor(backend, s.compactionIntervalMs, s.compactionIntervalMs)

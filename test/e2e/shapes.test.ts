@@ -152,7 +152,11 @@ spec:
   - {name: v1, served: true, storage: true, schema: {openAPIV3Schema: {type: object}}}
 `,
   );
-  const out = await cluster.k(['get', 'apiservices']);
+  // The CRD's APIService is registered (and marked Available) by controllers, shortly after.
+  const out = await until('the CRD version as a Local APIService', async () => {
+    const o = await cluster.k(['get', 'apiservices']);
+    return /^v1\.shapes\.example\.com\s+Local\s+True/m.test(o) ? o : undefined;
+  });
   const lines = out.trim().split('\n');
   assert.match(lines[0], /^NAME\s+SERVICE\s+AVAILABLE\s+AGE$/);
   const rows = new Map(lines.slice(1).map((l) => [l.split(/\s+/)[0], l.split(/\s+/).slice(1, 3).join(' ')]));

@@ -4,8 +4,9 @@
 // and crdregistration gives CRD versions (1000/100).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { apiServices } from '../../src/api/apiregistration/v1/index.js';
-import type { VirtualReader } from '../../src/api/types.js';
+import { builtinResources } from '../../src/api/builtin.js';
+import { ResourceRegistry } from '../../src/apiserver/resources.js';
+import { desiredLocalAPIServices } from '../../src/apiserver/aggregator/autoregister.js';
 
 /** The spec fields of an APIService as kubectl get apiservice -o yaml shows them. */
 interface APIServiceSpec {
@@ -15,33 +16,31 @@ interface APIServiceSpec {
   versionPriority: number;
 }
 
-// A store holding one CRD (served in two versions, one not served), read as the server reads it.
-const crd = {
-  metadata: { name: 'widgets.example.com', creationTimestamp: '2026-01-01T00:00:00Z' },
-  spec: {
+// The built-in resources plus one CRD's group (served in two versions, one not served), as the
+// server's registry holds them.
+function registry(): ResourceRegistry {
+  const r = new ResourceRegistry();
+  for (const def of builtinResources()) r.add(def);
+  r.add({
     group: 'example.com',
-    versions: [
-      { name: 'v1', served: true },
-      { name: 'v1beta1', served: true },
-      { name: 'v1alpha1', served: false },
-    ],
-  },
-};
-const reader: VirtualReader = {
-  list: (group, plural) => (group === 'apiextensions.k8s.io' && plural === 'customresourcedefinitions' ? [crd] : []),
-  get: () => undefined,
-};
-
-async function specs(): Promise<Map<string, APIServiceSpec>> {
-  const list = (await apiServices.virtualList!(reader, undefined)) as {
-    metadata: { name: string };
-    spec: APIServiceSpec;
-  }[];
-  return new Map(list.map((o) => [o.metadata.name, o.spec]));
+    versions: [{ name: 'v1' }, { name: 'v1beta1' }, { name: 'v1alpha1', served: false }],
+    kind: 'Widget',
+    plural: 'widgets',
+    singular: 'widget',
+    namespaced: true,
+  });
+  return r;
 }
 
-test('built-in group versions carry upstream priorities', async () => {
-  const s = await specs();
+function specs(): Map<string, APIServiceSpec> {
+  const crdVersions = new Set(['example.com/v1', 'example.com/v1beta1']);
+  return new Map(
+    desiredLocalAPIServices(registry().groups(), crdVersions).map((o) => [o.metadata.name!, o.spec as APIServiceSpec]),
+  );
+}
+
+test('built-in group versions carry upstream priorities', () => {
+  const s = specs();
   const pin = (name: string, group: number, version: number) =>
     assert.deepEqual([s.get(name)?.groupPriorityMinimum, s.get(name)?.versionPriority], [group, version], name);
   pin('v1.', 18000, 1);
@@ -61,15 +60,15 @@ test('built-in group versions carry upstream priorities', async () => {
   assert.equal('group' in s.get('v1.')!, false);
 });
 
-test('every served built-in group version has an upstream priority (none falls back to the CRD one)', async () => {
-  for (const [name, spec] of await specs()) {
+test('every served built-in group version has an upstream priority (none falls back to the CRD one)', () => {
+  for (const [name, spec] of specs()) {
     if (name.endsWith('.example.com')) continue;
     assert.notDeepEqual([spec.groupPriorityMinimum, spec.versionPriority], [1000, 100], name);
   }
 });
 
-test('CRD versions get crdregistration priorities, only while served', async () => {
-  const s = await specs();
+test('CRD versions get crdregistration priorities, only while served', () => {
+  const s = specs();
   assert.deepEqual(s.get('v1.example.com'), {
     group: 'example.com',
     version: 'v1',
@@ -78,4 +77,16 @@ test('CRD versions get crdregistration priorities, only while served', async () 
   });
   assert.ok(s.has('v1beta1.example.com'));
   assert.ok(!s.has('v1alpha1.example.com'));
+});
+
+test('CRD versions are automanaged=true, built-in ones automanaged=onstart', () => {
+  const labels = new Map(
+    desiredLocalAPIServices(registry().groups(), new Set(['example.com/v1'])).map((o) => [
+      o.metadata.name!,
+      o.metadata.labels?.['kube-aggregator.kubernetes.io/automanaged'],
+    ]),
+  );
+  assert.equal(labels.get('v1.example.com'), 'true');
+  assert.equal(labels.get('v1.apps'), 'onstart');
+  assert.equal(labels.get('v1beta1.metrics.k8s.io'), 'onstart');
 });

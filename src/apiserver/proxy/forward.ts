@@ -18,7 +18,7 @@ import { proxyUpgrade, writeRawResponse } from '../../machinery/upgradeproxy.js'
 import { sendError } from '../http.js';
 import type { ProxyLocation } from './location.js';
 
-const HOP_BY_HOP = new Set([
+export const HOP_BY_HOP = new Set([
   'connection',
   'proxy-connection',
   'keep-alive',
@@ -38,7 +38,7 @@ const CORS = new Set([
 ]);
 
 /** Header names a message's Connection header declares hop-by-hop. */
-function connectionTokens(headers: http.IncomingHttpHeaders): Set<string> {
+export function connectionTokens(headers: http.IncomingHttpHeaders): Set<string> {
   const v = headers.connection;
   return new Set(
     (Array.isArray(v) ? v.join(',') : (v ?? ''))
@@ -55,7 +55,7 @@ function requestHost(req: IncomingMessage): string | undefined {
 }
 
 /** What the backend gets of the request's headers: end-to-end ones without credentials, plus X-Forwarded-*. */
-function forwardedHeaders(req: IncomingMessage, originalPath: string, keepUpgrade: boolean): [string, string][] {
+export function forwardedHeaders(req: IncomingMessage, originalPath: string, keepUpgrade: boolean): [string, string][] {
   const listed = connectionTokens(req.headers);
   const out: [string, string][] = [];
   const raw = req.rawHeaders;
