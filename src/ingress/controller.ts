@@ -82,6 +82,7 @@ export class IngressController {
   private readonly sources: RouteSources;
   private table = RouteTable.build([]);
   private rebuildTimer?: NodeJS.Timeout;
+  private lastRebuild = 0;
   /** Problems already reported per Ingress (uid), so a rebuild only reports what is new. */
   private reported = new Map<string, Set<string>>();
   private stopped = false;
@@ -204,18 +205,26 @@ export class IngressController {
     return { apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', metadata: ing.metadata };
   }
 
-  /** Many changes in a burst (a `kubectl apply -f dir/`) make one rebuild. */
+  /**
+   * Many changes in a burst (a `kubectl apply -f dir/`) make one rebuild: a change after a quiet
+   * spell is applied at once, later ones of the burst are gathered for 20 ms.
+   */
   private scheduleRebuild(): void {
     if (this.rebuildTimer || this.stopped) return;
-    this.rebuildTimer = setTimeout(() => {
-      this.rebuildTimer = undefined;
-      this.rebuild();
-    }, 20);
+    const quiet = performance.now() - this.lastRebuild > 100;
+    this.rebuildTimer = setTimeout(
+      () => {
+        this.rebuildTimer = undefined;
+        this.rebuild();
+      },
+      quiet ? 0 : 20,
+    );
   }
 
   private rebuild(): void {
     // Until every cache is filled a Secret or Service may merely not have arrived yet.
     if (!this.proxy || !this.synced) return;
+    this.lastRebuild = performance.now();
     const ours = this.ingresses.store.list().filter((i) => this.ours(i));
     const extra = this.sources.compile({
       serviceExists: (ns, name) => !!this.services.store.get(`${ns}/${name}`),

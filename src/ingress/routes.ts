@@ -399,7 +399,8 @@ export class RouteTable {
       this.secretsUsed.add(keyString(entry.secret));
       if (!this.tls.has(host)) this.tls.set(host, entry);
     }
-    const tlsHost = (h: string) => this.tls.has(h) || [...this.tls.keys()].some((t) => hostMatches(t, h));
+    // Exact or one-label wildcard lookups: a scan of every TLS host per route is quadratic.
+    const tlsHost = (h: string) => !!this.tlsFor(h);
     const seen = new Map<string, Route>();
     for (const r of main) {
       const id = `${r.host}\n${r.path}\n${r.pathType === 'Exact' ? 'Exact' : 'Prefix'}`;

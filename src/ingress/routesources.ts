@@ -80,6 +80,7 @@ export const RS = {
 } as const;
 
 type Kind = 'HTTPProxy' | 'Gateway' | 'HTTPRoute' | 'GatewayClass';
+type Generation = { metadata?: { generation?: number } };
 
 export interface RouteSourcesOptions {
   client: Client;
@@ -124,6 +125,8 @@ export class RouteSources {
   private readonly log: Logger;
   /** Desired status per `Kind|namespace/name` from the last compile. */
   private desired = new Map<string, unknown>();
+  /** The same, as canonical JSON with the object's uid and generation: what changed gets written. */
+  private desiredCanon = new Map<string, string>();
   private stopped = false;
 
   constructor(private readonly o: RouteSourcesOptions) {
@@ -136,14 +139,11 @@ export class RouteSources {
     this.routes = this.factory.forResource(RS.httproutes);
     this.grants = this.factory.forResource(RS.referencegrants);
     const changed = () => o.onChange();
-    for (const inf of [
-      this.proxies,
-      this.delegations,
-      this.classes,
-      this.gateways,
-      this.routes,
-      this.grants,
-    ] as SharedIndexInformer<unknown>[])
+    // Our own status writes come back as updates: only a new generation (spec) changes routes.
+    const specChanged = (a: Generation, b: Generation) => a.metadata?.generation !== b.metadata?.generation && changed();
+    for (const inf of [this.proxies, this.classes, this.gateways, this.routes] as SharedIndexInformer<Generation>[])
+      inf.addEventHandler({ add: changed, update: specChanged, delete: changed });
+    for (const inf of [this.delegations, this.grants] as SharedIndexInformer<unknown>[])
       inf.addEventHandler({ add: changed, update: changed, delete: changed });
     if (o.manageCluster)
       this.status = new ControllerRunner({
@@ -193,7 +193,19 @@ export class RouteSources {
       for (const [k, v] of c.routeStatus) desired.set(`HTTPRoute|${k}`, v);
     }
     this.desired = desired;
-    if (this.status) for (const k of desired.keys()) this.status.enqueue(k);
+    if (this.status) {
+      // Only statuses whose content (or object) changed are looked at: with 1,000 proxies a
+      // route change must not cost 1,000 status comparisons.
+      const canon = new Map<string, string>();
+      for (const [k, v] of desired) {
+        const bar = k.indexOf('|');
+        const obj = this.informer(k.slice(0, bar) as Kind).inf.store.get(k.slice(bar + 1));
+        const c = `${obj?.metadata.uid}|${obj?.metadata.generation}|${canonical(v)}`;
+        canon.set(k, c);
+        if (this.desiredCanon.get(k) !== c) this.status.enqueue(k);
+      }
+      this.desiredCanon = canon;
+    }
     return { routes, tls };
   }
 
@@ -243,7 +255,7 @@ export class RouteSources {
   }
 
   private informer(kind: Kind): {
-    inf: SharedIndexInformer<{ status?: unknown; metadata: { generation?: number } }>;
+    inf: SharedIndexInformer<{ status?: unknown; metadata: { generation?: number; uid?: string } }>;
     res: ResourceSpec;
   } {
     switch (kind) {
