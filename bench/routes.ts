@@ -63,7 +63,9 @@ const ingress = (name: string) => ({
     rules: [
       {
         host: `${name}.ing.bench.example`,
-        http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: 'backend', port: { number: 80 } } } }] },
+        http: {
+          paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: 'backend', port: { number: 80 } } } }],
+        },
       },
     ],
   },
@@ -79,7 +81,15 @@ async function main(): Promise<void> {
   const httpPort = await freePort();
   const httpsPort = await freePort();
   const c = await startCluster({
-    args: ['--ingress-http-port', String(httpPort), '--ingress-https-port', String(httpsPort), '--ingress-bind-address', '127.0.0.1'],
+    nodeArgs: process.env.ROUTES_SERVER_NODE_ARGS?.split(' ').filter(Boolean),
+    args: [
+      '--ingress-http-port',
+      String(httpPort),
+      '--ingress-https-port',
+      String(httpsPort),
+      '--ingress-bind-address',
+      '127.0.0.1',
+    ],
   });
   try {
     const api = rawClient(c.kubeconfig);
@@ -102,17 +112,32 @@ async function main(): Promise<void> {
       endpoints: [{ addresses: [address], conditions: { ready: true } }],
       ports: [{ name: 'http', port: backendPort, protocol: 'TCP' }],
     });
-    await until('the HTTPProxy CRD is served', async () => (await api.json('GET', '/apis/projectcontour.io/v1/httpproxies')).status === 200, 60_000);
+    await until(
+      'the HTTPProxy CRD is served',
+      async () => (await api.json('GET', '/apis/projectcontour.io/v1/httpproxies')).status === 200,
+      60_000,
+    );
     const proxies = '/apis/projectcontour.io/v1/namespaces/bench/httpproxies';
     const t0 = Date.now();
     const parallel = async (n: number, make: (i: number) => Promise<void>) => {
-      for (let i = 0; i < n; i += 20) await Promise.all(Array.from({ length: Math.min(20, n - i) }, (_, j) => make(i + j)));
+      for (let i = 0; i < n; i += 20)
+        await Promise.all(Array.from({ length: Math.min(20, n - i) }, (_, j) => make(i + j)));
     };
     await parallel(PROXIES, (i) => create(proxies, proxy(`p-${i}`)));
-    await parallel(INGRESSES, (i) => create('/apis/networking.k8s.io/v1/namespaces/bench/ingresses', ingress(`i-${i}`)));
+    await parallel(INGRESSES, (i) =>
+      create('/apis/networking.k8s.io/v1/namespaces/bench/ingresses', ingress(`i-${i}`)),
+    );
     const created = Date.now() - t0;
-    await until('every route is live', async () => (await status(httpPort, `p-${PROXIES - 1}.bench.example`)) === 200, 120_000);
-    await until('every Ingress is live', async () => (await status(httpPort, `i-${INGRESSES - 1}.ing.bench.example`)) === 200, 120_000);
+    await until(
+      'every route is live',
+      async () => (await status(httpPort, `p-${PROXIES - 1}.bench.example`)) === 200,
+      120_000,
+    );
+    await until(
+      'every Ingress is live',
+      async () => (await status(httpPort, `i-${INGRESSES - 1}.ing.bench.example`)) === 200,
+      120_000,
+    );
     const allLive = Date.now() - t0;
     await until(
       'statuses written',

@@ -140,7 +140,8 @@ export class RouteSources {
     this.grants = this.factory.forResource(RS.referencegrants);
     const changed = () => o.onChange();
     // Our own status writes come back as updates: only a new generation (spec) changes routes.
-    const specChanged = (a: Generation, b: Generation) => a.metadata?.generation !== b.metadata?.generation && changed();
+    const specChanged = (a: Generation, b: Generation) =>
+      a.metadata?.generation !== b.metadata?.generation && changed();
     for (const inf of [this.proxies, this.classes, this.gateways, this.routes] as SharedIndexInformer<Generation>[])
       inf.addEventHandler({ add: changed, update: specChanged, delete: changed });
     for (const inf of [this.delegations, this.grants] as SharedIndexInformer<unknown>[])
