@@ -488,8 +488,10 @@ class GatewayCompiler {
     for (const rule of route.spec?.rules ?? []) {
       const weighted: WeightedBackend[] = [];
       for (const ref of rule.backendRefs ?? []) {
-        const b = backend(ref);
-        if (b && (ref.weight ?? 1) > 0) weighted.push({ backend: b, weight: ref.weight ?? 1 });
+        const weight = ref.weight ?? 1;
+        // An invalid ref keeps its share of the traffic, answered with 500 (core conformance).
+        const b = backend(ref) ?? { namespace: key.namespace, service: '', port: {} };
+        if (weight > 0) weighted.push({ backend: b, weight });
       }
       const filters: RouteFilters = {};
       for (const f of rule.filters ?? []) {
@@ -511,7 +513,7 @@ class GatewayCompiler {
           if (b) filters.mirrors = [...(filters.mirrors ?? []), b];
         }
       }
-      // A rule with no usable backend answers 500 (the spec's requirement), unless it redirects.
+      // A rule without backends answers 500 (the spec's requirement), unless it redirects.
       const directStatus = weighted.length || filters.redirect ? undefined : 500;
       for (const m of rule.matches?.length ? rule.matches : [{}]) {
         const type = m.path?.type ?? 'PathPrefix';

@@ -316,6 +316,8 @@ export class IngressProxy {
     const length = Number(f.headers['content-length'] ?? 0);
     if (o.maxBodyBytes && length > o.maxBodyBytes) return { reply: { status: 413 } };
     const backend = chooseBackend(route, header);
+    // A backendRef that could not be resolved (Gateway API): its share of requests gets 500.
+    if (!backend.service) return { reply: { status: 500 } };
     const picked = this.o.backends.pick(backend);
     if ('problem' in picked) return { reply: { status: 503 } };
     return { forward: { route, backend, upstreamPath: m.upstreamPath, endpoint: picked.endpoint, extraHeaders } };

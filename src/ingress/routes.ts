@@ -115,7 +115,10 @@ export interface Route {
   tls: boolean;
   canaries: CanaryRoute[];
   conditions?: RequestConditions;
-  /** Replaces `backend` when set: each request goes to one of these by weight (total > 0). */
+  /**
+   * Replaces `backend` when set: each request goes to one of these by weight (total > 0). A
+   * backend with an empty service name stands for an unresolved Gateway API backendRef (500).
+   */
   weighted?: WeightedBackend[];
   filters?: RouteFilters;
   policy?: RoutePolicy;

@@ -45,7 +45,7 @@ const all = gw([{ name: 'http', port: 80, protocol: 'HTTP', allowedRoutes: { nam
 const req = (headers: Record<string, string> = {}, method = 'GET') => ({ method, header: (n: string) => headers[n] });
 const svc = (t: RouteTable, host: string, url: string, headers: Record<string, string> = {}, method = 'GET') => {
   const m = t.match(host, url, req(headers, method));
-  return m && (m.route.directStatus ?? chooseBackend(m.route, () => undefined).service);
+  return m && (m.route.directStatus ?? (chooseBackend(m.route, () => undefined).service || 500));
 };
 
 test('hostnames: intersection of listener and route, wildcards one way or the other', () => {
@@ -108,7 +108,7 @@ test('match precedence: Exact, longest prefix, method, headers, query; the oldes
   assert.equal(c.gatewayStatus.get('infra/gw')?.listeners[0].attachedRoutes, 2);
 });
 
-test('weights split traffic; zero weights and invalid refs never receive any', () => {
+test('weights split traffic; zero weights get nothing; an invalid ref keeps its share as 500s', () => {
   const c = compileGateways(
     [all],
     [
@@ -135,6 +135,38 @@ test('weights split traffic; zero weights and invalid refs never receive any', (
     seen.set(s, (seen.get(s) ?? 0) + 1);
   }
   assert.deepEqual(Object.fromEntries(seen), { v1: 50, v2: 50 });
+  const half = compileGateways(
+    [all],
+    [
+      route('app', 'half', [
+        {
+          backendRefs: [
+            { name: 'v1', port: 80 },
+            { name: 'elsewhere', namespace: 'other', port: 80 },
+          ],
+        },
+      ]),
+    ],
+    ctx(),
+  );
+  const h = RouteTable.build([], half).match('any.host', '/', req())!.route;
+  assert.equal(
+    chooseBackend(
+      h,
+      () => undefined,
+      () => 0.25,
+    ).service,
+    'v1',
+  );
+  assert.equal(
+    chooseBackend(
+      h,
+      () => undefined,
+      () => 0.75,
+    ).service,
+    '',
+    'the refused ref: 500 in the proxy',
+  );
 });
 
 test('cross-namespace backendRefs need a ReferenceGrant; until then ResolvedRefs is RefNotPermitted and requests get 500', () => {
