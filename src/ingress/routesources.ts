@@ -155,9 +155,11 @@ export class RouteSources {
   }
 
   start(): void {
-    this.factory.start();
     this.status?.start();
+    // On the server the informers start once the CRDs exist: a list of a kind not yet served
+    // fails and backs off (up to 30 s), which would delay the first routes by as much.
     if (this.o.manageCluster) void this.install();
+    else this.factory.start();
   }
 
   async stop(): Promise<void> {
@@ -215,10 +217,15 @@ export class RouteSources {
     if (this.status) for (const k of this.desired.keys()) this.status.enqueue(k);
   }
 
-  /** Creates the CRDs (or brings ours up to date), then the `k8ts` GatewayClass once it is served. */
+  /** Creates the CRDs (or brings ours up to date), starts the informers once they are served, then the `k8ts` GatewayClass. */
   private async install(): Promise<void> {
     const crds = this.o.client.resource(R.customresourcedefinitions);
     for (const want of INGRESS_CRDS) await this.retry(`CRD ${want.metadata?.name}`, () => this.ensureCrd(crds, want));
+    // Served once Established (the CRD controller's work, moments later).
+    await this.retry('the HTTPRoute resource', async () => {
+      await this.o.client.resource(RS.httproutes).list({ limit: 1 });
+    });
+    if (!this.stopped) this.factory.start();
     await this.retry('GatewayClass k8ts', async () => {
       try {
         await this.o.client.resource(RS.gatewayclasses).create(defaultGatewayClass());
