@@ -11,6 +11,7 @@ export interface IngressFlags {
   ingressHttpPort?: string;
   ingressHttpsPort?: string;
   ingressBindAddress?: string;
+  ingressRootNamespaces?: string;
 }
 
 export function addIngressFlags(cmd: Command, role: 'server' | 'agent'): Command {
@@ -19,7 +20,11 @@ export function addIngressFlags(cmd: Command, role: 'server' | 'agent'): Command
   return cmd
     .option('--ingress-http-port <port>', 'port the ingress controller serves HTTP on', '80')
     .option('--ingress-https-port <port>', 'port the ingress controller serves HTTPS (and HTTP/2) on', '443')
-    .option('--ingress-bind-address <ip>', 'address the ingress controller listens on', '0.0.0.0');
+    .option('--ingress-bind-address <ip>', 'address the ingress controller listens on', '0.0.0.0')
+    .option(
+      '--ingress-root-namespaces <list>',
+      'comma-separated namespaces where root HTTPProxies (spec.virtualhost) may live (default: all)',
+    );
 }
 
 function port(value: string | undefined, fallback: number, flag: string): number {
@@ -47,6 +52,10 @@ export async function startIngressFromFlags(
     httpsPort: port(flags.ingressHttpsPort, 443, '--ingress-https-port'),
     manageCluster: role === 'server',
     nodeName,
+    rootNamespaces: (flags.ingressRootNamespaces ?? '')
+      .split(',')
+      .map((n) => n.trim())
+      .filter(Boolean),
   });
   await controller.start();
   return controller;

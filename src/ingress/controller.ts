@@ -4,6 +4,7 @@
 // annotation) are Warning events on that Ingress; its other routes and every other Ingress keep
 // working. On the server it also installs the `k8ts` IngressClass (the default class) and writes
 // status.loadBalancer.ingress: the node addresses ServiceLB publishes, as k3s does.
+// HTTPProxies and Gateway API routes come from RouteSources and join the same route table.
 import type { Logger } from 'pino';
 import type { Node, Secret, Service } from 'kubernetes-types/core/v1.js';
 import type { EndpointSlice } from 'kubernetes-types/discovery/v1.js';
@@ -19,6 +20,7 @@ import { Backends } from './backends.js';
 import { parseHtpasswd } from './htpasswd.js';
 import { IngressProxy } from './proxy.js';
 import { RouteTable, type IngressProblem, type ObjectKey } from './routes.js';
+import { RouteSources } from './routesources.js';
 import { contextFromSecret, selfSignedCertificate } from './tls.js';
 
 export const INGRESS_CLASS_NAME = 'k8ts';
@@ -36,6 +38,8 @@ export interface IngressControllerOptions {
   manageCluster: boolean;
   /** Name reported as the events' host. */
   nodeName?: string;
+  /** Namespaces where root HTTPProxies may live (--ingress-root-namespaces); empty: all. */
+  rootNamespaces?: readonly string[];
 }
 
 /** The IngressClass k8ts installs: its own controller, the cluster's default class. */
@@ -75,8 +79,10 @@ export class IngressController {
   private readonly log: Logger;
   private proxy?: IngressProxy;
   private backends: Backends;
+  private readonly sources: RouteSources;
   private table = RouteTable.build([]);
   private rebuildTimer?: NodeJS.Timeout;
+  private lastRebuild = 0;
   /** Problems already reported per Ingress (uid), so a rebuild only reports what is new. */
   private reported = new Map<string, Set<string>>();
   private stopped = false;
@@ -93,6 +99,14 @@ export class IngressController {
     this.secrets = this.factory.forResource(R.secrets);
     this.backends = new Backends(this.services, this.slices);
     const rebuild = () => this.scheduleRebuild();
+    this.sources = new RouteSources({
+      client: o.client,
+      logger: this.log,
+      manageCluster: o.manageCluster,
+      rootNamespaces: o.rootNamespaces ?? [],
+      onChange: rebuild,
+      addresses: () => (this.nodes ? nodeIngressAddresses(this.nodes.store.list()) : []),
+    });
     this.ingresses.addEventHandler({
       add: (ing, initial) => {
         rebuild();
@@ -114,7 +128,9 @@ export class IngressController {
     });
     // Endpoints are read per request; Services only matter for the "service not found" reports.
     this.services.addEventHandler({ add: rebuild, delete: rebuild });
-    const secretChanged = (s?: Secret) => s && this.table.secretsUsed.has(keyOf(s)) && rebuild();
+    // HTTPProxy and Gateway status depend on whether a referenced Secret exists at all.
+    const secretChanged = (s?: Secret) =>
+      s && (this.table.secretsUsed.has(keyOf(s)) || s.type === 'kubernetes.io/tls') && rebuild();
     this.secrets.addEventHandler({ add: secretChanged, update: (_o, n) => secretChanged(n), delete: secretChanged });
     if (o.manageCluster) {
       this.nodes = this.factory.forResource(R.nodes);
@@ -127,6 +143,8 @@ export class IngressController {
         for (const ing of this.ingresses.store.list()) this.enqueueStatus(ing);
       };
       this.nodes.addEventHandler({ add: all, update: all, delete: all });
+      const addresses = () => this.sources.addressesChanged();
+      this.nodes.addEventHandler({ add: addresses, update: addresses, delete: addresses });
       this.classes.addEventHandler({ add: all, update: all, delete: all });
     }
   }
@@ -146,6 +164,7 @@ export class IngressController {
       logger: this.log,
     });
     this.factory.start();
+    this.sources.start();
     if (this.o.manageCluster) void this.installClass();
     await this.factory.waitForCacheSync(60_000);
     this.synced = true;
@@ -159,6 +178,7 @@ export class IngressController {
     this.stopped = true;
     clearTimeout(this.rebuildTimer);
     await this.status?.stop();
+    await this.sources.stop();
     await this.proxy?.stop();
     await this.factory.shutdown();
   }
@@ -185,20 +205,32 @@ export class IngressController {
     return { apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', metadata: ing.metadata };
   }
 
-  /** Many changes in a burst (a `kubectl apply -f dir/`) make one rebuild. */
+  /**
+   * Many changes in a burst (a `kubectl apply -f dir/`) make one rebuild: a change after a quiet
+   * spell is applied at once, later ones of the burst are gathered for 20 ms.
+   */
   private scheduleRebuild(): void {
     if (this.rebuildTimer || this.stopped) return;
-    this.rebuildTimer = setTimeout(() => {
-      this.rebuildTimer = undefined;
-      this.rebuild();
-    }, 20);
+    const quiet = performance.now() - this.lastRebuild > 100;
+    this.rebuildTimer = setTimeout(
+      () => {
+        this.rebuildTimer = undefined;
+        this.rebuild();
+      },
+      quiet ? 0 : 20,
+    );
   }
 
   private rebuild(): void {
     // Until every cache is filled a Secret or Service may merely not have arrived yet.
     if (!this.proxy || !this.synced) return;
+    this.lastRebuild = performance.now();
     const ours = this.ingresses.store.list().filter((i) => this.ours(i));
-    const table = RouteTable.build(ours);
+    const extra = this.sources.compile({
+      serviceExists: (ns, name) => !!this.services.store.get(`${ns}/${name}`),
+      secretExists: (ns, name) => !!this.secrets.store.get(`${ns}/${name}`),
+    });
+    const table = RouteTable.build(ours, extra);
     const problems: IngressProblem[] = [...table.problems];
     const contexts = new Map<string, SecureContext>();
     for (const [host, entry] of table.tls) {
@@ -239,6 +271,8 @@ export class IngressController {
             message: `auth secret ${key(auth.secret)} ${secret ? 'has no "auth" key' : 'not found'}: requests are denied (503)`,
           });
       }
+      // HTTPProxy and HTTPRoute report unknown Services in their status.
+      if (route.kind && route.kind !== 'Ingress') continue;
       for (const b of [route.backend, ...route.canaries.map((c) => c.backend)]) {
         const id = `${key(route.ingress)}|${b.namespace}/${b.service}`;
         if (seenBackends.has(id)) continue;

@@ -22,7 +22,15 @@ import { randomBytes } from 'node:crypto';
 import ipaddr from 'ipaddr.js';
 import type { Logger } from 'pino';
 import { checkBasicAuth } from './htpasswd.js';
-import { chooseBackend, RouteTable, type Route, type ServiceBackend } from './routes.js';
+import {
+  chooseBackend,
+  rewritePath,
+  RouteTable,
+  type HeaderEdits,
+  type Route,
+  type RouteFilters,
+  type ServiceBackend,
+} from './routes.js';
 import type { Backends, Endpoint } from './backends.js';
 import type { CertificatePair } from './tls.js';
 
@@ -58,6 +66,35 @@ interface Forward {
   endpoint: Endpoint;
   /** Response headers added by the route (CORS). */
   extraHeaders: Record<string, string>;
+}
+
+/** Applies a header filter (set, add, remove) to a header object whose names are lower case. */
+export function editHeaders(headers: OutgoingHttpHeaders, e: HeaderEdits | undefined): void {
+  if (!e) return;
+  for (const [k, v] of e.set) headers[k] = v;
+  for (const [k, v] of e.add) {
+    const prior = headers[k];
+    headers[k] = prior === undefined ? v : `${Array.isArray(prior) ? prior.join(',') : String(prior)},${v}`;
+  }
+  for (const k of e.remove) delete headers[k];
+}
+
+/** The Location of a RequestRedirect filter (Gateway API): unset parts keep the request's. */
+export function redirectLocation(
+  r: NonNullable<RouteFilters['redirect']>,
+  route: Route,
+  f: { host: string; url: string; secure: boolean; port: number },
+): string {
+  const scheme = r.scheme ?? (f.secure ? 'https' : 'http');
+  const q = f.url.indexOf('?');
+  const path = q < 0 ? f.url : f.url.slice(0, q);
+  const query = q < 0 ? '' : f.url.slice(q);
+  const newPath = r.path ? rewritePath(path, route.path, r.path) : path;
+  // A new scheme without a port goes to that scheme's well-known port (omitted).
+  const port = r.port ?? (r.scheme ? undefined : f.port);
+  const standard = (scheme === 'https' && port === 443) || (scheme === 'http' && port === 80);
+  const host = r.hostname ?? f.host;
+  return `${scheme}://${host}${port && !standard ? `:${port}` : ''}${newPath}${query}`;
 }
 
 interface RequestFacts {
@@ -227,15 +264,23 @@ export class IngressProxy {
   /** What to do with a request: answer it here (redirect, deny, error) or forward it. */
   private decide(f: RequestFacts): { reply: Reply } | { forward: Forward } {
     const { table, users } = this.config;
-    const m = table.match(f.host, f.url);
+    const header = (name: string) => {
+      const v = f.headers[name];
+      return Array.isArray(v) ? v.join(',') : v;
+    };
+    const m = table.match(f.host, f.url, { method: f.method, header });
     if (!m) return { reply: { status: 404, body: 'default backend - 404' } };
     const { route } = m;
     const o = route.options;
+    const redirect = route.filters?.redirect;
     if (o.allowSourceRanges.length && !inRanges(f.clientIP, o.allowSourceRanges)) return { reply: { status: 403 } };
     if (!f.secure && (o.forceSslRedirect || (o.sslRedirect && route.tls))) {
       const port = this.ports.https === 443 ? '' : `:${this.ports.https}`;
       return { reply: { status: 308, headers: { location: `https://${f.host}${port}${f.url}` } } };
     }
+    if (redirect)
+      return { reply: { status: redirect.statusCode, headers: { location: redirectLocation(redirect, route, f) } } };
+    if (route.directStatus) return { reply: { status: route.directStatus } };
     if (o.permanentRedirect)
       return { reply: { status: o.permanentRedirect.code, headers: { location: o.permanentRedirect.location } } };
     if (o.appRoot && f.url.split('?')[0] === '/') return { reply: { status: 302, headers: { location: o.appRoot } } };
@@ -270,17 +315,16 @@ export class IngressProxy {
     }
     const length = Number(f.headers['content-length'] ?? 0);
     if (o.maxBodyBytes && length > o.maxBodyBytes) return { reply: { status: 413 } };
-    const backend = chooseBackend(route, (name) => {
-      const v = f.headers[name];
-      return Array.isArray(v) ? v[0] : v;
-    });
+    const backend = chooseBackend(route, header);
+    // A backendRef that could not be resolved (Gateway API): its share of requests gets 500.
+    if (!backend.service) return { reply: { status: 500 } };
     const picked = this.o.backends.pick(backend);
     if ('problem' in picked) return { reply: { status: 503 } };
     return { forward: { route, backend, upstreamPath: m.upstreamPath, endpoint: picked.endpoint, extraHeaders } };
   }
 
   /** The request headers sent upstream: hop-by-hop and pseudo headers dropped, X-Forwarded-* set. */
-  private upstreamHeaders(f: RequestFacts, keepUpgrade: boolean): OutgoingHttpHeaders {
+  private upstreamHeaders(f: RequestFacts, keepUpgrade: boolean, filters?: RouteFilters): OutgoingHttpHeaders {
     const out: OutgoingHttpHeaders = {};
     const connectionTokens = String(f.headers.connection ?? '')
       .toLowerCase()
@@ -291,6 +335,7 @@ export class IngressProxy {
       out[k] = v;
     }
     if (!out.host) out.host = String(f.headers[':authority'] ?? f.headers.host ?? f.host);
+    if (filters?.rewrite?.hostname) out.host = filters.rewrite.hostname;
     if (keepUpgrade && f.headers.upgrade) {
       out.connection = 'upgrade';
       out.upgrade = f.headers.upgrade;
@@ -304,6 +349,7 @@ export class IngressProxy {
     out['x-forwarded-scheme'] = f.secure ? 'https' : 'http';
     out['x-scheme'] = f.secure ? 'https' : 'http';
     out['x-request-id'] ??= randomBytes(16).toString('hex');
+    editHeaders(out, filters?.requestHeaders);
     return out;
   }
 
@@ -317,9 +363,39 @@ export class IngressProxy {
       d = { reply: { status: 500 } };
     }
     if ('reply' in d) return this.reply(res, d.reply);
+    const { policy, filters } = d.forward.route;
+    if (filters?.mirrors) this.mirror(f, d.forward, filters.mirrors);
+    if (policy?.responseTimeoutMs) {
+      // Contour's timeoutPolicy.response: the whole response, retries included.
+      const timer = setTimeout(() => this.reply(res, { status: 504 }), policy.responseTimeoutMs);
+      res.on('close', () => clearTimeout(timer));
+      res.on('finish', () => clearTimeout(timer));
+    }
     const proto = d.forward.route.options.backendProtocol;
     if (proto === 'GRPC' || proto === 'GRPCS') this.forwardHttp2(req, res, f, d.forward, proto === 'GRPCS');
     else this.forwardHttp1(req, res, f, d.forward, proto === 'HTTPS');
+  }
+
+  /** RequestMirror: a copy of a bodiless request to each mirror, its answer dropped. */
+  private mirror(f: RequestFacts, fw: Forward, mirrors: readonly ServiceBackend[]): void {
+    if (!SAFE_METHODS.has(f.method) || f.headers['content-length'] || f.headers['transfer-encoding']) return;
+    for (const m of mirrors) {
+      const picked = this.o.backends.pick(m);
+      if ('problem' in picked) continue;
+      const copy = httpRequest({
+        host: picked.endpoint.address,
+        port: picked.endpoint.port,
+        method: f.method,
+        path: fw.upstreamPath,
+        headers: this.upstreamHeaders(f, false, fw.route.filters),
+        agent: this.httpAgent,
+        timeout: fw.route.options.readTimeoutMs,
+      });
+      copy.on('response', (r) => r.resume());
+      copy.on('timeout', () => copy.destroy());
+      copy.on('error', () => undefined);
+      copy.end();
+    }
   }
 
   private reply(res: ServerResponse, r: Reply): void {
@@ -345,15 +421,26 @@ export class IngressProxy {
     attempt = 1,
   ): void {
     const o = fw.route.options;
+    if (res.headersSent || res.writableEnded) return;
     // A request without a body can be sent again to another endpoint when the connection fails
     // (nginx's proxy_next_upstream error): a pod that just went away costs no 502.
     const bodiless = SAFE_METHODS.has(f.method) && !f.headers['content-length'] && !f.headers['transfer-encoding'];
+    // Contour's retryPolicy: `count` more tries on a 5xx, a failed connection or a per-try timeout.
+    const retries = fw.route.policy?.retries;
+    const maxAttempts = retries ? retries.count + 1 : MAX_ATTEMPTS;
+    const retry = (): boolean => {
+      if (!bodiless || attempt >= maxAttempts || res.headersSent) return false;
+      const next = this.o.backends.pick(fw.backend);
+      if (!('endpoint' in next)) return false;
+      this.forwardHttp1(req, res, f, { ...fw, endpoint: next.endpoint }, tls, attempt + 1);
+      return true;
+    };
     const upstream = (tls ? httpsRequest : httpRequest)({
       host: fw.endpoint.address,
       port: fw.endpoint.port,
       method: f.method,
       path: fw.upstreamPath,
-      headers: this.upstreamHeaders(f, false),
+      headers: this.upstreamHeaders(f, false, fw.route.filters),
       agent: tls ? this.httpsAgent : this.httpAgent,
       servername: tls ? f.host : undefined,
     });
@@ -362,17 +449,17 @@ export class IngressProxy {
       if (failed) return;
       failed = true;
       clearTimeout(connectTimer);
+      clearTimeout(tryTimer);
       upstream.destroy();
       const code = err?.code ?? '';
-      if (err && bodiless && attempt < MAX_ATTEMPTS && !res.headersSent && RETRYABLE.has(code)) {
-        const next = this.o.backends.pick(fw.backend);
-        if ('endpoint' in next)
-          return this.forwardHttp1(req, res, f, { ...fw, endpoint: next.endpoint }, tls, attempt + 1);
-      }
+      if (err && RETRYABLE.has(code) && retry()) return;
+      if (status === 504 && retries && retry()) return;
       if (err) this.log.debug({ err, endpoint: fw.endpoint }, 'ingress: upstream failed');
       this.reply(res, { status });
     };
     const connectTimer = setTimeout(() => fail(504), o.connectTimeoutMs);
+    const perTry = retries?.perTryTimeoutMs;
+    const tryTimer = perTry ? setTimeout(() => fail(504), perTry) : undefined;
     upstream.on('socket', (s: Socket) => {
       if (!s.connecting) return clearTimeout(connectTimer);
       s.once('connect', () => clearTimeout(connectTimer));
@@ -380,15 +467,29 @@ export class IngressProxy {
     upstream.on('error', (err) => fail(502, err));
     upstream.on('response', (up) => {
       clearTimeout(connectTimer);
+      clearTimeout(tryTimer);
+      if (failed || res.headersSent || res.writableEnded) {
+        up.resume();
+        upstream.destroy();
+        return;
+      }
+      if ((up.statusCode ?? 502) >= 500 && retries && bodiless && attempt < maxAttempts) {
+        failed = true;
+        up.resume();
+        if (retry()) return;
+        failed = false;
+      }
       const headers: OutgoingHttpHeaders = {};
       for (const [k, v] of Object.entries(up.headers)) if (v !== undefined && !HOP_BY_HOP.has(k)) headers[k] = v;
       Object.assign(headers, fw.extraHeaders);
+      editHeaders(headers, fw.route.filters?.responseHeaders);
       res.writeHead(up.statusCode ?? 502, headers);
       up.pipe(res);
       up.on('error', () => res.destroy());
     });
     res.on('close', () => {
       clearTimeout(connectTimer);
+      clearTimeout(tryTimer);
       if (!res.writableFinished) upstream.destroy();
     });
     if (bodiless) {

@@ -8,10 +8,78 @@
 //     case-insensitive regular expressions anchored at the start, tried longest first;
 //   - on a conflict (same host, path and type) the older Ingress wins;
 //   - canary Ingresses attach to the route of the same host and path.
+// HTTPProxies (httpproxy.ts) and Gateway API HTTPRoutes (gateway.ts) compile into the same Route
+// model and are passed to `build` as extra routes: they add request conditions (headers, query,
+// method), weighted backends, filters and timeout/retry policies, and other path match types.
 import type { Ingress, IngressBackend } from 'kubernetes-types/networking/v1.js';
 import { parseAnnotations, type CanaryOptions, type RouteOptions } from './annotations.js';
 
-export type PathType = 'Exact' | 'Prefix' | 'ImplementationSpecific';
+/**
+ * Ingress's types, plus Gateway API's RegularExpression (the whole path) and Contour's
+ * StringPrefix (a plain string prefix: `/blog` also matches `/blogs`, as Envoy's prefix match).
+ */
+export type PathType = 'Exact' | 'Prefix' | 'ImplementationSpecific' | 'RegularExpression' | 'StringPrefix';
+
+/** Where a route comes from: its events and status belong to that object. */
+export type RouteSourceKind = 'Ingress' | 'HTTPProxy' | 'HTTPRoute';
+
+export type ValueMatchType = 'Exact' | 'RegularExpression' | 'Present' | 'NotPresent' | 'Contains' | 'NotContains';
+
+/** A header or query parameter condition; names of headers are lower case. */
+export interface ValueMatch {
+  name: string;
+  type: ValueMatchType;
+  value?: string;
+  /** Set for RegularExpression (compiled by the compiler, which reports bad expressions). */
+  regex?: RegExp;
+  /** Negates Exact (Contour's notexact). */
+  invert?: boolean;
+}
+
+/** Conditions besides the path, all of which must hold. */
+export interface RequestConditions {
+  headers?: ValueMatch[];
+  query?: ValueMatch[];
+  method?: string;
+}
+
+export interface WeightedBackend {
+  backend: ServiceBackend;
+  weight: number;
+}
+
+/** Gateway API's HTTPHeaderFilter (and Contour's headersPolicy): names lower case. */
+export interface HeaderEdits {
+  set: [string, string][];
+  add: [string, string][];
+  remove: string[];
+}
+
+export type PathModifier = { type: 'ReplaceFullPath' | 'ReplacePrefixMatch'; value: string };
+
+export interface RouteFilters {
+  requestHeaders?: HeaderEdits;
+  responseHeaders?: HeaderEdits;
+  redirect?: { scheme?: string; hostname?: string; port?: number; path?: PathModifier; statusCode: number };
+  rewrite?: { hostname?: string; path?: PathModifier };
+  /** Copies of each request go to these too (responses ignored). */
+  mirrors?: ServiceBackend[];
+}
+
+/** Contour's timeoutPolicy and retryPolicy. */
+export interface RoutePolicy {
+  /** The whole response must arrive within this (0: no limit). */
+  responseTimeoutMs?: number;
+  /** Longest silence on the upstream connection. */
+  idleTimeoutMs?: number;
+  retries?: { count: number; perTryTimeoutMs?: number };
+}
+
+/** What a request looks like besides host and path, for conditions. */
+export interface RequestView {
+  method: string;
+  header(name: string): string | undefined;
+}
 
 export interface ObjectKey {
   namespace: string;
@@ -32,7 +100,9 @@ export interface CanaryRoute {
 }
 
 export interface Route {
+  /** The object the route comes from (an Ingress unless `kind` says otherwise). */
   ingress: ObjectKey;
+  kind?: RouteSourceKind;
   /** '' for rules without a host (and default backends). */
   host: string;
   path: string;
@@ -44,6 +114,22 @@ export interface Route {
   /** The host is listed in the TLS section of an Ingress. */
   tls: boolean;
   canaries: CanaryRoute[];
+  conditions?: RequestConditions;
+  /**
+   * Replaces `backend` when set: each request goes to one of these by weight (total > 0). A
+   * backend with an empty service name stands for an unresolved Gateway API backendRef (500).
+   */
+  weighted?: WeightedBackend[];
+  filters?: RouteFilters;
+  policy?: RoutePolicy;
+  /** Answer with this status instead of forwarding (an include not found, no valid backend). */
+  directStatus?: number;
+}
+
+/** A TLS host of an HTTPProxy or Gateway listener. */
+export interface ExtraTls {
+  host: string;
+  entry: TlsEntry;
 }
 
 /** Something wrong with one Ingress: reported as a Warning event on it; only its routes suffer. */
@@ -123,6 +209,7 @@ export function chooseBackend(
   header: (name: string) => string | undefined,
   random: () => number = Math.random,
 ): ServiceBackend {
+  if (route.weighted?.length) return chooseWeighted(route.weighted, random);
   for (const c of route.canaries) {
     const { byHeader, byHeaderValue, weight, weightTotal } = c.canary;
     if (byHeader) {
@@ -133,6 +220,90 @@ export function chooseBackend(
     if (weight > 0 && random() * weightTotal < weight) return c.backend;
   }
   return route.backend;
+}
+
+/** One backend by weight (weights >= 0, total > 0). */
+export function chooseWeighted(list: readonly WeightedBackend[], random: () => number = Math.random): ServiceBackend {
+  const total = list.reduce((n, w) => n + w.weight, 0);
+  let x = random() * total;
+  for (const w of list) {
+    if (x < w.weight) return w.backend;
+    x -= w.weight;
+  }
+  return list[list.length - 1].backend;
+}
+
+/** The path sent upstream after a URLRewrite / pathRewritePolicy: `prefix` is the matched one. */
+export function rewritePath(path: string, prefix: string, modifier: PathModifier): string {
+  if (modifier.type === 'ReplaceFullPath') return modifier.value || '/';
+  const p = prefix.replace(/\/+$/, '');
+  let rest = path.slice(p.length);
+  let head = modifier.value;
+  if (head.endsWith('/') && rest.startsWith('/')) head = head.slice(0, -1);
+  else if (head && !head.endsWith('/') && rest && !rest.startsWith('/')) rest = '/' + rest;
+  const out = head + rest;
+  return out.startsWith('/') ? out : '/' + out;
+}
+
+function valueMatches(m: ValueMatch, v: string | undefined): boolean {
+  switch (m.type) {
+    case 'Present':
+      return v !== undefined;
+    case 'NotPresent':
+      return v === undefined;
+    case 'Contains':
+      return v !== undefined && v.includes(m.value ?? '');
+    case 'NotContains':
+      return v === undefined || !v.includes(m.value ?? '');
+    case 'RegularExpression':
+      return v !== undefined && !!m.regex?.test(v);
+    default:
+      return m.invert ? v !== m.value : v === m.value;
+  }
+}
+
+/** Whether a request meets a route's conditions besides the path. */
+export function conditionsHold(c: RequestConditions | undefined, req: RequestView | undefined, query: string): boolean {
+  if (!c) return true;
+  if (c.method && req?.method !== c.method) return false;
+  for (const h of c.headers ?? []) if (!valueMatches(h, req?.header(h.name))) return false;
+  if (c.query?.length) {
+    const params = new URLSearchParams(query);
+    for (const q of c.query) if (!valueMatches(q, params.get(q.name) ?? undefined)) return false;
+  }
+  return true;
+}
+
+/**
+ * Order of the routes tried after exact Ingress paths: Exact first, then the longest path, then
+ * (Gateway API's tie-breakers) a method, more header and query conditions. Ties keep their order
+ * (the older object first).
+ */
+function specificity(a: Route, b: Route): number {
+  const exact = Number(b.pathType === 'Exact') - Number(a.pathType === 'Exact');
+  if (exact) return exact;
+  const len = b.path.replace(/\/+$/, '').length - a.path.replace(/\/+$/, '').length;
+  if (len) return len;
+  const method = Number(!!b.conditions?.method) - Number(!!a.conditions?.method);
+  if (method) return method;
+  const headers = (b.conditions?.headers?.length ?? 0) - (a.conditions?.headers?.length ?? 0);
+  if (headers) return headers;
+  return (b.conditions?.query?.length ?? 0) - (a.conditions?.query?.length ?? 0);
+}
+
+/** Whether the path part of a route matches; captures for rewrite-target. */
+function pathMatch(r: Route, path: string): readonly string[] | undefined {
+  switch (r.pathType) {
+    case 'Exact':
+      return r.path === path ? [path] : undefined;
+    case 'StringPrefix':
+      return path.startsWith(r.path) ? [path] : undefined;
+    case 'RegularExpression':
+      return r.regex?.exec(path) ?? undefined;
+    default:
+      if (r.regex) return r.regex.exec(path) ?? undefined;
+      return prefixMatches(r.path, path) ? [path] : undefined;
+  }
 }
 
 export class RouteTable {
@@ -148,9 +319,13 @@ export class RouteTable {
   /** Every route in force (path routes, per-host fallbacks, the default backend). */
   readonly routes: Route[] = [];
 
-  static build(ingresses: readonly Ingress[]): RouteTable {
+  /** Ingresses, then the routes of HTTPProxies and HTTPRoutes (`extra`, already in precedence order). */
+  static build(
+    ingresses: readonly Ingress[],
+    extra: { routes: Route[]; tls: ExtraTls[] } = { routes: [], tls: [] },
+  ): RouteTable {
     const t = new RouteTable();
-    t.load([...ingresses].sort(byAge));
+    t.load([...ingresses].sort(byAge), extra);
     return t;
   }
 
@@ -158,7 +333,7 @@ export class RouteTable {
     return !this.hosts.size && !this.wildcards.size && !this.anyHost && !this.defaultRoute;
   }
 
-  private load(ingresses: Ingress[]): void {
+  private load(ingresses: Ingress[], extra: { routes: Route[]; tls: ExtraTls[] }): void {
     const main: Route[] = [];
     const canaries: (CanaryRoute & { host: string; path: string })[] = [];
     const hostFallbacks = new Map<string, Route>();
@@ -223,7 +398,12 @@ export class RouteTable {
         this.defaultRoute = routeOf('', '/', 'Prefix', fallbackBackend);
     }
 
-    const tlsHost = (h: string) => this.tls.has(h) || [...this.tls.keys()].some((t) => hostMatches(t, h));
+    for (const { host, entry } of extra.tls) {
+      this.secretsUsed.add(keyString(entry.secret));
+      if (!this.tls.has(host)) this.tls.set(host, entry);
+    }
+    // Exact or one-label wildcard lookups: a scan of every TLS host per route is quadratic.
+    const tlsHost = (h: string) => !!this.tlsFor(h);
     const seen = new Map<string, Route>();
     for (const r of main) {
       const id = `${r.host}\n${r.path}\n${r.pathType === 'Exact' ? 'Exact' : 'Prefix'}`;
@@ -245,6 +425,14 @@ export class RouteTable {
       if (r.pathType === 'Exact') routes.exact.set(r.path, r);
       else routes.ordered.push(r);
     }
+    for (const r of extra.routes) {
+      const id = `${r.host}\n${r.path}\n${r.pathType}\n${JSON.stringify(r.conditions ?? {})}`;
+      if (seen.has(id)) continue;
+      seen.set(id, r);
+      this.routes.push(r);
+      r.tls = tlsHost(r.host);
+      this.routesFor(r.host).ordered.push(r);
+    }
     for (const [host, fallback] of hostFallbacks) {
       fallback.tls = tlsHost(host);
       this.routes.push(fallback);
@@ -253,8 +441,9 @@ export class RouteTable {
     if (this.defaultRoute) this.routes.push(this.defaultRoute);
     for (const routes of this.allHosts()) {
       // Longest first: the longest Prefix wins; on regex hosts, longer expressions are tried first.
-      routes.ordered.sort((a, b) => b.path.replace(/\/+$/, '').length - a.path.replace(/\/+$/, '').length);
-      if (routes.regexMode) for (const r of routes.ordered) r.regex = compileRegex(r, this.problems);
+      routes.ordered.sort(specificity);
+      if (routes.regexMode)
+        for (const r of routes.ordered) if (!r.kind || r.kind === 'Ingress') r.regex = compileRegex(r, this.problems);
     }
     for (const c of canaries) {
       const target = this.findRoute(c.host, c.path);
@@ -312,30 +501,39 @@ export class RouteTable {
   }
 
   /** The route of a request (host: lower case without port; url: path and query), if any. */
-  match(host: string, url: string): RouteMatch | undefined {
+  match(host: string, url: string, req?: RequestView): RouteMatch | undefined {
     const q = url.indexOf('?');
     const path = q < 0 ? url : url.slice(0, q);
     const query = q < 0 ? '' : url.slice(q);
     const routes = this.hostRoutes(host);
-    const found = routes ? matchIn(routes, path) : undefined;
+    const found = routes ? matchIn(routes, path, query, req) : undefined;
     if (found) {
       const { route, captures } = found;
       const target = route.options.rewriteTarget;
-      return { route, upstreamPath: (target ? substituteCaptures(target, captures) : path) + query };
+      const modifier = route.filters?.rewrite?.path;
+      const upstream = target
+        ? substituteCaptures(target, captures)
+        : modifier
+          ? rewritePath(path, route.path, modifier)
+          : path;
+      return { route, upstreamPath: upstream + query };
     }
     const fallback = routes?.fallback ?? this.defaultRoute;
     return fallback && { route: fallback, upstreamPath: url };
   }
 }
 
-function matchIn(routes: HostRoutes, path: string): { route: Route; captures: readonly string[] } | undefined {
+function matchIn(
+  routes: HostRoutes,
+  path: string,
+  query: string,
+  req: RequestView | undefined,
+): { route: Route; captures: readonly string[] } | undefined {
   const exact = routes.exact.get(path);
   if (exact) return { route: exact, captures: [path] };
   for (const r of routes.ordered) {
-    if (r.regex) {
-      const m = r.regex.exec(path);
-      if (m) return { route: r, captures: m };
-    } else if (prefixMatches(r.path, path)) return { route: r, captures: [path] };
+    const captures = pathMatch(r, path);
+    if (captures && conditionsHold(r.conditions, req, query)) return { route: r, captures };
   }
   return undefined;
 }

@@ -1,0 +1,549 @@
+// Contour's HTTPProxy (projectcontour.io/v1) compiled into the ingress route model. Semantics as
+// Contour's DAG builder: a root (spec.virtualhost.fqdn) owns a host and may include other
+// proxies, across namespaces, under prefix and header conditions that are concatenated down the
+// chain; only proxies reachable from a valid root serve, the rest are orphaned. A broken include,
+// a cycle or a root including a root marks the proxy invalid, never the other teams' routes.
+// One deliberate difference: when two roots claim one fqdn, Contour rejects both; here the
+// existing one (oldest creationTimestamp, then namespace/name) keeps serving and only the
+// newcomer is invalid, so one team cannot take another's host down.
+import type { ObjectMeta } from 'kubernetes-types/meta/v1.js';
+import { DEFAULT_ROUTE_OPTIONS } from './annotations.js';
+import type { ExtraTls, HeaderEdits, ObjectKey, Route, RoutePolicy, ServiceBackend, ValueMatch } from './routes.js';
+
+export interface HeaderCondition {
+  name: string;
+  present?: boolean;
+  notpresent?: boolean;
+  contains?: string;
+  notcontains?: string;
+  exact?: string;
+  notexact?: string;
+  regex?: string;
+}
+
+export interface MatchCondition {
+  prefix?: string;
+  header?: HeaderCondition;
+}
+
+export interface HeaderValue {
+  name: string;
+  value: string;
+}
+
+export interface HeadersPolicy {
+  set?: HeaderValue[];
+  remove?: string[];
+}
+
+export interface ProxyService {
+  name: string;
+  port: number;
+  weight?: number;
+  mirror?: boolean;
+  requestHeadersPolicy?: HeadersPolicy;
+  responseHeadersPolicy?: HeadersPolicy;
+}
+
+export interface ProxyRoute {
+  conditions?: MatchCondition[];
+  services?: ProxyService[];
+  timeoutPolicy?: { response?: string; idle?: string };
+  retryPolicy?: { count?: number; perTryTimeout?: string };
+  pathRewritePolicy?: { replacePrefix?: { prefix?: string; replacement: string }[] };
+  requestHeadersPolicy?: HeadersPolicy;
+  responseHeadersPolicy?: HeadersPolicy;
+  permitInsecure?: boolean;
+}
+
+export interface ProxyInclude {
+  name: string;
+  namespace?: string;
+  conditions?: MatchCondition[];
+}
+
+export interface HTTPProxy {
+  apiVersion?: string;
+  kind?: string;
+  metadata: ObjectMeta;
+  spec?: {
+    virtualhost?: { fqdn: string; tls?: { secretName?: string } };
+    routes?: ProxyRoute[];
+    includes?: ProxyInclude[];
+  };
+  status?: HTTPProxyStatus;
+}
+
+export interface TLSCertificateDelegation {
+  apiVersion?: string;
+  kind?: string;
+  metadata: ObjectMeta;
+  spec?: { delegations?: { secretName: string; targetNamespaces: string[] }[] };
+}
+
+/** One of Contour's sub-conditions (an entry of a DetailedCondition's errors). */
+export interface SubCondition {
+  type: string;
+  status: 'True';
+  reason: string;
+  message: string;
+}
+
+export interface DetailedCondition {
+  type: 'Valid';
+  status: 'True' | 'False';
+  observedGeneration?: number;
+  lastTransitionTime?: string;
+  reason: string;
+  message: string;
+  errors?: SubCondition[];
+}
+
+export interface HTTPProxyStatus {
+  currentStatus?: 'valid' | 'invalid' | 'orphaned';
+  description?: string;
+  loadBalancer?: { ingress?: { ip?: string; hostname?: string }[] };
+  conditions?: DetailedCondition[];
+}
+
+export interface ProxyVerdict {
+  currentStatus: 'valid' | 'invalid' | 'orphaned';
+  description: string;
+  errors: SubCondition[];
+}
+
+export interface HttpProxyContext {
+  /** --ingress-root-namespaces; empty: roots anywhere. */
+  rootNamespaces: readonly string[];
+  delegations: readonly TLSCertificateDelegation[];
+  serviceExists(namespace: string, name: string): boolean;
+  secretExists(namespace: string, name: string): boolean;
+}
+
+export interface CompiledProxies {
+  routes: Route[];
+  tls: ExtraTls[];
+  /** By namespace/name, for every proxy given. */
+  verdicts: Map<string, ProxyVerdict>;
+}
+
+export const VALID_MESSAGE = 'Valid HTTPProxy';
+export const ORPHANED_MESSAGE = 'this HTTPProxy is not part of a delegation chain from a root HTTPProxy';
+export const ROOT_INCLUDES_ROOT_MESSAGE = 'root httpproxy cannot delegate to another root httpproxy';
+export const ERROR_PRESENT = 'At least one error present, see Errors for details';
+
+const keyOf = (p: HTTPProxy): ObjectKey => ({
+  namespace: p.metadata.namespace ?? 'default',
+  name: p.metadata.name ?? '',
+});
+const keyString = (k: ObjectKey) => `${k.namespace}/${k.name}`;
+
+/** Oldest first, then by namespace/name: who came first owns an fqdn. */
+export function byCreation(a: HTTPProxy, b: HTTPProxy): number {
+  const ta = a.metadata.creationTimestamp ?? '';
+  const tb = b.metadata.creationTimestamp ?? '';
+  if (ta !== tb) return ta < tb ? -1 : 1;
+  const ka = keyString(keyOf(a));
+  const kb = keyString(keyOf(b));
+  return ka < kb ? -1 : ka > kb ? 1 : 0;
+}
+
+/** Contour's durations: Go syntax (`1m30s`, `500ms`) or `infinity`; 0 means no limit. */
+export function parseTimeout(s: string | undefined): number | undefined {
+  if (s === undefined || s === '') return undefined;
+  if (s === 'infinity' || s === 'infinite') return 0;
+  const units: Record<string, number> = { h: 3_600_000, m: 60_000, s: 1000, ms: 1, us: 0.001, µs: 0.001, ns: 1e-6 };
+  let total = 0;
+  let rest = s;
+  while (rest) {
+    const m = /^(\d+(?:\.\d+)?)(h|ms|m|s|us|µs|ns)/.exec(rest);
+    if (!m) throw new Error(`time: invalid duration "${s}"`);
+    total += Number(m[1]) * units[m[2]];
+    rest = rest.slice(m[0].length);
+  }
+  return Math.round(total);
+}
+
+/** Prefixes of a chain joined into one path: `/blog` + `/posts` = `/blog/posts`; `/blog` + `/` = `/blog`. */
+export function joinPrefixes(prefixes: readonly string[]): string {
+  const joined = prefixes
+    .filter((p) => p !== '')
+    .map((p) => (p.startsWith('/') ? p : '/' + p))
+    .join('')
+    .replace(/\/{2,}/g, '/');
+  const trimmed = joined.replace(/\/+$/, '');
+  return trimmed === '' ? '/' : trimmed;
+}
+
+function headerMatch(h: HeaderCondition): ValueMatch | string {
+  const name = h.name.toLowerCase();
+  if (h.present) return { name, type: 'Present' };
+  if (h.notpresent) return { name, type: 'NotPresent' };
+  if (h.contains !== undefined) return { name, type: 'Contains', value: h.contains };
+  if (h.notcontains !== undefined) return { name, type: 'NotContains', value: h.notcontains };
+  if (h.exact !== undefined) return { name, type: 'Exact', value: h.exact };
+  if (h.notexact !== undefined) return { name, type: 'Exact', value: h.notexact, invert: true };
+  if (h.regex !== undefined) {
+    try {
+      return { name, type: 'RegularExpression', value: h.regex, regex: new RegExp(`^(?:${h.regex})$`) };
+    } catch (err) {
+      return `header "${h.name}": invalid regex: ${(err as Error).message}`;
+    }
+  }
+  return `header condition "${h.name}" must specify one of present, notpresent, contains, notcontains, exact, notexact or regex`;
+}
+
+function headerEdits(p: HeadersPolicy | undefined): HeaderEdits | undefined {
+  if (!p) return undefined;
+  return {
+    set: (p.set ?? []).map((h): [string, string] => [h.name.toLowerCase(), h.value]),
+    add: [],
+    remove: (p.remove ?? []).map((h) => h.toLowerCase()),
+  };
+}
+
+/** Contour's pathMatchConditionsValid: at most one prefix per list, each starting with `/`. */
+function prefixProblem(conditions: readonly MatchCondition[]): string | undefined {
+  const prefixes = conditions.filter((c) => c.prefix !== undefined);
+  if (prefixes.length > 1) return 'more than one prefix is not allowed in a condition block';
+  const p = prefixes[0]?.prefix;
+  if (p !== undefined && !p.startsWith('/')) return 'prefix conditions must start with /, ' + p + ' was supplied';
+  return undefined;
+}
+
+/** Whether a Secret in another namespace is delegated to `namespace` by a TLSCertificateDelegation. */
+export function delegationPermitted(
+  secret: ObjectKey,
+  namespace: string,
+  delegations: readonly TLSCertificateDelegation[],
+): boolean {
+  if (secret.namespace === namespace) return true;
+  return delegations.some(
+    (d) =>
+      (d.metadata.namespace ?? 'default') === secret.namespace &&
+      (d.spec?.delegations ?? []).some(
+        (x) => x.secretName === secret.name && x.targetNamespaces.some((t) => t === '*' || t === namespace),
+      ),
+  );
+}
+
+class Compiler {
+  readonly out: CompiledProxies = { routes: [], tls: [], verdicts: new Map() };
+  private readonly byKey = new Map<string, HTTPProxy>();
+  private readonly errors = new Map<string, SubCondition[]>();
+  private readonly reached = new Set<string>();
+
+  constructor(
+    private readonly proxies: HTTPProxy[],
+    private readonly ctx: HttpProxyContext,
+  ) {
+    for (const p of proxies) this.byKey.set(keyString(keyOf(p)), p);
+  }
+
+  private error(p: HTTPProxy, type: string, reason: string, message: string): void {
+    const k = keyString(keyOf(p));
+    const list = this.errors.get(k) ?? [];
+    if (!list.some((e) => e.reason === reason && e.message === message))
+      list.push({ type, status: 'True', reason, message });
+    this.errors.set(k, list);
+  }
+
+  run(): CompiledProxies {
+    const roots = this.proxies.filter((p) => p.spec?.virtualhost);
+    const owners = new Map<string, HTTPProxy[]>();
+    // Only roots that may exist compete for an fqdn: a root in a forbidden namespace cannot block one.
+    for (const r of roots.filter((p) => this.rootAllowed(p))) {
+      const fqdn = (r.spec?.virtualhost?.fqdn ?? '').toLowerCase();
+      if (fqdn) owners.set(fqdn, [...(owners.get(fqdn) ?? []), r]);
+    }
+    for (const root of roots) {
+      this.reached.add(keyString(keyOf(root)));
+      const fqdn = (root.spec?.virtualhost?.fqdn ?? '').toLowerCase();
+      if (!fqdn) {
+        this.error(root, 'VirtualHostError', 'FQDNNotSpecified', 'Spec.VirtualHost.Fqdn must be specified');
+        continue;
+      }
+      const claimants = owners.get(fqdn) ?? [];
+      if (claimants.length > 1 && claimants[0] !== root) {
+        const names = claimants.map((c) => keyString(keyOf(c))).sort();
+        this.error(
+          root,
+          'VirtualHostError',
+          'DuplicateVhost',
+          `fqdn "${fqdn}" is used in multiple HTTPProxies: ${names.join(', ')}`,
+        );
+        continue;
+      }
+      this.compileRoot(root, fqdn);
+    }
+    for (const p of this.proxies) {
+      const k = keyString(keyOf(p));
+      const errors = this.errors.get(k) ?? [];
+      if (!this.reached.has(k))
+        this.out.verdicts.set(k, {
+          currentStatus: 'orphaned',
+          description: ORPHANED_MESSAGE,
+          errors: [{ type: 'Orphaned', status: 'True', reason: 'Orphaned', message: ORPHANED_MESSAGE }],
+        });
+      else if (errors.length)
+        this.out.verdicts.set(k, { currentStatus: 'invalid', description: errors[0].message, errors });
+      else this.out.verdicts.set(k, { currentStatus: 'valid', description: VALID_MESSAGE, errors: [] });
+    }
+    return this.out;
+  }
+
+  private rootAllowed(p: HTTPProxy): boolean {
+    const { rootNamespaces } = this.ctx;
+    return !rootNamespaces.length || rootNamespaces.includes(keyOf(p).namespace);
+  }
+
+  private compileRoot(root: HTTPProxy, fqdn: string): void {
+    const { namespace } = keyOf(root);
+    if (!this.rootAllowed(root)) {
+      this.error(
+        root,
+        'RootNamespaceError',
+        'RootProxyNotAllowedInNamespace',
+        'root HTTPProxy cannot be defined in this namespace',
+      );
+      return;
+    }
+    if (!root.spec?.routes?.length && !root.spec?.includes?.length) {
+      this.error(
+        root,
+        'SpecError',
+        'NothingDefined',
+        'HTTPProxy.Spec must have at least one Route, Include, or a TCPProxy',
+      );
+      return;
+    }
+    let tls = false;
+    const secretName = root.spec?.virtualhost?.tls?.secretName;
+    if (root.spec?.virtualhost?.tls) {
+      if (!secretName) {
+        this.error(
+          root,
+          'TLSError',
+          'TLSConfigNotValid',
+          'Spec.VirtualHost.TLS: neither Passthrough nor SecretName were specified',
+        );
+        return;
+      }
+      const slash = secretName.indexOf('/');
+      const secret =
+        slash < 0
+          ? { namespace, name: secretName }
+          : { namespace: secretName.slice(0, slash), name: secretName.slice(slash + 1) };
+      if (!this.ctx.secretExists(secret.namespace, secret.name)) {
+        this.error(
+          root,
+          'TLSError',
+          'SecretNotValid',
+          `Spec.VirtualHost.TLS Secret "${secretName}" is invalid: Secret not found`,
+        );
+        return;
+      }
+      if (!delegationPermitted(secret, namespace, this.ctx.delegations)) {
+        this.error(
+          root,
+          'TLSError',
+          'DelegationNotPermitted',
+          `Spec.VirtualHost.TLS Secret "${secretName}" certificate delegation not permitted`,
+        );
+        return;
+      }
+      this.out.tls.push({ host: fqdn, entry: { ingress: keyOf(root), secret } });
+      tls = true;
+    }
+    this.out.routes.push(...this.compileProxy(root, fqdn, tls, [], []));
+  }
+
+  /** The routes of one proxy and everything it includes, under the conditions inherited so far. */
+  private compileProxy(
+    proxy: HTTPProxy,
+    fqdn: string,
+    tls: boolean,
+    inherited: MatchCondition[],
+    visited: HTTPProxy[],
+  ): Route[] {
+    const key = keyOf(proxy);
+    if (visited.includes(proxy)) {
+      const chain = [...visited, proxy].map((p) => keyString(keyOf(p)));
+      this.error(
+        proxy,
+        'IncludeError',
+        'IncludeCreatesCycle',
+        `include creates an include cycle: ${chain.join(' -> ')}`,
+      );
+      return [];
+    }
+    const chain = [...visited, proxy];
+    const routes: Route[] = [];
+    for (const inc of proxy.spec?.includes ?? []) {
+      const ns = inc.namespace || key.namespace;
+      const conditions = inc.conditions ?? [];
+      const bad = prefixProblem(conditions);
+      if (bad) {
+        this.error(proxy, 'IncludeError', 'PathMatchConditionsNotValid', `include: ${bad}`);
+        continue;
+      }
+      const target = this.byKey.get(`${ns}/${inc.name}`);
+      if (!target) {
+        this.error(proxy, 'IncludeError', 'IncludeNotFound', `include ${ns}/${inc.name} not found`);
+        // Contour answers 502 under the include's conditions, so the path does not fall through.
+        if (conditions.length) {
+          const r = this.route(proxy, fqdn, tls, [...inherited, ...conditions], {}, 502);
+          if (typeof r !== 'string') routes.push(r);
+        }
+        continue;
+      }
+      if (target.spec?.virtualhost) {
+        this.error(proxy, 'IncludeError', 'RootIncludesRoot', ROOT_INCLUDES_ROOT_MESSAGE);
+        continue;
+      }
+      this.reached.add(keyString(keyOf(target)));
+      routes.push(...this.compileProxy(target, fqdn, tls, [...inherited, ...conditions], chain));
+    }
+    for (const spec of proxy.spec?.routes ?? []) {
+      const bad = prefixProblem(spec.conditions ?? []);
+      if (bad) {
+        this.error(proxy, 'RouteError', 'PathMatchConditionsNotValid', `route: ${bad}`);
+        return [];
+      }
+      const r = this.route(proxy, fqdn, tls, [...inherited, ...(spec.conditions ?? [])], spec);
+      if (typeof r === 'string') return [];
+      routes.push(r);
+    }
+    return routes;
+  }
+
+  /** One route, or '' after reporting why the proxy's routes cannot be used. */
+  private route(
+    proxy: HTTPProxy,
+    fqdn: string,
+    tls: boolean,
+    conditions: MatchCondition[],
+    spec: ProxyRoute,
+    directStatus?: number,
+  ): Route | '' {
+    const key = keyOf(proxy);
+    const headers: ValueMatch[] = [];
+    for (const c of conditions) {
+      if (!c.header) continue;
+      const m = headerMatch(c.header);
+      if (typeof m === 'string') {
+        this.error(proxy, 'RouteError', 'HeaderMatchConditionsNotValid', m);
+        return '';
+      }
+      headers.push(m);
+    }
+    const prefix = joinPrefixes(conditions.map((c) => c.prefix ?? ''));
+    const policy: RoutePolicy = {};
+    try {
+      policy.responseTimeoutMs = parseTimeout(spec.timeoutPolicy?.response);
+      policy.idleTimeoutMs = parseTimeout(spec.timeoutPolicy?.idle);
+      if (spec.retryPolicy)
+        policy.retries = {
+          count: spec.retryPolicy.count ?? 1,
+          perTryTimeoutMs: parseTimeout(spec.retryPolicy.perTryTimeout),
+        };
+    } catch (err) {
+      this.error(
+        proxy,
+        'RouteError',
+        'TimeoutPolicyNotValid',
+        `route.timeoutPolicy failed to parse: ${(err as Error).message}`,
+      );
+      return '';
+    }
+    const weighted: { backend: ServiceBackend; weight: number }[] = [];
+    const mirrors: ServiceBackend[] = [];
+    for (const s of spec.services ?? []) {
+      if (!Number.isInteger(s.port) || s.port < 1 || s.port > 65535) {
+        this.error(
+          proxy,
+          'ServiceError',
+          'ServicePortInvalid',
+          `service "${s.name}": port must be in the range 1-65535`,
+        );
+        return '';
+      }
+      if (!this.ctx.serviceExists(key.namespace, s.name)) {
+        this.error(
+          proxy,
+          'ServiceError',
+          'ServiceUnresolvedReference',
+          `Spec.Routes unresolved service reference: service "${key.namespace}/${s.name}" not found`,
+        );
+        continue;
+      }
+      const backend: ServiceBackend = { namespace: key.namespace, service: s.name, port: { number: s.port } };
+      if (s.mirror) mirrors.push(backend);
+      else weighted.push({ backend, weight: s.weight ?? 0 });
+    }
+    // Contour: with no weight given anywhere, services share traffic equally.
+    if (weighted.length && weighted.every((w) => w.weight === 0)) for (const w of weighted) w.weight = 1;
+    let rewrite: Route['filters'] = undefined;
+    const replacements = spec.pathRewritePolicy?.replacePrefix ?? [];
+    if (replacements.length) {
+      const chosen = replacements.find((r) => r.prefix && r.prefix === prefix) ?? replacements.find((r) => !r.prefix);
+      if (chosen) rewrite = { rewrite: { path: { type: 'ReplacePrefixMatch', value: chosen.replacement } } };
+    }
+    const readTimeoutMs = policy.idleTimeoutMs || DEFAULT_ROUTE_OPTIONS.readTimeoutMs;
+    return {
+      ingress: key,
+      kind: 'HTTPProxy',
+      host: fqdn,
+      path: prefix,
+      pathType: 'StringPrefix',
+      backend: weighted[0]?.backend ?? { namespace: key.namespace, service: '', port: {} },
+      weighted: weighted.filter((w) => w.weight > 0),
+      // Contour redirects plain HTTP to HTTPS on TLS hosts unless the route permits insecure.
+      options: { ...DEFAULT_ROUTE_OPTIONS, sslRedirect: tls && !spec.permitInsecure, readTimeoutMs },
+      tls,
+      canaries: [],
+      conditions: headers.length ? { headers } : undefined,
+      filters: {
+        ...rewrite,
+        requestHeaders: headerEdits(spec.requestHeadersPolicy),
+        responseHeaders: headerEdits(spec.responseHeadersPolicy),
+        mirrors: mirrors.length ? mirrors : undefined,
+      },
+      policy,
+      directStatus: directStatus ?? (weighted.some((w) => w.weight > 0) ? undefined : 503),
+    };
+  }
+}
+
+/** Every proxy's verdict, and the routes and TLS hosts of those reachable from valid roots. */
+export function compileHttpProxies(proxies: readonly HTTPProxy[], ctx: HttpProxyContext): CompiledProxies {
+  return new Compiler([...proxies].sort(byCreation), ctx).run();
+}
+
+/** status of one proxy as Contour writes it (the Valid condition keeps its transition time while unchanged). */
+export function proxyStatus(
+  proxy: HTTPProxy,
+  verdict: ProxyVerdict,
+  addresses: { ip: string }[],
+  now: string,
+): HTTPProxyStatus {
+  const valid = verdict.currentStatus === 'valid';
+  const condition: DetailedCondition = {
+    type: 'Valid',
+    status: valid ? 'True' : 'False',
+    observedGeneration: proxy.metadata.generation,
+    lastTransitionTime: now,
+    reason: valid ? 'Valid' : verdict.currentStatus === 'orphaned' ? 'Orphaned' : 'ErrorPresent',
+    message: valid ? VALID_MESSAGE : verdict.currentStatus === 'orphaned' ? ORPHANED_MESSAGE : ERROR_PRESENT,
+    ...(verdict.errors.length ? { errors: verdict.errors } : {}),
+  };
+  const before = proxy.status?.conditions?.find((c) => c.type === 'Valid');
+  if (before?.status === condition.status && before.lastTransitionTime)
+    condition.lastTransitionTime = before.lastTransitionTime;
+  return {
+    currentStatus: verdict.currentStatus,
+    description: verdict.description,
+    loadBalancer: valid && proxy.spec?.virtualhost ? { ingress: addresses } : {},
+    conditions: [condition],
+  };
+}

@@ -1,0 +1,376 @@
+// The custom-resource sources of routes: HTTPProxy (+ TLSCertificateDelegation) and the Gateway
+// API. Watches them, compiles them (httpproxy.ts, gateway.ts) into extra routes for the one route
+// table, and, on the server, installs their CRDs and the `k8ts` GatewayClass and writes their
+// status (only when it changed, keeping each condition's lastTransitionTime while its status
+// holds). Their informers have their own factory: the ingress starts serving Ingresses without
+// waiting for the CRDs, and a kind is compiled only once its cache is complete (a half-filled
+// cache would misjudge fqdn owners and orphans).
+import type { Logger } from 'pino';
+import type { Condition } from 'kubernetes-types/meta/v1.js';
+import type { CustomResourceDefinition } from 'kubernetes-types/apiextensions/v1.js';
+import { R, spec, type Client, type ResourceClient } from '../client/client.js';
+import type { ResourceSpec } from '../client/types.js';
+import { ControllerRunner } from '../client/controller.js';
+import { isAlreadyExists, isNotFound } from '../client/errors.js';
+import { SharedInformerFactory, splitKey, type SharedIndexInformer } from '../client/informer.js';
+import { INGRESS_CRDS } from './crds.js';
+import {
+  compileGateways,
+  defaultGatewayClass,
+  GATEWAY_CONTROLLER,
+  GATEWAY_GROUP,
+  type Cond,
+  type Gateway,
+  type GatewayClass,
+  type HTTPRoute,
+  type ReferenceGrant,
+} from './gateway.js';
+import {
+  compileHttpProxies,
+  proxyStatus,
+  type HTTPProxy,
+  type ProxyVerdict,
+  type TLSCertificateDelegation,
+} from './httpproxy.js';
+import type { ExtraTls, Route } from './routes.js';
+
+export const RS = {
+  httpproxies: spec<HTTPProxy>({
+    group: 'projectcontour.io',
+    version: 'v1',
+    plural: 'httpproxies',
+    namespaced: true,
+    kind: 'HTTPProxy',
+  }),
+  tlscertificatedelegations: spec<TLSCertificateDelegation>({
+    group: 'projectcontour.io',
+    version: 'v1',
+    plural: 'tlscertificatedelegations',
+    namespaced: true,
+    kind: 'TLSCertificateDelegation',
+  }),
+  gatewayclasses: spec<GatewayClass>({
+    group: GATEWAY_GROUP,
+    version: 'v1',
+    plural: 'gatewayclasses',
+    namespaced: false,
+    kind: 'GatewayClass',
+  }),
+  gateways: spec<Gateway>({
+    group: GATEWAY_GROUP,
+    version: 'v1',
+    plural: 'gateways',
+    namespaced: true,
+    kind: 'Gateway',
+  }),
+  httproutes: spec<HTTPRoute>({
+    group: GATEWAY_GROUP,
+    version: 'v1',
+    plural: 'httproutes',
+    namespaced: true,
+    kind: 'HTTPRoute',
+  }),
+  referencegrants: spec<ReferenceGrant>({
+    group: GATEWAY_GROUP,
+    version: 'v1beta1',
+    plural: 'referencegrants',
+    namespaced: true,
+    kind: 'ReferenceGrant',
+  }),
+} as const;
+
+type Kind = 'HTTPProxy' | 'Gateway' | 'HTTPRoute' | 'GatewayClass';
+type Generation = { metadata?: { generation?: number } };
+
+export interface RouteSourcesOptions {
+  client: Client;
+  logger: Logger;
+  manageCluster: boolean;
+  rootNamespaces: readonly string[];
+  /** Something changed: rebuild the route table. */
+  onChange: () => void;
+  /** The addresses published in status (the nodes', as for Ingresses). */
+  addresses: () => string[];
+}
+
+export interface Lookups {
+  serviceExists(namespace: string, name: string): boolean;
+  secretExists(namespace: string, name: string): boolean;
+}
+
+/** Conditions with lastTransitionTime: kept from `before` while the status is unchanged. */
+export function stampConditions(
+  conds: readonly Cond[],
+  before: readonly Condition[] | undefined,
+  now: string,
+): Condition[] {
+  return conds.map((c) => {
+    const old = before?.find((b) => b.type === c.type);
+    return {
+      ...c,
+      lastTransitionTime: old?.status === c.status && old.lastTransitionTime ? old.lastTransitionTime : now,
+    };
+  });
+}
+
+export class RouteSources {
+  private readonly factory: SharedInformerFactory;
+  private readonly proxies: SharedIndexInformer<HTTPProxy>;
+  private readonly delegations: SharedIndexInformer<TLSCertificateDelegation>;
+  private readonly classes: SharedIndexInformer<GatewayClass>;
+  private readonly gateways: SharedIndexInformer<Gateway>;
+  private readonly routes: SharedIndexInformer<HTTPRoute>;
+  private readonly grants: SharedIndexInformer<ReferenceGrant>;
+  private readonly status?: ControllerRunner;
+  private readonly log: Logger;
+  /** Desired status per `Kind|namespace/name` from the last compile. */
+  private desired = new Map<string, unknown>();
+  /** The same, as canonical JSON with the object's uid and generation: what changed gets written. */
+  private desiredCanon = new Map<string, string>();
+  private stopped = false;
+
+  constructor(private readonly o: RouteSourcesOptions) {
+    this.log = o.logger;
+    this.factory = new SharedInformerFactory(o.client);
+    this.proxies = this.factory.forResource(RS.httpproxies);
+    this.delegations = this.factory.forResource(RS.tlscertificatedelegations);
+    this.classes = this.factory.forResource(RS.gatewayclasses);
+    this.gateways = this.factory.forResource(RS.gateways);
+    this.routes = this.factory.forResource(RS.httproutes);
+    this.grants = this.factory.forResource(RS.referencegrants);
+    const changed = () => o.onChange();
+    // Our own status writes come back as updates: only a new generation (spec) changes routes.
+    const specChanged = (a: Generation, b: Generation) =>
+      a.metadata?.generation !== b.metadata?.generation && changed();
+    for (const inf of [this.proxies, this.classes, this.gateways, this.routes] as SharedIndexInformer<Generation>[])
+      inf.addEventHandler({ add: changed, update: specChanged, delete: changed });
+    for (const inf of [this.delegations, this.grants] as SharedIndexInformer<unknown>[])
+      inf.addEventHandler({ add: changed, update: changed, delete: changed });
+    if (o.manageCluster)
+      this.status = new ControllerRunner({
+        name: 'ingress-route-status',
+        reconcile: (k) => this.writeStatus(k),
+        logger: this.log,
+      });
+  }
+
+  start(): void {
+    this.status?.start();
+    // On the server the informers start once the CRDs exist: a list of a kind not yet served
+    // fails and backs off (up to 30 s), which would delay the first routes by as much.
+    if (this.o.manageCluster) void this.install();
+    else this.factory.start();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.status?.stop();
+    await this.factory.shutdown();
+  }
+
+  /** The routes and TLS hosts of every kind whose cache is complete; queues status writes. */
+  compile(lookups: Lookups): { routes: Route[]; tls: ExtraTls[] } {
+    const routes: Route[] = [];
+    const tls: ExtraTls[] = [];
+    const desired = new Map<string, unknown>();
+    if (this.proxies.hasSynced() && this.delegations.hasSynced()) {
+      const c = compileHttpProxies(this.proxies.store.list(), {
+        rootNamespaces: this.o.rootNamespaces,
+        delegations: this.delegations.store.list(),
+        ...lookups,
+      });
+      routes.push(...c.routes);
+      tls.push(...c.tls);
+      for (const [k, v] of c.verdicts) desired.set(`HTTPProxy|${k}`, v);
+    }
+    if (this.classes.hasSynced() && this.gateways.hasSynced() && this.routes.hasSynced() && this.grants.hasSynced()) {
+      const c = compileGateways(this.gateways.store.list(), this.routes.store.list(), {
+        classes: this.classes.store.list(),
+        grants: this.grants.store.list(),
+        ...lookups,
+      });
+      routes.push(...c.routes);
+      tls.push(...c.tls);
+      for (const [k, v] of c.classStatus) desired.set(`GatewayClass|${k}`, v);
+      for (const [k, v] of c.gatewayStatus) desired.set(`Gateway|${k}`, v);
+      for (const [k, v] of c.routeStatus) desired.set(`HTTPRoute|${k}`, v);
+    }
+    this.desired = desired;
+    if (this.status) {
+      // Only statuses whose content (or object) changed are looked at: with 1,000 proxies a
+      // route change must not cost 1,000 status comparisons.
+      const canon = new Map<string, string>();
+      for (const [k, v] of desired) {
+        const bar = k.indexOf('|');
+        const obj = this.informer(k.slice(0, bar) as Kind).inf.store.get(k.slice(bar + 1));
+        const c = `${obj?.metadata.uid}|${obj?.metadata.generation}|${canonical(v)}`;
+        canon.set(k, c);
+        if (this.desiredCanon.get(k) !== c) this.status.enqueue(k);
+      }
+      this.desiredCanon = canon;
+    }
+    return { routes, tls };
+  }
+
+  /** Node addresses changed: statuses that publish them are looked at again. */
+  addressesChanged(): void {
+    if (this.status) for (const k of this.desired.keys()) this.status.enqueue(k);
+  }
+
+  /** Creates the CRDs (or brings ours up to date), starts the informers once they are served, then the `k8ts` GatewayClass. */
+  private async install(): Promise<void> {
+    const crds = this.o.client.resource(R.customresourcedefinitions);
+    for (const want of INGRESS_CRDS) await this.retry(`CRD ${want.metadata?.name}`, () => this.ensureCrd(crds, want));
+    // Served once Established (the CRD controller's work, moments later).
+    await this.retry('the HTTPRoute resource', async () => {
+      await this.o.client.resource(RS.httproutes).list({ limit: 1 });
+    });
+    if (!this.stopped) this.factory.start();
+    await this.retry('GatewayClass k8ts', async () => {
+      try {
+        await this.o.client.resource(RS.gatewayclasses).create(defaultGatewayClass());
+      } catch (err) {
+        if (!isAlreadyExists(err)) throw err;
+      }
+    });
+  }
+
+  private async ensureCrd(
+    crds: ResourceClient<CustomResourceDefinition>,
+    want: CustomResourceDefinition,
+  ): Promise<void> {
+    try {
+      await crds.create(want);
+    } catch (err) {
+      if (!isAlreadyExists(err)) throw err;
+      const have = await crds.get(want.metadata?.name ?? '');
+      // An admin's own definition (installed from upstream manifests) is left alone.
+      if (have.metadata?.labels?.['app.kubernetes.io/managed-by'] !== 'k8ts') return;
+      if (JSON.stringify(have.spec) === JSON.stringify(want.spec)) return;
+      await crds.update({ ...want, metadata: { ...want.metadata, resourceVersion: have.metadata?.resourceVersion } });
+    }
+  }
+
+  private async retry(what: string, fn: () => Promise<void>): Promise<void> {
+    for (let attempt = 0; !this.stopped; attempt++) {
+      try {
+        return await fn();
+      } catch (err) {
+        if (attempt % 10 === 0) this.log.warn({ err }, `ingress: cannot install ${what} yet`);
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    }
+  }
+
+  private informer(kind: Kind): {
+    inf: SharedIndexInformer<{ status?: unknown; metadata: { generation?: number; uid?: string } }>;
+    res: ResourceSpec;
+  } {
+    switch (kind) {
+      case 'HTTPProxy':
+        return { inf: this.proxies as never, res: RS.httpproxies };
+      case 'Gateway':
+        return { inf: this.gateways as never, res: RS.gateways };
+      case 'HTTPRoute':
+        return { inf: this.routes as never, res: RS.httproutes };
+      default:
+        return { inf: this.classes as never, res: RS.gatewayclasses };
+    }
+  }
+
+  /** The full status an object should have now, from its desired state and its current status. */
+  private statusFor(kind: Kind, obj: { status?: unknown }, desired: unknown, now: string): unknown {
+    const ips = this.o.addresses();
+    switch (kind) {
+      case 'HTTPProxy':
+        return proxyStatus(
+          obj as HTTPProxy,
+          desired as ProxyVerdict,
+          ips.map((ip) => ({ ip })),
+          now,
+        );
+      case 'GatewayClass': {
+        const before = (obj as GatewayClass).status;
+        return {
+          ...before,
+          conditions: stampConditions((desired as { conditions: Cond[] }).conditions, before?.conditions, now),
+        };
+      }
+      case 'Gateway': {
+        const d = desired as NonNullable<
+          ReturnType<typeof compileGateways>['gatewayStatus'] extends Map<string, infer V> ? V : never
+        >;
+        const before = (obj as Gateway).status;
+        return {
+          addresses: ips.map((value) => ({ type: 'IPAddress', value })),
+          conditions: stampConditions(d.conditions, before?.conditions, now),
+          listeners: d.listeners.map((l) => ({
+            ...l,
+            conditions: stampConditions(
+              l.conditions,
+              before?.listeners?.find((b) => b.name === l.name)?.conditions,
+              now,
+            ),
+          })),
+        };
+      }
+      case 'HTTPRoute': {
+        const d = desired as NonNullable<
+          ReturnType<typeof compileGateways>['routeStatus'] extends Map<string, infer V> ? V : never
+        >;
+        const before = (obj as HTTPRoute).status?.parents ?? [];
+        const same = (a: { name: string; namespace?: string; sectionName?: string }, b: typeof a) =>
+          a.name === b.name && a.namespace === b.namespace && a.sectionName === b.sectionName;
+        return {
+          // Other controllers' entries are theirs to keep.
+          parents: [
+            ...before.filter((p) => p.controllerName !== GATEWAY_CONTROLLER),
+            ...d.parents.map((p) => ({
+              ...p,
+              conditions: stampConditions(
+                p.conditions,
+                before.find((b) => b.controllerName === GATEWAY_CONTROLLER && same(b.parentRef, p.parentRef))
+                  ?.conditions,
+                now,
+              ),
+            })),
+          ],
+        };
+      }
+    }
+  }
+
+  private async writeStatus(key: string): Promise<void> {
+    const bar = key.indexOf('|');
+    const kind = key.slice(0, bar) as Kind;
+    const name = key.slice(bar + 1);
+    const desired = this.desired.get(key);
+    const { inf, res } = this.informer(kind);
+    const obj = inf.store.get(name);
+    if (!obj || desired === undefined) return;
+    const status = this.statusFor(kind, obj, desired, new Date().toISOString().replace(/\.\d+Z$/, 'Z'));
+    if (canonical(status) === canonical(obj.status ?? {})) return;
+    // The whole status replaced (PUT /status with the cached resourceVersion): a conflict means a
+    // newer object is on its way through the informer, and the key is retried with it.
+    try {
+      await this.o.client
+        .resource(res)
+        .namespace(splitKey(name).namespace)
+        .updateStatus({ ...obj, status });
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+  }
+}
+
+/** JSON with sorted keys and without undefined, to compare a status with the stored one. */
+export function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
+  if (v && typeof v === 'object')
+    return `{${Object.keys(v)
+      .filter((k) => (v as Record<string, unknown>)[k] !== undefined)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
+  return JSON.stringify(v);
+}

@@ -1,0 +1,260 @@
+// The data plane of HTTPProxy and HTTPRoute route fields without containers (backends are HTTP
+// servers in this process behind selector-less Services): Contour's retryPolicy and
+// timeoutPolicy, header conditions and headers policies; Gateway API header modifiers,
+// RequestRedirect, RequestMirror, method and query matches.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer as createHttpServer, request, type IncomingMessage, type Server } from 'node:http';
+import { createServer as createNetServer } from 'node:net';
+import { startCluster, until, type Cluster } from './harness.js';
+
+let c: Cluster;
+let httpPort = 0;
+const servers: Server[] = [];
+/** Requests each backend saw: name → urls. */
+const seen = new Map<string, string[]>();
+let flakyCalls = 0;
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createNetServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Answers JSON about the request; `/flaky` fails twice in three, `/hang` never answers. */
+async function backend(name: string): Promise<number> {
+  const s = createHttpServer((req: IncomingMessage, res) => {
+    seen.set(name, [...(seen.get(name) ?? []), req.url ?? '']);
+    req.resume();
+    req.on('end', () => {
+      if (req.url?.startsWith('/hang')) return;
+      if (req.url?.startsWith('/flaky') && flakyCalls++ % 3 !== 2) {
+        res.writeHead(503);
+        return res.end('try again');
+      }
+      res.setHeader('content-type', 'application/json');
+      res.setHeader('x-backend-secret', 'internal');
+      res.end(JSON.stringify({ name, url: req.url, headers: req.headers }));
+    });
+  });
+  servers.push(s);
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+  return (s.address() as { port: number }).port;
+}
+
+interface Answer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+function send(
+  host: string,
+  path: string,
+  opts: { method?: string; headers?: Record<string, string> } = {},
+): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { host: '127.0.0.1', port: httpPort, path, method: opts.method ?? 'GET', headers: { host, ...opts.headers } },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (body += d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+const json = (a: Answer) => JSON.parse(a.body) as { name: string; url: string; headers: Record<string, string> };
+
+function serviceWithEndpoints(name: string, port: number) {
+  return [
+    {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name },
+      spec: { ports: [{ name: 'http', port: 80, targetPort: port }] },
+    },
+    {
+      apiVersion: 'discovery.k8s.io/v1',
+      kind: 'EndpointSlice',
+      metadata: { name: `${name}-local`, labels: { 'kubernetes.io/service-name': name } },
+      addressType: 'IPv4',
+      ports: [{ name: 'http', port, protocol: 'TCP' }],
+      endpoints: [{ addresses: ['127.0.0.1'], conditions: { ready: true } }],
+    },
+  ];
+}
+
+const apply = (...objs: object[]) =>
+  c.k(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objs }));
+
+before(async () => {
+  httpPort = await freePort();
+  c = await startCluster({
+    args: [
+      '--ingress-http-port',
+      String(httpPort),
+      '--ingress-https-port',
+      String(await freePort()),
+      '--ingress-bind-address',
+      '127.0.0.1',
+    ],
+  });
+  const main = await backend('main');
+  const other = await backend('other');
+  const shadow = await backend('shadow');
+  await apply(
+    ...serviceWithEndpoints('main', main),
+    ...serviceWithEndpoints('other', other),
+    ...serviceWithEndpoints('shadow', shadow),
+  );
+  await until('the CRDs are served', async () => (await c.kubectl(['get', 'httproutes'])).code === 0, 60_000, 200);
+  await apply(
+    {
+      apiVersion: 'projectcontour.io/v1',
+      kind: 'HTTPProxy',
+      metadata: { name: 'policies' },
+      spec: {
+        virtualhost: { fqdn: 'proxy.test' },
+        routes: [
+          { conditions: [{ prefix: '/flaky' }], services: [{ name: 'main', port: 80 }], retryPolicy: { count: 2 } },
+          { conditions: [{ prefix: '/flaky-once' }], services: [{ name: 'main', port: 80 }] },
+          {
+            conditions: [{ prefix: '/hang' }],
+            services: [{ name: 'main', port: 80 }],
+            timeoutPolicy: { response: '500ms' },
+          },
+          {
+            conditions: [{ prefix: '/' }, { header: { name: 'x-team', exact: 'other' } }],
+            services: [{ name: 'other', port: 80 }],
+          },
+          {
+            services: [{ name: 'main', port: 80 }],
+            requestHeadersPolicy: { set: [{ name: 'X-Via', value: 'contour' }], remove: ['X-Drop'] },
+            responseHeadersPolicy: { remove: ['X-Backend-Secret'] },
+          },
+        ],
+      },
+    },
+    {
+      apiVersion: 'gateway.networking.k8s.io/v1',
+      kind: 'Gateway',
+      metadata: { name: 'gw' },
+      spec: { gatewayClassName: 'k8ts', listeners: [{ name: 'http', port: 80, protocol: 'HTTP' }] },
+    },
+    {
+      apiVersion: 'gateway.networking.k8s.io/v1',
+      kind: 'HTTPRoute',
+      metadata: { name: 'features' },
+      spec: {
+        parentRefs: [{ name: 'gw' }],
+        hostnames: ['gw.test'],
+        rules: [
+          { matches: [{ path: { value: '/' }, method: 'DELETE' }], backendRefs: [{ name: 'other', port: 80 }] },
+          {
+            matches: [{ path: { value: '/' }, queryParams: [{ name: 'v', value: '2' }] }],
+            backendRefs: [{ name: 'other', port: 80 }],
+          },
+          {
+            matches: [{ path: { type: 'PathPrefix', value: '/mirror' } }],
+            filters: [{ type: 'RequestMirror', requestMirror: { backendRef: { name: 'shadow', port: 80 } } }],
+            backendRefs: [{ name: 'main', port: 80 }],
+          },
+          {
+            matches: [{ path: { type: 'PathPrefix', value: '/go' } }],
+            filters: [
+              {
+                type: 'RequestRedirect',
+                requestRedirect: {
+                  scheme: 'https',
+                  hostname: 'example.org',
+                  statusCode: 301,
+                  path: { type: 'ReplacePrefixMatch', replacePrefixMatch: '/landing' },
+                },
+              },
+            ],
+          },
+          {
+            filters: [
+              {
+                type: 'RequestHeaderModifier',
+                requestHeaderModifier: { add: [{ name: 'X-Env', value: 'prod' }], remove: ['X-Drop'] },
+              },
+              {
+                type: 'ResponseHeaderModifier',
+                responseHeaderModifier: { set: [{ name: 'X-Served-By', value: 'k8ts' }] },
+              },
+            ],
+            backendRefs: [{ name: 'main', port: 80 }],
+          },
+        ],
+      },
+    },
+  );
+  await until(
+    'both are live',
+    async () => (await send('proxy.test', '/')).status === 200 && (await send('gw.test', '/')).status === 200,
+    30_000,
+    200,
+  );
+});
+
+after(async () => {
+  if (c) await c.cleanup();
+  for (const s of servers) s.close();
+});
+
+test('HTTPProxy retryPolicy: 5xx answers are retried, count times', async () => {
+  flakyCalls = 0;
+  const r = await send('proxy.test', '/flaky');
+  assert.equal(r.status, 200, 'two 503s, then the third try answers');
+  assert.equal(flakyCalls, 3);
+  flakyCalls = 0;
+  assert.equal((await send('proxy.test', '/flaky-once')).status, 503, 'without a retryPolicy the 503 is passed on');
+});
+
+test('HTTPProxy timeoutPolicy.response: 504 past it', async () => {
+  const start = Date.now();
+  const r = await send('proxy.test', '/hang');
+  assert.equal(r.status, 504);
+  assert.ok(Date.now() - start < 5000);
+});
+
+test('HTTPProxy header conditions and headers policies', async () => {
+  assert.equal(json(await send('proxy.test', '/x', { headers: { 'x-team': 'other' } })).name, 'other');
+  const r = await send('proxy.test', '/x', { headers: { 'x-drop': '1' } });
+  const seenBy = json(r);
+  assert.equal(seenBy.name, 'main');
+  assert.equal(seenBy.headers['x-via'], 'contour');
+  assert.equal(seenBy.headers['x-drop'], undefined);
+  assert.equal(r.headers['x-backend-secret'], undefined);
+});
+
+test('HTTPRoute method and query matches, header modifiers', async () => {
+  assert.equal(json(await send('gw.test', '/a', { method: 'DELETE' })).name, 'other');
+  assert.equal(json(await send('gw.test', '/a?v=2')).name, 'other');
+  const r = await send('gw.test', '/a?v=1', { headers: { 'x-env': 'dev', 'x-drop': 'yes' } });
+  const b = json(r);
+  assert.equal(b.name, 'main');
+  assert.equal(b.headers['x-env'], 'dev,prod');
+  assert.equal(b.headers['x-drop'], undefined);
+  assert.equal(r.headers['x-served-by'], 'k8ts');
+});
+
+test('HTTPRoute RequestRedirect and RequestMirror', async () => {
+  const r = await send('gw.test', '/go/page?q=1');
+  assert.equal(r.status, 301);
+  assert.equal(r.headers.location, 'https://example.org/landing/page?q=1');
+  seen.delete('shadow');
+  assert.equal(json(await send('gw.test', '/mirror/one')).name, 'main');
+  await until('the mirror got its copy', () => (seen.get('shadow') ?? []).includes('/mirror/one'), 5000, 50);
+});
