@@ -7,6 +7,7 @@ import * as errors from '../machinery/errors.js';
 import { goJSONSyntaxError } from './decodeerrors.js';
 import { parseYAMLOffThread } from './yaml/decode.js';
 import { jsonNestedDeeperThan, skipDoubleQuoted, yamlNestedDeeperThan } from '../machinery/nesting.js';
+import { parseJSONInSlices } from '../machinery/slicedjson.js';
 import { PROTOBUF, decodeProtobufBody, encodeProtobuf, isProtobuf } from './protobuf.js';
 
 export const MAX_BODY_BYTES = 3 * 1024 * 1024;
@@ -106,7 +107,7 @@ export async function decodeBody(body: Buffer | string, contentType: string | un
   if (mt === 'application/json') return decodeJSON(text);
   // YAML bodies are mostly JSON (kubectl's apply patches): those take the fast, iterative parser.
   if (looksLikeJSON(text)) {
-    const value = decodeJSON(text, true);
+    const value = await decodeJSON(text, true);
     if (value !== NOT_JSON) {
       // As YAML, a repeated key is an error (JSON.parse would keep the last one).
       const dups = duplicateJSONKeys(text);
@@ -137,10 +138,13 @@ export class BodySyntaxError extends errors.ApiError {
   }
 }
 
-function decodeJSON(text: string, orNotJSON = false): unknown {
+/** Bodies at least this long are parsed in slices of the event loop (machinery/slicedjson.ts). */
+const SLICED_PARSE_CHARS = 512 * 1024;
+
+async function decodeJSON(text: string, orNotJSON = false): Promise<unknown> {
   if (jsonNestedDeeperThan(text, MAX_NESTING_DEPTH)) throw tooDeep(MAX_NESTING_DEPTH);
   try {
-    return JSON.parse(text);
+    return text.length >= SLICED_PARSE_CHARS ? await parseJSONInSlices(text) : JSON.parse(text);
   } catch (e) {
     if (orNotJSON) return NOT_JSON;
     const cause = `couldn't get version/kind; json parse error: ${goJSONSyntaxError(text, e as Error)}`;
