@@ -7,30 +7,17 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import type { PodList } from 'kubernetes-types/core/v1.js';
-import { importTestImages, realContainersUnavailable, startCluster, until, type Cluster } from './harness.js';
-import { SecondNode } from './secondnode.js';
+import { until, type Cluster } from './harness.js';
+import { SecondNode, busyboxPodOn, startTwoNodeCluster, twoNodesUnavailable } from './secondnode.js';
 import { networkPolicyTableName } from '../../src/netpol/index.js';
 
-const skip =
-  realContainersUnavailable() ??
-  (spawnSync('sh', ['-c', 'command -v ip && command -v nft'], { stdio: 'ignore' }).status === 0
-    ? undefined
-    : 'ip/nft missing');
+const skip = twoNodesUnavailable();
 
 let c: Cluster | undefined;
 const node2 = new SecondNode();
 const ips: Record<string, string> = {};
 
-const pod = (name: string, node: string, labels: Record<string, string>, command: string) => ({
-  apiVersion: 'v1',
-  kind: 'Pod',
-  metadata: { namespace: 'default', name, labels },
-  spec: {
-    nodeSelector: { 'kubernetes.io/hostname': node },
-    terminationGracePeriodSeconds: 1,
-    containers: [{ name: 'main', image: 'k8ts.local/busybox:1.35', command: ['sh', '-c', command] }],
-  },
-});
+const pod = busyboxPodOn;
 const policy = (name: string, spec: object) => ({
   apiVersion: 'networking.k8s.io/v1',
   kind: 'NetworkPolicy',
@@ -61,15 +48,7 @@ async function expect(checks: [from: string, to: string, reachable: boolean][]):
 
 before(async () => {
   if (skip) return;
-  c = await startCluster({ agent: true, args: node2.prepare('np-1') });
-  await until(
-    'node np-1 Ready',
-    async () => /\sReady\s/.test((await c!.kubectl(['get', 'nodes', 'np-1', '--no-headers'])).stdout),
-    120_000,
-    500,
-  );
-  await importTestImages(c, ['busybox']);
-  await node2.join(c, 'np-2', ['busybox']);
+  c = await startTwoNodeCluster(node2, 'np-1', 'np-2', ['busybox']);
   const serve = "hostname > /tmp/index.html; trap 'exit 0' TERM; httpd -f -p 8080 -h /tmp & wait";
   await c.k(
     ['apply', '-f', '-'],

@@ -6,7 +6,15 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { K8TS_BIN, run, until, type Cluster } from './harness.js';
+import {
+  K8TS_BIN,
+  importTestImages,
+  realContainersUnavailable,
+  run,
+  startCluster,
+  until,
+  type Cluster,
+} from './harness.js';
 import { buildTestImage, type TestImageName } from '../../src/agent/images/testimages.js';
 
 function sh(cmd: string, args: string[]): void {
@@ -118,4 +126,50 @@ export class SecondNode {
     spawnSync('ip', ['link', 'delete', this.veth], { stdio: 'ignore' });
     rmSync(this.dataDir, { recursive: true, force: true });
   }
+}
+
+/** Why two-node tests can't run here (real containers, ip and nft are needed), or undefined. */
+export function twoNodesUnavailable(): string | undefined {
+  return (
+    realContainersUnavailable() ??
+    (spawnSync('sh', ['-c', 'command -v ip && command -v nft'], { stdio: 'ignore' }).status === 0
+      ? undefined
+      : 'ip/nft missing')
+  );
+}
+
+/**
+ * A cluster of two containerd nodes: the server's own agent as `first`, `node2` joined as
+ * `second`; both have `images`.
+ */
+export async function startTwoNodeCluster(
+  node2: SecondNode,
+  first: string,
+  second: string,
+  images: TestImageName[],
+): Promise<Cluster> {
+  const c = await startCluster({ agent: true, args: node2.prepare(first) });
+  await until(
+    `node ${first} Ready`,
+    async () => /\sReady\s/.test((await c.kubectl(['get', 'nodes', first, '--no-headers'])).stdout),
+    120_000,
+    500,
+  );
+  await importTestImages(c, images);
+  await node2.join(c, second, images);
+  return c;
+}
+
+/** A busybox pod pinned to `node`, running `command` (it stops at once when deleted). */
+export function busyboxPodOn(name: string, node: string, labels: Record<string, string>, command: string) {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { namespace: 'default', name, labels },
+    spec: {
+      nodeSelector: { 'kubernetes.io/hostname': node },
+      terminationGracePeriodSeconds: 1,
+      containers: [{ name: 'main', image: 'k8ts.local/busybox:1.35', command: ['sh', '-c', command] }],
+    },
+  };
 }

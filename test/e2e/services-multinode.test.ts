@@ -4,31 +4,17 @@
 // with both backends; its NodePort answers on both nodes' addresses; DNS resolves from both.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import type { Service } from 'kubernetes-types/core/v1.js';
-import { importTestImages, realContainersUnavailable, run, startCluster, until, type Cluster } from './harness.js';
-import { SecondNode } from './secondnode.js';
+import { run, until, type Cluster } from './harness.js';
+import { SecondNode, busyboxPodOn, startTwoNodeCluster, twoNodesUnavailable } from './secondnode.js';
 
-const skip =
-  realContainersUnavailable() ??
-  (spawnSync('sh', ['-c', 'command -v ip && command -v nft'], { stdio: 'ignore' }).status === 0
-    ? undefined
-    : 'ip/nft missing');
+const skip = twoNodesUnavailable();
 
 let c: Cluster | undefined;
 const node2 = new SecondNode();
 let svc: Service | undefined;
 
-const pod = (name: string, node: string, labels: Record<string, string>, command: string) => ({
-  apiVersion: 'v1',
-  kind: 'Pod',
-  metadata: { namespace: 'default', name, labels },
-  spec: {
-    nodeSelector: { 'kubernetes.io/hostname': node },
-    terminationGracePeriodSeconds: 1,
-    containers: [{ name: 'main', image: 'k8ts.local/busybox:1.35', command: ['sh', '-c', command] }],
-  },
-});
+const pod = busyboxPodOn;
 // Each backend answers with its pod name, so a client can tell which one served it.
 const serve = "hostname > /tmp/index.html; trap 'exit 0' TERM; httpd -f -p 8080 -h /tmp & wait";
 const idle = "trap 'exit 0' TERM; sleep 3600 & wait";
@@ -63,15 +49,7 @@ async function reachesBoth(client: string, url: string): Promise<void> {
 
 before(async () => {
   if (skip) return;
-  c = await startCluster({ agent: true, args: node2.prepare('sv-1') });
-  await until(
-    'node sv-1 Ready',
-    async () => /\sReady\s/.test((await c!.kubectl(['get', 'nodes', 'sv-1', '--no-headers'])).stdout),
-    120_000,
-    500,
-  );
-  await importTestImages(c, ['busybox']);
-  await node2.join(c, 'sv-2', ['busybox']);
+  c = await startTwoNodeCluster(node2, 'sv-1', 'sv-2', ['busybox']);
   await c.k(
     ['apply', '-f', '-'],
     JSON.stringify({
