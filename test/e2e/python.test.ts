@@ -116,6 +116,25 @@ describe('python3-kubernetes', { timeout: 90_000 }, async () => {
     ]);
   });
 
+  it('reads every kind it lists into its typed models: no required field missing or null', { skip }, () => {
+    // events.k8s.io/v1 Events written through core/v1 without an eventTime (as every legacy event
+    // recorder, upstream's controllers included, writes them) carry eventTime null, which this client
+    // refuses on a real cluster too (kubernetes-client/python#1616): the one expected failure.
+    const { 'EventsV1Api.list_event_for_all_namespaces': eventsV1, ...others } = out.sweep.failures;
+    assert.deepEqual(others, {});
+    if (eventsV1 !== undefined)
+      assert.equal(eventsV1, 'ValueError: Invalid value for `event_time`, must not be `None`');
+    for (const kind of ['daemon_set', 'limit_range', 'resource_quota', 'persistent_volume', 'cron_job', 'lease']) {
+      assert.ok(
+        out.sweep.listed.some(
+          (m: string) => m.endsWith(`list_${kind}_for_all_namespaces`) || m.endsWith(`list_${kind}`),
+        ),
+        `${kind} listed: ${out.sweep.listed.join(' ')}`,
+      );
+    }
+    assert.ok(out.sweep.listed.length >= 40, `${out.sweep.listed.length} list methods answered`);
+  });
+
   it('resumes a watch from a listed resourceVersion and sees exactly the later changes, in order', { skip }, () => {
     const w = out.watch;
     assert.deepEqual(
