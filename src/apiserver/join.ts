@@ -28,6 +28,12 @@ export const CACERTS_PATH = '/cacerts';
 export const NODE_CERTS_PATH = '/k8ts/v1/node-certs';
 export const SERVER_BOOTSTRAP_PATH = '/k8ts/v1/server-bootstrap';
 export const ETCD_MEMBERS_PATH = '/k8ts/v1/etcd-members';
+export const CLUSTER_CONFIG_PATH = '/k8ts/v1/cluster-config';
+
+/** What GET /k8ts/v1/cluster-config answers: the cluster settings an agent must share with its server. */
+export interface ClusterConfig {
+  clusterDomain: string;
+}
 
 /** What GET /k8ts/v1/server-bootstrap answers: file contents by path relative to the data dir. */
 export interface ServerBootstrap {
@@ -215,6 +221,7 @@ export interface JoinServiceOptions {
   secret: string;
   logger: Logger;
   servers?: ServerJoinSource;
+  cluster: ClusterConfig;
 }
 
 /** The two unauthenticated join endpoints, registered on the API server's HTTPS port. */
@@ -231,6 +238,15 @@ export class JoinService {
     handlers.set(NODE_CERTS_PATH, (req, res) => this.nodeCerts(req, res));
     handlers.set(SERVER_BOOTSTRAP_PATH, (req, res) => this.serverBootstrap(req, res));
     handlers.set(ETCD_MEMBERS_PATH, (req, res) => this.etcdMembers(req, res));
+    handlers.set(CLUSTER_CONFIG_PATH, (req, res) => this.clusterConfig(req, res));
+  }
+
+  /** Agents read the cluster's settings here at every start (as k3s agents read their server's config). */
+  private clusterConfig(req: IncomingMessage, res: ServerResponse): void {
+    if (req.method !== 'GET')
+      return send(res, 405, 'only GET is supported here\n', 'text/plain; charset=utf-8', { Allow: 'GET' });
+    this.requireToken(req, 'cluster config');
+    sendObject(res, 200, this.o.cluster);
   }
 
   private requireToken(req: IncomingMessage, what: string): void {

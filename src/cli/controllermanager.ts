@@ -9,6 +9,7 @@ import { loadKubeconfig } from '../client/kubeconfig.js';
 import { ControllerManager, DEFAULT_CONTROLLERS, type ControllerInit } from '../controllers/manager.js';
 import { type LeaderElectFlags, leaseFromFlags, stopOnSignals } from './component.js';
 import { keysFromPem, signLegacyToken } from '../apiserver/serviceaccount/index.js';
+import { parsePoolCIDR } from '../controllers/servicelb/pool.js';
 
 export interface ControllerManagerFlags extends LeaderElectFlags {
   kubeconfig?: string;
@@ -18,6 +19,7 @@ export interface ControllerManagerFlags extends LeaderElectFlags {
   rootCaFile?: string;
   serviceAccountPrivateKeyFile?: string;
   clusterCidr?: string;
+  lbAddressPool?: string[];
   logLevel: string;
 }
 
@@ -52,6 +54,7 @@ export function runControllerManager(flags: ControllerManagerFlags): void {
   const rootCA = flags.rootCaFile
     ? readFileSync(flags.rootCaFile, 'utf8')
     : loadKubeconfig(kubeconfig, flags.context).ca;
+  flags.lbAddressPool?.forEach(parsePoolCIDR); // a typo fails at start, not at the first Service
   const controllers = selectControllers(flags.controllers, DEFAULT_CONTROLLERS);
   const keys = flags.serviceAccountPrivateKeyFile
     ? keysFromPem(readFileSync(flags.serviceAccountPrivateKeyFile))
@@ -67,6 +70,7 @@ export function runControllerManager(flags: ControllerManagerFlags): void {
       terminatedPodGCThreshold: threshold,
       ...(keys ? { legacyServiceAccountToken: (sa, secret) => signLegacyToken(keys, sa, secret) } : {}),
       ...(flags.clusterCidr ? { clusterCIDR: flags.clusterCidr } : {}),
+      ...(flags.lbAddressPool?.length ? { lbAddressPools: flags.lbAddressPool } : {}),
     },
   });
   manager.start();

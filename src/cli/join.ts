@@ -28,6 +28,7 @@ import { agentOptionsFromFlags } from './agentoptions.js';
 import { primaryIPv4 } from '../agent/hostinfo.js';
 import { writeKubeconfig } from '../server/kubeconfig.js';
 import { defaultDataDir } from './datadir.js';
+import { fetchClusterConfig } from './clusterconfig.js';
 import { startIngressFromFlags, type IngressFlags } from './ingressflags.js';
 import type { IngressController } from '../ingress/controller.js';
 
@@ -326,7 +327,10 @@ export async function runAgent(flags: JoinFlags): Promise<void> {
     clusterDNS,
     nodeIP,
     tls: { cert: id.servingCert, key: id.servingKey, ca: id.ca },
-    clusterDomain: flags.clusterDomain ?? 'cluster.local',
+    clusterDomain:
+      flags.clusterDomain ??
+      (await fetchClusterConfig(server, id.ca, token.secret, logger))?.clusterDomain ??
+      'cluster.local',
     labels,
     logger,
   }));

@@ -184,7 +184,7 @@ export async function main(argv: string[]): Promise<void> {
           '--cluster-cidr <cidr>',
           "the cluster's pod range (the server's --cluster-cidr): the service proxy masquerades traffic to cluster IPs from outside it",
         )
-        .option('--cluster-domain <domain>', 'cluster DNS domain', 'cluster.local'),
+        .option('--cluster-domain <domain>', "cluster DNS domain (default: the server's, else cluster.local)"),
     ).action(async (opts) => {
       const { runAgent } = await import('./join.js');
       await runAgent(opts);
@@ -227,6 +227,12 @@ export async function main(argv: string[]): Promise<void> {
     .option(
       '--cluster-cidr <cidr>',
       'range of pod IPs the node IPAM controller hands out (default 10.42.0.0/16, as k8ts server)',
+    )
+    .option(
+      '--lb-address-pool <cidr>',
+      'LoadBalancer Services get an address of these CIDRs (as k8ts server; repeatable, comma-separated)',
+      collect,
+      [],
     )
     .option('--root-ca-file <file>', 'CA published in every namespace as kube-root-ca.crt (default: the kubeconfig CA)')
     .option(

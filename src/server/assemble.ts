@@ -145,7 +145,13 @@ export async function assembleServer(s: ServerSettings): Promise<AssembledServer
   if (s.authentication) installAuthenticators(api, { ...s.authentication, warn: (m) => logger.warn(m) });
   // The join token agents present (`k8ts agent --server URL --token T`); see apiserver/join.ts.
   const joinToken = loadOrCreateServerToken(dataDir, ca.certPem, s.joinToken);
-  new JoinService({ ca, secret: joinToken.secret, logger, servers: s.joinServers }).register(api.publicHandlers);
+  new JoinService({
+    ca,
+    secret: joinToken.secret,
+    logger,
+    servers: s.joinServers,
+    cluster: { clusterDomain: s.cluster.clusterDomain },
+  }).register(api.publicHandlers);
 
   const domain = s.cluster.clusterDomain;
   const sans = [

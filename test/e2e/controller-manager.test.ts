@@ -20,6 +20,7 @@ after(async () => {
 });
 
 const LEASE_MS = 4000;
+const POOL = '10.251.7.0/30';
 
 interface Instance {
   proc: ChildProcess;
@@ -40,6 +41,8 @@ function startInstance(): Promise<Instance> {
         `--leader-elect-lease-duration=${LEASE_MS / 1000}s`,
         '--leader-elect-renew-deadline=3s',
         '--leader-elect-retry-period=500ms',
+        '--lb-address-pool',
+        POOL,
         '--log-level',
         'info',
       ],
@@ -94,6 +97,20 @@ test('two controller managers: one leader acts; the standby takes over within th
   await until('leader acts', async () => (await hasSA('cm-none')) && true);
   await cluster.k(['create', 'namespace', 'cm-one']);
   await until('leader acts on a new namespace', async () => (await hasSA('cm-one')) && true);
+  // --lb-address-pool reaches the standalone manager's ServiceLB: the lowest address of the pool.
+  await cluster.k(['create', 'service', 'loadbalancer', 'cm-lb', '--tcp=80:8080', '-n', 'cm-one']);
+  await until('a pool address', async () => {
+    const r = await cluster.kubectl([
+      'get',
+      'svc',
+      'cm-lb',
+      '-n',
+      'cm-one',
+      '-o',
+      'jsonpath={.status.loadBalancer.ingress[0].ip}',
+    ]);
+    return r.stdout.trim() === '10.251.7.1';
+  });
   // The lease stays with the leader; the standby never started its controllers.
   await sleep(1500);
   assert.equal(await holder(), leader.identity);

@@ -140,15 +140,16 @@ export function twoNodesUnavailable(): string | undefined {
 
 /**
  * A cluster of two containerd nodes: the server's own agent as `first`, `node2` joined as
- * `second`; both have `images`.
+ * `second`; both have `images`. `serverArgs` go to the server only (the agent learns what it must).
  */
 export async function startTwoNodeCluster(
   node2: SecondNode,
   first: string,
   second: string,
   images: TestImageName[],
+  serverArgs: string[] = [],
 ): Promise<Cluster> {
-  const c = await startCluster({ agent: true, args: node2.prepare(first) });
+  const c = await startCluster({ agent: true, args: [...node2.prepare(first), ...serverArgs] });
   await until(
     `node ${first} Ready`,
     async () => /\sReady\s/.test((await c.kubectl(['get', 'nodes', first, '--no-headers'])).stdout),

@@ -2,6 +2,7 @@
 // containerd agent in a network namespace (secondnode.ts). A backend on each node behind one
 // Service; from client pods on both nodes the Service answers by name, by FQDN and by ClusterIP
 // with both backends; its NodePort answers on both nodes' addresses; DNS resolves from both.
+// The cluster runs on a domain of its own, given to the server only: the joined agent learns it.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Service } from 'kubernetes-types/core/v1.js';
@@ -9,6 +10,7 @@ import { run, until, type Cluster } from './harness.js';
 import { SecondNode, busyboxPodOn, startTwoNodeCluster, twoNodesUnavailable } from './secondnode.js';
 
 const skip = twoNodesUnavailable();
+const DOMAIN = 'k8ts.test';
 
 let c: Cluster | undefined;
 const node2 = new SecondNode();
@@ -49,7 +51,7 @@ async function reachesBoth(client: string, url: string): Promise<void> {
 
 before(async () => {
   if (skip) return;
-  c = await startTwoNodeCluster(node2, 'sv-1', 'sv-2', ['busybox']);
+  c = await startTwoNodeCluster(node2, 'sv-1', 'sv-2', ['busybox'], ['--cluster-domain', DOMAIN]);
   await c.k(
     ['apply', '-f', '-'],
     JSON.stringify({
@@ -88,7 +90,7 @@ for (const client of ['client-1', 'client-2']) {
     },
     async () => {
       await reachesBoth(client, 'http://web/');
-      await reachesBoth(client, 'http://web.default.svc.cluster.local/');
+      await reachesBoth(client, `http://web.default.svc.${DOMAIN}/`);
       await reachesBoth(client, `http://${svc!.spec!.clusterIP}/`);
     },
   );
@@ -101,7 +103,7 @@ for (const client of ['client-1', 'client-2']) {
     },
     async () => {
       // busybox's nslookup sends a name with a dot as it is (no search list): the FQDN.
-      const a = await c!.kubectl(['exec', client, '--', 'nslookup', 'kubernetes.default.svc.cluster.local']);
+      const a = await c!.kubectl(['exec', client, '--', 'nslookup', `kubernetes.default.svc.${DOMAIN}`]);
       assert.equal(a.code, 0, a.stderr + a.stdout);
       const kubernetes = JSON.parse(await c!.k(['get', 'service', 'kubernetes', '-o', 'json'])) as Service;
       assert.match(a.stdout, new RegExp(`Address:?\\s+${kubernetes.spec!.clusterIP!.replace(/\./g, '\\.')}`));
@@ -111,10 +113,10 @@ for (const client of ['client-1', 'client-2']) {
         '--',
         'nslookup',
         '-type=SRV',
-        '_http._tcp.web.default.svc.cluster.local',
+        `_http._tcp.web.default.svc.${DOMAIN}`,
       ]);
       assert.equal(srv.code, 0, srv.stderr + srv.stdout);
-      assert.match(srv.stdout, /80 web\.default\.svc\.cluster\.local/);
+      assert.match(srv.stdout, new RegExp(`80 web\\.default\\.svc\\.${DOMAIN.replace('.', '\\.')}`));
     },
   );
 }
