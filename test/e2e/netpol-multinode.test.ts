@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import type { PodList } from 'kubernetes-types/core/v1.js';
 import { until, type Cluster } from './harness.js';
-import { SecondNode, busyboxPodOn, startTwoNodeCluster, twoNodesUnavailable } from './secondnode.js';
+import { SERVE_HOSTNAME, SecondNode, busyboxPodOn, startTwoNodeCluster, twoNodesUnavailable } from './secondnode.js';
 import { networkPolicyTableName } from '../../src/netpol/index.js';
 
 const skip = twoNodesUnavailable();
@@ -49,16 +49,15 @@ async function expect(checks: [from: string, to: string, reachable: boolean][]):
 before(async () => {
   if (skip) return;
   c = await startTwoNodeCluster(node2, 'np-1', 'np-2', ['busybox']);
-  const serve = "hostname > /tmp/index.html; trap 'exit 0' TERM; httpd -f -p 8080 -h /tmp & wait";
   await c.k(
     ['apply', '-f', '-'],
     JSON.stringify({
       apiVersion: 'v1',
       kind: 'List',
       items: [
-        pod('web', 'np-1', { app: 'web' }, serve),
-        pod('client', 'np-2', { role: 'client' }, serve),
-        pod('stranger', 'np-2', {}, serve),
+        pod('web', 'np-1', { app: 'web' }, SERVE_HOSTNAME),
+        pod('client', 'np-2', { role: 'client' }, SERVE_HOSTNAME),
+        pod('stranger', 'np-2', {}, SERVE_HOSTNAME),
       ],
     }),
   );

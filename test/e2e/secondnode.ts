@@ -106,6 +106,11 @@ export class SecondNode {
     }
   }
 
+  /** Routes `cidr` from the host onto the link to this node (on-link, as an L2 neighbour would reach it). */
+  routeOnLink(cidr: string): void {
+    sh('ip', ['route', 'replace', cidr, 'dev', this.veth]);
+  }
+
   /** Runs a command in the node's network namespace. */
   exec(cmd: string, args: string[]): string {
     return spawnSync('nsenter', [...this.inNs, cmd, ...args], { encoding: 'utf8' }).stdout;
@@ -160,6 +165,9 @@ export async function startTwoNodeCluster(
   await node2.join(c, second, images);
   return c;
 }
+
+/** A busybox pod command serving its own hostname over HTTP on 8080 (which backend answered). */
+export const SERVE_HOSTNAME = "hostname > /tmp/index.html; trap 'exit 0' TERM; httpd -f -p 8080 -h /tmp & wait";
 
 /** A busybox pod pinned to `node`, running `command` (it stops at once when deleted). */
 export function busyboxPodOn(name: string, node: string, labels: Record<string, string>, command: string) {

@@ -7,7 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Service } from 'kubernetes-types/core/v1.js';
 import { run, until, type Cluster } from './harness.js';
-import { SecondNode, busyboxPodOn, startTwoNodeCluster, twoNodesUnavailable } from './secondnode.js';
+import { SERVE_HOSTNAME, SecondNode, busyboxPodOn, startTwoNodeCluster, twoNodesUnavailable } from './secondnode.js';
 
 const skip = twoNodesUnavailable();
 const DOMAIN = 'k8ts.test';
@@ -18,7 +18,6 @@ let svc: Service | undefined;
 
 const pod = busyboxPodOn;
 // Each backend answers with its pod name, so a client can tell which one served it.
-const serve = "hostname > /tmp/index.html; trap 'exit 0' TERM; httpd -f -p 8080 -h /tmp & wait";
 const idle = "trap 'exit 0' TERM; sleep 3600 & wait";
 
 /** The backends that answered `url` from `client` over `tries` requests (each a new connection). */
@@ -58,8 +57,8 @@ before(async () => {
       apiVersion: 'v1',
       kind: 'List',
       items: [
-        pod('web-1', 'sv-1', { app: 'web' }, serve),
-        pod('web-2', 'sv-2', { app: 'web' }, serve),
+        pod('web-1', 'sv-1', { app: 'web' }, SERVE_HOSTNAME),
+        pod('web-2', 'sv-2', { app: 'web' }, SERVE_HOSTNAME),
         pod('client-1', 'sv-1', {}, idle),
         pod('client-2', 'sv-2', {}, idle),
         {
