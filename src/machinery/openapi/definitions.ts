@@ -5,7 +5,7 @@
  * The file is loaded lazily on first use and never mutated afterwards: callers get shared,
  * frozen-by-convention objects and must copy before changing anything.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 /** The subset of an OpenAPI (v2 / v3) schema object this code base reads. */
@@ -36,8 +36,12 @@ export interface GroupVersionKind {
 
 export type Definitions = Readonly<Record<string, Schema>>;
 
-// The compiled module is dist/src/machinery/openapi/definitions.js; the JSON is dist/openapi/.
-const DEFINITIONS_URL = new URL('../../../openapi/definitions.json', import.meta.url);
+// The JSON is dist/openapi/definitions.json. This module is either dist/src/machinery/openapi/
+// definitions.js (the CLI and tests) or part of the library bundle dist/lib/k8ts.js.
+const DEFINITIONS_URLS = [
+  new URL('../../../openapi/definitions.json', import.meta.url),
+  new URL('../openapi/definitions.json', import.meta.url),
+];
 
 let definitions: Definitions | undefined;
 let gvkIndex: Map<string, string> | undefined;
@@ -45,7 +49,8 @@ let gvkIndex: Map<string, string> | undefined;
 /** All built-in definitions. Throws a clear error when the build step did not run. */
 export function loadDefinitions(): Definitions {
   if (definitions) return definitions;
-  const file = fileURLToPath(DEFINITIONS_URL);
+  const candidates = DEFINITIONS_URLS.map((url) => fileURLToPath(url));
+  const file = candidates.find((f) => existsSync(f)) ?? candidates[0];
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
