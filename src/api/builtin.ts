@@ -13,6 +13,7 @@ import { resources as policy } from './policy/v1/index.js';
 import { resources as rbac } from './rbac/v1/index.js';
 import { resources as storage } from './storage/v1/index.js';
 import { resources as scheduling } from './scheduling/v1/index.js';
+import { resources as node } from './node/v1/index.js';
 import { resources as admissionregistration } from './admissionregistration/v1/index.js';
 import { resources as apiextensions } from './apiextensions/v1/index.js';
 import { resources as authentication } from './authentication/v1/index.js';
@@ -40,6 +41,7 @@ export function builtinResources(): ResourceDef[] {
     ...apiextensions,
     ...scheduling,
     ...coordination,
+    ...node,
     ...discovery,
     ...metrics,
   ];

@@ -25,6 +25,7 @@ import type { EndpointSlice } from 'kubernetes-types/discovery/v1.js';
 import type { Ingress, IngressClass } from 'kubernetes-types/networking/v1.js';
 import type { PodDisruptionBudget } from 'kubernetes-types/policy/v1.js';
 import type { PriorityClass } from 'kubernetes-types/scheduling/v1.js';
+import type { RuntimeClass } from 'kubernetes-types/node/v1.js';
 import type { CSINode, StorageClass, VolumeAttachment } from 'kubernetes-types/storage/v1.js';
 import { HttpsTransport } from './https.js';
 import type {
@@ -322,6 +323,13 @@ export const R = {
     plural: 'priorityclasses',
     namespaced: false,
     kind: 'PriorityClass',
+  }),
+  runtimeclasses: spec<RuntimeClass>({
+    group: 'node.k8s.io',
+    version: 'v1',
+    plural: 'runtimeclasses',
+    namespaced: false,
+    kind: 'RuntimeClass',
   }),
   customresourcedefinitions: spec<CustomResourceDefinition>({
     group: 'apiextensions.k8s.io',

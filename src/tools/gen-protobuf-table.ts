@@ -44,6 +44,7 @@ const API_PACKAGES: [string, string][] = [
   ['rbac/v1', 'rbac.authorization.k8s.io'],
   ['storage/v1', 'storage.k8s.io'],
   ['scheduling/v1', 'scheduling.k8s.io'],
+  ['node/v1', 'node.k8s.io'],
   ['admissionregistration/v1', 'admissionregistration.k8s.io'],
   ['authentication/v1', 'authentication.k8s.io'],
   ['authorization/v1', 'authorization.k8s.io'],

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { R, type Client } from '../../client/client.js';
 import { isConflict, isNotFound } from '../../client/errors.js';
+import { runtimeHandlerOf } from './runtimeclass.js';
 import type { EventRecorder } from '../../client/events.js';
 import type { ContainerStatus, Mount, PodSandboxConfig, RegistryAuth, Runtime } from '../runtime/types.js';
 import { LABEL } from '../runtime/types.js';
@@ -208,7 +209,7 @@ export class PodSyncer {
       const cfg = this.sandboxConfig(pod, attempt);
       if (cfg.linux.cgroupParent) setPodPidsLimit(cfg.linux.cgroupParent, this.deps.podMaxPids);
       try {
-        await this.deps.runtime.runPodSandbox(cfg);
+        await this.deps.runtime.runPodSandbox(cfg, await runtimeHandlerOf(this.deps.client, pod));
       } catch (err: any) {
         this.event(pod, 'Warning', 'FailedCreatePodSandBox', `Failed to create pod sandbox: ${err.message}`);
         throw err;

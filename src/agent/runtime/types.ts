@@ -186,7 +186,8 @@ export interface Runtime {
   readonly isolated: boolean;
   version(): Promise<{ runtimeName: string; runtimeVersion: string; runtimeApiVersion: string }>;
 
-  runPodSandbox(config: PodSandboxConfig): Promise<string>;
+  /** `runtimeHandler`: the RuntimeClass's CRI handler ('' for the runtime's default). */
+  runPodSandbox(config: PodSandboxConfig, runtimeHandler?: string): Promise<string>;
   stopPodSandbox(id: string): Promise<void>;
   removePodSandbox(id: string): Promise<void>;
   podSandboxStatus(id: string): Promise<PodSandboxStatus | undefined>;

@@ -1,10 +1,12 @@
 // The admission plugins the API server runs, in upstream's order.
 import type { Namespace, Pod } from 'kubernetes-types/core/v1.js';
 import type { Store } from '../store.js';
+import type { RuntimeClass } from 'kubernetes-types/node/v1.js';
 import { AdmissionChain } from './interfaces.js';
 import { LimitRanger } from './limitranger.js';
 import { NamespaceLifecycle } from './namespacelifecycle.js';
 import { PriorityAdmission } from './priority.js';
+import { RuntimeClassAdmission } from './runtimeclass.js';
 import { DefaultTolerationSeconds } from './defaulttolerationseconds.js';
 import { ResourceQuotaAdmission } from './resourcequota.js';
 import { DefaultStorageClass } from './defaultstorageclass.js';
@@ -19,6 +21,7 @@ export * from './interfaces.js';
 export { LimitRanger } from './limitranger.js';
 export { NamespaceLifecycle } from './namespacelifecycle.js';
 export { PriorityAdmission } from './priority.js';
+export { RuntimeClassAdmission } from './runtimeclass.js';
 export { DefaultTolerationSeconds } from './defaulttolerationseconds.js';
 export { ResourceQuotaAdmission } from './resourcequota.js';
 export { DefaultStorageClass } from './defaultstorageclass.js';
@@ -60,6 +63,9 @@ export function defaultAdmissionChain(deps: AdmissionDeps): AdmissionChain {
       const s = deps.tryStore('storage.k8s.io', 'storageclasses');
       return s ? s.cache.list(s.keyPrefix()).map((x) => x.obj) : [];
     }),
+    new RuntimeClassAdmission(
+      (name) => deps.tryStore('node.k8s.io', 'runtimeclasses')?.tryGet(undefined, name)?.obj as RuntimeClass | undefined,
+    ),
     new CertificateRequester(),
     new CertificateSignerAccess(() => deps.authorizer?.()),
     new CertificateSubjectRestriction(),

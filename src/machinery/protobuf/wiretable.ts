@@ -21,6 +21,7 @@ export const PACKAGES: Record<string, string> = {
   'rbac.authorization.k8s.io/v1': 'rbac.v1',
   'storage.k8s.io/v1': 'storage.v1',
   'scheduling.k8s.io/v1': 'scheduling.v1',
+  'node.k8s.io/v1': 'node.v1',
   'admissionregistration.k8s.io/v1': 'admissionregistration.v1',
   'authentication.k8s.io/v1': 'authentication.v1',
   'authorization.k8s.io/v1': 'authorization.v1',
@@ -1428,7 +1429,61 @@ export const MESSAGES: WireTable = {
       ['certificate', 2, 'bytes', 'o'],
     ],
   },
+  'certificates.v1.ClusterTrustBundle': {
+    f: [
+      ['metadata', 1, 'meta.v1.ObjectMeta', 'o'],
+      ['spec', 2, 'certificates.v1.ClusterTrustBundleSpec', ''],
+    ],
+  },
+  'certificates.v1.ClusterTrustBundleList': {
+    f: [
+      ['metadata', 1, 'meta.v1.ListMeta', 'o'],
+      ['items', 2, 'certificates.v1.ClusterTrustBundle', 'r'],
+    ],
+  },
+  'certificates.v1.ClusterTrustBundleSpec': {
+    f: [
+      ['signerName', 1, 'string', 'o'],
+      ['trustBundle', 2, 'string', ''],
+    ],
+  },
   'certificates.v1.ExtraValue': { f: [['items', 1, 'string', 'r']], w: 1 },
+  'certificates.v1.PodCertificateRequest': {
+    f: [
+      ['metadata', 1, 'meta.v1.ObjectMeta', 'o'],
+      ['spec', 2, 'certificates.v1.PodCertificateRequestSpec', ''],
+      ['status', 3, 'certificates.v1.PodCertificateRequestStatus', 'o'],
+    ],
+  },
+  'certificates.v1.PodCertificateRequestList': {
+    f: [
+      ['metadata', 1, 'meta.v1.ListMeta', 'o'],
+      ['items', 2, 'certificates.v1.PodCertificateRequest', 'r'],
+    ],
+  },
+  'certificates.v1.PodCertificateRequestSpec': {
+    f: [
+      ['signerName', 1, 'string', ''],
+      ['podName', 2, 'string', ''],
+      ['podUID', 3, 'string', ''],
+      ['serviceAccountName', 4, 'string', ''],
+      ['serviceAccountUID', 5, 'string', ''],
+      ['nodeName', 6, 'string', ''],
+      ['nodeUID', 7, 'string', ''],
+      ['maxExpirationSeconds', 8, 'int32', 'po'],
+      ['stubPKCS10Request', 12, 'bytes', ''],
+      ['unverifiedUserAnnotations', 11, 'map<string,string>', 'o'],
+    ],
+  },
+  'certificates.v1.PodCertificateRequestStatus': {
+    f: [
+      ['conditions', 1, 'meta.v1.Condition', 'ro'],
+      ['certificateChain', 2, 'string', 'o'],
+      ['notBefore', 4, 'meta.v1.Time', 'po'],
+      ['beginRefreshAt', 5, 'meta.v1.Time', 'po'],
+      ['notAfter', 6, 'meta.v1.Time', 'po'],
+    ],
+  },
   'coordination.v1.Lease': {
     f: [
       ['metadata', 1, 'meta.v1.ObjectMeta', 'o'],
@@ -3896,6 +3951,27 @@ export const MESSAGES: WireTable = {
   },
   'networking.v1.ServiceCIDRSpec': { f: [['cidrs', 1, 'string', 'ro']] },
   'networking.v1.ServiceCIDRStatus': { f: [['conditions', 1, 'meta.v1.Condition', 'ro']] },
+  'node.v1.Overhead': { f: [['podFixed', 1, 'map<string,resource.Quantity>', 'o']] },
+  'node.v1.RuntimeClass': {
+    f: [
+      ['metadata', 1, 'meta.v1.ObjectMeta', 'o'],
+      ['handler', 2, 'string', ''],
+      ['overhead', 3, 'node.v1.Overhead', 'po'],
+      ['scheduling', 4, 'node.v1.Scheduling', 'po'],
+    ],
+  },
+  'node.v1.RuntimeClassList': {
+    f: [
+      ['metadata', 1, 'meta.v1.ListMeta', 'o'],
+      ['items', 2, 'node.v1.RuntimeClass', 'r'],
+    ],
+  },
+  'node.v1.Scheduling': {
+    f: [
+      ['nodeSelector', 1, 'map<string,string>', 'o'],
+      ['tolerations', 2, 'core.v1.Toleration', 'ro'],
+    ],
+  },
   'policy.v1.Eviction': {
     f: [
       ['metadata', 1, 'meta.v1.ObjectMeta', 'o'],

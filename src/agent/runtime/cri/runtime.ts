@@ -113,9 +113,9 @@ export class CriRuntime implements Runtime {
     return res.status?.conditions ?? [];
   }
 
-  async runPodSandbox(config: PodSandboxConfig): Promise<string> {
+  async runPodSandbox(config: PodSandboxConfig, runtimeHandler = ''): Promise<string> {
     // Sandbox creation includes CNI setup; allow it the full deadline.
-    const res = await this.rt('RunPodSandbox', { config });
+    const res = await this.rt('RunPodSandbox', { config, runtimeHandler });
     return res.podSandboxId;
   }
 
