@@ -22,7 +22,10 @@ test('validation: handler a DNS label, overhead resources, scheduling labels and
     /^overhead\.limits\[cpu\]: Invalid value: "-1": must be greater than or equal to 0/,
   );
   assert.match(messages({ overhead: { podFixed: { bogus: '1' } } })[0], /^overhead\.limits\[bogus\]: Invalid value/);
-  assert.match(messages({ scheduling: { nodeSelector: { 'a b': 'c' } } })[0], /^scheduling\.nodeSelector: Invalid value/);
+  assert.match(
+    messages({ scheduling: { nodeSelector: { 'a b': 'c' } } })[0],
+    /^scheduling\.nodeSelector: Invalid value/,
+  );
   const t: Toleration = { key: 'gpu', operator: 'Exists', effect: 'NoSchedule' };
   assert.match(messages({ scheduling: { tolerations: [t, t] } })[0], /^scheduling\.tolerations\[1\]: Duplicate value/);
   const old = { metadata: { name: 'x' }, handler: 'runc' } as RuntimeClass;

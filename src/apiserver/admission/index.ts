@@ -64,7 +64,8 @@ export function defaultAdmissionChain(deps: AdmissionDeps): AdmissionChain {
       return s ? s.cache.list(s.keyPrefix()).map((x) => x.obj) : [];
     }),
     new RuntimeClassAdmission(
-      (name) => deps.tryStore('node.k8s.io', 'runtimeclasses')?.tryGet(undefined, name)?.obj as RuntimeClass | undefined,
+      (name) =>
+        deps.tryStore('node.k8s.io', 'runtimeclasses')?.tryGet(undefined, name)?.obj as RuntimeClass | undefined,
     ),
     new CertificateRequester(),
     new CertificateSignerAccess(() => deps.authorizer?.()),

@@ -234,7 +234,8 @@ export class ProcessRuntime implements Runtime {
   // eslint-disable-next-line @typescript-eslint/require-await -- the CRI Runtime interface: a failure must reject, never throw synchronously
   async runPodSandbox(config: PodSandboxConfig, runtimeHandler = ''): Promise<string> {
     // Host processes have one way to run: the default handler (containerd's name for it, runc).
-    if (runtimeHandler && runtimeHandler !== 'runc') throw new Error(`no runtime for "${runtimeHandler}" is configured`);
+    if (runtimeHandler && runtimeHandler !== 'runc')
+      throw new Error(`no runtime for "${runtimeHandler}" is configured`);
     const id = newId();
     const dir = join(this.stateDir, 'sandboxes', id);
     mkdirSync(dir, { recursive: true });
