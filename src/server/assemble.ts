@@ -76,6 +76,8 @@ export interface ServerSettings {
   leaderElection?: boolean;
   /** Keep kube-system/kube-dns at this ClusterIP (node agents' DNS listeners are its endpoints). */
   clusterDNS?: string;
+  /** Serve the web dashboard at /dashboard/ (src/dashboard, docs/dashboard.md). */
+  dashboard?: boolean;
   /** Simulated nodes in this process (with local-path volumes under dataDir/sim/storage). */
   simulator?: SimOptions;
 }
@@ -146,6 +148,9 @@ export async function assembleServer(s: ServerSettings): Promise<AssembledServer
   // The join token agents present (`k8ts agent --server URL --token T`); see apiserver/join.ts.
   const joinToken = loadOrCreateServerToken(dataDir, ca.certPem, s.joinToken);
   new JoinService({ ca, secret: joinToken.secret, logger, servers: s.joinServers }).register(api.publicHandlers);
+  if (s.dashboard)
+    for (const [path, handler] of (await import('../dashboard/static.js')).dashboardHandlers())
+      api.publicHandlers.set(path, handler);
 
   const domain = s.cluster.clusterDomain;
   const sans = [
