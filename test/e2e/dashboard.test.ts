@@ -5,6 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
@@ -129,6 +130,20 @@ test("read a pod's logs, exec `echo hi` in it", { skip, timeout: 120_000 }, asyn
     100,
   );
   await screenshot(page, '05-exec');
+  // An interactive shell: keys typed in the terminal go to its stdin.
+  await page.fill('input[name=exec-command]', 'sh');
+  await page.click('button:has-text("Connect")');
+  await page.waitForSelector('[data-testid=exec-state]:has-text("connected")');
+  await page.click('[data-testid=terminal]');
+  await page.keyboard.type('echo $((6*7))\n');
+  await until(
+    '42 in the terminal',
+    async () => (await page.textContent('.xterm-rows'))?.includes('42') === true,
+    10_000,
+    100,
+  );
+  await page.keyboard.type('exit\n');
+  await page.waitForSelector('[data-testid=exec-state]:has-text("exited")');
 });
 
 test('edit a ConfigMap: dry run, diff, save', { skip, timeout: 60_000 }, async () => {
@@ -173,3 +188,45 @@ test('a read-only user sees the objects but no delete button and no editor', { s
   assert.equal(await viewer.locator('button:has-text("Edit")').count(), 0);
   await viewer.close();
 });
+
+test(
+  'Helm releases: history and values, read from the release Secrets Helm 3 writes',
+  { skip, timeout: 60_000 },
+  async () => {
+    // A release as Helm stores it: gzipped JSON, base64, in the `release` key of a Secret.
+    const revision = (version: number, replicas: number, status: string) => {
+      const release = {
+        name: 'demo',
+        namespace: 'default',
+        version,
+        info: { status, description: version === 1 ? 'Install complete' : 'Upgrade complete' },
+        chart: { metadata: { name: 'demo', version: '0.1.0', appVersion: '1.0' } },
+        config: { replicas },
+        manifest: '---\n# Source: demo/templates/cm.yaml\n',
+      };
+      return gzipSync(JSON.stringify(release)).toString('base64');
+    };
+    for (const [v, replicas, status] of [
+      [1, 2, 'superseded'],
+      [2, 5, 'deployed'],
+    ] as const) {
+      const name = `sh.helm.release.v1.demo.v${v}`;
+      await c.k([
+        'create',
+        'secret',
+        'generic',
+        name,
+        '--type=helm.sh/release.v1',
+        `--from-literal=release=${revision(v, replicas, status)}`,
+      ]);
+      await c.k(['label', 'secret', name, 'owner=helm', 'name=demo', `version=${v}`, `status=${status}`]);
+    }
+    await page.goto(`${c.url}/dashboard/#/helm/default`);
+    await page.waitForSelector('tr[data-release=demo] td:has-text("deployed")');
+    await page.click('tr[data-release=demo] a');
+    await page.waitForSelector('[data-testid=helm-values]:has-text("replicas: 5")');
+    await page.click('.helm-release a:text-is("1")');
+    await page.waitForSelector('[data-testid=helm-values]:has-text("replicas: 2")');
+    await screenshot(page, '08-helm');
+  },
+);

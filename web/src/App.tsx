@@ -5,11 +5,12 @@ import { clearToken, getToken, listWatch, type KubeObject, type ListOf } from '.
 import { discoverKinds, type Kind } from './discovery.js';
 import { resetAccess } from './access.js';
 import { SignIn, whoAmI } from './SignIn.js';
-import { listHref, useRoute } from './router.js';
+import { helmHref, listHref, useRoute } from './router.js';
 import { Overview } from './Overview.js';
 import { ResourceList } from './ResourceList.js';
 import { ObjectDetail } from './ObjectDetail.js';
 import { applyEvent } from './live.js';
+import { HelmReleases } from './HelmReleases.js';
 
 function useNamespaces(enabled: boolean): string[] {
   const [names, setNames] = useState<KubeObject[]>([]);
@@ -39,6 +40,7 @@ function Sidebar({
   return (
     <nav className="kinds">
       <a href="#/overview">Overview</a>
+      <a href={helmHref(namespace)}>Helm releases</a>
       <input placeholder="Find a kind" value={filter} onChange={(e) => setFilter(e.target.value)} />
       {listable.map((k) => (
         <a
@@ -62,7 +64,7 @@ export function App() {
   const [error, setError] = useState('');
   const route = useRoute();
   const [namespace, setNamespace] = useState('default');
-  const routeNamespace = route.page === 'list' || route.page === 'object' ? route.namespace : '';
+  const routeNamespace = route.page === 'overview' ? '' : route.namespace;
   useEffect(() => {
     if (routeNamespace) setNamespace(routeNamespace);
   }, [routeNamespace]);
@@ -88,9 +90,9 @@ export function App() {
   const namespaces = useNamespaces(user !== undefined);
   const current = useMemo(
     () =>
-      route.page === 'overview'
-        ? undefined
-        : kinds.find((k) => k.group === route.group && k.resource === route.resource),
+      route.page === 'list' || route.page === 'object'
+        ? kinds.find((k) => k.group === route.group && k.resource === route.resource)
+        : undefined,
     [route, kinds],
   );
 
@@ -107,6 +109,7 @@ export function App() {
   const chooseNamespace = (ns: string) => {
     setNamespace(ns);
     if (route.page === 'list' && current?.namespaced) window.location.hash = listHref(route.group, route.resource, ns);
+    if (route.page === 'helm') window.location.hash = helmHref(ns);
   };
   return (
     <div className="app">
@@ -144,12 +147,13 @@ export function App() {
       <Sidebar
         kinds={kinds}
         namespace={namespace}
-        group={route.page === 'overview' ? undefined : route.group}
-        resource={route.page === 'overview' ? undefined : route.resource}
+        group={route.page === 'list' || route.page === 'object' ? route.group : undefined}
+        resource={route.page === 'list' || route.page === 'object' ? route.resource : undefined}
       />
       <main>
         {error && <p className="error">{error}</p>}
         {route.page === 'overview' && <Overview kinds={kinds} />}
+        {route.page === 'helm' && <HelmReleases namespace={route.namespace} />}
         {route.page === 'list' && current && (
           <ResourceList
             key={`${current.group}/${current.resource}/${route.namespace}`}

@@ -174,11 +174,13 @@ export function Overview({ kinds }: { kinds: Kind[] }) {
       <div className="phases" data-testid="phases">
         {pods === undefined
           ? '…'
-          : [...phases].map(([phase, n]) => (
-              <span key={phase} className={`phase ${phase}`}>
-                {phase} <b>{n}</b>
-              </span>
-            ))}
+          : phases.size === 0
+            ? 'No pods.'
+            : [...phases].map(([phase, n]) => (
+                <span key={phase} className={`phase ${phase}`}>
+                  {phase} <b>{n}</b>
+                </span>
+              ))}
       </div>
       <h2>Recent warnings</h2>
       {recent.length === 0 ? (

@@ -23,11 +23,13 @@ export function Terminal({ namespace, pod, containers }: { namespace: string; po
   const host = useRef<HTMLDivElement>(null);
   const [container, setContainer] = useState(containers[0] ?? '');
   const [command, setCommand] = useState('sh');
-  const [session, setSession] = useState(0);
+  // Each Connect starts a session with the container and command chosen then.
+  const [session, setSession] = useState<{ container: string; command: string } | undefined>();
   const [state, setState] = useState('');
 
   useEffect(() => {
     if (!session || !host.current) return;
+    const { container, command } = session;
     const term = new XTerm({ convertEol: false, fontSize: 13, cursorBlink: true });
     const fit = new FitAddon();
     term.loadAddon(fit);
@@ -70,7 +72,7 @@ export function Terminal({ namespace, pod, containers }: { namespace: string; po
       ws.close();
       term.dispose();
     };
-  }, [session, namespace, pod, container, command]);
+  }, [session, namespace, pod]);
 
   return (
     <div className="terminal">
@@ -81,7 +83,7 @@ export function Terminal({ namespace, pod, containers }: { namespace: string; po
           ))}
         </select>
         <input name="exec-command" value={command} onChange={(e) => setCommand(e.target.value)} />
-        <button onClick={() => setSession((s) => s + 1)}>Connect</button>
+        <button onClick={() => setSession({ container, command })}>Connect</button>
         <span data-testid="exec-state">{state}</span>
       </div>
       <div ref={host} className="xterm-host" data-testid="terminal" />

@@ -3,6 +3,7 @@ import { useEffect, useState } from 'react';
 
 export type Route =
   | { page: 'overview' }
+  | { page: 'helm'; namespace: string }
   | { page: 'list'; group: string; resource: string; namespace: string }
   | { page: 'object'; group: string; resource: string; namespace: string; name: string; tab: string };
 
@@ -11,6 +12,7 @@ const CORE = 'core';
 export function parseRoute(hash: string): Route {
   const parts = hash.replace(/^#\/?/, '').split('/').map(decodeURIComponent);
   const group = (g: string) => (g === CORE ? '' : g);
+  if (parts[0] === 'helm') return { page: 'helm', namespace: parts[1] ?? '' };
   if (parts[0] === 'list' && parts.length >= 3)
     return { page: 'list', group: group(parts[1]), resource: parts[2], namespace: parts[3] ?? '' };
   if (parts[0] === 'object' && parts.length >= 5)
@@ -34,6 +36,8 @@ export function listHref(group: string, resource: string, namespace: string): st
 export function objectHref(group: string, resource: string, namespace: string, name: string, tab?: string): string {
   return `#/object/${enc(group || CORE)}/${enc(resource)}/${enc(namespace)}/${enc(name)}${tab ? `/${enc(tab)}` : ''}`;
 }
+
+export const helmHref = (namespace: string) => `#/helm/${enc(namespace)}`;
 
 export function useRoute(): Route {
   const [route, setRoute] = useState(() => parseRoute(window.location.hash));
