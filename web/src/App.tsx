@@ -1,6 +1,6 @@
 // The page: sign-in, then a sidebar of every kind discovery lists (CRDs included) with the
 // namespace chooser, and the routed view (overview, a kind's list, an object's detail).
-import { useEffect, useMemo, useState } from 'react';
+import { lazy, Suspense, useEffect, useMemo, useState } from 'react';
 import { clearToken, getToken, listWatch, type KubeObject, type ListOf } from './api.js';
 import { discoverKinds, type Kind } from './discovery.js';
 import { resetAccess } from './access.js';
@@ -10,7 +10,8 @@ import { Overview } from './Overview.js';
 import { ResourceList } from './ResourceList.js';
 import { ObjectDetail } from './ObjectDetail.js';
 import { applyEvent } from './live.js';
-import { HelmReleases } from './HelmReleases.js';
+
+const HelmReleases = lazy(() => import('./HelmReleases.js').then((m) => ({ default: m.HelmReleases })));
 
 function useNamespaces(enabled: boolean): string[] {
   const [names, setNames] = useState<KubeObject[]>([]);
@@ -153,7 +154,11 @@ export function App() {
       <main>
         {error && <p className="error">{error}</p>}
         {route.page === 'overview' && <Overview kinds={kinds} />}
-        {route.page === 'helm' && <HelmReleases namespace={route.namespace} />}
+        {route.page === 'helm' && (
+          <Suspense fallback={<p>Loading…</p>}>
+            <HelmReleases namespace={route.namespace} />
+          </Suspense>
+        )}
         {route.page === 'list' && current && (
           <ResourceList
             key={`${current.group}/${current.resource}/${route.namespace}`}

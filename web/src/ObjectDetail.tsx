@@ -1,15 +1,18 @@
 // One object, kept live by a watch: summary (conditions, owners and what it owns, actions),
 // YAML, its events, and for pods the logs and an exec terminal.
-import { useEffect, useState } from 'react';
+import { lazy, Suspense, useEffect, useState } from 'react';
 import { listWatch, request, type KubeObject, type ListOf } from './api.js';
 import { useCan } from './access.js';
 import { apiVersionOf, collectionPath, findKind, objectPath, type Kind } from './discovery.js';
 import { objectHref } from './router.js';
 import { applyEvent } from './live.js';
 import { Actions } from './Actions.js';
-import { YamlEditor } from './YamlEditor.js';
 import { Logs } from './Logs.js';
-import { Terminal } from './Terminal.js';
+
+// The editor (with its YAML library) and the terminal (xterm.js) load when first opened: a list's
+// first render does not wait for them.
+const YamlEditor = lazy(() => import('./YamlEditor.js').then((m) => ({ default: m.YamlEditor })));
+const Terminal = lazy(() => import('./Terminal.js').then((m) => ({ default: m.Terminal })));
 
 interface Condition {
   type: string;
@@ -228,16 +231,18 @@ export function ObjectDetail(props: { kinds: Kind[]; kind: Kind; namespace: stri
       </nav>
       {error && <p className="error">{error}</p>}
       {obj && tab === 'summary' && <Summary kinds={kinds} kind={kind} obj={obj} />}
-      {obj && tab === 'yaml' && (
-        <YamlEditor
-          obj={{ apiVersion: apiVersionOf(kind), kind: kind.kind, ...obj }}
-          path={objectPath(kind, namespace || undefined, name)}
-          canEdit={canUpdate}
-        />
-      )}
-      {obj && tab === 'events' && <Events obj={obj} />}
-      {obj && tab === 'logs' && isPod && <Logs namespace={namespace} pod={name} containers={containers} />}
-      {obj && tab === 'exec' && isPod && <Terminal namespace={namespace} pod={name} containers={containers} />}
+      <Suspense fallback={<p>Loading…</p>}>
+        {obj && tab === 'yaml' && (
+          <YamlEditor
+            obj={{ apiVersion: apiVersionOf(kind), kind: kind.kind, ...obj }}
+            path={objectPath(kind, namespace || undefined, name)}
+            canEdit={canUpdate}
+          />
+        )}
+        {obj && tab === 'events' && <Events obj={obj} />}
+        {obj && tab === 'logs' && isPod && <Logs namespace={namespace} pod={name} containers={containers} />}
+        {obj && tab === 'exec' && isPod && <Terminal namespace={namespace} pod={name} containers={containers} />}
+      </Suspense>
     </section>
   );
 }
