@@ -1,6 +1,6 @@
 // The dashboard's first render of a namespace with 1,000 pods, in headless Chromium (Debian's
 // chromium through playwright-core, as the e2e tests run it). Two measures, each repeated:
-//   cold:       a new tab opening /dashboard/#/list/core/pods/NS (already signed in) until the
+//   cold:       a new tab opening /dashboard/#/list/core/v1/pods/NS (already signed in) until the
 //               table shows every pod: page load, scripts, discovery, the Table list, React render;
 //   navigation: from the overview, following the link to the pods list until every row is there.
 // The server runs no agent (pods stay Pending, which is all a list needs).
@@ -28,6 +28,24 @@ interface PageGlobals {
   sessionStorage: { setItem(key: string, value: string): void };
   location: { hash: string };
   renderedAt?: number;
+  performance: {
+    getEntriesByType(type: string): { name: string; startTime: number; responseEnd: number; duration: number }[];
+  };
+}
+
+/** In the page: when (ms since navigation) the scripts had arrived and the pods' Table list had. */
+function milestones(namespace: string) {
+  const entries = (globalThis as unknown as PageGlobals).performance.getEntriesByType('resource');
+  const end = (match: (name: string) => boolean) =>
+    Math.max(0, ...entries.filter((e) => match(e.name)).map((e) => e.responseEnd));
+  return {
+    scriptsMs: end((n) => n.includes('/dashboard/assets/')),
+    listStartMs: Math.max(
+      0,
+      ...entries.filter((e) => e.name.includes(`/namespaces/${namespace}/pods`)).map((e) => e.startTime),
+    ),
+    listMs: end((n) => n.includes(`/namespaces/${namespace}/pods`)),
+  };
 }
 
 /** In the page: the time (performance.now(), ms since navigation) when the table first had `n` rows. */
@@ -66,9 +84,10 @@ async function main() {
     const token = (
       await run(process.execPath, [K8TS_BIN, 'dashboard', 'token', '--kubeconfig', c.kubeconfig])
     ).stdout.trim();
-    const listUrl = `${c.url}/dashboard/#/list/core/pods/${NS}`;
+    const listUrl = `${c.url}/dashboard/#/list/core/v1/pods/${NS}`;
 
     const cold: number[] = [];
+    const phases: { scriptsMs: number; listStartMs: number; listMs: number }[] = [];
     // One warm-up load first (the server's first Table render of the pods, the disk cache).
     for (let r = 0; r <= RUNS; r++) {
       const page = await browser.context.newPage();
@@ -82,7 +101,10 @@ async function main() {
         timeout: 60_000,
       });
       const ms = await page.evaluate(() => (globalThis as unknown as PageGlobals).renderedAt ?? NaN);
-      if (r > 0) cold.push(ms);
+      if (r > 0) {
+        cold.push(ms);
+        phases.push(await page.evaluate(milestones, NS));
+      }
       await page.close();
     }
 
@@ -105,7 +127,7 @@ async function main() {
             observer.observe(w.document, { childList: true, subtree: true });
             w.location.hash = hash;
           }),
-        { hash: `#/list/core/pods/${NS}`, n: PODS },
+        { hash: `#/list/core/v1/pods/${NS}`, n: PODS },
       );
       navigation.push(ms);
     }
@@ -119,6 +141,27 @@ async function main() {
       cpus: cpus().length,
       pods: PODS,
       cold: summary(cold),
+      // Medians of when, in a cold load, the scripts had arrived, the pods list was asked for and answered.
+      coldPhases: {
+        scriptsMs: Math.round(
+          pct(
+            phases.map((p) => p.scriptsMs).sort((a, b) => a - b),
+            0.5,
+          ),
+        ),
+        listStartMs: Math.round(
+          pct(
+            phases.map((p) => p.listStartMs).sort((a, b) => a - b),
+            0.5,
+          ),
+        ),
+        listMs: Math.round(
+          pct(
+            phases.map((p) => p.listMs).sort((a, b) => a - b),
+            0.5,
+          ),
+        ),
+      },
       navigation: summary(navigation),
     };
     console.log(JSON.stringify(result, null, 2));

@@ -81,7 +81,7 @@ test(
     );
     await page.waitForSelector('[data-testid=nodes] tbody tr');
     await screenshot(page, '01-overview');
-    await page.goto(`${c.url}/dashboard/#/list/apps/deployments/default`);
+    await page.goto(`${c.url}/dashboard/#/list/apps/v1/deployments/default`);
     await page.waitForSelector('[data-testid=row-count]:has-text("0 of 0")');
     await c.k([
       'create',
@@ -103,7 +103,7 @@ test(
     await page.waitForSelector('[data-testid=action-message]:has-text("scale: done")');
     assert.equal((await c.k(['get', 'deployment', 'web', '-o', 'jsonpath={.spec.replicas}'])).trim(), '2');
     await page.waitForSelector('tr[data-condition=Available]');
-    await page.goto(`${c.url}/dashboard/#/list/apps/deployments/default`);
+    await page.goto(`${c.url}/dashboard/#/list/apps/v1/deployments/default`);
     await page.waitForSelector('tr[data-name=web] td:has-text("2/2")', { timeout: 120_000 });
     await screenshot(page, '03-scaled');
   },
@@ -116,10 +116,10 @@ async function webPod(): Promise<string> {
 
 test("read a pod's logs, exec `echo hi` in it", { skip, timeout: 120_000 }, async () => {
   const pod = await webPod();
-  await page.goto(`${c.url}/dashboard/#/object/core/pods/default/${pod}/logs`);
+  await page.goto(`${c.url}/dashboard/#/object/core/v1/pods/default/${pod}/logs`);
   await page.waitForSelector('[data-testid=logs]:has-text("hello-from-web")');
   await screenshot(page, '04-logs');
-  await page.goto(`${c.url}/dashboard/#/object/core/pods/default/${pod}/exec`);
+  await page.goto(`${c.url}/dashboard/#/object/core/v1/pods/default/${pod}/exec`);
   await page.fill('input[name=exec-command]', 'echo hi');
   await page.click('button:has-text("Connect")');
   await page.waitForSelector('[data-testid=exec-state]:has-text("exited")');
@@ -148,7 +148,7 @@ test("read a pod's logs, exec `echo hi` in it", { skip, timeout: 120_000 }, asyn
 
 test('edit a ConfigMap: dry run, diff, save', { skip, timeout: 60_000 }, async () => {
   await c.k(['create', 'configmap', 'settings', '--from-literal=color=blue']);
-  await page.goto(`${c.url}/dashboard/#/object/core/configmaps/default/settings/yaml`);
+  await page.goto(`${c.url}/dashboard/#/object/core/v1/configmaps/default/settings/yaml`);
   await page.click('button:has-text("Edit")');
   const yaml = await page.inputValue('textarea[name=yaml]');
   await page.fill('textarea[name=yaml]', yaml.replace('color: blue', 'color: green'));
@@ -162,7 +162,7 @@ test('edit a ConfigMap: dry run, diff, save', { skip, timeout: 60_000 }, async (
   assert.equal((await c.k(['get', 'configmap', 'settings', '-o', 'jsonpath={.data.color}'])).trim(), 'green');
   await page.waitForSelector('[data-testid=yaml-view]:has-text("color: green")');
   // The admin is offered deletion here.
-  await page.goto(`${c.url}/dashboard/#/object/core/configmaps/default/settings`);
+  await page.goto(`${c.url}/dashboard/#/object/core/v1/configmaps/default/settings`);
   await page.waitForSelector('[data-testid=delete]');
 });
 
@@ -171,18 +171,18 @@ test('a read-only user sees the objects but no delete button and no editor', { s
   await c.k(['create', 'rolebinding', 'viewer-view', '--clusterrole=view', '--serviceaccount=default:viewer']);
   const token = (await c.k(['create', 'token', 'viewer'])).trim();
   const viewer = await signIn(browser, c.url, token);
-  await viewer.goto(`${c.url}/dashboard/#/object/core/configmaps/default/settings`);
+  await viewer.goto(`${c.url}/dashboard/#/object/core/v1/configmaps/default/settings`);
   await viewer.waitForSelector('[data-testid=object-name]:has-text("settings")');
   await viewer.waitForSelector('dd code.label, dl dd');
   // The access reviews have been answered once the page's requests are done.
   await viewer.waitForLoadState('networkidle').catch(() => undefined);
-  await viewer.goto(`${c.url}/dashboard/#/object/apps/deployments/default/web`);
+  await viewer.goto(`${c.url}/dashboard/#/object/apps/v1/deployments/default/web`);
   await viewer.waitForSelector('tr[data-condition=Available]');
   await viewer.waitForTimeout(1000);
   assert.equal(await viewer.locator('[data-testid=delete]').count(), 0);
   assert.equal(await viewer.locator('input[name=replicas]').count(), 0);
   await screenshot(viewer, '07-read-only');
-  await viewer.goto(`${c.url}/dashboard/#/object/core/configmaps/default/settings/yaml`);
+  await viewer.goto(`${c.url}/dashboard/#/object/core/v1/configmaps/default/settings/yaml`);
   await viewer.waitForSelector('[data-testid=yaml-view]');
   await viewer.waitForTimeout(500);
   assert.equal(await viewer.locator('button:has-text("Edit")').count(), 0);
@@ -230,3 +230,17 @@ test(
     await screenshot(page, '08-helm');
   },
 );
+
+test('--disable-dashboard: nothing is served at /dashboard/', { skip: chromiumUnavailable() }, async () => {
+  const off = await startCluster({ args: ['--disable-dashboard'] });
+  try {
+    const anon = rawClient(off.kubeconfig, { anonymous: true });
+    const answer = await anon.request('GET', '/dashboard/');
+    // An ordinary non-resource path now: anonymous users may not read it.
+    assert.equal(answer.status, 403);
+    assert.equal(answer.headers['content-security-policy'], undefined);
+    assert.equal((await rawClient(off.kubeconfig).request('GET', '/dashboard/')).status, 404);
+  } finally {
+    await off.cleanup();
+  }
+});

@@ -47,7 +47,7 @@ function Sidebar({
         <a
           key={`${k.group}/${k.resource}`}
           className={k.group === group && k.resource === resource ? 'current' : ''}
-          href={listHref(k.group, k.resource, k.namespaced ? namespace : '')}
+          href={listHref(k, k.namespaced ? namespace : '')}
           title={`${k.resource}${k.group ? `.${k.group}` : ''}`}
         >
           {k.kind}
@@ -59,8 +59,10 @@ function Sidebar({
 }
 
 export function App() {
-  const [user, setUser] = useState<string | undefined>();
-  const [checking, setChecking] = useState(() => getToken() !== '');
+  // With a token from this tab's session the pages render at once; the token is checked (who am
+  // I) meanwhile, and a 401 anywhere signs out.
+  const [signedIn, setSignedIn] = useState(() => getToken() !== '');
+  const [user, setUser] = useState('');
   const [kinds, setKinds] = useState<Kind[]>([]);
   const [error, setError] = useState('');
   const route = useRoute();
@@ -70,46 +72,52 @@ export function App() {
     if (routeNamespace) setNamespace(routeNamespace);
   }, [routeNamespace]);
 
+  const signOut = () => {
+    clearToken();
+    setSignedIn(false);
+    setUser('');
+  };
   useEffect(() => {
-    if (!getToken()) return;
-    whoAmI()
-      .then(setUser, () => clearToken())
-      .finally(() => setChecking(false));
-  }, []);
-  useEffect(() => {
-    const signOut = () => {
-      clearToken();
-      setUser(undefined);
-    };
     window.addEventListener('k8ts-unauthorized', signOut);
     return () => window.removeEventListener('k8ts-unauthorized', signOut);
   }, []);
   useEffect(() => {
-    if (user === undefined) return;
+    if (!signedIn) return;
+    whoAmI().then(setUser, signOut);
     discoverKinds().then(setKinds, (e: Error) => setError(e.message));
-  }, [user]);
-  const namespaces = useNamespaces(user !== undefined);
-  const current = useMemo(
-    () =>
-      route.page === 'list' || route.page === 'object'
-        ? kinds.find((k) => k.group === route.group && k.resource === route.resource)
-        : undefined,
-    [route, kinds],
-  );
+  }, [signedIn]);
+  const namespaces = useNamespaces(signedIn);
+  // The kind the route names: as discovery describes it, or (until discovery answers) as the
+  // route does, which is all a list or an object's page needs to be requested.
+  const current = useMemo((): Kind | undefined => {
+    if (route.page !== 'list' && route.page !== 'object') return undefined;
+    const { group, version, resource } = route;
+    return (
+      kinds.find((k) => k.group === group && k.resource === resource) ?? {
+        group,
+        version,
+        resource,
+        kind: resource,
+        namespaced: route.namespace !== '',
+        verbs: [],
+        subresources: [],
+      }
+    );
+  }, [route, kinds]);
 
-  if (checking) return null;
-  if (user === undefined)
+  if (!signedIn)
     return (
       <SignIn
         onSignedIn={(u) => {
           resetAccess();
           setUser(u);
+          setSignedIn(true);
         }}
       />
     );
   const chooseNamespace = (ns: string) => {
     setNamespace(ns);
-    if (route.page === 'list' && current?.namespaced) window.location.hash = listHref(route.group, route.resource, ns);
+    if (route.page === 'list' && current?.namespaced) window.location.hash = listHref(route, ns);
     if (route.page === 'helm') window.location.hash = helmHref(ns);
   };
   return (
@@ -133,17 +141,8 @@ export function App() {
             ))}
           </datalist>
         </label>
-        <span className="user" data-testid="user">
-          {user}
-        </span>
-        <button
-          onClick={() => {
-            clearToken();
-            setUser(undefined);
-          }}
-        >
-          Sign out
-        </button>
+        <span className="user">{user && <span data-testid="user">{user}</span>}</span>
+        <button onClick={signOut}>Sign out</button>
       </header>
       <Sidebar
         kinds={kinds}

@@ -28,9 +28,9 @@ const OWNED_KINDS = ['pods', 'replicasets', 'jobs', 'controllerrevisions', 'endp
 function useLiveObject(kind: Kind, namespace: string, name: string) {
   const [obj, setObj] = useState<KubeObject | undefined>();
   const [error, setError] = useState('');
+  const path = `${collectionPath(kind, namespace)}?fieldSelector=${encodeURIComponent(`metadata.name=${name}`)}`;
   useEffect(() => {
-    const selector = encodeURIComponent(`metadata.name=${name}`);
-    return listWatch<ListOf<KubeObject>, KubeObject>(`${collectionPath(kind, namespace)}?fieldSelector=${selector}`, {
+    return listWatch<ListOf<KubeObject>, KubeObject>(path, {
       list: (l) => {
         setObj(l.items[0]);
         if (!l.items[0]) setError('not found');
@@ -38,7 +38,7 @@ function useLiveObject(kind: Kind, namespace: string, name: string) {
       event: (e) => setObj((prev) => applyEvent(prev ? [prev] : [], e)[0]),
       error: (err) => setError(err instanceof Error ? err.message : String(err)),
     });
-  }, [kind, namespace, name]);
+  }, [path]);
   return { obj, error };
 }
 
@@ -72,9 +72,7 @@ function Owned({ kinds, obj }: { kinds: Kind[]; obj: KubeObject }) {
         {owned.map(({ kind, obj: o }) => (
           <li key={o.metadata.uid}>
             {kind.kind}{' '}
-            <a href={objectHref(kind.group, kind.resource, o.metadata.namespace ?? '', o.metadata.name ?? '')}>
-              {o.metadata.name}
-            </a>
+            <a href={objectHref(kind, o.metadata.namespace ?? '', o.metadata.name ?? '')}>{o.metadata.name}</a>
           </li>
         ))}
       </ul>
@@ -109,9 +107,7 @@ function Summary({ kinds, kind, obj }: { kinds: Kind[]; kind: Kind; obj: KubeObj
                   <span key={r.uid}>
                     {r.kind}{' '}
                     {k ? (
-                      <a href={objectHref(k.group, k.resource, k.namespaced ? (m.namespace ?? '') : '', r.name)}>
-                        {r.name}
-                      </a>
+                      <a href={objectHref(k, k.namespaced ? (m.namespace ?? '') : '', r.name)}>{r.name}</a>
                     ) : (
                       r.name
                     )}{' '}
@@ -220,11 +216,7 @@ export function ObjectDetail(props: { kinds: Kind[]; kind: Kind; namespace: stri
       </h2>
       <nav className="tabs">
         {tabs.map((t) => (
-          <a
-            key={t}
-            className={t === tab ? 'current' : ''}
-            href={objectHref(kind.group, kind.resource, namespace, name, t)}
-          >
+          <a key={t} className={t === tab ? 'current' : ''} href={objectHref(kind, namespace, name, t)}>
             {t}
           </a>
         ))}

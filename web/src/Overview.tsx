@@ -138,7 +138,9 @@ export function Overview({ kinds }: { kinds: Kind[] }) {
             return (
               <tr key={n.metadata.uid}>
                 <td>
-                  <a href={objectHref('', 'nodes', '', n.metadata.name ?? '')}>{n.metadata.name}</a>
+                  <a href={objectHref({ group: '', version: 'v1', resource: 'nodes' }, '', n.metadata.name ?? '')}>
+                    {n.metadata.name}
+                  </a>
                 </td>
                 <td>
                   {(s.conditions ?? []).map((c) => (

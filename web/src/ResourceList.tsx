@@ -52,12 +52,12 @@ export function ResourceList({ kind, namespace }: { kind: Kind; namespace: strin
   const [selector, setSelector] = useState('');
   const [nameFilter, setNameFilter] = useState('');
 
+  const path = collectionPath(kind, namespace) + (selector ? `?labelSelector=${encodeURIComponent(selector)}` : '');
   useEffect(() => {
     setLoaded(false);
     setError('');
-    const query = selector ? `?labelSelector=${encodeURIComponent(selector)}` : '';
     return listWatch<Table, Table & { metadata: ObjectMeta }>(
-      collectionPath(kind, namespace) + query,
+      path,
       {
         list: (t) => {
           setColumns(t.columnDefinitions);
@@ -69,7 +69,7 @@ export function ResourceList({ kind, namespace }: { kind: Kind; namespace: strin
       },
       TABLE_ACCEPT,
     );
-  }, [kind, namespace, selector]);
+  }, [path]);
 
   // Priority 0 columns are the ones kubectl shows without -o wide.
   const shown = columns.map((c, i) => ({ c, i })).filter(({ c }) => !c.priority);
@@ -129,7 +129,7 @@ export function ResourceList({ kind, namespace }: { kind: Kind; namespace: strin
         <tbody>
           {visible.map((r) => {
             const m = r.object.metadata;
-            const href = objectHref(kind.group, kind.resource, m.namespace ?? '', m.name ?? '');
+            const href = objectHref(kind, m.namespace ?? '', m.name ?? '');
             return (
               <tr key={m.uid ?? m.name} data-name={m.name}>
                 {allNamespaces && <td>{m.namespace}</td>}
