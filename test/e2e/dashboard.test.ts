@@ -231,6 +231,39 @@ test(
   },
 );
 
+test("nodes: cordon, uncordon, and drain (evicting the Deployment's pods)", { skip, timeout: 120_000 }, async () => {
+  const node = (await c.k(['get', 'nodes', '-o', 'jsonpath={.items[0].metadata.name}'])).trim();
+  const unschedulable = async () => (await c.k(['get', 'node', node, '-o', 'jsonpath={.spec.unschedulable}'])).trim();
+  await page.goto(`${c.url}/dashboard/#/object/core/v1/nodes//${node}`);
+  await page.click('button:text-is("Cordon")');
+  await page.waitForSelector('button:text-is("Uncordon")');
+  assert.equal(await unschedulable(), 'true');
+  await page.click('button:text-is("Uncordon")');
+  await page.waitForSelector('button:text-is("Cordon")');
+  // (The field is removed, as kubectl uncordon leaves it.)
+  assert.equal(await unschedulable(), '');
+  await page.click('button:text-is("Drain")');
+  await page.waitForSelector('[data-testid=action-message]:has-text("drain: done")', { timeout: 60_000 });
+  assert.equal(await unschedulable(), 'true');
+  // The evicted pods' replacements have nowhere to go.
+  await until(
+    'the web pods evicted and replaced by Pending ones',
+    async () => {
+      const phases = await c.k(['get', 'pods', '-l', 'app=web', '-o', 'jsonpath={.items[*].status.phase}']);
+      return (
+        phases.trim() !== '' &&
+        phases
+          .trim()
+          .split(/\s+/)
+          .every((p) => p === 'Pending')
+      );
+    },
+    60_000,
+    500,
+  );
+  await screenshot(page, '09-node-drained');
+});
+
 test('--disable-dashboard: nothing is served at /dashboard/', { skip: chromiumUnavailable() }, async () => {
   const off = await startCluster({ args: ['--disable-dashboard'] });
   try {

@@ -103,7 +103,7 @@ export function Actions({ kind, obj }: { kind: Kind; obj: KubeObject }) {
         <button
           onClick={() =>
             run(spec.unschedulable ? 'uncordon' : 'cordon', () =>
-              patch(path, { spec: { unschedulable: !spec.unschedulable } }, MERGE),
+              patch(path, { spec: { unschedulable: spec.unschedulable ? null : true } }, MERGE),
             )
           }
         >
