@@ -28,6 +28,8 @@ module.exports = {
       from: { path: '^src/apiserver/inprocess\\.ts$' },
     },
     layer('quota', ['machinery', 'api']),
+    // The dashboard's server side only serves its built files (web/ is the page itself).
+    layer('dashboard', []),
     layer('client', ['machinery', 'api']),
     layer('controllers', ['machinery', 'api', 'client', 'quota']),
     layer('scheduler', ['machinery', 'api', 'client']),

@@ -14,6 +14,8 @@ command -v iptables >/dev/null || need_apt+=(iptables)
 { [ -x /bin/busybox ] && /bin/busybox --list | grep -qx httpd; } || need_apt+=(busybox-static)
 command -v etcd >/dev/null || need_apt+=(etcd-server)
 command -v etcdctl >/dev/null || need_apt+=(etcd-client)
+# Headless Chromium for the dashboard's browser tests and benchmark (test/e2e/browser.ts).
+[ -x /usr/bin/chromium ] || need_apt+=(chromium)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "--- installing Debian packages: ${need_apt[*]}"

@@ -16,6 +16,7 @@ import { registerChartCommands } from './chart.js';
 import { registerSecretsEncryptCommand } from './secretsencrypt.js';
 import { registerEtcdSnapshotCommand } from './etcdsnapshot.js';
 import { registerDatastoreCommand } from './datastore.js';
+import { registerDashboardCommands } from './dashboard.js';
 
 const collect = (v: string, prev: string[]) => [...prev, ...v.split(',').filter(Boolean)];
 
@@ -146,6 +147,7 @@ export async function main(argv: string[]): Promise<void> {
           )
           .option('--node-startup-grace-period <duration>', 'grace period for a node that never reported status', '60s')
           .option('--disable-agent', 'run no node agent on this host (control plane only)')
+          .option('--disable-dashboard', 'serve no web dashboard at /dashboard/ (docs/dashboard.md)')
           .addOption(
             new Option(
               '--token <secret>',
@@ -267,6 +269,7 @@ export async function main(argv: string[]): Promise<void> {
   registerSecretsEncryptCommand(program);
   registerEtcdSnapshotCommand(program);
   registerDatastoreCommand(program);
+  registerDashboardCommands(program);
 
   program
     .command('killall')

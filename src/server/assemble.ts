@@ -76,6 +76,8 @@ export interface ServerSettings {
   leaderElection?: boolean;
   /** Keep kube-system/kube-dns at this ClusterIP (node agents' DNS listeners are its endpoints). */
   clusterDNS?: string;
+  /** Serve the web dashboard at /dashboard/ (src/dashboard, docs/dashboard.md). */
+  dashboard?: boolean;
   /** Simulated nodes in this process (with local-path volumes under dataDir/sim/storage). */
   simulator?: SimOptions;
 }
@@ -152,6 +154,9 @@ export async function assembleServer(s: ServerSettings): Promise<AssembledServer
     servers: s.joinServers,
     cluster: { clusterDomain: s.cluster.clusterDomain },
   }).register(api.publicHandlers);
+  if (s.dashboard)
+    for (const [path, handler] of (await import('../dashboard/static.js')).dashboardHandlers())
+      api.publicHandlers.set(path, handler);
 
   const domain = s.cluster.clusterDomain;
   const sans = [

@@ -1,5 +1,6 @@
 // The authentication chain of every request, in upstream's order: the client certificate, then
-// a bearer token offered to each token authenticator, then (with --anonymous-auth) the anonymous
+// a bearer token (the Authorization header, else a WebSocket's bearer subprotocol) offered to each
+// token authenticator, then (with --anonymous-auth) the anonymous
 // user for a request that carries no credentials at all. Credentials that are presented and
 // fail never fall back to anonymous: they are a 401 (upstream's FailOnError union).
 import type { IncomingMessage } from 'node:http';
@@ -24,6 +25,47 @@ export function bearerToken(header: string | undefined): string | undefined {
   const parts = header.split(' ');
   if (parts.length < 2 || parts[0].toLowerCase() !== 'bearer') return undefined;
   return parts[1] || undefined;
+}
+
+const BEARER_PROTOCOL_PREFIX = 'base64url.bearer.authorization.k8s.io.';
+
+/**
+ * A WebSocket handshake's bearer token, carried as a `base64url.bearer.authorization.k8s.io.<token>`
+ * subprotocol (browsers cannot set Authorization on a WebSocket), as upstream's websocket
+ * ProtocolAuthenticator reads it: undefined when there is none; an Error when it is malformed,
+ * repeated, or the only protocol offered (one must be left to echo back). `rest` is the offer
+ * without it, to put back in the request once the token is accepted.
+ */
+export function websocketBearerToken(req: IncomingMessage): { token: string; rest: string[] } | Error | undefined {
+  if (req.headers.upgrade?.toLowerCase() !== 'websocket') return undefined;
+  const connection = req.headers.connection?.toLowerCase().split(',') ?? [];
+  if (!connection.some((c) => c.trim() === 'upgrade')) return undefined;
+  const raw = req.headers['sec-websocket-protocol'];
+  if (!raw) return undefined;
+  let token = '';
+  let seen = false;
+  const rest: string[] = [];
+  for (const offered of raw.split(',')) {
+    const protocol = offered.trim();
+    if (!protocol.startsWith(BEARER_PROTOCOL_PREFIX)) {
+      rest.push(protocol);
+      continue;
+    }
+    if (seen) return new Error('multiple base64.bearer.authorization tokens specified');
+    seen = true;
+    const encoded = protocol.slice(BEARER_PROTOCOL_PREFIX.length);
+    // base64url without padding (Go's RawURLEncoding): anything else is refused.
+    if (!/^[A-Za-z0-9_-]*$/.test(encoded) || encoded.length % 4 === 1)
+      return new Error('invalid base64.bearer.authorization token encoding');
+    const bytes = Buffer.from(encoded, 'base64url');
+    try {
+      token = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    } catch {
+      return new Error('invalid base64.bearer.authorization token');
+    }
+  }
+  if (token && rest.length === 0) return new Error('missing additional subprotocol');
+  return token ? { token, rest } : undefined;
 }
 
 /** upstream's AuthenticatedGroupAdder: every authenticated user is in system:authenticated. */
@@ -55,6 +97,15 @@ export class AuthenticatorChain {
     if (token !== undefined) {
       const user = await this.authenticateToken(token);
       return user ? { user, anonymous: false } : undefined;
+    }
+    const offered = websocketBearerToken(req);
+    if (offered instanceof Error) return undefined;
+    if (offered) {
+      const user = await this.authenticateToken(offered.token);
+      if (!user) return undefined;
+      // The token never reaches the upgrade's handler (nor a node agent it is proxied to).
+      req.headers['sec-websocket-protocol'] = offered.rest.join(',');
+      return { user, anonymous: false };
     }
     if (cert === 'invalid' || !this.anonymous) return undefined;
     return { user: anonymousUser(), anonymous: true };
