@@ -124,13 +124,19 @@ async function dataPath(mode: string): Promise<void> {
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('bench:proxy programs kernel rules: run it as root');
   if (process.env.PROXY_PROGRAMMING !== '0') {
-    const table = `k8tsbench${process.pid % 10000}`;
-    const nftBackend = new NftablesBackend({ table, clusterCIDR: '10.42.0.0/16' });
-    await programming('nftables', nftBackend, () => nftBackend.cleanup());
-    const prefix = `K8TSB${process.pid % 10000}`;
-    await programming('iptables', new IptablesBackend({ prefix, clusterCIDR: '10.42.0.0/16' }), () =>
-      cleanUpIptables(prefix),
-    );
+    // PROXY_MODES=nftables (or iptables) measures one mode only.
+    const modes = (process.env.PROXY_MODES ?? 'nftables,iptables').split(',');
+    if (modes.includes('nftables')) {
+      const table = `k8tsbench${process.pid % 10000}`;
+      const nftBackend = new NftablesBackend({ table, clusterCIDR: '10.42.0.0/16' });
+      await programming('nftables', nftBackend, () => nftBackend.cleanup());
+    }
+    if (modes.includes('iptables')) {
+      const prefix = `K8TSB${process.pid % 10000}`;
+      await programming('iptables', new IptablesBackend({ prefix, clusterCIDR: '10.42.0.0/16' }), () =>
+        cleanUpIptables(prefix),
+      );
+    }
   }
   if (process.env.PROXY_DATAPATH !== '0')
     for (const mode of ['nftables', 'iptables', 'userspace']) await dataPath(mode);

@@ -226,7 +226,7 @@ export class ModelTracker {
     if (!owner) return;
     const key = objectKey(slice);
     let mine = this.slices.get(owner);
-    if (!mine) this.slices.set(owner, (mine = new Map()));
+    if (!mine) this.slices.set(owner, (mine = new Map<string, EndpointSlice>()));
     mine.set(key, slice);
     this.sliceOwner.set(key, owner);
     this.dirty.add(owner);
