@@ -123,9 +123,9 @@ async function dataPath(mode: string): Promise<void> {
 
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('bench:proxy programs kernel rules: run it as root');
+  // PROXY_MODES=nftables (for example) measures the modes named only.
+  const modes = (process.env.PROXY_MODES ?? 'nftables,iptables,userspace').split(',');
   if (process.env.PROXY_PROGRAMMING !== '0') {
-    // PROXY_MODES=nftables (or iptables) measures one mode only.
-    const modes = (process.env.PROXY_MODES ?? 'nftables,iptables').split(',');
     if (modes.includes('nftables')) {
       const table = `k8tsbench${process.pid % 10000}`;
       const nftBackend = new NftablesBackend({ table, clusterCIDR: '10.42.0.0/16' });
@@ -139,7 +139,7 @@ async function main(): Promise<void> {
     }
   }
   if (process.env.PROXY_DATAPATH !== '0')
-    for (const mode of ['nftables', 'iptables', 'userspace']) await dataPath(mode);
+    for (const mode of ['nftables', 'iptables', 'userspace']) if (modes.includes(mode)) await dataPath(mode);
 }
 
 main().then(
