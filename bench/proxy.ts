@@ -3,8 +3,8 @@
 //     programmed from scratch, then PROXY_CHANGES EndpointSlice changes (one endpoint of one
 //     Service replaced), each timed from the changed objects to `nft -f`/`iptables-restore`
 //     returning (the rules are then live in the kernel). The path measured is the proxier's own:
-//     model from all Services and slices, render, diff, program; the watch delivering the change
-//     to the agent is not included. Addresses are from 198.18.0.0/15 (benchmarking range).
+//     the changed slice given to the ModelTracker, model, render, diff, program; the watch
+//     delivering the change to the agent is not included. Addresses are from 198.18.0.0/15 (benchmarking range).
 //  2. Data path (PROXY_DATAPATH=0 skips it, PROXY_PROGRAMMING=0 skips part 1): a k8ts server with its agent per mode, one busybox
 //     httpd pod behind a Service, wrk -c64 for PROXY_WRK_SECONDS against the ClusterIP and
 //     against the pod IP directly.
@@ -12,7 +12,7 @@ import { spawnSync } from 'node:child_process';
 import type { Service } from 'kubernetes-types/core/v1.js';
 import type { EndpointSlice } from 'kubernetes-types/discovery/v1.js';
 import { pick, pct } from './common.js';
-import { buildModel } from '../src/proxy/model.js';
+import { ModelTracker } from '../src/proxy/model.js';
 import { NftablesBackend } from '../src/proxy/nftbackend.js';
 import { IptablesBackend, cleanUpIptables } from '../src/proxy/iptables.js';
 import type { ProxyBackend } from '../src/proxy/proxier.js';
@@ -59,17 +59,20 @@ async function programming(
   cleanup: () => Promise<void> | void,
 ): Promise<Record<string, number>> {
   const { services, slices } = objects();
-  const opts = { nodeName: 'bench', defaultScheduler: 'rr' as const };
+  const model = new ModelTracker({ nodeName: 'bench', defaultScheduler: 'rr' });
   try {
     let t = performance.now();
-    await backend.sync(buildModel(services, slices, opts));
+    for (const s of services) model.setService(s);
+    for (const s of slices) model.setSlice(s);
+    await backend.sync(model.ports());
     const full = performance.now() - t;
     const delays: number[] = [];
     for (let c = 1; c <= CHANGES; c++) {
       const i = Math.floor(Math.random() * SERVICES);
-      slices[i] = slice(`svc-${i}`, i, c);
+      const changed = slice(`svc-${i}`, i, c);
       t = performance.now();
-      await backend.sync(buildModel(services, slices, opts));
+      model.setSlice(changed);
+      await backend.sync(model.ports());
       delays.push(performance.now() - t);
     }
     delays.sort((a, b) => a - b);
@@ -120,17 +123,23 @@ async function dataPath(mode: string): Promise<void> {
 
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('bench:proxy programs kernel rules: run it as root');
+  // PROXY_MODES=nftables (for example) measures the modes named only.
+  const modes = (process.env.PROXY_MODES ?? 'nftables,iptables,userspace').split(',');
   if (process.env.PROXY_PROGRAMMING !== '0') {
-    const table = `k8tsbench${process.pid % 10000}`;
-    const nftBackend = new NftablesBackend({ table, clusterCIDR: '10.42.0.0/16' });
-    await programming('nftables', nftBackend, () => nftBackend.cleanup());
-    const prefix = `K8TSB${process.pid % 10000}`;
-    await programming('iptables', new IptablesBackend({ prefix, clusterCIDR: '10.42.0.0/16' }), () =>
-      cleanUpIptables(prefix),
-    );
+    if (modes.includes('nftables')) {
+      const table = `k8tsbench${process.pid % 10000}`;
+      const nftBackend = new NftablesBackend({ table, clusterCIDR: '10.42.0.0/16' });
+      await programming('nftables', nftBackend, () => nftBackend.cleanup());
+    }
+    if (modes.includes('iptables')) {
+      const prefix = `K8TSB${process.pid % 10000}`;
+      await programming('iptables', new IptablesBackend({ prefix, clusterCIDR: '10.42.0.0/16' }), () =>
+        cleanUpIptables(prefix),
+      );
+    }
   }
   if (process.env.PROXY_DATAPATH !== '0')
-    for (const mode of ['nftables', 'iptables', 'userspace']) await dataPath(mode);
+    for (const mode of ['nftables', 'iptables', 'userspace']) if (modes.includes(mode)) await dataPath(mode);
 }
 
 main().then(

@@ -179,17 +179,89 @@ export function servicePorts(svc: Service, slices: EndpointSlice[], o: ModelOpti
   return out;
 }
 
-/** Every proxied Service port of the cluster, sorted by key (renderers produce stable output). */
-export function buildModel(services: Service[], slices: EndpointSlice[], o: ModelOptions): ServicePort[] {
-  const byService = new Map<string, EndpointSlice[]>();
-  for (const s of slices) {
-    const svcName = s.metadata?.labels?.['kubernetes.io/service-name'];
-    if (!svcName) continue;
-    const key = `${s.metadata?.namespace}/${svcName}`;
-    byService.set(key, [...(byService.get(key) ?? []), s]);
+const byPortKey = (a: ServicePort, b: ServicePort) =>
+  a.key < b.key ? -1 : a.key > b.key ? 1 : a.protocol.localeCompare(b.protocol);
+
+const objectKey = (o: { metadata?: { namespace?: string; name?: string } }) =>
+  `${o.metadata?.namespace ?? 'default'}/${o.metadata?.name ?? ''}`;
+const sliceService = (s: EndpointSlice) => {
+  const svcName = s.metadata?.labels?.['kubernetes.io/service-name'];
+  return svcName ? `${s.metadata?.namespace ?? 'default'}/${svcName}` : undefined;
+};
+
+/**
+ * The model kept up to date one object at a time, as upstream's service and endpoints change
+ * trackers: a Service or EndpointSlice event marks its Service dirty, and `ports()` recomputes only
+ * dirty Services. Unchanged Service ports keep their object identity from one `ports()` to the
+ * next, so backends can skip them without comparing (at 10,000 Services, rebuilding everything
+ * per sync costs more than programming the change).
+ */
+export class ModelTracker {
+  private services = new Map<string, Service>();
+  /** Service key → slice key → slice. */
+  private slices = new Map<string, Map<string, EndpointSlice>>();
+  /** Slice key → the Service key it was filed under (its label may change). */
+  private sliceOwner = new Map<string, string>();
+  private computed = new Map<string, ServicePort[]>();
+  private dirty = new Set<string>();
+  private sorted: ServicePort[] = [];
+
+  constructor(private o: ModelOptions) {}
+
+  setService(svc: Service): void {
+    const key = objectKey(svc);
+    this.services.set(key, svc);
+    this.dirty.add(key);
   }
-  const out = services.flatMap((svc) =>
-    servicePorts(svc, byService.get(`${svc.metadata?.namespace}/${svc.metadata?.name}`) ?? [], o),
-  );
-  return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.protocol.localeCompare(b.protocol)));
+
+  deleteService(svc: Service): void {
+    const key = objectKey(svc);
+    this.services.delete(key);
+    this.dirty.add(key);
+  }
+
+  setSlice(slice: EndpointSlice): void {
+    this.deleteSlice(slice);
+    const owner = sliceService(slice);
+    if (!owner) return;
+    const key = objectKey(slice);
+    let mine = this.slices.get(owner);
+    if (!mine) this.slices.set(owner, (mine = new Map<string, EndpointSlice>()));
+    mine.set(key, slice);
+    this.sliceOwner.set(key, owner);
+    this.dirty.add(owner);
+  }
+
+  deleteSlice(slice: EndpointSlice): void {
+    const key = objectKey(slice);
+    const owner = this.sliceOwner.get(key);
+    if (!owner) return;
+    this.sliceOwner.delete(key);
+    const mine = this.slices.get(owner);
+    mine?.delete(key);
+    if (mine && !mine.size) this.slices.delete(owner);
+    this.dirty.add(owner);
+  }
+
+  /** Every proxied Service port, sorted by key (renderers produce stable output). */
+  ports(): ServicePort[] {
+    if (!this.dirty.size) return this.sorted;
+    for (const key of this.dirty) {
+      const svc = this.services.get(key);
+      const ports = svc ? servicePorts(svc, [...(this.slices.get(key)?.values() ?? [])], this.o) : [];
+      if (ports.length) this.computed.set(key, ports);
+      else this.computed.delete(key);
+    }
+    this.dirty.clear();
+    this.sorted = [...this.computed.values()].flat().sort(byPortKey);
+    return this.sorted;
+  }
+}
+
+/** Every proxied Service port of the cluster from all its objects at once (tests, one-off callers). */
+export function buildModel(services: Service[], slices: EndpointSlice[], o: ModelOptions): ServicePort[] {
+  const tracker = new ModelTracker(o);
+  for (const s of services) tracker.setService(s);
+  for (const s of slices) tracker.setSlice(s);
+  return tracker.ports();
 }

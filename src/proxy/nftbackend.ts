@@ -3,7 +3,15 @@
 // missing) rebuilds the whole table; later ones carry only the Service ports that changed.
 import { spawn } from 'node:child_process';
 import type { ServicePort } from './model.js';
-import { deleteTable, fullSync, partialSync, serviceFragment, type Fragment, type NftConfig } from './nftables.js';
+import {
+  deleteTable,
+  endpointUse,
+  fullSync,
+  partialSync,
+  serviceFragment,
+  type Fragment,
+  type NftConfig,
+} from './nftables.js';
 import type { ProxyBackend } from './proxier.js';
 
 /** Runs `nft -f -` with `script` on stdin; rejects with nft's message. */
@@ -27,8 +35,13 @@ export function nft(script: string, args: string[] = ['-f', '-']): Promise<strin
 export class NftablesBackend implements ProxyBackend {
   readonly mode = 'nftables';
   private installed?: Map<string, Fragment>;
-  /** Each installed port's model as JSON: a port whose model is unchanged keeps its fragment unrendered. */
-  private rendered = new Map<string, { model: string; fragment: Fragment }>();
+  /** How many installed ports use each endpoint address (partialSync's hairpin bookkeeping). */
+  private endpointUse = new Map<string, number>();
+  /**
+   * Each installed port's model (the object, and as JSON): a port given as the same object
+   * (ModelTracker keeps unchanged ports' objects), or an equal one, keeps its fragment unrendered.
+   */
+  private rendered = new Map<string, Rendered>();
 
   constructor(private cfg: NftConfig) {}
 
@@ -38,24 +51,31 @@ export class NftablesBackend implements ProxyBackend {
 
   async sync(ports: ServicePort[]): Promise<void> {
     const want = new Map<string, Fragment>();
-    const rendered = new Map<string, { model: string; fragment: Fragment }>();
+    const rendered = new Map<string, Rendered>();
     for (const sp of ports) {
       // Rendering hashes every chain name: at 10,000 Services, seconds per sync when done for all.
       const key = `${sp.key}/${sp.protocol}`;
-      const model = JSON.stringify(sp);
       const before = this.rendered.get(key);
-      const fragment = before?.model === model ? before.fragment : serviceFragment(sp, this.cfg);
-      want.set(key, fragment);
-      rendered.set(key, { model, fragment });
+      let r: Rendered;
+      if (before?.port === sp) r = before;
+      else {
+        const model = JSON.stringify(sp);
+        r = { port: sp, model, fragment: before?.model === model ? before.fragment : serviceFragment(sp, this.cfg) };
+      }
+      want.set(key, r.fragment);
+      rendered.set(key, r);
     }
     this.rendered = rendered;
-    let script = this.installed
-      ? partialSync(this.cfg, this.installed, reuseUnchanged(this.installed, want))
+    const installed = this.installed;
+    // partialSync updates the endpoint counts in place: work on a copy until nft has taken it.
+    const use = new Map(installed ? this.endpointUse : []);
+    let script = installed
+      ? partialSync(this.cfg, installed, reuseUnchanged(installed, want), use)
       : fullSync(this.cfg, want.values());
     // A partial transaction fails by itself when the table is gone (then the next sync is a full
     // one); one with nothing to do must ask. Each nft run reads the table, seconds at 10,000
     // Services, so the question is asked only then.
-    if (this.installed && !script && !(await this.tablePresent())) script = fullSync(this.cfg, want.values());
+    if (installed && !script && !(await this.tablePresent())) script = fullSync(this.cfg, want.values());
     if (script) {
       try {
         await nft(script);
@@ -65,6 +85,7 @@ export class NftablesBackend implements ProxyBackend {
       }
     }
     this.installed = want;
+    this.endpointUse = installed ? use : endpointUse(want.values());
   }
 
   /**
@@ -85,6 +106,12 @@ export class NftablesBackend implements ProxyBackend {
   }
 }
 
+interface Rendered {
+  port: ServicePort;
+  model: string;
+  fragment: Fragment;
+}
+
 /** Keeps the installed Fragment object for ports whose rendering did not change (partialSync skips identical objects). */
 function reuseUnchanged(installed: Map<string, Fragment>, want: Map<string, Fragment>): Map<string, Fragment> {
   for (const [key, f] of want) {
@@ -95,6 +122,6 @@ function reuseUnchanged(installed: Map<string, Fragment>, want: Map<string, Frag
 }
 
 function sameFragment(a: Fragment, b: Fragment): boolean {
-  const text = (f: Fragment) => JSON.stringify([[...f.chains], [...f.sets], f.elements]);
+  const text = (f: Fragment) => JSON.stringify([[...f.chains], [...f.sets], f.elements, f.endpointIPs]);
   return text(a) === text(b);
 }

@@ -1,5 +1,6 @@
 // The service proxy of one node: shared informers over Services and EndpointSlices feed the model
-// (model.ts); a change schedules a sync, which hands the whole model to the mode's backend
+// (model.ts's ModelTracker, which recomputes only the Services an event touched); a change
+// schedules a sync, which hands the whole model to the mode's backend
 // (nftables, iptables or userspace). Syncs never overlap and coalesce: changes arriving during a
 // sync are taken by the next one. After each sync, UDP conntrack entries that would keep sending
 // datagrams to endpoints that went away (or to the reject of a port that had none) are flushed.
@@ -9,7 +10,7 @@ import type { Service } from 'kubernetes-types/core/v1.js';
 import type { EndpointSlice } from 'kubernetes-types/discovery/v1.js';
 import { R, spec, type Client } from '../client/client.js';
 import { SharedInformerFactory } from '../client/informer.js';
-import { buildModel, type Scheduler, type ServicePort } from './model.js';
+import { ModelTracker, type Scheduler, type ServicePort } from './model.js';
 
 export const SERVICES = spec<Service>(R.services);
 export const ENDPOINT_SLICES = spec<EndpointSlice>({
@@ -88,18 +89,29 @@ export class Proxier {
   private dirty = false;
   private stopped = false;
   private timer?: NodeJS.Timeout;
+  private readonly model: ModelTracker;
 
   constructor(private o: ProxierOptions) {
     this.factory = new SharedInformerFactory(o.client, { logger: o.logger });
+    this.model = new ModelTracker({ nodeName: o.nodeName, defaultScheduler: o.defaultScheduler });
     this.log = o.logger.child({ component: 'service-proxy', mode: o.backend.mode });
     this.run = o.run ?? runCommand;
   }
 
   async start(): Promise<void> {
     const kick = () => this.requestSync();
-    for (const s of [SERVICES, ENDPOINT_SLICES] as const) {
-      this.factory.forResource(s as typeof SERVICES).addEventHandler({ add: kick, update: kick, delete: kick });
-    }
+    // Each event updates the model of its one Service; the sync it schedules recomputes only those.
+    const m = this.model;
+    this.factory.forResource(SERVICES).addEventHandler({
+      add: (s) => (m.setService(s), kick()),
+      update: (_, s) => (m.setService(s), kick()),
+      delete: (s) => (m.deleteService(s), kick()),
+    });
+    this.factory.forResource(ENDPOINT_SLICES).addEventHandler({
+      add: (s) => (m.setSlice(s), kick()),
+      update: (_, s) => (m.setSlice(s), kick()),
+      delete: (s) => (m.deleteSlice(s), kick()),
+    });
     this.factory.start();
     await this.factory.waitForCacheSync();
     await this.syncNow();
@@ -139,12 +151,7 @@ export class Proxier {
 
   private async syncOnce(): Promise<void> {
     const started = performance.now();
-    const services = this.factory.forResource(SERVICES).store.list();
-    const slices = this.factory.forResource(ENDPOINT_SLICES).store.list();
-    const ports = buildModel(services, slices, {
-      nodeName: this.o.nodeName,
-      defaultScheduler: this.o.defaultScheduler,
-    });
+    const ports = this.model.ports();
     try {
       await this.o.backend.sync(ports);
     } catch (err) {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Endpoint as SliceEndpoint } from 'kubernetes-types/discovery/v1.js';
-import { buildModel } from '../../src/proxy/model.js';
+import { buildModel, ModelTracker } from '../../src/proxy/model.js';
 import { staleUDPFlows } from '../../src/proxy/proxier.js';
 import { svc, slice } from './proxy-fixtures.js';
 
@@ -186,4 +186,40 @@ test('stale UDP flows: endpoints gone and ports that rejected until now are flus
   // TCP needs nothing: its connections end with their endpoint.
   const tcp = buildModel([svc('web', {})], [slice('web', [{ port: 8080 }], [ep('10.42.0.2')])], opts);
   assert.deepEqual(staleUDPFlows(tcp, buildModel([svc('web', {})], [], opts)), []);
+});
+
+test('the tracker recomputes only the Services an event touched; the others keep their port objects', () => {
+  const t = new ModelTracker(opts);
+  const a = svc('a', { clusterIP: '10.43.0.41' });
+  const b = svc('b', { clusterIP: '10.43.0.42' });
+  t.setService(a);
+  t.setService(b);
+  t.setSlice(slice('a', [{ port: 8080 }], [ep('10.42.0.2')]));
+  t.setSlice(slice('b', [{ port: 8080 }], [ep('10.42.0.3')]));
+  const [a1, b1] = t.ports();
+  assert.equal(t.ports()[0], a1, 'nothing changed: the same objects');
+  t.setSlice(slice('b', [{ port: 8080 }], [ep('10.42.0.4')]));
+  const [a2, b2] = t.ports();
+  assert.equal(a2, a1);
+  assert.notEqual(b2, b1);
+  assert.deepEqual(
+    b2.allEndpoints.map((e) => e.ip),
+    ['10.42.0.4'],
+  );
+  // A slice relabelled to another Service leaves the first without endpoints.
+  t.setSlice(slice('a', [{ port: 8080 }], [ep('10.42.0.5')], 'b-x'));
+  const [a3, b3] = t.ports();
+  assert.deepEqual(
+    a3.allEndpoints.map((e) => e.ip),
+    ['10.42.0.2', '10.42.0.5'],
+  );
+  assert.deepEqual(b3.allEndpoints, []);
+  t.deleteService(a);
+  assert.deepEqual(
+    t.ports().map((p) => p.name),
+    ['b'],
+  );
+  // The same result as building from every object at once.
+  t.deleteSlice(slice('a', [], [], 'b-x'));
+  assert.deepEqual(t.ports(), buildModel([b], [], opts));
 });

@@ -2,7 +2,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { buildModel } from '../../src/proxy/model.js';
-import { fullSync, partialSync, serviceFragment, serviceChainName, type Fragment } from '../../src/proxy/nftables.js';
+import {
+  endpointUse,
+  fullSync,
+  partialSync,
+  serviceFragment,
+  serviceChainName,
+  type Fragment,
+} from '../../src/proxy/nftables.js';
 import { svc, slice } from './proxy-fixtures.js';
 
 const cfg = { table: 'k8tstest', clusterCIDR: '10.42.0.0/16' };
@@ -46,9 +53,16 @@ test('a Service port renders to verdict-map elements, a numgen service chain and
   assert.ok(
     lines.some((l) => l.startsWith(`add rule ip k8tstest ${chain} numgen random mod 2 vmap { 0 : goto endpoint-`)),
   );
-  assert.ok(lines.some((l) => /endpoint-\S+__10\.42\.0\.3\/8080 meta l4proto tcp dnat to 10\.42\.0\.3:8080$/.test(l)));
-  // Hairpin: a pod reaching itself through the service is masqueraded.
-  assert.ok(lines.some((l) => /__10\.42\.0\.2\/8080 ip saddr 10\.42\.0\.2 jump mark-for-masquerade$/.test(l)));
+  assert.ok(
+    lines.some((l) => /endpoint-\S+__10\.42\.0\.3\/8080 meta l4proto tcp dnat ip to 10\.42\.0\.3:8080$/.test(l)),
+  );
+  // Hairpin: a pod reaching itself through the service is masqueraded (its address pair, in postrouting).
+  assert.ok(lines.includes('add element ip k8tstest hairpin-endpoints { 10.42.0.2 . 10.42.0.2 }'));
+  assert.ok(
+    lines.includes(
+      'add rule ip k8tstest masquerading ct status dnat ip saddr . ip daddr @hairpin-endpoints jump mark-for-masquerade',
+    ),
+  );
   // Session affinity: one timed set per endpoint, consulted before the random choice.
   assert.equal(
     lines.filter(
@@ -118,10 +132,53 @@ test('internalTrafficPolicy Local without a local endpoint drops; externalTraffi
     'external traffic is not masqueraded',
   );
   assert.ok(
-    ext.some((l) => l.includes('numgen random mod 1 vmap')),
+    ext.some((l) => l.endsWith('meta l4proto tcp dnat ip to 10.42.0.2:8080')),
     'only the local endpoint serves external traffic',
   );
   nftAccepts(text);
+});
+
+test('without session affinity a Service port is one chain: the endpoint is picked and DNATed by one rule', () => {
+  const plain = svc('plain', { clusterIP: '10.43.0.40', ports: [{ name: 'http', port: 80 }] });
+  const model = buildModel(
+    [plain],
+    [slice('plain', [{ name: 'http', port: 8080 }], ['10.42.0.2', '10.42.0.3'].map(ep))],
+    opts,
+  );
+  const f = serviceFragment(model[0], cfg);
+  assert.deepEqual([...f.chains.keys()], [serviceChainName(model[0])]);
+  assert.equal(f.sets.size, 0);
+  assert.equal(
+    f.chains.get(serviceChainName(model[0]))!.at(-1),
+    'meta l4proto tcp dnat ip to numgen random mod 2 map { 0 : 10.42.0.2 . 8080, 1 : 10.42.0.3 . 8080 }',
+  );
+  const text = fullSync(cfg, [f]);
+  assert.doesNotMatch(text, /add chain ip k8tstest endpoint-/);
+  nftAccepts(text);
+});
+
+test('a hairpin pair stays while any Service port still uses the endpoint, and goes with the last', () => {
+  const a = svc('a', { clusterIP: '10.43.0.41', ports: [{ port: 80 }] });
+  const b = svc('b', { clusterIP: '10.43.0.42', ports: [{ port: 80 }] });
+  const slices = (aIPs: string[], bIPs: string[]) => [
+    slice('a', [{ port: 8080 }], aIPs.map(ep)),
+    slice('b', [{ port: 8080 }], bIPs.map(ep)),
+  ];
+  const s0 = fragments(buildModel([a, b], slices(['10.42.0.2'], ['10.42.0.2']), opts));
+  const s1 = fragments(buildModel([a, b], slices(['10.42.0.2'], ['10.42.0.3']), opts));
+  s1.set('default/a:/TCP', s0.get('default/a:/TCP')!);
+  const use = endpointUse(s0.values());
+  const t1 = partialSync(cfg, s0, s1, use);
+  assert.doesNotMatch(t1, /hairpin-endpoints \{ 10\.42\.0\.2/, 'a still uses 10.42.0.2');
+  assert.match(t1, /add element ip k8tstest hairpin-endpoints \{ 10\.42\.0\.3 \. 10\.42\.0\.3 \}/);
+  assert.deepEqual(use, endpointUse(s1.values()));
+  const s2 = fragments(buildModel([a, b], slices([], ['10.42.0.3']), opts));
+  s2.set('default/b:/TCP', s1.get('default/b:/TCP')!);
+  assert.match(
+    partialSync(cfg, s1, s2, use),
+    /delete element ip k8tstest hairpin-endpoints \{ 10\.42\.0\.2 \. 10\.42\.0\.2 \}/,
+  );
+  assert.deepEqual([...use.keys()], ['10.42.0.3']);
 });
 
 test(
