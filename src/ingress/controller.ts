@@ -6,7 +6,7 @@
 // status.loadBalancer.ingress: the node addresses ServiceLB publishes, as k3s does.
 // HTTPProxies and Gateway API routes come from RouteSources and join the same route table.
 import type { Logger } from 'pino';
-import type { Node, Secret, Service } from 'kubernetes-types/core/v1.js';
+import type { ConfigMap, Node, Secret, Service } from 'kubernetes-types/core/v1.js';
 import type { EndpointSlice } from 'kubernetes-types/discovery/v1.js';
 import type { Ingress, IngressClass } from 'kubernetes-types/networking/v1.js';
 import type { SecureContext } from 'node:tls';
@@ -22,6 +22,7 @@ import { IngressProxy } from './proxy.js';
 import { RouteIndex } from './routeindex.js';
 import type { IngressProblem, ObjectKey } from './routes.js';
 import { RouteSources } from './routesources.js';
+import { parseStreamServices, StreamProxy, type StreamMapping, type StreamProtocol } from './streams.js';
 import { contextFromSecret, selfSignedCertificate } from './tls.js';
 
 export const INGRESS_CLASS_NAME = 'k8ts';
@@ -41,6 +42,9 @@ export interface IngressControllerOptions {
   nodeName?: string;
   /** Namespaces where root HTTPProxies may live (--ingress-root-namespaces); empty: all. */
   rootNamespaces?: readonly string[];
+  /** `namespace/name` of the ConfigMaps of TCP and UDP services (ingress-nginx's tcp-services / udp-services). */
+  tcpServicesConfigMap?: string;
+  udpServicesConfigMap?: string;
 }
 
 /** The IngressClass k8ts installs: its own controller, the cluster's default class. */
@@ -81,6 +85,8 @@ export class IngressController {
   private proxy?: IngressProxy;
   private backends: Backends;
   private readonly sources: RouteSources;
+  private readonly streamMaps: { protocol: StreamProtocol; ref: string; inf: SharedIndexInformer<ConfigMap> }[] = [];
+  private streams?: StreamProxy;
   private readonly index = new RouteIndex();
   private table = this.index.table;
   private readonly contexts = new WeakMap<Secret, ReturnType<typeof contextFromSecret>>();
@@ -92,6 +98,7 @@ export class IngressController {
   private reported = new Map<string, Set<string>>();
   private stopped = false;
   private synced = false;
+  private streamSync: Promise<void> = Promise.resolve();
 
   constructor(private readonly o: IngressControllerOptions) {
     this.log = o.logger.child({ component: 'ingress' });
@@ -142,6 +149,17 @@ export class IngressController {
     const secretChanged = (s?: Secret) =>
       s && (this.table.secretsUsed.has(keyOf(s)) || s.type === 'kubernetes.io/tls') && lookupChanged();
     this.secrets.addEventHandler({ add: secretChanged, update: (_o, n) => secretChanged(n), delete: secretChanged });
+    for (const [protocol, ref] of [
+      ['TCP', o.tcpServicesConfigMap],
+      ['UDP', o.udpServicesConfigMap],
+    ] as const) {
+      if (!ref) continue;
+      const { namespace, name } = splitKey(ref);
+      const inf = this.factory.forResource(R.configmaps, { namespace, fieldSelector: `metadata.name=${name}` });
+      const changed = () => void this.syncStreams();
+      inf.addEventHandler({ add: changed, update: changed, delete: changed });
+      this.streamMaps.push({ protocol, ref, inf });
+    }
     if (o.manageCluster) {
       this.nodes = this.factory.forResource(R.nodes);
       this.status = new ControllerRunner({
@@ -180,6 +198,10 @@ export class IngressController {
     this.synced = true;
     this.rebuild();
     await this.proxy.start();
+    if (this.streamMaps.length) {
+      this.streams = new StreamProxy({ bindAddress: this.o.bindAddress, backends: this.backends, logger: this.log });
+      await this.syncStreams();
+    }
     this.status?.start();
     this.log.info({ ports: this.proxy.ports }, 'ingress controller serving');
   }
@@ -190,7 +212,29 @@ export class IngressController {
     await this.status?.stop();
     await this.sources.stop();
     await this.proxy?.stop();
+    await this.streams?.stop();
     await this.factory.shutdown();
+  }
+
+  /** Ports of the TCP/UDP services listened on, as `PROTOCOL/port`. */
+  get streamPorts(): string[] {
+    return this.streams?.ports ?? [];
+  }
+
+  /** Listeners for the TCP/UDP services ConfigMaps (updates are serialized: one at a time). */
+  private syncStreams(): Promise<void> {
+    const run = async () => {
+      if (!this.streams || this.stopped) return;
+      const mappings: StreamMapping[] = [];
+      for (const { protocol, ref, inf } of this.streamMaps) {
+        const cm = inf.store.get(ref);
+        const parsed = parseStreamServices(cm?.data, protocol);
+        for (const message of parsed.problems) this.log.warn({ configMap: ref }, message);
+        mappings.push(...parsed.mappings);
+      }
+      await this.streams.update(mappings);
+    };
+    return (this.streamSync = this.streamSync.then(run, run));
   }
 
   /** Creates the `k8ts` IngressClass unless it exists (an admin's edits to it are kept). */
