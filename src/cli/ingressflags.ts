@@ -14,6 +14,9 @@ export interface IngressFlags {
   ingressRootNamespaces?: string;
   ingressTcpServicesConfigmap?: string;
   ingressUdpServicesConfigmap?: string;
+  ingressAccessLog?: string;
+  ingressAccessLogFormat?: string;
+  ingressMetricsPort?: string;
 }
 
 export function addIngressFlags(cmd: Command, role: 'server' | 'agent'): Command {
@@ -34,6 +37,13 @@ export function addIngressFlags(cmd: Command, role: 'server' | 'agent'): Command
     .option(
       '--ingress-udp-services-configmap <namespace/name>',
       'ConfigMap of UDP services to expose, ingress-nginx style ("PORT": "NAMESPACE/SERVICE:PORT")',
+    )
+    .option('--ingress-access-log <file>', 'write one line per ingress request to this file (- for stdout)')
+    .option('--ingress-access-log-format <format>', 'access log lines: json or combined (nginx)', 'json')
+    .option(
+      '--ingress-metrics-port <port>',
+      "serve the ingress's Prometheus metrics (ingress-nginx names) on /metrics of this port (0: off)",
+      '0',
     );
 }
 
@@ -41,6 +51,11 @@ function port(value: string | undefined, fallback: number, flag: string): number
   const n = Number(value ?? fallback);
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`${flag}: invalid port ${value}`);
   return n;
+}
+
+function accessLogFormat(value: string | undefined): 'json' | 'combined' {
+  if (value === undefined || value === 'json' || value === 'combined') return value ?? 'json';
+  throw new Error(`--ingress-access-log-format: want json or combined, got ${value}`);
 }
 
 function configMapRef(value: string | undefined, flag: string): string | undefined {
@@ -74,6 +89,9 @@ export async function startIngressFromFlags(
       .filter(Boolean),
     tcpServicesConfigMap: configMapRef(flags.ingressTcpServicesConfigmap, '--ingress-tcp-services-configmap'),
     udpServicesConfigMap: configMapRef(flags.ingressUdpServicesConfigmap, '--ingress-udp-services-configmap'),
+    accessLog: flags.ingressAccessLog,
+    accessLogFormat: accessLogFormat(flags.ingressAccessLogFormat),
+    metricsPort: port(flags.ingressMetricsPort, 0, '--ingress-metrics-port'),
   });
   await controller.start();
   return controller;

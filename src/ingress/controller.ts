@@ -22,6 +22,7 @@ import { IngressProxy } from './proxy.js';
 import { RouteIndex } from './routeindex.js';
 import type { IngressProblem, ObjectKey } from './routes.js';
 import { RouteSources } from './routesources.js';
+import { IngressObserver, type AccessLogFormat } from './observe.js';
 import { parseStreamServices, StreamProxy, type StreamMapping, type StreamProtocol } from './streams.js';
 import { contextFromSecret, selfSignedCertificate } from './tls.js';
 
@@ -45,6 +46,11 @@ export interface IngressControllerOptions {
   /** `namespace/name` of the ConfigMaps of TCP and UDP services (ingress-nginx's tcp-services / udp-services). */
   tcpServicesConfigMap?: string;
   udpServicesConfigMap?: string;
+  /** Access log destination (a file, `-`: stdout; unset: none) and format. */
+  accessLog?: string;
+  accessLogFormat?: AccessLogFormat;
+  /** Port of the metrics listener (/metrics, /healthz); 0: none. */
+  metricsPort?: number;
 }
 
 /** The IngressClass k8ts installs: its own controller, the cluster's default class. */
@@ -87,6 +93,7 @@ export class IngressController {
   private readonly sources: RouteSources;
   private readonly streamMaps: { protocol: StreamProtocol; ref: string; inf: SharedIndexInformer<ConfigMap> }[] = [];
   private streams?: StreamProxy;
+  private observer?: IngressObserver;
   private readonly index = new RouteIndex();
   private table = this.index.table;
   private readonly contexts = new WeakMap<Secret, ReturnType<typeof contextFromSecret>>();
@@ -183,7 +190,16 @@ export class IngressController {
   }
 
   async start(): Promise<void> {
+    if (this.o.accessLog || this.o.metricsPort) {
+      this.observer = new IngressObserver({
+        accessLog: this.o.accessLog,
+        accessLogFormat: this.o.accessLogFormat,
+        logger: this.log,
+      });
+      this.metricsPort = await this.observer.listen(this.o.metricsPort ?? 0, this.o.bindAddress);
+    }
     this.proxy = new IngressProxy({
+      observer: this.observer,
       bindAddress: this.o.bindAddress,
       httpPort: this.o.httpPort,
       httpsPort: this.o.httpsPort,
@@ -213,8 +229,12 @@ export class IngressController {
     await this.sources.stop();
     await this.proxy?.stop();
     await this.streams?.stop();
+    await this.observer?.stop();
     await this.factory.shutdown();
   }
+
+  /** The metrics listener's port (0: none). */
+  metricsPort = 0;
 
   /** Ports of the TCP/UDP services listened on, as `PROTOCOL/port`. */
   get streamPorts(): string[] {
