@@ -8,6 +8,7 @@
 import type { Logger } from 'pino';
 import type { Condition } from 'kubernetes-types/meta/v1.js';
 import type { CustomResourceDefinition } from 'kubernetes-types/apiextensions/v1.js';
+import type { Namespace } from 'kubernetes-types/core/v1.js';
 import { R, spec, type Client, type ResourceClient } from '../client/client.js';
 import type { ResourceSpec } from '../client/types.js';
 import { ControllerRunner } from '../client/controller.js';
@@ -121,6 +122,7 @@ export class RouteSources {
   private readonly gateways: SharedIndexInformer<Gateway>;
   private readonly routes: SharedIndexInformer<HTTPRoute>;
   private readonly grants: SharedIndexInformer<ReferenceGrant>;
+  private readonly namespaces: SharedIndexInformer<Namespace>;
   private readonly status?: ControllerRunner;
   private readonly log: Logger;
   /** Desired status per `Kind|namespace/name` from the last compile. */
@@ -144,6 +146,8 @@ export class RouteSources {
     this.gateways = this.factory.forResource(RS.gateways);
     this.routes = this.factory.forResource(RS.httproutes);
     this.grants = this.factory.forResource(RS.referencegrants);
+    // Namespace labels decide listeners' allowedRoutes `from: Selector`.
+    this.namespaces = this.factory.forResource(R.namespaces, { metadataOnly: true });
     const changed = () => o.onChange();
     // Our own status writes come back as updates: only a new generation (spec) changes routes.
     const specChanged = (a: Generation, b: Generation) =>
@@ -160,6 +164,11 @@ export class RouteSources {
         delete: gatewayChanged,
       });
     this.grants.addEventHandler({ add: gatewayChanged, update: gatewayChanged, delete: gatewayChanged });
+    this.namespaces.addEventHandler({
+      add: gatewayChanged,
+      update: (a, b) => JSON.stringify(a.metadata?.labels) !== JSON.stringify(b.metadata?.labels) && gatewayChanged(),
+      delete: gatewayChanged,
+    });
     const delegationChanged = () => {
       this.proxiesAll = true;
       changed();
@@ -210,12 +219,19 @@ export class RouteSources {
       for (const k of affected) this.setDesired(`HTTPProxy|${k}`, this.proxyIndex.verdicts.get(k));
       sources.push(...this.proxyIndex.sources());
     }
-    if (this.classes.hasSynced() && this.gateways.hasSynced() && this.routes.hasSynced() && this.grants.hasSynced()) {
+    if (
+      this.classes.hasSynced() &&
+      this.gateways.hasSynced() &&
+      this.routes.hasSynced() &&
+      this.grants.hasSynced() &&
+      this.namespaces.hasSynced()
+    ) {
       if (this.gatewaysDirty || !this.gatewaySource) {
         this.gatewaysDirty = false;
         const c = compileGateways(this.gateways.store.list(), this.routes.store.list(), {
           classes: this.classes.store.list(),
           grants: this.grants.store.list(),
+          namespaceLabels: (ns) => this.namespaces.store.get(ns)?.metadata?.labels,
           ...lookups,
         });
         this.gatewaySource = { id: 'Gateway', rank: 2, created: '', routes: c.routes, tls: c.tls };

@@ -210,7 +210,12 @@ test('access log: one JSON line per request, with the route and the upstream', a
     20_000,
     200,
   );
-  await until('the line is written', async () => readFileSync(accessLog, 'utf8').includes('/page?x=1'), 5000, 100);
+  await until(
+    'the line is written',
+    () => Promise.resolve(readFileSync(accessLog, 'utf8').includes('/page?x=1')),
+    5000,
+    100,
+  );
   const line = readFileSync(accessLog, 'utf8')
     .trim()
     .split('\n')

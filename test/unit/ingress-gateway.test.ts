@@ -240,6 +240,60 @@ test('listeners: Same-namespace default, hostnames, TLS refs, unsupported protoc
   assert.equal(notOurs.gatewayStatus.size, 0);
 });
 
+test('allowedRoutes: namespaces from Selector (by the namespace labels) and route kinds', () => {
+  const selector = gw([
+    {
+      name: 'teams',
+      port: 80,
+      protocol: 'HTTP',
+      allowedRoutes: { namespaces: { from: 'Selector', selector: { matchLabels: { shared: 'yes' } } } },
+    },
+  ]);
+  const labels: Record<string, Record<string, string>> = { 'team-a': { shared: 'yes' }, 'team-b': { shared: 'no' } };
+  const c = compileGateways(
+    [selector],
+    [
+      route('team-a', 'r', [{ backendRefs: [{ name: 's', port: 80 }] }]),
+      route('team-b', 'r', [{ backendRefs: [{ name: 's', port: 80 }] }]),
+      route('team-c', 'r', [{ backendRefs: [{ name: 's', port: 80 }] }]),
+    ],
+    ctx({ namespaceLabels: (ns) => labels[ns] }),
+  );
+  const reason = (k: string) => c.routeStatus.get(k)?.parents[0].conditions[0].reason;
+  assert.equal(reason('team-a/r'), 'Accepted');
+  assert.equal(reason('team-b/r'), 'NotAllowedByListeners');
+  assert.equal(reason('team-c/r'), 'NotAllowedByListeners', 'a namespace without labels matches no selector');
+  assert.equal(c.gatewayStatus.get('infra/gw')?.listeners[0].attachedRoutes, 1);
+
+  // kinds: only HTTPRoute is served; other kinds are InvalidRouteKinds, and with none left the
+  // listener serves nothing.
+  const kinds = gw([
+    {
+      name: 'mixed',
+      port: 80,
+      protocol: 'HTTP',
+      allowedRoutes: { namespaces: { from: 'All' }, kinds: [{ kind: 'HTTPRoute' }, { kind: 'TCPRoute' }] },
+    },
+    {
+      name: 'tcponly',
+      port: 81,
+      protocol: 'HTTP',
+      allowedRoutes: { namespaces: { from: 'All' }, kinds: [{ kind: 'TCPRoute' }] },
+    },
+  ]);
+  const k = compileGateways([kinds], [route('app', 'r', [{ backendRefs: [{ name: 's', port: 80 }] }])], ctx());
+  const [mixed, tcpOnly] = k.gatewayStatus.get('infra/gw')!.listeners;
+  const byType = (l: typeof mixed) => Object.fromEntries(l.conditions.map((x) => [x.type, x.reason]));
+  assert.deepEqual(mixed.supportedKinds, [{ group: 'gateway.networking.k8s.io', kind: 'HTTPRoute' }]);
+  assert.equal(byType(mixed).ResolvedRefs, 'InvalidRouteKinds');
+  assert.equal(byType(mixed).Programmed, 'Programmed');
+  assert.equal(mixed.attachedRoutes, 1);
+  assert.deepEqual(tcpOnly.supportedKinds, []);
+  assert.equal(byType(tcpOnly).ResolvedRefs, 'InvalidRouteKinds');
+  assert.equal(byType(tcpOnly).Programmed, 'Invalid');
+  assert.equal(tcpOnly.attachedRoutes, 0);
+});
+
 test('filters: header modifiers, URL rewrite, redirect', () => {
   const c = compileGateways(
     [all],

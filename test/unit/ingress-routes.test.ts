@@ -318,7 +318,7 @@ test('htpasswd: bcrypt ($2a$, $2b$, $2y$ as htpasswd -B and PHP write them); $2x
   assert.ok(verifyHash(php, 'rasmuslerdorf'), 'again (remembered)');
   assert.ok(!verifyHash(php, 'rasmuslerdorF'));
   const b = bcryptHash('secret', '$2b$04$abcdefghijklmnopqrstuu') ?? '';
-  assert.match(b, /^\$2b\$04\$abcdefghijklmnopqrstu[.\/A-Za-z0-9]{32}$/);
+  assert.match(b, /^\$2b\$04\$abcdefghijklmnopqrstu[./A-Za-z0-9]{32}$/);
   assert.ok(verifyHash(b, 'secret'));
   assert.ok(!verifyHash(b.replace('$2b$', '$2x$'), 'secret'));
   assert.equal(bcryptHash('x', '$2y$99$abcdefghijklmnopqrstuu'), undefined);
