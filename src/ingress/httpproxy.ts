@@ -567,7 +567,7 @@ export class HttpProxyIndex {
       }
     this.byKey = byKey;
     this.fqdnRoots = fqdnRoots;
-    const affected = all ? new Set(byKey.keys()) : changed;
+    const affected = all ? new Set([...byKey.keys(), ...changed]) : changed;
     for (const r of dirty) {
       const old = this.results.get(r);
       if (old) {

@@ -183,7 +183,7 @@ function inRanges(ip: string, ranges: readonly string[]): boolean {
 
 export class IngressProxy {
   /** The configuration in force; replaced (never mutated) by `update`. */
-  private config: ProxyConfig = { table: RouteTable.build([]), contexts: new Map(), users: new Map() };
+  private config: ProxyConfig = { table: RouteTable.none(), contexts: new Map(), users: new Map() };
   private http?: Server;
   private https?: Http2SecureServer;
   private readonly defaultContext: SecureContext;

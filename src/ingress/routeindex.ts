@@ -188,14 +188,7 @@ export class RouteIndex {
   private readonly byTlsHost = new Map<string, Set<string>>();
   private assembled = new Map<string, AssembledHost>();
   private tls = new Map<string, TlsEntry>();
-  private current = RouteTable.fromParts({
-    hosts: new Map(),
-    wildcards: new Map(),
-    tls: new Map(),
-    problems: [],
-    secretsUsed: new Set(),
-    routes: [],
-  });
+  private current = RouteTable.none();
   /** Hosts assembled by the last update (for tests and the benchmark's accounting). */
   lastAssembled = 0;
 
@@ -379,6 +372,14 @@ export class RouteIndex {
       }
     return { routes: all.length ? routes : undefined, all, problems };
   }
+}
+
+/** A table of Ingresses, then the routes of HTTPProxies and HTTPRoutes (`extra`, already in precedence order). */
+export function buildRouteTable(
+  ingresses: readonly Ingress[],
+  extra: { routes: Route[]; tls: ExtraTls[] } = { routes: [], tls: [] },
+): RouteTable {
+  return new RouteIndex().update(ingresses, [{ id: 'extra', rank: 1, created: '', ...extra }]);
 }
 
 function link(map: Map<string, Set<string>>, host: string, id: string, add: boolean): void {

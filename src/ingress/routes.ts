@@ -11,9 +11,7 @@
 // HTTPProxies (httpproxy.ts) and Gateway API HTTPRoutes (gateway.ts) compile into the same Route
 // model and join the table as route sources: they add request conditions (headers, query,
 // method), weighted backends, filters and timeout/retry policies, and other path match types.
-import type { Ingress } from 'kubernetes-types/networking/v1.js';
 import type { CanaryOptions, RouteOptions } from './annotations.js';
-import { RouteIndex } from './routeindex.js';
 
 /**
  * Ingress's types, plus Gateway API's RegularExpression (the whole path) and Contour's
@@ -293,7 +291,7 @@ export interface TableParts {
   routes: Route[];
 }
 
-/** The lookup side of the route table; RouteIndex (routeindex.ts) assembles it. */
+/** The lookup side of the route table; RouteIndex (routeindex.ts) assembles it (buildRouteTable: at once). */
 export class RouteTable {
   private readonly hosts: Map<string, HostRoutes>;
   private readonly wildcards: Map<string, HostRoutes>;
@@ -322,12 +320,16 @@ export class RouteTable {
     return new RouteTable(p);
   }
 
-  /** Ingresses, then the routes of HTTPProxies and HTTPRoutes (`extra`, already in precedence order). */
-  static build(
-    ingresses: readonly Ingress[],
-    extra: { routes: Route[]; tls: ExtraTls[] } = { routes: [], tls: [] },
-  ): RouteTable {
-    return new RouteIndex().update(ingresses, [{ id: 'extra', rank: 1, created: '', ...extra }]);
+  /** A table without routes (every request gets 404). */
+  static none(): RouteTable {
+    return new RouteTable({
+      hosts: new Map(),
+      wildcards: new Map(),
+      tls: new Map(),
+      problems: [],
+      secretsUsed: new Set(),
+      routes: [],
+    });
   }
 
   get empty(): boolean {

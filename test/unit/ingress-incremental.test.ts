@@ -242,4 +242,8 @@ test('a new root among a thousand compiles only itself', () => {
     'the other roots keep their compiled sources',
   );
   assert.equal(index.verdicts.get('root-ns/r-1000')?.currentStatus, 'valid');
+  // A full pass (a Service or Secret changed) also forgets proxies deleted meanwhile.
+  index.update(proxies.slice(1), ctx, true);
+  assert.equal(index.verdicts.has('root-ns/r-0'), false);
+  assert.equal(index.verdicts.size, 999);
 });
