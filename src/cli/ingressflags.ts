@@ -12,6 +12,11 @@ export interface IngressFlags {
   ingressHttpsPort?: string;
   ingressBindAddress?: string;
   ingressRootNamespaces?: string;
+  ingressTcpServicesConfigmap?: string;
+  ingressUdpServicesConfigmap?: string;
+  ingressAccessLog?: string;
+  ingressAccessLogFormat?: string;
+  ingressMetricsPort?: string;
 }
 
 export function addIngressFlags(cmd: Command, role: 'server' | 'agent'): Command {
@@ -24,6 +29,21 @@ export function addIngressFlags(cmd: Command, role: 'server' | 'agent'): Command
     .option(
       '--ingress-root-namespaces <list>',
       'comma-separated namespaces where root HTTPProxies (spec.virtualhost) may live (default: all)',
+    )
+    .option(
+      '--ingress-tcp-services-configmap <namespace/name>',
+      'ConfigMap of TCP services to expose, ingress-nginx style ("PORT": "NAMESPACE/SERVICE:PORT")',
+    )
+    .option(
+      '--ingress-udp-services-configmap <namespace/name>',
+      'ConfigMap of UDP services to expose, ingress-nginx style ("PORT": "NAMESPACE/SERVICE:PORT")',
+    )
+    .option('--ingress-access-log <file>', 'write one line per ingress request to this file (- for stdout)')
+    .option('--ingress-access-log-format <format>', 'access log lines: json or combined (nginx)', 'json')
+    .option(
+      '--ingress-metrics-port <port>',
+      "serve the ingress's Prometheus metrics (ingress-nginx names) on /metrics of this port (0: off)",
+      '0',
     );
 }
 
@@ -31,6 +51,17 @@ function port(value: string | undefined, fallback: number, flag: string): number
   const n = Number(value ?? fallback);
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`${flag}: invalid port ${value}`);
   return n;
+}
+
+function accessLogFormat(value: string | undefined): 'json' | 'combined' {
+  if (value === undefined || value === 'json' || value === 'combined') return value ?? 'json';
+  throw new Error(`--ingress-access-log-format: want json or combined, got ${value}`);
+}
+
+function configMapRef(value: string | undefined, flag: string): string | undefined {
+  if (value === undefined) return undefined;
+  if (!/^[a-z0-9-]+\/[a-z0-9.-]+$/.test(value)) throw new Error(`${flag}: want namespace/name, got ${value}`);
+  return value;
 }
 
 /** Starts the ingress controller if the flags ask for it (the server's also manages class and status). */
@@ -56,6 +87,11 @@ export async function startIngressFromFlags(
       .split(',')
       .map((n) => n.trim())
       .filter(Boolean),
+    tcpServicesConfigMap: configMapRef(flags.ingressTcpServicesConfigmap, '--ingress-tcp-services-configmap'),
+    udpServicesConfigMap: configMapRef(flags.ingressUdpServicesConfigmap, '--ingress-udp-services-configmap'),
+    accessLog: flags.ingressAccessLog,
+    accessLogFormat: accessLogFormat(flags.ingressAccessLogFormat),
+    metricsPort: port(flags.ingressMetricsPort, 0, '--ingress-metrics-port'),
   });
   await controller.start();
   return controller;

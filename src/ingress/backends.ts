@@ -33,12 +33,14 @@ export class Backends {
   }
 
   /** The ready endpoints of a Service port (by number or name), as the route names it. */
-  endpoints(b: ServiceBackend): Endpoint[] | Exclude<Resolution, { endpoint: Endpoint }> {
+  endpoints(b: ServiceBackend, protocol = 'TCP'): Endpoint[] | Exclude<Resolution, { endpoint: Endpoint }> {
     const key = `${b.namespace}/${b.service}`;
     const svc = this.services.store.get(key);
     if (!svc) return { problem: 'service-not-found', message: `service ${key} not found` };
-    const port = svc.spec?.ports?.find((p) =>
-      b.port.name !== undefined ? p.name === b.port.name : p.port === b.port.number,
+    const port = svc.spec?.ports?.find(
+      (p) =>
+        (b.port.name !== undefined ? p.name === b.port.name : p.port === b.port.number) &&
+        (p.protocol ?? 'TCP') === protocol,
     );
     if (!port)
       return {
@@ -48,7 +50,7 @@ export class Backends {
     const out: Endpoint[] = [];
     for (const slice of this.slices.store.byIndex(BY_SERVICE, key)) {
       if (slice.addressType === 'FQDN') continue;
-      const sp = slice.ports?.find((p) => (p.name ?? '') === (port.name ?? '') && (p.protocol ?? 'TCP') === 'TCP');
+      const sp = slice.ports?.find((p) => (p.name ?? '') === (port.name ?? '') && (p.protocol ?? 'TCP') === protocol);
       if (!sp?.port) continue;
       for (const ep of slice.endpoints ?? []) {
         // A nil ready condition means ready (discovery/v1).
@@ -61,12 +63,12 @@ export class Backends {
   }
 
   /** The next endpoint round-robin, or why there is none. */
-  pick(b: ServiceBackend): Resolution {
-    const eps = this.endpoints(b);
+  pick(b: ServiceBackend, protocol = 'TCP'): Resolution {
+    const eps = this.endpoints(b, protocol);
     if (!Array.isArray(eps)) return eps;
     if (!eps.length)
       return { problem: 'no-ready-endpoints', message: `service ${b.namespace}/${b.service} has no ready endpoints` };
-    const key = `${b.namespace}/${b.service}:${b.port.name ?? b.port.number}`;
+    const key = `${b.namespace}/${b.service}:${b.port.name ?? b.port.number}/${protocol}`;
     const i = this.next.get(key) ?? 0;
     this.next.set(key, (i + 1) % 1_000_000);
     return { endpoint: eps[i % eps.length] };

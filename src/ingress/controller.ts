@@ -6,7 +6,7 @@
 // status.loadBalancer.ingress: the node addresses ServiceLB publishes, as k3s does.
 // HTTPProxies and Gateway API routes come from RouteSources and join the same route table.
 import type { Logger } from 'pino';
-import type { Node, Secret, Service } from 'kubernetes-types/core/v1.js';
+import type { ConfigMap, Node, Secret, Service } from 'kubernetes-types/core/v1.js';
 import type { EndpointSlice } from 'kubernetes-types/discovery/v1.js';
 import type { Ingress, IngressClass } from 'kubernetes-types/networking/v1.js';
 import type { SecureContext } from 'node:tls';
@@ -19,8 +19,11 @@ import { nodeIngressAddresses } from '../controllers/servicelb/controller.js';
 import { Backends } from './backends.js';
 import { parseHtpasswd } from './htpasswd.js';
 import { IngressProxy } from './proxy.js';
-import { RouteTable, type IngressProblem, type ObjectKey } from './routes.js';
+import { RouteIndex } from './routeindex.js';
+import type { IngressProblem, ObjectKey } from './routes.js';
 import { RouteSources } from './routesources.js';
+import { IngressObserver, type AccessLogFormat } from './observe.js';
+import { parseStreamServices, StreamProxy, type StreamMapping, type StreamProtocol } from './streams.js';
 import { contextFromSecret, selfSignedCertificate } from './tls.js';
 
 export const INGRESS_CLASS_NAME = 'k8ts';
@@ -40,6 +43,14 @@ export interface IngressControllerOptions {
   nodeName?: string;
   /** Namespaces where root HTTPProxies may live (--ingress-root-namespaces); empty: all. */
   rootNamespaces?: readonly string[];
+  /** `namespace/name` of the ConfigMaps of TCP and UDP services (ingress-nginx's tcp-services / udp-services). */
+  tcpServicesConfigMap?: string;
+  udpServicesConfigMap?: string;
+  /** Access log destination (a file, `-`: stdout; unset: none) and format. */
+  accessLog?: string;
+  accessLogFormat?: AccessLogFormat;
+  /** Port of the metrics listener (/metrics, /healthz); 0: none. */
+  metricsPort?: number;
 }
 
 /** The IngressClass k8ts installs: its own controller, the cluster's default class. */
@@ -80,13 +91,21 @@ export class IngressController {
   private proxy?: IngressProxy;
   private backends: Backends;
   private readonly sources: RouteSources;
-  private table = RouteTable.build([]);
+  private readonly streamMaps: { protocol: StreamProtocol; ref: string; inf: SharedIndexInformer<ConfigMap> }[] = [];
+  private streams?: StreamProxy;
+  private observer?: IngressObserver;
+  private readonly index = new RouteIndex();
+  private table = this.index.table;
+  private readonly contexts = new WeakMap<Secret, ReturnType<typeof contextFromSecret>>();
   private rebuildTimer?: NodeJS.Timeout;
   private lastRebuild = 0;
+  /** How long the last rebuild took (ms). */
+  private rebuildCost = 0;
   /** Problems already reported per Ingress (uid), so a rebuild only reports what is new. */
   private reported = new Map<string, Set<string>>();
   private stopped = false;
   private synced = false;
+  private streamSync: Promise<void> = Promise.resolve();
 
   constructor(private readonly o: IngressControllerOptions) {
     this.log = o.logger.child({ component: 'ingress' });
@@ -126,12 +145,28 @@ export class IngressController {
       update: rebuild,
       delete: rebuild,
     });
-    // Endpoints are read per request; Services only matter for the "service not found" reports.
-    this.services.addEventHandler({ add: rebuild, delete: rebuild });
+    // Endpoints are read per request; Services only matter for the "service not found" reports
+    // (and HTTPProxy / HTTPRoute status): every source is judged again.
+    const lookupChanged = () => {
+      this.sources.invalidate();
+      rebuild();
+    };
+    this.services.addEventHandler({ add: lookupChanged, delete: lookupChanged });
     // HTTPProxy and Gateway status depend on whether a referenced Secret exists at all.
     const secretChanged = (s?: Secret) =>
-      s && (this.table.secretsUsed.has(keyOf(s)) || s.type === 'kubernetes.io/tls') && rebuild();
+      s && (this.table.secretsUsed.has(keyOf(s)) || s.type === 'kubernetes.io/tls') && lookupChanged();
     this.secrets.addEventHandler({ add: secretChanged, update: (_o, n) => secretChanged(n), delete: secretChanged });
+    for (const [protocol, ref] of [
+      ['TCP', o.tcpServicesConfigMap],
+      ['UDP', o.udpServicesConfigMap],
+    ] as const) {
+      if (!ref) continue;
+      const { namespace, name } = splitKey(ref);
+      const inf = this.factory.forResource(R.configmaps, { namespace, fieldSelector: `metadata.name=${name}` });
+      const changed = () => void this.syncStreams();
+      inf.addEventHandler({ add: changed, update: changed, delete: changed });
+      this.streamMaps.push({ protocol, ref, inf });
+    }
     if (o.manageCluster) {
       this.nodes = this.factory.forResource(R.nodes);
       this.status = new ControllerRunner({
@@ -155,7 +190,16 @@ export class IngressController {
   }
 
   async start(): Promise<void> {
+    if (this.o.accessLog || this.o.metricsPort) {
+      this.observer = new IngressObserver({
+        accessLog: this.o.accessLog,
+        accessLogFormat: this.o.accessLogFormat,
+        logger: this.log,
+      });
+      this.metricsPort = await this.observer.listen(this.o.metricsPort ?? 0, this.o.bindAddress);
+    }
     this.proxy = new IngressProxy({
+      observer: this.observer,
       bindAddress: this.o.bindAddress,
       httpPort: this.o.httpPort,
       httpsPort: this.o.httpsPort,
@@ -170,6 +214,10 @@ export class IngressController {
     this.synced = true;
     this.rebuild();
     await this.proxy.start();
+    if (this.streamMaps.length) {
+      this.streams = new StreamProxy({ bindAddress: this.o.bindAddress, backends: this.backends, logger: this.log });
+      await this.syncStreams();
+    }
     this.status?.start();
     this.log.info({ ports: this.proxy.ports }, 'ingress controller serving');
   }
@@ -180,7 +228,33 @@ export class IngressController {
     await this.status?.stop();
     await this.sources.stop();
     await this.proxy?.stop();
+    await this.streams?.stop();
+    await this.observer?.stop();
     await this.factory.shutdown();
+  }
+
+  /** The metrics listener's port (0: none). */
+  metricsPort = 0;
+
+  /** Ports of the TCP/UDP services listened on, as `PROTOCOL/port`. */
+  get streamPorts(): string[] {
+    return this.streams?.ports ?? [];
+  }
+
+  /** Listeners for the TCP/UDP services ConfigMaps (updates are serialized: one at a time). */
+  private syncStreams(): Promise<void> {
+    const run = async () => {
+      if (!this.streams || this.stopped) return;
+      const mappings: StreamMapping[] = [];
+      for (const { protocol, ref, inf } of this.streamMaps) {
+        const cm = inf.store.get(ref);
+        const parsed = parseStreamServices(cm?.data, protocol);
+        for (const message of parsed.problems) this.log.warn({ configMap: ref }, message);
+        mappings.push(...parsed.mappings);
+      }
+      await this.streams.update(mappings);
+    };
+    return (this.streamSync = this.streamSync.then(run, run));
   }
 
   /** Creates the `k8ts` IngressClass unless it exists (an admin's edits to it are kept). */
@@ -206,8 +280,10 @@ export class IngressController {
   }
 
   /**
-   * Many changes in a burst (a `kubectl apply -f dir/`) make one rebuild: a change after a quiet
-   * spell is applied at once, later ones of the burst are gathered for 20 ms.
+   * Many changes in a burst (a `kubectl apply -f dir/`) make few rebuilds: a change after a quiet
+   * spell is applied at once; during a burst changes are gathered for twice what the last rebuild
+   * cost (at most 20 ms), so rebuilding never takes more than about a third of the time while a
+   * single change is not held back by a fixed delay.
    */
   private scheduleRebuild(): void {
     if (this.rebuildTimer || this.stopped) return;
@@ -217,7 +293,7 @@ export class IngressController {
         this.rebuildTimer = undefined;
         this.rebuild();
       },
-      quiet ? 0 : 20,
+      quiet ? 0 : Math.min(20, 2 * this.rebuildCost),
     );
   }
 
@@ -225,12 +301,13 @@ export class IngressController {
     // Until every cache is filled a Secret or Service may merely not have arrived yet.
     if (!this.proxy || !this.synced) return;
     this.lastRebuild = performance.now();
-    const ours = this.ingresses.store.list().filter((i) => this.ours(i));
-    const extra = this.sources.compile({
+    const classes = this.classes.store.list();
+    const ours = this.ingresses.store.list().filter((i) => servesIngress(i, classes));
+    const sources = this.sources.compile({
       serviceExists: (ns, name) => !!this.services.store.get(`${ns}/${name}`),
       secretExists: (ns, name) => !!this.secrets.store.get(`${ns}/${name}`),
     });
-    const table = RouteTable.build(ours, extra);
+    const table = this.index.update(ours, sources);
     const problems: IngressProblem[] = [...table.problems];
     const contexts = new Map<string, SecureContext>();
     for (const [host, entry] of table.tls) {
@@ -243,7 +320,9 @@ export class IngressController {
         });
         continue;
       }
-      const made = contextFromSecret(secret);
+      // Secrets are immutable objects in the cache: a context is made once per Secret version.
+      let made = this.contexts.get(secret);
+      if (!made) this.contexts.set(secret, (made = contextFromSecret(secret)));
       if ('error' in made)
         problems.push({
           ingress: entry.ingress,
@@ -292,6 +371,7 @@ export class IngressController {
     );
     this.proxy.update({ table, contexts, users });
     this.report(ours, problems);
+    this.rebuildCost = performance.now() - this.lastRebuild;
   }
 
   private report(ours: Ingress[], problems: IngressProblem[]): void {

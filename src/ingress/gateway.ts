@@ -4,7 +4,8 @@
 // core conformance: hostnames intersected with the listener's, path/header/query/method matches
 // with the spec's precedence, the five core filters, weighted backendRefs, and references to
 // another namespace only where a ReferenceGrant there allows them.
-import type { ObjectMeta, Condition } from 'kubernetes-types/meta/v1.js';
+import type { ObjectMeta, Condition, LabelSelector } from 'kubernetes-types/meta/v1.js';
+import { labelSelectorMatches } from '../machinery/labels.js';
 import { DEFAULT_ROUTE_OPTIONS } from './annotations.js';
 import type {
   ExtraTls,
@@ -47,7 +48,10 @@ export interface Listener {
   port: number;
   protocol: string;
   tls?: { mode?: string; certificateRefs?: SecretObjectRef[] };
-  allowedRoutes?: { namespaces?: { from?: 'All' | 'Same' | 'Selector' }; kinds?: { group?: string; kind: string }[] };
+  allowedRoutes?: {
+    namespaces?: { from?: 'All' | 'Same' | 'Selector'; selector?: LabelSelector };
+    kinds?: { group?: string; kind: string }[];
+  };
 }
 
 export interface ListenerStatus {
@@ -137,6 +141,8 @@ export interface GatewayContext {
   grants: readonly ReferenceGrant[];
   serviceExists(namespace: string, name: string): boolean;
   secretExists(namespace: string, name: string): boolean;
+  /** A namespace's labels (for allowedRoutes.namespaces.from: Selector); undefined if unknown. */
+  namespaceLabels?(namespace: string): Record<string, string> | undefined;
 }
 
 /** A condition without its transition time (the status writer keeps or sets that). */
@@ -280,7 +286,24 @@ class GatewayCompiler {
     let allProgrammed = true;
     for (const l of gw.spec?.listeners ?? []) {
       const supported = l.protocol === 'HTTP' || l.protocol === 'HTTPS';
-      const supportedKinds = supported ? [{ group: GATEWAY_GROUP, kind: 'HTTPRoute' }] : [];
+      // allowedRoutes.kinds: the supported ones among those asked for (none asked: HTTPRoute).
+      const asked = l.allowedRoutes?.kinds ?? [];
+      const isHttpRoute = (k: { group?: string; kind: string }) =>
+        k.kind === 'HTTPRoute' && (k.group ?? GATEWAY_GROUP) === GATEWAY_GROUP;
+      const supportedKinds =
+        supported && (!asked.length || asked.some(isHttpRoute)) ? [{ group: GATEWAY_GROUP, kind: 'HTTPRoute' }] : [];
+      const kindsProblem = asked.some((k) => !isHttpRoute(k))
+        ? cond(
+            'ResolvedRefs',
+            false,
+            'InvalidRouteKinds',
+            `route kinds not supported: ${asked
+              .filter((k) => !isHttpRoute(k))
+              .map((k) => `${k.group ?? GATEWAY_GROUP}/${k.kind}`)
+              .join(', ')}`,
+            gen,
+          )
+        : undefined;
       if (!supported) {
         allProgrammed = false;
         listenerStatus.push({
@@ -295,7 +318,7 @@ class GatewayCompiler {
         });
         continue;
       }
-      let refsProblem: Cond | undefined;
+      let refsProblem: Cond | undefined = kindsProblem;
       if (l.protocol === 'HTTPS') {
         const refs = l.tls?.certificateRefs ?? [];
         if ((l.tls?.mode ?? 'Terminate') !== 'Terminate' || !refs.length)
@@ -350,8 +373,10 @@ class GatewayCompiler {
           });
         }
       }
-      if (refsProblem) allProgrammed = false;
-      else usable.push(l);
+      // A listener whose only problem is an unsupported route kind still serves the kinds it supports.
+      const serving = supportedKinds.length > 0 && (!refsProblem || refsProblem === kindsProblem);
+      if (serving) usable.push(l);
+      else allProgrammed = false;
       listenerStatus.push({
         name: l.name,
         supportedKinds,
@@ -359,9 +384,9 @@ class GatewayCompiler {
         conditions: [
           cond('Accepted', true, 'Accepted', 'listener accepted', gen),
           refsProblem ?? cond('ResolvedRefs', true, 'ResolvedRefs', 'all references resolved', gen),
-          refsProblem
-            ? cond('Programmed', false, 'Invalid', 'listener has unresolved references', gen)
-            : cond('Programmed', true, 'Programmed', 'listener programmed on the k8ts ingress', gen),
+          serving
+            ? cond('Programmed', true, 'Programmed', 'listener programmed on the k8ts ingress', gen)
+            : cond('Programmed', false, 'Invalid', 'listener has unresolved references', gen),
         ],
       });
     }
@@ -408,7 +433,11 @@ class GatewayCompiler {
         const kinds = l.allowedRoutes?.kinds;
         const kindOk =
           !kinds?.length || kinds.some((k) => k.kind === 'HTTPRoute' && (k.group ?? GATEWAY_GROUP) === GATEWAY_GROUP);
-        return kindOk && (from === 'All' || (from === 'Same' && keyOf(g.gw).namespace === key.namespace));
+        if (!kindOk) return false;
+        if (from === 'All') return true;
+        if (from === 'Selector')
+          return labelSelectorMatches(l.allowedRoutes?.namespaces?.selector, this.ctx.namespaceLabels?.(key.namespace));
+        return from === 'Same' && keyOf(g.gw).namespace === key.namespace;
       });
       const hostsByListener = allowed.map((l) => ({
         l,

@@ -1,8 +1,8 @@
 // htpasswd verification for the basic-auth annotations, with Node's crypto only: Apache's
 // MD5 ($apr1$, `htpasswd -m`, the default of `htpasswd`), {SHA} (`htpasswd -s`) and plain text
-// on lines without a scheme. bcrypt ($2y$) needs Blowfish's expensive key schedule, which
-// node:crypto does not expose; such users never authenticate (documented in docs/ingress.md).
+// on lines without a scheme, and bcrypt ($2y$, `htpasswd -B`, in bcrypt.ts).
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { bcryptVerify } from './bcrypt.js';
 
 const ITOA64 = './0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 
@@ -63,7 +63,9 @@ export function verifyHash(hash: string, password: string): boolean {
     return same(md5Crypt(password, salt, magic), hash);
   }
   if (hash.startsWith('{SHA}')) return same('{SHA}' + createHash('sha1').update(password).digest('base64'), hash);
-  if (/^\$2[abxy]?\$/.test(hash)) return false; // bcrypt: not verifiable with node:crypto
+  // $2x$ marks hashes of an old buggy implementation: refused, as current htpasswd does.
+  if (/^\$2[aby]?\$/.test(hash)) return bcryptVerify(hash, password);
+  if (hash.startsWith('$2x$')) return false;
   return same(hash, password);
 }
 

@@ -8,6 +8,7 @@
 // newcomer is invalid, so one team cannot take another's host down.
 import type { ObjectMeta } from 'kubernetes-types/meta/v1.js';
 import { DEFAULT_ROUTE_OPTIONS } from './annotations.js';
+import type { RouteSource } from './routeindex.js';
 import type { ExtraTls, HeaderEdits, ObjectKey, Route, RoutePolicy, ServiceBackend, ValueMatch } from './routes.js';
 
 export interface HeaderCondition {
@@ -227,18 +228,34 @@ export function delegationPermitted(
   );
 }
 
-class Compiler {
-  readonly out: CompiledProxies = { routes: [], tls: [], verdicts: new Map() };
-  private readonly byKey = new Map<string, HTTPProxy>();
-  private readonly errors = new Map<string, SubCondition[]>();
-  private readonly reached = new Set<string>();
+const rootAllowed = (p: HTTPProxy, ctx: HttpProxyContext) =>
+  !ctx.rootNamespaces.length || ctx.rootNamespaces.includes(keyOf(p).namespace);
+const fqdnOf = (p: HTTPProxy | undefined) => (p?.spec?.virtualhost?.fqdn ?? '').toLowerCase();
+
+/** One root compiled with everything it includes. */
+interface RootResult {
+  root: HTTPProxy;
+  errors: Map<string, SubCondition[]>;
+  reached: Set<string>;
+  /** Every proxy looked up while compiling (found or not): a change to one recompiles this root. */
+  refs: Set<string>;
+  /** Its routes and TLS host as one source of the route table (the same object while unchanged). */
+  source: RouteSource;
+}
+
+/** Compiles one root HTTPProxy and its include tree. */
+class RootCompiler {
+  readonly out: { routes: Route[]; tls: ExtraTls[] } = { routes: [], tls: [] };
+  readonly errors = new Map<string, SubCondition[]>();
+  readonly reached = new Set<string>();
+  readonly refs = new Set<string>();
 
   constructor(
-    private readonly proxies: HTTPProxy[],
+    private readonly byKey: ReadonlyMap<string, HTTPProxy>,
     private readonly ctx: HttpProxyContext,
-  ) {
-    for (const p of proxies) this.byKey.set(keyString(keyOf(p)), p);
-  }
+    /** Allowed roots by fqdn, oldest first: the first one owns the fqdn. */
+    private readonly owners: ReadonlyMap<string, HTTPProxy[]>,
+  ) {}
 
   private error(p: HTTPProxy, type: string, reason: string, message: string): void {
     const k = keyString(keyOf(p));
@@ -248,58 +265,31 @@ class Compiler {
     this.errors.set(k, list);
   }
 
-  run(): CompiledProxies {
-    const roots = this.proxies.filter((p) => p.spec?.virtualhost);
-    const owners = new Map<string, HTTPProxy[]>();
-    // Only roots that may exist compete for an fqdn: a root in a forbidden namespace cannot block one.
-    for (const r of roots.filter((p) => this.rootAllowed(p))) {
-      const fqdn = (r.spec?.virtualhost?.fqdn ?? '').toLowerCase();
-      if (fqdn) owners.set(fqdn, [...(owners.get(fqdn) ?? []), r]);
+  run(root: HTTPProxy): this {
+    this.reached.add(keyString(keyOf(root)));
+    const fqdn = fqdnOf(root);
+    if (!fqdn) {
+      this.error(root, 'VirtualHostError', 'FQDNNotSpecified', 'Spec.VirtualHost.Fqdn must be specified');
+      return this;
     }
-    for (const root of roots) {
-      this.reached.add(keyString(keyOf(root)));
-      const fqdn = (root.spec?.virtualhost?.fqdn ?? '').toLowerCase();
-      if (!fqdn) {
-        this.error(root, 'VirtualHostError', 'FQDNNotSpecified', 'Spec.VirtualHost.Fqdn must be specified');
-        continue;
-      }
-      const claimants = owners.get(fqdn) ?? [];
-      if (claimants.length > 1 && claimants[0] !== root) {
-        const names = claimants.map((c) => keyString(keyOf(c))).sort();
-        this.error(
-          root,
-          'VirtualHostError',
-          'DuplicateVhost',
-          `fqdn "${fqdn}" is used in multiple HTTPProxies: ${names.join(', ')}`,
-        );
-        continue;
-      }
-      this.compileRoot(root, fqdn);
+    const claimants = this.owners.get(fqdn) ?? [];
+    if (claimants.length > 1 && claimants[0] !== root) {
+      const names = claimants.map((c) => keyString(keyOf(c))).sort();
+      this.error(
+        root,
+        'VirtualHostError',
+        'DuplicateVhost',
+        `fqdn "${fqdn}" is used in multiple HTTPProxies: ${names.join(', ')}`,
+      );
+      return this;
     }
-    for (const p of this.proxies) {
-      const k = keyString(keyOf(p));
-      const errors = this.errors.get(k) ?? [];
-      if (!this.reached.has(k))
-        this.out.verdicts.set(k, {
-          currentStatus: 'orphaned',
-          description: ORPHANED_MESSAGE,
-          errors: [{ type: 'Orphaned', status: 'True', reason: 'Orphaned', message: ORPHANED_MESSAGE }],
-        });
-      else if (errors.length)
-        this.out.verdicts.set(k, { currentStatus: 'invalid', description: errors[0].message, errors });
-      else this.out.verdicts.set(k, { currentStatus: 'valid', description: VALID_MESSAGE, errors: [] });
-    }
-    return this.out;
-  }
-
-  private rootAllowed(p: HTTPProxy): boolean {
-    const { rootNamespaces } = this.ctx;
-    return !rootNamespaces.length || rootNamespaces.includes(keyOf(p).namespace);
+    this.compileRoot(root, fqdn);
+    return this;
   }
 
   private compileRoot(root: HTTPProxy, fqdn: string): void {
     const { namespace } = keyOf(root);
-    if (!this.rootAllowed(root)) {
+    if (!rootAllowed(root, this.ctx)) {
       this.error(
         root,
         'RootNamespaceError',
@@ -387,6 +377,7 @@ class Compiler {
         this.error(proxy, 'IncludeError', 'PathMatchConditionsNotValid', `include: ${bad}`);
         continue;
       }
+      this.refs.add(`${ns}/${inc.name}`);
       const target = this.byKey.get(`${ns}/${inc.name}`);
       if (!target) {
         this.error(proxy, 'IncludeError', 'IncludeNotFound', `include ${ns}/${inc.name} not found`);
@@ -515,9 +506,157 @@ class Compiler {
   }
 }
 
+/**
+ * HTTPProxies compiled root by root and kept: an update compiles again only the roots a change
+ * can affect (the changed root, roots whose include tree looked the changed proxy up, roots
+ * claiming the same fqdn) and recomputes the verdicts of the proxies those roots reach(ed).
+ */
+export class HttpProxyIndex {
+  private byKey = new Map<string, HTTPProxy>();
+  private readonly results = new Map<string, RootResult>();
+  private readonly refBy = new Map<string, Set<string>>();
+  private readonly reachedBy = new Map<string, Set<string>>();
+  private fqdnRoots = new Map<string, string[]>();
+  /** By namespace/name, for every proxy. */
+  readonly verdicts = new Map<string, ProxyVerdict>();
+
+  /**
+   * Brings the compiled state up to date with `proxies`; `all` compiles everything again (the
+   * context changed: Services, Secrets, delegations). Returns the proxies whose verdict may differ.
+   */
+  update(proxies: readonly HTTPProxy[], ctx: HttpProxyContext, all: boolean): Set<string> {
+    const byKey = new Map<string, HTTPProxy>();
+    for (const p of proxies) byKey.set(keyString(keyOf(p)), p);
+    const changed = new Set<string>();
+    for (const [k, p] of byKey) {
+      const old = this.byKey.get(k);
+      // A status write makes a new object with the same generation: its routes are the same.
+      const same =
+        old === p ||
+        (p.metadata.uid !== undefined &&
+          old?.metadata.uid === p.metadata.uid &&
+          p.metadata.generation !== undefined &&
+          old?.metadata.generation === p.metadata.generation);
+      if (!same) changed.add(k);
+    }
+    for (const k of this.byKey.keys()) if (!byKey.has(k)) changed.add(k);
+
+    const owners = new Map<string, HTTPProxy[]>();
+    const fqdnRoots = new Map<string, string[]>();
+    for (const [k, p] of byKey) {
+      if (!p.spec?.virtualhost) continue;
+      const fqdn = fqdnOf(p);
+      const same = fqdnRoots.get(fqdn);
+      if (same) same.push(k);
+      else fqdnRoots.set(fqdn, [k]);
+      // Only roots that may exist compete for an fqdn: a root in a forbidden namespace cannot block one.
+      if (!fqdn || !rootAllowed(p, ctx)) continue;
+      const claimants = owners.get(fqdn);
+      if (claimants) claimants.push(p);
+      else owners.set(fqdn, [p]);
+    }
+    for (const list of owners.values()) if (list.length > 1) list.sort(byCreation);
+
+    const dirty = new Set<string>(all ? [...this.results.keys(), ...[...fqdnRoots.values()].flat()] : []);
+    if (!all)
+      for (const k of changed) {
+        for (const r of this.refBy.get(k) ?? []) dirty.add(r);
+        if (this.results.has(k) || byKey.get(k)?.spec?.virtualhost) dirty.add(k);
+        for (const fqdn of new Set([fqdnOf(this.byKey.get(k)), fqdnOf(byKey.get(k))]))
+          for (const r of [...(fqdnRoots.get(fqdn) ?? []), ...(this.fqdnRoots.get(fqdn) ?? [])]) dirty.add(r);
+      }
+    this.byKey = byKey;
+    this.fqdnRoots = fqdnRoots;
+    const affected = all ? new Set([...byKey.keys(), ...changed]) : changed;
+    for (const r of dirty) {
+      const old = this.results.get(r);
+      if (old) {
+        this.index(r, old, false);
+        for (const k of old.reached) affected.add(k);
+        this.results.delete(r);
+      }
+      const root = byKey.get(r);
+      if (!root?.spec?.virtualhost) continue;
+      const c = new RootCompiler(byKey, ctx, owners).run(root);
+      const result: RootResult = {
+        root,
+        errors: c.errors,
+        reached: c.reached,
+        refs: c.refs,
+        source: { id: `HTTPProxy|${r}`, rank: 1, created: root.metadata.creationTimestamp ?? '', ...c.out },
+      };
+      this.results.set(r, result);
+      this.index(r, result, true);
+      for (const k of result.reached) affected.add(k);
+    }
+    for (const k of affected) this.judge(k);
+    return affected;
+  }
+
+  /** The route sources of the roots (the route table orders them by creation). */
+  sources(): RouteSource[] {
+    const out: RouteSource[] = [];
+    for (const r of this.results.values()) if (r.source.routes.length || r.source.tls.length) out.push(r.source);
+    return out;
+  }
+
+  private index(root: string, r: RootResult, add: boolean): void {
+    const link = (map: Map<string, Set<string>>, k: string) => {
+      let set = map.get(k);
+      if (add) {
+        if (!set) map.set(k, (set = new Set()));
+        set.add(root);
+      } else if (set) {
+        set.delete(root);
+        if (!set.size) map.delete(k);
+      }
+    };
+    for (const k of r.refs) link(this.refBy, k);
+    for (const k of r.reached) link(this.reachedBy, k);
+  }
+
+  /** A proxy's verdict: orphaned unless a root reaches it, else the errors of every root that does. */
+  private judge(k: string): void {
+    if (!this.byKey.has(k)) {
+      this.verdicts.delete(k);
+      return;
+    }
+    const roots = [...(this.reachedBy.get(k) ?? [])]
+      .flatMap((r) => this.results.get(r) ?? [])
+      .sort((a, b) => byCreation(a.root, b.root));
+    if (!roots.length) {
+      this.verdicts.set(k, {
+        currentStatus: 'orphaned',
+        description: ORPHANED_MESSAGE,
+        errors: [{ type: 'Orphaned', status: 'True', reason: 'Orphaned', message: ORPHANED_MESSAGE }],
+      });
+      return;
+    }
+    const errors: SubCondition[] = [];
+    for (const r of roots)
+      for (const e of r.errors.get(k) ?? [])
+        if (!errors.some((x) => x.reason === e.reason && x.message === e.message)) errors.push(e);
+    this.verdicts.set(
+      k,
+      errors.length
+        ? { currentStatus: 'invalid', description: errors[0].message, errors }
+        : { currentStatus: 'valid', description: VALID_MESSAGE, errors: [] },
+    );
+  }
+}
+
 /** Every proxy's verdict, and the routes and TLS hosts of those reachable from valid roots. */
 export function compileHttpProxies(proxies: readonly HTTPProxy[], ctx: HttpProxyContext): CompiledProxies {
-  return new Compiler([...proxies].sort(byCreation), ctx).run();
+  const index = new HttpProxyIndex();
+  index.update(proxies, ctx, true);
+  const sources = index
+    .sources()
+    .sort((a, b) => (a.created !== b.created ? (a.created < b.created ? -1 : 1) : a.id < b.id ? -1 : 1));
+  return {
+    routes: sources.flatMap((s) => s.routes),
+    tls: sources.flatMap((s) => s.tls),
+    verdicts: index.verdicts,
+  };
 }
 
 /** status of one proxy as Contour writes it (the Valid condition keeps its transition time while unchanged). */

@@ -33,6 +33,7 @@ import {
 } from './routes.js';
 import type { Backends, Endpoint } from './backends.js';
 import type { CertificatePair } from './tls.js';
+import type { IngressObserver } from './observe.js';
 
 /** Everything a request needs besides endpoints; replaced whole on each change. */
 export interface ProxyConfig {
@@ -50,6 +51,8 @@ export interface IngressProxyOptions {
   defaultCertificate: CertificatePair;
   backends: Backends;
   logger: Logger;
+  /** Access log and metrics (observe.ts). */
+  observer?: IngressObserver;
 }
 
 interface Reply {
@@ -66,6 +69,15 @@ interface Forward {
   endpoint: Endpoint;
   /** Response headers added by the route (CORS). */
   extraHeaders: Record<string, string>;
+  /** The upstream exchange, for the access log and metrics (shared by every attempt). */
+  upstream: UpstreamTiming;
+}
+
+interface UpstreamTiming {
+  start?: number;
+  end?: number;
+  status?: number;
+  addr?: string;
 }
 
 /** Applies a header filter (set, add, remove) to a header object whose names are lower case. */
@@ -171,7 +183,7 @@ function inRanges(ip: string, ranges: readonly string[]): boolean {
 
 export class IngressProxy {
   /** The configuration in force; replaced (never mutated) by `update`. */
-  private config: ProxyConfig = { table: RouteTable.build([]), contexts: new Map(), users: new Map() };
+  private config: ProxyConfig = { table: RouteTable.none(), contexts: new Map(), users: new Map() };
   private http?: Server;
   private https?: Http2SecureServer;
   private readonly defaultContext: SecureContext;
@@ -320,7 +332,9 @@ export class IngressProxy {
     if (!backend.service) return { reply: { status: 500 } };
     const picked = this.o.backends.pick(backend);
     if ('problem' in picked) return { reply: { status: 503 } };
-    return { forward: { route, backend, upstreamPath: m.upstreamPath, endpoint: picked.endpoint, extraHeaders } };
+    return {
+      forward: { route, backend, upstreamPath: m.upstreamPath, endpoint: picked.endpoint, extraHeaders, upstream: {} },
+    };
   }
 
   /** The request headers sent upstream: hop-by-hop and pseudo headers dropped, X-Forwarded-* set. */
@@ -362,6 +376,7 @@ export class IngressProxy {
       this.log.warn({ err }, 'ingress: request failed');
       d = { reply: { status: 500 } };
     }
+    if (this.o.observer) this.observe(req, res, f, d);
     if ('reply' in d) return this.reply(res, d.reply);
     const { policy, filters } = d.forward.route;
     if (filters?.mirrors) this.mirror(f, d.forward, filters.mirrors);
@@ -374,6 +389,48 @@ export class IngressProxy {
     const proto = d.forward.route.options.backendProtocol;
     if (proto === 'GRPC' || proto === 'GRPCS') this.forwardHttp2(req, res, f, d.forward, proto === 'GRPCS');
     else this.forwardHttp1(req, res, f, d.forward, proto === 'HTTPS');
+  }
+
+  /** Reports the request when its response is done (or the client went away). */
+  private observe(
+    req: IncomingMessage,
+    res: ServerResponse,
+    f: RequestFacts,
+    d: ReturnType<IngressProxy['decide']>,
+  ): void {
+    const start = new Date();
+    const t0 = performance.now();
+    res.once('close', () => {
+      const fw = 'forward' in d ? d.forward : undefined;
+      const route = fw?.route;
+      const up = fw?.upstream;
+      const header = (name: string) => {
+        const v = f.headers[name];
+        return Array.isArray(v) ? v.join(',') : v;
+      };
+      this.o.observer?.record({
+        start,
+        clientIP: f.clientIP,
+        method: f.method,
+        host: f.host,
+        url: f.url,
+        httpVersion: req.httpVersion,
+        status: res.statusCode,
+        bytes: Number(res.getHeader('content-length') ?? 0) || 0,
+        durationMs: performance.now() - t0,
+        userAgent: header('user-agent'),
+        referer: header('referer'),
+        requestId: header('x-request-id'),
+        namespace: route?.ingress.namespace,
+        ingress: route?.ingress.name,
+        kind: route ? (route.kind ?? 'Ingress') : undefined,
+        path: route?.path,
+        service: fw?.backend.service,
+        upstreamAddr: up?.addr,
+        upstreamStatus: up?.status,
+        upstreamMs: up?.start !== undefined ? (up.end ?? performance.now()) - up.start : undefined,
+      });
+    });
   }
 
   /** RequestMirror: a copy of a bodiless request to each mirror, its answer dropped. */
@@ -444,6 +501,8 @@ export class IngressProxy {
       agent: tls ? this.httpsAgent : this.httpAgent,
       servername: tls ? f.host : undefined,
     });
+    fw.upstream.start ??= performance.now();
+    fw.upstream.addr = `${fw.endpoint.address}:${fw.endpoint.port}`;
     let failed = false;
     const fail = (status: number, err?: NodeJS.ErrnoException) => {
       if (failed) return;
@@ -484,6 +543,8 @@ export class IngressProxy {
       Object.assign(headers, fw.extraHeaders);
       editHeaders(headers, fw.route.filters?.responseHeaders);
       res.writeHead(up.statusCode ?? 502, headers);
+      fw.upstream.status = up.statusCode;
+      up.on('end', () => (fw.upstream.end = performance.now()));
       up.pipe(res);
       up.on('error', () => res.destroy());
     });
@@ -533,15 +594,21 @@ export class IngressProxy {
       [h2.HTTP2_HEADER_SCHEME]: tls ? 'https' : 'http',
       te: 'trailers',
     });
+    fw.upstream.start = performance.now();
+    fw.upstream.addr = `${fw.endpoint.address}:${fw.endpoint.port}`;
     stream.setTimeout(fw.route.options.readTimeoutMs, () => stream.close(h2.NGHTTP2_CANCEL));
     stream.on('response', (h) => {
       const out: OutgoingHttpHeaders = {};
       for (const [k, v] of Object.entries(h)) if (!k.startsWith(':') && !HOP_BY_HOP.has(k)) out[k] = v;
-      res.writeHead(Number(h[h2.HTTP2_HEADER_STATUS] ?? 502), { ...out, ...fw.extraHeaders });
+      fw.upstream.status = Number(h[h2.HTTP2_HEADER_STATUS] ?? 502);
+      res.writeHead(fw.upstream.status, { ...out, ...fw.extraHeaders });
     });
     stream.on('data', (d: Buffer) => res.write(d));
     stream.on('trailers', (t) => res.addTrailers(t as OutgoingHttpHeaders));
-    stream.on('end', () => res.end());
+    stream.on('end', () => {
+      fw.upstream.end = performance.now();
+      res.end();
+    });
     stream.on('error', () => (res.headersSent ? res.destroy() : this.reply(res, { status: 502 })));
     req.pipe(stream);
     res.on('close', () => !stream.closed && stream.close(h2.NGHTTP2_CANCEL));

@@ -1,6 +1,6 @@
-// The route table: every Ingress of our class merged into one immutable lookup structure, built
-// afresh on each change and swapped in whole (requests in flight keep the table they started
-// with). Semantics are networking.k8s.io/v1's, as ingress-nginx implements them:
+// The route table: every Ingress of our class merged into one immutable lookup structure, made
+// anew on each change (routeindex.ts reassembles only the hosts that changed) and swapped in
+// whole (requests in flight keep the table they started with). Semantics are networking.k8s.io/v1's, as ingress-nginx implements them:
 //   - hosts: exact names first, then `*.example.com` (one label only), rules without a host last;
 //   - paths of one host are merged across Ingresses: Exact before Prefix, the longest Prefix
 //     first, Prefix matched element-wise on `/`; ImplementationSpecific behaves as Prefix;
@@ -9,10 +9,9 @@
 //   - on a conflict (same host, path and type) the older Ingress wins;
 //   - canary Ingresses attach to the route of the same host and path.
 // HTTPProxies (httpproxy.ts) and Gateway API HTTPRoutes (gateway.ts) compile into the same Route
-// model and are passed to `build` as extra routes: they add request conditions (headers, query,
+// model and join the table as route sources: they add request conditions (headers, query,
 // method), weighted backends, filters and timeout/retry policies, and other path match types.
-import type { Ingress, IngressBackend } from 'kubernetes-types/networking/v1.js';
-import { parseAnnotations, type CanaryOptions, type RouteOptions } from './annotations.js';
+import type { CanaryOptions, RouteOptions } from './annotations.js';
 
 /**
  * Ingress's types, plus Gateway API's RegularExpression (the whole path) and Contour's
@@ -150,29 +149,13 @@ export interface RouteMatch {
   upstreamPath: string;
 }
 
-interface HostRoutes {
+export interface HostRoutes {
   exact: Map<string, Route>;
   /** Prefix and regex routes, in the order they are tried. */
   ordered: Route[];
   regexMode: boolean;
   /** Where requests for this host that match no path go (an Ingress's defaultBackend). */
   fallback?: Route;
-}
-
-const keyOf = (ing: Ingress): ObjectKey => ({
-  namespace: ing.metadata?.namespace ?? 'default',
-  name: ing.metadata?.name ?? '',
-});
-const keyString = (k: ObjectKey) => `${k.namespace}/${k.name}`;
-
-/** Oldest first (ingress-nginx resolves conflicts in favour of the older Ingress), then by name. */
-function byAge(a: Ingress, b: Ingress): number {
-  const ta = a.metadata?.creationTimestamp ?? '';
-  const tb = b.metadata?.creationTimestamp ?? '';
-  if (ta !== tb) return ta < tb ? -1 : 1;
-  const ka = keyString(keyOf(a));
-  const kb = keyString(keyOf(b));
-  return ka < kb ? -1 : ka > kb ? 1 : 0;
 }
 
 /** Prefix match element-wise: `/foo` matches `/foo`, `/foo/` and `/foo/bar`, never `/foobar`. */
@@ -192,15 +175,6 @@ export function hostMatches(ruleHost: string, host: string): boolean {
 /** Replaces $1..$9 in a rewrite target with the regex captures (missing ones become ''). */
 export function substituteCaptures(target: string, captures: readonly (string | undefined)[]): string {
   return target.replace(/\$(\d)/g, (_m, d: string) => captures[Number(d)] ?? '');
-}
-
-function serviceBackend(namespace: string, b: IngressBackend | undefined): ServiceBackend | undefined {
-  if (!b?.service) return undefined;
-  return {
-    namespace,
-    service: b.service.name,
-    port: b.service.port?.name ? { name: b.service.port.name } : { number: b.service.port?.number },
-  };
 }
 
 /** Picks the canary (if one applies) or the main backend of a route; `random` in [0, 1). */
@@ -279,7 +253,7 @@ export function conditionsHold(c: RequestConditions | undefined, req: RequestVie
  * (Gateway API's tie-breakers) a method, more header and query conditions. Ties keep their order
  * (the older object first).
  */
-function specificity(a: Route, b: Route): number {
+export function specificity(a: Route, b: Route): number {
   const exact = Number(b.pathType === 'Exact') - Number(a.pathType === 'Exact');
   if (exact) return exact;
   const len = b.path.replace(/\/+$/, '').length - a.path.replace(/\/+$/, '').length;
@@ -306,178 +280,60 @@ function pathMatch(r: Route, path: string): readonly string[] | undefined {
   }
 }
 
-export class RouteTable {
-  private readonly hosts = new Map<string, HostRoutes>();
-  private readonly wildcards = new Map<string, HostRoutes>();
-  private anyHost?: HostRoutes;
-  private defaultRoute?: Route;
-  /** TLS hosts (exact or wildcard) and the Secret that serves them (the oldest Ingress's). */
-  readonly tls = new Map<string, TlsEntry>();
-  readonly problems: IngressProblem[] = [];
-  /** Secrets the table refers to (auth and TLS), so a Secret change rebuilds only when needed. */
-  readonly secretsUsed = new Set<string>();
-  /** Every route in force (path routes, per-host fallbacks, the default backend). */
-  readonly routes: Route[] = [];
+export interface TableParts {
+  hosts: Map<string, HostRoutes>;
+  wildcards: Map<string, HostRoutes>;
+  anyHost?: HostRoutes;
+  defaultRoute?: Route;
+  tls: Map<string, TlsEntry>;
+  problems: IngressProblem[];
+  secretsUsed: Set<string>;
+  routes: Route[];
+}
 
-  /** Ingresses, then the routes of HTTPProxies and HTTPRoutes (`extra`, already in precedence order). */
-  static build(
-    ingresses: readonly Ingress[],
-    extra: { routes: Route[]; tls: ExtraTls[] } = { routes: [], tls: [] },
-  ): RouteTable {
-    const t = new RouteTable();
-    t.load([...ingresses].sort(byAge), extra);
-    return t;
+/** The lookup side of the route table; RouteIndex (routeindex.ts) assembles it (buildRouteTable: at once). */
+export class RouteTable {
+  private readonly hosts: Map<string, HostRoutes>;
+  private readonly wildcards: Map<string, HostRoutes>;
+  private readonly anyHost?: HostRoutes;
+  private readonly defaultRoute?: Route;
+  /** TLS hosts (exact or wildcard) and the Secret that serves them (the oldest Ingress's). */
+  readonly tls: Map<string, TlsEntry>;
+  readonly problems: IngressProblem[];
+  /** Secrets the table refers to (auth and TLS), so a Secret change rebuilds only when needed. */
+  readonly secretsUsed: Set<string>;
+  /** Every route in force (path routes, per-host fallbacks, the default backend). */
+  readonly routes: Route[];
+
+  private constructor(p: TableParts) {
+    this.hosts = p.hosts;
+    this.wildcards = p.wildcards;
+    this.anyHost = p.anyHost;
+    this.defaultRoute = p.defaultRoute;
+    this.tls = p.tls;
+    this.problems = p.problems;
+    this.secretsUsed = p.secretsUsed;
+    this.routes = p.routes;
+  }
+
+  static fromParts(p: TableParts): RouteTable {
+    return new RouteTable(p);
+  }
+
+  /** A table without routes (every request gets 404). */
+  static none(): RouteTable {
+    return new RouteTable({
+      hosts: new Map(),
+      wildcards: new Map(),
+      tls: new Map(),
+      problems: [],
+      secretsUsed: new Set(),
+      routes: [],
+    });
   }
 
   get empty(): boolean {
     return !this.hosts.size && !this.wildcards.size && !this.anyHost && !this.defaultRoute;
-  }
-
-  private load(ingresses: Ingress[], extra: { routes: Route[]; tls: ExtraTls[] }): void {
-    const main: Route[] = [];
-    const canaries: (CanaryRoute & { host: string; path: string })[] = [];
-    const hostFallbacks = new Map<string, Route>();
-    const regexHosts = new Set<string>();
-
-    for (const ing of ingresses) {
-      const ingress = keyOf(ing);
-      const { options, problems } = parseAnnotations(ing);
-      for (const message of problems) this.problems.push({ ingress, reason: 'InvalidAnnotation', message });
-      if (options.basicAuth) this.secretsUsed.add(keyString(options.basicAuth.secret));
-      const tlsHosts = new Set<string>();
-      if (!options.canary) {
-        for (const t of ing.spec?.tls ?? []) {
-          for (const h of t.hosts ?? []) {
-            tlsHosts.add(h.toLowerCase());
-            if (!t.secretName) continue;
-            const secret = { namespace: ingress.namespace, name: t.secretName };
-            this.secretsUsed.add(keyString(secret));
-            if (!this.tls.has(h.toLowerCase())) this.tls.set(h.toLowerCase(), { ingress, secret });
-          }
-        }
-      }
-      const routeOf = (host: string, path: string, pathType: PathType, b: ServiceBackend): Route => ({
-        ingress,
-        host,
-        path,
-        pathType,
-        backend: b,
-        options,
-        tls: false,
-        canaries: [],
-      });
-      const fallbackBackend = serviceBackend(ingress.namespace, ing.spec?.defaultBackend);
-      if (ing.spec?.defaultBackend?.resource)
-        this.problems.push({
-          ingress,
-          reason: 'UnsupportedBackend',
-          message: 'resource backends are not supported by k8ts ingress (defaultBackend ignored)',
-        });
-      for (const rule of ing.spec?.rules ?? []) {
-        const host = (rule.host ?? '').toLowerCase();
-        if (options.useRegex || options.rewriteTarget) regexHosts.add(host);
-        if (fallbackBackend && host && !options.canary && !hostFallbacks.has(host))
-          hostFallbacks.set(host, routeOf(host, '/', 'Prefix', fallbackBackend));
-        for (const p of rule.http?.paths ?? []) {
-          const path = p.path || '/';
-          const pathType = (p.pathType ?? 'ImplementationSpecific') as PathType;
-          const b = serviceBackend(ingress.namespace, p.backend);
-          if (!b) {
-            this.problems.push({
-              ingress,
-              reason: 'UnsupportedBackend',
-              message: `${host || '*'}${path}: resource backends are not supported by k8ts ingress (path ignored)`,
-            });
-            continue;
-          }
-          if (options.canary) canaries.push({ ingress, backend: b, canary: options.canary, host, path });
-          else main.push(routeOf(host, path, pathType, b));
-        }
-      }
-      if (fallbackBackend && !options.canary && !this.defaultRoute)
-        this.defaultRoute = routeOf('', '/', 'Prefix', fallbackBackend);
-    }
-
-    for (const { host, entry } of extra.tls) {
-      this.secretsUsed.add(keyString(entry.secret));
-      if (!this.tls.has(host)) this.tls.set(host, entry);
-    }
-    // Exact or one-label wildcard lookups: a scan of every TLS host per route is quadratic.
-    const tlsHost = (h: string) => !!this.tlsFor(h);
-    const seen = new Map<string, Route>();
-    for (const r of main) {
-      const id = `${r.host}\n${r.path}\n${r.pathType === 'Exact' ? 'Exact' : 'Prefix'}`;
-      const winner = seen.get(id);
-      if (winner) {
-        if (keyString(winner.ingress) !== keyString(r.ingress))
-          this.problems.push({
-            ingress: r.ingress,
-            reason: 'Conflict',
-            message: `${r.host || '*'}${r.path} is already served by Ingress ${keyString(winner.ingress)} (older)`,
-          });
-        continue;
-      }
-      seen.set(id, r);
-      this.routes.push(r);
-      r.tls = tlsHost(r.host);
-      const routes = this.routesFor(r.host);
-      routes.regexMode ||= regexHosts.has(r.host);
-      if (r.pathType === 'Exact') routes.exact.set(r.path, r);
-      else routes.ordered.push(r);
-    }
-    for (const r of extra.routes) {
-      const id = `${r.host}\n${r.path}\n${r.pathType}\n${JSON.stringify(r.conditions ?? {})}`;
-      if (seen.has(id)) continue;
-      seen.set(id, r);
-      this.routes.push(r);
-      r.tls = tlsHost(r.host);
-      this.routesFor(r.host).ordered.push(r);
-    }
-    for (const [host, fallback] of hostFallbacks) {
-      fallback.tls = tlsHost(host);
-      this.routes.push(fallback);
-      this.routesFor(host).fallback = fallback;
-    }
-    if (this.defaultRoute) this.routes.push(this.defaultRoute);
-    for (const routes of this.allHosts()) {
-      // Longest first: the longest Prefix wins; on regex hosts, longer expressions are tried first.
-      routes.ordered.sort(specificity);
-      if (routes.regexMode)
-        for (const r of routes.ordered) if (!r.kind || r.kind === 'Ingress') r.regex = compileRegex(r, this.problems);
-    }
-    for (const c of canaries) {
-      const target = this.findRoute(c.host, c.path);
-      if (!target) {
-        this.problems.push({
-          ingress: c.ingress,
-          reason: 'CanaryWithoutMain',
-          message: `canary ${c.host || '*'}${c.path}: no non-canary Ingress serves this host and path`,
-        });
-        continue;
-      }
-      target.canaries.push({ ingress: c.ingress, backend: c.backend, canary: c.canary });
-    }
-  }
-
-  private *allHosts(): Iterable<HostRoutes> {
-    yield* this.hosts.values();
-    yield* this.wildcards.values();
-    if (this.anyHost) yield this.anyHost;
-  }
-
-  private routesFor(host: string): HostRoutes {
-    const fresh = (): HostRoutes => ({ exact: new Map(), ordered: [], regexMode: false });
-    if (host === '') return (this.anyHost ??= fresh());
-    const map = host.startsWith('*.') ? this.wildcards : this.hosts;
-    let r = map.get(host);
-    if (!r) map.set(host, (r = fresh()));
-    return r;
-  }
-
-  /** The route declared for exactly this host and path (canaries attach to it). */
-  private findRoute(host: string, path: string): Route | undefined {
-    const routes = host === '' ? this.anyHost : (host.startsWith('*.') ? this.wildcards : this.hosts).get(host);
-    return routes?.exact.get(path) ?? routes?.ordered.find((r) => r.path === path);
   }
 
   /** The routes that serve a request host: exact name, then wildcard, then host-less rules. */
@@ -538,7 +394,7 @@ function matchIn(
   return undefined;
 }
 
-function compileRegex(r: Route, problems: IngressProblem[]): RegExp {
+export function compileRegex(r: Route, problems: IngressProblem[]): RegExp {
   try {
     return new RegExp('^' + r.path, 'i');
   } catch (err) {

@@ -8,6 +8,7 @@
 import type { Logger } from 'pino';
 import type { Condition } from 'kubernetes-types/meta/v1.js';
 import type { CustomResourceDefinition } from 'kubernetes-types/apiextensions/v1.js';
+import type { Namespace } from 'kubernetes-types/core/v1.js';
 import { R, spec, type Client, type ResourceClient } from '../client/client.js';
 import type { ResourceSpec } from '../client/types.js';
 import { ControllerRunner } from '../client/controller.js';
@@ -26,13 +27,13 @@ import {
   type ReferenceGrant,
 } from './gateway.js';
 import {
-  compileHttpProxies,
+  HttpProxyIndex,
   proxyStatus,
   type HTTPProxy,
   type ProxyVerdict,
   type TLSCertificateDelegation,
 } from './httpproxy.js';
-import type { ExtraTls, Route } from './routes.js';
+import type { RouteSource } from './routeindex.js';
 
 export const RS = {
   httpproxies: spec<HTTPProxy>({
@@ -121,12 +122,19 @@ export class RouteSources {
   private readonly gateways: SharedIndexInformer<Gateway>;
   private readonly routes: SharedIndexInformer<HTTPRoute>;
   private readonly grants: SharedIndexInformer<ReferenceGrant>;
+  private readonly namespaces: SharedIndexInformer<Namespace>;
   private readonly status?: ControllerRunner;
   private readonly log: Logger;
   /** Desired status per `Kind|namespace/name` from the last compile. */
   private desired = new Map<string, unknown>();
   /** The same, as canonical JSON with the object's uid and generation: what changed gets written. */
   private desiredCanon = new Map<string, string>();
+  private readonly proxyIndex = new HttpProxyIndex();
+  /** The next compile judges every HTTPProxy (first time, or their context changed). */
+  private proxiesAll = true;
+  private gatewaysDirty = true;
+  private gatewaySource?: RouteSource;
+  private gatewayKeys = new Set<string>();
   private stopped = false;
 
   constructor(private readonly o: RouteSourcesOptions) {
@@ -138,14 +146,34 @@ export class RouteSources {
     this.gateways = this.factory.forResource(RS.gateways);
     this.routes = this.factory.forResource(RS.httproutes);
     this.grants = this.factory.forResource(RS.referencegrants);
+    // Namespace labels decide listeners' allowedRoutes `from: Selector`.
+    this.namespaces = this.factory.forResource(R.namespaces, { metadataOnly: true });
     const changed = () => o.onChange();
     // Our own status writes come back as updates: only a new generation (spec) changes routes.
     const specChanged = (a: Generation, b: Generation) =>
       a.metadata?.generation !== b.metadata?.generation && changed();
-    for (const inf of [this.proxies, this.classes, this.gateways, this.routes] as SharedIndexInformer<Generation>[])
-      inf.addEventHandler({ add: changed, update: specChanged, delete: changed });
-    for (const inf of [this.delegations, this.grants] as SharedIndexInformer<unknown>[])
-      inf.addEventHandler({ add: changed, update: changed, delete: changed });
+    this.proxies.addEventHandler({ add: changed, update: specChanged, delete: changed });
+    const gatewayChanged = () => {
+      this.gatewaysDirty = true;
+      changed();
+    };
+    for (const inf of [this.classes, this.gateways, this.routes] as SharedIndexInformer<Generation>[])
+      inf.addEventHandler({
+        add: gatewayChanged,
+        update: (a, b) => a.metadata?.generation !== b.metadata?.generation && gatewayChanged(),
+        delete: gatewayChanged,
+      });
+    this.grants.addEventHandler({ add: gatewayChanged, update: gatewayChanged, delete: gatewayChanged });
+    this.namespaces.addEventHandler({
+      add: gatewayChanged,
+      update: (a, b) => JSON.stringify(a.metadata?.labels) !== JSON.stringify(b.metadata?.labels) && gatewayChanged(),
+      delete: gatewayChanged,
+    });
+    const delegationChanged = () => {
+      this.proxiesAll = true;
+      changed();
+    };
+    this.delegations.addEventHandler({ add: delegationChanged, update: delegationChanged, delete: delegationChanged });
     if (o.manageCluster)
       this.status = new ControllerRunner({
         name: 'ingress-route-status',
@@ -168,48 +196,79 @@ export class RouteSources {
     await this.factory.shutdown();
   }
 
-  /** The routes and TLS hosts of every kind whose cache is complete; queues status writes. */
-  compile(lookups: Lookups): { routes: Route[]; tls: ExtraTls[] } {
-    const routes: Route[] = [];
-    const tls: ExtraTls[] = [];
-    const desired = new Map<string, unknown>();
+  /** Services or Secrets changed: every proxy and route is judged again at the next compile. */
+  invalidate(): void {
+    this.proxiesAll = true;
+    this.gatewaysDirty = true;
+  }
+
+  /**
+   * The route sources of every kind whose cache is complete; queues status writes. HTTPProxies
+   * are compiled incrementally (HttpProxyIndex), the Gateway API kinds again only when one of
+   * them (or a Service or Secret) changed.
+   */
+  compile(lookups: Lookups): RouteSource[] {
+    const sources: RouteSource[] = [];
     if (this.proxies.hasSynced() && this.delegations.hasSynced()) {
-      const c = compileHttpProxies(this.proxies.store.list(), {
-        rootNamespaces: this.o.rootNamespaces,
-        delegations: this.delegations.store.list(),
-        ...lookups,
-      });
-      routes.push(...c.routes);
-      tls.push(...c.tls);
-      for (const [k, v] of c.verdicts) desired.set(`HTTPProxy|${k}`, v);
+      const affected = this.proxyIndex.update(
+        this.proxies.store.list(),
+        { rootNamespaces: this.o.rootNamespaces, delegations: this.delegations.store.list(), ...lookups },
+        this.proxiesAll,
+      );
+      this.proxiesAll = false;
+      for (const k of affected) this.setDesired(`HTTPProxy|${k}`, this.proxyIndex.verdicts.get(k));
+      sources.push(...this.proxyIndex.sources());
     }
-    if (this.classes.hasSynced() && this.gateways.hasSynced() && this.routes.hasSynced() && this.grants.hasSynced()) {
-      const c = compileGateways(this.gateways.store.list(), this.routes.store.list(), {
-        classes: this.classes.store.list(),
-        grants: this.grants.store.list(),
-        ...lookups,
-      });
-      routes.push(...c.routes);
-      tls.push(...c.tls);
-      for (const [k, v] of c.classStatus) desired.set(`GatewayClass|${k}`, v);
-      for (const [k, v] of c.gatewayStatus) desired.set(`Gateway|${k}`, v);
-      for (const [k, v] of c.routeStatus) desired.set(`HTTPRoute|${k}`, v);
-    }
-    this.desired = desired;
-    if (this.status) {
-      // Only statuses whose content (or object) changed are looked at: with 1,000 proxies a
-      // route change must not cost 1,000 status comparisons.
-      const canon = new Map<string, string>();
-      for (const [k, v] of desired) {
-        const bar = k.indexOf('|');
-        const obj = this.informer(k.slice(0, bar) as Kind).inf.store.get(k.slice(bar + 1));
-        const c = `${obj?.metadata.uid}|${obj?.metadata.generation}|${canonical(v)}`;
-        canon.set(k, c);
-        if (this.desiredCanon.get(k) !== c) this.status.enqueue(k);
+    if (
+      this.classes.hasSynced() &&
+      this.gateways.hasSynced() &&
+      this.routes.hasSynced() &&
+      this.grants.hasSynced() &&
+      this.namespaces.hasSynced()
+    ) {
+      if (this.gatewaysDirty || !this.gatewaySource) {
+        this.gatewaysDirty = false;
+        const c = compileGateways(this.gateways.store.list(), this.routes.store.list(), {
+          classes: this.classes.store.list(),
+          grants: this.grants.store.list(),
+          namespaceLabels: (ns) => this.namespaces.store.get(ns)?.metadata?.labels,
+          ...lookups,
+        });
+        this.gatewaySource = { id: 'Gateway', rank: 2, created: '', routes: c.routes, tls: c.tls };
+        const keys = new Set<string>();
+        const set = (k: string, v: unknown) => {
+          keys.add(k);
+          this.setDesired(k, v);
+        };
+        for (const [k, v] of c.classStatus) set(`GatewayClass|${k}`, v);
+        for (const [k, v] of c.gatewayStatus) set(`Gateway|${k}`, v);
+        for (const [k, v] of c.routeStatus) set(`HTTPRoute|${k}`, v);
+        for (const k of this.gatewayKeys) if (!keys.has(k)) this.setDesired(k, undefined);
+        this.gatewayKeys = keys;
       }
-      this.desiredCanon = canon;
+      sources.push(this.gatewaySource);
     }
-    return { routes, tls };
+    return sources;
+  }
+
+  /**
+   * Records the status an object should have (undefined: none) and queues a write when it (or
+   * the object) changed since the last time: a route change must not cost a comparison per object.
+   */
+  private setDesired(k: string, v: unknown): void {
+    if (v === undefined) {
+      this.desired.delete(k);
+      this.desiredCanon.delete(k);
+      return;
+    }
+    this.desired.set(k, v);
+    if (!this.status) return;
+    const bar = k.indexOf('|');
+    const obj = this.informer(k.slice(0, bar) as Kind).inf.store.get(k.slice(bar + 1));
+    const c = `${obj?.metadata.uid}|${obj?.metadata.generation}|${canonical(v)}`;
+    if (this.desiredCanon.get(k) === c) return;
+    this.desiredCanon.set(k, c);
+    this.status.enqueue(k);
   }
 
   /** Node addresses changed: statuses that publish them are looked at again. */

@@ -15,6 +15,7 @@ import {
   type ReferenceGrant,
 } from '../../src/ingress/gateway.js';
 import { chooseBackend, RouteTable } from '../../src/ingress/routes.js';
+import { buildRouteTable } from '../../src/ingress/routeindex.js';
 import { redirectLocation } from '../../src/ingress/proxy.js';
 
 const gw = (listeners: Listener[]): Gateway => ({
@@ -93,7 +94,7 @@ test('match precedence: Exact, longest prefix, method, headers, query; the oldes
     ],
     ctx(),
   );
-  const t = RouteTable.build([], c);
+  const t = buildRouteTable([], c);
   const h = 'app.example.com';
   assert.equal(svc(t, h, '/api'), 'exact');
   assert.equal(svc(t, h, '/api/x'), 'api');
@@ -124,7 +125,7 @@ test('weights split traffic; zero weights get nothing; an invalid ref keeps its 
     ],
     ctx(),
   );
-  const r = RouteTable.build([], c).match('any.host', '/', req())!.route;
+  const r = buildRouteTable([], c).match('any.host', '/', req())!.route;
   const seen = new Map<string, number>();
   for (let i = 0; i < 100; i++) {
     const s = chooseBackend(
@@ -149,7 +150,7 @@ test('weights split traffic; zero weights get nothing; an invalid ref keeps its 
     ],
     ctx(),
   );
-  const h = RouteTable.build([], half).match('any.host', '/', req())!.route;
+  const h = buildRouteTable([], half).match('any.host', '/', req())!.route;
   assert.equal(
     chooseBackend(
       h,
@@ -179,7 +180,7 @@ test('cross-namespace backendRefs need a ReferenceGrant; until then ResolvedRefs
       ['ResolvedRefs', 'False', 'RefNotPermitted'],
     ],
   );
-  assert.equal(svc(RouteTable.build([], refused), 'h', '/'), 500);
+  assert.equal(svc(buildRouteTable([], refused), 'h', '/'), 500);
   const grant: ReferenceGrant = {
     metadata: { namespace: 'data', name: 'allow-app' },
     spec: {
@@ -196,7 +197,7 @@ test('cross-namespace backendRefs need a ReferenceGrant; until then ResolvedRefs
   );
   const allowed = compileGateways([all], [r], ctx({ grants: [grant] }));
   assert.equal(allowed.routeStatus.get('app/x')?.parents[0].conditions[1].reason, 'ResolvedRefs');
-  assert.equal(svc(RouteTable.build([], allowed), 'h', '/'), 'db');
+  assert.equal(svc(buildRouteTable([], allowed), 'h', '/'), 'db');
   const missing = compileGateways(
     [all],
     [route('app', 'm', [{ backendRefs: [{ name: 'nope', port: 80 }] }])],
@@ -240,6 +241,60 @@ test('listeners: Same-namespace default, hostnames, TLS refs, unsupported protoc
   assert.equal(notOurs.gatewayStatus.size, 0);
 });
 
+test('allowedRoutes: namespaces from Selector (by the namespace labels) and route kinds', () => {
+  const selector = gw([
+    {
+      name: 'teams',
+      port: 80,
+      protocol: 'HTTP',
+      allowedRoutes: { namespaces: { from: 'Selector', selector: { matchLabels: { shared: 'yes' } } } },
+    },
+  ]);
+  const labels: Record<string, Record<string, string>> = { 'team-a': { shared: 'yes' }, 'team-b': { shared: 'no' } };
+  const c = compileGateways(
+    [selector],
+    [
+      route('team-a', 'r', [{ backendRefs: [{ name: 's', port: 80 }] }]),
+      route('team-b', 'r', [{ backendRefs: [{ name: 's', port: 80 }] }]),
+      route('team-c', 'r', [{ backendRefs: [{ name: 's', port: 80 }] }]),
+    ],
+    ctx({ namespaceLabels: (ns) => labels[ns] }),
+  );
+  const reason = (k: string) => c.routeStatus.get(k)?.parents[0].conditions[0].reason;
+  assert.equal(reason('team-a/r'), 'Accepted');
+  assert.equal(reason('team-b/r'), 'NotAllowedByListeners');
+  assert.equal(reason('team-c/r'), 'NotAllowedByListeners', 'a namespace without labels matches no selector');
+  assert.equal(c.gatewayStatus.get('infra/gw')?.listeners[0].attachedRoutes, 1);
+
+  // kinds: only HTTPRoute is served; other kinds are InvalidRouteKinds, and with none left the
+  // listener serves nothing.
+  const kinds = gw([
+    {
+      name: 'mixed',
+      port: 80,
+      protocol: 'HTTP',
+      allowedRoutes: { namespaces: { from: 'All' }, kinds: [{ kind: 'HTTPRoute' }, { kind: 'TCPRoute' }] },
+    },
+    {
+      name: 'tcponly',
+      port: 81,
+      protocol: 'HTTP',
+      allowedRoutes: { namespaces: { from: 'All' }, kinds: [{ kind: 'TCPRoute' }] },
+    },
+  ]);
+  const k = compileGateways([kinds], [route('app', 'r', [{ backendRefs: [{ name: 's', port: 80 }] }])], ctx());
+  const [mixed, tcpOnly] = k.gatewayStatus.get('infra/gw')!.listeners;
+  const byType = (l: typeof mixed) => Object.fromEntries(l.conditions.map((x) => [x.type, x.reason]));
+  assert.deepEqual(mixed.supportedKinds, [{ group: 'gateway.networking.k8s.io', kind: 'HTTPRoute' }]);
+  assert.equal(byType(mixed).ResolvedRefs, 'InvalidRouteKinds');
+  assert.equal(byType(mixed).Programmed, 'Programmed');
+  assert.equal(mixed.attachedRoutes, 1);
+  assert.deepEqual(tcpOnly.supportedKinds, []);
+  assert.equal(byType(tcpOnly).ResolvedRefs, 'InvalidRouteKinds');
+  assert.equal(byType(tcpOnly).Programmed, 'Invalid');
+  assert.equal(tcpOnly.attachedRoutes, 0);
+});
+
 test('filters: header modifiers, URL rewrite, redirect', () => {
   const c = compileGateways(
     [all],
@@ -276,7 +331,7 @@ test('filters: header modifiers, URL rewrite, redirect', () => {
     ],
     ctx(),
   );
-  const t = RouteTable.build([], c);
+  const t = buildRouteTable([], c);
   const m = t.match('h.com', '/old/page?a=1', req())!;
   assert.equal(m.upstreamPath, '/new/page?a=1');
   assert.equal(m.route.filters?.rewrite?.hostname, 'internal');
