@@ -5,6 +5,7 @@
 // shares with an informer) count for neither; the rest of the heap is the last line.
 //
 //   node dist/bench/heapowners.js FILE.heapsnapshot [Owner ...]
+//   node dist/bench/heapowners.js FILE.heapsnapshot --detail WatchCache.items   # what that owner keeps
 //
 // Owners default to the server's: the watch cache (its live objects and its history apart), the
 // informers' indexers, the scheduler's cache and queue, the work queues, the garbage collector's
@@ -31,8 +32,9 @@ interface Snapshot {
 
 function main() {
   const [file, ...named] = process.argv.slice(2);
-  if (!file) throw new Error('usage: heapowners FILE.heapsnapshot [Owner ...]');
-  const owners = named.length ? named : DEFAULT_OWNERS;
+  if (!file) throw new Error('usage: heapowners FILE.heapsnapshot [Owner ...] | --detail Owner');
+  const detail = named[0] === '--detail' ? named[1] : undefined;
+  const owners = detail ? [detail] : named.length ? named : DEFAULT_OWNERS;
   const snap = JSON.parse(readFileSync(file, 'utf8')) as Snapshot;
   const { meta } = snap.snapshot;
   const nf = meta.node_fields.length;
@@ -59,8 +61,9 @@ function main() {
   const className = (i: number) => (nodes[i * nf + nType] === objectType ? strings[nodes[i * nf + nName]] : '');
 
   /** Bytes reachable from the root (node 0) without entering a cut node or following a cut edge. */
+  let seen = new Uint8Array(count);
   const reachable = (cutNode: (i: number) => boolean, cutEdge: (from: number, name: string) => boolean) => {
-    const seen = new Uint8Array(count);
+    seen = new Uint8Array(count);
     const stack = [0];
     seen[0] = 1;
     let bytes = 0;
@@ -84,6 +87,7 @@ function main() {
     () => false,
     () => false,
   );
+  const all = seen;
   const mib = (b: number) => (b / 2 ** 20).toFixed(1).padStart(8);
   console.log(`${mib(total)} MiB  reachable heap (${count} nodes)`);
   let attributed = 0;
@@ -99,11 +103,32 @@ function main() {
           () => false,
         );
     const kept = total - without;
+    if (detail) return printDetail(all, seen);
     // `Class.edge` owners are parts of `Class`: only whole classes add up.
     if (!prop) attributed += kept;
     console.log(`${mib(kept)} MiB  ${owner}`);
   }
   console.log(`${mib(total - attributed)} MiB  the rest (shared between owners, or owned by none of them)`);
+
+  /** What the owner alone keeps, grouped by kind of node (constructor, or string size). */
+  function printDetail(all: Uint8Array, without: Uint8Array) {
+    const types = meta.node_types[0];
+    const groups = new Map<string, { n: number; bytes: number }>();
+    for (let i = 0; i < count; i++) {
+      if (!all[i] || without[i]) continue;
+      const type = types[nodes[i * nf + nType]];
+      const size = nodes[i * nf + nSize];
+      const group = type.includes('string')
+        ? `${type} ${size < 64 ? '< 64 B' : size < 256 ? '< 256 B' : size < 2048 ? '< 2 KiB' : '≥ 2 KiB'}`
+        : `${type} ${strings[nodes[i * nf + nName]].slice(0, 40)}`;
+      const g = groups.get(group) ?? { n: 0, bytes: 0 };
+      g.n++;
+      g.bytes += size;
+      groups.set(group, g);
+    }
+    for (const [group, g] of [...groups].sort((a, b) => b[1].bytes - a[1].bytes).slice(0, 20))
+      console.log(`${mib(g.bytes)} MiB  ${String(g.n).padStart(9)}  ${group}`);
+  }
 }
 
 main();
