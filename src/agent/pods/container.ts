@@ -70,7 +70,7 @@ export function linuxResources(pod: Pod, c: Container, nodeMemoryBytes: number):
 
 /** Expands $(VAR) in a string as upstream (`$$` is a literal `$`; unknown references stay as written). */
 export function expandVars(s: string, vars: Map<string, string>): string {
-  return s.replace(/\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)/g, (m, name) =>
+  return s.replace(/\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)/g, (m: string, name: string) =>
     m === '$$' ? '$' : vars.has(name) ? vars.get(name)! : m,
   );
 }

@@ -27,7 +27,7 @@ let services:
 function criServices() {
   if (!services) {
     const root = protobuf.parse(CRI_PROTO, { keepCase: false }).root;
-    // any: grpc-js builds the services from the .proto at run time, so they have no static type.
+    // The services are built from the .proto at run time: grpc-js gives them no static type.
     const pkg = grpc.loadPackageDefinition(fromJSON(root.toJSON(), LOADER_OPTIONS)) as any;
     services = { RuntimeService: pkg.runtime.v1.RuntimeService, ImageService: pkg.runtime.v1.ImageService };
   }
@@ -68,7 +68,7 @@ export class CriRuntime implements Runtime {
 
   private call<T>(client: grpc.Client, method: string, req: object, timeoutMs = this.timeoutMs): Promise<T> {
     return new Promise((resolve, reject) => {
-      // any: the method is generated from the .proto at run time (no static type).
+      // The method is generated from the .proto at run time (no static type).
       (client as any)[method](req, { deadline: Date.now() + timeoutMs }, (err: grpc.ServiceError | null, res: T) => {
         if (err) reject(new CriError(method, err.code, err.details || err.message));
         else resolve(res);
@@ -76,12 +76,12 @@ export class CriRuntime implements Runtime {
     });
   }
 
-  // any (default): untyped CRI replies, each read where it is used; a type argument types it.
+  // Default: an untyped CRI reply, read where it is used; a type argument types it.
   private rt<T = any>(method: string, req: object, timeoutMs?: number) {
     return this.call<T>(this.runtime, method, req, timeoutMs);
   }
 
-  // any (default): as rt().
+  // Default: as rt().
   private img<T = any>(method: string, req: object, timeoutMs?: number) {
     return this.call<T>(this.images, method, req, timeoutMs);
   }
