@@ -22,6 +22,8 @@ const typedFolders = [
   'src/agent/network',
   'src/agent/probes',
   'src/agent/volumes',
+  'src/agent/pods',
+  'src/agent/provisioner',
   'src/dashboard',
   'web',
 ];

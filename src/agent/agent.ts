@@ -5,6 +5,8 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import type { Pod, Service, Taint } from 'kubernetes-types/core/v1.js';
+import type { Stored } from '../client/types.js';
 import { R, type Client } from '../client/client.js';
 import { ControllerRunner } from '../client/controller.js';
 import { EventRecorder } from '../client/events.js';
@@ -73,7 +75,7 @@ export interface AgentOptions {
   /** Port of this node's DNS listener on its pod-bridge gateway (53; 0 picks one, for tests). */
   dnsPort?: number;
   labels?: Record<string, string>;
-  taints?: any[];
+  taints?: Taint[];
   /** Hard eviction thresholds (--eviction-hard), e.g. memory.available<100Mi. */
   evictionHard?: string;
   /** Most processes a pod may run (--pod-max-pids; -1: no limit). */
@@ -97,9 +99,9 @@ export class NodeAgent {
   private containerd?: ContainerdProcess;
   private registries?: Registries;
   private reporter!: NodeReporter;
-  private pods!: SharedIndexInformer;
+  private pods!: SharedIndexInformer<Pod>;
   /** Services, for the environment variables every container gets (FOO_SERVICE_HOST ...). */
-  private services!: SharedIndexInformer;
+  private services!: SharedIndexInformer<Service>;
   private runner!: ControllerRunner;
   private syncer!: PodSyncer;
   private probes!: ProbeManager;
@@ -333,8 +335,7 @@ export class NodeAgent {
         this.pods.store
           .list()
           .filter(
-            (p: any) =>
-              p.status?.phase !== 'Succeeded' && p.status?.phase !== 'Failed' && !p.metadata.deletionTimestamp,
+            (p) => p.status?.phase !== 'Succeeded' && p.status?.phase !== 'Failed' && !p.metadata.deletionTimestamp,
           ),
       memoryUsage: (p) => this.stats?.podMemory(`${p.metadata.namespace}/${p.metadata.name}`) ?? 0,
       reclaimDisk: async () => (await imageGC.collect()).length > 0,
@@ -415,7 +416,7 @@ export class NodeAgent {
 
     this.pods = new SharedIndexInformer(client, R.pods, {
       fieldSelector: `spec.nodeName=${this.o.nodeName}`,
-      indexers: { uid: (p: any) => [p.metadata.uid] },
+      indexers: { uid: (p) => [p.metadata.uid] },
       logger: this.log,
     });
     this.runner = new ControllerRunner({
@@ -485,7 +486,7 @@ export class NodeAgent {
     this.timers.push(t);
   }
 
-  private podByUID(uid: string): any {
+  private podByUID(uid: string): Stored<Pod> | undefined {
     return this.pods.store.byIndex('uid', uid)[0];
   }
 
@@ -595,7 +596,7 @@ export class NodeAgent {
   }
 }
 
-function podRef(pod: any) {
+function podRef(pod: Pod) {
   return { apiVersion: 'v1', kind: 'Pod', metadata: pod.metadata };
 }
 

@@ -3,6 +3,8 @@
 // Crossing one sets the node's pressure condition; the agent first reclaims node-level resources
 // (unused images for disk), then evicts one pod per check, ranked as upstream: pods using more
 // than they requested first, then lower priority, then by how far usage exceeds the request.
+import type { Pod } from 'kubernetes-types/core/v1.js';
+import type { AgentPod } from './pods/types.js';
 import { parseQuantityOrNull } from '../machinery/quantity.js';
 import { diskinfo, meminfo, pidinfo } from './hostinfo.js';
 
@@ -84,7 +86,7 @@ export type Pressure = 'memory' | 'disk' | 'pid';
 export const pressureOf = (s: Signal): Pressure =>
   s === 'memory.available' ? 'memory' : s === 'pid.available' ? 'pid' : 'disk';
 
-function memoryRequest(pod: any): number {
+function memoryRequest(pod: Pod): number {
   let sum = 0;
   for (const c of pod.spec?.containers ?? []) {
     const q = parseQuantityOrNull(c.resources?.requests?.memory);
@@ -97,7 +99,7 @@ function memoryRequest(pod: any): number {
  * Pods in the order upstream evicts them under memory pressure: usage above requests first, then
  * lower priority, then the larger excess of usage over requests.
  */
-export function rankByMemory(pods: any[], usage: (pod: any) => number): any[] {
+export function rankByMemory<P extends Pod>(pods: P[], usage: (pod: P) => number): P[] {
   const info = pods.map((pod) => {
     const used = usage(pod);
     const req = memoryRequest(pod);
@@ -129,12 +131,12 @@ export interface EvictionManagerOptions {
   nodefsPath: string;
   imagefsPath: string;
   /** Pods on the node that are still running. */
-  pods(): any[];
+  pods(): AgentPod[];
   /** Memory working set of a pod (bytes) from the latest stats sample. */
-  memoryUsage(pod: any): number;
+  memoryUsage(pod: AgentPod): number;
   /** Frees node-level resources for a disk signal (image GC); returns whether it did something. */
   reclaimDisk(): Promise<boolean>;
-  evict(pod: any, message: string): Promise<void>;
+  evict(pod: AgentPod, message: string): Promise<void>;
   observe?: () => Observations;
 }
 
@@ -167,6 +169,6 @@ export class EvictionManager {
 }
 
 /** Static and node-critical pods are never evicted by the kubelet. */
-function isCritical(pod: any): boolean {
+function isCritical(pod: Pod): boolean {
   return pod.spec?.priorityClassName === 'system-node-critical' || (pod.spec?.priority ?? 0) >= 2_000_000_000;
 }

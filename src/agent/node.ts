@@ -2,7 +2,7 @@
 // the upstream conditions (Ready and the three pressure conditions, by the default eviction
 // thresholds), and the heartbeat Lease in kube-node-lease that carries resource usage for
 // metrics.k8s.io (see src/api/metrics/v1beta1/usage.ts).
-import type { Node } from 'kubernetes-types/core/v1.js';
+import type { Node, NodeCondition, NodeStatus, Taint } from 'kubernetes-types/core/v1.js';
 import type { Logger } from 'pino';
 import { R, type Client } from '../client/client.js';
 import { isAlreadyExists, isConflict, isNotFound } from '../client/errors.js';
@@ -27,7 +27,7 @@ export interface NodeReporterOptions {
   /** False for the process runtime: reported as a label and a condition. */
   isolated: boolean;
   labels: Record<string, string>;
-  taints: any[];
+  taints: Taint[];
   /** Why the node cannot run pods yet (undefined: ready). */
   notReady(): string | undefined;
   /** Latest usage sample (encoded) for the lease annotation. */
@@ -91,7 +91,7 @@ export class NodeReporter {
     return { capacity, allocatable };
   }
 
-  private conditions(current: any, now: number): any[] {
+  private conditions(current: Node | undefined, now: number): NodeCondition[] {
     const cond = (type: string, status: string, reason: string, message: string) =>
       nodeCondition(current?.status?.conditions, now, type, status, reason, message);
     // The pressure conditions are "False" when all is well.
@@ -134,7 +134,7 @@ export class NodeReporter {
     return out;
   }
 
-  private status(current: any, now: number): any {
+  private status(current: Node | undefined, now: number): NodeStatus & { conditions: NodeCondition[] } {
     return {
       ...(current?.status ?? {}),
       ...this.capacity(),
@@ -215,7 +215,7 @@ export class NodeReporter {
       const status = this.status(cur, now);
       const fingerprint = JSON.stringify({
         ...status,
-        conditions: status.conditions.map((c: any) => [c.type, c.status, c.reason]),
+        conditions: status.conditions.map((c) => [c.type, c.status, c.reason]),
       });
       if (!force && fingerprint === this.lastStatus && now - this.lastStatusAt < 60_000) return;
       try {

@@ -54,29 +54,29 @@ const pod = (spec: any = {}) => ({
 
 test('ephemeral container statuses: waiting, running (started, never ready), terminated; the pod is unaffected', () => {
   const waiting = podStatus(pod(), observe({ main: [ctr('main', 'CONTAINER_RUNNING')] }));
-  assert.equal(waiting.ephemeralContainerStatuses[0].state.waiting.reason, 'ContainerCreating');
+  assert.equal(waiting.ephemeralContainerStatuses?.[0].state?.waiting?.reason, 'ContainerCreating');
   const running = podStatus(
     pod(),
     observe({ main: [ctr('main', 'CONTAINER_RUNNING')], debugger: [ctr('debugger', 'CONTAINER_RUNNING')] }),
   );
-  const es = running.ephemeralContainerStatuses[0];
-  assert.equal(es.name, 'debugger');
-  assert.ok(es.state.running.startedAt);
-  assert.equal(es.ready, false);
-  assert.equal(es.started, true);
+  const es = running.ephemeralContainerStatuses?.[0];
+  assert.equal(es?.name, 'debugger');
+  assert.ok(es?.state?.running?.startedAt);
+  assert.equal(es?.ready, false);
+  assert.equal(es?.started, true);
   assert.deepEqual(
-    running.containerStatuses.map((s: any) => s.name),
+    running.containerStatuses.map((s) => s.name),
     ['main'],
   );
   const done = podStatus(
     pod({ restartPolicy: 'Never' }),
     observe({ main: [ctr('main', 'CONTAINER_RUNNING')], debugger: [ctr('debugger', 'CONTAINER_EXITED', 1)] }),
   );
-  assert.equal(done.ephemeralContainerStatuses[0].state.terminated.exitCode, 1);
-  assert.equal(done.ephemeralContainerStatuses[0].started, false);
+  assert.equal(done.ephemeralContainerStatuses?.[0].state?.terminated?.exitCode, 1);
+  assert.equal(done.ephemeralContainerStatuses?.[0].started, false);
   // An ephemeral container that failed neither fails the pod nor makes it unready.
   assert.equal(done.phase, 'Running');
-  assert.equal(done.conditions.find((c: any) => c.type === 'Ready').status, 'True');
+  assert.equal(done.conditions.find((c) => c.type === 'Ready')?.status, 'True');
   // No ephemeral containers, no field.
   assert.equal(podStatus(pod({ ephemeralContainers: undefined }), observe({})).ephemeralContainerStatuses, undefined);
 });
@@ -95,14 +95,14 @@ test('an ephemeral container that ran is not run again: a lost one is reported t
   };
   (ran.status as any).ephemeralContainerStatuses = [running];
   const s = podStatus(ran, observe({ main: [ctr('main', 'CONTAINER_RUNNING')] }));
-  const es = s.ephemeralContainerStatuses[0];
+  const es = s.ephemeralContainerStatuses?.[0];
   assert.deepEqual(
-    [es.state.terminated.reason, es.state.terminated.exitCode, es.containerID],
+    [es?.state?.terminated?.reason, es?.state?.terminated?.exitCode, es?.containerID],
     ['ContainerStatusUnknown', 137, 'containerd://old'],
   );
   const done = { ...running, state: { terminated: { exitCode: 0, reason: 'Completed' } }, started: false };
   (ran.status as any).ephemeralContainerStatuses = [done];
-  assert.deepEqual(podStatus(ran, observe({})).ephemeralContainerStatuses[0], done);
+  assert.deepEqual(podStatus(ran, observe({})).ephemeralContainerStatuses?.[0], done);
 });
 
 test("an ephemeral container with a target joins the target's pid namespace (CRI TARGET)", () => {

@@ -56,7 +56,7 @@ test('a running container makes the pod Running and Ready, with IPs and QoS', ()
   assert.equal(s.podIP, '10.42.0.5');
   assert.equal(s.hostIP, '10.0.0.1');
   assert.equal(s.qosClass, 'BestEffort');
-  const cond = Object.fromEntries(s.conditions.map((c: any) => [c.type, c.status]));
+  const cond = Object.fromEntries(s.conditions.map((c) => [c.type, c.status]));
   assert.deepEqual(cond, {
     PodReadyToStartContainers: 'True',
     Initialized: 'True',
@@ -64,8 +64,8 @@ test('a running container makes the pod Running and Ready, with IPs and QoS', ()
     ContainersReady: 'True',
     PodScheduled: 'True',
   });
-  assert.equal(s.containerStatuses[0].containerID.startsWith('containerd://'), true);
-  assert.ok(s.containerStatuses[0].state.running.startedAt);
+  assert.equal(s.containerStatuses?.[0].containerID?.startsWith('containerd://'), true);
+  assert.ok(s.containerStatuses?.[0].state?.running?.startedAt);
 });
 
 test('phases by restart policy, as upstream getPhase', () => {
@@ -77,10 +77,10 @@ test('phases by restart policy, as upstream getPhase', () => {
   assert.equal(podStatus(pod({ restartPolicy: 'Always' }), exited(0)).phase, 'Running');
   const notStarted = podStatus(pod({}), observe({}));
   assert.equal(notStarted.phase, 'Pending');
-  assert.equal(notStarted.containerStatuses[0].state.waiting.reason, 'ContainerCreating');
+  assert.equal(notStarted.containerStatuses?.[0].state?.waiting?.reason, 'ContainerCreating');
   const failed = podStatus(pod({ restartPolicy: 'Never' }), exited(1));
-  assert.equal(failed.containerStatuses[0].state.terminated.reason, 'Error');
-  assert.equal(failed.conditions.find((c: any) => c.type === 'Ready').reason, 'PodCompleted');
+  assert.equal(failed.containerStatuses?.[0].state?.terminated?.reason, 'Error');
+  assert.equal(failed.conditions.find((c) => c.type === 'Ready')?.reason, 'PodCompleted');
 });
 
 test('a crash-looping container waits with the reason and keeps its last termination', () => {
@@ -96,9 +96,9 @@ test('a crash-looping container waits with the reason and keeps its last termina
       },
     ),
   );
-  const cs = s.containerStatuses[0];
-  assert.equal(cs.state.waiting.reason, 'CrashLoopBackOff');
-  assert.equal(cs.lastState.terminated.exitCode, 2);
+  const cs = s.containerStatuses?.[0];
+  assert.equal(cs.state?.waiting?.reason, 'CrashLoopBackOff');
+  assert.equal(cs.lastState?.terminated?.exitCode, 2);
   assert.equal(cs.restartCount, 3);
   assert.equal(s.phase, 'Running');
 });
@@ -115,11 +115,11 @@ test('init containers gate the main ones; a failed init fails a Never pod', () =
     observe({ i1: [ctr('i1', 'CONTAINER_EXITED', 0)], i2: [ctr('i2', 'CONTAINER_RUNNING')] }),
   );
   assert.equal(s.phase, 'Pending');
-  assert.equal(s.containerStatuses[0].state.waiting.reason, 'PodInitializing');
-  const init = s.conditions.find((c: any) => c.type === 'Initialized');
-  assert.equal(init.status, 'False');
-  assert.equal(init.message, 'containers with incomplete status: [i2]');
-  assert.equal(s.initContainerStatuses[0].state.terminated.reason, 'Completed');
+  assert.equal(s.containerStatuses?.[0].state?.waiting?.reason, 'PodInitializing');
+  const init = s.conditions.find((c) => c.type === 'Initialized');
+  assert.equal(init?.status, 'False');
+  assert.equal(init?.message, 'containers with incomplete status: [i2]');
+  assert.equal(s.initContainerStatuses?.[0].state?.terminated?.reason, 'Completed');
   const failed = podStatus(
     pod({ ...spec, restartPolicy: 'Never' }),
     observe({ i1: [ctr('i1', 'CONTAINER_EXITED', 1)] }),
@@ -129,28 +129,32 @@ test('init containers gate the main ones; a failed init fails a Never pod', () =
 
 test('an unready container keeps the pod unready with the upstream message', () => {
   const s = podStatus(pod({}), observe({ a: [ctr('a', 'CONTAINER_RUNNING')] }, { ready: () => false }));
-  const ready = s.conditions.find((c: any) => c.type === 'Ready');
-  assert.equal(ready.status, 'False');
-  assert.equal(ready.reason, 'ContainersNotReady');
-  assert.equal(ready.message, 'containers with unready status: [a]');
+  const ready = s.conditions.find((c) => c.type === 'Ready');
+  assert.equal(ready?.status, 'False');
+  assert.equal(ready?.reason, 'ContainersNotReady');
+  assert.equal(ready?.message, 'containers with unready status: [a]');
 });
 
 test('DNS: ClusterFirst uses cluster DNS with the namespace search path; Default and hostNetwork use the host', () => {
   const host = parseResolvConf('nameserver 127.0.0.53\nnameserver 10.1.1.1\nsearch corp.example\noptions edns0\n');
   assert.deepEqual(host.servers, ['10.1.1.1']);
   const dns = { clusterDNS: ['10.43.0.10'], clusterDomain: 'cluster.local', hostResolv: host };
-  const p = { metadata: { namespace: 'team' }, spec: {} };
+  const p = { metadata: { namespace: 'team' }, spec: { containers: [] } };
   assert.deepEqual(podDNS(p, dns), {
     servers: ['10.43.0.10'],
     searches: ['team.svc.cluster.local', 'svc.cluster.local', 'cluster.local', 'corp.example'],
     options: ['ndots:5'],
   });
-  assert.deepEqual(podDNS({ ...p, spec: { dnsPolicy: 'Default' } }, dns).servers, ['10.1.1.1']);
-  assert.deepEqual(podDNS({ ...p, spec: { hostNetwork: true } }, dns).servers, ['10.1.1.1']);
+  assert.deepEqual(podDNS({ ...p, spec: { containers: [], dnsPolicy: 'Default' } }, dns).servers, ['10.1.1.1']);
+  assert.deepEqual(podDNS({ ...p, spec: { containers: [], hostNetwork: true } }, dns).servers, ['10.1.1.1']);
   const custom = podDNS(
     {
       ...p,
-      spec: { dnsPolicy: 'None', dnsConfig: { nameservers: ['1.1.1.1'], options: [{ name: 'ndots', value: '2' }] } },
+      spec: {
+        containers: [],
+        dnsPolicy: 'None',
+        dnsConfig: { nameservers: ['1.1.1.1'], options: [{ name: 'ndots', value: '2' }] },
+      },
     },
     dns,
   );

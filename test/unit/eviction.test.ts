@@ -42,7 +42,7 @@ test('a threshold is crossed when less than its amount is available', () => {
 test('pods over their requests go first, then lower priority, then the larger excess', () => {
   const pod = (name: string, request: string | undefined, priority = 0) => ({
     metadata: { name },
-    spec: { priority, containers: [{ resources: request ? { requests: { memory: request } } : {} }] },
+    spec: { priority, containers: [{ name: 'c', resources: request ? { requests: { memory: request } } : {} }] },
   });
   const usage: Record<string, number> = {
     guaranteed: 50 * 2 ** 20,

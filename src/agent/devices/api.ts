@@ -120,6 +120,7 @@ let loaded: { Registration: grpc.ServiceClientConstructor; DevicePlugin: grpc.Se
 export function deviceServices() {
   if (!loaded) {
     const root = protobuf.parse(DEVICE_PLUGIN_PROTO, { keepCase: false }).root;
+    // The services are built from the .proto at run time: grpc-js gives them no static type.
     const pkg = grpc.loadPackageDefinition(fromJSON(root.toJSON(), LOADER_OPTIONS)) as any;
     loaded = { Registration: pkg.v1beta1.Registration, DevicePlugin: pkg.v1beta1.DevicePlugin };
   }
@@ -132,6 +133,7 @@ export const unixTarget = (path: string) => `unix://${path}`;
 /** A unary call as a promise, with a deadline. */
 export function unary<T>(client: grpc.Client, method: string, req: object, timeoutMs = 10_000): Promise<T> {
   return new Promise((resolve, reject) => {
+    // The method is generated from the .proto at run time (no static type).
     (client as any)[method](req, { deadline: Date.now() + timeoutMs }, (err: grpc.ServiceError | null, res: T) => {
       if (err) reject(new Error(`${method}: ${err.details || err.message}`));
       else resolve(res);

@@ -5,6 +5,9 @@
 // be created, picks free healthy devices, calls the plugin's Allocate and hands back what the
 // container needs (environment, mounts, device nodes, annotations). Allocations are kept in a
 // checkpoint file, so a restarted agent does not give a device to two containers.
+import type { Container, Pod } from 'kubernetes-types/core/v1.js';
+import type { AgentPod } from '../pods/types.js';
+import { errorMessage } from '../errors.js';
 import * as grpc from '@grpc/grpc-js';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -149,6 +152,8 @@ export class DeviceManager {
 
   private watch(ep: Endpoint): void {
     if (ep.closed) return;
+    // The service's methods come from the .proto at run time (grpc-js has no static type for them).
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any, @typescript-eslint/no-unsafe-call, @typescript-eslint/no-unsafe-member-access
     const stream = (ep.client as any).ListAndWatch({}) as grpc.ClientReadableStream<ListAndWatchResponse>;
     ep.stream = stream;
     stream.on('data', (msg: ListAndWatchResponse) => {
@@ -203,9 +208,9 @@ export class DeviceManager {
    * limits, the devices it already holds (a restart) or newly picked ones the plugin allocates.
    * Undefined when it asks for none. Throws (with the kubelet's messages) when it cannot be served.
    */
-  async allocate(pod: any, container: any): Promise<ContainerDevices | undefined> {
-    const uid: string = pod.metadata.uid;
-    const asked = Object.entries<any>({
+  async allocate(pod: AgentPod, container: Container): Promise<ContainerDevices | undefined> {
+    const uid = pod.metadata.uid;
+    const asked = Object.entries({
       ...(container.resources?.requests ?? {}),
       ...(container.resources?.limits ?? {}),
     })
@@ -233,8 +238,13 @@ export class DeviceManager {
     return out;
   }
 
-  private async allocateOne(pod: any, container: any, resource: string, n: number): Promise<ContainerAllocateResponse> {
-    const uid: string = pod.metadata.uid;
+  private async allocateOne(
+    pod: AgentPod,
+    container: Container,
+    resource: string,
+    n: number,
+  ): Promise<ContainerAllocateResponse> {
+    const uid = pod.metadata.uid;
     const ep = this.endpoints.get(resource);
     if (!ep || ep.closed) throw new Error(`cannot allocate unregistered device ${resource}`);
     const reusable = reusableContainers(pod, container);
@@ -263,9 +273,9 @@ export class DeviceManager {
       if (!first) throw new Error(`device plugin for ${resource} returned no allocation`);
       res = first;
       if (ep.options.preStartRequired) await unary(ep.client, 'PreStartContainer', { devicesIds: ids }, 60_000);
-    } catch (err: any) {
+    } catch (err) {
       this.book.release(uid, container.name, resource);
-      throw new Error(`allocating ${resource} for container ${container.name}: ${err.message}`, { cause: err });
+      throw new Error(`allocating ${resource} for container ${container.name}: ${errorMessage(err)}`, { cause: err });
     }
     this.book.setResponse(uid, container.name, resource, res);
     this.saveCheckpoint();
@@ -309,8 +319,8 @@ export class DeviceManager {
 }
 
 /** Containers whose devices this one may take over: regular init containers that run before it. */
-export function reusableContainers(pod: any, container: any): string[] {
-  const inits: any[] = pod.spec?.initContainers ?? [];
+export function reusableContainers(pod: Pod, container: Container): string[] {
+  const inits = pod.spec?.initContainers ?? [];
   const idx = inits.findIndex((c) => c.name === container.name);
   const before = idx >= 0 ? inits.slice(0, idx) : inits;
   return before.filter((c) => c.restartPolicy !== 'Always').map((c) => c.name);
@@ -340,6 +350,6 @@ export function applyDevices(
 
 /** What the pod syncer needs of the device manager. */
 export interface DevicePort {
-  allocate(pod: any, container: any): Promise<ContainerDevices | undefined>;
+  allocate(pod: AgentPod, container: Container): Promise<ContainerDevices | undefined>;
   free(podUID: string): void;
 }

@@ -3,6 +3,7 @@
 // agent's plugin directory, registers with the agent, and registers again whenever the agent's
 // kubelet.sock is re-created (an agent restart). Allocate answers with an environment variable
 // listing the device IDs (WIDGET_IDS=widget-0,widget-1) and a mount of each device's directory.
+import { errorMessage } from '../errors.js';
 import * as grpc from '@grpc/grpc-js';
 import { mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -136,8 +137,8 @@ export class SamplePlugin {
       this.registeredWith = id;
       this.registrations++;
       this.log(`registered ${this.o.resource} (${this.devices.length} devices) with the agent at ${kubelet}`);
-    } catch (err: any) {
-      this.log(`registration failed, will retry: ${err.message}`);
+    } catch (err) {
+      this.log(`registration failed, will retry: ${errorMessage(err)}`);
     } finally {
       this.busy = false;
     }

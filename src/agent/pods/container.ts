@@ -1,5 +1,6 @@
 // The CRI configuration of one container: command and args with $(VAR) references expanded, env,
 // mounts, log path, resources as cgroup settings (the kubelet's conversion) and the security context.
+import type { Container, Pod } from 'kubernetes-types/core/v1.js';
 import type { ContainerConfig, LinuxResources, Mount, NamespaceMode, PodSandboxConfig } from '../runtime/types.js';
 import { LABEL } from '../runtime/types.js';
 import { parseQuantityOrNull } from '../../machinery/quantity.js';
@@ -23,7 +24,7 @@ function bytes(q: string | undefined): number | undefined {
 }
 
 /** The pod's QoS class, as upstream computes it from requests and limits of cpu and memory. */
-export function qosClass(pod: any): QOSClass {
+export function qosClass(pod: Pod): QOSClass {
   const cs = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])];
   let any = false;
   let guaranteed = true;
@@ -44,7 +45,7 @@ export function qosClass(pod: any): QOSClass {
 }
 
 /** cgroup settings of a container (cpu shares and CFS quota, memory limit, OOM score by QoS). */
-export function linuxResources(pod: any, c: any, nodeMemoryBytes: number): LinuxResources {
+export function linuxResources(pod: Pod, c: Container, nodeMemoryBytes: number): LinuxResources {
   const req = c.resources?.requests ?? {};
   const lim = c.resources?.limits ?? {};
   const cpuReq = milli(req.cpu ?? lim.cpu);
@@ -69,7 +70,7 @@ export function linuxResources(pod: any, c: any, nodeMemoryBytes: number): Linux
 
 /** Expands $(VAR) in a string as upstream (`$$` is a literal `$`; unknown references stay as written). */
 export function expandVars(s: string, vars: Map<string, string>): string {
-  return s.replace(/\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)/g, (m, name) =>
+  return s.replace(/\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)/g, (m: string, name: string) =>
     m === '$$' ? '$' : vars.has(name) ? vars.get(name)! : m,
   );
 }
@@ -89,21 +90,26 @@ export const containerLogPath = (name: string, attempt: number) => `${name}/${at
  * The pid namespace: the node's or the pod's when the pod says so (a target then sees its
  * processes anyway), else the target container's when there is one, else the container's own.
  */
-function pidNamespace(pod: any, targetId: string | undefined): { pid: NamespaceMode; targetId?: string } {
+function pidNamespace(pod: Pod, targetId: string | undefined): { pid: NamespaceMode; targetId?: string } {
   if (pod.spec?.hostPID) return { pid: 'NODE' };
   if (pod.spec?.shareProcessNamespace) return { pid: 'POD' };
   return targetId ? { pid: 'TARGET', targetId } : { pid: 'CONTAINER' };
 }
 
-export function containerConfig(pod: any, c: any, sandbox: PodSandboxConfig, input: ContainerInputs): ContainerConfig {
+export function containerConfig(
+  pod: Pod,
+  c: Container,
+  sandbox: PodSandboxConfig,
+  input: ContainerInputs,
+): ContainerConfig {
   const vars = new Map(input.env.map((e) => [e.key, e.value]));
   const sc = { ...(pod.spec?.securityContext ?? {}), ...(c.securityContext ?? {}) };
   const caps = c.securityContext?.capabilities;
   return {
     metadata: { name: c.name, attempt: input.attempt },
-    image: { image: c.image },
-    command: (c.command ?? []).map((s: string) => expandVars(s, vars)),
-    args: (c.args ?? []).map((s: string) => expandVars(s, vars)),
+    image: { image: c.image ?? '' },
+    command: (c.command ?? []).map((s) => expandVars(s, vars)),
+    args: (c.args ?? []).map((s) => expandVars(s, vars)),
     workingDir: c.workingDir ?? '',
     envs: input.env,
     mounts: input.mounts,

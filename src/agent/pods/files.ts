@@ -4,6 +4,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ContainerStatus, Mount } from '../runtime/types.js';
+import type { AgentPod, PodContainer } from './types.js';
 
 const TERMINATION_MESSAGE_MAX = 4096;
 
@@ -18,11 +19,11 @@ export class PodFiles {
   }
 
   /** Mounts the kubelet adds to every container: /etc/hosts and the termination-message file. */
-  mounts(pod: any, c: any, attempt: number): Mount[] {
+  mounts(pod: AgentPod, c: PodContainer, attempt: number): Mount[] {
     const out: Mount[] = [];
     const dir = this.dir(pod.metadata.uid);
     const hosts = join(dir, 'etc-hosts');
-    const mountsEtcHosts = (c.volumeMounts ?? []).some((m: any) => m.mountPath === '/etc/hosts');
+    const mountsEtcHosts = (c.volumeMounts ?? []).some((m) => m.mountPath === '/etc/hosts');
     if (existsSync(hosts) && !mountsEtcHosts) out.push({ containerPath: '/etc/hosts', hostPath: hosts });
     const termDir = join(dir, 'containers', c.name);
     mkdirSync(termDir, { recursive: true });
@@ -33,7 +34,7 @@ export class PodFiles {
   }
 
   /** Writes the pod's /etc/hosts (hostNetwork pods get the host's). */
-  writeHosts(pod: any, ip: string | undefined): void {
+  writeHosts(pod: AgentPod, ip: string | undefined): void {
     const dir = this.dir(pod.metadata.uid);
     mkdirSync(dir, { recursive: true });
     let text: string;
@@ -68,9 +69,9 @@ export class PodFiles {
   }
 
   /** A container's termination message: its file, else (FallbackToLogsOnError, failed) the log's tail. */
-  terminationMessage(pod: any, c: ContainerStatus): string | undefined {
+  terminationMessage(pod: AgentPod, c: ContainerStatus): string | undefined {
     const spec = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])].find(
-      (x: any) => x.name === c.metadata.name,
+      (x) => x.name === c.metadata.name,
     );
     const file = join(this.dir(pod.metadata.uid), 'containers', c.metadata.name, `termination-${c.metadata.attempt}`);
     let msg = '';

@@ -2,7 +2,9 @@
 // pod, or a sleep. A hook returns an error message, or undefined when it succeeded.
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import type { HTTPGetAction, LifecycleHandler } from 'kubernetes-types/core/v1.js';
 import type { ExecSyncResult } from '../runtime/types.js';
+import { errorMessage } from '../errors.js';
 
 export interface HookTarget {
   podIP: string;
@@ -16,7 +18,7 @@ function resolvePort(port: string | number, ports: HookTarget['ports']): number 
   return ports.find((p) => p.name === port)?.containerPort;
 }
 
-function httpGet(h: any, target: HookTarget, timeoutSeconds: number): Promise<string | undefined> {
+function httpGet(h: HTTPGetAction, target: HookTarget, timeoutSeconds: number): Promise<string | undefined> {
   const port = resolvePort(h.port, target.ports);
   if (port === undefined) return Promise.resolve(`couldn't find port: ${h.port}`);
   const https = String(h.scheme ?? 'HTTP').toUpperCase() === 'HTTPS';
@@ -49,7 +51,11 @@ function httpGet(h: any, target: HookTarget, timeoutSeconds: number): Promise<st
   });
 }
 
-export async function runHook(handler: any, target: HookTarget, graceSeconds: number): Promise<string | undefined> {
+export async function runHook(
+  handler: LifecycleHandler,
+  target: HookTarget,
+  graceSeconds: number,
+): Promise<string | undefined> {
   if (handler.exec) {
     const cmd: string[] = handler.exec.command ?? [];
     try {
@@ -57,13 +63,14 @@ export async function runHook(handler: any, target: HookTarget, graceSeconds: nu
       if (r.exitCode === 0) return undefined;
       const out = Buffer.concat([r.stdout, r.stderr]).toString('utf8');
       return `Exec lifecycle hook (${JSON.stringify(cmd)}) failed - error: command '${cmd.join(' ')}' exited with ${r.exitCode}: ${out}`;
-    } catch (err: any) {
-      return `Exec lifecycle hook (${JSON.stringify(cmd)}) failed - error: ${err.message}`;
+    } catch (err) {
+      return `Exec lifecycle hook (${JSON.stringify(cmd)}) failed - error: ${errorMessage(err)}`;
     }
   }
   if (handler.httpGet) return httpGet(handler.httpGet, target, Math.max(1, graceSeconds));
-  if (handler.sleep) {
-    await new Promise((r) => setTimeout(r, Math.min(handler.sleep.seconds ?? 0, graceSeconds) * 1000));
+  const sleep = handler.sleep;
+  if (sleep) {
+    await new Promise((r) => setTimeout(r, Math.min(sleep.seconds ?? 0, graceSeconds) * 1000));
     return undefined;
   }
   return undefined;

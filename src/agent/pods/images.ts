@@ -2,8 +2,37 @@
 // `:latest` or untagged images), credentials from the pod's imagePullSecrets or the node's
 // registries file, ErrImagePull then ImagePullBackOff with back-off, and the upstream events.
 import { R, type Client } from '../../client/client.js';
+import type { Secret } from 'kubernetes-types/core/v1.js';
 import type { RegistryAuth, Runtime } from '../runtime/types.js';
 import { Backoff } from './backoff.js';
+import type { AgentPod, PodContainer } from './types.js';
+import { errorMessage } from '../errors.js';
+
+/** One registry's entry in a .dockerconfigjson (`auths`) or legacy .dockercfg file. */
+interface DockerAuth {
+  username?: string;
+  password?: string;
+  auth?: string;
+}
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const optionalString = (v: unknown) => (typeof v === 'string' ? v : undefined);
+
+/** The registry entries of a parsed docker config: its `auths`, or (.dockercfg) the file itself. */
+function dockerAuths(parsed: unknown): Record<string, DockerAuth> {
+  const auths = isRecord(parsed) ? (parsed.auths ?? parsed) : {};
+  const out: Record<string, DockerAuth> = {};
+  if (!isRecord(auths)) return out;
+  for (const [server, a] of Object.entries(auths)) {
+    if (!isRecord(a)) continue;
+    out[server] = {
+      username: optionalString(a.username),
+      password: optionalString(a.password),
+      auth: optionalString(a.auth),
+    };
+  }
+  return out;
+}
 
 export type Waiting = { reason: string; message?: string };
 
@@ -12,7 +41,7 @@ export interface ImagePullerDeps {
   runtime: Runtime;
   /** Credentials from the node's registries file (when no imagePullSecret matches). */
   registryAuth?: (image: string) => RegistryAuth | undefined;
-  event(pod: any, type: 'Normal' | 'Warning', reason: string, message: string, fieldPath?: string): void;
+  event(pod: AgentPod, type: 'Normal' | 'Warning', reason: string, message: string, fieldPath?: string): void;
 }
 
 /** The registry host of an image reference (docker.io for short names). */
@@ -41,8 +70,14 @@ export class ImagePuller {
    * Makes the container's image present by its pull policy. Returns undefined when it is,
    * otherwise why the container waits (ErrImageNeverPull, ErrImagePull, ImagePullBackOff).
    */
-  async ensure(pod: any, c: any, key: string, fieldPath: string, current?: Waiting): Promise<Waiting | undefined> {
-    const image: string = c.image;
+  async ensure(
+    pod: AgentPod,
+    c: PodContainer,
+    key: string,
+    fieldPath: string,
+    current?: Waiting,
+  ): Promise<Waiting | undefined> {
+    const image = c.image ?? '';
     const ev = (type: 'Normal' | 'Warning', reason: string, message: string) =>
       this.deps.event(pod, type, reason, message, fieldPath);
     const policy =
@@ -65,9 +100,9 @@ export class ImagePuller {
     const t0 = Date.now();
     try {
       await this.deps.runtime.pullImage(image, await this.auth(pod, image));
-    } catch (err: any) {
+    } catch (err) {
       this.backoff.next(`pull/${key}`);
-      const message = `Failed to pull image "${image}": ${err.message}`;
+      const message = `Failed to pull image "${image}": ${errorMessage(err)}`;
       ev('Warning', 'Failed', message);
       ev('Warning', 'Failed', 'Error: ErrImagePull');
       return { reason: 'ErrImagePull', message };
@@ -78,10 +113,11 @@ export class ImagePuller {
   }
 
   /** Credentials for an image from the pod's imagePullSecrets (dockerconfigjson / dockercfg), else from the registries file. */
-  private async auth(pod: any, image: string): Promise<RegistryAuth | undefined> {
+  private async auth(pod: AgentPod, image: string): Promise<RegistryAuth | undefined> {
     const host = registryHost(image);
     for (const ref of pod.spec?.imagePullSecrets ?? []) {
-      let secret: any;
+      if (!ref.name) continue;
+      let secret: Secret;
       try {
         secret = await this.deps.client.resource(R.secrets).namespace(pod.metadata.namespace).get(ref.name);
       } catch {
@@ -90,9 +126,8 @@ export class ImagePuller {
       const raw = secret.data?.['.dockerconfigjson'] ?? secret.data?.['.dockercfg'];
       if (!raw) continue;
       try {
-        const parsed = JSON.parse(Buffer.from(raw, 'base64').toString('utf8'));
-        const auths = parsed.auths ?? parsed;
-        for (const [server, a] of Object.entries<any>(auths)) {
+        const auths = dockerAuths(JSON.parse(Buffer.from(raw, 'base64').toString('utf8')));
+        for (const [server, a] of Object.entries(auths)) {
           const h = server.replace(/^https?:\/\//, '').split('/')[0];
           if (h !== host && !(host === 'docker.io' && /(^|\.)docker\.io$/.test(h))) continue;
           // containerd parses serverAddress as a URL and gives the credentials to that host only.

@@ -1,7 +1,9 @@
 // The CRI sandbox configuration of a pod: names and labels the agent finds it by again, hostname,
 // DNS (as the kubelet's ClusterFirst / Default / None policies), host ports, namespaces and the
 // pod's cgroup parent.
+import type { Pod, PodSecurityContext, PodSpec } from 'kubernetes-types/core/v1.js';
 import type { PodSandboxConfig, PortMapping } from '../runtime/types.js';
+import type { AgentPod } from './types.js';
 import { LABEL } from '../runtime/types.js';
 
 export interface DnsSettings {
@@ -13,14 +15,14 @@ export interface DnsSettings {
 }
 
 /** DNS of a pod as upstream's kubelet builds it (ClusterFirst falls back to the host's settings without cluster DNS). */
-export function podDNS(pod: any, dns: DnsSettings): { servers: string[]; searches: string[]; options: string[] } {
-  const spec = pod.spec ?? {};
+export function podDNS(pod: Pod, dns: DnsSettings): { servers: string[]; searches: string[]; options: string[] } {
+  const spec: PodSpec = pod.spec ?? { containers: [] };
   let policy: string = spec.dnsPolicy ?? 'ClusterFirst';
   if (policy === 'ClusterFirstWithHostNet') policy = 'ClusterFirst';
   else if (policy === 'ClusterFirst' && spec.hostNetwork) policy = 'Default';
   let out = { servers: [] as string[], searches: [] as string[], options: [] as string[] };
   if (policy === 'ClusterFirst' && dns.clusterDNS.length) {
-    const ns = pod.metadata.namespace;
+    const ns = pod.metadata?.namespace;
     const d = dns.clusterDomain;
     const searches = [`${ns}.svc.${d}`, `svc.${d}`, d, ...dns.hostResolv.searches];
     out = {
@@ -40,7 +42,10 @@ export function podDNS(pod: any, dns: DnsSettings): { servers: string[]; searche
     for (const s of cfg.nameservers ?? []) if (!out.servers.includes(s)) out.servers.push(s);
     for (const s of cfg.searches ?? []) if (!out.searches.includes(s)) out.searches.push(s);
     const opts = new Map(out.options.map((o) => [o.split(':')[0], o]));
-    for (const o of cfg.options ?? []) opts.set(o.name, o.value !== undefined ? `${o.name}:${o.value}` : o.name);
+    for (const o of cfg.options ?? []) {
+      const name = o.name ?? '';
+      opts.set(name, o.value !== undefined ? `${name}:${o.value}` : name);
+    }
     out.options = [...opts.values()];
   }
   return fitDNSLimits(out);
@@ -70,19 +75,19 @@ export function fitDNSLimits(c: { servers: string[]; searches: string[]; options
 }
 
 /** The hostname a pod's containers see: spec.hostname (or the pod name), cut to 63 characters as upstream. */
-export function podHostname(pod: any): string {
+export function podHostname(pod: AgentPod): string {
   let h: string = pod.spec?.hostname || pod.metadata.name;
   if (h.length > 63) h = h.slice(0, 63).replace(/[-.]+$/, '');
   return h;
 }
 
-export function portMappings(pod: any): PortMapping[] {
+export function portMappings(pod: Pod): PortMapping[] {
   const out: PortMapping[] = [];
   for (const c of [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])]) {
     for (const p of c.ports ?? []) {
       if (!p.hostPort) continue;
       out.push({
-        protocol: p.protocol ?? 'TCP',
+        protocol: p.protocol === 'UDP' || p.protocol === 'SCTP' ? p.protocol : 'TCP',
         containerPort: p.containerPort,
         hostPort: p.hostPort,
         hostIp: p.hostIP ?? '',
@@ -93,21 +98,21 @@ export function portMappings(pod: any): PortMapping[] {
 }
 
 export function sandboxConfig(
-  pod: any,
+  pod: AgentPod,
   attempt: number,
   opts: { logDirectory: string; dns: DnsSettings; cgroupParent?: string },
 ): PodSandboxConfig {
-  const spec = pod.spec ?? {};
-  const sc = spec.securityContext ?? {};
+  const spec: PodSpec = pod.spec ?? { containers: [] };
+  const sc: PodSecurityContext = spec.securityContext ?? {};
   return {
-    metadata: { name: pod.metadata.name, uid: pod.metadata.uid, namespace: pod.metadata.namespace, attempt },
+    metadata: { name: pod.metadata.name, uid: pod.metadata.uid, namespace: pod.metadata.namespace ?? '', attempt },
     hostname: spec.hostNetwork ? '' : podHostname(pod),
     logDirectory: opts.logDirectory,
     dnsConfig: podDNS(pod, opts.dns),
     portMappings: portMappings(pod),
     labels: {
       [LABEL.podName]: pod.metadata.name,
-      [LABEL.podNamespace]: pod.metadata.namespace,
+      [LABEL.podNamespace]: pod.metadata.namespace ?? '',
       [LABEL.podUID]: pod.metadata.uid,
     },
     annotations: { ...(pod.metadata.annotations ?? {}) },
@@ -123,7 +128,7 @@ export function sandboxConfig(
         ...(sc.runAsGroup !== undefined ? { runAsGroup: { value: sc.runAsGroup } } : {}),
         supplementalGroups: [...(sc.supplementalGroups ?? []), ...(sc.fsGroup !== undefined ? [sc.fsGroup] : [])],
       },
-      sysctls: Object.fromEntries((sc.sysctls ?? []).map((s: any) => [s.name, s.value])),
+      sysctls: Object.fromEntries((sc.sysctls ?? []).map((s) => [s.name, s.value])),
     },
   };
 }

@@ -2,7 +2,18 @@
 // (sandbox and the attempts of each container) and the agent's own knowledge (probe results,
 // why a container is waiting). Phase and conditions follow upstream's getPhase and
 // generateAPIPodStatus.
+import type {
+  ContainerStateRunning,
+  ContainerStateTerminated,
+  ContainerStateWaiting,
+  ContainerStatus as ApiContainerStatus,
+  Pod,
+  PodCondition,
+  PodSpec,
+  PodStatus,
+} from 'kubernetes-types/core/v1.js';
 import type { ContainerStatus } from '../runtime/types.js';
+import type { PodContainer } from './types.js';
 import { qosClass } from './container.js';
 import { rfc3339 } from '../../machinery/time.js';
 
@@ -21,12 +32,47 @@ export interface Observed {
   now: number;
 }
 
+/**
+ * Upstream writes an unset metav1.Time as null (lastProbeTime, a lost container's startedAt);
+ * kubernetes-types declares those fields as optional strings, so the reported shapes allow null.
+ */
+type NullTimes<T, K extends keyof T> = Omit<T, K> & { [P in K]?: T[P] | null };
+
+export type ReportedCondition = NullTimes<PodCondition, 'lastProbeTime'>;
+type TerminatedState = NullTimes<ContainerStateTerminated, 'startedAt' | 'finishedAt'>;
+
+export interface ReportedState {
+  running?: ContainerStateRunning;
+  waiting?: ContainerStateWaiting;
+  terminated?: TerminatedState;
+}
+
+export type ReportedContainerStatus = Omit<ApiContainerStatus, 'state' | 'lastState'> & {
+  state?: ReportedState;
+  lastState?: ReportedState;
+};
+
+/** A container status computed from the runtime: both states are always there. */
+type ComputedContainerStatus = ReportedContainerStatus & { state: ReportedState; lastState: ReportedState };
+
+/** A pod status as the agent reports it. */
+export type ReportedPodStatus = Omit<
+  PodStatus,
+  'conditions' | 'containerStatuses' | 'initContainerStatuses' | 'ephemeralContainerStatuses'
+> & {
+  phase: string;
+  conditions: ReportedCondition[];
+  containerStatuses: ReportedContainerStatus[];
+  initContainerStatuses?: ReportedContainerStatus[];
+  ephemeralContainerStatuses?: ReportedContainerStatus[];
+};
+
 /** metav1.Time: RFC 3339 in whole seconds. */
 const nsTime = (ns: number) => rfc3339(Math.floor(ns / 1e6));
 
-export const isSidecar = (c: any) => c.restartPolicy === 'Always';
+export const isSidecar = (c: PodContainer) => c.restartPolicy === 'Always';
 
-function terminated(c: ContainerStatus, obs: Observed): any {
+function terminated(c: ContainerStatus, obs: Observed): TerminatedState {
   const msg = obs.terminationMessage(c);
   return {
     exitCode: c.exitCode,
@@ -38,17 +84,17 @@ function terminated(c: ContainerStatus, obs: Observed): any {
   };
 }
 
-function containerStatus(spec: any, obs: Observed, defaultWaiting: string): any {
+function containerStatus(spec: PodContainer, obs: Observed, defaultWaiting: string): ComputedContainerStatus {
   const attempts = obs.containers.get(spec.name) ?? [];
   const [latest, previous] = attempts;
   const waiting = obs.waiting(spec.name);
-  const out: any = {
+  const out: ComputedContainerStatus = {
     name: spec.name,
     state: {},
     lastState: {},
     ready: false,
     restartCount: latest ? latest.metadata.attempt : 0,
-    image: spec.image,
+    image: spec.image ?? '',
     imageID: latest?.imageRef ?? '',
     started: false,
   };
@@ -76,15 +122,19 @@ function containerStatus(spec: any, obs: Observed, defaultWaiting: string): any 
  * Whether an ephemeral container ran already, by what was last reported (the runtime may no
  * longer show it: a new sandbox, or an agent that started over): it is never run again.
  */
-export function ephemeralContainerRan(pod: any, name: string): boolean {
-  return !!(pod.status?.ephemeralContainerStatuses ?? []).find((s: any) => s.name === name)?.containerID;
+export function ephemeralContainerRan(pod: Pod, name: string): boolean {
+  return !!reportedEphemeral(pod, name)?.containerID;
+}
+
+function reportedEphemeral(pod: Pod, name: string): ApiContainerStatus | undefined {
+  return (pod.status?.ephemeralContainerStatuses ?? []).find((s) => s.name === name);
 }
 
 /** An ephemeral container's status: it runs once, has no probes and never counts as ready. */
-function ephemeralContainerStatus(pod: any, spec: any, obs: Observed): any {
-  if (!obs.containers.get(spec.name)?.length && ephemeralContainerRan(pod, spec.name)) {
+function ephemeralContainerStatus(pod: Pod, spec: PodContainer, obs: Observed): ReportedContainerStatus {
+  const reported = reportedEphemeral(pod, spec.name);
+  if (!obs.containers.get(spec.name)?.length && reported?.containerID) {
     // Gone from the runtime: what was last reported stays, a running one as upstream reports a lost container.
-    const reported = pod.status.ephemeralContainerStatuses.find((s: any) => s.name === spec.name);
     if (reported.state?.terminated) return reported;
     const terminated = {
       exitCode: 137,
@@ -101,8 +151,15 @@ function ephemeralContainerStatus(pod: any, spec: any, obs: Observed): any {
   return out;
 }
 
-function condition(pod: any, type: string, ok: boolean, now: number, reason?: string, message?: string): any {
-  const prev = (pod.status?.conditions ?? []).find((c: any) => c.type === type);
+function condition(
+  pod: Pod,
+  type: string,
+  ok: boolean,
+  now: number,
+  reason?: string,
+  message?: string,
+): ReportedCondition {
+  const prev = (pod.status?.conditions ?? []).find((c) => c.type === type);
   const status = ok ? 'True' : 'False';
   return {
     type,
@@ -114,7 +171,12 @@ function condition(pod: any, type: string, ok: boolean, now: number, reason?: st
 }
 
 /** Counts of upstream's getPhase over container statuses. */
-function phaseOf(pod: any, init: any[], main: any[], initDone: boolean): string {
+function phaseOf(
+  pod: Pod,
+  init: ComputedContainerStatus[],
+  main: ComputedContainerStatus[],
+  initDone: boolean,
+): string {
   const policy = pod.spec?.restartPolicy ?? 'Always';
   const initSpecs = pod.spec?.initContainers ?? [];
   for (let i = 0; i < init.length; i++) {
@@ -152,7 +214,7 @@ function phaseOf(pod: any, init: any[], main: any[], initDone: boolean): string 
 }
 
 /** Whether every init container finished (regular ones with exit 0; sidecars started). */
-export function initialized(pod: any, obs: Observed): { done: boolean; incomplete: string[] } {
+export function initialized(pod: Pod, obs: Observed): { done: boolean; incomplete: string[] } {
   const incomplete: string[] = [];
   for (const c of pod.spec?.initContainers ?? []) {
     const latest = (obs.containers.get(c.name) ?? [])[0];
@@ -166,11 +228,12 @@ export function initialized(pod: any, obs: Observed): { done: boolean; incomplet
   return { done: incomplete.length === 0, incomplete };
 }
 
-export function podStatus(pod: any, obs: Observed): any {
-  const spec = pod.spec ?? {};
+export function podStatus(pod: Pod, obs: Observed): ReportedPodStatus {
+  const spec: PodSpec = pod.spec ?? { containers: [] };
   const init = initialized(pod, obs);
-  const initStatuses = (spec.initContainers ?? []).map((c: any) => containerStatus(c, obs, 'PodInitializing'));
-  const mainStatuses = (spec.containers ?? []).map((c: any) =>
+  const initSpecs = spec.initContainers ?? [];
+  const initStatuses = (spec.initContainers ?? []).map((c) => containerStatus(c, obs, 'PodInitializing'));
+  const mainStatuses = (spec.containers ?? []).map((c) =>
     containerStatus(c, obs, init.done ? 'ContainerCreating' : 'PodInitializing'),
   );
   // The first init container that has not run yet is being created, not waiting for initialisation.
@@ -183,16 +246,12 @@ export function podStatus(pod: any, obs: Observed): any {
   }
   const phase = phaseOf(pod, initStatuses, mainStatuses, init.done);
   const terminal = phase === 'Succeeded' || phase === 'Failed';
-  const unready = mainStatuses.filter((s: any) => !s.ready).map((s: any) => s.name);
-  const sidecarsUnready = initStatuses
-    .filter((s: any, i: number) => isSidecar(spec.initContainers[i]) && !s.ready)
-    .map((s: any) => s.name);
+  const unready = mainStatuses.filter((s) => !s.ready).map((s) => s.name);
+  const sidecarsUnready = initStatuses.filter((s, i) => isSidecar(initSpecs[i]) && !s.ready).map((s) => s.name);
   const allUnready = [...sidecarsUnready, ...unready];
   const containersReady = allUnready.length === 0 && !terminal;
-  const gates = (spec.readinessGates ?? []).map((g: any) => g.conditionType);
-  const gatesFalse = gates.filter(
-    (t: string) => (pod.status?.conditions ?? []).find((c: any) => c.type === t)?.status !== 'True',
-  );
+  const gates = (spec.readinessGates ?? []).map((g) => g.conditionType);
+  const gatesFalse = gates.filter((t) => (pod.status?.conditions ?? []).find((c) => c.type === t)?.status !== 'True');
   const msg = (names: string[]) => `containers with unready status: [${names.join(' ')}]`;
   const now = obs.now;
   const reasonFor = (completed: boolean) => (completed ? 'PodCompleted' : 'ContainersNotReady');
@@ -218,8 +277,8 @@ export function podStatus(pod: any, obs: Observed): any {
     ),
     condition(pod, 'ContainersReady', containersReady, now, reasonFor(terminal), msg(allUnready)),
   ];
-  const others = (pod.status?.conditions ?? []).filter((c: any) => !conditions.some((n) => n.type === c.type));
-  const status: any = {
+  const others = (pod.status?.conditions ?? []).filter((c) => !conditions.some((n) => n.type === c.type));
+  const status: ReportedPodStatus = {
     ...(pod.status ?? {}),
     phase,
     conditions: [...conditions, ...others],
@@ -235,7 +294,7 @@ export function podStatus(pod: any, obs: Observed): any {
   }
   if (initStatuses.length) status.initContainerStatuses = initStatuses;
   else delete status.initContainerStatuses;
-  const ephemeralStatuses = (spec.ephemeralContainers ?? []).map((c: any) => ephemeralContainerStatus(pod, c, obs));
+  const ephemeralStatuses = (spec.ephemeralContainers ?? []).map((c) => ephemeralContainerStatus(pod, c, obs));
   if (ephemeralStatuses.length) status.ephemeralContainerStatuses = ephemeralStatuses;
   else delete status.ephemeralContainerStatuses;
   return status;

@@ -5,7 +5,8 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { R, type Client } from '../../client/client.js';
+import type { Container, Pod, PodStatus } from 'kubernetes-types/core/v1.js';
+import { R, spec, type Client } from '../../client/client.js';
 import { isConflict, isNotFound } from '../../client/errors.js';
 import { runtimeHandlerOf } from './runtimeclass.js';
 import type { EventRecorder } from '../../client/events.js';
@@ -17,30 +18,31 @@ import { PodFiles } from './files.js';
 import { containerConfig, qosClass } from './container.js';
 import { podCgroupParent, removePodCgroups, setPodPidsLimit } from './cgroups.js';
 import { sandboxConfig, type DnsSettings } from './sandbox.js';
-import { ephemeralContainerRan, isSidecar, podStatus } from './status.js';
-import { runHook } from './hooks.js';
+import { ephemeralContainerRan, isSidecar, podStatus, type ReportedPodStatus } from './status.js';
+import { runHook, type HookTarget } from './hooks.js';
+import { allContainers, type AgentPod, type PodContainer } from './types.js';
+import type { PodVolumes } from '../volumes/manager.js';
+import { errorMessage, errorReason } from '../errors.js';
 import { applyDevices, type ContainerDevices, type DevicePort } from '../devices/manager.js';
 import { rfc3339 } from '../../machinery/time.js';
 
 export interface VolumePort {
-  setUp(pod: any): Promise<any>;
-  refresh(pod: any): Promise<boolean>;
+  setUp(pod: Pod): Promise<PodVolumes>;
+  refresh(pod: Pod): Promise<boolean>;
   tearDown(podUID: string): Promise<void>;
-  mountsFor(pod: any, container: any, volumes: any, env: { key: string; value: string }[]): Promise<Mount[]>;
+  mountsFor(
+    pod: Pod,
+    container: Container,
+    volumes: PodVolumes,
+    env: { key: string; value: string }[],
+  ): Promise<Mount[]>;
 }
 
+/** How hooks and probes reach one running container. */
+type ContainerTarget = HookTarget & { startedAt?: number };
+
 export interface ProbePort {
-  addContainer(
-    pod: any,
-    container: any,
-    containerId: string,
-    target: {
-      podIP: string;
-      ports: any[];
-      startedAt?: number;
-      execSync(cmd: string[], timeoutSeconds: number): Promise<any>;
-    },
-  ): void;
+  addContainer(pod: Pod, container: Container, containerId: string, target: ContainerTarget): void;
   removeContainer(podUID: string, containerName: string): void;
   removePod(podUID: string): void;
   isReady(podUID: string, containerName: string): boolean;
@@ -53,7 +55,11 @@ export interface PodSyncDeps {
   recorder: EventRecorder;
   volumes: VolumePort;
   probes: ProbePort;
-  containerEnv(pod: any, c: any, ctx: { podIP: string; podIPs: string[] }): Promise<{ key: string; value: string }[]>;
+  containerEnv(
+    pod: Pod,
+    c: Container,
+    ctx: { podIP: string; podIPs: string[] },
+  ): Promise<{ key: string; value: string }[]>;
   nodeName: string;
   hostIP: string;
   podsDir: string;
@@ -80,14 +86,20 @@ interface Sandbox {
 
 /** What starting a container needs to know of its pod and the runtime. */
 interface StartContext {
-  pod: any;
+  pod: AgentPod;
   sandbox: Sandbox;
   cfg: PodSandboxConfig;
-  volumes: any;
+  volumes: PodVolumes;
   podIPs: string[];
   /** The runtime's containers of the pod, by name (an ephemeral container's target is found here). */
   containers: Map<string, ContainerStatus[]>;
 }
+
+/**
+ * pods/status written with the status as the agent reports it: unset times are null on the wire,
+ * which kubernetes-types' PodStatus cannot express.
+ */
+const podStatusWrites = spec<Omit<Pod, 'status'> & { status: ReportedPodStatus }>(R.pods);
 
 /** Keep this many exited attempts of a container (the newest and the one before, for --previous). */
 const KEEP_ATTEMPTS = 2;
@@ -116,11 +128,11 @@ export class PodSyncer {
     this.files = new PodFiles(deps.podsDir, deps.clusterDomain);
   }
 
-  private ref(pod: any) {
+  private ref(pod: AgentPod) {
     return { apiVersion: 'v1', kind: 'Pod', metadata: pod.metadata };
   }
 
-  private event(pod: any, type: 'Normal' | 'Warning', reason: string, message: string, fieldPath?: string) {
+  private event(pod: AgentPod, type: 'Normal' | 'Warning', reason: string, message: string, fieldPath?: string) {
     this.deps.recorder.event(this.ref(pod), type, reason, message, fieldPath);
   }
 
@@ -128,7 +140,7 @@ export class PodSyncer {
     return this.files.dir(uid);
   }
 
-  logDir(pod: any) {
+  logDir(pod: AgentPod) {
     return join(this.deps.logsDir, `${pod.metadata.namespace}_${pod.metadata.name}_${pod.metadata.uid}`);
   }
 
@@ -175,17 +187,17 @@ export class PodSyncer {
   // ---- sync ---------------------------------------------------------------------------------
 
   /** Brings a live pod's containers to its spec; returns when to look again (ms), if needed. */
-  async sync(pod: any): Promise<number | undefined> {
+  async sync(pod: AgentPod): Promise<number | undefined> {
     if (pod.metadata.deletionTimestamp) return this.terminate(pod, true);
     const phase = pod.status?.phase;
     if (phase === 'Succeeded' || phase === 'Failed') return this.terminate(pod, false);
 
     const uid = pod.metadata.uid;
-    let volumes: any;
+    let volumes: PodVolumes;
     try {
       volumes = await this.deps.volumes.setUp(pod);
-    } catch (err: any) {
-      this.event(pod, 'Warning', err.reason ?? 'FailedMount', err.message);
+    } catch (err) {
+      this.event(pod, 'Warning', errorReason(err) ?? 'FailedMount', errorMessage(err));
       await this.report(pod, await this.observe(uid));
       return 5_000;
     }
@@ -210,8 +222,8 @@ export class PodSyncer {
       if (cfg.linux.cgroupParent) setPodPidsLimit(cfg.linux.cgroupParent, this.deps.podMaxPids);
       try {
         await this.deps.runtime.runPodSandbox(cfg, await runtimeHandlerOf(this.deps.client, pod));
-      } catch (err: any) {
-        this.event(pod, 'Warning', 'FailedCreatePodSandBox', `Failed to create pod sandbox: ${err.message}`);
+      } catch (err) {
+        this.event(pod, 'Warning', 'FailedCreatePodSandBox', `Failed to create pod sandbox: ${errorMessage(err)}`);
         throw err;
       }
       view = await this.observe(uid);
@@ -289,21 +301,25 @@ export class PodSyncer {
   }
 
   /** Whether the pod's restart policy lets none of its exited main containers run again. */
-  private finished(pod: any, containers: Map<string, ContainerStatus[]>): boolean {
+  private finished(pod: Pod, containers: Map<string, ContainerStatus[]>): boolean {
     const policy = pod.spec?.restartPolicy ?? 'Always';
     if (policy === 'Always') return false;
-    const latest = (pod.spec?.containers ?? []).map((c: any) => (containers.get(c.name) ?? [])[0]);
-    if (latest.some((c: ContainerStatus | undefined) => !c || c.state !== 'CONTAINER_EXITED')) return false;
-    return policy === 'Never' || latest.every((c: ContainerStatus) => c.exitCode === 0);
+    const latest = (pod.spec?.containers ?? []).map((c) => (containers.get(c.name) ?? [])[0]);
+    if (latest.some((c) => !c || c.state !== 'CONTAINER_EXITED')) return false;
+    return policy === 'Never' || latest.every((c) => c.exitCode === 0);
   }
 
-  private sandboxConfig(pod: any, attempt: number): PodSandboxConfig {
+  private sandboxConfig(pod: AgentPod, attempt: number): PodSandboxConfig {
     const cgroupParent = this.deps.podCgroups ? podCgroupParent(pod.metadata.uid, qosClass(pod)) : undefined;
     return sandboxConfig(pod, attempt, { logDirectory: this.logDir(pod), dns: this.deps.dns, cgroupParent });
   }
 
   /** Starts (or restarts, after back-off) one container; returns when to look again if it has to wait. */
-  private async start(ctx: StartContext, c: any, latest: ContainerStatus | undefined): Promise<number | undefined> {
+  private async start(
+    ctx: StartContext,
+    c: PodContainer,
+    latest: ContainerStatus | undefined,
+  ): Promise<number | undefined> {
     const { pod } = ctx;
     const uid = pod.metadata.uid;
     const key = `${uid}/${c.name}`;
@@ -347,22 +363,22 @@ export class PodSyncer {
     let env: { key: string; value: string }[];
     try {
       env = await this.deps.containerEnv(pod, c, { podIP: ctx.podIPs[0] ?? '', podIPs: ctx.podIPs });
-    } catch (err: any) {
-      this.waiting.set(key, { reason: 'CreateContainerConfigError', message: err.message });
-      this.event(pod, 'Warning', 'Failed', `Error: ${err.message}`, fieldPath);
+    } catch (err) {
+      this.waiting.set(key, { reason: 'CreateContainerConfigError', message: errorMessage(err) });
+      this.event(pod, 'Warning', 'Failed', `Error: ${errorMessage(err)}`, fieldPath);
       return 5_000;
     }
     // ---- device plugins: allocate the container's extended resources (their envs come first) ----
     let devs: ContainerDevices | undefined;
     try {
       devs = await this.deps.devices?.allocate(pod, c);
-    } catch (err: any) {
-      this.waiting.set(key, { reason: 'CreateContainerConfigError', message: err.message });
+    } catch (err) {
+      this.waiting.set(key, { reason: 'CreateContainerConfigError', message: errorMessage(err) });
       this.event(
         pod,
         'Warning',
         'UnexpectedAdmissionError',
-        `Allocate failed due to ${err.message}, which is unexpected`,
+        `Allocate failed due to ${errorMessage(err)}, which is unexpected`,
         fieldPath,
       );
       return 5_000;
@@ -375,9 +391,9 @@ export class PodSyncer {
         ...(await this.deps.volumes.mountsFor(pod, c, ctx.volumes, env)),
         ...this.files.mounts(pod, c, attempt),
       ];
-    } catch (err: any) {
-      this.waiting.set(key, { reason: 'CreateContainerConfigError', message: err.message });
-      this.event(pod, 'Warning', 'Failed', `Error: ${err.message}`, fieldPath);
+    } catch (err) {
+      this.waiting.set(key, { reason: 'CreateContainerConfigError', message: errorMessage(err) });
+      this.event(pod, 'Warning', 'Failed', `Error: ${errorMessage(err)}`, fieldPath);
       return 5_000;
     }
     const config = containerConfig(pod, c, ctx.cfg, {
@@ -391,17 +407,17 @@ export class PodSyncer {
     let id: string;
     try {
       id = await this.deps.runtime.createContainer(ctx.sandbox.id, config, ctx.cfg);
-    } catch (err: any) {
-      this.waiting.set(key, { reason: 'CreateContainerError', message: err.message });
-      this.event(pod, 'Warning', 'Failed', `Error: ${err.message}`, fieldPath);
+    } catch (err) {
+      this.waiting.set(key, { reason: 'CreateContainerError', message: errorMessage(err) });
+      this.event(pod, 'Warning', 'Failed', `Error: ${errorMessage(err)}`, fieldPath);
       return 5_000;
     }
     this.event(pod, 'Normal', 'Created', `Created container ${c.name}`, fieldPath);
     try {
       await this.deps.runtime.startContainer(id);
-    } catch (err: any) {
-      this.waiting.set(key, { reason: 'RunContainerError', message: err.message });
-      this.event(pod, 'Warning', 'Failed', `Error: ${err.message}`, fieldPath);
+    } catch (err) {
+      this.waiting.set(key, { reason: 'RunContainerError', message: errorMessage(err) });
+      this.event(pod, 'Warning', 'Failed', `Error: ${errorMessage(err)}`, fieldPath);
       return 5_000;
     }
     this.waiting.delete(key);
@@ -425,7 +441,7 @@ export class PodSyncer {
    * Every running container is probed, including those an earlier run of the agent started
    * (the probe manager ignores containers it already has).
    */
-  private probeRunning(pod: any, containers: Map<string, ContainerStatus[]>, podIPs: string[]): void {
+  private probeRunning(pod: Pod, containers: Map<string, ContainerStatus[]>, podIPs: string[]): void {
     for (const list of containers.values())
       for (const c of list) if (c.state === 'CONTAINER_EXITED') this.killing.delete(c.id);
     for (const c of [...(pod.spec?.initContainers ?? []).filter(isSidecar), ...(pod.spec?.containers ?? [])]) {
@@ -440,7 +456,7 @@ export class PodSyncer {
     }
   }
 
-  private probeTarget(id: string, c: any, podIPs: string[], startedAt?: number) {
+  private probeTarget(id: string, c: Container, podIPs: string[], startedAt?: number): ContainerTarget {
     return {
       podIP: podIPs[0] ?? '',
       ports: c.ports ?? [],
@@ -450,7 +466,10 @@ export class PodSyncer {
   }
 
   /** Computes the pod's status from the runtime and writes it when it changed; returns it. */
-  async report(pod: any, view: { sandbox?: Sandbox; containers: Map<string, ContainerStatus[]> }): Promise<any> {
+  async report(
+    pod: AgentPod,
+    view: { sandbox?: Sandbox; containers: Map<string, ContainerStatus[]> },
+  ): Promise<ReportedPodStatus> {
     const uid = pod.metadata.uid;
     const status = podStatus(pod, {
       hostIP: this.deps.hostIP,
@@ -472,7 +491,7 @@ export class PodSyncer {
     if (!statusChanged(pod.status, status)) return status;
     try {
       await this.deps.client
-        .resource(R.pods)
+        .resource(podStatusWrites)
         .namespace(pod.metadata.namespace)
         .updateStatus({ ...pod, status });
     } catch (err) {
@@ -485,7 +504,7 @@ export class PodSyncer {
   // ---- termination ---------------------------------------------------------------------------
 
   /** The status of a pod whose containers were all stopped (deleted or evicted). */
-  private stoppedStatus(pod: any, containers: Map<string, ContainerStatus[]>): any {
+  private stoppedStatus(pod: AgentPod, containers: Map<string, ContainerStatus[]>): ReportedPodStatus {
     return podStatus(pod, {
       hostIP: this.deps.hostIP,
       podIPs: [],
@@ -500,15 +519,9 @@ export class PodSyncer {
   }
 
   /** Kills running containers: preStop hooks, then the stop signal with the grace period; main containers before sidecars. */
-  async stopAll(pod: any, containers: Map<string, ContainerStatus[]>, graceSeconds: number): Promise<void> {
-    const specs = new Map<string, any>(
-      [
-        ...(pod.spec?.initContainers ?? []),
-        ...(pod.spec?.containers ?? []),
-        ...(pod.spec?.ephemeralContainers ?? []),
-      ].map((c: any) => [c.name, c]),
-    );
-    const sidecars = new Set((pod.spec?.initContainers ?? []).filter(isSidecar).map((c: any) => c.name));
+  async stopAll(pod: AgentPod, containers: Map<string, ContainerStatus[]>, graceSeconds: number): Promise<void> {
+    const specs = new Map(allContainers(pod).map((c) => [c.name, c]));
+    const sidecars = new Set((pod.spec?.initContainers ?? []).filter(isSidecar).map((c) => c.name));
     const running = [...containers.values()]
       .map((l) => l[0])
       .filter((c) => c && (c.state === 'CONTAINER_RUNNING' || c.state === 'CONTAINER_CREATED'));
@@ -525,7 +538,7 @@ export class PodSyncer {
           `spec.containers{${c.metadata.name}}`,
         );
       if (spec?.lifecycle?.preStop && c.state === 'CONTAINER_RUNNING' && graceSeconds > 0) {
-        const target = {
+        const target: HookTarget = {
           podIP: pod.status?.podIP ?? '',
           ports: spec.ports ?? [],
           execSync: (cmd: string[], t: number) => this.deps.runtime.execSync(c.id, cmd, t),
@@ -542,7 +555,7 @@ export class PodSyncer {
   }
 
   /** A pod being deleted (or finished): stop everything; a deleted pod is then removed from the API and the node. */
-  private async terminate(pod: any, deleting: boolean): Promise<number | undefined> {
+  private async terminate(pod: AgentPod, deleting: boolean): Promise<number | undefined> {
     const uid = pod.metadata.uid;
     const view = await this.observe(uid);
     const grace = deleting
@@ -567,7 +580,7 @@ export class PodSyncer {
     ) {
       status.phase = pod.spec?.restartPolicy === 'Always' ? 'Failed' : status.phase;
     }
-    const pods = this.deps.client.resource(R.pods).namespace(pod.metadata.namespace);
+    const pods = this.deps.client.resource(podStatusWrites).namespace(pod.metadata.namespace);
     try {
       if (statusChanged(pod.status, status)) await pods.updateStatus({ ...pod, status });
       await pods.delete(pod.metadata.name, { gracePeriodSeconds: 0, preconditions: { uid } });
@@ -581,7 +594,7 @@ export class PodSyncer {
    * Node-pressure eviction: the pod's containers are killed at once, its sandbox released, and
    * its status says Failed/Evicted with the DisruptionTarget condition, as the kubelet reports it.
    */
-  async evict(pod: any, message: string): Promise<void> {
+  async evict(pod: AgentPod, message: string): Promise<void> {
     const uid = pod.metadata.uid;
     const view = await this.observe(uid);
     await this.stopAll(pod, view.containers, 0);
@@ -594,7 +607,7 @@ export class PodSyncer {
     status.reason = 'Evicted';
     status.message = message;
     status.conditions = [
-      ...status.conditions.filter((c: any) => c.type !== 'DisruptionTarget'),
+      ...status.conditions.filter((c) => c.type !== 'DisruptionTarget'),
       {
         type: 'DisruptionTarget',
         status: 'True',
@@ -606,7 +619,7 @@ export class PodSyncer {
     ];
     this.event(pod, 'Warning', 'Evicted', message);
     await this.deps.client
-      .resource(R.pods)
+      .resource(podStatusWrites)
       .namespace(pod.metadata.namespace)
       .updateStatus({ ...pod, status });
   }
@@ -652,6 +665,6 @@ export class PodSyncer {
 }
 
 /** Whether two pod statuses differ in anything but condition probe/heartbeat times. */
-function statusChanged(a: any, b: any): boolean {
+function statusChanged(a: PodStatus | undefined, b: ReportedPodStatus): boolean {
   return JSON.stringify(a ?? {}) !== JSON.stringify(b);
 }

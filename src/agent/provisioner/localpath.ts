@@ -12,6 +12,9 @@
 //
 // Deletion: a Released volume this node made, with reclaim policy Delete, loses its directory and
 // then its API object.
+import type { PersistentVolume, PersistentVolumeClaim, PersistentVolumeSpec } from 'kubernetes-types/core/v1.js';
+import type { StorageClass } from 'kubernetes-types/storage/v1.js';
+import type { Stored } from '../../client/types.js';
 import { chmod, mkdir, rm } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 import type { Logger } from 'pino';
@@ -52,7 +55,7 @@ export interface LocalPathProvisionerOptions {
 }
 
 /** The class every node agent makes sure exists (created only when absent: users may change it). */
-export function localPathStorageClass(): any {
+export function localPathStorageClass(): StorageClass {
   return {
     apiVersion: 'storage.k8s.io/v1',
     kind: 'StorageClass',
@@ -70,9 +73,9 @@ export class LocalPathProvisioner {
   private readonly log: Logger;
   private readonly recorder: EventRecorder;
   private readonly factory: SharedInformerFactory;
-  private readonly claims: SharedIndexInformer;
-  private readonly volumes: SharedIndexInformer;
-  private readonly classes: SharedIndexInformer;
+  private readonly claims: SharedIndexInformer<PersistentVolumeClaim>;
+  private readonly volumes: SharedIndexInformer<PersistentVolume>;
+  private readonly classes: SharedIndexInformer<StorageClass>;
   private readonly runner: ControllerRunner;
   private readonly hostnames = new Map<string, string>();
   private readonly servesNode: (node: string) => boolean;
@@ -99,9 +102,10 @@ export class LocalPathProvisioner {
       reconcile: (k) => this.sync(k),
       logger: this.log,
     });
-    const onClaim = (c: any) => this.runner.enqueue(`claim:${c.metadata.namespace}/${c.metadata.name}`);
+    const onClaim = (c: Stored<PersistentVolumeClaim>) =>
+      this.runner.enqueue(`claim:${c.metadata.namespace}/${c.metadata.name}`);
     this.claims.addEventHandler({ add: onClaim, update: (_o, n) => onClaim(n) });
-    const onVolume = (pv: any) => this.runner.enqueue(`volume:${pv.metadata.name}`);
+    const onVolume = (pv: Stored<PersistentVolume>) => this.runner.enqueue(`volume:${pv.metadata.name}`);
     this.volumes.addEventHandler({ add: onVolume, update: (_o, n) => onVolume(n) });
   }
 
@@ -208,9 +212,16 @@ export class LocalPathProvisioner {
     }
   }
 
-  private async volumeFor(claim: any, sc: any, node: string, pvName: string, path: string): Promise<any> {
+  private async volumeFor(
+    claim: Stored<PersistentVolumeClaim>,
+    sc: StorageClass,
+    node: string,
+    pvName: string,
+    path: string,
+  ): Promise<PersistentVolume> {
     const hostname = await this.hostnameLabel(node);
-    const pv: any = {
+    const storage = claim.spec?.resources?.requests?.storage;
+    const pv: PersistentVolume & { spec: PersistentVolumeSpec } = {
       apiVersion: 'v1',
       kind: 'PersistentVolume',
       metadata: {
@@ -218,7 +229,7 @@ export class LocalPathProvisioner {
         annotations: { [ANN_DYNAMICALLY_PROVISIONED]: LOCAL_PATH_PROVISIONER, [ANN_LOCAL_PATH_NODE]: node },
       },
       spec: {
-        capacity: { storage: claim.spec?.resources?.requests?.storage },
+        capacity: storage === undefined ? {} : { storage },
         accessModes: [...(claim.spec?.accessModes ?? ['ReadWriteOnce'])],
         persistentVolumeReclaimPolicy: sc.reclaimPolicy ?? 'Delete',
         storageClassName: claimClass(claim),
@@ -262,7 +273,7 @@ export class LocalPathProvisioner {
   // ---- deletion -------------------------------------------------------------------------------
 
   /** Made by this instance: our provisioner, a node we serve, a directory inside our storage dir. */
-  private ownVolume(pv: any): boolean {
+  private ownVolume(pv: PersistentVolume): boolean {
     const ann = pv.metadata?.annotations ?? {};
     if (
       ann[ANN_DYNAMICALLY_PROVISIONED] !== LOCAL_PATH_PROVISIONER ||
@@ -278,8 +289,9 @@ export class LocalPathProvisioner {
     const pv = this.volumes.indexer.get(name);
     if (!pv || !this.ownVolume(pv)) return;
     if (pv.status?.phase !== 'Released' || pv.spec?.persistentVolumeReclaimPolicy !== 'Delete') return;
-    // ownVolume() made sure the path lies inside our storage directory.
-    const path: string = pv.spec.hostPath.path;
+    // ownVolume() made sure the path is set and lies inside our storage directory.
+    const path = pv.spec?.hostPath?.path;
+    if (!path) return;
     try {
       await rm(path, { recursive: true, force: true });
     } catch (err) {

@@ -27,6 +27,7 @@ let services:
 function criServices() {
   if (!services) {
     const root = protobuf.parse(CRI_PROTO, { keepCase: false }).root;
+    // The services are built from the .proto at run time: grpc-js gives them no static type.
     const pkg = grpc.loadPackageDefinition(fromJSON(root.toJSON(), LOADER_OPTIONS)) as any;
     services = { RuntimeService: pkg.runtime.v1.RuntimeService, ImageService: pkg.runtime.v1.ImageService };
   }
@@ -67,6 +68,7 @@ export class CriRuntime implements Runtime {
 
   private call<T>(client: grpc.Client, method: string, req: object, timeoutMs = this.timeoutMs): Promise<T> {
     return new Promise((resolve, reject) => {
+      // The method is generated from the .proto at run time (no static type).
       (client as any)[method](req, { deadline: Date.now() + timeoutMs }, (err: grpc.ServiceError | null, res: T) => {
         if (err) reject(new CriError(method, err.code, err.details || err.message));
         else resolve(res);
@@ -74,10 +76,12 @@ export class CriRuntime implements Runtime {
     });
   }
 
+  // Default: an untyped CRI reply, read where it is used; a type argument types it.
   private rt<T = any>(method: string, req: object, timeoutMs?: number) {
     return this.call<T>(this.runtime, method, req, timeoutMs);
   }
 
+  // Default: as rt().
   private img<T = any>(method: string, req: object, timeoutMs?: number) {
     return this.call<T>(this.images, method, req, timeoutMs);
   }
