@@ -25,7 +25,11 @@ function componentCommand(program: Command, name: string, lease: string): Comman
 }
 
 export async function main(argv: string[]): Promise<void> {
-  const program = new Command('k8ts').description('A Kubernetes-compatible container orchestrator').version('0.1.0');
+  // Positional options: `k8ts --version` is the program's, `k8ts chart package --version 1.2.3` the subcommand's.
+  const program = new Command('k8ts')
+    .description('A Kubernetes-compatible container orchestrator')
+    .version('0.1.0')
+    .enablePositionalOptions();
 
   addSimFlags(
     addAgentFlags(

@@ -9,7 +9,7 @@ import { isCompatibleRange } from '../semver.js';
 import type { GoMap } from '../template/values.js';
 import { coalesceValues, processDependencies } from '../values.js';
 import { validateAgainstSchema } from '../schema.js';
-import { parseYamlHead } from '../yaml.js';
+import { parseObjects } from './kube.js';
 import { formatValue } from '../template/gofmt.js';
 import { ZERO_TIME, type ReleaseHook } from './release.js';
 
@@ -81,15 +81,14 @@ export function renderRelease(r: RenderRequest): Rendered {
   let manifest = '';
   for (const m of sorted.manifests) manifest += `---\n# Source: ${m.name}\n${m.content}\n`;
   const hooks = sorted.hooks.map((h): ReleaseHook => {
-    const head = parseYamlHead(h.content);
-    const meta = (head.value as { metadata?: { name?: unknown } } | null)?.metadata;
-    const annotations = (head.annotations ?? {}) as Record<string, unknown>;
+    const [obj] = parseObjects(h.content);
+    const annotations: Record<string, unknown> = obj?.metadata.annotations ?? {};
     const policies = text(annotations['helm.sh/hook-delete-policy'])
       .split(',')
       .map((p) => p.trim())
       .filter(Boolean);
     return {
-      name: text(meta?.name),
+      name: text(obj?.metadata.name),
       kind: h.kind,
       path: h.name,
       manifest: h.content,
