@@ -150,6 +150,13 @@ export async function main(argv: string[]): Promise<void> {
           )
           .option('--node-startup-grace-period <duration>', 'grace period for a node that never reported status', '60s')
           .option('--disable-agent', 'run no node agent on this host (control plane only)')
+          .option(
+            '--disable <name>',
+            'do not deploy DATA/server/manifests/NAME.yaml (and remove what it deployed); repeatable',
+            collect,
+            [],
+          )
+          .option('--disable-helm-controller', 'run no HelmChart controller and no auto-deployed manifests')
           .addOption(
             new Option(
               '--token <secret>',
