@@ -182,7 +182,7 @@ spec:
     file,
     readFileSync(file, 'utf8')
       .replace('colour: red', 'colour: blue')
-      .replace(/---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: site-b\n  namespace: default\n/, ''),
+      .replace('---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: site-b\n  namespace: default\n', ''),
   );
   await until('edit applied', async () => (await cluster.kubectl(['get', 'configmap', 'site-b'])).code !== 0);
   assert.equal(await cluster.k(['get', 'configmap', 'site-a', '-o', 'jsonpath={.data.colour}']), 'blue');

@@ -97,7 +97,18 @@ export function valuesJson(v: unknown, indent?: number): string {
 }
 
 export function encodeRelease(r: Release): string {
-  return gzipSync(Buffer.from(valuesJson(r)), { level: zlib.Z_BEST_COMPRESSION }).toString('base64');
+  // Fields in the order of Go's struct (encoding/json writes them so); omitempty ones left out when empty.
+  const ordered = {
+    name: r.name,
+    info: r.info,
+    chart: r.chart,
+    config: r.config && Object.keys(r.config).length > 0 ? r.config : undefined,
+    manifest: r.manifest || undefined,
+    hooks: r.hooks?.length ? r.hooks : undefined,
+    version: r.version,
+    namespace: r.namespace,
+  };
+  return gzipSync(Buffer.from(valuesJson(ordered)), { level: zlib.Z_BEST_COMPRESSION }).toString('base64');
 }
 
 export function decodeRelease(data: string): Release {
