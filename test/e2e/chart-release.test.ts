@@ -15,6 +15,14 @@ import { K8TS_BIN, run, startCluster, until, type Cluster, type RunResult } from
 const ROOT = resolve(fileURLToPath(new URL('../../..', import.meta.url)));
 const EXAMPLE = join(ROOT, 'examples', 'chart');
 
+/** What the tests read of objects kubectl prints as JSON. */
+interface Obj {
+  metadata: { finalizers?: string[]; labels: Record<string, string>; annotations: Record<string, string> };
+  spec: { source: string; checksum: string; colour?: string };
+  status?: { releaseRevision?: string; conditions?: { type: string; reason?: string; message: string }[] };
+}
+const parsed = (text: string) => JSON.parse(text) as Obj;
+
 let cluster: Cluster;
 let work: string;
 
@@ -196,7 +204,7 @@ test('install stores a Helm 3 release Secret and creates namespaces, ServiceAcco
   await cluster.k(['get', 'configmap', '-n', 'store', 'shop-late-hook']);
 
   assert.match(await cluster.k(['get', 'serviceaccount', '-n', 'shop-extra', 'worker', '-o', 'name']), /worker/);
-  const widget = JSON.parse(
+  const widget = parsed(
     await cluster.k(['get', 'widgets.shop.example.com', '-n', 'store', 'shop-widget', '-o', 'json']),
   );
   assert.equal(widget.spec.colour, 'red');

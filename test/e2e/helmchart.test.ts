@@ -10,6 +10,14 @@ import { K8TS_BIN, run, startCluster, until, type Cluster } from './harness.js';
 
 const ROOT = resolve(fileURLToPath(new URL('../../..', import.meta.url)));
 
+/** What the tests read of objects kubectl prints as JSON. */
+interface Obj {
+  metadata: { finalizers?: string[]; labels: Record<string, string>; annotations: Record<string, string> };
+  spec: { source: string; checksum: string; colour?: string };
+  status?: { releaseRevision?: string; conditions?: { type: string; reason?: string; message: string }[] };
+}
+const parsed = (text: string) => JSON.parse(text) as Obj;
+
 let cluster: Cluster;
 let chartContent: string;
 let work: string;
@@ -75,10 +83,10 @@ spec:
     'jsonpath={.spec.template.spec.containers[0].env[0].value}',
   ]);
   assert.equal(env, 'BONJOUR');
-  const hc = JSON.parse(await cluster.k(['get', 'helmchart', '-n', 'kube-system', 'hello', '-o', 'json']));
+  const hc = parsed(await cluster.k(['get', 'helmchart', '-n', 'kube-system', 'hello', '-o', 'json']));
   assert.deepEqual(hc.metadata.finalizers, ['wrangler.cattle.io/on-helm-chart-remove']);
   await until('status written', async () => {
-    const s = JSON.parse(await cluster.k(['get', 'helmchart', '-n', 'kube-system', 'hello', '-o', 'json'])).status;
+    const s = parsed(await cluster.k(['get', 'helmchart', '-n', 'kube-system', 'hello', '-o', 'json'])).status;
     return s?.releaseRevision === '1' && s.conditions?.[0]?.reason === 'Installed';
   });
   const events = await cluster.k([
@@ -130,7 +138,7 @@ test('a bad HelmChart reports a Failed condition and a Warning event', async () 
     'apiVersion: helm.cattle.io/v1\nkind: HelmChart\nmetadata:\n  name: broken\n  namespace: default\nspec:\n  chart: nowhere\n',
   );
   await until('failure reported', async () => {
-    const s = JSON.parse(await cluster.k(['get', 'helmchart', 'broken', '-o', 'json'])).status;
+    const s = parsed(await cluster.k(['get', 'helmchart', 'broken', '-o', 'json'])).status;
     return s?.conditions?.[0]?.type === 'Failed' && /needs spec\.repo/.test(s.conditions[0].message);
   });
   assert.match(
@@ -169,10 +177,10 @@ spec:
 `,
   );
   await until('file applied', async () => (await cluster.kubectl(['get', 'configmap', 'site-b'])).code === 0);
-  const a = JSON.parse(await cluster.k(['get', 'configmap', 'site-a', '-o', 'json']));
+  const a = parsed(await cluster.k(['get', 'configmap', 'site-a', '-o', 'json']));
   assert.equal(a.metadata.annotations['objectset.rio.cattle.io/owner-name'], 'site');
   assert.equal(a.metadata.annotations['objectset.rio.cattle.io/owner-gvk'], 'k3s.cattle.io/v1, Kind=Addon');
-  const addon = JSON.parse(await cluster.k(['get', 'addons.k3s.cattle.io', '-n', 'kube-system', 'site', '-o', 'json']));
+  const addon = parsed(await cluster.k(['get', 'addons.k3s.cattle.io', '-n', 'kube-system', 'site', '-o', 'json']));
   assert.equal(addon.spec.source, file);
   assert.match(addon.spec.checksum, /^[0-9a-f]{64}$/);
   await until('chart from the file installed', async () => (await replicas('default', 'filed')) === '2');

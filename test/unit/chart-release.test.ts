@@ -44,7 +44,10 @@ test('a release encodes as base64(gzip(JSON)) in Helm 3 shape and decodes back',
   const text = encodeRelease(rel);
   const raw = Buffer.from(text, 'base64');
   assert.deepEqual([...raw.subarray(0, 3)], [0x1f, 0x8b, 0x08]);
-  const json = JSON.parse(gunzipSync(raw).toString('utf8'));
+  const json = JSON.parse(gunzipSync(raw).toString('utf8')) as {
+    chart: { metadata: unknown; templates: { name: string; data: string }[] };
+    config: { replicas: number };
+  };
   // Go's field order; empty hooks are omitted (omitempty).
   assert.deepEqual(Object.keys(json), ['name', 'info', 'chart', 'config', 'manifest', 'version', 'namespace']);
   assert.deepEqual(Object.keys(json.chart), ['metadata', 'lock', 'templates', 'values', 'schema', 'files']);
@@ -57,7 +60,7 @@ test('a release encodes as base64(gzip(JSON)) in Helm 3 shape and decodes back',
     appVersion: '1.35',
   });
   // Go's []byte: base64 file contents.
-  const tpl = json.chart.templates.find((t: { name: string }) => t.name === 'templates/service.yaml');
+  const tpl = json.chart.templates.find((t) => t.name === 'templates/service.yaml')!;
   assert.match(Buffer.from(tpl.data, 'base64').toString(), /^apiVersion: v1\nkind: Service/);
   assert.equal(json.config.replicas, 3);
   assert.equal(decodeRelease(text).name, 'hello');
@@ -136,7 +139,7 @@ test('--wait readiness follows Helm: Deployments by available replicas, Jobs by 
   const deploy = (status: object, spec: object = {}): KubeObject => ({
     apiVersion: 'apps/v1',
     kind: 'Deployment',
-    metadata: { name: 'd', generation: 2 } as KubeObject['metadata'],
+    metadata: { name: 'd', generation: 2 },
     spec: { replicas: 4, ...spec },
     status,
   });
