@@ -3,7 +3,6 @@
 import type { DaemonSet, Deployment, StatefulSet } from 'kubernetes-types/apps/v1.js';
 import type { Job } from 'kubernetes-types/batch/v1.js';
 import type { PersistentVolumeClaim, Pod, Service } from 'kubernetes-types/core/v1.js';
-import type { KubeObject } from './kube.js';
 
 export interface Readiness {
   ready: boolean;
@@ -89,7 +88,14 @@ function service(s: Service): Readiness {
   return { ready: true };
 }
 
-export function readiness(o: KubeObject): Readiness {
+/** Any object as read from the API (kube.ts's KubeObject fits). */
+interface ApiObject {
+  apiVersion: string;
+  kind: string;
+  [field: string]: unknown;
+}
+
+export function readiness(o: ApiObject): Readiness {
   const group = o.apiVersion.includes('/') ? o.apiVersion.split('/')[0] : '';
   switch (`${group}/${o.kind}`) {
     case 'apps/Deployment':
