@@ -270,6 +270,11 @@ function ignored(rules: IgnoreRule[], path: string, isDir: boolean): boolean {
 
 /** Helm's loader.LoadDir: every file not excluded by .helmignore, then loadFiles. */
 export function loadDir(dir: string): Chart {
+  return loadFiles(chartDirFiles(dir));
+}
+
+/** The files of a chart directory that .helmignore keeps (what `chart package` archives). */
+export function chartDirFiles(dir: string): ChartFile[] {
   let rules: IgnoreRule[] = parseIgnore('');
   try {
     rules = parseIgnore(readFileSync(join(dir, '.helmignore'), 'utf8'));
@@ -290,7 +295,7 @@ export function loadDir(dir: string): Chart {
     }
   };
   walk('');
-  return loadFiles(files);
+  return files;
 }
 
 /** A chart from a directory or a packaged .tgz file. */

@@ -1,6 +1,6 @@
 // A small reader of (gzipped) tar archives, enough for packaged charts: ustar names with
 // prefixes, GNU long names and PAX path records; only regular files are returned.
-import { gunzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 
 export interface TarEntry {
   name: string;
@@ -74,4 +74,39 @@ export function readTarGz(archive: Buffer): TarEntry[] {
     if (type === '0' || type === '\0' || type === '7') entries.push({ name, data: Buffer.from(data) });
   }
   return entries;
+}
+
+/** A gzipped ustar archive of regular files (`chart package`); names up to 255 bytes via the prefix field. */
+export function writeTarGz(entries: TarEntry[], mtime = new Date()): Buffer {
+  const blocks: Buffer[] = [];
+  const seconds = Math.floor(mtime.getTime() / 1000);
+  for (const e of entries) {
+    const header = Buffer.alloc(512);
+    let name = e.name;
+    let prefix = '';
+    if (Buffer.byteLength(name) > 100) {
+      const cut = name.lastIndexOf('/', 155);
+      if (cut < 0 || Buffer.byteLength(name.slice(cut + 1)) > 100)
+        throw new Error(`file name too long for tar: ${name}`);
+      prefix = name.slice(0, cut);
+      name = name.slice(cut + 1);
+    }
+    header.write(name, 0, 100, 'utf8');
+    header.write('0000644\0', 100, 8, 'ascii');
+    header.write('0000000\0', 108, 8, 'ascii');
+    header.write('0000000\0', 116, 8, 'ascii');
+    header.write(e.data.length.toString(8).padStart(11, '0') + '\0', 124, 12, 'ascii');
+    header.write(seconds.toString(8).padStart(11, '0') + '\0', 136, 12, 'ascii');
+    header.write('        ', 148, 8, 'ascii');
+    header.write('0', 156, 1, 'ascii');
+    header.write('ustar\0', 257, 6, 'ascii');
+    header.write('00', 263, 2, 'ascii');
+    header.write(prefix, 345, 155, 'utf8');
+    let sum = 0;
+    for (const b of header) sum += b;
+    header.write(sum.toString(8).padStart(6, '0') + '\0 ', 148, 8, 'ascii');
+    blocks.push(header, e.data, Buffer.alloc((512 - (e.data.length % 512)) % 512));
+  }
+  blocks.push(Buffer.alloc(1024));
+  return gzipSync(Buffer.concat(blocks));
 }

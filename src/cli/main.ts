@@ -26,7 +26,11 @@ function componentCommand(program: Command, name: string, lease: string): Comman
 }
 
 export async function main(argv: string[]): Promise<void> {
-  const program = new Command('k8ts').description('A Kubernetes-compatible container orchestrator').version('0.1.0');
+  // Positional options: `k8ts --version` is the program's, `k8ts chart package --version 1.2.3` the subcommand's.
+  const program = new Command('k8ts')
+    .description('A Kubernetes-compatible container orchestrator')
+    .version('0.1.0')
+    .enablePositionalOptions();
 
   addSimFlags(
     addAgentFlags(
@@ -148,6 +152,13 @@ export async function main(argv: string[]): Promise<void> {
           .option('--node-startup-grace-period <duration>', 'grace period for a node that never reported status', '60s')
           .option('--disable-agent', 'run no node agent on this host (control plane only)')
           .option('--disable-dashboard', 'serve no web dashboard at /dashboard/ (docs/dashboard.md)')
+          .option(
+            '--disable <name>',
+            'do not deploy DATA/server/manifests/NAME.yaml (and remove what it deployed); repeatable',
+            collect,
+            [],
+          )
+          .option('--disable-helm-controller', 'run no HelmChart controller and no auto-deployed manifests')
           .addOption(
             new Option(
               '--token <secret>',

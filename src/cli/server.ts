@@ -75,6 +75,10 @@ export interface ServerFlags extends AgentFlags, IngressFlags, AuthenticationFla
   disableAgent?: boolean;
   /** Serve no web dashboard at /dashboard/. */
   disableDashboard?: boolean;
+  /** Auto-deployed manifests not to deploy (k3s's --disable NAME). */
+  disable?: string[];
+  /** Run no HelmChart controller and no manifests deployer. */
+  disableHelmController?: boolean;
   /** Join secret (or full K10 token) for agents; default: the stored one, else a new random one. */
   token?: string;
   /** Start a managed etcd cluster of this server (k3s's --cluster-init). */
@@ -212,6 +216,7 @@ export async function runServer(flags: ServerFlags): Promise<void> {
     clusterDNS: clusterDNSFromFlags(flags)[0],
     simulator: simCount > 0 ? simOptionsFromFlags(simCount, flags) : undefined,
     dashboard: !flags.disableDashboard,
+    helm: flags.disableHelmController ? undefined : { disable: flags.disable },
   });
   const { api, ca } = server;
   const snapshots = snapshotsFromFlags(flags, store, dataDir, logger);

@@ -80,6 +80,8 @@ export interface ServerSettings {
   dashboard?: boolean;
   /** Simulated nodes in this process (with local-path volumes under dataDir/sim/storage). */
   simulator?: SimOptions;
+  /** HelmChart controller and auto-deployed manifests (dataDir/server/manifests), as k3s's. */
+  helm?: { disable?: string[]; manifests?: boolean };
 }
 
 export interface AssembledServer {
@@ -270,6 +272,15 @@ export async function assembleServer(s: ServerSettings): Promise<AssembledServer
       })
     : undefined;
   await simStorage?.start();
+  // k3s's helm-controller and deploy controller (docs/charts.md), loaded only when they run.
+  const helm = s.helm ? await import('../chart/helmcontroller/index.js') : undefined;
+  const helmRunning =
+    helm && s.helm
+      ? await helm.startHelmControllers(client({ fieldManager: 'helm-controller' }), logger, {
+          manifestsDir: s.helm.manifests === false ? undefined : join(dataDir, 'server', 'manifests'),
+          disable: s.helm.disable,
+        })
+      : undefined;
 
   const clientHost = isWildcard(s.bindAddress) ? '127.0.0.1' : s.bindAddress;
   const url = `https://${clientHost.includes(':') ? `[${clientHost}]` : clientHost}:${api.port}`;
@@ -283,6 +294,7 @@ export async function assembleServer(s: ServerSettings): Promise<AssembledServer
     client,
     async stop() {
       compactor.stop();
+      await helmRunning?.stop();
       await simStorage?.stop();
       await simulator?.stop();
       await scheduler?.stop();

@@ -1,0 +1,143 @@
+// `k8ts chart pull|package|lint` and `template --output-dir`: the commands that work on chart
+// files rather than on a cluster.
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { loadArchive, loadChart } from '../chart.js';
+import { runTemplate, parseTemplateArgs, UsageError, userValues } from '../template-command.js';
+import { readTarGz } from '../tar.js';
+import { parseFlags, valuesOf, type CommandIO } from './command.js';
+import { packageChart, pullChart } from './repo.js';
+import { renderRelease } from './render.js';
+
+const one = (p: ReturnType<typeof parseFlags>, k: string) => p.flags.get(k)?.at(-1);
+const bool = (p: ReturnType<typeof parseFlags>, k: string) => {
+  const v = one(p, k);
+  return v !== undefined && v !== 'false';
+};
+
+function untar(data: Buffer, dir: string): void {
+  for (const e of readTarGz(data)) {
+    const target = resolve(dir, e.name);
+    if (!target.startsWith(resolve(dir) + '/'))
+      throw new Error(`chart archive has a path outside its directory: ${e.name}`);
+    mkdirSync(dirname(target), { recursive: true });
+    writeFileSync(target, e.data);
+  }
+}
+
+export async function pullCommand(argv: string[]): Promise<number> {
+  const p = parseFlags(argv);
+  const [ref] = p.args;
+  if (!ref) throw new UsageError('"helm pull" requires at least 1 argument');
+  let repo = one(p, '--repo');
+  let chart = ref;
+  if (!repo) {
+    // A full URL of a chart archive, or repo-url/chart.
+    const m = /^(https?:\/\/.+)\/([^/]+)$/.exec(ref);
+    if (!m)
+      throw new Error(`non-absolute URLs should be in form of repo_name/path_to_chart, got: ${ref} (use --repo URL)`);
+    [, repo, chart] = m;
+  }
+  const pulled = chart.endsWith('.tgz')
+    ? await (async () => {
+        const res = await fetch(`${repo}/${chart}`);
+        if (!res.ok) throw new Error(`failed to fetch ${repo}/${chart} : ${res.status} ${res.statusText}`);
+        return { filename: chart, version: '', data: Buffer.from(await res.arrayBuffer()) };
+      })()
+    : await pullChart({ repo: repo, chart, version: one(p, '--version'), devel: bool(p, '--devel') });
+  const dest = one(p, '--destination') ?? '.';
+  mkdirSync(dest, { recursive: true });
+  if (bool(p, '--untar')) {
+    const dir = one(p, '--untardir') ?? '.';
+    untar(pulled.data, join(dest, dir));
+  } else writeFileSync(join(dest, pulled.filename), pulled.data);
+  return 0;
+}
+
+export function packageCommand(argv: string[], io: CommandIO): number {
+  const p = parseFlags(argv);
+  if (p.args.length === 0) throw new UsageError('need at least one argument, the path to the chart');
+  const dest = one(p, '--destination') ?? '.';
+  for (const dir of p.args) {
+    const pkg = packageChart(dir, { version: one(p, '--version'), appVersion: one(p, '--app-version') });
+    mkdirSync(dest, { recursive: true });
+    const path = resolve(dest, pkg.filename);
+    writeFileSync(path, pkg.data);
+    io.stdout(`Successfully packaged chart and saved it to: ${path}\n`);
+  }
+  return 0;
+}
+
+/** `helm lint`: loading, rendering with the chart's values (and -f/--set), Chart.yaml advice. */
+export function lintCommand(argv: string[], io: CommandIO): number {
+  const p = parseFlags(argv);
+  const paths = p.args.length ? p.args : ['.'];
+  let failed = 0;
+  const values = valuesOf(p);
+  for (const path of paths) {
+    const messages: string[] = [];
+    let errors = 0;
+    try {
+      const chart = /\.tgz$/.test(path) ? loadArchive(readFileSync(path)) : loadChart(path);
+      if (!chart.metadata.icon) messages.push('[INFO] Chart.yaml: icon is recommended');
+      if (Object.keys(chart.values).length === 0) messages.push('[INFO] values.yaml: file does not exist or is empty');
+      if (chart.metadata.type !== 'library') {
+        try {
+          renderRelease({
+            chart,
+            config: userValues({ ...values, chartPath: path }),
+            name: 'test-release',
+            namespace: one(p, '--namespace') ?? 'test-namespace',
+            revision: 1,
+            isUpgrade: false,
+          });
+        } catch (e) {
+          messages.push(`[ERROR] templates/: ${(e as Error).message}`);
+          errors++;
+        }
+      }
+    } catch (e) {
+      messages.push(`[ERROR] Chart.yaml: ${(e as Error).message}`);
+      errors++;
+    }
+    io.stdout(`==> Linting ${path}\n${messages.map((m) => m + '\n').join('')}\n`);
+    if (errors > 0) failed++;
+  }
+  const summary = `${paths.length} chart(s) linted, ${failed} chart(s) failed\n`;
+  if (failed > 0) {
+    io.stdout(summary);
+    io.stderr(`Error: ${summary}`);
+    return 1;
+  }
+  io.stdout(summary);
+  return 0;
+}
+
+/** `template --output-dir DIR`: each manifest written under DIR/<its source path>, as Helm does. */
+export function templateToDir(argv: string[], io: CommandIO): number {
+  const i = argv.findIndex((a) => a === '--output-dir' || a.startsWith('--output-dir='));
+  const dir = argv[i].includes('=') ? argv[i].slice('--output-dir='.length) : argv[i + 1];
+  const rest = argv[i].includes('=')
+    ? [...argv.slice(0, i), ...argv.slice(i + 1)]
+    : [...argv.slice(0, i), ...argv.slice(i + 2)];
+  const result = runTemplate(parseTemplateArgs(rest));
+  if (result.error !== undefined) {
+    io.stderr(`Error: ${result.error}\n`);
+    return 1;
+  }
+  const written = new Set<string>();
+  for (const doc of result.stdout.split(/^---\n/m)) {
+    const m = /^# Source: (.+)\n/.exec(doc);
+    if (!m) continue;
+    const target = join(dir, m[1]);
+    mkdirSync(dirname(target), { recursive: true });
+    const text = `---\n${doc.endsWith('\n') ? doc : doc + '\n'}`;
+    if (written.has(target)) writeFileSync(target, text, { flag: 'a' });
+    else {
+      writeFileSync(target, text);
+      written.add(target);
+    }
+    io.stdout(`wrote ${target}\n`);
+  }
+  return 0;
+}
