@@ -111,6 +111,10 @@ export async function main(argv: string[]): Promise<void> {
           )
           .option('--http2-max-streams-per-connection <n>', 'concurrent HTTP/2 streams per client connection', '100')
           .option(
+            '--advertise-address <ip>',
+            "address other servers, agents and pods reach this server at: the `kubernetes` Service's endpoint (default: --node-ip, else --bind-address, else the host's)",
+          )
+          .option(
             '--tls-san <names>',
             'extra hostnames or IPs for the serving certificate (repeatable, comma-separated)',
             collect,

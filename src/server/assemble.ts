@@ -13,6 +13,7 @@ import { ApiServer } from '../apiserver/server.js';
 import type { ServingLimits } from '../apiserver/limits.js';
 import { loadOrCreateCA, loadOrIssue, type CA, type KeyPair } from '../machinery/pki.js';
 import { bootstrap } from '../apiserver/bootstrap.js';
+import { ApiServerEndpointReconciler } from '../apiserver/endpointreconciler.js';
 import { loadOrCreateFrontProxy } from '../apiserver/aggregator/frontproxy.js';
 import { JoinService, loadOrCreateServerToken, type JoinServiceOptions } from '../apiserver/join.js';
 import type { Backend } from '../storage/interface.js';
@@ -159,6 +160,7 @@ export async function assembleServer(s: ServerSettings): Promise<AssembledServer
     `kubernetes.default.svc.${domain}`,
     api.allocators.apiServerServiceIP,
     ...(isWildcard(s.bindAddress) ? [] : [s.bindAddress]),
+    ...(s.advertiseAddress ? [s.advertiseAddress] : []),
     ...(s.tlsSans ?? []),
   ];
   const [serving, admin, kubeletClient]: KeyPair[] = await Promise.all([
@@ -185,7 +187,20 @@ export async function assembleServer(s: ServerSettings): Promise<AssembledServer
 
   await api.start();
   await authorization.install(api);
-  await bootstrap(api, { advertiseAddress: s.advertiseAddress, port: api.port });
+  await bootstrap(api, { port: api.port });
+  // The `kubernetes` Service's endpoints: every live server's advertise address (Leases).
+  const endpointReconciler = s.advertiseAddress
+    ? new ApiServerEndpointReconciler({
+        client: inProcessClient(api, {
+          fieldManager: 'kube-apiserver',
+          user: { name: 'system:apiserver', groups: ['system:masters', 'system:authenticated'] },
+        }),
+        address: s.advertiseAddress,
+        port: api.port,
+        logger,
+      })
+    : undefined;
+  await endpointReconciler?.start();
   // API aggregation: the front-proxy identity towards extension API servers (its own CA).
   await api.enableAggregation({ frontProxy: await loadOrCreateFrontProxy(tlsDir), clientCAPem: ca.certPem });
   // As kube-apiserver does for etcd: compact every interval down to the revision seen one interval ago.
@@ -277,6 +292,7 @@ export async function assembleServer(s: ServerSettings): Promise<AssembledServer
       await scheduler?.stop();
       await kubeDNS?.stop();
       await controllerManager?.stop();
+      await endpointReconciler?.stop();
       await api.stop();
     },
   };
