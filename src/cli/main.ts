@@ -155,6 +155,12 @@ export async function main(argv: string[]): Promise<void> {
               '--token <secret>',
               'join secret (or full K10 token) agents use; default: the stored one, else a random one (written to DATA/server/token)',
             ).env('K8TS_TOKEN'),
+          )
+          .addOption(
+            new Option(
+              '--agent-token <secret>',
+              'a second join secret that joins agents but not servers (written to DATA/server/agent-token)',
+            ).env('K8TS_AGENT_TOKEN'),
           ),
       ).action(async (opts) => {
         const { runServer } = await import('./server.js');

@@ -57,6 +57,7 @@ export interface ServerFlags extends AgentFlags, IngressFlags, AuthenticationFla
   http2MaxStreamsPerConnection: string;
   tlsSan: string[];
   advertiseAddress?: string;
+  agentToken?: string;
   logLevel: string;
   /** Run no controller manager in this process. */
   disableControllerManager?: boolean;
@@ -206,6 +207,7 @@ export async function runServer(flags: ServerFlags): Promise<void> {
     // Endpoints may not hold it, so a loopback one gives way to the host's address).
     advertiseAddress: flags.advertiseAddress ?? advertiseAddress(flags.nodeIp ?? flags.bindAddress),
     joinToken: flags.token,
+    agentToken: flags.agentToken,
     joinServers: serverJoinSource(store, dataDir),
     controllers: flags.disableControllerManager ? false : controllerOptionsFromFlags(flags),
     scheduler: !flags.disableScheduler,

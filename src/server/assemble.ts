@@ -15,7 +15,7 @@ import { loadOrCreateCA, loadOrIssue, type CA, type KeyPair } from '../machinery
 import { bootstrap } from '../apiserver/bootstrap.js';
 import { ApiServerEndpointReconciler } from '../apiserver/endpointreconciler.js';
 import { loadOrCreateFrontProxy } from '../apiserver/aggregator/frontproxy.js';
-import { JoinService, loadOrCreateServerToken, type JoinServiceOptions } from '../apiserver/join.js';
+import { JoinService, loadAgentToken, loadOrCreateServerToken, type JoinServiceOptions } from '../apiserver/join.js';
 import type { Backend } from '../storage/interface.js';
 import { installServiceAccountTokens, loadOrCreateServiceAccountKeys } from '../apiserver/serviceaccount/index.js';
 import { inProcessClient, type InProcessOptions } from '../apiserver/inprocess.js';
@@ -67,6 +67,8 @@ export interface ServerSettings {
   advertiseAddress?: string;
   /** Join secret for agents (default: the stored one, else a new one). */
   joinToken?: string;
+  /** A token that joins agents but not servers (default: the stored one, if any). */
+  agentToken?: string;
   /** What servers joining this one get (absent: server joins are refused). */
   joinServers?: JoinServiceOptions['servers'];
   /** Controller manager settings; false: none in this process. */
@@ -146,7 +148,14 @@ export async function assembleServer(s: ServerSettings): Promise<AssembledServer
   if (s.authentication) installAuthenticators(api, { ...s.authentication, warn: (m) => logger.warn(m) });
   // The join token agents present (`k8ts agent --server URL --token T`); see apiserver/join.ts.
   const joinToken = loadOrCreateServerToken(dataDir, ca.certPem, s.joinToken);
-  new JoinService({ ca, secret: joinToken.secret, logger, servers: s.joinServers }).register(api.publicHandlers);
+  const agentToken = loadAgentToken(dataDir, ca.certPem, s.agentToken);
+  new JoinService({
+    ca,
+    secret: joinToken.secret,
+    agentSecret: agentToken?.secret,
+    logger,
+    servers: s.joinServers,
+  }).register(api.publicHandlers);
 
   const domain = s.cluster.clusterDomain;
   const sans = [
