@@ -75,5 +75,5 @@ export async function bootstrap(api: ApiServer, opts: { port: number }): Promise
       ),
     );
   }
-  // Its endpoints: apiserver/endpointreconciler.ts (every live server, from their Leases).
+  // Its endpoints: server/endpointreconciler.ts (every live server, from their Leases).
 }

@@ -13,7 +13,7 @@ import { ApiServer } from '../apiserver/server.js';
 import type { ServingLimits } from '../apiserver/limits.js';
 import { loadOrCreateCA, loadOrIssue, type CA, type KeyPair } from '../machinery/pki.js';
 import { bootstrap } from '../apiserver/bootstrap.js';
-import { ApiServerEndpointReconciler } from '../apiserver/endpointreconciler.js';
+import { ApiServerEndpointReconciler } from './endpointreconciler.js';
 import { loadOrCreateFrontProxy } from '../apiserver/aggregator/frontproxy.js';
 import { JoinService, loadAgentToken, loadOrCreateServerToken, type JoinServiceOptions } from '../apiserver/join.js';
 import type { Backend } from '../storage/interface.js';

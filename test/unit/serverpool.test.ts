@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ServerPool, serverURLs } from '../../src/client/serverpool.js';
-import { leaseExpiry, parseHostPort, subsetsFor } from '../../src/apiserver/endpointreconciler.js';
+import { leaseExpiry, parseHostPort, subsetsFor } from '../../src/server/endpointreconciler.js';
 
 test('the pool stays on its server until it fails, then moves on; the list survives a restart', () => {
   const dir = mkdtempSync(join(tmpdir(), 'k8ts-pool-'));
