@@ -1,5 +1,5 @@
-// Objects every cluster starts with: the system namespaces and the `kubernetes` Service with
-// its Endpoints pointing at this API server.
+// Objects every cluster starts with: the system namespaces, the built-in PriorityClasses and the
+// `kubernetes` Service.
 import type { ApiServer } from './server.js';
 import type { WriteContext } from './store.js';
 import { ApiError } from '../machinery/errors.js';
@@ -22,7 +22,7 @@ async function ensure(create: () => Promise<unknown>): Promise<void> {
   }
 }
 
-export async function bootstrap(api: ApiServer, opts: { advertiseAddress?: string; port: number }): Promise<void> {
+export async function bootstrap(api: ApiServer, opts: { port: number }): Promise<void> {
   const ctx = systemWriteContext();
   const namespaces = api.store('', 'namespaces');
   for (const name of SYSTEM_NAMESPACES) {
@@ -75,45 +75,5 @@ export async function bootstrap(api: ApiServer, opts: { advertiseAddress?: strin
       ),
     );
   }
-  if (!opts.advertiseAddress) return;
-  const endpoints = api.store('', 'endpoints');
-  const subsets = [
-    { addresses: [{ ip: opts.advertiseAddress }], ports: [{ name: 'https', port: opts.port, protocol: 'TCP' }] },
-  ];
-  const current = endpoints.tryGet('default', 'kubernetes');
-  if (!current) {
-    await ensure(() =>
-      endpoints.create(
-        { apiVersion: 'v1', kind: 'Endpoints', metadata: { name: 'kubernetes', namespace: 'default' }, subsets },
-        ctx,
-      ),
-    );
-  } else if (JSON.stringify(current.obj.subsets) !== JSON.stringify(subsets)) {
-    await endpoints.update('default', 'kubernetes', (cur) => ({ ...cur.obj, subsets }), ctx);
-  }
-  // Its EndpointSlice, as upstream's endpoints reconciler writes it (no managed-by label: the
-  // EndpointSlice controller leaves it alone).
-  const slices = api.store('discovery.k8s.io', 'endpointslices');
-  const slice = {
-    apiVersion: 'discovery.k8s.io/v1',
-    kind: 'EndpointSlice',
-    metadata: { name: 'kubernetes', namespace: 'default', labels: { 'kubernetes.io/service-name': 'kubernetes' } },
-    addressType: 'IPv4',
-    endpoints: [{ addresses: [opts.advertiseAddress], conditions: { ready: true } }],
-    ports: [{ name: 'https', port: opts.port, protocol: 'TCP' }],
-  };
-  const currentSlice = slices.tryGet('default', 'kubernetes');
-  if (!currentSlice) {
-    await ensure(() => slices.create(slice, ctx));
-  } else if (
-    JSON.stringify([currentSlice.obj.endpoints, currentSlice.obj.ports]) !==
-    JSON.stringify([slice.endpoints, slice.ports])
-  ) {
-    await slices.update(
-      'default',
-      'kubernetes',
-      (cur) => ({ ...cur.obj, endpoints: slice.endpoints, ports: slice.ports }),
-      ctx,
-    );
-  }
+  // Its endpoints: server/endpointreconciler.ts (every live server, from their Leases).
 }

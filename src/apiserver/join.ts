@@ -90,8 +90,32 @@ export function parseToken(token: string): ParsedToken {
   return { secret: t };
 }
 
-export function formatToken(caPem: string, secret: string): string {
-  return `${TOKEN_PREFIX}${caHash(caPem)}::server:${secret}`;
+export function formatToken(caPem: string, secret: string, user: 'server' | 'node' = 'server'): string {
+  return `${TOKEN_PREFIX}${caHash(caPem)}::${user}:${secret}`;
+}
+
+/**
+ * The agent-only token (k3s's `--agent-token`, K10<hash>::node:<secret>): from the flag, else the
+ * one stored at <dataDir>/server/agent-token (written there, or handed over by the server this one
+ * joined); undefined when there is none (agents then join with the server token).
+ */
+export function loadAgentToken(dataDir: string, caPem: string, flagToken?: string): ServerToken | undefined {
+  const path = join(dataDir, 'server', 'agent-token');
+  let secret: string | undefined;
+  if (flagToken) {
+    const parsed = parseToken(flagToken);
+    if (parsed.caHash && parsed.caHash !== caHash(caPem))
+      throw new Error("--agent-token: the token's CA hash does not match this server's CA");
+    secret = parsed.secret;
+  } else if (existsSync(path)) {
+    secret = parseToken(readFileSync(path, 'utf8')).secret;
+  }
+  if (!secret) return undefined;
+  const full = `${formatToken(caPem, secret, 'node')}\n`;
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  if (!existsSync(path) || readFileSync(path, 'utf8') !== full) writeFileSync(path, full, { mode: 0o600 });
+  chmodSync(path, 0o600);
+  return { secret, path };
 }
 
 export interface ServerToken {
@@ -219,6 +243,8 @@ export function parseNodeCertsRequest(body: unknown): { nodeName: string; nodeIP
 export interface JoinServiceOptions {
   ca: CA;
   secret: string;
+  /** The agent-only token's secret: it joins nodes, never servers. */
+  agentSecret?: string;
   logger: Logger;
   servers?: ServerJoinSource;
   cluster: ClusterConfig;
@@ -245,15 +271,28 @@ export class JoinService {
   private clusterConfig(req: IncomingMessage, res: ServerResponse): void {
     if (req.method !== 'GET')
       return send(res, 405, 'only GET is supported here\n', 'text/plain; charset=utf-8', { Allow: 'GET' });
-    this.requireToken(req, 'cluster config');
+    // Either token: agents may join with the agent-only one.
+    if (!this.authorized(req.headers.authorization)) {
+      this.log.warn({ remote: req.socket.remoteAddress }, 'cluster config refused: wrong or missing token');
+      throw errors.unauthorized('Unauthorized: the join token is not valid for this server');
+    }
     sendObject(res, 200, this.o.cluster);
   }
 
+  /** Server joins want the server token; the agent token is refused with a message saying so. */
   private requireToken(req: IncomingMessage, what: string): void {
-    if (!this.authorized(req.headers.authorization)) {
-      this.log.warn({ remote: req.socket.remoteAddress }, `${what} refused: wrong or missing token`);
-      throw errors.unauthorized('Unauthorized: the join token is not valid for this server');
+    const role = this.authorized(req.headers.authorization);
+    if (role === 'server') return;
+    if (role === 'agent') {
+      this.log.warn({ remote: req.socket.remoteAddress }, `${what} refused: an agent token`);
+      throw new errors.ApiError(
+        403,
+        'Forbidden',
+        'the agent token joins agents only: a server joins with the server token (DATA/server/token of a server)',
+      );
     }
+    this.log.warn({ remote: req.socket.remoteAddress }, `${what} refused: wrong or missing token`);
+    throw errors.unauthorized('Unauthorized: the join token is not valid for this server');
   }
 
   private serverBootstrap(req: IncomingMessage, res: ServerResponse): void {
@@ -300,25 +339,30 @@ export class JoinService {
     send(res, 200, req.method === 'HEAD' ? '' : this.o.ca.certPem, 'application/x-pem-file');
   }
 
-  /** Whether an Authorization header carries the server's secret (as a bearer token or basic password). */
-  authorized(header: string | undefined): boolean {
-    if (!header) return false;
+  /**
+   * Whose secret an Authorization header carries (as a bearer token or basic password): the
+   * server token's, the agent token's, or neither.
+   */
+  authorized(header: string | undefined): 'server' | 'agent' | undefined {
+    if (!header) return undefined;
     let presented: string | undefined;
     if (/^bearer /i.test(header)) {
       const raw = header.slice(7).trim();
       try {
         const parsed = parseToken(raw);
-        if (parsed.caHash && parsed.caHash !== caHash(this.o.ca.certPem)) return false;
+        if (parsed.caHash && parsed.caHash !== caHash(this.o.ca.certPem)) return undefined;
         presented = parsed.secret;
       } catch {
-        return false;
+        return undefined;
       }
     } else if (/^basic /i.test(header)) {
       const decoded = Buffer.from(header.slice(6).trim(), 'base64').toString('utf8');
       const colon = decoded.indexOf(':');
       presented = colon >= 0 ? decoded.slice(colon + 1) : undefined;
     }
-    return presented !== undefined && sameSecret(presented, this.o.secret);
+    if (presented === undefined) return undefined;
+    if (sameSecret(presented, this.o.secret)) return 'server';
+    return this.o.agentSecret && sameSecret(presented, this.o.agentSecret) ? 'agent' : undefined;
   }
 
   private async nodeCerts(req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -21,6 +21,9 @@ import {
   type ParsedToken,
 } from '../apiserver/join.js';
 import { Client, R, spec } from '../client/client.js';
+import { HttpsTransport } from '../client/https.js';
+import { loadKubeconfig } from '../client/kubeconfig.js';
+import { ServerPool, followApiServers } from '../client/serverpool.js';
 import type { Service } from 'kubernetes-types/core/v1.js';
 import { NodeAgent } from '../agent/agent.js';
 import type { AgentFlags } from './agentflags.js';
@@ -284,12 +287,13 @@ export async function runAgent(flags: JoinFlags): Promise<void> {
 
   let stopping = false;
   // What is running so far: the signal handlers are installed before any of it starts.
-  const running: { agent?: NodeAgent; client?: Client; ingress?: IngressController } = {};
+  const running: { agent?: NodeAgent; client?: Client; ingress?: IngressController; stopFollowing?: () => void } = {};
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down');
-    const { agent, client, ingress } = running;
+    const { agent, client, ingress, stopFollowing } = running;
+    stopFollowing?.();
     await ingress?.stop().catch((err) => logger.warn({ err }, 'stopping the ingress controller failed'));
     await agent?.stop().catch((err) => logger.warn({ err }, 'stopping the agent failed'));
     await client?.close().catch(() => undefined);
@@ -311,7 +315,15 @@ export async function runAgent(flags: JoinFlags): Promise<void> {
     { server, caPem: id.ca, certPem: id.clientCert, keyPem: id.clientKey, name: 'k8ts-agent' },
     0o600,
   );
-  const client = (running.client = Client.fromKubeconfig(kubeconfig, { fieldManager: 'kubelet' }));
+  // As k3s's agent load balancer: every API server the `kubernetes` Service lists, failing over
+  // between them when the one in use dies (the list is kept in DATA/agent/etc/servers.json).
+  const servers = new ServerPool(server, join(dataDir, 'agent', 'etc', 'servers.json'), (from, to) =>
+    logger.warn({ from, to }, 'API server unreachable; switching'),
+  );
+  const client = (running.client = new Client(
+    new HttpsTransport(loadKubeconfig(kubeconfig), { fieldManager: 'kubelet', servers }),
+  ));
+  running.stopFollowing = followApiServers(client, servers, logger);
   // Without --cluster-dns (or --service-cidr to derive it from), pods get the server's cluster DNS,
   // as k3s agents learn it from their server: the default guess is wrong for any other range.
   const clusterDNS =

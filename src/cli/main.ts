@@ -116,6 +116,10 @@ export async function main(argv: string[]): Promise<void> {
           )
           .option('--http2-max-streams-per-connection <n>', 'concurrent HTTP/2 streams per client connection', '100')
           .option(
+            '--advertise-address <ip>',
+            "address other servers, agents and pods reach this server at: the `kubernetes` Service's endpoint (default: --node-ip, else --bind-address, else the host's)",
+          )
+          .option(
             '--tls-san <names>',
             'extra hostnames or IPs for the serving certificate (repeatable, comma-separated)',
             collect,
@@ -164,6 +168,12 @@ export async function main(argv: string[]): Promise<void> {
               '--token <secret>',
               'join secret (or full K10 token) agents use; default: the stored one, else a random one (written to DATA/server/token)',
             ).env('K8TS_TOKEN'),
+          )
+          .addOption(
+            new Option(
+              '--agent-token <secret>',
+              'a second join secret that joins agents but not servers (written to DATA/server/agent-token)',
+            ).env('K8TS_AGENT_TOKEN'),
           ),
       ).action(async (opts) => {
         const { runServer } = await import('./server.js');

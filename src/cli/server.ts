@@ -56,6 +56,8 @@ export interface ServerFlags extends AgentFlags, IngressFlags, AuthenticationFla
   maxMutatingRequestsInflight: string;
   http2MaxStreamsPerConnection: string;
   tlsSan: string[];
+  advertiseAddress?: string;
+  agentToken?: string;
   logLevel: string;
   /** Run no controller manager in this process. */
   disableControllerManager?: boolean;
@@ -207,8 +209,11 @@ export async function runServer(flags: ServerFlags): Promise<void> {
     authentication: authenticationFromFlags(flags),
     admissionControlConfigFile: flags.admissionControlConfigFile,
     tlsSans: flags.tlsSan,
-    advertiseAddress: advertiseAddress(flags.bindAddress),
+    // As k3s: --advertise-address, else the node's IP, else the bind address (never loopback:
+    // Endpoints may not hold it, so a loopback one gives way to the host's address).
+    advertiseAddress: flags.advertiseAddress ?? advertiseAddress(flags.nodeIp ?? flags.bindAddress),
     joinToken: flags.token,
+    agentToken: flags.agentToken,
     joinServers: serverJoinSource(store, dataDir),
     controllers: flags.disableControllerManager ? false : controllerOptionsFromFlags(flags),
     scheduler: !flags.disableScheduler,

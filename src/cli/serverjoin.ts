@@ -24,6 +24,7 @@ export function sharedServerFiles(dataDir: string): string[] {
     join(tls, 'ca.crt'),
     join(tls, 'ca.key'),
     join(tls, 'service-account.key'),
+    join(dataDir, 'server', 'agent-token'),
     join(etcdTlsDir(dataDir), 'ca.crt'),
     join(etcdTlsDir(dataDir), 'ca.key'),
     defaultEncryptionConfigPath(dataDir),

@@ -5,6 +5,7 @@ import { StringDecoder } from 'node:string_decoder';
 // never pay for loading it.
 import type { Agent } from 'undici';
 const undici = () => import('undici');
+import type { ServerPool } from './serverpool.js';
 import { ApiError } from './errors.js';
 import { type ClientConfig, loadKubeconfig } from './kubeconfig.js';
 import type {
@@ -30,7 +31,16 @@ export interface HttpsOptions {
   timeoutMs?: number;
   /** Called with each warning an answer carried (its Warning headers), as client-go's WarningHandler. */
   onWarning?: (message: string) => void;
+  /** Servers to fail over between (the agent's list); without it, the kubeconfig's server only. */
+  servers?: ServerPool;
 }
+
+/** Errors of a connection that was never made: the request did not reach the server. */
+const NOT_CONNECTED = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
+const notConnected = (err: unknown) => {
+  const e = err as { code?: string; cause?: { code?: string } };
+  return NOT_CONNECTED.has(e.code ?? '') || NOT_CONNECTED.has(e.cause?.code ?? '');
+};
 
 const PATCH_CONTENT_TYPES: Record<PatchType, string> = {
   json: 'application/json-patch+json',
@@ -81,10 +91,12 @@ export class HttpsTransport implements Transport {
   private readonly timeoutMs: number;
   private readonly onWarning?: (message: string) => void;
   private readonly watches = new Set<() => void>();
+  private readonly pool?: ServerPool;
 
   constructor(config: ClientConfig, opts: HttpsOptions) {
     this.fieldManager = opts.fieldManager;
     this.server = config.server;
+    this.pool = opts.servers;
     this.timeoutMs = opts.timeoutMs ?? 30_000;
     this.onWarning = opts.onWarning;
     this.connect = {
@@ -116,19 +128,26 @@ export class HttpsTransport implements Transport {
     accept?: string,
   ): Promise<any> {
     let res;
-    try {
-      const headers = accept ? { ...this.headers, accept } : this.headers;
-      const { request } = await undici();
-      res = await request(this.server + path, {
-        method: method as any,
-        dispatcher: await this.dispatcher(),
-        headers: body === undefined ? headers : { ...headers, 'content-type': contentType },
-        body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
-        headersTimeout: this.timeoutMs,
-        bodyTimeout: this.timeoutMs,
-      });
-    } catch (err) {
-      throw new ApiError(503, 'ServiceUnavailable', `${method} ${path}: ${(err as Error).message}`);
+    for (let attempt = 1; ; attempt++) {
+      const server = this.pool?.current ?? this.server;
+      try {
+        const headers = accept ? { ...this.headers, accept } : this.headers;
+        const { request } = await undici();
+        res = await request(server + path, {
+          method: method as any,
+          dispatcher: await this.dispatcher(),
+          headers: body === undefined ? headers : { ...headers, 'content-type': contentType },
+          body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+          headersTimeout: this.timeoutMs,
+          bodyTimeout: this.timeoutMs,
+        });
+        break;
+      } catch (err) {
+        this.pool?.failed(server);
+        // A refused connection never reached the server, so even a POST may go to the next one.
+        if (this.pool && notConnected(err) && attempt < this.pool.all.length) continue;
+        throw new ApiError(503, 'ServiceUnavailable', `${method} ${path}: ${(err as Error).message}`);
+      }
     }
     if (this.onWarning) for (const w of warningsOf(res.headers.warning)) this.onWarning(w);
     const text = await res.body.text();
@@ -188,11 +207,12 @@ export class HttpsTransport implements Transport {
       resourceVersionMatch: opts.sendInitialEvents ? 'NotOlderThan' : undefined,
       timeoutSeconds: opts.timeoutSeconds,
     });
+    const server = this.pool?.current ?? this.server;
     const done = (async (): Promise<WatchEnd> => {
       let endError: ApiError | undefined;
       try {
         const { request } = await undici();
-        const res = await request(this.server + pathOf(t) + q, {
+        const res = await request(server + pathOf(t) + q, {
           method: 'GET',
           dispatcher: await this.dispatcher(),
           signal: abort.signal,
@@ -231,6 +251,8 @@ export class HttpsTransport implements Transport {
         return endError ? { error: endError } : {};
       } catch (err) {
         if (stopped) return {};
+        // The stream broke (the server died): the watch is made again on the next server.
+        this.pool?.failed(server);
         return {
           error: endError ?? new ApiError(503, 'ServiceUnavailable', `watch ${pathOf(t)}: ${(err as Error).message}`),
         };

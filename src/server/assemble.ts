@@ -13,8 +13,9 @@ import { ApiServer } from '../apiserver/server.js';
 import type { ServingLimits } from '../apiserver/limits.js';
 import { loadOrCreateCA, loadOrIssue, type CA, type KeyPair } from '../machinery/pki.js';
 import { bootstrap } from '../apiserver/bootstrap.js';
+import { ApiServerEndpointReconciler } from './endpointreconciler.js';
 import { loadOrCreateFrontProxy } from '../apiserver/aggregator/frontproxy.js';
-import { JoinService, loadOrCreateServerToken, type JoinServiceOptions } from '../apiserver/join.js';
+import { JoinService, loadAgentToken, loadOrCreateServerToken, type JoinServiceOptions } from '../apiserver/join.js';
 import type { Backend } from '../storage/interface.js';
 import { installServiceAccountTokens, loadOrCreateServiceAccountKeys } from '../apiserver/serviceaccount/index.js';
 import { inProcessClient, type InProcessOptions } from '../apiserver/inprocess.js';
@@ -66,6 +67,8 @@ export interface ServerSettings {
   advertiseAddress?: string;
   /** Join secret for agents (default: the stored one, else a new one). */
   joinToken?: string;
+  /** A token that joins agents but not servers (default: the stored one, if any). */
+  agentToken?: string;
   /** What servers joining this one get (absent: server joins are refused). */
   joinServers?: JoinServiceOptions['servers'];
   /** Controller manager settings; false: none in this process. */
@@ -149,9 +152,11 @@ export async function assembleServer(s: ServerSettings): Promise<AssembledServer
   if (s.authentication) installAuthenticators(api, { ...s.authentication, warn: (m) => logger.warn(m) });
   // The join token agents present (`k8ts agent --server URL --token T`); see apiserver/join.ts.
   const joinToken = loadOrCreateServerToken(dataDir, ca.certPem, s.joinToken);
+  const agentToken = loadAgentToken(dataDir, ca.certPem, s.agentToken);
   new JoinService({
     ca,
     secret: joinToken.secret,
+    agentSecret: agentToken?.secret,
     logger,
     servers: s.joinServers,
     cluster: { clusterDomain: s.cluster.clusterDomain },
@@ -172,6 +177,7 @@ export async function assembleServer(s: ServerSettings): Promise<AssembledServer
     `kubernetes.default.svc.${domain}`,
     api.allocators.apiServerServiceIP,
     ...(isWildcard(s.bindAddress) ? [] : [s.bindAddress]),
+    ...(s.advertiseAddress ? [s.advertiseAddress] : []),
     ...(s.tlsSans ?? []),
   ];
   const [serving, admin, kubeletClient]: KeyPair[] = await Promise.all([
@@ -198,7 +204,20 @@ export async function assembleServer(s: ServerSettings): Promise<AssembledServer
 
   await api.start();
   await authorization.install(api);
-  await bootstrap(api, { advertiseAddress: s.advertiseAddress, port: api.port });
+  await bootstrap(api, { port: api.port });
+  // The `kubernetes` Service's endpoints: every live server's advertise address (Leases).
+  const endpointReconciler = s.advertiseAddress
+    ? new ApiServerEndpointReconciler({
+        client: inProcessClient(api, {
+          fieldManager: 'kube-apiserver',
+          user: { name: 'system:apiserver', groups: ['system:masters', 'system:authenticated'] },
+        }),
+        address: s.advertiseAddress,
+        port: api.port,
+        logger,
+      })
+    : undefined;
+  await endpointReconciler?.start();
   // API aggregation: the front-proxy identity towards extension API servers (its own CA).
   await api.enableAggregation({ frontProxy: await loadOrCreateFrontProxy(tlsDir), clientCAPem: ca.certPem });
   // As kube-apiserver does for etcd: compact every interval down to the revision seen one interval ago.
@@ -300,6 +319,7 @@ export async function assembleServer(s: ServerSettings): Promise<AssembledServer
       await scheduler?.stop();
       await kubeDNS?.stop();
       await controllerManager?.stop();
+      await endpointReconciler?.stop();
       await api.stop();
     },
   };
