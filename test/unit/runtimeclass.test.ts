@@ -11,7 +11,7 @@ import { formatFieldError } from '../../src/machinery/fielderrors.js';
 import { ApiError } from '../../src/machinery/errors.js';
 
 const messages = (rc: Partial<RuntimeClass>) =>
-  validateRuntimeClass({ metadata: { name: 'x' }, handler: 'runc', ...rc } as RuntimeClass).map(formatFieldError);
+  validateRuntimeClass({ metadata: { name: 'x' }, handler: 'runc', ...rc }).map(formatFieldError);
 
 test('validation: handler a DNS label, overhead resources, scheduling labels and tolerations', () => {
   assert.deepEqual(messages({}), []);
