@@ -19,7 +19,7 @@ import type { Backend } from '../storage/interface.js';
 import { installServiceAccountTokens, loadOrCreateServiceAccountKeys } from '../apiserver/serviceaccount/index.js';
 import { inProcessClient, type InProcessOptions } from '../apiserver/inprocess.js';
 import { Authorization } from '../apiserver/authz/index.js';
-import { installAuthenticators, type AuthenticationOptions } from '../apiserver/authn/index.js';
+import { installAuthenticators, tokenReviewResource, type AuthenticationOptions } from '../apiserver/authn/index.js';
 import { signLegacyToken } from '../apiserver/serviceaccount/legacy.js';
 import type { Auditor } from '../apiserver/audit/index.js';
 import { PodSecurity, loadPodSecurityConfiguration } from '../apiserver/admission/podsecurity/index.js';
@@ -143,6 +143,8 @@ export async function assembleServer(s: ServerSettings): Promise<AssembledServer
   installServiceAccountTokens(api, { keys: serviceAccountKeys, requireServiceAccount: s.requireServiceAccount });
   // Token file, bootstrap tokens, OIDC (each accepts tokens of its own form only).
   if (s.authentication) installAuthenticators(api, { ...s.authentication, warn: (m) => logger.warn(m) });
+  // TokenReview: node agents authenticate bearer tokens presented to them through it.
+  await api.addResource(tokenReviewResource(api.authentication));
   // The join token agents present (`k8ts agent --server URL --token T`); see apiserver/join.ts.
   const joinToken = loadOrCreateServerToken(dataDir, ca.certPem, s.joinToken);
   new JoinService({ ca, secret: joinToken.secret, logger, servers: s.joinServers }).register(api.publicHandlers);
