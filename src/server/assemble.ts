@@ -242,7 +242,8 @@ export async function assembleServer(s: ServerSettings): Promise<AssembledServer
     ? new (await import('../sim/simulator.js')).NodeSimulator(
         client({
           fieldManager: 'kubelet',
-          user: { name: 'system:node:sim', groups: ['system:nodes', 'system:masters'] },
+          // Not a node identity: it acts for every simulated node (NodeRestriction would hold it to one).
+          user: { name: 'system:k8ts-node-simulator', groups: ['system:masters', 'system:authenticated'] },
         }),
         s.simulator,
         logger,

@@ -47,7 +47,7 @@ export function installServiceAccountTokens(
   const iss = opts.issuer ?? defaultIssuer(api.config.cluster.clusterDomain);
   const apiAudiences = opts.apiAudiences?.length ? opts.apiAudiences : [iss];
   const issuer = new TokenIssuer(opts.keys, iss);
-  registerTokenRequest(api, { issuer, apiAudiences });
+  registerTokenRequest(api, { issuer, apiAudiences, admission: api.admission });
   const lookup = (plural: string, ns: string | undefined, name: string) => {
     try {
       return api.store('', plural).tryGet(ns, name)?.obj;
