@@ -41,6 +41,7 @@ import { probeKillingEvent, probeResultEvent } from './probes/events.js';
 import { VolumeManager } from './volumes/manager.js';
 import { containerEnv } from './env.js';
 import { AgentServer, type PodLocator } from './server.js';
+import { AgentAuth, clientReviewer } from './auth.js';
 import { LocalPathProvisioner } from './provisioner/localpath.js';
 import { PodRoutes } from './network/routes.js';
 import { ensureBridgeGateway } from './network/bridge.js';
@@ -251,6 +252,8 @@ export class NodeAgent {
       bindAddress: '0.0.0.0',
       tls: this.o.tls,
       locator: this.locator(),
+      // Callers are authenticated and authorized by the API server, as the node (TokenReview, SAR).
+      auth: new AgentAuth({ reviewer: clientReviewer(client), nodeName: this.o.nodeName }),
       logger: this.log,
     });
     const port = await this.server.start();

@@ -1,8 +1,10 @@
 // The node agent's HTTPS server: the kubelet's API on port 10250 that the API server calls for
 // `kubectl logs`, `exec`, `attach`, `port-forward` and `nodes/<n>/proxy`.
 //
-// Only clients with a certificate signed by the cluster CA get in (the API server presents its
-// kubelet-client certificate). Logs are read from the CRI log files here (logs.ts). Exec, attach
+// Every request is authenticated and authorized as the kubelet does (auth.ts): a client
+// certificate of the cluster CA or a bearer token (TokenReview) names the user, and a
+// SubjectAccessReview on nodes/proxy (or log, stats, ...) of this node decides; the API server
+// presents its kubelet-client certificate. Logs are read from the CRI log files here (logs.ts). Exec, attach
 // and port-forward are not implemented here at all: the runtime's Exec/Attach/PortForward calls
 // return a URL on its own streaming server (containerd speaks remotecommand over SPDY and
 // WebSocket, and the port-forward protocol), so the agent only replays the client's upgrade
@@ -17,6 +19,7 @@ import type { Logger } from 'pino';
 import { readLogs, sinceOf, type LogOptions } from './logs.js';
 import { dialURL, proxyUpgrade, writeRawResponse } from '../machinery/upgradeproxy.js';
 import type { Runtime } from './runtime/types.js';
+import type { AgentAuth } from './auth.js';
 
 export interface LocatedContainer {
   current?: { id: string; logPath: string; running: boolean };
@@ -38,6 +41,8 @@ export interface PodLocator {
 
 export interface AgentServerOptions {
   locator: PodLocator;
+  /** Authentication and authorization of every request (TokenReview / SubjectAccessReview). */
+  auth: AgentAuth;
   /** Serving certificate and key, and the CA client certificates must be signed by. */
   tls: { cert: string; key: string; ca: string };
   /** Default 10250, as the kubelet; 0 picks a free port. */
@@ -167,11 +172,6 @@ export class AgentServer {
     await closed;
   }
 
-  /** Client certificates must chain to the cluster CA (the kubelet with anonymous auth off). */
-  private authenticated(req: IncomingMessage): boolean {
-    return (req.socket as tls.TLSSocket).authorized === true;
-  }
-
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const send = (code: number, body: string) => {
       if (res.headersSent) return void res.end();
@@ -179,7 +179,8 @@ export class AgentServer {
       res.end(body);
     };
     try {
-      if (!this.authenticated(req)) return send(401, 'Unauthorized');
+      const decision = await this.options.auth.check(req);
+      if (decision.code !== 200) return send(decision.code, decision.message);
       const url = new URL(req.url ?? '/', 'https://localhost');
       const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
       if (url.pathname === '/healthz') return send(200, 'ok');
@@ -258,7 +259,8 @@ export class AgentServer {
 
   private async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     try {
-      if (!this.authenticated(req)) return writeRawResponse(socket, 401, 'Unauthorized');
+      const decision = await this.options.auth.check(req);
+      if (decision.code !== 200) return writeRawResponse(socket, decision.code, decision.message);
       const url = new URL(req.url ?? '/', 'https://localhost');
       const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
       const q = url.searchParams;

@@ -171,7 +171,7 @@ export interface ResourceDef {
   onMarkedForDeletion?(obj: any): void;
   /**
    * Create-only resources that are answered, not stored (SelfSubjectReview, access reviews):
-   * the response to a create of `obj` by `user`. Such resources have no storage.
+   * the response to a create of `obj` by `user` (or its promise). Such resources have no storage.
    */
   answerCreate?(obj: any, user: { name: string; groups: string[]; uid?: string }): any;
   /**

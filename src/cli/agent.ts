@@ -12,6 +12,7 @@ import { agentOptionsFromFlags } from './agentoptions.js';
 import { primaryIPv4 } from '../agent/hostinfo.js';
 import { defaultDataDir } from './datadir.js';
 import { inProcessClient } from '../apiserver/inprocess.js';
+import { R } from '../client/client.js';
 
 export async function startLocalAgent(
   api: ApiServer,
@@ -41,9 +42,16 @@ export async function startLocalAgent(
     nodeIP,
     tls: { cert: serving.certPem, key: serving.keyPem, ca: ca.certPem },
     clusterDomain: flags.clusterDomain,
-    labels: { 'node-role.kubernetes.io/control-plane': 'true' },
     logger,
   });
   await agent.start();
+  // A node may not give itself node-role labels (NodeRestriction): the server marks its own node,
+  // as kubeadm and k3s do after the kubelet registered.
+  await inProcessClient(api, {
+    fieldManager: 'k8ts',
+    user: { name: 'system:admin', groups: ['system:masters', 'system:authenticated'] },
+  })
+    .resource(R.nodes)
+    .patch(nodeName, 'merge', { metadata: { labels: { 'node-role.kubernetes.io/control-plane': 'true' } } });
   return agent;
 }

@@ -20,7 +20,7 @@ import type { Backend } from '../storage/interface.js';
 import { installServiceAccountTokens, loadOrCreateServiceAccountKeys } from '../apiserver/serviceaccount/index.js';
 import { inProcessClient, type InProcessOptions } from '../apiserver/inprocess.js';
 import { Authorization } from '../apiserver/authz/index.js';
-import { installAuthenticators, type AuthenticationOptions } from '../apiserver/authn/index.js';
+import { installAuthenticators, tokenReviewResource, type AuthenticationOptions } from '../apiserver/authn/index.js';
 import { signLegacyToken } from '../apiserver/serviceaccount/legacy.js';
 import type { Auditor } from '../apiserver/audit/index.js';
 import { PodSecurity, loadPodSecurityConfiguration } from '../apiserver/admission/podsecurity/index.js';
@@ -150,6 +150,8 @@ export async function assembleServer(s: ServerSettings): Promise<AssembledServer
   installServiceAccountTokens(api, { keys: serviceAccountKeys, requireServiceAccount: s.requireServiceAccount });
   // Token file, bootstrap tokens, OIDC (each accepts tokens of its own form only).
   if (s.authentication) installAuthenticators(api, { ...s.authentication, warn: (m) => logger.warn(m) });
+  // TokenReview: node agents authenticate bearer tokens presented to them through it.
+  await api.addResource(tokenReviewResource(api.authentication));
   // The join token agents present (`k8ts agent --server URL --token T`); see apiserver/join.ts.
   const joinToken = loadOrCreateServerToken(dataDir, ca.certPem, s.joinToken);
   const agentToken = loadAgentToken(dataDir, ca.certPem, s.agentToken);
@@ -272,7 +274,8 @@ export async function assembleServer(s: ServerSettings): Promise<AssembledServer
     ? new (await import('../sim/simulator.js')).NodeSimulator(
         client({
           fieldManager: 'kubelet',
-          user: { name: 'system:node:sim', groups: ['system:nodes', 'system:masters'] },
+          // Not a node identity: it acts for every simulated node (NodeRestriction would hold it to one).
+          user: { name: 'system:k8ts-node-simulator', groups: ['system:masters', 'system:authenticated'] },
         }),
         s.simulator,
         logger,

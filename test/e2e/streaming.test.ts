@@ -19,6 +19,9 @@ import { join } from 'node:path';
 import tls from 'node:tls';
 import YAML from 'yaml';
 import { AgentServer, type PodLocator } from '../../src/agent/server.js';
+import { AgentAuth, clientReviewer } from '../../src/agent/auth.js';
+import { Client } from '../../src/client/client.js';
+import { HttpsTransport } from '../../src/client/https.js';
 import type { Runtime } from '../../src/agent/runtime/types.js';
 import { TEST_IMAGES } from '../../src/agent/images/testimages.js';
 import { issue, loadOrCreateCA } from '../../src/machinery/pki.js';
@@ -160,8 +163,17 @@ before(async () => {
   cluster = await startCluster();
   const ca = await loadOrCreateCA(join(cluster.dataDir, 'server', 'tls'));
   const serving = await issue(ca, { commonName: NODE, sans: ['127.0.0.1'], server: true });
+  // The agent asks the API server about its callers as the node, as a real agent does.
+  const node = await issue(ca, { commonName: `system:node:${NODE}`, organizations: ['system:nodes'], client: true });
+  const nodeClient = new Client(
+    new HttpsTransport(
+      { server: cluster.url, ca: ca.certPem, cert: node.certPem, key: node.keyPem },
+      { fieldManager: 'kubelet' },
+    ),
+  );
   agent = new AgentServer({
     locator,
+    auth: new AgentAuth({ reviewer: clientReviewer(nodeClient), nodeName: NODE }),
     tls: { cert: serving.certPem, key: serving.keyPem, ca: ca.certPem },
     port: 0,
     bindAddress: '127.0.0.1',

@@ -1,5 +1,5 @@
 // The admission plugins the API server runs, in upstream's order.
-import type { Namespace, Pod } from 'kubernetes-types/core/v1.js';
+import type { Namespace, Node, Pod } from 'kubernetes-types/core/v1.js';
 import type { Store } from '../store.js';
 import type { RuntimeClass } from 'kubernetes-types/node/v1.js';
 import { AdmissionChain } from './interfaces.js';
@@ -14,6 +14,7 @@ import { ServiceAccountAdmission } from './serviceaccount.js';
 import { webhookAdmission } from './webhook/index.js';
 import { ValidatingAdmissionPolicyPlugin } from './validatingpolicy/index.js';
 import { PodSecurity } from './podsecurity/index.js';
+import { NodeRestriction } from './noderestriction.js';
 import { CertificateRequester, CertificateSignerAccess, CertificateSubjectRestriction } from './certificates.js';
 import type { Authorizer } from '../authz/types.js';
 
@@ -27,6 +28,7 @@ export { ResourceQuotaAdmission } from './resourcequota.js';
 export { DefaultStorageClass } from './defaultstorageclass.js';
 export { ServiceAccountAdmission } from './serviceaccount.js';
 export { PodSecurity } from './podsecurity/index.js';
+export { NodeRestriction, forbiddenNodeLabels } from './noderestriction.js';
 export { MutatingWebhookAdmission, ValidatingWebhookAdmission, webhookAdmission } from './webhook/index.js';
 export { ValidatingAdmissionPolicyPlugin } from './validatingpolicy/index.js';
 
@@ -49,6 +51,11 @@ export function defaultAdmissionChain(deps: AdmissionDeps): AdmissionChain {
     new NamespaceLifecycle((name) => deps.tryStore('', 'namespaces')?.tryGet(undefined, name)?.obj),
     new LimitRanger((ns) => objectsIn('limitranges', ns)),
     new ServiceAccountAdmission((ns, name) => deps.tryStore('', 'serviceaccounts')?.tryGet(ns, name)?.obj),
+    // Upstream's order: NodeRestriction right after ServiceAccount.
+    new NodeRestriction({
+      pod: (ns, name) => deps.tryStore('', 'pods')?.tryGet(ns, name)?.obj as Pod | undefined,
+      node: (name) => deps.tryStore('', 'nodes')?.tryGet(undefined, name)?.obj as Node | undefined,
+    }),
     // Upstream's order: PodSecurity right after ServiceAccount (a validating plugin, before the webhooks).
     new PodSecurity({
       namespace: (name) => deps.tryStore('', 'namespaces')?.tryGet(undefined, name)?.obj as Namespace | undefined,

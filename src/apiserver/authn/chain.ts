@@ -8,6 +8,7 @@ import { type CertificateIdentity, certificateIdentity } from './x509.js';
 import {
   ANONYMOUS_USER,
   AUTHENTICATED_GROUP,
+  isAudienceAware,
   type TokenAuthenticator,
   UNAUTHENTICATED_GROUP,
   type UserInfo,
@@ -82,6 +83,8 @@ export function anonymousUser(): UserInfo {
 export class AuthenticatorChain {
   /** Bearer-token authenticators, asked in order (service accounts, token file, bootstrap, OIDC). */
   readonly tokens: TokenAuthenticator[] = [];
+  /** The API server's own audiences (--api-audiences; the service-account issuer by default). */
+  apiAudiences: string[] = [];
 
   constructor(
     /** --anonymous-auth: requests without credentials act as system:anonymous (default true). */
@@ -123,6 +126,30 @@ export class AuthenticatorChain {
         continue;
       }
       if (user) return withAuthenticatedGroup(user);
+    }
+    return undefined;
+  }
+
+  /**
+   * A TokenReview's question: whom does this token name, for which of `audiences` (none: the
+   * API server's own)? The audiences answered are those of the request the token is good for.
+   */
+  async reviewToken(token: string, audiences?: string[]): Promise<{ user: UserInfo; audiences: string[] } | undefined> {
+    const wanted = audiences?.length ? audiences : this.apiAudiences;
+    // What an audience-agnostic token is good for: the API server's audiences that were asked for.
+    const agnostic = wanted.filter((a) => this.apiAudiences.includes(a));
+    for (const a of this.tokens) {
+      try {
+        if (isAudienceAware(a)) {
+          const r = await a.authenticateFor(token, wanted);
+          if (r) return { user: withAuthenticatedGroup(r.user), audiences: r.audiences };
+        } else if (agnostic.length || !wanted.length) {
+          const user = await a.authenticate(token);
+          if (user) return { user: withAuthenticatedGroup(user), audiences: agnostic };
+        }
+      } catch {
+        continue;
+      }
     }
     return undefined;
   }

@@ -12,6 +12,7 @@ export * from './chain.js';
 export * from './bootstrap.js';
 export * from './oidc.js';
 export * from './tokenfile.js';
+export * from './tokenreview.js';
 
 export interface AuthenticationOptions {
   /** --token-auth-file. */

@@ -554,6 +554,47 @@ export function bootstrapClusterRoleBindings(): BootstrapClusterRoleBinding[] {
   ];
 }
 
+/** A namespaced default Role (upstream's NamespaceRoles), and its RoleBinding. */
+export interface BootstrapRole {
+  namespace: string;
+  name: string;
+  rules: PolicyRule[];
+}
+
+export interface BootstrapRoleBinding {
+  namespace: string;
+  name: string;
+  role: string;
+  subjects: BootstrapSubject[];
+}
+
+/** Who may read the front-proxy and client CAs extension API servers authenticate with. */
+const AUTHENTICATION_READER = 'extension-apiserver-authentication-reader';
+
+export function bootstrapNamespaceRoles(): BootstrapRole[] {
+  return [
+    {
+      namespace: 'kube-system',
+      name: AUTHENTICATION_READER,
+      rules: [rule(READ, [''], ['configmaps'], ['extension-apiserver-authentication'])],
+    },
+  ];
+}
+
+export function bootstrapNamespaceRoleBindings(): BootstrapRoleBinding[] {
+  return [
+    {
+      namespace: 'kube-system',
+      name: `system::${AUTHENTICATION_READER}`,
+      role: AUTHENTICATION_READER,
+      subjects: [
+        { kind: 'User', name: 'system:kube-controller-manager' },
+        { kind: 'User', name: 'system:kube-scheduler' },
+      ],
+    },
+  ];
+}
+
 /** The rules of a bootstrap ClusterRole (the Node authorizer uses system:node's). */
 export function bootstrapRules(name: string): PolicyRule[] {
   return CLUSTER_ROLES.find((r) => r.name === name)?.rules ?? [];

@@ -47,34 +47,35 @@ export interface PodSource {
   claimsOfVolume(pv: string): Iterable<{ namespace: string; name: string }>;
 }
 
-type Reference = 'secret' | 'configmap' | 'pvc' | 'serviceaccount';
+export type Reference = 'secret' | 'configmap' | 'pvc' | 'serviceaccount';
 
-/** Whether `spec` uses the object `name` of the given kind. */
-function podUses(pod: Pod, kind: Reference, name: string): boolean {
+/** Whether `spec` uses the object `name` of the given kind (no name: any object of that kind). */
+export function podUses(pod: Pod, kind: Reference, name?: string): boolean {
   const spec: PodSpec | undefined = pod.spec;
   if (!spec) return false;
+  const is = (n: string | undefined) => n !== undefined && (name === undefined || n === name);
   if (kind === 'serviceaccount') return (spec.serviceAccountName || 'default') === name;
-  if (kind === 'secret' && spec.imagePullSecrets?.some((s) => s.name === name)) return true;
+  if (kind === 'secret' && spec.imagePullSecrets?.some((s) => is(s.name))) return true;
   for (const v of spec.volumes ?? []) {
-    if (kind === 'secret' && v.secret?.secretName === name) return true;
-    if (kind === 'configmap' && v.configMap?.name === name) return true;
-    if (kind === 'pvc' && v.persistentVolumeClaim?.claimName === name) return true;
-    if (kind === 'pvc' && v.ephemeral && `${pod.metadata?.name}-${v.name}` === name) return true;
+    if (kind === 'secret' && is(v.secret?.secretName)) return true;
+    if (kind === 'configmap' && is(v.configMap?.name)) return true;
+    if (kind === 'pvc' && is(v.persistentVolumeClaim?.claimName)) return true;
+    if (kind === 'pvc' && v.ephemeral && is(`${pod.metadata?.name}-${v.name}`)) return true;
     for (const s of v.projected?.sources ?? []) {
-      if (kind === 'secret' && s.secret?.name === name) return true;
-      if (kind === 'configmap' && s.configMap?.name === name) return true;
+      if (kind === 'secret' && is(s.secret?.name)) return true;
+      if (kind === 'configmap' && is(s.configMap?.name)) return true;
     }
-    if (kind === 'secret' && v.csi?.nodePublishSecretRef?.name === name) return true;
+    if (kind === 'secret' && is(v.csi?.nodePublishSecretRef?.name)) return true;
   }
   const containers = [...(spec.initContainers ?? []), ...spec.containers, ...(spec.ephemeralContainers ?? [])];
   for (const c of containers) {
     for (const e of c.env ?? []) {
-      if (kind === 'secret' && e.valueFrom?.secretKeyRef?.name === name) return true;
-      if (kind === 'configmap' && e.valueFrom?.configMapKeyRef?.name === name) return true;
+      if (kind === 'secret' && is(e.valueFrom?.secretKeyRef?.name)) return true;
+      if (kind === 'configmap' && is(e.valueFrom?.configMapKeyRef?.name)) return true;
     }
     for (const e of c.envFrom ?? []) {
-      if (kind === 'secret' && e.secretRef?.name === name) return true;
-      if (kind === 'configmap' && e.configMapRef?.name === name) return true;
+      if (kind === 'secret' && is(e.secretRef?.name)) return true;
+      if (kind === 'configmap' && is(e.configMapRef?.name)) return true;
     }
   }
   return false;

@@ -1,7 +1,13 @@
 // Default RBAC objects created at server start and brought up to date at every start, as
 // upstream's rbac/rest PostStartHook: missing rules, labels, annotations and subjects are added,
 // nothing is taken away, and objects annotated autoupdate "false" are left as they are.
-import type { ClusterRole, ClusterRoleBinding, PolicyRule as RbacPolicyRule } from 'kubernetes-types/rbac/v1.js';
+import type {
+  ClusterRole,
+  ClusterRoleBinding,
+  PolicyRule as RbacPolicyRule,
+  Role,
+  RoleBinding,
+} from 'kubernetes-types/rbac/v1.js';
 import { systemWriteContext } from '../bootstrap.js';
 import type { Store } from '../store.js';
 import type { ApiServer } from '../server.js';
@@ -11,40 +17,50 @@ import {
   BOOTSTRAPPING_VALUE,
   type BootstrapClusterRole,
   type BootstrapClusterRoleBinding,
+  type BootstrapRole,
+  type BootstrapRoleBinding,
   bootstrapClusterRoleBindings,
   bootstrapClusterRoles,
+  bootstrapNamespaceRoleBindings,
+  bootstrapNamespaceRoles,
 } from './bootstrappolicy.js';
+
+type RbacObject = ClusterRole | ClusterRoleBinding | Role | RoleBinding;
 
 const RBAC_API = 'rbac.authorization.k8s.io/v1';
 const canonical = (r: RbacPolicyRule) =>
   JSON.stringify([r.verbs, r.apiGroups ?? [], r.resources ?? [], r.resourceNames ?? [], r.nonResourceURLs ?? []]);
 
-function desiredRole(d: BootstrapClusterRole): ClusterRole {
+function desiredRole(d: BootstrapClusterRole | BootstrapRole): ClusterRole | Role {
+  const namespace = 'namespace' in d ? d.namespace : undefined;
   return {
     apiVersion: RBAC_API,
-    kind: 'ClusterRole',
+    kind: namespace ? 'Role' : 'ClusterRole',
     metadata: {
       name: d.name,
+      ...(namespace ? { namespace } : {}),
       annotations: { [AUTOUPDATE_ANNOTATION]: 'true' },
-      labels: { [BOOTSTRAPPING_LABEL]: BOOTSTRAPPING_VALUE, ...d.labels },
+      labels: { [BOOTSTRAPPING_LABEL]: BOOTSTRAPPING_VALUE, ...('labels' in d ? d.labels : {}) },
     },
     rules: d.rules,
-    ...(d.aggregateFrom
+    ...('aggregateFrom' in d && d.aggregateFrom
       ? { aggregationRule: { clusterRoleSelectors: [{ matchLabels: { [d.aggregateFrom]: 'true' } }] } }
       : {}),
   };
 }
 
-function desiredBinding(d: BootstrapClusterRoleBinding): ClusterRoleBinding {
+function desiredBinding(d: BootstrapClusterRoleBinding | BootstrapRoleBinding): ClusterRoleBinding | RoleBinding {
+  const namespace = 'namespace' in d ? d.namespace : undefined;
   return {
     apiVersion: RBAC_API,
-    kind: 'ClusterRoleBinding',
+    kind: namespace ? 'RoleBinding' : 'ClusterRoleBinding',
     metadata: {
       name: d.name,
+      ...(namespace ? { namespace } : {}),
       annotations: { [AUTOUPDATE_ANNOTATION]: 'true' },
       labels: { [BOOTSTRAPPING_LABEL]: BOOTSTRAPPING_VALUE },
     },
-    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: d.role },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: namespace ? 'Role' : 'ClusterRole', name: d.role },
     subjects: d.subjects.map((s) =>
       s.kind === 'ServiceAccount' ? { ...s } : { apiGroup: 'rbac.authorization.k8s.io', ...s },
     ),
@@ -52,11 +68,7 @@ function desiredBinding(d: BootstrapClusterRoleBinding): ClusterRoleBinding {
 }
 
 /** `current` with what `desired` adds (labels, annotations, and `extra`), or undefined when nothing changes. */
-function merged<T extends ClusterRole | ClusterRoleBinding>(
-  current: T,
-  desired: T,
-  extra: (next: T) => boolean,
-): T | undefined {
+function merged<T extends RbacObject>(current: T, desired: T, extra: (next: T) => boolean): T | undefined {
   if (current.metadata?.annotations?.[AUTOUPDATE_ANNOTATION] === 'false') return undefined;
   const next = structuredClone(current);
   let changed = false;
@@ -72,57 +84,78 @@ function merged<T extends ClusterRole | ClusterRoleBinding>(
   return extra(next) || changed ? next : undefined;
 }
 
-async function reconcile<T extends ClusterRole | ClusterRoleBinding>(
-  store: Store,
-  desired: T,
-  extra: (next: T) => boolean,
-): Promise<void> {
+async function reconcile<T extends RbacObject>(store: Store, desired: T, extra: (next: T) => boolean): Promise<void> {
   const ctx = systemWriteContext();
   const name = desired.metadata!.name!;
-  const current = store.tryGet(undefined, name);
+  const namespace = desired.metadata!.namespace;
+  const current = store.tryGet(namespace, name);
   if (!current) {
     await store.create(desired, ctx);
     return;
   }
   if (!merged(current.obj as T, desired, extra)) return;
-  await store.update(undefined, name, (cur) => merged(cur.obj as T, desired, extra) ?? (cur.obj as T), ctx);
+  await store.update(namespace, name, (cur) => merged(cur.obj as T, desired, extra) ?? (cur.obj as T), ctx);
+}
+
+/** Add the desired rules a role lacks (an aggregated ClusterRole's rules are the aggregation controller's). */
+function roleExtra(want: ClusterRole | Role) {
+  return (next: ClusterRole | Role): boolean => {
+    let changed = false;
+    if ('aggregationRule' in want && want.aggregationRule) {
+      const role = next as ClusterRole;
+      if (JSON.stringify(role.aggregationRule) !== JSON.stringify(want.aggregationRule)) {
+        role.aggregationRule = want.aggregationRule;
+        changed = true;
+      }
+      return changed;
+    }
+    const have = new Set((next.rules ?? []).map(canonical));
+    for (const r of want.rules ?? [])
+      if (!have.has(canonical(r))) {
+        (next.rules ??= []).push(r);
+        changed = true;
+      }
+    return changed;
+  };
+}
+
+/** Add the desired subjects a binding lacks. */
+function bindingExtra(want: ClusterRoleBinding | RoleBinding) {
+  return (next: ClusterRoleBinding | RoleBinding): boolean => {
+    let changed = false;
+    const key = (s: { kind: string; name: string; namespace?: string }) => `${s.kind}/${s.namespace ?? ''}/${s.name}`;
+    const have = new Set((next.subjects ?? []).map(key));
+    for (const s of want.subjects ?? [])
+      if (!have.has(key(s))) {
+        (next.subjects ??= []).push(s);
+        changed = true;
+      }
+    return changed;
+  };
 }
 
 export async function reconcileBootstrapPolicy(api: ApiServer): Promise<void> {
-  const roles = api.store('rbac.authorization.k8s.io', 'clusterroles');
+  const store = (plural: string) => api.store('rbac.authorization.k8s.io', plural);
   for (const d of bootstrapClusterRoles()) {
     const want = desiredRole(d);
-    await reconcile(roles, want, (next) => {
-      let changed = false;
-      if (want.aggregationRule) {
-        if (JSON.stringify(next.aggregationRule) !== JSON.stringify(want.aggregationRule)) {
-          next.aggregationRule = want.aggregationRule;
-          changed = true;
-        }
-        return changed; // an aggregated role's rules are the aggregation controller's
-      }
-      const have = new Set((next.rules ?? []).map(canonical));
-      for (const r of want.rules ?? [])
-        if (!have.has(canonical(r))) {
-          (next.rules ??= []).push(r);
-          changed = true;
-        }
-      return changed;
-    });
+    await reconcile(store('clusterroles'), want, roleExtra(want));
   }
-  const bindings = api.store('rbac.authorization.k8s.io', 'clusterrolebindings');
   for (const d of bootstrapClusterRoleBindings()) {
     const want = desiredBinding(d);
-    await reconcile(bindings, want, (next) => {
-      let changed = false;
-      const key = (s: { kind: string; name: string; namespace?: string }) => `${s.kind}/${s.namespace ?? ''}/${s.name}`;
-      const have = new Set((next.subjects ?? []).map(key));
-      for (const s of want.subjects ?? [])
-        if (!have.has(key(s))) {
-          (next.subjects ??= []).push(s);
-          changed = true;
-        }
-      return changed;
-    });
+    await reconcile(store('clusterrolebindings'), want, bindingExtra(want));
+  }
+  // Namespaced defaults: their namespaces first (the server's bootstrap keeps what exists).
+  const namespaces = api.store('', 'namespaces');
+  const roles = bootstrapNamespaceRoles();
+  for (const ns of new Set(roles.map((r) => r.namespace)))
+    if (!namespaces.tryGet(undefined, ns))
+      await namespaces.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } }, systemWriteContext());
+  for (const d of roles) {
+    const want = desiredRole(d);
+    await reconcile(store('roles'), want, roleExtra(want));
+  }
+  for (const d of bootstrapNamespaceRoleBindings()) {
+    const want = desiredBinding(d);
+    await reconcile(store('rolebindings'), want, bindingExtra(want));
   }
 }

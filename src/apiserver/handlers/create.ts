@@ -25,7 +25,7 @@ export async function create(
   const obj = await checkBodyObject(deps, req, body, opts.fieldValidation);
   if (served.def.answerCreate) {
     // Create-only reviews (TokenReview, SubjectAccessReview...): nothing stored.
-    const answer = served.def.answerCreate(obj, req.user);
+    const answer = await served.def.answerCreate(obj, req.user);
     return { object: { ...answer, apiVersion: servedApiVersion(req), kind: served.def.kind }, created: true };
   }
   const store = deps.storeFor(served.def);

@@ -18,6 +18,8 @@ export { createToken, registerTokenRequest, type TokenRequestOptions } from './t
 /** What of the API server this needs (ApiServer has all of it). */
 export interface ServiceAccountHost extends ServingApi {
   readonly tokenAuthenticators: { authenticate(token: string): UserInfo | undefined | Promise<UserInfo | undefined> }[];
+  /** The chain whose audiences TokenReview defaults to. */
+  readonly authentication?: { apiAudiences: string[] };
   readonly admission: AdmissionChain;
   readonly config: { cluster: { clusterDomain: string } };
 }
@@ -45,7 +47,7 @@ export function installServiceAccountTokens(
   const iss = opts.issuer ?? defaultIssuer(api.config.cluster.clusterDomain);
   const apiAudiences = opts.apiAudiences?.length ? opts.apiAudiences : [iss];
   const issuer = new TokenIssuer(opts.keys, iss);
-  registerTokenRequest(api, { issuer, apiAudiences });
+  registerTokenRequest(api, { issuer, apiAudiences, admission: api.admission });
   const lookup = (plural: string, ns: string | undefined, name: string) => {
     try {
       return api.store('', plural).tryGet(ns, name)?.obj;
@@ -54,6 +56,7 @@ export function installServiceAccountTokens(
     }
   };
   const authenticator = new ServiceAccountTokenAuthenticator(opts.keys, iss, apiAudiences, lookup);
+  if (api.authentication) api.authentication.apiAudiences = apiAudiences;
   api.tokenAuthenticators.push(authenticator, new LegacyTokenAuthenticator(opts.keys, lookup));
   for (const p of api.admission.mutating)
     if (p instanceof ServiceAccountAdmission) p.requireServiceAccount = opts.requireServiceAccount ?? true;

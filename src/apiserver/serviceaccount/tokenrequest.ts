@@ -9,6 +9,7 @@ import type { RequestScope } from '../rest.js';
 import type { ServingApi } from '../serving.js';
 import { EXPIRATION_EXTENSION_SECONDS, WARN_ONLY_BOUND_TOKEN_EXPIRATION_SECONDS, type TokenIssuer } from './tokens.js';
 import { rfc3339 } from '../../machinery/time.js';
+import type { AdmissionAttributes, AdmissionChain } from '../admission/interfaces.js';
 
 export const TOKEN_REQUEST_GROUP = 'authentication.k8s.io';
 export const DEFAULT_EXPIRATION_SECONDS = 3600;
@@ -23,6 +24,8 @@ export interface TokenRequestOptions {
   extendExpiration?: boolean;
   /** A longer requested lifetime is shortened to this, with a warning (0: no limit). */
   maxExpirationSeconds?: number;
+  /** The admission chain a client's TokenRequest passes (NodeRestriction: nodes get tokens for their pods only). */
+  admission?: AdmissionChain;
 }
 
 const saRef = { group: '', resource: 'serviceaccounts' };
@@ -179,6 +182,24 @@ export function registerTokenRequest(api: ServingApi, opts: TokenRequestOptions)
       if (scope.req.method !== 'POST') throw errors.methodNotSupported(saRef, (scope.req.method ?? '').toLowerCase());
       const encoding = replyEncoding(scope.req);
       const body = await decodeBody(await readBody(scope.req), scope.req.headers['content-type']);
+      if (opts.admission) {
+        const a: AdmissionAttributes = {
+          operation: 'CREATE',
+          group: '',
+          version: 'v1',
+          resource: 'serviceaccounts',
+          kind: 'TokenRequest',
+          subresource: 'token',
+          namespace: scope.info.namespace!,
+          name: scope.info.name!,
+          object: body,
+          user: scope.user,
+          dryRun: false,
+          def: api.store('', 'serviceaccounts').def,
+        };
+        await opts.admission.admit(a);
+        await opts.admission.validate(a);
+      }
       const warnings: string[] = [];
       const out = await createToken(api, opts, scope.info.namespace!, scope.info.name!, body, warnings);
       const headers = warningHeaders(warnings);

@@ -141,8 +141,16 @@ export class ServiceAccountTokenAuthenticator {
   ) {}
 
   async authenticate(token: string): Promise<UserInfo | undefined> {
+    return (await this.authenticateFor(token, this.apiAudiences))?.user;
+  }
+
+  /** The token's user and those of `wanted` it was issued for (TokenReview's audiences); undefined if none. */
+  async authenticateFor(token: string, wanted: string[]): Promise<{ user: UserInfo; audiences: string[] } | undefined> {
     const claims = await this.verify(token);
     if (!claims) return undefined;
+    const aud = claims.aud === undefined ? [] : Array.isArray(claims.aud) ? claims.aud : [claims.aud];
+    const audiences = wanted.filter((a) => aud.includes(a));
+    if (!audiences.length) return undefined;
     const now = Date.now();
     if (typeof claims.exp !== 'number' || claims.exp * 1000 <= now) return undefined;
     if (typeof claims.nbf === 'number' && claims.nbf * 1000 > now + 1000) return undefined;
@@ -167,10 +175,10 @@ export class ServiceAccountTokenAuthenticator {
       uid: k8s.serviceaccount.uid,
       groups: serviceAccountGroups(ns),
     };
-    return user;
+    return { user, audiences };
   }
 
-  /** The claims of a token this server signed and that is meant for it, or undefined. */
+  /** The claims of a token this server signed (for any audience: callers check `aud`), or undefined. */
   async verify(token: string): Promise<TokenClaims | undefined> {
     const cached = this.verified.get(token);
     if (cached) return cached;
@@ -183,7 +191,6 @@ export class ServiceAccountTokenAuthenticator {
       if (decodeJwt(token).iss !== this.issuer) return undefined;
       const { payload } = await jwtVerify(token, this.keys.publicKey, {
         issuer: this.issuer,
-        audience: this.apiAudiences,
         algorithms: [this.keys.alg],
       });
       const k8s = (payload as any)['kubernetes.io'];
