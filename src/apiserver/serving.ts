@@ -19,6 +19,8 @@ export interface ServingApi {
   /** Extra subresources by `<group>/<plural>/<subresource>`. */
   readonly extraSubresources: Map<string, ExtraSubresource>;
   store(group: string, plural: string): Store;
+  /** A resource's store once served (undefined before). */
+  tryStore(group: string, plural: string): Store | undefined;
   storeFor(def: ResourceDef): Store;
   addResource(def: ResourceDef): Promise<void>;
   removeResource(def: ResourceDef): Promise<void>;

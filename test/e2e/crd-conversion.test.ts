@@ -6,10 +6,10 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import https from 'node:https';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startCluster, type Cluster } from './harness.js';
+import { startCluster, until, type Cluster } from './harness.js';
 import { rawClient, type RawClient } from './rawclient.js';
 import { streamKubectl } from './streams.js';
 import { issue, loadOrCreateCA } from '../../src/machinery/pki.js';
@@ -123,7 +123,11 @@ const path = (version: string, name = '') =>
 before(async () => {
   caDir = mkdtempSync(join(tmpdir(), 'k8ts-webhook-ca-'));
   const ca = await loadOrCreateCA(caDir, 'conversion-webhook-ca');
-  const pair = await issue(ca, { commonName: 'conversion-webhook', sans: ['127.0.0.1'], server: true });
+  const pair = await issue(ca, {
+    commonName: 'conversion-webhook',
+    sans: ['127.0.0.1', 'conv-svc.default.svc'],
+    server: true,
+  });
   webhook = https.createServer({ cert: pair.certPem, key: pair.keyPem }, (req, res) => {
     let body = '';
     req.on('data', (c) => (body += c));
@@ -357,4 +361,55 @@ test('kubectl explain shows each version of the custom resource (OpenAPI v3 and 
     '--output=plaintext-openapiv2',
   ]);
   assert.match(openapiV2, /Edge length \(v2\)/);
+});
+
+test("a clientConfig.service reaches the webhook at the Service's endpoint, checked as <svc>.<ns>.svc", async () => {
+  // A selector-less Service whose EndpointSlice points at the webhook, as a Service in front of an
+  // out-of-cluster webhook would be; the certificate names only conv-svc.default.svc (and the IP).
+  await k(
+    ['apply', '-f', '-'],
+    JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'List',
+      items: [
+        {
+          apiVersion: 'v1',
+          kind: 'Service',
+          metadata: { name: 'conv-svc', namespace: 'default' },
+          spec: { ports: [{ name: 'https', port: 8443, targetPort: port }] },
+        },
+        {
+          apiVersion: 'discovery.k8s.io/v1',
+          kind: 'EndpointSlice',
+          metadata: { name: 'conv-svc-1', namespace: 'default', labels: { 'kubernetes.io/service-name': 'conv-svc' } },
+          addressType: 'IPv4',
+          ports: [{ name: 'https', port }],
+          endpoints: [{ addresses: ['127.0.0.1'], conditions: { ready: true } }],
+        },
+      ],
+    }),
+  );
+  const caBundle = Buffer.from(readFileSync(join(caDir, 'ca.crt'), 'utf8')).toString('base64');
+  await k([
+    'patch',
+    'crd',
+    `cubes.${GROUP}`,
+    '--type=json',
+    '-p',
+    JSON.stringify([
+      {
+        op: 'replace',
+        path: '/spec/conversion/webhook/clientConfig',
+        value: { service: { namespace: 'default', name: 'conv-svc', port: 8443, path: '/convert' }, caBundle },
+      },
+    ]),
+  ]);
+  const before = reviews.length;
+  await until('converted through the service', async () => {
+    const r = await raw.json('GET', path('v2', 'small'));
+    return r.status === 200 && reviews.length > before;
+  });
+  const got = await raw.json('GET', path('v2', 'small'));
+  assert.equal(got.body.apiVersion, `${GROUP}/v2`);
+  assert.ok(got.body.spec.dimensions);
 });

@@ -373,7 +373,7 @@ test('webhook conversion posts one ConversionReview v1 per batch, asynchronously
       (err: any) =>
         err.code === 500 &&
         err.reason === 'InternalError' &&
-        /conversion webhook for stable.example.com\/v1beta1, Kind=Widget failed: service reference default\/conv/.test(
+        /conversion webhook for stable.example.com\/v1beta1, Kind=Widget failed: Post "https:\/\/conv\.default\.svc:443\/": /.test(
           err.message,
         ),
     );

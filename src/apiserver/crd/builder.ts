@@ -11,6 +11,7 @@ import { getDefinition } from '../../machinery/openapi/definitions.js';
 import { compareVersions } from '../resources.js';
 import { isPromise } from '../convert.js';
 import { type Converter, converterFor } from './conversion.js';
+import type { StoreLookup } from '../admission/webhook/service.js';
 import { validateCustomScale } from './scalevalidation.js';
 import { SchemaRules } from '../../cel/schemarules.js';
 import {
@@ -32,6 +33,8 @@ export interface BuildOptions {
   /** True while the CRD is being deleted: creates are refused. */
   terminating?: () => boolean;
   converter?: Converter;
+  /** Stores to resolve a conversion webhook's `service` reference with. */
+  stores?: StoreLookup;
 }
 
 function metaDescription(field: string): string {
@@ -113,7 +116,7 @@ export function buildResource(crd: any, opts: BuildOptions = {}): BuiltResource 
   const names = spec.names;
   const kind: string = names.kind;
   const listKind: string = names.listKind ?? `${kind}List`;
-  const converter = opts.converter ?? converterFor(crd);
+  const converter = opts.converter ?? converterFor(crd, opts.stores);
   const webhook = spec.conversion?.strategy === 'Webhook';
   const crdVersions: any[] = [...(spec.versions ?? [])].sort((a, b) => compareVersions(a.name, b.name));
   const storage = crdVersions.find((v) => v.storage) ?? crdVersions[0];

@@ -256,6 +256,7 @@ export class CRDController {
     const existing = this.served.get(name);
     if (existing && existing.spec === spec) return;
     const built = buildResource(crd, {
+      stores: (g, p) => this.api.tryStore(g, p),
       terminating: () =>
         this.deleting.has(name) || !!this.crdStore()?.tryGet(undefined, name)?.obj.metadata.deletionTimestamp,
     });

@@ -1,11 +1,13 @@
 // Conversion of custom objects between the versions of a CRD: `None` (only apiVersion changes,
 // synchronously) and `Webhook` (one ConversionReview POSTed to the CRD's clientConfig for a whole
 // batch of objects, asynchronously — the REST flow awaits it without blocking other requests).
-// Service references are refused until services route.
+// A `service` reference is called at a ready endpoint of the Service (as admission webhooks are),
+// its certificate checked as `<service>.<namespace>.svc`.
 import { randomUUID } from 'node:crypto';
 import type { Agent } from 'undici';
 import type { KObject } from '../../api/types.js';
 import * as errors from '../../machinery/errors.js';
+import { type StoreLookup, resolveService } from '../admission/webhook/service.js';
 
 export interface Converter {
   /**
@@ -47,8 +49,21 @@ function callError(url: string, err: unknown): string {
 }
 
 /** A Webhook converter for one CRD. */
-export function webhookConverter(crdName: string, kind: string, conversion: any): Converter {
+export function webhookConverter(crdName: string, kind: string, conversion: any, stores?: StoreLookup): Converter {
   const cfg: WebhookClientConfig = conversion?.webhook?.clientConfig ?? {};
+  const svc = cfg.url ? undefined : cfg.service;
+  /** The service's DNS name: what its certificate is checked as, and what errors show. */
+  const serviceHost = svc && `${svc.name}.${svc.namespace}.svc`;
+  const servicePath = svc ? (svc.path?.startsWith('/') ? svc.path : `/${svc.path ?? ''}`) : '';
+  /** The URL errors show (Go's client quotes the service's DNS name). */
+  const shown = svc ? `https://${serviceHost}:${svc.port ?? 443}${servicePath}` : (cfg.url ?? '');
+  /** The URL to dial: a service's ready endpoint is resolved at each call. */
+  const dialURL = (): string => {
+    if (!svc) return shown;
+    if (!stores) throw new Error('no service lookup');
+    const at = resolveService(stores, svc.namespace, svc.name, svc.port ?? 443);
+    return `https://${at.host.includes(':') ? `[${at.host}]` : at.host}:${at.port}${servicePath}`;
+  };
   const reviewVersions: string[] = conversion?.webhook?.conversionReviewVersions ?? ['v1'];
   const reviewVersion = reviewVersions.includes('v1') ? 'v1' : 'v1beta1';
   // Upstream: `conversion webhook for <group/version, Kind=kind> failed: ...`, a 500 InternalError.
@@ -69,6 +84,7 @@ export function webhookConverter(crdName: string, kind: string, conversion: any)
           connect: {
             ca: cfg.caBundle ? Buffer.from(cfg.caBundle, 'base64').toString('utf8') : undefined,
             timeout: WEBHOOK_TIMEOUT_MS,
+            ...(serviceHost ? { servername: serviceHost } : {}),
           },
           headersTimeout: WEBHOOK_TIMEOUT_MS,
           bodyTimeout: WEBHOOK_TIMEOUT_MS,
@@ -76,12 +92,12 @@ export function webhookConverter(crdName: string, kind: string, conversion: any)
     ));
 
   const post = async (from: string, body: string): Promise<any> => {
-    const url = cfg.url!;
+    const url = shown;
     let status: number;
     let text: string;
     try {
       const { request } = await import('undici');
-      const res = await request(url, {
+      const res = await request(dialURL(), {
         method: 'POST',
         dispatcher: await agentFor(),
         headers: { 'content-type': 'application/json', accept: 'application/json' },
@@ -114,13 +130,6 @@ export function webhookConverter(crdName: string, kind: string, conversion: any)
       if (!pending.length) return objs;
       return (async () => {
         const from = pending[0].apiVersion ?? '';
-        if (!cfg.url) {
-          const s = cfg.service;
-          throw fail(
-            from,
-            `service reference ${s?.namespace ?? ''}/${s?.name ?? ''} cannot be reached yet (services do not route); use clientConfig.url`,
-          );
-        }
         const uid = randomUUID();
         const review = {
           kind: 'ConversionReview',
@@ -158,9 +167,9 @@ export function webhookConverter(crdName: string, kind: string, conversion: any)
   };
 }
 
-export function converterFor(crd: any): Converter {
+export function converterFor(crd: any, stores?: StoreLookup): Converter {
   const conv = crd?.spec?.conversion;
   if (conv?.strategy === 'Webhook')
-    return webhookConverter(crd.metadata?.name ?? '', crd.spec?.names?.kind ?? '', conv);
+    return webhookConverter(crd.metadata?.name ?? '', crd.spec?.names?.kind ?? '', conv, stores);
   return noneConverter;
 }
