@@ -9,6 +9,7 @@ import {
   parseKubeVersion,
   type KubeVersion,
 } from './capabilities.js';
+import { walkArgv } from './argv.js';
 import { chartFullPath, crdFiles, loadChart, type Chart } from './chart.js';
 import { render } from './engine.js';
 import { helmFuncMap } from './funcs/index.js';
@@ -107,26 +108,19 @@ export function parseTemplateArgs(argv: string[]): TemplateOptions {
     '--generate-name': () => (opts.releaseName = opts.releaseName ?? generatedName()),
     '-g': () => (opts.releaseName = opts.releaseName ?? generatedName()),
   };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (a === '--') {
-      positional.push(...argv.slice(i + 1));
-      break;
-    }
-    if (!a.startsWith('-') || a === '-') {
-      positional.push(a);
+  for (const item of walkArgv(argv)) {
+    if ('positional' in item) {
+      positional.push(item.positional);
       continue;
     }
-    const eq = a.startsWith('--') ? a.indexOf('=') : -1;
-    const flag = eq > 0 ? a.slice(0, eq) : a.startsWith('--') ? a : a.slice(0, 2);
-    const inline = eq > 0 ? a.slice(eq + 1) : !a.startsWith('--') && a.length > 2 ? a.slice(2) : undefined;
+    const { flag, inline } = item;
     if (booleans[flag]) {
       if (inline === undefined || inline === 'true') booleans[flag]();
       continue;
     }
     const setter = withValue[flag];
     if (!setter) throw new UsageError(`unknown flag: ${flag}`);
-    const value = inline ?? argv[++i];
+    const value = inline ?? item.takeNext();
     if (value === undefined) throw new UsageError(`flag needs an argument: ${flag}`);
     setter(value);
   }

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { Client } from '../../client/client.js';
 import { loadChart, type Chart } from '../chart.js';
 import { userValues, UsageError, type TemplateOptions } from '../template-command.js';
+import { walkArgv } from '../argv.js';
 import { marshalYaml } from '../yaml.js';
 import { ReleaseActions } from './actions.js';
 import { valuesJson, type Release, type ReleaseStatus } from './release.js';
@@ -61,21 +62,14 @@ export function parseFlags(argv: string[]): Parsed {
   const flags = new Map<string, string[]>();
   const args: string[] = [];
   const add = (k: string, v: string) => flags.set(k, [...(flags.get(k) ?? []), v]);
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (a === '--') {
-      args.push(...argv.slice(i + 1));
-      break;
-    }
-    if (!a.startsWith('-') || a === '-') {
-      args.push(a);
+  for (const item of walkArgv(argv)) {
+    if ('positional' in item) {
+      args.push(item.positional);
       continue;
     }
-    const eq = a.startsWith('--') ? a.indexOf('=') : -1;
-    const raw = eq > 0 ? a.slice(0, eq) : a.startsWith('--') ? a : a.slice(0, 2);
-    const inline = eq > 0 ? a.slice(eq + 1) : !a.startsWith('--') && a.length > 2 ? a.slice(2) : undefined;
+    const { flag: raw, inline } = item;
     if (VALUE_FLAGS.has(raw)) {
-      const v = inline ?? argv[++i];
+      const v = inline ?? item.takeNext();
       if (v === undefined) throw new UsageError(`flag needs an argument: ${raw}`);
       add(ALIASES[raw] ?? raw, v);
     } else add(ALIASES[raw] ?? raw, inline ?? 'true');
