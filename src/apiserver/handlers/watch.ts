@@ -50,7 +50,6 @@ export function watch(
       keyPrefix: store.keyPrefix(namespace),
       exactKey,
       matches: sel.matches,
-      matchesStored: sel.matchesStored,
       ...view,
       fromRev,
       sendInitialEvents,
