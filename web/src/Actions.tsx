@@ -1,7 +1,7 @@
 // The object's actions, each shown only when an access review says the user may: scale, rollout
 // restart, delete (with a propagation policy), and cordon/uncordon/drain for nodes.
 import { useState } from 'react';
-import { request, type KubeObject, type ListOf } from './api.js';
+import { ApiError, request, type KubeObject, type ListOf } from './api.js';
 import { useCan } from './access.js';
 import { objectPath, type Kind } from './discovery.js';
 
@@ -19,15 +19,21 @@ async function drain(node: string): Promise<number> {
       !p.metadata.ownerReferences?.some((o) => o.kind === 'DaemonSet') &&
       !p.metadata.annotations?.['kubernetes.io/config.mirror'],
   );
-  for (const p of evictable)
-    await request(`/api/v1/namespaces/${p.metadata.namespace}/pods/${p.metadata.name}/eviction`, {
-      method: 'POST',
-      body: {
-        apiVersion: 'policy/v1',
-        kind: 'Eviction',
-        metadata: { name: p.metadata.name, namespace: p.metadata.namespace },
-      },
-    });
+  for (const p of evictable) {
+    try {
+      await request(`/api/v1/namespaces/${p.metadata.namespace}/pods/${p.metadata.name}/eviction`, {
+        method: 'POST',
+        body: {
+          apiVersion: 'policy/v1',
+          kind: 'Eviction',
+          metadata: { name: p.metadata.name, namespace: p.metadata.namespace },
+        },
+      });
+    } catch (err) {
+      // A pod that went away since the list is drained already (kubectl drain ignores NotFound too).
+      if (!(err instanceof ApiError && err.code === 404)) throw err;
+    }
+  }
   return evictable.length;
 }
 
