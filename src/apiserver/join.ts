@@ -271,12 +271,19 @@ export class JoinService {
   private clusterConfig(req: IncomingMessage, res: ServerResponse): void {
     if (req.method !== 'GET')
       return send(res, 405, 'only GET is supported here\n', 'text/plain; charset=utf-8', { Allow: 'GET' });
-    // Either token: agents may join with the agent-only one.
-    if (!this.authorized(req.headers.authorization)) {
-      this.log.warn({ remote: req.socket.remoteAddress }, 'cluster config refused: wrong or missing token');
-      throw errors.unauthorized('Unauthorized: the join token is not valid for this server');
-    }
+    this.requireAnyToken(req, 'cluster config');
     sendObject(res, 200, this.o.cluster);
+  }
+
+  /** What agents may ask for: either token (an agent may join with the agent-only one). */
+  private requireAnyToken(req: IncomingMessage, what: string): void {
+    if (this.authorized(req.headers.authorization)) return;
+    this.unauthorized(req, what);
+  }
+
+  private unauthorized(req: IncomingMessage, what: string): never {
+    this.log.warn({ remote: req.socket.remoteAddress }, `${what} refused: wrong or missing token`);
+    throw errors.unauthorized('Unauthorized: the join token is not valid for this server');
   }
 
   /** Server joins want the server token; the agent token is refused with a message saying so. */
@@ -291,8 +298,7 @@ export class JoinService {
         'the agent token joins agents only: a server joins with the server token (DATA/server/token of a server)',
       );
     }
-    this.log.warn({ remote: req.socket.remoteAddress }, `${what} refused: wrong or missing token`);
-    throw errors.unauthorized('Unauthorized: the join token is not valid for this server');
+    this.unauthorized(req, what);
   }
 
   private serverBootstrap(req: IncomingMessage, res: ServerResponse): void {
@@ -368,10 +374,7 @@ export class JoinService {
   private async nodeCerts(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (req.method !== 'POST')
       return send(res, 405, 'only POST is supported here\n', 'text/plain; charset=utf-8', { Allow: 'POST' });
-    if (!this.authorized(req.headers.authorization)) {
-      this.log.warn({ remote: req.socket.remoteAddress }, 'node join refused: wrong or missing token');
-      throw errors.unauthorized('Unauthorized: the join token is not valid for this server');
-    }
+    this.requireAnyToken(req, 'node join');
     const raw = await readBody(req, 64 * 1024);
     let body: unknown;
     try {

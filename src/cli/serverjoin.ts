@@ -4,7 +4,6 @@
 // the token and verify the server against the CA pinned by the token, as agents' joins do.
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
-import { Agent, request } from 'undici';
 import type { Logger } from 'pino';
 import {
   ETCD_MEMBERS_PATH,
@@ -16,6 +15,7 @@ import {
 import { defaultEncryptionConfigPath } from '../apiserver/encryption/config.js';
 import { etcdTlsDir } from '../etcd/managed.js';
 import { fetchCACerts, JoinError, verifyCA } from './join.js';
+import { tokenRequest } from './tokenrequest.js';
 
 /** The files every server of a cluster shares, relative to the data dir. */
 export function sharedServerFiles(dataDir: string): string[] {
@@ -39,34 +39,6 @@ export function serverBootstrap(dataDir: string): ServerBootstrap {
     if (existsSync(abs)) files[rel] = readFileSync(abs, 'utf8');
   }
   return { files };
-}
-
-async function tokenRequest(
-  server: string,
-  caPem: string,
-  secret: string,
-  method: 'GET' | 'POST',
-  path: string,
-  body?: unknown,
-): Promise<{ status: number; text: string }> {
-  const dispatcher = new Agent({ connect: { ca: caPem, rejectUnauthorized: true } });
-  try {
-    const res = await request(`${server}${path}`, {
-      method,
-      dispatcher,
-      headers: {
-        accept: 'application/json',
-        authorization: `Bearer ${secret}`,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-      headersTimeout: 30_000,
-      bodyTimeout: 30_000,
-    });
-    return { status: res.statusCode, text: await res.body.text() };
-  } finally {
-    await dispatcher.close();
-  }
 }
 
 function statusMessage(text: string): string {
