@@ -66,7 +66,18 @@ test('replicas 2147483647 fills the heap to the guard, not past it; the server s
   );
   assert.equal(scaled.status, 200, JSON.stringify(scaled.body));
 
-  // The pods go, and with them the pressure.
+  // The pods go (thousands of deletions: minutes on a loaded machine)...
+  await until(
+    'every pod deleted',
+    async () => {
+      const left = await raw.json('GET', '/api/v1/namespaces/default/pods?limit=1');
+      return left.status === 200 && left.body.items.length === 0;
+    },
+    300_000,
+    2000,
+  );
+  // ...and with them the pressure, once the history they left behind has aged out (half a minute
+  // while the guard is engaged) and a full collection has run.
   await until(
     'creates accepted again',
     async () => {
