@@ -12,6 +12,7 @@
 import { build, type BuildOptions } from 'esbuild';
 import { fileURLToPath } from 'node:url';
 import { basename, join } from 'node:path';
+import { rmSync } from 'node:fs';
 
 const DIST = fileURLToPath(new URL('..', import.meta.url));
 const OUT = join(DIST, 'lib');
@@ -34,7 +35,17 @@ const common: BuildOptions = {
 };
 
 const started = Date.now();
-await build({ ...common, entryPoints: [join(DIST, 'src', 'index.js')], outfile: join(OUT, 'k8ts.js') });
+// Chunk names carry content hashes: a previous build's chunks would otherwise stay beside these.
+rmSync(OUT, { recursive: true, force: true });
+// Split at dynamic imports: what a library cluster does not start (the scheduler without nodes,
+// etcd, the chart controller, webhooks' HTTP client...) stays in chunks that are never compiled.
+await build({
+  ...common,
+  entryPoints: { k8ts: join(DIST, 'src', 'index.js') },
+  outdir: OUT,
+  splitting: true,
+  chunkNames: '[name]-[hash]',
+});
 for (const worker of WORKERS) {
   await build({ ...common, entryPoints: [join(DIST, 'src', worker)], outfile: join(OUT, basename(worker)) });
 }

@@ -10,18 +10,23 @@
 // /k8ts/v1/server-bootstrap (the files every server shares: cluster CA, service-account key,
 // encryption configuration, etcd CA) and, with managed etcd, POST /k8ts/v1/etcd-members to be
 // added as an etcd member. As in k3s, whoever holds the server token can become a server.
-import 'reflect-metadata';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isIP } from 'node:net';
 import { dirname, join } from 'node:path';
-import { webcrypto } from 'node:crypto';
-import * as x509 from '@peculiar/x509';
 import type { Logger } from 'pino';
 import * as errors from '../machinery/errors.js';
 import { readBody, send, sendObject } from './http.js';
-import { issue, type CA } from '../machinery/pki.js';
+import { generateKeys, issue, type CA, type KeyPair } from '../machinery/pki.js';
+import {
+  ExtKeyUsage,
+  KeyUsage,
+  certificateRequest,
+  distinguishedName,
+  issueCertificate,
+} from '../machinery/certificate.js';
+import { parseCertificateRequest } from '../api/certificates/v1/request.js';
 
 export const TOKEN_PREFIX = 'K10';
 export const CACERTS_PATH = '/cacerts';
@@ -171,7 +176,6 @@ export interface NodeCertsResponse {
 }
 
 const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-const SIGNING_ALG = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
 const YEAR_MS = 365 * 24 * 3600 * 1000;
 
 function sameSecret(a: string, b: string): boolean {
@@ -181,40 +185,26 @@ function sameSecret(a: string, b: string): boolean {
 }
 
 /** Signs a PKCS#10 request's public key as a node client certificate (its subject is ignored). */
-async function signNodeCSR(ca: CA, csrPem: string, nodeName: string): Promise<string> {
-  let csr: x509.Pkcs10CertificateRequest;
+function signNodeCSR(ca: CA, csrPem: string, nodeName: string): string {
+  let publicKey: Buffer;
   try {
-    csr = new x509.Pkcs10CertificateRequest(csrPem);
-  } catch {
-    throw errors.badRequest('csr: not a PEM-encoded PKCS#10 certificate request', [
-      { reason: 'FieldValueInvalid', message: 'not a PKCS#10 request', field: 'csr' },
-    ]);
+    publicKey = Buffer.from(parseCertificateRequest(csrPem).csr.publicKey.rawData);
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    throw errors.badRequest(`csr: ${message}`, [{ reason: 'FieldValueInvalid', message, field: 'csr' }]);
   }
-  if (!(await csr.verify()))
-    throw errors.badRequest("csr: the request's signature does not verify", [
-      { reason: 'FieldValueInvalid', message: 'bad signature', field: 'csr' },
-    ]);
-  const publicKey = await csr.publicKey.export();
   const now = Date.now();
-  const cert = await x509.X509CertificateGenerator.create({
-    serialNumber: randomBytes(16)
-      .toString('hex')
-      .replace(/^[89a-f]/, '1'),
-    subject: `CN=system:node:${nodeName}, O=system:nodes`,
-    issuer: ca.cert.subject,
-    notBefore: new Date(now - 60_000),
-    notAfter: new Date(now + YEAR_MS),
-    signingAlgorithm: SIGNING_ALG,
-    publicKey,
-    signingKey: ca.key,
-    extensions: [
-      new x509.BasicConstraintsExtension(false, undefined, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
-      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth], false),
-      await x509.AuthorityKeyIdentifierExtension.create(ca.cert, false),
-    ],
-  });
-  return cert.toString('pem');
+  return issueCertificate(
+    {
+      subject: distinguishedName(`system:node:${nodeName}`, ['system:nodes']),
+      publicKey,
+      notBefore: new Date(now - 60_000),
+      notAfter: new Date(now + YEAR_MS),
+      keyUsage: [KeyUsage.digitalSignature, KeyUsage.keyEncipherment],
+      extKeyUsage: [ExtKeyUsage.clientAuth],
+    },
+    ca,
+  );
 }
 
 function fieldError(field: string, message: string): errors.ApiError {
@@ -385,9 +375,9 @@ export class JoinService {
     const { nodeName, nodeIP, csr } = parseNodeCertsRequest(body);
     const { ca } = this.o;
     const client = csr
-      ? { cert: await signNodeCSR(ca, csr, nodeName) }
-      : await issue(ca, { commonName: `system:node:${nodeName}`, organizations: ['system:nodes'], client: true }).then(
-          (p) => ({ cert: p.certPem, key: p.keyPem }),
+      ? { cert: signNodeCSR(ca, csr, nodeName) }
+      : keyPairAnswer(
+          await issue(ca, { commonName: `system:node:${nodeName}`, organizations: ['system:nodes'], client: true }),
         );
     const serving = await issue(ca, { commonName: nodeName, sans: [...new Set([nodeName, nodeIP])], server: true });
     this.log.info({ node: nodeName, nodeIP, remote: req.socket.remoteAddress }, 'issued node certificates');
@@ -400,14 +390,11 @@ export class JoinService {
   }
 }
 
+const keyPairAnswer = (p: KeyPair) => ({ cert: p.certPem, key: p.keyPem });
+
 // Key material for a CSR made by the agent itself (kept here so both sides agree on the algorithm).
-export async function makeNodeCSR(nodeName: string): Promise<{ csrPem: string; keyPem: string }> {
-  const keys = await webcrypto.subtle.generateKey(SIGNING_ALG, true, ['sign', 'verify']);
-  const csr = await x509.Pkcs10CertificateRequestGenerator.create({
-    name: `CN=system:node:${nodeName}, O=system:nodes`,
-    keys,
-    signingAlgorithm: SIGNING_ALG,
-  });
-  const der = await webcrypto.subtle.exportKey('pkcs8', keys.privateKey);
-  return { csrPem: csr.toString('pem'), keyPem: x509.PemConverter.encode(der, 'PRIVATE KEY') };
+export function makeNodeCSR(nodeName: string): Promise<{ csrPem: string; keyPem: string }> {
+  const keys = generateKeys();
+  const csrPem = certificateRequest(distinguishedName(`system:node:${nodeName}`, ['system:nodes']), keys);
+  return Promise.resolve({ csrPem, keyPem: keys.keyPem });
 }

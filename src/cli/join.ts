@@ -3,13 +3,12 @@
 // does), exchanges the token for a node client certificate and a serving certificate (kept under
 // DATA/agent/tls and reused on restart), writes DATA/agent/kubeconfig.yaml and runs the NodeAgent
 // over HTTPS with that identity.
-import 'reflect-metadata';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { Agent, request } from 'undici';
-import * as x509 from '@peculiar/x509';
+import { X509Certificate } from 'node:crypto';
 import { notAfter, sansOf } from '../machinery/pki.js';
 import {
   CACERTS_PATH,
@@ -81,8 +80,8 @@ export function storedIdentity(dir: string, caPem: string, nodeName: string, nod
       servingKey: readFileSync(f.servingKey, 'utf8'),
     };
     if (id.ca !== caPem) return undefined;
-    const client = new x509.X509Certificate(id.clientCert);
-    if (!client.subject.includes(`CN=system:node:${nodeName}`)) return undefined;
+    const subject = new X509Certificate(id.clientCert).subject.split('\n');
+    if (!subject.includes(`CN=system:node:${nodeName}`)) return undefined;
     const soon = Date.now() + RENEW_BEFORE_MS;
     if (notAfter(id.clientCert).getTime() < soon || notAfter(id.servingCert).getTime() < soon) return undefined;
     const sans = new Set(sansOf(id.servingCert));

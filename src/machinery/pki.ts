@@ -1,17 +1,18 @@
 // Cluster PKI: a CA made on first start, a serving certificate for the API server (re-issued
-import 'reflect-metadata';
 // when its names change) and client certificates (the admin's: O=system:masters).
-import { webcrypto, randomBytes } from 'node:crypto';
+import { createPrivateKey, generateKeyPairSync, X509Certificate, type KeyObject } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isIP } from 'node:net';
-import * as x509 from '@peculiar/x509';
+import {
+  ExtKeyUsage,
+  KeyUsage,
+  distinguishedName,
+  issueCertificate,
+  readIssuerCertificate,
+  type Issuer,
+} from './certificate.js';
 
-type CryptoKey = webcrypto.CryptoKey;
-
-x509.cryptoProvider.set(webcrypto as any);
-
-const ALG = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
 const YEAR_MS = 365 * 24 * 3600 * 1000;
 
 export interface KeyPair {
@@ -19,30 +20,21 @@ export interface KeyPair {
   keyPem: string;
 }
 
-export interface CA extends KeyPair {
-  cert: x509.X509Certificate;
-  key: CryptoKey;
+export interface CA extends KeyPair, Issuer {
+  notAfter: Date;
 }
 
-async function exportKey(key: CryptoKey): Promise<string> {
-  const der = await webcrypto.subtle.exportKey('pkcs8', key);
-  return x509.PemConverter.encode(der, 'PRIVATE KEY');
+/** A fresh ECDSA P-256 key pair, the private key as PKCS#8 PEM. */
+export function generateKeys(): { privateKey: KeyObject; publicKey: KeyObject; keyPem: string } {
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  return { privateKey, publicKey, keyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string };
 }
 
-async function importKey(pem: string): Promise<CryptoKey> {
-  const der = x509.PemConverter.decode(pem)[0];
-  return webcrypto.subtle.importKey('pkcs8', der, ALG, true, ['sign']);
-}
-
-const serial = () =>
-  randomBytes(16)
-    .toString('hex')
-    .replace(/^[89a-f]/, '1');
-const generateKeys = () => webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify']);
+// (The exported functions stay async, as they were when a WebCrypto-based library did the work.)
 
 /** A CA from its PEM certificate and PKCS#8 key (as loadOrCreateCA writes them). */
-export async function caFromPem(certPem: string, keyPem: string): Promise<CA> {
-  return { certPem, keyPem, cert: new x509.X509Certificate(certPem), key: await importKey(keyPem) };
+export function caFromPem(certPem: string, keyPem: string): Promise<CA> {
+  return Promise.resolve({ certPem, keyPem, key: createPrivateKey(keyPem), ...readIssuerCertificate(certPem) });
 }
 
 /** The CA in dir/<name>.{crt,key}, made when missing (`name`: another CA beside the cluster's). */
@@ -50,33 +42,24 @@ export async function loadOrCreateCA(dir: string, commonName = 'k8ts-ca', name =
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const certFile = join(dir, `${name}.crt`);
   const keyFile = join(dir, `${name}.key`);
-  if (existsSync(certFile) && existsSync(keyFile)) {
-    const certPem = readFileSync(certFile, 'utf8');
-    const keyPem = readFileSync(keyFile, 'utf8');
-    return caFromPem(certPem, keyPem);
-  }
-  const keys = await generateKeys();
+  if (existsSync(certFile) && existsSync(keyFile))
+    return caFromPem(readFileSync(certFile, 'utf8'), readFileSync(keyFile, 'utf8'));
+  const keys = generateKeys();
   const now = Date.now();
-  const cert = await x509.X509CertificateGenerator.createSelfSigned({
-    serialNumber: serial(),
-    name: `CN=${commonName}@${Math.floor(now / 1000)}`,
-    notBefore: new Date(now - 60_000),
-    notAfter: new Date(now + 10 * YEAR_MS),
-    signingAlgorithm: ALG,
-    keys,
-    extensions: [
-      new x509.BasicConstraintsExtension(true, undefined, true),
-      new x509.KeyUsagesExtension(
-        x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature,
-        true,
-      ),
-      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
-    ],
-  });
-  const ca = { certPem: cert.toString('pem'), keyPem: await exportKey(keys.privateKey), cert, key: keys.privateKey };
-  writeFileSync(certFile, ca.certPem, { mode: 0o644 });
-  writeFileSync(keyFile, ca.keyPem, { mode: 0o600 });
-  return ca;
+  const certPem = issueCertificate(
+    {
+      subject: distinguishedName(`${commonName}@${Math.floor(now / 1000)}`),
+      publicKey: keys.publicKey,
+      notBefore: new Date(now - 60_000),
+      notAfter: new Date(now + 10 * YEAR_MS),
+      isCA: true,
+      keyUsage: [KeyUsage.keyCertSign, KeyUsage.cRLSign, KeyUsage.digitalSignature],
+    },
+    { selfKey: keys.privateKey },
+  );
+  writeFileSync(certFile, certPem, { mode: 0o644 });
+  writeFileSync(keyFile, keys.keyPem, { mode: 0o600 });
+  return caFromPem(certPem, keys.keyPem);
 }
 
 export interface IssueOptions {
@@ -89,49 +72,39 @@ export interface IssueOptions {
   validYears?: number;
 }
 
-export async function issue(ca: CA, opts: IssueOptions): Promise<KeyPair> {
-  const keys = await generateKeys();
+export function issue(ca: CA, opts: IssueOptions): Promise<KeyPair> {
+  const keys = generateKeys();
   const now = Date.now();
-  const subject = [`CN=${opts.commonName}`, ...(opts.organizations ?? []).map((o) => `O=${o}`)].join(', ');
-  const usages: string[] = [];
-  if (opts.server) usages.push(x509.ExtendedKeyUsage.serverAuth);
-  if (opts.client) usages.push(x509.ExtendedKeyUsage.clientAuth);
-  const extensions: x509.Extension[] = [
-    new x509.BasicConstraintsExtension(false, undefined, true),
-    new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
-    new x509.ExtendedKeyUsageExtension(usages, false),
-    await x509.AuthorityKeyIdentifierExtension.create(ca.cert, false),
-  ];
-  if (opts.sans?.length) {
-    extensions.push(
-      new x509.SubjectAlternativeNameExtension(
-        opts.sans.map((s) => (isIP(s) ? { type: 'ip', value: s } : { type: 'dns', value: s })),
-      ),
-    );
-  }
-  const cert = await x509.X509CertificateGenerator.create({
-    serialNumber: serial(),
-    subject,
-    issuer: ca.cert.subject,
-    notBefore: new Date(now - 60_000),
-    notAfter: new Date(now + (opts.validYears ?? 1) * YEAR_MS),
-    signingAlgorithm: ALG,
-    publicKey: keys.publicKey,
-    signingKey: ca.key,
-    extensions,
-  });
-  return { certPem: cert.toString('pem'), keyPem: await exportKey(keys.privateKey) };
+  const certPem = issueCertificate(
+    {
+      subject: distinguishedName(opts.commonName, opts.organizations),
+      publicKey: keys.publicKey,
+      notBefore: new Date(now - 60_000),
+      notAfter: new Date(now + (opts.validYears ?? 1) * YEAR_MS),
+      keyUsage: [KeyUsage.digitalSignature, KeyUsage.keyEncipherment],
+      extKeyUsage: [...(opts.server ? [ExtKeyUsage.serverAuth] : []), ...(opts.client ? [ExtKeyUsage.clientAuth] : [])],
+      sans: opts.sans,
+    },
+    ca,
+  );
+  return Promise.resolve({ certPem, keyPem: keys.keyPem });
 }
 
-/** SANs already in a certificate, to decide whether it must be re-issued. */
+/** SANs already in a certificate (DNS names and IPs), to decide whether it must be re-issued. */
 export function sansOf(certPem: string): string[] {
-  const cert = new x509.X509Certificate(certPem);
-  const ext = cert.getExtension(x509.SubjectAlternativeNameExtension);
-  return ext ? ext.names.items.map((n) => n.value) : [];
+  const list = new X509Certificate(certPem).subjectAltName ?? '';
+  return list
+    .split(', ')
+    .map((entry) => /^(?:DNS|IP Address):(.*)$/.exec(entry)?.[1])
+    .filter((v): v is string => v !== undefined)
+    .map(canonicalName);
 }
+
+/** IPv6 addresses in their compressed lower-case form (node prints SANs fully expanded). */
+const canonicalName = (name: string) => (isIP(name) === 6 ? new URL(`http://[${name}]`).hostname.slice(1, -1) : name);
 
 export function notAfter(certPem: string): Date {
-  return new x509.X509Certificate(certPem).notAfter;
+  return new Date(new X509Certificate(certPem).validTo);
 }
 
 /** Load a key pair from dir/name.{crt,key}, issuing it when missing, expiring, or (servers) lacking a SAN. */
@@ -142,7 +115,8 @@ export async function loadOrIssue(ca: CA, dir: string, name: string, opts: Issue
     const certPem = readFileSync(certFile, 'utf8');
     const have = new Set(sansOf(certPem));
     const fresh = notAfter(certPem).getTime() - Date.now() > 30 * 24 * 3600 * 1000;
-    if (fresh && (opts.sans ?? []).every((s) => have.has(s))) return { certPem, keyPem: readFileSync(keyFile, 'utf8') };
+    if (fresh && (opts.sans ?? []).every((s) => have.has(canonicalName(s))))
+      return { certPem, keyPem: readFileSync(keyFile, 'utf8') };
   }
   const pair = await issue(ca, opts);
   writeFileSync(certFile, pair.certPem, { mode: 0o644 });

@@ -8,13 +8,11 @@ import tls from 'node:tls';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { webcrypto } from 'node:crypto';
-import 'reflect-metadata';
-import * as x509 from '@peculiar/x509';
 import YAML from 'yaml';
 import { startCluster, type Cluster } from './harness.js';
 import { rawClient, type RawClient } from './rawclient.js';
-import { issue, type CA } from '../../src/machinery/pki.js';
+import { caFromPem, generateKeys, issue } from '../../src/machinery/pki.js';
+import { KeyUsage, issueCertificate, readIssuerCertificate } from '../../src/machinery/certificate.js';
 
 const CM = '/api/v1/namespaces/default/configmaps';
 let cluster: Cluster;
@@ -238,22 +236,19 @@ test('TLS: 1.2 with ECDHE and AEAD ciphers only, 1.3 as is; older protocols refu
 });
 
 test('a client certificate from a forged CA with the cluster CA’s name is answered 401', async () => {
-  const real = new x509.X509Certificate(credentials.ca.toString('utf8'));
-  const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
-  const keys = await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify']);
-  const forgedCert = await x509.X509CertificateGenerator.createSelfSigned({
-    serialNumber: '01',
-    name: real.subject,
-    notBefore: new Date(Date.now() - 60_000),
-    notAfter: new Date(Date.now() + 3_600_000),
-    signingAlgorithm: alg,
-    keys,
-    extensions: [
-      new x509.BasicConstraintsExtension(true, undefined, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign, true),
-    ],
-  });
-  const forged: CA = { cert: forgedCert, key: keys.privateKey, certPem: forgedCert.toString('pem'), keyPem: '' };
+  const keys = generateKeys();
+  const forgedPem = issueCertificate(
+    {
+      subject: readIssuerCertificate(credentials.ca.toString('utf8')).subject,
+      publicKey: keys.publicKey,
+      notBefore: new Date(Date.now() - 60_000),
+      notAfter: new Date(Date.now() + 3_600_000),
+      isCA: true,
+      keyUsage: [KeyUsage.keyCertSign],
+    },
+    { selfKey: keys.privateKey },
+  );
+  const forged = await caFromPem(forgedPem, keys.keyPem);
   const client = await issue(forged, { commonName: 'intruder', organizations: ['system:masters'], client: true });
   // With and without the forged CA in the chain the client sends.
   for (const chain of [client.certPem, `${client.certPem.trimEnd()}\n${forged.certPem}`]) {

@@ -17,6 +17,8 @@ import { csrIsStale } from '../../src/controllers/certificates/controller.js';
 import type { StrategyContext } from '../../src/api/types.js';
 
 const ALG = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
+// The tests read what k8ts issues with an independent X.509 library.
+x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 
 async function request(subject: string, sans: { type: 'dns' | 'ip' | 'email'; value: string }[] = []): Promise<string> {
   const keys = await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify']);
@@ -222,13 +224,20 @@ describe('signers', () => {
       await request('CN=system:node:n1, O=system:nodes', [{ type: 'dns', value: 'n1.local' }]),
     );
     const now = Date.UTC(2026, 11, 6, 12, 0, 0);
-    const pem = await signRequest(ca, req, ['digital signature', 'server auth'], { expirationSeconds: 3600, now });
+    const pem = signRequest(ca, req, ['digital signature', 'server auth'], { expirationSeconds: 3600, now });
     const cert = new x509.X509Certificate(pem);
+    const caCert = new x509.X509Certificate(ca.certPem);
     assert.equal(cert.subject, 'CN=system:node:n1, O=system:nodes');
-    assert.equal(cert.issuer, ca.cert.subject);
-    assert.ok(await cert.verify({ publicKey: ca.cert.publicKey, date: new Date(now) }));
+    assert.equal(cert.issuer, caCert.subject);
+    assert.ok(await cert.verify({ publicKey: caCert.publicKey, date: new Date(now) }));
     assert.equal(cert.notAfter.getTime(), now + 3600_000);
     assert.ok(cert.notBefore.getTime() < now);
+    assert.equal(
+      cert.getExtension(x509.AuthorityKeyIdentifierExtension)?.keyId,
+      caCert.getExtension(x509.SubjectKeyIdentifierExtension)?.keyId,
+    );
+    assert.equal(cert.getExtension(x509.KeyUsagesExtension)?.usages, x509.KeyUsageFlags.digitalSignature);
+    assert.equal(cert.getExtension(x509.BasicConstraintsExtension)?.ca, false);
     const eku = cert.getExtension(x509.ExtendedKeyUsageExtension);
     assert.deepEqual([...(eku?.usages ?? [])], ['1.3.6.1.5.5.7.3.1']);
     const san = cert.getExtension(x509.SubjectAlternativeNameExtension);
@@ -241,12 +250,12 @@ describe('signers', () => {
       Buffer.from(req.csr.publicKey.rawData).toString('hex'),
     );
     // Without expirationSeconds: the signing duration (a year), never past the CA.
-    const long = new x509.X509Certificate(await signRequest(ca, req, ['server auth'], { now }));
+    const long = new x509.X509Certificate(signRequest(ca, req, ['server auth'], { now }));
     assert.equal(long.notAfter.getTime(), now + 365 * 24 * 3600_000);
     const capped = new x509.X509Certificate(
-      await signRequest(ca, req, ['server auth'], { expirationSeconds: 20 * 365 * 86400 }),
+      signRequest(ca, req, ['server auth'], { expirationSeconds: 20 * 365 * 86400 }),
     );
-    assert.ok(capped.notAfter.getTime() <= ca.cert.notAfter.getTime());
+    assert.ok(capped.notAfter.getTime() <= caCert.notAfter.getTime());
   });
 });
 
@@ -279,7 +288,7 @@ describe('cleaner', () => {
       true,
     );
     const req = parseCertificateRequest(await request('CN=jane'));
-    const cert = b64(await signRequest(ca, req, ['client auth'], { expirationSeconds: 3600, now }));
+    const cert = b64(signRequest(ca, req, ['client auth'], { expirationSeconds: 3600, now }));
     assert.equal(csrIsStale(csr(now - 0.5 * H, [{ type: 'Approved', at: now - 0.5 * H }], cert), now), false);
     assert.equal(csrIsStale(csr(now - 2 * H, [{ type: 'Approved', at: now - H }], cert), now), true);
     assert.equal(csrIsStale(csr(now, [{ type: 'Approved', at: now }], cert), now + 1.01 * H), true, 'expired');

@@ -88,7 +88,7 @@ export class CSRSigningController implements Controller {
       status = { ...csr.status, conditions: [...(csr.status?.conditions ?? []), failed] };
     } else {
       this.ca ??= caFromPem(this.signing.certPem, this.signing.keyPem);
-      const pem = await signRequest(await this.ca, req, usages, {
+      const pem = signRequest(await this.ca, req, usages, {
         expirationSeconds: csr.spec.expirationSeconds,
         maxDurationMs: this.signing.durationMs,
       });

@@ -1,18 +1,14 @@
 // The built-in signers (upstream pkg/controller/certificates/signer): which requests each takes,
 // the checks a request must pass (else the CSR gets a Failed condition), and the certificate the
 // cluster CA issues for it.
-import 'reflect-metadata';
-import { webcrypto } from 'node:crypto';
-import * as x509 from '@peculiar/x509';
 import {
   KUBELET_CLIENT_SIGNER,
   KUBELET_SERVING_SIGNER,
   KUBE_APISERVER_CLIENT_SIGNER,
 } from '../../api/certificates/v1/csr.js';
 import type { ParsedRequest } from '../../api/certificates/v1/request.js';
-// (pki.js also installs Node's WebCrypto as @peculiar/x509's provider.)
 import type { CA } from '../../machinery/pki.js';
-import '../../machinery/pki.js';
+import { KeyUsage, issueCertificate } from '../../machinery/certificate.js';
 
 export const BUILTIN_SIGNERS = [KUBE_APISERVER_CLIENT_SIGNER, KUBELET_CLIENT_SIGNER, KUBELET_SERVING_SIGNER] as const;
 
@@ -90,17 +86,17 @@ export function checkForSigner(
   }
 }
 
-const KEY_USAGE_FLAGS: Record<string, number> = {
-  signing: x509.KeyUsageFlags.digitalSignature,
-  'digital signature': x509.KeyUsageFlags.digitalSignature,
-  'content commitment': x509.KeyUsageFlags.nonRepudiation,
-  'key encipherment': x509.KeyUsageFlags.keyEncipherment,
-  'key agreement': x509.KeyUsageFlags.keyAgreement,
-  'data encipherment': x509.KeyUsageFlags.dataEncipherment,
-  'cert sign': x509.KeyUsageFlags.keyCertSign,
-  'crl sign': x509.KeyUsageFlags.cRLSign,
-  'encipher only': x509.KeyUsageFlags.encipherOnly,
-  'decipher only': x509.KeyUsageFlags.decipherOnly,
+const KEY_USAGE_BITS: Record<string, number> = {
+  signing: KeyUsage.digitalSignature,
+  'digital signature': KeyUsage.digitalSignature,
+  'content commitment': KeyUsage.contentCommitment,
+  'key encipherment': KeyUsage.keyEncipherment,
+  'key agreement': KeyUsage.keyAgreement,
+  'data encipherment': KeyUsage.dataEncipherment,
+  'cert sign': KeyUsage.keyCertSign,
+  'crl sign': KeyUsage.cRLSign,
+  'encipher only': KeyUsage.encipherOnly,
+  'decipher only': KeyUsage.decipherOnly,
 };
 
 const EXT_KEY_USAGES: Record<string, string> = {
@@ -133,43 +129,22 @@ export function certificateLifetimeMs(opts: SignOptions): number {
 }
 
 /** Issue the certificate for an approved request: its subject, key and SANs; usages from the spec. */
-export async function signRequest(
-  ca: CA,
-  req: ParsedRequest,
-  usages: string[],
-  opts: SignOptions = {},
-): Promise<string> {
+export function signRequest(ca: CA, req: ParsedRequest, usages: string[], opts: SignOptions = {}): string {
   const now = opts.now ?? Date.now();
-  let flags = 0;
-  for (const u of usages) flags |= KEY_USAGE_FLAGS[u] ?? 0;
-  const ekus = [...new Set(usages.map((u) => EXT_KEY_USAGES[u]).filter(Boolean))];
-  const extensions: x509.Extension[] = [
-    new x509.BasicConstraintsExtension(false, undefined, true),
-    await x509.AuthorityKeyIdentifierExtension.create(ca.cert, false),
-  ];
-  if (flags) extensions.push(new x509.KeyUsagesExtension(flags, true));
-  if (ekus.length) extensions.push(new x509.ExtendedKeyUsageExtension(ekus, false));
+  const keyUsage = [...new Set(usages.map((u) => KEY_USAGE_BITS[u]).filter((b) => b !== undefined))];
+  const extKeyUsage = [...new Set(usages.map((u) => EXT_KEY_USAGES[u]).filter(Boolean))];
   const san = req.csr.getExtension('2.5.29.17');
-  if (san) extensions.push(san);
-  const notAfter = Math.min(now + certificateLifetimeMs(opts), ca.cert.notAfter.getTime());
-  const cert = await x509.X509CertificateGenerator.create({
-    serialNumber: webcryptoSerial(),
-    subject: req.csr.subjectName,
-    issuer: ca.cert.subjectName,
-    notBefore: new Date(now - BACKDATE_MS),
-    notAfter: new Date(notAfter),
-    signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' },
-    publicKey: req.csr.publicKey,
-    signingKey: ca.key,
-    extensions,
-  });
-  return cert.toString('pem') + '\n';
-}
-
-/** A positive 128-bit serial number, hex. */
-function webcryptoSerial(): string {
-  const bytes = webcrypto.getRandomValues(new Uint8Array(16));
-  bytes[0] &= 0x7f;
-  bytes[0] |= 0x10;
-  return Buffer.from(bytes).toString('hex');
+  const notAfter = Math.min(now + certificateLifetimeMs(opts), ca.notAfter.getTime());
+  return issueCertificate(
+    {
+      subject: Buffer.from(req.csr.subjectName.toArrayBuffer()),
+      publicKey: Buffer.from(req.csr.publicKey.rawData),
+      notBefore: new Date(now - BACKDATE_MS),
+      notAfter: new Date(notAfter),
+      keyUsage,
+      extKeyUsage,
+      sans: san ? Buffer.from(san.value) : undefined,
+    },
+    ca,
+  );
 }

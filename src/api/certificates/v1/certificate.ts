@@ -1,6 +1,5 @@
 // status.certificate as upstream validates it: one or more CERTIFICATE PEM blocks, nothing else.
-import 'reflect-metadata';
-import * as x509 from '@peculiar/x509';
+import { X509Certificate } from 'node:crypto';
 
 const BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----\r?\n([\s\S]*?)-----END \1-----/g;
 
@@ -11,7 +10,7 @@ export function validateCertificateChain(pem: string): string | undefined {
     if (m[1] !== 'CERTIFICATE') return `only CERTIFICATE PEM blocks are allowed, found ${JSON.stringify(m[1])}`;
     if (/^[A-Za-z-]+:/m.test(m[2])) return 'no PEM block headers are permitted';
     try {
-      new x509.X509Certificate(Buffer.from(m[2].replace(/\s+/g, ''), 'base64'));
+      new X509Certificate(Buffer.from(m[2].replace(/\s+/g, ''), 'base64'));
     } catch (err) {
       return `x509: malformed certificate: ${(err as Error).message}`;
     }

@@ -1,12 +1,12 @@
 // PKCS#10 certificate requests as a CertificateSigningRequest carries them (spec.request: a PEM
 // block, base64 in JSON): parsed and signature-checked synchronously, as upstream's ParseCSR and
 // CheckSignature are, so validation can run inside the REST flow.
-import 'reflect-metadata';
 import { createPublicKey, verify } from 'node:crypto';
-import * as x509 from '@peculiar/x509';
+import type { HashedAlgorithm, Pkcs10CertificateRequest } from '@peculiar/x509';
+import { x509 } from '../../../machinery/peculiar.js';
 
 export interface ParsedRequest {
-  csr: x509.Pkcs10CertificateRequest;
+  csr: Pkcs10CertificateRequest;
   commonName: string;
   organizations: string[];
   dnsNames: string[];
@@ -25,7 +25,7 @@ function pemBlock(text: string): { type: string; der: Buffer } | undefined {
 }
 
 /** Node's name for the digest of a signature algorithm (undefined: none, as Ed25519). */
-function digestOf(alg: x509.HashedAlgorithm): string | undefined {
+function digestOf(alg: HashedAlgorithm): string | undefined {
   const hash = (alg.hash as { name?: string } | undefined)?.name;
   return hash ? hash.replace('-', '').toLowerCase() : undefined;
 }
@@ -34,9 +34,9 @@ function digestOf(alg: x509.HashedAlgorithm): string | undefined {
 export function parseCertificateRequest(pem: Buffer | string): ParsedRequest {
   const block = pemBlock(typeof pem === 'string' ? pem : pem.toString('latin1'));
   if (!block || block.type !== 'CERTIFICATE REQUEST') throw new Error('PEM block type must be CERTIFICATE REQUEST');
-  let csr: x509.Pkcs10CertificateRequest;
+  let csr: Pkcs10CertificateRequest;
   try {
-    csr = new x509.Pkcs10CertificateRequest(block.der);
+    csr = new (x509().Pkcs10CertificateRequest)(block.der);
   } catch (err) {
     throw new Error(`x509: malformed certificate request: ${(err as Error).message}`, { cause: err });
   }
@@ -55,7 +55,7 @@ export function parseCertificateRequest(pem: Buffer | string): ParsedRequest {
       `x509: ${(alg as { name?: string }).name === 'ECDSA' ? 'ECDSA verification failure' : 'verification error'}`,
     );
   const ext = csr.getExtension('2.5.29.17'); // subjectAltName
-  const san = ext instanceof x509.SubjectAlternativeNameExtension ? ext : undefined;
+  const san = ext instanceof x509().SubjectAlternativeNameExtension ? ext : undefined;
   const names = (type: string) => (san?.names.items ?? []).filter((n) => n.type === type).map((n) => n.value);
   return {
     csr,
