@@ -11,12 +11,25 @@ import { BootstrapData } from '../etcd/bootstrapdata.js';
 import { loadOrCreateCA } from '../machinery/pki.js';
 import { EtcdClient } from '../storage/etcd/client.js';
 import { isEtcdEndpoint } from '../storage/open.js';
-import type { ServerDatastore } from './managedetcd.js';
-import type { ServerFlags } from './server.js';
 import { sharedServerFiles } from './serverjoin.js';
 
+/** The server flags this step reads (--token, --agent-token, --etcd-prefix). */
+interface TokenFlags {
+  token?: string;
+  agentToken?: string;
+  etcdPrefix?: string;
+}
+
+/** Where the datastore is (a ServerDatastore of managedetcd.ts). */
+interface Datastore {
+  endpoint?: string;
+  caFile?: string;
+  certFile?: string;
+  keyFile?: string;
+}
+
 /** Makes the shared files this data dir lacks; answers the server token's secret. */
-async function createSharedFiles(flags: ServerFlags, dataDir: string): Promise<string> {
+async function createSharedFiles(flags: TokenFlags, dataDir: string): Promise<string> {
   const tlsDir = join(dataDir, 'server', 'tls');
   mkdirSync(tlsDir, { recursive: true, mode: 0o700 });
   const ca = await loadOrCreateCA(tlsDir);
@@ -40,8 +53,8 @@ function storedSecret(dataDir: string): string | undefined {
  * `createOthers`. Answers what `createOthers` answered.
  */
 export async function syncSharedServerFiles<T>(
-  flags: ServerFlags,
-  store: ServerDatastore,
+  flags: TokenFlags,
+  store: Datastore,
   dataDir: string,
   logger: pino.Logger,
   createOthers: () => T,
