@@ -635,7 +635,7 @@ export class ApiServer implements ServingApi {
     } catch (err) {
       const e =
         err instanceof StorageError && err.code === 'Unavailable'
-          ? errors.serviceUnavailable('the storage is shutting down')
+          ? errors.serviceUnavailable('the storage is unavailable (unreachable, without quorum, or shutting down)')
           : errors.toApiError(err);
       if (e.code >= 500 && e.code !== 503) this.log.error({ err, url: req.url, method: req.method }, 'request failed');
       // An exception nobody threw on purpose is upstream's panic.

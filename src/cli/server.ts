@@ -19,6 +19,7 @@ import { EncryptionConfig, loadOrCreateDefaultConfig } from '../apiserver/encryp
 import { assembleServer } from '../server/assemble.js';
 import { writeKubeconfig } from '../server/kubeconfig.js';
 import { advertiseAddress } from './advertise.js';
+import { syncSharedServerFiles } from './bootstrapdata.js';
 import { moveSqliteIntoEtcd, serverDatastore, serverJoinSource, snapshotsFromFlags } from './managedetcd.js';
 import type { Auditor } from '../apiserver/audit/index.js';
 import type { AuthenticationFlags } from './authnflags.js';
@@ -176,6 +177,10 @@ export async function runServer(flags: ServerFlags): Promise<void> {
 
   // This server's managed etcd member (--cluster-init, --server), else --datastore-endpoint.
   const store = await serverDatastore(flags, dataDir, logger);
+  // On etcd the shared files (CA, keys, encryption configuration) are the cluster's, kept in it.
+  const encryption = await syncSharedServerFiles(flags, store, dataDir, logger, () =>
+    encryptionFromFlags(flags, dataDir),
+  );
   const server = await assembleServer({
     dataDir,
     logger,
@@ -193,7 +198,7 @@ export async function runServer(flags: ServerFlags): Promise<void> {
     compactionIntervalMs: isEtcdEndpoint(store.endpoint)
       ? parseDurationMs(flags.etcdCompactionInterval ?? '5m', '--etcd-compaction-interval')
       : undefined,
-    encryption: encryptionFromFlags(flags, dataDir),
+    encryption,
     cluster: { serviceCIDR: flags.serviceCidr, nodePortRange, clusterDomain: flags.clusterDomain },
     limits: {
       requestTimeoutMs: parseDurationMs(flags.requestTimeout, '--request-timeout'),
