@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { K8TS_BIN, run, startCluster, type Cluster } from './harness.js';
+import { K8TS_BIN, run, startCluster, whoAmIWithToken, type Cluster } from './harness.js';
 import { startEtcd, type TestEtcd } from '../support/etcd.js';
 import { EtcdClient } from '../../src/storage/etcd/client.js';
 import { prefixRangeEnd } from '../../src/storage/etcd/keys.js';
@@ -109,19 +109,7 @@ test('a second server with the same datastore and token gets the same CA and key
   assert.equal(Buffer.from(pw.trim(), 'base64').toString(), 'hunter2');
   // A service-account token minted by the first is accepted by the second (same signing key).
   const saToken = (await first.k(['-n', 'team', 'create', 'token', 'default'])).trim();
-  const whoami = await run('kubectl', [
-    '--kubeconfig=/dev/null',
-    '--server',
-    second.url,
-    '--certificate-authority',
-    join(second.dataDir, 'server', 'tls', 'ca.crt'),
-    '--token',
-    saToken,
-    'auth',
-    'whoami',
-    '-o',
-    'jsonpath={.status.userInfo.username}',
-  ]);
+  const whoami = await whoAmIWithToken(second.url, join(second.dataDir, 'server', 'tls', 'ca.crt'), saToken);
   assert.equal(whoami.stdout.trim(), 'system:serviceaccount:team:default', whoami.stderr);
 
   // A restart of the second takes nothing new and starts as before.

@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { K8TS_BIN, run, startCluster, until, type Cluster } from './harness.js';
+import { K8TS_BIN, run, startCluster, until, whoAmIWithToken, type Cluster } from './harness.js';
 import { etcdPidFile, stopStrayEtcd } from '../../src/etcd/managed.js';
 import { startEtcd } from '../support/etcd.js';
 import { Agent, request } from 'undici';
@@ -299,19 +299,7 @@ test(
       );
       const saToken = (await onEtcd.k(['-n', 'team', 'create', 'token', 'default'])).trim();
       // Without the admin certificate (which would authenticate first): the token alone.
-      const whoami = await run('kubectl', [
-        '--kubeconfig=/dev/null',
-        '--server',
-        second.url,
-        '--certificate-authority',
-        join(second.dataDir, 'server', 'tls', 'ca.crt'),
-        '--token',
-        saToken,
-        'auth',
-        'whoami',
-        '-o',
-        'jsonpath={.status.userInfo.username}',
-      ]);
+      const whoami = await whoAmIWithToken(second.url, join(second.dataDir, 'server', 'tls', 'ca.crt'), saToken);
       assert.equal(whoami.stdout.trim(), 'system:serviceaccount:team:default', whoami.stderr);
       assert.equal(
         Buffer.from(

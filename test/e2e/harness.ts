@@ -174,6 +174,12 @@ export function realContainersUnavailable(): string | undefined {
   return r.status === 0 ? undefined : 'containerd/runc are not installed';
 }
 
+/** The user a bearer token authenticates as on `server` (kubectl auth whoami, no kubeconfig). */
+export async function whoAmIWithToken(server: string, caFile: string, token: string): Promise<RunResult> {
+  const args = ['--kubeconfig=/dev/null', '--server', server, '--certificate-authority', caFile, '--token', token];
+  return run('kubectl', [...args, 'auth', 'whoami', '-o', 'jsonpath={.status.userInfo.username}']);
+}
+
 /** Waits (up to a minute) until the cluster's node agent reports its node Ready. */
 export async function waitForReadyNode(cluster: Cluster): Promise<void> {
   await until(
