@@ -47,11 +47,26 @@ export function hookJumps(p: string): [table: string, builtin: string, chain: st
   ];
 }
 
-/** Every chain and rule of the model. */
-export function renderIptables(ports: ServicePort[], cfg: IptConfig): IptRules {
+/** What one Service port adds: its own chains, and its lines of the shared top-level chains. */
+export interface PortRules {
+  nat: Map<string, string[]>;
+  services: string[];
+  nodeports: string[];
+  rejects: string[];
+}
+
+/**
+ * Every chain and rule of the model. `cache` (kept by the caller between syncs) maps a Service
+ * port object to its rendering: ModelTracker keeps unchanged ports' objects, so a sync renders
+ * only the ports that changed (hashing every chain name of 10,000 Services takes seconds).
+ */
+export function renderIptables(
+  ports: ServicePort[],
+  cfg: IptConfig,
+  cache?: WeakMap<ServicePort, PortRules>,
+): IptRules {
   const p = cfg.prefix;
   const nat = new Map<string, string[]>();
-  const filter = new Map<string, string[]>();
   const services: string[] = [];
   const nodeports: string[] = [];
   const rejects: string[] = [];
@@ -61,80 +76,98 @@ export function renderIptables(ports: ServicePort[], cfg: IptConfig): IptRules {
     '-j MASQUERADE --random-fully',
   ]);
   for (const sp of ports) {
-    const id = hash(`${sp.key}/${sp.protocol}`);
-    const proto = sp.protocol.toLowerCase();
-    const svcChain = `${p}-SVC-${id}`;
-    const extChain = `${p}-EXT-${id}`;
-    const sepChain = (ep: Endpoint) => `${p}-SEP-${hash(`${sp.key}/${sp.protocol}/${ep.ip}:${ep.port}`)}`;
-    const comment = `-m comment --comment "${sp.key}"`;
-    const masq = `-j MARK --or-mark ${MARK}`;
-    const dnat = (ep: Endpoint) => `-p ${proto} -j DNAT --to-destination ${ep.ip}:${ep.port}`;
-    const random = (eps: Endpoint[], verdict: (ep: Endpoint) => string): string[] =>
-      eps.map((ep, i) => {
-        const left = eps.length - i;
-        return left > 1
-          ? `-m statistic --mode random --probability ${(1 / left).toFixed(10)} ${verdict(ep)}`
-          : verdict(ep);
-      });
-    const dispatch = (eps: Endpoint[]): string[] => {
-      if (sp.affinitySeconds === undefined)
-        // No endpoint chains (see the header): hairpin marks, then the random DNAT itself.
-        return [...eps.map((ep) => `-s ${ep.ip}/32 ${masq}`), ...random(eps, dnat)];
-      return [
-        ...eps.map(
-          (ep) =>
-            `-m recent --name ${sepChain(ep)} --mask 255.255.255.255 --rsource --rcheck --seconds ${sp.affinitySeconds} --reap -j ${sepChain(ep)}`,
-        ),
-        ...random(eps, (ep) => `-j ${sepChain(ep)}`),
-      ];
-    };
-    const reject = (match: string) => rejects.push(`${comment} ${match} -j REJECT`);
-    if (sp.clusterEndpoints.length) {
-      const rules: string[] = [];
-      if (cfg.clusterCIDR)
-        for (const ip of sp.clusterIPs)
-          rules.push(`! -s ${cfg.clusterCIDR} -d ${ip}/32 -p ${proto} --dport ${sp.port} ${masq}`);
-      nat.set(svcChain, [...rules, ...dispatch(sp.clusterEndpoints)]);
-      for (const ip of sp.clusterIPs)
-        services.push(`${comment} -d ${ip}/32 -p ${proto} --dport ${sp.port} -j ${svcChain}`);
-    } else if (!(sp.internalPolicyLocal && sp.allEndpoints.length)) {
-      for (const ip of sp.clusterIPs) reject(`-d ${ip}/32 -p ${proto} --dport ${sp.port}`);
+    let r = cache?.get(sp);
+    if (!r) {
+      r = portRules(sp, cfg);
+      cache?.set(sp, r);
     }
-    const externalIPs = [...new Set([...sp.externalIPs, ...sp.loadBalancerIPs])];
-    if (sp.nodePort || externalIPs.length) {
-      if (sp.allEndpoints.length) {
-        const rules: string[] = [];
-        if (!sp.externalPolicyLocal) rules.push(masq, ...dispatch(sp.externalEndpoints));
-        else {
-          if (sp.clusterEndpoints.length) {
-            if (cfg.clusterCIDR) rules.push(`-s ${cfg.clusterCIDR} -j ${svcChain}`);
-            rules.push(`-m addrtype --src-type LOCAL ${masq}`, `-m addrtype --src-type LOCAL -j ${svcChain}`);
-          }
-          rules.push(...(sp.externalEndpoints.length ? dispatch(sp.externalEndpoints) : ['-j DROP']));
-        }
-        nat.set(extChain, rules);
-        for (const ip of externalIPs)
-          services.push(`${comment} -d ${ip}/32 -p ${proto} --dport ${sp.port} -j ${extChain}`);
-        if (sp.nodePort) nodeports.push(`${comment} -p ${proto} --dport ${sp.nodePort} -j ${extChain}`);
-      } else {
-        for (const ip of externalIPs) reject(`-d ${ip}/32 -p ${proto} --dport ${sp.port}`);
-        if (sp.nodePort) reject(`-m addrtype --dst-type LOCAL ! -d 127.0.0.0/8 -p ${proto} --dport ${sp.nodePort}`);
-      }
-    }
-    if (sp.affinitySeconds !== undefined)
-      for (const ep of new Map(
-        [...sp.clusterEndpoints, ...sp.externalEndpoints].map((e) => [`${e.ip}:${e.port}`, e]),
-      ).values())
-        nat.set(sepChain(ep), [
-          `-s ${ep.ip}/32 ${masq}`,
-          `-p ${proto} -m recent --name ${sepChain(ep)} --mask 255.255.255.255 --rsource --set -j DNAT --to-destination ${ep.ip}:${ep.port}`,
-        ]);
+    for (const [name, rules] of r.nat) nat.set(name, rules);
+    services.push(...r.services);
+    nodeports.push(...r.nodeports);
+    rejects.push(...r.rejects);
   }
   services.push(`-m addrtype --dst-type LOCAL ! -d 127.0.0.0/8 -j ${p}-NODEPORTS`);
   nat.set(`${p}-SERVICES`, services);
   nat.set(`${p}-NODEPORTS`, nodeports);
-  filter.set(`${p}-REJECTS`, rejects);
-  return { nat, filter };
+  return { nat, filter: new Map([[`${p}-REJECTS`, rejects]]) };
+}
+
+/** The chains and top-level lines of one Service port. */
+export function portRules(sp: ServicePort, cfg: IptConfig): PortRules {
+  const p = cfg.prefix;
+  const nat = new Map<string, string[]>();
+  const services: string[] = [];
+  const nodeports: string[] = [];
+  const rejects: string[] = [];
+  const id = hash(`${sp.key}/${sp.protocol}`);
+  const proto = sp.protocol.toLowerCase();
+  const svcChain = `${p}-SVC-${id}`;
+  const extChain = `${p}-EXT-${id}`;
+  const sepChain = (ep: Endpoint) => `${p}-SEP-${hash(`${sp.key}/${sp.protocol}/${ep.ip}:${ep.port}`)}`;
+  const comment = `-m comment --comment "${sp.key}"`;
+  const masq = `-j MARK --or-mark ${MARK}`;
+  const dnat = (ep: Endpoint) => `-p ${proto} -j DNAT --to-destination ${ep.ip}:${ep.port}`;
+  const random = (eps: Endpoint[], verdict: (ep: Endpoint) => string): string[] =>
+    eps.map((ep, i) => {
+      const left = eps.length - i;
+      return left > 1
+        ? `-m statistic --mode random --probability ${(1 / left).toFixed(10)} ${verdict(ep)}`
+        : verdict(ep);
+    });
+  const dispatch = (eps: Endpoint[]): string[] => {
+    if (sp.affinitySeconds === undefined)
+      // No endpoint chains (see the header): hairpin marks, then the random DNAT itself.
+      return [...eps.map((ep) => `-s ${ep.ip}/32 ${masq}`), ...random(eps, dnat)];
+    return [
+      ...eps.map(
+        (ep) =>
+          `-m recent --name ${sepChain(ep)} --mask 255.255.255.255 --rsource --rcheck --seconds ${sp.affinitySeconds} --reap -j ${sepChain(ep)}`,
+      ),
+      ...random(eps, (ep) => `-j ${sepChain(ep)}`),
+    ];
+  };
+  const reject = (match: string) => rejects.push(`${comment} ${match} -j REJECT`);
+  if (sp.clusterEndpoints.length) {
+    const rules: string[] = [];
+    if (cfg.clusterCIDR)
+      for (const ip of sp.clusterIPs)
+        rules.push(`! -s ${cfg.clusterCIDR} -d ${ip}/32 -p ${proto} --dport ${sp.port} ${masq}`);
+    nat.set(svcChain, [...rules, ...dispatch(sp.clusterEndpoints)]);
+    for (const ip of sp.clusterIPs)
+      services.push(`${comment} -d ${ip}/32 -p ${proto} --dport ${sp.port} -j ${svcChain}`);
+  } else if (!(sp.internalPolicyLocal && sp.allEndpoints.length)) {
+    for (const ip of sp.clusterIPs) reject(`-d ${ip}/32 -p ${proto} --dport ${sp.port}`);
+  }
+  const externalIPs = [...new Set([...sp.externalIPs, ...sp.loadBalancerIPs])];
+  if (sp.nodePort || externalIPs.length) {
+    if (sp.allEndpoints.length) {
+      const rules: string[] = [];
+      if (!sp.externalPolicyLocal) rules.push(masq, ...dispatch(sp.externalEndpoints));
+      else {
+        if (sp.clusterEndpoints.length) {
+          if (cfg.clusterCIDR) rules.push(`-s ${cfg.clusterCIDR} -j ${svcChain}`);
+          rules.push(`-m addrtype --src-type LOCAL ${masq}`, `-m addrtype --src-type LOCAL -j ${svcChain}`);
+        }
+        rules.push(...(sp.externalEndpoints.length ? dispatch(sp.externalEndpoints) : ['-j DROP']));
+      }
+      nat.set(extChain, rules);
+      for (const ip of externalIPs)
+        services.push(`${comment} -d ${ip}/32 -p ${proto} --dport ${sp.port} -j ${extChain}`);
+      if (sp.nodePort) nodeports.push(`${comment} -p ${proto} --dport ${sp.nodePort} -j ${extChain}`);
+    } else {
+      for (const ip of externalIPs) reject(`-d ${ip}/32 -p ${proto} --dport ${sp.port}`);
+      if (sp.nodePort) reject(`-m addrtype --dst-type LOCAL ! -d 127.0.0.0/8 -p ${proto} --dport ${sp.nodePort}`);
+    }
+  }
+  if (sp.affinitySeconds !== undefined)
+    for (const ep of new Map(
+      [...sp.clusterEndpoints, ...sp.externalEndpoints].map((e) => [`${e.ip}:${e.port}`, e]),
+    ).values())
+      nat.set(sepChain(ep), [
+        `-s ${ep.ip}/32 ${masq}`,
+        `-p ${proto} -m recent --name ${sepChain(ep)} --mask 255.255.255.255 --rsource --set -j DNAT --to-destination ${ep.ip}:${ep.port}`,
+      ]);
+  return { nat, services, nodeports, rejects };
 }
 
 /**
@@ -143,6 +176,11 @@ export function renderIptables(ports: ServicePort[], cfg: IptConfig): IptRules {
  * grows with rules × chains: one run of 10,000 Service chains is minutes, twenty of 500 seconds.
  */
 export const CHAINS_PER_RESTORE = 500;
+
+/** Whether a chain's rules are unchanged (the same array when its Service port was not re-rendered). */
+function sameRules(old: string[] | undefined, now: string[]): boolean {
+  return old === now || (!!old && old.length === now.length && old.every((r, i) => r === now[i]));
+}
 
 /** Service-level chains in the order they may be written: a chain is written after those it jumps to. */
 function chainRank(name: string): number {
@@ -167,8 +205,7 @@ export function restoreInputs(before: IptRules | undefined, after: IptRules): st
   for (const table of ['nat', 'filter'] as const) {
     const old = before?.[table];
     for (const [name, rules] of after[table])
-      if (old?.get(name)?.join('\n') !== rules.join('\n'))
-        (chainRank(name) < 3 ? leaves : top).push([table, name, rules]);
+      if (!sameRules(old?.get(name), rules)) (chainRank(name) < 3 ? leaves : top).push([table, name, rules]);
     for (const name of old?.keys() ?? []) if (!after[table].has(name)) gone.push([table, name]);
   }
   leaves.sort((x, y) => chainRank(x[1]) - chainRank(y[1]));
@@ -221,11 +258,13 @@ const iptables = (args: string[]) =>
 export class IptablesBackend implements ProxyBackend {
   readonly mode = 'iptables';
   private installed?: IptRules;
+  /** Each Service port's rendering, by the port object (see renderIptables). */
+  private rendered = new WeakMap<ServicePort, PortRules>();
 
   constructor(private cfg: IptConfig) {}
 
   async sync(ports: ServicePort[]): Promise<void> {
-    const want = renderIptables(ports, this.cfg);
+    const want = renderIptables(ports, this.cfg, this.rendered);
     // First sync (or someone flushed the built-in chains): every chain from scratch, then the jumps.
     const fresh = !this.installed || !this.jumpsInPlace();
     try {
@@ -260,25 +299,27 @@ export class IptablesBackend implements ProxyBackend {
 
 /** Removes the jumps to this prefix's chains and every chain named with the prefix (killall). */
 export function cleanUpIptables(prefix: string): void {
-  // One iptables-restore per table: a command per chain would re-read the ruleset each time.
+  const restoreSync = (input: string) =>
+    spawnSync('iptables-restore', ['--noflush', '-w', '5'], { input, stdio: ['pipe', 'ignore', 'ignore'] });
   for (const table of ['nat', 'filter']) {
     const listed = iptables(['-t', table, '-S']).stdout ?? '';
-    const lines = [`*${table}`];
+    const jumps: string[] = [];
     for (const line of listed.split('\n')) {
       const m = /^-A (PREROUTING|OUTPUT|POSTROUTING|INPUT|FORWARD) (.*)-j (\S+)\s*$/.exec(line);
-      if (m && m[3].startsWith(`${prefix}-`)) lines.push(`-D ${m[1]} ${m[2]}-j ${m[3]}`);
+      if (m && m[3].startsWith(`${prefix}-`)) jumps.push(`-D ${m[1]} ${m[2]}-j ${m[3]}`);
     }
     const chains = listed
       .split('\n')
       .filter((l) => l.startsWith(`-N ${prefix}-`))
       .map((l) => l.slice(3).trim());
-    if (lines.length === 1 && !chains.length) continue;
-    for (const c of chains) lines.push(`:${c} - [0:0]`); // declaring a chain under --noflush flushes it
-    for (const c of chains) lines.push(`-X ${c}`);
-    lines.push('COMMIT', '');
-    spawnSync('iptables-restore', ['--noflush', '-w', '5'], {
-      input: lines.join('\n'),
-      stdio: ['pipe', 'ignore', 'ignore'],
-    });
+    if (!jumps.length && !chains.length) continue;
+    // First the jumps go and every chain is flushed (declaring a chain under --noflush flushes
+    // it), so no chain is still jumped to; then the chains are deleted in runs of bounded size
+    // (see CHAINS_PER_RESTORE: one run naming 10,000 chains would take minutes).
+    restoreSync([`*${table}`, ...jumps, ...chains.map((c) => `:${c} - [0:0]`), 'COMMIT', ''].join('\n'));
+    for (let i = 0; i < chains.length; i += CHAINS_PER_RESTORE)
+      restoreSync(
+        [`*${table}`, ...chains.slice(i, i + CHAINS_PER_RESTORE).map((c) => `-X ${c}`), 'COMMIT', ''].join('\n'),
+      );
   }
 }
