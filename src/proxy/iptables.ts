@@ -252,12 +252,16 @@ function restore(input: string): Promise<void> {
   });
 }
 
+/** How often a sync checks that the built-in chains still jump to ours. */
+const JUMP_CHECK_MS = 30_000;
+
 const iptables = (args: string[]) =>
   spawnSync('iptables', ['-w', '5', ...args], { encoding: 'utf8', maxBuffer: 1 << 30 });
 
 export class IptablesBackend implements ProxyBackend {
   readonly mode = 'iptables';
   private installed?: IptRules;
+  private jumpsCheckedAt = -Infinity;
   /** Each Service port's rendering, by the port object (see renderIptables). */
   private rendered = new WeakMap<ServicePort, PortRules>();
 
@@ -266,7 +270,11 @@ export class IptablesBackend implements ProxyBackend {
   async sync(ports: ServicePort[]): Promise<void> {
     const want = renderIptables(ports, this.cfg, this.rendered);
     // First sync (or someone flushed the built-in chains): every chain from scratch, then the jumps.
-    const fresh = !this.installed || !this.jumpsInPlace();
+    // Each `iptables -C` reads the table into iptables-nft's cache (seconds at 10,000 Services), so
+    // the jumps are checked at most every JUMP_CHECK_MS (the proxier's periodic resync comes by).
+    const checkJumps = !this.installed || performance.now() - this.jumpsCheckedAt >= JUMP_CHECK_MS;
+    const fresh = !this.installed || (checkJumps && !this.jumpsInPlace());
+    if (checkJumps) this.jumpsCheckedAt = performance.now();
     try {
       for (const input of restoreInputs(fresh ? undefined : this.installed, want)) await restore(input);
     } catch (err) {
