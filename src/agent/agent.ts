@@ -45,7 +45,8 @@ import { AgentAuth, clientReviewer } from './auth.js';
 import { LocalPathProvisioner } from './provisioner/localpath.js';
 import { PodRoutes } from './network/routes.js';
 import { ensureBridgeGateway } from './network/bridge.js';
-import { ClusterDNS } from '../dns/service.js';
+import { ClusterDNS, loopbackListenerAddress } from '../dns/service.js';
+import { hostObjectName } from '../machinery/hostnames.js';
 import { startServiceProxy, type ProxySettings } from '../proxy/index.js';
 import type { Proxier } from '../proxy/proxier.js';
 import { startLBAnnouncer, type LBAnnouncer } from './network/lbannounce.js';
@@ -117,8 +118,10 @@ export class NodeAgent {
   private networkReady = false;
   /** Routes to the other nodes' podCIDRs (containerd only; see network/routes.ts). */
   private podRoutes?: PodRoutes;
-  /** This node's cluster DNS listener (containerd only: it answers on the pod bridge's gateway). */
+  /** This node's cluster DNS listener (on the pod bridge's gateway; the process runtime's on loopback). */
   private dns?: ClusterDNS;
+  /** The nameservers pods get instead of --cluster-dns (the process runtime's: its loopback listener, or none). */
+  private podClusterDNS?: string[];
   /** Services' cluster IPs, NodePorts and external addresses on this node (src/proxy). */
   private proxier?: Proxier;
   /** Pool addresses of LoadBalancer Services this node is elected to answer for (network/lbannounce.ts). */
@@ -221,24 +224,42 @@ export class NodeAgent {
       this.log.warn({ error: gw.error }, 'no cluster DNS on this node: the pod bridge could not be prepared');
       return;
     }
+    await this.listenDNS(gw.gateway, true);
+  }
+
+  /**
+   * The process runtime's pods share the host's network, so no bridge gateway: they are given this
+   * node's DNS listener on a loopback address of this data dir's own (NodeLocal DNSCache's way), not
+   * published as a kube-dns endpoint (other nodes cannot reach it). Port 53 is the only port a
+   * resolv.conf can name; when it cannot be bound (not root), the pods keep the host's resolvers.
+   */
+  private async startLoopbackDNS(): Promise<string[] | undefined> {
+    const address = loopbackListenerAddress(hostObjectName(this.dir, this.o.isDefaultDataDir));
+    return (await this.listenDNS(address, false)) ? [address] : undefined;
+  }
+
+  private async listenDNS(address: string, announce: boolean): Promise<boolean> {
     const resolvText = readFileSafe('/etc/resolv.conf');
     const dns = new ClusterDNS({
       client: this.o.client,
       nodeName: this.o.nodeName,
       clusterDomain: this.o.clusterDomain,
-      address: gw.gateway,
+      address,
       port: this.o.dnsPort ?? 53,
       hostResolvConf: resolvText,
       hostSearch: parseResolvConf(resolvText).searches,
+      announce,
       logger: this.nodeLog,
     });
     try {
       await dns.start();
       if (this.stopped) await dns.stop();
       else this.dns = dns;
+      return !this.stopped;
     } catch (err) {
-      this.log.warn({ err, address: gw.gateway }, 'cluster DNS listener could not start');
+      this.log.warn({ err, address }, 'cluster DNS listener could not start');
       await dns.stop().catch(() => undefined);
+      return false;
     }
   }
 
@@ -261,6 +282,8 @@ export class NodeAgent {
     const imageFsPath = this.containerd ? join(this.containerd.paths.dir, 'root') : this.dir;
     const imageGC = new ImageGC({ runtime: this.runtime, imageFsPath, pinned: [PAUSE_IMAGE], logger: this.log });
     await this.startNode(port, imageFsPath, imageGC);
+    if (this.runtime.name === 'process' && this.o.clusterDNS.length)
+      this.podClusterDNS = (await this.startLoopbackDNS()) ?? [];
     await this.startPods(recorder);
     this.setUpNetwork(this.reporter.podCIDR);
     this.waitForPodCIDR();
@@ -407,7 +430,7 @@ export class NodeAgent {
       hostIP: this.nodeIP,
       podsDir: join(this.dir, 'pods'),
       logsDir: join(this.dir, 'logs', 'pods'),
-      dns: { clusterDNS: this.o.clusterDNS, clusterDomain: this.o.clusterDomain, hostResolv },
+      dns: { clusterDNS: this.podClusterDNS ?? this.o.clusterDNS, clusterDomain: this.o.clusterDomain, hostResolv },
       clusterDomain: this.o.clusterDomain,
       nodeMemoryBytes: meminfo().totalBytes,
       devices: this.devices,

@@ -4,6 +4,7 @@
 // the DNS listener, and an HTTP listener with /metrics (CoreDNS's names), /health and /ready.
 // When listening, the node is annotated with the listener's address; the server's kube-dns
 // controller publishes those addresses as the endpoints of the kube-dns Service.
+import { createHash } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
@@ -23,6 +24,17 @@ export const COREFILE_CONFIGMAP = { namespace: 'kube-system', name: 'coredns' };
 /** The Node annotation naming the address a node's DNS listener answers on. */
 export const DNS_LISTENER_ANNOTATION = 'k8ts.io/dns-listener';
 export const METRICS_PORT = 9153;
+
+/**
+ * The loopback address of a node's DNS listener for host-network pods (the process runtime's):
+ * 127.64.0.0–127.191.255.255 by a hash of `name` (the data dir's host object name), so clusters on
+ * one host never share it, clear of 127.0.0.0/16 (127.0.0.1, systemd-resolved's 127.0.0.53,
+ * Debian's 127.0.1.1). The whole of 127.0.0.0/8 is local on Linux: nothing needs adding.
+ */
+export function loopbackListenerAddress(name: string): string {
+  const h = createHash('sha256').update(name).digest();
+  return `127.${64 + (h[0] % 128)}.${h[1]}.${1 + (h[2] % 254)}`;
+}
 const CONFIGMAPS = spec<ConfigMap>(R.configmaps);
 
 export interface ClusterDNSOptions {

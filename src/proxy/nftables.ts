@@ -1,10 +1,12 @@
 // The nftables renderer, after kube-proxy's nftables mode (pkg/proxy/nftables/proxier.go): one
 // table per cluster, in which verdict maps send `daddr . proto . dport` straight to a Service port's
 // chain, so the cost per packet does not grow with the number of Services. A Service chain DNATs
-// to an endpoint picked by `numgen random` through an inline map of addresses, in one rule.
+// to an endpoint picked by the Service's scheduler (`numgen inc` for rr, `jhash ip saddr` for sh,
+// `numgen random` for what the kernel cannot do; pickExpression) through an inline map of
+// addresses, in one rule.
 // Unlike upstream there is no chain per endpoint, except for sessionAffinity ClientIP, where an
-// endpoint chain records the client in that endpoint's timed set (consulted before the random
-// choice). Why: every `nft -f` lists all chains of the table into nft's cache before it applies
+// endpoint chain records the client in that endpoint's timed set (consulted before the
+// scheduler's choice). Why: every `nft -f` lists all chains of the table into nft's cache before it applies
 // anything, and at 10,000 Services × 10 endpoints 100,000 endpoint chains made that listing (and
 // so every sync) take seconds. Hairpin traffic (an endpoint reaching itself through its Service),
 // which upstream marks in the endpoint chain, is recognised in postrouting instead: a DNATed
@@ -67,21 +69,46 @@ function affinitySetName(sp: ServicePort, ep: Endpoint): string {
   return `affinity-${hash(`${sp.key}/${sp.protocol}/${ep.ip}:${ep.port}/${sp.affinitySeconds}`)}`;
 }
 
+/** A fixed jhash seed: the same client hashes to the same endpoint on every node and across resyncs. */
+export const HASH_SEED = '0x6b387473';
+
+/**
+ * The expression that numbers a new connection 0..n-1 for the Service's scheduler (its IPVS name,
+ * annotation k8ts.io/lb-scheduler or --lb-scheduler). The kernel knows no connection counts, so the
+ * least-connection family (lc, wlc, sed, nq) falls back to random, as upstream's kernel modes do;
+ * rr and wrr (every weight is 1) take turns with a counter; sh and dh hash the client's or the
+ * destination's address (IPVS's source and destination hashing).
+ */
+export function pickExpression(sp: ServicePort, n: number): string {
+  switch (sp.scheduler) {
+    case 'rr':
+    case 'wrr':
+      return `numgen inc mod ${n}`;
+    case 'sh':
+      return `jhash ip saddr mod ${n} seed ${HASH_SEED}`;
+    case 'dh':
+      return `jhash ip daddr mod ${n} seed ${HASH_SEED}`;
+    default:
+      return `numgen random mod ${n}`;
+  }
+}
+
 /**
  * The rules that send a packet to one of `eps`: with session affinity, the pinned endpoint first,
- * else a random endpoint chain (which pins the client); without, a random endpoint DNATed inline.
+ * else the endpoint chain the scheduler picks (which pins the client); without, the endpoint the
+ * scheduler picks, DNATed inline.
  */
 function dispatch(sp: ServicePort, eps: Endpoint[]): string[] {
   if (sp.affinitySeconds !== undefined) {
     const rules = eps.map((ep) => `ip saddr @${affinitySetName(sp, ep)} goto ${endpointChainName(sp, ep)}`);
     const choices = eps.map((ep, i) => `${i} : goto ${endpointChainName(sp, ep)}`).join(', ');
-    rules.push(`numgen random mod ${eps.length} vmap { ${choices} }`);
+    rules.push(`${pickExpression(sp, eps.length)} vmap { ${choices} }`);
     return rules;
   }
   const proto = sp.protocol.toLowerCase();
   if (eps.length === 1) return [`meta l4proto ${proto} dnat ip to ${eps[0].ip}:${eps[0].port}`];
   const choices = eps.map((ep, i) => `${i} : ${ep.ip} . ${ep.port}`).join(', ');
-  return [`meta l4proto ${proto} dnat ip to numgen random mod ${eps.length} map { ${choices} }`];
+  return [`meta l4proto ${proto} dnat ip to ${pickExpression(sp, eps.length)} map { ${choices} }`];
 }
 
 /** The chains, sets and map elements of one Service port. */

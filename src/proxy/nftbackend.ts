@@ -14,10 +14,13 @@ import {
 } from './nftables.js';
 import type { ProxyBackend } from './proxier.js';
 
-/** Runs `nft -f -` with `script` on stdin; rejects with nft's message. */
-export function nft(script: string, args: string[] = ['-f', '-']): Promise<string> {
+/**
+ * Runs `nft -f -` with `script` on stdin; rejects with nft's message. `command` is how nft is
+ * run (tests run it in a network namespace of their own: `ip netns exec NAME nft`).
+ */
+export function nft(script: string, args: string[] = ['-f', '-'], command: string[] = ['nft']): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn('nft', args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(command[0], [...command.slice(1), ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.on('data', (d) => (out += d));
@@ -43,7 +46,11 @@ export class NftablesBackend implements ProxyBackend {
    */
   private rendered = new Map<string, Rendered>();
 
-  constructor(private cfg: NftConfig) {}
+  /** `command`: how nft is run (default `nft`; see nft()). */
+  constructor(
+    private cfg: NftConfig,
+    private command: string[] = ['nft'],
+  ) {}
 
   get table(): string {
     return this.cfg.table;
@@ -78,7 +85,7 @@ export class NftablesBackend implements ProxyBackend {
     if (installed && !script && !(await this.tablePresent())) script = fullSync(this.cfg, want.values());
     if (script) {
       try {
-        await nft(script);
+        await nft(script, undefined, this.command);
       } catch (err) {
         this.installed = undefined; // the next sync rebuilds from scratch
         throw err;
@@ -94,14 +101,14 @@ export class NftablesBackend implements ProxyBackend {
    * meanwhile. `add chain` of a chain the table always has changes nothing, and fails without it.
    */
   private async tablePresent(): Promise<boolean> {
-    return nft(`add chain ip ${this.cfg.table} services\n`).then(
+    return nft(`add chain ip ${this.cfg.table} services\n`, undefined, this.command).then(
       () => true,
       () => false,
     );
   }
 
   async cleanup(): Promise<void> {
-    await nft(deleteTable(this.cfg.table));
+    await nft(deleteTable(this.cfg.table), undefined, this.command);
     this.installed = undefined;
   }
 }

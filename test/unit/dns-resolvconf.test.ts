@@ -6,6 +6,7 @@ import type { Node } from 'kubernetes-types/core/v1.js';
 import { podDNS, MAX_DNS_SEARCH_LIST_CHARS } from '../../src/agent/pods/sandbox.js';
 import { clusterDNSFromFlags } from '../../src/cli/agentoptions.js';
 import { listeners, tenthAddress } from '../../src/dns/kubedns.js';
+import { loopbackListenerAddress } from '../../src/dns/service.js';
 import { bridgeGateway } from '../../src/agent/network/bridge.js';
 
 const dns = {
@@ -128,4 +129,18 @@ test('kube-dns endpoints: every node announcing a listener, ready with the node'
   );
   assert.deepEqual(bridgeGateway('10.42.7.0/24'), { gateway: '10.42.7.1', prefix: 24 });
   assert.deepEqual(bridgeGateway('10.42.255.0/24'), { gateway: '10.42.255.1', prefix: 24 });
+});
+
+test("the process runtime's loopback DNS listener: one address per data dir, clear of 127.0.0.0/16", () => {
+  const seen = new Set<string>();
+  for (let i = 0; i < 200; i++) {
+    const a = loopbackListenerAddress(`k8ts${i.toString(16).padStart(6, '0')}`);
+    const [o0, o1, o2, o3] = a.split('.').map(Number);
+    assert.equal(o0, 127);
+    assert.ok(o1 >= 64 && o1 < 192, a);
+    assert.ok(o2 >= 0 && o2 < 256 && o3 >= 1 && o3 < 255, a);
+    seen.add(a);
+  }
+  assert.ok(seen.size > 195, 'different data dirs get different addresses');
+  assert.equal(loopbackListenerAddress('k8ts0'), loopbackListenerAddress('k8ts0'));
 });

@@ -2,7 +2,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { buildModel } from '../../src/proxy/model.js';
-import { IptablesBackend, cleanUpIptables, renderIptables, restoreInput } from '../../src/proxy/iptables.js';
+import {
+  CHAINS_PER_RESTORE,
+  IptablesBackend,
+  cleanUpIptables,
+  renderIptables,
+  restoreInputs,
+} from '../../src/proxy/iptables.js';
 import { svc, slice } from './proxy-fixtures.js';
 
 const cfg = { prefix: 'K8TSTEST', clusterCIDR: '10.42.0.0/16' };
@@ -15,8 +21,22 @@ const web = svc('web', {
   ports: [{ name: 'http', port: 80, nodePort: 30080 }],
 });
 const empty = svc('empty', { clusterIP: '10.43.0.30', ports: [{ port: 53, protocol: 'UDP' }] });
+const plain = svc('plain', { clusterIP: '10.43.0.40', ports: [{ name: 'http', port: 80 }] });
 const model = (...ips: string[]) =>
-  buildModel([web, empty], ips.length ? [slice('web', [{ name: 'http', port: 8080 }], ips.map(ep))] : [], opts);
+  buildModel(
+    [web, empty, plain],
+    ips.length
+      ? [
+          slice('web', [{ name: 'http', port: 8080 }], ips.map(ep)),
+          slice('plain', [{ name: 'http', port: 8080 }], ips.map(ep)),
+        ]
+      : [],
+    opts,
+  );
+const restoreInput = (
+  before: ReturnType<typeof renderIptables> | undefined,
+  after: ReturnType<typeof renderIptables>,
+) => restoreInputs(before, after).join('');
 
 test('iptables rules: own chains, random probabilities per endpoint, recent for affinity, REJECT without endpoints', () => {
   const text = restoreInput(undefined, renderIptables(model('10.42.0.2', '10.42.0.3'), cfg));
@@ -55,8 +75,71 @@ test('iptables rules: own chains, random probabilities per endpoint, recent for 
     renderIptables(model('10.42.0.3'), cfg),
   );
   assert.ok(!partial.includes('*filter'), 'the filter table is unchanged');
-  assert.equal(partial.split('\n').filter((l) => l.startsWith('-X ')).length, 1);
+  assert.equal(
+    partial.split('\n').filter((l) => l.startsWith('-X ')).length,
+    1,
+    'the affinity endpoint chain that went',
+  );
   assert.equal(restoreInput(renderIptables(model('10.42.0.3'), cfg), renderIptables(model('10.42.0.3'), cfg)), '');
+});
+
+test('without session affinity a Service chain marks hairpin sources and DNATs itself: no endpoint chains', () => {
+  const rules = renderIptables(model('10.42.0.2', '10.42.0.3'), cfg);
+  const svcChain = [...rules.nat.keys()].find(
+    (name) => name.startsWith('K8TSTEST-SVC-') && rules.nat.get(name)!.some((r) => r.includes('10.43.0.40')),
+  )!;
+  assert.deepEqual(rules.nat.get(svcChain), [
+    '! -s 10.42.0.0/16 -d 10.43.0.40/32 -p tcp --dport 80 -j MARK --or-mark 0x4000',
+    '-s 10.42.0.2/32 -j MARK --or-mark 0x4000',
+    '-s 10.42.0.3/32 -j MARK --or-mark 0x4000',
+    '-m statistic --mode random --probability 0.5000000000 -p tcp -j DNAT --to-destination 10.42.0.2:8080',
+    '-p tcp -j DNAT --to-destination 10.42.0.3:8080',
+  ]);
+  // Endpoint chains only for the sessionAffinity Service (web): two endpoints.
+  assert.equal([...rules.nat.keys()].filter((name) => name.includes('-SEP-')).length, 2);
+});
+
+test('a large sync is split into runs of bounded size: leaves before what jumps to them, top-level chains, deletions last', () => {
+  const n = Math.ceil(CHAINS_PER_RESTORE * 1.5);
+  const services = Array.from({ length: n }, (_, i) =>
+    svc(`s${i}`, {
+      type: 'NodePort',
+      clusterIP: `10.43.${i >> 8}.${i & 255}`,
+      ports: [{ name: 'http', port: 80, nodePort: 30000 + i }],
+      ...(i % 7 === 0 ? { sessionAffinity: 'ClientIP' } : {}),
+    }),
+  );
+  const slices = services.map((s, i) =>
+    slice(s.metadata!.name!, [{ name: 'http', port: 8080 }], [ep(`10.42.${i >> 8}.${i & 255}`)]),
+  );
+  const all = renderIptables(buildModel(services, slices, opts), cfg);
+  const runs = restoreInputs(undefined, all);
+  const declared = (run: string) =>
+    run
+      .split('\n')
+      .filter((l) => l.startsWith(':'))
+      .map((l) => l.slice(1).split(' ')[0]);
+  assert.ok(runs.length >= 4, `${runs.length} runs`);
+  for (const run of runs) assert.ok(declared(run).length <= CHAINS_PER_RESTORE);
+  // Every jump target is declared in the same run or an earlier one.
+  const seen = new Set<string>();
+  for (const run of runs) {
+    for (const name of declared(run)) seen.add(name);
+    for (const m of run.matchAll(/-j (K8TSTEST-\S+)/g))
+      assert.ok(seen.has(m[1]), `${m[1]} written before it is jumped to`);
+  }
+  assert.match(runs.at(-1)!, /^\*nat\n:K8TSTEST-POSTROUTING/, 'the top-level chains come last');
+  // Removing every Service: the top-level chains first, then the deletions in runs.
+  const removal = restoreInputs(all, renderIptables([], cfg));
+  assert.ok(!removal[0].includes('-X '), 'nothing is deleted while SERVICES may still jump to it');
+  assert.equal(
+    removal
+      .slice(1)
+      .join('')
+      .split('\n')
+      .filter((l) => l.startsWith('-X ')).length,
+    all.nat.size - 3,
+  );
 });
 
 const root =
@@ -73,6 +156,7 @@ test(
         await backend.sync(model(...ips));
       const nat = spawnSync('iptables', ['-w', '5', '-t', 'nat', '-S'], { encoding: 'utf8' }).stdout;
       assert.match(nat, /--to-destination 10\.42\.0\.4:8080/);
+      assert.match(nat, /-s 10\.42\.0\.4\/32 -j MARK --set-xmark 0x4000\/0x4000/);
       assert.doesNotMatch(nat, /10\.42\.0\.[23]:8080/);
       assert.match(nat, new RegExp(`-A PREROUTING -j ${prefix}-SERVICES`));
     } finally {

@@ -1,10 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { buildModel } from '../../src/proxy/model.js';
+import { spawn, spawnSync } from 'node:child_process';
+import { buildModel, SCHEDULER_ANNOTATION } from '../../src/proxy/model.js';
 import {
   endpointUse,
   fullSync,
+  HASH_SEED,
   partialSync,
   serviceFragment,
   serviceChainName,
@@ -51,7 +52,7 @@ test('a Service port renders to verdict-map elements, a numgen service chain and
     ),
   );
   assert.ok(
-    lines.some((l) => l.startsWith(`add rule ip k8tstest ${chain} numgen random mod 2 vmap { 0 : goto endpoint-`)),
+    lines.some((l) => l.startsWith(`add rule ip k8tstest ${chain} numgen inc mod 2 vmap { 0 : goto endpoint-`)),
   );
   assert.ok(
     lines.some((l) => /endpoint-\S+__10\.42\.0\.3\/8080 meta l4proto tcp dnat ip to 10\.42\.0\.3:8080$/.test(l)),
@@ -93,9 +94,9 @@ test('a partial sync touches only the Service port that changed, and deletes wha
   const lines = text.trim().split('\n');
   assert.ok(!text.includes('empty'), 'the unchanged service is not touched');
   assert.ok(lines.some((l) => l.startsWith('flush chain ip k8tstest service-') && l.endsWith('/web/tcp/http')));
-  assert.ok(lines.some((l) => l.includes('numgen random mod 1 vmap')));
+  assert.ok(lines.some((l) => l.includes('numgen inc mod 1 vmap')));
   const deleteChain = lines.findIndex((l) => l.startsWith('delete chain') && l.includes('__10.42.0.2/8080'));
-  const refill = lines.findIndex((l) => l.includes('numgen random mod 1'));
+  const refill = lines.findIndex((l) => l.includes('numgen inc mod 1'));
   assert.ok(deleteChain > refill, 'the endpoint chain is deleted after the service chain stops naming it');
   assert.ok(lines.some((l) => l.startsWith('delete set ip k8tstest affinity-')));
   // Nothing changed: nothing to send.
@@ -138,7 +139,7 @@ test('internalTrafficPolicy Local without a local endpoint drops; externalTraffi
   nftAccepts(text);
 });
 
-test('without session affinity a Service port is one chain: the endpoint is picked and DNATed by one rule', () => {
+test('without session affinity a Service port is one chain: the endpoint is picked (rr: a counter) and DNATed by one rule', () => {
   const plain = svc('plain', { clusterIP: '10.43.0.40', ports: [{ name: 'http', port: 80 }] });
   const model = buildModel(
     [plain],
@@ -150,7 +151,7 @@ test('without session affinity a Service port is one chain: the endpoint is pick
   assert.equal(f.sets.size, 0);
   assert.equal(
     f.chains.get(serviceChainName(model[0]))!.at(-1),
-    'meta l4proto tcp dnat ip to numgen random mod 2 map { 0 : 10.42.0.2 . 8080, 1 : 10.42.0.3 . 8080 }',
+    'meta l4proto tcp dnat ip to numgen inc mod 2 map { 0 : 10.42.0.2 . 8080, 1 : 10.42.0.3 . 8080 }',
   );
   const text = fullSync(cfg, [f]);
   assert.doesNotMatch(text, /add chain ip k8tstest endpoint-/);
@@ -221,6 +222,122 @@ test(
       assert.match(present(), /dnat to 10\.42\.0\.3:8080/);
     } finally {
       await backend.cleanup();
+    }
+  },
+);
+
+test('the scheduler annotation picks the nftables expression: rr takes turns, sh and dh hash, the rest is random', () => {
+  const pick = (scheduler?: string) => {
+    const s = svc('pick', { clusterIP: '10.43.0.45', ports: [{ port: 80 }] });
+    if (scheduler) s.metadata!.annotations = { [SCHEDULER_ANNOTATION]: scheduler };
+    const model = buildModel([s], [slice('pick', [{ port: 8080 }], ['10.42.0.2', '10.42.0.3'].map(ep))], {
+      ...opts,
+      defaultScheduler: 'lc',
+    });
+    return serviceFragment(model[0], cfg).chains.get(serviceChainName(model[0]))!.at(-1)!;
+  };
+  assert.match(pick('rr'), /dnat ip to numgen inc mod 2 map/);
+  assert.match(pick('sh'), new RegExp(`dnat ip to jhash ip saddr mod 2 seed ${HASH_SEED} map`));
+  assert.match(pick('dh'), /dnat ip to jhash ip daddr mod 2 seed/);
+  assert.match(pick(), /dnat ip to numgen random mod 2 map/, 'the cluster default (here lc) without an annotation');
+  assert.match(pick('nonsense'), /numgen random/);
+  const sticky = svc('sticky', {
+    clusterIP: '10.43.0.46',
+    sessionAffinity: 'ClientIP',
+    ports: [{ port: 80 }],
+  });
+  sticky.metadata!.annotations = { [SCHEDULER_ANNOTATION]: 'sh' };
+  const model = buildModel([sticky], [slice('sticky', [{ port: 8080 }], ['10.42.0.2', '10.42.0.3'].map(ep))], opts);
+  const f = serviceFragment(model[0], cfg);
+  assert.match(
+    f.chains.get(serviceChainName(model[0]))!.at(-1)!,
+    /^jhash ip saddr mod 2 seed \S+ vmap \{ 0 : goto endpoint-/,
+  );
+  nftAccepts(
+    fullSync(cfg, [
+      f,
+      serviceFragment(
+        buildModel(
+          [svc('pick', { clusterIP: '10.43.0.45', ports: [{ port: 80 }] })],
+          [slice('pick', [{ port: 8080 }], ['10.42.0.2', '10.42.0.3'].map(ep))],
+          opts,
+        )[0],
+        cfg,
+      ),
+    ]),
+  );
+});
+
+/** Runs `script` (an ES module) with node inside network namespace `ns`; resolves with its stdout. */
+function nodeInNetns(ns: string, script: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('ip', ['netns', 'exec', ns, process.execPath, '--input-type=module', '-e', script], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      if (code === 0) resolve(out);
+      else reject(new Error(`node in ${ns} exited ${code}: ${err}`));
+    });
+  });
+}
+
+test(
+  'source hashing in the kernel: each client sticks to one endpoint, and the clients spread (root with nft, in a network namespace)',
+  { skip: nftAccepts('') === undefined ? 'needs root and nft' : false },
+  async () => {
+    const { NftablesBackend } = await import('../../src/proxy/nftbackend.js');
+    // A namespace of our own: its loopback carries the clients, the endpoints and (by a route) the
+    // cluster IP, so nothing on the host changes. The output hook DNATs the clients' connections.
+    const ns = `k8tsunitsh${process.pid}`;
+    const ip = (...args: string[]) => {
+      const r = spawnSync('ip', ['-n', ns, ...args], { encoding: 'utf8' });
+      if (r.status !== 0) throw new Error(`ip ${args.join(' ')}: ${r.stderr}`);
+    };
+    const clients = Array.from({ length: 12 }, (_, i) => `10.99.0.${i + 1}`);
+    const endpoints = ['10.99.0.101', '10.99.0.102', '10.99.0.103'];
+    assert.equal(spawnSync('ip', ['netns', 'add', ns]).status, 0, 'ip netns add');
+    const backend = new NftablesBackend({ table: 'k8tsunitsh' }, ['ip', 'netns', 'exec', ns, 'nft']);
+    try {
+      ip('link', 'set', 'lo', 'up');
+      for (const a of [...clients, ...endpoints]) ip('addr', 'add', `${a}/32`, 'dev', 'lo');
+      ip('route', 'add', '10.43.0.0/16', 'dev', 'lo');
+      const hashed = svc('hashed', { clusterIP: '10.43.0.50', ports: [{ name: 'http', port: 80 }] });
+      hashed.metadata!.annotations = { [SCHEDULER_ANNOTATION]: 'sh' };
+      await backend.sync(
+        buildModel([hashed], [slice('hashed', [{ name: 'http', port: 8080 }], endpoints.map(ep))], opts),
+      );
+      // Each endpoint answers with its own address; each client connects five times.
+      const out = await nodeInNetns(
+        ns,
+        `import net from 'node:net';
+        const servers = await Promise.all(${JSON.stringify(endpoints)}.map((ip) => new Promise((r) => {
+          const s = net.createServer((c) => c.end(ip)); s.listen(8080, ip, () => r(s)); })));
+        const ask = (src) => new Promise((res, rej) => {
+          const c = net.connect({ host: '10.43.0.50', port: 80, localAddress: src });
+          let d = ''; c.on('data', (x) => (d += x)); c.on('end', () => res(d)); c.on('error', rej); });
+        const seen = {};
+        for (const src of ${JSON.stringify(clients)}) {
+          seen[src] = [];
+          for (let i = 0; i < 5; i++) seen[src].push(await ask(src));
+        }
+        console.log(JSON.stringify(seen));
+        for (const s of servers) s.close();`,
+      );
+      const seen = JSON.parse(out) as Record<string, string[]>;
+      for (const [client, answers] of Object.entries(seen))
+        assert.equal(new Set(answers).size, 1, `${client} went to ${answers.join(', ')}`);
+      const used = new Set(Object.values(seen).map((a) => a[0]));
+      assert.ok(used.size >= 2, `12 clients all hashed to ${[...used].join(', ')}`);
+      for (const a of used) assert.ok(endpoints.includes(a));
+    } finally {
+      await backend.cleanup().catch(() => undefined);
+      spawnSync('ip', ['netns', 'del', ns]);
     }
   },
 );
