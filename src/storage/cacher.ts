@@ -70,12 +70,19 @@ export function metadataOf(s: StoredObject): any {
  * shares it (`pin`: the informer holds it anyway); otherwise only weakly, and parsed again when
  * read after the collector took it: a ConfigMap or Secret nobody informs on costs its JSON text
  * and metadata, not a second copy of its data.
+ *
+ * Once a newer version or a deletion supersedes it (`retire`), it keeps its JSON text only: the
+ * informers let go of it when that event reaches them, and whatever still refers to the old
+ * version (a list's pagination snapshot, a slow watcher's queue) must not keep the parsed object
+ * alive with it, or a mass deletion would free nothing while those last (the heap guard's
+ * scale-down of thousands of pods).
  */
 export class CachedObject implements StoredObject {
   private held: any;
   private weak: WeakRef<any> | undefined;
   private pinned = false;
-  readonly metadata: any;
+  private retired = false;
+  private meta: any;
 
   constructor(
     readonly key: string,
@@ -86,9 +93,14 @@ export class CachedObject implements StoredObject {
     obj: any,
     delivering: boolean,
   ) {
-    this.metadata = obj.metadata;
+    this.meta = obj.metadata;
     if (delivering) this.held = obj;
     else this.weak = new WeakRef(obj);
+  }
+
+  /** The parsed metadata: kept while this is the live version, read from the object after. */
+  get metadata(): any {
+    return this.meta ?? this.obj?.metadata;
   }
 
   get obj(): any {
@@ -97,7 +109,7 @@ export class CachedObject implements StoredObject {
     if (obj === undefined) {
       obj = this.decode(this.key, this.json, this.rev);
       // The same metadata object as before: informers may share it.
-      if (obj?.metadata) obj.metadata = this.metadata;
+      if (obj?.metadata && this.meta) obj.metadata = this.meta;
       this.weak = new WeakRef(obj);
     }
     return obj;
@@ -112,10 +124,20 @@ export class CachedObject implements StoredObject {
 
   /** Shared with an informer, which keeps it anyway: keep it too rather than parse it again. */
   pin(): void {
-    if (this.pinned) return;
+    if (this.pinned || this.retired) return;
     this.held = this.obj;
     this.weak = undefined;
     this.pinned = true;
+  }
+
+  /** Superseded (updated or deleted): keep the JSON text, and the object only while others do. */
+  retire(): void {
+    if (this.retired) return;
+    this.retired = true;
+    this.pinned = false;
+    if (this.held !== undefined) this.weak = new WeakRef(this.held);
+    this.held = undefined;
+    this.meta = undefined;
   }
 }
 
@@ -266,6 +288,7 @@ export class WatchCache {
         if (!replay) {
           if (!this.items.has(e.key)) this.sorted = null;
           this.items.set(e.key, cur);
+          if (prevKnown instanceof CachedObject) prevKnown.retire();
         }
       } else {
         const last = (!replay && this.items.get(e.key)) || undefined;
@@ -280,6 +303,7 @@ export class WatchCache {
           at: now,
         };
         if (!replay && this.items.delete(e.key)) this.sorted = null;
+        if (last instanceof CachedObject) last.retire();
       }
       // History holds its own, slim copy; the event itself (parsed objects, encoded lines) goes
       // once the watchers had it.

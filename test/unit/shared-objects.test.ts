@@ -163,3 +163,38 @@ test('a version no informer shares is kept as JSON and metadata, and parsed agai
     ['cold'],
   );
 });
+
+test('a superseded version kept elsewhere (a pagination snapshot) no longer keeps the shared object alive', async () => {
+  const { setFlagsFromString } = await import('node:v8');
+  const { runInNewContext } = await import('node:vm');
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  const cms = client.resource(R.configmaps).namespace('shared');
+  await cms.create({ metadata: { name: 'gone-soon' }, data: { big: 'y'.repeat(4096) } });
+  const factory = frozenFactory();
+  try {
+    const inf = factory.forResource(R.configmaps);
+    factory.start();
+    assert.equal(await factory.waitForCacheSync(5000), true);
+    // What a list with a limit keeps for its continue token: the cache entry of the version.
+    const old = cached('gone-soon');
+    const json = old.json;
+    const objectOf = () => old.obj as ConfigMap;
+    const data = new WeakRef(defined(inf.store.getByName('shared', 'gone-soon')?.data));
+    assert.equal(data.deref(), objectOf().data, 'the informer shares the cache object');
+
+    await cms.delete('gone-soon');
+    await eventually(() => inf.store.getByName('shared', 'gone-soon') === undefined);
+    for (let i = 0; i < 5 && data.deref() !== undefined; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      gc();
+    }
+    assert.equal(data.deref(), undefined, 'the deleted version is not kept parsed by its old cache entry');
+    // The old entry still reads as it was (parsed again from its JSON).
+    assert.equal(old.json, json);
+    assert.equal(objectOf().data?.big.length, 4096);
+    assert.equal((metadataOf(old) as ConfigMap['metadata'])?.name, 'gone-soon');
+  } finally {
+    await factory.shutdown();
+  }
+});
