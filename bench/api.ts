@@ -25,6 +25,8 @@
 //   BENCH_SERVER_NODE_ARGS extra node flags for the server, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
 //   BENCH_SERVER_ARGS      extra `k8ts server` flags, e.g. "--audit-policy-file p.yaml --audit-log-path /tmp/a.log"
 //   BENCH_ONLY             comma-separated phases to run: crud,seq,list,watch,rss (all)
+//   BENCH_HEAP_SNAPSHOT    a directory: the server writes a heap snapshot there once RSS is read
+//                          (where the memory goes: node dist/bench/heapowners.js FILE)
 //   BENCH_VERBS            verbs of the crud phase: create,get,update,list (all; get/update need create)
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -36,7 +38,18 @@ import { performance } from 'node:perf_hooks';
 import { Pool } from 'undici';
 import YAML from 'yaml';
 import { Etcd3 } from 'etcd3';
-import { CLK_TCK, cpuSecondsOf, k8tsServerArgs, pct, pick, repo, scale, sleep } from './common.js';
+import {
+  CLK_TCK,
+  cpuSecondsOf,
+  heapSnapshotNodeArgs,
+  heapSnapshotOf,
+  k8tsServerArgs,
+  pct,
+  pick,
+  repo,
+  scale,
+  sleep,
+} from './common.js';
 
 // ---- configuration ------------------------------------------------------------------------------
 
@@ -247,7 +260,11 @@ interface K8ts {
 
 async function startK8ts(serverArgs: string[]): Promise<K8ts> {
   const dataDir = mkdtempSync(join(cfg.dir, 'k8ts-bench-'));
-  const args = k8tsServerArgs(dataDir, ['--disable-agent', ...serverArgs, ...cfg.serverArgs], cfg.serverNodeArgs);
+  const args = k8tsServerArgs(
+    dataDir,
+    ['--disable-agent', ...serverArgs, ...cfg.serverArgs],
+    [...cfg.serverNodeArgs, ...heapSnapshotNodeArgs()],
+  );
   const child = spawn(process.execPath, args, { cwd: dataDir, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => {
@@ -937,6 +954,7 @@ async function rssPhase(k: K8ts, e: Etcd | undefined, r: Results) {
   await sleep(2000);
   r.k8ts.rss = { objects: k8tsStored(), ...rssOf(k.pid), ...(await heapOf(k.pool)) };
   log(`k8ts: RSS ${r.k8ts.rss.rssMiB.toFixed(0)} MiB with ${r.k8ts.rss.objects} objects`);
+  await heapSnapshotOf(k.pid, log);
   if (!e) return;
   const emore = Math.max(0, cfg.rssObjects - etcdStored);
   r.etcd.fill = await load(

@@ -118,3 +118,32 @@ export function clientTLS(kubeconfigPath: string): { ca: string; cert: string; k
     key: b64(kc.users[0].user['client-key-data']),
   };
 }
+
+/**
+ * BENCH_HEAP_SNAPSHOT=DIR: the server's node flags that let `heapSnapshotOf` ask it for a heap
+ * snapshot (written to DIR; read it with `node dist/bench/heapowners.js FILE`).
+ */
+export const heapSnapshotDir = process.env.BENCH_HEAP_SNAPSHOT || undefined;
+export const heapSnapshotNodeArgs = (): string[] =>
+  heapSnapshotDir ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${heapSnapshotDir}`] : [];
+
+/** When BENCH_HEAP_SNAPSHOT is set: have the process write a heap snapshot and wait until it has. */
+export async function heapSnapshotOf(pid: number, log: (msg: string) => void): Promise<void> {
+  if (!heapSnapshotDir) return;
+  const { readdirSync, statSync } = await import('node:fs');
+  const before = new Set(readdirSync(heapSnapshotDir));
+  process.kill(pid, 'SIGUSR2');
+  let lastSize = -1;
+  for (let i = 0; i < 1200; i++) {
+    await sleep(1000);
+    const file = readdirSync(heapSnapshotDir).find((f) => f.endsWith('.heapsnapshot') && !before.has(f));
+    if (!file) continue;
+    const size = statSync(join(heapSnapshotDir, file)).size;
+    if (size > 0 && size === lastSize) {
+      log(`heap snapshot ${join(heapSnapshotDir, file)} (${(size / 2 ** 20).toFixed(0)} MiB)`);
+      return;
+    }
+    lastSize = size;
+  }
+  log('heap snapshot: not written within 20 minutes');
+}

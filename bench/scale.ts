@@ -21,6 +21,8 @@
 //   BENCH_TIMEOUT_SECONDS    give up waiting for convergence after this long (900)
 //   BENCH_DIR                where the server's temporary data dir goes (os.tmpdir())
 //   BENCH_OUT                where the JSON results go (bench/results/scale-<scale>.json)
+//   BENCH_SERVER_ARGS        extra `k8ts server` flags, e.g. --disable-agent when another server holds port 10250
+//   BENCH_HEAP_SNAPSHOT      a directory: the server writes a heap snapshot there after the steady state
 //   BENCH_SERVER_NODE_ARGS   extra node flags for the server, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
 //                            (the profile is written when the server stops at the end)
 //   BENCH_SIM_NODE_ARGS      extra node flags for the simulator process
@@ -33,7 +35,19 @@ import type { Deployment } from 'kubernetes-types/apps/v1.js';
 import { Pool } from 'undici';
 import YAML from 'yaml';
 import { Client, R } from '../src/client/index.js';
-import { CLK_TCK, cpuSecondsOf, k8tsServerArgs, launch, pct, pick, repo, scale, sleep } from './common.js';
+import {
+  CLK_TCK,
+  cpuSecondsOf,
+  heapSnapshotNodeArgs,
+  heapSnapshotOf,
+  k8tsServerArgs,
+  launch,
+  pct,
+  pick,
+  repo,
+  scale,
+  sleep,
+} from './common.js';
 
 // ---- configuration ------------------------------------------------------------------------------
 
@@ -50,6 +64,7 @@ const cfg = {
   dir: process.env.BENCH_DIR ?? os.tmpdir(),
   out: process.env.BENCH_OUT ?? join(repo, 'bench', 'results', `scale-${scale}.json`),
   serverNodeArgs: (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(/\s+/).filter(Boolean),
+  serverArgs: (process.env.BENCH_SERVER_ARGS ?? '').split(/\s+/).filter(Boolean),
   simNodeArgs: (process.env.BENCH_SIM_NODE_ARGS ?? '').split(/\s+/).filter(Boolean),
 };
 const deployments = Math.ceil(cfg.pods / cfg.replicas);
@@ -249,7 +264,11 @@ async function main(): Promise<void> {
   try {
     const srv = await launch(
       'k8ts server',
-      k8tsServerArgs(dataDir, ['--cluster-cidr', '10.64.0.0/10', '--log-level', 'warn'], cfg.serverNodeArgs),
+      k8tsServerArgs(
+        dataDir,
+        ['--cluster-cidr', '10.64.0.0/10', '--log-level', 'warn', ...cfg.serverArgs],
+        [...cfg.serverNodeArgs, ...heapSnapshotNodeArgs()],
+      ),
       /k8ts server ready: (\S+) \(data .*, kubeconfig (\S+)\)/,
       120_000,
     );
@@ -487,6 +506,7 @@ async function main(): Promise<void> {
       },
       sim: rssOf(simPid),
     };
+    await heapSnapshotOf(serverPid, log);
     log(
       `steady state over ${f0(steadyWall)} s: server ${results.steady.serverCores} cores, RSS ${f0(results.steady.server.rssMiB)} MiB (heap used ${f0(results.steady.server.heapUsedMiB)} MiB); sim ${results.steady.simCores} cores, RSS ${f0(results.steady.sim.rssMiB)} MiB`,
     );

@@ -2,7 +2,8 @@
 // (handlers/) directly — the same pipeline as HTTP requests (options validation, conversion,
 // defaulting, field pruning and validation, admission, managedFields, pagination, warnings),
 // without HTTP or JSON on the way. Objects handed out are private copies, so a caller can never
-// corrupt the watch cache.
+// corrupt the watch cache; informers that keep their objects frozen get the cache's own objects
+// (deeply frozen: a write throws) instead of a copy each.
 import type { ApiServer } from './server.js';
 import type { UserInfo } from './store.js';
 import { type MaybePromise, servedAsStored, then } from './convert.js';
@@ -16,7 +17,7 @@ import {
 } from './options.js';
 import * as serverErrors from '../machinery/errors.js';
 import { deepCopy, setOwn } from '../machinery/objects.js';
-import type { StoredObject } from '../storage/cacher.js';
+import { type StoredObject, metadataOf, sharedMetadata, sharedObject } from '../storage/cacher.js';
 import {
   type ApiRequest,
   type ObjectResult,
@@ -389,20 +390,39 @@ function metadataOnly(obj: any): any {
 }
 
 /**
- * A private copy of a stored object for a list or watch: whole, or its metadata-only form (as a
- * JSON round trip would make it); without managedFields when the caller does not want them.
+ * A stored object for a list or watch: whole, or its metadata-only form (as a JSON round trip
+ * would make it); without managedFields when the caller does not want them. A private copy,
+ * unless the caller promised never to change it (`shared`, frozen informers): then the watch
+ * cache's own frozen object, so every informer in the process holds the same one.
  */
 function storedCopy(s: StoredObject, opts: ListOptions | WatchOptions): any {
+  if (opts.shared) {
+    if (!opts.asMetadata) return sharedObject(s, !!opts.omitManagedFields);
+    const { apiVersion, kind } = typeOf(s);
+    return { apiVersion, kind, metadata: sharedMetadata(s, !!opts.omitManagedFields) };
+  }
   if (!opts.asMetadata) {
     const obj = deepCopy(s.obj);
     if (opts.omitManagedFields && obj.metadata) delete obj.metadata.managedFields;
     return obj;
   }
+  const { apiVersion, kind } = typeOf(s);
+  const metadata = metadataOf(s);
   return jsonCopy({
-    apiVersion: s.obj.apiVersion,
-    kind: s.obj.kind,
-    metadata: opts.omitManagedFields ? withoutManagedFields(s.obj.metadata) : s.obj.metadata,
+    apiVersion,
+    kind,
+    metadata: opts.omitManagedFields ? withoutManagedFields(metadata) : metadata,
   });
+}
+
+/**
+ * apiVersion and kind of a stored object from the head of its JSON text (stored values begin
+ * with them), so a metadata-only reader does not parse the whole object again.
+ */
+function typeOf(s: StoredObject): { apiVersion: string; kind: string } {
+  const m = /^\{"apiVersion":("(?:[^"\\]|\\.)*"),"kind":("(?:[^"\\]|\\.)*"),/.exec(s.json);
+  if (m) return { apiVersion: JSON.parse(m[1]) as string, kind: JSON.parse(m[2]) as string };
+  return { apiVersion: s.obj.apiVersion, kind: s.obj.kind };
 }
 
 function withoutManagedFields(meta: any): any {

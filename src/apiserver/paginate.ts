@@ -15,6 +15,8 @@ export interface PageRequest {
   backend: Backend;
   keyPrefix: string;
   matches(obj: any): boolean;
+  /** `matches` for a cached version (reading only what the selectors need). */
+  matchesStored(s: StoredObject): boolean;
   /** Identifies the selectors, so snapshots are not shared between different queries. */
   selectorKey: string;
   hasSelector: boolean;
@@ -91,7 +93,7 @@ export class Paginator {
       });
     }
     if (r.exact && rv && rv !== current) return this.fromStorage(r, rv, '');
-    const all = cache.list(r.keyPrefix).filter((s) => r.matches(s.obj));
+    const all = cache.list(r.keyPrefix).filter((s) => r.matchesStored(s));
     if (r.limit > 0 && all.length > r.limit) this.snapshots.set(this.snapKey(r, current), all);
     return this.cut(r, all, current, 0);
   }

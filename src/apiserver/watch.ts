@@ -60,6 +60,8 @@ export interface WatchSpec {
   keyPrefix: string;
   exactKey?: string;
   matches(obj: any): boolean;
+  /** `matches` for a cached version (reading only what the selectors need). */
+  matchesStored(s: StoredObject): boolean;
   /**
    * Render an object as the client asked for it (version conversion, Table, metadata only). A
    * Promise only when the conversion is asynchronous (a CRD conversion webhook).
@@ -195,10 +197,10 @@ export function runWatch(spec: WatchSpec, sink: WatchSink): void {
   const onEvent = (ev: CacheEvent) => {
     if (closed) return;
     if (!inScope(ev.cur)) return;
-    const curPasses = ev.type !== 'DELETED' && spec.matches(ev.cur.obj);
-    const prevPasses = ev.prev !== undefined && spec.matches(ev.prev.obj);
+    const curPasses = ev.type !== 'DELETED' && spec.matchesStored(ev.cur);
+    const prevPasses = ev.prev !== undefined && spec.matchesStored(ev.prev);
     if (ev.type === 'DELETED') {
-      if (spec.matches(ev.cur.obj)) event('DELETED', ev.cur, ev);
+      if (spec.matchesStored(ev.cur)) event('DELETED', ev.cur, ev);
     } else if (curPasses && prevPasses) {
       event('MODIFIED', ev.cur, ev);
     } else if (curPasses) {
@@ -215,7 +217,7 @@ export function runWatch(spec: WatchSpec, sink: WatchSink): void {
     if (spec.fromRev === undefined) {
       // Initial state as synthetic ADDED events, then everything after that revision.
       const rev = cache.revision;
-      const initial = cache.list(spec.keyPrefix).filter((s) => inScope(s) && spec.matches(s.obj));
+      const initial = cache.list(spec.keyPrefix).filter((s) => inScope(s) && spec.matchesStored(s));
       const many = spec.renderMany && initial.length > 1 ? spec.renderMany(initial) : undefined;
       if (many && isPromise(many)) emit(many.then((lines) => lines.map((b) => eventLine('ADDED', b))));
       else if (many) for (const b of many) send(eventLine('ADDED', b));

@@ -179,7 +179,7 @@ export class HttpsTransport implements Transport {
   }
 
   list(t: Target, opts: ListOptions = {}): Promise<ObjectList> {
-    const { asMetadata, omitManagedFields: _ignored, ...rest } = opts;
+    const { asMetadata, omitManagedFields: _ignored, shared: _fresh, ...rest } = opts;
     return this.call(
       'GET',
       pathOf(t) + query({ ...rest }),

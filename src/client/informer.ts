@@ -4,12 +4,14 @@
 // list. A SharedInformerFactory gives every controller the same informer per resource.
 //
 // Objects in the cache are shared between all handlers and readers: never mutate them (copy
-// with structuredClone first).
+// with structuredClone first). Informers made with `frozen` enforce it: their objects are deeply
+// frozen (a write throws), and over the in-process transport they are the watch cache's own.
 import type { Logger } from 'pino';
 import { ResourceClient } from './client.js';
 import { MetadataTransport } from './metadata.js';
 import type { ApiError } from './errors.js';
 import type { ResourceSpec, Stored, Watch, WatchEvent } from './types.js';
+import { deepFreeze } from '../machinery/objects.js';
 
 export type IndexFunc = (obj: any) => string[];
 
@@ -178,6 +180,12 @@ export interface InformerOptions<T = any> {
    * metadata.name, namespace and resourceVersion.
    */
   transform?: (obj: Stored<T>) => Stored<T>;
+  /**
+   * Keep objects deeply frozen (client-go's "never mutate cache objects", enforced): a handler or
+   * reader that changes one throws instead of changing it for everyone. Over the in-process
+   * transport the informer then holds the watch cache's own objects instead of a copy of each.
+   */
+  frozen?: boolean;
 }
 
 export class SharedIndexInformer<T = any> {
@@ -344,6 +352,7 @@ export class SharedIndexInformer<T = any> {
       labelSelector: this.opts.labelSelector,
       fieldSelector: this.opts.fieldSelector,
       omitManagedFields: this.opts.dropManagedFields,
+      shared: this.opts.frozen,
     };
     const pageSize = this.opts.pageSize ?? (this.client.transport.kind === 'in-process' ? 0 : 500);
     const list = pageSize > 0 ? await this.client.listAll(listOpts, pageSize) : await this.client.list(listOpts);
@@ -387,6 +396,7 @@ export class SharedIndexInformer<T = any> {
         fieldSelector: this.opts.fieldSelector,
         timeoutSeconds: Math.floor(min * (1 + Math.random())),
         omitManagedFields: this.opts.dropManagedFields,
+        shared: this.opts.frozen,
       },
       (ev) => this.onWatchEvent(ev),
     );
@@ -421,10 +431,11 @@ export class SharedIndexInformer<T = any> {
     if (rv) this.lastResourceVersion = rv;
   }
 
-  /** An object as the cache keeps it (without managedFields, transformed), when asked. */
+  /** An object as the cache keeps it (without managedFields, transformed, frozen), when asked. */
   private prepare(obj: Stored<T>): Stored<T> {
-    if (this.opts.dropManagedFields) dropManagedFields(obj);
-    return this.opts.transform && obj ? this.opts.transform(obj) : obj;
+    if (this.opts.dropManagedFields) obj = withoutManagedFields(obj);
+    if (this.opts.transform && obj) obj = this.opts.transform(obj);
+    return this.opts.frozen ? deepFreeze(obj) : obj;
   }
 
   private emitAdd(obj: Stored<T>, initial: boolean): void {
@@ -440,8 +451,16 @@ export class SharedIndexInformer<T = any> {
   }
 }
 
-function dropManagedFields(obj: any): void {
-  if (obj?.metadata?.managedFields !== undefined) delete obj.metadata.managedFields;
+/** The object without metadata.managedFields: in place, or a shallow copy of a frozen one. */
+function withoutManagedFields<T>(obj: T): T {
+  const o = obj as any;
+  if (o?.metadata?.managedFields === undefined) return obj;
+  if (!Object.isFrozen(o.metadata)) {
+    delete o.metadata.managedFields;
+    return obj;
+  }
+  const { managedFields: _dropped, ...metadata } = o.metadata;
+  return { ...o, metadata } as T;
 }
 
 function rvOf(obj: any): string | undefined {

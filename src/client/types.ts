@@ -53,6 +53,11 @@ export interface ListOptions {
   asMetadata?: boolean;
   /** Leave metadata.managedFields out where the transport can (in-process); it may still come. */
   omitManagedFields?: boolean;
+  /**
+   * The caller never changes what it gets (an informer whose objects are frozen): the in-process
+   * transport hands out the watch cache's own objects, deeply frozen, instead of private copies.
+   */
+  shared?: boolean;
 }
 
 export interface WatchOptions {
@@ -67,6 +72,8 @@ export interface WatchOptions {
   asMetadata?: boolean;
   /** As ListOptions.omitManagedFields. */
   omitManagedFields?: boolean;
+  /** As ListOptions.shared. */
+  shared?: boolean;
 }
 
 export interface WriteOptions {

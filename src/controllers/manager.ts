@@ -123,11 +123,14 @@ export class ControllerManager {
 
   private async startControllers(): Promise<void> {
     if (this.running) return;
-    // Controllers never read managedFields: kube-controller-manager trims them from its informers too.
+    // Controllers never read managedFields: kube-controller-manager trims them from its informers
+    // too. Objects are frozen: in process, the informers share the watch cache's objects, and a
+    // controller copies before it changes one.
     const factory = new SharedInformerFactory(this.opts.client, {
       logger: this.log,
       resyncPeriodMs: this.opts.resyncPeriodMs,
       dropManagedFields: true,
+      frozen: true,
     });
     const ctx = { client: this.opts.client, informers: factory, logger: this.log, options: this.opts.options ?? {} };
     const controllers: Controller[] = [];

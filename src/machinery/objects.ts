@@ -100,6 +100,22 @@ export function deepCopy<T>(value: T): T {
 }
 
 /**
+ * Freezes a JSON value and everything in it, so that no holder of a shared object can change it
+ * for the others (writes throw in strict mode). Children are frozen before their parent, so a
+ * frozen object is frozen all the way down: a part already frozen (shared with an earlier
+ * version) is not walked again.
+ */
+export function deepFreeze<T>(value: T): T {
+  if (typeof value !== 'object' || value === null || Object.isFrozen(value)) return value;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) deepFreeze(value[i]);
+  } else {
+    for (const k in value) if (Object.hasOwn(value, k)) deepFreeze((value as Record<string, unknown>)[k]);
+  }
+  return Object.freeze(value);
+}
+
+/**
  * Objects just parsed from a thread's answer, which nothing else references: the writer they are
  * handed to may keep one instead of copying it (a 1.5 MiB object's copy is tens of milliseconds
  * on the event loop). Taking one clears its mark, so it is taken over once.

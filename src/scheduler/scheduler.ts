@@ -116,7 +116,8 @@ export class Scheduler {
     this.recorder = new EventRecorder(opts.client, { component: this.name }, this.log);
     this.ownFactory = !opts.informers;
     this.factory =
-      opts.informers ?? new SharedInformerFactory(opts.client, { logger: this.log, dropManagedFields: true });
+      opts.informers ??
+      new SharedInformerFactory(opts.client, { logger: this.log, dropManagedFields: true, frozen: true });
     const handle: Handle = {
       cache: this.cache,
       schedulerName: this.name,

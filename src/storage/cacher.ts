@@ -7,13 +7,17 @@
 // revision.
 import type { Backend, StorageEvent, Unsubscribe } from './interface.js';
 import { StorageError } from './interface.js';
+import { deepFreeze } from '../machinery/objects.js';
 
 /** How long one turn of the event loop may spend handing events to watchers (see flushFanout). */
 const FANOUT_SLICE_MS = 20;
 
 export interface StoredObject {
   readonly key: string;
-  /** Parsed object with metadata.resourceVersion set. Shared: never mutate. */
+  /**
+   * Parsed object with metadata.resourceVersion set. Shared: never mutate (it is frozen once
+   * handed to an informer, see sharedObject).
+   */
   readonly obj: any;
   /** JSON text of `obj`, computed once. */
   readonly json: string;
@@ -54,6 +58,89 @@ export function makeStored(key: string, obj: any, rev: number, createRev: number
   return { key, obj, json: json ?? JSON.stringify(obj), rev, createRev };
 }
 
+/** An object's metadata without parsing it again where the cache keeps it apart (CachedObject). */
+export function metadataOf(s: StoredObject): any {
+  return s instanceof CachedObject ? s.metadata : s.obj?.metadata;
+}
+
+/**
+ * A live version in the watch cache. Its JSON text is what the cache keeps for good (history
+ * shares it), with its parsed metadata (what selectors and metadata-only informers read). The
+ * whole parsed object is kept while its event is being delivered, and for good once an informer
+ * shares it (`pin`: the informer holds it anyway); otherwise only weakly, and parsed again when
+ * read after the collector took it: a ConfigMap or Secret nobody informs on costs its JSON text
+ * and metadata, not a second copy of its data.
+ *
+ * Once a newer version or a deletion supersedes it (`retire`), it keeps its JSON text only: the
+ * informers let go of it when that event reaches them, and whatever still refers to the old
+ * version (a list's pagination snapshot, a slow watcher's queue) must not keep the parsed object
+ * alive with it, or a mass deletion would free nothing while those last (the heap guard's
+ * scale-down of thousands of pods).
+ */
+export class CachedObject implements StoredObject {
+  private held: any;
+  private weak: WeakRef<any> | undefined;
+  private pinned = false;
+  private retired = false;
+  private meta: any;
+
+  constructor(
+    readonly key: string,
+    readonly json: string,
+    readonly rev: number,
+    readonly createRev: number,
+    private readonly decode: Decoder,
+    obj: any,
+    delivering: boolean,
+  ) {
+    this.meta = obj.metadata;
+    if (delivering) this.held = obj;
+    else this.weak = new WeakRef(obj);
+  }
+
+  /** The parsed metadata: kept while this is the live version, read from the object after. */
+  get metadata(): any {
+    return this.meta ?? this.obj?.metadata;
+  }
+
+  get obj(): any {
+    if (this.held !== undefined) return this.held;
+    let obj = this.weak?.deref();
+    if (obj === undefined) {
+      obj = this.decode(this.key, this.json, this.rev);
+      // The same metadata object as before: informers may share it.
+      if (obj?.metadata && this.meta) obj.metadata = this.meta;
+      this.weak = new WeakRef(obj);
+    }
+    return obj;
+  }
+
+  /** Its event reached every watcher: keep the object only while something else does. */
+  settle(): void {
+    if (this.pinned || this.held === undefined) return;
+    this.weak = new WeakRef(this.held);
+    this.held = undefined;
+  }
+
+  /** Shared with an informer, which keeps it anyway: keep it too rather than parse it again. */
+  pin(): void {
+    if (this.pinned || this.retired) return;
+    this.held = this.obj;
+    this.weak = undefined;
+    this.pinned = true;
+  }
+
+  /** Superseded (updated or deleted): keep the JSON text, and the object only while others do. */
+  retire(): void {
+    if (this.retired) return;
+    this.retired = true;
+    this.pinned = false;
+    if (this.held !== undefined) this.weak = new WeakRef(this.held);
+    this.held = undefined;
+    this.meta = undefined;
+  }
+}
+
 /**
  * A past state kept in history only by its JSON text (shared with the event fanned out when it
  * happened); the object is parsed again on access, for the rare watch resuming from the past.
@@ -70,6 +157,41 @@ class PastObject implements StoredObject {
   get obj(): any {
     return this.decode(this.key, this.json, this.rev);
   }
+}
+
+/** Versions without managedFields, made once per version (see sharedObject). */
+const leanViews = new WeakMap<object, any>();
+
+/**
+ * A stored version's object as in-process informers share it, instead of a copy each: the watch
+ * cache's own object, deeply frozen the first time it is handed out, or (`omitManagedFields`) a
+ * frozen view of it without metadata.managedFields, which copies only the top level and metadata
+ * and is made once per version for every informer that leaves them out. (Only what is handed out
+ * is frozen: managedFields, which no informer gets, are not walked.)
+ */
+export function sharedObject(s: StoredObject, omitManagedFields: boolean): any {
+  if (s instanceof CachedObject) s.pin();
+  const obj = s.obj;
+  if (!omitManagedFields || obj?.metadata?.managedFields === undefined) return deepFreeze(obj);
+  let lean = leanViews.get(obj);
+  if (lean === undefined) {
+    lean = deepFreeze({ ...obj, metadata: sharedMetadata(s, true) });
+    leanViews.set(obj, lean);
+  }
+  return lean;
+}
+
+/** As sharedObject, for metadata-only informers: the metadata alone (the object is not kept). */
+export function sharedMetadata(s: StoredObject, omitManagedFields: boolean): any {
+  const metadata = metadataOf(s);
+  if (!omitManagedFields || metadata?.managedFields === undefined) return deepFreeze(metadata);
+  let lean = leanViews.get(metadata);
+  if (lean === undefined) {
+    const { managedFields: _dropped, ...rest } = metadata;
+    lean = deepFreeze(rest);
+    leanViews.set(metadata, lean);
+  }
+  return lean;
 }
 
 const META = '"metadata":{';
@@ -118,9 +240,10 @@ export class WatchCache {
   async start(): Promise<void> {
     const listed = await this.backend.list(this.prefix);
     for (const kv of listed.items) {
+      const obj = this.decode(kv.key, kv.value, kv.modRevision);
       this.items.set(
         kv.key,
-        makeStored(kv.key, this.decode(kv.key, kv.value, kv.modRevision), kv.modRevision, kv.createRevision),
+        new CachedObject(kv.key, JSON.stringify(obj), kv.modRevision, kv.createRevision, this.decode, obj, false),
       );
     }
     const from = this.backend.compactedRevision();
@@ -165,6 +288,7 @@ export class WatchCache {
         if (!replay) {
           if (!this.items.has(e.key)) this.sorted = null;
           this.items.set(e.key, cur);
+          if (prevKnown instanceof CachedObject) prevKnown.retire();
         }
       } else {
         const last = (!replay && this.items.get(e.key)) || undefined;
@@ -179,6 +303,7 @@ export class WatchCache {
           at: now,
         };
         if (!replay && this.items.delete(e.key)) this.sorted = null;
+        if (last instanceof CachedObject) last.retire();
       }
       // History holds its own, slim copy; the event itself (parsed objects, encoded lines) goes
       // once the watchers had it.
@@ -221,6 +346,7 @@ export class WatchCache {
             if (performance.now() > until) return;
           }
         }
+        if (ev.cur instanceof CachedObject) ev.cur.settle();
       }
     } finally {
       this.fanout.splice(0, done);
@@ -235,11 +361,11 @@ export class WatchCache {
     const hint = this.hints.get(e.key);
     if (hint) this.hints.delete(e.key);
     const json = spliceResourceVersion(e.value, e.revision);
-    if (hint && hint.value === e.value && json) {
-      const obj = { ...hint.obj, metadata: { ...hint.obj.metadata, resourceVersion: String(e.revision) } };
-      return makeStored(e.key, obj, e.revision, e.createRevision, json);
-    }
-    return makeStored(e.key, this.decode(e.key, e.value, e.revision), e.revision, e.createRevision, json);
+    const obj =
+      hint && hint.value === e.value && json
+        ? { ...hint.obj, metadata: { ...hint.obj.metadata, resourceVersion: String(e.revision) } }
+        : this.decode(e.key, e.value, e.revision);
+    return new CachedObject(e.key, json ?? JSON.stringify(obj), e.revision, e.createRevision, this.decode, obj, true);
   }
 
   /**

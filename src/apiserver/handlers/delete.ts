@@ -68,7 +68,7 @@ export async function deleteCollection(
   const ctx = writeContext(req, { dryRun: opts.dryRun, fieldManager: '' });
   const targets = store.cache
     .list(store.keyPrefix(def.namespaced ? req.namespace : undefined))
-    .filter((s) => sel.matches(s.obj));
+    .filter(sel.matchesStored);
   const deleted: any[] = [];
   for (const t of targets) {
     try {

@@ -36,6 +36,7 @@ export async function list(deps: HandlerDeps, req: ApiRequest, options: ListOpti
     backend: store.backend,
     keyPrefix: store.keyPrefix(def.namespaced ? req.namespace : undefined),
     matches: sel.matches,
+    matchesStored: sel.matchesStored,
     selectorKey: `${sel.labels.toString()}|${opts.fieldSelector}`,
     hasSelector: !sel.empty,
     limit,

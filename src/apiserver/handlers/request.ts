@@ -7,7 +7,7 @@ import * as errors from '../../machinery/errors.js';
 import { type FieldSelector, parseFieldSelector } from '../../machinery/fields.js';
 import { type Selector, parseSelector } from '../../machinery/labels.js';
 import { isPlainObject } from '../../machinery/objects.js';
-import type { StoredObject } from '../../storage/cacher.js';
+import { type StoredObject, metadataOf } from '../../storage/cacher.js';
 import type { Backend } from '../../storage/interface.js';
 import { type MaybePromise, type Served, toServed, toServedMany } from '../convert.js';
 import { decodeMismatch, isBuiltinKind } from '../decodeerrors.js';
@@ -171,6 +171,11 @@ export interface Selectors {
   fields: FieldSelector;
   empty: boolean;
   matches: (obj: any) => boolean;
+  /**
+   * `matches` for a cached version, reading only its metadata where the selectors ask no more
+   * (the watch cache may have to parse the whole object again otherwise).
+   */
+  matchesStored: (s: StoredObject) => boolean;
 }
 
 /** Label and field selectors, with only the fields the resource can select on (400 otherwise). */
@@ -189,11 +194,20 @@ export function selectors(def: ResourceDef, labelSelector: string, fieldSelector
         ? (obj.metadata?.namespace ?? '')
         : getters[f](obj);
   const empty = labels.isEmpty() && fields.isEmpty();
+  const matches = empty
+    ? () => true
+    : (obj: any) => labels.matches(obj.metadata?.labels) && fields.matches(fieldOf(obj));
+  const metadataEnough = fields.fields().every((f) => f === 'metadata.name' || f === 'metadata.namespace');
   return {
     labels,
     fields,
     empty,
-    matches: empty ? () => true : (obj) => labels.matches(obj.metadata?.labels) && fields.matches(fieldOf(obj)),
+    matches,
+    matchesStored: empty
+      ? () => true
+      : metadataEnough
+        ? (s) => matches({ metadata: metadataOf(s) })
+        : (s) => matches(s.obj),
   };
 }
 

@@ -50,6 +50,7 @@ export function watch(
       keyPrefix: store.keyPrefix(namespace),
       exactKey,
       matches: sel.matches,
+      matchesStored: sel.matchesStored,
       ...view,
       fromRev,
       sendInitialEvents,

@@ -8,6 +8,7 @@ import { podColumns } from './tables.js';
 import { defaultPodSpec, validatePodSpec, validateTolerations } from './podspec.js';
 import { clone, describeDiff, semanticEqual, validateImmutableField } from './helpers.js';
 import { setOwn } from '../../../machinery/objects.js';
+import { rfc3339 } from '../../../machinery/time.js';
 import {
   EPHEMERAL_CONTAINERS_SUBRESOURCE,
   keepOnlyEphemeralContainerChanges,
@@ -244,6 +245,18 @@ export const pods: ResourceDef = {
     if (obj.spec.priority === undefined && !obj.spec.priorityClassName) obj.spec.priority = 0;
     if (!obj.spec.preemptionPolicy) obj.spec.preemptionPolicy = 'PreemptLowerPriority';
     obj.status = { phase: 'Pending', qosClass: computeQOSClass(obj) };
+    // A gated pod says why it waits (upstream applySchedulingGatedCondition): kubectl shows it.
+    if (obj.spec.schedulingGates?.length)
+      obj.status.conditions = [
+        {
+          type: 'PodScheduled',
+          status: 'False',
+          lastProbeTime: null,
+          lastTransitionTime: rfc3339(),
+          reason: 'SchedulingGated',
+          message: 'Scheduling is blocked due to non-empty scheduling gates',
+        },
+      ];
   },
 
   prepareForUpdate(obj: any, old: any, ctx: StrategyContext) {
