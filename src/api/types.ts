@@ -173,7 +173,10 @@ export interface ResourceDef {
    * Create-only resources that are answered, not stored (SelfSubjectReview, access reviews):
    * the response to a create of `obj` by `user` (or its promise). Such resources have no storage.
    */
-  answerCreate?(obj: any, user: { name: string; groups: string[]; uid?: string }): any;
+  answerCreate?(
+    obj: any,
+    user: { name: string; groups: string[]; uid?: string; extra?: Record<string, string[]> },
+  ): any;
   /**
    * Read-only resources computed on request instead of stored (metrics.k8s.io NodeMetrics and
    * PodMetrics): only get and list are served, from the objects this returns (in the served

@@ -36,6 +36,7 @@ import { update } from './handlers/update.js';
 import { patch } from './handlers/patch.js';
 import { deleteCollection, deleteObject } from './handlers/delete.js';
 import { ApiError } from '../client/errors.js';
+import { beginInProcessAudit } from './audit/inprocess.js';
 import { Client } from '../client/client.js';
 import type {
   DeleteOptions,
@@ -91,6 +92,33 @@ export class InProcessTransport implements Transport {
   }
 
   // ---- requests ------------------------------------------------------------------------------
+
+  /** Run a call with its audit events (as an HTTP request gets them), when an audit log is kept. */
+  private audited<T>(verb: string, t: Target, run: () => Promise<T>, body?: unknown, namespace = t.namespace) {
+    const record = beginInProcessAudit(this.api.audit, {
+      user: this.user,
+      verb,
+      group: t.resource.group,
+      version: t.resource.version,
+      resource: t.resource.plural,
+      namespace,
+      name: verb === 'list' || verb === 'watch' || verb === 'deletecollection' ? undefined : t.name,
+      subresource: t.subresource,
+      userAgent: this.fieldManager,
+      body,
+    });
+    if (!record) return run();
+    return run().then(
+      (response) => {
+        record.complete({ response });
+        return response;
+      },
+      (error: unknown) => {
+        record.complete({ error });
+        throw error;
+      },
+    );
+  }
 
   /**
    * The handlers' view of a call, as the HTTP layer makes it from a URL: the resource served at
@@ -152,36 +180,40 @@ export class InProcessTransport implements Transport {
   // ---- reads ---------------------------------------------------------------------------------
 
   get(t: Target): Promise<any> {
-    return guarded(async () => {
-      const req = this.request(t, true);
-      const result = await get(this.api.handlers, req);
-      return this.done(req, await this.out(req, result));
-    });
+    return this.audited('get', t, () =>
+      guarded(async () => {
+        const req = this.request(t, true);
+        const result = await get(this.api.handlers, req);
+        return this.done(req, await this.out(req, result));
+      }),
+    );
   }
 
   list(t: Target, opts: ListOptions = {}): Promise<ObjectList> {
-    return guarded(async () => {
-      const req = this.request(t, false);
-      const result = await list(this.api.handlers, req, listOptions(opts, false));
-      const { def } = req.served;
-      const page = (items: any[]): ObjectList => ({
-        apiVersion: servedApiVersion(req),
-        kind: def.listKind ?? `${def.kind}List`,
-        metadata: result.meta,
-        items,
-      });
-      if ('objects' in result) return this.done(req, page(deepCopy(result.objects)));
-      const store = this.api.storeFor(def);
-      if (servedAsStored(req.served, store.storageApiVersion))
-        return this.done(req, page(result.stored.map((s) => storedCopy(s, opts))));
-      // One conversion for the whole list (one ConversionReview behind a webhook).
-      const objs = await servedObjects(
-        this.api.handlers,
-        req,
-        result.stored.map((s) => s.obj),
-      );
-      return this.done(req, page(objs.map((o) => deepCopy(o))));
-    });
+    return this.audited('list', t, () =>
+      guarded(async () => {
+        const req = this.request(t, false);
+        const result = await list(this.api.handlers, req, listOptions(opts, false));
+        const { def } = req.served;
+        const page = (items: any[]): ObjectList => ({
+          apiVersion: servedApiVersion(req),
+          kind: def.listKind ?? `${def.kind}List`,
+          metadata: result.meta,
+          items,
+        });
+        if ('objects' in result) return this.done(req, page(deepCopy(result.objects)));
+        const store = this.api.storeFor(def);
+        if (servedAsStored(req.served, store.storageApiVersion))
+          return this.done(req, page(result.stored.map((s) => storedCopy(s, opts))));
+        // One conversion for the whole list (one ConversionReview behind a webhook).
+        const objs = await servedObjects(
+          this.api.handlers,
+          req,
+          result.stored.map((s) => s.obj),
+        );
+        return this.done(req, page(objs.map((o) => deepCopy(o))));
+      }),
+    );
   }
 
   watch(t: Target, opts: WatchOptions, onEvent: (ev: WatchEvent) => void): Watch {
@@ -193,10 +225,20 @@ export class InProcessTransport implements Transport {
     let buffer: WatchEvent[] = [];
     let scheduled = false;
     const closeCallbacks: (() => void)[] = [];
+    const audit = beginInProcessAudit(this.api.audit, {
+      user: this.user,
+      verb: 'watch',
+      group: t.resource.group,
+      version: t.resource.version,
+      resource: t.resource.plural,
+      namespace: t.namespace,
+      userAgent: this.fieldManager,
+    });
     const finish = () => {
       if (stopped) return;
       stopped = true;
       for (const cb of closeCallbacks) cb();
+      audit?.complete(endError ? { error: endError } : {});
       resolveDone(endError ? { error: endError } : {});
     };
     const flush = () => {
@@ -270,6 +312,7 @@ export class InProcessTransport implements Transport {
         },
         () => sink,
       );
+      audit?.started();
       this.done(req, undefined);
     } catch (err) {
       endError = ApiError.from(err);
@@ -281,61 +324,84 @@ export class InProcessTransport implements Transport {
   // ---- writes --------------------------------------------------------------------------------
 
   create(t: Target, body: any, opts?: WriteOptions): Promise<any> {
-    return guarded(async () => {
-      if (t.subresource) {
-        // POST to an object's subresource: an action with its own semantics (pods/binding, ...).
-        const req = this.request(t, true);
-        const call = this.extra(req);
-        if (!call) throw serverErrors.notFound(resourceRef(req), `${t.name}/${t.subresource}`);
-        const ctx = writeContext(req, this.writeOptions(opts, 'CreateOptions'), t.subresource);
-        return this.done(req, deepCopy(await call(req.namespace, req.name!, body, ctx)));
-      }
-      // A client names the namespace with the object; the URL of an HTTP request carries it.
-      const req = this.request(t, false, t.namespace ?? body?.metadata?.namespace);
-      const validated = this.writeOptions(opts, 'CreateOptions');
-      const result = await create(this.api.handlers, req, { object: deepCopy(body) }, validated);
-      return this.done(req, await this.out(req, result));
-    });
+    return this.audited(
+      'create',
+      t,
+      () =>
+        guarded(async () => {
+          if (t.subresource) {
+            // POST to an object's subresource: an action with its own semantics (pods/binding, ...).
+            const req = this.request(t, true);
+            const call = this.extra(req);
+            if (!call) throw serverErrors.notFound(resourceRef(req), `${t.name}/${t.subresource}`);
+            const ctx = writeContext(req, this.writeOptions(opts, 'CreateOptions'), t.subresource);
+            return this.done(req, deepCopy(await call(req.namespace, req.name!, body, ctx)));
+          }
+          // A client names the namespace with the object; the URL of an HTTP request carries it.
+          const req = this.request(t, false, t.namespace ?? body?.metadata?.namespace);
+          const validated = this.writeOptions(opts, 'CreateOptions');
+          const result = await create(this.api.handlers, req, { object: deepCopy(body) }, validated);
+          return this.done(req, await this.out(req, result));
+        }),
+      body,
+      t.namespace ?? body?.metadata?.namespace,
+    );
   }
 
   update(t: Target, body: any, opts?: WriteOptions): Promise<any> {
-    return guarded(async () => {
-      const req = this.request(t, true);
-      const validated = this.writeOptions(opts, 'UpdateOptions');
-      const call = req.subresource ? this.extra(req) : undefined;
-      if (call) {
-        const ctx = writeContext(req, validated, req.subresource);
-        return this.done(req, deepCopy(await call(req.namespace, req.name!, body, ctx)));
-      }
-      const result = await update(this.api.handlers, req, { object: deepCopy(body) }, validated);
-      return this.done(req, await this.out(req, result));
-    });
+    return this.audited(
+      'update',
+      t,
+      () =>
+        guarded(async () => {
+          const req = this.request(t, true);
+          const validated = this.writeOptions(opts, 'UpdateOptions');
+          const call = req.subresource ? this.extra(req) : undefined;
+          if (call) {
+            const ctx = writeContext(req, validated, req.subresource);
+            return this.done(req, deepCopy(await call(req.namespace, req.name!, body, ctx)));
+          }
+          const result = await update(this.api.handlers, req, { object: deepCopy(body) }, validated);
+          return this.done(req, await this.out(req, result));
+        }),
+      body,
+    );
   }
 
   patch(t: Target, type: PatchType, body: any, opts?: PatchOptions): Promise<any> {
-    return guarded(async () => {
-      const req = this.request(t, true);
-      const validated = this.writeOptions(opts, 'PatchOptions', type === 'apply');
-      // The patch's values end up in the stored object: the caller's own stay untouched.
-      const result = await patch(this.api.handlers, req, { type, body: deepCopy(body) }, validated);
-      return this.done(req, await this.out(req, result));
-    });
+    return this.audited(
+      'patch',
+      t,
+      () =>
+        guarded(async () => {
+          const req = this.request(t, true);
+          const validated = this.writeOptions(opts, 'PatchOptions', type === 'apply');
+          // The patch's values end up in the stored object: the caller's own stay untouched.
+          const result = await patch(this.api.handlers, req, { type, body: deepCopy(body) }, validated);
+          return this.done(req, await this.out(req, result));
+        }),
+      body,
+    );
   }
 
   delete(t: Target, opts: DeleteOptions = {}): Promise<any> {
-    return guarded(async () => {
-      const req = this.request(t, true);
-      const result = await deleteObject(this.api.handlers, req, deleteOptions(opts));
-      return this.done(req, await this.out(req, result));
-    });
+    return this.audited('delete', t, () =>
+      guarded(async () => {
+        const req = this.request(t, true);
+        const result = await deleteObject(this.api.handlers, req, deleteOptions(opts));
+        return this.done(req, await this.out(req, result));
+      }),
+    );
   }
 
   deleteCollection(t: Target, opts: ListOptions & DeleteOptions = {}): Promise<any> {
-    return guarded(async () => {
-      const req = this.request({ ...t, name: undefined }, false);
-      const result = await deleteCollection(this.api.handlers, req, listOptions(opts, false), deleteOptions(opts));
-      return this.done(req, deepCopy(result));
-    });
+    return this.audited('deletecollection', t, () =>
+      guarded(async () => {
+        const req = this.request({ ...t, name: undefined }, false);
+        const result = await deleteCollection(this.api.handlers, req, listOptions(opts, false), deleteOptions(opts));
+        return this.done(req, deepCopy(result));
+      }),
+    );
   }
 
   discover(): Promise<DiscoveredResource[]> {

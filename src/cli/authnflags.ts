@@ -1,6 +1,6 @@
 // Authentication flags of `k8ts server`, spelled as kube-apiserver's (k3s passes them through
 // --kube-apiserver-arg; here they are flags of their own): anonymous requests, the static token
-// file, bootstrap tokens and OIDC.
+// file, bootstrap tokens, OIDC and front proxies (request headers).
 import type { Command } from 'commander';
 
 export interface AuthenticationFlags {
@@ -17,9 +17,17 @@ export interface AuthenticationFlags {
   oidcCaFile?: string;
   oidcSigningAlgs?: string;
   oidcRequiredClaim?: string[];
+  requestheaderClientCaFile?: string;
+  requestheaderAllowedNames?: string[];
+  requestheaderUsernameHeaders?: string[];
+  requestheaderUidHeaders?: string[];
+  requestheaderGroupHeaders?: string[];
+  requestheaderExtraHeadersPrefix?: string[];
+  proxyClientCertFile?: string;
+  proxyClientKeyFile?: string;
 }
 
-const collect = (v: string, prev: string[]) => [...prev, ...v.split(',').filter(Boolean)];
+const collect = (v: string, prev: string[] | undefined) => [...(prev ?? []), ...v.split(',').filter(Boolean)];
 
 export function addAuthenticationFlags(cmd: Command): Command {
   return cmd
@@ -50,5 +58,28 @@ export function addAuthenticationFlags(cmd: Command): Command {
       'a claim every OIDC token must carry with this value (repeatable)',
       collect,
       [],
-    );
+    )
+    .option(
+      '--requestheader-client-ca-file <file>',
+      "CAs of front-proxy client certificates whose requests name their user in headers (default: the server's own request-header CA)",
+    )
+    .option(
+      '--requestheader-allowed-names <names>',
+      'common names front-proxy certificates may carry, comma-separated (empty with a CA file: any; default system:auth-proxy)',
+      collect,
+    )
+    .option('--requestheader-username-headers <headers>', 'headers naming the user (default X-Remote-User)', collect)
+    .option('--requestheader-uid-headers <headers>', "headers carrying the user's UID", collect)
+    .option(
+      '--requestheader-group-headers <headers>',
+      "headers carrying the user's groups (default X-Remote-Group)",
+      collect,
+    )
+    .option(
+      '--requestheader-extra-headers-prefix <prefixes>',
+      'prefixes of headers carrying extra user attributes (default X-Remote-Extra-)',
+      collect,
+    )
+    .option('--proxy-client-cert-file <file>', "the aggregator's client certificate towards extension API servers")
+    .option('--proxy-client-key-file <file>', 'the key of --proxy-client-cert-file');
 }

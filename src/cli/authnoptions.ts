@@ -42,5 +42,17 @@ export function authenticationFromFlags(flags: AuthenticationFlags): Authenticat
     if (errs.length) throw new Error(errs.join('; '));
     opts.oidc = oidc;
   }
+  opts.requestHeader = {
+    clientCAFile: flags.requestheaderClientCaFile,
+    allowedNames: flags.requestheaderAllowedNames,
+    usernameHeaders: flags.requestheaderUsernameHeaders,
+    uidHeaders: flags.requestheaderUidHeaders,
+    groupHeaders: flags.requestheaderGroupHeaders,
+    extraHeadersPrefix: flags.requestheaderExtraHeadersPrefix,
+  };
+  if (!!flags.proxyClientCertFile !== !!flags.proxyClientKeyFile)
+    throw new Error('--proxy-client-cert-file and --proxy-client-key-file must be given together');
+  if (flags.proxyClientCertFile && flags.proxyClientKeyFile)
+    opts.proxyClient = { certFile: flags.proxyClientCertFile, keyFile: flags.proxyClientKeyFile };
   return opts;
 }

@@ -31,6 +31,7 @@ import { PVCProtectionController, PVProtectionController } from './persistentvol
 import { ServiceLBController } from './servicelb/controller.js';
 import { ClusterRoleAggregationController } from './clusterroleaggregation/controller.js';
 import { CSRCleanerController, CSRSigningController } from './certificates/controller.js';
+import { CSRApprovingController } from './certificates/approver.js';
 import type { Controller, ControllerInit, ControllerOptions } from './types.js';
 
 export type { Controller, ControllerContext, ControllerInit, ControllerOptions } from './types.js';
@@ -70,6 +71,7 @@ export const DEFAULT_CONTROLLERS: Record<string, ControllerInit> = {
   servicelb: (ctx) => new ServiceLBController(ctx),
   'clusterrole-aggregation': (ctx) => new ClusterRoleAggregationController(ctx),
   csrcleaner: (ctx) => new CSRCleanerController(ctx),
+  csrapproving: (ctx) => new CSRApprovingController(ctx),
 };
 
 /** csrsigning runs where the cluster CA's key is (the server's own controller manager). */

@@ -6,7 +6,7 @@
 // same server, so a fix here reaches both.
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { builtinResources } from '../api/builtin.js';
 import { ApiServer } from '../apiserver/server.js';
@@ -14,13 +14,19 @@ import type { ServingLimits } from '../apiserver/limits.js';
 import { loadOrCreateCA, loadOrIssue, type CA, type KeyPair } from '../machinery/pki.js';
 import { bootstrap } from '../apiserver/bootstrap.js';
 import { ApiServerEndpointReconciler } from './endpointreconciler.js';
-import { loadOrCreateFrontProxy } from '../apiserver/aggregator/frontproxy.js';
+import { FRONT_PROXY_USER, loadOrCreateFrontProxy } from '../apiserver/aggregator/frontproxy.js';
 import { JoinService, loadAgentToken, loadOrCreateServerToken, type JoinServiceOptions } from '../apiserver/join.js';
 import type { Backend } from '../storage/interface.js';
 import { installServiceAccountTokens, loadOrCreateServiceAccountKeys } from '../apiserver/serviceaccount/index.js';
 import { inProcessClient, type InProcessOptions } from '../apiserver/inprocess.js';
 import { Authorization } from '../apiserver/authz/index.js';
-import { installAuthenticators, tokenReviewResource, type AuthenticationOptions } from '../apiserver/authn/index.js';
+import {
+  installAuthenticators,
+  RequestHeaderAuthenticator,
+  requestHeaderOptions,
+  tokenReviewResource,
+  type AuthenticationOptions,
+} from '../apiserver/authn/index.js';
 import { signLegacyToken } from '../apiserver/serviceaccount/legacy.js';
 import type { Auditor } from '../apiserver/audit/index.js';
 import { PodSecurity, loadPodSecurityConfiguration } from '../apiserver/admission/podsecurity/index.js';
@@ -150,6 +156,16 @@ export async function assembleServer(s: ServerSettings): Promise<AssembledServer
   installServiceAccountTokens(api, { keys: serviceAccountKeys, requireServiceAccount: s.requireServiceAccount });
   // Token file, bootstrap tokens, OIDC (each accepts tokens of its own form only).
   if (s.authentication) installAuthenticators(api, { ...s.authentication, warn: (m) => logger.warn(m) });
+  // Front proxies (--requestheader-*; by default the aggregator's own CA, as k3s): the listener
+  // asks for and trusts client certificates of both CAs; which one issued a chain decides what it is.
+  const frontProxy = await loadOrCreateFrontProxy(tlsDir, s.authentication?.proxyClient);
+  const requestHeader = requestHeaderOptions(
+    s.authentication?.requestHeader ?? {},
+    { caPem: frontProxy.caPem, commonName: FRONT_PROXY_USER },
+    (f) => readFileSync(f, 'utf8'),
+  );
+  api.authentication.trustRequestHeader(new RequestHeaderAuthenticator(requestHeader), ca.certPem);
+  api.config.tls.ca = `${ca.certPem.trim()}\n${requestHeader.clientCA.trim()}\n`;
   // TokenReview: node agents authenticate bearer tokens presented to them through it.
   await api.addResource(tokenReviewResource(api.authentication));
   // The join token agents present (`k8ts agent --server URL --token T`); see apiserver/join.ts.
@@ -221,7 +237,7 @@ export async function assembleServer(s: ServerSettings): Promise<AssembledServer
     : undefined;
   await endpointReconciler?.start();
   // API aggregation: the front-proxy identity towards extension API servers (its own CA).
-  await api.enableAggregation({ frontProxy: await loadOrCreateFrontProxy(tlsDir), clientCAPem: ca.certPem });
+  await api.enableAggregation({ frontProxy, clientCAPem: ca.certPem, requestHeader });
   // As kube-apiserver does for etcd: compact every interval down to the revision seen one interval ago.
   const compactor = s.compactionIntervalMs
     ? new Compactor(backend, s.compactionIntervalMs, s.compactionIntervalMs)

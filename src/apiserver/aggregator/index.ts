@@ -12,6 +12,7 @@ import type { ResourceRegistry } from '../resources.js';
 import type { StoreLookup } from '../admission/webhook/service.js';
 import type { Discovery } from '../discovery.js';
 import type { UserInfo } from '../user.js';
+import type { RequestHeaderOptions } from '../authn/requestheader.js';
 import { AutoRegistration } from './autoregister.js';
 import { AvailableConditionController } from './available.js';
 import { RemoteDiscovery } from './discovery.js';
@@ -30,6 +31,8 @@ export interface AggregatorOptions {
   frontProxy: FrontProxy;
   /** The cluster CA (client-ca-file in extension-apiserver-authentication). */
   clientCAPem: string;
+  /** The request-header settings in force (published beside it). */
+  requestHeader: RequestHeaderOptions;
 }
 
 export class Aggregator {
@@ -61,9 +64,8 @@ export class Aggregator {
     discovery.extra = this.discovery;
     const configMaps = this.host.tryStore('', 'configmaps');
     if (configMaps)
-      await publishAuthenticationConfig(
-        configMaps,
-        authenticationConfigData(this.options.clientCAPem, this.options.frontProxy),
+      await publishAuthenticationConfig(configMaps, (existing) =>
+        authenticationConfigData(this.options.clientCAPem, this.options.requestHeader, existing),
       );
     const store = this.host.tryStore(GROUP, 'apiservices');
     if (!store) return;

@@ -1,10 +1,12 @@
-// The authentication chain of every request, in upstream's order: the client certificate, then
+// The authentication chain of every request, in upstream's order: a front proxy's request
+// headers (requestheader.ts), the client certificate, then
 // a bearer token (the Authorization header, else a WebSocket's bearer subprotocol) offered to each
 // token authenticator, then (with --anonymous-auth) the anonymous
 // user for a request that carries no credentials at all. Credentials that are presented and
 // fail never fall back to anonymous: they are a 401 (upstream's FailOnError union).
 import type { IncomingMessage } from 'node:http';
-import { type CertificateIdentity, certificateIdentity } from './x509.js';
+import { type CertificateIdentity, type CertificateTrust, certificateIdentity } from './x509.js';
+import { fingerprints, type RequestHeaderAuthenticator } from './requestheader.js';
 import {
   ANONYMOUS_USER,
   AUTHENTICATED_GROUP,
@@ -85,17 +87,35 @@ export class AuthenticatorChain {
   readonly tokens: TokenAuthenticator[] = [];
   /** The API server's own audiences (--api-audiences; the service-account issuer by default). */
   apiAudiences: string[] = [];
+  /** Front-proxy authentication (--requestheader-*), set with trustRequestHeader. */
+  requestHeader?: RequestHeaderAuthenticator;
+  private certificateTrust?: CertificateTrust;
 
   constructor(
     /** --anonymous-auth: requests without credentials act as system:anonymous (default true). */
     public anonymous = true,
   ) {}
 
+  /**
+   * Accept front proxies of `requestHeader`'s CAs beside users of the cluster CA `clientCAPem`
+   * (the listener must trust both: see ApiServer.start).
+   */
+  trustRequestHeader(requestHeader: RequestHeaderAuthenticator, clientCAPem: string): void {
+    this.requestHeader = requestHeader;
+    this.certificateTrust = { client: fingerprints(clientCAPem), requestHeader: requestHeader.trusted };
+  }
+
   /** The request's user, or undefined: answer 401. */
   async authenticate(req: IncomingMessage): Promise<Authenticated | undefined> {
-    const cert: CertificateIdentity = certificateIdentity(req);
-    // (A copy: the identity is the connection's, and a request's user may be changed downstream.)
-    if (typeof cert === 'object') return { user: { name: cert.name, groups: [...cert.groups] }, anonymous: false };
+    const cert: CertificateIdentity = certificateIdentity(req, this.certificateTrust);
+    if (typeof cert === 'object') {
+      if (cert.proxy && this.requestHeader) {
+        const user = this.requestHeader.authenticate(req, cert.proxy.commonName);
+        if (user) return { user: withAuthenticatedGroup(user), anonymous: false };
+      }
+      // (A copy: the identity is the connection's, and a request's user may be changed downstream.)
+      if (cert.user) return { user: { name: cert.user.name, groups: [...cert.user.groups] }, anonymous: false };
+    }
     const token = bearerToken(req.headers.authorization);
     if (token !== undefined) {
       const user = await this.authenticateToken(token);
@@ -110,7 +130,9 @@ export class AuthenticatorChain {
       req.headers['sec-websocket-protocol'] = offered.rest.join(',');
       return { user, anonymous: false };
     }
-    if (cert === 'invalid' || !this.anonymous) return undefined;
+    // A certificate that stood for nobody here (a front proxy without a user header or not
+    // allowed) fails the request as upstream's x509 verifier does: never anonymous.
+    if (cert !== 'none' || !this.anonymous) return undefined;
     return { user: anonymousUser(), anonymous: true };
   }
 

@@ -6,6 +6,7 @@ import type { AuthenticatorChain } from './chain.js';
 import { BOOTSTRAP_NAMESPACE, BootstrapTokenAuthenticator } from './bootstrap.js';
 import { OIDCAuthenticator, type OIDCOptions } from './oidc.js';
 import { TokenFileAuthenticator } from './tokenfile.js';
+import type { RequestHeaderSettings } from './requestheader.js';
 
 export * from './types.js';
 export * from './chain.js';
@@ -13,6 +14,7 @@ export * from './bootstrap.js';
 export * from './oidc.js';
 export * from './tokenfile.js';
 export * from './tokenreview.js';
+export * from './requestheader.js';
 
 export interface AuthenticationOptions {
   /** --token-auth-file. */
@@ -21,6 +23,10 @@ export interface AuthenticationOptions {
   bootstrapTokens?: boolean;
   /** --oidc-*: set when --oidc-issuer-url is. */
   oidc?: OIDCOptions;
+  /** --requestheader-*: front-proxy authentication (the server's assembly installs it with the TLS trust). */
+  requestHeader?: RequestHeaderSettings;
+  /** --proxy-client-cert-file / --proxy-client-key-file: the aggregator's front-proxy identity. */
+  proxyClient?: { certFile: string; keyFile: string };
   /** Where warnings about the token file go. */
   warn?: (msg: string) => void;
 }

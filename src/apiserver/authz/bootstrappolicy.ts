@@ -195,6 +195,14 @@ const CLUSTER_ROLES: BootstrapClusterRole[] = [
     ],
   },
   {
+    name: 'system:certificates.k8s.io:certificatesigningrequests:nodeclient',
+    rules: [rule(['create'], ['certificates.k8s.io'], ['certificatesigningrequests/nodeclient'])],
+  },
+  {
+    name: 'system:certificates.k8s.io:certificatesigningrequests:selfnodeclient',
+    rules: [rule(['create'], ['certificates.k8s.io'], ['certificatesigningrequests/selfnodeclient'])],
+  },
+  {
     name: 'system:auth-delegator',
     rules: [
       rule(['create'], ['authentication.k8s.io'], ['tokenreviews']),
@@ -514,6 +522,13 @@ const CLUSTER_ROLE_BINDINGS: BootstrapClusterRoleBinding[] = [
     subjects: [group('system:authenticated'), group('system:unauthenticated')],
   },
   { name: 'system:monitoring', role: 'system:monitoring', subjects: [group('system:monitoring')] },
+  // kubeadm's binding (upstream bootstraps the role only): nodes renew their own client
+  // certificates through CSRs that csrapproving approves.
+  {
+    name: 'kubeadm:node-autoapprove-certificate-rotation',
+    role: 'system:certificates.k8s.io:certificatesigningrequests:selfnodeclient',
+    subjects: [group('system:nodes')],
+  },
   {
     name: 'system:kube-controller-manager',
     role: 'system:kube-controller-manager',

@@ -12,6 +12,7 @@ export const selfSubjectReviews: ResourceDef = {
   answerCreate: (obj, user) => {
     const userInfo: Record<string, unknown> = { username: user.name, groups: user.groups };
     if (user.uid) userInfo.uid = user.uid;
+    if (user.extra && Object.keys(user.extra).length) userInfo.extra = user.extra;
     return { metadata: { ...(obj.metadata ?? {}), creationTimestamp: null }, status: { userInfo } };
   },
 };
