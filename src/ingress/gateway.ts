@@ -373,8 +373,8 @@ class GatewayCompiler {
     }
     for (const gw of [...gateways].sort(byCreation))
       if (this.ourClasses.has(gw.spec?.gatewayClassName ?? '')) this.gateway(gw);
-    for (const r of [...(routes.http ?? [])].sort(byCreation)) this.route('HTTPRoute', r, r.spec?.hostnames);
-    for (const r of [...(routes.grpc ?? [])].sort(byCreation)) this.route('GRPCRoute', r, r.spec?.hostnames);
+    for (const r of [...(routes.http ?? [])].sort(byCreation)) this.route('HTTPRoute', r, r.spec?.hostnames ?? []);
+    for (const r of [...(routes.grpc ?? [])].sort(byCreation)) this.route('GRPCRoute', r, r.spec?.hostnames ?? []);
     for (const r of [...(routes.tls ?? [])].sort(byCreation)) this.route('TLSRoute', r, r.spec?.hostnames ?? []);
     for (const r of [...(routes.tcp ?? [])].sort(byCreation)) this.route('TCPRoute', r, undefined);
     for (const [k, g] of this.gateways) {

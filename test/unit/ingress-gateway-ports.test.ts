@@ -70,6 +70,11 @@ test('listeners on other ports get a plan of their own; 80/443 stay on the ingre
     secure.tls.map((t) => [t.host, t.entry.secret.name]),
     [['a.example.com', 'cert']],
   );
+  assert.deepEqual(
+    secure.routes.map((r) => r.host),
+    ['a.example.com'],
+    "a route without hostnames takes the listener's",
+  );
   assert.deepEqual(c.tls, [], 'the HTTPS listener on 8443 has its certificate on its own port only');
   const t = buildRouteTable([], { routes: secure.routes, tls: secure.tls });
   assert.equal(
