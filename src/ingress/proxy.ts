@@ -257,13 +257,21 @@ export class IngressProxy {
     );
     return createNetServer((socket) => {
       this.track(socket);
-      socket.once('data', (first: Buffer) => {
+      // Bytes are gathered until they differ from the preface or hold all of it (a request may
+      // arrive a byte at a time), then handed back to the socket for the chosen server to read.
+      let seen: Buffer = Buffer.alloc(0);
+      const onData = (chunk: Buffer) => {
+        seen = seen.length ? Buffer.concat([seen, chunk]) : chunk;
+        const n = Math.min(seen.length, H2_PREFACE.length);
+        const h2 = seen.subarray(0, n).equals(H2_PREFACE.subarray(0, n));
+        if (h2 && n < H2_PREFACE.length) return;
+        socket.off('data', onData);
         socket.pause();
-        socket.unshift(first);
-        const h2 = first.subarray(0, H2_PREFACE.length).equals(H2_PREFACE.subarray(0, first.length));
+        socket.unshift(seen);
         (h2 ? h2c : http1).emit('connection', socket);
         process.nextTick(() => socket.resume());
-      });
+      };
+      socket.on('data', onData);
     });
   }
 

@@ -320,6 +320,18 @@ test(
       60_000,
       250,
     );
+    // A request whose first byte arrives alone ("P", as the h2c preface starts) is still HTTP/1.1.
+    const split = await new Promise<string>((resolve) => {
+      const sock = connect(ports.altHttp, '127.0.0.1');
+      let got = '';
+      sock.on('data', (d: Buffer) => (got += d.toString()));
+      sock.on('error', () => resolve(got));
+      sock.on('close', () => resolve(got));
+      sock.write('P', () =>
+        setTimeout(() => sock.write('UT /hello HTTP/1.1\r\nHost: split.test\r\nConnection: close\r\n\r\n'), 50),
+      );
+    });
+    assert.match(split, /^HTTP\/1\.1 200[^]*web:split\.test$/);
     const secure = await get(ports.altHttps, 'secure.test', true);
     assert.ok('cn' in secure && secure.cn === 'alt-listener', `the listener's certificate: ${JSON.stringify(secure)}`);
     // The listener on the HTTPS port only has hostname secure.test: other hosts find no route there.
