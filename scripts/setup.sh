@@ -14,6 +14,8 @@ command -v iptables >/dev/null || need_apt+=(iptables)
 { [ -x /bin/busybox ] && /bin/busybox --list | grep -qx httpd; } || need_apt+=(busybox-static)
 command -v etcd >/dev/null || need_apt+=(etcd-server)
 command -v etcdctl >/dev/null || need_apt+=(etcd-client)
+# NGINX: the reference reverse proxy of the ingress benchmark (bench/ingress.ts), run by it alone.
+[ -x /usr/sbin/nginx ] || need_apt+=(nginx-light)
 # Headless Chromium for the dashboard's browser tests and benchmark (test/e2e/browser.ts).
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
 if [ ${#need_apt[@]} -gt 0 ]; then
@@ -21,6 +23,10 @@ if [ ${#need_apt[@]} -gt 0 ]; then
     echo "--- installing Debian packages: ${need_apt[*]}"
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+    # Debian starts NGINX's default site on port 80, the ingress's port: the benchmark runs its own.
+    if printf '%s\n' "${need_apt[@]}" | grep -qx nginx-light && command -v systemctl >/dev/null; then
+      systemctl disable --now nginx >/dev/null 2>&1 || true
+    fi
   else
     echo "--- not root: skipping Debian packages (${need_apt[*]}); k8ts will use the process runtime" >&2
   fi

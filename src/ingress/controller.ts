@@ -18,9 +18,11 @@ import { keyOf, SharedInformerFactory, splitKey, type SharedIndexInformer } from
 import { nodeIngressAddresses } from '../controllers/servicelb/controller.js';
 import { Backends } from './backends.js';
 import { parseHtpasswd } from './htpasswd.js';
-import { IngressProxy } from './proxy.js';
-import { RouteIndex } from './routeindex.js';
-import type { IngressProblem, ObjectKey } from './routes.js';
+import type { PortPlan } from './gateway.js';
+import { GatewayStreams, type StreamPort } from './gatewaystreams.js';
+import { IngressProxy, type ListenerConfig } from './proxy.js';
+import { RouteIndex, type RouteSource } from './routeindex.js';
+import type { IngressProblem, ObjectKey, RouteTable } from './routes.js';
 import { RouteSources } from './routesources.js';
 import { IngressObserver, type AccessLogFormat } from './observe.js';
 import { parseStreamServices, StreamProxy, type StreamMapping, type StreamProtocol } from './streams.js';
@@ -106,6 +108,11 @@ export class IngressController {
   private stopped = false;
   private synced = false;
   private streamSync: Promise<void> = Promise.resolve();
+  /** Gateway listeners on ports of their own: a route index per HTTP(S) port, TLS/TCP sockets. */
+  private readonly portIndexes = new Map<number, RouteIndex>();
+  private readonly portSources = new WeakMap<PortPlan, RouteSource>();
+  private gatewayStreams?: GatewayStreams;
+  private listenerSync: Promise<void> = Promise.resolve();
 
   constructor(private readonly o: IngressControllerOptions) {
     this.log = o.logger.child({ component: 'ingress' });
@@ -125,6 +132,7 @@ export class IngressController {
       rootNamespaces: o.rootNamespaces ?? [],
       onChange: rebuild,
       addresses: () => (this.nodes ? nodeIngressAddresses(this.nodes.store.list()) : []),
+      mainPorts: { http: [80, o.httpPort], https: [443, o.httpsPort] },
     });
     this.ingresses.addEventHandler({
       add: (ing, initial) => {
@@ -207,6 +215,11 @@ export class IngressController {
       backends: this.backends,
       logger: this.log,
     });
+    this.gatewayStreams = new GatewayStreams({
+      bindAddress: this.o.bindAddress,
+      backends: this.backends,
+      logger: this.log,
+    });
     this.factory.start();
     this.sources.start();
     if (this.o.manageCluster) void this.installClass();
@@ -227,10 +240,17 @@ export class IngressController {
     clearTimeout(this.rebuildTimer);
     await this.status?.stop();
     await this.sources.stop();
+    await this.listenerSync;
     await this.proxy?.stop();
+    await this.gatewayStreams?.stop();
     await this.streams?.stop();
     await this.observer?.stop();
     await this.factory.shutdown();
+  }
+
+  /** Ports of Gateway listeners with sockets of their own. */
+  get gatewayPorts(): number[] {
+    return [...(this.proxy?.listenerPorts ?? []), ...(this.gatewayStreams?.ports ?? [])].sort((a, b) => a - b);
   }
 
   /** The metrics listener's port (0: none). */
@@ -309,28 +329,7 @@ export class IngressController {
     });
     const table = this.index.update(ours, sources);
     const problems: IngressProblem[] = [...table.problems];
-    const contexts = new Map<string, SecureContext>();
-    for (const [host, entry] of table.tls) {
-      const secret = this.secrets.store.get(key(entry.secret));
-      if (!secret) {
-        problems.push({
-          ingress: entry.ingress,
-          reason: 'SecretNotFound',
-          message: `TLS secret ${key(entry.secret)} for ${host} not found: serving the default certificate`,
-        });
-        continue;
-      }
-      // Secrets are immutable objects in the cache: a context is made once per Secret version.
-      let made = this.contexts.get(secret);
-      if (!made) this.contexts.set(secret, (made = contextFromSecret(secret)));
-      if ('error' in made)
-        problems.push({
-          ingress: entry.ingress,
-          reason: 'InvalidSecret',
-          message: `TLS secret ${key(entry.secret)} for ${host} ${made.error}: serving the default certificate`,
-        });
-      else contexts.set(host, made.context);
-    }
+    const contexts = this.contextsFor(table, problems);
     const users = new Map<string, Map<string, string>>();
     const seenBackends = new Set<string>();
     for (const route of table.routes) {
@@ -370,8 +369,73 @@ export class IngressController {
       'ingress: configuration rebuilt',
     );
     this.proxy.update({ table, contexts, users });
+    this.syncListeners(users, problems);
     this.report(ours, problems);
     this.rebuildCost = performance.now() - this.lastRebuild;
+  }
+
+  /** SecureContexts by TLS host of a table; a missing or unusable Secret is a problem (default certificate). */
+  private contextsFor(table: RouteTable, problems: IngressProblem[]): Map<string, SecureContext> {
+    const contexts = new Map<string, SecureContext>();
+    for (const [host, entry] of table.tls) {
+      const secret = this.secrets.store.get(key(entry.secret));
+      if (!secret) {
+        problems.push({
+          ingress: entry.ingress,
+          reason: 'SecretNotFound',
+          message: `TLS secret ${key(entry.secret)} for ${host} not found: serving the default certificate`,
+        });
+        continue;
+      }
+      // Secrets are immutable objects in the cache: a context is made once per Secret version.
+      let made = this.contexts.get(secret);
+      if (!made) this.contexts.set(secret, (made = contextFromSecret(secret)));
+      if ('error' in made)
+        problems.push({
+          ingress: entry.ingress,
+          reason: 'InvalidSecret',
+          message: `TLS secret ${key(entry.secret)} for ${host} ${made.error}: serving the default certificate`,
+        });
+      else contexts.set(host, made.context);
+    }
+    return contexts;
+  }
+
+  /**
+   * Gateway listeners on ports of their own: each HTTP(S) port gets a table of its routes (an
+   * index per port, so an unchanged port costs nothing), TLS and TCP ports their stream routes.
+   * Sockets are opened and closed one update at a time; ports that cannot be listened on go
+   * back to the Gateway status (PortUnavailable).
+   */
+  private syncListeners(users: Map<string, Map<string, string>>, problems: IngressProblem[]): void {
+    const listeners: ListenerConfig[] = [];
+    const streamPorts: StreamPort[] = [];
+    const plans = this.sources.ports;
+    for (const plan of plans.values()) {
+      if (plan.protocol === 'TLS' || plan.protocol === 'TCP') {
+        streamPorts.push({ port: plan.port, protocol: plan.protocol, routes: plan.streams });
+        continue;
+      }
+      let index = this.portIndexes.get(plan.port);
+      if (!index) this.portIndexes.set(plan.port, (index = new RouteIndex()));
+      let source = this.portSources.get(plan);
+      if (!source)
+        this.portSources.set(
+          plan,
+          (source = { id: 'Gateway', rank: 2, created: '', routes: plan.routes, tls: plan.tls }),
+        );
+      const table = index.update([], [source]);
+      const config = { table, contexts: this.contextsFor(table, problems), users };
+      listeners.push({ port: plan.port, secure: plan.protocol === 'HTTPS', config });
+    }
+    for (const port of this.portIndexes.keys()) if (!plans.has(port)) this.portIndexes.delete(port);
+    const run = async () => {
+      if (!this.proxy || !this.gatewayStreams || this.stopped) return;
+      const failed = await this.proxy.updateListeners(listeners);
+      for (const port of await this.gatewayStreams.update(streamPorts)) failed.add(port);
+      this.sources.setUnavailablePorts(failed);
+    };
+    this.listenerSync = this.listenerSync.then(run, run);
   }
 
   private report(ours: Ingress[], problems: IngressProblem[]): void {

@@ -1,7 +1,7 @@
 // The CustomResourceDefinitions the ingress controller serves and installs at startup (as
 // k3s installs its bundled controllers' CRDs): projectcontour.io/v1 HTTPProxy and
 // TLSCertificateDelegation, and the Gateway API's standard channel (GatewayClass, Gateway,
-// HTTPRoute, ReferenceGrant). The schemas are structural and cover the fields k8ts implements;
+// HTTPRoute, GRPCRoute, ReferenceGrant) with TLSRoute and TCPRoute of the experimental channel. The schemas are structural and cover the fields k8ts implements;
 // other fields are pruned, as the API server prunes any field its schema does not declare.
 // status is a subresource everywhere and kept as written.
 import type {
@@ -307,6 +307,71 @@ export const HTTPROUTE_CRD = crd(
   ['gateway-api'],
 );
 
+const grpcRouteSpec = obj({
+  parentRefs: arr(parentRef),
+  hostnames: arr(str()),
+  rules: arr(
+    obj({
+      name: str(),
+      matches: arr(
+        obj({
+          method: obj({ type: str({ enum: ['Exact', 'RegularExpression'] }), service: str(), method: str() }),
+          headers: arr(obj({ type: str(), name: str(), value: str() }, ['name', 'value'])),
+        }),
+      ),
+      filters: arr(httpRouteFilter),
+      backendRefs: arr(obj({ ...backendRef.properties, filters: arr(httpRouteFilter) }, ['name'])),
+    }),
+  ),
+});
+
+export const GRPCROUTE_CRD = crd(
+  GATEWAY_GROUP,
+  'GRPCRoute',
+  'grpcroutes',
+  'Namespaced',
+  [{ name: 'v1', spec: grpcRouteSpec }],
+  [
+    { name: 'Hostnames', type: 'string', jsonPath: '.spec.hostnames' },
+    { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+  ],
+  undefined,
+  ['gateway-api'],
+);
+
+// Experimental channel: TLS passthrough by SNI and plain TCP forwarding.
+const streamRules = arr(obj({ name: str(), backendRefs: arr(backendRef, { minItems: 1 }) }), { minItems: 1 });
+
+export const TLSROUTE_CRD = crd(
+  GATEWAY_GROUP,
+  'TLSRoute',
+  'tlsroutes',
+  'Namespaced',
+  [
+    {
+      name: 'v1alpha2',
+      spec: obj({ parentRefs: arr(parentRef), hostnames: arr(str()), rules: streamRules }, ['rules']),
+    },
+  ],
+  [
+    { name: 'Hostnames', type: 'string', jsonPath: '.spec.hostnames' },
+    { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+  ],
+  undefined,
+  ['gateway-api'],
+);
+
+export const TCPROUTE_CRD = crd(
+  GATEWAY_GROUP,
+  'TCPRoute',
+  'tcproutes',
+  'Namespaced',
+  [{ name: 'v1alpha2', spec: obj({ parentRefs: arr(parentRef), rules: streamRules }, ['rules']) }],
+  [{ name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' }],
+  undefined,
+  ['gateway-api'],
+);
+
 export const REFERENCEGRANT_CRD = crd(
   GATEWAY_GROUP,
   'ReferenceGrant',
@@ -335,5 +400,8 @@ export const INGRESS_CRDS: readonly CustomResourceDefinition[] = [
   GATEWAYCLASS_CRD,
   GATEWAY_CRD,
   HTTPROUTE_CRD,
+  GRPCROUTE_CRD,
+  TLSROUTE_CRD,
+  TCPROUTE_CRD,
   REFERENCEGRANT_CRD,
 ];

@@ -129,6 +129,78 @@ export interface HTTPRoute extends Meta {
   status?: { parents?: RouteParentStatus[] };
 }
 
+export interface GRPCMethodMatch {
+  type?: 'Exact' | 'RegularExpression';
+  service?: string;
+  method?: string;
+}
+
+export interface GRPCRouteRule {
+  matches?: {
+    method?: GRPCMethodMatch;
+    headers?: { type?: 'Exact' | 'RegularExpression'; name: string; value: string }[];
+  }[];
+  filters?: HTTPRouteFilter[];
+  backendRefs?: BackendRef[];
+}
+
+export interface GRPCRoute extends Meta {
+  spec?: { parentRefs?: ParentRef[]; hostnames?: string[]; rules?: GRPCRouteRule[] };
+  status?: { parents?: RouteParentStatus[] };
+}
+
+/** TLSRoute (by SNI, TLS passed through) and TCPRoute (experimental channel, v1alpha2). */
+export interface TLSRoute extends Meta {
+  spec?: { parentRefs?: ParentRef[]; hostnames?: string[]; rules?: { backendRefs?: BackendRef[] }[] };
+  status?: { parents?: RouteParentStatus[] };
+}
+
+export interface TCPRoute extends Meta {
+  spec?: { parentRefs?: ParentRef[]; rules?: { backendRefs?: BackendRef[] }[] };
+  status?: { parents?: RouteParentStatus[] };
+}
+
+export type RouteKind = 'HTTPRoute' | 'GRPCRoute' | 'TLSRoute' | 'TCPRoute';
+type AnyRoute = HTTPRoute | GRPCRoute | TLSRoute | TCPRoute;
+
+/** The routes of every kind (HTTPRoutes alone may be given as an array). */
+export interface GatewayRoutes {
+  http?: readonly HTTPRoute[];
+  grpc?: readonly GRPCRoute[];
+  tls?: readonly TLSRoute[];
+  tcp?: readonly TCPRoute[];
+}
+
+export type ListenerProtocol = 'HTTP' | 'HTTPS' | 'TLS' | 'TCP';
+const PROTOCOLS: readonly ListenerProtocol[] = ['HTTP', 'HTTPS', 'TLS', 'TCP'];
+const KINDS_BY_PROTOCOL: Record<ListenerProtocol, RouteKind[]> = {
+  HTTP: ['HTTPRoute', 'GRPCRoute'],
+  HTTPS: ['HTTPRoute', 'GRPCRoute'],
+  TLS: ['TLSRoute'],
+  TCP: ['TCPRoute'],
+};
+
+/** A TLSRoute or TCPRoute rule on a port: connections (with one of `hosts` as SNI, for TLS) go to `backends`. */
+export interface StreamRoute {
+  route: ObjectKey;
+  kind: 'TLSRoute' | 'TCPRoute';
+  /** SNI names (exact or `*.suffix`; '' for any): TLS only. */
+  hosts: string[];
+  /** A backend with an empty service name stands for an unresolved backendRef (connection refused). */
+  backends: WeightedBackend[];
+}
+
+/** What a socket of its own (a listener port other than the ingress's) serves. */
+export interface PortPlan {
+  port: number;
+  protocol: ListenerProtocol;
+  /** HTTP and HTTPS: routes and certificates, as for the ingress's own ports. */
+  routes: Route[];
+  tls: ExtraTls[];
+  /** TLS (passthrough) and TCP. */
+  streams: StreamRoute[];
+}
+
 export interface ReferenceGrant extends Meta {
   spec?: {
     from: { group: string; kind: string; namespace: string }[];
@@ -143,6 +215,10 @@ export interface GatewayContext {
   secretExists(namespace: string, name: string): boolean;
   /** A namespace's labels (for allowedRoutes.namespaces.from: Selector); undefined if unknown. */
   namespaceLabels?(namespace: string): Record<string, string> | undefined;
+  /** The ingress's own ports: HTTP and HTTPS listeners on these are served there (default 80 and 443). */
+  mainPorts?: { http: readonly number[]; https: readonly number[] };
+  /** Ports that could not be listened on (listener Accepted=False, PortUnavailable). */
+  unavailablePorts?: ReadonlySet<number>;
 }
 
 /** A condition without its transition time (the status writer keeps or sets that). */
@@ -151,12 +227,15 @@ export type Cond = Omit<Condition, 'lastTransitionTime'>;
 export interface CompiledGateways {
   routes: Route[];
   tls: ExtraTls[];
+  /** Listener ports other than the ingress's, each with its own socket. */
+  ports: Map<number, PortPlan>;
   /** Status by namespace/name (classes by name) for objects that are ours. */
   classStatus: Map<string, { conditions: Cond[] }>;
   gatewayStatus: Map<
     string,
     { conditions: Cond[]; listeners: (Omit<ListenerStatus, 'conditions'> & { conditions: Cond[] })[] }
   >;
+  /** By `Kind|namespace/name`. */
   routeStatus: Map<string, { parents: (Omit<RouteParentStatus, 'conditions'> & { conditions: Cond[] })[] }>;
 }
 
@@ -245,21 +324,45 @@ function valueMatches(
   return out;
 }
 
+/** Where a listener's routes are served: the ingress's own sockets, or a socket for that port. */
+type Target = 'main' | number;
+
+interface LiveListener {
+  l: Listener;
+  target: Target;
+  kinds: RouteKind[];
+}
+
+/** The ports one listener of each protocol may share with another, and what already holds them. */
+interface PortClaim {
+  protocol: ListenerProtocol;
+  /** Hostnames of the listeners on the port ('' for none); undefined for the ingress's own use. */
+  hostnames?: Set<string>;
+}
+
 class GatewayCompiler {
   readonly out: CompiledGateways = {
     routes: [],
     tls: [],
+    ports: new Map(),
     classStatus: new Map(),
     gatewayStatus: new Map(),
     routeStatus: new Map(),
   };
   private readonly ourClasses = new Set<string>();
   /** Our Gateways by namespace/name and their usable listeners. */
-  private readonly gateways = new Map<string, { gw: Gateway; listeners: Listener[]; attached: Map<string, number> }>();
+  private readonly gateways = new Map<
+    string,
+    { gw: Gateway; listeners: LiveListener[]; attached: Map<string, number> }
+  >();
+  private readonly claims = new Map<number, PortClaim>();
 
-  constructor(private readonly ctx: GatewayContext) {}
+  constructor(private readonly ctx: GatewayContext) {
+    for (const p of ctx.mainPorts?.http ?? [80]) this.claims.set(p, { protocol: 'HTTP' });
+    for (const p of ctx.mainPorts?.https ?? [443]) this.claims.set(p, { protocol: 'HTTPS' });
+  }
 
-  run(gateways: readonly Gateway[], routes: readonly HTTPRoute[]): CompiledGateways {
+  run(gateways: readonly Gateway[], routes: GatewayRoutes): CompiledGateways {
     for (const c of this.ctx.classes) {
       if (c.spec?.controllerName !== GATEWAY_CONTROLLER) continue;
       const name = c.metadata.name ?? '';
@@ -270,7 +373,10 @@ class GatewayCompiler {
     }
     for (const gw of [...gateways].sort(byCreation))
       if (this.ourClasses.has(gw.spec?.gatewayClassName ?? '')) this.gateway(gw);
-    for (const r of [...routes].sort(byCreation)) this.route(r);
+    for (const r of [...(routes.http ?? [])].sort(byCreation)) this.route('HTTPRoute', r, r.spec?.hostnames ?? []);
+    for (const r of [...(routes.grpc ?? [])].sort(byCreation)) this.route('GRPCRoute', r, r.spec?.hostnames ?? []);
+    for (const r of [...(routes.tls ?? [])].sort(byCreation)) this.route('TLSRoute', r, r.spec?.hostnames ?? []);
+    for (const r of [...(routes.tcp ?? [])].sort(byCreation)) this.route('TCPRoute', r, undefined);
     for (const [k, g] of this.gateways) {
       const status = this.out.gatewayStatus.get(k);
       for (const l of status?.listeners ?? []) l.attachedRoutes = g.attached.get(l.name) ?? 0;
@@ -278,55 +384,121 @@ class GatewayCompiler {
     return this.out;
   }
 
+  /** Why a listener cannot have its port (another listener's protocol or hostname there), else undefined. */
+  private conflict(l: Listener, protocol: ListenerProtocol, target: Target): string | undefined {
+    const claim = this.claims.get(l.port);
+    const hostname = (l.hostname ?? '').toLowerCase();
+    if (!claim) {
+      this.claims.set(l.port, { protocol, hostnames: new Set([hostname]) });
+      return undefined;
+    }
+    if (claim.protocol !== protocol) return 'ProtocolConflict';
+    // The ingress's own ports merge every listener's routes, as Ingresses of one host merge.
+    if (target === 'main' || !claim.hostnames) return undefined;
+    if (protocol === 'TCP' || claim.hostnames.has(hostname)) return 'HostnameConflict';
+    claim.hostnames.add(hostname);
+    return undefined;
+  }
+
+  private plan(port: number, protocol: ListenerProtocol): PortPlan {
+    let p = this.out.ports.get(port);
+    if (!p) this.out.ports.set(port, (p = { port, protocol, routes: [], tls: [], streams: [] }));
+    return p;
+  }
+
   private gateway(gw: Gateway): void {
     const key = keyOf(gw);
     const gen = gw.metadata.generation;
-    const usable: Listener[] = [];
+    const usable: LiveListener[] = [];
     const listenerStatus: NonNullable<ReturnType<CompiledGateways['gatewayStatus']['get']>>['listeners'] = [];
     let allProgrammed = true;
     for (const l of gw.spec?.listeners ?? []) {
-      const supported = l.protocol === 'HTTP' || l.protocol === 'HTTPS';
-      // allowedRoutes.kinds: the supported ones among those asked for (none asked: HTTPRoute).
+      const protocol = PROTOCOLS.includes(l.protocol as ListenerProtocol)
+        ? (l.protocol as ListenerProtocol)
+        : undefined;
+      const protocolKinds = protocol ? KINDS_BY_PROTOCOL[protocol] : [];
+      // allowedRoutes.kinds: the supported ones among those asked for (none asked: all the protocol's).
       const asked = l.allowedRoutes?.kinds ?? [];
-      const isHttpRoute = (k: { group?: string; kind: string }) =>
-        k.kind === 'HTTPRoute' && (k.group ?? GATEWAY_GROUP) === GATEWAY_GROUP;
-      const supportedKinds =
-        supported && (!asked.length || asked.some(isHttpRoute)) ? [{ group: GATEWAY_GROUP, kind: 'HTTPRoute' }] : [];
-      const kindsProblem = asked.some((k) => !isHttpRoute(k))
+      const supportedKind = (k: { group?: string; kind: string }) =>
+        (k.group ?? GATEWAY_GROUP) === GATEWAY_GROUP && protocolKinds.includes(k.kind as RouteKind);
+      const kinds = asked.length
+        ? protocolKinds.filter((k) => asked.some((a) => supportedKind(a) && a.kind === k))
+        : protocolKinds;
+      const supportedKinds = kinds.map((kind) => ({ group: GATEWAY_GROUP, kind }));
+      const unsupported = asked.filter((k) => !supportedKind(k));
+      const kindsProblem = unsupported.length
         ? cond(
             'ResolvedRefs',
             false,
             'InvalidRouteKinds',
-            `route kinds not supported: ${asked
-              .filter((k) => !isHttpRoute(k))
-              .map((k) => `${k.group ?? GATEWAY_GROUP}/${k.kind}`)
-              .join(', ')}`,
+            `route kinds not supported: ${unsupported.map((k) => `${k.group ?? GATEWAY_GROUP}/${k.kind}`).join(', ')}`,
             gen,
           )
         : undefined;
-      if (!supported) {
+      const noConflict = cond('Conflicted', false, 'NoConflicts', 'no conflicts', gen);
+      const rejected = (accepted: Cond, conflicted = noConflict) => {
         allProgrammed = false;
         listenerStatus.push({
           name: l.name,
           supportedKinds,
           attachedRoutes: 0,
           conditions: [
-            cond('Accepted', false, 'UnsupportedProtocol', `protocol ${l.protocol} is not supported by k8ts`, gen),
+            accepted,
+            conflicted,
+            kindsProblem ?? cond('ResolvedRefs', true, 'ResolvedRefs', 'all references resolved', gen),
             cond('Programmed', false, 'Invalid', 'listener is not accepted', gen),
-            cond('ResolvedRefs', true, 'ResolvedRefs', 'all references resolved', gen),
           ],
         });
+      };
+      if (!protocol) {
+        rejected(
+          cond('Accepted', false, 'UnsupportedProtocol', `protocol ${l.protocol} is not supported by k8ts`, gen),
+        );
+        continue;
+      }
+      const mode = l.tls?.mode ?? 'Terminate';
+      if ((protocol === 'TLS' && mode !== 'Passthrough') || (protocol === 'HTTPS' && mode !== 'Terminate')) {
+        rejected(
+          cond(
+            'Accepted',
+            false,
+            'UnsupportedValue',
+            `tls.mode ${mode} is not supported on ${protocol} listeners`,
+            gen,
+          ),
+        );
+        continue;
+      }
+      const main =
+        (protocol === 'HTTP' && (this.ctx.mainPorts?.http ?? [80]).includes(l.port)) ||
+        (protocol === 'HTTPS' && (this.ctx.mainPorts?.https ?? [443]).includes(l.port));
+      const target: Target = main ? 'main' : l.port;
+      const conflict = this.conflict(l, protocol, target);
+      if (conflict) {
+        rejected(
+          cond('Accepted', true, 'Accepted', 'listener accepted', gen),
+          cond(
+            'Conflicted',
+            true,
+            conflict,
+            conflict === 'ProtocolConflict'
+              ? `port ${l.port} is used with another protocol`
+              : `port ${l.port} is used by another listener with the same hostname`,
+            gen,
+          ),
+        );
         continue;
       }
       let refsProblem: Cond | undefined = kindsProblem;
-      if (l.protocol === 'HTTPS') {
+      const tls: ExtraTls[] = [];
+      if (protocol === 'HTTPS') {
         const refs = l.tls?.certificateRefs ?? [];
-        if ((l.tls?.mode ?? 'Terminate') !== 'Terminate' || !refs.length)
+        if (!refs.length)
           refsProblem = cond(
             'ResolvedRefs',
             false,
             'InvalidCertificateRef',
-            'an HTTPS listener needs tls.mode Terminate and a certificateRef',
+            'an HTTPS listener needs a certificateRef',
             gen,
           );
         for (const ref of refs) {
@@ -367,26 +539,42 @@ class GatewayCompiler {
             );
             continue;
           }
-          this.out.tls.push({
+          tls.push({
             host: (l.hostname ?? '*').toLowerCase(),
             entry: { ingress: key, secret: { namespace: ns, name: ref.name } },
           });
         }
       }
       // A listener whose only problem is an unsupported route kind still serves the kinds it supports.
-      const serving = supportedKinds.length > 0 && (!refsProblem || refsProblem === kindsProblem);
-      if (serving) usable.push(l);
-      else allProgrammed = false;
+      const serving = kinds.length > 0 && (!refsProblem || refsProblem === kindsProblem);
+      const unavailable = target !== 'main' && this.ctx.unavailablePorts?.has(l.port);
+      if (serving) {
+        usable.push({ l, target, kinds });
+        if (target === 'main') this.out.tls.push(...tls);
+        else this.plan(target, protocol).tls.push(...tls);
+      }
+      if (!serving || unavailable) allProgrammed = false;
       listenerStatus.push({
         name: l.name,
         supportedKinds,
         attachedRoutes: 0,
         conditions: [
-          cond('Accepted', true, 'Accepted', 'listener accepted', gen),
+          unavailable
+            ? cond('Accepted', false, 'PortUnavailable', `port ${l.port} cannot be listened on`, gen)
+            : cond('Accepted', true, 'Accepted', 'listener accepted', gen),
+          noConflict,
           refsProblem ?? cond('ResolvedRefs', true, 'ResolvedRefs', 'all references resolved', gen),
-          serving
-            ? cond('Programmed', true, 'Programmed', 'listener programmed on the k8ts ingress', gen)
-            : cond('Programmed', false, 'Invalid', 'listener has unresolved references', gen),
+          !serving
+            ? cond('Programmed', false, 'Invalid', 'listener has unresolved references', gen)
+            : unavailable
+              ? cond('Programmed', false, 'Pending', `port ${l.port} is not listened on yet`, gen)
+              : cond(
+                  'Programmed',
+                  true,
+                  'Programmed',
+                  target === 'main' ? 'listener programmed on the k8ts ingress' : `listening on port ${l.port}`,
+                  gen,
+                ),
         ],
       });
     }
@@ -408,7 +596,8 @@ class GatewayCompiler {
     });
   }
 
-  private route(route: HTTPRoute): void {
+  /** One route of any kind: its parents judged, its rules compiled for every listener that takes it. */
+  private route(kind: RouteKind, route: AnyRoute, hostnames: string[] | undefined): void {
     const key = keyOf(route);
     const gen = route.metadata.generation;
     const parents: NonNullable<ReturnType<CompiledGateways['routeStatus']['get']>>['parents'] = [];
@@ -426,24 +615,20 @@ class GatewayCompiler {
       if (ref.sectionName) parentRef.sectionName = ref.sectionName;
       if (ref.port) parentRef.port = ref.port;
       const candidates = g.listeners.filter(
-        (l) => (!ref.sectionName || l.name === ref.sectionName) && (!ref.port || l.port === ref.port),
+        (x) => (!ref.sectionName || x.l.name === ref.sectionName) && (!ref.port || x.l.port === ref.port),
       );
-      const allowed = candidates.filter((l) => {
+      const allowed = candidates.filter(({ l, kinds }) => {
+        if (!kinds.includes(kind)) return false;
         const from = l.allowedRoutes?.namespaces?.from ?? 'Same';
-        const kinds = l.allowedRoutes?.kinds;
-        const kindOk =
-          !kinds?.length || kinds.some((k) => k.kind === 'HTTPRoute' && (k.group ?? GATEWAY_GROUP) === GATEWAY_GROUP);
-        if (!kindOk) return false;
         if (from === 'All') return true;
         if (from === 'Selector')
           return labelSelectorMatches(l.allowedRoutes?.namespaces?.selector, this.ctx.namespaceLabels?.(key.namespace));
         return from === 'Same' && keyOf(g.gw).namespace === key.namespace;
       });
-      const hostsByListener = allowed.map((l) => ({
-        l,
-        hosts: intersectHostnames(l.hostname, route.spec?.hostnames ?? []),
-      }));
-      const matching = hostsByListener.filter((x) => x.hosts.length);
+      // TCPRoutes have no hostnames: every allowed listener takes them.
+      const matching = allowed
+        .map((x) => ({ ...x, hosts: hostnames ? intersectHostnames(x.l.hostname, hostnames) : [''] }))
+        .filter((x) => x.hosts.length);
       let accepted: Cond;
       if (!candidates.length)
         accepted = cond('Accepted', false, 'NoMatchingParent', 'no listener matches the parentRef', gen);
@@ -458,90 +643,72 @@ class GatewayCompiler {
           gen,
         );
       else accepted = cond('Accepted', true, 'Accepted', 'route accepted', gen);
-      const compiled = this.rules(
-        route,
-        accepted.status === 'True' ? [...new Set(matching.flatMap((x) => x.hosts))] : [],
-      );
-      for (const x of matching) g.attached.set(x.l.name, (g.attached.get(x.l.name) ?? 0) + 1);
+      // The hosts per socket the route is served on; the rules are compiled once per socket.
+      const byTarget = new Map<Target, { protocol: ListenerProtocol; hosts: Set<string> }>();
+      for (const x of matching) {
+        g.attached.set(x.l.name, (g.attached.get(x.l.name) ?? 0) + 1);
+        let t = byTarget.get(x.target);
+        if (!t) byTarget.set(x.target, (t = { protocol: x.l.protocol as ListenerProtocol, hosts: new Set() }));
+        for (const h of x.hosts) t.hosts.add(h);
+      }
+      const backends = new BackendResolver(this.ctx, kind, key, gen);
+      // A route attached nowhere still has its references judged for its status.
+      if (!byTarget.size) for (const rule of route.spec?.rules ?? []) backends.weighted(rule.backendRefs);
+      for (const [target, t] of byTarget) {
+        const hosts = [...t.hosts];
+        if (kind === 'TLSRoute' || kind === 'TCPRoute') {
+          if (target === 'main') continue;
+          const plan = this.plan(target, t.protocol);
+          for (const rule of route.spec?.rules ?? [])
+            plan.streams.push({ route: key, kind, hosts, backends: backends.weighted(rule.backendRefs) });
+          // The spec allows one rule: later ones are unreachable.
+        } else {
+          const sink = target === 'main' ? this.out.routes : this.plan(target, t.protocol).routes;
+          if (kind === 'HTTPRoute') this.httpRules(route as HTTPRoute, hosts, sink, backends);
+          else this.grpcRules(route as GRPCRoute, hosts, sink, backends);
+        }
+      }
+      const resolved = backends.problem;
       parents.push({
         parentRef,
         controllerName: GATEWAY_CONTROLLER,
-        conditions: [
-          accepted,
-          compiled.resolved ?? cond('ResolvedRefs', true, 'ResolvedRefs', 'all references resolved', gen),
-        ],
+        conditions: [accepted, resolved ?? cond('ResolvedRefs', true, 'ResolvedRefs', 'all references resolved', gen)],
       });
     }
-    if (parents.length) this.out.routeStatus.set(keyString(key), { parents });
+    if (parents.length) this.out.routeStatus.set(`${kind}|${keyString(key)}`, { parents });
   }
 
-  /** Routes of every rule and match for these hosts; the first unresolved reference for status. */
-  private rules(route: HTTPRoute, hosts: string[]): { resolved?: Cond } {
+  /** The filters of an HTTPRoute or GRPCRoute rule. */
+  private filters(list: HTTPRouteFilter[] | undefined, backends: BackendResolver): RouteFilters {
+    const filters: RouteFilters = {};
+    for (const f of list ?? []) {
+      if (f.type === 'RequestHeaderModifier') filters.requestHeaders = edits(f.requestHeaderModifier);
+      else if (f.type === 'ResponseHeaderModifier') filters.responseHeaders = edits(f.responseHeaderModifier);
+      else if (f.type === 'RequestRedirect' && f.requestRedirect) {
+        const r = f.requestRedirect;
+        filters.redirect = {
+          scheme: r.scheme,
+          hostname: r.hostname,
+          port: r.port,
+          path: pathModifier(r.path),
+          statusCode: r.statusCode ?? 302,
+        };
+      } else if (f.type === 'URLRewrite' && f.urlRewrite)
+        filters.rewrite = { hostname: f.urlRewrite.hostname, path: pathModifier(f.urlRewrite.path) };
+      else if (f.type === 'RequestMirror' && f.requestMirror) {
+        const b = backends.one(f.requestMirror.backendRef);
+        if (b) filters.mirrors = [...(filters.mirrors ?? []), b];
+      }
+    }
+    return filters;
+  }
+
+  /** Routes of every rule and match of an HTTPRoute for these hosts. */
+  private httpRules(route: HTTPRoute, hosts: string[], sink: Route[], backends: BackendResolver): void {
     const key = keyOf(route);
-    const gen = route.metadata.generation;
-    let resolved: Cond | undefined;
-    const backend = (ref: BackendRef): ServiceBackend | undefined => {
-      const ns = ref.namespace ?? key.namespace;
-      if ((ref.group ?? '') !== '' || (ref.kind ?? 'Service') !== 'Service') {
-        resolved ??= cond(
-          'ResolvedRefs',
-          false,
-          'InvalidKind',
-          `backendRef ${ref.name}: kind ${ref.kind} is not supported`,
-          gen,
-        );
-        return undefined;
-      }
-      if (
-        !referenceGranted(
-          this.ctx.grants,
-          { group: GATEWAY_GROUP, kind: 'HTTPRoute', namespace: key.namespace },
-          { group: '', kind: 'Service', namespace: ns, name: ref.name },
-        )
-      ) {
-        resolved ??= cond(
-          'ResolvedRefs',
-          false,
-          'RefNotPermitted',
-          `backendRef ${ns}/${ref.name} is in another namespace and no ReferenceGrant allows it`,
-          gen,
-        );
-        return undefined;
-      }
-      if (!this.ctx.serviceExists(ns, ref.name)) {
-        resolved ??= cond('ResolvedRefs', false, 'BackendNotFound', `Service ${ns}/${ref.name} not found`, gen);
-        return undefined;
-      }
-      return { namespace: ns, service: ref.name, port: { number: ref.port } };
-    };
     for (const rule of route.spec?.rules ?? []) {
-      const weighted: WeightedBackend[] = [];
-      for (const ref of rule.backendRefs ?? []) {
-        const weight = ref.weight ?? 1;
-        // An invalid ref keeps its share of the traffic, answered with 500 (core conformance).
-        const b = backend(ref) ?? { namespace: key.namespace, service: '', port: {} };
-        if (weight > 0) weighted.push({ backend: b, weight });
-      }
-      const filters: RouteFilters = {};
-      for (const f of rule.filters ?? []) {
-        if (f.type === 'RequestHeaderModifier') filters.requestHeaders = edits(f.requestHeaderModifier);
-        else if (f.type === 'ResponseHeaderModifier') filters.responseHeaders = edits(f.responseHeaderModifier);
-        else if (f.type === 'RequestRedirect' && f.requestRedirect) {
-          const r = f.requestRedirect;
-          filters.redirect = {
-            scheme: r.scheme,
-            hostname: r.hostname,
-            port: r.port,
-            path: pathModifier(r.path),
-            statusCode: r.statusCode ?? 302,
-          };
-        } else if (f.type === 'URLRewrite' && f.urlRewrite)
-          filters.rewrite = { hostname: f.urlRewrite.hostname, path: pathModifier(f.urlRewrite.path) };
-        else if (f.type === 'RequestMirror' && f.requestMirror) {
-          const b = backend(f.requestMirror.backendRef);
-          if (b) filters.mirrors = [...(filters.mirrors ?? []), b];
-        }
-      }
+      const weighted = backends.weighted(rule.backendRefs);
+      const filters = this.filters(rule.filters, backends);
       // A rule without backends answers 500 (the spec's requirement), unless it redirects.
       const directStatus = weighted.length || filters.redirect ? undefined : 500;
       for (const m of rule.matches?.length ? rule.matches : [{}]) {
@@ -553,12 +720,12 @@ class GatewayCompiler {
           try {
             regex = new RegExp(`^(?:${value})$`);
           } catch (err) {
-            resolved ??= cond(
+            backends.problem ??= cond(
               'Accepted',
               false,
               'UnsupportedValue',
               `invalid path regex: ${(err as Error).message}`,
-              gen,
+              route.metadata.generation,
             );
             continue;
           }
@@ -568,7 +735,7 @@ class GatewayCompiler {
         const query = valueMatches(m.queryParams, false);
         if (typeof headers === 'string' || typeof query === 'string') continue;
         for (const host of hosts)
-          this.out.routes.push({
+          sink.push({
             ingress: key,
             kind: 'HTTPRoute',
             host,
@@ -586,16 +753,131 @@ class GatewayCompiler {
           });
       }
     }
-    return { resolved };
+  }
+
+  /**
+   * GRPCRoute: a method match is a match on the request path `/service/method` (gRPC over HTTP/2),
+   * service and method each optional; requests go to the backends over HTTP/2 (h2c).
+   */
+  private grpcRules(route: GRPCRoute, hosts: string[], sink: Route[], backends: BackendResolver): void {
+    const key = keyOf(route);
+    for (const rule of route.spec?.rules ?? []) {
+      const weighted = backends.weighted(rule.backendRefs);
+      const filters = this.filters(rule.filters, backends);
+      for (const m of rule.matches?.length ? rule.matches : [{}]) {
+        const path = grpcPath(m.method);
+        if (typeof path === 'string') {
+          backends.problem ??= cond('Accepted', false, 'UnsupportedValue', path, route.metadata.generation);
+          continue;
+        }
+        const headers = valueMatches(m.headers, true);
+        if (typeof headers === 'string') continue;
+        for (const host of hosts)
+          sink.push({
+            ingress: key,
+            kind: 'GRPCRoute',
+            host,
+            ...path,
+            backend: weighted[0]?.backend ?? { namespace: key.namespace, service: '', port: {} },
+            weighted,
+            options: { ...DEFAULT_ROUTE_OPTIONS, sslRedirect: false, backendProtocol: 'GRPC' },
+            tls: false,
+            canaries: [],
+            conditions: headers.length ? { headers } : undefined,
+            filters,
+            directStatus: weighted.length ? undefined : 500,
+          });
+      }
+    }
+  }
+}
+
+const escapeRegex = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** The path match of a GRPCMethodMatch; a string when its regular expression is invalid. */
+export function grpcPath(
+  m: GRPCMethodMatch | undefined,
+): { path: string; pathType: PathType; regex?: RegExp } | string {
+  if (!m || (!m.service && !m.method)) return { path: '/', pathType: 'Prefix' };
+  if ((m.type ?? 'Exact') === 'Exact') {
+    if (m.service && m.method) return { path: `/${m.service}/${m.method}`, pathType: 'Exact' };
+    if (m.service) return { path: `/${m.service}/`, pathType: 'StringPrefix' };
+    const expr = `/[^/]+/${escapeRegex(m.method ?? '')}`;
+    return { path: expr, pathType: 'RegularExpression', regex: new RegExp(`^${expr}$`) };
+  }
+  const expr = `/(?:${m.service || '[^/]+'})/(?:${m.method || '[^/]+'})`;
+  try {
+    return { path: expr, pathType: 'RegularExpression', regex: new RegExp(`^${expr}$`) };
+  } catch (err) {
+    return `invalid method match: ${(err as Error).message}`;
+  }
+}
+
+/** backendRefs of one route to Services: references checked, the first problem kept for status. */
+class BackendResolver {
+  problem?: Cond;
+
+  constructor(
+    private readonly ctx: GatewayContext,
+    private readonly kind: RouteKind,
+    private readonly key: ObjectKey,
+    private readonly gen: number | undefined,
+  ) {}
+
+  one(ref: BackendRef): ServiceBackend | undefined {
+    const ns = ref.namespace ?? this.key.namespace;
+    const gen = this.gen;
+    if ((ref.group ?? '') !== '' || (ref.kind ?? 'Service') !== 'Service') {
+      this.problem ??= cond(
+        'ResolvedRefs',
+        false,
+        'InvalidKind',
+        `backendRef ${ref.name}: kind ${ref.kind} is not supported`,
+        gen,
+      );
+      return undefined;
+    }
+    if (
+      !referenceGranted(
+        this.ctx.grants,
+        { group: GATEWAY_GROUP, kind: this.kind, namespace: this.key.namespace },
+        { group: '', kind: 'Service', namespace: ns, name: ref.name },
+      )
+    ) {
+      this.problem ??= cond(
+        'ResolvedRefs',
+        false,
+        'RefNotPermitted',
+        `backendRef ${ns}/${ref.name} is in another namespace and no ReferenceGrant allows it`,
+        gen,
+      );
+      return undefined;
+    }
+    if (!this.ctx.serviceExists(ns, ref.name)) {
+      this.problem ??= cond('ResolvedRefs', false, 'BackendNotFound', `Service ${ns}/${ref.name} not found`, gen);
+      return undefined;
+    }
+    return { namespace: ns, service: ref.name, port: { number: ref.port } };
+  }
+
+  /** An invalid ref keeps its share of the traffic, answered with 500 (or refused: TCP/TLS) as the spec asks. */
+  weighted(refs: BackendRef[] | undefined): WeightedBackend[] {
+    const out: WeightedBackend[] = [];
+    for (const ref of refs ?? []) {
+      const weight = ref.weight ?? 1;
+      const b = this.one(ref) ?? { namespace: this.key.namespace, service: '', port: {} };
+      if (weight > 0) out.push({ backend: b, weight });
+    }
+    return out;
   }
 }
 
 export function compileGateways(
   gateways: readonly Gateway[],
-  routes: readonly HTTPRoute[],
+  routes: readonly HTTPRoute[] | GatewayRoutes,
   ctx: GatewayContext,
 ): CompiledGateways {
-  return new GatewayCompiler(ctx).run(gateways, routes);
+  return new GatewayCompiler(ctx).run(gateways, Array.isArray(routes) ? { http: routes } : (routes as GatewayRoutes));
 }
 
 /** The GatewayClass k8ts installs. */

@@ -4,10 +4,12 @@
 // in one assignment, so a request uses exactly one configuration and connections in flight (and
 // keep-alive ones) are never dropped. Upstream requests go to the endpoints themselves.
 import { createServer as createHttpServer, Agent as HttpAgent, request as httpRequest } from 'node:http';
-import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, Server, ServerResponse } from 'node:http';
+import { createServer as createNetServer, type Server as NetServer } from 'node:net';
+import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import {
   connect as http2Connect,
+  createServer as createH2cServer,
   createSecureServer,
   constants as h2,
   type ClientHttp2Session,
@@ -109,7 +111,31 @@ export function redirectLocation(
   return `${scheme}://${host}${port && !standard ? `:${port}` : ''}${newPath}${query}`;
 }
 
+/** A listening socket's view: what it speaks and the configuration its requests use. */
+interface Frontend {
+  secure: boolean;
+  /** The port listened on (X-Forwarded-Port, redirects). */
+  port: number;
+  config: ProxyConfig;
+}
+
+/** A Gateway listener on a port of its own: HTTP, or HTTPS with its own certificates. */
+export interface ListenerConfig {
+  port: number;
+  secure: boolean;
+  config: ProxyConfig;
+}
+
+interface OwnListener {
+  frontend: Frontend;
+  close(): Promise<void>;
+}
+
+/** The client connection preface of HTTP/2 (RFC 9113 3.4): h2c with prior knowledge, as gRPC clients speak. */
+const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
+
 interface RequestFacts {
+  config: ProxyConfig;
   host: string;
   url: string;
   method: string;
@@ -184,8 +210,13 @@ function inRanges(ip: string, ranges: readonly string[]): boolean {
 export class IngressProxy {
   /** The configuration in force; replaced (never mutated) by `update`. */
   private config: ProxyConfig = { table: RouteTable.none(), contexts: new Map(), users: new Map() };
-  private http?: Server;
+  private http?: NetServer;
   private https?: Http2SecureServer;
+  private readonly mainHttp: Frontend = { secure: false, port: 0, config: this.config };
+  private readonly mainHttps: Frontend = { secure: true, port: 0, config: this.config };
+  /** Sockets of Gateway listeners on ports of their own, by port. */
+  private readonly own = new Map<number, OwnListener>();
+  private readonly sockets = new Set<Duplex>();
   private readonly defaultContext: SecureContext;
   private readonly httpAgent = new HttpAgent({ keepAlive: true, maxSockets: Infinity });
   private readonly httpsAgent = new HttpsAgent({ keepAlive: true, rejectUnauthorized: false });
@@ -200,32 +231,123 @@ export class IngressProxy {
 
   update(config: ProxyConfig): void {
     this.config = config;
+    this.mainHttp.config = config;
+    this.mainHttps.config = config;
   }
 
   async start(): Promise<void> {
-    this.http = createHttpServer((req, res) => this.onRequest(req, res, false));
-    this.http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) =>
-      this.onUpgrade(req, socket, head, false),
+    this.http = this.plainServer(this.mainHttp);
+    this.https = this.secureServer(this.mainHttps);
+    this.mainHttp.port = this.ports.http = await this.listen(this.http, this.o.httpPort, 'HTTP');
+    this.mainHttps.port = this.ports.https = await this.listen(this.https, this.o.httpsPort, 'HTTPS');
+  }
+
+  /**
+   * Plain HTTP: HTTP/1.1, and h2c with prior knowledge (gRPC clients without TLS) told apart by
+   * the first bytes of a connection, which go to the one server or the other.
+   */
+  private plainServer(frontend: Frontend): NetServer {
+    const http1 = createHttpServer((req, res) => this.onRequest(req, res, frontend));
+    http1.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) =>
+      this.onUpgrade(req, socket, head, frontend),
     );
-    this.https = createSecureServer({
+    const h2c = createH2cServer();
+    h2c.on('request', (req: Http2ServerRequest, res: Http2ServerResponse) =>
+      this.onRequest(req as unknown as IncomingMessage, res as unknown as ServerResponse, frontend),
+    );
+    return createNetServer((socket) => {
+      this.track(socket);
+      // Bytes are gathered until they differ from the preface or hold all of it (a request may
+      // arrive a byte at a time), then handed back to the socket for the chosen server to read.
+      let seen: Buffer = Buffer.alloc(0);
+      const onData = (chunk: Buffer) => {
+        seen = seen.length ? Buffer.concat([seen, chunk]) : chunk;
+        const n = Math.min(seen.length, H2_PREFACE.length);
+        const h2 = seen.subarray(0, n).equals(H2_PREFACE.subarray(0, n));
+        if (h2 && n < H2_PREFACE.length) return;
+        socket.off('data', onData);
+        socket.pause();
+        socket.unshift(seen);
+        (h2 ? h2c : http1).emit('connection', socket);
+        process.nextTick(() => socket.resume());
+      };
+      socket.on('data', onData);
+    });
+  }
+
+  private secureServer(frontend: Frontend): Http2SecureServer {
+    const server = createSecureServer({
       allowHTTP1: true,
       ...this.o.defaultCertificate,
-      SNICallback: (name, cb) => cb(null, this.contextFor(name.toLowerCase())),
+      SNICallback: (name, cb) => cb(null, this.contextFor(frontend.config, name.toLowerCase())),
     });
+    server.on('connection', (socket: Duplex) => this.track(socket));
     // The compat request/response of HTTP/2 mirror IncomingMessage/ServerResponse closely enough
     // for everything this proxy uses (headers, method, url, socket, streaming, writeHead).
-    this.https.on('request', (req: Http2ServerRequest, res: Http2ServerResponse) =>
-      this.onRequest(req as unknown as IncomingMessage, res as unknown as ServerResponse, true),
+    server.on('request', (req: Http2ServerRequest, res: Http2ServerResponse) =>
+      this.onRequest(req as unknown as IncomingMessage, res as unknown as ServerResponse, frontend),
     );
-    this.https.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) =>
-      this.onUpgrade(req, socket, head, true),
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) =>
+      this.onUpgrade(req, socket, head, frontend),
     );
-    this.ports.http = await this.listen(this.http, this.o.httpPort, 'HTTP');
-    this.ports.https = await this.listen(this.https, this.o.httpsPort, 'HTTPS');
+    return server;
+  }
+
+  /** Client connections, to end them when their listener goes (or the proxy stops). */
+  private track(socket: Duplex): void {
+    this.sockets.add(socket);
+    socket.once('close', () => this.sockets.delete(socket));
+  }
+
+  /**
+   * Opens, re-configures and closes the sockets of Gateway listeners on ports of their own; a
+   * listener that goes takes its connections with it. Returns the ports that could not be opened.
+   */
+  async updateListeners(list: readonly ListenerConfig[]): Promise<Set<number>> {
+    const want = new Map(list.map((l) => [l.port, l]));
+    for (const [port, have] of this.own) {
+      const w = want.get(port);
+      if (w && w.secure === have.frontend.secure) continue;
+      this.own.delete(port);
+      await have.close();
+    }
+    const failed = new Set<number>();
+    for (const [port, w] of want) {
+      const have = this.own.get(port);
+      if (have) {
+        have.frontend.config = w.config;
+        continue;
+      }
+      const frontend: Frontend = { secure: w.secure, port, config: w.config };
+      const server = w.secure ? this.secureServer(frontend) : this.plainServer(frontend);
+      const mine = new Set<Duplex>();
+      server.on('connection', (socket: Duplex) => {
+        mine.add(socket);
+        socket.once('close', () => mine.delete(socket));
+      });
+      if (!(await this.listen(server, port, w.secure ? 'HTTPS' : 'HTTP'))) {
+        failed.add(port);
+        continue;
+      }
+      this.own.set(port, {
+        frontend,
+        close: () =>
+          new Promise<void>((resolve) => {
+            server.close(() => resolve());
+            for (const s of mine) s.destroy();
+          }),
+      });
+    }
+    return failed;
+  }
+
+  /** Ports of Gateway listeners listened on. */
+  get listenerPorts(): number[] {
+    return [...this.own.keys()];
   }
 
   /** Listens, or logs why not (another program may own port 80/443): the cluster still runs. */
-  private listen(server: Server | Http2SecureServer, port: number, what: string): Promise<number> {
+  private listen(server: NetServer | Http2SecureServer, port: number, what: string): Promise<number> {
     return new Promise((resolve) => {
       const onError = (err: Error) => {
         this.log.error({ err, port }, `ingress: cannot listen for ${what} on ${this.o.bindAddress}:${port}`);
@@ -244,38 +366,42 @@ export class IngressProxy {
     for (const s of this.h2Sessions.values()) s.close();
     this.httpAgent.destroy();
     this.httpsAgent.destroy();
-    const close = (s?: Server | Http2SecureServer) =>
+    await this.updateListeners([]);
+    const close = (s?: NetServer | Http2SecureServer) =>
       new Promise<void>((resolve) => {
         if (!s?.listening) return resolve();
         s.close(() => resolve());
-        (s as Server).closeAllConnections?.();
       });
-    await Promise.all([close(this.http), close(this.https)]);
+    const closing = Promise.all([close(this.http), close(this.https)]);
+    for (const s of this.sockets) s.destroy();
+    await closing;
   }
 
-  private contextFor(name: string): SecureContext {
-    const { contexts } = this.config;
+  private contextFor(config: ProxyConfig, name: string): SecureContext {
+    const { contexts } = config;
     const exact = contexts.get(name);
     if (exact) return exact;
     const dot = name.indexOf('.');
     return (dot > 0 && contexts.get('*.' + name.slice(dot + 1))) || this.defaultContext;
   }
 
-  private facts(req: IncomingMessage, secure: boolean): RequestFacts {
+  private facts(req: IncomingMessage, frontend: Frontend): RequestFacts {
+    const { secure } = frontend;
     return {
+      config: frontend.config,
       host: requestHost(req.headers),
       url: req.url ?? '/',
       method: req.method ?? 'GET',
       headers: req.headers,
       clientIP: plainIP(req.socket?.remoteAddress),
       secure,
-      port: secure ? this.ports.https : this.ports.http,
+      port: frontend.port,
     };
   }
 
   /** What to do with a request: answer it here (redirect, deny, error) or forward it. */
   private decide(f: RequestFacts): { reply: Reply } | { forward: Forward } {
-    const { table, users } = this.config;
+    const { table, users } = f.config;
     const header = (name: string) => {
       const v = f.headers[name];
       return Array.isArray(v) ? v.join(',') : v;
@@ -367,8 +493,8 @@ export class IngressProxy {
     return out;
   }
 
-  private onRequest(req: IncomingMessage, res: ServerResponse, secure: boolean): void {
-    const f = this.facts(req, secure);
+  private onRequest(req: IncomingMessage, res: ServerResponse, frontend: Frontend): void {
+    const f = this.facts(req, frontend);
     let d: ReturnType<IngressProxy['decide']>;
     try {
       d = this.decide(f);
@@ -584,13 +710,14 @@ export class IngressProxy {
       s.on('close', () => this.h2Sessions.get(key) === s && this.h2Sessions.delete(key));
       this.h2Sessions.set(key, (session = s));
     }
-    const headers = this.upstreamHeaders(f, false);
+    const headers = this.upstreamHeaders(f, false, fw.route.filters);
+    const authority = String(headers.host ?? f.host);
     delete headers.host;
     const stream = session.request({
       ...headers,
       [h2.HTTP2_HEADER_METHOD]: f.method,
       [h2.HTTP2_HEADER_PATH]: fw.upstreamPath,
-      [h2.HTTP2_HEADER_AUTHORITY]: f.host,
+      [h2.HTTP2_HEADER_AUTHORITY]: authority,
       [h2.HTTP2_HEADER_SCHEME]: tls ? 'https' : 'http',
       te: 'trailers',
     });
@@ -601,7 +728,9 @@ export class IngressProxy {
       const out: OutgoingHttpHeaders = {};
       for (const [k, v] of Object.entries(h)) if (!k.startsWith(':') && !HOP_BY_HOP.has(k)) out[k] = v;
       fw.upstream.status = Number(h[h2.HTTP2_HEADER_STATUS] ?? 502);
-      res.writeHead(fw.upstream.status, { ...out, ...fw.extraHeaders });
+      Object.assign(out, fw.extraHeaders);
+      editHeaders(out, fw.route.filters?.responseHeaders);
+      res.writeHead(fw.upstream.status, out);
     });
     stream.on('data', (d: Buffer) => res.write(d));
     stream.on('trailers', (t) => res.addTrailers(t as OutgoingHttpHeaders));
@@ -615,8 +744,8 @@ export class IngressProxy {
   }
 
   /** HTTP/1.1 upgrades (WebSocket): the handshake goes upstream and the bytes flow both ways. */
-  private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, secure: boolean): void {
-    const f = this.facts(req, secure);
+  private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, frontend: Frontend): void {
+    const f = this.facts(req, frontend);
     socket.on('error', () => socket.destroy());
     let d: ReturnType<IngressProxy['decide']>;
     try {

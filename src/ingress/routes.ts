@@ -20,7 +20,7 @@ import type { CanaryOptions, RouteOptions } from './annotations.js';
 export type PathType = 'Exact' | 'Prefix' | 'ImplementationSpecific' | 'RegularExpression' | 'StringPrefix';
 
 /** Where a route comes from: its events and status belong to that object. */
-export type RouteSourceKind = 'Ingress' | 'HTTPProxy' | 'HTTPRoute';
+export type RouteSourceKind = 'Ingress' | 'HTTPProxy' | 'HTTPRoute' | 'GRPCRoute';
 
 export type ValueMatchType = 'Exact' | 'RegularExpression' | 'Present' | 'NotPresent' | 'Contains' | 'NotContains';
 

@@ -23,8 +23,12 @@ import {
   type Cond,
   type Gateway,
   type GatewayClass,
+  type GRPCRoute,
   type HTTPRoute,
+  type PortPlan,
   type ReferenceGrant,
+  type TCPRoute,
+  type TLSRoute,
 } from './gateway.js';
 import {
   HttpProxyIndex,
@@ -71,6 +75,27 @@ export const RS = {
     namespaced: true,
     kind: 'HTTPRoute',
   }),
+  grpcroutes: spec<GRPCRoute>({
+    group: GATEWAY_GROUP,
+    version: 'v1',
+    plural: 'grpcroutes',
+    namespaced: true,
+    kind: 'GRPCRoute',
+  }),
+  tlsroutes: spec<TLSRoute>({
+    group: GATEWAY_GROUP,
+    version: 'v1alpha2',
+    plural: 'tlsroutes',
+    namespaced: true,
+    kind: 'TLSRoute',
+  }),
+  tcproutes: spec<TCPRoute>({
+    group: GATEWAY_GROUP,
+    version: 'v1alpha2',
+    plural: 'tcproutes',
+    namespaced: true,
+    kind: 'TCPRoute',
+  }),
   referencegrants: spec<ReferenceGrant>({
     group: GATEWAY_GROUP,
     version: 'v1beta1',
@@ -80,7 +105,7 @@ export const RS = {
   }),
 } as const;
 
-type Kind = 'HTTPProxy' | 'Gateway' | 'HTTPRoute' | 'GatewayClass';
+type Kind = 'HTTPProxy' | 'Gateway' | 'HTTPRoute' | 'GRPCRoute' | 'TLSRoute' | 'TCPRoute' | 'GatewayClass';
 type Generation = { metadata?: { generation?: number } };
 
 export interface RouteSourcesOptions {
@@ -92,6 +117,8 @@ export interface RouteSourcesOptions {
   onChange: () => void;
   /** The addresses published in status (the nodes', as for Ingresses). */
   addresses: () => string[];
+  /** The ingress's own HTTP and HTTPS ports (Gateway listeners on others get sockets of their own). */
+  mainPorts?: { http: number[]; https: number[] };
 }
 
 export interface Lookups {
@@ -121,6 +148,9 @@ export class RouteSources {
   private readonly classes: SharedIndexInformer<GatewayClass>;
   private readonly gateways: SharedIndexInformer<Gateway>;
   private readonly routes: SharedIndexInformer<HTTPRoute>;
+  private readonly grpcRoutes: SharedIndexInformer<GRPCRoute>;
+  private readonly tlsRoutes: SharedIndexInformer<TLSRoute>;
+  private readonly tcpRoutes: SharedIndexInformer<TCPRoute>;
   private readonly grants: SharedIndexInformer<ReferenceGrant>;
   private readonly namespaces: SharedIndexInformer<Namespace>;
   private readonly status?: ControllerRunner;
@@ -135,6 +165,10 @@ export class RouteSources {
   private gatewaysDirty = true;
   private gatewaySource?: RouteSource;
   private gatewayKeys = new Set<string>();
+  /** Gateway listener ports with sockets of their own, from the last compile. */
+  ports = new Map<number, PortPlan>();
+  /** Listener ports that could not be listened on (set by the controller). */
+  private unavailable = new Set<number>();
   private stopped = false;
 
   constructor(private readonly o: RouteSourcesOptions) {
@@ -145,6 +179,9 @@ export class RouteSources {
     this.classes = this.factory.forResource(RS.gatewayclasses);
     this.gateways = this.factory.forResource(RS.gateways);
     this.routes = this.factory.forResource(RS.httproutes);
+    this.grpcRoutes = this.factory.forResource(RS.grpcroutes);
+    this.tlsRoutes = this.factory.forResource(RS.tlsroutes);
+    this.tcpRoutes = this.factory.forResource(RS.tcproutes);
     this.grants = this.factory.forResource(RS.referencegrants);
     // Namespace labels decide listeners' allowedRoutes `from: Selector`.
     this.namespaces = this.factory.forResource(R.namespaces, { metadataOnly: true });
@@ -157,7 +194,14 @@ export class RouteSources {
       this.gatewaysDirty = true;
       changed();
     };
-    for (const inf of [this.classes, this.gateways, this.routes] as SharedIndexInformer<Generation>[])
+    for (const inf of [
+      this.classes,
+      this.gateways,
+      this.routes,
+      this.grpcRoutes,
+      this.tlsRoutes,
+      this.tcpRoutes,
+    ] as SharedIndexInformer<Generation>[])
       inf.addEventHandler({
         add: gatewayChanged,
         update: (a, b) => a.metadata?.generation !== b.metadata?.generation && gatewayChanged(),
@@ -196,6 +240,14 @@ export class RouteSources {
     await this.factory.shutdown();
   }
 
+  /** The listener ports that could not be listened on: their listeners' status says so. */
+  setUnavailablePorts(ports: ReadonlySet<number>): void {
+    if ([...ports].sort().join() === [...this.unavailable].sort().join()) return;
+    this.unavailable = new Set(ports);
+    this.gatewaysDirty = true;
+    this.o.onChange();
+  }
+
   /** Services or Secrets changed: every proxy and route is judged again at the next compile. */
   invalidate(): void {
     this.proxiesAll = true;
@@ -223,18 +275,30 @@ export class RouteSources {
       this.classes.hasSynced() &&
       this.gateways.hasSynced() &&
       this.routes.hasSynced() &&
+      this.grpcRoutes.hasSynced() &&
+      this.tlsRoutes.hasSynced() &&
+      this.tcpRoutes.hasSynced() &&
       this.grants.hasSynced() &&
       this.namespaces.hasSynced()
     ) {
       if (this.gatewaysDirty || !this.gatewaySource) {
         this.gatewaysDirty = false;
-        const c = compileGateways(this.gateways.store.list(), this.routes.store.list(), {
+        const routes = {
+          http: this.routes.store.list(),
+          grpc: this.grpcRoutes.store.list(),
+          tls: this.tlsRoutes.store.list(),
+          tcp: this.tcpRoutes.store.list(),
+        };
+        const c = compileGateways(this.gateways.store.list(), routes, {
+          mainPorts: this.o.mainPorts,
+          unavailablePorts: this.unavailable,
           classes: this.classes.store.list(),
           grants: this.grants.store.list(),
           namespaceLabels: (ns) => this.namespaces.store.get(ns)?.metadata?.labels,
           ...lookups,
         });
         this.gatewaySource = { id: 'Gateway', rank: 2, created: '', routes: c.routes, tls: c.tls };
+        this.ports = c.ports;
         const keys = new Set<string>();
         const set = (k: string, v: unknown) => {
           keys.add(k);
@@ -242,7 +306,7 @@ export class RouteSources {
         };
         for (const [k, v] of c.classStatus) set(`GatewayClass|${k}`, v);
         for (const [k, v] of c.gatewayStatus) set(`Gateway|${k}`, v);
-        for (const [k, v] of c.routeStatus) set(`HTTPRoute|${k}`, v);
+        for (const [k, v] of c.routeStatus) set(k, v);
         for (const k of this.gatewayKeys) if (!keys.has(k)) this.setDesired(k, undefined);
         this.gatewayKeys = keys;
       }
@@ -332,6 +396,12 @@ export class RouteSources {
         return { inf: this.gateways as never, res: RS.gateways };
       case 'HTTPRoute':
         return { inf: this.routes as never, res: RS.httproutes };
+      case 'GRPCRoute':
+        return { inf: this.grpcRoutes as never, res: RS.grpcroutes };
+      case 'TLSRoute':
+        return { inf: this.tlsRoutes as never, res: RS.tlsroutes };
+      case 'TCPRoute':
+        return { inf: this.tcpRoutes as never, res: RS.tcproutes };
       default:
         return { inf: this.classes as never, res: RS.gatewayclasses };
     }
@@ -373,7 +443,10 @@ export class RouteSources {
           })),
         };
       }
-      case 'HTTPRoute': {
+      case 'HTTPRoute':
+      case 'GRPCRoute':
+      case 'TLSRoute':
+      case 'TCPRoute': {
         const d = desired as NonNullable<
           ReturnType<typeof compileGateways>['routeStatus'] extends Map<string, infer V> ? V : never
         >;

@@ -203,7 +203,7 @@ before(async () => {
   await until(
     'both are live',
     async () => (await send('proxy.test', '/')).status === 200 && (await send('gw.test', '/')).status === 200,
-    30_000,
+    90_000,
     200,
   );
 });

@@ -105,7 +105,7 @@ test('match precedence: Exact, longest prefix, method, headers, query; the oldes
   assert.equal(svc(t, h, '/img/42'), 'img');
   assert.equal(svc(t, h, '/img/42/x'), 'root', 'a RegularExpression covers the whole path');
   assert.equal(svc(t, 'other.com', '/'), undefined);
-  assert.equal(c.routeStatus.get('app/a')?.parents[0].conditions[0].reason, 'Accepted');
+  assert.equal(c.routeStatus.get('HTTPRoute|app/a')?.parents[0].conditions[0].reason, 'Accepted');
   assert.equal(c.gatewayStatus.get('infra/gw')?.listeners[0].attachedRoutes, 2);
 });
 
@@ -174,7 +174,7 @@ test('cross-namespace backendRefs need a ReferenceGrant; until then ResolvedRefs
   const r = route('app', 'x', [{ backendRefs: [{ name: 'db', namespace: 'data', port: 80 }] }]);
   const refused = compileGateways([all], [r], ctx());
   assert.deepEqual(
-    refused.routeStatus.get('app/x')?.parents[0].conditions.map((c) => [c.type, c.status, c.reason]),
+    refused.routeStatus.get('HTTPRoute|app/x')?.parents[0].conditions.map((c) => [c.type, c.status, c.reason]),
     [
       ['Accepted', 'True', 'Accepted'],
       ['ResolvedRefs', 'False', 'RefNotPermitted'],
@@ -196,14 +196,14 @@ test('cross-namespace backendRefs need a ReferenceGrant; until then ResolvedRefs
     ),
   );
   const allowed = compileGateways([all], [r], ctx({ grants: [grant] }));
-  assert.equal(allowed.routeStatus.get('app/x')?.parents[0].conditions[1].reason, 'ResolvedRefs');
+  assert.equal(allowed.routeStatus.get('HTTPRoute|app/x')?.parents[0].conditions[1].reason, 'ResolvedRefs');
   assert.equal(svc(buildRouteTable([], allowed), 'h', '/'), 'db');
   const missing = compileGateways(
     [all],
     [route('app', 'm', [{ backendRefs: [{ name: 'nope', port: 80 }] }])],
     ctx({ serviceExists: () => false }),
   );
-  assert.equal(missing.routeStatus.get('app/m')?.parents[0].conditions[1].reason, 'BackendNotFound');
+  assert.equal(missing.routeStatus.get('HTTPRoute|app/m')?.parents[0].conditions[1].reason, 'BackendNotFound');
 });
 
 test('listeners: Same-namespace default, hostnames, TLS refs, unsupported protocols', () => {
@@ -216,16 +216,19 @@ test('listeners: Same-namespace default, hostnames, TLS refs, unsupported protoc
       hostname: 'secure.example.com',
       tls: { certificateRefs: [{ name: 'cert' }] },
     },
-    { name: 'tcp', port: 9000, protocol: 'TCP' },
+    { name: 'udp', port: 9000, protocol: 'UDP' },
   ]);
   const other = compileGateways([g], [route('app', 'r', [{ backendRefs: [{ name: 's', port: 80 }] }])], ctx());
-  assert.equal(other.routeStatus.get('app/r')?.parents[0].conditions[0].reason, 'NotAllowedByListeners');
+  assert.equal(other.routeStatus.get('HTTPRoute|app/r')?.parents[0].conditions[0].reason, 'NotAllowedByListeners');
   const same = compileGateways(
     [g],
     [route('infra', 'r', [{ backendRefs: [{ name: 's', port: 80 }] }], ['nomatch.org'])],
     ctx(),
   );
-  assert.equal(same.routeStatus.get('infra/r')?.parents[0].conditions[0].reason, 'NoMatchingListenerHostname');
+  assert.equal(
+    same.routeStatus.get('HTTPRoute|infra/r')?.parents[0].conditions[0].reason,
+    'NoMatchingListenerHostname',
+  );
   const gs = same.gatewayStatus.get('infra/gw')!;
   assert.deepEqual(
     gs.listeners.map((l) => l.conditions.find((c) => c.type === 'Accepted')?.reason),
@@ -236,7 +239,10 @@ test('listeners: Same-namespace default, hostnames, TLS refs, unsupported protoc
     [['secure.example.com', 'cert']],
   );
   const noSecret = compileGateways([g], [], ctx({ secretExists: () => false }));
-  assert.equal(noSecret.gatewayStatus.get('infra/gw')!.listeners[1].conditions[1].reason, 'InvalidCertificateRef');
+  assert.equal(
+    noSecret.gatewayStatus.get('infra/gw')!.listeners[1].conditions.find((c) => c.type === 'ResolvedRefs')?.reason,
+    'InvalidCertificateRef',
+  );
   const notOurs = compileGateways([{ ...g, spec: { ...g.spec!, gatewayClassName: 'other' } }], [], ctx());
   assert.equal(notOurs.gatewayStatus.size, 0);
 });
@@ -260,7 +266,7 @@ test('allowedRoutes: namespaces from Selector (by the namespace labels) and rout
     ],
     ctx({ namespaceLabels: (ns) => labels[ns] }),
   );
-  const reason = (k: string) => c.routeStatus.get(k)?.parents[0].conditions[0].reason;
+  const reason = (k: string) => c.routeStatus.get(`HTTPRoute|${k}`)?.parents[0].conditions[0].reason;
   assert.equal(reason('team-a/r'), 'Accepted');
   assert.equal(reason('team-b/r'), 'NotAllowedByListeners');
   assert.equal(reason('team-c/r'), 'NotAllowedByListeners', 'a namespace without labels matches no selector');

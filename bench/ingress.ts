@@ -1,0 +1,243 @@
+// The ingress data path against NGINX (npm run bench:ingress): requests/s and p99 latency of
+// k8ts' ingress and of Debian's NGINX as a reverse proxy, in front of the same backend, measured
+// with the same load generator (wrk, keep-alive, INGRESS_CONNECTIONS connections, default 64) in
+// the same run, over plain HTTP and HTTPS. One worker each: the ingress runs in the server's
+// event loop (one thread), NGINX with `worker_processes 1`. The backend is a second NGINX (one
+// worker, `return 200`), so neither proxy waits on a slow upstream. Runs alternate between the
+// two proxies INGRESS_ROUNDS times (default 3) and the median of each is reported, so load from
+// other programs on the machine falls on both alike. Needs /usr/sbin/nginx (nginx-light) and wrk.
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { createServer as createNetServer, connect } from 'node:net';
+import { get as httpGet } from 'node:http';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pick } from './common.js';
+import { selfSignedCertificate } from '../src/ingress/tls.js';
+
+const ROUNDS = pick('INGRESS_ROUNDS', 3, 1);
+const SECONDS = pick('INGRESS_SECONDS', 10, 5);
+const CONNECTIONS = pick('INGRESS_CONNECTIONS', 64, 64);
+const NGINX = process.env.NGINX ?? '/usr/sbin/nginx';
+const HOST = 'bench.example';
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createNetServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function portOpen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(port, '127.0.0.1');
+    s.on('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.on('error', () => resolve(false));
+  });
+}
+
+/** An NGINX in the foreground with this http{} body, one worker, its files in `dir`. */
+function nginx(dir: string, name: string, http: string): ChildProcess {
+  const conf = join(dir, `${name}.conf`);
+  writeFileSync(
+    conf,
+    `daemon off;
+master_process on;
+worker_processes 1;
+pid ${join(dir, `${name}.pid`)};
+error_log ${join(dir, `${name}.error.log`)} warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/${name}-body;
+  proxy_temp_path ${dir}/${name}-proxy;
+  fastcgi_temp_path ${dir}/${name}-fastcgi;
+  uwsgi_temp_path ${dir}/${name}-uwsgi;
+  scgi_temp_path ${dir}/${name}-scgi;
+  keepalive_requests 1000000;
+${http}
+}
+`,
+  );
+  return spawn(NGINX, ['-c', conf, '-e', join(dir, `${name}.error.log`)], { stdio: 'inherit' });
+}
+
+interface Result {
+  rps: number;
+  p99Ms: number;
+}
+
+/** wrk's Requests/sec and 99th percentile latency (--latency). */
+function wrk(url: string): Result {
+  const out = execFileSync(
+    'wrk',
+    ['-t1', `-c${CONNECTIONS}`, `-d${SECONDS}s`, '--latency', '-H', `Host: ${HOST}`, url],
+    { encoding: 'utf8' },
+  );
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
+  const m = /\s99%\s+([\d.]+)(us|ms|s)\b/.exec(out);
+  const unit = { us: 0.001, ms: 1, s: 1000 } as const;
+  const p99Ms = m ? Number(m[1]) * unit[m[2] as keyof typeof unit] : NaN;
+  if (/Non-2xx or 3xx responses/.test(out) || !rps) throw new Error(`wrk ${url}: bad run\n${out}`);
+  return { rps, p99Ms };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+async function main(): Promise<void> {
+  const { startCluster, until } = await import('../test/e2e/harness.js');
+  const dir = mkdtempSync(join(tmpdir(), 'k8ts-bench-ingress-'));
+  const cert = await selfSignedCertificate(HOST);
+  writeFileSync(join(dir, 'tls.crt'), cert.cert);
+  writeFileSync(join(dir, 'tls.key'), cert.key);
+  const [backendPort, nginxHttp, nginxHttps, ingHttp, ingHttps] = await Promise.all(
+    Array.from({ length: 5 }, () => freePort()),
+  );
+  const procs: ChildProcess[] = [];
+  procs.push(
+    nginx(dir, 'backend', `  server { listen 127.0.0.1:${backendPort}; location / { return 200 "ok\\n"; } }`),
+    nginx(
+      dir,
+      'proxy',
+      `  upstream backend { server 127.0.0.1:${backendPort}; keepalive 64; }
+  server {
+    listen 127.0.0.1:${nginxHttp};
+    listen 127.0.0.1:${nginxHttps} ssl http2;
+    server_name ${HOST};
+    ssl_certificate ${dir}/tls.crt;
+    ssl_certificate_key ${dir}/tls.key;
+    location / {
+      proxy_pass http://backend;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host $host;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_set_header X-Forwarded-Proto $scheme;
+      proxy_set_header X-Real-IP $remote_addr;
+    }
+  }`,
+    ),
+  );
+  const c = await startCluster({
+    args: [
+      '--ingress-http-port',
+      String(ingHttp),
+      '--ingress-https-port',
+      String(ingHttps),
+      '--ingress-bind-address',
+      '127.0.0.1',
+    ],
+  });
+  try {
+    const b64 = (s: string) => Buffer.from(s).toString('base64');
+    await c.k(
+      ['apply', '-f', '-'],
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'List',
+        items: [
+          {
+            apiVersion: 'v1',
+            kind: 'Service',
+            metadata: { name: 'backend' },
+            spec: { ports: [{ name: 'http', port: 80, targetPort: backendPort }] },
+          },
+          {
+            apiVersion: 'discovery.k8s.io/v1',
+            kind: 'EndpointSlice',
+            metadata: { name: 'backend-1', labels: { 'kubernetes.io/service-name': 'backend' } },
+            addressType: 'IPv4',
+            endpoints: [{ addresses: ['127.0.0.1'], conditions: { ready: true } }],
+            ports: [{ name: 'http', port: backendPort, protocol: 'TCP' }],
+          },
+          {
+            apiVersion: 'v1',
+            kind: 'Secret',
+            metadata: { name: 'bench-tls' },
+            type: 'kubernetes.io/tls',
+            data: { 'tls.crt': b64(cert.cert), 'tls.key': b64(cert.key) },
+          },
+          {
+            apiVersion: 'networking.k8s.io/v1',
+            kind: 'Ingress',
+            metadata: { name: 'bench', annotations: { 'nginx.ingress.kubernetes.io/ssl-redirect': 'false' } },
+            spec: {
+              tls: [{ hosts: [HOST], secretName: 'bench-tls' }],
+              rules: [
+                {
+                  host: HOST,
+                  http: {
+                    paths: [
+                      {
+                        path: '/',
+                        pathType: 'Prefix',
+                        backend: { service: { name: 'backend', port: { number: 80 } } },
+                      },
+                    ],
+                  },
+                },
+              ],
+            },
+          },
+        ],
+      }),
+    );
+    const answers = (url: string) =>
+      new Promise<boolean>((resolve) => {
+        const req = httpGet(url, { headers: { host: HOST }, timeout: 2000 }, (res) => {
+          res.resume();
+          resolve(res.statusCode === 200);
+        });
+        req.on('timeout', () => req.destroy());
+        req.on('error', () => resolve(false));
+      });
+    await until('NGINX listens', async () => (await portOpen(nginxHttp)) && (await portOpen(nginxHttps)), 30_000);
+    await until('the ingress serves the route', () => answers(`http://127.0.0.1:${ingHttp}/`), 60_000);
+    const targets = {
+      'nginx http': `http://127.0.0.1:${nginxHttp}/`,
+      'k8ts http': `http://127.0.0.1:${ingHttp}/`,
+      'nginx https': `https://127.0.0.1:${nginxHttps}/`,
+      'k8ts https': `https://127.0.0.1:${ingHttps}/`,
+    };
+    const runs = new Map<string, Result[]>();
+    const load = loadavg()[0];
+    for (let round = 0; round < ROUNDS; round++)
+      for (const [name, url] of Object.entries(targets)) {
+        const r = wrk(url);
+        runs.set(name, [...(runs.get(name) ?? []), r]);
+        console.error(`round ${round + 1} ${name}: ${r.rps.toFixed(0)} req/s, p99 ${r.p99Ms.toFixed(2)} ms`);
+      }
+    const summary: Record<string, { rps: number; p99Ms: number }> = {};
+    for (const [name, rs] of runs)
+      summary[name] = { rps: Math.round(median(rs.map((r) => r.rps))), p99Ms: median(rs.map((r) => r.p99Ms)) };
+    const ratio = (proto: string) => ({
+      rpsRatio: Number((summary[`k8ts ${proto}`].rps / summary[`nginx ${proto}`].rps).toFixed(2)),
+      p99Ratio: Number((summary[`k8ts ${proto}`].p99Ms / summary[`nginx ${proto}`].p99Ms).toFixed(2)),
+    });
+    console.log(
+      JSON.stringify({
+        connections: CONNECTIONS,
+        seconds: SECONDS,
+        rounds: ROUNDS,
+        loadAvgAtStart: load.toFixed(1),
+        loadAvgAtEnd: loadavg()[0].toFixed(1),
+        ...summary,
+        http: ratio('http'),
+        https: ratio('https'),
+      }),
+    );
+  } finally {
+    for (const p of procs) p.kill('SIGQUIT');
+    await c.cleanup();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();

@@ -1,0 +1,177 @@
+// Gateway listeners of protocol TCP (TCPRoute) and TLS in Passthrough mode (TLSRoute), each on a
+// socket of its own. A TCP connection goes to a backend of the port's route; a TLS connection is
+// routed by the server name of its ClientHello (read from the first bytes, never decrypted) and
+// the bytes read so far are replayed to the backend, which terminates TLS itself. Backends are
+// picked by weight among the route's backendRefs, then an endpoint of that Service, as HTTP
+// routes do. An unresolved backendRef's share of connections is refused (closed).
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import type { Logger } from 'pino';
+import type { Backends } from './backends.js';
+import type { StreamRoute } from './gateway.js';
+import type { ServiceBackend, WeightedBackend } from './routes.js';
+
+export interface StreamPort {
+  port: number;
+  protocol: 'TLS' | 'TCP';
+  routes: StreamRoute[];
+}
+
+/** How long a client may take to send its ClientHello, and the most bytes read looking for it. */
+const HELLO_TIMEOUT_MS = 10_000;
+const HELLO_MAX_BYTES = 16 * 1024 + 5;
+
+/**
+ * The server name (SNI) of a TLS ClientHello at the start of `buf`: a string, '' when the hello has
+ * none, undefined while more bytes are needed, null when this is not a TLS ClientHello.
+ */
+export function serverName(buf: Buffer): string | undefined | null {
+  if (buf.length < 5) return undefined;
+  if (buf[0] !== 0x16) return null; // not a handshake record
+  const recordEnd = 5 + buf.readUInt16BE(3);
+  if (buf.length < recordEnd) return undefined;
+  let i = 5;
+  if (buf[i] !== 0x01) return null; // not a ClientHello
+  const helloEnd = Math.min(recordEnd, i + 4 + buf.readUIntBE(i + 1, 3));
+  i += 4 + 2 + 32; // type, length, version, random
+  const need = (n: number) => i + n <= helloEnd;
+  if (!need(1)) return null;
+  i += 1 + buf[i]; // session id
+  if (!need(2)) return null;
+  i += 2 + buf.readUInt16BE(i); // cipher suites
+  if (!need(1)) return null;
+  i += 1 + buf[i]; // compression methods
+  if (!need(2)) return '';
+  const extEnd = Math.min(helloEnd, i + 2 + buf.readUInt16BE(i));
+  i += 2;
+  while (i + 4 <= extEnd) {
+    const type = buf.readUInt16BE(i);
+    const len = buf.readUInt16BE(i + 2);
+    i += 4;
+    if (type === 0 && i + 5 <= extEnd) {
+      // server_name: a list of (type, length, name); type 0 is host_name.
+      const nameLen = buf.readUInt16BE(i + 3);
+      if (buf[i + 2] !== 0 || i + 5 + nameLen > extEnd) return '';
+      return buf.toString('latin1', i + 5, i + 5 + nameLen).toLowerCase();
+    }
+    i += len;
+  }
+  return '';
+}
+
+/** The route for a server name: exact, then the longest `*.suffix`, then a route without hostnames. */
+export function routeForName(routes: readonly StreamRoute[], name: string): StreamRoute | undefined {
+  const exact = routes.find((r) => r.hosts.includes(name));
+  if (exact) return exact;
+  let best: StreamRoute | undefined;
+  let bestLen = -1;
+  for (const r of routes)
+    for (const h of r.hosts)
+      if (h.startsWith('*.') && name.endsWith(h.slice(1)) && h.length > bestLen) {
+        best = r;
+        bestLen = h.length;
+      }
+  return best ?? routes.find((r) => r.hosts.includes(''));
+}
+
+function pickWeighted(list: readonly WeightedBackend[]): ServiceBackend | undefined {
+  const total = list.reduce((n, b) => n + b.weight, 0);
+  let x = Math.random() * total;
+  for (const b of list) if ((x -= b.weight) < 0) return b.backend;
+  return list[list.length - 1]?.backend;
+}
+
+interface Open {
+  spec: StreamPort;
+  server: Server;
+  sockets: Set<Socket>;
+}
+
+export class GatewayStreams {
+  private readonly open = new Map<number, Open>();
+
+  constructor(private readonly o: { bindAddress: string; backends: Backends; logger: Logger }) {}
+
+  /** Opens, re-routes and closes ports to match; returns the ports that could not be listened on. */
+  async update(ports: readonly StreamPort[]): Promise<Set<number>> {
+    const want = new Map(ports.map((p) => [p.port, p]));
+    for (const [port, o] of this.open) {
+      const w = want.get(port);
+      if (w && w.protocol === o.spec.protocol) continue;
+      this.open.delete(port);
+      await close(o);
+    }
+    const failed = new Set<number>();
+    for (const [port, spec] of want) {
+      const have = this.open.get(port);
+      if (have) {
+        have.spec = spec;
+        continue;
+      }
+      const o: Open = { spec, server: createServer((c) => this.accept(o, c)), sockets: new Set() };
+      try {
+        await new Promise<void>((resolve, reject) => {
+          o.server.once('error', reject);
+          o.server.listen(port, this.o.bindAddress, () => resolve());
+        });
+        this.open.set(port, o);
+      } catch (err) {
+        this.o.logger.error({ err, port }, `ingress: cannot listen for Gateway ${spec.protocol} listener on ${port}`);
+        failed.add(port);
+      }
+    }
+    return failed;
+  }
+
+  get ports(): number[] {
+    return [...this.open.keys()];
+  }
+
+  async stop(): Promise<void> {
+    await this.update([]);
+  }
+
+  private accept(o: Open, client: Socket): void {
+    o.sockets.add(client);
+    client.on('close', () => o.sockets.delete(client));
+    client.on('error', () => client.destroy());
+    if (o.spec.protocol === 'TCP') return this.forward(o, client, o.spec.routes[0], []);
+    // TLS passthrough: read until the ClientHello's server name is known.
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const timer = setTimeout(() => client.destroy(), HELLO_TIMEOUT_MS);
+    const onData = (d: Buffer) => {
+      chunks.push(d);
+      size += d.length;
+      const name = serverName(Buffer.concat(chunks));
+      if (name === undefined && size < HELLO_MAX_BYTES) return;
+      client.off('data', onData);
+      client.pause();
+      clearTimeout(timer);
+      if (typeof name !== 'string') return void client.destroy();
+      this.forward(o, client, routeForName(o.spec.routes, name), chunks);
+    };
+    client.on('data', onData);
+    client.on('close', () => clearTimeout(timer));
+  }
+
+  private forward(o: Open, client: Socket, route: StreamRoute | undefined, head: Buffer[]): void {
+    const backend = route && pickWeighted(route.backends);
+    const picked = backend?.service ? this.o.backends.pick(backend, 'TCP') : undefined;
+    if (!picked || 'problem' in picked) return void client.destroy();
+    const upstream = connect(picked.endpoint.port, picked.endpoint.address);
+    o.sockets.add(upstream);
+    upstream.on('close', () => o.sockets.delete(upstream));
+    for (const b of head) upstream.write(b);
+    client.pipe(upstream).pipe(client);
+    client.resume();
+    upstream.on('error', () => client.destroy());
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+  }
+}
+
+function close(o: Open): Promise<void> {
+  const done = new Promise<void>((r) => o.server.close(() => r()));
+  for (const s of o.sockets) s.destroy();
+  return done;
+}

@@ -1,0 +1,258 @@
+// Gateway listeners on ports of their own (src/ingress/gateway.ts): port plans, the Conflicted
+// condition (ProtocolConflict, HostnameConflict), PortUnavailable; GRPCRoute method matches;
+// TLSRoute and TCPRoute on TLS/TCP listeners; the ClientHello server name reader of the
+// passthrough listeners (src/ingress/gatewaystreams.ts).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
+import {
+  compileGateways,
+  GATEWAY_CONTROLLER,
+  grpcPath,
+  type Gateway,
+  type GatewayContext,
+  type Listener,
+} from '../../src/ingress/gateway.js';
+import { routeForName, serverName } from '../../src/ingress/gatewaystreams.js';
+import { buildRouteTable } from '../../src/ingress/routeindex.js';
+
+const gw = (name: string, listeners: Listener[], created = '2026-01-01T00:00:00Z'): Gateway => ({
+  metadata: { namespace: 'infra', name, creationTimestamp: created, generation: 1 },
+  spec: { gatewayClassName: 'k8ts', listeners },
+});
+
+const ctx = (o: Partial<GatewayContext> = {}): GatewayContext => ({
+  classes: [{ metadata: { name: 'k8ts' }, spec: { controllerName: GATEWAY_CONTROLLER } }],
+  grants: [],
+  serviceExists: () => true,
+  secretExists: () => true,
+  ...o,
+});
+
+const all = { namespaces: { from: 'All' as const } };
+const byType = (conds: { type: string; status: string; reason: string }[]) =>
+  Object.fromEntries(conds.map((c) => [c.type, `${c.status}/${c.reason}`]));
+
+test('listeners on other ports get a plan of their own; 80/443 stay on the ingress ports', () => {
+  const g = gw('gw', [
+    { name: 'web', port: 80, protocol: 'HTTP', allowedRoutes: all },
+    { name: 'alt', port: 8081, protocol: 'HTTP', allowedRoutes: all },
+    {
+      name: 'alts',
+      port: 8443,
+      protocol: 'HTTPS',
+      hostname: 'a.example.com',
+      tls: { certificateRefs: [{ name: 'cert' }] },
+      allowedRoutes: all,
+    },
+  ]);
+  const route = (name: string, sectionName: string) => ({
+    metadata: { namespace: 'app', name, creationTimestamp: '2026-01-01T00:00:00Z' },
+    spec: {
+      parentRefs: [{ name: 'gw', namespace: 'infra', sectionName }],
+      rules: [{ backendRefs: [{ name: name, port: 80 }] }],
+    },
+  });
+  const c = compileGateways([g], [route('main', 'web'), route('alt', 'alt'), route('secure', 'alts')], ctx());
+  assert.deepEqual(
+    c.routes.map((r) => r.backend.service),
+    ['main'],
+  );
+  assert.deepEqual([...c.ports.keys()], [8081, 8443]);
+  assert.deepEqual(
+    c.ports.get(8081)?.routes.map((r) => [r.host, r.backend.service]),
+    [['', 'alt']],
+  );
+  const secure = c.ports.get(8443)!;
+  assert.equal(secure.protocol, 'HTTPS');
+  assert.deepEqual(
+    secure.tls.map((t) => [t.host, t.entry.secret.name]),
+    [['a.example.com', 'cert']],
+  );
+  assert.deepEqual(
+    secure.routes.map((r) => r.host),
+    ['a.example.com'],
+    "a route without hostnames takes the listener's",
+  );
+  assert.deepEqual(c.tls, [], 'the HTTPS listener on 8443 has its certificate on its own port only');
+  const t = buildRouteTable([], { routes: secure.routes, tls: secure.tls });
+  assert.equal(
+    t.match('a.example.com', '/', { method: 'GET', header: () => undefined })?.route.backend.service,
+    'secure',
+  );
+  const ls = c.gatewayStatus.get('infra/gw')!.listeners;
+  for (const l of ls) {
+    assert.equal(byType(l.conditions).Conflicted, 'False/NoConflicts');
+    assert.equal(byType(l.conditions).Programmed, 'True/Programmed');
+    assert.equal(l.attachedRoutes, 1);
+  }
+  // A custom ingress port counts as the ingress's own.
+  const custom = compileGateways([g], [], ctx({ mainPorts: { http: [80, 8081], https: [443] } }));
+  assert.deepEqual([...custom.ports.keys()], [8443]);
+});
+
+test('conflicts: another protocol on the port, the same hostname twice; the older listener keeps it', () => {
+  const older = gw('older', [
+    { name: 'a', port: 9000, protocol: 'HTTP', hostname: 'a.example.com' },
+    { name: 'b', port: 9000, protocol: 'HTTP', hostname: 'b.example.com' },
+    { name: 't', port: 9100, protocol: 'TCP' },
+  ]);
+  const newer = gw(
+    'newer',
+    [
+      { name: 'dup', port: 9000, protocol: 'HTTP', hostname: 'a.example.com' },
+      { name: 'proto', port: 9000, protocol: 'TCP' },
+      { name: 'tcp2', port: 9100, protocol: 'TCP' },
+      { name: 'onhttps', port: 443, protocol: 'HTTP' },
+    ],
+    '2026-02-01T00:00:00Z',
+  );
+  const c = compileGateways([newer, older], [], ctx());
+  const conflicted = (g: string) =>
+    c.gatewayStatus.get(`infra/${g}`)!.listeners.map((l) => [l.name, byType(l.conditions).Conflicted]);
+  assert.deepEqual(conflicted('older'), [
+    ['a', 'False/NoConflicts'],
+    ['b', 'False/NoConflicts'],
+    ['t', 'False/NoConflicts'],
+  ]);
+  assert.deepEqual(conflicted('newer'), [
+    ['dup', 'True/HostnameConflict'],
+    ['proto', 'True/ProtocolConflict'],
+    ['tcp2', 'True/HostnameConflict'],
+    ['onhttps', 'True/ProtocolConflict'],
+  ]);
+  for (const l of c.gatewayStatus.get('infra/newer')!.listeners)
+    assert.equal(byType(l.conditions).Programmed, 'False/Invalid');
+  assert.deepEqual([...c.ports.keys()].sort(), [9000, 9100]);
+});
+
+test('a port that cannot be listened on: Accepted=False PortUnavailable, Programmed=False', () => {
+  const c = compileGateways(
+    [gw('gw', [{ name: 'alt', port: 8081, protocol: 'HTTP' }])],
+    [],
+    ctx({ unavailablePorts: new Set([8081]) }),
+  );
+  const l = c.gatewayStatus.get('infra/gw')!.listeners[0];
+  assert.equal(byType(l.conditions).Accepted, 'False/PortUnavailable');
+  assert.equal(byType(l.conditions).Programmed, 'False/Pending');
+  assert.ok(c.ports.has(8081), 'the port stays planned, to be tried again');
+});
+
+test('GRPCRoute: service/method matches become path matches, backends spoken to over HTTP/2', () => {
+  assert.deepEqual(grpcPath({ service: 'pkg.Svc', method: 'Get' }), { path: '/pkg.Svc/Get', pathType: 'Exact' });
+  assert.deepEqual(grpcPath({ service: 'pkg.Svc' }), { path: '/pkg.Svc/', pathType: 'StringPrefix' });
+  const m = grpcPath({ method: 'Get' });
+  assert.ok(typeof m !== 'string' && m.regex?.test('/any.Svc/Get') && !m.regex.test('/any.Svc/GetAll'));
+  const r = grpcPath({ type: 'RegularExpression', service: 'pkg\\..*', method: 'Get|List' });
+  assert.ok(typeof r !== 'string' && r.regex?.test('/pkg.A/List') && !r.regex.test('/other.A/List'));
+  assert.equal(typeof grpcPath({ type: 'RegularExpression', service: '(' }), 'string');
+  const c = compileGateways(
+    [gw('gw', [{ name: 'web', port: 80, protocol: 'HTTP', allowedRoutes: all }])],
+    {
+      grpc: [
+        {
+          metadata: { namespace: 'app', name: 'g', creationTimestamp: '2026-01-01T00:00:00Z', generation: 3 },
+          spec: {
+            parentRefs: [{ name: 'gw', namespace: 'infra' }],
+            hostnames: ['grpc.example.com'],
+            rules: [
+              {
+                matches: [
+                  { method: { service: 'pkg.Svc', method: 'Get' }, headers: [{ name: 'X-Env', value: 'canary' }] },
+                ],
+                backendRefs: [{ name: 'canary', port: 50051 }],
+              },
+              { matches: [{ method: { service: 'pkg.Svc' } }], backendRefs: [{ name: 'stable', port: 50051 }] },
+            ],
+          },
+        },
+      ],
+    },
+    ctx(),
+  );
+  assert.equal(c.routeStatus.get('GRPCRoute|app/g')?.parents[0].conditions[0].reason, 'Accepted');
+  assert.deepEqual(
+    c.gatewayStatus.get('infra/gw')!.listeners[0].supportedKinds.map((k) => k.kind),
+    ['HTTPRoute', 'GRPCRoute'],
+  );
+  const t = buildRouteTable([], { routes: c.routes, tls: [] });
+  const match = (url: string, headers: Record<string, string> = {}) =>
+    t.match('grpc.example.com', url, { method: 'POST', header: (n) => headers[n] })?.route;
+  assert.equal(match('/pkg.Svc/Get', { 'x-env': 'canary' })?.backend.service, 'canary');
+  assert.equal(match('/pkg.Svc/Get')?.backend.service, 'stable');
+  assert.equal(match('/pkg.Svc/List')?.options.backendProtocol, 'GRPC');
+  assert.equal(match('/other.Svc/List'), undefined);
+});
+
+test('TLSRoute and TCPRoute attach to TLS (Passthrough) and TCP listeners only', () => {
+  const g = gw('gw', [
+    { name: 'tls', port: 9443, protocol: 'TLS', tls: { mode: 'Passthrough' }, allowedRoutes: all },
+    { name: 'tcp', port: 9000, protocol: 'TCP', allowedRoutes: all },
+    { name: 'terminate', port: 9444, protocol: 'TLS', allowedRoutes: all },
+  ]);
+  const meta = (name: string) => ({ namespace: 'app', name, creationTimestamp: '2026-01-01T00:00:00Z' });
+  const parentRefs = [{ name: 'gw', namespace: 'infra' }];
+  const c = compileGateways(
+    [g],
+    {
+      tls: [
+        {
+          metadata: meta('sni'),
+          spec: { parentRefs, hostnames: ['a.example.com'], rules: [{ backendRefs: [{ name: 'a', port: 443 }] }] },
+        },
+      ],
+      tcp: [{ metadata: meta('db'), spec: { parentRefs, rules: [{ backendRefs: [{ name: 'db', port: 5432 }] }] } }],
+    },
+    ctx(),
+  );
+  const ls = c.gatewayStatus.get('infra/gw')!.listeners;
+  assert.deepEqual(
+    ls.map((l) => [l.name, byType(l.conditions).Accepted, l.attachedRoutes]),
+    [
+      ['tls', 'True/Accepted', 1],
+      ['tcp', 'True/Accepted', 1],
+      ['terminate', 'False/UnsupportedValue', 0],
+    ],
+  );
+  assert.deepEqual(
+    c.ports.get(9443)?.streams.map((s) => [s.kind, s.hosts, s.backends[0].backend.service]),
+    [['TLSRoute', ['a.example.com'], 'a']],
+  );
+  assert.deepEqual(
+    c.ports.get(9000)?.streams.map((s) => [s.kind, s.hosts, s.backends[0].backend.service]),
+    [['TCPRoute', [''], 'db']],
+  );
+  assert.equal(c.routeStatus.get('TCPRoute|app/db')?.parents[0].conditions[0].reason, 'Accepted');
+  assert.equal(routeForName(c.ports.get(9443)!.streams, 'a.example.com')?.route.name, 'sni');
+  assert.equal(routeForName(c.ports.get(9443)!.streams, 'b.example.com'), undefined);
+});
+
+test('serverName reads the SNI of a real ClientHello, and waits for a whole record', async () => {
+  const first = await new Promise<Buffer>((resolve) => {
+    const server = createServer((s) =>
+      s.once('data', (d: Buffer) => {
+        s.destroy();
+        server.close();
+        resolve(d);
+      }),
+    );
+    server.listen(0, '127.0.0.1', () => {
+      const port = (server.address() as { port: number }).port;
+      tlsConnect({ host: '127.0.0.1', port, servername: 'Svc.Example.com' }).on('error', () => undefined);
+    });
+  });
+  assert.equal(serverName(first), 'svc.example.com');
+  assert.equal(serverName(first.subarray(0, 20)), undefined);
+  assert.equal(serverName(Buffer.from('GET / HTTP/1.1\r\n')), null);
+  assert.equal(
+    routeForName(
+      [
+        { route: { namespace: 'a', name: 'wild' }, kind: 'TLSRoute', hosts: ['*.example.com'], backends: [] },
+        { route: { namespace: 'a', name: 'any' }, kind: 'TLSRoute', hosts: [''], backends: [] },
+      ],
+      'svc.example.com',
+    )?.route.name,
+    'wild',
+  );
+});
