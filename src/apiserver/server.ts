@@ -273,6 +273,7 @@ export class ApiServer implements ServingApi {
           definition:
             definitionForGVK(def.group, v.name, def.kind) ??
             this.customSchemas.get(`${def.group}/${v.name}/${def.kind}`)?.definition,
+          strategicMerge: definitionForGVK(def.group, v.name, def.kind) !== undefined,
         })),
     );
   }

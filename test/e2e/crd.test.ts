@@ -3,6 +3,7 @@
 // without restart, deleted with its objects, and surviving a server restart.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { versionedKubectl } from './streams.js';
 import { startCluster, type Cluster } from './harness.js';
 import { until } from '../support/until.js';
 
@@ -168,6 +169,21 @@ test('objects are created with defaults and shown with printer columns', async (
   assert.deepEqual(wide[0], ['NAME', 'REPLICAS', 'SIZE', 'PHASE', 'AGE']);
   assert.deepEqual(wide[2].slice(0, 3), ['beta', '1', 'large']);
   assert.deepEqual(wide[1].slice(0, 3), ['alpha', '2', 'small']);
+});
+
+test('kubectl apply changes a custom resource, every client version (no strategic merge patch offered)', async () => {
+  for (const version of ['1.27', '1.33']) {
+    const bin = versionedKubectl(version);
+    assert.ok(bin, `kubectl.${version} is installed beside the dispatcher`);
+    const name = `applied-${version.replace('.', '-')}`;
+    for (const color of ['green', 'purple']) {
+      const r = await cluster.kubectl(['apply', '-f', '-'], { input: widget(name, { color, replicas: 3 }), bin });
+      assert.equal(r.code, 0, r.stderr);
+    }
+    const obj = JSON.parse(await k(['get', 'widget', name, '-o', 'json']));
+    assert.equal(obj.spec.color, 'purple', `kubectl ${version} applied the change`);
+    await k(['delete', 'widget', name]);
+  }
 });
 
 test('invalid objects are rejected naming the field', async () => {

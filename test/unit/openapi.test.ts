@@ -26,6 +26,7 @@ const RESOURCES: OpenAPIResource[] = [
     verbs: VERBS,
     subresources: ['status', 'log', 'exec'],
     definition: 'io.k8s.api.core.v1.Pod',
+    strategicMerge: true,
   },
   {
     group: '',
@@ -36,6 +37,7 @@ const RESOURCES: OpenAPIResource[] = [
     verbs: VERBS,
     subresources: ['status'],
     definition: 'io.k8s.api.core.v1.Namespace',
+    strategicMerge: true,
   },
   {
     group: 'apps',
@@ -46,6 +48,7 @@ const RESOURCES: OpenAPIResource[] = [
     verbs: VERBS,
     subresources: ['status', 'scale'],
     definition: 'io.k8s.api.apps.v1.Deployment',
+    strategicMerge: true,
   },
   {
     group: 'stable.example.com',
@@ -56,6 +59,7 @@ const RESOURCES: OpenAPIResource[] = [
     verbs: VERBS,
     subresources: [],
     definition: 'com.example.stable.v1.CronTab',
+    strategicMerge: false,
   },
 ];
 const CRD_DEFS: Record<string, Schema> = {
@@ -181,6 +185,26 @@ test('v3 document of a CRD group uses the extra definitions', () => {
   assert.ok(doc.components.schemas['com.example.stable.v1.CronTab']);
   assert.ok(doc.components.schemas['io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta']);
   assert.ok(doc.paths['/apis/stable.example.com/v1/namespaces/{namespace}/crontabs/{name}']);
+});
+
+test('PATCH of a custom resource offers no strategic merge patch (kubectl apply would send one)', () => {
+  const patchTypes = (group: string, path: string) => {
+    const v3 = buildV3GroupVersion(group, 'v1', RESOURCES, CRD_DEFS) as {
+      paths: Record<string, { patch: { requestBody: { content: Record<string, unknown> } } }>;
+    };
+    const v2 = buildV2(RESOURCES, CRD_DEFS) as { paths: Record<string, { patch: { consumes: string[] } }> };
+    const types = Object.keys(v3.paths[path].patch.requestBody.content);
+    assert.deepEqual(v2.paths[path].patch.consumes, types);
+    return types;
+  };
+  const custom = patchTypes('stable.example.com', '/apis/stable.example.com/v1/namespaces/{namespace}/crontabs/{name}');
+  assert.deepEqual(custom, [
+    'application/json-patch+json',
+    'application/merge-patch+json',
+    'application/apply-patch+yaml',
+  ]);
+  const builtin = patchTypes('apps', '/apis/apps/v1/namespaces/{namespace}/deployments/{name}/status');
+  assert.ok(builtin.includes('application/strategic-merge-patch+json'));
 });
 
 test('v3 index lists group versions with hashed URLs', () => {

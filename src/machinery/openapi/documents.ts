@@ -14,7 +14,6 @@ import { createHash } from 'node:crypto';
 import { loadDefinitions, refName, type Definitions, type Schema } from './definitions.js';
 import { setOwn } from '../objects.js';
 import {
-  PATCH_CONTENT_TYPES,
   discoveryPath,
   groupVersionPath,
   groupVersionTag,
@@ -146,7 +145,7 @@ function v2Operation(op: Operation, path: string): Json {
   responses['401'] = { description: 'Unauthorized' };
   const out: Json = {
     description: op.description,
-    consumes: op.method === 'patch' ? [...PATCH_CONTENT_TYPES] : ['*/*'],
+    consumes: [...(op.consumes ?? ['*/*'])],
     produces: op.response ? RESPONSE_TYPES : ['text/plain', 'application/json', 'application/yaml'],
     schemes: ['https'],
     tags: [tagOf(op, path)],
@@ -216,7 +215,7 @@ function v3Operation(op: Operation, path: string): Json {
   if (op.params.length > 0) out.parameters = op.params.map(v3Param);
   if (op.body) {
     out.requestBody = {
-      content: v3Content(op.body, op.method === 'patch' ? PATCH_CONTENT_TYPES : ['*/*']),
+      content: v3Content(op.body, op.consumes ?? ['*/*']),
       required: true,
     };
   }

@@ -20,6 +20,11 @@ export interface OpenAPIResource {
   subresources: string[];
   /** Definition name of the kind; CRDs pass their own schema via extraDefinitions. */
   definition?: string;
+  /**
+   * Whether PATCH takes strategic merge patches: only kinds with Go types upstream (custom
+   * resources do not), and kubectl apply sends one wherever the document offers it.
+   */
+  strategicMerge: boolean;
 }
 
 export type ParamType = 'string' | 'boolean' | 'integer';
@@ -43,6 +48,8 @@ export interface Operation {
   params: Param[];
   /** Definition name of the request body, if any. */
   body?: string;
+  /** Content types of the request body (default: any). */
+  consumes?: readonly string[];
   /** Definition name of the 200/201 response; undefined means a plain string. */
   response?: string;
   /** Creating operations also answer 201 (and 202 for deletes). */
@@ -63,13 +70,14 @@ export const DELETE_OPTIONS_DEFINITION = `${META}.DeleteOptions`;
 export const WATCH_EVENT_DEFINITION = `${META}.WatchEvent`;
 export const API_RESOURCE_LIST_DEFINITION = `${META}.APIResourceList`;
 
-/** Content types accepted by PATCH operations. */
+/** Content types accepted by PATCH operations (custom resources: all but strategic merge). */
 export const PATCH_CONTENT_TYPES = [
   'application/json-patch+json',
   'application/merge-patch+json',
   'application/strategic-merge-patch+json',
   'application/apply-patch+yaml',
 ] as const;
+const CUSTOM_PATCH_CONTENT_TYPES = PATCH_CONTENT_TYPES.filter((t) => !t.includes('strategic'));
 
 const q = (name: string, type: ParamType, description: string): Param => ({ name, in: 'query', type, description });
 
@@ -402,6 +410,7 @@ function objectOperations(
       gvk,
       params: [DRY_RUN, FIELD_MANAGER, FIELD_VALIDATION, FORCE],
       body: PATCH_DEFINITION,
+      consumes: r.strategicMerge ? PATCH_CONTENT_TYPES : CUSTOM_PATCH_CONTENT_TYPES,
       response: definition,
       created: true,
     });
