@@ -328,7 +328,9 @@ export function convertProject(project: Project, opts: ConvertOptions = {}): Con
         command: [
           'sh',
           '-c',
-          `until nc -z -w 2 ${depName} ${port}; do echo waiting for ${depName}:${port}; sleep 1; done`,
+          // Connected: nc stays (killed by timeout) or the server closes (0); refused or no
+          // route: nc fails at once. (Busybox's nc may lack -z.)
+          `until timeout 5 nc -w 2 ${depName} ${port} </dev/null >/dev/null 2>&1; r=$?; [ $r -eq 0 ] || [ $r -ge 124 ]; do echo waiting for ${depName}:${port}; sleep 1; done`,
         ],
       });
     }
