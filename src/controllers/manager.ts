@@ -30,7 +30,7 @@ import { PersistentVolumeController } from './persistentvolume/binder.js';
 import { PVCProtectionController, PVProtectionController } from './persistentvolume/protection.js';
 import { ServiceLBController } from './servicelb/controller.js';
 import { SnapshotController } from './snapshot/controller.js';
-import { LocalPathResizer } from '../agent/provisioner/resizer.js';
+import { LocalPathResizer } from './volumeexpand/localpath.js';
 import { ClusterRoleAggregationController } from './clusterroleaggregation/controller.js';
 import { CSRCleanerController, CSRSigningController } from './certificates/controller.js';
 import type { Controller, ControllerInit, ControllerOptions } from './types.js';

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { PersistentVolume, PersistentVolumeClaim, Pod } from 'kubernetes-types/core/v1.js';
 import { TEST_IMAGES } from '../../src/agent/images/testimages.js';
 import type { Stored } from '../../src/client/types.js';
-import type { VolumeSnapshot, VolumeSnapshotContent } from '../../src/controllers/snapshot/types.js';
+import type { VolumeSnapshot, VolumeSnapshotContent } from '../../src/client/snapshots.js';
 import {
   importTestImages,
   realContainersUnavailable,

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, mkdirSync, readFileSync, writeFileSync, existsSync, symlinkSync, readlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bytesToQuantity, contentNameFor, rfc3339FromNanos } from '../../src/controllers/snapshot/types.js';
+import { bytesToQuantity, contentNameFor, rfc3339FromNanos } from '../../src/client/snapshots.js';
 import { SNAPSHOT_CRDS } from '../../src/controllers/snapshot/crds.js';
 import { copyTree, parseSnapshotHandle } from '../../src/agent/provisioner/snapshotter.js';
 

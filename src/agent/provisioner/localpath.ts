@@ -17,7 +17,7 @@
 // VolumeSnapshot (ready, of this driver) is provisioned on the node holding the snapshot with a
 // copy of it; one whose dataSource is another claim of the same namespace and class (a clone)
 // with a copy of that claim's directory. The copy is made before the PV exists, so a pod never
-// sees a half-filled volume. Snapshots themselves: snapshotter.ts. Expansion: resizer.ts.
+// sees a half-filled volume. Snapshots themselves: snapshotter.ts. Expansion: controllers/volumeexpand.
 import type { PersistentVolume, PersistentVolumeClaim, PersistentVolumeSpec } from 'kubernetes-types/core/v1.js';
 import type { StorageClass } from 'kubernetes-types/storage/v1.js';
 import type { Stored } from '../../client/types.js';
@@ -41,7 +41,7 @@ import {
   isDelayBinding,
   storageBytes,
 } from '../../api/helpers/volumes.js';
-import { SNAPSHOT_GROUP, VOLUME_SNAPSHOTS, VOLUME_SNAPSHOT_CONTENTS } from '../../controllers/snapshot/types.js';
+import { SNAPSHOT_GROUP, VOLUME_SNAPSHOTS, VOLUME_SNAPSHOT_CONTENTS } from '../../client/snapshots.js';
 import { LocalPathSnapshotter, copyTree, parseSnapshotHandle } from './snapshotter.js';
 
 export const LOCAL_PATH_PROVISIONER = 'k8ts.io/local-path';

@@ -17,11 +17,7 @@ import type { SharedIndexInformer } from '../../client/informer.js';
 import { SharedIndexInformer as Informer } from '../../client/informer.js';
 import type { Stored } from '../../client/types.js';
 import { volumeCapacity } from '../../api/helpers/volumes.js';
-import {
-  CONTENT_FINALIZER,
-  VOLUME_SNAPSHOT_CONTENTS,
-  type VolumeSnapshotContent,
-} from '../../controllers/snapshot/types.js';
+import { CONTENT_FINALIZER, VOLUME_SNAPSHOT_CONTENTS, type VolumeSnapshotContent } from '../../client/snapshots.js';
 
 /** A snapshot's location: the node that holds it and its directory's name under snapshots/. */
 export interface SnapshotHandle {

@@ -43,7 +43,7 @@ import {
   type VolumeSnapshot,
   type VolumeSnapshotClass,
   type VolumeSnapshotContent,
-} from './types.js';
+} from '../../client/snapshots.js';
 
 const SNAPSHOT_API_VERSION = `${SNAPSHOT_GROUP}/v1`;
 

@@ -3,7 +3,7 @@
 // installed by the snapshot controller at startup. An admin's own definitions (not labelled as
 // ours) are left alone.
 import type { CustomResourceDefinition, JSONSchemaProps } from 'kubernetes-types/apiextensions/v1.js';
-import { SNAPSHOT_GROUP } from './types.js';
+import { SNAPSHOT_GROUP } from '../../client/snapshots.js';
 
 /** kubernetes-types leaves out the x-kubernetes-* extensions. */
 type Schema = Omit<JSONSchemaProps, 'items' | 'properties' | 'oneOf'> & {

@@ -4,7 +4,7 @@
 // provisioner (node agents), which plays the CSI snapshotter sidecar's part for its volumes.
 import type { ObjectMeta } from 'kubernetes-types/meta/v1.js';
 import type { ObjectReference } from 'kubernetes-types/core/v1.js';
-import { spec } from '../../client/client.js';
+import { spec } from './client.js';
 
 export const SNAPSHOT_GROUP = 'snapshot.storage.k8s.io';
 

@@ -20,8 +20,9 @@ import { EventRecorder } from '../../client/events.js';
 import type { SharedIndexInformer } from '../../client/informer.js';
 import type { Stored } from '../../client/types.js';
 import { ANN_DYNAMICALLY_PROVISIONED, claimClass, storageBytes } from '../../api/helpers/volumes.js';
-import type { Controller, ControllerContext } from '../../controllers/types.js';
+import type { Controller, ControllerContext } from '../types.js';
 
+/** The agents' local-path provisioner (agent/provisioner/localpath.ts). */
 const LOCAL_PATH_DRIVER = 'k8ts.io/local-path';
 const RESIZE_CONDITIONS = new Set(['Resizing', 'FileSystemResizePending']);
 
