@@ -17,6 +17,7 @@ import { registerSecretsEncryptCommand } from './secretsencrypt.js';
 import { registerEtcdSnapshotCommand } from './etcdsnapshot.js';
 import { registerDatastoreCommand } from './datastore.js';
 import { registerDashboardCommands } from './dashboard.js';
+import { registerComposeCommands } from './compose.js';
 
 const collect = (v: string, prev: string[]) => [...prev, ...v.split(',').filter(Boolean)];
 
@@ -291,6 +292,7 @@ export async function main(argv: string[]): Promise<void> {
   registerEtcdSnapshotCommand(program);
   registerDatastoreCommand(program);
   registerDashboardCommands(program);
+  registerComposeCommands(program);
 
   program
     .command('killall')

@@ -29,6 +29,8 @@ import { HorizontalPodAutoscalerController } from './podautoscaler/controller.js
 import { PersistentVolumeController } from './persistentvolume/binder.js';
 import { PVCProtectionController, PVProtectionController } from './persistentvolume/protection.js';
 import { ServiceLBController } from './servicelb/controller.js';
+import { SnapshotController } from './snapshot/controller.js';
+import { LocalPathResizer } from './volumeexpand/localpath.js';
 import { ClusterRoleAggregationController } from './clusterroleaggregation/controller.js';
 import { CSRCleanerController, CSRSigningController } from './certificates/controller.js';
 import { CSRApprovingController } from './certificates/approver.js';
@@ -68,6 +70,10 @@ export const DEFAULT_CONTROLLERS: Record<string, ControllerInit> = {
   'persistentvolume-binder': (ctx) => new PersistentVolumeController(ctx),
   'pvc-protection': (ctx) => new PVCProtectionController(ctx),
   'pv-protection': (ctx) => new PVProtectionController(ctx),
+  // external-snapshotter's common controller (upstream a Deployment of its own): installs the CRDs.
+  'snapshot-controller': (ctx) => new SnapshotController(ctx),
+  // Expansion of local-path volumes (a directory: bookkeeping only, done here for every node).
+  'local-path-resizer': (ctx) => new LocalPathResizer(ctx),
   servicelb: (ctx) => new ServiceLBController(ctx),
   'clusterrole-aggregation': (ctx) => new ClusterRoleAggregationController(ctx),
   csrcleaner: (ctx) => new CSRCleanerController(ctx),

@@ -71,7 +71,7 @@ spec:
 test('the local-path class exists and is the default', async () => {
   const out = await cluster.k(['get', 'storageclass']);
   assert.match(out, /^NAME\s+PROVISIONER\s+RECLAIMPOLICY\s+VOLUMEBINDINGMODE\s+ALLOWVOLUMEEXPANSION\s+AGE/m);
-  assert.match(out, /^local-path \(default\)\s+k8ts\.io\/local-path\s+Delete\s+WaitForFirstConsumer\s+false\s+/m);
+  assert.match(out, /^local-path \(default\)\s+k8ts\.io\/local-path\s+Delete\s+WaitForFirstConsumer\s+true\s+/m);
 });
 
 test('a WaitForFirstConsumer claim is provisioned on the node of its first pod, and deleted with it', async () => {

@@ -12,10 +12,17 @@
 //
 // Deletion: a Released volume this node made, with reclaim policy Delete, loses its directory and
 // then its API object.
+//
+// Data sources (upstream's external-provisioner rules): a claim whose dataSource is a
+// VolumeSnapshot (ready, of this driver) is provisioned on the node holding the snapshot with a
+// copy of it; one whose dataSource is another claim of the same namespace and class (a clone)
+// with a copy of that claim's directory. The copy is made before the PV exists, so a pod never
+// sees a half-filled volume. Snapshots themselves: snapshotter.ts. Expansion: controllers/volumeexpand.
 import type { PersistentVolume, PersistentVolumeClaim, PersistentVolumeSpec } from 'kubernetes-types/core/v1.js';
 import type { StorageClass } from 'kubernetes-types/storage/v1.js';
 import type { Stored } from '../../client/types.js';
 import { chmod, mkdir, rm } from 'node:fs/promises';
+import type { ReconcileResult } from '../../client/controller.js';
 import { join, resolve, sep } from 'node:path';
 import type { Logger } from 'pino';
 import { R, type Client } from '../../client/client.js';
@@ -30,8 +37,12 @@ import {
   ANN_SELECTED_NODE,
   ANN_STORAGE_PROVISIONER,
   claimClass,
+  claimRequest,
   isDelayBinding,
+  storageBytes,
 } from '../../api/helpers/volumes.js';
+import { SNAPSHOT_GROUP, VOLUME_SNAPSHOTS, VOLUME_SNAPSHOT_CONTENTS } from '../../client/snapshots.js';
+import { LocalPathSnapshotter, copyTree, parseSnapshotHandle } from './snapshotter.js';
 
 export const LOCAL_PATH_PROVISIONER = 'k8ts.io/local-path';
 export const LOCAL_PATH_CLASS = 'local-path';
@@ -63,6 +74,8 @@ export function localPathStorageClass(): StorageClass {
     provisioner: LOCAL_PATH_PROVISIONER,
     reclaimPolicy: 'Delete',
     volumeBindingMode: 'WaitForFirstConsumer',
+    // A directory has no size of its own: growing a claim is recording its new capacity.
+    allowVolumeExpansion: true,
   };
 }
 
@@ -79,6 +92,7 @@ export class LocalPathProvisioner {
   private readonly runner: ControllerRunner;
   private readonly hostnames = new Map<string, string>();
   private readonly servesNode: (node: string) => boolean;
+  private readonly snapshotter: LocalPathSnapshotter;
 
   constructor(opts: LocalPathProvisionerOptions) {
     this.client = opts.client;
@@ -107,6 +121,16 @@ export class LocalPathProvisioner {
     this.claims.addEventHandler({ add: onClaim, update: (_o, n) => onClaim(n) });
     const onVolume = (pv: Stored<PersistentVolume>) => this.runner.enqueue(`volume:${pv.metadata.name}`);
     this.volumes.addEventHandler({ add: onVolume, update: (_o, n) => onVolume(n) });
+    this.snapshotter = new LocalPathSnapshotter({
+      client: opts.client,
+      driver: LOCAL_PATH_PROVISIONER,
+      logger: this.log,
+      snapshotDir: join(this.storageDir, 'snapshots'),
+      nodeName: opts.nodeName,
+      servesNode: this.servesNode,
+      volumes: this.volumes,
+      volumeLocation: (pv) => this.volumeLocation(pv),
+    });
   }
 
   async start(): Promise<void> {
@@ -115,10 +139,12 @@ export class LocalPathProvisioner {
     this.factory.start();
     await this.factory.waitForCacheSync();
     this.runner.start();
+    this.snapshotter.start();
     this.log.info({ storageDir: this.storageDir }, 'local-path provisioner started');
   }
 
   async stop(): Promise<void> {
+    await this.snapshotter.stop();
     await this.runner.stop();
     await this.factory.shutdown();
   }
@@ -139,11 +165,11 @@ export class LocalPathProvisioner {
     }
   }
 
-  async sync(key: string): Promise<void> {
+  async sync(key: string): Promise<ReconcileResult | void> {
     if (key.startsWith('claim:')) {
       const rest = key.slice('claim:'.length);
       const i = rest.indexOf('/');
-      await this.syncClaim(rest.slice(0, i), rest.slice(i + 1));
+      return this.syncClaim(rest.slice(0, i), rest.slice(i + 1));
     } else if (key.startsWith('volume:')) {
       await this.syncVolume(key.slice('volume:'.length));
     }
@@ -151,7 +177,7 @@ export class LocalPathProvisioner {
 
   // ---- provisioning ---------------------------------------------------------------------------
 
-  private async syncClaim(ns: string, name: string): Promise<void> {
+  private async syncClaim(ns: string, name: string): Promise<ReconcileResult | void> {
     const claim = this.claims.indexer.getByName(ns, name);
     if (!claim || claim.metadata.deletionTimestamp || claim.spec?.volumeName) return;
     const ann = claim.metadata.annotations ?? {};
@@ -161,9 +187,27 @@ export class LocalPathProvisioner {
     if (!sc || sc.provisioner !== LOCAL_PATH_PROVISIONER) return;
     const selected: string | undefined = ann[ANN_SELECTED_NODE];
     if (selected !== undefined ? !this.servesNode(selected) : isDelayBinding(sc)) return;
-    const node = selected ?? this.nodeName;
     const pvName = `pvc-${claim.metadata.uid}`;
     if (this.volumes.indexer.get(pvName)) return; // made already (here or by a faster node)
+    let source: DataSource | 'wait' | undefined;
+    try {
+      source = await this.dataSourceOf(claim);
+      // The data is on one node: Immediate claims are provisioned there, selected nodes must be it.
+      if (source && source !== 'wait' && !this.servesNode(source.node)) {
+        if (selected === undefined) return;
+        throw new Error(`the data source is on node "${source.node}", not on the selected node "${selected}"`);
+      }
+    } catch (err) {
+      this.recorder.event(
+        claim,
+        'Warning',
+        'ProvisioningFailed',
+        `failed to provision volume with StorageClass "${className}": ${(err as Error).message}`,
+      );
+      throw err;
+    }
+    if (source === 'wait') return { requeueAfterMs: 1000 };
+    const node = selected ?? source?.node ?? this.nodeName;
 
     this.recorder.event(
       claim,
@@ -180,6 +224,11 @@ export class LocalPathProvisioner {
       if (claim.spec?.volumeMode === 'Block') throw new Error('block volumes are not supported');
       const path = join(this.storageDir, `${pvName}_${ns}_${name}`);
       const pv = await this.volumeFor(claim, sc, node, pvName, path);
+      if (source) {
+        // Filled before the PV exists: nothing can mount it half-copied.
+        await copyTree(source.dir, path);
+        await chmod(path, 0o777);
+      }
       // The API object first: with Immediate classes several nodes race and only the one whose
       // create succeeds may make a directory.
       try {
@@ -270,6 +319,74 @@ export class LocalPathProvisioner {
     return hostname;
   }
 
+  // ---- data sources ---------------------------------------------------------------------------
+
+  /**
+   * Where a claim's initial data comes from (a snapshot or a claim to clone), 'wait' while the
+   * source is not ready yet; errors carry external-provisioner's reasons. Other kinds (volume
+   * populators) are not ours: undefined.
+   */
+  private async dataSourceOf(claim: Stored<PersistentVolumeClaim>): Promise<DataSource | 'wait' | undefined> {
+    const ds = claim.spec?.dataSourceRef ?? claim.spec?.dataSource;
+    if (!ds) return undefined;
+    const ns = claim.metadata.namespace ?? '';
+    const requested = claimRequest(claim);
+    if (ds.kind === 'PersistentVolumeClaim' && !ds.apiGroup) {
+      const src = this.claims.indexer.getByName(ns, ds.name);
+      if (!src)
+        throw new Error(
+          `error getting PVC ${ds.name} (namespace ${ns}): persistentvolumeclaims "${ds.name}" not found`,
+        );
+      if (src.status?.phase !== 'Bound' || !src.spec?.volumeName) return 'wait';
+      if (claimClass(src) !== claimClass(claim))
+        throw new Error('the source PVC and destination PVCs must be in the same storage class for cloning');
+      const pv = this.volumes.indexer.get(src.spec.volumeName);
+      const where = pv && this.volumeLocation(pv);
+      if (!where) throw new Error(`the source PVC ${ds.name} is not a volume of ${LOCAL_PATH_PROVISIONER}`);
+      const size = storageBytes(src.status?.capacity?.storage ?? src.spec?.resources?.requests?.storage);
+      if (requested < size)
+        throw new Error(
+          `error, new PVC request must be greater than or equal in size to the specified PVC data source, requested ${requested} but source is ${size}`,
+        );
+      return { node: where.node, dir: where.path };
+    }
+    if (ds.kind === 'VolumeSnapshot' && ds.apiGroup === SNAPSHOT_GROUP) {
+      let snapshot;
+      try {
+        snapshot = await this.client.resource(VOLUME_SNAPSHOTS).namespace(ns).get(ds.name);
+      } catch (err) {
+        if (isNotFound(err))
+          throw new Error(
+            `error getting handle for DataSource Type VolumeSnapshot by Name ${ds.name}: snapshot ${ds.name} not found`,
+            { cause: err },
+          );
+        throw err;
+      }
+      if (snapshot.metadata.deletionTimestamp) throw new Error(`snapshot ${ds.name} is currently being deleted`);
+      if (!snapshot.status?.readyToUse || !snapshot.status.boundVolumeSnapshotContentName) return 'wait';
+      const content = await this.client
+        .resource(VOLUME_SNAPSHOT_CONTENTS)
+        .get(snapshot.status.boundVolumeSnapshotContentName);
+      if (content.spec?.driver !== LOCAL_PATH_PROVISIONER)
+        throw new Error(`the snapshot's driver "${content.spec?.driver ?? ''}" is not ${LOCAL_PATH_PROVISIONER}`);
+      const handle = parseSnapshotHandle(content.status?.snapshotHandle);
+      if (!handle) throw new Error(`snapshot ${ds.name} has no snapshot handle`);
+      const size = content.status?.restoreSize ?? 0;
+      if (requested < size)
+        throw new Error(
+          `requested volume size ${requested} is less than the size ${size} for the source snapshot ${ds.name}`,
+        );
+      return { node: handle.node, dir: join(this.storageDir, 'snapshots', handle.dir) };
+    }
+    return undefined;
+  }
+
+  /** The node and directory of a volume this instance made. */
+  private volumeLocation(pv: PersistentVolume): { node: string; path: string } | undefined {
+    if (!this.ownVolume(pv)) return undefined;
+    return { node: pv.metadata?.annotations?.[ANN_LOCAL_PATH_NODE] ?? '', path: pv.spec?.hostPath?.path ?? '' };
+  }
+
   // ---- deletion -------------------------------------------------------------------------------
 
   /** Made by this instance: our provisioner, a node we serve, a directory inside our storage dir. */
@@ -310,4 +427,10 @@ export class LocalPathProvisioner {
       if (!isNotFound(err)) throw err;
     }
   }
+}
+
+/** A claim's initial data: a directory on a node (a snapshot, or the claim being cloned). */
+interface DataSource {
+  node: string;
+  dir: string;
 }

@@ -37,6 +37,13 @@ const AGENT_RULES: PolicyRule[] = [
     resources: ['persistentvolumes'],
   },
   { verbs: ['get', 'list', 'watch', 'update', 'patch'], apiGroups: [''], resources: ['persistentvolumeclaims'] },
+  // The local-path driver's snapshots (agent/provisioner/snapshotter.ts), as a CSI snapshotter sidecar's.
+  {
+    verbs: ['get', 'list', 'watch', 'update', 'patch'],
+    apiGroups: ['snapshot.storage.k8s.io'],
+    resources: ['volumesnapshotcontents', 'volumesnapshotcontents/status'],
+  },
+  { verbs: ['get', 'list', 'watch'], apiGroups: ['snapshot.storage.k8s.io'], resources: ['volumesnapshots'] },
 ];
 
 /** Reads stored pods (the pods of a namespace; a pod by name). */
