@@ -41,6 +41,7 @@ import { probeKillingEvent, probeResultEvent } from './probes/events.js';
 import { VolumeManager } from './volumes/manager.js';
 import { containerEnv } from './env.js';
 import { AgentServer, type PodLocator } from './server.js';
+import { AgentMetrics } from './metrics.js';
 import { AgentAuth, clientReviewer } from './auth.js';
 import { LocalPathProvisioner } from './provisioner/localpath.js';
 import { PodRoutes } from './network/routes.js';
@@ -255,6 +256,7 @@ export class NodeAgent {
       // Callers are authenticated and authorized by the API server, as the node (TokenReview, SAR).
       auth: new AgentAuth({ reviewer: clientReviewer(client), nodeName: this.o.nodeName }),
       logger: this.log,
+      metrics: new AgentMetrics(this.runtime, this.o.nodeName),
     });
     const port = await this.server.start();
     await this.startDevices();

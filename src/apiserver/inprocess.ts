@@ -36,6 +36,7 @@ import { patch } from './handlers/patch.js';
 import { deleteCollection, deleteObject } from './handlers/delete.js';
 import { ApiError } from '../client/errors.js';
 import { Client } from '../client/client.js';
+import { restClientRequest } from '../metrics/components.js';
 import type {
   DeleteOptions,
   DiscoveredResource,
@@ -65,12 +66,16 @@ const DEFAULT_USER: UserInfo = {
   groups: ['system:masters', 'system:authenticated'],
 };
 
-/** Run `fn`, turning whatever it throws into a client ApiError. */
-async function guarded<T>(fn: () => T | Promise<T>): Promise<T> {
+/** Run `fn`, turning whatever it throws into a client ApiError; counted as client-go counts requests. */
+async function guarded<T>(method: string, fn: () => T | Promise<T>): Promise<T> {
   try {
-    return await fn();
+    const result = await fn();
+    restClientRequest(method, '', method === 'POST' ? 201 : 200);
+    return result;
   } catch (err) {
-    throw ApiError.from(err);
+    const e = ApiError.from(err);
+    restClientRequest(method, '', e.code);
+    throw e;
   }
 }
 
@@ -151,7 +156,7 @@ export class InProcessTransport implements Transport {
   // ---- reads ---------------------------------------------------------------------------------
 
   get(t: Target): Promise<any> {
-    return guarded(async () => {
+    return guarded('GET', async () => {
       const req = this.request(t, true);
       const result = await get(this.api.handlers, req);
       return this.done(req, await this.out(req, result));
@@ -159,7 +164,7 @@ export class InProcessTransport implements Transport {
   }
 
   list(t: Target, opts: ListOptions = {}): Promise<ObjectList> {
-    return guarded(async () => {
+    return guarded('GET', async () => {
       const req = this.request(t, false);
       const result = await list(this.api.handlers, req, listOptions(opts, false));
       const { def } = req.served;
@@ -280,7 +285,7 @@ export class InProcessTransport implements Transport {
   // ---- writes --------------------------------------------------------------------------------
 
   create(t: Target, body: any, opts?: WriteOptions): Promise<any> {
-    return guarded(async () => {
+    return guarded('POST', async () => {
       if (t.subresource) {
         // POST to an object's subresource: an action with its own semantics (pods/binding, ...).
         const req = this.request(t, true);
@@ -298,7 +303,7 @@ export class InProcessTransport implements Transport {
   }
 
   update(t: Target, body: any, opts?: WriteOptions): Promise<any> {
-    return guarded(async () => {
+    return guarded('PUT', async () => {
       const req = this.request(t, true);
       const validated = this.writeOptions(opts, 'UpdateOptions');
       const call = req.subresource ? this.extra(req) : undefined;
@@ -312,7 +317,7 @@ export class InProcessTransport implements Transport {
   }
 
   patch(t: Target, type: PatchType, body: any, opts?: PatchOptions): Promise<any> {
-    return guarded(async () => {
+    return guarded('PATCH', async () => {
       const req = this.request(t, true);
       const validated = this.writeOptions(opts, 'PatchOptions', type === 'apply');
       // The patch's values end up in the stored object: the caller's own stay untouched.
@@ -322,7 +327,7 @@ export class InProcessTransport implements Transport {
   }
 
   delete(t: Target, opts: DeleteOptions = {}): Promise<any> {
-    return guarded(async () => {
+    return guarded('DELETE', async () => {
       const req = this.request(t, true);
       const result = await deleteObject(this.api.handlers, req, deleteOptions(opts));
       return this.done(req, await this.out(req, result));
@@ -330,7 +335,7 @@ export class InProcessTransport implements Transport {
   }
 
   deleteCollection(t: Target, opts: ListOptions & DeleteOptions = {}): Promise<any> {
-    return guarded(async () => {
+    return guarded('DELETE', async () => {
       const req = this.request({ ...t, name: undefined }, false);
       const result = await deleteCollection(this.api.handlers, req, listOptions(opts, false), deleteOptions(opts));
       return this.done(req, deepCopy(result));
