@@ -25,7 +25,9 @@ class TextFamily {
     const text = Object.entries(labels)
       .map(([k, v]) => `${k}="${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`)
       .join(',');
-    this.lines.push(`${this.name}${text ? `{${text}}` : ''} ${value}${timestampMs === undefined ? '' : ` ${Math.round(timestampMs)}`}`);
+    this.lines.push(
+      `${this.name}${text ? `{${text}}` : ''} ${value}${timestampMs === undefined ? '' : ` ${Math.round(timestampMs)}`}`,
+    );
     return this;
   }
 
@@ -77,7 +79,8 @@ export class AgentMetrics {
       collect: async function (this: Gauge) {
         const counts: Record<string, number> = { created: 0, running: 0, exited: 0, unknown: 0 };
         for (const c of await runtime.listContainers())
-          counts[c.state.replace('CONTAINER_', '').toLowerCase()] = (counts[c.state.replace('CONTAINER_', '').toLowerCase()] ?? 0) + 1;
+          counts[c.state.replace('CONTAINER_', '').toLowerCase()] =
+            (counts[c.state.replace('CONTAINER_', '').toLowerCase()] ?? 0) + 1;
         for (const [state, n] of Object.entries(counts)) this.set({ container_state: state }, n);
       },
     });
@@ -123,9 +126,17 @@ export class AgentMetrics {
 
   private async cadvisor(): Promise<string> {
     const samples = await this.containers();
-    const cpu = new TextFamily('container_cpu_usage_seconds_total', 'Cumulative cpu time consumed in seconds.', 'counter');
+    const cpu = new TextFamily(
+      'container_cpu_usage_seconds_total',
+      'Cumulative cpu time consumed in seconds.',
+      'counter',
+    );
     const mem = new TextFamily('container_memory_working_set_bytes', 'Current working set in bytes.', 'gauge');
-    const start = new TextFamily('container_start_time_seconds', 'Start time of the container since unix epoch in seconds.', 'gauge');
+    const start = new TextFamily(
+      'container_start_time_seconds',
+      'Start time of the container since unix epoch in seconds.',
+      'gauge',
+    );
     for (const s of samples) {
       // cAdvisor's labels; id is the cgroup path, which k8ts does not expose, so the container id.
       const labels = { container: s.container, id: s.id, image: s.image, name: s.id, namespace: s.ns, pod: s.pod };
@@ -133,11 +144,15 @@ export class AgentMetrics {
       mem.add(labels, s.memoryBytes, s.timestampMs);
       if (s.startedSeconds !== undefined) start.add(labels, s.startedSeconds, s.timestampMs);
     }
-    const machineCores = new TextFamily('machine_cpu_cores', 'Number of logical CPU cores.', 'gauge').add({}, cpus().length);
-    const machineMemory = new TextFamily('machine_memory_bytes', 'Amount of memory installed on the machine.', 'gauge').add(
+    const machineCores = new TextFamily('machine_cpu_cores', 'Number of logical CPU cores.', 'gauge').add(
       {},
-      meminfo().totalBytes,
+      cpus().length,
     );
+    const machineMemory = new TextFamily(
+      'machine_memory_bytes',
+      'Amount of memory installed on the machine.',
+      'gauge',
+    ).add({}, meminfo().totalBytes);
     return [cpu, mem, start, machineCores, machineMemory].join('\n') + '\n';
   }
 
@@ -194,7 +209,11 @@ export class AgentMetrics {
       '[STABLE] Cumulative cpu time consumed by the pod in core-seconds',
       'counter',
     );
-    const pMem = new TextFamily('pod_memory_working_set_bytes', '[STABLE] Current working set of the pod in bytes', 'gauge');
+    const pMem = new TextFamily(
+      'pod_memory_working_set_bytes',
+      '[STABLE] Current working set of the pod in bytes',
+      'gauge',
+    );
     for (const p of pods.values()) {
       pCpu.add({ namespace: p.ns, pod: p.pod }, p.cpu, p.at);
       pMem.add({ namespace: p.ns, pod: p.pod }, p.mem, p.at);

@@ -66,7 +66,7 @@ export const podFamilies: Family<Pod>[] = [
   { name: 'kube_pod_created', help: 'Unix creation timestamp', type: 'gauge', samples: (p) => created(p.metadata) },
   {
     name: 'kube_pod_owner',
-    help: 'Information about the Pod\'s owner.',
+    help: "Information about the Pod's owner.",
     type: 'gauge',
     samples: (p) => [[owner(p.metadata), 1]],
   },
@@ -100,7 +100,13 @@ export const podFamilies: Family<Pod>[] = [
     type: 'gauge',
     samples: (p) =>
       (p.status?.containerStatuses ?? []).map((c) => [
-        { container: c.name, image_spec: p.spec?.containers.find((s) => s.name === c.name)?.image ?? c.image, image: c.image, image_id: c.imageID, container_id: c.containerID ?? '' },
+        {
+          container: c.name,
+          image_spec: p.spec?.containers.find((s) => s.name === c.name)?.image ?? c.image,
+          image: c.image,
+          image_id: c.imageID,
+          container_id: c.containerID ?? '',
+        },
         1,
       ]),
   },
@@ -169,7 +175,12 @@ function resourceLabels(name: string, quantity: string): { labels: Labels; value
 }
 
 export const deploymentFamilies: Family<Deployment>[] = [
-  { name: 'kube_deployment_created', help: 'Unix creation timestamp', type: 'gauge', samples: (d) => created(d.metadata) },
+  {
+    name: 'kube_deployment_created',
+    help: 'Unix creation timestamp',
+    type: 'gauge',
+    samples: (d) => created(d.metadata),
+  },
   {
     name: 'kube_deployment_spec_replicas',
     help: 'Number of desired pods for a deployment.',
@@ -236,7 +247,12 @@ export const deploymentFamilies: Family<Deployment>[] = [
 ];
 
 export const replicaSetFamilies: Family<ReplicaSet>[] = [
-  { name: 'kube_replicaset_created', help: 'Unix creation timestamp', type: 'gauge', samples: (r) => created(r.metadata) },
+  {
+    name: 'kube_replicaset_created',
+    help: 'Unix creation timestamp',
+    type: 'gauge',
+    samples: (r) => created(r.metadata),
+  },
   {
     name: 'kube_replicaset_spec_replicas',
     help: 'Number of desired pods for a ReplicaSet.',
@@ -257,7 +273,7 @@ export const replicaSetFamilies: Family<ReplicaSet>[] = [
   },
   {
     name: 'kube_replicaset_owner',
-    help: 'Information about the ReplicaSet\'s owner.',
+    help: "Information about the ReplicaSet's owner.",
     type: 'gauge',
     samples: (r) => [[owner(r.metadata), 1]],
   },
@@ -353,7 +369,7 @@ export const jobFamilies: Family<Job>[] = [
   },
   {
     name: 'kube_job_owner',
-    help: 'Information about the Job\'s owner.',
+    help: "Information about the Job's owner.",
     type: 'gauge',
     samples: (j) => [[owner(j.metadata), 1]],
   },
@@ -427,12 +443,18 @@ function nodeResources(list: Record<string, string> | undefined): Sample[] {
 }
 
 export const namespaceFamilies: Family<Namespace>[] = [
-  { name: 'kube_namespace_created', help: 'Unix creation timestamp', type: 'gauge', samples: (n) => created(n.metadata) },
+  {
+    name: 'kube_namespace_created',
+    help: 'Unix creation timestamp',
+    type: 'gauge',
+    samples: (n) => created(n.metadata),
+  },
   {
     name: 'kube_namespace_status_phase',
     help: 'kubernetes namespace status phase.',
     type: 'gauge',
-    samples: (n) => ['Active', 'Terminating'].map((phase) => [{ phase }, bool((n.status?.phase ?? 'Active') === phase)]),
+    samples: (n) =>
+      ['Active', 'Terminating'].map((phase) => [{ phase }, bool((n.status?.phase ?? 'Active') === phase)]),
   },
 ];
 

@@ -46,7 +46,7 @@ const workDuration = new Histogram({
 const processingSince = new Map<string, Map<unknown, number>>();
 new Gauge({
   name: 'workqueue_unfinished_work_seconds',
-  help: 'How many seconds of work has been done that is in progress and hasn\'t been observed by work_duration. Large values indicate stuck threads. One can deduce the number of stuck threads by observing the rate at which this increases.',
+  help: "How many seconds of work has been done that is in progress and hasn't been observed by work_duration. Large values indicate stuck threads. One can deduce the number of stuck threads by observing the rate at which this increases.",
   labelNames: ['name'],
   registers: [componentRegistry],
   collect() {
@@ -155,7 +155,7 @@ const ATTEMPT_BUCKETS = [0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128,
 
 const scheduleAttempts = new Counter({
   name: 'scheduler_schedule_attempts_total',
-  help: 'Number of attempts to schedule pods, by the result. \'unschedulable\' means a pod could not be scheduled, while \'error\' means an internal scheduler problem.',
+  help: "Number of attempts to schedule pods, by the result. 'unschedulable' means a pod could not be scheduled, while 'error' means an internal scheduler problem.",
   labelNames: ['result', 'profile'],
   registers: [componentRegistry],
 });
