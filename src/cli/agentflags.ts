@@ -88,7 +88,7 @@ export function addAgentFlags(cmd: Command): Command {
     )
     .option(
       '--pod-log-dir <dir>',
-      "container logs in the kubelet layout (pods/, containers/) go here (default <data-dir>/agent/logs; /var/log gives collectors the host paths they expect; docs/monitoring.md)",
+      'container logs in the kubelet layout (pods/, containers/) go here (default <data-dir>/agent/logs; /var/log gives collectors the host paths they expect; docs/monitoring.md)',
     )
     .option('--container-log-max-size <size>', 'rotate a container log at this size (quantity, e.g. 10Mi)', '10Mi')
     .option('--container-log-max-files <n>', 'log files kept per container, the live one included (at least 2)', '5')

@@ -38,7 +38,7 @@ const namespaced =
       : { namespace: m.namespace ?? '', [label]: m.name ?? '' };
 
 function kind<T>(spec: ResourceSpec<T>, identity: IdentityOf, families: Family<T>[]): Kind<unknown> {
-  return { spec, identity, families } as unknown as Kind<unknown>;
+  return { spec, identity, families };
 }
 
 const KINDS: Kind<unknown>[] = [
