@@ -42,7 +42,7 @@ import { VolumeManager } from './volumes/manager.js';
 import { containerEnv } from './env.js';
 import { AgentServer, type PodLocator } from './server.js';
 import { AgentMetrics } from './metrics.js';
-import { NodeLogging, type NodeLoggingSettings } from '../logs/node.js';
+import { NodeLogging, type NodeLoggingSettings } from './logging/node.js';
 import { AgentAuth, clientReviewer } from './auth.js';
 import { LocalPathProvisioner } from './provisioner/localpath.js';
 import { PodRoutes } from './network/routes.js';
@@ -83,7 +83,7 @@ export interface AgentOptions {
   evictionHard?: string;
   /** Most processes a pod may run (--pod-max-pids; -1: no limit). */
   podMaxPids?: number;
-  /** Container log layout, rotation and shipping (src/logs). */
+  /** Container log layout, rotation and shipping (src/agent/logging). */
   logging?: NodeLoggingSettings;
   /** The service proxy (kube-proxy's job; undefined: --disable-kube-proxy). */
   proxy?: ProxySettings;

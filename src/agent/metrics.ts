@@ -4,7 +4,7 @@
 // container runtime's stats (cgroups) and /proc, read at scrape time.
 import { cpus } from 'node:os';
 import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import { renderWith } from '../metrics/components.js';
+import { renderWith } from '../machinery/componentmetrics.js';
 import { hostCpuNanos, meminfo } from './hostinfo.js';
 import { LABEL, type Runtime } from './runtime/types.js';
 

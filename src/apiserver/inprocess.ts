@@ -36,7 +36,7 @@ import { patch } from './handlers/patch.js';
 import { deleteCollection, deleteObject } from './handlers/delete.js';
 import { ApiError } from '../client/errors.js';
 import { Client } from '../client/client.js';
-import { restClientRequest } from '../metrics/components.js';
+import { restClientRequest } from '../machinery/componentmetrics.js';
 import type {
   DeleteOptions,
   DiscoveredResource,

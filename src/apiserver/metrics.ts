@@ -1,7 +1,7 @@
 // Prometheus metrics with upstream's names, so dashboards built for kube-apiserver work.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import { renderWith } from '../metrics/components.js';
+import { renderWith } from '../machinery/componentmetrics.js';
 import type { RequestInfo, ResourceRequest } from './requestinfo.js';
 
 function verbOf(method: string, info: RequestInfo | undefined, watching: boolean): string {

@@ -9,8 +9,8 @@ import { PROXY_MODES, SCHEDULERS, type Scheduler } from '../proxy/model.js';
 import type { AgentFlags } from './agentflags.js';
 import { resolve } from 'node:path';
 import { parseQuantityOrNull } from '../machinery/quantity.js';
-import type { NodeLoggingSettings } from '../logs/node.js';
-import { parseSink } from '../logs/sinks.js';
+import type { NodeLoggingSettings } from '../agent/logging/node.js';
+import { parseSink } from '../agent/logging/sinks.js';
 
 /** --cluster-dns, or k3s's default: the 10th address of the service CIDR. */
 export function clusterDNSFromFlags(flags: AgentFlags): string[] {

@@ -7,7 +7,7 @@ import type { Agent } from 'undici';
 const undici = () => import('undici');
 import type { ServerPool } from './serverpool.js';
 import { ApiError } from './errors.js';
-import { restClientRequest } from '../metrics/components.js';
+import { restClientRequest } from '../machinery/componentmetrics.js';
 import { type ClientConfig, loadKubeconfig } from './kubeconfig.js';
 import type {
   DeleteOptions,

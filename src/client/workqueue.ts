@@ -2,7 +2,7 @@
 // waits is processed once; a key re-added while being processed is processed again afterwards
 // (never by two workers at once); failures come back after a per-item exponential backoff,
 // bounded overall by a token bucket.
-import { WorkqueueMetrics } from '../metrics/components.js';
+import { WorkqueueMetrics } from '../machinery/componentmetrics.js';
 
 /** How long to wait before an item may be retried. */
 export interface RateLimiter<T> {

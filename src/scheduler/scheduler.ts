@@ -20,7 +20,7 @@ import { NodeResourcesBalancedAllocation, NodeResourcesFit, type ScoringStrategy
 import { PodTopologySpread } from './plugins/podtopologyspread.js';
 import { VolumeBinding } from './plugins/volumebinding.js';
 import { EVENTS, SchedulingQueue, type QueuedPodInfo } from './queue.js';
-import { reportPendingPods, schedulingAttempt } from '../metrics/components.js';
+import { reportPendingPods, schedulingAttempt } from '../machinery/componentmetrics.js';
 import { PodInfo, Status } from './types.js';
 import { rfc3339 } from '../machinery/time.js';
 import { nameOf, namespaceOf, uidOf } from '../machinery/meta.js';

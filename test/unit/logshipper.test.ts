@@ -8,8 +8,8 @@ import { appendFileSync, mkdirSync, mkdtempSync, renameSync, rmSync } from 'node
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LogShipper } from '../../src/logs/shipper.js';
-import { ElasticsearchSink, LokiSink, parseSink, type LogEntry, type Sink } from '../../src/logs/sinks.js';
+import { LogShipper } from '../../src/agent/logging/shipper.js';
+import { ElasticsearchSink, LokiSink, parseSink, type LogEntry, type Sink } from '../../src/agent/logging/sinks.js';
 import { renderFamilies } from '../../src/kubestate/index.js';
 import { until } from '../support/until.js';
 

@@ -5,8 +5,8 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Event as CoreEvent } from 'kubernetes-types/core/v1.js';
 import type { Logger } from 'pino';
-import { R, type Client } from '../client/client.js';
-import { SharedIndexInformer } from '../client/informer.js';
+import { R, type Client } from '../../client/client.js';
+import { SharedIndexInformer } from '../../client/informer.js';
 import { deliver, type LogEntry, type Sink } from './sinks.js';
 
 export interface EventExporterOptions {

@@ -19,7 +19,7 @@ import {
 } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { Logger } from 'pino';
-import { LABEL, type Runtime } from '../agent/runtime/types.js';
+import { LABEL, type Runtime } from '../runtime/types.js';
 
 export interface LogRotationOptions {
   /** The folder holding pods/ and containers/ (default <agent dir>/logs). */

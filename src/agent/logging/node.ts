@@ -2,11 +2,11 @@
 // links and rotation, rotate.ts) and, with --log-sink, the log shipper (shipper.ts).
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import type { Runtime } from '../agent/runtime/types.js';
+import type { Runtime } from '../runtime/types.js';
 import { ContainerLogManager, DEFAULT_CONTAINER_LOG_MAX_FILES, DEFAULT_CONTAINER_LOG_MAX_SIZE } from './rotate.js';
 import { LogShipper } from './shipper.js';
 import type { Sink } from './sinks.js';
-import type { Client } from '../client/client.js';
+import type { Client } from '../../client/client.js';
 import { EventExporter } from './events.js';
 
 export interface NodeLoggingSettings {

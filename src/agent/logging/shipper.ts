@@ -21,7 +21,7 @@ import {
 } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
-import { parseRecord } from '../agent/logs.js';
+import { parseRecord } from '../logs.js';
 import { deliver, type LogEntry, type Sink } from './sinks.js';
 
 export interface ShipperOptions {
