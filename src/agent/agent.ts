@@ -41,6 +41,8 @@ import { probeKillingEvent, probeResultEvent } from './probes/events.js';
 import { VolumeManager } from './volumes/manager.js';
 import { containerEnv } from './env.js';
 import { AgentServer, type PodLocator } from './server.js';
+import { AgentMetrics } from './metrics.js';
+import { NodeLogging, type NodeLoggingSettings } from './logging/node.js';
 import { AgentAuth, clientReviewer } from './auth.js';
 import { LocalPathProvisioner } from './provisioner/localpath.js';
 import { PodRoutes } from './network/routes.js';
@@ -82,6 +84,8 @@ export interface AgentOptions {
   evictionHard?: string;
   /** Most processes a pod may run (--pod-max-pids; -1: no limit). */
   podMaxPids?: number;
+  /** Container log layout, rotation and shipping (src/agent/logging). */
+  logging?: NodeLoggingSettings;
   /** The service proxy (kube-proxy's job; undefined: --disable-kube-proxy). */
   proxy?: ProxySettings;
   /** Run no NetworkPolicy controller (--disable-network-policy). */
@@ -110,6 +114,7 @@ export class NodeAgent {
   private server?: AgentServer;
   private provisioner?: LocalPathProvisioner;
   private stats?: StatsCollector;
+  private logging?: NodeLogging;
   private eviction?: EvictionManager;
   /** Device plugins (extended resources): registration, device health, allocation. */
   private devices?: DeviceManager;
@@ -276,6 +281,7 @@ export class NodeAgent {
       // Callers are authenticated and authorized by the API server, as the node (TokenReview, SAR).
       auth: new AgentAuth({ reviewer: clientReviewer(client), nodeName: this.o.nodeName }),
       logger: this.log,
+      metrics: new AgentMetrics(this.runtime, this.o.nodeName),
     });
     const port = await this.server.start();
     await this.startDevices();
@@ -429,7 +435,7 @@ export class NodeAgent {
       nodeName: this.o.nodeName,
       hostIP: this.nodeIP,
       podsDir: join(this.dir, 'pods'),
-      logsDir: join(this.dir, 'logs', 'pods'),
+      logsDir: join(this.logDir, 'pods'),
       dns: { clusterDNS: this.podClusterDNS ?? this.o.clusterDNS, clusterDomain: this.o.clusterDomain, hostResolv },
       clusterDomain: this.o.clusterDomain,
       nodeMemoryBytes: meminfo().totalBytes,
@@ -445,6 +451,11 @@ export class NodeAgent {
       indexers: { uid: (p) => [p.metadata.uid] },
       logger: this.log,
     });
+    this.logging = new NodeLogging(
+      { ...this.o.logging, logDir: this.logDir, stateDir: this.dir, nodeName: this.o.nodeName },
+      this.log,
+    );
+    this.logging.start(this.runtime, client, (ns, name) => this.pods.store.get(`${ns}/${name}`)?.metadata.labels);
     this.runner = new ControllerRunner({
       name: 'agent-pods',
       workers: 4,
@@ -600,7 +611,13 @@ export class NodeAgent {
     };
   }
 
+  /** The kubelet's /var/log (pods/, containers/). */
+  private get logDir(): string {
+    return this.o.logging?.logDir ?? join(this.dir, 'logs');
+  }
+
   async stop(): Promise<void> {
+    await this.logging?.stop();
     this.stopped = true;
     for (const t of this.timers) clearInterval(t);
     this.reporter?.stop();

@@ -49,6 +49,8 @@ export interface AgentServerOptions {
   port?: number;
   bindAddress?: string;
   logger?: Logger;
+  /** /metrics, /metrics/cadvisor, /metrics/resource (agent/metrics.ts). */
+  metrics?: { render(path: string): Promise<string | undefined>; contentType: string };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -189,6 +191,12 @@ export class AgentServer {
           if (req.method !== 'GET') return send(405, 'Method Not Allowed');
           if (parts.length !== 4) return send(404, '404 page not found\n');
           return await this.containerLogs(parts[1], parts[2], parts[3], url.searchParams, req, res);
+        case 'metrics': {
+          const body = await this.options.metrics?.render(url.pathname.replace(/\/+$/, ''));
+          if (body === undefined) break;
+          res.writeHead(200, { 'Content-Type': this.options.metrics!.contentType });
+          return void res.end(body);
+        }
         case 'exec':
         case 'attach':
         case 'portForward':

@@ -38,6 +38,7 @@ import { deleteCollection, deleteObject } from './handlers/delete.js';
 import { ApiError } from '../client/errors.js';
 import { beginInProcessAudit } from './audit/inprocess.js';
 import { Client } from '../client/client.js';
+import { restClientRequest } from '../machinery/componentmetrics.js';
 import type {
   DeleteOptions,
   DiscoveredResource,
@@ -67,12 +68,16 @@ const DEFAULT_USER: UserInfo = {
   groups: ['system:masters', 'system:authenticated'],
 };
 
-/** Run `fn`, turning whatever it throws into a client ApiError. */
-async function guarded<T>(fn: () => T | Promise<T>): Promise<T> {
+/** Run `fn`, turning whatever it throws into a client ApiError; counted as client-go counts requests. */
+async function guarded<T>(method: string, fn: () => T | Promise<T>): Promise<T> {
   try {
-    return await fn();
+    const result = await fn();
+    restClientRequest(method, '', method === 'POST' ? 201 : 200);
+    return result;
   } catch (err) {
-    throw ApiError.from(err);
+    const e = ApiError.from(err);
+    restClientRequest(method, '', e.code);
+    throw e;
   }
 }
 
@@ -181,7 +186,7 @@ export class InProcessTransport implements Transport {
 
   get(t: Target): Promise<any> {
     return this.audited('get', t, () =>
-      guarded(async () => {
+      guarded('GET', async () => {
         const req = this.request(t, true);
         const result = await get(this.api.handlers, req);
         return this.done(req, await this.out(req, result));
@@ -191,7 +196,7 @@ export class InProcessTransport implements Transport {
 
   list(t: Target, opts: ListOptions = {}): Promise<ObjectList> {
     return this.audited('list', t, () =>
-      guarded(async () => {
+      guarded('GET', async () => {
         const req = this.request(t, false);
         const result = await list(this.api.handlers, req, listOptions(opts, false));
         const { def } = req.served;
@@ -328,7 +333,7 @@ export class InProcessTransport implements Transport {
       'create',
       t,
       () =>
-        guarded(async () => {
+        guarded('POST', async () => {
           if (t.subresource) {
             // POST to an object's subresource: an action with its own semantics (pods/binding, ...).
             const req = this.request(t, true);
@@ -353,7 +358,7 @@ export class InProcessTransport implements Transport {
       'update',
       t,
       () =>
-        guarded(async () => {
+        guarded('PUT', async () => {
           const req = this.request(t, true);
           const validated = this.writeOptions(opts, 'UpdateOptions');
           const call = req.subresource ? this.extra(req) : undefined;
@@ -373,7 +378,7 @@ export class InProcessTransport implements Transport {
       'patch',
       t,
       () =>
-        guarded(async () => {
+        guarded('PATCH', async () => {
           const req = this.request(t, true);
           const validated = this.writeOptions(opts, 'PatchOptions', type === 'apply');
           // The patch's values end up in the stored object: the caller's own stay untouched.
@@ -386,7 +391,7 @@ export class InProcessTransport implements Transport {
 
   delete(t: Target, opts: DeleteOptions = {}): Promise<any> {
     return this.audited('delete', t, () =>
-      guarded(async () => {
+      guarded('DELETE', async () => {
         const req = this.request(t, true);
         const result = await deleteObject(this.api.handlers, req, deleteOptions(opts));
         return this.done(req, await this.out(req, result));
@@ -396,7 +401,7 @@ export class InProcessTransport implements Transport {
 
   deleteCollection(t: Target, opts: ListOptions & DeleteOptions = {}): Promise<any> {
     return this.audited('deletecollection', t, () =>
-      guarded(async () => {
+      guarded('DELETE', async () => {
         const req = this.request({ ...t, name: undefined }, false);
         const result = await deleteCollection(this.api.handlers, req, listOptions(opts, false), deleteOptions(opts));
         return this.done(req, deepCopy(result));

@@ -1,6 +1,7 @@
 // Prometheus metrics with upstream's names, so dashboards built for kube-apiserver work.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { renderWith } from '../machinery/componentmetrics.js';
 import type { RequestInfo, ResourceRequest } from './requestinfo.js';
 
 function verbOf(method: string, info: RequestInfo | undefined, watching: boolean): string {
@@ -164,8 +165,21 @@ export class ApiMetrics {
     registers: [this.registry],
   });
 
+  /** Objects stored per resource ("pods", "deployments.apps"), read on scrape. */
+  storageObjects?: () => Iterable<[string, number]>;
+
   constructor() {
     collectDefaultMetrics({ register: this.registry });
+    const objects = () => this.storageObjects?.() ?? [];
+    new Gauge({
+      name: 'apiserver_storage_objects',
+      help: 'Number of stored objects at the time of last check split by kind. In case of a fetching error, the value will be -1.',
+      labelNames: ['resource'],
+      registers: [this.registry],
+      collect() {
+        for (const [resource, n] of objects()) this.set({ resource }, n);
+      },
+    });
   }
 
   /** Bring the prom-client counter up to date (on scrape). */
@@ -185,8 +199,9 @@ export class ApiMetrics {
     return this.registry.contentType;
   }
 
-  render(): Promise<string> {
-    return this.registry.metrics();
+  /** Its own metrics, then the shared client and scheduler metrics of this process. */
+  async render(): Promise<string> {
+    return renderWith(await this.registry.metrics());
   }
 
   observe(

@@ -170,6 +170,8 @@ export class ApiServer implements ServingApi {
   private readonly openapi: OpenAPIDocumentCache;
   private readonly openapiV2Protobuf = new WeakMap<object, Buffer>();
   private readonly metrics = new ApiMetrics();
+  /** Authenticated and authorized non-resource paths served by other parts (e.g. /metrics/kube-state). */
+  readonly nonResourceHandlers = new Map<string, (req: IncomingMessage, res: ServerResponse) => void | Promise<void>>();
   /** Refuses new objects while the heap is nearly full, so no create can exhaust it. */
   private readonly heapGuard = new HeapGuard();
   private server?: http2.Http2SecureServer<
@@ -213,6 +215,11 @@ export class ApiServer implements ServingApi {
       paginator: new Paginator(),
     };
     this.rest = new RestHandler(this.handlers);
+    this.metrics.storageObjects = () =>
+      [...this.stores.values()].map((st) => [
+        st.def.group ? `${st.def.plural}.${st.def.group}` : st.def.plural,
+        st.cache.items.size,
+      ]);
     this.discovery = new Discovery(
       this.registry,
       (d) => this.subresourcesOf(d),
@@ -757,6 +764,8 @@ export class ApiServer implements ServingApi {
       }
     }
     if (p === '/metrics') return send(res, 200, await this.metrics.render(), this.metrics.contentType);
+    const handler = this.nonResourceHandlers.get(p);
+    if (handler) return void (await handler(req, res));
     if (p === '/') {
       return sendObject(res, 200, {
         paths: [

@@ -30,6 +30,7 @@ export async function startLocalAgent(
     sans: [nodeName, nodeIP, '127.0.0.1', 'localhost'],
     server: true,
   });
+  const options = agentOptionsFromFlags(flags);
   const agent = new NodeAgent({
     client: inProcessClient(api, {
       fieldManager: 'kubelet',
@@ -38,7 +39,9 @@ export async function startLocalAgent(
     nodeName,
     dataDir,
     isDefaultDataDir: resolve(dataDir) === resolve(defaultDataDir()),
-    ...agentOptionsFromFlags(flags),
+    ...options,
+    // The server's own node exports the cluster's events too (once per cluster, not per node).
+    logging: { ...options.logging, exportEvents: true },
     nodeIP,
     tls: { cert: serving.certPem, key: serving.keyPem, ca: ca.certPem },
     clusterDomain: flags.clusterDomain,

@@ -24,6 +24,10 @@ export interface AgentFlags {
   lbScheduler?: string;
   /** The pod range (the server's --cluster-cidr; `k8ts agent --cluster-cidr`). */
   clusterCidr?: string;
+  podLogDir?: string;
+  containerLogMaxSize?: string;
+  containerLogMaxFiles?: string;
+  logSink?: string[];
 }
 
 export function addAgentFlags(cmd: Command): Command {
@@ -81,5 +85,17 @@ export function addAgentFlags(cmd: Command): Command {
       )
         .choices([...SCHEDULERS])
         .default('rr'),
+    )
+    .option(
+      '--pod-log-dir <dir>',
+      'container logs in the kubelet layout (pods/, containers/) go here (default <data-dir>/agent/logs; /var/log gives collectors the host paths they expect; docs/monitoring.md)',
+    )
+    .option('--container-log-max-size <size>', 'rotate a container log at this size (quantity, e.g. 10Mi)', '10Mi')
+    .option('--container-log-max-files <n>', 'log files kept per container, the live one included (at least 2)', '5')
+    .option(
+      '--log-sink <sink>',
+      'ship every container log line (and, on k8ts server, every event) to jsonl:PATH, elasticsearch:URL[#index] or loki:URL; repeatable (docs/monitoring.md)',
+      (v: string, prev: string[]) => [...prev, v],
+      [],
     );
 }

@@ -7,6 +7,10 @@ import { tenthAddress } from '../dns/kubedns.js';
 import type { ProxySettings } from '../proxy/index.js';
 import { PROXY_MODES, SCHEDULERS, type Scheduler } from '../proxy/model.js';
 import type { AgentFlags } from './agentflags.js';
+import { resolve } from 'node:path';
+import { parseQuantityOrNull } from '../machinery/quantity.js';
+import type { NodeLoggingSettings } from '../agent/logging/node.js';
+import { parseSink } from '../agent/logging/sinks.js';
 
 /** --cluster-dns, or k3s's default: the 10th address of the service CIDR. */
 export function clusterDNSFromFlags(flags: AgentFlags): string[] {
@@ -29,6 +33,7 @@ export function agentOptionsFromFlags(
   | 'port'
   | 'proxy'
   | 'disableNetworkPolicy'
+  | 'logging'
 > {
   const port = Number(flags.kubeletPort ?? 10250);
   if (!Number.isInteger(port) || port < 0 || port > 65535)
@@ -47,6 +52,21 @@ export function agentOptionsFromFlags(
     port,
     proxy: flags.disableKubeProxy ? undefined : proxySettings(flags),
     disableNetworkPolicy: flags.disableNetworkPolicy ?? false,
+    logging: loggingFromFlags(flags),
+  };
+}
+
+function loggingFromFlags(flags: AgentFlags): NodeLoggingSettings {
+  const size = parseQuantityOrNull(flags.containerLogMaxSize ?? '10Mi');
+  if (!size || size.sign() <= 0) throw new Error(`--container-log-max-size: invalid size ${flags.containerLogMaxSize}`);
+  const maxFiles = Number(flags.containerLogMaxFiles ?? 5);
+  if (!Number.isInteger(maxFiles) || maxFiles < 2)
+    throw new Error(`--container-log-max-files: invalid count ${flags.containerLogMaxFiles} (want 2 or more)`);
+  return {
+    logDir: flags.podLogDir ? resolve(flags.podLogDir) : undefined,
+    maxSizeBytes: size.asNumber(),
+    maxFiles,
+    sinks: (flags.logSink ?? []).map(parseSink),
   };
 }
 

@@ -7,6 +7,7 @@ import type { Agent } from 'undici';
 const undici = () => import('undici');
 import type { ServerPool } from './serverpool.js';
 import { ApiError } from './errors.js';
+import { restClientRequest } from '../machinery/componentmetrics.js';
 import { type ClientConfig, loadKubeconfig } from './kubeconfig.js';
 import type {
   DeleteOptions,
@@ -141,8 +142,10 @@ export class HttpsTransport implements Transport {
           headersTimeout: this.timeoutMs,
           bodyTimeout: this.timeoutMs,
         });
+        restClientRequest(method, server, res.statusCode);
         break;
       } catch (err) {
+        restClientRequest(method, server, undefined);
         this.pool?.failed(server);
         // A refused connection never reached the server, so even a POST may go to the next one.
         if (this.pool && notConnected(err) && attempt < this.pool.all.length) continue;
@@ -220,6 +223,7 @@ export class HttpsTransport implements Transport {
           headersTimeout: this.timeoutMs,
           bodyTimeout: 0,
         });
+        restClientRequest('GET', server, res.statusCode);
         if (res.statusCode !== 200) {
           const text = await res.body.text();
           let status: any;

@@ -2,6 +2,7 @@
 // waits is processed once; a key re-added while being processed is processed again afterwards
 // (never by two workers at once); failures come back after a per-item exponential backoff,
 // bounded overall by a token bucket.
+import { WorkqueueMetrics } from '../machinery/componentmetrics.js';
 
 /** How long to wait before an item may be retried. */
 export interface RateLimiter<T> {
@@ -95,15 +96,19 @@ export class RateLimitingQueue<T = string> {
   private readonly getters: ((item: T | undefined) => void)[] = [];
   private shuttingDown = false;
   readonly rateLimiter: RateLimiter<T>;
+  /** client-go's workqueue_* metrics, for named queues only. */
+  private readonly metrics?: WorkqueueMetrics<T>;
 
   constructor(opts: { rateLimiter?: RateLimiter<T>; name?: string } = {}) {
     this.rateLimiter = opts.rateLimiter ?? defaultControllerRateLimiter<T>();
+    if (opts.name) this.metrics = new WorkqueueMetrics<T>(opts.name);
   }
 
   /** Queue an item (no-op if it already waits; deferred if it is being processed). */
   add(item: T): void {
     if (this.shuttingDown || this.dirty.has(item)) return;
     this.dirty.add(item);
+    this.metrics?.add(item);
     if (this.processing.has(item)) return;
     this.push(item);
   }
@@ -113,6 +118,7 @@ export class RateLimitingQueue<T = string> {
     if (getter) {
       this.dirty.delete(item);
       this.processing.add(item);
+      this.metrics?.get(item);
       getter(item);
       return;
     }
@@ -136,6 +142,7 @@ export class RateLimitingQueue<T = string> {
 
   /** Queue an item after its rate limiter's delay (a failure: the backoff grows). */
   addRateLimited(item: T): void {
+    this.metrics?.retry();
     this.addAfter(item, this.rateLimiter.when(item));
   }
 
@@ -159,6 +166,7 @@ export class RateLimitingQueue<T = string> {
       }
       this.dirty.delete(item);
       this.processing.add(item);
+      this.metrics?.get(item);
       return Promise.resolve(item);
     }
     if (this.shuttingDown) return Promise.resolve(undefined);
@@ -168,10 +176,9 @@ export class RateLimitingQueue<T = string> {
   /** Mark an item processed; if it was re-added meanwhile, it is queued again. */
   done(item: T): void {
     this.processing.delete(item);
-    if (this.dirty.has(item)) {
-      this.dirty.delete(item);
-      this.add(item);
-    }
+    this.metrics?.done(item);
+    // Re-added while processed: it was counted then, it is queued now.
+    if (this.dirty.has(item) && !this.shuttingDown) this.push(item);
   }
 
   len(): number {

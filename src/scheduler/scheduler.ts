@@ -20,6 +20,7 @@ import { NodeResourcesBalancedAllocation, NodeResourcesFit, type ScoringStrategy
 import { PodTopologySpread } from './plugins/podtopologyspread.js';
 import { VolumeBinding } from './plugins/volumebinding.js';
 import { EVENTS, SchedulingQueue, type QueuedPodInfo } from './queue.js';
+import { reportPendingPods, schedulingAttempt } from '../machinery/componentmetrics.js';
 import { PodInfo, Status } from './types.js';
 import { rfc3339 } from '../machinery/time.js';
 import { nameOf, namespaceOf, uidOf } from '../machinery/meta.js';
@@ -113,6 +114,8 @@ export class Scheduler {
     this.name = opts.schedulerName ?? DEFAULT_SCHEDULER_NAME;
     this.log = opts.logger.child({ component: 'kube-scheduler' });
     this.queue = new SchedulingQueue({ initialBackoffMs: opts.initialBackoffMs, maxBackoffMs: opts.maxBackoffMs });
+    const queue = this.queue;
+    reportPendingPods(() => ({ ...queue.pending(), gated: 0 }));
     this.recorder = new EventRecorder(opts.client, { component: this.name }, this.log);
     this.ownFactory = !opts.informers;
     this.factory =
@@ -298,6 +301,7 @@ export class Scheduler {
       return;
     }
     this.stats.attempts++;
+    const started = performance.now();
     const cycle = this.queue.schedulingCycle;
     const state = new CycleState();
     let node: string;
@@ -306,6 +310,7 @@ export class Scheduler {
     } catch (err) {
       if (!(err instanceof FitError)) {
         this.stats.errors++;
+        schedulingAttempt('error', (performance.now() - started) / 1000);
         await this.handleFailure(q, err as Error, cycle);
         return;
       }
@@ -318,12 +323,14 @@ export class Scheduler {
         } else if (pf.status.message) err.postFilterMsg = pf.status.message;
       }
       this.stats.unschedulable++;
+      schedulingAttempt('unschedulable', (performance.now() - started) / 1000);
       await this.handleFailure(q, err, cycle, nominated);
       return;
     }
     // Assume: the cache counts the pod on its node from now on.
     const assumed = new PodInfo({ ...pi.pod, spec: { containers: [], ...pi.pod.spec, nodeName: node } });
     this.cache.assumePod(assumed);
+    schedulingAttempt('scheduled', (performance.now() - started) / 1000);
     this.queue.done(pi.key);
     this.queue.deleteNominated(pi.key);
     await this.acquireBindingSlot();

@@ -265,6 +265,15 @@ export async function assembleServer(s: ServerSettings): Promise<AssembledServer
         })
       : undefined;
   controllerManager?.start();
+  // kube-state-metrics' families on the API port (informers start on the first scrape).
+  const kubeState = new (await import('../kubestate/index.js')).KubeStateMetrics(
+    client({ fieldManager: 'kube-state-metrics' }),
+  );
+  api.nonResourceHandlers.set('/metrics/kube-state', async (_req, res) => {
+    const body = await kubeState.render();
+    res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' });
+    res.end(body);
+  });
   const scheduler = s.scheduler
     ? new (await import('../scheduler/runner.js')).SchedulerRunner({
         client: client({
@@ -338,6 +347,7 @@ export async function assembleServer(s: ServerSettings): Promise<AssembledServer
       await scheduler?.stop();
       await kubeDNS?.stop();
       await controllerManager?.stop();
+      await kubeState.stop();
       await endpointReconciler?.stop();
       await api.stop();
     },

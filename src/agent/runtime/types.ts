@@ -214,6 +214,8 @@ export interface Runtime {
   attach(req: { containerId: string; tty: boolean; stdin: boolean; stdout: boolean; stderr: boolean }): Promise<string>;
   portForward(req: { podSandboxId: string; port: number[] }): Promise<string>;
   listContainerStats(): Promise<ContainerStats[]>;
+  /** Reopen a container's log file after it was renamed (log rotation); absent: no rotation. */
+  reopenContainerLog?(id: string): Promise<void>;
 
   pullImage(image: string, auth?: RegistryAuth): Promise<string>;
   imageStatus(image: string): Promise<Image | undefined>;

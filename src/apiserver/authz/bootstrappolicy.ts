@@ -246,7 +246,18 @@ const CLUSTER_ROLES: BootstrapClusterRole[] = [
     rules: [
       urls(
         ['get'],
-        ['/healthz', '/healthz/*', '/livez', '/livez/*', '/metrics', '/metrics/slis', '/readyz', '/readyz/*'],
+        // /metrics/kube-state: k8ts' kube-state-metrics (src/kubestate).
+        [
+          '/healthz',
+          '/healthz/*',
+          '/livez',
+          '/livez/*',
+          '/metrics',
+          '/metrics/kube-state',
+          '/metrics/slis',
+          '/readyz',
+          '/readyz/*',
+        ],
       ),
     ],
   },

@@ -25,6 +25,7 @@ service RuntimeService {
   rpc ListContainerStats(ListContainerStatsRequest) returns (ListContainerStatsResponse) {}
   rpc UpdateRuntimeConfig(UpdateRuntimeConfigRequest) returns (Empty) {}
   rpc Status(StatusRequest) returns (StatusResponse) {}
+  rpc ReopenContainerLog(ContainerIdRequest) returns (Empty) {}
 }
 
 service ImageService {

@@ -228,6 +228,11 @@ export class CriRuntime implements Runtime {
     return (await this.rt('PortForward', req)).url;
   }
 
+  /** After the log file was renamed (rotation): the runtime writes a new file at the same path. */
+  async reopenContainerLog(id: string): Promise<void> {
+    await this.rt('ReopenContainerLog', { containerId: id });
+  }
+
   async listContainerStats(): Promise<ContainerStats[]> {
     return (await this.rt('ListContainerStats', {})).stats ?? [];
   }
