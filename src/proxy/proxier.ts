@@ -2,7 +2,8 @@
 // (model.ts's ModelTracker, which recomputes only the Services an event touched); a change
 // schedules a sync, which hands the whole model to the mode's backend
 // (nftables, iptables or userspace). Syncs never overlap and coalesce: changes arriving during a
-// sync are taken by the next one. After each sync, UDP conntrack entries that would keep sending
+// sync are taken by the next one. After each sync, the health check ports of Services with
+// externalTrafficPolicy Local follow (healthcheck.ts), and UDP conntrack entries that would keep sending
 // datagrams to endpoints that went away (or to the reject of a port that had none) are flushed.
 import { spawn } from 'node:child_process';
 import type { Logger } from 'pino';
@@ -11,6 +12,7 @@ import type { EndpointSlice } from 'kubernetes-types/discovery/v1.js';
 import { R, spec, type Client } from '../client/client.js';
 import { SharedInformerFactory } from '../client/informer.js';
 import { ModelTracker, type Scheduler, type ServicePort } from './model.js';
+import { ServiceHealthServer } from './healthcheck.js';
 
 export const SERVICES = spec<Service>(R.services);
 export const ENDPOINT_SLICES = spec<EndpointSlice>({
@@ -90,12 +92,14 @@ export class Proxier {
   private stopped = false;
   private timer?: NodeJS.Timeout;
   private readonly model: ModelTracker;
+  private readonly health: ServiceHealthServer;
 
   constructor(private o: ProxierOptions) {
     this.factory = new SharedInformerFactory(o.client, { logger: o.logger });
     this.model = new ModelTracker({ nodeName: o.nodeName, defaultScheduler: o.defaultScheduler });
     this.log = o.logger.child({ component: 'service-proxy', mode: o.backend.mode });
     this.run = o.run ?? runCommand;
+    this.health = new ServiceHealthServer(this.log);
   }
 
   async start(): Promise<void> {
@@ -159,6 +163,7 @@ export class Proxier {
       setTimeout(() => this.requestSync(), 1_000).unref?.();
       return;
     }
+    this.health.sync(ports);
     const stale = staleUDPFlows(this.current, ports);
     this.current = ports;
     for (const args of stale) await this.run('conntrack', args);
@@ -173,6 +178,7 @@ export class Proxier {
     if (this.timer) clearInterval(this.timer);
     await this.syncing?.catch(() => undefined);
     await this.factory.shutdown();
+    this.health.close();
     if (cleanup) await this.o.backend.cleanup();
     else await this.o.backend.stop?.();
   }
