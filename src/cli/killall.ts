@@ -99,6 +99,33 @@ function mountsUnder(dir: string): string[] {
   return [...new Set(points)].sort((a, b) => b.length - a.length);
 }
 
+/**
+ * Containers are removed through containerd (so each sandbox's network is torn down by CNI); when
+ * the server already stopped it, a containerd of this data dir is started just for that. A
+ * containerd still answering but on its way out (a server stopped a moment ago) fails the calls:
+ * then it is waited for and the removal is done again with one of our own.
+ */
+async function removeThroughContainerd(paths: ReturnType<typeof containerdPaths>): Promise<number> {
+  for (let attempt = 0; ; attempt++) {
+    const temporary = (await socketAnswers(paths.socket))
+      ? undefined
+      : await startTemporary(paths.config, paths.socket);
+    const rt = new CriRuntime(paths.socket, 30_000);
+    try {
+      return await removeAll(rt);
+    } catch (err) {
+      if (attempt > 0) {
+        process.stderr.write(`k8ts killall: could not remove the pod sandboxes: ${String(err)}\n`);
+        return 0;
+      }
+      if (existsSync(paths.pidFile)) await stopPid(Number(readFileSync(paths.pidFile, 'utf8').trim()));
+    } finally {
+      await rt.close();
+      if (temporary) await stopPid(temporary);
+    }
+  }
+}
+
 export async function killall(opts: { dataDir?: string }): Promise<void> {
   const dataDir = resolve(opts.dataDir ?? defaultDataDir());
   const agentDir = join(dataDir, 'agent');
@@ -111,15 +138,7 @@ export async function killall(opts: { dataDir?: string }): Promise<void> {
     removed = await removeAll(rt).catch(() => 0);
     await rt.close();
   } else if (existsSync(paths.config)) {
-    // Containers are removed through containerd; when the server already stopped it, a
-    // containerd of this data dir is started just for that.
-    const temporary = (await socketAnswers(paths.socket))
-      ? undefined
-      : await startTemporary(paths.config, paths.socket);
-    const rt = new CriRuntime(paths.socket, 30_000);
-    removed = await removeAll(rt).catch(() => 0);
-    await rt.close();
-    if (temporary) await stopPid(temporary);
+    removed = await removeThroughContainerd(paths);
   }
   if (existsSync(paths.pidFile)) await stopPid(Number(readFileSync(paths.pidFile, 'utf8').trim()));
   // Whatever survived (containerd unusable): the processes in the cgroups of this data dir's tasks.
