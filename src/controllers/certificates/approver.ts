@@ -4,20 +4,17 @@
 // for a node renewing its own client certificate (the CSR's CN is the requester), `nodeclient` for
 // any node client certificate (a bootstrapping node). A request recognized but not allowed stays
 // pending for a person (`kubectl certificate approve`); other signers' requests are not touched.
-import type { Logger } from 'pino';
 import type {
   CertificateSigningRequest,
   CertificateSigningRequestCondition,
 } from 'kubernetes-types/certificates/v1.js';
 import type { ResourceAttributes, SubjectAccessReview } from 'kubernetes-types/authorization/v1.js';
-import { spec, type Client } from '../../client/client.js';
-import { ControllerRunner } from '../../client/controller.js';
+import { spec } from '../../client/client.js';
 import { isNotFound } from '../../client/errors.js';
-import type { SharedIndexInformer } from '../../client/informer.js';
 import { KUBELET_CLIENT_SIGNER, hasCondition } from '../../api/certificates/v1/csr.js';
 import { type ParsedRequest, decodeRequestField, parseCertificateRequest } from '../../api/certificates/v1/request.js';
-import type { Controller, ControllerContext } from '../types.js';
-import { CERTIFICATE_SIGNING_REQUESTS } from './controller.js';
+import type { ControllerContext } from '../types.js';
+import { CERTIFICATE_SIGNING_REQUESTS, CSRSyncController } from './csrsync.js';
 import { checkForSigner } from './signer.js';
 
 const SUBJECT_ACCESS_REVIEWS = spec<SubjectAccessReview>({
@@ -55,33 +52,9 @@ export const RECOGNIZERS: Recognizer[] = [
   },
 ];
 
-export class CSRApprovingController implements Controller {
-  readonly name = 'csrapproving';
-  private readonly client: Client;
-  private readonly csrs: SharedIndexInformer<CertificateSigningRequest>;
-  private readonly runner: ControllerRunner;
-  private readonly log: Logger;
-
+export class CSRApprovingController extends CSRSyncController {
   constructor(ctx: ControllerContext) {
-    this.client = ctx.client;
-    this.log = ctx.logger.child({ controller: this.name });
-    this.csrs = ctx.informers.forResource(CERTIFICATE_SIGNING_REQUESTS);
-    this.runner = new ControllerRunner({
-      name: this.name,
-      workers: 1,
-      reconcile: (name) => this.sync(name),
-      logger: this.log,
-    });
-    const enqueue = (csr: CertificateSigningRequest) => this.runner.enqueue(csr.metadata!.name!);
-    this.csrs.addEventHandler({ add: enqueue, update: (_old, csr) => enqueue(csr) });
-  }
-
-  start(): void {
-    this.runner.start();
-  }
-
-  stop(): Promise<void> {
-    return this.runner.stop();
+    super('csrapproving', ctx);
   }
 
   async sync(name: string): Promise<void> {

@@ -6,23 +6,17 @@ import type {
   CertificateSigningRequest,
   CertificateSigningRequestCondition,
 } from 'kubernetes-types/certificates/v1.js';
-import { spec, type Client } from '../../client/client.js';
-import { ControllerRunner } from '../../client/controller.js';
+import type { Client } from '../../client/client.js';
 import { isNotFound } from '../../client/errors.js';
 import type { SharedIndexInformer } from '../../client/informer.js';
 import { hasCondition } from '../../api/certificates/v1/csr.js';
 import { decodeRequestField, parseCertificateRequest } from '../../api/certificates/v1/request.js';
 import { caFromPem, notAfter, type CA } from '../../machinery/pki.js';
 import type { Controller, ControllerContext } from '../types.js';
+import { CERTIFICATE_SIGNING_REQUESTS, CSRSyncController } from './csrsync.js';
 import { checkForSigner, signRequest } from './signer.js';
 
-export const CERTIFICATE_SIGNING_REQUESTS = spec<CertificateSigningRequest>({
-  group: 'certificates.k8s.io',
-  version: 'v1',
-  plural: 'certificatesigningrequests',
-  namespaced: false,
-  kind: 'CertificateSigningRequest',
-});
+export { CERTIFICATE_SIGNING_REQUESTS };
 
 /** The CA that signs for the built-in signers (kube-controller-manager --cluster-signing-cert/key-file). */
 export interface ClusterSigning {
@@ -34,37 +28,14 @@ export interface ClusterSigning {
 
 const timestamp = (ms: number) => new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
 
-export class CSRSigningController implements Controller {
-  readonly name = 'csrsigning';
-  private readonly client: Client;
-  private readonly csrs: SharedIndexInformer<CertificateSigningRequest>;
-  private readonly runner: ControllerRunner;
-  private readonly log: Logger;
+export class CSRSigningController extends CSRSyncController {
   private ca?: Promise<CA>;
 
   constructor(
     ctx: ControllerContext,
     private readonly signing: ClusterSigning,
   ) {
-    this.client = ctx.client;
-    this.log = ctx.logger.child({ controller: this.name });
-    this.csrs = ctx.informers.forResource(CERTIFICATE_SIGNING_REQUESTS);
-    this.runner = new ControllerRunner({
-      name: this.name,
-      workers: 1,
-      reconcile: (name) => this.sync(name),
-      logger: this.log,
-    });
-    const enqueue = (csr: CertificateSigningRequest) => this.runner.enqueue(csr.metadata!.name!);
-    this.csrs.addEventHandler({ add: enqueue, update: (_old, csr) => enqueue(csr) });
-  }
-
-  start(): void {
-    this.runner.start();
-  }
-
-  stop(): Promise<void> {
-    return this.runner.stop();
+    super('csrsigning', ctx);
   }
 
   async sync(name: string): Promise<void> {
