@@ -344,10 +344,15 @@ export class RouteSources {
   private async install(): Promise<void> {
     const crds = this.o.client.resource(R.customresourcedefinitions);
     for (const want of INGRESS_CRDS) await this.retry(`CRD ${want.metadata?.name}`, () => this.ensureCrd(crds, want));
-    // Served once Established (the CRD controller's work, moments later).
-    await this.retry('the HTTPRoute resource', async () => {
-      await this.o.client.resource(RS.httproutes).list({ limit: 1 });
-    });
+    // Served once Established (the CRD controller's work, moments later). Every kind is waited for:
+    // an informer started before its kind is served backs off (up to 30 s), and the Gateway API
+    // kinds are compiled only once all their caches are complete (on a loaded machine the last
+    // CRDs, GRPCRoute and the experimental routes, are established seconds after HTTPRoute).
+    for (const [plural, res] of Object.entries(RS) as [string, ResourceSpec][]) {
+      await this.retry(`the ${plural} resource`, async () => {
+        await this.o.client.resource(res).list({ limit: 1 });
+      });
+    }
     if (!this.stopped) this.factory.start();
     await this.retry('GatewayClass k8ts', async () => {
       try {

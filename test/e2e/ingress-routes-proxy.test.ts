@@ -202,7 +202,12 @@ before(async () => {
   );
   await until(
     'both are live',
-    async () => (await send('proxy.test', '/')).status === 200 && (await send('gw.test', '/')).status === 200,
+    async () => {
+      const [a, b] = [await send('proxy.test', '/'), await send('gw.test', '/')];
+      if (a.status === 200 && b.status === 200) return true;
+      // What was answered instead, for the timeout's message.
+      throw new Error(`proxy.test: ${a.status} ${a.body.slice(0, 60)}; gw.test: ${b.status} ${b.body.slice(0, 60)}`);
+    },
     90_000,
     200,
   );
