@@ -33,6 +33,11 @@ export interface ClusterOptions {
   logLevel?: string;
   /** Service CIDR (ClusterIPs are allocated from it). Default 10.43.0.0/16. */
   serviceCIDR?: string;
+  /**
+   * Install the snapshot.storage.k8s.io CRDs and run the snapshot controller (an add-on upstream,
+   * as in `k8ts server`). Default false: three CRDs to compile cost a test process's start.
+   */
+  volumeSnapshots?: boolean;
 }
 
 export interface Cluster {
@@ -98,6 +103,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     // Without the controller manager nothing creates ServiceAccounts, so pods may not require one.
     requireServiceAccount: controllers,
     controllers: controllers && { clusterCIDR: '10.42.0.0/16' },
+    disabledControllers: opts.volumeSnapshots ? [] : ['snapshot-controller'],
     scheduler: opts.scheduler ?? nodes > 0,
     leaderElection: false,
     simulator: nodes > 0 ? { ...DEFAULT_SIM_OPTIONS, ...opts.nodeOptions, nodes } : undefined,

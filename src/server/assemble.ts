@@ -37,6 +37,7 @@ import type { Client } from '../client/client.js';
 import type { ControllerOptions } from '../controllers/types.js';
 import type { SimOptions } from '../sim/config.js';
 import type { KubeconfigInput } from './kubeconfig.js';
+import type { KubeStateMetrics } from '../kubestate/index.js';
 
 export interface ServerSettings {
   /** Holds server/db (SQLite), server/tls (CA, certificates, service-account key), server/token. */
@@ -79,6 +80,8 @@ export interface ServerSettings {
   joinServers?: JoinServiceOptions['servers'];
   /** Controller manager settings; false: none in this process. */
   controllers: ControllerOptions | false;
+  /** Controllers left out by name (kube-controller-manager's `--controllers=*,-NAME`). */
+  disabledControllers?: string[];
   /** Run the scheduler in this process. */
   scheduler: boolean;
   /** Leader election of the controller manager and scheduler (off when nothing else competes). */
@@ -260,17 +263,22 @@ export async function assembleServer(s: ServerSettings): Promise<AssembledServer
             legacyServiceAccountToken: (sa, secret) => signLegacyToken(serviceAccountKeys, sa, secret),
           },
           // Certificates for CSRs are signed with the cluster CA, which only this process holds.
-          controllers: { ...cm.DEFAULT_CONTROLLERS, csrsigning: cm.csrSigningController(ca) },
+          controllers: Object.fromEntries(
+            Object.entries({ ...cm.DEFAULT_CONTROLLERS, csrsigning: cm.csrSigningController(ca) }).filter(
+              ([name]) => !s.disabledControllers?.includes(name),
+            ),
+          ),
           ...noLeaderElection,
         })
       : undefined;
   controllerManager?.start();
-  // kube-state-metrics' families on the API port (informers start on the first scrape).
-  const kubeState = new (await import('../kubestate/index.js')).KubeStateMetrics(
-    client({ fieldManager: 'kube-state-metrics' }),
-  );
+  // kube-state-metrics' families on the API port (loaded, and its informers started, on the first scrape).
+  let kubeState: Promise<KubeStateMetrics> | undefined;
   api.nonResourceHandlers.set('/metrics/kube-state', async (_req, res) => {
-    const body = await kubeState.render();
+    kubeState ??= import('../kubestate/index.js').then(
+      (m) => new m.KubeStateMetrics(client({ fieldManager: 'kube-state-metrics' })),
+    );
+    const body = await (await kubeState).render();
     res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' });
     res.end(body);
   });
@@ -347,7 +355,7 @@ export async function assembleServer(s: ServerSettings): Promise<AssembledServer
       await scheduler?.stop();
       await kubeDNS?.stop();
       await controllerManager?.stop();
-      await kubeState.stop();
+      await (await kubeState)?.stop();
       await endpointReconciler?.stop();
       await api.stop();
     },
