@@ -39,6 +39,9 @@ import {
 } from './httpproxy.js';
 import type { RouteSource } from './routeindex.js';
 
+/** How long the informers wait for the route kinds to be served before starting anyway. */
+const SERVED_WAIT_MS = 60_000;
+
 export const RS = {
   httpproxies: spec<HTTPProxy>({
     group: 'projectcontour.io',
@@ -348,8 +351,11 @@ export class RouteSources {
     // an informer started before its kind is served backs off (up to 30 s), and the Gateway API
     // kinds are compiled only once all their caches are complete (on a loaded machine the last
     // CRDs, GRPCRoute and the experimental routes, are established seconds after HTTPRoute).
+    // Bounded: a kind someone else's CRD does not serve at our version must not hold up the rest.
+    const deadline = Date.now() + SERVED_WAIT_MS;
     for (const [plural, res] of Object.entries(RS) as [string, ResourceSpec][]) {
       await this.retry(`the ${plural} resource`, async () => {
+        if (Date.now() > deadline) return;
         await this.o.client.resource(res).list({ limit: 1 });
       });
     }
