@@ -11,6 +11,7 @@ import type { CustomResourceDefinition } from 'kubernetes-types/apiextensions/v1
 import type { Namespace } from 'kubernetes-types/core/v1.js';
 import { R, spec, type Client, type ResourceClient } from '../client/client.js';
 import type { ResourceSpec } from '../client/types.js';
+import { waitUntilServed } from '../client/served.js';
 import { ControllerRunner } from '../client/controller.js';
 import { isAlreadyExists, isNotFound } from '../client/errors.js';
 import { SharedInformerFactory, splitKey, type SharedIndexInformer } from '../client/informer.js';
@@ -351,14 +352,10 @@ export class RouteSources {
     // an informer started before its kind is served backs off (up to 30 s), and the Gateway API
     // kinds are compiled only once all their caches are complete (on a loaded machine the last
     // CRDs, GRPCRoute and the experimental routes, are established seconds after HTTPRoute).
-    // Bounded: a kind someone else's CRD does not serve at our version must not hold up the rest.
-    const deadline = Date.now() + SERVED_WAIT_MS;
-    for (const [plural, res] of Object.entries(RS) as [string, ResourceSpec][]) {
-      await this.retry(`the ${plural} resource`, async () => {
-        if (Date.now() > deadline) return;
-        await this.o.client.resource(res).list({ limit: 1 });
-      });
-    }
+    await waitUntilServed(this.o.client, Object.values(RS) as ResourceSpec[], {
+      timeoutMs: SERVED_WAIT_MS,
+      stopped: () => this.stopped,
+    });
     if (!this.stopped) this.factory.start();
     await this.retry('GatewayClass k8ts', async () => {
       try {

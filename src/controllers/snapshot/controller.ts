@@ -27,6 +27,7 @@ import type { Stored } from '../../client/types.js';
 import { ANN_DYNAMICALLY_PROVISIONED } from '../../api/helpers/volumes.js';
 import type { Controller, ControllerContext } from '../types.js';
 import { SNAPSHOT_CRDS } from './crds.js';
+import { waitUntilServed } from '../../client/served.js';
 import {
   ANN_DEFAULT_SNAPSHOT_CLASS,
   ANN_SNAPSHOT_BEING_DELETED,
@@ -144,6 +145,11 @@ export class SnapshotController implements Controller {
         await new Promise((r) => setTimeout(r, 1000));
       }
     }
+    // Started once the kinds are served, so their first list does not fail and back off.
+    await waitUntilServed(this.client, [VOLUME_SNAPSHOTS, VOLUME_SNAPSHOT_CONTENTS, VOLUME_SNAPSHOT_CLASSES], {
+      timeoutMs: 60_000,
+      stopped: () => this.stopped,
+    });
     if (this.stopped) return;
     this.snapshots.start();
     this.contents.start();
