@@ -7,11 +7,10 @@
 // cache would misjudge fqdn owners and orphans).
 import type { Logger } from 'pino';
 import type { Condition } from 'kubernetes-types/meta/v1.js';
-import type { CustomResourceDefinition } from 'kubernetes-types/apiextensions/v1.js';
 import type { Namespace } from 'kubernetes-types/core/v1.js';
-import { R, spec, type Client, type ResourceClient } from '../client/client.js';
+import { R, spec, type Client } from '../client/client.js';
 import type { ResourceSpec } from '../client/types.js';
-import { waitUntilServed } from '../client/served.js';
+import { ensureOwnCrd, waitUntilServed } from '../client/owncrds.js';
 import { ControllerRunner } from '../client/controller.js';
 import { isAlreadyExists, isNotFound } from '../client/errors.js';
 import { SharedInformerFactory, splitKey, type SharedIndexInformer } from '../client/informer.js';
@@ -346,8 +345,8 @@ export class RouteSources {
 
   /** Creates the CRDs (or brings ours up to date), starts the informers once they are served, then the `k8ts` GatewayClass. */
   private async install(): Promise<void> {
-    const crds = this.o.client.resource(R.customresourcedefinitions);
-    for (const want of INGRESS_CRDS) await this.retry(`CRD ${want.metadata?.name}`, () => this.ensureCrd(crds, want));
+    for (const want of INGRESS_CRDS)
+      await this.retry(`CRD ${want.metadata?.name}`, () => ensureOwnCrd(this.o.client, want));
     // Served once Established (the CRD controller's work, moments later). Every kind is waited for:
     // an informer started before its kind is served backs off (up to 30 s), and the Gateway API
     // kinds are compiled only once all their caches are complete (on a loaded machine the last
@@ -364,22 +363,6 @@ export class RouteSources {
         if (!isAlreadyExists(err)) throw err;
       }
     });
-  }
-
-  private async ensureCrd(
-    crds: ResourceClient<CustomResourceDefinition>,
-    want: CustomResourceDefinition,
-  ): Promise<void> {
-    try {
-      await crds.create(want);
-    } catch (err) {
-      if (!isAlreadyExists(err)) throw err;
-      const have = await crds.get(want.metadata?.name ?? '');
-      // An admin's own definition (installed from upstream manifests) is left alone.
-      if (have.metadata?.labels?.['app.kubernetes.io/managed-by'] !== 'k8ts') return;
-      if (JSON.stringify(have.spec) === JSON.stringify(want.spec)) return;
-      await crds.update({ ...want, metadata: { ...want.metadata, resourceVersion: have.metadata?.resourceVersion } });
-    }
   }
 
   private async retry(what: string, fn: () => Promise<void>): Promise<void> {

@@ -27,7 +27,7 @@ import type { Stored } from '../../client/types.js';
 import { ANN_DYNAMICALLY_PROVISIONED } from '../../api/helpers/volumes.js';
 import type { Controller, ControllerContext } from '../types.js';
 import { SNAPSHOT_CRDS } from './crds.js';
-import { waitUntilServed } from '../../client/served.js';
+import { ensureOwnCrd, waitUntilServed } from '../../client/owncrds.js';
 import {
   ANN_DEFAULT_SNAPSHOT_CLASS,
   ANN_SNAPSHOT_BEING_DELETED,
@@ -50,18 +50,7 @@ const SNAPSHOT_API_VERSION = `${SNAPSHOT_GROUP}/v1`;
 
 /** Creates the CRDs, or brings ours up to date; an admin's own (unlabelled) ones are kept. */
 export async function installSnapshotCrds(client: Client): Promise<void> {
-  const crds = client.resource(R.customresourcedefinitions);
-  for (const want of SNAPSHOT_CRDS) {
-    try {
-      await crds.create(want);
-    } catch (err) {
-      if (!isAlreadyExists(err)) throw err;
-      const have = await crds.get(want.metadata?.name ?? '');
-      if (have.metadata?.labels?.['app.kubernetes.io/managed-by'] !== 'k8ts') continue;
-      if (JSON.stringify(have.spec) === JSON.stringify(want.spec)) continue;
-      await crds.update({ ...want, metadata: { ...want.metadata, resourceVersion: have.metadata?.resourceVersion } });
-    }
-  }
+  for (const want of SNAPSHOT_CRDS) await ensureOwnCrd(client, want);
 }
 
 /** The driver that provisioned a volume: a CSI driver's name, else the external provisioner's. */
