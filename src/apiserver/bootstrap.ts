@@ -25,10 +25,14 @@ async function ensure(create: () => Promise<unknown>): Promise<void> {
 export async function bootstrap(api: ApiServer, opts: { port: number }): Promise<void> {
   const ctx = systemWriteContext();
   const namespaces = api.store('', 'namespaces');
+  // Independent objects are written together, so that they share a commit.
+  const writes: Promise<void>[] = [];
   for (const name of SYSTEM_NAMESPACES) {
     if (!namespaces.tryGet(undefined, name))
-      await ensure(() => namespaces.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } }, ctx));
+      writes.push(ensure(() => namespaces.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } }, ctx)));
   }
+  // The namespaces first: NamespaceLifecycle admits no object into a namespace that isn't there.
+  await Promise.all(writes.splice(0));
   // The built-in PriorityClasses (upstream's apiserver bootstraps them the same way).
   const priorityClasses = api.store('scheduling.k8s.io', 'priorityclasses');
   const pcDescriptions: Record<string, string> = {
@@ -38,42 +42,47 @@ export async function bootstrap(api: ApiServer, opts: { port: number }): Promise
   };
   for (const [name, value] of Object.entries(SYSTEM_PRIORITY_CLASSES)) {
     if (priorityClasses.tryGet(undefined, name)) continue;
-    await ensure(() =>
-      priorityClasses.create(
-        {
-          apiVersion: 'scheduling.k8s.io/v1',
-          kind: 'PriorityClass',
-          metadata: { name },
-          value,
-          description: pcDescriptions[name],
-          preemptionPolicy: 'PreemptLowerPriority',
-        },
-        ctx,
+    writes.push(
+      ensure(() =>
+        priorityClasses.create(
+          {
+            apiVersion: 'scheduling.k8s.io/v1',
+            kind: 'PriorityClass',
+            metadata: { name },
+            value,
+            description: pcDescriptions[name],
+            preemptionPolicy: 'PreemptLowerPriority',
+          },
+          ctx,
+        ),
       ),
     );
   }
   const services = api.store('', 'services');
   if (!services.tryGet('default', 'kubernetes')) {
-    await ensure(() =>
-      services.create(
-        {
-          apiVersion: 'v1',
-          kind: 'Service',
-          metadata: {
-            name: 'kubernetes',
-            namespace: 'default',
-            labels: { component: 'apiserver', provider: 'kubernetes' },
+    writes.push(
+      ensure(() =>
+        services.create(
+          {
+            apiVersion: 'v1',
+            kind: 'Service',
+            metadata: {
+              name: 'kubernetes',
+              namespace: 'default',
+              labels: { component: 'apiserver', provider: 'kubernetes' },
+            },
+            spec: {
+              type: 'ClusterIP',
+              clusterIP: api.allocators.apiServerServiceIP,
+              ports: [{ name: 'https', port: 443, protocol: 'TCP', targetPort: opts.port }],
+              sessionAffinity: 'None',
+            },
           },
-          spec: {
-            type: 'ClusterIP',
-            clusterIP: api.allocators.apiServerServiceIP,
-            ports: [{ name: 'https', port: 443, protocol: 'TCP', targetPort: opts.port }],
-            sessionAffinity: 'None',
-          },
-        },
-        ctx,
+          ctx,
+        ),
       ),
     );
   }
+  await Promise.all(writes);
   // Its endpoints: server/endpointreconciler.ts (every live server, from their Leases).
 }

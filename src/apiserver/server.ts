@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import type { ClusterSettings, ResourceDef, StrategyContext } from '../api/types.js';
 import * as errors from '../machinery/errors.js';
 import { manageFields } from '../machinery/managedfields.js';
-import { OpenAPIDocumentCache } from '../machinery/openapi/documents.js';
+import { OpenAPIDocumentCache, type OpenAPISource } from '../machinery/openapi/documents.js';
 import { definitionForGVK, type Definitions } from '../machinery/openapi/definitions.js';
 import {
   OPENAPI_V2_PROTOBUF_CONTENT_TYPE,
@@ -229,7 +229,7 @@ export class ApiServer implements ServingApi {
       title: 'Kubernetes',
       version: config.version ?? KUBERNETES_VERSION.gitVersion,
     });
-    this.registry.onChange(() => this.refreshOpenAPI());
+    this.registry.onChange(() => this.openapi.invalidate(() => this.openAPISource()));
   }
 
   /** The bearer-token authenticators of the chain (service accounts add theirs here). */
@@ -248,10 +248,10 @@ export class ApiServer implements ServingApi {
     return out;
   }
 
-  private refreshOpenAPI(): void {
+  private openAPISource(): OpenAPISource {
     const extra: Record<string, any> = {};
     for (const s of this.customSchemas.values()) Object.assign(extra, s.extra);
-    this.openapi.update(this.openAPIResources(), extra);
+    return { resources: this.openAPIResources(), extra };
   }
 
   /** Publish (and prune by) the schema of a custom kind; `extra` holds `definition` and its list. */

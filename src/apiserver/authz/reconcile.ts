@@ -134,28 +134,37 @@ function bindingExtra(want: ClusterRoleBinding | RoleBinding) {
   };
 }
 
+/** Reconciles every object of a list at once: the writes of one turn share one commit. */
+async function reconcileAll<D, T extends RbacObject>(
+  store: Store,
+  defaults: readonly D[],
+  desired: (d: D) => T,
+  extra: (want: T) => (next: T) => boolean,
+): Promise<void> {
+  await Promise.all(
+    defaults.map((d) => {
+      const want = desired(d);
+      return reconcile(store, want, extra(want));
+    }),
+  );
+}
+
 export async function reconcileBootstrapPolicy(api: ApiServer): Promise<void> {
   const store = (plural: string) => api.store('rbac.authorization.k8s.io', plural);
-  for (const d of bootstrapClusterRoles()) {
-    const want = desiredRole(d);
-    await reconcile(store('clusterroles'), want, roleExtra(want));
-  }
-  for (const d of bootstrapClusterRoleBindings()) {
-    const want = desiredBinding(d);
-    await reconcile(store('clusterrolebindings'), want, bindingExtra(want));
-  }
+  // Each default is independent of the others (a binding may name a role not yet written, as in
+  // any apply), so they are written together rather than one commit at a time.
+  await Promise.all([
+    reconcileAll(store('clusterroles'), bootstrapClusterRoles(), desiredRole, roleExtra),
+    reconcileAll(store('clusterrolebindings'), bootstrapClusterRoleBindings(), desiredBinding, bindingExtra),
+  ]);
   // Namespaced defaults: their namespaces first (the server's bootstrap keeps what exists).
   const namespaces = api.store('', 'namespaces');
   const roles = bootstrapNamespaceRoles();
   for (const ns of new Set(roles.map((r) => r.namespace)))
     if (!namespaces.tryGet(undefined, ns))
       await namespaces.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } }, systemWriteContext());
-  for (const d of roles) {
-    const want = desiredRole(d);
-    await reconcile(store('roles'), want, roleExtra(want));
-  }
-  for (const d of bootstrapNamespaceRoleBindings()) {
-    const want = desiredBinding(d);
-    await reconcile(store('rolebindings'), want, bindingExtra(want));
-  }
+  await Promise.all([
+    reconcileAll(store('roles'), roles, desiredRole, roleExtra),
+    reconcileAll(store('rolebindings'), bootstrapNamespaceRoleBindings(), desiredBinding, bindingExtra),
+  ]);
 }

@@ -354,13 +354,20 @@ function serve(doc: unknown, hash?: string): ServedDocument {
   return { json, etag: `"${digest}"`, hash: digest };
 }
 
+/** What the documents describe: the served resources and the CRD schemas' extra definitions. */
+export interface OpenAPISource {
+  resources: readonly OpenAPIResource[];
+  extra?: Definitions;
+}
+
 /**
- * Lazily built, cached documents for one set of served resources. Call `update` whenever
- * resources or CRD schemas change; documents are rebuilt on their next request only.
+ * Lazily built, cached documents for one set of served resources. Call `update` (or `invalidate`)
+ * whenever resources or CRD schemas change; documents are rebuilt on their next request only.
  */
 export class OpenAPIDocumentCache {
   private resources: readonly OpenAPIResource[] = [];
   private extra: Definitions | undefined;
+  private pending: (() => OpenAPISource) | undefined;
   private v2Doc: ServedDocument | undefined;
   private v3IndexDoc: ServedDocument | undefined;
   private readonly v3Docs = new Map<string, ServedDocument>();
@@ -374,19 +381,37 @@ export class OpenAPIDocumentCache {
   }
 
   update(resources: readonly OpenAPIResource[], extraDefinitions?: Definitions): void {
-    this.resources = [...resources];
-    this.extra = extraDefinitions;
+    this.invalidate(() => ({ resources, extra: extraDefinitions }));
+  }
+
+  /**
+   * Marks the documents stale and reads `source` only at the next request: a server registers
+   * some seventy resources one by one as it starts, and listing them all after each one made
+   * the start quadratic.
+   */
+  invalidate(source: () => OpenAPISource): void {
+    this.pending = source;
     this.v2Doc = undefined;
     this.v3IndexDoc = undefined;
     this.v3Docs.clear();
   }
 
+  private sync(): void {
+    if (!this.pending) return;
+    const { resources, extra } = this.pending();
+    this.pending = undefined;
+    this.resources = [...resources];
+    this.extra = extra;
+  }
+
   v2(): ServedDocument {
+    this.sync();
     this.v2Doc ??= serve(buildV2(this.resources, this.extra, this.info));
     return this.v2Doc;
   }
 
   v3Index(): ServedDocument {
+    this.sync();
     this.v3IndexDoc ??= serve(buildV3Index(this.resources, this.extra));
     return this.v3IndexDoc;
   }
@@ -397,6 +422,7 @@ export class OpenAPIDocumentCache {
    * `?hash=H` can be told the document is immutable.
    */
   v3(path: string): ServedDocument | undefined {
+    this.sync();
     const cached = this.v3Docs.get(path);
     if (cached) return cached;
     const gv = this.parseGroupVersion(path);
