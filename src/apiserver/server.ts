@@ -249,8 +249,7 @@ export class ApiServer implements ServingApi {
   }
 
   private openAPISource(): OpenAPISource {
-    const extra: Record<string, any> = {};
-    for (const s of this.customSchemas.values()) Object.assign(extra, s.extra);
+    const extra = Object.assign({}, ...[...this.customSchemas.values()].map((s) => s.extra)) as Definitions;
     return { resources: this.openAPIResources(), extra };
   }
 
