@@ -6,13 +6,13 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:https';
-import { createServer as createNetServer } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { issue, loadOrCreateCA } from '../../src/machinery/pki.js';
 import { startCluster, type Cluster } from './harness.js';
 import { type RawClient, rawClient } from './rawclient.js';
+import { freePort } from '../support/ports.js';
 
 const NS = 'wh';
 const REGISTRY = 'registry.example.com/';
@@ -108,17 +108,6 @@ function answer(path: string, review: Review): Record<string, unknown> | 'hang' 
     default:
       return { allowed: true };
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createNetServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
 }
 
 const hangers: (() => void)[] = [];

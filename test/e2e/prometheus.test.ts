@@ -5,7 +5,6 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import YAML from 'yaml';
@@ -17,6 +16,7 @@ import {
   type Cluster,
   waitForReadyNode,
 } from './harness.js';
+import { freePort } from '../support/ports.js';
 
 const PROMETHEUS = '/usr/bin/prometheus';
 const noPrometheus =
@@ -29,17 +29,6 @@ let c: Cluster;
 let prom: ChildProcess | undefined;
 let promDir: string;
 let promURL: string;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** The admin credentials of the kubeconfig as files Prometheus can read. */
 function writeCredentials(kubeconfig: string, dir: string): { ca_file: string; cert_file: string; key_file: string } {

@@ -7,12 +7,12 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildTestImage } from '../../src/agent/images/testimages.js';
 import { realContainersUnavailable, run, startCluster, until, type Cluster } from './harness.js';
 import { streamKubectl } from './streams.js';
+import { freePort } from '../support/ports.js';
 
 const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
 const bcryptAvailable = () =>
@@ -45,17 +45,6 @@ let cluster: Cluster | undefined;
 const registries: ChildProcess[] = [];
 let port = 0;
 let authPort = 0;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 /** Starts docker-registry on 127.0.0.1:<port> with storage in the work dir; resolves when /v2/ answers. */
 async function startRegistry(name: string, p: number, htpasswd?: string): Promise<void> {

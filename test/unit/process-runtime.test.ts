@@ -9,6 +9,7 @@ import { buildTestImage } from '../../src/agent/images/testimages.js';
 import { ProcessRuntime } from '../../src/agent/runtime/process/runtime.js';
 import type { ContainerConfig, PodSandboxConfig } from '../../src/agent/runtime/types.js';
 import { until } from '../support/until.js';
+import { freePort } from '../support/ports.js';
 
 const haveBusybox = existsSync('/bin/busybox');
 const CRI_LINE = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z (stdout|stderr) [FP] .*$/;
@@ -72,7 +73,8 @@ for (const mode of ['auto', 'host'] as const) {
       sbc = sandboxConfig(join(dir, 'logs'));
       sb = await rt.runPodSandbox(sbc);
       assert.equal((await rt.podSandboxStatus(sb))!.state, 'SANDBOX_READY');
-      const port = mode === 'host' ? 18081 : 18080;
+      // Both modes share the host's network: a free port, not a fixed one another process may hold.
+      const port = await freePort();
       // Host mode does not remap absolute paths (only the working dir maps into the rootfs).
       const www = rt.mode === 'chroot' ? '/www' : 'www';
       const id = await rt.createContainer(

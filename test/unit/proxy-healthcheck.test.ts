@@ -2,12 +2,12 @@
 // health server), served on loopback by a real HTTP server and read with fetch.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import pino from 'pino';
 import type { Endpoint as SliceEndpoint } from 'kubernetes-types/discovery/v1.js';
 import { buildModel } from '../../src/proxy/model.js';
 import { ServiceHealthServer, healthChecks } from '../../src/proxy/healthcheck.js';
 import { svc, slice } from './proxy-fixtures.js';
+import { freePort } from '../support/ports.js';
 
 const opts = { nodeName: 'node-a', defaultScheduler: 'rr' as const };
 const ep = (ip: string, nodeName: string): SliceEndpoint => ({
@@ -17,14 +17,6 @@ const ep = (ip: string, nodeName: string): SliceEndpoint => ({
 });
 
 /** A port nobody listens on (the kernel's pick, released again). */
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 const local = (port: number, endpoints: SliceEndpoint[], policy: 'Local' | 'Cluster' = 'Local') =>
   buildModel(
