@@ -18,6 +18,7 @@ import {
   waitForReadyNode,
   createWebDeployment,
 } from './harness.js';
+import type { NodeList, Service } from 'kubernetes-types/core/v1.js';
 import { proxyTableName } from '../../src/proxy/index.js';
 import { chainPrefix } from '../../src/proxy/iptables.js';
 
@@ -42,12 +43,12 @@ function get(url: string, timeoutMs = 20_000): Promise<string> {
   });
 }
 
-const svcJSON = async (name: string) => JSON.parse(await c.k(['get', 'svc', name, '-o', 'json']));
+const svcJSON = async (name: string) => JSON.parse(await c.k(['get', 'svc', name, '-o', 'json'])) as Service;
 const fromPod = async (url: string) => (await c.k(['exec', 'client', '--', 'wget', '-qO-', url])).trim();
 
 async function nodeAddress(): Promise<string> {
-  const node = JSON.parse(await c.k(['get', 'nodes', '-o', 'json'])).items[0];
-  return node.status.addresses.find((a: any) => a.type === 'InternalIP').address;
+  const nodes = JSON.parse(await c.k(['get', 'nodes', '-o', 'json'])) as NodeList;
+  return nodes.items[0].status!.addresses!.find((a) => a.type === 'InternalIP')!.address;
 }
 
 /** How many answers came from each endpoint. */
@@ -102,7 +103,7 @@ test(
   'iptables: the ClusterIP answers from the host and from a pod, rr taking turns over the three pods',
   { skip, timeout: 240_000 },
   async () => {
-    const ip = (await svcJSON('web')).spec.clusterIP;
+    const ip = (await svcJSON('web')).spec!.clusterIP!;
     // Until the three endpoints are in the chain (the first answers may come while it has fewer).
     await until(
       'answers from the three pods',
@@ -127,7 +128,7 @@ test(
   { skip, timeout: 240_000 },
   async () => {
     const nodeIP = await nodeAddress();
-    const nodePort = (await svcJSON('web-np')).spec.ports[0].nodePort;
+    const nodePort = (await svcJSON('web-np')).spec!.ports![0].nodePort!;
     const url = `http://${nodeIP}:${nodePort}/`;
     const seen = new Set<string>();
     await until(
@@ -144,7 +145,7 @@ test(
 );
 
 test('iptables: the sh scheduler pins a client to one endpoint', { skip, timeout: 240_000 }, async () => {
-  const ip = (await svcJSON('web-sh')).spec.clusterIP;
+  const ip = (await svcJSON('web-sh')).spec!.clusterIP!;
   const first = await until('an answer from the sh service', () => get(`http://${ip}/`), 120_000, 500);
   for (let i = 0; i < 10; i++) assert.equal(await get(`http://${ip}/`), first);
 });
