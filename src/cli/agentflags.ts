@@ -13,6 +13,8 @@ export interface AgentFlags {
   containerRuntimeEndpoint?: string;
   privateRegistry?: string;
   clusterDns?: string[];
+  /** --resolv-conf: the host resolvers the cluster DNS forwards to and dnsPolicy Default pods get. */
+  resolvConf?: string;
   /** The server's --service-cidr (only `k8ts server` has it): --cluster-dns defaults to its 10th address. */
   serviceCidr?: string;
   evictionHard?: string;
@@ -54,6 +56,11 @@ export function addAgentFlags(cmd: Command): Command {
       'cluster DNS address pods use (the kube-dns Service IP; comma-separated); default: the 10th address of the service CIDR, 10.43.0.10',
       collect,
       [],
+    )
+    .option(
+      '--resolv-conf <file>',
+      "resolv.conf whose nameservers the cluster DNS forwards other names to (`forward . /etc/resolv.conf`) and dnsPolicy Default pods get, as the kubelet's --resolv-conf",
+      '/etc/resolv.conf',
     )
     .option(
       '--eviction-hard <thresholds>',
