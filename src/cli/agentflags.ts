@@ -88,7 +88,7 @@ export function addAgentFlags(cmd: Command): Command {
     .addOption(
       new Option(
         '--lb-scheduler <name>',
-        `default scheduler of the userspace proxy (IPVS names; per Service: annotation k8ts.io/lb-scheduler)`,
+        `default scheduler of the service proxy (IPVS names, each mode doing what it can: docs/networking.md; per Service: annotation k8ts.io/lb-scheduler)`,
       )
         .choices([...SCHEDULERS])
         .default('rr'),
