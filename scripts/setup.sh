@@ -18,6 +18,8 @@ command -v etcdctl >/dev/null || need_apt+=(etcd-client)
 [ -x /usr/sbin/nginx ] || need_apt+=(nginx-light)
 # Headless Chromium for the dashboard's browser tests and benchmark (test/e2e/browser.ts).
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
+# dnsmasq (the binary alone): the upstream resolver of the DNS forwarding e2e test and the reference of bench/dns.ts.
+command -v dnsmasq >/dev/null || need_apt+=(dnsmasq-base)
 # Prometheus for the monitoring e2e test (test/e2e/prometheus.test.ts).
 command -v prometheus >/dev/null || need_apt+=(prometheus)
 if [ ${#need_apt[@]} -gt 0 ]; then

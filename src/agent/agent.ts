@@ -76,6 +76,8 @@ export interface AgentOptions {
   /** The cluster DNS address pods use (--cluster-dns, the kube-dns Service IP). */
   clusterDNS: string[];
   clusterDomain: string;
+  /** The host's resolvers (--resolv-conf): upstreams of the cluster DNS, dnsPolicy Default's file. */
+  resolvConf?: string;
   /** Port of this node's DNS listener on its pod-bridge gateway (53; 0 picks one, for tests). */
   dnsPort?: number;
   labels?: Record<string, string>;
@@ -244,7 +246,7 @@ export class NodeAgent {
   }
 
   private async listenDNS(address: string, announce: boolean): Promise<boolean> {
-    const resolvText = readFileSafe('/etc/resolv.conf');
+    const resolvText = readFileSafe(this.o.resolvConf ?? '/etc/resolv.conf');
     const dns = new ClusterDNS({
       client: this.o.client,
       nodeName: this.o.nodeName,
@@ -398,7 +400,7 @@ export class NodeAgent {
   /** Probes, volumes and the pod syncer, driven by an informer over the pods bound to this node. */
   private async startPods(recorder: EventRecorder): Promise<void> {
     const client = this.o.client;
-    const hostResolv = parseResolvConf(readFileSafe('/etc/resolv.conf'));
+    const hostResolv = parseResolvConf(readFileSafe(this.o.resolvConf ?? '/etc/resolv.conf'));
     this.probes = new ProbeManager({
       onResult: (uid, name, kind, outcome) => {
         const pod = this.podByUID(uid);

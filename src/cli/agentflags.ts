@@ -13,6 +13,8 @@ export interface AgentFlags {
   containerRuntimeEndpoint?: string;
   privateRegistry?: string;
   clusterDns?: string[];
+  /** --resolv-conf: the host resolvers the cluster DNS forwards to and dnsPolicy Default pods get. */
+  resolvConf?: string;
   /** The server's --service-cidr (only `k8ts server` has it): --cluster-dns defaults to its 10th address. */
   serviceCidr?: string;
   evictionHard?: string;
@@ -56,6 +58,11 @@ export function addAgentFlags(cmd: Command): Command {
       [],
     )
     .option(
+      '--resolv-conf <file>',
+      "resolv.conf whose nameservers the cluster DNS forwards other names to (`forward . /etc/resolv.conf`) and dnsPolicy Default pods get, as the kubelet's --resolv-conf",
+      '/etc/resolv.conf',
+    )
+    .option(
       '--eviction-hard <thresholds>',
       'node-pressure eviction thresholds (default: memory.available<100Mi,nodefs.available<10%,nodefs.inodesFree<5%,imagefs.available<15%)',
     )
@@ -81,7 +88,7 @@ export function addAgentFlags(cmd: Command): Command {
     .addOption(
       new Option(
         '--lb-scheduler <name>',
-        `default scheduler of the userspace proxy (IPVS names; per Service: annotation k8ts.io/lb-scheduler)`,
+        `default scheduler of the service proxy (IPVS names, each mode doing what it can: docs/networking.md; per Service: annotation k8ts.io/lb-scheduler)`,
       )
         .choices([...SCHEDULERS])
         .default('rr'),

@@ -28,6 +28,7 @@ export function agentOptionsFromFlags(
   | 'containerRuntimeEndpoint'
   | 'privateRegistry'
   | 'clusterDNS'
+  | 'resolvConf'
   | 'evictionHard'
   | 'podMaxPids'
   | 'port'
@@ -47,6 +48,7 @@ export function agentOptionsFromFlags(
     containerRuntimeEndpoint: flags.containerRuntimeEndpoint,
     privateRegistry: flags.privateRegistry,
     clusterDNS: clusterDNSFromFlags(flags),
+    resolvConf: resolve(flags.resolvConf ?? '/etc/resolv.conf'),
     evictionHard: flags.evictionHard,
     podMaxPids,
     port,

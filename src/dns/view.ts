@@ -34,13 +34,23 @@ export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
 /** Publish not-ready endpoints (the annotation that preceded spec.publishNotReadyAddresses). */
 export const TOLERATE_UNREADY = 'service.alpha.kubernetes.io/tolerate-unready-endpoints';
 
-/** An address in one canonical spelling (IPv6 compressed, lower case), or undefined if it is none. */
+/** A dotted quad already in canonical form (no leading zeros): most addresses a store holds. */
+const CANONICAL_V4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
+
+/**
+ * An address in one canonical spelling (IPv6 compressed, lower case), or undefined if it is none.
+ * An address already canonical comes back as the same string, so stores and their indexes share it.
+ */
 export function canonicalIP(ip: string | undefined): string | undefined {
-  if (!ip || !ipaddr.isValid(ip)) return undefined;
+  if (!ip) return undefined;
+  if (CANONICAL_V4.test(ip)) return ip;
+  if (!ipaddr.isValid(ip)) return undefined;
   const a = ipaddr.parse(ip);
-  return a.kind() === 'ipv6' && (a as ipaddr.IPv6).isIPv4MappedAddress()
-    ? (a as ipaddr.IPv6).toIPv4Address().toString()
-    : a.toString();
+  const canonical =
+    a.kind() === 'ipv6' && (a as ipaddr.IPv6).isIPv4MappedAddress()
+      ? (a as ipaddr.IPv6).toIPv4Address().toString()
+      : a.toString();
+  return canonical === ip ? ip : canonical;
 }
 
 const byClusterIP: IndexFunc = (s: Service) => [
@@ -71,59 +81,142 @@ export const INDEXERS = {
 };
 
 // The fields the DNS reads, and nothing else: its informers keep only these (an object from a
-// watch is several times bigger: status, labels, managedFields, finalizers, ...).
+// watch is several times bigger: status, labels, managedFields, finalizers, ...). The slim objects
+// are built as literals of one fixed shape each (a spread, or a property added afterwards, gave
+// every object a hidden class of its own: a third of the stores' heap), and the values many
+// objects repeat (namespaces, protocols, port lists, conditions) come from one bounded intern
+// table, so 10,000 Services share one "default", one "TCP" and one port list where they can.
 
-const keyMeta = (m: StoredMeta): StoredMeta => ({
-  name: m.name,
-  namespace: m.namespace,
-  uid: m.uid,
-  resourceVersion: m.resourceVersion,
-  creationTimestamp: m.creationTimestamp,
-});
+/** Beyond this many entries the intern table starts over (values already shared stay shared). */
+const INTERN_LIMIT = 4096;
+
+class Interner {
+  private readonly strings = new Map<string, string>();
+  private readonly values = new Map<string, unknown>();
+
+  string<S extends string | undefined>(s: S): S {
+    if (s === undefined || s.length > 64) return s;
+    const known = this.strings.get(s);
+    if (known !== undefined) return known as S;
+    if (this.strings.size >= INTERN_LIMIT) this.strings.clear();
+    this.strings.set(s, s);
+    return s;
+  }
+
+  /** One frozen value per `key`, made by `make` the first time (shared, so never mutated). */
+  value<T>(key: string, make: () => T): T {
+    const known = this.values.get(key);
+    if (known !== undefined) return known as T;
+    if (this.values.size >= INTERN_LIMIT) this.values.clear();
+    const v = Object.freeze(make());
+    this.values.set(key, v);
+    return v;
+  }
+}
+
+const interned = new Interner();
+
+type SlimPort = { name?: string; port: number; protocol?: string };
+
+/** A port list shared by every object with the same ports (frozen: the stores never change it). */
+function slimPorts<P extends { name?: string; port?: number; protocol?: string }>(
+  ports: P[] | undefined,
+): P[] | undefined {
+  if (!ports) return undefined;
+  const key = ports.map((p) => `${p.name ?? ''}/${p.port}/${p.protocol ?? ''}`).join(',');
+  return interned.value(key, () =>
+    ports.map((p): SlimPort =>
+      Object.freeze({
+        name: interned.string(p.name),
+        port: p.port!,
+        protocol: interned.string(p.protocol),
+      }),
+    ),
+  ) as unknown as P[];
+}
+
+/**
+ * Metadata with name, namespace and resourceVersion (the informer's bookkeeping needs the last)
+ * and the few fields given: uid and creationTimestamp are not kept, nothing the DNS does reads them.
+ */
+function slimMeta(
+  m: StoredMeta,
+  extra: Pick<StoredMeta, 'annotations' | 'labels' | 'deletionTimestamp'> = {},
+): StoredMeta {
+  return {
+    name: m.name,
+    namespace: interned.string(m.namespace),
+    resourceVersion: m.resourceVersion,
+    annotations: extra.annotations,
+    labels: extra.labels,
+    deletionTimestamp: extra.deletionTimestamp,
+  } as StoredMeta;
+}
 
 /** A Service as the DNS reads it. */
 export function slimService(s: Stored<Service>): Stored<Service> {
   const tolerate = s.metadata.annotations?.[TOLERATE_UNREADY];
   const spec = s.spec;
+  const clusterIP = spec?.clusterIP === 'None' ? 'None' : canonicalIP(spec?.clusterIP);
+  const ips = spec?.clusterIPs ?? [];
+  // clusterIPs is kept only when it adds to clusterIP (dual-stack): the records are their union.
+  const clusterIPs = ips.length > 1 || (ips.length === 1 && ips[0] !== spec?.clusterIP) ? ips : undefined;
   return {
-    metadata: { ...keyMeta(s.metadata), ...(tolerate ? { annotations: { [TOLERATE_UNREADY]: tolerate } } : {}) },
+    metadata: slimMeta(s.metadata, {
+      annotations: tolerate
+        ? interned.value(`tolerate:${tolerate}`, () => ({ [TOLERATE_UNREADY]: tolerate }))
+        : undefined,
+    }),
     spec: spec && {
-      type: spec.type,
-      clusterIP: spec.clusterIP,
-      clusterIPs: spec.clusterIPs,
+      type: interned.string(spec.type),
+      clusterIP,
+      clusterIPs,
       externalName: spec.externalName,
       publishNotReadyAddresses: spec.publishNotReadyAddresses,
-      ports: spec.ports?.map((p) => ({ name: p.name, port: p.port, protocol: p.protocol })),
+      ports: slimPorts(spec.ports),
     },
   };
 }
+
+const READY = Object.freeze({ ready: true });
+const NOT_READY = Object.freeze({ ready: false });
 
 /** An EndpointSlice as the DNS reads it. */
 export function slimSlice(s: Stored<EndpointSlice>): Stored<EndpointSlice> {
   const service = s.metadata.labels?.[SERVICE_NAME_LABEL];
   return {
-    metadata: { ...keyMeta(s.metadata), ...(service ? { labels: { [SERVICE_NAME_LABEL]: service } } : {}) },
-    addressType: s.addressType,
-    ports: s.ports?.map((p) => ({ name: p.name, port: p.port, protocol: p.protocol })),
-    endpoints: (s.endpoints ?? []).map((e) => ({
-      addresses: e.addresses,
-      hostname: e.hostname,
-      conditions: e.conditions?.ready === undefined ? undefined : { ready: e.conditions.ready },
-      targetRef: e.targetRef && { kind: e.targetRef.kind, name: e.targetRef.name },
-    })),
+    metadata: slimMeta(s.metadata, { labels: service ? { [SERVICE_NAME_LABEL]: service } : undefined }),
+    addressType: interned.string(s.addressType),
+    ports: slimPorts(s.ports),
+    endpoints: (s.endpoints ?? []).map((e) => {
+      const ready = e.conditions?.ready;
+      return {
+        addresses: e.addresses.map((a) => canonicalIP(a) ?? a),
+        hostname: e.hostname,
+        conditions: ready === undefined ? undefined : ready ? READY : NOT_READY,
+        targetRef: e.targetRef && { kind: interned.string(e.targetRef.kind), name: e.targetRef.name },
+      };
+    }),
   };
 }
 
 /** A Pod as the DNS reads it (its addresses; deleted ones are skipped). */
 export function slimPod(p: Stored<Pod>): Stored<Pod> {
-  const deletion = p.metadata.deletionTimestamp;
+  const podIPs = p.status?.podIPs;
   return {
-    metadata: { ...keyMeta(p.metadata), ...(deletion ? { deletionTimestamp: deletion } : {}) },
-    status: { podIP: p.status?.podIP, podIPs: p.status?.podIPs?.map((x) => ({ ip: x.ip })) },
+    metadata: slimMeta(p.metadata, { deletionTimestamp: p.metadata.deletionTimestamp }),
+    status: {
+      podIP: canonicalIP(p.status?.podIP) ?? p.status?.podIP,
+      // podIPs only when they add to podIP (dual-stack), as clusterIPs above.
+      podIPs:
+        podIPs && (podIPs.length > 1 || podIPs[0]?.ip !== p.status?.podIP)
+          ? podIPs.map((x) => ({ ip: x.ip }))
+          : undefined,
+    },
   };
 }
 
-export const slimNamespace = (n: Stored<Namespace>): Stored<Namespace> => ({ metadata: keyMeta(n.metadata) });
+export const slimNamespace = (n: Stored<Namespace>): Stored<Namespace> => ({ metadata: slimMeta(n.metadata) });
 
 /** The stores the DNS reads; `pods` only exists when a feature needs every pod (pods verified, autopath). */
 export interface ClusterView {

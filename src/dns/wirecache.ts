@@ -41,6 +41,8 @@ interface Entry {
 const MAX_AUTHORITATIVE_MS = 30_000;
 /** Forwarded answers: their TTLs count down, and the bytes hold one value. */
 const MAX_FORWARDED_MS = 1_000;
+/** How many of the oldest entries a full cache looks at for stale ones before giving up. */
+const STALE_SCAN = 16;
 /** NXDOMAIN and NODATA from our zones without a TTL to go by. */
 const NEGATIVE_MS = 5_000;
 
@@ -92,7 +94,7 @@ export class WireCache {
     if (ttlMs <= 0) return;
     const k = this.key(query, transport, remote);
     this.entries.delete(k);
-    if (this.entries.size >= this.o.capacity) this.entries.delete(this.entries.keys().next().value!);
+    if (this.entries.size >= this.o.capacity && !this.evictStale()) return;
     this.entries.set(k, {
       bytes,
       generation: this.o.generation(),
@@ -100,6 +102,29 @@ export class WireCache {
       hooks: notes.hooks,
       shuffle: notes.shuffle,
     });
+  }
+
+  /**
+   * Makes room when full by dropping stale entries among the oldest (another generation, or past
+   * their lifetime), never live ones: a full cache keeps what it has and the new reply is not
+   * kept. Evicting the oldest live entry instead made a client cycling through more names than
+   * the capacity (dnsperf over 10,000 Services, a crawler) evict each name just before asking it
+   * again, so nothing was ever a hit. Entries live at most MAX_AUTHORITATIVE_MS, so a full cache
+   * turns over within that time anyway.
+   */
+  private evictStale(): boolean {
+    const generation = this.o.generation();
+    const now = this.now();
+    let looked = 0;
+    let freed = false;
+    for (const [k, e] of this.entries) {
+      if (looked++ >= STALE_SCAN) break;
+      if (e.generation !== generation || e.expiresMs <= now) {
+        this.entries.delete(k);
+        freed = true;
+      }
+    }
+    return freed;
   }
 
   clear(): void {

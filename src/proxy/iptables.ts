@@ -4,7 +4,9 @@
 // --noflush`, so rules k8ts did not write are never touched. <PREFIX>-SERVICES matches each
 // Service address and port in turn (cost grows with the number of Services, as upstream's); a
 // Service chain marks hairpin traffic (an endpoint's own address as the source) for masquerade
-// and DNATs to an endpoint picked with `statistic --mode random`. Unlike upstream there is no
+// and DNATs to an endpoint picked by the Service's scheduler as far as iptables can (pickRules):
+// rr/wrr take turns (`statistic --mode nth` cascade), sh pins each client with `recent` (as
+// sessionAffinity ClientIP does), the others pick at random as upstream. Unlike upstream there is no
 // chain per endpoint (except for sessionAffinity, whose `recent` lists need one): iptables-nft
 // spends time per rule × chain named (CHAINS_PER_RESTORE), and 100,000 endpoint chains made a
 // 10,000-Service sync take over ten minutes. The price: a connection from an endpoint to its own
@@ -92,6 +94,38 @@ export function renderIptables(
   return { nat, filter: new Map([[`${p}-REJECTS`, rejects]]) };
 }
 
+/**
+ * How long a client stays with the endpoint it was sent to, if it does: sessionAffinity ClientIP's
+ * timeout, else for the sh scheduler SH_PIN_SECONDS. iptables has no match that hashes the source
+ * address onto one of N endpoints, so sh is done as kube-proxy does ClientIP affinity: the first
+ * connection picks at random and `recent` keeps the client on that endpoint.
+ */
+function pinSeconds(sp: ServicePort): number | undefined {
+  return sp.affinitySeconds ?? (sp.scheduler === 'sh' ? SH_PIN_SECONDS : undefined);
+}
+
+/** How long the sh scheduler keeps a client on its endpoint (sessionAffinity ClientIP's default). */
+export const SH_PIN_SECONDS = 10_800;
+
+/**
+ * The rules that send a new connection to one of `eps` (the last rule takes what the others left):
+ * rr and wrr (every weight is 1) by a cascade of `statistic --mode nth` counters, rule i taking
+ * one in every N-i connections that reach it, which sends consecutive connections to the
+ * endpoints in turn (the counters restart when the chain is rewritten); every other scheduler at
+ * random with upstream's probabilities 1/(N-i) (lc and the like need connection counts the
+ * kernel does not keep; sh pins through pinSeconds).
+ */
+export function pickRules(sp: ServicePort, eps: Endpoint[], verdict: (ep: Endpoint) => string): string[] {
+  const turns = sp.scheduler === 'rr' || sp.scheduler === 'wrr';
+  return eps.map((ep, i) => {
+    const left = eps.length - i;
+    if (left === 1) return verdict(ep);
+    return turns
+      ? `-m statistic --mode nth --every ${left} --packet 0 ${verdict(ep)}`
+      : `-m statistic --mode random --probability ${(1 / left).toFixed(10)} ${verdict(ep)}`;
+  });
+}
+
 /** The chains and top-level lines of one Service port. */
 export function portRules(sp: ServicePort, cfg: IptConfig): PortRules {
   const p = cfg.prefix;
@@ -107,23 +141,17 @@ export function portRules(sp: ServicePort, cfg: IptConfig): PortRules {
   const comment = `-m comment --comment "${sp.key}"`;
   const masq = `-j MARK --or-mark ${MARK}`;
   const dnat = (ep: Endpoint) => `-p ${proto} -j DNAT --to-destination ${ep.ip}:${ep.port}`;
-  const random = (eps: Endpoint[], verdict: (ep: Endpoint) => string): string[] =>
-    eps.map((ep, i) => {
-      const left = eps.length - i;
-      return left > 1
-        ? `-m statistic --mode random --probability ${(1 / left).toFixed(10)} ${verdict(ep)}`
-        : verdict(ep);
-    });
+  const pin = pinSeconds(sp);
   const dispatch = (eps: Endpoint[]): string[] => {
-    if (sp.affinitySeconds === undefined)
-      // No endpoint chains (see the header): hairpin marks, then the random DNAT itself.
-      return [...eps.map((ep) => `-s ${ep.ip}/32 ${masq}`), ...random(eps, dnat)];
+    if (pin === undefined)
+      // No endpoint chains (see the header): hairpin marks, then the scheduler's DNAT itself.
+      return [...eps.map((ep) => `-s ${ep.ip}/32 ${masq}`), ...pickRules(sp, eps, dnat)];
     return [
       ...eps.map(
         (ep) =>
-          `-m recent --name ${sepChain(ep)} --mask 255.255.255.255 --rsource --rcheck --seconds ${sp.affinitySeconds} --reap -j ${sepChain(ep)}`,
+          `-m recent --name ${sepChain(ep)} --mask 255.255.255.255 --rsource --rcheck --seconds ${pin} --reap -j ${sepChain(ep)}`,
       ),
-      ...random(eps, (ep) => `-j ${sepChain(ep)}`),
+      ...pickRules(sp, eps, (ep) => `-j ${sepChain(ep)}`),
     ];
   };
   const reject = (match: string) => rejects.push(`${comment} ${match} -j REJECT`);
@@ -159,7 +187,7 @@ export function portRules(sp: ServicePort, cfg: IptConfig): PortRules {
       if (sp.nodePort) reject(`-m addrtype --dst-type LOCAL ! -d 127.0.0.0/8 -p ${proto} --dport ${sp.nodePort}`);
     }
   }
-  if (sp.affinitySeconds !== undefined)
+  if (pin !== undefined)
     for (const ep of new Map(
       [...sp.clusterEndpoints, ...sp.externalEndpoints].map((e) => [`${e.ip}:${e.port}`, e]),
     ).values())

@@ -14,7 +14,8 @@ import { HostsPlugin } from '../../src/dns/plugins.js';
 import { chain } from '../../src/dns/plugin.js';
 import { handle } from '../../src/dns/server.js';
 import { RCODE, type Answer, type DnsReply, type RecordType } from '../../src/dns/message.js';
-import { staticView } from '../../src/dns/view.js';
+import { slimPod, slimService, slimSlice, staticView } from '../../src/dns/view.js';
+import type { Stored } from '../../src/client/types.js';
 
 const svc = (ns: string, name: string, spec: Service['spec'], extra: Partial<Service['metadata']> = {}): Service => ({
   metadata: { namespace: ns, name, ...extra },
@@ -90,8 +91,16 @@ const objects = {
   pods: [{ metadata: { namespace: 'default', name: 'p' }, status: { podIP: '10.42.0.11' } }] as Pod[],
 };
 
-function resolver(opts: Partial<KubernetesOptions> = {}) {
-  const k = new KubernetesPlugin(staticView(objects), { ...DEFAULT_KUBERNETES_OPTIONS, ...opts });
+/** The same objects as the DNS's informers keep them (slimService and friends). */
+const slimObjects = {
+  namespaces: objects.namespaces,
+  services: objects.services.map((o) => slimService(o as Stored<Service>)),
+  slices: objects.slices.map((o) => slimSlice(o as Stored<EndpointSlice>)),
+  pods: objects.pods.map((o) => slimPod(o as Stored<Pod>)),
+};
+
+function resolver(opts: Partial<KubernetesOptions> = {}, view = staticView(objects)) {
+  const k = new KubernetesPlugin(view, { ...DEFAULT_KUBERNETES_OPTIONS, ...opts });
   // What the chain finds past the cluster: a hosts table standing for the rest of the world.
   const world = new HostsPlugin('192.0.2.53 www.example.com\n', { zones: [''], ttl: 300, fallthrough: false });
   const handler = { current: chain([k, world]) };
@@ -192,9 +201,12 @@ describe('dns records', () => {
     // Not ours and not in the world's table: the end of the chain.
     [reverseName('192.0.2.1'), 'PTR', RCODE.NXDOMAIN, []],
   ];
+  const qSlim = resolver({}, staticView(slimObjects));
   for (const [name, type, rcode, answers] of cases) {
     test(`${name} ${type}`, async () => {
       const r = await q(name, type);
+      // The slim stores the informers keep answer exactly as the whole objects do.
+      assert.deepEqual(await qSlim(name, type), r, `${name} ${type} from the slim stores`);
       assert.equal(r.rcode, rcode, `rcode of ${name} ${type}`);
       assert.deepEqual(data(r), answers);
       for (const a of r.answers)

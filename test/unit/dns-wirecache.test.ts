@@ -108,6 +108,20 @@ test('per client when answers depend on who asks; the capacity bounds the entrie
   assert.ok(r.handler.wire!.size <= 3);
 });
 
+test('a full cache keeps its live entries: a client cycling through more names than it holds still hits', async () => {
+  const r = rig((req) => reply(RCODE.NOERROR, [a(req.query.question.name, '10.43.0.10')]));
+  const names = ['a', 'b', 'c', 'd'].map((n) => `${n}.cluster.local`);
+  for (let round = 0; round < 3; round++) for (const n of names) await r.ask(1, n);
+  // a, b and c were kept from the first round on; only d, which found the cache full, is computed each time.
+  assert.deepEqual(r.computed, [...names, 'd.cluster.local', 'd.cluster.local']);
+  // Once the kept entries are stale (the data changed), new replies take their place.
+  r.change();
+  await r.ask(2, 'd.cluster.local');
+  await r.ask(3, 'd.cluster.local');
+  assert.deepEqual(r.computed.slice(-1), ['d.cluster.local'], 'd computed once more, then kept');
+  assert.ok(r.handler.wire!.size <= 3);
+});
+
 test('loadbalance still shuffles addresses on cached replies, keeping every record whole', async () => {
   const ips = Array.from({ length: 8 }, (_, i) => `10.42.0.${i + 1}`);
   const lb = new LoadBalancePlugin();

@@ -1,10 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { buildModel } from '../../src/proxy/model.js';
+import { buildModel, SCHEDULER_ANNOTATION } from '../../src/proxy/model.js';
 import {
   CHAINS_PER_RESTORE,
   IptablesBackend,
+  SH_PIN_SECONDS,
   cleanUpIptables,
   renderIptables,
   restoreInputs,
@@ -38,7 +39,7 @@ const restoreInput = (
   after: ReturnType<typeof renderIptables>,
 ) => restoreInputs(before, after).join('');
 
-test('iptables rules: own chains, random probabilities per endpoint, recent for affinity, REJECT without endpoints', () => {
+test('iptables rules: own chains, rr turns per endpoint, recent for affinity, REJECT without endpoints', () => {
   const text = restoreInput(undefined, renderIptables(model('10.42.0.2', '10.42.0.3'), cfg));
   const lines = text.split('\n');
   assert.ok(
@@ -52,7 +53,7 @@ test('iptables rules: own chains, random probabilities per endpoint, recent for 
       ),
     ),
   );
-  assert.ok(lines.some((l) => /-m statistic --mode random --probability 0\.5000000000 -j K8TSTEST-SEP-/.test(l)));
+  assert.ok(lines.some((l) => /-m statistic --mode nth --every 2 --packet 0 -j K8TSTEST-SEP-/.test(l)));
   assert.ok(lines.some((l) => /--rcheck --seconds 30 --reap -j K8TSTEST-SEP-/.test(l)));
   assert.ok(
     lines.some((l) =>
@@ -92,11 +93,51 @@ test('without session affinity a Service chain marks hairpin sources and DNATs i
     '! -s 10.42.0.0/16 -d 10.43.0.40/32 -p tcp --dport 80 -j MARK --or-mark 0x4000',
     '-s 10.42.0.2/32 -j MARK --or-mark 0x4000',
     '-s 10.42.0.3/32 -j MARK --or-mark 0x4000',
-    '-m statistic --mode random --probability 0.5000000000 -p tcp -j DNAT --to-destination 10.42.0.2:8080',
+    '-m statistic --mode nth --every 2 --packet 0 -p tcp -j DNAT --to-destination 10.42.0.2:8080',
     '-p tcp -j DNAT --to-destination 10.42.0.3:8080',
   ]);
   // Endpoint chains only for the sessionAffinity Service (web): two endpoints.
   assert.equal([...rules.nat.keys()].filter((name) => name.includes('-SEP-')).length, 2);
+});
+
+const scheduled = (scheduler: string, ...ips: string[]) => {
+  const s = svc(
+    'sched',
+    { clusterIP: '10.43.0.50', ports: [{ port: 80 }] },
+    {
+      metadata: { name: 'sched', annotations: { [SCHEDULER_ANNOTATION]: scheduler } },
+    },
+  );
+  const rules = renderIptables(buildModel([s], [slice('sched', [{ port: 8080 }], ips.map(ep))], opts), cfg);
+  const chain = (part: string) => [...rules.nat].filter(([name]) => name.includes(part));
+  return { svcChain: chain('-SVC-')[0][1], sepChains: chain('-SEP-') };
+};
+
+test('the Service scheduler picks in iptables: rr takes turns (nth cascade), sh pins clients (recent), lc is random', () => {
+  const ips = ['10.42.0.2', '10.42.0.3', '10.42.0.4'];
+  assert.deepEqual(scheduled('rr', ...ips).svcChain.slice(-3), [
+    '-m statistic --mode nth --every 3 --packet 0 -p tcp -j DNAT --to-destination 10.42.0.2:8080',
+    '-m statistic --mode nth --every 2 --packet 0 -p tcp -j DNAT --to-destination 10.42.0.3:8080',
+    '-p tcp -j DNAT --to-destination 10.42.0.4:8080',
+  ]);
+  assert.deepEqual(scheduled('lc', ...ips).svcChain.slice(-3), [
+    '-m statistic --mode random --probability 0.3333333333 -p tcp -j DNAT --to-destination 10.42.0.2:8080',
+    '-m statistic --mode random --probability 0.5000000000 -p tcp -j DNAT --to-destination 10.42.0.3:8080',
+    '-p tcp -j DNAT --to-destination 10.42.0.4:8080',
+  ]);
+  // sh: a client found in an endpoint's recent list goes back to it; a new one is placed at random
+  // and recorded by the endpoint chain, for SH_PIN_SECONDS.
+  const sh = scheduled('sh', ...ips);
+  assert.equal(sh.sepChains.length, 3);
+  assert.equal(
+    sh.svcChain.filter((r) => r.includes(`--rcheck --seconds ${SH_PIN_SECONDS} --reap -j K8TSTEST-SEP-`)).length,
+    3,
+  );
+  assert.ok(
+    sh.svcChain.some((r) => /^-m statistic --mode random --probability 0\.3333333333 -j K8TSTEST-SEP-/.test(r)),
+  );
+  for (const [, rules] of sh.sepChains)
+    assert.ok(rules.some((r) => /-m recent --name K8TSTEST-SEP-\w+ .*--set -j DNAT/.test(r)));
 });
 
 test('a large sync is split into runs of bounded size: leaves before what jumps to them, top-level chains, deletions last', () => {
