@@ -192,6 +192,37 @@ const STATUS_TEXT: Record<number, string> = {
   504: 'Gateway Timeout',
 };
 
+/** A gRPC request (not gRPC-Web, whose clients read status from the body). */
+export function isGrpcRequest(headers: IncomingHttpHeaders): boolean {
+  const ct = headers['content-type'] ?? '';
+  return ct === 'application/grpc' || ct.startsWith('application/grpc+') || ct.startsWith('application/grpc;');
+}
+
+/**
+ * The gRPC status for an HTTP error status the proxy answers itself, by gRPC's HTTP-to-gRPC status
+ * mapping (doc/http-grpc-status-mapping.md): no route for a method is UNIMPLEMENTED (12), as
+ * Envoy-based Gateways answer.
+ */
+export function grpcStatusFor(httpStatus: number): number {
+  switch (httpStatus) {
+    case 400:
+      return 13; // INTERNAL
+    case 401:
+      return 16; // UNAUTHENTICATED
+    case 403:
+      return 7; // PERMISSION_DENIED
+    case 404:
+      return 12; // UNIMPLEMENTED
+    case 429:
+    case 502:
+    case 503:
+    case 504:
+      return 14; // UNAVAILABLE
+    default:
+      return 2; // UNKNOWN
+  }
+}
+
 const plainIP = (a: string | undefined) => (a ?? '').replace(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/, '$1');
 
 /** The request host: lower case, without port (HTTP/2 sends :authority instead of Host). */
@@ -600,6 +631,7 @@ export class IngressProxy {
       res.destroy();
       return;
     }
+    if (r.status >= 400 && isGrpcRequest(res.req.headers)) return this.replyGrpc(res, r);
     const body = r.body ?? `<html><head><title>${r.status} ${STATUS_TEXT[r.status] ?? ''}</title></head></html>\n`;
     res.writeHead(r.status, {
       'content-type': r.body ? 'text/plain; charset=utf-8' : 'text/html',
@@ -607,6 +639,27 @@ export class IngressProxy {
       ...r.headers,
     });
     res.end(body);
+  }
+
+  /**
+   * An error for a gRPC client: HTTP 200 with the gRPC status in a trailers-only response (one
+   * HEADERS frame ending the stream over HTTP/2), as gRPC servers and Envoy answer.
+   */
+  private replyGrpc(res: ServerResponse, r: Reply): void {
+    const message = r.body ?? `${r.status} ${STATUS_TEXT[r.status] ?? ''}`.trim();
+    const headers: OutgoingHttpHeaders = {
+      'content-type': 'application/grpc',
+      'grpc-status': String(grpcStatusFor(r.status)),
+      'grpc-message': encodeURIComponent(message),
+      ...r.headers,
+    };
+    const stream = (res as unknown as Partial<Http2ServerResponse>).stream;
+    if (stream) {
+      stream.respond({ ...headers, [h2.HTTP2_HEADER_STATUS]: 200 }, { endStream: true });
+      return;
+    }
+    res.writeHead(200, { ...headers, 'content-length': 0 });
+    res.end();
   }
 
   private forwardHttp1(

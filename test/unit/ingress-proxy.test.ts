@@ -1,7 +1,7 @@
 // Pieces of the ingress data path (src/ingress/proxy.ts) that need no sockets.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { requestId } from '../../src/ingress/proxy.js';
+import { grpcStatusFor, isGrpcRequest, requestId } from '../../src/ingress/proxy.js';
 
 test('request ids are 32 hex digits and stay unique across refills of the random pool', () => {
   const seen = new Set<string>();
@@ -12,4 +12,21 @@ test('request ids are 32 hex digits and stay unique across refills of the random
     assert.ok(!seen.has(id), `id ${id} repeated after ${i} ids`);
     seen.add(id);
   }
+});
+
+test('errors the proxy answers itself map to gRPC statuses as gRPC documents it', () => {
+  assert.equal(grpcStatusFor(404), 12); // UNIMPLEMENTED: no route for the method
+  assert.equal(grpcStatusFor(503), 14);
+  assert.equal(grpcStatusFor(504), 14);
+  assert.equal(grpcStatusFor(401), 16);
+  assert.equal(grpcStatusFor(403), 7);
+  assert.equal(grpcStatusFor(413), 2);
+});
+
+test('gRPC requests are told apart by content type; gRPC-Web is not one', () => {
+  assert.ok(isGrpcRequest({ 'content-type': 'application/grpc' }));
+  assert.ok(isGrpcRequest({ 'content-type': 'application/grpc+proto' }));
+  assert.ok(!isGrpcRequest({ 'content-type': 'application/grpc-web+proto' }));
+  assert.ok(!isGrpcRequest({ 'content-type': 'application/json' }));
+  assert.ok(!isGrpcRequest({}));
 });
