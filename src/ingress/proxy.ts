@@ -711,7 +711,7 @@ export class IngressProxy {
     };
     // The connect timeout only runs for a new connection: a kept-alive socket is already there.
     let connectTimer: NodeJS.Timeout | undefined;
-    const perTry = retries?.perTryTimeoutMs;
+    const perTry = retries?.perTryTimeoutMs ?? fw.route.policy?.backendRequestTimeoutMs;
     const tryTimer = perTry ? setTimeout(() => fail(504), perTry) : undefined;
     upstream.on('socket', (s: Socket) => {
       if (!s.connecting || failed) return;
