@@ -6,8 +6,13 @@
 // worker, `return 200`), so neither proxy waits on a slow upstream. Runs alternate between the
 // two proxies INGRESS_ROUNDS times (default 3) and the median of each is reported, so load from
 // other programs on the machine falls on both alike. Needs /usr/sbin/nginx (nginx-light) and wrk.
+// Each target first gets an unmeasured run of INGRESS_WARMUP_SECONDS (default 3). Beside
+// requests/s the CPU time each proxy process spent per request is reported (cpuUsPerReq): it
+// depends far less on other load on the machine than throughput does. Knobs for profiling:
+// INGRESS_TARGETS (comma-separated names, e.g. `k8ts https`) runs only those targets;
+// INGRESS_CPU_PROF=DIR starts the server with --cpu-prof into DIR (written when it stops).
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { createServer as createNetServer, connect } from 'node:net';
 import { get as httpGet } from 'node:http';
 import { loadavg, tmpdir } from 'node:os';
@@ -17,9 +22,12 @@ import { selfSignedCertificate } from '../src/ingress/tls.js';
 
 const ROUNDS = pick('INGRESS_ROUNDS', 3, 1);
 const SECONDS = pick('INGRESS_SECONDS', 10, 5);
+const WARMUP_SECONDS = pick('INGRESS_WARMUP_SECONDS', 3, 2);
 const CONNECTIONS = pick('INGRESS_CONNECTIONS', 64, 64);
 const NGINX = process.env.NGINX ?? '/usr/sbin/nginx';
 const HOST = 'bench.example';
+const TARGETS = process.env.INGRESS_TARGETS?.split(',').map((t) => t.trim());
+const CPU_PROF = process.env.INGRESS_CPU_PROF;
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -72,13 +80,27 @@ ${http}
 interface Result {
   rps: number;
   p99Ms: number;
+  /** CPU time the proxy process spent per request (user + system), robust to other load on the machine. */
+  cpuUsPerReq: number;
+}
+
+/** User + system CPU seconds a process has used so far (/proc/PID/stat, in clock ticks of 10 ms). */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** The worker of an NGINX master (its only child). */
+function nginxWorker(master: number): number {
+  return Number(readFileSync(`/proc/${master}/task/${master}/children`, 'utf8').trim().split(/\s+/)[0]);
 }
 
 /** wrk's Requests/sec and 99th percentile latency (--latency). */
-function wrk(url: string): Result {
+function wrk(url: string, pid: number, seconds = SECONDS): Result {
+  const cpu0 = cpuSeconds(pid);
   const out = execFileSync(
     'wrk',
-    ['-t1', `-c${CONNECTIONS}`, `-d${SECONDS}s`, '--latency', '-H', `Host: ${HOST}`, url],
+    ['-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency', '-H', `Host: ${HOST}`, url],
     { encoding: 'utf8' },
   );
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
@@ -86,7 +108,9 @@ function wrk(url: string): Result {
   const unit = { us: 0.001, ms: 1, s: 1000 } as const;
   const p99Ms = m ? Number(m[1]) * unit[m[2] as keyof typeof unit] : NaN;
   if (/Non-2xx or 3xx responses/.test(out) || !rps) throw new Error(`wrk ${url}: bad run\n${out}`);
-  return { rps, p99Ms };
+  const requests = Number(/(\d+) requests in/.exec(out)?.[1]);
+  const cpuUsPerReq = Number((((cpuSeconds(pid) - cpu0) * 1e6) / requests).toFixed(1));
+  return { rps, p99Ms, cpuUsPerReq };
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -126,6 +150,7 @@ async function main(): Promise<void> {
     ),
   );
   const c = await startCluster({
+    nodeArgs: CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', CPU_PROF] : [],
     args: [
       '--ingress-http-port',
       String(ingHttp),
@@ -206,21 +231,38 @@ async function main(): Promise<void> {
       'nginx https': `https://127.0.0.1:${nginxHttps}/`,
       'k8ts https': `https://127.0.0.1:${ingHttps}/`,
     };
+    // Unmeasured first: the server's JIT warms up and its own start-up work (controllers syncing)
+    // is over, else the first round measures them rather than the proxy.
+    for (const [name, url] of Object.entries(targets)) {
+      if (TARGETS && !TARGETS.includes(name)) continue;
+      wrk(url, name.startsWith('nginx') ? nginxWorker(procs[1].pid ?? 0) : (c.proc.pid ?? 0), WARMUP_SECONDS);
+    }
     const runs = new Map<string, Result[]>();
     const load = loadavg()[0];
     for (let round = 0; round < ROUNDS; round++)
       for (const [name, url] of Object.entries(targets)) {
-        const r = wrk(url);
+        if (TARGETS && !TARGETS.includes(name)) continue;
+        const pid = name.startsWith('nginx') ? nginxWorker(procs[1].pid ?? 0) : (c.proc.pid ?? 0);
+        const r = wrk(url, pid);
         runs.set(name, [...(runs.get(name) ?? []), r]);
-        console.error(`round ${round + 1} ${name}: ${r.rps.toFixed(0)} req/s, p99 ${r.p99Ms.toFixed(2)} ms`);
+        console.error(
+          `round ${round + 1} ${name}: ${r.rps.toFixed(0)} req/s, p99 ${r.p99Ms.toFixed(2)} ms, ${r.cpuUsPerReq} µs CPU/req`,
+        );
       }
-    const summary: Record<string, { rps: number; p99Ms: number }> = {};
+    const summary: Record<string, Result> = {};
     for (const [name, rs] of runs)
-      summary[name] = { rps: Math.round(median(rs.map((r) => r.rps))), p99Ms: median(rs.map((r) => r.p99Ms)) };
-    const ratio = (proto: string) => ({
-      rpsRatio: Number((summary[`k8ts ${proto}`].rps / summary[`nginx ${proto}`].rps).toFixed(2)),
-      p99Ratio: Number((summary[`k8ts ${proto}`].p99Ms / summary[`nginx ${proto}`].p99Ms).toFixed(2)),
-    });
+      summary[name] = {
+        rps: Math.round(median(rs.map((r) => r.rps))),
+        p99Ms: median(rs.map((r) => r.p99Ms)),
+        cpuUsPerReq: median(rs.map((r) => r.cpuUsPerReq)),
+      };
+    const ratio = (proto: string) =>
+      summary[`k8ts ${proto}`] &&
+      summary[`nginx ${proto}`] && {
+        rpsRatio: Number((summary[`k8ts ${proto}`].rps / summary[`nginx ${proto}`].rps).toFixed(2)),
+        p99Ratio: Number((summary[`k8ts ${proto}`].p99Ms / summary[`nginx ${proto}`].p99Ms).toFixed(2)),
+        cpuRatio: Number((summary[`k8ts ${proto}`].cpuUsPerReq / summary[`nginx ${proto}`].cpuUsPerReq).toFixed(2)),
+      };
     console.log(
       JSON.stringify({
         connections: CONNECTIONS,
@@ -235,6 +277,8 @@ async function main(): Promise<void> {
     );
   } finally {
     for (const p of procs) p.kill('SIGQUIT');
+    // --cpu-prof writes its profile on a clean exit only.
+    if (CPU_PROF) await c.stop('SIGTERM');
     await c.cleanup();
     rmSync(dir, { recursive: true, force: true });
   }

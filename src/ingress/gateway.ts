@@ -15,6 +15,7 @@ import type {
   PathType,
   Route,
   RouteFilters,
+  RoutePolicy,
   ServiceBackend,
   ValueMatch,
   WeightedBackend,
@@ -116,6 +117,27 @@ export interface HTTPRouteRule {
   matches?: HTTPRouteMatch[];
   filters?: HTTPRouteFilter[];
   backendRefs?: BackendRef[];
+  timeouts?: { request?: string; backendRequest?: string };
+}
+
+/** Gateway API's Duration (`1h`, `1m30s`, `500ms`; GEP-2257), in ms; undefined when unusable. */
+export function gatewayDuration(s: string | undefined): number | undefined {
+  if (!s || !/^([0-9]{1,5}(h|m|s|ms)){1,4}$/.test(s)) return undefined;
+  const units: Record<string, number> = { h: 3_600_000, m: 60_000, s: 1000, ms: 1 };
+  let total = 0;
+  for (const m of s.matchAll(/([0-9]+)(ms|h|m|s)/g)) total += Number(m[1]) * units[m[2]];
+  return total;
+}
+
+/**
+ * An HTTPRoute rule's timeouts: `request` bounds the whole response, `backendRequest` each
+ * request to a backend; both answer 504 past it. `0s` is no limit, as the spec says.
+ */
+export function rulePolicy(t: HTTPRouteRule['timeouts']): RoutePolicy | undefined {
+  const request = gatewayDuration(t?.request);
+  const backendRequest = gatewayDuration(t?.backendRequest);
+  if (!request && !backendRequest) return undefined;
+  return { responseTimeoutMs: request || undefined, backendRequestTimeoutMs: backendRequest || undefined };
 }
 
 export interface RouteParentStatus {
@@ -709,6 +731,7 @@ class GatewayCompiler {
     for (const rule of route.spec?.rules ?? []) {
       const weighted = backends.weighted(rule.backendRefs);
       const filters = this.filters(rule.filters, backends);
+      const policy = rulePolicy(rule.timeouts);
       // A rule without backends answers 500 (the spec's requirement), unless it redirects.
       const directStatus = weighted.length || filters.redirect ? undefined : 500;
       for (const m of rule.matches?.length ? rule.matches : [{}]) {
@@ -749,6 +772,7 @@ class GatewayCompiler {
             canaries: [],
             conditions: headers.length || query.length || m.method ? { headers, query, method: m.method } : undefined,
             filters,
+            policy,
             directStatus,
           });
       }

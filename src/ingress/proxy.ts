@@ -20,7 +20,7 @@ import {
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, createSecureContext, type SecureContext } from 'node:tls';
 import type { Duplex } from 'node:stream';
-import { randomBytes } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 import ipaddr from 'ipaddr.js';
 import type { Logger } from 'pino';
 import { checkBasicAuth } from './htpasswd.js';
@@ -160,6 +160,20 @@ const HOP_BY_HOP = new Set([
   'http2-settings',
 ]);
 
+/** Random bytes for request ids, drawn a page at a time: one call per request cost as much as the rest of the headers. */
+const idPool = Buffer.alloc(4096);
+let idOffset = idPool.length;
+
+/** A fresh request id: 16 random bytes in hex, as ingress-nginx's $req_id. */
+export function requestId(): string {
+  if (idOffset + 16 > idPool.length) {
+    randomFillSync(idPool);
+    idOffset = 0;
+  }
+  idOffset += 16;
+  return idPool.toString('hex', idOffset - 16, idOffset);
+}
+
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 /** Connection failures after which a bodiless request goes to the next endpoint. */
 const RETRYABLE = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNRESET']);
@@ -177,6 +191,37 @@ const STATUS_TEXT: Record<number, string> = {
   503: 'Service Temporarily Unavailable',
   504: 'Gateway Timeout',
 };
+
+/** A gRPC request (not gRPC-Web, whose clients read status from the body). */
+export function isGrpcRequest(headers: IncomingHttpHeaders): boolean {
+  const ct = headers['content-type'] ?? '';
+  return ct === 'application/grpc' || ct.startsWith('application/grpc+') || ct.startsWith('application/grpc;');
+}
+
+/**
+ * The gRPC status for an HTTP error status the proxy answers itself, by gRPC's HTTP-to-gRPC status
+ * mapping (doc/http-grpc-status-mapping.md): no route for a method is UNIMPLEMENTED (12), as
+ * Envoy-based Gateways answer.
+ */
+export function grpcStatusFor(httpStatus: number): number {
+  switch (httpStatus) {
+    case 400:
+      return 13; // INTERNAL
+    case 401:
+      return 16; // UNAUTHENTICATED
+    case 403:
+      return 7; // PERMISSION_DENIED
+    case 404:
+      return 12; // UNIMPLEMENTED
+    case 429:
+    case 502:
+    case 503:
+    case 504:
+      return 14; // UNAVAILABLE
+    default:
+      return 2; // UNKNOWN
+  }
+}
 
 const plainIP = (a: string | undefined) => (a ?? '').replace(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/, '$1');
 
@@ -488,7 +533,7 @@ export class IngressProxy {
     out['x-forwarded-proto'] = f.secure ? 'https' : 'http';
     out['x-forwarded-scheme'] = f.secure ? 'https' : 'http';
     out['x-scheme'] = f.secure ? 'https' : 'http';
-    out['x-request-id'] ??= randomBytes(16).toString('hex');
+    out['x-request-id'] ??= requestId();
     editHeaders(out, filters?.requestHeaders);
     return out;
   }
@@ -586,6 +631,7 @@ export class IngressProxy {
       res.destroy();
       return;
     }
+    if (r.status >= 400 && isGrpcRequest(res.req.headers)) return this.replyGrpc(res, r);
     const body = r.body ?? `<html><head><title>${r.status} ${STATUS_TEXT[r.status] ?? ''}</title></head></html>\n`;
     res.writeHead(r.status, {
       'content-type': r.body ? 'text/plain; charset=utf-8' : 'text/html',
@@ -593,6 +639,27 @@ export class IngressProxy {
       ...r.headers,
     });
     res.end(body);
+  }
+
+  /**
+   * An error for a gRPC client: HTTP 200 with the gRPC status in a trailers-only response (one
+   * HEADERS frame ending the stream over HTTP/2), as gRPC servers and Envoy answer.
+   */
+  private replyGrpc(res: ServerResponse, r: Reply): void {
+    const message = r.body ?? `${r.status} ${STATUS_TEXT[r.status] ?? ''}`.trim();
+    const headers: OutgoingHttpHeaders = {
+      'content-type': 'application/grpc',
+      'grpc-status': String(grpcStatusFor(r.status)),
+      'grpc-message': encodeURIComponent(message),
+      ...r.headers,
+    };
+    const stream = (res as unknown as Partial<Http2ServerResponse>).stream;
+    if (stream) {
+      stream.respond({ ...headers, [h2.HTTP2_HEADER_STATUS]: 200 }, { endStream: true });
+      return;
+    }
+    res.writeHead(200, { ...headers, 'content-length': 0 });
+    res.end();
   }
 
   private forwardHttp1(
@@ -635,6 +702,7 @@ export class IngressProxy {
       failed = true;
       clearTimeout(connectTimer);
       clearTimeout(tryTimer);
+      clearTimeout(silence);
       upstream.destroy();
       const code = err?.code ?? '';
       if (err && RETRYABLE.has(code) && retry()) return;
@@ -642,11 +710,21 @@ export class IngressProxy {
       if (err) this.log.debug({ err, endpoint: fw.endpoint }, 'ingress: upstream failed');
       this.reply(res, { status });
     };
-    const connectTimer = setTimeout(() => fail(504), o.connectTimeoutMs);
-    const perTry = retries?.perTryTimeoutMs;
+    // The connect timeout only runs for a new connection: a kept-alive socket is already there.
+    let connectTimer: NodeJS.Timeout | undefined;
+    // nginx's proxy_send_timeout / proxy_read_timeout: the longest silence of the upstream while
+    // the body is sent, then while the answer is awaited and read (refreshed by every chunk). One
+    // timer of our own costs less per request than ClientRequest.setTimeout's socket timeouts.
+    let silence: NodeJS.Timeout | undefined;
+    const silentFor = (ms: number) => {
+      clearTimeout(silence);
+      silence = setTimeout(() => fail(504), ms);
+    };
+    const perTry = retries?.perTryTimeoutMs ?? fw.route.policy?.backendRequestTimeoutMs;
     const tryTimer = perTry ? setTimeout(() => fail(504), perTry) : undefined;
     upstream.on('socket', (s: Socket) => {
-      if (!s.connecting) return clearTimeout(connectTimer);
+      if (!s.connecting || failed) return;
+      connectTimer = setTimeout(() => fail(504), o.connectTimeoutMs);
       s.once('connect', () => clearTimeout(connectTimer));
     });
     upstream.on('error', (err) => fail(502, err));
@@ -670,23 +748,36 @@ export class IngressProxy {
       editHeaders(headers, fw.route.filters?.responseHeaders);
       res.writeHead(up.statusCode ?? 502, headers);
       fw.upstream.status = up.statusCode;
-      up.on('end', () => (fw.upstream.end = performance.now()));
-      up.pipe(res);
+      silence?.refresh();
+      // Forwarded by hand rather than with pipe(): pipe's listener bookkeeping cost more than the
+      // copying for the small responses most requests get.
+      up.on('data', (chunk: Buffer) => {
+        silence?.refresh();
+        if (!res.write(chunk)) up.pause();
+      });
+      res.on('drain', () => up.resume());
+      up.on('end', () => {
+        clearTimeout(silence);
+        fw.upstream.end = performance.now();
+        res.end();
+      });
       up.on('error', () => res.destroy());
     });
     res.on('close', () => {
       clearTimeout(connectTimer);
       clearTimeout(tryTimer);
+      clearTimeout(silence);
       if (!res.writableFinished) upstream.destroy();
     });
     if (bodiless) {
-      upstream.setTimeout(o.readTimeoutMs, () => fail(504));
+      silentFor(o.readTimeoutMs);
       upstream.end();
       return;
     }
-    upstream.setTimeout(o.sendTimeoutMs, () => fail(504));
+    silentFor(o.sendTimeoutMs);
     let sent = 0;
     req.on('data', (chunk: Buffer) => {
+      silence?.refresh();
       sent += chunk.length;
       if (o.maxBodyBytes && sent > o.maxBodyBytes) return fail(413);
       if (!upstream.write(chunk)) req.pause();
@@ -695,7 +786,7 @@ export class IngressProxy {
     req.on('end', () => {
       if (failed) return;
       upstream.end();
-      upstream.setTimeout(o.readTimeoutMs, () => fail(504));
+      silentFor(o.readTimeoutMs);
     });
     req.on('error', () => upstream.destroy());
   }

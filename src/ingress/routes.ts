@@ -72,6 +72,8 @@ export interface RoutePolicy {
   /** Longest silence on the upstream connection. */
   idleTimeoutMs?: number;
   retries?: { count: number; perTryTimeoutMs?: number };
+  /** Each request to a backend must be answered within this (Gateway API's timeouts.backendRequest). */
+  backendRequestTimeoutMs?: number;
 }
 
 /** What a request looks like besides host and path, for conditions. */

@@ -11,6 +11,7 @@ import { createServer as createHttpServer, request as httpRequest, Agent, type S
 import { request as httpsRequest } from 'node:https';
 import { connect as tlsConnect, createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
+import { connect as h2connect, type IncomingHttpHeaders as H2Headers } from 'node:http2';
 import { startCluster, until, type Cluster } from './harness.js';
 import { selfSignedCertificate } from '../../src/ingress/tls.js';
 
@@ -378,6 +379,55 @@ test('GRPCRoute: a unary call over h2c, routed by method and by metadata', { tim
     250,
   );
 });
+
+/** A gRPC-style request over h2c: the response headers and whether trailers followed them. */
+function h2cCall(
+  port: number,
+  path: string,
+): Promise<{ headers: H2Headers; trailers: boolean; endedWithHeaders: boolean }> {
+  return new Promise((resolve, reject) => {
+    const session = h2connect(`http://127.0.0.1:${port}`);
+    session.on('error', reject);
+    const stream = session.request({
+      ':method': 'POST',
+      ':path': path,
+      ':authority': 'grpc.test',
+      'content-type': 'application/grpc',
+      te: 'trailers',
+    });
+    let headers: H2Headers = {};
+    let trailers = false;
+    let endedWithHeaders = false;
+    stream.on('response', (h, flags) => {
+      headers = h;
+      // END_STREAM (0x1) on the HEADERS frame: a trailers-only response.
+      endedWithHeaders = (flags & 0x1) === 0x1;
+    });
+    stream.on('trailers', () => (trailers = true));
+    stream.on('data', () => undefined);
+    stream.on('close', () => {
+      session.close();
+      resolve({ headers, trailers, endedWithHeaders });
+    });
+    stream.on('error', reject);
+    stream.setTimeout(15_000, () => stream.close());
+    // An empty message: flag 0, length 0.
+    stream.end(Buffer.alloc(5));
+  });
+}
+
+test(
+  'GRPCRoute: a method no rule matches gets UNIMPLEMENTED in a trailers-only response',
+  { timeout: 120_000 },
+  async () => {
+    await until('the gRPC call goes through', async () => (await grpcSay(ports.altHttp, 'hi')) === 'a:hi', 60_000, 250);
+    const r = await h2cCall(ports.altHttp, '/test.Missing/Say');
+    assert.equal(r.headers[':status'], 200);
+    assert.equal(r.headers['grpc-status'], '12');
+    assert.equal(r.headers['content-type'], 'application/grpc');
+    assert.ok(r.endedWithHeaders && !r.trailers, 'the status comes in the only HEADERS frame');
+  },
+);
 
 test('TLSRoute passthrough by SNI and TCPRoute forwarding', { timeout: 120_000 }, async () => {
   await until('TCP listener echoes', async () => (await tcpRoundTrip(ports.tcp, 'ping')) === 'ping', 60_000, 250);

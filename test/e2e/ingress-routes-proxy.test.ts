@@ -165,6 +165,16 @@ before(async () => {
             backendRefs: [{ name: 'other', port: 80 }],
           },
           {
+            matches: [{ path: { type: 'PathPrefix', value: '/hang' } }],
+            backendRefs: [{ name: 'main', port: 80 }],
+            timeouts: { request: '500ms' },
+          },
+          {
+            matches: [{ path: { type: 'PathPrefix', value: '/hang-backend' } }],
+            backendRefs: [{ name: 'main', port: 80 }],
+            timeouts: { backendRequest: '500ms' },
+          },
+          {
             matches: [{ path: { type: 'PathPrefix', value: '/mirror' } }],
             filters: [{ type: 'RequestMirror', requestMirror: { backendRef: { name: 'shadow', port: 80 } } }],
             backendRefs: [{ name: 'main', port: 80 }],
@@ -232,6 +242,16 @@ test('HTTPProxy timeoutPolicy.response: 504 past it', async () => {
   const r = await send('proxy.test', '/hang');
   assert.equal(r.status, 504);
   assert.ok(Date.now() - start < 5000);
+});
+
+test('HTTPRoute timeouts: request and backendRequest answer 504 past them', async () => {
+  // The backend never answers /hang*: without the timeouts the proxy's read timeout (60 s) would.
+  for (const path of ['/hang', '/hang-backend/x']) {
+    const start = Date.now();
+    const r = await send('gw.test', path);
+    assert.equal(r.status, 504, path);
+    assert.ok(Date.now() - start < 30_000, `${path} took ${Date.now() - start} ms`);
+  }
 });
 
 test('HTTPProxy header conditions and headers policies', async () => {

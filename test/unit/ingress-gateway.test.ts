@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   compileGateways,
+  gatewayDuration,
   GATEWAY_CONTROLLER,
   intersectHostnames,
   referenceGranted,
@@ -348,4 +349,39 @@ test('filters: header modifiers, URL rewrite, redirect', () => {
     redirectLocation(r.filters!.redirect!, r, { host: 'h.com', url: '/moved/x?q', secure: false, port: 8080 }),
     'https://h.com/here?q',
   );
+});
+
+test('timeouts: request and backendRequest become the route policy; 0s is no limit', () => {
+  assert.equal(gatewayDuration('1m30s'), 90_000);
+  assert.equal(gatewayDuration('500ms'), 500);
+  assert.equal(gatewayDuration('1h2m3s4ms'), 3_723_004);
+  assert.equal(gatewayDuration('0s'), 0);
+  assert.equal(gatewayDuration('1.5s'), undefined);
+  assert.equal(gatewayDuration('10'), undefined);
+  const c = compileGateways(
+    [all],
+    [
+      route('app', 't', [
+        {
+          matches: [{ path: { value: '/both' } }],
+          backendRefs: [{ name: 's', port: 80 }],
+          timeouts: { request: '10s', backendRequest: '2s' },
+        },
+        {
+          matches: [{ path: { value: '/none' } }],
+          backendRefs: [{ name: 's', port: 80 }],
+          timeouts: { request: '0s' },
+        },
+        { matches: [{ path: { value: '/plain' } }], backendRefs: [{ name: 's', port: 80 }] },
+      ]),
+    ],
+    ctx(),
+  );
+  const t = buildRouteTable([], c);
+  assert.deepEqual(t.match('h.com', '/both', req())!.route.policy, {
+    responseTimeoutMs: 10_000,
+    backendRequestTimeoutMs: 2000,
+  });
+  assert.equal(t.match('h.com', '/none', req())!.route.policy, undefined);
+  assert.equal(t.match('h.com', '/plain', req())!.route.policy, undefined);
 });
