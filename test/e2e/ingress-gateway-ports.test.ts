@@ -14,6 +14,7 @@ import * as grpc from '@grpc/grpc-js';
 import { connect as h2connect, type IncomingHttpHeaders as H2Headers } from 'node:http2';
 import { startCluster, until, type Cluster } from './harness.js';
 import { selfSignedCertificate } from '../../src/ingress/tls.js';
+import { freePort } from '../support/ports.js';
 
 let c: Cluster;
 let web: HttpServer;
@@ -21,17 +22,6 @@ let tcpEcho: Server;
 let tlsBackend: TlsServer;
 const grpcServers: grpc.Server[] = [];
 const ports = { http: 0, https: 0, altHttp: 0, altHttps: 0, tls: 0, tcp: 0 };
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createNetServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 const listenPort = (s: Server | HttpServer | TlsServer) =>
   new Promise<number>((r) => s.listen(0, '127.0.0.1', () => r((s.address() as { port: number }).port)));

@@ -12,23 +12,13 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startCluster, until, type Cluster } from './harness.js';
+import { freePort } from '../support/ports.js';
 
 let c: Cluster;
 let tcpEcho: Server;
 let udpEcho: UdpSocket;
 let tcpEchoPort = 0;
 let udpEchoPort = 0;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createNetServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** Sends a line over TCP and reads the echo (or the error code). */
 function tcpRoundTrip(port: number, text: string): Promise<string> {

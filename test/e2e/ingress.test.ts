@@ -6,7 +6,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Agent, request } from 'node:http';
-import { createServer } from 'node:net';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { WebSocket } from 'ws';
@@ -20,22 +19,12 @@ import {
   type Cluster,
   waitForReadyNode,
 } from './harness.js';
+import { freePort } from '../support/ports.js';
 
 const skip = realContainersUnavailable();
 let c: Cluster;
 let httpPort = 0;
 let httpsPort = 0;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 interface Answer {
   status: number;
