@@ -5,7 +5,7 @@
 // Issue target: < 100 ms.
 //   node dist/bench/chart.js   (CHART_TEMPLATES, CHART_RUNS)
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { templateCommand } from '../src/chart/template-command.js';
@@ -98,19 +98,28 @@ try {
   for (const s of subs) writeChart(join(root, 'top', 'charts', s), s, 5, []);
   const argv = ['template', 'bench', join(root, 'top'), '--set', 'replicaCount=3'];
   const times: number[] = [];
+  // CPU time of the process per run too: on a shared, loaded machine wall time mostly measures
+  // waiting for a core, CPU time what the rendering itself costs.
+  const cpu: number[] = [];
   let bytes = 0;
   for (let r = 0; r < RUNS; r++) {
     const t0 = performance.now();
+    const c0 = process.cpuUsage();
     const out = templateCommand(argv);
     times.push(performance.now() - t0);
+    const c = process.cpuUsage(c0);
+    cpu.push((c.user + c.system) / 1000);
     if (out.error) throw new Error(out.error);
     bytes = out.stdout.length;
   }
   const warm = times.slice(1).sort((a, b) => a - b);
   const median = warm[Math.floor(warm.length / 2)] ?? times[0];
+  const warmCpu = cpu.slice(1).sort((a, b) => a - b);
+  const cpuMedian = warmCpu[Math.floor(warmCpu.length / 2)] ?? cpu[0];
   console.log(
     `chart template: ${TEMPLATES} templates + 3 subcharts (${TEMPLATES + 15} files, ${bytes} bytes out): ` +
-      `first ${times[0].toFixed(1)} ms, warm median ${median.toFixed(1)} ms, warm min ${(warm[0] ?? times[0]).toFixed(1)} ms`,
+      `first ${times[0].toFixed(1)} ms, warm median ${median.toFixed(1)} ms, warm min ${(warm[0] ?? times[0]).toFixed(1)} ms; ` +
+      `CPU warm median ${cpuMedian.toFixed(1)} ms (load average ${loadavg()[0].toFixed(1)})`,
   );
 } finally {
   rmSync(root, { recursive: true, force: true });

@@ -41,6 +41,19 @@ async function guarded(fn: () => Promise<number> | number): Promise<number> {
   }
 }
 
+async function template(args: string[]): Promise<number> {
+  if (args.some((a) => a === '--output-dir' || a.startsWith('--output-dir='))) {
+    const { templateToDir } = await import('../chart/release/tools.js');
+    return guarded(() => templateToDir(args, io()));
+  }
+  const { templateCommand } = await import('../chart/template-command.js');
+  const result = templateCommand(args);
+  process.stdout.write(result.stdout);
+  if (result.error === undefined) return 0;
+  process.stderr.write(`Error: ${result.error}\n`);
+  return 1;
+}
+
 export function registerChartCommands(program: Command): void {
   const chart = program.command('chart').description('Work with Helm charts without helm (see docs/charts.md)');
   passthrough(
@@ -48,17 +61,10 @@ export function registerChartCommands(program: Command): void {
     'template',
     'Render a chart locally like `helm template [NAME] CHART [flags]`',
     '[NAME] CHART [--values file] [--set k=v] [--show-only path] [--include-crds] [--output-dir DIR] [...helm flags]',
-    async (args) => {
-      if (args.some((a) => a === '--output-dir' || a.startsWith('--output-dir='))) {
-        const { templateToDir } = await import('../chart/release/tools.js');
-        return guarded(() => templateToDir(args, io()));
-      }
-      const { templateCommand } = await import('../chart/template-command.js');
-      const result = templateCommand(args);
-      process.stdout.write(result.stdout);
-      if (result.error === undefined) return 0;
-      process.stderr.write(`Error: ${result.error}\n`);
-      return 1;
+    async (given) => {
+      if (!given.some((a) => a.startsWith('oci://'))) return template(given);
+      const { withOciChart } = await import('../chart/release/tools.js');
+      return guarded(() => withOciChart(given, template));
     },
   );
   const release = (name: string, description: string, usage: string, aliases: string[] = []) =>
@@ -96,11 +102,21 @@ export function registerChartCommands(program: Command): void {
   passthrough(
     chart,
     'pull',
-    'Download a chart from a repository (helm pull)',
-    'CHART --repo URL [--version CONSTRAINT] [--untar] [-d DIR]',
+    'Download a chart from a repository or an OCI registry (helm pull)',
+    'CHART --repo URL | oci://HOST/REPO/NAME [--version CONSTRAINT] [--untar] [-d DIR] [--plain-http] [--insecure-skip-tls-verify] [--username U --password P]',
     async (args) => {
       const { pullCommand } = await import('../chart/release/tools.js');
-      return guarded(() => pullCommand(args));
+      return guarded(() => pullCommand(args, io()));
+    },
+  );
+  passthrough(
+    chart,
+    'push',
+    'Push a packaged chart to an OCI registry (helm push)',
+    'CHART.tgz oci://HOST/PATH [--plain-http] [--insecure-skip-tls-verify] [--username U --password P]',
+    async (args) => {
+      const { pushCommand } = await import('../chart/release/tools.js');
+      return guarded(() => pushCommand(args, io()));
     },
   );
   passthrough(

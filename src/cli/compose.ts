@@ -6,7 +6,8 @@ import { join } from 'node:path';
 const DEFAULT_FILES = ['compose.yaml', 'compose.yml', 'docker-compose.yml', 'docker-compose.yaml'];
 
 interface ComposeFlags {
-  file?: string;
+  file?: string[];
+  profile?: string[];
   projectName?: string;
   namespace?: string;
   serviceType: string;
@@ -17,11 +18,15 @@ interface ComposeFlags {
 }
 
 async function load(flags: ComposeFlags) {
-  const { parseCompose } = await import('../compose/load.js');
+  const { parseComposeFiles } = await import('../compose/load.js');
   const { convertProject } = await import('../compose/convert.js');
-  const file = flags.file ?? DEFAULT_FILES.find((f) => existsSync(f));
-  if (!file) throw new Error(`no Compose file: none of ${DEFAULT_FILES.join(', ')} here (use -f)`);
-  const project = parseCompose(readFileSync(file, 'utf8'), file, { projectName: flags.projectName });
+  const fallback = DEFAULT_FILES.find((f) => existsSync(f));
+  const files = flags.file ?? (fallback ? [fallback] : []);
+  if (files.length === 0) throw new Error(`no Compose file: none of ${DEFAULT_FILES.join(', ')} here (use -f)`);
+  const project = parseComposeFiles(
+    files.map((path) => ({ path, text: readFileSync(path, 'utf8') })),
+    { projectName: flags.projectName, profiles: flags.profile },
+  );
   const type = flags.serviceType;
   if (type !== 'ClusterIP' && type !== 'NodePort' && type !== 'LoadBalancer')
     throw new Error(`--service-type must be ClusterIP, NodePort or LoadBalancer, not "${type}"`);
@@ -48,7 +53,16 @@ async function client(flags: ComposeFlags) {
 
 function common(cmd: Command): Command {
   return cmd
-    .option('-f, --file <file>', `Compose file (default: ${DEFAULT_FILES.join(', ')})`)
+    .option(
+      '-f, --file <file>',
+      `Compose file, repeatable: later files override earlier ones (default: ${DEFAULT_FILES.join(', ')})`,
+      (v: string, prev: string[] | undefined) => [...(prev ?? []), v],
+    )
+    .option(
+      '--profile <name>',
+      'enable services of this profile, repeatable (default: $COMPOSE_PROFILES)',
+      (v: string, prev: string[] | undefined) => [...(prev ?? []), v],
+    )
     .option('-p, --project-name <name>', "project name (default: the file's name: key, else its directory)")
     .option('-n, --namespace <ns>', 'namespace of the objects (default: default; convert: none set)')
     .option(

@@ -1,10 +1,12 @@
 // Reading a Compose file (the Compose Specification): YAML with anchors and merge keys, variable
 // interpolation from the environment and the project's .env file (${VAR}, ${VAR:-default},
 // ${VAR-default}, ${VAR:?error}, $VAR, $$ for a dollar), and the short and long syntaxes of each
-// field normalised into one shape, so convert.ts sees a single form.
+// field normalised into one shape, so convert.ts sees a single form. Several files, `extends` and
+// `profiles` are combined first (merge.ts).
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import YAML from 'yaml';
+import { mergeDocuments, readDocument, resolveExtends, withProfiles } from './merge.js';
 
 export interface PortMapping {
   target: number;
@@ -321,6 +323,8 @@ const SERVICE_KEYS = new Set([
   'stdin_open',
   'container_name',
   'scale',
+  'extends',
+  'profiles',
 ]);
 
 function parseService(name: string, raw: Obj, dir: string, env: Record<string, string | undefined>): Service {
@@ -411,15 +415,36 @@ export function projectName(s: string): string {
 export function parseCompose(
   text: string,
   path: string,
-  opts: { env?: Record<string, string | undefined>; projectName?: string } = {},
+  opts: { env?: Record<string, string | undefined>; projectName?: string; profiles?: string[] } = {},
 ): Project {
+  return parseComposeFiles([{ text, path }], opts);
+}
+
+/**
+ * Parses several Compose files as one project (`-f a.yml -f b.yml`: later files override earlier
+ * ones; the first fixes the project directory), with `extends` resolved and only the services
+ * of the active profiles (`profiles`, else $COMPOSE_PROFILES) kept.
+ */
+export function parseComposeFiles(
+  files: { text: string; path: string }[],
+  opts: { env?: Record<string, string | undefined>; projectName?: string; profiles?: string[] } = {},
+): Project {
+  if (files.length === 0) throw new Error('no Compose file given');
+  const path = files[0].path;
   const dir = dirname(resolve(path));
   const dotenv = existsSync(resolve(dir, '.env')) ? parseEnvFile(readFileSync(resolve(dir, '.env'), 'utf8')) : {};
   // The shell's environment wins over .env, as in Compose.
   const env = { ...dotenv, ...(opts.env ?? process.env) };
-  const doc: unknown = YAML.parse(text, { merge: true });
-  if (!isObj(doc)) throw new Error(`${path}: not a Compose file (expected a map at the top)`);
-  const raw = interpolateAll(doc, env) as Obj;
+  const docs = files.map((f) => {
+    const doc: unknown = YAML.parse(f.text, { merge: true });
+    if (!isObj(doc)) throw new Error(`${f.path}: not a Compose file (expected a map at the top)`);
+    return interpolateAll(doc, env) as Obj;
+  });
+  const profiles = opts.profiles ?? (env.COMPOSE_PROFILES ?? '').split(',').filter((p) => p !== '');
+  const raw = withProfiles(
+    resolveExtends(mergeDocuments(docs), dir, (p) => readDocument(p, (d) => interpolateAll(d, env))),
+    profiles,
+  );
   if (!isObj(raw.services)) throw new Error(`${path}: no services`);
   const services = Object.entries(raw.services).map(([name, s]) => parseService(name, isObj(s) ? s : {}, dir, env));
   const volumes: Project['volumes'] = {};

@@ -1,6 +1,6 @@
 // Helm's release actions (pkg/action: install, upgrade, rollback, uninstall) over a k8ts Client:
 // the same statuses, descriptions, errors and record keeping, so Helm and k8ts can take turns on
-// one release. Objects are applied with server-side apply in Helm's install order (namespaces and
+// one release. Objects are created, or patched with Helm 3's three-way merge, in Helm's install order (namespaces and
 // ServiceAccounts before what uses them, crds/ created and Established before anything else),
 // objects a new revision drops are deleted, hooks run by weight with their delete policies.
 import type { Client } from '../../client/client.js';
@@ -379,14 +379,20 @@ export class ReleaseActions {
     await this.kube.waitEstablished(crds, deadline);
   }
 
-  /** Applies the new objects in order (CRDs in templates waited for), then deletes dropped ones. */
+  /**
+   * Creates or patches the new objects in order (CRDs in templates waited for), each against its
+   * version in `before` (the manifest being replaced), then deletes the objects `before` had and
+   * the new manifest drops.
+   */
   private async applyAll(objects: KubeObject[], before: KubeObject[], rel: Release, o: ActionHooks): Promise<void> {
     const owner = { name: rel.name, namespace: rel.namespace };
     const keys = new Set<string>();
+    const originals = new Map(before.map((x) => [objectKey(x, x.metadata.namespace ?? rel.namespace), x]));
     const templatedCrds: KubeObject[] = [];
     for (const obj of objects) {
-      await this.kube.apply(obj, rel.namespace, owner);
-      keys.add(objectKey(obj, obj.metadata.namespace ?? rel.namespace));
+      const key = objectKey(obj, obj.metadata.namespace ?? rel.namespace);
+      await this.kube.upgrade(obj, originals.get(key), rel.namespace, owner);
+      keys.add(key);
       if (obj.kind === 'CustomResourceDefinition') templatedCrds.push(obj);
       else if (templatedCrds.length > 0) {
         // Objects of a CRD the same chart templates: wait for it to be served first.

@@ -9,6 +9,7 @@ import { walkArgv } from '../argv.js';
 import { marshalYaml } from '../yaml.js';
 import { ReleaseActions } from './actions.js';
 import { valuesJson, type Release, type ReleaseStatus } from './release.js';
+import { isOciRef, ociOptions, pullOci } from './oci.js';
 import { pullChart } from './repo.js';
 
 export interface Parsed {
@@ -45,6 +46,11 @@ const VALUE_FLAGS = new Set([
   '--output-dir',
   '--app-version',
   '--name-template',
+  '--username',
+  '--password',
+  '--ca-file',
+  '--cert-file',
+  '--key-file',
 ]);
 const ALIASES: Record<string, string> = {
   '-n': '--namespace',
@@ -134,8 +140,17 @@ function defaultDataDir(): string {
   return process.getuid?.() === 0 ? '/var/lib/k8ts' : join(process.env.HOME ?? '.', '.k8ts');
 }
 
-/** A chart from a path, or pulled from --repo first (--version constraint). */
+/** A chart from a path, from an OCI registry, or pulled from --repo first (--version constraint). */
 async function chartOf(p: Parsed, ref: string): Promise<Chart> {
+  if (isOciRef(ref)) {
+    const pulled = await pullOci(
+      ref,
+      one(p, '--version'),
+      ociOptions((k) => one(p, k)),
+    );
+    const { loadArchive } = await import('../chart.js');
+    return loadArchive(pulled.data);
+  }
   const repo = one(p, '--repo');
   if (!repo) return loadChart(ref);
   const pulled = await pullChart({ repo, chart: ref, version: one(p, '--version') });

@@ -1,9 +1,12 @@
 // The cluster side of a release (Helm's kube.Client): manifests parsed into objects, each mapped
-// to its resource through discovery, applied with server-side apply (field manager "helm", the
-// release's ownership labels and annotations added), deleted, and waited for.
+// to its resource through discovery, created or patched as Helm 3 does (a three-way strategic
+// merge patch; field manager "helm", the release's ownership labels and annotations added),
+// deleted, and waited for. `apply` (server-side apply) serves the manifest and compose deployers.
 import { spec as typedSpec, type Client } from '../../client/client.js';
 import { isNotFound } from '../../client/errors.js';
-import type { ResourceSpec } from '../../client/types.js';
+import { definitionForGVK } from '../../machinery/openapi/definitions.js';
+import { createMergePatch, createThreeWayMergePatch } from '../../machinery/patch/threeway.js';
+import type { ResourceSpec, Watch } from '../../client/types.js';
 import { splitManifests } from '../manifests.js';
 import { parseAllYaml } from '../yaml.js';
 import { isMap } from '../template/values.js';
@@ -112,20 +115,39 @@ export class ReleaseKube {
   /** Server-side apply of one object, marked as the release's (label and annotations Helm sets). */
   async apply(o: KubeObject, defaultNs: string, owner?: { name: string; namespace: string }): Promise<KubeObject> {
     const { spec, ns } = await this.resolve(o, defaultNs);
-    const body: KubeObject = { ...o, metadata: { ...o.metadata } };
-    if (ns) body.metadata.namespace = ns;
-    if (owner) {
-      body.metadata.labels = { ...body.metadata.labels, 'app.kubernetes.io/managed-by': 'Helm' };
-      body.metadata.annotations = {
-        ...body.metadata.annotations,
-        [RELEASE_NAME_ANNOTATION]: owner.name,
-        [RELEASE_NAMESPACE_ANNOTATION]: owner.namespace,
-      };
-    }
+    const body = owned(o, ns, owner);
     return await this.client
       .resource(spec)
       .namespace(ns)
       .patch(o.metadata.name, 'apply', body, { force: true, fieldManager: this.fieldManager });
+  }
+
+  /**
+   * Helm 3's kube.Client.Update for one object: created when absent; otherwise patched with a
+   * three-way strategic merge patch from `original` (the object in the release's previous
+   * manifest; the live object when it had none) to `o`, against the live object, so changes made
+   * on the cluster to fields the chart does not set survive and fields the chart dropped go.
+   * Kinds without a built-in schema (custom resources) get Helm 3's two-way JSON merge patch.
+   */
+  async upgrade(
+    o: KubeObject,
+    original: KubeObject | undefined,
+    defaultNs: string,
+    owner: { name: string; namespace: string },
+  ): Promise<KubeObject> {
+    const { spec, ns } = await this.resolve(o, defaultNs);
+    const body = owned(o, ns, owner);
+    const objects = this.client.resource(spec).namespace(ns);
+    const live = await this.get(o, defaultNs);
+    if (!live) return await objects.create(body, { fieldManager: this.fieldManager });
+    const base = original ? owned(original, ns) : configurationOf(live);
+    const [group, version] = o.apiVersion.includes('/') ? o.apiVersion.split('/') : ['', o.apiVersion];
+    const definition = definitionForGVK(group, version, o.kind);
+    const patch = definition ? createThreeWayMergePatch(base, body, live, definition) : createMergePatch(base, body);
+    if (Object.keys(patch).length === 0) return live;
+    return await objects.patch(o.metadata.name, definition ? 'strategic' : 'merge', patch, {
+      fieldManager: this.fieldManager,
+    });
   }
 
   async create(o: KubeObject, defaultNs: string): Promise<KubeObject> {
@@ -155,8 +177,10 @@ export class ReleaseKube {
   }
 
   /**
-   * Polls until every object is ready by Helm's rules (ready.ts); `progress` hears the objects
-   * still waited for whenever that set changes. Throws on timeout or a failed Job.
+   * Waits until every object is ready by Helm's rules (ready.ts), watching each resource type
+   * and namespace involved (so the answer comes as soon as the last object is ready, not at the
+   * next poll); `progress` hears the objects still waited for whenever that set changes. Throws
+   * on timeout or a failed Job. A watch that ends is started again from a fresh list.
    */
   async waitReady(
     objects: KubeObject[],
@@ -164,21 +188,72 @@ export class ReleaseKube {
     deadline: number,
     progress?: (pending: string[], total: number) => void,
   ): Promise<void> {
+    interface Group {
+      spec: ResourceSpec<KubeObject>;
+      ns?: string;
+      names: Set<string>;
+      watch?: Watch;
+    }
+    const groups = new Map<string, Group>();
+    const entries: { o: KubeObject; key: string }[] = [];
+    for (const o of objects) {
+      const { spec, ns } = await this.resolve(o, defaultNs);
+      const groupKey = `${spec.group}/${spec.version}/${spec.plural}/${ns ?? ''}`;
+      let g = groups.get(groupKey);
+      if (!g) groups.set(groupKey, (g = { spec, ns, names: new Set() }));
+      g.names.add(o.metadata.name);
+      entries.push({ o, key: `${groupKey}/${o.metadata.name}` });
+    }
+    const live = new Map<string, KubeObject | undefined>();
+    let wake: (() => void) | undefined;
+    const changed = () => wake?.();
+    const start = async (groupKey: string, g: Group) => {
+      const resource = this.client.resource(g.spec).namespace(g.ns);
+      const single = g.names.size === 1 ? { fieldSelector: `metadata.name=${[...g.names][0]}` } : {};
+      const list = await resource.list(single);
+      for (const name of g.names) live.set(`${groupKey}/${name}`, undefined);
+      for (const item of list.items)
+        if (g.names.has(item.metadata.name)) live.set(`${groupKey}/${item.metadata.name}`, item);
+      const watch = resource.watch({ ...single, resourceVersion: list.metadata.resourceVersion }, (ev) => {
+        const obj = ev.object;
+        if (ev.type === 'BOOKMARK' || ev.type === 'ERROR' || !g.names.has(obj?.metadata?.name)) return;
+        live.set(`${groupKey}/${obj.metadata.name}`, ev.type === 'DELETED' ? undefined : obj);
+        changed();
+      });
+      g.watch = watch;
+      void watch.done.then(() => {
+        if (g.watch === watch) g.watch = undefined;
+        changed();
+      });
+    };
     let last = '';
-    for (;;) {
-      const pending: string[] = [];
-      for (const o of objects) {
-        const live = await this.get(o, defaultNs);
-        const state = live ? readiness(live) : { ready: false, reason: 'not found' };
-        if (state.failed) throw new Error(`${o.kind} "${o.metadata.name}" failed: ${state.reason}`);
-        if (!state.ready) pending.push(`${o.kind}/${o.metadata.name}${state.reason ? ` (${state.reason})` : ''}`);
+    try {
+      for (;;) {
+        for (const [groupKey, g] of groups) if (!g.watch) await start(groupKey, g);
+        const pending: string[] = [];
+        for (const { o, key } of entries) {
+          const obj = live.get(key);
+          const state = obj ? readiness(obj) : { ready: false, reason: 'not found' };
+          if (state.failed) throw new Error(`${o.kind} "${o.metadata.name}" failed: ${state.reason}`);
+          if (!state.ready) pending.push(`${o.kind}/${o.metadata.name}${state.reason ? ` (${state.reason})` : ''}`);
+        }
+        const now = pending.join('\n');
+        if (now !== last) progress?.(pending, objects.length);
+        last = now;
+        if (pending.length === 0) return;
+        const left = deadline - Date.now();
+        if (left <= 0) throw new Error(`context deadline exceeded: waiting for ${pending.join(', ')}`);
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, Math.min(left, 5_000));
+          wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        wake = undefined;
       }
-      const now = pending.join('\n');
-      if (now !== last) progress?.(pending, objects.length);
-      last = now;
-      if (pending.length === 0) return;
-      if (Date.now() > deadline) throw new Error(`context deadline exceeded: waiting for ${pending.join(', ')}`);
-      await sleep(250);
+    } finally {
+      for (const g of groups.values()) g.watch?.stop();
     }
   }
 
@@ -197,6 +272,32 @@ export class ReleaseKube {
     }
     await this.discover();
   }
+}
+
+/** A copy of a manifest object in its namespace, marked as the release's when `owner` is given. */
+function owned(o: KubeObject, ns: string | undefined, owner?: { name: string; namespace: string }): KubeObject {
+  const body: KubeObject = { ...o, metadata: { ...o.metadata } };
+  if (ns) body.metadata.namespace = ns;
+  if (owner) {
+    body.metadata.labels = { ...body.metadata.labels, 'app.kubernetes.io/managed-by': 'Helm' };
+    body.metadata.annotations = {
+      ...body.metadata.annotations,
+      [RELEASE_NAME_ANNOTATION]: owner.name,
+      [RELEASE_NAMESPACE_ANNOTATION]: owner.namespace,
+    };
+  }
+  return body;
+}
+
+/**
+ * A live object as configuration (the baseline of an object the release adopts): without
+ * status and the metadata the server maintains, so a two-way merge patch from it does not try
+ * to clear them.
+ */
+function configurationOf(live: KubeObject): KubeObject {
+  const { status: _status, ...rest } = live;
+  const { name, namespace, labels, annotations } = live.metadata;
+  return { ...rest, metadata: { name, namespace, labels, annotations } };
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

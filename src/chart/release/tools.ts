@@ -1,11 +1,13 @@
 // `k8ts chart pull|package|lint` and `template --output-dir`: the commands that work on chart
 // files rather than on a cluster.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { loadArchive, loadChart } from '../chart.js';
 import { runTemplate, parseTemplateArgs, UsageError, userValues } from '../template-command.js';
 import { readTarGz } from '../tar.js';
 import { parseFlags, valuesOf, type CommandIO } from './command.js';
+import { isOciRef, ociOptions, pullOci, pushOci } from './oci.js';
 import { packageChart, pullChart } from './repo.js';
 import { renderRelease } from './render.js';
 
@@ -25,10 +27,20 @@ function untar(data: Buffer, dir: string): void {
   }
 }
 
-export async function pullCommand(argv: string[]): Promise<number> {
+export async function pullCommand(argv: string[], io?: CommandIO): Promise<number> {
   const p = parseFlags(argv);
   const [ref] = p.args;
   if (!ref) throw new UsageError('"helm pull" requires at least 1 argument');
+  if (isOciRef(ref)) {
+    const pulled = await pullOci(
+      ref,
+      one(p, '--version'),
+      ociOptions((k) => one(p, k)),
+    );
+    io?.stdout(`Pulled: ${pulled.ref}\nDigest: ${pulled.digest}\n`);
+    save(p, pulled);
+    return 0;
+  }
   let repo = one(p, '--repo');
   let chart = ref;
   if (!repo) {
@@ -45,13 +57,67 @@ export async function pullCommand(argv: string[]): Promise<number> {
         return { filename: chart, version: '', data: Buffer.from(await res.arrayBuffer()) };
       })()
     : await pullChart({ repo: repo, chart, version: one(p, '--version'), devel: bool(p, '--devel') });
+  save(p, pulled);
+  return 0;
+}
+
+/** --destination, --untar, --untardir: where a pulled archive goes. */
+function save(p: ReturnType<typeof parseFlags>, pulled: { filename: string; data: Buffer }): void {
   const dest = one(p, '--destination') ?? '.';
   mkdirSync(dest, { recursive: true });
   if (bool(p, '--untar')) {
     const dir = one(p, '--untardir') ?? '.';
     untar(pulled.data, join(dest, dir));
   } else writeFileSync(join(dest, pulled.filename), pulled.data);
+}
+
+/** `helm push CHART.tgz oci://HOST/PATH`: prints what was pushed and its manifest digest. */
+export async function pushCommand(argv: string[], io: CommandIO): Promise<number> {
+  const p = parseFlags(argv);
+  if (p.args.length !== 2)
+    throw new UsageError('"helm push" requires 2 arguments\n\nUsage:  helm push [chart] [remote] [flags]');
+  const [archive, remote] = p.args;
+  const pushed = await pushOci(
+    readFileSync(archive),
+    remote,
+    ociOptions((k) => one(p, k)),
+  );
+  io.stdout(`Pushed: ${pushed.ref}\nDigest: ${pushed.digest}\n`);
   return 0;
+}
+
+/**
+ * `chart template oci://...`: the chart pulled into a temporary archive whose path replaces the
+ * reference, and the registry flags taken out (the template command knows none of them).
+ */
+export async function withOciChart<T>(argv: string[], run: (argv: string[]) => Promise<T> | T): Promise<T> {
+  const p = parseFlags(argv);
+  const ref = p.args.find(isOciRef);
+  if (!ref) return run(argv);
+  const pulled = await pullOci(
+    ref,
+    one(p, '--version'),
+    ociOptions((k) => one(p, k)),
+  );
+  const dir = mkdtempSync(join(tmpdir(), 'k8ts-oci-'));
+  try {
+    const path = join(dir, pulled.filename);
+    writeFileSync(path, pulled.data);
+    const rest: string[] = [];
+    const valued = new Set(['--username', '--password', '--ca-file', '--cert-file', '--key-file']);
+    const booleans = new Set(['--plain-http', '--insecure-skip-tls-verify']);
+    for (let i = 0; i < argv.length; i++) {
+      const flag = argv[i].split('=', 1)[0];
+      if (argv[i] === ref) rest.push(path);
+      else if (booleans.has(flag)) continue;
+      else if (valued.has(flag)) {
+        if (!argv[i].includes('=')) i++;
+      } else rest.push(argv[i]);
+    }
+    return await run(rest);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 export function packageCommand(argv: string[], io: CommandIO): number {
