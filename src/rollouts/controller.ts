@@ -66,6 +66,8 @@ export class RolloutController implements Controller {
   private readonly runner: ControllerRunner;
   private readonly analysis: AnalysisRunner;
   private stopped = false;
+  /** The size last asked of a ReplicaSet at a resourceVersion: a stale informer copy is not scaled (or reported) twice. */
+  private readonly scaled = new Map<string, { resourceVersion: string; replicas: number }>();
 
   constructor(ctx: ControllerContext) {
     this.client = ctx.client;
@@ -93,7 +95,14 @@ export class RolloutController implements Controller {
       delete: (ro) => this.analysis.forget(ro.metadata.uid),
     });
     const onReplicaSet = (rs: ReplicaSet) => this.enqueueOwner(rs.metadata?.namespace, controllerRefOf(rs));
-    this.replicasets.addEventHandler({ add: onReplicaSet, update: (_o, n) => onReplicaSet(n), delete: onReplicaSet });
+    this.replicasets.addEventHandler({
+      add: onReplicaSet,
+      update: (_o, n) => onReplicaSet(n),
+      delete: (rs) => {
+        this.scaled.delete(rs.metadata.uid);
+        onReplicaSet(rs);
+      },
+    });
     // Restarts and readiness of pods show in their ReplicaSet only partly (restarts not at all).
     const onPod = (pod: Pod) => {
       if (!pod.metadata?.labels?.[POD_HASH_LABEL]) return;
@@ -294,9 +303,12 @@ export class RolloutController implements Controller {
       const deadlineNow = rs.metadata.annotations?.[SCALE_DOWN_DEADLINE_ANNOTATION];
       const deadlineChange = want.deadline !== undefined && (want.deadline ?? undefined) !== (deadlineNow || undefined);
       if (have === want.replicas && !deadlineChange) continue;
+      const asked = this.scaled.get(rs.metadata.uid);
+      if (asked?.resourceVersion === rs.metadata.resourceVersion && asked.replicas === want.replicas) continue;
       const patch: Record<string, unknown> = { spec: { replicas: want.replicas } };
       if (deadlineChange) patch.metadata = { annotations: { [SCALE_DOWN_DEADLINE_ANNOTATION]: want.deadline } };
       await rsClient.patch(rs.metadata.name, 'merge', patch);
+      this.scaled.set(rs.metadata.uid, { resourceVersion: rs.metadata.resourceVersion, replicas: want.replicas });
       if (have !== want.replicas) {
         const dir = want.replicas > have ? 'up' : 'down';
         const rev = rs.metadata.annotations?.[REVISION_ANNOTATION] ?? '?';

@@ -16,9 +16,10 @@ type Schema = Omit<JSONSchemaProps, 'items' | 'properties'> & {
 const str: Schema = { type: 'string' };
 const bool: Schema = { type: 'boolean' };
 const int32: Schema = { type: 'integer', format: 'int32' };
-const open = (properties: Record<string, Schema> = {}): Schema => ({
+// No empty `properties`: published as OpenAPI, that would read as "no fields allowed".
+const open = (properties?: Record<string, Schema>): Schema => ({
   type: 'object',
-  properties,
+  ...(properties ? { properties } : {}),
   'x-kubernetes-preserve-unknown-fields': true,
 });
 
