@@ -17,6 +17,10 @@ import {
   type Cluster,
   waitForReadyNode,
 } from './harness.js';
+import type { Pod, Service } from 'kubernetes-types/core/v1.js';
+import type { ReplicaSet } from 'kubernetes-types/apps/v1.js';
+import type { EndpointSlice } from 'kubernetes-types/discovery/v1.js';
+import type { Rollout } from '../../src/rollouts/types.js';
 
 const skip =
   realContainersUnavailable() ??
@@ -37,8 +41,11 @@ function get(url: string, timeoutMs = 5_000): Promise<string> {
   });
 }
 
-const json = async (args: string[]) => JSON.parse(await c.k([...args, '-o', 'json']));
-const rollout = (name: string) => json(['get', 'rollout', name]);
+const json = async <T>(args: string[]): Promise<T> => JSON.parse(await c.k([...args, '-o', 'json'])) as T;
+type StoredRollout = Rollout & { metadata: { generation: number }; status: NonNullable<Rollout['status']> };
+const rollout = (name: string) => json<StoredRollout>(['get', 'rollout', name]);
+const svc = (name: string) => json<Service>(['get', 'svc', name]);
+const rs = (name: string) => json<ReplicaSet>(['get', 'rs', name]);
 const k8ts = (args: string[]) =>
   run(process.execPath, [K8TS_BIN, ...args, '--kubeconfig', c.kubeconfig], { timeoutMs: 60_000 });
 
@@ -84,7 +91,7 @@ const diag = async () =>
   (await c.kubectl(['get', 'rollouts,rs,pods,svc', '-o', 'wide'])).stdout +
   (await c.kubectl(['get', 'rollouts', '-o', 'jsonpath={.items[*].status}'])).stdout;
 
-async function waitPhase(name: string, phase: string, timeoutMs = 120_000): Promise<any> {
+async function waitPhase(name: string, phase: string, timeoutMs = 120_000): Promise<StoredRollout> {
   return until(
     `rollout ${name} ${phase}`,
     async () => {
@@ -96,8 +103,8 @@ async function waitPhase(name: string, phase: string, timeoutMs = 120_000): Prom
   );
 }
 
-const selectorHash = async (svc: string): Promise<string | undefined> =>
-  (await json(['get', 'svc', svc])).spec.selector['rollouts-pod-template-hash'];
+const selectorHash = async (name: string): Promise<string | undefined> =>
+  (await svc(name)).spec?.selector?.['rollouts-pod-template-hash'];
 
 before(async () => {
   if (skip) return;
@@ -130,7 +137,7 @@ test(
   async () => {
     await apply(service('bg-active', 'bg'), service('bg-preview', 'bg'), blueGreen('v1'));
     const v1 = await waitPhase('bg', 'Healthy');
-    const ip = (await json(['get', 'svc', 'bg-active'])).spec.clusterIP;
+    const ip = (await svc('bg-active')).spec?.clusterIP;
     assert.equal(await until('v1 answers on the active Service', () => get(`http://${ip}/`), 30_000), 'v1');
 
     // v2's pods run at once but are Ready only after 6 s: the switch must wait for them.
@@ -146,9 +153,10 @@ test(
       async () => {
         // Service first, pods second: a switch seen must find every new pod Ready afterwards.
         const active = await selectorHash('bg-active');
-        const pods = (await json(['get', 'pods', '-l', `rollouts-pod-template-hash=${v2hash}`])).items;
-        const ready = pods.filter((p: any) =>
-          p.status?.conditions?.some((k: any) => k.type === 'Ready' && k.status === 'True'),
+        const pods = (await json<{ items: Pod[] }>(['get', 'pods', '-l', `rollouts-pod-template-hash=${v2hash}`]))
+          .items;
+        const ready = pods.filter((p) =>
+          p.status?.conditions?.some((k) => k.type === 'Ready' && k.status === 'True'),
         ).length;
         if (active === v2hash) {
           if (ready < 2) violations.push(`the active Service selected v2 with ${ready}/2 pods Ready`);
@@ -166,11 +174,11 @@ test(
     await until('v2 answers on the active Service', async () => (await get(`http://${ip}/`)) === 'v2', 30_000);
     const done = await waitPhase('bg', 'Healthy');
     assert.equal(done.status.stableRS, v2hash);
-    assert.equal(done.status.blueGreen.activeSelector, v2hash);
+    assert.equal(done.status.blueGreen?.activeSelector, v2hash);
     // The old ReplicaSet goes after scaleDownDelaySeconds.
     await until(
       'the v1 ReplicaSet scaled down',
-      async () => (await json(['get', 'rs', `bg-${v1.status.currentPodHash}`])).spec.replicas === 0,
+      async () => (await rs(`bg-${v1.status.currentPodHash}`)).spec?.replicas === 0,
       { timeoutMs: 60_000, stepMs: 500, diag },
     );
   },
@@ -181,7 +189,7 @@ test(
   { skip, timeout: 240_000 },
   async () => {
     const stable = (await rollout('bg')).status.stableRS;
-    const ip = (await json(['get', 'svc', 'bg-active'])).spec.clusterIP;
+    const ip = (await svc('bg-active')).spec?.clusterIP;
     await apply(blueGreen('v3', '/not-there'));
     const v3hash = await until('the new hash', async () => {
       const h = (await rollout('bg')).status?.currentPodHash;
@@ -200,13 +208,10 @@ test(
     assert.equal(selectedBroken, false, 'the active Service selected the broken version');
     const ro = await rollout('bg');
     assert.equal(ro.status.abort, true);
-    assert.match(ro.status.message, /RolloutAborted/);
+    assert.match(ro.status.message ?? '', /RolloutAborted/);
     assert.equal(await selectorHash('bg-active'), stable);
     assert.equal(await selectorHash('bg-preview'), stable, 'the preview Service is back on the stable version');
-    await until(
-      'the broken ReplicaSet scaled to zero',
-      async () => (await json(['get', 'rs', `bg-${v3hash}`])).spec.replicas === 0,
-    );
+    await until('the broken ReplicaSet scaled to zero', async () => (await rs(`bg-${v3hash}`)).spec?.replicas === 0);
     assert.equal(await get(`http://${ip}/`), 'v2');
     const events = await c.k([
       'get',
@@ -239,13 +244,15 @@ test('canary at 20 %: about a fifth of the requests reach the new version', { sk
   await apply(canary('v2'));
   const paused = await waitPhase('cn', 'Paused');
   assert.equal(paused.status.currentStepIndex, 1);
-  const ip = (await json(['get', 'svc', 'cn'])).spec.clusterIP;
+  const ip = (await svc('cn')).spec?.clusterIP;
   // 4 stable pods and 1 canary behind the Service, every one Ready.
   await until(
     'five ready endpoints',
     async () => {
-      const slices = (await json(['get', 'endpointslices', '-l', 'kubernetes.io/service-name=cn'])).items;
-      return slices.flatMap((s: any) => s.endpoints ?? []).filter((e: any) => e.conditions?.ready).length === 5;
+      const slices = (
+        await json<{ items: EndpointSlice[] }>(['get', 'endpointslices', '-l', 'kubernetes.io/service-name=cn'])
+      ).items;
+      return slices.flatMap((s) => s.endpoints ?? []).filter((e) => e.conditions?.ready).length === 5;
     },
     { timeoutMs: 60_000, stepMs: 500, diag },
   );
