@@ -31,7 +31,6 @@ import { PVCProtectionController, PVProtectionController } from './persistentvol
 import { ServiceLBController } from './servicelb/controller.js';
 import { SnapshotController } from './snapshot/controller.js';
 import { LocalPathResizer } from './volumeexpand/localpath.js';
-import { RolloutController } from '../rollouts/controller.js';
 import { ClusterRoleAggregationController } from './clusterroleaggregation/controller.js';
 import { CSRCleanerController, CSRSigningController } from './certificates/controller.js';
 import { CSRApprovingController } from './certificates/approver.js';
@@ -76,8 +75,6 @@ export const DEFAULT_CONTROLLERS: Record<string, ControllerInit> = {
   // Expansion of local-path volumes (a directory: bookkeeping only, done here for every node).
   'local-path-resizer': (ctx) => new LocalPathResizer(ctx),
   servicelb: (ctx) => new ServiceLBController(ctx),
-  // Argo Rollouts' Rollout (blue/green and canary, docs/rollouts.md): installs its CRD.
-  rollouts: (ctx) => new RolloutController(ctx),
   'clusterrole-aggregation': (ctx) => new ClusterRoleAggregationController(ctx),
   csrcleaner: (ctx) => new CSRCleanerController(ctx),
   csrapproving: (ctx) => new CSRApprovingController(ctx),

@@ -340,6 +340,9 @@ export class RolloutController implements Controller {
   }
 }
 
+/** The controller manager's entry (src/server/assemble.ts adds it to the manager's controllers). */
+export const rolloutController = (ctx: ControllerContext): Controller => new RolloutController(ctx);
+
 function servicesOf(ro: Rollout): string[] {
   const { blueGreen: b, canary: c } = ro.spec.strategy ?? {};
   return [b?.activeService, b?.previewService, c?.canaryService, c?.stableService].filter((s): s is string => !!s);
