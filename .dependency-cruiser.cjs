@@ -43,6 +43,9 @@ module.exports = {
     layer('netpol', ['machinery', 'api', 'client', 'proxy']),
     // The ingress controller publishes the addresses ServiceLB does (controllers/servicelb).
     layer('ingress', ['machinery', 'api', 'client', 'controllers']),
+    // Rollouts (Argo's Rollout) reuse the Deployment controller's hashing and ReplicaSet helpers,
+    // and set weights on the ingress controller's HTTPRoutes.
+    layer('rollouts', ['machinery', 'api', 'client', 'controllers', 'ingress']),
     {
       name: 'server-assembly-below-its-entry-points',
       comment: 'src/server assembles the server for src/cli and src/embed and imports neither',

@@ -18,6 +18,7 @@ import { registerEtcdSnapshotCommand } from './etcdsnapshot.js';
 import { registerDatastoreCommand } from './datastore.js';
 import { registerDashboardCommands } from './dashboard.js';
 import { registerComposeCommands } from './compose.js';
+import { registerRolloutCommands } from './rollout.js';
 
 const collect = (v: string, prev: string[]) => [...prev, ...v.split(',').filter(Boolean)];
 
@@ -293,6 +294,7 @@ export async function main(argv: string[]): Promise<void> {
   registerDatastoreCommand(program);
   registerDashboardCommands(program);
   registerComposeCommands(program);
+  registerRolloutCommands(program);
 
   program
     .command('killall')

@@ -38,6 +38,8 @@ export interface ClusterOptions {
    * as in `k8ts server`). Default false: three CRDs to compile cost a test process's start.
    */
   volumeSnapshots?: boolean;
+  /** Install Argo Rollouts' Rollout CRD and run its controller (docs/rollouts.md). Default false, as volumeSnapshots. */
+  rollouts?: boolean;
 }
 
 export interface Cluster {
@@ -103,7 +105,10 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     // Without the controller manager nothing creates ServiceAccounts, so pods may not require one.
     requireServiceAccount: controllers,
     controllers: controllers && { clusterCIDR: '10.42.0.0/16' },
-    disabledControllers: opts.volumeSnapshots ? [] : ['snapshot-controller'],
+    disabledControllers: [
+      ...(opts.volumeSnapshots ? [] : ['snapshot-controller']),
+      ...(opts.rollouts ? [] : ['rollouts']),
+    ],
     scheduler: opts.scheduler ?? nodes > 0,
     leaderElection: false,
     simulator: nodes > 0 ? { ...DEFAULT_SIM_OPTIONS, ...opts.nodeOptions, nodes } : undefined,

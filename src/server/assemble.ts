@@ -252,6 +252,8 @@ export async function assembleServer(s: ServerSettings): Promise<AssembledServer
   // Each optional component's code is loaded only when it runs (a library user's test process
   // with no nodes never loads the scheduler or the simulator).
   const cm = s.controllers ? await import('../controllers/manager.js') : undefined;
+  // Argo Rollouts' Rollout (docs/rollouts.md): one more controller of the manager, named `rollouts`.
+  const rollouts = s.controllers ? await import('../rollouts/controller.js') : undefined;
   const controllerManager =
     cm && s.controllers
       ? new cm.ControllerManager({
@@ -264,9 +266,11 @@ export async function assembleServer(s: ServerSettings): Promise<AssembledServer
           },
           // Certificates for CSRs are signed with the cluster CA, which only this process holds.
           controllers: Object.fromEntries(
-            Object.entries({ ...cm.DEFAULT_CONTROLLERS, csrsigning: cm.csrSigningController(ca) }).filter(
-              ([name]) => !s.disabledControllers?.includes(name),
-            ),
+            Object.entries({
+              ...cm.DEFAULT_CONTROLLERS,
+              csrsigning: cm.csrSigningController(ca),
+              ...(rollouts && { rollouts: rollouts.rolloutController }),
+            }).filter(([name]) => !s.disabledControllers?.includes(name)),
           ),
           ...noLeaderElection,
         })

@@ -1,0 +1,468 @@
+// The Rollout controller's decisions (src/rollouts/plan.ts) played against a small model of the
+// cluster: ReplicaSets take the size the plan asks for at once, and their pods become available
+// only for the versions the test calls healthy. Checked against Argo Rollouts' documented flow.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  canaryReplicas,
+  newReplicaSet,
+  pauseSeconds,
+  planRollout,
+  weightAtStep,
+  type ReplicaSetView,
+  type RolloutPlan,
+} from '../../src/rollouts/plan.js';
+import { canaryIngress, gatewayRoutes, weightedRoute } from '../../src/rollouts/routers.js';
+import { checkUrls, jobResult } from '../../src/rollouts/analysis.js';
+import { invalidSpec } from '../../src/rollouts/controller.js';
+import { promotePatches, statusLine } from '../../src/cli/rollout.js';
+import { POD_HASH_LABEL, type Rollout, type RolloutSpec } from '../../src/rollouts/types.js';
+
+const T0 = Date.UTC(2026, 0, 1);
+
+class World {
+  rss = new Map<string, ReplicaSetView>();
+  services = new Map<string, string>();
+  healthy = new Set<string>();
+  restarts = 0;
+  now = T0;
+  events: string[] = [];
+  analysis?: { name: string; status: 'Successful' | 'Failed' | 'Running' };
+  last!: RolloutPlan;
+
+  constructor(public ro: Rollout) {}
+
+  /** One reconcile of version `hash`, applied to the model. */
+  sync(hash: string): RolloutPlan {
+    const plan = planRollout({
+      rollout: this.ro,
+      hash,
+      replicaSets: [...this.rss.values()].map((r) => ({ ...r })),
+      activeSelector: this.services.get('active'),
+      newPodRestarts: this.restarts,
+      analysis: this.analysis,
+      now: this.now,
+    });
+    this.ro = { ...this.ro, status: plan.status };
+    if (plan.createReplicaSet) {
+      const revision = Math.max(0, ...[...this.rss.values()].map((r) => r.revision)) + 1;
+      this.rss.set(hash, { name: `ro-${hash}`, hash, replicas: 0, current: 0, ready: 0, available: 0, revision });
+    }
+    for (const [h, want] of plan.scale) {
+      const rs = this.rss.get(h);
+      if (!rs) continue;
+      rs.replicas = want.replicas;
+      if (want.deadline !== undefined) rs.scaleDownDeadline = want.deadline ?? undefined;
+    }
+    for (const [svc, h] of plan.services) this.services.set(svc, h);
+    this.events.push(...plan.events.map((e) => e.reason));
+    this.last = plan;
+    return plan;
+  }
+
+  /** Pods catch up with their ReplicaSets (healthy versions become available). */
+  settle(): void {
+    for (const rs of this.rss.values()) {
+      rs.current = rs.replicas;
+      rs.ready = rs.available = this.healthy.has(rs.hash) ? rs.replicas : 0;
+    }
+  }
+
+  /** Reconcile and settle until nothing changes (or n rounds). */
+  run(hash: string, n = 6): void {
+    for (let i = 0; i < n; i++) {
+      this.sync(hash);
+      this.settle();
+    }
+  }
+
+  size(hash: string): number {
+    return this.rss.get(hash)?.replicas ?? -1;
+  }
+}
+
+const blueGreen = (
+  extra: Partial<NonNullable<RolloutSpec['strategy']['blueGreen']>> = {},
+  spec: Partial<RolloutSpec> = {},
+): Rollout => ({
+  metadata: { name: 'ro', namespace: 'default', uid: 'u1', generation: 1 },
+  spec: {
+    replicas: 3,
+    selector: { matchLabels: { app: 'web' } },
+    template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'c', image: 'a' }] } },
+    strategy: { blueGreen: { activeService: 'active', previewService: 'preview', ...extra } },
+    ...spec,
+  },
+});
+
+const canary = (steps: NonNullable<RolloutSpec['strategy']['canary']>['steps'], extra = {}): Rollout => ({
+  metadata: { name: 'ro', namespace: 'default', uid: 'u1', generation: 1 },
+  spec: {
+    replicas: 5,
+    selector: { matchLabels: { app: 'web' } },
+    template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'c', image: 'a' }] } },
+    strategy: { canary: { steps, ...extra } },
+  },
+});
+
+/** A world where version `v1` is deployed and healthy. */
+function deployed(ro: Rollout): World {
+  const w = new World(ro);
+  w.healthy.add('v1');
+  w.run('v1');
+  assert.equal(w.ro.status?.stableRS, 'v1');
+  assert.equal(w.ro.status?.phase, 'Healthy');
+  return w;
+}
+
+test('blue/green: the first version gets every replica and the active Service at once', () => {
+  const w = new World(blueGreen());
+  const plan = w.sync('v1');
+  assert.deepEqual(plan.createReplicaSet, { replicas: 0 });
+  w.sync('v1');
+  assert.equal(w.size('v1'), 3);
+  assert.equal(w.services.get('active'), 'v1');
+  assert.equal(w.ro.status?.phase, 'Progressing');
+  w.healthy.add('v1');
+  w.settle();
+  w.run('v1');
+  assert.equal(w.ro.status?.phase, 'Healthy');
+  assert.equal(w.ro.status?.blueGreen?.activeSelector, 'v1');
+  assert.equal(w.ro.status?.currentPodHash, 'v1');
+});
+
+test('blue/green: the active Service switches only once the new pods are available', () => {
+  const w = deployed(blueGreen({ scaleDownDelaySeconds: 30 }));
+  w.run('v2', 3); // v2's pods exist but are not ready
+  assert.equal(w.size('v2'), 3);
+  assert.equal(w.services.get('preview'), 'v2');
+  assert.equal(w.services.get('active'), 'v1', 'active stays on the old version while the new one is not ready');
+  assert.equal(w.ro.status?.phase, 'Progressing');
+  w.healthy.add('v2');
+  w.settle();
+  w.sync('v2');
+  assert.equal(w.services.get('active'), 'v2');
+  assert.equal(w.ro.status?.stableRS, 'v2');
+  assert.ok(w.events.includes('SwitchService'));
+  // The old version stays up for scaleDownDelaySeconds, then goes.
+  w.settle();
+  w.sync('v2');
+  assert.equal(w.size('v1'), 3);
+  assert.ok(w.rss.get('v1')?.scaleDownDeadline);
+  w.now += 31_000;
+  w.run('v2', 2);
+  assert.equal(w.size('v1'), 0);
+  assert.equal(w.ro.status?.phase, 'Healthy');
+});
+
+test('blue/green: autoPromotionEnabled false pauses before the switch until promoted', () => {
+  const w = deployed(blueGreen({ autoPromotionEnabled: false }));
+  w.healthy.add('v2');
+  w.run('v2');
+  assert.equal(w.services.get('active'), 'v1');
+  assert.equal(w.ro.status?.phase, 'Paused');
+  assert.equal(w.ro.status?.pauseConditions?.[0]?.reason, 'BlueGreenPause');
+  assert.equal(w.ro.status?.controllerPause, true);
+  // `k8ts rollout promote`: pauseConditions cleared.
+  const p = promotePatches(w.ro, false);
+  assert.deepEqual(p.status, { status: { pauseConditions: null } });
+  w.ro = { ...w.ro, status: { ...w.ro.status, pauseConditions: undefined } };
+  w.run('v2', 2);
+  assert.equal(w.services.get('active'), 'v2');
+  assert.equal(w.ro.status?.stableRS, 'v2');
+});
+
+test('blue/green: autoPromotionSeconds promotes by itself after the pause', () => {
+  const w = deployed(blueGreen({ autoPromotionSeconds: 20 }));
+  w.healthy.add('v2');
+  w.run('v2');
+  assert.equal(w.ro.status?.phase, 'Paused');
+  assert.ok((w.last.requeueAfterMs ?? 0) <= 20_000);
+  w.now += 21_000;
+  w.run('v2', 2);
+  assert.equal(w.services.get('active'), 'v2');
+});
+
+test('blue/green: a version whose pods never become ready is aborted at the progress deadline', () => {
+  const w = deployed(blueGreen({}, { progressDeadlineSeconds: 20 }));
+  w.run('v2', 3);
+  assert.equal(w.ro.status?.phase, 'Progressing');
+  w.now += 10_000;
+  w.run('v2', 2);
+  assert.equal(w.ro.status?.abort, undefined, 'not before the deadline');
+  w.now += 11_000;
+  w.run('v2', 2);
+  assert.equal(w.ro.status?.abort, true);
+  assert.equal(w.ro.status?.phase, 'Degraded');
+  assert.match(w.ro.status?.message ?? '', /RolloutAborted/);
+  assert.equal(w.services.get('active'), 'v1');
+  assert.equal(w.services.get('preview'), 'v1');
+  assert.equal(w.size('v2'), 0);
+  assert.equal(w.size('v1'), 3);
+  assert.ok(w.events.includes('RolloutAborted'));
+  // A new template clears the abort and starts again.
+  w.healthy.add('v3');
+  w.run('v3');
+  assert.equal(w.ro.status?.abort, undefined);
+  assert.equal(w.services.get('active'), 'v3');
+});
+
+test('blue/green: repeated restarts abort at once; retry starts again', () => {
+  const w = deployed(blueGreen());
+  w.run('v2', 2);
+  w.restarts = 3;
+  w.run('v2', 2);
+  assert.equal(w.ro.status?.phase, 'Degraded');
+  assert.equal(w.size('v2'), 0);
+  // `k8ts rollout retry`: abort false; the clock restarts.
+  w.restarts = 0;
+  w.ro = { ...w.ro, status: { ...w.ro.status, abort: false } };
+  w.run('v2', 2);
+  assert.equal(w.size('v2'), 3);
+  assert.equal(w.ro.status?.phase, 'Progressing');
+  w.healthy.add('v2');
+  w.run('v2');
+  assert.equal(w.services.get('active'), 'v2');
+  assert.equal(w.ro.status?.phase, 'Healthy');
+});
+
+test('blue/green: a failed pre-promotion check aborts; a successful one promotes', () => {
+  const w = deployed(blueGreen({ prePromotionAnalysis: { http: { path: '/healthz', port: 8080 } } }));
+  w.healthy.add('v2');
+  w.run('v2', 2);
+  assert.equal(w.last.runAnalysis, true);
+  assert.equal(w.services.get('active'), 'v1');
+  w.analysis = { name: 'ro-v2-pre', status: 'Failed' };
+  w.run('v2', 2);
+  assert.equal(w.ro.status?.phase, 'Degraded');
+  assert.equal(w.services.get('active'), 'v1');
+  w.analysis = { name: 'ro-v3-pre', status: 'Successful' };
+  w.healthy.add('v3');
+  w.run('v3');
+  assert.equal(w.services.get('active'), 'v3');
+  assert.equal(w.ro.status?.blueGreen?.prePromotionAnalysisRunStatus?.status, 'Successful');
+});
+
+test('a manual abort sends traffic back to stable and marks the Rollout Degraded', () => {
+  const w = deployed(blueGreen({ autoPromotionEnabled: false }));
+  w.healthy.add('v2');
+  w.run('v2');
+  w.ro = { ...w.ro, status: { ...w.ro.status, abort: true } };
+  w.run('v2', 2);
+  assert.equal(w.ro.status?.phase, 'Degraded');
+  assert.equal(w.services.get('preview'), 'v1');
+  assert.equal(w.size('v2'), 0);
+  assert.deepEqual(w.ro.status?.pauseConditions, undefined);
+});
+
+test('canary without traffic routing: replica ratio per step, pauses, promotion', () => {
+  const w = deployed(canary([{ setWeight: 20 }, { pause: {} }, { setWeight: 60 }, { pause: { duration: '10s' } }]));
+  w.healthy.add('v2');
+  w.sync('v2');
+  w.sync('v2');
+  assert.equal(w.size('v2'), 1, '20% of 5 replicas');
+  assert.equal(w.size('v1'), 5, 'the stable side keeps its pods until the canary is available');
+  w.settle();
+  w.run('v2', 3);
+  assert.equal(w.size('v1'), 4);
+  assert.equal(w.ro.status?.currentStepIndex, 1);
+  assert.equal(w.ro.status?.phase, 'Paused');
+  assert.equal(w.ro.status?.pauseConditions?.[0]?.reason, 'CanaryPauseStep');
+  // promote: the pause condition cleared.
+  w.ro = { ...w.ro, status: { ...w.ro.status, pauseConditions: undefined } };
+  w.run('v2', 4);
+  assert.equal(w.size('v2'), 3);
+  assert.equal(w.size('v1'), 2);
+  assert.equal(w.ro.status?.currentStepIndex, 3);
+  assert.equal(w.ro.status?.phase, 'Paused');
+  w.now += 11_000;
+  w.run('v2', 4);
+  assert.equal(w.ro.status?.stableRS, 'v2');
+  assert.equal(w.size('v2'), 5);
+  assert.equal(w.size('v1'), 0);
+  assert.equal(w.ro.status?.phase, 'Healthy');
+  assert.ok(w.events.includes('RolloutStepCompleted'));
+});
+
+test('canary with traffic routing: stable keeps every replica, the weight goes to the routers', () => {
+  const routing = { plugins: { 'argoproj-labs/gatewayAPI': { httpRoute: 'web' } } };
+  const w = deployed(
+    canary([{ setWeight: 20 }, { pause: {} }], {
+      canaryService: 'web-canary',
+      stableService: 'web-stable',
+      trafficRouting: routing,
+    }),
+  );
+  w.healthy.add('v2');
+  w.run('v2');
+  assert.equal(w.size('v2'), 1);
+  assert.equal(w.size('v1'), 5);
+  assert.equal(w.last.canaryWeight, 20);
+  assert.equal(w.services.get('web-canary'), 'v2');
+  assert.equal(w.services.get('web-stable'), 'v1');
+  assert.deepEqual(w.ro.status?.canary?.weights, {
+    canary: { weight: 20, serviceName: 'web-canary', podTemplateHash: 'v2' },
+    stable: { weight: 80, serviceName: 'web-stable', podTemplateHash: 'v1' },
+  });
+  assert.equal(statusLine(w.ro), 'Paused - CanaryPauseStep, step 1/2, canary weight 20, 6/5 available, 1 updated');
+  // A promote past the last step: full weight, then the new version becomes stable.
+  assert.deepEqual(promotePatches(w.ro, false).status, { status: { pauseConditions: null } });
+  w.ro = { ...w.ro, status: { ...w.ro.status, pauseConditions: undefined } };
+  w.run('v2');
+  assert.equal(w.ro.status?.stableRS, 'v2');
+  assert.equal(w.last.canaryWeight, 0);
+  assert.equal(w.services.get('web-stable'), 'v2');
+  assert.equal(w.size('v1'), 5, 'kept for scaleDownDelaySeconds');
+  w.now += 31_000;
+  w.run('v2', 2);
+  assert.equal(w.size('v1'), 0);
+});
+
+test('canary: a crash-looping canary is aborted and the stable side restored', () => {
+  const w = deployed(canary([{ setWeight: 40 }, { pause: {} }]));
+  w.run('v2', 2);
+  assert.equal(w.size('v2'), 2);
+  w.restarts = 5;
+  w.run('v2', 2);
+  assert.equal(w.ro.status?.phase, 'Degraded');
+  assert.equal(w.size('v2'), 0);
+  assert.equal(w.size('v1'), 5);
+});
+
+test('step arithmetic and durations', () => {
+  assert.equal(canaryReplicas(5, 20), 1);
+  assert.equal(canaryReplicas(10, 25), 3);
+  assert.equal(canaryReplicas(3, 1), 1);
+  assert.equal(canaryReplicas(3, 100), 3);
+  const steps = [{ setWeight: 20 }, {}, { setWeight: 50 }];
+  assert.equal(weightAtStep(steps, 0), 20);
+  assert.equal(weightAtStep(steps, 1), 20);
+  assert.equal(weightAtStep(steps, 2), 50);
+  assert.equal(weightAtStep(steps, 3), 100);
+  assert.equal(weightAtStep([{}], 0), 0);
+  assert.equal(pauseSeconds(30), 30);
+  assert.equal(pauseSeconds('45'), 45);
+  assert.equal(pauseSeconds('1m30s'), 90);
+  assert.equal(pauseSeconds('1h'), 3600);
+  assert.equal(pauseSeconds('soon'), undefined);
+  assert.equal(pauseSeconds(undefined), undefined);
+});
+
+test('ReplicaSets carry the hash label in labels, selector and template, and are owned by the Rollout', () => {
+  const ro = blueGreen();
+  const rs = newReplicaSet(ro, ro.spec.template!, 'abc12', 4);
+  assert.equal(rs.metadata?.name, 'ro-abc12');
+  assert.equal(rs.spec?.selector.matchLabels?.[POD_HASH_LABEL], 'abc12');
+  assert.equal(rs.spec?.template?.metadata?.labels?.[POD_HASH_LABEL], 'abc12');
+  assert.equal(rs.metadata?.annotations?.['rollout.argoproj.io/revision'], '4');
+  assert.deepEqual(rs.metadata?.ownerReferences?.[0], {
+    apiVersion: 'argoproj.io/v1alpha1',
+    kind: 'Rollout',
+    name: 'ro',
+    uid: 'u1',
+    controller: true,
+    blockOwnerDeletion: true,
+  });
+  assert.equal(ro.spec.template?.metadata?.labels?.[POD_HASH_LABEL], undefined, 'the Rollout is not changed');
+});
+
+test('invalid specs are named as Argo names them', () => {
+  const ro = blueGreen();
+  assert.equal(invalidSpec(ro, ro.spec.template, ro.spec.selector), undefined);
+  assert.match(
+    invalidSpec({ ...ro, spec: { ...ro.spec, strategy: {} } }, ro.spec.template, ro.spec.selector)!,
+    /missing field/,
+  );
+  assert.match(invalidSpec(ro, ro.spec.template, {})!, /selecting all pods/);
+  assert.match(invalidSpec(ro, ro.spec.template, { matchLabels: { app: 'other' } })!, /does not match/);
+});
+
+test('Gateway API routes: weights on the canary and stable backendRefs', () => {
+  const route = {
+    metadata: { name: 'web', namespace: 'default' },
+    spec: {
+      rules: [
+        {
+          backendRefs: [
+            { name: 'web-stable', port: 80 },
+            { name: 'web-canary', port: 80, weight: 0 },
+            { name: 'other', port: 80 },
+          ],
+        },
+      ],
+    },
+  };
+  const next = weightedRoute(route, 'web-canary', 'web-stable', 20);
+  assert.deepEqual(next?.spec?.rules?.[0].backendRefs, [
+    { name: 'web-stable', port: 80, weight: 80 },
+    { name: 'web-canary', port: 80, weight: 20 },
+    { name: 'other', port: 80 },
+  ]);
+  assert.equal(weightedRoute(next, 'web-canary', 'web-stable', 20), undefined, 'unchanged: no write');
+  const ro = canary([], {
+    trafficRouting: {
+      plugins: { 'argoproj-labs/gatewayAPI': { httpRoutes: [{ name: 'a' }, { name: 'b' }], namespace: 'gw' } },
+    },
+  });
+  assert.deepEqual(gatewayRoutes(ro), [
+    { name: 'a', namespace: 'gw' },
+    { name: 'b', namespace: 'gw' },
+  ]);
+});
+
+test('NGINX-style ingress: a canary Ingress with the canary weight annotations', () => {
+  const ro = canary([], {
+    canaryService: 'web-canary',
+    stableService: 'web-stable',
+    trafficRouting: { nginx: { stableIngress: 'web' } },
+  });
+  const stable = {
+    metadata: { name: 'web', namespace: 'default', annotations: { 'kubernetes.io/ingress.class': 'k8ts' } },
+    spec: {
+      rules: [
+        {
+          host: 'x.test',
+          http: {
+            paths: [
+              { path: '/', pathType: 'Prefix', backend: { service: { name: 'web-stable', port: { number: 80 } } } },
+            ],
+          },
+        },
+      ],
+    },
+  };
+  const ing = canaryIngress(ro, stable, 30);
+  assert.equal(ing.metadata?.name, 'ro-web-canary');
+  assert.equal(ing.metadata?.annotations?.['nginx.ingress.kubernetes.io/canary'], 'true');
+  assert.equal(ing.metadata?.annotations?.['nginx.ingress.kubernetes.io/canary-weight'], '30');
+  assert.equal(ing.metadata?.annotations?.['kubernetes.io/ingress.class'], 'k8ts');
+  assert.equal(ing.spec?.rules?.[0].http?.paths[0].backend.service?.name, 'web-canary');
+  assert.equal(
+    stable.spec.rules[0].http.paths[0].backend.service.name,
+    'web-stable',
+    'the stable Ingress is not changed',
+  );
+});
+
+test('pre-promotion checks: URLs per ready pod, Job outcomes', () => {
+  assert.deepEqual(checkUrls({ http: { path: 'healthz', port: 8080 } }, ['10.1.0.5', 'fd00::5']), [
+    'http://10.1.0.5:8080/healthz',
+    'http://[fd00::5]:8080/healthz',
+  ]);
+  assert.deepEqual(checkUrls({ http: { url: 'http://x/' } }, ['10.1.0.5']), ['http://x/']);
+  assert.equal(jobResult(undefined, 'j').status, 'Running');
+  assert.equal(jobResult({ status: { conditions: [{ type: 'Complete', status: 'True' }] } }, 'j').status, 'Successful');
+  assert.equal(jobResult({ status: { conditions: [{ type: 'Failed', status: 'True' }] } }, 'j').status, 'Failed');
+});
+
+test('promote --full and promote of a canary without a pause condition', () => {
+  const ro = canary([{ setWeight: 20 }, { setWeight: 40 }]);
+  ro.status = { currentPodHash: 'v2', stableRS: 'v1', currentStepIndex: 0 };
+  assert.deepEqual(promotePatches(ro, false), {
+    spec: undefined,
+    status: { status: { pauseConditions: null, currentStepIndex: 1 } },
+  });
+  assert.deepEqual(promotePatches(ro, true), { spec: undefined, status: { status: { promoteFull: true } } });
+  ro.spec.paused = true;
+  assert.deepEqual(promotePatches(ro, true).spec, { spec: { paused: false } });
+});
