@@ -2,6 +2,7 @@
 import type { Namespace, Node, Pod } from 'kubernetes-types/core/v1.js';
 import type { Store } from '../store.js';
 import type { RuntimeClass } from 'kubernetes-types/node/v1.js';
+import type { StorageClass } from 'kubernetes-types/storage/v1.js';
 import { AdmissionChain } from './interfaces.js';
 import { LimitRanger } from './limitranger.js';
 import { NamespaceLifecycle } from './namespacelifecycle.js';
@@ -10,6 +11,7 @@ import { RuntimeClassAdmission } from './runtimeclass.js';
 import { DefaultTolerationSeconds } from './defaulttolerationseconds.js';
 import { ResourceQuotaAdmission } from './resourcequota.js';
 import { DefaultStorageClass } from './defaultstorageclass.js';
+import { PersistentVolumeClaimResize } from './pvcresize.js';
 import { ServiceAccountAdmission } from './serviceaccount.js';
 import { webhookAdmission } from './webhook/index.js';
 import { ValidatingAdmissionPolicyPlugin } from './validatingpolicy/index.js';
@@ -70,6 +72,10 @@ export function defaultAdmissionChain(deps: AdmissionDeps): AdmissionChain {
       const s = deps.tryStore('storage.k8s.io', 'storageclasses');
       return s ? s.cache.list(s.keyPrefix()).map((x) => x.obj) : [];
     }),
+    new PersistentVolumeClaimResize(
+      (name) =>
+        deps.tryStore('storage.k8s.io', 'storageclasses')?.tryGet(undefined, name)?.obj as StorageClass | undefined,
+    ),
     new RuntimeClassAdmission(
       (name) =>
         deps.tryStore('node.k8s.io', 'runtimeclasses')?.tryGet(undefined, name)?.obj as RuntimeClass | undefined,
