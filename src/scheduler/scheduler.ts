@@ -110,6 +110,8 @@ export class Scheduler {
   private bindingSlots: (() => void)[] = [];
   private readonly bindings = new Set<Promise<void>>();
   private readonly volumeBinding: VolumeBinding;
+  /** Our pending pods held back by spec.schedulingGates (scheduler_pending_pods{queue="gated"}). */
+  private readonly gated = new Set<string>();
 
   constructor(private readonly opts: SchedulerOptions) {
     this.name = opts.schedulerName ?? DEFAULT_SCHEDULER_NAME;
@@ -120,7 +122,7 @@ export class Scheduler {
       hints: defaultQueueingHints(),
     });
     const queue = this.queue;
-    reportPendingPods(() => ({ ...queue.pending(), gated: 0 }));
+    reportPendingPods(() => ({ ...queue.pending(), gated: this.gated.size }));
     this.recorder = new EventRecorder(opts.client, { component: this.name }, this.log);
     this.ownFactory = !opts.informers;
     this.factory =
@@ -223,7 +225,20 @@ export class Scheduler {
 
   // ---- informer events
 
+  private trackGated(pod: Stored<Pod>, deleted = false): void {
+    const key = `${pod.metadata.namespace}/${pod.metadata.name}`;
+    const isGated =
+      !deleted &&
+      !pod.spec?.nodeName &&
+      !pod.metadata?.deletionTimestamp &&
+      !!pod.spec?.schedulingGates?.length &&
+      this.responsible(pod);
+    if (isGated) this.gated.add(key);
+    else this.gated.delete(key);
+  }
+
   private onPodAdd(pod: Stored<Pod>): void {
+    this.trackGated(pod);
     if (pod.spec?.nodeName) {
       if (isTerminal(pod)) return;
       this.cache.addPod(new PodInfo(pod));
@@ -236,6 +251,7 @@ export class Scheduler {
   }
 
   private onPodUpdate(old: Stored<Pod>, pod: Stored<Pod>): void {
+    this.trackGated(pod);
     const key = `${pod.metadata.namespace}/${pod.metadata.name}`;
     if (pod.spec?.nodeName) {
       if (isTerminal(pod)) {
@@ -267,6 +283,7 @@ export class Scheduler {
   }
 
   private onPodDelete(pod: Stored<Pod>): void {
+    this.trackGated(pod, true);
     const key = `${pod.metadata.namespace}/${pod.metadata.name}`;
     this.queue.delete(key);
     const wasAssumed = this.cache.removePod(pod.metadata.uid);

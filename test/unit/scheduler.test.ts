@@ -15,6 +15,7 @@ import { Scheduler } from '../../src/scheduler/scheduler.js';
 import { Client, R } from '../../src/client/index.js';
 import { startTestApi, eventually, type TestApi } from './client-fixture.js';
 import { inProcessClient } from '../../src/apiserver/inprocess.js';
+import { componentRegistry } from '../../src/machinery/componentmetrics.js';
 
 let uid = 0;
 function pod(name: string, spec: any = {}, meta: any = {}): any {
@@ -402,6 +403,20 @@ describe('scheduler against an in-process API server', () => {
     assert.equal(evs[0].message, `Successfully assigned default/plain to ${n}`);
     const p = await pods().get('plain');
     assert.equal(p.status?.conditions?.find((c) => c.type === 'PodScheduled')?.status, 'True');
+  });
+
+  test('gated pods wait outside the queue and are counted as gated until their gates go', async () => {
+    const gatedCount = async () => {
+      const text = await componentRegistry.getSingleMetricAsString('scheduler_pending_pods');
+      return Number(/queue="gated"\} (\d+)/.exec(text)?.[1]);
+    };
+    await mk('gated', { schedulingGates: [{ name: 'example.com/wait' }] });
+    await eventually(async () => (await gatedCount()) === 1);
+    assert.equal(await nodeOf('gated'), undefined);
+    const cur = await pods().get('gated');
+    await pods().update({ ...cur, spec: { ...cur.spec!, schedulingGates: [] } });
+    assert.match(await eventually(() => nodeOf('gated')), /^n[123]$/);
+    assert.equal(await gatedCount(), 0);
   });
 
   test('an unschedulable pod gets PodScheduled=False with the upstream message', async () => {
