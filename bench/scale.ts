@@ -6,7 +6,7 @@
 // scale, and the simulator's own memory. It is a measurement, not a test.
 //
 //   npm run build && npm run bench:scale                 # 5,000 nodes / 50,000 pods (~9 min on a quiet 2-core machine;
-//                                                        #   at this size pass BENCH_SERVER_NODE_ARGS=--max-old-space-size=8192)
+//                                                        #   the server runs with bin/k8ts' node flags: an 8 GiB heap limit)
 //   BENCH_SCALE=small npm run bench:scale                # 1,000 nodes / 10,000 pods (~2 min)
 //
 // Environment (all optional):
