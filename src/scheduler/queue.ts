@@ -2,10 +2,15 @@
 //  - activeQ: pods ready to be tried, highest priority first, then oldest;
 //  - backoffQ: pods that failed, waiting out an exponential backoff (1 s doubling to 10 s);
 //  - unschedulable pods: parked until a cluster event that may help them (a node added or
-//    changed, an assigned pod deleted, ...) moves them back, or for at most 5 minutes.
-// A cluster event that arrives while a pod is being scheduled makes that pod go to backoffQ
-// instead of the unschedulable pods if it fails (moveRequestCycle), so no event is missed.
+//    changed, an assigned pod deleted, ...) moves them back, or for at most 5 minutes. Whether
+//    an event may help is asked of the plugins that rejected the pod: first by event kind
+//    (EVENTS), then by the plugin's queueing hint on the object the event carries
+//    (queueinghints.ts), as upstream's QueueingHint.
+// Events that arrive while pods are being scheduled are kept until those attempts end: a pod
+// that fails goes to backoffQ instead of the unschedulable pods if one of them may have helped
+// it (upstream's in-flight events), so no event is missed.
 import { KeyedHeap } from './heap.js';
+import type { EventObjects, QueueingHints } from './queueinghints.js';
 import type { PodInfo } from './types.js';
 
 export interface QueuedPodInfo {
@@ -17,6 +22,8 @@ export interface QueuedPodInfo {
   attempts: number;
   /** Plugins that rejected it in its last attempt. */
   unschedulablePlugins: Set<string>;
+  /** The in-flight event sequence number when it was popped (events after it may concern it). */
+  poppedAtEvent?: number;
 }
 
 /** Cluster events that can make unschedulable pods schedulable, with the plugins they help. */
@@ -64,7 +71,18 @@ export interface QueueOptions {
   /** How long a pod may stay unschedulable before it is retried anyway (default 5 min). */
   maxInUnschedulableMs?: number;
   now?: () => number;
+  /** Per-plugin queueing hints (none: every event a plugin registers for requeues its pods). */
+  hints?: QueueingHints;
 }
+
+interface InFlightEvent {
+  seq: number;
+  event: ClusterEvent;
+  objs: EventObjects;
+}
+
+/** Bound on the events kept for pods in flight (a long preemption must not pin them all). */
+const MAX_IN_FLIGHT_EVENTS = 10_000;
 
 const byPriority = (a: QueuedPodInfo, b: QueuedPodInfo) =>
   a.pi.priority !== b.pi.priority ? a.pi.priority > b.pi.priority : a.timestamp < b.timestamp;
@@ -81,7 +99,12 @@ export class SchedulingQueue {
   private timers: NodeJS.Timeout[] = [];
   private closed = false;
   schedulingCycle = 0;
-  private moveRequestCycle = -1;
+  /** Cluster events seen while pods were in flight, oldest first (cleared when none are). */
+  private inFlightEvents: InFlightEvent[] = [];
+  private eventSeq = 0;
+  /** Events up to this one were dropped from inFlightEvents (bound reached): assume they helped. */
+  private droppedThroughEvent = 0;
+  private readonly hints: QueueingHints;
   readonly initialBackoffMs: number;
   readonly maxBackoffMs: number;
   private readonly maxInUnschedulableMs: number;
@@ -92,6 +115,7 @@ export class SchedulingQueue {
     this.maxBackoffMs = opts.maxBackoffMs ?? 10_000;
     this.maxInUnschedulableMs = opts.maxInUnschedulableMs ?? 5 * 60_000;
     this.now = opts.now ?? Date.now;
+    this.hints = opts.hints ?? new Map();
     this.backoffQ = new KeyedHeap<QueuedPodInfo>(
       (q) => q.pi.key,
       (a, b) => this.backoffExpiry(a) < this.backoffExpiry(b),
@@ -137,9 +161,7 @@ export class SchedulingQueue {
   private pushActive(q: QueuedPodInfo): void {
     const w = this.waiters.shift();
     if (w) {
-      this.schedulingCycle++;
-      q.attempts++;
-      this.inFlight.set(q.pi.key, q);
+      this.markInFlight(q);
       w(q);
       return;
     }
@@ -206,7 +228,7 @@ export class SchedulingQueue {
     this.activeQ.delete(key);
     this.backoffQ.delete(key);
     this.unschedulable.delete(key);
-    this.inFlight.delete(key);
+    this.endInFlight(key);
     this.nominated.delete(key);
   }
 
@@ -219,9 +241,7 @@ export class SchedulingQueue {
     if (this.closed) return Promise.resolve(null);
     const q = this.activeQ.pop();
     if (q) {
-      this.schedulingCycle++;
-      q.attempts++;
-      this.inFlight.set(q.pi.key, q);
+      this.markInFlight(q);
       return Promise.resolve(q);
     }
     return new Promise((resolve) => this.waiters.push(resolve));
@@ -231,49 +251,92 @@ export class SchedulingQueue {
   tryPop(): QueuedPodInfo | undefined {
     const q = this.activeQ.pop();
     if (!q) return undefined;
+    this.markInFlight(q);
+    return q;
+  }
+
+  private markInFlight(q: QueuedPodInfo): void {
     this.schedulingCycle++;
     q.attempts++;
+    q.poppedAtEvent = this.eventSeq;
     this.inFlight.set(q.pi.key, q);
-    return q;
+  }
+
+  private endInFlight(key: string): void {
+    this.inFlight.delete(key);
+    if (this.inFlight.size === 0) this.inFlightEvents = [];
   }
 
   /** The scheduling attempt of a popped pod ended (bound, or handed back below). */
   done(key: string): void {
-    this.inFlight.delete(key);
+    this.endInFlight(key);
   }
 
   /**
-   * A popped pod failed: park it as unschedulable, or — if a cluster event arrived while it was
-   * being scheduled, or it failed with an error — put it in backoffQ.
+   * A popped pod failed: park it as unschedulable, or — if a cluster event that may help it
+   * arrived while it was being scheduled, or it failed with an error — put it in backoffQ.
    */
-  addUnschedulableIfNotPresent(q: QueuedPodInfo, podSchedulingCycle: number, error = false): void {
+  addUnschedulableIfNotPresent(q: QueuedPodInfo, _podSchedulingCycle?: number, error = false): void {
     const key = q.pi.key;
     if (!this.inFlight.has(key)) return; // deleted meanwhile
-    this.inFlight.delete(key);
+    const missed = error || this.eventDuringAttemptHelps(q);
+    this.endInFlight(key);
     if (this.activeQ.has(key) || this.backoffQ.has(key) || this.unschedulable.has(key)) return;
     q.timestamp = this.now();
-    if (error || this.moveRequestCycle >= podSchedulingCycle) this.backoffQ.push(q);
+    if (missed) this.backoffQ.push(q);
     else this.unschedulable.set(key, q);
   }
 
-  /** Move parked pods that `event` may help back to activeQ (or backoffQ while backing off). */
-  moveAllToActiveOrBackoffQueue(event: ClusterEvent, filter?: (q: QueuedPodInfo) => boolean): number {
+  private eventDuringAttemptHelps(q: QueuedPodInfo): boolean {
+    const since = q.poppedAtEvent ?? 0;
+    if (since < this.droppedThroughEvent) return true;
+    for (const e of this.inFlightEvents) if (e.seq > since && this.helps(e.event, q, e.objs)) return true;
+    return false;
+  }
+
+  /**
+   * Move parked pods that `event` may help back to activeQ (or backoffQ while backing off);
+   * `objs` is what changed (old and new object), for the plugins' queueing hints.
+   */
+  moveAllToActiveOrBackoffQueue(
+    event: ClusterEvent,
+    filter?: (q: QueuedPodInfo) => boolean,
+    objs: EventObjects = {},
+  ): number {
     let moved = 0;
     for (const [key, q] of this.unschedulable) {
-      if (!this.helps(event, q)) continue;
       if (filter && !filter(q)) continue;
+      if (!this.helps(event, q, objs)) continue;
       this.unschedulable.delete(key);
       moved++;
       if (this.isBackingOff(q)) this.backoffQ.push(q);
       else this.pushActive(q);
     }
-    this.moveRequestCycle = this.schedulingCycle;
+    if (this.inFlight.size > 0) {
+      this.inFlightEvents.push({ seq: ++this.eventSeq, event, objs });
+      if (this.inFlightEvents.length > MAX_IN_FLIGHT_EVENTS) {
+        this.droppedThroughEvent = this.eventSeq;
+        this.inFlightEvents = [];
+      }
+    }
     return moved;
   }
 
-  private helps(event: ClusterEvent, q: QueuedPodInfo): boolean {
-    if (event.plugins === '*' || q.unschedulablePlugins.size === 0) return true;
-    for (const p of q.unschedulablePlugins) if (event.plugins.has(p)) return true;
+  /**
+   * Can `event` make `q` schedulable? Yes if nothing rejected it by a plugin (an error), for the
+   * wildcard events, or if a plugin that rejected it registers the event and — where it has a
+   * queueing hint for it — the hint says Queue (upstream isPodWorthRequeuing).
+   */
+  private helps(event: ClusterEvent, q: QueuedPodInfo, objs: EventObjects): boolean {
+    if (q.unschedulablePlugins.size === 0) return true;
+    // Without the changed object no hint can judge the event.
+    const judged = objs.oldObj !== undefined || objs.newObj !== undefined;
+    if (event.plugins === '*' && !judged) return true;
+    for (const p of q.unschedulablePlugins) {
+      if (event.plugins !== '*' && !event.plugins.has(p)) continue;
+      const hint = this.hints.get(p)?.get(event.label);
+      if (!hint || !judged || hint(q.pi, objs) === 'Queue') return true;
+    }
     return false;
   }
 

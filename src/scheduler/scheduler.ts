@@ -20,6 +20,7 @@ import { NodeResourcesBalancedAllocation, NodeResourcesFit, type ScoringStrategy
 import { PodTopologySpread } from './plugins/podtopologyspread.js';
 import { VolumeBinding } from './plugins/volumebinding.js';
 import { EVENTS, SchedulingQueue, type QueuedPodInfo } from './queue.js';
+import { defaultQueueingHints } from './queueinghints.js';
 import { reportPendingPods, schedulingAttempt } from '../machinery/componentmetrics.js';
 import { PodInfo, Status } from './types.js';
 import { rfc3339 } from '../machinery/time.js';
@@ -109,13 +110,19 @@ export class Scheduler {
   private bindingSlots: (() => void)[] = [];
   private readonly bindings = new Set<Promise<void>>();
   private readonly volumeBinding: VolumeBinding;
+  /** Our pending pods held back by spec.schedulingGates (scheduler_pending_pods{queue="gated"}). */
+  private readonly gated = new Set<string>();
 
   constructor(private readonly opts: SchedulerOptions) {
     this.name = opts.schedulerName ?? DEFAULT_SCHEDULER_NAME;
     this.log = opts.logger.child({ component: 'kube-scheduler' });
-    this.queue = new SchedulingQueue({ initialBackoffMs: opts.initialBackoffMs, maxBackoffMs: opts.maxBackoffMs });
+    this.queue = new SchedulingQueue({
+      initialBackoffMs: opts.initialBackoffMs,
+      maxBackoffMs: opts.maxBackoffMs,
+      hints: defaultQueueingHints(),
+    });
     const queue = this.queue;
-    reportPendingPods(() => ({ ...queue.pending(), gated: 0 }));
+    reportPendingPods(() => ({ ...queue.pending(), gated: this.gated.size }));
     this.recorder = new EventRecorder(opts.client, { component: this.name }, this.log);
     this.ownFactory = !opts.informers;
     this.factory =
@@ -179,11 +186,12 @@ export class Scheduler {
     nodes.addEventHandler({
       add: (n) => {
         this.cache.addNode(n);
-        this.queue.moveAllToActiveOrBackoffQueue(EVENTS.NodeAdd);
+        this.queue.moveAllToActiveOrBackoffQueue(EVENTS.NodeAdd, undefined, { newObj: n });
       },
       update: (o, n) => {
         this.cache.updateNode(n);
-        if (nodeSchedulingChanged(o, n)) this.queue.moveAllToActiveOrBackoffQueue(EVENTS.NodeUpdate);
+        if (nodeSchedulingChanged(o, n))
+          this.queue.moveAllToActiveOrBackoffQueue(EVENTS.NodeUpdate, undefined, { oldObj: o, newObj: n });
       },
       delete: (n) => this.cache.removeNode(nameOf(n)),
     });
@@ -217,12 +225,25 @@ export class Scheduler {
 
   // ---- informer events
 
+  private trackGated(pod: Stored<Pod>, deleted = false): void {
+    const key = `${pod.metadata.namespace}/${pod.metadata.name}`;
+    const isGated =
+      !deleted &&
+      !pod.spec?.nodeName &&
+      !pod.metadata?.deletionTimestamp &&
+      !!pod.spec?.schedulingGates?.length &&
+      this.responsible(pod);
+    if (isGated) this.gated.add(key);
+    else this.gated.delete(key);
+  }
+
   private onPodAdd(pod: Stored<Pod>): void {
+    this.trackGated(pod);
     if (pod.spec?.nodeName) {
       if (isTerminal(pod)) return;
       this.cache.addPod(new PodInfo(pod));
       this.queue.delete(`${pod.metadata.namespace}/${pod.metadata.name}`);
-      this.queue.moveAllToActiveOrBackoffQueue(EVENTS.AssignedPodAdd);
+      this.queue.moveAllToActiveOrBackoffQueue(EVENTS.AssignedPodAdd, undefined, { newObj: pod });
       return;
     }
     if (!this.responsible(pod) || pod.metadata?.deletionTimestamp || pod.spec?.schedulingGates?.length) return;
@@ -230,18 +251,20 @@ export class Scheduler {
   }
 
   private onPodUpdate(old: Stored<Pod>, pod: Stored<Pod>): void {
+    this.trackGated(pod);
     const key = `${pod.metadata.namespace}/${pod.metadata.name}`;
     if (pod.spec?.nodeName) {
       if (isTerminal(pod)) {
-        if (this.cache.removePod(pod.metadata.uid)) this.queue.moveAllToActiveOrBackoffQueue(EVENTS.AssignedPodDelete);
+        if (this.cache.removePod(pod.metadata.uid))
+          this.queue.moveAllToActiveOrBackoffQueue(EVENTS.AssignedPodDelete, undefined, { oldObj: pod });
         return;
       }
       const wasAssigned = !!old.spec?.nodeName;
       if (!wasAssigned) this.queue.delete(key);
       this.cache.addPod(new PodInfo(pod));
-      if (!wasAssigned) this.queue.moveAllToActiveOrBackoffQueue(EVENTS.AssignedPodAdd);
+      if (!wasAssigned) this.queue.moveAllToActiveOrBackoffQueue(EVENTS.AssignedPodAdd, undefined, { newObj: pod });
       else if (podSpecChanged(old, pod) || !!old.metadata?.deletionTimestamp !== !!pod.metadata?.deletionTimestamp) {
-        this.queue.moveAllToActiveOrBackoffQueue(EVENTS.AssignedPodUpdate);
+        this.queue.moveAllToActiveOrBackoffQueue(EVENTS.AssignedPodUpdate, undefined, { oldObj: old, newObj: pod });
       }
       return;
     }
@@ -260,10 +283,14 @@ export class Scheduler {
   }
 
   private onPodDelete(pod: Stored<Pod>): void {
+    this.trackGated(pod, true);
     const key = `${pod.metadata.namespace}/${pod.metadata.name}`;
     this.queue.delete(key);
-    if (this.cache.removePod(pod.metadata.uid) || pod.spec?.nodeName)
-      this.queue.moveAllToActiveOrBackoffQueue(EVENTS.AssignedPodDelete);
+    const wasAssumed = this.cache.removePod(pod.metadata.uid);
+    // An assumed pod the informer never saw bound: no object that shows what it held.
+    if (pod.spec?.nodeName)
+      this.queue.moveAllToActiveOrBackoffQueue(EVENTS.AssignedPodDelete, undefined, { oldObj: pod });
+    else if (wasAssumed) this.queue.moveAllToActiveOrBackoffQueue(EVENTS.AssignedPodDelete);
   }
 
   // ---- the loop

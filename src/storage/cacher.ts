@@ -207,6 +207,14 @@ export function spliceResourceVersion(value: string, rev: number): string | unde
   return `${value.slice(0, at)}"resourceVersion":"${rev}"${value[at] === '}' ? '' : ','}${value.slice(at)}`;
 }
 
+/**
+ * The history watches can resume from: upstream's watch cache keeps at least its
+ * eventFreshDuration (75 s) of events, growing up to 102,400; we keep twice that. Ten minutes
+ * (before) held every version of every object written in them as JSON: at 1,000 nodes and 5,000
+ * pods, 150 of the server's 375 MiB of live heap (docs/benchmarks.md).
+ */
+export const DEFAULT_HISTORY_MS = 150_000;
+
 /** The history kept while memory is short (shedHistory). */
 const SHED_HISTORY_MS = 30_000;
 
@@ -233,7 +241,7 @@ export class WatchCache {
     private readonly decode: Decoder,
     opts: WatchCacheOptions = {},
   ) {
-    this.historyMs = opts.historyMs ?? 10 * 60_000;
+    this.historyMs = opts.historyMs ?? DEFAULT_HISTORY_MS;
     this.maxEvents = opts.maxEvents ?? 100 * 1024;
   }
 

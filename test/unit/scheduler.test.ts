@@ -3,8 +3,9 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import pino from 'pino';
-import type { PodSpec } from 'kubernetes-types/core/v1.js';
+import type { Node, Pod, PodSpec } from 'kubernetes-types/core/v1.js';
 import { SchedulingQueue, EVENTS } from '../../src/scheduler/queue.js';
+import { defaultQueueingHints } from '../../src/scheduler/queueinghints.js';
 import { NodeInfo, PodInfo, podRequests, Status } from '../../src/scheduler/types.js';
 import { CycleState, fitErrorMessage, numFeasibleNodesToFind } from '../../src/scheduler/framework.js';
 import { NodeResourcesFit } from '../../src/scheduler/plugins/noderesources.js';
@@ -14,6 +15,7 @@ import { Scheduler } from '../../src/scheduler/scheduler.js';
 import { Client, R } from '../../src/client/index.js';
 import { startTestApi, eventually, type TestApi } from './client-fixture.js';
 import { inProcessClient } from '../../src/apiserver/inprocess.js';
+import { componentRegistry } from '../../src/machinery/componentmetrics.js';
 
 let uid = 0;
 function pod(name: string, spec: any = {}, meta: any = {}): any {
@@ -101,6 +103,123 @@ describe('scheduling queue', () => {
     q.moveAllToActiveOrBackoffQueue(EVENTS.NodeAdd);
     q.addUnschedulableIfNotPresent(a, cycle);
     assert.ok(q.inBackoff('default/a'));
+  });
+});
+
+// Typed fixtures for the hints, which read the objects an event carries.
+const tpod = (...args: Parameters<typeof pod>) => pod(...args) as Pod;
+const tnode = (...args: Parameters<typeof node>) => node(...args) as Node;
+
+describe('queueing hints', () => {
+  /** A queue with the default hints holding `p` parked as rejected by `plugins`. */
+  function parked(p: Pod, ...plugins: string[]) {
+    let t = 0;
+    const q = new SchedulingQueue({ now: () => t, hints: defaultQueueingHints() });
+    q.add(new PodInfo(p));
+    const qi = q.tryPop()!;
+    qi.unschedulablePlugins = new Set(plugins);
+    q.addUnschedulableIfNotPresent(qi, q.schedulingCycle);
+    assert.ok(q.isUnschedulable(`default/${p.metadata!.name!}`));
+    t = 60_000; // past any backoff: a pod that moves goes to activeQ
+    return q;
+  }
+
+  test('NodeResourcesFit: only a node the pod fits, or one that grew, requeues it', () => {
+    const q = parked(tpod('big', req('8')), 'NodeResourcesFit');
+    q.moveAllToActiveOrBackoffQueue(EVENTS.NodeAdd, undefined, { newObj: tnode('small', { cpu: '4' }) });
+    assert.ok(q.isUnschedulable('default/big'), 'a node too small for the pod');
+    const before = tnode('n', { cpu: '16', labels: { a: '1' } });
+    const relabelled = tnode('n', { cpu: '16', labels: { a: '2' } });
+    q.moveAllToActiveOrBackoffQueue(EVENTS.NodeUpdate, undefined, { oldObj: before, newObj: relabelled });
+    assert.ok(q.isUnschedulable('default/big'), 'allocatable unchanged');
+    q.moveAllToActiveOrBackoffQueue(EVENTS.NodeAdd, undefined, { newObj: tnode('large', { cpu: '16' }) });
+    assert.ok(q.inActive('default/big'));
+  });
+
+  test('NodeResourcesFit: a deleted pod requeues only if it was assigned', () => {
+    const q = parked(tpod('big', req('8')), 'NodeResourcesFit');
+    q.moveAllToActiveOrBackoffQueue(EVENTS.AssignedPodDelete, undefined, { oldObj: tpod('pending') });
+    assert.ok(q.isUnschedulable('default/big'));
+    q.moveAllToActiveOrBackoffQueue(EVENTS.AssignedPodDelete, undefined, { oldObj: tpod('ran', { nodeName: 'n' }) });
+    assert.ok(q.inActive('default/big'));
+  });
+
+  test('NodeAffinity and TaintToleration: only a node that starts to pass', () => {
+    const q = parked(tpod('sel', { nodeSelector: { disk: 'ssd' } }), 'NodeAffinity');
+    q.moveAllToActiveOrBackoffQueue(EVENTS.NodeAdd, undefined, { newObj: tnode('hdd', { labels: { disk: 'hdd' } }) });
+    assert.ok(q.isUnschedulable('default/sel'));
+    q.moveAllToActiveOrBackoffQueue(EVENTS.NodeUpdate, undefined, {
+      oldObj: tnode('n', { labels: { disk: 'hdd' } }),
+      newObj: tnode('n', { labels: { disk: 'ssd' } }),
+    });
+    assert.ok(q.inActive('default/sel'));
+
+    const taint = { key: 'dedicated', value: 'x', effect: 'NoSchedule' };
+    const t = parked(tpod('tol'), 'TaintToleration');
+    t.moveAllToActiveOrBackoffQueue(EVENTS.NodeAdd, undefined, { newObj: tnode('tainted', { taints: [taint] }) });
+    assert.ok(t.isUnschedulable('default/tol'));
+    t.moveAllToActiveOrBackoffQueue(EVENTS.NodeUpdate, undefined, {
+      oldObj: tnode('n', { taints: [taint] }),
+      newObj: tnode('n', { taints: [] }),
+    });
+    assert.ok(t.inActive('default/tol'));
+  });
+
+  test('InterPodAffinity and PodTopologySpread: only pods their selectors match', () => {
+    const affinity = {
+      podAffinity: {
+        requiredDuringSchedulingIgnoredDuringExecution: [
+          { labelSelector: { matchLabels: { app: 'db' } }, topologyKey: 'kubernetes.io/hostname' },
+        ],
+      },
+    };
+    const q = parked(tpod('web', { affinity }), 'InterPodAffinity');
+    const other = tpod('other', { nodeName: 'n' }, { labels: { app: 'cache' } });
+    q.moveAllToActiveOrBackoffQueue(EVENTS.AssignedPodAdd, undefined, { newObj: other });
+    assert.ok(q.isUnschedulable('default/web'));
+    const db = tpod('db', { nodeName: 'n' }, { labels: { app: 'db' } });
+    q.moveAllToActiveOrBackoffQueue(EVENTS.AssignedPodAdd, undefined, { newObj: db });
+    assert.ok(q.inActive('default/web'));
+
+    const spread = {
+      topologySpreadConstraints: [
+        {
+          maxSkew: 1,
+          topologyKey: 'zone',
+          whenUnsatisfiable: 'DoNotSchedule',
+          labelSelector: { matchLabels: { app: 'w' } },
+        },
+      ],
+    };
+    const s = parked(tpod('w1', spread, { labels: { app: 'w' } }), 'PodTopologySpread');
+    s.moveAllToActiveOrBackoffQueue(EVENTS.AssignedPodDelete, undefined, { oldObj: other });
+    assert.ok(s.isUnschedulable('default/w1'));
+    const w0 = tpod('w0', { nodeName: 'n' }, { labels: { app: 'w' } });
+    s.moveAllToActiveOrBackoffQueue(EVENTS.AssignedPodDelete, undefined, { oldObj: w0 });
+    assert.ok(s.inActive('default/w1'));
+  });
+
+  test('an event during the attempt that cannot help leaves the failed pod parked', () => {
+    const q = new SchedulingQueue({ hints: defaultQueueingHints() });
+    q.add(new PodInfo(tpod('a', req('8'))));
+    q.add(new PodInfo(tpod('b', req('8'))));
+    const a = q.tryPop()!;
+    q.moveAllToActiveOrBackoffQueue(EVENTS.NodeAdd, undefined, { newObj: tnode('small', { cpu: '4' }) });
+    a.unschedulablePlugins = new Set(['NodeResourcesFit']);
+    q.addUnschedulableIfNotPresent(a, q.schedulingCycle);
+    assert.ok(q.isUnschedulable('default/a'), 'the small node cannot help');
+    const b = q.tryPop()!;
+    q.moveAllToActiveOrBackoffQueue(EVENTS.NodeAdd, undefined, { newObj: tnode('large', { cpu: '16' }) });
+    b.unschedulablePlugins = new Set(['NodeResourcesFit']);
+    q.addUnschedulableIfNotPresent(b, q.schedulingCycle);
+    assert.ok(q.inBackoff('default/b'), 'the large node arrived while b was being scheduled');
+    assert.ok(q.inBackoff('default/a'), 'and it moved the parked a (into backoff: it just failed)');
+  });
+
+  test('an event without its object requeues every pod a registered plugin rejected', () => {
+    const q = parked(tpod('big', req('8')), 'NodeResourcesFit');
+    q.moveAllToActiveOrBackoffQueue(EVENTS.AssignedPodDelete);
+    assert.ok(q.inActive('default/big'));
   });
 });
 
@@ -284,6 +403,20 @@ describe('scheduler against an in-process API server', () => {
     assert.equal(evs[0].message, `Successfully assigned default/plain to ${n}`);
     const p = await pods().get('plain');
     assert.equal(p.status?.conditions?.find((c) => c.type === 'PodScheduled')?.status, 'True');
+  });
+
+  test('gated pods wait outside the queue and are counted as gated until their gates go', async () => {
+    const gatedCount = async () => {
+      const text = await componentRegistry.getSingleMetricAsString('scheduler_pending_pods');
+      return Number(/queue="gated"\} (\d+)/.exec(text)?.[1]);
+    };
+    await mk('gated', { schedulingGates: [{ name: 'example.com/wait' }] });
+    await eventually(async () => (await gatedCount()) === 1);
+    assert.equal(await nodeOf('gated'), undefined);
+    const cur = await pods().get('gated');
+    await pods().update({ ...cur, spec: { ...cur.spec!, schedulingGates: [] } });
+    assert.match(await eventually(() => nodeOf('gated')), /^n[123]$/);
+    assert.equal(await gatedCount(), 0);
   });
 
   test('an unschedulable pod gets PodScheduled=False with the upstream message', async () => {
