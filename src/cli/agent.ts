@@ -13,6 +13,7 @@ import { primaryIPv4 } from '../agent/hostinfo.js';
 import { defaultDataDir } from './datadir.js';
 import { inProcessClient } from '../apiserver/inprocess.js';
 import { R } from '../client/client.js';
+import { nodeUser } from '../server/identities.js';
 
 export async function startLocalAgent(
   api: ApiServer,
@@ -34,7 +35,8 @@ export async function startLocalAgent(
   const agent = new NodeAgent({
     client: inProcessClient(api, {
       fieldManager: 'kubelet',
-      user: { name: `system:node:${nodeName}`, groups: ['system:nodes', 'system:masters', 'system:authenticated'] },
+      // Held by the Node authorizer and NodeRestriction to this node, as a joined agent is.
+      user: nodeUser(nodeName),
     }),
     nodeName,
     dataDir,
