@@ -251,29 +251,32 @@ export class InProcessTransport implements Transport {
   }
 
   list(t: Target, opts: ListOptions = {}): Promise<ObjectList> {
-    return this.audited('list', t, () =>
-      guarded('GET', async () => {
-        const req = this.request(t, false);
-        const result = await list(this.api.handlers, req, listOptions(opts, false));
-        const { def } = req.served;
-        const page = (items: any[]): ObjectList => ({
-          apiVersion: servedApiVersion(req),
-          kind: def.listKind ?? `${def.kind}List`,
-          metadata: result.meta,
-          items,
-        });
-        if ('objects' in result) return this.done(req, page(deepCopy(result.objects)));
-        const store = this.api.storeFor(def);
-        if (servedAsStored(req.served, store.storageApiVersion))
-          return this.done(req, page(result.stored.map((s) => storedCopy(s, opts))));
-        // One conversion for the whole list (one ConversionReview behind a webhook).
-        const objs = await servedObjects(
-          this.api.handlers,
-          req,
-          result.stored.map((s) => s.obj),
-        );
-        return this.done(req, page(objs.map((o) => deepCopy(o))));
-      }),
+    return this.audited(
+      'list',
+      t,
+      () =>
+        guarded('GET', async () => {
+          const req = this.request(t, false);
+          const result = await list(this.api.handlers, req, listOptions(opts, false));
+          const { def } = req.served;
+          const page = (items: any[]): ObjectList => ({
+            apiVersion: servedApiVersion(req),
+            kind: def.listKind ?? `${def.kind}List`,
+            metadata: result.meta,
+            items,
+          });
+          if ('objects' in result) return this.done(req, page(deepCopy(result.objects)));
+          const store = this.api.storeFor(def);
+          if (servedAsStored(req.served, store.storageApiVersion))
+            return this.done(req, page(result.stored.map((s) => storedCopy(s, opts))));
+          // One conversion for the whole list (one ConversionReview behind a webhook).
+          const objs = await servedObjects(
+            this.api.handlers,
+            req,
+            result.stored.map((s) => s.obj),
+          );
+          return this.done(req, page(objs.map((o) => deepCopy(o))));
+        }),
       undefined,
       t.namespace,
       opts.fieldSelector,

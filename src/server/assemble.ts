@@ -339,10 +339,14 @@ export async function assembleServer(s: ServerSettings): Promise<AssembledServer
   const helm = s.helm ? await import('../chart/helmcontroller/index.js') : undefined;
   const helmRunning =
     helm && s.helm
-      ? await helm.startHelmControllers(componentClient('helm-controller', componentServiceAccount('helm-controller')), logger, {
-          manifestsDir: s.helm.manifests === false ? undefined : join(dataDir, 'server', 'manifests'),
-          disable: s.helm.disable,
-        })
+      ? await helm.startHelmControllers(
+          componentClient('helm-controller', componentServiceAccount('helm-controller')),
+          logger,
+          {
+            manifestsDir: s.helm.manifests === false ? undefined : join(dataDir, 'server', 'manifests'),
+            disable: s.helm.disable,
+          },
+        )
       : undefined;
 
   const clientHost = isWildcard(s.bindAddress) ? '127.0.0.1' : s.bindAddress;

@@ -42,7 +42,10 @@ test("each component's user may do what its upstream role allows, no more", asyn
     'yes',
   );
   // k8ts' own components: a role of their own each.
-  assert.equal(await canI('system:serviceaccount:kube-system:k8ts-dns', 'update', 'endpoints', '-n', 'kube-system'), 'yes');
+  assert.equal(
+    await canI('system:serviceaccount:kube-system:k8ts-dns', 'update', 'endpoints', '-n', 'kube-system'),
+    'yes',
+  );
   assert.equal(await canI('system:serviceaccount:kube-system:k8ts-dns', 'get', 'secrets', '-n', 'kube-system'), 'no');
 });
 
@@ -90,7 +93,10 @@ test('a controller denied a permission fails visibly with a Forbidden, and recov
         spec: {
           replicas: 1,
           selector: { matchLabels: { app: 'ident-rs' } },
-          template: { metadata: { labels: { app: 'ident-rs' } }, spec: { containers: [{ name: 'c', image: 'nginx' }] } },
+          template: {
+            metadata: { labels: { app: 'ident-rs' } },
+            spec: { containers: [{ name: 'c', image: 'nginx' }] },
+          },
         },
       }),
     );
@@ -98,7 +104,14 @@ test('a controller denied a permission fails visibly with a Forbidden, and recov
       "a FailedCreate event with the controller's Forbidden",
       async () => {
         const evs = JSON.parse(
-          await c.k(['get', 'events', '--field-selector', 'involvedObject.name=ident-rs,reason=FailedCreate', '-o', 'json']),
+          await c.k([
+            'get',
+            'events',
+            '--field-selector',
+            'involvedObject.name=ident-rs,reason=FailedCreate',
+            '-o',
+            'json',
+          ]),
         ) as { items: { message?: string }[] };
         return evs.items.map((e) => e.message ?? '').find((m) => m.includes('forbidden'));
       },

@@ -620,7 +620,11 @@ const K8TS_ROLES: Record<string, PolicyRule[]> = {
     rule(['get', 'list', 'watch', 'create'], ['storage.k8s.io'], ['storageclasses']),
     rule(['get'], [''], ['nodes']),
     rule(READ, ['snapshot.storage.k8s.io'], ['volumesnapshots']),
-    rule(['get', 'list', 'watch', 'update', 'patch'], ['snapshot.storage.k8s.io'], ['volumesnapshotcontents', 'volumesnapshotcontents/status']),
+    rule(
+      ['get', 'list', 'watch', 'update', 'patch'],
+      ['snapshot.storage.k8s.io'],
+      ['volumesnapshotcontents', 'volumesnapshotcontents/status'],
+    ),
     events,
   ],
   // kube-state-metrics reads what it reports (its families, src/kubestate), and CRDs for custom-resource state.
