@@ -59,6 +59,8 @@ export type RuntimeChoice = 'auto' | 'containerd' | 'process';
 
 export interface AgentOptions {
   client: Client;
+  /** The service proxy's client, when it has an identity of its own (system:kube-proxy); default `client`. */
+  proxyClient?: Client;
   nodeName: string;
   /** The data dir of this k8ts installation; the agent keeps its files in <dataDir>/agent. */
   dataDir: string;
@@ -299,7 +301,7 @@ export class NodeAgent {
     this.startHousekeeping(imageGC);
     if (this.o.proxy) {
       this.proxier = await startServiceProxy({
-        client,
+        client: this.o.proxyClient ?? client,
         nodeName: this.o.nodeName,
         agentDir: this.dir,
         isDefaultDataDir: this.o.isDefaultDataDir,

@@ -37,6 +37,8 @@ import { patch } from './handlers/patch.js';
 import { deleteCollection, deleteObject } from './handlers/delete.js';
 import { ApiError } from '../client/errors.js';
 import { beginInProcessAudit } from './audit/inprocess.js';
+import { type AuthorizationResult, attributes, forbiddenError } from './authz/index.js';
+import { nameFromFieldSelector } from './authz/request.js';
 import { Client } from '../client/client.js';
 import { restClientRequest } from '../machinery/componentmetrics.js';
 import type {
@@ -58,14 +60,28 @@ import type {
 export interface InProcessOptions {
   /** The component's name: the field manager of its writes. */
   fieldManager: string;
+  /** Who the calls come from: they are authorized (and admitted, and audited) as this user. */
   user?: UserInfo;
   /** Called with each warning a request raised (the Warning headers of an HTTP answer). */
   onWarning?: (message: string) => void;
 }
 
+/** A client given no user (a library user's test client, envtest's admin): trusted, as system:masters. */
 const DEFAULT_USER: UserInfo = {
   name: 'system:kube-controller-manager',
   groups: ['system:masters', 'system:authenticated'],
+};
+
+/** The HTTP method of each verb, as client-go's request metrics name calls. */
+const VERB_METHODS: Record<string, string> = {
+  get: 'GET',
+  list: 'GET',
+  watch: 'GET',
+  create: 'POST',
+  update: 'PUT',
+  patch: 'PATCH',
+  delete: 'DELETE',
+  deletecollection: 'DELETE',
 };
 
 /** Run `fn`, turning whatever it throws into a client ApiError; counted as client-go counts requests. */
@@ -98,8 +114,42 @@ export class InProcessTransport implements Transport {
 
   // ---- requests ------------------------------------------------------------------------------
 
-  /** Run a call with its audit events (as an HTTP request gets them), when an audit log is kept. */
-  private audited<T>(verb: string, t: Target, run: () => Promise<T>, body?: unknown, namespace = t.namespace) {
+  /**
+   * Authorize a call as the component's user, with the attributes an HTTP request to the same
+   * URL would have (upstream's components are clients of their API server: RBAC and the Node
+   * authorizer decide what they may do). No authorizer configured: allowed.
+   */
+  private authorize(verb: string, t: Target, namespace: string | undefined, fieldSelector?: string) {
+    const authorization = this.api.authorization;
+    if (!authorization) return undefined;
+    let name = verb === 'list' || verb === 'watch' || verb === 'deletecollection' ? '' : (t.name ?? '');
+    // A list or watch of one object by field selector is authorized as that object (requestAttributes' rule).
+    if ((verb === 'list' || verb === 'watch') && fieldSelector) name = nameFromFieldSelector(fieldSelector);
+    const a = attributes({
+      user: this.user,
+      verb,
+      // /api/v1/namespaces/{name} is in the namespace it names.
+      namespace: namespace ?? (t.resource.plural === 'namespaces' && !t.resource.group ? name : ''),
+      apiGroup: t.resource.group,
+      apiVersion: t.resource.version,
+      resource: t.resource.plural,
+      subresource: t.subresource ?? '',
+      name,
+    });
+    const result: AuthorizationResult = authorization.authorize(a);
+    return { result, error: result.decision === 'Allow' ? undefined : ApiError.from(forbiddenError(a, result.reason)) };
+  }
+
+  /** Run a call, authorized and with its audit events (as an HTTP request gets them). */
+  private audited<T>(
+    verb: string,
+    t: Target,
+    run: () => Promise<T>,
+    body?: unknown,
+    namespace = t.namespace,
+    fieldSelector?: string,
+  ) {
+    const authz = this.authorize(verb, t, namespace, fieldSelector);
     const record = beginInProcessAudit(this.api.audit, {
       user: this.user,
       verb,
@@ -111,7 +161,13 @@ export class InProcessTransport implements Transport {
       subresource: t.subresource,
       userAgent: this.fieldManager,
       body,
+      authorization: authz?.result,
     });
+    if (authz?.error) {
+      record?.complete({ error: authz.error });
+      restClientRequest(VERB_METHODS[verb] ?? verb.toUpperCase(), '', 403);
+      return Promise.reject(authz.error);
+    }
     if (!record) return run();
     return run().then(
       (response) => {
@@ -195,29 +251,35 @@ export class InProcessTransport implements Transport {
   }
 
   list(t: Target, opts: ListOptions = {}): Promise<ObjectList> {
-    return this.audited('list', t, () =>
-      guarded('GET', async () => {
-        const req = this.request(t, false);
-        const result = await list(this.api.handlers, req, listOptions(opts, false));
-        const { def } = req.served;
-        const page = (items: any[]): ObjectList => ({
-          apiVersion: servedApiVersion(req),
-          kind: def.listKind ?? `${def.kind}List`,
-          metadata: result.meta,
-          items,
-        });
-        if ('objects' in result) return this.done(req, page(deepCopy(result.objects)));
-        const store = this.api.storeFor(def);
-        if (servedAsStored(req.served, store.storageApiVersion))
-          return this.done(req, page(result.stored.map((s) => storedCopy(s, opts))));
-        // One conversion for the whole list (one ConversionReview behind a webhook).
-        const objs = await servedObjects(
-          this.api.handlers,
-          req,
-          result.stored.map((s) => s.obj),
-        );
-        return this.done(req, page(objs.map((o) => deepCopy(o))));
-      }),
+    return this.audited(
+      'list',
+      t,
+      () =>
+        guarded('GET', async () => {
+          const req = this.request(t, false);
+          const result = await list(this.api.handlers, req, listOptions(opts, false));
+          const { def } = req.served;
+          const page = (items: any[]): ObjectList => ({
+            apiVersion: servedApiVersion(req),
+            kind: def.listKind ?? `${def.kind}List`,
+            metadata: result.meta,
+            items,
+          });
+          if ('objects' in result) return this.done(req, page(deepCopy(result.objects)));
+          const store = this.api.storeFor(def);
+          if (servedAsStored(req.served, store.storageApiVersion))
+            return this.done(req, page(result.stored.map((s) => storedCopy(s, opts))));
+          // One conversion for the whole list (one ConversionReview behind a webhook).
+          const objs = await servedObjects(
+            this.api.handlers,
+            req,
+            result.stored.map((s) => s.obj),
+          );
+          return this.done(req, page(objs.map((o) => deepCopy(o))));
+        }),
+      undefined,
+      t.namespace,
+      opts.fieldSelector,
     );
   }
 
@@ -230,6 +292,7 @@ export class InProcessTransport implements Transport {
     let buffer: WatchEvent[] = [];
     let scheduled = false;
     const closeCallbacks: (() => void)[] = [];
+    const authz = this.authorize('watch', t, t.namespace, opts.fieldSelector);
     const audit = beginInProcessAudit(this.api.audit, {
       user: this.user,
       verb: 'watch',
@@ -238,6 +301,7 @@ export class InProcessTransport implements Transport {
       resource: t.resource.plural,
       namespace: t.namespace,
       userAgent: this.fieldManager,
+      authorization: authz?.result,
     });
     const finish = () => {
       if (stopped) return;
@@ -288,6 +352,7 @@ export class InProcessTransport implements Transport {
       onClose: (cb) => closeCallbacks.push(cb),
     };
     try {
+      if (authz?.error) throw authz.error;
       const req = this.request(t, false);
       const { served } = req;
       const store = this.api.storeFor(served.def);

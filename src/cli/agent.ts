@@ -13,6 +13,7 @@ import { primaryIPv4 } from '../agent/hostinfo.js';
 import { defaultDataDir } from './datadir.js';
 import { inProcessClient } from '../apiserver/inprocess.js';
 import { R } from '../client/client.js';
+import { KUBE_PROXY, nodeUser } from '../server/identities.js';
 
 export async function startLocalAgent(
   api: ApiServer,
@@ -34,8 +35,11 @@ export async function startLocalAgent(
   const agent = new NodeAgent({
     client: inProcessClient(api, {
       fieldManager: 'kubelet',
-      user: { name: `system:node:${nodeName}`, groups: ['system:nodes', 'system:masters', 'system:authenticated'] },
+      // Held by the Node authorizer and NodeRestriction to this node, as a joined agent is.
+      user: nodeUser(nodeName),
     }),
+    // kube-proxy's own user, bound to system:node-proxier.
+    proxyClient: inProcessClient(api, { fieldManager: 'kube-proxy', user: KUBE_PROXY }),
     nodeName,
     dataDir,
     isDefaultDataDir: resolve(dataDir) === resolve(defaultDataDir()),

@@ -15,6 +15,7 @@ import { startLocalAgent } from './agent.js';
 import { defaultDataDir } from './datadir.js';
 import type { AgentFlags } from './agentflags.js';
 import { startIngressFromFlags, type IngressFlags } from './ingressflags.js';
+import { componentServiceAccount } from '../server/identities.js';
 import { EncryptionConfig, loadOrCreateDefaultConfig } from '../apiserver/encryption/config.js';
 import { assembleServer } from '../server/assemble.js';
 import { writeKubeconfig } from '../server/kubeconfig.js';
@@ -236,7 +237,7 @@ export async function runServer(flags: ServerFlags): Promise<void> {
   const ingress = await startIngressFromFlags(
     flags,
     'server',
-    server.client({ fieldManager: 'k8ts-ingress' }),
+    server.componentClient('k8ts-ingress', componentServiceAccount('k8ts-ingress')),
     logger,
     (flags.nodeName ?? hostname()).toLowerCase(),
   );

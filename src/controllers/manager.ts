@@ -98,6 +98,12 @@ export interface ControllerManagerOptions {
   resyncPeriodMs?: number;
   /** Settings handed to every controller (ControllerContext.options). */
   options?: ControllerOptions;
+  /**
+   * Each controller's own client (kube-controller-manager's --use-service-account-credentials):
+   * its writes and reads act as its identity; the shared informers stay on `client`, as
+   * upstream's shared informers use the manager's own credentials. Absent: every controller uses `client`.
+   */
+  clientFor?: (controller: string) => Client;
 }
 
 export class ControllerManager {
@@ -144,7 +150,7 @@ export class ControllerManager {
     const controllers: Controller[] = [];
     for (const [name, init] of Object.entries(this.opts.controllers ?? DEFAULT_CONTROLLERS)) {
       try {
-        const controller = init(ctx);
+        const controller = init({ ...ctx, client: this.opts.clientFor?.(name) ?? ctx.client });
         if (controller) controllers.push(controller);
       } catch (err) {
         this.log.error({ err, controller: name }, 'failed to create controller');

@@ -38,6 +38,8 @@ import type { ControllerOptions } from '../controllers/types.js';
 import type { SimOptions } from '../sim/config.js';
 import type { KubeconfigInput } from './kubeconfig.js';
 import type { KubeStateMetrics } from '../kubestate/index.js';
+import type { UserInfo } from '../apiserver/user.js';
+import { KUBE_CONTROLLER_MANAGER, KUBE_SCHEDULER, componentServiceAccount, controllerUser } from './identities.js';
 
 export interface ServerSettings {
   /** Holds server/db (SQLite), server/tls (CA, certificates, service-account key), server/token. */
@@ -108,6 +110,11 @@ export interface AssembledServer {
   joinTokenPath: string;
   /** A client calling the API server in process. */
   client(opts: InProcessOptions): Client;
+  /**
+   * The in-process client of a component: its writes carry `fieldManager`, its calls are
+   * authorized as `user` (server/identities.ts), as upstream's components are clients of their own.
+   */
+  componentClient(fieldManager: string, user: UserInfo): Client;
   /** Stops every component started here, then the API server and datastore. */
   stop(): Promise<void>;
 }
@@ -248,6 +255,8 @@ export async function assembleServer(s: ServerSettings): Promise<AssembledServer
   compactor.start();
 
   const client = (opts: InProcessOptions) => inProcessClient(api, opts);
+  // Every component below gets its client here, under its own identity (server/identities.ts).
+  const componentClient = (fieldManager: string, user: UserInfo) => client({ fieldManager, user });
   const noLeaderElection = s.leaderElection === false ? { leaderElection: false as const } : {};
   // Each optional component's code is loaded only when it runs (a library user's test process
   // with no nodes never loads the scheduler or the simulator).
@@ -257,7 +266,9 @@ export async function assembleServer(s: ServerSettings): Promise<AssembledServer
   const controllerManager =
     cm && s.controllers
       ? new cm.ControllerManager({
-          client: client({ fieldManager: 'kube-controller-manager' }),
+          client: componentClient('kube-controller-manager', KUBE_CONTROLLER_MANAGER),
+          // --use-service-account-credentials: each controller as kube-system/NAME.
+          clientFor: (name) => componentClient('kube-controller-manager', controllerUser(name)),
           logger,
           options: {
             ...s.controllers,
@@ -280,7 +291,8 @@ export async function assembleServer(s: ServerSettings): Promise<AssembledServer
   let kubeState: Promise<KubeStateMetrics> | undefined;
   api.nonResourceHandlers.set('/metrics/kube-state', async (_req, res) => {
     kubeState ??= import('../kubestate/index.js').then(
-      (m) => new m.KubeStateMetrics(client({ fieldManager: 'kube-state-metrics' })),
+      (m) =>
+        new m.KubeStateMetrics(componentClient('kube-state-metrics', componentServiceAccount('kube-state-metrics'))),
     );
     const body = await (await kubeState).render();
     res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' });
@@ -288,11 +300,7 @@ export async function assembleServer(s: ServerSettings): Promise<AssembledServer
   });
   const scheduler = s.scheduler
     ? new (await import('../scheduler/runner.js')).SchedulerRunner({
-        client: client({
-          fieldManager: 'kube-scheduler',
-          // Trusted in-process (system:masters), named as upstream's scheduler.
-          user: { name: 'system:kube-scheduler', groups: ['system:masters', 'system:authenticated'] },
-        }),
+        client: componentClient('kube-scheduler', KUBE_SCHEDULER),
         logger,
         ...noLeaderElection,
       })
@@ -300,7 +308,7 @@ export async function assembleServer(s: ServerSettings): Promise<AssembledServer
   scheduler?.start();
   const kubeDNS = s.clusterDNS
     ? new (await import('../dns/kubedns.js')).KubeDNSController({
-        client: client({ fieldManager: 'k8ts-dns' }),
+        client: componentClient('k8ts-dns', componentServiceAccount('k8ts-dns')),
         clusterDNS: s.clusterDNS,
         clusterDomain: domain,
         logger,
@@ -323,7 +331,7 @@ export async function assembleServer(s: ServerSettings): Promise<AssembledServer
   const simNodes = new Set(simulator?.nodeNames ?? []);
   const simStorage = simulator
     ? new (await import('../agent/provisioner/localpath.js')).LocalPathProvisioner({
-        client: client({ fieldManager: 'local-path-provisioner' }),
+        client: componentClient('local-path-provisioner', componentServiceAccount('local-path-provisioner')),
         nodeName: 'k8ts-sim',
         servesNode: (n) => simNodes.has(n),
         storageDir: join(dataDir, 'sim', 'storage'),
@@ -335,10 +343,14 @@ export async function assembleServer(s: ServerSettings): Promise<AssembledServer
   const helm = s.helm ? await import('../chart/helmcontroller/index.js') : undefined;
   const helmRunning =
     helm && s.helm
-      ? await helm.startHelmControllers(client({ fieldManager: 'helm-controller' }), logger, {
-          manifestsDir: s.helm.manifests === false ? undefined : join(dataDir, 'server', 'manifests'),
-          disable: s.helm.disable,
-        })
+      ? await helm.startHelmControllers(
+          componentClient('helm-controller', componentServiceAccount('helm-controller')),
+          logger,
+          {
+            manifestsDir: s.helm.manifests === false ? undefined : join(dataDir, 'server', 'manifests'),
+            disable: s.helm.disable,
+          },
+        )
       : undefined;
 
   const clientHost = isWildcard(s.bindAddress) ? '127.0.0.1' : s.bindAddress;
@@ -351,6 +363,7 @@ export async function assembleServer(s: ServerSettings): Promise<AssembledServer
     adminKubeconfig: { server: url, caPem: ca.certPem, certPem: admin.certPem, keyPem: admin.keyPem },
     joinTokenPath: joinToken.path,
     client,
+    componentClient,
     async stop() {
       compactor.stop();
       await helmRunning?.stop();

@@ -1,7 +1,8 @@
 // The server's own components in the audit log: the scheduler and the controller manager run
 // inside `k8ts server` and call the API in process, yet their requests are audited under their
 // own users as upstream's (separate processes) are: a binding by system:kube-scheduler, a
-// ReplicaSet's pod created by system:kube-controller-manager.
+// ReplicaSet's pod created by the replicaset controller's service account (upstream's
+// --use-service-account-credentials), each authorized by RBAC as its own user.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -73,13 +74,17 @@ test("the scheduler's binding and the ReplicaSet controller's pod create are aud
   assert.match(bound.objectRef?.name ?? '', /^web-/);
   assert.equal(bound.requestURI, `/api/v1/namespaces/default/pods/${bound.objectRef?.name}/binding`);
   assert.equal(bound.annotations?.['authorization.k8s.io/decision'], 'allow');
+  assert.match(bound.annotations?.['authorization.k8s.io/reason'] ?? '', /system:kube-scheduler/);
   // (The ReplicaSet's pod has a generated name: the request names none.)
   const created = events().find(
     (e) => e.objectRef?.resource === 'pods' && !e.objectRef.subresource && e.objectRef.namespace === 'default',
   );
   assert.ok(created, 'the pod create is in the log');
-  assert.equal(created.user.username, 'system:kube-controller-manager');
+  assert.equal(created.user.username, 'system:serviceaccount:kube-system:replicaset-controller');
+  assert.ok(created.user.groups?.includes('system:serviceaccounts:kube-system'));
+  assert.ok(!created.user.groups?.includes('system:masters'), 'a controller is not a cluster admin');
   assert.equal(created.responseStatus?.code, 201);
+  assert.match(created.annotations?.['authorization.k8s.io/reason'] ?? '', /system:controller:replicaset-controller/);
   // The policy's None rule keeps everything else out (the components' lists and watches included).
   assert.ok(events().every((e) => e.verb === 'create'));
 });

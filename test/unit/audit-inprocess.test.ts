@@ -75,3 +75,18 @@ test('level None: no record at all', () => {
   assert.equal(beginInProcessAudit(auditor, binding), undefined);
   assert.equal(beginInProcessAudit(undefined, binding), undefined);
 });
+
+test("a call's authorization verdict is in its annotations (components are authorized as their users)", () => {
+  const { auditor, lines } = auditorWith('apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n- level: Metadata\n');
+  const denied = { decision: 'NoOpinion' as const, reason: '' };
+  beginInProcessAudit(auditor, { ...binding, authorization: denied })!.complete({
+    error: errors.forbidden({ group: '', resource: 'pods' }, 'p', 'User "system:kube-scheduler" cannot create'),
+  });
+  const allowed = { decision: 'Allow' as const, reason: 'RBAC: allowed by ClusterRoleBinding "system:kube-scheduler"' };
+  beginInProcessAudit(auditor, { ...binding, authorization: allowed })!.complete({ response: {} });
+  const done = lines.map((l) => JSON.parse(l) as Record<string, any>).filter((e) => e.stage === 'ResponseComplete');
+  assert.equal(done[0].annotations['authorization.k8s.io/decision'], 'forbid');
+  assert.equal(done[0].responseStatus.code, 403);
+  assert.equal(done[1].annotations['authorization.k8s.io/decision'], 'allow');
+  assert.equal(done[1].annotations['authorization.k8s.io/reason'], allowed.reason);
+});

@@ -6,7 +6,7 @@
 // ResponseStarted, then ResponseComplete when it ends).
 import { randomUUID } from 'node:crypto';
 import { toApiError } from '../../machinery/errors.js';
-import { attributes } from '../authz/types.js';
+import { type AuthorizationResult, attributes } from '../authz/types.js';
 import type { UserInfo } from '../user.js';
 import type { Auditor } from './index.js';
 import {
@@ -33,6 +33,8 @@ export interface InProcessCall {
   userAgent: string;
   /** What a write sends. */
   body?: unknown;
+  /** Authorization's verdict on the call (absent: no authorizer, the call is allowed). */
+  authorization?: AuthorizationResult;
 }
 
 /** The path an HTTPS client would have requested. */
@@ -145,11 +147,11 @@ export class InProcessAuditRecord {
       if (!ev.responseStatus) ev.responseStatus = { metadata: {}, code: 200 };
       if (this.call.body !== undefined && atLeast(this.config.level, 'Request'))
         ev.requestObject = this.strip(this.call.body);
-      // Not authorized in process (the components are trusted), but recorded as upstream's
-      // allowed requests are.
+      // Authorized as the component's own user, as an HTTP request is.
+      const authz = this.call.authorization;
       ev.annotations = sortedAnnotations({
-        'authorization.k8s.io/decision': 'allow',
-        'authorization.k8s.io/reason': '',
+        'authorization.k8s.io/decision': !authz || authz.decision === 'Allow' ? 'allow' : 'forbid',
+        'authorization.k8s.io/reason': authz?.reason ?? '',
       });
     }
     if (!this.config.omitStages.has(stage)) this.auditor.write(ev);

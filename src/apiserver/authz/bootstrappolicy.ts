@@ -514,11 +514,148 @@ const CONTROLLER_ROLES: Record<string, PolicyRule[]> = {
     rule(['update'], [''], ['pods/finalizers']),
     events,
   ],
+  'replication-controller': [
+    rule(['get', 'list', 'watch', 'update'], [''], ['replicationcontrollers']),
+    rule(['update'], [''], ['replicationcontrollers/status']),
+    rule(['update'], [''], ['replicationcontrollers/finalizers']),
+    rule(['list', 'watch', 'patch', 'create', 'delete'], [''], ['pods']),
+    events,
+  ],
+  'certificate-controller': [
+    rule(['get', 'list', 'watch', 'delete'], ['certificates.k8s.io'], ['certificatesigningrequests']),
+    rule(
+      ['update'],
+      ['certificates.k8s.io'],
+      ['certificatesigningrequests/status', 'certificatesigningrequests/approval'],
+    ),
+    rule(['approve'], ['certificates.k8s.io'], ['signers'], ['kubernetes.io/kube-apiserver-client-kubelet']),
+    rule(
+      ['sign'],
+      ['certificates.k8s.io'],
+      ['signers'],
+      [
+        'kubernetes.io/legacy-unknown',
+        'kubernetes.io/kube-apiserver-client',
+        'kubernetes.io/kube-apiserver-client-kubelet',
+        'kubernetes.io/kubelet-serving',
+      ],
+    ),
+    rule(['create'], ['authorization.k8s.io'], ['subjectaccessreviews']),
+    events,
+  ],
+  'pvc-protection-controller': [
+    rule(['get', 'list', 'watch', 'update'], [''], ['persistentvolumeclaims']),
+    rule(['list', 'watch', 'get'], [''], ['pods']),
+    events,
+  ],
+  'pv-protection-controller': [rule(['get', 'list', 'watch', 'update'], [''], ['persistentvolumes']), events],
   'ttl-after-finished-controller': [rule(['get', 'list', 'watch', 'delete'], ['batch'], ['jobs']), events],
   'root-ca-cert-publisher': [rule(['create', 'update'], [''], ['configmaps']), events],
 };
 
 const CONTROLLER_PREFIX = 'system:controller:';
+
+/**
+ * Where a k8ts controller writes differently from upstream's (a patch where upstream updates),
+ * the verb it needs besides its upstream role; kept apart so CONTROLLER_ROLES stays upstream's.
+ */
+const CONTROLLER_EXTRAS: Record<string, PolicyRule[]> = {
+  // The revision annotation is set with a merge patch.
+  'deployment-controller': [rule(['patch'], ['apps'], ['deployments'])],
+  // The deletion conditions are written with a merge patch of the status.
+  'namespace-controller': [rule(['patch'], [''], ['namespaces/status'])],
+};
+
+/**
+ * The roles of k8ts' own components (system:k8ts:NAME, bound to the ServiceAccount kube-system/NAME
+ * each runs as): what each reads and writes, no more. Reviewed against their code: a component
+ * that needs a new permission fails with a Forbidden in its log until its rule is added here.
+ */
+const K8TS_ROLES: Record<string, PolicyRule[]> = {
+  // external-snapshotter's common controller (its snapshot-controller-runner role), plus its CRDs.
+  'snapshot-controller': [
+    rule(['create', 'get', 'update'], ['apiextensions.k8s.io'], ['customresourcedefinitions']),
+    rule(READ, [''], ['persistentvolumes']),
+    rule(['get', 'list', 'watch', 'update', 'patch'], [''], ['persistentvolumeclaims']),
+    rule(READ, ['storage.k8s.io'], ['storageclasses']),
+    rule(READ, ['snapshot.storage.k8s.io'], ['volumesnapshotclasses']),
+    rule(
+      ['create', 'get', 'list', 'watch', 'update', 'delete', 'patch'],
+      ['snapshot.storage.k8s.io'],
+      ['volumesnapshotcontents', 'volumesnapshotcontents/status'],
+    ),
+    rule(
+      ['get', 'list', 'watch', 'update', 'patch', 'delete'],
+      ['snapshot.storage.k8s.io'],
+      ['volumesnapshots', 'volumesnapshots/status'],
+    ),
+    events,
+  ],
+  // Expansion of local-path volumes (the expand-controller's share for one driver).
+  'local-path-resizer': [
+    rule(READ, [''], ['persistentvolumeclaims']),
+    rule(['update', 'patch'], [''], ['persistentvolumeclaims/status']),
+    rule(['get', 'list', 'watch', 'update', 'patch'], [''], ['persistentvolumes']),
+    rule(READ, ['storage.k8s.io'], ['storageclasses']),
+    events,
+  ],
+  // k3s's ServiceLB: LoadBalancer addresses in the Services' status, a finalizer while it holds one.
+  servicelb: [
+    rule(['get', 'list', 'watch', 'patch', 'update'], [''], ['services']),
+    rule(['patch', 'update'], [''], ['services/status']),
+    rule(READ, [''], ['nodes']),
+    events,
+  ],
+  // The cluster DNS's control side: the kube-dns Service, its endpoints and the Corefile.
+  'k8ts-dns': [
+    rule(['get', 'list', 'watch', 'create', 'update'], [''], ['services', 'endpoints', 'configmaps']),
+    rule(['get', 'list', 'watch', 'create', 'update'], ['discovery.k8s.io'], ['endpointslices']),
+    rule(READ, [''], ['nodes']),
+    events,
+  ],
+  // The local-path provisioner of simulated nodes (node agents run theirs as the node).
+  'local-path-provisioner': [
+    rule(['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'], [''], ['persistentvolumes']),
+    rule(['get', 'list', 'watch', 'update', 'patch'], [''], ['persistentvolumeclaims']),
+    rule(['get', 'list', 'watch', 'create'], ['storage.k8s.io'], ['storageclasses']),
+    rule(['get'], [''], ['nodes']),
+    rule(READ, ['snapshot.storage.k8s.io'], ['volumesnapshots']),
+    rule(
+      ['get', 'list', 'watch', 'update', 'patch'],
+      ['snapshot.storage.k8s.io'],
+      ['volumesnapshotcontents', 'volumesnapshotcontents/status'],
+    ),
+    events,
+  ],
+  // kube-state-metrics reads what it reports (its families, src/kubestate), and CRDs for custom-resource state.
+  'kube-state-metrics': [
+    rule(
+      ['list', 'watch'],
+      [''],
+      ['namespaces', 'nodes', 'pods', 'services', 'persistentvolumeclaims', 'persistentvolumes', 'configmaps'],
+    ),
+    rule(['list', 'watch'], ['apps'], ['deployments', 'replicasets', 'statefulsets', 'daemonsets']),
+    rule(['list', 'watch'], ['batch'], ['jobs', 'cronjobs']),
+  ],
+  // The ingress controller (src/ingress): Ingresses, Gateway API and Contour kinds, the Services,
+  // EndpointSlices and TLS Secrets they route to (traefik's role), its CRDs and default classes.
+  'k8ts-ingress': [
+    rule(['create', 'get', 'update'], ['apiextensions.k8s.io'], ['customresourcedefinitions']),
+    rule(READ, [''], ['services', 'secrets', 'configmaps', 'nodes', 'namespaces', 'endpoints']),
+    rule(READ, ['discovery.k8s.io'], ['endpointslices']),
+    rule(READ, ['networking.k8s.io'], ['ingresses']),
+    rule(['get', 'list', 'watch', 'create'], ['networking.k8s.io'], ['ingressclasses']),
+    rule(['update', 'patch'], ['networking.k8s.io'], ['ingresses/status']),
+    rule(READ, ['gateway.networking.k8s.io', 'projectcontour.io'], ['*']),
+    rule(['create'], ['gateway.networking.k8s.io'], ['gatewayclasses']),
+    rule(['update', 'patch'], ['gateway.networking.k8s.io', 'projectcontour.io'], ['*/status']),
+    events,
+  ],
+  // k3s's helm-controller and deploy controller apply whatever charts and manifests the admin put
+  // there (k3s runs them with admin credentials): they hold every permission, through this role.
+  'helm-controller': [rule(['*'], ['*'], ['*']), urls(['*'], ['*'])],
+};
+const K8TS_PREFIX = 'system:k8ts:';
 
 const group = (name: string): BootstrapSubject => ({ kind: 'Group', name });
 const user = (name: string): BootstrapSubject => ({ kind: 'User', name });
@@ -562,20 +699,32 @@ const CLUSTER_ROLE_BINDINGS: BootstrapClusterRoleBinding[] = [
   },
 ];
 
-export function bootstrapClusterRoles(): BootstrapClusterRole[] {
+/** The namespace the control plane's service accounts live in. */
+export const COMPONENT_NAMESPACE = 'kube-system';
+
+/** Each component role by name, with the service account it is bound to. */
+function componentRoles(): { role: string; serviceAccount: string; rules: PolicyRule[] }[] {
   return [
-    ...CLUSTER_ROLES,
-    ...Object.entries(CONTROLLER_ROLES).map(([name, rules]) => ({ name: CONTROLLER_PREFIX + name, rules })),
+    ...Object.entries(CONTROLLER_ROLES).map(([sa, rules]) => ({
+      role: CONTROLLER_PREFIX + sa,
+      serviceAccount: sa,
+      rules: [...rules, ...(CONTROLLER_EXTRAS[sa] ?? [])],
+    })),
+    ...Object.entries(K8TS_ROLES).map(([sa, rules]) => ({ role: K8TS_PREFIX + sa, serviceAccount: sa, rules })),
   ];
+}
+
+export function bootstrapClusterRoles(): BootstrapClusterRole[] {
+  return [...CLUSTER_ROLES, ...componentRoles().map(({ role, rules }) => ({ name: role, rules }))];
 }
 
 export function bootstrapClusterRoleBindings(): BootstrapClusterRoleBinding[] {
   return [
     ...CLUSTER_ROLE_BINDINGS,
-    ...Object.keys(CONTROLLER_ROLES).map((name) => ({
-      name: CONTROLLER_PREFIX + name,
-      role: CONTROLLER_PREFIX + name,
-      subjects: [{ kind: 'ServiceAccount' as const, name, namespace: 'kube-system' }],
+    ...componentRoles().map(({ role, serviceAccount }) => ({
+      name: role,
+      role,
+      subjects: [{ kind: 'ServiceAccount' as const, name: serviceAccount, namespace: COMPONENT_NAMESPACE }],
     })),
   ];
 }
@@ -597,12 +746,20 @@ export interface BootstrapRoleBinding {
 /** Who may read the front-proxy and client CAs extension API servers authenticate with. */
 const AUTHENTICATION_READER = 'extension-apiserver-authentication-reader';
 
+/** Upstream's namespaced controller role: the token cleaner deletes expired bootstrap tokens of kube-system. */
+const TOKEN_CLEANER = `${CONTROLLER_PREFIX}token-cleaner`;
+
 export function bootstrapNamespaceRoles(): BootstrapRole[] {
   return [
     {
       namespace: 'kube-system',
       name: AUTHENTICATION_READER,
       rules: [rule(READ, [''], ['configmaps'], ['extension-apiserver-authentication'])],
+    },
+    {
+      namespace: 'kube-system',
+      name: TOKEN_CLEANER,
+      rules: [rule(['delete', 'get', 'list', 'watch'], [''], ['secrets']), events],
     },
   ];
 }
@@ -617,6 +774,12 @@ export function bootstrapNamespaceRoleBindings(): BootstrapRoleBinding[] {
         { kind: 'User', name: 'system:kube-controller-manager' },
         { kind: 'User', name: 'system:kube-scheduler' },
       ],
+    },
+    {
+      namespace: 'kube-system',
+      name: TOKEN_CLEANER,
+      role: TOKEN_CLEANER,
+      subjects: [{ kind: 'ServiceAccount', name: 'token-cleaner', namespace: 'kube-system' }],
     },
   ];
 }

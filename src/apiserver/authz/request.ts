@@ -6,7 +6,7 @@ import type { UserInfo } from '../user.js';
 import type { Attributes } from './types.js';
 
 /** `metadata.name=X` (alone or among other requirements) of a list/watch field selector. */
-function nameFromFieldSelector(selector: string | null): string {
+export function nameFromFieldSelector(selector: string | null): string {
   if (!selector) return '';
   for (const term of selector.split(',')) {
     const m = /^\s*metadata\.name\s*==?\s*(.*?)\s*$/.exec(term);
