@@ -177,6 +177,7 @@ export async function assembleServer(s: ServerSettings): Promise<AssembledServer
   new JoinService({
     ca,
     secret: joinToken.secret,
+    tokenFile: joinToken.path,
     agentSecret: agentToken?.secret,
     logger,
     servers: s.joinServers,

@@ -111,6 +111,8 @@ export class EtcdClient {
   private readonly failoverMs: number;
   /** Endpoints tried last until the given time (ms): they timed out or lost their connection. */
   private readonly demoted = new Map<number, number>();
+  /** The same for watch streams, which also move on after "no leader" (unary calls need not). */
+  private readonly watchDemoted = new Map<number, number>();
 
   constructor(opts: EtcdClientOptions) {
     if (!opts.endpoints.length) throw new Error('etcd: no endpoints');
@@ -215,10 +217,10 @@ export class EtcdClient {
    * order is kept rather than sticking to whichever answered last, so a server goes back to its own
    * member as soon as that one answers again.
    */
-  private order(): number[] {
+  private order(demoted = this.demoted): number[] {
     const now = Date.now();
     const all = this.targets.map((_, i) => i);
-    const isDemoted = (i: number) => (this.demoted.get(i) ?? 0) > now;
+    const isDemoted = (i: number) => (demoted.get(i) ?? 0) > now;
     return [...all.filter((i) => !isDemoted(i)), ...all.filter(isDemoted)];
   }
 
@@ -383,7 +385,7 @@ export class EtcdClient {
    */
   watch(onResponse: (r: WatchResponse) => void, onError: (err: EtcdError) => void): WatchStream {
     // The first endpoint in order that is connected, else the first in order.
-    const order = this.order();
+    const order = this.order(this.watchDemoted);
     const index =
       order.find(
         (i) => this.clients.get(i)?.getChannel().getConnectivityState(false) === grpc.connectivityState.READY,
@@ -404,7 +406,7 @@ export class EtcdClient {
       closed = true;
       // The next stream goes elsewhere first; also after "no leader", which a member cut off
       // from the majority answers to every new stream.
-      if (RETRYABLE.has(err.code)) this.demoted.set(index, Date.now() + DEMOTE_MS);
+      if (RETRYABLE.has(err.code)) this.watchDemoted.set(index, Date.now() + DEMOTE_MS);
       onError(err);
     };
     call.on('data', (b: Buffer) => {
