@@ -11,7 +11,7 @@
 // encryption configuration, etcd CA) and, with managed etcd, POST /k8ts/v1/etcd-members to be
 // added as an etcd member. As in k3s, whoever holds the server token can become a server.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isIP } from 'node:net';
 import { dirname, join } from 'node:path';
@@ -233,6 +233,11 @@ export function parseNodeCertsRequest(body: unknown): { nodeName: string; nodeIP
 export interface JoinServiceOptions {
   ca: CA;
   secret: string;
+  /**
+   * The file of the server token (DATA/server/token): when it changes (`k8ts token rotate` on this
+   * server), its secret replaces `secret`, so servers joining later need the new token.
+   */
+  tokenFile?: string;
   /** The agent-only token's secret: it joins nodes, never servers. */
   agentSecret?: string;
   logger: Logger;
@@ -243,9 +248,38 @@ export interface JoinServiceOptions {
 /** The two unauthenticated join endpoints, registered on the API server's HTTPS port. */
 export class JoinService {
   private readonly log: Logger;
+  private secret: string;
+  private tokenFileStamp?: number;
 
   constructor(private readonly o: JoinServiceOptions) {
     this.log = o.logger.child({ component: 'join' });
+    this.secret = o.secret;
+    this.tokenFileStamp = o.tokenFile ? this.stamp(o.tokenFile) : undefined;
+  }
+
+  private stamp(path: string): number | undefined {
+    try {
+      return statSync(path).mtimeMs;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** The server token's secret, read again when its file changed (a rotation). */
+  private serverSecret(): string {
+    const file = this.o.tokenFile;
+    if (!file) return this.secret;
+    const stamp = this.stamp(file);
+    if (stamp !== undefined && stamp !== this.tokenFileStamp) {
+      try {
+        this.secret = parseToken(readFileSync(file, 'utf8')).secret;
+        this.tokenFileStamp = stamp;
+        this.log.info('the server token changed: joins now take the new one');
+      } catch {
+        // half written: keep the secret we have and look again next time
+      }
+    }
+    return this.secret;
   }
 
   /** Registers /cacerts and /k8ts/v1/node-certs on a server's public handlers. */
@@ -357,7 +391,7 @@ export class JoinService {
       presented = colon >= 0 ? decoded.slice(colon + 1) : undefined;
     }
     if (presented === undefined) return undefined;
-    if (sameSecret(presented, this.o.secret)) return 'server';
+    if (sameSecret(presented, this.serverSecret())) return 'server';
     return this.o.agentSecret && sameSecret(presented, this.o.agentSecret) ? 'agent' : undefined;
   }
 

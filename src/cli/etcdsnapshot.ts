@@ -48,6 +48,11 @@ function memberClient(lib: Lib, dataDir: string): EtcdClient {
   });
 }
 
+/** A client of the managed etcd member of `dataDir` (for other commands: `k8ts token rotate`). */
+export async function dataDirMemberClient(dataDir: string): Promise<EtcdClient> {
+  return memberClient(await load(), dataDir);
+}
+
 function common(cmd: Command): Command {
   return cmd
     .option('--data-dir <dir>', 'data dir of the server (default /var/lib/k8ts as root, ~/.k8ts otherwise)')

@@ -16,6 +16,7 @@ import { registerChartCommands } from './chart.js';
 import { registerSecretsEncryptCommand } from './secretsencrypt.js';
 import { registerEtcdSnapshotCommand } from './etcdsnapshot.js';
 import { registerDatastoreCommand } from './datastore.js';
+import { registerTokenCommand } from './token.js';
 import { registerDashboardCommands } from './dashboard.js';
 import { registerComposeCommands } from './compose.js';
 import { registerRolloutCommands } from './rollout.js';
@@ -292,6 +293,7 @@ export async function main(argv: string[]): Promise<void> {
   registerSecretsEncryptCommand(program);
   registerEtcdSnapshotCommand(program);
   registerDatastoreCommand(program);
+  registerTokenCommand(program);
   registerDashboardCommands(program);
   registerComposeCommands(program);
   registerRolloutCommands(program);

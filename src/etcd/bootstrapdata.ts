@@ -236,3 +236,44 @@ export class BootstrapData {
     }
   }
 }
+
+/**
+ * k3s's `token rotate`: the bootstrap data sealed under `oldSecret` is sealed again under
+ * `newSecret` and moved to the new secret's key, in one transaction (the old key deleted), so from
+ * then on only the new token opens it: a server started later needs the new token, running
+ * servers go on with what they have. Throws a BootstrapDataError when the old secret is not the
+ * cluster's (nothing stored for it, or it does not open what is) or the new one is already in use.
+ */
+export async function rotateBootstrapSecret(
+  client: EtcdClient,
+  oldSecret: string,
+  newSecret: string,
+  etcdPrefix?: string,
+): Promise<{ oldKey: string; newKey: string }> {
+  const oldKey = bootstrapKey(oldSecret, etcdPrefix);
+  const newKey = bootstrapKey(newSecret, etcdPrefix);
+  if (oldSecret === newSecret) throw new BootstrapDataError('--new-token: the new token is the current one');
+  const r = await client.range({ key: Buffer.from(oldKey) });
+  const kv = r.kvs[0];
+  if (!kv)
+    throw new BootstrapDataError(
+      "the datastore holds no bootstrap data for --token: give the cluster's current server token (DATA/server/token of a server)",
+    );
+  const files = unseal(kv.value.toString('utf8'), oldSecret, oldKey);
+  const moved = await client.txn({
+    compare: [
+      { key: Buffer.from(oldKey), result: CompareResult.EQUAL, target: CompareTarget.MOD, revision: kv.modRevision },
+      { key: Buffer.from(newKey), result: CompareResult.EQUAL, target: CompareTarget.CREATE, revision: 0 },
+    ],
+    success: [
+      { put: { key: Buffer.from(newKey), value: Buffer.from(seal(files, newSecret, newKey)) } },
+      { deleteRange: { key: Buffer.from(oldKey) } },
+    ],
+    failure: [],
+  });
+  if (!moved.succeeded)
+    throw new BootstrapDataError(
+      'the bootstrap data changed meanwhile, or the new token is in use already: nothing was rotated (try again)',
+    );
+  return { oldKey, newKey };
+}

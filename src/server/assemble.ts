@@ -184,6 +184,7 @@ export async function assembleServer(s: ServerSettings): Promise<AssembledServer
   new JoinService({
     ca,
     secret: joinToken.secret,
+    tokenFile: joinToken.path,
     agentSecret: agentToken?.secret,
     logger,
     servers: s.joinServers,

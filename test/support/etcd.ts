@@ -74,7 +74,9 @@ export interface TestEtcd {
   stop(): Promise<void>;
 }
 
-export async function startEtcd(opts: { tls?: boolean } = {}): Promise<TestEtcd> {
+export async function startEtcd(
+  opts: { tls?: boolean; /** more etcd flags, e.g. --quota-backend-bytes */ args?: string[] } = {},
+): Promise<TestEtcd> {
   const dir = mkdtempSync(join(tmpdir(), 'k8ts-etcd-'));
   const clientPort = await freePort();
   const peerPort = await freePort();
@@ -115,6 +117,7 @@ export async function startEtcd(opts: { tls?: boolean } = {}): Promise<TestEtcd>
           '--log-level',
           'error',
           ...tlsArgs,
+          ...(opts.args ?? []),
         ],
         { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ETCD_UNSUPPORTED_ARCH: process.arch } },
       );

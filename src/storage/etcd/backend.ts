@@ -22,6 +22,7 @@ import {
 import { EtcdClient, EtcdError, type EtcdClientOptions, type WatchStream } from './client.js';
 import { CompareResult, CompareTarget, type KV, type RequestOp, type WatchResponse } from './messages.js';
 import { KeyMapper, prefixRangeEnd } from './keys.js';
+import { ApiError } from '../../machinery/errors.js';
 
 export interface EtcdBackendOptions extends EtcdClientOptions {
   /** --etcd-prefix: every key lies under it. Default /registry. */
@@ -334,7 +335,11 @@ export class EtcdBackend implements Backend {
 
   // ---- writes ----
 
-  private async leaseFor(etcdKey: string): Promise<bigint | undefined> {
+  private leaseFor(key: string, etcdKey: string): Promise<bigint | undefined> {
+    return this.unavailableOnError(key, () => this.eventLeaseFor(etcdKey));
+  }
+
+  private async eventLeaseFor(etcdKey: string): Promise<bigint | undefined> {
     if (!etcdKey.startsWith(this.eventPrefix)) return undefined;
     if (this.eventLease && Date.now() < this.eventLease.reuseUntil) return this.eventLease.id;
     // One lease serves the Events written in a short window (as kube-apiserver's lease manager
@@ -366,7 +371,7 @@ export class EtcdBackend implements Backend {
 
   async create(key: string, value: string): Promise<KeyValue> {
     const etcdKey = Buffer.from(this.keys.toEtcd(key));
-    const lease = await this.leaseFor(etcdKey.toString());
+    const lease = await this.leaseFor(key, etcdKey.toString());
     const r = await this.write(
       key,
       etcdKey,
@@ -379,7 +384,7 @@ export class EtcdBackend implements Backend {
 
   async update(key: string, value: string, expectedRevision: number): Promise<KeyValue> {
     const etcdKey = Buffer.from(this.keys.toEtcd(key));
-    const lease = await this.leaseFor(etcdKey.toString());
+    const lease = await this.leaseFor(key, etcdKey.toString());
     const r = await this.write(
       key,
       etcdKey,
@@ -434,7 +439,12 @@ export class EtcdBackend implements Backend {
     this.log.splice(0, this.firstAfter(revision));
   }
 
-  /** Runs an etcd call; unreachable etcd becomes StorageError('Unavailable'). */
+  /**
+   * Runs an etcd call; unreachable etcd (or a member without quorum) becomes
+   * StorageError('Unavailable'). etcd's full quota comes out as kube-apiserver answers it: its
+   * store hands etcd's error on untranslated, so the client gets a 500 Status whose message is
+   * etcd's ("etcdserver: mvcc: database space exceeded") and whose reason is empty (Unknown).
+   */
   private async unavailableOnError<T>(key: string, call: () => Promise<T>): Promise<T> {
     try {
       return await call();
@@ -444,6 +454,7 @@ export class EtcdBackend implements Backend {
         (err.code === grpc.status.UNAVAILABLE || err.code === grpc.status.DEADLINE_EXCEEDED)
       )
         throw new StorageError('Unavailable', key);
+      if (err instanceof EtcdError && err.noSpace) throw new ApiError(500, '', err.message);
       throw err;
     }
   }

@@ -1,6 +1,15 @@
 // A thin etcd v3 client over @grpc/grpc-js: the KV, Watch, Lease, Cluster and Maintenance calls
-// this backend and the managed etcd (src/etcd/) need, with messages encoded by messages.ts. Unary calls fail over to the next
-// endpoint when one is unreachable; watch streams are opened on the endpoint in use.
+// this backend and the managed etcd (src/etcd/) need, with messages encoded by messages.ts.
+//
+// Failover, as etcd's own client and kube-apiserver see it: every call asks for a member with a
+// leader (etcd's `hasleader` metadata), so a member cut off from the majority refuses at once with
+// "etcdserver: no leader" instead of holding a write until its own request timeout (15 s with
+// k3s's election timing). A call then moves to another endpoint only when that is safe: reads
+// always, writes only when the refused attempt cannot have been applied (no leader, or the
+// endpoint was never reached). Endpoints other than the one in use get a short time to connect
+// (`failoverConnectMs`), and the whole call, failover included, is bounded by `timeoutMs`: a
+// server whose member lost quorum answers 503 within seconds. Watch streams are opened on the
+// endpoint in use.
 import { createWriteStream, readFileSync, renameSync, rmSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import {
@@ -23,8 +32,13 @@ export interface EtcdClientOptions {
   caFile?: string;
   certFile?: string;
   keyFile?: string;
-  /** Deadline of unary calls. */
+  /** Deadline of a unary call, failover to other endpoints included. Default 15 s. */
   timeoutMs?: number;
+  /**
+   * After an endpoint failed a call, how long the others together get to connect and answer it.
+   * Default 3 s.
+   */
+  failoverMs?: number;
 }
 
 /** A gRPC error from etcd, with its status code (grpc.status) and etcd's message. */
@@ -38,12 +52,49 @@ export class EtcdError extends Error {
   get compacted(): boolean {
     return this.code === grpc.status.OUT_OF_RANGE && /compacted/.test(this.message);
   }
+  /** The member has no leader (cut off from the majority, or an election is under way). */
+  get noLeader(): boolean {
+    return this.code === grpc.status.UNAVAILABLE && this.message.includes('etcdserver: no leader');
+  }
+  /** etcd's NOSPACE alarm is raised (--quota-backend-bytes reached): writes are refused until it is disarmed. */
+  get noSpace(): boolean {
+    return this.code === grpc.status.RESOURCE_EXHAUSTED && this.message.includes('database space exceeded');
+  }
 }
 
 const identity = (b: Buffer) => b;
 
 /** Codes that mean this endpoint could not serve the call: another one may. */
 const RETRYABLE = new Set<grpc.status>([grpc.status.UNAVAILABLE, grpc.status.DEADLINE_EXCEEDED]);
+
+/** A read attempt on one endpoint waits this long at most before the next endpoint is asked. */
+const READ_ATTEMPT_MS = 5000;
+
+/** An endpoint that timed out or dropped its connection is tried last for this long. */
+const DEMOTE_MS = 30_000;
+
+/**
+ * May a call that failed with `err` be sent to another endpoint? A read, whenever the endpoint
+ * could not serve it. A write only when it was certainly not applied: "no leader" is refused by
+ * etcd's interceptor before the request is handled; a timeout or a dropped connection leaves it
+ * unknown (etcd's own client does not retry those either), and the caller gets Unavailable.
+ */
+function retryable(err: unknown, mutating: boolean): boolean {
+  if (!(err instanceof EtcdError) || !RETRYABLE.has(err.code)) return false;
+  return !mutating || err.noLeader;
+}
+
+/**
+ * Asks etcd to refuse the call when the member has no leader (etcd's
+ * rpctypes.MetadataRequireLeaderKey), for the data calls (KV, Lease, Watch). Cluster and
+ * Maintenance calls go without: a member list read while the other members are still down (a
+ * whole cluster restarting) must still answer.
+ */
+function metadataFor(method: string): grpc.Metadata {
+  const md = new grpc.Metadata();
+  if (/^\/etcdserverpb\.(KV|Lease|Watch)\//.test(method)) md.set('hasleader', 'true');
+  return md;
+}
 
 export interface WatchStream {
   send(req: WatchRequest): void;
@@ -55,7 +106,13 @@ export class EtcdClient {
   private readonly credentials: grpc.ChannelCredentials;
   private readonly clients = new Map<number, grpc.Client>();
   private current = 0;
+  private closed = false;
   private readonly timeoutMs: number;
+  private readonly failoverMs: number;
+  /** Endpoints tried last until the given time (ms): they timed out or lost their connection. */
+  private readonly demoted = new Map<number, number>();
+  /** The same for watch streams, which also move on after "no leader" (unary calls need not). */
+  private readonly watchDemoted = new Map<number, number>();
 
   constructor(opts: EtcdClientOptions) {
     if (!opts.endpoints.length) throw new Error('etcd: no endpoints');
@@ -76,6 +133,7 @@ export class EtcdClient {
         )
       : grpc.credentials.createInsecure();
     this.timeoutMs = opts.timeoutMs ?? 15_000;
+    this.failoverMs = opts.failoverMs ?? 3000;
   }
 
   private client(index: number): grpc.Client {
@@ -85,8 +143,10 @@ export class EtcdClient {
         // Lists of a big resource come back in one message.
         'grpc.max_receive_message_length': 512 * 1024 * 1024,
         'grpc.max_send_message_length': 16 * 1024 * 1024,
-        'grpc.keepalive_time_ms': 30_000,
-        'grpc.keepalive_timeout_ms': 10_000,
+        // A call on a connection that died silently (a partition) fails within 15 s; etcd
+        // refuses pings more often than every 5 s (--grpc-keepalive-min-time).
+        'grpc.keepalive_time_ms': 10_000,
+        'grpc.keepalive_timeout_ms': 5_000,
       });
       this.clients.set(index, c);
     }
@@ -103,15 +163,15 @@ export class EtcdClient {
     return this.targets[this.current];
   }
 
-  private unaryOnce(index: number, method: string, req: Buffer): Promise<Buffer> {
+  private unaryOnce(index: number, method: string, req: Buffer, deadline: number): Promise<Buffer> {
     return new Promise((resolve, reject) => {
       this.client(index).makeUnaryRequest(
         method,
         identity,
         identity,
         req,
-        new grpc.Metadata(),
-        { deadline: Date.now() + this.timeoutMs },
+        metadataFor(method),
+        { deadline },
         (err: grpc.ServiceError | null, res?: Buffer) => {
           if (err) reject(new EtcdError(err.code, err.details || err.message));
           else resolve(res ?? Buffer.alloc(0));
@@ -120,54 +180,131 @@ export class EtcdClient {
     });
   }
 
-  /** One unary call, moving on to the next endpoint while the current one is unreachable. */
-  private async unary(method: string, req: Buffer): Promise<Buffer> {
-    let last: unknown;
-    for (let attempt = 0; attempt < this.targets.length; attempt++) {
-      const index = this.current;
+  /**
+   * The first of `indices` (in order) whose channel is connected, else the first to connect
+   * within `ms`, else undefined. Asking connects the channels that are idle. Channels are watched
+   * in short steps, so nothing is left waiting long after the answer (grpc-js cannot cancel a watch).
+   */
+  private firstReady(indices: number[], ms: number): Promise<number | undefined> {
+    const state = (i: number) => this.client(i).getChannel().getConnectivityState(true);
+    const ready = indices.find((i) => state(i) === grpc.connectivityState.READY);
+    if (ready !== undefined || ms <= 0) return Promise.resolve(ready);
+    const deadline = Date.now() + ms;
+    return new Promise((resolve) => {
+      let pending = indices.length;
+      let done = false;
+      const watch = (i: number) => {
+        if (done) return;
+        const now = this.closed ? grpc.connectivityState.SHUTDOWN : state(i);
+        if (now === grpc.connectivityState.READY) {
+          done = true;
+          return resolve(i);
+        }
+        if (this.closed || now === grpc.connectivityState.SHUTDOWN || Date.now() >= deadline) {
+          if (--pending === 0) resolve(undefined);
+          return;
+        }
+        this.client(i)
+          .getChannel()
+          .watchConnectivityState(now, Math.min(deadline, Date.now() + 250), () => watch(i));
+      };
+      for (const i of indices) watch(i);
+    });
+  }
+
+  /**
+   * Endpoints in the order given (a server's own member first), those demoted last: the listed
+   * order is kept rather than sticking to whichever answered last, so a server goes back to its own
+   * member as soon as that one answers again.
+   */
+  private order(demoted = this.demoted): number[] {
+    const now = Date.now();
+    const all = this.targets.map((_, i) => i);
+    const isDemoted = (i: number) => (demoted.get(i) ?? 0) > now;
+    return [...all.filter((i) => !isDemoted(i)), ...all.filter(isDemoted)];
+  }
+
+  /**
+   * Notes how an endpoint failed. A lost connection puts it last for a while, and so does a
+   * timeout of a read or of a failover attempt (a connection that looks alive but is not, behind a
+   * partition). A first write that timed out does not: a member that has just lost its leader
+   * holds writes until it notices, and then answers "no leader" at once.
+   */
+  private noteFailure(index: number, err: unknown, firstWrite: boolean): void {
+    if (!(err instanceof EtcdError) || !RETRYABLE.has(err.code) || err.noLeader) return;
+    if (err.code === grpc.status.DEADLINE_EXCEEDED && firstWrite) return;
+    this.demoted.set(index, Date.now() + DEMOTE_MS);
+  }
+
+  /**
+   * One unary call: on the first endpoint (in `order`) that is connected or connects; after a
+   * failure that allows it (`retryable`), on the next ones, which together get failoverMs to
+   * connect and answer (a member behind a partition may look connected until a call times out
+   * on it). The whole call ends by timeoutMs.
+   */
+  private async unary(method: string, req: Buffer, mutating: boolean): Promise<Buffer> {
+    const deadline = Date.now() + this.timeoutMs;
+    let failoverDeadline = deadline;
+    const untried = this.order();
+    let last: EtcdError | undefined;
+    while (untried.length) {
+      const end = last ? failoverDeadline : deadline;
+      const index = await this.firstReady(untried, end - Date.now());
+      if (index === undefined) break;
+      untried.splice(untried.indexOf(index), 1);
+      this.current = index;
+      // A first read moves on after a few seconds (a connection may be dead without knowing it yet).
+      const attemptDeadline = last || mutating || !untried.length ? end : Math.min(end, Date.now() + READ_ATTEMPT_MS);
       try {
-        return await this.unaryOnce(index, method, req);
+        return await this.unaryOnce(index, method, req, attemptDeadline);
       } catch (err) {
-        last = err;
-        if (!(err instanceof EtcdError) || !RETRYABLE.has(err.code)) throw err;
-        if (this.current === index) this.current = (index + 1) % this.targets.length;
+        this.noteFailure(index, err, mutating && !last);
+        if (!retryable(err, mutating)) throw err;
+        if (!last) failoverDeadline = Math.min(deadline, Date.now() + this.failoverMs);
+        last = err as EtcdError;
       }
     }
-    throw last;
+    throw (
+      last ?? new EtcdError(grpc.status.UNAVAILABLE, `no etcd endpoint could be reached (${this.targets.join(', ')})`)
+    );
   }
 
   async range(r: RangeRequest): Promise<RangeResponse> {
-    return decode.range(await this.unary('/etcdserverpb.KV/Range', encode.range(r)));
+    return decode.range(await this.unary('/etcdserverpb.KV/Range', encode.range(r), false));
   }
   async put(r: PutRequest) {
-    return decode.put(await this.unary('/etcdserverpb.KV/Put', encode.put(r)));
+    return decode.put(await this.unary('/etcdserverpb.KV/Put', encode.put(r), true));
   }
   async deleteRange(r: DeleteRangeRequest) {
-    return decode.deleteRange(await this.unary('/etcdserverpb.KV/DeleteRange', encode.deleteRange(r)));
+    return decode.deleteRange(await this.unary('/etcdserverpb.KV/DeleteRange', encode.deleteRange(r), true));
   }
   async txn(t: TxnRequest): Promise<TxnResponse> {
-    return decode.txn(await this.unary('/etcdserverpb.KV/Txn', encode.txn(t)));
+    return decode.txn(await this.unary('/etcdserverpb.KV/Txn', encode.txn(t), true));
   }
   async compact(revision: number): Promise<void> {
-    await this.unary('/etcdserverpb.KV/Compact', encode.compact(revision, false));
+    await this.unary('/etcdserverpb.KV/Compact', encode.compact(revision, false), true);
   }
   async leaseGrant(ttlSeconds: number): Promise<{ id: bigint; ttl: number }> {
-    const r = decode.leaseGrant(await this.unary('/etcdserverpb.Lease/LeaseGrant', encode.leaseGrant(ttlSeconds)));
+    const r = decode.leaseGrant(
+      await this.unary('/etcdserverpb.Lease/LeaseGrant', encode.leaseGrant(ttlSeconds), false),
+    );
     if (r.error) throw new EtcdError(grpc.status.UNKNOWN, r.error);
     return r;
   }
   async status(): Promise<{ header: { revision: number }; version: string }> {
-    return decode.status(await this.unary('/etcdserverpb.Maintenance/Status', encode.empty()));
+    return decode.status(await this.unary('/etcdserverpb.Maintenance/Status', encode.empty(), false));
   }
 
   async memberList(): Promise<Member[]> {
-    return decode.members(await this.unary('/etcdserverpb.Cluster/MemberList', encode.memberList()));
+    return decode.members(await this.unary('/etcdserverpb.Cluster/MemberList', encode.memberList(), false));
   }
   async memberAdd(peerURLs: string[], isLearner = false): Promise<{ member: Member; members: Member[] }> {
-    return decode.memberAdd(await this.unary('/etcdserverpb.Cluster/MemberAdd', encode.memberAdd(peerURLs, isLearner)));
+    return decode.memberAdd(
+      await this.unary('/etcdserverpb.Cluster/MemberAdd', encode.memberAdd(peerURLs, isLearner), true),
+    );
   }
   async memberRemove(id: bigint): Promise<Member[]> {
-    return decode.members(await this.unary('/etcdserverpb.Cluster/MemberRemove', encode.memberRemove(id)));
+    return decode.members(await this.unary('/etcdserverpb.Cluster/MemberRemove', encode.memberRemove(id), true));
   }
 
   /**
@@ -227,7 +364,7 @@ export class EtcdClient {
         '/etcdserverpb.Lease/LeaseKeepAlive',
         identity,
         identity,
-        new grpc.Metadata(),
+        metadataFor('/etcdserverpb.Lease/LeaseKeepAlive'),
         { deadline: Date.now() + this.timeoutMs },
       );
       call.on('data', (b: Buffer) => {
@@ -247,19 +384,29 @@ export class EtcdClient {
    * goes to the next endpoint).
    */
   watch(onResponse: (r: WatchResponse) => void, onError: (err: EtcdError) => void): WatchStream {
-    const index = this.current;
+    // The first endpoint in order that is connected, else the first in order.
+    const order = this.order(this.watchDemoted);
+    const index =
+      order.find(
+        (i) => this.clients.get(i)?.getChannel().getConnectivityState(false) === grpc.connectivityState.READY,
+      ) ?? order[0];
+    this.current = index;
+    // With hasleader, a member that loses its leader ends the stream ("no leader"), and the
+    // backend opens it again on another endpoint rather than waiting on a member cut off.
     const call = this.client(index).makeBidiStreamRequest(
       '/etcdserverpb.Watch/Watch',
       identity,
       identity,
-      new grpc.Metadata(),
+      metadataFor('/etcdserverpb.Watch/Watch'),
       {},
     );
     let closed = false;
     const fail = (err: EtcdError) => {
       if (closed) return;
       closed = true;
-      if (this.current === index && RETRYABLE.has(err.code)) this.current = (index + 1) % this.targets.length;
+      // The next stream goes elsewhere first; also after "no leader", which a member cut off
+      // from the majority answers to every new stream.
+      if (RETRYABLE.has(err.code)) this.watchDemoted.set(index, Date.now() + DEMOTE_MS);
       onError(err);
     };
     call.on('data', (b: Buffer) => {
@@ -279,6 +426,7 @@ export class EtcdClient {
   }
 
   close(): void {
+    this.closed = true;
     for (const c of this.clients.values()) c.close();
     this.clients.clear();
   }
