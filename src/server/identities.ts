@@ -66,6 +66,7 @@ export const CONTROLLER_SERVICE_ACCOUNTS: Record<string, string | undefined> = {
   'snapshot-controller': 'snapshot-controller',
   'local-path-resizer': 'local-path-resizer',
   servicelb: 'servicelb',
+  rollouts: 'rollouts-controller',
   'clusterrole-aggregation': 'clusterrole-aggregation-controller',
   csrcleaner: 'certificate-controller',
   csrapproving: 'certificate-controller',

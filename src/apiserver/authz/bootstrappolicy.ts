@@ -651,6 +651,21 @@ const K8TS_ROLES: Record<string, PolicyRule[]> = {
     rule(['update', 'patch'], ['gateway.networking.k8s.io', 'projectcontour.io'], ['*/status']),
     events,
   ],
+  // Argo Rollouts' controller (src/rollouts; argo-rollouts' own ClusterRole, less what k8ts does
+  // not implement): its CRD, Rollouts, the ReplicaSets it owns, the Services and traffic routers
+  // it switches, and the Jobs of pre-promotion checks.
+  'rollouts-controller': [
+    rule(['create', 'get', 'update'], ['apiextensions.k8s.io'], ['customresourcedefinitions']),
+    rule(['get', 'list', 'watch', 'update', 'patch'], ['argoproj.io'], ['rollouts', 'rollouts/status']),
+    rule(['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'], ['apps'], ['replicasets']),
+    rule(READ, ['apps'], ['deployments']),
+    rule(READ, [''], ['pods']),
+    rule(['get', 'list', 'watch', 'update', 'patch'], [''], ['services']),
+    rule(['get', 'list', 'watch', 'create', 'delete'], ['batch'], ['jobs']),
+    rule(['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'], ['networking.k8s.io'], ['ingresses']),
+    rule(['get', 'list', 'watch', 'update', 'patch'], ['gateway.networking.k8s.io'], ['httproutes']),
+    events,
+  ],
   // k3s's helm-controller and deploy controller apply whatever charts and manifests the admin put
   // there (k3s runs them with admin credentials): they hold every permission, through this role.
   'helm-controller': [rule(['*'], ['*'], ['*']), urls(['*'], ['*'])],
