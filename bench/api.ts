@@ -30,7 +30,6 @@
 //   BENCH_VERBS            verbs of the crud phase: create,get,update,list (all; get/update need create)
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, mkdirSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import https from 'node:https';
 import os from 'node:os';
 import { join, dirname } from 'node:path';
@@ -50,6 +49,7 @@ import {
   scale,
   sleep,
 } from './common.js';
+import { freePort } from '../test/support/ports.js';
 
 // ---- configuration ------------------------------------------------------------------------------
 
@@ -203,17 +203,6 @@ async function load(
   serverPid = watched.server,
 ): Promise<Stats> {
   return summarize([await run(n, concurrency, op, serverPid)]);
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolvePort(port));
-    });
-  });
 }
 
 function rssOf(pid: number): { rssMiB: number; hwmMiB: number } {

@@ -13,12 +13,13 @@
 // INGRESS_CPU_PROF=DIR starts the server with --cpu-prof into DIR (written when it stops).
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
-import { createServer as createNetServer, connect } from 'node:net';
+import { connect } from 'node:net';
 import { get as httpGet } from 'node:http';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pick } from './common.js';
 import { selfSignedCertificate } from '../src/ingress/tls.js';
+import { freePort } from '../test/support/ports.js';
 
 const ROUNDS = pick('INGRESS_ROUNDS', 3, 1);
 const SECONDS = pick('INGRESS_SECONDS', 10, 5);
@@ -28,17 +29,6 @@ const NGINX = process.env.NGINX ?? '/usr/sbin/nginx';
 const HOST = 'bench.example';
 const TARGETS = process.env.INGRESS_TARGETS?.split(',').map((t) => t.trim());
 const CPU_PROF = process.env.INGRESS_CPU_PROF;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createNetServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 function portOpen(port: number): Promise<boolean> {
   return new Promise((resolve) => {

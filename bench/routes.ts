@@ -7,26 +7,15 @@
 // delay (watch delivery, debounce, compile of every proxy, table build, swap). Also reports how
 // long a full rebuild takes by timing the first answer after all objects were created.
 import { createServer } from 'node:http';
-import { createServer as createNetServer } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { request } from 'node:http';
 import { Agent } from 'node:http';
 import { pct, pick } from './common.js';
+import { freePort } from '../test/support/ports.js';
 
 const PROXIES = pick('ROUTES_PROXIES', 1000, 200);
 const INGRESSES = pick('ROUTES_INGRESSES', 1000, 200);
 const CHANGES = pick('ROUTES_CHANGES', 100, 30);
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createNetServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** A non-loopback IPv4 address of this host (endpoints may not be loopback addresses). */
 function hostAddress(): string {

@@ -5,24 +5,13 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { K8TS_BIN, run, startCluster, until, whoAmIWithToken, type Cluster } from './harness.js';
 import { etcdPidFile, stopStrayEtcd } from '../../src/etcd/managed.js';
 import { startEtcd } from '../support/etcd.js';
 import { Agent, request } from 'undici';
-
-function freePort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, host, () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+import { freePort } from '../support/ports.js';
 
 interface Member {
   cluster: Cluster;

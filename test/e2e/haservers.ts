@@ -4,21 +4,10 @@
 // address every etcd peer certificate names (etcd checks a peer's certificate against the address
 // it connects from). Needs root.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { K8TS_BIN, run, startCluster, type Cluster } from './harness.js';
-
-export function freePort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, host, () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+import { freePort } from '../support/ports.js';
 
 /** Adds the addresses to lo; answers why not when it cannot (then nothing is left added). */
 export async function addLocalAddresses(ips: string[]): Promise<string | undefined> {

@@ -7,12 +7,12 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer as createHttpServer, request, type IncomingMessage, type Server } from 'node:http';
 import { createServer as createH2Server, connect as h2connect, type Http2Server } from 'node:http2';
-import { createServer as createNetServer } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { createServer as createHttpsServer } from 'node:https';
 import { selfSignedCertificate } from '../../src/ingress/tls.js';
 import type { Duplex } from 'node:stream';
 import { startCluster, until, type Cluster } from './harness.js';
+import { freePort } from '../support/ports.js';
 
 let c: Cluster;
 let httpPort = 0;
@@ -20,17 +20,6 @@ let httpsPort = 0;
 const servers: (Server | Http2Server)[] = [];
 /** Requests held open by the slow backend until released. */
 let releaseSlow: () => void = () => undefined;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createNetServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** An HTTP backend answering `name` and what it saw (path and forwarded headers) as JSON. */
 async function backend(name: string): Promise<number> {

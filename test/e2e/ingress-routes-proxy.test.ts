@@ -5,8 +5,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer as createHttpServer, request, type IncomingMessage, type Server } from 'node:http';
-import { createServer as createNetServer } from 'node:net';
 import { startCluster, until, type Cluster } from './harness.js';
+import { freePort } from '../support/ports.js';
 
 let c: Cluster;
 let httpPort = 0;
@@ -14,17 +14,6 @@ const servers: Server[] = [];
 /** Requests each backend saw: name → urls. */
 const seen = new Map<string, string[]>();
 let flakyCalls = 0;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createNetServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** Answers JSON about the request; `/flaky` fails twice in three, `/hang` never answers. */
 async function backend(name: string): Promise<number> {

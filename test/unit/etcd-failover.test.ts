@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { ETCD_BIN, startEtcd, type TestEtcd } from '../support/etcd.js';
 import { EtcdClient, EtcdError } from '../../src/storage/etcd/client.js';
+import { freePort } from '../support/ports.js';
 
 let etcd: TestEtcd;
 let hole: Server;
@@ -85,17 +86,6 @@ test('etcd errors are told apart: no leader, no space, compacted', () => {
     new EtcdError(grpc.status.OUT_OF_RANGE, 'etcdserver: mvcc: required revision has been compacted').compacted,
   );
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 test(
   'a member without a leader: writes refused within seconds, not a timeout per member',
