@@ -10,6 +10,7 @@ import { Environment, Optional } from '@marcbachmann/cel-js';
 import { CostLimitExceeded, PER_CALL_LIMIT, metered, tick } from './cost.js';
 import { registerFormat } from './libraries/format.js';
 import { registerIP } from './libraries/ip.js';
+import { registerJsonPatch } from './libraries/jsonpatch.js';
 import { registerLists } from './libraries/lists.js';
 import { registerQuantity } from './libraries/quantity.js';
 import { registerRegex } from './libraries/regex.js';
@@ -79,6 +80,7 @@ function baseEnvironment(): Environment {
   registerQuantity(env);
   registerIP(env);
   registerFormat(env);
+  registerJsonPatch(env);
   exposeEvaluator(env);
   return env;
 }
