@@ -57,6 +57,8 @@ export interface Program {
   readonly references: ReadonlySet<string>;
   /** The checked result type ('bool', 'string', 'dyn'…). */
   readonly resultType: string;
+  /** The evaluator's syntax tree (the static cost estimate walks it). */
+  readonly ast: unknown;
   /** Evaluates with the variables bound; throws CelEvaluationError. */
   evaluate(vars: Record<string, unknown>, costLimit?: number): EvalResult;
 }
@@ -188,6 +190,7 @@ export function compile(expression: string, vars: VariableTypes): Program {
     expression,
     references,
     resultType: checked.type ?? 'dyn',
+    ast: fn.ast,
     evaluate(bindings, costLimit = PER_CALL_LIMIT) {
       let spent = 0;
       try {
