@@ -157,6 +157,7 @@ export class ApiServer implements ServingApi {
       return def ? this.tryStore(g, def.plural) : undefined;
     },
     authorizer: () => this.authorization,
+    typeFor: (g, v, k) => this.schema.typeFor(g, v, k),
   });
   private readonly schema = new BuiltinFieldSchema();
   /** OpenAPI definitions of custom resources, by group/version/kind (published and used for pruning). */

@@ -10,6 +10,7 @@ import { Environment, Optional } from '@marcbachmann/cel-js';
 import { CostLimitExceeded, PER_CALL_LIMIT, metered, tick } from './cost.js';
 import { registerFormat } from './libraries/format.js';
 import { registerIP } from './libraries/ip.js';
+import { registerJsonPatch } from './libraries/jsonpatch.js';
 import { registerLists } from './libraries/lists.js';
 import { registerQuantity } from './libraries/quantity.js';
 import { registerRegex } from './libraries/regex.js';
@@ -56,6 +57,8 @@ export interface Program {
   readonly references: ReadonlySet<string>;
   /** The checked result type ('bool', 'string', 'dyn'…). */
   readonly resultType: string;
+  /** The evaluator's syntax tree (the static cost estimate walks it). */
+  readonly ast: unknown;
   /** Evaluates with the variables bound; throws CelEvaluationError. */
   evaluate(vars: Record<string, unknown>, costLimit?: number): EvalResult;
 }
@@ -79,6 +82,7 @@ function baseEnvironment(): Environment {
   registerQuantity(env);
   registerIP(env);
   registerFormat(env);
+  registerJsonPatch(env);
   exposeEvaluator(env);
   return env;
 }
@@ -186,6 +190,7 @@ export function compile(expression: string, vars: VariableTypes): Program {
     expression,
     references,
     resultType: checked.type ?? 'dyn',
+    ast: fn.ast,
     evaluate(bindings, costLimit = PER_CALL_LIMIT) {
       let spent = 0;
       try {

@@ -19,3 +19,5 @@ export {
   type MatchResult,
 } from './matchconditions.js';
 export { admissionActivation, type AdmissionRequestInfo } from './activation.js';
+export { compileMutation, JSONPATCH_LIBRARY, MUTATION_VARIABLES } from './mutation.js';
+export { desugarObjectConstruction } from './objectconstruction.js';

@@ -6,6 +6,13 @@ import { CelCompileError, type Program, compile, optionalOf } from './environmen
 import { COST_EXCEEDED_MESSAGE, PER_CALL_LIMIT, RUNTIME_COST_BUDGET } from './cost.js';
 import { type ValueSchema, toCel } from './values.js';
 import {
+  STATIC_ESTIMATED_COST_LIMIT,
+  STATIC_ESTIMATED_CRD_COST_LIMIT,
+  costErrorMessage,
+  estimateRuleCost,
+  maxSize,
+} from './estimate.js';
+import {
   type FieldError,
   type FieldPath,
   duplicate,
@@ -35,6 +42,10 @@ export type RuleSchema = ValueSchema & {
   additionalProperties?: RuleSchema | boolean;
   items?: RuleSchema;
   allOf?: RuleSchema[];
+  /** Bounds the static cost estimate reads (estimate.ts). */
+  maxLength?: number;
+  maxItems?: number;
+  maxProperties?: number;
 };
 
 const REASONS = ['FieldValueInvalid', 'FieldValueForbidden', 'FieldValueRequired', 'FieldValueDuplicate'];
@@ -112,7 +123,19 @@ function resolveFieldPath(fieldPath: string, schema: RuleSchema): string | { err
   return parts.join('.').replace(/\.\[/g, '[');
 }
 
-function compileNodeRules(schema: RuleSchema, p: FieldPath, errors: FieldError[]): CompiledRule[] {
+/** The estimated costs of a schema's rules, each weighed by how often it can run per object. */
+interface CostTally {
+  total: number;
+  rules: { path: FieldPath; cost: number }[];
+}
+
+function compileNodeRules(
+  schema: RuleSchema,
+  p: FieldPath,
+  errors: FieldError[],
+  cardinality: number,
+  tally: CostTally,
+): CompiledRule[] {
   const list = schema['x-kubernetes-validations'];
   if (!Array.isArray(list)) return [];
   const out: CompiledRule[] = [];
@@ -149,6 +172,13 @@ function compileNodeRules(schema: RuleSchema, p: FieldPath, errors: FieldError[]
       errors.push(invalidRule(rp.child('rule'), r, 'cel expression must evaluate to a bool'));
       return;
     }
+    const cost = estimateRuleCost(program.ast, schema);
+    if (cost > STATIC_ESTIMATED_COST_LIMIT)
+      errors.push(
+        forbidden(rp.child('rule'), costErrorMessage('estimated rule cost', cost, STATIC_ESTIMATED_COST_LIMIT)),
+      );
+    tally.total += cost * cardinality;
+    tally.rules.push({ path: rp.child('rule'), cost: cost * cardinality });
     const usesOldSelf = program.references.has('oldSelf');
     if (optionalOldSelf && !usesOldSelf) {
       errors.push(invalid(rp.child('optionalOldSelf'), true, 'may not be set if oldSelf is not used in rule'));
@@ -157,6 +187,16 @@ function compileNodeRules(schema: RuleSchema, p: FieldPath, errors: FieldError[]
     if (r.messageExpression) {
       try {
         message = compile(r.messageExpression, vars);
+        const messageCost = estimateRuleCost(message.ast, schema);
+        if (messageCost > STATIC_ESTIMATED_COST_LIMIT)
+          errors.push(
+            forbidden(
+              rp.child('messageExpression'),
+              costErrorMessage('estimated messageExpression cost', messageCost, STATIC_ESTIMATED_COST_LIMIT),
+            ),
+          );
+        tally.total += messageCost * cardinality;
+        tally.rules.push({ path: rp.child('messageExpression'), cost: messageCost * cardinality });
         if (!['string', 'dyn'].includes(message.resultType)) {
           errors.push(invalidRule(rp.child('messageExpression'), r, 'must evaluate to a string'));
           message = undefined;
@@ -171,31 +211,45 @@ function compileNodeRules(schema: RuleSchema, p: FieldPath, errors: FieldError[]
   return out;
 }
 
-function compileNode(schema: RuleSchema | undefined, p: FieldPath, errors: FieldError[]): RuleNode | undefined {
+function compileNode(
+  schema: RuleSchema | undefined,
+  p: FieldPath,
+  errors: FieldError[],
+  cardinality: number,
+  tally: CostTally,
+): RuleNode | undefined {
   if (!isObject(schema)) return undefined;
   const node: RuleNode = {
     type: typeof schema.type === 'string' ? schema.type : '',
-    rules: compileNodeRules(schema, p, errors),
+    rules: compileNodeRules(schema, p, errors, cardinality, tally),
   };
   // allOf rules apply at the same node (upstream AllOfValidators).
   (Array.isArray(schema.allOf) ? schema.allOf : []).forEach((sub, i) => {
-    if (isObject(sub)) node.rules.push(...compileNodeRules(sub, p.child('allOf').index(i), errors));
+    if (isObject(sub)) node.rules.push(...compileNodeRules(sub, p.child('allOf').index(i), errors, cardinality, tally));
   });
+  // Rules below a list or map run once per item or entry.
+  const below = cardinality * (maxSize(schema) ?? 1);
   let any = node.rules.length > 0;
   if (isObject(schema.properties)) {
     for (const [k, sub] of Object.entries(schema.properties as Record<string, RuleSchema>)) {
-      const child = compileNode(sub, p.child('properties').key(k), errors);
+      const child = compileNode(sub, p.child('properties').key(k), errors, cardinality, tally);
       if (!child) continue;
       (node.properties ??= new Map()).set(k, child);
       any = true;
     }
   }
   if (isObject(schema.additionalProperties)) {
-    node.additionalProperties = compileNode(schema.additionalProperties, p.child('additionalProperties'), errors);
+    node.additionalProperties = compileNode(
+      schema.additionalProperties,
+      p.child('additionalProperties'),
+      errors,
+      below,
+      tally,
+    );
     any ||= node.additionalProperties !== undefined;
   }
   if (isObject(schema.items)) {
-    node.items = compileNode(schema.items, p.child('items'), errors);
+    node.items = compileNode(schema.items, p.child('items'), errors, below, tally);
     any ||= node.items !== undefined;
   }
   if (schema['x-kubernetes-list-type'] === 'map' && Array.isArray(schema['x-kubernetes-list-map-keys']))
@@ -206,6 +260,8 @@ function compileNode(schema: RuleSchema | undefined, p: FieldPath, errors: Field
 /** The compiled rules of one schema: evaluate with validate(); compile errors in `errors`. */
 export class SchemaRules {
   readonly errors: FieldError[] = [];
+  /** The estimated cost of all the rules, weighed by how often each can run per object. */
+  readonly costs: CostTally = { total: 0, rules: [] };
   private readonly root: RuleNode | undefined;
 
   constructor(
@@ -213,7 +269,7 @@ export class SchemaRules {
     /** Where the schema sits in its CRD, for compile errors. */
     at: FieldPath,
   ) {
-    this.root = compileNode(schema, at, this.errors);
+    this.root = compileNode(schema, at, this.errors, 1, this.costs);
   }
 
   get empty(): boolean {
@@ -243,7 +299,32 @@ function withNarrowMetadata(obj: unknown): unknown {
 
 /** Compile errors of the rules in one schema (CRD create/update validation). */
 export function schemaRuleErrors(schema: RuleSchema | undefined, at: FieldPath): FieldError[] {
-  return new SchemaRules(schema, at).errors;
+  const rules = new SchemaRules(schema, at);
+  const errs = [...rules.errors];
+  const { total } = rules.costs;
+  if (total > STATIC_ESTIMATED_CRD_COST_LIMIT) {
+    // Upstream names the most expensive rules (those that make up most of the total), then the total.
+    const expensive = [...rules.costs.rules].sort((a, b) => b.cost - a.cost);
+    let named = 0;
+    for (const r of expensive) {
+      if (named > STATIC_ESTIMATED_CRD_COST_LIMIT) break;
+      errs.push(
+        forbidden(r.path, 'contributed to estimated rule cost total exceeding cost limit for entire OpenAPIv3 schema'),
+      );
+      named += r.cost;
+    }
+    errs.push(
+      forbidden(
+        at,
+        costErrorMessage(
+          'x-kubernetes-validations estimated rule cost total for entire OpenAPIv3 schema',
+          total,
+          STATIC_ESTIMATED_CRD_COST_LIMIT,
+        ),
+      ),
+    );
+  }
+  return errs;
 }
 
 interface Budget {

@@ -29,12 +29,13 @@ function configFile(opts: Opts, dataDir: string): string {
   return resolve(opts.encryptionProviderConfig ?? defaultEncryptionConfigPath(dataDir));
 }
 
-/** The aescbc (else aesgcm) provider of the Secrets entry: the one whose keys rotate. */
+/** The first aescbc, aesgcm or secretbox provider of the Secrets entry: the one whose keys rotate. */
 function keyedProvider(config: EncryptionConfiguration): { keys: { name: string; secret: string }[] } {
   const entry = config.resources.find((r) => r.resources.includes('secrets'));
-  const p: ProviderConfig | undefined = entry?.providers.find((x) => x.aescbc ?? x.aesgcm);
-  const keyed = p?.aescbc ?? p?.aesgcm;
-  if (!keyed) throw new Error('the encryption configuration has no aescbc or aesgcm provider for secrets');
+  const p: ProviderConfig | undefined = entry?.providers.find((x) => x.aescbc ?? x.aesgcm ?? x.secretbox);
+  // New keys are 32 bytes (newKey), a size all three accept.
+  const keyed = p?.aescbc ?? p?.aesgcm ?? p?.secretbox;
+  if (!keyed) throw new Error('the encryption configuration has no aescbc, aesgcm or secretbox provider for secrets');
   return keyed;
 }
 

@@ -38,7 +38,7 @@ spec:
               minReplicas: {type: integer}
               maxReplicas: {type: integer}
               mode: {type: string}
-              tags: {type: array, items: {type: string}}
+              tags: {type: array, maxItems: 10, items: {type: string, maxLength: 63}}
               ratio:
                 type: number
                 x-kubernetes-validations:
@@ -107,4 +107,25 @@ test('a rule that does not compile is refused with the CRD', async () => {
     /spec\.versions\[0\]\.schema\.openAPIV3Schema\.properties\[spec\]\.x-kubernetes-validations\[0\]\.rule: Invalid value: apiextensions\.ValidationRule\{Rule:"self\.minReplicas <="/,
   );
   assert.match(r.stderr, /compilation failed: ERROR: <input>:1:/);
+});
+
+test('a rule whose estimated cost is over budget is refused with the CRD until its list and strings are bounded', async () => {
+  const unbounded = crd()
+    .replace('scalers.cel', 'costlies.cel')
+    .replace(/scaler/g, 'costly')
+    .replace('Scaler', 'Costly')
+    .replace(
+      'tags: {type: array, maxItems: 10, items: {type: string, maxLength: 63}}',
+      'tags: {type: array, items: {type: string}}',
+    );
+  const r = await c.kubectl(['apply', '-f', '-'], { input: unbounded });
+  assert.notEqual(r.code, 0);
+  assert.match(
+    r.stderr,
+    /spec\.versions\[0\]\.schema\.openAPIV3Schema\.properties\[spec\]\.x-kubernetes-validations\[2\]\.rule: Forbidden: estimated rule cost exceeds budget by factor of more than 100x \(try simplifying the rule, or adding maxItems, maxProperties, and maxLength where arrays, maps, and strings are declared\)/,
+  );
+  assert.match(
+    r.stderr,
+    /openAPIV3Schema: Forbidden: x-kubernetes-validations estimated rule cost total for entire OpenAPIv3 schema exceeds budget/,
+  );
 });

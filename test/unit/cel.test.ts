@@ -299,3 +299,81 @@ test('a runaway rule stops validation with upstream message', () => {
     /'operation cancelled: actual cost limit exceeded': no further validation rules will be run due to call cost exceeds limit for rule: self\.l\.all/,
   );
 });
+
+test('estimated cost: unbounded nested loops are refused with upstream text, bounds make them pass', () => {
+  const at = path('spec', 'validation', 'openAPIV3Schema');
+  const list = (extra: object, item: object = { type: 'string' }) => ({
+    type: 'object',
+    properties: {
+      l: {
+        type: 'array',
+        items: item,
+        ...extra,
+        'x-kubernetes-validations': [{ rule: 'self.all(x, self.all(y, x == y))' }],
+      },
+    },
+  });
+  const refused = schemaRuleErrors(list({}), at);
+  assert.deepEqual(
+    refused.map((e) => `${e.field}: ${e.detail}`),
+    [
+      'spec.validation.openAPIV3Schema.properties[l].x-kubernetes-validations[0].rule: Forbidden: estimated rule cost exceeds budget by factor of more than 100x (try simplifying the rule, or adding maxItems, maxProperties, and maxLength where arrays, maps, and strings are declared)',
+      'spec.validation.openAPIV3Schema.properties[l].x-kubernetes-validations[0].rule: Forbidden: contributed to estimated rule cost total exceeding cost limit for entire OpenAPIv3 schema',
+      'spec.validation.openAPIV3Schema: Forbidden: x-kubernetes-validations estimated rule cost total for entire OpenAPIv3 schema exceeds budget by factor of more than 100x (try simplifying the rule, or adding maxItems, maxProperties, and maxLength where arrays, maps, and strings are declared)',
+    ],
+  );
+  assert.equal(refused[0].type, 'FieldValueForbidden');
+  assert.deepEqual(schemaRuleErrors(list({ maxItems: 10 }, { type: 'string', maxLength: 64 }), at), []);
+  // One loop over an unbounded list of unbounded strings walking each string: still too much.
+  const walk = {
+    type: 'array',
+    items: { type: 'string' },
+    'x-kubernetes-validations': [{ rule: "self.all(x, x.startsWith('a'))" }],
+  };
+  assert.match(
+    schemaRuleErrors(walk, at)[0].detail ?? '',
+    /estimated rule cost exceeds budget by factor of more than 100x/,
+  );
+  // Bounded strings: the same loop is fine; so is a cheap rule over an unbounded list.
+  assert.deepEqual(schemaRuleErrors({ ...walk, items: { type: 'string', maxLength: 16 } }, at), []);
+  assert.deepEqual(
+    schemaRuleErrors(
+      { type: 'array', items: { type: 'integer' }, 'x-kubernetes-validations': [{ rule: 'size(self) < 5' }] },
+      at,
+    ),
+    [],
+  );
+});
+
+test('estimated cost: rules that are cheap alone but run for every item of nested lists exceed the CRD total', () => {
+  const at = path('spec', 'validation', 'openAPIV3Schema');
+  const item = {
+    type: 'object',
+    properties: { a: { type: 'integer' }, b: { type: 'integer' } },
+    'x-kubernetes-validations': [{ rule: 'self.a <= self.b && self.a >= 0 && self.b >= 0' }],
+  };
+  const schema = (n: number) => ({
+    type: 'object',
+    properties: { outer: { type: 'array', maxItems: n, items: { type: 'array', maxItems: n, items: item } } },
+  });
+  const errs = schemaRuleErrors(schema(5000), at);
+  assert.deepEqual(
+    errs.map((e) => e.field),
+    [
+      'spec.validation.openAPIV3Schema.properties[outer].items.items.x-kubernetes-validations[0].rule',
+      'spec.validation.openAPIV3Schema',
+    ],
+  );
+  assert.match(
+    errs[1].detail ?? '',
+    /^Forbidden: x-kubernetes-validations estimated rule cost total for entire OpenAPIv3 schema exceeds budget by factor of \d+\.\dx/,
+  );
+  assert.deepEqual(schemaRuleErrors(schema(100), at), []);
+});
+
+test('estimated cost: the factor is printed as upstream (%f below 1.5x, %.1f up to 100x)', async () => {
+  const { costErrorMessage } = await import('../../src/cel/estimate.js');
+  assert.match(costErrorMessage('estimated rule cost', 12_000_000, 10_000_000), /by factor of 1\.200000x \(/);
+  assert.match(costErrorMessage('estimated rule cost', 25_000_000, 10_000_000), /by factor of 2\.5x \(/);
+  assert.match(costErrorMessage('estimated rule cost', 2_000_000_000, 10_000_000), /by factor of more than 100x \(/);
+});

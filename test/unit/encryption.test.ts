@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import nacl from 'tweetnacl';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,15 +32,19 @@ function config(providers: EncryptionConfiguration['resources'][number]['provide
   });
 }
 
-for (const kind of ['aescbc', 'aesgcm'] as const) {
+for (const kind of ['aescbc', 'aesgcm', 'secretbox'] as const) {
   test(`${kind}: round trip with upstream's envelope`, () => {
     const t = config([{ [kind]: { keys: [{ name: 'k1', secret: b64(32) }] } }]).transformerFor('', 'secrets')!;
     const stored = t.toStorage(KEY, VALUE);
     assert.ok(stored.startsWith(`k8s:enc:${kind}:v1:k1:`));
     assert.ok(!stored.includes('aHVudGVyMg'));
     const sealed = Buffer.from(stored.slice(`k8s:enc:${kind}:v1:k1:`.length), 'base64');
-    // aescbc: IV + padded blocks; aesgcm: nonce + ciphertext + tag.
-    const expected = kind === 'aescbc' ? 16 + (Math.floor(VALUE.length / 16) + 1) * 16 : 12 + VALUE.length + 16;
+    // aescbc: IV + padded blocks; aesgcm: nonce + ciphertext + tag; secretbox: nonce + tag + ciphertext.
+    const expected = {
+      aescbc: 16 + (Math.floor(VALUE.length / 16) + 1) * 16,
+      aesgcm: 12 + VALUE.length + 16,
+      secretbox: 24 + 16 + VALUE.length,
+    }[kind];
     assert.equal(sealed.length, expected);
     assert.notEqual(t.toStorage(KEY, VALUE), stored, 'a random IV/nonce per write');
     assert.deepEqual(t.read(KEY, stored).value, VALUE);
@@ -100,8 +106,8 @@ test('configuration: key sizes, unsupported providers, resource patterns', () =>
   assert.throws(() => config([{ aesgcm: { keys: [{ name: 'k', secret: b64(20) }] } }]), /must be 16, 24, 32/);
   assert.throws(() => config([{ kms: {} }]), /"kms" is not supported/);
   assert.throws(
-    () => config([{ secretbox: { keys: [{ name: 'k', secret: b64(32) }] } }]),
-    /"secretbox" is not supported/,
+    () => config([{ secretbox: { keys: [{ name: 'k', secret: b64(16) }] } }]),
+    /secretbox key "k": 16 bytes, must be 32 bytes/,
   );
   const p = [{ identity: {} }];
   const c = new EncryptionConfig({
@@ -168,4 +174,66 @@ test('TransformingBackend: stores ciphertext, hands plain values to reads, watch
     await inner.close();
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('secretbox: the layout upstream writes (24-byte nonce, then the NaCl box) opens with NaCl itself', () => {
+  const key = randomBytes(32);
+  const t = config([{ secretbox: { keys: [{ name: 'key1', secret: key.toString('base64') }] } }]).transformerFor(
+    '',
+    'secrets',
+  )!;
+  const prefix = 'k8s:enc:secretbox:v1:key1:';
+  const stored = t.toStorage(KEY, VALUE);
+  assert.ok(stored.startsWith(prefix));
+  const sealed = Buffer.from(stored.slice(prefix.length), 'base64');
+  const opened = nacl.secretbox.open(sealed.subarray(24), sealed.subarray(0, 24), key);
+  assert.equal(Buffer.from(opened!).toString(), VALUE);
+  // And a box NaCl sealed (as Go's secretbox.Seal(nonce, data, nonce, key) lays it out) reads back.
+  const nonce = randomBytes(24);
+  const foreign = Buffer.concat([nonce, nacl.secretbox(Buffer.from('from upstream'), nonce, key)]);
+  assert.equal(t.read(KEY, prefix + foreign.toString('base64')).value, 'from upstream');
+  // No additional data, as upstream: the value opens under another storage key too.
+  assert.equal(t.read('/core/secrets/other/s2', stored).value, VALUE);
+  assert.throws(
+    () => t.read(KEY, prefix + sealed.subarray(0, 30).toString('base64')),
+    /shorter than the required size/,
+  );
+});
+
+test('switching from aescbc to secretbox: old values stay readable (stale) until rewritten', () => {
+  const old = { name: 'cbc', secret: b64(32) };
+  const stored = config([{ aescbc: { keys: [old] } }])
+    .transformerFor('', 'secrets')!
+    .toStorage(KEY, VALUE);
+  const t = config([
+    { secretbox: { keys: [{ name: 'box', secret: b64(32) }] } },
+    { aescbc: { keys: [old] } },
+  ]).transformerFor('', 'secrets')!;
+  const read = t.read(KEY, stored);
+  assert.equal(read.value, VALUE);
+  assert.equal(read.stale, true);
+  assert.equal(read.cipher.kind, 'aescbc');
+  const rewritten = t.toStorage(KEY, read.value);
+  assert.ok(rewritten.startsWith('k8s:enc:secretbox:v1:box:'));
+  assert.equal(t.read(KEY, rewritten).stale, false);
+});
+
+test('tweetnacl is loaded only by configurations with a secretbox provider', () => {
+  const loads = (provider: string) =>
+    execFileSync(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `import { createRequire } from 'node:module';
+         const { EncryptionConfig } = await import(${JSON.stringify(new URL('../../src/apiserver/encryption/config.js', import.meta.url).href)});
+         new EncryptionConfig({ apiVersion: 'apiserver.config.k8s.io/v1', kind: 'EncryptionConfiguration',
+           resources: [{ resources: ['secrets'], providers: [{ ${provider}: { keys: [{ name: 'k', secret: '${b64(32)}' }] } }] }] });
+         const require = createRequire(import.meta.url);
+         console.log(Object.keys(require.cache).some((f) => f.includes('tweetnacl')));`,
+      ],
+      { encoding: 'utf8' },
+    ).trim();
+  assert.equal(loads('aescbc'), 'false');
+  assert.equal(loads('secretbox'), 'true');
 });

@@ -67,7 +67,7 @@ test('every group exports its ResourceDefs with the upstream names', () => {
     ...admission,
     ...apiextensions,
   ];
-  assert.equal(all.length, 29);
+  assert.equal(all.length, 31);
   const byPlural = new Map(all.map((r) => [`${r.plural}.${r.group}`, r]));
   assert.deepEqual(byPlural.get('deployments.apps')?.shortNames, ['deploy']);
   assert.deepEqual(byPlural.get('cronjobs.batch')?.shortNames, ['cj']);
@@ -80,6 +80,10 @@ test('every group exports its ResourceDefs with the upstream names', () => {
   assert.equal(byPlural.get('storageclasses.storage.k8s.io')?.namespaced, false);
   assert.equal(byPlural.get('validatingadmissionpolicies.admissionregistration.k8s.io')?.subresources?.status, true);
   assert.equal(byPlural.get('validatingadmissionpolicybindings.admissionregistration.k8s.io')?.namespaced, false);
+  assert.deepEqual(
+    byPlural.get('mutatingadmissionpolicies.admissionregistration.k8s.io')?.versions.map((v) => v.name),
+    ['v1beta1', 'v1alpha1'],
+  );
   for (const r of all) assert.ok(r.table && r.table.length > 0, `${r.plural} has columns`);
 });
 

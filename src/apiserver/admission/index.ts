@@ -15,6 +15,8 @@ import { PersistentVolumeClaimResize } from './pvcresize.js';
 import { ServiceAccountAdmission } from './serviceaccount.js';
 import { webhookAdmission } from './webhook/index.js';
 import { ValidatingAdmissionPolicyPlugin } from './validatingpolicy/index.js';
+import { MutatingAdmissionPolicyPlugin } from './mutatingpolicy/index.js';
+import type { TypeRef } from '../../machinery/ssa/typed.js';
 import { PodSecurity } from './podsecurity/index.js';
 import { NodeRestriction } from './noderestriction.js';
 import { CertificateRequester, CertificateSignerAccess, CertificateSubjectRestriction } from './certificates.js';
@@ -33,6 +35,7 @@ export { PodSecurity } from './podsecurity/index.js';
 export { NodeRestriction, forbiddenNodeLabels } from './noderestriction.js';
 export { MutatingWebhookAdmission, ValidatingWebhookAdmission, webhookAdmission } from './webhook/index.js';
 export { ValidatingAdmissionPolicyPlugin } from './validatingpolicy/index.js';
+export { MutatingAdmissionPolicyPlugin } from './mutatingpolicy/index.js';
 
 export interface AdmissionDeps {
   /** A resource's store once served (undefined before). */
@@ -41,6 +44,8 @@ export interface AdmissionDeps {
   storeForKind?(group: string, kind: string): Store | undefined;
   /** The server's authorizer once configured (approving and signing certificates check it). */
   authorizer?(): Authorizer | undefined;
+  /** A kind's schema (MutatingAdmissionPolicy's ApplyConfiguration merges by it). */
+  typeFor?(group: string, version: string, kind: string): TypeRef | undefined;
 }
 
 export function defaultAdmissionChain(deps: AdmissionDeps): AdmissionChain {
@@ -49,6 +54,7 @@ export function defaultAdmissionChain(deps: AdmissionDeps): AdmissionChain {
     return s ? s.cache.list(s.keyPrefix(namespace)).map((x) => x.obj) : [];
   };
   const webhooks = webhookAdmission((g, p) => deps.tryStore(g, p));
+  const mutatingPolicies = new MutatingAdmissionPolicyPlugin(deps);
   return new AdmissionChain([
     new NamespaceLifecycle((name) => deps.tryStore('', 'namespaces')?.tryGet(undefined, name)?.obj),
     new LimitRanger((ns) => objectsIn('limitranges', ns)),
@@ -83,9 +89,12 @@ export function defaultAdmissionChain(deps: AdmissionDeps): AdmissionChain {
     new CertificateRequester(),
     new CertificateSignerAccess(() => deps.authorizer?.()),
     new CertificateSubjectRestriction(),
-    // Upstream's order: mutating webhooks after the built-in mutating plugins, then
-    // ValidatingAdmissionPolicy, validating webhooks, and ResourceQuota last.
+    // Upstream's order: MutatingAdmissionPolicy and the mutating webhooks after the built-in
+    // mutating plugins (IfNeeded policies run again after the webhooks if they changed the
+    // object), then ValidatingAdmissionPolicy, validating webhooks, and ResourceQuota last.
+    mutatingPolicies,
     webhooks.mutating,
+    mutatingPolicies.reinvocation,
     new ValidatingAdmissionPolicyPlugin(deps),
     webhooks.validating,
     new ResourceQuotaAdmission(() => deps.tryStore('', 'resourcequotas')),

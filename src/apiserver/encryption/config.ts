@@ -6,6 +6,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { aescbc, aesgcm, identity, type KeyedCipher } from './providers.js';
+import { secretbox } from './secretbox.js';
 import { ValueTransformer } from './transformer.js';
 
 export interface KeyConfig {
@@ -33,7 +34,7 @@ export interface EncryptionConfiguration {
   resources: ResourceConfig[];
 }
 
-const KEYED = { aescbc, aesgcm } as const;
+const KEYED = { aescbc, aesgcm, secretbox } as const;
 
 function ciphersOf(p: ProviderConfig, where: string): KeyedCipher[] {
   const kinds = Object.keys(p).filter((k) => (p as Record<string, unknown>)[k] !== undefined);
@@ -41,7 +42,7 @@ function ciphersOf(p: ProviderConfig, where: string): KeyedCipher[] {
     throw new Error(`${where}: exactly one provider type per entry (got ${kinds.join(', ') || 'none'})`);
   const kind = kinds[0];
   if (kind === 'identity') return [identity];
-  if (kind === 'aescbc' || kind === 'aesgcm') {
+  if (kind === 'aescbc' || kind === 'aesgcm' || kind === 'secretbox') {
     const keys = p[kind]?.keys ?? [];
     if (!keys.length) throw new Error(`${where}.${kind}.keys: at least one key is required`);
     const names = new Set<string>();
@@ -52,9 +53,7 @@ function ciphersOf(p: ProviderConfig, where: string): KeyedCipher[] {
       return KEYED[kind](k.name, Buffer.from(k.secret ?? '', 'base64'));
     });
   }
-  throw new Error(
-    `${where}: provider "${kind}" is not supported by k8ts (aescbc, aesgcm and identity are; secretbox needs XSalsa20, which Node's crypto lacks)`,
-  );
+  throw new Error(`${where}: provider "${kind}" is not supported by k8ts (aescbc, aesgcm, secretbox and identity are)`);
 }
 
 /** `secrets`, `deployments.apps`, `*.apps`, `*.` (every core resource), `*.*` (every resource). */

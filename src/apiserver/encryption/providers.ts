@@ -3,6 +3,7 @@
 //   aescbc: 16-byte IV + AES-CBC ciphertext (PKCS#7 padding; unauthenticated, as upstream).
 //   aesgcm: 12-byte random nonce + ciphertext + 16-byte tag; the storage key is the
 //           additional authenticated data, so a value copied to another key fails to decrypt.
+//   secretbox: 24-byte nonce + XSalsa20-Poly1305 box (secretbox.ts).
 // k8ts's backends store text, so the ciphertext after the prefix is base64 (upstream: raw bytes).
 import { createCipheriv, createDecipheriv, randomBytes, type CipherGCMTypes } from 'node:crypto';
 

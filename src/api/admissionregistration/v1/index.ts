@@ -1,6 +1,7 @@
 // admissionregistration.k8s.io/v1: webhook configurations and validating admission policies with
 // their bindings (stored; the admission chain reads them).
 import type { ResourceDef } from '../../types.js';
+import { mutatingAdmissionPolicyBindingResource, mutatingAdmissionPolicyResource } from './mutatingadmissionpolicy.js';
 import { mutatingWebhookConfigurationResource } from './mutatingwebhookconfiguration.js';
 import { validatingWebhookConfigurationResource } from './validatingwebhookconfiguration.js';
 import {
@@ -13,6 +14,8 @@ export {
   validatingWebhookConfigurationResource,
   validatingAdmissionPolicyResource,
   validatingAdmissionPolicyBindingResource,
+  mutatingAdmissionPolicyResource,
+  mutatingAdmissionPolicyBindingResource,
 };
 
 export const resources: ResourceDef[] = [
@@ -20,4 +23,6 @@ export const resources: ResourceDef[] = [
   validatingWebhookConfigurationResource,
   validatingAdmissionPolicyResource,
   validatingAdmissionPolicyBindingResource,
+  mutatingAdmissionPolicyResource,
+  mutatingAdmissionPolicyBindingResource,
 ];

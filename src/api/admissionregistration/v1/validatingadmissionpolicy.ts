@@ -5,6 +5,7 @@
 import type {
   MatchResources,
   NamedRuleWithOperations,
+  ParamRef,
   ValidatingAdmissionPolicy,
   ValidatingAdmissionPolicyBinding,
 } from 'kubernetes-types/admissionregistration/v1.js';
@@ -43,7 +44,7 @@ export type AdmissionRule = NamedRuleWithOperations & { resources?: string[]; sc
 // Objects arrive decoded but unchecked: every field is tested before use (isObject, listOf).
 const listOf = <T>(v: T[] | undefined): T[] => (Array.isArray(v) ? v : []);
 
-function defaultMatchResources(m: MatchResources | undefined): void {
+export function defaultMatchResources(m: MatchResources | undefined): void {
   if (!isObject(m)) return;
   if (!m.matchPolicy) m.matchPolicy = 'Equivalent';
   if (!isObject(m.namespaceSelector)) m.namespaceSelector = {};
@@ -96,7 +97,7 @@ function validateRules(rules: AdmissionRule[] | undefined, p: FieldPath): FieldE
   return errs;
 }
 
-function validateMatchResources(m: MatchResources | undefined, p: FieldPath, policy: boolean): FieldError[] {
+export function validateMatchResources(m: MatchResources | undefined, p: FieldPath, policy: boolean): FieldError[] {
   const errs: FieldError[] = [];
   if (!isObject(m)) return policy ? [required(p)] : [];
   if (isSet(m.matchPolicy) && !MATCH_POLICIES.includes(m.matchPolicy))
@@ -113,7 +114,7 @@ function validateMatchResources(m: MatchResources | undefined, p: FieldPath, pol
   return errs;
 }
 
-function validateNamed<T extends { name?: string }>(
+export function validateNamed<T extends { name?: string }>(
   list: T[] | undefined,
   p: FieldPath,
   check: (item: T, ip: FieldPath) => FieldError[],
@@ -196,17 +197,21 @@ export function validateBinding(obj: ValidatingAdmissionPolicyBinding): FieldErr
         'must not contain both Deny and Warn (repeating the same validation failure information in the API response and headers serves no purpose)',
       ),
     );
-  const ref = spec.paramRef;
-  if (isSet(ref)) {
-    const rp = p.child('paramRef');
-    if (ref.name && ref.selector)
-      errs.push(invalid(rp.child('name'), ref.name, 'name and selector are mutually exclusive'));
-    if (!ref.name && !ref.selector) errs.push(required(rp, 'one of name or selector must be specified'));
-    if (ref.selector) errs.push(...validateLabelSelector(ref.selector, rp.child('selector')));
-    if (isSet(ref.parameterNotFoundAction) && !NOT_FOUND_ACTIONS.includes(ref.parameterNotFoundAction))
-      errs.push(notSupported(rp.child('parameterNotFoundAction'), ref.parameterNotFoundAction, NOT_FOUND_ACTIONS));
-  }
+  errs.push(...validateParamRef(spec.paramRef, p.child('paramRef')));
   errs.push(...validateMatchResources(spec.matchResources, p.child('matchResources'), false));
+  return errs;
+}
+
+/** A binding's paramRef (ValidatingAdmissionPolicyBinding and MutatingAdmissionPolicyBinding). */
+export function validateParamRef(ref: ParamRef | undefined, rp: FieldPath): FieldError[] {
+  const errs: FieldError[] = [];
+  if (!isSet(ref)) return errs;
+  if (ref.name && ref.selector)
+    errs.push(invalid(rp.child('name'), ref.name, 'name and selector are mutually exclusive'));
+  if (!ref.name && !ref.selector) errs.push(required(rp, 'one of name or selector must be specified'));
+  if (ref.selector) errs.push(...validateLabelSelector(ref.selector, rp.child('selector')));
+  if (isSet(ref.parameterNotFoundAction) && !NOT_FOUND_ACTIONS.includes(ref.parameterNotFoundAction))
+    errs.push(notSupported(rp.child('parameterNotFoundAction'), ref.parameterNotFoundAction, NOT_FOUND_ACTIONS));
   return errs;
 }
 

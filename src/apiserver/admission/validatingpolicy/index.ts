@@ -9,20 +9,18 @@ import type {
   ValidatingAdmissionPolicy,
   ValidatingAdmissionPolicyBinding,
 } from 'kubernetes-types/admissionregistration/v1.js';
-import type { ObjectMeta } from 'kubernetes-types/meta/v1.js';
 import type { AdmissionAttributes, ValidatingPlugin } from '../interfaces.js';
 import type { Store } from '../../store.js';
 import * as errors from '../../../machinery/errors.js';
-import { labelSelectorMatches } from '../../../machinery/labels.js';
 import {
   ADMISSION_VARIABLES,
   type CompiledMatchConditions,
   type Program,
-  admissionActivation,
   compile,
   compileMatchConditions,
 } from '../../../cel/index.js';
 import { matchesResources } from './matching.js';
+import { EvaluationFailure, collectParams, policyActivation } from './params.js';
 
 const GROUP = 'admissionregistration.k8s.io';
 
@@ -104,8 +102,6 @@ function codeOf(reason: string): number {
   }
 }
 
-class EvaluationFailure extends Error {}
-
 function run(expr: CompiledExpression, vars: Record<string, unknown>): unknown {
   if (!expr.program) throw new EvaluationFailure(`compilation error: ${expr.error}`);
   try {
@@ -164,35 +160,6 @@ export class ValidatingAdmissionPolicyPlugin implements ValidatingPlugin {
     }
   }
 
-  /** The params objects the binding selects (undefined: none needed; [] none found). */
-  private params(
-    policy: CompiledPolicy,
-    binding: ValidatingAdmissionPolicyBinding,
-    a: AdmissionAttributes,
-  ): unknown[] | undefined {
-    if (!policy.paramKind?.apiVersion || !policy.paramKind.kind) return undefined;
-    const ref = binding.spec?.paramRef;
-    if (!ref) throw new EvaluationFailure('failed to configure binding: paramRef is required when paramKind is set');
-    const [group, version] = policy.paramKind.apiVersion.includes('/')
-      ? policy.paramKind.apiVersion.split('/', 2)
-      : ['', policy.paramKind.apiVersion];
-    const store = this.deps.storeForKind?.(group, policy.paramKind.kind);
-    if (!store) {
-      throw new EvaluationFailure(
-        `failed to configure policy: failed to find resource referenced by paramKind: '${group ? `${group}/` : ''}${version}, Kind=${policy.paramKind.kind}'`,
-      );
-    }
-    const namespace = store.def.namespaced ? ref.namespace || a.namespace : undefined;
-    if (ref.name) {
-      const found: unknown = store.tryGet(namespace, ref.name)?.obj;
-      return found ? [found] : [];
-    }
-    return store.cache
-      .list(store.keyPrefix(namespace))
-      .map((x): unknown => x.obj)
-      .filter((o) => labelSelectorMatches(ref.selector, (o as { metadata?: ObjectMeta }).metadata?.labels ?? {}));
-  }
-
   private evaluateBinding(
     policy: CompiledPolicy,
     binding: ValidatingAdmissionPolicyBinding,
@@ -206,7 +173,12 @@ export class ValidatingAdmissionPolicyPlugin implements ValidatingPlugin {
     };
     let paramsList: unknown[] | undefined;
     try {
-      paramsList = this.params(policy, binding, a);
+      paramsList = collectParams(
+        (g, k) => this.deps.storeForKind?.(g, k),
+        policy.paramKind,
+        binding.spec?.paramRef,
+        a.namespace,
+      );
     } catch (err) {
       fail(err);
       return failures;
@@ -217,22 +189,7 @@ export class ValidatingAdmissionPolicyPlugin implements ValidatingPlugin {
       return failures;
     }
     for (const params of paramsList ?? [undefined]) {
-      const vars = admissionActivation({
-        object: a.object,
-        oldObject: a.oldObject,
-        params,
-        namespaceObject,
-        request: {
-          kind: { group: a.group, version: a.version, kind: a.kind },
-          resource: { group: a.group, version: a.version, resource: a.resource },
-          subResource: a.subresource,
-          name: a.name,
-          namespace: a.namespace,
-          operation: a.operation,
-          userInfo: { username: a.user.name, uid: a.user.uid, groups: a.user.groups, extra: a.user.extra },
-          dryRun: a.dryRun,
-        },
-      });
+      const vars = policyActivation(a, params, namespaceObject);
       const match = policy.matchConditions.evaluate(vars);
       if (!match.matches) {
         if ('error' in match)
