@@ -61,6 +61,8 @@ export interface AgentOptions {
   client: Client;
   /** The service proxy's client, when it has an identity of its own (system:kube-proxy); default `client`. */
   proxyClient?: Client;
+  /** The event exporter's client (it watches every namespace's Events, which a node may not); default `client`. */
+  eventsClient?: Client;
   nodeName: string;
   /** The data dir of this k8ts installation; the agent keeps its files in <dataDir>/agent. */
   dataDir: string;
@@ -459,7 +461,12 @@ export class NodeAgent {
       { ...this.o.logging, logDir: this.logDir, stateDir: this.dir, nodeName: this.o.nodeName },
       this.log,
     );
-    this.logging.start(this.runtime, client, (ns, name) => this.pods.store.get(`${ns}/${name}`)?.metadata.labels);
+    this.logging.start(
+      this.runtime,
+      client,
+      (ns, name) => this.pods.store.get(`${ns}/${name}`)?.metadata.labels,
+      this.o.eventsClient ?? client,
+    );
     this.runner = new ControllerRunner({
       name: 'agent-pods',
       workers: 4,

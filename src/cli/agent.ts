@@ -13,7 +13,7 @@ import { primaryIPv4 } from '../agent/hostinfo.js';
 import { defaultDataDir } from './datadir.js';
 import { inProcessClient } from '../apiserver/inprocess.js';
 import { R } from '../client/client.js';
-import { KUBE_PROXY, nodeUser } from '../server/identities.js';
+import { KUBE_PROXY, componentServiceAccount, nodeUser } from '../server/identities.js';
 
 export async function startLocalAgent(
   api: ApiServer,
@@ -40,6 +40,11 @@ export async function startLocalAgent(
     }),
     // kube-proxy's own user, bound to system:node-proxier.
     proxyClient: inProcessClient(api, { fieldManager: 'kube-proxy', user: KUBE_PROXY }),
+    // The event exporter reads every namespace's Events: an identity of its own, not the node's.
+    eventsClient: inProcessClient(api, {
+      fieldManager: 'event-exporter',
+      user: componentServiceAccount('event-exporter'),
+    }),
     nodeName,
     dataDir,
     isDefaultDataDir: resolve(dataDir) === resolve(defaultDataDir()),

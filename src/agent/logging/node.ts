@@ -38,6 +38,7 @@ export class NodeLogging {
     runtime: Runtime,
     client: Client,
     podLabels: (namespace: string, name: string) => Record<string, string> | undefined,
+    eventsClient: Client = client,
   ): void {
     this.manager = new ContainerLogManager(runtime, {
       logDir: this.s.logDir,
@@ -59,7 +60,7 @@ export class NodeLogging {
       this.shipper.start();
       if (this.s.exportEvents) {
         this.events = new EventExporter({
-          client,
+          client: eventsClient,
           sinks: this.s.sinks,
           positionFile: join(this.s.stateDir, 'event-positions.json'),
           logger: this.logger,

@@ -666,6 +666,8 @@ const K8TS_ROLES: Record<string, PolicyRule[]> = {
     rule(['get', 'list', 'watch', 'update', 'patch'], ['gateway.networking.k8s.io'], ['httproutes']),
     events,
   ],
+  // The server's node exports every Event to the log sinks (src/agent/logging/events.ts).
+  'event-exporter': [rule(['list', 'watch'], [''], ['events'])],
   // k3s's helm-controller and deploy controller apply whatever charts and manifests the admin put
   // there (k3s runs them with admin credentials): they hold every permission, through this role.
   'helm-controller': [rule(['*'], ['*'], ['*']), urls(['*'], ['*'])],
