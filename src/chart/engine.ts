@@ -6,7 +6,7 @@ import { posix } from 'node:path';
 import { chartFullPath, isRoot, type Chart, type Dependency } from './chart.js';
 import { filesFromChart } from './files.js';
 import { helmFuncMap } from './funcs/index.js';
-import { ExecError, TemplateSet, type FuncMap } from './template/exec.js';
+import { ExecError, TemplateSet, type FuncDef, type FuncMap } from './template/exec.js';
 import { ParseError } from './template/parse.js';
 import { GoStruct, type GoMap } from './template/values.js';
 import { table } from './values.js';
@@ -18,6 +18,8 @@ const RECURSION_MAX = 1000;
 export interface EngineOptions {
   strict?: boolean;
   lintMode?: boolean;
+  /** Helm's `lookup` against a cluster; without one (offline, lint) it returns an empty map. */
+  lookup?: (apiVersion: string, kind: string, namespace: string, name: string) => GoMap;
 }
 
 interface Renderable {
@@ -215,6 +217,8 @@ export function render(chart: Chart, top: GoMap, opts: EngineOptions = {}): Map<
   set.rootName = 'gotpl';
   set.missingKey = opts.strict ? 'error' : 'zero';
   bindRenderFuncs(set, new Map(), opts);
+  if (opts.lookup && !opts.lintMode)
+    set.funcs.set('lookup', { params: ['string', 'string', 'string', 'string'], fn: opts.lookup as FuncDef['fn'] });
   const keys = sortTemplates([...templates.keys()]);
   for (const name of keys) {
     try {

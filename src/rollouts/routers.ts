@@ -1,6 +1,8 @@
 // Canary traffic split through the routers a Rollout names in spec.strategy.canary.trafficRouting:
 // - Gateway API (Argo's `argoproj-labs/gatewayAPI` plugin config): the HTTPRoutes' backendRefs to
 //   the canary and stable Services get the weights `w` and `100 - w`;
+// - Contour HTTPProxy (Argo's `argoproj-labs/contour` plugin config: `httpProxy`, `namespace`):
+//   the routes' services named canary and stable get the weights `w` and `100 - w`;
 // - NGINX-style Ingress (`nginx.stableIngress`): a canary Ingress `<rollout>-<ingress>-canary`,
 //   the stable one's copy pointing at the canary Service, with the canary and canary-weight
 //   annotations (which the k8ts ingress controller honours, as ingress-nginx does).
@@ -9,7 +11,16 @@ import type { Ingress, IngressBackend } from 'kubernetes-types/networking/v1.js'
 import { R, spec, type Client } from '../client/client.js';
 import { isNotFound } from '../client/errors.js';
 import type { HTTPRoute } from '../ingress/gateway.js';
-import { GATEWAY_PLUGIN, ROLLOUT_API_VERSION, ROLLOUT_KIND, type Rollout } from './types.js';
+import type { HTTPProxy } from '../ingress/httpproxy.js';
+import { CONTOUR_PLUGIN, GATEWAY_PLUGIN, ROLLOUT_API_VERSION, ROLLOUT_KIND, type Rollout } from './types.js';
+
+const HTTP_PROXIES = spec<HTTPProxy>({
+  group: 'projectcontour.io',
+  version: 'v1',
+  plural: 'httpproxies',
+  namespaced: true,
+  kind: 'HTTPProxy',
+});
 
 const HTTP_ROUTES = spec<HTTPRoute>({
   group: 'gateway.networking.k8s.io',
@@ -18,6 +29,24 @@ const HTTP_ROUTES = spec<HTTPRoute>({
   namespaced: true,
   kind: 'HTTPRoute',
 });
+
+/** Gives the canary and stable Services among `refs` their weights; true if any changed. */
+function setWeights(
+  refs: { name: string; weight?: number }[],
+  canaryService: string,
+  stableService: string,
+  weight: number,
+): boolean {
+  let changed = false;
+  for (const ref of refs) {
+    const want = ref.name === canaryService ? weight : ref.name === stableService ? 100 - weight : undefined;
+    if (want !== undefined && ref.weight !== want) {
+      ref.weight = want;
+      changed = true;
+    }
+  }
+  return changed;
+}
 
 /** The route with weights set on its backendRefs to the two Services; undefined when unchanged. */
 export function weightedRoute(
@@ -28,16 +57,37 @@ export function weightedRoute(
 ): HTTPRoute | undefined {
   const out = structuredClone(route);
   let changed = false;
-  for (const rule of out.spec?.rules ?? [])
-    for (const ref of rule.backendRefs ?? []) {
-      if (ref.kind && ref.kind !== 'Service') continue;
-      const want = ref.name === canaryService ? weight : ref.name === stableService ? 100 - weight : undefined;
-      if (want !== undefined && ref.weight !== want) {
-        ref.weight = want;
-        changed = true;
-      }
-    }
+  for (const rule of out.spec?.rules ?? []) {
+    const services = (rule.backendRefs ?? []).filter((ref) => !ref.kind || ref.kind === 'Service');
+    if (setWeights(services, canaryService, stableService, weight)) changed = true;
+  }
   return changed ? out : undefined;
+}
+
+/**
+ * The HTTPProxy with weights set on its routes' services (as Argo's `argoproj-labs/contour`
+ * plugin does: mirrors left alone); undefined when unchanged.
+ */
+export function weightedProxy(
+  proxy: HTTPProxy,
+  canaryService: string,
+  stableService: string,
+  weight: number,
+): HTTPProxy | undefined {
+  const out = structuredClone(proxy);
+  let changed = false;
+  for (const route of out.spec?.routes ?? []) {
+    const services = (route.services ?? []).filter((svc) => !svc.mirror);
+    if (setWeights(services, canaryService, stableService, weight)) changed = true;
+  }
+  return changed ? out : undefined;
+}
+
+/** The HTTPProxies the `argoproj-labs/contour` plugin config names (`httpProxy`, `namespace`). */
+export function contourProxies(ro: Rollout): { name: string; namespace: string }[] {
+  const cfg = ro.spec.strategy.canary?.trafficRouting?.plugins?.[CONTOUR_PLUGIN];
+  if (!cfg?.httpProxy) return [];
+  return [{ name: cfg.httpProxy, namespace: cfg.namespace ?? ro.metadata?.namespace ?? 'default' }];
 }
 
 /** The names of the HTTPRoutes the gatewayAPI plugin config lists. */
@@ -103,6 +153,11 @@ export async function applyCanaryWeight(client: Client, ro: Rollout, weight: num
     const route = await routes.get(name);
     const next = weightedRoute(route, canarySvc, stableSvc, weight);
     if (next) await routes.update(next);
+  }
+  for (const { name, namespace } of contourProxies(ro)) {
+    const proxies = client.resource(HTTP_PROXIES).namespace(namespace);
+    const next = weightedProxy(await proxies.get(name), canarySvc, stableSvc, weight);
+    if (next) await proxies.update(next);
   }
   const nginx = routing.nginx;
   const stableIngresses = [...(nginx?.stableIngress ? [nginx.stableIngress] : []), ...(nginx?.stableIngresses ?? [])];

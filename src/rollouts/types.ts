@@ -16,6 +16,8 @@ export const SCALE_DOWN_DEADLINE_ANNOTATION = 'scale-down-deadline';
 export const REVISION_ANNOTATION = 'rollout.argoproj.io/revision';
 /** Argo's Gateway API traffic router plugin, which k8ts implements natively. */
 export const GATEWAY_PLUGIN = 'argoproj-labs/gatewayAPI';
+/** Argo's Contour HTTPProxy traffic router plugin, which k8ts implements natively too. */
+export const CONTOUR_PLUGIN = 'argoproj-labs/contour';
 
 export interface ObjectRef {
   apiVersion?: string;
@@ -54,8 +56,11 @@ export interface CanaryStep {
 
 export interface RolloutTrafficRouting {
   nginx?: { stableIngress?: string; stableIngresses?: string[]; annotationPrefix?: string };
-  /** Argo's traffic router plugins; k8ts serves `argoproj-labs/gatewayAPI` itself. */
-  plugins?: Record<string, { httpRoute?: string; httpRoutes?: { name: string }[]; namespace?: string }>;
+  /** Argo's traffic router plugins; k8ts serves `argoproj-labs/gatewayAPI` and `argoproj-labs/contour` itself. */
+  plugins?: Record<
+    string,
+    { httpRoute?: string; httpRoutes?: { name: string }[]; httpProxy?: string; namespace?: string }
+  >;
 }
 
 export interface CanaryStrategy {

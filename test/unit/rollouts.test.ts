@@ -12,7 +12,13 @@ import {
   type ReplicaSetView,
   type RolloutPlan,
 } from '../../src/rollouts/plan.js';
-import { canaryIngress, gatewayRoutes, weightedRoute } from '../../src/rollouts/routers.js';
+import {
+  canaryIngress,
+  contourProxies,
+  gatewayRoutes,
+  weightedProxy,
+  weightedRoute,
+} from '../../src/rollouts/routers.js';
 import { checkUrls, jobResult } from '../../src/rollouts/analysis.js';
 import { invalidSpec } from '../../src/rollouts/controller.js';
 import { promotePatches, statusLine } from '../../src/cli/rollout.js';
@@ -408,6 +414,46 @@ test('Gateway API routes: weights on the canary and stable backendRefs', () => {
     { name: 'a', namespace: 'gw' },
     { name: 'b', namespace: 'gw' },
   ]);
+});
+
+test("Contour HTTPProxy (argoproj-labs/contour plugin config): weights on the routes' services", () => {
+  const proxy = {
+    metadata: { name: 'web', namespace: 'shop' },
+    spec: {
+      virtualhost: { fqdn: 'web.example.com' },
+      routes: [
+        {
+          conditions: [{ prefix: '/' }],
+          services: [
+            { name: 'web-stable', port: 80 },
+            { name: 'web-canary', port: 80, weight: 0 },
+            { name: 'web-canary', port: 80, mirror: true },
+          ],
+        },
+        { conditions: [{ prefix: '/static' }], services: [{ name: 'assets', port: 80 }] },
+      ],
+    },
+  };
+  const next = weightedProxy(proxy, 'web-canary', 'web-stable', 20);
+  assert.deepEqual(next?.spec?.routes?.[0].services, [
+    { name: 'web-stable', port: 80, weight: 80 },
+    { name: 'web-canary', port: 80, weight: 20 },
+    { name: 'web-canary', port: 80, mirror: true },
+  ]);
+  assert.deepEqual(next?.spec?.routes?.[1], proxy.spec.routes[1], 'other services untouched');
+  assert.equal(proxy.spec.routes[0].services[1].weight, 0, 'the input is not modified');
+  assert.equal(weightedProxy(next, 'web-canary', 'web-stable', 20), undefined, 'unchanged: no write');
+  assert.deepEqual(weightedProxy(next, 'web-canary', 'web-stable', 100)?.spec?.routes?.[0].services?.slice(0, 2), [
+    { name: 'web-stable', port: 80, weight: 0 },
+    { name: 'web-canary', port: 80, weight: 100 },
+  ]);
+  const named = (plugins: NonNullable<NonNullable<RolloutSpec['strategy']['canary']>['trafficRouting']>['plugins']) =>
+    contourProxies(canary([], { trafficRouting: { plugins } }));
+  assert.deepEqual(named({ 'argoproj-labs/contour': { httpProxy: 'web', namespace: 'shop' } }), [
+    { name: 'web', namespace: 'shop' },
+  ]);
+  assert.deepEqual(named({ 'argoproj-labs/contour': { httpProxy: 'web' } }), [{ name: 'web', namespace: 'default' }]);
+  assert.deepEqual(named({ 'argoproj-labs/gatewayAPI': { httpRoute: 'web' } }), []);
 });
 
 test('NGINX-style ingress: a canary Ingress with the canary weight annotations', () => {

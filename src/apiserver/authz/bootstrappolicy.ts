@@ -664,6 +664,7 @@ const K8TS_ROLES: Record<string, PolicyRule[]> = {
     rule(['get', 'list', 'watch', 'create', 'delete'], ['batch'], ['jobs']),
     rule(['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'], ['networking.k8s.io'], ['ingresses']),
     rule(['get', 'list', 'watch', 'update', 'patch'], ['gateway.networking.k8s.io'], ['httproutes']),
+    rule(['get', 'list', 'watch', 'update', 'patch'], ['projectcontour.io'], ['httpproxies']),
     events,
   ],
   // The server's node exports every Event to the log sinks (src/agent/logging/events.ts).

@@ -13,6 +13,7 @@ import { coalesceValues } from '../values.js';
 import { objectKey, parseObjects, ReleaseKube, type KubeObject } from './kube.js';
 import { now, ReleaseStorage, storedChart, ZERO_TIME, type Release, type ReleaseHook } from './release.js';
 import { renderRelease } from './render.js';
+import type { LookupFunction } from './lookup.js';
 
 /** The Kubernetes version k8ts serves (apiserver KUBERNETES_VERSION), for .Capabilities. */
 const CLUSTER_KUBE_VERSION = parseKubeVersion('v1.30.0');
@@ -55,7 +56,11 @@ export class ReleaseActions {
   readonly storage: ReleaseStorage;
   readonly kube: ReleaseKube;
 
-  constructor(readonly client: Client) {
+  /** `lookup` answers templates' lookups (none: empty maps, as Helm's client-side dry run). */
+  constructor(
+    readonly client: Client,
+    readonly lookup?: LookupFunction,
+  ) {
     this.storage = new ReleaseStorage(client);
     this.kube = new ReleaseKube(client);
   }
@@ -93,6 +98,7 @@ export class ReleaseActions {
       kubeVersion: CLUSTER_KUBE_VERSION,
       apiVersions: await this.apiVersions(),
       skipSchemaValidation: o.skipSchemaValidation,
+      lookup: this.lookup,
     });
     const ts = now();
     const rel: Release = {
@@ -183,6 +189,7 @@ export class ReleaseActions {
       kubeVersion: CLUSTER_KUBE_VERSION,
       apiVersions: await this.apiVersions(),
       skipSchemaValidation: o.skipSchemaValidation,
+      lookup: this.lookup,
     });
     const rel: Release = {
       name: o.name,

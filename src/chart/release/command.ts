@@ -8,6 +8,7 @@ import { userValues, UsageError, type TemplateOptions } from '../template-comman
 import { walkArgv } from '../argv.js';
 import { marshalYaml } from '../yaml.js';
 import { ReleaseActions } from './actions.js';
+import { ClusterLookup } from './lookup.js';
 import { valuesJson, type Release, type ReleaseStatus } from './release.js';
 import { isOciRef, ociOptions, pullOci } from './oci.js';
 import { pullChart } from './repo.js';
@@ -222,13 +223,17 @@ export interface CommandIO {
 }
 
 async function withActions<T>(p: Parsed, fn: (a: ReleaseActions) => Promise<T>): Promise<T> {
-  const client = Client.fromKubeconfig(kubeconfigPath(p), {
-    fieldManager: 'helm',
-    context: one(p, '--kube-context'),
-  });
+  const kubeconfig = kubeconfigPath(p);
+  const context = one(p, '--kube-context');
+  const client = Client.fromKubeconfig(kubeconfig, { fieldManager: 'helm', context });
+  // Helm's lookup queries the cluster except in a client-side dry run (`--dry-run`, `=client`).
+  const dryRun = one(p, '--dry-run');
+  const clientSide = dryRun !== undefined && dryRun !== 'false' && dryRun !== 'server';
+  const lookup = clientSide ? undefined : new ClusterLookup({ kubeconfig, context });
   try {
-    return await fn(new ReleaseActions(client));
+    return await fn(new ReleaseActions(client, lookup?.lookup));
   } finally {
+    await lookup?.close();
     await client.close();
   }
 }

@@ -10,6 +10,7 @@ import type { GoMap } from '../template/values.js';
 import { coalesceValues, processDependencies } from '../values.js';
 import { validateAgainstSchema } from '../schema.js';
 import { parseObjects } from './kube.js';
+import type { LookupFunction } from './lookup.js';
 import { formatValue } from '../template/gofmt.js';
 import { ZERO_TIME, type ReleaseHook } from './release.js';
 
@@ -24,6 +25,8 @@ export interface RenderRequest {
   kubeVersion?: KubeVersion;
   apiVersions?: string[];
   skipSchemaValidation?: boolean;
+  /** Helm's `lookup` against the cluster (install, upgrade, --dry-run=server); else empty maps. */
+  lookup?: LookupFunction;
 }
 
 export interface Rendered {
@@ -59,18 +62,22 @@ export function renderRelease(r: RenderRequest): Rendered {
     throw new Error(
       `chart requires kubeVersion: ${chart.metadata.kubeVersion} which is incompatible with Kubernetes ${kubeVersionString(capabilities)}`,
     );
-  const files = render(chart, {
-    Capabilities: capabilities,
-    Release: {
-      Name: r.name,
-      Namespace: r.namespace,
-      IsUpgrade: r.isUpgrade,
-      IsInstall: !r.isUpgrade,
-      Revision: BigInt(r.revision),
-      Service: 'Helm',
+  const files = render(
+    chart,
+    {
+      Capabilities: capabilities,
+      Release: {
+        Name: r.name,
+        Namespace: r.namespace,
+        IsUpgrade: r.isUpgrade,
+        IsInstall: !r.isUpgrade,
+        Revision: BigInt(r.revision),
+        Service: 'Helm',
+      },
+      Values: values,
     },
-    Values: values,
-  });
+    { lookup: r.lookup },
+  );
   let notes = '';
   for (const k of [...files.keys()]) {
     if (!k.endsWith('NOTES.txt')) continue;
