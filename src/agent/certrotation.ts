@@ -11,7 +11,8 @@ import type { CertificateSigningRequest } from 'kubernetes-types/certificates/v1
 import { spec, type Client } from '../client/client.js';
 import type { Watch, WatchEvent } from '../client/types.js';
 import { KUBELET_CLIENT_SIGNER } from '../api/certificates/v1/csr.js';
-import { makeNodeCSR } from '../apiserver/join.js';
+import { generateKeys } from '../machinery/pki.js';
+import { certificateRequest, distinguishedName } from '../machinery/certificate.js';
 import { keyMatches, type ClientCredential } from './certstore.js';
 
 export const CERTIFICATE_SIGNING_REQUESTS = spec<CertificateSigningRequest>({
@@ -161,7 +162,9 @@ export class ClientCertRotation {
   }
 
   private async requestCertificate(): Promise<ClientCredential> {
-    const { csrPem, keyPem } = await makeNodeCSR(this.o.nodeName);
+    const keys = generateKeys();
+    const keyPem = keys.keyPem;
+    const csrPem = certificateRequest(distinguishedName(`system:node:${this.o.nodeName}`, ['system:nodes']), keys);
     const csrs = this.o.client.resource(CERTIFICATE_SIGNING_REQUESTS);
     const created = await csrs.create({
       apiVersion: 'certificates.k8s.io/v1',
