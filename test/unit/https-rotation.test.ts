@@ -12,6 +12,9 @@ import type { AddressInfo } from 'node:net';
 import { issue, loadOrCreateCA } from '../../src/machinery/pki.js';
 import { HttpsTransport } from '../../src/client/https.js';
 import { R } from '../../src/client/client.js';
+import type { Node } from 'kubernetes-types/core/v1.js';
+
+const nameOf = (o: unknown) => (o as Node).metadata?.name ?? '';
 
 test('after setClientCertificate new requests present the new certificate; old watches end cleanly', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'k8ts-https-rotation-'));
@@ -40,17 +43,17 @@ test('after setClientCertificate new requests present the new certificate; old w
   );
   try {
     const target = { resource: R.nodes, name: 'x' };
-    assert.equal((await transport.get(target)).metadata.name, 'system:node:first');
+    assert.equal(nameOf(await transport.get(target)), 'system:node:first');
     const seen: string[] = [];
-    const watch = transport.watch({ resource: R.nodes }, {}, (ev) => seen.push(ev.object.metadata.name));
+    const watch = transport.watch({ resource: R.nodes }, {}, (ev) => seen.push(nameOf(ev.object)));
     while (!seen.length) await new Promise((r) => setTimeout(r, 20));
     assert.deepEqual(seen, ['system:node:first']);
 
     transport.setClientCertificate(second.certPem, second.keyPem);
     assert.deepEqual(await watch.done, {}, 'the old watch ended without an error');
-    assert.equal((await transport.get(target)).metadata.name, 'system:node:second');
+    assert.equal(nameOf(await transport.get(target)), 'system:node:second');
     const again: string[] = [];
-    const w2 = transport.watch({ resource: R.nodes }, {}, (ev) => again.push(ev.object.metadata.name));
+    const w2 = transport.watch({ resource: R.nodes }, {}, (ev) => again.push(nameOf(ev.object)));
     while (!again.length) await new Promise((r) => setTimeout(r, 20));
     assert.deepEqual(again, ['system:node:second']);
     w2.stop();
