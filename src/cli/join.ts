@@ -2,7 +2,8 @@
 // server's CA against the token's hash (fetched from /cacerts without TLS verification, as k3s
 // does), exchanges the token for a node client certificate and a serving certificate (kept under
 // DATA/agent/tls and reused on restart), writes DATA/agent/kubeconfig.yaml and runs the NodeAgent
-// over HTTPS with that identity.
+// over HTTPS with that identity. Unless --rotate-certificates=false, the client certificate is
+// renewed through CertificateSigningRequests before it expires (agent/certrotation.ts).
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -31,6 +32,9 @@ import { primaryIPv4 } from '../agent/hostinfo.js';
 import { writeKubeconfig } from '../server/kubeconfig.js';
 import { defaultDataDir } from './datadir.js';
 import { fetchClusterConfig } from './clusterconfig.js';
+import { parseBool } from './component.js';
+import { keyMatches, loadClientCredential, storeClientCredential } from '../agent/certstore.js';
+import { ClientCertRotation } from '../agent/certrotation.js';
 import { startIngressFromFlags, type IngressFlags } from './ingressflags.js';
 import type { IngressController } from '../ingress/controller.js';
 
@@ -42,6 +46,8 @@ export interface JoinFlags extends AgentFlags, IngressFlags {
   clusterDomain?: string;
   nodeLabel?: string[];
   logLevel: string;
+  /** --rotate-certificates (default true): renew the client certificate through CSRs. */
+  rotateCertificates?: string | boolean;
 }
 
 /** A refusal the user must act on (wrong token, wrong server): no retry. */
@@ -57,33 +63,54 @@ interface NodeIdentity {
   servingKey: string;
 }
 
+/** The files beside the client credential (which certstore.ts keeps). */
 function files(dir: string) {
   return {
     ca: join(dir, 'ca.crt'),
-    clientCert: join(dir, 'client-kubelet.crt'),
-    clientKey: join(dir, 'client-kubelet.key'),
     servingCert: join(dir, 'serving-kubelet.crt'),
     servingKey: join(dir, 'serving-kubelet.key'),
   };
 }
 
-/** The stored identity, when it is still good for this node, name, IP and cluster CA. */
-export function storedIdentity(dir: string, caPem: string, nodeName: string, nodeIP: string): NodeIdentity | undefined {
+/**
+ * The stored identity, when it is still good for this node, name, IP and cluster CA. With
+ * `rotating`, a client certificate that has not expired is good (the rotation renews it);
+ * without, it must last another 30 days, else the agent joins again with its token.
+ */
+export function storedIdentity(
+  dir: string,
+  caPem: string,
+  nodeName: string,
+  nodeIP: string,
+  rotating = false,
+  log?: Logger,
+): NodeIdentity | undefined {
   const f = files(dir);
   if (!Object.values(f).every((p) => existsSync(p))) return undefined;
   try {
+    const client = loadClientCredential(dir);
+    if (!client) return undefined;
     const id: NodeIdentity = {
       ca: readFileSync(f.ca, 'utf8'),
-      clientCert: readFileSync(f.clientCert, 'utf8'),
-      clientKey: readFileSync(f.clientKey, 'utf8'),
+      clientCert: client.certPem,
+      clientKey: client.keyPem,
       servingCert: readFileSync(f.servingCert, 'utf8'),
       servingKey: readFileSync(f.servingKey, 'utf8'),
     };
     if (id.ca !== caPem) return undefined;
     const subject = new X509Certificate(id.clientCert).subject.split('\n');
-    if (!subject.includes(`CN=system:node:${nodeName}`)) return undefined;
-    const soon = Date.now() + RENEW_BEFORE_MS;
-    if (notAfter(id.clientCert).getTime() < soon || notAfter(id.servingCert).getTime() < soon) return undefined;
+    if (!subject.includes(`CN=system:node:${nodeName}`) || !keyMatches(client)) return undefined;
+    const now = Date.now();
+    const clientExpiry = notAfter(id.clientCert).getTime();
+    if (clientExpiry <= now) {
+      log?.error(
+        { notAfter: new Date(clientExpiry).toISOString() },
+        `the stored client certificate expired at ${new Date(clientExpiry).toISOString()}: joining again with the token`,
+      );
+      return undefined;
+    }
+    const soon = now + RENEW_BEFORE_MS;
+    if ((!rotating && clientExpiry < soon) || notAfter(id.servingCert).getTime() < soon) return undefined;
     const sans = new Set(sansOf(id.servingCert));
     if (!sans.has(nodeName) || !sans.has(nodeIP)) return undefined;
     return id;
@@ -96,8 +123,7 @@ function storeIdentity(dir: string, id: NodeIdentity): void {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const f = files(dir);
   writeFileSync(f.ca, id.ca, { mode: 0o644 });
-  writeFileSync(f.clientCert, id.clientCert, { mode: 0o644 });
-  writeFileSync(f.clientKey, id.clientKey, { mode: 0o600 });
+  storeClientCredential(dir, { certPem: id.clientCert, keyPem: id.clientKey });
   writeFileSync(f.servingCert, id.servingCert, { mode: 0o644 });
   writeFileSync(f.servingKey, id.servingKey, { mode: 0o600 });
 }
@@ -219,13 +245,14 @@ async function join_(
   nodeIP: string,
   log: Logger,
   stopped: () => boolean,
+  rotating: boolean,
 ): Promise<NodeIdentity> {
   let delay = 1000;
   for (;;) {
     try {
       const caPem = await fetchCACerts(server);
       verifyCA(caPem, token, server, log);
-      const stored = storedIdentity(tlsDir, caPem, nodeName, nodeIP);
+      const stored = storedIdentity(tlsDir, caPem, nodeName, nodeIP, rotating, log);
       if (stored) {
         log.info({ dir: tlsDir }, 'reusing stored node certificates');
         return stored;
@@ -283,16 +310,24 @@ export async function runAgent(flags: JoinFlags): Promise<void> {
   const agentOptions = agentOptionsFromFlags(flags);
   const labels = parseLabels(flags.nodeLabel);
   const tlsDir = join(dataDir, 'agent', 'tls');
+  const rotating = parseBool(flags.rotateCertificates ?? true, '--rotate-certificates');
 
   let stopping = false;
   // What is running so far: the signal handlers are installed before any of it starts.
-  const running: { agent?: NodeAgent; client?: Client; ingress?: IngressController; stopFollowing?: () => void } = {};
+  const running: {
+    agent?: NodeAgent;
+    client?: Client;
+    ingress?: IngressController;
+    rotation?: ClientCertRotation;
+    stopFollowing?: () => void;
+  } = {};
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down');
-    const { agent, client, ingress, stopFollowing } = running;
+    const { agent, client, ingress, rotation, stopFollowing } = running;
     stopFollowing?.();
+    await rotation?.stop();
     await ingress?.stop().catch((err) => logger.warn({ err }, 'stopping the ingress controller failed'));
     await agent?.stop().catch((err) => logger.warn({ err }, 'stopping the agent failed'));
     await client?.close().catch(() => undefined);
@@ -303,25 +338,42 @@ export async function runAgent(flags: JoinFlags): Promise<void> {
 
   let id: NodeIdentity;
   try {
-    id = await join_(server, token, tlsDir, nodeName, nodeIP, logger, () => stopping);
+    id = await join_(server, token, tlsDir, nodeName, nodeIP, logger, () => stopping, rotating);
   } catch (err) {
     if (err instanceof JoinError) throw new Error(`cannot join ${server}: ${err.message}`, { cause: err });
     throw err;
   }
   const kubeconfig = join(dataDir, 'agent', 'kubeconfig.yaml');
-  writeKubeconfig(
-    kubeconfig,
-    { server, caPem: id.ca, certPem: id.clientCert, keyPem: id.clientKey, name: 'k8ts-agent' },
-    0o600,
-  );
+  const writeAgentKubeconfig = (certPem: string, keyPem: string) =>
+    writeKubeconfig(kubeconfig, { server, caPem: id.ca, certPem, keyPem, name: 'k8ts-agent' }, 0o600);
+  writeAgentKubeconfig(id.clientCert, id.clientKey);
   // As k3s's agent load balancer: every API server the `kubernetes` Service lists, failing over
   // between them when the one in use dies (the list is kept in DATA/agent/etc/servers.json).
   const servers = new ServerPool(server, join(dataDir, 'agent', 'etc', 'servers.json'), (from, to) =>
     logger.warn({ from, to }, 'API server unreachable; switching'),
   );
-  const client = (running.client = new Client(
-    new HttpsTransport(loadKubeconfig(kubeconfig), { fieldManager: 'kubelet', servers }),
-  ));
+  const transport = new HttpsTransport(loadKubeconfig(kubeconfig), { fieldManager: 'kubelet', servers });
+  const client = (running.client = new Client(transport));
+  if (rotating) {
+    running.rotation = new ClientCertRotation({
+      client,
+      nodeName,
+      current: { certPem: id.clientCert, keyPem: id.clientKey },
+      store: (cred) => {
+        storeClientCredential(tlsDir, cred);
+        writeAgentKubeconfig(cred.certPem, cred.keyPem);
+      },
+      use: (cred) => transport.setClientCertificate(cred.certPem, cred.keyPem),
+      rejoin: async () => {
+        const caPem = await fetchCACerts(server);
+        verifyCA(caPem, token, server, logger);
+        const fresh = await requestNodeCerts(server, caPem, token, nodeName, nodeIP);
+        return { certPem: fresh.clientCert, keyPem: fresh.clientKey };
+      },
+      logger,
+    });
+    running.rotation.start();
+  }
   running.stopFollowing = followApiServers(client, servers, logger);
   // Without --cluster-dns (or --service-cidr to derive it from), pods get the server's cluster DNS,
   // as k3s agents learn it from their server: the default guess is wrong for any other range.

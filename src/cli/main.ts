@@ -210,7 +210,12 @@ export async function main(argv: string[]): Promise<void> {
           '--cluster-cidr <cidr>',
           "the cluster's pod range (the server's --cluster-cidr): the service proxy masquerades traffic to cluster IPs from outside it",
         )
-        .option('--cluster-domain <domain>', "cluster DNS domain (default: the server's, else cluster.local)"),
+        .option('--cluster-domain <domain>', "cluster DNS domain (default: the server's, else cluster.local)")
+        .option(
+          '--rotate-certificates [bool]',
+          'renew the client certificate through CertificateSigningRequests before it expires, as the kubelet does (false: keep it until a restart renews it with the token)',
+          'true',
+        ),
     ).action(async (opts) => {
       const { runAgent } = await import('./join.js');
       await runAgent(opts);

@@ -86,12 +86,13 @@ export class HttpsTransport implements Transport {
   readonly kind = 'https';
   readonly fieldManager: string;
   private agent?: Promise<Agent>;
-  private readonly connect: { ca?: string; cert?: string; key?: string; rejectUnauthorized: boolean };
+  private connect: { ca?: string; cert?: string; key?: string; rejectUnauthorized: boolean };
   private readonly server: string;
   private readonly headers: Record<string, string>;
   private readonly timeoutMs: number;
   private readonly onWarning?: (message: string) => void;
-  private readonly watches = new Set<() => void>();
+  /** Each open watch's stop, with the connection pool it runs on. */
+  private readonly watches = new Map<() => void, Promise<Agent>>();
   private readonly pool?: ServerPool;
 
   constructor(config: ClientConfig, opts: HttpsOptions) {
@@ -115,6 +116,21 @@ export class HttpsTransport implements Transport {
     return (this.agent ??= undici().then(
       ({ Agent }) => new Agent({ connect: this.connect, keepAliveTimeout: 30_000 }),
     ));
+  }
+
+  /**
+   * Uses another client certificate from now on (certificate rotation, without a restart): new
+   * requests go through a new connection pool; requests under way finish on the old one, which is
+   * then closed, and watches on it end as a server timeout would end them, so that their
+   * informers resume from where they were, over new connections.
+   */
+  setClientCertificate(certPem: string, keyPem: string): void {
+    this.connect = { ...this.connect, cert: certPem, key: keyPem };
+    const old = this.agent;
+    this.agent = undefined;
+    if (!old) return;
+    for (const [stop, pool] of [...this.watches]) if (pool === old) stop();
+    void old.then((a) => a.close()).catch(() => undefined);
   }
 
   static fromKubeconfig(path: string, opts: HttpsOptions & { context?: string }): HttpsTransport {
@@ -199,7 +215,8 @@ export class HttpsTransport implements Transport {
       stopped = true;
       abort.abort();
     };
-    this.watches.add(stop);
+    const pool = this.dispatcher();
+    this.watches.set(stop, pool);
     const q = query({
       watch: 1,
       labelSelector: opts.labelSelector,
@@ -217,8 +234,8 @@ export class HttpsTransport implements Transport {
         const { request } = await undici();
         const res = await request(server + pathOf(t) + q, {
           method: 'GET',
-          dispatcher: await this.dispatcher(),
           signal: abort.signal,
+          dispatcher: await pool,
           headers: opts.asMetadata ? { ...this.headers, accept: METADATA_ACCEPT } : this.headers,
           headersTimeout: this.timeoutMs,
           bodyTimeout: 0,
@@ -325,7 +342,7 @@ export class HttpsTransport implements Transport {
   }
 
   async close(): Promise<void> {
-    for (const stop of [...this.watches]) stop();
+    for (const stop of [...this.watches.keys()]) stop();
     const agent = await this.agent?.catch(() => undefined);
     await agent?.destroy().catch(() => undefined);
   }

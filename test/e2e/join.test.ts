@@ -73,7 +73,7 @@ test('a wrong token is refused with a clear message', async () => {
   );
   assert.notEqual(r.code, 0);
   assert.match(r.stderr, /refused the join token \(401 Unauthorized\)/);
-  assert.ok(!existsSync(join(agentDir, 'agent', 'tls', 'client-kubelet.crt')), 'no certificate was stored');
+  assert.ok(!existsSync(join(agentDir, 'agent', 'tls', 'client-kubelet-current.pem')), 'no certificate was stored');
 });
 
 test('a token whose CA hash does not match the server is refused', async () => {
@@ -134,7 +134,7 @@ test('an agent joins with the token and its node becomes Ready', async () => {
   const node = JSON.parse(await cluster.k(['get', 'node', 'joined-1', '-o', 'json']));
   assert.equal(node.metadata.labels?.['node-role.kubernetes.io/control-plane'], undefined);
   assert.ok(existsSync(join(agentDir, 'agent', 'kubeconfig.yaml')));
-  const cert = readFileSync(join(agentDir, 'agent', 'tls', 'client-kubelet.crt'), 'utf8');
+  const cert = readFileSync(join(agentDir, 'agent', 'tls', 'client-kubelet-current.pem'), 'utf8');
   assert.match(cert, /BEGIN CERTIFICATE/);
 });
 
@@ -210,7 +210,7 @@ test('the agent stops cleanly on SIGTERM', async () => {
 });
 
 test('a restarted agent reuses its stored certificates and comes back Ready', async () => {
-  const certFile = join(agentDir, 'agent', 'tls', 'client-kubelet.crt');
+  const certFile = join(agentDir, 'agent', 'tls', 'client-kubelet-current.pem');
   const before = readFileSync(certFile, 'utf8');
   agentOut = '';
   agent = startAgent([
