@@ -681,11 +681,38 @@ const META_KINDS = new Set([
  * resources, groups served only as JSON, Table).
  */
 export function messageFor(apiVersion: string, kind: string): string | undefined {
-  if (!Object.hasOwn(PACKAGES, apiVersion)) return undefined;
-  const own = `${PACKAGES[apiVersion]}.${kind}`;
+  const pkg = Object.hasOwn(PACKAGES, apiVersion) ? PACKAGES[apiVersion] : sameWirePackage(apiVersion, kind);
+  if (pkg === undefined)
+    return META_KINDS.has(kind) && Object.hasOwn(SAME_WIRE, apiVersion) ? `meta.v1.${kind}` : undefined;
+  const own = `${pkg}.${kind}`;
   if (hasMessage(own) && !MESSAGES[own].w) return own;
   if (META_KINDS.has(kind)) return `meta.v1.${kind}`;
   return undefined;
+}
+
+/**
+ * Versions the generated table has no package for, whose served kinds are identical on the wire
+ * to another version's messages (every field number compared with upstream's generated.proto):
+ * MutatingAdmissionPolicy and its binding at v1alpha1 and v1beta1 are v1's messages.
+ */
+const SAME_WIRE: Record<string, { pkg: string; kinds: ReadonlySet<string> }> = Object.fromEntries(
+  ['admissionregistration.k8s.io/v1alpha1', 'admissionregistration.k8s.io/v1beta1'].map((v) => [
+    v,
+    {
+      pkg: 'admissionregistration.v1',
+      kinds: new Set([
+        'MutatingAdmissionPolicy',
+        'MutatingAdmissionPolicyList',
+        'MutatingAdmissionPolicyBinding',
+        'MutatingAdmissionPolicyBindingList',
+      ]),
+    },
+  ]),
+);
+
+function sameWirePackage(apiVersion: string, kind: string): string | undefined {
+  const alias = Object.hasOwn(SAME_WIRE, apiVersion) ? SAME_WIRE[apiVersion] : undefined;
+  return alias?.kinds.has(kind) ? alias.pkg : undefined;
 }
 
 /** The message of (apiVersion, kind), or a ProtobufError naming the type. */
