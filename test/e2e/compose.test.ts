@@ -5,23 +5,20 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
-import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { TEST_IMAGES } from '../../src/agent/images/testimages.js';
 import {
   K8TS_BIN,
   importTestImages,
-  realContainersUnavailable,
   run,
   startCluster,
   until,
   waitForReadyNode,
+  serviceNetworkingUnavailable,
 } from './harness.js';
 
 const FIXTURE = join(process.cwd(), 'test', 'fixtures', 'compose', 'words', 'compose.yaml');
-const skip =
-  realContainersUnavailable() ??
-  (spawnSync('sh', ['-c', 'command -v nft'], { stdio: 'ignore' }).status !== 0 ? 'nft is not installed' : undefined);
+const skip = serviceNetworkingUnavailable();
 
 function get(url: string, timeoutMs = 5_000): Promise<string> {
   return new Promise((resolve, reject) => {

@@ -1,5 +1,6 @@
 // Starts real `k8ts server` processes for end-to-end tests and drives them with the real kubectl.
 import { spawn, spawnSync, execFile, type ChildProcess } from 'node:child_process';
+import { request as httpRequest } from 'node:http';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -172,6 +173,28 @@ export function realContainersUnavailable(): string | undefined {
   if (process.getuid?.() !== 0) return 'real containers need root';
   const r = spawnSync('sh', ['-c', 'command -v containerd && command -v runc'], { stdio: 'ignore' });
   return r.status === 0 ? undefined : 'containerd/runc are not installed';
+}
+
+/** Why tests that route traffic through Services cannot run here (real containers and `nft`). */
+export function serviceNetworkingUnavailable(): string | undefined {
+  return (
+    realContainersUnavailable() ??
+    (spawnSync('sh', ['-c', 'command -v nft'], { stdio: 'ignore' }).status !== 0 ? 'nft is not installed' : undefined)
+  );
+}
+
+/** One GET on a fresh connection (keep-alive would pin every request to one endpoint); the body, trimmed. */
+export function getOnFreshConnection(url: string, timeoutMs = 5_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { agent: false, timeout: timeoutMs }, (res) => {
+      let body = '';
+      res.on('data', (d) => (body += d));
+      res.on('end', () => resolve(body.trim()));
+    });
+    req.on('timeout', () => req.destroy(new Error('timed out')));
+    req.on('error', reject);
+    req.end();
+  });
 }
 
 /** The user a bearer token authenticates as on `server` (kubectl auth whoami, no kubeconfig). */

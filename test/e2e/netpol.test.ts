@@ -10,20 +10,18 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   importTestImages,
-  realContainersUnavailable,
   run,
   startCluster,
   until,
   K8TS_BIN,
   type Cluster,
   waitForReadyNode,
+  serviceNetworkingUnavailable,
 } from './harness.js';
 import type { PodList, Service } from 'kubernetes-types/core/v1.js';
 import { networkPolicyTableName } from '../../src/netpol/index.js';
 
-const skip =
-  realContainersUnavailable() ??
-  (spawnSync('sh', ['-c', 'command -v nft'], { stdio: 'ignore' }).status !== 0 ? 'nft is not installed' : undefined);
+const skip = serviceNetworkingUnavailable();
 let c: Cluster;
 let table: string;
 const ips: Record<string, string> = {};

@@ -5,41 +5,26 @@
 // `k8ts rollout` commands promote and report.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { request } from 'node:http';
-import { spawnSync } from 'node:child_process';
 import {
   importTestImages,
-  realContainersUnavailable,
   run,
   startCluster,
   until,
   K8TS_BIN,
   type Cluster,
   waitForReadyNode,
+  serviceNetworkingUnavailable,
+  getOnFreshConnection,
 } from './harness.js';
 import type { Pod, Service } from 'kubernetes-types/core/v1.js';
 import type { ReplicaSet } from 'kubernetes-types/apps/v1.js';
 import type { EndpointSlice } from 'kubernetes-types/discovery/v1.js';
 import type { Rollout } from '../../src/rollouts/types.js';
 
-const skip =
-  realContainersUnavailable() ??
-  (spawnSync('sh', ['-c', 'command -v nft'], { stdio: 'ignore' }).status !== 0 ? 'nft is not installed' : undefined);
+const skip = serviceNetworkingUnavailable();
 let c: Cluster;
 
-/** One GET on a fresh connection (keep-alive would pin every request to one endpoint). */
-function get(url: string, timeoutMs = 5_000): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { agent: false, timeout: timeoutMs }, (res) => {
-      let body = '';
-      res.on('data', (d) => (body += d));
-      res.on('end', () => resolve(body.trim()));
-    });
-    req.on('timeout', () => req.destroy(new Error('timed out')));
-    req.on('error', reject);
-    req.end();
-  });
-}
+const get = getOnFreshConnection;
 
 const json = async <T>(args: string[]): Promise<T> => JSON.parse(await c.k([...args, '-o', 'json'])) as T;
 type StoredRollout = Rollout & { metadata: { generation: number }; status: NonNullable<Rollout['status']> };

@@ -6,20 +6,17 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
-import { spawnSync } from 'node:child_process';
 import {
   importTestImages,
-  realContainersUnavailable,
   startCluster,
   until,
   type Cluster,
   waitForReadyNode,
   createWebDeployment,
+  serviceNetworkingUnavailable,
 } from './harness.js';
 
-const skip =
-  realContainersUnavailable() ??
-  (spawnSync('sh', ['-c', 'command -v nft'], { stdio: 'ignore' }).status !== 0 ? 'nft is not installed' : undefined);
+const skip = serviceNetworkingUnavailable();
 let c: Cluster;
 
 function get(url: string, timeoutMs = 5_000): Promise<string> {

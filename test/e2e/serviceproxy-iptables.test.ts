@@ -4,7 +4,6 @@
 // `k8ts killall` no chain or jump of the cluster is left in the nat and filter tables.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { request } from 'node:http';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import {
@@ -17,6 +16,7 @@ import {
   type Cluster,
   waitForReadyNode,
   createWebDeployment,
+  getOnFreshConnection,
 } from './harness.js';
 import type { NodeList, Service } from 'kubernetes-types/core/v1.js';
 import { proxyTableName } from '../../src/proxy/index.js';
@@ -29,19 +29,7 @@ const skip =
     : undefined);
 let c: Cluster;
 
-/** One GET on a fresh connection (keep-alive would pin every request to one endpoint). */
-function get(url: string, timeoutMs = 20_000): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { agent: false, timeout: timeoutMs }, (res) => {
-      let body = '';
-      res.on('data', (d) => (body += d));
-      res.on('end', () => resolve(body.trim()));
-    });
-    req.on('timeout', () => req.destroy(new Error('timed out')));
-    req.on('error', reject);
-    req.end();
-  });
-}
+const get = (url: string, timeoutMs = 20_000) => getOnFreshConnection(url, timeoutMs);
 
 const svcJSON = async (name: string) => JSON.parse(await c.k(['get', 'svc', name, '-o', 'json'])) as Service;
 const fromPod = async (url: string) => (await c.k(['exec', 'client', '--', 'wget', '-qO-', url])).trim();

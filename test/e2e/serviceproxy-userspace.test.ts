@@ -8,18 +8,16 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import {
   importTestImages,
-  realContainersUnavailable,
   startCluster,
   until,
   type Cluster,
   waitForReadyNode,
   createWebDeployment,
+  serviceNetworkingUnavailable,
 } from './harness.js';
 import { proxyTableName } from '../../src/proxy/index.js';
 
-const skip =
-  realContainersUnavailable() ??
-  (spawnSync('sh', ['-c', 'command -v nft'], { stdio: 'ignore' }).status !== 0 ? 'nft is not installed' : undefined);
+const skip = serviceNetworkingUnavailable();
 let c: Cluster;
 
 function get(url: string): Promise<string> {

@@ -4,12 +4,10 @@
 // the nftables table.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { request } from 'node:http';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import {
   importTestImages,
-  realContainersUnavailable,
   run,
   startCluster,
   until,
@@ -17,27 +15,15 @@ import {
   type Cluster,
   waitForReadyNode,
   createWebDeployment,
+  serviceNetworkingUnavailable,
+  getOnFreshConnection,
 } from './harness.js';
 import { proxyTableName } from '../../src/proxy/index.js';
 
-const skip =
-  realContainersUnavailable() ??
-  (spawnSync('sh', ['-c', 'command -v nft'], { stdio: 'ignore' }).status !== 0 ? 'nft is not installed' : undefined);
+const skip = serviceNetworkingUnavailable();
 let c: Cluster;
 
-/** One GET on a fresh connection (keep-alive would pin every request to one endpoint). */
-function get(url: string, timeoutMs = 5_000): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { agent: false, timeout: timeoutMs }, (res) => {
-      let body = '';
-      res.on('data', (d) => (body += d));
-      res.on('end', () => resolve(body.trim()));
-    });
-    req.on('timeout', () => req.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })));
-    req.on('error', reject);
-    req.end();
-  });
-}
+const get = getOnFreshConnection;
 
 async function failure(url: string): Promise<string> {
   try {
