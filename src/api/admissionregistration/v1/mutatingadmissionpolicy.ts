@@ -19,13 +19,14 @@ import {
   path,
   required,
 } from '../../../machinery/fielderrors.js';
-import { CelCompileError, MUTATION_VARIABLES, compileMatchConditions, compileMutation } from '../../../cel/index.js';
+import { CelCompileError, MUTATION_VARIABLES, compileMutation } from '../../../cel/index.js';
 import { isObject } from '../../apps/v1/workload.js';
 import {
   defaultMatchResources,
   validateMatchResources,
-  validateNamed,
   validateParamRef,
+  validatePolicyMatching,
+  validatePolicyVariables,
 } from './validatingadmissionpolicy.js';
 import { validatingAdmissionPolicyBindingColumns } from './tables.js';
 import { ageColumn, nameColumn } from '../../printing.js';
@@ -61,7 +62,6 @@ export interface MutatingAdmissionPolicyBinding {
   spec?: { policyName?: string; paramRef?: ParamRef; matchResources?: MatchResources };
 }
 
-const FAILURE_POLICIES = ['Fail', 'Ignore'];
 const REINVOCATION_POLICIES = ['Never', 'IfNeeded'];
 const PATCH_TYPES = ['ApplyConfiguration', 'JSONPatch'];
 const isSet = <T>(v: T): v is NonNullable<T> => v !== undefined && v !== null;
@@ -131,26 +131,13 @@ export function validateMutatingPolicy(obj: MutatingAdmissionPolicy): FieldError
   const p = path('spec');
   if (!isObject(spec)) return [required(p)];
   const errs: FieldError[] = [];
-  if (isSet(spec.failurePolicy) && !FAILURE_POLICIES.includes(spec.failurePolicy))
-    errs.push(notSupported(p.child('failurePolicy'), spec.failurePolicy, FAILURE_POLICIES));
+  errs.push(...validatePolicyMatching(spec, p));
   if (isSet(spec.reinvocationPolicy) && !REINVOCATION_POLICIES.includes(spec.reinvocationPolicy))
     errs.push(notSupported(p.child('reinvocationPolicy'), spec.reinvocationPolicy, REINVOCATION_POLICIES));
-  if (isSet(spec.paramKind)) {
-    if (!spec.paramKind.apiVersion) errs.push(required(p.child('paramKind', 'apiVersion')));
-    if (!spec.paramKind.kind) errs.push(required(p.child('paramKind', 'kind')));
-  }
-  errs.push(...validateMatchResources(spec.matchConstraints, p.child('matchConstraints'), true));
   const mutations = listOf(spec.mutations);
   if (mutations.length === 0) errs.push(required(p.child('mutations'), 'mutations must contain at least one item'));
   mutations.forEach((m, i) => errs.push(...validateMutation(m, p.child('mutations').index(i))));
-  errs.push(
-    ...validateNamed(spec.variables, p.child('variables'), (v, vp) =>
-      mutationExpressionErrors(v?.expression, vp.child('expression'), 'any'),
-    ),
-  );
-  const conds = listOf(spec.matchConditions);
-  errs.push(...validateNamed(conds, p.child('matchConditions'), () => []));
-  errs.push(...compileMatchConditions(conds, p.child('matchConditions'), MUTATION_VARIABLES).errors);
+  errs.push(...validatePolicyVariables(spec, p, (e, ep) => mutationExpressionErrors(e, ep, 'any'), MUTATION_VARIABLES));
   return errs;
 }
 

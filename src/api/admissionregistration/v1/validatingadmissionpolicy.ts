@@ -26,6 +26,7 @@ import {
   CelCompileError,
   compile,
   compileMatchConditions,
+  type VariableTypes,
 } from '../../../cel/index.js';
 import { isObject } from '../../apps/v1/workload.js';
 import { validatingAdmissionPolicyBindingColumns, validatingAdmissionPolicyColumns } from './tables.js';
@@ -140,13 +141,7 @@ export function validatePolicy(obj: ValidatingAdmissionPolicy): FieldError[] {
   const p = path('spec');
   if (!isObject(spec)) return [required(p)];
   const errs: FieldError[] = [];
-  if (isSet(spec.failurePolicy) && !FAILURE_POLICIES.includes(spec.failurePolicy))
-    errs.push(notSupported(p.child('failurePolicy'), spec.failurePolicy, FAILURE_POLICIES));
-  if (isSet(spec.paramKind)) {
-    if (!spec.paramKind.apiVersion) errs.push(required(p.child('paramKind', 'apiVersion')));
-    if (!spec.paramKind.kind) errs.push(required(p.child('paramKind', 'kind')));
-  }
-  errs.push(...validateMatchResources(spec.matchConstraints, p.child('matchConstraints'), true));
+  errs.push(...validatePolicyMatching(spec, p));
   const validations = listOf(spec.validations);
   const audits = listOf(spec.auditAnnotations);
   if (validations.length === 0 && audits.length === 0)
@@ -164,15 +159,47 @@ export function validatePolicy(obj: ValidatingAdmissionPolicy): FieldError[] {
       ...expressionErrors(a?.valueExpression, p.child('auditAnnotations').index(i).child('valueExpression'), 'any'),
     );
   });
-  errs.push(
-    ...validateNamed(spec.variables, p.child('variables'), (v, vp) =>
-      expressionErrors(v?.expression, vp.child('expression'), 'any'),
-    ),
-  );
-  const conds = listOf(spec.matchConditions);
-  errs.push(...validateNamed(conds, p.child('matchConditions'), () => []));
-  errs.push(...compileMatchConditions(conds, p.child('matchConditions'), POLICY_VARIABLES).errors);
+  errs.push(...validatePolicyVariables(spec, p, (e, ep) => expressionErrors(e, ep, 'any'), POLICY_VARIABLES));
   return errs;
+}
+
+/** The spec fields ValidatingAdmissionPolicy and MutatingAdmissionPolicy have in common. */
+type PolicySpecCommon = Pick<
+  NonNullable<ValidatingAdmissionPolicy['spec']>,
+  'failurePolicy' | 'paramKind' | 'matchConstraints' | 'variables' | 'matchConditions'
+>;
+
+/** failurePolicy, paramKind and matchConstraints, checked alike for both kinds of policy. */
+export function validatePolicyMatching(spec: PolicySpecCommon, p: FieldPath): FieldError[] {
+  const errs: FieldError[] = [];
+  if (isSet(spec.failurePolicy) && !FAILURE_POLICIES.includes(spec.failurePolicy))
+    errs.push(notSupported(p.child('failurePolicy'), spec.failurePolicy, FAILURE_POLICIES));
+  if (isSet(spec.paramKind)) {
+    if (!spec.paramKind.apiVersion) errs.push(required(p.child('paramKind', 'apiVersion')));
+    if (!spec.paramKind.kind) errs.push(required(p.child('paramKind', 'kind')));
+  }
+  errs.push(...validateMatchResources(spec.matchConstraints, p.child('matchConstraints'), true));
+  return errs;
+}
+
+/**
+ * A policy's variables (each expression checked by `variableErrors`) and matchConditions
+ * (compiled against `vars`, the variables the policy kind offers).
+ */
+export function validatePolicyVariables(
+  spec: PolicySpecCommon,
+  p: FieldPath,
+  variableErrors: (expression: unknown, p: FieldPath) => FieldError[],
+  vars: VariableTypes,
+): FieldError[] {
+  const conds = listOf(spec.matchConditions);
+  return [
+    ...validateNamed(spec.variables, p.child('variables'), (v, vp) =>
+      variableErrors(v?.expression, vp.child('expression')),
+    ),
+    ...validateNamed(conds, p.child('matchConditions'), () => []),
+    ...compileMatchConditions(conds, p.child('matchConditions'), vars).errors,
+  ];
 }
 
 export function validateBinding(obj: ValidatingAdmissionPolicyBinding): FieldError[] {
