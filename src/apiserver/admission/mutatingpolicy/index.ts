@@ -9,7 +9,6 @@
 // second pass after them: policies with reinvocationPolicy IfNeeded run once more when a later
 // mutation (another policy's or a webhook's) changed the object since they ran.
 import type { AdmissionAttributes, MutatingPlugin } from '../interfaces.js';
-import type { Store } from '../../store.js';
 import { checkStorableSize } from '../../store.js';
 import type {
   MutatingAdmissionPolicy,
@@ -29,16 +28,14 @@ import {
   compileMutation,
   fromCel,
 } from '../../../cel/index.js';
+import type { PolicyDeps } from '../validatingpolicy/index.js';
 import { matchesResources } from '../validatingpolicy/matching.js';
 import { EvaluationFailure, collectParams, policyActivation } from '../validatingpolicy/params.js';
 import { replaceContents } from '../webhook/patch.js';
 
 const GROUP = 'admissionregistration.k8s.io';
 
-export interface MutatingPolicyDeps {
-  tryStore(group: string, plural: string): Store | undefined;
-  /** The store of a served kind (for paramKind), or undefined. */
-  storeForKind?(group: string, kind: string): Store | undefined;
+export interface MutatingPolicyDeps extends PolicyDeps {
   /** The schema of a kind (ApplyConfiguration merges by it); undefined: merged as free-form JSON. */
   typeFor?(group: string, version: string, kind: string): TypeRef | undefined;
 }
