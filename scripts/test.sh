@@ -22,5 +22,19 @@ echo "--- layer rules (imports only point down; .dependency-cruiser.cjs)"
 npm run --silent lint
 
 echo "--- tests"
+# The runner's output is kept so that, when something fails, the failures are repeated at the end
+# (CI shows only the tail of a long log), followed again by the runner's summary lines.
+log=$(mktemp)
+set +e
 node --test --test-concurrency=2 --test-timeout=600000 \
-  dist/test/unit dist/test/e2e
+  dist/test/unit dist/test/e2e 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+if [ "$status" -ne 0 ]; then
+  echo "--- failed tests (each with the first lines of its report)"
+  awk '/^ *not ok /{n=25} n>0{print; n--}' "$log"
+  echo "--- summary"
+  grep -a -E '^# (tests|suites|pass|fail|cancelled|skipped|todo|duration_ms) ' "$log" | tail -n 8
+fi
+rm -f "$log"
+exit "$status"
