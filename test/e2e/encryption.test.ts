@@ -85,7 +85,7 @@ describe('encryption at rest', { timeout: 180_000 }, () => {
   });
 });
 
-describe('encryption at rest: flags', { timeout: 120_000 }, () => {
+describe('encryption at rest: flags', { timeout: 300_000 }, () => {
   it('--secrets-encryption=false stores Secrets as is and generates no key', async () => {
     const cluster = await startCluster({ args: ['--secrets-encryption=false'] });
     try {
