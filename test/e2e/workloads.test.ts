@@ -437,7 +437,7 @@ spec:
   completions: 3
   parallelism: 3
   completionMode: Indexed
-  ttlSecondsAfterFinished: 3
+  ttlSecondsAfterFinished: 15
   template:
     spec:
       restartPolicy: Never
@@ -461,11 +461,12 @@ spec:
       return (j.status?.conditions ?? []).some((c: any) => c.type === 'Complete' && c.status === 'True') && j;
     });
     assert.equal(job.status.completedIndexes, '0-2');
-    // ttlSecondsAfterFinished: the Job goes away.
+    // ttlSecondsAfterFinished: the Job goes away. (15 s, so that a slow poll on a loaded machine still
+    // sees it Complete first.)
     await eventually(
       'deleted by TTL',
       async () => (await cluster.kubectl(['get', 'job', 'ix', '-n', ns])).stderr.includes('NotFound'),
-      20_000,
+      40_000,
     );
   });
 

@@ -58,7 +58,7 @@ test('namespace deletion over HTTPS with two managers, one leading; failover kee
   await deleteAndWait('over-https');
   assert.equal(m2.isLeader, false, 'the second manager stays standby');
   await m1.stop(); // graceful: releases the lease
-  await eventually(() => m2.isLeader, 2000);
+  await eventually(() => m2.isLeader, 10_000); // at its next 100 ms round; the bound is for loaded machines
   await deleteAndWait('after-failover');
   await m2.stop();
   await c1.close();
