@@ -10,7 +10,7 @@ import { simOptionsFromFlags } from '../sim/config.js';
 import { parseCount, parseDurationMs } from './component.js';
 import type { ControllerOptions } from '../controllers/types.js';
 import { parsePoolCIDR } from '../controllers/servicelb/pool.js';
-import { clusterDNSFromFlags } from './agentoptions.js';
+import { clusterDNSFromFlags, flannelBackendFromFlag } from './agentoptions.js';
 import { startLocalAgent } from './agent.js';
 import { defaultDataDir } from './datadir.js';
 import type { AgentFlags } from './agentflags.js';
@@ -67,6 +67,8 @@ export interface ServerFlags extends AgentFlags, IngressFlags, AuthenticationFla
   disableScheduler?: boolean;
   /** Range of pod IPs (node IPAM hands out /24s of it). */
   clusterCidr?: string;
+  /** How pod traffic crosses between nodes, cluster-wide: vxlan (default), host-gw or none. */
+  flannelBackend?: string;
   /** --lb-address-pool (repeatable): LoadBalancer addresses come from these CIDRs. */
   lbAddressPool?: string[];
   /** Simulated nodes run in this process (and the --sim-* flags that shape them). */
@@ -175,6 +177,7 @@ export async function runServer(flags: ServerFlags): Promise<void> {
   const simCount = Number(flags.simulatedNodes ?? 0);
   if (!Number.isInteger(simCount) || simCount < 0)
     throw new Error(`--simulated-nodes: invalid count ${flags.simulatedNodes}`);
+  const flannelBackend = flannelBackendFromFlag(flags.flannelBackend);
 
   // This server's managed etcd member (--cluster-init, --server), else --datastore-endpoint.
   const store = await serverDatastore(flags, dataDir, logger);
@@ -200,7 +203,7 @@ export async function runServer(flags: ServerFlags): Promise<void> {
       ? parseDurationMs(flags.etcdCompactionInterval ?? '5m', '--etcd-compaction-interval')
       : undefined,
     encryption,
-    cluster: { serviceCIDR: flags.serviceCidr, nodePortRange, clusterDomain: flags.clusterDomain },
+    cluster: { serviceCIDR: flags.serviceCidr, nodePortRange, clusterDomain: flags.clusterDomain, flannelBackend },
     limits: {
       requestTimeoutMs: parseDurationMs(flags.requestTimeout, '--request-timeout'),
       maxRequestsInflight: parseCount(flags.maxRequestsInflight, '--max-requests-inflight'),
@@ -232,7 +235,7 @@ export async function runServer(flags: ServerFlags): Promise<void> {
   const { api, ca } = server;
   const snapshots = snapshotsFromFlags(flags, store, dataDir, logger);
   snapshots?.start();
-  const agent = flags.disableAgent ? undefined : await startLocalAgent(api, ca, flags, dataDir, logger);
+  const agent = flags.disableAgent ? undefined : await startLocalAgent(api, ca, { ...flags, flannelBackend }, dataDir, logger);
   // The built-in ingress controller (docs/ingress.md): ports 80/443 unless --disable-ingress.
   const ingress = await startIngressFromFlags(
     flags,
