@@ -29,3 +29,22 @@ export async function fetchClusterConfig(
     return undefined;
   }
 }
+
+/**
+ * A server joining a cluster (--server) must carry the pod network backend the cluster runs, as
+ * k3s refuses a "critical configuration value mismatch": nodes of one cluster cannot mix backends.
+ * A first server that cannot be asked (down while this one restarts) stops nothing.
+ */
+export async function requireClusterBackend(
+  server: string,
+  caPem: string,
+  secret: string,
+  own: NonNullable<ClusterConfig['flannelBackend']>,
+  log: Logger,
+): Promise<void> {
+  const theirs = (await fetchClusterConfig(server, caPem, secret, log))?.flannelBackend;
+  if (theirs && theirs !== own)
+    throw new Error(
+      `--flannel-backend ${own}: the cluster at ${server} runs ${theirs}; every server of a cluster must give the same`,
+    );
+}

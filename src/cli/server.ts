@@ -1,6 +1,7 @@
 // `k8ts server`: one process with the datastore, API server and control plane (and, on a real
 // host, the node agent and ingress controller). Flags follow k3s; this file only turns them into
 // ServerSettings, and server/assemble.ts builds the server the library's startCluster builds too.
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import pino from 'pino';
@@ -21,6 +22,8 @@ import { assembleServer } from '../server/assemble.js';
 import { writeKubeconfig } from '../server/kubeconfig.js';
 import { advertiseAddress } from './advertise.js';
 import { syncSharedServerFiles } from './bootstrapdata.js';
+import { requireClusterBackend } from './clusterconfig.js';
+import { parseToken } from '../apiserver/join.js';
 import { moveSqliteIntoEtcd, serverDatastore, serverJoinSource, snapshotsFromFlags } from './managedetcd.js';
 import type { Auditor } from '../apiserver/audit/index.js';
 import type { AuthenticationFlags } from './authnflags.js';
@@ -181,6 +184,14 @@ export async function runServer(flags: ServerFlags): Promise<void> {
 
   // This server's managed etcd member (--cluster-init, --server), else --datastore-endpoint.
   const store = await serverDatastore(flags, dataDir, logger);
+  if (flags.server && flags.token)
+    await requireClusterBackend(
+      flags.server,
+      readFileSync(join(dataDir, 'server', 'tls', 'ca.crt'), 'utf8'),
+      parseToken(flags.token).secret,
+      flannelBackend,
+      logger,
+    );
   // On etcd the shared files (CA, keys, encryption configuration) are the cluster's, kept in it.
   const encryption = await syncSharedServerFiles(flags, store, dataDir, logger, () =>
     encryptionFromFlags(flags, dataDir),
@@ -235,7 +246,9 @@ export async function runServer(flags: ServerFlags): Promise<void> {
   const { api, ca } = server;
   const snapshots = snapshotsFromFlags(flags, store, dataDir, logger);
   snapshots?.start();
-  const agent = flags.disableAgent ? undefined : await startLocalAgent(api, ca, { ...flags, flannelBackend }, dataDir, logger);
+  const agent = flags.disableAgent
+    ? undefined
+    : await startLocalAgent(api, ca, { ...flags, flannelBackend }, dataDir, logger);
   // The built-in ingress controller (docs/ingress.md): ports 80/443 unless --disable-ingress.
   const ingress = await startIngressFromFlags(
     flags,

@@ -176,7 +176,9 @@ test(
         () =>
           inNs(NS[self], 'ip', ['route', 'show', cidr]).includes(`via ${vtep} dev flannel.1 onlink`) &&
           inNs(NS[self], 'ip', ['neigh', 'show', vtep, 'dev', 'flannel.1']).includes(`lladdr ${mac} PERMANENT`) &&
-          inNs(NS[self], 'bridge', ['fdb', 'show', 'dev', 'flannel.1']).includes(`${mac} dst ${IP[other]} self permanent`),
+          inNs(NS[self], 'bridge', ['fdb', 'show', 'dev', 'flannel.1']).includes(
+            `${mac} dst ${IP[other]} self permanent`,
+          ),
         30_000,
         500,
       );

@@ -1,8 +1,12 @@
-// Pod networking between nodes in the manner of flannel's host-gw backend: every node's pods live
-// on its own bridge with addresses from its podCIDR, and each agent installs one kernel route per
-// other node, `<that node's podCIDR> via <that node's InternalIP>`. That only works when the nodes
-// share an L2 network (the next hop must be directly connected); for a node that is not, the agent
-// logs one warning and installs nothing, so those pods stay unreachable by pod IP.
+// Pod networking between nodes: every node's pods live on its own bridge with addresses from its
+// podCIDR, and each agent makes the other nodes' podCIDRs reachable through one of two backends
+// behind the RouteBackend interface, chosen cluster-wide by the server's --flannel-backend:
+// - vxlan (vxlan.ts, the default): an overlay, flannel's vxlan backend; nodes need not share an L2.
+// - host-gw (HostGwBackend here): one kernel route per other node, `<its podCIDR> via <its
+//   InternalIP>`. That only works when the nodes share an L2 network (the next hop must be directly
+//   connected); for a node that is not, the agent logs one warning and installs nothing.
+// PodRoutes is the reconciler both share: a Node informer, the backend's Node annotations, the
+// iptables chains below and the state file.
 //
 // Source addresses are kept between nodes: the CNI bridge's ipMasq masquerades everything that
 // leaves the node's podCIDR (rules it appends to nat POSTROUTING per pod). Ahead of them, at the
@@ -14,7 +18,7 @@
 //
 // What was installed is remembered in memory and in <agent dir>/network/routes.json, so a restart
 // after a crash removes routes of nodes that went away meanwhile; `ip route replace` never
-// duplicates. stop() removes the routes and the iptables chains; cleanUpPodRoutes() does the same
+// duplicates. stop() removes the routes, what the backend set up and the iptables chains; cleanUpPodRoutes() does the same
 // from the state file for an agent that did not stop cleanly (meant for `k8ts killall`).
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
