@@ -17,22 +17,13 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import type { Node } from 'kubernetes-types/core/v1.js';
 import { importTestImages, until, type Cluster, startCluster, run, K8TS_BIN } from './harness.js';
-import { SERVE_HOSTNAME, SecondNode, busyboxPodOn, twoNodesUnavailable } from './secondnode.js';
+import { SERVE_HOSTNAME, SecondNode, busyboxPodOn, freeOctet, twoNodesUnavailable } from './secondnode.js';
 
 const skip = twoNodesUnavailable();
 const tag = randomBytes(2).toString('hex');
 const NS = { router: `k8vx${tag}-r`, one: `k8vx${tag}-1`, two: `k8vx${tag}-2` };
 const HOST_VETH = `k8vx${tag}h`;
 
-/** An octet N for which no route of this host mentions `prefix(N)` yet. */
-function freeOctet(prefix: (n: number) => string, lo: number, hi: number): number {
-  const used = spawnSync('ip', ['-4', 'route', 'show', 'table', 'all'], { encoding: 'utf8' }).stdout ?? '';
-  for (let i = 0; i < 50; i++) {
-    const n = lo + Math.floor(Math.random() * (hi - lo));
-    if (!used.includes(prefix(n))) return n;
-  }
-  return lo;
-}
 const N = freeOctet((n) => `10.198.${n}.`, 1, 250);
 const POD = freeOctet((n) => `10.${n}.`, 150, 250);
 const net = (last: number) => `10.198.${N}.${last}`;
