@@ -45,7 +45,8 @@ import { AgentMetrics } from './metrics.js';
 import { NodeLogging, type NodeLoggingSettings } from './logging/node.js';
 import { AgentAuth, clientReviewer } from './auth.js';
 import { LocalPathProvisioner } from './provisioner/localpath.js';
-import { PodRoutes } from './network/routes.js';
+import { HostGwBackend, PodRoutes, cleanUpPodRoutes, type FlannelBackend } from './network/routes.js';
+import { VxlanBackend, removeVxlanDevice } from './network/vxlan.js';
 import { ensureBridgeGateway } from './network/bridge.js';
 import { ClusterDNS, loopbackListenerAddress } from '../dns/service.js';
 import { hostObjectName } from '../machinery/hostnames.js';
@@ -96,6 +97,8 @@ export interface AgentOptions {
   proxy?: ProxySettings;
   /** Run no NetworkPolicy controller (--disable-network-policy). */
   disableNetworkPolicy?: boolean;
+  /** How pod traffic crosses between nodes (the cluster's --flannel-backend; default vxlan). */
+  flannelBackend?: FlannelBackend;
   logger: Logger;
 }
 
@@ -127,7 +130,7 @@ export class NodeAgent {
   private timers: NodeJS.Timeout[] = [];
   private fingerprints = new Map<string, string>();
   private networkReady = false;
-  /** Routes to the other nodes' podCIDRs (containerd only; see network/routes.ts). */
+  /** Routes to the other nodes' podCIDRs (containerd only; see network/routes.ts and vxlan.ts). */
   private podRoutes?: PodRoutes;
   /** This node's cluster DNS listener (on the pod bridge's gateway; the process runtime's on loopback). */
   private dns?: ClusterDNS;
@@ -210,21 +213,38 @@ export class NodeAgent {
     }
     const paths = containerdPaths(this.dir);
     const bridge = bridgeName(this.dir, this.o.isDefaultDataDir);
-    writeCniConfig(paths, cniConfig({ podCIDR, bridge, ipamDir: join(this.dir, 'cni', 'ipam') }));
+    const netDir = join(this.dir, 'network');
+    const routesFile = join(netDir, 'routes.json');
+    const vxlanFile = join(netDir, 'vxlan.json');
+    const type = this.o.flannelBackend ?? 'vxlan';
+    const backend =
+      type === 'vxlan'
+        ? new VxlanBackend({ nodeIP: this.nodeIP, podCIDR, stateFile: vxlanFile })
+        : type === 'host-gw'
+          ? new HostGwBackend(this.nodeIP)
+          : undefined;
+    // What an earlier run with another backend left: its overlay device, or every route (none).
+    if (type !== 'vxlan') removeVxlanDevice(vxlanFile);
+    if (!backend) cleanUpPodRoutes(routesFile, bridge);
+    const mtu = backend instanceof VxlanBackend ? backend.podMTU() : undefined;
+    writeCniConfig(paths, cniConfig({ podCIDR, bridge, ipamDir: join(this.dir, 'cni', 'ipam'), mtu }));
     this.networkReady = true;
     if (!this.stopped) {
-      this.podRoutes = new PodRoutes({
-        client: this.o.client,
-        nodeName: this.o.nodeName,
-        podCIDR,
-        bridge,
-        stateFile: join(this.dir, 'network', 'routes.json'),
-        logger: this.nodeLog,
-      });
-      this.podRoutes.start();
+      if (backend) {
+        this.podRoutes = new PodRoutes({
+          client: this.o.client,
+          nodeName: this.o.nodeName,
+          podCIDR,
+          bridge,
+          stateFile: routesFile,
+          backend,
+          logger: this.nodeLog,
+        });
+        this.podRoutes.start();
+      }
       void this.startDNS(podCIDR, bridge);
     }
-    this.log.info({ podCIDR }, 'pod network configured');
+    this.log.info({ podCIDR, backend: type, mtu }, 'pod network configured');
     void this.reporter.reportStatus(true).catch(() => undefined);
   }
 

@@ -38,6 +38,8 @@ export const CLUSTER_CONFIG_PATH = '/k8ts/v1/cluster-config';
 /** What GET /k8ts/v1/cluster-config answers: the cluster settings an agent must share with its server. */
 export interface ClusterConfig {
   clusterDomain: string;
+  /** How pod traffic crosses between nodes (k3s's --flannel-backend): every agent follows its server. */
+  flannelBackend?: 'vxlan' | 'host-gw' | 'none';
 }
 
 /** What GET /k8ts/v1/server-bootstrap answers: file contents by path relative to the data dir. */

@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { ApiServer } from '../apiserver/server.js';
 import { loadOrIssue, type CA } from '../machinery/pki.js';
 import { NodeAgent } from '../agent/agent.js';
+import type { FlannelBackend } from '../agent/network/routes.js';
 import type { AgentFlags } from './agentflags.js';
 import { agentOptionsFromFlags } from './agentoptions.js';
 import { primaryIPv4 } from '../agent/hostinfo.js';
@@ -18,7 +19,7 @@ import { KUBE_PROXY, componentServiceAccount, nodeUser } from '../server/identit
 export async function startLocalAgent(
   api: ApiServer,
   ca: CA,
-  flags: AgentFlags & { clusterDomain: string },
+  flags: AgentFlags & { clusterDomain: string; flannelBackend: FlannelBackend },
   dataDir: string,
   logger: Logger,
 ): Promise<NodeAgent> {
@@ -54,6 +55,7 @@ export async function startLocalAgent(
     nodeIP,
     tls: { cert: serving.certPem, key: serving.keyPem, ca: ca.certPem },
     clusterDomain: flags.clusterDomain,
+    flannelBackend: flags.flannelBackend,
     logger,
   });
   await agent.start();

@@ -1,6 +1,7 @@
 // The node agent's flag values (agentflags.ts) turned into NodeAgent options; bad values fail
 // here, naming the flag.
 import type { AgentOptions, RuntimeChoice } from '../agent/agent.js';
+import { FLANNEL_BACKENDS, type FlannelBackend } from '../agent/network/routes.js';
 import { parseEvictionHard } from '../agent/eviction.js';
 import ipaddr from 'ipaddr.js';
 import { tenthAddress } from '../dns/kubedns.js';
@@ -11,6 +12,14 @@ import { resolve } from 'node:path';
 import { parseQuantityOrNull } from '../machinery/quantity.js';
 import type { NodeLoggingSettings } from '../agent/logging/node.js';
 import { parseSink } from '../agent/logging/sinks.js';
+
+/** --flannel-backend: vxlan (k3s's default), host-gw or none. */
+export function flannelBackendFromFlag(value: string | undefined): FlannelBackend {
+  const v = value ?? 'vxlan';
+  if (!(FLANNEL_BACKENDS as readonly string[]).includes(v))
+    throw new Error(`--flannel-backend: invalid backend ${JSON.stringify(v)} (want ${FLANNEL_BACKENDS.join(', ')})`);
+  return v as FlannelBackend;
+}
 
 /** --cluster-dns, or k3s's default: the 10th address of the service CIDR. */
 export function clusterDNSFromFlags(flags: AgentFlags): string[] {

@@ -381,6 +381,7 @@ export async function runAgent(flags: JoinFlags): Promise<void> {
     flags.clusterDns?.length || flags.serviceCidr
       ? agentOptions.clusterDNS
       : ((await serverClusterDNS(client, logger)) ?? agentOptions.clusterDNS);
+  const serverConfig = await fetchClusterConfig(server, id.ca, token.secret, logger);
   const agent = (running.agent = new NodeAgent({
     client,
     nodeName,
@@ -390,10 +391,9 @@ export async function runAgent(flags: JoinFlags): Promise<void> {
     clusterDNS,
     nodeIP,
     tls: { cert: id.servingCert, key: id.servingKey, ca: id.ca },
-    clusterDomain:
-      flags.clusterDomain ??
-      (await fetchClusterConfig(server, id.ca, token.secret, logger))?.clusterDomain ??
-      'cluster.local',
+    clusterDomain: flags.clusterDomain ?? serverConfig?.clusterDomain ?? 'cluster.local',
+    // A server that does not say is older than the overlay: its nodes route host-gw style.
+    flannelBackend: serverConfig ? (serverConfig.flannelBackend ?? 'host-gw') : 'vxlan',
     labels,
     logger,
   }));

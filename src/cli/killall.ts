@@ -8,6 +8,7 @@ import { CriRuntime } from '../agent/runtime/cri/runtime.js';
 import { ProcessRuntime } from '../agent/runtime/process/runtime.js';
 import { bridgeName, containerdPaths, socketAnswers } from '../agent/runtime/containerd.js';
 import { cleanUpPodRoutes } from '../agent/network/routes.js';
+import { removeVxlanDevice } from '../agent/network/vxlan.js';
 import { cleanUpServiceProxy } from '../proxy/index.js';
 import { cleanUpLBAddresses } from '../agent/network/lbannounce.js';
 import { cleanUpNetworkPolicy } from '../netpol/index.js';
@@ -154,6 +155,8 @@ export async function killall(opts: { dataDir?: string }): Promise<void> {
   const bridge = bridgeName(agentDir, isDefault);
   // Routes to other nodes' pods and the iptables chains that keep their traffic unmasqueraded.
   cleanUpPodRoutes(join(agentDir, 'network', 'routes.json'), bridge);
+  // The VXLAN device (flannel.1) if this installation made it; with it go its routes, neighbours and FDB.
+  removeVxlanDevice(join(agentDir, 'network', 'vxlan.json'));
   spawnSync('ip', ['link', 'delete', bridge], { stdio: 'ignore' });
   // The service proxy's table (and, for the other modes, its chains and addresses).
   await cleanUpServiceProxy(agentDir, isDefault);

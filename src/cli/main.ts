@@ -130,6 +130,11 @@ export async function main(argv: string[]): Promise<void> {
           )
           .option('--cluster-cidr <cidr>', 'range of pod IPs; node IPAM gives each node a /24 of it', '10.42.0.0/16')
           .option(
+            '--flannel-backend <backend>',
+            'how pod traffic crosses between nodes, for the whole cluster (agents follow their server): vxlan (an overlay over UDP 8472), host-gw (routes; nodes on one L2 network) or none',
+            'vxlan',
+          )
+          .option(
             '--lb-address-pool <cidr>',
             'LoadBalancer Services get an address of these CIDRs, announced by one node (MetalLB layer 2; repeatable, comma-separated; default: the node addresses)',
             collect,

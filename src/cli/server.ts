@@ -1,6 +1,7 @@
 // `k8ts server`: one process with the datastore, API server and control plane (and, on a real
 // host, the node agent and ingress controller). Flags follow k3s; this file only turns them into
 // ServerSettings, and server/assemble.ts builds the server the library's startCluster builds too.
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import pino from 'pino';
@@ -10,7 +11,7 @@ import { simOptionsFromFlags } from '../sim/config.js';
 import { parseCount, parseDurationMs } from './component.js';
 import type { ControllerOptions } from '../controllers/types.js';
 import { parsePoolCIDR } from '../controllers/servicelb/pool.js';
-import { clusterDNSFromFlags } from './agentoptions.js';
+import { clusterDNSFromFlags, flannelBackendFromFlag } from './agentoptions.js';
 import { startLocalAgent } from './agent.js';
 import { defaultDataDir } from './datadir.js';
 import type { AgentFlags } from './agentflags.js';
@@ -21,6 +22,8 @@ import { assembleServer } from '../server/assemble.js';
 import { writeKubeconfig } from '../server/kubeconfig.js';
 import { advertiseAddress } from './advertise.js';
 import { syncSharedServerFiles } from './bootstrapdata.js';
+import { requireClusterBackend } from './clusterconfig.js';
+import { parseToken } from '../apiserver/join.js';
 import { moveSqliteIntoEtcd, serverDatastore, serverJoinSource, snapshotsFromFlags } from './managedetcd.js';
 import type { Auditor } from '../apiserver/audit/index.js';
 import type { AuthenticationFlags } from './authnflags.js';
@@ -67,6 +70,8 @@ export interface ServerFlags extends AgentFlags, IngressFlags, AuthenticationFla
   disableScheduler?: boolean;
   /** Range of pod IPs (node IPAM hands out /24s of it). */
   clusterCidr?: string;
+  /** How pod traffic crosses between nodes, cluster-wide: vxlan (default), host-gw or none. */
+  flannelBackend?: string;
   /** --lb-address-pool (repeatable): LoadBalancer addresses come from these CIDRs. */
   lbAddressPool?: string[];
   /** Simulated nodes run in this process (and the --sim-* flags that shape them). */
@@ -175,9 +180,18 @@ export async function runServer(flags: ServerFlags): Promise<void> {
   const simCount = Number(flags.simulatedNodes ?? 0);
   if (!Number.isInteger(simCount) || simCount < 0)
     throw new Error(`--simulated-nodes: invalid count ${flags.simulatedNodes}`);
+  const flannelBackend = flannelBackendFromFlag(flags.flannelBackend);
 
   // This server's managed etcd member (--cluster-init, --server), else --datastore-endpoint.
   const store = await serverDatastore(flags, dataDir, logger);
+  if (flags.server && flags.token)
+    await requireClusterBackend(
+      flags.server,
+      readFileSync(join(dataDir, 'server', 'tls', 'ca.crt'), 'utf8'),
+      parseToken(flags.token).secret,
+      flannelBackend,
+      logger,
+    );
   // On etcd the shared files (CA, keys, encryption configuration) are the cluster's, kept in it.
   const encryption = await syncSharedServerFiles(flags, store, dataDir, logger, () =>
     encryptionFromFlags(flags, dataDir),
@@ -200,7 +214,7 @@ export async function runServer(flags: ServerFlags): Promise<void> {
       ? parseDurationMs(flags.etcdCompactionInterval ?? '5m', '--etcd-compaction-interval')
       : undefined,
     encryption,
-    cluster: { serviceCIDR: flags.serviceCidr, nodePortRange, clusterDomain: flags.clusterDomain },
+    cluster: { serviceCIDR: flags.serviceCidr, nodePortRange, clusterDomain: flags.clusterDomain, flannelBackend },
     limits: {
       requestTimeoutMs: parseDurationMs(flags.requestTimeout, '--request-timeout'),
       maxRequestsInflight: parseCount(flags.maxRequestsInflight, '--max-requests-inflight'),
@@ -232,7 +246,9 @@ export async function runServer(flags: ServerFlags): Promise<void> {
   const { api, ca } = server;
   const snapshots = snapshotsFromFlags(flags, store, dataDir, logger);
   snapshots?.start();
-  const agent = flags.disableAgent ? undefined : await startLocalAgent(api, ca, flags, dataDir, logger);
+  const agent = flags.disableAgent
+    ? undefined
+    : await startLocalAgent(api, ca, { ...flags, flannelBackend }, dataDir, logger);
   // The built-in ingress controller (docs/ingress.md): ports 80/443 unless --disable-ingress.
   const ingress = await startIngressFromFlags(
     flags,

@@ -15,7 +15,13 @@ import { loadOrCreateCA, loadOrIssue, type CA, type KeyPair } from '../machinery
 import { bootstrap } from '../apiserver/bootstrap.js';
 import { ApiServerEndpointReconciler } from './endpointreconciler.js';
 import { FRONT_PROXY_USER, loadOrCreateFrontProxy } from '../apiserver/aggregator/frontproxy.js';
-import { JoinService, loadAgentToken, loadOrCreateServerToken, type JoinServiceOptions } from '../apiserver/join.js';
+import {
+  JoinService,
+  loadAgentToken,
+  loadOrCreateServerToken,
+  type ClusterConfig,
+  type JoinServiceOptions,
+} from '../apiserver/join.js';
 import type { Backend } from '../storage/interface.js';
 import { installServiceAccountTokens, loadOrCreateServiceAccountKeys } from '../apiserver/serviceaccount/index.js';
 import { inProcessClient, type InProcessOptions } from '../apiserver/inprocess.js';
@@ -56,7 +62,13 @@ export interface ServerSettings {
   /** Compact history this often, keeping one interval (default: the Compactor's own schedule). */
   compactionIntervalMs?: number;
   encryption?: EncryptionConfig;
-  cluster: { serviceCIDR: string; nodePortRange: [number, number]; clusterDomain: string };
+  cluster: {
+    serviceCIDR: string;
+    nodePortRange: [number, number];
+    clusterDomain: string;
+    /** The pod network backend agents are told to use (GET /k8ts/v1/cluster-config). */
+    flannelBackend?: ClusterConfig['flannelBackend'];
+  };
   limits?: Partial<ServingLimits>;
   /** Authorizers in order (default Node,RBAC). */
   authorizationMode?: string;
@@ -188,7 +200,7 @@ export async function assembleServer(s: ServerSettings): Promise<AssembledServer
     agentSecret: agentToken?.secret,
     logger,
     servers: s.joinServers,
-    cluster: { clusterDomain: s.cluster.clusterDomain },
+    cluster: { clusterDomain: s.cluster.clusterDomain, flannelBackend: s.cluster.flannelBackend ?? 'vxlan' },
   }).register(api.publicHandlers);
   if (s.dashboard)
     for (const [path, handler] of (await import('../dashboard/static.js')).dashboardHandlers())

@@ -49,16 +49,26 @@ export function run(
   });
 }
 
+/** The command line prefix that runs a process in network namespace `netns` (none: this one). */
+export function inNetns(netns: string | undefined): string[] {
+  // nsenter, not `ip netns exec`: that one also makes a mount namespace with a fresh /sys, which
+  // hides the cgroup v1 mounts runc needs.
+  return netns ? ['nsenter', `--net=/run/netns/${netns}`, '--'] : [];
+}
+
 function launch(
   dataDir: string,
   extraArgs: string[],
   nodeArgs: string[] = [],
+  netns?: string,
 ): Promise<{ proc: ChildProcess; url: string; kubeconfig: string; inspector?: string }> {
   return new Promise((resolvePromise, reject) => {
     let inspector: string | undefined;
+    const [cmd, ...prefix] = [...inNetns(netns), process.execPath];
     const proc = spawn(
-      process.execPath,
+      cmd,
       [
+        ...prefix,
         ...nodeArgs,
         K8TS_BIN,
         'server',
@@ -108,7 +118,14 @@ function launch(
  * removes them with `k8ts killall`.
  */
 export async function startCluster(
-  opts: { dataDir?: string; args?: string[]; agent?: boolean; nodeArgs?: string[] } = {},
+  opts: {
+    dataDir?: string;
+    args?: string[];
+    agent?: boolean;
+    nodeArgs?: string[];
+    /** A network namespace (`ip netns add`) to run the server in. */
+    netns?: string;
+  } = {},
 ): Promise<Cluster> {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'k8ts-e2e-'));
   // Agent clusters get a pod range of their own, so two at once on this host never share routes.
@@ -122,11 +139,15 @@ export async function startCluster(
     '0',
     ...(given.includes('--cluster-cidr') ? [] : ['--cluster-cidr', podRange]),
     ...(given.includes('--service-cidr') ? [] : ['--service-cidr', serviceRange]),
+    // Clusters of concurrent tests share the host's network namespace, which holds one flannel.1
+    // (VNI 1) at most: host-gw routes instead, unless the test picks a backend (vxlan-multinode
+    // runs its nodes in namespaces of their own).
+    ...(given.includes('--flannel-backend') ? [] : ['--flannel-backend', 'host-gw']),
   ];
   // The ingress controller would take the host's ports 80/443: only tests that ask for it get it.
   const ingressArgs = given.some((a) => a.startsWith('--ingress-')) ? [] : ['--disable-ingress'];
   const extra = [...(opts.agent ? agentArgs : ['--disable-agent']), ...ingressArgs, ...(opts.args ?? [])];
-  let started = await launch(dataDir, extra, opts.nodeArgs);
+  let started = await launch(dataDir, extra, opts.nodeArgs, opts.netns);
   const cluster: Cluster = {
     url: started.url,
     inspector: started.inspector,
@@ -149,7 +170,7 @@ export async function startCluster(
     },
     async restart() {
       await cluster.stop();
-      started = await launch(dataDir, extra, opts.nodeArgs);
+      started = await launch(dataDir, extra, opts.nodeArgs, opts.netns);
       cluster.url = started.url;
       cluster.inspector = started.inspector;
       cluster.kubeconfig = started.kubeconfig;
@@ -157,7 +178,10 @@ export async function startCluster(
     },
     async cleanup() {
       await cluster.stop(opts.agent ? 'SIGTERM' : 'SIGKILL');
-      if (opts.agent) await run(process.execPath, [K8TS_BIN, 'killall', '--data-dir', dataDir], {});
+      if (opts.agent) {
+        const [cmd, ...prefix] = [...inNetns(opts.netns), process.execPath];
+        await run(cmd, [...prefix, K8TS_BIN, 'killall', '--data-dir', dataDir], { timeoutMs: 120_000 });
+      }
       if (!opts.dataDir) rmSync(dataDir, { recursive: true, force: true });
     },
   };

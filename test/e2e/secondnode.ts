@@ -23,7 +23,7 @@ function sh(cmd: string, args: string[]): void {
 }
 
 /** An octet n for which no route of this host mentions prefix(n) yet. */
-function freeOctet(prefix: (n: number) => string, lo: number, hi: number): number {
+export function freeOctet(prefix: (n: number) => string, lo: number, hi: number): number {
   const used = spawnSync('ip', ['-4', 'route', 'show', 'table', 'all'], { encoding: 'utf8' }).stdout ?? '';
   for (let i = 0; i < 50; i++) {
     const n = lo + Math.floor(Math.random() * (hi - lo));
@@ -33,16 +33,29 @@ function freeOctet(prefix: (n: number) => string, lo: number, hi: number): numbe
 }
 
 export class SecondNode {
-  readonly ns = `k8ts-2n-${randomBytes(3).toString('hex')}`;
-  private readonly veth = `k82n${this.ns.slice(-6)}`;
-  private readonly link = freeOctet((n) => `10.199.${n}.`, 1, 250);
+  readonly ns: string;
+  private readonly veth: string;
   readonly podOctet = freeOctet((n) => `10.${n}.`, 150, 250);
-  readonly hostIP = `10.199.${this.link}.1`;
-  readonly nsIP = `10.199.${this.link}.2`;
+  /** The server's address as this node reaches it. */
+  readonly hostIP: string;
+  /** This node's address. */
+  readonly nsIP: string;
   readonly dataDir = mkdtempSync(join(tmpdir(), 'k8ts-e2e-2n-'));
   private agent?: ChildProcess;
   private created = false;
   output = '';
+
+  /**
+   * Without `inRig`: a namespace of its own, linked to the host (prepare()). With it: a namespace
+   * the test made and wired itself, the node's address in it and the server's address.
+   */
+  constructor(inRig?: { ns: string; nodeIP: string; serverIP: string }) {
+    this.ns = inRig?.ns ?? `k8ts-2n-${randomBytes(3).toString('hex')}`;
+    this.veth = `k82n${this.ns.slice(-6)}`;
+    const link = freeOctet((n) => `10.199.${n}.`, 1, 250);
+    this.hostIP = inRig?.serverIP ?? `10.199.${link}.1`;
+    this.nsIP = inRig?.nodeIP ?? `10.199.${link}.2`;
+  }
 
   /** Creates the namespace and the link; returns the `k8ts server` flags the first node needs. */
   prepare(firstNode: string): string[] {
@@ -116,6 +129,15 @@ export class SecondNode {
     return spawnSync('nsenter', [...this.inNs, cmd, ...args], { encoding: 'utf8' }).stdout;
   }
 
+  /** Sends `signal` to the agent; resolves with its exit (or 'timeout' after 30 s). */
+  async stopAgent(signal: NodeJS.Signals): Promise<number | string | null> {
+    const agent = this.agent;
+    if (!agent || agent.exitCode !== null || agent.signalCode !== null) return agent?.exitCode ?? null;
+    const exited = new Promise<number | string | null>((res) => agent.once('exit', (code, sig) => res(code ?? sig)));
+    agent.kill(signal);
+    return Promise.race([exited, new Promise<string>((res) => setTimeout(() => res('timeout'), 30_000))]);
+  }
+
   /** Stops the agent, removes what it left (killall in the namespace), the namespace and the link. */
   async cleanup(): Promise<void> {
     const agent = this.agent;
@@ -127,8 +149,10 @@ export class SecondNode {
     await run('nsenter', [...this.inNs, process.execPath, K8TS_BIN, 'killall', '--data-dir', this.dataDir], {
       timeoutMs: 120_000,
     });
-    if (this.created) spawnSync('ip', ['netns', 'delete', this.ns]);
-    spawnSync('ip', ['link', 'delete', this.veth], { stdio: 'ignore' });
+    if (this.created) {
+      spawnSync('ip', ['netns', 'delete', this.ns]);
+      spawnSync('ip', ['link', 'delete', this.veth], { stdio: 'ignore' });
+    }
     rmSync(this.dataDir, { recursive: true, force: true });
   }
 }

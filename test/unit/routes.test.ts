@@ -144,11 +144,20 @@ test('PodRoutes installs, changes and removes routes and cleans its chains on st
       podCIDR: '10.42.0.0/24',
       bridge: 'k8ts0',
       stateFile,
+      nodeIP: '192.168.1.1',
       logger: pino({ level: 'silent' }),
       run,
     });
     r.start();
     await eventually(() => r.routes.length === 1);
+    // The node says which backend it runs, as flannel annotates it.
+    await eventually(async () => {
+      const a = (await client.resource(R.nodes).get('self')).metadata?.annotations ?? {};
+      return (
+        a['flannel.alpha.coreos.com/backend-type'] === 'host-gw' &&
+        a['flannel.alpha.coreos.com/public-ip'] === '192.168.1.1'
+      );
+    });
     assert.deepEqual(r.routes, [{ node: 'b', podCIDR: '10.42.1.0/24', via: '192.168.1.2' }]);
     assert.ok(calls.includes('ip route replace 10.42.1.0/24 via 192.168.1.2'), calls.join('\n'));
     assert.ok(

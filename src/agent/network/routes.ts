@@ -1,8 +1,12 @@
-// Pod networking between nodes in the manner of flannel's host-gw backend: every node's pods live
-// on its own bridge with addresses from its podCIDR, and each agent installs one kernel route per
-// other node, `<that node's podCIDR> via <that node's InternalIP>`. That only works when the nodes
-// share an L2 network (the next hop must be directly connected); for a node that is not, the agent
-// logs one warning and installs nothing, so those pods stay unreachable by pod IP.
+// Pod networking between nodes: every node's pods live on its own bridge with addresses from its
+// podCIDR, and each agent makes the other nodes' podCIDRs reachable through one of two backends
+// behind the RouteBackend interface, chosen cluster-wide by the server's --flannel-backend:
+// - vxlan (vxlan.ts, the default): an overlay, flannel's vxlan backend; nodes need not share an L2.
+// - host-gw (HostGwBackend here): one kernel route per other node, `<its podCIDR> via <its
+//   InternalIP>`. That only works when the nodes share an L2 network (the next hop must be directly
+//   connected); for a node that is not, the agent logs one warning and installs nothing.
+// PodRoutes is the reconciler both share: a Node informer, the backend's Node annotations, the
+// iptables chains below and the state file.
 //
 // Source addresses are kept between nodes: the CNI bridge's ipMasq masquerades everything that
 // leaves the node's podCIDR (rules it appends to nat POSTROUTING per pod). Ahead of them, at the
@@ -14,7 +18,7 @@
 //
 // What was installed is remembered in memory and in <agent dir>/network/routes.json, so a restart
 // after a crash removes routes of nodes that went away meanwhile; `ip route replace` never
-// duplicates. stop() removes the routes and the iptables chains; cleanUpPodRoutes() does the same
+// duplicates. stop() removes the routes, what the backend set up and the iptables chains; cleanUpPodRoutes() does the same
 // from the state file for an agent that did not stop cleanly (meant for `k8ts killall`).
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -27,7 +31,53 @@ import { SharedIndexInformer } from '../../client/informer.js';
 export interface NodeRoute {
   node: string;
   podCIDR: string;
+  /** The next hop of the route: the node's InternalIP (host-gw) or its VTEP address (vxlan). */
   via: string;
+  /** vxlan: the node's VTEP MAC (neighbour and FDB entry). */
+  mac?: string;
+  /** vxlan: the node's public IP, where its encapsulated traffic is sent (FDB entry). */
+  dst?: string;
+}
+
+/** The cluster-wide pod network backend (k3s's --flannel-backend). */
+export type FlannelBackend = 'vxlan' | 'host-gw' | 'none';
+export const FLANNEL_BACKENDS: readonly FlannelBackend[] = ['vxlan', 'host-gw', 'none'];
+
+/** The Node annotations flannel publishes (its kube subnet manager), read by the other nodes. */
+export const FLANNEL_ANNOTATION = {
+  backendData: 'flannel.alpha.coreos.com/backend-data',
+  backendType: 'flannel.alpha.coreos.com/backend-type',
+  publicIP: 'flannel.alpha.coreos.com/public-ip',
+  subnetManager: 'flannel.alpha.coreos.com/kube-subnet-manager',
+} as const;
+
+/** What a backend leaves out, with the reason (logged once per node and reason). */
+export interface SkippedNode {
+  node: string;
+  reason: string;
+}
+
+/**
+ * One way of carrying pod traffic between nodes (host-gw routes, the vxlan overlay): PodRoutes
+ * watches the Nodes, keeps the iptables chains and the state file, and asks the backend which
+ * routes to have and how to put them in place.
+ */
+export interface RouteBackend {
+  readonly type: FlannelBackend;
+  /** Prepares the host (the vxlan device); answers the Node annotations to publish, or why it failed. */
+  setUp(): { annotations: Record<string, string> } | { error: string };
+  /** Whether what setUp made is still there (a resync calls setUp again when not). */
+  ready(): boolean;
+  desired(selfName: string, selfPodCIDR: string, nodes: Node[]): { routes: NodeRoute[]; skipped: SkippedNode[] };
+  /** What of a Node its routes depend on (Node heartbeats change nothing of it). */
+  fingerprint(node: Node | undefined): string;
+  /** Installs `r` (replacing `previous`, the installed route for the same podCIDR, if any). */
+  install(r: NodeRoute, previous?: NodeRoute): CmdResult;
+  remove(r: NodeRoute): CmdResult;
+  /** Whether `r` is still in place. */
+  intact(r: NodeRoute): boolean;
+  /** Removes what setUp made (the routes are gone already). */
+  tearDown(): void;
 }
 
 export interface DesiredRoutes {
@@ -36,12 +86,12 @@ export interface DesiredRoutes {
   unreachable: { node: string; ip: string }[];
 }
 
-function internalIP(node: Node | undefined): string | undefined {
+export function internalIP(node: Node | undefined): string | undefined {
   const addrs: NodeAddress[] = node?.status?.addresses ?? [];
   return addrs.find((a) => a?.type === 'InternalIP' && /^\d+\.\d+\.\d+\.\d+$/.test(a.address ?? ''))?.address;
 }
 
-function podCIDROf(node: Node | undefined): string | undefined {
+export function podCIDROf(node: Node | undefined): string | undefined {
   const c = node?.spec?.podCIDR ?? node?.spec?.podCIDRs?.[0];
   return typeof c === 'string' && /^\d+\.\d+\.\d+\.\d+\/\d+$/.test(c) ? c : undefined;
 }
@@ -77,7 +127,8 @@ export function desiredRoutes(
  * next hop) is never deleted, so the replace is not undone.
  */
 export function planRoutes(installed: NodeRoute[], desired: NodeRoute[]): { add: NodeRoute[]; remove: NodeRoute[] } {
-  const same = (a: NodeRoute, b: NodeRoute) => a.node === b.node && a.podCIDR === b.podCIDR && a.via === b.via;
+  const same = (a: NodeRoute, b: NodeRoute) =>
+    a.node === b.node && a.podCIDR === b.podCIDR && a.via === b.via && a.mac === b.mac && a.dst === b.dst;
   const wantedCIDRs = new Set(desired.map((r) => r.podCIDR));
   return {
     add: desired.filter((d) => !installed.some((i) => same(i, d))),
@@ -97,11 +148,17 @@ export function forwardRules(selfPodCIDR: string, routes: NodeRoute[]): string[]
   ]);
 }
 
-export interface Cmd {
-  (cmd: string, args: string[]): { status: number; stdout: string; stderr: string };
+export interface CmdResult {
+  status: number;
+  stdout: string;
+  stderr: string;
 }
 
-const sh: Cmd = (cmd, args) => {
+export interface Cmd {
+  (cmd: string, args: string[]): CmdResult;
+}
+
+export const sh: Cmd = (cmd, args) => {
   const r = spawnSync(cmd, args, { encoding: 'utf8' });
   return { status: r.status ?? 1, stdout: r.stdout ?? '', stderr: r.error ? String(r.error) : (r.stderr ?? '') };
 };
@@ -119,6 +176,61 @@ export function directlyConnected(ip: string, run: Cmd = sh): boolean {
   }
 }
 
+/** flannel's host-gw: `<podCIDR> via <InternalIP>`, for nodes on a directly connected subnet only. */
+export class HostGwBackend implements RouteBackend {
+  readonly type = 'host-gw';
+
+  constructor(
+    private readonly nodeIP: string,
+    private readonly run: Cmd = sh,
+  ) {}
+
+  setUp() {
+    return {
+      annotations: {
+        [FLANNEL_ANNOTATION.backendType]: 'host-gw',
+        [FLANNEL_ANNOTATION.backendData]: 'null',
+        [FLANNEL_ANNOTATION.publicIP]: this.nodeIP,
+        [FLANNEL_ANNOTATION.subnetManager]: 'true',
+      },
+    };
+  }
+
+  ready(): boolean {
+    return true;
+  }
+
+  desired(selfName: string, selfPodCIDR: string, nodes: Node[]) {
+    const d = desiredRoutes(selfName, selfPodCIDR, nodes, (ip) => directlyConnected(ip, this.run));
+    return {
+      routes: d.routes,
+      skipped: d.unreachable.map((u) => ({
+        node: u.node,
+        reason: `node ${u.node}'s InternalIP ${u.ip} is not on a subnet directly connected to this host: no route to its pods is installed (the host-gw backend needs the nodes on one L2 network; --flannel-backend vxlan does not)`,
+      })),
+    };
+  }
+
+  fingerprint(n: Node | undefined): string {
+    return `${podCIDROf(n)} ${internalIP(n)} ${!!n?.metadata?.deletionTimestamp}`;
+  }
+
+  install(r: NodeRoute): CmdResult {
+    return this.run('ip', ['route', 'replace', r.podCIDR, 'via', r.via]);
+  }
+
+  remove(r: NodeRoute): CmdResult {
+    return this.run('ip', ['route', 'del', r.podCIDR, 'via', r.via]);
+  }
+
+  intact(r: NodeRoute): boolean {
+    const shown = this.run('ip', ['route', 'show', r.podCIDR]);
+    return shown.status !== 0 || shown.stdout.includes(`via ${r.via}`);
+  }
+
+  tearDown(): void {}
+}
+
 export interface PodRoutesOptions {
   client: Client;
   nodeName: string;
@@ -128,6 +240,10 @@ export interface PodRoutesOptions {
   bridge: string;
   /** Where the installed routes are remembered. */
   stateFile: string;
+  /** How the routes are made (default: host-gw for `nodeIP`). */
+  backend?: RouteBackend;
+  /** This node's InternalIP (the host-gw backend's public IP). */
+  nodeIP?: string;
   logger: Logger;
   /** How often routes are checked again even without Node changes (re-adds routes lost with a link). */
   resyncMs?: number;
@@ -150,23 +266,31 @@ export class PodRoutes {
   /** Whether the chains hold the rules of `installed` (false until the first reconcile). */
   private filled = false;
   private stopped = false;
+  /** The annotations setUp answered, until they are on the Node. */
+  private unpublished?: Record<string, string>;
+  private publishing = false;
+  /** The last setUp error (logged once, retried at every resync). */
+  private setUpError?: string;
   private readonly run: Cmd;
   private readonly chains: { nat: string; forward: string };
   private readonly log: Logger;
+  readonly backend: RouteBackend;
 
   constructor(private o: PodRoutesOptions) {
     this.run = o.run ?? sh;
     this.chains = chainNames(o.bridge);
     this.log = o.logger.child({ component: 'pod-routes' });
+    this.backend = o.backend ?? new HostGwBackend(o.nodeIP ?? '', this.run);
   }
 
   start(): void {
     this.installed = this.load();
+    this.setUpBackend();
     this.setUpChains();
     this.informer = new SharedIndexInformer<Node>(this.o.client, R.nodes, { logger: this.log });
     const kick = () => this.reconcile();
     // Node status heartbeats update every Node every few seconds: only what routes depend on counts.
-    const relevant = (n: Node | undefined) => `${podCIDROf(n)} ${internalIP(n)} ${!!n?.metadata?.deletionTimestamp}`;
+    const relevant = (n: Node | undefined) => this.backend.fingerprint(n);
     this.informer.addEventHandler({ add: kick, update: (o, n) => relevant(o) !== relevant(n) && kick(), delete: kick });
     this.informer.start();
     void this.informer.waitForSync().then(kick);
@@ -178,15 +302,46 @@ export class PodRoutes {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     await this.informer?.stop();
-    for (const r of this.installed) this.ip(['route', 'del', r.podCIDR, 'via', r.via]);
+    for (const r of this.installed) this.backend.remove(r);
     this.installed = [];
     rmSync(this.o.stateFile, { force: true });
+    this.backend.tearDown();
     this.tearDownChains();
   }
 
   /** The routes installed now (for tests and logs). */
   get routes(): NodeRoute[] {
     return [...this.installed];
+  }
+
+  /** Prepares the backend and publishes its annotations on this node's Node (retried on resync). */
+  private setUpBackend(): void {
+    const res = this.backend.setUp();
+    if ('error' in res) {
+      if (this.setUpError !== res.error)
+        this.log.warn({ backend: this.backend.type, error: res.error }, 'pod network backend could not be set up');
+      this.setUpError = res.error;
+      return;
+    }
+    this.setUpError = undefined;
+    this.unpublished = res.annotations;
+    void this.publish();
+  }
+
+  private async publish(): Promise<void> {
+    const annotations = this.unpublished;
+    if (!annotations || this.publishing || this.stopped) return;
+    this.publishing = true;
+    try {
+      await this.o.client
+        .resource(R.nodes)
+        .patch(this.o.nodeName, 'merge', { metadata: { annotations } }, { fieldManager: 'flannel' });
+      if (this.unpublished === annotations) this.unpublished = undefined;
+    } catch (err) {
+      this.log.warn({ err }, 'could not annotate the Node with its pod network backend (retried)');
+    } finally {
+      this.publishing = false;
+    }
   }
 
   /** Brings routes and rules in line with the Nodes; `resync` also repairs routes and jumps lost meanwhile. */
@@ -207,33 +362,37 @@ export class PodRoutes {
     }
   }
 
+  private warnSkipped(skipped: SkippedNode[]): void {
+    for (const u of skipped) {
+      if (this.warned.get(u.node) === u.reason) continue;
+      this.warned.set(u.node, u.reason);
+      this.log.warn({ peer: u.node, backend: this.backend.type }, u.reason);
+    }
+    for (const name of this.warned.keys()) if (!skipped.some((u) => u.node === name)) this.warned.delete(name);
+  }
+
   private reconcileOnce(resync: boolean): void {
     const before = JSON.stringify(this.installed);
-    const want = desiredRoutes(this.o.nodeName, this.o.podCIDR, this.informer!.store.list(), (ip) =>
-      directlyConnected(ip, this.run),
-    );
-    for (const u of want.unreachable) {
-      if (this.warned.get(u.node) === u.ip) continue;
-      this.warned.set(u.node, u.ip);
-      this.log.warn(
-        { peer: u.node, peerIP: u.ip },
-        `node ${u.node}'s InternalIP ${u.ip} is not on a subnet directly connected to this host: no route to its pods is installed (pod networking between nodes needs them on one L2 network)`,
-      );
-    }
-    for (const name of this.warned.keys()) if (!want.unreachable.some((u) => u.node === name)) this.warned.delete(name);
+    // The device went away (deleted by hand, an earlier run's cleanup): make it again, and every route with it.
+    const lost = resync && !this.backend.ready();
+    if (lost) this.setUpBackend();
+    else if (resync) void this.publish();
+    const want = this.backend.desired(this.o.nodeName, this.o.podCIDR, this.informer!.store.list());
+    this.warnSkipped(want.skipped);
     const plan = planRoutes(this.installed, want.routes);
     const now = this.installed.filter((i) => !plan.remove.includes(i));
     for (const r of plan.remove) {
-      const res = this.ip(['route', 'del', r.podCIDR, 'via', r.via]);
-      if (res.status === 0 || /No such process|not found/i.test(res.stderr)) this.log.info(r, 'pod route removed');
+      const res = this.backend.remove(r);
+      if (res.status === 0 || /No such process|not found|Cannot find device/i.test(res.stderr))
+        this.log.info(r, 'pod route removed');
       else {
         this.log.warn({ ...r, err: res.stderr.trim() }, 'removing a pod route failed');
         now.push(r);
       }
     }
     for (const r of plan.add) {
-      const res = this.ip(['route', 'replace', r.podCIDR, 'via', r.via]);
       const i = now.findIndex((x) => x.podCIDR === r.podCIDR);
+      const res = this.backend.install(r, i >= 0 ? now[i] : undefined);
       if (res.status === 0) {
         if (i >= 0) now.splice(i, 1);
         now.push(r);
@@ -243,9 +402,7 @@ export class PodRoutes {
     // A route lost since (a link went down and up, someone flushed them): put it back.
     for (const r of resync ? now : []) {
       if (plan.add.includes(r)) continue;
-      const shown = this.ip(['route', 'show', r.podCIDR]);
-      if (shown.status === 0 && !shown.stdout.includes(`via ${r.via}`))
-        this.ip(['route', 'replace', r.podCIDR, 'via', r.via]);
+      if (lost || !this.backend.intact(r)) this.backend.install(r);
     }
     this.installed = now;
     const changed = JSON.stringify(now) !== before;
@@ -276,10 +433,6 @@ export class PodRoutes {
       ],
       ['filter', 'FORWARD', ['-j', forward, '-m', 'comment', '--comment', 'k8ts: forward between pod CIDRs']],
     ];
-  }
-
-  private ip(args: string[]) {
-    return this.run('ip', args);
   }
 
   private ipt(args: string[]) {

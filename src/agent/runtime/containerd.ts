@@ -100,8 +100,11 @@ state = ${tomlString(join(paths.dir, 'state'))}
 `;
 }
 
-/** The CNI network of the node: a bridge with host-local IPAM over the node's podCIDR, and hostPort support. */
-export function cniConfig(opts: { podCIDR: string; bridge: string; ipamDir: string }): string {
+/**
+ * The CNI network of the node: a bridge with host-local IPAM over the node's podCIDR, and hostPort
+ * support. `mtu` (the VXLAN overlay's: the underlay's − 50) goes to the bridge and the pods' veths.
+ */
+export function cniConfig(opts: { podCIDR: string; bridge: string; ipamDir: string; mtu?: number }): string {
   return JSON.stringify(
     {
       cniVersion: '0.4.0',
@@ -113,6 +116,7 @@ export function cniConfig(opts: { podCIDR: string; bridge: string; ipamDir: stri
           isGateway: true,
           ipMasq: true,
           hairpinMode: true,
+          ...(opts.mtu ? { mtu: opts.mtu } : {}),
           ipam: {
             type: 'host-local',
             ranges: [[{ subnet: opts.podCIDR }]],
