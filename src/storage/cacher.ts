@@ -8,6 +8,7 @@
 import type { Backend, StorageEvent, Unsubscribe } from './interface.js';
 import { StorageError } from './interface.js';
 import { deepFreeze } from '../machinery/objects.js';
+import { applyDelta, encodeDelta } from './textdelta.js';
 
 /** How long one turn of the event loop may spend handing events to watchers (see flushFanout). */
 const FANOUT_SLICE_MS = 20;
@@ -83,6 +84,8 @@ export class CachedObject implements StoredObject {
   private pinned = false;
   private retired = false;
   private meta: any;
+  /** This version in the history (the next version's event makes it a delta, see PastObject). */
+  past: PastObject | undefined;
 
   constructor(
     readonly key: string,
@@ -142,20 +145,54 @@ export class CachedObject implements StoredObject {
 }
 
 /**
+ * How many versions of an object in a row the history keeps as deltas (PastObject.supersede):
+ * reading one applies at most this many.
+ */
+const DELTA_RUN = 8;
+
+/**
  * A past state kept in history only by its JSON text (shared with the event fanned out when it
- * happened); the object is parsed again on access, for the rare watch resuming from the past.
- * Keeps the history from pinning every parsed version (and its encoded watch lines) in memory.
+ * happened, and with the live version while it is one); the object is parsed again on access, for
+ * the rare watch resuming from the past. Keeps the history from pinning every parsed version (and
+ * its encoded watch lines) in memory.
+ *
+ * Once a newer version supersedes it, it keeps only its difference from that version (a pod's
+ * versions differ in their status, a lease's in its renewTime): during a rollout the history held
+ * each version of every pod whole, 2–3 KiB each. Every DELTA_RUN-th version of an object stays
+ * whole, so reading a past version applies at most DELTA_RUN deltas.
  */
 class PastObject implements StoredObject {
+  /** The JSON text, or (with `next`) its delta against next's. */
+  private text: string;
+  private next: PastObject | undefined;
+
   constructor(
     readonly key: string,
-    readonly json: string,
+    json: string,
     readonly rev: number,
     readonly createRev: number,
     private readonly decode: Decoder,
-  ) {}
+    /** Versions of this object before this one in the history's current run (see DELTA_RUN). */
+    readonly seq: number,
+  ) {
+    this.text = json;
+  }
+
+  get json(): string {
+    return this.next === undefined ? this.text : applyDelta(this.next.json, this.text);
+  }
+
   get obj(): any {
     return this.decode(this.key, this.json, this.rev);
+  }
+
+  /** `next` is the version after this one: keep only the difference from it. */
+  supersede(next: PastObject): void {
+    if (this.next !== undefined || this.seq % DELTA_RUN === DELTA_RUN - 1) return;
+    const delta = encodeDelta(this.text, next.json);
+    if (delta.length >= this.text.length) return;
+    this.text = delta;
+    this.next = next;
   }
 }
 
@@ -314,12 +351,24 @@ export class WatchCache {
         if (last instanceof CachedObject) last.retire();
       }
       // History holds its own, slim copy; the event itself (parsed objects, encoded lines) goes
-      // once the watchers had it.
+      // once the watchers had it. The version before is the previous event's `cur`: its history
+      // copy is shared, and now keeps only its difference from this one.
+      const prevPast = ev.prev instanceof CachedObject ? ev.prev.past : undefined;
+      const curPast = new PastObject(
+        ev.cur.key,
+        ev.cur.json,
+        ev.cur.rev,
+        ev.cur.createRev,
+        this.decode,
+        prevPast ? prevPast.seq + 1 : 0,
+      );
+      if (ev.cur instanceof CachedObject) ev.cur.past = curPast;
+      prevPast?.supersede(curPast);
       this.history.push({
         type: ev.type,
         rev: ev.rev,
-        cur: this.past(ev.cur),
-        prev: ev.prev && this.past(ev.prev),
+        cur: curPast,
+        prev: ev.prev && (prevPast ?? this.past(ev.prev)),
         at: ev.at,
       });
       if (!replay) this.fanout.push(ev);
@@ -385,7 +434,7 @@ export class WatchCache {
   }
 
   private past(s: StoredObject): StoredObject {
-    return s instanceof PastObject ? s : new PastObject(s.key, s.json, s.rev, s.createRev, this.decode);
+    return s instanceof PastObject ? s : new PastObject(s.key, s.json, s.rev, s.createRev, this.decode, 0);
   }
 
   private decodePrev(e: StorageEvent): StoredObject | undefined {
@@ -447,7 +496,8 @@ export class WatchCache {
     const reg = { watcher: w, lastRev: fromRev };
     for (const ev of past) {
       reg.lastRev = ev.rev;
-      w.onEvent(ev);
+      // A copy: watchers may memoise their encoding on an event, which history must not keep.
+      w.onEvent({ ...ev });
     }
     this.watchers.add(reg);
     return () => this.watchers.delete(reg);
