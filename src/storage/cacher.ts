@@ -65,12 +65,23 @@ export function metadataOf(s: StoredObject): any {
 }
 
 /**
+ * What label and field selectors read of an object's metadata (its labels, name, namespace):
+ * without parsing it again, and possibly without managedFields.
+ */
+export function selectableMetadataOf(s: StoredObject): any {
+  return s instanceof CachedObject ? s.selectable : s.obj?.metadata;
+}
+
+/**
  * A live version in the watch cache. Its JSON text is what the cache keeps for good (history
- * shares it), with its parsed metadata (what selectors and metadata-only informers read). The
- * whole parsed object is kept while its event is being delivered, and for good once an informer
- * shares it (`pin`: the informer holds it anyway); otherwise only weakly, and parsed again when
- * read after the collector took it: a ConfigMap or Secret nobody informs on costs its JSON text
- * and metadata, not a second copy of its data.
+ * shares it), with its parsed metadata without managedFields (what selectors and metadata-only
+ * informers read). The whole parsed object is kept while its event is being delivered, and for
+ * good once an informer shares it (`pin`: the informer holds it anyway); otherwise only weakly,
+ * and parsed again when read after the collector took it: a ConfigMap or Secret nobody informs on
+ * costs its JSON text and metadata, not a second copy of its data. Informers that leave
+ * managedFields out (all of the server's) share a view without them, and only that is kept: a
+ * pod's parsed managedFields (3–4 KiB of heap for a controller's and a kubelet's entries) are
+ * parsed again from the JSON text for the rare reader that wants them.
  *
  * Once a newer version or a deletion supersedes it (`retire`), it keeps its JSON text only: the
  * informers let go of it when that event reaches them, and whatever still refers to the old
@@ -83,7 +94,11 @@ export class CachedObject implements StoredObject {
   private weak: WeakRef<any> | undefined;
   private pinned = false;
   private retired = false;
+  /** The parsed metadata; without managedFields where it had them (`trimmed`). */
   private meta: any;
+  private trimmed = false;
+  /** The frozen view without managedFields that informers share (see shared). */
+  private lean: any;
   /** This version in the history (the next version's event makes it a delta, see PastObject). */
   past: PastObject | undefined;
 
@@ -96,13 +111,24 @@ export class CachedObject implements StoredObject {
     obj: any,
     delivering: boolean,
   ) {
-    this.meta = obj.metadata;
+    const metadata = obj.metadata;
+    if (metadata?.managedFields !== undefined) {
+      this.meta = withoutManagedFields(metadata);
+      this.trimmed = true;
+    } else {
+      this.meta = metadata;
+    }
     if (delivering) this.held = obj;
     else this.weak = new WeakRef(obj);
   }
 
-  /** The parsed metadata: kept while this is the live version, read from the object after. */
+  /** The parsed metadata, managedFields included. */
   get metadata(): any {
+    return this.meta !== undefined && !this.trimmed ? this.meta : this.obj?.metadata;
+  }
+
+  /** The parsed metadata, possibly without managedFields (see selectableMetadataOf). */
+  get selectable(): any {
     return this.meta ?? this.obj?.metadata;
   }
 
@@ -112,7 +138,7 @@ export class CachedObject implements StoredObject {
     if (obj === undefined) {
       obj = this.decode(this.key, this.json, this.rev);
       // The same metadata object as before: informers may share it.
-      if (obj?.metadata && this.meta) obj.metadata = this.meta;
+      if (obj?.metadata && this.meta && !this.trimmed) obj.metadata = this.meta;
       this.weak = new WeakRef(obj);
     }
     return obj;
@@ -133,6 +159,24 @@ export class CachedObject implements StoredObject {
     this.pinned = true;
   }
 
+  /** The object as informers share it: frozen, and without managedFields if they leave them out. */
+  shared(omitManagedFields: boolean): any {
+    if (!omitManagedFields || !this.trimmed) {
+      this.pin();
+      return deepFreeze(this.obj);
+    }
+    if (this.lean !== undefined) return this.lean;
+    const lean = leanView(this.obj, this.meta);
+    // Kept like a pinned object, but without the managedFields the whole one holds.
+    if (!this.retired) this.lean = lean;
+    return lean;
+  }
+
+  /** The metadata without managedFields, frozen, as metadata-only informers share it. */
+  sharedMetadata(): any {
+    return deepFreeze(this.meta ?? leanMetadata(this.obj.metadata));
+  }
+
   /** Superseded (updated or deleted): keep the JSON text, and the object only while others do. */
   retire(): void {
     if (this.retired) return;
@@ -141,7 +185,36 @@ export class CachedObject implements StoredObject {
     if (this.held !== undefined) this.weak = new WeakRef(this.held);
     this.held = undefined;
     this.meta = undefined;
+    this.lean = undefined;
   }
+}
+
+function withoutManagedFields(metadata: any): any {
+  const { managedFields: _dropped, ...rest } = metadata;
+  return rest;
+}
+
+/** Views without managedFields, made once per version (see sharedObject). */
+const leanViews = new WeakMap<object, any>();
+
+/** A frozen view of `obj` with `metadata` (its metadata without managedFields), once per object. */
+function leanView(obj: any, metadata: any): any {
+  let lean = leanViews.get(obj);
+  if (lean === undefined) {
+    lean = deepFreeze({ ...obj, metadata: metadata ?? leanMetadata(obj.metadata) });
+    leanViews.set(obj, lean);
+  }
+  return lean;
+}
+
+/** `metadata` without managedFields, once per metadata object. */
+function leanMetadata(metadata: any): any {
+  let lean = leanViews.get(metadata);
+  if (lean === undefined) {
+    lean = withoutManagedFields(metadata);
+    leanViews.set(metadata, lean);
+  }
+  return lean;
 }
 
 /**
@@ -196,9 +269,6 @@ class PastObject implements StoredObject {
   }
 }
 
-/** Versions without managedFields, made once per version (see sharedObject). */
-const leanViews = new WeakMap<object, any>();
-
 /**
  * A stored version's object as in-process informers share it, instead of a copy each: the watch
  * cache's own object, deeply frozen the first time it is handed out, or (`omitManagedFields`) a
@@ -207,28 +277,18 @@ const leanViews = new WeakMap<object, any>();
  * is frozen: managedFields, which no informer gets, are not walked.)
  */
 export function sharedObject(s: StoredObject, omitManagedFields: boolean): any {
-  if (s instanceof CachedObject) s.pin();
+  if (s instanceof CachedObject) return s.shared(omitManagedFields);
   const obj = s.obj;
   if (!omitManagedFields || obj?.metadata?.managedFields === undefined) return deepFreeze(obj);
-  let lean = leanViews.get(obj);
-  if (lean === undefined) {
-    lean = deepFreeze({ ...obj, metadata: sharedMetadata(s, true) });
-    leanViews.set(obj, lean);
-  }
-  return lean;
+  return leanView(obj, undefined);
 }
 
 /** As sharedObject, for metadata-only informers: the metadata alone (the object is not kept). */
 export function sharedMetadata(s: StoredObject, omitManagedFields: boolean): any {
+  if (omitManagedFields && s instanceof CachedObject) return s.sharedMetadata();
   const metadata = metadataOf(s);
   if (!omitManagedFields || metadata?.managedFields === undefined) return deepFreeze(metadata);
-  let lean = leanViews.get(metadata);
-  if (lean === undefined) {
-    const { managedFields: _dropped, ...rest } = metadata;
-    lean = deepFreeze(rest);
-    leanViews.set(metadata, lean);
-  }
-  return lean;
+  return deepFreeze(leanMetadata(metadata));
 }
 
 const META = '"metadata":{';
