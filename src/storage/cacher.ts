@@ -73,6 +73,15 @@ export function selectableMetadataOf(s: StoredObject): any {
 }
 
 /**
+ * The object for a reader that neither changes it nor reads its managedFields (field selectors,
+ * authorizers and admission looking through a namespace's pods): the view informers share when
+ * the cache keeps one, so that the object is not parsed again for managedFields nobody reads.
+ */
+export function readOnlyViewOf(s: StoredObject): any {
+  return s instanceof CachedObject ? s.view : s.obj;
+}
+
+/**
  * A live version in the watch cache. Its JSON text is what the cache keeps for good (history
  * shares it), with its parsed metadata without managedFields (what selectors and metadata-only
  * informers read). The whole parsed object is kept while its event is being delivered, and for
@@ -130,6 +139,11 @@ export class CachedObject implements StoredObject {
   /** The parsed metadata, possibly without managedFields (see selectableMetadataOf). */
   get selectable(): any {
     return this.meta ?? this.obj?.metadata;
+  }
+
+  /** See readOnlyViewOf. */
+  get view(): any {
+    return this.lean ?? this.obj;
   }
 
   get obj(): any {
