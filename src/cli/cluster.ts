@@ -34,17 +34,17 @@ export function registerClusterCommands(program: Command): void {
     )
     .option('-f, --file <file>', 'the cluster file', 'cluster.yml')
     .action(async (flags: ClusterFlags) => {
-      const { clusterUp } = await import('../provision/up.js');
+      const { provision } = await import('../provision/up.js');
       const { path, cfg } = await load(flags);
-      await clusterUp(cfg, { configPath: path, log });
+      await provision('up', cfg, { configPath: path, log });
     });
   cluster
     .command('remove')
     .description('Stop k8ts on every node of the file (and of the state file), remove its data and what it installed')
     .option('-f, --file <file>', 'the cluster file', 'cluster.yml')
     .action(async (flags: ClusterFlags) => {
-      const { clusterRemove } = await import('../provision/up.js');
+      const { provision } = await import('../provision/up.js');
       const { path, cfg } = await load(flags);
-      await clusterRemove(cfg, { configPath: path, log });
+      await provision('remove', cfg, { configPath: path, log });
     });
 }

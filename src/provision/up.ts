@@ -539,19 +539,11 @@ async function wipeNode(n: AppliedNode, ssh: SshNode, log: (m: string) => void):
   );
 }
 
-export async function clusterUp(cfg: ClusterConfig, opts: UpOptions): Promise<void> {
+/** `k8ts cluster up` or `k8ts cluster remove`. */
+export async function provision(verb: 'up' | 'remove', cfg: ClusterConfig, opts: UpOptions): Promise<void> {
   const p = new Provisioner(cfg, opts);
   try {
-    await p.up();
-  } finally {
-    await p.close();
-  }
-}
-
-export async function clusterRemove(cfg: ClusterConfig, opts: UpOptions): Promise<void> {
-  const p = new Provisioner(cfg, opts);
-  try {
-    await p.remove();
+    await (verb === 'up' ? p.up() : p.remove());
   } finally {
     await p.close();
   }

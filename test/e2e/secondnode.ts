@@ -23,7 +23,7 @@ function sh(cmd: string, args: string[]): void {
 }
 
 /** An octet n for which no route of this host mentions prefix(n) yet. */
-function freeOctet(prefix: (n: number) => string, lo: number, hi: number): number {
+export function freeOctet(prefix: (n: number) => string, lo: number, hi: number): number {
   const used = spawnSync('ip', ['-4', 'route', 'show', 'table', 'all'], { encoding: 'utf8' }).stdout ?? '';
   for (let i = 0; i < 50; i++) {
     const n = lo + Math.floor(Math.random() * (hi - lo));
