@@ -45,6 +45,8 @@ module.exports = {
     layer('ingress', ['machinery', 'api', 'client', 'controllers']),
     // Rollouts (Argo's Rollout) reuse the Deployment controller's hashing and ReplicaSet helpers,
     // and set weights on the ingress controller's HTTPRoutes.
+    // Provisioning over SSH (`k8ts cluster up`) drains nodes through the API.
+    layer('provision', ['machinery', 'api', 'client']),
     layer('rollouts', ['machinery', 'api', 'client', 'controllers', 'ingress']),
     {
       name: 'server-assembly-below-its-entry-points',

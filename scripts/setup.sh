@@ -22,6 +22,9 @@ command -v etcdctl >/dev/null || need_apt+=(etcd-client)
 command -v dnsmasq >/dev/null || need_apt+=(dnsmasq-base)
 # Prometheus for the monitoring e2e test (test/e2e/prometheus.test.ts).
 command -v prometheus >/dev/null || need_apt+=(prometheus)
+# OpenSSH's server for the `k8ts cluster up` e2e test (test/e2e/cluster-up.test.ts): it runs its
+# own sshd in each network namespace it makes, so Debian's host-wide one is disabled below.
+[ -x /usr/sbin/sshd ] || need_apt+=(openssh-server)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "--- installing Debian packages: ${need_apt[*]}"
@@ -30,6 +33,9 @@ if [ ${#need_apt[@]} -gt 0 ]; then
     # Debian starts NGINX's default site on port 80, the ingress's port: the benchmark runs its own.
     if printf '%s\n' "${need_apt[@]}" | grep -qx nginx-light && command -v systemctl >/dev/null; then
       systemctl disable --now nginx >/dev/null 2>&1 || true
+    fi
+    if printf '%s\n' "${need_apt[@]}" | grep -qx openssh-server && command -v systemctl >/dev/null; then
+      systemctl disable --now ssh >/dev/null 2>&1 || true
     fi
   else
     echo "--- not root: skipping Debian packages (${need_apt[*]}); k8ts will use the process runtime" >&2

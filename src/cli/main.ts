@@ -20,6 +20,7 @@ import { registerTokenCommand } from './token.js';
 import { registerDashboardCommands } from './dashboard.js';
 import { registerComposeCommands } from './compose.js';
 import { registerRolloutCommands } from './rollout.js';
+import { registerClusterCommands } from './cluster.js';
 
 const collect = (v: string, prev: string[]) => [...prev, ...v.split(',').filter(Boolean)];
 
@@ -307,6 +308,7 @@ export async function main(argv: string[]): Promise<void> {
   registerDashboardCommands(program);
   registerComposeCommands(program);
   registerRolloutCommands(program);
+  registerClusterCommands(program);
 
   program
     .command('killall')

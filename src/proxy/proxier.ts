@@ -131,7 +131,10 @@ export class Proxier {
   }
 
   requestSync(): void {
-    if (this.stopped || !this.factory.forResource(SERVICES).hasSynced()) return;
+    // Not before both caches are full (as kube-proxy's isInitialized): Services without their
+    // slices yet would be programmed as having no endpoints, and connections refused meanwhile.
+    const f = this.factory;
+    if (this.stopped || !f.forResource(SERVICES).hasSynced() || !f.forResource(ENDPOINT_SLICES).hasSynced()) return;
     if (this.syncing) {
       this.dirty = true;
       return;

@@ -121,7 +121,7 @@ test('splitRule keeps quoted comments whole', () => {
   );
 });
 
-test('PodRoutes installs, changes and removes routes and cleans its chains on stop', async () => {
+test('PodRoutes installs, changes and removes routes; stop keeps them, stop(true) cleans its chains', async () => {
   const calls: string[] = [];
   const run = (cmd: string, args: string[]) => {
     calls.push(`${cmd} ${args.filter((a) => a !== '-w' && a !== '5').join(' ')}`);
@@ -194,6 +194,8 @@ test('PodRoutes installs, changes and removes routes and cleans its chains on st
 
     calls.length = 0;
     await r.stop();
+    assert.equal(calls.length, 0, `a plain stop (a restart) leaves routes and chains: ${calls.join('; ')}`);
+    await r.stop(true);
     assert.ok(calls.includes('iptables -t nat -X K8TS0-NOMASQ'), calls.join('\n'));
     assert.ok(calls.includes('iptables -t filter -X K8TS0-FORWARD'));
   } finally {

@@ -18,8 +18,9 @@
 //
 // What was installed is remembered in memory and in <agent dir>/network/routes.json, so a restart
 // after a crash removes routes of nodes that went away meanwhile; `ip route replace` never
-// duplicates. stop() removes the routes, what the backend set up and the iptables chains; cleanUpPodRoutes() does the same
-// from the state file for an agent that did not stop cleanly (meant for `k8ts killall`).
+// duplicates. stop() leaves the routes, what the backend set up and the iptables chains in place
+// (pods keep talking while the agent restarts), stop(true) removes them; cleanUpPodRoutes() does
+// the same from the state file for an agent that is gone (meant for `k8ts killall`).
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -298,10 +299,17 @@ export class PodRoutes {
     this.timer.unref?.();
   }
 
-  async stop(): Promise<void> {
+  /**
+   * Stops watching. The routes and chains stay, as flannel leaves them: the node's pods keep
+   * reaching the others while the agent restarts (an upgrade), and the next start takes over from
+   * the state file. `cleanup` removes them (pod networking turned off; `k8ts killall` uses
+   * cleanUpPodRoutes for an agent that is gone).
+   */
+  async stop(cleanup = false): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     await this.informer?.stop();
+    if (!cleanup) return;
     for (const r of this.installed) this.backend.remove(r);
     this.installed = [];
     rmSync(this.o.stateFile, { force: true });
