@@ -132,3 +132,62 @@ export const ROLLOUT_CRD: CustomResourceDefinition = {
     ],
   },
 };
+
+/** Argo's analysis kinds: specs kept as written (the controller reads them), runs with a status subresource. */
+function analysisCrd(
+  plural: string,
+  kind: string,
+  scope: 'Namespaced' | 'Cluster',
+  shortNames: string[],
+  run = false,
+): CustomResourceDefinition {
+  return {
+    apiVersion: 'apiextensions.k8s.io/v1',
+    kind: 'CustomResourceDefinition',
+    metadata: { name: `${plural}.${ROLLOUT_GROUP}`, labels: { 'app.kubernetes.io/managed-by': 'k8ts' } },
+    spec: {
+      group: ROLLOUT_GROUP,
+      scope,
+      names: { kind, listKind: `${kind}List`, plural, singular: plural.replace(/s$/, ''), shortNames },
+      versions: [
+        {
+          name: 'v1alpha1',
+          served: true,
+          storage: true,
+          schema: {
+            openAPIV3Schema: {
+              type: 'object',
+              required: ['spec'],
+              properties: {
+                apiVersion: str,
+                kind: str,
+                metadata: { type: 'object' },
+                spec: open({
+                  metrics: { type: 'array', items: open({ name: str }) },
+                  args: { type: 'array', items: open({ name: str, value: str }) },
+                  ...(run ? { terminate: bool } : {}),
+                }),
+                ...(run ? { status: open({ phase: str, message: str }) } : {}),
+              },
+            },
+          },
+          ...(run
+            ? {
+                subresources: { status: {} },
+                additionalPrinterColumns: [
+                  { name: 'Status', type: 'string', jsonPath: '.status.phase', description: 'AnalysisRun status' },
+                  { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+                ],
+              }
+            : {}),
+        },
+      ],
+    },
+  };
+}
+
+export const ANALYSIS_CRDS: CustomResourceDefinition[] = [
+  analysisCrd('analysistemplates', 'AnalysisTemplate', 'Namespaced', ['at']),
+  analysisCrd('clusteranalysistemplates', 'ClusterAnalysisTemplate', 'Cluster', ['cat']),
+  analysisCrd('analysisruns', 'AnalysisRun', 'Namespaced', ['ar'], true),
+];
