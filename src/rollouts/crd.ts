@@ -23,9 +23,12 @@ const open = (properties?: Record<string, Schema>): Schema => ({
   'x-kubernetes-preserve-unknown-fields': true,
 });
 
+const list: Schema = { type: 'array', items: open() };
 const analysis = open({
   http: open({ url: str, path: str, port: int32, timeoutSeconds: int32 }),
   job: open({ spec: open() }),
+  templates: list,
+  args: list,
 });
 
 const spec = open({
@@ -48,6 +51,7 @@ const spec = open({
       scaleDownDelaySeconds: int32,
       abortScaleDownDelaySeconds: int32,
       prePromotionAnalysis: analysis,
+      postPromotionAnalysis: analysis,
     }),
     canary: open({
       canaryService: str,
@@ -59,9 +63,11 @@ const spec = open({
         items: open({
           setWeight: int32,
           pause: open({ duration: { 'x-kubernetes-int-or-string': true } }),
+          analysis: open({ templates: list, args: list }),
         }),
       },
       trafficRouting: open(),
+      analysis: open({ templates: list, args: list, startingStep: int32 }),
     }),
   }),
 });
@@ -162,11 +168,9 @@ function analysisCrd(
                 apiVersion: str,
                 kind: str,
                 metadata: { type: 'object' },
-                spec: open({
-                  metrics: { type: 'array', items: open({ name: str }) },
-                  args: { type: 'array', items: open({ name: str, value: str }) },
-                  ...(run ? { terminate: bool } : {}),
-                }),
+                // Metrics and args as written: published with properties, kubectl would refuse
+                // every field not listed.
+                spec: open({ metrics: list, args: list, ...(run ? { terminate: bool } : {}) }),
                 ...(run ? { status: open({ phase: str, message: str }) } : {}),
               },
             },
