@@ -11,7 +11,7 @@ import {
 } from './capabilities.js';
 import { walkArgv } from './argv.js';
 import { chartFullPath, crdFiles, loadChart, type Chart } from './chart.js';
-import { render } from './engine.js';
+import { render, type EngineOptions } from './engine.js';
 import { helmFuncMap } from './funcs/index.js';
 import { ManifestParseError, sortManifests, splitManifests } from './manifests.js';
 import { isCompatibleRange } from './semver.js';
@@ -44,6 +44,17 @@ export interface TemplateOptions {
   isUpgrade: boolean;
   debug: boolean;
   skipSchemaValidation: boolean;
+  /** --dry-run's value ("client" when given bare; Helm's template default "true"). */
+  dryRun?: string;
+  kubeconfig?: string;
+  kubeContext?: string;
+}
+
+const DRY_RUN_VALUES = ['false', 'true', 'none', 'client', 'server'];
+
+/** Whether `helm template` renders `lookup` against the cluster (Helm 3.13+: --dry-run=server). */
+export function templateLooksUp(opts: TemplateOptions): boolean {
+  return opts.dryRun === 'server' || opts.dryRun === 'none' || opts.dryRun === 'false';
 }
 
 export class UsageError extends Error {}
@@ -91,6 +102,8 @@ export function parseTemplateArgs(argv: string[]): TemplateOptions {
     '--description': () => undefined,
     '--timeout': () => undefined,
     '--post-renderer': () => undefined,
+    '--kubeconfig': (v) => (opts.kubeconfig = v),
+    '--kube-context': (v) => (opts.kubeContext = v),
   };
   const booleans: Record<string, () => void> = {
     '--include-crds': () => (opts.includeCrds = true),
@@ -114,6 +127,11 @@ export function parseTemplateArgs(argv: string[]): TemplateOptions {
       continue;
     }
     const { flag, inline } = item;
+    // An optional value (pflag's NoOptDefVal): only `--dry-run=VALUE` gives one.
+    if (flag === '--dry-run') {
+      opts.dryRun = inline ?? 'client';
+      continue;
+    }
     if (booleans[flag]) {
       if (inline === undefined || inline === 'true') booleans[flag]();
       continue;
@@ -230,8 +248,13 @@ function crdObjects(c: Chart): { filename: string; data: string }[] {
   return [...own, ...c.dependencies.flatMap(crdObjects)];
 }
 
-/** Runs `helm template` and returns what it prints. */
-export function runTemplate(opts: TemplateOptions): TemplateResult {
+/** Runs `helm template` and returns what it prints; `lookup` answers templates' lookups (else empty maps). */
+export function runTemplate(opts: TemplateOptions, lookup?: EngineOptions['lookup']): TemplateResult {
+  if (opts.dryRun !== undefined && !DRY_RUN_VALUES.includes(opts.dryRun))
+    return {
+      stdout: '',
+      error: 'Invalid dry-run flag. Flag must one of the following: false, true, none, client, server',
+    };
   let kube: KubeVersion = DEFAULT_KUBE_VERSION;
   try {
     if (opts.kubeVersion) kube = parseKubeVersion(opts.kubeVersion);
@@ -282,7 +305,7 @@ export function runTemplate(opts: TemplateOptions): TemplateResult {
       },
       Values: renderValues,
     };
-    const files = render(chart, top);
+    const files = render(chart, top, { lookup });
     for (const k of [...files.keys()]) if (k.endsWith('NOTES.txt')) files.delete(k);
     let sorted: ReturnType<typeof sortManifests>;
     try {

@@ -46,8 +46,8 @@ async function template(args: string[]): Promise<number> {
     const { templateToDir } = await import('../chart/release/tools.js');
     return guarded(() => templateToDir(args, io()));
   }
-  const { templateCommand } = await import('../chart/template-command.js');
-  const result = templateCommand(args);
+  const { templateRun } = await import('../chart/release/tools.js');
+  const result = await templateRun(args);
   process.stdout.write(result.stdout);
   if (result.error === undefined) return 0;
   process.stderr.write(`Error: ${result.error}\n`);

@@ -20,8 +20,18 @@ import { CONTROLLER_INDEX, controllerRefOf, ensureControllerIndex } from '../con
 import type { Controller, ControllerContext } from '../controllers/types.js';
 import { selectorFromLabelSelector } from '../machinery/labels.js';
 import { AnalysisRunner } from './analysis.js';
-import { ROLLOUT_CRD } from './crd.js';
-import { newReplicaSet, planRollout, type ReplicaSetView, type RolloutPlan } from './plan.js';
+import {
+  ANALYSIS_RUNS,
+  ANALYSIS_TEMPLATES,
+  AnalysisRunController,
+  CLUSTER_ANALYSIS_TEMPLATES,
+  isCompleted,
+  type AnalysisRun,
+  type Argument,
+  type Metric,
+} from './analysisrun.js';
+import { ANALYSIS_CRDS, ROLLOUT_CRD } from './crd.js';
+import { newReplicaSet, planRollout, type PlannedRun, type ReplicaSetView, type RolloutPlan } from './plan.js';
 import { applyCanaryWeight } from './routers.js';
 import {
   POD_HASH_LABEL,
@@ -30,6 +40,7 @@ import {
   ROLLOUT_KIND,
   ROLLOUTS,
   SCALE_DOWN_DEADLINE_ANNOTATION,
+  type AnalysisRunStatus,
   type Rollout,
 } from './types.js';
 
@@ -65,6 +76,7 @@ export class RolloutController implements Controller {
   private readonly services: SharedIndexInformer<Service>;
   private readonly runner: ControllerRunner;
   private readonly analysis: AnalysisRunner;
+  private readonly runs: AnalysisRunController;
   private stopped = false;
   /** The size last asked of a ReplicaSet at a resourceVersion: a stale informer copy is not scaled (or reported) twice. */
   private readonly scaled = new Map<string, { resourceVersion: string; replicas: number }>();
@@ -81,6 +93,9 @@ export class RolloutController implements Controller {
     ensureControllerIndex(this.replicasets);
     ensureControllerIndex(this.pods);
     this.analysis = new AnalysisRunner(ctx.client);
+    this.runs = new AnalysisRunController(ctx.client, this.log.child({ controller: 'analysisruns' }));
+    const onRun = (run: AnalysisRun) => this.enqueueOwner(run.metadata.namespace, controllerRefOf(run));
+    this.runs.informer.addEventHandler({ add: onRun, update: (_o, n) => onRun(n) });
     this.runner = new ControllerRunner({
       name: 'rollouts',
       workers: 2,
@@ -134,6 +149,7 @@ export class RolloutController implements Controller {
     for (let attempt = 0; !this.stopped; attempt++) {
       try {
         await ensureOwnCrd(this.client, ROLLOUT_CRD);
+        for (const crd of ANALYSIS_CRDS) await ensureOwnCrd(this.client, crd);
         break;
       } catch (err) {
         if (attempt % 10 === 0) this.log.warn({ err }, 'cannot install the Rollout CRD yet');
@@ -141,16 +157,19 @@ export class RolloutController implements Controller {
       }
     }
     // Started once the kind is served, so its first list does not fail and back off.
-    await waitUntilServed(this.client, [ROLLOUTS], { timeoutMs: 60_000, stopped: () => this.stopped });
+    await waitUntilServed(this.client, [ROLLOUTS, ANALYSIS_RUNS, ANALYSIS_TEMPLATES, CLUSTER_ANALYSIS_TEMPLATES], {
+      timeoutMs: 60_000,
+      stopped: () => this.stopped,
+    });
     if (this.stopped) return;
     this.rollouts.start();
-    await this.rollouts.waitForSync();
+    await Promise.all([this.rollouts.waitForSync(), this.runs.start()]);
     if (!this.stopped) this.runner.start();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    await Promise.all([this.rollouts.stop(), this.runner.stop()]);
+    await Promise.all([this.rollouts.stop(), this.runner.stop(), this.runs.stop()]);
   }
 
   async sync(key: string): Promise<ReconcileResult | void> {
@@ -190,6 +209,18 @@ export class RolloutController implements Controller {
       ro.status?.conditions?.some((c) => c.type === 'Progressing' && c.reason === 'RolloutAborted');
     if (retried) this.analysis.forget(ro.metadata.uid);
 
+    const ownedRuns = this.runs.informer.store
+      .listByNamespace(namespace)
+      .filter((r) => controllerRefOf(r)?.uid === ro.metadata.uid);
+    const runs = new Map<string, AnalysisRunStatus>(
+      ownedRuns.map((r) => [
+        r.metadata.name,
+        { name: r.metadata.name, status: r.status?.phase ?? 'Pending', message: r.status?.message },
+      ]),
+    );
+    // A retry after an abort runs the analysis again: the old runs go.
+    if (retried)
+      for (const r of ownedRuns) if (r.metadata.labels?.[POD_HASH_LABEL] === hash) runs.delete(r.metadata.name);
     const plan = planRollout({
       rollout: resolved,
       hash,
@@ -197,10 +228,12 @@ export class RolloutController implements Controller {
       activeSelector: active?.spec?.selector?.[POD_HASH_LABEL],
       newPodRestarts: restarts,
       analysis: retried ? undefined : this.analysis.result(ro, hash),
+      runs,
       now: Date.now(),
     });
     await this.writeStatus(ro, plan);
     if (!newRS && plan.createReplicaSet) await this.createReplicaSet(ro, template!, hash, views);
+    await this.syncRuns(ro, hash, plan, ownedRuns, retried);
     await this.scale(ro, owned, plan);
     await this.pointServices(ro, plan);
     if (plan.canaryWeight !== undefined && ro.spec.strategy.canary?.trafficRouting)
@@ -216,6 +249,101 @@ export class RolloutController implements Controller {
     }
     for (const e of plan.events) this.events.event(withKind(ro), e.type, e.reason, e.message);
     if (plan.requeueAfterMs !== undefined) return { requeueAfterMs: plan.requeueAfterMs };
+  }
+
+  /** Creates the AnalysisRuns the plan wants; terminates unfinished ones it no longer does. */
+  private async syncRuns(
+    ro: Stored<Rollout>,
+    hash: string,
+    plan: RolloutPlan,
+    owned: Stored<AnalysisRun>[],
+    retried: boolean | undefined,
+  ): Promise<void> {
+    const runs = this.client.resource(ANALYSIS_RUNS).namespace(ro.metadata.namespace);
+    for (const r of owned) {
+      const stale = retried && r.metadata.labels?.[POD_HASH_LABEL] === hash;
+      if (stale)
+        await runs.delete(r.metadata.name).catch((err: unknown) => void (isNotFound(err) || this.log.warn({ err })));
+      else if (!plan.keepRuns.has(r.metadata.name) && !isCompleted(r.status?.phase) && !r.spec.terminate)
+        await runs.patch(r.metadata.name, 'merge', { spec: { terminate: true } });
+    }
+    for (const want of plan.createRuns) {
+      let run: AnalysisRun;
+      try {
+        run = await this.runFromTemplates(ro, hash, want);
+      } catch (err) {
+        this.events.event(withKind(ro), 'Warning', 'AnalysisRunError', (err as Error).message);
+        continue;
+      }
+      try {
+        await runs.create(run);
+        this.events.event(
+          withKind(ro),
+          'Normal',
+          'AnalysisRunRunning',
+          `${want.type} Analysis Run '${want.name}' Status New: 'Running' Previous: ''`,
+        );
+      } catch (err) {
+        if (!isAlreadyExists(err)) throw err;
+      }
+    }
+  }
+
+  /** An AnalysisRun from the templates a Rollout names, with the args resolved (Argo's NewAnalysisRunFromTemplates). */
+  private async runFromTemplates(ro: Stored<Rollout>, hash: string, want: PlannedRun): Promise<AnalysisRun> {
+    const metrics: Metric[] = [];
+    const args = new Map<string, Argument>();
+    for (const ref of want.analysis.templates ?? []) {
+      const res = ref.clusterScope
+        ? this.client.resource(CLUSTER_ANALYSIS_TEMPLATES)
+        : this.client.resource(ANALYSIS_TEMPLATES).namespace(ro.metadata.namespace);
+      let tpl;
+      try {
+        tpl = await res.get(ref.templateName);
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+        throw new Error(
+          `${ref.clusterScope ? 'ClusterAnalysisTemplate' : 'AnalysisTemplate'} "${ref.templateName}" not found`,
+          { cause: err },
+        );
+      }
+      for (const m of tpl.spec?.metrics ?? []) {
+        if (metrics.some((x) => x.name === m.name)) throw new Error(`two metrics named "${m.name}" in the templates`);
+        metrics.push(m);
+      }
+      for (const a of tpl.spec?.args ?? []) if (!args.has(a.name) || a.value !== undefined) args.set(a.name, { ...a });
+    }
+    for (const a of want.analysis.args ?? []) {
+      let value = a.value;
+      const from = a.valueFrom;
+      if (from?.podTemplateHashValue)
+        value = from.podTemplateHashValue === 'Latest' ? hash : (ro.status?.stableRS ?? hash);
+      else if (from?.fieldRef) value = fieldOf(ro, from.fieldRef.fieldPath);
+      if (!args.has(a.name)) throw new Error(`argument "${a.name}" is not declared by the templates`);
+      args.set(a.name, { name: a.name, value });
+    }
+    const revision = ro.metadata.annotations?.[REVISION_ANNOTATION];
+    return {
+      apiVersion: ROLLOUT_API_VERSION,
+      kind: 'AnalysisRun',
+      metadata: {
+        name: want.name,
+        namespace: ro.metadata.namespace,
+        labels: { [POD_HASH_LABEL]: hash, 'rollout-type': want.type },
+        annotations: revision ? { [REVISION_ANNOTATION]: revision } : undefined,
+        ownerReferences: [
+          {
+            apiVersion: ROLLOUT_API_VERSION,
+            kind: ROLLOUT_KIND,
+            name: ro.metadata.name,
+            uid: ro.metadata.uid,
+            controller: true,
+            blockOwnerDeletion: true,
+          },
+        ],
+      },
+      spec: { metrics, args: [...args.values()].map((a) => ({ name: a.name, value: a.value })) },
+    };
   }
 
   /** spec.template and selector, or those of the Deployment spec.workloadRef names. */
@@ -346,6 +474,16 @@ export const rolloutController = (ctx: ControllerContext): Controller => new Rol
 function servicesOf(ro: Rollout): string[] {
   const { blueGreen: b, canary: c } = ro.spec.strategy ?? {};
   return [b?.activeService, b?.previewService, c?.canaryService, c?.stableService].filter((s): s is string => !!s);
+}
+
+/** A fieldRef of an analysis argument: metadata.name/namespace/uid, metadata.labels['k'], metadata.annotations['k']. */
+function fieldOf(ro: Stored<Rollout>, path: string): string | undefined {
+  const m = /^metadata\.(labels|annotations)\['([^']+)'\]$/.exec(path);
+  if (m) return ro.metadata[m[1] as 'labels' | 'annotations']?.[m[2]];
+  if (path === 'metadata.name') return ro.metadata.name;
+  if (path === 'metadata.namespace') return ro.metadata.namespace;
+  if (path === 'metadata.uid') return ro.metadata.uid;
+  throw new Error(`fieldRef ${path} is not supported (metadata.name, namespace, uid, labels['k'], annotations['k'])`);
 }
 
 function isReady(p: Pod): boolean {

@@ -23,9 +23,12 @@ const open = (properties?: Record<string, Schema>): Schema => ({
   'x-kubernetes-preserve-unknown-fields': true,
 });
 
+const list: Schema = { type: 'array', items: open() };
 const analysis = open({
   http: open({ url: str, path: str, port: int32, timeoutSeconds: int32 }),
   job: open({ spec: open() }),
+  templates: list,
+  args: list,
 });
 
 const spec = open({
@@ -48,6 +51,7 @@ const spec = open({
       scaleDownDelaySeconds: int32,
       abortScaleDownDelaySeconds: int32,
       prePromotionAnalysis: analysis,
+      postPromotionAnalysis: analysis,
     }),
     canary: open({
       canaryService: str,
@@ -59,9 +63,11 @@ const spec = open({
         items: open({
           setWeight: int32,
           pause: open({ duration: { 'x-kubernetes-int-or-string': true } }),
+          analysis: open({ templates: list, args: list }),
         }),
       },
       trafficRouting: open(),
+      analysis: open({ templates: list, args: list, startingStep: int32 }),
     }),
   }),
 });
@@ -132,3 +138,60 @@ export const ROLLOUT_CRD: CustomResourceDefinition = {
     ],
   },
 };
+
+/** Argo's analysis kinds: specs kept as written (the controller reads them), runs with a status subresource. */
+function analysisCrd(
+  plural: string,
+  kind: string,
+  scope: 'Namespaced' | 'Cluster',
+  shortNames: string[],
+  run = false,
+): CustomResourceDefinition {
+  return {
+    apiVersion: 'apiextensions.k8s.io/v1',
+    kind: 'CustomResourceDefinition',
+    metadata: { name: `${plural}.${ROLLOUT_GROUP}`, labels: { 'app.kubernetes.io/managed-by': 'k8ts' } },
+    spec: {
+      group: ROLLOUT_GROUP,
+      scope,
+      names: { kind, listKind: `${kind}List`, plural, singular: plural.replace(/s$/, ''), shortNames },
+      versions: [
+        {
+          name: 'v1alpha1',
+          served: true,
+          storage: true,
+          schema: {
+            openAPIV3Schema: {
+              type: 'object',
+              required: ['spec'],
+              properties: {
+                apiVersion: str,
+                kind: str,
+                metadata: { type: 'object' },
+                // Metrics and args as written: published with properties, kubectl would refuse
+                // every field not listed.
+                spec: open({ metrics: list, args: list, ...(run ? { terminate: bool } : {}) }),
+                ...(run ? { status: open({ phase: str, message: str }) } : {}),
+              },
+            },
+          },
+          ...(run
+            ? {
+                subresources: { status: {} },
+                additionalPrinterColumns: [
+                  { name: 'Status', type: 'string', jsonPath: '.status.phase', description: 'AnalysisRun status' },
+                  { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+                ],
+              }
+            : {}),
+        },
+      ],
+    },
+  };
+}
+
+export const ANALYSIS_CRDS: CustomResourceDefinition[] = [
+  analysisCrd('analysistemplates', 'AnalysisTemplate', 'Namespaced', ['at']),
+  analysisCrd('clusteranalysistemplates', 'ClusterAnalysisTemplate', 'Cluster', ['cat']),
+  analysisCrd('analysisruns', 'AnalysisRun', 'Namespaced', ['ar'], true),
+];

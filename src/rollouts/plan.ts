@@ -22,7 +22,9 @@ import {
   REVISION_ANNOTATION,
   ROLLOUT_API_VERSION,
   ROLLOUT_KIND,
+  type AnalysisRunArgument,
   type AnalysisRunStatus,
+  type AnalysisTemplateRef,
   type PauseReason,
   type Rollout,
   type RolloutCondition,
@@ -59,9 +61,19 @@ export interface PlanInput {
   activeSelector?: string;
   /** The most restarts of any container in the new ReplicaSet's pods. */
   newPodRestarts?: number;
-  /** The pre-promotion check's result for this hash, once started. */
+  /** The pre-promotion check's result for this hash, once started (k8ts' simple form). */
   analysis?: AnalysisRunStatus;
+  /** The Rollout's AnalysisRuns by name, with their phase. */
+  runs?: Map<string, AnalysisRunStatus>;
   now: number;
+}
+
+/** An AnalysisRun to create from the Rollout's templates. */
+export interface PlannedRun {
+  name: string;
+  /** step, background, pre or post (the rollouts-pod-template-hash label and the run's type). */
+  type: 'Step' | 'Background' | 'PrePromotion' | 'PostPromotion';
+  analysis: { templates?: AnalysisTemplateRef[]; args?: AnalysisRunArgument[] };
 }
 
 export interface PlannedEvent {
@@ -82,6 +94,9 @@ export interface RolloutPlan {
   canaryWeight?: number;
   /** The pre-promotion check should run (or be polled) for this hash. */
   runAnalysis?: boolean;
+  /** AnalysisRuns to create, and the ones still wanted (others not finished are terminated). */
+  createRuns: PlannedRun[];
+  keepRuns: Set<string>;
   events: PlannedEvent[];
   requeueAfterMs?: number;
 }
@@ -210,7 +225,14 @@ export function planRollout(input: PlanInput): RolloutPlan {
   const bg = ro.spec.strategy.blueGreen;
   const canary = ro.spec.strategy.canary;
   const steps = canary?.steps ?? [];
-  const plan: RolloutPlan = { status: st, scale: new Map(), services: new Map(), events: [] };
+  const plan: RolloutPlan = {
+    status: st,
+    scale: new Map(),
+    services: new Map(),
+    events: [],
+    createRuns: [],
+    keepRuns: new Set(),
+  };
   const byHash = new Map(input.replicaSets.map((rs) => [rs.hash, rs]));
   const newRS = byHash.get(hash);
   const revision = newRS?.revision ?? Math.max(0, ...input.replicaSets.map((rs) => rs.revision)) + 1;
@@ -240,7 +262,9 @@ export function planRollout(input: PlanInput): RolloutPlan {
     st.abort = undefined;
     st.abortedAt = undefined;
     st.promoteFull = undefined;
-    if (st.blueGreen) st.blueGreen.prePromotionAnalysisRunStatus = undefined;
+    if (st.blueGreen)
+      st.blueGreen.prePromotionAnalysisRunStatus = st.blueGreen.postPromotionAnalysisRunStatus = undefined;
+    if (st.canary) st.canary.currentStepAnalysisRunStatus = st.canary.currentBackgroundAnalysisRunStatus = undefined;
     progressed = true;
   }
   if (!newRS) plan.createReplicaSet = { replicas: 0 };
@@ -250,11 +274,37 @@ export function planRollout(input: PlanInput): RolloutPlan {
   const others = input.replicaSets.filter((rs) => rs.hash !== hash && rs.hash !== stable);
   const newAvailable = newRS?.available ?? 0;
 
+  let abortMessage: string | undefined;
   const abort = (reason: string, message: string) => {
+    abortMessage = message;
     st.abort = true;
     st.abortedAt = nowIso;
     plan.events.push({ type: 'Warning', reason, message });
   };
+  /** Aborts in this pass: the new version scaled away, every Service and router on stable. */
+  const abortNow = (why: string) => {
+    abort('RolloutAborted', `Rollout aborted update to revision ${revision}: ${why}`);
+    plan.scale.set(hash, { replicas: 0 });
+    if (stable) {
+      plan.scale.set(stable, { replicas });
+      pointAll(stable);
+    }
+    if (canary?.trafficRouting) plan.canaryWeight = 0;
+    st.pauseConditions = undefined;
+    st.controllerPause = undefined;
+  };
+  /** The AnalysisRun `suffix` of this update (Argo's names): created when missing, else its phase. */
+  const runFor = (suffix: string, type: PlannedRun['type'], analysis: PlannedRun['analysis']): AnalysisRunStatus => {
+    const name = `${ro.metadata?.name}-${hash}-${revision}${suffix}`;
+    plan.keepRuns.add(name);
+    const got = input.runs?.get(name);
+    if (got) return got;
+    plan.createRuns.push({ name, type, analysis });
+    return { name, status: 'Pending' };
+  };
+  const failed = (r: AnalysisRunStatus | undefined) => r?.status === 'Failed' || r?.status === 'Error';
+  const analysisFailure = (r: AnalysisRunStatus) =>
+    `analysis run ${r.name} ${r.status}${r.message ? `: ${r.message}` : ''}`;
   const pointAll = (target: string) => {
     if (bg) {
       plan.services.set(bg.activeService, target);
@@ -357,34 +407,40 @@ export function planRollout(input: PlanInput): RolloutPlan {
   function planBlueGreen(): void {
     const b = bg!;
     const s = stable!;
-    plan.scale.set(hash, { replicas: b.previewReplicaCount ?? replicas });
+    // Switched already, waiting for the post-promotion analysis: the checks before are done.
+    const switched = input.activeSelector === hash;
+    plan.scale.set(hash, { replicas: switched ? replicas : (b.previewReplicaCount ?? replicas) });
     plan.scale.set(s, { replicas });
     if (b.previewService) plan.services.set(b.previewService, hash);
-    plan.services.set(b.activeService, s);
+    plan.services.set(b.activeService, switched ? hash : s);
     scaleDown(others, 0);
     if (ro.spec.paused) return;
+    if (switched) {
+      promote();
+      return;
+    }
     const ready =
       newRS &&
       newAvailable >= (b.previewReplicaCount ?? replicas) &&
       newRS.replicas >= (b.previewReplicaCount ?? replicas);
     if (!ready) return;
     if (b.prePromotionAnalysis && !st.promoteFull) {
-      const result = input.analysis;
+      const templated = !!b.prePromotionAnalysis.templates?.length;
+      const result = templated ? runFor('-pre', 'PrePromotion', b.prePromotionAnalysis) : input.analysis;
       (st.blueGreen ??= {}).prePromotionAnalysisRunStatus = result ?? {
         name: `${ro.metadata?.name}-${hash}-pre`,
         status: 'Pending',
       };
-      if (result?.status === 'Failed' || result?.status === 'Error') {
-        abort(
-          'RolloutAborted',
-          `Rollout aborted update to revision ${revision}: pre-promotion analysis failed: ${result.message ?? ''}`.trim(),
+      if (failed(result)) {
+        abortNow(
+          templated ? analysisFailure(result!) : `pre-promotion analysis failed: ${result!.message ?? ''}`.trim(),
         );
-        plan.scale.set(hash, { replicas: 0 });
-        pointAll(s);
         return;
       }
-      if (result?.status !== 'Successful') {
-        plan.runAnalysis = true;
+      if (result?.status === 'Inconclusive') {
+        if (pauseFor('InconclusiveAnalysisRun', undefined) === 'paused') return;
+      } else if (result?.status !== 'Successful') {
+        if (!templated) plan.runAnalysis = true;
         wake(2000);
         return;
       }
@@ -397,13 +453,37 @@ export function planRollout(input: PlanInput): RolloutPlan {
       plan.scale.set(hash, { replicas });
       return;
     }
-    // Promote: the active Service switches now, the old version goes after the delay.
+    // The active Service switches now.
     plan.services.set(b.activeService, hash);
     plan.events.push({
       type: 'Normal',
       reason: 'SwitchService',
       message: `Switched selector for service '${b.activeService}' from '${s}' to '${hash}'`,
     });
+    promote();
+  }
+
+  /** After the switch: the post-promotion analysis, then the new version is stable and the old one goes after the delay. */
+  function promote(): void {
+    const b = bg!;
+    const s = stable!;
+    const post = b.postPromotionAnalysis;
+    if (post?.templates?.length && !st.promoteFull) {
+      // The run starts once the Service selects the new version (the next pass sees it).
+      if (input.activeSelector !== hash) {
+        wake(1000);
+        return;
+      }
+      const result = runFor('-post', 'PostPromotion', post);
+      (st.blueGreen ??= {}).postPromotionAnalysisRunStatus = result;
+      if (failed(result)) {
+        abortNow(analysisFailure(result));
+        return;
+      }
+      if (result.status === 'Inconclusive') {
+        if (pauseFor('InconclusiveAnalysisRun', undefined) === 'paused') return;
+      } else if (result.status !== 'Successful') return;
+    }
     st.stableRS = hash;
     st.promoteFull = undefined;
     st.pauseConditions = undefined;
@@ -422,6 +502,16 @@ export function planRollout(input: PlanInput): RolloutPlan {
     const routed = !!c.trafficRouting;
     let idx = st.promoteFull ? steps.length : Math.min(st.currentStepIndex ?? 0, steps.length);
     const stableRS = byHash.get(s)!;
+    // Background analysis: from its starting step until the update completes; a failure aborts.
+    const background = c.analysis;
+    if (background?.templates?.length && idx >= (background.startingStep ?? 0) && !ro.spec.paused) {
+      const r = runFor('', 'Background', background);
+      (st.canary ??= {}).currentBackgroundAnalysisRunStatus = r;
+      if (failed(r)) {
+        abortNow(analysisFailure(r));
+        return;
+      }
+    }
     // Steps that are done hand over to the next one in the same pass.
     for (let guard = 0; guard <= steps.length; guard++) {
       const weight = weightAtStep(steps, idx);
@@ -449,14 +539,26 @@ export function planRollout(input: PlanInput): RolloutPlan {
         }
         break;
       }
-      if (step.pause) {
+      if (step.analysis) {
+        const r = runFor(`-${idx}`, 'Step', step.analysis);
+        (st.canary ??= {}).currentStepAnalysisRunStatus = r;
+        if (failed(r)) {
+          abortNow(analysisFailure(r));
+          return;
+        }
+        if (r.status === 'Inconclusive') {
+          if (pauseFor('InconclusiveAnalysisRun', undefined) === 'paused') break;
+        } else if (r.status !== 'Successful') break;
+      } else if (step.pause) {
         if (pauseFor('CanaryPauseStep', pauseSeconds(step.pause.duration)) === 'paused') break;
       } else if (!canaryUp) break;
       idx++;
       const what =
         step.setWeight !== undefined
           ? `setWeight: ${step.setWeight}`
-          : `pause${step.pause?.duration !== undefined ? `: ${step.pause.duration}` : ''}`;
+          : step.analysis
+            ? 'analysis'
+            : `pause${step.pause?.duration !== undefined ? `: ${step.pause.duration}` : ''}`;
       plan.events.push({
         type: 'Normal',
         reason: 'RolloutStepCompleted',
@@ -486,24 +588,18 @@ export function planRollout(input: PlanInput): RolloutPlan {
   if (updating && !progressed && !ro.spec.paused && !st.pauseConditions?.length && waitingForPods()) {
     const since = prevProgressing ? Date.parse(prevProgressing.lastUpdateTime) : now;
     const left = since + deadlineSeconds * 1000 - now;
-    if (left <= 0) {
-      abort(
-        'RolloutAborted',
-        `Rollout aborted update to revision ${revision}: ProgressDeadlineExceeded: ReplicaSet "${newRS?.name ?? hash}" has timed out progressing.`,
-      );
-      plan.scale.set(hash, { replicas: 0 });
-      if (stable) {
-        plan.scale.set(stable, { replicas });
-        pointAll(stable);
-      }
-      if (canary?.trafficRouting) plan.canaryWeight = 0;
-      st.pauseConditions = undefined;
-    } else wake(left);
+    if (left <= 0) abortNow(`ProgressDeadlineExceeded: ReplicaSet "${newRS?.name ?? hash}" has timed out progressing.`);
+    else wake(left);
   }
 
   // Conditions, phase, weights.
   if (st.abort) {
-    setCondition(st, 'Progressing', false, 'RolloutAborted', `Rollout aborted update to revision ${revision}`, nowIso);
+    // Why it was aborted stays in the condition (a manual abort says only that it was).
+    const prev = conditionOf(st, 'Progressing');
+    const message =
+      abortMessage ??
+      (prev?.reason === 'RolloutAborted' ? prev.message : `Rollout aborted update to revision ${revision}`);
+    setCondition(st, 'Progressing', false, 'RolloutAborted', message, nowIso);
   } else if (ro.spec.paused || st.pauseConditions?.length) {
     setCondition(st, 'Progressing', true, 'RolloutPaused', 'Rollout is paused', nowIso);
   } else if (st.stableRS === hash && newAvailable >= replicas) {
@@ -548,6 +644,7 @@ export function planRollout(input: PlanInput): RolloutPlan {
   if (canary?.trafficRouting) {
     const w = plan.canaryWeight ?? st.canary?.weights?.canary.weight ?? 0;
     st.canary = {
+      ...st.canary,
       weights: {
         canary: { weight: w, serviceName: canary.canaryService, podTemplateHash: hash },
         stable: { weight: 100 - w, serviceName: canary.stableService, podTemplateHash: st.stableRS ?? hash },

@@ -34,8 +34,27 @@ export interface ObjectRef {
 export interface RolloutAnalysis {
   http?: { url?: string; path?: string; port?: number; timeoutSeconds?: number };
   job?: { spec: JobSpec };
-  /** Argo's form: kept, not run (a Rollout naming templates waits for a promote). */
-  templates?: { templateName: string; clusterScope?: boolean }[];
+  /** Argo's form: AnalysisTemplates (or ClusterAnalysisTemplates) run as one AnalysisRun. */
+  templates?: AnalysisTemplateRef[];
+  args?: AnalysisRunArgument[];
+}
+
+export interface AnalysisTemplateRef {
+  templateName: string;
+  clusterScope?: boolean;
+}
+
+export interface AnalysisRunArgument {
+  name: string;
+  value?: string;
+  valueFrom?: { podTemplateHashValue?: 'Stable' | 'Latest'; fieldRef?: { fieldPath: string } };
+}
+
+/** Canary background analysis: runs from `startingStep` until the update completes. */
+export interface BackgroundAnalysis {
+  templates?: AnalysisTemplateRef[];
+  args?: AnalysisRunArgument[];
+  startingStep?: number;
 }
 
 export interface BlueGreenStrategy {
@@ -46,12 +65,14 @@ export interface BlueGreenStrategy {
   autoPromotionSeconds?: number;
   scaleDownDelaySeconds?: number;
   prePromotionAnalysis?: RolloutAnalysis;
+  postPromotionAnalysis?: RolloutAnalysis;
   abortScaleDownDelaySeconds?: number;
 }
 
 export interface CanaryStep {
   setWeight?: number;
   pause?: { duration?: number | string };
+  analysis?: { templates?: AnalysisTemplateRef[]; args?: AnalysisRunArgument[] };
 }
 
 export interface RolloutTrafficRouting {
@@ -67,6 +88,7 @@ export interface CanaryStrategy {
   canaryService?: string;
   stableService?: string;
   steps?: CanaryStep[];
+  analysis?: BackgroundAnalysis;
   trafficRouting?: RolloutTrafficRouting;
   scaleDownDelaySeconds?: number;
   abortScaleDownDelaySeconds?: number;
@@ -110,7 +132,7 @@ export interface WeightDestination {
 
 export interface AnalysisRunStatus {
   name: string;
-  status: 'Pending' | 'Running' | 'Successful' | 'Failed' | 'Error';
+  status: 'Pending' | 'Running' | 'Successful' | 'Failed' | 'Error' | 'Inconclusive';
   message?: string;
 }
 
@@ -131,11 +153,16 @@ export interface RolloutStatus {
   stableRS?: string;
   observedGeneration?: string;
   conditions?: RolloutCondition[];
-  canary?: { weights?: { canary: WeightDestination; stable: WeightDestination } };
+  canary?: {
+    weights?: { canary: WeightDestination; stable: WeightDestination };
+    currentStepAnalysisRunStatus?: AnalysisRunStatus;
+    currentBackgroundAnalysisRunStatus?: AnalysisRunStatus;
+  };
   blueGreen?: {
     activeSelector?: string;
     previewSelector?: string;
     prePromotionAnalysisRunStatus?: AnalysisRunStatus;
+    postPromotionAnalysisRunStatus?: AnalysisRunStatus;
   };
   promoteFull?: boolean;
   phase?: RolloutPhase;

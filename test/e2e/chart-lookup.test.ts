@@ -114,6 +114,21 @@ test('chart template renders lookup as an empty map', async () => {
   assert.match(out, /missing: "\{\}"/);
 });
 
+test('chart template --dry-run=server looks up (Helm 3.13+); bad --dry-run values are refused', async () => {
+  const out = await ok(['template', 'db', chartDir, '-n', 'keep', '--dry-run=server']);
+  assert.match(out, /namespaceKind: "Namespace"/);
+  assert.ok(Number(/namespaces: "(\d+)"/.exec(out)?.[1]) >= 2, out);
+  assert.ok(out.includes(`password: ${Buffer.from(await password()).toString('base64')}`), out);
+  // Bare --dry-run is client-side: empty maps.
+  assert.match(await ok(['template', 'db', chartDir, '-n', 'keep', '--dry-run']), /namespaceKind: "none"/);
+  const bad = await chart(['template', 'db', chartDir, '--dry-run=maybe']);
+  assert.equal(bad.code, 1);
+  assert.match(
+    bad.stderr,
+    /^Error: Invalid dry-run flag\. Flag must one of the following: false, true, none, client, server/,
+  );
+});
+
 test('a lookup of a group the server does not serve fails the render as Helm does', async () => {
   const r = await chart(['upgrade', 'db', chartDir, '-n', 'keep', '--set', 'unknownGroup=true']);
   assert.equal(r.code, 1, r.stdout);

@@ -203,3 +203,59 @@ spec:
   // --disable unwanted: never deployed.
   assert.notEqual((await cluster.kubectl(['get', 'configmap', 'unwanted'])).code, 0);
 });
+
+test("a HelmChart's templates look up live objects with the controller's identity (lookup is not empty)", async () => {
+  // A chart reading a Secret, then (in a second lookup named by the first one's answer) a
+  // ConfigMap: the controller renders again until no lookup is left unanswered.
+  const dir = join(work, 'looker');
+  const files: Record<string, string> = {
+    'Chart.yaml': 'apiVersion: v2\nname: looker\nversion: 0.1.0\n',
+    'templates/copy.yaml': `{{- $s := lookup "v1" "Secret" .Release.Namespace "source" }}
+{{- $next := $s.data.next | default "" | b64dec }}
+{{- $cm := lookup "v1" "ConfigMap" .Release.Namespace $next }}
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: copied
+data:
+  token: {{ $s.data.token | default "" | b64dec | quote }}
+  colour: {{ $cm.data.colour | default "none" | quote }}
+  nodes: {{ (lookup "v1" "Namespace" "" "").items | len | quote }}
+`,
+  };
+  for (const [name, text] of Object.entries(files)) {
+    await run('mkdir', ['-p', join(dir, name, '..')]);
+    writeFileSync(join(dir, name), text);
+  }
+  await chart(['package', dir, '-d', work]);
+  const content = readFileSync(join(work, 'looker-0.1.0.tgz')).toString('base64');
+  await cluster.k(['create', 'namespace', 'looks']);
+  await cluster.k([
+    'create',
+    'secret',
+    'generic',
+    'source',
+    '-n',
+    'looks',
+    '--from-literal=token=s3cret',
+    '--from-literal=next=palette',
+  ]);
+  await cluster.k(['create', 'configmap', 'palette', '-n', 'looks', '--from-literal=colour=teal']);
+  await cluster.k(
+    ['apply', '-f', '-'],
+    `apiVersion: helm.cattle.io/v1\nkind: HelmChart\nmetadata:\n  name: looker\n  namespace: looks\nspec:\n  chartContent: ${content}\n`,
+  );
+  await until(
+    'chart installed',
+    async () => (await cluster.kubectl(['get', 'configmap', 'copied', '-n', 'looks'])).code === 0,
+  );
+  const data = (
+    JSON.parse(await cluster.k(['get', 'configmap', 'copied', '-n', 'looks', '-o', 'json'])) as {
+      data: Record<string, string>;
+    }
+  ).data;
+  assert.equal(data.token, 's3cret');
+  assert.equal(data.colour, 'teal');
+  assert.ok(Number(data.nodes) >= 4, `namespaces seen: ${data.nodes}`);
+  await cluster.k(['delete', 'helmchart', '-n', 'looks', 'looker', '--wait=true']);
+});

@@ -22,7 +22,17 @@ import {
 import { checkUrls, jobResult } from '../../src/rollouts/analysis.js';
 import { invalidSpec } from '../../src/rollouts/controller.js';
 import { promotePatches, statusLine } from '../../src/cli/rollout.js';
-import { POD_HASH_LABEL, type Rollout, type RolloutSpec } from '../../src/rollouts/types.js';
+import { POD_HASH_LABEL, type AnalysisRunStatus, type Rollout, type RolloutSpec } from '../../src/rollouts/types.js';
+import {
+  assessRun,
+  evaluateResult,
+  jsonPath,
+  recordMeasurement,
+  resolveMetrics,
+  type AnalysisRun,
+  type Metric,
+} from '../../src/rollouts/analysisrun.js';
+import { evalCondition } from '../../src/rollouts/expr.js';
 
 const T0 = Date.UTC(2026, 0, 1);
 
@@ -34,6 +44,8 @@ class World {
   now = T0;
   events: string[] = [];
   analysis?: { name: string; status: 'Successful' | 'Failed' | 'Running' };
+  /** AnalysisRuns by name: created Running by the plan, finished by the test. */
+  runs = new Map<string, AnalysisRunStatus>();
   last!: RolloutPlan;
 
   constructor(public ro: Rollout) {}
@@ -47,9 +59,11 @@ class World {
       activeSelector: this.services.get('active'),
       newPodRestarts: this.restarts,
       analysis: this.analysis,
+      runs: new Map(this.runs),
       now: this.now,
     });
     this.ro = { ...this.ro, status: plan.status };
+    for (const r of plan.createRuns) this.runs.set(r.name, { name: r.name, status: 'Running' });
     if (plan.createReplicaSet) {
       const revision = Math.max(0, ...[...this.rss.values()].map((r) => r.revision)) + 1;
       this.rss.set(hash, { name: `ro-${hash}`, hash, replicas: 0, current: 0, ready: 0, available: 0, revision });
@@ -511,4 +525,170 @@ test('promote --full and promote of a canary without a pause condition', () => {
   assert.deepEqual(promotePatches(ro, true), { spec: undefined, status: { status: { promoteFull: true } } });
   ro.spec.paused = true;
   assert.deepEqual(promotePatches(ro, true).spec, { spec: { paused: false } });
+});
+
+test('analysis conditions: the expr subset Argo metrics use', () => {
+  assert.equal(evalCondition('result[0] >= 0.95', [0.97]), true);
+  assert.equal(evalCondition('result == "ok" || result.status == "ok"', { status: 'ok' }), true);
+  assert.equal(evalCondition('result.ok == true and len(result.items) > 1', { ok: true, items: [1, 2] }), true);
+  assert.equal(evalCondition('asInt(result) > 5', '7'), true);
+  assert.equal(evalCondition('isNaN(result) || result < 0.1', NaN), true);
+  assert.equal(evalCondition('all(result, {# > 0}) && !any(result, {# > 10})', [1, 2, 3]), true);
+  assert.equal(evalCondition("'a' in result ? result['a'] * 2 == 4 : false", { a: 2 }), true);
+  assert.equal(evalCondition('-result + 3 == 1 && 7 % 4 == 3 && (1 + 2) * 3 == 9', 2), true);
+  assert.throws(() => evalCondition('result + 1', 1), /expected bool/);
+  assert.throws(() => evalCondition('result[3] > 0', [1]), /index out of range/);
+  assert.throws(() => evalCondition('result >', 1), /unexpected end/);
+});
+
+test('analysis: a measurement is judged as Argo judges it (success and failure conditions)', () => {
+  const m = (x: Partial<Metric>): Metric => ({ name: 'm', provider: {}, ...x });
+  assert.equal(evaluateResult(1, m({})), 'Successful');
+  assert.equal(evaluateResult(1, m({ successCondition: 'result > 2' })), 'Failed');
+  assert.equal(evaluateResult(1, m({ failureCondition: 'result > 2' })), 'Successful');
+  const both = m({ successCondition: 'result > 5', failureCondition: 'result < 1' });
+  assert.equal(evaluateResult(3, both), 'Inconclusive');
+  assert.equal(evaluateResult(0, both), 'Failed');
+  assert.equal(evaluateResult(6, both), 'Successful');
+  assert.equal(jsonPath({ data: { rate: [0.5, 0.99] } }, '{$.data.rate[1]}'), 0.99);
+  assert.deepEqual(jsonPath({ a: 1 }, undefined), { a: 1 });
+  assert.throws(() => jsonPath({ a: 1 }, '{$.b}'), /no such field/);
+  const resolved = resolveMetrics(
+    [m({ provider: { web: { url: 'http://x/{{ args.svc }}/{{args.svc}}' } } })],
+    [{ name: 'svc', value: 'web' }],
+  );
+  assert.equal(resolved[0].provider.web?.url, 'http://x/web/web');
+  assert.throws(() => resolveMetrics([m({ successCondition: '{{args.nope}}' })], []), /args\.nope/);
+});
+
+test('analysis: count, interval, failureLimit, inconclusive and consecutive errors make the phases', () => {
+  const run = (
+    metric: Partial<Metric>,
+    phases: ('Successful' | 'Failed' | 'Error' | 'Inconclusive')[],
+    terminate = false,
+  ) => {
+    const r: AnalysisRun = {
+      metadata: { name: 'r' },
+      spec: { metrics: [{ name: 'm', provider: {}, ...metric }], terminate },
+      status: { metricResults: [{ name: 'm', phase: 'Running' }] },
+    };
+    for (const p of phases) recordMeasurement(r.status!.metricResults![0], { phase: p });
+    return { ...assessRun(r), result: r.status!.metricResults![0], summary: r.status!.runSummary };
+  };
+  assert.equal(run({}, []).phase, 'Running');
+  assert.equal(run({}, ['Successful']).phase, 'Successful', 'no interval: one measurement');
+  assert.equal(run({ interval: '5s', count: 3 }, ['Successful', 'Successful']).phase, 'Running');
+  assert.equal(run({ interval: '5s', count: 3 }, ['Successful', 'Failed', 'Successful']).phase, 'Failed');
+  const limited = run({ interval: '5s', count: 3, failureLimit: 1 }, ['Successful', 'Failed', 'Successful']);
+  assert.equal(limited.phase, 'Successful');
+  assert.deepEqual([limited.result.count, limited.result.successful, limited.result.failed], [3, 2, 1]);
+  const failed = run({ interval: '5s', count: 5, failureLimit: 1 }, ['Failed', 'Failed']);
+  assert.equal(failed.phase, 'Failed');
+  assert.equal(failed.message, 'Metric "m" assessed Failed due to failed (2) > failureLimit (1)');
+  assert.deepEqual(failed.summary, { count: 1, successful: 0, failed: 1, inconclusive: 0, error: 0 });
+  assert.equal(run({ count: 2, interval: '1s' }, ['Inconclusive']).phase, 'Inconclusive');
+  assert.equal(run({ count: 9, interval: '1s' }, ['Error', 'Error', 'Error', 'Error']).phase, 'Running');
+  const errors = run({ count: 9, interval: '1s' }, ['Error', 'Error', 'Error', 'Error', 'Error']);
+  assert.equal(errors.phase, 'Error');
+  assert.equal(errors.result.consecutiveError, 5);
+  // Background analysis: no count, measured until terminated, then Successful.
+  assert.equal(run({ interval: '1s' }, ['Successful', 'Successful']).phase, 'Running');
+  const ended = run({ interval: '1s' }, ['Successful'], true);
+  assert.equal(ended.phase, 'Successful');
+  assert.equal(ended.message, 'Run Terminated');
+});
+
+const templates = (name: string) => ({ templates: [{ templateName: name }] });
+
+test('canary analysis step: waits for its AnalysisRun, goes on when Successful, aborts when Failed', () => {
+  const ro = canary([{ setWeight: 20 }, { analysis: templates('ok') }, { setWeight: 60 }, { pause: {} }]);
+  const w = deployed(ro);
+  w.healthy.add('v2');
+  w.run('v2');
+  assert.equal(w.ro.status?.currentStepIndex, 1);
+  assert.deepEqual([...w.runs.keys()], ['ro-v2-2-1']);
+  assert.deepEqual(w.ro.status?.canary?.currentStepAnalysisRunStatus, { name: 'ro-v2-2-1', status: 'Running' });
+  assert.equal(w.size('v2'), 1);
+  w.runs.set('ro-v2-2-1', { name: 'ro-v2-2-1', status: 'Successful' });
+  w.run('v2');
+  assert.equal(w.ro.status?.currentStepIndex, 3);
+  assert.equal(w.size('v2'), 3);
+  assert.ok(!w.last.keepRuns.has('ro-v2-2-1'));
+
+  const bad = deployed(ro);
+  bad.healthy.add('v2');
+  bad.run('v2');
+  bad.runs.set('ro-v2-2-1', { name: 'ro-v2-2-1', status: 'Failed', message: 'Metric "m" assessed Failed' });
+  bad.run('v2', 3);
+  assert.equal(bad.ro.status?.abort, true);
+  assert.equal(bad.ro.status?.phase, 'Degraded');
+  assert.match(bad.ro.status?.message ?? '', /analysis run ro-v2-2-1 Failed: Metric "m" assessed Failed/);
+  assert.equal(bad.size('v2'), 0);
+  assert.equal(bad.size('v1'), 5);
+});
+
+test('canary background analysis runs during the update, is let go at the end, and a failure aborts', () => {
+  const ro = canary([{ setWeight: 20 }, { pause: {} }], { analysis: { ...templates('bg'), startingStep: 1 } });
+  const w = deployed(ro);
+  w.healthy.add('v2');
+  w.run('v2');
+  assert.equal(w.ro.status?.phase, 'Paused');
+  assert.deepEqual([...w.runs.keys()], ['ro-v2-2']);
+  assert.ok(w.last.keepRuns.has('ro-v2-2'));
+  w.ro = { ...w.ro, status: { ...w.ro.status, pauseConditions: undefined } };
+  w.run('v2');
+  assert.equal(w.ro.status?.stableRS, 'v2');
+  assert.ok(!w.last.keepRuns.has('ro-v2-2'), 'the finished update no longer wants its background run');
+
+  const bad = deployed(ro);
+  bad.healthy.add('v2');
+  bad.run('v2');
+  bad.runs.set('ro-v2-2', {
+    name: 'ro-v2-2',
+    status: 'Error',
+    message: 'consecutiveErrors (5) > consecutiveErrorLimit (4)',
+  });
+  bad.run('v2', 2);
+  assert.equal(bad.ro.status?.abort, true);
+  assert.equal(bad.ro.status?.canary?.currentBackgroundAnalysisRunStatus?.status, 'Error');
+});
+
+test('blue/green pre- and post-promotion analysis: the switch waits for pre, stable waits for post, a failed post switches back', () => {
+  const ro = blueGreen({ prePromotionAnalysis: templates('pre'), postPromotionAnalysis: templates('post') });
+  const w = deployed(ro);
+  w.healthy.add('v2');
+  w.run('v2');
+  assert.equal(w.services.get('active'), 'v1');
+  assert.deepEqual([...w.runs.keys()], ['ro-v2-2-pre']);
+  w.runs.set('ro-v2-2-pre', { name: 'ro-v2-2-pre', status: 'Successful' });
+  w.run('v2');
+  assert.equal(w.services.get('active'), 'v2', 'switched after the pre-promotion analysis');
+  assert.equal(w.ro.status?.stableRS, 'v1', 'not stable before the post-promotion analysis');
+  assert.ok(w.runs.has('ro-v2-2-post'));
+  const failed = structuredClone(w);
+  w.runs.set('ro-v2-2-post', { name: 'ro-v2-2-post', status: 'Successful' });
+  w.run('v2');
+  assert.equal(w.ro.status?.stableRS, 'v2');
+  assert.equal(w.ro.status?.phase, 'Healthy');
+
+  Object.setPrototypeOf(failed, World.prototype);
+  failed.runs.set('ro-v2-2-post', { name: 'ro-v2-2-post', status: 'Failed' });
+  failed.run('v2', 3);
+  assert.equal(failed.ro.status?.abort, true);
+  assert.equal(failed.services.get('active'), 'v1', 'back on the old version');
+  assert.equal(failed.size('v1'), 3);
+  assert.equal(failed.ro.status?.blueGreen?.postPromotionAnalysisRunStatus?.status, 'Failed');
+});
+
+test('an Inconclusive step analysis pauses the canary until promoted', () => {
+  const w = deployed(canary([{ setWeight: 20 }, { analysis: templates('x') }]));
+  w.healthy.add('v2');
+  w.run('v2');
+  w.runs.set('ro-v2-2-1', { name: 'ro-v2-2-1', status: 'Inconclusive' });
+  w.run('v2');
+  assert.equal(w.ro.status?.phase, 'Paused');
+  assert.equal(w.ro.status?.pauseConditions?.[0]?.reason, 'InconclusiveAnalysisRun');
+  w.ro = { ...w.ro, status: { ...w.ro.status, pauseConditions: undefined } };
+  w.run('v2');
+  assert.equal(w.ro.status?.stableRS, 'v2');
 });

@@ -653,10 +653,13 @@ const K8TS_ROLES: Record<string, PolicyRule[]> = {
   ],
   // Argo Rollouts' controller (src/rollouts; argo-rollouts' own ClusterRole, less what k8ts does
   // not implement): its CRD, Rollouts, the ReplicaSets it owns, the Services and traffic routers
-  // it switches, and the Jobs of pre-promotion checks.
+  // it switches, its analysis kinds, and the Jobs of pre-promotion checks and job metrics.
   'rollouts-controller': [
     rule(['create', 'get', 'update'], ['apiextensions.k8s.io'], ['customresourcedefinitions']),
     rule(['get', 'list', 'watch', 'update', 'patch'], ['argoproj.io'], ['rollouts', 'rollouts/status']),
+    rule(READ, ['argoproj.io'], ['analysistemplates', 'clusteranalysistemplates']),
+    rule(['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'], ['argoproj.io'], ['analysisruns']),
+    rule(['update', 'patch'], ['argoproj.io'], ['analysisruns/status']),
     rule(['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'], ['apps'], ['replicasets']),
     rule(READ, ['apps'], ['deployments']),
     rule(READ, [''], ['pods']),

@@ -12,8 +12,8 @@ import type { GoMap } from '../template/values.js';
 import { coalesceValues } from '../values.js';
 import { objectKey, parseObjects, ReleaseKube, type KubeObject } from './kube.js';
 import { now, ReleaseStorage, storedChart, ZERO_TIME, type Release, type ReleaseHook } from './release.js';
-import { renderRelease } from './render.js';
-import type { LookupFunction } from './lookup.js';
+import { renderReleaseFrom } from './render.js';
+import { ClusterLookup } from './lookup.js';
 
 /** The Kubernetes version k8ts serves (apiserver KUBERNETES_VERSION), for .Capabilities. */
 const CLUSTER_KUBE_VERSION = parseKubeVersion('v1.30.0');
@@ -56,11 +56,14 @@ export class ReleaseActions {
   readonly storage: ReleaseStorage;
   readonly kube: ReleaseKube;
 
-  /** `lookup` answers templates' lookups (none: empty maps, as Helm's client-side dry run). */
+  /** Templates' `lookup` is answered from the cluster through `client` unless `offline` (Helm's client-side dry run: empty maps). */
+  private readonly lookup?: ClusterLookup;
+
   constructor(
     readonly client: Client,
-    readonly lookup?: LookupFunction,
+    opts: { offline?: boolean } = {},
   ) {
+    this.lookup = opts.offline ? undefined : new ClusterLookup(client);
     this.storage = new ReleaseStorage(client);
     this.kube = new ReleaseKube(client);
   }
@@ -88,18 +91,20 @@ export class ReleaseActions {
     const last = history.at(-1);
     if (last && !(o.replace && (last.info.status === 'uninstalled' || last.info.status === 'failed')))
       throw new Error('cannot re-use a name that is still in use');
-    const rendered = renderRelease({
-      chart: o.chart,
-      config: o.config,
-      name: o.name,
-      namespace: o.namespace,
-      revision: (last?.version ?? 0) + 1,
-      isUpgrade: false,
-      kubeVersion: CLUSTER_KUBE_VERSION,
-      apiVersions: await this.apiVersions(),
-      skipSchemaValidation: o.skipSchemaValidation,
-      lookup: this.lookup,
-    });
+    const rendered = await renderReleaseFrom(
+      {
+        chart: o.chart,
+        config: o.config,
+        name: o.name,
+        namespace: o.namespace,
+        revision: (last?.version ?? 0) + 1,
+        isUpgrade: false,
+        kubeVersion: CLUSTER_KUBE_VERSION,
+        apiVersions: await this.apiVersions(),
+        skipSchemaValidation: o.skipSchemaValidation,
+      },
+      this.lookup,
+    );
     const ts = now();
     const rel: Release = {
       name: o.name,
@@ -179,18 +184,20 @@ export class ReleaseActions {
     else if (o.reuseValues) config = mergeMaps(structuredClone(current.config ?? {}), o.config);
     else if (Object.keys(o.config).length === 0) config = structuredClone(current.config ?? {});
     const version = last.version + 1;
-    const rendered = renderRelease({
-      chart: o.chart,
-      config: structuredClone(config),
-      name: o.name,
-      namespace: o.namespace,
-      revision: version,
-      isUpgrade: true,
-      kubeVersion: CLUSTER_KUBE_VERSION,
-      apiVersions: await this.apiVersions(),
-      skipSchemaValidation: o.skipSchemaValidation,
-      lookup: this.lookup,
-    });
+    const rendered = await renderReleaseFrom(
+      {
+        chart: o.chart,
+        config: structuredClone(config),
+        name: o.name,
+        namespace: o.namespace,
+        revision: version,
+        isUpgrade: true,
+        kubeVersion: CLUSTER_KUBE_VERSION,
+        apiVersions: await this.apiVersions(),
+        skipSchemaValidation: o.skipSchemaValidation,
+      },
+      this.lookup,
+    );
     const rel: Release = {
       name: o.name,
       info: {

@@ -8,7 +8,6 @@ import { userValues, UsageError, type TemplateOptions } from '../template-comman
 import { walkArgv } from '../argv.js';
 import { marshalYaml } from '../yaml.js';
 import { ReleaseActions } from './actions.js';
-import { ClusterLookup } from './lookup.js';
 import { valuesJson, type Release, type ReleaseStatus } from './release.js';
 import { isOciRef, ociOptions, pullOci } from './oci.js';
 import { pullChart } from './repo.js';
@@ -128,11 +127,8 @@ export function valuesOf(p: Parsed): TemplateOptions {
   };
 }
 
-function kubeconfigPath(p: Parsed): string {
-  const path =
-    one(p, '--kubeconfig') ??
-    process.env.KUBECONFIG ??
-    join(process.env.K8TS_DATA_DIR ?? defaultDataDir(), 'kubeconfig.yaml');
+export function kubeconfigPath(flag: string | undefined): string {
+  const path = flag ?? process.env.KUBECONFIG ?? join(process.env.K8TS_DATA_DIR ?? defaultDataDir(), 'kubeconfig.yaml');
   if (!existsSync(path)) throw new Error(`Kubernetes cluster unreachable: no kubeconfig at ${path}`);
   return path;
 }
@@ -223,17 +219,15 @@ export interface CommandIO {
 }
 
 async function withActions<T>(p: Parsed, fn: (a: ReleaseActions) => Promise<T>): Promise<T> {
-  const kubeconfig = kubeconfigPath(p);
+  const kubeconfig = kubeconfigPath(one(p, '--kubeconfig'));
   const context = one(p, '--kube-context');
   const client = Client.fromKubeconfig(kubeconfig, { fieldManager: 'helm', context });
   // Helm's lookup queries the cluster except in a client-side dry run (`--dry-run`, `=client`).
   const dryRun = one(p, '--dry-run');
-  const clientSide = dryRun !== undefined && dryRun !== 'false' && dryRun !== 'server';
-  const lookup = clientSide ? undefined : new ClusterLookup({ kubeconfig, context });
+  const offline = dryRun !== undefined && dryRun !== 'false' && dryRun !== 'none' && dryRun !== 'server';
   try {
-    return await fn(new ReleaseActions(client, lookup?.lookup));
+    return await fn(new ReleaseActions(client, { offline }));
   } finally {
-    await lookup?.close();
     await client.close();
   }
 }
@@ -254,7 +248,7 @@ export async function releaseCommand(argv: string[], io: CommandIO): Promise<num
       wait: bool(p, '--wait'),
       timeoutMs: parseTimeout(one(p, '--timeout')),
       noHooks: bool(p, '--no-hooks'),
-      dryRun: bool(p, '--dry-run'),
+      dryRun: bool(p, '--dry-run') && one(p, '--dry-run') !== 'none',
       description: one(p, '--description'),
       log,
     };

@@ -1,8 +1,17 @@
 // Helm's `lookup` against the cluster (pkg/engine/lookup_func.go): the live object as a map, the
 // list (a map with `items`) when the name is "", an empty map when not found; other errors fail
-// the render. The engine is synchronous, so the requests run on a worker thread (lookupworker.ts)
-// over a connection of the same kubeconfig and context the release commands use.
-import { SyncBridge } from '../sync/bridge.js';
+// the render.
+//
+// Go templates execute synchronously while API calls are asynchronous, so a chart that looks up
+// is rendered in passes (renderWithLookups): a pass answers every lookup it has an answer for and
+// records the ones it has not (answering those with an empty map); the recorded ones are then
+// fetched and the chart rendered again, until a pass asks nothing new. The last pass has seen the
+// cluster's answer to every lookup it made, so its output is what one render with a synchronous
+// client gives (Helm's); a lookup whose arguments depend on an earlier one's answer costs one
+// more pass. The same Client the command or controller already has answers, under its identity:
+// the CLI's kubeconfig user, the HelmChart controller's in-process helm-controller identity.
+import { spec, type Client } from '../../client/client.js';
+import { isNotFound } from '../../client/errors.js';
 import type { GoMap } from '../template/values.js';
 
 export interface LookupRequest {
@@ -12,24 +21,109 @@ export interface LookupRequest {
   name: string;
 }
 
-export interface LookupTarget {
-  kubeconfig: string;
-  context?: string;
-}
-
 export type LookupFunction = (apiVersion: string, kind: string, namespace: string, name: string) => GoMap;
 
-export class ClusterLookup {
-  private readonly bridge: SyncBridge<LookupRequest, GoMap>;
+/** A chart whose lookups keep asking for something new past this many passes fails. */
+export const MAX_LOOKUP_PASSES = 20;
 
-  constructor(target: LookupTarget, timeoutMs = 60_000) {
-    this.bridge = new SyncBridge(new URL('./lookupworker.js', import.meta.url), target, timeoutMs);
+/** JSON numbers as Go's unstructured decoding gives them: integers as int64 (bigint here). */
+function goNumbers(v: unknown): unknown {
+  if (typeof v === 'number') return Number.isInteger(v) ? BigInt(v) : v;
+  if (Array.isArray(v)) return v.map(goNumbers);
+  if (v !== null && typeof v === 'object')
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, goNumbers(x)]));
+  return v;
+}
+
+/** Answers lookups over a Client, mapping apiVersion and kind to a resource by discovery. */
+export class ClusterLookup {
+  private resources?: Map<string, { plural: string; namespaced: boolean }>;
+  private readonly groups = new Set<string>();
+
+  constructor(private readonly client: Client) {}
+
+  private async discover(): Promise<void> {
+    this.resources = new Map();
+    this.groups.clear();
+    for (const r of await this.client.discover()) {
+      this.groups.add(r.group);
+      this.resources.set(`${r.group}/${r.kind}`, { plural: r.plural, namespaced: r.namespaced });
+    }
   }
 
-  readonly lookup: LookupFunction = (apiVersion, kind, namespace, name) =>
-    this.bridge.call({ apiVersion, kind, namespace, name });
+  async get(req: LookupRequest): Promise<GoMap> {
+    const [group, version] = req.apiVersion.includes('/') ? req.apiVersion.split('/') : ['', req.apiVersion];
+    const key = `${group}/${req.kind}`;
+    if (!this.resources?.has(key)) await this.discover();
+    const r = this.resources!.get(key);
+    if (!r) {
+      if (!this.groups.has(group))
+        throw new Error(
+          `unable to get apiresource from unstructured: ${group}/${version}, Kind=${req.kind}: the server could not find the requested resource`,
+        );
+      // Helm finds no resource of that kind in the group version and asks for one named "",
+      // which the server does not have: an empty map.
+      return {};
+    }
+    const resource = this.client
+      .resource(spec<GoMap>({ group, version, plural: r.plural, namespaced: r.namespaced, kind: req.kind }))
+      .namespace(r.namespaced && req.namespace !== '' ? req.namespace : undefined);
+    try {
+      const got: unknown = req.name !== '' ? await resource.get(req.name) : await resource.list();
+      return goNumbers(got) as GoMap;
+    } catch (e) {
+      // Not found is an empty map, so templates can write `if not (lookup ...)`.
+      if (isNotFound(e)) return {};
+      throw e;
+    }
+  }
+}
 
-  close(): Promise<void> {
-    return this.bridge.close();
+/**
+ * Runs `render` (a whole, repeatable render taking the lookup function to use) until a pass makes
+ * no lookup without an answer, and returns (or throws) that pass's result. Without `cluster` it
+ * renders once with no lookup function (empty maps, as offline).
+ */
+export async function renderWithLookups<T>(
+  cluster: ClusterLookup | undefined,
+  render: (lookup?: LookupFunction) => T,
+): Promise<T> {
+  if (!cluster) return render();
+  const answers = new Map<string, GoMap | Error>();
+  for (let pass = 1; ; pass++) {
+    const asked = new Map<string, LookupRequest>();
+    const lookup: LookupFunction = (apiVersion, kind, namespace, name) => {
+      const key = JSON.stringify([apiVersion, kind, namespace, name]);
+      const known = answers.get(key);
+      if (known instanceof Error) throw new Error(known.message);
+      // A fresh copy each time: a template may change the map it got.
+      if (known) return structuredClone(known);
+      asked.set(key, { apiVersion, kind, namespace, name });
+      return {};
+    };
+    let result: T | undefined;
+    let failure: unknown;
+    let failed = false;
+    try {
+      result = render(lookup);
+    } catch (e) {
+      failure = e;
+      failed = true;
+    }
+    if (asked.size === 0) {
+      if (failed) throw failure;
+      return result as T;
+    }
+    if (pass >= MAX_LOOKUP_PASSES)
+      throw new Error(`lookup: the templates still asked for new objects after ${MAX_LOOKUP_PASSES} renders`);
+    await Promise.all(
+      [...asked].map(async ([key, req]) => {
+        try {
+          answers.set(key, await cluster.get(req));
+        } catch (e) {
+          answers.set(key, e instanceof Error ? e : new Error(String(e)));
+        }
+      }),
+    );
   }
 }

@@ -10,7 +10,7 @@ import type { GoMap } from '../template/values.js';
 import { coalesceValues, processDependencies } from '../values.js';
 import { validateAgainstSchema } from '../schema.js';
 import { parseObjects } from './kube.js';
-import type { LookupFunction } from './lookup.js';
+import { renderWithLookups, type ClusterLookup, type LookupFunction } from './lookup.js';
 import { formatValue } from '../template/gofmt.js';
 import { ZERO_TIME, type ReleaseHook } from './release.js';
 
@@ -25,8 +25,6 @@ export interface RenderRequest {
   kubeVersion?: KubeVersion;
   apiVersions?: string[];
   skipSchemaValidation?: boolean;
-  /** Helm's `lookup` against the cluster (install, upgrade, --dry-run=server); else empty maps. */
-  lookup?: LookupFunction;
 }
 
 export interface Rendered {
@@ -43,7 +41,8 @@ function crdObjects(c: Chart): { filename: string; data: string }[] {
 
 const text = (v: unknown) => (typeof v === 'string' ? v : v === undefined || v === null ? '' : formatValue(v));
 
-export function renderRelease(r: RenderRequest): Rendered {
+/** Checks the chart and its values; `pass(lookup)` then renders it (again, for lookups). */
+function prepareRelease(r: RenderRequest): (lookup?: LookupFunction) => Map<string, string> {
   const { chart } = r;
   const type = chart.metadata.type ?? '';
   if (type !== '' && type !== 'application') throw new Error(`${type} charts are not installable`);
@@ -55,29 +54,37 @@ export function renderRelease(r: RenderRequest): Rendered {
   // processDependencies prunes disabled subcharts from the chart object: work on the caller's
   // config copy only, the chart is loaded per operation.
   processDependencies(chart, r.config);
-  const values = coalesceValues(chart, structuredClone(r.config), false);
-  if (!r.skipSchemaValidation) validateAgainstSchema(chart, values);
+  const coalesced = () => coalesceValues(chart, structuredClone(r.config), false);
+  if (!r.skipSchemaValidation) validateAgainstSchema(chart, coalesced());
   const capabilities = capabilitiesObject(r.kubeVersion ?? DEFAULT_KUBE_VERSION, r.apiVersions ?? []);
   if (chart.metadata.kubeVersion && !isCompatibleRange(chart.metadata.kubeVersion, kubeVersionString(capabilities)))
     throw new Error(
       `chart requires kubeVersion: ${chart.metadata.kubeVersion} which is incompatible with Kubernetes ${kubeVersionString(capabilities)}`,
     );
-  const files = render(
-    chart,
-    {
-      Capabilities: capabilities,
-      Release: {
-        Name: r.name,
-        Namespace: r.namespace,
-        IsUpgrade: r.isUpgrade,
-        IsInstall: !r.isUpgrade,
-        Revision: BigInt(r.revision),
-        Service: 'Helm',
-      },
-      Values: values,
-    },
-    { lookup: r.lookup },
-  );
+  const release = {
+    Name: r.name,
+    Namespace: r.namespace,
+    IsUpgrade: r.isUpgrade,
+    IsInstall: !r.isUpgrade,
+    Revision: BigInt(r.revision),
+    Service: 'Helm',
+  };
+  // Fresh values per pass: templates may change them (Sprig's set/unset).
+  return (lookup) =>
+    render(chart, { Capabilities: capabilities, Release: { ...release }, Values: coalesced() }, { lookup });
+}
+
+/** Renders a release offline (`lookup` gives empty maps: lint, client-side dry runs). */
+export function renderRelease(r: RenderRequest): Rendered {
+  return assembleRelease(r.chart, prepareRelease(r)());
+}
+
+/** Renders a release with `lookup` answered from the cluster (install, upgrade, --dry-run=server). */
+export async function renderReleaseFrom(r: RenderRequest, cluster: ClusterLookup | undefined): Promise<Rendered> {
+  return assembleRelease(r.chart, await renderWithLookups(cluster, prepareRelease(r)));
+}
+
+function assembleRelease(chart: Chart, files: Map<string, string>): Rendered {
   let notes = '';
   for (const k of [...files.keys()]) {
     if (!k.endsWith('NOTES.txt')) continue;

@@ -4,9 +4,19 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { loadArchive, loadChart } from '../chart.js';
-import { runTemplate, parseTemplateArgs, UsageError, userValues } from '../template-command.js';
+import {
+  parseTemplateArgs,
+  runTemplate,
+  templateLooksUp,
+  UsageError,
+  userValues,
+  type TemplateOptions,
+  type TemplateResult,
+} from '../template-command.js';
+import { Client } from '../../client/client.js';
+import { ClusterLookup, renderWithLookups } from './lookup.js';
 import { readTarGz } from '../tar.js';
-import { parseFlags, valuesOf, type CommandIO } from './command.js';
+import { kubeconfigPath, parseFlags, valuesOf, type CommandIO } from './command.js';
 import { isOciRef, ociOptions, pullOci, pushOci } from './oci.js';
 import { packageChart, pullChart } from './repo.js';
 import { renderRelease } from './render.js';
@@ -179,14 +189,44 @@ export function lintCommand(argv: string[], io: CommandIO): number {
   return 0;
 }
 
+/**
+ * `chart template` (argv after "template"): offline, or with `--dry-run=server` (Helm 3.13+; also
+ * `=none`/`=false`) with `lookup` answered by the cluster of the kubeconfig.
+ */
+export async function templateRun(argv: string[]): Promise<TemplateResult> {
+  let opts: TemplateOptions;
+  try {
+    opts = parseTemplateArgs(argv[0] === 'template' ? argv.slice(1) : argv);
+  } catch (e) {
+    return { stdout: '', error: (e as Error).message };
+  }
+  if (!templateLooksUp(opts)) return runTemplate(opts);
+  let client: Client;
+  try {
+    client = Client.fromKubeconfig(kubeconfigPath(opts.kubeconfig), {
+      fieldManager: 'helm',
+      context: opts.kubeContext,
+    });
+  } catch (e) {
+    return { stdout: '', error: (e as Error).message };
+  }
+  try {
+    return await renderWithLookups(new ClusterLookup(client), (lookup) => runTemplate(opts, lookup));
+  } catch (e) {
+    return { stdout: '', error: (e as Error).message };
+  } finally {
+    await client.close();
+  }
+}
+
 /** `template --output-dir DIR`: each manifest written under DIR/<its source path>, as Helm does. */
-export function templateToDir(argv: string[], io: CommandIO): number {
+export async function templateToDir(argv: string[], io: CommandIO): Promise<number> {
   const i = argv.findIndex((a) => a === '--output-dir' || a.startsWith('--output-dir='));
   const dir = argv[i].includes('=') ? argv[i].slice('--output-dir='.length) : argv[i + 1];
   const rest = argv[i].includes('=')
     ? [...argv.slice(0, i), ...argv.slice(i + 1)]
     : [...argv.slice(0, i), ...argv.slice(i + 2)];
-  const result = runTemplate(parseTemplateArgs(rest));
+  const result = await templateRun(rest);
   if (result.error !== undefined) {
     io.stderr(`Error: ${result.error}\n`);
     return 1;
