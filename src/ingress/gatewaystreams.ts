@@ -94,9 +94,7 @@ export class GatewayStreams {
   private readonly open = new Map<number, Open>();
   private readonly udpIdleMs: number;
 
-  constructor(
-    private readonly o: { bindAddress: string; backends: Backends; logger: Logger; udpIdleMs?: number },
-  ) {
+  constructor(private readonly o: { bindAddress: string; backends: Backends; logger: Logger; udpIdleMs?: number }) {
     this.udpIdleMs = o.udpIdleMs ?? UDP_IDLE_MS;
   }
 

@@ -116,8 +116,7 @@ export const RS = {
   }),
 } as const;
 
-type Kind =
-  'HTTPProxy' | 'Gateway' | 'HTTPRoute' | 'GRPCRoute' | 'TLSRoute' | 'TCPRoute' | 'UDPRoute' | 'GatewayClass';
+type Kind = 'HTTPProxy' | 'Gateway' | 'HTTPRoute' | 'GRPCRoute' | 'TLSRoute' | 'TCPRoute' | 'UDPRoute' | 'GatewayClass';
 type Generation = { metadata?: { generation?: number } };
 
 export interface RouteSourcesOptions {
