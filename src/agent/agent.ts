@@ -195,8 +195,11 @@ export class NodeAgent {
     return undefined;
   }
 
-  /** Writes the CNI network for the node's podCIDR once the control plane assigned it. */
-  private setUpNetwork(podCIDR: string | undefined): void {
+  /**
+   * Writes the CNI network for the node's podCIDR once the control plane assigned it; on a
+   * dual-stack cluster pods also get an address of the node's IPv6 range (spec.podCIDRs).
+   */
+  private setUpNetwork(podCIDR: string | undefined, podCIDRs: string[] = []): void {
     if (this.runtime.name !== 'containerd') {
       this.networkReady = true;
       return;
@@ -210,7 +213,14 @@ export class NodeAgent {
     }
     const paths = containerdPaths(this.dir);
     const bridge = bridgeName(this.dir, this.o.isDefaultDataDir);
-    writeCniConfig(paths, cniConfig({ podCIDR, bridge, ipamDir: join(this.dir, 'cni', 'ipam') }));
+    const podCIDRv6 = podCIDRs.find((c) => c.includes(':'));
+    if (podCIDRv6)
+      try {
+        writeFileSync('/proc/sys/net/ipv6/conf/all/forwarding', '1');
+      } catch (err) {
+        this.log.warn({ err }, 'could not enable IPv6 forwarding; pods will not reach other hosts over IPv6');
+      }
+    writeCniConfig(paths, cniConfig({ podCIDR, podCIDRv6, bridge, ipamDir: join(this.dir, 'cni', 'ipam') }));
     this.networkReady = true;
     if (!this.stopped) {
       this.podRoutes = new PodRoutes({
@@ -224,7 +234,7 @@ export class NodeAgent {
       this.podRoutes.start();
       void this.startDNS(podCIDR, bridge);
     }
-    this.log.info({ podCIDR }, 'pod network configured');
+    this.log.info({ podCIDR, podCIDRv6 }, 'pod network configured');
     void this.reporter.reportStatus(true).catch(() => undefined);
   }
 
@@ -297,7 +307,7 @@ export class NodeAgent {
     if (this.runtime.name === 'process' && this.o.clusterDNS.length)
       this.podClusterDNS = (await this.startLoopbackDNS()) ?? [];
     await this.startPods(recorder);
-    this.setUpNetwork(this.reporter.podCIDR);
+    this.setUpNetwork(this.reporter.podCIDR, this.reporter.podCIDRs);
     this.waitForPodCIDR();
     this.runner.start();
     this.startHousekeeping(imageGC);
@@ -515,7 +525,7 @@ export class NodeAgent {
       void this.o.client
         .resource(R.nodes)
         .get(this.o.nodeName)
-        .then((n) => this.setUpNetwork(n.spec?.podCIDR))
+        .then((n) => this.setUpNetwork(n.spec?.podCIDR, n.spec?.podCIDRs))
         .catch(() => undefined);
     }, 500);
     t.unref?.();

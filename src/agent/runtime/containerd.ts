@@ -100,8 +100,11 @@ state = ${tomlString(join(paths.dir, 'state'))}
 `;
 }
 
-/** The CNI network of the node: a bridge with host-local IPAM over the node's podCIDR, and hostPort support. */
-export function cniConfig(opts: { podCIDR: string; bridge: string; ipamDir: string }): string {
+/**
+ * The CNI network of the node: a bridge with host-local IPAM over the node's podCIDR (and its IPv6
+ * range on a dual-stack cluster: each pod then gets one address of each family), and hostPort support.
+ */
+export function cniConfig(opts: { podCIDR: string; podCIDRv6?: string; bridge: string; ipamDir: string }): string {
   return JSON.stringify(
     {
       cniVersion: '0.4.0',
@@ -115,8 +118,8 @@ export function cniConfig(opts: { podCIDR: string; bridge: string; ipamDir: stri
           hairpinMode: true,
           ipam: {
             type: 'host-local',
-            ranges: [[{ subnet: opts.podCIDR }]],
-            routes: [{ dst: '0.0.0.0/0' }],
+            ranges: [[{ subnet: opts.podCIDR }], ...(opts.podCIDRv6 ? [[{ subnet: opts.podCIDRv6 }]] : [])],
+            routes: [{ dst: '0.0.0.0/0' }, ...(opts.podCIDRv6 ? [{ dst: '::/0' }] : [])],
             dataDir: opts.ipamDir,
           },
         },
