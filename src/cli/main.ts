@@ -128,7 +128,11 @@ export async function main(argv: string[]): Promise<void> {
             collect,
             [],
           )
-          .option('--cluster-cidr <cidr>', 'range of pod IPs; node IPAM gives each node a /24 of it', '10.42.0.0/16')
+          .option(
+            '--cluster-cidr <cidr>',
+            'range of pod IPs; node IPAM gives each node a /24 of it (IPV4,IPV6: dual-stack pods, a /64 each)',
+            '10.42.0.0/16',
+          )
           .option(
             '--lb-address-pool <cidr>',
             'LoadBalancer Services get an address of these CIDRs, announced by one node (MetalLB layer 2; repeatable, comma-separated; default: the node addresses)',

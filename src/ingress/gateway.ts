@@ -186,7 +186,7 @@ export interface TCPRoute extends Meta {
 export type UDPRoute = TCPRoute;
 
 export type RouteKind = 'HTTPRoute' | 'GRPCRoute' | 'TLSRoute' | 'TCPRoute' | 'UDPRoute';
-type AnyRoute = HTTPRoute | GRPCRoute | TLSRoute | TCPRoute | UDPRoute;
+type AnyRoute = HTTPRoute | GRPCRoute | TLSRoute | TCPRoute; // UDPRoute is TCPRoute
 type StreamKind = 'TLSRoute' | 'TCPRoute' | 'UDPRoute';
 const STREAM_KINDS: readonly RouteKind[] = ['TLSRoute', 'TCPRoute', 'UDPRoute'];
 

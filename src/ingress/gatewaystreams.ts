@@ -114,7 +114,7 @@ export class GatewayStreams {
         have.spec = spec;
         continue;
       }
-      const o: Open = { spec, close: async () => undefined };
+      const o: Open = { spec, close: () => Promise.resolve() };
       try {
         const socket =
           spec.protocol === 'UDP'

@@ -214,7 +214,7 @@ export class StreamProxy {
   }
 
   private async listen(mapping: StreamMapping): Promise<Listener> {
-    const l: Listener = { mapping, close: async () => undefined };
+    const l: Listener = { mapping, close: () => Promise.resolve() };
     const pick = () => {
       const picked = this.o.backends.pick(l.mapping.backend, l.mapping.protocol);
       return 'problem' in picked ? undefined : picked.endpoint;

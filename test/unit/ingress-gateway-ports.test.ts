@@ -333,7 +333,7 @@ test('UDPRoute: attaches to UDP listeners by sectionName or port, weighted backe
 /** A UDP server answering every datagram with `tag:` and the datagram. */
 async function udpEcho(tag: string): Promise<{ socket: UdpSocket; endpoint: Endpoint }> {
   const socket = createSocket('udp4');
-  socket.on('message', (m, from) => socket.send(`${tag}:${m}`, from.port, from.address));
+  socket.on('message', (m, from) => socket.send(`${tag}:${m.toString()}`, from.port, from.address));
   await new Promise<void>((r) => socket.bind(0, '127.0.0.1', () => r()));
   return { socket, endpoint: { address: '127.0.0.1', port: socket.address().port } };
 }

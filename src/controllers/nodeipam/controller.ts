@@ -87,7 +87,9 @@ export class NodeIpamController implements Controller {
     this.log = ctx.logger.child({ controller: 'nodeipam' });
     const [v4, v6, ...more] = (ctx.options?.clusterCIDR ?? '10.42.0.0/16').split(',').map((c) => c.trim());
     if (more.length || v4.includes(':'))
-      throw new Error(`--cluster-cidr: an IPv4 CIDR, optionally followed by an IPv6 one; got ${ctx.options?.clusterCIDR}`);
+      throw new Error(
+        `--cluster-cidr: an IPv4 CIDR, optionally followed by an IPv6 one; got ${ctx.options?.clusterCIDR}`,
+      );
     this.set = new CidrSet(v4, ctx.options?.nodeCIDRMaskSize ?? 24);
     if (v6) this.set6 = new Cidr6Set(v6, 64);
     this.recorder = new EventRecorder(ctx.client, { component: 'cidrAllocator' }, this.log);
