@@ -10,6 +10,8 @@ import { attributes } from '../../src/apiserver/authz/types.js';
 import { agentOptionsFromFlags } from '../../src/cli/agentoptions.js';
 import { cleanUpNetworkPolicy, networkPolicyTableName } from '../../src/netpol/index.js';
 import { podEndpoints } from '../../src/netpol/controller.js';
+import { Cidr6Set } from '../../src/controllers/nodeipam/controller.js';
+import { cniConfig } from '../../src/agent/runtime/containerd.js';
 import { allows, compileNodeRules, policyTypes, type Endpoint, type Protocol } from '../../src/netpol/model.js';
 import { cidrRanges, formatIP, mergeRanges, parseIP, rangeElements, subtractRanges } from '../../src/netpol/ranges.js';
 import { deleteTableScript, fullScript, renderRules, renderTable, updateScript } from '../../src/netpol/render.js';
@@ -419,3 +421,20 @@ test(
     assert.doesNotMatch(tables(), new RegExp(`table inet ${table}\\b`));
   },
 );
+
+test('dual-stack pods: node IPAM carves IPv6 /64s by index; the CNI network gets both ranges', () => {
+  const set = new Cidr6Set('fd42:1::/56', 64);
+  assert.equal(set.count, 256);
+  assert.equal(set.cidr(0), 'fd42:1::/64');
+  assert.equal(set.cidr(3), 'fd42:1:0:3::/64');
+  assert.equal(new Cidr6Set('fd42:1::5/56', 64).cidr(255), 'fd42:1:0:ff::/64', 'host bits ignored');
+  assert.throws(() => new Cidr6Set('10.0.0.0/8', 64), /not an IPv6 CIDR/);
+  assert.throws(() => new Cidr6Set('fd42::/80', 64), /smaller than a \/64/);
+  const conf = JSON.parse(
+    cniConfig({ podCIDR: '10.42.0.0/24', podCIDRv6: 'fd42:1::/64', bridge: 'b', ipamDir: '/x' }),
+  ) as { plugins: { ipam?: { ranges: unknown; routes: unknown } }[] };
+  assert.deepEqual(conf.plugins[0].ipam?.ranges, [[{ subnet: '10.42.0.0/24' }], [{ subnet: 'fd42:1::/64' }]]);
+  assert.deepEqual(conf.plugins[0].ipam?.routes, [{ dst: '0.0.0.0/0' }, { dst: '::/0' }]);
+  const v4only = JSON.parse(cniConfig({ podCIDR: '10.42.0.0/24', bridge: 'b', ipamDir: '/x' })) as typeof conf;
+  assert.deepEqual(v4only.plugins[0].ipam?.ranges, [[{ subnet: '10.42.0.0/24' }]]);
+});
