@@ -85,7 +85,7 @@ before(async () => {
   await c.k(['wait', '--for=condition=Ready', 'pods', '--all', '--timeout=180s']);
   const pods = JSON.parse(await c.k(['get', 'pods', '-o', 'json'])) as PodList;
   for (const p of pods.items) {
-    const ips = (p.status?.podIPs ?? []).map((x) => x.ip ?? "");
+    const ips = (p.status?.podIPs ?? []).map((x) => x.ip ?? '');
     v4[p.metadata!.name!] = ips.find((ip) => !ip.includes(':')) ?? '';
     v6[p.metadata!.name!] = ips.find((ip) => ip.includes(':')) ?? '';
   }
