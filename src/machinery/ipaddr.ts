@@ -58,8 +58,8 @@ export function familyOf(n: bigint): Family {
 /** The address in its usual text: dotted IPv4, or IPv6 with the longest run of zero groups as `::`. */
 export function formatIP(n: bigint): string {
   if (familyOf(n) === 4) {
-    const v = n - V4_BASE;
-    return [24n, 16n, 8n, 0n].map((s) => String((v >> s) & 0xffn)).join('.');
+    const v = Number(n - V4_BASE);
+    return `${v >>> 24}.${(v >>> 16) & 255}.${(v >>> 8) & 255}.${v & 255}`;
   }
   const g: string[] = [];
   for (let s = 112n; s >= 0n; s -= 16n) g.push(((n >> s) & 0xffffn).toString(16));

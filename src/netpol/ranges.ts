@@ -77,7 +77,8 @@ export function familyRanges(ranges: Range[], family: Family): Range[] {
       const from = max(r.from, V4_RANGE.from);
       const to = r.to < V4_RANGE.to ? r.to : V4_RANGE.to;
       if (from <= to) out.push({ from, to });
-    } else out.push(...subtractRanges([r], [V4_RANGE]));
+    } else if (r.to < V4_RANGE.from || r.from > V4_RANGE.to) out.push(r);
+    else out.push(...subtractRanges([r], [V4_RANGE]));
   }
   return out;
 }
