@@ -198,8 +198,11 @@ export class NodeAgent {
     return undefined;
   }
 
-  /** Writes the CNI network for the node's podCIDR once the control plane assigned it. */
-  private setUpNetwork(podCIDR: string | undefined): void {
+  /**
+   * Writes the CNI network for the node's podCIDR once the control plane assigned it; on a
+   * dual-stack cluster pods also get an address of the node's IPv6 range (spec.podCIDRs).
+   */
+  private setUpNetwork(podCIDR: string | undefined, podCIDRs: string[] = []): void {
     if (this.runtime.name !== 'containerd') {
       this.networkReady = true;
       return;
@@ -227,7 +230,14 @@ export class NodeAgent {
     if (type !== 'vxlan') removeVxlanDevice(vxlanFile);
     if (!backend) cleanUpPodRoutes(routesFile, bridge);
     const mtu = backend instanceof VxlanBackend ? backend.podMTU() : undefined;
-    writeCniConfig(paths, cniConfig({ podCIDR, bridge, ipamDir: join(this.dir, 'cni', 'ipam'), mtu }));
+    const podCIDRv6 = podCIDRs.find((c) => c.includes(':'));
+    if (podCIDRv6)
+      try {
+        writeFileSync('/proc/sys/net/ipv6/conf/all/forwarding', '1');
+      } catch (err) {
+        this.log.warn({ err }, 'could not enable IPv6 forwarding; pods will not reach other hosts over IPv6');
+      }
+    writeCniConfig(paths, cniConfig({ podCIDR, podCIDRv6, bridge, ipamDir: join(this.dir, 'cni', 'ipam'), mtu }));
     this.networkReady = true;
     if (!this.stopped) {
       if (backend) {
@@ -244,7 +254,7 @@ export class NodeAgent {
       }
       void this.startDNS(podCIDR, bridge);
     }
-    this.log.info({ podCIDR, backend: type, mtu }, 'pod network configured');
+    this.log.info({ podCIDR, podCIDRv6, backend: type, mtu }, 'pod network configured');
     void this.reporter.reportStatus(true).catch(() => undefined);
   }
 
@@ -317,7 +327,7 @@ export class NodeAgent {
     if (this.runtime.name === 'process' && this.o.clusterDNS.length)
       this.podClusterDNS = (await this.startLoopbackDNS()) ?? [];
     await this.startPods(recorder);
-    this.setUpNetwork(this.reporter.podCIDR);
+    this.setUpNetwork(this.reporter.podCIDR, this.reporter.podCIDRs);
     this.waitForPodCIDR();
     this.runner.start();
     this.startHousekeeping(imageGC);
@@ -535,7 +545,7 @@ export class NodeAgent {
       void this.o.client
         .resource(R.nodes)
         .get(this.o.nodeName)
-        .then((n) => this.setUpNetwork(n.spec?.podCIDR))
+        .then((n) => this.setUpNetwork(n.spec?.podCIDR, n.spec?.podCIDRs))
         .catch(() => undefined);
     }, 500);
     t.unref?.();

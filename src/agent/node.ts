@@ -44,6 +44,8 @@ export interface NodeReporterOptions {
 export class NodeReporter {
   uid?: string;
   podCIDR?: string;
+  /** spec.podCIDRs: with an IPv6 range on a dual-stack cluster. */
+  podCIDRs?: string[];
   private leaseState: NodeLeaseState = {};
   private timer?: NodeJS.Timeout;
   private lastStatus = '';
@@ -170,12 +172,14 @@ export class NodeReporter {
       const created = await nodes.create(body);
       this.uid = created.metadata?.uid;
       this.podCIDR = created.spec?.podCIDR;
+      this.podCIDRs = created.spec?.podCIDRs;
       this.o.logger.info('node registered');
     } catch (err) {
       if (!isAlreadyExists(err)) throw err;
       const cur = await nodes.get(this.o.nodeName);
       this.uid = cur.metadata?.uid;
       this.podCIDR = cur.spec?.podCIDR;
+      this.podCIDRs = cur.spec?.podCIDRs;
       const labels = { ...(cur.metadata?.labels ?? {}), ...this.labels() };
       if (JSON.stringify(labels) !== JSON.stringify(cur.metadata?.labels ?? {}))
         await nodes.patch(this.o.nodeName, 'merge', { metadata: { labels } });
@@ -211,6 +215,7 @@ export class NodeReporter {
     for (let attempt = 0; attempt < 5; attempt++) {
       const cur = await nodes.get(this.o.nodeName);
       this.podCIDR = cur.spec?.podCIDR;
+      this.podCIDRs = cur.spec?.podCIDRs;
       const now = Date.now();
       const status = this.status(cur, now);
       const fingerprint = JSON.stringify({

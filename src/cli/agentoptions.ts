@@ -88,5 +88,7 @@ function proxySettings(flags: AgentFlags): ProxySettings {
   const scheduler = (flags.lbScheduler ?? 'rr') as Scheduler;
   if (!(SCHEDULERS as readonly string[]).includes(scheduler))
     throw new Error(`--lb-scheduler: invalid scheduler ${flags.lbScheduler} (want ${SCHEDULERS.join(', ')})`);
-  return { mode, scheduler, clusterCIDR: flags.clusterCidr };
+  // A dual-stack cluster's --cluster-cidr lists an IPv6 range too; the service proxy is IPv4-only.
+  const clusterCIDR = flags.clusterCidr?.split(',').find((c) => !c.includes(':'));
+  return { mode, scheduler, clusterCIDR };
 }

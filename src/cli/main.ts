@@ -129,7 +129,11 @@ export async function main(argv: string[]): Promise<void> {
             collect,
             [],
           )
-          .option('--cluster-cidr <cidr>', 'range of pod IPs; node IPAM gives each node a /24 of it', '10.42.0.0/16')
+          .option(
+            '--cluster-cidr <cidr>',
+            'range of pod IPs; node IPAM gives each node a /24 of it (IPV4,IPV6: dual-stack pods, a /64 each)',
+            '10.42.0.0/16',
+          )
           .option(
             '--flannel-backend <backend>',
             'how pod traffic crosses between nodes, for the whole cluster (agents follow their server): vxlan (an overlay over UDP 8472), host-gw (routes; nodes on one L2 network) or none',

@@ -403,7 +403,7 @@ export class IngressController {
 
   /**
    * Gateway listeners on ports of their own: each HTTP(S) port gets a table of its routes (an
-   * index per port, so an unchanged port costs nothing), TLS and TCP ports their stream routes.
+   * index per port, so an unchanged port costs nothing), TLS, TCP and UDP ports their stream routes.
    * Sockets are opened and closed one update at a time; ports that cannot be listened on go
    * back to the Gateway status (PortUnavailable).
    */
@@ -412,7 +412,7 @@ export class IngressController {
     const streamPorts: StreamPort[] = [];
     const plans = this.sources.ports;
     for (const plan of plans.values()) {
-      if (plan.protocol === 'TLS' || plan.protocol === 'TCP') {
+      if (plan.protocol === 'TLS' || plan.protocol === 'TCP' || plan.protocol === 'UDP') {
         streamPorts.push({ port: plan.port, protocol: plan.protocol, routes: plan.streams });
         continue;
       }

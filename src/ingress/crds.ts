@@ -1,8 +1,8 @@
 // The CustomResourceDefinitions the ingress controller serves and installs at startup (as
 // k3s installs its bundled controllers' CRDs): projectcontour.io/v1 HTTPProxy and
 // TLSCertificateDelegation, and the Gateway API's standard channel (GatewayClass, Gateway,
-// HTTPRoute, GRPCRoute, ReferenceGrant) with TLSRoute and TCPRoute of the experimental channel. The schemas are structural and cover the fields k8ts implements;
-// other fields are pruned, as the API server prunes any field its schema does not declare.
+// HTTPRoute, GRPCRoute, ReferenceGrant) with TLSRoute, TCPRoute and UDPRoute of the experimental
+// channel. The schemas are structural and cover the fields k8ts implements; other fields are pruned, as the API server prunes any field its schema does not declare.
 // status is a subresource everywhere and kept as written.
 import type {
   CustomResourceDefinition,
@@ -339,7 +339,7 @@ export const GRPCROUTE_CRD = crd(
   ['gateway-api'],
 );
 
-// Experimental channel: TLS passthrough by SNI and plain TCP forwarding.
+// Experimental channel: TLS passthrough by SNI, plain TCP forwarding and UDP datagrams.
 const streamRules = arr(obj({ name: str(), backendRefs: arr(backendRef, { minItems: 1 }) }), { minItems: 1 });
 
 export const TLSROUTE_CRD = crd(
@@ -361,16 +361,21 @@ export const TLSROUTE_CRD = crd(
   ['gateway-api'],
 );
 
-export const TCPROUTE_CRD = crd(
-  GATEWAY_GROUP,
-  'TCPRoute',
-  'tcproutes',
-  'Namespaced',
-  [{ name: 'v1alpha2', spec: obj({ parentRefs: arr(parentRef), rules: streamRules }, ['rules']) }],
-  [{ name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' }],
-  undefined,
-  ['gateway-api'],
-);
+/** TCPRoute and UDPRoute: parentRefs and rules of backendRefs, no hostnames. */
+const portRouteCrd = (kind: string, plural: string) =>
+  crd(
+    GATEWAY_GROUP,
+    kind,
+    plural,
+    'Namespaced',
+    [{ name: 'v1alpha2', spec: obj({ parentRefs: arr(parentRef), rules: streamRules }, ['rules']) }],
+    [{ name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' }],
+    undefined,
+    ['gateway-api'],
+  );
+
+export const TCPROUTE_CRD = portRouteCrd('TCPRoute', 'tcproutes');
+export const UDPROUTE_CRD = portRouteCrd('UDPRoute', 'udproutes');
 
 export const REFERENCEGRANT_CRD = crd(
   GATEWAY_GROUP,
@@ -403,5 +408,6 @@ export const INGRESS_CRDS: readonly CustomResourceDefinition[] = [
   GRPCROUTE_CRD,
   TLSROUTE_CRD,
   TCPROUTE_CRD,
+  UDPROUTE_CRD,
   REFERENCEGRANT_CRD,
 ];

@@ -182,8 +182,13 @@ export interface TCPRoute extends Meta {
   status?: { parents?: RouteParentStatus[] };
 }
 
-export type RouteKind = 'HTTPRoute' | 'GRPCRoute' | 'TLSRoute' | 'TCPRoute';
-type AnyRoute = HTTPRoute | GRPCRoute | TLSRoute | TCPRoute;
+/** UDPRoute (experimental channel, v1alpha2): TCPRoute's schema, datagrams to the backends flow by flow. */
+export type UDPRoute = TCPRoute;
+
+export type RouteKind = 'HTTPRoute' | 'GRPCRoute' | 'TLSRoute' | 'TCPRoute' | 'UDPRoute';
+type AnyRoute = HTTPRoute | GRPCRoute | TLSRoute | TCPRoute; // UDPRoute is TCPRoute
+type StreamKind = 'TLSRoute' | 'TCPRoute' | 'UDPRoute';
+const STREAM_KINDS: readonly RouteKind[] = ['TLSRoute', 'TCPRoute', 'UDPRoute'];
 
 /** The routes of every kind (HTTPRoutes alone may be given as an array). */
 export interface GatewayRoutes {
@@ -191,21 +196,26 @@ export interface GatewayRoutes {
   grpc?: readonly GRPCRoute[];
   tls?: readonly TLSRoute[];
   tcp?: readonly TCPRoute[];
+  udp?: readonly UDPRoute[];
 }
 
-export type ListenerProtocol = 'HTTP' | 'HTTPS' | 'TLS' | 'TCP';
-const PROTOCOLS: readonly ListenerProtocol[] = ['HTTP', 'HTTPS', 'TLS', 'TCP'];
+export type ListenerProtocol = 'HTTP' | 'HTTPS' | 'TLS' | 'TCP' | 'UDP';
+const PROTOCOLS: readonly ListenerProtocol[] = ['HTTP', 'HTTPS', 'TLS', 'TCP', 'UDP'];
 const KINDS_BY_PROTOCOL: Record<ListenerProtocol, RouteKind[]> = {
   HTTP: ['HTTPRoute', 'GRPCRoute'],
   HTTPS: ['HTTPRoute', 'GRPCRoute'],
   TLS: ['TLSRoute'],
   TCP: ['TCPRoute'],
+  UDP: ['UDPRoute'],
 };
 
-/** A TLSRoute or TCPRoute rule on a port: connections (with one of `hosts` as SNI, for TLS) go to `backends`. */
+/**
+ * A TLSRoute, TCPRoute or UDPRoute rule on a port: connections (with one of `hosts` as SNI, for
+ * TLS) or UDP flows go to `backends`.
+ */
 export interface StreamRoute {
   route: ObjectKey;
-  kind: 'TLSRoute' | 'TCPRoute';
+  kind: StreamKind;
   /** SNI names (exact or `*.suffix`; '' for any): TLS only. */
   hosts: string[];
   /** A backend with an empty service name stands for an unresolved backendRef (connection refused). */
@@ -219,7 +229,7 @@ export interface PortPlan {
   /** HTTP and HTTPS: routes and certificates, as for the ingress's own ports. */
   routes: Route[];
   tls: ExtraTls[];
-  /** TLS (passthrough) and TCP. */
+  /** TLS (passthrough), TCP and UDP. */
   streams: StreamRoute[];
 }
 
@@ -399,6 +409,7 @@ class GatewayCompiler {
     for (const r of [...(routes.grpc ?? [])].sort(byCreation)) this.route('GRPCRoute', r, r.spec?.hostnames ?? []);
     for (const r of [...(routes.tls ?? [])].sort(byCreation)) this.route('TLSRoute', r, r.spec?.hostnames ?? []);
     for (const r of [...(routes.tcp ?? [])].sort(byCreation)) this.route('TCPRoute', r, undefined);
+    for (const r of [...(routes.udp ?? [])].sort(byCreation)) this.route('UDPRoute', r, undefined);
     for (const [k, g] of this.gateways) {
       const status = this.out.gatewayStatus.get(k);
       for (const l of status?.listeners ?? []) l.attachedRoutes = g.attached.get(l.name) ?? 0;
@@ -417,7 +428,7 @@ class GatewayCompiler {
     if (claim.protocol !== protocol) return 'ProtocolConflict';
     // The ingress's own ports merge every listener's routes, as Ingresses of one host merge.
     if (target === 'main' || !claim.hostnames) return undefined;
-    if (protocol === 'TCP' || claim.hostnames.has(hostname)) return 'HostnameConflict';
+    if (protocol === 'TCP' || protocol === 'UDP' || claim.hostnames.has(hostname)) return 'HostnameConflict';
     claim.hostnames.add(hostname);
     return undefined;
   }
@@ -647,7 +658,7 @@ class GatewayCompiler {
           return labelSelectorMatches(l.allowedRoutes?.namespaces?.selector, this.ctx.namespaceLabels?.(key.namespace));
         return from === 'Same' && keyOf(g.gw).namespace === key.namespace;
       });
-      // TCPRoutes have no hostnames: every allowed listener takes them.
+      // TCPRoutes and UDPRoutes have no hostnames: every allowed listener takes them.
       const matching = allowed
         .map((x) => ({ ...x, hosts: hostnames ? intersectHostnames(x.l.hostname, hostnames) : [''] }))
         .filter((x) => x.hosts.length);
@@ -678,11 +689,16 @@ class GatewayCompiler {
       if (!byTarget.size) for (const rule of route.spec?.rules ?? []) backends.weighted(rule.backendRefs);
       for (const [target, t] of byTarget) {
         const hosts = [...t.hosts];
-        if (kind === 'TLSRoute' || kind === 'TCPRoute') {
+        if (STREAM_KINDS.includes(kind)) {
           if (target === 'main') continue;
           const plan = this.plan(target, t.protocol);
           for (const rule of route.spec?.rules ?? [])
-            plan.streams.push({ route: key, kind, hosts, backends: backends.weighted(rule.backendRefs) });
+            plan.streams.push({
+              route: key,
+              kind: kind as StreamKind,
+              hosts,
+              backends: backends.weighted(rule.backendRefs),
+            });
           // The spec allows one rule: later ones are unreachable.
         } else {
           const sink = target === 'main' ? this.out.routes : this.plan(target, t.protocol).routes;
@@ -884,7 +900,7 @@ class BackendResolver {
     return { namespace: ns, service: ref.name, port: { number: ref.port } };
   }
 
-  /** An invalid ref keeps its share of the traffic, answered with 500 (or refused: TCP/TLS) as the spec asks. */
+  /** An invalid ref keeps its share of the traffic, answered with 500 (or refused: TCP/TLS; dropped: UDP) as the spec asks. */
   weighted(refs: BackendRef[] | undefined): WeightedBackend[] {
     const out: WeightedBackend[] = [];
     for (const ref of refs ?? []) {

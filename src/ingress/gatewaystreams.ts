@@ -1,18 +1,23 @@
-// Gateway listeners of protocol TCP (TCPRoute) and TLS in Passthrough mode (TLSRoute), each on a
-// socket of its own. A TCP connection goes to a backend of the port's route; a TLS connection is
-// routed by the server name of its ClientHello (read from the first bytes, never decrypted) and
-// the bytes read so far are replayed to the backend, which terminates TLS itself. Backends are
+// Gateway listeners of protocol TCP (TCPRoute), UDP (UDPRoute) and TLS in Passthrough mode
+// (TLSRoute), each on a socket of its own. A TCP connection goes to a backend of the port's route;
+// a UDP client's flow (its address and port) to one backend picked by its first datagram, until it
+// has been idle for the idle timeout (the relay of streams.ts, shared with the udp-services
+// ConfigMap). A TLS connection is routed by the server name of its ClientHello (read from the
+// first bytes, never decrypted) and the bytes read so far are replayed to the backend, which
+// terminates TLS itself. Backends are
 // picked by weight among the route's backendRefs, then an endpoint of that Service, as HTTP
-// routes do. An unresolved backendRef's share of connections is refused (closed).
-import { createServer, connect, type Server, type Socket } from 'node:net';
+// routes do. An unresolved backendRef's share of connections is refused (closed), of UDP
+// flows dropped.
+import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
-import type { Backends } from './backends.js';
+import type { Backends, Endpoint } from './backends.js';
 import type { StreamRoute } from './gateway.js';
 import type { ServiceBackend, WeightedBackend } from './routes.js';
+import { listenTcp, listenUdpRelay, pipeToEndpoint, UDP_IDLE_MS } from './streams.js';
 
 export interface StreamPort {
   port: number;
-  protocol: 'TLS' | 'TCP';
+  protocol: 'TLS' | 'TCP' | 'UDP';
   routes: StreamRoute[];
 }
 
@@ -82,14 +87,16 @@ function pickWeighted(list: readonly WeightedBackend[]): ServiceBackend | undefi
 
 interface Open {
   spec: StreamPort;
-  server: Server;
-  sockets: Set<Socket>;
+  close(): Promise<void>;
 }
 
 export class GatewayStreams {
   private readonly open = new Map<number, Open>();
+  private readonly udpIdleMs: number;
 
-  constructor(private readonly o: { bindAddress: string; backends: Backends; logger: Logger }) {}
+  constructor(private readonly o: { bindAddress: string; backends: Backends; logger: Logger; udpIdleMs?: number }) {
+    this.udpIdleMs = o.udpIdleMs ?? UDP_IDLE_MS;
+  }
 
   /** Opens, re-routes and closes ports to match; returns the ports that could not be listened on. */
   async update(ports: readonly StreamPort[]): Promise<Set<number>> {
@@ -98,7 +105,7 @@ export class GatewayStreams {
       const w = want.get(port);
       if (w && w.protocol === o.spec.protocol) continue;
       this.open.delete(port);
-      await close(o);
+      await o.close();
     }
     const failed = new Set<number>();
     for (const [port, spec] of want) {
@@ -107,12 +114,18 @@ export class GatewayStreams {
         have.spec = spec;
         continue;
       }
-      const o: Open = { spec, server: createServer((c) => this.accept(o, c)), sockets: new Set() };
+      const o: Open = { spec, close: () => Promise.resolve() };
       try {
-        await new Promise<void>((resolve, reject) => {
-          o.server.once('error', reject);
-          o.server.listen(port, this.o.bindAddress, () => resolve());
-        });
+        const socket =
+          spec.protocol === 'UDP'
+            ? await listenUdpRelay({
+                port,
+                bindAddress: this.o.bindAddress,
+                idleMs: this.udpIdleMs,
+                pick: () => this.endpoint(o.spec.routes[0], 'UDP'),
+              })
+            : await listenTcp(port, this.o.bindAddress, (client, sockets) => this.accept(o, client, sockets));
+        o.close = () => socket.close();
         this.open.set(port, o);
       } catch (err) {
         this.o.logger.error({ err, port }, `ingress: cannot listen for Gateway ${spec.protocol} listener on ${port}`);
@@ -130,11 +143,15 @@ export class GatewayStreams {
     await this.update([]);
   }
 
-  private accept(o: Open, client: Socket): void {
-    o.sockets.add(client);
-    client.on('close', () => o.sockets.delete(client));
-    client.on('error', () => client.destroy());
-    if (o.spec.protocol === 'TCP') return this.forward(o, client, o.spec.routes[0], []);
+  /** An endpoint of a backend picked by weight among the route's; undefined for an unresolved one. */
+  private endpoint(route: StreamRoute | undefined, protocol: 'TCP' | 'UDP'): Endpoint | undefined {
+    const backend = route && pickWeighted(route.backends);
+    const picked = backend?.service ? this.o.backends.pick(backend, protocol) : undefined;
+    return picked && 'endpoint' in picked ? picked.endpoint : undefined;
+  }
+
+  private accept(o: Open, client: Socket, sockets: Set<Socket>): void {
+    if (o.spec.protocol === 'TCP') return this.forward(o.spec.routes[0], client, sockets, []);
     // TLS passthrough: read until the ClientHello's server name is known.
     const chunks: Buffer[] = [];
     let size = 0;
@@ -148,30 +165,15 @@ export class GatewayStreams {
       client.pause();
       clearTimeout(timer);
       if (typeof name !== 'string') return void client.destroy();
-      this.forward(o, client, routeForName(o.spec.routes, name), chunks);
+      this.forward(routeForName(o.spec.routes, name), client, sockets, chunks);
     };
     client.on('data', onData);
     client.on('close', () => clearTimeout(timer));
   }
 
-  private forward(o: Open, client: Socket, route: StreamRoute | undefined, head: Buffer[]): void {
-    const backend = route && pickWeighted(route.backends);
-    const picked = backend?.service ? this.o.backends.pick(backend, 'TCP') : undefined;
-    if (!picked || 'problem' in picked) return void client.destroy();
-    const upstream = connect(picked.endpoint.port, picked.endpoint.address);
-    o.sockets.add(upstream);
-    upstream.on('close', () => o.sockets.delete(upstream));
-    for (const b of head) upstream.write(b);
-    client.pipe(upstream).pipe(client);
-    client.resume();
-    upstream.on('error', () => client.destroy());
-    client.on('close', () => upstream.destroy());
-    upstream.on('close', () => client.destroy());
+  private forward(route: StreamRoute | undefined, client: Socket, sockets: Set<Socket>, head: Buffer[]): void {
+    const endpoint = this.endpoint(route, 'TCP');
+    if (endpoint) pipeToEndpoint(client, endpoint, sockets, head);
+    else client.destroy();
   }
-}
-
-function close(o: Open): Promise<void> {
-  const done = new Promise<void>((r) => o.server.close(() => r()));
-  for (const s of o.sockets) s.destroy();
-  return done;
 }

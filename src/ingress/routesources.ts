@@ -29,6 +29,7 @@ import {
   type ReferenceGrant,
   type TCPRoute,
   type TLSRoute,
+  type UDPRoute,
 } from './gateway.js';
 import {
   HttpProxyIndex,
@@ -99,6 +100,13 @@ export const RS = {
     namespaced: true,
     kind: 'TCPRoute',
   }),
+  udproutes: spec<UDPRoute>({
+    group: GATEWAY_GROUP,
+    version: 'v1alpha2',
+    plural: 'udproutes',
+    namespaced: true,
+    kind: 'UDPRoute',
+  }),
   referencegrants: spec<ReferenceGrant>({
     group: GATEWAY_GROUP,
     version: 'v1beta1',
@@ -108,7 +116,7 @@ export const RS = {
   }),
 } as const;
 
-type Kind = 'HTTPProxy' | 'Gateway' | 'HTTPRoute' | 'GRPCRoute' | 'TLSRoute' | 'TCPRoute' | 'GatewayClass';
+type Kind = 'HTTPProxy' | 'Gateway' | 'HTTPRoute' | 'GRPCRoute' | 'TLSRoute' | 'TCPRoute' | 'UDPRoute' | 'GatewayClass';
 type Generation = { metadata?: { generation?: number } };
 
 export interface RouteSourcesOptions {
@@ -154,6 +162,7 @@ export class RouteSources {
   private readonly grpcRoutes: SharedIndexInformer<GRPCRoute>;
   private readonly tlsRoutes: SharedIndexInformer<TLSRoute>;
   private readonly tcpRoutes: SharedIndexInformer<TCPRoute>;
+  private readonly udpRoutes: SharedIndexInformer<UDPRoute>;
   private readonly grants: SharedIndexInformer<ReferenceGrant>;
   private readonly namespaces: SharedIndexInformer<Namespace>;
   private readonly status?: ControllerRunner;
@@ -185,6 +194,7 @@ export class RouteSources {
     this.grpcRoutes = this.factory.forResource(RS.grpcroutes);
     this.tlsRoutes = this.factory.forResource(RS.tlsroutes);
     this.tcpRoutes = this.factory.forResource(RS.tcproutes);
+    this.udpRoutes = this.factory.forResource(RS.udproutes);
     this.grants = this.factory.forResource(RS.referencegrants);
     // Namespace labels decide listeners' allowedRoutes `from: Selector`.
     this.namespaces = this.factory.forResource(R.namespaces, { metadataOnly: true });
@@ -204,6 +214,7 @@ export class RouteSources {
       this.grpcRoutes,
       this.tlsRoutes,
       this.tcpRoutes,
+      this.udpRoutes,
     ] as SharedIndexInformer<Generation>[])
       inf.addEventHandler({
         add: gatewayChanged,
@@ -281,6 +292,7 @@ export class RouteSources {
       this.grpcRoutes.hasSynced() &&
       this.tlsRoutes.hasSynced() &&
       this.tcpRoutes.hasSynced() &&
+      this.udpRoutes.hasSynced() &&
       this.grants.hasSynced() &&
       this.namespaces.hasSynced()
     ) {
@@ -291,6 +303,7 @@ export class RouteSources {
           grpc: this.grpcRoutes.store.list(),
           tls: this.tlsRoutes.store.list(),
           tcp: this.tcpRoutes.store.list(),
+          udp: this.udpRoutes.store.list(),
         };
         const c = compileGateways(this.gateways.store.list(), routes, {
           mainPorts: this.o.mainPorts,
@@ -393,6 +406,8 @@ export class RouteSources {
         return { inf: this.tlsRoutes as never, res: RS.tlsroutes };
       case 'TCPRoute':
         return { inf: this.tcpRoutes as never, res: RS.tcproutes };
+      case 'UDPRoute':
+        return { inf: this.udpRoutes as never, res: RS.udproutes };
       default:
         return { inf: this.classes as never, res: RS.gatewayclasses };
     }
@@ -437,7 +452,8 @@ export class RouteSources {
       case 'HTTPRoute':
       case 'GRPCRoute':
       case 'TLSRoute':
-      case 'TCPRoute': {
+      case 'TCPRoute':
+      case 'UDPRoute': {
         const d = desired as NonNullable<
           ReturnType<typeof compileGateways>['routeStatus'] extends Map<string, infer V> ? V : never
         >;

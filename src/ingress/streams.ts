@@ -7,7 +7,7 @@
 import { createServer as createTcpServer, connect, type Server, type Socket } from 'node:net';
 import { createSocket, type RemoteInfo, type Socket as UdpSocket } from 'node:dgram';
 import type { Logger } from 'pino';
-import type { Backends } from './backends.js';
+import type { Backends, Endpoint } from './backends.js';
 import type { ServiceBackend } from './routes.js';
 
 export type StreamProtocol = 'TCP' | 'UDP';
@@ -58,14 +58,124 @@ interface Listener {
   close(): Promise<void>;
 }
 
-/** A UDP client's session: its own upstream socket, closed after this long without traffic. */
-const UDP_IDLE_MS = 60_000;
+/** A UDP client's flow: its own upstream socket, closed after `idleMs` without traffic either way. */
+export const UDP_IDLE_MS = 60_000;
 
-interface UdpSession {
+/**
+ * Pipes a client connection to a backend endpoint (after replaying `head`, bytes already read);
+ * either side closing or failing closes the other. Both sockets are kept in `sockets` while open.
+ */
+export function pipeToEndpoint(client: Socket, endpoint: Endpoint, sockets: Set<Socket>, head: Buffer[] = []): void {
+  const upstream = connect(endpoint.port, endpoint.address);
+  sockets.add(upstream);
+  upstream.on('close', () => sockets.delete(upstream));
+  for (const b of head) upstream.write(b);
+  client.pipe(upstream).pipe(client);
+  client.resume();
+  client.on('error', () => upstream.destroy());
+  upstream.on('error', () => client.destroy());
+  client.on('close', () => upstream.destroy());
+  upstream.on('close', () => client.destroy());
+}
+
+/** A listening TCP socket whose connections `accept` takes; close() also ends the connections. */
+export async function listenTcp(
+  port: number,
+  bindAddress: string,
+  accept: (client: Socket, sockets: Set<Socket>) => void,
+): Promise<{ close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const server: Server = createTcpServer((client) => {
+    sockets.add(client);
+    client.on('close', () => sockets.delete(client));
+    client.on('error', () => client.destroy());
+    accept(client, sockets);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, bindAddress, () => resolve());
+  });
+  return { close: () => close(server, sockets) };
+}
+
+export interface UdpRelay {
+  close(): Promise<void>;
+  /** Client flows open now. */
+  readonly flows: number;
+  /** The port bound (the one asked for, or the kernel's pick for 0). */
+  readonly port: number;
+}
+
+interface UdpFlow {
   socket: UdpSocket;
   timer: NodeJS.Timeout;
   /** Set until the upstream socket is connected. */
   pending?: Buffer[];
+}
+
+/**
+ * A UDP port relaying datagrams per client flow (source address and port): a flow's first datagram
+ * picks its endpoint (`pick`; undefined drops the datagram) and opens an upstream socket of its
+ * own, whose replies go back to that client; the flow ends after `idleMs` without a datagram
+ * either way, as conntrack's UDP timeout ends a NATed flow. Later datagrams of a flow keep its
+ * endpoint, so a route change applies to new flows.
+ */
+export async function listenUdpRelay(o: {
+  port: number;
+  bindAddress: string;
+  idleMs: number;
+  pick: () => Endpoint | undefined;
+}): Promise<UdpRelay> {
+  const server = createSocket(o.bindAddress.includes(':') ? 'udp6' : 'udp4');
+  const flows = new Map<string, UdpFlow>();
+  server.on('message', (msg: Buffer, from: RemoteInfo) => {
+    const id = `${from.address}|${from.port}`;
+    let flow = flows.get(id);
+    if (!flow) {
+      const endpoint = o.pick();
+      if (!endpoint) return;
+      const socket = createSocket(endpoint.address.includes(':') ? 'udp6' : 'udp4');
+      // Datagrams that arrive before the upstream socket is connected wait here.
+      const f: UdpFlow = { socket, timer: setTimeout(() => end(), o.idleMs), pending: [] };
+      const end = () => {
+        clearTimeout(f.timer);
+        if (flows.get(id) === f) flows.delete(id);
+        socket.close();
+      };
+      socket.on('message', (reply: Buffer) => {
+        server.send(reply, from.port, from.address);
+        f.timer.refresh();
+      });
+      socket.on('error', end);
+      socket.connect(endpoint.port, endpoint.address, () => {
+        for (const m of f.pending ?? []) socket.send(m);
+        f.pending = undefined;
+      });
+      flows.set(id, (flow = f));
+    }
+    flow.timer.refresh();
+    if (flow.pending) flow.pending.push(msg);
+    else flow.socket.send(msg);
+  });
+  server.on('error', () => undefined);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.bind(o.port, o.bindAddress, () => resolve());
+  });
+  return {
+    get flows() {
+      return flows.size;
+    },
+    port: server.address().port,
+    close: async () => {
+      for (const f of flows.values()) {
+        clearTimeout(f.timer);
+        f.socket.close();
+      }
+      flows.clear();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
 }
 
 export class StreamProxy {
@@ -85,7 +195,7 @@ export class StreamProxy {
       const have = this.listeners.get(id);
       if (have) have.mapping = m;
       else {
-        const l = await (m.protocol === 'TCP' ? this.listenTcp(m) : this.listenUdp(m)).catch((err: Error) => {
+        const l = await this.listen(m).catch((err: Error) => {
           this.o.logger.error({ err, port: m.port }, `ingress: cannot listen for ${m.protocol} on port ${m.port}`);
           return undefined;
         });
@@ -103,81 +213,22 @@ export class StreamProxy {
     return [...this.listeners.keys()];
   }
 
-  private async listenTcp(mapping: StreamMapping): Promise<Listener> {
-    const sockets = new Set<Socket>();
-    const l: Listener = { mapping, close: () => close(server, sockets) };
-    const server: Server = createTcpServer((client) => {
-      sockets.add(client);
-      client.on('close', () => sockets.delete(client));
-      const picked = this.o.backends.pick(l.mapping.backend, 'TCP');
-      if ('problem' in picked) {
-        client.destroy();
-        return;
-      }
-      const upstream = connect(picked.endpoint.port, picked.endpoint.address);
-      sockets.add(upstream);
-      upstream.on('close', () => sockets.delete(upstream));
-      client.pipe(upstream).pipe(client);
-      client.on('error', () => upstream.destroy());
-      upstream.on('error', () => client.destroy());
-      client.on('close', () => upstream.destroy());
-      upstream.on('close', () => client.destroy());
-    });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(mapping.port, this.o.bindAddress, () => resolve());
-    });
-    return l;
-  }
-
-  private async listenUdp(mapping: StreamMapping): Promise<Listener> {
-    const family = this.o.bindAddress.includes(':') ? 'udp6' : 'udp4';
-    const server = createSocket(family);
-    const sessions = new Map<string, UdpSession>();
-    const l: Listener = {
-      mapping,
-      close: async () => {
-        for (const s of sessions.values()) {
-          clearTimeout(s.timer);
-          s.socket.close();
-        }
-        sessions.clear();
-        await new Promise<void>((r) => server.close(() => r()));
-      },
+  private async listen(mapping: StreamMapping): Promise<Listener> {
+    const l: Listener = { mapping, close: () => Promise.resolve() };
+    const pick = () => {
+      const picked = this.o.backends.pick(l.mapping.backend, l.mapping.protocol);
+      return 'problem' in picked ? undefined : picked.endpoint;
     };
-    server.on('message', (msg: Buffer, from: RemoteInfo) => {
-      const id = `${from.address}|${from.port}`;
-      let session = sessions.get(id);
-      if (!session) {
-        const picked = this.o.backends.pick(l.mapping.backend, 'UDP');
-        if ('problem' in picked) return;
-        const socket = createSocket(picked.endpoint.address.includes(':') ? 'udp6' : 'udp4');
-        // Datagrams that arrive before the upstream socket is connected wait here.
-        const s: UdpSession = { socket, timer: setTimeout(() => end(), UDP_IDLE_MS), pending: [] };
-        const end = () => {
-          clearTimeout(s.timer);
-          sessions.delete(id);
-          socket.close();
-        };
-        socket.on('message', (reply: Buffer) => {
-          server.send(reply, from.port, from.address);
-          s.timer.refresh();
-        });
-        socket.on('error', end);
-        socket.connect(picked.endpoint.port, picked.endpoint.address, () => {
-          for (const m of s.pending ?? []) socket.send(m);
-          s.pending = undefined;
-        });
-        sessions.set(id, (session = s));
-      }
-      session.timer.refresh();
-      if (session.pending) session.pending.push(msg);
-      else session.socket.send(msg);
-    });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.bind(mapping.port, this.o.bindAddress, () => resolve());
-    });
+    const { bindAddress } = this.o;
+    const socket =
+      mapping.protocol === 'TCP'
+        ? await listenTcp(mapping.port, bindAddress, (client, sockets) => {
+            const endpoint = pick();
+            if (endpoint) pipeToEndpoint(client, endpoint, sockets);
+            else client.destroy();
+          })
+        : await listenUdpRelay({ port: mapping.port, bindAddress, idleMs: UDP_IDLE_MS, pick });
+    l.close = () => socket.close();
     return l;
   }
 }

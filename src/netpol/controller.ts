@@ -15,7 +15,7 @@ import { SharedInformerFactory } from '../client/informer.js';
 import { ENDPOINT_SLICES } from '../proxy/proxier.js';
 import { nft } from '../proxy/nftbackend.js';
 import { compileNodeRules, type Endpoint, type NodeRules, type Protocol } from './model.js';
-import { parseIPv4 } from './ranges.js';
+import { parseIP } from './ranges.js';
 import { deleteTableScript, fullScript, renderRules, updateScript, type RenderedTable } from './render.js';
 
 export const NETWORK_POLICIES = spec<NetworkPolicy>({
@@ -38,15 +38,22 @@ export interface NetworkPolicyControllerOptions {
   onSynced?: (info: { computeMs: number; renderMs: number; loadMs: number; rules: NodeRules }) => void;
 }
 
-/** The pods (with an IPv4 address, not on the host network, not finished) as policy endpoints. */
+/**
+ * The pods (with an address, not on the host network, not finished) as policy endpoints: one per
+ * address, so a dual-stack pod's IPv4 and IPv6 addresses are both isolated and both peers.
+ */
 export function podEndpoints(pods: Pod[], nodeName: string): Endpoint[] {
   const out: Endpoint[] = [];
   for (const pod of pods) {
     const phase = pod.status?.phase;
     if (pod.spec?.hostNetwork || phase === 'Succeeded' || phase === 'Failed') continue;
-    const ips = [pod.status?.podIP, ...(pod.status?.podIPs ?? []).map((p) => p.ip)].filter(
-      (ip): ip is string => !!ip && parseIPv4(ip) !== undefined,
-    );
+    const ips = [
+      ...new Set(
+        [pod.status?.podIP, ...(pod.status?.podIPs ?? []).map((p) => p.ip)].filter(
+          (ip): ip is string => !!ip && parseIP(ip) !== undefined,
+        ),
+      ),
+    ];
     if (!ips.length) continue;
     const ports = (pod.spec?.containers ?? []).flatMap((c) =>
       (c.ports ?? [])
@@ -57,14 +64,15 @@ export function podEndpoints(pods: Pod[], nodeName: string): Endpoint[] {
           port: p.containerPort,
         })),
     );
-    out.push({
-      namespace: pod.metadata?.namespace ?? '',
-      name: pod.metadata?.name ?? '',
-      labels: pod.metadata?.labels ?? {},
-      ip: ips[0],
-      local: pod.spec?.nodeName === nodeName,
-      ports,
-    });
+    for (const ip of ips)
+      out.push({
+        namespace: pod.metadata?.namespace ?? '',
+        name: pod.metadata?.name ?? '',
+        labels: pod.metadata?.labels ?? {},
+        ip,
+        local: pod.spec?.nodeName === nodeName,
+        ports,
+      });
   }
   return out;
 }
@@ -147,7 +155,7 @@ export class NetworkPolicyController {
         .map((p) => ({ name: p.name!, protocol: (p.protocol ?? 'TCP').toLowerCase() as Protocol, port: p.port! }));
       for (const ep of slice.endpoints ?? [])
         for (const ip of ep.addresses)
-          if (parseIPv4(ip) !== undefined)
+          if (parseIP(ip) !== undefined)
             out.push({
               namespace: 'kube-system',
               name: `kube-dns@${ip}`,

@@ -26,6 +26,7 @@ export function startNetworkPolicyController(o: {
   // pass the forward hook the rules sit on.
   try {
     writeFileSync('/proc/sys/net/bridge/bridge-nf-call-iptables', '1');
+    writeFileSync('/proc/sys/net/bridge/bridge-nf-call-ip6tables', '1');
   } catch (err) {
     o.logger.warn(
       { err: (err as Error).message },

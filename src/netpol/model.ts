@@ -13,12 +13,15 @@ import type {
 } from 'kubernetes-types/networking/v1.js';
 import type { LabelSelector } from 'kubernetes-types/meta/v1.js';
 import { selectorFromLabelSelectorRaw } from '../machinery/labels.js';
-import { cidrRange, mergeRanges, parseIPv4, rangeContains, subtractRanges, type Range } from './ranges.js';
+import { cidrRanges, mergeRanges, parseIP, rangeContains, subtractRanges, type Range } from './ranges.js';
 
 export type Protocol = 'tcp' | 'udp' | 'sctp';
 export type Direction = 'ingress' | 'egress';
 
-/** What of a pod the rules need; also stands for the cluster DNS listeners (see controller.ts). */
+/**
+ * What of a pod the rules need; also stands for the cluster DNS listeners (see controller.ts). A
+ * dual-stack pod is one endpoint per address (IPv4 and IPv6), each isolated and matched alike.
+ */
 export interface Endpoint {
   namespace: string;
   name: string;
@@ -87,7 +90,7 @@ export function compileNodeRules(
     else byNamespace.set(e.namespace, [e]);
   }
   const matches = selectorMatcher();
-  const ipNumbers = new Map(endpoints.map((e) => [e.ip, parseIPv4(e.ip) ?? 0]));
+  const ipNumbers = new Map(endpoints.map((e) => [e.ip, parseIP(e.ip) ?? 0n]));
 
   const peerEndpoints = (peer: NetworkPolicyPeer, policyNs: string): Endpoint[] => {
     let candidates: Endpoint[];
@@ -118,22 +121,17 @@ export function compileNodeRules(
           const pods = new Map<string, Endpoint>();
           const blocks: Range[] = [];
           for (const peer of peers) {
-            if (peer.ipBlock) {
-              const r = cidrRange(peer.ipBlock.cidr);
-              if (r)
-                blocks.push(
-                  ...subtractRanges(
-                    [r],
-                    (peer.ipBlock.except ?? []).map(cidrRange).filter((x): x is Range => !!x),
-                  ),
-                );
-            } else if (peer.podSelector || peer.namespaceSelector)
+            if (peer.ipBlock)
+              blocks.push(
+                ...subtractRanges(cidrRanges(peer.ipBlock.cidr), (peer.ipBlock.except ?? []).flatMap(cidrRanges)),
+              );
+            else if (peer.podSelector || peer.namespaceSelector)
               for (const e of peerEndpoints(peer, ns)) pods.set(e.ip, e);
           }
           remote = [...pods.values()];
           addresses = mergeRanges([
             ...blocks,
-            ...remote.map((e) => ({ from: ipNumbers.get(e.ip) ?? 0, to: ipNumbers.get(e.ip) ?? 0 })),
+            ...remote.map((e) => ({ from: ipNumbers.get(e.ip) ?? 0n, to: ipNumbers.get(e.ip) ?? 0n })),
           ]);
         }
         compiled.push(compileRule(rule.ports, addresses, dir === 'ingress' ? selected : remote, endpoints));

@@ -1,46 +1,47 @@
-// IPv4 address ranges for policy peers: an ipBlock is its CIDR minus its excepts, and a rule's
-// peers (pod IPs and blocks) become one list of disjoint ranges, the form an nftables interval set
-// accepts (it rejects overlapping elements).
+// Address ranges for policy peers, IPv4 and IPv6 in one 128-bit space: an IPv4 address is kept
+// as its IPv4-mapped IPv6 address (::ffff:a.b.c.d), so a rule's peers (pod IPs of both families
+// and ipBlocks) become one list of disjoint ranges, which render.ts splits by family into the
+// interval sets nftables accepts (it rejects overlapping elements). An ipBlock is its CIDR minus
+// its excepts; an IPv6 CIDR never covers the mapped block, so `::/0` matches IPv6 peers only,
+// as upstream's reference implementations read it.
+import { formatIP, parseIP, V4_RANGE, type Family } from '../machinery/ipaddr.js';
 
-/** An inclusive range of IPv4 addresses as 32-bit numbers. */
+export { familyOf, formatIP, parseIP, type Family } from '../machinery/ipaddr.js';
+
+/** An inclusive range of addresses as 128-bit numbers (IPv4 mapped into ::ffff:0:0/96). */
 export interface Range {
-  from: number;
-  to: number;
+  from: bigint;
+  to: bigint;
 }
 
-export function parseIPv4(ip: string): number | undefined {
-  const parts = ip.split('.');
-  if (parts.length !== 4) return undefined;
-  let n = 0;
-  for (const p of parts) {
-    if (!/^\d{1,3}$/.test(p) || Number(p) > 255) return undefined;
-    n = n * 256 + Number(p);
-  }
-  return n;
+/**
+ * A CIDR's addresses (its host bits ignored, as upstream's net.ParseCIDR does); [] for anything
+ * that is not a CIDR. An IPv6 CIDR loses the IPv4-mapped block (those are IPv4 peers).
+ */
+export function cidrRanges(cidr: string): Range[] {
+  const [addr, bits, extra] = cidr.split('/');
+  const base = extra === undefined ? parseIP(addr) : undefined;
+  if (base === undefined) return [];
+  const v6 = addr.includes(':');
+  const width = v6 ? 128 : 32;
+  const prefix = bits === undefined ? width : /^\d{1,3}$/.test(bits) ? Number(bits) : -1;
+  if (prefix < 0 || prefix > width) return [];
+  const size = 1n << BigInt(width - prefix);
+  const from = (base / size) * size;
+  const r = { from, to: from + size - 1n };
+  return v6 ? subtractRanges([r], [V4_RANGE]) : [r];
 }
 
-export function formatIPv4(n: number): string {
-  return [24, 16, 8, 0].map((s) => Math.floor(n / 2 ** s) % 256).join('.');
-}
-
-/** 10.0.0.0/8 → its range; undefined for anything that is not an IPv4 CIDR (IPv6 blocks match no IPv4 pod). */
-export function cidrRange(cidr: string): Range | undefined {
-  const [addr, bits] = cidr.split('/');
-  const base = parseIPv4(addr);
-  const prefix = bits === undefined ? 32 : Number(bits);
-  if (base === undefined || !Number.isInteger(prefix) || prefix < 0 || prefix > 32) return undefined;
-  const size = 2 ** (32 - prefix);
-  const from = Math.floor(base / size) * size;
-  return { from, to: from + size - 1 };
-}
+const cmp = (a: bigint, b: bigint) => (a < b ? -1 : a > b ? 1 : 0);
+const max = (a: bigint, b: bigint) => (a > b ? a : b);
 
 /** Sorted, disjoint, adjacent ranges joined. */
 export function mergeRanges(ranges: Range[]): Range[] {
-  const sorted = [...ranges].sort((a, b) => a.from - b.from);
+  const sorted = [...ranges].sort((a, b) => cmp(a.from, b.from));
   const out: Range[] = [];
   for (const r of sorted) {
     const last = out[out.length - 1];
-    if (last && r.from <= last.to + 1) last.to = Math.max(last.to, r.to);
+    if (last && r.from <= last.to + 1n) last.to = max(last.to, r.to);
     else out.push({ ...r });
   }
   return out;
@@ -54,8 +55,8 @@ export function subtractRanges(ranges: Range[], holes: Range[]): Range[] {
     for (const r of out) {
       if (h.to < r.from || h.from > r.to) next.push(r);
       else {
-        if (r.from < h.from) next.push({ from: r.from, to: h.from - 1 });
-        if (r.to > h.to) next.push({ from: h.to + 1, to: r.to });
+        if (r.from < h.from) next.push({ from: r.from, to: h.from - 1n });
+        if (r.to > h.to) next.push({ from: h.to + 1n, to: r.to });
       }
     }
     out = next;
@@ -64,11 +65,25 @@ export function subtractRanges(ranges: Range[], holes: Range[]): Range[] {
 }
 
 export function rangeContains(ranges: Range[], ip: string): boolean {
-  const n = parseIPv4(ip);
+  const n = parseIP(ip);
   return n !== undefined && ranges.some((r) => r.from <= n && n <= r.to);
 }
 
-/** nftables interval-set elements: `10.42.0.5` or `10.0.0.0-10.0.255.255`. */
+/** The ranges of one family (a range crossing the IPv4 block's edge is cut there). */
+export function familyRanges(ranges: Range[], family: Family): Range[] {
+  const out: Range[] = [];
+  for (const r of ranges) {
+    if (family === 4) {
+      const from = max(r.from, V4_RANGE.from);
+      const to = r.to < V4_RANGE.to ? r.to : V4_RANGE.to;
+      if (from <= to) out.push({ from, to });
+    } else if (r.to < V4_RANGE.from || r.from > V4_RANGE.to) out.push(r);
+    else out.push(...subtractRanges([r], [V4_RANGE]));
+  }
+  return out;
+}
+
+/** nftables interval-set elements: `10.42.0.5`, `10.0.0.0-10.0.255.255`, `fd00::-fd00::ffff`. */
 export function rangeElements(ranges: Range[]): string[] {
-  return ranges.map((r) => (r.from === r.to ? formatIPv4(r.from) : `${formatIPv4(r.from)}-${formatIPv4(r.to)}`));
+  return ranges.map((r) => (r.from === r.to ? formatIP(r.from) : `${formatIP(r.from)}-${formatIP(r.to)}`));
 }

@@ -1,4 +1,6 @@
-// NodeRules as one nftables table of family inet. The first load (and any after a failure)
+// NodeRules as one nftables table of family inet, IPv4 and IPv6 side by side: every set, map
+// and match exists once per family (`ip` and `ip6`), and a pod's addresses of both families lead
+// to the same chains. The first load (and any after a failure)
 // replaces the whole table in one atomic `nft -f` transaction; later ones carry only the sets,
 // chains and map elements that changed, so one policy changed among 1,000 costs one chain.
 // Two verdict maps send a packet by pod address to the chain of the policies isolating that pod:
@@ -10,9 +12,11 @@
 // the service proxy's DNAT (nat prerouting, -100): traffic to a ClusterIP is judged as traffic to
 // the backend pod. Replies of allowed connections pass (conntrack), and so does traffic from this
 // host to its pods (output hook, not judged): kubelet probes, as kube-router and Calico allow them.
+// IPv6 neighbour and router discovery always pass, as in Calico: without them no IPv6 traffic
+// (allowed or not) could find its next hop.
 import { createHash } from 'node:crypto';
 import type { CompiledRule, Direction, NodeRules, PortRange } from './model.js';
-import { rangeElements } from './ranges.js';
+import { familyOf, familyRanges, parseIP, rangeElements, type Family } from './ranges.js';
 
 const hash = (s: string) => createHash('sha256').update(s).digest('hex').slice(0, 10);
 
@@ -29,9 +33,12 @@ function portMatch(ports: PortRange[]): string[] {
   return [...byProto].map(([proto, list]) => `meta l4proto ${proto} th dport { ${list.join(', ')} }`);
 }
 
-const ADDR_SET = '{ type ipv4_addr; flags interval; }';
-const TUPLE_SET = '{ type ipv4_addr . inet_proto . inet_service; }';
-const POD_MAPS = ['ingress-pods', 'egress-pods'] as const;
+const FAMILIES = [
+  { family: 4, ip: 'ip', type: 'ipv4_addr', suffix: '' },
+  { family: 6, ip: 'ip6', type: 'ipv6_addr', suffix: '6' },
+] as const;
+const POD_MAPS = ['ingress-pods', 'egress-pods', 'ingress-pods6', 'egress-pods6'] as const;
+const familyOfIP = (ip: string): Family => familyOf(parseIP(ip) ?? 0n);
 
 /** The table's variable part: what updateScript compares. */
 export interface RenderedTable {
@@ -48,23 +55,29 @@ function policyRules(key: string, rules: CompiledRule[], sets: RenderedTable['se
   const remote = dir === 'ingress' ? 'saddr' : 'daddr';
   const out: string[] = [];
   rules.forEach((r, i) => {
-    let peer = '';
-    if (r.peers !== 'any') {
-      if (!r.peers.length) return; // selectors that match nothing allow nothing
-      const name = `peers-${hash(`${key}/${i}`)}`;
-      sets.set(name, { def: ADDR_SET, elements: rangeElements(r.peers) });
-      peer = `ip ${remote} @${name} `;
-    }
-    if (r.ports === 'any') {
-      out.push(`${peer}accept`);
-      return;
-    }
-    for (const m of portMatch(r.ports)) out.push(`${peer}${m} accept`);
-    if (r.named.length) {
-      const name = `named-${hash(`${key}/${i}`)}`;
-      const elements = [...new Set(r.named.map((d) => `${d.ip} . ${d.protocol} . ${d.port}`))];
-      sets.set(name, { def: TUPLE_SET, elements });
-      out.push(`${peer}ip daddr . meta l4proto . th dport @${name} accept`);
+    if (r.peers !== 'any' && !r.peers.length) return; // selectors that match nothing allow nothing
+    for (const f of FAMILIES) {
+      // No peer match: the rule holds for both families (the port matches are family-neutral).
+      let peer = '';
+      if (r.peers !== 'any') {
+        const ranges = familyRanges(r.peers, f.family);
+        if (!ranges.length) continue;
+        const name = `peers${f.suffix}-${hash(`${key}/${i}`)}`;
+        sets.set(name, { def: `{ type ${f.type}; flags interval; }`, elements: rangeElements(ranges) });
+        peer = `${f.ip} ${remote} @${name} `;
+      }
+      if (r.ports === 'any') {
+        if (peer || f.family === 4) out.push(`${peer}accept`);
+        continue;
+      }
+      if (peer || f.family === 4) for (const m of portMatch(r.ports)) out.push(`${peer}${m} accept`);
+      const named = r.named.filter((d) => familyOfIP(d.ip) === f.family);
+      if (named.length) {
+        const name = `named${f.suffix}-${hash(`${key}/${i}`)}`;
+        const elements = [...new Set(named.map((d) => `${d.ip} . ${d.protocol} . ${d.port}`))];
+        sets.set(name, { def: `{ type ${f.type} . inet_proto . inet_service; }`, elements });
+        out.push(`${peer}${f.ip} daddr . meta l4proto . th dport @${name} accept`);
+      }
     }
   });
   return out;
@@ -74,7 +87,12 @@ export function renderRules(rules: NodeRules): RenderedTable {
   const out: RenderedTable = {
     sets: new Map(),
     chains: new Map(),
-    maps: { 'ingress-pods': new Map(), 'egress-pods': new Map() },
+    maps: {
+      'ingress-pods': new Map(),
+      'egress-pods': new Map(),
+      'ingress-pods6': new Map(),
+      'egress-pods6': new Map(),
+    },
   };
   for (const [key, compiled] of rules.policies) out.chains.set(policyChain(key), policyRules(key, compiled, out.sets));
   // Pods isolated by the same policies share one chain.
@@ -88,11 +106,13 @@ export function renderRules(rules: NodeRules): RenderedTable {
         podChains.set(id, chain);
         out.chains.set(chain, [...keys.map((k) => `jump ${policyChain(k)}`), 'drop']);
       }
-      out.maps[`${dir}-pods`].set(ip, `goto ${chain}`);
+      out.maps[`${dir}-pods${familyOfIP(ip) === 6 ? '6' : ''}`].set(ip, `goto ${chain}`);
     }
   }
   return out;
 }
+
+const ND_TYPES = 'nd-neighbor-solicit, nd-neighbor-advert, nd-router-solicit, nd-router-advert';
 
 const elementsLine = (t: string, set: string, elements: string[]) =>
   elements.length ? [`add element ${t} ${set} { ${elements.join(', ')} }`] : [];
@@ -101,7 +121,8 @@ const elementsLine = (t: string, set: string, elements: string[]) =>
 export function fullScript(table: string, r: RenderedTable): string {
   const t = `inet ${table}`;
   const lines = [`add table ${t}`, `delete table ${t}`, `add table ${t}`];
-  for (const m of POD_MAPS) lines.push(`add map ${t} ${m} { type ipv4_addr : verdict; }`);
+  for (const m of POD_MAPS)
+    lines.push(`add map ${t} ${m} { type ${m.endsWith('6') ? 'ipv6' : 'ipv4'}_addr : verdict; }`);
   for (const [name, set] of r.sets)
     lines.push(`add set ${t} ${name} ${set.def}`, ...elementsLine(t, name, set.elements));
   for (const name of r.chains.keys()) lines.push(`add chain ${t} ${name}`);
@@ -114,15 +135,17 @@ export function fullScript(table: string, r: RenderedTable): string {
         [...r.maps[m]].map(([ip, verdict]) => `${ip} : ${verdict}`),
       ),
     );
-  const base = (name: string, hook: string, priority: number, match: string) => [
+  const base = (name: string, hook: string, priority: number, addr: 'saddr' | 'daddr', map: string) => [
     `add chain ${t} ${name} { type filter hook ${hook} priority ${priority}; policy accept; }`,
     `add rule ${t} ${name} ct state established,related accept`,
-    `add rule ${t} ${name} ${match}`,
+    `add rule ${t} ${name} icmpv6 type { ${ND_TYPES} } accept`,
+    `add rule ${t} ${name} ip ${addr} vmap @${map}`,
+    `add rule ${t} ${name} ip6 ${addr} vmap @${map}6`,
   ];
   lines.push(
-    ...base('forward-egress', 'forward', -1, 'ip saddr vmap @egress-pods'),
-    ...base('forward-ingress', 'forward', 0, 'ip daddr vmap @ingress-pods'),
-    ...base('input-egress', 'input', 0, 'ip saddr vmap @egress-pods'),
+    ...base('forward-egress', 'forward', -1, 'saddr', 'egress-pods'),
+    ...base('forward-ingress', 'forward', 0, 'daddr', 'ingress-pods'),
+    ...base('input-egress', 'input', 0, 'saddr', 'egress-pods'),
   );
   return `${lines.join('\n')}\n`;
 }

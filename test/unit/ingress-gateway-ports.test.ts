@@ -1,10 +1,12 @@
 // Gateway listeners on ports of their own (src/ingress/gateway.ts): port plans, the Conflicted
 // condition (ProtocolConflict, HostnameConflict), PortUnavailable; GRPCRoute method matches;
-// TLSRoute and TCPRoute on TLS/TCP listeners; the ClientHello server name reader of the
-// passthrough listeners (src/ingress/gatewaystreams.ts).
+// TLSRoute and TCPRoute on TLS/TCP listeners, UDPRoute on UDP listeners; the ClientHello server
+// name reader of the passthrough listeners (src/ingress/gatewaystreams.ts) and the UDP relay's
+// flow tracking and idle timeout (src/ingress/streams.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
+import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { connect as tlsConnect } from 'node:tls';
 import {
   compileGateways,
@@ -12,9 +14,12 @@ import {
   grpcPath,
   type Gateway,
   type GatewayContext,
+  type BackendRef,
   type Listener,
 } from '../../src/ingress/gateway.js';
 import { routeForName, serverName } from '../../src/ingress/gatewaystreams.js';
+import { listenUdpRelay } from '../../src/ingress/streams.js';
+import type { Endpoint } from '../../src/ingress/backends.js';
 import { buildRouteTable } from '../../src/ingress/routeindex.js';
 
 const gw = (name: string, listeners: Listener[], created = '2026-01-01T00:00:00Z'): Gateway => ({
@@ -255,4 +260,144 @@ test('serverName reads the SNI of a real ClientHello, and waits for a whole reco
     )?.route.name,
     'wild',
   );
+});
+
+test('UDPRoute: attaches to UDP listeners by sectionName or port, weighted backends, status as upstream', () => {
+  const g = gw('gw', [
+    { name: 'dns', port: 5353, protocol: 'UDP', allowedRoutes: all },
+    { name: 'tcp', port: 9000, protocol: 'TCP', allowedRoutes: all },
+    { name: 'clash', port: 9000, protocol: 'UDP', allowedRoutes: all },
+    { name: 'same-ns', port: 5354, protocol: 'UDP' },
+  ]);
+  const udp = (name: string, parentRef: object, backendRefs: BackendRef[]) => ({
+    metadata: { namespace: 'app', name, creationTimestamp: '2026-01-01T00:00:00Z', generation: 2 },
+    spec: { parentRefs: [{ name: 'gw', namespace: 'infra', ...parentRef }], rules: [{ backendRefs }] },
+  });
+  const c = compileGateways(
+    [g],
+    {
+      udp: [
+        udp('by-section', { sectionName: 'dns' }, [
+          { name: 'a', port: 53, weight: 3 },
+          { name: 'b', port: 53, weight: 1 },
+          { name: 'off', port: 53, weight: 0 },
+        ]),
+        udp('by-port', { port: 5353 }, [{ name: 'a', port: 53 }]),
+        udp('wrong-port', { port: 5999 }, [{ name: 'a', port: 53 }]),
+        udp('to-tcp', { sectionName: 'tcp' }, [{ name: 'a', port: 53 }]),
+        udp('other-ns', { sectionName: 'same-ns' }, [{ name: 'a', port: 53 }]),
+        udp('missing', { sectionName: 'dns' }, [{ name: 'gone', port: 53 }]),
+      ],
+    },
+    ctx({ serviceExists: (_ns, name) => name !== 'gone' }),
+  );
+  const ls = c.gatewayStatus.get('infra/gw')!.listeners;
+  assert.deepEqual(
+    ls.map((l) => [l.name, l.supportedKinds.map((k) => k.kind), l.attachedRoutes, byType(l.conditions).Conflicted]),
+    [
+      ['dns', ['UDPRoute'], 3, 'False/NoConflicts'],
+      ['tcp', ['TCPRoute'], 0, 'False/NoConflicts'],
+      ['clash', ['UDPRoute'], 0, 'True/ProtocolConflict'],
+      ['same-ns', ['UDPRoute'], 0, 'False/NoConflicts'],
+    ],
+  );
+  const plan = c.ports.get(5353)!;
+  assert.equal(plan.protocol, 'UDP');
+  assert.deepEqual(
+    plan.streams.map((s) => [s.kind, s.route.name, s.backends.map((b) => `${b.backend.service}:${b.weight}`)]),
+    // Oldest first, then by namespace/name (upstream's order for conflicts): the first one serves.
+    [
+      ['UDPRoute', 'by-port', ['a:1']],
+      ['UDPRoute', 'by-section', ['a:3', 'b:1']],
+      ['UDPRoute', 'missing', [':1']],
+    ],
+  );
+  const status = (name: string) => {
+    const p = c.routeStatus.get(`UDPRoute|app/${name}`)!.parents[0];
+    return [byType(p.conditions).Accepted, byType(p.conditions).ResolvedRefs, p.conditions[0].observedGeneration];
+  };
+  assert.deepEqual(status('by-section'), ['True/Accepted', 'True/ResolvedRefs', 2]);
+  assert.deepEqual(status('wrong-port'), ['False/NoMatchingParent', 'True/ResolvedRefs', 2]);
+  assert.deepEqual(status('to-tcp'), ['False/NotAllowedByListeners', 'True/ResolvedRefs', 2]);
+  assert.deepEqual(status('other-ns'), ['False/NotAllowedByListeners', 'True/ResolvedRefs', 2]);
+  assert.deepEqual(status('missing'), ['True/Accepted', 'False/BackendNotFound', 2]);
+  assert.deepEqual(c.routeStatus.get('UDPRoute|app/by-port')!.parents[0].parentRef, {
+    group: 'gateway.networking.k8s.io',
+    kind: 'Gateway',
+    namespace: 'infra',
+    name: 'gw',
+    port: 5353,
+  });
+});
+
+/** A UDP server answering every datagram with `tag:` and the datagram. */
+async function udpEcho(tag: string): Promise<{ socket: UdpSocket; endpoint: Endpoint }> {
+  const socket = createSocket('udp4');
+  socket.on('message', (m, from) => socket.send(`${tag}:${m.toString()}`, from.port, from.address));
+  await new Promise<void>((r) => socket.bind(0, '127.0.0.1', () => r()));
+  return { socket, endpoint: { address: '127.0.0.1', port: socket.address().port } };
+}
+
+/** A client socket of its own (one flow): sends each text and collects the answers. */
+async function udpClient(port: number) {
+  const socket = createSocket('udp4');
+  await new Promise<void>((r) => socket.bind(0, '127.0.0.1', () => r()));
+  return {
+    socket,
+    ask: (text: string) =>
+      new Promise<string>((resolve) => {
+        const timer = setTimeout(() => resolve('timeout'), 3000);
+        socket.once('message', (m) => {
+          clearTimeout(timer);
+          resolve(m.toString());
+        });
+        socket.send(text, port, '127.0.0.1');
+      }),
+  };
+}
+
+test('the UDP relay keeps a client flow on its endpoint, answers each client, and ends idle flows', async () => {
+  const a = await udpEcho('a');
+  const b = await udpEcho('b');
+  const order = [a.endpoint, b.endpoint];
+  let picks = 0;
+  const relay = await listenUdpRelay({
+    port: 0,
+    bindAddress: '127.0.0.1',
+    idleMs: 300,
+    pick: () => order[picks++ % 2],
+  });
+  try {
+    const port = relay.port;
+    const one = await udpClient(port);
+    const two = await udpClient(port);
+    assert.equal(await one.ask('x'), 'a:x');
+    assert.equal(await two.ask('y'), 'b:y');
+    // Datagrams of a flow stay with the endpoint its first one picked.
+    for (let i = 0; i < 5; i++) assert.equal(await one.ask(`x${i}`), `a:x${i}`);
+    assert.equal(relay.flows, 2);
+    assert.equal(picks, 2);
+    // Traffic keeps a flow alive past the idle timeout; silence ends it.
+    for (let i = 0; i < 4; i++) {
+      await new Promise((r) => setTimeout(r, 150));
+      assert.equal(await one.ask('alive'), 'a:alive');
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.equal(relay.flows, 0, 'idle flows are closed');
+    assert.equal(await one.ask('again'), 'a:again', 'a new flow picks again (the third pick: a)');
+    assert.equal(picks, 3);
+    one.socket.close();
+    two.socket.close();
+  } finally {
+    await relay.close();
+    a.socket.close();
+    b.socket.close();
+  }
+  // No endpoint: the datagram is dropped, nothing answers.
+  const none = await listenUdpRelay({ port: 0, bindAddress: '127.0.0.1', idleMs: 300, pick: () => undefined });
+  const c = await udpClient(none.port);
+  assert.equal(await c.ask('lost'), 'timeout');
+  assert.equal(none.flows, 0);
+  c.socket.close();
+  await none.close();
 });

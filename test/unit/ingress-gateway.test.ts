@@ -217,7 +217,7 @@ test('listeners: Same-namespace default, hostnames, TLS refs, unsupported protoc
       hostname: 'secure.example.com',
       tls: { certificateRefs: [{ name: 'cert' }] },
     },
-    { name: 'udp', port: 9000, protocol: 'UDP' },
+    { name: 'custom', port: 9000, protocol: 'example.com/quic' },
   ]);
   const other = compileGateways([g], [route('app', 'r', [{ backendRefs: [{ name: 's', port: 80 }] }])], ctx());
   assert.equal(other.routeStatus.get('HTTPRoute|app/r')?.parents[0].conditions[0].reason, 'NotAllowedByListeners');

@@ -9,8 +9,11 @@ import { NodeAuthorizer } from '../../src/apiserver/authz/node.js';
 import { attributes } from '../../src/apiserver/authz/types.js';
 import { agentOptionsFromFlags } from '../../src/cli/agentoptions.js';
 import { cleanUpNetworkPolicy, networkPolicyTableName } from '../../src/netpol/index.js';
+import { podEndpoints } from '../../src/netpol/controller.js';
+import { Cidr6Set } from '../../src/controllers/nodeipam/controller.js';
+import { cniConfig } from '../../src/agent/runtime/containerd.js';
 import { allows, compileNodeRules, policyTypes, type Endpoint, type Protocol } from '../../src/netpol/model.js';
-import { mergeRanges, rangeElements, subtractRanges, cidrRange } from '../../src/netpol/ranges.js';
+import { cidrRanges, formatIP, mergeRanges, parseIP, rangeElements, subtractRanges } from '../../src/netpol/ranges.js';
 import { deleteTableScript, fullScript, renderRules, renderTable, updateScript } from '../../src/netpol/render.js';
 
 const pod = (
@@ -185,12 +188,109 @@ test('rules are unions across policies; a pod on another node is not isolated he
 });
 
 test('ranges: CIDR minus excepts, merged into disjoint interval-set elements', () => {
-  const r = subtractRanges([cidrRange('10.0.0.0/8')!], [cidrRange('10.1.0.0/16')!, cidrRange('10.255.255.255/32')!]);
+  const r = subtractRanges(cidrRanges('10.0.0.0/8'), [
+    ...cidrRanges('10.1.0.0/16'),
+    ...cidrRanges('10.255.255.255/32'),
+  ]);
   assert.deepEqual(rangeElements(r), ['10.0.0.0-10.0.255.255', '10.2.0.0-10.255.255.254']);
-  assert.deepEqual(rangeElements(mergeRanges([cidrRange('10.0.0.1/32')!, cidrRange('10.0.0.0/31')!])), [
+  assert.deepEqual(rangeElements(mergeRanges([...cidrRanges('10.0.0.1/32'), ...cidrRanges('10.0.0.0/31')])), [
     '10.0.0.0-10.0.0.1',
   ]);
-  assert.equal(cidrRange('fd00::/8'), undefined);
+  assert.deepEqual(cidrRanges('10.0.0.0/33'), []);
+  assert.deepEqual(cidrRanges('not-a-cidr'), []);
+  assert.deepEqual(cidrRanges('fd00::/129'), []);
+});
+
+test('ranges: IPv6 CIDRs and addresses in the same space, never covering IPv4', () => {
+  assert.deepEqual(rangeElements(subtractRanges(cidrRanges('fd00::/64'), cidrRanges('fd00::8000:0:0:0/65'))), [
+    'fd00::-fd00::7fff:ffff:ffff:ffff',
+  ]);
+  for (const ip of ['fd00::1', '2001:db8::ff00:42:8329', '::1', 'fe80::1:2:3:4', '1:2:3:4:5:6:7:8', '10.42.0.1'])
+    assert.equal(formatIP(parseIP(ip)!), ip);
+  assert.equal(formatIP(parseIP('FD00:0:0:0:0:0:0:1')!), 'fd00::1');
+  assert.equal(parseIP('::ffff:10.0.0.1'), parseIP('10.0.0.1'), 'the IPv4-mapped form is the IPv4 address');
+  for (const bad of ['fd00:::1', '1:2:3:4:5:6:7:8:9', 'fd00::g', '1:2:3:4:5:6:7', '10.0.0.256'])
+    assert.equal(parseIP(bad), undefined, bad);
+  // ::/0 is every IPv6 peer and no IPv4 one.
+  const all6 = cidrRanges('::/0');
+  assert.deepEqual(rangeElements(all6), ['::-::fffe:ffff:ffff', '::1:0:0:0-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff']);
+});
+
+test('IPv6 pods and ipBlocks: isolated and allowed like IPv4 ones; a dual-stack pod by both addresses', () => {
+  const v6server = pod(
+    'a',
+    'server6',
+    'fd42::10',
+    { app: 'server' },
+    { ports: [{ name: 'http', protocol: 'tcp', port: 8080 }] },
+  );
+  const v6client = pod('a', 'client6', 'fd42::11', { role: 'client' });
+  const v6other = pod('a', 'other6', 'fd42::12', {});
+  const eps = [...pods, v6server, v6client, v6other];
+  const ps = [
+    policy('a', 'deny', { podSelector: {} }),
+    policy('a', 'web', {
+      podSelector: { matchLabels: { app: 'server' } },
+      ingress: [
+        { from: [{ podSelector: { matchLabels: { role: 'client' } } }], ports: [{ port: 'http' }] },
+        { from: [{ ipBlock: { cidr: 'fd99::/16', except: ['fd99:1::/32'] } }] },
+      ],
+    }),
+  ];
+  const rules = compileNodeRules(ps, eps, nsLabels);
+  const ok = (src: string, dst: string, port: number) => allows(rules, { src, dst, protocol: 'tcp', port });
+  assert.ok(ok('fd42::11', 'fd42::10', 8080), 'the labelled client by its IPv6 address');
+  assert.ok(!ok('fd42::12', 'fd42::10', 8080), 'another pod is denied');
+  assert.ok(!ok('fd42::11', 'fd42::10', 9090), 'another port is denied');
+  assert.ok(
+    ok('10.42.0.11', 'fd42::10', 8080),
+    'the IPv4 client is a peer too (its family never meets, but the rule holds)',
+  );
+  assert.ok(ok('fd99:2::5', 'fd42::10', 1), 'inside the ipBlock');
+  assert.ok(!ok('fd99:1::5', 'fd42::10', 1), 'inside the except');
+  assert.ok(!ok('10.1.2.3', 'fd42::10', 1), 'an IPv6 ipBlock never covers IPv4 peers');
+  assert.deepEqual(rules.ingress.get('fd42::10'), ['ingress/a/deny', 'ingress/a/web']);
+  // A dual-stack pod becomes an endpoint per address: both isolated, both peers.
+  const dual = [
+    ...podEndpoints(
+      [
+        {
+          metadata: { namespace: 'a', name: 'dual', labels: { role: 'client' } },
+          spec: { nodeName: 'n1', containers: [] },
+          status: { phase: 'Running', podIP: '10.42.0.20', podIPs: [{ ip: '10.42.0.20' }, { ip: 'fd42::20' }] },
+        },
+      ],
+      'n1',
+    ),
+  ];
+  assert.deepEqual(
+    dual.map((e) => e.ip),
+    ['10.42.0.20', 'fd42::20'],
+  );
+  const both = compileNodeRules(ps, [...eps, ...dual], nsLabels);
+  assert.ok(allows(both, { src: 'fd42::20', dst: 'fd42::10', protocol: 'tcp', port: 8080 }));
+  assert.ok(both.ingress.has('fd42::20') && both.ingress.has('10.42.0.20'));
+  // Rendered: IPv6 sets, maps and matches beside the IPv4 ones.
+  const script = renderTable('t', both);
+  assert.match(script, /add map inet t ingress-pods6 \{ type ipv6_addr : verdict; \}/);
+  assert.match(script, /add element inet t ingress-pods6 \{ [^}]*fd42::10 : goto pod-in-/);
+  assert.match(script, /ip6 saddr @peers6-\w+ ip6 daddr \. meta l4proto \. th dport @named6-\w+ accept/);
+  assert.match(
+    script,
+    /\{ type ipv6_addr; flags interval; \}\nadd element inet t peers6-\w+ \{ fd99::-fd99:0:ffff:ffff:ffff:ffff:ffff:ffff, fd99:2::-fd99:ffff:ffff:ffff:ffff:ffff:ffff:ffff \}/,
+  );
+  assert.match(script, /add rule inet t forward-ingress ip6 daddr vmap @ingress-pods6/);
+  assert.match(
+    script,
+    /icmpv6 type \{ nd-neighbor-solicit, nd-neighbor-advert, nd-router-solicit, nd-router-advert \} accept/,
+  );
+  if (hasNft) {
+    const r = spawnSync('nft', ['-c', '-f', '-'], {
+      input: renderTable('k8tsunittest-netpol', both),
+      encoding: 'utf8',
+    });
+    assert.equal(r.status, 0, r.stderr);
+  }
 });
 
 const hasNft = spawnSync('sh', ['-c', 'command -v nft'], { stdio: 'ignore' }).status === 0 && process.getuid?.() === 0;
@@ -321,3 +421,20 @@ test(
     assert.doesNotMatch(tables(), new RegExp(`table inet ${table}\\b`));
   },
 );
+
+test('dual-stack pods: node IPAM carves IPv6 /64s by index; the CNI network gets both ranges', () => {
+  const set = new Cidr6Set('fd42:1::/56', 64);
+  assert.equal(set.count, 256);
+  assert.equal(set.cidr(0), 'fd42:1::/64');
+  assert.equal(set.cidr(3), 'fd42:1:0:3::/64');
+  assert.equal(new Cidr6Set('fd42:1::5/56', 64).cidr(255), 'fd42:1:0:ff::/64', 'host bits ignored');
+  assert.throws(() => new Cidr6Set('10.0.0.0/8', 64), /not an IPv6 CIDR/);
+  assert.throws(() => new Cidr6Set('fd42::/80', 64), /smaller than a \/64/);
+  const conf = JSON.parse(
+    cniConfig({ podCIDR: '10.42.0.0/24', podCIDRv6: 'fd42:1::/64', bridge: 'b', ipamDir: '/x' }),
+  ) as { plugins: { ipam?: { ranges: unknown; routes: unknown } }[] };
+  assert.deepEqual(conf.plugins[0].ipam?.ranges, [[{ subnet: '10.42.0.0/24' }], [{ subnet: 'fd42:1::/64' }]]);
+  assert.deepEqual(conf.plugins[0].ipam?.routes, [{ dst: '0.0.0.0/0' }, { dst: '::/0' }]);
+  const v4only = JSON.parse(cniConfig({ podCIDR: '10.42.0.0/24', bridge: 'b', ipamDir: '/x' })) as typeof conf;
+  assert.deepEqual(v4only.plugins[0].ipam?.ranges, [[{ subnet: '10.42.0.0/24' }]]);
+});

@@ -101,10 +101,17 @@ state = ${tomlString(join(paths.dir, 'state'))}
 }
 
 /**
- * The CNI network of the node: a bridge with host-local IPAM over the node's podCIDR, and hostPort
+ * The CNI network of the node: a bridge with host-local IPAM over the node's podCIDR (and its IPv6
+ * range on a dual-stack cluster: each pod then gets one address of each family), and hostPort
  * support. `mtu` (the VXLAN overlay's: the underlay's − 50) goes to the bridge and the pods' veths.
  */
-export function cniConfig(opts: { podCIDR: string; bridge: string; ipamDir: string; mtu?: number }): string {
+export function cniConfig(opts: {
+  podCIDR: string;
+  podCIDRv6?: string;
+  bridge: string;
+  ipamDir: string;
+  mtu?: number;
+}): string {
   return JSON.stringify(
     {
       cniVersion: '0.4.0',
@@ -119,8 +126,8 @@ export function cniConfig(opts: { podCIDR: string; bridge: string; ipamDir: stri
           ...(opts.mtu ? { mtu: opts.mtu } : {}),
           ipam: {
             type: 'host-local',
-            ranges: [[{ subnet: opts.podCIDR }]],
-            routes: [{ dst: '0.0.0.0/0' }],
+            ranges: [[{ subnet: opts.podCIDR }], ...(opts.podCIDRv6 ? [[{ subnet: opts.podCIDRv6 }]] : [])],
+            routes: [{ dst: '0.0.0.0/0' }, ...(opts.podCIDRv6 ? [{ dst: '::/0' }] : [])],
             dataDir: opts.ipamDir,
           },
         },

@@ -1,6 +1,8 @@
 // Node IPAM (upstream pkg/controller/nodeipam, the RangeAllocator): every node gets a
 // spec.podCIDR (and podCIDRs) carved out of --cluster-cidr, /24 by default, so the node agent
 // (or a simulated node) hands out pod IPs from its own range. A deleted node's range is freed.
+// Dual-stack (`--cluster-cidr 10.42.0.0/16,fd42::/56`): every node also gets the IPv6 /64 of the
+// same index (upstream's default --node-cidr-mask-size-ipv6), listed second in spec.podCIDRs.
 import type { Node } from 'kubernetes-types/core/v1.js';
 import type { Logger } from 'pino';
 import type { Stored } from '../../client/types.js';
@@ -10,6 +12,7 @@ import { EventRecorder } from '../../client/events.js';
 import { isNotFound } from '../../client/errors.js';
 import type { SharedIndexInformer } from '../../client/informer.js';
 import type { Controller, ControllerContext } from '../types.js';
+import { formatIP, parseIP } from '../../machinery/ipaddr.js';
 
 const ipToNumber = (s: string) => s.split('.').reduce((a, b) => ((a << 8) | Number(b)) >>> 0, 0) >>> 0;
 const ipToString = (n: number) => [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
@@ -43,6 +46,29 @@ export class CidrSet {
   }
 }
 
+/** The /maskSize subnets of an IPv6 CIDR, by index (the dual-stack side of CidrSet). */
+export class Cidr6Set {
+  readonly base: bigint;
+  readonly count: number;
+  constructor(
+    cidr: string,
+    readonly maskSize: number,
+  ) {
+    const [addr, bitsText] = cidr.split('/');
+    const n = parseIP(addr ?? '');
+    const bits = Number(bitsText);
+    if (n === undefined || !addr.includes(':') || !/^\d+$/.test(bitsText ?? '') || bits > 128)
+      throw new Error(`--cluster-cidr: ${JSON.stringify(cidr)} is not an IPv6 CIDR`);
+    if (maskSize < bits) throw new Error(`--cluster-cidr: ${cidr} is smaller than a /${maskSize} per node`);
+    const size = 1n << BigInt(128 - bits);
+    this.base = (n / size) * size;
+    this.count = Number(1n << BigInt(Math.min(maskSize - bits, 30)));
+  }
+  cidr(i: number): string {
+    return `${formatIP(this.base + (BigInt(i) << BigInt(128 - this.maskSize)))}/${this.maskSize}`;
+  }
+}
+
 export class NodeIpamController implements Controller {
   readonly name = 'nodeipam';
   private readonly client: Client;
@@ -50,6 +76,7 @@ export class NodeIpamController implements Controller {
   private readonly informer: SharedIndexInformer<Node>;
   private readonly runner: ControllerRunner;
   private readonly set: CidrSet;
+  private readonly set6?: Cidr6Set;
   /** index → node name. */
   private readonly used = new Map<number, string>();
   private cursor = 0;
@@ -58,7 +85,13 @@ export class NodeIpamController implements Controller {
   constructor(ctx: ControllerContext) {
     this.client = ctx.client;
     this.log = ctx.logger.child({ controller: 'nodeipam' });
-    this.set = new CidrSet(ctx.options?.clusterCIDR ?? '10.42.0.0/16', ctx.options?.nodeCIDRMaskSize ?? 24);
+    const [v4, v6, ...more] = (ctx.options?.clusterCIDR ?? '10.42.0.0/16').split(',').map((c) => c.trim());
+    if (more.length || v4.includes(':'))
+      throw new Error(
+        `--cluster-cidr: an IPv4 CIDR, optionally followed by an IPv6 one; got ${ctx.options?.clusterCIDR}`,
+      );
+    this.set = new CidrSet(v4, ctx.options?.nodeCIDRMaskSize ?? 24);
+    if (v6) this.set6 = new Cidr6Set(v6, 64);
     this.recorder = new EventRecorder(ctx.client, { component: 'cidrAllocator' }, this.log);
     this.informer = ctx.informers.forResource(R.nodes);
     this.runner = new ControllerRunner({
@@ -101,11 +134,12 @@ export class NodeIpamController implements Controller {
     // A range this node already holds (a write we made that the cache has not seen yet).
     let index = [...this.used.entries()].find(([, n]) => n === name)?.[0];
     if (index === undefined) {
-      for (let k = 0; k < this.set.count; k++) {
-        const i = (this.cursor + k) % this.set.count;
+      const count = Math.min(this.set.count, this.set6?.count ?? Infinity);
+      for (let k = 0; k < count; k++) {
+        const i = (this.cursor + k) % count;
         if (!this.used.has(i)) {
           index = i;
-          this.cursor = (i + 1) % this.set.count;
+          this.cursor = (i + 1) % count;
           break;
         }
       }
@@ -117,7 +151,8 @@ export class NodeIpamController implements Controller {
     this.used.set(index, name);
     const cidr = this.set.cidr(index);
     try {
-      await this.client.resource(R.nodes).patch(name, 'merge', { spec: { podCIDR: cidr, podCIDRs: [cidr] } });
+      const podCIDRs = this.set6 ? [cidr, this.set6.cidr(index)] : [cidr];
+      await this.client.resource(R.nodes).patch(name, 'merge', { spec: { podCIDR: cidr, podCIDRs } });
       this.log.debug({ node: name, cidr }, 'allocated podCIDR');
     } catch (err) {
       this.used.delete(index);
