@@ -16,6 +16,7 @@ import { EventRecorder } from '../client/events.js';
 import { isAlreadyExists, isNotFound } from '../client/errors.js';
 import { keyOf, SharedInformerFactory, splitKey, type SharedIndexInformer } from '../client/informer.js';
 import { nodeIngressAddresses } from '../controllers/servicelb/controller.js';
+import { sslPassthroughRoutes } from './annotations.js';
 import { Backends } from './backends.js';
 import { parseHtpasswd } from './htpasswd.js';
 import type { PortPlan } from './gateway.js';
@@ -368,7 +369,9 @@ export class IngressController {
       { tls: [...contexts.keys()], secrets: this.secrets.store.size, problems },
       'ingress: configuration rebuilt',
     );
-    this.proxy.update({ table, contexts, users });
+    // TLS passthrough hosts on the HTTPS port: Ingresses first, then HTTPProxies and Gateways.
+    const passthrough = [...ours.flatMap(sslPassthroughRoutes), ...sources.flatMap((src) => src.passthrough ?? [])];
+    this.proxy.update({ table, contexts, users, passthrough });
     this.syncListeners(users, problems);
     this.report(ours, problems);
     this.rebuildCost = performance.now() - this.lastRebuild;

@@ -7,8 +7,7 @@
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { Backends } from './backends.js';
-import type { StreamRoute } from './gateway.js';
-import type { ServiceBackend, WeightedBackend } from './routes.js';
+import type { ServiceBackend, StreamRoute, WeightedBackend } from './routes.js';
 
 export interface StreamPort {
   port: number;
@@ -134,40 +133,65 @@ export class GatewayStreams {
     o.sockets.add(client);
     client.on('close', () => o.sockets.delete(client));
     client.on('error', () => client.destroy());
-    if (o.spec.protocol === 'TCP') return this.forward(o, client, o.spec.routes[0], []);
-    // TLS passthrough: read until the ClientHello's server name is known.
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const timer = setTimeout(() => client.destroy(), HELLO_TIMEOUT_MS);
-    const onData = (d: Buffer) => {
-      chunks.push(d);
-      size += d.length;
-      const name = serverName(Buffer.concat(chunks));
-      if (name === undefined && size < HELLO_MAX_BYTES) return;
-      client.off('data', onData);
-      client.pause();
-      clearTimeout(timer);
-      if (typeof name !== 'string') return void client.destroy();
-      this.forward(o, client, routeForName(o.spec.routes, name), chunks);
+    const track = (s: Socket) => {
+      o.sockets.add(s);
+      s.on('close', () => o.sockets.delete(s));
     };
-    client.on('data', onData);
-    client.on('close', () => clearTimeout(timer));
+    if (o.spec.protocol === 'TCP') return splice(client, o.spec.routes[0], [], this.o.backends, track);
+    // TLS passthrough: read until the ClientHello's server name is known.
+    readServerName(client, (name, head) =>
+      splice(client, routeForName(o.spec.routes, name), head, this.o.backends, track),
+    );
   }
+}
 
-  private forward(o: Open, client: Socket, route: StreamRoute | undefined, head: Buffer[]): void {
-    const backend = route && pickWeighted(route.backends);
-    const picked = backend?.service ? this.o.backends.pick(backend, 'TCP') : undefined;
-    if (!picked || 'problem' in picked) return void client.destroy();
-    const upstream = connect(picked.endpoint.port, picked.endpoint.address);
-    o.sockets.add(upstream);
-    upstream.on('close', () => o.sockets.delete(upstream));
-    for (const b of head) upstream.write(b);
-    client.pipe(upstream).pipe(client);
-    client.resume();
-    upstream.on('error', () => client.destroy());
-    client.on('close', () => upstream.destroy());
-    upstream.on('close', () => client.destroy());
-  }
+/**
+ * Reads a connection's first bytes until its ClientHello's server name is known, then calls
+ * `then` with it and the bytes read (the socket paused, nothing consumed for good). A connection
+ * that does not start with a ClientHello, or takes too long to send it, is closed.
+ */
+export function readServerName(client: Socket, then: (name: string, head: Buffer[]) => void): void {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  const timer = setTimeout(() => client.destroy(), HELLO_TIMEOUT_MS);
+  const onData = (d: Buffer) => {
+    chunks.push(d);
+    size += d.length;
+    const name = serverName(chunks.length === 1 ? d : Buffer.concat(chunks));
+    if (name === undefined && size < HELLO_MAX_BYTES) return;
+    client.off('data', onData);
+    client.pause();
+    clearTimeout(timer);
+    if (typeof name !== 'string') return void client.destroy();
+    then(name, chunks);
+  };
+  client.on('data', onData);
+  client.on('close', () => clearTimeout(timer));
+}
+
+/**
+ * Connects a client to an endpoint of the route (a backend picked by weight) and splices the two
+ * sockets; `head`, the bytes read from the client so far, goes first. No route or endpoint: the
+ * connection is closed. `track` learns of the upstream socket (to close it with its listener).
+ */
+export function splice(
+  client: Socket,
+  route: StreamRoute | undefined,
+  head: Buffer[],
+  backends: Backends,
+  track: (upstream: Socket) => void,
+): void {
+  const backend = route && pickWeighted(route.backends);
+  const picked = backend?.service ? backends.pick(backend, 'TCP') : undefined;
+  if (!picked || 'problem' in picked) return void client.destroy();
+  const upstream = connect(picked.endpoint.port, picked.endpoint.address);
+  track(upstream);
+  for (const b of head) upstream.write(b);
+  client.pipe(upstream).pipe(client);
+  client.resume();
+  upstream.on('error', () => client.destroy());
+  client.on('close', () => upstream.destroy());
+  upstream.on('close', () => client.destroy());
 }
 
 function close(o: Open): Promise<void> {

@@ -16,7 +16,7 @@ import {
   type Http2ServerRequest,
   type Http2ServerResponse,
 } from 'node:http2';
-import { connect as netConnect, isIP } from 'node:net';
+import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect, createSecureContext, type SecureContext } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { randomFillSync } from 'node:crypto';
@@ -32,7 +32,9 @@ import {
   type Route,
   type RouteFilters,
   type ServiceBackend,
+  type StreamRoute,
 } from './routes.js';
+import { readServerName, routeForName, splice } from './gatewaystreams.js';
 import type { Backends, Endpoint } from './backends.js';
 import type { CertificatePair } from './tls.js';
 import type { IngressObserver } from './observe.js';
@@ -44,6 +46,8 @@ export interface ProxyConfig {
   contexts: Map<string, SecureContext>;
   /** htpasswd users by Secret (namespace/name). */
   users: Map<string, Map<string, string>>;
+  /** Hosts whose TLS connections on the HTTPS port are spliced to a backend (by SNI), not terminated. */
+  passthrough?: readonly StreamRoute[];
 }
 
 export interface IngressProxyOptions {
@@ -256,7 +260,8 @@ export class IngressProxy {
   /** The configuration in force; replaced (never mutated) by `update`. */
   private config: ProxyConfig = { table: RouteTable.none(), contexts: new Map(), users: new Map() };
   private http?: NetServer;
-  private https?: Http2SecureServer;
+  /** The HTTPS port's socket: reads the server name of TLS passthrough hosts, hands the rest to the TLS server. */
+  private httpsFront?: NetServer;
   private readonly mainHttp: Frontend = { secure: false, port: 0, config: this.config };
   private readonly mainHttps: Frontend = { secure: true, port: 0, config: this.config };
   /** Sockets of Gateway listeners on ports of their own, by port. */
@@ -282,9 +287,10 @@ export class IngressProxy {
 
   async start(): Promise<void> {
     this.http = this.plainServer(this.mainHttp);
-    this.https = this.secureServer(this.mainHttps);
+    const https = this.secureServer(this.mainHttps);
+    this.httpsFront = createNetServer((socket) => this.acceptSecure(socket, this.mainHttps, https));
     this.mainHttp.port = this.ports.http = await this.listen(this.http, this.o.httpPort, 'HTTP');
-    this.mainHttps.port = this.ports.https = await this.listen(this.https, this.o.httpsPort, 'HTTPS');
+    this.mainHttps.port = this.ports.https = await this.listen(this.httpsFront, this.o.httpsPort, 'HTTPS');
   }
 
   /**
@@ -317,6 +323,30 @@ export class IngressProxy {
         process.nextTick(() => socket.resume());
       };
       socket.on('data', onData);
+    });
+  }
+
+  /**
+   * A connection to the HTTPS port. Without passthrough hosts it goes straight to the TLS server;
+   * with some, its ClientHello is read first (SNI, never decrypted): a passthrough host's
+   * connection is spliced to its backend, which terminates TLS itself, bytes read so far
+   * included; any other goes to the TLS server with those bytes put back, as SNI proxies do.
+   */
+  private acceptSecure(socket: Socket, frontend: Frontend, tls: Http2SecureServer): void {
+    if (!frontend.config.passthrough?.length) return void tls.emit('connection', socket);
+    this.track(socket);
+    socket.on('error', () => socket.destroy());
+    readServerName(socket, (name, head) => {
+      const { config } = frontend;
+      const list = config.passthrough ?? [];
+      let route = routeForName(list, name);
+      // A passthrough route for any name ('') does not take names with certificates of their own.
+      const named = route?.hosts.some((h) => h === name || (h.startsWith('*.') && name.endsWith(h.slice(1))));
+      if (route && !named && this.contextFor(config, name) !== this.defaultContext) route = undefined;
+      if (route) return splice(socket, route, head, this.o.backends, (up) => this.track(up));
+      // The TLS socket reads what was put back first, then the handle itself (the socket stays paused).
+      socket.unshift(head.length === 1 ? head[0] : Buffer.concat(head));
+      tls.emit('connection', socket);
     });
   }
 
@@ -417,7 +447,7 @@ export class IngressProxy {
         if (!s?.listening) return resolve();
         s.close(() => resolve());
       });
-    const closing = Promise.all([close(this.http), close(this.https)]);
+    const closing = Promise.all([close(this.http), close(this.httpsFront)]);
     for (const s of this.sockets) s.destroy();
     await closing;
   }

@@ -128,6 +128,19 @@ export interface Route {
 }
 
 /** A TLS host of an HTTPProxy or Gateway listener. */
+/**
+ * Connections routed by TLS server name without being decrypted (passthrough), or TCP ones:
+ * Gateway TLSRoute and TCPRoute, HTTPProxy `tls.passthrough`, ingress-nginx's `ssl-passthrough`.
+ */
+export interface StreamRoute {
+  route: ObjectKey;
+  kind: 'TLSRoute' | 'TCPRoute' | 'HTTPProxy' | 'Ingress';
+  /** SNI names (exact or `*.suffix`; '' for any): TLS only. */
+  hosts: string[];
+  /** A backend with an empty service name stands for an unresolved backendRef (connection refused). */
+  backends: WeightedBackend[];
+}
+
 export interface ExtraTls {
   host: string;
   entry: TlsEntry;
