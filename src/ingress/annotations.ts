@@ -2,7 +2,6 @@
 // Ingress into typed options. Unknown annotations are ignored, as ingress-nginx ignores those of
 // other controllers; a value that cannot be parsed falls back to the default and is reported.
 import type { Ingress } from 'kubernetes-types/networking/v1.js';
-import type { StreamRoute } from './routes.js';
 
 export const ANNOTATION_PREFIX = 'nginx.ingress.kubernetes.io/';
 
@@ -175,30 +174,4 @@ export function parseAnnotations(ing: Ingress): ParsedAnnotations {
     };
   });
   return { options: o, problems };
-}
-
-/**
- * ingress-nginx's `ssl-passthrough: "true"`: TLS connections to the Ingress's hosts are passed to
- * the backend of the host's `/` path (the Ingress's defaultBackend without one) undecrypted, by
- * SNI; the backend terminates TLS. Its other annotations do not apply to those connections (they
- * never reach HTTP); plain HTTP to the hosts is routed as usual. Rules without a host are skipped:
- * passthrough needs a server name.
- */
-export function sslPassthroughRoutes(ing: Ingress): StreamRoute[] {
-  if (ing.metadata?.annotations?.[`${ANNOTATION_PREFIX}ssl-passthrough`] !== 'true') return [];
-  const namespace = ing.metadata.namespace ?? 'default';
-  const out: StreamRoute[] = [];
-  for (const rule of ing.spec?.rules ?? []) {
-    if (!rule.host) continue;
-    const root = rule.http?.paths.find((p) => (p.path ?? '/') === '/')?.backend ?? ing.spec?.defaultBackend;
-    const svc = root?.service;
-    if (!svc) continue;
-    out.push({
-      route: { namespace, name: ing.metadata.name ?? '' },
-      kind: 'Ingress',
-      hosts: [rule.host.toLowerCase()],
-      backends: [{ backend: { namespace, service: svc.name, port: { ...svc.port } }, weight: 1 }],
-    });
-  }
-  return out;
 }

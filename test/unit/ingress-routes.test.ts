@@ -3,9 +3,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Ingress, IngressRule } from 'kubernetes-types/networking/v1.js';
-import { chooseBackend, hostMatches, prefixMatches, RouteTable } from '../../src/ingress/routes.js';
+import {
+  chooseBackend,
+  hostMatches,
+  prefixMatches,
+  RouteTable,
+  sslPassthroughRoutes,
+} from '../../src/ingress/routes.js';
 import { buildRouteTable } from '../../src/ingress/routeindex.js';
-import { parseAnnotations, parseNginxSize, sslPassthroughRoutes } from '../../src/ingress/annotations.js';
+import { parseAnnotations, parseNginxSize } from '../../src/ingress/annotations.js';
 import { checkBasicAuth, md5Crypt, parseHtpasswd, verifyHash } from '../../src/ingress/htpasswd.js';
 import { bcryptHash } from '../../src/ingress/bcrypt.js';
 import { servesIngress, defaultIngressClass } from '../../src/ingress/controller.js';
