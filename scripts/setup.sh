@@ -16,6 +16,8 @@ command -v etcd >/dev/null || need_apt+=(etcd-server)
 command -v etcdctl >/dev/null || need_apt+=(etcd-client)
 # NGINX: the reference reverse proxy of the ingress benchmark (bench/ingress.ts), run by it alone.
 [ -x /usr/sbin/nginx ] || need_apt+=(nginx-light)
+# wrk: the load generator of the ingress benchmark.
+command -v wrk >/dev/null || need_apt+=(wrk)
 # Headless Chromium for the dashboard's browser tests and benchmark (test/e2e/browser.ts).
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
 # dnsmasq (the binary alone): the upstream resolver of the DNS forwarding e2e test and the reference of bench/dns.ts.

@@ -22,7 +22,7 @@ import type { PortPlan } from './gateway.js';
 import { GatewayStreams, type StreamPort } from './gatewaystreams.js';
 import { IngressProxy, type ListenerConfig } from './proxy.js';
 import { RouteIndex, type RouteSource } from './routeindex.js';
-import type { IngressProblem, ObjectKey, RouteTable } from './routes.js';
+import { sslPassthroughRoutes, type IngressProblem, type ObjectKey, type RouteTable } from './routes.js';
 import { RouteSources } from './routesources.js';
 import { IngressObserver, type AccessLogFormat } from './observe.js';
 import { parseStreamServices, StreamProxy, type StreamMapping, type StreamProtocol } from './streams.js';
@@ -368,7 +368,9 @@ export class IngressController {
       { tls: [...contexts.keys()], secrets: this.secrets.store.size, problems },
       'ingress: configuration rebuilt',
     );
-    this.proxy.update({ table, contexts, users });
+    // TLS passthrough hosts on the HTTPS port: Ingresses first, then HTTPProxies and Gateways.
+    const passthrough = [...ours.flatMap(sslPassthroughRoutes), ...sources.flatMap((src) => src.passthrough ?? [])];
+    this.proxy.update({ table, contexts, users, passthrough });
     this.syncListeners(users, problems);
     this.report(ours, problems);
     this.rebuildCost = performance.now() - this.lastRebuild;

@@ -95,7 +95,13 @@ const matchCondition = obj({
 });
 
 const httpProxySpec = obj({
-  virtualhost: obj({ fqdn: str(), tls: obj({ secretName: str() }) }, ['fqdn']),
+  virtualhost: obj({ fqdn: str(), tls: obj({ secretName: str(), passthrough: bool }) }, ['fqdn']),
+  // TLS passthrough: connections for the fqdn go to these services undecrypted.
+  tcpproxy: obj({
+    services: arr(
+      obj({ name: str(), port: int({ minimum: 1, maximum: 65535 }), weight: int({ minimum: 0 }) }, ['name', 'port']),
+    ),
+  }),
   includes: arr(obj({ name: str(), namespace: str(), conditions: arr(matchCondition) }, ['name'])),
   routes: arr(
     obj({

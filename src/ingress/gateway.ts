@@ -17,9 +17,12 @@ import type {
   RouteFilters,
   RoutePolicy,
   ServiceBackend,
+  StreamRoute,
   ValueMatch,
   WeightedBackend,
 } from './routes.js';
+
+export type { StreamRoute } from './routes.js';
 
 export const GATEWAY_GROUP = 'gateway.networking.k8s.io';
 export const GATEWAY_CONTROLLER = 'k8ts.io/gateway-controller';
@@ -209,19 +212,6 @@ const KINDS_BY_PROTOCOL: Record<ListenerProtocol, RouteKind[]> = {
   UDP: ['UDPRoute'],
 };
 
-/**
- * A TLSRoute, TCPRoute or UDPRoute rule on a port: connections (with one of `hosts` as SNI, for
- * TLS) or UDP flows go to `backends`.
- */
-export interface StreamRoute {
-  route: ObjectKey;
-  kind: StreamKind;
-  /** SNI names (exact or `*.suffix`; '' for any): TLS only. */
-  hosts: string[];
-  /** A backend with an empty service name stands for an unresolved backendRef (connection refused). */
-  backends: WeightedBackend[];
-}
-
 /** What a socket of its own (a listener port other than the ingress's) serves. */
 export interface PortPlan {
   port: number;
@@ -259,6 +249,8 @@ export type Cond = Omit<Condition, 'lastTransitionTime'>;
 export interface CompiledGateways {
   routes: Route[];
   tls: ExtraTls[];
+  /** TLSRoutes on TLS (Passthrough) listeners on the ingress's HTTPS port: spliced there by SNI. */
+  passthrough: StreamRoute[];
   /** Listener ports other than the ingress's, each with its own socket. */
   ports: Map<number, PortPlan>;
   /** Status by namespace/name (classes by name) for objects that are ours. */
@@ -376,6 +368,7 @@ class GatewayCompiler {
   readonly out: CompiledGateways = {
     routes: [],
     tls: [],
+    passthrough: [],
     ports: new Map(),
     classStatus: new Map(),
     gatewayStatus: new Map(),
@@ -425,7 +418,9 @@ class GatewayCompiler {
       this.claims.set(l.port, { protocol, hostnames: new Set([hostname]) });
       return undefined;
     }
-    if (claim.protocol !== protocol) return 'ProtocolConflict';
+    // TLS passthrough shares the ingress's HTTPS port with terminated HTTPS (told apart by SNI).
+    const sharesHttps = target === 'main' && protocol === 'TLS' && claim.protocol === 'HTTPS';
+    if (claim.protocol !== protocol && !sharesHttps) return 'ProtocolConflict';
     // The ingress's own ports merge every listener's routes, as Ingresses of one host merge.
     if (target === 'main' || !claim.hostnames) return undefined;
     if (protocol === 'TCP' || protocol === 'UDP' || claim.hostnames.has(hostname)) return 'HostnameConflict';
@@ -504,7 +499,7 @@ class GatewayCompiler {
       }
       const main =
         (protocol === 'HTTP' && (this.ctx.mainPorts?.http ?? [80]).includes(l.port)) ||
-        (protocol === 'HTTPS' && (this.ctx.mainPorts?.https ?? [443]).includes(l.port));
+        ((protocol === 'HTTPS' || protocol === 'TLS') && (this.ctx.mainPorts?.https ?? [443]).includes(l.port));
       const target: Target = main ? 'main' : l.port;
       const conflict = this.conflict(l, protocol, target);
       if (conflict) {
@@ -690,15 +685,9 @@ class GatewayCompiler {
       for (const [target, t] of byTarget) {
         const hosts = [...t.hosts];
         if (STREAM_KINDS.includes(kind)) {
-          if (target === 'main') continue;
-          const plan = this.plan(target, t.protocol);
+          const sink = target === 'main' ? this.out.passthrough : this.plan(target, t.protocol).streams;
           for (const rule of route.spec?.rules ?? [])
-            plan.streams.push({
-              route: key,
-              kind: kind as StreamKind,
-              hosts,
-              backends: backends.weighted(rule.backendRefs),
-            });
+            sink.push({ route: key, kind: kind as StreamKind, hosts, backends: backends.weighted(rule.backendRefs) });
           // The spec allows one rule: later ones are unreachable.
         } else {
           const sink = target === 'main' ? this.out.routes : this.plan(target, t.protocol).routes;

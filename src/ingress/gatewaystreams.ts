@@ -9,10 +9,10 @@
 // routes do. An unresolved backendRef's share of connections is refused (closed), of UDP
 // flows dropped.
 import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Backends, Endpoint } from './backends.js';
-import type { StreamRoute } from './gateway.js';
-import type { ServiceBackend, WeightedBackend } from './routes.js';
+import type { ServiceBackend, StreamRoute, WeightedBackend } from './routes.js';
 import { listenTcp, listenUdpRelay, pipeToEndpoint, UDP_IDLE_MS } from './streams.js';
 
 export interface StreamPort {
@@ -122,7 +122,7 @@ export class GatewayStreams {
                 port,
                 bindAddress: this.o.bindAddress,
                 idleMs: this.udpIdleMs,
-                pick: () => this.endpoint(o.spec.routes[0], 'UDP'),
+                pick: () => routeEndpoint(this.o.backends, o.spec.routes[0], 'UDP'),
               })
             : await listenTcp(port, this.o.bindAddress, (client, sockets) => this.accept(o, client, sockets));
         o.close = () => socket.close();
@@ -143,37 +143,63 @@ export class GatewayStreams {
     await this.update([]);
   }
 
-  /** An endpoint of a backend picked by weight among the route's; undefined for an unresolved one. */
-  private endpoint(route: StreamRoute | undefined, protocol: 'TCP' | 'UDP'): Endpoint | undefined {
-    const backend = route && pickWeighted(route.backends);
-    const picked = backend?.service ? this.o.backends.pick(backend, protocol) : undefined;
-    return picked && 'endpoint' in picked ? picked.endpoint : undefined;
-  }
-
   private accept(o: Open, client: Socket, sockets: Set<Socket>): void {
-    if (o.spec.protocol === 'TCP') return this.forward(o.spec.routes[0], client, sockets, []);
+    const { backends } = this.o;
+    if (o.spec.protocol === 'TCP') return splice(client, o.spec.routes[0], [], backends, sockets);
     // TLS passthrough: read until the ClientHello's server name is known.
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const timer = setTimeout(() => client.destroy(), HELLO_TIMEOUT_MS);
-    const onData = (d: Buffer) => {
-      chunks.push(d);
-      size += d.length;
-      const name = serverName(Buffer.concat(chunks));
-      if (name === undefined && size < HELLO_MAX_BYTES) return;
-      client.off('data', onData);
-      client.pause();
-      clearTimeout(timer);
-      if (typeof name !== 'string') return void client.destroy();
-      this.forward(routeForName(o.spec.routes, name), client, sockets, chunks);
-    };
-    client.on('data', onData);
-    client.on('close', () => clearTimeout(timer));
+    readServerName(client, (name, head) => splice(client, routeForName(o.spec.routes, name), head, backends, sockets));
   }
+}
 
-  private forward(route: StreamRoute | undefined, client: Socket, sockets: Set<Socket>, head: Buffer[]): void {
-    const endpoint = this.endpoint(route, 'TCP');
-    if (endpoint) pipeToEndpoint(client, endpoint, sockets, head);
-    else client.destroy();
-  }
+/** An endpoint of a backend picked by weight among the route's; undefined for an unresolved one. */
+function routeEndpoint(
+  backends: Backends,
+  route: StreamRoute | undefined,
+  protocol: 'TCP' | 'UDP',
+): Endpoint | undefined {
+  const backend = route && pickWeighted(route.backends);
+  const picked = backend?.service ? backends.pick(backend, protocol) : undefined;
+  return picked && 'endpoint' in picked ? picked.endpoint : undefined;
+}
+
+/**
+ * Reads a connection's first bytes until its ClientHello's server name is known, then calls
+ * `then` with it and the bytes read (the socket paused, nothing consumed for good). A connection
+ * that does not start with a ClientHello, or takes too long to send it, is closed.
+ */
+export function readServerName(client: Socket, then: (name: string, head: Buffer[]) => void): void {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  const timer = setTimeout(() => client.destroy(), HELLO_TIMEOUT_MS);
+  const onData = (d: Buffer) => {
+    chunks.push(d);
+    size += d.length;
+    const name = serverName(chunks.length === 1 ? d : Buffer.concat(chunks));
+    if (name === undefined && size < HELLO_MAX_BYTES) return;
+    client.off('data', onData);
+    client.pause();
+    clearTimeout(timer);
+    if (typeof name !== 'string') return void client.destroy();
+    then(name, chunks);
+  };
+  client.on('data', onData);
+  client.on('close', () => clearTimeout(timer));
+}
+
+/**
+ * Connects a client to an endpoint of the route (a backend picked by weight) and splices the two
+ * sockets; `head`, the bytes read from the client so far, goes first. No route or endpoint: the
+ * connection is closed. The upstream socket is kept in `sockets` while open (to close it with its
+ * listener).
+ */
+export function splice(
+  client: Socket,
+  route: StreamRoute | undefined,
+  head: Buffer[],
+  backends: Backends,
+  sockets: Set<Duplex>,
+): void {
+  const endpoint = routeEndpoint(backends, route, 'TCP');
+  if (endpoint) pipeToEndpoint(client, endpoint, sockets, head);
+  else client.destroy();
 }

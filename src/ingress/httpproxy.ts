@@ -9,7 +9,17 @@
 import type { ObjectMeta } from 'kubernetes-types/meta/v1.js';
 import { DEFAULT_ROUTE_OPTIONS } from './annotations.js';
 import type { RouteSource } from './routeindex.js';
-import type { ExtraTls, HeaderEdits, ObjectKey, Route, RoutePolicy, ServiceBackend, ValueMatch } from './routes.js';
+import type {
+  ExtraTls,
+  HeaderEdits,
+  ObjectKey,
+  Route,
+  RoutePolicy,
+  ServiceBackend,
+  StreamRoute,
+  ValueMatch,
+  WeightedBackend,
+} from './routes.js';
 
 export interface HeaderCondition {
   name: string;
@@ -68,7 +78,9 @@ export interface HTTPProxy {
   kind?: string;
   metadata: ObjectMeta;
   spec?: {
-    virtualhost?: { fqdn: string; tls?: { secretName?: string } };
+    virtualhost?: { fqdn: string; tls?: { secretName?: string; passthrough?: boolean } };
+    /** With `tls.passthrough`: TLS connections for the fqdn go to these services undecrypted. */
+    tcpproxy?: { services?: { name: string; port: number; weight?: number }[] };
     routes?: ProxyRoute[];
     includes?: ProxyInclude[];
   };
@@ -124,6 +136,8 @@ export interface HttpProxyContext {
 export interface CompiledProxies {
   routes: Route[];
   tls: ExtraTls[];
+  /** Roots with `tls.passthrough`: their fqdn's TLS connections go to their tcpproxy services. */
+  passthrough: StreamRoute[];
   /** By namespace/name, for every proxy given. */
   verdicts: Map<string, ProxyVerdict>;
 }
@@ -245,7 +259,11 @@ interface RootResult {
 
 /** Compiles one root HTTPProxy and its include tree. */
 class RootCompiler {
-  readonly out: { routes: Route[]; tls: ExtraTls[] } = { routes: [], tls: [] };
+  readonly out: { routes: Route[]; tls: ExtraTls[]; passthrough: StreamRoute[] } = {
+    routes: [],
+    tls: [],
+    passthrough: [],
+  };
   readonly errors = new Map<string, SubCondition[]>();
   readonly reached = new Set<string>();
   readonly refs = new Set<string>();
@@ -298,7 +316,7 @@ class RootCompiler {
       );
       return;
     }
-    if (!root.spec?.routes?.length && !root.spec?.includes?.length) {
+    if (!root.spec?.routes?.length && !root.spec?.includes?.length && !root.spec?.tcpproxy) {
       this.error(
         root,
         'SpecError',
@@ -309,7 +327,44 @@ class RootCompiler {
     }
     let tls = false;
     const secretName = root.spec?.virtualhost?.tls?.secretName;
-    if (root.spec?.virtualhost?.tls) {
+    const passthrough = root.spec?.virtualhost?.tls?.passthrough === true;
+    if (passthrough && secretName) {
+      this.error(
+        root,
+        'TLSError',
+        'TLSConfigNotValid',
+        'Spec.VirtualHost.TLS: both Passthrough and SecretName were specified',
+      );
+      return;
+    }
+    if (passthrough) {
+      // Contour: TLS passthrough needs somewhere to send the connections.
+      if (!root.spec?.tcpproxy?.services?.length) {
+        this.error(
+          root,
+          'TCPProxyError',
+          'NothingDefined',
+          'Spec.TCPProxy: TLS passthrough requires a tcpproxy service',
+        );
+        return;
+      }
+      const backends: WeightedBackend[] = [];
+      for (const svc of root.spec.tcpproxy.services) {
+        if (!this.ctx.serviceExists(namespace, svc.name)) {
+          this.error(
+            root,
+            'TCPProxyError',
+            'UnresolvedServiceRef',
+            `Spec.TCPProxy unresolved service reference: service "${namespace}/${svc.name}" not found`,
+          );
+          return;
+        }
+        const weight = svc.weight ?? 1;
+        if (weight > 0)
+          backends.push({ backend: { namespace, service: svc.name, port: { number: svc.port } }, weight });
+      }
+      this.out.passthrough.push({ route: keyOf(root), kind: 'HTTPProxy', hosts: [fqdn], backends });
+    } else if (root.spec?.virtualhost?.tls) {
       if (!secretName) {
         this.error(
           root,
@@ -596,7 +651,8 @@ export class HttpProxyIndex {
   /** The route sources of the roots (the route table orders them by creation). */
   sources(): RouteSource[] {
     const out: RouteSource[] = [];
-    for (const r of this.results.values()) if (r.source.routes.length || r.source.tls.length) out.push(r.source);
+    for (const r of this.results.values())
+      if (r.source.routes.length || r.source.tls.length || r.source.passthrough?.length) out.push(r.source);
     return out;
   }
 
@@ -655,6 +711,7 @@ export function compileHttpProxies(proxies: readonly HTTPProxy[], ctx: HttpProxy
   return {
     routes: sources.flatMap((s) => s.routes),
     tls: sources.flatMap((s) => s.tls),
+    passthrough: sources.flatMap((s) => s.passthrough ?? []),
     verdicts: index.verdicts,
   };
 }

@@ -3,10 +3,9 @@
 // the controller hands over a new immutable ProxyConfig on every change and `config` is replaced
 // in one assignment, so a request uses exactly one configuration and connections in flight (and
 // keep-alive ones) are never dropped. Upstream requests go to the endpoints themselves.
-import { createServer as createHttpServer, Agent as HttpAgent, request as httpRequest } from 'node:http';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer as createNetServer, type Server as NetServer } from 'node:net';
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import {
   connect as http2Connect,
   createServer as createH2cServer,
@@ -17,11 +16,12 @@ import {
   type Http2ServerRequest,
   type Http2ServerResponse,
 } from 'node:http2';
-import { connect as netConnect, type Socket } from 'node:net';
+import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect, createSecureContext, type SecureContext } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { randomFillSync } from 'node:crypto';
 import ipaddr from 'ipaddr.js';
+import { Agent, type Dispatcher } from 'undici';
 import type { Logger } from 'pino';
 import { checkBasicAuth } from './htpasswd.js';
 import {
@@ -32,7 +32,9 @@ import {
   type Route,
   type RouteFilters,
   type ServiceBackend,
+  type StreamRoute,
 } from './routes.js';
+import { readServerName, routeForName, splice } from './gatewaystreams.js';
 import type { Backends, Endpoint } from './backends.js';
 import type { CertificatePair } from './tls.js';
 import type { IngressObserver } from './observe.js';
@@ -44,6 +46,8 @@ export interface ProxyConfig {
   contexts: Map<string, SecureContext>;
   /** htpasswd users by Secret (namespace/name). */
   users: Map<string, Map<string, string>>;
+  /** Hosts whose TLS connections on the HTTPS port are spliced to a backend (by SNI), not terminated. */
+  passthrough?: readonly StreamRoute[];
 }
 
 export interface IngressProxyOptions {
@@ -176,7 +180,7 @@ export function requestId(): string {
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 /** Connection failures after which a bodiless request goes to the next endpoint. */
-const RETRYABLE = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNRESET']);
+const RETRYABLE = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNRESET', 'UND_ERR_SOCKET']);
 const MAX_ATTEMPTS = 3;
 
 const STATUS_TEXT: Record<number, string> = {
@@ -256,17 +260,18 @@ export class IngressProxy {
   /** The configuration in force; replaced (never mutated) by `update`. */
   private config: ProxyConfig = { table: RouteTable.none(), contexts: new Map(), users: new Map() };
   private http?: NetServer;
-  private https?: Http2SecureServer;
+  /** The HTTPS port's socket: reads the server name of TLS passthrough hosts, hands the rest to the TLS server. */
+  private httpsFront?: NetServer;
   private readonly mainHttp: Frontend = { secure: false, port: 0, config: this.config };
   private readonly mainHttps: Frontend = { secure: true, port: 0, config: this.config };
   /** Sockets of Gateway listeners on ports of their own, by port. */
   private readonly own = new Map<number, OwnListener>();
   private readonly sockets = new Set<Duplex>();
   private readonly defaultContext: SecureContext;
-  private readonly httpAgent = new HttpAgent({ keepAlive: true, maxSockets: Infinity });
-  private readonly httpsAgent = new HttpsAgent({ keepAlive: true, rejectUnauthorized: false });
+  /** undici Agents for HTTP/1.1 upstreams, by TLS and connect timeout (`dispatcher`). */
+  private readonly agents = new Map<string, Agent>();
   private readonly h2Sessions = new Map<string, ClientHttp2Session>();
-  private readonly log: Logger;
+  readonly log: Logger;
   readonly ports = { http: 0, https: 0 };
 
   constructor(private readonly o: IngressProxyOptions) {
@@ -282,9 +287,10 @@ export class IngressProxy {
 
   async start(): Promise<void> {
     this.http = this.plainServer(this.mainHttp);
-    this.https = this.secureServer(this.mainHttps);
+    const https = this.secureServer(this.mainHttps);
+    this.httpsFront = createNetServer((socket) => this.acceptSecure(socket, this.mainHttps, https));
     this.mainHttp.port = this.ports.http = await this.listen(this.http, this.o.httpPort, 'HTTP');
-    this.mainHttps.port = this.ports.https = await this.listen(this.https, this.o.httpsPort, 'HTTPS');
+    this.mainHttps.port = this.ports.https = await this.listen(this.httpsFront, this.o.httpsPort, 'HTTPS');
   }
 
   /**
@@ -317,6 +323,30 @@ export class IngressProxy {
         process.nextTick(() => socket.resume());
       };
       socket.on('data', onData);
+    });
+  }
+
+  /**
+   * A connection to the HTTPS port. Without passthrough hosts it goes straight to the TLS server;
+   * with some, its ClientHello is read first (SNI, never decrypted): a passthrough host's
+   * connection is spliced to its backend, which terminates TLS itself, bytes read so far
+   * included; any other goes to the TLS server with those bytes put back, as SNI proxies do.
+   */
+  private acceptSecure(socket: Socket, frontend: Frontend, tls: Http2SecureServer): void {
+    if (!frontend.config.passthrough?.length) return void tls.emit('connection', socket);
+    this.track(socket);
+    socket.on('error', () => socket.destroy());
+    readServerName(socket, (name, head) => {
+      const { config } = frontend;
+      const list = config.passthrough ?? [];
+      let route = routeForName(list, name);
+      // A passthrough route for any name ('') does not take names with certificates of their own.
+      const named = route?.hosts.some((h) => h === name || (h.startsWith('*.') && name.endsWith(h.slice(1))));
+      if (route && !named && this.contextFor(config, name) !== this.defaultContext) route = undefined;
+      if (route) return splice(socket, route, head, this.o.backends, this.sockets);
+      // The TLS socket reads what was put back first, then the handle itself (the socket stays paused).
+      socket.unshift(head.length === 1 ? head[0] : Buffer.concat(head));
+      tls.emit('connection', socket);
     });
   }
 
@@ -409,15 +439,15 @@ export class IngressProxy {
 
   async stop(): Promise<void> {
     for (const s of this.h2Sessions.values()) s.close();
-    this.httpAgent.destroy();
-    this.httpsAgent.destroy();
+    await Promise.all([...this.agents.values()].map((a) => a.destroy()));
+    this.agents.clear();
     await this.updateListeners([]);
     const close = (s?: NetServer | Http2SecureServer) =>
       new Promise<void>((resolve) => {
         if (!s?.listening) return resolve();
         s.close(() => resolve());
       });
-    const closing = Promise.all([close(this.http), close(this.https)]);
+    const closing = Promise.all([close(this.http), close(this.httpsFront)]);
     for (const s of this.sockets) s.destroy();
     await closing;
   }
@@ -509,14 +539,16 @@ export class IngressProxy {
   }
 
   /** The request headers sent upstream: hop-by-hop and pseudo headers dropped, X-Forwarded-* set. */
-  private upstreamHeaders(f: RequestFacts, keepUpgrade: boolean, filters?: RouteFilters): OutgoingHttpHeaders {
+  upstreamHeaders(f: RequestFacts, keepUpgrade: boolean, filters?: RouteFilters): OutgoingHttpHeaders {
     const out: OutgoingHttpHeaders = {};
     const connectionTokens = String(f.headers.connection ?? '')
       .toLowerCase()
       .split(',')
       .map((t) => t.trim());
     for (const [k, v] of Object.entries(f.headers)) {
-      if (v === undefined || k.startsWith(':') || HOP_BY_HOP.has(k) || connectionTokens.includes(k)) continue;
+      // Expect: 100-continue was answered by node's server already; undici refuses to send it.
+      if (v === undefined || k.startsWith(':') || HOP_BY_HOP.has(k) || k === 'expect' || connectionTokens.includes(k))
+        continue;
       out[k] = v;
     }
     if (!out.host) out.host = String(f.headers[':authority'] ?? f.headers.host ?? f.host);
@@ -610,23 +642,22 @@ export class IngressProxy {
     for (const m of mirrors) {
       const picked = this.o.backends.pick(m);
       if ('problem' in picked) continue;
-      const copy = httpRequest({
-        host: picked.endpoint.address,
-        port: picked.endpoint.port,
-        method: f.method,
-        path: fw.upstreamPath,
-        headers: this.upstreamHeaders(f, false, fw.route.filters),
-        agent: this.httpAgent,
-        timeout: fw.route.options.readTimeoutMs,
-      });
-      copy.on('response', (r) => r.resume());
-      copy.on('timeout', () => copy.destroy());
-      copy.on('error', () => undefined);
-      copy.end();
+      const { address, port } = picked.endpoint;
+      this.dispatcher(false, fw.route.options.connectTimeoutMs).dispatch(
+        {
+          origin: `http://${address.includes(':') ? `[${address}]` : address}:${port}`,
+          method: f.method,
+          path: fw.upstreamPath,
+          headers: this.upstreamHeaders(f, false, fw.route.filters) as Record<string, string | string[]>,
+          headersTimeout: fw.route.options.readTimeoutMs,
+          bodyTimeout: fw.route.options.readTimeoutMs,
+        },
+        DISCARD,
+      );
     }
   }
 
-  private reply(res: ServerResponse, r: Reply): void {
+  reply(res: ServerResponse, r: Reply): void {
     if (res.headersSent) {
       res.destroy();
       return;
@@ -662,6 +693,22 @@ export class IngressProxy {
     res.end();
   }
 
+  /** The undici Agent for upstreams over plain HTTP or TLS with this connect timeout (one per value in use). */
+  dispatcher(tls: boolean, connectTimeoutMs: number): Agent {
+    const key = `${tls ? 's' : ''}${connectTimeoutMs}`;
+    let agent = this.agents.get(key);
+    if (!agent) {
+      // No undici timeouts of its own: the proxy's silence and per-try timers decide (504).
+      agent = new Agent({
+        connect: tls ? { timeout: connectTimeoutMs, rejectUnauthorized: false } : { timeout: connectTimeoutMs },
+        headersTimeout: 0,
+        bodyTimeout: 0,
+      });
+      this.agents.set(key, agent);
+    }
+    return agent;
+  }
+
   private forwardHttp1(
     req: IncomingMessage,
     res: ServerResponse,
@@ -670,125 +717,16 @@ export class IngressProxy {
     tls: boolean,
     attempt = 1,
   ): void {
-    const o = fw.route.options;
     if (res.headersSent || res.writableEnded) return;
-    // A request without a body can be sent again to another endpoint when the connection fails
-    // (nginx's proxy_next_upstream error): a pod that just went away costs no 502.
-    const bodiless = SAFE_METHODS.has(f.method) && !f.headers['content-length'] && !f.headers['transfer-encoding'];
-    // Contour's retryPolicy: `count` more tries on a 5xx, a failed connection or a per-try timeout.
-    const retries = fw.route.policy?.retries;
-    const maxAttempts = retries ? retries.count + 1 : MAX_ATTEMPTS;
-    const retry = (): boolean => {
-      if (!bodiless || attempt >= maxAttempts || res.headersSent) return false;
-      const next = this.o.backends.pick(fw.backend);
-      if (!('endpoint' in next)) return false;
-      this.forwardHttp1(req, res, f, { ...fw, endpoint: next.endpoint }, tls, attempt + 1);
-      return true;
-    };
-    const upstream = (tls ? httpsRequest : httpRequest)({
-      host: fw.endpoint.address,
-      port: fw.endpoint.port,
-      method: f.method,
-      path: fw.upstreamPath,
-      headers: this.upstreamHeaders(f, false, fw.route.filters),
-      agent: tls ? this.httpsAgent : this.httpAgent,
-      servername: tls ? f.host : undefined,
-    });
-    fw.upstream.start ??= performance.now();
-    fw.upstream.addr = `${fw.endpoint.address}:${fw.endpoint.port}`;
-    let failed = false;
-    const fail = (status: number, err?: NodeJS.ErrnoException) => {
-      if (failed) return;
-      failed = true;
-      clearTimeout(connectTimer);
-      clearTimeout(tryTimer);
-      clearTimeout(silence);
-      upstream.destroy();
-      const code = err?.code ?? '';
-      if (err && RETRYABLE.has(code) && retry()) return;
-      if (status === 504 && retries && retry()) return;
-      if (err) this.log.debug({ err, endpoint: fw.endpoint }, 'ingress: upstream failed');
-      this.reply(res, { status });
-    };
-    // The connect timeout only runs for a new connection: a kept-alive socket is already there.
-    let connectTimer: NodeJS.Timeout | undefined;
-    // nginx's proxy_send_timeout / proxy_read_timeout: the longest silence of the upstream while
-    // the body is sent, then while the answer is awaited and read (refreshed by every chunk). One
-    // timer of our own costs less per request than ClientRequest.setTimeout's socket timeouts.
-    let silence: NodeJS.Timeout | undefined;
-    const silentFor = (ms: number) => {
-      clearTimeout(silence);
-      silence = setTimeout(() => fail(504), ms);
-    };
-    const perTry = retries?.perTryTimeoutMs ?? fw.route.policy?.backendRequestTimeoutMs;
-    const tryTimer = perTry ? setTimeout(() => fail(504), perTry) : undefined;
-    upstream.on('socket', (s: Socket) => {
-      if (!s.connecting || failed) return;
-      connectTimer = setTimeout(() => fail(504), o.connectTimeoutMs);
-      s.once('connect', () => clearTimeout(connectTimer));
-    });
-    upstream.on('error', (err) => fail(502, err));
-    upstream.on('response', (up) => {
-      clearTimeout(connectTimer);
-      clearTimeout(tryTimer);
-      if (failed || res.headersSent || res.writableEnded) {
-        up.resume();
-        upstream.destroy();
-        return;
-      }
-      if ((up.statusCode ?? 502) >= 500 && retries && bodiless && attempt < maxAttempts) {
-        failed = true;
-        up.resume();
-        if (retry()) return;
-        failed = false;
-      }
-      const headers: OutgoingHttpHeaders = {};
-      for (const [k, v] of Object.entries(up.headers)) if (v !== undefined && !HOP_BY_HOP.has(k)) headers[k] = v;
-      Object.assign(headers, fw.extraHeaders);
-      editHeaders(headers, fw.route.filters?.responseHeaders);
-      res.writeHead(up.statusCode ?? 502, headers);
-      fw.upstream.status = up.statusCode;
-      silence?.refresh();
-      // Forwarded by hand rather than with pipe(): pipe's listener bookkeeping cost more than the
-      // copying for the small responses most requests get.
-      up.on('data', (chunk: Buffer) => {
-        silence?.refresh();
-        if (!res.write(chunk)) up.pause();
-      });
-      res.on('drain', () => up.resume());
-      up.on('end', () => {
-        clearTimeout(silence);
-        fw.upstream.end = performance.now();
-        res.end();
-      });
-      up.on('error', () => res.destroy());
-    });
-    res.on('close', () => {
-      clearTimeout(connectTimer);
-      clearTimeout(tryTimer);
-      clearTimeout(silence);
-      if (!res.writableFinished) upstream.destroy();
-    });
-    if (bodiless) {
-      silentFor(o.readTimeoutMs);
-      upstream.end();
-      return;
-    }
-    silentFor(o.sendTimeoutMs);
-    let sent = 0;
-    req.on('data', (chunk: Buffer) => {
-      silence?.refresh();
-      sent += chunk.length;
-      if (o.maxBodyBytes && sent > o.maxBodyBytes) return fail(413);
-      if (!upstream.write(chunk)) req.pause();
-    });
-    upstream.on('drain', () => req.resume());
-    req.on('end', () => {
-      if (failed) return;
-      upstream.end();
-      silentFor(o.readTimeoutMs);
-    });
-    req.on('error', () => upstream.destroy());
+    new Http1Exchange(this, req, res, f, fw, tls, attempt).start();
+  }
+
+  /** Another endpoint for a failed attempt, when the request may go again; false when it may not. */
+  retryHttp1(x: Http1Exchange): boolean {
+    const next = this.o.backends.pick(x.fw.backend);
+    if (!('endpoint' in next)) return false;
+    this.forwardHttp1(x.req, x.res, x.f, { ...x.fw, endpoint: next.endpoint }, x.tls, x.attempt + 1);
+    return true;
   }
 
   /** gRPC (and any HTTP/2 request) to an h2c or h2 upstream, trailers included. */
@@ -875,5 +813,219 @@ export class IngressProxy {
     });
     socket.on('close', () => upstream.destroy());
     upstream.on('close', () => socket.destroy());
+  }
+}
+
+/** Response headers from undici's raw list: names in lower case, hop-by-hop ones dropped, repeats joined as node:http does. */
+function responseHeaders(raw: Buffer[]): OutgoingHttpHeaders {
+  const out: OutgoingHttpHeaders = {};
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const k = raw[i].toString('latin1').toLowerCase();
+    if (HOP_BY_HOP.has(k)) continue;
+    const v = raw[i + 1].toString('latin1');
+    const prior = out[k];
+    if (prior === undefined) out[k] = k === 'set-cookie' ? [v] : v;
+    else if (Array.isArray(prior)) prior.push(v);
+    else out[k] = `${String(prior)}, ${v}`;
+  }
+  return out;
+}
+
+/** The handler of mirrored requests: the answer is read and dropped. */
+const DISCARD: Dispatcher.DispatchHandler = {
+  onConnect: () => undefined,
+  onHeaders: () => true,
+  onData: () => true,
+  onComplete: () => undefined,
+  onError: () => undefined,
+};
+
+/** undici's error code for a connect that took longer than the connect timeout. */
+const CONNECT_TIMEOUT = 'UND_ERR_CONNECT_TIMEOUT';
+
+/**
+ * One attempt of a request to an HTTP/1.1 upstream through undici (the handler of its dispatch):
+ * the response streams back with back-pressure (undici pauses reading the upstream while the
+ * client's socket is full), the request body goes up the same way. Timeouts are the proxy's own:
+ * the connect timeout (undici's connector, per Agent), the longest silence of the upstream while
+ * the body is sent (proxy-send-timeout), then while the answer is awaited and read
+ * (proxy-read-timeout), and a per-try limit (retryPolicy.perTryTimeout, HTTPRoute
+ * backendRequest); all answer 504. A bodiless request whose connection fails goes to another
+ * endpoint (nginx's proxy_next_upstream error), as does a 5xx answer when the route has a retry
+ * policy.
+ */
+class Http1Exchange {
+  private abortUpstream?: (err?: Error) => void;
+  /** Set once the attempt failed, finished, or handed its request to a retry. */
+  private done = false;
+  /** A 5xx answer being drained while a retry is under way. */
+  private discarding = false;
+  private silence?: NodeJS.Timeout;
+  private tryTimer?: NodeJS.Timeout;
+  private resumeUpstream?: () => void;
+  private drainHooked = false;
+  private readonly bodiless: boolean;
+  private readonly maxAttempts: number;
+
+  constructor(
+    private readonly proxy: IngressProxy,
+    readonly req: IncomingMessage,
+    readonly res: ServerResponse,
+    readonly f: RequestFacts,
+    readonly fw: Forward,
+    readonly tls: boolean,
+    readonly attempt: number,
+  ) {
+    // A request without a body can be sent again to another endpoint when the connection fails.
+    this.bodiless = SAFE_METHODS.has(f.method) && !f.headers['content-length'] && !f.headers['transfer-encoding'];
+    // Contour's retryPolicy: `count` more tries on a 5xx, a failed connection or a per-try timeout.
+    const retries = fw.route.policy?.retries;
+    this.maxAttempts = retries ? retries.count + 1 : MAX_ATTEMPTS;
+  }
+
+  start(): void {
+    const { f, fw } = this;
+    const o = fw.route.options;
+    const { address, port } = fw.endpoint;
+    fw.upstream.start ??= performance.now();
+    fw.upstream.addr = `${address}:${port}`;
+    const perTry = fw.route.policy?.retries?.perTryTimeoutMs ?? fw.route.policy?.backendRequestTimeoutMs;
+    if (perTry) this.tryTimer = setTimeout(this.onTimeout, perTry);
+    this.silentFor(this.bodiless ? o.readTimeoutMs : o.sendTimeoutMs);
+    this.res.once('close', this.onClientClose);
+    const host = address.includes(':') ? `[${address}]` : address;
+    this.proxy.dispatcher(this.tls, o.connectTimeoutMs).dispatch(
+      {
+        origin: `${this.tls ? 'https' : 'http'}://${host}:${port}`,
+        method: f.method,
+        path: fw.upstreamPath,
+        headers: this.proxy.upstreamHeaders(f, false, fw.route.filters) as Record<string, string | string[]>,
+        body: this.bodiless ? null : this.body(),
+        servername: this.tls && !isIP(f.host) ? f.host : undefined,
+      } as Dispatcher.DispatchOptions,
+      this,
+    );
+  }
+
+  /** The request body as it is sent: counted against proxy-body-size, each chunk refreshing the send timeout. */
+  private async *body(): AsyncGenerator<Buffer> {
+    const o = this.fw.route.options;
+    let sent = 0;
+    for await (const chunk of this.req as AsyncIterable<Buffer>) {
+      this.silence?.refresh();
+      sent += chunk.length;
+      if (o.maxBodyBytes && sent > o.maxBodyBytes) {
+        this.fail(413);
+        return;
+      }
+      yield chunk;
+    }
+    if (!this.done) this.silentFor(o.readTimeoutMs);
+  }
+
+  private silentFor(ms: number): void {
+    clearTimeout(this.silence);
+    this.silence = setTimeout(this.onTimeout, ms);
+  }
+
+  private readonly onTimeout = (): void => this.fail(504);
+
+  private readonly onClientClose = (): void => {
+    this.clearTimers();
+    if (!this.res.writableFinished && !this.done) {
+      this.done = true;
+      this.abortUpstream?.();
+    }
+  };
+
+  private readonly onDrain = (): void => this.resumeUpstream?.();
+
+  private clearTimers(): void {
+    clearTimeout(this.silence);
+    clearTimeout(this.tryTimer);
+  }
+
+  /** Ends this attempt: another endpoint when allowed, else the status to the client. */
+  private fail(status: number, err?: Error & { code?: string }): void {
+    if (this.done) return;
+    this.done = true;
+    this.clearTimers();
+    this.res.off('close', this.onClientClose);
+    this.abortUpstream?.();
+    const code = err?.code ?? '';
+    const retries = this.fw.route.policy?.retries;
+    if (err && RETRYABLE.has(code) && this.mayRetry() && this.proxy.retryHttp1(this)) return;
+    if (status === 504 && retries && this.mayRetry() && this.proxy.retryHttp1(this)) return;
+    if (err) this.proxy.log.debug({ err, endpoint: this.fw.endpoint }, 'ingress: upstream failed');
+    this.proxy.reply(this.res, { status });
+  }
+
+  private mayRetry(): boolean {
+    return this.bodiless && this.attempt < this.maxAttempts && !this.res.headersSent;
+  }
+
+  // undici's dispatch handler.
+
+  onConnect(abort: (err?: Error) => void): void {
+    this.abortUpstream = abort;
+    if (this.done) abort();
+  }
+
+  onHeaders(status: number, raw: Buffer[], resume: () => void): boolean {
+    if (status < 200) return true; // 1xx informational answers are not passed on
+    const { res, fw } = this;
+    clearTimeout(this.tryTimer);
+    if (this.done || res.headersSent || res.writableEnded) {
+      this.done = true;
+      this.abortUpstream?.();
+      return false;
+    }
+    if (status >= 500 && fw.route.policy?.retries && this.mayRetry()) {
+      // The 5xx answer is read to its end (the connection stays usable) while another endpoint is tried.
+      this.done = this.discarding = true;
+      this.clearTimers();
+      res.off('close', this.onClientClose);
+      if (this.proxy.retryHttp1(this)) return true;
+      this.done = this.discarding = false;
+      res.once('close', this.onClientClose);
+    }
+    const headers = responseHeaders(raw);
+    Object.assign(headers, fw.extraHeaders);
+    editHeaders(headers, fw.route.filters?.responseHeaders);
+    res.writeHead(status, headers);
+    fw.upstream.status = status;
+    this.resumeUpstream = resume;
+    this.silence?.refresh();
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    if (this.discarding) return true;
+    this.silence?.refresh();
+    if (this.res.write(chunk)) return true;
+    if (!this.drainHooked) {
+      this.drainHooked = true;
+      this.res.on('drain', this.onDrain);
+    }
+    return false;
+  }
+
+  onComplete(): void {
+    if (this.discarding) return;
+    this.done = true;
+    this.clearTimers();
+    this.fw.upstream.end = performance.now();
+    this.res.end();
+  }
+
+  onError(err: Error & { code?: string }): void {
+    if (this.discarding || this.done) return;
+    if (this.res.headersSent) {
+      this.done = true;
+      this.clearTimers();
+      this.res.destroy();
+      return;
+    }
+    this.fail(err.code === CONNECT_TIMEOUT ? 504 : 502, err);
   }
 }

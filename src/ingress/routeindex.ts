@@ -23,6 +23,7 @@ import {
   type PathType,
   type Route,
   type ServiceBackend,
+  type StreamRoute,
   type TlsEntry,
 } from './routes.js';
 
@@ -35,6 +36,8 @@ export interface RouteSource {
   created: string;
   routes: Route[];
   tls: ExtraTls[];
+  /** Hosts whose TLS connections on the HTTPS port are passed through (by SNI), not terminated. */
+  passthrough?: StreamRoute[];
 }
 
 type HostCanary = CanaryRoute & { path: string };

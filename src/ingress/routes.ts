@@ -11,7 +11,8 @@
 // HTTPProxies (httpproxy.ts) and Gateway API HTTPRoutes (gateway.ts) compile into the same Route
 // model and join the table as route sources: they add request conditions (headers, query,
 // method), weighted backends, filters and timeout/retry policies, and other path match types.
-import type { CanaryOptions, RouteOptions } from './annotations.js';
+import type { Ingress } from 'kubernetes-types/networking/v1.js';
+import { ANNOTATION_PREFIX, type CanaryOptions, type RouteOptions } from './annotations.js';
 
 /**
  * Ingress's types, plus Gateway API's RegularExpression (the whole path) and Contour's
@@ -128,6 +129,19 @@ export interface Route {
 }
 
 /** A TLS host of an HTTPProxy or Gateway listener. */
+/**
+ * Connections routed by TLS server name without being decrypted (passthrough), or TCP ones:
+ * Gateway TLSRoute and TCPRoute, HTTPProxy `tls.passthrough`, ingress-nginx's `ssl-passthrough`.
+ */
+export interface StreamRoute {
+  route: ObjectKey;
+  kind: 'TLSRoute' | 'TCPRoute' | 'UDPRoute' | 'HTTPProxy' | 'Ingress';
+  /** SNI names (exact or `*.suffix`; '' for any): TLS only. */
+  hosts: string[];
+  /** A backend with an empty service name stands for an unresolved backendRef (connection refused). */
+  backends: WeightedBackend[];
+}
+
 export interface ExtraTls {
   host: string;
   entry: TlsEntry;
@@ -407,4 +421,30 @@ export function compileRegex(r: Route, problems: IngressProblem[]): RegExp {
     });
     return new RegExp('^' + r.path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), 'i');
   }
+}
+
+/**
+ * ingress-nginx's `ssl-passthrough: "true"`: TLS connections to the Ingress's hosts are passed to
+ * the backend of the host's `/` path (the Ingress's defaultBackend without one) undecrypted, by
+ * SNI; the backend terminates TLS. Its other annotations do not apply to those connections (they
+ * never reach HTTP); plain HTTP to the hosts is routed as usual. Rules without a host are skipped:
+ * passthrough needs a server name.
+ */
+export function sslPassthroughRoutes(ing: Ingress): StreamRoute[] {
+  if (ing.metadata?.annotations?.[`${ANNOTATION_PREFIX}ssl-passthrough`] !== 'true') return [];
+  const namespace = ing.metadata.namespace ?? 'default';
+  const out: StreamRoute[] = [];
+  for (const rule of ing.spec?.rules ?? []) {
+    if (!rule.host) continue;
+    const root = rule.http?.paths.find((p) => (p.path ?? '/') === '/')?.backend ?? ing.spec?.defaultBackend;
+    const svc = root?.service;
+    if (!svc) continue;
+    out.push({
+      route: { namespace, name: ing.metadata.name ?? '' },
+      kind: 'Ingress',
+      hosts: [rule.host.toLowerCase()],
+      backends: [{ backend: { namespace, service: svc.name, port: { ...svc.port } }, weight: 1 }],
+    });
+  }
+  return out;
 }

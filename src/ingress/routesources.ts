@@ -313,7 +313,14 @@ export class RouteSources {
           namespaceLabels: (ns) => this.namespaces.store.get(ns)?.metadata?.labels,
           ...lookups,
         });
-        this.gatewaySource = { id: 'Gateway', rank: 2, created: '', routes: c.routes, tls: c.tls };
+        this.gatewaySource = {
+          id: 'Gateway',
+          rank: 2,
+          created: '',
+          routes: c.routes,
+          tls: c.tls,
+          passthrough: c.passthrough,
+        };
         this.ports = c.ports;
         const keys = new Set<string>();
         const set = (k: string, v: unknown) => {

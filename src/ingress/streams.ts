@@ -6,6 +6,7 @@
 // connection in flight keeps its upstream when its mapping changes.
 import { createServer as createTcpServer, connect, type Server, type Socket } from 'node:net';
 import { createSocket, type RemoteInfo, type Socket as UdpSocket } from 'node:dgram';
+import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Backends, Endpoint } from './backends.js';
 import type { ServiceBackend } from './routes.js';
@@ -65,7 +66,7 @@ export const UDP_IDLE_MS = 60_000;
  * Pipes a client connection to a backend endpoint (after replaying `head`, bytes already read);
  * either side closing or failing closes the other. Both sockets are kept in `sockets` while open.
  */
-export function pipeToEndpoint(client: Socket, endpoint: Endpoint, sockets: Set<Socket>, head: Buffer[] = []): void {
+export function pipeToEndpoint(client: Socket, endpoint: Endpoint, sockets: Set<Duplex>, head: Buffer[] = []): void {
   const upstream = connect(endpoint.port, endpoint.address);
   sockets.add(upstream);
   upstream.on('close', () => sockets.delete(upstream));

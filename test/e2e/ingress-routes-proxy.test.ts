@@ -1,15 +1,20 @@
 // The data plane of HTTPProxy and HTTPRoute route fields without containers (backends are HTTP
 // servers in this process behind selector-less Services): Contour's retryPolicy and
 // timeoutPolicy, header conditions and headers policies; Gateway API header modifiers,
-// RequestRedirect, RequestMirror, method and query matches.
+// RequestRedirect, RequestMirror, method and query matches; TLS passthrough on the HTTPS port
+// beside terminated hosts (ingress-nginx ssl-passthrough, HTTPProxy tls.passthrough, TLSRoute).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer as createHttpServer, request, type IncomingMessage, type Server } from 'node:http';
+import { createServer as createHttpsServer, get as httpsGet } from 'node:https';
+import type { TLSSocket } from 'node:tls';
+import { DEFAULT_CERT_NAME, selfSignedCertificate } from '../../src/ingress/tls.js';
 import { startCluster, until, type Cluster } from './harness.js';
 import { freePort } from '../support/ports.js';
 
 let c: Cluster;
 let httpPort = 0;
+let httpsPort = 0;
 const servers: Server[] = [];
 /** Requests each backend saw: name → urls. */
 const seen = new Map<string, string[]>();
@@ -88,12 +93,13 @@ const apply = (...objs: object[]) =>
 
 before(async () => {
   httpPort = await freePort();
+  httpsPort = await freePort();
   c = await startCluster({
     args: [
       '--ingress-http-port',
       String(httpPort),
       '--ingress-https-port',
-      String(await freePort()),
+      String(httpsPort),
       '--ingress-bind-address',
       '127.0.0.1',
     ],
@@ -271,4 +277,150 @@ test('HTTPRoute RequestRedirect and RequestMirror', async () => {
   seen.delete('shadow');
   assert.equal(json(await send('gw.test', '/mirror/one')).name, 'main');
   await until('the mirror got its copy', () => (seen.get('shadow') ?? []).includes('/mirror/one'), 5000, 50);
+});
+
+/** An HTTPS backend with a certificate of its own (CN `passthrough-backend`): answers with the SNI it saw. */
+async function tlsBackend(): Promise<number> {
+  const s = createHttpsServer(await selfSignedCertificate('passthrough-backend'), (req, res) =>
+    res.end(`tls-backend:${(req.socket as TLSSocket).servername}`),
+  );
+  servers.push(s);
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+  return (s.address() as { port: number }).port;
+}
+
+/** GET / on the ingress's HTTPS port with this server name: the certificate's CN and the answer. */
+function httpsOn(servername: string): Promise<{ cn: string; status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpsGet(
+      {
+        host: '127.0.0.1',
+        port: httpsPort,
+        servername,
+        headers: { host: servername },
+        rejectUnauthorized: false,
+        agent: false,
+      },
+      (res) => {
+        const cn = String((res.socket as TLSSocket).getPeerCertificate().subject?.CN ?? '');
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (body += d));
+        res.on('end', () => resolve({ cn, status: res.statusCode ?? 0, body }));
+      },
+    );
+    req.setTimeout(10_000, () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+  });
+}
+
+test('TLS passthrough on the HTTPS port: passthrough hosts see the backend, others the ingress', async () => {
+  const port = await tlsBackend();
+  const term = await selfSignedCertificate('term.test');
+  const svc = serviceWithEndpoints('tls-backend', port);
+  await apply(
+    ...svc,
+    {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'term-tls' },
+      type: 'kubernetes.io/tls',
+      data: {
+        'tls.crt': Buffer.from(term.cert).toString('base64'),
+        'tls.key': Buffer.from(term.key).toString('base64'),
+      },
+    },
+    {
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'Ingress',
+      metadata: { name: 'pass', annotations: { 'nginx.ingress.kubernetes.io/ssl-passthrough': 'true' } },
+      spec: {
+        rules: [
+          {
+            host: 'ing-pass.test',
+            http: {
+              paths: [
+                { path: '/', pathType: 'Prefix', backend: { service: { name: 'tls-backend', port: { number: 80 } } } },
+              ],
+            },
+          },
+        ],
+      },
+    },
+    {
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'Ingress',
+      metadata: { name: 'term' },
+      spec: {
+        tls: [{ hosts: ['term.test'], secretName: 'term-tls' }],
+        rules: [
+          {
+            host: 'term.test',
+            http: {
+              paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: 'main', port: { number: 80 } } } }],
+            },
+          },
+        ],
+      },
+    },
+    {
+      apiVersion: 'projectcontour.io/v1',
+      kind: 'HTTPProxy',
+      metadata: { name: 'pass' },
+      spec: {
+        virtualhost: { fqdn: 'proxy-pass.test', tls: { passthrough: true } },
+        tcpproxy: { services: [{ name: 'tls-backend', port: 80 }] },
+      },
+    },
+    {
+      apiVersion: 'gateway.networking.k8s.io/v1',
+      kind: 'Gateway',
+      metadata: { name: 'gw-tls' },
+      spec: {
+        gatewayClassName: 'k8ts',
+        listeners: [
+          { name: 'tls', port: 443, protocol: 'TLS', hostname: 'gw-pass.test', tls: { mode: 'Passthrough' } },
+        ],
+      },
+    },
+    {
+      apiVersion: 'gateway.networking.k8s.io/v1alpha2',
+      kind: 'TLSRoute',
+      metadata: { name: 'pass' },
+      spec: { parentRefs: [{ name: 'gw-tls' }], rules: [{ backendRefs: [{ name: 'tls-backend', port: 80 }] }] },
+    },
+  );
+  for (const host of ['ing-pass.test', 'proxy-pass.test', 'gw-pass.test'])
+    await until(
+      `${host} is passed through`,
+      async () => {
+        const r = await httpsOn(host).catch((err: Error) => ({ cn: err.message, status: 0, body: '' }));
+        if (r.cn === 'passthrough-backend' && r.body === `tls-backend:${host}`) return true;
+        throw new Error(`${host}: certificate ${r.cn}, ${r.status} ${r.body.slice(0, 40)}`);
+      },
+      60_000,
+      200,
+    );
+  // Terminated hosts on the same port keep the ingress's certificates and routes.
+  const t = await httpsOn('term.test');
+  assert.equal(t.cn, 'term.test');
+  assert.equal(json({ status: t.status, headers: {}, body: t.body }).name, 'main');
+  const other = await httpsOn('unknown.test');
+  assert.equal(other.cn, DEFAULT_CERT_NAME);
+  assert.equal(other.status, 404);
+  // The TLS listener shares port 443 with the ingress's HTTPS: accepted and programmed, not a conflict.
+  await until(
+    'the TLS listener on 443 is programmed',
+    async () => {
+      const gw = JSON.parse(await c.k(['get', 'gateway', 'gw-tls', '-o', 'json'])) as {
+        status?: { listeners?: { conditions: { type: string; status: string; reason: string }[] }[] };
+      };
+      const conds = gw.status?.listeners?.[0]?.conditions ?? [];
+      const is = (t: string) => conds.find((x) => x.type === t);
+      if (is('Accepted')?.status === 'True' && is('Programmed')?.status === 'True') return true;
+      throw new Error(JSON.stringify(conds.map((x) => `${x.type}=${x.status}/${x.reason}`)));
+    },
+    20_000,
+    200,
+  );
 });

@@ -401,3 +401,42 @@ test('the UDP relay keeps a client flow on its endpoint, answers each client, an
   c.socket.close();
   await none.close();
 });
+
+test('a TLS Passthrough listener on the HTTPS port shares it with HTTPS: its TLSRoutes pass through there', () => {
+  const g = gw('gw', [
+    { name: 'https', port: 443, protocol: 'HTTPS', tls: { certificateRefs: [{ name: 'cert' }] }, allowedRoutes: all },
+    {
+      name: 'pass',
+      port: 443,
+      protocol: 'TLS',
+      hostname: 'db.example.com',
+      tls: { mode: 'Passthrough' },
+      allowedRoutes: all,
+    },
+    { name: 'tcp', port: 443, protocol: 'TCP', allowedRoutes: all },
+  ]);
+  const tls = {
+    metadata: { namespace: 'app', name: 'db', creationTimestamp: '2026-01-01T00:00:00Z' },
+    spec: { parentRefs: [{ name: 'gw', namespace: 'infra' }], rules: [{ backendRefs: [{ name: 'db', port: 5443 }] }] },
+  };
+  const c = compileGateways([g], { tls: [tls] }, ctx());
+  const listeners = c.gatewayStatus.get('infra/gw')!.listeners;
+  assert.deepEqual(
+    listeners.map((l) => [l.name, byType(l.conditions).Conflicted, byType(l.conditions).Programmed]),
+    [
+      ['https', 'False/NoConflicts', 'True/Programmed'],
+      ['pass', 'False/NoConflicts', 'True/Programmed'],
+      ['tcp', 'True/ProtocolConflict', 'False/Invalid'],
+    ],
+  );
+  assert.deepEqual(c.passthrough, [
+    {
+      route: { namespace: 'app', name: 'db' },
+      kind: 'TLSRoute',
+      hosts: ['db.example.com'],
+      backends: [{ backend: { namespace: 'app', service: 'db', port: { number: 5443 } }, weight: 1 }],
+    },
+  ]);
+  assert.equal(c.ports.size, 0, 'no socket of its own: the HTTPS port of the ingress reads the SNI');
+  assert.equal(listeners[1].attachedRoutes, 1);
+});

@@ -279,3 +279,39 @@ test('durations and prefix joins', () => {
   assert.equal(joinPrefixes(['/blog/', '/posts']), '/blog/posts');
   assert.equal(joinPrefixes([]), '/');
 });
+
+test('tls.passthrough: the fqdn goes to the tcpproxy services; with a secretName or no tcpproxy it is invalid', () => {
+  const pass = (name: string, tls: { passthrough?: boolean; secretName?: string }, tcp = true): HTTPProxy => ({
+    metadata: { namespace: 'root-ns', name, creationTimestamp: '2026-01-01T00:00:00Z', generation: 1 },
+    spec: {
+      virtualhost: { fqdn: `${name}.com`, tls },
+      ...(tcp ? { tcpproxy: { services: [svc('tls-app', 443, 3), svc('tls-canary', 443, 1)] } } : {}),
+    },
+  });
+  const c = compileHttpProxies(
+    [
+      pass('ok', { passthrough: true }),
+      pass('both', { passthrough: true, secretName: 's' }),
+      pass('none', { passthrough: true }, false),
+    ],
+    ctx(),
+  );
+  assert.deepEqual(c.passthrough, [
+    {
+      route: { namespace: 'root-ns', name: 'ok' },
+      kind: 'HTTPProxy',
+      hosts: ['ok.com'],
+      backends: [
+        { backend: { namespace: 'root-ns', service: 'tls-app', port: { number: 443 } }, weight: 3 },
+        { backend: { namespace: 'root-ns', service: 'tls-canary', port: { number: 443 } }, weight: 1 },
+      ],
+    },
+  ]);
+  assert.equal(c.verdicts.get('root-ns/ok')?.currentStatus, 'valid');
+  assert.equal(
+    c.verdicts.get('root-ns/both')?.description,
+    'Spec.VirtualHost.TLS: both Passthrough and SecretName were specified',
+  );
+  assert.equal(c.verdicts.get('root-ns/none')?.currentStatus, 'invalid');
+  assert.deepEqual(c.tls, [], 'passthrough hosts have no certificate of the ingress');
+});

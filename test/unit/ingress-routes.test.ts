@@ -3,7 +3,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Ingress, IngressRule } from 'kubernetes-types/networking/v1.js';
-import { chooseBackend, hostMatches, prefixMatches, RouteTable } from '../../src/ingress/routes.js';
+import {
+  chooseBackend,
+  hostMatches,
+  prefixMatches,
+  RouteTable,
+  sslPassthroughRoutes,
+} from '../../src/ingress/routes.js';
 import { buildRouteTable } from '../../src/ingress/routeindex.js';
 import { parseAnnotations, parseNginxSize } from '../../src/ingress/annotations.js';
 import { checkBasicAuth, md5Crypt, parseHtpasswd, verifyHash } from '../../src/ingress/htpasswd.js';
@@ -339,4 +345,42 @@ test('IngressClass: ours by name, by the legacy annotation, or by default when n
   assert.ok(servesIngress({ metadata: { annotations: { 'kubernetes.io/ingress.class': 'k8ts' } } }, [ours]));
   const notDefault = { ...ours, metadata: { name: 'k8ts', annotations: {} } };
   assert.ok(!servesIngress(named(), [notDefault]));
+});
+
+test('ssl-passthrough: each host with a backend for / passes through to it; off by default', () => {
+  const ing = (annotations: Record<string, string>): Ingress => ({
+    metadata: { namespace: 'ns', name: 'i', annotations },
+    spec: {
+      defaultBackend: { service: { name: 'fallback', port: { name: 'https' } } },
+      rules: [
+        {
+          host: 'A.example.com',
+          http: {
+            paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: 'a', port: { number: 443 } } } }],
+          },
+        },
+        {
+          host: 'b.example.com',
+          http: {
+            paths: [{ path: '/x', pathType: 'Prefix', backend: { service: { name: 'b', port: { number: 443 } } } }],
+          },
+        },
+        {
+          http: {
+            paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: 'c', port: { number: 443 } } } }],
+          },
+        },
+      ],
+    },
+  });
+  assert.deepEqual(sslPassthroughRoutes(ing({})), []);
+  assert.deepEqual(sslPassthroughRoutes(ing({ 'nginx.ingress.kubernetes.io/ssl-passthrough': 'false' })), []);
+  const on = sslPassthroughRoutes(ing({ 'nginx.ingress.kubernetes.io/ssl-passthrough': 'true' }));
+  assert.deepEqual(
+    on.map((r) => [r.hosts, r.backends.map((b) => [b.backend.service, b.backend.port])]),
+    [
+      [['a.example.com'], [['a', { number: 443 }]]],
+      [['b.example.com'], [['fallback', { name: 'https' }]]],
+    ],
+  );
 });
