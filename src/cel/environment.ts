@@ -1,6 +1,6 @@
 // Compiling and running CEL expressions the way the Kubernetes API server does: the CEL standard
 // library with optional types, plus Kubernetes' libraries (lists, regex, strings, URLs,
-// quantities, IPs/CIDRs, formats), declared variables, compile errors in cel-go's layout and a
+// quantities, IPs/CIDRs, formats, authorizer), declared variables, compile errors in cel-go's layout and a
 // runtime cost limit per evaluation.
 //
 // The evaluator is @marcbachmann/cel-js (docs/security.md#cel explains the choice). Its type
@@ -8,6 +8,7 @@
 // object, ...) are checked at run time, as cel-go does for int-or-string and unknown fields.
 import { Environment, Optional } from '@marcbachmann/cel-js';
 import { CostLimitExceeded, PER_CALL_LIMIT, metered, tick } from './cost.js';
+import { registerAuthz } from './libraries/authz.js';
 import { registerFormat } from './libraries/format.js';
 import { registerIP } from './libraries/ip.js';
 import { registerJsonPatch } from './libraries/jsonpatch.js';
@@ -83,6 +84,7 @@ function baseEnvironment(): Environment {
   registerIP(env);
   registerFormat(env);
   registerJsonPatch(env);
+  registerAuthz(env);
   exposeEvaluator(env);
   return env;
 }

@@ -30,7 +30,7 @@ import {
 } from '../../../cel/index.js';
 import type { PolicyDeps } from '../validatingpolicy/index.js';
 import { matchesResources } from '../validatingpolicy/matching.js';
-import { EvaluationFailure, collectParams, policyActivation } from '../validatingpolicy/params.js';
+import { EvaluationFailure, authorizeFn, collectParams, policyActivation } from '../validatingpolicy/params.js';
 import { replaceContents } from '../webhook/patch.js';
 
 const GROUP = 'admissionregistration.k8s.io';
@@ -270,7 +270,7 @@ export class MutatingAdmissionPolicyPlugin implements MutatingPlugin {
     policy: CompiledPolicy,
     fail: (err: unknown) => void,
   ): Record<string, unknown> {
-    const vars = policyActivation(a, params, namespaceObject);
+    const vars = policyActivation(a, params, namespaceObject, authorizeFn(this.deps));
     vars.jsonpatch = JSONPATCH_LIBRARY;
     const variables = Object.create(null) as Record<string, unknown>;
     vars.variables = variables;
