@@ -13,6 +13,7 @@ import { registerFormat } from './libraries/format.js';
 import { registerIP } from './libraries/ip.js';
 import { registerJsonPatch } from './libraries/jsonpatch.js';
 import { registerLists } from './libraries/lists.js';
+import { registerObjectConstruction } from './objectconstruction.js';
 import { registerQuantity } from './libraries/quantity.js';
 import { registerRegex } from './libraries/regex.js';
 import { registerStrings } from './libraries/strings.js';
@@ -85,6 +86,7 @@ function baseEnvironment(): Environment {
   registerFormat(env);
   registerJsonPatch(env);
   registerAuthz(env);
+  registerObjectConstruction(env);
   exposeEvaluator(env);
   return env;
 }
@@ -166,15 +168,16 @@ function referencedIdentifiers(ast: unknown, out = new Set<string>(), seen = new
   return out;
 }
 
-const PRIVATE_FUNCTION = /__k8ts_/;
+export const PRIVATE_FUNCTION = /__k8ts_/;
 
 /**
  * Compiles `expression` against the declared variables. Throws CelCompileError with cel-go's
  * "compilation failed: …" detail for syntax and type errors.
  */
-export function compile(expression: string, vars: VariableTypes): Program {
+export function compile(expression: string, vars: VariableTypes, opts: { rewritten?: boolean } = {}): Program {
   const env = environmentFor(vars);
-  if (PRIVATE_FUNCTION.test(expression)) {
+  // (`rewritten`: the caller produced the private calls itself and checked the source for them.)
+  if (!opts.rewritten && PRIVATE_FUNCTION.test(expression)) {
     throw new CelCompileError(expression, `compilation failed: ERROR: <input>:1:1: undeclared reference`);
   }
   let fn: EvalFn;
