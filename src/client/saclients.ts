@@ -4,7 +4,6 @@
 // account kube-system/NAME exists, asks for a token with a TokenRequest (an hour by default),
 // and the controller's client presents that token instead of the manager's credentials. The
 // token is requested again at 80 % of its lifetime; a failure keeps the old token and retries.
-import type { ServiceAccount } from 'kubernetes-types/core/v1.js';
 import type { TokenRequest } from 'kubernetes-types/authentication/v1.js';
 import { Client, R } from './client.js';
 import { HttpsTransport } from './https.js';
@@ -63,7 +62,7 @@ export class ServiceAccountClients {
     } catch (err) {
       if (!isNotFound(err)) throw err;
       try {
-        await accounts.create({ metadata: { name, namespace: this.namespace } } as ServiceAccount);
+        await accounts.create({ metadata: { name, namespace: this.namespace } });
       } catch (e) {
         if (!isAlreadyExists(e)) throw e;
       }
