@@ -2,6 +2,7 @@
 // a container runtime (containerd over CRI, or host processes), probes them, reports their status
 // and the node's, serves logs/exec/port-forward to the API server, and provisions local volumes.
 // Everything goes through the API, so the same agent runs inside `k8ts server` and as `k8ts agent`.
+import { CertificateRenewal, type CertificatePair } from '../machinery/certrenewal.js';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -78,6 +79,11 @@ export interface AgentOptions {
   port: number;
   /** Serving certificate of the agent and the CA that signs API server client certificates. */
   tls: { cert: string; key: string; ca: string };
+  /**
+   * Obtains a new serving certificate: renewed while the agent runs, at 70–90 % of the current
+   * one's lifetime (the kubelet's rotateServerCertificates); absent, the certificate stays.
+   */
+  renewServingCertificate?: () => Promise<CertificatePair>;
   /** The cluster DNS address pods use (--cluster-dns, the kube-dns Service IP). */
   clusterDNS: string[];
   clusterDomain: string;
@@ -121,6 +127,7 @@ export class NodeAgent {
   private syncer!: PodSyncer;
   private probes!: ProbeManager;
   private server?: AgentServer;
+  private servingRenewal?: CertificateRenewal;
   private provisioner?: LocalPathProvisioner;
   private stats?: StatsCollector;
   private logging?: NodeLogging;
@@ -320,6 +327,16 @@ export class NodeAgent {
       metrics: new AgentMetrics(this.runtime, this.o.nodeName),
     });
     const port = await this.server.start();
+    const renew = this.o.renewServingCertificate;
+    if (renew) {
+      const server = this.server;
+      this.servingRenewal = new CertificateRenewal({
+        certPem: this.o.tls.cert,
+        renew,
+        apply: (pair) => server.setServingCertificate(pair.certPem, pair.keyPem),
+        log: this.log,
+      }).start();
+    }
     await this.startDevices();
     const imageFsPath = this.containerd ? join(this.containerd.paths.dir, 'root') : this.dir;
     const imageGC = new ImageGC({ runtime: this.runtime, imageFsPath, pinned: [PAUSE_IMAGE], logger: this.log });
@@ -673,6 +690,7 @@ export class NodeAgent {
     await this.proxier?.stop();
     await this.lbAnnouncer?.stop();
     await this.netpol?.stop();
+    this.servingRenewal?.stop();
     await this.server?.stop();
     await this.devices?.stop();
     await this.runtime?.close();

@@ -166,6 +166,12 @@ export class AgentServer {
     return this.port;
   }
 
+  /** Serves a renewed certificate to new connections (open ones keep theirs). */
+  setServingCertificate(cert: string, key: string): void {
+    this.options.tls = { ...this.options.tls, cert, key };
+    this.server?.setSecureContext({ cert, key, ca: this.options.tls.ca });
+  }
+
   async stop(): Promise<void> {
     for (const f of this.follows) f.abort();
     const closed = new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));

@@ -3,7 +3,7 @@
 import http2 from 'node:http2';
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import type { TLSSocket } from 'node:tls';
+import type { SecureContextOptions, TLSSocket } from 'node:tls';
 import { WebSocketServer } from 'ws';
 import type { Logger } from 'pino';
 import type { ClusterSettings, ResourceDef, StrategyContext } from '../api/types.js';
@@ -406,7 +406,6 @@ export class ApiServer implements ServingApi {
     for (const s of services?.list() ?? []) this.allocators.observe(s.obj);
     // Custom resources of established CRDs are served before the server reports ready.
     await this.crds.start();
-    const { tls } = this.config;
     const h2 = http2Settings(limits, MAX_HEADER_BYTES);
     // One listener for both protocols: ALPN picks h2 for clients that offer it, HTTP/1.1 for the rest.
     const server = http2.createSecureServer({
@@ -417,13 +416,9 @@ export class ApiServer implements ServingApi {
       // Room for every stream's full upload window (Node refuses new streams past this).
       maxSessionMemory: Math.ceil((2 * h2.connectionWindow) / (1 << 20)),
       Http2ServerResponse: Http2Response,
-      cert: tls.cert,
-      key: tls.key,
-      ca: tls.ca,
+      ...this.secureContextOptions(),
       requestCert: true,
       rejectUnauthorized: false,
-      minVersion: 'TLSv1.2',
-      ciphers: TLS_CIPHERS,
       handshakeTimeout: limits.tlsHandshakeTimeoutMs,
     });
     // HTTP/1.1 connections go to Node's HTTP/1 server code, which reads its options from here.
@@ -498,6 +493,21 @@ export class ApiServer implements ServingApi {
   }
 
   /** Stop accepting, end watches, let in-flight requests finish, close storage. */
+  /**
+   * Serves a new certificate from now on (a renewal): new connections get it, open ones keep
+   * theirs. The rest of the TLS settings stay as start() made them.
+   */
+  setServingCertificate(cert: string, key: string): void {
+    this.config.tls.cert = cert;
+    this.config.tls.key = key;
+    this.server?.setSecureContext(this.secureContextOptions());
+  }
+
+  private secureContextOptions(): SecureContextOptions {
+    const { tls: t } = this.config;
+    return { cert: t.cert, key: t.key, ca: t.ca, minVersion: 'TLSv1.2', ciphers: TLS_CIPHERS };
+  }
+
   async stop(): Promise<void> {
     this.stopping = true;
     this.aggregator?.stop();

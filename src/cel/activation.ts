@@ -1,6 +1,8 @@
 // The variables admission CEL expressions are evaluated with, built from one request
-// (upstream admission/plugin/cel activation: object, oldObject, request, params, namespaceObject).
+// (upstream admission/plugin/cel activation: object, oldObject, request, params, namespaceObject,
+// authorizer).
 import { toCel } from './values.js';
+import { type AuthorizeFn, AuthorizerVal } from './libraries/authz.js';
 
 export interface AdmissionRequestInfo {
   uid?: string;
@@ -22,8 +24,11 @@ export function admissionActivation(opts: {
   request: AdmissionRequestInfo;
   params?: unknown;
   namespaceObject?: unknown;
+  /** The server's authorizer: `authorizer` checks the request's user with it (null without one). */
+  authorize?: AuthorizeFn;
 }): Record<string, unknown> {
   const req = opts.request;
+  const user = req.userInfo;
   return {
     object: opts.object === undefined ? null : toCel(opts.object),
     oldObject: opts.oldObject === undefined ? null : toCel(opts.oldObject),
@@ -35,7 +40,19 @@ export function admissionActivation(opts: {
     }),
     params: opts.params === undefined ? null : toCel(opts.params),
     namespaceObject: opts.namespaceObject === undefined ? null : toCel(opts.namespaceObject),
-    authorizer: null,
+    authorizer: opts.authorize
+      ? new AuthorizerVal(
+          { name: user.username, groups: user.groups ?? [], uid: user.uid, extra: user.extra },
+          opts.authorize,
+          {
+            group: req.resource.group,
+            resource: req.resource.resource,
+            subresource: req.subResource,
+            namespace: req.namespace,
+            name: req.name,
+          },
+        )
+      : null,
     variables: null,
   };
 }

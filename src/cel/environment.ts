@@ -1,6 +1,6 @@
 // Compiling and running CEL expressions the way the Kubernetes API server does: the CEL standard
 // library with optional types, plus Kubernetes' libraries (lists, regex, strings, URLs,
-// quantities, IPs/CIDRs, formats), declared variables, compile errors in cel-go's layout and a
+// quantities, IPs/CIDRs, formats, authorizer), declared variables, compile errors in cel-go's layout and a
 // runtime cost limit per evaluation.
 //
 // The evaluator is @marcbachmann/cel-js (docs/security.md#cel explains the choice). Its type
@@ -8,10 +8,12 @@
 // object, ...) are checked at run time, as cel-go does for int-or-string and unknown fields.
 import { Environment, Optional } from '@marcbachmann/cel-js';
 import { CostLimitExceeded, PER_CALL_LIMIT, metered, tick } from './cost.js';
+import { registerAuthz } from './libraries/authz.js';
 import { registerFormat } from './libraries/format.js';
 import { registerIP } from './libraries/ip.js';
 import { registerJsonPatch } from './libraries/jsonpatch.js';
 import { registerLists } from './libraries/lists.js';
+import { registerObjectConstruction } from './objectconstruction.js';
 import { registerQuantity } from './libraries/quantity.js';
 import { registerRegex } from './libraries/regex.js';
 import { registerStrings } from './libraries/strings.js';
@@ -83,6 +85,8 @@ function baseEnvironment(): Environment {
   registerIP(env);
   registerFormat(env);
   registerJsonPatch(env);
+  registerAuthz(env);
+  registerObjectConstruction(env);
   exposeEvaluator(env);
   return env;
 }
@@ -164,15 +168,16 @@ function referencedIdentifiers(ast: unknown, out = new Set<string>(), seen = new
   return out;
 }
 
-const PRIVATE_FUNCTION = /__k8ts_/;
+export const PRIVATE_FUNCTION = /__k8ts_/;
 
 /**
  * Compiles `expression` against the declared variables. Throws CelCompileError with cel-go's
  * "compilation failed: …" detail for syntax and type errors.
  */
-export function compile(expression: string, vars: VariableTypes): Program {
+export function compile(expression: string, vars: VariableTypes, opts: { rewritten?: boolean } = {}): Program {
   const env = environmentFor(vars);
-  if (PRIVATE_FUNCTION.test(expression)) {
+  // (`rewritten`: the caller produced the private calls itself and checked the source for them.)
+  if (!opts.rewritten && PRIVATE_FUNCTION.test(expression)) {
     throw new CelCompileError(expression, `compilation failed: ERROR: <input>:1:1: undeclared reference`);
   }
   let fn: EvalFn;

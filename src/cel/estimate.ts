@@ -6,6 +6,7 @@
 // the schema sets none, from the largest request the server accepts (3 MiB), as upstream.
 // The estimate is an upper bound on the runtime cost counted by cost.ts, not the same number.
 import type { RuleSchema } from './schemarules.js';
+import { AUTHZ_CHECK_COST } from './libraries/authz.js';
 
 /** Upstream's per-rule limit (celconfig.StaticEstimatedCostLimit). */
 export const STATIC_ESTIMATED_COST_LIMIT = 10_000_000;
@@ -196,6 +197,9 @@ class Estimator {
       }
       case 'size':
         return { cost: base };
+      case 'check':
+        // An authorization check (authorizer library): a fixed price, as upstream.
+        return { cost: base + AUTHZ_CHECK_COST };
       default:
         return { cost: base, size: subject?.size };
     }

@@ -20,4 +20,5 @@ export {
 } from './matchconditions.js';
 export { admissionActivation, type AdmissionRequestInfo } from './activation.js';
 export { compileMutation, JSONPATCH_LIBRARY, MUTATION_VARIABLES } from './mutation.js';
-export { desugarObjectConstruction } from './objectconstruction.js';
+export { desugarObjectConstruction, objectTypeErrors, objectTypeName } from './objectconstruction.js';
+export { AUTHZ_CHECK_COST, type AuthorizeFn, type AuthzAttributes } from './libraries/authz.js';

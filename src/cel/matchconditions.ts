@@ -2,6 +2,7 @@
 // the request that decide whether the webhook or policy applies (upstream
 // k8s.io/apiserver/pkg/admission/plugin/webhook/matchconditions). All must be true to match; a
 // false one wins over errors; otherwise an error is returned for the caller's failurePolicy.
+import { AUTHORIZER_TYPE } from './libraries/authz.js';
 import { CelCompileError, type Program, type VariableTypes, compile } from './environment.js';
 import type { FieldError } from '../machinery/fielderrors.js';
 import { invalid, path as fieldPath, type FieldPath } from '../machinery/fielderrors.js';
@@ -13,7 +14,7 @@ export const ADMISSION_VARIABLES: VariableTypes = {
   request: 'dyn',
   params: 'dyn',
   namespaceObject: 'dyn',
-  authorizer: 'dyn',
+  authorizer: AUTHORIZER_TYPE,
   variables: 'dyn',
 };
 

@@ -1,7 +1,7 @@
 // The CEL of MutatingAdmissionPolicy mutations (upstream admission/plugin/policy/mutating): the
 // admission variables, object construction (`Object{...}`, `JSONPatch{...}`, see
 // objectconstruction.ts) and the JSONPatch library's `jsonpatch.escapeKey`.
-import { type Program, compile } from './environment.js';
+import { CelCompileError, PRIVATE_FUNCTION, type Program, compile } from './environment.js';
 import { ADMISSION_VARIABLES } from './matchconditions.js';
 import { desugarObjectConstruction } from './objectconstruction.js';
 import { JSONPATCH_LIBRARY_TYPE, JsonPatchLibrary } from './libraries/jsonpatch.js';
@@ -17,7 +17,9 @@ export const JSONPATCH_LIBRARY = new JsonPatchLibrary();
  * policy. Throws CelCompileError as compile() does.
  */
 export function compileMutation(expression: string): Program {
-  const program = compile(desugarObjectConstruction(expression), MUTATION_VARIABLES);
+  if (PRIVATE_FUNCTION.test(expression))
+    throw new CelCompileError(expression, `compilation failed: ERROR: <input>:1:1: undeclared reference`);
+  const program = compile(desugarObjectConstruction(expression), MUTATION_VARIABLES, { rewritten: true });
   // Report the expression as written, not as rewritten.
   return { ...program, expression, evaluate: program.evaluate.bind(program) };
 }

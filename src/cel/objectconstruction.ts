@@ -1,9 +1,56 @@
 // CEL object construction (`Object.spec{replicas: 3}`, `JSONPatch{op: "add", ...}`) for the
 // expressions of MutatingAdmissionPolicies. The evaluator has no message literals, so they are
-// rewritten to map literals before compiling: the type name goes (replaced by spaces, keeping
-// error columns where they were) and each field name becomes a quoted key. The result is the
-// JSON the construction denotes, which is what upstream makes of it too (an apply configuration
-// or a patch operation); checking it against the object's schema happens when it is applied.
+// rewritten to map literals before compiling: each field name becomes a quoted key, and the
+// literal is passed to a private function with the type name, which tags the map it returns
+// (`objectTypeName`). The result is the JSON the construction denotes, which is what upstream
+// makes of it too (an apply configuration or a patch operation); the type names are checked
+// against the field paths they sit at (`objectTypeErrors`, upstream's
+// CheckTypeNamesMatchFieldPathNames) and the result against the object's schema when applied.
+import type { Environment } from '@marcbachmann/cel-js';
+
+/** The private function a construction becomes (user expressions may not name `__k8ts_` functions). */
+const OBJECT_FUNCTION = '__k8ts_object';
+
+/** The type names of constructed maps (the maps are the evaluator's own, made per evaluation). */
+const typeNames = new WeakMap<object, string>();
+
+export function registerObjectConstruction(env: Environment): void {
+  env.registerFunction(`${OBJECT_FUNCTION}(string, dyn): map<string, dyn>`, (name: string, fields: unknown) => {
+    // A copy: the evaluator may share one object between evaluations of a constant literal.
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(fields as Record<string, unknown>))
+      Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
+    typeNames.set(out, name);
+    return out;
+  });
+}
+
+/** The type name a value was constructed with (`Object.spec`), undefined for anything else. */
+export function objectTypeName(value: unknown): string | undefined {
+  return typeof value === 'object' && value !== null ? typeNames.get(value) : undefined;
+}
+
+/**
+ * Upstream's CheckTypeNamesMatchFieldPathNames: a construction under field `f` of one typed
+ * `T` must be typed `T.f` (lists and plain maps in between are transparent).
+ */
+export function objectTypeErrors(value: unknown, path: string = objectTypeName(value) ?? ''): string[] {
+  const errs: string[] = [];
+  const name = objectTypeName(value);
+  if (name !== undefined) {
+    if (name !== path)
+      errs.push(
+        `unexpected type name "${name}", expected "${path}", which matches field name path from root Object type`,
+      );
+    for (const [k, v] of Object.entries(value as Record<string, unknown>))
+      errs.push(...objectTypeErrors(v, `${path}.${k}`));
+  } else if (Array.isArray(value)) {
+    for (const v of value) errs.push(...objectTypeErrors(v, path));
+  } else if (typeof value === 'object' && value !== null) {
+    for (const v of Object.values(value)) errs.push(...objectTypeErrors(v, path));
+  }
+  return errs;
+}
 
 const IDENT_START = /[A-Za-z_]/;
 const IDENT_PART = /[A-Za-z0-9_]/;
@@ -52,8 +99,8 @@ function readIdent(src: string, i: number): number {
 }
 
 /**
- * The expression with every object construction turned into a map literal. Expressions without
- * one come back unchanged.
+ * The expression with every object construction turned into a tagged map literal. Expressions
+ * without one come back unchanged.
  */
 export function desugarObjectConstruction(src: string): string {
   let out = '';
@@ -106,7 +153,7 @@ export function desugarObjectConstruction(src: string): string {
         }
         const brace = skipSpace(src, j);
         if (src[brace] === '{') {
-          out += src.slice(i, brace).replace(/\S/g, ' ') + '{';
+          out += `${OBJECT_FUNCTION}(${JSON.stringify(src.slice(i, brace).replace(/\s/g, ''))}, {`;
           stack.push(true);
           atFieldStart = true;
           previous = '{';
@@ -120,8 +167,14 @@ export function desugarObjectConstruction(src: string): string {
       continue;
     }
     if (ch === '(' || ch === '[' || ch === '{') stack.push(false);
-    else if (ch === ')' || ch === ']' || ch === '}') stack.pop();
-    else if (ch === ',' && stack.at(-1) === true) {
+    else if ((ch === ')' || ch === ']' || ch === '}') && stack.pop() && ch === '}') {
+      // The end of a construction: its map literal and the call tagging it.
+      out += '})';
+      i++;
+      atFieldStart = false;
+      previous = ')';
+      continue;
+    } else if (ch === ',' && stack.at(-1) === true) {
       out += ch;
       i++;
       atFieldStart = true;

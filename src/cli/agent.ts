@@ -5,7 +5,7 @@ import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { ApiServer } from '../apiserver/server.js';
-import { loadOrIssue, type CA } from '../machinery/pki.js';
+import { issue, loadOrIssue, storeKeyPair, type CA } from '../machinery/pki.js';
 import { NodeAgent } from '../agent/agent.js';
 import type { FlannelBackend } from '../agent/network/routes.js';
 import type { AgentFlags } from './agentflags.js';
@@ -27,11 +27,12 @@ export async function startLocalAgent(
   const nodeIP = flags.nodeIp ?? primaryIPv4();
   const tlsDir = join(dataDir, 'agent', 'tls');
   mkdirSync(tlsDir, { recursive: true, mode: 0o700 });
-  const serving = await loadOrIssue(ca, tlsDir, 'serving-kubelet', {
+  const servingOptions = {
     commonName: nodeName,
     sans: [nodeName, nodeIP, '127.0.0.1', 'localhost'],
     server: true,
-  });
+  };
+  const serving = await loadOrIssue(ca, tlsDir, 'serving-kubelet', servingOptions);
   const options = agentOptionsFromFlags(flags);
   const agent = new NodeAgent({
     client: inProcessClient(api, {
@@ -54,6 +55,12 @@ export async function startLocalAgent(
     logging: { ...options.logging, exportEvents: true },
     nodeIP,
     tls: { cert: serving.certPem, key: serving.keyPem, ca: ca.certPem },
+    // Renewed from the server's CA while running, as loadOrIssue would at the next start.
+    renewServingCertificate: async () => {
+      const pair = await issue(ca, servingOptions);
+      storeKeyPair(tlsDir, 'serving-kubelet', pair);
+      return pair;
+    },
     clusterDomain: flags.clusterDomain,
     flannelBackend: flags.flannelBackend,
     logger,

@@ -5,7 +5,10 @@
 import { readFileSync } from 'node:fs';
 import pino from 'pino';
 import { Client } from '../client/client.js';
-import { loadKubeconfig } from '../client/kubeconfig.js';
+import { type ClientConfig, loadKubeconfig } from '../client/kubeconfig.js';
+import { ServiceAccountClients } from '../client/saclients.js';
+import { CONTROLLER_SERVICE_ACCOUNTS } from '../server/identities.js';
+import type { Logger } from 'pino';
 import { ControllerManager, DEFAULT_CONTROLLERS, type ControllerInit } from '../controllers/manager.js';
 import { type LeaderElectFlags, leaseFromFlags, stopOnSignals } from './component.js';
 import { keysFromPem, signLegacyToken } from '../apiserver/serviceaccount/index.js';
@@ -20,6 +23,8 @@ export interface ControllerManagerFlags extends LeaderElectFlags {
   serviceAccountPrivateKeyFile?: string;
   clusterCidr?: string;
   lbAddressPool?: string[];
+  /** Each controller acts as its own service account, with a token from a TokenRequest. */
+  useServiceAccountCredentials?: boolean;
   logLevel: string;
 }
 
@@ -43,7 +48,26 @@ export function selectControllers(spec: string, all: Record<string, ControllerIn
   return out;
 }
 
-export function runControllerManager(flags: ControllerManagerFlags): void {
+/**
+ * --use-service-account-credentials: the client of every selected controller that has an account
+ * of its own (server/identities.ts, upstream's names), holding its token; the others use `root`.
+ */
+export async function serviceAccountClients(
+  root: Client,
+  config: ClientConfig,
+  controllers: string[],
+  log: Logger,
+): Promise<{ clients: Map<string, Client>; accounts: ServiceAccountClients }> {
+  const accounts = new ServiceAccountClients({ root, config, fieldManager: 'kube-controller-manager', log });
+  const clients = new Map<string, Client>();
+  for (const name of controllers) {
+    const account = CONTROLLER_SERVICE_ACCOUNTS[name];
+    if (account) clients.set(name, await accounts.clientFor(account));
+  }
+  return { clients, accounts };
+}
+
+export async function runControllerManager(flags: ControllerManagerFlags): Promise<void> {
   const logger = pino({ level: flags.logLevel, name: 'k8ts-controller-manager', base: {} }, pino.destination(2));
   const kubeconfig = flags.kubeconfig ?? process.env.KUBECONFIG;
   if (!kubeconfig) throw new Error('--kubeconfig (or KUBECONFIG) is required');
@@ -60,8 +84,12 @@ export function runControllerManager(flags: ControllerManagerFlags): void {
     ? keysFromPem(readFileSync(flags.serviceAccountPrivateKeyFile))
     : undefined;
   const client = Client.fromKubeconfig(kubeconfig, { fieldManager: 'kube-controller-manager', context: flags.context });
+  const credentials = flags.useServiceAccountCredentials
+    ? await serviceAccountClients(client, loadKubeconfig(kubeconfig, flags.context), Object.keys(controllers), logger)
+    : undefined;
   const manager = new ControllerManager({
     client,
+    ...(credentials ? { clientFor: (name: string) => credentials.clients.get(name) ?? client } : {}),
     logger,
     controllers,
     leaderElection: lease,
@@ -80,6 +108,7 @@ export function runControllerManager(flags: ControllerManagerFlags): void {
 
   stopOnSignals(logger, async () => {
     await manager.stop();
+    await credentials?.accounts.stop();
     await client.close().catch(() => undefined);
   });
 }

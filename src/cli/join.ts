@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { Agent, request } from 'undici';
 import { X509Certificate } from 'node:crypto';
-import { notAfter, sansOf } from '../machinery/pki.js';
+import { notAfter, sansOf, storeKeyPair } from '../machinery/pki.js';
 import {
   CACERTS_PATH,
   NODE_CERTS_PATH,
@@ -391,6 +391,15 @@ export async function runAgent(flags: JoinFlags): Promise<void> {
     clusterDNS,
     nodeIP,
     tls: { cert: id.servingCert, key: id.servingKey, ca: id.ca },
+    // Renewed while running with the join token (as it was issued), stored for the next start.
+    renewServingCertificate: async () => {
+      const caPem = await fetchCACerts(server);
+      verifyCA(caPem, token, server, logger);
+      const fresh = await requestNodeCerts(server, caPem, token, nodeName, nodeIP);
+      const pair = { certPem: fresh.servingCert, keyPem: fresh.servingKey };
+      storeKeyPair(tlsDir, 'serving-kubelet', pair);
+      return pair;
+    },
     clusterDomain: flags.clusterDomain ?? serverConfig?.clusterDomain ?? 'cluster.local',
     // A server that does not say is older than the overlay: its nodes route host-gw style.
     flannelBackend: serverConfig ? (serverConfig.flannelBackend ?? 'host-gw') : 'vxlan',

@@ -280,9 +280,14 @@ export async function main(argv: string[]): Promise<void> {
       '--service-account-private-key-file <file>',
       'key that signs the tokens of kubernetes.io/service-account-token Secrets (without it they stay empty)',
     )
+    .option(
+      '--use-service-account-credentials',
+      'run each controller as its own service account in kube-system, with a token from a TokenRequest',
+      false,
+    )
     .action(async (opts) => {
       const { runControllerManager } = await import('./controllermanager.js');
-      runControllerManager(opts);
+      await runControllerManager(opts);
     });
 
   program

@@ -139,6 +139,11 @@ export class HttpsTransport implements Transport {
     void old.then((a) => a.close()).catch(() => undefined);
   }
 
+  /** Presents another bearer token from the next request on (a renewed service-account token). */
+  setBearerToken(token: string): void {
+    this.headers.authorization = `Bearer ${token}`;
+  }
+
   static fromKubeconfig(path: string, opts: HttpsOptions & { context?: string }): HttpsTransport {
     return new HttpsTransport(loadKubeconfig(path, opts.context), opts);
   }

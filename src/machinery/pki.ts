@@ -1,7 +1,7 @@
 // Cluster PKI: a CA made on first start, a serving certificate for the API server (re-issued
 // when its names change) and client certificates (the admin's: O=system:masters).
 import { createPrivateKey, generateKeyPairSync, X509Certificate, type KeyObject } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isIP } from 'node:net';
 import {
@@ -70,17 +70,21 @@ export interface IssueOptions {
   server?: boolean;
   client?: boolean;
   validYears?: number;
+  /** The lifetime in milliseconds, instead of validYears (short-lived certificates). */
+  validMs?: number;
 }
 
 export function issue(ca: CA, opts: IssueOptions): Promise<KeyPair> {
   const keys = generateKeys();
   const now = Date.now();
+  const lifetime = opts.validMs ?? (opts.validYears ?? 1) * YEAR_MS;
   const certPem = issueCertificate(
     {
       subject: distinguishedName(opts.commonName, opts.organizations),
       publicKey: keys.publicKey,
-      notBefore: new Date(now - 60_000),
-      notAfter: new Date(now + (opts.validYears ?? 1) * YEAR_MS),
+      // Backdated for clock skew (a tenth of a short lifetime at most, so it stays mostly ahead).
+      notBefore: new Date(now - Math.min(60_000, lifetime / 10)),
+      notAfter: new Date(now + lifetime),
       keyUsage: [KeyUsage.digitalSignature, KeyUsage.keyEncipherment],
       extKeyUsage: [...(opts.server ? [ExtKeyUsage.serverAuth] : []), ...(opts.client ? [ExtKeyUsage.clientAuth] : [])],
       sans: opts.sans,
@@ -119,9 +123,19 @@ export async function loadOrIssue(ca: CA, dir: string, name: string, opts: Issue
       return { certPem, keyPem: readFileSync(keyFile, 'utf8') };
   }
   const pair = await issue(ca, opts);
-  writeFileSync(certFile, pair.certPem, { mode: 0o644 });
-  writeFileSync(keyFile, pair.keyPem, { mode: 0o600 });
+  storeKeyPair(dir, name, pair);
   return pair;
+}
+
+/** Writes dir/name.{crt,key} (the key 0600), each replaced whole (a reader never sees half a file). */
+export function storeKeyPair(dir: string, name: string, pair: KeyPair): void {
+  for (const [file, data, mode] of [
+    [join(dir, `${name}.key`), pair.keyPem, 0o600],
+    [join(dir, `${name}.crt`), pair.certPem, 0o644],
+  ] as const) {
+    writeFileSync(`${file}.tmp`, data, { mode });
+    renameSync(`${file}.tmp`, file);
+  }
 }
 
 /** Subject of a verified peer certificate, as node's TLS socket reports it. */

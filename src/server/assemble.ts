@@ -11,7 +11,8 @@ import type { Logger } from 'pino';
 import { builtinResources } from '../api/builtin.js';
 import { ApiServer } from '../apiserver/server.js';
 import type { ServingLimits } from '../apiserver/limits.js';
-import { loadOrCreateCA, loadOrIssue, type CA, type KeyPair } from '../machinery/pki.js';
+import { issue, loadOrCreateCA, loadOrIssue, storeKeyPair, type CA, type KeyPair } from '../machinery/pki.js';
+import { CertificateRenewal } from '../machinery/certrenewal.js';
 import { bootstrap } from '../apiserver/bootstrap.js';
 import { ApiServerEndpointReconciler } from './endpointreconciler.js';
 import { FRONT_PROXY_USER, loadOrCreateFrontProxy } from '../apiserver/aggregator/frontproxy.js';
@@ -84,6 +85,8 @@ export interface ServerSettings {
   requireServiceAccount?: boolean;
   /** Extra names and addresses of the serving certificate. */
   tlsSans?: string[];
+  /** The serving certificate's lifetime (default one year); it is renewed at 70–90 % of it. */
+  servingCertificateLifetimeMs?: number;
   /** The address nodes and pods reach the API server at (the `kubernetes` Service's endpoint). */
   advertiseAddress?: string;
   /** Join secret for agents (default: the stored one, else a new one). */
@@ -221,12 +224,14 @@ export async function assembleServer(s: ServerSettings): Promise<AssembledServer
     ...(s.advertiseAddress ? [s.advertiseAddress] : []),
     ...(s.tlsSans ?? []),
   ];
+  const servingOptions = {
+    commonName: 'kube-apiserver',
+    sans: [...new Set(sans)],
+    server: true,
+    validMs: s.servingCertificateLifetimeMs,
+  };
   const [serving, admin, kubeletClient]: KeyPair[] = await Promise.all([
-    loadOrIssue(ca, tlsDir, 'serving-kube-apiserver', {
-      commonName: 'kube-apiserver',
-      sans: [...new Set(sans)],
-      server: true,
-    }),
+    loadOrIssue(ca, tlsDir, 'serving-kube-apiserver', servingOptions),
     loadOrIssue(ca, tlsDir, 'client-admin', {
       commonName: 'system:admin',
       organizations: ['system:masters'],
@@ -244,6 +249,17 @@ export async function assembleServer(s: ServerSettings): Promise<AssembledServer
   api.config.kubeletClient = { cert: kubeletClient.certPem, key: kubeletClient.keyPem, ca: ca.certPem };
 
   await api.start();
+  // Renewed while the server runs (at 70–90 % of its lifetime), stored for the next start.
+  const servingRenewal = new CertificateRenewal({
+    certPem: serving.certPem,
+    renew: async () => {
+      const pair = await issue(ca, servingOptions);
+      storeKeyPair(tlsDir, 'serving-kube-apiserver', pair);
+      return pair;
+    },
+    apply: (pair) => api.setServingCertificate(pair.certPem, pair.keyPem),
+    log: logger,
+  }).start();
   await authorization.install(api);
   await bootstrap(api, { port: api.port });
   // The `kubernetes` Service's endpoints: every live server's advertise address (Leases).
@@ -378,6 +394,7 @@ export async function assembleServer(s: ServerSettings): Promise<AssembledServer
     client,
     componentClient,
     async stop() {
+      servingRenewal.stop();
       compactor.stop();
       await helmRunning?.stop();
       await simStorage?.stop();

@@ -1,7 +1,8 @@
 // ValidatingAdmissionPolicy + ValidatingAdmissionPolicyBinding with the real kubectl: a policy
 // capping Deployment replicas denies a 6-replica Deployment with its messageExpression text in
 // upstream's format; a Warn binding warns instead; params come from a ConfigMap named by
-// paramRef; a policy whose expression does not compile is refused.
+// paramRef; a policy whose expression does not compile is refused; a policy using the CEL
+// authorizer denies a user (kubectl --as) who may not get Secrets in the namespace.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startCluster, type Cluster } from './harness.js';
@@ -149,4 +150,57 @@ spec:
   assert.match(list, /required-label\s+1\s+v1\/ConfigMap/);
   const bindings = await c.k(['get', 'validatingadmissionpolicybindings']);
   assert.match(bindings, /required-label-warn\s+required-label\s+default\/label-rules/);
+});
+
+test('the authorizer library: a policy denies unless the requesting user may get Secrets there', async () => {
+  await c.k(
+    ['apply', '-f', '-'],
+    `
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata: {name: needs-secret-read}
+spec:
+  matchConstraints:
+    resourceRules:
+    - {apiGroups: [""], apiVersions: [v1], operations: [CREATE], resources: [configmaps]}
+  validations:
+  - expression: "authorizer.group('').resource('secrets').namespace(request.namespace).check('get').allowed()"
+    messageExpression: "'user ' + request.userInfo.username + ' may not get secrets in ' + request.namespace"
+  - expression: "authorizer.requestResource.check('create').allowed()"
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicyBinding
+metadata: {name: needs-secret-read}
+spec:
+  policyName: needs-secret-read
+  validationActions: [Deny]
+  matchResources:
+    namespaceSelector: {matchLabels: {authz: "on"}}
+`,
+  );
+  await c.k(['create', 'namespace', 'vault']);
+  await c.k(['label', 'namespace', 'vault', 'authz=on']);
+  await c.k(['create', 'role', 'cm-writer', '--verb=create', '--resource=configmaps', '-n', 'vault']);
+  await c.k(['create', 'rolebinding', 'jane-cm', '--role=cm-writer', '--user=jane', '-n', 'vault']);
+  // jane may create ConfigMaps (RBAC lets the request through) but not get Secrets: denied.
+  let denied = await c.kubectl(['create', 'configmap', 'j1', '-n', 'vault', '--as=jane']);
+  for (let i = 0; i < 20 && /forbidden: User "jane" cannot create/.test(denied.stderr); i++) {
+    await new Promise((r) => setTimeout(r, 250)); // the RoleBinding reaching the authorizer
+    denied = await c.kubectl(['create', 'configmap', 'j1', '-n', 'vault', '--as=jane']);
+  }
+  assert.notEqual(denied.code, 0);
+  assert.match(
+    denied.stderr,
+    /ValidatingAdmissionPolicy 'needs-secret-read' with binding 'needs-secret-read' denied request: user jane may not get secrets in vault/,
+  );
+  // The admin (system:masters) may; so may jane once she can read Secrets there.
+  await c.k(['create', 'configmap', 'a1', '-n', 'vault']);
+  await c.k(['create', 'role', 'secret-reader', '--verb=get', '--resource=secrets', '-n', 'vault']);
+  await c.k(['create', 'rolebinding', 'jane-secrets', '--role=secret-reader', '--user=jane', '-n', 'vault']);
+  let allowed = await c.kubectl(['create', 'configmap', 'j1', '-n', 'vault', '--as=jane']);
+  for (let i = 0; i < 20 && allowed.code !== 0; i++) {
+    await new Promise((r) => setTimeout(r, 250));
+    allowed = await c.kubectl(['create', 'configmap', 'j1', '-n', 'vault', '--as=jane']);
+  }
+  assert.equal(allowed.code, 0, allowed.stderr);
 });

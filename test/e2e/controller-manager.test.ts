@@ -1,7 +1,9 @@
 // `k8ts controller-manager --kubeconfig F` over HTTPS with leader election: against a server that
 // runs no controllers itself (--disable-controller-manager), two instances elect one leader; only
 // it runs controllers (a new namespace gets its default ServiceAccount); when it is killed, the
-// standby takes the Lease over within the lease duration and acts.
+// standby takes the Lease over within the lease duration and acts. With
+// --use-service-account-credentials each controller acts as its own service account (a token
+// from a TokenRequest): a permission taken from its role is refused to it, not to the manager.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -28,24 +30,20 @@ interface Instance {
   log: () => string;
 }
 
-function startInstance(): Promise<Instance> {
+function startInstance(
+  args = [
+    '--leader-elect=true',
+    `--leader-elect-lease-duration=${LEASE_MS / 1000}s`,
+    '--leader-elect-renew-deadline=3s',
+    '--leader-elect-retry-period=500ms',
+    '--lb-address-pool',
+    POOL,
+  ],
+): Promise<Instance> {
   return new Promise((resolve, reject) => {
     const proc = spawn(
       process.execPath,
-      [
-        K8TS_BIN,
-        'controller-manager',
-        '--kubeconfig',
-        cluster.kubeconfig,
-        '--leader-elect=true',
-        `--leader-elect-lease-duration=${LEASE_MS / 1000}s`,
-        '--leader-elect-renew-deadline=3s',
-        '--leader-elect-retry-period=500ms',
-        '--lb-address-pool',
-        POOL,
-        '--log-level',
-        'info',
-      ],
+      [K8TS_BIN, 'controller-manager', '--kubeconfig', cluster.kubeconfig, ...args, '--log-level', 'info'],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     procs.push(proc);
@@ -145,4 +143,71 @@ test('two controller managers: one leader acts; the standby takes over within th
   // A clean stop releases the lease at once.
   standby.proc.kill('SIGTERM');
   await until('lease released', async () => (await holder()) === '', 5000);
+});
+
+test('--use-service-account-credentials: each controller acts with its own service account token', async () => {
+  const replicaSet = (name: string) =>
+    JSON.stringify({
+      apiVersion: 'apps/v1',
+      kind: 'ReplicaSet',
+      metadata: { name, namespace: 'default' },
+      spec: {
+        replicas: 1,
+        selector: { matchLabels: { app: name } },
+        template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'c', image: 'nginx' }] } },
+      },
+    });
+  const podCount = async (app: string) =>
+    (JSON.parse(await cluster.k(['get', 'pods', '-l', `app=${app}`, '-o', 'json'])) as { items: unknown[] }).items
+      .length;
+  const cm = await startInstance([
+    '--leader-elect=false',
+    '--use-service-account-credentials',
+    '--controllers=replicaset',
+  ]);
+  // The manager made the account, and the controller creates pods with its token.
+  await cluster.k(['get', 'serviceaccount', 'replicaset-controller', '-n', 'kube-system']);
+  await cluster.k(['apply', '-f', '-'], replicaSet('sa-ok'));
+  await until('the pod of a ReplicaSet', async () => (await podCount('sa-ok')) === 1, 60_000);
+  // The replicaset controller's role without `create pods`: only its own identity is refused
+  // (the kubeconfig's admin, which the manager itself uses, may do everything).
+  const roleName = 'system:controller:replicaset-controller';
+  type Role = { rules: { resources?: string[]; verbs: string[] }[] };
+  const original = JSON.parse(await cluster.k(['get', 'clusterrole', roleName, '-o', 'json'])) as Role;
+  const withoutCreate = {
+    ...original,
+    rules: original.rules.map((r) =>
+      r.resources?.includes('pods') ? { ...r, verbs: r.verbs.filter((v) => v !== 'create') } : r,
+    ),
+  };
+  await cluster.k(['replace', '-f', '-'], JSON.stringify(withoutCreate));
+  try {
+    await cluster.k(['apply', '-f', '-'], replicaSet('sa-rs'));
+    const message = await until(
+      "a FailedCreate event with the controller's own Forbidden",
+      async () => {
+        const evs = JSON.parse(
+          await cluster.k([
+            'get',
+            'events',
+            '--field-selector',
+            'involvedObject.name=sa-rs,reason=FailedCreate',
+            '-o',
+            'json',
+          ]),
+        ) as { items: { message?: string }[] };
+        return evs.items.map((e) => e.message ?? '').find((m) => m.includes('forbidden'));
+      },
+      60_000,
+    );
+    assert.match(
+      message,
+      /User "system:serviceaccount:kube-system:replicaset-controller" cannot create resource "pods" in API group "" in the namespace "default"/,
+    );
+    assert.equal(await podCount('sa-rs'), 0);
+  } finally {
+    const live = JSON.parse(await cluster.k(['get', 'clusterrole', roleName, '-o', 'json'])) as Role;
+    await cluster.k(['replace', '-f', '-'], JSON.stringify({ ...live, rules: original.rules }));
+    cm.proc.kill('SIGTERM');
+  }
 });

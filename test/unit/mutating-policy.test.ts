@@ -11,6 +11,8 @@ import {
   compileMutation,
   desugarObjectConstruction,
   fromCel,
+  objectTypeErrors,
+  objectTypeName,
   toCel,
 } from '../../src/cel/index.js';
 import {
@@ -23,15 +25,46 @@ import { Client, R, spec } from '../../src/client/client.js';
 import { inProcessClient } from '../../src/apiserver/inprocess.js';
 import { startTestApi, type TestApi } from './client-fixture.js';
 
-test('object construction becomes a map literal; strings, nested maps and selections are left alone', () => {
-  assert.equal(desugarObjectConstruction('Object{a: 1}'), '      {"a": 1}');
+test('object construction becomes a tagged map literal; strings, nested maps and selections are left alone', () => {
+  assert.equal(desugarObjectConstruction('Object{a: 1}'), '__k8ts_object("Object", {"a": 1})');
   assert.equal(
     desugarObjectConstruction('Object{spec: Object.spec{x: {"k": "Object{no: rewrite}"}, y: object.spec.y}}'),
-    '      {"spec":            {"x": {"k": "Object{no: rewrite}"}, "y": object.spec.y}}',
+    '__k8ts_object("Object", {"spec": __k8ts_object("Object.spec", {"x": {"k": "Object{no: rewrite}"}, "y": object.spec.y})})',
   );
-  assert.equal(desugarObjectConstruction('[JSONPatch{op: "add", path: p}]'), '[         {"op": "add", "path": p}]');
+  assert.equal(
+    desugarObjectConstruction('[JSONPatch{op: "add", path: p}]'),
+    '[__k8ts_object("JSONPatch", {"op": "add", "path": p})]',
+  );
   assert.equal(desugarObjectConstruction('x.exists(e, e == {"a": 1})'), 'x.exists(e, e == {"a": 1})');
   assert.equal(desugarObjectConstruction("r'Object{a: 1}' + '''x'''"), "r'Object{a: 1}' + '''x'''");
+  // The private function is not for users.
+  assert.throws(() => compileMutation('__k8ts_object("Object", {})'), CelCompileError);
+});
+
+test('constructed type names must follow the field path from the root Object', () => {
+  const vars = {
+    object: null,
+    oldObject: null,
+    request: null,
+    params: null,
+    namespaceObject: null,
+    authorizer: null,
+    variables: null,
+    jsonpatch: JSONPATCH_LIBRARY,
+  };
+  const value = (e: string) => compileMutation(e).evaluate(vars).value;
+  assert.equal(objectTypeName(value('Object{}')), 'Object');
+  assert.deepEqual(
+    objectTypeErrors(
+      value('Object{spec: Object.spec{containers: [Object.spec.containers{name: "a"}], x: {"k": Object.spec.x{}}}}'),
+    ),
+    [],
+    'lists and plain maps in between keep the path',
+  );
+  assert.deepEqual(objectTypeErrors(value('Object{spec: Object.spec{selector: Object.spec.wrong{}}}')), [
+    'unexpected type name "Object.spec.wrong", expected "Object.spec.selector", which matches field name path from root Object type',
+  ]);
+  assert.equal(objectTypeName(value('{"spec": {}}')), undefined);
 });
 
 test('mutation expressions evaluate to the JSON they construct', () => {
@@ -156,6 +189,37 @@ describe('the MutatingAdmissionPolicy plugin', () => {
     } finally {
       await removePolicy('env');
     }
+  });
+
+  test('ApplyConfiguration may not set atomic lists or structs, nor misname a type, nor return a plain map', async () => {
+    const refusal = async (name: string, expression: string, message: RegExp) => {
+      await addPolicy(name, { mutations: [{ patchType: 'ApplyConfiguration', applyConfiguration: { expression } }] });
+      try {
+        await assert.rejects(client.resource(R.pods).namespace('default').create(pod(name)), (err: unknown) => {
+          assert.ok(err instanceof ApiError);
+          assert.equal(err.code, 403);
+          assert.match(err.message, message);
+          return true;
+        });
+      } finally {
+        await removePolicy(name);
+      }
+    };
+    await refusal(
+      'atomic',
+      'Object{spec: Object.spec{containers: [Object.spec.containers{name: "app", args: ["x"]}], imagePullSecrets: [Object.spec.imagePullSecrets{name: "reg"}]}}',
+      /^policy 'atomic' with binding 'atomic' denied request: error applying patch: invalid ApplyConfiguration: may not mutate atomic arrays, maps or structs: \.spec\.containers\[0\]\.args, \.spec\.imagePullSecrets\[0\]$/,
+    );
+    await refusal(
+      'misnamed',
+      'Object{spec: Object.spec{nodeSelector: Object.spec.wrong{}}}',
+      /denied request: type mismatch: unexpected type name "Object\.spec\.wrong", expected "Object\.spec\.nodeSelector"/,
+    );
+    await refusal(
+      'plain',
+      '{"metadata": {"labels": {"a": "b"}}}',
+      /denied request: unsupported return type from ApplyConfiguration expression: object/,
+    );
   });
 
   test('IfNeeded policies run again when a later policy changed the object', async () => {

@@ -14,7 +14,8 @@ import { ResourceQuotaAdmission } from './resourcequota.js';
 import { DefaultStorageClass } from './defaultstorageclass.js';
 import { PersistentVolumeClaimResize } from './pvcresize.js';
 import { ServiceAccountAdmission } from './serviceaccount.js';
-import { webhookAdmission } from './webhook/index.js';
+import { celMatchConditionsWith, webhookAdmission } from './webhook/index.js';
+import { authorizeFn } from './validatingpolicy/params.js';
 import { ValidatingAdmissionPolicyPlugin } from './validatingpolicy/index.js';
 import { MutatingAdmissionPolicyPlugin } from './mutatingpolicy/index.js';
 import type { TypeRef } from '../../machinery/ssa/typed.js';
@@ -54,7 +55,10 @@ export function defaultAdmissionChain(deps: AdmissionDeps): AdmissionChain {
     const s = deps.tryStore('', plural);
     return s ? s.cache.list(s.keyPrefix(namespace)).map((x) => x.obj) : [];
   };
-  const webhooks = webhookAdmission((g, p) => deps.tryStore(g, p));
+  const webhooks = webhookAdmission(
+    (g, p) => deps.tryStore(g, p),
+    celMatchConditionsWith(() => authorizeFn(deps)),
+  );
   const mutatingPolicies = new MutatingAdmissionPolicyPlugin(deps);
   return new AdmissionChain([
     new NamespaceLifecycle((name) => deps.tryStore('', 'namespaces')?.tryGet(undefined, name)?.obj),

@@ -308,6 +308,33 @@ function findUndeclared(value: unknown, t: TypeRef, path: Path, found: string[])
   }
 }
 
+/**
+ * The paths of the atomic maps, structs and lists an applied configuration sets, in upstream's
+ * spelling (`.spec.selector`, `.spec.containers[0].args`), as structured-merge-diff's
+ * findAtomics for MutatingAdmissionPolicy: merging one replaces it whole, dropping what the
+ * configuration does not name, so a policy may not set one. Only declared struct fields and list
+ * items are walked (not the values of maps with an element type).
+ */
+export function atomicFields(value: unknown, t: TypeRef): string[] {
+  const found: string[] = [];
+  findAtomics(value, t, '', found);
+  return found;
+}
+
+function findAtomics(value: unknown, t: TypeRef, path: string, found: string[]): void {
+  const r = resolveType(t, value);
+  if (r.kind === 'map' && isPlainObject(value)) {
+    if (r.atomic) found.push(path);
+    for (const k of Object.keys(value)) {
+      const field = r.declared.get(k);
+      if (field) findAtomics(value[k], field.type, `${path}.${k}`, found);
+    }
+  } else if (r.kind === 'list' && Array.isArray(value)) {
+    if (r.rel === 'atomic') found.push(path);
+    value.forEach((item, i) => findAtomics(item, r.item, `${path}[${i}]`, found));
+  }
+}
+
 function keyString(pe: string): string {
   const keys = JSON.parse(pe.slice(2)) as Record<string, unknown>;
   return `[${Object.keys(keys)

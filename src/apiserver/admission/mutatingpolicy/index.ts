@@ -18,7 +18,7 @@ import type {
 import * as errors from '../../../machinery/errors.js';
 import { deepCopy, deepEqual, isPlainObject } from '../../../machinery/objects.js';
 import { jsonPatch } from '../../../machinery/patch/json.js';
-import { merge, type TypeRef } from '../../../machinery/ssa/typed.js';
+import { atomicFields, merge, type TypeRef } from '../../../machinery/ssa/typed.js';
 import {
   type CompiledMatchConditions,
   JSONPATCH_LIBRARY,
@@ -27,10 +27,12 @@ import {
   compileMatchConditions,
   compileMutation,
   fromCel,
+  objectTypeErrors,
+  objectTypeName,
 } from '../../../cel/index.js';
 import type { PolicyDeps } from '../validatingpolicy/index.js';
 import { matchesResources } from '../validatingpolicy/matching.js';
-import { EvaluationFailure, collectParams, policyActivation } from '../validatingpolicy/params.js';
+import { EvaluationFailure, authorizeFn, collectParams, policyActivation } from '../validatingpolicy/params.js';
 import { replaceContents } from '../webhook/patch.js';
 
 const GROUP = 'admissionregistration.k8s.io';
@@ -109,10 +111,11 @@ function compilePolicy(p: MutatingAdmissionPolicy): CompiledPolicy {
   };
 }
 
+/** The expression's value as CEL left it (constructed objects keep their type names). */
 function run(expr: CompiledExpression, vars: Record<string, unknown>): unknown {
   if (!expr.program) throw new EvaluationFailure(`compilation error: ${expr.error}`);
   try {
-    return fromCel(expr.program.evaluate(vars).value);
+    return expr.program.evaluate(vars).value;
   } catch (err) {
     throw new EvaluationFailure(`expression '${expr.source}' resulted in error: ${(err as Error).message}`);
   }
@@ -270,7 +273,7 @@ export class MutatingAdmissionPolicyPlugin implements MutatingPlugin {
     policy: CompiledPolicy,
     fail: (err: unknown) => void,
   ): Record<string, unknown> {
-    const vars = policyActivation(a, params, namespaceObject);
+    const vars = policyActivation(a, params, namespaceObject, authorizeFn(this.deps));
     vars.jsonpatch = JSONPATCH_LIBRARY;
     const variables = Object.create(null) as Record<string, unknown>;
     vars.variables = variables;
@@ -292,8 +295,9 @@ export class MutatingAdmissionPolicyPlugin implements MutatingPlugin {
 
   /** The object after one mutation (the request's object itself when unchanged). */
   private mutate(a: AdmissionAttributes, mutation: CompiledMutation, vars: Record<string, unknown>): unknown {
-    const result = run(mutation.expression, vars);
+    const value = run(mutation.expression, vars);
     if (mutation.patchType === 'JSONPatch') {
+      const result = fromCel(value);
       if (!Array.isArray(result))
         throw new EvaluationFailure('type mismatch: JSONPatchType.expression should evaluate to array');
       try {
@@ -304,9 +308,23 @@ export class MutatingAdmissionPolicyPlugin implements MutatingPlugin {
         throw new EvaluationFailure(`JSONPath: ${(err as Error).message}`);
       }
     }
-    if (!isPlainObject(result))
-      throw new EvaluationFailure(`unsupported return type from ApplyConfiguration expression: ${typeof result}`);
+    // Upstream's compiler lets only an `Object{...}` construction through; then its type names
+    // must follow the field paths (`Object.spec{selector: Object.spec.selector{...}}`).
+    const typeName = objectTypeName(value);
+    if (typeName !== 'Object')
+      throw new EvaluationFailure(
+        `unsupported return type from ApplyConfiguration expression: ${typeName ?? (Array.isArray(value) ? 'list' : typeof value)}`,
+      );
+    const mismatches = objectTypeErrors(value);
+    if (mismatches.length) throw new EvaluationFailure(`type mismatch: ${mismatches.join('\n')}`);
+    const result = fromCel(value);
     const type = this.deps.typeFor?.(a.group, a.version, a.kind) ?? { schema: undefined };
+    // Setting an atomic list, map or struct would replace it whole (upstream's validatePatch).
+    const atomics = atomicFields(result, type);
+    if (atomics.length)
+      throw new EvaluationFailure(
+        `error applying patch: invalid ApplyConfiguration: may not mutate atomic arrays, maps or structs: ${atomics.join(', ')}`,
+      );
     try {
       return merge(a.object, result, type);
     } catch (err) {

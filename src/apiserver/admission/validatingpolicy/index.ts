@@ -14,13 +14,14 @@ import type { Store } from '../../store.js';
 import * as errors from '../../../machinery/errors.js';
 import {
   ADMISSION_VARIABLES,
+  type AuthzAttributes,
   type CompiledMatchConditions,
   type Program,
   compile,
   compileMatchConditions,
 } from '../../../cel/index.js';
 import { matchesResources } from './matching.js';
-import { EvaluationFailure, collectParams, policyActivation } from './params.js';
+import { EvaluationFailure, authorizeFn, collectParams, policyActivation } from './params.js';
 
 const GROUP = 'admissionregistration.k8s.io';
 
@@ -28,6 +29,8 @@ export interface PolicyDeps {
   tryStore(group: string, plural: string): Store | undefined;
   /** The store of a served kind (for paramKind), or undefined. */
   storeForKind?(group: string, kind: string): Store | undefined;
+  /** The server's authorizer (the CEL `authorizer` variable checks the request's user with it). */
+  authorizer?(): { authorize(a: AuthzAttributes): { decision: string; reason: string } } | undefined;
 }
 
 interface CompiledExpression {
@@ -189,7 +192,7 @@ export class ValidatingAdmissionPolicyPlugin implements ValidatingPlugin {
       return failures;
     }
     for (const params of paramsList ?? [undefined]) {
-      const vars = policyActivation(a, params, namespaceObject);
+      const vars = policyActivation(a, params, namespaceObject, authorizeFn(this.deps));
       const match = policy.matchConditions.evaluate(vars);
       if (!match.matches) {
         if ('error' in match)

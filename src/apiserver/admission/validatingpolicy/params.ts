@@ -5,7 +5,7 @@ import type { ParamKind, ParamRef } from 'kubernetes-types/admissionregistration
 import type { ObjectMeta } from 'kubernetes-types/meta/v1.js';
 import type { Store } from '../../store.js';
 import { labelSelectorMatches } from '../../../machinery/labels.js';
-import { admissionActivation } from '../../../cel/index.js';
+import { type AuthorizeFn, type AuthzAttributes, admissionActivation } from '../../../cel/index.js';
 import type { AdmissionAttributes } from '../interfaces.js';
 
 /** A failure the policy's failurePolicy decides about (Fail: refuse, Ignore: skip). */
@@ -43,13 +43,15 @@ export function collectParams(
     .filter((o) => labelSelectorMatches(ref.selector, (o as { metadata?: ObjectMeta }).metadata?.labels ?? {}));
 }
 
-/** The CEL variables a policy's expressions see for request `a` with one params object. */
+/** The CEL variables a policy's expressions see for request `a` with one params object (`authorize`: the server's authorizer). */
 export function policyActivation(
   a: AdmissionAttributes,
   params: unknown,
   namespaceObject: unknown,
+  authorize?: AuthorizeFn,
 ): Record<string, unknown> {
   return admissionActivation({
+    authorize,
     object: a.object,
     oldObject: a.oldObject,
     params,
@@ -65,4 +67,12 @@ export function policyActivation(
       dryRun: a.dryRun,
     },
   });
+}
+
+/** The server's authorizer as the CEL `authorizer` library calls it (undefined: none configured). */
+export function authorizeFn(deps: {
+  authorizer?(): { authorize(a: AuthzAttributes): { decision: string; reason: string } } | undefined;
+}): AuthorizeFn | undefined {
+  const authz = deps.authorizer?.();
+  return authz ? (x) => authz.authorize(x) : undefined;
 }

@@ -11,7 +11,7 @@ import { ValidatingWebhookAdmission } from './validating.js';
 
 export { MutatingWebhookAdmission } from './mutating.js';
 export { ValidatingWebhookAdmission } from './validating.js';
-export { type MatchConditionEvaluator, celMatchConditions } from './matchconditions.js';
+export { type MatchConditionEvaluator, celMatchConditions, celMatchConditionsWith } from './matchconditions.js';
 export { ruleMatches, anyRuleMatches, isExemptFromWebhooks, type RuleTarget } from './rules.js';
 
 const GROUP = 'admissionregistration.k8s.io';
