@@ -230,7 +230,7 @@ test(
       ['node', `/api/v1/nodes/${NODE}:${port}/proxy`],
     ]) {
       const r = await raw.bytes('GET', `${base}/page.html`, undefined, { Accept: 'text/html' });
-      assert.equal(r.status, 200, `${kind}: ${r.body}`);
+      assert.equal(r.status, 200, `${kind}: ${r.body.toString()}`);
       const html = r.body.toString();
       assert.match(html, new RegExp(`<link rel="stylesheet" href="${base}/static/app.css">`), kind);
       assert.ok(html.includes(`<script src="${base}/js/app.js"></script>`), html);
