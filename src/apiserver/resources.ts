@@ -2,36 +2,12 @@
 // resources are added and removed while serving. Discovery and routing read only this.
 import type { ResourceDef, VersionDef } from '../api/types.js';
 import { ALL_VERBS } from '../api/types.js';
+import { localPriorities } from '../api/apiregistration/v1/index.js';
 
 export interface Served {
   def: ResourceDef;
   version: VersionDef;
 }
-
-/** Upstream's discovery order of groups; unknown groups (CRDs) follow, sorted. */
-const GROUP_ORDER = [
-  '',
-  'apiregistration.k8s.io',
-  'apps',
-  'events.k8s.io',
-  'authentication.k8s.io',
-  'authorization.k8s.io',
-  'autoscaling',
-  'batch',
-  'certificates.k8s.io',
-  'networking.k8s.io',
-  'policy',
-  'rbac.authorization.k8s.io',
-  'storage.k8s.io',
-  'admissionregistration.k8s.io',
-  'apiextensions.k8s.io',
-  'scheduling.k8s.io',
-  'coordination.k8s.io',
-  'node.k8s.io',
-  'discovery.k8s.io',
-  'flowcontrol.apiserver.k8s.io',
-  'metrics.k8s.io',
-];
 
 export const storagePrefixOf = (def: ResourceDef) => def.storagePrefix ?? `/${def.group || 'core'}/${def.plural}/`;
 export const verbsOf = (def: ResourceDef) => def.verbs ?? ALL_VERBS;
@@ -117,14 +93,22 @@ export class ResourceRegistry {
       for (const v of def.versions) if (v.served !== false && !versions.includes(v.name)) versions.push(v.name);
       map.set(def.group, versions);
     }
-    const rank = (g: string) => {
-      const i = GROUP_ORDER.indexOf(g);
-      return i < 0 ? GROUP_ORDER.length : i;
-    };
+    // Discovery order is the APIServices' (kube-aggregator): groups by the highest
+    // groupPriorityMinimum of their versions, then by name; versions by versionPriority, then
+    // kube-aware version order. CRD groups (1000) come after the built-in ones.
+    const groupPriority = (name: string, versions: string[]) =>
+      Math.max(...versions.map((v) => localPriorities(name, v)[0]));
     return [...map.entries()]
       .filter(([, versions]) => versions.length > 0)
-      .map(([name, versions]) => ({ name, versions: sortVersions(versions) }))
-      .sort((a, b) => rank(a.name) - rank(b.name) || a.name.localeCompare(b.name));
+      .map(([name, versions]) => ({
+        name,
+        versions: [...versions].sort(
+          (a, b) => localPriorities(name, b)[1] - localPriorities(name, a)[1] || compareVersions(a, b),
+        ),
+        priority: groupPriority(name, versions),
+      }))
+      .sort((a, b) => b.priority - a.priority || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+      .map(({ name, versions }) => ({ name, versions }));
   }
 }
 

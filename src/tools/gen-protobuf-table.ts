@@ -1,13 +1,14 @@
 // Generates src/machinery/protobuf/wiretable.ts: the field table of Kubernetes' protobuf wire
 // format (message -> fields with JSON name, number, type, presence) for the built-in API groups.
 //
-// It reads local checkouts of kubernetes/api, kubernetes/apimachinery and
-// kubernetes/apiextensions-apiserver: the generated.proto files give field numbers and wire types;
+// It reads local checkouts of kubernetes/api, kubernetes/apimachinery,
+// kubernetes/apiextensions-apiserver, kubernetes/kube-aggregator (APIService) and
+// kubernetes/metrics (metrics-server's NodeMetrics and PodMetrics): the generated.proto files give field numbers and wire types;
 // the Go types give what the .proto cannot: the JSON name, whether a field is a pointer (written
 // only when set, so a present zero survives) and whether JSON omits it when empty.
 // Run by hand when the API changes; never in CI or the build. The committed table is the artifact.
 //
-//   node dist/src/tools/gen-protobuf-table.js API_DIR APIMACHINERY_DIR APIEXTENSIONS_DIR
+//   node dist/src/tools/gen-protobuf-table.js API_DIR APIMACHINERY_DIR APIEXTENSIONS_DIR AGGREGATOR_DIR METRICS_DIR
 import { readFileSync, readdirSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import protobuf from 'protobufjs';
@@ -22,12 +23,14 @@ interface GoField {
 }
 
 /** Stable API packages served by this project, and the API group each belongs to. */
-const SOURCES: { root: 0 | 1 | 2; dir: string; group?: string; version?: string }[] = [
+const SOURCES: { root: 0 | 1 | 2 | 3 | 4; dir: string; group?: string; version?: string }[] = [
   { root: 1, dir: 'pkg/runtime' },
   { root: 1, dir: 'pkg/util/intstr' },
   { root: 1, dir: 'pkg/api/resource' },
   { root: 1, dir: 'pkg/apis/meta/v1', group: 'meta.k8s.io', version: 'v1' },
   { root: 2, dir: 'pkg/apis/apiextensions/v1', group: 'apiextensions.k8s.io', version: 'v1' },
+  { root: 3, dir: 'pkg/apis/apiregistration/v1', group: 'apiregistration.k8s.io', version: 'v1' },
+  { root: 4, dir: 'pkg/apis/metrics/v1beta1', group: 'metrics.k8s.io', version: 'v1beta1' },
 ];
 const API_PACKAGES: [string, string][] = [
   ['core/v1', ''],
@@ -57,7 +60,9 @@ function shortName(full: string): string {
     .replace(/^\.?k8s\.io\.api\./, '')
     .replace(/^\.?k8s\.io\.apimachinery\.pkg\.apis\./, '')
     .replace(/^\.?k8s\.io\.apimachinery\.pkg\.(util\.|api\.)?/, '')
-    .replace(/^\.?k8s\.io\.apiextensions_apiserver\.pkg\.apis\./, '');
+    .replace(/^\.?k8s\.io\.apiextensions_apiserver\.pkg\.apis\./, '')
+    .replace(/^\.?k8s\.io\.kube_aggregator\.pkg\.apis\./, '')
+    .replace(/^\.?k8s\.io\.metrics\.pkg\.apis\./, '');
 }
 
 /** Struct fields with a protobuf tag, per struct, from a package's Go sources. */
@@ -110,8 +115,8 @@ function packageOf(dir: string): string {
 
 function main(): void {
   const roots = process.argv.slice(2);
-  if (roots.length !== 3 || !roots.every((r) => existsSync(r))) {
-    console.error('usage: gen-protobuf-table API_DIR APIMACHINERY_DIR APIEXTENSIONS_DIR');
+  if (roots.length !== 5 || !roots.every((r) => existsSync(r))) {
+    console.error('usage: gen-protobuf-table API_DIR APIMACHINERY_DIR APIEXTENSIONS_DIR AGGREGATOR_DIR METRICS_DIR');
     process.exit(2);
   }
   const root = new protobuf.Root();

@@ -6,6 +6,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import http from 'node:http';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import type { AddressInfo } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { readFileSync } from 'node:fs';
@@ -22,6 +23,14 @@ function hostIP(): string | undefined {
 }
 
 const HOST = hostIP();
+
+/** A page with links of every kind upstream's transport tells apart. */
+const HTML_PAGE = (host: string) =>
+  `<html><head><link rel="stylesheet" href="/static/app.css"><script src='/js/app.js'></script></head>` +
+  `<body><a href="/docs/?a=1&amp;b=2">docs</a> <a href="relative/page">rel</a> ` +
+  `<a href="http://example.com/x">out</a> <a href="http://${host}/abs/">abs</a> ` +
+  `<img src=/img/logo.png alt="/not/a/url"><form action="/submit" method="post"></form>` +
+  `<p title="/not/a/link">/text/stays</p></body></html>`;
 let cluster: Cluster;
 let raw: RawClient;
 let backend: http.Server;
@@ -37,6 +46,15 @@ before(async () => {
     req.on('end', () => {
       if (req.url === '/redirect') return res.writeHead(302, { Location: '/moved/here?x=1' }).end();
       if (req.url === '/elsewhere') return res.writeHead(302, { Location: 'http://example.com/x' }).end();
+      if (req.url === '/page.html' || req.url === '/page.gz') {
+        const gz = req.url === '/page.gz';
+        const body = Buffer.from(HTML_PAGE(`${HOST}:${port}`));
+        res.writeHead(200, {
+          'Content-Type': 'text/html; charset=utf-8',
+          ...(gz ? { 'Content-Encoding': 'gzip' } : {}),
+        });
+        return res.end(gz ? gzipSync(body) : body);
+      }
       res.writeHead(200, {
         'Content-Type': 'application/json',
         'Access-Control-Allow-Origin': '*',
@@ -201,6 +219,39 @@ test('every method with its body; headers as upstream passes them', { skip }, as
   assert.equal(r.headers['x-private'], undefined);
   assert.equal(r.headers['access-control-allow-origin'], undefined);
 });
+
+test(
+  'HTML pages: links to absolute paths on the backend rewritten under the proxy, as upstream',
+  { skip },
+  async () => {
+    for (const [kind, base] of [
+      ['service', '/api/v1/namespaces/default/services/backend-svc:8080/proxy'],
+      ['pod', `/api/v1/namespaces/default/pods/backend:${port}/proxy`],
+      ['node', `/api/v1/nodes/${NODE}:${port}/proxy`],
+    ]) {
+      const r = await raw.bytes('GET', `${base}/page.html`, undefined, { Accept: 'text/html' });
+      assert.equal(r.status, 200, `${kind}: ${r.body.toString()}`);
+      const html = r.body.toString();
+      assert.match(html, new RegExp(`<link rel="stylesheet" href="${base}/static/app.css">`), kind);
+      assert.ok(html.includes(`<script src="${base}/js/app.js"></script>`), html);
+      assert.ok(html.includes(`<a href="${base}/docs/?a=1&amp;b=2">`), html);
+      assert.ok(html.includes('<a href="relative/page">'), html);
+      assert.ok(html.includes('<a href="http://example.com/x">'), html);
+      assert.ok(html.includes(`<img src="${base}/img/logo.png" alt="/not/a/url">`), html);
+      assert.ok(html.includes(`<form action="${base}/submit" method="post">`), html);
+      assert.ok(html.includes('<p title="/not/a/link">/text/stays</p>'), html);
+      // An absolute URL to the backend itself (the node is reached at another address): under the proxy too.
+      if (kind !== 'node') assert.ok(html.includes(`<a href="${base}/abs/">abs</a>`), html);
+    }
+    // A gzip page is decoded, rewritten and encoded again.
+    const base = '/api/v1/namespaces/default/services/backend-svc:8080/proxy';
+    const gz = await raw.bytes('GET', `${base}/page.gz`, undefined, { Accept: 'text/html' });
+    assert.equal(gz.type, 'text/html; charset=utf-8');
+    assert.ok(gunzipSync(gz.body).toString().includes(`<img src="${base}/img/logo.png"`));
+    // kubectl get --raw gets the same page.
+    assert.match(await cluster.k(['get', '--raw', `${base}/page.html`]), new RegExp(`href="${base}/docs/`));
+  },
+);
 
 test('redirects: the proxy root gets its slash; backend redirects stay inside the proxy', { skip }, async () => {
   const base = '/api/v1/namespaces/default/services/backend-svc:8080/proxy';

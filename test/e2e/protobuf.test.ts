@@ -28,34 +28,8 @@ after(async () => {
 });
 
 /** A request whose response body is kept as bytes. */
-function bytes(
-  method: string,
-  path: string,
-  body?: Buffer | string,
-  headers: Record<string, string> = {},
-): Promise<{ status: number; type: string; body: Buffer }> {
-  return new Promise((resolve, reject) => {
-    const req = https.request(
-      new URL(path, raw.base),
-      { method, agent: raw.agent, headers, timeout: 30_000 },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c) => chunks.push(c));
-        res.on('end', () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            type: String(res.headers['content-type']),
-            body: Buffer.concat(chunks),
-          }),
-        );
-        res.on('error', reject);
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error(`${method} ${path} timed out`)));
-    req.on('error', reject);
-    req.end(body);
-  });
-}
+const bytes = (method: string, path: string, body?: Buffer | string, headers: Record<string, string> = {}) =>
+  raw.bytes(method, path, body, headers);
 
 for (const version of VERSIONS) {
   const bin = `${BIN_DIR}/kubectl.${version}`;
@@ -422,6 +396,44 @@ test('pods/binding, pods/eviction and serviceaccounts/token: protobuf bodies in,
   assert.equal(yaml.status, 201, yaml.body.toString());
   assert.equal(yaml.type, 'application/yaml');
   assert.match(yaml.body.toString(), /^kind: TokenRequest$/m);
+});
+
+test('apiregistration.k8s.io APIService in protobuf (kube-aggregator serves it so): list, get, create, delete', async () => {
+  const path = '/apis/apiregistration.k8s.io/v1/apiservices';
+  const list = await bytes('GET', path, undefined, { Accept: PROTOBUF });
+  assert.equal(list.status, 200, list.body.toString());
+  assert.equal(list.type, PROTOBUF);
+  const services = decodeEnvelope(list.body);
+  assert.equal(services.kind, 'APIServiceList');
+  const apps = services.items.find((i: any) => i.metadata.name === 'v1.apps');
+  assert.deepEqual(apps?.spec, { group: 'apps', version: 'v1', groupPriorityMinimum: 17800, versionPriority: 15 });
+  assert.equal(apps.status.conditions[0].type, 'Available');
+
+  const core = await bytes('GET', `${path}/v1.`, undefined, { Accept: PROTOBUF });
+  assert.equal(core.type, PROTOBUF);
+  assert.deepEqual(decodeEnvelope(core.body).spec, { version: 'v1', groupPriorityMinimum: 18000, versionPriority: 1 });
+
+  // A remote APIService sent as protobuf: the service reference's port defaulted, caBundle bytes kept.
+  const remote = {
+    apiVersion: 'apiregistration.k8s.io/v1',
+    kind: 'APIService',
+    metadata: { name: 'v1alpha1.pb.example.com' },
+    spec: {
+      group: 'pb.example.com',
+      version: 'v1alpha1',
+      service: { namespace: 'default', name: 'pb-ext' },
+      caBundle: Buffer.from('not a real bundle').toString('base64'),
+      groupPriorityMinimum: 1000,
+      versionPriority: 15,
+    },
+  };
+  const created = await bytes('POST', path, encodeEnvelope(remote), { 'Content-Type': PROTOBUF, Accept: PROTOBUF });
+  assert.equal(created.status, 201, created.body.toString());
+  const back = decodeEnvelope(created.body);
+  assert.deepEqual(back.spec, { ...remote.spec, service: { ...remote.spec.service, port: 443 } });
+  const del = await bytes('DELETE', `${path}/v1alpha1.pb.example.com`, undefined, { Accept: PROTOBUF });
+  assert.equal(del.status, 200);
+  assert.equal(del.type, PROTOBUF);
 });
 
 test('custom resources: 415 for protobuf bodies, 406 for protobuf-only Accept, metadata in protobuf allowed', async () => {

@@ -10,10 +10,19 @@ export interface RawResponse {
   body: string;
 }
 
+/** A response whose body is kept as bytes (protobuf), with its content type. */
+export interface BytesResponse {
+  status: number;
+  type: string;
+  body: Buffer;
+}
+
 export interface RawClient {
   base: string;
   agent: https.Agent;
   request(method: string, path: string, body?: string | Buffer, headers?: Record<string, string>): Promise<RawResponse>;
+  /** Like request, the body kept as bytes and no Accept added. */
+  bytes(method: string, path: string, body?: string | Buffer, headers?: Record<string, string>): Promise<BytesResponse>;
   json(
     method: string,
     path: string,
@@ -35,32 +44,37 @@ export function rawClient(kubeconfigPath: string, opts: { anonymous?: boolean } 
     maxSockets: 64,
   });
   const base: string = cluster.server;
-  const request = (method: string, path: string, body?: string | Buffer, headers: Record<string, string> = {}) =>
-    new Promise<RawResponse>((resolve, reject) => {
-      const req = https.request(
-        new URL(path, base),
-        { method, agent, headers: { Accept: 'application/json', ...headers }, timeout: 30_000 },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c) => chunks.push(c));
-          res.on('end', () =>
-            resolve({
-              status: res.statusCode ?? 0,
-              headers: res.headers,
-              body: Buffer.concat(chunks).toString('utf8'),
-            }),
-          );
-          res.on('error', reject);
-        },
-      );
+  const send = (method: string, path: string, body: string | Buffer | undefined, headers: Record<string, string>) =>
+    new Promise<{ status: number; headers: RawResponse['headers']; body: Buffer }>((resolve, reject) => {
+      const req = https.request(new URL(path, base), { method, agent, headers, timeout: 30_000 }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c) => chunks.push(c));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }),
+        );
+        res.on('error', reject);
+      });
       req.on('timeout', () => req.destroy(new Error(`${method} ${path} timed out`)));
       req.on('error', reject);
       req.end(body);
     });
+  const request = async (
+    method: string,
+    path: string,
+    body?: string | Buffer,
+    headers: Record<string, string> = {},
+  ) => {
+    const r = await send(method, path, body, { Accept: 'application/json', ...headers });
+    return { ...r, body: r.body.toString('utf8') };
+  };
   return {
     base,
     agent,
     request,
+    async bytes(method, path, body, headers = {}) {
+      const r = await send(method, path, body, headers);
+      return { status: r.status, type: String(r.headers['content-type']), body: r.body };
+    },
     async json(method, path, body, headers = {}) {
       const r = await request(
         method,

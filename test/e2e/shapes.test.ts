@@ -167,6 +167,39 @@ spec:
     assert.equal(rows.get(name), 'Local True', `${name} in\n${out}`);
   const apps = JSON.parse(await cluster.k(['get', 'apiservice', 'v1.apps', '-o', 'json']));
   assert.deepEqual(apps.spec, { group: 'apps', version: 'v1', groupPriorityMinimum: 17800, versionPriority: 15 });
+
+  // Discovery lists groups as the APIServices order them (highest groupPriorityMinimum, then name),
+  // each group's versions by versionPriority: legacy /apis and aggregated discovery alike.
+  const specs = JSON.parse(await cluster.k(['get', 'apiservices', '-o', 'json'])).items.map((o: any) => o.spec);
+  const byGroup = new Map<string, any[]>();
+  for (const spec of specs) byGroup.set(spec.group ?? '', [...(byGroup.get(spec.group ?? '') ?? []), spec]);
+  byGroup.delete('');
+  const top = (g: string) => Math.max(...byGroup.get(g)!.map((x) => x.groupPriorityMinimum));
+  const expected = [...byGroup.keys()]
+    .sort((a, b) => top(b) - top(a) || (a < b ? -1 : 1))
+    .map((g) => [
+      g,
+      byGroup
+        .get(g)!
+        .sort((a, b) => b.versionPriority - a.versionPriority)
+        .map((x) => x.version),
+    ]);
+  const legacy = JSON.parse(await cluster.k(['get', '--raw', '/apis'])).groups;
+  assert.deepEqual(
+    legacy.map((g: any) => [g.name, g.versions.map((v: any) => v.version)]),
+    expected,
+  );
+  assert.equal(legacy[0].name, 'apiregistration.k8s.io');
+  assert.ok(
+    expected.findIndex(([g]) => g === 'shapes.example.com') < expected.findIndex(([g]) => g === 'metrics.k8s.io'),
+  );
+  const aggregated = await api.json('GET', '/apis', undefined, {
+    Accept: 'application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList',
+  });
+  assert.deepEqual(
+    aggregated.body.items.map((g: any) => [g.metadata.name, g.versions.map((v: any) => v.version)]),
+    expected,
+  );
   assert.deepEqual(
     apps.status.conditions.map((c: any) => [c.type, c.status, c.reason, c.message]),
     [['Available', 'True', 'Local', 'Local APIServices are always available']],

@@ -7,6 +7,10 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { startCluster, K8TS_BIN, type Cluster, until } from './harness.js';
+import { rawClient } from './rawclient.js';
+import { decodeEnvelope } from '../../src/machinery/protobuf/index.js';
+
+const PROTOBUF = 'application/vnd.kubernetes.protobuf';
 
 let cluster: Cluster;
 
@@ -238,6 +242,29 @@ test('kubectl top nodes and pods show simulated usage', async () => {
   const raw = JSON.parse(await cluster.k(['get', '--raw', '/apis/metrics.k8s.io/v1beta1/nodes/sim-node-0']));
   assert.equal(raw.kind, 'NodeMetrics');
   assert.ok(raw.timestamp && raw.window && raw.usage.cpu && raw.usage.memory);
+  // Protobuf, as metrics-server serves it (metrics.k8s.io/v1beta1 generated.proto).
+  const client = rawClient(cluster.kubeconfig);
+  try {
+    const pb = await client.bytes('GET', '/apis/metrics.k8s.io/v1beta1/nodes/sim-node-0', undefined, {
+      Accept: PROTOBUF,
+    });
+    assert.equal(pb.type, PROTOBUF);
+    const nm = decodeEnvelope(pb.body);
+    assert.deepEqual([nm.kind, nm.metadata.name, typeof nm.usage.cpu], ['NodeMetrics', 'sim-node-0', 'string']);
+    assert.match(nm.window, /^\d+(\.\d+)?s$/);
+    const pods = await client.bytes('GET', '/apis/metrics.k8s.io/v1beta1/namespaces/default/pods', undefined, {
+      Accept: `${PROTOBUF}, application/json`,
+    });
+    assert.equal(pods.type, PROTOBUF);
+    const podList = decodeEnvelope(pods.body);
+    assert.equal(podList.kind, 'PodMetricsList');
+    const busy = podList.items.find((p: any) => p.metadata.name === 'busy');
+    assert.deepEqual(busy?.containers, [
+      { name: 'c', usage: { cpu: '800m', memory: busy.containers[0].usage.memory } },
+    ]);
+  } finally {
+    client.agent.destroy();
+  }
   const r = await cluster.kubectl(['get', '--raw', '/apis/metrics.k8s.io/v1beta1/nodes/nope']);
   assert.notEqual(r.code, 0);
   assert.match(r.stderr, /NotFound|not found/);

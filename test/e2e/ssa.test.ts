@@ -4,6 +4,9 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { parse } from 'yaml';
 import { startCluster, type Cluster } from './harness.js';
+import { rawClient } from './rawclient.js';
+
+const KUBECTL_133 = '/usr/lib/google-cloud-sdk/bin/kubectl.1.33';
 
 let cluster: Cluster;
 const k = (args: string[], input?: string) => cluster.k(args, input);
@@ -95,6 +98,64 @@ test('two field managers: conflict, force, managedFields, removal', async () => 
   // Without --show-managed-fields kubectl hides them.
   const plain = parse(await k(['get', 'deployment', 'ssa-web', '-o', 'yaml']));
   assert.equal(plain.metadata.managedFields, undefined);
+});
+
+test('server-side apply to the scale subresource (client-go ApplyScale): an Apply entry with subresource scale on the parent, conflicts with the replicas owner', async () => {
+  await k(['apply', '--server-side', '--field-manager=owner', '-f', '-'], deployment('ssa-scale', 2, 'nginx:1.27'));
+  const raw = rawClient(cluster.kubeconfig);
+  // What client-go's ApplyScale sends: an autoscaling/v1 Scale as an apply patch to .../scale.
+  const applyScale = (n: number, force = false) =>
+    raw.json(
+      'PATCH',
+      `/apis/apps/v1/namespaces/default/deployments/ssa-scale/scale?fieldManager=scaler${force ? '&force=true' : ''}`,
+      `{"apiVersion":"autoscaling/v1","kind":"Scale","metadata":{"name":"ssa-scale","namespace":"default"},"spec":{"replicas":${n}}}`,
+      { 'Content-Type': 'application/apply-patch+yaml' },
+    );
+  try {
+    // owner applied replicas: another manager's apply to the scale conflicts with it.
+    const conflict = await applyScale(4);
+    assert.equal(conflict.status, 409, JSON.stringify(conflict.body));
+    assert.match(conflict.body.message, /conflict with "owner"[\s\S]*\.spec\.replicas/);
+    const forced = await applyScale(4, true);
+    assert.equal(forced.status, 200, JSON.stringify(forced.body));
+    assert.deepEqual([forced.body.kind, forced.body.spec], ['Scale', { replicas: 4 }]);
+    let obj = await getYaml('deployment', 'ssa-scale');
+    assert.equal(obj.spec.replicas, 4);
+    const entry = (m: string) => obj.metadata.managedFields.find((e: any) => e.manager === m);
+    assert.deepEqual(
+      [entry('scaler').operation, entry('scaler').apiVersion, entry('scaler').subresource, entry('scaler').fieldsV1],
+      ['Apply', 'apps/v1', 'scale', { 'f:spec': { 'f:replicas': {} } }],
+    );
+    assert.ok(entry('scaler').time);
+    // The replicas went from owner's entry; the rest of it stays.
+    assert.equal(entry('owner').fieldsV1['f:spec']['f:replicas'], undefined);
+    assert.ok(entry('owner').fieldsV1['f:spec']['f:template']);
+    // The scaler applies again (no conflict: it owns the field now); still one entry.
+    assert.equal((await applyScale(3)).status, 200);
+    obj = await getYaml('deployment', 'ssa-scale');
+    assert.equal(obj.spec.replicas, 3);
+    assert.equal(obj.metadata.managedFields.filter((e: any) => e.manager === 'scaler').length, 1);
+    // kubectl scale (an Update of the scale) takes the field from the applier.
+    await k(['scale', 'deployment/ssa-scale', '--replicas=1']);
+    obj = await getYaml('deployment', 'ssa-scale');
+    assert.equal(obj.spec.replicas, 1);
+    const kubectl = obj.metadata.managedFields.find((e: any) => e.manager === 'kubectl' && e.subresource === 'scale');
+    assert.deepEqual([kubectl?.operation, kubectl?.fieldsV1], ['Update', { 'f:spec': { 'f:replicas': {} } }]);
+    // kubectl apply --subresource=scale sends the Deployment manifest itself: upstream's field
+    // manager refuses its version on the Scale, and so does this server.
+    const r = await cluster.kubectl(
+      ['apply', '--server-side', '--subresource=scale', '--field-manager=scaler', '-f', '-'],
+      { input: deployment('ssa-scale', 2, 'nginx:1.27'), bin: KUBECTL_133 },
+    );
+    assert.notEqual(r.code, 0);
+    assert.match(
+      r.stderr,
+      /Incorrect version specified in apply patch. Specified patch version: apps\/v1, expected: autoscaling\/v1/,
+    );
+  } finally {
+    raw.agent.destroy();
+  }
+  await k(['delete', 'deployment', 'ssa-scale']);
 });
 
 test('shared ownership and removal on a ConfigMap', async () => {

@@ -61,11 +61,17 @@ export async function patch(deps: HandlerDeps, req: ApiRequest, p: Patch, opts: 
   const force = opts.force === true;
   const conditional = patchSetsResourceVersion(type, body);
   if (sub === 'scale' && served.def.subresources?.scale) {
+    // An apply to the scale records an Apply of the replicas on the parent (see writeScale).
+    if (type === 'apply') ctx.operation = 'Apply';
     const scale = await writeScale(
       deps,
       req,
       (current) =>
-        deps.patch(type, current, body, 'io.k8s.api.autoscaling.v1.Scale', { fieldManager: ctx.fieldManager, force }),
+        deps.patch(type, current, body, 'io.k8s.api.autoscaling.v1.Scale', {
+          fieldManager: ctx.fieldManager,
+          force,
+          subresource: 'scale',
+        }),
       ctx,
       conditional,
     );

@@ -17,6 +17,7 @@ import * as errors from '../../machinery/errors.js';
 import { proxyUpgrade, writeRawResponse } from '../../machinery/upgradeproxy.js';
 import { sendError } from '../http.js';
 import type { ProxyLocation } from './location.js';
+import { MAX_REWRITE_BYTES, rewritable, rewriteBody } from './html.js';
 
 export const HOP_BY_HOP = new Set([
   'connection',
@@ -160,6 +161,46 @@ export function forwardRequest(req: IncomingMessage, res: ServerResponse, target
       for (const [k, v] of Object.entries(ur.headers)) {
         if (v === undefined || HOP_BY_HOP.has(k) || listed.has(k) || CORS.has(k)) continue;
         out[k] = k === 'location' && typeof v === 'string' ? rewriteLocation(v, loc, prefix) : v;
+      }
+      const encoding = ur.headers['content-encoding'];
+      if (req.method !== 'HEAD' && rewritable(ur.headers['content-type'], encoding)) {
+        // An HTML page: read whole, its links rewritten under the proxy (upstream's transport).
+        const chunks: Buffer[] = [];
+        let size = 0;
+        let passed = false;
+        ur.on('data', (c: Buffer) => {
+          if (passed) return;
+          chunks.push(c);
+          size += c.length;
+          if (size > MAX_REWRITE_BYTES) {
+            // Too big to hold: the page goes on as it is.
+            passed = true;
+            res.writeHead(ur.statusCode ?? 502, out);
+            for (const x of chunks) res.write(x);
+            ur.removeAllListeners('data');
+            ur.pipe(res);
+          }
+        });
+        ur.once('end', () => {
+          if (!passed) {
+            let body: Buffer = Buffer.concat(chunks);
+            try {
+              body = rewriteBody(body, encoding, (url) => rewriteLocation(url, loc, prefix));
+            } catch {
+              // Not decodable as it claims: sent as it came.
+            }
+            delete out['content-length'];
+            delete out['transfer-encoding'];
+            res.writeHead(ur.statusCode ?? 502, { ...out, 'content-length': body.length });
+            res.end(body);
+          }
+          resolve();
+        });
+        ur.once('error', () => {
+          res.destroy();
+          resolve();
+        });
+        return;
       }
       res.writeHead(ur.statusCode ?? 502, out);
       ur.pipe(res);

@@ -7,6 +7,8 @@ import type { WireTable } from './types.js';
 export const PACKAGES: Record<string, string> = {
   'meta.k8s.io/v1': 'meta.v1',
   'apiextensions.k8s.io/v1': 'apiextensions.v1',
+  'apiregistration.k8s.io/v1': 'apiregistration.v1',
+  'metrics.k8s.io/v1beta1': 'metrics.v1beta1',
   v1: 'core.v1',
   'apps/v1': 'apps.v1',
   'batch/v1': 'batch.v1',
@@ -498,6 +500,47 @@ export const MESSAGES: WireTable = {
     f: [
       ['clientConfig', 2, 'apiextensions.v1.WebhookClientConfig', 'po'],
       ['conversionReviewVersions', 3, 'string', 'r'],
+    ],
+  },
+  'apiregistration.v1.APIService': {
+    f: [
+      ['metadata', 1, 'meta.v1.ObjectMeta', 'o'],
+      ['spec', 2, 'apiregistration.v1.APIServiceSpec', 'o'],
+      ['status', 3, 'apiregistration.v1.APIServiceStatus', 'o'],
+    ],
+  },
+  'apiregistration.v1.APIServiceCondition': {
+    f: [
+      ['type', 1, 'string', ''],
+      ['status', 2, 'string', ''],
+      ['lastTransitionTime', 3, 'meta.v1.Time', 'o'],
+      ['reason', 4, 'string', 'o'],
+      ['message', 5, 'string', 'o'],
+    ],
+  },
+  'apiregistration.v1.APIServiceList': {
+    f: [
+      ['metadata', 1, 'meta.v1.ListMeta', 'o'],
+      ['items', 2, 'apiregistration.v1.APIService', 'r'],
+    ],
+  },
+  'apiregistration.v1.APIServiceSpec': {
+    f: [
+      ['service', 1, 'apiregistration.v1.ServiceReference', 'po'],
+      ['group', 2, 'string', 'o'],
+      ['version', 3, 'string', 'o'],
+      ['insecureSkipTLSVerify', 4, 'bool', 'o'],
+      ['caBundle', 5, 'bytes', 'o'],
+      ['groupPriorityMinimum', 7, 'int32', ''],
+      ['versionPriority', 8, 'int32', ''],
+    ],
+  },
+  'apiregistration.v1.APIServiceStatus': { f: [['conditions', 1, 'apiregistration.v1.APIServiceCondition', 'ro']] },
+  'apiregistration.v1.ServiceReference': {
+    f: [
+      ['namespace', 1, 'string', 'o'],
+      ['name', 2, 'string', 'o'],
+      ['port', 3, 'int32', 'po'],
     ],
   },
   'apps.v1.ControllerRevision': {
@@ -3758,6 +3801,40 @@ export const MESSAGES: WireTable = {
     f: [
       ['type', 1, 'string', ''],
       ['object', 2, 'runtime.RawExtension', ''],
+    ],
+  },
+  'metrics.v1beta1.ContainerMetrics': {
+    f: [
+      ['name', 1, 'string', ''],
+      ['usage', 2, 'map<string,resource.Quantity>', ''],
+    ],
+  },
+  'metrics.v1beta1.NodeMetrics': {
+    f: [
+      ['metadata', 1, 'meta.v1.ObjectMeta', 'o'],
+      ['timestamp', 2, 'meta.v1.Time', ''],
+      ['window', 3, 'meta.v1.Duration', ''],
+      ['usage', 4, 'map<string,resource.Quantity>', ''],
+    ],
+  },
+  'metrics.v1beta1.NodeMetricsList': {
+    f: [
+      ['metadata', 1, 'meta.v1.ListMeta', 'o'],
+      ['items', 2, 'metrics.v1beta1.NodeMetrics', 'r'],
+    ],
+  },
+  'metrics.v1beta1.PodMetrics': {
+    f: [
+      ['metadata', 1, 'meta.v1.ObjectMeta', 'o'],
+      ['timestamp', 2, 'meta.v1.Time', ''],
+      ['window', 3, 'meta.v1.Duration', ''],
+      ['containers', 4, 'metrics.v1beta1.ContainerMetrics', 'r'],
+    ],
+  },
+  'metrics.v1beta1.PodMetricsList': {
+    f: [
+      ['metadata', 1, 'meta.v1.ListMeta', 'o'],
+      ['items', 2, 'metrics.v1beta1.PodMetrics', 'r'],
     ],
   },
   'networking.v1.HTTPIngressPath': {
