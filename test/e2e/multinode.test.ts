@@ -276,18 +276,30 @@ test(
   },
 );
 
-test('a stopped agent removes its routes and iptables chains', { skip, timeout: 60_000 }, async () => {
-  const exited = new Promise<number | null>((res) => agent!.once('exit', (code) => res(code)));
-  agent!.kill('SIGTERM');
-  assert.equal(
-    await Promise.race([exited, new Promise<string>((res) => setTimeout(() => res('timeout'), 30_000))]),
-    0,
-    agentOut,
-  );
-  const routes = spawnSync('ip', ['-n', ns, 'route', 'show'], { encoding: 'utf8' }).stdout;
-  assert.doesNotMatch(routes, new RegExp(`^10\\.${x}\\.\\S+ via`, 'm'), routes);
-  const nat = spawnSync('ip', ['netns', 'exec', ns, 'iptables', '-t', 'nat', '-S', 'POSTROUTING'], {
-    encoding: 'utf8',
-  }).stdout;
-  assert.doesNotMatch(nat, /-NOMASQ/, nat);
-});
+// As flannel's: a stopped agent leaves its routes and chains, so the node's pods keep reaching the
+// others while it restarts (an upgrade); `k8ts killall` removes them.
+test(
+  'a stopped agent keeps its routes and iptables chains; killall removes them',
+  { skip, timeout: 180_000 },
+  async () => {
+    const exited = new Promise<number | null>((res) => agent!.once('exit', (code) => res(code)));
+    agent!.kill('SIGTERM');
+    assert.equal(
+      await Promise.race([exited, new Promise<string>((res) => setTimeout(() => res('timeout'), 30_000))]),
+      0,
+      agentOut,
+    );
+    const routes = () => spawnSync('ip', ['-n', ns, 'route', 'show'], { encoding: 'utf8' }).stdout;
+    const nat = () =>
+      spawnSync('ip', ['netns', 'exec', ns, 'iptables', '-t', 'nat', '-S', 'POSTROUTING'], { encoding: 'utf8' }).stdout;
+    const podRoute = new RegExp(`^10\\.${x}\\.\\S+ via`, 'm');
+    assert.match(routes(), podRoute, 'the routes to other nodes stay while the agent is stopped');
+    assert.match(nat(), /-NOMASQ/);
+    const r = await run('nsenter', [...inNs, process.execPath, K8TS_BIN, 'killall', '--data-dir', agentDir], {
+      timeoutMs: 120_000,
+    });
+    assert.equal(r.code, 0, r.stderr);
+    assert.doesNotMatch(routes(), podRoute, routes());
+    assert.doesNotMatch(nat(), /-NOMASQ/, nat());
+  },
+);
