@@ -46,8 +46,16 @@ async function template(args: string[]): Promise<number> {
     const { templateToDir } = await import('../chart/release/tools.js');
     return guarded(() => templateToDir(args, io()));
   }
-  const { templateRun } = await import('../chart/release/tools.js');
-  const result = await templateRun(args);
+  // Offline unless --dry-run=server (or none/false) asks for lookups: the API client, which the
+  // cluster-aware path loads, stays out of a plain render's start-up.
+  const { parseTemplateArgs, templateCommand, templateLooksUp } = await import('../chart/template-command.js');
+  let online = false;
+  try {
+    online = templateLooksUp(parseTemplateArgs(args[0] === 'template' ? args.slice(1) : args));
+  } catch {
+    // templateCommand reports the usage error.
+  }
+  const result = online ? await (await import('../chart/release/tools.js')).templateRun(args) : templateCommand(args);
   process.stdout.write(result.stdout);
   if (result.error === undefined) return 0;
   process.stderr.write(`Error: ${result.error}\n`);

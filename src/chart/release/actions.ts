@@ -13,7 +13,7 @@ import { coalesceValues } from '../values.js';
 import { objectKey, parseObjects, ReleaseKube, type KubeObject } from './kube.js';
 import { now, ReleaseStorage, storedChart, ZERO_TIME, type Release, type ReleaseHook } from './release.js';
 import { renderReleaseFrom } from './render.js';
-import { ClusterLookup } from './lookup.js';
+import { ClusterLookup } from './clusterlookup.js';
 
 /** The Kubernetes version k8ts serves (apiserver KUBERNETES_VERSION), for .Capabilities. */
 const CLUSTER_KUBE_VERSION = parseKubeVersion('v1.30.0');

@@ -10,8 +10,8 @@
 // client gives (Helm's); a lookup whose arguments depend on an earlier one's answer costs one
 // more pass. The same Client the command or controller already has answers, under its identity:
 // the CLI's kubeconfig user, the HelmChart controller's in-process helm-controller identity.
-import { spec, type Client } from '../../client/client.js';
-import { isNotFound } from '../../client/errors.js';
+// (ClusterLookup, which needs the API client, is in clusterlookup.ts: an offline `chart template`
+// loads this file without the client.)
 import type { GoMap } from '../template/values.js';
 
 export interface LookupRequest {
@@ -26,57 +26,9 @@ export type LookupFunction = (apiVersion: string, kind: string, namespace: strin
 /** A chart whose lookups keep asking for something new past this many passes fails. */
 export const MAX_LOOKUP_PASSES = 20;
 
-/** JSON numbers as Go's unstructured decoding gives them: integers as int64 (bigint here). */
-function goNumbers(v: unknown): unknown {
-  if (typeof v === 'number') return Number.isInteger(v) ? BigInt(v) : v;
-  if (Array.isArray(v)) return v.map(goNumbers);
-  if (v !== null && typeof v === 'object')
-    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, goNumbers(x)]));
-  return v;
-}
-
-/** Answers lookups over a Client, mapping apiVersion and kind to a resource by discovery. */
-export class ClusterLookup {
-  private resources?: Map<string, { plural: string; namespaced: boolean }>;
-  private readonly groups = new Set<string>();
-
-  constructor(private readonly client: Client) {}
-
-  private async discover(): Promise<void> {
-    this.resources = new Map();
-    this.groups.clear();
-    for (const r of await this.client.discover()) {
-      this.groups.add(r.group);
-      this.resources.set(`${r.group}/${r.kind}`, { plural: r.plural, namespaced: r.namespaced });
-    }
-  }
-
-  async get(req: LookupRequest): Promise<GoMap> {
-    const [group, version] = req.apiVersion.includes('/') ? req.apiVersion.split('/') : ['', req.apiVersion];
-    const key = `${group}/${req.kind}`;
-    if (!this.resources?.has(key)) await this.discover();
-    const r = this.resources!.get(key);
-    if (!r) {
-      if (!this.groups.has(group))
-        throw new Error(
-          `unable to get apiresource from unstructured: ${group}/${version}, Kind=${req.kind}: the server could not find the requested resource`,
-        );
-      // Helm finds no resource of that kind in the group version and asks for one named "",
-      // which the server does not have: an empty map.
-      return {};
-    }
-    const resource = this.client
-      .resource(spec<GoMap>({ group, version, plural: r.plural, namespaced: r.namespaced, kind: req.kind }))
-      .namespace(r.namespaced && req.namespace !== '' ? req.namespace : undefined);
-    try {
-      const got: unknown = req.name !== '' ? await resource.get(req.name) : await resource.list();
-      return goNumbers(got) as GoMap;
-    } catch (e) {
-      // Not found is an empty map, so templates can write `if not (lookup ...)`.
-      if (isNotFound(e)) return {};
-      throw e;
-    }
-  }
+/** Where the passes' lookups are answered (a ClusterLookup, clusterlookup.ts). */
+export interface LookupSource {
+  get(req: LookupRequest): Promise<GoMap>;
 }
 
 /**
@@ -85,7 +37,7 @@ export class ClusterLookup {
  * renders once with no lookup function (empty maps, as offline).
  */
 export async function renderWithLookups<T>(
-  cluster: ClusterLookup | undefined,
+  cluster: LookupSource | undefined,
   render: (lookup?: LookupFunction) => T,
 ): Promise<T> {
   if (!cluster) return render();

@@ -10,7 +10,7 @@ import type { GoMap } from '../template/values.js';
 import { coalesceValues, processDependencies } from '../values.js';
 import { validateAgainstSchema } from '../schema.js';
 import { parseObjects } from './kube.js';
-import { renderWithLookups, type ClusterLookup, type LookupFunction } from './lookup.js';
+import { renderWithLookups, type LookupFunction, type LookupSource } from './lookup.js';
 import { formatValue } from '../template/gofmt.js';
 import { ZERO_TIME, type ReleaseHook } from './release.js';
 
@@ -80,7 +80,7 @@ export function renderRelease(r: RenderRequest): Rendered {
 }
 
 /** Renders a release with `lookup` answered from the cluster (install, upgrade, --dry-run=server). */
-export async function renderReleaseFrom(r: RenderRequest, cluster: ClusterLookup | undefined): Promise<Rendered> {
+export async function renderReleaseFrom(r: RenderRequest, cluster: LookupSource | undefined): Promise<Rendered> {
   return assembleRelease(r.chart, await renderWithLookups(cluster, prepareRelease(r)));
 }
 

@@ -13,8 +13,8 @@ import {
   type TemplateOptions,
   type TemplateResult,
 } from '../template-command.js';
-import { Client } from '../../client/client.js';
-import { ClusterLookup, renderWithLookups } from './lookup.js';
+import type { Client } from '../../client/client.js';
+import { renderWithLookups } from './lookup.js';
 import { readTarGz } from '../tar.js';
 import { kubeconfigPath, parseFlags, valuesOf, type CommandIO } from './command.js';
 import { isOciRef, ociOptions, pullOci, pushOci } from './oci.js';
@@ -201,6 +201,11 @@ export async function templateRun(argv: string[]): Promise<TemplateResult> {
     return { stdout: '', error: (e as Error).message };
   }
   if (!templateLooksUp(opts)) return runTemplate(opts);
+  // The API client is loaded only here: an offline `chart template` starts without it.
+  const [{ Client }, { ClusterLookup }] = await Promise.all([
+    import('../../client/client.js'),
+    import('./clusterlookup.js'),
+  ]);
   let client: Client;
   try {
     client = Client.fromKubeconfig(kubeconfigPath(opts.kubeconfig), {
