@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
-import { K8TS_BIN, run, startCluster, until, type Cluster } from './harness.js';
+import { K8TS_BIN, stopChild, run, startCluster, until, type Cluster } from './harness.js';
 
 let cluster: Cluster;
 let agent: ChildProcess | undefined;
@@ -20,11 +20,7 @@ before(async () => {
 });
 
 after(async () => {
-  if (agent && agent.exitCode === null && agent.signalCode === null) {
-    const exited = new Promise((r) => agent!.once('exit', r));
-    agent.kill('SIGTERM');
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 15_000))]);
-  }
+  await stopChild(agent);
   await run(process.execPath, [K8TS_BIN, 'killall', '--data-dir', agentDir], {});
   await run(process.execPath, [K8TS_BIN, 'killall', '--data-dir', joiningDir], {});
   await cluster?.cleanup();

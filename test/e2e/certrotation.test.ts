@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CertificateSigningRequest } from 'kubernetes-types/certificates/v1.js';
 import type { Lease } from 'kubernetes-types/coordination/v1.js';
-import { K8TS_BIN, run, startCluster, until, type Cluster } from './harness.js';
+import { K8TS_BIN, stopChild, run, startCluster, until, type Cluster } from './harness.js';
 import { caFromPem, generateKeys, issue } from '../../src/machinery/pki.js';
 import { ExtKeyUsage, KeyUsage, distinguishedName, issueCertificate } from '../../src/machinery/certificate.js';
 import { CURRENT_CLIENT_PEM, loadClientCredential, storeClientCredential } from '../../src/agent/certstore.js';
@@ -31,11 +31,7 @@ before(async () => {
 });
 
 after(async () => {
-  if (agent && agent.exitCode === null && agent.signalCode === null) {
-    const exited = new Promise((r) => agent!.once('exit', r));
-    agent.kill('SIGTERM');
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 15_000))]);
-  }
+  await stopChild(agent);
   await run(process.execPath, [K8TS_BIN, 'killall', '--data-dir', agentDir], {});
   await cluster?.cleanup();
   if (agentDir) rmSync(agentDir, { recursive: true, force: true });

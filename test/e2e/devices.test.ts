@@ -7,7 +7,16 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import YAML from 'yaml';
-import { K8TS_BIN, importTestImages, realContainersUnavailable, startCluster, until } from './harness.js';
+import {
+  K8TS_BIN,
+  stopChild,
+  NO_READY_NODE,
+  hasReadyNode,
+  importTestImages,
+  realContainersUnavailable,
+  startCluster,
+  until,
+} from './harness.js';
 
 const W = 'example.com/widget';
 
@@ -42,22 +51,8 @@ test(
     let plugin: ReturnType<typeof spawn> | undefined;
     let pluginErr = '';
     try {
-      const ready = await until(
-        'a Ready node',
-        async () => {
-          const r = await c.kubectl([
-            'get',
-            'nodes',
-            '-o',
-            'jsonpath={.items[*].status.conditions[?(@.type=="Ready")].status}',
-          ]);
-          return r.stdout.includes('True') ? r.stdout : undefined;
-        },
-        60_000,
-        1000,
-      ).catch(() => undefined);
-      if (!ready) {
-        t.skip('the node agent did not report a Ready node within 60 s (containerd not usable here?)');
+      if (!(await hasReadyNode(c))) {
+        t.skip(NO_READY_NODE);
         return;
       }
       await importTestImages(c, ['busybox']);
@@ -155,11 +150,7 @@ test(
       if (pluginErr) process.stderr.write(`device plugin stderr:\n${pluginErr}\n`);
       throw err;
     } finally {
-      if (plugin?.pid && plugin.exitCode === null) {
-        const exited = new Promise((r) => plugin!.once('exit', r));
-        process.kill(plugin.pid, 'SIGTERM');
-        await Promise.race([exited, new Promise((r) => setTimeout(r, 5_000))]);
-      }
+      await stopChild(plugin, 'SIGTERM', 5_000);
       await c.cleanup();
     }
   },

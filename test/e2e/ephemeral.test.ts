@@ -10,7 +10,15 @@ import { dirname, join } from 'node:path';
 import { execFileSync, spawn } from 'node:child_process';
 import YAML from 'yaml';
 import { TEST_IMAGES } from '../../src/agent/images/testimages.js';
-import { importTestImages, realContainersUnavailable, startCluster, until, type Cluster } from './harness.js';
+import {
+  NO_READY_NODE,
+  hasReadyNode,
+  importTestImages,
+  realContainersUnavailable,
+  startCluster,
+  until,
+  type Cluster,
+} from './harness.js';
 import { rawClient } from './rawclient.js';
 
 const BUSYBOX = TEST_IMAGES.busybox;
@@ -74,22 +82,8 @@ test(
   async (t) => {
     const cluster = await startCluster({ agent: true });
     try {
-      const ready = await until(
-        'a Ready node',
-        async () => {
-          const r = await cluster.kubectl([
-            'get',
-            'nodes',
-            '-o',
-            'jsonpath={.items[*].status.conditions[?(@.type=="Ready")].status}',
-          ]);
-          return r.stdout.includes('True') ? r.stdout : undefined;
-        },
-        60_000,
-        1000,
-      ).catch(() => undefined);
-      if (!ready) {
-        t.skip('the node agent did not report a Ready node within 60 s (containerd not usable here?)');
+      if (!(await hasReadyNode(cluster))) {
+        t.skip(NO_READY_NODE);
         return;
       }
       await importTestImages(cluster, ['busybox']);

@@ -10,7 +10,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HaServers, addLocalAddresses, removeLocalAddresses } from './haservers.js';
-import { K8TS_BIN, run, until, type Cluster } from './harness.js';
+import { K8TS_BIN, stopChild, run, until, type Cluster } from './harness.js';
 import { buildTestImage } from '../../src/agent/images/testimages.js';
 
 const IPS = ['198.18.13.1', '198.18.13.2', '198.18.13.3'];
@@ -25,11 +25,7 @@ before(async () => {
 });
 
 after(async () => {
-  if (agent && agent.exitCode === null && agent.signalCode === null) {
-    const exited = new Promise((r) => agent!.once('exit', r));
-    agent.kill('SIGTERM');
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 15_000))]);
-  }
+  await stopChild(agent);
   await run(process.execPath, [K8TS_BIN, 'killall', '--data-dir', agentDir], {});
   rmSync(agentDir, { recursive: true, force: true });
   await ha.cleanup();

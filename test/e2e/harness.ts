@@ -49,6 +49,23 @@ export function run(
   });
 }
 
+/**
+ * Sends `signal` to a child (if it still runs) and resolves with its exit code, or the signal
+ * that ended it, or 'timeout' when it has not exited within `waitMs`.
+ */
+export function stopChild(
+  proc: ChildProcess | undefined,
+  signal: NodeJS.Signals = 'SIGTERM',
+  waitMs = 15_000,
+): Promise<number | string | null> {
+  if (!proc || proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve(proc?.exitCode ?? null);
+  const exited = new Promise<number | string | null>((res) => proc.once('exit', (code, sig) => res(code ?? sig)));
+  proc.kill(signal);
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<string>((res) => (timer = setTimeout(() => res('timeout'), waitMs)));
+  return Promise.race([exited, timeout]).finally(() => clearTimeout(timer));
+}
+
 /** The command line prefix that runs a process in network namespace `netns` (none: this one). */
 export function inNetns(netns: string | undefined): string[] {
   // nsenter, not `ip netns exec`: that one also makes a mount namespace with a fresh /sys, which
@@ -242,6 +259,16 @@ export async function waitForReadyNode(cluster: Cluster): Promise<void> {
     },
     60_000,
     500,
+  );
+}
+
+export const NO_READY_NODE = 'the node agent did not report a Ready node within 60 s (containerd not usable here?)';
+
+/** waitForReadyNode for tests that skip, rather than fail, where containerd cannot run. */
+export function hasReadyNode(cluster: Cluster): Promise<boolean> {
+  return waitForReadyNode(cluster).then(
+    () => true,
+    () => false,
   );
 }
 

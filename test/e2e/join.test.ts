@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { K8TS_BIN, run, startCluster, until, type Cluster } from './harness.js';
+import { K8TS_BIN, stopChild, run, startCluster, until, type Cluster } from './harness.js';
 import { buildTestImage } from '../../src/agent/images/testimages.js';
 
 let cluster: Cluster;
@@ -32,11 +32,7 @@ before(async () => {
 });
 
 after(async () => {
-  if (agent && agent.exitCode === null && agent.signalCode === null) {
-    const exited = new Promise((r) => agent!.once('exit', r));
-    agent.kill('SIGTERM');
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 15_000))]);
-  }
+  await stopChild(agent);
   await run(process.execPath, [K8TS_BIN, 'killall', '--data-dir', agentDir], {});
   await cluster?.cleanup();
   rmSync(agentDir, { recursive: true, force: true });
@@ -203,10 +199,7 @@ test('a pod runs on the joined node and kubectl logs reads it through the agent'
 });
 
 test('the agent stops cleanly on SIGTERM', async () => {
-  const exited = new Promise<number | null>((r) => agent!.once('exit', (code) => r(code)));
-  agent!.kill('SIGTERM');
-  const code = await Promise.race([exited, new Promise<string>((r) => setTimeout(() => r('timeout'), 20_000))]);
-  assert.equal(code, 0, agentOut);
+  assert.equal(await stopChild(agent, 'SIGTERM', 20_000), 0, agentOut);
 });
 
 test('a restarted agent reuses its stored certificates and comes back Ready', async () => {

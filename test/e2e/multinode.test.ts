@@ -15,6 +15,7 @@ import {
   realContainersUnavailable,
   run,
   startCluster,
+  stopChild,
   until,
   type Cluster,
 } from './harness.js';
@@ -89,11 +90,7 @@ before(async () => {
 
 after(async () => {
   if (skip) return;
-  if (agent && agent.exitCode === null && agent.signalCode === null) {
-    const exited = new Promise((res) => agent!.once('exit', res));
-    agent.kill('SIGTERM');
-    await Promise.race([exited, new Promise((res) => setTimeout(res, 20_000))]);
-  }
+  await stopChild(agent, 'SIGTERM', 20_000);
   if (agentDir) {
     await run('nsenter', [...inNs, process.execPath, K8TS_BIN, 'killall', '--data-dir', agentDir], {
       timeoutMs: 120_000,
@@ -282,13 +279,7 @@ test(
   'a stopped agent keeps its routes and iptables chains; killall removes them',
   { skip, timeout: 180_000 },
   async () => {
-    const exited = new Promise<number | null>((res) => agent!.once('exit', (code) => res(code)));
-    agent!.kill('SIGTERM');
-    assert.equal(
-      await Promise.race([exited, new Promise<string>((res) => setTimeout(() => res('timeout'), 30_000))]),
-      0,
-      agentOut,
-    );
+    assert.equal(await stopChild(agent, 'SIGTERM', 30_000), 0, agentOut);
     const routes = () => spawnSync('ip', ['-n', ns, 'route', 'show'], { encoding: 'utf8' }).stdout;
     const nat = () =>
       spawnSync('ip', ['netns', 'exec', ns, 'iptables', '-t', 'nat', '-S', 'POSTROUTING'], { encoding: 'utf8' }).stdout;

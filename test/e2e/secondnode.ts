@@ -12,6 +12,7 @@ import {
   realContainersUnavailable,
   run,
   startCluster,
+  stopChild,
   until,
   type Cluster,
 } from './harness.js';
@@ -131,21 +132,12 @@ export class SecondNode {
 
   /** Sends `signal` to the agent; resolves with its exit (or 'timeout' after 30 s). */
   async stopAgent(signal: NodeJS.Signals): Promise<number | string | null> {
-    const agent = this.agent;
-    if (!agent || agent.exitCode !== null || agent.signalCode !== null) return agent?.exitCode ?? null;
-    const exited = new Promise<number | string | null>((res) => agent.once('exit', (code, sig) => res(code ?? sig)));
-    agent.kill(signal);
-    return Promise.race([exited, new Promise<string>((res) => setTimeout(() => res('timeout'), 30_000))]);
+    return stopChild(this.agent, signal, 30_000);
   }
 
   /** Stops the agent, removes what it left (killall in the namespace), the namespace and the link. */
   async cleanup(): Promise<void> {
-    const agent = this.agent;
-    if (agent && agent.exitCode === null && agent.signalCode === null) {
-      const exited = new Promise((res) => agent.once('exit', res));
-      agent.kill('SIGTERM');
-      await Promise.race([exited, new Promise((res) => setTimeout(res, 20_000))]);
-    }
+    await stopChild(this.agent, 'SIGTERM', 20_000);
     await run('nsenter', [...this.inNs, process.execPath, K8TS_BIN, 'killall', '--data-dir', this.dataDir], {
       timeoutMs: 120_000,
     });

@@ -25,7 +25,15 @@ import { HttpsTransport } from '../../src/client/https.js';
 import type { Runtime } from '../../src/agent/runtime/types.js';
 import { TEST_IMAGES } from '../../src/agent/images/testimages.js';
 import { issue, loadOrCreateCA } from '../../src/machinery/pki.js';
-import { importTestImages, realContainersUnavailable, startCluster, until, type Cluster } from './harness.js';
+import {
+  NO_READY_NODE,
+  hasReadyNode,
+  importTestImages,
+  realContainersUnavailable,
+  startCluster,
+  until,
+  type Cluster,
+} from './harness.js';
 import { rawClient } from './rawclient.js';
 import { sleep, streamKubectl } from './streams.js';
 
@@ -436,22 +444,8 @@ test(
   async (t) => {
     const real = await startCluster({ agent: true });
     try {
-      const ready = await until(
-        'a Ready node',
-        async () => {
-          const r = await real.kubectl([
-            'get',
-            'nodes',
-            '-o',
-            'jsonpath={.items[*].status.conditions[?(@.type=="Ready")].status}',
-          ]);
-          return r.stdout.includes('True') ? r.stdout : undefined;
-        },
-        60_000,
-        1000,
-      ).catch(() => undefined);
-      if (!ready) {
-        t.skip('the node agent did not report a Ready node within 60 s (containerd not usable here?)');
+      if (!(await hasReadyNode(real))) {
+        t.skip(NO_READY_NODE);
         return;
       }
       // The test images, built from the host's busybox, into the agent's containerd.

@@ -12,7 +12,15 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import YAML from 'yaml';
 import { TEST_IMAGES } from '../../src/agent/images/testimages.js';
-import { importTestImages, realContainersUnavailable, startCluster, until, type Cluster } from './harness.js';
+import {
+  NO_READY_NODE,
+  hasReadyNode,
+  importTestImages,
+  realContainersUnavailable,
+  startCluster,
+  until,
+  type Cluster,
+} from './harness.js';
 import { rawClient } from './rawclient.js';
 import {
   portForwardPages,
@@ -31,22 +39,8 @@ let node = '';
 before(async () => {
   if (unavailable) return;
   c = await startCluster({ agent: true });
-  const up = await until(
-    'a Ready node',
-    async () => {
-      const r = await c.kubectl([
-        'get',
-        'nodes',
-        '-o',
-        'jsonpath={.items[*].status.conditions[?(@.type=="Ready")].status}',
-      ]);
-      return r.stdout.includes('True');
-    },
-    60_000,
-    1000,
-  ).catch(() => false);
-  if (!up) {
-    ready = 'the node agent did not report a Ready node within 60 s (containerd not usable here?)';
+  if (!(await hasReadyNode(c))) {
+    ready = NO_READY_NODE;
     return;
   }
   node = await c.k(['get', 'nodes', '-o', 'jsonpath={.items[0].metadata.name}']);

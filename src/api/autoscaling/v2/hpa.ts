@@ -274,19 +274,22 @@ const setIf = (o: Record<string, unknown>, k: string, v: unknown): void => {
   if (isSet(v)) o[k] = v;
 };
 
-/** v2 MetricSpec -> the v1 (v2beta1-shaped) MetricSpec kept in the annotation. */
-function metricSpecToV1(m: any): any {
+/**
+ * A v2 MetricSpec (side `target`) or MetricStatus (side `current`) -> the v1 (v2beta1-shaped)
+ * one kept in the annotation, whose values are named `targetX` / `currentX`.
+ */
+function metricToV1(m: any, side: 'target' | 'current'): any {
   const out: any = { type: m.type };
-  const t = (x: any) => x?.target ?? {};
+  const v = (x: any) => x?.[side] ?? {};
   if (isObject(m.object)) {
     const o: any = { target: m.object.describedObject ?? {}, metricName: m.object.metric?.name ?? '' };
-    o.targetValue = t(m.object).value ?? '0';
+    o[`${side}Value`] = v(m.object).value ?? '0';
     setIf(o, 'selector', m.object.metric?.selector);
-    setIf(o, 'averageValue', t(m.object).averageValue);
+    setIf(o, 'averageValue', v(m.object).averageValue);
     out.object = o;
   }
   if (isObject(m.pods)) {
-    const o: any = { metricName: m.pods.metric?.name ?? '', targetAverageValue: t(m.pods).averageValue ?? '0' };
+    const o: any = { metricName: m.pods.metric?.name ?? '', [`${side}AverageValue`]: v(m.pods).averageValue ?? '0' };
     setIf(o, 'selector', m.pods.metric?.selector);
     out.pods = o;
   }
@@ -294,15 +297,17 @@ function metricSpecToV1(m: any): any {
     if (!isObject(m[f])) continue;
     const o: any = { name: m[f].name };
     if (f === 'containerResource') o.container = m[f].container;
-    setIf(o, 'targetAverageUtilization', t(m[f]).averageUtilization);
-    setIf(o, 'targetAverageValue', t(m[f]).averageValue);
+    setIf(o, `${side}AverageUtilization`, v(m[f]).averageUtilization);
+    setIf(o, `${side}AverageValue`, v(m[f]).averageValue);
     out[f] = o;
   }
   if (isObject(m.external)) {
     const o: any = { metricName: m.external.metric?.name ?? '' };
+    // v2beta1: an external metric's currentValue is required, its targetValue optional.
+    if (side === 'current') o.currentValue = v(m.external).value ?? '0';
     setIf(o, 'metricSelector', m.external.metric?.selector);
-    setIf(o, 'targetValue', t(m.external).value);
-    setIf(o, 'targetAverageValue', t(m.external).averageValue);
+    if (side === 'target') setIf(o, 'targetValue', v(m.external).value);
+    setIf(o, `${side}AverageValue`, v(m.external).averageValue);
     out.external = o;
   }
   return out;
@@ -345,41 +350,6 @@ function metricSpecFromV1(m: any): any {
     setIf(target, 'value', o.targetValue);
     setIf(target, 'averageValue', o.targetAverageValue);
     out.external = { metric, target };
-  }
-  return out;
-}
-
-function metricStatusToV1(m: any): any {
-  const out: any = { type: m.type };
-  const c = (x: any) => x?.current ?? {};
-  if (isObject(m.object)) {
-    const o: any = {
-      target: m.object.describedObject ?? {},
-      metricName: m.object.metric?.name ?? '',
-      currentValue: c(m.object).value ?? '0',
-    };
-    setIf(o, 'selector', m.object.metric?.selector);
-    setIf(o, 'averageValue', c(m.object).averageValue);
-    out.object = o;
-  }
-  if (isObject(m.pods)) {
-    const o: any = { metricName: m.pods.metric?.name ?? '', currentAverageValue: c(m.pods).averageValue ?? '0' };
-    setIf(o, 'selector', m.pods.metric?.selector);
-    out.pods = o;
-  }
-  for (const f of ['resource', 'containerResource']) {
-    if (!isObject(m[f])) continue;
-    const o: any = { name: m[f].name };
-    if (f === 'containerResource') o.container = m[f].container;
-    setIf(o, 'currentAverageUtilization', c(m[f]).averageUtilization);
-    setIf(o, 'currentAverageValue', c(m[f]).averageValue);
-    out[f] = o;
-  }
-  if (isObject(m.external)) {
-    const o: any = { metricName: m.external.metric?.name ?? '', currentValue: c(m.external).value ?? '0' };
-    setIf(o, 'metricSelector', m.external.metric?.selector);
-    setIf(o, 'currentAverageValue', c(m.external).averageValue);
-    out.external = o;
   }
   return out;
 }
@@ -505,11 +475,13 @@ export function hpaV2ToV1(obj: KObject): KObject {
   }
   out.status = outStatus;
 
-  const others = metrics.filter((m) => !isCpuUtilization(m)).map(metricSpecToV1);
+  const others = metrics.filter((m) => !isCpuUtilization(m)).map((m) => metricToV1(m, 'target'));
   const annotations: Record<string, string> = { ...(out.metadata.annotations ?? {}) };
   if (others.length > 0) annotations[METRIC_SPECS_ANNOTATION] = JSON.stringify(others);
   if ((status.currentMetrics ?? []).length > 0)
-    annotations[METRIC_STATUSES_ANNOTATION] = JSON.stringify(status.currentMetrics.map(metricStatusToV1));
+    annotations[METRIC_STATUSES_ANNOTATION] = JSON.stringify(
+      status.currentMetrics.map((m: unknown) => metricToV1(m, 'current')),
+    );
   if (isObject(spec.behavior)) {
     annotations[BEHAVIOR_ANNOTATION] = JSON.stringify({
       ScaleUp: rulesToGo(spec.behavior.scaleUp),
