@@ -9,8 +9,10 @@
 // have a scalar zero, or are non-pointer structs (written as `{}` even when tagged `omitempty`:
 // Go's encoder never omits a struct), or are metav1.Time/MicroTime values (written as `null` when
 // zero), or are lists without `omitempty` (written as `null` when nil, as upstream answers a Role
-// created without rules). Fields the server's validation always requires (a Deployment's
-// selector, a HPA's maxReplicas) are left out: a stored object always has them.
+// created without rules; every such list is also filled on write, at every depth, from the
+// generated machinery/protobuf/niltable.ts: here they cover objects stored before that). Fields
+// the server's validation always requires (a Deployment's selector, a HPA's maxReplicas) are left
+// out: a stored object always has them.
 // Reviewed against kubernetes/api at the v1.33 line:
 //   apps/v1           DaemonSetStatus, ReplicaSetStatus, StatefulSetStatus, StatefulSetSpec.serviceName
 //   autoscaling/v1    HorizontalPodAutoscalerStatus (currentReplicas, desiredReplicas), ScaleStatus

@@ -16,6 +16,7 @@ import { deepCopy, deepEqual, encodeStored, nextTurn, takeOrCopy } from '../mach
 import { jsonLengthExceeds, jsonTextLengthExceeds } from '../machinery/jsonsize.js';
 import type { AdmissionAttributes, AdmissionChain, Operation } from './admission/interfaces.js';
 
+import { fillNilFields } from '../machinery/protobuf/nilfields.js';
 import type { UserInfo } from './user.js';
 import { nowRFC3339, rfc3339 } from '../machinery/time.js';
 export type { UserInfo } from './user.js';
@@ -301,6 +302,8 @@ export class Store {
     const sctx = this.deps.strategyContext('create', ctx.warnings);
     // (A request body was checked when it was read: here defaulting may have made it too big.)
     this.def.defaults?.(obj);
+    // Go's nil lists, maps and pointers, as kube-apiserver's decoded object has them (niltable.ts).
+    fillNilFields(obj);
     checkStorableSize(obj);
     const attrs = this.admissionAttributes('CREATE', obj, undefined, ctx);
     if (attrs) await this.deps.admission!.admit(attrs);
@@ -320,6 +323,7 @@ export class Store {
       }
     }
     await pause(ctx.bodyBytes);
+    fillNilFields(obj); // again: strategies and admission may have set parts anew
     const encoded = await this.deps.manageFields(
       obj,
       undefined,
@@ -435,6 +439,7 @@ export class Store {
     await pause(size);
     // After the patch or body and defaulting: the object as it would be stored.
     if (!ctx.subresource) this.def.defaults?.(obj);
+    fillNilFields(obj);
     checkStorableSize(obj);
     const attrs = this.admissionAttributes('UPDATE', obj, old, ctx);
     if (attrs) await this.deps.admission!.admit(attrs);
@@ -446,6 +451,7 @@ export class Store {
     if (errs.length) this.fail(old.metadata.name, errs);
     if (attrs) await this.deps.admission!.validate(attrs);
     await pause(size);
+    fillNilFields(obj);
     const encoded = await this.deps.manageFields(
       obj,
       old,

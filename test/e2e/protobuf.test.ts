@@ -436,6 +436,40 @@ test('apiregistration.k8s.io APIService in protobuf (kube-aggregator serves it s
   assert.equal(del.type, PROTOBUF);
 });
 
+test("Go's nulls: kubectl 1.33 (protobuf) and 1.27 (JSON) see rules: null, endpoints: null as upstream shows them", async () => {
+  for (const version of ['1.33', '1.27']) {
+    const bin = `${BIN_DIR}/kubectl.${version}`;
+    if (!existsSync(bin)) continue;
+    const name = `nil-agg-${version.replace('.', '-')}`;
+    const k = async (args: string[], input?: string) => {
+      const r = await cluster.kubectl(args, { bin, input });
+      assert.equal(r.code, 0, `kubectl ${version} ${args.join(' ')}:\n${r.stderr}${r.stdout}`);
+      return r.stdout;
+    };
+    // An aggregated ClusterRole: no rules of its own; none match its selector, so none are added.
+    await k(['create', 'clusterrole', name, '--aggregation-rule=nil-test=none']);
+    const role = JSON.parse(await k(['get', 'clusterrole', name, '-o', 'json']));
+    assert.ok(Object.hasOwn(role, 'rules') && role.rules === null, `${version}: ${JSON.stringify(role)}`);
+    await k(['delete', 'clusterrole', name]);
+  }
+  // An EndpointSlice without endpoints or ports, created and read as protobuf by kubectl 1.33.
+  const bin = `${BIN_DIR}/kubectl.1.33`;
+  if (!existsSync(bin)) return;
+  const slice = {
+    apiVersion: 'discovery.k8s.io/v1',
+    kind: 'EndpointSlice',
+    metadata: { name: 'nil-es', namespace: 'default' },
+    addressType: 'IPv4',
+  };
+  const created = await cluster.kubectl(['create', '-f', '-', '-o', 'json'], { bin, input: JSON.stringify(slice) });
+  assert.equal(created.code, 0, created.stderr);
+  const got = await cluster.kubectl(['get', 'endpointslice', 'nil-es', '-n', 'default', '-o', 'json'], { bin });
+  const es = JSON.parse(got.stdout);
+  assert.deepEqual([es.endpoints, es.ports], [null, null]);
+  assert.ok(Object.hasOwn(es, 'endpoints') && Object.hasOwn(es, 'ports'));
+  await cluster.kubectl(['delete', 'endpointslice', 'nil-es', '-n', 'default'], { bin });
+});
+
 test('custom resources: 415 for protobuf bodies, 406 for protobuf-only Accept, metadata in protobuf allowed', async () => {
   const crd = {
     apiVersion: 'apiextensions.k8s.io/v1',

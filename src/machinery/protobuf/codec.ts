@@ -5,9 +5,10 @@
 // set, map entries sorted by key. Decoding mirrors what upstream's JSON of the decoded Go struct
 // looks like: value fields appear unless `omitempty` and zero, pointers appear exactly when sent
 // (so `replicas: 0` survives), empty lists and maps are absent (the wire cannot tell them from
-// unset). Fields of unknown numbers are dropped, as upstream's unmarshallers drop them.
+// unset), or null where Go's JSON writes a nil one as null (no omitempty: niltable.ts). Fields of unknown numbers are dropped, as upstream's unmarshallers drop them.
 import protobufMinimal from 'protobufjs/minimal.js';
 import { MESSAGES, PACKAGES } from './wiretable.js';
+import { NIL_FIELDS } from './niltable.js';
 import type { FieldRow } from './types.js';
 import { ProtobufError, WireReader, WIRE_BYTES, WIRE_FIXED32, WIRE_FIXED64, WIRE_VARINT } from './wire.js';
 import { formatGoDuration, parseGoDuration } from './goduration.js';
@@ -70,6 +71,8 @@ interface Field extends ValueType {
   /** Written only when set; present zero values survive. */
   pointer: boolean;
   omitEmpty: boolean;
+  /** Go writes it as null when unset (niltable.ts): a list, map or pointer without omitempty. */
+  nil: boolean;
   /** Fields of this message appear in the parent's JSON object. */
   inline: boolean;
   map?: { key: Scalar; value: ValueType };
@@ -115,6 +118,7 @@ function message(name: string): Message {
       repeated: flags.includes('r'),
       pointer: flags.includes('p'),
       omitEmpty: flags.includes('o') || flags.includes('z'),
+      nil: Object.hasOwn(NIL_FIELDS, name) && Object.hasOwn(NIL_FIELDS[name], json),
       inline: flags.includes('i'),
       map: mapMatch ? { key: mapMatch[1] as Scalar, value: valueType(mapMatch[2]) } : undefined,
       ...vt,
@@ -542,12 +546,16 @@ export function decodeMessageBody(buf: Buffer, start: number, end: number, name:
       continue;
     }
     if (f.map || f.repeated) {
+      // The wire has no empty list: Go decodes nil, which its JSON writes as null unless omitempty.
       if (v !== undefined) out[f.json] = v;
+      else if (f.nil) out[f.json] = null;
       continue;
     }
     if (f.pointer || f.scalar === 'bytes') {
-      // A pointer to a zero Time or an empty RawExtension is null in Go's JSON: left out here.
+      // A pointer to a zero Time or an empty RawExtension is null in Go's JSON: left out here
+      // unless the field has no omitempty (Go writes the null then).
       if (v !== undefined && v !== null) out[f.json] = v;
+      else if (f.nil) out[f.json] = null;
       continue;
     }
     if (f.scalar) {

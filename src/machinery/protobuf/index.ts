@@ -16,3 +16,4 @@ export {
   type TypeMeta,
 } from './codec.js';
 export { formatGoDuration, parseGoDuration } from './goduration.js';
+export { fillNilFields, fillNilFieldsOf, hasNilFields } from './nilfields.js';

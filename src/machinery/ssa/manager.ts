@@ -18,6 +18,7 @@ import {
   type TypeRef,
 } from './typed.js';
 import { nowRFC3339 } from '../time.js';
+import { fillNilFields } from '../protobuf/nilfields.js';
 
 export const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
 
@@ -133,6 +134,15 @@ const STRIP = (() => {
 })();
 
 /** obj without metadata.managedFields: a shallow copy, or obj itself when it has none (a create, usually). */
+/** Drop the nulls of `live` that `next` does not have too (both: objects of one type). */
+function keepNullsOf(live: Record<string, unknown>, next: Record<string, unknown>): void {
+  for (const k of Object.keys(live)) {
+    const v = live[k];
+    if (v === null && next[k] !== null) delete live[k];
+    else if (isPlainObject(v) && isPlainObject(next[k])) keepNullsOf(v, next[k]);
+  }
+}
+
 function withoutManagedFields(obj: any): any {
   if (
     !isPlainObject(obj) ||
@@ -265,6 +275,15 @@ export function recordUpdateOperation(obj: any, old: any, opts: UpdateOptions): 
     live = {};
     for (const k of Object.keys(next))
       if (isPlainObject(next[k]) && k !== 'apiVersion' && k !== 'kind') setOwn(live, k, {});
+    // Its nil lists and pointers are null (kube-apiserver's empty object has them too), so a
+    // field the new object leaves null is no change. Where the new object sets one, the null
+    // goes: this compare takes null for a leaf, upstream's descends into the new list.
+    live.apiVersion = next.apiVersion;
+    live.kind = next.kind;
+    fillNilFields(live);
+    delete live.apiVersion;
+    delete live.kind;
+    keepNullsOf(live, next);
   }
   const ignored = ignoredFields([next], opts.subresource, !!opts.statusSubresource);
   const self = '\u0000current-operation';
