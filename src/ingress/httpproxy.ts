@@ -79,8 +79,16 @@ export interface HTTPProxy {
   metadata: ObjectMeta;
   spec?: {
     virtualhost?: { fqdn: string; tls?: { secretName?: string; passthrough?: boolean } };
-    /** With `tls.passthrough`: TLS connections for the fqdn go to these services undecrypted. */
-    tcpproxy?: { services?: { name: string; port: number; weight?: number }[] };
+    /**
+     * TLS connections for the fqdn go to these services: undecrypted with `tls.passthrough`, the
+     * cleartext with `tls.secretName`. `include` (or the deprecated `includes`) delegates the
+     * services to another, non-root, HTTPProxy's tcpproxy.
+     */
+    tcpproxy?: {
+      services?: { name: string; port: number; weight?: number }[];
+      include?: { name: string; namespace?: string };
+      includes?: { name: string; namespace?: string };
+    };
     routes?: ProxyRoute[];
     includes?: ProxyInclude[];
   };
@@ -136,7 +144,7 @@ export interface HttpProxyContext {
 export interface CompiledProxies {
   routes: Route[];
   tls: ExtraTls[];
-  /** Roots with `tls.passthrough`: their fqdn's TLS connections go to their tcpproxy services. */
+  /** Roots with a tcpproxy: their fqdn's TLS connections go to its services (passed through or terminated). */
   passthrough: StreamRoute[];
   /** By namespace/name, for every proxy given. */
   verdicts: Map<string, ProxyVerdict>;
@@ -337,34 +345,7 @@ class RootCompiler {
       );
       return;
     }
-    if (passthrough) {
-      // Contour: TLS passthrough needs somewhere to send the connections.
-      if (!root.spec?.tcpproxy?.services?.length) {
-        this.error(
-          root,
-          'TCPProxyError',
-          'NothingDefined',
-          'Spec.TCPProxy: TLS passthrough requires a tcpproxy service',
-        );
-        return;
-      }
-      const backends: WeightedBackend[] = [];
-      for (const svc of root.spec.tcpproxy.services) {
-        if (!this.ctx.serviceExists(namespace, svc.name)) {
-          this.error(
-            root,
-            'TCPProxyError',
-            'UnresolvedServiceRef',
-            `Spec.TCPProxy unresolved service reference: service "${namespace}/${svc.name}" not found`,
-          );
-          return;
-        }
-        const weight = svc.weight ?? 1;
-        if (weight > 0)
-          backends.push({ backend: { namespace, service: svc.name, port: { number: svc.port } }, weight });
-      }
-      this.out.passthrough.push({ route: keyOf(root), kind: 'HTTPProxy', hosts: [fqdn], backends });
-    } else if (root.spec?.virtualhost?.tls) {
+    if (root.spec?.virtualhost?.tls && !passthrough) {
       if (!secretName) {
         this.error(
           root,
@@ -400,7 +381,100 @@ class RootCompiler {
       this.out.tls.push({ host: fqdn, entry: { ingress: keyOf(root), secret } });
       tls = true;
     }
+    if (root.spec?.tcpproxy) {
+      // Contour: TCP proxying needs TLS, passed through (SNI only) or terminated with the Secret.
+      if (!passthrough && !tls) {
+        this.error(
+          root,
+          'TCPProxyError',
+          'TLSMustBeConfigured',
+          'Spec.TCPProxy requires that either Spec.TLS.Passthrough or Spec.TLS.SecretName be set',
+        );
+        return;
+      }
+      const backends = this.tcpProxy(root, []);
+      if (!backends) return;
+      this.out.passthrough.push({
+        route: keyOf(root),
+        kind: 'HTTPProxy',
+        hosts: [fqdn],
+        backends,
+        ...(passthrough ? {} : { terminate: true }),
+      });
+    } else if (passthrough) {
+      // TLS passthrough needs somewhere to send the connections.
+      this.error(root, 'TCPProxyError', 'NothingDefined', 'Spec.TCPProxy: TLS passthrough requires a tcpproxy service');
+      return;
+    }
     this.out.routes.push(...this.compileProxy(root, fqdn, tls, [], []));
+  }
+
+  /**
+   * The services of a proxy's `tcpproxy`, following `tcpproxy.include` (or the deprecated
+   * `includes`) across namespaces as Contour does; undefined (with the error recorded on the proxy
+   * at fault) when the chain is invalid. An included proxy without a tcpproxy gives no services.
+   */
+  private tcpProxy(proxy: HTTPProxy, visited: HTTPProxy[]): WeightedBackend[] | undefined {
+    const tcp = proxy.spec?.tcpproxy;
+    if (!tcp) return [];
+    const { namespace } = keyOf(proxy);
+    const include = tcp.include ?? tcp.includes;
+    if (tcp.services?.length && include) {
+      this.error(
+        proxy,
+        'TCPProxyError',
+        'NoServicesAndInclude',
+        'cannot specify services and include in the same httpproxy',
+      );
+      return undefined;
+    }
+    if (tcp.services?.length) {
+      const backends: WeightedBackend[] = [];
+      for (const svc of tcp.services) {
+        if (!this.ctx.serviceExists(namespace, svc.name)) {
+          this.error(
+            proxy,
+            'TCPProxyError',
+            'ServiceUnresolvedReference',
+            `Spec.TCPProxy unresolved service reference: service "${namespace}/${svc.name}" not found`,
+          );
+          return undefined;
+        }
+        const weight = svc.weight ?? 1;
+        if (weight > 0)
+          backends.push({ backend: { namespace, service: svc.name, port: { number: svc.port } }, weight });
+      }
+      return backends;
+    }
+    if (!include) {
+      this.error(proxy, 'TCPProxyError', 'NothingDefined', 'either services or inclusion must be specified');
+      return undefined;
+    }
+    const ns = include.namespace || namespace;
+    const key = `${ns}/${include.name}`;
+    this.refs.add(key);
+    const dest = this.byKey.get(key);
+    if (!dest) {
+      this.error(proxy, 'TCPProxyIncludeError', 'IncludeNotFound', `include ${key} not found`);
+      return undefined;
+    }
+    if (dest.spec?.virtualhost) {
+      this.error(
+        proxy,
+        'TCPProxyIncludeError',
+        'RootIncludesRoot',
+        `root httpproxy cannot include another root httpproxy (${key})`,
+      );
+      return undefined;
+    }
+    this.reached.add(key);
+    const chain = [...visited, proxy];
+    if (chain.includes(dest)) {
+      const path = [...chain, dest].map((p) => keyString(keyOf(p)));
+      this.error(proxy, 'TCPProxyIncludeError', 'IncludeCreatesCycle', `include creates a cycle: ${path.join(' -> ')}`);
+      return undefined;
+    }
+    return this.tcpProxy(dest, chain);
   }
 
   /** The routes of one proxy and everything it includes, under the conditions inherited so far. */
