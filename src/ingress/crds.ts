@@ -92,6 +92,19 @@ const matchCondition = obj({
     },
     ['name'],
   ),
+  queryParameter: obj(
+    {
+      name: str(),
+      exact: str(),
+      prefix: str(),
+      suffix: str(),
+      regex: str(),
+      contains: str(),
+      present: bool,
+      ignoreCase: bool,
+    },
+    ['name'],
+  ),
 });
 
 const httpProxySpec = obj({

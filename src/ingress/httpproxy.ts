@@ -32,9 +32,22 @@ export interface HeaderCondition {
   regex?: string;
 }
 
+/** Contour's query parameter condition: exactly one of the matches, values optionally case-insensitive. */
+export interface QueryParameterCondition {
+  name: string;
+  exact?: string;
+  prefix?: string;
+  suffix?: string;
+  regex?: string;
+  contains?: string;
+  present?: boolean;
+  ignoreCase?: boolean;
+}
+
 export interface MatchCondition {
   prefix?: string;
   header?: HeaderCondition;
+  queryParameter?: QueryParameterCondition;
 }
 
 export interface HeaderValue {
@@ -223,6 +236,54 @@ function headerEdits(p: HeadersPolicy | undefined): HeaderEdits | undefined {
     add: [],
     remove: (p.remove ?? []).map((h) => h.toLowerCase()),
   };
+}
+
+/**
+ * Contour's queryParameterMatchConditionsValid: one match per condition, no two `exact` ones for
+ * a parameter (names compared case-insensitively), valid regular expressions.
+ */
+function queryProblem(conditions: readonly MatchCondition[]): string | undefined {
+  const exact = new Set<string>();
+  for (const { queryParameter: q } of conditions) {
+    if (!q) continue;
+    const set = [q.exact, q.prefix, q.suffix, q.regex, q.contains, q.present ? 'true' : ''].filter((v) => !!v);
+    if (!set.length) return 'must specify at least one query parameter condition';
+    if (set.length > 1) return 'cannot specify more than one condition in the same match condition branch';
+    const name = q.name.toLowerCase();
+    if (q.exact) {
+      if (exact.has(name)) return "cannot specify duplicate query parameter 'exact match' conditions in the same route";
+      exact.add(name);
+    }
+    if (q.regex)
+      try {
+        new RegExp(q.regex);
+      } catch {
+        return "invalid regular expression specified for 'regex' condition";
+      }
+  }
+  return undefined;
+}
+
+const escapeRegex = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** A valid query parameter condition as a route condition (Envoy's string matchers: `regex` matches the whole value). */
+function queryMatch(q: QueryParameterCondition): ValueMatch {
+  const { name } = q;
+  const flags = q.ignoreCase ? 'i' : '';
+  const re = (expr: string, value: string): ValueMatch => ({
+    name,
+    type: 'RegularExpression',
+    value,
+    regex: new RegExp(expr, flags),
+  });
+  if (q.present) return { name, type: 'Present' };
+  if (q.regex) return { name, type: 'RegularExpression', value: q.regex, regex: new RegExp(`^(?:${q.regex})$`) };
+  if (q.prefix) return re(`^${escapeRegex(q.prefix)}`, q.prefix);
+  if (q.suffix) return re(`${escapeRegex(q.suffix)}$`, q.suffix);
+  if (q.contains)
+    return q.ignoreCase ? re(escapeRegex(q.contains), q.contains) : { name, type: 'Contains', value: q.contains };
+  const exact = q.exact ?? '';
+  return q.ignoreCase ? re(`^${escapeRegex(exact)}$`, exact) : { name, type: 'Exact', value: exact };
 }
 
 /** Contour's pathMatchConditionsValid: at most one prefix per list, each starting with `/`. */
@@ -506,6 +567,11 @@ class RootCompiler {
         this.error(proxy, 'IncludeError', 'PathMatchConditionsNotValid', `include: ${bad}`);
         continue;
       }
+      const queryBad = queryProblem(conditions);
+      if (queryBad) {
+        this.error(proxy, 'RouteError', 'QueryParameterMatchConditionsNotValid', queryBad);
+        continue;
+      }
       this.refs.add(`${ns}/${inc.name}`);
       const target = this.byKey.get(`${ns}/${inc.name}`);
       if (!target) {
@@ -557,6 +623,12 @@ class RootCompiler {
       }
       headers.push(m);
     }
+    const queryBad = queryProblem(conditions);
+    if (queryBad) {
+      this.error(proxy, 'RouteError', 'QueryParameterMatchConditionsNotValid', queryBad);
+      return '';
+    }
+    const query = conditions.flatMap((c) => (c.queryParameter ? [queryMatch(c.queryParameter)] : []));
     const prefix = joinPrefixes(conditions.map((c) => c.prefix ?? ''));
     const policy: RoutePolicy = {};
     try {
@@ -622,7 +694,7 @@ class RootCompiler {
       options: { ...DEFAULT_ROUTE_OPTIONS, sslRedirect: tls && !spec.permitInsecure, readTimeoutMs },
       tls,
       canaries: [],
-      conditions: headers.length ? { headers } : undefined,
+      conditions: headers.length || query.length ? { headers, query } : undefined,
       filters: {
         ...rewrite,
         requestHeaders: headerEdits(spec.requestHeadersPolicy),

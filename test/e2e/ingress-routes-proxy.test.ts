@@ -135,6 +135,10 @@ before(async () => {
             services: [{ name: 'other', port: 80 }],
           },
           {
+            conditions: [{ prefix: '/' }, { queryParameter: { name: 'team', exact: 'Other', ignoreCase: true } }],
+            services: [{ name: 'other', port: 80 }],
+          },
+          {
             services: [{ name: 'main', port: 80 }],
             requestHeadersPolicy: { set: [{ name: 'X-Via', value: 'contour' }], remove: ['X-Drop'] },
             responseHeadersPolicy: { remove: ['X-Backend-Secret'] },
@@ -251,8 +255,10 @@ test('HTTPRoute timeouts: request and backendRequest answer 504 past them', asyn
   }
 });
 
-test('HTTPProxy header conditions and headers policies', async () => {
+test('HTTPProxy header and query parameter conditions, headers policies', async () => {
   assert.equal(json(await send('proxy.test', '/x', { headers: { 'x-team': 'other' } })).name, 'other');
+  assert.equal(json(await send('proxy.test', '/x?team=other')).name, 'other');
+  assert.equal(json(await send('proxy.test', '/x?team=others')).name, 'main');
   const r = await send('proxy.test', '/x', { headers: { 'x-drop': '1' } });
   const seenBy = json(r);
   assert.equal(seenBy.name, 'main');

@@ -16,6 +16,7 @@ import {
   type HttpProxyContext,
   type ProxyInclude,
   type ProxyRoute,
+  type QueryParameterCondition,
   type TLSCertificateDelegation,
 } from '../../src/ingress/httpproxy.js';
 import { RouteTable, chooseBackend } from '../../src/ingress/routes.js';
@@ -410,4 +411,48 @@ test('tcpproxy.include: services delegated to another namespace; not found, root
     'invalid TCPProxyIncludeError/IncludeCreatesCycle: include creates a cycle: root-ns/loop -> c/a -> c/b -> c/a',
   );
   assert.equal(c.verdicts.get('root-ns/loop')?.currentStatus, 'valid', 'Contour marks the proxy that closes the cycle');
+});
+
+test('queryParameter conditions: exact, prefix, suffix, contains, regex, present, ignoreCase; invalid ones as Contour says', () => {
+  const q = (queryParameter: QueryParameterCondition, name: string): ProxyRoute => ({
+    conditions: [{ prefix: '/' }, { queryParameter }],
+    services: [svc(name)],
+  });
+  const c = compileHttpProxies(
+    [
+      proxy('ns', 'q', {
+        fqdn: 'q.com',
+        routes: [
+          q({ name: 'v', exact: 'Two', ignoreCase: true }, 'exact-i'),
+          q({ name: 'env', prefix: 'prod-' }, 'prefix'),
+          q({ name: 'file', suffix: '.png' }, 'suffix'),
+          q({ name: 'tag', contains: 'beta' }, 'contains'),
+          q({ name: 'id', regex: '[0-9]+' }, 'regex'),
+          q({ name: 'debug', present: true }, 'present'),
+          { services: [svc('default')] },
+        ],
+      }),
+      proxy('ns', 'bad', { fqdn: 'bad.com', routes: [q({ name: 'x', exact: 'a', prefix: 'b' }, 'b')] }),
+      proxy('ns', 'none', { fqdn: 'none.com', routes: [q({ name: 'x' }, 'b')] }),
+    ],
+    ctx(),
+  );
+  const t = buildRouteTable([], c);
+  const to = (url: string) => serviceOf(t, 'q.com', url);
+  assert.equal(to('/?v=two'), 'exact-i');
+  assert.equal(to('/?env=prod-eu'), 'prefix');
+  assert.equal(to('/?env=dev-prod-'), 'default');
+  assert.equal(to('/?file=a.png'), 'suffix');
+  assert.equal(to('/?tag=x-beta-1'), 'contains');
+  assert.equal(to('/?tag=BETA'), 'default', 'case-sensitive without ignoreCase');
+  assert.equal(to('/?id=42'), 'regex');
+  assert.equal(to('/?id=42a'), 'default', 'the regex matches the whole value');
+  assert.equal(to('/?debug'), 'present');
+  assert.equal(to('/'), 'default');
+  assert.equal(
+    c.verdicts.get('ns/bad')?.description,
+    'cannot specify more than one condition in the same match condition branch',
+  );
+  assert.equal(c.verdicts.get('ns/bad')?.errors[0].reason, 'QueryParameterMatchConditionsNotValid');
+  assert.equal(c.verdicts.get('ns/none')?.description, 'must specify at least one query parameter condition');
 });
