@@ -16,6 +16,7 @@ import { connect as h2connect, type IncomingHttpHeaders as H2Headers } from 'nod
 import { startCluster, until, type Cluster } from './harness.js';
 import { selfSignedCertificate } from '../../src/ingress/tls.js';
 import { freePort } from '../support/ports.js';
+import { tlsSecret } from '../support/tls.js';
 
 let c: Cluster;
 let web: HttpServer;
@@ -227,16 +228,7 @@ before(async () => {
     ...backend('tlsb', tlsPort),
     ...backend('grpc-a', grpcA),
     ...backend('grpc-b', grpcB),
-    {
-      apiVersion: 'v1',
-      kind: 'Secret',
-      metadata: { name: 'alt-cert' },
-      type: 'kubernetes.io/tls',
-      data: {
-        'tls.crt': Buffer.from(cert.cert).toString('base64'),
-        'tls.key': Buffer.from(cert.key).toString('base64'),
-      },
-    },
+    tlsSecret('alt-cert', cert),
   );
   // The Gateway API CRDs are installed by the server at startup.
   await until(

@@ -13,6 +13,7 @@ import { createServer as createNetServer } from 'node:net';
 import { DEFAULT_CERT_NAME, selfSignedCertificate } from '../../src/ingress/tls.js';
 import { startCluster, until, type Cluster } from './harness.js';
 import { freePort } from '../support/ports.js';
+import { tlsSecret } from '../support/tls.js';
 
 let c: Cluster;
 let httpPort = 0;
@@ -328,16 +329,7 @@ test('TLS passthrough on the HTTPS port: passthrough hosts see the backend, othe
   const svc = serviceWithEndpoints('tls-backend', port);
   await apply(
     ...svc,
-    {
-      apiVersion: 'v1',
-      kind: 'Secret',
-      metadata: { name: 'term-tls' },
-      type: 'kubernetes.io/tls',
-      data: {
-        'tls.crt': Buffer.from(term.cert).toString('base64'),
-        'tls.key': Buffer.from(term.key).toString('base64'),
-      },
-    },
+    tlsSecret('term-tls', term),
     {
       apiVersion: 'networking.k8s.io/v1',
       kind: 'Ingress',
@@ -447,16 +439,7 @@ test('HTTPProxy tcpproxy with tls.secretName: the ingress terminates TLS, the se
   await apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'team-tcp' } });
   await apply(
     ...serviceWithEndpoints('tcp-echo', echoPort).map(inTeam),
-    {
-      apiVersion: 'v1',
-      kind: 'Secret',
-      metadata: { name: 'tcp-term-tls' },
-      type: 'kubernetes.io/tls',
-      data: {
-        'tls.crt': Buffer.from(cert.cert).toString('base64'),
-        'tls.key': Buffer.from(cert.key).toString('base64'),
-      },
-    },
+    tlsSecret('tcp-term-tls', cert),
     {
       apiVersion: 'projectcontour.io/v1',
       kind: 'HTTPProxy',
