@@ -427,7 +427,9 @@ export class IngressController {
           (source = { id: 'Gateway', rank: 2, created: '', routes: plan.routes, tls: plan.tls }),
         );
       const table = index.update([], [source]);
-      const config = { table, contexts: this.contextsFor(table, problems), users };
+      // TLS listeners beside HTTPS ones on this port: their hosts are passed through by SNI.
+      const passthrough = plan.streams.length ? plan.streams : undefined;
+      const config = { table, contexts: this.contextsFor(table, problems), users, passthrough };
       listeners.push({ port: plan.port, secure: plan.protocol === 'HTTPS', config });
     }
     for (const port of this.portIndexes.keys()) if (!plans.has(port)) this.portIndexes.delete(port);

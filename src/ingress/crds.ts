@@ -92,15 +92,31 @@ const matchCondition = obj({
     },
     ['name'],
   ),
+  queryParameter: obj(
+    {
+      name: str(),
+      exact: str(),
+      prefix: str(),
+      suffix: str(),
+      regex: str(),
+      contains: str(),
+      present: bool,
+      ignoreCase: bool,
+    },
+    ['name'],
+  ),
 });
 
 const httpProxySpec = obj({
   virtualhost: obj({ fqdn: str(), tls: obj({ secretName: str(), passthrough: bool }) }, ['fqdn']),
-  // TLS passthrough: connections for the fqdn go to these services undecrypted.
+  // TCP proxying of the fqdn's TLS connections (passed through, or terminated with tls.secretName):
+  // to these services, or to those of the tcpproxy of another HTTPProxy it includes.
   tcpproxy: obj({
     services: arr(
       obj({ name: str(), port: int({ minimum: 1, maximum: 65535 }), weight: int({ minimum: 0 }) }, ['name', 'port']),
     ),
+    include: obj({ name: str(), namespace: str() }, ['name']),
+    includes: obj({ name: str(), namespace: str() }, ['name']),
   }),
   includes: arr(obj({ name: str(), namespace: str(), conditions: arr(matchCondition) }, ['name'])),
   routes: arr(

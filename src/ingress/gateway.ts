@@ -219,7 +219,7 @@ export interface PortPlan {
   /** HTTP and HTTPS: routes and certificates, as for the ingress's own ports. */
   routes: Route[];
   tls: ExtraTls[];
-  /** TLS (passthrough), TCP and UDP. */
+  /** TLS (passthrough), TCP and UDP; on an HTTPS port, the TLS listeners' passthrough routes. */
   streams: StreamRoute[];
 }
 
@@ -418,19 +418,26 @@ class GatewayCompiler {
       this.claims.set(l.port, { protocol, hostnames: new Set([hostname]) });
       return undefined;
     }
-    // TLS passthrough shares the ingress's HTTPS port with terminated HTTPS (told apart by SNI).
-    const sharesHttps = target === 'main' && protocol === 'TLS' && claim.protocol === 'HTTPS';
-    if (claim.protocol !== protocol && !sharesHttps) return 'ProtocolConflict';
+    // TLS passthrough shares a port with terminated HTTPS, on the ingress's HTTPS port and on any
+    // other: connections are told apart by the SNI of their ClientHello.
+    const secure = (p: ListenerProtocol) => p === 'TLS' || p === 'HTTPS';
+    if (claim.protocol !== protocol && !(secure(protocol) && secure(claim.protocol))) return 'ProtocolConflict';
     // The ingress's own ports merge every listener's routes, as Ingresses of one host merge.
     if (target === 'main' || !claim.hostnames) return undefined;
+    // On a port of its own, one hostname is one listener's (HTTPS and TLS alike: SNI picks one).
     if (protocol === 'TCP' || protocol === 'UDP' || claim.hostnames.has(hostname)) return 'HostnameConflict';
     claim.hostnames.add(hostname);
     return undefined;
   }
 
+  /**
+   * The plan of a port of its own. HTTPS and TLS listeners on one port make an HTTPS port whose
+   * TLS passthrough routes (`streams`) are read by SNI before the TLS server, as on 443.
+   */
   private plan(port: number, protocol: ListenerProtocol): PortPlan {
     let p = this.out.ports.get(port);
     if (!p) this.out.ports.set(port, (p = { port, protocol, routes: [], tls: [], streams: [] }));
+    else if (p.protocol === 'TLS' && protocol === 'HTTPS') p.protocol = 'HTTPS';
     return p;
   }
 

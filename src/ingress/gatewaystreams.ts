@@ -9,6 +9,7 @@
 // routes do. An unresolved backendRef's share of connections is refused (closed), of UDP
 // flows dropped.
 import type { Socket } from 'node:net';
+import { TLSSocket, type SecureContext } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Backends, Endpoint } from './backends.js';
@@ -202,4 +203,29 @@ export function splice(
   const endpoint = routeEndpoint(backends, route, 'TCP');
   if (endpoint) pipeToEndpoint(client, endpoint, sockets, head);
   else client.destroy();
+}
+
+/**
+ * Terminates TLS on a client connection whose ClientHello (`head`) was already read, with
+ * `context` (the certificate for its server name), and relays the decrypted bytes to an endpoint
+ * of the route as plain TCP (HTTPProxy `tcpproxy` with `tls.secretName`). No endpoint: closed.
+ */
+export function terminateTls(
+  client: Socket,
+  head: Buffer[],
+  context: SecureContext,
+  route: StreamRoute,
+  backends: Backends,
+  sockets: Set<Duplex>,
+): void {
+  const endpoint = routeEndpoint(backends, route, 'TCP');
+  if (!endpoint) return void client.destroy();
+  // The TLS socket reads what was put back first (the ClientHello), then the connection itself.
+  client.unshift(head.length === 1 ? head[0] : Buffer.concat(head));
+  const tls = new TLSSocket(client, { isServer: true, secureContext: context });
+  sockets.add(tls);
+  tls.once('close', () => sockets.delete(tls));
+  tls.on('error', () => tls.destroy());
+  // The backend is connected once the handshake succeeded; the cleartext waits in the TLS socket.
+  tls.once('secure', () => pipeToEndpoint(tls, endpoint, sockets));
 }

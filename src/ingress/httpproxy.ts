@@ -32,9 +32,22 @@ export interface HeaderCondition {
   regex?: string;
 }
 
+/** Contour's query parameter condition: exactly one of the matches, values optionally case-insensitive. */
+export interface QueryParameterCondition {
+  name: string;
+  exact?: string;
+  prefix?: string;
+  suffix?: string;
+  regex?: string;
+  contains?: string;
+  present?: boolean;
+  ignoreCase?: boolean;
+}
+
 export interface MatchCondition {
   prefix?: string;
   header?: HeaderCondition;
+  queryParameter?: QueryParameterCondition;
 }
 
 export interface HeaderValue {
@@ -79,8 +92,16 @@ export interface HTTPProxy {
   metadata: ObjectMeta;
   spec?: {
     virtualhost?: { fqdn: string; tls?: { secretName?: string; passthrough?: boolean } };
-    /** With `tls.passthrough`: TLS connections for the fqdn go to these services undecrypted. */
-    tcpproxy?: { services?: { name: string; port: number; weight?: number }[] };
+    /**
+     * TLS connections for the fqdn go to these services: undecrypted with `tls.passthrough`, the
+     * cleartext with `tls.secretName`. `include` (or the deprecated `includes`) delegates the
+     * services to another, non-root, HTTPProxy's tcpproxy.
+     */
+    tcpproxy?: {
+      services?: { name: string; port: number; weight?: number }[];
+      include?: { name: string; namespace?: string };
+      includes?: { name: string; namespace?: string };
+    };
     routes?: ProxyRoute[];
     includes?: ProxyInclude[];
   };
@@ -136,7 +157,7 @@ export interface HttpProxyContext {
 export interface CompiledProxies {
   routes: Route[];
   tls: ExtraTls[];
-  /** Roots with `tls.passthrough`: their fqdn's TLS connections go to their tcpproxy services. */
+  /** Roots with a tcpproxy: their fqdn's TLS connections go to its services (passed through or terminated). */
   passthrough: StreamRoute[];
   /** By namespace/name, for every proxy given. */
   verdicts: Map<string, ProxyVerdict>;
@@ -215,6 +236,54 @@ function headerEdits(p: HeadersPolicy | undefined): HeaderEdits | undefined {
     add: [],
     remove: (p.remove ?? []).map((h) => h.toLowerCase()),
   };
+}
+
+/**
+ * Contour's queryParameterMatchConditionsValid: one match per condition, no two `exact` ones for
+ * a parameter (names compared case-insensitively), valid regular expressions.
+ */
+function queryProblem(conditions: readonly MatchCondition[]): string | undefined {
+  const exact = new Set<string>();
+  for (const { queryParameter: q } of conditions) {
+    if (!q) continue;
+    const set = [q.exact, q.prefix, q.suffix, q.regex, q.contains, q.present ? 'true' : ''].filter((v) => !!v);
+    if (!set.length) return 'must specify at least one query parameter condition';
+    if (set.length > 1) return 'cannot specify more than one condition in the same match condition branch';
+    const name = q.name.toLowerCase();
+    if (q.exact) {
+      if (exact.has(name)) return "cannot specify duplicate query parameter 'exact match' conditions in the same route";
+      exact.add(name);
+    }
+    if (q.regex)
+      try {
+        new RegExp(q.regex);
+      } catch {
+        return "invalid regular expression specified for 'regex' condition";
+      }
+  }
+  return undefined;
+}
+
+const escapeRegex = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** A valid query parameter condition as a route condition (Envoy's string matchers: `regex` matches the whole value). */
+function queryMatch(q: QueryParameterCondition): ValueMatch {
+  const { name } = q;
+  const flags = q.ignoreCase ? 'i' : '';
+  const re = (expr: string, value: string): ValueMatch => ({
+    name,
+    type: 'RegularExpression',
+    value,
+    regex: new RegExp(expr, flags),
+  });
+  if (q.present) return { name, type: 'Present' };
+  if (q.regex) return { name, type: 'RegularExpression', value: q.regex, regex: new RegExp(`^(?:${q.regex})$`) };
+  if (q.prefix) return re(`^${escapeRegex(q.prefix)}`, q.prefix);
+  if (q.suffix) return re(`${escapeRegex(q.suffix)}$`, q.suffix);
+  if (q.contains)
+    return q.ignoreCase ? re(escapeRegex(q.contains), q.contains) : { name, type: 'Contains', value: q.contains };
+  const exact = q.exact ?? '';
+  return q.ignoreCase ? re(`^${escapeRegex(exact)}$`, exact) : { name, type: 'Exact', value: exact };
 }
 
 /** Contour's pathMatchConditionsValid: at most one prefix per list, each starting with `/`. */
@@ -337,34 +406,7 @@ class RootCompiler {
       );
       return;
     }
-    if (passthrough) {
-      // Contour: TLS passthrough needs somewhere to send the connections.
-      if (!root.spec?.tcpproxy?.services?.length) {
-        this.error(
-          root,
-          'TCPProxyError',
-          'NothingDefined',
-          'Spec.TCPProxy: TLS passthrough requires a tcpproxy service',
-        );
-        return;
-      }
-      const backends: WeightedBackend[] = [];
-      for (const svc of root.spec.tcpproxy.services) {
-        if (!this.ctx.serviceExists(namespace, svc.name)) {
-          this.error(
-            root,
-            'TCPProxyError',
-            'UnresolvedServiceRef',
-            `Spec.TCPProxy unresolved service reference: service "${namespace}/${svc.name}" not found`,
-          );
-          return;
-        }
-        const weight = svc.weight ?? 1;
-        if (weight > 0)
-          backends.push({ backend: { namespace, service: svc.name, port: { number: svc.port } }, weight });
-      }
-      this.out.passthrough.push({ route: keyOf(root), kind: 'HTTPProxy', hosts: [fqdn], backends });
-    } else if (root.spec?.virtualhost?.tls) {
+    if (root.spec?.virtualhost?.tls && !passthrough) {
       if (!secretName) {
         this.error(
           root,
@@ -400,7 +442,100 @@ class RootCompiler {
       this.out.tls.push({ host: fqdn, entry: { ingress: keyOf(root), secret } });
       tls = true;
     }
+    if (root.spec?.tcpproxy) {
+      // Contour: TCP proxying needs TLS, passed through (SNI only) or terminated with the Secret.
+      if (!passthrough && !tls) {
+        this.error(
+          root,
+          'TCPProxyError',
+          'TLSMustBeConfigured',
+          'Spec.TCPProxy requires that either Spec.TLS.Passthrough or Spec.TLS.SecretName be set',
+        );
+        return;
+      }
+      const backends = this.tcpProxy(root, []);
+      if (!backends) return;
+      this.out.passthrough.push({
+        route: keyOf(root),
+        kind: 'HTTPProxy',
+        hosts: [fqdn],
+        backends,
+        ...(passthrough ? {} : { terminate: true }),
+      });
+    } else if (passthrough) {
+      // TLS passthrough needs somewhere to send the connections.
+      this.error(root, 'TCPProxyError', 'NothingDefined', 'Spec.TCPProxy: TLS passthrough requires a tcpproxy service');
+      return;
+    }
     this.out.routes.push(...this.compileProxy(root, fqdn, tls, [], []));
+  }
+
+  /**
+   * The services of a proxy's `tcpproxy`, following `tcpproxy.include` (or the deprecated
+   * `includes`) across namespaces as Contour does; undefined (with the error recorded on the proxy
+   * at fault) when the chain is invalid. An included proxy without a tcpproxy gives no services.
+   */
+  private tcpProxy(proxy: HTTPProxy, visited: HTTPProxy[]): WeightedBackend[] | undefined {
+    const tcp = proxy.spec?.tcpproxy;
+    if (!tcp) return [];
+    const { namespace } = keyOf(proxy);
+    const include = tcp.include ?? tcp.includes;
+    if (tcp.services?.length && include) {
+      this.error(
+        proxy,
+        'TCPProxyError',
+        'NoServicesAndInclude',
+        'cannot specify services and include in the same httpproxy',
+      );
+      return undefined;
+    }
+    if (tcp.services?.length) {
+      const backends: WeightedBackend[] = [];
+      for (const svc of tcp.services) {
+        if (!this.ctx.serviceExists(namespace, svc.name)) {
+          this.error(
+            proxy,
+            'TCPProxyError',
+            'ServiceUnresolvedReference',
+            `Spec.TCPProxy unresolved service reference: service "${namespace}/${svc.name}" not found`,
+          );
+          return undefined;
+        }
+        const weight = svc.weight ?? 1;
+        if (weight > 0)
+          backends.push({ backend: { namespace, service: svc.name, port: { number: svc.port } }, weight });
+      }
+      return backends;
+    }
+    if (!include) {
+      this.error(proxy, 'TCPProxyError', 'NothingDefined', 'either services or inclusion must be specified');
+      return undefined;
+    }
+    const ns = include.namespace || namespace;
+    const key = `${ns}/${include.name}`;
+    this.refs.add(key);
+    const dest = this.byKey.get(key);
+    if (!dest) {
+      this.error(proxy, 'TCPProxyIncludeError', 'IncludeNotFound', `include ${key} not found`);
+      return undefined;
+    }
+    if (dest.spec?.virtualhost) {
+      this.error(
+        proxy,
+        'TCPProxyIncludeError',
+        'RootIncludesRoot',
+        `root httpproxy cannot include another root httpproxy (${key})`,
+      );
+      return undefined;
+    }
+    this.reached.add(key);
+    const chain = [...visited, proxy];
+    if (chain.includes(dest)) {
+      const path = [...chain, dest].map((p) => keyString(keyOf(p)));
+      this.error(proxy, 'TCPProxyIncludeError', 'IncludeCreatesCycle', `include creates a cycle: ${path.join(' -> ')}`);
+      return undefined;
+    }
+    return this.tcpProxy(dest, chain);
   }
 
   /** The routes of one proxy and everything it includes, under the conditions inherited so far. */
@@ -430,6 +565,11 @@ class RootCompiler {
       const bad = prefixProblem(conditions);
       if (bad) {
         this.error(proxy, 'IncludeError', 'PathMatchConditionsNotValid', `include: ${bad}`);
+        continue;
+      }
+      const queryBad = queryProblem(conditions);
+      if (queryBad) {
+        this.error(proxy, 'RouteError', 'QueryParameterMatchConditionsNotValid', queryBad);
         continue;
       }
       this.refs.add(`${ns}/${inc.name}`);
@@ -483,6 +623,12 @@ class RootCompiler {
       }
       headers.push(m);
     }
+    const queryBad = queryProblem(conditions);
+    if (queryBad) {
+      this.error(proxy, 'RouteError', 'QueryParameterMatchConditionsNotValid', queryBad);
+      return '';
+    }
+    const query = conditions.flatMap((c) => (c.queryParameter ? [queryMatch(c.queryParameter)] : []));
     const prefix = joinPrefixes(conditions.map((c) => c.prefix ?? ''));
     const policy: RoutePolicy = {};
     try {
@@ -548,7 +694,7 @@ class RootCompiler {
       options: { ...DEFAULT_ROUTE_OPTIONS, sslRedirect: tls && !spec.permitInsecure, readTimeoutMs },
       tls,
       canaries: [],
-      conditions: headers.length ? { headers } : undefined,
+      conditions: headers.length || query.length ? { headers, query } : undefined,
       filters: {
         ...rewrite,
         requestHeaders: headerEdits(spec.requestHeadersPolicy),

@@ -34,7 +34,7 @@ import {
   type ServiceBackend,
   type StreamRoute,
 } from './routes.js';
-import { readServerName, routeForName, splice } from './gatewaystreams.js';
+import { readServerName, routeForName, splice, terminateTls } from './gatewaystreams.js';
 import type { Backends, Endpoint } from './backends.js';
 import type { CertificatePair } from './tls.js';
 import type { IngressObserver } from './observe.js';
@@ -343,6 +343,10 @@ export class IngressProxy {
       // A passthrough route for any name ('') does not take names with certificates of their own.
       const named = route?.hosts.some((h) => h === name || (h.startsWith('*.') && name.endsWith(h.slice(1))));
       if (route && !named && this.contextFor(config, name) !== this.defaultContext) route = undefined;
+      if (route?.terminate) {
+        // HTTPProxy tcpproxy with tls.secretName: TLS ends here, the cleartext goes on as TCP.
+        return terminateTls(socket, head, this.contextFor(config, name), route, this.o.backends, this.sockets);
+      }
       if (route) return splice(socket, route, head, this.o.backends, this.sockets);
       // The TLS socket reads what was put back first, then the handle itself (the socket stays paused).
       socket.unshift(head.length === 1 ? head[0] : Buffer.concat(head));
@@ -394,7 +398,12 @@ export class IngressProxy {
         continue;
       }
       const frontend: Frontend = { secure: w.secure, port, config: w.config };
-      const server = w.secure ? this.secureServer(frontend) : this.plainServer(frontend);
+      // A secure port reads the SNI first when it has passthrough hosts (TLS listeners beside HTTPS).
+      let server: NetServer;
+      if (w.secure) {
+        const tls = this.secureServer(frontend);
+        server = createNetServer((socket) => this.acceptSecure(socket, frontend, tls));
+      } else server = this.plainServer(frontend);
       const mine = new Set<Duplex>();
       server.on('connection', (socket: Duplex) => {
         mine.add(socket);

@@ -140,6 +140,11 @@ export interface StreamRoute {
   hosts: string[];
   /** A backend with an empty service name stands for an unresolved backendRef (connection refused). */
   backends: WeightedBackend[];
+  /**
+   * TLS is terminated by the ingress (with the certificate of the host's TLS entry) and the
+   * cleartext relayed as TCP, not passed through: HTTPProxy `tcpproxy` with `tls.secretName`.
+   */
+  terminate?: boolean;
 }
 
 export interface ExtraTls {

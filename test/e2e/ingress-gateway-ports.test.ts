@@ -1,6 +1,7 @@
 // Gateway listeners on ports of their own, without containers: an HTTP listener and an HTTPS one
 // (with its certificate from a Secret) beside the ingress's ports, a GRPCRoute over h2c, a TLS
-// passthrough listener routing by SNI (TLSRoute) and a TCP listener (TCPRoute); listener status
+// passthrough listener routing by SNI (TLSRoute; two TLS listeners on one port, and one beside the
+// HTTPS listener on its port) and a TCP listener (TCPRoute); listener status
 // (Programmed, Conflicted with ProtocolConflict) and the socket closing when its listener goes.
 // Backends are servers in this test process behind selector-less Services and hand-written
 // EndpointSlices.
@@ -15,6 +16,7 @@ import { connect as h2connect, type IncomingHttpHeaders as H2Headers } from 'nod
 import { startCluster, until, type Cluster } from './harness.js';
 import { selfSignedCertificate } from '../../src/ingress/tls.js';
 import { freePort } from '../support/ports.js';
+import { tlsSecret } from '../support/tls.js';
 
 let c: Cluster;
 let web: HttpServer;
@@ -181,6 +183,9 @@ function listeners(extra: object[] = [], without: string[] = []): object[] {
       tls: { certificateRefs: [{ name: 'alt-cert' }] },
     },
     { name: 'passthrough', port: ports.tls, protocol: 'TLS', tls: { mode: 'Passthrough' } },
+    // A second TLS listener on that port (another hostname), and one beside the HTTPS listener.
+    { name: 'pass-named', port: ports.tls, protocol: 'TLS', hostname: 'named.test', tls: { mode: 'Passthrough' } },
+    { name: 'alt-pass', port: ports.altHttps, protocol: 'TLS', hostname: 'pass2.test', tls: { mode: 'Passthrough' } },
     { name: 'tcp', port: ports.tcp, protocol: 'TCP' },
   ];
   return [...all.filter((l) => !without.includes(l.name)), ...extra];
@@ -223,16 +228,7 @@ before(async () => {
     ...backend('tlsb', tlsPort),
     ...backend('grpc-a', grpcA),
     ...backend('grpc-b', grpcB),
-    {
-      apiVersion: 'v1',
-      kind: 'Secret',
-      metadata: { name: 'alt-cert' },
-      type: 'kubernetes.io/tls',
-      data: {
-        'tls.crt': Buffer.from(cert.cert).toString('base64'),
-        'tls.key': Buffer.from(cert.key).toString('base64'),
-      },
-    },
+    tlsSecret('alt-cert', cert),
   );
   // The Gateway API CRDs are installed by the server at startup.
   await until(
@@ -277,6 +273,18 @@ before(async () => {
       kind: 'TLSRoute',
       metadata: { name: 'sni' },
       spec: { parentRefs, hostnames: ['pass.test'], rules: [{ backendRefs: [{ name: 'tlsb', port: 80 }] }] },
+    },
+    {
+      apiVersion: 'gateway.networking.k8s.io/v1alpha2',
+      kind: 'TLSRoute',
+      metadata: { name: 'by-listener' },
+      spec: {
+        parentRefs: [
+          { name: 'gw', sectionName: 'pass-named' },
+          { name: 'gw', sectionName: 'alt-pass' },
+        ],
+        rules: [{ backendRefs: [{ name: 'tlsb', port: 80 }] }],
+      },
     },
     {
       apiVersion: 'gateway.networking.k8s.io/v1alpha2',
@@ -333,7 +341,7 @@ test(
       async () => {
         const ls = (await gatewayStatus()).status?.listeners ?? [];
         return (
-          ls.length === 4 &&
+          ls.length === 6 &&
           ls.every(
             (l) =>
               l.conditions.some((x) => x.type === 'Programmed' && x.status === 'True') &&
@@ -428,6 +436,31 @@ test('TLSRoute passthrough by SNI and TCPRoute forwarding', { timeout: 120_000 }
     250,
   );
   assert.notEqual(await tlsHello(ports.tls, 'unknown.test'), 'tls-backend:unknown.test', 'no route for this name');
+  // The second TLS listener of the port routes its own hostname.
+  assert.equal(await tlsHello(ports.tls, 'named.test'), 'tls-backend:named.test');
+});
+
+test('TLS passthrough beside HTTPS on a port of their own: SNI picks passthrough or termination', async () => {
+  await until(
+    'pass2.test is passed through on the HTTPS listener port',
+    async () => (await tlsHello(ports.altHttps, 'pass2.test')) === 'tls-backend:pass2.test',
+    60_000,
+    250,
+  );
+  const terminated = await get(ports.altHttps, 'secure.test', true);
+  assert.ok(ok(terminated, 'web:secure.test'), JSON.stringify(terminated));
+  assert.equal('cn' in terminated && terminated.cn, 'alt-listener', 'the HTTPS listener keeps its certificate');
+  const status = (await gatewayStatus()).status?.listeners?.find((l) => l.name === 'alt-pass');
+  assert.equal(status?.attachedRoutes, 1);
+  assert.deepEqual(
+    status?.conditions.map((x) => `${x.type}=${x.status}/${x.reason}`),
+    [
+      'Accepted=True/Accepted',
+      'Conflicted=False/NoConflicts',
+      'ResolvedRefs=True/ResolvedRefs',
+      'Programmed=True/Programmed',
+    ],
+  );
 });
 
 test(

@@ -2,15 +2,18 @@
 // servers in this process behind selector-less Services): Contour's retryPolicy and
 // timeoutPolicy, header conditions and headers policies; Gateway API header modifiers,
 // RequestRedirect, RequestMirror, method and query matches; TLS passthrough on the HTTPS port
-// beside terminated hosts (ingress-nginx ssl-passthrough, HTTPProxy tls.passthrough, TLSRoute).
+// beside terminated hosts (ingress-nginx ssl-passthrough, HTTPProxy tls.passthrough, TLSRoute);
+// HTTPProxy tcpproxy with TLS terminated by the ingress (tls.secretName, tcpproxy.include).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer as createHttpServer, request, type IncomingMessage, type Server } from 'node:http';
 import { createServer as createHttpsServer, get as httpsGet } from 'node:https';
-import type { TLSSocket } from 'node:tls';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import { createServer as createNetServer } from 'node:net';
 import { DEFAULT_CERT_NAME, selfSignedCertificate } from '../../src/ingress/tls.js';
 import { startCluster, until, type Cluster } from './harness.js';
 import { freePort } from '../support/ports.js';
+import { tlsSecret } from '../support/tls.js';
 
 let c: Cluster;
 let httpPort = 0;
@@ -133,6 +136,10 @@ before(async () => {
             services: [{ name: 'other', port: 80 }],
           },
           {
+            conditions: [{ prefix: '/' }, { queryParameter: { name: 'team', exact: 'Other', ignoreCase: true } }],
+            services: [{ name: 'other', port: 80 }],
+          },
+          {
             services: [{ name: 'main', port: 80 }],
             requestHeadersPolicy: { set: [{ name: 'X-Via', value: 'contour' }], remove: ['X-Drop'] },
             responseHeadersPolicy: { remove: ['X-Backend-Secret'] },
@@ -249,8 +256,10 @@ test('HTTPRoute timeouts: request and backendRequest answer 504 past them', asyn
   }
 });
 
-test('HTTPProxy header conditions and headers policies', async () => {
+test('HTTPProxy header and query parameter conditions, headers policies', async () => {
   assert.equal(json(await send('proxy.test', '/x', { headers: { 'x-team': 'other' } })).name, 'other');
+  assert.equal(json(await send('proxy.test', '/x?team=other')).name, 'other');
+  assert.equal(json(await send('proxy.test', '/x?team=others')).name, 'main');
   const r = await send('proxy.test', '/x', { headers: { 'x-drop': '1' } });
   const seenBy = json(r);
   assert.equal(seenBy.name, 'main');
@@ -320,16 +329,7 @@ test('TLS passthrough on the HTTPS port: passthrough hosts see the backend, othe
   const svc = serviceWithEndpoints('tls-backend', port);
   await apply(
     ...svc,
-    {
-      apiVersion: 'v1',
-      kind: 'Secret',
-      metadata: { name: 'term-tls' },
-      type: 'kubernetes.io/tls',
-      data: {
-        'tls.crt': Buffer.from(term.cert).toString('base64'),
-        'tls.key': Buffer.from(term.key).toString('base64'),
-      },
-    },
+    tlsSecret('term-tls', term),
     {
       apiVersion: 'networking.k8s.io/v1',
       kind: 'Ingress',
@@ -423,4 +423,99 @@ test('TLS passthrough on the HTTPS port: passthrough hosts see the backend, othe
     20_000,
     200,
   );
+});
+
+test('HTTPProxy tcpproxy with tls.secretName: the ingress terminates TLS, the service gets the cleartext', async () => {
+  // A plain TCP backend (no TLS) in another namespace: it answers what it read, upper-cased.
+  const echo = createNetServer((sock) => sock.on('data', (d: Buffer) => sock.write(d.toString().toUpperCase())));
+  servers.push(echo as unknown as Server);
+  await new Promise<void>((r) => echo.listen(0, '127.0.0.1', () => r()));
+  const echoPort = (echo.address() as { port: number }).port;
+  const cert = await selfSignedCertificate('tcp-term.test');
+  const inTeam = <T extends { metadata: object }>(o: T) => ({
+    ...o,
+    metadata: { ...o.metadata, namespace: 'team-tcp' },
+  });
+  await apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'team-tcp' } });
+  await apply(
+    ...serviceWithEndpoints('tcp-echo', echoPort).map(inTeam),
+    tlsSecret('tcp-term-tls', cert),
+    {
+      apiVersion: 'projectcontour.io/v1',
+      kind: 'HTTPProxy',
+      metadata: { name: 'tcp-term' },
+      spec: {
+        virtualhost: { fqdn: 'tcp-term.test', tls: { secretName: 'tcp-term-tls' } },
+        tcpproxy: { include: { name: 'echo', namespace: 'team-tcp' } },
+      },
+    },
+    inTeam({
+      apiVersion: 'projectcontour.io/v1',
+      kind: 'HTTPProxy',
+      metadata: { name: 'echo' },
+      spec: { tcpproxy: { services: [{ name: 'tcp-echo', port: 80 }] } },
+    }),
+    {
+      apiVersion: 'projectcontour.io/v1',
+      kind: 'HTTPProxy',
+      metadata: { name: 'tcp-plain' },
+      spec: { virtualhost: { fqdn: 'tcp-plain.test' }, tcpproxy: { services: [{ name: 'main', port: 80 }] } },
+    },
+  );
+  /** A TLS connection with this server name: the certificate's CN and the answer to `ping`. */
+  const roundTrip = (servername: string) =>
+    new Promise<string>((resolve) => {
+      let cn = '';
+      const sock = tlsConnect({ host: '127.0.0.1', port: httpsPort, servername, rejectUnauthorized: false }, () => {
+        cn = String(sock.getPeerCertificate().subject?.CN ?? '');
+        sock.write('ping');
+      });
+      let got = '';
+      sock.setTimeout(5000, () => sock.destroy());
+      sock.on('data', (d: Buffer) => {
+        got += d.toString();
+        if (got.length >= 4) sock.end();
+      });
+      sock.on('error', (err: NodeJS.ErrnoException) => resolve(`error ${err.code ?? err.message}`));
+      sock.on('close', () => resolve(`${cn} ${got}`));
+    });
+  await until(
+    'tcp-term.test is terminated and relayed',
+    async () => {
+      const r = await roundTrip('tcp-term.test');
+      if (r === 'tcp-term.test PING') return true;
+      throw new Error(r);
+    },
+    60_000,
+    200,
+  );
+  const status = async (ns: string, name: string) =>
+    (
+      JSON.parse(await c.k(['get', 'httpproxy', '-n', ns, name, '-o', 'json'])) as {
+        status?: { currentStatus?: string; description?: string };
+      }
+    ).status;
+  const included = await status('team-tcp', 'echo');
+  assert.equal(
+    `${included?.currentStatus}: ${included?.description}`,
+    'valid: Valid HTTPProxy',
+    'included, not orphaned',
+  );
+  await until(
+    'tcpproxy without TLS is invalid as Contour says',
+    async () => {
+      const s = await status('default', 'tcp-plain');
+      if (
+        s?.currentStatus === 'invalid' &&
+        s.description === 'Spec.TCPProxy requires that either Spec.TLS.Passthrough or Spec.TLS.SecretName be set'
+      )
+        return true;
+      throw new Error(JSON.stringify(s));
+    },
+    20_000,
+    200,
+  );
+  // Other names on the HTTPS port still reach the ingress's TLS server and routes.
+  const other = await httpsOn('elsewhere.test');
+  assert.deepEqual([other.cn, other.status], [DEFAULT_CERT_NAME, 404]);
 });

@@ -440,3 +440,92 @@ test('a TLS Passthrough listener on the HTTPS port shares it with HTTPS: its TLS
   assert.equal(c.ports.size, 0, 'no socket of its own: the HTTPS port of the ingress reads the SNI');
   assert.equal(listeners[1].attachedRoutes, 1);
 });
+
+test('HTTPS and TLS Passthrough listeners share a port of their own, told apart by hostname (SNI)', () => {
+  const pass = (name: string, hostname?: string): Listener => ({
+    name,
+    port: 8443,
+    protocol: 'TLS',
+    ...(hostname ? { hostname } : {}),
+    tls: { mode: 'Passthrough' },
+    allowedRoutes: all,
+  });
+  const g = gw('gw', [
+    pass('db', 'db.example.com'),
+    pass('mq', 'mq.example.com'),
+    {
+      name: 'web',
+      port: 8443,
+      protocol: 'HTTPS',
+      hostname: 'web.example.com',
+      tls: { certificateRefs: [{ name: 'cert' }] },
+    },
+    {
+      name: 'dup',
+      port: 8443,
+      protocol: 'HTTPS',
+      hostname: 'db.example.com',
+      tls: { certificateRefs: [{ name: 'cert' }] },
+    },
+    pass('dup2', 'mq.example.com'),
+    { name: 'tcp', port: 8443, protocol: 'TCP', allowedRoutes: all },
+    // TLS listeners alone on a port: a TLS port, as before.
+    pass('solo', 'solo.example.com'),
+  ]);
+  g.spec!.listeners![6].port = 9443;
+  const tlsRoute = (name: string, sectionName: string, hostnames?: string[]) => ({
+    metadata: { namespace: 'app', name, creationTimestamp: '2026-01-01T00:00:00Z' },
+    spec: {
+      parentRefs: [{ name: 'gw', namespace: 'infra', sectionName }],
+      ...(hostnames ? { hostnames } : {}),
+      rules: [{ backendRefs: [{ name, port: 443 }] }],
+    },
+  });
+  const c = compileGateways(
+    [g],
+    {
+      tls: [tlsRoute('db', 'db'), tlsRoute('mq', 'mq', ['*.example.com']), tlsRoute('solo', 'solo')],
+      http: [
+        {
+          metadata: { namespace: 'infra', name: 'web', creationTimestamp: '2026-01-01T00:00:00Z' },
+          spec: {
+            parentRefs: [{ name: 'gw', sectionName: 'web' }],
+            rules: [{ backendRefs: [{ name: 'web', port: 80 }] }],
+          },
+        },
+      ],
+    },
+    ctx(),
+  );
+  const listeners = c.gatewayStatus.get('infra/gw')!.listeners;
+  assert.deepEqual(
+    listeners.map((l) => [l.name, byType(l.conditions).Conflicted, byType(l.conditions).Programmed, l.attachedRoutes]),
+    [
+      ['db', 'False/NoConflicts', 'True/Programmed', 1],
+      ['mq', 'False/NoConflicts', 'True/Programmed', 1],
+      ['web', 'False/NoConflicts', 'True/Programmed', 1],
+      ['dup', 'True/HostnameConflict', 'False/Invalid', 0],
+      ['dup2', 'True/HostnameConflict', 'False/Invalid', 0],
+      ['tcp', 'True/ProtocolConflict', 'False/Invalid', 0],
+      ['solo', 'False/NoConflicts', 'True/Programmed', 1],
+    ],
+  );
+  assert.deepEqual(listeners[0].supportedKinds, [{ group: 'gateway.networking.k8s.io', kind: 'TLSRoute' }]);
+  const mixed = c.ports.get(8443)!;
+  assert.equal(mixed.protocol, 'HTTPS', 'one TLS server for the terminated hosts, SNI read first');
+  assert.deepEqual(
+    mixed.streams.map((s) => [s.route.name, s.hosts]),
+    [
+      ['db', ['db.example.com']],
+      ['mq', ['mq.example.com']],
+    ],
+  );
+  assert.deepEqual([...new Set(mixed.routes.map((r) => r.host))], ['web.example.com']);
+  assert.deepEqual(
+    mixed.tls.map((t) => t.host),
+    ['web.example.com'],
+  );
+  assert.equal(routeForName(mixed.streams, 'db.example.com')?.route.name, 'db');
+  assert.equal(routeForName(mixed.streams, 'other.example.com'), undefined, 'an unknown name is closed');
+  assert.equal(c.ports.get(9443)?.protocol, 'TLS');
+});

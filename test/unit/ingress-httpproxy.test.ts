@@ -16,6 +16,7 @@ import {
   type HttpProxyContext,
   type ProxyInclude,
   type ProxyRoute,
+  type QueryParameterCondition,
   type TLSCertificateDelegation,
 } from '../../src/ingress/httpproxy.js';
 import { RouteTable, chooseBackend } from '../../src/ingress/routes.js';
@@ -314,4 +315,144 @@ test('tls.passthrough: the fqdn goes to the tcpproxy services; with a secretName
   );
   assert.equal(c.verdicts.get('root-ns/none')?.currentStatus, 'invalid');
   assert.deepEqual(c.tls, [], 'passthrough hosts have no certificate of the ingress');
+});
+
+test('tcpproxy with tls.secretName: TLS terminated with the Secret, the cleartext to the services', () => {
+  const root = (name: string, tls: { secretName?: string; passthrough?: boolean } | undefined, tcpproxy: object) =>
+    ({
+      metadata: { namespace: 'root-ns', name, creationTimestamp: '2026-01-01T00:00:00Z', generation: 1 },
+      spec: { virtualhost: { fqdn: `${name}.com`, ...(tls ? { tls } : {}) }, tcpproxy },
+    }) as HTTPProxy;
+  const c = compileHttpProxies(
+    [
+      root('term', { secretName: 'term-tls' }, { services: [svc('db', 5432)] }),
+      root('plain', undefined, { services: [svc('db', 5432)] }),
+      root('both', { secretName: 's' }, { services: [svc('db', 5432)], include: { name: 'x' } }),
+      root('empty', { secretName: 's' }, {}),
+      root('gone', { secretName: 's' }, { services: [svc('missing', 5432)] }),
+    ],
+    ctx({ serviceExists: (_ns, name) => name !== 'missing' }),
+  );
+  assert.deepEqual(c.passthrough, [
+    {
+      route: { namespace: 'root-ns', name: 'term' },
+      kind: 'HTTPProxy',
+      hosts: ['term.com'],
+      backends: [{ backend: { namespace: 'root-ns', service: 'db', port: { number: 5432 } }, weight: 1 }],
+      terminate: true,
+    },
+  ]);
+  assert.ok(c.tls.some((t) => t.host === 'term.com' && t.entry.secret?.name === 'term-tls'));
+  assert.equal(c.verdicts.get('root-ns/term')?.currentStatus, 'valid');
+  const error = (name: string) => {
+    const v = c.verdicts.get(`root-ns/${name}`);
+    assert.equal(v?.currentStatus, 'invalid', name);
+    return `${v.errors[0].type}/${v.errors[0].reason}: ${v.description}`;
+  };
+  assert.equal(
+    error('plain'),
+    'TCPProxyError/TLSMustBeConfigured: Spec.TCPProxy requires that either Spec.TLS.Passthrough or Spec.TLS.SecretName be set',
+  );
+  assert.equal(
+    error('both'),
+    'TCPProxyError/NoServicesAndInclude: cannot specify services and include in the same httpproxy',
+  );
+  assert.equal(error('empty'), 'TCPProxyError/NothingDefined: either services or inclusion must be specified');
+  assert.equal(
+    error('gone'),
+    'TCPProxyError/ServiceUnresolvedReference: Spec.TCPProxy unresolved service reference: service "root-ns/missing" not found',
+  );
+});
+
+test('tcpproxy.include: services delegated to another namespace; not found, roots and cycles invalid', () => {
+  const mk = (ns: string, name: string, spec: HTTPProxy['spec']): HTTPProxy => ({
+    metadata: { namespace: ns, name, creationTimestamp: '2026-01-01T00:00:00Z', generation: 1 },
+    spec,
+  });
+  const tls = { secretName: 's' };
+  const proxies = [
+    mk('root-ns', 'db', {
+      virtualhost: { fqdn: 'db.com', tls },
+      tcpproxy: { include: { name: 'db', namespace: 'team-a' } },
+    }),
+    // The deprecated plural field, with its target in the same namespace.
+    mk('root-ns', 'old', { virtualhost: { fqdn: 'old.com', tls }, tcpproxy: { includes: { name: 'local' } } }),
+    mk('root-ns', 'local', { tcpproxy: { services: [svc('pg', 5432)] } }),
+    mk('team-a', 'db', { tcpproxy: { include: { name: 'db2' } } }),
+    mk('team-a', 'db2', { tcpproxy: { services: [svc('pg', 5432, 2)] } }),
+    mk('root-ns', 'lost', { virtualhost: { fqdn: 'lost.com', tls }, tcpproxy: { include: { name: 'nope' } } }),
+    mk('root-ns', 'toroot', { virtualhost: { fqdn: 'toroot.com', tls }, tcpproxy: { include: { name: 'db' } } }),
+    mk('root-ns', 'loop', {
+      virtualhost: { fqdn: 'loop.com', tls },
+      tcpproxy: { include: { name: 'a', namespace: 'c' } },
+    }),
+    mk('c', 'a', { tcpproxy: { include: { name: 'b' } } }),
+    mk('c', 'b', { tcpproxy: { include: { name: 'a' } } }),
+  ];
+  const c = compileHttpProxies(proxies, ctx());
+  const hosts = Object.fromEntries(c.passthrough.map((p) => [p.hosts[0], p.backends.map((b) => b.backend)]));
+  assert.deepEqual(hosts, {
+    'db.com': [{ namespace: 'team-a', service: 'pg', port: { number: 5432 } }],
+    'old.com': [{ namespace: 'root-ns', service: 'pg', port: { number: 5432 } }],
+  });
+  for (const k of ['root-ns/db', 'team-a/db', 'team-a/db2', 'root-ns/old', 'root-ns/local'])
+    assert.equal(c.verdicts.get(k)?.currentStatus, 'valid', k);
+  const first = (k: string) => {
+    const v = c.verdicts.get(k)!;
+    return `${v.currentStatus} ${v.errors[0]?.type}/${v.errors[0]?.reason}: ${v.description}`;
+  };
+  assert.equal(first('root-ns/lost'), 'invalid TCPProxyIncludeError/IncludeNotFound: include root-ns/nope not found');
+  assert.equal(
+    first('root-ns/toroot'),
+    'invalid TCPProxyIncludeError/RootIncludesRoot: root httpproxy cannot include another root httpproxy (root-ns/db)',
+  );
+  assert.equal(
+    first('c/b'),
+    'invalid TCPProxyIncludeError/IncludeCreatesCycle: include creates a cycle: root-ns/loop -> c/a -> c/b -> c/a',
+  );
+  assert.equal(c.verdicts.get('root-ns/loop')?.currentStatus, 'valid', 'Contour marks the proxy that closes the cycle');
+});
+
+test('queryParameter conditions: exact, prefix, suffix, contains, regex, present, ignoreCase; invalid ones as Contour says', () => {
+  const q = (queryParameter: QueryParameterCondition, name: string): ProxyRoute => ({
+    conditions: [{ prefix: '/' }, { queryParameter }],
+    services: [svc(name)],
+  });
+  const c = compileHttpProxies(
+    [
+      proxy('ns', 'q', {
+        fqdn: 'q.com',
+        routes: [
+          q({ name: 'v', exact: 'Two', ignoreCase: true }, 'exact-i'),
+          q({ name: 'env', prefix: 'prod-' }, 'prefix'),
+          q({ name: 'file', suffix: '.png' }, 'suffix'),
+          q({ name: 'tag', contains: 'beta' }, 'contains'),
+          q({ name: 'id', regex: '[0-9]+' }, 'regex'),
+          q({ name: 'debug', present: true }, 'present'),
+          { services: [svc('default')] },
+        ],
+      }),
+      proxy('ns', 'bad', { fqdn: 'bad.com', routes: [q({ name: 'x', exact: 'a', prefix: 'b' }, 'b')] }),
+      proxy('ns', 'none', { fqdn: 'none.com', routes: [q({ name: 'x' }, 'b')] }),
+    ],
+    ctx(),
+  );
+  const t = buildRouteTable([], c);
+  const to = (url: string) => serviceOf(t, 'q.com', url);
+  assert.equal(to('/?v=two'), 'exact-i');
+  assert.equal(to('/?env=prod-eu'), 'prefix');
+  assert.equal(to('/?env=dev-prod-'), 'default');
+  assert.equal(to('/?file=a.png'), 'suffix');
+  assert.equal(to('/?tag=x-beta-1'), 'contains');
+  assert.equal(to('/?tag=BETA'), 'default', 'case-sensitive without ignoreCase');
+  assert.equal(to('/?id=42'), 'regex');
+  assert.equal(to('/?id=42a'), 'default', 'the regex matches the whole value');
+  assert.equal(to('/?debug'), 'present');
+  assert.equal(to('/'), 'default');
+  assert.equal(
+    c.verdicts.get('ns/bad')?.description,
+    'cannot specify more than one condition in the same match condition branch',
+  );
+  assert.equal(c.verdicts.get('ns/bad')?.errors[0].reason, 'QueryParameterMatchConditionsNotValid');
+  assert.equal(c.verdicts.get('ns/none')?.description, 'must specify at least one query parameter condition');
 });
