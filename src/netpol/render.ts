@@ -38,7 +38,7 @@ const FAMILIES = [
   { family: 6, ip: 'ip6', type: 'ipv6_addr', suffix: '6' },
 ] as const;
 const POD_MAPS = ['ingress-pods', 'egress-pods', 'ingress-pods6', 'egress-pods6'] as const;
-const familyOfIP = (ip: string): Family => familyOf(parseIP(ip) ?? 0n);
+const familyOfIP = (ip: string): Family => familyOf(parseIP(ip) ?? 0);
 
 /** The table's variable part: what updateScript compares. */
 export interface RenderedTable {
