@@ -114,13 +114,15 @@ function wrk(url: string, seconds: number, serverPid: number): WrkRun {
   const requests = Number(/(\d+) requests in/.exec(r.stdout)?.[1] ?? NaN);
   const p99 = /\s99%\s+([\d.]+)(us|ms|s|m)\b/.exec(r.stdout);
   const times = [...r.stdout.matchAll(/(\d+)m([\d.]+)s\s+(\d+)m([\d.]+)s/g)].at(-1);
-  const wrkCpuS = times
-    ? Number(times[1]) * 60 + Number(times[2]) + Number(times[3]) * 60 + Number(times[4])
-    : NaN;
+  const wrkCpuS = times ? Number(times[1]) * 60 + Number(times[2]) + Number(times[3]) * 60 + Number(times[4]) : NaN;
   return { rps, requests, p99Ms: p99 ? toMs(p99[1], p99[2]) : NaN, wrkCpuS, serverCpuS };
 }
 
-const median = (xs: number[]) => pct([...xs].sort((a, b) => a - b), 0.5);
+const median = (xs: number[]) =>
+  pct(
+    [...xs].sort((a, b) => a - b),
+    0.5,
+  );
 const us = (seconds: number, requests: number) => ((seconds / requests) * 1e6).toFixed(0);
 
 /**
@@ -154,7 +156,19 @@ function compare(mode: string, direct: string, service: string, serverPid: numbe
     `${mode}: wrk c=64, ${ROUNDS} rounds × ${WRK_SECONDS}s each way: pod IP median ${median(directRps).toFixed(0)} req/s (p99 ${median(rounds.map((r) => r.d.p99Ms)).toFixed(1)} ms; spread of the direct runs ${(spread * 100).toFixed(0)}%), ClusterIP median ${median(rounds.map((r) => r.s.rps)).toFixed(0)} req/s (p99 ${median(rounds.map((r) => r.s.p99Ms)).toFixed(1)} ms); ratio median ${median(ratios).toFixed(2)} (rounds ${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)})`,
   );
   console.log(
-    `${mode}: CPU per request: wrk ${us(sum((r) => r.d.wrkCpuS), sum((r) => r.d.requests))} µs direct vs ${us(sum((r) => r.s.wrkCpuS), sum((r) => r.s.requests))} µs via the ClusterIP; k8ts server ${us(sum((r) => r.d.serverCpuS), sum((r) => r.d.requests))} µs direct vs ${us(sum((r) => r.s.serverCpuS), sum((r) => r.s.requests))} µs via the ClusterIP; load average ${loadavg()[0].toFixed(1)}`,
+    `${mode}: CPU per request: wrk ${us(
+      sum((r) => r.d.wrkCpuS),
+      sum((r) => r.d.requests),
+    )} µs direct vs ${us(
+      sum((r) => r.s.wrkCpuS),
+      sum((r) => r.s.requests),
+    )} µs via the ClusterIP; k8ts server ${us(
+      sum((r) => r.d.serverCpuS),
+      sum((r) => r.d.requests),
+    )} µs direct vs ${us(
+      sum((r) => r.s.serverCpuS),
+      sum((r) => r.s.requests),
+    )} µs via the ClusterIP; load average ${loadavg()[0].toFixed(1)}`,
   );
 }
 
@@ -182,7 +196,78 @@ async function dataPath(mode: string): Promise<void> {
   }
 }
 
+/**
+ * The userspace proxy alone, in this process, without a cluster: `busybox httpd` on 127.0.0.1 as
+ * the one backend (it closes every connection, like the pod's), wrk through the proxy's listener,
+ * and this process's CPU time per proxied connection (user + system: the proxy's JavaScript and
+ * the kernel work of its accept, connect, reads and writes). CPU per connection holds on a loaded
+ * machine where requests/s do not.
+ */
+async function userspaceAlone(): Promise<void> {
+  const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { spawn } = await import('node:child_process');
+  const pino = (await import('pino')).default;
+  const { buildModel } = await import('../src/proxy/model.js');
+  const { UserspaceBackend } = await import('../src/proxy/userspace.js');
+  const { freePort } = await import('../test/support/ports.js');
+  const dir = mkdtempSync(join(tmpdir(), 'k8ts-bench-httpd-'));
+  writeFileSync(join(dir, 'index.html'), 'ok\n');
+  const port = await freePort();
+  const httpd = spawn('busybox', ['httpd', '-f', '-p', `127.0.0.1:${port}`, '-h', dir], { stdio: 'ignore' });
+  const backend = new UserspaceBackend('unused', pino({ level: 'silent' }), false);
+  try {
+    await backend.sync(
+      buildModel(
+        [{ metadata: { name: 'web', namespace: 'bench' }, spec: { clusterIP: '10.43.0.99', ports: [{ port: 80 }] } }],
+        [
+          {
+            metadata: { name: 'web-x', namespace: 'bench', labels: { 'kubernetes.io/service-name': 'web' } },
+            addressType: 'IPv4',
+            ports: [{ port }],
+            endpoints: [{ addresses: ['127.0.0.1'], conditions: { ready: true } }],
+          },
+        ],
+        { nodeName: 'bench', defaultScheduler: 'rr' },
+      ),
+    );
+    const listener = backend.listenerPort('bench/web:')!;
+    await new Promise((r) => setTimeout(r, 300));
+    const run = async (url: string, seconds: number) => {
+      const cpu0 = process.cpuUsage();
+      const child = spawn('wrk', ['-t2', '-c64', `-d${seconds}s`, url], { stdio: ['ignore', 'pipe', 'ignore'] });
+      let out = '';
+      child.stdout.on('data', (d) => (out += String(d)));
+      await new Promise((r) => child.on('close', r));
+      const cpu = process.cpuUsage(cpu0);
+      const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? NaN);
+      const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN);
+      return { requests, rps, cpuUs: (cpu.user + cpu.system) / requests };
+    };
+    await run(`http://127.0.0.1:${listener}/`, WARMUP_SECONDS);
+    const perConn: number[] = [];
+    for (let i = 0; i < ROUNDS; i++) {
+      const direct = await run(`http://127.0.0.1:${port}/`, WRK_SECONDS);
+      const proxied = await run(`http://127.0.0.1:${listener}/`, WRK_SECONDS);
+      perConn.push(proxied.cpuUs);
+      console.log(
+        `userspace alone: round ${i + 1}: httpd directly ${direct.rps.toFixed(0)} req/s; through the proxy ${proxied.rps.toFixed(0)} req/s, proxy CPU ${proxied.cpuUs.toFixed(1)} µs per connection`,
+      );
+    }
+    console.log(
+      `userspace alone: proxy CPU per proxied connection, median of ${ROUNDS} rounds: ${median(perConn).toFixed(1)} µs (rounds ${Math.min(...perConn).toFixed(1)}–${Math.max(...perConn).toFixed(1)}); load average ${loadavg()[0].toFixed(1)}`,
+    );
+  } finally {
+    await backend.stop();
+    httpd.kill();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 async function main(): Promise<void> {
+  // PROXY_ALONE=1: only the userspace proxy alone (CPU per proxied connection; no root, no cluster).
+  if (process.env.PROXY_ALONE === '1') return userspaceAlone();
   if (process.getuid?.() !== 0) throw new Error('bench:proxy programs kernel rules: run it as root');
   // PROXY_MODES=nftables (for example) measures the modes named only.
   const modes = (process.env.PROXY_MODES ?? 'nftables,iptables,userspace').split(',');
@@ -199,6 +284,7 @@ async function main(): Promise<void> {
       );
     }
   }
+  if (process.env.PROXY_DATAPATH !== '0' && modes.includes('userspace')) await userspaceAlone();
   if (process.env.PROXY_DATAPATH !== '0')
     for (const mode of ['nftables', 'iptables', 'userspace']) if (modes.includes(mode)) await dataPath(mode);
 }
