@@ -124,7 +124,10 @@ function relay(from: Socket, to: Socket): void {
     if (!to.write(chunk)) from.pause();
   });
   to.on('drain', () => from.resume());
-  from.on('end', () => to.end());
+  // (ending an ended socket builds an ERR_STREAM_ALREADY_FINISHED error, stack and all: skip it)
+  from.on('end', () => {
+    if (!to.writableEnded) to.end();
+  });
 }
 
 function listenTCP(balancer: PortBalancer, port: number, log: Logger): Promise<Listener> {
@@ -166,7 +169,7 @@ function listenTCP(balancer: PortBalancer, port: number, log: Logger): Promise<L
       });
       upstream.on('close', () => {
         finish();
-        if (connected) client.end();
+        if (connected && !client.writableEnded) client.end();
       });
       client.on('close', () => upstream.destroy());
     };
