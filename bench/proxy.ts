@@ -10,12 +10,16 @@
 //     a warm-up of each (PROXY_WARMUP_SECONDS), then PROXY_ROUNDS rounds of one run each way
 //     (PROXY_WRK_SECONDS), the order alternating; the ratio is the median of the rounds' ratios.
 //     CPU per request (wrk's, the server's) is reported too: it holds on a loaded machine.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import pino from 'pino';
 import type { Service } from 'kubernetes-types/core/v1.js';
 import type { EndpointSlice } from 'kubernetes-types/discovery/v1.js';
-import { loadavg } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { cpuSecondsOf, pick, pct } from './common.js';
-import { ModelTracker } from '../src/proxy/model.js';
+import { buildModel, ModelTracker } from '../src/proxy/model.js';
+import { UserspaceBackend } from '../src/proxy/userspace.js';
 import { NftablesBackend } from '../src/proxy/nftbackend.js';
 import { IptablesBackend, cleanUpIptables } from '../src/proxy/iptables.js';
 import type { ProxyBackend } from '../src/proxy/proxier.js';
@@ -204,13 +208,6 @@ async function dataPath(mode: string): Promise<void> {
  * machine where requests/s do not.
  */
 async function userspaceAlone(): Promise<void> {
-  const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
-  const { tmpdir } = await import('node:os');
-  const { join } = await import('node:path');
-  const { spawn } = await import('node:child_process');
-  const pino = (await import('pino')).default;
-  const { buildModel } = await import('../src/proxy/model.js');
-  const { UserspaceBackend } = await import('../src/proxy/userspace.js');
   const { freePort } = await import('../test/support/ports.js');
   const dir = mkdtempSync(join(tmpdir(), 'k8ts-bench-httpd-'));
   writeFileSync(join(dir, 'index.html'), 'ok\n');

@@ -43,7 +43,11 @@ const max = (a: IPNum, b: IPNum) => (a > b ? a : b);
 
 /** Sorted, disjoint, adjacent ranges joined. */
 export function mergeRanges(ranges: Range[]): Range[] {
-  const sorted = [...ranges].sort((a, b) => cmp(a.from, b.from));
+  // Numbers only (IPv4 peers, the usual case): a numeric comparator, which sorts several times faster.
+  const numeric = ranges.every((r) => typeof r.from === 'number' && typeof r.to === 'number');
+  const sorted = [...ranges].sort(
+    numeric ? (a, b) => (a.from as number) - (b.from as number) : (a, b) => cmp(a.from, b.from),
+  );
   const out: Range[] = [];
   for (const r of sorted) {
     const last = out[out.length - 1];
