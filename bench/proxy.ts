@@ -6,13 +6,20 @@
 //     the changed slice given to the ModelTracker, model, render, diff, program; the watch
 //     delivering the change to the agent is not included. Addresses are from 198.18.0.0/15 (benchmarking range).
 //  2. Data path (PROXY_DATAPATH=0 skips it, PROXY_PROGRAMMING=0 skips part 1): a k8ts server with its agent per mode, one busybox
-//     httpd pod behind a Service, wrk -c64 for PROXY_WRK_SECONDS against the ClusterIP and
-//     against the pod IP directly.
-import { spawnSync } from 'node:child_process';
+//     httpd pod behind a Service, wrk -c64 against the pod IP directly and against the ClusterIP:
+//     a warm-up of each (PROXY_WARMUP_SECONDS), then PROXY_ROUNDS rounds of one run each way
+//     (PROXY_WRK_SECONDS), the order alternating; the ratio is the median of the rounds' ratios.
+//     CPU per request (wrk's, the server's) is reported too: it holds on a loaded machine.
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import pino from 'pino';
 import type { Service } from 'kubernetes-types/core/v1.js';
 import type { EndpointSlice } from 'kubernetes-types/discovery/v1.js';
-import { pick, pct } from './common.js';
-import { ModelTracker } from '../src/proxy/model.js';
+import { loadavg, tmpdir } from 'node:os';
+import { cpuSecondsOf, pick, pct } from './common.js';
+import { buildModel, ModelTracker } from '../src/proxy/model.js';
+import { UserspaceBackend } from '../src/proxy/userspace.js';
 import { NftablesBackend } from '../src/proxy/nftbackend.js';
 import { IptablesBackend, cleanUpIptables } from '../src/proxy/iptables.js';
 import type { ProxyBackend } from '../src/proxy/proxier.js';
@@ -21,6 +28,8 @@ const SERVICES = pick('PROXY_SERVICES', 10_000, 1_000);
 const ENDPOINTS = pick('PROXY_ENDPOINTS', 10, 10);
 const CHANGES = pick('PROXY_CHANGES', 50, 20);
 const WRK_SECONDS = pick('PROXY_WRK_SECONDS', 10, 5);
+const ROUNDS = pick('PROXY_ROUNDS', 5, 3);
+const WARMUP_SECONDS = pick('PROXY_WARMUP_SECONDS', 3, 2);
 
 const ip = (n: number) => `198.${18 + ((n >> 16) & 1)}.${(n >> 8) & 255}.${n & 255}`;
 
@@ -86,11 +95,85 @@ async function programming(
   }
 }
 
-function wrk(url: string): { rps: number; p99: string } {
-  const r = spawnSync('wrk', ['-t2', '-c64', `-d${WRK_SECONDS}s`, '--latency', url], { encoding: 'utf8' });
+interface WrkRun {
+  rps: number;
+  requests: number;
+  p99Ms: number;
+  /** wrk's own CPU (user + system), which includes the kernel's work on its connections. */
+  wrkCpuS: number;
+  /** The k8ts server's CPU meanwhile (its agent runs the userspace proxy in that process). */
+  serverCpuS: number;
+}
+
+const toMs = (v: string, unit: string) => Number(v) * ({ us: 0.001, ms: 1, s: 1000, m: 60_000 }[unit] ?? NaN);
+
+/** One wrk run; bash's `times` gives wrk's CPU (the children's line). */
+function wrk(url: string, seconds: number, serverPid: number): WrkRun {
+  const cpu0 = cpuSecondsOf(serverPid);
+  const r = spawnSync('bash', ['-c', `wrk -t2 -c64 -d${seconds}s --latency "$1"; times`, 'wrk', url], {
+    encoding: 'utf8',
+  });
+  const serverCpuS = cpuSecondsOf(serverPid) - cpu0;
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(r.stdout)?.[1] ?? NaN);
-  const p99 = /\s99%\s+(\S+)/.exec(r.stdout)?.[1] ?? '?';
-  return { rps, p99 };
+  const requests = Number(/(\d+) requests in/.exec(r.stdout)?.[1] ?? NaN);
+  const p99 = /\s99%\s+([\d.]+)(us|ms|s|m)\b/.exec(r.stdout);
+  const times = [...r.stdout.matchAll(/(\d+)m([\d.]+)s\s+(\d+)m([\d.]+)s/g)].at(-1);
+  const wrkCpuS = times ? Number(times[1]) * 60 + Number(times[2]) + Number(times[3]) * 60 + Number(times[4]) : NaN;
+  return { rps, requests, p99Ms: p99 ? toMs(p99[1], p99[2]) : NaN, wrkCpuS, serverCpuS };
+}
+
+const median = (xs: number[]) =>
+  pct(
+    [...xs].sort((a, b) => a - b),
+    0.5,
+  );
+const us = (seconds: number, requests: number) => ((seconds / requests) * 1e6).toFixed(0);
+
+/**
+ * ROUNDS paired runs, direct and through the ClusterIP back to back, the order alternating
+ * (ABBA...) so a drift in the machine's load falls on both; after a warm-up of each. The ratio
+ * reported is the median of the rounds' ratios, with their range and the direct runs' spread.
+ */
+function compare(mode: string, direct: string, service: string, serverPid: number): void {
+  wrk(direct, WARMUP_SECONDS, serverPid);
+  wrk(service, WARMUP_SECONDS, serverPid);
+  const rounds: { d: WrkRun; s: WrkRun }[] = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    let d: WrkRun, sv: WrkRun;
+    if (i % 2 === 0) {
+      d = wrk(direct, WRK_SECONDS, serverPid);
+      sv = wrk(service, WRK_SECONDS, serverPid);
+    } else {
+      sv = wrk(service, WRK_SECONDS, serverPid);
+      d = wrk(direct, WRK_SECONDS, serverPid);
+    }
+    rounds.push({ d, s: sv });
+    console.log(
+      `${mode}: round ${i + 1}: pod IP ${d.rps.toFixed(0)} req/s (p99 ${d.p99Ms.toFixed(1)} ms, wrk CPU ${us(d.wrkCpuS, d.requests)} µs/req); ClusterIP ${sv.rps.toFixed(0)} req/s (p99 ${sv.p99Ms.toFixed(1)} ms, wrk CPU ${us(sv.wrkCpuS, sv.requests)} µs/req, server CPU ${us(sv.serverCpuS, sv.requests)} µs/req); ratio ${(sv.rps / d.rps).toFixed(2)}`,
+    );
+  }
+  const ratios = rounds.map((r) => r.s.rps / r.d.rps);
+  const directRps = rounds.map((r) => r.d.rps);
+  const spread = (Math.max(...directRps) - Math.min(...directRps)) / median(directRps);
+  const sum = (f: (r: { d: WrkRun; s: WrkRun }) => number) => rounds.reduce((a, r) => a + f(r), 0);
+  console.log(
+    `${mode}: wrk c=64, ${ROUNDS} rounds × ${WRK_SECONDS}s each way: pod IP median ${median(directRps).toFixed(0)} req/s (p99 ${median(rounds.map((r) => r.d.p99Ms)).toFixed(1)} ms; spread of the direct runs ${(spread * 100).toFixed(0)}%), ClusterIP median ${median(rounds.map((r) => r.s.rps)).toFixed(0)} req/s (p99 ${median(rounds.map((r) => r.s.p99Ms)).toFixed(1)} ms); ratio median ${median(ratios).toFixed(2)} (rounds ${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)})`,
+  );
+  console.log(
+    `${mode}: CPU per request: wrk ${us(
+      sum((r) => r.d.wrkCpuS),
+      sum((r) => r.d.requests),
+    )} µs direct vs ${us(
+      sum((r) => r.s.wrkCpuS),
+      sum((r) => r.s.requests),
+    )} µs via the ClusterIP; k8ts server ${us(
+      sum((r) => r.d.serverCpuS),
+      sum((r) => r.d.requests),
+    )} µs direct vs ${us(
+      sum((r) => r.s.serverCpuS),
+      sum((r) => r.s.requests),
+    )} µs via the ClusterIP; load average ${loadavg()[0].toFixed(1)}`,
+  );
 }
 
 async function dataPath(mode: string): Promise<void> {
@@ -111,17 +194,77 @@ async function dataPath(mode: string): Promise<void> {
       30_000,
       500,
     );
-    const direct = wrk(`http://${podIP}:8080/`);
-    const viaService = wrk(`http://${clusterIP}/`);
-    console.log(
-      `${mode}: wrk c=64 ${WRK_SECONDS}s: pod IP ${direct.rps.toFixed(0)} req/s (p99 ${direct.p99}); ClusterIP ${viaService.rps.toFixed(0)} req/s (p99 ${viaService.p99}); ratio ${(viaService.rps / direct.rps).toFixed(2)}`,
-    );
+    compare(mode, `http://${podIP}:8080/`, `http://${clusterIP}/`, c.proc.pid!);
   } finally {
     await c.cleanup();
   }
 }
 
+/**
+ * The userspace proxy alone, in this process, without a cluster: `busybox httpd` on 127.0.0.1 as
+ * the one backend (it closes every connection, like the pod's), wrk through the proxy's listener,
+ * and this process's CPU time per proxied connection (user + system: the proxy's JavaScript and
+ * the kernel work of its accept, connect, reads and writes). CPU per connection holds on a loaded
+ * machine where requests/s do not.
+ */
+async function userspaceAlone(): Promise<void> {
+  const { freePort } = await import('../test/support/ports.js');
+  const dir = mkdtempSync(join(tmpdir(), 'k8ts-bench-httpd-'));
+  writeFileSync(join(dir, 'index.html'), 'ok\n');
+  const port = await freePort();
+  const httpd = spawn('busybox', ['httpd', '-f', '-p', `127.0.0.1:${port}`, '-h', dir], { stdio: 'ignore' });
+  const backend = new UserspaceBackend('unused', pino({ level: 'silent' }), false);
+  try {
+    await backend.sync(
+      buildModel(
+        [{ metadata: { name: 'web', namespace: 'bench' }, spec: { clusterIP: '10.43.0.99', ports: [{ port: 80 }] } }],
+        [
+          {
+            metadata: { name: 'web-x', namespace: 'bench', labels: { 'kubernetes.io/service-name': 'web' } },
+            addressType: 'IPv4',
+            ports: [{ port }],
+            endpoints: [{ addresses: ['127.0.0.1'], conditions: { ready: true } }],
+          },
+        ],
+        { nodeName: 'bench', defaultScheduler: 'rr' },
+      ),
+    );
+    const listener = backend.listenerPort('bench/web:')!;
+    await new Promise((r) => setTimeout(r, 300));
+    const run = async (url: string, seconds: number) => {
+      const cpu0 = process.cpuUsage();
+      const child = spawn('wrk', ['-t2', '-c64', `-d${seconds}s`, url], { stdio: ['ignore', 'pipe', 'ignore'] });
+      let out = '';
+      child.stdout.on('data', (d) => (out += String(d)));
+      await new Promise((r) => child.on('close', r));
+      const cpu = process.cpuUsage(cpu0);
+      const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? NaN);
+      const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN);
+      return { requests, rps, cpuUs: (cpu.user + cpu.system) / requests };
+    };
+    await run(`http://127.0.0.1:${listener}/`, WARMUP_SECONDS);
+    const perConn: number[] = [];
+    for (let i = 0; i < ROUNDS; i++) {
+      const direct = await run(`http://127.0.0.1:${port}/`, WRK_SECONDS);
+      const proxied = await run(`http://127.0.0.1:${listener}/`, WRK_SECONDS);
+      perConn.push(proxied.cpuUs);
+      console.log(
+        `userspace alone: round ${i + 1}: httpd directly ${direct.rps.toFixed(0)} req/s; through the proxy ${proxied.rps.toFixed(0)} req/s, proxy CPU ${proxied.cpuUs.toFixed(1)} µs per connection`,
+      );
+    }
+    console.log(
+      `userspace alone: proxy CPU per proxied connection, median of ${ROUNDS} rounds: ${median(perConn).toFixed(1)} µs (rounds ${Math.min(...perConn).toFixed(1)}–${Math.max(...perConn).toFixed(1)}); load average ${loadavg()[0].toFixed(1)}`,
+    );
+  } finally {
+    await backend.stop();
+    httpd.kill();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 async function main(): Promise<void> {
+  // PROXY_ALONE=1: only the userspace proxy alone (CPU per proxied connection; no root, no cluster).
+  if (process.env.PROXY_ALONE === '1') return userspaceAlone();
   if (process.getuid?.() !== 0) throw new Error('bench:proxy programs kernel rules: run it as root');
   // PROXY_MODES=nftables (for example) measures the modes named only.
   const modes = (process.env.PROXY_MODES ?? 'nftables,iptables,userspace').split(',');
@@ -138,6 +281,7 @@ async function main(): Promise<void> {
       );
     }
   }
+  if (process.env.PROXY_DATAPATH !== '0' && modes.includes('userspace')) await userspaceAlone();
   if (process.env.PROXY_DATAPATH !== '0')
     for (const mode of ['nftables', 'iptables', 'userspace']) if (modes.includes(mode)) await dataPath(mode);
 }

@@ -90,7 +90,7 @@ export function compileNodeRules(
     else byNamespace.set(e.namespace, [e]);
   }
   const matches = selectorMatcher();
-  const ipNumbers = new Map(endpoints.map((e) => [e.ip, parseIP(e.ip) ?? 0n]));
+  const ipNumbers = new Map(endpoints.map((e) => [e.ip, parseIP(e.ip) ?? 0]));
 
   const peerEndpoints = (peer: NetworkPolicyPeer, policyNs: string): Endpoint[] => {
     let candidates: Endpoint[];
@@ -131,7 +131,7 @@ export function compileNodeRules(
           remote = [...pods.values()];
           addresses = mergeRanges([
             ...blocks,
-            ...remote.map((e) => ({ from: ipNumbers.get(e.ip) ?? 0n, to: ipNumbers.get(e.ip) ?? 0n })),
+            ...remote.map((e) => ({ from: ipNumbers.get(e.ip) ?? 0, to: ipNumbers.get(e.ip) ?? 0 })),
           ]);
         }
         compiled.push(compileRule(rule.ports, addresses, dir === 'ingress' ? selected : remote, endpoints));

@@ -4,14 +4,14 @@
 // interval sets nftables accepts (it rejects overlapping elements). An ipBlock is its CIDR minus
 // its excepts; an IPv6 CIDR never covers the mapped block, so `::/0` matches IPv6 peers only,
 // as upstream's reference implementations read it.
-import { formatIP, parseIP, V4_RANGE, type Family } from '../machinery/ipaddr.js';
+import { formatIP, ipAdd, ipNum, ipSub, parseIP, V4_RANGE, type Family, type IPNum } from '../machinery/ipaddr.js';
 
-export { familyOf, formatIP, parseIP, type Family } from '../machinery/ipaddr.js';
+export { familyOf, formatIP, parseIP, type Family, type IPNum } from '../machinery/ipaddr.js';
 
-/** An inclusive range of addresses as 128-bit numbers (IPv4 mapped into ::ffff:0:0/96). */
+/** An inclusive range of addresses as 128-bit numbers (IPv4 mapped into ::ffff:0:0/96; see IPNum). */
 export interface Range {
-  from: bigint;
-  to: bigint;
+  from: IPNum;
+  to: IPNum;
 }
 
 /**
@@ -26,22 +26,32 @@ export function cidrRanges(cidr: string): Range[] {
   const width = v6 ? 128 : 32;
   const prefix = bits === undefined ? width : /^\d{1,3}$/.test(bits) ? Number(bits) : -1;
   if (prefix < 0 || prefix > width) return [];
+  if (!v6 && typeof base === 'number') {
+    // IPv4: exact in doubles (the mapped block's base is a multiple of 2^32).
+    const size = 2 ** (32 - prefix);
+    const from = base - (base % size);
+    return [{ from, to: from + size - 1 }];
+  }
   const size = 1n << BigInt(width - prefix);
-  const from = (base / size) * size;
-  const r = { from, to: from + size - 1n };
+  const from = (BigInt(base) / size) * size;
+  const r = { from: ipNum(from), to: ipNum(from + size - 1n) };
   return v6 ? subtractRanges([r], [V4_RANGE]) : [r];
 }
 
-const cmp = (a: bigint, b: bigint) => (a < b ? -1 : a > b ? 1 : 0);
-const max = (a: bigint, b: bigint) => (a > b ? a : b);
+const cmp = (a: IPNum, b: IPNum) => (a < b ? -1 : a > b ? 1 : 0);
+const max = (a: IPNum, b: IPNum) => (a > b ? a : b);
 
 /** Sorted, disjoint, adjacent ranges joined. */
 export function mergeRanges(ranges: Range[]): Range[] {
-  const sorted = [...ranges].sort((a, b) => cmp(a.from, b.from));
+  // Numbers only (IPv4 peers, the usual case): a numeric comparator, which sorts several times faster.
+  const numeric = ranges.every((r) => typeof r.from === 'number' && typeof r.to === 'number');
+  const sorted = [...ranges].sort(
+    numeric ? (a, b) => (a.from as number) - (b.from as number) : (a, b) => cmp(a.from, b.from),
+  );
   const out: Range[] = [];
   for (const r of sorted) {
     const last = out[out.length - 1];
-    if (last && r.from <= last.to + 1n) last.to = max(last.to, r.to);
+    if (last && r.from <= ipAdd(last.to, 1)) last.to = max(last.to, r.to);
     else out.push({ ...r });
   }
   return out;
@@ -55,8 +65,8 @@ export function subtractRanges(ranges: Range[], holes: Range[]): Range[] {
     for (const r of out) {
       if (h.to < r.from || h.from > r.to) next.push(r);
       else {
-        if (r.from < h.from) next.push({ from: r.from, to: h.from - 1n });
-        if (r.to > h.to) next.push({ from: h.to + 1n, to: r.to });
+        if (r.from < h.from) next.push({ from: r.from, to: ipSub(h.from, 1) });
+        if (r.to > h.to) next.push({ from: ipAdd(h.to, 1), to: r.to });
       }
     }
     out = next;

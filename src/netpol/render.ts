@@ -38,7 +38,17 @@ const FAMILIES = [
   { family: 6, ip: 'ip6', type: 'ipv6_addr', suffix: '6' },
 ] as const;
 const POD_MAPS = ['ingress-pods', 'egress-pods', 'ingress-pods6', 'egress-pods6'] as const;
-const familyOfIP = (ip: string): Family => familyOf(parseIP(ip) ?? 0n);
+/** Each pod IP's family, remembered (a render asks for every named-port destination of every rule). */
+const families = new Map<string, Family>();
+function familyOfIP(ip: string): Family {
+  let f = families.get(ip);
+  if (f === undefined) {
+    if (families.size >= 100_000) families.clear(); // pod IPs come and go: stay bounded
+    f = familyOf(parseIP(ip) ?? 0);
+    families.set(ip, f);
+  }
+  return f;
+}
 
 /** The table's variable part: what updateScript compares. */
 export interface RenderedTable {

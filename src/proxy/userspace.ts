@@ -31,8 +31,16 @@ export class PortBalancer {
   backends: (Backend & { ip: string; port: number })[] = [];
   private pick: Pick;
   private affinity = new Map<string, { id: string; until: number }>();
+  /** Closed connections still counted as inactive, oldest first, with when each stops counting. */
+  private closedBackends: Backend[] = [];
+  private closedUntil: number[] = [];
+  private closedHead = 0;
 
-  constructor(public sp: ServicePort) {
+  constructor(
+    public sp: ServicePort,
+    /** How long a closed connection still counts as inactive (lc family). */
+    private readonly inactiveMs = INACTIVE_MS,
+  ) {
     this.pick = makeScheduler(sp.scheduler);
   }
 
@@ -54,9 +62,15 @@ export class PortBalancer {
     );
   }
 
+  /** Whether choose() reads the client's address (source hashing, sessionAffinity ClientIP). */
+  get needsClient(): boolean {
+    return this.sp.scheduler === 'sh' || this.sp.affinitySeconds !== undefined;
+  }
+
   /** The backend for a new connection from `client` (undefined: no endpoints). */
   choose(client: string, destination: string): (Backend & { ip: string; port: number }) | undefined {
     const now = Date.now();
+    this.expireInactive(now);
     const seconds = this.sp.affinitySeconds;
     if (seconds !== undefined) {
       const pinned = this.affinity.get(client);
@@ -78,25 +92,62 @@ export class PortBalancer {
   closed(b: Backend): void {
     b.active = Math.max(0, b.active - 1);
     b.inactive++;
-    setTimeout(() => (b.inactive = Math.max(0, b.inactive - 1)), INACTIVE_MS).unref?.();
+    // One queue per port instead of a timer per connection: every entry lives INACTIVE_MS, so
+    // the queue is in expiry order and choose() drops the expired head before it schedules.
+    this.closedBackends.push(b);
+    this.closedUntil.push(Date.now() + this.inactiveMs);
+  }
+
+  private expireInactive(now: number): void {
+    const until = this.closedUntil;
+    let h = this.closedHead;
+    while (h < until.length && until[h] <= now) {
+      const b = this.closedBackends[h];
+      b.inactive = Math.max(0, b.inactive - 1);
+      h++;
+    }
+    if (h > 1024 && h * 2 > until.length) {
+      this.closedBackends = this.closedBackends.slice(h);
+      this.closedUntil = until.slice(h);
+      h = 0;
+    }
+    this.closedHead = h;
   }
 }
 
+/**
+ * Copies `from`'s data to `to`, pausing `from` while `to`'s buffer is full (what pipe() does,
+ * without its stream machinery: one data handler per direction). `from`'s end half-closes `to`.
+ */
+function relay(from: Socket, to: Socket): void {
+  from.on('data', (chunk: Buffer) => {
+    if (!to.write(chunk)) from.pause();
+  });
+  to.on('drain', () => from.resume());
+  // (ending an ended socket builds an ERR_STREAM_ALREADY_FINISHED error, stack and all: skip it)
+  from.on('end', () => {
+    if (!to.writableEnded) to.end();
+  });
+}
+
 function listenTCP(balancer: PortBalancer, port: number, log: Logger): Promise<Listener> {
-  const server: Server = createServer((client: Socket) => {
+  // pauseOnConnect: nothing is read from the client before its backend has accepted.
+  const server: Server = createServer({ pauseOnConnect: true, noDelay: true }, (client: Socket) => {
     client.on('error', () => undefined);
-    const from = client.remoteAddress?.replace(/^::ffff:/, '') ?? '';
-    const tried = new Set<string>();
-    const attempt = () => {
-      const candidates = balancer.backends.filter((b) => !tried.has(b.id));
-      const b = tried.size === 0 ? balancer.choose(from, balancer.sp.clusterIPs[0]) : candidates[0];
+    // The client's address costs a getpeername(2); only source hashing and affinity need it.
+    const from = balancer.needsClient ? (client.remoteAddress?.replace(/^::ffff:/, '') ?? '') : '';
+    let tried: Set<string> | undefined;
+    const attempt = (): void => {
+      const b = tried
+        ? balancer.backends.find((x) => !tried!.has(x.id))
+        : balancer.choose(from, balancer.sp.clusterIPs[0]);
       if (!b) {
         client.resetAndDestroy();
         return;
       }
-      tried.add(b.id);
+      (tried ??= new Set()).add(b.id);
       balancer.opened(b);
-      const upstream = connect({ host: b.ip, port: b.port });
+      const upstream = connect({ host: b.ip, port: b.port, noDelay: true });
       let connected = false;
       let done = false;
       const finish = () => {
@@ -106,8 +157,9 @@ function listenTCP(balancer: PortBalancer, port: number, log: Logger): Promise<L
       };
       upstream.once('connect', () => {
         connected = true;
-        client.pipe(upstream);
-        upstream.pipe(client);
+        relay(client, upstream);
+        relay(upstream, client);
+        client.resume();
       });
       upstream.on('error', () => {
         finish();
@@ -117,7 +169,7 @@ function listenTCP(balancer: PortBalancer, port: number, log: Logger): Promise<L
       });
       upstream.on('close', () => {
         finish();
-        if (connected) client.end();
+        if (connected && !client.writableEnded) client.end();
       });
       client.on('close', () => upstream.destroy());
     };

@@ -5,7 +5,8 @@ import { createSocket } from 'node:dgram';
 import pino from 'pino';
 import { buildModel, type Scheduler } from '../../src/proxy/model.js';
 import { makeScheduler, type Backend } from '../../src/proxy/schedulers.js';
-import { UserspaceBackend } from '../../src/proxy/userspace.js';
+import { PortBalancer, UserspaceBackend } from '../../src/proxy/userspace.js';
+import { createHash } from 'node:crypto';
 import { svc, slice } from './proxy-fixtures.js';
 
 const log = pino({ level: 'silent' });
@@ -177,4 +178,80 @@ test('the other IPVS schedulers: wrr by weight, sed and nq by expected delay, dh
   for (const client of ['2.2.2.2', '3.3.3.3']) assert.equal(dh(three, client, '10.43.0.1')!.id, first);
   // A weight of 0 takes a backend out of rotation.
   assert.equal(makeScheduler('rr')([b('a', 0), b('b', 1)], '', '')!.id, 'b');
+});
+
+test('bulk data both ways arrives whole (back-pressure); a backend closing after its reply ends the client', async () => {
+  // An echo backend, and one that answers and closes at once (busybox httpd's pattern).
+  const echo = createServer((c) => {
+    c.on('error', () => undefined);
+    c.pipe(c);
+  });
+  const once = createServer((c) => {
+    c.on('error', () => undefined);
+    c.end('bye');
+  });
+  for (const s of [echo, once]) await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+  const portOf = (s: Server) => (s.address() as { port: number }).port;
+  const backend = new UserspaceBackend('unused', log, false);
+  await backend.sync([
+    ...model([portOf(echo)], 'rr'),
+    ...buildModel(
+      [svc('once', { ports: [{ port: 80 }] })],
+      [slice('once', [{ port: portOf(once) }], [{ addresses: ['127.0.0.1'], conditions: { ready: true } }])],
+      { nodeName: 'n', defaultScheduler: 'rr' },
+    ),
+  ]);
+  cleanups.push(
+    () => backend.stop(),
+    () => echo.close(),
+    () => once.close(),
+  );
+  const payload = Buffer.alloc(16 * 1024 * 1024);
+  for (let i = 0; i < payload.length; i += 4) payload.writeUInt32LE((i * 2_654_435_761) >>> 0, i);
+  const received = await new Promise<Buffer>((resolve, reject) => {
+    const socket = connect({ port: backend.listenerPort('default/web:')!, host: '127.0.0.1' });
+    const chunks: Buffer[] = [];
+    let got = 0;
+    socket.on('data', (d: Buffer) => {
+      chunks.push(d);
+      got += d.length;
+      if (got >= payload.length) socket.end();
+    });
+    socket.on('end', () => resolve(Buffer.concat(chunks)));
+    socket.on('error', reject);
+    socket.write(payload);
+  });
+  const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+  assert.equal(received.length, payload.length);
+  assert.equal(sha(received), sha(payload));
+  for (let i = 0; i < 20; i++) {
+    const reply = await new Promise<string>((resolve, reject) => {
+      const socket = connect({ port: backend.listenerPort('default/once:')!, host: '127.0.0.1' });
+      let text = '';
+      socket.on('data', (d) => (text += String(d)));
+      socket.on('end', () => resolve(text));
+      socket.on('error', reject);
+    });
+    assert.equal(reply, 'bye');
+  }
+});
+
+test('a closed connection counts as inactive for the lc family until its time is up', async () => {
+  const [sp] = model([1, 2], 'lc');
+  const balancer = new PortBalancer(sp, 100);
+  balancer.update(sp);
+  const first = balancer.choose('', '')!;
+  balancer.opened(first);
+  balancer.closed(first);
+  assert.deepEqual(
+    balancer.backends.map((b) => [b.active, b.inactive]),
+    [first === balancer.backends[0] ? [0, 1] : [0, 0], first === balancer.backends[0] ? [0, 0] : [0, 1]],
+  );
+  assert.notEqual(balancer.choose('', ''), first, 'the recently closed one weighs more');
+  await new Promise((r) => setTimeout(r, 150));
+  balancer.choose('', '');
+  assert.deepEqual(
+    balancer.backends.map((b) => b.inactive),
+    [0, 0],
+  );
 });

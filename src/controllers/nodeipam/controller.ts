@@ -61,7 +61,7 @@ export class Cidr6Set {
       throw new Error(`--cluster-cidr: ${JSON.stringify(cidr)} is not an IPv6 CIDR`);
     if (maskSize < bits) throw new Error(`--cluster-cidr: ${cidr} is smaller than a /${maskSize} per node`);
     const size = 1n << BigInt(128 - bits);
-    this.base = (n / size) * size;
+    this.base = (BigInt(n) / size) * size;
     this.count = Number(1n << BigInt(Math.min(maskSize - bits, 30)));
   }
   cidr(i: number): string {
