@@ -38,6 +38,9 @@ import { readServerName, routeForName, splice } from './gatewaystreams.js';
 import type { Backends, Endpoint } from './backends.js';
 import type { CertificatePair } from './tls.js';
 import type { IngressObserver } from './observe.js';
+import { FastConnection, type FastContext, type FastForward, type FastTiming } from './http1/fastpath.js';
+import type { RequestHead } from './http1/parser.js';
+import { UpstreamPool } from './http1/upstreampool.js';
 
 /** Everything a request needs besides endpoints; replaced whole on each change. */
 export interface ProxyConfig {
@@ -78,6 +81,8 @@ interface Forward {
   /** The upstream exchange, for the access log and metrics (shared by every attempt). */
   upstream: UpstreamTiming;
 }
+
+type Decision = { reply: Reply } | { forward: Forward };
 
 interface UpstreamTiming {
   start?: number;
@@ -271,6 +276,8 @@ export class IngressProxy {
   /** undici Agents for HTTP/1.1 upstreams, by TLS and connect timeout (`dispatcher`). */
   private readonly agents = new Map<string, Agent>();
   private readonly h2Sessions = new Map<string, ClientHttp2Session>();
+  /** Keep-alive upstream connections of the HTTP/1.1 fast path. */
+  private readonly pool = new UpstreamPool();
   readonly log: Logger;
   readonly ports = { http: 0, https: 0 };
 
@@ -306,6 +313,7 @@ export class IngressProxy {
     h2c.on('request', (req: Http2ServerRequest, res: Http2ServerResponse) =>
       this.onRequest(req as unknown as IncomingMessage, res as unknown as ServerResponse, frontend),
     );
+    const fast = this.fastContext(frontend, http1);
     return createNetServer((socket) => {
       this.track(socket);
       // Bytes are gathered until they differ from the preface or hold all of it (a request may
@@ -317,9 +325,10 @@ export class IngressProxy {
         const h2 = seen.subarray(0, n).equals(H2_PREFACE.subarray(0, n));
         if (h2 && n < H2_PREFACE.length) return;
         socket.off('data', onData);
+        if (!h2) return void new FastConnection(socket, fast, seen);
         socket.pause();
         socket.unshift(seen);
-        (h2 ? h2c : http1).emit('connection', socket);
+        h2c.emit('connection', socket);
         process.nextTick(() => socket.resume());
       };
       socket.on('data', onData);
@@ -439,6 +448,7 @@ export class IngressProxy {
 
   async stop(): Promise<void> {
     for (const s of this.h2Sessions.values()) s.close();
+    this.pool.close();
     await Promise.all([...this.agents.values()].map((a) => a.destroy()));
     this.agents.clear();
     await this.updateListeners([]);
@@ -475,7 +485,12 @@ export class IngressProxy {
   }
 
   /** What to do with a request: answer it here (redirect, deny, error) or forward it. */
-  private decide(f: RequestFacts): { reply: Reply } | { forward: Forward } {
+  private decide(f: RequestFacts): Decision {
+    return this.decideFor(f, false) as Decision;
+  }
+
+  /** As `decide`; for the fast path (`fast`), `handoff` for a route it does not serve. */
+  private decideFor(f: RequestFacts, fast: boolean): Decision | { handoff: true } {
     const { table, users } = f.config;
     const header = (name: string) => {
       const v = f.headers[name];
@@ -484,6 +499,10 @@ export class IngressProxy {
     const m = table.match(f.host, f.url, { method: f.method, header });
     if (!m) return { reply: { status: 404, body: 'default backend - 404' } };
     const { route } = m;
+    // The fast path takes plain HTTP/1.1 forwards without mirrors or Contour policies (before any
+    // choice with side effects: the full path decides again).
+    if (fast && (route.options.backendProtocol !== 'HTTP' || route.filters?.mirrors || route.policy))
+      return { handoff: true };
     const o = route.options;
     const redirect = route.filters?.redirect;
     if (o.allowSourceRanges.length && !inRanges(f.clientIP, o.allowSourceRanges)) return { reply: { status: 403 } };
@@ -572,7 +591,7 @@ export class IngressProxy {
 
   private onRequest(req: IncomingMessage, res: ServerResponse, frontend: Frontend): void {
     const f = this.facts(req, frontend);
-    let d: ReturnType<IngressProxy['decide']>;
+    let d: Decision;
     try {
       d = this.decide(f);
     } catch (err) {
@@ -599,41 +618,127 @@ export class IngressProxy {
     req: IncomingMessage,
     res: ServerResponse,
     f: RequestFacts,
-    d: ReturnType<IngressProxy['decide']>,
+    d: Decision,
   ): void {
     const start = new Date();
     const t0 = performance.now();
-    res.once('close', () => {
-      const fw = 'forward' in d ? d.forward : undefined;
-      const route = fw?.route;
-      const up = fw?.upstream;
-      const header = (name: string) => {
-        const v = f.headers[name];
-        return Array.isArray(v) ? v.join(',') : v;
-      };
-      this.o.observer?.record({
+    res.once('close', () =>
+      this.record(
+        f,
+        'forward' in d ? d.forward : undefined,
+        res.statusCode,
+        Number(res.getHeader('content-length') ?? 0) || 0,
+        req.httpVersion,
         start,
-        clientIP: f.clientIP,
-        method: f.method,
-        host: f.host,
-        url: f.url,
-        httpVersion: req.httpVersion,
-        status: res.statusCode,
-        bytes: Number(res.getHeader('content-length') ?? 0) || 0,
-        durationMs: performance.now() - t0,
-        userAgent: header('user-agent'),
-        referer: header('referer'),
-        requestId: header('x-request-id'),
-        namespace: route?.ingress.namespace,
-        ingress: route?.ingress.name,
-        kind: route ? (route.kind ?? 'Ingress') : undefined,
-        path: route?.path,
-        service: fw?.backend.service,
-        upstreamAddr: up?.addr,
-        upstreamStatus: up?.status,
-        upstreamMs: up?.start !== undefined ? (up.end ?? performance.now()) - up.start : undefined,
-      });
+        t0,
+      ),
+    );
+  }
+
+  /** The access log line and metrics of a request that is over. */
+  private record(
+    f: RequestFacts,
+    fw: Forward | undefined,
+    status: number,
+    bytes: number,
+    httpVersion: string,
+    start: Date,
+    t0: number,
+  ): void {
+    const route = fw?.route;
+    const up = fw?.upstream;
+    const header = (name: string) => {
+      const v = f.headers[name];
+      return Array.isArray(v) ? v.join(',') : v;
+    };
+    this.o.observer?.record({
+      start,
+      clientIP: f.clientIP,
+      method: f.method,
+      host: f.host,
+      url: f.url,
+      httpVersion,
+      status,
+      bytes,
+      durationMs: performance.now() - t0,
+      userAgent: header('user-agent'),
+      referer: header('referer'),
+      requestId: header('x-request-id'),
+      namespace: route?.ingress.namespace,
+      ingress: route?.ingress.name,
+      kind: route ? (route.kind ?? 'Ingress') : undefined,
+      path: route?.path,
+      service: fw?.backend.service,
+      upstreamAddr: up?.addr,
+      upstreamStatus: up?.status,
+      upstreamMs: up?.start !== undefined ? (up.end ?? performance.now()) - up.start : undefined,
     });
+  }
+
+  /** The fast path's view of a frontend: its requests routed here, hand-offs to node:http's server. */
+  private fastContext(frontend: Frontend, http1: { emit(event: 'connection', socket: Duplex): boolean }): FastContext {
+    return {
+      pool: this.pool,
+      forward: (head, socket) => this.fastForward(head, socket, frontend),
+      handoff: (socket, buffered) => {
+        if (buffered?.length) socket.unshift(buffered);
+        http1.emit('connection', socket);
+        process.nextTick(() => socket.resume());
+      },
+    };
+  }
+
+  /** The forward of a fast-path request, or undefined when node:http's server is to answer it. */
+  private fastForward(head: RequestHead, socket: Duplex, frontend: Frontend): FastForward | undefined {
+    const start = this.o.observer ? new Date() : undefined;
+    const t0 = performance.now();
+    const f: RequestFacts = {
+      config: frontend.config,
+      host: requestHost(head.headers),
+      url: head.target,
+      method: head.method,
+      headers: head.headers,
+      clientIP: plainIP((socket as Socket).remoteAddress),
+      secure: frontend.secure,
+      port: frontend.port,
+    };
+    let d: Decision | { handoff: true };
+    try {
+      d = this.decideFor(f, true);
+    } catch {
+      return undefined; // the full path answers 500
+    }
+    if (!('forward' in d)) return undefined;
+    const fw = d.forward;
+    const o = fw.route.options;
+    const headers = this.upstreamHeaders(f, false, fw.route.filters);
+    let text = `${f.method} ${fw.upstreamPath} HTTP/1.1\r\n`;
+    for (const k in headers) {
+      const v = headers[k];
+      if (Array.isArray(v)) for (const one of v) text += `${k}: ${one}\r\n`;
+      else if (v !== undefined) text += `${k}: ${String(v)}\r\n`;
+    }
+    return {
+      endpoint: fw.endpoint,
+      head: text,
+      connectTimeoutMs: o.connectTimeoutMs,
+      readTimeoutMs: o.readTimeoutMs,
+      sendTimeoutMs: o.sendTimeoutMs,
+      maxBodyBytes: o.maxBodyBytes,
+      editResponse: (h) => {
+        Object.assign(h, fw.extraHeaders);
+        editHeaders(h, fw.route.filters?.responseHeaders);
+      },
+      retry: () => {
+        const next = this.o.backends.pick(fw.backend);
+        return 'endpoint' in next ? next.endpoint : undefined;
+      },
+      done: (status: number, bytes: number, up: FastTiming) => {
+        if (!start) return;
+        Object.assign(fw.upstream, up);
+        this.record(f, fw, status, bytes, '1.1', start, t0);
+      },
+    };
   }
 
   /** RequestMirror: a copy of a bodiless request to each mirror, its answer dropped. */
@@ -776,7 +881,7 @@ export class IngressProxy {
   private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, frontend: Frontend): void {
     const f = this.facts(req, frontend);
     socket.on('error', () => socket.destroy());
-    let d: ReturnType<IngressProxy['decide']>;
+    let d: Decision;
     try {
       d = this.decide(f);
     } catch {
