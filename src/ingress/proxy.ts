@@ -614,12 +614,7 @@ export class IngressProxy {
   }
 
   /** Reports the request when its response is done (or the client went away). */
-  private observe(
-    req: IncomingMessage,
-    res: ServerResponse,
-    f: RequestFacts,
-    d: Decision,
-  ): void {
+  private observe(req: IncomingMessage, res: ServerResponse, f: RequestFacts, d: Decision): void {
     const start = new Date();
     const t0 = performance.now();
     res.once('close', () =>

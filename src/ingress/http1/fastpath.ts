@@ -8,13 +8,7 @@
 // (`handoff`), between requests, so that server answers it exactly as before.
 import type { Duplex } from 'node:stream';
 import type { OutgoingHttpHeaders } from 'node:http';
-import {
-  ChunkedTracker,
-  parseRequestHead,
-  parseResponseHead,
-  type RequestHead,
-  type ResponseHead,
-} from './parser.js';
+import { ChunkedTracker, parseRequestHead, parseResponseHead, type RequestHead, type ResponseHead } from './parser.js';
 import type { UpstreamConnection, UpstreamPool, UpstreamUser } from './upstreampool.js';
 
 export interface FastEndpoint {
@@ -165,6 +159,7 @@ export class FastConnection {
     this.ex = new Exchange(this, this.ctx.pool, head, fw);
     const rest = this.ex.start(buf.length > head.headLength ? buf.subarray(head.headLength) : undefined);
     if (rest?.length) this.queue(rest);
+    else this.socket.resume(); // paused while pipelined bytes waited; the body may still come
   }
 
   /** No complete head: the keep-alive timeout between requests, the head timeout within one. */

@@ -101,7 +101,7 @@ function fields(lines: string[], onField: (name: string, value: string) => void)
 
 /** The lines of a head without their CRLF; a bare LF inside is an error. */
 function headLines(buf: Buffer, start: number, end: number): string[] | ParseError {
-  const text = buf.toString("latin1", start, end - 4);
+  const text = buf.toString('latin1', start, end - 4);
   const lines = text.split('\r\n');
   for (const l of lines) if (l.includes('\n') || l.includes('\r')) return { error: 400, reason: 'bare CR or LF' };
   return lines;
@@ -208,7 +208,10 @@ export function parseResponseHead(buf: Buffer, max = MAX_HEAD_BYTES): ResponseHe
   if (err) return { error: 502, reason: err.reason };
   if (badLength || (lengths !== undefined && !/^\d{1,15}$/.test(lengths)))
     return { error: 502, reason: 'invalid Content-Length' };
-  const tokens = connection.toLowerCase().split(',').map((t) => t.trim());
+  const tokens = connection
+    .toLowerCase()
+    .split(',')
+    .map((t) => t.trim());
   const head: ResponseHead = {
     status: Number(m[2]),
     reason: m[3] ?? '',
@@ -220,7 +223,10 @@ export function parseResponseHead(buf: Buffer, max = MAX_HEAD_BYTES): ResponseHe
   };
   if (te !== undefined) {
     // Transfer-Encoding overrides Content-Length (RFC 9112 6.3); a response with both is not reused.
-    const codings = te.toLowerCase().split(',').map((t) => t.trim());
+    const codings = te
+      .toLowerCase()
+      .split(',')
+      .map((t) => t.trim());
     if (codings[codings.length - 1] === 'chunked') head.chunked = true;
     else head.keepAlive = false; // close-delimited
     if (lengths !== undefined) head.keepAlive = false;
@@ -259,7 +265,7 @@ export class ChunkedTracker {
         case Chunk.Trailer: {
           const lf = b.indexOf(0x0a, i);
           const stop = lf < 0 ? b.length : lf + 1;
-          this.line += b.toString("latin1", i, stop);
+          this.line += b.toString('latin1', i, stop);
           i = stop;
           if (this.line.length > MAX_HEAD_BYTES) return -2;
           if (lf < 0) return -1;
