@@ -28,9 +28,14 @@ export interface RequestHead {
 export type ParseError = { error: 400 | 431 | 502; reason: string };
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-/** Control characters forbidden in field values and targets (HTAB allowed in values). */
-const BAD_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
-const BAD_TARGET = /[\x00-\x20\x7f]/;
+/** A control character forbidden in field values (HTAB allowed) or, with `space`, a target's space. */
+function hasControl(s: string, space: boolean): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if ((c < 0x20 && c !== 0x09) || c === 0x7f || (space && (c === 0x20 || c === 0x09))) return true;
+  }
+  return false;
+}
 const CRLFCRLF = Buffer.from('\r\n\r\n');
 const LFLF = Buffer.from('\n\n');
 
@@ -93,7 +98,7 @@ function fields(lines: string[], onField: (name: string, value: string) => void)
     while (a < b && (line.charCodeAt(a) === 0x20 || line.charCodeAt(a) === 0x09)) a++;
     while (b > a && (line.charCodeAt(b - 1) === 0x20 || line.charCodeAt(b - 1) === 0x09)) b--;
     const value = line.slice(a, b);
-    if (BAD_VALUE.test(value)) return { error: 400, reason: 'invalid field value' };
+    if (hasControl(value, false)) return { error: 400, reason: 'invalid field value' };
     onField(name.toLowerCase(), value);
   }
   return undefined;
@@ -123,7 +128,7 @@ export function parseRequestHead(buf: Buffer, max = MAX_HEAD_BYTES): RequestHead
   if (parts.length !== 3) return { error: 400, reason: 'invalid request line' };
   const [method, target, version] = parts;
   if (!TOKEN.test(method)) return { error: 400, reason: 'invalid method' };
-  if (!target || BAD_TARGET.test(target)) return { error: 400, reason: 'invalid request target' };
+  if (!target || hasControl(target, true)) return { error: 400, reason: 'invalid request target' };
   if (!/^HTTP\/\d\.\d$/.test(version)) return { error: 400, reason: 'invalid HTTP version' };
   const headers: Record<string, string | string[]> = {};
   let hosts = 0;
