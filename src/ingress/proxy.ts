@@ -12,12 +12,18 @@ import {
   createSecureServer,
   constants as h2,
   type ClientHttp2Session,
-  type Http2SecureServer,
   type Http2ServerRequest,
   type Http2ServerResponse,
 } from 'node:http2';
 import { connect as netConnect, isIP, type Socket } from 'node:net';
-import { connect as tlsConnect, createSecureContext, type SecureContext } from 'node:tls';
+import {
+  connect as tlsConnect,
+  createSecureContext,
+  createServer as createTlsServer,
+  type SecureContext,
+  type Server as TlsServer,
+  type TLSSocket,
+} from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { randomFillSync } from 'node:crypto';
 import ipaddr from 'ipaddr.js';
@@ -341,7 +347,7 @@ export class IngressProxy {
    * connection is spliced to its backend, which terminates TLS itself, bytes read so far
    * included; any other goes to the TLS server with those bytes put back, as SNI proxies do.
    */
-  private acceptSecure(socket: Socket, frontend: Frontend, tls: Http2SecureServer): void {
+  private acceptSecure(socket: Socket, frontend: Frontend, tls: TlsServer): void {
     if (!frontend.config.passthrough?.length) return void tls.emit('connection', socket);
     this.track(socket);
     socket.on('error', () => socket.destroy());
@@ -359,21 +365,32 @@ export class IngressProxy {
     });
   }
 
-  private secureServer(frontend: Frontend): Http2SecureServer {
-    const server = createSecureServer({
-      allowHTTP1: true,
-      ...this.o.defaultCertificate,
-      SNICallback: (name, cb) => cb(null, this.contextFor(frontend.config, name.toLowerCase())),
-    });
-    server.on('connection', (socket: Duplex) => this.track(socket));
+  /**
+   * HTTPS: TLS with ALPN h2 and http/1.1 (SNI per host). HTTP/2 connections go to node:http2's
+   * server; HTTP/1.1 ones to the fast path, which hands what it does not serve to node:http's.
+   */
+  private secureServer(frontend: Frontend): TlsServer {
+    const SNICallback = (name: string, cb: (err: Error | null, ctx?: SecureContext) => void) =>
+      cb(null, this.contextFor(frontend.config, name.toLowerCase()));
+    const h2 = createSecureServer({ allowHTTP1: true, ...this.o.defaultCertificate, SNICallback });
     // The compat request/response of HTTP/2 mirror IncomingMessage/ServerResponse closely enough
     // for everything this proxy uses (headers, method, url, socket, streaming, writeHead).
-    server.on('request', (req: Http2ServerRequest, res: Http2ServerResponse) =>
+    h2.on('request', (req: Http2ServerRequest, res: Http2ServerResponse) =>
       this.onRequest(req as unknown as IncomingMessage, res as unknown as ServerResponse, frontend),
     );
-    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) =>
+    const http1 = createHttpServer((req, res) => this.onRequest(req, res, frontend));
+    http1.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) =>
       this.onUpgrade(req, socket, head, frontend),
     );
+    const fast = this.fastContext(frontend, http1);
+    const server = createTlsServer(
+      { ...this.o.defaultCertificate, ALPNProtocols: ['h2', 'http/1.1'], SNICallback },
+      (socket: TLSSocket) => {
+        if (socket.alpnProtocol === 'h2') h2.emit('secureConnection', socket);
+        else new FastConnection(socket, fast);
+      },
+    );
+    server.on('connection', (socket: Duplex) => this.track(socket));
     return server;
   }
 
@@ -431,7 +448,7 @@ export class IngressProxy {
   }
 
   /** Listens, or logs why not (another program may own port 80/443): the cluster still runs. */
-  private listen(server: NetServer | Http2SecureServer, port: number, what: string): Promise<number> {
+  private listen(server: NetServer, port: number, what: string): Promise<number> {
     return new Promise((resolve) => {
       const onError = (err: Error) => {
         this.log.error({ err, port }, `ingress: cannot listen for ${what} on ${this.o.bindAddress}:${port}`);
@@ -452,7 +469,7 @@ export class IngressProxy {
     await Promise.all([...this.agents.values()].map((a) => a.destroy()));
     this.agents.clear();
     await this.updateListeners([]);
-    const close = (s?: NetServer | Http2SecureServer) =>
+    const close = (s?: NetServer) =>
       new Promise<void>((resolve) => {
         if (!s?.listening) return resolve();
         s.close(() => resolve());
