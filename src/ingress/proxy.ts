@@ -47,6 +47,7 @@ import type { IngressObserver } from './observe.js';
 import { FastConnection, type FastContext, type FastForward, type FastTiming } from './http1/fastpath.js';
 import type { RequestHead } from './http1/parser.js';
 import { UpstreamPool } from './http1/upstreampool.js';
+import { addResponseField, headerLines, HOP_BY_HOP, SAFE_METHODS } from './http1/headers.js';
 
 /** Everything a request needs besides endpoints; replaced whole on each change. */
 export interface ProxyConfig {
@@ -161,20 +162,6 @@ interface RequestFacts {
   port: number;
 }
 
-/** Hop-by-hop headers (RFC 9110 7.6.1) never forwarded; HTTP/2 forbids them in responses too. */
-const HOP_BY_HOP = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'transfer-encoding',
-  'te',
-  'trailer',
-  'upgrade',
-  'proxy-authenticate',
-  'proxy-authorization',
-  'http2-settings',
-]);
-
 /** Random bytes for request ids, drawn a page at a time: one call per request cost as much as the rest of the headers. */
 const idPool = Buffer.alloc(4096);
 let idOffset = idPool.length;
@@ -189,7 +176,6 @@ export function requestId(): string {
   return idPool.toString('hex', idOffset - 16, idOffset);
 }
 
-const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 /** Connection failures after which a bodiless request goes to the next endpoint. */
 const RETRYABLE = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNRESET', 'UND_ERR_SOCKET']);
 const MAX_ATTEMPTS = 3;
@@ -724,12 +710,7 @@ export class IngressProxy {
     const fw = d.forward;
     const o = fw.route.options;
     const headers = this.upstreamHeaders(f, false, fw.route.filters);
-    let text = `${f.method} ${fw.upstreamPath} HTTP/1.1\r\n`;
-    for (const k in headers) {
-      const v = headers[k];
-      if (Array.isArray(v)) for (const one of v) text += `${k}: ${one}\r\n`;
-      else if (v !== undefined) text += `${k}: ${String(v)}\r\n`;
-    }
+    const text = `${f.method} ${fw.upstreamPath} HTTP/1.1\r\n${headerLines(headers)}`;
     return {
       endpoint: fw.endpoint,
       head: text,
@@ -915,10 +896,7 @@ export class IngressProxy {
     upstream.once(tls ? 'secureConnect' : 'connect', () => {
       clearTimeout(timer);
       const headers = this.upstreamHeaders(f, true);
-      let text = `${f.method} ${fw.upstreamPath} HTTP/1.1\r\n`;
-      for (const [k, v] of Object.entries(headers))
-        for (const one of Array.isArray(v) ? v : [v]) text += `${k}: ${String(one)}\r\n`;
-      upstream.write(text + '\r\n');
+      upstream.write(`${f.method} ${fw.upstreamPath} HTTP/1.1\r\n${headerLines(headers)}\r\n`);
       if (head.length) upstream.write(head);
       upstream.pipe(socket);
       socket.pipe(upstream);
@@ -939,11 +917,7 @@ function responseHeaders(raw: Buffer[]): OutgoingHttpHeaders {
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const k = raw[i].toString('latin1').toLowerCase();
     if (HOP_BY_HOP.has(k)) continue;
-    const v = raw[i + 1].toString('latin1');
-    const prior = out[k];
-    if (prior === undefined) out[k] = k === 'set-cookie' ? [v] : v;
-    else if (Array.isArray(prior)) prior.push(v);
-    else out[k] = `${String(prior)}, ${v}`;
+    addResponseField(out, k, raw[i + 1].toString('latin1'));
   }
   return out;
 }

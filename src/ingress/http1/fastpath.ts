@@ -10,6 +10,7 @@ import type { Duplex } from 'node:stream';
 import type { OutgoingHttpHeaders } from 'node:http';
 import { ChunkedTracker, parseRequestHead, parseResponseHead, type RequestHead, type ResponseHead } from './parser.js';
 import type { UpstreamConnection, UpstreamPool, UpstreamUser } from './upstreampool.js';
+import { addResponseField, headerLines, HOP_BY_HOP, SAFE_METHODS } from './headers.js';
 
 export interface FastEndpoint {
   address: string;
@@ -50,19 +51,6 @@ export interface FastContext {
   handoff(socket: Duplex, buffered: Buffer | undefined): void;
 }
 
-/** Hop-by-hop response fields (RFC 9110 7.6.1), not relayed; framing is the proxy's own. */
-const HOP_BY_HOP = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'transfer-encoding',
-  'te',
-  'trailer',
-  'upgrade',
-  'proxy-authenticate',
-  'proxy-authorization',
-]);
-const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 /** Failures before any answer after which a bodiless request goes to the next endpoint. */
 const RETRYABLE = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNRESET', 'EPIPE']);
 const MAX_ATTEMPTS = 3;
@@ -363,19 +351,11 @@ class Exchange implements UpstreamUser {
     const headers: OutgoingHttpHeaders = {};
     for (const [k, v] of r.fields) {
       if (HOP_BY_HOP.has(k) || (k === 'content-length' && r.chunked)) continue;
-      const prior = headers[k];
-      if (prior === undefined) headers[k] = k === 'set-cookie' ? [v] : v;
-      else if (Array.isArray(prior)) prior.push(v);
-      else headers[k] = `${String(prior)}, ${v}`;
+      addResponseField(headers, k, v);
     }
     this.bytes = r.contentLength > 0 ? r.contentLength : 0;
     this.fw.editResponse(headers);
-    let text = `HTTP/1.1 ${r.status} ${r.reason}\r\n`;
-    for (const k in headers) {
-      const v = headers[k];
-      if (Array.isArray(v)) for (const one of v) text += `${k}: ${one}\r\n`;
-      else if (v !== undefined) text += `${k}: ${String(v)}\r\n`;
-    }
+    let text = `HTTP/1.1 ${r.status} ${r.reason}\r\n${headerLines(headers)}`;
     if (headers.date === undefined) text += `date: ${httpDate()}\r\n`;
     if (r.chunked && !this.noBody) text += 'transfer-encoding: chunked\r\n';
     if (!this.keepClient()) text += 'connection: close\r\n';
