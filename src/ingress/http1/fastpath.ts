@@ -108,6 +108,14 @@ export class FastConnection {
 
   private readonly onData = (chunk: Buffer): void => {
     if (this.closed) return;
+    try {
+      this.read(chunk);
+    } catch {
+      this.destroy(); // a bug must cost this connection, not the server
+    }
+  };
+
+  private read(chunk: Buffer): void {
     if (this.ex?.wantsBody) {
       const rest = this.ex.clientBody(chunk);
       if (rest?.length) this.queue(rest);
@@ -115,7 +123,7 @@ export class FastConnection {
     }
     this.queue(chunk);
     if (!this.ex) this.next();
-  };
+  }
 
   private queue(chunk: Buffer): void {
     this.buf = this.buf ? Buffer.concat([this.buf, chunk]) : chunk;

@@ -29,8 +29,12 @@ export class UpstreamConnection {
   ) {
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => {
-      if (this.user) this.user.onUpstreamData(chunk);
-      else socket.destroy(); // bytes from an idle upstream: it is not in a state to reuse
+      if (!this.user) return void socket.destroy(); // bytes from an idle upstream: not reusable
+      try {
+        this.user.onUpstreamData(chunk);
+      } catch {
+        socket.destroy(); // a bug must cost this exchange (its close ends it), not the server
+      }
     });
     socket.on('error', (err) => this.user?.onUpstreamError(err));
     socket.on('close', () => {
