@@ -1,6 +1,7 @@
 // Where a route's Service sends a request: straight to a ready endpoint of the Service's
 // EndpointSlices (no hop through the ClusterIP, as ingress-nginx), chosen round-robin. Reads the
-// informers' caches on every request, so endpoint changes apply without rebuilding routes.
+// informers' caches (the sorted list kept per Service port until a Service or EndpointSlice
+// changes), so endpoint changes apply without rebuilding routes.
 import type { Service } from 'kubernetes-types/core/v1.js';
 import type { EndpointSlice } from 'kubernetes-types/discovery/v1.js';
 import type { SharedIndexInformer } from '../client/informer.js';
@@ -19,6 +20,8 @@ const BY_SERVICE = 'k8ts-ingress/by-service';
 
 export class Backends {
   private readonly next = new Map<string, number>();
+  /** Sorted endpoint lists by Service port, kept until a Service or EndpointSlice changes. */
+  private readonly cache = new Map<string, ReturnType<Backends['gather']>>();
 
   constructor(
     private readonly services: SharedIndexInformer<Service>,
@@ -30,10 +33,25 @@ export class Backends {
         return svc ? [`${s.metadata?.namespace}/${svc}`] : [];
       },
     });
+    const clear = () => this.cache.clear();
+    for (const informer of [services, slices] as SharedIndexInformer<unknown>[])
+      informer.addEventHandler({ add: clear, update: clear, delete: clear });
   }
 
   /** The ready endpoints of a Service port (by number or name), as the route names it. */
   endpoints(b: ServiceBackend, protocol = 'TCP'): Endpoint[] | Exclude<Resolution, { endpoint: Endpoint }> {
+    const found = this.cached(b, protocol);
+    return Array.isArray(found) ? [...found] : found;
+  }
+
+  private cached(b: ServiceBackend, protocol: string): ReturnType<Backends['gather']> {
+    const key = `${b.namespace}/${b.service}:${b.port.name ?? ''}:${b.port.number ?? ''}/${protocol}`;
+    let found = this.cache.get(key);
+    if (!found) this.cache.set(key, (found = this.gather(b, protocol)));
+    return found;
+  }
+
+  private gather(b: ServiceBackend, protocol: string): Endpoint[] | Exclude<Resolution, { endpoint: Endpoint }> {
     const key = `${b.namespace}/${b.service}`;
     const svc = this.services.store.get(key);
     if (!svc) return { problem: 'service-not-found', message: `service ${key} not found` };
@@ -64,7 +82,7 @@ export class Backends {
 
   /** The next endpoint round-robin, or why there is none. */
   pick(b: ServiceBackend, protocol = 'TCP'): Resolution {
-    const eps = this.endpoints(b, protocol);
+    const eps = this.cached(b, protocol);
     if (!Array.isArray(eps)) return eps;
     if (!eps.length)
       return { problem: 'no-ready-endpoints', message: `service ${b.namespace}/${b.service} has no ready endpoints` };

@@ -12,12 +12,18 @@ import {
   createSecureServer,
   constants as h2,
   type ClientHttp2Session,
-  type Http2SecureServer,
   type Http2ServerRequest,
   type Http2ServerResponse,
 } from 'node:http2';
 import { connect as netConnect, isIP, type Socket } from 'node:net';
-import { connect as tlsConnect, createSecureContext, type SecureContext } from 'node:tls';
+import {
+  connect as tlsConnect,
+  createSecureContext,
+  createServer as createTlsServer,
+  type SecureContext,
+  type Server as TlsServer,
+  type TLSSocket,
+} from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { randomFillSync } from 'node:crypto';
 import ipaddr from 'ipaddr.js';
@@ -38,6 +44,10 @@ import { readServerName, routeForName, splice, terminateTls } from './gatewaystr
 import type { Backends, Endpoint } from './backends.js';
 import type { CertificatePair } from './tls.js';
 import type { IngressObserver } from './observe.js';
+import { FastConnection, type FastContext, type FastForward, type FastTiming } from './http1/fastpath.js';
+import type { RequestHead } from './http1/parser.js';
+import { UpstreamPool } from './http1/upstreampool.js';
+import { addResponseField, headerLines, HOP_BY_HOP, SAFE_METHODS } from './http1/headers.js';
 
 /** Everything a request needs besides endpoints; replaced whole on each change. */
 export interface ProxyConfig {
@@ -78,6 +88,8 @@ interface Forward {
   /** The upstream exchange, for the access log and metrics (shared by every attempt). */
   upstream: UpstreamTiming;
 }
+
+type Decision = { reply: Reply } | { forward: Forward };
 
 interface UpstreamTiming {
   start?: number;
@@ -150,20 +162,6 @@ interface RequestFacts {
   port: number;
 }
 
-/** Hop-by-hop headers (RFC 9110 7.6.1) never forwarded; HTTP/2 forbids them in responses too. */
-const HOP_BY_HOP = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'transfer-encoding',
-  'te',
-  'trailer',
-  'upgrade',
-  'proxy-authenticate',
-  'proxy-authorization',
-  'http2-settings',
-]);
-
 /** Random bytes for request ids, drawn a page at a time: one call per request cost as much as the rest of the headers. */
 const idPool = Buffer.alloc(4096);
 let idOffset = idPool.length;
@@ -178,7 +176,6 @@ export function requestId(): string {
   return idPool.toString('hex', idOffset - 16, idOffset);
 }
 
-const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 /** Connection failures after which a bodiless request goes to the next endpoint. */
 const RETRYABLE = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNRESET', 'UND_ERR_SOCKET']);
 const MAX_ATTEMPTS = 3;
@@ -271,6 +268,8 @@ export class IngressProxy {
   /** undici Agents for HTTP/1.1 upstreams, by TLS and connect timeout (`dispatcher`). */
   private readonly agents = new Map<string, Agent>();
   private readonly h2Sessions = new Map<string, ClientHttp2Session>();
+  /** Keep-alive upstream connections of the HTTP/1.1 fast path. */
+  private readonly pool = new UpstreamPool();
   readonly log: Logger;
   readonly ports = { http: 0, https: 0 };
 
@@ -306,6 +305,7 @@ export class IngressProxy {
     h2c.on('request', (req: Http2ServerRequest, res: Http2ServerResponse) =>
       this.onRequest(req as unknown as IncomingMessage, res as unknown as ServerResponse, frontend),
     );
+    const fast = this.fastContext(frontend, http1);
     return createNetServer((socket) => {
       this.track(socket);
       // Bytes are gathered until they differ from the preface or hold all of it (a request may
@@ -317,9 +317,10 @@ export class IngressProxy {
         const h2 = seen.subarray(0, n).equals(H2_PREFACE.subarray(0, n));
         if (h2 && n < H2_PREFACE.length) return;
         socket.off('data', onData);
+        if (!h2) return void new FastConnection(socket, fast, seen);
         socket.pause();
         socket.unshift(seen);
-        (h2 ? h2c : http1).emit('connection', socket);
+        h2c.emit('connection', socket);
         process.nextTick(() => socket.resume());
       };
       socket.on('data', onData);
@@ -332,7 +333,7 @@ export class IngressProxy {
    * connection is spliced to its backend, which terminates TLS itself, bytes read so far
    * included; any other goes to the TLS server with those bytes put back, as SNI proxies do.
    */
-  private acceptSecure(socket: Socket, frontend: Frontend, tls: Http2SecureServer): void {
+  private acceptSecure(socket: Socket, frontend: Frontend, tls: TlsServer): void {
     if (!frontend.config.passthrough?.length) return void tls.emit('connection', socket);
     this.track(socket);
     socket.on('error', () => socket.destroy());
@@ -354,21 +355,32 @@ export class IngressProxy {
     });
   }
 
-  private secureServer(frontend: Frontend): Http2SecureServer {
-    const server = createSecureServer({
-      allowHTTP1: true,
-      ...this.o.defaultCertificate,
-      SNICallback: (name, cb) => cb(null, this.contextFor(frontend.config, name.toLowerCase())),
-    });
-    server.on('connection', (socket: Duplex) => this.track(socket));
+  /**
+   * HTTPS: TLS with ALPN h2 and http/1.1 (SNI per host). HTTP/2 connections go to node:http2's
+   * server; HTTP/1.1 ones to the fast path, which hands what it does not serve to node:http's.
+   */
+  private secureServer(frontend: Frontend): TlsServer {
+    const SNICallback = (name: string, cb: (err: Error | null, ctx?: SecureContext) => void) =>
+      cb(null, this.contextFor(frontend.config, name.toLowerCase()));
+    const h2 = createSecureServer({ allowHTTP1: true, ...this.o.defaultCertificate, SNICallback });
     // The compat request/response of HTTP/2 mirror IncomingMessage/ServerResponse closely enough
     // for everything this proxy uses (headers, method, url, socket, streaming, writeHead).
-    server.on('request', (req: Http2ServerRequest, res: Http2ServerResponse) =>
+    h2.on('request', (req: Http2ServerRequest, res: Http2ServerResponse) =>
       this.onRequest(req as unknown as IncomingMessage, res as unknown as ServerResponse, frontend),
     );
-    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) =>
+    const http1 = createHttpServer((req, res) => this.onRequest(req, res, frontend));
+    http1.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) =>
       this.onUpgrade(req, socket, head, frontend),
     );
+    const fast = this.fastContext(frontend, http1);
+    const server = createTlsServer(
+      { ...this.o.defaultCertificate, ALPNProtocols: ['h2', 'http/1.1'], SNICallback },
+      (socket: TLSSocket) => {
+        if (socket.alpnProtocol === 'h2') h2.emit('secureConnection', socket);
+        else new FastConnection(socket, fast);
+      },
+    );
+    server.on('connection', (socket: Duplex) => this.track(socket));
     return server;
   }
 
@@ -431,7 +443,7 @@ export class IngressProxy {
   }
 
   /** Listens, or logs why not (another program may own port 80/443): the cluster still runs. */
-  private listen(server: NetServer | Http2SecureServer, port: number, what: string): Promise<number> {
+  private listen(server: NetServer, port: number, what: string): Promise<number> {
     return new Promise((resolve) => {
       const onError = (err: Error) => {
         this.log.error({ err, port }, `ingress: cannot listen for ${what} on ${this.o.bindAddress}:${port}`);
@@ -448,10 +460,11 @@ export class IngressProxy {
 
   async stop(): Promise<void> {
     for (const s of this.h2Sessions.values()) s.close();
+    this.pool.close();
     await Promise.all([...this.agents.values()].map((a) => a.destroy()));
     this.agents.clear();
     await this.updateListeners([]);
-    const close = (s?: NetServer | Http2SecureServer) =>
+    const close = (s?: NetServer) =>
       new Promise<void>((resolve) => {
         if (!s?.listening) return resolve();
         s.close(() => resolve());
@@ -484,7 +497,12 @@ export class IngressProxy {
   }
 
   /** What to do with a request: answer it here (redirect, deny, error) or forward it. */
-  private decide(f: RequestFacts): { reply: Reply } | { forward: Forward } {
+  private decide(f: RequestFacts): Decision {
+    return this.decideFor(f, false) as Decision;
+  }
+
+  /** As `decide`; for the fast path (`fast`), `handoff` for a route it does not serve. */
+  private decideFor(f: RequestFacts, fast: boolean): Decision | { handoff: true } {
     const { table, users } = f.config;
     const header = (name: string) => {
       const v = f.headers[name];
@@ -493,6 +511,10 @@ export class IngressProxy {
     const m = table.match(f.host, f.url, { method: f.method, header });
     if (!m) return { reply: { status: 404, body: 'default backend - 404' } };
     const { route } = m;
+    // The fast path takes plain HTTP/1.1 forwards without mirrors or Contour policies (before any
+    // choice with side effects: the full path decides again).
+    if (fast && (route.options.backendProtocol !== 'HTTP' || route.filters?.mirrors || route.policy))
+      return { handoff: true };
     const o = route.options;
     const redirect = route.filters?.redirect;
     if (o.allowSourceRanges.length && !inRanges(f.clientIP, o.allowSourceRanges)) return { reply: { status: 403 } };
@@ -581,7 +603,7 @@ export class IngressProxy {
 
   private onRequest(req: IncomingMessage, res: ServerResponse, frontend: Frontend): void {
     const f = this.facts(req, frontend);
-    let d: ReturnType<IngressProxy['decide']>;
+    let d: Decision;
     try {
       d = this.decide(f);
     } catch (err) {
@@ -604,45 +626,121 @@ export class IngressProxy {
   }
 
   /** Reports the request when its response is done (or the client went away). */
-  private observe(
-    req: IncomingMessage,
-    res: ServerResponse,
-    f: RequestFacts,
-    d: ReturnType<IngressProxy['decide']>,
-  ): void {
+  private observe(req: IncomingMessage, res: ServerResponse, f: RequestFacts, d: Decision): void {
     const start = new Date();
     const t0 = performance.now();
-    res.once('close', () => {
-      const fw = 'forward' in d ? d.forward : undefined;
-      const route = fw?.route;
-      const up = fw?.upstream;
-      const header = (name: string) => {
-        const v = f.headers[name];
-        return Array.isArray(v) ? v.join(',') : v;
-      };
-      this.o.observer?.record({
+    res.once('close', () =>
+      this.record(
+        f,
+        'forward' in d ? d.forward : undefined,
+        res.statusCode,
+        Number(res.getHeader('content-length') ?? 0) || 0,
+        req.httpVersion,
         start,
-        clientIP: f.clientIP,
-        method: f.method,
-        host: f.host,
-        url: f.url,
-        httpVersion: req.httpVersion,
-        status: res.statusCode,
-        bytes: Number(res.getHeader('content-length') ?? 0) || 0,
-        durationMs: performance.now() - t0,
-        userAgent: header('user-agent'),
-        referer: header('referer'),
-        requestId: header('x-request-id'),
-        namespace: route?.ingress.namespace,
-        ingress: route?.ingress.name,
-        kind: route ? (route.kind ?? 'Ingress') : undefined,
-        path: route?.path,
-        service: fw?.backend.service,
-        upstreamAddr: up?.addr,
-        upstreamStatus: up?.status,
-        upstreamMs: up?.start !== undefined ? (up.end ?? performance.now()) - up.start : undefined,
-      });
+        t0,
+      ),
+    );
+  }
+
+  /** The access log line and metrics of a request that is over. */
+  private record(
+    f: RequestFacts,
+    fw: Forward | undefined,
+    status: number,
+    bytes: number,
+    httpVersion: string,
+    start: Date,
+    t0: number,
+  ): void {
+    const route = fw?.route;
+    const up = fw?.upstream;
+    const header = (name: string) => {
+      const v = f.headers[name];
+      return Array.isArray(v) ? v.join(',') : v;
+    };
+    this.o.observer?.record({
+      start,
+      clientIP: f.clientIP,
+      method: f.method,
+      host: f.host,
+      url: f.url,
+      httpVersion,
+      status,
+      bytes,
+      durationMs: performance.now() - t0,
+      userAgent: header('user-agent'),
+      referer: header('referer'),
+      requestId: header('x-request-id'),
+      namespace: route?.ingress.namespace,
+      ingress: route?.ingress.name,
+      kind: route ? (route.kind ?? 'Ingress') : undefined,
+      path: route?.path,
+      service: fw?.backend.service,
+      upstreamAddr: up?.addr,
+      upstreamStatus: up?.status,
+      upstreamMs: up?.start !== undefined ? (up.end ?? performance.now()) - up.start : undefined,
     });
+  }
+
+  /** The fast path's view of a frontend: its requests routed here, hand-offs to node:http's server. */
+  private fastContext(frontend: Frontend, http1: { emit(event: 'connection', socket: Duplex): boolean }): FastContext {
+    return {
+      pool: this.pool,
+      forward: (head, socket) => this.fastForward(head, socket, frontend),
+      handoff: (socket, buffered) => {
+        if (buffered?.length) socket.unshift(buffered);
+        http1.emit('connection', socket);
+        process.nextTick(() => socket.resume());
+      },
+    };
+  }
+
+  /** The forward of a fast-path request, or undefined when node:http's server is to answer it. */
+  private fastForward(head: RequestHead, socket: Duplex, frontend: Frontend): FastForward | undefined {
+    const start = this.o.observer ? new Date() : undefined;
+    const t0 = performance.now();
+    const f: RequestFacts = {
+      config: frontend.config,
+      host: requestHost(head.headers),
+      url: head.target,
+      method: head.method,
+      headers: head.headers,
+      clientIP: plainIP((socket as Socket).remoteAddress),
+      secure: frontend.secure,
+      port: frontend.port,
+    };
+    let d: Decision | { handoff: true };
+    try {
+      d = this.decideFor(f, true);
+    } catch {
+      return undefined; // the full path answers 500
+    }
+    if (!('forward' in d)) return undefined;
+    const fw = d.forward;
+    const o = fw.route.options;
+    const headers = this.upstreamHeaders(f, false, fw.route.filters);
+    const text = `${f.method} ${fw.upstreamPath} HTTP/1.1\r\n${headerLines(headers)}`;
+    return {
+      endpoint: fw.endpoint,
+      head: text,
+      connectTimeoutMs: o.connectTimeoutMs,
+      readTimeoutMs: o.readTimeoutMs,
+      sendTimeoutMs: o.sendTimeoutMs,
+      maxBodyBytes: o.maxBodyBytes,
+      editResponse: (h) => {
+        Object.assign(h, fw.extraHeaders);
+        editHeaders(h, fw.route.filters?.responseHeaders);
+      },
+      retry: () => {
+        const next = this.o.backends.pick(fw.backend);
+        return 'endpoint' in next ? next.endpoint : undefined;
+      },
+      done: (status: number, bytes: number, up: FastTiming) => {
+        if (!start) return;
+        Object.assign(fw.upstream, up);
+        this.record(f, fw, status, bytes, '1.1', start, t0);
+      },
+    };
   }
 
   /** RequestMirror: a copy of a bodiless request to each mirror, its answer dropped. */
@@ -785,7 +883,7 @@ export class IngressProxy {
   private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, frontend: Frontend): void {
     const f = this.facts(req, frontend);
     socket.on('error', () => socket.destroy());
-    let d: ReturnType<IngressProxy['decide']>;
+    let d: Decision;
     try {
       d = this.decide(f);
     } catch {
@@ -807,10 +905,7 @@ export class IngressProxy {
     upstream.once(tls ? 'secureConnect' : 'connect', () => {
       clearTimeout(timer);
       const headers = this.upstreamHeaders(f, true);
-      let text = `${f.method} ${fw.upstreamPath} HTTP/1.1\r\n`;
-      for (const [k, v] of Object.entries(headers))
-        for (const one of Array.isArray(v) ? v : [v]) text += `${k}: ${String(one)}\r\n`;
-      upstream.write(text + '\r\n');
+      upstream.write(`${f.method} ${fw.upstreamPath} HTTP/1.1\r\n${headerLines(headers)}\r\n`);
       if (head.length) upstream.write(head);
       upstream.pipe(socket);
       socket.pipe(upstream);
@@ -831,11 +926,7 @@ function responseHeaders(raw: Buffer[]): OutgoingHttpHeaders {
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const k = raw[i].toString('latin1').toLowerCase();
     if (HOP_BY_HOP.has(k)) continue;
-    const v = raw[i + 1].toString('latin1');
-    const prior = out[k];
-    if (prior === undefined) out[k] = k === 'set-cookie' ? [v] : v;
-    else if (Array.isArray(prior)) prior.push(v);
-    else out[k] = `${String(prior)}, ${v}`;
+    addResponseField(out, k, raw[i + 1].toString('latin1'));
   }
   return out;
 }
