@@ -101,8 +101,16 @@ export class Paginator {
     if (r.continueToken) {
       const token = decodeToken(r.continueToken);
       checkStartKey(token.start, r.keyPrefix);
-      const snap = this.snapshots.get(this.snapKey(r, token.rv));
-      if (snap) return this.cut(r, snap, token.rv, indexAfter(snap, token.start));
+      const key = this.snapKey(r, token.rv);
+      const snap = this.snapshots.get(key);
+      if (snap) {
+        const page = this.cut(r, snap, token.rv, indexAfter(snap, token.start));
+        // The last page was read: the list is done, and its snapshot would only hold on to
+        // whatever is deleted or replaced in the next minutes (a repeated last page comes from
+        // storage).
+        if (!page.meta.continue) this.snapshots.delete(key);
+        return page;
+      }
       return this.fromStorage(r, token.rv, token.start);
     }
     const current = cache.revision;

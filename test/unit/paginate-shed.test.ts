@@ -15,15 +15,17 @@ import { ApiError } from '../../src/machinery/errors.js';
 
 const value = (name: string) => JSON.stringify({ metadata: { name } });
 
-test('a snapshot keeps deleted objects for later pages; shedding keeps none and pages come from storage', async () => {
+async function withPaginator(
+  fn: (b: SqliteBackend, p: Paginator, request: (continueToken?: string) => PageRequest) => Promise<void>,
+): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'k8ts-pageshed-'));
   const b = new SqliteBackend(join(dir, 'state.db'));
   await b.start();
+  const cache = new WatchCache(b, '/x/', (_k, v, rev) => ({
+    ...JSON.parse(v),
+    metadata: { ...JSON.parse(v).metadata, resourceVersion: String(rev) },
+  }));
   try {
-    const cache = new WatchCache(b, '/x/', (_k, v, rev) => ({
-      ...JSON.parse(v),
-      metadata: { ...JSON.parse(v).metadata, resourceVersion: String(rev) },
-    }));
     await cache.start();
     // The paginator reads a store only for its watch cache.
     const store = { cache } as unknown as Store;
@@ -40,9 +42,19 @@ test('a snapshot keeps deleted objects for later pages; shedding keeps none and 
       resourceVersion: '',
       exact: false,
     });
-    const names = (items: { obj: any }[]) => items.map((s) => s.obj.metadata.name);
-    const p = new Paginator();
+    await fn(b, new Paginator(), request);
+  } finally {
+    cache.stop();
+    await b.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 
+const names = (items: { obj: any }[]) => items.map((s) => s.obj.metadata.name);
+const isGone = (e: unknown) => e instanceof ApiError && e.code === 410;
+
+test('a snapshot keeps deleted objects for later pages; shedding keeps none and pages come from storage', () =>
+  withPaginator(async (b, p, request) => {
     for (const n of ['a', 'b', 'c']) await b.create(`/x/${n}`, value(n));
     const first = await p.page(request());
     assert.deepEqual(names(first.items), ['a']);
@@ -64,15 +76,9 @@ test('a snapshot keeps deleted objects for later pages; shedding keeps none and 
     assert.deepEqual(names(fromStorage.items), ['d']);
     // ...which answers 410 Gone once that revision is compacted.
     await b.compact(b.currentRevision());
-    await assert.rejects(
-      () => p.page(request(fromStorage.meta.continue)),
-      (e) => e instanceof ApiError && e.code === 410,
-    );
+    await assert.rejects(() => p.page(request(fromStorage.meta.continue)), isGone);
     // Shedding also dropped the snapshots already kept.
-    await assert.rejects(
-      () => p.page(request(first.meta.continue)),
-      (e) => e instanceof ApiError && e.code === 410,
-    );
+    await assert.rejects(() => p.page(request(second.meta.continue)), isGone);
 
     // Off again, snapshots are kept as before.
     p.shed(false);
@@ -80,9 +86,17 @@ test('a snapshot keeps deleted objects for later pages; shedding keeps none and 
     await b.delete('/x/d');
     await b.compact(b.currentRevision());
     assert.deepEqual(names((await p.page(request(again.meta.continue))).items), ['d']);
-    cache.stop();
-  } finally {
-    await b.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+  }));
+
+test('the snapshot goes once its last page was read', () =>
+  withPaginator(async (b, p, request) => {
+    for (const n of ['a', 'b']) await b.create(`/x/${n}`, value(n));
+    const first = await p.page(request());
+    await b.delete('/x/b');
+    await b.compact(b.currentRevision());
+    const last = await p.page(request(first.meta.continue));
+    assert.deepEqual(names(last.items), ['b']);
+    assert.equal(last.meta.continue, undefined);
+    // Asked again, the last page comes from storage, which no longer has that revision.
+    await assert.rejects(() => p.page(request(first.meta.continue)), isGone);
+  }));
