@@ -326,6 +326,14 @@ export function spliceResourceVersion(value: string, rev: number): string | unde
  */
 export const DEFAULT_HISTORY_MS = 150_000;
 
+/** What stands in the history array for an event trimmed from it (before the array is compacted). */
+const DROPPED: CacheEvent = Object.freeze({
+  type: 'DELETED',
+  rev: 0,
+  cur: makeStored('', null, 0, 0, 'null'),
+  at: 0,
+}) as CacheEvent;
+
 /** The history kept while memory is short (shedHistory). */
 const SHED_HISTORY_MS = 30_000;
 
@@ -438,6 +446,9 @@ export class WatchCache {
       );
       if (ev.cur instanceof CachedObject) ev.cur.past = curPast;
       prevPast?.supersede(curPast);
+      // The superseded entry no longer needs its way into the history: whatever still holds it (a
+      // list's snapshot) would keep, through the chain of deltas, every later version with it.
+      if (ev.prev instanceof CachedObject) ev.prev.past = undefined;
       this.history.push({
         type: ev.type,
         rev: ev.rev,
@@ -535,6 +546,9 @@ export class WatchCache {
     while (i < this.history.length && (this.history[i].at < cutoff || this.history.length - i > this.maxEvents)) i++;
     if (i > this.historyStart) {
       this.oldestResumable = this.history[i - 1].rev;
+      // Let go of the dropped events now, not when the array is next compacted: thousands of
+      // them (deletions' last versions, whole) would otherwise outlive the window.
+      this.history.fill(DROPPED, this.historyStart, i);
       this.historyStart = i;
     }
     // Compact the array now and then rather than shifting on every event.

@@ -115,3 +115,39 @@ test('history keeps past versions as deltas; a watch from the start replays each
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a superseded entry held elsewhere (a list snapshot) does not keep the later versions in history alive', async () => {
+  const { setFlagsFromString } = await import('node:v8');
+  const { runInNewContext } = await import('node:vm');
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  const dir = mkdtempSync(join(tmpdir(), 'k8ts-superseded-'));
+  const b = new SqliteBackend(join(dir, 'state.db'));
+  await b.start();
+  // One event of history: each new event pushes the one before out.
+  const cache = new WatchCache(b, '/x/', (_k, v) => JSON.parse(v), { maxEvents: 1 });
+  try {
+    await cache.start();
+    const big = (n: number) => JSON.stringify({ metadata: { name: 'a' }, data: String(n).repeat(8192) });
+    await b.create('/x/a', big(1));
+    // What a list with a limit keeps for its continue token: the cache entry of the version.
+    const old = cache.get('/x/a')!;
+    const from = cache.revision;
+    await b.update('/x/a', big(2), from);
+    await b.delete('/x/a');
+    // The deletion's history record (its own copy of the last version), while history has it...
+    const tombstone = new WeakRef(cache.eventsSince(cache.revision - 1)[0].cur as object);
+    await b.create('/x/other', big(3));
+    for (let i = 0; i < 5 && tombstone.deref() !== undefined; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      gc();
+    }
+    // ...is collected once history let go of it, though the first version's entry is still held.
+    assert.equal(tombstone.deref(), undefined, 'the history of later versions is not kept by an old entry');
+    assert.equal(JSON.parse(old.json).data, JSON.parse(big(1)).data);
+  } finally {
+    cache.stop();
+    await b.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
