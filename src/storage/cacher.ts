@@ -332,7 +332,7 @@ const DROPPED: CacheEvent = Object.freeze({
   rev: 0,
   cur: makeStored('', null, 0, 0, 'null'),
   at: 0,
-}) as CacheEvent;
+});
 
 /** The history kept while memory is short (shedHistory). */
 const SHED_HISTORY_MS = 30_000;

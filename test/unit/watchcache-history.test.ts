@@ -136,7 +136,7 @@ test('a superseded entry held elsewhere (a list snapshot) does not keep the late
     await b.update('/x/a', big(2), from);
     await b.delete('/x/a');
     // The deletion's history record (its own copy of the last version), while history has it...
-    const tombstone = new WeakRef(cache.eventsSince(cache.revision - 1)[0].cur as object);
+    const tombstone = new WeakRef(cache.eventsSince(cache.revision - 1)[0].cur);
     await b.create('/x/other', big(3));
     for (let i = 0; i < 5 && tombstone.deref() !== undefined; i++) {
       await new Promise((r) => setTimeout(r, 20));
