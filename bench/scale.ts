@@ -109,6 +109,51 @@ function machineBusy(): number {
   return (f.reduce((a, b) => a + b, 0) - f[3] - (f[4] ?? 0)) / CLK_TCK;
 }
 
+/**
+ * Where a process's resident memory is, from /proc/PID/smaps: file-backed (code, the SQLite
+ * files' page cache is not counted there: it is the kernel's), the brk heap (malloc's main
+ * arena: SQLite's page caches, OpenSSL, Node's buffers), and anonymous mappings (V8's heaps,
+ * the other threads' malloc arenas), with the biggest anonymous ones.
+ */
+function residentByKindOf(pid: number): Record<string, number | string> {
+  try {
+    const text = readFileSync(`/proc/${pid}/smaps`, 'utf8');
+    const sums: Record<string, number> = { fileMiB: 0, brkHeapMiB: 0, anonMiB: 0, anonMappings: 0 };
+    const anon: { sizeKiB: number; rssKiB: number }[] = [];
+    let kind = '';
+    let size = 0;
+    for (const line of text.split('\n')) {
+      const head = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ (\d+)\s*(.*)$/.exec(line);
+      if (head) {
+        const name = head[2];
+        kind = name === '[heap]' ? 'brkHeapMiB' : name.startsWith('/') ? 'fileMiB' : name === '' ? 'anonMiB' : 'other';
+        continue;
+      }
+      const m = /^(Size|Rss):\s+(\d+) kB/.exec(line);
+      if (!m) continue;
+      const kb = Number(m[2]);
+      if (m[1] === 'Size') size = kb;
+      else if (kind !== 'other') {
+        sums[kind] += kb / 1024;
+        if (kind === 'anonMiB' && kb > 0) {
+          sums.anonMappings++;
+          anon.push({ sizeKiB: size, rssKiB: kb });
+        }
+      }
+    }
+    anon.sort((a, b) => b.rssKiB - a.rssKiB);
+    const out: Record<string, number | string> = {};
+    for (const [k, v] of Object.entries(sums)) out[k] = +v.toFixed(1);
+    out.biggestAnon = anon
+      .slice(0, 8)
+      .map((a) => `${(a.rssKiB / 1024).toFixed(1)}/${(a.sizeKiB / 1024).toFixed(0)}`)
+      .join(' ');
+    return out;
+  } catch {
+    return {};
+  }
+}
+
 function rssOf(pid: number): { rssMiB: number; hwmMiB: number } {
   try {
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -509,10 +554,14 @@ async function main(): Promise<void> {
         ...(await heapOf(pool)),
         rssMinMiB: Math.min(...rssSamples),
         rssMaxMiB: Math.max(...rssSamples),
+        resident: residentByKindOf(serverPid),
       },
       sim: rssOf(simPid),
     };
     await heapSnapshotOf(serverPid, log);
+    log(
+      `server resident memory by kind (MiB; biggest anonymous mappings rss/size): ${JSON.stringify(results.steady.server.resident)}`,
+    );
     log(
       `steady state over ${f0(steadyWall)} s: server ${results.steady.serverCores} cores, RSS ${f0(results.steady.server.rssMiB)} MiB (heap used ${f0(results.steady.server.heapUsedMiB)} MiB); sim ${results.steady.simCores} cores, RSS ${f0(results.steady.sim.rssMiB)} MiB`,
     );

@@ -17,7 +17,13 @@ import {
 } from './options.js';
 import * as serverErrors from '../machinery/errors.js';
 import { deepCopy, setOwn } from '../machinery/objects.js';
-import { type StoredObject, metadataOf, sharedMetadata, sharedObject } from '../storage/cacher.js';
+import {
+  type StoredObject,
+  metadataOf,
+  selectableMetadataOf,
+  sharedMetadata,
+  sharedObject,
+} from '../storage/cacher.js';
 import {
   type ApiRequest,
   type ObjectResult,
@@ -543,12 +549,9 @@ function storedCopy(s: StoredObject, opts: ListOptions | WatchOptions): any {
     return obj;
   }
   const { apiVersion, kind } = typeOf(s);
-  const metadata = metadataOf(s);
-  return jsonCopy({
-    apiVersion,
-    kind,
-    metadata: opts.omitManagedFields ? withoutManagedFields(metadata) : metadata,
-  });
+  // Without managedFields, the cache's metadata as kept (parsing the object again only for them).
+  const metadata = opts.omitManagedFields ? withoutManagedFields(selectableMetadataOf(s)) : metadataOf(s);
+  return jsonCopy({ apiVersion, kind, metadata });
 }
 
 /**

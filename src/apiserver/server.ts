@@ -393,10 +393,12 @@ export class ApiServer implements ServingApi {
       changed: (pressed, message) => {
         this.config.logger.warn(message);
         if (!pressed) for (const cache of this.caches.values()) cache.shedHistory(false);
+        this.handlers.paginator.shed(pressed);
       },
       // (Trimmed here, not only as events arrive: a cache that fell quiet would keep its history.)
       underPressure: () => {
         for (const cache of this.caches.values()) cache.shedHistory(true);
+        this.handlers.paginator.shed(true);
       },
     });
     this.nodeProxy = registerNodeProxy(this, this.config.kubeletClient);

@@ -114,7 +114,13 @@ export class HttpsTransport implements Transport {
   /** The connection pool, made on first use. */
   private dispatcher(): Promise<Agent> {
     return (this.agent ??= undici().then(
-      ({ Agent }) => new Agent({ connect: this.connect, keepAliveTimeout: 30_000 }),
+      // Connecting may take as long as a request may (undici's own limit is 10 s): a server busy
+      // under load accepts late, and a client told to wait minutes should not give up after 10 s.
+      ({ Agent }) =>
+        new Agent({
+          connect: { ...this.connect, timeout: Math.max(10_000, this.timeoutMs) },
+          keepAliveTimeout: 30_000,
+        }),
     ));
   }
 

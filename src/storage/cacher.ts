@@ -8,6 +8,7 @@
 import type { Backend, StorageEvent, Unsubscribe } from './interface.js';
 import { StorageError } from './interface.js';
 import { deepFreeze } from '../machinery/objects.js';
+import { applyDelta, encodeDelta } from './textdelta.js';
 
 /** How long one turn of the event loop may spend handing events to watchers (see flushFanout). */
 const FANOUT_SLICE_MS = 20;
@@ -64,12 +65,32 @@ export function metadataOf(s: StoredObject): any {
 }
 
 /**
+ * What label and field selectors read of an object's metadata (its labels, name, namespace):
+ * without parsing it again, and possibly without managedFields.
+ */
+export function selectableMetadataOf(s: StoredObject): any {
+  return s instanceof CachedObject ? s.selectable : s.obj?.metadata;
+}
+
+/**
+ * The object for a reader that neither changes it nor reads its managedFields (field selectors,
+ * authorizers and admission looking through a namespace's pods): the view informers share when
+ * the cache keeps one, so that the object is not parsed again for managedFields nobody reads.
+ */
+export function readOnlyViewOf(s: StoredObject): any {
+  return s instanceof CachedObject ? s.view : s.obj;
+}
+
+/**
  * A live version in the watch cache. Its JSON text is what the cache keeps for good (history
- * shares it), with its parsed metadata (what selectors and metadata-only informers read). The
- * whole parsed object is kept while its event is being delivered, and for good once an informer
- * shares it (`pin`: the informer holds it anyway); otherwise only weakly, and parsed again when
- * read after the collector took it: a ConfigMap or Secret nobody informs on costs its JSON text
- * and metadata, not a second copy of its data.
+ * shares it), with its parsed metadata without managedFields (what selectors and metadata-only
+ * informers read). The whole parsed object is kept while its event is being delivered, and for
+ * good once an informer shares it (`pin`: the informer holds it anyway); otherwise only weakly,
+ * and parsed again when read after the collector took it: a ConfigMap or Secret nobody informs on
+ * costs its JSON text and metadata, not a second copy of its data. Informers that leave
+ * managedFields out (all of the server's) share a view without them, and only that is kept: a
+ * pod's parsed managedFields (3–4 KiB of heap for a controller's and a kubelet's entries) are
+ * parsed again from the JSON text for the rare reader that wants them.
  *
  * Once a newer version or a deletion supersedes it (`retire`), it keeps its JSON text only: the
  * informers let go of it when that event reaches them, and whatever still refers to the old
@@ -82,7 +103,13 @@ export class CachedObject implements StoredObject {
   private weak: WeakRef<any> | undefined;
   private pinned = false;
   private retired = false;
+  /** The parsed metadata; without managedFields where it had them (`trimmed`). */
   private meta: any;
+  private trimmed = false;
+  /** The frozen view without managedFields that informers share (see shared). */
+  private lean: any;
+  /** This version in the history (the next version's event makes it a delta, see PastObject). */
+  past: PastObject | undefined;
 
   constructor(
     readonly key: string,
@@ -93,14 +120,30 @@ export class CachedObject implements StoredObject {
     obj: any,
     delivering: boolean,
   ) {
-    this.meta = obj.metadata;
+    const metadata = obj.metadata;
+    if (metadata?.managedFields !== undefined) {
+      this.meta = withoutManagedFields(metadata);
+      this.trimmed = true;
+    } else {
+      this.meta = metadata;
+    }
     if (delivering) this.held = obj;
     else this.weak = new WeakRef(obj);
   }
 
-  /** The parsed metadata: kept while this is the live version, read from the object after. */
+  /** The parsed metadata, managedFields included. */
   get metadata(): any {
+    return this.meta !== undefined && !this.trimmed ? this.meta : this.obj?.metadata;
+  }
+
+  /** The parsed metadata, possibly without managedFields (see selectableMetadataOf). */
+  get selectable(): any {
     return this.meta ?? this.obj?.metadata;
+  }
+
+  /** See readOnlyViewOf. */
+  get view(): any {
+    return this.lean ?? this.obj;
   }
 
   get obj(): any {
@@ -109,7 +152,7 @@ export class CachedObject implements StoredObject {
     if (obj === undefined) {
       obj = this.decode(this.key, this.json, this.rev);
       // The same metadata object as before: informers may share it.
-      if (obj?.metadata && this.meta) obj.metadata = this.meta;
+      if (obj?.metadata && this.meta && !this.trimmed) obj.metadata = this.meta;
       this.weak = new WeakRef(obj);
     }
     return obj;
@@ -130,6 +173,24 @@ export class CachedObject implements StoredObject {
     this.pinned = true;
   }
 
+  /** The object as informers share it: frozen, and without managedFields if they leave them out. */
+  shared(omitManagedFields: boolean): any {
+    if (!omitManagedFields || !this.trimmed) {
+      this.pin();
+      return deepFreeze(this.obj);
+    }
+    if (this.lean !== undefined) return this.lean;
+    const lean = leanView(this.obj, this.meta);
+    // Kept like a pinned object, but without the managedFields the whole one holds.
+    if (!this.retired) this.lean = lean;
+    return lean;
+  }
+
+  /** The metadata without managedFields, frozen, as metadata-only informers share it. */
+  sharedMetadata(): any {
+    return deepFreeze(this.meta ?? leanMetadata(this.obj.metadata));
+  }
+
   /** Superseded (updated or deleted): keep the JSON text, and the object only while others do. */
   retire(): void {
     if (this.retired) return;
@@ -138,29 +199,89 @@ export class CachedObject implements StoredObject {
     if (this.held !== undefined) this.weak = new WeakRef(this.held);
     this.held = undefined;
     this.meta = undefined;
+    this.lean = undefined;
   }
+}
+
+function withoutManagedFields(metadata: any): any {
+  const { managedFields: _dropped, ...rest } = metadata;
+  return rest;
+}
+
+/** Views without managedFields, made once per version (see sharedObject). */
+const leanViews = new WeakMap<object, any>();
+
+/** A frozen view of `obj` with `metadata` (its metadata without managedFields), once per object. */
+function leanView(obj: any, metadata: any): any {
+  let lean = leanViews.get(obj);
+  if (lean === undefined) {
+    lean = deepFreeze({ ...obj, metadata: metadata ?? leanMetadata(obj.metadata) });
+    leanViews.set(obj, lean);
+  }
+  return lean;
+}
+
+/** `metadata` without managedFields, once per metadata object. */
+function leanMetadata(metadata: any): any {
+  let lean = leanViews.get(metadata);
+  if (lean === undefined) {
+    lean = withoutManagedFields(metadata);
+    leanViews.set(metadata, lean);
+  }
+  return lean;
 }
 
 /**
+ * How many versions of an object in a row the history keeps as deltas (PastObject.supersede):
+ * reading one applies at most this many.
+ */
+const DELTA_RUN = 8;
+
+/**
  * A past state kept in history only by its JSON text (shared with the event fanned out when it
- * happened); the object is parsed again on access, for the rare watch resuming from the past.
- * Keeps the history from pinning every parsed version (and its encoded watch lines) in memory.
+ * happened, and with the live version while it is one); the object is parsed again on access, for
+ * the rare watch resuming from the past. Keeps the history from pinning every parsed version (and
+ * its encoded watch lines) in memory.
+ *
+ * Once a newer version supersedes it, it keeps only its difference from that version (a pod's
+ * versions differ in their status, a lease's in its renewTime): during a rollout the history held
+ * each version of every pod whole, 2–3 KiB each. Every DELTA_RUN-th version of an object stays
+ * whole, so reading a past version applies at most DELTA_RUN deltas.
  */
 class PastObject implements StoredObject {
+  /** The JSON text, or (with `next`) its delta against next's. */
+  private text: string;
+  private next: PastObject | undefined;
+
   constructor(
     readonly key: string,
-    readonly json: string,
+    json: string,
     readonly rev: number,
     readonly createRev: number,
     private readonly decode: Decoder,
-  ) {}
+    /** Versions of this object before this one in the history's current run (see DELTA_RUN). */
+    readonly seq: number,
+  ) {
+    this.text = json;
+  }
+
+  get json(): string {
+    return this.next === undefined ? this.text : applyDelta(this.next.json, this.text);
+  }
+
   get obj(): any {
     return this.decode(this.key, this.json, this.rev);
   }
-}
 
-/** Versions without managedFields, made once per version (see sharedObject). */
-const leanViews = new WeakMap<object, any>();
+  /** `next` is the version after this one: keep only the difference from it. */
+  supersede(next: PastObject): void {
+    if (this.next !== undefined || this.seq % DELTA_RUN === DELTA_RUN - 1) return;
+    const delta = encodeDelta(this.text, next.json);
+    if (delta.length >= this.text.length) return;
+    this.text = delta;
+    this.next = next;
+  }
+}
 
 /**
  * A stored version's object as in-process informers share it, instead of a copy each: the watch
@@ -170,28 +291,18 @@ const leanViews = new WeakMap<object, any>();
  * is frozen: managedFields, which no informer gets, are not walked.)
  */
 export function sharedObject(s: StoredObject, omitManagedFields: boolean): any {
-  if (s instanceof CachedObject) s.pin();
+  if (s instanceof CachedObject) return s.shared(omitManagedFields);
   const obj = s.obj;
   if (!omitManagedFields || obj?.metadata?.managedFields === undefined) return deepFreeze(obj);
-  let lean = leanViews.get(obj);
-  if (lean === undefined) {
-    lean = deepFreeze({ ...obj, metadata: sharedMetadata(s, true) });
-    leanViews.set(obj, lean);
-  }
-  return lean;
+  return leanView(obj, undefined);
 }
 
 /** As sharedObject, for metadata-only informers: the metadata alone (the object is not kept). */
 export function sharedMetadata(s: StoredObject, omitManagedFields: boolean): any {
+  if (omitManagedFields && s instanceof CachedObject) return s.sharedMetadata();
   const metadata = metadataOf(s);
   if (!omitManagedFields || metadata?.managedFields === undefined) return deepFreeze(metadata);
-  let lean = leanViews.get(metadata);
-  if (lean === undefined) {
-    const { managedFields: _dropped, ...rest } = metadata;
-    lean = deepFreeze(rest);
-    leanViews.set(metadata, lean);
-  }
-  return lean;
+  return deepFreeze(leanMetadata(metadata));
 }
 
 const META = '"metadata":{';
@@ -214,6 +325,14 @@ export function spliceResourceVersion(value: string, rev: number): string | unde
  * pods, 150 of the server's 375 MiB of live heap (docs/benchmarks.md).
  */
 export const DEFAULT_HISTORY_MS = 150_000;
+
+/** What stands in the history array for an event trimmed from it (before the array is compacted). */
+const DROPPED: CacheEvent = Object.freeze({
+  type: 'DELETED',
+  rev: 0,
+  cur: makeStored('', null, 0, 0, 'null'),
+  at: 0,
+});
 
 /** The history kept while memory is short (shedHistory). */
 const SHED_HISTORY_MS = 30_000;
@@ -314,12 +433,27 @@ export class WatchCache {
         if (last instanceof CachedObject) last.retire();
       }
       // History holds its own, slim copy; the event itself (parsed objects, encoded lines) goes
-      // once the watchers had it.
+      // once the watchers had it. The version before is the previous event's `cur`: its history
+      // copy is shared, and now keeps only its difference from this one.
+      const prevPast = ev.prev instanceof CachedObject ? ev.prev.past : undefined;
+      const curPast = new PastObject(
+        ev.cur.key,
+        ev.cur.json,
+        ev.cur.rev,
+        ev.cur.createRev,
+        this.decode,
+        prevPast ? prevPast.seq + 1 : 0,
+      );
+      if (ev.cur instanceof CachedObject) ev.cur.past = curPast;
+      prevPast?.supersede(curPast);
+      // The superseded entry no longer needs its way into the history: whatever still holds it (a
+      // list's snapshot) would keep, through the chain of deltas, every later version with it.
+      if (ev.prev instanceof CachedObject) ev.prev.past = undefined;
       this.history.push({
         type: ev.type,
         rev: ev.rev,
-        cur: this.past(ev.cur),
-        prev: ev.prev && this.past(ev.prev),
+        cur: curPast,
+        prev: ev.prev && (prevPast ?? this.past(ev.prev)),
         at: ev.at,
       });
       if (!replay) this.fanout.push(ev);
@@ -385,7 +519,7 @@ export class WatchCache {
   }
 
   private past(s: StoredObject): StoredObject {
-    return s instanceof PastObject ? s : new PastObject(s.key, s.json, s.rev, s.createRev, this.decode);
+    return s instanceof PastObject ? s : new PastObject(s.key, s.json, s.rev, s.createRev, this.decode, 0);
   }
 
   private decodePrev(e: StorageEvent): StoredObject | undefined {
@@ -412,6 +546,9 @@ export class WatchCache {
     while (i < this.history.length && (this.history[i].at < cutoff || this.history.length - i > this.maxEvents)) i++;
     if (i > this.historyStart) {
       this.oldestResumable = this.history[i - 1].rev;
+      // Let go of the dropped events now, not when the array is next compacted: thousands of
+      // them (deletions' last versions, whole) would otherwise outlive the window.
+      this.history.fill(DROPPED, this.historyStart, i);
       this.historyStart = i;
     }
     // Compact the array now and then rather than shifting on every event.
@@ -447,7 +584,8 @@ export class WatchCache {
     const reg = { watcher: w, lastRev: fromRev };
     for (const ev of past) {
       reg.lastRev = ev.rev;
-      w.onEvent(ev);
+      // A copy: watchers may memoise their encoding on an event, which history must not keep.
+      w.onEvent({ ...ev });
     }
     this.watchers.add(reg);
     return () => this.watchers.delete(reg);

@@ -7,7 +7,7 @@ import type { ConfigMap } from 'kubernetes-types/core/v1.js';
 import { Client, R, SharedInformerFactory } from '../../src/client/index.js';
 import { inProcessClient } from '../../src/apiserver/inprocess.js';
 import { deepFreeze } from '../../src/machinery/objects.js';
-import { metadataOf } from '../../src/storage/cacher.js';
+import { metadataOf, selectableMetadataOf, sharedObject } from '../../src/storage/cacher.js';
 import { defined, eventually, startTestApi, type TestApi } from './client-fixture.js';
 
 let t: TestApi;
@@ -83,7 +83,7 @@ test('informers in one process share one object per version, without managedFiel
   assert.equal(fromA, infB.store.getByName('shared', 'one'), 'listed: the same object in both informers');
   assert.equal(fromA.metadata.managedFields, undefined);
   assert.ok(cached('one').obj.metadata.managedFields?.length, 'the cache keeps them');
-  assert.equal(fromA.data, cached('one').obj.data, 'everything but metadata is the cache object itself');
+  assert.equal(fromA, sharedObject(cached('one'), true), 'the view the cache keeps and hands out');
 
   await cms.patch('one', 'merge', { data: { k: 'w' } });
   await eventually(
@@ -114,7 +114,8 @@ test('metadata-only frozen informers share the cache metadata; plain informers s
   assert.equal(await plain.waitForCacheSync(5000), true);
   const m = defined(meta.store.getByName('shared', 'owned'));
   assert.ok(Object.isFrozen(m) && Object.isFrozen(m.metadata));
-  assert.equal(m.metadata.ownerReferences, cached('owned').obj.metadata.ownerReferences);
+  assert.equal(m.metadata.ownerReferences, selectableMetadataOf(cached('owned')).ownerReferences);
+  assert.equal(m.metadata.managedFields, undefined);
   assert.throws(() => defined(m.metadata.ownerReferences).pop(), TypeError);
 
   // An informer without `frozen` keeps today's contract: its own copies, free to change.
@@ -144,7 +145,7 @@ test('a version no informer shares is kept as JSON and metadata, and parsed agai
   const cms = client.resource(R.configmaps).namespace('shared');
   await cms.create({ metadata: { name: 'cold', labels: { tier: 'cold' } }, data: { big: 'x'.repeat(4096) } });
   const entry = cached('cold');
-  const metadata = metadataOf(entry);
+  const metadata = selectableMetadataOf(entry);
   const expected = JSON.parse(entry.json);
   // Delivered to every watcher, then left to the collector (a WeakRef is kept for one job at least).
   await new Promise((r) => setTimeout(r, 50));
@@ -154,7 +155,9 @@ test('a version no informer shares is kept as JSON and metadata, and parsed agai
   assert.equal((entry as unknown as { held?: unknown }).held, undefined, 'not held once delivered');
   const again = entry.obj;
   assert.deepEqual(again, expected);
-  assert.equal(again.metadata, metadata, 'the metadata object is kept and reused');
+  assert.equal(selectableMetadataOf(entry), metadata, 'the metadata object is kept');
+  assert.deepEqual(metadataOf(entry), expected.metadata, 'managedFields included, read from the JSON text');
+  assert.equal(metadata.managedFields, undefined, 'kept without managedFields');
   // Reads and label selections answer as before.
   assert.equal((await cms.get('cold')).data?.big.length, 4096);
   const listed = await cms.list({ labelSelector: 'tier=cold' });
@@ -194,6 +197,40 @@ test('a superseded version kept elsewhere (a pagination snapshot) no longer keep
     assert.equal(old.json, json);
     assert.equal(objectOf().data?.big.length, 4096);
     assert.equal((metadataOf(old) as ConfigMap['metadata'])?.name, 'gone-soon');
+  } finally {
+    await factory.shutdown();
+  }
+});
+
+test('informers leaving managedFields out share a view of each version; the cache does not keep the parsed managedFields', async () => {
+  const { setFlagsFromString } = await import('node:v8');
+  const { runInNewContext } = await import('node:vm');
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  const cms = client.resource(R.configmaps).namespace('shared');
+  await cms.create({ metadata: { name: 'lean', labels: { app: 'x' } }, data: { k: 'v' } });
+  const factory = frozenFactory();
+  try {
+    const inf = factory.forResource(R.configmaps);
+    factory.start();
+    assert.equal(await factory.waitForCacheSync(5000), true);
+    const entry = cached('lean');
+    const listed = defined(inf.store.getByName('shared', 'lean'));
+    const managedFields = new WeakRef(defined(entry.obj.metadata.managedFields));
+    for (let i = 0; i < 5 && managedFields.deref() !== undefined; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      gc();
+    }
+    assert.equal(managedFields.deref(), undefined, 'parsed managedFields are not kept');
+    assert.equal(sharedObject(entry, true), listed, 'the shared view is kept');
+    assert.equal(listed.metadata, selectableMetadataOf(entry), 'with the cache entry metadata');
+    // Readers of the whole object still get it, managedFields included.
+    assert.equal(entry.obj.metadata.managedFields?.[0]?.manager, 'shared-objects-test');
+    assert.equal((await cms.get('lean')).metadata?.managedFields?.[0]?.manager, 'shared-objects-test');
+    assert.deepEqual(
+      (await cms.list({ labelSelector: 'app=x' })).items.map((o) => o.metadata.name),
+      ['lean'],
+    );
   } finally {
     await factory.shutdown();
   }

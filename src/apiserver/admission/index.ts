@@ -1,6 +1,7 @@
 // The admission plugins the API server runs, in upstream's order.
 import type { Namespace, Node, Pod } from 'kubernetes-types/core/v1.js';
 import type { Store } from '../store.js';
+import { readOnlyViewOf } from '../../storage/cacher.js';
 import type { RuntimeClass } from 'kubernetes-types/node/v1.js';
 import type { StorageClass } from 'kubernetes-types/storage/v1.js';
 import { AdmissionChain } from './interfaces.js';
@@ -71,7 +72,10 @@ export function defaultAdmissionChain(deps: AdmissionDeps): AdmissionChain {
     // Upstream's order: PodSecurity right after ServiceAccount (a validating plugin, before the webhooks).
     new PodSecurity({
       namespace: (name) => deps.tryStore('', 'namespaces')?.tryGet(undefined, name)?.obj as Namespace | undefined,
-      podsIn: (ns) => objectsIn('pods', ns) as Pod[],
+      podsIn: (ns) => {
+        const s = deps.tryStore('', 'pods');
+        return s ? s.cache.list(s.keyPrefix(ns)).map((x) => readOnlyViewOf(x) as Pod) : [];
+      },
     }),
     new PriorityAdmission(() => {
       const s = deps.tryStore('scheduling.k8s.io', 'priorityclasses');

@@ -3,7 +3,7 @@
 // access reviews, escalation checks on RBAC writes and the default roles.
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Pod } from 'kubernetes-types/core/v1.js';
-import type { CacheEvent, WatchCache } from '../../storage/cacher.js';
+import { type CacheEvent, type WatchCache, readOnlyViewOf } from '../../storage/cacher.js';
 import type { RequestInfo } from '../requestinfo.js';
 import type { ApiServer } from '../server.js';
 import type { UserInfo } from '../user.js';
@@ -97,9 +97,12 @@ export class Authorization implements Authorizer, RuleResolver {
     return {
       podsIn: (ns) => {
         const s = pods();
-        return s ? s.cache.list(s.keyPrefix(ns)).map((x) => x.obj as Pod) : [];
+        return s ? s.cache.list(s.keyPrefix(ns)).map((x) => readOnlyViewOf(x) as Pod) : [];
       },
-      pod: (ns, name) => pods()?.tryGet(ns, name)?.obj as Pod | undefined,
+      pod: (ns, name) => {
+        const s = pods()?.tryGet(ns, name);
+        return s && (readOnlyViewOf(s) as Pod);
+      },
       claimsOfVolume: (pv) => {
         const s = claims();
         if (!s) return [];

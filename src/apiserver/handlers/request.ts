@@ -7,7 +7,7 @@ import * as errors from '../../machinery/errors.js';
 import { type FieldSelector, parseFieldSelector } from '../../machinery/fields.js';
 import { type Selector, parseSelector } from '../../machinery/labels.js';
 import { isPlainObject } from '../../machinery/objects.js';
-import { type StoredObject, metadataOf } from '../../storage/cacher.js';
+import { type StoredObject, readOnlyViewOf, selectableMetadataOf } from '../../storage/cacher.js';
 import type { Backend } from '../../storage/interface.js';
 import { type MaybePromise, type Served, toServed, toServedMany } from '../convert.js';
 import { decodeMismatch, isBuiltinKind } from '../decodeerrors.js';
@@ -206,8 +206,8 @@ export function selectors(def: ResourceDef, labelSelector: string, fieldSelector
     matchesStored: empty
       ? () => true
       : metadataEnough
-        ? (s) => matches({ metadata: metadataOf(s) })
-        : (s) => matches(s.obj),
+        ? (s) => matches({ metadata: selectableMetadataOf(s) })
+        : (s) => matches(readOnlyViewOf(s)),
   };
 }
 
