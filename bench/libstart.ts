@@ -69,7 +69,9 @@ try {
   ) as { filename: string }[];
   const tarball = join(tmp, packed[0].filename);
   cpSync(join(repo, 'examples', 'operator'), project, { recursive: true });
-  const pkg = JSON.parse(readFileSync(join(project, 'package.json'), 'utf8'));
+  const pkg = JSON.parse(readFileSync(join(project, 'package.json'), 'utf8')) as {
+    devDependencies: Record<string, string>;
+  };
   pkg.devDependencies.k8ts = `file:${tarball}`;
   writeFileSync(join(project, 'package.json'), JSON.stringify(pkg, null, 2));
   writeFileSync(join(project, 'probe.mjs'), PROBE);

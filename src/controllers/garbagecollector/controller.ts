@@ -59,7 +59,7 @@ export class GarbageCollector implements Controller {
   private readonly monitors = new Map<string, Monitor>();
   /** group|kind → resource (preferred version). */
   private kinds = new Map<string, DiscoveredResource>();
-  private crdInformer?: SharedIndexInformer;
+  private crdInformer?: SharedIndexInformer<KubeObject>;
   private resyncTimer?: NodeJS.Timeout;
   private pendingResync?: NodeJS.Timeout;
   private syncing: Promise<void> = Promise.resolve();
@@ -94,7 +94,7 @@ export class GarbageCollector implements Controller {
     // CRDs come and go: look at discovery again when one changes. Its resource is served from
     // the moment it is Established, so look then at once: its objects may be created (and get
     // dependents) right away, and their deletion must not go unseen until a later resync.
-    this.crdInformer = ctx.informers.forResource({
+    this.crdInformer = ctx.informers.forResource<KubeObject>({
       group: 'apiextensions.k8s.io',
       version: 'v1',
       plural: 'customresourcedefinitions',
