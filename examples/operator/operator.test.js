@@ -3,7 +3,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startCluster } from 'k8ts';
-import { CoreV1Api, CustomObjectsApi, KubernetesObjectApi } from '@kubernetes/client-node';
+import { CoreV1Api, CustomObjectsApi, KubernetesObjectApi, Watch } from '@kubernetes/client-node';
 import { GROUP, VERSION, PLURAL, greetingCRD, runOperator } from './operator.js';
 
 let cluster;
@@ -25,19 +25,32 @@ async function eventually(fn, ms = 5000) {
   }
 }
 
+/** Watches a CRD until it is Established: its resource is served from then on. */
+async function established(name, ms = 5000) {
+  let req;
+  try {
+    return await new Promise((resolve, reject) => {
+      setTimeout(() => reject(new Error(`CustomResourceDefinition ${name} not Established`)), ms).unref();
+      new Watch(kc)
+        .watch(
+          '/apis/apiextensions.k8s.io/v1/customresourcedefinitions',
+          { fieldSelector: `metadata.name=${name}` },
+          (_type, crd) =>
+            crd.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True') && resolve(crd),
+          (err) => err && err.name !== 'AbortError' && reject(err),
+        )
+        .then((r) => (req = r), reject);
+    });
+  } finally {
+    req?.abort();
+  }
+}
+
 before(async () => {
   cluster = await startCluster();
   kc = await cluster.kubeConfig();
   await KubernetesObjectApi.makeApiClient(kc).create(greetingCRD);
-  // The new resource is served once the CRD is Established.
-  await eventually(
-    async () =>
-      (
-        await kc
-          .makeApiClient(CustomObjectsApi)
-          .listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL })
-      ).items,
-  );
+  await established(greetingCRD.metadata.name);
   stopOperator = await runOperator(kc);
 });
 

@@ -29,6 +29,12 @@ export interface ClusterOptions {
   dataDir?: string;
   /** Put the temporary directory on /dev/shm where the host has it (nothing touches the disk). */
   inMemory?: boolean;
+  /**
+   * fsync every commit of the datastore, as `k8ts server` does. Default: only for a `dataDir` you
+   * give; a temporary one, removed by stop(), is not synced (as envtest runs etcd with
+   * --unsafe-no-fsync), which a crash of the machine, not of the process, could lose.
+   */
+  fsync?: boolean;
   /** pino level of the components' logs (to stderr). Default 'silent'. */
   logLevel?: string;
   /** Service CIDR (ClusterIPs are allocated from it). Default 10.43.0.0/16. */
@@ -95,6 +101,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     logger,
     bindAddress: '127.0.0.1',
     port: 0,
+    datastore: { unsafeNoFsync: !(opts.fsync ?? !ownsDir) },
     // As k3s: Secrets encrypted at rest with a generated key.
     encryption: loadOrCreateDefaultConfig(dataDir).config,
     cluster: {

@@ -150,10 +150,11 @@ export async function assembleServer(s: ServerSettings): Promise<AssembledServer
     ...s.datastore,
     onWarning: s.datastore?.onWarning ?? ((msg, err) => logger.warn({ err }, msg)),
   });
-  await backend.start();
-  await s.prepareDatastore?.(backend);
-
+  // The datastore starts (SQLite: its writer thread boots) while the cluster CA is loaded or made.
+  const datastoreReady = backend.start().then(() => s.prepareDatastore?.(backend));
+  datastoreReady.catch(() => {}); // awaited below; no unhandled rejection meanwhile
   const ca = await loadOrCreateCA(tlsDir);
+  await datastoreReady;
   const authorization = new Authorization(s.authorizationMode);
   let anonymousAuth = s.anonymousAuth ?? true;
   if (anonymousAuth && authorization.modes.includes('AlwaysAllow')) {

@@ -14,6 +14,8 @@ export interface DatastoreOptions {
   /** --event-ttl in seconds (etcd: Events are written with a lease). */
   eventTtlSeconds?: number;
   onWarning?: (message: string, err?: unknown) => void;
+  /** SQLite only: never fsync (etcd's --unsafe-no-fsync), for a throwaway store such as a library test cluster's. */
+  unsafeNoFsync?: boolean;
 }
 
 export function isEtcdEndpoint(endpoint: string | undefined): boolean {
@@ -26,8 +28,10 @@ export async function openBackend(
   defaultDir: string,
   opts: DatastoreOptions = {},
 ): Promise<Backend> {
-  if (!endpoint) return new SqliteBackend(join(defaultDir, 'state.db'));
-  if (endpoint.startsWith('sqlite://')) return new SqliteBackend(endpoint.slice('sqlite://'.length).split('?')[0]);
+  const sqlite = { unsafeNoFsync: opts.unsafeNoFsync };
+  if (!endpoint) return new SqliteBackend(join(defaultDir, 'state.db'), sqlite);
+  if (endpoint.startsWith('sqlite://'))
+    return new SqliteBackend(endpoint.slice('sqlite://'.length).split('?')[0], sqlite);
   if (isEtcdEndpoint(endpoint)) {
     const { EtcdBackend } = await import('./etcd/backend.js');
     return new EtcdBackend({

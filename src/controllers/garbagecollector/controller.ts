@@ -15,6 +15,7 @@ import { EventRecorder } from '../../client/events.js';
 import type { SharedIndexInformer, SharedInformerFactory } from '../../client/informer.js';
 import type { DiscoveredResource, KubeObject, Stored } from '../../client/types.js';
 import type { Controller, ControllerContext } from '../types.js';
+import { isEstablished } from '../../api/apiextensions/v1/customresourcedefinition.js';
 import {
   DependencyGraph,
   FINALIZER_DELETE_DEPENDENTS,
@@ -58,7 +59,7 @@ export class GarbageCollector implements Controller {
   private readonly monitors = new Map<string, Monitor>();
   /** group|kind → resource (preferred version). */
   private kinds = new Map<string, DiscoveredResource>();
-  private crdInformer?: SharedIndexInformer;
+  private crdInformer?: SharedIndexInformer<KubeObject>;
   private resyncTimer?: NodeJS.Timeout;
   private pendingResync?: NodeJS.Timeout;
   private syncing: Promise<void> = Promise.resolve();
@@ -90,16 +91,22 @@ export class GarbageCollector implements Controller {
       reconcile: (uid) => this.attemptToOrphanWorker(uid),
       logger: this.log,
     });
-    // CRDs come and go: look at discovery again when one changes (it is served a moment later).
-    this.crdInformer = ctx.informers.forResource({
+    // CRDs come and go: look at discovery again when one changes. Its resource is served from
+    // the moment it is Established, so look then at once: its objects may be created (and get
+    // dependents) right away, and their deletion must not go unseen until a later resync.
+    this.crdInformer = ctx.informers.forResource<KubeObject>({
       group: 'apiextensions.k8s.io',
       version: 'v1',
       plural: 'customresourcedefinitions',
       namespaced: false,
       kind: 'CustomResourceDefinition',
     });
-    const kick = () => this.scheduleResync();
-    this.crdInformer.addEventHandler({ add: (_o, initial) => !initial && kick(), update: kick, delete: kick });
+    const kick = (crd?: KubeObject) => this.scheduleResync(crd && isEstablished(crd) ? 0 : undefined);
+    this.crdInformer.addEventHandler({
+      add: (crd, initial) => !initial && kick(crd),
+      update: (_old, crd) => kick(crd),
+      delete: () => kick(),
+    });
   }
 
   start(): void {

@@ -75,6 +75,8 @@ function ajv(): InstanceType<typeof Ajv> {
     validateFormats: true,
     unicodeRegExp: false,
     validateSchema: false,
+    // Nor is the meta-schema added (which walks it): nothing here refers to it.
+    meta: false,
   });
   addFormats(a, [
     'date',

@@ -55,7 +55,11 @@ export class SqliteBackend implements Backend {
   private closed = false;
   private stmts!: ReturnType<SqliteBackend['prepare']>;
 
-  constructor(private readonly file: string) {}
+  constructor(
+    private readonly file: string,
+    /** Never fsync (schema.ts OpenOptions): for a throwaway store only. */
+    private readonly opts: { unsafeNoFsync?: boolean } = {},
+  ) {}
 
   async start(): Promise<void> {
     // The store holds Secrets: only its owner may read it, wherever --datastore-endpoint puts it.
@@ -63,7 +67,9 @@ export class SqliteBackend implements Backend {
     mkdirSync(dirname(this.file), { recursive: true, mode: 0o700 });
     closeSync(openSync(this.file, 'a', 0o600));
     chmodSync(this.file, 0o600);
-    const worker = new Worker(new URL('./writer.js', import.meta.url), { workerData: { file: this.file } });
+    const worker = new Worker(new URL('./writer.js', import.meta.url), {
+      workerData: { file: this.file, unsafeNoFsync: this.opts.unsafeNoFsync === true },
+    });
     this.worker = worker;
     await new Promise<void>((resolve, reject) => {
       worker.once('message', () => resolve());
@@ -73,7 +79,7 @@ export class SqliteBackend implements Backend {
       for (const r of m) this.onReply(r);
     });
     worker.on('error', (err) => this.failAll(err));
-    this.reader = openDatabase(this.file);
+    this.reader = openDatabase(this.file, this.opts);
     this.stmts = this.prepare(this.reader);
     this.revision = this.stmts.maxRevision.get()?.seq ?? 0;
     this.compacted = this.stmts.getMeta.get('compacted')?.v ?? 0;

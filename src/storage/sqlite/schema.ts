@@ -42,13 +42,26 @@ export interface Row {
  */
 export const PAGE_CACHE_KIB = 8192;
 
-export function openDatabase(file: string, readonly = false): Database.Database {
+export interface OpenOptions {
+  readonly?: boolean;
+  /**
+   * Never fsync (SQLite synchronous = OFF), as etcd's --unsafe-no-fsync that envtest starts etcd
+   * with: for a throwaway store (a library test cluster's temporary directory) only, since a crash
+   * of the machine can then lose acknowledged writes or corrupt the file.
+   */
+  unsafeNoFsync?: boolean;
+}
+
+export function openDatabase(
+  file: string,
+  { readonly = false, unsafeNoFsync = false }: OpenOptions = {},
+): Database.Database {
   const db = new Database(file, { readonly, fileMustExist: readonly });
   if (!readonly) {
-    db.pragma('journal_mode = WAL');
     // FULL: the WAL is fsynced at every commit, so an acknowledged write survives power loss
     // too, not only kill -9. Commits are batched by the writer to keep this cheap.
-    db.pragma('synchronous = FULL');
+    db.pragma(unsafeNoFsync ? 'synchronous = OFF' : 'synchronous = FULL');
+    db.pragma('journal_mode = WAL');
     db.exec(SCHEMA);
   }
   db.pragma('busy_timeout = 5000');

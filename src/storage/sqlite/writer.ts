@@ -25,8 +25,8 @@ export interface WriteReply {
   error?: string;
 }
 
-function run(file: string) {
-  const db = openDatabase(file);
+function run(file: string, unsafeNoFsync: boolean) {
+  const db = openDatabase(file, { unsafeNoFsync });
   const port = parentPort!;
   const liveRow = db.prepare<[string], Row>('SELECT kv.* FROM live JOIN kv ON kv.id = live.id WHERE live.name = ?');
   // Revisions are assigned here (this thread is the only writer), so a create knows its own
@@ -131,4 +131,4 @@ function run(file: string) {
   port.postMessage([{ id: 0 }]);
 }
 
-if (parentPort && workerData?.file) run(workerData.file as string);
+if (parentPort && workerData?.file) run(workerData.file as string, workerData.unsafeNoFsync === true);

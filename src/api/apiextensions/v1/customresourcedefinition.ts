@@ -223,7 +223,8 @@ export function validateStoredVersions(stored: unknown, versions: any[], p: Fiel
   return errs;
 }
 
-const isEstablished = (crd: any): boolean =>
+/** Whether a CRD is Established: its resource is served (the CRD controller serves it before saying so). */
+export const isEstablished = (crd: any): boolean =>
   (crd?.status?.conditions ?? []).some((c: any) => c?.type === 'Established' && c?.status === 'True');
 
 export function validateCRDUpdate(obj: any, old: any, subresource?: string): FieldError[] {
