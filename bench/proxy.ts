@@ -5,8 +5,11 @@
 //     returning (the rules are then live in the kernel). The path measured is the proxier's own:
 //     the changed slice given to the ModelTracker, model, render, diff, program; the watch
 //     delivering the change to the agent is not included. Addresses are from 198.18.0.0/15 (benchmarking range).
-//  2. Data path (PROXY_DATAPATH=0 skips it, PROXY_PROGRAMMING=0 skips part 1): a k8ts server with its agent per mode, one busybox
-//     httpd pod behind a Service, wrk -c64 against the pod IP directly and against the ClusterIP:
+//  2. Data path (PROXY_DATAPATH=0 skips it, PROXY_PROGRAMMING=0 skips part 1): a k8ts server with its agent per mode,
+//     two backends each behind a Service (PROXY_BACKENDS, default both): `keepalive`, a node
+//     HTTP server that keeps connections open (wrk's requests reuse its 64 connections), and
+//     `close`, busybox httpd, which closes every connection (each request a new TCP connection);
+//     wrk -c64 against the pod IP directly and against the ClusterIP:
 //     a warm-up of each (PROXY_WARMUP_SECONDS), then PROXY_ROUNDS rounds of one run each way
 //     (PROXY_WRK_SECONDS), the order alternating; the ratio is the median of the rounds' ratios.
 //     CPU per request (wrk's, the server's) is reported too: it holds on a loaded machine.
@@ -103,6 +106,8 @@ interface WrkRun {
   wrkCpuS: number;
   /** The k8ts server's CPU meanwhile (its agent runs the userspace proxy in that process). */
   serverCpuS: number;
+  /** wrk's socket errors (connect, read, write, timeout), summed. */
+  errors: number;
 }
 
 const toMs = (v: string, unit: string) => Number(v) * ({ us: 0.001, ms: 1, s: 1000, m: 60_000 }[unit] ?? NaN);
@@ -119,7 +124,9 @@ function wrk(url: string, seconds: number, serverPid: number): WrkRun {
   const p99 = /\s99%\s+([\d.]+)(us|ms|s|m)\b/.exec(r.stdout);
   const times = [...r.stdout.matchAll(/(\d+)m([\d.]+)s\s+(\d+)m([\d.]+)s/g)].at(-1);
   const wrkCpuS = times ? Number(times[1]) * 60 + Number(times[2]) + Number(times[3]) * 60 + Number(times[4]) : NaN;
-  return { rps, requests, p99Ms: p99 ? toMs(p99[1], p99[2]) : NaN, wrkCpuS, serverCpuS };
+  const e = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(r.stdout);
+  const errors = e ? e.slice(1).reduce((a, n) => a + Number(n), 0) : 0;
+  return { rps, requests, p99Ms: p99 ? toMs(p99[1], p99[2]) : NaN, wrkCpuS, serverCpuS, errors };
 }
 
 const median = (xs: number[]) =>
@@ -149,7 +156,7 @@ function compare(mode: string, direct: string, service: string, serverPid: numbe
     }
     rounds.push({ d, s: sv });
     console.log(
-      `${mode}: round ${i + 1}: pod IP ${d.rps.toFixed(0)} req/s (p99 ${d.p99Ms.toFixed(1)} ms, wrk CPU ${us(d.wrkCpuS, d.requests)} µs/req); ClusterIP ${sv.rps.toFixed(0)} req/s (p99 ${sv.p99Ms.toFixed(1)} ms, wrk CPU ${us(sv.wrkCpuS, sv.requests)} µs/req, server CPU ${us(sv.serverCpuS, sv.requests)} µs/req); ratio ${(sv.rps / d.rps).toFixed(2)}`,
+      `${mode}: round ${i + 1}: pod IP ${d.rps.toFixed(0)} req/s (p99 ${d.p99Ms.toFixed(1)} ms, wrk CPU ${us(d.wrkCpuS, d.requests)} µs/req, ${d.errors} socket errors); ClusterIP ${sv.rps.toFixed(0)} req/s (p99 ${sv.p99Ms.toFixed(1)} ms, wrk CPU ${us(sv.wrkCpuS, sv.requests)} µs/req, server CPU ${us(sv.serverCpuS, sv.requests)} µs/req, ${sv.errors} socket errors); ratio ${(sv.rps / d.rps).toFixed(2)}`,
     );
   }
   const ratios = rounds.map((r) => r.s.rps / r.d.rps);
@@ -176,25 +183,45 @@ function compare(mode: string, direct: string, service: string, serverPid: numbe
   );
 }
 
+/** The keep-alive backend: node's HTTP server (keep-alive by default), exiting on SIGTERM as PID 1. */
+const KEEPALIVE_SERVER =
+  "process.on('SIGTERM', () => process.exit(0)); require('http').createServer((q, s) => s.end('ok\\n')).listen(8080)";
+const BACKENDS = (process.env.PROXY_BACKENDS ?? 'keepalive,close').split(',');
+
 async function dataPath(mode: string): Promise<void> {
   const { startCluster, importTestImages, until, createWebDeployment, waitForReadyNode } =
     await import('../test/e2e/harness.js');
   const c = await startCluster({ agent: true, args: ['--proxy-mode', mode] });
   try {
     await waitForReadyNode(c);
-    await importTestImages(c, ['httpd']);
+    await importTestImages(c, ['httpd', 'node']);
+    // Deployment `web` (busybox httpd, closes) and `echo` (node, keep-alive), each with a Service.
     await createWebDeployment(c, 1, 'echo ok');
-    await c.k(['expose', 'deploy', 'web', '--port', '80', '--target-port', '8080']);
-    await c.k(['rollout', 'status', 'deploy/web', '--timeout=120s']);
-    const clusterIP = (await c.k(['get', 'svc', 'web', '-o', 'jsonpath={.spec.clusterIP}'])).trim();
-    const podIP = (await c.k(['get', 'pods', '-l', 'app=web', '-o', 'jsonpath={.items[0].status.podIP}'])).trim();
-    await until(
-      'the ClusterIP answers',
-      () => spawnSync('wget', ['-qO/dev/null', '-T', '2', `http://${clusterIP}/`]).status === 0,
-      30_000,
-      500,
-    );
-    compare(mode, `http://${podIP}:8080/`, `http://${clusterIP}/`, c.proc.pid!);
+    const echo = ['create', 'deployment', 'echo', '--image=k8ts.local/node:20', '--port=8080', '--'];
+    await c.k([...echo, 'node', '-e', KEEPALIVE_SERVER]);
+    for (const name of ['web', 'echo']) {
+      await c.k(['expose', 'deploy', name, '--port', '80', '--target-port', '8080']);
+      await c.k(['rollout', 'status', `deploy/${name}`, '--timeout=120s']);
+    }
+    const addresses = async (name: string) => {
+      const clusterIP = (await c.k(['get', 'svc', name, '-o', 'jsonpath={.spec.clusterIP}'])).trim();
+      const podIP = (await c.k(['get', 'pods', '-l', `app=${name}`, '-o', 'jsonpath={.items[0].status.podIP}'])).trim();
+      await until(
+        `the ClusterIP of ${name} answers`,
+        () => spawnSync('wget', ['-qO/dev/null', '-T', '2', `http://${clusterIP}/`]).status === 0,
+        30_000,
+        500,
+      );
+      return { direct: `http://${podIP}:8080/`, service: `http://${clusterIP}/` };
+    };
+    for (const [backend, name, label] of [
+      ['keepalive', 'echo', 'keep-alive'],
+      ['close', 'web', 'a connection per request'],
+    ] as const) {
+      if (!BACKENDS.includes(backend)) continue;
+      const { direct, service } = await addresses(name);
+      compare(`${mode}, ${label}`, direct, service, c.proc.pid!);
+    }
   } finally {
     await c.cleanup();
   }
