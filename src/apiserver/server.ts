@@ -519,7 +519,10 @@ export class ApiServer implements ServingApi {
     // HTTP/2: GOAWAY now, so clients open no new streams; open ones may finish.
     for (const session of this.sessions) session.close();
     const deadline = Date.now() + 10_000;
-    while (this.inflight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    // In-flight requests finish, and ended watches flush what they still buffer (a watcher that
+    // reads slowly can be seconds behind): a watch cut before its end is a watch error to clients.
+    while ((this.inflight > 0 || this.watches.size > 0) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 10));
     // (Node's HTTP/2 server has closeIdleConnections for its HTTP/1.1 connections; its types lack it.)
     (this.server as unknown as { closeIdleConnections?: () => void } | undefined)?.closeIdleConnections?.();
     setTimeout(() => {
