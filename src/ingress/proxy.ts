@@ -47,7 +47,7 @@ import type { IngressObserver } from './observe.js';
 import { FastConnection, type FastContext, type FastForward, type FastTiming } from './http1/fastpath.js';
 import type { RequestHead } from './http1/parser.js';
 import { UpstreamPool } from './http1/upstreampool.js';
-import { addResponseField, headerLines, HOP_BY_HOP, SAFE_METHODS } from './http1/headers.js';
+import { addResponseField, errorPage, headerLines, HOP_BY_HOP, SAFE_METHODS, STATUS_TEXT } from './http1/headers.js';
 
 /** Everything a request needs besides endpoints; replaced whole on each change. */
 export interface ProxyConfig {
@@ -179,19 +179,6 @@ export function requestId(): string {
 /** Connection failures after which a bodiless request goes to the next endpoint. */
 const RETRYABLE = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNRESET', 'UND_ERR_SOCKET']);
 const MAX_ATTEMPTS = 3;
-
-const STATUS_TEXT: Record<number, string> = {
-  301: 'Moved Permanently',
-  302: 'Found',
-  308: 'Permanent Redirect',
-  401: 'Unauthorized',
-  403: 'Forbidden',
-  404: 'Not Found',
-  413: 'Request Entity Too Large',
-  502: 'Bad Gateway',
-  503: 'Service Temporarily Unavailable',
-  504: 'Gateway Timeout',
-};
 
 /** A gRPC request (not gRPC-Web, whose clients read status from the body). */
 export function isGrpcRequest(headers: IncomingHttpHeaders): boolean {
@@ -770,7 +757,7 @@ export class IngressProxy {
       return;
     }
     if (r.status >= 400 && isGrpcRequest(res.req.headers)) return this.replyGrpc(res, r);
-    const body = r.body ?? `<html><head><title>${r.status} ${STATUS_TEXT[r.status] ?? ''}</title></head></html>\n`;
+    const body = r.body ?? errorPage(r.status);
     res.writeHead(r.status, {
       'content-type': r.body ? 'text/plain; charset=utf-8' : 'text/html',
       'content-length': Buffer.byteLength(body),

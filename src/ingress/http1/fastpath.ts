@@ -10,7 +10,7 @@ import type { Duplex } from 'node:stream';
 import type { OutgoingHttpHeaders } from 'node:http';
 import { ChunkedTracker, parseRequestHead, parseResponseHead, type RequestHead, type ResponseHead } from './parser.js';
 import type { UpstreamConnection, UpstreamPool, UpstreamUser } from './upstreampool.js';
-import { addResponseField, headerLines, HOP_BY_HOP, SAFE_METHODS } from './headers.js';
+import { addResponseField, errorPage, headerLines, HOP_BY_HOP, SAFE_METHODS, STATUS_TEXT } from './headers.js';
 
 export interface FastEndpoint {
   address: string;
@@ -57,17 +57,10 @@ const MAX_ATTEMPTS = 3;
 /** node:http's keepAliveTimeout and headersTimeout. */
 const KEEP_ALIVE_MS = 5_000;
 const HEAD_MS = 60_000;
-const STATUS_TEXT: Record<number, string> = {
-  400: 'Bad Request',
-  413: 'Request Entity Too Large',
-  431: 'Request Header Fields Too Large',
-  502: 'Bad Gateway',
-  504: 'Gateway Timeout',
-};
 
 /** An answer of the proxy's own, in the full path's format (proxy.ts reply). */
 function errorResponse(status: number, close: boolean): string {
-  const body = `<html><head><title>${status} ${STATUS_TEXT[status] ?? ''}</title></head></html>\n`;
+  const body = errorPage(status);
   return (
     `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? ''}\r\ncontent-type: text/html\r\ncontent-length: ${body.length}\r\n` +
     `date: ${httpDate()}\r\n${close ? 'connection: close\r\n' : ''}\r\n${body}`

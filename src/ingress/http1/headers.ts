@@ -36,3 +36,23 @@ export function headerLines(headers: OutgoingHttpHeaders): string {
   }
   return text;
 }
+
+/** Reason phrases of the proxy's own answers, in NGINX's wording (both paths). */
+export const STATUS_TEXT: Record<number, string> = {
+  301: 'Moved Permanently',
+  302: 'Found',
+  308: 'Permanent Redirect',
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  413: 'Request Entity Too Large',
+  431: 'Request Header Fields Too Large',
+  502: 'Bad Gateway',
+  503: 'Service Temporarily Unavailable',
+  504: 'Gateway Timeout',
+};
+
+/** The HTML page of an answer of the proxy's own. */
+export const errorPage = (status: number): string =>
+  `<html><head><title>${status} ${STATUS_TEXT[status] ?? ''}</title></head></html>\n`;
