@@ -26,7 +26,7 @@
 //   BENCH_SERVER_NODE_ARGS   extra node flags for the server, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
 //                            (the profile is written when the server stops at the end)
 //   BENCH_SIM_NODE_ARGS      extra node flags for the simulator process
-import { execFile, type ChildProcess } from 'node:child_process';
+import { execFile, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join, dirname } from 'node:path';
@@ -152,6 +152,31 @@ function residentByKindOf(pid: number): Record<string, number | string> {
   } catch {
     return {};
   }
+}
+
+/**
+ * The server's own node runs real containers: the workload's `nginx` image is not there, so pods
+ * placed on it would never run. It is tainted NoSchedule, and its agent (pod network routes,
+ * network policy, load-balancer announcer: each watching every Node or pod) takes part in the run
+ * as in a real cluster.
+ */
+async function keepWorkloadOffRealNode(client: Client): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const [node] = (await client.resource(R.nodes).list()).items;
+    if (node) {
+      const taints = [...(node.spec?.taints ?? []), { key: 'k8ts.io/scale-bench', effect: 'NoSchedule' }];
+      await client.resource(R.nodes).patch(node.metadata.name, 'merge', { spec: { taints } });
+      return;
+    }
+    if (Date.now() > deadline) throw new Error("the server's node did not register in 60 s (or pass --disable-agent)");
+    await sleep(500);
+  }
+}
+
+/** Stops what a stopped server leaves (containerd, the bridge), as every benchmark must. */
+function killall(dataDir: string): void {
+  spawnSync(process.execPath, [join(repo, 'bin', 'k8ts'), 'killall', '--data-dir', dataDir], { stdio: 'ignore' });
 }
 
 function rssOf(pid: number): { rssMiB: number; hwmMiB: number } {
@@ -306,6 +331,14 @@ async function main(): Promise<void> {
   let pool: Pool | undefined;
   let podWatch: { stop(): void } | undefined;
   const state = { watching: true };
+  // Interrupted (Ctrl-C, a timeout of the caller): nothing of the run may stay behind.
+  const interrupted = (signal: NodeJS.Signals) => {
+    for (const child of [sim, server]) child?.kill('SIGKILL');
+    killall(dataDir);
+    rmSync(dataDir, { recursive: true, force: true });
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  };
+  process.once('SIGINT', interrupted).once('SIGTERM', interrupted);
   try {
     const srv = await launch(
       'k8ts server',
@@ -336,6 +369,7 @@ async function main(): Promise<void> {
       connect: { ...tls, servername: 'localhost', timeout: 120_000 },
     });
     client = Client.fromKubeconfig(kubeconfig, { fieldManager: 'bench', timeoutMs: 300_000 });
+    if (!cfg.serverArgs.includes('--disable-agent')) await keepWorkloadOffRealNode(client);
     const idle = { ...rssOf(serverPid), ...(await heapOf(pool)) };
     results.serverIdle = idle;
 
@@ -726,6 +760,7 @@ async function main(): Promise<void> {
     await pool?.close().catch(() => undefined);
     if (sim) await stopProcess(sim, 'k8ts sim');
     if (server) await stopProcess(server, 'k8ts server');
+    killall(dataDir);
     rmSync(dataDir, { recursive: true, force: true });
   }
   mkdirSync(dirname(cfg.out), { recursive: true });

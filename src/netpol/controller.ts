@@ -11,7 +11,7 @@ import type { Logger } from 'pino';
 import type { Namespace, Pod } from 'kubernetes-types/core/v1.js';
 import type { NetworkPolicy } from 'kubernetes-types/networking/v1.js';
 import { R, spec, type Client } from '../client/client.js';
-import { SharedInformerFactory } from '../client/informer.js';
+import { SharedInformerFactory, keyOf } from '../client/informer.js';
 import { ENDPOINT_SLICES } from '../proxy/proxier.js';
 import { nft } from '../proxy/nftbackend.js';
 import { compileNodeRules, type Endpoint, type NodeRules, type Protocol } from './model.js';
@@ -88,6 +88,11 @@ export class NetworkPolicyController {
   /** Whether every informer has listed once (no rules from half the picture). */
   private synced = false;
   private timer?: NodeJS.Timeout;
+  /**
+   * Each pod's endpoints, kept as pods change, with their JSON to tell changes that matter from
+   * status churn: a sync reads them instead of walking every pod of the cluster again.
+   */
+  private readonly podEndpoints = new Map<string, { endpoints: Endpoint[]; text: string }>();
 
   constructor(private o: NetworkPolicyControllerOptions) {
     this.factory = new SharedInformerFactory(o.client, { logger: o.logger });
@@ -100,19 +105,22 @@ export class NetworkPolicyController {
    */
   start(): void {
     const kick = () => this.requestSync();
-    const handler = { add: kick, update: kick, delete: kick };
-    this.factory.forResource(NETWORK_POLICIES).addEventHandler(handler);
-    // Pods and namespaces change often in ways rules do not see (status conditions, annotations):
-    // an update syncs only when what the rules read of it changed.
-    const seen = (pod: Pod) => JSON.stringify(podEndpoints([pod], this.o.nodeName));
+    this.factory.forResource(NETWORK_POLICIES).addEventHandler({ add: kick, update: kick, delete: kick });
+    // Pods, namespaces and the DNS endpoints only matter to the rules of some policy: with none (most
+    // clusters), their churn (every pod of a large cluster) syncs nothing.
+    const kickIfPolicies = () => this.hasPolicies() && kick();
+    const handler = { add: kickIfPolicies, update: kickIfPolicies, delete: kickIfPolicies };
+    // Pods change often in ways rules do not see (status conditions, annotations): an update counts
+    // only when what the rules read of it changed.
     this.factory.forResource(R.pods).addEventHandler({
-      ...handler,
-      update: (old, now) => seen(old) !== seen(now) && kick(),
+      add: (pod) => this.notePod(pod) && kickIfPolicies(),
+      update: (_old, pod) => this.notePod(pod) && kickIfPolicies(),
+      delete: (pod) => this.podEndpoints.delete(keyOf(pod)) && kickIfPolicies(),
     });
     const labels = (ns: Namespace) => JSON.stringify(ns.metadata?.labels ?? {});
     this.factory.forResource(R.namespaces).addEventHandler({
       ...handler,
-      update: (old, now) => labels(old) !== labels(now) && kick(),
+      update: (old, now) => labels(old) !== labels(now) && kickIfPolicies(),
     });
     this.factory.forResource(ENDPOINT_SLICES, DNS_SLICES).addEventHandler(handler);
     this.factory.start();
@@ -128,6 +136,20 @@ export class NetworkPolicyController {
       this.requestSync();
     }, 60_000);
     this.timer.unref?.();
+  }
+
+  private hasPolicies(): boolean {
+    return this.factory.forResource(NETWORK_POLICIES).store.list().length > 0;
+  }
+
+  /** Records a pod's endpoints; whether they changed. */
+  private notePod(pod: Pod): boolean {
+    const key = keyOf(pod);
+    const endpoints = podEndpoints([pod], this.o.nodeName);
+    const text = JSON.stringify(endpoints);
+    if (this.podEndpoints.get(key)?.text === text) return false;
+    this.podEndpoints.set(key, { endpoints, text });
+    return true;
   }
 
   requestSync(): void {
@@ -170,14 +192,12 @@ export class NetworkPolicyController {
 
   private async syncOnce(): Promise<void> {
     const t0 = performance.now();
-    const pods = this.factory.forResource(R.pods).store.list() as Pod[];
+    const policies = this.factory.forResource(NETWORK_POLICIES).store.list();
+    const endpoints: Endpoint[] = [];
+    if (policies.length) for (const p of this.podEndpoints.values()) endpoints.push(...p.endpoints);
     const namespaces = this.factory.forResource(R.namespaces).store.list() as Namespace[];
     const labels = new Map(namespaces.map((n) => [n.metadata?.name ?? '', n.metadata?.labels ?? {}]));
-    const rules = compileNodeRules(
-      this.factory.forResource(NETWORK_POLICIES).store.list(),
-      [...podEndpoints(pods, this.o.nodeName), ...this.dnsEndpoints()],
-      labels,
-    );
+    const rules = compileNodeRules(policies, policies.length ? [...endpoints, ...this.dnsEndpoints()] : [], labels);
     const t1 = performance.now();
     const rendered = renderRules(rules);
     const script = this.installed

@@ -39,7 +39,15 @@ const isReady = (n: Node) =>
  * Which node announces which address: pool addresses of our LoadBalancer Services (ingress IPs
  * that are no node's address), each given to the elected node among Ready nodes with a ready endpoint.
  */
+/** What of a Node the election reads. */
+const nodeFacts = (n: Node) =>
+  `${isReady(n)} ${(n.status?.addresses ?? []).map((a) => a.address).join(',')} ${!!n.metadata?.deletionTimestamp}`;
+
 export function announcements(services: Service[], slices: EndpointSlice[], nodes: Node[]): Map<string, string> {
+  // Most clusters have no LoadBalancer Service with a pool address: nothing to elect, and no need to
+  // walk every Node and EndpointSlice (a large cluster's nodes change every few seconds).
+  if (!services.some((svc) => wantsLoadBalancer(svc) && svc.status?.loadBalancer?.ingress?.some((i) => i.ip)))
+    return new Map();
   const nodeAddresses = new Set(nodes.flatMap((n) => (n.status?.addresses ?? []).map((a) => a.address)));
   const ready = new Set(nodes.filter(isReady).map((n) => n.metadata?.name ?? ''));
   const endpointNodes = new Map<string, Set<string>>();
@@ -120,8 +128,12 @@ export class LBAnnouncer {
 
   async start(): Promise<void> {
     const kick = () => this.schedule();
-    for (const s of [SERVICES, ENDPOINT_SLICES, NODES])
+    for (const s of [SERVICES, ENDPOINT_SLICES])
       this.factory.forResource(s as typeof SERVICES).addEventHandler({ add: kick, update: kick, delete: kick });
+    // Every Node reports its status every few seconds; only readiness and addresses matter here.
+    this.factory
+      .forResource(NODES)
+      .addEventHandler({ add: kick, update: (old, now) => nodeFacts(old) !== nodeFacts(now) && kick(), delete: kick });
     this.factory.start();
     await this.factory.waitForCacheSync();
     this.reconcile();

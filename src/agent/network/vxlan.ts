@@ -23,6 +23,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Node } from 'kubernetes-types/core/v1.js';
 import {
+  byNodeName,
   FLANNEL_ANNOTATION,
   internalIP,
   podCIDROf,
@@ -90,7 +91,7 @@ export function desiredVxlanRoutes(
 ): { routes: NodeRoute[]; skipped: SkippedNode[] } {
   const out: { routes: NodeRoute[]; skipped: SkippedNode[] } = { routes: [], skipped: [] };
   const seen = new Set<string>([selfPodCIDR]);
-  for (const n of [...nodes].sort((a, b) => String(a?.metadata?.name).localeCompare(String(b?.metadata?.name)))) {
+  for (const n of [...nodes].sort(byNodeName)) {
     const name = n?.metadata?.name;
     if (!name || name === selfName || n.metadata?.deletionTimestamp) continue;
     const podCIDR = podCIDROf(n);
