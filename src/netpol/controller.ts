@@ -95,7 +95,8 @@ export class NetworkPolicyController {
   private readonly podEndpoints = new Map<string, { endpoints: Endpoint[]; text: string }>();
 
   constructor(private o: NetworkPolicyControllerOptions) {
-    this.factory = new SharedInformerFactory(o.client, { logger: o.logger });
+    // Read only: in the server's process the informers share the watch cache's objects.
+    this.factory = new SharedInformerFactory(o.client, { logger: o.logger, dropManagedFields: true, frozen: true });
     this.log = o.logger.child({ component: 'network-policy', table: o.table });
   }
 

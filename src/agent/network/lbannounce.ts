@@ -117,7 +117,7 @@ export class LBAnnouncer {
   constructor(
     private readonly o: { client: Client; nodeName: string; nodeIP: string; stateFile: string; logger: Logger },
   ) {
-    this.factory = new SharedInformerFactory(o.client, { logger: o.logger });
+    this.factory = new SharedInformerFactory(o.client, { logger: o.logger, dropManagedFields: true, frozen: true });
     this.iface = interfaceOf(o.nodeIP);
     this.arping = spawnSync('sh', ['-c', 'command -v arping'], { stdio: 'ignore' }).status === 0;
     // What an earlier run left is ours until the first reconcile decides.

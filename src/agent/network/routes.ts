@@ -320,7 +320,11 @@ export class PodRoutes {
     this.installed = this.load();
     this.setUpBackend();
     this.setUpChains();
-    this.informer = new SharedIndexInformer<Node>(this.o.client, R.nodes, { logger: this.log });
+    this.informer = new SharedIndexInformer<Node>(this.o.client, R.nodes, {
+      logger: this.log,
+      dropManagedFields: true,
+      frozen: true,
+    });
     // A burst of Node changes (a cluster registering) makes one reconcile, not one per Node.
     const kick = () => {
       if (this.kickTimer || this.stopped) return;
