@@ -26,6 +26,8 @@
 //   BENCH_SERVER_NODE_ARGS   extra node flags for the server, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
 //                            (the profile is written when the server stops at the end)
 //   BENCH_SIM_NODE_ARGS      extra node flags for the simulator process
+//   BENCH_STARTUP_PODS       pods created one by one after the API samples, for the pod startup SLO (300; 0: skip)
+//   BENCH_STARTUP_QPS        their arrival rate per second (10)
 import { execFile, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -48,6 +50,7 @@ import {
   scale,
   sleep,
 } from './common.js';
+import { podStartupAtRate, startLatencyProbe, type LatencySummary } from './scaleprobes.js';
 
 // ---- configuration ------------------------------------------------------------------------------
 
@@ -65,6 +68,8 @@ const cfg = {
   out: process.env.BENCH_OUT ?? join(repo, 'bench', 'results', `scale-${scale}.json`),
   serverNodeArgs: (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(/\s+/).filter(Boolean),
   serverArgs: (process.env.BENCH_SERVER_ARGS ?? '').split(/\s+/).filter(Boolean),
+  startupPods: pick('BENCH_STARTUP_PODS', 300, 300),
+  startupPerSecond: pick('BENCH_STARTUP_QPS', 10, 10),
   simNodeArgs: (process.env.BENCH_SIM_NODE_ARGS ?? '').split(/\s+/).filter(Boolean),
 };
 const deployments = Math.ceil(cfg.pods / cfg.replicas);
@@ -462,7 +467,8 @@ async function main(): Promise<void> {
       }
     })();
 
-    // The workload: Deployments, 16 creates in flight.
+    // The workload: Deployments, 16 creates in flight; API calls sampled meanwhile.
+    const probe = startLatencyProbe(pool, { nodes: cfg.nodes, namespace: nsName(0) });
     const createStart = performance.now();
     const cpu0 = cpuSecondsOf(serverPid);
     const simCpu0 = cpuSecondsOf(simPid);
@@ -549,6 +555,12 @@ async function main(): Promise<void> {
     log(
       `all ${cfg.pods} pods scheduled after ${results.converge.allScheduledS} s, Running and Ready after ${results.converge.allRunningS} s (server ${results.converge.serverCores} cores)`,
     );
+
+    results.latencyDuringRollout = await probe.stop();
+    for (const l of results.latencyDuringRollout as LatencySummary[])
+      log(
+        `  during the rollout, ${l.what}: p50 ${l.p50} ms, p99 ${l.p99} ms, max ${l.max} ms (n=${l.samples}, ${l.errors} errors)`,
+      );
 
     // Deployments agree?
     const deps = await client.resource(R.deployments).listAll({ labelSelector: 'bench=scale' });
@@ -703,6 +715,18 @@ async function main(): Promise<void> {
       );
     } else log(`kubectl not usable, skipped: ${kubectlGet.stderr.slice(0, 200)}`);
     results.latency = lat;
+    if (cfg.startupPods > 0) {
+      results.podStartup = await podStartupAtRate(client, {
+        namespace: nsName(0),
+        count: cfg.startupPods,
+        perSecond: cfg.startupPerSecond,
+        timeoutMs: 120_000,
+      });
+      const ps = results.podStartup as Awaited<ReturnType<typeof podStartupAtRate>>;
+      log(
+        `  ${ps.what}: p50 ${ps.p50} ms, p99 ${ps.p99} ms, max ${ps.max} ms (${ps.running}/${cfg.startupPods} Running)`,
+      );
+    }
     results.final = { server: { ...rssOf(serverPid), ...(await heapOf(pool)) }, sim: rssOf(simPid) };
 
     // Print the table.
@@ -746,6 +770,18 @@ async function main(): Promise<void> {
         `${st.serverCores} cores (waited ${st.serverRunQueueWaitCores}); other processes ${st.otherCores} cores`,
       ],
       ['sim RSS / CPU steady state', `${f0(st.sim.rssMiB)} MiB / ${st.simCores} cores`],
+      ...((results.latencyDuringRollout ?? []) as LatencySummary[]).map((l): [string, string] => [
+        `during the rollout: ${l.what}`,
+        `p50 ${l.p50} ms, p99 ${l.p99} ms, max ${l.max} ms (n=${l.samples}, ${l.errors} errors)`,
+      ]),
+      ...(results.podStartup
+        ? [
+            [
+              results.podStartup.what,
+              `p50 ${results.podStartup.p50} ms, p99 ${results.podStartup.p99} ms, max ${results.podStartup.max} ms (${results.podStartup.running}/${cfg.startupPods} Running)`,
+            ] as [string, string],
+          ]
+        : []),
       ...lat.map((l): [string, string] => [
         l.what,
         `p50 ${f1(l.p50)} ms, p99 ${f1(l.p99)} ms, max ${f1(l.max)} ms (n=${l.samples}${l.items !== undefined ? `, ${l.items} items` : ''})`,
