@@ -16,6 +16,7 @@
 //   BENCH_WATCH_WRITES     writes observed by the watchers (300 / 100)
 //   BENCH_WATCH_RATE       writes per second during the watch phase (25)
 //   BENCH_RSS_OBJECTS      stored objects when RSS is read (100000 / 10000)
+//   BENCH_RSS_SETTLE_SECONDS idle time before RSS is read again, settled (30 / 10)
 //   BENCH_VALUE_BYTES      payload bytes in each ConfigMap (1024)
 //   BENCH_ETCD=0           skip the etcd reference
 //   BENCH_DATASTORE=etcd   k8ts stores in an etcd of its own (started like the reference) instead of SQLite
@@ -67,6 +68,7 @@ const cfg = {
   watchWrites: pick('BENCH_WATCH_WRITES', 300, 100),
   watchRate: pick('BENCH_WATCH_RATE', 25, 25),
   rssObjects: pick('BENCH_RSS_OBJECTS', 100000, 10000),
+  rssSettleSeconds: pick('BENCH_RSS_SETTLE_SECONDS', 30, 10),
   valueBytes: pick('BENCH_VALUE_BYTES', 1024, 1024),
   etcd: process.env.BENCH_ETCD !== '0',
   datastore: process.env.BENCH_DATASTORE === 'etcd' ? 'etcd' : 'sqlite',
@@ -960,6 +962,15 @@ async function rssPhase(k: K8ts, e: Etcd | undefined, r: Results) {
   await sleep(2000);
   r.etcd.rss = { objects: etcdStored, ...rssOf(e.pid) };
   log(`etcd: RSS ${r.etcd.rss.rssMiB.toFixed(0)} MiB with ${r.etcd.rss.objects} keys`);
+  // Read 2 s after a burst of creates, RSS still holds the burst's garbage (V8's and Go's collectors
+  // give memory back over time): both are read again once idle, the memory a cluster holding these
+  // objects keeps.
+  await sleep(cfg.rssSettleSeconds * 1000);
+  r.k8ts.rssSettled = { ...rssOf(k.pid), ...(await heapOf(k.pool)) };
+  r.etcd.rssSettled = rssOf(e.pid);
+  log(
+    `after ${cfg.rssSettleSeconds} s idle: k8ts RSS ${f0(r.k8ts.rssSettled.rssMiB)} MiB (heap used ${f0(r.k8ts.rssSettled.heapUsedMiB)}), etcd RSS ${f0(r.etcd.rssSettled.rssMiB)} MiB`,
+  );
 }
 
 // ---- report -------------------------------------------------------------------------------------
@@ -1080,6 +1091,14 @@ function table(r: Results): string {
       ratio(k.rss.rssMiB, e.rss?.rssMiB),
       '',
     ]);
+    if (k.rssSettled)
+      rows.push([
+        `RSS with ${k.rss.objects} objects, ${cfg.rssSettleSeconds} s idle after the fills (MiB)`,
+        f0(k.rssSettled.rssMiB),
+        e.rssSettled ? f0(e.rssSettled.rssMiB) : '-',
+        ratio(k.rssSettled.rssMiB, e.rssSettled?.rssMiB),
+        '',
+      ]);
     if (k.rss.heapUsedMiB !== undefined)
       rows.push([
         '  of which JS heap used / external (MiB)',
