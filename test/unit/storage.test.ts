@@ -284,6 +284,26 @@ for (const kind of kinds) {
         cache.stop();
       }));
 
+    test('watch cache: a namespace-scoped list is sorted and complete whether or not keys changed since', () =>
+      withBackend(async (b) => {
+        const cache = new WatchCache(b, K('configmaps', ''), (_k, v) => JSON.parse(v));
+        await cache.start();
+        const names = (prefix: string) => cache.list(K('configmaps', prefix)).map((s) => s.obj.metadata.name);
+        for (const key of ['y/m', 'x/c', 'xx/a', 'x/a', 'y/a', 'x/b'])
+          await b.create(K('configmaps', key), JSON.stringify({ metadata: { name: key } }));
+        assert.deepEqual(names('x/'), ['x/a', 'x/b', 'x/c']); // keys changed: picked out and sorted
+        assert.deepEqual(
+          cache.list().map((s) => s.obj.metadata.name),
+          ['x/a', 'x/b', 'x/c', 'xx/a', 'y/a', 'y/m'],
+        );
+        assert.deepEqual(names('x/'), ['x/a', 'x/b', 'x/c']); // from the full sort
+        await b.delete(K('configmaps', 'x/b'));
+        await b.create(K('configmaps', 'y/b'), JSON.stringify({ metadata: { name: 'y/b' } }));
+        assert.deepEqual(names('x/'), ['x/a', 'x/c']);
+        assert.deepEqual(names('y/'), ['y/a', 'y/b', 'y/m']);
+        cache.stop();
+      }));
+
     if (kind.name !== 'etcd') return;
 
     test('etcd: keys are laid out as kube-apiserver lays them out', () =>
