@@ -12,7 +12,10 @@
 //   BENCH_CREATE_QPS       pod creation rate limit (0: as fast as possible, 100 in flight)
 //   BENCH_ONLY             plain,antiaffinity (both)
 //   BENCH_OUT              JSON results (bench/results/scheduler.json)
-import { mkdirSync, writeFileSync } from 'node:fs';
+//
+// Besides wall-clock figures it reports the process's CPU time (user + system, all threads) per
+// pod from the first create to the last binding: unlike pods/s, it holds on a shared machine.
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import pino from 'pino';
 import os from 'node:os';
 import { join, dirname, resolve } from 'node:path';
@@ -47,7 +50,34 @@ interface Result {
   distinctNodes: number;
   maxPodsPerNode: number;
   rssMiB: number;
+  /** Process CPU (user + system) from the first create to the last binding, per pod. */
+  cpuMsPerPod: number;
+  /** The same, for the creation phase alone (first to last create), per pod. */
+  createCpuMsPerPod: number;
+  /** The main thread's CPU from the first create to the last binding, per pod. */
+  mainCpuMsPerPod: number;
 }
+
+/**
+ * CPU time (user + system) of the main thread so far, in ms (Linux: /proc/self/task/PID/stat;
+ * NaN elsewhere): the event loop is where scheduling happens, without the collector's and
+ * SQLite's threads.
+ */
+function mainThreadCpuMs(): number {
+  try {
+    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // utime, stime in clock ticks (USER_HZ 100)
+  } catch {
+    return NaN;
+  }
+}
+
+/** CPU time (user + system) used by the process since `since` (process.cpuUsage), in ms. */
+const cpuMsSince = (since: NodeJS.CpuUsage) => {
+  const d = process.cpuUsage(since);
+  return (d.user + d.system) / 1000;
+};
 
 const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 
@@ -121,6 +151,8 @@ async function scenario(name: string, antiAffinity: boolean): Promise<Result> {
     await sched.start();
     const pods = client.resource(R.pods).namespace('bench');
     const t0 = performance.now();
+    const cpu0 = process.cpuUsage();
+    const main0 = mainThreadCpuMs();
     await inParallel(
       Array.from({ length: cfg.pods }, (_, i) => i),
       cfg.createQps > 0 ? 200 : 100,
@@ -131,6 +163,7 @@ async function scenario(name: string, antiAffinity: boolean): Promise<Result> {
       cfg.createQps,
     );
     const tCreated = performance.now();
+    const createCpuMs = cpuMsSince(cpu0);
     const timeout = new Promise<void>((_, rej) =>
       setTimeout(
         () =>
@@ -144,6 +177,8 @@ async function scenario(name: string, antiAffinity: boolean): Promise<Result> {
     );
     await Promise.race([allBound, timeout]);
     const t1 = performance.now();
+    const cpuMs = cpuMsSince(cpu0);
+    const mainMs = mainThreadCpuMs() - main0;
     const lat = [...bound].map(([k, t]) => t - created.get(k)!).sort((a, b) => a - b);
     const rssMiB = Math.round(process.memoryUsage().rss / 2 ** 20);
     const attempts = sched.stats.attempts;
@@ -166,6 +201,9 @@ async function scenario(name: string, antiAffinity: boolean): Promise<Result> {
       distinctNodes: perNode.size,
       maxPodsPerNode: Math.max(...perNode.values()),
       rssMiB,
+      cpuMsPerPod: +(cpuMs / cfg.pods).toFixed(3),
+      createCpuMsPerPod: +(createCpuMs / cfg.pods).toFixed(3),
+      mainCpuMsPerPod: +(mainMs / cfg.pods).toFixed(3),
     };
   } finally {
     await client.close().catch(() => undefined);
@@ -175,17 +213,22 @@ async function scenario(name: string, antiAffinity: boolean): Promise<Result> {
 
 async function main(): Promise<void> {
   const results: Result[] = [];
-  console.log(`scheduling ${cfg.pods} pods on ${cfg.nodes} nodes (node ${process.version}, ${os.cpus().length} cores)`);
+  console.log(
+    `scheduling ${cfg.pods} pods on ${cfg.nodes} nodes (node ${process.version}, ${os.cpus().length} cores, load ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')})`,
+  );
   if (cfg.only.includes('plain')) results.push(await scenario('plain', false));
   if (cfg.only.includes('antiaffinity'))
     results.push(await scenario(`required anti-affinity (apps of ${cfg.appSize})`, true));
   console.log(
-    '\n| scenario | pods/s | p50 ms | p90 ms | p99 ms | max ms | create/s | attempts | nodes used | max pods/node |',
+    '\n| scenario | pods/s | p50 ms | p90 ms | p99 ms | max ms | create/s | attempts | nodes used | max pods/node | CPU ms/pod | of it creating | main thread |',
   );
-  console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const r of results) {
     console.log(
-      `| ${r.scenario} | ${r.podsPerSecond} | ${r.latencyMs.p50} | ${r.latencyMs.p90} | ${r.latencyMs.p99} | ${r.latencyMs.max} | ${r.createPerSecond} | ${r.attempts} | ${r.distinctNodes} | ${r.maxPodsPerNode} |`,
+      `| ${r.scenario} | ${r.podsPerSecond} | ${r.latencyMs.p50} | ${r.latencyMs.p90} | ${r.latencyMs.p99} | ${r.latencyMs.max} | ${r.createPerSecond} | ${r.attempts} | ${r.distinctNodes} | ${r.maxPodsPerNode} | ${r.cpuMsPerPod} | ${r.createCpuMsPerPod} | ${r.mainCpuMsPerPod} |`,
     );
   }
   console.log(

@@ -1,7 +1,8 @@
 // Lists with limit/continue, consistent at one resourceVersion. The first page is cut from the
-// watch cache and the whole (filtered) result kept briefly as a snapshot, so later pages come
-// from memory at the same revision; without a snapshot (another server, a restart) pages are
-// read from storage at the token's revision, or 410 Gone once that history is compacted.
+// watch cache and the whole (filtered) result kept briefly as a snapshot (within a byte budget
+// all snapshots share), so later pages come from memory at the same revision; without a snapshot
+// (evicted, another server, a restart) pages are read from storage at the token's revision, or
+// 410 Gone once that history is compacted.
 import { LRUCache } from 'lru-cache';
 import * as errors from '../machinery/errors.js';
 import type { StoredObject } from '../storage/cacher.js';
@@ -74,14 +75,49 @@ const EXPIRED =
 
 /**
  * A snapshot is kept as long as etcd keeps the revision a continue token names (its compaction
- * interval): a client reading the next page minutes later still gets it from memory.
+ * interval): a client reading the next page minutes later still gets it from memory, unless the
+ * snapshots' byte budget made it go first.
  */
 const SNAPSHOT_TTL_MS = 5 * 60_000;
 
+/**
+ * What the snapshots may hold together, by their objects' JSON text (an upper bound of what they
+ * keep alive once the objects are replaced or deleted): past it the least recently used go first,
+ * and a list bigger than the whole budget keeps no snapshot. Their later pages are read from
+ * storage at the token's revision, as upstream's apiserver reads every page from etcd.
+ */
+export const SNAPSHOT_BUDGET_BYTES = 128 * 2 ** 20;
+
+/** A snapshot's cost against the budget: its objects' JSON text and the array's slots. */
+function snapshotSize(items: StoredObject[]): number {
+  let n = 8 * items.length;
+  for (const s of items) n += s.json.length;
+  return Math.max(1, n);
+}
+
+export interface PaginatorOptions {
+  /** See SNAPSHOT_BUDGET_BYTES. */
+  snapshotBudgetBytes?: number;
+}
+
 export class Paginator {
-  private snapshots = new LRUCache<string, StoredObject[]>({ max: 64, ttl: SNAPSHOT_TTL_MS });
+  private snapshots: LRUCache<string, StoredObject[]>;
   /** While set (the server is short of memory), no snapshot is kept: see shed. */
   private shedding = false;
+
+  constructor(opts: PaginatorOptions = {}) {
+    this.snapshots = new LRUCache<string, StoredObject[]>({
+      max: 64,
+      ttl: SNAPSHOT_TTL_MS,
+      maxSize: opts.snapshotBudgetBytes ?? SNAPSHOT_BUDGET_BYTES,
+      sizeCalculation: snapshotSize,
+    });
+  }
+
+  /** The snapshots kept: how many, and their size against the budget. */
+  get snapshotStats(): { count: number; bytes: number } {
+    return { count: this.snapshots.size, bytes: this.snapshots.calculatedSize };
+  }
 
   /**
    * While the server is short of memory (its HeapGuard), keep no snapshot: a snapshot costs

@@ -9,7 +9,7 @@ import { checkObjectAddress } from './handlers/request.js';
 import type { ServingApi } from './serving.js';
 import { type WriteOptionsKind, writeOptions } from './options.js';
 import type { Store, WriteContext } from './store.js';
-import type { StoredObject } from '../storage/cacher.js';
+import { type StoredObject, privateCopyOf } from '../storage/cacher.js';
 import { rfc3339 } from '../machinery/time.js';
 
 /** The request body (JSON, YAML or protobuf) as an object of `kind`. */
@@ -83,7 +83,7 @@ export async function bindPod(
     ns,
     name,
     (cur) => {
-      const pod = structuredClone(cur.obj);
+      const pod = privateCopyOf(cur);
       if (pod.metadata.deletionTimestamp)
         throw errors.conflict(podsRef, name, `pod ${name} is being deleted, cannot be assigned to a host`);
       if (pod.spec.nodeName)
@@ -97,7 +97,8 @@ export async function bindPod(
       }
       pod.spec.nodeName = target.name;
       if (binding.metadata?.annotations)
-        pod.metadata.annotations = { ...pod.metadata.annotations, ...binding.metadata.annotations };
+        // Not a spread: the stored object is frozen once shared, and a frozen spread is slow to read (copyWith).
+        pod.metadata.annotations = Object.assign({}, pod.metadata.annotations, binding.metadata.annotations);
       const conditions = (pod.status ??= {}).conditions ?? [];
       const scheduled = { type: 'PodScheduled', status: 'True', lastProbeTime: null, lastTransitionTime: rfc3339() };
       const i = conditions.findIndex((c: any) => c.type === 'PodScheduled');
@@ -179,7 +180,7 @@ async function decrementBudget(
     ns,
     pdbName,
     (cur) => {
-      const pdb = structuredClone(cur.obj);
+      const pdb = privateCopyOf(cur);
       delete pdb.metadata.resourceVersion;
       const st = pdb.status ?? {};
       // As upstream: only a budget the controller has not processed yet suggests a Retry-After;
@@ -235,7 +236,7 @@ export async function finalizeNamespace(
     undefined,
     name,
     (cur) => {
-      const ns = structuredClone(cur.obj);
+      const ns = privateCopyOf(cur);
       if (body.metadata?.resourceVersion && body.metadata.resourceVersion !== ns.metadata.resourceVersion) {
         throw errors.conflict({ group: '', resource: 'namespaces' }, name, errors.OBJECT_MODIFIED);
       }

@@ -11,7 +11,7 @@ import { ResourceClient } from './client.js';
 import { MetadataTransport } from './metadata.js';
 import type { ApiError } from './errors.js';
 import type { ResourceSpec, Stored, Watch, WatchEvent } from './types.js';
-import { deepFreeze } from '../machinery/objects.js';
+import { copyWith, deepFreeze } from '../machinery/objects.js';
 
 export type IndexFunc = (obj: any) => string[];
 
@@ -460,7 +460,7 @@ function withoutManagedFields<T>(obj: T): T {
     return obj;
   }
   const { managedFields: _dropped, ...metadata } = o.metadata;
-  return { ...o, metadata } as T;
+  return copyWith(o, 'metadata', metadata) as T;
 }
 
 function rvOf(obj: any): string | undefined {

@@ -20,6 +20,28 @@ export function setOwn(obj: object, key: string, value: unknown): void {
   else (obj as Record<string, unknown>)[key] = value;
 }
 
+/**
+ * A shallow copy of `obj` with its member `key` set to `value` (added last when obj has none):
+ * what `{ ...obj, [key]: value }` makes, for objects that are frozen afterwards. V8 (Node 20)
+ * gives every object made by a spread its own hidden class once it is frozen, sealed or made
+ * non-extensible, so code reading such objects — thousands of shared, frozen nodes and pods —
+ * goes megamorphic: reading `node.spec` took 20-40 times as long (the scheduler's filters over
+ * 5,000 nodes, docs/benchmarks.md). A copy built member by member shares one hidden class.
+ */
+export function copyWith<T extends object>(obj: T, key: string, value: unknown): T {
+  const out: Record<string, unknown> = {};
+  let seen = false;
+  for (const k in obj) {
+    if (!Object.hasOwn(obj, k)) continue;
+    if (k === key) {
+      seen = true;
+      setOwn(out, k, value);
+    } else setOwn(out, k, (obj as Record<string, unknown>)[k]);
+  }
+  if (!seen) setOwn(out, key, value);
+  return out as T;
+}
+
 /** Structural equality of JSON values; a missing key equals an undefined one. */
 export function deepEqual(a: unknown, b: unknown): boolean {
   if (a === b) return true;

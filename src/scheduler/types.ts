@@ -106,6 +106,11 @@ export class PodInfo {
   readonly labels: Record<string, string>;
   readonly priority: number;
   readonly requests: Resources;
+  /**
+   * The requests NodeResourcesFit checks (positive ones, pods aside) as an array: its filter runs
+   * for hundreds of nodes per pod, and iterating the Map allocated on every call.
+   */
+  readonly fitRequests: [name: string, want: number][];
   /** Requests with upstream's non-zero defaults for cpu and memory (scoring). */
   readonly nonZeroCpu: number;
   readonly nonZeroMem: number;
@@ -125,6 +130,7 @@ export class PodInfo {
     this.labels = m.labels ?? {};
     this.priority = pod.spec?.priority ?? 0;
     this.requests = podRequests(pod);
+    this.fitRequests = [...this.requests].filter(([name, want]) => want > 0 && name !== PODS);
     const nz = podRequests(pod, true);
     this.nonZeroCpu = nz.get(CPU) ?? 0;
     this.nonZeroMem = nz.get(MEMORY) ?? 0;

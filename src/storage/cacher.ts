@@ -7,7 +7,7 @@
 // revision.
 import type { Backend, StorageEvent, Unsubscribe } from './interface.js';
 import { StorageError } from './interface.js';
-import { deepFreeze } from '../machinery/objects.js';
+import { copyWith, deepCopy, deepFreeze } from '../machinery/objects.js';
 import { applyDelta, encodeDelta } from './textdelta.js';
 
 /** How long one turn of the event loop may spend handing events to watchers (see flushFanout). */
@@ -70,6 +70,14 @@ export function metadataOf(s: StoredObject): any {
  */
 export function selectableMetadataOf(s: StoredObject): any {
   return s instanceof CachedObject ? s.selectable : s.obj?.metadata;
+}
+
+/**
+ * A private, mutable copy of a stored version's object, for a writer to change: deepCopy is
+ * about ten times as fast as structuredClone (pods/binding copied each pod it bound with it).
+ */
+export function privateCopyOf(s: StoredObject): any {
+  return deepCopy(s.obj);
 }
 
 /**
@@ -215,7 +223,7 @@ const leanViews = new WeakMap<object, any>();
 function leanView(obj: any, metadata: any): any {
   let lean = leanViews.get(obj);
   if (lean === undefined) {
-    lean = deepFreeze({ ...obj, metadata: metadata ?? leanMetadata(obj.metadata) });
+    lean = deepFreeze(copyWith(obj, 'metadata', metadata ?? leanMetadata(obj.metadata)));
     leanViews.set(obj, lean);
   }
   return lean;
@@ -505,7 +513,7 @@ export class WatchCache {
     const json = spliceResourceVersion(e.value, e.revision);
     const obj =
       hint && hint.value === e.value && json
-        ? { ...hint.obj, metadata: { ...hint.obj.metadata, resourceVersion: String(e.revision) } }
+        ? copyWith(hint.obj, 'metadata', copyWith(hint.obj.metadata, 'resourceVersion', String(e.revision)))
         : this.decode(e.key, e.value, e.revision);
     return new CachedObject(e.key, json ?? JSON.stringify(obj), e.revision, e.createRevision, this.decode, obj, true);
   }

@@ -2,6 +2,7 @@
 // revision even after its objects were deleted (and that revision compacted in storage); while
 // the paginator sheds, no snapshot is kept, so the deleted objects are not held, and later pages
 // are read from storage at the token's revision (410 Gone once that is compacted, as upstream).
+// Snapshots together stay within a byte budget, the least recently used going first.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -9,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SqliteBackend } from '../../src/storage/sqlite/backend.js';
 import { WatchCache } from '../../src/storage/cacher.js';
-import { Paginator, type PageRequest } from '../../src/apiserver/paginate.js';
+import { Paginator, type PageRequest, type PaginatorOptions } from '../../src/apiserver/paginate.js';
 import type { Store } from '../../src/apiserver/store.js';
 import { ApiError } from '../../src/machinery/errors.js';
 
@@ -17,6 +18,7 @@ const value = (name: string) => JSON.stringify({ metadata: { name } });
 
 async function withPaginator(
   fn: (b: SqliteBackend, p: Paginator, request: (continueToken?: string) => PageRequest) => Promise<void>,
+  opts?: PaginatorOptions,
 ): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'k8ts-pageshed-'));
   const b = new SqliteBackend(join(dir, 'state.db'));
@@ -42,7 +44,7 @@ async function withPaginator(
       resourceVersion: '',
       exact: false,
     });
-    await fn(b, new Paginator(), request);
+    await fn(b, new Paginator(opts), request);
   } finally {
     cache.stop();
     await b.close();
@@ -100,3 +102,35 @@ test('the snapshot goes once its last page was read', () =>
     // Asked again, the last page comes from storage, which no longer has that revision.
     await assert.rejects(() => p.page(request(first.meta.continue)), isGone);
   }));
+
+test('snapshots stay within their byte budget: the least recently used goes first, a list bigger than it keeps none', () =>
+  withPaginator(
+    async (b, p, request) => {
+      // About 130 bytes of JSON each: a snapshot of two is about 280 bytes, two of them over 400.
+      const padded = (name: string) => JSON.stringify({ metadata: { name }, data: { pad: 'x'.repeat(80) } });
+      for (const n of ['a', 'b']) await b.create(`/x/${n}`, padded(n));
+      const first = await p.page(request());
+      const one = p.snapshotStats;
+      assert.equal(one.count, 1);
+      assert.ok(one.bytes > 200 && one.bytes <= 400, `snapshot of ${one.bytes} bytes`);
+      // Another query's snapshot does not fit beside it: the older one goes.
+      const other = (token?: string): PageRequest => ({ ...request(token), selectorKey: 'other' });
+      const second = await p.page(other());
+      assert.deepEqual(p.snapshotStats, one);
+      await b.delete('/x/b');
+      await b.compact(b.currentRevision());
+      // The evicted token's next page is read from storage, which no longer has its revision...
+      await assert.rejects(() => p.page(request(first.meta.continue)), isGone);
+      // ...while the kept one still answers from memory.
+      assert.deepEqual(names((await p.page(other(second.meta.continue))).items), ['b']);
+      assert.equal(p.snapshotStats.count, 0);
+
+      // A list bigger than the whole budget keeps no snapshot at all.
+      for (const n of ['c', 'd', 'e']) await b.create(`/x/${n}`, padded(n));
+      const big = await p.page(request());
+      assert.equal(big.meta.remainingItemCount, 3);
+      assert.equal(p.snapshotStats.count, 0);
+      assert.deepEqual(names((await p.page(request(big.meta.continue))).items), ['c']);
+    },
+    { snapshotBudgetBytes: 400 },
+  ));

@@ -454,6 +454,37 @@ describe('scheduler against an in-process API server', () => {
     for (const i of [1, 2, 3, 4]) await pods().delete(`spread-${i}`, { gracePeriodSeconds: 0 });
   });
 
+  test("placed pods' required anti-affinity keeps a matching pod off their nodes (symmetry)", async () => {
+    const aa = {
+      podAntiAffinity: {
+        requiredDuringSchedulingIgnoredDuringExecution: [
+          {
+            labelSelector: { matchExpressions: [{ key: 'app', operator: 'In', values: ['guard', 'intruder'] }] },
+            topologyKey: 'kubernetes.io/hostname',
+          },
+        ],
+      },
+    };
+    for (const i of [1, 2, 3]) await mk(`guard-${i}`, { affinity: aa }, { app: 'guard' });
+    const ns = await eventually(async () => {
+      const all = await Promise.all([1, 2, 3].map((i) => nodeOf(`guard-${i}`)));
+      return all.every(Boolean) ? all : null;
+    });
+    assert.equal(new Set(ns).size, 3);
+    // No terms of its own: only the placed pods' terms keep it out.
+    await mk('intruder', {}, { app: 'intruder' });
+    const cond = await eventually(async () =>
+      (await pods().get('intruder')).status?.conditions?.find((c) => c.type === 'PodScheduled' && c.status === 'False'),
+    );
+    assert.match(
+      cond.message ?? '',
+      /^0\/3 nodes are available: 3 node\(s\) didn't satisfy existing pods anti-affinity rules\./,
+    );
+    await pods().delete('guard-2', { gracePeriodSeconds: 0 });
+    assert.equal(await eventually(() => nodeOf('intruder')), ns[1]);
+    for (const n of ['guard-1', 'guard-3', 'intruder']) await pods().delete(n, { gracePeriodSeconds: 0 });
+  });
+
   test('pod affinity follows a zone; topology spread balances', async () => {
     await mk('db', {}, { app: 'db' });
     const dbNode = await eventually(() => nodeOf('db'));

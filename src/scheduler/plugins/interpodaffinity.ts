@@ -20,23 +20,62 @@ export const ERR_EXISTING_ANTI_AFFINITY = "node(s) didn't satisfy existing pods 
 type Counts = Map<string, number>;
 const pairKey = (k: string, v: string) => `${k}\u0000${v}`;
 
-function bump(m: Counts, node: NodeInfo, topologyKey: string, by: number): void {
-  const v = node.labels[topologyKey];
-  if (v === undefined) return;
-  const k = pairKey(topologyKey, v);
-  const n = (m.get(k) ?? 0) + by;
-  if (n === 0) m.delete(k);
-  else m.set(k, n);
+/**
+ * Matching pods per topology pair, as topology key → value → count: Filter looks a node up for
+ * each pod and each of hundreds of nodes, and a lookup builds no `key=value` string.
+ */
+class PairCounts {
+  private readonly byKey = new Map<string, Map<string, number>>();
+  /** Pairs with a count. */
+  size = 0;
+
+  get(key: string, value: string): number {
+    return this.byKey.get(key)?.get(value) ?? 0;
+  }
+
+  /** Add `by` to the pair of `topologyKey` on `node` (none without that label). */
+  bump(node: NodeInfo, topologyKey: string, by: number): void {
+    const v = node.labels[topologyKey];
+    if (v === undefined) return;
+    let values = this.byKey.get(topologyKey);
+    if (!values) this.byKey.set(topologyKey, (values = new Map<string, number>()));
+    const had = values.get(v);
+    const n = (had ?? 0) + by;
+    if (n === 0) {
+      if (had !== undefined) this.size--;
+      values.delete(v);
+      if (!values.size) this.byKey.delete(topologyKey);
+    } else {
+      if (had === undefined) this.size++;
+      values.set(v, n);
+    }
+  }
+
+  /** Whether the node is in a domain with a positive count (for any key). */
+  anyOn(labels: Record<string, string>): boolean {
+    for (const [key, values] of this.byKey) {
+      const v = labels[key];
+      if (v !== undefined && (values.get(v) ?? 0) > 0) return true;
+    }
+    return false;
+  }
+
+  clone(): PairCounts {
+    const c = new PairCounts();
+    for (const [key, values] of this.byKey) c.byKey.set(key, new Map(values));
+    c.size = this.size;
+    return c;
+  }
 }
 
 class PreFilterState {
   constructor(
-    readonly existingAnti: Counts,
-    readonly affinity: Counts,
-    readonly anti: Counts,
+    readonly existingAnti: PairCounts,
+    readonly affinity: PairCounts,
+    readonly anti: PairCounts,
   ) {}
   clone(): PreFilterState {
-    return new PreFilterState(new Map(this.existingAnti), new Map(this.affinity), new Map(this.anti));
+    return new PreFilterState(this.existingAnti.clone(), this.affinity.clone(), this.anti.clone());
   }
 }
 
@@ -58,29 +97,29 @@ export class InterPodAffinity implements PreFilterPlugin, FilterPlugin, PreScore
   preFilter(state: CycleState, pod: PodInfo): Status | null {
     const cache = this.h.cache;
     const hasOwn = pod.requiredAffinity.length > 0 || pod.requiredAntiAffinity.length > 0;
-    const existingAnti: Counts = new Map();
+    const existingAnti = new PairCounts();
     for (const { pi: p, term: t } of cache.antiAffinityTermsFor(pod.labels)) {
       if (p.uid === pod.uid || !termMatches(t, pod, this.nsLabels)) continue;
       const ni = cache.node(p.nodeName);
-      if (ni) bump(existingAnti, ni, t.topologyKey, 1);
+      if (ni) existingAnti.bump(ni, t.topologyKey, 1);
     }
     if (!hasOwn && existingAnti.size === 0) return new Status(Code.Skip);
-    const affinity: Counts = new Map();
-    const anti: Counts = new Map();
+    const affinity = new PairCounts();
+    const anti = new PairCounts();
     if (pod.requiredAffinity.length) {
       const pairs = pod.requiredAffinity.flatMap((t) => t.requiredPairs);
       for (const p of cache.candidatePods(pairs)) {
         if (p.uid === pod.uid || !this.matchesAll(pod.requiredAffinity, p)) continue;
         const ni = cache.node(p.nodeName);
         if (!ni) continue;
-        for (const t of pod.requiredAffinity) bump(affinity, ni, t.topologyKey, 1);
+        for (const t of pod.requiredAffinity) affinity.bump(ni, t.topologyKey, 1);
       }
     }
     for (const t of pod.requiredAntiAffinity) {
       for (const p of cache.candidatePods(t.requiredPairs)) {
         if (p.uid === pod.uid || !termMatches(t, p, this.nsLabels)) continue;
         const ni = cache.node(p.nodeName);
-        if (ni) bump(anti, ni, t.topologyKey, 1);
+        if (ni) anti.bump(ni, t.topologyKey, 1);
       }
     }
     state.write(this.name, new PreFilterState(existingAnti, affinity, anti));
@@ -99,11 +138,11 @@ export class InterPodAffinity implements PreFilterPlugin, FilterPlugin, PreScore
     const s = state.read<PreFilterState>(this.name);
     if (!s) return;
     for (const t of other.requiredAntiAffinity)
-      if (termMatches(t, pod, this.nsLabels)) bump(s.existingAnti, node, t.topologyKey, by);
+      if (termMatches(t, pod, this.nsLabels)) s.existingAnti.bump(node, t.topologyKey, by);
     if (this.matchesAll(pod.requiredAffinity, other))
-      for (const t of pod.requiredAffinity) bump(s.affinity, node, t.topologyKey, by);
+      for (const t of pod.requiredAffinity) s.affinity.bump(node, t.topologyKey, by);
     for (const t of pod.requiredAntiAffinity)
-      if (termMatches(t, other, this.nsLabels)) bump(s.anti, node, t.topologyKey, by);
+      if (termMatches(t, other, this.nsLabels)) s.anti.bump(node, t.topologyKey, by);
   }
 
   filter(state: CycleState, pod: PodInfo, node: NodeInfo): Status | null {
@@ -114,7 +153,7 @@ export class InterPodAffinity implements PreFilterPlugin, FilterPlugin, PreScore
       let podsExist = true;
       for (const t of pod.requiredAffinity) {
         const v = node.labels[t.topologyKey];
-        if (v === undefined || !(s.affinity.get(pairKey(t.topologyKey, v)) ?? 0)) {
+        if (v === undefined || !s.affinity.get(t.topologyKey, v)) {
           podsExist = false;
           break;
         }
@@ -126,19 +165,14 @@ export class InterPodAffinity implements PreFilterPlugin, FilterPlugin, PreScore
           return Status.unresolvable(ERR_AFFINITY);
       }
     }
-    for (const t of pod.requiredAntiAffinity) {
-      const v = node.labels[t.topologyKey];
-      if (v !== undefined && (s.anti.get(pairKey(t.topologyKey, v)) ?? 0) > 0)
-        return Status.unschedulable(ERR_ANTI_AFFINITY);
-    }
-    if (s.existingAnti.size) {
-      for (const [pair, n] of s.existingAnti) {
-        if (n <= 0) continue;
-        const i = pair.indexOf('\u0000');
-        if (node.labels[pair.slice(0, i)] === pair.slice(i + 1))
-          return Status.unschedulable(ERR_EXISTING_ANTI_AFFINITY);
+    if (s.anti.size) {
+      for (const t of pod.requiredAntiAffinity) {
+        const v = node.labels[t.topologyKey];
+        if (v !== undefined && s.anti.get(t.topologyKey, v) > 0) return Status.unschedulable(ERR_ANTI_AFFINITY);
       }
     }
+    if (s.existingAnti.size && s.existingAnti.anyOn(node.labels))
+      return Status.unschedulable(ERR_EXISTING_ANTI_AFFINITY);
     return null;
   }
 

@@ -1,7 +1,7 @@
 // NodeResourcesFit (requests vs allocatable, pods count, extended resources; LeastAllocated or
 // MostAllocated scoring) and NodeResourcesBalancedAllocation.
 import { CycleState, type FilterPlugin, type PreFilterPlugin, type ScorePlugin } from '../framework.js';
-import { CPU, MAX_NODE_SCORE, MEMORY, NodeInfo, PODS, PodInfo, Status } from '../types.js';
+import { CPU, MAX_NODE_SCORE, MEMORY, NodeInfo, PodInfo, Status } from '../types.js';
 
 export type ScoringStrategy = 'LeastAllocated' | 'MostAllocated';
 
@@ -14,14 +14,16 @@ export class NodeResourcesFit implements PreFilterPlugin, FilterPlugin, ScorePlu
   }
 
   filter(_s: CycleState, pod: PodInfo, node: NodeInfo): Status | null {
-    const reasons: string[] = [];
-    if (node.pods.size + 1 > node.allowedPods) reasons.push('Too many pods');
-    for (const [name, want] of pod.requests) {
-      if (want <= 0 || name === PODS) continue;
+    // Runs for hundreds of nodes per pod: nothing is allocated unless the pod does not fit.
+    let reasons: string[] | undefined;
+    if (node.pods.size + 1 > node.allowedPods) reasons = ['Too many pods'];
+    const wants = pod.fitRequests;
+    for (let i = 0; i < wants.length; i++) {
+      const [name, want] = wants[i];
       const free = (node.allocatable.get(name) ?? 0) - (node.requested.get(name) ?? 0);
-      if (want > free) reasons.push(`Insufficient ${name}`);
+      if (want > free) (reasons ??= []).push(`Insufficient ${name}`);
     }
-    return reasons.length ? Status.unschedulable(...reasons) : null;
+    return reasons ? Status.unschedulable(...reasons) : null;
   }
 
   score(_s: CycleState, pod: PodInfo, node: NodeInfo): number {
