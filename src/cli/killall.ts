@@ -15,6 +15,7 @@ import { cleanUpNetworkPolicy } from '../netpol/index.js';
 import type { Runtime } from '../agent/runtime/types.js';
 import { defaultDataDir } from './datadir.js';
 import { stopStrayEtcd } from '../etcd/managed.js';
+import { stopStaleNginx } from '../ingress/nginx/supervisor.js';
 
 async function removeAll(rt: Runtime): Promise<number> {
   const sandboxes = await rt.listPodSandboxes();
@@ -164,5 +165,6 @@ export async function killall(opts: { dataDir?: string }): Promise<void> {
   await cleanUpNetworkPolicy(agentDir, isDefault);
   // The managed etcd member, when the server that supervised it is gone.
   await stopStrayEtcd(dataDir);
+  await stopStaleNginx(dataDir);
   process.stdout.write(`k8ts killall: removed ${removed} pod sandbox(es), stopped the runtime of ${dataDir}\n`);
 }
