@@ -36,6 +36,7 @@ import { contextFromSecret, selfSignedCertificate, type CertificatePair } from '
 import { renderNginxConfig, type RenderedConfig } from './nginx/render.js';
 import { nginxAvailable, NginxSupervisor, STREAM_MODULE } from './nginx/supervisor.js';
 import { randomBytes } from 'node:crypto';
+import { listenForNginxLog } from './nginx/accesslog.js';
 
 export const INGRESS_CLASS_NAME = 'k8ts';
 export const INGRESS_CONTROLLER = 'k8ts.io/ingress';
@@ -135,6 +136,7 @@ export class IngressController {
   private nginx?: NginxSupervisor;
   private nginxToken = '';
   private nginxTimer?: NodeJS.Timeout;
+  private nginxLog?: { port: number; close(): void };
   private defaultCertificate?: CertificatePair;
   /** What the last rebuild handed to the proxy, for NGINX's configuration. */
   private served?: { table: RouteTable; contexts: Map<string, SecureContext>; passthrough: readonly StreamRoute[] };
@@ -300,6 +302,8 @@ export class IngressController {
 
   private async startNginx(): Promise<void> {
     const dataDir = this.o.dataDir ?? '';
+    const observer = this.observer;
+    if (observer) this.nginxLog = await listenForNginxLog((r) => observer.record(r), this.log);
     this.nginx = new NginxSupervisor({ dataDir, logger: this.log });
     // Endpoints are NGINX upstreams: a change renders again (routes of the JS proxy read them per request).
     const changed = () => this.scheduleNginx();
@@ -353,8 +357,8 @@ export class IngressController {
       streamModule: STREAM_MODULE,
       workers: this.o.nginxWorkers ?? 1,
       user: process.getuid?.() === 0 ? 'root' : undefined,
-      // Access log and metrics are the JS proxy's: every request goes through it then.
-      noNative: !!this.observer,
+      // Requests NGINX serves are recorded from its log (the JS proxy records its own).
+      logPort: this.nginxLog?.port ?? 0,
     });
   }
 
@@ -366,6 +370,7 @@ export class IngressController {
     await this.sources.stop();
     await this.listenerSync;
     await this.nginx?.stop();
+    this.nginxLog?.close();
     await this.proxy?.stop();
     await this.gatewayStreams?.stop();
     await this.streams?.stop();

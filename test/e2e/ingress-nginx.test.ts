@@ -4,8 +4,9 @@
 // behind selector-less Services and hand-written EndpointSlices.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { createServer as createHttpServer, request, type IncomingMessage, type Server } from 'node:http';
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
@@ -186,6 +187,8 @@ async function tlsSecret(name: string, cn: string) {
 const apply = (...objs: object[]) =>
   c.k(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objs }));
 
+const accessLog = join(mkdtempSync(join(tmpdir(), 'k8ts-nginx-log-')), 'access.log');
+let metricsPort = 0;
 let one = 0;
 let two = 0;
 const nginxPid = () => Number(readFileSync(join(c.dataDir, 'ingress-nginx', 'nginx.pid'), 'utf8').trim());
@@ -202,6 +205,10 @@ before(async () => {
       String(httpsPort),
       '--ingress-bind-address',
       '127.0.0.1',
+      '--ingress-access-log',
+      accessLog,
+      '--ingress-metrics-port',
+      String((metricsPort = await freePort())),
     ],
   });
   one = await backend('one');
@@ -222,6 +229,7 @@ after(async () => {
   releaseSlow();
   if (c) await c.cleanup();
   for (const s of servers) s.close();
+  rmSync(dirname(accessLog), { recursive: true, force: true });
 });
 
 test(
@@ -252,6 +260,42 @@ test(
     assert.equal((await send('nothing.test', '/')).status, 404);
   },
 );
+
+test('access log and metrics cover the requests NGINX serves', { skip }, async () => {
+  const r = await send('b.test', '/logged?q=2', { 'user-agent': 'nginx-test' });
+  assert.ok(fromNginx(json(r).peer));
+  const lines = () =>
+    readFileSync(accessLog, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+  await until('the line is written', () => lines().some((l) => l.uri === '/logged?q=2'), 10_000, 100);
+  const line = lines().find((l) => l.uri === '/logged?q=2')!;
+  assert.equal(line.remote_addr, CLIENT);
+  assert.equal(line.host, 'b.test');
+  assert.equal(line.status, 200);
+  assert.equal(line.namespace, 'default');
+  assert.equal(line.ingress_name, 'b');
+  assert.equal(line.ingress_kind, 'Ingress');
+  assert.equal(line.service_name, 'one');
+  assert.equal(line.http_user_agent, 'nginx-test');
+  assert.equal(line.upstream_status, 200);
+  assert.match(String(line.upstream_addr), /^127\.0\.0\.1:\d+$/);
+  assert.equal(typeof line.upstream_response_time, 'number');
+  const metrics = await new Promise<string>((resolve, reject) =>
+    request({ host: '127.0.0.1', port: metricsPort, path: '/metrics' }, (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString()));
+      res.on('end', () => resolve(body));
+    })
+      .on('error', reject)
+      .end(),
+  );
+  assert.match(
+    metrics,
+    /nginx_ingress_controller_requests\{namespace="default",ingress="b",service="one",host="b\.test",path="\/",method="GET",status="200"\} [1-9]/,
+  );
+});
 
 test(
   'TLS: two hosts by SNI with their own certificates; the JS proxy gets the client over PROXY protocol',

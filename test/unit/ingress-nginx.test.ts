@@ -14,6 +14,7 @@ import { renderNginxConfig, wildcardRegex, type RenderInput } from '../../src/in
 import { nginxAvailable, NGINX_BINARY, STREAM_MODULE } from '../../src/ingress/nginx/supervisor.js';
 import { frontClient, parseProxyLine } from '../../src/ingress/proxy.js';
 import { selfSignedCertificate } from '../../src/ingress/tls.js';
+import { parseNginxLog } from '../../src/ingress/nginx/accesslog.js';
 
 type Path = [path: string, pathType: string, service: string];
 
@@ -238,7 +239,7 @@ test(
         ing('c', { 'c.test': [['/', 'Prefix', 'web']] }, { annotations: { [A + 'enable-cors']: 'true' } }),
       ]);
       const r = renderNginxConfig(
-        await input(table, { dir, user: process.getuid?.() === 0 ? 'root' : undefined, bindAddress: '127.0.0.1' }),
+        await input(table, { dir, user: process.getuid?.() === 0 ? 'root' : undefined, logPort: 5140 }),
       );
       for (const [name, body] of r.files) writeFileSync(join(dir, name), body, { mode: 0o600 });
       writeFileSync(join(dir, 'nginx.conf'), r.text, { mode: 0o600 });
@@ -270,4 +271,51 @@ test('X-K8ts-Front is trusted only with the token, and removed either way; PROXY
   assert.deepEqual(parseProxyLine('PROXY UNKNOWN'), { source: undefined });
   assert.equal(parseProxyLine('GET / HTTP/1.1'), undefined);
   assert.equal(parseProxyLine('PROXY TCP4 nonsense 127.0.0.1 1 2'), undefined);
+});
+
+test('access log: native locations label their requests; NGINX log lines become request records', async () => {
+  const table = buildRouteTable([
+    ing('a', { 'a.test': [['/app', 'Prefix', 'web']] }),
+    ing('e', { 'e.test': [['/', 'Prefix', 'empty']] }),
+  ]);
+  const r = renderNginxConfig(await input(table, { logPort: 5140 }));
+  assert.match(r.text, /log_format k8ts escape=json '\{"msec":"\$msec",/);
+  const [a] = serverBlocks(r.text, 'a.test');
+  assert.match(a, /access_log syslog:server=127\.0\.0\.1:5140,nohostname,tag=k8ts k8ts;/);
+  assert.match(
+    a,
+    /set \$k8ts_namespace default;\s+set \$k8ts_ingress a;\s+set \$k8ts_service web;\s+set \$k8ts_path "\/app";\s+proxy_pass/,
+  );
+  // Requests NGINX hands to the JS proxy are logged there, not twice.
+  assert.match(a, /location \/ \{[^}]*access_log off;/);
+  // 503 without endpoints carries no route labels, as in the JS proxy's log.
+  assert.doesNotMatch(serverBlocks(r.text, 'e.test')[0], /set \$k8ts_ingress e;/);
+  assert.doesNotMatch(renderNginxConfig(await input(table)).text, /syslog/);
+
+  const line =
+    '<190>Dec  7 07:00:00 k8ts: {"msec":"1796626761.500","request_time":"0.250","remote_addr":"192.0.2.4","request_id":"abc","method":"GET","host":"a.test","uri":"/app/x?y=1","protocol":"HTTP/1.1","status":"200","bytes":"12","referer":"","user_agent":"curl/8","namespace":"default","ingress":"a","service":"web","path":"/app","upstream_addr":"10.0.0.1:8080, 10.0.0.2:8080","upstream_status":"502, 200","upstream_response_time":"0.010, 0.200"}';
+  const rec = parseNginxLog(line);
+  assert.ok(rec);
+  assert.equal(rec.start.getTime(), 1796626761250);
+  assert.equal(rec.durationMs, 250);
+  assert.equal(rec.clientIP, '192.0.2.4');
+  assert.equal(rec.url, '/app/x?y=1');
+  assert.equal(rec.httpVersion, '1.1');
+  assert.equal(rec.status, 200);
+  assert.equal(rec.bytes, 12);
+  assert.equal(rec.referer, undefined);
+  assert.deepEqual(
+    [rec.namespace, rec.ingress, rec.kind, rec.service, rec.path],
+    ['default', 'a', 'Ingress', 'web', '/app'],
+  );
+  assert.equal(rec.upstreamAddr, '10.0.0.2:8080');
+  assert.equal(rec.upstreamStatus, 200);
+  assert.ok(Math.abs((rec.upstreamMs ?? 0) - 210) < 1e-6);
+  const noRoute = parseNginxLog(
+    '<190>x: {"msec":"1","request_time":"0","status":"404","ingress":"","upstream_status":"","upstream_response_time":""}',
+  );
+  assert.equal(noRoute?.ingress, undefined);
+  assert.equal(noRoute?.upstreamStatus, undefined);
+  assert.equal(noRoute?.upstreamMs, undefined);
+  assert.equal(parseNginxLog('garbage'), undefined);
 });

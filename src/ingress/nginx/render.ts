@@ -11,6 +11,7 @@
 //     per path; non-native hosts and unmatched paths are proxied to the JS proxy's plain listener,
 //     with the client in X-K8ts-Front next to a per-start token.
 import { createHash } from 'node:crypto';
+import { logFormat } from './accesslog.js';
 import type { Endpoint } from '../backends.js';
 import type { CertificatePair } from '../tls.js';
 import {
@@ -48,6 +49,8 @@ export interface RenderInput {
   user?: string;
   /** Serve no host natively (everything through the JS proxy). */
   noNative?: boolean;
+  /** NGINX logs the requests it serves as JSON to syslog on this UDP port of 127.0.0.1 (accesslog.ts); 0: no log. */
+  logPort?: number;
 }
 
 export interface RenderedConfig {
@@ -177,7 +180,14 @@ export function renderNginxConfig(o: RenderInput): RenderedConfig {
     out.push(`proxy_read_timeout ${ms(opt.readTimeoutMs)};`);
     out.push(`proxy_send_timeout ${ms(opt.sendTimeoutMs)};`);
     const up = upstreamFor(r.backend);
-    // No ready endpoints (or no such Service / port): 503, as the JS proxy answers.
+    // No ready endpoints (or no such Service / port): 503, as the JS proxy answers (its log has no route then).
+    if (up && o.logPort)
+      out.push(
+        `set $k8ts_namespace ${r.ingress.namespace};`,
+        `set $k8ts_ingress ${r.ingress.name};`,
+        `set $k8ts_service ${r.backend.service};`,
+        `set $k8ts_path ${q(r.path)};`,
+      );
     out.push(up ? `proxy_pass http://${up};` : 'return 503;');
     return out;
   };
@@ -193,7 +203,17 @@ export function renderNginxConfig(o: RenderInput): RenderedConfig {
     'proxy_connect_timeout 5s;',
     'proxy_read_timeout 1d;',
     'proxy_send_timeout 1d;',
+    // The JS proxy logs what it serves.
+    'access_log off;',
   ];
+  // NGINX's own requests: the log and the route's labels (empty unless a location sets them).
+  const logging = o.logPort
+    ? [
+        `access_log syslog:server=127.0.0.1:${o.logPort},nohostname,tag=k8ts k8ts;`,
+        ...['namespace', 'ingress', 'service', 'path'].map((v) => `set $k8ts_${v} "";`),
+      ]
+    : [];
+  const logLines = logging.map((l) => `    ${l}\n`).join('');
   const block = (head: string, body: string[], indent = '    ') =>
     `${indent}${head} {\n${body.map((l) => `${indent}  ${l}`).join('\n')}\n${indent}}`;
 
@@ -265,7 +285,7 @@ export function renderNginxConfig(o: RenderInput): RenderedConfig {
     }
     nativeHttp.push(host);
     servers.push(
-      `  server {\n    listen ${httpListen};\n    server_name ${name};\n${locations(h, false).join('\n')}\n  }`,
+      `  server {\n    listen ${httpListen};\n    server_name ${name};\n${logLines}${locations(h, false).join('\n')}\n  }`,
     );
     const cert = passedThrough(host, o.passthrough) ? undefined : o.certificate(host);
     if (!cert) {
@@ -279,7 +299,7 @@ export function renderNginxConfig(o: RenderInput): RenderedConfig {
     nativeTls.push(host);
     const file = certificateFile(cert, files);
     servers.push(
-      `  server {\n    listen ${tlsListen};\n    server_name ${name};\n    ssl_certificate ${dir}/${file};\n    ssl_certificate_key ${dir}/${file};\n${locations(h, true).join('\n')}\n  }`,
+      `  server {\n    listen ${tlsListen};\n    server_name ${name};\n    ssl_certificate ${dir}/${file};\n    ssl_certificate_key ${dir}/${file};\n${logLines}${locations(h, true).join('\n')}\n  }`,
     );
   }
   const tlsHosts = new Set(nativeTls);
@@ -349,7 +369,7 @@ http {
     default $http_x_request_id;
     '' $request_id;
   }
-  map $scheme $k8ts_forwarded_port {
+${o.logPort ? `  log_format k8ts escape=json '${logFormat()}';\n` : ''}  map $scheme $k8ts_forwarded_port {
     https ${o.httpsPort};
     default ${o.httpPort};
   }
@@ -383,7 +403,7 @@ ${[...upstreams.values()].join('')}
     listen ${httpListen} default_server;
     listen ${tlsListen} default_server;
     server_name _;
-${block('location /', toJs)}
+${logLines}${block('location /', toJs)}
   }
 ${servers.join('\n')}
 }
