@@ -179,6 +179,8 @@ test('TLS: native hosts with a certificate by SNI through the stream map; redire
   // SNI: native names to NGINX's TLS server, the rest (default) to the JS proxy with PROXY protocol.
   assert.match(r.text, /\n\s+secure\.test unix:\/tmp\/k8ts-nginx\/https\.sock;/);
   assert.ok(r.text.includes(`${wildcardRegex('*.wild.test')} unix:/tmp/k8ts-nginx/https.sock;`));
+  // No server name: NGINX's TLS server (default certificate, routed by Host), as the JS proxy does.
+  assert.match(r.text, /\n\s+"" unix:\/tmp\/k8ts-nginx\/https\.sock;/);
   // Non-native names (forced.test has no certificate) take the default: the JS proxy.
   assert.doesNotMatch(r.text, /\n\s+forced\.test 127/);
   assert.match(r.text, /default 127\.0\.0\.1:40002;[\s\S]*ssl_preread on;[\s\S]*proxy_protocol on;/);

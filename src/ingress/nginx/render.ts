@@ -303,6 +303,11 @@ export function renderNginxConfig(o: RenderInput): RenderedConfig {
     );
   }
   const tlsHosts = new Set(nativeTls);
+  // No server name (or an address as one): the default certificate, then routing by Host, as the
+  // JS proxy does; NGINX's TLS server does that too (native Hosts served, others passed to the JS
+  // proxy), unless a passthrough route takes any name (then the JS proxy reads the ClientHello).
+  if (natives.size && !o.passthrough.some((p) => p.hosts.includes('')))
+    sniMap.push(`    "" ${socket};`, `    ~^[0-9.]+$ ${socket};`);
   for (const host of nativeTls) sniMap.push(`    ${host.startsWith('*.') ? wildcardRegex(host) : host} ${socket};`);
   // Other TLS names that a native wildcard's regex would take go to the JS proxy by name.
   const others = new Set<string>([...o.table.tls.keys(), ...hosts.map(([h]) => h)]);
