@@ -33,7 +33,7 @@ import { RouteSources } from './routesources.js';
 import { IngressObserver, type AccessLogFormat } from './observe.js';
 import { parseStreamServices, StreamProxy, type StreamMapping, type StreamProtocol } from './streams.js';
 import { contextFromSecret, selfSignedCertificate, type CertificatePair } from './tls.js';
-import { renderNginxConfig, type RenderedConfig } from './nginx/render.js';
+import { RenderCache, renderNginxConfig, type RenderedConfig } from './nginx/render.js';
 import { nginxAvailable, NginxSupervisor, STREAM_MODULE } from './nginx/supervisor.js';
 import { randomBytes } from 'node:crypto';
 import { listenForNginxLog } from './nginx/accesslog.js';
@@ -137,6 +137,9 @@ export class IngressController {
   private nginxToken = '';
   private nginxTimer?: NodeJS.Timeout;
   private nginxLog?: { port: number; close(): void };
+  private readonly nginxCache = new RenderCache();
+  /** Certificates by Secret object (one per Secret version, so the renderer's cache holds). */
+  private readonly pems = new WeakMap<Secret, CertificatePair>();
   private defaultCertificate?: CertificatePair;
   /** What the last rebuild handed to the proxy, for NGINX's configuration. */
   private served?: { table: RouteTable; contexts: Map<string, SecureContext>; passthrough: readonly StreamRoute[] };
@@ -306,7 +309,10 @@ export class IngressController {
     if (observer) this.nginxLog = await listenForNginxLog((r) => observer.record(r), this.log);
     this.nginx = new NginxSupervisor({ dataDir, logger: this.log });
     // Endpoints are NGINX upstreams: a change renders again (routes of the JS proxy read them per request).
-    const changed = () => this.scheduleNginx();
+    const changed = () => {
+      this.nginxCache.invalidate();
+      this.scheduleNginx();
+    };
     for (const inf of [this.slices, this.services] as SharedIndexInformer<unknown>[])
       inf.addEventHandler({ add: changed, update: changed, delete: changed });
     await this.nginx.start(this.renderNginx());
@@ -330,8 +336,17 @@ export class IngressController {
       const secret = entry && this.secrets.store.get(key(entry.secret));
       const crt = secret?.data?.['tls.crt'];
       const k = secret?.data?.['tls.key'];
-      if (!crt || !k || !contexts.has(host)) return undefined;
-      return { cert: Buffer.from(crt, 'base64').toString('utf8'), key: Buffer.from(k, 'base64').toString('utf8') };
+      if (!secret || !crt || !k || !contexts.has(host)) return undefined;
+      let pair = this.pems.get(secret);
+      if (!pair)
+        this.pems.set(
+          secret,
+          (pair = {
+            cert: Buffer.from(crt, 'base64').toString('utf8'),
+            key: Buffer.from(k, 'base64').toString('utf8'),
+          }),
+        );
+      return pair;
     };
     return renderNginxConfig({
       table,
@@ -359,6 +374,7 @@ export class IngressController {
       user: process.getuid?.() === 0 ? 'root' : undefined,
       // Requests NGINX serves are recorded from its log (the JS proxy records its own).
       logPort: this.nginxLog?.port ?? 0,
+      cache: this.nginxCache,
     });
   }
 

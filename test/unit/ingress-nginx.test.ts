@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { Ingress, IngressRule } from 'kubernetes-types/networking/v1.js';
 import { buildRouteTable } from '../../src/ingress/routeindex.js';
 import type { RouteTable, ServiceBackend } from '../../src/ingress/routes.js';
-import { renderNginxConfig, wildcardRegex, type RenderInput } from '../../src/ingress/nginx/render.js';
+import { RenderCache, renderNginxConfig, wildcardRegex, type RenderInput } from '../../src/ingress/nginx/render.js';
 import { nginxAvailable, NGINX_BINARY, STREAM_MODULE } from '../../src/ingress/nginx/supervisor.js';
 import { frontClient, parseProxyLine } from '../../src/ingress/proxy.js';
 import { selfSignedCertificate } from '../../src/ingress/tls.js';
@@ -320,4 +320,27 @@ test('access log: native locations label their requests; NGINX log lines become 
   assert.equal(noRoute?.upstreamStatus, undefined);
   assert.equal(noRoute?.upstreamMs, undefined);
   assert.equal(parseNginxLog('garbage'), undefined);
+});
+
+test('the render cache gives the same text; endpoint changes invalidate it', async () => {
+  const table = buildRouteTable([
+    ing('a', { 'a.test': [['/', 'Prefix', 'web']] }, { tls: ['a.test'] }),
+    ing('w', { '*.w.test': [['/', 'Prefix', 'web']] }, { tls: ['*.w.test'] }),
+    ing('x', { 'x.w.test': [['/', 'Prefix', 'web']] }),
+  ]);
+  const cache = new RenderCache();
+  let eps = [{ address: '10.0.0.1', port: 8080 }];
+  const base = await input(table, { endpoints: () => eps, logPort: 5140 });
+  const plain = renderNginxConfig(base);
+  assert.equal(renderNginxConfig({ ...base, cache }).text, plain.text);
+  assert.equal(renderNginxConfig({ ...base, cache }).text, plain.text);
+  // x.w.test has a TLS server of its own (the wildcard's certificate), so the wildcard's does not take it.
+  assert.equal(serverBlocks(plain.text, 'x.w.test').filter((b) => b.includes('https.sock')).length, 1);
+  eps = [{ address: '10.0.0.9', port: 8080 }];
+  assert.match(renderNginxConfig({ ...base, cache }).text, /10\.0\.0\.1:8080/, 'cached until invalidated');
+  cache.invalidate();
+  const fresh = renderNginxConfig({ ...base, cache });
+  assert.doesNotMatch(fresh.text, /10\.0\.0\.1:8080/);
+  assert.match(fresh.text, /10\.0\.0\.9:8080/);
+  assert.equal(fresh.text, renderNginxConfig(base).text);
 });

@@ -51,6 +51,50 @@ export interface RenderInput {
   noNative?: boolean;
   /** NGINX logs the requests it serves as JSON to syslog on this UDP port of 127.0.0.1 (accesslog.ts); 0: no log. */
   logPort?: number;
+  /** Blocks of unchanged hosts from earlier renders (the result is the same with or without it). */
+  cache?: RenderCache;
+}
+
+interface HostBlocks {
+  generation: number;
+  settings: string;
+  cert: CertificatePair | undefined;
+  servers: string[];
+  upstreams: [string, string][];
+  certFile?: [string, string];
+}
+
+/**
+ * What earlier renders made of each host, by its HostRoutes object (route tables share those of
+ * unchanged hosts) and certificate; `invalidate` when endpoints change (upstream blocks and 503s
+ * depend on them). With 1,000 hosts a render from scratch takes tens of milliseconds of the event
+ * loop; with the cache a change costs about what it touches.
+ */
+export class RenderCache {
+  private generation = 0;
+  private readonly hosts = new WeakMap<HostRoutes, HostBlocks>();
+  private readonly files = new WeakMap<CertificatePair, [string, string]>();
+
+  invalidate(): void {
+    this.generation++;
+  }
+
+  /** @internal */ get(h: HostRoutes, cert: CertificatePair | undefined, settings: string): HostBlocks | undefined {
+    const hit = this.hosts.get(h);
+    return hit && hit.generation === this.generation && hit.cert === cert && hit.settings === settings
+      ? hit
+      : undefined;
+  }
+
+  /** @internal */ set(h: HostRoutes, blocks: Omit<HostBlocks, 'generation'>): void {
+    this.hosts.set(h, { ...blocks, generation: this.generation });
+  }
+
+  /** @internal */ certificateFile(pair: CertificatePair): [string, string] {
+    let f = this.files.get(pair);
+    if (!f) this.files.set(pair, (f = certificateEntry(pair)));
+    return f;
+  }
 }
 
 export interface RenderedConfig {
@@ -125,9 +169,13 @@ function upstreamName(b: ServiceBackend): string {
   return `k8ts_${createHash('sha256').update(id).digest('hex').slice(0, 16)}`;
 }
 
-function certificateFile(pair: CertificatePair, files: Map<string, string>): string {
+function certificateEntry(pair: CertificatePair): [string, string] {
   const body = `${pair.cert.trim()}\n${pair.key.trim()}\n`;
-  const name = `tls-${createHash('sha256').update(body).digest('hex').slice(0, 16)}.pem`;
+  return [`tls-${createHash('sha256').update(body).digest('hex').slice(0, 16)}.pem`, body];
+}
+
+function certificateFile(pair: CertificatePair, files: Map<string, string>, cache?: RenderCache): string {
+  const [name, body] = cache ? cache.certificateFile(pair) : certificateEntry(pair);
   files.set(name, body);
   return name;
 }
@@ -149,20 +197,23 @@ export function renderNginxConfig(o: RenderInput): RenderedConfig {
   const httpListen = listenAddress(o.bindAddress, o.httpPort);
   const socket = `unix:${dir}/${TLS_SOCKET}`;
   const tlsListen = `${socket} ssl http2 proxy_protocol`;
-  const defaultCert = certificateFile(o.defaultCertificate, files);
+  const defaultCert = certificateFile(o.defaultCertificate, files, o.cache);
 
+  /** Upstreams the host being rendered uses (kept with its blocks in the cache). */
+  let used = new Map<string, string>();
   const upstreamFor = (b: ServiceBackend): string | undefined => {
     const eps = o.endpoints(b);
     if (!eps.length) return undefined;
     const name = upstreamName(b);
-    if (!upstreams.has(name)) {
+    const known = upstreams.get(name);
+    if (known) used.set(name, known);
+    else {
       const servers = eps.map(
         (e) => `    server ${e.address.includes(':') ? `[${e.address}]` : e.address}:${e.port} max_fails=0;`,
       );
-      upstreams.set(
-        name,
-        `  # ${b.namespace}/${b.service}:${b.port.name ?? b.port.number}\n  upstream ${name} {\n${servers.join('\n')}\n    keepalive 64;\n  }\n`,
-      );
+      const text = `  # ${b.namespace}/${b.service}:${b.port.name ?? b.port.number}\n  upstream ${name} {\n${servers.join('\n')}\n    keepalive 64;\n  }\n`;
+      upstreams.set(name, text);
+      used.set(name, text);
     }
     return name;
   };
@@ -264,45 +315,85 @@ export function renderNginxConfig(o: RenderInput): RenderedConfig {
   // A name that is not native needs a block of its own only where a native wildcard would take it
   // (exact names win, as in the JS proxy); the default server sends the others to the JS proxy.
   // So HTTPProxies, HTTPRoutes and other non-native hosts do not change nginx.conf at all.
-  const underNativeWildcard = (host: string, wildcards: Iterable<string>) => {
-    if (host.startsWith('*.')) return false;
-    for (const w of wildcards) if (w.startsWith('*.') && hostMatches(w, host)) return true;
-    return false;
+  const suffixes = (list: Iterable<string>) =>
+    new Set([...list].filter((w) => w.startsWith('*.')).map((w) => w.slice(1)));
+  const nativeSuffixes = suffixes(natives);
+  /** Native wildcards NGINX's TLS server has (with a certificate). */
+  const tlsWildcards = suffixes(
+    [...natives].filter((w) => w.startsWith('*.') && !passedThrough(w, o.passthrough) && o.certificate(w)),
+  );
+  /** Whether a native wildcard (one label, `*.suffix`) would take this exact name. */
+  const underNativeWildcard = (host: string, wild = nativeSuffixes) => {
+    const dot = host.indexOf('.');
+    return !host.startsWith('*.') && dot > 0 && wild.has(host.slice(dot));
+  };
+  const settings = `${o.logPort ?? 0}`;
+  /** The server blocks of a native host (from the cache when the host and its certificate are unchanged). */
+  const nativeBlocks = (
+    host: string,
+    h: HostRoutes,
+    cert: CertificatePair | undefined,
+  ): HostBlocks | Omit<HostBlocks, 'generation'> => {
+    const hit = o.cache?.get(h, cert, settings);
+    if (hit) return hit;
+    used = new Map();
+    const name = serverName(host);
+    const blocks: string[] = [
+      `  server {\n    listen ${httpListen};\n    server_name ${name};\n${logLines}${locations(h, false).join('\n')}\n  }`,
+    ];
+    let certFile: [string, string] | undefined;
+    if (cert) {
+      certFile = o.cache ? o.cache.certificateFile(cert) : certificateEntry(cert);
+      const file = certFile[0];
+      blocks.push(
+        `  server {\n    listen ${tlsListen};\n    server_name ${name};\n    ssl_certificate ${dir}/${file};\n    ssl_certificate_key ${dir}/${file};\n${logLines}${locations(h, true).join('\n')}\n  }`,
+      );
+    }
+    const made = { settings, cert, servers: blocks, upstreams: [...used], certFile };
+    o.cache?.set(h, made);
+    return made;
   };
   for (const [host, h] of hosts) {
     const native = natives.has(host);
-    const name = serverName(host);
     if (!native) {
-      if (!underNativeWildcard(host, natives)) continue;
+      if (!underNativeWildcard(host)) continue;
+      // Named so the native wildcard does not take it: exact names win, as in the JS proxy.
       servers.push(
         block(
           'server',
-          [`listen ${httpListen};`, `listen ${tlsListen};`, `server_name ${name};`, block('location /', toJs, '')],
+          [
+            `listen ${httpListen};`,
+            `listen ${tlsListen};`,
+            `server_name ${serverName(host)};`,
+            block('location /', toJs, ''),
+          ],
           '  ',
         ),
       );
       continue;
     }
     nativeHttp.push(host);
-    servers.push(
-      `  server {\n    listen ${httpListen};\n    server_name ${name};\n${logLines}${locations(h, false).join('\n')}\n  }`,
-    );
+    // Without a certificate of its own its TLS connections go to the JS proxy (by SNI; no-SNI
+    // requests for it reach NGINX's default TLS server, which passes them on too).
     const cert = passedThrough(host, o.passthrough) ? undefined : o.certificate(host);
-    if (!cert) {
-      // Its TLS connections go to the JS proxy (by SNI); a request for it on NGINX's TLS server
-      // (another name's connection) too.
+    const made = nativeBlocks(host, h, cert);
+    servers.push(...made.servers);
+    if (!cert && underNativeWildcard(host, tlsWildcards))
       servers.push(
-        block('server', [`listen ${tlsListen};`, `server_name ${name};`, block('location /', toJs, '')], '  '),
+        block(
+          'server',
+          [`listen ${tlsListen};`, `server_name ${serverName(host)};`, block('location /', toJs, '')],
+          '  ',
+        ),
       );
-      continue;
+    for (const [name, text] of made.upstreams) upstreams.set(name, text);
+    if (made.certFile) {
+      files.set(made.certFile[0], made.certFile[1]);
+      nativeTls.push(host);
     }
-    nativeTls.push(host);
-    const file = certificateFile(cert, files);
-    servers.push(
-      `  server {\n    listen ${tlsListen};\n    server_name ${name};\n    ssl_certificate ${dir}/${file};\n    ssl_certificate_key ${dir}/${file};\n${logLines}${locations(h, true).join('\n')}\n  }`,
-    );
   }
   const tlsHosts = new Set(nativeTls);
+  const tlsSuffixes = suffixes(tlsHosts);
   // No server name (or an address as one): the default certificate, then routing by Host, as the
   // JS proxy does; NGINX's TLS server does that too (native Hosts served, others passed to the JS
   // proxy), unless a passthrough route takes any name (then the JS proxy reads the ClientHello).
@@ -313,7 +404,7 @@ export function renderNginxConfig(o: RenderInput): RenderedConfig {
   const others = new Set<string>([...o.table.tls.keys(), ...hosts.map(([h]) => h)]);
   for (const p of o.passthrough) for (const h of p.hosts) if (h) others.add(h);
   for (const host of others) {
-    if (tlsHosts.has(host) || !SAFE_HOST.test(host) || !underNativeWildcard(host, tlsHosts)) continue;
+    if (tlsHosts.has(host) || !SAFE_HOST.test(host) || !underNativeWildcard(host, tlsSuffixes)) continue;
     sniMap.push(`    ${host.startsWith('*.') ? wildcardRegex(host) : host} 127.0.0.1:${o.jsHttpsPort};`);
   }
 
