@@ -9,6 +9,7 @@
 // ROUTES_KIND=ingress creates Ingresses instead of HTTPProxies as the changes: with NGINX in front
 // (the default data plane) each is a native host, so every change renders and reloads NGINX (the
 // JS proxy serves the host behind NGINX's default server until the reload is done).
+// ROUTES_DATA_PLANE=builtin|nginx picks the server's --ingress-data-plane.
 import { createServer } from 'node:http';
 import { networkInterfaces } from 'node:os';
 import { request } from 'node:http';
@@ -20,6 +21,8 @@ const PROXIES = pick('ROUTES_PROXIES', 1000, 200);
 const INGRESSES = pick('ROUTES_INGRESSES', 1000, 200);
 const CHANGES = pick('ROUTES_CHANGES', 100, 30);
 const KIND = process.env.ROUTES_KIND === 'ingress' ? 'ingress' : 'httpproxy';
+/** --ingress-data-plane of the server (default: k8ts' default, NGINX when installed). */
+const DATA_PLANE = process.env.ROUTES_DATA_PLANE;
 
 /** A non-loopback IPv4 address of this host (endpoints may not be loopback addresses). */
 function hostAddress(): string {
@@ -82,6 +85,7 @@ async function main(): Promise<void> {
       String(httpsPort),
       '--ingress-bind-address',
       '127.0.0.1',
+      ...(DATA_PLANE ? ['--ingress-data-plane', DATA_PLANE] : []),
     ],
   });
   try {
@@ -163,6 +167,7 @@ async function main(): Promise<void> {
         proxies: PROXIES,
         ingresses: INGRESSES,
         kind: KIND,
+        dataPlane: DATA_PLANE ?? 'default',
         createdMs: created,
         allLiveMs: allLive,
         changes: CHANGES,

@@ -198,6 +198,9 @@ export function renderNginxConfig(o: RenderInput): RenderedConfig {
   const socket = `unix:${dir}/${TLS_SOCKET}`;
   const tlsListen = `${socket} ssl http2 proxy_protocol`;
   const defaultCert = certificateFile(o.defaultCertificate, files, o.cache);
+  // Per server with a TLS listener, not at the http level: every server block would load it then
+  // (a second per 1,000 hosts in `nginx -t` and each reload).
+  const defaultCertLines = [`ssl_certificate ${dir}/${defaultCert};`, `ssl_certificate_key ${dir}/${defaultCert};`];
 
   /** Upstreams the host being rendered uses (kept with its blocks in the cache). */
   let used = new Map<string, string>();
@@ -365,6 +368,7 @@ export function renderNginxConfig(o: RenderInput): RenderedConfig {
             `listen ${httpListen};`,
             `listen ${tlsListen};`,
             `server_name ${serverName(host)};`,
+            ...defaultCertLines,
             block('location /', toJs, ''),
           ],
           '  ',
@@ -382,7 +386,12 @@ export function renderNginxConfig(o: RenderInput): RenderedConfig {
       servers.push(
         block(
           'server',
-          [`listen ${tlsListen};`, `server_name ${serverName(host)};`, block('location /', toJs, '')],
+          [
+            `listen ${tlsListen};`,
+            `server_name ${serverName(host)};`,
+            ...defaultCertLines,
+            block('location /', toJs, ''),
+          ],
           '  ',
         ),
       );
@@ -423,6 +432,8 @@ events {
 
 stream {
   error_log ${dir}/error.log warn;
+  map_hash_max_size 131072;
+  map_hash_bucket_size 128;
   map $ssl_preread_server_name $k8ts_tls_target {
     hostnames;
 ${sniMap.join('\n')}${sniMap.length ? '\n' : ''}    default 127.0.0.1:${o.jsHttpsPort};
@@ -440,6 +451,9 @@ ${sniMap.join('\n')}${sniMap.length ? '\n' : ''}    default 127.0.0.1:${o.jsHttp
 http {
   access_log off;
   server_tokens off;
+  # Thousands of hosts: hash sizes that fit at once (NGINX otherwise searches for them, ~1 s per load).
+  server_names_hash_max_size 131072;
+  server_names_hash_bucket_size 128;
   default_type text/html;
   client_body_temp_path ${dir}/tmp/body;
   proxy_temp_path ${dir}/tmp/proxy;
@@ -452,8 +466,6 @@ http {
   keepalive_requests 1000;
   ssl_protocols TLSv1.2 TLSv1.3;
   ssl_session_cache shared:k8ts_ssl:10m;
-  ssl_certificate ${dir}/${defaultCert};
-  ssl_certificate_key ${dir}/${defaultCert};
   set_real_ip_from unix:;
   real_ip_header proxy_protocol;
 
@@ -499,6 +511,7 @@ ${[...upstreams.values()].join('')}
     listen ${httpListen} default_server;
     listen ${tlsListen} default_server;
     server_name _;
+    ${defaultCertLines.join('\n    ')}
 ${logLines}${block('location /', toJs)}
   }
 ${servers.join('\n')}

@@ -125,6 +125,7 @@ export class NginxSupervisor {
   /** The configuration NGINX runs (last good). */
   private applied?: RenderedConfig;
   private queue: Promise<void> = Promise.resolve();
+  private pending?: RenderedConfig;
   private exitHook?: () => void;
   /** Reloads and restarts done (for tests and logs). */
   reloads = 0;
@@ -159,11 +160,19 @@ export class NginxSupervisor {
     this.spawnOnce();
   }
 
-  /** Applies a new configuration (serialized): nothing when the text and files are the same. */
+  /**
+   * Applies a new configuration: nothing when the text and files are the same. One at a time; a
+   * configuration that arrives while one is being applied replaces any other waiting (only the
+   * latest is applied next).
+   */
   apply(next: RenderedConfig): Promise<void> {
+    this.pending = next;
     const step = async () => {
+      if (this.pending !== next) return; // a newer one is queued
+      this.pending = undefined;
       if (this.stopping || !this.applied) return;
       if (same(this.applied, next)) return;
+      const t0 = performance.now();
       const problem = await this.install(next);
       if (problem) {
         this.log.error({ problem }, 'nginx: the new configuration does not load; the last good one stays');
@@ -173,6 +182,7 @@ export class NginxSupervisor {
       if (this.pid) {
         process.kill(this.pid, 'SIGHUP');
         this.reloads++;
+        this.log.debug({ ms: Math.round(performance.now() - t0), reloads: this.reloads }, 'nginx reloaded');
       }
       this.o.onApplied?.(next);
       this.prune(next);
