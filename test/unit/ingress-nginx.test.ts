@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Ingress, IngressRule } from 'kubernetes-types/networking/v1.js';
+import { ing } from '../support/ingress.js';
 import { buildRouteTable } from '../../src/ingress/routeindex.js';
 import type { RouteTable, ServiceBackend } from '../../src/ingress/routes.js';
 import { RenderCache, renderNginxConfig, wildcardRegex, type RenderInput } from '../../src/ingress/nginx/render.js';
@@ -15,35 +15,6 @@ import { nginxAvailable, NGINX_BINARY, STREAM_MODULE } from '../../src/ingress/n
 import { frontClient, parseProxyLine } from '../../src/ingress/proxy.js';
 import { selfSignedCertificate } from '../../src/ingress/tls.js';
 import { parseNginxLog } from '../../src/ingress/nginx/accesslog.js';
-
-type Path = [path: string, pathType: string, service: string];
-
-function ing(
-  name: string,
-  rules: Record<string, Path[]>,
-  opts: { annotations?: Record<string, string>; defaultBackend?: string; tls?: string[] } = {},
-): Ingress {
-  const spec: Ingress['spec'] = {
-    rules: Object.entries(rules).map(([host, paths]): IngressRule => ({
-      ...(host ? { host } : {}),
-      http: {
-        paths: paths.map(([path, pathType, service]) => ({
-          path,
-          pathType,
-          backend: { service: { name: service, port: { number: 80 } } },
-        })),
-      },
-    })),
-  };
-  if (opts.defaultBackend) spec.defaultBackend = { service: { name: opts.defaultBackend, port: { number: 80 } } };
-  if (opts.tls) spec.tls = [{ hosts: opts.tls, secretName: `${name}-tls` }];
-  return {
-    apiVersion: 'networking.k8s.io/v1',
-    kind: 'Ingress',
-    metadata: { name, namespace: 'default', creationTimestamp: '2026-01-01T00:00:00Z', annotations: opts.annotations },
-    spec,
-  };
-}
 
 const A = 'nginx.ingress.kubernetes.io/';
 
