@@ -210,6 +210,17 @@ test(
         ing('w', { '*.w.test': [['/', 'Prefix', 'web']] }, { tls: ['*.w.test'] }),
         ing('e', { 'e.test': [['/', 'Prefix', 'empty']] }),
         ing('c', { 'c.test': [['/', 'Prefix', 'web']] }, { annotations: { [A + 'enable-cors']: 'true' } }),
+        ing(
+          'n',
+          { 'n.test': [['/', 'Prefix', 'web']] },
+          {
+            annotations: {
+              [A + 'whitelist-source-range']: '10.0.0.0/8,2001:db8::/32',
+              [A + 'permanent-redirect']: 'https://example.org/a b?c="d"',
+              [A + 'app-root']: '/app',
+            },
+          },
+        ),
       ]);
       const r = renderNginxConfig(
         await input(table, { dir, user: process.getuid?.() === 0 ? 'root' : undefined, logPort: 5140 }),
@@ -314,4 +325,45 @@ test('the render cache gives the same text; endpoint changes invalidate it', asy
   assert.doesNotMatch(fresh.text, /10\.0\.0\.1:8080/);
   assert.match(fresh.text, /10\.0\.0\.9:8080/);
   assert.equal(fresh.text, renderNginxConfig(base).text);
+});
+
+test('whitelist-source-range, permanent-redirect and app-root are native, in the JS proxy order', async () => {
+  const table = buildRouteTable([
+    ing(
+      'a',
+      { 'a.test': [['/', 'Prefix', 'web']] },
+      {
+        tls: ['a.test'],
+        annotations: {
+          [A + 'whitelist-source-range']: '10.0.0.0/8, 192.0.2.1',
+          [A + 'permanent-redirect']: 'https://example.org/new',
+          [A + 'permanent-redirect-code']: '308',
+        },
+      },
+    ),
+    ing('r', { 'r.test': [['/', 'Prefix', 'web']] }, { annotations: { [A + 'app-root']: '/app' } }),
+    ing(
+      'bad',
+      { 'bad.test': [['/', 'Prefix', 'web']] },
+      { annotations: { [A + 'whitelist-source-range']: 'nonsense' } },
+    ),
+    ing('var', { 'var.test': [['/', 'Prefix', 'web']] }, { annotations: { [A + 'app-root']: '/$host' } }),
+    ing(
+      'code',
+      { 'code.test': [['/', 'Prefix', 'web']] },
+      {
+        annotations: { [A + 'permanent-redirect']: '/x', [A + 'permanent-redirect-code']: '300' },
+      },
+    ),
+  ]);
+  const r = renderNginxConfig(await input(table));
+  assert.deepEqual(r.nativeHttp.sort(), ['a.test', 'r.test']);
+  const [plain] = serverBlocks(r.text, 'a.test');
+  assert.match(
+    plain,
+    /location \/ \{\s+if \(\$k8ts_allow_\w+ = 0\) \{ return 403; \}\s+return 308 https:\/\/\$host:8443\$request_uri;\s+return 308 "https:\/\/example\.org\/new";/,
+  );
+  assert.match(r.text, /geo \$k8ts_allow_\w+ \{\n\s+default 0;\n\s+10\.0\.0\.0\/8 1;\n\s+192\.0\.2\.1 1;\n\s+\}/);
+  assert.match(serverBlocks(r.text, 'r.test')[0], /if \(\$k8ts_root_path\) \{ return 302 "\/app"; \}/);
+  assert.match(r.text, /absolute_redirect off;/);
 });

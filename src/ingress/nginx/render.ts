@@ -11,6 +11,7 @@
 //     per path; non-native hosts and unmatched paths are proxied to the JS proxy's plain listener,
 //     with the client in X-K8ts-Front next to a per-start token.
 import { createHash } from 'node:crypto';
+import { isIP } from 'node:net';
 import { logFormat } from './accesslog.js';
 import type { Endpoint } from '../backends.js';
 import type { CertificatePair } from '../tls.js';
@@ -123,17 +124,32 @@ export function nativeRoute(r: Route): boolean {
   if (r.pathType !== 'Exact' && r.pathType !== 'Prefix' && r.pathType !== 'ImplementationSpecific') return false;
   if (!SAFE_PATH.test(r.path)) return false;
   const o = r.options;
-  return !(
-    o.useRegex ||
-    o.rewriteTarget ||
-    o.backendProtocol !== 'HTTP' ||
-    o.basicAuth ||
-    o.canary ||
-    o.allowSourceRanges.length ||
-    o.permanentRedirect ||
-    o.appRoot ||
-    o.cors
-  );
+  if (
+    o.permanentRedirect &&
+    (!REDIRECT_CODES.has(o.permanentRedirect.code) || !safeValue(o.permanentRedirect.location))
+  )
+    return false;
+  if (o.appRoot && !safeValue(o.appRoot)) return false;
+  if (!o.allowSourceRanges.every(validRange)) return false;
+  return !(o.useRegex || o.rewriteTarget || o.backendProtocol !== 'HTTP' || o.basicAuth || o.canary || o.cors);
+}
+
+/** Codes NGINX's `return` answers with a Location (others would take the URL as the body). */
+const REDIRECT_CODES = new Set([301, 302, 303, 307, 308]);
+
+/** A value written in quotes into nginx.conf where variables would be expanded: no `$`, no control characters. */
+function safeValue(v: string): boolean {
+  return v.length > 0 && !v.includes('$') && ![...v].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f);
+}
+
+/** An address or CIDR range NGINX's geo module takes as the JS proxy does (anything else is not native). */
+function validRange(r: string): boolean {
+  const [addr, bits, extra] = r.split('/');
+  if (extra !== undefined) return false;
+  const kind = isIP(addr);
+  if (!kind) return false;
+  if (bits === undefined) return true;
+  return /^\d{1,3}$/.test(bits) && Number(bits) <= (kind === 4 ? 32 : 128);
 }
 
 function hostRouteList(h: HostRoutes): Route[] {
@@ -202,6 +218,17 @@ export function renderNginxConfig(o: RenderInput): RenderedConfig {
   // (a second per 1,000 hosts in `nginx -t` and each reload).
   const defaultCertLines = [`ssl_certificate ${dir}/${defaultCert};`, `ssl_certificate_key ${dir}/${defaultCert};`];
 
+  /**
+   * The geo variable of a whitelist-source-range list (1 inside the ranges); its block goes with
+   * the upstreams (http level, shared by routes with the same list, cached with the host's).
+   */
+  const allowVariable = (ranges: string[]): string => {
+    const v = `$k8ts_allow_${createHash('sha256').update(ranges.join(',')).digest('hex').slice(0, 12)}`;
+    const text = `  geo ${v} {\n    default 0;\n${ranges.map((r) => `    ${r} 1;\n`).join('')}  }\n`;
+    upstreams.set(v, text);
+    used.set(v, text);
+    return v;
+  };
   /** Upstreams the host being rendered uses (kept with its blocks in the cache). */
   let used = new Map<string, string>();
   const upstreamFor = (b: ServiceBackend): string | undefined => {
@@ -225,10 +252,14 @@ export function renderNginxConfig(o: RenderInput): RenderedConfig {
   const routeBody = (r: Route, secure: boolean): string[] => {
     const out: string[] = [];
     const opt = r.options;
+    // In the JS proxy's order: source ranges, the HTTPS redirect, permanent-redirect, app-root.
+    if (opt.allowSourceRanges.length) out.push(`if (${allowVariable(opt.allowSourceRanges)} = 0) { return 403; }`);
     if (!secure && (opt.forceSslRedirect || (opt.sslRedirect && r.tls))) {
       const port = o.httpsPort === 443 ? '' : `:${o.httpsPort}`;
       out.push(`return 308 https://$host${port}$request_uri;`);
     }
+    if (opt.permanentRedirect) out.push(`return ${opt.permanentRedirect.code} ${q(opt.permanentRedirect.location)};`);
+    if (opt.appRoot) out.push(`if ($k8ts_root_path) { return 302 ${q(opt.appRoot)}; }`);
     out.push(`client_max_body_size ${opt.maxBodyBytes};`);
     out.push(`proxy_connect_timeout ${ms(opt.connectTimeoutMs)};`);
     out.push(`proxy_read_timeout ${ms(opt.readTimeoutMs)};`);
@@ -477,7 +508,11 @@ http {
     default $http_x_request_id;
     '' $request_id;
   }
-${o.logPort ? `  log_format k8ts escape=json '${logFormat()}';\n` : ''}  map $scheme $k8ts_forwarded_port {
+${o.logPort ? `  log_format k8ts escape=json '${logFormat()}';\n` : ''}  map $request_uri $k8ts_root_path {
+    default 0;
+    "~^/(\\?.*)?$" 1;
+  }
+  map $scheme $k8ts_forwarded_port {
     https ${o.httpsPort};
     default ${o.httpPort};
   }
@@ -487,6 +522,7 @@ ${o.logPort ? `  log_format k8ts escape=json '${logFormat()}';\n` : ''}  map $sc
   proxy_buffering off;
   proxy_request_buffering off;
   proxy_redirect off;
+  absolute_redirect off;
   proxy_next_upstream error;
   proxy_next_upstream_tries 3;
   proxy_set_header Host $http_host;
