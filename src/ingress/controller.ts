@@ -142,7 +142,14 @@ export class IngressController {
   private readonly pems = new WeakMap<Secret, CertificatePair>();
   private defaultCertificate?: CertificatePair;
   /** What the last rebuild handed to the proxy, for NGINX's configuration. */
-  private served?: { table: RouteTable; contexts: Map<string, SecureContext>; passthrough: readonly StreamRoute[] };
+  private served?: {
+    table: RouteTable;
+    contexts: Map<string, SecureContext>;
+    passthrough: readonly StreamRoute[];
+    users: Map<string, Map<string, string>>;
+  };
+  /** The htpasswd users rendered last (NGINX's cached host blocks hold them). */
+  private renderedUsers = '';
 
   constructor(private readonly o: IngressControllerOptions) {
     this.log = o.logger.child({ component: 'ingress' });
@@ -329,8 +336,18 @@ export class IngressController {
 
   /** nginx.conf for the configuration the proxy has now (render.ts). */
   renderNginx(): RenderedConfig {
-    const served = this.served ?? { table: this.table, contexts: new Map(), passthrough: [] };
+    const served = this.served ?? {
+      table: this.table,
+      contexts: new Map<string, SecureContext>(),
+      passthrough: [],
+      users: new Map<string, Map<string, string>>(),
+    };
     const { table, contexts } = served;
+    const usersKey = JSON.stringify([...served.users].map(([k, m]) => [k, [...m]]));
+    if (usersKey !== this.renderedUsers) {
+      this.renderedUsers = usersKey;
+      this.nginxCache.invalidate();
+    }
     const pem = (host: string): CertificatePair | undefined => {
       const entry = table.tls.get(host);
       const secret = entry && this.secrets.store.get(key(entry.secret));
@@ -375,6 +392,7 @@ export class IngressController {
       // Requests NGINX serves are recorded from its log (the JS proxy records its own).
       logPort: this.nginxLog?.port ?? 0,
       cache: this.nginxCache,
+      users: served.users,
     });
   }
 
@@ -517,7 +535,7 @@ export class IngressController {
     // TLS passthrough hosts on the HTTPS port: Ingresses first, then HTTPProxies and Gateways.
     const passthrough = [...ours.flatMap(sslPassthroughRoutes), ...sources.flatMap((src) => src.passthrough ?? [])];
     this.proxy.update({ table, contexts, users, passthrough });
-    this.served = { table, contexts, passthrough };
+    this.served = { table, contexts, passthrough, users };
     this.scheduleNginx();
     this.syncListeners(users, problems);
     this.report(ours, problems);

@@ -15,6 +15,7 @@ import { nginxAvailable, NGINX_BINARY, STREAM_MODULE } from '../../src/ingress/n
 import { frontClient, parseProxyLine } from '../../src/ingress/proxy.js';
 import { selfSignedCertificate } from '../../src/ingress/tls.js';
 import { parseNginxLog } from '../../src/ingress/nginx/accesslog.js';
+import { md5Crypt } from '../../src/ingress/htpasswd.js';
 
 const A = 'nginx.ingress.kubernetes.io/';
 
@@ -218,12 +219,19 @@ test(
               [A + 'whitelist-source-range']: '10.0.0.0/8,2001:db8::/32',
               [A + 'permanent-redirect']: 'https://example.org/a b?c="d"',
               [A + 'app-root']: '/app',
+              [A + 'auth-type']: 'basic',
+              [A + 'auth-secret']: 's',
             },
           },
         ),
       ]);
       const r = renderNginxConfig(
-        await input(table, { dir, user: process.getuid?.() === 0 ? 'root' : undefined, logPort: 5140 }),
+        await input(table, {
+          dir,
+          user: process.getuid?.() === 0 ? 'root' : undefined,
+          logPort: 5140,
+          users: new Map([['default/s', new Map([['ali', md5Crypt('pw', 'salt1234')]])]]),
+        }),
       );
       for (const [name, body] of r.files) writeFileSync(join(dir, name), body, { mode: 0o600 });
       writeFileSync(join(dir, 'nginx.conf'), r.text, { mode: 0o600 });
@@ -366,4 +374,28 @@ test('whitelist-source-range, permanent-redirect and app-root are native, in the
   assert.match(r.text, /geo \$k8ts_allow_\w+ \{\n\s+default 0;\n\s+10\.0\.0\.0\/8 1;\n\s+192\.0\.2\.1 1;\n\s+\}/);
   assert.match(serverBlocks(r.text, 'r.test')[0], /if \(\$k8ts_root_path\) \{ return 302 "\/app"; \}/);
   assert.match(r.text, /absolute_redirect off;/);
+});
+
+test('basic auth is native with hashes NGINX checks alike (an htpasswd file), not with plain-text lines', async () => {
+  const auth = (secret: string) => ({
+    [A + 'auth-type']: 'basic',
+    [A + 'auth-secret']: secret,
+    [A + 'auth-realm']: 'Authentication Required',
+  });
+  const table = buildRouteTable([
+    ing('a', { 'a.test': [['/', 'Prefix', 'web']] }, { annotations: auth('hashed') }),
+    ing('p', { 'p.test': [['/', 'Prefix', 'web']] }, { annotations: auth('plain') }),
+    ing('m', { 'm.test': [['/', 'Prefix', 'web']] }, { annotations: auth('missing') }),
+  ]);
+  const users = new Map([
+    ['default/hashed', new Map([['ali', md5Crypt('secret', 'abcdefgh')]])],
+    ['default/plain', new Map([['bob', 'secret']])],
+  ]);
+  const r = renderNginxConfig(await input(table, { users }));
+  assert.deepEqual(r.nativeHttp, ['a.test']);
+  const [a] = serverBlocks(r.text, 'a.test');
+  const file = /auth_basic_user_file \/tmp\/k8ts-nginx\/(htpasswd-\w+);/.exec(a)?.[1];
+  assert.ok(file);
+  assert.match(a, /auth_basic "Authentication Required";/);
+  assert.equal(r.files.get(file), `ali:${md5Crypt('secret', 'abcdefgh')}\n`);
 });

@@ -54,6 +54,8 @@ export interface RenderInput {
   logPort?: number;
   /** Blocks of unchanged hosts from earlier renders (the result is the same with or without it). */
   cache?: RenderCache;
+  /** htpasswd users by auth Secret (`namespace/name`), as the JS proxy has them. */
+  users?: ReadonlyMap<string, ReadonlyMap<string, string>>;
 }
 
 interface HostBlocks {
@@ -63,6 +65,8 @@ interface HostBlocks {
   servers: string[];
   upstreams: [string, string][];
   certFile?: [string, string];
+  /** htpasswd files. */
+  files: [string, string][];
 }
 
 /**
@@ -116,8 +120,29 @@ const SAFE_HOST = /^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a
  */
 const SAFE_PATH = /^\/[A-Za-z0-9._~!*'()+,=:@/-]*$/;
 
+/**
+ * Password hashes NGINX checks as the JS proxy does (htpasswd.ts): Apache MD5 and MD5-crypt,
+ * {SHA}, bcrypt (crypt(3) of libxcrypt). Lines without a scheme are plain text to the JS proxy
+ * and crypt(3) input to NGINX: not native.
+ */
+const NATIVE_HASH = /^(\$apr1\$|\$1\$|\{SHA\}|\$2[aby]\$)/;
+
+/** The htpasswd users of a route's basic auth when NGINX can check them exactly, else undefined. */
+export function nativeUsers(
+  r: Route,
+  users: ReadonlyMap<string, ReadonlyMap<string, string>> | undefined,
+): ReadonlyMap<string, string> | undefined {
+  const auth = r.options.basicAuth;
+  if (!auth || !safeValue(auth.realm || 'x') || /["\\]/.test(auth.realm)) return undefined;
+  const known = users?.get(`${auth.secret.namespace}/${auth.secret.name}`);
+  if (!known?.size) return undefined;
+  for (const [user, hash] of known)
+    if (!NATIVE_HASH.test(hash) || /[:\s]/.test(user) || /\s/.test(hash)) return undefined;
+  return known;
+}
+
 /** Whether NGINX can serve a route exactly as the JS proxy would. */
-export function nativeRoute(r: Route): boolean {
+export function nativeRoute(r: Route, users?: ReadonlyMap<string, ReadonlyMap<string, string>>): boolean {
   if (r.kind && r.kind !== 'Ingress') return false;
   if (r.conditions || r.filters || r.policy || r.weighted || r.directStatus || r.canaries.length || r.regex)
     return false;
@@ -131,7 +156,8 @@ export function nativeRoute(r: Route): boolean {
     return false;
   if (o.appRoot && !safeValue(o.appRoot)) return false;
   if (!o.allowSourceRanges.every(validRange)) return false;
-  return !(o.useRegex || o.rewriteTarget || o.backendProtocol !== 'HTTP' || o.basicAuth || o.canary || o.cors);
+  if (o.basicAuth && !nativeUsers(r, users)) return false;
+  return !(o.useRegex || o.rewriteTarget || o.backendProtocol !== 'HTTP' || o.canary || o.cors);
 }
 
 /** Codes NGINX's `return` answers with a Location (others would take the URL as the body). */
@@ -157,8 +183,12 @@ function hostRouteList(h: HostRoutes): Route[] {
 }
 
 /** Whether a host's requests over plain HTTP can be served by NGINX (every route native). */
-export function nativeHost(host: string, h: HostRoutes): boolean {
-  return SAFE_HOST.test(host) && !h.regexMode && hostRouteList(h).every(nativeRoute);
+export function nativeHost(
+  host: string,
+  h: HostRoutes,
+  users?: ReadonlyMap<string, ReadonlyMap<string, string>>,
+): boolean {
+  return SAFE_HOST.test(host) && !h.regexMode && hostRouteList(h).every((r) => nativeRoute(r, users));
 }
 
 /** A TLS passthrough (or tcpproxy) route takes this name (or names of this wildcard). */
@@ -231,6 +261,8 @@ export function renderNginxConfig(o: RenderInput): RenderedConfig {
   };
   /** Upstreams the host being rendered uses (kept with its blocks in the cache). */
   let used = new Map<string, string>();
+  /** Files (htpasswd) the host being rendered uses. */
+  let usedFiles = new Map<string, string>();
   const upstreamFor = (b: ServiceBackend): string | undefined => {
     const eps = o.endpoints(b);
     if (!eps.length) return undefined;
@@ -260,6 +292,14 @@ export function renderNginxConfig(o: RenderInput): RenderedConfig {
     }
     if (opt.permanentRedirect) out.push(`return ${opt.permanentRedirect.code} ${q(opt.permanentRedirect.location)};`);
     if (opt.appRoot) out.push(`if ($k8ts_root_path) { return 302 ${q(opt.appRoot)}; }`);
+    const authUsers = nativeUsers(r, o.users);
+    if (authUsers && opt.basicAuth) {
+      const body = [...authUsers].map(([u, h]) => `${u}:${h}\n`).join('');
+      const file = `htpasswd-${createHash('sha256').update(body).digest('hex').slice(0, 16)}`;
+      files.set(file, body);
+      usedFiles.set(file, body);
+      out.push(`auth_basic ${q(opt.basicAuth.realm)};`, `auth_basic_user_file ${dir}/${file};`);
+    }
     out.push(`client_max_body_size ${opt.maxBodyBytes};`);
     out.push(`proxy_connect_timeout ${ms(opt.connectTimeoutMs)};`);
     out.push(`proxy_read_timeout ${ms(opt.readTimeoutMs)};`);
@@ -345,7 +385,9 @@ export function renderNginxConfig(o: RenderInput): RenderedConfig {
   const servers: string[] = [];
   const sniMap: string[] = [];
   const hosts = o.table.namedHosts();
-  const natives = new Set(o.noNative ? [] : hosts.filter(([host, h]) => nativeHost(host, h)).map(([host]) => host));
+  const natives = new Set(
+    o.noNative ? [] : hosts.filter(([host, h]) => nativeHost(host, h, o.users)).map(([host]) => host),
+  );
   // A name that is not native needs a block of its own only where a native wildcard would take it
   // (exact names win, as in the JS proxy); the default server sends the others to the JS proxy.
   // So HTTPProxies, HTTPRoutes and other non-native hosts do not change nginx.conf at all.
@@ -371,6 +413,7 @@ export function renderNginxConfig(o: RenderInput): RenderedConfig {
     const hit = o.cache?.get(h, cert, settings);
     if (hit) return hit;
     used = new Map();
+    usedFiles = new Map();
     const name = serverName(host);
     const blocks: string[] = [
       `  server {\n    listen ${httpListen};\n    server_name ${name};\n${logLines}${locations(h, false).join('\n')}\n  }`,
@@ -383,7 +426,7 @@ export function renderNginxConfig(o: RenderInput): RenderedConfig {
         `  server {\n    listen ${tlsListen};\n    server_name ${name};\n    ssl_certificate ${dir}/${file};\n    ssl_certificate_key ${dir}/${file};\n${logLines}${locations(h, true).join('\n')}\n  }`,
       );
     }
-    const made = { settings, cert, servers: blocks, upstreams: [...used], certFile };
+    const made = { settings, cert, servers: blocks, upstreams: [...used], certFile, files: [...usedFiles] };
     o.cache?.set(h, made);
     return made;
   };
@@ -427,6 +470,7 @@ export function renderNginxConfig(o: RenderInput): RenderedConfig {
         ),
       );
     for (const [name, text] of made.upstreams) upstreams.set(name, text);
+    for (const [name, body] of made.files) files.set(name, body);
     if (made.certFile) {
       files.set(made.certFile[0], made.certFile[1]);
       nativeTls.push(host);

@@ -212,7 +212,8 @@ export class NginxSupervisor {
   /** Certificate files no longer referenced (the master has read the new ones on reload). */
   private prune(c: RenderedConfig): void {
     for (const name of readdirSync(this.dir))
-      if (name.startsWith('tls-') && !c.files.has(name)) rmSync(join(this.dir, name), { force: true });
+      if ((name.startsWith('tls-') || name.startsWith('htpasswd-')) && !c.files.has(name))
+        rmSync(join(this.dir, name), { force: true });
   }
 
   private spawnOnce(): void {
