@@ -33,8 +33,9 @@ import { RouteSources } from './routesources.js';
 import { IngressObserver, type AccessLogFormat } from './observe.js';
 import { parseStreamServices, StreamProxy, type StreamMapping, type StreamProtocol } from './streams.js';
 import { contextFromSecret, selfSignedCertificate, type CertificatePair } from './tls.js';
-import { RenderCache, renderNginxConfig, type RenderedConfig } from './nginx/render.js';
-import { nginxAvailable, NginxSupervisor, STREAM_MODULE } from './nginx/supervisor.js';
+import { RenderCache, renderNginxConfig, TLS_SOCKET, type RenderedConfig } from './nginx/render.js';
+import { nginxAvailable, nginxDir, NginxSupervisor, STREAM_MODULE } from './nginx/supervisor.js';
+import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { listenForNginxLog } from './nginx/accesslog.js';
 
@@ -256,7 +257,9 @@ export class IngressController {
         ? 'no data directory'
         : !this.o.httpPort || !this.o.httpsPort
           ? 'the ports are chosen by the kernel (0)'
-          : undefined;
+          : join(nginxDir(this.o.dataDir), TLS_SOCKET).length > 100
+            ? 'the data dir path is too long for a unix socket'
+            : undefined;
     if (!why) return true;
     if (plane === 'nginx') throw new Error(`--ingress-data-plane=nginx: ${why}`);
     this.log.info(`ingress: data plane builtin (the JS proxy alone): ${why}`);

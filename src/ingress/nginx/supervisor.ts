@@ -158,6 +158,26 @@ export class NginxSupervisor {
       process.on('exit', this.exitHook);
     }
     this.spawnOnce();
+    await this.waitReady();
+  }
+
+  /**
+   * Until the running master has written its pid file (its signal handlers are set then: a SIGHUP
+   * before that would end it). False when it exited or did not get there in time.
+   */
+  private async waitReady(timeoutMs = 10_000): Promise<boolean> {
+    const until = Date.now() + timeoutMs;
+    while (Date.now() < until && !this.stopping) {
+      const pid = this.pid;
+      if (!pid) return false;
+      try {
+        if (Number(readFileSync(join(this.dir, 'nginx.pid'), 'utf8').trim()) === pid) return true;
+      } catch {
+        /* not written yet */
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return false;
   }
 
   /**
@@ -179,7 +199,9 @@ export class NginxSupervisor {
         return;
       }
       this.applied = next;
-      if (this.pid) {
+      // A master still starting reads nginx.conf itself, but maybe before it was replaced: it
+      // gets the signal once it can take it.
+      if (this.pid && (await this.waitReady()) && this.pid) {
         process.kill(this.pid, 'SIGHUP');
         this.reloads++;
         this.log.debug({ ms: Math.round(performance.now() - t0), reloads: this.reloads }, 'nginx reloaded');
@@ -217,6 +239,7 @@ export class NginxSupervisor {
   }
 
   private spawnOnce(): void {
+    rmSync(join(this.dir, 'nginx.pid'), { force: true });
     // A unix socket left by an NGINX killed with -9 would fail the bind (no NGINX of ours runs now).
     rmSync(join(this.dir, TLS_SOCKET), { force: true });
     const args = ['-p', this.dir, '-e', join(this.dir, 'error.log'), '-c', this.confPath];
