@@ -16,6 +16,7 @@ import type { Runtime } from '../agent/runtime/types.js';
 import { defaultDataDir } from './datadir.js';
 import { stopStrayEtcd } from '../etcd/managed.js';
 import { stopStaleNginx } from '../ingress/nginx/supervisor.js';
+import { processAlive } from '../machinery/pids.js';
 
 async function removeAll(rt: Runtime): Promise<number> {
   const sandboxes = await rt.listPodSandboxes();
@@ -30,14 +31,7 @@ async function removeAll(rt: Runtime): Promise<number> {
   return sandboxes.length;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+const alive = processAlive;
 
 async function stopPid(pid: number): Promise<void> {
   if (!alive(pid)) return;

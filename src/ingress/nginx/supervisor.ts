@@ -18,6 +18,7 @@ import {
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { TLS_SOCKET, type RenderedConfig } from './render.js';
+import { processAlive } from '../../machinery/pids.js';
 
 export const NGINX_BINARY = '/usr/sbin/nginx';
 export const STREAM_MODULE = '/usr/lib/nginx/modules/ngx_stream_module.so';
@@ -36,14 +37,7 @@ export function nginxAvailable(): { ok: true } | { ok: false; why: string } {
   return { ok: true };
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+const alive = processAlive;
 
 /**
  * NGINX processes (master and workers) of a runtime directory: an `nginx` process with a file of
