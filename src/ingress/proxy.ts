@@ -589,7 +589,7 @@ export class IngressProxy {
         secure = client.secure;
         if (secure) port = this.httpsPort;
       }
-    }
+    } else if (this.o.front && headers[FRONT_HEADER] !== undefined) delete headers[FRONT_HEADER]; // never upstream
     return { config: frontend.config, host: requestHost(headers), url, method, headers, clientIP, secure, port };
   }
 

@@ -81,7 +81,7 @@ function send(host: string, path: string, headers: Record<string, string> = {}):
 }
 
 /** One HTTPS request by SNI `host` over a fresh connection: the answer and the certificate's CN. */
-function sendTls(host: string, path: string): Promise<Answer & { cn: string }> {
+function sendTls(host: string, path: string, headers: Record<string, string> = {}): Promise<Answer & { cn: string }> {
   return new Promise((resolve, reject) => {
     const sock = tlsConnect({
       socket: netConnect({ host: '127.0.0.1', port: httpsPort, localAddress: CLIENT }),
@@ -93,7 +93,10 @@ function sendTls(host: string, path: string): Promise<Answer & { cn: string }> {
     sock.on('error', reject);
     sock.once('secureConnect', () => {
       const cn = String(sock.getPeerCertificate().subject?.CN ?? '');
-      sock.write(`GET ${path} HTTP/1.1\r\nhost: ${host}\r\nconnection: close\r\n\r\n`);
+      const extra = Object.entries(headers)
+        .map(([k, v]) => `${k}: ${v}\r\n`)
+        .join('');
+      sock.write(`GET ${path} HTTP/1.1\r\nhost: ${host}\r\n${extra}connection: close\r\n\r\n`);
       let raw = '';
       sock.setEncoding('utf8');
       sock.on('data', (d: string) => (raw += d));
@@ -311,13 +314,14 @@ test(
     assert.equal(b.cn, 'b.test');
     assert.equal(b.status, 200);
     // A non-native host over TLS: the stream relay to the JS proxy (its default certificate, its CORS).
-    const js = await sendTls('js.test', '/x');
+    const js = await sendTls('js.test', '/x', { 'x-k8ts-front': 'forged 198.51.100.1 1 https' });
     assert.equal(js.status, 200);
     assert.equal(js.cn, 'Kubernetes Ingress Controller Fake Certificate');
     assert.ok(!fromNginx(json(js).peer));
     assert.equal(js.headers['access-control-allow-origin'], '*');
     assert.equal(json(js).headers['x-real-ip'], CLIENT);
     assert.equal(json(js).headers['x-forwarded-proto'], 'https');
+    assert.equal(json(js).headers['x-k8ts-front'], undefined);
   },
 );
 
