@@ -11,6 +11,9 @@
 // depends far less on other load on the machine than throughput does. Knobs for profiling:
 // INGRESS_TARGETS (comma-separated names, e.g. `k8ts https`) runs only those targets;
 // INGRESS_CPU_PROF=DIR starts the server with --cpu-prof into DIR (written when it stops).
+// "k8ts" is k8ts' default data plane (NGINX in front of the JS proxy, src/ingress/nginx/): its
+// CPU per request is that of the k8ts process and its NGINX (master and workers) together.
+// "builtin" is a second server with --ingress-data-plane=builtin (the JS proxy alone).
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
@@ -85,9 +88,23 @@ function nginxWorker(master: number): number {
   return Number(readFileSync(`/proc/${master}/task/${master}/children`, 'utf8').trim().split(/\s+/)[0]);
 }
 
-/** wrk's Requests/sec and 99th percentile latency (--latency). */
-function wrk(url: string, pid: number, seconds = SECONDS): Result {
-  const cpu0 = cpuSeconds(pid);
+/** The processes of a k8ts server's ingress: the server and the NGINX it runs (when it does). */
+function k8tsProcesses(serverPid: number, dataDir: string): number[] {
+  let master: number;
+  try {
+    master = Number(readFileSync(join(dataDir, 'ingress-nginx', 'nginx.pid'), 'utf8').trim());
+  } catch {
+    return [serverPid];
+  }
+  const children = readFileSync(`/proc/${master}/task/${master}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+  return [serverPid, master, ...children.map(Number)];
+}
+
+const cpuOf = (pids: number[]) => pids.reduce((n, pid) => n + cpuSeconds(pid), 0);
+
+/** wrk's Requests/sec and 99th percentile latency (--latency); CPU per request of `pids` together. */
+function wrk(url: string, pids: number[], seconds = SECONDS): Result {
+  const cpu0 = cpuOf(pids);
   const out = execFileSync(
     'wrk',
     ['-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency', '-H', `Host: ${HOST}`, url],
@@ -99,7 +116,7 @@ function wrk(url: string, pid: number, seconds = SECONDS): Result {
   const p99Ms = m ? Number(m[1]) * unit[m[2] as keyof typeof unit] : NaN;
   if (/Non-2xx or 3xx responses/.test(out) || !rps) throw new Error(`wrk ${url}: bad run\n${out}`);
   const requests = Number(/(\d+) requests in/.exec(out)?.[1]);
-  const cpuUsPerReq = Number((((cpuSeconds(pid) - cpu0) * 1e6) / requests).toFixed(1));
+  const cpuUsPerReq = Number((((cpuOf(pids) - cpu0) * 1e6) / requests).toFixed(1));
   return { rps, p99Ms, cpuUsPerReq };
 }
 
@@ -111,8 +128,8 @@ async function main(): Promise<void> {
   const cert = await selfSignedCertificate(HOST);
   writeFileSync(join(dir, 'tls.crt'), cert.cert);
   writeFileSync(join(dir, 'tls.key'), cert.key);
-  const [backendPort, nginxHttp, nginxHttps, ingHttp, ingHttps] = await Promise.all(
-    Array.from({ length: 5 }, () => freePort()),
+  const [backendPort, nginxHttp, nginxHttps, ingHttp, ingHttps, jsHttp, jsHttps] = await Promise.all(
+    Array.from({ length: 7 }, () => freePort()),
   );
   const procs: ChildProcess[] = [];
   procs.push(
@@ -139,71 +156,75 @@ async function main(): Promise<void> {
   }`,
     ),
   );
-  const c = await startCluster({
-    nodeArgs: CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', CPU_PROF] : [],
-    args: [
-      '--ingress-http-port',
-      String(ingHttp),
-      '--ingress-https-port',
-      String(ingHttps),
-      '--ingress-bind-address',
-      '127.0.0.1',
-    ],
-  });
+  const ingressArgs = (http: number, https: number) => [
+    '--ingress-http-port',
+    String(http),
+    '--ingress-https-port',
+    String(https),
+    '--ingress-bind-address',
+    '127.0.0.1',
+  ];
+  const nodeArgs = CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', CPU_PROF] : [];
+  const c = await startCluster({ nodeArgs, args: ingressArgs(ingHttp, ingHttps) });
+  const wantBuiltin = !TARGETS || TARGETS.some((t) => t.startsWith('builtin'));
+  const builtin = wantBuiltin
+    ? await startCluster({ nodeArgs, args: [...ingressArgs(jsHttp, jsHttps), '--ingress-data-plane', 'builtin'] })
+    : undefined;
   try {
     const b64 = (s: string) => Buffer.from(s).toString('base64');
-    await c.k(
-      ['apply', '-f', '-'],
-      JSON.stringify({
-        apiVersion: 'v1',
-        kind: 'List',
-        items: [
-          {
-            apiVersion: 'v1',
-            kind: 'Service',
-            metadata: { name: 'backend' },
-            spec: { ports: [{ name: 'http', port: 80, targetPort: backendPort }] },
-          },
-          {
-            apiVersion: 'discovery.k8s.io/v1',
-            kind: 'EndpointSlice',
-            metadata: { name: 'backend-1', labels: { 'kubernetes.io/service-name': 'backend' } },
-            addressType: 'IPv4',
-            endpoints: [{ addresses: ['127.0.0.1'], conditions: { ready: true } }],
-            ports: [{ name: 'http', port: backendPort, protocol: 'TCP' }],
-          },
-          {
-            apiVersion: 'v1',
-            kind: 'Secret',
-            metadata: { name: 'bench-tls' },
-            type: 'kubernetes.io/tls',
-            data: { 'tls.crt': b64(cert.cert), 'tls.key': b64(cert.key) },
-          },
-          {
-            apiVersion: 'networking.k8s.io/v1',
-            kind: 'Ingress',
-            metadata: { name: 'bench', annotations: { 'nginx.ingress.kubernetes.io/ssl-redirect': 'false' } },
-            spec: {
-              tls: [{ hosts: [HOST], secretName: 'bench-tls' }],
-              rules: [
-                {
-                  host: HOST,
-                  http: {
-                    paths: [
-                      {
-                        path: '/',
-                        pathType: 'Prefix',
-                        backend: { service: { name: 'backend', port: { number: 80 } } },
-                      },
-                    ],
-                  },
-                },
-              ],
+    for (const cluster of builtin ? [c, builtin] : [c])
+      await cluster.k(
+        ['apply', '-f', '-'],
+        JSON.stringify({
+          apiVersion: 'v1',
+          kind: 'List',
+          items: [
+            {
+              apiVersion: 'v1',
+              kind: 'Service',
+              metadata: { name: 'backend' },
+              spec: { ports: [{ name: 'http', port: 80, targetPort: backendPort }] },
             },
-          },
-        ],
-      }),
-    );
+            {
+              apiVersion: 'discovery.k8s.io/v1',
+              kind: 'EndpointSlice',
+              metadata: { name: 'backend-1', labels: { 'kubernetes.io/service-name': 'backend' } },
+              addressType: 'IPv4',
+              endpoints: [{ addresses: ['127.0.0.1'], conditions: { ready: true } }],
+              ports: [{ name: 'http', port: backendPort, protocol: 'TCP' }],
+            },
+            {
+              apiVersion: 'v1',
+              kind: 'Secret',
+              metadata: { name: 'bench-tls' },
+              type: 'kubernetes.io/tls',
+              data: { 'tls.crt': b64(cert.cert), 'tls.key': b64(cert.key) },
+            },
+            {
+              apiVersion: 'networking.k8s.io/v1',
+              kind: 'Ingress',
+              metadata: { name: 'bench', annotations: { 'nginx.ingress.kubernetes.io/ssl-redirect': 'false' } },
+              spec: {
+                tls: [{ hosts: [HOST], secretName: 'bench-tls' }],
+                rules: [
+                  {
+                    host: HOST,
+                    http: {
+                      paths: [
+                        {
+                          path: '/',
+                          pathType: 'Prefix',
+                          backend: { service: { name: 'backend', port: { number: 80 } } },
+                        },
+                      ],
+                    },
+                  },
+                ],
+              },
+            },
+          ],
+        }),
+      );
     const answers = (url: string) =>
       new Promise<boolean>((resolve) => {
         const req = httpGet(url, { headers: { host: HOST }, timeout: 2000 }, (res) => {
@@ -215,25 +236,35 @@ async function main(): Promise<void> {
       });
     await until('NGINX listens', async () => (await portOpen(nginxHttp)) && (await portOpen(nginxHttps)), 30_000);
     await until('the ingress serves the route', () => answers(`http://127.0.0.1:${ingHttp}/`), 60_000);
-    const targets = {
+    if (builtin)
+      await until('the builtin ingress serves the route', () => answers(`http://127.0.0.1:${jsHttp}/`), 60_000);
+    const targets: Record<string, string> = {
       'nginx http': `http://127.0.0.1:${nginxHttp}/`,
       'k8ts http': `http://127.0.0.1:${ingHttp}/`,
+      'builtin http': `http://127.0.0.1:${jsHttp}/`,
       'nginx https': `https://127.0.0.1:${nginxHttps}/`,
       'k8ts https': `https://127.0.0.1:${ingHttps}/`,
+      'builtin https': `https://127.0.0.1:${jsHttps}/`,
     };
+    if (!builtin) for (const k of Object.keys(targets)) if (k.startsWith('builtin')) delete targets[k];
+    const pidsOf = (name: string): number[] =>
+      name.startsWith('nginx')
+        ? [nginxWorker(procs[1].pid ?? 0)]
+        : name.startsWith('k8ts')
+          ? k8tsProcesses(c.proc.pid ?? 0, c.dataDir)
+          : [builtin?.proc.pid ?? 0];
     // Unmeasured first: the server's JIT warms up and its own start-up work (controllers syncing)
     // is over, else the first round measures them rather than the proxy.
     for (const [name, url] of Object.entries(targets)) {
       if (TARGETS && !TARGETS.includes(name)) continue;
-      wrk(url, name.startsWith('nginx') ? nginxWorker(procs[1].pid ?? 0) : (c.proc.pid ?? 0), WARMUP_SECONDS);
+      wrk(url, pidsOf(name), WARMUP_SECONDS);
     }
     const runs = new Map<string, Result[]>();
     const load = loadavg()[0];
     for (let round = 0; round < ROUNDS; round++)
       for (const [name, url] of Object.entries(targets)) {
         if (TARGETS && !TARGETS.includes(name)) continue;
-        const pid = name.startsWith('nginx') ? nginxWorker(procs[1].pid ?? 0) : (c.proc.pid ?? 0);
-        const r = wrk(url, pid);
+        const r = wrk(url, pidsOf(name));
         runs.set(name, [...(runs.get(name) ?? []), r]);
         console.error(
           `round ${round + 1} ${name}: ${r.rps.toFixed(0)} req/s, p99 ${r.p99Ms.toFixed(2)} ms, ${r.cpuUsPerReq} µs CPU/req`,
@@ -246,12 +277,12 @@ async function main(): Promise<void> {
         p99Ms: median(rs.map((r) => r.p99Ms)),
         cpuUsPerReq: median(rs.map((r) => r.cpuUsPerReq)),
       };
-    const ratio = (proto: string) =>
-      summary[`k8ts ${proto}`] &&
+    const ratio = (proto: string, who = 'k8ts') =>
+      summary[`${who} ${proto}`] &&
       summary[`nginx ${proto}`] && {
-        rpsRatio: Number((summary[`k8ts ${proto}`].rps / summary[`nginx ${proto}`].rps).toFixed(2)),
-        p99Ratio: Number((summary[`k8ts ${proto}`].p99Ms / summary[`nginx ${proto}`].p99Ms).toFixed(2)),
-        cpuRatio: Number((summary[`k8ts ${proto}`].cpuUsPerReq / summary[`nginx ${proto}`].cpuUsPerReq).toFixed(2)),
+        rpsRatio: Number((summary[`${who} ${proto}`].rps / summary[`nginx ${proto}`].rps).toFixed(2)),
+        p99Ratio: Number((summary[`${who} ${proto}`].p99Ms / summary[`nginx ${proto}`].p99Ms).toFixed(2)),
+        cpuRatio: Number((summary[`${who} ${proto}`].cpuUsPerReq / summary[`nginx ${proto}`].cpuUsPerReq).toFixed(2)),
       };
     console.log(
       JSON.stringify({
@@ -263,6 +294,8 @@ async function main(): Promise<void> {
         ...summary,
         http: ratio('http'),
         https: ratio('https'),
+        builtinHttp: ratio('http', 'builtin'),
+        builtinHttps: ratio('https', 'builtin'),
       }),
     );
   } finally {
@@ -270,6 +303,7 @@ async function main(): Promise<void> {
     // --cpu-prof writes its profile on a clean exit only.
     if (CPU_PROF) await c.stop('SIGTERM');
     await c.cleanup();
+    await builtin?.cleanup();
     rmSync(dir, { recursive: true, force: true });
   }
 }

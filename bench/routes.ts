@@ -6,6 +6,10 @@
 // answers 200; the time from the create request to that answer is the route change → live
 // delay (watch delivery, debounce, compile of every proxy, table build, swap). Also reports how
 // long a full rebuild takes by timing the first answer after all objects were created.
+// ROUTES_KIND=ingress creates Ingresses instead of HTTPProxies as the changes: with NGINX in front
+// (the default data plane) each is a native host, so every change renders and reloads NGINX (the
+// JS proxy serves the host behind NGINX's default server until the reload is done).
+// ROUTES_DATA_PLANE=builtin|nginx picks the server's --ingress-data-plane.
 import { createServer } from 'node:http';
 import { networkInterfaces } from 'node:os';
 import { request } from 'node:http';
@@ -16,6 +20,9 @@ import { freePort } from '../test/support/ports.js';
 const PROXIES = pick('ROUTES_PROXIES', 1000, 200);
 const INGRESSES = pick('ROUTES_INGRESSES', 1000, 200);
 const CHANGES = pick('ROUTES_CHANGES', 100, 30);
+const KIND = process.env.ROUTES_KIND === 'ingress' ? 'ingress' : 'httpproxy';
+/** --ingress-data-plane of the server (default: k8ts' default, NGINX when installed). */
+const DATA_PLANE = process.env.ROUTES_DATA_PLANE;
 
 /** A non-loopback IPv4 address of this host (endpoints may not be loopback addresses). */
 function hostAddress(): string {
@@ -78,6 +85,7 @@ async function main(): Promise<void> {
       String(httpsPort),
       '--ingress-bind-address',
       '127.0.0.1',
+      ...(DATA_PLANE ? ['--ingress-data-plane', DATA_PLANE] : []),
     ],
   });
   try {
@@ -142,9 +150,11 @@ async function main(): Promise<void> {
     for (let i = 0; i < CHANGES; i++) {
       const name = `change-${i}`;
       const start = process.hrtime.bigint();
-      await create(proxies, proxy(name));
+      if (KIND === 'ingress') await create('/apis/networking.k8s.io/v1/namespaces/bench/ingresses', ingress(name));
+      else await create(proxies, proxy(name));
       posts.push(Number(process.hrtime.bigint() - start) / 1e6);
-      while ((await status(httpPort, `${name}.bench.example`)) !== 200) await new Promise((r) => setTimeout(r, 2));
+      const host = KIND === 'ingress' ? `${name}.ing.bench.example` : `${name}.bench.example`;
+      while ((await status(httpPort, host)) !== 200) await new Promise((r) => setTimeout(r, 2));
       delays.push(Number(process.hrtime.bigint() - start) / 1e6);
       afterPost.push(delays[delays.length - 1] - posts[posts.length - 1]);
     }
@@ -156,6 +166,8 @@ async function main(): Promise<void> {
       JSON.stringify({
         proxies: PROXIES,
         ingresses: INGRESSES,
+        kind: KIND,
+        dataPlane: DATA_PLANE ?? 'default',
         createdMs: created,
         allLiveMs: allLive,
         changes: CHANGES,

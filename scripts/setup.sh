@@ -14,8 +14,10 @@ command -v iptables >/dev/null || need_apt+=(iptables)
 { [ -x /bin/busybox ] && /bin/busybox --list | grep -qx httpd; } || need_apt+=(busybox-static)
 command -v etcd >/dev/null || need_apt+=(etcd-server)
 command -v etcdctl >/dev/null || need_apt+=(etcd-client)
-# NGINX: the reference reverse proxy of the ingress benchmark (bench/ingress.ts), run by it alone.
+# NGINX: the ingress's default data plane (src/ingress/nginx/, its TLS port needs the stream
+# module) and the reference reverse proxy of the ingress benchmark (bench/ingress.ts).
 [ -x /usr/sbin/nginx ] || need_apt+=(nginx-light)
+[ -f /usr/lib/nginx/modules/ngx_stream_module.so ] || need_apt+=(libnginx-mod-stream)
 # wrk: the load generator of the ingress benchmark.
 command -v wrk >/dev/null || need_apt+=(wrk)
 # Headless Chromium for the dashboard's browser tests and benchmark (test/e2e/browser.ts).
@@ -33,7 +35,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
     # Debian starts NGINX's default site on port 80, the ingress's port: the benchmark runs its own.
-    if printf '%s\n' "${need_apt[@]}" | grep -qx nginx-light && command -v systemctl >/dev/null; then
+    if printf '%s\n' "${need_apt[@]}" | grep -qxE 'nginx-light|libnginx-mod-stream' && command -v systemctl >/dev/null; then
       systemctl disable --now nginx >/dev/null 2>&1 || true
     fi
     if printf '%s\n' "${need_apt[@]}" | grep -qx openssh-server && command -v systemctl >/dev/null; then

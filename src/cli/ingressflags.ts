@@ -17,6 +17,8 @@ export interface IngressFlags {
   ingressAccessLog?: string;
   ingressAccessLogFormat?: string;
   ingressMetricsPort?: string;
+  ingressDataPlane?: string;
+  ingressNginxWorkers?: string;
 }
 
 export function addIngressFlags(cmd: Command, role: 'server' | 'agent'): Command {
@@ -44,7 +46,18 @@ export function addIngressFlags(cmd: Command, role: 'server' | 'agent'): Command
       '--ingress-metrics-port <port>',
       "serve the ingress's Prometheus metrics (ingress-nginx names) on /metrics of this port (0: off)",
       '0',
-    );
+    )
+    .option(
+      '--ingress-data-plane <plane>',
+      'nginx: NGINX from Debian in front of the JS proxy (the default when nginx and libnginx-mod-stream are installed); builtin: the JS proxy alone',
+    )
+    .option('--ingress-nginx-workers <n>', 'NGINX worker processes of the ingress data plane', '1');
+}
+
+function dataPlane(value: string | undefined): 'nginx' | 'builtin' | 'auto' {
+  if (value === undefined) return 'auto';
+  if (value === 'nginx' || value === 'builtin') return value;
+  throw new Error(`--ingress-data-plane: want nginx or builtin, got ${value}`);
 }
 
 function port(value: string | undefined, fallback: number, flag: string): number {
@@ -71,6 +84,7 @@ export async function startIngressFromFlags(
   client: Client,
   logger: Logger,
   nodeName?: string,
+  dataDir?: string,
 ): Promise<IngressController | undefined> {
   const enabled = role === 'server' ? !flags.disableIngress : !!flags.ingress;
   if (!enabled) return undefined;
@@ -92,6 +106,9 @@ export async function startIngressFromFlags(
     accessLog: flags.ingressAccessLog,
     accessLogFormat: accessLogFormat(flags.ingressAccessLogFormat),
     metricsPort: port(flags.ingressMetricsPort, 0, '--ingress-metrics-port'),
+    dataPlane: dataPlane(flags.ingressDataPlane),
+    dataDir,
+    nginxWorkers: Math.max(1, port(flags.ingressNginxWorkers, 1, '--ingress-nginx-workers')),
   });
   await controller.start();
   return controller;

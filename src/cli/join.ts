@@ -407,7 +407,7 @@ export async function runAgent(flags: JoinFlags): Promise<void> {
     logger,
   }));
   await agent.start();
-  running.ingress = await startIngressFromFlags(flags, 'agent', client, logger, nodeName);
+  running.ingress = await startIngressFromFlags(flags, 'agent', client, logger, nodeName, dataDir);
   if (stopping) return;
   process.stdout.write(
     `k8ts agent ready: node ${nodeName} (${nodeIP}) joined ${server} (data ${dataDir}, kubeconfig ${kubeconfig})\n`,

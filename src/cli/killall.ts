@@ -15,6 +15,8 @@ import { cleanUpNetworkPolicy } from '../netpol/index.js';
 import type { Runtime } from '../agent/runtime/types.js';
 import { defaultDataDir } from './datadir.js';
 import { stopStrayEtcd } from '../etcd/managed.js';
+import { stopStaleNginx } from '../ingress/nginx/supervisor.js';
+import { processAlive } from '../machinery/pids.js';
 
 async function removeAll(rt: Runtime): Promise<number> {
   const sandboxes = await rt.listPodSandboxes();
@@ -29,14 +31,7 @@ async function removeAll(rt: Runtime): Promise<number> {
   return sandboxes.length;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+const alive = processAlive;
 
 async function stopPid(pid: number): Promise<void> {
   if (!alive(pid)) return;
@@ -164,5 +159,6 @@ export async function killall(opts: { dataDir?: string }): Promise<void> {
   await cleanUpNetworkPolicy(agentDir, isDefault);
   // The managed etcd member, when the server that supervised it is gone.
   await stopStrayEtcd(dataDir);
+  await stopStaleNginx(dataDir);
   process.stdout.write(`k8ts killall: removed ${removed} pod sandbox(es), stopped the runtime of ${dataDir}\n`);
 }

@@ -256,6 +256,7 @@ export async function runServer(flags: ServerFlags): Promise<void> {
     server.componentClient('k8ts-ingress', componentServiceAccount('k8ts-ingress')),
     logger,
     (flags.nodeName ?? hostname()).toLowerCase(),
+    dataDir,
   );
 
   const kubeconfigPath = resolve(flags.writeKubeconfig ?? join(dataDir, 'kubeconfig.yaml'));

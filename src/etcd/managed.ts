@@ -12,6 +12,7 @@ import type { Logger } from 'pino';
 import { loadOrCreateCA, loadOrIssue } from '../machinery/pki.js';
 import { EtcdClient } from '../storage/etcd/client.js';
 import type { Member } from '../storage/etcd/messages.js';
+import { processAlive } from '../machinery/pids.js';
 
 export const DEFAULT_CLIENT_PORT = 2379;
 export const DEFAULT_PEER_PORT = 2380;
@@ -67,14 +68,7 @@ export interface InitialCluster {
 
 const url = (address: string, port: number) => `https://${address.includes(':') ? `[${address}]` : address}:${port}`;
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+const alive = processAlive;
 
 /** Stops an etcd left running by a server that died (its PID file), checking the PID is still an etcd. */
 export async function stopStrayEtcd(dataDir: string): Promise<void> {

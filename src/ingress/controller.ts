@@ -22,11 +22,22 @@ import type { PortPlan } from './gateway.js';
 import { GatewayStreams, type StreamPort } from './gatewaystreams.js';
 import { IngressProxy, type ListenerConfig } from './proxy.js';
 import { RouteIndex, type RouteSource } from './routeindex.js';
-import { sslPassthroughRoutes, type IngressProblem, type ObjectKey, type RouteTable } from './routes.js';
+import {
+  sslPassthroughRoutes,
+  type IngressProblem,
+  type ObjectKey,
+  type RouteTable,
+  type StreamRoute,
+} from './routes.js';
 import { RouteSources } from './routesources.js';
 import { IngressObserver, type AccessLogFormat } from './observe.js';
 import { parseStreamServices, StreamProxy, type StreamMapping, type StreamProtocol } from './streams.js';
-import { contextFromSecret, selfSignedCertificate } from './tls.js';
+import { contextFromSecret, selfSignedCertificate, type CertificatePair } from './tls.js';
+import { RenderCache, renderNginxConfig, TLS_SOCKET, type RenderedConfig } from './nginx/render.js';
+import { nginxAvailable, nginxDir, NginxSupervisor, STREAM_MODULE } from './nginx/supervisor.js';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { listenForNginxLog } from './nginx/accesslog.js';
 
 export const INGRESS_CLASS_NAME = 'k8ts';
 export const INGRESS_CONTROLLER = 'k8ts.io/ingress';
@@ -53,6 +64,15 @@ export interface IngressControllerOptions {
   accessLogFormat?: AccessLogFormat;
   /** Port of the metrics listener (/metrics, /healthz); 0: none. */
   metricsPort?: number;
+  /**
+   * The data plane of the main ports: NGINX in front of the JS proxy (`nginx`), the JS proxy alone
+   * (`builtin`), or NGINX when it is installed (`auto`, the default). NGINX needs `dataDir`.
+   */
+  dataPlane?: 'nginx' | 'builtin' | 'auto';
+  /** Where NGINX's runtime files go (`<dataDir>/ingress-nginx`). */
+  dataDir?: string;
+  /** NGINX worker processes (default 1). */
+  nginxWorkers?: number;
 }
 
 /** The IngressClass k8ts installs: its own controller, the cluster's default class. */
@@ -113,6 +133,24 @@ export class IngressController {
   private readonly portSources = new WeakMap<PortPlan, RouteSource>();
   private gatewayStreams?: GatewayStreams;
   private listenerSync: Promise<void> = Promise.resolve();
+  /** NGINX in front of the main ports (undefined: the JS proxy serves them itself). */
+  private nginx?: NginxSupervisor;
+  private nginxToken = '';
+  private nginxTimer?: NodeJS.Timeout;
+  private nginxLog?: { port: number; close(): void };
+  private readonly nginxCache = new RenderCache();
+  /** Certificates by Secret object (one per Secret version, so the renderer's cache holds). */
+  private readonly pems = new WeakMap<Secret, CertificatePair>();
+  private defaultCertificate?: CertificatePair;
+  /** What the last rebuild handed to the proxy, for NGINX's configuration. */
+  private served?: {
+    table: RouteTable;
+    contexts: Map<string, SecureContext>;
+    passthrough: readonly StreamRoute[];
+    users: Map<string, Map<string, string>>;
+  };
+  /** The htpasswd users rendered last (NGINX's cached host blocks hold them). */
+  private renderedUsers = '';
 
   constructor(private readonly o: IngressControllerOptions) {
     this.log = o.logger.child({ component: 'ingress' });
@@ -192,9 +230,40 @@ export class IngressController {
     }
   }
 
-  /** The ports actually listened on (0: that listener failed). */
+  /** The ports actually listened on (0: that listener failed); NGINX's when it fronts the proxy. */
   get ports(): { http: number; https: number } {
+    if (this.nginx) return { http: this.o.httpPort, https: this.o.httpsPort };
     return this.proxy?.ports ?? { http: 0, https: 0 };
+  }
+
+  /** The data plane in use (after start). */
+  get dataPlane(): 'nginx' | 'builtin' {
+    return this.nginx ? 'nginx' : 'builtin';
+  }
+
+  /** NGINX's supervisor, when it fronts the proxy. */
+  get nginxSupervisor(): NginxSupervisor | undefined {
+    return this.nginx;
+  }
+
+  /** Whether NGINX fronts the main ports: the flag, else whether it is installed (one log line why not). */
+  private wantNginx(): boolean {
+    const plane = this.o.dataPlane ?? 'auto';
+    if (plane === 'builtin') return false;
+    const available = nginxAvailable();
+    const why = !available.ok
+      ? available.why
+      : !this.o.dataDir
+        ? 'no data directory'
+        : !this.o.httpPort || !this.o.httpsPort
+          ? 'the ports are chosen by the kernel (0)'
+          : join(nginxDir(this.o.dataDir), TLS_SOCKET).length > 100
+            ? 'the data dir path is too long for a unix socket'
+            : undefined;
+    if (!why) return true;
+    if (plane === 'nginx') throw new Error(`--ingress-data-plane=nginx: ${why}`);
+    this.log.info(`ingress: data plane builtin (the JS proxy alone): ${why}`);
+    return false;
   }
 
   async start(): Promise<void> {
@@ -206,14 +275,19 @@ export class IngressController {
       });
       this.metricsPort = await this.observer.listen(this.o.metricsPort ?? 0, this.o.bindAddress);
     }
+    const nginx = this.wantNginx();
+    if (nginx) this.nginxToken = randomBytes(16).toString('hex');
+    this.defaultCertificate = await selfSignedCertificate();
+    // With NGINX in front the main listeners move to loopback ports the kernel picks.
     this.proxy = new IngressProxy({
       observer: this.observer,
-      bindAddress: this.o.bindAddress,
-      httpPort: this.o.httpPort,
-      httpsPort: this.o.httpsPort,
-      defaultCertificate: await selfSignedCertificate(),
+      bindAddress: nginx ? '127.0.0.1' : this.o.bindAddress,
+      httpPort: nginx ? 0 : this.o.httpPort,
+      httpsPort: nginx ? 0 : this.o.httpsPort,
+      defaultCertificate: this.defaultCertificate,
       backends: this.backends,
       logger: this.log,
+      front: nginx ? { token: this.nginxToken, httpPort: this.o.httpPort, httpsPort: this.o.httpsPort } : undefined,
     });
     this.gatewayStreams = new GatewayStreams({
       bindAddress: this.o.bindAddress,
@@ -227,20 +301,113 @@ export class IngressController {
     this.synced = true;
     this.rebuild();
     await this.proxy.start();
+    if (nginx) await this.startNginx();
     if (this.streamMaps.length) {
       this.streams = new StreamProxy({ bindAddress: this.o.bindAddress, backends: this.backends, logger: this.log });
       await this.syncStreams();
     }
     this.status?.start();
-    this.log.info({ ports: this.proxy.ports }, 'ingress controller serving');
+    this.log.info(
+      { ports: this.ports, dataPlane: this.dataPlane, internal: this.proxy.ports },
+      'ingress controller serving',
+    );
+  }
+
+  private async startNginx(): Promise<void> {
+    const dataDir = this.o.dataDir ?? '';
+    const observer = this.observer;
+    if (observer) this.nginxLog = await listenForNginxLog((r) => observer.record(r), this.log);
+    this.nginx = new NginxSupervisor({ dataDir, logger: this.log });
+    // Endpoints are NGINX upstreams: a change renders again (routes of the JS proxy read them per request).
+    const changed = () => {
+      this.nginxCache.invalidate();
+      this.scheduleNginx();
+    };
+    for (const inf of [this.slices, this.services] as SharedIndexInformer<unknown>[])
+      inf.addEventHandler({ add: changed, update: changed, delete: changed });
+    await this.nginx.start(this.renderNginx());
+  }
+
+  /** Renders NGINX's configuration again soon: changes in a burst (within 20 ms) make one render. */
+  private scheduleNginx(): void {
+    if (!this.nginx || this.nginxTimer || this.stopped) return;
+    this.nginxTimer = setTimeout(() => {
+      this.nginxTimer = undefined;
+      if (this.nginx && !this.stopped) void this.nginx.apply(this.renderNginx());
+    }, 20);
+  }
+
+  /** nginx.conf for the configuration the proxy has now (render.ts). */
+  renderNginx(): RenderedConfig {
+    const served = this.served ?? {
+      table: this.table,
+      contexts: new Map<string, SecureContext>(),
+      passthrough: [],
+      users: new Map<string, Map<string, string>>(),
+    };
+    const { table, contexts } = served;
+    const usersKey = JSON.stringify([...served.users].map(([k, m]) => [k, [...m]]));
+    if (usersKey !== this.renderedUsers) {
+      this.renderedUsers = usersKey;
+      this.nginxCache.invalidate();
+    }
+    const pem = (host: string): CertificatePair | undefined => {
+      const entry = table.tls.get(host);
+      const secret = entry && this.secrets.store.get(key(entry.secret));
+      const crt = secret?.data?.['tls.crt'];
+      const k = secret?.data?.['tls.key'];
+      if (!secret || !crt || !k || !contexts.has(host)) return undefined;
+      let pair = this.pems.get(secret);
+      if (!pair)
+        this.pems.set(
+          secret,
+          (pair = {
+            cert: Buffer.from(crt, 'base64').toString('utf8'),
+            key: Buffer.from(k, 'base64').toString('utf8'),
+          }),
+        );
+      return pair;
+    };
+    return renderNginxConfig({
+      table,
+      passthrough: served.passthrough,
+      // The certificate the JS proxy would pick for the name: its own, else its wildcard's.
+      certificate: (name) => {
+        if (contexts.has(name)) return pem(name);
+        const dot = name.indexOf('.');
+        return !name.startsWith('*.') && dot > 0 ? pem('*.' + name.slice(dot + 1)) : undefined;
+      },
+      endpoints: (b) => {
+        const eps = this.backends.endpoints(b);
+        return Array.isArray(eps) ? eps : [];
+      },
+      defaultCertificate: this.defaultCertificate ?? { cert: '', key: '' },
+      bindAddress: this.o.bindAddress,
+      httpPort: this.o.httpPort,
+      httpsPort: this.o.httpsPort,
+      jsHttpPort: this.proxy?.ports.http ?? 0,
+      jsHttpsPort: this.proxy?.ports.https ?? 0,
+      token: this.nginxToken,
+      dir: this.nginx?.dir ?? '',
+      streamModule: STREAM_MODULE,
+      workers: this.o.nginxWorkers ?? 1,
+      user: process.getuid?.() === 0 ? 'root' : undefined,
+      // Requests NGINX serves are recorded from its log (the JS proxy records its own).
+      logPort: this.nginxLog?.port ?? 0,
+      cache: this.nginxCache,
+      users: served.users,
+    });
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.rebuildTimer);
+    clearTimeout(this.nginxTimer);
     await this.status?.stop();
     await this.sources.stop();
     await this.listenerSync;
+    await this.nginx?.stop();
+    this.nginxLog?.close();
     await this.proxy?.stop();
     await this.gatewayStreams?.stop();
     await this.streams?.stop();
@@ -371,6 +538,8 @@ export class IngressController {
     // TLS passthrough hosts on the HTTPS port: Ingresses first, then HTTPProxies and Gateways.
     const passthrough = [...ours.flatMap(sslPassthroughRoutes), ...sources.flatMap((src) => src.passthrough ?? [])];
     this.proxy.update({ table, contexts, users, passthrough });
+    this.served = { table, contexts, passthrough, users };
+    this.scheduleNginx();
     this.syncListeners(users, problems);
     this.report(ours, problems);
     this.rebuildCost = performance.now() - this.lastRebuild;

@@ -25,7 +25,7 @@ import {
   type TLSSocket,
 } from 'node:tls';
 import type { Duplex } from 'node:stream';
-import { randomFillSync } from 'node:crypto';
+import { randomFillSync, timingSafeEqual } from 'node:crypto';
 import ipaddr from 'ipaddr.js';
 import { Agent, type Dispatcher } from 'undici';
 import type { Logger } from 'pino';
@@ -69,6 +69,12 @@ export interface IngressProxyOptions {
   logger: Logger;
   /** Access log and metrics (observe.ts). */
   observer?: IngressObserver;
+  /**
+   * NGINX fronts the main listeners (nginx/): they listen on internal loopback ports; the plain
+   * one trusts the client address in the X-K8ts-Front header carrying this token, the TLS one
+   * reads a PROXY protocol header first. Redirects and X-Forwarded-Port name the public ports.
+   */
+  front?: { token: string; httpPort: number; httpsPort: number };
 }
 
 interface Reply {
@@ -133,6 +139,62 @@ interface Frontend {
   /** The port listened on (X-Forwarded-Port, redirects). */
   port: number;
   config: ProxyConfig;
+  /** Requests come from NGINX with the client in X-K8ts-Front (this token first). */
+  frontToken?: string;
+  /** Connections start with a PROXY protocol header (NGINX's stream relay). */
+  proxyProtocol?: boolean;
+}
+
+/** The header NGINX tells the internal plain listener the client with: `<token> <ip> <port> <scheme>`. */
+export const FRONT_HEADER = 'x-k8ts-front';
+
+/**
+ * The client of a request NGINX forwarded: its X-K8ts-Front header, trusted only with the right
+ * token. The header is removed either way (it never goes upstream).
+ */
+export function frontClient(
+  headers: Record<string, string | string[] | undefined>,
+  token: string,
+): { ip: string; secure: boolean } | undefined {
+  const v = headers[FRONT_HEADER];
+  if (v === undefined) return undefined;
+  delete headers[FRONT_HEADER];
+  if (typeof v !== 'string') return undefined;
+  const [t, ip, , scheme] = v.split(' ');
+  if (!ip || t.length !== token.length || !timingSafeEqual(Buffer.from(t), Buffer.from(token))) return undefined;
+  return { ip: plainIP(ip), secure: scheme === 'https' };
+}
+
+/**
+ * Reads a PROXY protocol v1 header (`PROXY TCP4 src dst sport dport\r\n`, haproxy's
+ * proxy-protocol.txt) from the start of a connection; `then` gets the source address (undefined
+ * for `PROXY UNKNOWN`) and the bytes after the header. A connection without one is closed.
+ */
+export function readProxyHeader(socket: Socket, then: (source: string | undefined, rest: Buffer) => void): void {
+  let seen: Buffer = Buffer.alloc(0);
+  const timer = setTimeout(() => socket.destroy(), 10_000);
+  const onData = (chunk: Buffer) => {
+    seen = seen.length ? Buffer.concat([seen, chunk]) : chunk;
+    const end = seen.indexOf('\r\n');
+    if (end < 0 && seen.length < 108) return;
+    socket.off('data', onData);
+    socket.pause();
+    clearTimeout(timer);
+    const parsed = end < 0 ? undefined : parseProxyLine(seen.toString('latin1', 0, end));
+    if (!parsed) return void socket.destroy();
+    then(parsed.source, seen.subarray(end + 2));
+  };
+  socket.on('data', onData);
+  socket.on('close', () => clearTimeout(timer));
+}
+
+/** One PROXY protocol v1 line (without CRLF): its source address (undefined for UNKNOWN); undefined when malformed. */
+export function parseProxyLine(line: string): { source: string | undefined } | undefined {
+  const f = line.split(' ');
+  if (f[0] !== 'PROXY') return undefined;
+  if (f[1] === 'UNKNOWN') return { source: undefined };
+  if ((f[1] !== 'TCP4' && f[1] !== 'TCP6') || f.length !== 6 || !isIP(f[2])) return undefined;
+  return { source: f[2] };
 }
 
 /** A Gateway listener on a port of its own: HTTP, or HTTPS with its own certificates. */
@@ -259,6 +321,8 @@ export class IngressProxy {
   private readonly pool = new UpstreamPool();
   readonly log: Logger;
   readonly ports = { http: 0, https: 0 };
+  /** Client addresses of connections to the internal TLS listener, by their loopback source port (PROXY protocol). */
+  private readonly proxied = new Map<number, string>();
 
   constructor(private readonly o: IngressProxyOptions) {
     this.log = o.logger;
@@ -272,11 +336,25 @@ export class IngressProxy {
   }
 
   async start(): Promise<void> {
+    const { front } = this.o;
+    if (front) {
+      this.mainHttp.frontToken = front.token;
+      this.mainHttps.proxyProtocol = true;
+    }
     this.http = this.plainServer(this.mainHttp);
     const https = this.secureServer(this.mainHttps);
     this.httpsFront = createNetServer((socket) => this.acceptSecure(socket, this.mainHttps, https));
     this.mainHttp.port = this.ports.http = await this.listen(this.http, this.o.httpPort, 'HTTP');
     this.mainHttps.port = this.ports.https = await this.listen(this.httpsFront, this.o.httpsPort, 'HTTPS');
+    if (front) {
+      this.mainHttp.port = front.httpPort;
+      this.mainHttps.port = front.httpsPort;
+    }
+  }
+
+  /** The public HTTPS port (redirects): NGINX's when it fronts the proxy. */
+  private get httpsPort(): number {
+    return this.o.front?.httpsPort ?? this.ports.https;
   }
 
   /**
@@ -321,6 +399,24 @@ export class IngressProxy {
    * included; any other goes to the TLS server with those bytes put back, as SNI proxies do.
    */
   private acceptSecure(socket: Socket, frontend: Frontend, tls: TlsServer): void {
+    if (frontend.proxyProtocol) {
+      // NGINX's stream relay: the client's address comes first, then its TLS bytes.
+      this.track(socket);
+      socket.on('error', () => socket.destroy());
+      return readProxyHeader(socket, (source, rest) => {
+        const port = socket.remotePort;
+        if (source && port) {
+          this.proxied.set(port, plainIP(source));
+          socket.once('close', () => this.proxied.delete(port));
+        }
+        if (rest.length) socket.unshift(rest);
+        this.acceptTls(socket, frontend, tls);
+      });
+    }
+    this.acceptTls(socket, frontend, tls);
+  }
+
+  private acceptTls(socket: Socket, frontend: Frontend, tls: TlsServer): void {
     if (!frontend.config.passthrough?.length) return void tls.emit('connection', socket);
     this.track(socket);
     socket.on('error', () => socket.destroy());
@@ -340,6 +436,8 @@ export class IngressProxy {
       socket.unshift(head.length === 1 ? head[0] : Buffer.concat(head));
       tls.emit('connection', socket);
     });
+    // After a PROXY protocol header the socket was paused (its rest put back): read on.
+    if (socket.isPaused()) socket.resume();
   }
 
   /**
@@ -363,6 +461,8 @@ export class IngressProxy {
     const server = createTlsServer(
       { ...this.o.defaultCertificate, ALPNProtocols: ['h2', 'http/1.1'], SNICallback },
       (socket: TLSSocket) => {
+        const client = frontend.proxyProtocol ? this.proxied.get(socket.remotePort ?? 0) : undefined;
+        if (client) Object.defineProperty(socket, 'remoteAddress', { value: client, configurable: true });
         if (socket.alpnProtocol === 'h2') h2.emit('secureConnection', socket);
         else new FastConnection(socket, fast);
       },
@@ -470,17 +570,27 @@ export class IngressProxy {
   }
 
   private facts(req: IncomingMessage, frontend: Frontend): RequestFacts {
-    const { secure } = frontend;
-    return {
-      config: frontend.config,
-      host: requestHost(req.headers),
-      url: req.url ?? '/',
-      method: req.method ?? 'GET',
-      headers: req.headers,
-      clientIP: plainIP(req.socket?.remoteAddress),
-      secure,
-      port: frontend.port,
-    };
+    return this.factsOf(frontend, req.headers, req.url ?? '/', req.method ?? 'GET', req.socket?.remoteAddress);
+  }
+
+  private factsOf(
+    frontend: Frontend,
+    headers: IncomingHttpHeaders,
+    url: string,
+    method: string,
+    remote: string | undefined,
+  ): RequestFacts {
+    let { secure, port } = frontend;
+    let clientIP = plainIP(remote);
+    if (frontend.frontToken) {
+      const client = frontClient(headers, frontend.frontToken);
+      if (client) {
+        clientIP = client.ip;
+        secure = client.secure;
+        if (secure) port = this.httpsPort;
+      }
+    } else if (this.o.front && headers[FRONT_HEADER] !== undefined) delete headers[FRONT_HEADER]; // never upstream
+    return { config: frontend.config, host: requestHost(headers), url, method, headers, clientIP, secure, port };
   }
 
   /** What to do with a request: answer it here (redirect, deny, error) or forward it. */
@@ -506,7 +616,7 @@ export class IngressProxy {
     const redirect = route.filters?.redirect;
     if (o.allowSourceRanges.length && !inRanges(f.clientIP, o.allowSourceRanges)) return { reply: { status: 403 } };
     if (!f.secure && (o.forceSslRedirect || (o.sslRedirect && route.tls))) {
-      const port = this.ports.https === 443 ? '' : `:${this.ports.https}`;
+      const port = this.httpsPort === 443 ? '' : `:${this.httpsPort}`;
       return { reply: { status: 308, headers: { location: `https://${f.host}${port}${f.url}` } } };
     }
     if (redirect)
@@ -686,16 +796,7 @@ export class IngressProxy {
   private fastForward(head: RequestHead, socket: Duplex, frontend: Frontend): FastForward | undefined {
     const start = this.o.observer ? new Date() : undefined;
     const t0 = performance.now();
-    const f: RequestFacts = {
-      config: frontend.config,
-      host: requestHost(head.headers),
-      url: head.target,
-      method: head.method,
-      headers: head.headers,
-      clientIP: plainIP((socket as Socket).remoteAddress),
-      secure: frontend.secure,
-      port: frontend.port,
-    };
+    const f = this.factsOf(frontend, head.headers, head.target, head.method, (socket as Socket).remoteAddress);
     let d: Decision | { handoff: true };
     try {
       d = this.decideFor(f, true);

@@ -353,6 +353,11 @@ export class RouteTable {
     });
   }
 
+  /** Named hosts and their routes: exact names, then `*.suffix` wildcards (for the NGINX renderer). */
+  namedHosts(): [string, HostRoutes][] {
+    return [...this.hosts, ...this.wildcards];
+  }
+
   get empty(): boolean {
     return !this.hosts.size && !this.wildcards.size && !this.anyHost && !this.defaultRoute;
   }

@@ -2,7 +2,8 @@
 // as ingress-nginx applies it, regex rewrites, canaries; and the htpasswd schemes basic auth uses.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Ingress, IngressRule } from 'kubernetes-types/networking/v1.js';
+import type { Ingress } from 'kubernetes-types/networking/v1.js';
+import { ing } from '../support/ingress.js';
 import {
   chooseBackend,
   hostMatches,
@@ -15,40 +16,6 @@ import { parseAnnotations, parseNginxSize } from '../../src/ingress/annotations.
 import { checkBasicAuth, md5Crypt, parseHtpasswd, verifyHash } from '../../src/ingress/htpasswd.js';
 import { bcryptHash } from '../../src/ingress/bcrypt.js';
 import { servesIngress, defaultIngressClass } from '../../src/ingress/controller.js';
-
-type Path = [path: string, pathType: string, service: string];
-
-function ing(
-  name: string,
-  rules: Record<string, Path[]>,
-  opts: { annotations?: Record<string, string>; created?: string; defaultBackend?: string; tls?: string[] } = {},
-): Ingress {
-  const spec: Ingress['spec'] = {
-    rules: Object.entries(rules).map(([host, paths]): IngressRule => ({
-      ...(host ? { host } : {}),
-      http: {
-        paths: paths.map(([path, pathType, service]) => ({
-          path,
-          pathType,
-          backend: { service: { name: service, port: { number: 80 } } },
-        })),
-      },
-    })),
-  };
-  if (opts.defaultBackend) spec.defaultBackend = { service: { name: opts.defaultBackend, port: { number: 80 } } };
-  if (opts.tls) spec.tls = [{ hosts: opts.tls, secretName: `${name}-tls` }];
-  return {
-    apiVersion: 'networking.k8s.io/v1',
-    kind: 'Ingress',
-    metadata: {
-      name,
-      namespace: 'default',
-      creationTimestamp: opts.created ?? '2026-01-01T00:00:00Z',
-      annotations: opts.annotations,
-    },
-    spec,
-  };
-}
 
 const svcOf = (t: RouteTable, host: string, url: string) => t.match(host, url)?.route.backend.service;
 
