@@ -134,6 +134,18 @@ function launch(
  * that need nodes use --simulated-nodes); with it, the agent runs real containers and cleanup()
  * removes them with `k8ts killall`.
  */
+/** `k8ts server` flags for an ingress on the given ports of 127.0.0.1 (tests never take the host's 80/443). */
+export function ingressFlags(httpPort: number, httpsPort: number): string[] {
+  return [
+    '--ingress-http-port',
+    String(httpPort),
+    '--ingress-https-port',
+    String(httpsPort),
+    '--ingress-bind-address',
+    '127.0.0.1',
+  ];
+}
+
 export async function startCluster(
   opts: {
     dataDir?: string;

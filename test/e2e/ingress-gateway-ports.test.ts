@@ -13,7 +13,7 @@ import { request as httpsRequest } from 'node:https';
 import { connect as tlsConnect, createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import { connect as h2connect, type IncomingHttpHeaders as H2Headers } from 'node:http2';
-import { startCluster, until, type Cluster } from './harness.js';
+import { ingressFlags, startCluster, until, type Cluster } from './harness.js';
 import { selfSignedCertificate } from '../../src/ingress/tls.js';
 import { freePort } from '../support/ports.js';
 import { tlsSecret } from '../support/tls.js';
@@ -212,14 +212,7 @@ before(async () => {
   const grpcB = await grpcBackend('b');
   for (const k of Object.keys(ports) as (keyof typeof ports)[]) ports[k] = await freePort();
   c = await startCluster({
-    args: [
-      '--ingress-http-port',
-      String(ports.http),
-      '--ingress-https-port',
-      String(ports.https),
-      '--ingress-bind-address',
-      '127.0.0.1',
-    ],
+    args: ingressFlags(ports.http, ports.https),
   });
   const cert = await selfSignedCertificate('alt-listener');
   await apply(

@@ -11,7 +11,7 @@ import { createServer as createHttpServer, request, type IncomingMessage, type S
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import type { Duplex } from 'node:stream';
-import { startCluster, until, type Cluster } from './harness.js';
+import { ingressFlags, startCluster, until, type Cluster } from './harness.js';
 import { freePort } from '../support/ports.js';
 import { selfSignedCertificate } from '../../src/ingress/tls.js';
 import { nginxAvailable, nginxProcessesOf } from '../../src/ingress/nginx/supervisor.js';
@@ -202,12 +202,7 @@ before(async () => {
   httpsPort = await freePort();
   c = await startCluster({
     args: [
-      '--ingress-http-port',
-      String(httpPort),
-      '--ingress-https-port',
-      String(httpsPort),
-      '--ingress-bind-address',
-      '127.0.0.1',
+      ...ingressFlags(httpPort, httpsPort),
       '--ingress-access-log',
       accessLog,
       '--ingress-metrics-port',

@@ -11,7 +11,7 @@ import { createServer as createHttpServer, get as httpGet, type Server as HttpSe
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startCluster, until, type Cluster } from './harness.js';
+import { ingressFlags, startCluster, until, type Cluster } from './harness.js';
 import { freePort } from '../support/ports.js';
 
 let c: Cluster;
@@ -101,12 +101,7 @@ before(async () => {
       accessLog,
       '--ingress-metrics-port',
       String(metricsPort),
-      '--ingress-http-port',
-      String(httpPort),
-      '--ingress-https-port',
-      String(await freePort()),
-      '--ingress-bind-address',
-      '127.0.0.1',
+      ...ingressFlags(httpPort, await freePort()),
       '--ingress-tcp-services-configmap',
       'kube-system/tcp-services',
       '--ingress-udp-services-configmap',

@@ -11,7 +11,7 @@ import { connect as tlsConnect } from 'node:tls';
 import { createServer as createHttpsServer } from 'node:https';
 import { selfSignedCertificate } from '../../src/ingress/tls.js';
 import type { Duplex } from 'node:stream';
-import { startCluster, until, type Cluster } from './harness.js';
+import { ingressFlags, startCluster, until, type Cluster } from './harness.js';
 import { freePort } from '../support/ports.js';
 
 let c: Cluster;
@@ -156,14 +156,7 @@ before(async () => {
   httpPort = await freePort();
   httpsPort = await freePort();
   c = await startCluster({
-    args: [
-      '--ingress-http-port',
-      String(httpPort),
-      '--ingress-https-port',
-      String(httpsPort),
-      '--ingress-bind-address',
-      '127.0.0.1',
-    ],
+    args: ingressFlags(httpPort, httpsPort),
   });
   const one = await backend('one');
   const h2 = await h2Backend();

@@ -11,7 +11,7 @@ import { createServer as createHttpsServer, get as httpsGet } from 'node:https';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { createServer as createNetServer } from 'node:net';
 import { DEFAULT_CERT_NAME, selfSignedCertificate } from '../../src/ingress/tls.js';
-import { startCluster, until, type Cluster } from './harness.js';
+import { ingressFlags, startCluster, until, type Cluster } from './harness.js';
 import { freePort } from '../support/ports.js';
 import { tlsSecret } from '../support/tls.js';
 
@@ -98,14 +98,7 @@ before(async () => {
   httpPort = await freePort();
   httpsPort = await freePort();
   c = await startCluster({
-    args: [
-      '--ingress-http-port',
-      String(httpPort),
-      '--ingress-https-port',
-      String(httpsPort),
-      '--ingress-bind-address',
-      '127.0.0.1',
-    ],
+    args: ingressFlags(httpPort, httpsPort),
   });
   const main = await backend('main');
   const other = await backend('other');

@@ -9,6 +9,7 @@ import { Agent, request } from 'node:http';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import {
+  ingressFlags,
   importTestImages,
   realContainersUnavailable,
   run,
@@ -127,14 +128,7 @@ before(async () => {
   httpsPort = await freePort();
   c = await startCluster({
     agent: true,
-    args: [
-      '--ingress-http-port',
-      String(httpPort),
-      '--ingress-https-port',
-      String(httpsPort),
-      '--ingress-bind-address',
-      '127.0.0.1',
-    ],
+    args: ingressFlags(httpPort, httpsPort),
   });
   await waitForReadyNode(c);
   await importTestImages(c, ['httpd']);

@@ -7,7 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
-import { importTestImages, startCluster, until, waitForReadyNode, type Cluster } from './harness.js';
+import { ingressFlags, importTestImages, startCluster, until, waitForReadyNode, type Cluster } from './harness.js';
 import { freePort } from '../support/ports.js';
 
 let c: Cluster;
@@ -99,16 +99,7 @@ before(async () => {
   podPorts['echo-b'] = await freePort();
   c = await startCluster({
     agent: true,
-    args: [
-      '--runtime',
-      'process',
-      '--ingress-http-port',
-      String(await freePort()),
-      '--ingress-https-port',
-      String(await freePort()),
-      '--ingress-bind-address',
-      '127.0.0.1',
-    ],
+    args: ['--runtime', 'process', ...ingressFlags(await freePort(), await freePort())],
   });
   await waitForReadyNode(c);
   await importTestImages(c, ['node']);

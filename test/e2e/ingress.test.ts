@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { WebSocket } from 'ws';
 import type { IngressClass } from 'kubernetes-types/networking/v1.js';
 import {
+  ingressFlags,
   importTestImages,
   realContainersUnavailable,
   run,
@@ -202,14 +203,7 @@ before(async () => {
   httpsPort = await freePort();
   c = await startCluster({
     agent: true,
-    args: [
-      '--ingress-http-port',
-      String(httpPort),
-      '--ingress-https-port',
-      String(httpsPort),
-      '--ingress-bind-address',
-      '127.0.0.1',
-    ],
+    args: ingressFlags(httpPort, httpsPort),
   });
   await waitForReadyNode(c);
   await importTestImages(c, ['httpd', 'node']);

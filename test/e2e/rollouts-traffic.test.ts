@@ -6,7 +6,16 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Agent, request } from 'node:http';
-import { importTestImages, run, startCluster, until, K8TS_BIN, type Cluster, waitForReadyNode } from './harness.js';
+import {
+  ingressFlags,
+  importTestImages,
+  run,
+  startCluster,
+  until,
+  K8TS_BIN,
+  type Cluster,
+  waitForReadyNode,
+} from './harness.js';
 import { freePort } from '../support/ports.js';
 import type { Rollout } from '../../src/rollouts/types.js';
 
@@ -121,16 +130,7 @@ before(async () => {
   const httpsPort = await freePort();
   c = await startCluster({
     agent: true,
-    args: [
-      '--runtime',
-      'process',
-      '--ingress-http-port',
-      String(httpPort),
-      '--ingress-https-port',
-      String(httpsPort),
-      '--ingress-bind-address',
-      '127.0.0.1',
-    ],
+    args: ['--runtime', 'process', ...ingressFlags(httpPort, httpsPort)],
   });
   await waitForReadyNode(c);
   await importTestImages(c, ['httpd']);
