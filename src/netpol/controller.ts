@@ -88,11 +88,8 @@ export class NetworkPolicyController {
   /** Whether every informer has listed once (no rules from half the picture). */
   private synced = false;
   private timer?: NodeJS.Timeout;
-  /**
-   * Each pod's endpoints, kept as pods change, with their JSON to tell changes that matter from
-   * status churn: a sync reads them instead of walking every pod of the cluster again.
-   */
-  private readonly podEndpoints = new Map<string, { endpoints: Endpoint[]; text: string }>();
+  /** Each pod's endpoints, kept as pods change: a sync reads them instead of walking every pod again. */
+  private readonly podEndpoints = new Map<string, Endpoint[]>();
 
   constructor(private o: NetworkPolicyControllerOptions) {
     // Read only: in the server's process the informers share the watch cache's objects.
@@ -143,13 +140,13 @@ export class NetworkPolicyController {
     return this.factory.forResource(NETWORK_POLICIES).store.list().length > 0;
   }
 
-  /** Records a pod's endpoints; whether they changed. */
+  /** Records a pod's endpoints; whether they changed (status churn changes nothing the rules read). */
   private notePod(pod: Pod): boolean {
     const key = keyOf(pod);
     const endpoints = podEndpoints([pod], this.o.nodeName);
-    const text = JSON.stringify(endpoints);
-    if (this.podEndpoints.get(key)?.text === text) return false;
-    this.podEndpoints.set(key, { endpoints, text });
+    const before = this.podEndpoints.get(key);
+    if (before && JSON.stringify(before) === JSON.stringify(endpoints)) return false;
+    this.podEndpoints.set(key, endpoints);
     return true;
   }
 
@@ -195,7 +192,7 @@ export class NetworkPolicyController {
     const t0 = performance.now();
     const policies = this.factory.forResource(NETWORK_POLICIES).store.list();
     const endpoints: Endpoint[] = [];
-    if (policies.length) for (const p of this.podEndpoints.values()) endpoints.push(...p.endpoints);
+    if (policies.length) for (const eps of this.podEndpoints.values()) endpoints.push(...eps);
     const namespaces = this.factory.forResource(R.namespaces).store.list() as Namespace[];
     const labels = new Map(namespaces.map((n) => [n.metadata?.name ?? '', n.metadata?.labels ?? {}]));
     const rules = compileNodeRules(policies, policies.length ? [...endpoints, ...this.dnsEndpoints()] : [], labels);
