@@ -12,6 +12,7 @@ import type { Client } from '../client/client.js';
 import { isEnvVarName } from '../machinery/validation.js';
 import { containerResourceValue, extractFieldPath, type Allocatable } from './volumes/downward.js';
 import { configMapData, isSourceNotFound, secretData, SourceReader, type KeyData } from './volumes/sources.js';
+import { compareStrings } from '../machinery/order.js';
 
 export interface EnvContext {
   client: Client;
@@ -139,7 +140,7 @@ export function serviceEnv(services: Service[], ns: string, enableServiceLinks: 
     }
   }
   const out = new Map<string, string>();
-  const sorted = [...chosen.values()].sort((a, b) => (a.metadata!.name! < b.metadata!.name! ? -1 : 1));
+  const sorted = [...chosen.values()].sort((a, b) => compareStrings(a.metadata!.name!, b.metadata!.name!));
   for (const s of sorted) for (const kv of serviceVars(s)) out.set(kv.key, kv.value);
   return out;
 }

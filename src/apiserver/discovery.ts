@@ -4,6 +4,7 @@
 import { createHash } from 'node:crypto';
 import type { ResourceDef } from '../api/types.js';
 import { apiVersionOf, type ResourceRegistry, type Served, verbsOf } from './resources.js';
+import { compareStrings } from '../machinery/order.js';
 
 export interface SubresourceInfo {
   name: string;
@@ -112,7 +113,7 @@ export class Discovery {
     }
     const priority = new Map([...byName.values()].map((g) => [g.name, this.extra!.groupPriority(g.name, g.versions)]));
     return [...byName.values()].sort(
-      (a, b) => priority.get(b.name)! - priority.get(a.name)! || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0),
+      (a, b) => priority.get(b.name)! - priority.get(a.name)! || compareStrings(a.name, b.name),
     );
   }
 

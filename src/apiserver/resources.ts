@@ -3,6 +3,7 @@
 import type { ResourceDef, VersionDef } from '../api/types.js';
 import { ALL_VERBS } from '../api/types.js';
 import { localPriorities } from '../api/apiregistration/v1/index.js';
+import { byName } from '../machinery/order.js';
 
 export interface Served {
   def: ResourceDef;
@@ -107,7 +108,7 @@ export class ResourceRegistry {
         ),
         priority: groupPriority(name, versions),
       }))
-      .sort((a, b) => b.priority - a.priority || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+      .sort((a, b) => b.priority - a.priority || byName(a, b))
       .map(({ name, versions }) => ({ name, versions }));
   }
 }

@@ -18,6 +18,7 @@ import { registerQuantity } from './libraries/quantity.js';
 import { registerRegex } from './libraries/regex.js';
 import { registerStrings } from './libraries/strings.js';
 import { registerURLs } from './libraries/urls.js';
+import { byKey } from '../machinery/order.js';
 
 /** A variable's CEL type as the evaluator spells it: 'dyn', 'optional<dyn>', 'map<string, dyn>'… */
 export type VariableTypes = Record<string, string>;
@@ -130,7 +131,7 @@ const environments = new Map<string, Environment>();
 /** The environment with `vars` declared (one per distinct set of declarations). */
 function environmentFor(vars: VariableTypes): Environment {
   const key = Object.entries(vars)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .sort(byKey)
     .map(([k, v]) => `${k}:${v}`)
     .join(',');
   let env = environments.get(key);

@@ -7,6 +7,7 @@ import { readTarGz } from './tar.js';
 import { parseYaml } from './yaml.js';
 import { isMap, type GoMap } from './template/values.js';
 import { parseSemver } from './semver.js';
+import { byKey } from '../machinery/order.js';
 
 export interface ChartFile {
   name: string;
@@ -169,7 +170,7 @@ export function loadFiles(files: ChartFile[]): Chart {
     } else chart.files.push(f);
   }
   validate(md);
-  for (const [n, subFiles] of [...subcharts].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+  for (const [n, subFiles] of [...subcharts].sort(byKey)) {
     if (n.startsWith('_') || n.startsWith('.')) continue;
     let sub: Chart;
     try {

@@ -3,6 +3,7 @@
 import { parseYamlHead, YamlError } from './yaml.js';
 import { isMap } from './template/values.js';
 import { formatValue } from './template/gofmt.js';
+import { compareStrings } from '../machinery/order.js';
 
 export const INSTALL_ORDER = [
   'PriorityClass',
@@ -131,7 +132,7 @@ export function sortByKind<T extends { kind: string }>(items: T[], order = INSTA
 export function sortManifests(files: Map<string, string>): { hooks: Hook[]; manifests: Manifest[] } {
   const hooks: Hook[] = [];
   const manifests: Manifest[] = [];
-  const paths = [...files.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const paths = [...files.keys()].sort(compareStrings);
   for (const path of paths) {
     const content = files.get(path)!;
     if (path.split('/').pop()!.startsWith('_')) continue;

@@ -15,6 +15,7 @@ import { isNotFound, isAlreadyExists } from '../client/errors.js';
 import { defaultCorefile } from './corefile.js';
 import { COREFILE_CONFIGMAP, DNS_LISTENER_ANNOTATION, METRICS_PORT } from './service.js';
 import { ENDPOINT_SLICES } from './view.js';
+import { compareStrings } from '../machinery/order.js';
 
 export const KUBE_DNS = { namespace: 'kube-system', name: 'kube-dns' };
 const SERVICES = spec<Service>(R.services);
@@ -49,7 +50,7 @@ export function listeners(nodes: Node[]): { node: string; ip: string; ready: boo
     const ready = n.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
     out.push({ node: n.metadata!.name!, ip, ready });
   }
-  return out.sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0));
+  return out.sort((a, b) => compareStrings(a.node, b.node));
 }
 
 export class KubeDNSController {

@@ -21,6 +21,7 @@ import type {
   ValueMatch,
   WeightedBackend,
 } from './routes.js';
+import { byCreation, keyOf, keyString } from './routes.js';
 
 export type { StreamRoute } from './routes.js';
 
@@ -263,8 +264,6 @@ export interface CompiledGateways {
   routeStatus: Map<string, { parents: (Omit<RouteParentStatus, 'conditions'> & { conditions: Cond[] })[] }>;
 }
 
-const keyOf = (o: Meta): ObjectKey => ({ namespace: o.metadata.namespace ?? 'default', name: o.metadata.name ?? '' });
-const keyString = (k: ObjectKey) => `${k.namespace}/${k.name}`;
 const cond = (type: string, ok: boolean, reason: string, message: string, generation?: number): Cond => ({
   type,
   status: ok ? 'True' : 'False',
@@ -272,15 +271,6 @@ const cond = (type: string, ok: boolean, reason: string, message: string, genera
   message,
   observedGeneration: generation,
 });
-
-function byCreation(a: Meta, b: Meta): number {
-  const ta = a.metadata.creationTimestamp ?? '';
-  const tb = b.metadata.creationTimestamp ?? '';
-  if (ta !== tb) return ta < tb ? -1 : 1;
-  const ka = keyString(keyOf(a));
-  const kb = keyString(keyOf(b));
-  return ka < kb ? -1 : ka > kb ? 1 : 0;
-}
 
 /** Whether a ReferenceGrant in `to.namespace` lets a `fromKind` of `fromNamespace` refer to it. */
 export function referenceGranted(

@@ -20,6 +20,7 @@ import type {
   ValueMatch,
   WeightedBackend,
 } from './routes.js';
+import { byCreation, keyOf, keyString } from './routes.js';
 
 export interface HeaderCondition {
   name: string;
@@ -167,22 +168,6 @@ export const VALID_MESSAGE = 'Valid HTTPProxy';
 export const ORPHANED_MESSAGE = 'this HTTPProxy is not part of a delegation chain from a root HTTPProxy';
 export const ROOT_INCLUDES_ROOT_MESSAGE = 'root httpproxy cannot delegate to another root httpproxy';
 export const ERROR_PRESENT = 'At least one error present, see Errors for details';
-
-const keyOf = (p: HTTPProxy): ObjectKey => ({
-  namespace: p.metadata.namespace ?? 'default',
-  name: p.metadata.name ?? '',
-});
-const keyString = (k: ObjectKey) => `${k.namespace}/${k.name}`;
-
-/** Oldest first, then by namespace/name: who came first owns an fqdn. */
-export function byCreation(a: HTTPProxy, b: HTTPProxy): number {
-  const ta = a.metadata.creationTimestamp ?? '';
-  const tb = b.metadata.creationTimestamp ?? '';
-  if (ta !== tb) return ta < tb ? -1 : 1;
-  const ka = keyString(keyOf(a));
-  const kb = keyString(keyOf(b));
-  return ka < kb ? -1 : ka > kb ? 1 : 0;
-}
 
 /** Contour's durations: Go syntax (`1m30s`, `500ms`) or `infinity`; 0 means no limit. */
 export function parseTimeout(s: string | undefined): number | undefined {

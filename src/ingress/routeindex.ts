@@ -26,6 +26,7 @@ import {
   type StreamRoute,
   type TlsEntry,
 } from './routes.js';
+import { compareStrings } from '../machinery/order.js';
 
 /** Routes compiled elsewhere (HTTPProxy, Gateway API), given as one unit; keep the object to keep its cache. */
 export interface RouteSource {
@@ -72,7 +73,7 @@ const keyString = (k: ObjectKey) => `${k.namespace}/${k.name}`;
 function byPrecedence(a: Contribution, b: Contribution): number {
   if (a.rank !== b.rank) return a.rank - b.rank;
   if (a.created !== b.created) return a.created < b.created ? -1 : 1;
-  return a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
+  return compareStrings(a.key, b.key);
 }
 
 function serviceBackend(namespace: string, b: IngressBackend | undefined): ServiceBackend | undefined {

@@ -13,6 +13,7 @@
 // method), weighted backends, filters and timeout/retry policies, and other path match types.
 import type { Ingress } from 'kubernetes-types/networking/v1.js';
 import { ANNOTATION_PREFIX, type CanaryOptions, type RouteOptions } from './annotations.js';
+import { compareStrings } from '../machinery/order.js';
 
 /**
  * Ingress's types, plus Gateway API's RegularExpression (the whole path) and Contour's
@@ -86,6 +87,24 @@ export interface RequestView {
 export interface ObjectKey {
   namespace: string;
   name: string;
+}
+
+interface Named {
+  metadata: { namespace?: string; name?: string; creationTimestamp?: string };
+}
+
+export const keyOf = (o: Named): ObjectKey => ({
+  namespace: o.metadata.namespace ?? 'default',
+  name: o.metadata.name ?? '',
+});
+export const keyString = (k: ObjectKey): string => `${k.namespace}/${k.name}`;
+
+/** Oldest first, then by namespace/name: who came first owns a host (Contour's and Gateway API's rule). */
+export function byCreation(a: Named, b: Named): number {
+  const ta = a.metadata.creationTimestamp ?? '';
+  const tb = b.metadata.creationTimestamp ?? '';
+  if (ta !== tb) return ta < tb ? -1 : 1;
+  return compareStrings(keyString(keyOf(a)), keyString(keyOf(b)));
 }
 
 /** A Service port a route sends to: by number or by name, as in IngressServiceBackend. */

@@ -2,6 +2,7 @@
 // `field==value` and `field!=value` terms; values escape `\`, `,` and `=` with a backslash.
 // An absent field reads as the empty string, as upstream's fields.Set.Get.
 import { badRequest } from './errors.js';
+import { compareStrings } from './order.js';
 
 export type FieldOp = '=' | '!=';
 
@@ -132,7 +133,7 @@ export class FieldSelector {
 
 /** Upstream fields.ParseSelector, throwing FieldSelectorError. Terms come out sorted as upstream. */
 export function parseFieldSelectorRaw(selector: string): FieldSelector {
-  const parts = splitTerms(selector).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const parts = splitTerms(selector).sort(compareStrings);
   const reqs: FieldRequirement[] = [];
   for (const part of parts) {
     if (part === '') continue;

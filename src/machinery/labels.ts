@@ -6,6 +6,7 @@
 import type { LabelSelector } from 'kubernetes-types/meta/v1.js';
 import { badRequest } from './errors.js';
 import { isQualifiedName, isValidLabelValue } from './validation.js';
+import { compareStrings } from './order.js';
 
 export type Operator =
   'In' | 'NotIn' | 'Exists' | 'DoesNotExist' | 'Equals' | 'DoubleEquals' | 'NotEquals' | 'GreaterThan' | 'LessThan';
@@ -144,8 +145,6 @@ export function requirementMatches(r: Requirement, labels: Record<string, string
   }
 }
 
-const byString = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
-
 export function requirementString(r: Requirement): string {
   let s = r.operator === 'DoesNotExist' ? `!${r.key}` : r.key;
   switch (r.operator) {
@@ -174,14 +173,14 @@ export function requirementString(r: Requirement): string {
       s += '<';
       break;
   }
-  const vals = r.values.length === 1 ? r.values[0] : [...r.values].sort(byString).join(',');
+  const vals = r.values.length === 1 ? r.values[0] : [...r.values].sort(compareStrings).join(',');
   return r.operator === 'In' || r.operator === 'NotIn' ? `${s}(${vals})` : s + vals;
 }
 
 // ---------------------------------------------------------------------------------------------
 // Selector
 
-const sortByKey = (reqs: Requirement[]): Requirement[] => [...reqs].sort((a, b) => byString(a.key, b.key));
+const sortByKey = (reqs: Requirement[]): Requirement[] => [...reqs].sort((a, b) => compareStrings(a.key, b.key));
 
 export class Selector {
   readonly requirements: Requirement[];
@@ -415,7 +414,7 @@ class Parser {
     if (!operator)
       throw new SelectorError(`found '${o.lit}', expected: ${BINARY_OPERATORS.map((x) => OP_TEXT[x]).join(', ')}`);
     const values = operator === 'In' || operator === 'NotIn' ? this.setValues() : this.exactValue();
-    return newRequirement(key, operator, [...new Set(values)].sort(byString));
+    return newRequirement(key, operator, [...new Set(values)].sort(compareStrings));
   }
 
   private setValues(): string[] {
@@ -548,7 +547,7 @@ export function labelSelectorMatches(
 
 /** labels.FormatLabels / Set.String(): `k=v,...` sorted by key, `<none>` when empty. */
 export function formatLabels(set: Record<string, string> | undefined | null): string {
-  const keys = Object.keys(set ?? {}).sort(byString);
+  const keys = Object.keys(set ?? {}).sort(compareStrings);
   if (keys.length === 0) return '<none>';
   return keys.map((k) => `${k}=${(set as Record<string, string>)[k]}`).join(',');
 }

@@ -6,6 +6,7 @@
 import type { Node } from 'kubernetes-types/core/v1.js';
 import type { Stored } from '../client/types.js';
 import { NodeInfo, PodInfo, type ParsedTerm } from './types.js';
+import { byName } from '../machinery/order.js';
 
 export interface AntiTerm {
   pi: PodInfo;
@@ -69,9 +70,7 @@ export class SchedulerCache {
   /** Nodes that exist (ordered by name, stable between cycles). */
   nodes(): NodeInfo[] {
     if (!this.list) {
-      this.list = [...this.nodeInfos.values()]
-        .filter((n) => n.node)
-        .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+      this.list = [...this.nodeInfos.values()].filter((n) => n.node).sort(byName);
     }
     return this.list;
   }

@@ -4,6 +4,7 @@
 import { createHash } from 'node:crypto';
 import { gzipSync, gunzipSync } from 'node:zlib';
 import { readTar, writeTar, type TarEntry, type TarReadEntry } from './tar.js';
+import { compareStrings } from '../../machinery/order.js';
 
 export const MEDIA = {
   index: 'application/vnd.oci.image.index.v1+json',
@@ -99,7 +100,7 @@ export function layerEntries(files: ImageFile[]): TarEntry[] {
       });
   }
   // Sorting plain path strings would put "a.b" before "a/x" but "a" before both: parents first.
-  return [...byPath.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  return [...byPath.values()].sort((a, b) => compareStrings(a.path, b.path));
 }
 
 export interface BuiltImage {

@@ -23,6 +23,7 @@ import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { parseRecord } from '../logs.js';
 import { deliver, type LogEntry, type Sink } from './sinks.js';
+import { compareStrings } from '../../machinery/order.js';
 
 export interface ShipperOptions {
   /** The folder with pods/ (the kubelet's /var/log). */
@@ -209,7 +210,7 @@ export class LogShipper {
             const [nb, rb] = [parseInt(b, 10), b.length > b.indexOf('.log') + 4];
             if (na !== nb) return na - nb;
             if (ra !== rb) return ra ? -1 : 1;
-            return a < b ? -1 : a > b ? 1 : 0;
+            return compareStrings(a, b);
           });
         for (const name of names) {
           const path = join(dir, name);

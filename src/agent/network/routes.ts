@@ -28,6 +28,7 @@ import type { Node, NodeAddress } from 'kubernetes-types/core/v1.js';
 import type { Logger } from 'pino';
 import { R, type Client } from '../../client/client.js';
 import { SharedIndexInformer } from '../../client/informer.js';
+import { compareStrings } from '../../machinery/order.js';
 
 export interface NodeRoute {
   node: string;
@@ -94,7 +95,7 @@ export interface DesiredRoutes {
 export function byNodeName(a: Node, b: Node): number {
   const x = String(a?.metadata?.name);
   const y = String(b?.metadata?.name);
-  return x < y ? -1 : x > y ? 1 : 0;
+  return compareStrings(x, y);
 }
 
 export function internalIP(node: Node | undefined): string | undefined {

@@ -9,6 +9,7 @@ import type { ServedDocument } from '../../machinery/openapi/documents.js';
 import type { KeyPair } from '../../machinery/pki.js';
 import type { ServiceAddress } from '../admission/webhook/service.js';
 import { type RemoteAPIService, fetchRemote } from './remote.js';
+import { byKey } from '../../machinery/order.js';
 
 const USER = { name: 'system:kube-aggregator', groups: ['system:masters'] };
 const TIMEOUT_MS = 5_000;
@@ -106,7 +107,7 @@ export class RemoteOpenAPI {
     const doc = JSON.parse(local.json) as { paths: Record<string, { serverRelativeURL: string }> };
     for (const d of this.docs.values())
       doc.paths[d.path] = { serverRelativeURL: `/openapi/v3/${d.path}?hash=${d.hash}` };
-    doc.paths = Object.fromEntries(Object.entries(doc.paths).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+    doc.paths = Object.fromEntries(Object.entries(doc.paths).sort(byKey));
     this.merged = { from: local.etag, generation: this.generation, doc: JSON.stringify(doc) };
     return this.merged.doc;
   }

@@ -14,6 +14,7 @@ import { objectKey, parseObjects, ReleaseKube, type KubeObject } from './kube.js
 import { now, ReleaseStorage, storedChart, ZERO_TIME, type Release, type ReleaseHook } from './release.js';
 import { renderReleaseFrom } from './render.js';
 import { ClusterLookup } from './clusterlookup.js';
+import { byName } from '../../machinery/order.js';
 
 /** The Kubernetes version k8ts serves (apiserver KUBERNETES_VERSION), for .Capabilities. */
 const CLUSTER_KUBE_VERSION = parseKubeVersion('v1.30.0');
@@ -435,7 +436,7 @@ export class ReleaseActions {
   private async runHooks(rel: Release, event: string, deadline: number, o: ActionHooks): Promise<void> {
     const hooks = (rel.hooks ?? [])
       .filter((h) => h.events.includes(event))
-      .sort((a, b) => a.weight - b.weight || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+      .sort((a, b) => a.weight - b.weight || byName(a, b));
     const policies = (h: ReleaseHook) => (h.delete_policies.length ? h.delete_policies : ['before-hook-creation']);
     for (const h of hooks) {
       const [obj] = parseObjects(h.manifest);

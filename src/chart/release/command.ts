@@ -11,6 +11,7 @@ import { ReleaseActions } from './actions.js';
 import { valuesJson, type Release, type ReleaseStatus } from './release.js';
 import { isOciRef, ociOptions, pullOci } from './oci.js';
 import { pullChart } from './repo.js';
+import { byName } from '../../machinery/order.js';
 
 export interface Parsed {
   args: string[];
@@ -422,7 +423,7 @@ async function list(p: Parsed, io: CommandIO): Promise<number> {
   const rels = [...latest.values()]
     .filter((r) => wanted.size === 0 || wanted.has(r.info.status))
     .filter((r) => !filter || new RegExp(filter).test(r.name))
-    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    .sort(byName);
   if (bool(p, '--short')) {
     io.stdout(rels.map((r) => r.name + '\n').join(''));
     return 0;

@@ -1,3 +1,4 @@
+import { compareStrings } from '../../machinery/order.js';
 // How Go values are represented here, and the Go rules templates apply to them.
 //
 // Go type        JS value
@@ -87,5 +88,5 @@ export function isTrue(v: unknown): boolean {
 
 /** Sorted keys, as Go's fmt and range order map keys. */
 export function sortedKeys(m: GoMap): string[] {
-  return Object.keys(m).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  return Object.keys(m).sort(compareStrings);
 }

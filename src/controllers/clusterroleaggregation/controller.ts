@@ -9,6 +9,7 @@ import { isNotFound } from '../../client/errors.js';
 import type { SharedIndexInformer } from '../../client/informer.js';
 import { labelSelectorMatches } from '../../machinery/labels.js';
 import type { Controller, ControllerContext } from '../types.js';
+import { compareStrings } from '../../machinery/order.js';
 
 export const CLUSTER_ROLES = spec<ClusterRole>({
   group: 'rbac.authorization.k8s.io',
@@ -29,7 +30,7 @@ export function aggregatedRules(role: ClusterRole, all: ClusterRole[]): PolicyRu
   const sources = all
     .filter((c) => c.metadata?.name !== role.metadata?.name)
     .filter((c) => selectors.some((s) => labelSelectorMatches(s, c.metadata?.labels)))
-    .sort((a, b) => (a.metadata!.name! < b.metadata!.name! ? -1 : 1));
+    .sort((a, b) => compareStrings(a.metadata!.name!, b.metadata!.name!));
   for (const c of sources)
     for (const r of c.rules ?? []) {
       const k = ruleKey(r);

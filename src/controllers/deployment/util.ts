@@ -9,6 +9,7 @@ import type {
 } from 'kubernetes-types/apps/v1.js';
 import type { PodTemplateSpec } from 'kubernetes-types/core/v1.js';
 import { rfc3339 } from '../../machinery/time.js';
+import { compareStrings } from '../../machinery/order.js';
 
 /** A list of ReplicaSets where the new one may be missing (upstream passes nil pointers). */
 type MaybeRSs = readonly (ReplicaSet | undefined)[];
@@ -128,7 +129,7 @@ export function byCreation(a: ReplicaSet, b: ReplicaSet): number {
   if (d !== 0) return d;
   const an = a.metadata?.name ?? '';
   const bn = b.metadata?.name ?? '';
-  return an < bn ? -1 : an > bn ? 1 : 0;
+  return compareStrings(an, bn);
 }
 
 /** Larger first; ties: newer first (upstream ReplicaSetsBySizeNewer). */

@@ -33,6 +33,7 @@ import {
   shouldPodBeInEndpoints,
   watchServicesAndPods,
 } from './util.js';
+import { compareStrings } from '../../machinery/order.js';
 
 /** Upstream truncates Endpoints at 1000 addresses and says so in an annotation. */
 export const MAX_CAPACITY = 1000;
@@ -78,9 +79,8 @@ export function repackSubsets(entries: SubsetEntry[]): EndpointSubset[] {
     if (!g) bySet.set(k, (g = { addrs: set, ports: [] }));
     if (port) g.ports.push(port);
   }
-  const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
   const cmpAddr = (a: EndpointAddress, b: EndpointAddress) =>
-    cmp(`${a.ip}|${a.targetRef?.uid ?? ''}`, `${b.ip}|${b.targetRef?.uid ?? ''}`);
+    compareStrings(`${a.ip}|${a.targetRef?.uid ?? ''}`, `${b.ip}|${b.targetRef?.uid ?? ''}`);
   const subsets = [...bySet.values()].map((g) => {
     const out: EndpointSubset = {};
     const ready = [...g.addrs]
@@ -93,10 +93,10 @@ export function repackSubsets(entries: SubsetEntry[]): EndpointSubset[] {
       .sort(cmpAddr);
     if (ready.length) out.addresses = ready;
     if (notReady.length) out.notReadyAddresses = notReady;
-    if (g.ports.length) out.ports = g.ports.sort((a, b) => cmp(portKey(a), portKey(b)));
+    if (g.ports.length) out.ports = g.ports.sort((a, b) => compareStrings(portKey(a), portKey(b)));
     return out;
   });
-  return subsets.sort((a, b) => cmp(JSON.stringify(a), JSON.stringify(b)));
+  return subsets.sort((a, b) => compareStrings(JSON.stringify(a), JSON.stringify(b)));
 }
 
 /** The subsets a service's endpoints should have, given its pods. */

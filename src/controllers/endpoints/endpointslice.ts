@@ -27,6 +27,7 @@ import {
   shouldPodBeInEndpoints,
   watchServicesAndPods,
 } from './util.js';
+import { compareStrings, byKey } from '../../machinery/order.js';
 
 export const LABEL_SERVICE_NAME = 'kubernetes.io/service-name';
 export const LABEL_MANAGED_BY = 'endpointslice.kubernetes.io/managed-by';
@@ -117,7 +118,7 @@ export function planSlices<S extends EndpointSlice>(
     if (!g)
       groups.set(
         k,
-        (g = { ports: [...d.ports].sort((a, b) => (portKey(a) < portKey(b) ? -1 : 1)), endpoints: new Map() }),
+        (g = { ports: [...d.ports].sort((a, b) => compareStrings(portKey(a), portKey(b))), endpoints: new Map() }),
       );
     g.endpoints.set(endpointKey(d.endpoint), d.endpoint);
   }
@@ -203,8 +204,7 @@ function labelsDiffer(slice: EndpointSlice, labels: Record<string, string>): boo
   return JSON.stringify(sorted(slice.metadata?.labels ?? {})) !== JSON.stringify(sorted(labels));
 }
 
-const sorted = (o: Record<string, string>) =>
-  Object.fromEntries(Object.entries(o).sort(([a], [b]) => (a < b ? -1 : 1)));
+const sorted = (o: Record<string, string>) => Object.fromEntries(Object.entries(o).sort(byKey));
 
 function sliceMeta(svc: Service): { labels: Record<string, string> } {
   const labels: Record<string, string> = {};

@@ -23,6 +23,7 @@ import {
   type Param,
   type PathItem,
 } from './paths.js';
+import { compareStrings } from '../order.js';
 
 export type { OpenAPIResource } from './paths.js';
 
@@ -109,7 +110,7 @@ function pathsOf(resources: readonly OpenAPIResource[]): PathItem[] {
   // A path may be contributed twice (e.g. a subresource listed twice); the first wins.
   const unique = new Map<string, PathItem>();
   for (const item of items) if (!unique.has(item.path)) unique.set(item.path, item);
-  return [...unique.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  return [...unique.values()].sort((a, b) => compareStrings(a.path, b.path));
 }
 
 function tagOf(op: Operation, path: string): string {

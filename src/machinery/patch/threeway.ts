@@ -16,6 +16,7 @@
  */
 import { childSchema, getDefinition, itemsSchema, resolveRef, type Schema } from '../openapi/definitions.js';
 import { PatchError } from './errors.js';
+import { compareStrings } from '../order.js';
 
 type JsonMap = Record<string, unknown>;
 
@@ -244,10 +245,7 @@ function inModifiedOrder(list: unknown[], modified: unknown[], text: (e: unknown
 }
 
 function byText<T>(list: T[], text: (e: T) => string): T[] {
-  return [...list].sort((a, b) => {
-    const [x, y] = [text(a), text(b)];
-    return x < y ? -1 : x > y ? 1 : 0;
-  });
+  return [...list].sort((a, b) => compareStrings(text(a), text(b)));
 }
 
 function diffListsOfMaps(

@@ -1,3 +1,4 @@
+import { compareStrings } from '../order.js';
 // Sets of field paths, the unit of field ownership in server-side apply, in the manner of
 // sigs.k8s.io/structured-merge-diff's fieldpath.Set: a tree whose nodes hold the path elements
 // that are members (owned) and the child sets below path elements. Path elements are kept in
@@ -231,7 +232,7 @@ export function comparePathElements(a: PathElement, b: PathElement): number {
   const tb = peRank(b);
   if (ta !== tb) return ta - tb;
   if (ta === 3) return Number(a.slice(2)) - Number(b.slice(2));
-  return a < b ? -1 : a > b ? 1 : 0;
+  return compareStrings(a, b);
 }
 
 /** Sorts (in place) by comparePathElements. */

@@ -19,6 +19,7 @@ import {
 } from './typed.js';
 import { nowRFC3339 } from '../time.js';
 import { fillNilFields } from '../protobuf/nilfields.js';
+import { compareStrings } from '../order.js';
 
 export const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
 
@@ -103,14 +104,13 @@ export function encodeManaged(m: Managed): ManagedFieldsEntry[] {
     out.push(e);
   }
   const secs = (t?: string) => (t ? Math.floor(Date.parse(t) / 1000) : 0);
-  const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
   return out.sort(
     (p, q) =>
-      cmp(p.operation, q.operation) ||
+      compareStrings(p.operation, q.operation) ||
       secs(p.time) - secs(q.time) ||
-      cmp(p.manager ?? '', q.manager ?? '') ||
-      cmp(p.apiVersion, q.apiVersion) ||
-      cmp(p.subresource ?? '', q.subresource ?? ''),
+      compareStrings(p.manager ?? '', q.manager ?? '') ||
+      compareStrings(p.apiVersion, q.apiVersion) ||
+      compareStrings(p.subresource ?? '', q.subresource ?? ''),
   );
 }
 

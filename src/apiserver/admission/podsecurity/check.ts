@@ -3,6 +3,7 @@
 // short reason ("host namespaces") and a detail ("hostNetwork=true") that the messages quote.
 import type { ObjectMeta } from 'kubernetes-types/meta/v1.js';
 import type { Container, EphemeralContainer, PodSpec } from 'kubernetes-types/core/v1.js';
+import { compareStrings } from '../../../machinery/order.js';
 
 export type Level = 'privileged' | 'baseline' | 'restricted';
 
@@ -43,7 +44,7 @@ export function containersPhrase(names: string[]): string {
 
 /** Sorted, de-duplicated (upstream's sets.String.List()). Go sorts by bytes, as < does here. */
 export function sortedSet(items: Iterable<string>): string[] {
-  return [...new Set(items)].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  return [...new Set(items)].sort(compareStrings);
 }
 
 /** Every container of the pod: containers, initContainers, ephemeralContainers (upstream visitContainers). */

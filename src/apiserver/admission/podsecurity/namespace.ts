@@ -4,6 +4,7 @@
 // the next ones.
 import type { Pod } from 'kubernetes-types/core/v1.js';
 import { evaluatePod, formatLevelVersion, violationReasons, type LevelVersion } from './policy.js';
+import { compareStrings } from '../../../machinery/order.js';
 
 /** Upstream's bounds on the work one namespace update may cause. */
 export const MAX_CHECKED_PODS = 3000;
@@ -75,6 +76,6 @@ export function existingPodWarnings(
       : `${name} (and ${count - 1} other ${count === 2 ? 'pod' : 'pods'}): ${reasons}`,
   );
   // Go's sort.Strings: byte order.
-  podWarnings.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  podWarnings.sort(compareStrings);
   return [...warnings, ...podWarnings];
 }

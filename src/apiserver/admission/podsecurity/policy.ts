@@ -7,6 +7,7 @@ import type { Check, CheckResult, Level } from './check.js';
 import * as baselineHost from './baseline-host.js';
 import * as baselineContainer from './baseline-container.js';
 import * as restricted from './restricted.js';
+import { compareStrings } from '../../../machinery/order.js';
 
 export type { Level } from './check.js';
 
@@ -38,7 +39,7 @@ export function parseVersion(s: string): string | undefined {
   return m ? s : undefined;
 }
 
-const byId = (a: Check, b: Check): number => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+const byId = (a: Check, b: Check): number => compareStrings(a.id, b.id);
 
 /** The Checks a module exports (it may export helpers too). */
 function checksIn(module: Record<string, unknown>): Check[] {
