@@ -1,6 +1,7 @@
 // The HTTPS transport: the same Transport over the Kubernetes REST API, with undici. JSON bodies,
 // newline-delimited JSON watch streams, metav1.Status errors turned into ApiErrors.
 import { StringDecoder } from 'node:string_decoder';
+import { createSecureContext, type SecureContext } from 'node:tls';
 // undici is loaded on first use: programs that only talk in process (k8ts server, startCluster)
 // never pay for loading it.
 import type { Agent } from 'undici';
@@ -34,7 +35,17 @@ export interface HttpsOptions {
   onWarning?: (message: string) => void;
   /** Servers to fail over between (the agent's list); without it, the kubeconfig's server only. */
   servers?: ServerPool;
+  /** Connections per server for requests other than watches (default 32); more requests wait for one. */
+  maxConnections?: number;
 }
+
+/**
+ * Requests share a bounded set of keep-alive connections: unbounded, a burst (thousands of
+ * simulated kubelets' heartbeats) opened a TLS connection per request in flight, and on a busy
+ * server the handshakes outlasted its handshake timeout, so the client reconnected and the storm
+ * fed itself. Watches hold their connection for minutes, so they get a pool of their own.
+ */
+const DEFAULT_MAX_CONNECTIONS = 32;
 
 /** Errors of a connection that was never made: the request did not reach the server. */
 const NOT_CONNECTED = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
@@ -85,14 +96,17 @@ function warningsOf(header: string | string[] | undefined): string[] {
 export class HttpsTransport implements Transport {
   readonly kind = 'https';
   readonly fieldManager: string;
-  private agent?: Promise<Agent>;
-  private connect: { ca?: string; cert?: string; key?: string; rejectUnauthorized: boolean };
+  /** For requests (bounded) and for watches (one connection each), made on first use. */
+  private pools?: Promise<{ requests: Agent; watches: Agent }>;
+  private tls: { ca?: string; cert?: string; key?: string };
+  private readonly rejectUnauthorized: boolean;
   private readonly server: string;
   private readonly headers: Record<string, string>;
   private readonly timeoutMs: number;
+  private readonly maxConnections: number;
   private readonly onWarning?: (message: string) => void;
-  /** Each open watch's stop, with the connection pool it runs on. */
-  private readonly watches = new Map<() => void, Promise<Agent>>();
+  /** Each open watch's stop, with the connection pools it runs on. */
+  private readonly watches = new Map<() => void, Promise<unknown>>();
   private readonly pool?: ServerPool;
 
   constructor(config: ClientConfig, opts: HttpsOptions) {
@@ -100,43 +114,46 @@ export class HttpsTransport implements Transport {
     this.server = config.server;
     this.pool = opts.servers;
     this.timeoutMs = opts.timeoutMs ?? 30_000;
+    this.maxConnections = opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
     this.onWarning = opts.onWarning;
-    this.connect = {
-      ca: config.ca,
-      cert: config.cert,
-      key: config.key,
-      rejectUnauthorized: !config.insecureSkipTLSVerify,
-    };
+    this.tls = { ca: config.ca, cert: config.cert, key: config.key };
+    this.rejectUnauthorized = !config.insecureSkipTLSVerify;
     this.headers = { 'user-agent': `${opts.fieldManager}/v0.1.0 (k8ts)`, accept: 'application/json' };
     if (config.token) this.headers.authorization = `Bearer ${config.token}`;
   }
 
-  /** The connection pool, made on first use. */
-  private dispatcher(): Promise<Agent> {
-    return (this.agent ??= undici().then(
-      // Connecting may take as long as a request may (undici's own limit is 10 s): a server busy
-      // under load accepts late, and a client told to wait minutes should not give up after 10 s.
-      ({ Agent }) =>
-        new Agent({
-          connect: { ...this.connect, timeout: Math.max(10_000, this.timeoutMs) },
-          keepAliveTimeout: 30_000,
-        }),
-    ));
+  private dispatchers(): Promise<{ requests: Agent; watches: Agent }> {
+    return (this.pools ??= undici().then(({ Agent }) => {
+      // One TLS context for every connection: made per connection (parsing the CA, the key and
+      // the certificate each time) it cost a simulator of 5,000 nodes most of its CPU.
+      const secureContext: SecureContext = createSecureContext(this.tls);
+      const connect = {
+        secureContext,
+        rejectUnauthorized: this.rejectUnauthorized,
+        // Connecting may take as long as a request may (undici's own limit is 10 s): a server busy
+        // under load accepts late, and a client told to wait minutes should not give up after 10 s.
+        timeout: Math.max(10_000, this.timeoutMs),
+      };
+      return {
+        requests: new Agent({ connect, keepAliveTimeout: 30_000, connections: this.maxConnections }),
+        watches: new Agent({ connect, keepAliveTimeout: 30_000 }),
+      };
+    }));
   }
 
   /**
    * Uses another client certificate from now on (certificate rotation, without a restart): new
-   * requests go through a new connection pool; requests under way finish on the old one, which is
-   * then closed, and watches on it end as a server timeout would end them, so that their
+   * requests go through new connection pools; requests under way finish on the old ones, which are
+   * then closed, and watches on them end as a server timeout would end them, so that their
    * informers resume from where they were, over new connections.
    */
   setClientCertificate(certPem: string, keyPem: string): void {
-    this.connect = { ...this.connect, cert: certPem, key: keyPem };
-    const old = this.agent;
-    this.agent = undefined;
+    this.tls = { ...this.tls, cert: certPem, key: keyPem };
+    const old = this.pools;
+    this.pools = undefined;
     if (!old) return;
-    for (const [stop, pool] of [...this.watches]) if (pool === old) stop();
-    void old.then((a) => a.close()).catch(() => undefined);
+    for (const [stop, pools] of [...this.watches]) if (pools === old) stop();
+    void old.then((p) => Promise.all([p.requests.close(), p.watches.close()])).catch(() => undefined);
   }
 
   /** Presents another bearer token from the next request on (a renewed service-account token). */
@@ -163,7 +180,7 @@ export class HttpsTransport implements Transport {
         const { request } = await undici();
         res = await request(server + path, {
           method: method as any,
-          dispatcher: await this.dispatcher(),
+          dispatcher: (await this.dispatchers()).requests,
           headers: body === undefined ? headers : { ...headers, 'content-type': contentType },
           body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
           headersTimeout: this.timeoutMs,
@@ -226,8 +243,8 @@ export class HttpsTransport implements Transport {
       stopped = true;
       abort.abort();
     };
-    const pool = this.dispatcher();
-    this.watches.set(stop, pool);
+    const pools = this.dispatchers();
+    this.watches.set(stop, pools);
     const q = query({
       watch: 1,
       labelSelector: opts.labelSelector,
@@ -246,7 +263,7 @@ export class HttpsTransport implements Transport {
         const res = await request(server + pathOf(t) + q, {
           method: 'GET',
           signal: abort.signal,
-          dispatcher: await pool,
+          dispatcher: (await pools).watches,
           headers: opts.asMetadata ? { ...this.headers, accept: METADATA_ACCEPT } : this.headers,
           headersTimeout: this.timeoutMs,
           bodyTimeout: 0,
@@ -354,7 +371,7 @@ export class HttpsTransport implements Transport {
 
   async close(): Promise<void> {
     for (const stop of [...this.watches.keys()]) stop();
-    const agent = await this.agent?.catch(() => undefined);
-    await agent?.destroy().catch(() => undefined);
+    const pools = await this.pools?.catch(() => undefined);
+    await Promise.all([pools?.requests.destroy(), pools?.watches.destroy()]).catch(() => undefined);
   }
 }

@@ -77,8 +77,9 @@ export class NodeIpamController implements Controller {
   private readonly runner: ControllerRunner;
   private readonly set: CidrSet;
   private readonly set6?: Cidr6Set;
-  /** index → node name. */
+  /** index → node name, and back. */
   private readonly used = new Map<number, string>();
+  private readonly indexOfNode = new Map<string, number>();
   private cursor = 0;
   private readonly recorder: EventRecorder;
 
@@ -96,7 +97,9 @@ export class NodeIpamController implements Controller {
     this.informer = ctx.informers.forResource(R.nodes);
     this.runner = new ControllerRunner({
       name: 'nodeipam',
-      workers: 1,
+      // As upstream's cidrUpdateWorkers: a range is picked synchronously, but its write waits on the
+      // API; one at a time, 5,000 registering nodes waited minutes for their ranges on a busy server.
+      workers: 30,
       reconcile: (key) => this.sync(key),
       logger: this.log,
     });
@@ -106,7 +109,7 @@ export class NodeIpamController implements Controller {
       delete: (n) => {
         for (const c of n?.spec?.podCIDRs ?? (n?.spec?.podCIDR ? [n.spec.podCIDR] : [])) {
           const i = this.set.indexOf(c);
-          if (i !== undefined && this.used.get(i) === n.metadata.name) this.used.delete(i);
+          if (i !== undefined && this.used.get(i) === n.metadata.name) this.release(i);
         }
       },
     });
@@ -116,8 +119,19 @@ export class NodeIpamController implements Controller {
     const cidr = n?.spec?.podCIDR;
     if (cidr) {
       const i = this.set.indexOf(cidr);
-      if (i !== undefined) this.used.set(i, n.metadata.name);
+      if (i !== undefined) this.hold(i, n.metadata.name);
     } else this.runner.enqueue(n.metadata.name);
+  }
+
+  private hold(index: number, name: string): void {
+    this.used.set(index, name);
+    this.indexOfNode.set(name, index);
+  }
+
+  private release(index: number): void {
+    const name = this.used.get(index);
+    this.used.delete(index);
+    if (name !== undefined && this.indexOfNode.get(name) === index) this.indexOfNode.delete(name);
   }
 
   start(): void {
@@ -132,7 +146,7 @@ export class NodeIpamController implements Controller {
     const node = this.informer.store.get(name);
     if (!node || node.spec?.podCIDR || node.metadata?.deletionTimestamp) return;
     // A range this node already holds (a write we made that the cache has not seen yet).
-    let index = [...this.used.entries()].find(([, n]) => n === name)?.[0];
+    let index = this.indexOfNode.get(name);
     if (index === undefined) {
       const count = Math.min(this.set.count, this.set6?.count ?? Infinity);
       for (let k = 0; k < count; k++) {
@@ -148,14 +162,14 @@ export class NodeIpamController implements Controller {
       this.recorder.event(node, 'Normal', 'CIDRNotAvailable', `Node ${name} status is now: CIDRNotAvailable`);
       throw new Error(`no CIDR left in ${this.set.cidr(0)}… for node ${name}`);
     }
-    this.used.set(index, name);
+    this.hold(index, name);
     const cidr = this.set.cidr(index);
     try {
       const podCIDRs = this.set6 ? [cidr, this.set6.cidr(index)] : [cidr];
       await this.client.resource(R.nodes).patch(name, 'merge', { spec: { podCIDR: cidr, podCIDRs } });
       this.log.debug({ node: name, cidr }, 'allocated podCIDR');
     } catch (err) {
-      this.used.delete(index);
+      this.release(index);
       if (isNotFound(err)) return;
       throw err;
     }
