@@ -43,7 +43,7 @@ before(async () => {
   const r = await run(process.execPath, [K8TS_BIN, 'dashboard', 'token', '--kubeconfig', c.kubeconfig]);
   assert.equal(r.code, 0, r.stderr);
   adminToken = r.stdout.trim();
-  browser = await launchChromium();
+  browser = await launchChromium({ servers: [c.url] });
   console.log(`dashboard screenshots: ${shots}`);
 });
 
@@ -99,8 +99,7 @@ test(
     await page.click('tr[data-name=web] a');
     await page.waitForSelector('input[name=replicas]');
     await page.fill('input[name=replicas]', '2');
-    await page.click('button:has-text("Scale")');
-    await page.waitForSelector('[data-testid=action-message]:has-text("scale: done")');
+    assert.equal(await clickAction(page, 'button:has-text("Scale")', 'scale', 30_000), 'scale: done');
     assert.equal((await c.k(['get', 'deployment', 'web', '-o', 'jsonpath={.spec.replicas}'])).trim(), '2');
     await page.waitForSelector('tr[data-condition=Available]');
     await page.goto(`${c.url}/dashboard/#/list/apps/v1/deployments/default`);
@@ -108,6 +107,60 @@ test(
     await screenshot(page, '03-scaled');
   },
 );
+
+/**
+ * Clicks `button` and returns how the action `what` ended, as its message says ("what: done" or
+ * "what: <error>"); when it has not ended within `timeout`, what the message says then and the
+ * requests the page started since the click that are still open.
+ */
+async function clickAction(p: Page, button: string, what: string, timeout: number): Promise<string> {
+  const open = new Map<unknown, string>();
+  const started = Date.now();
+  const onRequest = (r: { method(): string; url(): string }) => {
+    const url = new URL(r.url());
+    const watch = url.searchParams.has('watch') ? ' (watch)' : '';
+    open.set(r, `${r.method()} ${url.pathname}${watch} at +${Date.now() - started} ms`);
+  };
+  const onDone = (r: unknown) => open.delete(r);
+  const errors: string[] = [];
+  const onConsole = (m: { type(): string; text(): string }) => {
+    if (m.type() === 'error') errors.push(m.text());
+  };
+  const onPageError = (e: Error) => errors.push(e.message);
+  p.on('request', onRequest);
+  p.on('requestfinished', onDone);
+  p.on('requestfailed', onDone);
+  p.on('console', onConsole);
+  p.on('pageerror', onPageError);
+  try {
+    await p.click(button);
+    const outcome = p.locator('[data-testid=action-message]', { hasText: new RegExp(`^${what}:`) });
+    const ended = await outcome.waitFor({ timeout }).then(
+      () => true,
+      () => false,
+    );
+    if (ended) return (await outcome.textContent()) ?? '';
+    const message = await p
+      .locator('[data-testid=action-message]')
+      .textContent({ timeout: 1000 })
+      .catch(() => null);
+    return (
+      `no outcome after ${timeout} ms: the message is ${message === null ? 'gone' : JSON.stringify(message)}; ` +
+      `requests open: ${[...open.values()].join(', ') || 'none'}; page errors: ${errors.join(' | ') || 'none'}; ` +
+      `at ${p.url()}, actions: ${await p
+        .locator('.actions')
+        .innerHTML({ timeout: 1000 })
+        .catch(() => 'none')}; ` +
+      `screenshot: ${await screenshot(p, `${what}-no-outcome`)}`
+    );
+  } finally {
+    p.off('request', onRequest);
+    p.off('requestfinished', onDone);
+    p.off('requestfailed', onDone);
+    p.off('console', onConsole);
+    p.off('pageerror', onPageError);
+  }
+}
 
 async function webPod(): Promise<string> {
   const names = await c.k(['get', 'pods', '-l', 'app=web', '-o', 'jsonpath={.items[*].metadata.name}']);
@@ -235,15 +288,14 @@ test("nodes: cordon, uncordon, and drain (evicting the Deployment's pods)", { sk
   const node = (await c.k(['get', 'nodes', '-o', 'jsonpath={.items[0].metadata.name}'])).trim();
   const unschedulable = async () => (await c.k(['get', 'node', node, '-o', 'jsonpath={.spec.unschedulable}'])).trim();
   await page.goto(`${c.url}/dashboard/#/object/core/v1/nodes//${node}`);
-  await page.click('button:text-is("Cordon")');
+  assert.equal(await clickAction(page, 'button:text-is("Cordon")', 'cordon', 30_000), 'cordon: done');
   await page.waitForSelector('button:text-is("Uncordon")');
   assert.equal(await unschedulable(), 'true');
-  await page.click('button:text-is("Uncordon")');
+  assert.equal(await clickAction(page, 'button:text-is("Uncordon")', 'uncordon', 30_000), 'uncordon: done');
   await page.waitForSelector('button:text-is("Cordon")');
   // (The field is removed, as kubectl uncordon leaves it.)
   assert.equal(await unschedulable(), '');
-  await page.click('button:text-is("Drain")');
-  await page.waitForSelector('[data-testid=action-message]:has-text("drain: done")', { timeout: 60_000 });
+  assert.equal(await clickAction(page, 'button:text-is("Drain")', 'drain', 60_000), 'drain: done');
   assert.equal(await unschedulable(), 'true');
   // The evicted pods' replacements have nowhere to go.
   await until(

@@ -70,6 +70,8 @@ export interface TestEtcd {
   clientTls?: TlsFiles;
   dataDir: string;
   pid: () => number | undefined;
+  /** What etcd wrote to stderr since it was started (all launches). */
+  log: () => string;
   restart(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -94,6 +96,7 @@ export async function startEtcd(
       ]
     : [];
   let child: ChildProcess | undefined;
+  let log = '';
 
   const launch = () =>
     new Promise<void>((resolve, reject) => {
@@ -123,7 +126,10 @@ export async function startEtcd(
       );
       child = c;
       let stderr = '';
-      c.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      c.stderr.on('data', (d: Buffer) => {
+        stderr += d.toString();
+        log += d.toString();
+      });
       c.once('exit', (code) => reject(new Error(`etcd exited (${code}): ${stderr}`)));
       // Ready once the client port answers /health.
       const deadline = Date.now() + 20_000;
@@ -154,6 +160,7 @@ export async function startEtcd(
     clientTls: certs?.client,
     dataDir: dir,
     pid: () => child?.pid,
+    log: () => log,
     async restart() {
       await kill();
       await launch();
