@@ -34,12 +34,15 @@ export function ensureBridgeGateway(bridge: string, podCIDR: string): { gateway:
 }
 
 /**
- * The devices other than `bridge` that hold a route or an address within `cidr`, from the output of
- * `ip -o route show table all root <cidr>`.
+ * The devices other than `bridge` that hold an address or a connected route within `cidr`, from the
+ * output of `ip -o route show table all root <cidr>`. Routes through a gateway are left out: the
+ * node's own route reconcilers (host-gw, VXLAN) remove those they installed for another node that
+ * had the range before, and would not run while the range is held.
  */
 export function conflictingDevices(routes: string, bridge: string): string[] {
   const out = new Set<string>();
   for (const line of routes.split('\n')) {
+    if (line.includes(' via ')) continue;
     const dev = / dev (\S+)/.exec(line)?.[1];
     if (dev && dev !== bridge) out.add(dev);
   }
