@@ -33,16 +33,21 @@ export function ensureBridgeGateway(bridge: string, podCIDR: string): { gateway:
   return { gateway };
 }
 
+/** How `ip route` starts the routes that are not unicast ones (it names no type for those). */
+const ROUTE_TYPES = /^(local|broadcast|anycast|multicast|unreachable|blackhole|prohibit|throw|nat) /;
+
 /**
- * The devices other than `bridge` that hold an address or a connected route within `cidr`, from the
- * output of `ip -o route show table all root <cidr>`. Routes through a gateway are left out: the
- * node's own route reconcilers (host-gw, VXLAN) remove those they installed for another node that
- * had the range before, and would not run while the range is held.
+ * The devices other than `bridge` with a connected route within `cidr`, from the output of
+ * `ip -o route show table all root <cidr>`: the host's answers to pods of the range would leave
+ * through them. Not counted: addresses (the node's VXLAN device holds the range's network address,
+ * as flannel.1 does; an address takes no traffic from the bridge), and routes through a gateway,
+ * which the node's own route reconcilers (host-gw, VXLAN) remove when they installed them for
+ * another node that had the range before, and which would not run while the range is held.
  */
 export function conflictingDevices(routes: string, bridge: string): string[] {
   const out = new Set<string>();
   for (const line of routes.split('\n')) {
-    if (line.includes(' via ')) continue;
+    if (!line.trim() || ROUTE_TYPES.test(line) || line.includes(' via ')) continue;
     const dev = / dev (\S+)/.exec(line)?.[1];
     if (dev && dev !== bridge) out.add(dev);
   }
@@ -51,7 +56,7 @@ export function conflictingDevices(routes: string, bridge: string): string[] {
 
 /**
  * Why the pod bridge cannot serve `cidrs` (the node's pod ranges), or undefined: another device of
- * this host already routes addresses of a range, as the bridge of another cluster with the same
+ * this host already has a connected route in a range, as the bridge of another cluster with the same
  * range does, or one a cluster left behind when it was not cleaned up (`k8ts killall`). The kernel
  * keeps using the older route, so the node's answers to its pods (the cluster DNS listener's, probes)
  * would go to that device and be lost while the pods' own packets still arrive.
