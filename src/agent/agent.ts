@@ -48,7 +48,7 @@ import { AgentAuth, clientReviewer } from './auth.js';
 import { LocalPathProvisioner } from './provisioner/localpath.js';
 import { HostGwBackend, PodRoutes, cleanUpPodRoutes, type FlannelBackend } from './network/routes.js';
 import { VxlanBackend, removeVxlanDevice } from './network/vxlan.js';
-import { ensureBridgeGateway } from './network/bridge.js';
+import { ensureBridgeGateway, podCIDRConflict } from './network/bridge.js';
 import { ClusterDNS, loopbackListenerAddress } from '../dns/service.js';
 import { hostObjectName } from '../machinery/hostnames.js';
 import { startServiceProxy, type ProxySettings } from '../proxy/index.js';
@@ -137,6 +137,8 @@ export class NodeAgent {
   private timers: NodeJS.Timeout[] = [];
   private fingerprints = new Map<string, string>();
   private networkReady = false;
+  /** Why the pod network cannot be set up yet (its range routed elsewhere on this host). */
+  private networkConflict?: string;
   /** Routes to the other nodes' podCIDRs (containerd only; see network/routes.ts and vxlan.ts). */
   private podRoutes?: PodRoutes;
   /** This node's cluster DNS listener (on the pod bridge's gateway; the process runtime's on loopback). */
@@ -201,7 +203,7 @@ export class NodeAgent {
 
   private notReady(): string | undefined {
     if (!this.networkReady)
-      return 'container runtime network not ready: NetworkReady=false reason:NetworkPluginNotReady message:Network plugin returns error: cni plugin not initialized (waiting for the node podCIDR)';
+      return `container runtime network not ready: NetworkReady=false reason:NetworkPluginNotReady message:Network plugin returns error: ${this.networkConflict ?? 'cni plugin not initialized (waiting for the node podCIDR)'}`;
     return undefined;
   }
 
@@ -215,6 +217,16 @@ export class NodeAgent {
       return;
     }
     if (!podCIDR || this.networkReady) return;
+    const bridge = bridgeName(this.dir, this.o.isDefaultDataDir);
+    // Checked again until it clears (waitForPodCIDR calls again): pods started now could not be
+    // answered by their node (its DNS listener among them).
+    const conflict = podCIDRConflict(bridge, [podCIDR, ...podCIDRs.filter((c) => c !== podCIDR)]);
+    if (conflict !== this.networkConflict) {
+      this.networkConflict = conflict;
+      if (conflict) this.log.error({ podCIDR }, `pod network not set up: ${conflict}`);
+      void this.reporter.reportStatus(true).catch(() => undefined);
+    }
+    if (conflict) return;
     // Pods reach beyond the node through it (the CNI bridge masquerades their traffic).
     try {
       writeFileSync('/proc/sys/net/ipv4/ip_forward', '1');
@@ -222,7 +234,6 @@ export class NodeAgent {
       this.log.warn({ err }, 'could not enable IP forwarding; pods will not reach other hosts');
     }
     const paths = containerdPaths(this.dir);
-    const bridge = bridgeName(this.dir, this.o.isDefaultDataDir);
     const netDir = join(this.dir, 'network');
     const routesFile = join(netDir, 'routes.json');
     const vxlanFile = join(netDir, 'vxlan.json');

@@ -14,8 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { K8TS_BIN, realContainersUnavailable, run, until, type RunResult } from './harness.js';
-import { freeOctet } from './secondnode.js';
+import { K8TS_BIN, freeOctet, realContainersUnavailable, run, until, type RunResult } from './harness.js';
 import type { Node, Pod, Service } from 'kubernetes-types/core/v1.js';
 import { buildTestImage } from '../../src/agent/images/testimages.js';
 

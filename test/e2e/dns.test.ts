@@ -8,6 +8,7 @@ import { createSocket } from 'node:dgram';
 import YAML from 'yaml';
 import {
   importTestImages,
+  podDNSDiagnosis,
   realContainersUnavailable,
   startCluster,
   until,
@@ -168,8 +169,9 @@ test(
       },
     ]);
     await c.k(['wait', '--for=condition=Ready', 'pod/client', '--timeout=240s']);
-    const out = await c.k(['exec', 'client', '--', 'nslookup', 'web.default.svc.cluster.local', listener]);
-    assert.ok(out.includes(webIP), out);
+    const lookup = await c.kubectl(['exec', 'client', '--', 'nslookup', 'web.default.svc.cluster.local', listener]);
+    if (lookup.code !== 0 || !lookup.stdout.includes(webIP))
+      assert.fail(`nslookup from the pod: ${lookup.stdout}${lookup.stderr}\n${await podDNSDiagnosis(c, 'client')}`);
     const resolv = await c.k(['exec', 'client', '--', 'cat', '/etc/resolv.conf']);
     assert.match(resolv, new RegExp(`^nameserver ${clusterDNS.replaceAll('.', '\\.')}$`, 'm'));
     assert.match(resolv, /^search default\.svc\.cluster\.local svc\.cluster\.local cluster\.local/m);

@@ -130,6 +130,20 @@ function launch(
 }
 
 /**
+ * An octet n for which no route of this host mentions prefix(n) yet: a pod range no other cluster on
+ * this host uses, nor a bridge one left behind (whose older route would take the replies to this
+ * cluster's pods: their DNS lookups of the node's listener time out).
+ */
+export function freeOctet(prefix: (n: number) => string, lo: number, hi: number): number {
+  const used = spawnSync('ip', ['-4', 'route', 'show', 'table', 'all'], { encoding: 'utf8' }).stdout ?? '';
+  for (let i = 0; i < 50; i++) {
+    const n = lo + Math.floor(Math.random() * (hi - lo));
+    if (!used.includes(prefix(n))) return n;
+  }
+  return lo;
+}
+
+/**
  * Starts `k8ts server` on a fresh data dir. Without `agent: true` it runs no node agent (tests
  * that need nodes use --simulated-nodes); with it, the agent runs real containers and cleanup()
  * removes them with `k8ts killall`.
@@ -160,7 +174,7 @@ export async function startCluster(
   // Agent clusters get a pod range of their own, so two at once on this host never share routes.
   // So do their Services: every agent runs a service proxy, and two proxies programming the same
   // cluster IPs on one host would answer for each other. Pod and service ranges never overlap.
-  const podRange = `10.${100 + Math.floor(Math.random() * 150)}.0.0/16`;
+  const podRange = `10.${freeOctet((n) => `10.${n}.`, 100, 250)}.0.0/16`;
   const serviceRange = `10.${20 + Math.floor(Math.random() * 60)}.${Math.floor(Math.random() * 256)}.0/24`;
   const given = opts.args ?? [];
   const agentArgs = [
@@ -272,6 +286,33 @@ export async function waitForReadyNode(cluster: Cluster): Promise<void> {
     60_000,
     500,
   );
+}
+
+/**
+ * What decides whether a pod reaches its node's DNS listener, for the message of a failed lookup:
+ * the routes and addresses of the node's pod range on this host (any device but the node's bridge
+ * among them takes the replies), the node's Ready condition, the pod's resolv.conf and the
+ * nftables tables of this host.
+ */
+export async function podDNSDiagnosis(cluster: Cluster, pod: string, namespace = 'default'): Promise<string> {
+  const nodes = await cluster.kubectl([
+    'get',
+    'nodes',
+    '-o',
+    'jsonpath={range .items[*]}{.metadata.name} podCIDR={.spec.podCIDR} dns-listener={.metadata.annotations.k8ts\\.io/dns-listener} ready={.status.conditions[?(@.type=="Ready")].message}{"\\n"}{end}',
+  ]);
+  const cidrs = [...nodes.stdout.matchAll(/podCIDR=(\S+)/g)].map((m) => m[1]);
+  const routes = await Promise.all(
+    cidrs.map(async (c) => (await run('ip', ['-o', '-4', 'route', 'show', 'table', 'all', 'root', c])).stdout),
+  );
+  const resolv = await cluster.kubectl(['exec', '-n', namespace, pod, '--', 'cat', '/etc/resolv.conf']);
+  const tables = await run('nft', ['list', 'tables']);
+  return [
+    `nodes:\n${nodes.stdout}${nodes.stderr}`,
+    `host routes within the pod ranges:\n${routes.join('')}`,
+    `${namespace}/${pod} resolv.conf:\n${resolv.stdout}${resolv.stderr}`,
+    `nftables tables:\n${tables.stdout}${tables.stderr}`,
+  ].join('\n');
 }
 
 export const NO_READY_NODE = 'the node agent did not report a Ready node within 60 s (containerd not usable here?)';

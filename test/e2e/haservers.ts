@@ -6,7 +6,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { K8TS_BIN, run, startCluster, type Cluster } from './harness.js';
+import { K8TS_BIN, freeOctet, run, startCluster, type Cluster } from './harness.js';
 import { freePort } from '../support/ports.js';
 
 /** Adds the addresses to lo; answers why not when it cannot (then nothing is left added). */
@@ -39,7 +39,7 @@ export class HaServers {
   // another cluster on this host.
   private readonly ranges = [
     '--cluster-cidr',
-    `10.${100 + Math.floor(Math.random() * 150)}.0.0/16`,
+    `10.${freeOctet((n) => `10.${n}.`, 100, 250)}.0.0/16`,
     '--service-cidr',
     `10.${20 + Math.floor(Math.random() * 60)}.${Math.floor(Math.random() * 256)}.0/24`,
   ];

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import {
   K8TS_BIN,
+  freeOctet,
   importTestImages,
   realContainersUnavailable,
   run,
@@ -30,14 +31,6 @@ const skip =
 const ns = `k8ts-mn-${randomBytes(3).toString('hex')}`;
 const vethHost = `k8mn${ns.slice(-6)}`;
 // A /24 for the veth link and a /16 for pods that no address or route of this host uses yet.
-function freeOctet(prefix: (n: number) => string, lo: number, hi: number): number {
-  const used = spawnSync('ip', ['-4', 'route', 'show', 'table', 'all'], { encoding: 'utf8' }).stdout ?? '';
-  for (let i = 0; i < 50; i++) {
-    const n = lo + Math.floor(Math.random() * (hi - lo));
-    if (!used.includes(prefix(n))) return n;
-  }
-  return lo;
-}
 const r = freeOctet((n) => `10.199.${n}.`, 1, 250);
 const x = freeOctet((n) => `10.${n}.`, 150, 250);
 const hostIP = `10.199.${r}.1`;

@@ -8,6 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import type { PodList } from 'kubernetes-types/core/v1.js';
 import {
+  freeOctet,
   importTestImages,
   startCluster,
   until,
@@ -76,7 +77,7 @@ async function expect(checks: [from: string, ip: () => string, reachable: boolea
 
 before(async () => {
   if (skip) return;
-  const n = 100 + Math.floor(Math.random() * 150);
+  const n = freeOctet((o) => `10.${o}.`, 100, 250);
   c = await startCluster({ agent: true, args: ['--cluster-cidr', `10.${n}.0.0/16,fd42:${n.toString(16)}::/56`] });
   table = networkPolicyTableName(join(c.dataDir, 'agent'), false);
   await waitForReadyNode(c);

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   importTestImages,
+  podDNSDiagnosis,
   run,
   startCluster,
   until,
@@ -232,7 +233,11 @@ test(
         ])
       ).code === 0;
     // A precondition, not the subject: one exec failed at once in CI (load); the policy steps below poll too.
-    await until('name resolution before any policy', resolves, 10_000, 200);
+    await until('name resolution before any policy', resolves, {
+      timeoutMs: 10_000,
+      stepMs: 200,
+      diag: () => podDNSDiagnosis(c, 'outsider', 'np-c'),
+    });
     await apply(policy('np-c', 'deny-egress', { podSelector: {}, policyTypes: ['Egress'] }));
     await until('name resolution blocked', async () => !(await resolves()), 15_000, 200);
     await expect([['np-c/outsider', web(), false]]);

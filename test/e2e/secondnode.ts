@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import {
   K8TS_BIN,
+  freeOctet,
   importTestImages,
   realContainersUnavailable,
   run,
@@ -21,16 +22,6 @@ import { buildTestImage, type TestImageName } from '../../src/agent/images/testi
 function sh(cmd: string, args: string[]): void {
   const res = spawnSync(cmd, args, { encoding: 'utf8' });
   if (res.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${res.stderr}`);
-}
-
-/** An octet n for which no route of this host mentions prefix(n) yet. */
-export function freeOctet(prefix: (n: number) => string, lo: number, hi: number): number {
-  const used = spawnSync('ip', ['-4', 'route', 'show', 'table', 'all'], { encoding: 'utf8' }).stdout ?? '';
-  for (let i = 0; i < 50; i++) {
-    const n = lo + Math.floor(Math.random() * (hi - lo));
-    if (!used.includes(prefix(n))) return n;
-  }
-  return lo;
 }
 
 export class SecondNode {

@@ -16,8 +16,8 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import type { Node } from 'kubernetes-types/core/v1.js';
-import { importTestImages, until, type Cluster, startCluster, run, K8TS_BIN } from './harness.js';
-import { SERVE_HOSTNAME, SecondNode, busyboxPodOn, freeOctet, twoNodesUnavailable } from './secondnode.js';
+import { freeOctet, importTestImages, until, type Cluster, startCluster, run, K8TS_BIN } from './harness.js';
+import { SERVE_HOSTNAME, SecondNode, busyboxPodOn, twoNodesUnavailable } from './secondnode.js';
 
 const skip = twoNodesUnavailable();
 const tag = randomBytes(2).toString('hex');

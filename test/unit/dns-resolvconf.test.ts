@@ -7,7 +7,7 @@ import { podDNS, MAX_DNS_SEARCH_LIST_CHARS } from '../../src/agent/pods/sandbox.
 import { clusterDNSFromFlags } from '../../src/cli/agentoptions.js';
 import { listeners, tenthAddress } from '../../src/dns/kubedns.js';
 import { loopbackListenerAddress } from '../../src/dns/service.js';
-import { bridgeGateway } from '../../src/agent/network/bridge.js';
+import { bridgeGateway, conflictingDevices } from '../../src/agent/network/bridge.js';
 
 const dns = {
   clusterDNS: ['10.43.0.10'],
@@ -129,6 +129,40 @@ test('kube-dns endpoints: every node announcing a listener, ready with the node'
   );
   assert.deepEqual(bridgeGateway('10.42.7.0/24'), { gateway: '10.42.7.1', prefix: 24 });
   assert.deepEqual(bridgeGateway('10.42.255.0/24'), { gateway: '10.42.255.1', prefix: 24 });
+});
+
+test('pod range conflicts: the other devices with a connected route in the range, from `ip -o route show`', () => {
+  // As `ip -o -4 route show table all root 10.208.0.0/24` printed with a bridge left by a cluster
+  // nobody cleaned up next to this node's own one.
+  const shown = [
+    '10.208.0.0/24 dev k8ts799f57 proto kernel scope link src 10.208.0.1 linkdown ',
+    '10.208.0.0/24 dev k8ts34dd84 proto kernel scope link src 10.208.0.1 ',
+    'local 10.208.0.1 dev k8ts799f57 table local proto kernel scope host src 10.208.0.1 ',
+    'local 10.208.0.1 dev k8ts34dd84 table local proto kernel scope host src 10.208.0.1 ',
+    'broadcast 10.208.0.255 dev k8ts799f57 table local proto kernel scope link src 10.208.0.1 linkdown ',
+    '10.208.0.128/25 via 192.0.2.9 dev eth0 ',
+    'local 10.208.0.0 dev flannel.1 table local proto kernel scope host src 10.208.0.0 ',
+    '',
+  ].join('\n');
+  // The route through a gateway is a route reconciler's to remove; flannel.1's address (the node's own
+  // VXLAN device) and the leftover's address take no replies: only its connected route counts.
+  assert.deepEqual(conflictingDevices(shown, 'k8ts34dd84'), ['k8ts799f57']);
+  assert.deepEqual(
+    conflictingDevices(
+      shown
+        .split('\n')
+        .filter((l) => l.includes('k8ts34dd84'))
+        .join('\n'),
+      'k8ts34dd84',
+    ),
+    [],
+  );
+  const addressesOnly = shown
+    .split('\n')
+    .filter((l) => !l.startsWith('10.208.0.0/24 dev k8ts799f57'))
+    .join('\n');
+  assert.deepEqual(conflictingDevices(addressesOnly, 'k8ts34dd84'), []);
+  assert.deepEqual(conflictingDevices('', 'k8ts34dd84'), []);
 });
 
 test("the process runtime's loopback DNS listener: one address per data dir, clear of 127.0.0.0/16", () => {
