@@ -20,7 +20,8 @@ export async function runSim(flags: SimFlags): Promise<void> {
   const kubeconfig = flags.kubeconfig ?? process.env.KUBECONFIG;
   if (!kubeconfig) throw new Error('--kubeconfig (or KUBECONFIG) is required');
   const client = Client.fromKubeconfig(kubeconfig, { fieldManager: 'kubelet', context: flags.context });
-  const sim = new NodeSimulator(client, opts, logger);
+  const heartbeats = Client.fromKubeconfig(kubeconfig, { fieldManager: 'kubelet', context: flags.context });
+  const sim = new NodeSimulator(client, opts, logger, heartbeats);
   await sim.start();
   process.stdout.write(
     `k8ts sim ready: ${n} nodes (${opts.namePrefix}-${opts.startIndex}..${opts.namePrefix}-${opts.startIndex + n - 1})\n`,
@@ -31,7 +32,7 @@ export async function runSim(flags: SimFlags): Promise<void> {
     stopping = true;
     logger.info({ signal }, 'shutting down');
     await sim.stop().catch(() => undefined);
-    await client.close().catch(() => undefined);
+    await Promise.all([client.close(), heartbeats.close()]).catch(() => undefined);
     process.exit(0);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));

@@ -68,10 +68,16 @@ export class NodeSimulator {
   private started = false;
   private readonly usageKick = new Map<string, NodeJS.Timeout>();
 
+  /**
+   * `heartbeats` renews leases and reports node status, as the kubelet's own heartbeat client
+   * does: over connections of its own, a backlog of pod status writes never delays a lease
+   * (and thousands of lease renewals never delay a pod's status).
+   */
   constructor(
     private readonly client: Client,
     readonly opts: SimOptions,
     logger: Logger,
+    private readonly heartbeats: Client = client,
   ) {
     this.log = logger.child({ component: 'k8ts-sim' });
     for (let i = opts.startIndex; i < opts.startIndex + opts.nodes; i++) {
@@ -313,7 +319,7 @@ export class NodeSimulator {
   private reportStatus(node: SimNode, force: boolean): Promise<void> {
     if (node.statusInFlight) return node.statusInFlight;
     const run = async () => {
-      const nodes = this.client.resource(R.nodes);
+      const nodes = this.heartbeats.resource(R.nodes);
       for (let attempt = 0; attempt < 5; attempt++) {
         const cur =
           attempt === 0
@@ -356,7 +362,7 @@ export class NodeSimulator {
 
   private async renewLease(node: SimNode): Promise<void> {
     const now = Date.now();
-    await renewNodeLease(this.client, node, node, {
+    await renewNodeLease(this.heartbeats, node, node, {
       durationSeconds: this.opts.leaseDurationSeconds,
       annotations: { [USAGE_ANNOTATION]: this.usage(node, now) },
       now,

@@ -16,13 +16,14 @@ interface Review {
   status?: { allowed?: boolean };
 }
 
-const answers = new Map<string, Promise<boolean>>();
+/** The server's answers; undefined while a review failed (asked again on the next call). */
+const answers = new Map<string, Promise<boolean | undefined>>();
 
 export function resetAccess() {
   answers.clear();
 }
 
-export function can(a: Attributes): Promise<boolean> {
+export function can(a: Attributes): Promise<boolean | undefined> {
   const key = JSON.stringify([a.verb, a.group, a.resource, a.namespace ?? '', a.name ?? '', a.subresource ?? '']);
   let answer = answers.get(key);
   if (!answer) {
@@ -35,7 +36,12 @@ export function can(a: Attributes): Promise<boolean> {
       },
     }).then(
       (r) => r.status?.allowed === true,
-      () => false,
+      () => {
+        // A failed review (a dropped connection) is no answer: asked again, rather than hiding
+        // the control for the rest of the session.
+        answers.delete(key);
+        return undefined;
+      },
     );
     answers.set(key, answer);
   }
@@ -49,9 +55,17 @@ export function useCan(a: Attributes | undefined): boolean {
   useEffect(() => {
     if (!a) return setAllowed(false);
     let live = true;
-    void can(a).then((ok) => live && setAllowed(ok));
+    let retry: ReturnType<typeof setTimeout> | undefined;
+    const ask = () =>
+      void can(a).then((ok) => {
+        if (!live) return;
+        if (ok === undefined) retry = setTimeout(ask, 2000);
+        else setAllowed(ok);
+      });
+    ask();
     return () => {
       live = false;
+      clearTimeout(retry);
     };
     // (a is compared by value, through key)
   }, [key]);
