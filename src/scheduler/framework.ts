@@ -14,6 +14,8 @@ export class CycleState {
   /** Plugins whose PreFilter returned Skip (their Filter is not run). */
   readonly skipFilter = new Set<string>();
   readonly skipScore = new Set<string>();
+  /** The Filter plugins not skipped, worked out once per cycle: Filter runs for hundreds of nodes. */
+  filters?: readonly FilterPlugin[];
 
   read<T>(key: string): T | undefined {
     return this.data.get(key) as T | undefined;
@@ -190,6 +192,7 @@ export class Framework {
       if (!st) continue;
       if (st.code === Code.Skip) {
         state.skipFilter.add(p.name);
+        state.filters = undefined;
         continue;
       }
       return st.withPlugin(p.name);
@@ -198,8 +201,8 @@ export class Framework {
   }
 
   runFilters(state: CycleState, pod: PodInfo, node: NodeInfo): Status | null {
-    for (const p of this.plugins.filter) {
-      if (state.skipFilter.has(p.name)) continue;
+    const filters = (state.filters ??= this.plugins.filter.filter((p) => !state.skipFilter.has(p.name)));
+    for (const p of filters) {
       const st = p.filter(state, pod, node);
       if (st && !st.isSuccess()) return st.withPlugin(p.name);
     }
