@@ -116,6 +116,29 @@ function sendTls(host: string, path: string, headers: Record<string, string> = {
   });
 }
 
+/** A request to /slow (HTTP or HTTPS by SNI `host`), once its response has started; `done` when it ends. */
+async function slowRequest(tls: boolean, host: string): Promise<{ done: Promise<{ status: number; body: string }> }> {
+  let body = '';
+  const done = new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const opts = { host: '127.0.0.1', path: '/slow', headers: { host }, agent: false as const };
+    const onResponse = (res: IncomingMessage) => {
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    };
+    const req = tls
+      ? httpsRequest(
+          { ...opts, port: httpsPort, localAddress: CLIENT, servername: host, rejectUnauthorized: false },
+          onResponse,
+        )
+      : request({ ...opts, port: httpPort }, onResponse);
+    req.on('error', reject);
+    req.end();
+  });
+  await until('the slow response started', () => body.startsWith('start;'), 10_000, 20);
+  return { done };
+}
+
 const json = (a: { body: string }) =>
   JSON.parse(a.body) as { name: string; headers: Record<string, string>; peer: number };
 
@@ -332,20 +355,7 @@ test('plain HTTP to a TLS host is redirected to HTTPS with 308', { skip }, async
 
 test('a route change is live without dropping a request in flight or an open upgrade', { skip }, async () => {
   // A slow response and an upgraded connection, both through NGINX (b.test is native).
-  let slowBody = '';
-  const slow = new Promise<number>((resolve, reject) => {
-    const req = request(
-      { host: '127.0.0.1', port: httpPort, path: '/slow', headers: { host: 'b.test' }, agent: false },
-      (res) => {
-        res.setEncoding('utf8');
-        res.on('data', (d: string) => (slowBody += d));
-        res.on('end', () => resolve(res.statusCode ?? 0));
-      },
-    );
-    req.on('error', reject);
-    req.end();
-  });
-  await until('the slow response started', () => slowBody.startsWith('start;'), 10_000, 20);
+  const slow = await slowRequest(false, 'b.test');
   const ws: Socket = netConnect(httpPort, '127.0.0.1');
   let echoed = '';
   ws.setEncoding('utf8');
@@ -362,8 +372,7 @@ test('a route change is live without dropping a request in flight or an open upg
   await until('the echo after the reload', () => echoed.includes('still-open'), 10_000, 20);
   ws.destroy();
   releaseSlow();
-  assert.equal(await slow, 200);
-  assert.equal(slowBody, 'start;end');
+  assert.deepEqual(await slow.done, { status: 200, body: 'start;end' });
 });
 
 test('endpoints change with traffic flowing: no failed request, the new endpoint gets traffic', { skip }, async () => {
@@ -474,29 +483,7 @@ test(
     assert.ok(directTls());
     const before = nginxPid();
     // A slow response over TLS from a native host, in flight across both switches.
-    let slowBody = '';
-    const slow = new Promise<number>((resolve, reject) => {
-      const req = httpsRequest(
-        {
-          host: '127.0.0.1',
-          port: httpsPort,
-          localAddress: CLIENT,
-          servername: 'a.test',
-          path: '/slow',
-          headers: { host: 'a.test' },
-          rejectUnauthorized: false,
-          agent: false,
-        },
-        (res) => {
-          res.setEncoding('utf8');
-          res.on('data', (d: string) => (slowBody += d));
-          res.on('end', () => resolve(res.statusCode ?? 0));
-        },
-      );
-      req.on('error', reject);
-      req.end();
-    });
-    await until('the slow response started', () => slowBody.startsWith('start;'), 10_000, 20);
+    const slow = await slowRequest(true, 'a.test');
 
     const pass = {
       apiVersion: 'projectcontour.io/v1',
@@ -540,8 +527,7 @@ test(
     assert.equal(nginxPid(), before, 'a reload, not a restart');
     assert.equal((await sendTls('proxy.test', '/')).cn, 'proxy.test');
     releaseSlow();
-    assert.equal(await slow, 200);
-    assert.equal(slowBody, 'start;end');
+    assert.deepEqual(await slow.done, { status: 200, body: 'start;end' });
   },
 );
 
