@@ -14,6 +14,8 @@
 // "k8ts" is k8ts' default data plane (NGINX in front of the JS proxy, src/ingress/nginx/): its
 // CPU per request is that of the k8ts process and its NGINX (master and workers) together.
 // "builtin" is a second server with --ingress-data-plane=builtin (the JS proxy alone).
+// INGRESS_NGINX_TLS=relay starts "k8ts" with --ingress-nginx-tls=relay (the HTTPS port through
+// NGINX's stream relay, as before direct TLS) to compare the two.
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
@@ -165,7 +167,8 @@ async function main(): Promise<void> {
     '127.0.0.1',
   ];
   const nodeArgs = CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', CPU_PROF] : [];
-  const c = await startCluster({ nodeArgs, args: ingressArgs(ingHttp, ingHttps) });
+  const tlsArgs = process.env.INGRESS_NGINX_TLS ? ['--ingress-nginx-tls', process.env.INGRESS_NGINX_TLS] : [];
+  const c = await startCluster({ nodeArgs, args: [...ingressArgs(ingHttp, ingHttps), ...tlsArgs] });
   const wantBuiltin = !TARGETS || TARGETS.some((t) => t.startsWith('builtin'));
   const builtin = wantBuiltin
     ? await startCluster({ nodeArgs, args: [...ingressArgs(jsHttp, jsHttps), '--ingress-data-plane', 'builtin'] })

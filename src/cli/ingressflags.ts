@@ -19,6 +19,7 @@ export interface IngressFlags {
   ingressMetricsPort?: string;
   ingressDataPlane?: string;
   ingressNginxWorkers?: string;
+  ingressNginxTls?: string;
 }
 
 export function addIngressFlags(cmd: Command, role: 'server' | 'agent'): Command {
@@ -51,7 +52,17 @@ export function addIngressFlags(cmd: Command, role: 'server' | 'agent'): Command
       '--ingress-data-plane <plane>',
       'nginx: NGINX from Debian in front of the JS proxy (the default when nginx and libnginx-mod-stream are installed); builtin: the JS proxy alone',
     )
-    .option('--ingress-nginx-workers <n>', 'NGINX worker processes of the ingress data plane', '1');
+    .option('--ingress-nginx-workers <n>', 'NGINX worker processes of the ingress data plane', '1')
+    .option(
+      '--ingress-nginx-tls <mode>',
+      'auto: NGINX terminates TLS on the HTTPS port itself unless a passthrough route needs the stream relay; relay: always the stream relay',
+      'auto',
+    );
+}
+
+function nginxTls(value: string | undefined): 'auto' | 'relay' {
+  if (value === undefined || value === 'auto' || value === 'relay') return value ?? 'auto';
+  throw new Error(`--ingress-nginx-tls: want auto or relay, got ${value}`);
 }
 
 function dataPlane(value: string | undefined): 'nginx' | 'builtin' | 'auto' {
@@ -109,6 +120,7 @@ export async function startIngressFromFlags(
     dataPlane: dataPlane(flags.ingressDataPlane),
     dataDir,
     nginxWorkers: Math.max(1, port(flags.ingressNginxWorkers, 1, '--ingress-nginx-workers')),
+    nginxRelay: nginxTls(flags.ingressNginxTls) === 'relay',
   });
   await controller.start();
   return controller;

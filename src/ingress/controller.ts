@@ -73,6 +73,8 @@ export interface IngressControllerOptions {
   dataDir?: string;
   /** NGINX worker processes (default 1). */
   nginxWorkers?: number;
+  /** Keep NGINX's HTTPS port on the stream relay even without passthrough routes (render.ts, tlsMode). */
+  nginxRelay?: boolean;
 }
 
 /** The IngressClass k8ts installs: its own controller, the cluster's default class. */
@@ -391,6 +393,7 @@ export class IngressController {
       dir: this.nginx?.dir ?? '',
       streamModule: STREAM_MODULE,
       workers: this.o.nginxWorkers ?? 1,
+      relay: this.o.nginxRelay,
       user: process.getuid?.() === 0 ? 'root' : undefined,
       // Requests NGINX serves are recorded from its log (the JS proxy records its own).
       logPort: this.nginxLog?.port ?? 0,

@@ -8,8 +8,10 @@ import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'no
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createServer as createHttpServer, request, type IncomingMessage, type Server } from 'node:http';
+import { createServer as createHttpsServer, request as httpsRequest } from 'node:https';
+import { connect as h2connect } from 'node:http2';
 import { connect as netConnect, type Socket } from 'node:net';
-import { connect as tlsConnect } from 'node:tls';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { ingressFlags, startCluster, until, type Cluster } from './harness.js';
 import { freePort } from '../support/ports.js';
@@ -112,6 +114,29 @@ function sendTls(host: string, path: string, headers: Record<string, string> = {
       });
     });
   });
+}
+
+/** A request to /slow (HTTP or HTTPS by SNI `host`), once its response has started; `done` when it ends. */
+async function slowRequest(tls: boolean, host: string): Promise<{ done: Promise<{ status: number; body: string }> }> {
+  let body = '';
+  const done = new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const opts = { host: '127.0.0.1', path: '/slow', headers: { host }, agent: false as const };
+    const onResponse = (res: IncomingMessage) => {
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    };
+    const req = tls
+      ? httpsRequest(
+          { ...opts, port: httpsPort, localAddress: CLIENT, servername: host, rejectUnauthorized: false },
+          onResponse,
+        )
+      : request({ ...opts, port: httpPort }, onResponse);
+    req.on('error', reject);
+    req.end();
+  });
+  await until('the slow response started', () => body.startsWith('start;'), 10_000, 20);
+  return { done };
 }
 
 const json = (a: { body: string }) =>
@@ -296,7 +321,7 @@ test('access log and metrics cover the requests NGINX serves', { skip }, async (
 });
 
 test(
-  'TLS: two hosts by SNI with their own certificates; the JS proxy gets the client over PROXY protocol',
+  'TLS: two hosts by SNI with their own certificates; a non-native one reaches the JS proxy with the client address',
   { skip },
   async () => {
     const a = await sendTls('a.test', '/x');
@@ -308,7 +333,8 @@ test(
     const b = await sendTls('b.test', '/x');
     assert.equal(b.cn, 'b.test');
     assert.equal(b.status, 200);
-    // A non-native host over TLS: the stream relay to the JS proxy (its default certificate, its CORS).
+    // A non-native host over TLS: NGINX terminates it (the default certificate, as the JS proxy
+    // would serve) and passes the request on to the JS proxy (its CORS).
     const js = await sendTls('js.test', '/x', { 'x-k8ts-front': 'forged 198.51.100.1 1 https' });
     assert.equal(js.status, 200);
     assert.equal(js.cn, 'Kubernetes Ingress Controller Fake Certificate');
@@ -329,20 +355,7 @@ test('plain HTTP to a TLS host is redirected to HTTPS with 308', { skip }, async
 
 test('a route change is live without dropping a request in flight or an open upgrade', { skip }, async () => {
   // A slow response and an upgraded connection, both through NGINX (b.test is native).
-  let slowBody = '';
-  const slow = new Promise<number>((resolve, reject) => {
-    const req = request(
-      { host: '127.0.0.1', port: httpPort, path: '/slow', headers: { host: 'b.test' }, agent: false },
-      (res) => {
-        res.setEncoding('utf8');
-        res.on('data', (d: string) => (slowBody += d));
-        res.on('end', () => resolve(res.statusCode ?? 0));
-      },
-    );
-    req.on('error', reject);
-    req.end();
-  });
-  await until('the slow response started', () => slowBody.startsWith('start;'), 10_000, 20);
+  const slow = await slowRequest(false, 'b.test');
   const ws: Socket = netConnect(httpPort, '127.0.0.1');
   let echoed = '';
   ws.setEncoding('utf8');
@@ -359,8 +372,7 @@ test('a route change is live without dropping a request in flight or an open upg
   await until('the echo after the reload', () => echoed.includes('still-open'), 10_000, 20);
   ws.destroy();
   releaseSlow();
-  assert.equal(await slow, 200);
-  assert.equal(slowBody, 'start;end');
+  assert.deepEqual(await slow.done, { status: 200, body: 'start;end' });
 });
 
 test('endpoints change with traffic flowing: no failed request, the new endpoint gets traffic', { skip }, async () => {
@@ -387,6 +399,137 @@ test('endpoints change with traffic flowing: no failed request, the new endpoint
   assert.equal(failures, 0);
   assert.deepEqual([...names], ['two']);
 });
+
+const nginxConf = () => readFileSync(join(c.dataDir, 'ingress-nginx', 'nginx.conf'), 'utf8');
+/** Whether NGINX's http server terminates TLS on the HTTPS port itself (no stream relay). */
+const directTls = () => {
+  const conf = nginxConf();
+  return !conf.includes('ssl_preread') && conf.includes(`listen 127.0.0.1:${httpsPort} ssl http2 default_server;`);
+};
+
+test(
+  'direct TLS: an HTTPProxy host over HTTPS, NGINX terminating with its certificate, the JS proxy serving it as https',
+  { skip },
+  async () => {
+    await apply(await tlsSecret('proxy-tls', 'proxy.test'), {
+      apiVersion: 'projectcontour.io/v1',
+      kind: 'HTTPProxy',
+      metadata: { name: 'proxy' },
+      spec: {
+        virtualhost: { fqdn: 'proxy.test', tls: { secretName: 'proxy-tls' } },
+        routes: [{ conditions: [{ prefix: '/' }], services: [{ name: 'one', port: 80 }] }],
+      },
+    });
+    await until(
+      'proxy.test served with its certificate',
+      async () => (await sendTls('proxy.test', '/').catch(() => undefined))?.cn === 'proxy.test',
+      30_000,
+      100,
+    );
+    assert.ok(directTls(), 'no passthrough route: NGINX takes TLS on the HTTPS port itself');
+    const r = await sendTls('proxy.test', '/p?q=1', { 'x-forwarded-for': '192.0.2.9' });
+    assert.equal(r.status, 200);
+    assert.ok(!fromNginx(json(r).peer), 'the JS proxy sent the request to the backend');
+    const seen = json(r).headers;
+    assert.equal(seen['x-forwarded-for'], `192.0.2.9, ${CLIENT}`);
+    assert.equal(seen['x-real-ip'], CLIENT);
+    assert.equal(seen['x-forwarded-proto'], 'https');
+    assert.equal(seen['x-forwarded-port'], String(httpsPort));
+    assert.equal(seen['x-forwarded-host'], 'proxy.test');
+    assert.equal(seen['x-k8ts-front'], undefined);
+    // HTTP/2 from the client: on to the JS proxy as h2c, the same facts.
+    const session = h2connect(`https://proxy.test:${httpsPort}`, {
+      createConnection: () =>
+        tlsConnect({
+          socket: netConnect({ host: '127.0.0.1', port: httpsPort, localAddress: CLIENT }),
+          servername: 'proxy.test',
+          ALPNProtocols: ['h2'],
+          rejectUnauthorized: false,
+        }),
+    });
+    try {
+      const stream = session.request({ ':method': 'POST', ':path': '/h2', 'content-type': 'application/json' });
+      stream.end('{}');
+      let body = '';
+      const status = await new Promise<number>((resolve, reject) => {
+        let code = 0;
+        stream.on('response', (h) => (code = Number(h[':status'])));
+        stream.setEncoding('utf8');
+        stream.on('data', (d: string) => (body += d));
+        stream.on('end', () => resolve(code));
+        stream.on('error', reject);
+      });
+      assert.equal(status, 200);
+      const h2seen = (JSON.parse(body) as { url: string; headers: Record<string, string> }).headers;
+      assert.equal(h2seen['x-real-ip'], CLIENT);
+      assert.equal(h2seen['x-forwarded-proto'], 'https');
+      assert.equal(h2seen['x-forwarded-host'], 'proxy.test');
+    } finally {
+      session.close();
+    }
+  },
+);
+
+test(
+  'a passthrough route moves the HTTPS port to the stream relay and back, by reload, a request in flight kept',
+  { skip },
+  async () => {
+    const tlsBackend = createHttpsServer(await selfSignedCertificate('pt-backend'), (req, res) =>
+      res.end(`pt:${(req.socket as TLSSocket).servername}`),
+    );
+    servers.push(tlsBackend);
+    await new Promise<void>((r) => tlsBackend.listen(0, '127.0.0.1', () => r()));
+    const ptPort = (tlsBackend.address() as { port: number }).port;
+    assert.ok(directTls());
+    const before = nginxPid();
+    // A slow response over TLS from a native host, in flight across both switches.
+    const slow = await slowRequest(true, 'a.test');
+
+    const pass = {
+      apiVersion: 'projectcontour.io/v1',
+      kind: 'HTTPProxy',
+      metadata: { name: 'pt' },
+      spec: {
+        virtualhost: { fqdn: 'pt.test', tls: { passthrough: true } },
+        tcpproxy: { services: [{ name: 'ptb', port: 80 }] },
+      },
+    };
+    await apply(...service('ptb', [ptPort]), pass);
+    await until(
+      'pt.test passed through to its backend',
+      async () => {
+        const r = await sendTls('pt.test', '/').catch(() => undefined);
+        return r?.cn === 'pt-backend' && r.body === 'pt:pt.test';
+      },
+      30_000,
+      100,
+    );
+    assert.ok(!directTls(), 'the stream relay reads the ClientHello again');
+    assert.match(nginxConf(), /ssl_preread on;/);
+    assert.equal(nginxPid(), before, 'a reload, not a restart');
+    // Everything else as before, through the relay.
+    const a = await sendTls('a.test', '/');
+    assert.equal(a.cn, 'a.test');
+    assert.ok(fromNginx(json(a).peer));
+    const p = await sendTls('proxy.test', '/');
+    assert.equal(p.cn, 'proxy.test');
+    assert.equal(json(p).headers['x-real-ip'], CLIENT);
+    assert.equal(json(p).headers['x-forwarded-proto'], 'https');
+
+    await c.k(['delete', 'httpproxy', 'pt']);
+    await until('direct TLS again', directTls, 20_000, 50);
+    await until(
+      'NGINX takes a.test itself again',
+      async () => (await sendTls('a.test', '/').catch(() => undefined))?.cn === 'a.test',
+      20_000,
+      50,
+    );
+    assert.equal(nginxPid(), before, 'a reload, not a restart');
+    assert.equal((await sendTls('proxy.test', '/')).cn, 'proxy.test');
+    releaseSlow();
+    assert.deepEqual(await slow.done, { status: 200, body: 'start;end' });
+  },
+);
 
 test('NGINX killed with -9 is restarted by k8ts', { skip }, async () => {
   const pid = nginxPid();

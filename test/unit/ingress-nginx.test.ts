@@ -120,7 +120,8 @@ test('hosts NGINX cannot express exactly go to the JS proxy; so do unknown hosts
   const [block] = serverBlocks(w.text, 'x.w.test');
   assert.match(block, /proxy_pass http:\/\/k8ts_js;/);
   assert.match(block, /proxy_set_header X-K8ts-Front "secret-token \$remote_addr \$remote_port \$scheme";/);
-  assert.match(w.text, /\n\s+x\.w\.test 127\.0\.0\.1:40002;/);
+  // With the stream relay its TLS goes to the JS proxy by name.
+  assert.match(renderNginxConfig(await input(wild, { relay: true })).text, /\n\s+x\.w\.test 127\.0\.0\.1:40002;/);
   // The default server (every other Host) goes to the JS proxy too.
   assert.match(r.text, /listen 127\.0\.0\.1:8080 default_server;[\s\S]*?proxy_pass http:\/\/k8ts_js;/);
   assert.match(r.text, /upstream k8ts_js \{\n\s+server 127\.0\.0\.1:40001;/);
@@ -128,7 +129,7 @@ test('hosts NGINX cannot express exactly go to the JS proxy; so do unknown hosts
   assert.deepEqual(renderNginxConfig(await input(table, { noNative: true })).nativeHttp, []);
 });
 
-test('TLS: native hosts with a certificate by SNI through the stream map; redirect to HTTPS with 308', async () => {
+test('relay TLS: native hosts with a certificate by SNI through the stream map; redirect to HTTPS with 308', async () => {
   const table = buildRouteTable([
     ing('secure', { 'secure.test': [['/', 'Prefix', 'web']] }, { tls: ['secure.test'] }),
     ing(
@@ -139,7 +140,8 @@ test('TLS: native hosts with a certificate by SNI through the stream map; redire
     ing('forced', { 'forced.test': [['/', 'Prefix', 'web']] }, { annotations: { [A + 'force-ssl-redirect']: 'true' } }),
     ing('wild', { '*.wild.test': [['/', 'Prefix', 'web']] }, { tls: ['*.wild.test'] }),
   ]);
-  const r = renderNginxConfig(await input(table));
+  const r = renderNginxConfig(await input(table, { relay: true }));
+  assert.equal(r.tlsMode, 'relay');
   assert.deepEqual(r.nativeTls.sort(), ['*.wild.test', 'nr.test', 'secure.test']);
   const [plain, tls] = serverBlocks(r.text, 'secure.test');
   assert.match(plain, /return 308 https:\/\/\$host:8443\$request_uri;/);
@@ -161,6 +163,80 @@ test('TLS: native hosts with a certificate by SNI through the stream map; redire
   assert.ok(!new RegExp(wildcardRegex('*.wild.test').slice(1)).test('a.b.wild.test'));
   // Certificates are files of their own (written 0600 by the supervisor).
   assert.ok([...r.files.keys()].every((f) => /^tls-\w+\.pem$/.test(f)));
+});
+
+test('direct TLS without passthrough: NGINX terminates every name, non-native hosts go to the JS proxy as https', async () => {
+  const table = buildRouteTable([
+    ing('secure', { 'secure.test': [['/', 'Prefix', 'web']] }, { tls: ['secure.test'] }),
+    ing('plain', { 'plain.test': [['/', 'Prefix', 'web']] }),
+    ing(
+      'cors',
+      { 'cors.test': [['/', 'Prefix', 'web']] },
+      { tls: ['cors.test'], annotations: { [A + 'enable-cors']: 'true' } },
+    ),
+    ing('other', { 'other.test': [['/', 'Prefix', 'web']] }, { annotations: { [A + 'enable-cors']: 'true' } }),
+    ing('lone', { 'secure.test': [['/lone', 'Prefix', 'web']] }, { tls: ['lone.test'] }),
+  ]);
+  const pairs = new Map<string, Awaited<ReturnType<typeof selfSignedCertificate>>>();
+  for (const n of ['secure.test', 'cors.test', 'lone.test']) pairs.set(n, await selfSignedCertificate(n));
+  const certFile = (text: string) => /ssl_certificate \/tmp\/k8ts-nginx\/(tls-\w+\.pem);/.exec(text)?.[1];
+  const r = renderNginxConfig(await input(table, { certificate: (n) => pairs.get(n) }));
+  assert.equal(r.tlsMode, 'direct');
+  // No stream relay, no unix socket, no PROXY protocol: the HTTPS port is NGINX's http server's.
+  assert.doesNotMatch(r.text, /stream \{|ssl_preread|https\.sock|proxy_protocol/);
+  assert.match(r.text, /listen 127\.0\.0\.1:8443 ssl http2 default_server;/);
+  // Native hosts: a TLS server each, their own certificate or the default one (as the JS proxy serves).
+  assert.deepEqual(r.nativeTls.sort(), ['plain.test', 'secure.test']);
+  const [, secureTls] = serverBlocks(r.text, 'secure.test');
+  assert.match(secureTls, /listen 127\.0\.0\.1:8443 ssl http2;/);
+  assert.equal(r.files.get(certFile(secureTls)!)?.startsWith(pairs.get('secure.test')!.cert.trim()), true);
+  const [, plainTls] = serverBlocks(r.text, 'plain.test');
+  assert.equal(certFile(plainTls), certFile(r.text.slice(r.text.indexOf('default_server'))));
+  // A non-native host with a certificate: a TLS server with it, everything to the JS proxy with scheme https.
+  const [cors] = serverBlocks(r.text, 'cors.test');
+  assert.doesNotMatch(cors, /listen 127\.0\.0\.1:8080/);
+  assert.equal(r.files.get(certFile(cors)!)?.startsWith(pairs.get('cors.test')!.cert.trim()), true);
+  assert.match(cors, /proxy_pass http:\/\/k8ts_js;/);
+  assert.match(cors, /proxy_set_header X-K8ts-Front "secret-token \$remote_addr \$remote_port \$scheme";/);
+  // HTTP/2 (gRPC, trailers) goes on as h2c to the same listener (its own upstream: no HTTP/1.1 keep-alive reuse).
+  assert.match(cors, /if \(\$k8ts_h2\) \{ return 418; \}/);
+  assert.match(
+    cors,
+    /location @k8ts_h2 \{\s+grpc_pass grpc:\/\/k8ts_js_h2;\s+grpc_set_header Host \$http_host;\s+grpc_set_header X-K8ts-Front "secret-token/,
+  );
+  assert.match(r.text, /upstream k8ts_js_h2 \{\n\s+server 127\.0\.0\.1:40001;/);
+  assert.match(r.text, /map \$server_protocol \$k8ts_h2 \{\s+default 0;\s+HTTP\/2\.0 1;/);
+  // Without a certificate it needs no server of its own (the default server: default certificate, the JS proxy).
+  assert.equal(serverBlocks(r.text, 'other.test').length, 0);
+  // A certificate no rule uses is still served for its name.
+  assert.equal(
+    r.files.get(certFile(serverBlocks(r.text, 'lone.test')[0])!)?.startsWith(pairs.get('lone.test')!.cert.trim()),
+    true,
+  );
+  // Unchanged from the relay: port 80's servers.
+  assert.match(serverBlocks(r.text, 'secure.test')[0], /listen 127\.0\.0\.1:8080;[\s\S]*return 308/);
+});
+
+test('relay TLS while a route needs the raw connection or a certificate name NGINX cannot write', async () => {
+  const table = buildRouteTable([ing('secure', { 'secure.test': [['/', 'Prefix', 'web']] }, { tls: ['secure.test'] })]);
+  const passthrough = [
+    {
+      route: { namespace: 'default', name: 'pt' },
+      kind: 'HTTPProxy' as const,
+      hosts: ['pt.test'],
+      backends: [],
+    },
+  ];
+  const relay = renderNginxConfig(await input(table, { passthrough }));
+  assert.equal(relay.tlsMode, 'relay');
+  assert.match(relay.text, /ssl_preread on;/);
+  assert.match(relay.text, /listen unix:\/tmp\/k8ts-nginx\/https\.sock ssl http2 proxy_protocol default_server;/);
+  // And back when the route goes.
+  assert.equal(renderNginxConfig(await input(table)).tlsMode, 'direct');
+  const odd = buildRouteTable([ing('odd', { 'a_b.test': [['/', 'Prefix', 'web']] }, { tls: ['a_b.test'] })]);
+  assert.equal(renderNginxConfig(await input(odd)).tlsMode, 'relay');
+  // A name whose Secret is unusable serves the default certificate anyway: no reason to relay.
+  assert.equal(renderNginxConfig(await input(odd, { certificate: () => undefined })).tlsMode, 'direct');
 });
 
 test('503 without endpoints; body size and timeouts from annotations; the host default backend', async () => {
@@ -233,17 +309,26 @@ test(
           users: new Map([['default/s', new Map([['ali', md5Crypt('pw', 'salt1234')]])]]),
         }),
       );
-      for (const [name, body] of r.files) writeFileSync(join(dir, name), body, { mode: 0o600 });
-      writeFileSync(join(dir, 'nginx.conf'), r.text, { mode: 0o600 });
-      const t = spawnSync(
-        NGINX_BINARY,
-        ['-t', '-p', dir, '-e', join(dir, 'error.log'), '-c', join(dir, 'nginx.conf')],
-        {
-          encoding: 'utf8',
-          timeout: 20_000,
-        },
-      );
-      assert.equal(t.status, 0, t.stderr);
+      /** `nginx -t` on a rendered configuration written to `dir`. */
+      const check = (c: { text: string; files: Map<string, string> }) => {
+        for (const [name, body] of c.files) writeFileSync(join(dir, name), body, { mode: 0o600 });
+        writeFileSync(join(dir, 'nginx.conf'), c.text, { mode: 0o600 });
+        const t = spawnSync(
+          NGINX_BINARY,
+          ['-t', '-p', dir, '-e', join(dir, 'error.log'), '-c', join(dir, 'nginx.conf')],
+          {
+            encoding: 'utf8',
+            timeout: 20_000,
+          },
+        );
+        assert.equal(t.status, 0, t.stderr);
+      };
+      assert.equal(r.tlsMode, 'direct');
+      check(r);
+      // The relay's configuration too (the stream module, the unix socket).
+      const relay = renderNginxConfig({ ...(await input(table, { dir })), relay: true });
+      assert.equal(relay.tlsMode, 'relay');
+      check(relay);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -279,7 +364,7 @@ test('access log: native locations label their requests; NGINX log lines become 
     /set \$k8ts_namespace default;\s+set \$k8ts_ingress a;\s+set \$k8ts_service web;\s+set \$k8ts_path "\/app";\s+proxy_pass/,
   );
   // Requests NGINX hands to the JS proxy are logged there, not twice.
-  assert.match(a, /location \/ \{[^}]*access_log off;/);
+  assert.match(a, /location \/ \{\s+error_page 418 = @k8ts_h2;[\s\S]*?access_log off;/);
   // 503 without endpoints carries no route labels, as in the JS proxy's log.
   assert.doesNotMatch(serverBlocks(r.text, 'e.test')[0], /set \$k8ts_ingress e;/);
   assert.doesNotMatch(renderNginxConfig(await input(table)).text, /syslog/);
@@ -325,7 +410,7 @@ test('the render cache gives the same text; endpoint changes invalidate it', asy
   assert.equal(renderNginxConfig({ ...base, cache }).text, plain.text);
   assert.equal(renderNginxConfig({ ...base, cache }).text, plain.text);
   // x.w.test has a TLS server of its own (the wildcard's certificate), so the wildcard's does not take it.
-  assert.equal(serverBlocks(plain.text, 'x.w.test').filter((b) => b.includes('https.sock')).length, 1);
+  assert.equal(serverBlocks(plain.text, 'x.w.test').filter((b) => b.includes('listen 127.0.0.1:8443 ssl')).length, 1);
   eps = [{ address: '10.0.0.9', port: 8080 }];
   assert.match(renderNginxConfig({ ...base, cache }).text, /10\.0\.0\.1:8080/, 'cached until invalidated');
   cache.invalidate();
@@ -333,6 +418,16 @@ test('the render cache gives the same text; endpoint changes invalidate it', asy
   assert.doesNotMatch(fresh.text, /10\.0\.0\.1:8080/);
   assert.match(fresh.text, /10\.0\.0\.9:8080/);
   assert.equal(fresh.text, renderNginxConfig(base).text);
+  const relay = { ...base, relay: true };
+  assert.equal(
+    renderNginxConfig({ ...relay, cache }).text,
+    renderNginxConfig(relay).text,
+    'the mode is in the cache key',
+  );
+  assert.equal(
+    serverBlocks(renderNginxConfig(relay).text, 'x.w.test').filter((b) => b.includes('https.sock')).length,
+    1,
+  );
 });
 
 test('whitelist-source-range, permanent-redirect and app-root are native, in the JS proxy order', async () => {

@@ -3,13 +3,19 @@
 // main ports; hosts all of whose routes it can express exactly ("native" hosts: plain Ingress
 // routes, see nativeRoute) are served by it, everything else goes to the JS proxy on its internal
 // loopback ports, which keeps today's behaviour for it:
-//   - port 443: a `stream` server reads the ClientHello's server name (ssl_preread); a native
-//     host with a usable certificate goes to NGINX's own TLS server (a unix socket, PROXY
-//     protocol), any other name (none, unknown, passthrough, non-native) to the JS proxy's TLS
-//     listener with a PROXY protocol header;
-//   - port 80 (and the TLS server's unix socket): a server block per native host with a location
-//     per path; non-native hosts and unmatched paths are proxied to the JS proxy's plain listener,
-//     with the client in X-K8ts-Front next to a per-start token.
+//   - port 443, "direct" TLS (no passthrough or tcpproxy route, see tlsMode): NGINX's `http`
+//     server terminates TLS for every name (each name's certificate by SNI, the default one
+//     otherwise), serves native hosts and passes the rest to the JS proxy's plain listener as on
+//     port 80, with scheme https in X-K8ts-Front (HTTP/2 requests as h2c with grpc_pass);
+//   - port 443, "relay" TLS (some route needs the ClientHello itself): a `stream` server reads the
+//     server name (ssl_preread); a native host with a usable certificate goes to NGINX's own TLS
+//     server (a unix socket, PROXY protocol), any other name (none, unknown, passthrough,
+//     non-native) to the JS proxy's TLS listener with a PROXY protocol header;
+//   - port 80 (and the TLS server): a server block per native host with a location per path;
+//     non-native hosts and unmatched paths are proxied to the JS proxy's plain listener, with the
+//     client in X-K8ts-Front next to a per-start token.
+// A reload moves the HTTPS port between the two modes without a restart (NGINX keeps the
+// listening socket and gives it to the other module's new workers).
 import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 import { logFormat } from './accesslog.js';
@@ -50,6 +56,8 @@ export interface RenderInput {
   user?: string;
   /** Serve no host natively (everything through the JS proxy). */
   noNative?: boolean;
+  /** Keep the HTTPS port on the stream relay even when direct TLS would do (tlsMode). */
+  relay?: boolean;
   /** NGINX logs the requests it serves as JSON to syslog on this UDP port of 127.0.0.1 (accesslog.ts); 0: no log. */
   logPort?: number;
   /** Blocks of unchanged hosts from earlier renders (the result is the same with or without it). */
@@ -110,6 +118,26 @@ export interface RenderedConfig {
   /** Hosts NGINX serves over plain HTTP and over TLS. */
   nativeHttp: string[];
   nativeTls: string[];
+  /** How the HTTPS port is served (tlsMode). */
+  tlsMode: TlsMode;
+}
+
+/**
+ * How NGINX takes the HTTPS port. `direct`: its http server terminates every TLS connection
+ * itself (one process, no relay: ~25 µs less CPU per request than `relay`). `relay`: a stream
+ * server reads the ClientHello first and relays the bytes, NGINX's own TLS server taking native
+ * hosts and the JS proxy's TLS listener the rest; needed while a route must see the raw
+ * connection (ssl-passthrough Ingresses, HTTPProxy tls.passthrough and tcpproxy, TLSRoutes on the
+ * port), or while a certificate is named in a way NGINX cannot write as a server_name.
+ */
+export type TlsMode = 'direct' | 'relay';
+
+export function tlsMode(o: Pick<RenderInput, 'table' | 'passthrough' | 'certificate' | 'relay'>): TlsMode {
+  if (o.relay || o.passthrough.length) return 'relay';
+  // `*` (a Gateway listener without a hostname) matches no server name in the JS proxy either.
+  for (const name of o.table.tls.keys())
+    if (name !== '*' && !SAFE_HOST.test(name) && o.certificate(name)) return 'relay';
+  return 'direct';
 }
 
 /** Host names NGINX can take as written: DNS labels, or `*.` and labels. */
@@ -242,11 +270,21 @@ export function renderNginxConfig(o: RenderInput): RenderedConfig {
   const dir = o.dir;
   const httpListen = listenAddress(o.bindAddress, o.httpPort);
   const socket = `unix:${dir}/${TLS_SOCKET}`;
-  const tlsListen = `${socket} ssl http2 proxy_protocol`;
+  const mode = tlsMode(o);
+  const direct = mode === 'direct';
+  const tlsListen = direct
+    ? `${listenAddress(o.bindAddress, o.httpsPort)} ssl http2`
+    : `${socket} ssl http2 proxy_protocol`;
   const defaultCert = certificateFile(o.defaultCertificate, files, o.cache);
   // Per server with a TLS listener, not at the http level: every server block would load it then
   // (a second per 1,000 hosts in `nginx -t` and each reload).
   const defaultCertLines = [`ssl_certificate ${dir}/${defaultCert};`, `ssl_certificate_key ${dir}/${defaultCert};`];
+  /** The certificate lines of a server block: this pair's file, else the default certificate. */
+  const certLines = (pair: CertificatePair | undefined): string[] => {
+    if (!pair) return defaultCertLines;
+    const file = certificateFile(pair, files, o.cache);
+    return [`ssl_certificate ${dir}/${file};`, `ssl_certificate_key ${dir}/${file};`];
+  };
 
   /**
    * The geo variable of a whitelist-source-range list (1 inside the ranges); its block goes with
@@ -318,6 +356,9 @@ export function renderNginxConfig(o: RenderInput): RenderedConfig {
   };
 
   const toJs = [
+    // HTTP/2 requests (gRPC, trailers) go on as HTTP/2: h2c, NGINX's grpc module.
+    'error_page 418 = @k8ts_h2;',
+    'if ($k8ts_h2) { return 418; }',
     'proxy_pass http://k8ts_js;',
     'proxy_set_header Host $http_host;',
     'proxy_set_header Connection $k8ts_connection;',
@@ -341,6 +382,24 @@ export function renderNginxConfig(o: RenderInput): RenderedConfig {
   const logLines = logging.map((l) => `    ${l}\n`).join('');
   const block = (head: string, body: string[], indent = '    ') =>
     `${indent}${head} {\n${body.map((l) => `${indent}  ${l}`).join('\n')}\n${indent}}`;
+  /** The JS proxy's HTTP/2 location (toJs sends HTTP/2 requests there). */
+  const toH2 = [
+    'grpc_pass grpc://k8ts_js_h2;',
+    // Without it :authority would name the upstream; with it NGINX sends the client's as `host`.
+    'grpc_set_header Host $http_host;',
+    `grpc_set_header X-K8ts-Front "${o.token} $remote_addr $remote_port $scheme";`,
+    'grpc_next_upstream off;',
+    'client_max_body_size 0;',
+    'grpc_connect_timeout 5s;',
+    'grpc_read_timeout 1d;',
+    'grpc_send_timeout 1d;',
+    'access_log off;',
+  ];
+  /** The locations sending a server's requests to the JS proxy (HTTP/2 ones by its named location). */
+  const jsLocations = (indent = '    ') => [
+    block('location /', toJs, indent),
+    block('location @k8ts_h2', toH2, indent),
+  ];
 
   /** The locations of a native host. */
   const locations = (h: HostRoutes, secure: boolean): string[] => {
@@ -376,7 +435,7 @@ export function renderNginxConfig(o: RenderInput): RenderedConfig {
       out.push(block(`location ^~ ${base}/`, routeBody(r, secure)));
     }
     // Unmatched paths: the host's defaultBackend, else the JS proxy (the cluster's default backend or 404).
-    if (!root) out.push(block('location /', h.fallback ? routeBody(h.fallback, secure) : toJs));
+    if (!root) out.push(...(h.fallback ? [block('location /', routeBody(h.fallback, secure))] : jsLocations()));
     return out;
   };
 
@@ -403,7 +462,7 @@ export function renderNginxConfig(o: RenderInput): RenderedConfig {
     const dot = host.indexOf('.');
     return !host.startsWith('*.') && dot > 0 && wild.has(host.slice(dot));
   };
-  const settings = `${o.logPort ?? 0}`;
+  const settings = `${o.logPort ?? 0} ${mode}`;
   /** The server blocks of a native host (from the cache when the host and its certificate are unchanged). */
   const nativeBlocks = (
     host: string,
@@ -419,53 +478,60 @@ export function renderNginxConfig(o: RenderInput): RenderedConfig {
       `  server {\n    listen ${httpListen};\n    server_name ${name};\n${logLines}${locations(h, false).join('\n')}\n  }`,
     ];
     let certFile: [string, string] | undefined;
-    if (cert) {
-      certFile = o.cache ? o.cache.certificateFile(cert) : certificateEntry(cert);
-      const file = certFile[0];
+    // Direct TLS: every native host has a TLS server (the default certificate without one of its own).
+    if (cert || direct) {
+      if (cert) certFile = o.cache ? o.cache.certificateFile(cert) : certificateEntry(cert);
+      const lines = certFile
+        ? [`ssl_certificate ${dir}/${certFile[0]};`, `ssl_certificate_key ${dir}/${certFile[0]};`]
+        : defaultCertLines;
       blocks.push(
-        `  server {\n    listen ${tlsListen};\n    server_name ${name};\n    ssl_certificate ${dir}/${file};\n    ssl_certificate_key ${dir}/${file};\n${logLines}${locations(h, true).join('\n')}\n  }`,
+        `  server {\n    listen ${tlsListen};\n    server_name ${name};\n${lines.map((l) => `    ${l}\n`).join('')}${logLines}${locations(h, true).join('\n')}\n  }`,
       );
     }
     const made = { settings, cert, servers: blocks, upstreams: [...used], certFile, files: [...usedFiles] };
     o.cache?.set(h, made);
     return made;
   };
+  /** A server of the JS proxy's: plain HTTP and/or TLS (with this certificate, else the default one). */
+  const jsServer = (host: string, plain: boolean, cert: CertificatePair | undefined) =>
+    block(
+      'server',
+      [
+        ...(plain ? [`listen ${httpListen};`] : []),
+        `listen ${tlsListen};`,
+        `server_name ${serverName(host)};`,
+        ...certLines(cert),
+        ...jsLocations(''),
+      ],
+      '  ',
+    );
+  /** Names NGINX's TLS server has a server block for (direct TLS: the others get the default certificate). */
+  const tlsNamed = new Set<string>();
   for (const [host, h] of hosts) {
     const native = natives.has(host);
     if (!native) {
-      if (!underNativeWildcard(host)) continue;
-      // Named so the native wildcard does not take it: exact names win, as in the JS proxy.
-      servers.push(
-        block(
-          'server',
-          [
-            `listen ${httpListen};`,
-            `listen ${tlsListen};`,
-            `server_name ${serverName(host)};`,
-            ...defaultCertLines,
-            block('location /', toJs, ''),
-          ],
-          '  ',
-        ),
-      );
+      // Named so a native wildcard does not take it: exact names win, as in the JS proxy. With
+      // direct TLS a name with a certificate needs a server too (NGINX picks the certificate).
+      const cert = direct && SAFE_HOST.test(host) ? o.certificate(host) : undefined;
+      const wild = underNativeWildcard(host);
+      if (!wild && !cert) continue;
+      servers.push(jsServer(host, wild, cert));
+      tlsNamed.add(host);
       continue;
     }
     nativeHttp.push(host);
-    // Without a certificate of its own its TLS connections go to the JS proxy (by SNI; no-SNI
-    // requests for it reach NGINX's default TLS server, which passes them on too).
+    tlsNamed.add(host);
+    // Relay: without a certificate of its own its TLS connections go to the JS proxy (by SNI;
+    // no-SNI requests for it reach NGINX's default TLS server, which passes them on too).
     const cert = passedThrough(host, o.passthrough) ? undefined : o.certificate(host);
     const made = nativeBlocks(host, h, cert);
     servers.push(...made.servers);
-    if (!cert && underNativeWildcard(host, tlsWildcards))
+    if (direct) nativeTls.push(host);
+    if (!direct && !cert && underNativeWildcard(host, tlsWildcards))
       servers.push(
         block(
           'server',
-          [
-            `listen ${tlsListen};`,
-            `server_name ${serverName(host)};`,
-            ...defaultCertLines,
-            block('location /', toJs, ''),
-          ],
+          [`listen ${tlsListen};`, `server_name ${serverName(host)};`, ...defaultCertLines, ...jsLocations('')],
           '  ',
         ),
       );
@@ -473,39 +539,34 @@ export function renderNginxConfig(o: RenderInput): RenderedConfig {
     for (const [name, body] of made.files) files.set(name, body);
     if (made.certFile) {
       files.set(made.certFile[0], made.certFile[1]);
-      nativeTls.push(host);
+      if (!direct) nativeTls.push(host);
     }
   }
+  // Direct TLS: certificates of names no route has (a TLS section alone) are served by SNI too.
+  if (direct)
+    for (const name of o.table.tls.keys()) {
+      if (tlsNamed.has(name) || !SAFE_HOST.test(name)) continue;
+      const cert = o.certificate(name);
+      if (cert) servers.push(jsServer(name, false, cert));
+    }
   const tlsHosts = new Set(nativeTls);
   const tlsSuffixes = suffixes(tlsHosts);
   // No server name (or an address as one): the default certificate, then routing by Host, as the
   // JS proxy does; NGINX's TLS server does that too (native Hosts served, others passed to the JS
   // proxy), unless a passthrough route takes any name (then the JS proxy reads the ClientHello).
-  if (natives.size && !o.passthrough.some((p) => p.hosts.includes('')))
+  if (!direct && natives.size && !o.passthrough.some((p) => p.hosts.includes('')))
     sniMap.push(`    "" ${socket};`, `    ~^[0-9.]+$ ${socket};`);
-  for (const host of nativeTls) sniMap.push(`    ${host.startsWith('*.') ? wildcardRegex(host) : host} ${socket};`);
+  if (!direct)
+    for (const host of nativeTls) sniMap.push(`    ${host.startsWith('*.') ? wildcardRegex(host) : host} ${socket};`);
   // Other TLS names that a native wildcard's regex would take go to the JS proxy by name.
   const others = new Set<string>([...o.table.tls.keys(), ...hosts.map(([h]) => h)]);
   for (const p of o.passthrough) for (const h of p.hosts) if (h) others.add(h);
-  for (const host of others) {
+  for (const host of direct ? [] : others) {
     if (tlsHosts.has(host) || !SAFE_HOST.test(host) || !underNativeWildcard(host, tlsSuffixes)) continue;
     sniMap.push(`    ${host.startsWith('*.') ? wildcardRegex(host) : host} 127.0.0.1:${o.jsHttpsPort};`);
   }
 
-  const text = `# Written by k8ts (the ingress's NGINX data plane); rewritten on every change.
-load_module ${o.streamModule};
-${o.user ? `user ${o.user};\n` : ''}worker_processes ${o.workers};
-daemon off;
-master_process on;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log warn;
-pcre_jit on;
-
-events {
-  worker_connections 8192;
-}
-
-stream {
+  const relayBlock = `stream {
   error_log ${dir}/error.log warn;
   map_hash_max_size 131072;
   map_hash_bucket_size 128;
@@ -522,7 +583,21 @@ ${sniMap.join('\n')}${sniMap.length ? '\n' : ''}    default 127.0.0.1:${o.jsHttp
     proxy_timeout 1d;
   }
 }
+`;
+  const text = `# Written by k8ts (the ingress's NGINX data plane); rewritten on every change.
+load_module ${o.streamModule};
+${o.user ? `user ${o.user};\n` : ''}worker_processes ${o.workers};
+daemon off;
+master_process on;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+pcre_jit on;
 
+events {
+  worker_connections 8192;
+}
+
+${direct ? '' : relayBlock}
 http {
   access_log off;
   server_tokens off;
@@ -541,12 +616,15 @@ http {
   keepalive_requests 1000;
   ssl_protocols TLSv1.2 TLSv1.3;
   ssl_session_cache shared:k8ts_ssl:10m;
-  set_real_ip_from unix:;
-  real_ip_header proxy_protocol;
-
+${direct ? '' : '  set_real_ip_from unix:;\n  real_ip_header proxy_protocol;\n'}
   map $http_upgrade $k8ts_connection {
     default upgrade;
     '' '';
+  }
+  # HTTP/2 requests go on to the JS proxy as HTTP/2 (h2c): gRPC and other trailers, as the client sent them.
+  map $server_protocol $k8ts_h2 {
+    default 0;
+    HTTP/2.0 1;
   }
   map $http_x_request_id $k8ts_request_id {
     default $http_x_request_id;
@@ -585,6 +663,11 @@ ${o.logPort ? `  log_format k8ts escape=json '${logFormat()}';\n` : ''}  map $re
     server 127.0.0.1:${o.jsHttpPort};
     keepalive 64;
   }
+  # The same listener, h2c (prior knowledge): connections of its own.
+  upstream k8ts_js_h2 {
+    server 127.0.0.1:${o.jsHttpPort};
+    keepalive 16;
+  }
 ${[...upstreams.values()].join('')}
   # Everything without a native server of its own: the JS proxy.
   server {
@@ -592,10 +675,10 @@ ${[...upstreams.values()].join('')}
     listen ${tlsListen} default_server;
     server_name _;
     ${defaultCertLines.join('\n    ')}
-${logLines}${block('location /', toJs)}
+${logLines}${jsLocations().join('\n')}
   }
 ${servers.join('\n')}
 }
 `;
-  return { text, files, nativeHttp, nativeTls };
+  return { text, files, nativeHttp, nativeTls, tlsMode: mode };
 }
