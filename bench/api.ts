@@ -946,7 +946,14 @@ async function rssPhase(k: K8ts, e: Etcd | undefined, r: Results) {
   r.k8ts.rss = { objects: k8tsStored(), ...rssOf(k.pid), ...(await heapOf(k.pool)) };
   log(`k8ts: RSS ${r.k8ts.rss.rssMiB.toFixed(0)} MiB with ${r.k8ts.rss.objects} objects`);
   await heapSnapshotOf(k.pid, log);
-  if (!e) return;
+  if (!e) {
+    await sleep(cfg.rssSettleSeconds * 1000);
+    r.k8ts.rssSettled = { ...rssOf(k.pid), ...(await heapOf(k.pool)) };
+    log(
+      `after ${cfg.rssSettleSeconds} s idle: k8ts RSS ${f0(r.k8ts.rssSettled.rssMiB)} MiB (heap used ${f0(r.k8ts.rssSettled.heapUsedMiB)})`,
+    );
+    return;
+  }
   const emore = Math.max(0, cfg.rssObjects - etcdStored);
   r.etcd.fill = await load(
     emore,

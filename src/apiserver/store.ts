@@ -306,9 +306,13 @@ export class Store {
     fillNilFields(obj);
     checkStorableSize(obj);
     const attrs = this.admissionAttributes('CREATE', obj, undefined, ctx);
-    if (attrs) await this.deps.admission!.admit(attrs);
+    if (attrs) {
+      const admitted = this.deps.admission!.admit(attrs);
+      if (admitted) await admitted;
+    }
     this.guard(meta.name ?? meta.generateName ?? '', () => this.def.prepareForCreate?.(obj, sctx));
-    await pause(ctx.bodyBytes);
+    const paused = pause(ctx.bodyBytes);
+    if (paused) await paused;
     const errs = this.validateCommon(obj, sctx);
     if (errs.length) {
       this.def.afterDelete?.(obj, sctx);
@@ -316,21 +320,23 @@ export class Store {
     }
     if (attrs) {
       try {
-        await this.deps.admission!.validate(attrs);
+        const validated = this.deps.admission!.validate(attrs);
+        if (validated) await validated;
       } catch (err) {
         this.def.afterDelete?.(obj, sctx);
         throw err;
       }
     }
-    await pause(ctx.bodyBytes);
+    if (paused) await pause(ctx.bodyBytes);
     fillNilFields(obj); // again: strategies and admission may have set parts anew
-    const encoded = await this.deps.manageFields(
+    const managing = this.deps.manageFields(
       obj,
       undefined,
       { ...ctx, checkStored: checkStoredLength },
       this.storageApiVersion,
     );
-    await pause(ctx.bodyBytes);
+    const encoded = managing ? await managing : undefined;
+    if (paused) await pause(ctx.bodyBytes);
     const key = this.key(meta.namespace, meta.name);
     if (!ctx.dryRun && ctx.operation !== 'Apply' && setsResourceVersion(requestedVersion)) {
       // Upstream's storage refuses this after validation and admission (a dry run never gets
@@ -442,14 +448,20 @@ export class Store {
     fillNilFields(obj);
     checkStorableSize(obj);
     const attrs = this.admissionAttributes('UPDATE', obj, old, ctx);
-    if (attrs) await this.deps.admission!.admit(attrs);
+    if (attrs) {
+      const admitted = this.deps.admission!.admit(attrs);
+      if (admitted) await admitted;
+    }
     this.guard(old.metadata.name, () => this.def.prepareForUpdate?.(obj, old, sctx));
     await pause(size);
     if (this.def.generationTracksSpec && specChanged(obj, old))
       obj.metadata.generation = (old.metadata.generation ?? 0) + 1;
     const errs = this.validateCommon(obj, sctx, old);
     if (errs.length) this.fail(old.metadata.name, errs);
-    if (attrs) await this.deps.admission!.validate(attrs);
+    if (attrs) {
+      const validated = this.deps.admission!.validate(attrs);
+      if (validated) await validated;
+    }
     await pause(size);
     fillNilFields(obj);
     const encoded = await this.deps.manageFields(
@@ -570,8 +582,10 @@ export class Store {
     this.def.admitDelete?.(old, sctx);
     const attrs = this.admissionAttributes('DELETE', undefined, old, ctx, opts);
     if (attrs) {
-      await this.deps.admission!.admit(attrs);
-      await this.deps.admission!.validate(attrs);
+      const admitted = this.deps.admission!.admit(attrs);
+      if (admitted) await admitted;
+      const validated = this.deps.admission!.validate(attrs);
+      if (validated) await validated;
     }
     const finalizers = [...(old.metadata.finalizers ?? [])];
     const policy = opts.propagationPolicy;

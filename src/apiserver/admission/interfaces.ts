@@ -79,11 +79,27 @@ export class AdmissionChain {
     if ('validate' in p && typeof p.validate === 'function') this.validating.push(p);
   }
 
-  async admit(a: AdmissionAttributes): Promise<void> {
-    for (const p of this.mutating) if (p.handles(a)) await p.admit(a);
+  /** A Promise only once a plugin's answer is one: most writes pass every plugin synchronously. */
+  admit(a: AdmissionAttributes): void | Promise<void> {
+    return runPlugins(this.mutating, a, (p) => p.admit(a), 0);
   }
 
-  async validate(a: AdmissionAttributes): Promise<void> {
-    for (const p of this.validating) if (p.handles(a)) await p.validate(a);
+  validate(a: AdmissionAttributes): void | Promise<void> {
+    return runPlugins(this.validating, a, (p) => p.validate(a), 0);
+  }
+}
+
+/** Plugins from `from` on, in order, each asked `handles` once the previous one is done. */
+function runPlugins<P extends AdmissionPlugin>(
+  plugins: P[],
+  a: AdmissionAttributes,
+  call: (p: P) => void | Promise<void>,
+  from: number,
+): void | Promise<void> {
+  for (let i = from; i < plugins.length; i++) {
+    const p = plugins[i];
+    if (!p.handles(a)) continue;
+    const r = call(p);
+    if (r instanceof Promise) return r.then(() => runPlugins(plugins, a, call, i + 1));
   }
 }

@@ -33,10 +33,14 @@ export class ResourceQuotaAdmission implements ValidatingPlugin {
     return evaluatorFor(a.group, a.resource).handles(a.operation);
   }
 
-  async validate(a: AdmissionAttributes): Promise<void> {
+  validate(a: AdmissionAttributes): void | Promise<void> {
     const store = this.quotas();
     // Most namespaces have no quota: nothing to charge, so no usage to work out either.
     if (!store || !store.cache.list(store.keyPrefix(a.namespace)).length) return;
+    return this.charge(a, store);
+  }
+
+  private async charge(a: AdmissionAttributes, store: Store): Promise<void> {
     const evaluator = evaluatorFor(a.group, a.resource);
     let delta = evaluator.usage(a.object);
     if (a.operation === 'UPDATE' && a.oldObject) {
