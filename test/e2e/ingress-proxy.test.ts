@@ -84,6 +84,8 @@ interface Answer {
   body: string;
 }
 
+// A new connection per request: NGINX closes idle keep-alive connections when it reloads, and a
+// request sent on one at that moment is reset (browsers retry such requests; node's http does not).
 function send(
   host: string,
   path: string,
@@ -91,7 +93,14 @@ function send(
 ): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const req = request(
-      { host: '127.0.0.1', port: httpPort, path, method: opts.method ?? 'GET', headers: { host, ...opts.headers } },
+      {
+        host: '127.0.0.1',
+        port: httpPort,
+        path,
+        method: opts.method ?? 'GET',
+        headers: { host, ...opts.headers },
+        agent: false,
+      },
       (res) => {
         let body = '';
         res.setEncoding('utf8');
