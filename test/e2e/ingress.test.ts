@@ -52,9 +52,26 @@ function get(host: string, path: string, headers: Record<string, string> = {}): 
   });
 }
 
-/** curl over HTTPS to the ingress with the host resolved to 127.0.0.1: [code, http version, body]. */
+/**
+ * curl over HTTPS to the ingress with the host resolved to 127.0.0.1: [code, http version, body].
+ * A connection NGINX's old workers close while reloading (an Ingress change just before) ends
+ * before any answer: curl exits 16 (HTTP/2 GOAWAY), 52 or 56. Browsers retry those; so does this,
+ * twice.
+ */
 async function curlTls(host: string, path: string, caFile: string, extra: string[] = []): Promise<string[]> {
-  const r = await run('curl', [
+  let r = await curlOnce(host, path, caFile, extra);
+  for (let retry = 0; retry < 2 && [16, 52, 56].includes(r.code); retry++) {
+    await new Promise((ok) => setTimeout(ok, 200));
+    r = await curlOnce(host, path, caFile, extra);
+  }
+  if (r.code !== 0) return [`curl exit ${r.code}`, '', r.stderr.trim()];
+  const lines = r.stdout.trim().split('\n');
+  const [code, version] = lines.pop()!.split(' ');
+  return [code, version, lines.join('\n').trim()];
+}
+
+function curlOnce(host: string, path: string, caFile: string, extra: string[]) {
+  return run('curl', [
     '-sS',
     '--max-time',
     '10',
@@ -67,10 +84,6 @@ async function curlTls(host: string, path: string, caFile: string, extra: string
     ...extra,
     `https://${host}:${httpsPort}${path}`,
   ]);
-  if (r.code !== 0) return [`curl exit ${r.code}`, '', r.stderr.trim()];
-  const lines = r.stdout.trim().split('\n');
-  const [code, version] = lines.pop()!.split(' ');
-  return [code, version, lines.join('\n').trim()];
 }
 
 function selfSigned(dir: string, host: string): { crt: string; key: string } {
