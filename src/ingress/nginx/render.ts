@@ -278,13 +278,12 @@ export function renderNginxConfig(o: RenderInput): RenderedConfig {
   const defaultCert = certificateFile(o.defaultCertificate, files, o.cache);
   // Per server with a TLS listener, not at the http level: every server block would load it then
   // (a second per 1,000 hosts in `nginx -t` and each reload).
-  const defaultCertLines = [`ssl_certificate ${dir}/${defaultCert};`, `ssl_certificate_key ${dir}/${defaultCert};`];
+  /** A server block's certificate lines: the file holds both the certificate and its key. */
+  const certificateLines = (file: string) => [`ssl_certificate ${dir}/${file};`, `ssl_certificate_key ${dir}/${file};`];
+  const defaultCertLines = certificateLines(defaultCert);
   /** The certificate lines of a server block: this pair's file, else the default certificate. */
-  const certLines = (pair: CertificatePair | undefined): string[] => {
-    if (!pair) return defaultCertLines;
-    const file = certificateFile(pair, files, o.cache);
-    return [`ssl_certificate ${dir}/${file};`, `ssl_certificate_key ${dir}/${file};`];
-  };
+  const certLines = (pair: CertificatePair | undefined): string[] =>
+    pair ? certificateLines(certificateFile(pair, files, o.cache)) : defaultCertLines;
 
   /**
    * The geo variable of a whitelist-source-range list (1 inside the ranges); its block goes with
@@ -481,9 +480,7 @@ export function renderNginxConfig(o: RenderInput): RenderedConfig {
     // Direct TLS: every native host has a TLS server (the default certificate without one of its own).
     if (cert || direct) {
       if (cert) certFile = o.cache ? o.cache.certificateFile(cert) : certificateEntry(cert);
-      const lines = certFile
-        ? [`ssl_certificate ${dir}/${certFile[0]};`, `ssl_certificate_key ${dir}/${certFile[0]};`]
-        : defaultCertLines;
+      const lines = certFile ? certificateLines(certFile[0]) : defaultCertLines;
       blocks.push(
         `  server {\n    listen ${tlsListen};\n    server_name ${name};\n${lines.map((l) => `    ${l}\n`).join('')}${logLines}${locations(h, true).join('\n')}\n  }`,
       );
@@ -527,14 +524,7 @@ export function renderNginxConfig(o: RenderInput): RenderedConfig {
     const made = nativeBlocks(host, h, cert);
     servers.push(...made.servers);
     if (direct) nativeTls.push(host);
-    if (!direct && !cert && underNativeWildcard(host, tlsWildcards))
-      servers.push(
-        block(
-          'server',
-          [`listen ${tlsListen};`, `server_name ${serverName(host)};`, ...defaultCertLines, ...jsLocations('')],
-          '  ',
-        ),
-      );
+    if (!direct && !cert && underNativeWildcard(host, tlsWildcards)) servers.push(jsServer(host, false, undefined));
     for (const [name, text] of made.upstreams) upstreams.set(name, text);
     for (const [name, body] of made.files) files.set(name, body);
     if (made.certFile) {
