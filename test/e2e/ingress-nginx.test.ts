@@ -2,6 +2,7 @@
 // NGINX owns the main ports and serves plain Ingress hosts itself, the JS proxy serves the rest
 // behind it with the client's address intact. Backends are HTTP servers in this test process
 // behind selector-less Services and hand-written EndpointSlices.
+import { echoed as json, sendHttp, type Answer } from './ingressclient.js';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
@@ -58,29 +59,8 @@ async function backend(name: string): Promise<number> {
   return (s.address() as { port: number }).port;
 }
 
-interface Answer {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: string;
-}
-
-function send(host: string, path: string, headers: Record<string, string> = {}): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      { host: '127.0.0.1', localAddress: CLIENT, port: httpPort, path, headers: { host, ...headers }, agent: false },
-      (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (d: string) => (body += d));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-        res.on('error', reject);
-      },
-    );
-    req.setTimeout(10_000, () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-    req.end();
-  });
-}
+const send = (host: string, path: string, headers: Record<string, string> = {}) =>
+  sendHttp(httpPort, host, path, { headers, localAddress: CLIENT, timeoutMs: 10_000 });
 
 /** One HTTPS request by SNI `host` over a fresh connection: the answer and the certificate's CN. */
 function sendTls(host: string, path: string, headers: Record<string, string> = {}): Promise<Answer & { cn: string }> {
@@ -138,9 +118,6 @@ async function slowRequest(tls: boolean, host: string): Promise<{ done: Promise<
   await until('the slow response started', () => body.startsWith('start;'), 10_000, 20);
   return { done };
 }
-
-const json = (a: { body: string }) =>
-  JSON.parse(a.body) as { name: string; headers: Record<string, string>; peer: number };
 
 /** Whether NGINX itself answers for a host (before its reload the JS proxy does, behind NGINX's default server). */
 async function nativelyServed(host: string): Promise<boolean> {

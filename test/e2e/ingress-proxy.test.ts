@@ -3,9 +3,10 @@
 // container test does not: configuration swaps leave requests in flight alone, round-robin over
 // endpoints, X-Forwarded-*, the remaining annotations (source ranges, body size, redirects,
 // app-root, CORS, timeouts, HTTPS and gRPC-style HTTP/2 backends), default backend, class choice.
+import { echoed as json, sendHttp, type SendOptions } from './ingressclient.js';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer as createHttpServer, request, type IncomingMessage, type Server } from 'node:http';
+import { createServer as createHttpServer, type IncomingMessage, type Server } from 'node:http';
 import { createServer as createH2Server, connect as h2connect, type Http2Server } from 'node:http2';
 import { connect as tlsConnect } from 'node:tls';
 import { createServer as createHttpsServer } from 'node:https';
@@ -78,44 +79,7 @@ async function h2Backend(): Promise<number> {
   return (s.address() as { port: number }).port;
 }
 
-interface Answer {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: string;
-}
-
-// A new connection per request: NGINX closes idle keep-alive connections when it reloads, and a
-// request sent on one at that moment is reset (browsers retry such requests; node's http does not).
-function send(
-  host: string,
-  path: string,
-  opts: { method?: string; headers?: Record<string, string>; body?: string; onFirstByte?: () => void } = {},
-): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: '127.0.0.1',
-        port: httpPort,
-        path,
-        method: opts.method ?? 'GET',
-        headers: { host, ...opts.headers },
-        agent: false,
-      },
-      (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.once('data', () => opts.onFirstByte?.());
-        res.on('data', (d: string) => (body += d));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-        res.on('error', reject);
-      },
-    );
-    req.on('error', reject);
-    req.end(opts.body);
-  });
-}
-
-const json = (a: Answer) => JSON.parse(a.body) as { name: string; url: string; headers: Record<string, string> };
+const send = (host: string, path: string, opts: SendOptions = {}) => sendHttp(httpPort, host, path, opts);
 
 /** A selector-less Service with one EndpointSlice listing local ports. */
 function serviceWithEndpoints(name: string, ports: number[], portName = 'http') {

@@ -4,9 +4,10 @@
 // RequestRedirect, RequestMirror, method and query matches; TLS passthrough on the HTTPS port
 // beside terminated hosts (ingress-nginx ssl-passthrough, HTTPProxy tls.passthrough, TLSRoute);
 // HTTPProxy tcpproxy with TLS terminated by the ingress (tls.secretName, tcpproxy.include).
+import { echoed as json, sendHttp, type SendOptions } from './ingressclient.js';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer as createHttpServer, request, type IncomingMessage, type Server } from 'node:http';
+import { createServer as createHttpServer, type IncomingMessage, type Server } from 'node:http';
 import { createServer as createHttpsServer, get as httpsGet } from 'node:https';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { createServer as createNetServer } from 'node:net';
@@ -44,42 +45,8 @@ async function backend(name: string): Promise<number> {
   return (s.address() as { port: number }).port;
 }
 
-interface Answer {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: string;
-}
-
-// A new connection per request: NGINX closes idle keep-alive connections when it reloads, and a
-// request sent on one at that moment is reset (browsers retry such requests; node's http does not).
-function send(
-  host: string,
-  path: string,
-  opts: { method?: string; headers?: Record<string, string> } = {},
-): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: '127.0.0.1',
-        port: httpPort,
-        path,
-        method: opts.method ?? 'GET',
-        headers: { host, ...opts.headers },
-        agent: false,
-      },
-      (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (d: string) => (body += d));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-      },
-    );
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-const json = (a: Answer) => JSON.parse(a.body) as { name: string; url: string; headers: Record<string, string> };
+const send = (host: string, path: string, opts: Pick<SendOptions, 'method' | 'headers'> = {}) =>
+  sendHttp(httpPort, host, path, opts);
 
 function serviceWithEndpoints(name: string, port: number) {
   return [
@@ -406,7 +373,7 @@ test('TLS passthrough on the HTTPS port: passthrough hosts see the backend, othe
   // Terminated hosts on the same port keep the ingress's certificates and routes.
   const t = await httpsOn('term.test');
   assert.equal(t.cn, 'term.test');
-  assert.equal(json({ status: t.status, headers: {}, body: t.body }).name, 'main');
+  assert.equal(json(t).name, 'main');
   const other = await httpsOn('unknown.test');
   assert.equal(other.cn, DEFAULT_CERT_NAME);
   assert.equal(other.status, 404);
