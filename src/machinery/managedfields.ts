@@ -65,7 +65,8 @@ export function manageFields(
   if (
     (ctx.bodyBytes ?? 0) >= OFF_THREAD_BYTES ||
     jsonLengthExceeds(obj, OFF_THREAD_BYTES) ||
-    (old !== undefined && jsonLengthExceeds(old, OFF_THREAD_BYTES))
+    (old !== undefined &&
+      (ctx.oldJson !== undefined ? ctx.oldJson.length > OFF_THREAD_BYTES : jsonLengthExceeds(old, OFF_THREAD_BYTES)))
   ) {
     return recordUpdateOffThread(
       obj,

@@ -10,9 +10,28 @@ export type Path = PathElement[];
 
 export class FieldSetError extends Error {}
 
+/**
+ * Decoded sets, shared: every write decodes the managedFields of the object it replaces (parsed
+ * again from the stored JSON text, or sent back in a PUT body) and of the request, and most of
+ * those sets are ones seen before: the previous version's, or another object's (every node's
+ * Lease has the kubelet's same set, every pod of a ReplicaSet the controller's). Found by their
+ * FieldsV1 text, the most recently used kept; or, for a frozen FieldsV1 object (a stored object
+ * still parsed, or an encoding made here), by that object.
+ */
+const decodedFrozen = new WeakMap<object, FieldSet>();
+const decodedByText = new Map<string, FieldSet>();
+const DECODED_BY_TEXT_MAX = 4096;
+/** FieldsV1 text longer than this is decoded each time (one object's big set is rarely another's). */
+const DECODED_TEXT_MAX_LENGTH = 8192;
+
 export class FieldSet {
   readonly members = new Set<PathElement>();
   readonly children = new Map<PathElement, FieldSet>();
+  /**
+   * Set on a set that is shared (decoded from a frozen FieldsV1 object, so other writes may hold
+   * it too): it must not change. Holds its frozen encoding once one was made.
+   */
+  private shared?: { encoded?: Readonly<Record<string, unknown>> };
 
   static of(...paths: Path[]): FieldSet {
     const s = new FieldSet();
@@ -27,6 +46,7 @@ export class FieldSet {
   }
 
   insert(path: Path): void {
+    this.assertOwned();
     if (!path.length) return;
     const node = path.slice(0, -1).reduce<FieldSet>((n, pe) => n.child(pe), this);
     node.members.add(path[path.length - 1]);
@@ -96,6 +116,7 @@ export class FieldSet {
 
   /** difference in place, for sets nothing else refers to: saves the copy. Returns this. */
   subtract(o: FieldSet): this {
+    this.assertOwned();
     for (const m of o.members) this.members.delete(m);
     for (const [k, theirs] of o.children) this.subtractBelow(k, theirs, false);
     return this;
@@ -103,6 +124,7 @@ export class FieldSet {
 
   /** recursiveDifference in place. Returns this. */
   subtractRecursive(o: FieldSet): this {
+    this.assertOwned();
     for (const m of o.members) {
       this.members.delete(m);
       this.children.delete(m);
@@ -128,14 +150,36 @@ export class FieldSet {
     return out;
   }
 
+  private assertOwned(): void {
+    if (this.shared) throw new Error('FieldSet: a shared set cannot be changed (clone it first)');
+  }
+
+  /** Whether every member path of this set is one of `o`. */
+  isSubsetOf(o: FieldSet): boolean {
+    if (this === o) return true;
+    for (const m of this.members) if (!o.members.has(m)) return false;
+    for (const [k, c] of this.children) {
+      const theirs = o.children.get(k);
+      if (theirs ? !c.isSubsetOf(theirs) : !c.isEmpty()) return false;
+    }
+    return true;
+  }
+
   equals(o: FieldSet): boolean {
     return this.difference(o).isEmpty() && o.difference(this).isEmpty();
   }
 
-  /** The FieldsV1 JSON form. */
-  toFieldsV1(): Record<string, unknown> {
+  /**
+   * The FieldsV1 JSON form. A shared set's is made once, frozen, and handed to every write that
+   * keeps the set unchanged (decoding it again finds this set).
+   */
+  toFieldsV1(): Readonly<Record<string, unknown>> {
+    if (this.shared?.encoded) return this.shared.encoded;
     const out: Record<string, unknown> = {};
     this.encodeInto(out);
+    if (!this.shared) return out;
+    this.shared.encoded = deepFreeze(out);
+    decodedFrozen.set(out, this);
     return out;
   }
 
@@ -166,7 +210,41 @@ export class FieldSet {
     return any;
   }
 
+  /** The set a FieldsV1 object encodes: shared (see `shared`), and perhaps decoded before. */
   static fromFieldsV1(v: unknown): FieldSet {
+    if (v === null || typeof v !== 'object') return FieldSet.decode(v);
+    const frozen = Object.isFrozen(v);
+    if (frozen) {
+      const known = decodedFrozen.get(v);
+      if (known) return known;
+    }
+    const text = JSON.stringify(v);
+    if (text.length > DECODED_TEXT_MAX_LENGTH) return FieldSet.decode(v).share();
+    let s = decodedByText.get(text);
+    if (s) {
+      // Most recently used last: the first entries are the ones to drop.
+      decodedByText.delete(text);
+    } else {
+      s = FieldSet.decode(v).share();
+      if (decodedByText.size >= DECODED_BY_TEXT_MAX) decodedByText.delete(decodedByText.keys().next().value!);
+    }
+    decodedByText.set(text, s);
+    if (frozen) decodedFrozen.set(v, s);
+    return s;
+  }
+
+  /**
+   * Declares this set final, to be shared from now on (it must not change): its encoding is then
+   * made once, and decoding that encoding again gives this set. Returns this.
+   */
+  share(): this {
+    if (this.shared) return this;
+    this.shared = {};
+    for (const c of this.children.values()) c.share();
+    return this;
+  }
+
+  private static decode(v: unknown): FieldSet {
     const s = new FieldSet();
     if (v === null || typeof v !== 'object' || Array.isArray(v))
       throw new FieldSetError('expected an object in FieldsV1');
@@ -178,12 +256,18 @@ export class FieldSet {
       const entries = Object.keys(sub);
       if (!entries.length || '.' in sub) s.members.add(k);
       if (entries.some((e) => e !== '.')) {
-        const c = FieldSet.fromFieldsV1(sub);
+        const c = FieldSet.decode(sub);
         if (!c.isEmpty()) s.children.set(k, c);
       }
     }
     return s;
   }
+}
+
+/** Freezes a FieldsV1 tree (plain objects only) and returns it. */
+function deepFreeze<T extends Record<string, unknown>>(o: T): T {
+  for (const v of Object.values(o)) deepFreeze(v as Record<string, unknown>);
+  return Object.freeze(o);
 }
 
 function validatePathElement(k: string): void {

@@ -29,7 +29,7 @@ export interface ManagedFieldsEntry {
   apiVersion: string;
   time?: string;
   fieldsType: 'FieldsV1';
-  fieldsV1: Record<string, unknown>;
+  fieldsV1: Readonly<Record<string, unknown>>;
   subresource?: string;
 }
 
@@ -99,6 +99,7 @@ export function encodeManaged(m: Managed): ManagedFieldsEntry[] {
     } as ManagedFieldsEntry;
     if (vs.time) e.time = vs.time;
     e.fieldsType = 'FieldsV1';
+    // (A set kept from the previous version has its encoding made already: FieldSet.toFieldsV1.)
     e.fieldsV1 = vs.set.toFieldsV1();
     if (vs.subresource) e.subresource = vs.subresource;
     out.push(e);
@@ -217,6 +218,18 @@ function updateOthers(
   return { managed: out, conflicts: new Map(), changed, removed };
 }
 
+/**
+ * The manager's set as it was before this write, when the write leaves it as it was: it changed
+ * only fields the manager owns (as a kubelet renewing its lease does) and removed none of them.
+ * updateOthers took the changed fields from it and the union would put them back; keeping the
+ * set itself keeps its encoding too. (`before` came from a stored object: no server-owned fields.)
+ */
+function keptSet(before: FieldSet | undefined, mine: FieldSet, removed: FieldSet): FieldSet | undefined {
+  if (!before || !mine.isSubsetOf(before)) return undefined;
+  if (!removed.isEmpty() && !removed.intersection(before).isEmpty()) return undefined;
+  return before.intersection(STRIP).isEmpty() ? before : undefined;
+}
+
 function stripAll(m: Managed): void {
   for (const [id, vs] of m) {
     // Most sets hold none of these (stored ones were stripped when written, a new Update entry
@@ -287,19 +300,20 @@ export function recordUpdateOperation(obj: any, old: any, opts: UpdateOptions): 
   }
   const ignored = ignoredFields([next], opts.subresource, !!opts.statusSubresource);
   const self = '\u0000current-operation';
+  const id = managerId(opts.manager, 'Update', opts.apiVersion, opts.subresource);
+  const before = managed.get(id)?.set;
   const r = updateOthers(managed, live, next, opts.type, self, ignored, true);
   managed = r.managed;
   // changed is this call's own set: stripped in place rather than copied.
   const mine = r.changed.subtract(STRIP);
   if (!mine.isEmpty()) {
-    const id = managerId(opts.manager, 'Update', opts.apiVersion, opts.subresource);
     const prev = managed.get(id);
     managed.set(id, {
       manager: opts.manager,
       operation: 'Update',
       apiVersion: opts.apiVersion,
       subresource: opts.subresource,
-      set: prev ? prev.set.union(mine) : mine,
+      set: keptSet(before, mine, r.removed) ?? (prev ? prev.set.union(mine) : mine),
       time: (opts.now ?? nowRFC3339)(),
     });
   }
