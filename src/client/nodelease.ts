@@ -8,8 +8,18 @@ import { NODE_LEASE_NAMESPACE } from '../api/metrics/v1beta1/usage.js';
 import { microTime } from '../machinery/time.js';
 
 export interface NodeLeaseState {
-  /** The lease as last written (undefined: read it first). */
+  /** The lease as last written (undefined: read it first), without metadata.managedFields. */
   lease?: Lease;
+}
+
+/**
+ * The lease as a renewal keeps it: an update that carries no managedFields leaves the stored ones
+ * as they are, so sending them back at every renewal only costs both sides their encoding.
+ */
+function kept(l: Lease): Lease {
+  if (!l?.metadata?.managedFields) return l;
+  const { managedFields: _dropped, ...metadata } = l.metadata;
+  return { ...l, metadata };
 }
 
 export async function renewNodeLease(
@@ -35,19 +45,21 @@ export async function renewNodeLease(
   for (let attempt = 0; attempt < 3; attempt++) {
     if (!state.lease) {
       try {
-        state.lease = await leases.get(node.name);
+        state.lease = kept(await leases.get(node.name));
       } catch (err) {
         if (!isNotFound(err)) throw err;
         const owner = node.uid ? [{ apiVersion: 'v1', kind: 'Node', name: node.name, uid: node.uid }] : undefined;
         try {
-          state.lease = await leases.create(
-            fill({
-              metadata: {
-                name: node.name,
-                namespace: NODE_LEASE_NAMESPACE,
-                ...(owner ? { ownerReferences: owner } : {}),
-              },
-            }),
+          state.lease = kept(
+            await leases.create(
+              fill({
+                metadata: {
+                  name: node.name,
+                  namespace: NODE_LEASE_NAMESPACE,
+                  ...(owner ? { ownerReferences: owner } : {}),
+                },
+              }),
+            ),
           );
           return;
         } catch (e) {
@@ -57,7 +69,7 @@ export async function renewNodeLease(
       }
     }
     try {
-      state.lease = await leases.update(fill(state.lease));
+      state.lease = kept(await leases.update(fill(state.lease)));
       return;
     } catch (err) {
       state.lease = undefined;

@@ -13,21 +13,18 @@ import { ControllerRunner } from '../client/controller.js';
 import { isAlreadyExists, isConflict, isNotFound } from '../client/errors.js';
 import { SharedIndexInformer, keyOf } from '../client/informer.js';
 import { ItemExponentialFailureRateLimiter } from '../client/workqueue.js';
-import { USAGE_ANNOTATION, encodeUsage } from '../api/metrics/v1beta1/usage.js';
+import { USAGE_ANNOTATION } from '../api/metrics/v1beta1/usage.js';
 import { renewNodeLease } from '../client/nodelease.js';
 import { nodeCondition } from '../client/nodecondition.js';
 import type { SimOptions } from './config.js';
 import type { Stored } from '../client/types.js';
-import { ANN, asPodStatus, podUsage, simulatePod, terminatedStatus } from './pod.js';
-import { rfc3339 } from '../machinery/time.js';
+import { ANN, type PodUsageEntry, asPodStatus, nodeUsageSample, simulatePod, terminatedStatus } from './pod.js';
+import { Interner, compactPod } from './compact.js';
 
 export const KUBELET_VERSION = 'v1.30.0+k8ts';
 export const RUNTIME_VERSION = 'sim://0.1.0';
 /** Simulated nodes' InternalIPs come from 198.18.0.0/15 (reserved for benchmarking, RFC 2544). */
 const NODE_IP_BASE = (198 << 24) | (18 << 16);
-/** Usage of the node itself (system daemons) on top of its pods'. */
-const NODE_BASE_CPU_MILLI = 50;
-const NODE_BASE_MEMORY = 256 * 1024 * 1024;
 /** How long a node waits for spec.podCIDR from node IPAM before using a range of its own. */
 const POD_CIDR_WAIT_MS = 5_000;
 
@@ -48,6 +45,9 @@ interface SimNode {
   cidrWaitSince?: number;
   lastStatusAt: number;
   statusInFlight?: Promise<void>;
+  /** The lease renewal on its way, and whether newer usage should follow it. */
+  renewing?: Promise<void>;
+  renewAgain?: boolean;
   timer?: NodeJS.Timeout;
   /** Pod IPs in use: ip → pod key. */
   used: Map<string, string>;
@@ -67,6 +67,13 @@ export class NodeSimulator {
   private stopped = false;
   private started = false;
   private readonly usageKick = new Map<string, NodeJS.Timeout>();
+  /** Parts pods have alike, kept once (compact.ts). */
+  private readonly shared = new Interner();
+  /**
+   * Each running pod's entry in its node's usage sample (`"ns/name":[[container,cpu,mem],...]`)
+   * and its totals, worked out once per version of the pod rather than at every heartbeat.
+   */
+  private readonly usageOf = new WeakMap<Pod, PodUsageEntry>();
 
   /**
    * `heartbeats` renews leases and reports node status, as the kubelet's own heartbeat client
@@ -95,11 +102,17 @@ export class NodeSimulator {
         cursor: 0,
       });
     }
+    // Only pods bound to a node concern a kubelet (the kubelet's own watch selects
+    // spec.nodeName=NAME; one watch for thousands of nodes selects every bound pod), kept without
+    // managedFields and with what pods have alike shared.
     this.pods = new SharedIndexInformer(client, R.pods, {
       indexers: { [NODE_INDEX]: (p: Pod) => (p.spec?.nodeName ? [p.spec.nodeName] : []) },
       logger: this.log,
+      fieldSelector: 'spec.nodeName!=',
+      dropManagedFields: true,
+      transform: (p) => compactPod(p, this.shared),
     });
-    this.nodeInformer = new SharedIndexInformer(client, R.nodes, { logger: this.log });
+    this.nodeInformer = new SharedIndexInformer(client, R.nodes, { logger: this.log, dropManagedFields: true });
     this.runner = new ControllerRunner({
       name: 'sim-pods',
       workers: opts.workers,
@@ -344,29 +357,35 @@ export class NodeSimulator {
     return node.statusInFlight;
   }
 
+  /** The node's usage sample, as its lease carries it. */
   private usage(node: SimNode, now: number): string {
-    const p: Record<string, [string, number, number][]> = {};
-    let cpu = NODE_BASE_CPU_MILLI;
-    let mem = NODE_BASE_MEMORY;
-    for (const pod of this.pods.store.byIndex(NODE_INDEX, node.name)) {
-      if (pod.status?.phase !== 'Running' || pod.metadata?.deletionTimestamp) continue;
-      const u = podUsage(pod);
-      p[keyOf(pod)] = u;
-      for (const [, c, m] of u) {
-        cpu += c;
-        mem += m;
-      }
-    }
-    return encodeUsage({ t: rfc3339(now), w: Math.max(1, Math.round(this.opts.heartbeatMs / 1000)), n: [cpu, mem], p });
+    const w = Math.max(1, Math.round(this.opts.heartbeatMs / 1000));
+    return nodeUsageSample(this.pods.store.byIndex(NODE_INDEX, node.name), now, w, this.usageOf);
   }
 
-  private async renewLease(node: SimNode): Promise<void> {
-    const now = Date.now();
-    await renewNodeLease(this.heartbeats, node, node, {
-      durationSeconds: this.opts.leaseDurationSeconds,
-      annotations: { [USAGE_ANNOTATION]: this.usage(node, now) },
-      now,
-    });
+  /**
+   * Renew the node's lease, one write at a time: a usage report asked for while a renewal is on
+   * its way follows it (with the newer usage) instead of racing it with the same
+   * resourceVersion, which lost with a conflict and cost a GET and a second PUT.
+   */
+  private renewLease(node: SimNode, fresh = false): Promise<void> {
+    if (node.renewing) {
+      if (fresh) node.renewAgain = true;
+      return node.renewing;
+    }
+    const run = async () => {
+      do {
+        node.renewAgain = false;
+        const now = Date.now();
+        await renewNodeLease(this.heartbeats, node, node, {
+          durationSeconds: this.opts.leaseDurationSeconds,
+          annotations: { [USAGE_ANNOTATION]: this.usage(node, now) },
+          now,
+        });
+      } while (node.renewAgain && !this.stopped && !node.down && !node.removed);
+    };
+    node.renewing = run().finally(() => (node.renewing = undefined));
+    return node.renewing;
   }
 
   /** A usage annotation changed on a pod: report soon rather than at the next heartbeat. */
@@ -375,7 +394,7 @@ export class NodeSimulator {
     const t = setTimeout(() => {
       this.usageKick.delete(nodeName);
       const node = this.nodes.get(nodeName);
-      if (node && !node.down && !node.removed && !this.stopped) void this.renewLease(node).catch(() => undefined);
+      if (node && !node.down && !node.removed && !this.stopped) void this.renewLease(node, true).catch(() => undefined);
     }, 1000);
     t.unref?.();
     this.usageKick.set(nodeName, t);

@@ -1,8 +1,10 @@
 // Unit tests: simulated pod lifecycle, sim flags, node lifecycle taint/eviction rules, node IPAM
-// ranges, DefaultTolerationSeconds and metrics.k8s.io from node usage samples.
+// ranges, DefaultTolerationSeconds and metrics.k8s.io from node usage samples; how the simulator
+// keeps pods (compactPod) and builds a node's usage sample.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DEFAULT_TIMING, podUsage, runOf, simulatePod, terminatedStatus } from '../../src/sim/pod.js';
+import { DEFAULT_TIMING, nodeUsageSample, podUsage, runOf, simulatePod, terminatedStatus } from '../../src/sim/pod.js';
+import { Interner, compactPod } from '../../src/sim/compact.js';
 import { parseLabels, parseTaints, simOptionsFromFlags } from '../../src/sim/config.js';
 import {
   desiredTaints,
@@ -329,4 +331,95 @@ test('metrics.k8s.io from lease usage samples', async () => {
   assert.equal(pods.length, 1);
   assert.deepEqual(pods[0].containers, [{ name: 'c', usage: { cpu: '250m', memory: '102400Ki' } }]);
   assert.deepEqual(await podMetrics.virtualList!(reader, 'other'), []);
+});
+
+test('nodeUsageSample: the text encodeUsage writes, each pod worked out once per version', () => {
+  const running = (name: string, spec: any, ann: Record<string, string> = {}) => {
+    const p = mkPod(spec, ann);
+    p.metadata.name = name;
+    p.status = { phase: 'Running' };
+    return p;
+  };
+  const a = running('a', {
+    containers: [{ name: 'c', image: 'x', resources: { requests: { cpu: '1', memory: '2Gi' } } }],
+  });
+  const b = running('b', {}, { 'sim.k8ts.io/cpu-millicores': '300', 'sim.k8ts.io/memory': '200Mi' });
+  const pending = mkPod({});
+  const deleting = running('d', {});
+  deleting.metadata.deletionTimestamp = '2024-05-01T10:00:00Z';
+  const pods = [a, pending, b, deleting];
+  const expected = encodeUsage({
+    t: '2024-05-01T10:00:00Z',
+    w: 10,
+    n: [50 + 100 + 300, 256 * 1024 * 1024 + 1024 * 1024 * 1024 + 200 * 1024 * 1024],
+    p: { 'default/a': podUsage(a), 'default/b': podUsage(b) },
+  });
+  const cache = new WeakMap();
+  assert.equal(nodeUsageSample(pods, T0, 10, cache), expected);
+  const entry = cache.get(a);
+  assert.ok(entry && cache.get(b) && !cache.has(pending) && !cache.has(deleting));
+  assert.equal(nodeUsageSample(pods, T0, 10, cache), expected);
+  assert.equal(cache.get(a), entry, 'an unchanged pod is not worked out again');
+  // A node without running pods.
+  assert.deepEqual(decodeUsage(nodeUsageSample([pending], T0, 10, new WeakMap())), {
+    t: '2024-05-01T10:00:00Z',
+    w: 10,
+    n: [50, 256 * 1024 * 1024],
+    p: {},
+  });
+});
+
+test('compactPod: the same pod without managedFields, template parts shared and frozen', () => {
+  const mk = (name: string, nodeName: string) => ({
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name,
+      namespace: 'ns',
+      uid: `uid-${name}`,
+      resourceVersion: '7',
+      creationTimestamp: '2024-05-01T10:00:00Z',
+      labels: { app: 'web', 'pod-template-hash': 'abc' },
+      ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'web-abc', uid: 'rs', controller: true }],
+      managedFields: [{ manager: 'kube-controller-manager', operation: 'Update', fieldsV1: { 'f:spec': {} } }],
+    },
+    spec: {
+      containers: [{ name: 'c', image: 'nginx', resources: { requests: { cpu: '10m' } } }],
+      tolerations: [{ key: 'k', operator: 'Exists' }],
+      restartPolicy: 'Always',
+      nodeName,
+    },
+    status: {
+      phase: 'Running',
+      conditions: [{ type: 'Ready', status: 'True', lastProbeTime: null, lastTransitionTime: '2024-05-01T10:00:01Z' }],
+      hostIPs: [{ ip: '198.18.0.2' }],
+      podIP: `10.0.0.${name.length}`,
+    },
+  });
+  const shared = new Interner();
+  const one = mk('one', 'n1');
+  const input = JSON.stringify(one);
+  const a = compactPod(one as any, shared);
+  const b = compactPod(mk('two', 'n2') as any, shared);
+  assert.equal(JSON.stringify(one), input, 'the input is left as it was');
+  const { managedFields: _m, ...meta } = JSON.parse(input).metadata;
+  assert.equal(JSON.stringify(a), JSON.stringify({ ...JSON.parse(input), metadata: meta }));
+  assert.equal(a.spec!.nodeName, 'n1');
+  assert.equal(b.spec!.nodeName, 'n2');
+  assert.equal(a.spec!.containers, b.spec!.containers);
+  assert.equal(a.spec!.tolerations, b.spec!.tolerations);
+  assert.equal(a.metadata.labels, b.metadata.labels);
+  assert.equal(a.metadata.ownerReferences, b.metadata.ownerReferences);
+  assert.equal(a.status!.conditions![0], b.status!.conditions![0]);
+  assert.notEqual(a.status, b.status);
+  assert.ok(Object.isFrozen(a.spec!.containers[0].resources!.requests));
+  assert.throws(() => {
+    (a.metadata.labels as Record<string, string>).app = 'changed';
+  }, TypeError);
+  // A full table starts over; what it handed out stays as it was.
+  const small = new Interner(2);
+  small.intern({ x: 1 });
+  small.intern({ x: 2 });
+  small.intern({ x: 3 });
+  assert.equal(small.size, 1);
 });
