@@ -52,7 +52,8 @@ export const DEFAULT_SIM_OPTIONS: SimOptions = {
   arch: 'amd64',
   heartbeatMs: 10_000,
   leaseDurationSeconds: 40,
-  nodeStatusMs: 60_000,
+  // The kubelet's nodeStatusReportFrequency: with leases, an unchanged status is posted every 5 min.
+  nodeStatusMs: 300_000,
   maxGraceMs: 2_000,
   timing: DEFAULT_TIMING,
   workers: 16,
@@ -157,7 +158,7 @@ export function simOptionsFromFlags(nodes: number, o: SimFlagValues): SimOptions
     zones: Math.max(1, Math.trunc(num(o.simZones ?? d.zones, '--sim-zones', 1))),
     arch: str(o.simArch) ?? d.arch,
     heartbeatMs: num(o.simHeartbeatSeconds ?? 10, '--sim-heartbeat-seconds', 0.05) * 1000,
-    nodeStatusMs: num(o.simNodeStatusSeconds ?? 60, '--sim-node-status-seconds', 0.05) * 1000,
+    nodeStatusMs: num(o.simNodeStatusSeconds ?? 300, '--sim-node-status-seconds', 0.05) * 1000,
     maxGraceMs: num(o.simMaxGraceSeconds ?? 2, '--sim-max-grace-seconds') * 1000,
     timing: {
       ...d.timing,
