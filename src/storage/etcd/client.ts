@@ -112,9 +112,11 @@ const MAX_RECEIVE_BYTES = 512 * 1024 * 1024;
 /** Keepalive of the unary sessions, as the grpc-js channels': a ping every 10 s, 5 s to answer. */
 const KEEPALIVE_MS = 10_000;
 const KEEPALIVE_TIMEOUT_MS = 5_000;
+/** A connection that has not brought the server's SETTINGS by then is given up (and made again on demand). */
+const CONNECT_TIMEOUT_MS = 10_000;
 
 /** grpc-status of a response (trailers, or the headers of a trailers-only response), with its message. */
-function statusOf(h: http2.IncomingHttpHeaders): { code: number; message: string } | undefined {
+function statusOf(h: http2.IncomingHttpHeaders): { code: grpc.status; message: string } | undefined {
   const code = h['grpc-status'];
   if (code === undefined) return undefined;
   const raw = h['grpc-message'];
@@ -124,7 +126,7 @@ function statusOf(h: http2.IncomingHttpHeaders): { code: number; message: string
   } catch {
     /* not percent-encoded after all */
   }
-  return { code: Number(code), message };
+  return { code: Number(code) as grpc.status, message };
 }
 
 /**
@@ -190,6 +192,9 @@ class UnarySession {
       for (const w of this.readyWaiters.splice(0)) w();
     });
     s.unref();
+    setTimeout(() => {
+      if (this.session === s && !this.lastHeard) this.drop(s);
+    }, CONNECT_TIMEOUT_MS).unref();
     // Keepalive while calls are in flight (etcd refuses pings on an idle connection).
     this.pinger = setInterval(() => {
       if (!this.inFlight || this.session !== s || s.destroyed) return;
@@ -210,11 +215,13 @@ class UnarySession {
     this.open();
     if (this.ready) return Promise.resolve();
     return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() {
+      const done = () => {
         clearTimeout(timer);
+        const i = this.readyWaiters.indexOf(done);
+        if (i >= 0) this.readyWaiters.splice(i, 1);
         resolve();
-      }
+      };
+      const timer = setTimeout(done, ms);
       this.readyWaiters.push(done);
     });
   }
@@ -259,7 +266,7 @@ class UnarySession {
       stream.end(req);
       const chunks: Buffer[] = [];
       let size = 0;
-      let status: { code: number; message: string } | undefined;
+      let status: { code: grpc.status; message: string } | undefined;
       let httpStatus = 0;
       const heard = () => {
         if (this.session === session) this.lastHeard = Date.now();
@@ -269,7 +276,7 @@ class UnarySession {
         httpStatus = Number(h[':status'] ?? 0);
         status = statusOf(h);
       });
-      stream.on('trailers', (h) => {
+      stream.on('trailers', (h: http2.IncomingHttpHeaders) => {
         heard();
         status = statusOf(h) ?? status;
       });
