@@ -13,10 +13,10 @@
 //
 // Unary calls (every read and write of the backend) go over a plain node:http2 session per
 // endpoint, framed as gRPC (a 5-byte length prefix, grpc-status in the trailers): grpc-js spends
-// 2-3 times the CPU of the call itself on its call layers (interceptors, retry buffering, a
-// resolving and a load-balancing call, a stack captured per call), which on the server's main
-// thread is a third of what a lease renewal costs on etcd. grpc-js still decides which endpoint
-// is reachable (its channels' connectivity, keepalive) and carries the streams (Watch,
+// about as much CPU again as the call itself on its call layers (interceptors, retry buffering, a
+// resolving and a load-balancing call, a stack captured per call): 340-480 µs per Txn against
+// 190-210 µs this way (docs/benchmarks.md, the scale benchmark on etcd). Which endpoint is
+// reachable is judged from those sessions (UnarySession); grpc-js carries the streams (Watch,
 // LeaseKeepAlive, Snapshot).
 import { createWriteStream, readFileSync, renameSync, rmSync } from 'node:fs';
 import http2 from 'node:http2';
