@@ -28,8 +28,11 @@
 //   BENCH_SIM_NODE_ARGS      extra node flags for the simulator process
 //   BENCH_STARTUP_PODS       pods created one by one after the API samples, for the pod startup SLO (300; 0: skip)
 //   BENCH_STARTUP_QPS        their arrival rate per second (10)
+//   BENCH_STORE              sqlite (default) | etcd: the server runs on a managed etcd member of its own
+//                            (`k8ts server --cluster-init`, docs/datastore.md: what a user outgrowing SQLite
+//                            runs); etcd's RSS and CPU are reported beside the server's
 import { execFile, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join, dirname } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -51,8 +54,16 @@ import {
   sleep,
 } from './common.js';
 import { podStartupAtRate, startLatencyProbe, type LatencySummary } from './scaleprobes.js';
+import { etcdPidFile, findEtcdBinary } from '../src/etcd/managed.js';
+import { freePort } from '../test/support/ports.js';
 
 // ---- configuration ------------------------------------------------------------------------------
+
+function storeOf(v: string | undefined): 'sqlite' | 'etcd' {
+  if (v === undefined || v === '' || v === 'sqlite') return 'sqlite';
+  if (v === 'etcd') return 'etcd';
+  throw new Error(`BENCH_STORE: "${v}" is neither sqlite nor etcd`);
+}
 
 const cfg = {
   scale,
@@ -65,12 +76,15 @@ const cfg = {
   samples: pick('BENCH_SAMPLES', 30, 30),
   timeoutSeconds: pick('BENCH_TIMEOUT_SECONDS', 900, 600),
   dir: process.env.BENCH_DIR ?? os.tmpdir(),
-  out: process.env.BENCH_OUT ?? join(repo, 'bench', 'results', `scale-${scale}.json`),
+  out:
+    process.env.BENCH_OUT ??
+    join(repo, 'bench', 'results', `scale-${scale}${process.env.BENCH_STORE === 'etcd' ? '-etcd' : ''}.json`),
   serverNodeArgs: (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(/\s+/).filter(Boolean),
   serverArgs: (process.env.BENCH_SERVER_ARGS ?? '').split(/\s+/).filter(Boolean),
   startupPods: pick('BENCH_STARTUP_PODS', 300, 300),
   startupPerSecond: pick('BENCH_STARTUP_QPS', 10, 10),
   simNodeArgs: (process.env.BENCH_SIM_NODE_ARGS ?? '').split(/\s+/).filter(Boolean),
+  store: storeOf(process.env.BENCH_STORE),
 };
 const deployments = Math.ceil(cfg.pods / cfg.replicas);
 const namespaces = Math.ceil(deployments / cfg.deploymentsPerNs);
@@ -194,6 +208,55 @@ function rssOf(pid: number): { rssMiB: number; hwmMiB: number } {
   }
 }
 
+/**
+ * BENCH_STORE=etcd: the server's managed etcd member, read from its PID file each time (the
+ * server restarts a member that died, under a new PID); every PID seen is remembered, so that
+ * none survives the run.
+ */
+class EtcdMember {
+  readonly pids = new Set<number>();
+  constructor(private readonly dataDir: string) {}
+  get pid(): number | undefined {
+    try {
+      const pid = Number(readFileSync(etcdPidFile(this.dataDir), 'utf8').trim());
+      if (!Number.isInteger(pid) || pid <= 0) return undefined;
+      this.pids.add(pid);
+      return pid;
+    } catch {
+      return undefined;
+    }
+  }
+  /** CPU seconds so far of the member running now (NaN without one). */
+  cpu(): number {
+    const pid = this.pid;
+    return pid ? cpuSecondsOf(pid) : NaN;
+  }
+  rss(): { rssMiB: number; hwmMiB: number } {
+    const pid = this.pid;
+    return pid ? rssOf(pid) : { rssMiB: NaN, hwmMiB: NaN };
+  }
+  /** Size of etcd's database file (MiB). */
+  dbMiB(): number {
+    try {
+      return statSync(join(dirname(etcdPidFile(this.dataDir)), 'member', 'snap', 'db')).size / 2 ** 20;
+    } catch {
+      return NaN;
+    }
+  }
+  /** After `k8ts killall`: any member PID still alive is an etcd this run started; stop it. */
+  reap(): void {
+    for (const pid of this.pids) {
+      try {
+        if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(this.dataDir)) continue;
+        log(`etcd pid ${pid} still running after killall; killing it`);
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+  }
+}
+
 async function stopProcess(child: ChildProcess, name: string, graceMs = 60_000): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
@@ -284,6 +347,11 @@ function runKubectl(args: string[]): Promise<{ code: number; stdout: string; std
   });
 }
 
+function etcdVersion(): string {
+  const r = spawnSync(findEtcdBinary(), ['--version'], { encoding: 'utf8' });
+  return /etcd Version: (\S+)/.exec(r.stdout ?? '')?.[1] ?? '';
+}
+
 // ---- the workload -------------------------------------------------------------------------------
 
 const nsName = (i: number) => `scale-${i}`;
@@ -315,6 +383,7 @@ const deployment = (i: number, replicas: number): Deployment => ({
 async function main(): Promise<void> {
   const results: Record<string, any> = {
     when: new Date().toISOString(),
+    store: cfg.store,
     config: { ...cfg, deployments, namespaces },
     machine: {
       cpus: os.cpus().length,
@@ -336,20 +405,27 @@ async function main(): Promise<void> {
   let pool: Pool | undefined;
   let podWatch: { stop(): void } | undefined;
   const state = { watching: true };
+  const etcd = cfg.store === 'etcd' ? new EtcdMember(dataDir) : undefined;
   // Interrupted (Ctrl-C, a timeout of the caller): nothing of the run may stay behind.
   const interrupted = (signal: NodeJS.Signals) => {
     for (const child of [sim, server]) child?.kill('SIGKILL');
     killall(dataDir);
+    etcd?.reap();
     rmSync(dataDir, { recursive: true, force: true });
     process.exit(signal === 'SIGINT' ? 130 : 143);
   };
   process.once('SIGINT', interrupted).once('SIGTERM', interrupted);
   try {
+    // On etcd: the managed member a user gets with one flag, on free ports (not 2379/2380, which
+    // another etcd on the machine may hold).
+    const storeArgs = etcd
+      ? ['--cluster-init', '--etcd-client-port', String(await freePort()), '--etcd-peer-port', String(await freePort())]
+      : [];
     const srv = await launch(
       'k8ts server',
       k8tsServerArgs(
         dataDir,
-        ['--cluster-cidr', '10.64.0.0/10', '--log-level', 'warn', ...cfg.serverArgs],
+        ['--cluster-cidr', '10.64.0.0/10', '--log-level', 'warn', ...storeArgs, ...cfg.serverArgs],
         [...cfg.serverNodeArgs, ...heapSnapshotNodeArgs()],
       ),
       /k8ts server ready: (\S+) \(data .*, kubeconfig (\S+)\)/,
@@ -359,6 +435,11 @@ async function main(): Promise<void> {
     const serverPid = server.pid!;
     const kubeconfig = srv.match[2];
     log(`server pid ${serverPid} at ${srv.match[1]}; RSS ${f0(rssOf(serverPid).rssMiB)} MiB`);
+    if (etcd) {
+      if (!etcd.pid) throw new Error(`BENCH_STORE=etcd: no etcd PID in ${etcdPidFile(dataDir)}`);
+      results.etcd = { pid: etcd.pid, version: etcdVersion() };
+      log(`store: managed etcd ${results.etcd.version}, pid ${etcd.pid}; RSS ${f0(etcd.rss().rssMiB)} MiB`);
+    }
     const kc = YAML.parse(readFileSync(kubeconfig, 'utf8'));
     const b64 = (s: string) => Buffer.from(s, 'base64').toString('utf8');
     const tls = {
@@ -377,6 +458,7 @@ async function main(): Promise<void> {
     if (!cfg.serverArgs.includes('--disable-agent')) await keepWorkloadOffRealNode(client);
     const idle = { ...rssOf(serverPid), ...(await heapOf(pool)) };
     results.serverIdle = idle;
+    if (etcd) results.etcdIdle = { ...etcd.rss(), dbMiB: +etcd.dbMiB().toFixed(1) };
 
     // The simulated nodes, in a process of their own.
     const simStart = performance.now();
@@ -413,8 +495,9 @@ async function main(): Promise<void> {
     }
     results.nodesReadyS = +((performance.now() - simStart) / 1000).toFixed(1);
     results.serverWithNodes = { ...rssOf(serverPid), ...(await heapOf(pool)) };
+    if (etcd) results.etcdWithNodes = { ...etcd.rss(), dbMiB: +etcd.dbMiB().toFixed(1) };
     log(
-      `${cfg.nodes} nodes Ready in ${results.nodesReadyS} s; server RSS ${f0(results.serverWithNodes.rssMiB)} MiB, sim RSS ${f0(rssOf(simPid).rssMiB)} MiB`,
+      `${cfg.nodes} nodes Ready in ${results.nodesReadyS} s; server RSS ${f0(results.serverWithNodes.rssMiB)} MiB, sim RSS ${f0(rssOf(simPid).rssMiB)} MiB${etcd ? `, etcd RSS ${f0(results.etcdWithNodes.rssMiB)} MiB` : ''}`,
     );
 
     // Namespaces first (each gets its ServiceAccount and root CA ConfigMap from controllers).
@@ -472,6 +555,7 @@ async function main(): Promise<void> {
     const createStart = performance.now();
     const cpu0 = cpuSecondsOf(serverPid);
     const simCpu0 = cpuSecondsOf(simPid);
+    const etcdCpu0 = etcd?.cpu() ?? 0;
     const busy0 = machineBusy();
     const sched0 = schedOf(serverPid);
     let next = 0;
@@ -491,12 +575,15 @@ async function main(): Promise<void> {
     log(`${deployments} Deployments created in ${createdS.toFixed(1)} s`);
 
     let peakRss = 0;
+    let etcdPeakRss = 0;
     let lastLog = 0;
     let lastProgress = { scheduled: -1, running: -1, at: performance.now() };
     for (;;) {
       const now = performance.now();
       const rss = rssOf(serverPid).rssMiB;
       peakRss = Math.max(peakRss, rss);
+      const etcdRss = etcd?.rss().rssMiB ?? NaN;
+      if (etcd) etcdPeakRss = Math.max(etcdPeakRss, etcdRss);
       if (running >= cfg.pods) break;
       if (scheduled !== lastProgress.scheduled || running !== lastProgress.running)
         lastProgress = { scheduled, running, at: now };
@@ -508,7 +595,7 @@ async function main(): Promise<void> {
           `server waited for a CPU ${((sc.wait - sched0.wait) / ((now - createStart) / 1000)).toFixed(2)} cores-worth on average; machine load ${os.loadavg()[0].toFixed(1)}`,
         );
         log(
-          `pods created ${seen.size}, scheduled ${scheduled}/${cfg.pods}, Running+Ready ${running}/${cfg.pods}; server RSS ${f0(rss)} MiB, avg ${cores.toFixed(2)} cores; sim RSS ${f0(rssOf(simPid).rssMiB)} MiB`,
+          `pods created ${seen.size}, scheduled ${scheduled}/${cfg.pods}, Running+Ready ${running}/${cfg.pods}; server RSS ${f0(rss)} MiB, avg ${cores.toFixed(2)} cores; sim RSS ${f0(rssOf(simPid).rssMiB)} MiB${etcd ? `; etcd RSS ${f0(etcdRss)} MiB, avg ${((etcd.cpu() - etcdCpu0) / ((now - createStart) / 1000)).toFixed(2)} cores` : ''}`,
         );
       }
       if (Date.now() > deadline)
@@ -525,6 +612,7 @@ async function main(): Promise<void> {
     }
     const convergeS = (performance.now() - createStart) / 1000;
     const convergeCpu = cpuSecondsOf(serverPid) - cpu0;
+    const convergeEtcd = etcd ? etcd.cpu() - etcdCpu0 : 0;
     const dist = (f: (x: { created: number; scheduled?: number; running?: number }) => number | undefined) => {
       const v = [...seen.values()]
         .map(f)
@@ -546,7 +634,11 @@ async function main(): Promise<void> {
       serverCores: +(convergeCpu / convergeS).toFixed(2),
       serverRunQueueWaitCores: +((schedOf(serverPid).wait - sched0.wait) / convergeS).toFixed(2),
       simCores: +((cpuSecondsOf(simPid) - simCpu0) / convergeS).toFixed(2),
-      otherCores: +((machineBusy() - busy0 - convergeCpu - (cpuSecondsOf(simPid) - simCpu0)) / convergeS).toFixed(2),
+      ...(etcd ? { etcdCores: +(convergeEtcd / convergeS).toFixed(2), etcdPeakRssMiB: +etcdPeakRss.toFixed(0) } : {}),
+      otherCores: +(
+        (machineBusy() - busy0 - convergeCpu - convergeEtcd - (cpuSecondsOf(simPid) - simCpu0)) /
+        convergeS
+      ).toFixed(2),
       serverPeakRssMiB: +peakRss.toFixed(0),
     };
     log(
@@ -576,6 +668,7 @@ async function main(): Promise<void> {
     const steady0 = {
       cpu: cpuSecondsOf(serverPid),
       sim: cpuSecondsOf(simPid),
+      etcd: etcd?.cpu() ?? 0,
       busy: machineBusy(),
       t: performance.now(),
       sched: schedOf(serverPid),
@@ -588,12 +681,19 @@ async function main(): Promise<void> {
     const steadyWall = (performance.now() - steady0.t) / 1000;
     const steadyCpu = cpuSecondsOf(serverPid) - steady0.cpu;
     const steadySim = cpuSecondsOf(simPid) - steady0.sim;
+    const steadyEtcd = etcd ? etcd.cpu() - steady0.etcd : 0;
     results.steady = {
       seconds: +steadyWall.toFixed(1),
       serverCores: +(steadyCpu / steadyWall).toFixed(3),
       serverRunQueueWaitCores: +((schedOf(serverPid).wait - steady0.sched.wait) / steadyWall).toFixed(3),
       simCores: +(steadySim / steadyWall).toFixed(3),
-      otherCores: +((machineBusy() - steady0.busy - steadyCpu - steadySim) / steadyWall).toFixed(2),
+      ...(etcd
+        ? {
+            etcdCores: +(steadyEtcd / steadyWall).toFixed(3),
+            etcd: { ...etcd.rss(), dbMiB: +etcd.dbMiB().toFixed(1), restarts: etcd.pids.size - 1 },
+          }
+        : {}),
+      otherCores: +((machineBusy() - steady0.busy - steadyCpu - steadySim - steadyEtcd) / steadyWall).toFixed(2),
       leaseRenewalsPerSecond: +(cfg.nodes / cfg.heartbeatSeconds).toFixed(0),
       server: {
         ...rssOf(serverPid),
@@ -727,7 +827,11 @@ async function main(): Promise<void> {
         `  ${ps.what}: p50 ${ps.p50} ms, p99 ${ps.p99} ms, max ${ps.max} ms (${ps.running}/${cfg.startupPods} Running)`,
       );
     }
-    results.final = { server: { ...rssOf(serverPid), ...(await heapOf(pool)) }, sim: rssOf(simPid) };
+    results.final = {
+      server: { ...rssOf(serverPid), ...(await heapOf(pool)) },
+      sim: rssOf(simPid),
+      ...(etcd ? { etcd: { ...etcd.rss(), dbMiB: +etcd.dbMiB().toFixed(1) } } : {}),
+    };
 
     // Print the table.
     const st = results.steady;
@@ -770,6 +874,19 @@ async function main(): Promise<void> {
         `${st.serverCores} cores (waited ${st.serverRunQueueWaitCores}); other processes ${st.otherCores} cores`,
       ],
       ['sim RSS / CPU steady state', `${f0(st.sim.rssMiB)} MiB / ${st.simCores} cores`],
+      ...(etcd
+        ? [
+            ['store', `managed etcd ${results.etcd.version} (--cluster-init)`] as [string, string],
+            ['etcd CPU while converging / steady state', `${results.converge.etcdCores} / ${st.etcdCores} cores`] as [
+              string,
+              string,
+            ],
+            [
+              'etcd RSS: idle / with nodes / peak converging / steady; database file',
+              `${f0(results.etcdIdle.rssMiB)} / ${f0(results.etcdWithNodes.rssMiB)} / ${f0(results.converge.etcdPeakRssMiB)} / ${f0(st.etcd.rssMiB)} MiB; ${f0(st.etcd.dbMiB)} MiB`,
+            ] as [string, string],
+          ]
+        : [['store', 'SQLite (default)'] as [string, string]]),
       ...((results.latencyDuringRollout ?? []) as LatencySummary[]).map((l): [string, string] => [
         `during the rollout: ${l.what}`,
         `p50 ${l.p50} ms, p99 ${l.p99} ms, max ${l.max} ms (n=${l.samples}, ${l.errors} errors)`,
@@ -797,6 +914,7 @@ async function main(): Promise<void> {
     if (sim) await stopProcess(sim, 'k8ts sim');
     if (server) await stopProcess(server, 'k8ts server');
     killall(dataDir);
+    etcd?.reap();
     rmSync(dataDir, { recursive: true, force: true });
   }
   mkdirSync(dirname(cfg.out), { recursive: true });

@@ -10,7 +10,16 @@
 // (`failoverConnectMs`), and the whole call, failover included, is bounded by `timeoutMs`: a
 // server whose member lost quorum answers 503 within seconds. Watch streams are opened on the
 // endpoint in use.
+//
+// Unary calls (every read and write of the backend) go over a plain node:http2 session per
+// endpoint, framed as gRPC (a 5-byte length prefix, grpc-status in the trailers): grpc-js spends
+// about as much CPU again as the call itself on its call layers (interceptors, retry buffering, a
+// resolving and a load-balancing call, a stack captured per call): 340-480 µs per Txn against
+// 190-210 µs this way (docs/benchmarks.md, the scale benchmark on etcd). Which endpoint is
+// reachable is judged from those sessions (UnarySession); grpc-js carries the streams (Watch,
+// LeaseKeepAlive, Snapshot).
 import { createWriteStream, readFileSync, renameSync, rmSync } from 'node:fs';
+import http2 from 'node:http2';
 import * as grpc from '@grpc/grpc-js';
 import {
   decode,
@@ -92,8 +101,215 @@ function retryable(err: unknown, mutating: boolean): boolean {
  */
 function metadataFor(method: string): grpc.Metadata {
   const md = new grpc.Metadata();
-  if (/^\/etcdserverpb\.(KV|Lease|Watch)\//.test(method)) md.set('hasleader', 'true');
+  if (requiresLeader(method)) md.set('hasleader', 'true');
   return md;
+}
+
+const requiresLeader = (method: string) => /^\/etcdserverpb\.(KV|Lease|Watch)\//.test(method);
+
+/** The largest unary response accepted (a list of a big resource comes back in one message). */
+const MAX_RECEIVE_BYTES = 512 * 1024 * 1024;
+/** Keepalive of the unary sessions, as the grpc-js channels': a ping every 10 s, 5 s to answer. */
+const KEEPALIVE_MS = 10_000;
+const KEEPALIVE_TIMEOUT_MS = 5_000;
+/** A connection that has not brought the server's SETTINGS by then is given up (and made again on demand). */
+const CONNECT_TIMEOUT_MS = 10_000;
+
+/** grpc-status of a response (trailers, or the headers of a trailers-only response), with its message. */
+function statusOf(h: http2.IncomingHttpHeaders): { code: grpc.status; message: string } | undefined {
+  const code = h['grpc-status'];
+  if (code === undefined) return undefined;
+  const raw = h['grpc-message'];
+  let message = typeof raw === 'string' ? raw : '';
+  try {
+    message = decodeURIComponent(message);
+  } catch {
+    /* not percent-encoded after all */
+  }
+  return { code: Number(code) as grpc.status, message };
+}
+
+/**
+ * One HTTP/2 connection to an endpoint for unary calls. It counts as ready once the server's
+ * SETTINGS arrived (as a grpc-js channel does: a frozen process still completes the TCP handshake).
+ * It is dropped, and the next call connects again, when it closes or errs, when a keepalive ping
+ * sent while calls are in flight goes unanswered, or when a call ran out its deadline without a
+ * byte from the server meanwhile (a member behind a partition, or stopped).
+ */
+class UnarySession {
+  private session?: http2.ClientHttp2Session;
+  private pinger?: NodeJS.Timeout;
+  private inFlight = 0;
+  /** When the server last sent anything (a frame of any call, a ping answer). */
+  private lastHeard = 0;
+  private readyWaiters: (() => void)[] = [];
+
+  constructor(
+    private readonly authority: string,
+    private readonly tls: { ca?: Buffer; cert?: Buffer; key?: Buffer } | undefined,
+  ) {}
+
+  private live(): http2.ClientHttp2Session | undefined {
+    const s = this.session;
+    return s && !s.closed && !s.destroyed ? s : undefined;
+  }
+
+  /** Connected, with the server's settings received. */
+  get ready(): boolean {
+    return !!this.live() && this.lastHeard > 0;
+  }
+
+  private drop(s: http2.ClientHttp2Session): void {
+    if (this.session === s) {
+      this.session = undefined;
+      this.lastHeard = 0;
+      clearInterval(this.pinger);
+      this.pinger = undefined;
+      for (const w of this.readyWaiters.splice(0)) w();
+    }
+    if (!s.destroyed) s.destroy();
+  }
+
+  /** The session, connecting it when there is none. */
+  private open(): http2.ClientHttp2Session {
+    const live = this.live();
+    if (live) return live;
+    const s = http2.connect(this.authority, {
+      ...(this.tls ?? {}),
+      // Big lists arrive in one response; the default 10 MB of buffered session data would refuse them.
+      maxSessionMemory: 1024,
+      settings: { initialWindowSize: 16 * 1024 * 1024, enablePush: false },
+    });
+    this.session = s;
+    this.lastHeard = 0;
+    s.on('error', () => this.drop(s));
+    s.on('close', () => this.drop(s));
+    s.on('goaway', () => this.drop(s));
+    s.once('remoteSettings', () => {
+      if (this.session !== s) return;
+      this.lastHeard = Date.now();
+      s.setLocalWindowSize(64 * 1024 * 1024);
+      for (const w of this.readyWaiters.splice(0)) w();
+    });
+    s.unref();
+    setTimeout(() => {
+      if (this.session === s && !this.lastHeard) this.drop(s);
+    }, CONNECT_TIMEOUT_MS).unref();
+    // Keepalive while calls are in flight (etcd refuses pings on an idle connection).
+    this.pinger = setInterval(() => {
+      if (!this.inFlight || this.session !== s || s.destroyed) return;
+      const timer = setTimeout(() => this.drop(s), KEEPALIVE_TIMEOUT_MS);
+      const sent = s.ping((err) => {
+        clearTimeout(timer);
+        if (err) this.drop(s);
+        else this.lastHeard = Date.now();
+      });
+      if (!sent) clearTimeout(timer);
+    }, KEEPALIVE_MS);
+    this.pinger.unref();
+    return s;
+  }
+
+  /** Starts connecting (if needed); resolves once ready or failed, or after `ms`. */
+  connect(ms: number): Promise<void> {
+    this.open();
+    if (this.ready) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        const i = this.readyWaiters.indexOf(done);
+        if (i >= 0) this.readyWaiters.splice(i, 1);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.readyWaiters.push(done);
+    });
+  }
+
+  call(method: string, req: Buffer, deadline: number): Promise<Buffer> {
+    return new Promise((resolve, reject) => {
+      const session = this.open();
+      const started = Date.now();
+      let settled = false;
+      this.inFlight++;
+      const finish = () => {
+        settled = true;
+        this.inFlight--;
+        clearTimeout(timer);
+      };
+      const fail = (code: grpc.status, message: string) => {
+        if (settled) return;
+        finish();
+        if (!stream.closed) stream.close(http2.constants.NGHTTP2_CANCEL);
+        reject(new EtcdError(code, message));
+      };
+      const headers: http2.OutgoingHttpHeaders = {
+        ':method': 'POST',
+        ':path': method,
+        'content-type': 'application/grpc',
+        te: 'trailers',
+      };
+      if (requiresLeader(method)) headers.hasleader = 'true';
+      const stream = session.request(headers, { endStream: false });
+      const timer = setTimeout(
+        () => {
+          // Not a byte from the server since this call began: the connection is as good as dead.
+          if (this.lastHeard < started) this.drop(session);
+          fail(grpc.status.DEADLINE_EXCEEDED, 'Deadline exceeded');
+        },
+        Math.max(0, deadline - started),
+      );
+      const head = Buffer.allocUnsafe(5);
+      head[0] = 0;
+      head.writeUInt32BE(req.length, 1);
+      stream.write(head);
+      stream.end(req);
+      const chunks: Buffer[] = [];
+      let size = 0;
+      let status: { code: grpc.status; message: string } | undefined;
+      let httpStatus = 0;
+      const heard = () => {
+        if (this.session === session) this.lastHeard = Date.now();
+      };
+      stream.on('response', (h) => {
+        heard();
+        httpStatus = Number(h[':status'] ?? 0);
+        status = statusOf(h);
+      });
+      stream.on('trailers', (h: http2.IncomingHttpHeaders) => {
+        heard();
+        status = statusOf(h) ?? status;
+      });
+      stream.on('data', (d: Buffer) => {
+        heard();
+        size += d.length;
+        if (size > MAX_RECEIVE_BYTES + 5)
+          return fail(grpc.status.RESOURCE_EXHAUSTED, `response larger than ${MAX_RECEIVE_BYTES} bytes`);
+        chunks.push(d);
+      });
+      stream.on('error', (err: Error) => fail(grpc.status.UNAVAILABLE, err.message));
+      stream.on('close', () => {
+        if (settled) return;
+        if (!status) {
+          // The connection went away, or the answer was no gRPC answer.
+          return fail(
+            grpc.status.UNAVAILABLE,
+            httpStatus && httpStatus !== 200 ? `HTTP status ${httpStatus}` : 'connection closed before the answer',
+          );
+        }
+        if (status.code !== grpc.status.OK) return fail(status.code, status.message);
+        const body = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size);
+        if (body.length < 5 || body[0] !== 0 || body.readUInt32BE(1) !== body.length - 5)
+          return fail(grpc.status.INTERNAL, 'malformed or compressed gRPC response');
+        finish();
+        resolve(body.subarray(5));
+      });
+    });
+  }
+
+  close(): void {
+    if (this.session) this.drop(this.session);
+  }
 }
 
 export interface WatchStream {
@@ -105,6 +321,9 @@ export class EtcdClient {
   private readonly targets: string[];
   private readonly credentials: grpc.ChannelCredentials;
   private readonly clients = new Map<number, grpc.Client>();
+  private readonly sessions = new Map<number, UnarySession>();
+  private readonly tls?: { ca?: Buffer; cert?: Buffer; key?: Buffer };
+  private readonly scheme: string;
   private current = 0;
   private closed = false;
   private readonly timeoutMs: number;
@@ -125,12 +344,16 @@ export class EtcdClient {
       return `${url.hostname.includes(':') ? `[${url.hostname}]` : url.hostname}:${url.port || 2379}`;
     });
     if (schemes.size > 1) throw new Error('etcd endpoints: mix of http:// and https://');
-    this.credentials = schemes.has('https:')
-      ? grpc.credentials.createSsl(
-          opts.caFile ? readFileSync(opts.caFile) : null,
-          opts.keyFile ? readFileSync(opts.keyFile) : null,
-          opts.certFile ? readFileSync(opts.certFile) : null,
-        )
+    this.scheme = schemes.has('https:') ? 'https:' : 'http:';
+    if (this.scheme === 'https:') {
+      this.tls = {
+        ca: opts.caFile ? readFileSync(opts.caFile) : undefined,
+        cert: opts.certFile ? readFileSync(opts.certFile) : undefined,
+        key: opts.keyFile ? readFileSync(opts.keyFile) : undefined,
+      };
+    }
+    this.credentials = this.tls
+      ? grpc.credentials.createSsl(this.tls.ca ?? null, this.tls.key ?? null, this.tls.cert ?? null)
       : grpc.credentials.createInsecure();
     this.timeoutMs = opts.timeoutMs ?? 15_000;
     this.failoverMs = opts.failoverMs ?? 3000;
@@ -164,51 +387,41 @@ export class EtcdClient {
   }
 
   private unaryOnce(index: number, method: string, req: Buffer, deadline: number): Promise<Buffer> {
-    return new Promise((resolve, reject) => {
-      this.client(index).makeUnaryRequest(
-        method,
-        identity,
-        identity,
-        req,
-        metadataFor(method),
-        { deadline },
-        (err: grpc.ServiceError | null, res?: Buffer) => {
-          if (err) reject(new EtcdError(err.code, err.details || err.message));
-          else resolve(res ?? Buffer.alloc(0));
-        },
-      );
-    });
+    return this.session(index).call(method, req, deadline);
+  }
+
+  private session(index: number): UnarySession {
+    let s = this.sessions.get(index);
+    if (!s) {
+      s = new UnarySession(`${this.scheme}//${this.targets[index]}`, this.tls);
+      this.sessions.set(index, s);
+    }
+    return s;
   }
 
   /**
-   * The first of `indices` (in order) whose channel is connected, else the first to connect
-   * within `ms`, else undefined. Asking connects the channels that are idle. Channels are watched
-   * in short steps, so nothing is left waiting long after the answer (grpc-js cannot cancel a watch).
+   * The first of `indices` (in order) whose unary session is ready, else the first to become
+   * ready within `ms`, else undefined. Asking connects the sessions that are not.
    */
-  private firstReady(indices: number[], ms: number): Promise<number | undefined> {
-    const state = (i: number) => this.client(i).getChannel().getConnectivityState(true);
-    const ready = indices.find((i) => state(i) === grpc.connectivityState.READY);
-    if (ready !== undefined || ms <= 0) return Promise.resolve(ready);
+  private async firstReady(indices: number[], ms: number): Promise<number | undefined> {
+    const ready = indices.find((i) => this.session(i).ready);
+    if (ready !== undefined || ms <= 0 || this.closed) return ready;
     const deadline = Date.now() + ms;
     return new Promise((resolve) => {
       let pending = indices.length;
       let done = false;
-      const watch = (i: number) => {
-        if (done) return;
-        const now = this.closed ? grpc.connectivityState.SHUTDOWN : state(i);
-        if (now === grpc.connectivityState.READY) {
-          done = true;
-          return resolve(i);
-        }
-        if (this.closed || now === grpc.connectivityState.SHUTDOWN || Date.now() >= deadline) {
-          if (--pending === 0) resolve(undefined);
-          return;
-        }
-        this.client(i)
-          .getChannel()
-          .watchConnectivityState(now, Math.min(deadline, Date.now() + 250), () => watch(i));
-      };
-      for (const i of indices) watch(i);
+      for (const i of indices) {
+        void this.session(i)
+          .connect(Math.max(0, deadline - Date.now()))
+          .then(() => {
+            if (done) return;
+            if (!this.closed && this.session(i).ready) {
+              done = true;
+              return resolve(i);
+            }
+            if (--pending === 0) resolve(undefined);
+          });
+      }
     });
   }
 
@@ -388,7 +601,9 @@ export class EtcdClient {
     const order = this.order(this.watchDemoted);
     const index =
       order.find(
-        (i) => this.clients.get(i)?.getChannel().getConnectivityState(false) === grpc.connectivityState.READY,
+        (i) =>
+          this.sessions.get(i)?.ready ||
+          this.clients.get(i)?.getChannel().getConnectivityState(false) === grpc.connectivityState.READY,
       ) ?? order[0];
     this.current = index;
     // With hasleader, a member that loses its leader ends the stream ("no leader"), and the
@@ -429,5 +644,7 @@ export class EtcdClient {
     this.closed = true;
     for (const c of this.clients.values()) c.close();
     this.clients.clear();
+    for (const s of this.sessions.values()) s.close();
+    this.sessions.clear();
   }
 }
