@@ -143,7 +143,13 @@ export class Client {
   /** A client over HTTPS with the identity of a kubeconfig file. */
   static fromKubeconfig(
     path: string,
-    opts: { fieldManager: string; context?: string; timeoutMs?: number; onWarning?: (message: string) => void },
+    opts: {
+      fieldManager: string;
+      context?: string;
+      timeoutMs?: number;
+      onWarning?: (message: string) => void;
+      maxConnections?: number;
+    },
   ): Client {
     return new Client(HttpsTransport.fromKubeconfig(path, opts));
   }

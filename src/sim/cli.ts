@@ -4,6 +4,9 @@ import { Client } from '../client/client.js';
 import { simOptionsFromFlags } from './config.js';
 import { NodeSimulator } from './simulator.js';
 
+/** Connections the heartbeat client may hold (leases in flight at once). */
+const HEARTBEAT_CONNECTIONS = 128;
+
 export interface SimFlags {
   nodes: string;
   kubeconfig?: string;
@@ -20,7 +23,14 @@ export async function runSim(flags: SimFlags): Promise<void> {
   const kubeconfig = flags.kubeconfig ?? process.env.KUBECONFIG;
   if (!kubeconfig) throw new Error('--kubeconfig (or KUBECONFIG) is required');
   const client = Client.fromKubeconfig(kubeconfig, { fieldManager: 'kubelet', context: flags.context });
-  const heartbeats = Client.fromKubeconfig(kubeconfig, { fieldManager: 'kubelet', context: flags.context });
+  // Each kubelet renews over a connection of its own; the simulated fleet shares a pool. With the
+  // default 32, renewals were capped at 32 per write latency: a server slowed to 100 ms per write
+  // got 320 of the 500 renewals/s 5,000 nodes need, and nodes went NotReady.
+  const heartbeats = Client.fromKubeconfig(kubeconfig, {
+    fieldManager: 'kubelet',
+    context: flags.context,
+    maxConnections: HEARTBEAT_CONNECTIONS,
+  });
   const sim = new NodeSimulator(client, opts, logger, heartbeats);
   await sim.start();
   process.stdout.write(
