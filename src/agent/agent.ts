@@ -568,8 +568,12 @@ export class NodeAgent {
 
   private waitForPodCIDR(): void {
     if (this.networkReady) return;
+    let tick = 0;
     const t = setInterval(() => {
       if (this.networkReady || this.stopped) return clearInterval(t);
+      // While another device routes the range, look again every 5 s, not every 500 ms: each look
+      // runs `ip route` synchronously, and a conflict lasts until someone removes that device.
+      if (this.networkConflict && ++tick % 10 !== 0) return;
       void this.o.client
         .resource(R.nodes)
         .get(this.o.nodeName)
