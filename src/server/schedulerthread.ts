@@ -35,7 +35,7 @@ export interface SchedulerWorkerData {
 
 export type ToWorker = { t: 'metrics'; id: number } | { t: 'stop' };
 export type ToMain =
-  | { t: 'started'; identity: string }
+  | { t: 'started'; identity: string; tid?: number }
   | { t: 'log'; line: string }
   | { t: 'metrics'; id: number; metrics: Metrics }
   | { t: 'stopped' };
@@ -80,6 +80,8 @@ export class SchedulerThread {
   starts = 0;
   /** The identity (lease holder) of the running thread's scheduler. */
   identity?: string;
+  /** The running thread's task id (Linux: /proc/self/task/TID holds its CPU time). */
+  tid?: number;
 
   constructor(private readonly opts: SchedulerThreadOptions) {
     this.log = opts.logger.child({ component: 'kube-scheduler', thread: 'scheduler' });
@@ -151,8 +153,8 @@ export class SchedulerThread {
     this.restartTimer = setTimeout(() => this.start(), delay);
   }
 
-  /** The thread's copy of the component metrics (scheduler_*), for /metrics. */
-  private metrics(): Promise<Metrics> {
+  /** The thread's copy of the component metrics (scheduler_*), as /metrics adds them. */
+  metrics(): Promise<Metrics> {
     const run = this.running;
     if (!run) return Promise.resolve([]);
     const id = this.nextMetricsId++;

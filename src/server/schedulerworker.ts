@@ -1,6 +1,7 @@
 // The scheduler's worker thread (started by schedulerthread.ts): a SchedulerRunner over a
 // PortTransport to the API server on the main thread. Log lines go to the main thread's logger;
 // the metrics registry of this thread is read by the main thread's /metrics on each scrape.
+import { readFileSync } from 'node:fs';
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import pino from 'pino';
 import { Client } from '../client/client.js';
@@ -43,4 +44,12 @@ control.on('message', (m: ToWorker) => {
       });
   }
 });
-send({ t: 'started', identity: runner.identity });
+/** This thread's task id (the first field of its stat), where /proc has it. */
+function taskId(): number | undefined {
+  try {
+    return Number(readFileSync('/proc/thread-self/stat', 'utf8').split(' ')[0]) || undefined;
+  } catch {
+    return undefined;
+  }
+}
+send({ t: 'started', identity: runner.identity, tid: taskId() });
