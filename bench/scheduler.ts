@@ -134,7 +134,10 @@ interface BenchScheduler {
 }
 
 /** The scheduler on the main thread, reporting each binding itself. */
-async function mainThreadScheduler(api: ApiServer, onBound: (key: string, node: string) => void): Promise<BenchScheduler> {
+async function mainThreadScheduler(
+  api: ApiServer,
+  onBound: (key: string, node: string) => void,
+): Promise<BenchScheduler> {
   const sched = new Scheduler({
     client: inProcessClient(api, { fieldManager: 'kube-scheduler' }),
     logger: pino({ level: 'warn' }),
@@ -230,11 +233,7 @@ async function scenario(name: string, antiAffinity: boolean): Promise<Result> {
     const timeout = new Promise<void>((_, rej) =>
       setTimeout(
         () =>
-          rej(
-            new Error(
-              `only ${bound.size}/${cfg.pods} pods bound within 300 s (${JSON.stringify(sched.pending())})`,
-            ),
-          ),
+          rej(new Error(`only ${bound.size}/${cfg.pods} pods bound within 300 s (${JSON.stringify(sched.pending())})`)),
         300_000,
       ).unref(),
     );

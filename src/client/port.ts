@@ -269,9 +269,9 @@ export function serveTransport(port: MessagePort, transport: Transport & Partial
         if (r.op === 'list') args[1] = { ...(args[1] as ListOptions | undefined), shared: true };
         let p: Promise<unknown>;
         try {
-          p = (transport[r.op] as (...a: unknown[]) => Promise<unknown>)(...args);
+          p = (transport[r.op] as (...a: unknown[]) => Promise<unknown>).apply(transport, args);
         } catch (err) {
-          p = Promise.reject(err);
+          p = Promise.reject(ApiError.from(err));
         }
         void answer(r.id, p);
       } else if (r.k === 'watch') {

@@ -15,10 +15,8 @@ const control = parentPort!;
 const send = (m: ToMain) => control.postMessage(m);
 
 // Each log line is written by the main thread's logger (its level, name and destination).
-const logger = pino(
-  { level: data.logLevel, base: {} },
-  { write: (line: string) => send({ t: 'log', line }) } as pino.DestinationStream,
-);
+const toMain: pino.DestinationStream = { write: (line: string) => send({ t: 'log', line }) };
+const logger = pino({ level: data.logLevel, base: {} }, toMain);
 
 const port: MessagePort = data.port;
 const client = new Client(new PortTransport(port, { fieldManager: data.fieldManager }));
