@@ -122,8 +122,10 @@ export class SchedulerThread {
     else if (m.t === 'metrics') {
       this.metricsWaiters.get(m.id)?.(m.metrics);
       this.metricsWaiters.delete(m.id);
-    } else if (m.t === 'started') this.identity = m.identity;
-    else if (m.t === 'stopped') void run.worker.terminate();
+    } else if (m.t === 'started') {
+      this.identity = m.identity;
+      this.tid = m.tid;
+    } else if (m.t === 'stopped') void run.worker.terminate();
   }
 
   /** A line of the thread's logger, written by ours. */
