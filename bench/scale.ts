@@ -97,6 +97,25 @@ const log = (msg: string) =>
 const f1 = (n: number | undefined) => (n === undefined || Number.isNaN(n) ? '—' : n.toFixed(1));
 const f0 = (n: number | undefined) => (n === undefined || Number.isNaN(n) ? '—' : n.toFixed(0));
 
+/** CPU seconds (user + system) each thread of a process has used so far, by task id. */
+function threadCpuSeconds(pid: number): Map<number, number> {
+  const out = new Map<number, number>();
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+        const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        out.set(Number(tid), (Number(f[11]) + Number(f[12])) / CLK_TCK);
+      } catch {
+        // the thread ended
+      }
+    }
+  } catch {
+    // no /proc
+  }
+  return out;
+}
+
 /** CPU seconds (user + system, all threads) a process has used so far. */
 
 /**
@@ -558,6 +577,7 @@ async function main(): Promise<void> {
     const etcdCpu0 = etcd?.cpu() ?? 0;
     const busy0 = machineBusy();
     const sched0 = schedOf(serverPid);
+    const threads0 = threadCpuSeconds(serverPid);
     let next = 0;
     await Promise.all(
       Array.from({ length: 16 }, async () => {
@@ -613,6 +633,14 @@ async function main(): Promise<void> {
     const convergeS = (performance.now() - createStart) / 1000;
     const convergeCpu = cpuSecondsOf(serverPid) - cpu0;
     const convergeEtcd = etcd ? etcd.cpu() - etcdCpu0 : 0;
+    // Per thread: the main thread (the API server's event loop) and the busiest others (the
+    // scheduler's worker thread, SQLite's writer, the collector's).
+    const threads1 = threadCpuSeconds(serverPid);
+    const threadCores = [...threads1]
+      .map(([tid, cpu]) => ({ tid, cores: (cpu - (threads0.get(tid) ?? 0)) / convergeS }))
+      .sort((a, b) => b.cores - a.cores);
+    const mainThreadCores = threadCores.find((t) => t.tid === serverPid)?.cores ?? NaN;
+    const otherThreadCores = threadCores.filter((t) => t.tid !== serverPid).slice(0, 3);
     const dist = (f: (x: { created: number; scheduled?: number; running?: number }) => number | undefined) => {
       const v = [...seen.values()]
         .map(f)
@@ -633,6 +661,8 @@ async function main(): Promise<void> {
       serverCpuS: +convergeCpu.toFixed(1),
       serverCores: +(convergeCpu / convergeS).toFixed(2),
       serverRunQueueWaitCores: +((schedOf(serverPid).wait - sched0.wait) / convergeS).toFixed(2),
+      serverMainThreadCores: +mainThreadCores.toFixed(2),
+      serverBusiestOtherThreadsCores: otherThreadCores.map((t) => +t.cores.toFixed(2)),
       simCores: +((cpuSecondsOf(simPid) - simCpu0) / convergeS).toFixed(2),
       ...(etcd ? { etcdCores: +(convergeEtcd / convergeS).toFixed(2), etcdPeakRssMiB: +etcdPeakRss.toFixed(0) } : {}),
       otherCores: +(
@@ -646,6 +676,9 @@ async function main(): Promise<void> {
     );
     log(
       `all ${cfg.pods} pods scheduled after ${results.converge.allScheduledS} s, Running and Ready after ${results.converge.allRunningS} s (server ${results.converge.serverCores} cores)`,
+    );
+    log(
+      `server threads while converging: main ${results.converge.serverMainThreadCores} cores, busiest others ${results.converge.serverBusiestOtherThreadsCores.join(' / ')} cores`,
     );
 
     results.latencyDuringRollout = await probe.stop();

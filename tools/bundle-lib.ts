@@ -18,7 +18,12 @@ const DIST = fileURLToPath(new URL('..', import.meta.url));
 const OUT = join(DIST, 'lib');
 
 /** Worker entry points started by the library, as compiled by tsc. */
-const WORKERS = ['storage/sqlite/writer.js', 'machinery/ssa/threadworker.js', 'apiserver/yaml/worker.js'];
+const WORKERS = [
+  'storage/sqlite/writer.js',
+  'machinery/ssa/threadworker.js',
+  'apiserver/yaml/worker.js',
+  'server/schedulerworker.js',
+];
 
 const common: BuildOptions = {
   bundle: true,

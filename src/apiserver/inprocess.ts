@@ -290,12 +290,26 @@ export class InProcessTransport implements Transport {
   }
 
   watch(t: Target, opts: WatchOptions, onEvent: (ev: WatchEvent) => void): Watch {
+    return this.startWatch(t, opts, onEvent, false);
+  }
+
+  /**
+   * A watch whose events come as their JSON lines (`{"type":...,"object":...}`), with the watch
+   * cache's text of each object as HTTP watchers get it, parsed by nobody here: for a transport
+   * that passes events on to another thread (client/port.ts). `shared` and `omitManagedFields`
+   * do not apply (the text is the object as stored).
+   */
+  watchLines(t: Target, opts: WatchOptions, onLine: (line: string) => void): Watch {
+    return this.startWatch(t, opts, onLine, true);
+  }
+
+  private startWatch(t: Target, opts: WatchOptions, deliver: (ev: any) => void, lines: boolean): Watch {
     let resolveDone!: (end: WatchEnd) => void;
     const done = new Promise<WatchEnd>((r) => (resolveDone = r));
     let stopped = false;
     let ended = false;
     let endError: ApiError | undefined;
-    let buffer: WatchEvent[] = [];
+    let buffer: (WatchEvent | string)[] = [];
     let scheduled = false;
     const closeCallbacks: (() => void)[] = [];
     const authz = this.authorize('watch', t, t.namespace, opts.fieldSelector);
@@ -323,7 +337,7 @@ export class InProcessTransport implements Transport {
       for (const ev of events) {
         if (stopped) return;
         try {
-          onEvent(ev);
+          deliver(ev);
         } catch {
           // A handler's failure is its own; the stream goes on.
         }
@@ -339,6 +353,13 @@ export class InProcessTransport implements Transport {
     const sink: WatchSink = {
       write: (line) => {
         if (stopped) return true;
+        if (lines) {
+          if (line.startsWith('{"type":"ERROR"'))
+            endError = ApiError.fromStatus((JSON.parse(line) as WatchEvent).object);
+          buffer.push(line);
+          schedule();
+          return true;
+        }
         const ev = JSON.parse(line) as WatchEvent;
         if (ev.type === 'ERROR') endError = ApiError.fromStatus(ev.object);
         buffer.push(ev);
@@ -379,7 +400,7 @@ export class InProcessTransport implements Transport {
               : then(servedObject(this.api.handlers, req, s.obj), (o) => JSON.stringify(o)),
           // Objects as stored: the event goes to the handler as an object, without wrapping it
           // in an event line to parse again.
-          renderObject: fast ? (s) => storedCopy(s, opts) : undefined,
+          renderObject: fast && !lines ? (s) => storedCopy(s, opts) : undefined,
           bookmark: (r, end) => {
             const meta: any = { resourceVersion: String(r) };
             if (end) meta.annotations = { 'k8s.io/initial-events-end': 'true' };

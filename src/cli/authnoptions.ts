@@ -4,7 +4,8 @@
 import { type AuthenticationOptions, type OIDCOptions, validateOIDCOptions } from '../apiserver/authn/index.js';
 import type { AuthenticationFlags } from './authnflags.js';
 
-function bool(v: string | boolean | undefined, flag: string, dflt: boolean): boolean {
+/** A [bool] flag: absent (the default), bare (true), or true/false. */
+export function bool(v: string | boolean | undefined, flag: string, dflt: boolean): boolean {
   if (v === undefined) return dflt;
   if (v === true || v === 'true') return true;
   if (v === false || v === 'false') return false;

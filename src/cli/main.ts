@@ -147,6 +147,11 @@ export async function main(argv: string[]): Promise<void> {
           )
           .option('--disable-scheduler', 'do not run the scheduler in this process (run `k8ts scheduler` instead)')
           .option(
+            '--scheduler-thread [bool]',
+            "run the in-process scheduler on a worker thread of its own; false: on the API server's event loop",
+            'true',
+          )
+          .option(
             '--disable-controller-manager',
             'do not run the controller manager in this process (run `k8ts controller-manager` instead)',
           )

@@ -27,7 +27,7 @@ import { parseToken } from '../apiserver/join.js';
 import { moveSqliteIntoEtcd, serverDatastore, serverJoinSource, snapshotsFromFlags } from './managedetcd.js';
 import type { Auditor } from '../apiserver/audit/index.js';
 import type { AuthenticationFlags } from './authnflags.js';
-import { anonymousAuthFromFlags, authenticationFromFlags } from './authnoptions.js';
+import { anonymousAuthFromFlags, authenticationFromFlags, bool } from './authnoptions.js';
 
 export interface ServerFlags extends AgentFlags, IngressFlags, AuthenticationFlags {
   dataDir?: string;
@@ -68,6 +68,8 @@ export interface ServerFlags extends AgentFlags, IngressFlags, AuthenticationFla
   disableControllerManager?: boolean;
   /** Run no scheduler in this process. */
   disableScheduler?: boolean;
+  /** --scheduler-thread: the scheduler on a worker thread (default true). */
+  schedulerThread?: string | boolean;
   /** Range of pod IPs (node IPAM hands out /24s of it). */
   clusterCidr?: string;
   /** How pod traffic crosses between nodes, cluster-wide: vxlan (default), host-gw or none. */
@@ -237,6 +239,7 @@ export async function runServer(flags: ServerFlags): Promise<void> {
     joinServers: serverJoinSource(store, dataDir),
     controllers: flags.disableControllerManager ? false : controllerOptionsFromFlags(flags),
     scheduler: !flags.disableScheduler,
+    schedulerThread: bool(flags.schedulerThread, '--scheduler-thread', true),
     // kube-system/kube-dns (at --cluster-dns) with the node agents' DNS listeners as endpoints.
     clusterDNS: clusterDNSFromFlags(flags)[0],
     simulator: simCount > 0 ? simOptionsFromFlags(simCount, flags) : undefined,

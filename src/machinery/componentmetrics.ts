@@ -3,7 +3,15 @@
 // for those components read k8ts too. They live in one process-wide registry: whichever
 // component serves /metrics in this process (the API server, `k8ts scheduler`,
 // `k8ts controller-manager`) renders it alongside its own.
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import {
+  AggregatorRegistry,
+  Counter,
+  Gauge,
+  Histogram,
+  type MetricObjectWithValues,
+  type MetricValue,
+  Registry,
+} from 'prom-client';
 
 export const componentRegistry = new Registry();
 
@@ -191,16 +199,37 @@ export function reportPendingPods(sizes: () => Record<'active' | 'backoff' | 'un
   pendingPodsSource = sizes;
 }
 
+/** The metrics of this registry kept by other threads of the process (a worker has a registry of its own). */
+export type MetricsSource = () => Promise<MetricObjectWithValues<MetricValue<string>>[]>;
+const sources = new Set<MetricsSource>();
+
+/**
+ * Add a thread's copy of these metrics (its componentRegistry.getMetricsAsJSON()) to what
+ * renderWith shows: each series is the sum over the threads. Returns the removal.
+ */
+export function addMetricsSource(source: MetricsSource): () => void {
+  sources.add(source);
+  return () => sources.delete(source);
+}
+
+/** This thread's registry, or the sum of it and the other threads' copies. */
+async function combined(): Promise<Registry> {
+  if (!sources.size) return componentRegistry;
+  const others = await Promise.all([...sources].map((s) => s().catch(() => [])));
+  return AggregatorRegistry.aggregate([await componentRegistry.getMetricsAsJSON(), ...others]);
+}
+
 /** The registry in the text format, after a component's own metrics (no family appears twice). */
 export async function renderWith(own: string): Promise<string> {
   const names = new Set<string>();
   for (const m of own.matchAll(/^# TYPE (\S+)/gm)) names.add(m[1]);
-  const shared = await componentRegistry.getMetricsAsJSON();
-  if (!shared.some((m) => names.has(m.name))) return own + (await componentRegistry.metrics());
+  const registry = await combined();
+  const shared = await registry.getMetricsAsJSON();
+  if (!shared.some((m) => names.has(m.name))) return own + (await registry.metrics());
   const extra = new Registry();
   for (const name of shared.map((m) => m.name)) {
     if (names.has(name)) continue;
-    const metric = componentRegistry.getSingleMetric(name);
+    const metric = registry.getSingleMetric(name);
     if (metric) extra.registerMetric(metric);
   }
   return own + (await extra.metrics());

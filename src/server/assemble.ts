@@ -25,7 +25,7 @@ import {
 } from '../apiserver/join.js';
 import type { Backend } from '../storage/interface.js';
 import { installServiceAccountTokens, loadOrCreateServiceAccountKeys } from '../apiserver/serviceaccount/index.js';
-import { inProcessClient, type InProcessOptions } from '../apiserver/inprocess.js';
+import { InProcessTransport, inProcessClient, type InProcessOptions } from '../apiserver/inprocess.js';
 import { Authorization } from '../apiserver/authz/index.js';
 import {
   installAuthenticators,
@@ -101,6 +101,8 @@ export interface ServerSettings {
   disabledControllers?: string[];
   /** Run the scheduler in this process. */
   scheduler: boolean;
+  /** Run it on a worker thread of its own (default true); false: on the API server's event loop. */
+  schedulerThread?: boolean;
   /** Leader election of the controller manager and scheduler (off when nothing else competes). */
   leaderElection?: boolean;
   /** Keep kube-system/kube-dns at this ClusterIP (node agents' DNS listeners are its endpoints). */
@@ -328,13 +330,20 @@ export async function assembleServer(s: ServerSettings): Promise<AssembledServer
     res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' });
     res.end(body);
   });
-  const scheduler = s.scheduler
-    ? new (await import('../scheduler/runner.js')).SchedulerRunner({
-        client: componentClient('kube-scheduler', KUBE_SCHEDULER),
-        logger,
-        ...noLeaderElection,
-      })
-    : undefined;
+  // On a worker thread of its own unless told otherwise (server/schedulerthread.ts).
+  const scheduler = !s.scheduler
+    ? undefined
+    : s.schedulerThread === false
+      ? new (await import('../scheduler/runner.js')).SchedulerRunner({
+          client: componentClient('kube-scheduler', KUBE_SCHEDULER),
+          logger,
+          ...noLeaderElection,
+        })
+      : new (await import('./schedulerthread.js')).SchedulerThread({
+          transport: () => new InProcessTransport(api, { fieldManager: 'kube-scheduler', user: KUBE_SCHEDULER }),
+          logger,
+          options: noLeaderElection,
+        });
   scheduler?.start();
   const kubeDNS = s.clusterDNS
     ? new (await import('../dns/kubedns.js')).KubeDNSController({
