@@ -12,8 +12,8 @@
 //   BENCH_CREATE_QPS       pod creation rate limit (0: as fast as possible, 100 in flight)
 //   BENCH_ONLY             plain,antiaffinity (both)
 //   BENCH_OUT              JSON results (bench/results/scheduler.json)
-//   BENCH_SCHEDULER_THREAD 1: the scheduler on its worker thread, as `k8ts server` runs it
-//                          (server/schedulerthread.ts); 0 (default): on the main thread
+//   BENCH_SCHEDULER_THREAD 1 (default): the scheduler on its worker thread, as `k8ts server` runs
+//                          it (server/schedulerthread.ts); 0: on the bench's main thread
 //
 // Besides wall-clock figures it reports the process's CPU time (user + system, all threads) per
 // pod from the first create to the last binding: unlike pods/s, it holds on a shared machine.
@@ -40,7 +40,7 @@ const cfg = {
   createQps: num('BENCH_CREATE_QPS', 0),
   only: (process.env.BENCH_ONLY ?? 'plain,antiaffinity').split(','),
   out: process.env.BENCH_OUT ?? join(repo, 'bench', 'results', 'scheduler.json'),
-  thread: process.env.BENCH_SCHEDULER_THREAD === '1',
+  thread: process.env.BENCH_SCHEDULER_THREAD !== '0',
 };
 
 interface Result {
@@ -61,7 +61,7 @@ interface Result {
   createCpuMsPerPod: number;
   /** The main thread's CPU from the first create to the last binding, per pod. */
   mainCpuMsPerPod: number;
-  /** The scheduler thread's CPU over the same span, per pod (BENCH_SCHEDULER_THREAD=1 only). */
+  /** The scheduler thread's CPU over the same span, per pod (on its worker thread only). */
   schedulerThreadCpuMsPerPod?: number;
 }
 
