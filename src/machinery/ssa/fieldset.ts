@@ -28,8 +28,8 @@ export class FieldSet {
   readonly members = new Set<PathElement>();
   readonly children = new Map<PathElement, FieldSet>();
   /**
-   * Set on a set that is shared (decoded from a frozen FieldsV1 object, so other writes may hold
-   * it too): it must not change. Holds its frozen encoding once one was made.
+   * Set on a shared set (every decoded one: other writes may hold it too), which must not change.
+   * Holds its frozen encoding once one was made.
    */
   private shared?: { encoded?: Readonly<Record<string, unknown>> };
 
