@@ -11,17 +11,14 @@ import { ResourceClient } from './client.js';
 import { MetadataTransport } from './metadata.js';
 import type { ApiError } from './errors.js';
 import type { ResourceSpec, Stored, Watch, WatchEvent } from './types.js';
-import { copyWith, deepFreeze } from '../machinery/objects.js';
+import { copyWith, deepFreeze, keyOf } from '../machinery/objects.js';
 
 export type IndexFunc = (obj: any) => string[];
 
 export const NAMESPACE_INDEX = 'namespace';
 
-/** `namespace/name`, or `name` for cluster-scoped objects (client-go's MetaNamespaceKeyFunc). */
-export function keyOf(obj: any): string {
-  const m = obj?.metadata ?? {};
-  return m.namespace ? `${m.namespace}/${m.name}` : m.name;
-}
+// (Defined with the object helpers, so that light modules can use it without loading a client.)
+export { keyOf };
 
 export function splitKey(key: string): { namespace?: string; name: string } {
   const i = key.indexOf('/');

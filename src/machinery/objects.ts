@@ -178,3 +178,9 @@ export function encodeStored(obj: { metadata: Record<string, unknown> } & Record
 export function nextTurn(): Promise<void> {
   return new Promise((resolve) => setImmediate(() => setImmediate(resolve)));
 }
+
+/** `namespace/name`, or `name` for cluster-scoped objects (client-go's MetaNamespaceKeyFunc). */
+export function keyOf(obj: any): string {
+  const m = obj?.metadata ?? {};
+  return m.namespace ? `${m.namespace}/${m.name}` : m.name;
+}

@@ -15,7 +15,7 @@ import type {
 import { parseQuantityOrNull } from '../machinery/quantity.js';
 import { rfc3339 } from '../machinery/time.js';
 import { encodeUsage } from '../api/metrics/v1beta1/usage.js';
-import { keyOf } from '../client/informer.js';
+import { keyOf } from '../machinery/objects.js';
 
 export const ANN = {
   runSeconds: 'sim.k8ts.io/run-seconds',
