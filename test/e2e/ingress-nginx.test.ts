@@ -45,8 +45,16 @@ async function backend(name: string): Promise<number> {
         return;
       }
       res.setHeader('content-type', 'application/json');
-      // The port of the proxy's connection to us: whose socket it is tells who forwarded the request.
-      res.end(JSON.stringify({ name, url: req.url, headers: req.headers, peer: req.socket.remotePort }));
+      // The proxy's connection to us (its port and ours): whose socket it is tells who forwarded the request.
+      res.end(
+        JSON.stringify({
+          name,
+          url: req.url,
+          headers: req.headers,
+          peer: req.socket.remotePort,
+          local: req.socket.localPort,
+        }),
+      );
     });
   });
   s.on('upgrade', (_req: IncomingMessage, sock: Duplex, head: Buffer) => {
@@ -122,18 +130,25 @@ async function slowRequest(tls: boolean, host: string): Promise<{ done: Promise<
 /** Whether NGINX itself answers for a host (before its reload the JS proxy does, behind NGINX's default server). */
 async function nativelyServed(host: string): Promise<boolean> {
   const r = await send(host, '/').catch(() => undefined);
-  return r?.status === 200 && fromNginx(json(r).peer);
+  return r?.status === 200 && fromNginx(r);
 }
 
-/** Whether the TCP connection from local port `port` (to a backend) is a socket of the cluster's NGINX. */
-function fromNginx(port: number): boolean {
-  const hex = port.toString(16).toUpperCase().padStart(4, '0');
-  let inode = '';
-  for (const line of readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1)) {
-    const f = line.trim().split(/\s+/);
-    if (f[1]?.endsWith(`:${hex}`)) inode = f[9];
-  }
-  assert.ok(inode, `no socket from port ${port}`);
+/**
+ * Whether the backend's answer came over a TCP connection that is a socket of the cluster's NGINX.
+ * The connection is found by both its ends: on a busy host another socket (a client's in TIME_WAIT,
+ * say) often has the same local port, and NGINX keeps its upstream connection, so a lookup by
+ * the port alone could miss NGINX's socket for as long as that one lives.
+ */
+function fromNginx(a: Answer): boolean {
+  const { peer, local } = JSON.parse(a.body) as { peer: number; local: number };
+  const end = (port: number) => `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  const line = readFileSync('/proc/net/tcp', 'utf8')
+    .split('\n')
+    .slice(1)
+    .map((l) => l.trim().split(/\s+/))
+    .find((f) => f[1] === end(peer) && f[2] === end(local));
+  assert.ok(line, `no socket 127.0.0.1:${peer} -> 127.0.0.1:${local}`);
+  const inode = line[9];
   return nginxProcessesOf(join(c.dataDir, 'ingress-nginx')).some((pid) =>
     readdirSync(`/proc/${pid}/fd`).some((fd) => {
       try {
@@ -238,7 +253,7 @@ test(
   async () => {
     const native = await send('b.test', '/n', { 'x-forwarded-for': '192.0.2.9' });
     assert.equal(native.status, 200);
-    assert.ok(fromNginx(json(native).peer), 'NGINX itself sent the request to the backend');
+    assert.ok(fromNginx(native), 'NGINX itself sent the request to the backend');
     const seen = json(native).headers;
     assert.equal(seen['x-forwarded-for'], `192.0.2.9, ${CLIENT}`);
     assert.equal(seen['x-real-ip'], CLIENT);
@@ -249,7 +264,7 @@ test(
 
     const js = await send('js.test', '/j', { 'x-k8ts-front': 'forged 198.51.100.1 1 https' });
     assert.equal(js.status, 200);
-    assert.ok(!fromNginx(json(js).peer), 'the JS proxy sent the request to the backend');
+    assert.ok(!fromNginx(js), 'the JS proxy sent the request to the backend');
     assert.equal(js.headers['access-control-allow-origin'], '*'); // the JS proxy's CORS
     const jsSeen = json(js).headers;
     assert.equal(jsSeen['x-real-ip'], CLIENT);
@@ -263,7 +278,7 @@ test(
 
 test('access log and metrics cover the requests NGINX serves', { skip }, async () => {
   const r = await send('b.test', '/logged?q=2', { 'user-agent': 'nginx-test' });
-  assert.ok(fromNginx(json(r).peer));
+  assert.ok(fromNginx(r));
   const lines = () =>
     readFileSync(accessLog, 'utf8')
       .trim()
@@ -304,7 +319,7 @@ test(
     const a = await sendTls('a.test', '/x');
     assert.equal(a.cn, 'a.test');
     assert.equal(a.status, 200);
-    assert.ok(fromNginx(json(a).peer));
+    assert.ok(fromNginx(a));
     assert.equal(json(a).headers['x-forwarded-proto'], 'https');
     assert.equal(json(a).headers['x-real-ip'], CLIENT);
     const b = await sendTls('b.test', '/x');
@@ -315,7 +330,7 @@ test(
     const js = await sendTls('js.test', '/x', { 'x-k8ts-front': 'forged 198.51.100.1 1 https' });
     assert.equal(js.status, 200);
     assert.equal(js.cn, 'Kubernetes Ingress Controller Fake Certificate');
-    assert.ok(!fromNginx(json(js).peer));
+    assert.ok(!fromNginx(js));
     assert.equal(js.headers['access-control-allow-origin'], '*');
     assert.equal(json(js).headers['x-real-ip'], CLIENT);
     assert.equal(json(js).headers['x-forwarded-proto'], 'https');
@@ -406,7 +421,7 @@ test(
     assert.ok(directTls(), 'no passthrough route: NGINX takes TLS on the HTTPS port itself');
     const r = await sendTls('proxy.test', '/p?q=1', { 'x-forwarded-for': '192.0.2.9' });
     assert.equal(r.status, 200);
-    assert.ok(!fromNginx(json(r).peer), 'the JS proxy sent the request to the backend');
+    assert.ok(!fromNginx(r), 'the JS proxy sent the request to the backend');
     const seen = json(r).headers;
     assert.equal(seen['x-forwarded-for'], `192.0.2.9, ${CLIENT}`);
     assert.equal(seen['x-real-ip'], CLIENT);
@@ -487,7 +502,7 @@ test(
     // Everything else as before, through the relay.
     const a = await sendTls('a.test', '/');
     assert.equal(a.cn, 'a.test');
-    assert.ok(fromNginx(json(a).peer));
+    assert.ok(fromNginx(a));
     const p = await sendTls('proxy.test', '/');
     assert.equal(p.cn, 'proxy.test');
     assert.equal(json(p).headers['x-real-ip'], CLIENT);
@@ -508,9 +523,11 @@ test(
   },
 );
 
-test('NGINX killed with -9 is restarted by k8ts', { skip }, async () => {
+test('NGINX killed with -9 is restarted by k8ts', { skip }, async (t) => {
   const pid = nginxPid();
+  const t0 = Date.now();
   process.kill(pid, 'SIGKILL');
+  let seen = '';
   await until(
     'a new NGINX serving',
     async () => {
@@ -521,11 +538,22 @@ test('NGINX killed with -9 is restarted by k8ts', { skip }, async () => {
           return 0;
         }
       })();
-      return now !== 0 && now !== pid && (await nativelyServed('b.test'));
+      const r = await send('b.test', '/').catch((e: Error) => e.message);
+      const native = typeof r !== 'string' && r.status === 200 && fromNginx(r);
+      seen = `pid file ${now || 'absent'}, b.test: ${typeof r === 'string' ? r : r.status}, from NGINX: ${native}`;
+      return now !== 0 && now !== pid && native;
     },
-    30_000,
-    200,
+    {
+      timeoutMs: 30_000,
+      stepMs: 200,
+      diag: () => {
+        const dir = join(c.dataDir, 'ingress-nginx');
+        const log = readFileSync(join(dir, 'error.log'), 'utf8').trim().split('\n').slice(-15).join('\n');
+        return `last seen: ${seen}; NGINX processes: ${nginxProcessesOf(dir).join(' ') || 'none'}\nerror.log:\n${log}`;
+      },
+    },
   );
+  t.diagnostic(`serving again ${Date.now() - t0} ms after the kill`);
 });
 
 test('k8ts killed with -9: the next start takes the ports again', { skip }, async () => {

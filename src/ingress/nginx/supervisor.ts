@@ -37,7 +37,20 @@ export function nginxAvailable(): { ok: true } | { ok: false; why: string } {
   return { ok: true };
 }
 
-const alive = processAlive;
+/**
+ * Whether a process still runs: a zombie does not (it holds no sockets or files). The workers of
+ * a master killed with -9 are reparented to PID 1, which may reap them only seconds after they
+ * exit; counting those as running would keep the ports free that long before NGINX starts again.
+ */
+function alive(pid: number): boolean {
+  if (!processAlive(pid)) return false;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return !/^[ZX]/.test(stat.slice(stat.lastIndexOf(')') + 2));
+  } catch {
+    return false;
+  }
+}
 
 /**
  * NGINX processes (master and workers) of a runtime directory: an `nginx` process with a file of
@@ -79,7 +92,7 @@ export async function stopStaleNginx(dataDir: string, boundMs = 3000): Promise<n
     }
   }
   const until = Date.now() + boundMs;
-  while (pids.some(alive) && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+  while (pids.some(alive) && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
   for (const pid of pids.filter(alive)) {
     try {
       process.kill(pid, 'SIGKILL');
@@ -245,24 +258,41 @@ export class NginxSupervisor {
     this.child = child;
     this.startedAt = Date.now();
     child.stderr?.on('data', (d: Buffer) => this.log.warn({ stderr: d.toString().trim() }, 'nginx'));
-    child.on('error', (err) => this.log.error({ err }, 'nginx: cannot start'));
-    child.on('exit', (code, signal) => {
-      if (this.child !== child || this.stopping) return;
-      this.child = undefined;
-      // A run that lasted resets the backoff; quick failures back off up to 30 s.
-      if (Date.now() - this.startedAt > 60_000) this.backoffMs = 500;
-      this.log.error({ code, signal, retryInMs: this.backoffMs }, 'nginx exited; restarting it');
-      this.restartTimer = setTimeout(() => {
-        this.restartTimer = undefined;
-        if (this.stopping) return;
-        void stopStaleNginx(this.o.dataDir, 1000).then(() => {
-          if (this.stopping) return;
-          this.restarts++;
-          this.spawnOnce();
-        });
-      }, this.backoffMs);
-      this.backoffMs = Math.min(30_000, this.backoffMs * 2);
+    child.on('error', (err) => {
+      this.log.error({ err }, 'nginx: cannot start');
+      // A spawn that failed emits no 'exit': restart as after one.
+      if (child.pid === undefined) this.exited(child, null, null);
     });
+    child.on('exit', (code, signal) => this.exited(child, code, signal));
+  }
+
+  /**
+   * NGINX ended without being asked: start it again after the backoff. Its workers outlive a
+   * master killed with -9 and keep the ports (and serve); they are stopped first. The restart
+   * runs in the queue of applies, so no `nginx -t` runs meanwhile: the cleanup would take it for a
+   * stale NGINX (and the configuration would be lost), and while the ports are free it listens on
+   * them for a moment (the new master's bind fails and is retried 0.5 s later).
+   */
+  private exited(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
+    if (this.child !== child || this.stopping) return;
+    this.child = undefined;
+    // A run that lasted resets the backoff; quick failures back off up to 30 s.
+    if (Date.now() - this.startedAt > 60_000) this.backoffMs = 500;
+    this.log.error({ code, signal, retryInMs: this.backoffMs }, 'nginx exited; restarting it');
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = undefined;
+      const restart = async () => {
+        if (this.stopping) return;
+        const stale = await stopStaleNginx(this.o.dataDir, 1000);
+        if (this.stopping) return;
+        this.restarts++;
+        this.log.warn({ staleProcesses: stale, restarts: this.restarts }, 'nginx: starting it again');
+        this.spawnOnce();
+        await this.waitReady();
+      };
+      this.queue = this.queue.then(restart, restart);
+    }, this.backoffMs);
+    this.backoffMs = Math.min(30_000, this.backoffMs * 2);
   }
 
   /** Graceful stop (SIGQUIT), then SIGTERM and SIGKILL after bounds. */
