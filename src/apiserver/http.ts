@@ -92,7 +92,11 @@ export function looksLikeJSON(text: string): boolean {
  * no preflight, can't act with the user's client certificate). A body without a Content-Type is
  * JSON, as upstream takes it: kubectl's scale client sends its Scale that way.
  */
-export async function decodeBody(body: Buffer | string, contentType: string | undefined): Promise<unknown> {
+export async function decodeBody(
+  body: Buffer | string,
+  contentType: string | undefined,
+  found?: JSONScan,
+): Promise<unknown> {
   // Only an absent (or empty) header means JSON; one that doesn't parse (";;;") is refused.
   const mt = contentType === undefined || contentType.trim() === '' ? 'application/json' : mediaTypeOf(contentType);
   if (isProtobuf(mt)) {
@@ -104,13 +108,14 @@ export async function decodeBody(body: Buffer | string, contentType: string | un
   }
   const text = typeof body === 'string' ? body : body.toString('utf8');
   if (!text.trim()) throw errors.badRequest('the request body is empty');
-  if (mt === 'application/json') return decodeJSON(text);
+  if (mt === 'application/json') return decodeJSON(text, false, found);
   // YAML bodies are mostly JSON (kubectl's apply patches): those take the fast, iterative parser.
   if (looksLikeJSON(text)) {
-    const value = await decodeJSON(text, true);
+    const scan: JSONScan = found ?? {};
+    const value = await decodeJSON(text, true, scan);
     if (value !== NOT_JSON) {
       // As YAML, a repeated key is an error (JSON.parse would keep the last one).
-      const dups = duplicateJSONKeys(text);
+      const dups = (scan.duplicates ??= duplicateJSONKeys(text));
       if (dups.length)
         throw errors.badRequest(`error converting YAML to JSON: Map keys must be unique: ${JSON.stringify(dups[0])}`);
       return value;
@@ -141,8 +146,21 @@ export class BodySyntaxError extends errors.ApiError {
 /** Bodies at least this long are parsed in slices of the event loop (machinery/slicedjson.ts). */
 const SLICED_PARSE_CHARS = 512 * 1024;
 
-async function decodeJSON(text: string, orNotJSON = false): Promise<unknown> {
-  if (jsonNestedDeeperThan(text, MAX_NESTING_DEPTH)) throw tooDeep(MAX_NESTING_DEPTH);
+/** What decoding a JSON text found on the way: the keys it repeats (see scanJSONText). */
+export interface JSONScan {
+  duplicates?: string[];
+}
+
+async function decodeJSON(text: string, orNotJSON = false, found?: JSONScan): Promise<unknown> {
+  if (text.length >= SLICED_PARSE_CHARS || !found) {
+    // A big text's repeated keys are looked for in a turn of its own (rest.ts readObject).
+    if (jsonNestedDeeperThan(text, MAX_NESTING_DEPTH)) throw tooDeep(MAX_NESTING_DEPTH);
+  } else {
+    // One pass over the text for both its depth and its repeated keys (field validation reports them).
+    const duplicates = scanJSONText(text, MAX_NESTING_DEPTH);
+    if (!duplicates) throw tooDeep(MAX_NESTING_DEPTH);
+    found.duplicates = duplicates;
+  }
   try {
     return text.length >= SLICED_PARSE_CHARS ? await parseJSONInSlices(text) : JSON.parse(text);
   } catch (e) {
@@ -154,40 +172,49 @@ async function decodeJSON(text: string, orNotJSON = false): Promise<unknown> {
 
 /** JSON object keys that appear twice in the same object (strict field validation reports them). */
 export function duplicateJSONKeys(text: string): string[] {
-  // A light scanner: tracks keys per object nesting level without building values.
+  return scanJSONText(text, Infinity)!;
+}
+
+/**
+ * One linear pass over a JSON text, without building values: the object keys it repeats (in
+ * the order their repeats appear; a key three times is reported twice), or undefined when
+ * arrays and objects nest deeper than `limit` (as jsonNestedDeeperThan counts). A text that is
+ * not JSON gives some answer; its parse fails anyway.
+ */
+export function scanJSONText(text: string, limit: number): string[] | undefined {
   const dups: string[] = [];
-  const stack: Set<string>[] = [];
-  const kinds: ('o' | 'a')[] = [];
-  let i = 0;
+  // Per open object, the keys seen: none yet, the first (most objects are small), or a set.
+  const keys: (Set<string> | string | undefined)[] = [];
+  const isObject: boolean[] = [];
+  let depth = 0;
   let expectKey = false;
-  while (i < text.length) {
-    const c = text[i];
-    if (c === '"') {
-      const j = skipDoubleQuoted(text, i + 1) - 1;
-      if (expectKey && kinds[kinds.length - 1] === 'o') {
-        const s = text.slice(i + 1, j);
-        const keys = stack[stack.length - 1];
-        if (keys.has(s)) dups.push(s);
-        keys.add(s);
+  const n = text.length;
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22 /* " */) {
+      const end = skipDoubleQuoted(text, i + 1);
+      if (expectKey && depth > 0 && isObject[depth - 1]) {
+        const k = text.slice(i + 1, end - 1);
+        const seen = keys[depth - 1];
+        if (seen === undefined) keys[depth - 1] = k;
+        else if (typeof seen === 'string') {
+          if (seen === k) dups.push(k);
+          else keys[depth - 1] = new Set([seen, k]);
+        } else if (seen.has(k)) dups.push(k);
+        else seen.add(k);
         expectKey = false;
       }
-      i = j + 1;
-      continue;
+      i = end - 1;
+    } else if (c === 0x7b /* { */ || c === 0x5b /* [ */) {
+      if (++depth > limit) return undefined;
+      keys[depth - 1] = undefined;
+      isObject[depth - 1] = c === 0x7b;
+      if (c === 0x7b) expectKey = true;
+    } else if (c === 0x7d /* } */ || c === 0x5d /* ] */) {
+      if (depth > 0) keys[--depth] = undefined;
+    } else if (c === 0x2c /* , */) {
+      expectKey = depth > 0 && isObject[depth - 1];
     }
-    if (c === '{') {
-      stack.push(new Set());
-      kinds.push('o');
-      expectKey = true;
-    } else if (c === '[') {
-      kinds.push('a');
-      stack.push(new Set());
-    } else if (c === '}' || c === ']') {
-      kinds.pop();
-      stack.pop();
-    } else if (c === ',') {
-      expectKey = kinds[kinds.length - 1] === 'o';
-    }
-    i++;
   }
   return dups;
 }
@@ -264,6 +291,24 @@ const SERIALIZERS = [
  * parameters ask for something this endpoint cannot produce is passed over. 406 when none fits.
  */
 export function negotiate(accept: string | undefined, opts: NegotiateOptions = {}): Negotiated {
+  // Clients send the same few Accept headers on every request: their answers are kept (frozen,
+  // shared), for headers of a sane length and up to a bound on how many different ones.
+  if (accept !== undefined && accept.length > NEGOTIATED_MAX_ACCEPT) return negotiateUncached(accept, opts);
+  const key = `${opts.protobuf ?? ''}${opts.discovery ? '+d' : ''}\u0000${accept ?? ''}`;
+  let neg = negotiated.get(key);
+  if (!neg) {
+    neg = Object.freeze(negotiateUncached(accept, opts));
+    if (negotiated.size >= NEGOTIATED_MAX) negotiated.clear();
+    negotiated.set(key, neg);
+  }
+  return neg;
+}
+
+const negotiated = new Map<string, Negotiated>();
+const NEGOTIATED_MAX = 1024;
+const NEGOTIATED_MAX_ACCEPT = 512;
+
+function negotiateUncached(accept: string | undefined, opts: NegotiateOptions): Negotiated {
   const ranges = parseAccept(accept);
   if (!ranges.length) return { kind: 'object', yaml: false };
   for (const r of ranges) {

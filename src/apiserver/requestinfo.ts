@@ -71,7 +71,11 @@ function checkSegment(what: 'Name' | 'Namespace', value: string): void {
 
 export function parseRequestPath(pathname: string): RequestInfo {
   // Leading and trailing slashes don't matter; an empty segment inside the path addresses nothing.
-  const trimmed = pathname.replace(/^\/+|\/+$/g, '');
+  let start = 0;
+  let end = pathname.length;
+  while (start < end && pathname.charCodeAt(start) === 0x2f /* / */) start++;
+  while (end > start && pathname.charCodeAt(end - 1) === 0x2f) end--;
+  const trimmed = pathname.slice(start, end);
   const parts = trimmed ? trimmed.split('/') : [];
   let i: number;
   let group = '';
@@ -91,7 +95,7 @@ export function parseRequestPath(pathname: string): RequestInfo {
   const rawRest = parts.slice(i);
   const req: ResourceRequest = { kind: 'resource', group, version, resource: '' };
   // e.g. /apis//v1/... or /api/v1/namespaces//pods: nothing lives there (the router's 404).
-  if (parts.some((s) => s === '')) return req;
+  if (trimmed.includes('//')) return req;
   const rest = rawRest.map(unescapeSegment);
   // Deprecated /watch/ prefix: /api/v1/watch/namespaces/ns/pods.
   if (rest[0] === 'watch') {

@@ -10,6 +10,7 @@ import type { StoredObject } from '../storage/cacher.js';
 import { type MaybePromise, isPromise, servedAsStored, then } from './convert.js';
 import { isBuiltinKind, unrecognizedBody } from './decodeerrors.js';
 import {
+  type JSONScan,
   type Negotiated,
   BodySyntaxError,
   decodeBody,
@@ -166,9 +167,15 @@ export class RestHandler {
         body = { object: decodeProtobufBody(bytes, { apiVersion, kind }), protobuf: true, sizeChecked: true };
       } else {
         const text = bytes.toString('utf8');
-        const sizeChecked = ['application/json', 'application/yaml', ''].includes(mediaType) && looksLikeJSON(text);
+        const sizeChecked =
+          (mediaType === 'application/json' || mediaType === 'application/yaml' || mediaType === '') &&
+          looksLikeJSON(text);
         if (sizeChecked) checkStorableBody(text);
-        body = { object: await decodeBody(text, contentType), text, json: !mediaType.includes('yaml'), sizeChecked };
+        const json = !mediaType.includes('yaml');
+        // A JSON text's repeated keys are found while it is decoded (one pass for them and its depth).
+        const scan: JSONScan = {};
+        body = { object: await decodeBody(text, contentType, json ? scan : undefined), text, json, sizeChecked };
+        if (json) body.duplicates = scan.duplicates;
       }
     } catch (err) {
       if (isBuiltinKind(def.group, def.kind, version.name) && err instanceof BodySyntaxError)
@@ -177,7 +184,7 @@ export class RestHandler {
     }
     await pause(bytes.length);
     // Field validation reports repeated keys; for a big body, looking is a turn of its own.
-    if (body.json && body.text !== undefined) {
+    if (body.json && body.text !== undefined && !body.duplicates) {
       body.duplicates = duplicateJSONKeys(body.text);
       await pause(bytes.length);
     }
@@ -398,5 +405,6 @@ export function checkRoute(def: ResourceDef, info: ResourceRequest, method: stri
 /** Upstream's default field manager: the user agent's program name. */
 export function defaultFieldManager(userAgent: string | undefined): string {
   if (!userAgent) return 'unknown';
-  return userAgent.split('/')[0].slice(0, 128) || 'unknown';
+  const slash = userAgent.indexOf('/');
+  return (slash < 0 ? userAgent : userAgent.slice(0, slash)).slice(0, 128) || 'unknown';
 }

@@ -165,6 +165,12 @@ export function takeOrCopy<T>(value: T): T {
  * resourceVersion in there instead of re-serialising; see cacher.ts).
  */
 export function encodeStored(obj: { metadata: Record<string, unknown> } & Record<string, unknown>): string {
+  // Already in that form (a create's object, usually): no copies. An own resourceVersion that
+  // is undefined is left out by JSON.stringify as the copy leaves it out.
+  if (obj.metadata.resourceVersion === undefined) {
+    const keys = Object.keys(obj);
+    if (keys[0] === 'apiVersion' && keys[1] === 'kind' && keys[2] === 'metadata') return JSON.stringify(obj);
+  }
   const { resourceVersion: _rv, ...meta } = obj.metadata;
   const { apiVersion, kind, metadata: _m, ...rest } = obj;
   return JSON.stringify({ apiVersion, kind, metadata: meta, ...rest });

@@ -106,10 +106,12 @@ export interface Body {
 /** A request with the deprecation warning of its version, when it has one (upstream warns on every verb). */
 export function newRequest(r: Omit<ApiRequest, 'warnings'>): ApiRequest {
   const v = r.served.version;
-  const warnings = v.deprecated
+  // `r` is the caller's fresh object: it becomes the request (no copy per request).
+  const req = r as ApiRequest;
+  req.warnings = v.deprecated
     ? [v.deprecationWarning ?? `${servedApiVersion(r)} ${r.served.def.kind} is deprecated`]
     : [];
-  return { ...r, warnings };
+  return req;
 }
 
 export const servedApiVersion = (r: Pick<ApiRequest, 'served'>) =>
@@ -279,7 +281,7 @@ export async function checkBodyObject(
   if (!body.sizeChecked) checkStorableSize(obj);
   if (expected) return obj;
   // A body the decoder refuses: upstream's transformDecodeError names the kind and version.
-  const decodeError = `${kind} in version ${JSON.stringify(version.name)} cannot be handled as a ${kind}: `;
+  const decodeError = () => `${kind} in version ${JSON.stringify(version.name)} cannot be handled as a ${kind}: `;
   // Fields newer than this server's schema are dropped from protobuf too, but not reported.
   validateFields(deps, req, obj, body.protobuf ? 'Ignore' : fieldValidation, body, decodeError);
   await pause(req.bodyBytes);
@@ -288,7 +290,8 @@ export async function checkBodyObject(
 
 /**
  * Unknown and duplicate fields: dropped always; reported per fieldValidation (unset: Warn).
- * Values the decoder can't take (wrong JSON type, malformed time) are a 400, prefixed with `decodeError`.
+ * Values the decoder can't take (wrong JSON type, malformed time) are a 400, prefixed with `decodeError`
+ * (made only for that error).
  */
 export function validateFields(
   deps: HandlerDeps,
@@ -296,7 +299,7 @@ export function validateFields(
   obj: any,
   fieldValidation: WriteOptions['fieldValidation'],
   source?: Pick<Body, 'text' | 'json' | 'duplicates'>,
-  decodeError = '',
+  decodeError?: () => string,
 ): void {
   const mode: FieldValidation = fieldValidation || 'Warn';
   const { def, version } = req.served;
@@ -313,6 +316,7 @@ export function validateFields(
     for (const k of source.duplicates ?? duplicateJSONKeys(source.text)) problems.push(`duplicate field "${k}"`);
   }
   if (!problems.length || mode === 'Ignore') return;
-  if (mode === 'Strict') throw errors.badRequest(`${decodeError}strict decoding error: ${problems.join(', ')}`);
+  if (mode === 'Strict')
+    throw errors.badRequest(`${decodeError?.() ?? ''}strict decoding error: ${problems.join(', ')}`);
   req.warnings.push(...problems);
 }

@@ -260,24 +260,29 @@ export interface UpdateOptions {
  * (in place). managedFields the request set explicitly are taken when valid (that is how clients
  * rewrite or reset them); invalid ones are ignored in favour of the live object's.
  */
+/** The live object's managers; none when they don't decode. */
+function liveManaged(old: any): Managed {
+  const entries = old?.metadata?.managedFields;
+  if (entries === undefined) return new Map();
+  try {
+    return decodeManaged(entries);
+  } catch {
+    return new Map();
+  }
+}
+
 export function recordUpdateOperation(obj: any, old: any, opts: UpdateOptions): void {
   const meta = obj.metadata ?? (obj.metadata = {});
-  const liveManaged = (): Managed => {
-    try {
-      return decodeManaged(old?.metadata?.managedFields);
-    } catch {
-      return new Map();
-    }
-  };
   let managed: Managed;
-  if (opts.subresource) managed = liveManaged();
+  if (opts.subresource) managed = liveManaged(old);
+  else if (meta.managedFields === undefined) managed = liveManaged(old);
   else if (isResetManagedFields(meta.managedFields)) managed = new Map();
   else {
     try {
       managed = decodeManaged(meta.managedFields);
-      if (!managed.size) managed = liveManaged();
+      if (!managed.size) managed = liveManaged(old);
     } catch {
-      managed = liveManaged();
+      managed = liveManaged(old);
     }
   }
   const next = withoutManagedFields(obj);
