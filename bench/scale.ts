@@ -662,6 +662,7 @@ async function main(): Promise<void> {
       serverCores: +(convergeCpu / convergeS).toFixed(2),
       serverRunQueueWaitCores: +((schedOf(serverPid).wait - sched0.wait) / convergeS).toFixed(2),
       serverMainThreadCores: +mainThreadCores.toFixed(2),
+      serverMainThreadCpuS: +(mainThreadCores * convergeS).toFixed(2),
       serverBusiestOtherThreadsCores: otherThreadCores.map((t) => +t.cores.toFixed(2)),
       simCores: +((cpuSecondsOf(simPid) - simCpu0) / convergeS).toFixed(2),
       ...(etcd ? { etcdCores: +(convergeEtcd / convergeS).toFixed(2), etcdPeakRssMiB: +etcdPeakRss.toFixed(0) } : {}),

@@ -16,7 +16,7 @@ import {
   validateWriteOptions,
 } from './options.js';
 import * as serverErrors from '../machinery/errors.js';
-import { deepCopy, setOwn } from '../machinery/objects.js';
+import { deepCopy, deepFreeze, setOwn, takeOrCopy } from '../machinery/objects.js';
 import {
   type StoredObject,
   metadataOf,
@@ -150,7 +150,8 @@ export class InProcessTransport implements Transport {
   private audited<T>(
     verb: string,
     t: Target,
-    run: () => Promise<T>,
+    /** `audited`: an audit record keeps the request's body (it must stay as the caller sent it). */
+    run: (audited: boolean) => Promise<T>,
     body?: unknown,
     namespace = t.namespace,
     fieldSelector?: string,
@@ -174,8 +175,8 @@ export class InProcessTransport implements Transport {
       restClientRequest(VERB_METHODS[verb] ?? verb.toUpperCase(), '', 403);
       return Promise.reject(authz.error);
     }
-    if (!record) return run();
-    return run().then(
+    if (!record) return run(false);
+    return run(true).then(
       (response) => {
         record.complete({ response });
         return response;
@@ -230,12 +231,26 @@ export class InProcessTransport implements Transport {
     );
   }
 
-  /** A private copy of a handler's object, in the served version. */
-  private out(req: ApiRequest, result: ObjectResult): MaybePromise<any> {
+  /**
+   * A handler's object, in the served version: a private copy, or (`shared`: the caller never
+   * changes it) the watch cache's own object, deeply frozen, as shared informers get it.
+   */
+  private out(req: ApiRequest, result: ObjectResult, shared = false): MaybePromise<any> {
     if (!('stored' in result)) return deepCopy(result.object);
     const store = this.api.storeFor(req.served.def);
-    if (servedAsStored(req.served, store.storageApiVersion)) return deepCopy(result.stored.obj);
-    return then(servedObject(this.api.handlers, req, result.stored.obj), (o) => deepCopy(o));
+    if (servedAsStored(req.served, store.storageApiVersion))
+      return shared ? deepFreeze(result.stored.obj) : deepCopy(result.stored.obj);
+    // A converted object is this call's own.
+    return then(servedObject(this.api.handlers, req, result.stored.obj), (o) => (shared ? deepFreeze(o) : deepCopy(o)));
+  }
+
+  /**
+   * The body a write hands to the handlers, which write into it: the caller's own object when it
+   * handed it over (markUnshared: nothing else references it) and no audit record keeps it as the
+   * request it was, else a copy.
+   */
+  private body(body: any, audited: boolean): any {
+    return audited ? deepCopy(body) : takeOrCopy(body);
   }
 
   /** A subresource with its own semantics (pods/binding, pods/eviction, namespaces/finalize). */
@@ -424,7 +439,7 @@ export class InProcessTransport implements Transport {
     return this.audited(
       'create',
       t,
-      () =>
+      (audited) =>
         guarded('POST', async () => {
           if (t.subresource) {
             // POST to an object's subresource: an action with its own semantics (pods/binding, ...).
@@ -437,8 +452,8 @@ export class InProcessTransport implements Transport {
           // A client names the namespace with the object; the URL of an HTTP request carries it.
           const req = this.request(t, false, t.namespace ?? body?.metadata?.namespace);
           const validated = this.writeOptions(opts, 'CreateOptions');
-          const result = await create(this.api.handlers, req, { object: deepCopy(body) }, validated);
-          return this.done(req, await this.out(req, result));
+          const result = await create(this.api.handlers, req, { object: this.body(body, audited) }, validated);
+          return this.done(req, await this.out(req, result, opts?.shared));
         }),
       body,
       t.namespace ?? body?.metadata?.namespace,
@@ -449,7 +464,7 @@ export class InProcessTransport implements Transport {
     return this.audited(
       'update',
       t,
-      () =>
+      (audited) =>
         guarded('PUT', async () => {
           const req = this.request(t, true);
           const validated = this.writeOptions(opts, 'UpdateOptions');
@@ -458,8 +473,8 @@ export class InProcessTransport implements Transport {
             const ctx = writeContext(req, validated, req.subresource);
             return this.done(req, deepCopy(await call(req.namespace, req.name!, body, ctx)));
           }
-          const result = await update(this.api.handlers, req, { object: deepCopy(body) }, validated);
-          return this.done(req, await this.out(req, result));
+          const result = await update(this.api.handlers, req, { object: this.body(body, audited) }, validated);
+          return this.done(req, await this.out(req, result, opts?.shared));
         }),
       body,
     );
@@ -469,13 +484,13 @@ export class InProcessTransport implements Transport {
     return this.audited(
       'patch',
       t,
-      () =>
+      (audited) =>
         guarded('PATCH', async () => {
           const req = this.request(t, true);
           const validated = this.writeOptions(opts, 'PatchOptions', type === 'apply');
           // The patch's values end up in the stored object: the caller's own stay untouched.
-          const result = await patch(this.api.handlers, req, { type, body: deepCopy(body) }, validated);
-          return this.done(req, await this.out(req, result));
+          const result = await patch(this.api.handlers, req, { type, body: this.body(body, audited) }, validated);
+          return this.done(req, await this.out(req, result, opts?.shared));
         }),
       body,
     );

@@ -425,8 +425,13 @@ export class Store {
     const sub = ctx.subresource;
     if (sub === 'status') {
       // A status write changes status only (and, as upstream, none of the metadata a user owns).
-      const merged: any = { ...deepCopy(old), status: obj.status };
-      merged.metadata.managedFields = meta.managedFields ?? old.metadata.managedFields;
+      // The rest of the old object is shared, not copied: nothing on the way writes to it
+      // (strategies replace spec with the old one's), but metadata, which they may write.
+      const metadata = { ...old.metadata };
+      for (const k of Object.keys(metadata)) if (k !== 'managedFields') metadata[k] = deepCopy(metadata[k]);
+      // (The old managedFields are decoded, never changed: field management replaces them.)
+      metadata.managedFields = meta.managedFields ?? old.metadata.managedFields;
+      const merged: any = { ...old, metadata, status: obj.status };
       if (obj.status === undefined) delete merged.status;
       return this.commitUpdate(current, merged, ctx);
     }

@@ -8,6 +8,7 @@ import { R, spec, type Client } from './client.js';
 import type { KubeObject } from './types.js';
 import { isNotFound } from './errors.js';
 import { rfc3339 } from '../machinery/time.js';
+import { markUnshared } from '../machinery/objects.js';
 
 export type EventType = 'Normal' | 'Warning';
 
@@ -92,7 +93,9 @@ export class EventRecorder {
       prior.count++;
       prior.at = Date.now();
       try {
-        await events.patch(prior.name, 'merge', { count: prior.count, lastTimestamp: t });
+        await events.patch(prior.name, 'merge', markUnshared({ count: prior.count, lastTimestamp: t }), {
+          shared: true,
+        });
         return;
       } catch (err) {
         if (!isNotFound(err)) throw err;
@@ -100,7 +103,8 @@ export class EventRecorder {
       }
     }
     const name = `${involved.name}.${(Date.now() * 1e6 + Math.floor(Math.random() * 1e6)).toString(16)}`;
-    await events.create({
+    // Built here for this call alone: handed over (markUnshared), and its answer is not read.
+    const event: RecordedEvent = {
       apiVersion: 'v1',
       kind: 'Event',
       metadata: { name, namespace },
@@ -117,7 +121,8 @@ export class EventRecorder {
       lastTimestamp: t,
       eventTime: null,
       count: 1,
-    });
+    };
+    await events.create(markUnshared(event), { shared: true });
     if (this.seen.size >= MAX_REMEMBERED) this.seen.delete(this.seen.keys().next().value!);
     this.seen.set(key, { name, namespace, count: 1, at: Date.now() });
   }

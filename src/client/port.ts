@@ -11,6 +11,7 @@
 // code, reason, message and details.
 import type { MessagePort } from 'node:worker_threads';
 import { ApiError } from './errors.js';
+import { markUnshared } from '../machinery/objects.js';
 import type {
   DeleteOptions,
   DiscoveredResource,
@@ -267,6 +268,14 @@ export function serveTransport(port: MessagePort, transport: Transport & Partial
         const args = r.args;
         // A list is copied once, by the port: the transport may hand out the cache's own objects.
         if (r.op === 'list') args[1] = { ...(args[1] as ListOptions | undefined), shared: true };
+        else if (r.op === 'create' || r.op === 'update' || r.op === 'patch') {
+          // So is a write's answer; and its body, just cloned from the message, is nobody else's:
+          // the transport may write into it instead of copying it.
+          const at = r.op === 'patch' ? 2 : 1; // (t, body, opts) or (t, type, patch, opts)
+          const body = args[at];
+          if (typeof body === 'object' && body !== null) markUnshared(body);
+          args[at + 1] = { ...(args[at + 1] as WriteOptions | undefined), shared: true };
+        }
         let p: Promise<unknown>;
         try {
           p = (transport[r.op] as (...a: unknown[]) => Promise<unknown>).apply(transport, args);

@@ -81,6 +81,11 @@ export interface WriteOptions {
   fieldManager?: string;
   dryRun?: boolean;
   fieldValidation?: 'Ignore' | 'Warn' | 'Strict';
+  /**
+   * The caller never changes the object it gets back (or ignores it): the in-process transport
+   * answers with the watch cache's own object, deeply frozen, instead of a private copy.
+   */
+  shared?: boolean;
 }
 
 export type PatchType = 'json' | 'merge' | 'strategic' | 'apply';

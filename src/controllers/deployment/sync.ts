@@ -50,7 +50,7 @@ export class DeploymentSync {
 
   /** Write the Deployment's status, carrying the new resourceVersion forward. */
   async writeStatus(d: Dep): Promise<void> {
-    const updated = await this.deployments.namespace(d.metadata.namespace).updateStatus(d);
+    const updated = await this.deployments.namespace(d.metadata.namespace).updateStatus(d, { shared: true });
     d.metadata.resourceVersion = updated.metadata.resourceVersion;
   }
 

@@ -16,6 +16,7 @@ import { EventRecorder } from '../../client/events.js';
 import { keyOf, type SharedIndexInformer } from '../../client/informer.js';
 import type { ResourceSpec, Stored } from '../../client/types.js';
 import { namespaceOf } from '../../machinery/meta.js';
+import { markUnshared } from '../../machinery/objects.js';
 import { Selector, selectorFromLabelSelectorRaw, selectorFromSet } from '../../machinery/labels.js';
 import type { Controller, ControllerContext } from '../types.js';
 import {
@@ -334,7 +335,8 @@ export class ReplicaSetController implements Controller {
       const template = rs.spec?.template;
       const { successes, error } = await slowStartBatch(diff, SLOW_START_INITIAL_BATCH, async () => {
         try {
-          const created = await podsNs.create(podFromTemplate(template, rs, ref));
+          // The pod is built fresh for this call (handed over), and its answer only read.
+          const created = await podsNs.create(markUnshared(podFromTemplate(template, rs, ref)), { shared: true });
           this.recorder.event(this.withKind(rs), 'Normal', 'SuccessfulCreate', `Created pod: ${created.metadata.name}`);
         } catch (err) {
           // A namespace being deleted refuses new pods: not a failure of this set.
@@ -420,7 +422,7 @@ export class ReplicaSetController implements Controller {
       const body = { ...this.withKind(obj), status: { ...status, observedGeneration: obj.metadata.generation ?? gen } };
       if (!body.status.conditions?.length) delete body.status.conditions;
       try {
-        return await client.updateStatus(body);
+        return await client.updateStatus(body, { shared: true }); // only read
       } catch (err) {
         if (!isConflict(err) || attempt >= 1) throw err;
         obj = await client.get(rs.metadata.name);

@@ -71,7 +71,7 @@ export function podFromTemplate(
   if (t.metadata?.annotations && Object.keys(t.metadata.annotations).length)
     meta.annotations = { ...t.metadata.annotations };
   if (t.metadata?.finalizers?.length) meta.finalizers = [...t.metadata.finalizers];
-  if (controllerRef) meta.ownerReferences = [controllerRef];
+  if (controllerRef) meta.ownerReferences = [{ ...controllerRef }];
   return { apiVersion: 'v1', kind: 'Pod', metadata: meta, spec: structuredClone(t.spec ?? { containers: [] }) };
 }
 

@@ -64,6 +64,9 @@ function walkOf(name: string): Walk | undefined {
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function fill(obj: Record<string, unknown>, w: Walk): void {
+  // A frozen part (deeply frozen, see deepFreeze) is a stored object's, filled when it was
+  // written and never to be changed: a status write shares the spec of the version it replaces.
+  if (Object.isFrozen(obj)) return;
   for (const f of w.nil) if (obj[f] === undefined) obj[f] = null;
   for (const [json, name, shape] of w.children) {
     const cw = walks!.get(name)!;
