@@ -133,12 +133,15 @@ interface Round {
   mib: number;
   pageMs?: { p50: number; p99: number; max: number; first: number };
   serverCpuSeconds: number;
+  /** This process's CPU for the round (reading and parsing the pages). */
+  clientCpuSeconds?: number;
   serverRssMiB: number;
   load1: number;
 }
 
 async function pagedList(pool: Pool, pid: number): Promise<Round> {
   const cpu0 = cpuSecondsOf(pid);
+  const own0 = process.cpuUsage();
   const t0 = performance.now();
   const pageMs: number[] = [];
   let cont = '';
@@ -169,6 +172,7 @@ async function pagedList(pool: Pool, pid: number): Promise<Round> {
     mib: bytes / 2 ** 20,
     pageMs: { p50: pct(sorted, 0.5), p99: pct(sorted, 0.99), max: sorted[sorted.length - 1], first: pageMs[0] },
     serverCpuSeconds: cpuSecondsOf(pid) - cpu0,
+    clientCpuSeconds: ((u) => (u.user + u.system) / 1e6)(process.cpuUsage(own0)),
     serverRssMiB: rssOf(pid).rssMiB,
     load1: os.loadavg()[0],
   };
@@ -304,7 +308,8 @@ async function main() {
       rounds.push(round);
       log(
         `list ${r + 1}: ${round.seconds.toFixed(1)} s, ${round.pages} pages (p50 ${round.pageMs!.p50.toFixed(0)} ms, ` +
-          `p99 ${round.pageMs!.p99.toFixed(0)} ms), server CPU ${round.serverCpuSeconds.toFixed(1)} s; load ${load()}`,
+          `p99 ${round.pageMs!.p99.toFixed(0)} ms), server CPU ${round.serverCpuSeconds.toFixed(1)} s, ` +
+          `client CPU ${round.clientCpuSeconds!.toFixed(1)} s; load ${load()}`,
       );
     }
     if (cfg.kubectl) {
@@ -319,13 +324,16 @@ async function main() {
       `\n${cfg.pods} pods; creates ${(results.create as { perSecond: number }).perSecond.toFixed(0)}/s` +
         (cfg.churn ? `; ${cfg.churn} pod writes/s during the lists` : ''),
     );
-    console.log('| client | total s | pages | page p50 / p99 / max ms | MiB | server CPU s | server RSS MiB | load |');
-    console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+    console.log(
+      '| client | total s | pages | page p50 / p99 / max ms | MiB | server CPU s | client CPU s | server RSS MiB | load |',
+    );
+    console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
     for (const r of rounds) {
       const pm = r.pageMs ? `${r.pageMs.p50.toFixed(0)} / ${r.pageMs.p99.toFixed(0)} / ${r.pageMs.max.toFixed(0)}` : '';
       console.log(
         `| ${r.client} | ${r.seconds.toFixed(1)} | ${r.pages} | ${pm} | ${r.mib.toFixed(0)} | ` +
-          `${r.serverCpuSeconds.toFixed(1)} | ${r.serverRssMiB.toFixed(0)} | ${r.load1.toFixed(1)} |`,
+          `${r.serverCpuSeconds.toFixed(1)} | ${r.clientCpuSeconds?.toFixed(1) ?? ''} | ` +
+          `${r.serverRssMiB.toFixed(0)} | ${r.load1.toFixed(1)} |`,
       );
     }
     mkdirSync(dirname(cfg.out), { recursive: true });
