@@ -252,7 +252,15 @@ async function main() {
     ],
     cfg.serverNodeArgs,
   );
-  const { child, match } = await launch('k8ts server', args, /ready: (\S+) \(data .*, kubeconfig (\S+)\)/, 120_000);
+  const { child, match } = await launch(
+    'k8ts server',
+    args,
+    /ready: (\S+) \(data .*, kubeconfig (\S+)\)/,
+    120_000,
+  ).catch((err: unknown) => {
+    rmSync(dataDir, { recursive: true, force: true });
+    throw err;
+  });
   const pid = child.pid!;
   const kubeconfig = match[2];
   const tls = clientTLS(kubeconfig);
