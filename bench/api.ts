@@ -47,6 +47,7 @@ import {
   pct,
   pick,
   repo,
+  rssOf,
   scale,
   sleep,
 } from './common.js';
@@ -205,12 +206,6 @@ async function load(
   serverPid = watched.server,
 ): Promise<Stats> {
   return summarize([await run(n, concurrency, op, serverPid)]);
-}
-
-function rssOf(pid: number): { rssMiB: number; hwmMiB: number } {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
-  return { rssMiB: kb('VmRSS') / 1024, hwmMiB: kb('VmHWM') / 1024 };
 }
 
 async function stopProcess(child: ChildProcess, name: string, graceMs = 30_000): Promise<void> {

@@ -53,6 +53,17 @@ export function cpuSecondsOf(pid: number): number {
   }
 }
 
+/** A process's resident memory now and at its peak (MiB), from /proc; NaN once it is gone. */
+export function rssOf(pid: number): { rssMiB: number; hwmMiB: number } {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
+    return { rssMiB: kb('VmRSS') / 1024, hwmMiB: kb('VmHWM') / 1024 };
+  } catch {
+    return { rssMiB: NaN, hwmMiB: NaN };
+  }
+}
+
 /** Spawn a process and wait for a line on stdout matching `ready`. */
 /**
  * The node arguments that start `k8ts server` on a fresh data dir, on 127.0.0.1 and a free port,

@@ -50,6 +50,7 @@ import {
   pct,
   pick,
   repo,
+  rssOf,
   scale,
   sleep,
 } from './common.js';
@@ -215,16 +216,6 @@ async function keepWorkloadOffRealNode(client: Client): Promise<void> {
 /** Stops what a stopped server leaves (containerd, the bridge), as every benchmark must. */
 function killall(dataDir: string): void {
   spawnSync(process.execPath, [join(repo, 'bin', 'k8ts'), 'killall', '--data-dir', dataDir], { stdio: 'ignore' });
-}
-
-function rssOf(pid: number): { rssMiB: number; hwmMiB: number } {
-  try {
-    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
-    return { rssMiB: kb('VmRSS') / 1024, hwmMiB: kb('VmHWM') / 1024 };
-  } catch {
-    return { rssMiB: NaN, hwmMiB: NaN };
-  }
 }
 
 /**

@@ -1,11 +1,13 @@
 // Lists with limit/continue, consistent at one resourceVersion. The first page is cut from the
-// watch cache and the whole (filtered) result kept briefly as a snapshot (within a byte budget
-// all snapshots share), so later pages come from memory at the same revision; without a snapshot
-// (evicted, another server, a restart) pages are read from storage at the token's revision, or
-// 410 Gone once that history is compacted.
+// watch cache, and what identifies each version of the whole (filtered) result (its key and
+// revision) kept briefly as a snapshot (within a byte budget all snapshots share). A later page
+// takes each object from the watch cache while the cache still holds that version, and a version
+// replaced or deleted since from the cache's history; without a snapshot (evicted, another
+// server, a restart), or when the history no longer has a version, the page is read from storage
+// at the token's revision, or 410 Gone once that history is compacted.
 import { LRUCache } from 'lru-cache';
 import * as errors from '../machinery/errors.js';
-import type { StoredObject } from '../storage/cacher.js';
+import type { StoredObject, WatchCache } from '../storage/cacher.js';
 import { makeStored } from '../storage/cacher.js';
 import { type Backend, StorageError } from '../storage/interface.js';
 import { Store } from './store.js';
@@ -81,17 +83,33 @@ const EXPIRED =
 const SNAPSHOT_TTL_MS = 5 * 60_000;
 
 /**
- * What the snapshots may hold together, by their objects' JSON text (an upper bound of what they
- * keep alive once the objects are replaced or deleted): past it the least recently used go first,
- * and a list bigger than the whole budget keeps no snapshot. Their later pages are read from
- * storage at the token's revision, as upstream's apiserver reads every page from etcd.
+ * What the snapshots may hold together (see snapshotSize): past it the least recently used go
+ * first, and a list bigger than the whole budget keeps no snapshot. Their later pages are read
+ * from storage at the token's revision, as upstream's apiserver reads every page from etcd. At
+ * about 90 bytes per object, a list of a million objects fits.
  */
 export const SNAPSHOT_BUDGET_BYTES = 128 * 2 ** 20;
 
-/** A snapshot's cost against the budget: its objects' JSON text and the array's slots. */
-function snapshotSize(items: StoredObject[]): number {
-  let n = 8 * items.length;
-  for (const s of items) n += s.json.length;
+/**
+ * A list's versions at its revision, in key order: the key and revision of each. It keeps no
+ * object alive (whatever is replaced or deleted meanwhile is the history's to keep, and goes
+ * with it), only the keys of those deleted since.
+ */
+interface Snapshot {
+  keys: string[];
+  revs: number[];
+}
+
+/**
+ * Per entry beyond its key's characters: the two arrays' slots (8 bytes each) and the key
+ * string's header (it outlives the cache's own reference once its object is deleted).
+ */
+const ENTRY_BYTES = 32;
+
+/** A snapshot's cost against the budget: what its arrays and keys take. */
+export function snapshotSize(snap: Snapshot): number {
+  let n = ENTRY_BYTES * snap.keys.length;
+  for (const k of snap.keys) n += k.length;
   return Math.max(1, n);
 }
 
@@ -101,12 +119,12 @@ export interface PaginatorOptions {
 }
 
 export class Paginator {
-  private snapshots: LRUCache<string, StoredObject[]>;
+  private snapshots: LRUCache<string, Snapshot>;
   /** While set (the server is short of memory), no snapshot is kept: see shed. */
   private shedding = false;
 
   constructor(opts: PaginatorOptions = {}) {
-    this.snapshots = new LRUCache<string, StoredObject[]>({
+    this.snapshots = new LRUCache<string, Snapshot>({
       max: 64,
       ttl: SNAPSHOT_TTL_MS,
       maxSize: opts.snapshotBudgetBytes ?? SNAPSHOT_BUDGET_BYTES,
@@ -120,12 +138,12 @@ export class Paginator {
   }
 
   /**
-   * While the server is short of memory (its HeapGuard), keep no snapshot: a snapshot costs
-   * little while its objects are live, but holds on to every version deleted or replaced since
-   * it was cut, and a client polling the first page of a list (`limit=1`) leaves one behind per
-   * poll. A scale-down of ten thousand pods freed nothing for five minutes while the snapshots of
-   * such polls held them (317 of 380 MiB of heap). Later pages are read from storage at the
-   * token's revision instead, as upstream's apiserver reads them from etcd.
+   * While the server is short of memory (its HeapGuard), keep no snapshot: a client polling the
+   * first page of a list (`limit=1`) leaves one behind per poll, each a slot and key per object.
+   * (Snapshots held whole objects once: a scale-down of ten thousand pods freed nothing for five
+   * minutes while the snapshots of such polls held them, 317 of 380 MiB of heap.) Later pages are
+   * read from storage at the token's revision instead, as upstream's apiserver reads them from
+   * etcd.
    */
   shed(on: boolean): void {
     this.shedding = on;
@@ -139,11 +157,9 @@ export class Paginator {
       checkStartKey(token.start, r.keyPrefix);
       const key = this.snapKey(r, token.rv);
       const snap = this.snapshots.get(key);
-      if (snap) {
-        const page = this.cut(r, snap, token.rv, indexAfter(snap, token.start));
-        // The last page was read: the list is done, and its snapshot would only hold on to
-        // whatever is deleted or replaced in the next minutes (a repeated last page comes from
-        // storage).
+      const page = snap && this.fromSnapshot(r, cache, snap, token.rv, token.start);
+      if (page) {
+        // The last page was read: the list is done (a repeated last page comes from storage).
         if (!page.meta.continue) this.snapshots.delete(key);
         return page;
       }
@@ -159,20 +175,55 @@ export class Paginator {
     }
     if (r.exact && rv && rv !== current) return this.fromStorage(r, rv, '');
     const all = cache.list(r.keyPrefix).filter((s) => r.matchesStored(s));
-    if (r.limit > 0 && all.length > r.limit && !this.shedding) this.snapshots.set(this.snapKey(r, current), all);
-    return this.cut(r, all, current, 0);
+    if (r.limit > 0 && all.length > r.limit && !this.shedding) {
+      const snap: Snapshot = { keys: new Array<string>(all.length), revs: new Array<number>(all.length) };
+      for (let i = 0; i < all.length; i++) {
+        snap.keys[i] = all[i].key;
+        snap.revs[i] = all[i].rev;
+      }
+      this.snapshots.set(this.snapKey(r, current), snap);
+    }
+    return this.cut(r, all, current);
+  }
+
+  /**
+   * The page after `start` of a snapshot at `rv`: each version from the watch cache while it is
+   * still the current one, else from the cache's history. Undefined if the history no longer has
+   * one of them (the caller reads the page from storage).
+   */
+  private fromSnapshot(r: PageRequest, cache: WatchCache, snap: Snapshot, rv: number, start: string): Page | undefined {
+    const from = indexAfter(snap.keys, start);
+    const to = r.limit > 0 ? Math.min(snap.keys.length, from + r.limit) : snap.keys.length;
+    const items = new Array<StoredObject>(to - from);
+    let changed: Map<string, number> | undefined;
+    for (let i = from; i < to; i++) {
+      const s = cache.get(snap.keys[i]);
+      if (s !== undefined && s.rev === snap.revs[i]) items[i - from] = s;
+      else (changed ??= new Map()).set(snap.keys[i], snap.revs[i]);
+    }
+    if (changed) {
+      const past = cache.versionsAt(changed, rv);
+      if (!past) return undefined;
+      for (let i = from; i < to; i++) items[i - from] ??= past.get(snap.keys[i])!;
+    }
+    const meta: Page['meta'] = { resourceVersion: String(rv) };
+    if (to < snap.keys.length) {
+      meta.continue = encodeToken({ rv, start: snap.keys[to - 1] });
+      if (!r.hasSelector) meta.remainingItemCount = snap.keys.length - to;
+    }
+    return { items, meta };
   }
 
   private snapKey(r: PageRequest, rv: number): string {
     return `${r.keyPrefix}|${r.selectorKey}|${rv}`;
   }
 
-  private cut(r: PageRequest, all: StoredObject[], rv: number, from: number): Page {
+  private cut(r: PageRequest, all: StoredObject[], rv: number): Page {
     const meta: Page['meta'] = { resourceVersion: String(rv) };
-    if (r.limit <= 0 || all.length - from <= r.limit) return { items: from ? all.slice(from) : all, meta };
-    const items = all.slice(from, from + r.limit);
+    if (r.limit <= 0 || all.length <= r.limit) return { items: all, meta };
+    const items = all.slice(0, r.limit);
     meta.continue = encodeToken({ rv, start: items[items.length - 1].key });
-    if (!r.hasSelector) meta.remainingItemCount = all.length - from - r.limit;
+    if (!r.hasSelector) meta.remainingItemCount = all.length - r.limit;
     return { items, meta };
   }
 
@@ -213,13 +264,13 @@ export class Paginator {
   }
 }
 
-/** Index of the first key after `key` in key-sorted objects. */
-export function indexAfter(sorted: StoredObject[], key: string): number {
+/** Index of the first key after `key` in sorted keys. */
+export function indexAfter(sorted: string[], key: string): number {
   let lo = 0;
   let hi = sorted.length;
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
-    if (sorted[mid].key <= key) lo = mid + 1;
+    if (sorted[mid] <= key) lo = mid + 1;
     else hi = mid;
   }
   return lo;

@@ -583,6 +583,32 @@ export class WatchCache {
   }
 
   /**
+   * The versions that were current at `rev` of keys written or deleted since, from the history:
+   * for each key of `wanted` (with the revision of its version at `rev`), the version its first
+   * change after `rev` replaced. Undefined when the history no longer reaches back to `rev` or
+   * does not hold one of them (pagination snapshots then read the page from storage).
+   */
+  versionsAt(wanted: Map<string, number>, rev: number): Map<string, StoredObject> | undefined {
+    if (rev < this.oldestResumable) return undefined;
+    let lo = this.historyStart;
+    let hi = this.history.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.history[mid].rev <= rev) lo = mid + 1;
+      else hi = mid;
+    }
+    const found = new Map<string, StoredObject>();
+    for (let i = lo; i < this.history.length && found.size < wanted.size; i++) {
+      const ev = this.history[i];
+      const want = wanted.get(ev.cur.key);
+      if (want === undefined || found.has(ev.cur.key)) continue;
+      if (ev.prev?.rev !== want) return undefined;
+      found.set(ev.cur.key, ev.prev);
+    }
+    return found.size === wanted.size ? found : undefined;
+  }
+
+  /**
    * Register a watcher receiving every event after `fromRev`: past ones from history first, then
    * live ones. Synchronous, so nothing can be missed or sent twice in between.
    */

@@ -93,9 +93,14 @@ export class SqliteBackend implements Backend {
       listLive: db.prepare<[string, string, number], Row>(
         'SELECT kv.* FROM live JOIN kv ON kv.id = live.id WHERE live.name > ? AND live.name < ? ORDER BY live.name LIMIT ?',
       ),
-      listAt: db.prepare<[string, string, number, number], Row>(
-        `SELECT kv.* FROM (SELECT name, MAX(id) AS mid FROM kv WHERE name > ? AND name < ? AND id <= ? GROUP BY name) m
-         JOIN kv ON kv.id = m.mid WHERE kv.deleted = 0 ORDER BY kv.name LIMIT ?`,
+      // Walks the (name, id) index in key order and stops at the limit: each version at or before
+      // the revision is kept if it is its key's last one there. (Grouping in a subquery first made
+      // SQLite group and sort every key after `after` for each page: 200-600 ms a page of 500 at
+      // 150,000 pods, where this takes 3 ms.)
+      listAt: db.prepare<[string, string, number, number, number], Row>(
+        `SELECT kv.* FROM kv WHERE kv.name > ? AND kv.name < ? AND kv.id <= ?
+         AND kv.id = (SELECT MAX(k2.id) FROM kv k2 WHERE k2.name = kv.name AND k2.id <= ?)
+         AND kv.deleted = 0 ORDER BY kv.name LIMIT ?`,
       ),
       history: db.prepare<[number, string, string], Row & { prev_value: string | null }>(
         `SELECT k.*, p.value AS prev_value FROM kv k LEFT JOIN kv p ON p.id = k.prev_revision
@@ -235,7 +240,7 @@ export class SqliteBackend implements Backend {
     const after = opts.after && opts.after > prefix ? opts.after : prefix;
     const fetch = limit > 0 ? limit + 1 : -1;
     const rows = at
-      ? this.stmts.listAt.all(after, prefixEnd(prefix), at, fetch)
+      ? this.stmts.listAt.all(after, prefixEnd(prefix), at, at, fetch)
       : this.stmts.listLive.all(after, prefixEnd(prefix), fetch);
     const more = limit > 0 && rows.length > limit;
     if (more) rows.length = limit;
