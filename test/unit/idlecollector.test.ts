@@ -207,8 +207,8 @@ test('in a real process: a quiet heap of half-empty pages is compacted and the p
   const module = fileURLToPath(new URL('../../src/apiserver/heapguard.js', import.meta.url));
   // Objects that lived through a full collection, half of them dropped and collected by V8 itself
   // (the plain full collection the script asks for): no garbage is left, but every page is half
-  // empty and stays committed. The quiet collector's compacting collection returns those pages.
-  // (Without the compaction the old generation stays at its size, ~330 MiB, for the whole wait.)
+  // empty and stays committed (~330 MiB for ~170 in use). With no garbage to collect, only the
+  // empty pages make the quiet collector act: its compacting collection returns them.
   const script = `
     const { IdleCollector } = await import(${JSON.stringify(module)});
     const { getHeapSpaceStatistics } = await import('node:v8');
