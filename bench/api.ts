@@ -208,6 +208,25 @@ async function load(
   return summarize([await run(n, concurrency, op, serverPid)]);
 }
 
+/**
+ * Where a process's resident memory is, from /proc/PID/smaps: malloc's main heap (`[heap]`), other
+ * anonymous mappings (V8's heap pages, threads' malloc arenas and stacks), and mapped files (code).
+ */
+function residentByKind(pid: number): { mallocHeapMiB: number; anonMiB: number; filesMiB: number } {
+  const kib = { heap: 0, anon: 0, files: 0 };
+  let kind: keyof typeof kib = 'anon';
+  try {
+    for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+      const m = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+      if (m) kind = m[1] === '[heap]' ? 'heap' : m[1] === '' || m[1].startsWith('[') ? 'anon' : 'files';
+      else if (line.startsWith('Rss:')) kib[kind] += Number(line.split(/\s+/)[1]);
+    }
+  } catch {
+    // (gone, or not Linux)
+  }
+  return { mallocHeapMiB: kib.heap / 1024, anonMiB: kib.anon / 1024, filesMiB: kib.files / 1024 };
+}
+
 async function stopProcess(child: ChildProcess, name: string, graceMs = 30_000): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
@@ -943,7 +962,7 @@ async function rssPhase(k: K8ts, e: Etcd | undefined, r: Results) {
   await heapSnapshotOf(k.pid, log);
   if (!e) {
     await sleep(cfg.rssSettleSeconds * 1000);
-    r.k8ts.rssSettled = { ...rssOf(k.pid), ...(await heapOf(k.pool)) };
+    r.k8ts.rssSettled = { ...rssOf(k.pid), ...(await heapOf(k.pool)), ...residentByKind(k.pid) };
     log(
       `after ${cfg.rssSettleSeconds} s idle: k8ts RSS ${f0(r.k8ts.rssSettled.rssMiB)} MiB (heap used ${f0(r.k8ts.rssSettled.heapUsedMiB)})`,
     );
@@ -968,7 +987,7 @@ async function rssPhase(k: K8ts, e: Etcd | undefined, r: Results) {
   // give memory back over time): both are read again once idle, the memory a cluster holding these
   // objects keeps.
   await sleep(cfg.rssSettleSeconds * 1000);
-  r.k8ts.rssSettled = { ...rssOf(k.pid), ...(await heapOf(k.pool)) };
+  r.k8ts.rssSettled = { ...rssOf(k.pid), ...(await heapOf(k.pool)), ...residentByKind(k.pid) };
   r.etcd.rssSettled = rssOf(e.pid);
   log(
     `after ${cfg.rssSettleSeconds} s idle: k8ts RSS ${f0(r.k8ts.rssSettled.rssMiB)} MiB (heap used ${f0(r.k8ts.rssSettled.heapUsedMiB)}), etcd RSS ${f0(r.etcd.rssSettled.rssMiB)} MiB`,
@@ -1101,9 +1120,18 @@ function table(r: Results): string {
         ratio(k.rssSettled.rssMiB, e.rssSettled?.rssMiB),
         '',
       ]);
+    const settled = k.rssSettled;
+    if (settled?.heapUsedMiB !== undefined)
+      rows.push([
+        '  idle: JS heap used / committed; malloc heap / other anonymous / files (MiB)',
+        `${f0(settled.heapUsedMiB)} / ${f0(settled.heapTotalMiB)}; ${f0(settled.mallocHeapMiB)} / ${f0(settled.anonMiB)} / ${f0(settled.filesMiB)}`,
+        '',
+        '',
+        '',
+      ]);
     if (k.rss.heapUsedMiB !== undefined)
       rows.push([
-        '  of which JS heap used / external (MiB)',
+        '  2 s after the fill: JS heap used / external (MiB)',
         `${f0(k.rss.heapUsedMiB)} / ${f0(k.rss.externalMiB)}`,
         '',
         '',
