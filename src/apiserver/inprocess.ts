@@ -174,8 +174,11 @@ export class InProcessTransport implements Transport {
       restClientRequest(VERB_METHODS[verb] ?? verb.toUpperCase(), '', 403);
       return Promise.reject(authz.error);
     }
-    if (!record) return run();
-    return run().then(
+    // API Priority and Fairness: the call takes a seat of its priority level, as an HTTP request would.
+    const fc = this.api.flowControl;
+    const call = fc ? () => fc.runInProcess(this.user, verb, t, namespace ?? '', run) : run;
+    if (!record) return call();
+    return call().then(
       (response) => {
         record.complete({ response });
         return response;
