@@ -3,7 +3,11 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { renderWith } from '../machinery/componentmetrics.js';
 import type { RequestInfo, ResourceRequest } from './requestinfo.js';
-import { type FlowControl, type PairStats as FlowPairStats, WAIT_BUCKETS as FLOW_WAIT_BUCKETS } from './flowcontrol/index.js';
+import {
+  type FlowControl,
+  type PairStats as FlowPairStats,
+  WAIT_BUCKETS as FLOW_WAIT_BUCKETS,
+} from './flowcontrol/index.js';
 
 type FlowControlStats = Pick<FlowControl, 'pairStats' | 'levelStats'>;
 

@@ -635,7 +635,8 @@ export class ApiServer implements ServingApi {
         if (info.subresource === 'log' && queryBool(url.query, 'follow') === true) watching = true;
       }
       const longRunning = isLongRunning(req.method, watching, info.kind === 'resource' ? info.subresource : undefined);
-      if (!longRunning) deadline = this.requestDeadline(req, res, requestDeadlineMs(url.query, this.limits.requestTimeoutMs));
+      if (!longRunning)
+        deadline = this.requestDeadline(req, res, requestDeadlineMs(url.query, this.limits.requestTimeoutMs));
       const fc = this.flowControl;
       // system:masters is exempt from the in-flight limits, as upstream's filter exempts it.
       if (!fc && !longRunning && !authenticated.groups.includes('system:masters'))

@@ -24,14 +24,26 @@ after(async () => {
 
 test('kubectl lists the bootstrap configuration with upstream columns', { timeout: 60_000 }, async () => {
   // The configuration controller marks each schema's Dangling condition (MISSINGPL False).
-  const fs = await until('the schemas listed with their Dangling condition', async () => {
-    const out = await c.k(['get', 'flowschemas']);
-    return /\ncatch-all\s+catch-all\s+10000\s+ByUser\s+\S+\s+False\n/.test(out) ? out : undefined;
-  }, 30_000);
+  const fs = await until(
+    'the schemas listed with their Dangling condition',
+    async () => {
+      const out = await c.k(['get', 'flowschemas']);
+      return /\ncatch-all\s+catch-all\s+10000\s+ByUser\s+\S+\s+False\n/.test(out) ? out : undefined;
+    },
+    30_000,
+  );
   const header = fs.split('\n')[0].split(/\s+/);
   assert.deepEqual(header, ['NAME', 'PRIORITYLEVEL', 'MATCHINGPRECEDENCE', 'DISTINGUISHERMETHOD', 'AGE', 'MISSINGPL']);
   assert.match(fs, /\nexempt\s+exempt\s+1\s+<none>\s/);
-  for (const name of ['probes', 'system-leader-election', 'system-node-high', 'system-nodes', 'kube-scheduler', 'service-accounts', 'global-default'])
+  for (const name of [
+    'probes',
+    'system-leader-election',
+    'system-node-high',
+    'system-nodes',
+    'kube-scheduler',
+    'service-accounts',
+    'global-default',
+  ])
     assert.match(fs, new RegExp(`\\n${name}\\s`), name);
   const pl = await c.k(['get', 'prioritylevelconfigurations']);
   assert.deepEqual(pl.split('\n')[0].split(/\s+/), [
@@ -47,11 +59,28 @@ test('kubectl lists the bootstrap configuration with upstream columns', { timeou
   assert.match(pl, /\nexempt\s+Exempt\s+<none>\s+<none>\s+<none>\s+<none>\s/);
   assert.match(pl, /\nworkload-low\s+Limited\s+100\s+128\s+6\s+50\s/);
   // A mandatory object changed by hand is put back.
-  await c.k(['patch', 'prioritylevelconfiguration', 'catch-all', '--type=merge', '-p', '{"spec":{"limited":{"nominalConcurrencyShares":50}}}']);
-  await until('catch-all restored', async () => {
-    const n = await c.k(['get', 'prioritylevelconfiguration', 'catch-all', '-o', 'jsonpath={.spec.limited.nominalConcurrencyShares}']);
-    return n.trim() === '5' || undefined;
-  }, 20_000);
+  await c.k([
+    'patch',
+    'prioritylevelconfiguration',
+    'catch-all',
+    '--type=merge',
+    '-p',
+    '{"spec":{"limited":{"nominalConcurrencyShares":50}}}',
+  ]);
+  await until(
+    'catch-all restored',
+    async () => {
+      const n = await c.k([
+        'get',
+        'prioritylevelconfiguration',
+        'catch-all',
+        '-o',
+        'jsonpath={.spec.limited.nominalConcurrencyShares}',
+      ]);
+      return n.trim() === '5' || undefined;
+    },
+    20_000,
+  );
   // Bad input names the field.
   const bad = await c.kubectl(['apply', '-f', '-'], {
     input: `apiVersion: flowcontrol.apiserver.k8s.io/v1
@@ -64,7 +93,10 @@ spec:
 `,
   });
   assert.notEqual(bad.code, 0);
-  assert.match(bad.stderr, /spec\.limited\.limitResponse\.queuing\.handSize: Invalid value: 8: should not be greater than queues \(4\)/);
+  assert.match(
+    bad.stderr,
+    /spec\.limited\.limitResponse\.queuing\.handSize: Invalid value: 8: should not be greater than queues \(4\)/,
+  );
 });
 
 test('responses name their flow schema and priority level', { timeout: 30_000 }, async () => {
@@ -80,9 +112,14 @@ test('responses name their flow schema and priority level', { timeout: 30_000 },
   assert.equal(health.status, 200);
 });
 
-test('a burst from a user routed to a one-seat level is rejected while an exempt admin is served', { timeout: 60_000 }, async () => {
-  await c.k(['create', 'rolebinding', 'burst-edit', '--clusterrole=edit', '--user=burster', '-n', 'default']);
-  await c.k(['apply', '-f', '-'], `apiVersion: flowcontrol.apiserver.k8s.io/v1
+test(
+  'a burst from a user routed to a one-seat level is rejected while an exempt admin is served',
+  { timeout: 60_000 },
+  async () => {
+    await c.k(['create', 'rolebinding', 'burst-edit', '--clusterrole=edit', '--user=burster', '-n', 'default']);
+    await c.k(
+      ['apply', '-f', '-'],
+      `apiVersion: flowcontrol.apiserver.k8s.io/v1
 kind: PriorityLevelConfiguration
 metadata: {name: tiny}
 spec:
@@ -101,40 +138,64 @@ spec:
   rules:
   - subjects: [{kind: User, user: {name: burster}}]
     resourceRules: [{verbs: ['*'], apiGroups: ['*'], resources: ['*'], namespaces: ['*']}]
-`);
-  const tinyUid = (await c.k(['get', 'prioritylevelconfiguration', 'tiny', '-o', 'jsonpath={.metadata.uid}'])).trim();
-  // The server follows the objects: the user's requests land on the tiny level.
-  await until('the user on the tiny level', async () => {
-    const r = await raw.request('GET', '/api/v1/namespaces/default/configmaps', undefined, { 'Impersonate-User': 'burster' });
-    return r.headers['x-kubernetes-pf-prioritylevel-uid'] === tinyUid || undefined;
-  }, 20_000);
-  const burst = Array.from({ length: 40 }, (_, i) =>
-    raw.json(
-      'POST',
-      '/api/v1/namespaces/default/configmaps',
-      { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: `burst-${i}` }, data: { i: String(i) } },
-      { 'Impersonate-User': 'burster' },
-    ),
-  );
-  const admin = raw.request('GET', '/api/v1/namespaces/default');
-  const results = await Promise.all(burst);
-  const codes = results.map((r) => r.status);
-  const rejected = results.filter((r) => r.status === 429);
-  assert.ok(rejected.length > 0, `some of the burst is rejected (codes ${codes.join(',')})`);
-  assert.ok(codes.includes(201), `some of the burst is served (codes ${codes.join(',')})`);
-  assert.ok(codes.every((s) => s === 201 || s === 429), codes.join(','));
-  assert.equal(rejected[0].headers['retry-after'], '1');
-  assert.equal(rejected[0].body.message, 'Too many requests, please try again later.');
-  assert.equal(rejected[0].body.reason, 'TooManyRequests');
-  assert.equal((await admin).status, 200);
-  const metrics = await raw.request('GET', '/metrics');
-  assert.match(metrics.body, /apiserver_flowcontrol_rejected_requests_total\{priority_level="tiny",flow_schema="burster",reason="queue-full"\} \d+/);
-  assert.match(metrics.body, /apiserver_flowcontrol_dispatched_requests_total\{priority_level="tiny",flow_schema="burster"\} \d+/);
-  assert.match(metrics.body, /apiserver_flowcontrol_request_wait_duration_seconds_count\{priority_level="tiny",flow_schema="burster",execute="true"\} \d+/);
-  // Its level deleted, the schema dangles (MISSINGPL True) and the user falls through to the next match.
-  await c.k(['delete', 'prioritylevelconfiguration', 'tiny']);
-  await until('the schema dangling', async () => {
-    const out = await c.k(['get', 'flowschema', 'burster', '--no-headers']);
-    return /\sTrue\s*$/.test(out) || undefined;
-  }, 20_000);
-});
+`,
+    );
+    const tinyUid = (await c.k(['get', 'prioritylevelconfiguration', 'tiny', '-o', 'jsonpath={.metadata.uid}'])).trim();
+    // The server follows the objects: the user's requests land on the tiny level.
+    await until(
+      'the user on the tiny level',
+      async () => {
+        const r = await raw.request('GET', '/api/v1/namespaces/default/configmaps', undefined, {
+          'Impersonate-User': 'burster',
+        });
+        return r.headers['x-kubernetes-pf-prioritylevel-uid'] === tinyUid || undefined;
+      },
+      20_000,
+    );
+    const burst = Array.from({ length: 40 }, (_, i) =>
+      raw.json(
+        'POST',
+        '/api/v1/namespaces/default/configmaps',
+        { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: `burst-${i}` }, data: { i: String(i) } },
+        { 'Impersonate-User': 'burster' },
+      ),
+    );
+    const admin = raw.request('GET', '/api/v1/namespaces/default');
+    const results = await Promise.all(burst);
+    const codes = results.map((r) => r.status);
+    const rejected = results.filter((r) => r.status === 429);
+    assert.ok(rejected.length > 0, `some of the burst is rejected (codes ${codes.join(',')})`);
+    assert.ok(codes.includes(201), `some of the burst is served (codes ${codes.join(',')})`);
+    assert.ok(
+      codes.every((s) => s === 201 || s === 429),
+      codes.join(','),
+    );
+    assert.equal(rejected[0].headers['retry-after'], '1');
+    assert.equal(rejected[0].body.message, 'Too many requests, please try again later.');
+    assert.equal(rejected[0].body.reason, 'TooManyRequests');
+    assert.equal((await admin).status, 200);
+    const metrics = await raw.request('GET', '/metrics');
+    assert.match(
+      metrics.body,
+      /apiserver_flowcontrol_rejected_requests_total\{priority_level="tiny",flow_schema="burster",reason="queue-full"\} \d+/,
+    );
+    assert.match(
+      metrics.body,
+      /apiserver_flowcontrol_dispatched_requests_total\{priority_level="tiny",flow_schema="burster"\} \d+/,
+    );
+    assert.match(
+      metrics.body,
+      /apiserver_flowcontrol_request_wait_duration_seconds_count\{priority_level="tiny",flow_schema="burster",execute="true"\} \d+/,
+    );
+    // Its level deleted, the schema dangles (MISSINGPL True) and the user falls through to the next match.
+    await c.k(['delete', 'prioritylevelconfiguration', 'tiny']);
+    await until(
+      'the schema dangling',
+      async () => {
+        const out = await c.k(['get', 'flowschema', 'burster', '--no-headers']);
+        return /\sTrue\s*$/.test(out) || undefined;
+      },
+      20_000,
+    );
+  },
+);

@@ -27,11 +27,7 @@ function subjectMatches(s: Subject, user: UserInfo): boolean {
       const colon = rest.indexOf(':');
       if (colon < 0) return false;
       const sa = s.serviceAccount;
-      return (
-        !!sa &&
-        sa.namespace === rest.slice(0, colon) &&
-        (sa.name === '*' || sa.name === rest.slice(colon + 1))
-      );
+      return !!sa && sa.namespace === rest.slice(0, colon) && (sa.name === '*' || sa.name === rest.slice(colon + 1));
     }
     default:
       return false;

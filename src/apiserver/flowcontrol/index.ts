@@ -14,7 +14,7 @@ import type { FlowSchema, FlowSchemaCondition, PriorityLevelConfiguration } from
 import type { Attributes } from '../authz/types.js';
 import type { UserInfo } from '../user.js';
 import { isPromise } from '../convert.js';
-import type { Store } from '../store.js';
+import type { Store, WriteContext } from '../store.js';
 import type { CacheEvent } from '../../storage/cacher.js';
 import type { Logger } from 'pino';
 import * as errors from '../../machinery/errors.js';
@@ -30,12 +30,20 @@ import {
   SUGGESTED_FLOW_SCHEMAS,
   SUGGESTED_PRIORITY_LEVELS,
 } from '../../api/flowcontrol/v1/bootstrap.js';
-import { systemWriteContext } from '../bootstrap.js';
 
 const GROUP = 'flowcontrol.apiserver.k8s.io';
 export const FLOW_SCHEMA_UID_HEADER = 'X-Kubernetes-PF-FlowSchema-UID';
 export const PRIORITY_LEVEL_UID_HEADER = 'X-Kubernetes-PF-PriorityLevel-UID';
 const TOO_MANY = 'Too many requests, please try again later.';
+
+/** The API server's own writes of the configuration (upstream's loopback client, system:masters). */
+const writeContext = (fieldManager: string, subresource?: string): WriteContext => ({
+  dryRun: false,
+  fieldManager,
+  user: { name: 'system:apiserver', groups: ['system:masters'] },
+  warnings: [],
+  subresource,
+});
 
 interface Level {
   name: string;
@@ -66,7 +74,7 @@ export const WAIT_BUCKETS = [0, 0.005, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 1
 export interface Ticket {
   schemaUid: string;
   levelUid: string;
-  release(): void;
+  readonly release: (this: void) => void;
 }
 
 export interface Classification {
@@ -149,7 +157,7 @@ export class FlowControl {
    */
   private async ensure(plural: string, mandatory: { metadata?: any; spec?: any }[], suggested: typeof mandatory) {
     const store = this.deps.store(GROUP, plural);
-    const ctx = systemWriteContext('api-priority-and-fairness-config-producer-v1');
+    const ctx = writeContext('api-priority-and-fairness-config-producer-v1');
     const writes: Promise<unknown>[] = [];
     for (const [objs, isMandatory] of [
       [mandatory, true],
@@ -195,7 +203,7 @@ export class FlowControl {
   /** Each FlowSchema's Dangling condition: whether its priority level is missing. */
   private async markDangling(schemas: FlowSchema[], levels: Set<string>): Promise<void> {
     const store = this.deps.store(GROUP, 'flowschemas');
-    const ctx = { ...systemWriteContext('api-priority-and-fairness-config-consumer-v1'), subresource: 'status' };
+    const ctx = writeContext('api-priority-and-fairness-config-consumer-v1', 'status');
     const writes: Promise<unknown>[] = [];
     for (const fs of schemas) {
       const pl = fs.spec?.priorityLevelConfiguration?.name ?? '';
@@ -235,7 +243,10 @@ export class FlowControl {
   private apply(schemas: FlowSchema[], levels: PriorityLevelConfiguration[]): void {
     let shares = 0;
     for (const l of levels)
-      shares += (l.spec?.type === 'Exempt' ? l.spec.exempt?.nominalConcurrencyShares : l.spec?.limited?.nominalConcurrencyShares) ?? 0;
+      shares +=
+        (l.spec?.type === 'Exempt'
+          ? l.spec.exempt?.nominalConcurrencyShares
+          : l.spec?.limited?.nominalConcurrencyShares) ?? 0;
     const seen = new Set<string>();
     for (const l of levels) {
       const name = l.metadata!.name!;
@@ -258,9 +269,7 @@ export class FlowControl {
       // A level that is gone keeps serving what it admitted; new requests no longer reach it.
       if (!seen.has(name) && level.set?.executing === 0 && level.set.waiting === 0) this.levels.delete(name);
     }
-    this.schemas = schemas
-      .filter((s) => seen.has(s.spec?.priorityLevelConfiguration?.name ?? ''))
-      .sort(byPrecedence);
+    this.schemas = schemas.filter((s) => seen.has(s.spec?.priorityLevelConfiguration?.name ?? '')).sort(byPrecedence);
   }
 
   /** The schema, level and flow of a request (catch-all when nothing matches). */
@@ -391,7 +400,7 @@ function ticket(schemaUid: string, levelUid: string, p: PairStats, free: () => v
   return {
     schemaUid,
     levelUid,
-    release() {
+    release: () => {
       if (released) return;
       released = true;
       p.executing--;

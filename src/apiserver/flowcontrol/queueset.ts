@@ -88,10 +88,7 @@ export class QueueSet implements LevelStats {
   configure(limit: number, queuing: QueuingConfig | undefined): void {
     this.limit = limit;
     const same =
-      queuing &&
-      this.dealer &&
-      this.dealer.deckSize === queuing.queues &&
-      this.dealer.handSize === queuing.handSize;
+      queuing && this.dealer && this.dealer.deckSize === queuing.queues && this.dealer.handSize === queuing.handSize;
     if (!same) {
       const old = this.queues;
       this.hands.clear();
@@ -158,7 +155,6 @@ export class QueueSet implements LevelStats {
         w.queue.length--;
         reject(new Rejected('time-out'));
       }, this.waitLimitMs);
-      w.timer.unref?.();
     });
   }
 

@@ -83,13 +83,17 @@ function validateSubject(s: Subject, p: FieldPath): FieldError[] {
     case 'ServiceAccount': {
       const sa = s.serviceAccount;
       if (!sa) {
-        errs.push(required(p.child('serviceAccount'), 'serviceAccount is required when subject kind is ServiceAccount'));
+        errs.push(
+          required(p.child('serviceAccount'), 'serviceAccount is required when subject kind is ServiceAccount'),
+        );
         break;
       }
       if (!sa.name) errs.push(required(p.child('serviceAccount', 'name'), 'serviceAccount name is required'));
       else if (sa.name !== '*')
-        for (const msg of isDNS1123Subdomain(sa.name)) errs.push(invalid(p.child('serviceAccount', 'name'), sa.name, msg));
-      if (!sa.namespace) errs.push(required(p.child('serviceAccount', 'namespace'), 'serviceAccount namespace is required'));
+        for (const msg of isDNS1123Subdomain(sa.name))
+          errs.push(invalid(p.child('serviceAccount', 'name'), sa.name, msg));
+      if (!sa.namespace)
+        errs.push(required(p.child('serviceAccount', 'namespace'), 'serviceAccount namespace is required'));
       else
         for (const msg of isDNS1123Label(sa.namespace))
           errs.push(invalid(p.child('serviceAccount', 'namespace'), sa.namespace, msg));
@@ -101,7 +105,8 @@ function validateSubject(s: Subject, p: FieldPath): FieldError[] {
   }
   const kindField = s.kind === 'User' ? 'user' : s.kind === 'Group' ? 'group' : 'serviceAccount';
   for (const other of set)
-    if (other !== kindField) errs.push(forbidden(p.child(other as string), `${other} is forbidden when subject kind is ${s.kind}`));
+    if (other !== kindField)
+      errs.push(forbidden(p.child(other as string), `${other} is forbidden when subject kind is ${s.kind}`));
   return errs;
 }
 
@@ -117,7 +122,9 @@ function validateResourceRule(r: ResourcePolicyRule, p: FieldPath): FieldError[]
   errs.push(...validateStarAlone(r.resources, p.child('resources'), 'resources'));
   const ns = r.namespaces ?? [];
   if (ns.length === 0 && !r.clusterScope)
-    errs.push(required(p.child('namespaces'), 'resource rules that are not cluster scoped must supply at least one namespace'));
+    errs.push(
+      required(p.child('namespaces'), 'resource rules that are not cluster scoped must supply at least one namespace'),
+    );
   else if (ns.length > 1 && ns.includes('*'))
     errs.push(invalid(p.child('namespaces'), ns, "if '*' is present, must not specify other namespaces"));
   ns.forEach((n, i) => {
@@ -160,11 +167,16 @@ export function validateFlowSchema(o: FlowSchema): FieldError[] {
   if (!spec) return [required(sp)];
   const prec = spec.matchingPrecedence ?? 0;
   if (prec <= 0 || prec > MAX_MATCHING_PRECEDENCE)
-    errs.push(invalid(sp.child('matchingPrecedence'), prec, `must be a positive value no more than ${MAX_MATCHING_PRECEDENCE}`));
+    errs.push(
+      invalid(sp.child('matchingPrecedence'), prec, `must be a positive value no more than ${MAX_MATCHING_PRECEDENCE}`),
+    );
   if (o.metadata?.name === 'exempt' && prec !== 1)
-    errs.push(invalid(sp.child('matchingPrecedence'), prec, "only the schema named 'exempt' may have matching precedence 1"));
+    errs.push(
+      invalid(sp.child('matchingPrecedence'), prec, "only the schema named 'exempt' may have matching precedence 1"),
+    );
   const dm = spec.distinguisherMethod;
-  if (dm && !DISTINGUISHERS.includes(dm.type)) errs.push(notSupported(sp.child('distinguisherMethod', 'type'), dm.type, DISTINGUISHERS));
+  if (dm && !DISTINGUISHERS.includes(dm.type))
+    errs.push(notSupported(sp.child('distinguisherMethod', 'type'), dm.type, DISTINGUISHERS));
   const plName = spec.priorityLevelConfiguration?.name ?? '';
   if (!plName) errs.push(required(sp.child('priorityLevelConfiguration', 'name'), 'must reference a priority level'));
   else
@@ -198,7 +210,8 @@ export function validatePriorityLevel(o: PriorityLevelConfiguration): FieldError
     const e = spec.exempt;
     if (e) {
       const ncs = e.nominalConcurrencyShares ?? 0;
-      if (ncs < 0) errs.push(invalid(sp.child('exempt', 'nominalConcurrencyShares'), ncs, 'must be a non-negative integer'));
+      if (ncs < 0)
+        errs.push(invalid(sp.child('exempt', 'nominalConcurrencyShares'), ncs, 'must be a non-negative integer'));
       errs.push(...validatePercent(e.lendablePercent, sp.child('exempt', 'lendablePercent')));
     }
     return errs;
@@ -211,7 +224,13 @@ export function validatePriorityLevel(o: PriorityLevelConfiguration): FieldError
   if (ncs < 0) errs.push(invalid(lp.child('nominalConcurrencyShares'), ncs, 'must be a non-negative integer'));
   errs.push(...validatePercent(l.lendablePercent, lp.child('lendablePercent')));
   if (l.borrowingLimitPercent !== undefined && l.borrowingLimitPercent < 0)
-    errs.push(invalid(lp.child('borrowingLimitPercent'), l.borrowingLimitPercent, 'if specified, must be a non-negative integer'));
+    errs.push(
+      invalid(
+        lp.child('borrowingLimitPercent'),
+        l.borrowingLimitPercent,
+        'if specified, must be a non-negative integer',
+      ),
+    );
   const lr = l.limitResponse;
   const rp = lp.child('limitResponse');
   if (!lr || !LIMIT_RESPONSES.includes(lr.type)) {
