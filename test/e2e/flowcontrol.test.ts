@@ -58,6 +58,14 @@ test('kubectl lists the bootstrap configuration with upstream columns', { timeou
   assert.match(pl, /\ncatch-all\s+Limited\s+5\s+<none>\s+<none>\s+<none>\s/);
   assert.match(pl, /\nexempt\s+Exempt\s+<none>\s+<none>\s+<none>\s+<none>\s/);
   assert.match(pl, /\nworkload-low\s+Limited\s+100\s+128\s+6\s+50\s/);
+  // The configuration producer writes each spec once (no churn: every object is at generation 1).
+  const generations = await c.k([
+    'get',
+    'flowschemas,prioritylevelconfigurations',
+    '-o',
+    'jsonpath={.items[*].metadata.generation}',
+  ]);
+  assert.deepEqual([...new Set(generations.trim().split(' '))], ['1']);
   // A mandatory object changed by hand is put back.
   await c.k([
     'patch',
