@@ -21,6 +21,7 @@ import { resources as authorization } from './authorization/v1/index.js';
 import { resources as metrics } from './metrics/v1beta1/index.js';
 import { resources as apiregistration } from './apiregistration/v1/index.js';
 import { resources as certificates } from './certificates/v1/index.js';
+import { resources as flowcontrol } from './flowcontrol/v1/index.js';
 
 export function builtinResources(): ResourceDef[] {
   return [
@@ -33,6 +34,7 @@ export function builtinResources(): ResourceDef[] {
     ...autoscaling,
     ...batch,
     ...certificates,
+    ...flowcontrol,
     ...networking,
     ...policy,
     ...rbac,

@@ -175,8 +175,13 @@ export class InProcessTransport implements Transport {
       restClientRequest(VERB_METHODS[verb] ?? verb.toUpperCase(), '', 403);
       return Promise.reject(authz.error);
     }
-    if (!record) return run(false);
-    return run(true).then(
+    // API Priority and Fairness: the call takes a seat of its priority level, as an HTTP request would.
+    const fc = this.api.flowControl;
+    const call = fc
+      ? (audited: boolean) => fc.runInProcess(this.user, verb, t, namespace ?? '', () => run(audited))
+      : run;
+    if (!record) return call(false);
+    return call(true).then(
       (response) => {
         record.complete({ response });
         return response;

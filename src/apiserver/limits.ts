@@ -20,6 +20,11 @@ export interface ServingLimits {
   maxUnauthenticatedConnections: number;
   /** --http2-max-streams-per-connection: concurrent HTTP/2 streams a connection may open. */
   http2MaxStreamsPerConnection: number;
+  /**
+   * --enable-priority-and-fairness: API Priority and Fairness (apiserver/flowcontrol) instead of
+   * the max-in-flight filter; the two in-flight limits then add up to its concurrency limit.
+   */
+  enablePriorityAndFairness: boolean;
 }
 
 export const DEFAULT_SERVING_LIMITS: ServingLimits = {
@@ -32,6 +37,7 @@ export const DEFAULT_SERVING_LIMITS: ServingLimits = {
   maxUnauthenticatedConnections: 256,
   // kube-apiserver's default since the HTTP/2 rapid-reset fixes (it matches Go clients' initial limit).
   http2MaxStreamsPerConnection: 100,
+  enablePriorityAndFairness: true,
 };
 
 /**

@@ -3,6 +3,13 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { renderWith } from '../machinery/componentmetrics.js';
 import type { RequestInfo, ResourceRequest } from './requestinfo.js';
+import {
+  type FlowControl,
+  type PairStats as FlowPairStats,
+  WAIT_BUCKETS as FLOW_WAIT_BUCKETS,
+} from './flowcontrol/index.js';
+
+type FlowControlStats = Pick<FlowControl, 'pairStats' | 'levelStats'>;
 
 function verbOf(method: string, info: RequestInfo | undefined, watching: boolean): string {
   if (watching) return 'WATCH';
@@ -71,20 +78,35 @@ class RequestSeries {
 }
 
 /** A histogram over RequestSeries, exported exactly as a prom-client Histogram would be. */
-class DurationHistogram {
-  readonly name = 'apiserver_request_duration_seconds';
-  readonly help =
-    'Response latency distribution in seconds for each verb, group, version, resource, subresource and scope.';
+/** One labelled series of a histogram kept by hand: counts per bucket (not cumulative, the last slot above every bound). */
+interface HistogramSeries {
+  labels: Record<string, string>;
+  buckets: Float64Array;
+  sum: number;
+  count: number;
+}
+
+/**
+ * A histogram whose series are kept elsewhere in plain arrays (observing costs an array
+ * increment, not prom-client's label hashing), registered as a prom-client metric object that
+ * renders them in its format.
+ */
+class BucketHistogram {
   readonly type = 'histogram';
   readonly aggregator = 'sum';
 
-  constructor(private readonly data: RequestSeries) {}
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    private readonly bounds: readonly number[],
+    private readonly series: () => Iterable<HistogramSeries>,
+  ) {}
 
-  static observe(s: Series, seconds: number): void {
+  static observe(s: { buckets: Float64Array; sum: number; count: number }, bounds: readonly number[], v: number): void {
     let i = 0;
-    while (i < DURATION_BUCKETS.length && seconds > DURATION_BUCKETS[i]) i++;
+    while (i < bounds.length && v > bounds[i]) i++;
     s.buckets[i]++;
-    s.sum += seconds;
+    s.sum += v;
     s.count++;
   }
 
@@ -94,12 +116,12 @@ class DurationHistogram {
       value: number;
       metricName: string;
       exemplar?: null;
-      sharedLabels: RequestLabels;
+      sharedLabels: Record<string, string>;
     }[] = [];
-    for (const s of this.data.series.values()) {
+    for (const s of this.series()) {
       if (!s.count) continue;
       let acc = 0;
-      DURATION_BUCKETS.forEach((le, i) => {
+      this.bounds.forEach((le, i) => {
         acc += s.buckets[i];
         values.push({
           labels: { le },
@@ -131,7 +153,7 @@ class DurationHistogram {
   }
 
   reset(): void {
-    for (const s of this.data.series.values()) {
+    for (const s of this.series()) {
       s.buckets.fill(0);
       s.sum = 0;
       s.count = 0;
@@ -148,7 +170,15 @@ export class ApiMetrics {
   private readonly registry = new Registry();
   private readonly requests = new RequestSeries();
   // Registered before the counter, where the prom-client histogram it replaces was.
-  readonly duration = registered(this.registry, new DurationHistogram(this.requests));
+  readonly duration = registered(
+    this.registry,
+    new BucketHistogram(
+      'apiserver_request_duration_seconds',
+      'Response latency distribution in seconds for each verb, group, version, resource, subresource and scope.',
+      DURATION_BUCKETS,
+      () => this.requests.series.values(),
+    ),
+  );
   /** Counts already handed to the prom-client counter, per series and code. */
   private readonly counted = new Map<Series, Map<number, number>>();
   private readonly total = new Counter({
@@ -167,9 +197,12 @@ export class ApiMetrics {
 
   /** Objects stored per resource ("pods", "deployments.apps"), read on scrape. */
   storageObjects?: () => Iterable<[string, number]>;
+  /** API Priority and Fairness' counters (apiserver_flowcontrol_*), read on scrape. */
+  flowControl?: () => FlowControlStats | undefined;
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
+    this.registerFlowControl();
     const objects = () => this.storageObjects?.() ?? [];
     new Gauge({
       name: 'apiserver_storage_objects',
@@ -180,6 +213,89 @@ export class ApiMetrics {
         for (const [resource, n] of objects()) this.set({ resource }, n);
       },
     });
+  }
+
+  /** apiserver_flowcontrol_*: what each priority level and flow schema runs, queues, dispatched and rejected. */
+  private registerFlowControl(): void {
+    const pairs = () => this.flowControl?.()?.pairStats() ?? [];
+    const levels = () => this.flowControl?.()?.levelStats() ?? [];
+    const pairLabels = (p: FlowPairStats) => ({ priority_level: p.level, flow_schema: p.schema });
+    const registers = [this.registry];
+    const labelNames = ['priority_level', 'flow_schema'];
+    new Gauge({
+      name: 'apiserver_flowcontrol_current_inqueue_requests',
+      help: 'Number of requests currently pending in queues of the API Priority and Fairness subsystem',
+      labelNames,
+      registers,
+      collect() {
+        for (const p of pairs()) this.set(pairLabels(p), p.waiting);
+      },
+    });
+    new Gauge({
+      name: 'apiserver_flowcontrol_current_executing_requests',
+      help: 'Number of requests in initial (for a WATCH) or any (for a non-WATCH) execution stage in the API Priority and Fairness subsystem',
+      labelNames,
+      registers,
+      collect() {
+        for (const p of pairs()) this.set(pairLabels(p), p.executing);
+      },
+    });
+    new Counter({
+      name: 'apiserver_flowcontrol_dispatched_requests_total',
+      help: 'Number of requests executed by API Priority and Fairness subsystem',
+      labelNames,
+      registers,
+      collect() {
+        this.reset();
+        for (const p of pairs()) if (p.dispatched) this.inc(pairLabels(p), p.dispatched);
+      },
+    });
+    new Counter({
+      name: 'apiserver_flowcontrol_rejected_requests_total',
+      help: 'Number of requests rejected by API Priority and Fairness subsystem',
+      labelNames: [...labelNames, 'reason'],
+      registers,
+      collect() {
+        this.reset();
+        for (const p of pairs()) for (const [reason, n] of p.rejected) this.inc({ ...pairLabels(p), reason }, n);
+      },
+    });
+    new Gauge({
+      name: 'apiserver_flowcontrol_nominal_limit_seats',
+      help: 'Nominal number of execution seats configured for each priority level',
+      labelNames: ['priority_level'],
+      registers,
+      collect() {
+        for (const l of levels()) this.set({ priority_level: l.level }, l.limit);
+      },
+    });
+    registered(
+      this.registry,
+      new BucketHistogram(
+        'apiserver_flowcontrol_request_wait_duration_seconds',
+        'Length of time a request spent waiting in its queue',
+        FLOW_WAIT_BUCKETS,
+        function* () {
+          for (const p of pairs())
+            yield {
+              labels: { ...pairLabels(p), execute: 'true' },
+              buckets: p.waitBuckets,
+              get sum() {
+                return p.waitSum;
+              },
+              get count() {
+                return p.waitCount;
+              },
+              set sum(v: number) {
+                p.waitSum = v;
+              },
+              set count(v: number) {
+                p.waitCount = v;
+              },
+            };
+        },
+      ),
+    );
   }
 
   /** Bring the prom-client counter up to date (on scrape). */
@@ -218,7 +334,7 @@ export class ApiMetrics {
       return;
     }
     const s = this.requests.get(verb, info?.kind === 'resource' ? info : undefined);
-    DurationHistogram.observe(s, Number(process.hrtime.bigint() - started) / 1e9);
+    BucketHistogram.observe(s, DURATION_BUCKETS, Number(process.hrtime.bigint() - started) / 1e9);
     const code = res.statusCode;
     s.codes.set(code, (s.codes.get(code) ?? 0) + 1);
   }

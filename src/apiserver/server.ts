@@ -54,6 +54,8 @@ import { Http2Response, asHttp1, isHttp2, rawSocketOf, trackSessionDeadlines } f
 import { type KubeletClientConfig, type NodeProxy, registerNodeProxy } from './nodeproxy.js';
 import { type ApiProxy, registerApiProxy } from './proxy/index.js';
 import { type Authorization, requestAttributes } from './authz/index.js';
+import { isPromise } from './convert.js';
+import { FLOW_SCHEMA_UID_HEADER, FlowControl, PRIORITY_LEVEL_UID_HEADER } from './flowcontrol/index.js';
 import { type AuditRecord, type Auditor, beginAudit } from './audit/index.js';
 import { Aggregator, type AggregatorOptions } from './aggregator/index.js';
 
@@ -189,6 +191,8 @@ export class ApiServer implements ServingApi {
   private stopping = false;
   readonly limits: ServingLimits;
   private readonly inflightLimiter: InflightLimiter;
+  /** API Priority and Fairness (unset: --enable-priority-and-fairness=false, the max-in-flight filter). */
+  readonly flowControl?: FlowControl;
   private readonly unauthenticated: UnauthenticatedConnections;
   private readonly deadlines = new ConnectionDeadlines();
   /** pods/log, exec, attach, portforward and nodes/proxy: requests passed to node agents. */
@@ -205,6 +209,11 @@ export class ApiServer implements ServingApi {
     this.limits = { ...DEFAULT_SERVING_LIMITS, ...config.limits };
     this.authentication = new AuthenticatorChain(config.anonymousAuth ?? true);
     this.inflightLimiter = new InflightLimiter(this.limits);
+    if (this.limits.enablePriorityAndFairness) {
+      // Upstream's server concurrency limit, and its queue wait limit (a quarter of the request timeout).
+      const concurrency = this.limits.maxRequestsInflight + this.limits.maxMutatingRequestsInflight;
+      this.flowControl = new FlowControl(this, concurrency || 600, this.limits.requestTimeoutMs / 4);
+    }
     this.unauthenticated = new UnauthenticatedConnections(this.limits.maxUnauthenticatedConnections);
     this.allocators = new ServiceAllocators(config.cluster.serviceCIDR, config.cluster.nodePortRange);
     this.handlers = {
@@ -216,6 +225,7 @@ export class ApiServer implements ServingApi {
       paginator: new Paginator(),
     };
     this.rest = new RestHandler(this.handlers);
+    this.metrics.flowControl = () => this.flowControl;
     this.metrics.storageObjects = () =>
       [...this.stores.values()].map((st) => [
         st.def.group ? `${st.def.plural}.${st.def.group}` : st.def.plural,
@@ -513,6 +523,7 @@ export class ApiServer implements ServingApi {
   async stop(): Promise<void> {
     this.stopping = true;
     this.aggregator?.stop();
+    this.flowControl?.stop();
     const closed = new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
     for (const end of this.watches) end();
     for (const ws of this.wss.clients) ws.close(1001);
@@ -623,13 +634,27 @@ export class ApiServer implements ServingApi {
         // A followed log is long-lived like a watch (ended at shutdown instead of awaited).
         if (info.subresource === 'log' && queryBool(url.query, 'follow') === true) watching = true;
       }
-      if (!isLongRunning(req.method, watching, info.kind === 'resource' ? info.subresource : undefined)) {
-        // system:masters is exempt from the in-flight limits, as upstream's filter exempts it.
-        if (!authenticated.groups.includes('system:masters')) release = this.inflightLimiter.acquire(req.method);
+      const longRunning = isLongRunning(req.method, watching, info.kind === 'resource' ? info.subresource : undefined);
+      if (!longRunning)
         deadline = this.requestDeadline(req, res, requestDeadlineMs(url.query, this.limits.requestTimeoutMs));
-      }
+      const fc = this.flowControl;
+      // system:masters is exempt from the in-flight limits, as upstream's filter exempts it.
+      if (!fc && !longRunning && !authenticated.groups.includes('system:masters'))
+        release = this.inflightLimiter.acquire(req.method);
       // After the in-flight limit, as upstream's filter chain orders them.
       const user = this.authorize(authenticated, info, req, url.query, audit);
+      if (fc) {
+        // Priority and fairness sees the impersonated user, as upstream's (after impersonation; here
+        // after authorization too, so a forbidden request takes no seat). Every request is
+        // classified and its response says where it went; long-running ones take no seat.
+        const c = fc.classify(requestAttributes(user, info, req.method ?? 'GET', url.query));
+        res.setHeader(FLOW_SCHEMA_UID_HEADER, c.schema.metadata?.uid ?? '');
+        res.setHeader(PRIORITY_LEVEL_UID_HEADER, c.level.uid);
+        if (!longRunning) {
+          const t = fc.admit(c);
+          release = (isPromise(t) ? await t : t).release;
+        }
+      }
       const remote = this.aggregator?.remoteFor(pathname);
       if (remote) {
         if (watching) {

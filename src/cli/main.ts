@@ -114,6 +114,10 @@ export async function main(argv: string[]): Promise<void> {
           .option('--audit-log-maxsize <MB>', 'size at which the audit log is rotated (0: 100 MB)', '0')
           .option('--max-requests-inflight <n>', 'concurrent non-mutating requests before 429 (0: no limit)', '400')
           .option(
+            '--enable-priority-and-fairness [bool]',
+            'API Priority and Fairness (FlowSchemas, priority levels, fair queuing); false: the max-in-flight filter',
+          )
+          .option(
             '--max-mutating-requests-inflight <n>',
             'concurrent mutating requests before 429 (0: no limit)',
             '200',

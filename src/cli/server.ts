@@ -59,6 +59,7 @@ export interface ServerFlags extends AgentFlags, IngressFlags, AuthenticationFla
   auditLogMaxsize?: string;
   maxRequestsInflight: string;
   maxMutatingRequestsInflight: string;
+  enablePriorityAndFairness?: string | boolean;
   http2MaxStreamsPerConnection: string;
   tlsSan: string[];
   advertiseAddress?: string;
@@ -221,6 +222,7 @@ export async function runServer(flags: ServerFlags): Promise<void> {
       requestTimeoutMs: parseDurationMs(flags.requestTimeout, '--request-timeout'),
       maxRequestsInflight: parseCount(flags.maxRequestsInflight, '--max-requests-inflight'),
       maxMutatingRequestsInflight: parseCount(flags.maxMutatingRequestsInflight, '--max-mutating-requests-inflight'),
+      enablePriorityAndFairness: bool(flags.enablePriorityAndFairness, '--enable-priority-and-fairness', true),
       http2MaxStreamsPerConnection:
         parseCount(flags.http2MaxStreamsPerConnection, '--http2-max-streams-per-connection') ||
         DEFAULT_SERVING_LIMITS.http2MaxStreamsPerConnection,

@@ -26,6 +26,7 @@ import type { Ingress, IngressClass } from 'kubernetes-types/networking/v1.js';
 import type { PodDisruptionBudget } from 'kubernetes-types/policy/v1.js';
 import type { PriorityClass } from 'kubernetes-types/scheduling/v1.js';
 import type { RuntimeClass } from 'kubernetes-types/node/v1.js';
+import type { FlowSchema, PriorityLevelConfiguration } from 'kubernetes-types/flowcontrol/v1.js';
 import type { CSINode, StorageClass, VolumeAttachment } from 'kubernetes-types/storage/v1.js';
 import { HttpsTransport } from './https.js';
 import type {
@@ -329,6 +330,20 @@ export const R = {
     plural: 'priorityclasses',
     namespaced: false,
     kind: 'PriorityClass',
+  }),
+  flowschemas: spec<FlowSchema>({
+    group: 'flowcontrol.apiserver.k8s.io',
+    version: 'v1',
+    plural: 'flowschemas',
+    namespaced: false,
+    kind: 'FlowSchema',
+  }),
+  prioritylevelconfigurations: spec<PriorityLevelConfiguration>({
+    group: 'flowcontrol.apiserver.k8s.io',
+    version: 'v1',
+    plural: 'prioritylevelconfigurations',
+    namespaced: false,
+    kind: 'PriorityLevelConfiguration',
   }),
   runtimeclasses: spec<RuntimeClass>({
     group: 'node.k8s.io',

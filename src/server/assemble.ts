@@ -265,6 +265,8 @@ export async function assembleServer(s: ServerSettings): Promise<AssembledServer
   }).start();
   await authorization.install(api);
   await bootstrap(api, { port: api.port });
+  // API Priority and Fairness: its configuration objects, kept from now on.
+  await api.flowControl?.start();
   // The `kubernetes` Service's endpoints: every live server's advertise address (Leases).
   const endpointReconciler = s.advertiseAddress
     ? new ApiServerEndpointReconciler({

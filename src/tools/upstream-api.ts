@@ -39,6 +39,7 @@ const API_PACKAGES: [string, string][] = [
   ['admissionregistration/v1', 'admissionregistration.k8s.io'],
   ['authentication/v1', 'authentication.k8s.io'],
   ['authorization/v1', 'authorization.k8s.io'],
+  ['flowcontrol/v1', 'flowcontrol.apiserver.k8s.io'],
 ];
 for (const [dir, group] of API_PACKAGES) SOURCES.push({ root: 0, dir, group, version: dir.split('/')[1] });
 

@@ -27,6 +27,7 @@ export const PACKAGES: Record<string, string> = {
   'admissionregistration.k8s.io/v1': 'admissionregistration.v1',
   'authentication.k8s.io/v1': 'authentication.v1',
   'authorization.k8s.io/v1': 'authorization.v1',
+  'flowcontrol.apiserver.k8s.io/v1': 'flowcontrol.v1',
 };
 
 export const MESSAGES: WireTable = {
@@ -3500,6 +3501,136 @@ export const MESSAGES: WireTable = {
       ['lastObservedTime', 2, 'meta.v1.MicroTime', ''],
     ],
   },
+  'flowcontrol.v1.ExemptPriorityLevelConfiguration': {
+    f: [
+      ['nominalConcurrencyShares', 1, 'int32', 'po'],
+      ['lendablePercent', 2, 'int32', 'po'],
+    ],
+  },
+  'flowcontrol.v1.FlowDistinguisherMethod': { f: [['type', 1, 'string', '']] },
+  'flowcontrol.v1.FlowSchema': {
+    f: [
+      ['metadata', 1, 'meta.v1.ObjectMeta', 'o'],
+      ['spec', 2, 'flowcontrol.v1.FlowSchemaSpec', 'o'],
+      ['status', 3, 'flowcontrol.v1.FlowSchemaStatus', 'o'],
+    ],
+  },
+  'flowcontrol.v1.FlowSchemaCondition': {
+    f: [
+      ['type', 1, 'string', 'o'],
+      ['status', 2, 'string', 'o'],
+      ['lastTransitionTime', 3, 'meta.v1.Time', 'o'],
+      ['reason', 4, 'string', 'o'],
+      ['message', 5, 'string', 'o'],
+    ],
+  },
+  'flowcontrol.v1.FlowSchemaList': {
+    f: [
+      ['metadata', 1, 'meta.v1.ListMeta', 'o'],
+      ['items', 2, 'flowcontrol.v1.FlowSchema', 'r'],
+    ],
+  },
+  'flowcontrol.v1.FlowSchemaSpec': {
+    f: [
+      ['priorityLevelConfiguration', 1, 'flowcontrol.v1.PriorityLevelConfigurationReference', ''],
+      ['matchingPrecedence', 2, 'int32', ''],
+      ['distinguisherMethod', 3, 'flowcontrol.v1.FlowDistinguisherMethod', 'po'],
+      ['rules', 4, 'flowcontrol.v1.PolicyRulesWithSubjects', 'ro'],
+    ],
+  },
+  'flowcontrol.v1.FlowSchemaStatus': { f: [['conditions', 1, 'flowcontrol.v1.FlowSchemaCondition', 'ro']] },
+  'flowcontrol.v1.GroupSubject': { f: [['name', 1, 'string', '']] },
+  'flowcontrol.v1.LimitResponse': {
+    f: [
+      ['type', 1, 'string', ''],
+      ['queuing', 2, 'flowcontrol.v1.QueuingConfiguration', 'po'],
+    ],
+  },
+  'flowcontrol.v1.LimitedPriorityLevelConfiguration': {
+    f: [
+      ['nominalConcurrencyShares', 1, 'int32', 'p'],
+      ['limitResponse', 2, 'flowcontrol.v1.LimitResponse', 'o'],
+      ['lendablePercent', 3, 'int32', 'po'],
+      ['borrowingLimitPercent', 4, 'int32', 'po'],
+    ],
+  },
+  'flowcontrol.v1.NonResourcePolicyRule': {
+    f: [
+      ['verbs', 1, 'string', 'r'],
+      ['nonResourceURLs', 6, 'string', 'r'],
+    ],
+  },
+  'flowcontrol.v1.PolicyRulesWithSubjects': {
+    f: [
+      ['subjects', 1, 'flowcontrol.v1.Subject', 'r'],
+      ['resourceRules', 2, 'flowcontrol.v1.ResourcePolicyRule', 'ro'],
+      ['nonResourceRules', 3, 'flowcontrol.v1.NonResourcePolicyRule', 'ro'],
+    ],
+  },
+  'flowcontrol.v1.PriorityLevelConfiguration': {
+    f: [
+      ['metadata', 1, 'meta.v1.ObjectMeta', 'o'],
+      ['spec', 2, 'flowcontrol.v1.PriorityLevelConfigurationSpec', 'o'],
+      ['status', 3, 'flowcontrol.v1.PriorityLevelConfigurationStatus', 'o'],
+    ],
+  },
+  'flowcontrol.v1.PriorityLevelConfigurationCondition': {
+    f: [
+      ['type', 1, 'string', 'o'],
+      ['status', 2, 'string', 'o'],
+      ['lastTransitionTime', 3, 'meta.v1.Time', 'o'],
+      ['reason', 4, 'string', 'o'],
+      ['message', 5, 'string', 'o'],
+    ],
+  },
+  'flowcontrol.v1.PriorityLevelConfigurationList': {
+    f: [
+      ['metadata', 1, 'meta.v1.ListMeta', 'o'],
+      ['items', 2, 'flowcontrol.v1.PriorityLevelConfiguration', 'r'],
+    ],
+  },
+  'flowcontrol.v1.PriorityLevelConfigurationReference': { f: [['name', 1, 'string', '']] },
+  'flowcontrol.v1.PriorityLevelConfigurationSpec': {
+    f: [
+      ['type', 1, 'string', ''],
+      ['limited', 2, 'flowcontrol.v1.LimitedPriorityLevelConfiguration', 'po'],
+      ['exempt', 3, 'flowcontrol.v1.ExemptPriorityLevelConfiguration', 'po'],
+    ],
+  },
+  'flowcontrol.v1.PriorityLevelConfigurationStatus': {
+    f: [['conditions', 1, 'flowcontrol.v1.PriorityLevelConfigurationCondition', 'ro']],
+  },
+  'flowcontrol.v1.QueuingConfiguration': {
+    f: [
+      ['queues', 1, 'int32', ''],
+      ['handSize', 2, 'int32', ''],
+      ['queueLengthLimit', 3, 'int32', ''],
+    ],
+  },
+  'flowcontrol.v1.ResourcePolicyRule': {
+    f: [
+      ['verbs', 1, 'string', 'r'],
+      ['apiGroups', 2, 'string', 'r'],
+      ['resources', 3, 'string', 'r'],
+      ['clusterScope', 4, 'bool', 'o'],
+      ['namespaces', 5, 'string', 'r'],
+    ],
+  },
+  'flowcontrol.v1.ServiceAccountSubject': {
+    f: [
+      ['namespace', 1, 'string', ''],
+      ['name', 2, 'string', ''],
+    ],
+  },
+  'flowcontrol.v1.Subject': {
+    f: [
+      ['kind', 1, 'string', ''],
+      ['user', 2, 'flowcontrol.v1.UserSubject', 'po'],
+      ['group', 3, 'flowcontrol.v1.GroupSubject', 'po'],
+      ['serviceAccount', 4, 'flowcontrol.v1.ServiceAccountSubject', 'po'],
+    ],
+  },
+  'flowcontrol.v1.UserSubject': { f: [['name', 1, 'string', '']] },
   'intstr.IntOrString': {
     f: [
       ['type', 1, 'int64', ''],

@@ -1,0 +1,421 @@
+// API Priority and Fairness (upstream k8s.io/apiserver/pkg/util/flowcontrol): every request is
+// classified by the FlowSchemas into a priority level and a flow; a Limited level runs as many
+// requests at once as its share of the server's concurrency (--max-requests-inflight +
+// --max-mutating-requests-inflight, split by nominalConcurrencyShares) and queues the rest fairly
+// between flows (queueset.ts); the exempt level never waits. The configuration objects are kept
+// as upstream's configuration-producer controller keeps them (mandatory ones restored, suggested
+// ones created and, while annotated for it, updated) and each FlowSchema's Dangling condition
+// says whether its priority level exists.
+//
+// Simplifications (docs/api-priority-and-fairness.md): every request takes one seat (upstream
+// gives big LISTs and watch-notifying writes more); a level does not lend or borrow seats; a
+// watch holds no seat (upstream holds one while the initial events are served).
+import type { FlowSchema, FlowSchemaCondition, PriorityLevelConfiguration } from 'kubernetes-types/flowcontrol/v1.js';
+import type { Attributes } from '../authz/types.js';
+import type { UserInfo } from '../user.js';
+import { isPromise } from '../convert.js';
+import type { Store, WriteContext } from '../store.js';
+import type { CacheEvent } from '../../storage/cacher.js';
+import type { Logger } from 'pino';
+import * as errors from '../../machinery/errors.js';
+import { deepEqual, deepCopy } from '../../machinery/objects.js';
+import { QueueSet, Rejected, type RejectReason } from './queueset.js';
+import { byPrecedence, distinguisher, schemaMatches } from './classify.js';
+import {
+  AUTOUPDATE_ANNOTATION,
+  CATCH_ALL,
+  EXEMPT,
+  MANDATORY_FLOW_SCHEMAS,
+  MANDATORY_PRIORITY_LEVELS,
+  SUGGESTED_FLOW_SCHEMAS,
+  SUGGESTED_PRIORITY_LEVELS,
+} from '../../api/flowcontrol/v1/bootstrap.js';
+
+const GROUP = 'flowcontrol.apiserver.k8s.io';
+export const FLOW_SCHEMA_UID_HEADER = 'X-Kubernetes-PF-FlowSchema-UID';
+export const PRIORITY_LEVEL_UID_HEADER = 'X-Kubernetes-PF-PriorityLevel-UID';
+const TOO_MANY = 'Too many requests, please try again later.';
+
+/** The API server's own writes of the configuration (upstream's loopback client, system:masters). */
+const writeContext = (fieldManager: string, subresource?: string): WriteContext => ({
+  dryRun: false,
+  fieldManager,
+  user: { name: 'system:apiserver', groups: ['system:masters'] },
+  warnings: [],
+  subresource,
+});
+
+interface Level {
+  name: string;
+  uid: string;
+  exempt: boolean;
+  set?: QueueSet;
+  /** Exempt levels count what runs (metrics only). */
+  running: number;
+}
+
+/** Counters of one (priority level, flow schema) pair, for the metrics. */
+export interface PairStats {
+  level: string;
+  schema: string;
+  dispatched: number;
+  executing: number;
+  waiting: number;
+  rejected: Map<RejectReason, number>;
+  /** Wait durations: bucket counts (not cumulative, last slot above every bound), sum, count. */
+  waitBuckets: Float64Array;
+  waitSum: number;
+  waitCount: number;
+}
+
+export const WAIT_BUCKETS = [0, 0.005, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30];
+
+/** An admitted request: release() gives its seat back (once). */
+export interface Ticket {
+  schemaUid: string;
+  levelUid: string;
+  readonly release: (this: void) => void;
+}
+
+export interface Classification {
+  schema: FlowSchema;
+  level: Level;
+  flow: string;
+}
+
+export class FlowControl {
+  private schemas: FlowSchema[] = [];
+  private readonly levels = new Map<string, Level>();
+  private readonly pairs = new Map<string, PairStats>();
+  private unwatch: (() => void)[] = [];
+  private pendingSync = false;
+  private stopped = false;
+
+  constructor(
+    private readonly deps: { store(group: string, plural: string): Store; log: Logger },
+    /** The server's concurrency limit: --max-requests-inflight + --max-mutating-requests-inflight. */
+    readonly serverConcurrency: number,
+    /** How long a request may wait in a queue (ms). */
+    readonly waitLimitMs: number,
+  ) {
+    // Until the objects are stored (and if they can't be): upstream's configuration itself.
+    this.apply(
+      [...MANDATORY_FLOW_SCHEMAS, ...SUGGESTED_FLOW_SCHEMAS],
+      [...MANDATORY_PRIORITY_LEVELS, ...SUGGESTED_PRIORITY_LEVELS],
+    );
+  }
+
+  /** Create the configuration objects, then follow them. */
+  async start(): Promise<void> {
+    const onEvent = (_ev: CacheEvent) => this.scheduleSync();
+    for (const plural of ['flowschemas', 'prioritylevelconfigurations']) {
+      const cache = this.deps.store(GROUP, plural).cache;
+      this.unwatch.push(cache.watch(cache.revision, { onEvent }));
+    }
+    await this.sync();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const u of this.unwatch.splice(0)) u();
+  }
+
+  private scheduleSync(): void {
+    if (this.pendingSync || this.stopped) return;
+    this.pendingSync = true;
+    setImmediate(() => {
+      this.pendingSync = false;
+      this.sync().catch((err) => {
+        this.deps.log.error({ err }, 'flow control configuration sync failed; retrying');
+        setTimeout(() => this.scheduleSync(), 1000).unref();
+      });
+    });
+  }
+
+  private stored<T>(plural: string): T[] {
+    return this.deps
+      .store(GROUP, plural)
+      .cache.list()
+      .map((s) => s.obj as T);
+  }
+
+  /** The configuration producer's pass, then the dispatcher's configuration from the stored objects. */
+  async sync(): Promise<void> {
+    if (this.stopped) return;
+    await this.ensure('prioritylevelconfigurations', MANDATORY_PRIORITY_LEVELS, SUGGESTED_PRIORITY_LEVELS);
+    await this.ensure('flowschemas', MANDATORY_FLOW_SCHEMAS, SUGGESTED_FLOW_SCHEMAS);
+    const levels = this.stored<PriorityLevelConfiguration>('prioritylevelconfigurations');
+    const schemas = this.stored<FlowSchema>('flowschemas');
+    await this.markDangling(schemas, new Set(levels.map((l) => l.metadata!.name!)));
+    this.apply(schemas, levels);
+  }
+
+  /**
+   * Mandatory objects: created when missing, their spec put back when changed (the exempt
+   * level's `exempt` settings are the operator's to tune, as upstream). Suggested ones: created
+   * when missing, their spec updated only while annotated autoupdate-spec "true".
+   */
+  private async ensure(plural: string, mandatory: { metadata?: any; spec?: any }[], suggested: typeof mandatory) {
+    const store = this.deps.store(GROUP, plural);
+    const ctx = writeContext('api-priority-and-fairness-config-producer-v1');
+    const writes: Promise<unknown>[] = [];
+    for (const [objs, isMandatory] of [
+      [mandatory, true],
+      [suggested, false],
+    ] as const) {
+      for (const want of objs) {
+        const name = want.metadata.name as string;
+        const cur = store.tryGet(undefined, name)?.obj;
+        if (!cur) {
+          const obj = deepCopy(want);
+          obj.metadata = { name, annotations: { [AUTOUPDATE_ANNOTATION]: 'true' } };
+          writes.push(store.create(obj, ctx).catch((err) => ignoreConflict(err)));
+          continue;
+        }
+        const wantSpec = deepCopy(want.spec);
+        if (isMandatory && name === EXEMPT && plural === 'prioritylevelconfigurations' && cur.spec?.exempt)
+          wantSpec.exempt = cur.spec.exempt;
+        const auto = cur.metadata?.annotations?.[AUTOUPDATE_ANNOTATION] === 'true';
+        if ((isMandatory || auto) && !deepEqual(cur.spec, wantSpec)) {
+          writes.push(
+            store
+              .update(
+                undefined,
+                name,
+                (c) => ({
+                  ...deepCopy(c.obj),
+                  metadata: {
+                    ...deepCopy(c.obj.metadata),
+                    annotations: { ...c.obj.metadata.annotations, [AUTOUPDATE_ANNOTATION]: 'true' },
+                  },
+                  spec: wantSpec,
+                }),
+                ctx,
+              )
+              .catch((err) => ignoreConflict(err)),
+          );
+        }
+      }
+    }
+    await Promise.all(writes);
+  }
+
+  /** Each FlowSchema's Dangling condition: whether its priority level is missing. */
+  private async markDangling(schemas: FlowSchema[], levels: Set<string>): Promise<void> {
+    const store = this.deps.store(GROUP, 'flowschemas');
+    const ctx = writeContext('api-priority-and-fairness-config-consumer-v1', 'status');
+    const writes: Promise<unknown>[] = [];
+    for (const fs of schemas) {
+      const pl = fs.spec?.priorityLevelConfiguration?.name ?? '';
+      const missing = !levels.has(pl);
+      const status = missing ? 'True' : 'False';
+      const cur = fs.status?.conditions?.find((c) => c.type === 'Dangling');
+      if (cur?.status === status) continue;
+      const cond: FlowSchemaCondition = {
+        type: 'Dangling',
+        status,
+        lastTransitionTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+        reason: missing ? 'NotFound' : 'Found',
+        message: missing
+          ? `This FlowSchema references the PriorityLevelConfiguration object named "${pl}" but there is no such object`
+          : `This FlowSchema references the PriorityLevelConfiguration object named "${pl}" and it exists`,
+      };
+      writes.push(
+        store
+          .update(
+            undefined,
+            fs.metadata!.name!,
+            (c) => {
+              const obj = deepCopy(c.obj);
+              const conds = (obj.status?.conditions ?? []).filter((x: FlowSchemaCondition) => x.type !== 'Dangling');
+              obj.status = { ...obj.status, conditions: [...conds, cond] };
+              return obj;
+            },
+            ctx,
+          )
+          .catch((err) => ignoreConflict(err)),
+      );
+    }
+    await Promise.all(writes);
+  }
+
+  /** The dispatcher's configuration: schemas in matching order, levels with their seats. */
+  private apply(schemas: FlowSchema[], levels: PriorityLevelConfiguration[]): void {
+    let shares = 0;
+    for (const l of levels)
+      shares +=
+        (l.spec?.type === 'Exempt'
+          ? l.spec.exempt?.nominalConcurrencyShares
+          : l.spec?.limited?.nominalConcurrencyShares) ?? 0;
+    const seen = new Set<string>();
+    for (const l of levels) {
+      const name = l.metadata!.name!;
+      seen.add(name);
+      const exempt = l.spec?.type === 'Exempt';
+      let level = this.levels.get(name);
+      if (!level) this.levels.set(name, (level = { name, uid: '', exempt, running: 0 }));
+      level.uid = l.metadata?.uid ?? '';
+      level.exempt = exempt;
+      if (exempt) continue;
+      const ncs = l.spec?.limited?.nominalConcurrencyShares ?? 0;
+      // Upstream's NominalCL; at least one seat, as this server lends none to a level without shares.
+      const limit = Math.max(1, Math.ceil((this.serverConcurrency * ncs) / Math.max(shares, 1)));
+      const q = l.spec?.limited?.limitResponse;
+      const queuing = q?.type === 'Queue' && q.queuing ? (q.queuing as Required<typeof q.queuing>) : undefined;
+      if (level.set) level.set.configure(limit, queuing);
+      else level.set = new QueueSet(limit, queuing, this.waitLimitMs);
+    }
+    for (const [name, level] of this.levels) {
+      // A level that is gone keeps serving what it admitted; new requests no longer reach it.
+      if (!seen.has(name) && level.set?.executing === 0 && level.set.waiting === 0) this.levels.delete(name);
+    }
+    this.schemas = schemas.filter((s) => seen.has(s.spec?.priorityLevelConfiguration?.name ?? '')).sort(byPrecedence);
+  }
+
+  /** The schema, level and flow of a request (catch-all when nothing matches). */
+  classify(a: Attributes): Classification {
+    for (const schema of this.schemas) {
+      if (!schemaMatches(schema, a)) continue;
+      const level = this.levels.get(schema.spec!.priorityLevelConfiguration.name)!;
+      return { schema, level, flow: `${schema.metadata!.name}\0${distinguisher(schema, a)}` };
+    }
+    const schema = MANDATORY_FLOW_SCHEMAS[1];
+    return { schema, level: this.levels.get(CATCH_ALL)!, flow: `${CATCH_ALL}\0${a.user.name}` };
+  }
+
+  private pair(level: string, schema: string): PairStats {
+    const key = `${level}\0${schema}`;
+    let p = this.pairs.get(key);
+    if (!p) {
+      p = {
+        level,
+        schema,
+        dispatched: 0,
+        executing: 0,
+        waiting: 0,
+        rejected: new Map(),
+        waitBuckets: new Float64Array(WAIT_BUCKETS.length + 1),
+        waitSum: 0,
+        waitCount: 0,
+      };
+      this.pairs.set(key, p);
+    }
+    return p;
+  }
+
+  /** Classify and admit (see admit). */
+  admitRequest(a: Attributes): Ticket | Promise<Ticket> {
+    return this.admit(this.classify(a));
+  }
+
+  /**
+   * Admit a classified request: a ticket now, a promise of one when it must wait, or a thrown 429
+   * TooManyRequests (rejected: its queue is full, or it waited too long).
+   */
+  admit(c: Classification): Ticket | Promise<Ticket> {
+    const { schema, level, flow } = c;
+    const stats = this.pair(level.name, schema.metadata!.name!);
+    const schemaUid = schema.metadata?.uid ?? '';
+    const levelUid = level.uid;
+    if (level.exempt || !level.set) {
+      level.running++;
+      dispatched(stats, 0);
+      return ticket(schemaUid, levelUid, stats, () => level.running--);
+    }
+    const set = level.set;
+    const got = set.acquire(flow);
+    if (got === true) {
+      dispatched(stats, 0);
+      return ticket(schemaUid, levelUid, stats, () => set.release());
+    }
+    const started = performance.now();
+    stats.waiting++;
+    return got.then(
+      () => {
+        stats.waiting--;
+        dispatched(stats, (performance.now() - started) / 1000);
+        return ticket(schemaUid, levelUid, stats, () => set.release());
+      },
+      (err: unknown) => {
+        stats.waiting--;
+        const reason = err instanceof Rejected ? err.reason : 'cancelled';
+        stats.rejected.set(reason, (stats.rejected.get(reason) ?? 0) + 1);
+        throw errors.tooManyRequests(TOO_MANY, 1);
+      },
+    );
+  }
+
+  /** Run an in-process call (a component's client) once admitted, its seat held until it settles. */
+  runInProcess<T>(
+    user: UserInfo,
+    verb: string,
+    t: { resource: { group: string; version: string; plural: string }; subresource?: string },
+    namespace: string,
+    fn: () => Promise<T>,
+  ): Promise<T> {
+    const a: Attributes = {
+      user,
+      verb,
+      resourceRequest: true,
+      namespace,
+      apiGroup: t.resource.group,
+      apiVersion: t.resource.version,
+      resource: t.resource.plural,
+      subresource: t.subresource ?? '',
+      name: '',
+      path: '',
+    };
+    let got: Ticket | Promise<Ticket>;
+    try {
+      got = this.admitRequest(a);
+    } catch (err) {
+      // Rejected at once (its queue is full): the caller gets a rejected promise, as from a wait.
+      return Promise.reject(err);
+    }
+    if (isPromise(got)) return got.then((ticket) => fn().finally(ticket.release));
+    return fn().finally(got.release);
+  }
+
+  /** The metrics' view: per level, what runs and what waits; per pair, the counters. */
+  levelStats(): { level: string; executing: number; waiting: number; limit: number }[] {
+    return [...this.levels.values()].map((l) => ({
+      level: l.name,
+      executing: l.set ? l.set.executing : l.running,
+      waiting: l.set?.waiting ?? 0,
+      limit: l.set?.limit ?? 0,
+    }));
+  }
+
+  pairStats(): Iterable<PairStats> {
+    return this.pairs.values();
+  }
+}
+
+function dispatched(p: PairStats, seconds: number): void {
+  p.dispatched++;
+  p.executing++;
+  let i = 0;
+  while (i < WAIT_BUCKETS.length && seconds > WAIT_BUCKETS[i]) i++;
+  p.waitBuckets[i]++;
+  p.waitSum += seconds;
+  p.waitCount++;
+}
+
+function ticket(schemaUid: string, levelUid: string, p: PairStats, free: () => void): Ticket {
+  let released = false;
+  return {
+    schemaUid,
+    levelUid,
+    release: () => {
+      if (released) return;
+      released = true;
+      p.executing--;
+      free();
+    },
+  };
+}
+
+function ignoreConflict(err: unknown): void {
+  if (err instanceof errors.ApiError && (err.code === 409 || err.code === 404)) return;
+  throw err;
+}

@@ -1,0 +1,257 @@
+// API Priority and Fairness: classification by the bootstrap FlowSchemas (k8ts' component
+// identities land where upstream's components land), shuffle sharding, fair queuing between
+// flows, and rejection when a queue is full or a request waited too long. Validation and defaults
+// of the two kinds.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { FlowSchema } from 'kubernetes-types/flowcontrol/v1.js';
+import { byPrecedence, distinguisher, schemaMatches } from '../../src/apiserver/flowcontrol/classify.js';
+import { Dealer, fnv64a } from '../../src/apiserver/flowcontrol/shufflesharding.js';
+import { QueueSet, Rejected } from '../../src/apiserver/flowcontrol/queueset.js';
+import {
+  MANDATORY_FLOW_SCHEMAS,
+  SUGGESTED_FLOW_SCHEMAS,
+  MANDATORY_PRIORITY_LEVELS,
+  SUGGESTED_PRIORITY_LEVELS,
+} from '../../src/api/flowcontrol/v1/bootstrap.js';
+import {
+  defaultPriorityLevel,
+  validateFlowSchema,
+  validatePriorityLevel,
+} from '../../src/api/flowcontrol/v1/flowcontrol.js';
+import { formatFieldError } from '../../src/machinery/fielderrors.js';
+import type { Attributes } from '../../src/apiserver/authz/types.js';
+import type { UserInfo } from '../../src/apiserver/user.js';
+import {
+  KUBE_CONTROLLER_MANAGER,
+  KUBE_SCHEDULER,
+  controllerUser,
+  nodeUser,
+  userNamed,
+} from '../../src/server/identities.js';
+
+const schemas = [...MANDATORY_FLOW_SCHEMAS, ...SUGGESTED_FLOW_SCHEMAS].sort(byPrecedence);
+
+function attrs(
+  user: UserInfo,
+  verb: string,
+  resource: string,
+  namespace = '',
+  apiGroup = '',
+  subresource = '',
+): Attributes {
+  return {
+    user,
+    verb,
+    resourceRequest: true,
+    namespace,
+    apiGroup,
+    apiVersion: 'v1',
+    resource,
+    subresource,
+    name: '',
+    path: '',
+  };
+}
+
+function classify(a: Attributes): { schema: string; level: string; flow: string } {
+  const fs = schemas.find((s) => schemaMatches(s, a))!;
+  return { schema: fs.metadata!.name!, level: fs.spec!.priorityLevelConfiguration.name, flow: distinguisher(fs, a) };
+}
+
+test('components are classified where upstream puts them', () => {
+  const admin = userNamed('admin', ['system:masters']);
+  assert.deepEqual(classify(attrs(admin, 'create', 'pods', 'default')), {
+    schema: 'exempt',
+    level: 'exempt',
+    flow: '',
+  });
+  const node = nodeUser('sim-1');
+  assert.equal(classify(attrs(node, 'update', 'nodes', '', '', 'status')).schema, 'system-node-high');
+  assert.equal(
+    classify(attrs(node, 'update', 'leases', 'kube-node-lease', 'coordination.k8s.io')).schema,
+    'system-node-high',
+  );
+  assert.deepEqual(classify(attrs(node, 'patch', 'pods', 'default', '', 'status')), {
+    schema: 'system-nodes',
+    level: 'system',
+    flow: 'system:node:sim-1',
+  });
+  // The scheduler's bindings: ByNamespace, so one namespace's flood is one flow.
+  assert.deepEqual(classify(attrs(KUBE_SCHEDULER, 'create', 'pods', 'ns1', '', 'binding')), {
+    schema: 'kube-scheduler',
+    level: 'workload-high',
+    flow: 'ns1',
+  });
+  assert.equal(
+    classify(attrs(KUBE_SCHEDULER, 'update', 'leases', 'kube-system', 'coordination.k8s.io')).schema,
+    'system-leader-election',
+  );
+  assert.equal(classify(attrs(KUBE_CONTROLLER_MANAGER, 'list', 'pods')).schema, 'kube-controller-manager');
+  assert.equal(
+    classify(attrs(KUBE_CONTROLLER_MANAGER, 'update', 'endpoints', 'default')).schema,
+    'endpoint-controller',
+  );
+  // Controllers run as kube-system service accounts (--use-service-account-credentials).
+  assert.deepEqual(classify(attrs(controllerUser('replicaset'), 'create', 'pods', 'bench')), {
+    schema: 'kube-system-service-accounts',
+    level: 'workload-high',
+    flow: 'bench',
+  });
+  const sa = {
+    name: 'system:serviceaccount:apps:web',
+    groups: ['system:serviceaccounts', 'system:serviceaccounts:apps', 'system:authenticated'],
+  };
+  assert.equal(classify(attrs(sa, 'get', 'configmaps', 'apps')).schema, 'service-accounts');
+  assert.deepEqual(classify(attrs(userNamed('alice'), 'get', 'pods', 'default')), {
+    schema: 'global-default',
+    level: 'global-default',
+    flow: 'alice',
+  });
+  const probe: Attributes = { ...attrs(userNamed('x'), 'get', ''), resourceRequest: false, path: '/readyz' };
+  assert.equal(classify(probe).schema, 'probes');
+  assert.equal(classify({ ...probe, path: '/metrics' }).schema, 'global-default');
+  const anon = { name: 'system:anonymous', groups: ['system:unauthenticated'] };
+  assert.equal(classify(attrs(anon, 'get', 'pods', 'default')).schema, 'global-default');
+  // Cluster-scoped requests match namespaced-only rules only with clusterScope.
+  const nsOnly: FlowSchema = {
+    metadata: { name: 'ns-only' },
+    spec: {
+      priorityLevelConfiguration: { name: 'x' },
+      rules: [
+        {
+          subjects: [{ kind: 'User', user: { name: 'alice' } }],
+          resourceRules: [{ verbs: ['*'], apiGroups: ['*'], resources: ['*'], namespaces: ['*'] }],
+        },
+      ],
+    },
+  };
+  assert.equal(schemaMatches(nsOnly, attrs(userNamed('alice'), 'list', 'nodes')), false);
+  assert.equal(schemaMatches(nsOnly, attrs(userNamed('alice'), 'list', 'pods', 'a')), true);
+  assert.equal(schemaMatches(nsOnly, attrs(userNamed('bob'), 'list', 'pods', 'a')), false);
+});
+
+test('shuffle sharding deals distinct queues, the same for a flow, spread over the deck', () => {
+  const d = new Dealer(128, 6);
+  const seen = new Array(128).fill(0);
+  for (let i = 0; i < 2000; i++) {
+    const hand = d.deal(fnv64a(`flow-${i}`));
+    assert.equal(hand.length, 6);
+    assert.equal(new Set(hand).size, 6, `distinct cards ${hand.join()}`);
+    for (const c of hand) {
+      assert.ok(c >= 0 && c < 128);
+      seen[c]++;
+    }
+  }
+  assert.deepEqual(d.deal(fnv64a('a', 'b')), d.deal(fnv64a('a', 'b')));
+  // 12,000 cards over 128 queues: each gets about 94; none is starved or hot.
+  assert.ok(Math.min(...seen) > 40 && Math.max(...seen) < 160, `${Math.min(...seen)}..${Math.max(...seen)}`);
+  assert.deepEqual(new Dealer(4, 4).deal(12345n).sort(), [0, 1, 2, 3]);
+  assert.throws(() => new Dealer(4, 5));
+});
+
+test('a level runs its seats, queues the rest fairly between flows and rejects past the queue limit', async () => {
+  const set = new QueueSet(2, { queues: 8, handSize: 2, queueLengthLimit: 3 }, 5_000);
+  assert.equal(set.acquire('a'), true);
+  assert.equal(set.acquire('a'), true);
+  const order: string[] = [];
+  const waits: Promise<void>[] = [];
+  // Flow a floods: three wait in its shortest queue... and the rest of its hand.
+  for (let i = 0; i < 6; i++) waits.push((set.acquire('a') as Promise<void>).then(() => void order.push('a')));
+  // Its hand (2 queues x 3) is full now: the next one is rejected at once.
+  await assert.rejects(set.acquire('a') as Promise<void>, (e: Rejected) => e.reason === 'queue-full');
+  // Flow b arrives later with one request; it is served before a's backlog is.
+  const b = (set.acquire('b') as Promise<void>).then(() => void order.push('b'));
+  assert.equal(set.waiting, 7);
+  for (let i = 0; i < 3; i++) {
+    set.release();
+    await new Promise((r) => setImmediate(r));
+  }
+  assert.ok(order.indexOf('b') >= 0 && order.indexOf('b') <= 2, `b served among the first turns: ${order.join()}`);
+  for (let i = 0; i < 6; i++) set.release();
+  await Promise.all([...waits, b]);
+  assert.equal(set.waiting, 0);
+  assert.equal(set.executing, 0);
+});
+
+test('a request that waits past the limit is rejected and leaves its queue', async () => {
+  const set = new QueueSet(1, { queues: 1, handSize: 1, queueLengthLimit: 5 }, 50);
+  assert.equal(set.acquire('x'), true);
+  const started = Date.now();
+  await assert.rejects(set.acquire('x') as Promise<void>, (e: Rejected) => e.reason === 'time-out');
+  assert.ok(Date.now() - started < 2_000);
+  assert.equal(set.waiting, 0);
+  set.release();
+  assert.equal(set.acquire('x'), true, 'the seat is free again and nobody waits');
+  // A level that does not queue rejects at once when its seats are taken.
+  const reject = new QueueSet(1, undefined, 1000);
+  assert.equal(reject.acquire('y'), true);
+  await assert.rejects(reject.acquire('y') as Promise<void>, (e: Rejected) => e.reason === 'concurrency-limit');
+});
+
+test('validation names the field; defaults as upstream', () => {
+  const pl = {
+    metadata: { name: 'p' },
+    spec: { type: 'Limited', limited: { limitResponse: { type: 'Queue', queuing: {} } } },
+  } as any;
+  defaultPriorityLevel(pl);
+  assert.equal(pl.spec.limited.nominalConcurrencyShares, 30);
+  assert.equal(pl.spec.limited.lendablePercent, 0);
+  assert.deepEqual(pl.spec.limited.limitResponse.queuing, { queues: 64, handSize: 8, queueLengthLimit: 50 });
+  assert.deepEqual(validatePriorityLevel(pl), []);
+  const errs = (o: any) => validatePriorityLevel(o).map(formatFieldError);
+  assert.match(errs({ ...pl, spec: { type: 'Limited' } }).join(), /spec\.limited/);
+  assert.match(errs({ metadata: { name: 'p' }, spec: { type: 'Other' } }).join(), /spec\.type/);
+  assert.match(
+    errs({ metadata: { name: 'exempt' }, spec: pl.spec }).join(),
+    /spec\.type: Invalid value: "Limited": type must be 'Exempt' if and only if name is 'exempt'/,
+  );
+  const q = (queuing: object) => ({
+    metadata: { name: 'p' },
+    spec: { type: 'Limited', limited: { limitResponse: { type: 'Queue', queuing } } },
+  });
+  assert.match(
+    errs(q({ queues: 4, handSize: 5, queueLengthLimit: 1 })).join(),
+    /spec\.limited\.limitResponse\.queuing\.handSize: Invalid value: 5: should not be greater than queues \(4\)/,
+  );
+  assert.match(errs(q({ queues: 10000, handSize: 15, queueLengthLimit: 1 })).join(), /required entropy bits/);
+  assert.match(
+    errs({
+      metadata: { name: 'p' },
+      spec: { type: 'Limited', limited: { lendablePercent: 101, limitResponse: { type: 'Reject' } } },
+    }).join(),
+    /lendablePercent/,
+  );
+  for (const o of [...MANDATORY_PRIORITY_LEVELS, ...SUGGESTED_PRIORITY_LEVELS])
+    assert.deepEqual(validatePriorityLevel(o), [], o.metadata!.name);
+  for (const o of schemas) assert.deepEqual(validateFlowSchema(o), [], o.metadata!.name);
+  const fsErrs = (spec: any) => validateFlowSchema({ metadata: { name: 'f' }, spec }).map((e) => e.field);
+  assert.deepEqual(fsErrs({ priorityLevelConfiguration: { name: 'x' }, matchingPrecedence: 10001 }), [
+    'spec.matchingPrecedence',
+  ]);
+  assert.deepEqual(
+    fsErrs({
+      priorityLevelConfiguration: { name: 'x' },
+      matchingPrecedence: 5,
+      distinguisherMethod: { type: 'ByGroup' },
+    }),
+    ['spec.distinguisherMethod.type'],
+  );
+  assert.deepEqual(
+    fsErrs({
+      priorityLevelConfiguration: { name: 'x' },
+      matchingPrecedence: 5,
+      rules: [
+        {
+          subjects: [{ kind: 'User' }],
+          resourceRules: [{ verbs: ['get', '*'], apiGroups: [''], resources: ['pods'] }],
+        },
+      ],
+    }),
+    [
+      'spec.rules[0].subjects[0].user',
+      'spec.rules[0].resourceRules[0].verbs',
+      'spec.rules[0].resourceRules[0].namespaces',
+    ],
+  );
+});
