@@ -8,6 +8,7 @@ import type { FlowSchema } from 'kubernetes-types/flowcontrol/v1.js';
 import { byPrecedence, distinguisher, schemaMatches } from '../../src/apiserver/flowcontrol/classify.js';
 import { Dealer, fnv64a } from '../../src/apiserver/flowcontrol/shufflesharding.js';
 import { QueueSet, Rejected } from '../../src/apiserver/flowcontrol/queueset.js';
+import { FlowControl } from '../../src/apiserver/flowcontrol/index.js';
 import {
   MANDATORY_FLOW_SCHEMAS,
   SUGGESTED_FLOW_SCHEMAS,
@@ -187,6 +188,33 @@ test('a request that waits past the limit is rejected and leaves its queue', asy
   const reject = new QueueSet(1, undefined, 1000);
   assert.equal(reject.acquire('y'), true);
   await assert.rejects(reject.acquire('y') as Promise<void>, (e: Rejected) => e.reason === 'concurrency-limit');
+});
+
+test('an in-process call rejected with 429 is tried again after Retry-After, as client-go does', async () => {
+  // Three seats for the server: workload-high gets one; a queued call waits at most 50 ms.
+  const fc = new FlowControl({ store: () => assert.fail('no store needed'), log: undefined as never }, 3, 50);
+  const rs = controllerUser('replicaset-controller');
+  const target = { resource: { group: '', version: 'v1', plural: 'pods' } };
+  let release!: () => void;
+  const first = fc.runInProcess(
+    rs,
+    'create',
+    target,
+    'kube-system',
+    () => new Promise<string>((r) => (release = () => r('first'))),
+  );
+  const started = Date.now();
+  // Waits past 50 ms behind the first (a 429 inside), is tried again after 1 s, and then runs.
+  const second = fc.runInProcess(rs, 'create', target, 'kube-system', async () => 'second');
+  setTimeout(() => release(), 200);
+  assert.equal(await first, 'first');
+  assert.equal(await second, 'second');
+  assert.ok(Date.now() - started >= 900, `tried again after Retry-After: ${Date.now() - started} ms`);
+  // Anything but a 429 reaches the caller at once.
+  await assert.rejects(
+    fc.runInProcess(rs, 'create', target, 'kube-system', () => Promise.reject(new Error('boom'))),
+    /boom/,
+  );
 });
 
 test('validation names the field; defaults as upstream', () => {

@@ -83,6 +83,15 @@ export interface Classification {
   flow: string;
 }
 
+/** How many times an in-process call rejected with 429 is tried again (client-go's maxRetries). */
+const IN_PROCESS_RETRIES = 10;
+
+/** The wait a 429 asks for, or undefined for any other error. */
+function retryAfterMs(err: unknown): number | undefined {
+  if (!(err instanceof errors.ApiError) || err.code !== 429) return undefined;
+  return Math.max(1, err.details?.retryAfterSeconds ?? 1) * 1000;
+}
+
 export class FlowControl {
   private schemas: FlowSchema[] = [];
   private readonly levels = new Map<string, Level>();
@@ -369,11 +378,36 @@ export class FlowControl {
     try {
       got = this.admitRequest(a);
     } catch (err) {
-      // Rejected at once (its queue is full): the caller gets a rejected promise, as from a wait.
-      return Promise.reject(err);
+      // Rejected at once (its queue is full).
+      return this.retryInProcess(a, fn, err, 1);
     }
-    if (isPromise(got)) return got.then((ticket) => fn().finally(ticket.release));
+    if (isPromise(got))
+      return got.then(
+        (ticket) => fn().finally(ticket.release),
+        (err: unknown) => this.retryInProcess(a, fn, err, 1),
+      );
     return fn().finally(got.release);
+  }
+
+  /**
+   * A rejected in-process call is tried again after the 429's Retry-After, as client-go's REST
+   * client retries a 429 (up to IN_PROCESS_RETRIES times) before its caller sees the error.
+   */
+  private async retryInProcess<T>(a: Attributes, fn: () => Promise<T>, err: unknown, attempt: number): Promise<T> {
+    for (;;) {
+      const wait = retryAfterMs(err);
+      if (wait === undefined || attempt > IN_PROCESS_RETRIES) throw err;
+      await new Promise((r) => setTimeout(r, wait));
+      attempt++;
+      let ticket: Ticket;
+      try {
+        ticket = await this.admitRequest(a);
+      } catch (e) {
+        err = e;
+        continue;
+      }
+      return fn().finally(ticket.release);
+    }
   }
 
   /** The metrics' view: per level, what runs and what waits; per pair, the counters. */
