@@ -99,6 +99,14 @@ test('components are classified where upstream puts them', () => {
     level: 'workload-high',
     flow: 'bench',
   });
+  // Kubernetes 1.30's configuration (the version k8ts reports): leader election on ConfigMaps and
+  // Endpoints by kube-system service accounts.
+  const ksa = {
+    name: 'system:serviceaccount:kube-system:some-controller',
+    groups: ['system:serviceaccounts', 'system:serviceaccounts:kube-system', 'system:authenticated'],
+  };
+  assert.equal(classify(attrs(ksa, 'update', 'configmaps', 'ns1')).schema, 'workload-leader-election');
+  assert.equal(classify(attrs(ksa, 'list', 'configmaps', 'ns1')).schema, 'kube-system-service-accounts');
   const sa = {
     name: 'system:serviceaccount:apps:web',
     groups: ['system:serviceaccounts', 'system:serviceaccounts:apps', 'system:authenticated'],

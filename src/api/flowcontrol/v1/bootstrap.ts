@@ -97,7 +97,7 @@ export const SUGGESTED_FLOW_SCHEMAS: FlowSchema[] = [
   fs('system-node-high', 'node-high', 400, 'ByUser', {
     subjects: [group('system:nodes')],
     resourceRules: [
-      { verbs: ['*'], apiGroups: [''], resources: ['nodes', 'nodes/status'], clusterScope: true },
+      { verbs: ['*'], apiGroups: [''], resources: ['nodes', 'nodes/status'], clusterScope: true, namespaces: ['*'] },
       { ...leases(['*']) },
     ],
   }),
@@ -109,9 +109,18 @@ export const SUGGESTED_FLOW_SCHEMAS: FlowSchema[] = [
     subjects: [user('system:kube-controller-manager'), user('system:kube-scheduler'), kubeSystemSA('*')],
     resourceRules: [leases(['get', 'create', 'update'])],
   }),
+  // (Leader election on Endpoints and ConfigMaps: Kubernetes 1.30's suggested configuration, the version k8ts reports.)
   fs('workload-leader-election', 'leader-election', 200, 'ByUser', {
     subjects: [kubeSystemSA('*')],
-    resourceRules: [leases(['get', 'create', 'update'])],
+    resourceRules: [
+      {
+        verbs: ['get', 'create', 'update'],
+        apiGroups: [''],
+        resources: ['endpoints', 'configmaps'],
+        namespaces: ['*'],
+      },
+      leases(['get', 'create', 'update']),
+    ],
   }),
   fs('endpoint-controller', 'workload-high', 150, 'ByUser', {
     subjects: [
