@@ -213,7 +213,7 @@ test('an in-process call rejected with 429 is tried again after Retry-After, as 
   );
   const started = Date.now();
   // Waits past 50 ms behind the first (a 429 inside), is tried again after 1 s, and then runs.
-  const second = fc.runInProcess(rs, 'create', target, 'kube-system', async () => 'second');
+  const second = fc.runInProcess(rs, 'create', target, 'kube-system', () => Promise.resolve('second'));
   setTimeout(() => release(), 200);
   assert.equal(await first, 'first');
   assert.equal(await second, 'second');
