@@ -30,6 +30,8 @@ before(async () => {
       '3s',
       '--max-mutating-requests-inflight',
       '1',
+      // The legacy max-in-flight filter, which API Priority and Fairness replaces when enabled.
+      '--enable-priority-and-fairness=false',
       '--datastore-endpoint',
       `sqlite://${storeDir}/a/b/state.db`,
     ],

@@ -20,11 +20,13 @@ const RAN_AND_RELEASED = /error during initialization/;
 
 let available: boolean | undefined;
 
-function glibc(): boolean {
-  if (process.platform !== 'linux') return false;
-  const header = (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined)?.header;
-  return typeof header?.glibcVersionRuntime === 'string';
-}
+/**
+ * Only Linux has glibc; where libc.so.6 or its malloc_trim is missing (musl), the first call's
+ * load fails and the trim is not tried again. (No `process.report` to ask for glibc's version: a
+ * report resolves every socket's peer address with a synchronous reverse DNS lookup on the main
+ * thread, and a server whose resolver is its own cluster DNS then waits on itself for minutes.)
+ */
+const glibc = (): boolean => process.platform === 'linux';
 
 /**
  * Returns the C heap's free pages to the system (glibc's malloc_trim); true when it ran. Costs a
