@@ -30,7 +30,9 @@ const tag = randomBytes(2).toString('hex');
 const BRIDGE = `k8cu${tag}br`;
 // A /24 and a pod /16 that no route of this host mentions yet.
 const net = freeOctet((n) => `10.198.${n}.`, 1, 250);
-const pods = freeOctet((n) => `10.${n}.`, 150, 250);
+// Above 198: the pod range must not share its first octets with the machines' network (10.198.x),
+// or the machines' own routes read as pod routes left behind.
+const pods = freeOctet((n) => `10.${n}.`, 199, 250);
 const HOST_IP = `10.198.${net}.254`;
 
 interface Machine {
