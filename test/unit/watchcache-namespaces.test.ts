@@ -8,18 +8,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SqliteBackend } from '../../src/storage/sqlite/backend.js';
 import { WatchCache } from '../../src/storage/cacher.js';
+import { Store } from '../../src/apiserver/store.js';
 
 test('a namespace list has exactly its keys, sorted, through creates and deletes everywhere', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'k8ts-nskeys-'));
   const b = new SqliteBackend(join(dir, 'state.db'));
   await b.start();
   try {
-    const decode = (_k: string, v: string, rev: number) => {
-      const o = JSON.parse(v);
-      o.metadata.resourceVersion = String(rev);
-      return o;
-    };
-    const cache = new WatchCache(b, '/pods/', decode);
+    const cache = new WatchCache(b, '/pods/', (_k, v, rev) => Store.decode(v, rev));
     await cache.start();
     try {
       const caught = async (rev: number) => {

@@ -7,7 +7,7 @@
 // ones created and, while annotated for it, updated) and each FlowSchema's Dangling condition
 // says whether its priority level exists.
 //
-// Simplifications (docs/api-priority-and-fairness.md): every request takes one seat (upstream
+// Simplifications (docs/security.md, "API Priority and Fairness"): every request takes one seat (upstream
 // gives big LISTs and watch-notifying writes more); a level does not lend or borrow seats; a
 // watch holds no seat (upstream holds one while the initial events are served).
 import type { FlowSchema, FlowSchemaCondition, PriorityLevelConfiguration } from 'kubernetes-types/flowcontrol/v1.js';
@@ -318,8 +318,8 @@ export class FlowControl {
   }
 
   /**
-   * Admit a classified request: a ticket now, a promise of one when it must wait, or a thrown 429
-   * TooManyRequests (rejected: its queue is full, or it waited too long).
+   * Admit a classified request: a ticket now, or a promise of one when it must wait, rejected with
+   * 429 TooManyRequests when its queue is full (at once) or it waited too long.
    */
   admit(c: Classification): Ticket | Promise<Ticket> {
     const { schema, level, flow } = c;
@@ -374,13 +374,8 @@ export class FlowControl {
       name: '',
       path: '',
     };
-    let got: Ticket | Promise<Ticket>;
-    try {
-      got = this.admitRequest(a);
-    } catch (err) {
-      // Rejected at once (its queue is full).
-      return this.retryInProcess(a, fn, err, 1);
-    }
+    // (A rejection, at once or after waiting, is a rejected promise: admit never throws.)
+    const got = this.admitRequest(a);
     if (isPromise(got))
       return got.then(
         (ticket) => fn().finally(ticket.release),

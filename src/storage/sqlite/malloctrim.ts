@@ -21,20 +21,16 @@ const RAN_AND_RELEASED = /error during initialization/;
 let available: boolean | undefined;
 
 /**
- * Only Linux has glibc; where libc.so.6 or its malloc_trim is missing (musl), the first call's
- * load fails and the trim is not tried again. (No `process.report` to ask for glibc's version: a
- * report resolves every socket's peer address with a synchronous reverse DNS lookup on the main
- * thread, and a server whose resolver is its own cluster DNS then waits on itself for minutes.)
- */
-const glibc = (): boolean => process.platform === 'linux';
-
-/**
  * Returns the C heap's free pages to the system (glibc's malloc_trim); true when it ran. Costs a
  * walk of malloc's free lists and an madvise per free run of pages: about 100 ms for 70 MiB on a
  * loaded 2-core machine, so it is for a quiet process (the heap guard's idle collector).
  */
 export function trimNativeHeap(): boolean {
-  available ??= glibc();
+  // Only Linux has glibc; where libc.so.6 or its malloc_trim is missing (musl), the first load
+  // fails and the trim is not tried again. (No `process.report` to ask for glibc's version: a
+  // report resolves every socket's peer address with a synchronous reverse DNS lookup on the main
+  // thread, and a server whose resolver is its own cluster DNS then waits on itself for minutes.)
+  available ??= process.platform === 'linux';
   if (!available) return false;
   let db: Database.Database | undefined;
   try {
