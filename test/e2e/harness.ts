@@ -5,6 +5,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { stopStaleNginx } from '../../src/ingress/nginx/supervisor.js';
 
 const ROOT = resolve(fileURLToPath(new URL('../../..', import.meta.url)));
 export const K8TS_BIN = join(ROOT, 'bin', 'k8ts');
@@ -225,7 +226,10 @@ export async function startCluster(
         const [cmd, ...prefix] = [...inNetns(opts.netns), process.execPath];
         await run(cmd, [...prefix, K8TS_BIN, 'killall', '--data-dir', dataDir], { timeoutMs: 120_000 });
       }
-      if (!opts.dataDir) rmSync(dataDir, { recursive: true, force: true });
+      // A server killed with -9 leaves its NGINX to stop on its own (pdeathsig): it writes in the
+      // data dir while it does, so removing the dir at once can fail with ENOTEMPTY.
+      if (ingressArgs.length === 0) await stopStaleNginx(dataDir);
+      if (!opts.dataDir) rmSync(dataDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
     },
   };
   return cluster;

@@ -155,8 +155,8 @@ before(async () => {
 
 after(async () => {
   releaseSlow();
-  if (c) await c.cleanup();
   for (const s of servers) s.close();
+  if (c) await c.cleanup();
 });
 
 test('forwarded headers and the Host header reach the backend', async () => {
