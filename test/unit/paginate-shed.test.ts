@@ -7,10 +7,8 @@
 // object), the least recently used going first.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { SqliteBackend } from '../../src/storage/sqlite/backend.js';
+import type { SqliteBackend } from '../../src/storage/sqlite/backend.js';
+import { withSqliteBackend } from '../support/sqlite.js';
 import { WatchCache, type WatchCacheOptions } from '../../src/storage/cacher.js';
 import { Paginator, type PageRequest, type PaginatorOptions } from '../../src/apiserver/paginate.js';
 import type { Store } from '../../src/apiserver/store.js';
@@ -23,41 +21,38 @@ async function withPaginator(
   opts?: PaginatorOptions,
   cacheOpts?: WatchCacheOptions,
 ): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'k8ts-pageshed-'));
-  const b = new SqliteBackend(join(dir, 'state.db'));
-  await b.start();
-  const cache = new WatchCache(
-    b,
-    '/x/',
-    (_k, v, rev) => ({
-      ...JSON.parse(v),
-      metadata: { ...JSON.parse(v).metadata, resourceVersion: String(rev) },
-    }),
-    cacheOpts,
-  );
-  try {
-    await cache.start();
-    // The paginator reads a store only for its watch cache.
-    const store = { cache } as unknown as Store;
-    const request = (continueToken = ''): PageRequest => ({
-      store,
-      backend: b,
-      keyPrefix: '/x/',
-      matches: () => true,
-      matchesStored: () => true,
-      selectorKey: '',
-      hasSelector: false,
-      limit: 1,
-      continueToken,
-      resourceVersion: '',
-      exact: false,
-    });
-    await fn(b, new Paginator(opts), request);
-  } finally {
-    cache.stop();
-    await b.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
+  await withSqliteBackend(async (b) => {
+    const cache = new WatchCache(
+      b,
+      '/x/',
+      (_k, v, rev) => ({
+        ...JSON.parse(v),
+        metadata: { ...JSON.parse(v).metadata, resourceVersion: String(rev) },
+      }),
+      cacheOpts,
+    );
+    try {
+      await cache.start();
+      // The paginator reads a store only for its watch cache.
+      const store = { cache } as unknown as Store;
+      const request = (continueToken = ''): PageRequest => ({
+        store,
+        backend: b,
+        keyPrefix: '/x/',
+        matches: () => true,
+        matchesStored: () => true,
+        selectorKey: '',
+        hasSelector: false,
+        limit: 1,
+        continueToken,
+        resourceVersion: '',
+        exact: false,
+      });
+      await fn(b, new Paginator(opts), request);
+    } finally {
+      cache.stop();
+    }
+  });
 }
 
 const names = (items: { obj: any }[]) => items.map((s) => s.obj.metadata.name);

@@ -3,10 +3,7 @@
 // text it held whole.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { SqliteBackend } from '../../src/storage/sqlite/backend.js';
+import { withSqliteBackend } from '../support/sqlite.js';
 import { WatchCache, type CacheEvent } from '../../src/storage/cacher.js';
 import { applyDelta, encodeDelta } from '../../src/storage/textdelta.js';
 
@@ -51,10 +48,7 @@ test('encodeDelta/applyDelta round-trip edited, unrelated, empty and non-ASCII t
 });
 
 test('history keeps past versions as deltas; a watch from the start replays each version exactly', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'k8ts-history-'));
-  const b = new SqliteBackend(join(dir, 'state.db'));
-  await b.start();
-  try {
+  await withSqliteBackend(async (b) => {
     const decode = (_k: string, v: string, rev: number) => {
       const o = JSON.parse(v);
       o.metadata.resourceVersion = String(rev);
@@ -110,10 +104,7 @@ test('history keeps past versions as deltas; a watch from the start replays each
     const whole = live.reduce((n, ev) => n + ev.cur.json.length, 0);
     assert.ok(kept < whole / 4, `history keeps ${kept} of ${whole} characters`);
     cache.stop();
-  } finally {
-    await b.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test('a superseded entry held elsewhere (a list snapshot) does not keep the later versions in history alive', async () => {
@@ -121,33 +112,30 @@ test('a superseded entry held elsewhere (a list snapshot) does not keep the late
   const { runInNewContext } = await import('node:vm');
   setFlagsFromString('--expose-gc');
   const gc = runInNewContext('gc') as () => void;
-  const dir = mkdtempSync(join(tmpdir(), 'k8ts-superseded-'));
-  const b = new SqliteBackend(join(dir, 'state.db'));
-  await b.start();
-  // One event of history: each new event pushes the one before out.
-  const cache = new WatchCache(b, '/x/', (_k, v) => JSON.parse(v), { maxEvents: 1 });
-  try {
-    await cache.start();
-    const big = (n: number) => JSON.stringify({ metadata: { name: 'a' }, data: String(n).repeat(8192) });
-    await b.create('/x/a', big(1));
-    // What a list with a limit keeps for its continue token: the cache entry of the version.
-    const old = cache.get('/x/a')!;
-    const from = cache.revision;
-    await b.update('/x/a', big(2), from);
-    await b.delete('/x/a');
-    // The deletion's history record (its own copy of the last version), while history has it...
-    const tombstone = new WeakRef(cache.eventsSince(cache.revision - 1)[0].cur);
-    await b.create('/x/other', big(3));
-    for (let i = 0; i < 5 && tombstone.deref() !== undefined; i++) {
-      await new Promise((r) => setTimeout(r, 20));
-      gc();
+  await withSqliteBackend(async (b) => {
+    // One event of history: each new event pushes the one before out.
+    const cache = new WatchCache(b, '/x/', (_k, v) => JSON.parse(v), { maxEvents: 1 });
+    try {
+      await cache.start();
+      const big = (n: number) => JSON.stringify({ metadata: { name: 'a' }, data: String(n).repeat(8192) });
+      await b.create('/x/a', big(1));
+      // What a list with a limit keeps for its continue token: the cache entry of the version.
+      const old = cache.get('/x/a')!;
+      const from = cache.revision;
+      await b.update('/x/a', big(2), from);
+      await b.delete('/x/a');
+      // The deletion's history record (its own copy of the last version), while history has it...
+      const tombstone = new WeakRef(cache.eventsSince(cache.revision - 1)[0].cur);
+      await b.create('/x/other', big(3));
+      for (let i = 0; i < 5 && tombstone.deref() !== undefined; i++) {
+        await new Promise((r) => setTimeout(r, 20));
+        gc();
+      }
+      // ...is collected once history let go of it, though the first version's entry is still held.
+      assert.equal(tombstone.deref(), undefined, 'the history of later versions is not kept by an old entry');
+      assert.equal(JSON.parse(old.json).data, JSON.parse(big(1)).data);
+    } finally {
+      cache.stop();
     }
-    // ...is collected once history let go of it, though the first version's entry is still held.
-    assert.equal(tombstone.deref(), undefined, 'the history of later versions is not kept by an old entry');
-    assert.equal(JSON.parse(old.json).data, JSON.parse(big(1)).data);
-  } finally {
-    cache.stop();
-    await b.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });

@@ -3,18 +3,12 @@
 // listed), compared with a plain filter and sort of every key.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { SqliteBackend } from '../../src/storage/sqlite/backend.js';
+import { withSqliteBackend } from '../support/sqlite.js';
 import { WatchCache } from '../../src/storage/cacher.js';
 import { Store } from '../../src/apiserver/store.js';
 
 test('a namespace list has exactly its keys, sorted, through creates and deletes everywhere', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'k8ts-nskeys-'));
-  const b = new SqliteBackend(join(dir, 'state.db'));
-  await b.start();
-  try {
+  await withSqliteBackend(async (b) => {
     const cache = new WatchCache(b, '/pods/', (_k, v, rev) => Store.decode(v, rev));
     await cache.start();
     try {
@@ -50,8 +44,5 @@ test('a namespace list has exactly its keys, sorted, through creates and deletes
     } finally {
       cache.stop();
     }
-  } finally {
-    await b.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
