@@ -26,6 +26,7 @@
 //   BENCH_SERVER_NODE_ARGS   extra node flags for the server, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
 //                            (the profile is written when the server stops at the end)
 //   BENCH_SIM_NODE_ARGS      extra node flags for the simulator process
+//   BENCH_SIM_ARGS           extra `k8ts sim` flags, e.g. --sim-status-writers 16
 //   BENCH_STARTUP_PODS       pods created one by one after the API samples, for the pod startup SLO (300; 0: skip)
 //   BENCH_STARTUP_QPS        their arrival rate per second (10)
 //   BENCH_STORE              sqlite (default) | etcd: the server runs on a managed etcd member of its own
@@ -85,6 +86,7 @@ const cfg = {
   startupPods: pick('BENCH_STARTUP_PODS', 300, 300),
   startupPerSecond: pick('BENCH_STARTUP_QPS', 10, 10),
   simNodeArgs: (process.env.BENCH_SIM_NODE_ARGS ?? '').split(/\s+/).filter(Boolean),
+  simArgs: (process.env.BENCH_SIM_ARGS ?? '').split(/\s+/).filter(Boolean),
   store: storeOf(process.env.BENCH_STORE),
 };
 const deployments = Math.ceil(cfg.pods / cfg.replicas);
@@ -486,6 +488,7 @@ async function main(): Promise<void> {
         String(cfg.heartbeatSeconds),
         '--log-level',
         'warn',
+        ...cfg.simArgs,
       ],
       /k8ts sim ready/,
       cfg.timeoutSeconds * 1000,

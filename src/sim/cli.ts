@@ -22,7 +22,12 @@ export async function runSim(flags: SimFlags): Promise<void> {
   const opts = simOptionsFromFlags(n, flags);
   const kubeconfig = flags.kubeconfig ?? process.env.KUBECONFIG;
   if (!kubeconfig) throw new Error('--kubeconfig (or KUBECONFIG) is required');
-  const client = Client.fromKubeconfig(kubeconfig, { fieldManager: 'kubelet', context: flags.context });
+  // A connection per status writer: fewer, and writes would queue in the client, not the server.
+  const client = Client.fromKubeconfig(kubeconfig, {
+    fieldManager: 'kubelet',
+    context: flags.context,
+    maxConnections: opts.workers,
+  });
   // Each kubelet renews over a connection of its own; the simulated fleet shares a pool. With the
   // default 32, renewals were capped at 32 per write latency: a server slowed to 100 ms per write
   // got 320 of the 500 renewals/s 5,000 nodes need, and nodes went NotReady.

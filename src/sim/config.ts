@@ -34,7 +34,10 @@ export interface SimOptions {
   /** A pod being deleted is gone after min(its grace period, this), ms. */
   maxGraceMs: number;
   timing: PodTiming;
-  /** Parallel pod status writers. */
+  /**
+   * Pod status writes in flight at once. Each kubelet writes its own pods' statuses, so a fleet
+   * of thousands has that many writers; the simulated one shares this many (see --sim-status-writers).
+   */
   workers: number;
 }
 
@@ -56,7 +59,7 @@ export const DEFAULT_SIM_OPTIONS: SimOptions = {
   nodeStatusMs: 300_000,
   maxGraceMs: 2_000,
   timing: DEFAULT_TIMING,
-  workers: 16,
+  workers: 128,
 };
 
 export function parseLabels(s: string[] | string | undefined): Record<string, string> {
@@ -117,6 +120,11 @@ export function addSimFlags(cmd: Command): Command {
       String(d.maxGraceMs / 1000),
     )
     .option(
+      '--sim-status-writers <n>',
+      'pod status writes the simulated nodes have in flight at once',
+      String(d.workers),
+    )
+    .option(
       '--sim-crashloop-seconds <s>',
       'first restart back-off of a failed container (doubles per restart)',
       String(d.timing.crashLoopBaseMs / 1000),
@@ -160,6 +168,7 @@ export function simOptionsFromFlags(nodes: number, o: SimFlagValues): SimOptions
     heartbeatMs: num(o.simHeartbeatSeconds ?? 10, '--sim-heartbeat-seconds', 0.05) * 1000,
     nodeStatusMs: num(o.simNodeStatusSeconds ?? 300, '--sim-node-status-seconds', 0.05) * 1000,
     maxGraceMs: num(o.simMaxGraceSeconds ?? 2, '--sim-max-grace-seconds') * 1000,
+    workers: Math.trunc(num(o.simStatusWriters ?? d.workers, '--sim-status-writers', 1)),
     timing: {
       ...d.timing,
       startupMs: num(o.simPodStartupSeconds ?? 0, '--sim-pod-startup-seconds') * 1000,

@@ -207,6 +207,9 @@ test('sim flags: labels, taints, options', () => {
   assert.equal(o.heartbeatMs, 500);
   assert.deepEqual(o.labels, { team: 'a' });
   assert.throws(() => simOptionsFromFlags(1, { simMemory: 'lots' }), /--sim-memory/);
+  assert.equal(simOptionsFromFlags(1, {}).workers, 128);
+  assert.equal(simOptionsFromFlags(1, { simStatusWriters: '16' }).workers, 16);
+  assert.throws(() => simOptionsFromFlags(1, { simStatusWriters: '0' }), /--sim-status-writers/);
 });
 
 test('tolerations, eviction times and managed taints', () => {
