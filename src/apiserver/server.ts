@@ -135,6 +135,9 @@ function refuseConnection(socket: Socket, e: errors.ApiError): void {
   setTimeout(() => socket.destroy(), 5_000).unref();
 }
 
+/** Has the client closed its connection (HTTP/1.1) or stream (HTTP/2) before the answer? */
+const clientGone = (res: ServerResponse) => res.destroyed || res.socket?.destroyed === true;
+
 const PUBLIC_PATHS = new Set(['/healthz', '/livez', '/readyz', '/version', '/version/']);
 
 export type { ExtraSubresource } from './serving.js';
@@ -652,7 +655,17 @@ export class ApiServer implements ServingApi {
         res.setHeader(PRIORITY_LEVEL_UID_HEADER, c.level.uid);
         if (!longRunning) {
           const t = fc.admit(c);
-          release = (isPromise(t) ? await t : t).release;
+          if (isPromise(t)) {
+            // A client that goes away while its request waits takes it out of its queue (upstream:
+            // the request's context is cancelled); it never takes a seat.
+            if (clientGone(res)) t.cancel();
+            res.once('close', t.cancel);
+            try {
+              release = (await t).release;
+            } finally {
+              res.off('close', t.cancel);
+            }
+          } else release = t.release;
         }
       }
       const remote = this.aggregator?.remoteFor(pathname);

@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import type { FlowSchema } from 'kubernetes-types/flowcontrol/v1.js';
 import { byPrecedence, distinguisher, schemaMatches } from '../../src/apiserver/flowcontrol/classify.js';
 import { Dealer, fnv64a } from '../../src/apiserver/flowcontrol/shufflesharding.js';
-import { QueueSet, Rejected } from '../../src/apiserver/flowcontrol/queueset.js';
-import { FlowControl } from '../../src/apiserver/flowcontrol/index.js';
+import { QueueSet, Rejected, type Waiting } from '../../src/apiserver/flowcontrol/queueset.js';
+import { FlowControl, type Ticket, type WaitingTicket } from '../../src/apiserver/flowcontrol/index.js';
 import {
   MANDATORY_FLOW_SCHEMAS,
   SUGGESTED_FLOW_SCHEMAS,
@@ -196,6 +196,44 @@ test('a request that waits past the limit is rejected and leaves its queue', asy
   const reject = new QueueSet(1, undefined, 1000);
   assert.equal(reject.acquire('y'), true);
   await assert.rejects(reject.acquire('y') as Promise<void>, (e: Rejected) => e.reason === 'concurrency-limit');
+});
+
+test('a waiting request cancelled (its client left) leaves its queue at once and never takes a seat', async () => {
+  const set = new QueueSet(1, { queues: 1, handSize: 1, queueLengthLimit: 3 }, 60_000);
+  assert.equal(set.acquire('x'), true);
+  const gone = [set.acquire('x'), set.acquire('x'), set.acquire('x')] as Waiting[];
+  assert.equal(set.waiting, 3);
+  for (const g of gone) g.cancel();
+  assert.equal(set.waiting, 0);
+  for (const g of gone) await assert.rejects(g, (e: Rejected) => e.reason === 'time-out');
+  // Their slots are free: three more fit in the queue of three, and the next one is served first.
+  const next = set.acquire('y') as Waiting;
+  const more = [set.acquire('x'), set.acquire('x')];
+  await assert.rejects(set.acquire('x') as Waiting, (e: Rejected) => e.reason === 'queue-full');
+  set.release();
+  await next;
+  assert.equal(set.executing, 1);
+  assert.equal(set.waiting, 2);
+  gone[0].cancel(); // a second cancel, or one after the fact, changes nothing
+  set.release();
+  set.release();
+  set.release();
+  await Promise.all(more);
+  assert.equal(set.executing, 0);
+  assert.equal(set.waiting, 0);
+  // Through FlowControl: the pair's waiting count drops and the rejection is counted as upstream's "time-out".
+  const fc = new FlowControl({ store: () => assert.fail('no store needed'), log: undefined as never }, 3, 60_000);
+  const a = attrs(controllerUser('replicaset-controller'), 'create', 'pods', 'kube-system');
+  const first = fc.admitRequest(a) as Ticket;
+  const waiting = fc.admitRequest(a) as WaitingTicket;
+  const pair = () => [...fc.pairStats()].find((p) => p.level === 'workload-high')!;
+  assert.equal(pair().waiting, 1);
+  waiting.cancel();
+  await assert.rejects(waiting, (e: { code: number }) => e.code === 429);
+  assert.equal(pair().waiting, 0);
+  assert.equal(pair().rejected.get('time-out'), 1);
+  assert.equal(pair().dispatched, 1);
+  first.release();
 });
 
 test('an in-process call rejected with 429 is tried again after Retry-After, as client-go does', async () => {

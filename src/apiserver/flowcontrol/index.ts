@@ -9,7 +9,8 @@
 //
 // Simplifications (docs/security.md, "API Priority and Fairness"): every request takes one seat (upstream
 // gives big LISTs and watch-notifying writes more); a level does not lend or borrow seats; a
-// watch holds no seat (upstream holds one while the initial events are served).
+// watch holds no seat (upstream holds one while the initial events are served). A request whose
+// client goes away while it waits leaves its queue at once (cancel()).
 import type { FlowSchema, FlowSchemaCondition, PriorityLevelConfiguration } from 'kubernetes-types/flowcontrol/v1.js';
 import type { Attributes } from '../authz/types.js';
 import type { UserInfo } from '../user.js';
@@ -76,6 +77,9 @@ export interface Ticket {
   levelUid: string;
   readonly release: (this: void) => void;
 }
+
+/** An admission still waiting in a queue: cancel() when its client goes away (rejects it at once). */
+export type WaitingTicket = Promise<Ticket> & { cancel(this: void): void };
 
 export interface Classification {
   schema: FlowSchema;
@@ -313,15 +317,15 @@ export class FlowControl {
   }
 
   /** Classify and admit (see admit). */
-  admitRequest(a: Attributes): Ticket | Promise<Ticket> {
+  admitRequest(a: Attributes): Ticket | WaitingTicket {
     return this.admit(this.classify(a));
   }
 
   /**
    * Admit a classified request: a ticket now, or a promise of one when it must wait, rejected with
-   * 429 TooManyRequests when its queue is full (at once) or it waited too long.
+   * 429 TooManyRequests when its queue is full (at once), it waited too long, or it was cancelled.
    */
-  admit(c: Classification): Ticket | Promise<Ticket> {
+  admit(c: Classification): Ticket | WaitingTicket {
     const { schema, level, flow } = c;
     const stats = this.pair(level.name, schema.metadata!.name!);
     const schemaUid = schema.metadata?.uid ?? '';
@@ -339,7 +343,7 @@ export class FlowControl {
     }
     const started = performance.now();
     stats.waiting++;
-    return got.then(
+    const waiting = got.then(
       () => {
         stats.waiting--;
         dispatched(stats, (performance.now() - started) / 1000);
@@ -352,6 +356,7 @@ export class FlowControl {
         throw errors.tooManyRequests(TOO_MANY, 1);
       },
     );
+    return Object.assign(waiting, { cancel: got.cancel });
   }
 
   /** Run an in-process call (a component's client) once admitted, its seat held until it settles. */

@@ -5,7 +5,9 @@
 // seat goes to the non-empty queue with the lowest virtual start time (start-time fair queuing,
 // each request one unit of work), so flows get turns in proportion, however long one flow's
 // queue is. A request is rejected (429) when its queue is full, when the level does not queue
-// (limitResponse Reject), or when it waited longer than the wait limit.
+// (limitResponse Reject), or when it waited longer than the wait limit; one whose client went
+// away while it waited leaves its queue at once (upstream: its context is cancelled; both count
+// as rejected with reason "time-out") and never takes a seat.
 import { Dealer, fnv64a } from './shufflesharding.js';
 
 export type RejectReason = 'queue-full' | 'concurrency-limit' | 'time-out' | 'cancelled';
@@ -14,6 +16,15 @@ export class Rejected extends Error {
   constructor(readonly reason: RejectReason) {
     super(`request rejected by flow control: ${reason}`);
   }
+}
+
+/** A request waiting for a seat: resolves when it may run; cancel() takes it out of its queue. */
+export type Waiting = Promise<void> & { cancel(this: void): void };
+
+const noCancel = () => undefined;
+
+function rejected(reason: RejectReason): Waiting {
+  return Object.assign(Promise.reject(new Rejected(reason)), { cancel: noCancel });
 }
 
 interface Waiter {
@@ -29,7 +40,7 @@ class Queue {
   head = 0;
   /** Virtual time at which this queue's next request starts. */
   virtualStart = 0;
-  /** Waiters still waiting (one that timed out keeps its slot in `items` until reached). */
+  /** Waiters still waiting (one that timed out or was cancelled stays in `items`, skipped, until reached). */
   length = 0;
 
   push(w: Waiter): void {
@@ -127,12 +138,12 @@ export class QueueSet implements LevelStats {
    * A seat for a request of `flow`: true when it may run now (the caller must release() after),
    * else a promise that resolves when it may run, or rejects with Rejected.
    */
-  acquire(flow: string): true | Promise<void> {
+  acquire(flow: string): true | Waiting {
     if (this.executing < this.limit && this.waiting === 0) {
       this.executing++;
       return true;
     }
-    if (!this.dealer) return Promise.reject(new Rejected('concurrency-limit'));
+    if (!this.dealer) return rejected('concurrency-limit');
     let queue = this.queues[0];
     let shortest = Infinity;
     for (const i of this.handOf(flow)) {
@@ -142,20 +153,25 @@ export class QueueSet implements LevelStats {
         queue = q;
       }
     }
-    if (queue.length >= this.queueLengthLimit) return Promise.reject(new Rejected('queue-full'));
-    return new Promise<void>((resolve, reject) => {
-      const w: Waiter = { resolve, reject, queue, done: false };
+    if (queue.length >= this.queueLengthLimit) return rejected('queue-full');
+    let w!: Waiter;
+    const p = new Promise<void>((resolve, reject) => {
+      w = { resolve, reject, queue, done: false };
       if (queue.length === 0) queue.virtualStart = Math.max(queue.virtualStart, this.virtualTime);
       queue.push(w);
       this.waiting++;
-      w.timer = setTimeout(() => {
-        if (w.done) return;
-        this.finish(w);
-        this.waiting--;
-        w.queue.length--;
-        reject(new Rejected('time-out'));
-      }, this.waitLimitMs);
+      w.timer = setTimeout(() => this.leave(w), this.waitLimitMs);
     });
+    return Object.assign(p, { cancel: () => this.leave(w) });
+  }
+
+  /** A waiter out of its queue, unserved: it waited too long, or its client went away. */
+  private leave(w: Waiter): void {
+    if (w.done) return;
+    this.finish(w);
+    this.waiting--;
+    w.queue.length--;
+    w.reject(new Rejected('time-out'));
   }
 
   private finish(w: Waiter): void {
