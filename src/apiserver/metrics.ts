@@ -240,6 +240,15 @@ export class ApiMetrics {
         for (const p of pairs()) this.set(pairLabels(p), p.executing);
       },
     });
+    new Gauge({
+      name: 'apiserver_flowcontrol_current_executing_seats',
+      help: 'Concurrency (number of seats) occupied by the currently executing (initial stage for a WATCH, any stage otherwise) requests in the API Priority and Fairness subsystem',
+      labelNames,
+      registers,
+      collect() {
+        for (const p of pairs()) this.set(pairLabels(p), p.executingSeats);
+      },
+    });
     new Counter({
       name: 'apiserver_flowcontrol_dispatched_requests_total',
       help: 'Number of requests executed by API Priority and Fairness subsystem',

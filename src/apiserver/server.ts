@@ -56,6 +56,7 @@ import { type ApiProxy, registerApiProxy } from './proxy/index.js';
 import { type Authorization, requestAttributes } from './authz/index.js';
 import { isPromise } from './convert.js';
 import { FLOW_SCHEMA_UID_HEADER, FlowControl, PRIORITY_LEVEL_UID_HEADER } from './flowcontrol/index.js';
+import { listParamsOf } from './flowcontrol/workestimate.js';
 import { type AuditRecord, type Auditor, beginAudit } from './audit/index.js';
 import { Aggregator, type AggregatorOptions } from './aggregator/index.js';
 
@@ -309,6 +310,12 @@ export class ApiServer implements ServingApi {
     const def = this.registry.all().find((d) => d.group === group && d.plural === plural);
     if (!def) throw errors.internalError(`unknown resource ${plural}.${group}`);
     return this.storeFor(def);
+  }
+
+  /** Objects stored of a resource (its watch cache's count): API Priority and Fairness' estimate of a LIST. */
+  objectCount(group: string, plural: string): number | undefined {
+    const cache = this.tryStore(group, plural)?.cache;
+    return cache?.isReady ? cache.items.size : undefined;
   }
 
   /** A served resource's store, or undefined. */
@@ -603,6 +610,10 @@ export class ApiServer implements ServingApi {
     if (this.stopping) res.setHeader('Connection', 'close');
     let info: ReturnType<typeof parseRequestPath> | undefined;
     let watching = false;
+    /** A watch (not a followed log): it takes seats until its initial events are sent. */
+    let isWatch = false;
+    /** A long-running request counted among the watches (no longer in `inflight`). */
+    let tracked = false;
     let release: (() => void) | undefined;
     let deadline: NodeJS.Timeout | undefined;
     const audit = beginAudit(this.audit, req, res);
@@ -633,7 +644,7 @@ export class ApiServer implements ServingApi {
       );
       if (info.kind === 'resource') {
         if (info.legacyWatch) url.query.set('watch', 'true');
-        watching = req.method === 'GET' && !info.name && queryBool(url.query, 'watch') === true;
+        watching = isWatch = req.method === 'GET' && !info.name && queryBool(url.query, 'watch') === true;
         // A followed log is long-lived like a watch (ended at shutdown instead of awaited).
         if (info.subresource === 'log' && queryBool(url.query, 'follow') === true) watching = true;
       }
@@ -649,12 +660,17 @@ export class ApiServer implements ServingApi {
       if (fc) {
         // Priority and fairness sees the impersonated user, as upstream's (after impersonation; here
         // after authorization too, so a forbidden request takes no seat). Every request is
-        // classified and its response says where it went; long-running ones take no seat.
-        const c = fc.classify(requestAttributes(user, info, req.method ?? 'GET', url.query));
+        // classified and its response says where it went; it takes the seats its work is
+        // estimated at (a watch: until its initial events are sent); other long-running ones take none.
+        const a = requestAttributes(user, info, req.method ?? 'GET', url.query);
+        const c = fc.classify(a);
         res.setHeader(FLOW_SCHEMA_UID_HEADER, c.schema.metadata?.uid ?? '');
         res.setHeader(PRIORITY_LEVEL_UID_HEADER, c.level.uid);
-        if (!longRunning) {
-          const t = fc.admit(c);
+        if (!longRunning || isWatch) {
+          const t = fc.admit(
+            c,
+            fc.estimate(c, a, () => listParamsOf(url.query)),
+          );
           if (isPromise(t)) {
             // A client that goes away while its request waits takes it out of its queue (upstream:
             // the request's context is cancelled); it never takes a seat.
@@ -667,12 +683,21 @@ export class ApiServer implements ServingApi {
             }
           } else release = t.release;
         }
+        if (isWatch && a.resourceRequest) {
+          // Counted among the watchers a write notifies until it ends (upstream's WatchTracker).
+          const forget = fc.watchers.register(a.apiGroup, a.resource, a.namespace, a.name, url.query.get('fieldSelector') ?? undefined);
+          res.once('close', forget);
+        }
       }
       const remote = this.aggregator?.remoteFor(pathname);
       if (remote) {
         if (watching) {
           this.trackWatch(res);
           this.inflight--;
+          tracked = true;
+          // Handed to the aggregated server: its seats are free (upstream's RequestDelegated).
+          release?.();
+          release = undefined;
         }
         return await this.aggregator!.proxy(remote, req, res, pathname, url.query.toString(), user);
       }
@@ -688,6 +713,7 @@ export class ApiServer implements ServingApi {
       if (watching) {
         this.trackWatch(res);
         this.inflight--;
+        tracked = true;
       }
       const extra =
         info.subresource && this.extraSubresources.get(`${served.def.group}/${served.def.plural}/${info.subresource}`);
@@ -707,7 +733,8 @@ export class ApiServer implements ServingApi {
       if (watching) audit?.responseStarted();
       clearTimeout(deadline);
       release?.();
-      if (!watching) this.inflight--;
+      // (A watch that failed before it started, rejected by flow control say, is counted here.)
+      if (!tracked) this.inflight--;
       this.metrics.observe(req, res, info, started, watching);
     }
   }

@@ -7,10 +7,12 @@
 // ones created and, while annotated for it, updated) and each FlowSchema's Dangling condition
 // says whether its priority level exists.
 //
-// Simplifications (docs/security.md, "API Priority and Fairness"): every request takes one seat (upstream
-// gives big LISTs and watch-notifying writes more); a level does not lend or borrow seats; a
-// watch holds no seat (upstream holds one while the initial events are served). A request whose
+// A request takes the seats its work is estimated at (workestimate.ts: a LIST by its objects, a
+// write by the watchers it notifies, a watch until its initial events are sent). A request whose
 // client goes away while it waits leaves its queue at once (cancel()).
+//
+// Simplifications (docs/security.md, "API Priority and Fairness"): a level does not lend or
+// borrow seats; in-process watches take no seat.
 import type { FlowSchema, FlowSchemaCondition, PriorityLevelConfiguration } from 'kubernetes-types/flowcontrol/v1.js';
 import type { Attributes } from '../authz/types.js';
 import type { UserInfo } from '../user.js';
@@ -22,6 +24,7 @@ import * as errors from '../../machinery/errors.js';
 import { deepEqual, deepCopy } from '../../machinery/objects.js';
 import { QueueSet, Rejected, type RejectReason } from './queueset.js';
 import { byPrecedence, distinguisher, schemaMatches } from './classify.js';
+import { ONE_SEAT, WatchTracker, estimateWork, type ListParams, type WorkEstimate } from './workestimate.js';
 import {
   AUTOUPDATE_ANNOTATION,
   CATCH_ALL,
@@ -51,6 +54,8 @@ interface Level {
   uid: string;
   exempt: boolean;
   set?: QueueSet;
+  /** The most seats one request may take here (upstream's MaxSeatsTracker; 0: the estimator's limit). */
+  maxSeats: number;
   /** Exempt levels count what runs (metrics only). */
   running: number;
 }
@@ -61,6 +66,8 @@ export interface PairStats {
   schema: string;
   dispatched: number;
   executing: number;
+  /** Seats the executing requests take. */
+  executingSeats: number;
   waiting: number;
   rejected: Map<RejectReason, number>;
   /** Wait durations: bucket counts (not cumulative, last slot above every bound), sum, count. */
@@ -87,6 +94,11 @@ export interface Classification {
   flow: string;
 }
 
+/** Upstream's estimated service time of one seat (ms): a request's work in fair queuing is counted in it. */
+const SERVICE_MS = 3;
+/** Upstream's priorityLevelMaxSeatsPercent: a request takes at most 15 % of its level's seats (and its hand's share). */
+const MAX_SEATS_FRACTION = 0.15;
+
 /** How many times an in-process call rejected with 429 is tried again (client-go's maxRetries). */
 const IN_PROCESS_RETRIES = 10;
 
@@ -103,14 +115,26 @@ export class FlowControl {
   private unwatch: (() => void)[] = [];
   private pendingSync = false;
   private stopped = false;
+  /** The watches open (HTTP and in-process): a write's extra seats count those it notifies. */
+  readonly watchers = new WatchTracker();
+  private readonly estimatorDeps: { objectCount(group: string, resource: string): number | undefined; watchers: WatchTracker };
 
   constructor(
-    private readonly deps: { store(group: string, plural: string): Store; log: Logger },
+    private readonly deps: {
+      store(group: string, plural: string): Store;
+      log: Logger;
+      /** Objects stored of a resource (the watch cache's count), for the seats of a LIST. */
+      objectCount?(group: string, resource: string): number | undefined;
+    },
     /** The server's concurrency limit: --max-requests-inflight + --max-mutating-requests-inflight. */
     readonly serverConcurrency: number,
     /** How long a request may wait in a queue (ms). */
     readonly waitLimitMs: number,
   ) {
+    this.estimatorDeps = {
+      objectCount: (g, r) => this.deps.objectCount?.(g, r),
+      watchers: this.watchers,
+    };
     // Until the objects are stored (and if they can't be): upstream's configuration itself.
     this.apply(
       [...MANDATORY_FLOW_SCHEMAS, ...SUGGESTED_FLOW_SCHEMAS],
@@ -266,7 +290,7 @@ export class FlowControl {
       seen.add(name);
       const exempt = l.spec?.type === 'Exempt';
       let level = this.levels.get(name);
-      if (!level) this.levels.set(name, (level = { name, uid: '', exempt, running: 0 }));
+      if (!level) this.levels.set(name, (level = { name, uid: '', exempt, running: 0, maxSeats: 0 }));
       level.uid = l.metadata?.uid ?? '';
       level.exempt = exempt;
       if (exempt) continue;
@@ -275,6 +299,10 @@ export class FlowControl {
       const limit = Math.max(1, Math.ceil((this.serverConcurrency * ncs) / Math.max(shares, 1)));
       const q = l.spec?.limited?.limitResponse;
       const queuing = q?.type === 'Queue' && q.queuing ? (q.queuing as Required<typeof q.queuing>) : undefined;
+      // Upstream: max(1, min(15 % of the level's seats, its seats / handSize)); a level that does not queue has none set.
+      level.maxSeats = queuing
+        ? Math.max(1, Math.min(Math.ceil(limit * MAX_SEATS_FRACTION), Math.floor(limit / queuing.handSize)))
+        : 0;
       if (level.set) level.set.configure(limit, queuing);
       else level.set = new QueueSet(limit, queuing, this.waitLimitMs);
     }
@@ -305,6 +333,7 @@ export class FlowControl {
         schema,
         dispatched: 0,
         executing: 0,
+        executingSeats: 0,
         waiting: 0,
         rejected: new Map(),
         waitBuckets: new Float64Array(WAIT_BUCKETS.length + 1),
@@ -316,38 +345,55 @@ export class FlowControl {
     return p;
   }
 
-  /** Classify and admit (see admit). */
-  admitRequest(a: Attributes): Ticket | WaitingTicket {
-    return this.admit(this.classify(a));
+  /**
+   * The seats a classified request takes (upstream's WorkEstimator, workestimate.ts); `list`: its
+   * list options, read only for a list or watch. Exempt levels count no seats.
+   */
+  estimate(c: Classification, a: Attributes, list?: (() => ListParams) | ListParams): WorkEstimate {
+    if (c.level.exempt || !c.level.set) return ONE_SEAT;
+    return estimateWork(this.estimatorDeps, a, c.level.maxSeats, list);
+  }
+
+  /** Classify, estimate and admit (see admit). */
+  admitRequest(a: Attributes, list?: ListParams): Ticket | WaitingTicket {
+    const c = this.classify(a);
+    return this.admit(c, this.estimate(c, a, list));
   }
 
   /**
    * Admit a classified request: a ticket now, or a promise of one when it must wait, rejected with
    * 429 TooManyRequests when its queue is full (at once), it waited too long, or it was cancelled.
    */
-  admit(c: Classification): Ticket | WaitingTicket {
+  admit(c: Classification, work: WorkEstimate = ONE_SEAT): Ticket | WaitingTicket {
     const { schema, level, flow } = c;
     const stats = this.pair(level.name, schema.metadata!.name!);
     const schemaUid = schema.metadata?.uid ?? '';
     const levelUid = level.uid;
     if (level.exempt || !level.set) {
       level.running++;
-      dispatched(stats, 0);
-      return ticket(schemaUid, levelUid, stats, () => level.running--);
+      dispatched(stats, 0, 1);
+      return ticket(schemaUid, levelUid, stats, 1, () => level.running--);
     }
     const set = level.set;
-    const got = set.acquire(flow);
+    const seats = Math.max(work.initialSeats, work.finalSeats);
+    const linger = work.finalSeats > 0 ? work.additionalLatencyMs : 0;
+    const free = linger > 0 || seats !== 1 ? () => set.release(seats, linger) : () => set.release();
+    const got = set.acquire(
+      flow,
+      seats,
+      work === ONE_SEAT ? 1 : work.initialSeats + (work.finalSeats * work.additionalLatencyMs) / SERVICE_MS,
+    );
     if (got === true) {
-      dispatched(stats, 0);
-      return ticket(schemaUid, levelUid, stats, () => set.release());
+      dispatched(stats, 0, seats);
+      return ticket(schemaUid, levelUid, stats, seats, free);
     }
     const started = performance.now();
     stats.waiting++;
     const waiting = got.then(
       () => {
         stats.waiting--;
-        dispatched(stats, (performance.now() - started) / 1000);
-        return ticket(schemaUid, levelUid, stats, () => set.release());
+        dispatched(stats, (performance.now() - started) / 1000, seats);
+        return ticket(schemaUid, levelUid, stats, seats, free);
       },
       (err: unknown) => {
         stats.waiting--;
@@ -359,13 +405,18 @@ export class FlowControl {
     return Object.assign(waiting, { cancel: got.cancel });
   }
 
-  /** Run an in-process call (a component's client) once admitted, its seat held until it settles. */
+  /**
+   * Run an in-process call (a component's client) once admitted, its seats held until it settles.
+   * `name`: the object (for a list or watch, the one its field selector names); `list`: a list's options.
+   */
   runInProcess<T>(
     user: UserInfo,
     verb: string,
     t: { resource: { group: string; version: string; plural: string }; subresource?: string },
     namespace: string,
     fn: () => Promise<T>,
+    name = '',
+    list?: ListParams,
   ): Promise<T> {
     const a: Attributes = {
       user,
@@ -376,15 +427,15 @@ export class FlowControl {
       apiVersion: t.resource.version,
       resource: t.resource.plural,
       subresource: t.subresource ?? '',
-      name: '',
+      name,
       path: '',
     };
     // (A rejection, at once or after waiting, is a rejected promise: admit never throws.)
-    const got = this.admitRequest(a);
+    const got = this.admitRequest(a, list);
     if (isPromise(got))
       return got.then(
         (ticket) => fn().finally(ticket.release),
-        (err: unknown) => this.retryInProcess(a, fn, err, 1),
+        (err: unknown) => this.retryInProcess(a, list, fn, err, 1),
       );
     return fn().finally(got.release);
   }
@@ -393,7 +444,13 @@ export class FlowControl {
    * A rejected in-process call is tried again after the 429's Retry-After, as client-go's REST
    * client retries a 429 (up to IN_PROCESS_RETRIES times) before its caller sees the error.
    */
-  private async retryInProcess<T>(a: Attributes, fn: () => Promise<T>, err: unknown, attempt: number): Promise<T> {
+  private async retryInProcess<T>(
+    a: Attributes,
+    list: ListParams | undefined,
+    fn: () => Promise<T>,
+    err: unknown,
+    attempt: number,
+  ): Promise<T> {
     for (;;) {
       const wait = retryAfterMs(err);
       if (wait === undefined || attempt > IN_PROCESS_RETRIES) throw err;
@@ -401,7 +458,7 @@ export class FlowControl {
       attempt++;
       let ticket: Ticket;
       try {
-        ticket = await this.admitRequest(a);
+        ticket = await this.admitRequest(a, list);
       } catch (e) {
         err = e;
         continue;
@@ -411,10 +468,11 @@ export class FlowControl {
   }
 
   /** The metrics' view: per level, what runs and what waits; per pair, the counters. */
-  levelStats(): { level: string; executing: number; waiting: number; limit: number }[] {
+  levelStats(): { level: string; executing: number; seatsInUse: number; waiting: number; limit: number }[] {
     return [...this.levels.values()].map((l) => ({
       level: l.name,
       executing: l.set ? l.set.executing : l.running,
+      seatsInUse: l.set ? l.set.seatsInUse : l.running,
       waiting: l.set?.waiting ?? 0,
       limit: l.set?.limit ?? 0,
     }));
@@ -425,9 +483,10 @@ export class FlowControl {
   }
 }
 
-function dispatched(p: PairStats, seconds: number): void {
+function dispatched(p: PairStats, seconds: number, seats: number): void {
   p.dispatched++;
   p.executing++;
+  p.executingSeats += seats;
   let i = 0;
   while (i < WAIT_BUCKETS.length && seconds > WAIT_BUCKETS[i]) i++;
   p.waitBuckets[i]++;
@@ -435,7 +494,7 @@ function dispatched(p: PairStats, seconds: number): void {
   p.waitCount++;
 }
 
-function ticket(schemaUid: string, levelUid: string, p: PairStats, free: () => void): Ticket {
+function ticket(schemaUid: string, levelUid: string, p: PairStats, seats: number, free: () => void): Ticket {
   let released = false;
   return {
     schemaUid,
@@ -444,6 +503,7 @@ function ticket(schemaUid: string, levelUid: string, p: PairStats, free: () => v
       if (released) return;
       released = true;
       p.executing--;
+      p.executingSeats -= seats;
       free();
     },
   };
