@@ -186,7 +186,15 @@ export class InProcessTransport implements Transport {
     const fc = this.api.flowControl;
     const call = fc
       ? (audited: boolean) =>
-          fc.runInProcess(this.user, verb, t, namespace ?? '', () => run(audited), objectName(verb, t, fieldSelector), list)
+          fc.runInProcess(
+            this.user,
+            verb,
+            t,
+            namespace ?? '',
+            () => run(audited),
+            objectName(verb, t, fieldSelector),
+            list,
+          )
       : run;
     if (!record) return call(false);
     return call(true).then(

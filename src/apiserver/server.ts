@@ -685,7 +685,13 @@ export class ApiServer implements ServingApi {
         }
         if (isWatch && a.resourceRequest) {
           // Counted among the watchers a write notifies until it ends (upstream's WatchTracker).
-          const forget = fc.watchers.register(a.apiGroup, a.resource, a.namespace, a.name, url.query.get('fieldSelector') ?? undefined);
+          const forget = fc.watchers.register(
+            a.apiGroup,
+            a.resource,
+            a.namespace,
+            a.name,
+            url.query.get('fieldSelector') ?? undefined,
+          );
           res.once('close', forget);
         }
       }

@@ -9,13 +9,9 @@ import { byPrecedence, distinguisher, schemaMatches } from '../../src/apiserver/
 import { Dealer, fnv64a } from '../../src/apiserver/flowcontrol/shufflesharding.js';
 import { QueueSet, Rejected, type Waiting } from '../../src/apiserver/flowcontrol/queueset.js';
 import { FlowControl, type Ticket, type WaitingTicket } from '../../src/apiserver/flowcontrol/index.js';
-import {
-  ONE_SEAT,
-  WatchTracker,
-  estimateWork,
-  listParamsOf,
-} from '../../src/apiserver/flowcontrol/workestimate.js';
+import { ONE_SEAT, WatchTracker, estimateWork, listParamsOf } from '../../src/apiserver/flowcontrol/workestimate.js';
 import { isPromise } from '../../src/apiserver/convert.js';
+import { allocate } from '../../src/apiserver/flowcontrol/borrowing.js';
 import {
   MANDATORY_FLOW_SCHEMAS,
   SUGGESTED_FLOW_SCHEMAS,
@@ -215,7 +211,7 @@ test('a waiting request cancelled (its client left) leaves its queue at once and
   for (const g of gone) await assert.rejects(g, (e: Rejected) => e.reason === 'time-out');
   // Their slots are free: three more fit in the queue of three, and the next one is served first.
   const next = set.acquire('y') as Waiting;
-  const more = [set.acquire('x'), set.acquire('x')];
+  const more = [set.acquire('x') as Waiting, set.acquire('x') as Waiting];
   await assert.rejects(set.acquire('x') as Waiting, (e: Rejected) => e.reason === 'queue-full');
   set.release();
   await next;
@@ -353,7 +349,11 @@ test('work estimate: a LIST by the objects it goes through, a write by the watch
   assert.equal(list('limit=50'), 1);
   // With a selector: every stored object is looked at, plus those returned.
   assert.equal(list('limit=50&labelSelector=a%3Db'), 4);
-  assert.equal(list('limit=50&resourceVersion=0'), 4, 'a limit at resourceVersion 0 is served from the cache: all of them');
+  assert.equal(
+    list('limit=50&resourceVersion=0'),
+    4,
+    'a limit at resourceVersion 0 is served from the cache: all of them',
+  );
   // Capped at 10 seats (upstream's maximumSeatsLimit), or the level's own maximum.
   assert.equal(list('resourceVersion=0', '', 'pods'), 10);
   const a = attrs(user, 'list', 'pods', 'default');
@@ -394,7 +394,7 @@ test('work estimate: a LIST by the objects it goes through, a write by the watch
 });
 
 test('a wide LIST takes several seats of its level; a write keeps its final seats for their extra time', async () => {
-  // The server's 600 seats: global-default gets 49 and at most min(15 %, 49 / hand size 6) = 8 per request.
+  // The server's 600 seats: global-default's share is 49, at most min(15 %, 49 / hand size 6) = 8 per request.
   const counts: Record<string, number> = { '/configmaps': 5000 };
   const fc = new FlowControl(
     {
@@ -406,17 +406,18 @@ test('a wide LIST takes several seats of its level; a write keeps its final seat
     60_000,
   );
   const level = () => fc.levelStats().find((l) => l.level === 'global-default')!;
-  assert.equal(level().limit, 49);
+  assert.equal(level().nominal, 49);
+  const cap = level().current;
   const user = userNamed('alice');
   const wide = fc.admitRequest(attrs(user, 'list', 'configmaps', 'default'), { resourceVersion: '0' }) as Ticket;
   assert.equal(level().executing, 1);
   assert.equal(level().seatsInUse, 8);
   const pair = [...fc.pairStats()].find((p) => p.level === 'global-default')!;
   assert.equal(pair.executingSeats, 8);
-  // 41 one-seat requests fill the level; the next waits until the LIST gives its 8 seats back.
-  const gets = Array.from({ length: 41 }, () => fc.admitRequest(attrs(user, 'get', 'configmaps', 'default')));
+  // One-seat requests fill the level; the next waits until the LIST gives its 8 seats back.
+  const gets = Array.from({ length: cap - 8 }, () => fc.admitRequest(attrs(user, 'get', 'configmaps', 'default')));
   assert.ok(gets.every((g) => !isPromise(g)));
-  assert.equal(level().seatsInUse, 49);
+  assert.equal(level().seatsInUse, cap);
   const next = fc.admitRequest(attrs(user, 'get', 'configmaps', 'default'));
   assert.ok(isPromise(next));
   // A second wide LIST waits behind it for 8 free seats, though one is free after the first GET is done.
@@ -459,4 +460,90 @@ test('a request wider than its whole level runs alone', async () => {
   await after;
   set.release(1);
   assert.equal(set.seatsInUse, 0);
+});
+
+test("seats are divided in proportion to targets, within each level's bounds", () => {
+  const round = (xs: number[]) => xs.map((x) => Math.round(x * 1000) / 1000);
+  const wide = { lower: 0, upper: 100 };
+  assert.deepEqual(
+    round(
+      allocate(10, [
+        { ...wide, target: 1 },
+        { ...wide, target: 4 },
+      ]),
+    ),
+    [2, 8],
+  );
+  // A lower bound holds: the rest goes to the other.
+  assert.deepEqual(
+    round(
+      allocate(10, [
+        { lower: 5, upper: 100, target: 1 },
+        { ...wide, target: 4 },
+      ]),
+    ),
+    [5, 5],
+  );
+  // An upper bound holds.
+  assert.deepEqual(
+    round(
+      allocate(10, [
+        { lower: 0, upper: 2, target: 4 },
+        { ...wide, target: 1 },
+      ]),
+    ),
+    [2, 8],
+  );
+  // Bounds that leave no room: all at the lower (or upper) bounds.
+  assert.deepEqual(
+    allocate(10, [
+      { lower: 6, upper: 9, target: 1 },
+      { lower: 6, upper: 9, target: 1 },
+    ]),
+    [6, 6],
+  );
+  assert.deepEqual(
+    allocate(30, [
+      { lower: 6, upper: 9, target: 1 },
+      { lower: 6, upper: 9, target: 1 },
+    ]),
+    [9, 9],
+  );
+  // A level without demand keeps a tiny target: it gets (almost) nothing beyond its lower bound.
+  const [idle, busy] = allocate(100, [
+    { lower: 10, upper: 200, target: 10 },
+    { lower: 0, upper: 200, target: 0 },
+  ]);
+  assert.ok(Math.abs(idle - 100) < 0.1 && busy < 0.1, `${idle} ${busy}`);
+});
+
+test('a busy level borrows the seats idle levels lend, within its bounds', async () => {
+  const fc = new FlowControl({ store: () => assert.fail('no store needed'), log: undefined as never }, 600, 60_000);
+  const view = (name: string) => fc.levelStats().find((l) => l.level === name)!;
+  const gd = view('global-default');
+  // Nominal 49, half of it lendable: 24 at least; may borrow up to the server's 600 more.
+  assert.deepEqual([gd.nominal, gd.lower, gd.upper], [49, 24, 649]);
+  const user = userNamed('alice');
+  const tickets = Array.from({ length: 200 }, () => fc.admitRequest(attrs(user, 'get', 'configmaps', 'default')));
+  const before = view('global-default');
+  assert.ok(before.waiting > 0, 'more than its seats: some wait');
+  await new Promise((r) => setTimeout(r, 40));
+  fc.rebalance();
+  const after = view('global-default');
+  // Its demand (200 seats) is far above the others' (none): it borrows beyond its nominal share.
+  assert.ok(after.current > 49 && after.current <= 649, `current ${after.current}`);
+  assert.ok(after.current >= 200, `its 200 requests fit now (current ${after.current})`);
+  assert.equal(after.waiting, 0);
+  assert.equal(after.executing, 200);
+  let sum = 0;
+  for (const l of fc.levelStats()) {
+    assert.ok(l.current >= l.lower && l.current <= l.upper, `${l.level}: ${l.current} in [${l.lower}, ${l.upper}]`);
+    sum += l.current;
+  }
+  // The seats divided are the nominal ones (600, a little more from rounding up the shares).
+  const nominal = fc.levelStats().reduce((s, l) => s + l.nominal, 0);
+  assert.ok(Math.abs(sum - nominal) <= fc.levelStats().length, `${sum} of ${nominal}`);
+  // A level that lends nothing keeps its nominal seats.
+  assert.equal(view('catch-all').current >= view('catch-all').nominal, true);
+  for (const t of tickets) (await t).release();
 });

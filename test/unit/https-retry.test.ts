@@ -119,7 +119,10 @@ test('without Retry-After, or with another status, the error is the caller’s a
   await assert.rejects(transport.get({ ...cm, name: 'c' }), (e: ApiError) => e.code === 429);
   assert.equal(seen.length, 1);
   reset([{ status: 409, retryAfter: '0' }]);
-  await assert.rejects(transport.update({ ...cm, name: 'c' }, { metadata: { name: 'c' } }), (e: ApiError) => e.code === 409);
+  await assert.rejects(
+    transport.update({ ...cm, name: 'c' }, { metadata: { name: 'c' } }),
+    (e: ApiError) => e.code === 409,
+  );
   assert.equal(seen.length, 1);
 });
 

@@ -1,7 +1,8 @@
 // API Priority and Fairness (upstream k8s.io/apiserver/pkg/util/flowcontrol): every request is
 // classified by the FlowSchemas into a priority level and a flow; a Limited level runs as many
-// requests at once as its share of the server's concurrency (--max-requests-inflight +
-// --max-mutating-requests-inflight, split by nominalConcurrencyShares) and queues the rest fairly
+// requests at once as its seats (its share of the server's concurrency, --max-requests-inflight +
+// --max-mutating-requests-inflight split by nominalConcurrencyShares, after lending and
+// borrowing) allow, and queues the rest fairly
 // between flows (queueset.ts); the exempt level never waits. The configuration objects are kept
 // as upstream's configuration-producer controller keeps them (mandatory ones restored, suggested
 // ones created and, while annotated for it, updated) and each FlowSchema's Dangling condition
@@ -11,8 +12,10 @@
 // write by the watchers it notifies, a watch until its initial events are sent). A request whose
 // client goes away while it waits leaves its queue at once (cancel()).
 //
-// Simplifications (docs/security.md, "API Priority and Fairness"): a level does not lend or
-// borrow seats; in-process watches take no seat.
+// Levels lend and borrow seats by demand every 10 s (borrowing.ts).
+//
+// Simplifications (docs/security.md, "API Priority and Fairness"): a Limited level keeps at
+// least one seat; in-process watches take no seat.
 import type { FlowSchema, FlowSchemaCondition, PriorityLevelConfiguration } from 'kubernetes-types/flowcontrol/v1.js';
 import type { Attributes } from '../authz/types.js';
 import type { UserInfo } from '../user.js';
@@ -25,6 +28,7 @@ import { deepEqual, deepCopy } from '../../machinery/objects.js';
 import { QueueSet, Rejected, type RejectReason } from './queueset.js';
 import { byPrecedence, distinguisher, schemaMatches } from './classify.js';
 import { ONE_SEAT, WatchTracker, estimateWork, type ListParams, type WorkEstimate } from './workestimate.js';
+import { ADJUSTMENT_PERIOD_MS, DemandStats, SeatDemand, allocate } from './borrowing.js';
 import {
   AUTOUPDATE_ANNOTATION,
   CATCH_ALL,
@@ -56,6 +60,15 @@ interface Level {
   set?: QueueSet;
   /** The most seats one request may take here (upstream's MaxSeatsTracker; 0: the estimator's limit). */
   maxSeats: number;
+  /** Its share of the server's seats (NominalCL), and the bounds borrowing keeps `current` in. */
+  nominal: number;
+  lower: number;
+  upper: number;
+  /** Its seats now (CurrentCL), after lending or borrowing; -1 until first set. */
+  current: number;
+  stats: DemandStats;
+  /** An exempt level's demand (a Limited one's is its queue set's). */
+  demand: SeatDemand;
   /** Exempt levels count what runs (metrics only). */
   running: number;
 }
@@ -74,6 +87,19 @@ export interface PairStats {
   waitBuckets: Float64Array;
   waitSum: number;
   waitCount: number;
+}
+
+/** A priority level as the metrics see it. */
+export interface LevelView {
+  level: string;
+  executing: number;
+  seatsInUse: number;
+  waiting: number;
+  /** Seats: nominal (its share), current (after lending or borrowing), and the bounds of current. */
+  nominal: number;
+  current: number;
+  lower: number;
+  upper: number;
 }
 
 export const WAIT_BUCKETS = [0, 0.005, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30];
@@ -115,9 +141,13 @@ export class FlowControl {
   private unwatch: (() => void)[] = [];
   private pendingSync = false;
   private stopped = false;
+  private borrowing?: NodeJS.Timeout;
   /** The watches open (HTTP and in-process): a write's extra seats count those it notifies. */
   readonly watchers = new WatchTracker();
-  private readonly estimatorDeps: { objectCount(group: string, resource: string): number | undefined; watchers: WatchTracker };
+  private readonly estimatorDeps: {
+    objectCount(group: string, resource: string): number | undefined;
+    watchers: WatchTracker;
+  };
 
   constructor(
     private readonly deps: {
@@ -144,6 +174,8 @@ export class FlowControl {
 
   /** Create the configuration objects, then follow them. */
   async start(): Promise<void> {
+    this.borrowing = setInterval(() => this.rebalance(), ADJUSTMENT_PERIOD_MS);
+    this.borrowing.unref();
     const onEvent = (_ev: CacheEvent) => this.scheduleSync();
     for (const plural of ['flowschemas', 'prioritylevelconfigurations']) {
       const cache = this.deps.store(GROUP, plural).cache;
@@ -154,6 +186,7 @@ export class FlowControl {
 
   stop(): void {
     this.stopped = true;
+    clearInterval(this.borrowing);
     for (const u of this.unwatch.splice(0)) u();
   }
 
@@ -279,40 +312,87 @@ export class FlowControl {
   /** The dispatcher's configuration: schemas in matching order, levels with their seats. */
   private apply(schemas: FlowSchema[], levels: PriorityLevelConfiguration[]): void {
     let shares = 0;
-    for (const l of levels)
-      shares +=
-        (l.spec?.type === 'Exempt'
-          ? l.spec.exempt?.nominalConcurrencyShares
-          : l.spec?.limited?.nominalConcurrencyShares) ?? 0;
+    for (const l of levels) shares += commons(l).shares;
     const seen = new Set<string>();
     for (const l of levels) {
       const name = l.metadata!.name!;
       seen.add(name);
       const exempt = l.spec?.type === 'Exempt';
       let level = this.levels.get(name);
-      if (!level) this.levels.set(name, (level = { name, uid: '', exempt, running: 0, maxSeats: 0 }));
+      if (!level) {
+        level = {
+          name,
+          uid: '',
+          exempt,
+          running: 0,
+          maxSeats: 0,
+          nominal: 0,
+          lower: 0,
+          upper: 0,
+          current: -1,
+          stats: new DemandStats(),
+          demand: new SeatDemand(),
+        };
+        this.levels.set(name, level);
+      }
       level.uid = l.metadata?.uid ?? '';
       level.exempt = exempt;
-      if (exempt) continue;
-      const ncs = l.spec?.limited?.nominalConcurrencyShares ?? 0;
-      // Upstream's NominalCL; at least one seat, as this server lends none to a level without shares.
-      const limit = Math.max(1, Math.ceil((this.serverConcurrency * ncs) / Math.max(shares, 1)));
+      // Upstream's NominalCL, and the bounds borrowing keeps its current limit within.
+      const c = commons(l);
+      const nominal = Math.ceil((this.serverConcurrency * c.shares) / Math.max(shares, 1));
+      const lendable = Math.round((nominal * c.lendablePercent) / 100);
+      const borrowing =
+        c.borrowingLimitPercent === undefined
+          ? this.serverConcurrency
+          : Math.round((nominal * c.borrowingLimitPercent) / 100);
+      level.nominal = nominal;
+      level.lower = nominal - lendable;
+      level.upper = nominal + borrowing;
+      // A new level starts with its nominal seats less half what it may lend.
+      if (level.current < 0) level.current = nominal - Math.floor(lendable / 2);
+      if (exempt) {
+        level.set = undefined;
+        continue;
+      }
       const q = l.spec?.limited?.limitResponse;
       const queuing = q?.type === 'Queue' && q.queuing ? (q.queuing as Required<typeof q.queuing>) : undefined;
       // Upstream: max(1, min(15 % of the level's seats, its seats / handSize)); a level that does not queue has none set.
       level.maxSeats = queuing
-        ? Math.max(1, Math.min(Math.ceil(limit * MAX_SEATS_FRACTION), Math.floor(limit / queuing.handSize)))
+        ? Math.max(1, Math.min(Math.ceil(nominal * MAX_SEATS_FRACTION), Math.floor(nominal / queuing.handSize)))
         : 0;
-      if (level.set) level.set.configure(limit, queuing);
-      else level.set = new QueueSet(limit, queuing, this.waitLimitMs);
+      if (level.set) level.set.configure(seatLimit(level), queuing);
+      else level.set = new QueueSet(seatLimit(level), queuing, this.waitLimitMs);
     }
     for (const [name, level] of this.levels) {
       // A level that is gone keeps serving what it admitted; new requests no longer reach it.
-      if (!seen.has(name) && level.set?.executing === 0 && level.set.waiting === 0) this.levels.delete(name);
+      if (!seen.has(name) && (level.set ? level.set.executing === 0 && level.set.waiting === 0 : level.running === 0))
+        this.levels.delete(name);
     }
     this.schemas = schemas.filter((s) => seen.has(s.spec?.priorityLevelConfiguration?.name ?? '')).sort(byPrecedence);
+    // As upstream, a new configuration divides the seats anew at once.
+    this.rebalance();
   }
 
+  /**
+   * Seat borrowing (borrowing.ts), every 10 s and after each configuration change: each level's
+   * demand in the period just ended sets its target, and the server's seats (the sum of the
+   * nominal ones) are divided between the levels within their bounds, in proportion to their targets.
+   */
+  rebalance(): void {
+    const levels = [...this.levels.values()];
+    let total = 0;
+    const items = levels.map((l) => {
+      total += l.nominal;
+      l.stats.update((l.set?.demand ?? l.demand).reset());
+      const lower = Math.max(l.lower, Math.min(l.nominal, l.stats.highWatermark));
+      return { lower, upper: l.upper, target: Math.max(lower, l.stats.smoothed) };
+    });
+    const shares = allocate(total, items);
+    levels.forEach((l, i) => {
+      l.current = Math.round(shares[i]);
+      l.set?.setLimit(seatLimit(l));
+    });
+  }
   /** The schema, level and flow of a request (catch-all when nothing matches). */
   classify(a: Attributes): Classification {
     for (const schema of this.schemas) {
@@ -371,8 +451,9 @@ export class FlowControl {
     const levelUid = level.uid;
     if (level.exempt || !level.set) {
       level.running++;
+      level.demand.set(level.running);
       dispatched(stats, 0, 1);
-      return ticket(schemaUid, levelUid, stats, 1, () => level.running--);
+      return ticket(schemaUid, levelUid, stats, 1, () => level.demand.set(--level.running));
     }
     const set = level.set;
     const seats = Math.max(work.initialSeats, work.finalSeats);
@@ -468,13 +549,16 @@ export class FlowControl {
   }
 
   /** The metrics' view: per level, what runs and what waits; per pair, the counters. */
-  levelStats(): { level: string; executing: number; seatsInUse: number; waiting: number; limit: number }[] {
+  levelStats(): LevelView[] {
     return [...this.levels.values()].map((l) => ({
       level: l.name,
       executing: l.set ? l.set.executing : l.running,
       seatsInUse: l.set ? l.set.seatsInUse : l.running,
       waiting: l.set?.waiting ?? 0,
-      limit: l.set?.limit ?? 0,
+      nominal: l.nominal,
+      current: l.current,
+      lower: l.lower,
+      upper: l.upper,
     }));
   }
 
@@ -508,6 +592,28 @@ function ticket(schemaUid: string, levelUid: string, p: PairStats, seats: number
     },
   };
 }
+
+/** A level's shares and lending settings, whichever its type (upstream's plSpecCommons). */
+function commons(l: PriorityLevelConfiguration): {
+  shares: number;
+  lendablePercent: number;
+  borrowingLimitPercent?: number;
+} {
+  if (l.spec?.type === 'Exempt')
+    return {
+      shares: l.spec.exempt?.nominalConcurrencyShares ?? 0,
+      lendablePercent: l.spec.exempt?.lendablePercent ?? 0,
+    };
+  const lim = l.spec?.limited;
+  return {
+    shares: lim?.nominalConcurrencyShares ?? 0,
+    lendablePercent: lim?.lendablePercent ?? 0,
+    borrowingLimitPercent: lim?.borrowingLimitPercent ?? undefined,
+  };
+}
+
+/** The seats a Limited level's queue set runs: its current limit, at least one (see docs/security.md). */
+const seatLimit = (l: Level) => Math.max(1, l.current);
 
 function ignoreConflict(err: unknown): void {
   if (err instanceof errors.ApiError && (err.code === 409 || err.code === 404)) return;

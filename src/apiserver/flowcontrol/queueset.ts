@@ -15,6 +15,7 @@
 // is done (the watch notifications it caused). Simplified: the virtual clock advances by the
 // work dispatched, not with real time.
 import { Dealer, fnv64a } from './shufflesharding.js';
+import { SeatDemand } from './borrowing.js';
 
 export type RejectReason = 'queue-full' | 'concurrency-limit' | 'time-out' | 'cancelled';
 
@@ -111,6 +112,10 @@ export class QueueSet implements LevelStats {
   /** Seats they take (and, for their additional latency, requests just done). */
   seatsInUse = 0;
   waiting = 0;
+  /** Seats the waiting requests ask for. */
+  private seatsWaiting = 0;
+  /** Seats in use plus seats waiting, over time: the level's demand, for borrowing (borrowing.ts). */
+  readonly demand = new SeatDemand();
   private queues: Queue[] = [];
   private dealer?: Dealer;
   private queueLengthLimit = 0;
@@ -144,10 +149,19 @@ export class QueueSet implements LevelStats {
     this.dispatch();
   }
 
+  /** Another number of seats (borrowing moved some): waiting requests get those now free. */
+  setLimit(limit: number): void {
+    if (limit === this.limit) return;
+    this.limit = limit;
+    this.dispatch();
+  }
+
   private requeue(w: Waiter): void {
     const q = this.queues[0];
     if (!q) {
       this.waiting--;
+      this.seatsWaiting -= w.seats;
+      this.demand.set(this.seatsInUse + this.seatsWaiting);
       this.finish(w);
       w.reject(new Rejected('concurrency-limit'));
       return;
@@ -180,6 +194,7 @@ export class QueueSet implements LevelStats {
     if (this.waiting === 0 && this.fits(seats)) {
       this.executing++;
       this.seatsInUse += seats;
+      this.demand.set(this.seatsInUse + this.seatsWaiting);
       return true;
     }
     if (!this.dealer) return rejected('concurrency-limit');
@@ -199,6 +214,8 @@ export class QueueSet implements LevelStats {
       if (queue.length === 0) queue.virtualStart = Math.max(queue.virtualStart, this.virtualTime);
       queue.push(w);
       this.waiting++;
+      this.seatsWaiting += seats;
+      this.demand.set(this.seatsInUse + this.seatsWaiting);
       w.timer = setTimeout(() => this.leave(w), this.waitLimitMs);
     });
     // Upstream enqueues, then dispatches what it can: the queue may have held only requests too wide to run.
@@ -211,6 +228,8 @@ export class QueueSet implements LevelStats {
     if (w.done) return;
     this.finish(w);
     this.waiting--;
+    this.seatsWaiting -= w.seats;
+    this.demand.set(this.seatsInUse + this.seatsWaiting);
     w.queue.drop(w);
     w.reject(new Rejected('time-out'));
     // The head of a queue gone, the next request may fit.
@@ -231,12 +250,14 @@ export class QueueSet implements LevelStats {
     if (lingerMs > 0) {
       setTimeout(() => {
         this.seatsInUse -= seats;
+        this.demand.set(this.seatsInUse + this.seatsWaiting);
         this.dispatch();
       }, lingerMs);
       this.dispatch();
       return;
     }
     this.seatsInUse -= seats;
+    this.demand.set(this.seatsInUse + this.seatsWaiting);
     this.dispatch();
   }
 
@@ -265,6 +286,7 @@ export class QueueSet implements LevelStats {
       best.virtualStart += head.work;
       this.finish(head);
       this.waiting--;
+      this.seatsWaiting -= head.seats;
       this.executing++;
       this.seatsInUse += head.seats;
       head.resolve();

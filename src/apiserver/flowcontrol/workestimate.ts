@@ -63,9 +63,7 @@ export function listParamsOf(query: URLSearchParams): ListParams {
 function listFromStorage(p: ListParams): boolean {
   const rv = p.resourceVersion ?? '';
   const match = p.resourceVersionMatch ?? '';
-  return (
-    rv === '' || !!p.continue || ((p.limit ?? 0) > 0 && rv !== '0') || (match !== '' && match !== 'NotOlderThan')
-  );
+  return rv === '' || !!p.continue || ((p.limit ?? 0) > 0 && rv !== '0') || (match !== '' && match !== 'NotOlderThan');
 }
 
 export interface EstimatorDeps {
