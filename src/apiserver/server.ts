@@ -56,7 +56,6 @@ import { type ApiProxy, registerApiProxy } from './proxy/index.js';
 import { type Authorization, requestAttributes } from './authz/index.js';
 import { isPromise } from './convert.js';
 import { FLOW_SCHEMA_UID_HEADER, FlowControl, PRIORITY_LEVEL_UID_HEADER } from './flowcontrol/index.js';
-import { listParamsOf } from './flowcontrol/workestimate.js';
 import { type AuditRecord, type Auditor, beginAudit } from './audit/index.js';
 import { Aggregator, type AggregatorOptions } from './aggregator/index.js';
 
@@ -667,10 +666,7 @@ export class ApiServer implements ServingApi {
         res.setHeader(FLOW_SCHEMA_UID_HEADER, c.schema.metadata?.uid ?? '');
         res.setHeader(PRIORITY_LEVEL_UID_HEADER, c.level.uid);
         if (!longRunning || isWatch) {
-          const t = fc.admit(
-            c,
-            fc.estimate(c, a, () => listParamsOf(url.query)),
-          );
+          const t = fc.admit(c, fc.estimate(c, a, url.query));
           if (isPromise(t)) {
             // A client that goes away while its request waits takes it out of its queue (upstream:
             // the request's context is cancelled); it never takes a seat.

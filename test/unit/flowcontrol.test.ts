@@ -527,7 +527,10 @@ test('a busy level borrows the seats idle levels lend, within its bounds', async
   const tickets = Array.from({ length: 200 }, () => fc.admitRequest(attrs(user, 'get', 'configmaps', 'default')));
   const before = view('global-default');
   assert.ok(before.waiting > 0, 'more than its seats: some wait');
-  await new Promise((r) => setTimeout(r, 40));
+  for (let i = 0; i < 3; i++) {
+    await new Promise((r) => setTimeout(r, 10));
+    fc.sampleDemand();
+  }
   fc.rebalance();
   const after = view('global-default');
   // Its demand (200 seats) is far above the others' (none): it borrows beyond its nominal share.

@@ -1,5 +1,5 @@
 // Seat borrowing between priority levels, as upstream's configuration controller does it
-// (Kubernetes 1.30): each level has its nominal seats (its share of the server's), of which it may
+// (Kubernetes 1.30), its demand sampled rather than integrated: each level has its nominal seats (its share of the server's), of which it may
 // lend `lendablePercent` and beyond which it may borrow up to `borrowingLimitPercent` of them (no
 // limit when unset). Every 10 s each level's seat demand over the period (seats in use plus seats
 // waiting, averaged over time) gives it a target, and the server's seats are divided anew: every
@@ -14,39 +14,42 @@ const SMOOTHING = 0.977;
 /** Upstream's MinTarget: a level without demand still has a (tiny) target. */
 const MIN_TARGET = 0.001;
 
+/** How often each level's demand is sampled for its average (ms). */
+export const SAMPLE_PERIOD_MS = 100;
+
 /**
- * A level's seat demand over time: set() at each change (cheap: a clock read and a few sums),
- * reset() at the end of a period for its time-weighted average, deviation and maximum.
+ * A level's seat demand over a period: sampled every 100 ms for its average and deviation
+ * (upstream integrates every change; sampling keeps the request path free of clock reads), its
+ * peak noted by the level itself as demand rises.
  */
 export class SeatDemand {
-  private value = 0;
-  private since = performance.now();
-  private start = this.since;
+  private n = 0;
   private sum = 0;
   private sumSquares = 0;
   private max = 0;
 
-  set(x: number): void {
-    const now = performance.now();
-    const dt = now - this.since;
-    this.sum += this.value * dt;
-    this.sumSquares += this.value * this.value * dt;
-    this.since = now;
-    this.value = x;
+  sample(x: number): void {
+    this.n++;
+    this.sum += x;
+    this.sumSquares += x * x;
     if (x > this.max) this.max = x;
   }
 
-  /** The period's figures; the next period starts now, at the current demand. */
-  reset(): { average: number; deviation: number; max: number; durationMs: number } {
-    this.set(this.value);
-    const durationMs = this.since - this.start;
-    const average = durationMs > 0 ? this.sum / durationMs : this.value;
-    const variance = durationMs > 0 ? this.sumSquares / durationMs - average * average : 0;
-    const out = { average, deviation: Math.sqrt(Math.max(0, variance)), max: this.max, durationMs };
-    this.start = this.since;
+  /** The period's figures (`now`: the demand now, `peak`: the highest the level saw); a new period starts. */
+  reset(now: number, peak: number): { average: number; deviation: number; max: number; durationMs: number } {
+    this.sample(now);
+    const average = this.sum / this.n;
+    const variance = this.sumSquares / this.n - average * average;
+    const out = {
+      average,
+      deviation: Math.sqrt(Math.max(0, variance)),
+      max: Math.max(this.max, peak),
+      durationMs: this.n * SAMPLE_PERIOD_MS,
+    };
+    this.n = 0;
     this.sum = 0;
     this.sumSquares = 0;
-    this.max = this.value;
+    this.max = 0;
     return out;
   }
 }

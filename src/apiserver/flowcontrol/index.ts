@@ -28,7 +28,7 @@ import { deepEqual, deepCopy } from '../../machinery/objects.js';
 import { QueueSet, Rejected, type RejectReason } from './queueset.js';
 import { byPrecedence, distinguisher, schemaMatches } from './classify.js';
 import { ONE_SEAT, WatchTracker, estimateWork, type ListParams, type WorkEstimate } from './workestimate.js';
-import { ADJUSTMENT_PERIOD_MS, DemandStats, SeatDemand, allocate } from './borrowing.js';
+import { ADJUSTMENT_PERIOD_MS, DemandStats, SAMPLE_PERIOD_MS, SeatDemand, allocate } from './borrowing.js';
 import {
   AUTOUPDATE_ANNOTATION,
   CATCH_ALL,
@@ -67,8 +67,12 @@ interface Level {
   /** Its seats now (CurrentCL), after lending or borrowing; -1 until first set. */
   current: number;
   stats: DemandStats;
-  /** An exempt level's demand (a Limited one's is its queue set's). */
+  /** Its (level, schema) counters by schema name. */
+  pairs: Map<string, PairStats>;
+  /** Its demand's samples in the current period. */
   demand: SeatDemand;
+  /** An exempt level's highest count of running requests since the last division (a Limited one's is its queue set's). */
+  peak: number;
   /** Exempt levels count what runs (metrics only). */
   running: number;
 }
@@ -117,7 +121,8 @@ export type WaitingTicket = Promise<Ticket> & { cancel(this: void): void };
 export interface Classification {
   schema: FlowSchema;
   level: Level;
-  flow: string;
+  /** The flow within the schema (its distinguisher's value); the flow's key is made only if it must queue. */
+  distinguisher: string;
 }
 
 /** Upstream's estimated service time of one seat (ms): a request's work in fair queuing is counted in it. */
@@ -141,7 +146,8 @@ export class FlowControl {
   private unwatch: (() => void)[] = [];
   private pendingSync = false;
   private stopped = false;
-  private borrowing?: NodeJS.Timeout;
+  /** Demand sampling and seat division (borrowing). */
+  private readonly timers: NodeJS.Timeout[] = [];
   /** The watches open (HTTP and in-process): a write's extra seats count those it notifies. */
   readonly watchers = new WatchTracker();
   private readonly estimatorDeps: {
@@ -174,8 +180,11 @@ export class FlowControl {
 
   /** Create the configuration objects, then follow them. */
   async start(): Promise<void> {
-    this.borrowing = setInterval(() => this.rebalance(), ADJUSTMENT_PERIOD_MS);
-    this.borrowing.unref();
+    this.timers.push(
+      setInterval(() => this.sampleDemand(), SAMPLE_PERIOD_MS),
+      setInterval(() => this.rebalance(), ADJUSTMENT_PERIOD_MS),
+    );
+    for (const t of this.timers) t.unref();
     const onEvent = (_ev: CacheEvent) => this.scheduleSync();
     for (const plural of ['flowschemas', 'prioritylevelconfigurations']) {
       const cache = this.deps.store(GROUP, plural).cache;
@@ -186,7 +195,7 @@ export class FlowControl {
 
   stop(): void {
     this.stopped = true;
-    clearInterval(this.borrowing);
+    for (const t of this.timers.splice(0)) clearInterval(t);
     for (const u of this.unwatch.splice(0)) u();
   }
 
@@ -332,6 +341,8 @@ export class FlowControl {
           current: -1,
           stats: new DemandStats(),
           demand: new SeatDemand(),
+          peak: 0,
+          pairs: new Map(),
         };
         this.levels.set(name, level);
       }
@@ -373,6 +384,11 @@ export class FlowControl {
     this.rebalance();
   }
 
+  /** Each level's demand now, one sample of its period's average (every 100 ms). */
+  sampleDemand(): void {
+    for (const l of this.levels.values()) l.demand.sample(demandOf(l));
+  }
+
   /**
    * Seat borrowing (borrowing.ts), every 10 s and after each configuration change: each level's
    * demand in the period just ended sets its target, and the server's seats (the sum of the
@@ -383,7 +399,10 @@ export class FlowControl {
     let total = 0;
     const items = levels.map((l) => {
       total += l.nominal;
-      l.stats.update((l.set?.demand ?? l.demand).reset());
+      const now = demandOf(l);
+      l.stats.update(l.demand.reset(now, l.set ? l.set.peakDemand : l.peak));
+      if (l.set) l.set.peakDemand = now;
+      else l.peak = now;
       const lower = Math.max(l.lower, Math.min(l.nominal, l.stats.highWatermark));
       return { lower, upper: l.upper, target: Math.max(lower, l.stats.smoothed) };
     });
@@ -398,10 +417,17 @@ export class FlowControl {
     for (const schema of this.schemas) {
       if (!schemaMatches(schema, a)) continue;
       const level = this.levels.get(schema.spec!.priorityLevelConfiguration.name)!;
-      return { schema, level, flow: `${schema.metadata!.name}\0${distinguisher(schema, a)}` };
+      return { schema, level, distinguisher: distinguisher(schema, a) };
     }
     const schema = MANDATORY_FLOW_SCHEMAS[1];
-    return { schema, level: this.levels.get(CATCH_ALL)!, flow: `${CATCH_ALL}\0${a.user.name}` };
+    return { schema, level: this.levels.get(CATCH_ALL)!, distinguisher: a.user.name };
+  }
+
+  /** The counters of a (level, schema) pair: from the level's own cache, else made (or found) once. */
+  private pairOf(level: Level, schema: string): PairStats {
+    let p = level.pairs.get(schema);
+    if (!p) level.pairs.set(schema, (p = this.pair(level.name, schema)));
+    return p;
   }
 
   private pair(level: string, schema: string): PairStats {
@@ -429,7 +455,7 @@ export class FlowControl {
    * The seats a classified request takes (upstream's WorkEstimator, workestimate.ts); `list`: its
    * list options, read only for a list or watch. Exempt levels count no seats.
    */
-  estimate(c: Classification, a: Attributes, list?: (() => ListParams) | ListParams): WorkEstimate {
+  estimate(c: Classification, a: Attributes, list?: ListParams | URLSearchParams): WorkEstimate {
     if (c.level.exempt || !c.level.set) return ONE_SEAT;
     return estimateWork(this.estimatorDeps, a, c.level.maxSeats, list);
   }
@@ -445,29 +471,28 @@ export class FlowControl {
    * 429 TooManyRequests when its queue is full (at once), it waited too long, or it was cancelled.
    */
   admit(c: Classification, work: WorkEstimate = ONE_SEAT): Ticket | WaitingTicket {
-    const { schema, level, flow } = c;
-    const stats = this.pair(level.name, schema.metadata!.name!);
+    const { schema, level } = c;
+    const stats = this.pairOf(level, schema.metadata!.name!);
     const schemaUid = schema.metadata?.uid ?? '';
     const levelUid = level.uid;
     if (level.exempt || !level.set) {
-      level.running++;
-      level.demand.set(level.running);
+      if (++level.running > level.peak) level.peak = level.running;
       dispatched(stats, 0, 1);
-      return ticket(schemaUid, levelUid, stats, 1, () => level.demand.set(--level.running));
+      return ticket(schemaUid, levelUid, stats, 1, () => level.running--);
     }
     const set = level.set;
     const seats = Math.max(work.initialSeats, work.finalSeats);
     const linger = work.finalSeats > 0 ? work.additionalLatencyMs : 0;
     const free = linger > 0 || seats !== 1 ? () => set.release(seats, linger) : () => set.release();
-    const got = set.acquire(
-      flow,
-      seats,
-      work === ONE_SEAT ? 1 : work.initialSeats + (work.finalSeats * work.additionalLatencyMs) / SERVICE_MS,
-    );
-    if (got === true) {
+    if (set.tryAcquire(seats)) {
       dispatched(stats, 0, seats);
       return ticket(schemaUid, levelUid, stats, seats, free);
     }
+    const got = set.enqueue(
+      `${schema.metadata!.name}\0${c.distinguisher}`,
+      seats,
+      work === ONE_SEAT ? 1 : work.initialSeats + (work.finalSeats * work.additionalLatencyMs) / SERVICE_MS,
+    );
     const started = performance.now();
     stats.waiting++;
     const waiting = got.then(
@@ -611,6 +636,9 @@ function commons(l: PriorityLevelConfiguration): {
     borrowingLimitPercent: lim?.borrowingLimitPercent ?? undefined,
   };
 }
+
+/** A level's seat demand now: seats in use plus seats waiting (an exempt level: requests running). */
+const demandOf = (l: Level) => (l.set ? l.set.seatsInUse + l.set.seatsWaiting : l.running);
 
 /** The seats a Limited level's queue set runs: its current limit, at least one (see docs/security.md). */
 const seatLimit = (l: Level) => Math.max(1, l.current);

@@ -15,7 +15,6 @@
 // is done (the watch notifications it caused). Simplified: the virtual clock advances by the
 // work dispatched, not with real time.
 import { Dealer, fnv64a } from './shufflesharding.js';
-import { SeatDemand } from './borrowing.js';
 
 export type RejectReason = 'queue-full' | 'concurrency-limit' | 'time-out' | 'cancelled';
 
@@ -113,9 +112,9 @@ export class QueueSet implements LevelStats {
   seatsInUse = 0;
   waiting = 0;
   /** Seats the waiting requests ask for. */
-  private seatsWaiting = 0;
-  /** Seats in use plus seats waiting, over time: the level's demand, for borrowing (borrowing.ts). */
-  readonly demand = new SeatDemand();
+  seatsWaiting = 0;
+  /** The highest demand (seats in use plus waiting) since the last look (borrowing.ts). */
+  peakDemand = 0;
   private queues: Queue[] = [];
   private dealer?: Dealer;
   private queueLengthLimit = 0;
@@ -161,7 +160,6 @@ export class QueueSet implements LevelStats {
     if (!q) {
       this.waiting--;
       this.seatsWaiting -= w.seats;
-      this.demand.set(this.seatsInUse + this.seatsWaiting);
       this.finish(w);
       w.reject(new Rejected('concurrency-limit'));
       return;
@@ -191,12 +189,20 @@ export class QueueSet implements LevelStats {
    * release() after), else a promise that resolves when it may run, or rejects with Rejected.
    */
   acquire(flow: string, seats = 1, work = seats): true | Waiting {
-    if (this.waiting === 0 && this.fits(seats)) {
-      this.executing++;
-      this.seatsInUse += seats;
-      this.demand.set(this.seatsInUse + this.seatsWaiting);
-      return true;
-    }
+    return this.tryAcquire(seats) || this.enqueue(flow, seats, work);
+  }
+
+  /** Seats at once if nobody waits and they are free (the common case: no flow needed). */
+  tryAcquire(seats: number): boolean {
+    if (this.waiting !== 0 || !this.fits(seats)) return false;
+    this.executing++;
+    this.seatsInUse += seats;
+    if (this.seatsInUse > this.peakDemand) this.peakDemand = this.seatsInUse;
+    return true;
+  }
+
+  /** A request that could not run at once: into a queue of its flow's hand (see acquire). */
+  enqueue(flow: string, seats: number, work: number): Waiting {
     if (!this.dealer) return rejected('concurrency-limit');
     let queue = this.queues[0];
     let least = Infinity;
@@ -215,7 +221,7 @@ export class QueueSet implements LevelStats {
       queue.push(w);
       this.waiting++;
       this.seatsWaiting += seats;
-      this.demand.set(this.seatsInUse + this.seatsWaiting);
+      if (this.seatsInUse + this.seatsWaiting > this.peakDemand) this.peakDemand = this.seatsInUse + this.seatsWaiting;
       w.timer = setTimeout(() => this.leave(w), this.waitLimitMs);
     });
     // Upstream enqueues, then dispatches what it can: the queue may have held only requests too wide to run.
@@ -229,7 +235,6 @@ export class QueueSet implements LevelStats {
     this.finish(w);
     this.waiting--;
     this.seatsWaiting -= w.seats;
-    this.demand.set(this.seatsInUse + this.seatsWaiting);
     w.queue.drop(w);
     w.reject(new Rejected('time-out'));
     // The head of a queue gone, the next request may fit.
@@ -250,14 +255,12 @@ export class QueueSet implements LevelStats {
     if (lingerMs > 0) {
       setTimeout(() => {
         this.seatsInUse -= seats;
-        this.demand.set(this.seatsInUse + this.seatsWaiting);
         this.dispatch();
       }, lingerMs);
       this.dispatch();
       return;
     }
     this.seatsInUse -= seats;
-    this.demand.set(this.seatsInUse + this.seatsWaiting);
     this.dispatch();
   }
 

@@ -74,19 +74,19 @@ export interface EstimatorDeps {
 
 /**
  * The estimate for a classified request; `maxSeats` is its level's (0: none, MAX_SEATS_LIMIT).
- * `list` is read only for list and watch.
+ * `list`: a list's or watch's options, or the request's query to read them from (only as needed).
  */
 export function estimateWork(
   deps: EstimatorDeps,
   a: Attributes,
   maxSeats: number,
-  list: (() => ListParams) | ListParams | undefined,
+  list: ListParams | URLSearchParams | undefined,
 ): WorkEstimate {
   if (!a.resourceRequest) return ONE_SEAT;
   switch (a.verb) {
     case 'list':
     case 'watch':
-      return estimateList(deps, a, capped(maxSeats), typeof list === 'function' ? list() : (list ?? {}));
+      return estimateList(deps, a, capped(maxSeats), list);
     case 'create':
     case 'update':
     case 'patch':
@@ -99,13 +99,22 @@ export function estimateWork(
 
 const capped = (maxSeats: number) => (maxSeats === 0 || maxSeats > MAX_SEATS_LIMIT ? MAX_SEATS_LIMIT : maxSeats);
 
-function estimateList(deps: EstimatorDeps, a: Attributes, maxSeats: number, p: ListParams): WorkEstimate {
+function estimateList(
+  deps: EstimatorDeps,
+  a: Attributes,
+  maxSeats: number,
+  list: ListParams | URLSearchParams | undefined,
+): WorkEstimate {
   // One object (by name, or a field selector on metadata.name): one seat.
   if (a.name) return ONE_SEAT;
+  const query = list instanceof URLSearchParams ? list : undefined;
+  const params = list instanceof URLSearchParams ? undefined : list;
   // A watch that does not send its initial events does little work to start.
-  if (a.verb === 'watch' && !p.sendInitialEvents) return ONE_SEAT;
+  if (a.verb === 'watch' && !(query ? query.get('sendInitialEvents') === 'true' : params?.sendInitialEvents))
+    return ONE_SEAT;
   const stored = deps.objectCount(a.apiGroup, a.resource);
   if (stored === undefined) return ONE_SEAT;
+  const p: ListParams = query ? listParamsOf(query) : (params ?? {});
   const limit = p.limit !== undefined && p.limit < stored ? p.limit : stored;
   let objects: number;
   if (a.verb === 'watch' || !listFromStorage(p)) objects = stored;
@@ -138,42 +147,59 @@ function nodeScopedPodWatch(resource: string, fieldSelector: string | undefined)
   return false;
 }
 
+/** The watches open on one resource: of all of it, per namespace, per object. */
+interface ResourceWatches {
+  total: number;
+  all: number;
+  namespaces: Map<string, number>;
+  /** By `namespace/name`. */
+  objects: Map<string, number>;
+}
+
+const bump = (m: Map<string, number>, k: string, by: number) => {
+  const n = (m.get(k) ?? 0) + by;
+  if (n) m.set(k, n);
+  else m.delete(k);
+};
+
 /**
  * The watches open, per (group, resource, namespace, name) they cover (upstream's WatchTracker):
  * a write counts those of its resource, of its namespace and of its object.
  */
 export class WatchTracker {
-  private readonly counts = new Map<string, number>();
-  /** Watches open per resource (any scope): a write to a resource nobody watches looks no further. */
-  private readonly perResource = new Map<string, number>();
+  /** By group, then resource (no key is built for a write's lookup). */
+  private readonly groups = new Map<string, Map<string, ResourceWatches>>();
 
   /** A watch started; the function returned ends it (once). */
   register(group: string, plural: string, namespace: string, name: string, fieldSelector?: string): () => void {
     if (nodeScopedPodWatch(plural, fieldSelector)) return noop;
-    const resource = `${group}/${plural}`;
-    const key = `${resource}/${namespace}/${name}`;
-    this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
-    this.perResource.set(resource, (this.perResource.get(resource) ?? 0) + 1);
+    let resources = this.groups.get(group);
+    if (!resources) this.groups.set(group, (resources = new Map()));
+    let r = resources.get(plural);
+    if (!r) resources.set(plural, (r = { total: 0, all: 0, namespaces: new Map(), objects: new Map() }));
+    const rw = r;
+    const change = (by: number) => {
+      rw.total += by;
+      if (name) bump(rw.objects, `${namespace}/${name}`, by);
+      else if (namespace) bump(rw.namespaces, namespace, by);
+      else rw.all += by;
+    };
+    change(1);
     let done = false;
     return () => {
       if (done) return;
       done = true;
-      const n = this.counts.get(key)! - 1;
-      if (n) this.counts.set(key, n);
-      else this.counts.delete(key);
-      const r = this.perResource.get(resource)! - 1;
-      if (r) this.perResource.set(resource, r);
-      else this.perResource.delete(resource);
+      change(-1);
     };
   }
 
   /** Watches a write of this object notifies: of the whole resource, of its namespace, of it by name. */
   interested(group: string, resource: string, namespace: string, name: string): number {
-    const r = `${group}/${resource}`;
-    if (!this.perResource.has(r)) return 0;
-    let n = this.counts.get(`${r}//`) ?? 0;
-    if (namespace) n += this.counts.get(`${r}/${namespace}/`) ?? 0;
-    if (name) n += this.counts.get(`${r}/${namespace}/${name}`) ?? 0;
+    const r = this.groups.get(group)?.get(resource);
+    if (!r?.total) return 0;
+    let n = r.all;
+    if (namespace && r.namespaces.size) n += r.namespaces.get(namespace) ?? 0;
+    if (name && r.objects.size) n += r.objects.get(`${namespace}/${name}`) ?? 0;
     return n;
   }
 }
