@@ -24,6 +24,52 @@ after(async () => {
   await c?.cleanup();
 });
 
+/**
+ * Routes a user (allowed to edit the default namespace) to a new one-seat level that borrows
+ * nothing, with one queue of `queueLength`; waits until the server classifies it so, and returns
+ * the level's uid.
+ */
+async function routeUser(user: string, level: string, queueLength: number, precedence: number): Promise<string> {
+  await c.k(['create', 'rolebinding', `${user}-edit`, '--clusterrole=edit', `--user=${user}`, '-n', 'default']);
+  await c.k(
+    ['apply', '-f', '-'],
+    `apiVersion: flowcontrol.apiserver.k8s.io/v1
+kind: PriorityLevelConfiguration
+metadata: {name: ${level}}
+spec:
+  type: Limited
+  limited:
+    nominalConcurrencyShares: 1
+    borrowingLimitPercent: 0
+    limitResponse: {type: Queue, queuing: {queues: 1, handSize: 1, queueLengthLimit: ${queueLength}}}
+---
+apiVersion: flowcontrol.apiserver.k8s.io/v1
+kind: FlowSchema
+metadata: {name: ${user}}
+spec:
+  priorityLevelConfiguration: {name: ${level}}
+  matchingPrecedence: ${precedence}
+  distinguisherMethod: {type: ByUser}
+  rules:
+  - subjects: [{kind: User, user: {name: ${user}}}]
+    resourceRules: [{verbs: ['*'], apiGroups: ['*'], resources: ['*'], namespaces: ['*']}]
+`,
+  );
+  const uid = (await c.k(['get', 'prioritylevelconfiguration', level, '-o', 'jsonpath={.metadata.uid}'])).trim();
+  // The server follows the objects: the user's requests land on the level.
+  await until(
+    `${user} on the ${level} level`,
+    async () => {
+      const r = await raw.request('GET', '/api/v1/namespaces/default/configmaps', undefined, {
+        'Impersonate-User': user,
+      });
+      return r.headers['x-kubernetes-pf-prioritylevel-uid'] === uid || undefined;
+    },
+    20_000,
+  );
+  return uid;
+}
+
 test('kubectl lists the bootstrap configuration with upstream columns', { timeout: 60_000 }, async () => {
   // The configuration controller marks each schema's Dangling condition (MISSINGPL False).
   const fs = await until(
@@ -126,43 +172,7 @@ test(
   'a burst from a user routed to a one-seat level is rejected while an exempt admin is served',
   { timeout: 60_000 },
   async () => {
-    await c.k(['create', 'rolebinding', 'burst-edit', '--clusterrole=edit', '--user=burster', '-n', 'default']);
-    await c.k(
-      ['apply', '-f', '-'],
-      `apiVersion: flowcontrol.apiserver.k8s.io/v1
-kind: PriorityLevelConfiguration
-metadata: {name: tiny}
-spec:
-  type: Limited
-  limited:
-    nominalConcurrencyShares: 1
-    borrowingLimitPercent: 0
-    limitResponse: {type: Queue, queuing: {queues: 1, handSize: 1, queueLengthLimit: 1}}
----
-apiVersion: flowcontrol.apiserver.k8s.io/v1
-kind: FlowSchema
-metadata: {name: burster}
-spec:
-  priorityLevelConfiguration: {name: tiny}
-  matchingPrecedence: 50
-  distinguisherMethod: {type: ByUser}
-  rules:
-  - subjects: [{kind: User, user: {name: burster}}]
-    resourceRules: [{verbs: ['*'], apiGroups: ['*'], resources: ['*'], namespaces: ['*']}]
-`,
-    );
-    const tinyUid = (await c.k(['get', 'prioritylevelconfiguration', 'tiny', '-o', 'jsonpath={.metadata.uid}'])).trim();
-    // The server follows the objects: the user's requests land on the tiny level.
-    await until(
-      'the user on the tiny level',
-      async () => {
-        const r = await raw.request('GET', '/api/v1/namespaces/default/configmaps', undefined, {
-          'Impersonate-User': 'burster',
-        });
-        return r.headers['x-kubernetes-pf-prioritylevel-uid'] === tinyUid || undefined;
-      },
-      20_000,
-    );
+    await routeUser('burster', 'tiny', 1, 50);
     const burst = Array.from({ length: 40 }, (_, i) =>
       raw.json(
         'POST',
@@ -215,41 +225,8 @@ test(
   'queued requests whose clients go away leave the queue at once and never take the seat',
   { timeout: 60_000 },
   async () => {
-    await c.k(['create', 'rolebinding', 'holder-edit', '--clusterrole=edit', '--user=holder', '-n', 'default']);
-    await c.k(
-      ['apply', '-f', '-'],
-      `apiVersion: flowcontrol.apiserver.k8s.io/v1
-kind: PriorityLevelConfiguration
-metadata: {name: one-seat}
-spec:
-  type: Limited
-  limited:
-    nominalConcurrencyShares: 1
-    borrowingLimitPercent: 0
-    limitResponse: {type: Queue, queuing: {queues: 1, handSize: 1, queueLengthLimit: 10}}
----
-apiVersion: flowcontrol.apiserver.k8s.io/v1
-kind: FlowSchema
-metadata: {name: holder}
-spec:
-  priorityLevelConfiguration: {name: one-seat}
-  matchingPrecedence: 40
-  distinguisherMethod: {type: ByUser}
-  rules:
-  - subjects: [{kind: User, user: {name: holder}}]
-    resourceRules: [{verbs: ['*'], apiGroups: ['*'], resources: ['*'], namespaces: ['*']}]
-`,
-    );
-    const uid = (await c.k(['get', 'prioritylevelconfiguration', 'one-seat', '-o', 'jsonpath={.metadata.uid}'])).trim();
+    await routeUser('holder', 'one-seat', 10, 40);
     const as = { 'Impersonate-User': 'holder' };
-    await until(
-      'the user on the one-seat level',
-      async () => {
-        const r = await raw.request('GET', '/api/v1/namespaces/default/configmaps', undefined, as);
-        return r.headers['x-kubernetes-pf-prioritylevel-uid'] === uid || undefined;
-      },
-      20_000,
-    );
     const agent = new https.Agent({ ...raw.agent.options, keepAlive: false });
     const metric = async (name: string, extra = '') => {
       const body = (await raw.request('GET', '/metrics')).body;
