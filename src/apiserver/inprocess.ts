@@ -45,6 +45,7 @@ import { ApiError } from '../client/errors.js';
 import { beginInProcessAudit } from './audit/inprocess.js';
 import { type AuthorizationResult, attributes, forbiddenError } from './authz/index.js';
 import { nameFromFieldSelector } from './authz/request.js';
+import type { ListParams } from './flowcontrol/workestimate.js';
 import { Client } from '../client/client.js';
 import { restClientRequest } from '../machinery/componentmetrics.js';
 import type {
@@ -103,6 +104,12 @@ async function guarded<T>(method: string, fn: () => T | Promise<T>): Promise<T> 
   }
 }
 
+/** The object a call is about, as requestAttributes names it (a list or watch: the one its field selector names). */
+function objectName(verb: string, t: Target, fieldSelector: string | undefined): string {
+  if (verb === 'list' || verb === 'watch') return fieldSelector ? nameFromFieldSelector(fieldSelector) : '';
+  return verb === 'deletecollection' ? '' : (t.name ?? '');
+}
+
 export class InProcessTransport implements Transport {
   readonly kind = 'in-process';
   readonly fieldManager: string;
@@ -128,9 +135,7 @@ export class InProcessTransport implements Transport {
   private authorize(verb: string, t: Target, namespace: string | undefined, fieldSelector?: string) {
     const authorization = this.api.authorization;
     if (!authorization) return undefined;
-    let name = verb === 'list' || verb === 'watch' || verb === 'deletecollection' ? '' : (t.name ?? '');
-    // A list or watch of one object by field selector is authorized as that object (requestAttributes' rule).
-    if ((verb === 'list' || verb === 'watch') && fieldSelector) name = nameFromFieldSelector(fieldSelector);
+    const name = objectName(verb, t, fieldSelector);
     const a = attributes({
       user: this.user,
       verb,
@@ -155,6 +160,8 @@ export class InProcessTransport implements Transport {
     body?: unknown,
     namespace = t.namespace,
     fieldSelector?: string,
+    /** A list's options, for the seats it takes. */
+    list?: ListParams,
   ) {
     const authz = this.authorize(verb, t, namespace, fieldSelector);
     const record = beginInProcessAudit(this.api.audit, {
@@ -178,7 +185,16 @@ export class InProcessTransport implements Transport {
     // API Priority and Fairness: the call takes a seat of its priority level, as an HTTP request would.
     const fc = this.api.flowControl;
     const call = fc
-      ? (audited: boolean) => fc.runInProcess(this.user, verb, t, namespace ?? '', () => run(audited))
+      ? (audited: boolean) =>
+          fc.runInProcess(
+            this.user,
+            verb,
+            t,
+            namespace ?? '',
+            () => run(audited),
+            objectName(verb, t, fieldSelector),
+            list,
+          )
       : run;
     if (!record) return call(false);
     return call(true).then(
@@ -306,6 +322,7 @@ export class InProcessTransport implements Transport {
       undefined,
       t.namespace,
       opts.fieldSelector,
+      opts,
     );
   }
 
@@ -429,6 +446,18 @@ export class InProcessTransport implements Transport {
         },
         () => sink,
       );
+      // Counted among the watchers a write notifies (its extra seats), as an HTTP watch is.
+      const fc = this.api.flowControl;
+      if (fc)
+        closeCallbacks.push(
+          fc.watchers.register(
+            t.resource.group,
+            t.resource.plural,
+            t.resource.namespaced ? (t.namespace ?? '') : '',
+            opts.fieldSelector ? nameFromFieldSelector(opts.fieldSelector) : '',
+            opts.fieldSelector,
+          ),
+        );
       audit?.started();
       this.done(req, undefined);
     } catch (err) {

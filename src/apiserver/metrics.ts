@@ -5,6 +5,7 @@ import { renderWith } from '../machinery/componentmetrics.js';
 import type { RequestInfo, ResourceRequest } from './requestinfo.js';
 import {
   type FlowControl,
+  type LevelView,
   type PairStats as FlowPairStats,
   WAIT_BUCKETS as FLOW_WAIT_BUCKETS,
 } from './flowcontrol/index.js';
@@ -240,6 +241,15 @@ export class ApiMetrics {
         for (const p of pairs()) this.set(pairLabels(p), p.executing);
       },
     });
+    new Gauge({
+      name: 'apiserver_flowcontrol_current_executing_seats',
+      help: 'Concurrency (number of seats) occupied by the currently executing (initial stage for a WATCH, any stage otherwise) requests in the API Priority and Fairness subsystem',
+      labelNames,
+      registers,
+      collect() {
+        for (const p of pairs()) this.set(pairLabels(p), p.executingSeats);
+      },
+    });
     new Counter({
       name: 'apiserver_flowcontrol_dispatched_requests_total',
       help: 'Number of requests executed by API Priority and Fairness subsystem',
@@ -266,9 +276,31 @@ export class ApiMetrics {
       labelNames: ['priority_level'],
       registers,
       collect() {
-        for (const l of levels()) this.set({ priority_level: l.level }, l.limit);
+        for (const l of levels()) this.set({ priority_level: l.level }, l.nominal);
       },
     });
+    for (const [name, help, value] of [
+      [
+        'current',
+        'Current number of execution seats of each priority level, after lending and borrowing',
+        (l) => l.current,
+      ],
+      ['lower', 'Lower bound of the current seats of each priority level (nominal less lendable)', (l) => l.lower],
+      [
+        'upper',
+        'Upper bound of the current seats of each priority level (nominal plus borrowing limit)',
+        (l) => l.upper,
+      ],
+    ] as [string, string, (l: LevelView) => number][])
+      new Gauge({
+        name: `apiserver_flowcontrol_${name}_limit_seats`,
+        help,
+        labelNames: ['priority_level'],
+        registers,
+        collect() {
+          for (const l of levels()) this.set({ priority_level: l.level }, value(l));
+        },
+      });
     registered(
       this.registry,
       new BucketHistogram(

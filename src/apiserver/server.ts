@@ -135,6 +135,9 @@ function refuseConnection(socket: Socket, e: errors.ApiError): void {
   setTimeout(() => socket.destroy(), 5_000).unref();
 }
 
+/** Has the client closed its connection (HTTP/1.1) or stream (HTTP/2) before the answer? */
+const clientGone = (res: ServerResponse) => res.destroyed || res.socket?.destroyed === true;
+
 const PUBLIC_PATHS = new Set(['/healthz', '/livez', '/readyz', '/version', '/version/']);
 
 export type { ExtraSubresource } from './serving.js';
@@ -306,6 +309,12 @@ export class ApiServer implements ServingApi {
     const def = this.registry.all().find((d) => d.group === group && d.plural === plural);
     if (!def) throw errors.internalError(`unknown resource ${plural}.${group}`);
     return this.storeFor(def);
+  }
+
+  /** Objects stored of a resource (its watch cache's count): API Priority and Fairness' estimate of a LIST. */
+  objectCount(group: string, plural: string): number | undefined {
+    const cache = this.tryStore(group, plural)?.cache;
+    return cache?.isReady ? cache.items.size : undefined;
   }
 
   /** A served resource's store, or undefined. */
@@ -600,6 +609,10 @@ export class ApiServer implements ServingApi {
     if (this.stopping) res.setHeader('Connection', 'close');
     let info: ReturnType<typeof parseRequestPath> | undefined;
     let watching = false;
+    /** A watch (not a followed log): it takes seats until its initial events are sent. */
+    let isWatch = false;
+    /** A long-running request counted among the watches (no longer in `inflight`). */
+    let tracked = false;
     let release: (() => void) | undefined;
     let deadline: NodeJS.Timeout | undefined;
     const audit = beginAudit(this.audit, req, res);
@@ -630,7 +643,7 @@ export class ApiServer implements ServingApi {
       );
       if (info.kind === 'resource') {
         if (info.legacyWatch) url.query.set('watch', 'true');
-        watching = req.method === 'GET' && !info.name && queryBool(url.query, 'watch') === true;
+        watching = isWatch = req.method === 'GET' && !info.name && queryBool(url.query, 'watch') === true;
         // A followed log is long-lived like a watch (ended at shutdown instead of awaited).
         if (info.subresource === 'log' && queryBool(url.query, 'follow') === true) watching = true;
       }
@@ -646,13 +659,36 @@ export class ApiServer implements ServingApi {
       if (fc) {
         // Priority and fairness sees the impersonated user, as upstream's (after impersonation; here
         // after authorization too, so a forbidden request takes no seat). Every request is
-        // classified and its response says where it went; long-running ones take no seat.
-        const c = fc.classify(requestAttributes(user, info, req.method ?? 'GET', url.query));
+        // classified and its response says where it went; it takes the seats its work is
+        // estimated at (a watch: until its initial events are sent); other long-running ones take none.
+        const a = requestAttributes(user, info, req.method ?? 'GET', url.query);
+        const c = fc.classify(a);
         res.setHeader(FLOW_SCHEMA_UID_HEADER, c.schema.metadata?.uid ?? '');
         res.setHeader(PRIORITY_LEVEL_UID_HEADER, c.level.uid);
-        if (!longRunning) {
-          const t = fc.admit(c);
-          release = (isPromise(t) ? await t : t).release;
+        if (!longRunning || isWatch) {
+          const t = fc.admit(c, fc.estimate(c, a, url.query));
+          if (isPromise(t)) {
+            // A client that goes away while its request waits takes it out of its queue (upstream:
+            // the request's context is cancelled); it never takes a seat.
+            if (clientGone(res)) t.cancel();
+            res.once('close', t.cancel);
+            try {
+              release = (await t).release;
+            } finally {
+              res.off('close', t.cancel);
+            }
+          } else release = t.release;
+        }
+        if (isWatch && a.resourceRequest) {
+          // Counted among the watchers a write notifies until it ends (upstream's WatchTracker).
+          const forget = fc.watchers.register(
+            a.apiGroup,
+            a.resource,
+            a.namespace,
+            a.name,
+            url.query.get('fieldSelector') ?? undefined,
+          );
+          res.once('close', forget);
         }
       }
       const remote = this.aggregator?.remoteFor(pathname);
@@ -660,6 +696,10 @@ export class ApiServer implements ServingApi {
         if (watching) {
           this.trackWatch(res);
           this.inflight--;
+          tracked = true;
+          // Handed to the aggregated server: its seats are free (upstream's RequestDelegated).
+          release?.();
+          release = undefined;
         }
         return await this.aggregator!.proxy(remote, req, res, pathname, url.query.toString(), user);
       }
@@ -675,6 +715,7 @@ export class ApiServer implements ServingApi {
       if (watching) {
         this.trackWatch(res);
         this.inflight--;
+        tracked = true;
       }
       const extra =
         info.subresource && this.extraSubresources.get(`${served.def.group}/${served.def.plural}/${info.subresource}`);
@@ -694,7 +735,8 @@ export class ApiServer implements ServingApi {
       if (watching) audit?.responseStarted();
       clearTimeout(deadline);
       release?.();
-      if (!watching) this.inflight--;
+      // (A watch that failed before it started, rejected by flow control say, is counted here.)
+      if (!tracked) this.inflight--;
       this.metrics.observe(req, res, info, started, watching);
     }
   }

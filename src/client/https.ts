@@ -54,6 +54,33 @@ const notConnected = (err: unknown) => {
   return NOT_CONNECTED.has(e.code ?? '') || NOT_CONNECTED.has(e.cause?.code ?? '');
 };
 
+/**
+ * How many times a request is sent again (client-go's REST client: maxRetries 10): after a 429 or
+ * 5xx answer that carries a Retry-After of whole seconds, whatever the method (the body is kept
+ * and sent again), and for a GET whose connection was reset or closed before the answer (after 1 s).
+ */
+export const MAX_RETRIES = 10;
+
+/** Errors client-go's IsConnectionReset / IsProbableEOF recognise (as undici reports them). */
+const BROKEN_CONNECTION = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET']);
+const connectionBroken = (err: unknown) => {
+  const e = err as { code?: string; cause?: { code?: string } };
+  return BROKEN_CONNECTION.has(e.code ?? '') || BROKEN_CONNECTION.has(e.cause?.code ?? '');
+};
+
+/**
+ * The wait (seconds) an answer asks for before the request is sent again, or undefined: as
+ * client-go's checkWait, only a 429 or a 5xx with an integer Retry-After.
+ */
+export function retryAfterSeconds(status: number, header: string | string[] | undefined): number | undefined {
+  if (status !== 429 && status < 500) return undefined;
+  const h = Array.isArray(header) ? header[0] : header;
+  if (h === undefined || !/^[+-]?\d+$/.test(h.trim())) return undefined;
+  return Math.max(0, Number(h.trim()));
+}
+
+const sleep = (seconds: number) => new Promise((r) => setTimeout(r, seconds * 1000));
+
 const PATCH_CONTENT_TYPES: Record<PatchType, string> = {
   json: 'application/json-patch+json',
   merge: 'application/merge-patch+json',
@@ -173,6 +200,7 @@ export class HttpsTransport implements Transport {
     accept?: string,
   ): Promise<any> {
     let res;
+    let retries = 0;
     for (let attempt = 1; ; attempt++) {
       const server = this.pool?.current ?? this.server;
       try {
@@ -187,14 +215,26 @@ export class HttpsTransport implements Transport {
           bodyTimeout: this.timeoutMs,
         });
         restClientRequest(method, server, res.statusCode);
-        break;
       } catch (err) {
         restClientRequest(method, server, undefined);
         this.pool?.failed(server);
         // A refused connection never reached the server, so even a POST may go to the next one.
         if (this.pool && notConnected(err) && attempt < this.pool.all.length) continue;
+        // A GET whose connection broke is sent again after a second (client-go's retry of a
+        // reset or EOF: a write may have been applied, so only reads are).
+        if (method === 'GET' && connectionBroken(err) && retries < MAX_RETRIES) {
+          retries++;
+          await sleep(1);
+          continue;
+        }
         throw new ApiError(503, 'ServiceUnavailable', `${method} ${path}: ${(err as Error).message}`);
       }
+      const wait = retries < MAX_RETRIES ? retryAfterSeconds(res.statusCode, res.headers['retry-after']) : undefined;
+      if (wait === undefined) break;
+      // The answer is read to its end, so its connection is reused for the next try.
+      await res.body.dump().catch(() => undefined);
+      retries++;
+      await sleep(wait);
     }
     if (this.onWarning) for (const w of warningsOf(res.headers.warning)) this.onWarning(w);
     const text = await res.body.text();
@@ -260,15 +300,26 @@ export class HttpsTransport implements Transport {
       let endError: ApiError | undefined;
       try {
         const { request } = await undici();
-        const res = await request(server + pathOf(t) + q, {
-          method: 'GET',
-          signal: abort.signal,
-          dispatcher: (await pools).watches,
-          headers: opts.asMetadata ? { ...this.headers, accept: METADATA_ACCEPT } : this.headers,
-          headersTimeout: this.timeoutMs,
-          bodyTimeout: 0,
-        });
-        restClientRequest('GET', server, res.statusCode);
+        let res;
+        // A 429 or 5xx with Retry-After is tried again, as client-go's Watch does (not a broken connection:
+        // the informer makes a new watch from where it was).
+        for (let retries = 0; ; retries++) {
+          res = await request(server + pathOf(t) + q, {
+            method: 'GET',
+            signal: abort.signal,
+            dispatcher: (await pools).watches,
+            headers: opts.asMetadata ? { ...this.headers, accept: METADATA_ACCEPT } : this.headers,
+            headersTimeout: this.timeoutMs,
+            bodyTimeout: 0,
+          });
+          restClientRequest('GET', server, res.statusCode);
+          const wait =
+            retries < MAX_RETRIES ? retryAfterSeconds(res.statusCode, res.headers['retry-after']) : undefined;
+          if (wait === undefined || stopped) break;
+          await res.body.dump().catch(() => undefined);
+          await sleep(wait);
+          if (stopped) return {};
+        }
         if (res.statusCode !== 200) {
           const text = await res.body.text();
           let status: any;

@@ -2,10 +2,12 @@
 // PriorityLevelConfigurations listed with upstream's columns, the classification headers on a
 // response, and a custom FlowSchema that routes one user to a priority level of one seat and a
 // queue of one: a burst of that user's creates gets 429s with Retry-After while an exempt admin
-// (system:masters) is served at once. The server's concurrency is cut to 150 seats so that a
-// level with one share gets one seat.
+// (system:masters) is served at once. Clients that go away while their requests wait take them
+// out of the queue at once. The server's concurrency is cut to 150 seats so that a level with one
+// share gets one seat (borrowingLimitPercent 0: it borrows none from the idle levels).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import https from 'node:https';
 import { startCluster, until, type Cluster } from './harness.js';
 import { rawClient, type RawClient } from './rawclient.js';
 
@@ -21,6 +23,52 @@ after(async () => {
   raw?.agent.destroy();
   await c?.cleanup();
 });
+
+/**
+ * Routes a user (allowed to edit the default namespace) to a new one-seat level that borrows
+ * nothing, with one queue of `queueLength`; waits until the server classifies it so, and returns
+ * the level's uid.
+ */
+async function routeUser(user: string, level: string, queueLength: number, precedence: number): Promise<string> {
+  await c.k(['create', 'rolebinding', `${user}-edit`, '--clusterrole=edit', `--user=${user}`, '-n', 'default']);
+  await c.k(
+    ['apply', '-f', '-'],
+    `apiVersion: flowcontrol.apiserver.k8s.io/v1
+kind: PriorityLevelConfiguration
+metadata: {name: ${level}}
+spec:
+  type: Limited
+  limited:
+    nominalConcurrencyShares: 1
+    borrowingLimitPercent: 0
+    limitResponse: {type: Queue, queuing: {queues: 1, handSize: 1, queueLengthLimit: ${queueLength}}}
+---
+apiVersion: flowcontrol.apiserver.k8s.io/v1
+kind: FlowSchema
+metadata: {name: ${user}}
+spec:
+  priorityLevelConfiguration: {name: ${level}}
+  matchingPrecedence: ${precedence}
+  distinguisherMethod: {type: ByUser}
+  rules:
+  - subjects: [{kind: User, user: {name: ${user}}}]
+    resourceRules: [{verbs: ['*'], apiGroups: ['*'], resources: ['*'], namespaces: ['*']}]
+`,
+  );
+  const uid = (await c.k(['get', 'prioritylevelconfiguration', level, '-o', 'jsonpath={.metadata.uid}'])).trim();
+  // The server follows the objects: the user's requests land on the level.
+  await until(
+    `${user} on the ${level} level`,
+    async () => {
+      const r = await raw.request('GET', '/api/v1/namespaces/default/configmaps', undefined, {
+        'Impersonate-User': user,
+      });
+      return r.headers['x-kubernetes-pf-prioritylevel-uid'] === uid || undefined;
+    },
+    20_000,
+  );
+  return uid;
+}
 
 test('kubectl lists the bootstrap configuration with upstream columns', { timeout: 60_000 }, async () => {
   // The configuration controller marks each schema's Dangling condition (MISSINGPL False).
@@ -124,42 +172,7 @@ test(
   'a burst from a user routed to a one-seat level is rejected while an exempt admin is served',
   { timeout: 60_000 },
   async () => {
-    await c.k(['create', 'rolebinding', 'burst-edit', '--clusterrole=edit', '--user=burster', '-n', 'default']);
-    await c.k(
-      ['apply', '-f', '-'],
-      `apiVersion: flowcontrol.apiserver.k8s.io/v1
-kind: PriorityLevelConfiguration
-metadata: {name: tiny}
-spec:
-  type: Limited
-  limited:
-    nominalConcurrencyShares: 1
-    limitResponse: {type: Queue, queuing: {queues: 1, handSize: 1, queueLengthLimit: 1}}
----
-apiVersion: flowcontrol.apiserver.k8s.io/v1
-kind: FlowSchema
-metadata: {name: burster}
-spec:
-  priorityLevelConfiguration: {name: tiny}
-  matchingPrecedence: 50
-  distinguisherMethod: {type: ByUser}
-  rules:
-  - subjects: [{kind: User, user: {name: burster}}]
-    resourceRules: [{verbs: ['*'], apiGroups: ['*'], resources: ['*'], namespaces: ['*']}]
-`,
-    );
-    const tinyUid = (await c.k(['get', 'prioritylevelconfiguration', 'tiny', '-o', 'jsonpath={.metadata.uid}'])).trim();
-    // The server follows the objects: the user's requests land on the tiny level.
-    await until(
-      'the user on the tiny level',
-      async () => {
-        const r = await raw.request('GET', '/api/v1/namespaces/default/configmaps', undefined, {
-          'Impersonate-User': 'burster',
-        });
-        return r.headers['x-kubernetes-pf-prioritylevel-uid'] === tinyUid || undefined;
-      },
-      20_000,
-    );
+    await routeUser('burster', 'tiny', 1, 50);
     const burst = Array.from({ length: 40 }, (_, i) =>
       raw.json(
         'POST',
@@ -205,5 +218,78 @@ spec:
       },
       20_000,
     );
+  },
+);
+
+test(
+  'queued requests whose clients go away leave the queue at once and never take the seat',
+  { timeout: 60_000 },
+  async () => {
+    await routeUser('holder', 'one-seat', 10, 40);
+    const as = { 'Impersonate-User': 'holder' };
+    const agent = new https.Agent({ ...raw.agent.options, keepAlive: false });
+    const metric = async (name: string, extra = '') => {
+      const body = (await raw.request('GET', '/metrics')).body;
+      const m = new RegExp(`^${name}\\{priority_level="one-seat",flow_schema="holder"${extra}\\} (\\d+)`, 'm').exec(
+        body,
+      );
+      return m ? Number(m[1]) : 0;
+    };
+    const dispatchedBefore = await metric('apiserver_flowcontrol_dispatched_requests_total');
+    // The seat is held by a create whose body is still arriving.
+    const body = JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'held' } });
+    const holder = https.request(new URL('/api/v1/namespaces/default/configmaps', raw.base), {
+      method: 'POST',
+      agent,
+      headers: { ...as, 'content-type': 'application/json', 'content-length': String(body.length) },
+    });
+    const held = new Promise<number>((resolve, reject) => {
+      holder.on('response', (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      });
+      holder.on('error', reject);
+    });
+    holder.write(body.slice(0, 10));
+    await until(
+      'the seat taken',
+      async () => (await metric('apiserver_flowcontrol_current_executing_requests')) === 1 || undefined,
+      10_000,
+    );
+    // Three clients queue behind it, then go away.
+    const waiters = Array.from({ length: 3 }, () => {
+      const r = https.request(new URL('/api/v1/namespaces/default/configmaps', raw.base), { agent, headers: as });
+      r.on('error', () => undefined);
+      r.end();
+      return r;
+    });
+    await until(
+      'three queued',
+      async () => (await metric('apiserver_flowcontrol_current_inqueue_requests')) === 3 || undefined,
+      10_000,
+    );
+    for (const w of waiters) w.destroy();
+    // Out of the queue at once, while the seat is still held, rejected as upstream counts a cancelled wait.
+    await until(
+      'the queue empty',
+      async () => (await metric('apiserver_flowcontrol_current_inqueue_requests')) === 0 || undefined,
+      5_000,
+    );
+    assert.equal(await metric('apiserver_flowcontrol_rejected_requests_total', ',reason="time-out"'), 3);
+    // The next client waits only for the holder, and is served as soon as the holder is done.
+    const next = raw.request('GET', '/api/v1/namespaces/default/configmaps', undefined, as);
+    await until(
+      'the next one queued',
+      async () => (await metric('apiserver_flowcontrol_current_inqueue_requests')) === 1 || undefined,
+      5_000,
+    );
+    holder.end(body.slice(10));
+    const started = Date.now();
+    assert.equal(await held, 201);
+    assert.equal((await next).status, 200);
+    assert.ok(Date.now() - started < 3_000, `served right after the holder (${Date.now() - started} ms)`);
+    // Only the holder and the next one ever took the seat.
+    assert.equal((await metric('apiserver_flowcontrol_dispatched_requests_total')) - dispatchedBefore, 2);
+    agent.destroy();
   },
 );

@@ -1,15 +1,21 @@
 // API Priority and Fairness (upstream k8s.io/apiserver/pkg/util/flowcontrol): every request is
 // classified by the FlowSchemas into a priority level and a flow; a Limited level runs as many
-// requests at once as its share of the server's concurrency (--max-requests-inflight +
-// --max-mutating-requests-inflight, split by nominalConcurrencyShares) and queues the rest fairly
+// requests at once as its seats (its share of the server's concurrency, --max-requests-inflight +
+// --max-mutating-requests-inflight split by nominalConcurrencyShares, after lending and
+// borrowing) allow, and queues the rest fairly
 // between flows (queueset.ts); the exempt level never waits. The configuration objects are kept
 // as upstream's configuration-producer controller keeps them (mandatory ones restored, suggested
 // ones created and, while annotated for it, updated) and each FlowSchema's Dangling condition
 // says whether its priority level exists.
 //
-// Simplifications (docs/security.md, "API Priority and Fairness"): every request takes one seat (upstream
-// gives big LISTs and watch-notifying writes more); a level does not lend or borrow seats; a
-// watch holds no seat (upstream holds one while the initial events are served).
+// A request takes the seats its work is estimated at (workestimate.ts: a LIST by its objects, a
+// write by the watchers it notifies, a watch until its initial events are sent). A request whose
+// client goes away while it waits leaves its queue at once (cancel()).
+//
+// Levels lend and borrow seats by demand every 10 s (borrowing.ts).
+//
+// Simplifications (docs/security.md, "API Priority and Fairness"): a Limited level keeps at
+// least one seat; in-process watches take no seat.
 import type { FlowSchema, FlowSchemaCondition, PriorityLevelConfiguration } from 'kubernetes-types/flowcontrol/v1.js';
 import type { Attributes } from '../authz/types.js';
 import type { UserInfo } from '../user.js';
@@ -21,6 +27,8 @@ import * as errors from '../../machinery/errors.js';
 import { deepEqual, deepCopy } from '../../machinery/objects.js';
 import { QueueSet, Rejected, type RejectReason } from './queueset.js';
 import { byPrecedence, distinguisher, schemaMatches } from './classify.js';
+import { ONE_SEAT, WatchTracker, estimateWork, type ListParams, type WorkEstimate } from './workestimate.js';
+import { ADJUSTMENT_PERIOD_MS, DemandStats, SAMPLE_PERIOD_MS, SeatDemand, allocate } from './borrowing.js';
 import {
   AUTOUPDATE_ANNOTATION,
   CATCH_ALL,
@@ -50,6 +58,21 @@ interface Level {
   uid: string;
   exempt: boolean;
   set?: QueueSet;
+  /** The most seats one request may take here (upstream's MaxSeatsTracker; 0: the estimator's limit). */
+  maxSeats: number;
+  /** Its share of the server's seats (NominalCL), and the bounds borrowing keeps `current` in. */
+  nominal: number;
+  lower: number;
+  upper: number;
+  /** Its seats now (CurrentCL), after lending or borrowing; -1 until first set. */
+  current: number;
+  stats: DemandStats;
+  /** Its (level, schema) counters by schema name. */
+  pairs: Map<string, PairStats>;
+  /** Its demand's samples in the current period. */
+  demand: SeatDemand;
+  /** An exempt level's highest count of running requests since the last division (a Limited one's is its queue set's). */
+  peak: number;
   /** Exempt levels count what runs (metrics only). */
   running: number;
 }
@@ -60,12 +83,27 @@ export interface PairStats {
   schema: string;
   dispatched: number;
   executing: number;
+  /** Seats the executing requests take. */
+  executingSeats: number;
   waiting: number;
   rejected: Map<RejectReason, number>;
   /** Wait durations: bucket counts (not cumulative, last slot above every bound), sum, count. */
   waitBuckets: Float64Array;
   waitSum: number;
   waitCount: number;
+}
+
+/** A priority level as the metrics see it. */
+export interface LevelView {
+  level: string;
+  executing: number;
+  seatsInUse: number;
+  waiting: number;
+  /** Seats: nominal (its share), current (after lending or borrowing), and the bounds of current. */
+  nominal: number;
+  current: number;
+  lower: number;
+  upper: number;
 }
 
 export const WAIT_BUCKETS = [0, 0.005, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30];
@@ -77,11 +115,20 @@ export interface Ticket {
   readonly release: (this: void) => void;
 }
 
+/** An admission still waiting in a queue: cancel() when its client goes away (rejects it at once). */
+export type WaitingTicket = Promise<Ticket> & { cancel(this: void): void };
+
 export interface Classification {
   schema: FlowSchema;
   level: Level;
-  flow: string;
+  /** The flow within the schema (its distinguisher's value); the flow's key is made only if it must queue. */
+  distinguisher: string;
 }
+
+/** Upstream's estimated service time of one seat (ms): a request's work in fair queuing is counted in it. */
+const SERVICE_MS = 3;
+/** Upstream's priorityLevelMaxSeatsPercent: a request takes at most 15 % of its level's seats (and its hand's share). */
+const MAX_SEATS_FRACTION = 0.15;
 
 /** How many times an in-process call rejected with 429 is tried again (client-go's maxRetries). */
 const IN_PROCESS_RETRIES = 10;
@@ -99,14 +146,31 @@ export class FlowControl {
   private unwatch: (() => void)[] = [];
   private pendingSync = false;
   private stopped = false;
+  /** Demand sampling and seat division (borrowing). */
+  private readonly timers: NodeJS.Timeout[] = [];
+  /** The watches open (HTTP and in-process): a write's extra seats count those it notifies. */
+  readonly watchers = new WatchTracker();
+  private readonly estimatorDeps: {
+    objectCount(group: string, resource: string): number | undefined;
+    watchers: WatchTracker;
+  };
 
   constructor(
-    private readonly deps: { store(group: string, plural: string): Store; log: Logger },
+    private readonly deps: {
+      store(group: string, plural: string): Store;
+      log: Logger;
+      /** Objects stored of a resource (the watch cache's count), for the seats of a LIST. */
+      objectCount?(group: string, resource: string): number | undefined;
+    },
     /** The server's concurrency limit: --max-requests-inflight + --max-mutating-requests-inflight. */
     readonly serverConcurrency: number,
     /** How long a request may wait in a queue (ms). */
     readonly waitLimitMs: number,
   ) {
+    this.estimatorDeps = {
+      objectCount: (g, r) => this.deps.objectCount?.(g, r),
+      watchers: this.watchers,
+    };
     // Until the objects are stored (and if they can't be): upstream's configuration itself.
     this.apply(
       [...MANDATORY_FLOW_SCHEMAS, ...SUGGESTED_FLOW_SCHEMAS],
@@ -116,6 +180,11 @@ export class FlowControl {
 
   /** Create the configuration objects, then follow them. */
   async start(): Promise<void> {
+    this.timers.push(
+      setInterval(() => this.sampleDemand(), SAMPLE_PERIOD_MS),
+      setInterval(() => this.rebalance(), ADJUSTMENT_PERIOD_MS),
+    );
+    for (const t of this.timers) t.unref();
     const onEvent = (_ev: CacheEvent) => this.scheduleSync();
     for (const plural of ['flowschemas', 'prioritylevelconfigurations']) {
       const cache = this.deps.store(GROUP, plural).cache;
@@ -126,6 +195,7 @@ export class FlowControl {
 
   stop(): void {
     this.stopped = true;
+    for (const t of this.timers.splice(0)) clearInterval(t);
     for (const u of this.unwatch.splice(0)) u();
   }
 
@@ -251,45 +321,113 @@ export class FlowControl {
   /** The dispatcher's configuration: schemas in matching order, levels with their seats. */
   private apply(schemas: FlowSchema[], levels: PriorityLevelConfiguration[]): void {
     let shares = 0;
-    for (const l of levels)
-      shares +=
-        (l.spec?.type === 'Exempt'
-          ? l.spec.exempt?.nominalConcurrencyShares
-          : l.spec?.limited?.nominalConcurrencyShares) ?? 0;
+    for (const l of levels) shares += commons(l).shares;
     const seen = new Set<string>();
     for (const l of levels) {
       const name = l.metadata!.name!;
       seen.add(name);
       const exempt = l.spec?.type === 'Exempt';
       let level = this.levels.get(name);
-      if (!level) this.levels.set(name, (level = { name, uid: '', exempt, running: 0 }));
+      if (!level) {
+        level = {
+          name,
+          uid: '',
+          exempt,
+          running: 0,
+          maxSeats: 0,
+          nominal: 0,
+          lower: 0,
+          upper: 0,
+          current: -1,
+          stats: new DemandStats(),
+          demand: new SeatDemand(),
+          peak: 0,
+          pairs: new Map(),
+        };
+        this.levels.set(name, level);
+      }
       level.uid = l.metadata?.uid ?? '';
       level.exempt = exempt;
-      if (exempt) continue;
-      const ncs = l.spec?.limited?.nominalConcurrencyShares ?? 0;
-      // Upstream's NominalCL; at least one seat, as this server lends none to a level without shares.
-      const limit = Math.max(1, Math.ceil((this.serverConcurrency * ncs) / Math.max(shares, 1)));
+      // Upstream's NominalCL, and the bounds borrowing keeps its current limit within.
+      const c = commons(l);
+      const nominal = Math.ceil((this.serverConcurrency * c.shares) / Math.max(shares, 1));
+      const lendable = Math.round((nominal * c.lendablePercent) / 100);
+      const borrowing =
+        c.borrowingLimitPercent === undefined
+          ? this.serverConcurrency
+          : Math.round((nominal * c.borrowingLimitPercent) / 100);
+      level.nominal = nominal;
+      level.lower = nominal - lendable;
+      level.upper = nominal + borrowing;
+      // A new level starts with its nominal seats less half what it may lend.
+      if (level.current < 0) level.current = nominal - Math.floor(lendable / 2);
+      if (exempt) {
+        level.set = undefined;
+        continue;
+      }
       const q = l.spec?.limited?.limitResponse;
       const queuing = q?.type === 'Queue' && q.queuing ? (q.queuing as Required<typeof q.queuing>) : undefined;
-      if (level.set) level.set.configure(limit, queuing);
-      else level.set = new QueueSet(limit, queuing, this.waitLimitMs);
+      // Upstream: max(1, min(15 % of the level's seats, its seats / handSize)); a level that does not queue has none set.
+      level.maxSeats = queuing
+        ? Math.max(1, Math.min(Math.ceil(nominal * MAX_SEATS_FRACTION), Math.floor(nominal / queuing.handSize)))
+        : 0;
+      if (level.set) level.set.configure(seatLimit(level), queuing);
+      else level.set = new QueueSet(seatLimit(level), queuing, this.waitLimitMs);
     }
     for (const [name, level] of this.levels) {
       // A level that is gone keeps serving what it admitted; new requests no longer reach it.
-      if (!seen.has(name) && level.set?.executing === 0 && level.set.waiting === 0) this.levels.delete(name);
+      if (!seen.has(name) && (level.set ? level.set.executing === 0 && level.set.waiting === 0 : level.running === 0))
+        this.levels.delete(name);
     }
     this.schemas = schemas.filter((s) => seen.has(s.spec?.priorityLevelConfiguration?.name ?? '')).sort(byPrecedence);
+    // As upstream, a new configuration divides the seats anew at once.
+    this.rebalance();
   }
 
+  /** Each level's demand now, one sample of its period's average (every 100 ms). */
+  sampleDemand(): void {
+    for (const l of this.levels.values()) l.demand.sample(demandOf(l));
+  }
+
+  /**
+   * Seat borrowing (borrowing.ts), every 10 s and after each configuration change: each level's
+   * demand in the period just ended sets its target, and the server's seats (the sum of the
+   * nominal ones) are divided between the levels within their bounds, in proportion to their targets.
+   */
+  rebalance(): void {
+    const levels = [...this.levels.values()];
+    let total = 0;
+    const items = levels.map((l) => {
+      total += l.nominal;
+      const now = demandOf(l);
+      l.stats.update(l.demand.reset(now, l.set ? l.set.peakDemand : l.peak));
+      if (l.set) l.set.peakDemand = now;
+      else l.peak = now;
+      const lower = Math.max(l.lower, Math.min(l.nominal, l.stats.highWatermark));
+      return { lower, upper: l.upper, target: Math.max(lower, l.stats.smoothed) };
+    });
+    const shares = allocate(total, items);
+    levels.forEach((l, i) => {
+      l.current = Math.round(shares[i]);
+      l.set?.setLimit(seatLimit(l));
+    });
+  }
   /** The schema, level and flow of a request (catch-all when nothing matches). */
   classify(a: Attributes): Classification {
     for (const schema of this.schemas) {
       if (!schemaMatches(schema, a)) continue;
       const level = this.levels.get(schema.spec!.priorityLevelConfiguration.name)!;
-      return { schema, level, flow: `${schema.metadata!.name}\0${distinguisher(schema, a)}` };
+      return { schema, level, distinguisher: distinguisher(schema, a) };
     }
     const schema = MANDATORY_FLOW_SCHEMAS[1];
-    return { schema, level: this.levels.get(CATCH_ALL)!, flow: `${CATCH_ALL}\0${a.user.name}` };
+    return { schema, level: this.levels.get(CATCH_ALL)!, distinguisher: a.user.name };
+  }
+
+  /** The counters of a (level, schema) pair: from the level's own cache, else made (or found) once. */
+  private pairOf(level: Level, schema: string): PairStats {
+    let p = level.pairs.get(schema);
+    if (!p) level.pairs.set(schema, (p = this.pair(level.name, schema)));
+    return p;
   }
 
   private pair(level: string, schema: string): PairStats {
@@ -301,6 +439,7 @@ export class FlowControl {
         schema,
         dispatched: 0,
         executing: 0,
+        executingSeats: 0,
         waiting: 0,
         rejected: new Map(),
         waitBuckets: new Float64Array(WAIT_BUCKETS.length + 1),
@@ -312,38 +451,55 @@ export class FlowControl {
     return p;
   }
 
-  /** Classify and admit (see admit). */
-  admitRequest(a: Attributes): Ticket | Promise<Ticket> {
-    return this.admit(this.classify(a));
+  /**
+   * The seats a classified request takes (upstream's WorkEstimator, workestimate.ts); `list`: its
+   * list options, read only for a list or watch. Exempt levels count no seats.
+   */
+  estimate(c: Classification, a: Attributes, list?: ListParams | URLSearchParams): WorkEstimate {
+    if (c.level.exempt || !c.level.set) return ONE_SEAT;
+    return estimateWork(this.estimatorDeps, a, c.level.maxSeats, list);
+  }
+
+  /** Classify, estimate and admit (see admit). */
+  admitRequest(a: Attributes, list?: ListParams): Ticket | WaitingTicket {
+    const c = this.classify(a);
+    return this.admit(c, this.estimate(c, a, list));
   }
 
   /**
    * Admit a classified request: a ticket now, or a promise of one when it must wait, rejected with
-   * 429 TooManyRequests when its queue is full (at once) or it waited too long.
+   * 429 TooManyRequests when its queue is full (at once), it waited too long, or it was cancelled.
    */
-  admit(c: Classification): Ticket | Promise<Ticket> {
-    const { schema, level, flow } = c;
-    const stats = this.pair(level.name, schema.metadata!.name!);
+  admit(c: Classification, work: WorkEstimate = ONE_SEAT): Ticket | WaitingTicket {
+    const { schema, level } = c;
+    const stats = this.pairOf(level, schema.metadata!.name!);
     const schemaUid = schema.metadata?.uid ?? '';
     const levelUid = level.uid;
     if (level.exempt || !level.set) {
-      level.running++;
-      dispatched(stats, 0);
-      return ticket(schemaUid, levelUid, stats, () => level.running--);
+      if (++level.running > level.peak) level.peak = level.running;
+      dispatched(stats, 0, 1);
+      return ticket(schemaUid, levelUid, stats, 1, () => level.running--);
     }
     const set = level.set;
-    const got = set.acquire(flow);
-    if (got === true) {
-      dispatched(stats, 0);
-      return ticket(schemaUid, levelUid, stats, () => set.release());
+    const seats = Math.max(work.initialSeats, work.finalSeats);
+    const linger = work.finalSeats > 0 ? work.additionalLatencyMs : 0;
+    const free = linger > 0 || seats !== 1 ? () => set.release(seats, linger) : () => set.release();
+    if (set.tryAcquire(seats)) {
+      dispatched(stats, 0, seats);
+      return ticket(schemaUid, levelUid, stats, seats, free);
     }
+    const got = set.enqueue(
+      `${schema.metadata!.name}\0${c.distinguisher}`,
+      seats,
+      work === ONE_SEAT ? 1 : work.initialSeats + (work.finalSeats * work.additionalLatencyMs) / SERVICE_MS,
+    );
     const started = performance.now();
     stats.waiting++;
-    return got.then(
+    const waiting = got.then(
       () => {
         stats.waiting--;
-        dispatched(stats, (performance.now() - started) / 1000);
-        return ticket(schemaUid, levelUid, stats, () => set.release());
+        dispatched(stats, (performance.now() - started) / 1000, seats);
+        return ticket(schemaUid, levelUid, stats, seats, free);
       },
       (err: unknown) => {
         stats.waiting--;
@@ -352,15 +508,21 @@ export class FlowControl {
         throw errors.tooManyRequests(TOO_MANY, 1);
       },
     );
+    return Object.assign(waiting, { cancel: got.cancel });
   }
 
-  /** Run an in-process call (a component's client) once admitted, its seat held until it settles. */
+  /**
+   * Run an in-process call (a component's client) once admitted, its seats held until it settles.
+   * `name`: the object (for a list or watch, the one its field selector names); `list`: a list's options.
+   */
   runInProcess<T>(
     user: UserInfo,
     verb: string,
     t: { resource: { group: string; version: string; plural: string }; subresource?: string },
     namespace: string,
     fn: () => Promise<T>,
+    name = '',
+    list?: ListParams,
   ): Promise<T> {
     const a: Attributes = {
       user,
@@ -371,15 +533,15 @@ export class FlowControl {
       apiVersion: t.resource.version,
       resource: t.resource.plural,
       subresource: t.subresource ?? '',
-      name: '',
+      name,
       path: '',
     };
     // (A rejection, at once or after waiting, is a rejected promise: admit never throws.)
-    const got = this.admitRequest(a);
+    const got = this.admitRequest(a, list);
     if (isPromise(got))
       return got.then(
         (ticket) => fn().finally(ticket.release),
-        (err: unknown) => this.retryInProcess(a, fn, err, 1),
+        (err: unknown) => this.retryInProcess(a, list, fn, err, 1),
       );
     return fn().finally(got.release);
   }
@@ -388,7 +550,13 @@ export class FlowControl {
    * A rejected in-process call is tried again after the 429's Retry-After, as client-go's REST
    * client retries a 429 (up to IN_PROCESS_RETRIES times) before its caller sees the error.
    */
-  private async retryInProcess<T>(a: Attributes, fn: () => Promise<T>, err: unknown, attempt: number): Promise<T> {
+  private async retryInProcess<T>(
+    a: Attributes,
+    list: ListParams | undefined,
+    fn: () => Promise<T>,
+    err: unknown,
+    attempt: number,
+  ): Promise<T> {
     for (;;) {
       const wait = retryAfterMs(err);
       if (wait === undefined || attempt > IN_PROCESS_RETRIES) throw err;
@@ -396,7 +564,7 @@ export class FlowControl {
       attempt++;
       let ticket: Ticket;
       try {
-        ticket = await this.admitRequest(a);
+        ticket = await this.admitRequest(a, list);
       } catch (e) {
         err = e;
         continue;
@@ -406,12 +574,16 @@ export class FlowControl {
   }
 
   /** The metrics' view: per level, what runs and what waits; per pair, the counters. */
-  levelStats(): { level: string; executing: number; waiting: number; limit: number }[] {
+  levelStats(): LevelView[] {
     return [...this.levels.values()].map((l) => ({
       level: l.name,
       executing: l.set ? l.set.executing : l.running,
+      seatsInUse: l.set ? l.set.seatsInUse : l.running,
       waiting: l.set?.waiting ?? 0,
-      limit: l.set?.limit ?? 0,
+      nominal: l.nominal,
+      current: l.current,
+      lower: l.lower,
+      upper: l.upper,
     }));
   }
 
@@ -420,9 +592,10 @@ export class FlowControl {
   }
 }
 
-function dispatched(p: PairStats, seconds: number): void {
+function dispatched(p: PairStats, seconds: number, seats: number): void {
   p.dispatched++;
   p.executing++;
+  p.executingSeats += seats;
   let i = 0;
   while (i < WAIT_BUCKETS.length && seconds > WAIT_BUCKETS[i]) i++;
   p.waitBuckets[i]++;
@@ -430,7 +603,7 @@ function dispatched(p: PairStats, seconds: number): void {
   p.waitCount++;
 }
 
-function ticket(schemaUid: string, levelUid: string, p: PairStats, free: () => void): Ticket {
+function ticket(schemaUid: string, levelUid: string, p: PairStats, seats: number, free: () => void): Ticket {
   let released = false;
   return {
     schemaUid,
@@ -439,10 +612,36 @@ function ticket(schemaUid: string, levelUid: string, p: PairStats, free: () => v
       if (released) return;
       released = true;
       p.executing--;
+      p.executingSeats -= seats;
       free();
     },
   };
 }
+
+/** A level's shares and lending settings, whichever its type (upstream's plSpecCommons). */
+function commons(l: PriorityLevelConfiguration): {
+  shares: number;
+  lendablePercent: number;
+  borrowingLimitPercent?: number;
+} {
+  if (l.spec?.type === 'Exempt')
+    return {
+      shares: l.spec.exempt?.nominalConcurrencyShares ?? 0,
+      lendablePercent: l.spec.exempt?.lendablePercent ?? 0,
+    };
+  const lim = l.spec?.limited;
+  return {
+    shares: lim?.nominalConcurrencyShares ?? 0,
+    lendablePercent: lim?.lendablePercent ?? 0,
+    borrowingLimitPercent: lim?.borrowingLimitPercent ?? undefined,
+  };
+}
+
+/** A level's seat demand now: seats in use plus seats waiting (an exempt level: requests running). */
+const demandOf = (l: Level) => (l.set ? l.set.seatsInUse + l.set.seatsWaiting : l.running);
+
+/** The seats a Limited level's queue set runs: its current limit, at least one (see docs/security.md). */
+const seatLimit = (l: Level) => Math.max(1, l.current);
 
 function ignoreConflict(err: unknown): void {
   if (err instanceof errors.ApiError && (err.code === 409 || err.code === 404)) return;
