@@ -13,6 +13,7 @@ import { BuiltinFieldSchema } from '../../src/apiserver/fieldschema.js';
 import { publishedSchema } from '../../src/machinery/crdschema/schema.js';
 import { resolveRef, type Definitions, type Schema } from '../../src/machinery/openapi/definitions.js';
 import { fillNilFields } from '../../src/machinery/protobuf/nilfields.js';
+import { prng } from '../support/prng.js';
 
 const schemas = new BuiltinFieldSchema();
 const gadget = publishedSchema('stable.example.com', 'v1', 'Gadget', 'GadgetList', {
@@ -112,17 +113,6 @@ const KINDS: Kind[] = [
   { group: 'networking.k8s.io', version: 'v1', kind: 'NetworkPolicy' },
   { group: 'stable.example.com', version: 'v1', kind: 'Gadget' },
 ];
-
-/** A small deterministic PRNG (mulberry32): a failure names its seed. */
-function prng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Few distinct names, so associative list keys repeat now and then. */
 const NAMES = ['a', 'b', 'c', 'TCP', 'UDP', 'constructor', '__proto__', 'x.y/z', 'é'];

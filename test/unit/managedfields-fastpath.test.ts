@@ -17,6 +17,7 @@ import { recordUpdateOperation, type UpdateOptions } from '../../src/machinery/s
 import type { TypeRef } from '../../src/machinery/ssa/typed.js';
 import { BuiltinFieldSchema } from '../../src/apiserver/fieldschema.js';
 import { publishedSchema } from '../../src/machinery/crdschema/schema.js';
+import { prng } from '../support/prng.js';
 
 // ---- types, as the store's manageFields hook gets them ---------------------------------------
 
@@ -575,17 +576,6 @@ test('recordUpdateOperation matches the previous algorithm on edge shapes', () =
 });
 
 // ---- random edit chains ---------------------------------------------------------------------
-
-/** A small deterministic PRNG (mulberry32) so failures reproduce. */
-function prng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Every (container, key) in a value, for picking an edit site. */
 function sites(v: unknown, out: [any, string | number][] = []): [any, string | number][] {
