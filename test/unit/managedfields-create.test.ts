@@ -14,84 +14,35 @@ import { publishedSchema } from '../../src/machinery/crdschema/schema.js';
 import { resolveRef, type Definitions, type Schema } from '../../src/machinery/openapi/definitions.js';
 import { fillNilFields } from '../../src/machinery/protobuf/nilfields.js';
 import { prng } from '../support/prng.js';
+import { widgetSchema } from '../support/widget.js';
 
 const schemas = new BuiltinFieldSchema();
-const gadget = publishedSchema('stable.example.com', 'v1', 'Gadget', 'GadgetList', {
-  type: 'object',
-  properties: {
-    spec: {
-      type: 'object',
-      properties: {
-        // Keyed by two fields, one of them defaulted in the schema.
-        ports: {
-          type: 'array',
-          'x-kubernetes-list-type': 'map',
-          'x-kubernetes-list-map-keys': ['name', 'protocol'],
-          items: {
-            type: 'object',
-            properties: {
-              name: { type: 'string' },
-              protocol: { type: 'string', default: 'UDP' },
-              port: { type: 'integer' },
-            },
-          },
-        },
-        // Keyed by three fields, none defaulted.
-        routes: {
-          type: 'array',
-          'x-kubernetes-list-type': 'map',
-          'x-kubernetes-list-map-keys': ['zone', 'host', 'weight'],
-          items: {
-            type: 'object',
-            properties: {
-              zone: { type: 'string' },
-              host: { type: 'string' },
-              weight: { type: 'integer' },
-              backends: {
-                type: 'array',
-                'x-kubernetes-list-type': 'map',
-                'x-kubernetes-list-map-keys': ['name'],
-                items: {
-                  type: 'object',
-                  properties: {
-                    name: { type: 'string' },
-                    tags: { type: 'object', additionalProperties: { type: 'string' } },
-                  },
-                },
-              },
-            },
-          },
-        },
-        tags: { type: 'array', 'x-kubernetes-list-type': 'set', items: { type: 'string' } },
-        plain: { type: 'array', items: { type: 'string' } },
-        selector: { type: 'object', 'x-kubernetes-map-type': 'atomic', additionalProperties: { type: 'string' } },
-        config: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true },
-        size: { 'x-kubernetes-int-or-string': true },
-        template: {
+// The managedFields tests' custom resource, with one more associative list: keyed by three
+// fields, none defaulted, its items holding another one.
+const gadgetSchema = widgetSchema();
+gadgetSchema.properties.spec.properties.routes = {
+  type: 'array',
+  'x-kubernetes-list-type': 'map',
+  'x-kubernetes-list-map-keys': ['zone', 'host', 'weight'],
+  items: {
+    type: 'object',
+    properties: {
+      zone: { type: 'string' },
+      host: { type: 'string' },
+      weight: { type: 'integer' },
+      backends: {
+        type: 'array',
+        'x-kubernetes-list-type': 'map',
+        'x-kubernetes-list-map-keys': ['name'],
+        items: {
           type: 'object',
-          'x-kubernetes-embedded-resource': true,
-          'x-kubernetes-preserve-unknown-fields': true,
-        },
-        nested: {
-          type: 'object',
-          properties: { inner: { type: 'object', additionalProperties: { type: 'integer' } } },
-        },
-      },
-    },
-    status: {
-      type: 'object',
-      properties: {
-        ready: { type: 'boolean' },
-        conditions: {
-          type: 'array',
-          'x-kubernetes-list-type': 'map',
-          'x-kubernetes-list-map-keys': ['type'],
-          items: { type: 'object', properties: { type: { type: 'string' }, status: { type: 'string' } } },
+          properties: { name: { type: 'string' }, tags: { type: 'object', additionalProperties: { type: 'string' } } },
         },
       },
     },
   },
-});
+};
+const gadget = publishedSchema('stable.example.com', 'v1', 'Gadget', 'GadgetList', gadgetSchema);
 schemas.register('stable.example.com', 'v1', 'Gadget', gadget.definition, gadget.definitions);
 
 interface Kind {

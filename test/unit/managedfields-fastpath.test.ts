@@ -18,60 +18,12 @@ import type { TypeRef } from '../../src/machinery/ssa/typed.js';
 import { BuiltinFieldSchema } from '../../src/apiserver/fieldschema.js';
 import { publishedSchema } from '../../src/machinery/crdschema/schema.js';
 import { prng } from '../support/prng.js';
+import { widgetSchema } from '../support/widget.js';
 
 // ---- types, as the store's manageFields hook gets them ---------------------------------------
 
 const schemas = new BuiltinFieldSchema();
-const widget = publishedSchema('stable.example.com', 'v1', 'Widget', 'WidgetList', {
-  type: 'object',
-  properties: {
-    spec: {
-      type: 'object',
-      properties: {
-        ports: {
-          type: 'array',
-          'x-kubernetes-list-type': 'map',
-          'x-kubernetes-list-map-keys': ['name', 'protocol'],
-          items: {
-            type: 'object',
-            properties: {
-              name: { type: 'string' },
-              protocol: { type: 'string', default: 'UDP' },
-              port: { type: 'integer' },
-            },
-            required: ['name'],
-          },
-        },
-        tags: { type: 'array', 'x-kubernetes-list-type': 'set', items: { type: 'string' } },
-        plain: { type: 'array', items: { type: 'string' } },
-        selector: { type: 'object', 'x-kubernetes-map-type': 'atomic', additionalProperties: { type: 'string' } },
-        config: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true },
-        size: { 'x-kubernetes-int-or-string': true },
-        template: {
-          type: 'object',
-          'x-kubernetes-embedded-resource': true,
-          'x-kubernetes-preserve-unknown-fields': true,
-        },
-        nested: {
-          type: 'object',
-          properties: { inner: { type: 'object', additionalProperties: { type: 'integer' } } },
-        },
-      },
-    },
-    status: {
-      type: 'object',
-      properties: {
-        ready: { type: 'boolean' },
-        conditions: {
-          type: 'array',
-          'x-kubernetes-list-type': 'map',
-          'x-kubernetes-list-map-keys': ['type'],
-          items: { type: 'object', properties: { type: { type: 'string' }, status: { type: 'string' } } },
-        },
-      },
-    },
-  },
-});
+const widget = publishedSchema('stable.example.com', 'v1', 'Widget', 'WidgetList', widgetSchema());
 schemas.register('stable.example.com', 'v1', 'Widget', widget.definition, widget.definitions);
 
 function typeOf(group: string, version: string, kind: string): TypeRef {
