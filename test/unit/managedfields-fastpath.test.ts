@@ -17,60 +17,13 @@ import { recordUpdateOperation, type UpdateOptions } from '../../src/machinery/s
 import type { TypeRef } from '../../src/machinery/ssa/typed.js';
 import { BuiltinFieldSchema } from '../../src/apiserver/fieldschema.js';
 import { publishedSchema } from '../../src/machinery/crdschema/schema.js';
+import { prng } from '../support/prng.js';
+import { widgetSchema } from '../support/widget.js';
 
 // ---- types, as the store's manageFields hook gets them ---------------------------------------
 
 const schemas = new BuiltinFieldSchema();
-const widget = publishedSchema('stable.example.com', 'v1', 'Widget', 'WidgetList', {
-  type: 'object',
-  properties: {
-    spec: {
-      type: 'object',
-      properties: {
-        ports: {
-          type: 'array',
-          'x-kubernetes-list-type': 'map',
-          'x-kubernetes-list-map-keys': ['name', 'protocol'],
-          items: {
-            type: 'object',
-            properties: {
-              name: { type: 'string' },
-              protocol: { type: 'string', default: 'UDP' },
-              port: { type: 'integer' },
-            },
-            required: ['name'],
-          },
-        },
-        tags: { type: 'array', 'x-kubernetes-list-type': 'set', items: { type: 'string' } },
-        plain: { type: 'array', items: { type: 'string' } },
-        selector: { type: 'object', 'x-kubernetes-map-type': 'atomic', additionalProperties: { type: 'string' } },
-        config: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true },
-        size: { 'x-kubernetes-int-or-string': true },
-        template: {
-          type: 'object',
-          'x-kubernetes-embedded-resource': true,
-          'x-kubernetes-preserve-unknown-fields': true,
-        },
-        nested: {
-          type: 'object',
-          properties: { inner: { type: 'object', additionalProperties: { type: 'integer' } } },
-        },
-      },
-    },
-    status: {
-      type: 'object',
-      properties: {
-        ready: { type: 'boolean' },
-        conditions: {
-          type: 'array',
-          'x-kubernetes-list-type': 'map',
-          'x-kubernetes-list-map-keys': ['type'],
-          items: { type: 'object', properties: { type: { type: 'string' }, status: { type: 'string' } } },
-        },
-      },
-    },
-  },
-});
+const widget = publishedSchema('stable.example.com', 'v1', 'Widget', 'WidgetList', widgetSchema());
 schemas.register('stable.example.com', 'v1', 'Widget', widget.definition, widget.definitions);
 
 function typeOf(group: string, version: string, kind: string): TypeRef {
@@ -575,17 +528,6 @@ test('recordUpdateOperation matches the previous algorithm on edge shapes', () =
 });
 
 // ---- random edit chains ---------------------------------------------------------------------
-
-/** A small deterministic PRNG (mulberry32) so failures reproduce. */
-function prng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Every (container, key) in a value, for picking an edit site. */
 function sites(v: unknown, out: [any, string | number][] = []): [any, string | number][] {

@@ -7,17 +7,7 @@ import { decodeBody, duplicateJSONKeys, negotiate, scanJSONText, type JSONScan }
 import { parseRequestPath } from '../../src/apiserver/requestinfo.js';
 import { encodeStored } from '../../src/machinery/objects.js';
 import { jsonNestedDeeperThan } from '../../src/machinery/nesting.js';
-
-/** A small deterministic generator (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng as rng } from '../support/prng.js';
 
 const KEYS = ['a', 'b', 'a\\"', 'c\\\\', 'é', '{', '[', ','];
 

@@ -102,6 +102,32 @@ export function fillNilFieldsOf(value: unknown, message: string): void {
  */
 export function fillNilFields(obj: unknown): void {
   if (!isObject(obj) || typeof obj.apiVersion !== 'string' || typeof obj.kind !== 'string') return;
-  const name = messageFor(obj.apiVersion, obj.kind);
+  fillNilFieldsAs(obj, obj.apiVersion, obj.kind);
+}
+
+/** fillNilFields for an object of (apiVersion, kind) that does not say so itself. */
+export function fillNilFieldsAs(obj: Record<string, unknown>, apiVersion: string, kind: string): void {
+  const name = messageOf(apiVersion, kind);
   if (name) fillNilFieldsOf(obj, name);
+}
+
+/**
+ * messageFor's answers (the tables are fixed), by apiVersion and kind: every write asks twice or
+ * more. At most MESSAGES_KEPT pairs are kept (objects name any type they like).
+ */
+const messageNames = new Map<string, Map<string, string | null>>();
+let messagesKept = 0;
+const MESSAGES_KEPT = 4096;
+
+function messageOf(apiVersion: string, kind: string): string | undefined {
+  let byKind = messageNames.get(apiVersion);
+  const known = byKind?.get(kind);
+  if (known !== undefined) return known ?? undefined;
+  const name = messageFor(apiVersion, kind);
+  if (messagesKept < MESSAGES_KEPT) {
+    if (!byKind) messageNames.set(apiVersion, (byKind = new Map<string, string | null>()));
+    byKind.set(kind, name ?? null);
+    messagesKept++;
+  }
+  return name;
 }

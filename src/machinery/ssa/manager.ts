@@ -6,6 +6,7 @@ import * as errors from '../errors.js';
 import { deepEqual, isPlainObject, setOwn } from '../objects.js';
 import { FieldSet, FieldSetError, pathToString, type Path } from './fieldset.js';
 import {
+  changedFieldsV1,
   changes,
   compare,
   ensureNamedFieldsAreMembers,
@@ -18,7 +19,7 @@ import {
   type TypeRef,
 } from './typed.js';
 import { nowRFC3339 } from '../time.js';
-import { fillNilFields } from '../protobuf/nilfields.js';
+import { fillNilFieldsAs } from '../protobuf/nilfields.js';
 import { compareStrings } from '../order.js';
 
 export const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
@@ -134,7 +135,6 @@ const STRIP = (() => {
   return s;
 })();
 
-/** obj without metadata.managedFields: a shallow copy, or obj itself when it has none (a create, usually). */
 /** Drop the nulls of `live` that `next` does not have too (both: objects of one type). */
 function keepNullsOf(live: Record<string, unknown>, next: Record<string, unknown>): void {
   for (const k of Object.keys(live)) {
@@ -144,6 +144,7 @@ function keepNullsOf(live: Record<string, unknown>, next: Record<string, unknown
   }
 }
 
+/** obj without metadata.managedFields: a shallow copy, or obj itself when it has none (a create, usually). */
 function withoutManagedFields(obj: any): any {
   if (
     !isPlainObject(obj) ||
@@ -255,11 +256,6 @@ export interface UpdateOptions {
   now?: () => string;
 }
 
-/**
- * Records an Update (create, update, non-apply patch) by `manager` in obj.metadata.managedFields
- * (in place). managedFields the request set explicitly are taken when valid (that is how clients
- * rewrite or reset them); invalid ones are ignored in favour of the live object's.
- */
 /** The live object's managers; none when they don't decode. */
 function liveManaged(old: any): Managed {
   const entries = old?.metadata?.managedFields;
@@ -271,7 +267,70 @@ function liveManaged(old: any): Managed {
   }
 }
 
+/**
+ * What a create compares the new object with: the empty object of its type, whose structs
+ * exist but are empty.
+ */
+function emptyLike(next: any): any {
+  const live: any = {};
+  for (const k of Object.keys(next))
+    if (isPlainObject(next[k]) && k !== 'apiVersion' && k !== 'kind') setOwn(live, k, {});
+  // Its nil lists and pointers are null (kube-apiserver's empty object has them too), so a
+  // field the new object leaves null is no change. Where the new object sets one, the null
+  // goes: this compare takes null for a leaf, upstream's descends into the new list.
+  if (typeof next.apiVersion === 'string' && typeof next.kind === 'string')
+    fillNilFieldsAs(live, next.apiVersion, next.kind);
+  keepNullsOf(live, next);
+  return live;
+}
+
+/**
+ * Records an Update (create, update, non-apply patch) by `manager` in obj.metadata.managedFields
+ * (in place). managedFields the request set explicitly are taken when valid (that is how clients
+ * rewrite or reset them); invalid ones are ignored in favour of the live object's.
+ *
+ * A create through the main resource that brings no managedFields of its own (nearly every one)
+ * has its entry made in one walk of the object (recordCreate); everything else goes through
+ * upstream's general algorithm (recordUpdateGeneral), which gives the same result there.
+ */
 export function recordUpdateOperation(obj: any, old: any, opts: UpdateOptions): void {
+  if (!old && !opts.subresource) {
+    const mf = obj.metadata?.managedFields;
+    if (mf === undefined || mf === null || isResetManagedFields(mf)) return recordCreate(obj, opts);
+  }
+  recordUpdateGeneral(obj, old, opts);
+}
+
+/**
+ * recordUpdateGeneral's result for a create through the main resource whose request sets no
+ * managedFields (or resets them): no other manager, so the entry is this manager's alone and its
+ * set is every field of the object against the empty one (less the fields the server owns and
+ * the ignored ones), encoded as it is found (typed.ts changedFieldsV1).
+ */
+export function recordCreate(obj: any, opts: UpdateOptions): void {
+  const meta = obj.metadata ?? (obj.metadata = {});
+  const next = withoutManagedFields(obj);
+  const ignored = ignoredFields([next], undefined, !!opts.statusSubresource);
+  const fieldsV1 = changedFieldsV1(
+    withoutIgnored(emptyLike(next), ignored),
+    withoutIgnored(next, ignored),
+    opts.type,
+    STRIP,
+  );
+  if (!fieldsV1) {
+    delete meta.managedFields;
+    return;
+  }
+  const e = { manager: opts.manager, operation: 'Update', apiVersion: opts.apiVersion } as ManagedFieldsEntry;
+  const time = (opts.now ?? nowRFC3339)();
+  if (time) e.time = time;
+  e.fieldsType = 'FieldsV1';
+  e.fieldsV1 = fieldsV1;
+  meta.managedFields = [e];
+}
+
+/** recordUpdateOperation by upstream's general algorithm (exported for the test of recordCreate). */
+export function recordUpdateGeneral(obj: any, old: any, opts: UpdateOptions): void {
   const meta = obj.metadata ?? (obj.metadata = {});
   let managed: Managed;
   if (opts.subresource) managed = liveManaged(old);
@@ -288,21 +347,7 @@ export function recordUpdateOperation(obj: any, old: any, opts: UpdateOptions): 
   const next = withoutManagedFields(obj);
   let live: any;
   if (old) live = withoutManagedFields(old);
-  else {
-    // A create compares with an empty object of the type, whose structs exist but are empty.
-    live = {};
-    for (const k of Object.keys(next))
-      if (isPlainObject(next[k]) && k !== 'apiVersion' && k !== 'kind') setOwn(live, k, {});
-    // Its nil lists and pointers are null (kube-apiserver's empty object has them too), so a
-    // field the new object leaves null is no change. Where the new object sets one, the null
-    // goes: this compare takes null for a leaf, upstream's descends into the new list.
-    live.apiVersion = next.apiVersion;
-    live.kind = next.kind;
-    fillNilFields(live);
-    delete live.apiVersion;
-    delete live.kind;
-    keepNullsOf(live, next);
-  }
+  else live = emptyLike(next);
   const ignored = ignoredFields([next], opts.subresource, !!opts.statusSubresource);
   const self = '\u0000current-operation';
   const id = managerId(opts.manager, 'Update', opts.apiVersion, opts.subresource);

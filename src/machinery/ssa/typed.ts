@@ -12,7 +12,8 @@
 // keys such as `constructor` or `__proto__` are ordinary fields.
 import { resolveRef, type Definitions, type Schema } from '../openapi/definitions.js';
 import { deepCopy, deepEqual, isPlainObject, ownValue, setOwn } from '../objects.js';
-import { FieldSet, pathToString, type Path, type PathElement } from './fieldset.js';
+import { comparePathElements, FieldSet, pathToString, type Path, type PathElement } from './fieldset.js';
+import { compareStrings } from '../order.js';
 
 /** A type: a schema (undefined = free-form) and the definitions its $refs resolve in. */
 export interface TypeRef {
@@ -33,14 +34,22 @@ type MapType = {
   declared: ReadonlyMap<string, Field>;
   elem: TypeRef;
 };
-type ListType = { kind: 'list'; rel: 'atomic' | 'set' | 'map'; keys: string[]; item: TypeRef; keyFields: KeyField[] };
+type ListType = {
+  kind: 'list';
+  rel: 'atomic' | 'set' | 'map';
+  keys: string[];
+  item: TypeRef;
+  keyFields: KeyField[];
+  /** Some key is named like an array index (an object would put it first): see itemPathElement. */
+  indexLikeKey?: boolean;
+};
 /**
  * A declared field's path element and type, made once per schema: the same path element string
  * every write is hashed and internalized (as a FieldsV1 key) once instead of every time.
  */
 type Field = { pe: PathElement; type: TypeRef };
 /** A key of an associative list, in path element order, with the value an item that omits it has. */
-type KeyField = { name: string; fallback: unknown };
+type KeyField = { name: string; fallback: unknown; json: string };
 
 const FREE: TypeRef = { schema: undefined };
 
@@ -145,6 +154,7 @@ function declaredListType(field: Schema, s: Schema, extra: Definitions | undefin
     keys,
     item: typeOf(items, extra),
     keyFields: keyFields(keys, items, extra),
+    indexLikeKey: keys.some((k) => /^(0|[1-9]\d*)$/.test(k) && Number(k) < 2 ** 32 - 1),
   });
   const listType = ext(field, s, 'x-kubernetes-list-type') as string | undefined;
   if (listType === 'map')
@@ -169,7 +179,11 @@ function keyFields(keys: string[], items: Schema | undefined, extra: Definitions
   const itemSchema = items ? resolveRef(items, extra) : undefined;
   return [...keys].sort().map((name) => {
     const def = itemSchema?.properties?.[name] ? resolveRef(itemSchema.properties[name], extra)?.default : undefined;
-    return { name, fallback: def !== undefined ? def : !extra ? KEY_DEFAULTS[name] : undefined };
+    return {
+      name,
+      fallback: def !== undefined ? def : !extra ? KEY_DEFAULTS[name] : undefined,
+      json: JSON.stringify(name),
+    };
   });
 }
 
@@ -190,18 +204,21 @@ function isDeclared(r: MapType, key: string): boolean {
 export function itemPathElement(r: ListType, item: unknown): PathElement {
   if (r.rel === 'map') {
     if (!isPlainObject(item)) throw new TypedError('associative list with keys may not have non-map elements');
-    const key: Record<string, unknown> = {};
-    for (const { name, fallback } of r.keyFields) {
+    // The JSON of the object of the item's keys (in keyFields order), written out: every item
+    // of every write makes one. (Keys named like array indexes would come first in an object.)
+    let text = '';
+    for (const { name, fallback, json } of r.keyFields) {
       const own = ownValue(item, name);
       const v = own !== undefined ? own : fallback;
-      if (v !== undefined) setOwn(key, name, v);
+      if (v !== undefined) text += `${text ? ',' : ''}${json}:${JSON.stringify(v)}`;
     }
-    if (!Object.keys(key).length) {
+    if (!text) {
       throw new TypedError(
         `associative list with keys has an element that omits all key fields ${JSON.stringify(r.keys)} (and doesn't have default values for any key fields)`,
       );
     }
-    return `k:${JSON.stringify(key)}`;
+    if (r.indexLikeKey) return `k:${JSON.stringify(JSON.parse(`{${text}}`))}`;
+    return `k:{${text}}`;
   }
   if (isPlainObject(item)) throw new TypedError("associative list without keys has an element that's a map type");
   if (Array.isArray(item)) throw new TypedError('not supported: associative list with lists as elements');
@@ -401,6 +418,123 @@ export function changes(lhs: unknown, rhs: unknown, t: TypeRef): { changed: Fiel
   const removed = new FieldSet();
   compareNode(lhs, rhs, t, [], { added: changed, modified: changed, removed });
   return { changed, removed };
+}
+
+/** A FieldsV1 entry: a path element and its encoding. */
+type Entry = [PathElement, Record<string, unknown>];
+
+/**
+ * The FieldsV1 encoding of `changes(lhs, rhs, t).changed` less the member marks `strip` holds
+ * (as FieldSet.subtract: the fields below a stripped member stay), made in one walk of the two
+ * values without building the set: a create's managedFields entry (every field of the new object
+ * against an empty one). Undefined when the set is empty. Exactly what encoding that set gives.
+ */
+export function changedFieldsV1(
+  lhs: unknown,
+  rhs: unknown,
+  t: TypeRef,
+  strip?: FieldSet,
+): Record<string, unknown> | undefined {
+  const rr = containerType(lhs, rhs, t);
+  const kids = rr && childEntries(lhs, rhs, rr, strip);
+  return kids ? encodeEntries(false, kids) : undefined;
+}
+
+/**
+ * The type compareNode walks the children of (lhs and rhs both present or one added), or
+ * undefined where it compares them as leaves or one was removed (then nothing below changed).
+ */
+function containerType(l: unknown, r: unknown, t: TypeRef): MapType | ListType | undefined {
+  if (l !== undefined && r === undefined) return undefined;
+  const rl = resolveType(t, l === undefined ? r : l);
+  const rr = l === undefined ? rl : resolveType(t, r);
+  if (rl.kind !== rr.kind || isLeaf(rl, l) || isLeaf(rr, r) || (isEmptyContainer(l) && isEmptyContainer(r)))
+    return undefined;
+  return rr as MapType | ListType;
+}
+
+/** The entries below one node (compareMaps / compareLists), or undefined for none. */
+function childEntries(
+  l: unknown,
+  r: unknown,
+  rr: MapType | ListType,
+  strip: FieldSet | undefined,
+): Entry[] | undefined {
+  const out: Entry[] = [];
+  if (rr.kind === 'map') {
+    const lm = isPlainObject(l) ? l : NO_MAP;
+    const rm = isPlainObject(r) ? r : NO_MAP;
+    for (const k of Object.keys(lm)) {
+      const lv = lm[k];
+      const rv = ownValue(rm, k);
+      if (lv === undefined && rv === undefined) continue;
+      const field = rr.declared.get(k);
+      nodeEntry(field ? field.pe : `f:${k}`, lv, rv, field ? field.type : rr.elem, strip, out);
+    }
+    for (const k of Object.keys(rm)) {
+      const rv = rm[k];
+      if (rv === undefined || (lm !== NO_MAP && Object.hasOwn(lm, k))) continue;
+      const field = rr.declared.get(k);
+      nodeEntry(field ? field.pe : `f:${k}`, undefined, rv, field ? field.type : rr.elem, strip, out);
+    }
+    if (out.length > 1) sortEntries(out, true);
+  } else {
+    const li = indexItems(rr, Array.isArray(l) ? l : []);
+    const ri = indexItems(rr, Array.isArray(r) ? r : []);
+    // (Items only lhs has were removed: nothing changed below them.)
+    for (const [pe, rv] of ri) nodeEntry(pe, li.get(pe), rv, rr.item, strip, out);
+    if (out.length > 1) sortEntries(out, false);
+  }
+  return out.length ? out : undefined;
+}
+
+/** compareNode at one path element: its entry goes to `out` when it has one. */
+function nodeEntry(
+  pe: PathElement,
+  l: unknown,
+  r: unknown,
+  t: TypeRef,
+  strip: FieldSet | undefined,
+  out: Entry[],
+): void {
+  if (l !== undefined && r === undefined) return; // removed
+  const rr = containerType(l, r, t);
+  // A leaf is added or modified; a container is a member itself when it was added.
+  let member = rr ? l === undefined : l === undefined || !deepEqual(l, r);
+  const kids = rr && childEntries(l, r, rr, strip?.children.get(pe));
+  if (member && strip?.members.has(pe)) member = false;
+  if (member || kids) out.push([pe, encodeEntries(member, kids)]);
+}
+
+/** A node's FieldsV1 object: "." first for a member with children, then the children (sorted). */
+function encodeEntries(member: boolean, kids: Entry[] | undefined): Record<string, unknown> {
+  const o: Record<string, unknown> = {};
+  if (!kids) return o;
+  if (member) o['.'] = {};
+  for (let i = 0; i < kids.length; i++) o[kids[i][0]] = kids[i][1];
+  return o;
+}
+
+/**
+ * Sorts a node's entries by path element (comparePathElements): in place, by insertion (a node
+ * has a few, often nearly in order; Array.prototype.sort's calls of a comparator cost more).
+ * `fields`: every path element is a field's (`f:`), which compare as plain strings.
+ */
+function sortEntries(kids: Entry[], fields: boolean): void {
+  if (kids.length > 32) {
+    kids.sort(fields ? (a, b) => compareStrings(a[0], b[0]) : (a, b) => comparePathElements(a[0], b[0]));
+    return;
+  }
+  for (let i = 1; i < kids.length; i++) {
+    const e = kids[i];
+    const pe = e[0];
+    let j = i - 1;
+    while (j >= 0 && (fields ? kids[j][0] > pe : comparePathElements(kids[j][0], pe) > 0)) {
+      kids[j + 1] = kids[j];
+      j--;
+    }
+    kids[j + 1] = e;
+  }
 }
 
 function isEmptyContainer(v: unknown): boolean {
