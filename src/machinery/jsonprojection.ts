@@ -79,6 +79,19 @@ export interface Span {
   end: number;
 }
 
+/** The name memberHead read last. */
+let headName = '';
+
+/** A member whose name's opening quote is at `i`: reads its name (headName), returns where its value starts. */
+function memberHead(text: string, i: number): number {
+  if (text.charCodeAt(i) !== QUOTE) return bad(i);
+  const nameEnd = skipString(text, i);
+  headName = memberName(text, i, nameEnd);
+  i = skipSpace(text, nameEnd);
+  if (text.charCodeAt(i) !== COLON) return bad(i);
+  return skipSpace(text, i + 1);
+}
+
 /**
  * Calls `visit(name, start)` for each member of the object that starts at `i`; `visit` returns
  * the index just past the member's value (skipValue when it has no use for it). Returns the index
@@ -89,12 +102,8 @@ function eachMember(text: string, i: number, visit: (name: string, start: number
   i = skipSpace(text, i + 1);
   if (text.charCodeAt(i) === RBRACE) return i + 1;
   for (;;) {
-    if (text.charCodeAt(i) !== QUOTE) return bad(i);
-    const nameEnd = skipString(text, i);
-    const name = memberName(text, i, nameEnd);
-    i = skipSpace(text, nameEnd);
-    if (text.charCodeAt(i) !== COLON) return bad(i);
-    i = skipSpace(text, visit(name, skipSpace(text, i + 1)));
+    const start = memberHead(text, i);
+    i = skipSpace(text, visit(headName, start));
     const c = text.charCodeAt(i);
     if (c === RBRACE) return i + 1;
     if (c !== COMMA) return bad(i);
@@ -112,14 +121,9 @@ export function memberSpan(text: string, name: string): Span | undefined {
   i = skipSpace(text, i + 1);
   if (text.charCodeAt(i) === RBRACE) return undefined;
   for (;;) {
-    if (text.charCodeAt(i) !== QUOTE) return bad(i);
-    const nameEnd = skipString(text, i);
-    const member = memberName(text, i, nameEnd);
-    i = skipSpace(text, nameEnd);
-    if (text.charCodeAt(i) !== COLON) return bad(i);
-    const start = skipSpace(text, i + 1);
+    const start = memberHead(text, i);
     const end = skipValue(text, start);
-    if (member === name) return { start, end };
+    if (headName === name) return { start, end };
     i = skipSpace(text, end);
     const c = text.charCodeAt(i);
     if (c === RBRACE) return undefined;

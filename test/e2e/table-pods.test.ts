@@ -37,6 +37,15 @@ const running = (name: string, ready = true, restarts = 0) => ({
   state: { running: { startedAt: LONG_AGO } },
   ...(restarts ? { lastState: { terminated: { exitCode: 1, finishedAt: LONG_AGO } } } : {}),
 });
+const notReady = (restarts: number, state: Record<string, unknown>, lastState = {}) => ({
+  name: 'c',
+  image: 'busybox',
+  imageID: '',
+  ready: false,
+  restartCount: restarts,
+  state,
+  lastState,
+});
 const cond = (type: string, status: string) => ({ type, status });
 
 interface Case {
@@ -70,16 +79,7 @@ const CASES: Case[] = [
     spec: { nodeName: 'node-a' },
     status: {
       phase: 'Succeeded',
-      containerStatuses: [
-        {
-          name: 'c',
-          image: 'busybox',
-          imageID: '',
-          ready: false,
-          restartCount: 0,
-          state: { terminated: { exitCode: 0, reason: 'Completed', finishedAt: LONG_AGO } },
-        },
-      ],
+      containerStatuses: [notReady(0, { terminated: { exitCode: 0, reason: 'Completed', finishedAt: LONG_AGO } })],
     },
     want: ['0/1', 'Completed', '0', '<none>', 'node-a', '<none>', '<none>'],
   },
@@ -91,15 +91,7 @@ const CASES: Case[] = [
       phase: 'Running',
       podIP: '10.1.0.6',
       containerStatuses: [
-        {
-          name: 'c',
-          image: 'busybox',
-          imageID: '',
-          ready: false,
-          restartCount: 4,
-          state: { waiting: { reason: 'CrashLoopBackOff' } },
-          lastState: { terminated: { exitCode: 1, finishedAt: LONG_AGO } },
-        },
+        notReady(4, { waiting: { reason: 'CrashLoopBackOff' } }, { terminated: { exitCode: 1, finishedAt: LONG_AGO } }),
       ],
     },
     want: ['0/1', 'CrashLoopBackOff', /^4 \(\d+y\d*d? ago\)$/.source, '10.1.0.6', 'node-b', '<none>', '<none>'],
