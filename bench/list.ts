@@ -16,6 +16,8 @@
 //   BENCH_CONCURRENCY      creates in flight (64)
 //   BENCH_LIMIT            page size (500)
 //   BENCH_ROUNDS           full paged lists, one after the other (3)
+//   BENCH_TABLE_ROUNDS     full paged lists as Tables (`Accept: application/json;as=Table;v=v1;
+//                          g=meta.k8s.io`, what kubectl get asks for) after the JSON ones (2)
 //   BENCH_CHURN            pod writes per second while the lists run (0): label patches of random
 //                          pods, so later pages hold versions changed since the first
 //   BENCH_KUBECTL=0        skip the round of the real kubectl (`get pods -A --chunk-size=500`)
@@ -38,6 +40,7 @@ const cfg = {
   concurrency: pick('BENCH_CONCURRENCY', 64, 64),
   limit: pick('BENCH_LIMIT', 500, 500),
   rounds: pick('BENCH_ROUNDS', 3, 3),
+  tableRounds: pick('BENCH_TABLE_ROUNDS', 2, 2),
   churn: pick('BENCH_CHURN', 0, 0),
   kubectl: process.env.BENCH_KUBECTL !== '0',
   dir: process.env.BENCH_DIR ?? os.tmpdir(),
@@ -102,11 +105,12 @@ async function request(
   path: string,
   body?: string,
   contentType = 'application/json',
+  accept = 'application/json',
 ) {
   const res = await pool.request({
     method,
     path,
-    headers: { 'content-type': contentType, accept: 'application/json' },
+    headers: { 'content-type': contentType, accept },
     body,
     headersTimeout: 600_000,
     bodyTimeout: 600_000,
@@ -133,13 +137,19 @@ interface Round {
   mib: number;
   pageMs?: { p50: number; p99: number; max: number; first: number };
   serverCpuSeconds: number;
+  /** Server CPU per listed object. */
+  serverCpuUsPerItem: number;
   /** This process's CPU for the round (reading and parsing the pages). */
   clientCpuSeconds?: number;
   serverRssMiB: number;
   load1: number;
 }
 
-async function pagedList(pool: Pool, pid: number): Promise<Round> {
+/** kubectl get's Accept (kubectl 1.33): a Table, else the plain list. */
+const TABLE_ACCEPT =
+  'application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json';
+
+async function pagedList(pool: Pool, pid: number, table = false): Promise<Round> {
   const cpu0 = cpuSecondsOf(pid);
   const own0 = process.cpuUsage();
   const t0 = performance.now();
@@ -151,12 +161,20 @@ async function pagedList(pool: Pool, pid: number): Promise<Round> {
   do {
     const p0 = performance.now();
     const q = `limit=${cfg.limit}${cont ? `&continue=${encodeURIComponent(cont)}` : ''}`;
-    const res = await request(pool, 'GET', `/api/v1/pods?${q}`);
+    const res = await request(
+      pool,
+      'GET',
+      `/api/v1/pods?${q}`,
+      undefined,
+      undefined,
+      table ? TABLE_ACCEPT : 'application/json',
+    );
     if (res.status !== 200) throw new Error(`page ${pageMs.length + 1}: ${res.status} ${res.text.slice(0, 300)}`);
     pageMs.push(performance.now() - p0);
     bytes += res.text.length;
     const body = JSON.parse(res.text);
-    items += body.items.length;
+    if (table && body.kind !== 'Table') throw new Error(`page ${pageMs.length}: a ${body.kind}, not a Table`);
+    items += table ? body.rows.length : body.items.length;
     if (rv && body.metadata.resourceVersion !== rv)
       throw new Error(`page at ${body.metadata.resourceVersion}, not ${rv}`);
     rv = body.metadata.resourceVersion;
@@ -164,14 +182,16 @@ async function pagedList(pool: Pool, pid: number): Promise<Round> {
   } while (cont);
   const seconds = (performance.now() - t0) / 1000;
   const sorted = [...pageMs].sort((a, b) => a - b);
+  const serverCpuSeconds = cpuSecondsOf(pid) - cpu0;
   return {
-    client: `HTTP, application/json, limit=${cfg.limit}`,
+    client: `HTTP, ${table ? 'Table' : 'application/json'}, limit=${cfg.limit}`,
     seconds,
     pages: pageMs.length,
     items,
     mib: bytes / 2 ** 20,
     pageMs: { p50: pct(sorted, 0.5), p99: pct(sorted, 0.99), max: sorted[sorted.length - 1], first: pageMs[0] },
-    serverCpuSeconds: cpuSecondsOf(pid) - cpu0,
+    serverCpuSeconds,
+    serverCpuUsPerItem: (serverCpuSeconds * 1e6) / items,
     clientCpuSeconds: ((u) => (u.user + u.system) / 1e6)(process.cpuUsage(own0)),
     serverRssMiB: rssOf(pid).rssMiB,
     load1: os.loadavg()[0],
@@ -190,16 +210,27 @@ async function kubectlList(kubeconfig: string, pid: number): Promise<Round> {
       (err, stdout, stderr) => (err ? fail(new Error(`kubectl: ${err.message} ${stderr}`)) : ok(stdout)),
     ),
   );
+  const items = out.split('\n').filter(Boolean).length;
+  const serverCpuSeconds = cpuSecondsOf(pid) - cpu0;
   return {
     client: `kubectl get pods -A --chunk-size=${cfg.limit}`,
     seconds: (performance.now() - t0) / 1000,
     pages: Math.ceil(cfg.pods / cfg.limit),
-    items: out.split('\n').filter(Boolean).length,
+    items,
     mib: out.length / 2 ** 20,
-    serverCpuSeconds: cpuSecondsOf(pid) - cpu0,
+    serverCpuSeconds,
+    serverCpuUsPerItem: (serverCpuSeconds * 1e6) / items,
     serverRssMiB: rssOf(pid).rssMiB,
     load1: os.loadavg()[0],
   };
+}
+
+function logRound(what: string, round: Round): void {
+  log(
+    `${what}: ${round.seconds.toFixed(1)} s, ${round.pages} pages (p50 ${round.pageMs!.p50.toFixed(0)} ms, ` +
+      `p99 ${round.pageMs!.p99.toFixed(0)} ms), server CPU ${round.serverCpuSeconds.toFixed(1)} s ` +
+      `(${round.serverCpuUsPerItem.toFixed(0)} µs a pod), client CPU ${round.clientCpuSeconds!.toFixed(1)} s; load ${load()}`,
+  );
 }
 
 /** Label patches of random pods at `perSecond` until stopped: the lists' later pages see them. */
@@ -314,11 +345,13 @@ async function main() {
       const round = await pagedList(pool, pid);
       if (round.items !== cfg.pods) throw new Error(`listed ${round.items} pods, not ${cfg.pods}`);
       rounds.push(round);
-      log(
-        `list ${r + 1}: ${round.seconds.toFixed(1)} s, ${round.pages} pages (p50 ${round.pageMs!.p50.toFixed(0)} ms, ` +
-          `p99 ${round.pageMs!.p99.toFixed(0)} ms), server CPU ${round.serverCpuSeconds.toFixed(1)} s, ` +
-          `client CPU ${round.clientCpuSeconds!.toFixed(1)} s; load ${load()}`,
-      );
+      logRound(`list ${r + 1}`, round);
+    }
+    for (let r = 0; r < cfg.tableRounds; r++) {
+      const round = await pagedList(pool, pid, true);
+      if (round.items !== cfg.pods) throw new Error(`listed ${round.items} Table rows, not ${cfg.pods}`);
+      rounds.push(round);
+      logRound(`Table list ${r + 1}`, round);
     }
     if (cfg.kubectl) {
       const round = await kubectlList(kubeconfig, pid);
@@ -333,14 +366,14 @@ async function main() {
         (cfg.churn ? `; ${cfg.churn} pod writes/s during the lists` : ''),
     );
     console.log(
-      '| client | total s | pages | page p50 / p99 / max ms | MiB | server CPU s | client CPU s | server RSS MiB | load |',
+      '| client | total s | pages | page p50 / p99 / max ms | MiB | server CPU s (µs per pod) | client CPU s | server RSS MiB | load |',
     );
     console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
     for (const r of rounds) {
       const pm = r.pageMs ? `${r.pageMs.p50.toFixed(0)} / ${r.pageMs.p99.toFixed(0)} / ${r.pageMs.max.toFixed(0)}` : '';
       console.log(
         `| ${r.client} | ${r.seconds.toFixed(1)} | ${r.pages} | ${pm} | ${r.mib.toFixed(0)} | ` +
-          `${r.serverCpuSeconds.toFixed(1)} | ${r.clientCpuSeconds?.toFixed(1) ?? ''} | ` +
+          `${r.serverCpuSeconds.toFixed(1)} (${r.serverCpuUsPerItem.toFixed(0)}) | ${r.clientCpuSeconds?.toFixed(1) ?? ''} | ` +
           `${r.serverRssMiB.toFixed(0)} | ${r.load1.toFixed(1)} |`,
       );
     }

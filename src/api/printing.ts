@@ -93,7 +93,14 @@ export function joinHostPort(host: string, port: number | string): string {
 // Columns used by many types
 
 export function nameColumn(description = 'Name of the object, unique within its namespace.'): TableColumn {
-  return { name: 'Name', type: 'string', format: 'name', description, cell: (o) => o?.metadata?.name ?? '' };
+  return {
+    name: 'Name',
+    type: 'string',
+    format: 'name',
+    description,
+    cell: (o) => o?.metadata?.name ?? '',
+    reads: { metadata: { name: true } },
+  };
 }
 
 export function ageColumn(): TableColumn {
@@ -102,6 +109,7 @@ export function ageColumn(): TableColumn {
     type: 'string',
     description: 'Time since the object was created (from creationTimestamp).',
     cell: (o, now) => age(o?.metadata?.creationTimestamp, now),
+    reads: { metadata: { creationTimestamp: true } },
   };
 }
 
@@ -112,6 +120,7 @@ export function createdAtColumn(): TableColumn {
     type: 'date',
     description: 'When the object was created, in RFC 3339 form.',
     cell: (o) => rfc3339(o?.metadata?.creationTimestamp),
+    reads: { metadata: { creationTimestamp: true } },
   };
 }
 

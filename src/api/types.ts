@@ -3,6 +3,7 @@
 // ResourceDef at run time.
 import type { ObjectMeta } from 'kubernetes-types/meta/v1.js';
 import type { FieldError } from '../machinery/fielderrors.js';
+import type { Projection } from '../machinery/jsonprojection.js';
 
 /** Any stored Kubernetes object. Strategies treat it structurally. */
 export interface KObject {
@@ -34,6 +35,11 @@ export interface TableColumn {
   priority?: number;
   /** The cell for one object. `now` (ms since epoch) is passed so ages are computed once per table. */
   cell(obj: any, now: number): unknown;
+  /**
+   * The parts of the object `cell` reads, when it reads no others: a table whose columns all say
+   * so is made from those parts of each stored object's text, without parsing the rest.
+   */
+  reads?: Projection;
 }
 
 /** Paths (dotted, leading dot as in CRDs: ".spec.replicas") for the scale subresource. */

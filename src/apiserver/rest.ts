@@ -37,7 +37,7 @@ import {
 import type { ResourceRequest } from './requestinfo.js';
 import { type UserInfo, checkStorableBody, pause } from './store.js';
 import type { Served } from './convert.js';
-import { partialList, partialMetadata, toTable, type IncludeObject } from './table.js';
+import { partialList, partialMetadata, storedTableText, toTable, type IncludeObject } from './table.js';
 import { type WatchSink, httpSink } from './watch.js';
 import {
   type DeleteOptionsValue,
@@ -232,12 +232,17 @@ export class RestHandler {
     });
   }
 
-  private table(scope: RequestScope, objs: any[], listMeta: Record<string, unknown>): any {
+  private includeObject(scope: RequestScope): IncludeObject {
     const include = (scope.query.get('includeObject') ?? 'Metadata') as IncludeObject;
     if (!['None', 'Metadata', 'Object'].includes(include))
       throw errors.badRequest(`includeObject: Unsupported value: ${JSON.stringify(include)}`);
+    return include;
+  }
+
+  private table(scope: RequestScope, objs: any[], listMeta: Record<string, unknown>): any {
+    const includeObject = this.includeObject(scope);
     const columns = scope.served.version.table ?? scope.served.def.table;
-    return toTable(columns, objs, listMeta, { includeObject: include });
+    return toTable(columns, objs, listMeta, { includeObject });
   }
 
   private replyObject(scope: RequestScope, req: ApiRequest, result: ObjectResult): void | Promise<void> {
@@ -296,6 +301,12 @@ export class RestHandler {
     const asStored = servedAsStored(scope.served, store.storageApiVersion);
     // Metadata is the same in every version: no conversion for PartialObjectMetadata.
     if (neg.kind === 'partial') return send_(items.map((s) => s.obj));
+    if (neg.kind === 'table' && !neg.yaml && asStored) {
+      // Written as text from each object's stored JSON: no object parsed whole for a row.
+      const columns = scope.served.version.table ?? scope.served.def.table;
+      const text = storedTableText(columns, items, meta, { includeObject: this.includeObject(scope) });
+      return send(scope.res, 200, text, 'application/json', headers);
+    }
     if (neg.kind === 'object' && neg.protobuf && asStored) {
       // Each item's message bytes are kept with the stored object: encoded once, like its JSON.
       const body = encodeProtobufList(

@@ -90,6 +90,16 @@ export function readOnlyViewOf(s: StoredObject): any {
 }
 
 /**
+ * The object as a reader that neither changes it nor reads its managedFields sees it
+ * (readOnlyViewOf), when the cache holds it parsed; undefined when reading it would parse its
+ * JSON text (a reader that needs only some of it may then parse only those parts).
+ */
+export function keptObjectOf(s: StoredObject): any {
+  if (s instanceof CachedObject) return s.kept;
+  return s instanceof PastObject ? undefined : s.obj;
+}
+
+/**
  * A live version in the watch cache. Its JSON text is what the cache keeps for good (history
  * shares it), with its parsed metadata without managedFields (what selectors and metadata-only
  * informers read). The whole parsed object is kept while its event is being delivered, and for
@@ -147,6 +157,11 @@ export class CachedObject implements StoredObject {
   /** The parsed metadata, possibly without managedFields (see selectableMetadataOf). */
   get selectable(): any {
     return this.meta ?? this.obj?.metadata;
+  }
+
+  /** See keptObjectOf. */
+  get kept(): any {
+    return this.lean ?? this.held ?? this.weak?.deref();
   }
 
   /** See readOnlyViewOf. */

@@ -17,6 +17,7 @@ import type {
   ServiceAccount,
 } from 'kubernetes-types/core/v1.js';
 import type { TableColumn } from '../../types.js';
+import type { Projection } from '../../../machinery/jsonprojection.js';
 import { age } from '../../../machinery/duration.js';
 import {
   NONE,
@@ -181,15 +182,25 @@ export function podPrintInfo(pod: Pod, now: number): PodPrintInfo {
   return { ready: `${readyContainers}/${totalContainers}`, status: reason, restarts: restartsText };
 }
 
-// Each pod's info is computed once per table even though three cells use it.
-const podInfoCache = new WeakMap<object, { now: number; info: PodPrintInfo }>();
+// Each pod's info is computed once per row even though three cells use it: the cells of a row
+// are computed one after the other, so the last pod's is kept (a WeakMap of every pod cost more).
+let lastPod: Pod | undefined;
+let lastNow = 0;
+let lastInfo: PodPrintInfo | undefined;
 function cachedPodInfo(pod: Pod, now: number): PodPrintInfo {
-  const hit = podInfoCache.get(pod);
-  if (hit && hit.now === now) return hit.info;
-  const info = podPrintInfo(pod, now);
-  podInfoCache.set(pod, { now, info });
-  return info;
+  if (pod === lastPod && now === lastNow && lastInfo) return lastInfo;
+  lastInfo = podPrintInfo(pod, now);
+  lastPod = pod;
+  lastNow = now;
+  return lastInfo;
 }
+
+/** What podPrintInfo reads of a pod (each container only counted). */
+const POD_INFO_READS: Projection = {
+  metadata: { deletionTimestamp: true },
+  spec: { containers: {}, initContainers: true },
+  status: true,
+};
 
 function podIP(pod: Pod): string {
   return pod.status?.podIPs?.[0]?.ip || pod.status?.podIP || NONE;
@@ -213,27 +224,38 @@ export const podColumns: TableColumn[] = [
     type: 'string',
     description: "How many of the pod's containers are ready.",
     cell: (o: Pod, now) => cachedPodInfo(o, now).ready,
+    reads: POD_INFO_READS,
   },
   {
     name: 'Status',
     type: 'string',
     description: 'Summary of the state of the pod and its containers.',
     cell: (o: Pod, now) => cachedPodInfo(o, now).status,
+    reads: POD_INFO_READS,
   },
   {
     name: 'Restarts',
     type: 'string',
     description: 'Container restarts in the pod, and how long ago the latest one was.',
     cell: (o: Pod, now) => cachedPodInfo(o, now).restarts,
+    reads: POD_INFO_READS,
   },
   ageColumn(),
-  { name: 'IP', type: 'string', priority: 1, description: "The pod's primary IP address.", cell: (o: Pod) => podIP(o) },
+  {
+    name: 'IP',
+    type: 'string',
+    priority: 1,
+    description: "The pod's primary IP address.",
+    cell: (o: Pod) => podIP(o),
+    reads: { status: { podIPs: true, podIP: true } },
+  },
   {
     name: 'Node',
     type: 'string',
     priority: 1,
     description: 'The node the pod is bound to.',
     cell: (o: Pod) => o.spec?.nodeName || NONE,
+    reads: { spec: { nodeName: true } },
   },
   {
     name: 'Nominated Node',
@@ -241,6 +263,7 @@ export const podColumns: TableColumn[] = [
     priority: 1,
     description: 'The node the scheduler nominated after preempting other pods.',
     cell: (o: Pod) => o.status?.nominatedNodeName || NONE,
+    reads: { status: { nominatedNodeName: true } },
   },
   {
     name: 'Readiness Gates',
@@ -248,6 +271,7 @@ export const podColumns: TableColumn[] = [
     priority: 1,
     description: "How many of the pod's readiness gates are satisfied.",
     cell: (o: Pod) => readinessGates(o),
+    reads: { spec: { readinessGates: true }, status: { conditions: true } },
   },
 ];
 
