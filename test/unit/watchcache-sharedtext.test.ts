@@ -7,16 +7,7 @@ import { internedCount, joinText, shareMetadataParts, splitManagedFields } from 
 import { CachedObject, spliceResourceVersion, type StoredObject } from '../../src/storage/cacher.js';
 import { rawClient, type RawClient } from '../e2e/rawclient.js';
 import { defined, startTestApi, type TestApi } from './client-fixture.js';
-
-/** A small deterministic generator (mulberry32), so a failure can be reproduced. */
-function rng(seed: number) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
+import { rng } from '../support/rng.js';
 
 test('splitManagedFields/joinText give back every text exactly; equal members are interned once', () => {
   const rand = rng(16);
