@@ -23,7 +23,9 @@ import {
   selectableMetadataOf,
   sharedMetadata,
   sharedObject,
+  headOf,
 } from '../storage/cacher.js';
+import { ownCopy } from '../storage/sharedtext.js';
 import {
   type ApiRequest,
   type ObjectResult,
@@ -629,10 +631,20 @@ function storedCopy(s: StoredObject, opts: ListOptions | WatchOptions): any {
  * with them), so a metadata-only reader does not parse the whole object again.
  */
 function typeOf(s: StoredObject): { apiVersion: string; kind: string } {
-  const m = /^\{"apiVersion":("(?:[^"\\]|\\.)*"),"kind":("(?:[^"\\]|\\.)*"),/.exec(s.json);
-  if (m) return { apiVersion: JSON.parse(m[1]) as string, kind: JSON.parse(m[2]) as string };
-  return { apiVersion: s.obj.apiVersion, kind: s.obj.kind };
+  const m = /^\{"apiVersion":("(?:[^"\\]|\\.)*"),"kind":("(?:[^"\\]|\\.)*"),/.exec(headOf(s));
+  if (!m) return { apiVersion: s.obj.apiVersion, kind: s.obj.kind };
+  // One pair of strings per type, not per object: metadata-only informers keep one object each.
+  let t = knownTypes.get(m[0]);
+  if (t === undefined) {
+    t = Object.freeze({ apiVersion: JSON.parse(m[1]) as string, kind: JSON.parse(m[2]) as string });
+    if (knownTypes.size >= 1024) knownTypes.clear();
+    knownTypes.set(ownCopy(m[0]), t);
+  }
+  return t;
 }
+
+/** typeOf's answers by the head of the text they were read from. */
+const knownTypes = new Map<string, { readonly apiVersion: string; readonly kind: string }>();
 
 function withoutManagedFields(meta: any): any {
   const { managedFields: _dropped, ...rest } = meta;

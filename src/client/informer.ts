@@ -84,6 +84,9 @@ export class Indexer<T = any> {
   set(key: string, obj: T): T | undefined {
     const old = this.items.get(key);
     if (old !== undefined) this.unindex(key, old);
+    // A key made as `${namespace}/${name}` is a pair of strings (the first a copy of the
+    // namespace and slash) until read: one flat string instead, as it is kept (≈ 40 bytes less).
+    else key.charCodeAt(0);
     this.items.set(key, obj);
     for (const [name, fn] of this.indexers) this.indexInto(this.indices.get(name)!, fn, key, obj);
     return old;

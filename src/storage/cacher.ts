@@ -9,6 +9,7 @@ import type { Backend, StorageEvent, Unsubscribe } from './interface.js';
 import { StorageError } from './interface.js';
 import { copyWith, deepCopy, deepFreeze } from '../machinery/objects.js';
 import { applyDelta, encodeDelta } from './textdelta.js';
+import { joinText, shareMetadataParts, splitManagedFields } from './sharedtext.js';
 
 /** How long one turn of the event loop may spend handing events to watchers (see flushFanout). */
 const FANOUT_SLICE_MS = 20;
@@ -73,6 +74,14 @@ export function selectableMetadataOf(s: StoredObject): any {
 }
 
 /**
+ * A text that begins as the stored JSON text does, at least up to its metadata (for reading
+ * apiVersion and kind at its head), without putting a text kept in parts together.
+ */
+export function headOf(s: StoredObject): string {
+  return s instanceof CachedObject ? s.body : s.json;
+}
+
+/**
  * A private, mutable copy of a stored version's object, for a writer to change: deepCopy is
  * about ten times as fast as structuredClone (pods/binding copied each pod it bound with it).
  */
@@ -101,7 +110,8 @@ export function keptObjectOf(s: StoredObject): any {
 
 /**
  * A live version in the watch cache. Its JSON text is what the cache keeps for good (history
- * shares it), with its parsed metadata without managedFields (what selectors and metadata-only
+ * shares it; its managedFields member apart, one copy for every version with the same text:
+ * sharedtext.ts), with its parsed metadata without managedFields (what selectors and metadata-only
  * informers read). The whole parsed object is kept while its event is being delivered, and for
  * good once an informer shares it (`pin`: the informer holds it anyway); otherwise only weakly,
  * and parsed again when read after the collector took it: a ConfigMap or Secret nobody informs on
@@ -117,6 +127,12 @@ export function keptObjectOf(s: StoredObject): any {
  * scale-down of thousands of pods).
  */
 export class CachedObject implements StoredObject {
+  /** The JSON text, without its managedFields member when `member` is set (see sharedtext.ts). */
+  readonly body: string;
+  /** Where the managedFields member goes back into `body`. */
+  readonly cut: number;
+  /** The managedFields member's text, shared by the versions that have the same one. */
+  readonly member: string | undefined;
   private held: any;
   private weak: WeakRef<any> | undefined;
   private pinned = false;
@@ -131,7 +147,7 @@ export class CachedObject implements StoredObject {
 
   constructor(
     readonly key: string,
-    readonly json: string,
+    json: string,
     readonly rev: number,
     readonly createRev: number,
     private readonly decode: Decoder,
@@ -139,14 +155,24 @@ export class CachedObject implements StoredObject {
     delivering: boolean,
   ) {
     const metadata = obj.metadata;
+    const split = metadata?.managedFields !== undefined ? splitManagedFields(json) : undefined;
+    this.body = split?.body ?? json;
+    this.cut = split?.cut ?? 0;
+    this.member = split?.member;
     if (metadata?.managedFields !== undefined) {
       this.meta = withoutManagedFields(metadata);
+      shareMetadataParts(this.meta);
       this.trimmed = true;
     } else {
       this.meta = metadata;
     }
     if (delivering) this.held = obj;
     else this.weak = new WeakRef(obj);
+  }
+
+  /** The JSON text as stored (put together again when its managedFields text is shared). */
+  get json(): string {
+    return joinText(this.body, this.cut, this.member);
   }
 
   /** The parsed metadata, managedFields included. */
@@ -272,24 +298,33 @@ const DELTA_RUN = 8;
  * whole, so reading a past version applies at most DELTA_RUN deltas.
  */
 class PastObject implements StoredObject {
-  /** The JSON text, or (with `next`) its delta against next's. */
+  /**
+   * The JSON text (without its managedFields member while `member` is set, as the live version
+   * keeps it), or (with `next`) its delta against next's.
+   */
   private text: string;
   private next: PastObject | undefined;
+  private member: string | undefined;
+  private cut: number;
 
   constructor(
     readonly key: string,
-    json: string,
+    text: string,
     readonly rev: number,
     readonly createRev: number,
     private readonly decode: Decoder,
     /** Versions of this object before this one in the history's current run (see DELTA_RUN). */
     readonly seq: number,
+    cut = 0,
+    member?: string,
   ) {
-    this.text = json;
+    this.text = text;
+    this.cut = cut;
+    this.member = member;
   }
 
   get json(): string {
-    return this.next === undefined ? this.text : applyDelta(this.next.json, this.text);
+    return this.next === undefined ? joinText(this.text, this.cut, this.member) : applyDelta(this.next.json, this.text);
   }
 
   get obj(): any {
@@ -299,11 +334,20 @@ class PastObject implements StoredObject {
   /** `next` is the version after this one: keep only the difference from it. */
   supersede(next: PastObject): void {
     if (this.next !== undefined || this.seq % DELTA_RUN === DELTA_RUN - 1) return;
-    const delta = encodeDelta(this.text, next.json);
+    const delta = encodeDelta(this.json, next.json);
     if (delta.length >= this.text.length) return;
     this.text = delta;
     this.next = next;
+    this.member = undefined;
+    this.cut = 0;
   }
+}
+
+/** A history record of a stored version, sharing its text (and managedFields member) with it. */
+function pastOf(s: StoredObject, decode: Decoder, seq: number): PastObject {
+  return s instanceof CachedObject
+    ? new PastObject(s.key, s.body, s.rev, s.createRev, decode, seq, s.cut, s.member)
+    : new PastObject(s.key, s.json, s.rev, s.createRev, decode, seq);
 }
 
 /**
@@ -521,14 +565,7 @@ export class WatchCache {
       // once the watchers had it. The version before is the previous event's `cur`: its history
       // copy is shared, and now keeps only its difference from this one.
       const prevPast = ev.prev instanceof CachedObject ? ev.prev.past : undefined;
-      const curPast = new PastObject(
-        ev.cur.key,
-        ev.cur.json,
-        ev.cur.rev,
-        ev.cur.createRev,
-        this.decode,
-        prevPast ? prevPast.seq + 1 : 0,
-      );
+      const curPast = pastOf(ev.cur, this.decode, prevPast ? prevPast.seq + 1 : 0);
       if (ev.cur instanceof CachedObject) ev.cur.past = curPast;
       prevPast?.supersede(curPast);
       // The superseded entry no longer needs its way into the history: whatever still holds it (a
@@ -604,7 +641,7 @@ export class WatchCache {
   }
 
   private past(s: StoredObject): StoredObject {
-    return s instanceof PastObject ? s : new PastObject(s.key, s.json, s.rev, s.createRev, this.decode, 0);
+    return s instanceof PastObject ? s : pastOf(s, this.decode, 0);
   }
 
   private decodePrev(e: StorageEvent): StoredObject | undefined {

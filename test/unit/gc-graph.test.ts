@@ -86,6 +86,37 @@ test('deleting an owner queues its dependents; changed references move edges', (
   assert.equal(graph.node('b1'), undefined);
 });
 
+test('nodes are compact: no Set of dependents until one comes, coordinates on the node, replacement keeps edges', () => {
+  const { graph } = recorder();
+  const deps = (uid: string) => (graph.node(uid) as unknown as { deps?: Set<unknown> }).deps;
+  for (let i = 0; i < 100; i++) graph.process({ type: 'add', obj: cm(`c${i}`, `u${i}`) });
+  for (let i = 0; i < 100; i++) assert.equal(deps(`u${i}`), undefined, `u${i} holds no Set`);
+  assert.equal(graph.node('u0')!.owners, graph.node('u1')!.owners, 'one empty owners array for all');
+  assert.equal(graph.node('u0')!.dependents.size, 0);
+  // Dependents come and go: the Set comes and goes with them.
+  graph.process({ type: 'add', obj: cm('d', 'd1', { ownerReferences: [ref('c0', 'u0')] }) });
+  assert.deepEqual(
+    [...graph.node('u0')!.dependents].map((d) => d.uid),
+    ['d1'],
+  );
+  graph.process({ type: 'update', obj: cm('d', 'd1') });
+  assert.equal(deps('u0'), undefined);
+  // A virtual owner observed under other coordinates is replaced by a node keeping its dependents.
+  graph.process({ type: 'add', obj: cm('d2', 'd2', { ownerReferences: [ref('v', 'v1')] }) });
+  graph.process({
+    type: 'add',
+    obj: { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'v', uid: 'v1', namespace: 'default' } },
+  });
+  const v = graph.node('v1')!;
+  assert.equal(v.kind, 'Secret');
+  assert.equal(v.identity.kind, 'Secret');
+  assert.equal(v.identity.uid, 'v1');
+  assert.deepEqual(
+    [...v.dependents].map((d) => d.uid),
+    ['d2'],
+  );
+});
+
 test('foreground deletion marks the owner and queues it and its dependents', () => {
   const { graph, calls } = recorder();
   const owner = cm('owner', 'o1');

@@ -115,6 +115,8 @@ test('metadata-only frozen informers share the cache metadata; plain informers s
   const m = defined(meta.store.getByName('shared', 'owned'));
   assert.ok(Object.isFrozen(m) && Object.isFrozen(m.metadata));
   assert.equal(m.metadata.ownerReferences, selectableMetadataOf(cached('owned')).ownerReferences);
+  // The metadata object itself is the cache's: no cut-down copy per object.
+  assert.equal(m.metadata, selectableMetadataOf(cached('owned')));
   assert.equal(m.metadata.managedFields, undefined);
   assert.throws(() => defined(m.metadata.ownerReferences).pop(), TypeError);
 

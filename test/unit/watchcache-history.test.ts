@@ -6,19 +6,10 @@ import assert from 'node:assert/strict';
 import { withSqliteBackend } from '../support/sqlite.js';
 import { WatchCache, type CacheEvent } from '../../src/storage/cacher.js';
 import { applyDelta, encodeDelta } from '../../src/storage/textdelta.js';
-
-/** A small deterministic generator (mulberry32), so a failure can be reproduced. */
-function rng(seed: number) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
+import { prng } from '../support/prng.js';
 
 test('encodeDelta/applyDelta round-trip edited, unrelated, empty and non-ASCII texts', () => {
-  const rand = rng(16);
+  const rand = prng(16);
   const alphabet = 'abcdefghij{}":,0123456789 é€😀';
   const word = (n: number) => Array.from({ length: n }, () => alphabet[Math.floor(rand() * alphabet.length)]).join('');
   for (let round = 0; round < 300; round++) {

@@ -33,21 +33,60 @@ export const sameIdentity = (a: ObjectIdentity, b: ObjectIdentity) => identityKe
 export const identityString = (i: ObjectIdentity) =>
   `[${i.apiVersion}/${i.kind}, namespace: ${i.namespace}, name: ${i.name}, uid: ${i.uid}]`;
 
-export class GraphNode {
-  readonly dependents = new Set<GraphNode>();
-  owners: OwnerReference[] = [];
+/** What a node without owner references holds (one array for all of them; never changed). */
+const NO_OWNERS: OwnerReference[] = Object.freeze([]) as unknown as OwnerReference[];
+
+/** What a node without dependents answers (no Set of its own: most objects have no dependents). */
+const NO_DEPENDENTS: ReadonlySet<GraphNode> = new Set();
+
+/**
+ * One object in the graph. Kept small, as there is one per object of every resource the collector
+ * watches (100,000 ConfigMaps took 36 MiB): the node carries its coordinates itself rather than
+ * in an identity object, has a Set of dependents only once it has one, and nodes without owner
+ * references share one empty array.
+ */
+export class GraphNode implements ObjectIdentity {
+  readonly apiVersion: string;
+  readonly kind: string;
+  readonly name: string;
+  readonly uid: string;
+  readonly namespace: string;
+  owners: OwnerReference[] = NO_OWNERS;
   /** Seen through an informer (a virtual node turns observed when its object shows up). */
   observed = false;
   beingDeleted = false;
   deletingDependents = false;
+  private deps: Set<GraphNode> | undefined;
 
   constructor(
-    public identity: ObjectIdentity,
+    identity: ObjectIdentity,
     readonly virtual: boolean,
-  ) {}
+  ) {
+    this.apiVersion = identity.apiVersion;
+    this.kind = identity.kind;
+    this.name = identity.name;
+    this.uid = identity.uid;
+    this.namespace = identity.namespace;
+  }
 
-  get uid(): string {
-    return this.identity.uid;
+  /** Its coordinates: the node itself carries them. */
+  get identity(): ObjectIdentity {
+    return this;
+  }
+
+  get dependents(): ReadonlySet<GraphNode> {
+    return this.deps ?? NO_DEPENDENTS;
+  }
+
+  addDependent(n: GraphNode): void {
+    (this.deps ??= new Set()).add(n);
+  }
+
+  /** False if `n` was not a dependent. */
+  removeDependent(n: GraphNode): boolean {
+    if (!this.deps?.delete(n)) return false;
+    if (!this.deps.size) this.deps = undefined;
+    return true;
   }
 
   /** Dependents whose reference to this node has blockOwnerDeletion: true. */
@@ -62,7 +101,7 @@ export class GraphNode {
   /** A copy with the same edges, for replacing a node's identity in the graph. */
   clone(identity: ObjectIdentity): GraphNode {
     const n = new GraphNode(identity, this.virtual);
-    for (const d of this.dependents) n.dependents.add(d);
+    if (this.deps) n.deps = new Set(this.deps);
     n.owners = this.owners;
     n.observed = this.observed;
     n.beingDeleted = this.beingDeleted;
@@ -224,7 +263,7 @@ export class DependencyGraph {
     if (event.type !== 'delete' && !existing) {
       const n = new GraphNode(identityOf(obj), false);
       n.observed = true;
-      n.owners = obj.metadata.ownerReferences ?? [];
+      n.owners = obj.metadata.ownerReferences ?? NO_OWNERS;
       n.beingDeleted = beingDeleted(obj);
       n.deletingDependents = n.beingDeleted && hasFinalizer(obj, FINALIZER_DELETE_DEPENDENTS);
       this.insertNode(n);
@@ -232,10 +271,10 @@ export class DependencyGraph {
       return;
     }
     if (event.type !== 'delete' && existing) {
-      const { added, removed, changed } = referencesDiffs(existing.owners, obj.metadata.ownerReferences ?? []);
+      const { added, removed, changed } = referencesDiffs(existing.owners, obj.metadata.ownerReferences ?? NO_OWNERS);
       if (added.length || removed.length || changed.length) {
         this.addUnblockedOwnersToDeleteQueue(removed, changed);
-        existing.owners = obj.metadata.ownerReferences ?? [];
+        existing.owners = obj.metadata.ownerReferences ?? NO_OWNERS;
         this.addDependentToOwners(existing, added);
         this.removeDependentFromOwners(existing, removed);
       }
@@ -298,7 +337,7 @@ export class DependencyGraph {
     // Owners point at the node object: swap it in their dependent sets.
     for (const ref of old.owners) {
       const owner = this.uidToNode.get(ref.uid);
-      if (owner?.dependents.delete(old)) owner.dependents.add(replacement);
+      if (owner?.removeDependent(old)) owner.addDependent(replacement);
     }
   }
 
@@ -314,11 +353,11 @@ export class DependencyGraph {
         // A virtual node for an owner not seen (yet); the collector checks whether it exists.
         owner = new GraphNode(ownerIdentity(ref, n.identity.namespace), true);
         this.uidToNode.set(owner.uid, owner);
-        owner.dependents.add(n);
+        owner.addDependent(n);
         this.sink.attemptToDelete(owner.uid);
         continue;
       }
-      owner.dependents.add(n);
+      owner.addDependent(n);
       const ownerNamespace = owner.identity.namespace;
       if (ownerNamespace && ownerNamespace !== n.identity.namespace) {
         // A cluster-scoped dependent, or one in another namespace, naming a namespaced owner.
@@ -329,7 +368,7 @@ export class DependencyGraph {
   }
 
   private removeDependentFromOwners(n: GraphNode, owners: OwnerReference[]): void {
-    for (const ref of owners) this.uidToNode.get(ref.uid)?.dependents.delete(n);
+    for (const ref of owners) this.uidToNode.get(ref.uid)?.removeDependent(n);
   }
 
   private removeNode(n: GraphNode): void {
