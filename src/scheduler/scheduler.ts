@@ -38,7 +38,11 @@ export interface SchedulerOptions {
   scoringStrategy?: ScoringStrategy;
   initialBackoffMs?: number;
   maxBackoffMs?: number;
-  /** Bindings in flight at most (default 64). */
+  /**
+   * Bindings in flight at most (default 1,024). Upstream binds each pod in a goroutine of its own,
+   * unbounded; with 64, a server whose writes took 400 ms under load bound at most 160 pods/s
+   * while the scheduling cycles themselves took 1 ms each.
+   */
   maxInFlightBindings?: number;
   /** Informers to use (default: a factory of its own). */
   informers?: SharedInformerFactory;
@@ -369,7 +373,7 @@ export class Scheduler {
   }
 
   private acquireBindingSlot(): Promise<void> | void {
-    const max = this.opts.maxInFlightBindings ?? 64;
+    const max = this.opts.maxInFlightBindings ?? 1024;
     if (this.inFlightBindings < max) {
       this.inFlightBindings++;
       return;
