@@ -189,7 +189,8 @@ export async function startCluster(
     ...(given.includes('--flannel-backend') ? [] : ['--flannel-backend', 'host-gw']),
   ];
   // The ingress controller would take the host's ports 80/443: only tests that ask for it get it.
-  const ingressArgs = given.some((a) => a.startsWith('--ingress-')) ? [] : ['--disable-ingress'];
+  const withIngress = given.some((a) => a.startsWith('--ingress-'));
+  const ingressArgs = withIngress ? [] : ['--disable-ingress'];
   const extra = [...(opts.agent ? agentArgs : ['--disable-agent']), ...ingressArgs, ...(opts.args ?? [])];
   let started = await launch(dataDir, extra, opts.nodeArgs, opts.netns);
   const cluster: Cluster = {
@@ -228,7 +229,7 @@ export async function startCluster(
       }
       // A server killed with -9 leaves its NGINX to stop on its own (pdeathsig): it writes in the
       // data dir while it does, so removing the dir at once can fail with ENOTEMPTY.
-      if (ingressArgs.length === 0) await stopStaleNginx(dataDir);
+      if (withIngress) await stopStaleNginx(dataDir);
       if (!opts.dataDir) rmSync(dataDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
     },
   };
