@@ -1,7 +1,7 @@
 // Events as upstream components record them (client-go's record.EventRecorder): core/v1 Events
-// with reason, message, involvedObject and source; a repeat of the same event (same object,
-// reason, message, type) within the aggregation window bumps count and lastTimestamp instead of
-// creating a new object. Recording never throws: events are best effort, as upstream.
+// with reason, message, involvedObject and source. Whether each is created, counted into one
+// already sent, aggregated or dropped is the correlator's call (eventcorrelator.ts), as upstream.
+// Recording never throws: events are best effort, as upstream.
 import type { Logger } from 'pino';
 import type { Event as CoreEvent, ObjectReference } from 'kubernetes-types/core/v1.js';
 import { R, spec, type Client } from './client.js';
@@ -9,6 +9,7 @@ import type { KubeObject } from './types.js';
 import { isNotFound } from './errors.js';
 import { rfc3339 } from '../machinery/time.js';
 import { markUnshared } from '../machinery/objects.js';
+import { EventCorrelator } from './eventcorrelator.js';
 
 export type EventType = 'Normal' | 'Warning';
 
@@ -17,17 +18,6 @@ export interface EventSource {
   component: string;
   host?: string;
 }
-
-interface Seen {
-  name: string;
-  namespace: string;
-  count: number;
-  at: number;
-}
-
-/** A repeat after this long starts a new Event object, as upstream's correlator does (10 min). */
-const AGGREGATION_WINDOW_MS = 10 * 60_000;
-const MAX_REMEMBERED = 4096;
 
 /** A core/v1 Event as client-go sends it: its eventTime is a non-pointer MicroTime, so it goes out as null. */
 type RecordedEvent = Omit<CoreEvent, 'eventTime'> & { eventTime: null };
@@ -46,7 +36,7 @@ export function objectReference(obj: KubeObject): ObjectReference {
 }
 
 export class EventRecorder {
-  private seen = new Map<string, Seen>();
+  private readonly correlator = new EventCorrelator();
 
   constructor(
     private readonly client: Client,
@@ -83,25 +73,34 @@ export class EventRecorder {
     if (fieldPath) involved.fieldPath = fieldPath;
     // Events about cluster-scoped objects live in the default namespace, as upstream.
     const namespace = involved.namespace ?? 'default';
-    const key = [involved.kind, namespace, involved.name, involved.uid, involved.fieldPath, type, reason, message].join(
-      '\u0000',
-    );
+    const verdict = this.correlator.correlate({
+      component: this.source.component,
+      host: this.source.host ?? '',
+      kind: involved.kind ?? '',
+      namespace,
+      name: involved.name ?? '',
+      uid: involved.uid ?? '',
+      apiVersion: involved.apiVersion ?? '',
+      fieldPath: involved.fieldPath ?? '',
+      type,
+      reason,
+      message,
+    });
+    if (verdict.action === 'drop') return;
     const events = this.client.resource(RECORDED_EVENTS).namespace(namespace);
-    const prior = this.seen.get(key);
     const t = rfc3339();
-    if (prior && Date.now() - prior.at < AGGREGATION_WINDOW_MS) {
-      prior.count++;
-      prior.at = Date.now();
+    if (verdict.action === 'bump') {
       try {
-        await events.patch(prior.name, 'merge', markUnshared({ count: prior.count, lastTimestamp: t }), {
-          shared: true,
-        });
+        const bump = { count: verdict.count, lastTimestamp: t, message: verdict.message };
+        await events.patch(verdict.name, 'merge', markUnshared(bump), { shared: true });
         return;
       } catch (err) {
         if (!isNotFound(err)) throw err;
-        this.seen.delete(key);
+        this.correlator.forget(verdict.key);
       }
     }
+    const count = verdict.action === 'bump' ? verdict.count : 1;
+    const firstTimestamp = verdict.action === 'bump' ? verdict.firstTimestamp : t;
     const name = `${involved.name}.${(Date.now() * 1e6 + Math.floor(Math.random() * 1e6)).toString(16)}`;
     // Built here for this call alone: handed over (markUnshared), and its answer is not read.
     const event: RecordedEvent = {
@@ -110,20 +109,19 @@ export class EventRecorder {
       metadata: { name, namespace },
       involvedObject: involved,
       reason,
-      message,
+      message: verdict.message,
       type,
       source: this.source.host
         ? { component: this.source.component, host: this.source.host }
         : { component: this.source.component },
       reportingComponent: this.source.component,
       reportingInstance: this.source.host ?? '',
-      firstTimestamp: t,
+      firstTimestamp,
       lastTimestamp: t,
       eventTime: null,
-      count: 1,
+      count,
     };
     await events.create(markUnshared(event), { shared: true });
-    if (this.seen.size >= MAX_REMEMBERED) this.seen.delete(this.seen.keys().next().value!);
-    this.seen.set(key, { name, namespace, count: 1, at: Date.now() });
+    this.correlator.sentAs(verdict.key, name, count, firstTimestamp);
   }
 }

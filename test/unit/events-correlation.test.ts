@@ -1,0 +1,144 @@
+// Events are correlated as client-go correlates them before they reach the server: repeats are
+// counted into one Event, the tenth distinct message for the same reason starts a "combined from
+// similar events" Event, and a source may send 25 events about one object, then one per five
+// minutes. The first half drives the correlator on a fake clock; the second records through
+// EventRecorder against a real API server and reads back what was stored.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Event } from 'kubernetes-types/core/v1.js';
+import { EventCorrelator, type EventFacts } from '../../src/client/eventcorrelator.js';
+import { EventRecorder } from '../../src/client/events.js';
+import { Client, R } from '../../src/client/client.js';
+import { inProcessClient } from '../../src/apiserver/inprocess.js';
+import { eventually, startTestApi, type TestApi } from './client-fixture.js';
+
+const facts = (message: string, over: Partial<EventFacts> = {}): EventFacts => ({
+  component: 'replicaset-controller',
+  host: '',
+  kind: 'ReplicaSet',
+  namespace: 'default',
+  name: 'web-1',
+  uid: 'u-1',
+  apiVersion: 'apps/v1',
+  fieldPath: '',
+  type: 'Normal',
+  reason: 'SuccessfulCreate',
+  message,
+  ...over,
+});
+
+/** Runs `n` events through `c`, acting as the recorder does on the server's behalf. */
+function drive(c: EventCorrelator, messages: string[]) {
+  const actions: string[] = [];
+  let serial = 0;
+  for (const m of messages) {
+    const v = c.correlate(facts(m));
+    actions.push(v.action === 'create' && v.aggregate ? 'aggregate' : v.action);
+    if (v.action === 'create') c.sentAs(v.key, `e${serial++}`, 1, 't0');
+  }
+  return actions;
+}
+
+test('correlator: a repeated event is one Event whose count grows', () => {
+  const c = new EventCorrelator(() => 0);
+  const first = c.correlate(facts('Back-off restarting'));
+  assert.equal(first.action, 'create');
+  if (first.action !== 'create') return;
+  c.sentAs(first.key, 'pod.1', 1, 't0');
+  for (const want of [2, 3]) {
+    const v = c.correlate(facts('Back-off restarting'));
+    assert.deepEqual(v, {
+      action: 'bump',
+      message: 'Back-off restarting',
+      key: first.key,
+      name: 'pod.1',
+      count: want,
+      firstTimestamp: 't0',
+    });
+  }
+});
+
+test('correlator: from the tenth distinct message, one aggregate Event; after 25, spam is dropped', () => {
+  const c = new EventCorrelator(() => 0);
+  const actions = drive(
+    c,
+    Array.from({ length: 100 }, (_, i) => `Created pod: web-1-${i}`),
+  );
+  assert.deepEqual(actions.slice(0, 9), Array(9).fill('create'));
+  assert.equal(actions[9], 'aggregate');
+  assert.deepEqual(actions.slice(10, 25), Array(15).fill('bump'));
+  assert.deepEqual(actions.slice(25), Array(75).fill('drop'));
+  // Another object, or another source, has its own budget.
+  assert.equal(c.correlate(facts('Created pod: x', { name: 'web-2', uid: 'u-2' })).action, 'create');
+  assert.equal(c.correlate(facts('Created pod: web-1-0', { component: 'other' })).action, 'create');
+});
+
+test('correlator: the aggregate message names the latest event and its count covers dropped ones', () => {
+  let now = 0;
+  const c = new EventCorrelator(() => now);
+  drive(
+    c,
+    Array.from({ length: 30 }, (_, i) => `Created pod: p-${i}`),
+  );
+  // Five minutes refill one token: the next event bumps the aggregate to count 1 + 20 + 1.
+  now = 300_000;
+  const v = c.correlate(facts('Created pod: p-30'));
+  assert.equal(v.action, 'bump');
+  if (v.action !== 'bump') return;
+  assert.equal(v.message, '(combined from similar events): Created pod: p-30');
+  assert.equal(v.count, 22);
+  assert.equal(c.correlate(facts('Created pod: p-31')).action, 'drop');
+});
+
+test('correlator: ten minutes without a similar event start a fresh group', () => {
+  let now = 0;
+  const c = new EventCorrelator(() => now);
+  drive(
+    c,
+    Array.from({ length: 9 }, (_, i) => `Created pod: p-${i}`),
+  );
+  now = 600_001;
+  const v = c.correlate(facts('Created pod: q'));
+  assert.equal(v.action === 'create' && !v.aggregate, true);
+});
+
+let t: TestApi;
+let client: Client;
+before(async () => {
+  t = await startTestApi();
+  client = inProcessClient(t.api, { fieldManager: 'test' });
+});
+after(async () => {
+  await t?.stop();
+});
+
+test('EventRecorder stores what upstream would for a ReplicaSet creating 40 pods', async () => {
+  const recorder = new EventRecorder(client, { component: 'replicaset-controller' });
+  const rs = {
+    apiVersion: 'apps/v1',
+    kind: 'ReplicaSet',
+    metadata: { name: 'web-1', namespace: 'default', uid: 'rs-uid' },
+  };
+  for (let i = 0; i < 40; i++) {
+    recorder.event(rs, 'Normal', 'SuccessfulCreate', `Created pod: web-1-${i}`);
+    // One at a time, as upstream's single sink goroutine sends them.
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  const stored = await eventually(async () => {
+    const list = (await client.resource(R.events).namespace('default').list()).items as Event[];
+    const mine = list.filter((e) => e.involvedObject?.uid === 'rs-uid');
+    const combined = mine.find((e) => e.message?.startsWith('(combined from similar events): '));
+    assert.ok(combined && combined.count === 16, `aggregate count ${combined?.count}`);
+    return mine;
+  });
+  assert.equal(stored.length, 10);
+  const plain = stored.filter((e) => !e.message?.startsWith('(combined'));
+  assert.deepEqual(
+    plain.map((e) => e.message).sort(),
+    Array.from({ length: 9 }, (_, i) => `Created pod: web-1-${i}`).sort(),
+  );
+  const combined = stored.find((e) => e.message?.startsWith('(combined'))!;
+  assert.equal(combined.message, '(combined from similar events): Created pod: web-1-24');
+  assert.equal(combined.reason, 'SuccessfulCreate');
+  assert.equal(combined.source?.component, 'replicaset-controller');
+});
