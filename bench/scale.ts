@@ -326,6 +326,22 @@ interface Latency {
   items?: number;
 }
 
+/** Seconds the server's V8 has spent in garbage collection so far, by kind (prom-client's nodejs_gc_duration_seconds). */
+async function gcSecondsOf(pool: Pool): Promise<Record<string, number>> {
+  try {
+    const text = await (await pool.request({ method: 'GET', path: '/metrics' })).body.text();
+    const out: Record<string, number> = {};
+    for (const m of text.matchAll(/^nodejs_gc_duration_seconds_sum\{kind="(\w+)"\} (\S+)$/gm)) out[m[1]] = Number(m[2]);
+    return out;
+  } catch {
+    return {};
+  }
+}
+
+/** GC seconds spent between two readings of gcSecondsOf, by kind, rounded. */
+const gcSince = (before: Record<string, number>, after: Record<string, number>) =>
+  Object.fromEntries(Object.entries(after).map(([k, v]) => [k, +(v - (before[k] ?? 0)).toFixed(1)]));
+
 /** `n` sequential calls; latencies in ms. */
 async function measure(
   what: string,
@@ -572,6 +588,7 @@ async function main(): Promise<void> {
     const busy0 = machineBusy();
     const sched0 = schedOf(serverPid);
     const threads0 = threadCpuSeconds(serverPid);
+    const gc0 = await gcSecondsOf(pool);
     let next = 0;
     await Promise.all(
       Array.from({ length: 16 }, async () => {
@@ -658,6 +675,7 @@ async function main(): Promise<void> {
       serverMainThreadCores: +mainThreadCores.toFixed(2),
       serverMainThreadCpuS: +(mainThreadCores * convergeS).toFixed(2),
       serverBusiestOtherThreadsCores: otherThreadCores.map((t) => +t.cores.toFixed(2)),
+      serverGcS: gcSince(gc0, await gcSecondsOf(pool)),
       simCores: +((cpuSecondsOf(simPid) - simCpu0) / convergeS).toFixed(2),
       ...(etcd ? { etcdCores: +(convergeEtcd / convergeS).toFixed(2), etcdPeakRssMiB: +etcdPeakRss.toFixed(0) } : {}),
       otherCores: +(
@@ -673,7 +691,7 @@ async function main(): Promise<void> {
       `all ${cfg.pods} pods scheduled after ${results.converge.allScheduledS} s, Running and Ready after ${results.converge.allRunningS} s (server ${results.converge.serverCores} cores)`,
     );
     log(
-      `server threads while converging: main ${results.converge.serverMainThreadCores} cores, busiest others ${results.converge.serverBusiestOtherThreadsCores.join(' / ')} cores`,
+      `server threads while converging: main ${results.converge.serverMainThreadCores} cores, busiest others ${results.converge.serverBusiestOtherThreadsCores.join(' / ')} cores; GC seconds ${JSON.stringify(results.converge.serverGcS)}`,
     );
 
     results.latencyDuringRollout = await probe.stop();
@@ -819,11 +837,18 @@ async function main(): Promise<void> {
         chunked('/api/v1/nodes', 'application/json'),
       ),
     );
+    const listCpu0 = cpuSecondsOf(serverPid);
+    const listGc0 = await gcSecondsOf(pool);
     lat.push(
       await measure(`LIST all pods, all namespaces (limit=500, all pages)`, 3, () =>
         chunked('/api/v1/pods', 'application/json'),
       ),
     );
+    results.listAllPodsServer = {
+      cpuS: +(cpuSecondsOf(serverPid) - listCpu0).toFixed(1),
+      gcS: gcSince(listGc0, await gcSecondsOf(pool)),
+    };
+    log(`  the 3 LISTs of all pods took ${JSON.stringify(results.listAllPodsServer)} of server CPU and GC`);
     // The real kubectl, wall time of the whole command (process start, discovery from cache, pages).
     const kubectlGet = await runKubectl(['--kubeconfig', kubeconfig, 'get', 'nodes', '--no-headers']);
     if (kubectlGet.code === 0) {

@@ -501,18 +501,21 @@ export class Store {
   /**
    * A write that bypasses the strategy (no defaulting, no validation), for subresources with
    * their own rules (pods/binding, namespaces/finalize). Retries on conflict like update().
+   * `manageFields: false` leaves managedFields as they are: upstream's binding writes the pod
+   * in storage directly, so no manager owns what it sets.
    */
   async rawUpdate(
     namespace: string | undefined,
     name: string,
     mutate: (current: StoredObject) => any,
     ctx: WriteContext,
+    opts: { manageFields?: boolean } = {},
   ): Promise<StoredObject> {
     for (let attempt = 0; ; attempt++) {
       const current = this.get(namespace, name);
       const obj = mutate(current);
       obj.metadata.resourceVersion = current.obj.metadata.resourceVersion;
-      await this.deps.manageFields(obj, current.obj, ctx, this.storageApiVersion);
+      if (opts.manageFields !== false) await this.deps.manageFields(obj, current.obj, ctx, this.storageApiVersion);
       if (unchanged(obj, current.obj)) return current;
       if (ctx.dryRun) return { ...current, obj, json: JSON.stringify(obj) };
       try {

@@ -108,6 +108,8 @@ export async function bindPod(
       return pod;
     },
     ctx,
+    // As upstream (BindingREST writes through storage): the pod's managedFields stay as they were.
+    { manageFields: false },
   );
 }
 

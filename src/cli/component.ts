@@ -5,6 +5,8 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { LeaseOptions } from '../client/leaderelection.js';
 import { parseGoDuration } from '../machinery/duration.js';
+import type { Command } from 'commander';
+import type { ControllerOptions } from '../controllers/types.js';
 
 /** Go-style durations as the upstream flags take them: 15s, 1m30s, 500ms (a bare number: seconds). */
 export function parseDurationMs(s: string, flag: string): number {
@@ -25,6 +27,33 @@ export function parseCount(s: string, flag: string): number {
   if (!/^\d+$/.test(String(s).trim()) || !Number.isSafeInteger(n))
     throw new Error(`${flag}: want a non-negative whole number, got ${JSON.stringify(s)}`);
   return n;
+}
+
+/** kube-controller-manager's worker-pool flags, taken alike by `k8ts server` and `k8ts controller-manager`. */
+export interface SyncConcurrencyFlags {
+  concurrentReplicasetSyncs?: string;
+  concurrentDeploymentSyncs?: string;
+}
+
+export function addSyncConcurrencyOptions(cmd: Command): Command {
+  return cmd
+    .option('--concurrent-replicaset-syncs <n>', 'ReplicaSets the replicaset controller syncs at once', '5')
+    .option('--concurrent-deployment-syncs <n>', 'Deployments the deployment controller syncs at once', '5');
+}
+
+export function syncConcurrencyFromFlags(flags: SyncConcurrencyFlags): ControllerOptions {
+  const workers = (v: string | undefined, flag: string) => {
+    if (v === undefined) return undefined;
+    const n = parseCount(v, flag);
+    if (n < 1) throw new Error(`${flag}: want at least 1, got ${JSON.stringify(v)}`);
+    return n;
+  };
+  const o: ControllerOptions = {};
+  const rs = workers(flags.concurrentReplicasetSyncs, '--concurrent-replicaset-syncs');
+  const deploy = workers(flags.concurrentDeploymentSyncs, '--concurrent-deployment-syncs');
+  if (rs !== undefined) o.concurrentReplicaSetSyncs = rs;
+  if (deploy !== undefined) o.concurrentDeploymentSyncs = deploy;
+  return o;
 }
 
 export function parseBool(v: string | boolean, flag: string): boolean {

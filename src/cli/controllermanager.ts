@@ -10,11 +10,17 @@ import { ServiceAccountClients } from '../client/saclients.js';
 import { CONTROLLER_SERVICE_ACCOUNTS } from '../server/identities.js';
 import type { Logger } from 'pino';
 import { ControllerManager, DEFAULT_CONTROLLERS, type ControllerInit } from '../controllers/manager.js';
-import { type LeaderElectFlags, leaseFromFlags, stopOnSignals } from './component.js';
+import {
+  type LeaderElectFlags,
+  type SyncConcurrencyFlags,
+  leaseFromFlags,
+  stopOnSignals,
+  syncConcurrencyFromFlags,
+} from './component.js';
 import { keysFromPem, signLegacyToken } from '../apiserver/serviceaccount/index.js';
 import { parsePoolCIDR } from '../controllers/servicelb/pool.js';
 
-export interface ControllerManagerFlags extends LeaderElectFlags {
+export interface ControllerManagerFlags extends LeaderElectFlags, SyncConcurrencyFlags {
   kubeconfig?: string;
   context?: string;
   controllers: string;
@@ -96,6 +102,7 @@ export async function runControllerManager(flags: ControllerManagerFlags): Promi
     options: {
       rootCA,
       terminatedPodGCThreshold: threshold,
+      ...syncConcurrencyFromFlags(flags),
       ...(keys ? { legacyServiceAccountToken: (sa, secret) => signLegacyToken(keys, sa, secret) } : {}),
       ...(flags.clusterCidr ? { clusterCIDR: flags.clusterCidr } : {}),
       ...(flags.lbAddressPool?.length ? { lbAddressPools: flags.lbAddressPool } : {}),

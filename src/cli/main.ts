@@ -11,6 +11,7 @@ import { addAgentFlags } from './agentflags.js';
 import { addIngressFlags } from './ingressflags.js';
 import { addAuthenticationFlags } from './authnflags.js';
 import { withKubeconfigFlags, withLeaderElectFlags, withLogFlags } from './flags.js';
+import { addSyncConcurrencyOptions } from './component.js';
 import { registerDevicePluginCommand } from './deviceplugin.js';
 import { registerChartCommands } from './chart.js';
 import { registerSecretsEncryptCommand } from './secretsencrypt.js';
@@ -39,7 +40,7 @@ export async function main(argv: string[]): Promise<void> {
   addSimFlags(
     addAgentFlags(
       withLogFlags(
-        addAuthenticationFlags(addIngressFlags(program.command('server'), 'server'))
+        addAuthenticationFlags(addIngressFlags(addSyncConcurrencyOptions(program.command('server')), 'server'))
           .description('Run the API server with its embedded datastore (and the control plane)')
           .option(
             '--data-dir <dir>',
@@ -266,7 +267,7 @@ export async function main(argv: string[]): Promise<void> {
       runScheduler(opts);
     });
 
-  componentCommand(program, 'controller-manager', 'kube-controller-manager')
+  addSyncConcurrencyOptions(componentCommand(program, 'controller-manager', 'kube-controller-manager'))
     .description('Run the controller manager alone against an API server (leader-elected, for HA)')
     .option('--controllers <list>', "controllers to run: '*' for all, 'foo' to enable, '-foo' to disable", '*')
     .option(

@@ -8,7 +8,7 @@ import pino from 'pino';
 import { DEFAULT_SERVING_LIMITS } from '../apiserver/limits.js';
 import { isEtcdEndpoint } from '../storage/open.js';
 import { simOptionsFromFlags } from '../sim/config.js';
-import { parseCount, parseDurationMs } from './component.js';
+import { parseCount, parseDurationMs, syncConcurrencyFromFlags, type SyncConcurrencyFlags } from './component.js';
 import type { ControllerOptions } from '../controllers/types.js';
 import { parsePoolCIDR } from '../controllers/servicelb/pool.js';
 import { clusterDNSFromFlags, flannelBackendFromFlag } from './agentoptions.js';
@@ -29,7 +29,7 @@ import type { Auditor } from '../apiserver/audit/index.js';
 import type { AuthenticationFlags } from './authnflags.js';
 import { anonymousAuthFromFlags, authenticationFromFlags, bool } from './authnoptions.js';
 
-export interface ServerFlags extends AgentFlags, IngressFlags, AuthenticationFlags {
+export interface ServerFlags extends AgentFlags, IngressFlags, AuthenticationFlags, SyncConcurrencyFlags {
   dataDir?: string;
   httpsListenPort: string;
   bindAddress: string;
@@ -112,7 +112,7 @@ export interface ServerFlags extends AgentFlags, IngressFlags, AuthenticationFla
 
 /** Settings of the controllers from the server's flags (upstream kube-controller-manager names). */
 export function controllerOptionsFromFlags(flags: Partial<ServerFlags>): ControllerOptions {
-  const o: ControllerOptions = { clusterCIDR: flags.clusterCidr ?? '10.42.0.0/16' };
+  const o: ControllerOptions = { clusterCIDR: flags.clusterCidr ?? '10.42.0.0/16', ...syncConcurrencyFromFlags(flags) };
   if (flags.lbAddressPool?.length) {
     flags.lbAddressPool.forEach(parsePoolCIDR); // a typo fails at start, not at the first Service
     o.lbAddressPools = flags.lbAddressPool;

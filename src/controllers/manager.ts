@@ -56,8 +56,8 @@ export const DEFAULT_CONTROLLERS: Record<string, ControllerInit> = {
   // Off by default upstream (kubeadm and k3s turn it on): expired bootstrap tokens are deleted.
   tokencleaner: (ctx) => new TokenCleaner(ctx),
   podgc: (ctx) => new PodGCController(ctx, { terminatedPodThreshold: ctx.options?.terminatedPodGCThreshold }),
-  deployment: (ctx) => new DeploymentController(ctx),
-  replicaset: (ctx) => new ReplicaSetController(ctx),
+  deployment: (ctx) => new DeploymentController(ctx, { workers: ctx.options?.concurrentDeploymentSyncs }),
+  replicaset: (ctx) => new ReplicaSetController(ctx, undefined, { workers: ctx.options?.concurrentReplicaSetSyncs }),
   replicationcontroller: (ctx) => newReplicationManager(ctx),
   statefulset: (ctx) => new StatefulSetController(ctx),
   daemonset: (ctx) => new DaemonSetController(ctx),

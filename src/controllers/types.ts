@@ -26,6 +26,10 @@ export interface ControllerOptions {
   nodeStartupGracePeriodMs?: number;
   /** The cluster CA (PEM) the root-ca-cert-publisher puts in every namespace's kube-root-ca.crt. */
   rootCA?: string;
+  /** --concurrent-replicaset-syncs: ReplicaSets (and ReplicationControllers) synced at once (default 5). */
+  concurrentReplicaSetSyncs?: number;
+  /** --concurrent-deployment-syncs: Deployments synced at once (default 5). */
+  concurrentDeploymentSyncs?: number;
   /** --terminated-pod-gc-threshold (default 12500; 0 disables). */
   terminatedPodGCThreshold?: number;
   /** --lb-address-pool: CIDRs LoadBalancer Services get their address from (else: the nodes'). */
