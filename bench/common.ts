@@ -91,8 +91,12 @@ export function launch(
   args: string[],
   ready: RegExp,
   timeoutMs: number,
+  /** A niceness for the whole process (all its threads): `nice -n N node ...`, which keeps the PID. */
+  niceness = 0,
 ): Promise<{ child: ChildProcess; match: RegExpExecArray; stderr: () => string }> {
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = niceness
+    ? spawn('nice', ['-n', String(niceness), process.execPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    : spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => {
     stderr += d.toString();

@@ -27,6 +27,8 @@
 //                            (the profile is written when the server stops at the end)
 //   BENCH_SIM_NODE_ARGS      extra node flags for the simulator process
 //   BENCH_SIM_ARGS           extra `k8ts sim` flags, e.g. --sim-status-writers 16
+//   BENCH_SIM_NICE           run the simulator at this niceness (0): the 5,000 machines it stands
+//                            for would not take CPU from the server; here they share its 2 cores
 //   BENCH_STARTUP_PODS       pods created one by one after the API samples, for the pod startup SLO (300; 0: skip)
 //   BENCH_STARTUP_QPS        their arrival rate per second (10)
 //   BENCH_STORE              sqlite (default) | etcd: the server runs on a managed etcd member of its own
@@ -87,6 +89,7 @@ const cfg = {
   startupPerSecond: pick('BENCH_STARTUP_QPS', 10, 10),
   simNodeArgs: (process.env.BENCH_SIM_NODE_ARGS ?? '').split(/\s+/).filter(Boolean),
   simArgs: (process.env.BENCH_SIM_ARGS ?? '').split(/\s+/).filter(Boolean),
+  simNice: pick('BENCH_SIM_NICE', 0, 0),
   store: storeOf(process.env.BENCH_STORE),
 };
 const deployments = Math.ceil(cfg.pods / cfg.replicas);
@@ -508,6 +511,7 @@ async function main(): Promise<void> {
       ],
       /k8ts sim ready/,
       cfg.timeoutSeconds * 1000,
+      cfg.simNice,
     );
     sim = s.child;
     const simPid = sim.pid!;
