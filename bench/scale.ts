@@ -275,6 +275,7 @@ class EtcdMember {
 async function stopProcess(child: ChildProcess, name: string, graceMs = 60_000): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const start = performance.now();
   child.kill('SIGTERM');
   const timer = setTimeout(() => {
     log(`${name} did not stop in ${graceMs} ms; killing pid ${child.pid}`);
@@ -282,6 +283,7 @@ async function stopProcess(child: ChildProcess, name: string, graceMs = 60_000):
   }, graceMs);
   await exited;
   clearTimeout(timer);
+  log(`${name} stopped in ${((performance.now() - start) / 1000).toFixed(1)} s`);
 }
 
 /** The server's own view of its memory, from its Prometheus /metrics (prom-client defaults). */

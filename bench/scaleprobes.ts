@@ -142,7 +142,10 @@ export async function podStartupAtRate(
     );
   }
   await Promise.all(creates);
-  await Promise.race([finished, sleep(o.timeoutMs)]);
+  // A timer of its own, cleared once all are Running: a pending sleep would keep the process alive.
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([finished, new Promise<void>((r) => (timer = setTimeout(r, o.timeoutMs)))]);
+  clearTimeout(timer);
   watch.stop();
   const s = summarize(`pod startup at ${o.perSecond}/s (created → Running and Ready)`, startup, errors);
   return { ...s, perSecond: o.perSecond, running: done.size };
