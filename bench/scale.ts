@@ -343,6 +343,38 @@ async function gcSecondsOf(pool: Pool): Promise<Record<string, number>> {
   }
 }
 
+/**
+ * The server's own timing of cluster-wide pod LISTs (apiserver_request_duration_seconds, as
+ * upstream's API call SLI reads it): calls, seconds in all, and per bucket bound, calls at or under it.
+ */
+async function podListTimingOf(pool: Pool): Promise<{ count: number; sum: number; le: Map<string, number> }> {
+  const text = await (await pool.request({ method: 'GET', path: '/metrics' })).body.text();
+  const out = { count: 0, sum: 0, le: new Map<string, number>() };
+  const mine = (l: string) => /verb="LIST"/.test(l) && /resource="pods"/.test(l) && /scope="cluster"/.test(l);
+  for (const line of text.split('\n')) {
+    if (!line.startsWith('apiserver_request_duration_seconds_') || !mine(line)) continue;
+    const value = Number(line.slice(line.lastIndexOf(' ') + 1));
+    if (line.startsWith('apiserver_request_duration_seconds_count')) out.count = value;
+    else if (line.startsWith('apiserver_request_duration_seconds_sum')) out.sum = value;
+    else {
+      const le = /le="([^"]+)"/.exec(line)?.[1];
+      if (le) out.le.set(le, value);
+    }
+  }
+  return out;
+}
+
+/** Page calls between two readings, their mean at the server, and the bucket bound the slowest was under. */
+function podListPages(before: Awaited<ReturnType<typeof podListTimingOf>>, after: typeof before) {
+  const calls = after.count - before.count;
+  let slowestUnderS: number | undefined;
+  for (const [le, n] of after.le) {
+    if (le === '+Inf' || n - (before.le.get(le) ?? 0) < calls) continue;
+    slowestUnderS = Math.min(slowestUnderS ?? Infinity, Number(le));
+  }
+  return { calls, meanMs: calls ? +((1000 * (after.sum - before.sum)) / calls).toFixed(1) : NaN, slowestUnderS };
+}
+
 /** GC seconds spent between two readings of gcSecondsOf, by kind, rounded. */
 const gcSince = (before: Record<string, number>, after: Record<string, number>) =>
   Object.fromEntries(Object.entries(after).map(([k, v]) => [k, +(v - (before[k] ?? 0)).toFixed(1)]));
@@ -847,6 +879,7 @@ async function main(): Promise<void> {
     const listGc0 = await gcSecondsOf(pool);
     const listWall0 = performance.now();
     const listClient0 = process.cpuUsage();
+    const listTiming0 = await podListTimingOf(pool);
     lat.push(
       await measure(`LIST all pods, all namespaces (limit=500, all pages)`, 3, () =>
         chunked('/api/v1/pods', 'application/json'),
@@ -858,9 +891,10 @@ async function main(): Promise<void> {
       cpuS: +(cpuSecondsOf(serverPid) - listCpu0).toFixed(1),
       gcS: gcSince(listGc0, await gcSecondsOf(pool)),
       benchCpuS: +((listClient.user + listClient.system) / 1e6).toFixed(1),
+      serverPages: podListPages(listTiming0, await podListTimingOf(pool)),
     };
     log(
-      `  the 3 LISTs of all pods: ${JSON.stringify(results.listAllPodsServer)} (wall, server CPU and GC, this process's CPU)`,
+      `  the 3 LISTs of all pods: ${JSON.stringify(results.listAllPodsServer)} (wall, server CPU and GC, this process's CPU, the page calls as the server timed them)`,
     );
     // The real kubectl, wall time of the whole command (process start, discovery from cache, pages).
     const kubectlGet = await runKubectl(['--kubeconfig', kubeconfig, 'get', 'nodes', '--no-headers']);
