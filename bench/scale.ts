@@ -286,21 +286,25 @@ async function stopProcess(child: ChildProcess, name: string, graceMs = 60_000):
   log(`${name} stopped in ${((performance.now() - start) / 1000).toFixed(1)} s`);
 }
 
-/** The server's own view of its memory, from its Prometheus /metrics (prom-client defaults). */
-async function heapOf(pool: Pool): Promise<{ heapUsedMiB?: number; heapTotalMiB?: number; externalMiB?: number }> {
+/** The server's Prometheus /metrics text, read once for every figure taken from it at one moment ('' if unreachable). */
+async function metricsOf(pool: Pool): Promise<string> {
   try {
-    const res = await pool.request({ method: 'GET', path: '/metrics' });
-    const text = await res.body.text();
-    const get = (name: string) =>
-      Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? NaN) / 2 ** 20;
-    return {
-      heapUsedMiB: get('nodejs_heap_size_used_bytes'),
-      heapTotalMiB: get('nodejs_heap_size_total_bytes'),
-      externalMiB: get('nodejs_external_memory_bytes'),
-    };
+    return await (await pool.request({ method: 'GET', path: '/metrics' })).body.text();
   } catch {
-    return {};
+    return '';
   }
+}
+
+/** The server's own view of its memory, from its /metrics (prom-client defaults). */
+function heapOf(metrics: string): { heapUsedMiB?: number; heapTotalMiB?: number; externalMiB?: number } {
+  if (!metrics) return {};
+  const get = (name: string) =>
+    Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(metrics)?.[1] ?? NaN) / 2 ** 20;
+  return {
+    heapUsedMiB: get('nodejs_heap_size_used_bytes'),
+    heapTotalMiB: get('nodejs_heap_size_total_bytes'),
+    externalMiB: get('nodejs_external_memory_bytes'),
+  };
 }
 
 async function request(
@@ -332,26 +336,21 @@ interface Latency {
 }
 
 /** Seconds the server's V8 has spent in garbage collection so far, by kind (prom-client's nodejs_gc_duration_seconds). */
-async function gcSecondsOf(pool: Pool): Promise<Record<string, number>> {
-  try {
-    const text = await (await pool.request({ method: 'GET', path: '/metrics' })).body.text();
-    const out: Record<string, number> = {};
-    for (const m of text.matchAll(/^nodejs_gc_duration_seconds_sum\{kind="(\w+)"\} (\S+)$/gm)) out[m[1]] = Number(m[2]);
-    return out;
-  } catch {
-    return {};
-  }
+function gcSecondsOf(metrics: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const m of metrics.matchAll(/^nodejs_gc_duration_seconds_sum\{kind="(\w+)"\} (\S+)$/gm))
+    out[m[1]] = Number(m[2]);
+  return out;
 }
 
 /**
  * The server's own timing of cluster-wide pod LISTs (apiserver_request_duration_seconds, as
  * upstream's API call SLI reads it): calls, seconds in all, and per bucket bound, calls at or under it.
  */
-async function podListTimingOf(pool: Pool): Promise<{ count: number; sum: number; le: Map<string, number> }> {
-  const text = await (await pool.request({ method: 'GET', path: '/metrics' })).body.text();
+function podListTimingOf(metrics: string): { count: number; sum: number; le: Map<string, number> } {
   const out = { count: 0, sum: 0, le: new Map<string, number>() };
   const mine = (l: string) => /verb="LIST"/.test(l) && /resource="pods"/.test(l) && /scope="cluster"/.test(l);
-  for (const line of text.split('\n')) {
+  for (const line of metrics.split('\n')) {
     if (!line.startsWith('apiserver_request_duration_seconds_') || !mine(line)) continue;
     const value = Number(line.slice(line.lastIndexOf(' ') + 1));
     if (line.startsWith('apiserver_request_duration_seconds_count')) out.count = value;
@@ -365,7 +364,7 @@ async function podListTimingOf(pool: Pool): Promise<{ count: number; sum: number
 }
 
 /** Page calls between two readings, their mean at the server, and the bucket bound the slowest was under. */
-function podListPages(before: Awaited<ReturnType<typeof podListTimingOf>>, after: typeof before) {
+function podListPages(before: ReturnType<typeof podListTimingOf>, after: typeof before) {
   const calls = after.count - before.count;
   let slowestUnderS: number | undefined;
   for (const [le, n] of after.le) {
@@ -521,7 +520,7 @@ async function main(): Promise<void> {
     });
     client = Client.fromKubeconfig(kubeconfig, { fieldManager: 'bench', timeoutMs: 300_000 });
     if (!cfg.serverArgs.includes('--disable-agent')) await keepWorkloadOffRealNode(client);
-    const idle = { ...rssOf(serverPid), ...(await heapOf(pool)) };
+    const idle = { ...rssOf(serverPid), ...heapOf(await metricsOf(pool)) };
     results.serverIdle = idle;
     if (etcd) results.etcdIdle = { ...etcd.rss(), dbMiB: +etcd.dbMiB().toFixed(1) };
 
@@ -561,7 +560,7 @@ async function main(): Promise<void> {
       await sleep(2000);
     }
     results.nodesReadyS = +((performance.now() - simStart) / 1000).toFixed(1);
-    results.serverWithNodes = { ...rssOf(serverPid), ...(await heapOf(pool)) };
+    results.serverWithNodes = { ...rssOf(serverPid), ...heapOf(await metricsOf(pool)) };
     if (etcd) results.etcdWithNodes = { ...etcd.rss(), dbMiB: +etcd.dbMiB().toFixed(1) };
     log(
       `${cfg.nodes} nodes Ready in ${results.nodesReadyS} s; server RSS ${f0(results.serverWithNodes.rssMiB)} MiB, sim RSS ${f0(rssOf(simPid).rssMiB)} MiB${etcd ? `, etcd RSS ${f0(results.etcdWithNodes.rssMiB)} MiB` : ''}`,
@@ -626,7 +625,7 @@ async function main(): Promise<void> {
     const busy0 = machineBusy();
     const sched0 = schedOf(serverPid);
     const threads0 = threadCpuSeconds(serverPid);
-    const gc0 = await gcSecondsOf(pool);
+    const gc0 = gcSecondsOf(await metricsOf(pool));
     let next = 0;
     await Promise.all(
       Array.from({ length: 16 }, async () => {
@@ -713,7 +712,7 @@ async function main(): Promise<void> {
       serverMainThreadCores: +mainThreadCores.toFixed(2),
       serverMainThreadCpuS: +(mainThreadCores * convergeS).toFixed(2),
       serverBusiestOtherThreadsCores: otherThreadCores.map((t) => +t.cores.toFixed(2)),
-      serverGcS: gcSince(gc0, await gcSecondsOf(pool)),
+      serverGcS: gcSince(gc0, gcSecondsOf(await metricsOf(pool))),
       simCores: +((cpuSecondsOf(simPid) - simCpu0) / convergeS).toFixed(2),
       ...(etcd ? { etcdCores: +(convergeEtcd / convergeS).toFixed(2), etcdPeakRssMiB: +etcdPeakRss.toFixed(0) } : {}),
       otherCores: +(
@@ -781,7 +780,7 @@ async function main(): Promise<void> {
       leaseRenewalsPerSecond: +(cfg.nodes / cfg.heartbeatSeconds).toFixed(0),
       server: {
         ...rssOf(serverPid),
-        ...(await heapOf(pool)),
+        ...heapOf(await metricsOf(pool)),
         rssMinMiB: Math.min(...rssSamples),
         rssMaxMiB: Math.max(...rssSamples),
         resident: residentByKindOf(serverPid),
@@ -876,22 +875,22 @@ async function main(): Promise<void> {
       ),
     );
     const listCpu0 = cpuSecondsOf(serverPid);
-    const listGc0 = await gcSecondsOf(pool);
+    const listMetrics0 = await metricsOf(pool);
     const listWall0 = performance.now();
     const listClient0 = process.cpuUsage();
-    const listTiming0 = await podListTimingOf(pool);
     lat.push(
       await measure(`LIST all pods, all namespaces (limit=500, all pages)`, 3, () =>
         chunked('/api/v1/pods', 'application/json'),
       ),
     );
     const listClient = process.cpuUsage(listClient0);
+    const listMetrics = await metricsOf(pool);
     results.listAllPodsServer = {
       wallS: +((performance.now() - listWall0) / 1000).toFixed(1),
       cpuS: +(cpuSecondsOf(serverPid) - listCpu0).toFixed(1),
-      gcS: gcSince(listGc0, await gcSecondsOf(pool)),
+      gcS: gcSince(gcSecondsOf(listMetrics0), gcSecondsOf(listMetrics)),
       benchCpuS: +((listClient.user + listClient.system) / 1e6).toFixed(1),
-      serverPages: podListPages(listTiming0, await podListTimingOf(pool)),
+      serverPages: podListPages(podListTimingOf(listMetrics0), podListTimingOf(listMetrics)),
     };
     log(
       `  the 3 LISTs of all pods: ${JSON.stringify(results.listAllPodsServer)} (wall, server CPU and GC, this process's CPU, the page calls as the server timed them)`,
@@ -928,7 +927,7 @@ async function main(): Promise<void> {
       );
     }
     results.final = {
-      server: { ...rssOf(serverPid), ...(await heapOf(pool)) },
+      server: { ...rssOf(serverPid), ...heapOf(await metricsOf(pool)) },
       sim: rssOf(simPid),
       ...(etcd ? { etcd: { ...etcd.rss(), dbMiB: +etcd.dbMiB().toFixed(1) } } : {}),
     };
