@@ -28,6 +28,19 @@ export const pick = (name: string, full: number, small: number): number => {
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * Waits for `p`, at most `ms`. Its timer is cleared when `p` settles first: a pending sleep in
+ * a race would keep the bench process alive that long after it is done.
+ */
+export async function waitAtMost(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([p, new Promise<void>((r) => (timer = setTimeout(r, ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** The q-quantile (0..1) of an ascending array, nearest-rank. */
 export function pct(sorted: number[], q: number): number {
   if (!sorted.length) return NaN;
@@ -94,9 +107,8 @@ export function launch(
   /** A niceness for the whole process (all its threads): `nice -n N node ...`, which keeps the PID. */
   niceness = 0,
 ): Promise<{ child: ChildProcess; match: RegExpExecArray; stderr: () => string }> {
-  const child = niceness
-    ? spawn('nice', ['-n', String(niceness), process.execPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
-    : spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const argv = niceness ? ['-n', String(niceness), process.execPath, ...args] : args;
+  const child = spawn(niceness ? 'nice' : process.execPath, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => {
     stderr += d.toString();

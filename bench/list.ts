@@ -31,7 +31,19 @@ import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Pool } from 'undici';
-import { clientTLS, cpuSecondsOf, k8tsServerArgs, launch, pct, pick, repo, rssOf, scale, sleep } from './common.js';
+import {
+  clientTLS,
+  cpuSecondsOf,
+  k8tsServerArgs,
+  launch,
+  pct,
+  pick,
+  repo,
+  rssOf,
+  scale,
+  sleep,
+  waitAtMost,
+} from './common.js';
 
 const cfg = {
   pods: pick('BENCH_PODS', 150_000, 10_000),
@@ -383,7 +395,7 @@ async function main() {
     await pool.close();
     if (child.exitCode === null) {
       child.kill('SIGTERM');
-      await Promise.race([new Promise((r) => child.once('exit', r)), sleep(30_000)]);
+      await waitAtMost(new Promise((r) => child.once('exit', r)), 30_000);
       child.kill('SIGKILL');
     }
     spawnSync(process.execPath, [join(repo, 'bin', 'k8ts'), 'killall', '--data-dir', dataDir], { stdio: 'ignore' });

@@ -4,7 +4,7 @@
 import type { Pod } from 'kubernetes-types/core/v1.js';
 import type { Pool } from 'undici';
 import { R, type Client } from '../src/client/index.js';
-import { pct, sleep } from './common.js';
+import { pct, sleep, waitAtMost } from './common.js';
 
 export interface LatencySummary {
   what: string;
@@ -142,10 +142,7 @@ export async function podStartupAtRate(
     );
   }
   await Promise.all(creates);
-  // A timer of its own, cleared once all are Running: a pending sleep would keep the process alive.
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([finished, new Promise<void>((r) => (timer = setTimeout(r, o.timeoutMs)))]);
-  clearTimeout(timer);
+  await waitAtMost(finished, o.timeoutMs);
   watch.stop();
   const s = summarize(`pod startup at ${o.perSecond}/s (created → Running and Ready)`, startup, errors);
   return { ...s, perSecond: o.perSecond, running: done.size };
