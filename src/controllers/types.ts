@@ -26,7 +26,7 @@ export interface ControllerOptions {
   nodeStartupGracePeriodMs?: number;
   /** The cluster CA (PEM) the root-ca-cert-publisher puts in every namespace's kube-root-ca.crt. */
   rootCA?: string;
-  /** --concurrent-replicaset-syncs: ReplicaSets (and ReplicationControllers) synced at once (default 5). */
+  /** --concurrent-replicaset-syncs: ReplicaSets synced at once (default 5; ReplicationControllers keep 5, upstream's --concurrent-rc-syncs). */
   concurrentReplicaSetSyncs?: number;
   /** --concurrent-deployment-syncs: Deployments synced at once (default 5). */
   concurrentDeploymentSyncs?: number;
