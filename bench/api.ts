@@ -40,6 +40,7 @@ import YAML from 'yaml';
 import { Etcd3 } from 'etcd3';
 import {
   CLK_TCK,
+  clientTLS,
   cpuSecondsOf,
   heapSnapshotNodeArgs,
   heapSnapshotOf,
@@ -292,12 +293,7 @@ async function startK8ts(serverArgs: string[]): Promise<K8ts> {
   const m = /ready: (\S+) \(data .*, kubeconfig (.*)\)/.exec(line);
   if (!m) throw new Error(`unexpected ready line: ${line}`);
   const kc = YAML.parse(readFileSync(m[2], 'utf8'));
-  const b64 = (s: string) => Buffer.from(s, 'base64').toString('utf8');
-  const tls = {
-    ca: b64(kc.clusters[0].cluster['certificate-authority-data']),
-    cert: b64(kc.users[0].user['client-certificate-data']),
-    key: b64(kc.users[0].user['client-key-data']),
-  };
+  const tls = clientTLS(m[2]);
   const url = kc.clusters[0].cluster.server as string;
   const pool = new Pool(url, {
     connections: cfg.concurrency,

@@ -38,13 +38,13 @@ import { execFile, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join, dirname } from 'node:path';
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import type { Deployment } from 'kubernetes-types/apps/v1.js';
 import { Pool } from 'undici';
-import YAML from 'yaml';
 import { Client, R } from '../src/client/index.js';
 import {
   CLK_TCK,
+  clientTLS,
   cpuSecondsOf,
   heapSnapshotNodeArgs,
   heapSnapshotOf,
@@ -58,6 +58,7 @@ import {
   sleep,
 } from './common.js';
 import { podStartupAtRate, startLatencyProbe, type LatencySummary } from './scaleprobes.js';
+import { callLatencySince, requestDurationsOf, sloClass, type CallLatency } from './apislis.js';
 import { etcdPidFile, findEtcdBinary } from '../src/etcd/managed.js';
 import { freePort } from '../test/support/ports.js';
 
@@ -343,35 +344,20 @@ function gcSecondsOf(metrics: string): Record<string, number> {
   return out;
 }
 
-/**
- * The server's own timing of cluster-wide pod LISTs (apiserver_request_duration_seconds, as
- * upstream's API call SLI reads it): calls, seconds in all, and per bucket bound, calls at or under it.
- */
-function podListTimingOf(metrics: string): { count: number; sum: number; le: Map<string, number> } {
-  const out = { count: 0, sum: 0, le: new Map<string, number>() };
-  const mine = (l: string) => /verb="LIST"/.test(l) && /resource="pods"/.test(l) && /scope="cluster"/.test(l);
-  for (const line of metrics.split('\n')) {
-    if (!line.startsWith('apiserver_request_duration_seconds_') || !mine(line)) continue;
-    const value = Number(line.slice(line.lastIndexOf(' ') + 1));
-    if (line.startsWith('apiserver_request_duration_seconds_count')) out.count = value;
-    else if (line.startsWith('apiserver_request_duration_seconds_sum')) out.sum = value;
+/** Per upstream SLO class, the kind of call with the highest p99 among those with at least 100 calls. */
+function worstBySloClass(calls: CallLatency[]) {
+  const byClass = new Map<string, { what: string; limitMs: number; seriesCount: number; worst: CallLatency }>();
+  for (const c of calls) {
+    if (c.calls < 100) continue;
+    const { what, limitMs } = sloClass(c.series);
+    const w = byClass.get(what);
+    if (!w) byClass.set(what, { what, limitMs, seriesCount: 1, worst: c });
     else {
-      const le = /le="([^"]+)"/.exec(line)?.[1];
-      if (le) out.le.set(le, value);
+      w.seriesCount++;
+      if (c.p99Ms > w.worst.p99Ms) w.worst = c;
     }
   }
-  return out;
-}
-
-/** Page calls between two readings, their mean at the server, and the bucket bound the slowest was under. */
-function podListPages(before: ReturnType<typeof podListTimingOf>, after: typeof before) {
-  const calls = after.count - before.count;
-  let slowestUnderS: number | undefined;
-  for (const [le, n] of after.le) {
-    if (le === '+Inf' || n - (before.le.get(le) ?? 0) < calls) continue;
-    slowestUnderS = Math.min(slowestUnderS ?? Infinity, Number(le));
-  }
-  return { calls, meanMs: calls ? +((1000 * (after.sum - before.sum)) / calls).toFixed(1) : NaN, slowestUnderS };
+  return [...byClass.values()];
 }
 
 /** GC seconds spent between two readings of gcSecondsOf, by kind, rounded. */
@@ -504,13 +490,7 @@ async function main(): Promise<void> {
       results.etcd = { pid: etcd.pid, version: etcdVersion() };
       log(`store: managed etcd ${results.etcd.version}, pid ${etcd.pid}; RSS ${f0(etcd.rss().rssMiB)} MiB`);
     }
-    const kc = YAML.parse(readFileSync(kubeconfig, 'utf8'));
-    const b64 = (s: string) => Buffer.from(s, 'base64').toString('utf8');
-    const tls = {
-      ca: b64(kc.clusters[0].cluster['certificate-authority-data']),
-      cert: b64(kc.users[0].user['client-certificate-data']),
-      key: b64(kc.users[0].user['client-key-data']),
-    };
+    const tls = clientTLS(kubeconfig);
     // A generous connect timeout: on a loaded machine (or right after a heap snapshot) the server may
     // take longer than undici's 10 s to accept, and the run should not end there.
     pool = new Pool(srv.match[1], {
@@ -617,15 +597,19 @@ async function main(): Promise<void> {
     })();
 
     // The workload: Deployments, 16 creates in flight; API calls sampled meanwhile.
-    const probe = startLatencyProbe(pool, { nodes: cfg.nodes, namespace: nsName(0) });
+    const probe = startLatencyProbe({ url: srv.match[1], kubeconfig, nodes: cfg.nodes, namespace: nsName(0) });
     const createStart = performance.now();
+    // This process's own event loop: it follows every pod, which the probe (a process of its own) is spared.
+    const benchLoop = monitorEventLoopDelay({ resolution: 20 });
+    benchLoop.enable();
     const cpu0 = cpuSecondsOf(serverPid);
     const simCpu0 = cpuSecondsOf(simPid);
     const etcdCpu0 = etcd?.cpu() ?? 0;
     const busy0 = machineBusy();
     const sched0 = schedOf(serverPid);
     const threads0 = threadCpuSeconds(serverPid);
-    const gc0 = gcSecondsOf(await metricsOf(pool));
+    const rolloutMetrics0 = await metricsOf(pool);
+    const gc0 = gcSecondsOf(rolloutMetrics0);
     let next = 0;
     await Promise.all(
       Array.from({ length: 16 }, async () => {
@@ -679,6 +663,7 @@ async function main(): Promise<void> {
       await sleep(500);
     }
     const convergeS = (performance.now() - createStart) / 1000;
+    const rolloutMetrics = await metricsOf(pool);
     const convergeCpu = cpuSecondsOf(serverPid) - cpu0;
     const convergeEtcd = etcd ? etcd.cpu() - etcdCpu0 : 0;
     // Per thread: the main thread (the API server's event loop) and the busiest others (the
@@ -712,7 +697,7 @@ async function main(): Promise<void> {
       serverMainThreadCores: +mainThreadCores.toFixed(2),
       serverMainThreadCpuS: +(mainThreadCores * convergeS).toFixed(2),
       serverBusiestOtherThreadsCores: otherThreadCores.map((t) => +t.cores.toFixed(2)),
-      serverGcS: gcSince(gc0, gcSecondsOf(await metricsOf(pool))),
+      serverGcS: gcSince(gc0, gcSecondsOf(rolloutMetrics)),
       simCores: +((cpuSecondsOf(simPid) - simCpu0) / convergeS).toFixed(2),
       ...(etcd ? { etcdCores: +(convergeEtcd / convergeS).toFixed(2), etcdPeakRssMiB: +etcdPeakRss.toFixed(0) } : {}),
       otherCores: +(
@@ -720,13 +705,19 @@ async function main(): Promise<void> {
         convergeS
       ).toFixed(2),
       serverPeakRssMiB: +peakRss.toFixed(0),
+      benchLoopDelayMs: {
+        p50: +(benchLoop.percentile(50) / 1e6).toFixed(0),
+        p99: +(benchLoop.percentile(99) / 1e6).toFixed(0),
+      },
     };
+    benchLoop.disable();
     log(
       `pods: last created ${results.converge.allPodsCreatedS} s; create→scheduled ${JSON.stringify(results.converge.createToScheduledMs)} ms; scheduled→Running+Ready ${JSON.stringify(results.converge.scheduledToRunningMs)} ms`,
     );
     log(
       `all ${cfg.pods} pods scheduled after ${results.converge.allScheduledS} s, Running and Ready after ${results.converge.allRunningS} s (server ${results.converge.serverCores} cores)`,
     );
+    log(`this process's event loop delay while converging: ${JSON.stringify(results.converge.benchLoopDelayMs)} ms`);
     log(
       `server threads while converging: main ${results.converge.serverMainThreadCores} cores, busiest others ${results.converge.serverBusiestOtherThreadsCores.join(' / ')} cores; GC seconds ${JSON.stringify(results.converge.serverGcS)}`,
     );
@@ -736,6 +727,23 @@ async function main(): Promise<void> {
       log(
         `  during the rollout, ${l.what}: p50 ${l.p50} ms, p99 ${l.p99} ms, max ${l.max} ms (n=${l.samples}, ${l.errors} errors)`,
       );
+    // The same window at the server, every kind of call the cluster made, as the SLOs count them.
+    // (The SLI leaves out time queued by priority and fairness; the whole request's p99 beside it.)
+    const rolloutCalls = callLatencySince(requestDurationsOf(rolloutMetrics0), requestDurationsOf(rolloutMetrics));
+    const whole = 'apiserver_request_duration_seconds';
+    const rolloutWhole = callLatencySince(
+      requestDurationsOf(rolloutMetrics0, whole),
+      requestDurationsOf(rolloutMetrics, whole),
+    );
+    results.apiCallsDuringRollout = rolloutCalls;
+    results.apiCallsDuringRolloutWhole = rolloutWhole;
+    for (const c of rolloutCalls.filter((c) => c.calls >= 100)) {
+      const w = rolloutWhole.find((x) => x.series === c.series);
+      log(
+        `  during the rollout at the server, ${c.series}: ${c.calls} calls; SLI mean ${c.meanMs} ms, p99 ${c.p99Ms} ms; whole request mean ${w?.meanMs} ms, p99 ${w?.p99Ms} ms`,
+      );
+    }
+    results.sloDuringRollout = worstBySloClass(rolloutCalls);
 
     // Deployments agree?
     const deps = await client.resource(R.deployments).listAll({ labelSelector: 'bench=scale' });
@@ -890,7 +898,9 @@ async function main(): Promise<void> {
       cpuS: +(cpuSecondsOf(serverPid) - listCpu0).toFixed(1),
       gcS: gcSince(gcSecondsOf(listMetrics0), gcSecondsOf(listMetrics)),
       benchCpuS: +((listClient.user + listClient.system) / 1e6).toFixed(1),
-      serverPages: podListPages(podListTimingOf(listMetrics0), podListTimingOf(listMetrics)),
+      serverPages: callLatencySince(requestDurationsOf(listMetrics0), requestDurationsOf(listMetrics)).find(
+        (c) => c.series === 'LIST pods cluster',
+      ),
     };
     log(
       `  the 3 LISTs of all pods: ${JSON.stringify(results.listAllPodsServer)} (wall, server CPU and GC, this process's CPU, the page calls as the server timed them)`,
@@ -989,6 +999,10 @@ async function main(): Promise<void> {
       ...((results.latencyDuringRollout ?? []) as LatencySummary[]).map((l): [string, string] => [
         `during the rollout: ${l.what}`,
         `p50 ${l.p50} ms, p99 ${l.p99} ms, max ${l.max} ms (n=${l.samples}, ${l.errors} errors)`,
+      ]),
+      ...(results.sloDuringRollout as ReturnType<typeof worstBySloClass>).map((w): [string, string] => [
+        `during the rollout, at the server: slowest ${w.what} p99 (of ${w.seriesCount} kinds of call)`,
+        `${w.worst.p99Ms} ms, ${w.worst.series} (${w.worst.calls} calls, mean ${w.worst.meanMs} ms); SLO ${w.limitMs} ms ${w.worst.p99Ms <= w.limitMs ? '✔' : '✘'}`,
       ]),
       ...(results.podStartup
         ? [

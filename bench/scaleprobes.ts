@@ -2,6 +2,8 @@
 // (kubernetes/community sig-scalability/slos): API call latency while the cluster is busy, and
 // pod startup latency at an arrival rate the cluster sustains.
 import type { Pod } from 'kubernetes-types/core/v1.js';
+import { fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import type { Pool } from 'undici';
 import { R, type Client } from '../src/client/index.js';
 import { pct, sleep, waitAtMost } from './common.js';
@@ -42,16 +44,41 @@ async function call(pool: Pool, method: 'GET' | 'POST' | 'DELETE', path: string,
     throw new Error(`${method} ${path}: ${res.statusCode}`);
 }
 
+/** Where the latency probe sends its calls, and what it asks about. */
+export interface ProbeTarget {
+  url: string;
+  kubeconfig: string;
+  nodes: number;
+  namespace: string;
+  gapMs?: number;
+}
+
 /**
  * Calls of the SLO's three kinds, one after another with `gapMs` between them, until stopped: a
  * single-object read, a create and its delete, a namespace-scoped list. Started with the rollout, it
  * samples the latency clients see while the cluster converges (the SLO holds over the whole run,
- * not only once it is quiet).
+ * not only once it is quiet). It runs in a process of its own (bench/latencyprobe.ts), as a user's
+ * kubectl would: this one's event loop is busy following every pod of the rollout.
  */
-export function startLatencyProbe(
-  pool: Pool,
-  o: { nodes: number; namespace: string; gapMs?: number },
-): { stop(): Promise<LatencySummary[]> } {
+export function startLatencyProbe(o: ProbeTarget): { stop(): Promise<LatencySummary[]> } {
+  const child = fork(fileURLToPath(new URL('./latencyprobe.js', import.meta.url)), [JSON.stringify(o)], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const results = new Promise<LatencySummary[]>((resolve, reject) => {
+    child.once('message', (m) => resolve(m as LatencySummary[]));
+    child.once('exit', (code) => reject(new Error(`the latency probe exited (${code}) without results`)));
+  });
+  results.catch(() => undefined); // (read by stop(); an early exit is reported there)
+  return {
+    async stop() {
+      child.send('stop');
+      return results;
+    },
+  };
+}
+
+/** The probe's loop (in its own process): runs until `running()` turns false, then summarises. */
+export async function probeLatency(pool: Pool, o: ProbeTarget, running: () => boolean): Promise<LatencySummary[]> {
   const cms = `/api/v1/namespaces/${o.namespace}/configmaps`;
   const calls: [string, Call][] = [
     [
@@ -68,27 +95,18 @@ export function startLatencyProbe(
   ];
   const ms = calls.map(() => [] as number[]);
   const errors = calls.map(() => 0);
-  let running = true;
-  const loop = (async () => {
-    for (let i = 0; running; i++) {
-      const k = i % calls.length;
-      const t = performance.now();
-      try {
-        await calls[k][1](pool, i);
-        ms[k].push(performance.now() - t);
-      } catch {
-        errors[k]++;
-      }
-      await sleep(o.gapMs ?? 250);
+  for (let i = 0; running(); i++) {
+    const k = i % calls.length;
+    const t = performance.now();
+    try {
+      await calls[k][1](pool, i);
+      ms[k].push(performance.now() - t);
+    } catch {
+      errors[k]++;
     }
-  })();
-  return {
-    async stop() {
-      running = false;
-      await loop;
-      return calls.map(([what], k) => summarize(what, ms[k], errors[k]));
-    },
-  };
+    await sleep(o.gapMs ?? 250);
+  }
+  return calls.map(([what], k) => summarize(what, ms[k], errors[k]));
 }
 
 /**

@@ -5,6 +5,8 @@
 // corrupt the watch cache; informers that keep their objects frozen get the cache's own objects
 // (deeply frozen: a write throws) instead of a copy each.
 import type { ApiServer } from './server.js';
+import type { ResourceRequest } from './requestinfo.js';
+import { ExcludedLatency } from './excludedlatency.js';
 import type { UserInfo } from './store.js';
 import { type MaybePromise, servedAsStored, then } from './convert.js';
 import { verbsOf } from './resources.js';
@@ -93,6 +95,17 @@ const VERB_METHODS: Record<string, string> = {
   deletecollection: 'DELETE',
 };
 
+/** Each verb as the API server's request metrics name it (a watch is no call they time). */
+const METRICS_VERBS: Record<string, string> = {
+  get: 'GET',
+  list: 'LIST',
+  create: 'POST',
+  update: 'PUT',
+  patch: 'PATCH',
+  delete: 'DELETE',
+  deletecollection: 'DELETECOLLECTION',
+};
+
 /** Run `fn`, turning whatever it throws into a client ApiError; counted as client-go counts requests. */
 async function guarded<T>(method: string, fn: () => T | Promise<T>): Promise<T> {
   try {
@@ -157,14 +170,18 @@ export class InProcessTransport implements Transport {
   private audited<T>(
     verb: string,
     t: Target,
-    /** `audited`: an audit record keeps the request's body (it must stay as the caller sent it). */
-    run: (audited: boolean) => Promise<T>,
+    /**
+     * `audited`: an audit record keeps the request's body (it must stay as the caller sent it).
+     * `excluded`: the call's time its latency SLI leaves out (a write's admission webhooks add theirs).
+     */
+    run: (audited: boolean, excluded: ExcludedLatency) => Promise<T>,
     body?: unknown,
     namespace = t.namespace,
     fieldSelector?: string,
     /** A list's options, for the seats it takes. */
     list?: ListParams,
   ) {
+    const { observed, excluded } = this.timed(verb, t, namespace);
     const authz = this.authorize(verb, t, namespace, fieldSelector);
     const record = beginInProcessAudit(this.api.audit, {
       user: this.user,
@@ -182,40 +199,83 @@ export class InProcessTransport implements Transport {
     if (authz?.error) {
       record?.complete({ error: authz.error });
       restClientRequest(VERB_METHODS[verb] ?? verb.toUpperCase(), '', 403);
-      return Promise.reject(authz.error);
+      return observed(Promise.reject(authz.error));
     }
     // API Priority and Fairness: the call takes a seat of its priority level, as an HTTP request would.
     const fc = this.api.flowControl;
     const call = fc
-      ? (audited: boolean) =>
-          fc.runInProcess(
+      ? (audited: boolean) => {
+          const queued = process.hrtime.bigint();
+          return fc.runInProcess(
             this.user,
             verb,
             t,
             namespace ?? '',
-            () => run(audited),
+            () => {
+              excluded.since(queued);
+              return run(audited, excluded);
+            },
             objectName(verb, t, fieldSelector),
             list,
-          )
-      : run;
-    if (!record) return call(false);
-    return call(true).then(
-      (response) => {
-        record.complete({ response });
-        return response;
-      },
-      (error: unknown) => {
-        record.complete({ error });
-        throw error;
-      },
+          );
+        }
+      : (audited: boolean) => run(audited, excluded);
+    if (!record) return observed(call(false));
+    return observed(
+      call(true).then(
+        (response) => {
+          record.complete({ response });
+          return response;
+        },
+        (error: unknown) => {
+          record.complete({ error });
+          throw error;
+        },
+      ),
     );
+  }
+
+  /**
+   * Times a call into the API server's request metrics (apiserver_request_duration_seconds and
+   * its SLI variant), as the same call over HTTP would be: from its start, flow control's
+   * queueing included in the one, left out (`excluded`) of the other.
+   */
+  private timed(verb: string, t: Target, namespace: string | undefined) {
+    const excluded = new ExcludedLatency();
+    const metricsVerb = METRICS_VERBS[verb];
+    if (!metricsVerb) return { excluded, observed: <T>(p: Promise<T>) => p };
+    const started = process.hrtime.bigint();
+    const info: ResourceRequest = {
+      kind: 'resource',
+      group: t.resource.group,
+      version: t.resource.version,
+      resource: t.resource.plural,
+      namespace,
+      // (A create names no object in its URL, unless it is a subresource's: pods/binding.)
+      name:
+        verb === 'list' || verb === 'deletecollection' || (verb === 'create' && !t.subresource) ? undefined : t.name,
+      subresource: t.subresource,
+    };
+    const metrics = this.api.metrics;
+    const observed = <T>(p: Promise<T>) =>
+      p.then(
+        (response) => {
+          metrics.observeCall(metricsVerb, info, verb === 'create' ? 201 : 200, started, excluded);
+          return response;
+        },
+        (error: unknown) => {
+          metrics.observeCall(metricsVerb, info, ApiError.from(error).code, started, excluded);
+          throw error;
+        },
+      );
+    return { excluded, observed };
   }
 
   /**
    * The handlers' view of a call, as the HTTP layer makes it from a URL: the resource served at
    * the target's version (404 otherwise) and, for `named` verbs, an object address.
    */
-  private request(t: Target, named: boolean, namespace = t.namespace): ApiRequest {
+  private request(t: Target, named: boolean, namespace = t.namespace, excluded?: ExcludedLatency): ApiRequest {
     const r = t.resource;
     const served = this.api.registry.lookup(r.group, r.version, r.plural);
     if (!served) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource', {});
@@ -231,6 +291,7 @@ export class InProcessTransport implements Transport {
       subresource: t.subresource,
       user: this.user,
       defaultFieldManager: this.fieldManager,
+      excluded,
     });
   }
 
@@ -475,18 +536,18 @@ export class InProcessTransport implements Transport {
     return this.audited(
       'create',
       t,
-      (audited) =>
+      (audited, excluded) =>
         guarded('POST', async () => {
           if (t.subresource) {
             // POST to an object's subresource: an action with its own semantics (pods/binding, ...).
-            const req = this.request(t, true);
+            const req = this.request(t, true, t.namespace, excluded);
             const call = this.extra(req);
             if (!call) throw serverErrors.notFound(resourceRef(req), `${t.name}/${t.subresource}`);
             const ctx = writeContext(req, this.writeOptions(opts, 'CreateOptions'), t.subresource);
             return this.done(req, deepCopy(await call(req.namespace, req.name!, body, ctx)));
           }
           // A client names the namespace with the object; the URL of an HTTP request carries it.
-          const req = this.request(t, false, t.namespace ?? body?.metadata?.namespace);
+          const req = this.request(t, false, t.namespace ?? body?.metadata?.namespace, excluded);
           const validated = this.writeOptions(opts, 'CreateOptions');
           const result = await create(this.api.handlers, req, { object: this.body(body, audited) }, validated);
           return this.done(req, await this.out(req, result, opts?.shared));
@@ -500,9 +561,9 @@ export class InProcessTransport implements Transport {
     return this.audited(
       'update',
       t,
-      (audited) =>
+      (audited, excluded) =>
         guarded('PUT', async () => {
-          const req = this.request(t, true);
+          const req = this.request(t, true, t.namespace, excluded);
           const validated = this.writeOptions(opts, 'UpdateOptions');
           const call = req.subresource ? this.extra(req) : undefined;
           if (call) {
@@ -520,9 +581,9 @@ export class InProcessTransport implements Transport {
     return this.audited(
       'patch',
       t,
-      (audited) =>
+      (audited, excluded) =>
         guarded('PATCH', async () => {
-          const req = this.request(t, true);
+          const req = this.request(t, true, t.namespace, excluded);
           const validated = this.writeOptions(opts, 'PatchOptions', type === 'apply');
           // The patch's values end up in the stored object: the caller's own stay untouched.
           const result = await patch(this.api.handlers, req, { type, body: this.body(body, audited) }, validated);
@@ -533,9 +594,9 @@ export class InProcessTransport implements Transport {
   }
 
   delete(t: Target, opts: DeleteOptions = {}): Promise<any> {
-    return this.audited('delete', t, () =>
+    return this.audited('delete', t, (_audited, excluded) =>
       guarded('DELETE', async () => {
-        const req = this.request(t, true);
+        const req = this.request(t, true, t.namespace, excluded);
         const result = await deleteObject(this.api.handlers, req, deleteOptions(opts));
         return this.done(req, await this.out(req, result));
       }),
@@ -543,9 +604,9 @@ export class InProcessTransport implements Transport {
   }
 
   deleteCollection(t: Target, opts: ListOptions & DeleteOptions = {}): Promise<any> {
-    return this.audited('deletecollection', t, () =>
+    return this.audited('deletecollection', t, (_audited, excluded) =>
       guarded('DELETE', async () => {
-        const req = this.request({ ...t, name: undefined }, false);
+        const req = this.request({ ...t, name: undefined }, false, t.namespace, excluded);
         const result = await deleteCollection(this.api.handlers, req, listOptions(opts, false), deleteOptions(opts));
         return this.done(req, deepCopy(result));
       }),

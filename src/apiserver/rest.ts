@@ -2,6 +2,7 @@
 // type), call the verb's handler (handlers/), encode its answer (JSON, YAML, protobuf, Table,
 // PartialObjectMetadata) with the Warning headers. The in-process transport (inprocess.ts) is
 // the other entry to the same handlers.
+import type { ExcludedLatency } from './excludedlatency.js';
 import { auditAnnotationsFor } from './audit/index.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type ResourceDef, isObjectSubresource } from '../api/types.js';
@@ -78,6 +79,8 @@ export interface RequestScope {
   user: UserInfo;
   /** Warnings gathered while handling, sent as Warning headers. */
   warnings: string[];
+  /** The request's time its latency SLI leaves out (queueing, admission webhooks). */
+  excluded?: ExcludedLatency;
 }
 
 const PATCH_TYPES: Record<string, PatchType> = {
@@ -143,6 +146,7 @@ export class RestHandler {
       defaultFieldManager: defaultFieldManager(scope.req.headers['user-agent']),
       auditAnnotations: auditAnnotationsFor(scope.req),
       bodyBytes: declared > 0 ? declared : undefined,
+      excluded: scope.excluded,
     });
   }
 

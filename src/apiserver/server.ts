@@ -34,6 +34,7 @@ import { Store, type UserInfo } from './store.js';
 import { websocketSink } from './watch.js';
 import { AuthenticatorChain, type Authenticated } from './authn/chain.js';
 import { ApiMetrics } from './metrics.js';
+import { ExcludedLatency } from './excludedlatency.js';
 import { CRDController } from './crd/controller.js';
 import { registerSubresources } from './subresources.js';
 import type { ExtraSubresource, ServingApi } from './serving.js';
@@ -175,7 +176,7 @@ export class ApiServer implements ServingApi {
   private readonly discovery: Discovery;
   private readonly openapi: OpenAPIDocumentCache;
   private readonly openapiV2Protobuf = new WeakMap<object, Buffer>();
-  private readonly metrics = new ApiMetrics();
+  readonly metrics = new ApiMetrics();
   /** Authenticated and authorized non-resource paths served by other parts (e.g. /metrics/kube-state). */
   readonly nonResourceHandlers = new Map<string, (req: IncomingMessage, res: ServerResponse) => void | Promise<void>>();
   /** Refuses new objects while the heap is nearly full, so no create can exhaust it. */
@@ -603,6 +604,7 @@ export class ApiServer implements ServingApi {
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = process.hrtime.bigint();
+    const excluded = new ExcludedLatency();
     this.inflight++;
     // Shutting down: finish this request, but close the connection after it (as Go's
     // Server.Shutdown does), so busy keep-alive connections don't keep bringing new work.
@@ -672,10 +674,12 @@ export class ApiServer implements ServingApi {
             // the request's context is cancelled); it never takes a seat.
             if (clientGone(res)) t.cancel();
             res.once('close', t.cancel);
+            const queued = process.hrtime.bigint();
             try {
               release = (await t).release;
             } finally {
               res.off('close', t.cancel);
+              excluded.since(queued);
             }
           } else release = t.release;
         }
@@ -711,7 +715,7 @@ export class ApiServer implements ServingApi {
         throw new errors.ApiError(404, 'NotFound', 'the server could not find the requested resource', {});
       }
       checkRoute(served.def, info, req.method ?? 'GET');
-      const scope: RequestScope = { req, res, info, served, query: url.query, user, warnings: [] };
+      const scope: RequestScope = { req, res, info, served, query: url.query, user, warnings: [], excluded };
       if (watching) {
         this.trackWatch(res);
         this.inflight--;
@@ -737,7 +741,7 @@ export class ApiServer implements ServingApi {
       release?.();
       // (A watch that failed before it started, rejected by flow control say, is counted here.)
       if (!tracked) this.inflight--;
-      this.metrics.observe(req, res, info, started, watching);
+      this.metrics.observe(req, res, info, started, watching, excluded);
     }
   }
 

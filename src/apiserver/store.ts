@@ -1,6 +1,7 @@
 // The generic store: create/get/list/update/delete semantics shared by every resource, in the
 // manner of upstream's generic registry. A resource contributes only its ResourceDef strategy.
 // Objects here are always in the storage version; conversion happens at the HTTP edge.
+import type { ExcludedLatency } from './excludedlatency.js';
 import { randomUUID } from 'node:crypto';
 import type { KObject, ResourceDef, StrategyContext } from '../api/types.js';
 import * as errors from '../machinery/errors.js';
@@ -35,6 +36,8 @@ export interface WriteContext {
   requestVersion?: string;
   /** The request's audit annotations, which admission adds to. */
   auditAnnotations?: Record<string, string>;
+  /** The request's time its latency SLI leaves out, which admission webhooks add to. */
+  excluded?: ExcludedLatency;
 }
 
 /**
@@ -251,6 +254,7 @@ export class Store {
       requestVersion: ctx.requestVersion,
       warnings: ctx.warnings,
       auditAnnotations: ctx.auditAnnotations,
+      excluded: ctx.excluded,
       fieldManager: ctx.fieldManager,
       deleteOptions: deleteOptions && { ...deleteOptions },
     };

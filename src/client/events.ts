@@ -35,8 +35,30 @@ export function objectReference(obj: KubeObject): ObjectReference {
   return ref;
 }
 
+/**
+ * Events waiting to be sent, per recorder, beyond which new ones are dropped: client-go's
+ * broadcaster queue (maxQueuedEvents, DropIfChannelFull), so a component that records faster
+ * than the API server takes them loses events rather than memory or the server's time.
+ */
+export const MAX_QUEUED_EVENTS = 1000;
+
+/** An event as recorded: what it is about and when, taken at the call (the object may change later). */
+interface Pending {
+  involved: ObjectReference;
+  type: EventType;
+  reason: string;
+  message: string;
+  at: string;
+}
+
 export class EventRecorder {
   private readonly correlator = new EventCorrelator();
+  /** Queued events from `head` on (a queue without shift()'s copying). */
+  private queue: Pending[] = [];
+  private head = 0;
+  private sending = false;
+  /** Events dropped because the queue was full. */
+  dropped = 0;
 
   constructor(
     private readonly client: Client,
@@ -47,9 +69,15 @@ export class EventRecorder {
   /** Record `reason`/`message` about `obj` (a full object with apiVersion, kind and metadata). */
   /** `fieldPath` names the part of the object the event is about (e.g. `spec.containers{web}`), as the kubelet sets it. */
   event(obj: KubeObject, type: EventType, reason: string, message: string, fieldPath?: string): void {
-    void this.record(obj, type, reason, message, fieldPath).catch((err) =>
-      this.log?.debug({ err, reason }, 'event not recorded'),
-    );
+    if (this.queue.length - this.head >= MAX_QUEUED_EVENTS) {
+      if (this.dropped++ % MAX_QUEUED_EVENTS === 0)
+        this.log?.warn({ reason, dropped: this.dropped }, 'too many queued events, dropped event');
+      return;
+    }
+    const involved = objectReference(obj);
+    if (fieldPath) involved.fieldPath = fieldPath;
+    this.queue.push({ involved, type, reason, message, at: rfc3339() });
+    if (!this.sending) void this.send();
   }
 
   eventf(obj: KubeObject, type: EventType, reason: string, format: string, ...args: unknown[]): void {
@@ -62,15 +90,27 @@ export class EventRecorder {
     );
   }
 
-  private async record(
-    obj: KubeObject,
-    type: EventType,
-    reason: string,
-    message: string,
-    fieldPath?: string,
-  ): Promise<void> {
-    const involved = objectReference(obj);
-    if (fieldPath) involved.fieldPath = fieldPath;
+  /**
+   * Sends queued events one at a time, as client-go's recorder sends from one goroutine: the
+   * correlator sees them in order, and a count bump never races the write it bumps.
+   */
+  private async send(): Promise<void> {
+    this.sending = true;
+    try {
+      while (this.head < this.queue.length) {
+        const e = this.queue[this.head++];
+        if (this.head > 1024 && this.head * 2 > this.queue.length) {
+          this.queue = this.queue.slice(this.head);
+          this.head = 0;
+        }
+        await this.record(e).catch((err) => this.log?.debug({ err, reason: e.reason }, 'event not recorded'));
+      }
+    } finally {
+      this.sending = false;
+    }
+  }
+
+  private async record({ involved, type, reason, message, at: t }: Pending): Promise<void> {
     // Events about cluster-scoped objects live in the default namespace, as upstream.
     const namespace = involved.namespace ?? 'default';
     const verdict = this.correlator.correlate({
@@ -88,7 +128,6 @@ export class EventRecorder {
     });
     if (verdict.action === 'drop') return;
     const events = this.client.resource(RECORDED_EVENTS).namespace(namespace);
-    const t = rfc3339();
     if (verdict.action === 'bump') {
       try {
         const bump = { count: verdict.count, lastTimestamp: t, message: verdict.message };

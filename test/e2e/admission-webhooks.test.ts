@@ -321,6 +321,7 @@ test('timeoutSeconds is honoured, and a hanging webhook holds up no other reques
     }),
   ]);
   try {
+    const metrics0 = (await raw.request('GET', '/metrics')).body;
     const started = Date.now();
     const slow = raw.json('POST', `/api/v1/namespaces/${NS}/configmaps`, JSON.parse(cmJSON('slow', { slow: 'yes' })));
     // Meanwhile other reads and writes are answered at once.
@@ -338,6 +339,28 @@ test('timeoutSeconds is honoured, and a hanging webhook holds up no other reques
       `Internal error occurred: failed calling webhook "slow.example.com": failed to call webhook: Post "https://127.0.0.1:${port}/slow?timeout=2s": context deadline exceeded`,
     );
     assert.ok(took >= 1900 && took < 4000, `the call was given up after ${took} ms`);
+    // The latency SLI leaves the webhook's time out (apiserver_request_sli_duration_seconds);
+    // the request's whole duration has it.
+    const metrics1 = (await raw.request('GET', '/metrics')).body;
+    const over = (metric: string, text: string) => {
+      const series = `${metric}_bucket{le="1.5",verb="POST",group="",version="v1",resource="configmaps",subresource="",scope="namespace",component="apiserver"}`;
+      const line = (name: string) => text.split('\n').find((l) => l.startsWith(name));
+      const count = `${metric}_count{verb="POST",group="",version="v1",resource="configmaps",subresource="",scope="namespace",component="apiserver"}`;
+      const n = (l?: string) => Number(l?.slice(l.lastIndexOf(' ') + 1) ?? 0);
+      if (text === metrics1) assert.ok(line(count), `${metric} has the series`);
+      return n(line(count)) - n(line(series));
+    };
+    assert.equal(
+      over('apiserver_request_duration_seconds', metrics1) - over('apiserver_request_duration_seconds', metrics0),
+      1,
+      'one POST took over 1.5 s',
+    );
+    assert.equal(
+      over('apiserver_request_sli_duration_seconds', metrics1) -
+        over('apiserver_request_sli_duration_seconds', metrics0),
+      0,
+      'without the webhook, none did',
+    );
   } finally {
     await unconfigure('Validating', 'slow');
   }

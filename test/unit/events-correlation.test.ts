@@ -7,7 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Event } from 'kubernetes-types/core/v1.js';
 import { EventCorrelator, type EventFacts } from '../../src/client/eventcorrelator.js';
-import { EventRecorder } from '../../src/client/events.js';
+import { EventRecorder, MAX_QUEUED_EVENTS } from '../../src/client/events.js';
 import { Client, R } from '../../src/client/client.js';
 import { inProcessClient } from '../../src/apiserver/inprocess.js';
 import { eventually, startTestApi, type TestApi } from './client-fixture.js';
@@ -119,11 +119,8 @@ test('EventRecorder stores what upstream would for a ReplicaSet creating 40 pods
     kind: 'ReplicaSet',
     metadata: { name: 'web-1', namespace: 'default', uid: 'rs-uid' },
   };
-  for (let i = 0; i < 40; i++) {
-    recorder.event(rs, 'Normal', 'SuccessfulCreate', `Created pod: web-1-${i}`);
-    // One at a time, as upstream's single sink goroutine sends them.
-    await new Promise((r) => setTimeout(r, 5));
-  }
+  // All at once, as a controller's sync loop records them: the recorder sends them in order.
+  for (let i = 0; i < 40; i++) recorder.event(rs, 'Normal', 'SuccessfulCreate', `Created pod: web-1-${i}`);
   const stored = await eventually(async () => {
     const list = (await client.resource(R.events).namespace('default').list()).items as Event[];
     const mine = list.filter((e) => e.involvedObject?.uid === 'rs-uid');
@@ -141,4 +138,35 @@ test('EventRecorder stores what upstream would for a ReplicaSet creating 40 pods
   assert.equal(combined.message, '(combined from similar events): Created pod: web-1-24');
   assert.equal(combined.reason, 'SuccessfulCreate');
   assert.equal(combined.source?.component, 'replicaset-controller');
+});
+
+test('EventRecorder queues at most MAX_QUEUED_EVENTS and drops the rest, as client-go', async () => {
+  const recorder = new EventRecorder(client, { component: 'queue-test' });
+  const burst = MAX_QUEUED_EVENTS + 500;
+  // Distinct objects: neither the spam filter nor aggregation holds any back.
+  for (let i = 0; i < burst; i++)
+    recorder.event(
+      { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: `cm-${i}`, namespace: 'default', uid: `uid-${i}` } },
+      'Normal',
+      'Burst',
+      'one of many',
+    );
+  // The first was taken off the queue to be sent at once: the queue held the next 1,000.
+  assert.equal(recorder.dropped, burst - MAX_QUEUED_EVENTS - 1);
+  await eventually(async () => {
+    const list = (await client.resource(R.events).namespace('default').list()).items as Event[];
+    assert.equal(list.filter((e) => e.reason === 'Burst').length, MAX_QUEUED_EVENTS + 1);
+    return true;
+  }, 30_000);
+  // Once the queue has room again, events are taken.
+  recorder.event(
+    { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'late', namespace: 'default', uid: 'late' } },
+    'Normal',
+    'Late',
+    'after the burst',
+  );
+  await eventually(async () => {
+    const list = (await client.resource(R.events).namespace('default').list()).items as Event[];
+    return list.some((e) => e.reason === 'Late');
+  });
 });

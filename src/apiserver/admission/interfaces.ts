@@ -4,6 +4,7 @@
 // then, once the object validated, through the validating plugins. A plugin refuses by throwing
 // an ApiError (forbiddenFor builds upstream's admission.NewForbidden). Admission webhooks are one
 // more MutatingPlugin / ValidatingPlugin each (webhook/).
+import type { ExcludedLatency } from '../excludedlatency.js';
 import type { ResourceDef } from '../../api/types.js';
 import * as errors from '../../machinery/errors.js';
 import type { UserInfo } from '../user.js';
@@ -36,6 +37,8 @@ export interface AdmissionAttributes {
   warnings?: string[];
   /** Audit annotations admission adds (webhooks' auditAnnotations), kept on the request for the audit log. */
   auditAnnotations?: Record<string, string>;
+  /** The request's time its latency SLI leaves out: webhooks add the time they take. */
+  excluded?: ExcludedLatency;
   /** The write's field manager (a webhook's CreateOptions/UpdateOptions). */
   fieldManager?: string;
   /** A delete's options (a webhook's DeleteOptions). */

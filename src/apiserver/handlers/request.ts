@@ -2,6 +2,7 @@
 // (rest.ts decodes the URL, query and body) or in-process (inprocess.ts maps a client call).
 // Handlers return objects or throw an ApiError; transports only decode and encode, as upstream's
 // endpoints/handlers sit between the REST routes and the registry.
+import type { ExcludedLatency } from '../excludedlatency.js';
 import type { ResourceDef, VirtualReader } from '../../api/types.js';
 import * as errors from '../../machinery/errors.js';
 import { type FieldSelector, parseFieldSelector } from '../../machinery/fields.js';
@@ -35,6 +36,8 @@ export interface ApiRequest {
   bodyBytes?: number;
   /** Audit annotations admission adds (admission webhooks'), kept for the audit log. */
   auditAnnotations?: Record<string, string>;
+  /** The request's time its latency SLI leaves out, which admission webhooks add to. */
+  excluded?: ExcludedLatency;
 }
 
 export type PatchType = 'json' | 'merge' | 'strategic' | 'apply';
@@ -165,6 +168,7 @@ export function writeContext(
     bodyBytes: req.bodyBytes,
     requestVersion: req.served.version.name,
     auditAnnotations: (req.auditAnnotations ??= {}),
+    excluded: req.excluded,
   };
 }
 

@@ -58,7 +58,10 @@ export class MutatingWebhookAdmission implements MutatingPlugin {
       let called = false;
       try {
         const objects = await objectsAt(a, invocation.version);
-        const outcome = await callWebhook(this.deps, registered, a, invocation, objects, true);
+        const asked = process.hrtime.bigint();
+        const outcome = await callWebhook(this.deps, registered, a, invocation, objects, true).finally(() =>
+          a.excluded?.since(asked),
+        );
         if (outcome.skipped) continue;
         called = true;
         const { patch, patchType } = outcome.response;

@@ -46,7 +46,10 @@ export class ValidatingWebhookAdmission implements ValidatingPlugin {
         })(),
       );
     }
+    // Validating webhooks run side by side: the SLI leaves out the time until the last answered.
+    const asked = process.hrtime.bigint();
     const results = await Promise.allSettled(calls);
+    if (calls.length) a.excluded?.since(asked);
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
   }
