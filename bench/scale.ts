@@ -296,11 +296,14 @@ async function metricsOf(pool: Pool): Promise<string> {
   }
 }
 
+/** A gauge's value in a /metrics text (its first series; NaN when absent). */
+const gaugeOf = (metrics: string, name: string): number =>
+  Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(metrics)?.[1] ?? NaN);
+
 /** The server's own view of its memory, from its /metrics (prom-client defaults). */
 function heapOf(metrics: string): { heapUsedMiB?: number; heapTotalMiB?: number; externalMiB?: number } {
   if (!metrics) return {};
-  const get = (name: string) =>
-    Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(metrics)?.[1] ?? NaN) / 2 ** 20;
+  const get = (name: string) => gaugeOf(metrics, name) / 2 ** 20;
   return {
     heapUsedMiB: get('nodejs_heap_size_used_bytes'),
     heapTotalMiB: get('nodejs_heap_size_total_bytes'),
@@ -358,6 +361,19 @@ function worstBySloClass(calls: CallLatency[]) {
     }
   }
   return [...byClass.values()];
+}
+
+/**
+ * The server's event loop delay since the previous /metrics reading (prom-client's
+ * nodejs_eventloop_lag_* gauges, reset at each scrape): how long work waited for the main thread.
+ */
+function loopDelayOf(metrics: string): { p50: number; p99: number; max: number } {
+  const get = (name: string) => +(gaugeOf(metrics, name) * 1000).toFixed(0);
+  return {
+    p50: get('nodejs_eventloop_lag_p50_seconds'),
+    p99: get('nodejs_eventloop_lag_p99_seconds'),
+    max: get('nodejs_eventloop_lag_max_seconds'),
+  };
 }
 
 /** GC seconds spent between two readings of gcSecondsOf, by kind, rounded. */
@@ -705,6 +721,7 @@ async function main(): Promise<void> {
         convergeS
       ).toFixed(2),
       serverPeakRssMiB: +peakRss.toFixed(0),
+      serverLoopDelayMs: loopDelayOf(rolloutMetrics),
       benchLoopDelayMs: {
         p50: +(benchLoop.percentile(50) / 1e6).toFixed(0),
         p99: +(benchLoop.percentile(99) / 1e6).toFixed(0),
@@ -717,7 +734,9 @@ async function main(): Promise<void> {
     log(
       `all ${cfg.pods} pods scheduled after ${results.converge.allScheduledS} s, Running and Ready after ${results.converge.allRunningS} s (server ${results.converge.serverCores} cores)`,
     );
-    log(`this process's event loop delay while converging: ${JSON.stringify(results.converge.benchLoopDelayMs)} ms`);
+    log(
+      `event loop delay while converging: the server's ${JSON.stringify(results.converge.serverLoopDelayMs)} ms, this process's ${JSON.stringify(results.converge.benchLoopDelayMs)} ms`,
+    );
     log(
       `server threads while converging: main ${results.converge.serverMainThreadCores} cores, busiest others ${results.converge.serverBusiestOtherThreadsCores.join(' / ')} cores; GC seconds ${JSON.stringify(results.converge.serverGcS)}`,
     );
