@@ -51,12 +51,24 @@ interface Pending {
   at: string;
 }
 
+export interface EventRecorderOptions {
+  /**
+   * Events sent at once (1): client-go's recorder for core/v1 Events sends from one goroutine;
+   * its events.k8s.io library, which kube-scheduler records with, from 8 workers.
+   */
+  workers?: number;
+}
+
 export class EventRecorder {
   private readonly correlator = new EventCorrelator();
   /** Queued events from `head` on (a queue without shift()'s copying). */
   private queue: Pending[] = [];
   private head = 0;
-  private sending = false;
+  /** Workers sending now. */
+  private active = 0;
+  private readonly workers: number;
+  /** The last write under way per correlation key: a write for the same key waits for it. */
+  private readonly writing = new Map<string, Promise<void>>();
   /** Events dropped because the queue was full. */
   dropped = 0;
 
@@ -64,7 +76,10 @@ export class EventRecorder {
     private readonly client: Client,
     readonly source: EventSource,
     private readonly log?: Logger,
-  ) {}
+    opts: EventRecorderOptions = {},
+  ) {
+    this.workers = Math.max(1, opts.workers ?? 1);
+  }
 
   /** Record `reason`/`message` about `obj` (a full object with apiVersion, kind and metadata). */
   /** `fieldPath` names the part of the object the event is about (e.g. `spec.containers{web}`), as the kubelet sets it. */
@@ -77,7 +92,7 @@ export class EventRecorder {
     const involved = objectReference(obj);
     if (fieldPath) involved.fieldPath = fieldPath;
     this.queue.push({ involved, type, reason, message, at: rfc3339() });
-    if (!this.sending) void this.send();
+    if (this.active < this.workers) void this.send();
   }
 
   eventf(obj: KubeObject, type: EventType, reason: string, format: string, ...args: unknown[]): void {
@@ -91,11 +106,11 @@ export class EventRecorder {
   }
 
   /**
-   * Sends queued events one at a time, as client-go's recorder sends from one goroutine: the
-   * correlator sees them in order, and a count bump never races the write it bumps.
+   * A worker: sends queued events one after another. The correlator sees every event in queue
+   * order, and a write for a key (a count bump) waits for the one before it (the create it bumps).
    */
   private async send(): Promise<void> {
-    this.sending = true;
+    this.active++;
     try {
       while (this.head < this.queue.length) {
         const e = this.queue[this.head++];
@@ -103,14 +118,33 @@ export class EventRecorder {
           this.queue = this.queue.slice(this.head);
           this.head = 0;
         }
-        await this.record(e).catch((err) => this.log?.debug({ err, reason: e.reason }, 'event not recorded'));
+        const write = this.plan(e);
+        if (!write) continue;
+        const before = this.writing.get(write.key);
+        const done = (before ?? Promise.resolve())
+          .then(write.run)
+          .catch((err) => this.log?.debug({ err, reason: e.reason }, 'event not recorded'));
+        this.writing.set(write.key, done);
+        await done;
+        if (this.writing.get(write.key) === done) this.writing.delete(write.key);
       }
     } finally {
-      this.sending = false;
+      this.active--;
     }
   }
 
-  private async record({ involved, type, reason, message, at: t }: Pending): Promise<void> {
+  /**
+   * What sending `e` takes, decided now (in queue order): nothing (dropped by the correlator), a
+   * count bump, or a new Event, which the correlator is told of at once so that a repeat queued
+   * behind it becomes a bump of it.
+   */
+  private plan({
+    involved,
+    type,
+    reason,
+    message,
+    at: t,
+  }: Pending): { key: string; run: () => Promise<void> } | undefined {
     // Events about cluster-scoped objects live in the default namespace, as upstream.
     const namespace = involved.namespace ?? 'default';
     const verdict = this.correlator.correlate({
@@ -126,41 +160,53 @@ export class EventRecorder {
       reason,
       message,
     });
-    if (verdict.action === 'drop') return;
+    if (verdict.action === 'drop') return undefined;
     const events = this.client.resource(RECORDED_EVENTS).namespace(namespace);
-    if (verdict.action === 'bump') {
-      try {
-        const bump = { count: verdict.count, lastTimestamp: t, message: verdict.message };
-        await events.patch(verdict.name, 'merge', markUnshared(bump), { shared: true });
-        return;
-      } catch (err) {
-        if (!isNotFound(err)) throw err;
-        this.correlator.forget(verdict.key);
-      }
-    }
-    const count = verdict.action === 'bump' ? verdict.count : 1;
-    const firstTimestamp = verdict.action === 'bump' ? verdict.firstTimestamp : t;
-    const name = `${involved.name}.${(Date.now() * 1e6 + Math.floor(Math.random() * 1e6)).toString(16)}`;
-    // Built here for this call alone: handed over (markUnshared), and its answer is not read.
-    const event: RecordedEvent = {
-      apiVersion: 'v1',
-      kind: 'Event',
-      metadata: { name, namespace },
-      involvedObject: involved,
-      reason,
-      message: verdict.message,
-      type,
-      source: this.source.host
-        ? { component: this.source.component, host: this.source.host }
-        : { component: this.source.component },
-      reportingComponent: this.source.component,
-      reportingInstance: this.source.host ?? '',
-      firstTimestamp,
-      lastTimestamp: t,
-      eventTime: null,
-      count,
+    const create = (count: number, firstTimestamp: string) => {
+      const name = `${involved.name}.${(Date.now() * 1e6 + Math.floor(Math.random() * 1e6)).toString(16)}`;
+      this.correlator.sentAs(verdict.key, name, count, firstTimestamp);
+      // Built here for this call alone: handed over (markUnshared), and its answer is not read.
+      const event: RecordedEvent = {
+        apiVersion: 'v1',
+        kind: 'Event',
+        metadata: { name, namespace },
+        involvedObject: involved,
+        reason,
+        message: verdict.message,
+        type,
+        source: this.source.host
+          ? { component: this.source.component, host: this.source.host }
+          : { component: this.source.component },
+        reportingComponent: this.source.component,
+        reportingInstance: this.source.host ?? '',
+        firstTimestamp,
+        lastTimestamp: t,
+        eventTime: null,
+        count,
+      };
+      return async () => {
+        try {
+          await events.create(markUnshared(event), { shared: true });
+        } catch (err) {
+          this.correlator.forget(verdict.key);
+          throw err;
+        }
+      };
     };
-    await events.create(markUnshared(event), { shared: true });
-    this.correlator.sentAs(verdict.key, name, count, firstTimestamp);
+    if (verdict.action === 'create') return { key: verdict.key, run: create(1, t) };
+    const bump = { count: verdict.count, lastTimestamp: t, message: verdict.message };
+    return {
+      key: verdict.key,
+      run: async () => {
+        try {
+          await events.patch(verdict.name, 'merge', markUnshared(bump), { shared: true });
+        } catch (err) {
+          if (!isNotFound(err)) throw err;
+          // The Event is gone (deleted, or expired): a new one takes the count.
+          this.correlator.forget(verdict.key);
+          await create(verdict.count, verdict.firstTimestamp)();
+        }
+      },
+    };
   }
 }

@@ -127,7 +127,8 @@ export class Scheduler {
     });
     const queue = this.queue;
     reportPendingPods(() => ({ ...queue.pending(), gated: this.gated.size }));
-    this.recorder = new EventRecorder(opts.client, { component: this.name }, this.log);
+    // As kube-scheduler's events.k8s.io recorder: 8 workers send.
+    this.recorder = new EventRecorder(opts.client, { component: this.name }, this.log, { workers: 8 });
     this.ownFactory = !opts.informers;
     this.factory =
       opts.informers ??

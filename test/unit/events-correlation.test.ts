@@ -170,3 +170,25 @@ test('EventRecorder queues at most MAX_QUEUED_EVENTS and drops the rest, as clie
     return list.some((e) => e.reason === 'Late');
   });
 });
+
+test('with 8 workers (as the scheduler records), repeats still bump the Event their first created', async () => {
+  const recorder = new EventRecorder(client, { component: 'workers-test' }, undefined, { workers: 8 });
+  const pod = (name: string) => ({
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, namespace: 'default', uid: name },
+  });
+  for (let i = 0; i < 5; i++) {
+    recorder.event(pod('stuck'), 'Warning', 'FailedScheduling', '0/3 nodes are available');
+    for (let j = 0; j < 4; j++) recorder.event(pod(`bound-${i}-${j}`), 'Normal', 'Scheduled', `assigned to node-${j}`);
+  }
+  await eventually(async () => {
+    const list = (await client.resource(R.events).namespace('default').list()).items as Event[];
+    const mine = list.filter((e) => e.source?.component === 'workers-test');
+    const failed = mine.filter((e) => e.reason === 'FailedScheduling');
+    assert.equal(failed.length, 1, 'one Event for the repeated message');
+    assert.equal(failed[0].count, 5);
+    assert.equal(mine.filter((e) => e.reason === 'Scheduled').length, 20);
+    return true;
+  });
+});
