@@ -95,17 +95,6 @@ const VERB_METHODS: Record<string, string> = {
   deletecollection: 'DELETE',
 };
 
-/** Each verb as the API server's request metrics name it (a watch is no call they time). */
-const METRICS_VERBS: Record<string, string> = {
-  get: 'GET',
-  list: 'LIST',
-  create: 'POST',
-  update: 'PUT',
-  patch: 'PATCH',
-  delete: 'DELETE',
-  deletecollection: 'DELETECOLLECTION',
-};
-
 /** Run `fn`, turning whatever it throws into a client ApiError; counted as client-go counts requests. */
 async function guarded<T>(method: string, fn: () => T | Promise<T>): Promise<T> {
   try {
@@ -242,8 +231,9 @@ export class InProcessTransport implements Transport {
    */
   private timed(verb: string, t: Target, namespace: string | undefined) {
     const excluded = new ExcludedLatency();
-    const metricsVerb = METRICS_VERBS[verb];
-    if (!metricsVerb) return { excluded, observed: <T>(p: Promise<T>) => p };
+    // (A watch is no call the request metrics time.)
+    const method = verb === 'watch' ? undefined : VERB_METHODS[verb];
+    if (!method) return { excluded, observed: <T>(p: Promise<T>) => p };
     const started = process.hrtime.bigint();
     const info: ResourceRequest = {
       kind: 'resource',
@@ -260,11 +250,11 @@ export class InProcessTransport implements Transport {
     const observed = <T>(p: Promise<T>) =>
       p.then(
         (response) => {
-          metrics.observeCall(metricsVerb, info, verb === 'create' ? 201 : 200, started, excluded);
+          metrics.observeCall(method, info, verb === 'create' ? 201 : 200, started, excluded);
           return response;
         },
         (error: unknown) => {
-          metrics.observeCall(metricsVerb, info, ApiError.from(error).code, started, excluded);
+          metrics.observeCall(method, info, ApiError.from(error).code, started, excluded);
           throw error;
         },
       );

@@ -387,23 +387,30 @@ export class ApiMetrics {
       res.once('close', () => this.watchers.dec({ verb }));
       return;
     }
-    this.observeCall(verb, info?.kind === 'resource' ? info : undefined, res.statusCode, started, excluded);
+    this.observeCall(
+      req.method ?? 'GET',
+      info?.kind === 'resource' ? info : undefined,
+      res.statusCode,
+      started,
+      excluded,
+    );
   }
 
   /**
-   * One finished call (not a watch) by its verb as the metrics name it (LIST, POST...): an HTTP
-   * request's, or an in-process component's, which upstream's controllers would have made over
-   * HTTP and which the latency SLIs count alike. The SLI histogram leaves out the time `excluded`
-   * holds: waiting in priority-and-fairness queues and in admission webhooks.
+   * One finished call (not a watch) by its HTTP method and address, named as the metrics name it
+   * (LIST, DELETECOLLECTION...): an HTTP request's, or an in-process component's, which upstream's
+   * controllers would have made over HTTP and which the latency SLIs count alike. The SLI
+   * histogram leaves out the time `excluded` holds: waiting in priority-and-fairness queues and
+   * in admission webhooks.
    */
   observeCall(
-    verb: string,
+    method: string,
     info: ResourceRequest | undefined,
     code: number,
     started: bigint,
     excluded?: ExcludedLatency,
   ): void {
-    const s = this.requests.get(verb, info);
+    const s = this.requests.get(verbOf(method, info, false), info);
     const ns = process.hrtime.bigint() - started;
     BucketHistogram.observe(s, DURATION_BUCKETS, Number(ns) / 1e9);
     BucketHistogram.observe(s.sli, SLI_BUCKETS, Number(ns - (excluded?.ns ?? 0n)) / 1e9);
